@@ -1,0 +1,17 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Binds options from a configuration section when the app has configuration, and does nothing when it has none
+/// (a plain <c>ServiceCollection</c> in a console app or a test).
+/// </summary>
+internal sealed class ConfigureFromConfiguration<TOptions>(IConfiguration? configuration, string sectionPath) : IConfigureOptions<TOptions>
+    where TOptions : class
+{
+    public void Configure(TOptions options)
+    {
+        configuration?.GetSection(sectionPath).Bind(options);
+    }
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Turns a client IP into the partition that limits count against. An IPv6 client usually controls a whole /64 (or
+/// more), so counting single IPv6 addresses would let it rotate through billions of them; IPv4-mapped IPv6 addresses
+/// are the IPv4 client they carry.
+/// </summary>
+public static class IpAddressGrouping
+{
+    /// <summary>The IPv6 prefix length clients are grouped by unless configured otherwise.</summary>
+    public const int DefaultIPv6PrefixLength = 64;
+
+    /// <summary>
+    /// Returns the partition of <paramref name="address"/>: the IPv4 address itself (or its prefix), or the IPv6
+    /// network of the given prefix length in CIDR notation, e.g. <c>2001:db8:1:2::/64</c>.
+    /// </summary>
+    /// <param name="address">The client address.</param>
+    /// <param name="ipv6PrefixLength">The IPv6 prefix length, 1 to 128.</param>
+    /// <param name="ipv4PrefixLength">The IPv4 prefix length, 1 to 32; 32 counts each address alone.</param>
+    /// <returns>The partition.</returns>
+    public static string GetPartition(IPAddress address, int ipv6PrefixLength = DefaultIPv6PrefixLength, int ipv4PrefixLength = 32)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ipv6PrefixLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipv6PrefixLength, 128);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ipv4PrefixLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipv4PrefixLength, 32);
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            return ipv4PrefixLength == 32
+                ? address.ToString()
+                : string.Create(CultureInfo.InvariantCulture, $"{Mask(address, ipv4PrefixLength)}/{ipv4PrefixLength}");
+        }
+
+        return ipv6PrefixLength == 128
+            ? new IPAddress(address.GetAddressBytes()).ToString()
+            : string.Create(CultureInfo.InvariantCulture, $"{Mask(address, ipv6PrefixLength)}/{ipv6PrefixLength}");
+    }
+
+    /// <summary>Whether <paramref name="address"/> lies in <paramref name="network"/>/<paramref name="prefixLength"/>.</summary>
+    /// <param name="address">The address to test.</param>
+    /// <param name="network">The network address.</param>
+    /// <param name="prefixLength">The prefix length.</param>
+    /// <returns><see langword="true"/> when the address is inside the network.</returns>
+    public static bool IsInNetwork(IPAddress address, IPAddress network, int prefixLength)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(network);
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (network.IsIPv4MappedToIPv6)
+        {
+            network = network.MapToIPv4();
+        }
+
+        return address.AddressFamily == network.AddressFamily
+            && prefixLength >= 0
+            && prefixLength <= (address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
+            && Mask(address, prefixLength).Equals(Mask(network, prefixLength));
+    }
+
+    private static IPAddress Mask(IPAddress address, int prefixLength)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out int length);
+        bytes = bytes[..length];
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            int bits = Math.Clamp(prefixLength - (i * 8), 0, 8);
+            bytes[i] &= (byte)(0xFF << (8 - bits));
+        }
+
+        return new IPAddress(bytes);
+    }
+}

@@ -1,0 +1,26 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The arithmetic of windows and segments, in Unix milliseconds. The Redis scripts implement the same formulas in Lua;
+/// the differential test holds the two to identical answers.
+/// </summary>
+internal static class WindowMath
+{
+    /// <summary>Floor division for a positive divisor, correct for negative dividends too.</summary>
+    public static long FloorDiv(long value, long divisor)
+    {
+        long q = value / divisor;
+        return (value % divisor != 0 && value < 0) ? q - 1 : q;
+    }
+
+    /// <summary>Non-negative modulo for a positive divisor.</summary>
+    public static long Mod(long value, long divisor)
+    {
+        long r = value % divisor;
+        return r < 0 ? r + divisor : r;
+    }
+
+    public static TimeSpan Milliseconds(long ms) => TimeSpan.FromTicks(ms * TimeSpan.TicksPerMillisecond);
+
+    public static DateTimeOffset FromUnixMilliseconds(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+}
