@@ -40,6 +40,16 @@ public static class EmailGuardServiceCollectionExtensions
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>()));
 
+        services.AddOptions<StoreResilienceOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());
+        services.AddSingleton<IConfigureOptions<StoreResilienceOptions>>(sp =>
+            new ConfigureFromConfiguration<StoreResilienceOptions>(sp.GetService<IConfiguration>(), $"{ConfigurationSectionName}:Resilience"));
+        services.TryAddSingleton(sp => new ResilientRateLimitStore(
+            sp.GetRequiredService<IRateLimitStore>(),
+            sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>()));
+
         return new EmailGuardBuilder(services);
     }
 
