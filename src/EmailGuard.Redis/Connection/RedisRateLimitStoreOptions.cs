@@ -46,7 +46,7 @@ public sealed class RedisRateLimitStoreOptions
     /// <value>The default value is <c>emailguard:</c>.</value>
     [Required(AllowEmptyStrings = true, ErrorMessage = "KeyPrefix must not be null; use an empty string for no prefix.")]
     [MaxLength(MaxKeyPrefixLength, ErrorMessage = "KeyPrefix must be at most 128 characters long.")]
-    [RegularExpression("^[^{}]*$", ErrorMessage = "KeyPrefix must not contain '{' or '}': the store places its own Redis Cluster hash tag after the prefix.")]
+    [RegularExpression("^[^{}]*$", ErrorMessage = "KeyPrefix must not contain '{{' or '}}': the store places its own Redis Cluster hash tag after the prefix.")]
     public string KeyPrefix { get; set; } = "emailguard:";
 
     /// <summary>
