@@ -42,9 +42,10 @@ public static class EmailGuardEndpointBuilderExtensions
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));
-        services.AddSingleton<IOptionsChangeTokenSource<EmailGuardEndpointOptions>>(sp =>
-            new ConfigurationChangeTokenSource<EmailGuardEndpointOptions>(
-                (IConfiguration?)sp.GetService<IConfiguration>()?.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName) ?? new ConfigurationBuilder().Build()));
+
+        // No IOptionsChangeTokenSource on purpose: IOptionsMonitor would validate a reloaded section inside the
+        // configuration's change callback and throw there. The middleware reloads through the options factory itself,
+        // and keeps the previous rules when a change is invalid.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsRulesValidator>());
     }

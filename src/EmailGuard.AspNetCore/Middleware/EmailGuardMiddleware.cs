@@ -5,9 +5,11 @@ using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore;
 
@@ -22,6 +24,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly ResilientRateLimitStore _store;
     private readonly ILogger _logger;
     private readonly EndpointMetrics _metrics;
+    private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
     private readonly bool _hasTrustedProxy;
     private volatile EndpointGuardState _state;
     private int _proxyWarningLogged;
@@ -29,7 +32,8 @@ internal sealed partial class EmailGuardMiddleware
     public EmailGuardMiddleware(
         RequestDelegate next,
         ResilientRateLimitStore store,
-        IOptionsMonitor<EmailGuardEndpointOptions> options,
+        IOptions<EmailGuardEndpointOptions> options,
+        IOptionsFactory<EmailGuardEndpointOptions> optionsFactory,
         ILoggerFactory loggerFactory,
         EndpointMetrics metrics,
         IServiceProvider services)
@@ -38,9 +42,14 @@ internal sealed partial class EmailGuardMiddleware
         _store = store;
         _logger = loggerFactory.CreateLogger<EmailGuardMiddleware>();
         _metrics = metrics;
-        _state = EndpointGuardState.Create(options.CurrentValue);
+        _optionsFactory = optionsFactory;
+        _state = EndpointGuardState.Create(options.Value);
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
-        options.OnChange(Reload);
+        if (services.GetService<IConfiguration>() is { } configuration)
+        {
+            // Lives as long as the middleware, which lives as long as the app.
+            ChangeToken.OnChange(() => configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName).GetReloadToken(), Reload);
+        }
 
         // The pipeline is built when the host starts, after every endpoint is mapped: a typo in a policy name fails
         // the start instead of the first signup.
@@ -427,15 +436,15 @@ internal sealed partial class EmailGuardMiddleware
         }
     }
 
-    private void Reload(EmailGuardEndpointOptions options)
+    private void Reload()
     {
         try
         {
-            EndpointGuardState state = EndpointGuardState.Create(options);
+            EndpointGuardState state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
         }
-        catch (InvalidOperationException ex)
+        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
         {
             Log.OptionsReloadRejected(_logger, ex);
         }
