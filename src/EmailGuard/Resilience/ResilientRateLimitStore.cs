@@ -70,6 +70,11 @@ internal sealed partial class ResilientRateLimitStore
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
     {
+        if (_storeIsLocal)
+        {
+            return CallLocal(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
+        }
+
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
         return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
     }
@@ -78,6 +83,11 @@ internal sealed partial class ResilientRateLimitStore
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
     {
+        if (_storeIsLocal)
+        {
+            return CallLocal(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
+        }
+
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
         return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
     }
@@ -95,11 +105,7 @@ internal sealed partial class ResilientRateLimitStore
         if (permit == StoreCallPermit.Rejected)
         {
             _metrics?.RecordFallback(StoreOperation.Refund, StoreFailureMode.LocalFallback, circuitOpen: true);
-            if (!_storeIsLocal)
-            {
-                await _fallback.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
-            }
-
+            await _fallback.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
             return false;
         }
 
@@ -107,14 +113,7 @@ internal sealed partial class ResilientRateLimitStore
         long started = _timeProvider.GetTimestamp();
         try
         {
-            if (_storeIsLocal)
-            {
-                await _store.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                await RefundRemoteAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
-            }
+            await RefundRemoteAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
 
             Completed(StoreOperation.Refund, permit, started, activity, null);
             return true;
@@ -143,9 +142,7 @@ internal sealed partial class ResilientRateLimitStore
             long started = _timeProvider.GetTimestamp();
             try
             {
-                RateLimitDecision decision = _storeIsLocal
-                    ? await CallLocalAsync(operation, requests, results, cancellationToken).ConfigureAwait(false)
-                    : await CallRemoteAsync(operation, requests, results, cancellationToken).ConfigureAwait(false);
+                RateLimitDecision decision = await CallRemoteAsync(operation, requests, results, cancellationToken).ConfigureAwait(false);
                 Completed(operation, permit, started, activity, null);
                 return decision;
             }
@@ -164,11 +161,27 @@ internal sealed partial class ResilientRateLimitStore
         return await ApplyFailureModeAsync(requests, results, failureMode, cancellationToken).ConfigureAwait(false);
     }
 
-    private ValueTask<RateLimitDecision> CallLocalAsync(
-        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-        => operation == StoreOperation.Acquire
-            ? _store.AcquireAsync(requests, results, cancellationToken)
-            : _store.PeekAsync(requests, results, cancellationToken);
+    /// <summary>
+    /// The in-memory store decides synchronously in microseconds and has nothing to time out or to break, so it is
+    /// called directly: no timer, no breaker, no state machine. Only a bug in it could throw, and even that becomes the
+    /// failure mode.
+    /// </summary>
+    private ValueTask<RateLimitDecision> CallLocal(
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return operation == StoreOperation.Acquire
+                ? _store.AcquireAsync(requests, results, cancellationToken)
+                : _store.PeekAsync(requests, results, cancellationToken);
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), ex);
+            _metrics?.RecordFallback(operation, failureMode, circuitOpen: false);
+            return ApplyFailureModeAsync(requests, results, failureMode == StoreFailureMode.LocalFallback ? StoreFailureMode.FailClosed : failureMode, cancellationToken);
+        }
+    }
 
     private async ValueTask<RateLimitDecision> CallRemoteAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
