@@ -13,17 +13,55 @@ public sealed class MailQueue
 
     private readonly Lock _lock = new();
     private TaskCompletionSource _resumed = CreateResumed();
+    private TaskCompletionSource _idle = CreateResumed();
     private int _pending;
 
     public bool IsPaused { get; private set; }
 
-    /// <summary>Mails written and not yet taken by the worker.</summary>
-    public int Pending => Volatile.Read(ref _pending);
+    /// <summary>Mails queued and not yet dispatched (sent or failed).</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pending;
+            }
+        }
+    }
 
     public async ValueTask EnqueueAsync(OutgoingMail mail, CancellationToken cancellationToken)
     {
-        Interlocked.Increment(ref _pending);
+        lock (_lock)
+        {
+            if (_pending++ == 0)
+            {
+                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+
         await _channel.Writer.WriteAsync(mail, cancellationToken);
+    }
+
+    /// <summary>Called by the worker once a dequeued mail is sent or failed.</summary>
+    public void MarkDispatched()
+    {
+        lock (_lock)
+        {
+            if (--_pending == 0)
+            {
+                _idle.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes when nothing is waiting, so an operator's "resume" can report what became of the queue.</summary>
+    public Task WhenIdleAsync()
+    {
+        lock (_lock)
+        {
+            return _idle.Task;
+        }
     }
 
     /// <summary>Takes the next mail, holding it while the queue is paused.</summary>
@@ -46,7 +84,6 @@ public sealed class MailQueue
             await resumed.WaitAsync(cancellationToken);
         }
 
-        Interlocked.Decrement(ref _pending);
         return mail;
     }
 

@@ -26,6 +26,10 @@ internal sealed partial class MailQueueWorker(MailQueue queue, SampleMailer mail
                 // One bad mail must not stop the queue for every tenant.
                 LogDispatchFailed(logger, ex, mail.Id);
             }
+            finally
+            {
+                queue.MarkDispatched();
+            }
         }
     }
 

@@ -12,7 +12,7 @@ namespace EmailGuard.Sample.Pages;
 /// Usage of every dimension, the blocklist, flags and suspensions, and the queue. Protected by a DEVELOPMENT-ONLY key
 /// (see <see cref="AdminKey"/>).
 /// </summary>
-public sealed class AdminModel(InterimGuard guard, SampleDatabase database, MailQueue queue, IOptions<SampleOptions> options) : PageModel
+public sealed class AdminModel(InterimGuard guard, SampleDatabase database, MailQueue queue, IOptions<SampleOptions> options, TimeProvider timeProvider) : PageModel
 {
     public bool Configured => AdminKey.IsConfigured(options.Value);
 
@@ -74,8 +74,27 @@ public sealed class AdminModel(InterimGuard guard, SampleDatabase database, Mail
     public Task<IActionResult> OnPostPauseQueueAsync()
         => Act(queue.Pause, "Queue paused: queued mail waits, and is checked again when the queue resumes.");
 
-    public Task<IActionResult> OnPostResumeQueueAsync()
-        => Act(queue.Resume, "Queue resumed.");
+    public async Task<IActionResult> OnPostResumeQueueAsync()
+    {
+        IActionResult result = await Act(queue.Resume, "Queue resumed.");
+        if (Authorized)
+        {
+            try
+            {
+                // Wait briefly so the operator sees what became of the held mail, instead of a page that is already stale.
+                await queue.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10), timeProvider, HttpContext.RequestAborted);
+                Message = "Queue resumed and drained: every held mail was checked again; see the outbox.";
+            }
+            catch (TimeoutException)
+            {
+                Message = $"Queue resumed; {queue.Pending} mails still waiting.";
+            }
+
+            await LoadAsync();
+        }
+
+        return result;
+    }
 
     private async Task<IActionResult> Act(Action action, string done)
     {
