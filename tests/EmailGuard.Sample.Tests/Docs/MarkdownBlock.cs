@@ -9,7 +9,7 @@ public sealed record MarkdownBlock(string File, int Line, string Language, strin
     public static IReadOnlyList<MarkdownBlock> Read(string path, string displayName)
     {
         List<MarkdownBlock> blocks = [];
-        string[] lines = File.ReadAllLines(path);
+        string[] lines = System.IO.File.ReadAllLines(path);
         for (int i = 0; i < lines.Length; i++)
         {
             string trimmed = lines[i].TrimStart();
