@@ -102,11 +102,19 @@ internal sealed class InMemoryCounter
             return _index == WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) ? _count : 0;
         }
 
+        // Each ring slot can only hold segments congruent to it, so a segment inside the trailing window is counted
+        // by its slot alone; scanning the slots in order needs no division per segment.
         long current = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
+        long oldest = current - rule.Segments;
+        long[] ring = _ring!;
         long sum = 0;
-        for (long j = current - rule.Segments; j <= current; j++)
+        for (int slot = 0; slot < ring.Length; slot += 2)
         {
-            sum += SegmentCount(j);
+            long segment = ring[slot];
+            if (segment >= oldest && segment <= current)
+            {
+                sum += ring[slot + 1];
+            }
         }
 
         return sum;
@@ -126,13 +134,24 @@ internal sealed class InMemoryCounter
 
         long g = rule.SegmentMilliseconds;
         long current = WindowMath.FloorDiv(nowMs, g);
+        long[] ring = _ring!;
+        int slot = 2 * (int)WindowMath.Mod(current - rule.Segments, _ringSlots);
         long freed = 0;
         for (long j = current - rule.Segments; j <= current; j++)
         {
-            freed += SegmentCount(j);
-            if (freed >= need)
+            if (ring[slot] == j)
             {
-                return WindowMath.Milliseconds(((j + rule.Segments + 1) * g) - nowMs);
+                freed += ring[slot + 1];
+                if (freed >= need)
+                {
+                    return WindowMath.Milliseconds(((j + rule.Segments + 1) * g) - nowMs);
+                }
+            }
+
+            slot += 2;
+            if (slot == ring.Length)
+            {
+                slot = 0;
             }
         }
 
@@ -149,15 +168,19 @@ internal sealed class InMemoryCounter
 
         long g = rule.SegmentMilliseconds;
         long current = WindowMath.FloorDiv(nowMs, g);
-        for (long j = current; j >= current - rule.Segments; j--)
+        long oldest = current - rule.Segments;
+        long[] ring = _ring!;
+        long newest = long.MinValue;
+        for (int slot = 0; slot < ring.Length; slot += 2)
         {
-            if (SegmentCount(j) > 0)
+            long segment = ring[slot];
+            if (segment >= oldest && segment <= current && segment > newest && ring[slot + 1] > 0)
             {
-                return (j + rule.Segments + 1) * g;
+                newest = segment;
             }
         }
 
-        return nowMs;
+        return newest == long.MinValue ? nowMs : (newest + rule.Segments + 1) * g;
     }
 
     public void Add(RateLimitRule rule, long nowMs, long cost)
@@ -227,11 +250,5 @@ internal sealed class InMemoryCounter
         }
 
         return new RateLimitDecision(RateLimitStatus.LimitExceeded, 0, retryAfter, WindowMath.FromUnixMilliseconds(nowMs));
-    }
-
-    private long SegmentCount(long segment)
-    {
-        int slot = 2 * (int)WindowMath.Mod(segment, _ringSlots);
-        return _ring![slot] == segment ? _ring[slot + 1] : 0;
     }
 }

@@ -23,10 +23,13 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private readonly Lock _aliasLock = new();
     private volatile ShapeAlias[] _aliases = [];
     private readonly TimeProvider _timeProvider;
+    private readonly bool _systemClock;
     private readonly int _maxTrackedKeys;
     private readonly long _sweepIntervalMs;
     private readonly Lock _sweepLock = new();
     private int _trackedKeys;
+    private long _clockTick = long.MinValue;
+    private long _clockMs = long.MinValue;
     private long _nextSweepMs;
     private long _lastCapacitySweepMs = NeverSwept;
 
@@ -38,6 +41,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SweepInterval, TimeSpan.FromMilliseconds(1), nameof(options.SweepInterval));
 
         _timeProvider = timeProvider;
+        _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
         _maxTrackedKeys = options.MaxTrackedKeys;
         _sweepIntervalMs = (long)options.SweepInterval.TotalMilliseconds;
         _nextSweepMs = NowMs() + _sweepIntervalMs;
@@ -155,7 +159,47 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return removed;
     }
 
-    private long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+    /// <summary>
+    /// The store's clock in Unix milliseconds. On the system clock, the wall clock is read at most once per tick of
+    /// the OS's coarse monotonic clock (1 to 4 ms) and never goes backwards: reading the wall clock costs as much as
+    /// the rest of a decision, and a clock stepped back must not reopen windows that are already full. Any other
+    /// <see cref="TimeProvider"/> (a fake one in tests) is read on every call, so decisions stay exact to the
+    /// millisecond there.
+    /// </summary>
+    private long NowMs()
+    {
+        if (!_systemClock)
+        {
+            return _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        }
+
+        long tick = Environment.TickCount64;
+        if (tick == Volatile.Read(ref _clockTick))
+        {
+            return Volatile.Read(ref _clockMs);
+        }
+
+        return ReadSystemClock(tick);
+    }
+
+    private long ReadSystemClock(long tick)
+    {
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long seen = Volatile.Read(ref _clockMs);
+        while (now > seen)
+        {
+            long previous = Interlocked.CompareExchange(ref _clockMs, now, seen);
+            if (previous == seen)
+            {
+                break;
+            }
+
+            seen = previous;
+        }
+
+        Volatile.Write(ref _clockTick, tick);
+        return Math.Max(now, Volatile.Read(ref _clockMs));
+    }
 
     private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit)
     {
@@ -313,35 +357,40 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
             if (!results.IsEmpty)
             {
-                long resetAt = counter?.ResetAtMs(request.Rule, now) ?? ResetAtEmpty(request.Rule, now);
-                results[i] = new RateLimitEntry(fits, before, request.Rule.Limit, entryRetry, WindowMath.FromUnixMilliseconds(resetAt));
+                // The reset time depends on whether the call is admitted, so it is filled in below.
+                results[i] = new RateLimitEntry(fits, before, request.Rule.Limit, entryRetry, default);
             }
         }
 
-        if (deniedIndex < 0 && commit)
+        bool admitted = deniedIndex < 0;
+        if (admitted && commit)
         {
             for (int i = 0; i < n; i++)
             {
                 counters[i]!.Add(requests[i].Rule, now, requests[i].Cost);
             }
+        }
 
-            if (!results.IsEmpty)
+        if (!results.IsEmpty)
+        {
+            for (int i = 0; i < n; i++)
             {
-                for (int i = 0; i < n; i++)
-                {
-                    ref readonly RateLimitRequest request = ref requests[i];
-                    results[i] = new RateLimitEntry(
-                        true,
-                        results[i].Count + request.Cost,
-                        request.Rule.Limit,
-                        TimeSpan.Zero,
-                        WindowMath.FromUnixMilliseconds(counters[i]!.ResetAtMs(request.Rule, now)));
-                }
+                ref readonly RateLimitRequest request = ref requests[i];
+                InMemoryCounter? counter = counters[i];
+                RateLimitEntry entry = results[i];
+
+                // After a commit a counter expires exactly when everything it counts has left the window.
+                long resetAt = admitted && commit
+                    ? counter!.ExpiresAtMs
+                    : counter?.ResetAtMs(request.Rule, now) ?? ResetAtEmpty(request.Rule, now);
+                results[i] = admitted && commit
+                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
+                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
             }
         }
 
         return new RateLimitDecision(
-            deniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
+            admitted ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
             deniedIndex,
             retryAfter,
             WindowMath.FromUnixMilliseconds(now));
