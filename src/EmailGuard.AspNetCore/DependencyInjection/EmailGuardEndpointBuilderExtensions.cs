@@ -1,0 +1,52 @@
+using EmailGuard;
+using EmailGuard.AspNetCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds the EmailGuard endpoint middleware's policies to an <see cref="IEmailGuardBuilder"/>.</summary>
+public static class EmailGuardEndpointBuilderExtensions
+{
+    /// <summary>
+    /// Adds endpoint policies, path rules and safelists for <c>app.UseEmailGuard()</c>. Options bind from the
+    /// <c>EmailGuard:Endpoints</c> configuration section and reload with it; they are validated when the app starts.
+    /// Safe to call more than once: each call adds its configuration.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>services.AddEmailGuard()</c>.</param>
+    /// <param name="configure">Adds policies, e.g. <c>o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.FixedWindow(1, TimeSpan.FromMinutes(15))))</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddEndpointPolicies(this IEmailGuardBuilder builder, Action<EmailGuardEndpointOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        IServiceCollection services = builder.Services;
+        AddEndpointServices(services);
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
+
+    /// <summary>Registers what the middleware needs; also called by <c>UseEmailGuard</c>'s check, so keep it idempotent.</summary>
+    internal static void AddEndpointServices(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(EndpointMetrics)))
+        {
+            return;
+        }
+
+        services.AddSingleton(sp => new EndpointMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
+            new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));
+
+        // No IOptionsChangeTokenSource on purpose: IOptionsMonitor would validate a reloaded section inside the
+        // configuration's change callback and throw there. The middleware reloads through the options factory itself,
+        // and keeps the previous rules when a change is invalid.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsRulesValidator>());
+    }
+}

@@ -1,0 +1,38 @@
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard.AspNetCore;
+
+internal sealed partial class EmailGuardMiddleware
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 201, EventName = "RequestRejected", Level = LogLevel.Information,
+            Message = "Request rejected by EmailGuard policy '{Policy}' ({Partition} limit {Limit} per {Window}); retry after {RetryAfterSeconds} s.")]
+        public static partial void RequestRejected(ILogger logger, string policy, string partition, long limit, TimeSpan window, long retryAfterSeconds);
+
+        [LoggerMessage(EventId = 202, EventName = "ShadowModeWouldReject", Level = LogLevel.Information,
+            Message = "EmailGuard policy '{Policy}' is in shadow mode and would have rejected this request ({Partition} limit {Limit} per {Window}).")]
+        public static partial void ShadowWouldReject(ILogger logger, string policy, string partition, long limit, TimeSpan window);
+
+        [LoggerMessage(EventId = 203, EventName = "ForwardedForWithoutTrustedProxy", Level = LogLevel.Warning,
+            Message = "Requests carry X-Forwarded-For but no trusted proxy is configured, so EmailGuard partitions by the connection's address. " +
+                "Behind a reverse proxy, configure ForwardedHeadersOptions (ForwardedHeaders, KnownProxies or KnownIPNetworks) and call app.UseForwardedHeaders() before app.UseEmailGuard(). This warning is logged once.")]
+        public static partial void ForwardedForWithoutTrustedProxy(ILogger logger);
+
+        [LoggerMessage(EventId = 204, EventName = "StoreUnavailableRejected", Level = LogLevel.Warning,
+            Message = "Request rejected because the rate-limit store is unavailable and EmailGuard policy '{Policy}' fails closed.")]
+        public static partial void StoreUnavailableRejected(ILogger logger, string policy);
+
+        [LoggerMessage(EventId = 205, EventName = "BodyFieldRejected", Level = LogLevel.Debug,
+            Message = "Request rejected with {StatusCode} before EmailGuard policy '{Policy}' could read its body field: {Reason}")]
+        public static partial void BodyFieldRejected(ILogger logger, int statusCode, string policy, string reason);
+
+        [LoggerMessage(EventId = 206, EventName = "OptionsReloaded", Level = LogLevel.Information,
+            Message = "EmailGuard endpoint options reloaded: {PolicyCount} policies, {PathRuleCount} path rules.")]
+        public static partial void OptionsReloaded(ILogger logger, int policyCount, int pathRuleCount);
+
+        [LoggerMessage(EventId = 207, EventName = "OptionsReloadRejected", Level = LogLevel.Error,
+            Message = "EmailGuard endpoint options changed but are invalid; the previous rules stay in force.")]
+        public static partial void OptionsReloadRejected(ILogger logger, Exception exception);
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>Finds endpoints that name a policy nobody added.</summary>
+internal static class EndpointPolicyValidator
+{
+    public static void Validate(EndpointDataSource? dataSource, IReadOnlyDictionary<string, EmailRateLimitPolicy> policies)
+    {
+        if (dataSource is null)
+        {
+            return;
+        }
+
+        foreach (Endpoint endpoint in dataSource.Endpoints)
+        {
+            if (endpoint.Metadata.GetMetadata<IEmailRateLimitMetadata>() is { PolicyName: { } name } && !policies.ContainsKey(name))
+            {
+                throw UnknownPolicy(name, endpoint.DisplayName);
+            }
+        }
+    }
+
+    public static InvalidOperationException UnknownPolicy(string name, string? endpoint)
+        => new($"The endpoint '{endpoint}' requires the EmailGuard policy '{name}', which was not added. Add it with " +
+            $"services.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy(\"{name}\", p => ...)), or fix the name.");
+}

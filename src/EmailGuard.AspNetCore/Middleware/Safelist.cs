@@ -1,0 +1,94 @@
+using System.Globalization;
+using System.Net;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>Client networks, users and a predicate that no policy or path rule limits.</summary>
+internal sealed class Safelist
+{
+    private readonly (IPAddress Network, int PrefixLength)[] _networks;
+    private readonly HashSet<string> _users;
+    private readonly Func<HttpContext, bool>? _predicate;
+
+    private Safelist((IPAddress, int)[] networks, HashSet<string> users, Func<HttpContext, bool>? predicate)
+    {
+        _networks = networks;
+        _users = users;
+        _predicate = predicate;
+    }
+
+    public static Safelist Create(EmailGuardEndpointOptions options, List<string> errors)
+    {
+        var networks = new List<(IPAddress, int)>();
+        for (int i = 0; i < options.SafelistedNetworks.Count; i++)
+        {
+            string? entry = options.SafelistedNetworks[i];
+            if (!TryParseNetwork(entry, out IPAddress? network, out int prefix))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:SafelistedNetworks:{i}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
+                continue;
+            }
+
+            networks.Add((network!, prefix));
+        }
+
+        var users = new HashSet<string>(options.SafelistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
+        return new Safelist([.. networks], users, options.SafelistPredicate);
+    }
+
+    public bool IsEmpty => _networks.Length == 0 && _users.Count == 0 && _predicate is null;
+
+    public bool Contains(HttpContext context)
+    {
+        if (_networks.Length > 0 && context.Connection.RemoteIpAddress is { } address)
+        {
+            foreach ((IPAddress network, int prefix) in _networks)
+            {
+                if (IpAddressGrouping.IsInNetwork(address, network, prefix))
+                {
+                    return true;
+                }
+            }
+        }
+
+        if (_users.Count > 0 && UserResolver.GetUserId(context) is { } user && _users.Contains(user))
+        {
+            return true;
+        }
+
+        return _predicate?.Invoke(context) == true;
+    }
+
+    private static bool TryParseNetwork(string? entry, out IPAddress? network, out int prefix)
+    {
+        network = null;
+        prefix = 0;
+        if (string.IsNullOrWhiteSpace(entry))
+        {
+            return false;
+        }
+
+        string value = entry.Trim();
+        int slash = value.IndexOf('/', StringComparison.Ordinal);
+        if (!IPAddress.TryParse(slash < 0 ? value : value[..slash], out network))
+        {
+            return false;
+        }
+
+        if (network.IsIPv4MappedToIPv6)
+        {
+            network = network.MapToIPv4();
+        }
+
+        int max = network.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
+        if (slash < 0)
+        {
+            prefix = max;
+            return true;
+        }
+
+        return int.TryParse(value.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) && prefix <= max;
+    }
+}

@@ -1,0 +1,36 @@
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// One limit from configuration for requests that match an endpoint pattern, e.g.
+/// <c>{ "Endpoint": "POST:/api/webhook/incoming", "Limit": 60, "Window": "00:01:00" }</c>.
+/// </summary>
+public sealed class EmailGuardPathRule
+{
+    /// <summary>
+    /// Gets or sets the endpoint pattern: <c>METHOD:/path</c>, where METHOD may be <c>*</c> for any method, a <c>*</c>
+    /// path segment matches one segment and a trailing <c>*</c> matches one or more; <c>*</c> alone is the fallback
+    /// for requests no other rule matches. Paths compare case-insensitively.
+    /// </summary>
+    /// <value>The default value is an empty string, which fails validation.</value>
+    public string Endpoint { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets the permits per window.</summary>
+    /// <value>The default value is 0, which fails validation.</value>
+    public long Limit { get; set; }
+
+    /// <summary>Gets or sets the window.</summary>
+    /// <value>The default value is one minute.</value>
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Gets or sets how permits are counted.</summary>
+    /// <value>The default value is <see cref="RateLimitAlgorithm.FixedWindow"/>.</value>
+    public RateLimitAlgorithm Algorithm { get; set; } = RateLimitAlgorithm.FixedWindow;
+
+    /// <summary>Gets or sets the segments of a sliding window; 0 picks the default.</summary>
+    /// <value>The default value is 0.</value>
+    public int Segments { get; set; }
+
+    /// <summary>Gets or sets who the limit is counted for.</summary>
+    /// <value>The default value is <see cref="PathRulePartition.ClientIp"/>.</value>
+    public PathRulePartition PartitionBy { get; set; } = PathRulePartition.ClientIp;
+}

@@ -1,0 +1,173 @@
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>A parsed <c>METHOD:/path</c> pattern; matching walks the path in place without allocating.</summary>
+internal sealed class PathPattern
+{
+    private readonly string[] _segments;
+
+    private PathPattern(string text, string? method, string[] segments, bool trailingWildcard, bool isFallback)
+    {
+        Text = text;
+        Method = method;
+        _segments = segments;
+        TrailingWildcard = trailingWildcard;
+        IsFallback = isFallback;
+        LiteralSegments = segments.Count(s => s != "*");
+    }
+
+    public string Text { get; }
+
+    /// <summary>The method, or null for any.</summary>
+    public string? Method { get; }
+
+    public bool TrailingWildcard { get; }
+
+    public bool IsFallback { get; }
+
+    public int LiteralSegments { get; }
+
+    public int SegmentCount => _segments.Length;
+
+    public static bool TryParse(string? text, out PathPattern? pattern, out string? error)
+    {
+        pattern = null;
+        string value = text?.Trim() ?? string.Empty;
+        if (value.Length == 0)
+        {
+            error = "the endpoint pattern is empty";
+            return false;
+        }
+
+        if (value is "*" or "*:*")
+        {
+            pattern = new PathPattern("*", null, [], trailingWildcard: false, isFallback: true);
+            error = null;
+            return true;
+        }
+
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        string methodPart = colon < 0 ? "*" : value[..colon].Trim();
+        string pathPart = colon < 0 ? value : value[(colon + 1)..].Trim();
+        if (methodPart.Length == 0 || !(methodPart == "*" || methodPart.All(char.IsAsciiLetter)))
+        {
+            error = $"'{value}' has no valid HTTP method before ':' (use GET, POST, … or *)";
+            return false;
+        }
+
+        if (pathPart == "*")
+        {
+            pattern = new PathPattern(value, methodPart == "*" ? null : methodPart.ToUpperInvariant(), [], false, isFallback: true);
+            error = null;
+            return true;
+        }
+
+        if (!pathPart.StartsWith('/'))
+        {
+            error = $"'{value}' must have a path that starts with '/' after the method, e.g. POST:/api/webhook/incoming";
+            return false;
+        }
+
+        string[] segments = pathPart.Split('/', StringSplitOptions.RemoveEmptyEntries);
+        for (int i = 0; i < segments.Length; i++)
+        {
+            if (segments[i].Contains('*', StringComparison.Ordinal) && segments[i] != "*")
+            {
+                error = $"'{value}' uses '*' inside a segment; '*' must be a whole segment";
+                return false;
+            }
+        }
+
+        bool trailing = segments.Length > 0 && segments[^1] == "*";
+        pattern = new PathPattern(value, methodPart == "*" ? null : methodPart.ToUpperInvariant(), segments, trailing, isFallback: false);
+        error = null;
+        return true;
+    }
+
+    public bool Matches(string method, string? path)
+    {
+        if (Method is not null && !string.Equals(Method, method, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        if (IsFallback)
+        {
+            return true;
+        }
+
+        ReadOnlySpan<char> rest = path.AsSpan();
+        for (int i = 0; i < _segments.Length; i++)
+        {
+            if (!NextSegment(ref rest, out ReadOnlySpan<char> segment))
+            {
+                return false;
+            }
+
+            string expected = _segments[i];
+            if (expected == "*")
+            {
+                if (TrailingWildcard && i == _segments.Length - 1)
+                {
+                    return true;
+                }
+
+                continue;
+            }
+
+            if (!segment.Equals(expected, StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+        }
+
+        return !NextSegment(ref rest, out _);
+    }
+
+    /// <summary>Orders patterns so that the most specific one that matches wins, the fallback last.</summary>
+    public static int CompareSpecificity(PathPattern a, PathPattern b)
+    {
+        if (a.IsFallback != b.IsFallback)
+        {
+            return a.IsFallback ? 1 : -1;
+        }
+
+        int byLiterals = b.LiteralSegments.CompareTo(a.LiteralSegments);
+        if (byLiterals != 0)
+        {
+            return byLiterals;
+        }
+
+        if (a.TrailingWildcard != b.TrailingWildcard)
+        {
+            return a.TrailingWildcard ? 1 : -1;
+        }
+
+        int bySegments = b.SegmentCount.CompareTo(a.SegmentCount);
+        if (bySegments != 0)
+        {
+            return bySegments;
+        }
+
+        return (a.Method is null).CompareTo(b.Method is null);
+    }
+
+    /// <summary>Returns the next non-empty segment, so that doubled and trailing slashes do not dodge a rule.</summary>
+    private static bool NextSegment(ref ReadOnlySpan<char> rest, out ReadOnlySpan<char> segment)
+    {
+        rest = rest.TrimStart('/');
+        if (rest.IsEmpty)
+        {
+            segment = default;
+            return false;
+        }
+
+        int slash = rest.IndexOf('/');
+        segment = slash < 0 ? rest : rest[..slash];
+        rest = slash < 0 ? default : rest[slash..];
+        return true;
+    }
+
+    public override string ToString() => Text;
+}

@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>One partition of a policy with its rules, and everything the hot path needs precomputed.</summary>
+internal sealed class EmailRateLimitPartition
+{
+    public EmailRateLimitPartition(PartitionKind kind, string? name, Func<HttpContext, string?>? resolver, RateLimitRule[] rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        if (rules.Length == 0)
+        {
+            throw new ArgumentException("A partition needs at least one rule.", nameof(rules));
+        }
+
+        foreach (RateLimitRule rule in rules)
+        {
+            ArgumentNullException.ThrowIfNull(rule, nameof(rules));
+        }
+
+        Kind = kind;
+        Name = name;
+        Resolver = resolver;
+        Rules = rules;
+    }
+
+    public PartitionKind Kind { get; }
+
+    /// <summary>The field, route value, claim, header or custom key name; null for client IP and user.</summary>
+    public string? Name { get; }
+
+    public Func<HttpContext, string?>? Resolver { get; }
+
+    public RateLimitRule[] Rules { get; }
+
+    /// <summary>The counter key prefix, set when the policy is compiled, e.g. <c>eg:ep:signup:ip:</c>.</summary>
+    public string KeyPrefix { get; private set; } = string.Empty;
+
+    /// <summary>One structured-field item per rule for the <c>RateLimit-Policy</c> header.</summary>
+    public string[] PolicyItems { get; private set; } = [];
+
+    /// <summary>One quoted item name per rule for the <c>RateLimit</c> header.</summary>
+    public string[] ItemNames { get; private set; } = [];
+
+    public string KindTag => Kind switch
+    {
+        PartitionKind.ClientIp => "ip",
+        PartitionKind.User => "user",
+        PartitionKind.Tenant => "tenant",
+        PartitionKind.Field => "field",
+        PartitionKind.RouteValue => "route",
+        _ => "key",
+    };
+
+    /// <param name="keyScope">Separates policies from path rules in counter keys, e.g. <c>p.signup</c>.</param>
+    /// <param name="displayName">The policy or path rule as clients see it in headers.</param>
+    internal void Compile(string keyScope, string displayName)
+    {
+        string label = Name is null ? KindTag : $"{KindTag}-{Sanitize(Name)}";
+        KeyPrefix = $"eg:ep:{Sanitize(keyScope)}:{label}:";
+        ItemNames = new string[Rules.Length];
+        PolicyItems = new string[Rules.Length];
+        for (int i = 0; i < Rules.Length; i++)
+        {
+            RateLimitRule rule = Rules[i];
+            long seconds = Math.Max(1, (long)Math.Ceiling(rule.Window.TotalSeconds));
+            ItemNames[i] = string.Create(CultureInfo.InvariantCulture, $"\"{Sanitize(displayName)}.{label}.{seconds}s\"");
+            PolicyItems[i] = string.Create(CultureInfo.InvariantCulture, $"{ItemNames[i]};q={rule.Limit};w={seconds}");
+        }
+    }
+
+    /// <summary>
+    /// Keeps header item names inside the structured-field string grammar and counter keys free of separators an
+    /// operator would misread.
+    /// </summary>
+    internal static string Sanitize(string value)
+    {
+        var builder = new StringBuilder(value.Length);
+        foreach (char c in value)
+        {
+            builder.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or '*' ? c : '_');
+        }
+
+        return builder.ToString();
+    }
+}

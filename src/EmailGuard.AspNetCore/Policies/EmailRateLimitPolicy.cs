@@ -1,0 +1,61 @@
+namespace EmailGuard.AspNetCore;
+
+/// <summary>A policy compiled for the hot path: partitions with precomputed keys and header items.</summary>
+internal sealed class EmailRateLimitPolicy
+{
+    /// <param name="builder">The policy as the app described it.</param>
+    /// <param name="defaultQuotaHeaders">Whether allowed responses carry quota headers unless the policy says otherwise.</param>
+    /// <param name="keyScope">Keeps the counters of policies and path rules apart even when their names collide.</param>
+    public EmailRateLimitPolicy(EmailRateLimitPolicyBuilder builder, bool defaultQuotaHeaders, string keyScope = "p")
+    {
+        if (builder.Partitions.Count == 0)
+        {
+            throw new InvalidOperationException(
+                $"The EmailGuard endpoint policy '{builder.Name}' has no partitions; add one with PerClientIp, PerUser, PerTenant…, PerField, PerRouteValue or PerKey.");
+        }
+
+        Name = builder.Name;
+        Partitions = [.. builder.Partitions];
+        FailureMode = builder.FailureMode;
+        ShadowMode = builder.ShadowMode;
+        QuotaHeaders = builder.QuotaHeaders ?? defaultQuotaHeaders;
+        MissingField = builder.MissingField;
+        var fields = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (EmailRateLimitPartition partition in Partitions)
+        {
+            string identity = $"{partition.KindTag}-{partition.Name}";
+            if (!seen.Add(identity))
+            {
+                throw new InvalidOperationException(
+                    $"The EmailGuard endpoint policy '{Name}' has two '{partition.KindTag}' partitions named '{partition.Name}'; give each rule to one partition.");
+            }
+
+            partition.Compile(keyScope + "." + Name, Name);
+            RuleCount += partition.Rules.Length;
+            if (partition.Kind == PartitionKind.Field && !fields.Contains(partition.Name!, StringComparer.OrdinalIgnoreCase))
+            {
+                fields.Add(partition.Name!);
+            }
+        }
+
+        FieldNames = [.. fields];
+    }
+
+    public string Name { get; }
+
+    public EmailRateLimitPartition[] Partitions { get; }
+
+    public StoreFailureMode FailureMode { get; }
+
+    public bool ShadowMode { get; }
+
+    public bool QuotaHeaders { get; }
+
+    public MissingFieldBehavior MissingField { get; }
+
+    /// <summary>The body fields the policy needs, read once per request.</summary>
+    public string[] FieldNames { get; }
+
+    public int RuleCount { get; }
+}

@@ -1,0 +1,182 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// Describes one endpoint policy: the partitions a request is counted in, each with its own rules. Every partition's
+/// rules are acquired in one atomic store call, so a request is admitted by all of them or counted by none.
+/// </summary>
+/// <remarks>
+/// A partition whose value a request does not carry (an anonymous user, a missing tenant, a custom key that returns
+/// <see langword="null"/>) is left out for that request; a missing body field follows <see cref="WhenFieldMissing"/>.
+/// </remarks>
+public sealed class EmailRateLimitPolicyBuilder
+{
+    private readonly List<EmailRateLimitPartition> _partitions = [];
+
+    internal EmailRateLimitPolicyBuilder(string name)
+    {
+        Name = name;
+    }
+
+    /// <summary>Gets the policy name.</summary>
+    public string Name { get; }
+
+    internal IReadOnlyList<EmailRateLimitPartition> Partitions => _partitions;
+
+    internal StoreFailureMode FailureMode { get; private set; } = StoreFailureMode.FailOpen;
+
+    internal bool ShadowMode { get; private set; }
+
+    internal bool? QuotaHeaders { get; private set; }
+
+    internal MissingFieldBehavior MissingField { get; private set; } = MissingFieldBehavior.Reject;
+
+    /// <summary>
+    /// Counts requests per client IP: <c>HttpContext.Connection.RemoteIpAddress</c> as the app's forwarded-headers
+    /// setup leaves it, IPv6 grouped by <see cref="EmailGuardEndpointOptions.IPv6PrefixLength"/>.
+    /// </summary>
+    /// <param name="rules">The rules, e.g. 5 per minute and 100 per day.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerClientIp(params RateLimitRule[] rules)
+        => Add(new(PartitionKind.ClientIp, null, null, rules));
+
+    /// <summary>
+    /// Counts requests per authenticated user (the <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>sub</c>,
+    /// else the identity name). Anonymous requests are not counted in this partition.
+    /// </summary>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerUser(params RateLimitRule[] rules)
+        => Add(new(PartitionKind.User, null, UserResolver.GetUserId, rules));
+
+    /// <summary>Counts requests per tenant, read from a claim of the authenticated user.</summary>
+    /// <param name="claimType">The claim type that holds the tenant id.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerTenantClaim(string claimType, params RateLimitRule[] rules)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(claimType);
+        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules));
+    }
+
+    /// <summary>
+    /// Counts requests per tenant, read from a request header. Only use a header that a trusted component sets
+    /// (a gateway that authenticates the tenant): a client that sets it can pick a fresh tenant for every request.
+    /// </summary>
+    /// <param name="headerName">The header that holds the tenant id.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, params RateLimitRule[] rules)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(headerName);
+        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules));
+    }
+
+    /// <summary>Counts requests per tenant, as the app resolves it.</summary>
+    /// <param name="resolver">Returns the tenant id, or <see langword="null"/> when the request has none.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerTenant(Func<HttpContext, string?> resolver, params RateLimitRule[] rules)
+    {
+        ArgumentNullException.ThrowIfNull(resolver);
+        return Add(new(PartitionKind.Tenant, "custom", resolver, rules));
+    }
+
+    /// <summary>
+    /// Counts requests per email address found in a form field or a top-level JSON property of the request body (the
+    /// address a signup, password reset or share targets). The address is normalized as the send guard does (case,
+    /// plus-tags, IDN) and hashed before it becomes a key. A value that is not a valid address is counted by its
+    /// trimmed, lower-cased text.
+    /// </summary>
+    /// <param name="fieldName">The form field or JSON property name (JSON matched case-insensitively).</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerField(string fieldName, params RateLimitRule[] rules)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(fieldName);
+        return Add(new(PartitionKind.Field, fieldName, null, rules));
+    }
+
+    /// <summary>Counts requests per value of a route parameter, e.g. the mailbox id in <c>/mailbox/{id}</c>.</summary>
+    /// <param name="routeValueName">The route parameter name.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerRouteValue(string routeValueName, params RateLimitRule[] rules)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(routeValueName);
+        return Add(new(PartitionKind.RouteValue, routeValueName, context => Convert.ToString(context.Request.RouteValues[routeValueName], System.Globalization.CultureInfo.InvariantCulture), rules));
+    }
+
+    /// <summary>Counts requests per key the app computes.</summary>
+    /// <param name="name">A short name for the partition, unique within the policy; it separates its counters.</param>
+    /// <param name="keySelector">Returns the key, or <see langword="null"/> to leave the partition out for this request.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder PerKey(string name, Func<HttpContext, string?> keySelector, params RateLimitRule[] rules)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(keySelector);
+        return Add(new(PartitionKind.Custom, name, keySelector, rules));
+    }
+
+    /// <summary>Sets what happens when the store cannot be reached in time.</summary>
+    /// <param name="failureMode">The failure mode. The default is <see cref="StoreFailureMode.FailOpen"/>;
+    /// <see cref="StoreFailureMode.FailClosed"/> answers 503 with <c>Retry-After</c>.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithFailureMode(StoreFailureMode failureMode)
+    {
+        if (!Enum.IsDefined(failureMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(failureMode), failureMode, "Unknown failure mode.");
+        }
+
+        FailureMode = failureMode;
+        return this;
+    }
+
+    /// <summary>
+    /// Puts the policy in shadow mode: requests are counted and would-be rejections logged and measured, but never
+    /// blocked. Use it to size limits on live traffic before enforcing them.
+    /// </summary>
+    /// <param name="enabled">Whether shadow mode is on.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder InShadowMode(bool enabled = true)
+    {
+        ShadowMode = enabled;
+        return this;
+    }
+
+    /// <summary>Adds (or, with <see langword="false"/>, suppresses) the <c>RateLimit</c> headers on allowed responses,
+    /// overriding <see cref="EmailGuardEndpointOptions.QuotaHeadersOnAllowedResponses"/> for this policy.</summary>
+    /// <param name="enabled">Whether allowed responses carry the quota headers.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithQuotaHeaders(bool enabled = true)
+    {
+        QuotaHeaders = enabled;
+        return this;
+    }
+
+    /// <summary>Sets what happens when a request lacks a body field a partition is keyed by.</summary>
+    /// <param name="behavior">The behavior. The default is <see cref="MissingFieldBehavior.Reject"/>.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WhenFieldMissing(MissingFieldBehavior behavior)
+    {
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown behavior.");
+        }
+
+        MissingField = behavior;
+        return this;
+    }
+
+    private EmailRateLimitPolicyBuilder Add(EmailRateLimitPartition partition)
+    {
+        _partitions.Add(partition);
+        return this;
+    }
+
+    private static string? FirstValue(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
+}

@@ -1,0 +1,11 @@
+namespace EmailGuard.AspNetCore;
+
+internal enum PartitionKind
+{
+    ClientIp,
+    User,
+    Tenant,
+    Field,
+    RouteValue,
+    Custom,
+}

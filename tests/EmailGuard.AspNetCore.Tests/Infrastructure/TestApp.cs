@@ -1,0 +1,103 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>
+/// A real WebApplication on a TestServer. The client IP comes from the test-only <see cref="ClientIpHeader"/>,
+/// which a first middleware turns into <c>Connection.RemoteIpAddress</c>, as a socket would.
+/// </summary>
+internal sealed class TestApp : IAsyncDisposable
+{
+    public const string ClientIpHeader = "X-Test-Remote-Ip";
+
+    /// <summary>A UTC day boundary, so every fixed window used in tests starts exactly here.</summary>
+    public static readonly DateTimeOffset Start = new(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
+
+    private TestApp(WebApplication app, FakeTimeProvider time)
+    {
+        App = app;
+        Time = time;
+        Client = app.GetTestClient();
+    }
+
+    public WebApplication App { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public HttpClient Client { get; }
+
+    public FakeLogCollector Logs => App.Services.GetFakeLogCollector();
+
+    public static async Task<TestApp> StartAsync(
+        Action<IServiceCollection> configureServices,
+        Action<WebApplication> configureApp,
+        IDictionary<string, string?>? configuration = null,
+        bool useEmailGuard = true)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddFakeLogging();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        if (configuration is not null)
+        {
+            builder.Configuration.AddInMemoryCollection(configuration);
+        }
+
+        var time = new FakeTimeProvider(Start);
+        builder.Services.AddSingleton<TimeProvider>(time);
+        configureServices(builder.Services);
+
+        WebApplication app = builder.Build();
+        app.Use((context, next) =>
+        {
+            if (context.Request.Headers.TryGetValue(ClientIpHeader, out var ip))
+            {
+                context.Connection.RemoteIpAddress = IPAddress.Parse(ip.ToString());
+                context.Request.Headers.Remove(ClientIpHeader);
+            }
+
+            return next(context);
+        });
+        app.UseRouting();
+        if (useEmailGuard)
+        {
+            app.UseEmailGuard();
+        }
+
+        configureApp(app);
+        await app.StartAsync();
+        return new TestApp(app, time);
+    }
+
+    public static HttpRequestMessage Request(HttpMethod method, string path, string ip, HttpContent? content = null)
+    {
+        var request = new HttpRequestMessage(method, path) { Content = content };
+        request.Headers.TryAddWithoutValidation(ClientIpHeader, ip);
+        return request;
+    }
+
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string ip, HttpContent? content = null)
+        => Client.SendAsync(Request(method, path, ip, content));
+
+    public Task<HttpResponseMessage> PostAsync(string path, string ip, HttpContent? content = null)
+        => SendAsync(HttpMethod.Post, path, ip, content);
+
+    public Task<HttpResponseMessage> GetAsync(string path, string ip) => SendAsync(HttpMethod.Get, path, ip);
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+}

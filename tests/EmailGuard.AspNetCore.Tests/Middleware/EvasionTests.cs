@@ -1,0 +1,113 @@
+using System.Net;
+using EmailGuard;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+public sealed class EvasionTests
+{
+    private static Task<TestApp> StartAsync(Action<EmailRateLimitPolicyBuilder> policy, Action<IServiceCollection>? services = null) => TestApp.StartAsync(
+        s =>
+        {
+            s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", policy));
+            services?.Invoke(s);
+        },
+        app => app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"));
+
+    [Fact]
+    public async Task ClientIp_SpoofedForwardedForWithoutTrustedProxy_PartitionUnchangedAndWarnedOnce()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(1)));
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 5; i++)
+        {
+            HttpRequestMessage request = TestApp.Request(HttpMethod.Post, "/signup", "203.0.113.7");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", $"10.0.0.{i + 1}");
+            using HttpResponseMessage response = await app.Client.SendAsync(request);
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 203).Should().ContainSingle()
+            .Which.Level.Should().Be(LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task ClientIp_NoForwardedFor_NoProxyWarning()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(1)));
+
+        (await app.PostAsync("/signup", "203.0.113.7")).Dispose();
+
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 203);
+    }
+
+    [Fact]
+    public async Task ClientIp_TrustedProxyConfigured_NoProxyWarning()
+    {
+        await using TestApp app = await StartAsync(
+            p => p.PerClientIp(RateLimitRule.PerHour(1)),
+            s => s.Configure<ForwardedHeadersOptions>(o =>
+            {
+                o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor;
+                o.KnownProxies.Add(IPAddress.Parse("10.1.2.3"));
+            }));
+        HttpRequestMessage request = TestApp.Request(HttpMethod.Post, "/signup", "203.0.113.7");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "10.0.0.1");
+
+        (await app.Client.SendAsync(request)).Dispose();
+
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 203);
+    }
+
+    [Fact]
+    public async Task ClientIp_HundredAddressesInOneIPv6Slash64_ShareOneCounter()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(10)));
+
+        int ok = 0;
+        for (int i = 1; i <= 100; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", $"2001:db8:1:2:{i:x}:{i * 7:x}:{i * 13:x}:{i:x}");
+            ok += response.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        using HttpResponseMessage otherNetwork = await app.PostAsync("/signup", "2001:db8:1:3::1");
+        ok.Should().Be(10);
+        otherNetwork.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task ClientIp_IPv4MappedIPv6_SharesCounterWithIPv4()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(1)));
+
+        using HttpResponseMessage v4 = await app.PostAsync("/signup", "203.0.113.7");
+        using HttpResponseMessage mapped = await app.PostAsync("/signup", "::ffff:203.0.113.7");
+
+        v4.StatusCode.Should().Be(HttpStatusCode.OK);
+        mapped.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task ClientIp_ConfiguredIPv6Prefix48_GroupsWholeSlash48()
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o =>
+            {
+                o.IPv6PrefixLength = 48;
+                o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+            }),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"));
+
+        using HttpResponseMessage first = await app.PostAsync("/signup", "2001:db8:1:2::1");
+        using HttpResponseMessage sameSlash48 = await app.PostAsync("/signup", "2001:db8:1:ffff::1");
+
+        first.StatusCode.Should().Be(HttpStatusCode.OK);
+        sameSlash48.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using EmailGuard;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+public sealed class PathRuleTests
+{
+    private static Dictionary<string, string?> Rules() => new()
+    {
+        ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/webhook/incoming",
+        ["EmailGuard:Endpoints:PathRules:0:Limit"] = "3",
+        ["EmailGuard:Endpoints:PathRules:0:Window"] = "00:01:00",
+        ["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "GET:/api/v1/mailbox/*",
+        ["EmailGuard:Endpoints:PathRules:1:Limit"] = "2",
+        ["EmailGuard:Endpoints:PathRules:2:Endpoint"] = "*",
+        ["EmailGuard:Endpoints:PathRules:2:Limit"] = "4",
+        ["EmailGuard:Endpoints:PathRuleAllowlist:0"] = "GET:/health",
+        ["EmailGuard:Endpoints:PathRuleAllowlist:1"] = "*:/ws/*",
+    };
+
+    private static Task<TestApp> StartAsync(Dictionary<string, string?>? configuration = null) => TestApp.StartAsync(
+        s => s.AddEmailGuard().AddEndpointPolicies(),
+        a =>
+        {
+            a.MapPost("/api/webhook/incoming", () => Results.Ok());
+            a.MapGet("/api/v1/mailbox/{id}", (string id) => Results.Ok(id));
+            a.MapGet("/api/v1/mailbox/{id}/messages", (string id) => Results.Ok(id));
+            a.MapGet("/health", () => Results.Ok());
+            a.MapGet("/ws/chat", () => Results.Ok());
+            a.MapGet("/other", () => Results.Ok());
+            a.MapGet("/exempt", () => Results.Ok()).DisableEmailRateLimit();
+        },
+        configuration ?? Rules());
+
+    private static async Task<int> CountOkAsync(TestApp app, HttpMethod method, string path, int times, string ip = "203.0.113.1")
+    {
+        int ok = 0;
+        for (int i = 0; i < times; i++)
+        {
+            using HttpResponseMessage response = await app.SendAsync(method, path, ip);
+            ok += response.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        return ok;
+    }
+
+    [Fact]
+    public async Task ExactRule_PerIp_LimitsOnlyThatEndpointAndMethod()
+    {
+        await using TestApp app = await StartAsync();
+
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 10)).Should().Be(3);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 2, "203.0.113.2")).Should().Be(2);
+        (await CountOkAsync(app, HttpMethod.Post, "/API/Webhook/Incoming/", 1)).Should().Be(0, "case and a trailing slash do not dodge the rule");
+    }
+
+    [Fact]
+    public async Task TrailingWildcard_MatchesEveryDeeperPathInOneCounter()
+    {
+        await using TestApp app = await StartAsync();
+
+        (await CountOkAsync(app, HttpMethod.Get, "/api/v1/mailbox/1", 1)).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Get, "/api/v1/mailbox/2/messages", 1)).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Get, "/api/v1/mailbox/3", 1)).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Fallback_AppliesOnlyWhereNoOtherRuleMatches()
+    {
+        await using TestApp app = await StartAsync();
+
+        (await CountOkAsync(app, HttpMethod.Get, "/other", 10)).Should().Be(4);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 3)).Should().Be(3, "the webhook has its own rule and counter");
+    }
+
+    [Fact]
+    public async Task Allowlist_AndDisableEmailRateLimit_NeverLimited()
+    {
+        await using TestApp app = await StartAsync();
+
+        (await CountOkAsync(app, HttpMethod.Get, "/health", 10)).Should().Be(10);
+        (await CountOkAsync(app, HttpMethod.Get, "/ws/chat", 10)).Should().Be(10);
+        (await CountOkAsync(app, HttpMethod.Get, "/exempt", 10)).Should().Be(10);
+    }
+
+    [Fact]
+    public async Task ConfigurationReload_NewLimitAppliesWithoutRestart()
+    {
+        await using TestApp app = await StartAsync();
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 5)).Should().Be(3);
+
+        app.App.Configuration["EmailGuard:Endpoints:PathRules:0:Limit"] = "6";
+        ((IConfigurationRoot)app.App.Configuration).Reload();
+
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 5)).Should().Be(3, "the raised limit counts the same window's counter");
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206);
+    }
+
+    [Fact]
+    public async Task ConfigurationReload_InvalidChange_KeepsPreviousRules()
+    {
+        await using TestApp app = await StartAsync();
+
+        app.App.Configuration["EmailGuard:Endpoints:PathRules:0:Limit"] = "0";
+        Action reload = () => ((IConfigurationRoot)app.App.Configuration).Reload();
+        reload.Should().NotThrow();
+
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 5)).Should().Be(3);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 207);
+    }
+
+    [Fact]
+    public async Task GlobalPartition_AllClientsShareTheCounter()
+    {
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/webhook/incoming",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "2",
+            ["EmailGuard:Endpoints:PathRules:0:PartitionBy"] = "Global",
+        };
+        await using TestApp app = await StartAsync(configuration);
+
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "203.0.113.1")).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "203.0.113.2")).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "203.0.113.3")).Should().Be(0);
+    }
+
+    [Theory]
+    [InlineData("POST:/api/webhook/incoming", "POST", "/api/webhook/incoming", true)]
+    [InlineData("POST:/api/webhook/incoming", "GET", "/api/webhook/incoming", false)]
+    [InlineData("POST:/api/webhook/incoming", "POST", "/api/webhook/incoming/x", false)]
+    [InlineData("GET:/api/v1/mailbox/*", "GET", "/api/v1/mailbox", false)]
+    [InlineData("GET:/api/v1/mailbox/*", "get", "/api/v1/mailbox/a/b/c", true)]
+    [InlineData("*:/api/*/send", "PUT", "/api/orders/send", true)]
+    [InlineData("*:/api/*/send", "PUT", "/api/orders/x/send", false)]
+    [InlineData("*", "DELETE", "/anything", true)]
+    [InlineData("POST:/a", "POST", "//a//", true)]
+    public void PathPattern_Matches(string pattern, string method, string path, bool expected)
+    {
+        PathPattern.TryParse(pattern, out PathPattern? parsed, out _).Should().BeTrue();
+
+        parsed!.Matches(method, path).Should().Be(expected);
+    }
+}

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace EmailGuard.Testing.Redis;
+
+/// <summary>
+/// One <c>redis-server</c> child process on 127.0.0.1, without persistence, in its own temp directory. It can be
+/// killed and started again on the same port, for failure tests.
+/// </summary>
+internal sealed class RedisServerProcess : IDisposable
+{
+    private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly string _binary;
+    private readonly string[] _extraArguments;
+    private Process? _process;
+
+    private RedisServerProcess(string binary, int port, string directory, string[] extraArguments)
+    {
+        _binary = binary;
+        Port = port;
+        Directory = directory;
+        _extraArguments = extraArguments;
+    }
+
+    public int Port { get; }
+
+    /// <summary>The working directory: logs and, for cluster nodes, the cluster config file live here.</summary>
+    public string Directory { get; }
+
+    public string Endpoint => string.Create(CultureInfo.InvariantCulture, $"127.0.0.1:{Port}");
+
+    public bool IsRunning => _process is { HasExited: false };
+
+    public static RedisServerProcess Start(string binary, int port, string[] extraArguments)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "emailguard-redis-" + Guid.NewGuid().ToString("N")[..8]);
+        System.IO.Directory.CreateDirectory(directory);
+        RedisServerProcess server = new(binary, port, directory, extraArguments);
+        server.Restart();
+        return server;
+    }
+
+    public void Restart()
+    {
+        if (IsRunning)
+        {
+            return;
+        }
+
+        ProcessStartInfo info = new(_binary)
+        {
+            WorkingDirectory = Directory,
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (string argument in (string[])
+                 [
+                     "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", Directory, "--logfile", "redis.log", "--protected-mode", "yes",
+                 ])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        foreach (string argument in _extraArguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        Process process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {_binary}.");
+        process.OutputDataReceived += static (_, _) => { };
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _process = process;
+    }
+
+    public void Stop()
+    {
+        Process? process = _process;
+        _process = null;
+        if (process is null)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+                process.WaitForExit(s_exitTimeout);
+            }
+        }
+        finally
+        {
+            process.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is harmless; never fail a test run over it.
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Same as above.
+        }
+    }
+}
