@@ -62,7 +62,7 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
         }
     }
 
-    [LoggerMessage(EventId = 350, EventName = "IdentityMailDenied", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 450, EventName = "IdentityMailDenied", Level = LogLevel.Information,
         Message = "The send guard denied an Identity {Category} mail: {Reason} ({Dimension}).")]
     private static partial void LogDenied(ILogger logger, string category, EmailSendReason reason, EmailGuardDimension dimension);
 }
