@@ -14,7 +14,9 @@ if (store == "redis")
     LoadTestRedis.AddStore(emailGuard, builder.Configuration["redis"] ?? throw new InvalidOperationException("--redis host:port is required with --store redis"));
 }
 
-emailGuard.AddEndpointPolicies(o => o.AddPolicy("load", p => p.PerClientIp(RateLimitRule.PerMinute(RateLimitRule.MaxLimit))));
+// LoadTest:Limit lets the end-to-end tests (WebApplicationFactory<Program>) run the same app with a small limit.
+long limit = builder.Configuration.GetValue("LoadTest:Limit", RateLimitRule.MaxLimit);
+emailGuard.AddEndpointPolicies(o => o.AddPolicy("load", p => p.PerClientIp(RateLimitRule.PerMinute(limit))));
 
 builder.Services.AddRateLimiter(o => o.AddPolicy("builtin", context => RateLimitPartition.GetFixedWindowLimiter(
     context.Connection.RemoteIpAddress?.ToString() ?? "none",
@@ -31,3 +33,6 @@ app.MapGet("/emailguard", () => "ok").RequireEmailRateLimit("load");
 app.MapGet("/ready", () => store);
 
 app.Run();
+
+/// <summary>The entry point, public so that <c>WebApplicationFactory&lt;Program&gt;</c> can start this app in tests.</summary>
+public partial class Program;
