@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EmailGuard;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -44,11 +45,14 @@ public static class EmailGuardServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());
         services.AddSingleton<IConfigureOptions<StoreResilienceOptions>>(sp =>
             new ConfigureFromConfiguration<StoreResilienceOptions>(sp.GetService<IConfiguration>(), $"{ConfigurationSectionName}:Resilience"));
+        services.TryAddSingleton(sp => new EmailGuardMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new ResilientRateLimitStore(
             sp.GetRequiredService<IRateLimitStore>(),
             sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>()));
+            sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>(),
+            sp.GetRequiredService<EmailGuardMetrics>(),
+            sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value));
 
         return new EmailGuardBuilder(services);
     }

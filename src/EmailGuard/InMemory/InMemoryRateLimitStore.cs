@@ -9,6 +9,8 @@ namespace EmailGuard;
 /// </summary>
 internal sealed class InMemoryRateLimitStore : IRateLimitStore
 {
+    private const long NeverSwept = long.MinValue;
+
     private static readonly TimeSpan s_capacityRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_minimumCapacitySweepInterval = TimeSpan.FromSeconds(1);
 
@@ -19,7 +21,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private readonly Lock _sweepLock = new();
     private int _trackedKeys;
     private long _nextSweepMs;
-    private long _lastCapacitySweepMs = long.MinValue;
+    private long _lastCapacitySweepMs = NeverSwept;
 
     public InMemoryRateLimitStore(InMemoryRateLimitStoreOptions options, TimeProvider timeProvider)
     {
@@ -372,28 +374,52 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
     private InMemoryCounter? Create(CounterKey key, RateLimitRule rule, long now)
     {
-        while (true)
+        bool swept = false;
+        while (!TryReserveSlot())
         {
-            if (Interlocked.Increment(ref _trackedKeys) > _maxTrackedKeys)
+            // The key may have been created by a concurrent caller that took the last slot; that is not a reason to deny.
+            if (_counters.TryGetValue(key, out InMemoryCounter? existing))
             {
-                Interlocked.Decrement(ref _trackedKeys);
-                if (!TrySweepForCapacity(now))
-                {
-                    return null;
-                }
-
-                continue;
+                return existing;
             }
 
-            InMemoryCounter created = new(rule);
-            InMemoryCounter winner = _counters.GetOrAdd(key, created);
-            if (!ReferenceEquals(winner, created))
+            if (swept || !TrySweepForCapacity(now))
             {
-                Interlocked.Decrement(ref _trackedKeys);
+                return null;
             }
 
-            return winner;
+            swept = true;
         }
+
+        InMemoryCounter created = new(rule);
+        InMemoryCounter winner = _counters.GetOrAdd(key, created);
+        if (!ReferenceEquals(winner, created))
+        {
+            Interlocked.Decrement(ref _trackedKeys);
+        }
+
+        return winner;
+    }
+
+    /// <summary>
+    /// Takes one of the tracked-key slots. Compare-and-swap rather than increment-then-undo, so the count is never
+    /// above the cap even for a moment.
+    /// </summary>
+    private bool TryReserveSlot()
+    {
+        int current = Volatile.Read(ref _trackedKeys);
+        while (current < _maxTrackedKeys)
+        {
+            int seen = Interlocked.CompareExchange(ref _trackedKeys, current + 1, current);
+            if (seen == current)
+            {
+                return true;
+            }
+
+            current = seen;
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -403,7 +429,9 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private bool TrySweepForCapacity(long now)
     {
         long last = Volatile.Read(ref _lastCapacitySweepMs);
-        if (now - last < (long)s_minimumCapacitySweepInterval.TotalMilliseconds
+
+        // "now - NeverSwept" would overflow to a negative number and block the first capacity sweep forever.
+        if ((last != NeverSwept && now - last < (long)s_minimumCapacitySweepInterval.TotalMilliseconds)
             || Interlocked.CompareExchange(ref _lastCapacitySweepMs, now, last) != last)
         {
             return false;

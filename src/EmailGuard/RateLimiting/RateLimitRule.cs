@@ -32,8 +32,8 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <param name="algorithm">How permits are counted.</param>
     /// <param name="segments">
     /// For <see cref="RateLimitAlgorithm.SlidingWindow"/>, the number of segments the window is split into (it must
-    /// divide the window into whole milliseconds); 0 picks <see cref="DefaultSlidingSegments"/>. Must be 0 or 1 for a
-    /// fixed window.
+    /// divide the window into whole milliseconds); 0 picks <see cref="DefaultSlidingSegments"/>, or the largest smaller
+    /// number that divides the window. Must be 0 or 1 for a fixed window.
     /// </param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is outside the range described above.</exception>
     /// <exception cref="ArgumentException">The segments do not divide the window into whole milliseconds.</exception>
@@ -60,7 +60,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
             case RateLimitAlgorithm.SlidingWindow:
                 if (segments == 0)
                 {
-                    segments = (int)Math.Min(DefaultSlidingSegments, windowMs);
+                    segments = DefaultSegmentsFor(windowMs);
                 }
 
                 ArgumentOutOfRangeException.ThrowIfGreaterThan(segments, MaxSegments);
@@ -105,6 +105,23 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     internal long WindowMilliseconds { get; }
 
     internal long SegmentMilliseconds { get; }
+
+    /// <summary>
+    /// The default split of a window: <see cref="DefaultSlidingSegments"/> when it divides the window, else the largest
+    /// smaller count that does, so a window such as 1,001 ms works without the caller choosing segments.
+    /// </summary>
+    private static int DefaultSegmentsFor(long windowMs)
+    {
+        for (int segments = DefaultSlidingSegments; segments > 1; segments--)
+        {
+            if (windowMs % segments == 0)
+            {
+                return segments;
+            }
+        }
+
+        return 1;
+    }
 
     /// <summary>A fixed-window rule.</summary>
     /// <param name="limit">The permits admitted per window.</param>

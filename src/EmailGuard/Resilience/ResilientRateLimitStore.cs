@@ -1,125 +1,410 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EmailGuard;
 
 /// <summary>
-/// The one way the send guard and the endpoint middleware talk to the store: a store failure or timeout never
-/// escapes as an exception, it becomes the caller's <see cref="StoreFailureMode"/>.
+/// The one way the send guard and the endpoint middleware talk to the store. Every call is bounded by
+/// <see cref="StoreResilienceOptions.Timeout"/> and passes a circuit breaker; a store exception, a timeout or an open
+/// circuit never escapes as an exception, it becomes the caller's <see cref="StoreFailureMode"/>. Only bad input
+/// (<see cref="ArgumentException"/>) and the caller's own cancellation escape.
 /// </summary>
 internal sealed partial class ResilientRateLimitStore
 {
+    /// <summary>More distinct rules than this (per-tenant overrides gone wild) are divided per call instead of cached.</summary>
+    private const int MaxCachedLocalRules = 1024;
+
+    private static readonly TimeSpan s_minimumRetryAfter = TimeSpan.FromSeconds(1);
+
     private readonly IRateLimitStore _store;
     private readonly InMemoryRateLimitStore _fallback;
-    private readonly StoreResilienceOptions _options;
+    private readonly bool _storeIsLocal;
+    private readonly TimeSpan _timeout;
+    private readonly int _instanceCount;
+    private readonly TimeProvider _timeProvider;
+    private readonly StoreCircuitBreaker _breaker;
+    private readonly EmailGuardMetrics? _metrics;
     private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<RateLimitRule, RateLimitRule> _localRules = new();
+    private int _localRuleCount;
 
-    public ResilientRateLimitStore(IRateLimitStore store, StoreResilienceOptions options, TimeProvider timeProvider, ILogger<ResilientRateLimitStore>? logger = null)
+    public ResilientRateLimitStore(
+        IRateLimitStore store,
+        StoreResilienceOptions options,
+        TimeProvider timeProvider,
+        ILogger<ResilientRateLimitStore>? logger = null,
+        EmailGuardMetrics? metrics = null,
+        InMemoryRateLimitStoreOptions? fallbackOptions = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _store = store;
-        _options = options;
+        _timeProvider = timeProvider;
+        _timeout = options.Timeout;
+        _instanceCount = options.InstanceCount;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _fallback = store as InMemoryRateLimitStore ?? new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), timeProvider);
+        _metrics = metrics;
+        _breaker = new StoreCircuitBreaker(options, timeProvider);
+        _metrics?.ObserveBreaker(_breaker);
+
+        // The in-memory store answers synchronously and cannot fail, so it needs neither buffer copies nor a fallback.
+        _storeIsLocal = store is InMemoryRateLimitStore;
+        _fallback = store as InMemoryRateLimitStore ?? new InMemoryRateLimitStore(fallbackOptions ?? new InMemoryRateLimitStoreOptions(), timeProvider);
     }
 
     /// <summary>The store behind this wrapper.</summary>
     public IRateLimitStore Store => _store;
 
+    /// <summary>The state of the circuit in front of the store.</summary>
+    public StoreCircuitState CircuitState => _breaker.State;
+
+    internal StoreCircuitBreaker Breaker => _breaker;
+
+    /// <summary>The in-memory store that enforces <see cref="StoreFailureMode.LocalFallback"/>.</summary>
+    internal InMemoryRateLimitStore LocalStore => _fallback;
+
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
     {
-        ValueTask<RateLimitDecision> pending;
-        try
+        if (_storeIsLocal)
         {
-            pending = _store.AcquireAsync(requests, results, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
-        {
-            return OnFailureAsync(ex, requests, results, failureMode, cancellationToken);
+            return CallLocal(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
         }
 
-        return pending.IsCompletedSuccessfully ? pending : AwaitAsync(pending, requests, results, failureMode, cancellationToken);
+        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
+        return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
     }
 
-    public async ValueTask<RateLimitDecision> PeekAsync(
+    /// <summary>Reads usage without taking permits; when the store cannot answer, the decision is <see cref="RateLimitStatus.StoreUnavailable"/>.</summary>
+    public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
     {
-        try
+        if (_storeIsLocal)
         {
-            return await _store.PeekAsync(requests, results, cancellationToken).ConfigureAwait(false);
+            return CallLocal(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
         }
-        catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
-        {
-            LogStoreFailure(_logger, ex);
-            return new RateLimitDecision(RateLimitStatus.StoreUnavailable, -1, TimeSpan.Zero, default);
-        }
+
+        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
+        return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
     }
 
-    /// <summary>Gives permits back; a failure is logged and swallowed, since a lost refund only makes limits stricter.</summary>
+    /// <summary>
+    /// Gives permits back; a failure is logged and swallowed, since a lost refund only makes limits stricter. While the
+    /// circuit is open the refund goes to the local store, where the acquires of that period were counted.
+    /// </summary>
+    /// <returns>Whether the store took the refund.</returns>
     public async ValueTask<bool> TryRefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
     {
-        try
+        RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
+        cancellationToken.ThrowIfCancellationRequested();
+        StoreCallPermit permit = Enter();
+        if (permit == StoreCallPermit.Rejected)
         {
-            await _store.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception ex) when (ex is not ArgumentException and not OperationCanceledException)
-        {
-            LogStoreFailure(_logger, ex);
+            _metrics?.RecordFallback(StoreOperation.Refund, StoreFailureMode.LocalFallback, circuitOpen: true);
+            await _fallback.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
             return false;
         }
+
+        using Activity? activity = StartActivity(StoreOperation.Refund, requests.Length);
+        long started = _timeProvider.GetTimestamp();
+        try
+        {
+            await RefundRemoteAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
+
+            Completed(StoreOperation.Refund, permit, started, activity, null);
+            return true;
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            Completed(StoreOperation.Refund, permit, started, activity, ex);
+            return false;
+        }
+        catch
+        {
+            _breaker.Abandon(permit);
+            throw;
+        }
     }
 
-    private async ValueTask<RateLimitDecision> AwaitAsync(
-        ValueTask<RateLimitDecision> pending, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    private async ValueTask<RateLimitDecision> DecideAsync(
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        StoreCallPermit permit = Enter();
+        if (permit != StoreCallPermit.Rejected)
+        {
+            // An async method, so that the activity made current here never leaks into the caller's context.
+            using Activity? activity = StartActivity(operation, requests.Length);
+            long started = _timeProvider.GetTimestamp();
+            try
+            {
+                RateLimitDecision decision = await CallRemoteAsync(operation, requests, results, cancellationToken).ConfigureAwait(false);
+                Completed(operation, permit, started, activity, null);
+                return decision;
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                Completed(operation, permit, started, activity, ex);
+            }
+            catch
+            {
+                _breaker.Abandon(permit);
+                throw;
+            }
+        }
+
+        _metrics?.RecordFallback(operation, failureMode, circuitOpen: permit == StoreCallPermit.Rejected);
+        return await ApplyFailureModeAsync(requests, results, failureMode, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The in-memory store decides synchronously in microseconds and has nothing to time out or to break, so it is
+    /// called directly: no timer, no breaker, no state machine. Only a bug in it could throw, and even that becomes the
+    /// failure mode.
+    /// </summary>
+    private ValueTask<RateLimitDecision> CallLocal(
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
     {
         try
         {
-            return await pending.AsTask().WaitAsync(_options.Timeout, cancellationToken).ConfigureAwait(false);
+            return operation == StoreOperation.Acquire
+                ? _store.AcquireAsync(requests, results, cancellationToken)
+                : _store.PeekAsync(requests, results, cancellationToken);
         }
-        catch (Exception ex) when (ex is not ArgumentException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {
-            return await OnFailureAsync(ex, requests, results, failureMode, cancellationToken).ConfigureAwait(false);
+            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), ex);
+            _metrics?.RecordFallback(operation, failureMode, circuitOpen: false);
+            return ApplyFailureModeAsync(requests, results, failureMode == StoreFailureMode.LocalFallback ? StoreFailureMode.FailClosed : failureMode, cancellationToken);
         }
     }
 
-    private ValueTask<RateLimitDecision> OnFailureAsync(
-        Exception exception, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    private async ValueTask<RateLimitDecision> CallRemoteAsync(
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
     {
-        LogStoreFailure(_logger, exception);
+        StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, results.Length);
+        bool abandoned = false;
+        try
+        {
+            ValueTask<RateLimitDecision> pending = operation == StoreOperation.Acquire
+                ? _store.AcquireAsync(buffers.Requests, buffers.Results, cancellationToken)
+                : _store.PeekAsync(buffers.Requests, buffers.Results, cancellationToken);
+            RateLimitDecision decision;
+            if (pending.IsCompletedSuccessfully)
+            {
+                decision = pending.Result;
+            }
+            else
+            {
+                Task<RateLimitDecision> task = pending.AsTask();
+                try
+                {
+                    // The store client's own timeouts (seconds, for StackExchange.Redis) are far too long for a request;
+                    // the wait is cut here, on the app's TimeProvider, whatever the store does.
+                    decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    abandoned = true;
+                    Abandon(task, buffers);
+                    throw;
+                }
+            }
+
+            buffers.CopyResultsTo(results.Span);
+            return decision;
+        }
+        finally
+        {
+            if (!abandoned)
+            {
+                buffers.Return();
+            }
+        }
+    }
+
+    private async ValueTask RefundRemoteAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken)
+    {
+        StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, 0);
+        bool abandoned = false;
+        try
+        {
+            ValueTask pending = _store.RefundAsync(buffers.Requests, acquiredAt, cancellationToken);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                Task task = pending.AsTask();
+                try
+                {
+                    await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    abandoned = true;
+                    Abandon(task, buffers);
+                    throw;
+                }
+            }
+        }
+        finally
+        {
+            if (!abandoned)
+            {
+                buffers.Return();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Leaves a store call that is still running (or just failed) to finish on its own: its exception is observed so it
+    /// never surfaces as an unobserved task exception, and the buffer copies go back to the pool only once it is done.
+    /// </summary>
+    private static void Abandon(Task task, StoreCallBuffers buffers)
+    {
+        _ = task.ContinueWith(
+            static (finished, state) =>
+            {
+                _ = finished.Exception;
+                ((StoreCallBuffers)state!).Return();
+            },
+            buffers,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private ValueTask<RateLimitDecision> ApplyFailureModeAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
         switch (failureMode)
         {
-            case StoreFailureMode.FailClosed:
-                return new(new RateLimitDecision(RateLimitStatus.StoreUnavailable, -1, TimeSpan.FromSeconds(1), default));
             case StoreFailureMode.LocalFallback:
-                return _fallback.AcquireAsync(LocalShare(requests), results, cancellationToken);
+                return AcquireLocallyAsync(requests, results, cancellationToken);
+            case StoreFailureMode.FailClosed:
+                results.Span.Clear();
+                TimeSpan remaining = _breaker.RemainingBreak;
+                return new(new RateLimitDecision(RateLimitStatus.StoreUnavailable, -1, remaining > s_minimumRetryAfter ? remaining : s_minimumRetryAfter, now));
             default:
-                return new(new RateLimitDecision(RateLimitStatus.AllowedUnguarded, -1, TimeSpan.Zero, default));
+                results.Span.Clear();
+                return new(new RateLimitDecision(RateLimitStatus.AllowedUnguarded, -1, TimeSpan.Zero, now));
         }
     }
 
     /// <summary>Each instance enforces its share of every limit, so N instances together cannot exceed it.</summary>
-    private ReadOnlyMemory<RateLimitRequest> LocalShare(ReadOnlyMemory<RateLimitRequest> requests)
+    private async ValueTask<RateLimitDecision> AcquireLocallyAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
     {
-        int instances = _options.InstanceCount;
-        if (instances <= 1)
+        if (_instanceCount <= 1 || requests.IsEmpty)
         {
-            return requests;
+            return await _fallback.AcquireAsync(requests, results, cancellationToken).ConfigureAwait(false);
         }
 
-        RateLimitRequest[] shared = requests.ToArray();
-        for (int i = 0; i < shared.Length; i++)
+        int count = requests.Length;
+        RateLimitRequest[] shares = ArrayPool<RateLimitRequest>.Shared.Rent(count);
+        try
         {
-            RateLimitRule rule = shared[i].Rule;
-            shared[i] = shared[i] with { Rule = rule.WithLimit(Math.Max(1, rule.Limit / instances)) };
-        }
+            ReadOnlySpan<RateLimitRequest> source = requests.Span;
+            for (int i = 0; i < count; i++)
+            {
+                shares[i] = source[i] with { Rule = LocalRule(source[i].Rule) };
+            }
 
-        return shared;
+            return await _fallback.AcquireAsync(shares.AsMemory(0, count), results, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Array.Clear(shares, 0, count);
+            ArrayPool<RateLimitRequest>.Shared.Return(shares);
+        }
     }
 
-    [LoggerMessage(EventId = 100, EventName = "StoreFailure", Level = LogLevel.Warning, Message = "The rate-limit store failed; applying the failure mode.")]
-    private static partial void LogStoreFailure(ILogger logger, Exception exception);
+    /// <summary>The rule with this instance's share of the limit: limit / InstanceCount, rounded down, at least 1.</summary>
+    internal RateLimitRule LocalRule(RateLimitRule rule)
+    {
+        if (_localRules.TryGetValue(rule, out RateLimitRule? local))
+        {
+            return local;
+        }
+
+        local = rule.WithLimit(Math.Max(1, rule.Limit / _instanceCount));
+        if (Volatile.Read(ref _localRuleCount) < MaxCachedLocalRules && _localRules.TryAdd(rule, local))
+        {
+            Interlocked.Increment(ref _localRuleCount);
+        }
+
+        return local;
+    }
+
+    private StoreCallPermit Enter()
+    {
+        StoreCallPermit permit = _breaker.TryEnter();
+        if (permit == StoreCallPermit.Probe)
+        {
+            LogCircuitHalfOpened(_logger);
+        }
+
+        return permit;
+    }
+
+    private void Completed(StoreOperation operation, StoreCallPermit permit, long started, Activity? activity, Exception? exception)
+    {
+        TimeSpan duration = _timeProvider.GetElapsedTime(started);
+        if (exception is null)
+        {
+            _metrics?.RecordStoreCall(operation, StoreCallOutcome.Success, duration, null);
+            if (_breaker.OnSuccess(permit))
+            {
+                LogCircuitClosed(_logger);
+            }
+
+            return;
+        }
+
+        StoreCallOutcome outcome = exception is TimeoutException ? StoreCallOutcome.Timeout : StoreCallOutcome.Error;
+        _metrics?.RecordStoreCall(operation, outcome, duration, exception);
+        activity?.SetStatus(ActivityStatusCode.Error, outcome == StoreCallOutcome.Timeout ? "timeout" : exception.GetType().FullName);
+        if (outcome == StoreCallOutcome.Timeout)
+        {
+            LogStoreTimeout(_logger, EmailGuardMetrics.OperationName(operation), _timeout);
+        }
+        else
+        {
+            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), exception);
+        }
+
+        if (_breaker.OnFailure(permit))
+        {
+            if (permit == StoreCallPermit.Probe)
+            {
+                LogCircuitReopened(_logger, _breaker.BreakDuration);
+            }
+            else
+            {
+                LogCircuitOpened(_logger, _breaker.ConsecutiveFailures, _breaker.BreakDuration);
+            }
+        }
+    }
+
+    private static Activity? StartActivity(StoreOperation operation, int requestCount)
+    {
+        Activity? activity = EmailGuardActivitySource.Instance.StartActivity(
+            operation switch
+            {
+                StoreOperation.Acquire => "emailguard.store.acquire",
+                StoreOperation.Peek => "emailguard.store.peek",
+                _ => "emailguard.store.refund",
+            },
+            ActivityKind.Client);
+        activity?.SetTag("emailguard.store.requests", requestCount);
+        return activity;
+    }
+
+    /// <summary>Bad input stays the caller's bug, and the caller's own cancellation is the caller's; anything else is the store failing.</summary>
+    private static bool IsStoreFailure(Exception exception, CancellationToken cancellationToken)
+        => exception is not ArgumentException
+           && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
 }

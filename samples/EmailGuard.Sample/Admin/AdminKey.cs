@@ -1,0 +1,31 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EmailGuard.Sample.Admin;
+
+/// <summary>
+/// DEVELOPMENT-ONLY protection of the admin page: a shared key in a cookie or the <c>X-Admin-Key</c> header. A real
+/// app puts its admin screen behind its own sign-in and an authorization policy; this keeps the sample self-contained.
+/// </summary>
+internal static class AdminKey
+{
+    public const string CookieName = "sample-admin-key";
+    public const string HeaderName = "X-Admin-Key";
+
+    public static bool IsConfigured(SampleOptions options) => !string.IsNullOrEmpty(options.AdminKey);
+
+    public static bool IsAuthorized(HttpContext context, SampleOptions options)
+    {
+        if (!IsConfigured(options))
+        {
+            return false;
+        }
+
+        string? presented = context.Request.Headers[HeaderName].FirstOrDefault() ?? context.Request.Cookies[CookieName];
+        return Matches(presented, options.AdminKey!);
+    }
+
+    public static bool Matches(string? presented, string expected)
+        => presented is not null
+           && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(expected));
+}

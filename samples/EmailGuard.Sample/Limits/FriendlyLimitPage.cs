@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+
+namespace EmailGuard.Sample.Limits;
+
+/// <summary>
+/// The page a rate-limited visitor sees instead of a bare 429: what happened, in words, and when to try again.
+/// </summary>
+internal static class FriendlyLimitPage
+{
+    /// <summary>
+    /// Whole minutes for a person, from the Retry-After the guard computed. Rounded to the nearest minute (a wait of
+    /// 14 min 20 s reads "14 minutes"), never below 1 so that nobody is told to retry "in 0 minutes".
+    /// </summary>
+    public static int Minutes(TimeSpan retryAfter)
+        => retryAfter == TimeSpan.MaxValue ? int.MaxValue : Math.Max(1, (int)Math.Round(retryAfter.TotalMinutes, MidpointRounding.AwayFromZero));
+
+    /// <summary>"try again in 14 minutes", or a plain statement when waiting cannot help.</summary>
+    public static string RetryPhrase(TimeSpan retryAfter)
+    {
+        int minutes = Minutes(retryAfter);
+        return minutes == int.MaxValue
+            ? "this request is larger than the limit allows"
+            : string.Create(CultureInfo.InvariantCulture, $"try again in {minutes} minute{(minutes == 1 ? string.Empty : "s")}");
+    }
+
+    public static string Message(string headline, TimeSpan retryAfter) => $"{headline}, {RetryPhrase(retryAfter)}.";
+
+    /// <summary>Writes the page as a 429 with Retry-After in whole seconds, rounded up.</summary>
+    public static async Task WriteAsync(HttpContext context, string headline, TimeSpan retryAfter)
+    {
+        HttpResponse response = context.Response;
+        response.StatusCode = StatusCodes.Status429TooManyRequests;
+        if (retryAfter != TimeSpan.MaxValue)
+        {
+            response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        }
+
+        response.ContentType = "text/html; charset=utf-8";
+        string message = HtmlEncoder.Default.Encode(Message(headline, retryAfter));
+        await response.WriteAsync($$"""
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Slow down - EmailGuard sample</title>
+            <link rel="icon" href="data:,">
+            <style>{{SampleStyles.Css}}</style>
+            </head>
+            <body>
+            <header><a class="brand" href="/">EmailGuard sample</a></header>
+            <main>
+            <h1>Slow down</h1>
+            <div class="notice warn big" id="limit-message" role="alert">{{message}}</div>
+            <p class="muted">This limit protects our mail reputation: every mail we send to an address that did not ask for it
+            makes it likelier that real users' mail is blocked. <a href="/">Back to the start page</a>.</p>
+            </main>
+            </body>
+            </html>
+            """, context.RequestAborted);
+    }
+}

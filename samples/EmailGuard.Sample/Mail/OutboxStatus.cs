@@ -1,0 +1,14 @@
+namespace EmailGuard.Sample.Mail;
+
+/// <summary>Where a mail stands in the dev outbox.</summary>
+public enum OutboxStatus
+{
+    /// <summary>Accepted by the guard and waiting in the background queue.</summary>
+    Queued,
+
+    /// <summary>Handed to the transport (pickup folder or SMTP).</summary>
+    Sent,
+
+    /// <summary>Refused at dequeue (for example, its tenant was suspended meanwhile) or rejected by the transport.</summary>
+    Failed,
+}

@@ -1,0 +1,14 @@
+namespace EmailGuard.Sample;
+
+/// <summary>Settings of the sample itself (section <c>Sample</c>).</summary>
+public sealed class SampleOptions
+{
+    /// <summary>The SQLite file with tenants and accounts; relative to the content root.</summary>
+    public string DatabasePath { get; set; } = "sample.db";
+
+    /// <summary>
+    /// The key that opens the admin page. DEVELOPMENT ONLY: it is set in appsettings.Development.json, and with no key
+    /// the admin page is closed. A real app puts its admin screen behind its own authentication and authorization.
+    /// </summary>
+    public string? AdminKey { get; set; }
+}

@@ -1,0 +1,200 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// The one Redis connection EmailGuard's Redis components share (rate-limit counters now; blocklists and flags can
+/// follow): connects lazily on first use, once, thread-safely, and knows the key prefix and whether Redis is a cluster.
+/// </summary>
+/// <remarks>
+/// Modeled on the Microsoft Redis cache: the multiplexer comes from the options (connection string, configuration,
+/// factory) or, when none is set, from the service collection. Only a multiplexer this class created is disposed here.
+/// A connect that fails is not remembered, so the next call tries again.
+/// </remarks>
+internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
+{
+    private readonly Func<Task<IConnectionMultiplexer>> _connect;
+    private readonly bool _ownsMultiplexer;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private volatile IConnectionMultiplexer? _multiplexer;
+    private volatile IDatabase? _database;
+    private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
+    private bool _disposed;
+
+    /// <param name="options">The options.</param>
+    /// <param name="registeredMultiplexer">
+    /// Resolves the multiplexer registered in the service collection, if any; called only on first use and only when
+    /// the options name no connection, so that resolving it never connects at startup.
+    /// </param>
+    /// <param name="logger">The logger.</param>
+    public RedisConnection(RedisRateLimitStoreOptions options, Func<IConnectionMultiplexer?>? registeredMultiplexer, ILogger<RedisConnection>? logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        KeyPrefix = options.KeyPrefix ?? string.Empty;
+        if (KeyPrefix.AsSpan().IndexOfAny('{', '}') >= 0)
+        {
+            throw new ArgumentException("KeyPrefix must not contain '{' or '}'.", nameof(options));
+        }
+
+        _logger = logger ?? NullLogger<RedisConnection>.Instance;
+        if (options.ConnectionMultiplexerFactory is { } factory)
+        {
+            _connect = factory;
+        }
+        else if (options.ConfigurationOptions is { } configurationOptions)
+        {
+            ConfigurationOptions copy = configurationOptions.Clone();
+            copy.AbortOnConnectFail = false;
+            _connect = async () => await ConnectionMultiplexer.ConnectAsync(copy).ConfigureAwait(false);
+            _ownsMultiplexer = true;
+        }
+        else if (!string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            ConfigurationOptions parsed = ConfigurationOptions.Parse(options.Configuration);
+            parsed.AbortOnConnectFail = false;
+            _connect = async () => await ConnectionMultiplexer.ConnectAsync(parsed).ConfigureAwait(false);
+            _ownsMultiplexer = true;
+        }
+        else if (registeredMultiplexer is not null)
+        {
+            _connect = () => Task.FromResult(registeredMultiplexer()
+                ?? throw new InvalidOperationException("No IConnectionMultiplexer is registered and RedisRateLimitStoreOptions names no connection."));
+        }
+        else
+        {
+            throw new InvalidOperationException(
+                "No Redis connection: set RedisRateLimitStoreOptions.Configuration, ConfigurationOptions or ConnectionMultiplexerFactory, "
+                + "or register an IConnectionMultiplexer.");
+        }
+    }
+
+    /// <summary>Creates a connection over an existing multiplexer, which the caller keeps owning (tests, benchmarks).</summary>
+    public RedisConnection(IConnectionMultiplexer multiplexer, string keyPrefix, ILogger<RedisConnection>? logger = null)
+        : this(new RedisRateLimitStoreOptions { KeyPrefix = keyPrefix, ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer) }, null, logger)
+    {
+        ArgumentNullException.ThrowIfNull(multiplexer);
+    }
+
+    /// <summary>The prefix every key starts with; it never contains a brace.</summary>
+    public string KeyPrefix { get; }
+
+    /// <summary>Returns the database, connecting on the first call.</summary>
+    public ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken = default)
+    {
+        IDatabase? database = _database;
+        return database is not null ? new(database) : ConnectAsync(cancellationToken);
+    }
+
+    /// <summary>Returns the multiplexer, connecting on the first call.</summary>
+    public async ValueTask<IConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken = default)
+    {
+        _ = await GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        return _multiplexer!;
+    }
+
+    /// <summary>
+    /// Whether the server is a Redis Cluster, so that multi-key scripts must stay within one hash slot. While no
+    /// server has answered yet this says <see langword="true"/>: splitting by slot is safe on a standalone server,
+    /// while a cross-slot script on a cluster fails.
+    /// </summary>
+    public bool IsCluster
+    {
+        get
+        {
+            int state = Volatile.Read(ref _clusterState);
+            if (state != 0)
+            {
+                return state == 2;
+            }
+
+            IConnectionMultiplexer? multiplexer = _multiplexer;
+            if (multiplexer is null)
+            {
+                return true;
+            }
+
+            bool anyConnected = false;
+            foreach (IServer server in multiplexer.GetServers())
+            {
+                if (server.IsConnected)
+                {
+                    anyConnected = true;
+                    if (server.ServerType == ServerType.Cluster)
+                    {
+                        Volatile.Write(ref _clusterState, 2);
+                        return true;
+                    }
+                }
+            }
+
+            if (anyConnected)
+            {
+                Volatile.Write(ref _clusterState, 1);
+                return false;
+            }
+
+            return true;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsMultiplexer && _multiplexer is { } multiplexer)
+        {
+            await multiplexer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _connectLock.Dispose();
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsMultiplexer)
+        {
+            _multiplexer?.Dispose();
+        }
+
+        _connectLock.Dispose();
+    }
+
+    private async ValueTask<IDatabase> ConnectAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_database is { } existing)
+            {
+                return existing;
+            }
+
+            Log.Connecting(_logger);
+            IConnectionMultiplexer multiplexer = await _connect().ConfigureAwait(false)
+                ?? throw new InvalidOperationException("RedisRateLimitStoreOptions.ConnectionMultiplexerFactory returned null.");
+            _multiplexer = multiplexer;
+            IDatabase database = multiplexer.GetDatabase();
+            _database = database;
+            Log.Connected(_logger, multiplexer.IsConnected);
+            return database;
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+}

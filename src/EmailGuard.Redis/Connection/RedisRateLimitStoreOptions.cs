@@ -1,0 +1,59 @@
+using System.ComponentModel.DataAnnotations;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Options of the Redis rate-limit store: how to reach Redis, and how its keys are named.
+/// </summary>
+/// <remarks>
+/// Set exactly one of <see cref="Configuration"/>, <see cref="ConfigurationOptions"/> and
+/// <see cref="ConnectionMultiplexerFactory"/>, or none of them to reuse the <see cref="IConnectionMultiplexer"/>
+/// registered in the service collection. The connection is made on first use, never at startup, and a Redis that is
+/// down at that moment does not fail the app: the multiplexer keeps reconnecting in the background.
+/// </remarks>
+public sealed class RedisRateLimitStoreOptions
+{
+    /// <summary>The longest <see cref="KeyPrefix"/> accepted, in characters.</summary>
+    public const int MaxKeyPrefixLength = 128;
+
+    /// <summary>
+    /// Gets or sets the StackExchange.Redis connection string, e.g. <c>localhost:6379</c> or
+    /// <c>redis1:6379,redis2:6379,password=…</c>. <c>abortConnect</c> is forced to <see langword="false"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? Configuration { get; set; }
+
+    /// <summary>
+    /// Gets or sets the connection configuration, for settings a connection string cannot express (certificate
+    /// callbacks, a custom socket manager). <see cref="ConfigurationOptions.AbortOnConnectFail"/> is forced to
+    /// <see langword="false"/> on a copy; the instance given is not changed.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public ConfigurationOptions? ConfigurationOptions { get; set; }
+
+    /// <summary>
+    /// Gets or sets a factory that returns the multiplexer to use, called once, on first use. The store does not
+    /// dispose a multiplexer it did not create.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<Task<IConnectionMultiplexer>>? ConnectionMultiplexerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the prefix of every key the store writes, so that several apps or environments can share one
+    /// Redis. It must not contain <c>{</c> or <c>}</c>: the store places its own Redis Cluster hash tag right after it.
+    /// </summary>
+    /// <value>The default value is <c>emailguard:</c>.</value>
+    [Required(AllowEmptyStrings = true, ErrorMessage = "KeyPrefix must not be null; use an empty string for no prefix.")]
+    [MaxLength(MaxKeyPrefixLength, ErrorMessage = "KeyPrefix must be at most 128 characters long.")]
+    [RegularExpression("^[^{}]*$", ErrorMessage = "KeyPrefix must not contain '{{' or '}}': the store places its own Redis Cluster hash tag after the prefix.")]
+    public string KeyPrefix { get; set; } = "emailguard:";
+
+    /// <summary>
+    /// Gets or sets whether "now" comes from the Redis server's clock (<c>TIME</c>), which every app instance shares.
+    /// When <see langword="false"/>, each instance uses its own <see cref="TimeProvider"/>; instances whose clocks
+    /// disagree then disagree on window boundaries, so use it for tests rather than production.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool UseServerTime { get; set; } = true;
+}

@@ -1,0 +1,52 @@
+using EmailGuard;
+using EmailGuard.Redis;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Puts EmailGuard's rate-limit counters in Redis.
+/// </summary>
+public static class EmailGuardRedisBuilderExtensions
+{
+    /// <summary>
+    /// Replaces the in-memory store with the Redis store, so that every app instance shares the counters. The options
+    /// are validated when the app starts: a missing connection or an invalid key prefix fails startup with a message
+    /// that names the setting.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <param name="configure">
+    /// Sets the connection (<see cref="RedisRateLimitStoreOptions.Configuration"/>, for example <c>"localhost:6379"</c>)
+    /// and other options. Leave the connection unset to reuse the <see cref="IConnectionMultiplexer"/> registered in
+    /// the service collection.
+    /// </param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddRedisStore(this IEmailGuardBuilder builder, Action<RedisRateLimitStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+
+        IServiceCollection services = builder.Services;
+        services.AddOptions<RedisRateLimitStoreOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(
+            sp => new RedisConnectionSourceValidator(sp.GetService<IServiceProviderIsService>())));
+
+        services.TryAddSingleton(sp => new RedisConnection(
+            sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
+            sp.GetService<IServiceProviderIsService>()?.IsService(typeof(IConnectionMultiplexer)) == true
+                ? sp.GetService<IConnectionMultiplexer>
+                : null,
+            sp.GetService<ILogger<RedisConnection>>()));
+        services.TryAddSingleton(sp => new RedisRateLimitStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RedisRateLimitStore>>()));
+        services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
+        return builder;
+    }
+}

@@ -1,0 +1,58 @@
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Names the Redis key of one counter: <c>&lt;prefix&gt;{&lt;hash&gt;}:&lt;rule id&gt;:&lt;partition key&gt;</c>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The hash tag is 16 hex digits of a stable 64-bit FNV-1a hash of the partition key, so every rule of one partition
+/// (hourly and daily) lands in one Redis Cluster slot and different partitions spread over the cluster. Since the
+/// prefix may not contain braces and hex digits never do, the store's tag is always the first <c>{…}</c> of the key:
+/// a caller-chosen key such as <c>a{x}@b</c> cannot pick its own slot.
+/// </para>
+/// <para>
+/// The raw partition key follows, so that two partitions never share a counter even if their hashes collide, and an
+/// operator can tell keys apart. Its length is bounded by <see cref="RateLimitRequest.MaxKeyLength"/>.
+/// </para>
+/// </remarks>
+internal static class RedisCounterKey
+{
+    private const ulong FnvOffsetBasis = 0xcbf29ce484222325;
+    private const ulong FnvPrime = 0x100000001b3;
+
+    public static string Create(string prefix, string partitionKey, string ruleId)
+    {
+        ulong hash = Hash(partitionKey);
+        int length = prefix.Length + 1 + 16 + 2 + ruleId.Length + 1 + partitionKey.Length;
+        return string.Create(length, (prefix, partitionKey, ruleId, hash), static (span, state) =>
+        {
+            state.prefix.AsSpan().CopyTo(span);
+            int at = state.prefix.Length;
+            span[at++] = '{';
+            state.hash.TryFormat(span.Slice(at, 16), out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+            at += 16;
+            span[at++] = '}';
+            span[at++] = ':';
+            state.ruleId.AsSpan().CopyTo(span[at..]);
+            at += state.ruleId.Length;
+            span[at++] = ':';
+            state.partitionKey.AsSpan().CopyTo(span[at..]);
+        });
+    }
+
+    /// <summary>
+    /// FNV-1a over the UTF-16 code units, low byte first: stable across processes and platforms, unlike
+    /// <see cref="string.GetHashCode()"/>, which is randomized per process.
+    /// </summary>
+    public static ulong Hash(string value)
+    {
+        ulong hash = FnvOffsetBasis;
+        foreach (char c in value)
+        {
+            hash = (hash ^ (byte)c) * FnvPrime;
+            hash = (hash ^ (byte)(c >> 8)) * FnvPrime;
+        }
+
+        return hash;
+    }
+}

@@ -1,0 +1,449 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Rate-limit counters in Redis, shared by every app instance: one Lua script per call decides and takes all
+/// permits atomically, and writes each counter together with its TTL.
+/// </summary>
+/// <remarks>
+/// <para>
+/// On Redis Cluster, an acquire whose counters share a hash slot is still one script. Counters in several slots are
+/// reserved slot by slot in ascending slot order, all at the time the first slot's script read; on a denial, what was
+/// already reserved is given back. That never admits more than a limit; under contention it can deny an acquire that
+/// a single atomic step would have admitted.
+/// </para>
+/// <para>Arguments are validated with the same checks as every store before Redis is touched.</para>
+/// </remarks>
+internal sealed partial class RedisRateLimitStore : IRateLimitStore
+{
+    /// <summary>
+    /// Added to every TTL. Windows are aligned to the clock; the grace keeps a counter alive until every instance
+    /// agrees its window has ended, and is short enough that keys never outlive their window by much.
+    /// </summary>
+    internal const long ExpiryGraceMilliseconds = 1000;
+
+    private static readonly RedisValue s_one = 1;
+    private static readonly RedisValue s_zero = 0;
+    private static readonly RedisValue s_serverTime = -1;
+
+    private readonly RedisConnection _connection;
+    private readonly TimeProvider _timeProvider;
+    private readonly bool _useServerTime;
+    private readonly ILogger _logger;
+
+    public RedisRateLimitStore(
+        RedisConnection connection, RedisRateLimitStoreOptions options, TimeProvider timeProvider, ILogger<RedisRateLimitStore>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _connection = connection;
+        _timeProvider = timeProvider;
+        _useServerTime = options.UseServerTime;
+        _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
+    }
+
+    /// <summary>The connection this store uses, shared with other Redis components.</summary>
+    public RedisConnection Connection => _connection;
+
+    public ValueTask<RateLimitDecision> AcquireAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
+        }
+
+        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
+        return DecideAsync(requests, results, commit: true, cancellationToken);
+    }
+
+    public ValueTask<RateLimitDecision> PeekAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
+        }
+
+        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
+        return DecideAsync(requests, results, commit: false, cancellationToken);
+    }
+
+    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
+        return requests.Length == 0
+            ? ValueTask.CompletedTask
+            : RefundCoreAsync(requests, acquiredAt.ToUnixTimeMilliseconds(), cancellationToken);
+    }
+
+    public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
+    {
+        RateLimitValidation.ValidateKey(key, nameof(key));
+        ArgumentNullException.ThrowIfNull(rule);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        return ResetCoreAsync(key, rule, cancellationToken);
+    }
+
+    /// <summary>The Redis key of one counter; exposed for tests and tools that inspect Redis.</summary>
+    internal string CounterKey(string key, RateLimitRule rule) => RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id);
+
+    private async ValueTask ResetCoreAsync(string key, RateLimitRule rule, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        await WithCancellation(database.KeyDeleteAsync(CounterKey(key, rule)), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<RateLimitDecision> DecideAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+    {
+        int n = requests.Length;
+        if (n == 0)
+        {
+            return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, _timeProvider.GetUtcNow());
+        }
+
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey[] keys = BuildKeys(requests.Span);
+        if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
+        {
+            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, cancellationToken).ConfigureAwait(false);
+        }
+
+        bool wantEntries = !results.IsEmpty;
+        RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, NowArgument(), wantEntries);
+        RedisResult raw = await EvaluateAsync(database, s_acquireScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        Outcome outcome = ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
+        return outcome.ToDecision();
+    }
+
+    private async ValueTask RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey[] keys = BuildKeys(requests.Span);
+        if (requests.Length > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
+        {
+            foreach (int[] group in groups)
+            {
+                await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        await EvaluateAsync(database, s_refundScript, keys, RefundArguments(requests.Span, null, acquiredAtMs), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Splits an acquire over several cluster slots: reserve slot by slot in ascending slot order (a fixed order, so
+    /// two acquires over the same slots contend in the same sequence), all with the time the first script read; on
+    /// a denial, give back what was reserved and peek the slots not yet visited so every entry is filled.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> DecideAcrossSlotsAsync(
+        IDatabase database,
+        ReadOnlyMemory<RateLimitRequest> requests,
+        Memory<RateLimitEntry> results,
+        RedisKey[] keys,
+        List<int[]> groups,
+        bool commit,
+        CancellationToken cancellationToken)
+    {
+        bool wantEntries = !results.IsEmpty;
+        long? now = _useServerTime ? null : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        Outcome merged = new(0, -1, 0);
+        int reserved = 0;
+        int deniedGroup = -1;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            Outcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
+            now ??= outcome.NowMs;
+            merged = merged.Merge(outcome);
+            if (commit && outcome.DeniedIndex >= 0)
+            {
+                deniedGroup = g;
+                break;
+            }
+
+            reserved = g + 1;
+        }
+
+        merged = merged with { NowMs = now!.Value };
+        if (!commit || deniedGroup < 0)
+        {
+            return merged.ToDecision();
+        }
+
+        Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+        for (int g = 0; g < reserved; g++)
+        {
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, cancellationToken).ConfigureAwait(false);
+            if (wantEntries)
+            {
+                Span<RateLimitEntry> entries = results.Span;
+                ReadOnlySpan<RateLimitRequest> span = requests.Span;
+                foreach (int i in groups[g])
+                {
+                    RateLimitEntry taken = entries[i];
+                    entries[i] = new RateLimitEntry(true, taken.Count - span[i].Cost, taken.Limit, TimeSpan.Zero, taken.ResetAt);
+                }
+            }
+        }
+
+        for (int g = deniedGroup + 1; g < groups.Count; g++)
+        {
+            Outcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
+            merged = merged.Merge(outcome);
+        }
+
+        return merged.ToDecision();
+    }
+
+    private async ValueTask<Outcome> EvaluateGroupAsync(
+        IDatabase database,
+        ReadOnlyMemory<RateLimitRequest> requests,
+        Memory<RateLimitEntry> results,
+        RedisKey[] keys,
+        int[] group,
+        bool commit,
+        long? now,
+        bool wantEntries,
+        CancellationToken cancellationToken)
+    {
+        RedisKey[] groupKeys = new RedisKey[group.Length];
+        for (int k = 0; k < group.Length; k++)
+        {
+            groupKeys[k] = keys[group[k]];
+        }
+
+        RedisValue[] arguments = AcquireArguments(requests.Span, group, commit, now is { } ms ? ms : s_serverTime, wantEntries);
+        RedisResult raw = await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken).ConfigureAwait(false);
+        return ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
+    }
+
+    private async ValueTask RefundGroupAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[] group, long acquiredAtMs, CancellationToken cancellationToken)
+    {
+        RedisKey[] groupKeys = new RedisKey[group.Length];
+        for (int k = 0; k < group.Length; k++)
+        {
+            groupKeys[k] = keys[group[k]];
+        }
+
+        await EvaluateAsync(database, s_refundScript, groupKeys, RefundArguments(requests.Span, group, acquiredAtMs), cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Returns the requests grouped by hash slot (groups in ascending slot order, requests in call order), or
+    /// <see langword="null"/> when one script can take them all: every key in one slot, or a server that is not a cluster.
+    /// </summary>
+    private async ValueTask<List<int[]>?> SpansSeveralSlotsAsync(ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, CancellationToken cancellationToken)
+    {
+        ReadOnlySpan<RateLimitRequest> span = requests.Span;
+        bool onePartition = true;
+        for (int i = 1; i < span.Length && onePartition; i++)
+        {
+            onePartition = string.Equals(span[i].Key, span[0].Key, StringComparison.Ordinal);
+        }
+
+        if (onePartition || !_connection.IsCluster)
+        {
+            return null;
+        }
+
+        IConnectionMultiplexer multiplexer = await _connection.GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+        int[] slots = new int[keys.Length];
+        bool oneSlot = true;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            slots[i] = multiplexer.HashSlot(keys[i]);
+            oneSlot &= slots[i] == slots[0];
+        }
+
+        if (oneSlot)
+        {
+            return null;
+        }
+
+        SortedDictionary<int, List<int>> bySlot = [];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            if (!bySlot.TryGetValue(slots[i], out List<int>? members))
+            {
+                members = [];
+                bySlot.Add(slots[i], members);
+            }
+
+            members.Add(i);
+        }
+
+        List<int[]> groups = new(bySlot.Count);
+        foreach (List<int> members in bySlot.Values)
+        {
+            groups.Add([.. members]);
+        }
+
+        return groups;
+    }
+
+    private async Task<RedisResult> EvaluateAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            // The server lost its script cache (SCRIPT FLUSH, a restart, a failover to a replica that never saw the
+            // script). EVAL runs the script and caches it again on that node, so the next EVALSHA succeeds.
+            Log.ScriptReloaded(_logger, script.Name);
+            object[] command = new object[2 + keys.Length + arguments.Length];
+            command[0] = script.Text;
+            command[1] = keys.Length;
+            for (int i = 0; i < keys.Length; i++)
+            {
+                command[2 + i] = keys[i];
+            }
+
+            for (int i = 0; i < arguments.Length; i++)
+            {
+                command[2 + keys.Length + i] = arguments[i];
+            }
+
+            return await WithCancellation(database.ExecuteAsync("EVAL", command), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static Task<T> WithCancellation<T>(Task<T> task, CancellationToken cancellationToken)
+        => cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
+
+    private RedisValue NowArgument() => _useServerTime ? s_serverTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private RedisKey[] BuildKeys(ReadOnlySpan<RateLimitRequest> requests)
+    {
+        RedisKey[] keys = new RedisKey[requests.Length];
+        string prefix = _connection.KeyPrefix;
+        for (int i = 0; i < requests.Length; i++)
+        {
+            // A call often repeats a counter (two recipients at one domain); reuse its key instead of building it
+            // again. Looking back only a few places keeps a 4,096-request call linear.
+            int same = -1;
+            for (int j = Math.Max(0, i - 8); j < i; j++)
+            {
+                if (string.Equals(requests[j].Key, requests[i].Key, StringComparison.Ordinal)
+                    && string.Equals(requests[j].Rule.Id, requests[i].Rule.Id, StringComparison.Ordinal))
+                {
+                    same = j;
+                    break;
+                }
+            }
+
+            keys[i] = same >= 0 ? keys[same] : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.Id);
+        }
+
+        return keys;
+    }
+
+    private static RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries)
+    {
+        int n = group?.Length ?? requests.Length;
+        RedisValue[] arguments = new RedisValue[4 + (4 * n)];
+        arguments[0] = commit ? s_one : s_zero;
+        arguments[1] = now;
+        arguments[2] = wantEntries ? s_one : s_zero;
+        arguments[3] = ExpiryGraceMilliseconds;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
+            RateLimitRule rule = request.Rule;
+            int at = 4 + (4 * k);
+            arguments[at] = rule.Limit;
+            arguments[at + 1] = rule.WindowMilliseconds;
+            arguments[at + 2] = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : rule.Segments;
+            arguments[at + 3] = request.Cost;
+        }
+
+        return arguments;
+    }
+
+    private static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs)
+    {
+        int n = group?.Length ?? requests.Length;
+        RedisValue[] arguments = new RedisValue[1 + (3 * n)];
+        arguments[0] = acquiredAtMs;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
+            int at = 1 + (3 * k);
+            arguments[at] = request.Rule.WindowMilliseconds;
+            arguments[at + 1] = request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : request.Rule.Segments;
+            arguments[at + 2] = request.Cost;
+        }
+
+        return arguments;
+    }
+
+    /// <summary>Reads the acquire script's reply, writing entries (when wanted) at the requests' own indexes.</summary>
+    private static Outcome ReadOutcome(RedisResult raw, ReadOnlySpan<RateLimitRequest> requests, int[]? group, Span<RateLimitEntry> results)
+    {
+        RedisResult[] reply = (RedisResult[])raw!;
+        long now = (long)reply[0];
+        int denied = (int)reply[1];
+        long retry = (long)reply[2];
+        if (denied >= 0 && group is not null)
+        {
+            denied = group[denied];
+        }
+
+        if (!results.IsEmpty)
+        {
+            int n = group?.Length ?? requests.Length;
+            for (int k = 0; k < n; k++)
+            {
+                int i = group is null ? k : group[k];
+                int at = 3 + (4 * k);
+                long entryRetry = (long)reply[at + 2];
+                results[i] = new RateLimitEntry(
+                    (long)reply[at] == 1,
+                    (long)reply[at + 1],
+                    requests[i].Rule.Limit,
+                    entryRetry < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(entryRetry),
+                    WindowMath.FromUnixMilliseconds((long)reply[at + 3]));
+            }
+        }
+
+        return new Outcome(now, denied, retry);
+    }
+
+    /// <summary>What one script decided: its clock, the first denied request (-1 for none), the retry-after (-1: never).</summary>
+    private readonly record struct Outcome(long NowMs, int DeniedIndex, long RetryMs)
+    {
+        public Outcome Merge(Outcome other) => new(
+            NowMs,
+            DeniedIndex < 0 ? other.DeniedIndex : other.DeniedIndex < 0 ? DeniedIndex : Math.Min(DeniedIndex, other.DeniedIndex),
+            RetryMs < 0 || other.RetryMs < 0 ? -1 : Math.Max(RetryMs, other.RetryMs));
+
+        public RateLimitDecision ToDecision() => new(
+            DeniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
+            DeniedIndex,
+            DeniedIndex < 0 ? TimeSpan.Zero : RetryMs < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(RetryMs),
+            WindowMath.FromUnixMilliseconds(NowMs));
+    }
+}

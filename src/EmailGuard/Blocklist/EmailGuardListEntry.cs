@@ -1,0 +1,31 @@
+namespace EmailGuard;
+
+/// <summary>An entry of the blocklist or the allowlist.</summary>
+public sealed record EmailGuardListEntry
+{
+    /// <summary>Gets the list the entry is on.</summary>
+    public required EmailGuardListKind Kind { get; init; }
+
+    /// <summary>Gets the kind of party.</summary>
+    public required EmailGuardPartyType PartyType { get; init; }
+
+    /// <summary>Gets the party: a normalized address, a normalized domain, or a tenant or user id.</summary>
+    public required string Value { get; init; }
+
+    /// <summary>Gets why the party is listed, e.g. <c>spam_trap</c> or <c>abuse_report</c>.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Gets who added the entry.</summary>
+    public string? AddedBy { get; init; }
+
+    /// <summary>Gets when the entry was added.</summary>
+    public required DateTimeOffset AddedAt { get; init; }
+
+    /// <summary>Gets when the entry stops applying; <see langword="null"/> for never.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>Whether the entry applies at <paramref name="now"/>.</summary>
+    /// <param name="now">The time.</param>
+    /// <returns><see langword="true"/> when the entry has no expiry or has not reached it.</returns>
+    public bool IsActive(DateTimeOffset now) => ExpiresAt is not { } expiresAt || expiresAt > now;
+}

@@ -1,0 +1,148 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The blocklist and allowlist admin API over the state store. Listing reads the store, not this instance's cached
+/// view, so an admin screen shows changes made by every instance.
+/// </summary>
+internal sealed partial class EmailGuardLists : IEmailGuardLists
+{
+    private readonly GuardStateCache _state;
+    private readonly TimeProvider _timeProvider;
+    private readonly bool _stripPlusTags;
+    private readonly ILogger _logger;
+
+    public EmailGuardLists(GuardStateCache state, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<EmailGuardLists>? logger = null)
+    {
+        _state = state;
+        _timeProvider = timeProvider;
+        _stripPlusTags = options.Value.StripPlusTags;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    public async ValueTask<EmailGuardListEntry> AddAsync(
+        EmailGuardListKind kind,
+        EmailGuardPartyType partyType,
+        string value,
+        string reason,
+        string? addedBy = null,
+        TimeSpan? duration = null,
+        CancellationToken cancellationToken = default)
+    {
+        CheckKind(kind);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        if (duration is { } d && d <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, "The duration must be positive, or null for no expiry.");
+        }
+
+        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        EmailGuardListEntry entry = new()
+        {
+            Kind = kind,
+            PartyType = partyType,
+            Value = normalized,
+            Reason = reason.Trim(),
+            AddedBy = addedBy,
+            AddedAt = now,
+            ExpiresAt = duration is { } length ? now + length : null,
+        };
+
+        await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        LogListed(_logger, kind, partyType, entry.Reason, addedBy, entry.ExpiresAt);
+        return entry;
+    }
+
+    public async ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+    {
+        CheckKind(kind);
+        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        bool removed = await _state.Store.RemoveListEntryAsync(kind, partyType, normalized, cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        LogUnlisted(_logger, kind, partyType, removed);
+        return removed;
+    }
+
+    public async ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+    {
+        CheckKind(kind);
+        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        return data.Entries.FirstOrDefault(e => e.Kind == kind && e.PartyType == partyType && string.Equals(e.Value, normalized, StringComparison.Ordinal) && e.IsActive(now));
+    }
+
+    public async ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        CheckKind(query.Kind);
+        ArgumentOutOfRangeException.ThrowIfNegative(query.Skip, nameof(query.Skip));
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Take, 1, nameof(query.Take));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Take, EmailGuardListQuery.MaxTake, nameof(query.Take));
+
+        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        IEnumerable<EmailGuardListEntry> matches = data.Entries.Where(e =>
+            e.Kind == query.Kind
+            && (query.PartyType is not { } type || e.PartyType == type)
+            && (query.IncludeExpired || e.IsActive(now))
+            && (string.IsNullOrEmpty(query.Reason) || string.Equals(e.Reason, query.Reason, StringComparison.OrdinalIgnoreCase))
+            && (string.IsNullOrEmpty(query.Search)
+                || e.Value.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
+                || e.Reason.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
+                || (e.AddedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
+
+        IOrderedEnumerable<EmailGuardListEntry> ordered = query.OrderBy switch
+        {
+            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.Descending, StringComparer.Ordinal),
+            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.Descending, Comparer<DateTimeOffset>.Default),
+            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.Descending, StringComparer.OrdinalIgnoreCase),
+            _ => Order(matches, e => e.AddedAt, query.Descending, Comparer<DateTimeOffset>.Default),
+        };
+
+        // A stable tie-break keeps pages from overlapping when many entries share a sort value.
+        List<EmailGuardListEntry> all = [.. ordered.ThenBy(e => e.PartyType).ThenBy(e => e.Value, StringComparer.Ordinal)];
+        return new EmailGuardListPage([.. all.Skip(query.Skip).Take(query.Take)], all.Count, query.Skip, query.Take);
+    }
+
+    public async ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
+    {
+        CheckKind(kind);
+        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        Dictionary<string, int> counts = new(StringComparer.OrdinalIgnoreCase);
+        foreach (EmailGuardListEntry entry in data.Entries)
+        {
+            if (entry.Kind == kind && (includeExpired || entry.IsActive(now)))
+            {
+                counts[entry.Reason] = counts.GetValueOrDefault(entry.Reason) + 1;
+            }
+        }
+
+        return counts;
+    }
+
+    private static IOrderedEnumerable<EmailGuardListEntry> Order<TKey>(IEnumerable<EmailGuardListEntry> entries, Func<EmailGuardListEntry, TKey> key, bool descending, IComparer<TKey> comparer)
+        => descending ? entries.OrderByDescending(key, comparer) : entries.OrderBy(key, comparer);
+
+    private static void CheckKind(EmailGuardListKind kind)
+    {
+        if (!Enum.IsDefined(kind))
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown list.");
+        }
+    }
+
+    [LoggerMessage(EventId = 330, EventName = "ListEntryAdded", Level = LogLevel.Information,
+        Message = "{Kind} entry added for a {PartyType} ({Reason}) by {AddedBy}, expiring {ExpiresAt}.")]
+    private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string? addedBy, DateTimeOffset? expiresAt);
+
+    [LoggerMessage(EventId = 331, EventName = "ListEntryRemoved", Level = LogLevel.Information,
+        Message = "{Kind} entry for a {PartyType} removed: {Removed}.")]
+    private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, bool removed);
+}

@@ -1,0 +1,57 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The blocklist and the allowlist, shared by every instance through the guard's state store (Redis when Redis is
+/// used). Values are normalized as the guard normalizes them, so an entry for <c>Victim+x@Example.com</c> matches
+/// <c>victim@example.com</c>.
+/// </summary>
+public interface IEmailGuardLists
+{
+    /// <summary>Adds or replaces an entry.</summary>
+    /// <param name="kind">The list.</param>
+    /// <param name="partyType">The kind of party.</param>
+    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="reason">Why the party is listed.</param>
+    /// <param name="addedBy">Who adds it.</param>
+    /// <param name="duration">How long the entry applies; <see langword="null"/> for no expiry.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The entry as stored.</returns>
+    /// <exception cref="ArgumentException">The value is not a valid address or domain, or the reason is empty.</exception>
+    ValueTask<EmailGuardListEntry> AddAsync(
+        EmailGuardListKind kind,
+        EmailGuardPartyType partyType,
+        string value,
+        string reason,
+        string? addedBy = null,
+        TimeSpan? duration = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an entry.</summary>
+    /// <param name="kind">The list.</param>
+    /// <param name="partyType">The kind of party.</param>
+    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether an entry was removed.</returns>
+    ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the active entry for a party, or <see langword="null"/> when it is not listed (or its entry expired).</summary>
+    /// <param name="kind">The list.</param>
+    /// <param name="partyType">The kind of party.</param>
+    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The entry, or <see langword="null"/>.</returns>
+    ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns one page of entries, filtered and ordered.</summary>
+    /// <param name="query">The filter, order and page.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The page.</returns>
+    ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>Counts the entries of a list per reason.</summary>
+    /// <param name="kind">The list.</param>
+    /// <param name="includeExpired">Whether expired entries that are still retained count.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The counts, keyed by reason (case-insensitive).</returns>
+    ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default);
+}

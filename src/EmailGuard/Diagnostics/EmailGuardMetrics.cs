@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The EmailGuard meter and its instruments. One instance per service provider, created from
+/// <see cref="IMeterFactory"/> so that tests and hosts get isolated meters. Every method checks that its instrument is
+/// enabled before building tags, so an app that collects nothing pays one field read per call.
+/// </summary>
+internal sealed class EmailGuardMetrics : IDisposable
+{
+    public const string DecisionsInstrument = "emailguard.decisions";
+    public const string StoreDurationInstrument = "emailguard.store.duration";
+    public const string StoreErrorsInstrument = "emailguard.store.errors";
+    public const string StoreFallbacksInstrument = "emailguard.store.fallbacks";
+    public const string BreakerStateInstrument = "emailguard.store.breaker.state";
+
+    private const string DimensionTag = "emailguard.dimension";
+    private const string PolicyTag = "emailguard.policy";
+    private const string OutcomeTag = "emailguard.outcome";
+    private const string OperationTag = "emailguard.store.operation";
+    private const string FailureModeTag = "emailguard.failure_mode";
+    private const string ReasonTag = "emailguard.reason";
+    private const string ErrorTypeTag = "error.type";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _decisions;
+    private readonly Histogram<double> _storeDuration;
+    private readonly Counter<long> _storeErrors;
+    private readonly Counter<long> _storeFallbacks;
+    private StoreCircuitBreaker? _breaker;
+
+    /// <param name="meterFactory">The host's meter factory; without one (a bare service collection) the meter is created directly.</param>
+    public EmailGuardMetrics(IMeterFactory? meterFactory)
+    {
+        _meter = meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)) ?? new Meter(EmailGuardDiagnostics.MeterName);
+
+        _decisions = _meter.CreateCounter<long>(
+            DecisionsInstrument,
+            unit: "{decision}",
+            description: "Rate-limit decisions, by dimension, policy and outcome.");
+        _storeDuration = _meter.CreateHistogram<double>(
+            StoreDurationInstrument,
+            unit: "s",
+            description: "The duration of store calls that reached the store, including those that failed or timed out.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+        _storeErrors = _meter.CreateCounter<long>(
+            StoreErrorsInstrument,
+            unit: "{error}",
+            description: "Store calls that threw or timed out.");
+        _storeFallbacks = _meter.CreateCounter<long>(
+            StoreFallbacksInstrument,
+            unit: "{call}",
+            description: "Calls answered by a failure mode instead of the store (fail_open ones were admitted unguarded).");
+        _meter.CreateObservableGauge(
+            BreakerStateInstrument,
+            ObserveBreakerState,
+            unit: "{state}",
+            description: "The store circuit breaker's state: 0 closed, 1 half-open, 2 open.");
+    }
+
+    /// <summary>
+    /// Counts one decision. <paramref name="dimension"/> and <paramref name="policy"/> must come from configuration
+    /// (dimension names, policy names), never from request data, to keep the tag cardinality low.
+    /// </summary>
+    public void RecordDecision(string dimension, string? policy, RateLimitStatus status)
+    {
+        if (_decisions.Enabled)
+        {
+            RecordDecisionCore(dimension, policy, OutcomeName(status));
+        }
+    }
+
+    /// <summary>
+    /// Counts one decision with an outcome that is not a store status, such as <c>blocked</c> for a blocklisted
+    /// recipient. <paramref name="outcome"/> must be one of a small fixed set of constants.
+    /// </summary>
+    public void RecordDecision(string dimension, string? policy, string outcome)
+    {
+        if (_decisions.Enabled)
+        {
+            RecordDecisionCore(dimension, policy, outcome);
+        }
+    }
+
+    public void RecordStoreCall(StoreOperation operation, StoreCallOutcome outcome, TimeSpan duration, Exception? exception)
+    {
+        if (_storeDuration.Enabled || (outcome != StoreCallOutcome.Success && _storeErrors.Enabled))
+        {
+            RecordStoreCallCore(operation, outcome, duration, exception);
+        }
+    }
+
+    public void RecordFallback(StoreOperation operation, StoreFailureMode mode, bool circuitOpen)
+    {
+        if (_storeFallbacks.Enabled)
+        {
+            RecordFallbackCore(operation, mode, circuitOpen);
+        }
+    }
+
+    /// <summary>Makes the breaker-state gauge report this breaker; the last store created in the provider wins.</summary>
+    public void ObserveBreaker(StoreCircuitBreaker breaker) => Volatile.Write(ref _breaker, breaker);
+
+    public void Dispose() => _meter.Dispose();
+
+    internal static string OutcomeName(RateLimitStatus status) => status switch
+    {
+        RateLimitStatus.Allowed => "allowed",
+        RateLimitStatus.LimitExceeded => "limit_exceeded",
+        RateLimitStatus.StoreUnavailable => "store_unavailable",
+        RateLimitStatus.AllowedUnguarded => "allowed_unguarded",
+        _ => "unknown",
+    };
+
+    internal static string OperationName(StoreOperation operation) => operation switch
+    {
+        StoreOperation.Acquire => "acquire",
+        StoreOperation.Peek => "peek",
+        _ => "refund",
+    };
+
+    internal static string FailureModeName(StoreFailureMode mode) => mode switch
+    {
+        StoreFailureMode.FailClosed => "fail_closed",
+        StoreFailureMode.LocalFallback => "local_fallback",
+        _ => "fail_open",
+    };
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordDecisionCore(string dimension, string? policy, string outcome)
+    {
+        TagList tags = default;
+        tags.Add(DimensionTag, dimension);
+        if (policy is not null)
+        {
+            tags.Add(PolicyTag, policy);
+        }
+
+        tags.Add(OutcomeTag, outcome);
+        _decisions.Add(1, tags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordStoreCallCore(StoreOperation operation, StoreCallOutcome outcome, TimeSpan duration, Exception? exception)
+    {
+        TagList tags = default;
+        tags.Add(OperationTag, OperationName(operation));
+        if (outcome == StoreCallOutcome.Success)
+        {
+            _storeDuration.Record(duration.TotalSeconds, tags);
+            return;
+        }
+
+        // error.type follows the OpenTelemetry convention: "timeout", or the exception's full type name (a bounded set).
+        tags.Add(ErrorTypeTag, outcome == StoreCallOutcome.Timeout ? "timeout" : exception?.GetType().FullName ?? "_OTHER");
+        _storeDuration.Record(duration.TotalSeconds, tags);
+        _storeErrors.Add(1, tags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordFallbackCore(StoreOperation operation, StoreFailureMode mode, bool circuitOpen)
+    {
+        TagList tags = default;
+        tags.Add(OperationTag, OperationName(operation));
+        tags.Add(FailureModeTag, FailureModeName(mode));
+        tags.Add(ReasonTag, circuitOpen ? "circuit_open" : "store_failure");
+        _storeFallbacks.Add(1, tags);
+    }
+
+    private IEnumerable<Measurement<int>> ObserveBreakerState()
+    {
+        StoreCircuitBreaker? breaker = Volatile.Read(ref _breaker);
+        return breaker is null ? [] : [new Measurement<int>((int)breaker.State)];
+    }
+}

@@ -1,0 +1,37 @@
+namespace EmailGuard;
+
+/// <summary>An active or past flag on a user or tenant.</summary>
+public sealed record EmailGuardFlag
+{
+    /// <summary>Gets the kind of party: <see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</summary>
+    public required EmailGuardPartyType PartyType { get; init; }
+
+    /// <summary>Gets the user or tenant id.</summary>
+    public required string PartyId { get; init; }
+
+    /// <summary>Gets the reason, e.g. <see cref="EmailGuardFlagReasons.HighBounceRate"/>.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Gets when the flag was set.</summary>
+    public required DateTimeOffset FlaggedAt { get; init; }
+
+    /// <summary>Gets when the flag ends.</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>Gets whether the flag suspends sending outright.</summary>
+    public bool Suspend { get; init; }
+
+    /// <summary>Gets the share of the normal limits the party keeps while flagged (1 when suspended).</summary>
+    public double LimitFactor { get; init; } = 1;
+
+    /// <summary>Gets who set the flag.</summary>
+    public string? FlaggedBy { get; init; }
+
+    /// <summary>Gets free-form details, e.g. the bounce rate that triggered the flag.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
+
+    /// <summary>Whether the flag applies at <paramref name="now"/>.</summary>
+    /// <param name="now">The time.</param>
+    /// <returns><see langword="true"/> while the flag has not expired.</returns>
+    public bool IsActive(DateTimeOffset now) => ExpiresAt > now;
+}

@@ -1,0 +1,17 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The well-known flag reasons. Reasons are plain strings, so an application can add its own and give them a
+/// <see cref="FlagPolicy"/> in <see cref="SendGuardOptions.FlagPolicies"/>.
+/// </summary>
+public static class EmailGuardFlagReasons
+{
+    /// <summary>The party's mail bounces too often (the provider's suspension trigger).</summary>
+    public const string HighBounceRate = "high_bounce_rate";
+
+    /// <summary>Recipients complained about the party's mail (marked it as spam).</summary>
+    public const string Complaint = "complaint";
+
+    /// <summary>An operator flagged the party by hand.</summary>
+    public const string Manual = "manual";
+}

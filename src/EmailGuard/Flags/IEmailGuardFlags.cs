@@ -1,0 +1,58 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Flags and suspensions of users and tenants, shared by every instance through the guard's state store. Every flag and
+/// clear is recorded as an <see cref="EmailGuardFlagEvent"/>.
+/// </summary>
+public interface IEmailGuardFlags
+{
+    /// <summary>
+    /// Flags a user or tenant. The reason's <see cref="FlagPolicy"/> decides whether limits are reduced or sending is
+    /// suspended. Flagging again with the same reason replaces the flag.
+    /// </summary>
+    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
+    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="reason">The reason, e.g. <see cref="EmailGuardFlagReasons.HighBounceRate"/>.</param>
+    /// <param name="duration">How long the flag lasts; <see langword="null"/> for the policy's duration.</param>
+    /// <param name="flaggedBy">Who flagged the party.</param>
+    /// <param name="metadata">Free-form details to record.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The flag.</returns>
+    ValueTask<EmailGuardFlag> FlagAsync(
+        EmailGuardPartyType partyType,
+        string partyId,
+        string reason,
+        TimeSpan? duration = null,
+        string? flaggedBy = null,
+        IReadOnlyDictionary<string, string>? metadata = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Clears a party's flag of one reason, or all its flags.</summary>
+    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
+    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="reason">The reason to clear; <see langword="null"/> clears every flag.</param>
+    /// <param name="clearedBy">Who cleared it.</param>
+    /// <param name="metadata">Free-form details to record.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The number of active flags cleared.</returns>
+    ValueTask<int> ClearAsync(
+        EmailGuardPartyType partyType,
+        string partyId,
+        string? reason = null,
+        string? clearedBy = null,
+        IReadOnlyDictionary<string, string>? metadata = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Returns a party's active flags.</summary>
+    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
+    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The active flags.</returns>
+    ValueTask<IReadOnlyList<EmailGuardFlag>> GetActiveFlagsAsync(EmailGuardPartyType partyType, string partyId, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns recorded flag events, newest first.</summary>
+    /// <param name="query">The filter.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The events.</returns>
+    ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetEventsAsync(EmailGuardFlagEventQuery query, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,110 @@
+namespace EmailGuard;
+
+/// <summary>
+/// What the send guard decided for one message. A denial is a normal outcome, not an exception.
+/// </summary>
+/// <remarks>
+/// An allowed decision carries what <see cref="IEmailSendGuard.RefundAsync"/> needs to give the permits back when the
+/// provider refuses the message: the store's timestamp and the requests that were admitted.
+/// </remarks>
+public readonly struct EmailSendDecision
+{
+    private readonly EmailSendRuleUsage[]? _usage;
+
+    internal EmailSendDecision(
+        EmailSendReason reason,
+        EmailGuardDimension dimension,
+        string? partition,
+        string? recipient,
+        string? invalidAddress,
+        string? detail,
+        TimeSpan retryAfter,
+        DateTimeOffset timestamp,
+        EmailSendRuleUsage[]? usage)
+    {
+        Reason = reason;
+        Dimension = dimension;
+        Partition = partition;
+        Recipient = recipient;
+        InvalidAddress = invalidAddress;
+        Detail = detail;
+        RetryAfter = retryAfter;
+        Timestamp = timestamp;
+        _usage = usage;
+    }
+
+    /// <summary>Gets why the message was allowed or denied.</summary>
+    public EmailSendReason Reason { get; }
+
+    /// <summary>Gets whether the message may be queued or sent.</summary>
+    public bool IsAllowed => Reason is EmailSendReason.Allowed or EmailSendReason.AllowedUnguarded;
+
+    /// <summary>
+    /// Gets the first dimension that denied (for <see cref="EmailSendReason.LimitExceeded"/>), the dimension of the
+    /// blocklisted or suspended party, or <see cref="EmailGuardDimension.None"/>.
+    /// </summary>
+    public EmailGuardDimension Dimension { get; }
+
+    /// <summary>Gets the value of <see cref="Dimension"/> that denied, e.g. the tenant id or the recipient address.</summary>
+    public string? Partition { get; }
+
+    /// <summary>Gets the normalized recipient that denied, when the denying dimension was a recipient or its domain.</summary>
+    public string? Recipient { get; }
+
+    /// <summary>Gets the offending address as given, for <see cref="EmailSendReason.InvalidAddress"/>.</summary>
+    public string? InvalidAddress { get; }
+
+    /// <summary>Gets a human-readable explanation of a denial (why an address is invalid, the blocklist reason, the flag).</summary>
+    public string? Detail { get; }
+
+    /// <summary>
+    /// Gets how long until the message would fit: the longest retry-after of the rules that denied.
+    /// <see cref="TimeSpan.Zero"/> when allowed; <see cref="TimeSpan.MaxValue"/> when it never can (blocklisted,
+    /// invalid, or a cost above the limit); for a suspension, until the flag expires.
+    /// </summary>
+    public TimeSpan RetryAfter { get; }
+
+    /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
+    public DateTimeOffset Timestamp { get; }
+
+    /// <summary>
+    /// Gets the usage of every rule of every dimension that was checked, in the order they were checked. Empty when
+    /// the message was refused before any counter was read (invalid, blocklisted, suspended).
+    /// </summary>
+    public ReadOnlySpan<EmailSendRuleUsage> Usage => _usage;
+
+    /// <summary>Gets whether <see cref="IEmailSendGuard.RefundAsync"/> can give permits back for this decision.</summary>
+    public bool IsRefundable => Reason == EmailSendReason.Allowed && _usage is { Length: > 0 };
+
+    internal EmailSendRuleUsage[]? UsageArray => _usage;
+
+    /// <summary>
+    /// Gets the smallest number of permits left under any rule of <paramref name="dimension"/>, or
+    /// <see langword="null"/> when the dimension was not checked.
+    /// </summary>
+    /// <param name="dimension">One dimension.</param>
+    /// <returns>The remaining permits.</returns>
+    public long? GetRemaining(EmailGuardDimension dimension)
+    {
+        long? remaining = null;
+        if (_usage is null)
+        {
+            return null;
+        }
+
+        foreach (ref readonly EmailSendRuleUsage usage in _usage.AsSpan())
+        {
+            if (usage.Dimension == dimension)
+            {
+                remaining = remaining is { } r ? Math.Min(r, usage.Remaining) : usage.Remaining;
+            }
+        }
+
+        return remaining;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => IsAllowed
+        ? $"{Reason}"
+        : $"{Reason} {Dimension} {Recipient ?? Partition ?? InvalidAddress} retry after {RetryAfter}";
+}

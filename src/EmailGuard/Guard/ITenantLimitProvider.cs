@@ -1,0 +1,15 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Supplies per-tenant limits that the application keeps in its own database (for example a column of custom limits
+/// per company). The guard caches each answer for <see cref="SendGuardOptions.TenantLimitCacheDuration"/>, so a check
+/// costs no query; an exception falls back to the default tenant rules and is logged.
+/// </summary>
+public interface ITenantLimitProvider
+{
+    /// <summary>Returns the tenant's limits, or <see langword="null"/> to use the defaults of <see cref="SendGuardOptions.Tenant"/>.</summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The overrides, or <see langword="null"/>.</returns>
+    ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken);
+}

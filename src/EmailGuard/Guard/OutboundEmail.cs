@@ -1,0 +1,57 @@
+using System.Net;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The envelope of a message the application is about to queue or send: who sends it to whom, for which tenant and
+/// user, and why. Only the recipients are required; every other dimension applies only when its value is given.
+/// </summary>
+public sealed class OutboundEmail
+{
+    /// <summary>Gets the From address.</summary>
+    public string? Sender { get; init; }
+
+    /// <summary>Gets the To recipients.</summary>
+    public IReadOnlyList<string> To { get; init; } = [];
+
+    /// <summary>Gets the Cc recipients.</summary>
+    public IReadOnlyList<string> Cc { get; init; } = [];
+
+    /// <summary>Gets the Bcc recipients.</summary>
+    public IReadOnlyList<string> Bcc { get; init; } = [];
+
+    /// <summary>Gets the tenant the message is sent for.</summary>
+    public string? TenantId { get; init; }
+
+    /// <summary>Gets the user who triggered the message.</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>Gets the category, e.g. <c>signup</c>, <c>password-reset</c> or <c>share</c>.</summary>
+    public string? Category { get; init; }
+
+    /// <summary>Gets the IP address of the request that triggered the message, when there was one.</summary>
+    public IPAddress? ClientIp { get; init; }
+
+    /// <summary>Gets the number of recipients as given, before duplicates are removed.</summary>
+    public int RecipientCount => (To?.Count ?? 0) + (Cc?.Count ?? 0) + (Bcc?.Count ?? 0);
+
+    /// <summary>Creates a message to one or more To recipients.</summary>
+    /// <param name="to">The recipients.</param>
+    /// <returns>The message; set the other properties with an object initializer or <c>with</c>-style copies.</returns>
+    public static OutboundEmail ToRecipients(params string[] to) => new() { To = to };
+
+    internal string? GetRecipient(int index)
+    {
+        IReadOnlyList<string>? to = To;
+        int toCount = to?.Count ?? 0;
+        if (index < toCount)
+        {
+            return to![index];
+        }
+
+        index -= toCount;
+        IReadOnlyList<string>? cc = Cc;
+        int ccCount = cc?.Count ?? 0;
+        return index < ccCount ? cc![index] : Bcc![index - ccCount];
+    }
+}

@@ -1,0 +1,84 @@
+using EmailGuard;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds the send guard to EmailGuard.</summary>
+public static class SendGuardEmailGuardBuilderExtensions
+{
+    /// <summary>
+    /// Adds <see cref="IEmailSendGuard"/>, <see cref="IEmailGuardLists"/> and <see cref="IEmailGuardFlags"/>, binding
+    /// <see cref="SendGuardOptions"/> from the <c>EmailGuard:SendGuard</c> configuration section (when configuration is
+    /// registered) and then applying <paramref name="configure"/>. The options are validated at startup. Safe to call
+    /// more than once; every <paramref name="configure"/> applies.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <param name="configure">Configures the rules, e.g. <c>o =&gt; o.Tenant.Add(RateLimitRule.PerHour(100))</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddSendGuard(this IEmailGuardBuilder builder, Action<SendGuardOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        IServiceCollection services = builder.Services;
+        if (!services.Any(d => d.ServiceType == typeof(SendGuardMarkerService)))
+        {
+            services.AddSingleton<SendGuardMarkerService>();
+            services.AddOptions<SendGuardOptions>().ValidateOnStart();
+            services.AddSingleton<IConfigureOptions<SendGuardOptions>>(sp =>
+                new ConfigureFromConfiguration<SendGuardOptions>(
+                    sp.GetService<IConfiguration>(),
+                    $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{SendGuardOptions.SectionName}"));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
+
+            services.TryAddSingleton<IEmailGuardStateStore>(sp => new InMemoryEmailGuardStateStore(sp.GetRequiredService<TimeProvider>()));
+            services.TryAddSingleton(sp => new GuardStateCache(
+                sp.GetRequiredService<IEmailGuardStateStore>(),
+                sp.GetRequiredService<IOptions<SendGuardOptions>>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ILogger<GuardStateCache>>()));
+            services.TryAddSingleton(sp => new EmailSendGuard(
+                sp.GetRequiredService<IOptions<SendGuardOptions>>(),
+                sp.GetRequiredService<ResilientRateLimitStore>(),
+                sp.GetRequiredService<GuardStateCache>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ITenantLimitProvider>(),
+                sp.GetService<ILogger<EmailSendGuard>>()));
+            services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
+            services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
+                sp.GetRequiredService<GuardStateCache>(),
+                sp.GetRequiredService<IOptions<SendGuardOptions>>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ILogger<EmailGuardLists>>()));
+            services.TryAddSingleton<IEmailGuardFlags>(sp => new EmailGuardFlags(
+                sp.GetRequiredService<GuardStateCache>(),
+                sp.GetRequiredService<IOptions<SendGuardOptions>>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ILogger<EmailGuardFlags>>()));
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the application's <see cref="ITenantLimitProvider"/> as a singleton. Its answers are cached for
+    /// <see cref="SendGuardOptions.TenantLimitCacheDuration"/>; to query a scoped <c>DbContext</c>, create a scope inside it.
+    /// </summary>
+    /// <typeparam name="TProvider">The provider type.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddTenantLimitProvider<TProvider>(this IEmailGuardBuilder builder)
+        where TProvider : class, ITenantLimitProvider
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.Replace(ServiceDescriptor.Singleton<ITenantLimitProvider, TProvider>());
+        return builder;
+    }
+}

@@ -1,0 +1,134 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Options of the send guard, bound from the <c>EmailGuard:SendGuard</c> configuration section and validated at startup.
+/// </summary>
+/// <example>
+/// <code>
+/// services.AddEmailGuard().AddSendGuard(o =>
+/// {
+///     o.Global.Add(RateLimitRule.PerHour(10_000));
+///     o.Tenant.Add(RateLimitRule.PerHour(100)).Add(RateLimitRule.PerDay(1_000));
+///     o.Recipient.Add(RateLimitRule.PerHour(5));
+/// });
+/// </code>
+/// </example>
+public sealed class SendGuardOptions
+{
+    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
+    public const string SectionName = "SendGuard";
+
+    /// <summary>Gets or sets the rules for every message the application sends.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Global { get; set; } = new();
+
+    /// <summary>Gets or sets the default rules per tenant; an <see cref="ITenantLimitProvider"/> can override them per tenant.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Tenant { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per normalized sender address.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Sender { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per normalized recipient address.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Recipient { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per recipient domain.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions RecipientDomain { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per user.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions User { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per client IP (IPv6 grouped by <see cref="ClientIpv6PrefixLength"/>).</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions ClientIp { get; set; } = new();
+
+    /// <summary>Gets or sets the rules for a category that has no entry in <see cref="Categories"/>; each category counts on its own.</summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Category { get; set; } = new();
+
+    /// <summary>Gets or sets the rules per category name (case-insensitive), e.g. <c>signup</c>: 1,000 per hour in all.</summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, SendGuardDimensionOptions> Categories { get; set; } = new Dictionary<string, SendGuardDimensionOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Gets or sets the IPv6 prefix length client addresses are grouped by.</summary>
+    /// <value>The default value is 64.</value>
+    [Range(1, 128)]
+    public int ClientIpv6PrefixLength { get; set; } = IpAddressGrouping.DefaultIPv6PrefixLength;
+
+    /// <summary>Gets or sets whether <c>+tags</c> are stripped from local parts, so tagged variants share one counter.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool StripPlusTags { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether a message counts once per recipient against a recipient domain (a message to 5 addresses
+    /// at one domain costs 5) instead of once per message.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: 1 per message and domain.</value>
+    public bool CountEachRecipientAgainstDomain { get; set; }
+
+    /// <summary>Gets or sets the most distinct recipients one message may have; more is a <see cref="EmailSendReason.TooManyRecipients"/> denial.</summary>
+    /// <value>The default value is 1,000.</value>
+    [Range(1, 1_500)]
+    public int MaxRecipientsPerMessage { get; set; } = 1_000;
+
+    /// <summary>Gets or sets what a check does when the store cannot be reached in time.</summary>
+    /// <value>The default value is <see cref="StoreFailureMode.LocalFallback"/>.</value>
+    public StoreFailureMode FailureMode { get; set; } = StoreFailureMode.LocalFallback;
+
+    /// <summary>
+    /// Gets or sets how long a tenant's limits from the <see cref="ITenantLimitProvider"/> are reused before it is asked
+    /// again, so that a check costs no database query.
+    /// </summary>
+    /// <value>The default value is 1 minute.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan TenantLimitCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Gets or sets how often this instance re-reads blocklists, allowlists and flags changed by other instances.
+    /// Changes made through this instance apply at once.
+    /// </summary>
+    /// <value>The default value is 5 seconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan StateRefreshInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Gets or sets the share of a limit (0 to 1) at which the near-limit event is raised once per window.
+    /// </summary>
+    /// <value>The default value is 0.8.</value>
+    [Range(0.0, 1.0)]
+    public double NearLimitThreshold { get; set; } = 0.8;
+
+    /// <summary>Gets or sets the dimensions allowlisted parties skip.</summary>
+    public AllowlistSkipOptions Allowlist { get; set; } = new();
+
+    /// <summary>
+    /// Gets or sets what a flag does, per reason (case-insensitive). Reasons not listed use <see cref="DefaultFlagPolicy"/>.
+    /// </summary>
+    /// <value>
+    /// The default value maps <c>high_bounce_rate</c> and <c>complaint</c> to a tenth of the normal limits for 24 hours,
+    /// and <c>manual</c> to a suspension.
+    /// </value>
+    public IDictionary<string, FlagPolicy> FlagPolicies { get; set; } = new Dictionary<string, FlagPolicy>(StringComparer.OrdinalIgnoreCase)
+    {
+        [EmailGuardFlagReasons.HighBounceRate] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
+        [EmailGuardFlagReasons.Complaint] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
+        [EmailGuardFlagReasons.Manual] = new() { Suspend = true, Duration = TimeSpan.FromHours(24) },
+    };
+
+    /// <summary>Gets or sets the policy of reasons without an entry in <see cref="FlagPolicies"/>.</summary>
+    /// <value>The default value is a tenth of the normal limits for 24 hours.</value>
+    [Microsoft.Extensions.Options.ValidateObjectMembers]
+    public FlagPolicy DefaultFlagPolicy { get; set; } = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) };
+
+    /// <summary>Gets the events the guard raises; assign callbacks in code.</summary>
+    public EmailGuardEvents Events { get; } = new();
+
+    internal FlagPolicy GetFlagPolicy(string reason)
+        => FlagPolicies.TryGetValue(reason, out FlagPolicy? policy) ? policy : DefaultFlagPolicy;
+}

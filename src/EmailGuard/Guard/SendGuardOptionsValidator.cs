@@ -1,0 +1,122 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Checks every rule of every dimension at startup, with messages that name the configuration setting
+/// (<c>EmailGuard:SendGuard:Tenant:Rules:0:Limit</c>), so a zero limit fails the app at start rather than at the first email.
+/// </summary>
+internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOptions>
+{
+    private const string Root = "EmailGuard:SendGuard";
+
+    public ValidateOptionsResult Validate(string? name, SendGuardOptions options)
+    {
+        List<string> failures = [];
+        CheckDimension(failures, "Global", options.Global);
+        CheckDimension(failures, "Tenant", options.Tenant);
+        CheckDimension(failures, "Sender", options.Sender);
+        CheckDimension(failures, "Recipient", options.Recipient);
+        CheckDimension(failures, "RecipientDomain", options.RecipientDomain);
+        CheckDimension(failures, "User", options.User);
+        CheckDimension(failures, "ClientIp", options.ClientIp);
+        CheckDimension(failures, "Category", options.Category);
+        if (options.Categories is null)
+        {
+            failures.Add($"{Root}:Categories must not be null.");
+        }
+        else
+        {
+            foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
+            {
+                if (string.IsNullOrWhiteSpace(pair.Key))
+                {
+                    failures.Add($"{Root}:Categories has an empty category name.");
+                }
+
+                CheckDimension(failures, $"Categories:{pair.Key}", pair.Value);
+            }
+        }
+
+        if (options.FlagPolicies is null)
+        {
+            failures.Add($"{Root}:FlagPolicies must not be null.");
+        }
+        else
+        {
+            foreach (KeyValuePair<string, FlagPolicy> pair in options.FlagPolicies)
+            {
+                CheckFlagPolicy(failures, $"FlagPolicies:{pair.Key}", pair.Value);
+            }
+        }
+
+        CheckFlagPolicy(failures, "DefaultFlagPolicy", options.DefaultFlagPolicy);
+        if (options.Allowlist is null)
+        {
+            failures.Add($"{Root}:Allowlist must not be null.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void CheckDimension(List<string> failures, string dimension, SendGuardDimensionOptions? options)
+    {
+        string path = $"{Root}:{dimension}";
+        if (options?.Rules is null)
+        {
+            failures.Add($"{path}:Rules must not be null.");
+            return;
+        }
+
+        List<(RateLimitRule Rule, int Index)> valid = [];
+        for (int i = 0; i < options.Rules.Count; i++)
+        {
+            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Rules:{i}");
+            RateLimitRuleOptions? rule = options.Rules[i];
+            if (rule is null)
+            {
+                failures.Add($"{rulePath} is empty.");
+                continue;
+            }
+
+            if (rule.Validate(rulePath) is { } failure)
+            {
+                failures.Add(failure);
+                continue;
+            }
+
+            RateLimitRule built = rule.ToRule();
+            int same = valid.FindIndex(r => r.Rule.HasSameShape(built));
+            if (same >= 0)
+            {
+                // One window shape is one counter; two rules on it would count every message twice.
+                failures.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{rulePath} has the same window and algorithm as {path}:Rules:{valid[same].Index}; give each rule of a dimension its own window."));
+                continue;
+            }
+
+            valid.Add((built, i));
+        }
+    }
+
+    private static void CheckFlagPolicy(List<string> failures, string name, FlagPolicy? policy)
+    {
+        string path = $"{Root}:{name}";
+        if (policy is null)
+        {
+            failures.Add($"{path} must not be null.");
+            return;
+        }
+
+        if (!(policy.LimitFactor > 0 && policy.LimitFactor <= 1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:LimitFactor must be greater than 0 and at most 1; it is {policy.LimitFactor}."));
+        }
+
+        if (policy.Duration <= TimeSpan.Zero || policy.Duration > RateLimitRule.MaxWindow)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Duration must be positive and at most {RateLimitRule.MaxWindow}; it is {policy.Duration}."));
+        }
+    }
+}

@@ -1,0 +1,86 @@
+namespace EmailGuard;
+
+/// <summary>The validated options turned into rule arrays once, so a check only indexes arrays.</summary>
+internal sealed class SendGuardRules
+{
+    public SendGuardRules(SendGuardOptions options)
+    {
+        Global = Compile(options.Global);
+        Tenant = Compile(options.Tenant);
+        Sender = Compile(options.Sender);
+        Recipient = Compile(options.Recipient);
+        RecipientDomain = Compile(options.RecipientDomain);
+        User = Compile(options.User);
+        ClientIp = Compile(options.ClientIp);
+        Category = Compile(options.Category);
+        Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
+        foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
+        {
+            Categories[pair.Key] = Compile(pair.Value);
+        }
+    }
+
+    public RateLimitRule[] Global { get; }
+
+    public RateLimitRule[] Tenant { get; }
+
+    public RateLimitRule[] Sender { get; }
+
+    public RateLimitRule[] Recipient { get; }
+
+    public RateLimitRule[] RecipientDomain { get; }
+
+    public RateLimitRule[] User { get; }
+
+    public RateLimitRule[] ClientIp { get; }
+
+    public RateLimitRule[] Category { get; }
+
+    public Dictionary<string, RateLimitRule[]> Categories { get; }
+
+    public RateLimitRule[] ForCategory(string category)
+        => Categories.Count != 0 && Categories.TryGetValue(category, out RateLimitRule[]? rules) ? rules : Category;
+
+    /// <summary>
+    /// Rules of one shape share a counter, so two of them in one acquire would count a message twice; keep the stricter.
+    /// </summary>
+    public static RateLimitRule[] Normalize(IEnumerable<RateLimitRule> rules)
+    {
+        List<RateLimitRule> result = [];
+        foreach (RateLimitRule rule in rules)
+        {
+            ArgumentNullException.ThrowIfNull(rule);
+            int same = result.FindIndex(r => r.HasSameShape(rule));
+            if (same < 0)
+            {
+                result.Add(rule);
+            }
+            else if (rule.Limit < result[same].Limit)
+            {
+                result[same] = rule;
+            }
+        }
+
+        return [.. result];
+    }
+
+    /// <summary>The rules with every limit scaled by <paramref name="factor"/>; same shapes, so same counters.</summary>
+    public static RateLimitRule[] Reduce(RateLimitRule[] rules, double factor)
+    {
+        if (factor >= 1 || rules.Length == 0)
+        {
+            return rules;
+        }
+
+        RateLimitRule[] reduced = new RateLimitRule[rules.Length];
+        for (int i = 0; i < rules.Length; i++)
+        {
+            reduced[i] = rules[i].WithLimit(Math.Max(1, (long)Math.Floor(rules[i].Limit * factor)));
+        }
+
+        return reduced;
+    }
+
+    private static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
+        => options is null ? [] : Normalize(options.Rules.Select(r => r.ToRule()));
+}

@@ -1,0 +1,88 @@
+namespace EmailGuard;
+
+/// <summary>
+/// An immutable view of lists and flags, built once per state version, so that a check reads plain dictionaries and
+/// skips every lookup when a list is empty.
+/// </summary>
+internal sealed class GuardStateSnapshot
+{
+    public static readonly GuardStateSnapshot Empty = new(new GuardStateData(long.MinValue, [], []));
+
+    private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _blocked = [];
+    private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = [];
+    private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardFlag[]> _flags = [];
+
+    public GuardStateSnapshot(GuardStateData data)
+    {
+        Version = data.Version;
+        Data = data;
+        foreach (EmailGuardListEntry entry in data.Entries)
+        {
+            (entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed)[(entry.PartyType, entry.Value)] = entry;
+        }
+
+        foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in data.Flags.GroupBy(f => (f.PartyType, f.PartyId)))
+        {
+            _flags[group.Key] = [.. group];
+        }
+
+        HasBlocks = _blocked.Count > 0;
+        HasAllows = _allowed.Count > 0;
+        HasFlags = _flags.Count > 0;
+    }
+
+    public long Version { get; }
+
+    public GuardStateData Data { get; }
+
+    public bool HasBlocks { get; }
+
+    public bool HasAllows { get; }
+
+    public bool HasFlags { get; }
+
+    public EmailGuardListEntry? FindBlocked(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
+        => Find(_blocked, partyType, value, now);
+
+    public EmailGuardListEntry? FindAllowed(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
+        => Find(_allowed, partyType, value, now);
+
+    /// <summary>The combined effect of a party's active flags: suspended, or the smallest limit factor (1 when unflagged).</summary>
+    public FlagEffect GetFlagEffect(EmailGuardPartyType partyType, string? partyId, DateTimeOffset now)
+    {
+        if (partyId is null || !_flags.TryGetValue((partyType, partyId), out EmailGuardFlag[]? flags))
+        {
+            return FlagEffect.None;
+        }
+
+        FlagEffect effect = FlagEffect.None;
+        foreach (EmailGuardFlag flag in flags)
+        {
+            if (!flag.IsActive(now))
+            {
+                continue;
+            }
+
+            if (flag.Suspend)
+            {
+                if (effect.Suspension is null || flag.ExpiresAt > effect.Suspension.ExpiresAt)
+                {
+                    effect = effect with { Suspension = flag };
+                }
+            }
+            else if (flag.LimitFactor < effect.LimitFactor)
+            {
+                effect = effect with { LimitFactor = flag.LimitFactor, Reduction = flag };
+            }
+        }
+
+        return effect;
+    }
+
+    public IEnumerable<EmailGuardFlag> GetActiveFlags(EmailGuardPartyType partyType, string partyId, DateTimeOffset now)
+        => _flags.TryGetValue((partyType, partyId), out EmailGuardFlag[]? flags) ? flags.Where(f => f.IsActive(now)) : [];
+
+    private static EmailGuardListEntry? Find(
+        Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> entries, EmailGuardPartyType partyType, string? value, DateTimeOffset now)
+        => value is not null && entries.TryGetValue((partyType, value), out EmailGuardListEntry? entry) && entry.IsActive(now) ? entry : null;
+}

@@ -1,0 +1,31 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Current usage against every rule of the queried parties, and their active flags: what an admin screen shows.
+/// </summary>
+public sealed class EmailGuardStatus
+{
+    internal EmailGuardStatus(IReadOnlyList<EmailSendRuleUsage> usage, IReadOnlyList<EmailGuardFlag> flags, DateTimeOffset timestamp, bool isStoreAvailable, string? invalidAddress)
+    {
+        Usage = usage;
+        Flags = flags;
+        Timestamp = timestamp;
+        IsStoreAvailable = isStoreAvailable;
+        InvalidAddress = invalidAddress;
+    }
+
+    /// <summary>Gets the usage of every rule, global first, then tenant, sender, user, client IP, category, recipient and domain.</summary>
+    public IReadOnlyList<EmailSendRuleUsage> Usage { get; }
+
+    /// <summary>Gets the active flags of the queried tenant and user.</summary>
+    public IReadOnlyList<EmailGuardFlag> Flags { get; }
+
+    /// <summary>Gets when the usage was read.</summary>
+    public DateTimeOffset Timestamp { get; }
+
+    /// <summary>Gets whether the store answered; when it did not, <see cref="Usage"/> is empty.</summary>
+    public bool IsStoreAvailable { get; }
+
+    /// <summary>Gets a queried address that is not valid and was therefore left out, if any.</summary>
+    public string? InvalidAddress { get; }
+}

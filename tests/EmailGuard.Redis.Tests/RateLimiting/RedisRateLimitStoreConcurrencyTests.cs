@@ -1,0 +1,131 @@
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// Many app instances (one multiplexer each) and many callers per instance on shared counters: the admitted count is
+/// exact, and a multi-key acquire never moves a counter unless it was admitted as a whole.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+{
+    private const int Instances = 8;
+    private const int CallersPerInstance = 64;
+
+    public static TheoryData<string, bool> Shapes => new()
+    {
+        { "fixed", false },
+        { "sliding", false },
+        { "sliding", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public async Task AcquireAsync_ManyInstancesOnOneKey_AdmitsExactlyTheLimit(string algorithm, bool useServerTime)
+    {
+        RateLimitRule rule = algorithm == "fixed"
+            ? RateLimitRule.FixedWindow(500, TimeSpan.FromHours(1))
+            : RateLimitRule.SlidingWindow(500, TimeSpan.FromDays(1), segments: 24);
+        RedisRateLimitStore[] stores = CreateInstances(useServerTime);
+        RateLimitRequest[] request = [new("hot", rule)];
+        int admitted = 0;
+
+        await RunCallersAsync(stores, async (store, _) =>
+        {
+            for (int attempt = 0; attempt < 2; attempt++)
+            {
+                if ((await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty)).IsAllowed)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        });
+        RateLimitEntry[] usage = new RateLimitEntry[1];
+        await stores[0].PeekAsync(new[] { new RateLimitRequest("hot", rule, 0) }, usage);
+
+        admitted.Should().Be(500);
+        usage[0].Count.Should().Be(500);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ConcurrentMultiKeyAcquires_AreAllOrNothing()
+    {
+        RateLimitRule[] rules =
+        [
+            RateLimitRule.FixedWindow(120, TimeSpan.FromHours(1)),
+            RateLimitRule.SlidingWindow(200, TimeSpan.FromHours(1), segments: 12),
+            RateLimitRule.FixedWindow(90, TimeSpan.FromDays(1)),
+            RateLimitRule.SlidingWindow(150, TimeSpan.FromDays(1), segments: 24),
+        ];
+        string[] keys = ["tenant:a", "sender:b", "recipient:c", "domain:d"];
+        RedisRateLimitStore[] stores = CreateInstances(useServerTime: false);
+        long[] taken = new long[keys.Length];
+        int admittedCalls = 0;
+        int deniedCalls = 0;
+
+        await RunCallersAsync(stores, async (store, caller) =>
+        {
+            Random random = new(caller);
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                int[] picked = [.. Enumerable.Range(0, keys.Length).OrderBy(_ => random.Next()).Take(random.Next(2, 4))];
+                RateLimitRequest[] requests = [.. picked.Select(k => new RateLimitRequest(keys[k], rules[k], random.Next(1, 4)))];
+                RateLimitDecision decision = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+                if (decision.IsAllowed)
+                {
+                    Interlocked.Increment(ref admittedCalls);
+                    for (int i = 0; i < picked.Length; i++)
+                    {
+                        Interlocked.Add(ref taken[picked[i]], requests[i].Cost);
+                    }
+                }
+                else
+                {
+                    Interlocked.Increment(ref deniedCalls);
+                }
+            }
+        });
+        RateLimitEntry[] usage = new RateLimitEntry[keys.Length];
+        await stores[0].PeekAsync(keys.Select((k, i) => new RateLimitRequest(k, rules[i], 0)).ToArray(), usage);
+
+        admittedCalls.Should().BeGreaterThan(0);
+        deniedCalls.Should().BeGreaterThan(0, "demand exceeds every limit, so some acquires must be denied");
+        usage.Select(u => u.Count).Should().Equal(taken, "each counter holds exactly the costs of admitted acquires");
+        usage.Should().OnlyContain(u => u.Count <= u.Limit);
+    }
+
+    private RedisRateLimitStore[] CreateInstances(bool useServerTime)
+    {
+        RedisRateLimitStore[] stores = new RedisRateLimitStore[Instances];
+        for (int i = 0; i < Instances; i++)
+        {
+            ConnectionMultiplexer multiplexer = Redis.CreateMultiplexer();
+            stores[i] = CreateStore(multiplexer, Prefix, Time, useServerTime);
+        }
+
+        return stores;
+    }
+
+    internal static async Task RunCallersAsync(RedisRateLimitStore[] stores, Func<RedisRateLimitStore, int, Task> caller)
+    {
+        TaskCompletionSource start = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        List<Task> callers = [];
+        for (int instance = 0; instance < stores.Length; instance++)
+        {
+            for (int c = 0; c < CallersPerInstance; c++)
+            {
+                RedisRateLimitStore store = stores[instance];
+                int id = (instance * CallersPerInstance) + c;
+                callers.Add(Task.Run(async () =>
+                {
+                    await start.Task;
+                    await caller(store, id);
+                }));
+            }
+        }
+
+        start.SetResult();
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromMinutes(2));
+    }
+}

@@ -1,0 +1,49 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// Gives each test its own key prefix and, after the test, checks the TTL invariant on every key the test wrote:
+/// a violation fails the test that caused it.
+/// </summary>
+public abstract class RedisStoreTestBase(RedisServerFixture redis) : IAsyncLifetime
+{
+    protected RedisServerFixture Redis { get; } = redis;
+
+    protected string Prefix { get; } = RedisServerFixture.UniquePrefix();
+
+    /// <summary>Fake time far from the epoch, at an odd millisecond, so window arithmetic is not trivially aligned.</summary>
+    protected FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
+
+    private ConnectionMultiplexer? _admin;
+
+    protected ConnectionMultiplexer Admin => _admin ??= Redis.CreateMultiplexer();
+
+    public virtual Task InitializeAsync() => Task.CompletedTask;
+
+    public virtual async Task DisposeAsync()
+    {
+        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
+            Admin, Prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
+        violations.Should().BeEmpty("every key the store writes must expire within its window plus a segment and the grace");
+    }
+
+    private protected RedisRateLimitStore CreateStore(
+        IConnectionMultiplexer? multiplexer = null, bool useServerTime = false, ILogger<RedisRateLimitStore>? logger = null)
+        => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger);
+
+    internal static RedisRateLimitStore CreateStore(
+        IConnectionMultiplexer multiplexer, string prefix, TimeProvider time, bool useServerTime = false, ILogger<RedisRateLimitStore>? logger = null)
+    {
+        RedisRateLimitStoreOptions options = new()
+        {
+            KeyPrefix = prefix,
+            UseServerTime = useServerTime,
+            ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer),
+        };
+        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger);
+    }
+}

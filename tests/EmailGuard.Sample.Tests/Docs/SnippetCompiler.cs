@@ -1,0 +1,129 @@
+using System.Text.RegularExpressions;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace EmailGuard.Sample.Tests;
+
+/// <summary>
+/// Compiles the C# blocks of the docs against the real EmailGuard assemblies (and ASP.NET Core), in memory: no
+/// project, no restore, no network. A block is compiled the way a reader would paste it:
+/// <list type="bullet">
+/// <item>a whole program (it calls <c>WebApplication.CreateBuilder</c>) as it is;</item>
+/// <item>type declarations (classes, records, interfaces) as a file of their own;</item>
+/// <item>anything else as statements inside a web app's Program.cs, after
+/// <c>var builder = WebApplication.CreateBuilder(args);</c> (and <c>var app = builder.Build();</c> when the block
+/// uses <c>app</c> without declaring it).</item>
+/// </list>
+/// Only the global usings of a new web project are implied; a block must bring its own <c>using EmailGuard;</c>.
+/// </summary>
+internal static partial class SnippetCompiler
+{
+    private const string ImplicitUsings = """
+        global using System;
+        global using System.Collections.Generic;
+        global using System.IO;
+        global using System.Linq;
+        global using System.Net.Http;
+        global using System.Net.Http.Json;
+        global using System.Threading;
+        global using System.Threading.Tasks;
+        global using Microsoft.AspNetCore.Builder;
+        global using Microsoft.AspNetCore.Hosting;
+        global using Microsoft.AspNetCore.Http;
+        global using Microsoft.AspNetCore.Routing;
+        global using Microsoft.Extensions.Configuration;
+        global using Microsoft.Extensions.DependencyInjection;
+        global using Microsoft.Extensions.Hosting;
+        global using Microsoft.Extensions.Logging;
+        """;
+
+    private static readonly Lazy<MetadataReference[]> s_references = new(LoadReferences);
+
+    private static readonly CSharpParseOptions s_parseOptions = new(LanguageVersion.Preview);
+
+    public static IReadOnlyList<string> Compile(MarkdownBlock block)
+    {
+        (string source, OutputKind kind) = Shape(block.Code);
+        SyntaxTree[] trees =
+        [
+            CSharpSyntaxTree.ParseText(ImplicitUsings, s_parseOptions, path: "ImplicitUsings.cs"),
+            CSharpSyntaxTree.ParseText(source, s_parseOptions, path: block.ToString()),
+        ];
+        CSharpCompilation compilation = CSharpCompilation.Create(
+            "Snippet",
+            trees,
+            s_references.Value,
+            new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable));
+        return
+        [
+            .. compilation.GetDiagnostics()
+                .Where(d => d.Severity == DiagnosticSeverity.Error)
+                .Select(d => d.ToString()),
+        ];
+    }
+
+    private static (string Source, OutputKind Kind) Shape(string code)
+    {
+        if (code.Contains("WebApplication.CreateBuilder", StringComparison.Ordinal)
+            || code.Contains("Host.CreateApplicationBuilder", StringComparison.Ordinal))
+        {
+            return (code, OutputKind.ConsoleApplication);
+        }
+
+        if (DeclarationsOnly(code))
+        {
+            return (code, OutputKind.DynamicallyLinkedLibrary);
+        }
+
+        string usings = string.Join('\n', code.Split('\n').Where(l => l.StartsWith("using ", StringComparison.Ordinal)));
+        string body = string.Join('\n', code.Split('\n').Where(l => !l.StartsWith("using ", StringComparison.Ordinal)));
+        string app = AppUse().IsMatch(body) && !AppDeclaration().IsMatch(body) ? "var app = builder.Build();\n" : string.Empty;
+        return ($"{usings}\nvar builder = WebApplication.CreateBuilder(args);\n{app}#line 1\n{body}\n", OutputKind.ConsoleApplication);
+    }
+
+    private static bool DeclarationsOnly(string code)
+    {
+        CompilationUnitSyntaxWalker walker = new(CSharpSyntaxTree.ParseText(code, s_parseOptions));
+        return walker.HasMembers && !walker.HasStatements;
+    }
+
+    private static MetadataReference[] LoadReferences()
+    {
+        string tpa = (string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!;
+        return
+        [
+            .. tpa.Split(System.IO.Path.PathSeparator)
+                .Where(p => p.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+                .Select(p => MetadataReference.CreateFromFile(p)),
+        ];
+    }
+
+    [GeneratedRegex(@"(?<![\w.])app\.")]
+    private static partial Regex AppUse();
+
+    [GeneratedRegex(@"\b(var|WebApplication)\s+app\s*=")]
+    private static partial Regex AppDeclaration();
+
+    private sealed class CompilationUnitSyntaxWalker
+    {
+        public CompilationUnitSyntaxWalker(SyntaxTree tree)
+        {
+            var root = (Microsoft.CodeAnalysis.CSharp.Syntax.CompilationUnitSyntax)tree.GetRoot();
+            foreach (var member in root.Members)
+            {
+                if (member is Microsoft.CodeAnalysis.CSharp.Syntax.GlobalStatementSyntax)
+                {
+                    HasStatements = true;
+                }
+                else
+                {
+                    HasMembers = true;
+                }
+            }
+        }
+
+        public bool HasMembers { get; }
+
+        public bool HasStatements { get; }
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Sample.Tests;
+
+/// <summary>
+/// The sample, started in this process on a real Kestrel port on 127.0.0.1, with its own outbox folder and SQLite
+/// file so that every test starts from nothing.
+/// </summary>
+public sealed class SampleApp : WebApplicationFactory<Program>
+{
+    public const string AdminKey = "test-admin-key";
+
+    private readonly Dictionary<string, string?> _settings;
+
+    private SampleApp(string directory, IDictionary<string, string?> settings)
+    {
+        Directory = directory;
+        _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Sample:DatabasePath"] = Path.Combine(directory, "sample.db"),
+            ["Sample:AdminKey"] = AdminKey,
+            ["Mail:PickupDirectory"] = OutboxDirectory,
+        };
+        foreach (KeyValuePair<string, string?> setting in settings)
+        {
+            _settings[setting.Key] = setting.Value;
+        }
+
+        UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+    }
+
+    /// <summary>The test's own folder: the SQLite file and the pickup folder live here.</summary>
+    public string Directory { get; }
+
+    public string OutboxDirectory => Path.Combine(Directory, "outbox");
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Starts a fresh sample; <paramref name="settings"/> override its configuration.</summary>
+    public static SampleApp Start(IDictionary<string, string?>? settings = null)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "emailguard-sample-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        SampleApp app = new(directory, settings ?? new Dictionary<string, string?>());
+        app.StartServer();
+        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        app.BaseAddress = new Uri(address);
+        return app;
+    }
+
+    /// <summary>The .eml files the pickup folder holds.</summary>
+    public IReadOnlyList<string> PickedUpMails()
+        => System.IO.Directory.Exists(OutboxDirectory) ? System.IO.Directory.GetFiles(OutboxDirectory, "*.eml") : [];
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        foreach (KeyValuePair<string, string?> setting in _settings)
+        {
+            // UseSetting reaches the configuration Program reads before Build(), unlike ConfigureAppConfiguration.
+            builder.UseSetting(setting.Key, setting.Value);
+        }
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open only leaves a temp folder behind.
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using EmailGuard;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Testing.Guard;
+
+/// <summary>A send guard wired by hand over a given store and clock, with its admin APIs, for scenario tests.</summary>
+public sealed class SendGuardHarness
+{
+    internal SendGuardHarness(
+        FakeTimeProvider time,
+        IRateLimitStore store,
+        IEmailGuardStateStore stateStore,
+        SendGuardOptions options,
+        ITenantLimitProvider? tenantLimitProvider,
+        StoreResilienceOptions? resilience = null)
+    {
+        Time = time;
+        Store = store;
+        Options = options;
+        IOptions<SendGuardOptions> wrapped = Microsoft.Extensions.Options.Options.Create(options);
+        StateCache = new GuardStateCache(stateStore, wrapped, time);
+        ResilientStore = new ResilientRateLimitStore(store, resilience ?? new StoreResilienceOptions(), time);
+        GuardImpl = new EmailSendGuard(wrapped, ResilientStore, StateCache, time, tenantLimitProvider);
+        Lists = new EmailGuardLists(StateCache, wrapped, time);
+        Flags = new EmailGuardFlags(StateCache, wrapped, time);
+    }
+
+    /// <summary>The clock every component reads.</summary>
+    public FakeTimeProvider Time { get; }
+
+    /// <summary>The rate-limit store under test.</summary>
+    public IRateLimitStore Store { get; }
+
+    /// <summary>The options the guard was built with.</summary>
+    public SendGuardOptions Options { get; }
+
+    /// <summary>The guard.</summary>
+    public IEmailSendGuard Guard => GuardImpl;
+
+    /// <summary>The blocklist and allowlist.</summary>
+    public IEmailGuardLists Lists { get; }
+
+    /// <summary>Flags and suspensions.</summary>
+    public IEmailGuardFlags Flags { get; }
+
+    internal EmailSendGuard GuardImpl { get; }
+
+    internal GuardStateCache StateCache { get; }
+
+    internal ResilientRateLimitStore ResilientStore { get; }
+
+    /// <summary>Reads the current count of every rule for the parties in <paramref name="query"/>.</summary>
+    public async Task<IReadOnlyList<EmailSendRuleUsage>> UsageAsync(EmailGuardStatusQuery query)
+        => (await Guard.GetStatusAsync(query)).Usage;
+
+    /// <summary>The smallest count of any rule of <paramref name="dimension"/> for the parties in <paramref name="query"/>.</summary>
+    public async Task<long> CountAsync(EmailGuardStatusQuery query, EmailGuardDimension dimension)
+        => (await UsageAsync(query)).Where(u => u.Dimension == dimension).Select(u => u.Count).DefaultIfEmpty(-1).Max();
+}

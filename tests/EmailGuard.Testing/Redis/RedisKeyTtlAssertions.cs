@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using StackExchange.Redis;
+
+namespace EmailGuard.Testing.Redis;
+
+/// <summary>
+/// The TTL invariant of the Redis store: every key it writes has a TTL, no longer than its window plus one segment
+/// plus the expiry grace. The rule shape is read back from the key itself (<c>…}:f60000:…</c> or <c>…}:s60000x10:…</c>).
+/// </summary>
+public static partial class RedisKeyTtlAssertions
+{
+    /// <summary>
+    /// Scans every key under <paramref name="prefix"/> on every primary and returns one message per violation
+    /// (empty when all is well).
+    /// </summary>
+    /// <param name="multiplexer">An admin connection.</param>
+    /// <param name="prefix">The key prefix the test used.</param>
+    /// <param name="graceMilliseconds">The store's expiry grace.</param>
+    /// <returns>The violations, and how many keys were checked.</returns>
+    public static async Task<(IReadOnlyList<string> Violations, int Checked)> FindViolationsAsync(
+        IConnectionMultiplexer multiplexer, string prefix, long graceMilliseconds)
+    {
+        List<string> violations = [];
+        IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(multiplexer, prefix).ConfigureAwait(false);
+        foreach ((RedisKey key, TimeSpan? ttl) in keys)
+        {
+            string name = key.ToString();
+            Match shape = RuleShape().Match(name);
+            if (!shape.Success)
+            {
+                violations.Add($"{name}: not a counter key");
+                continue;
+            }
+
+            long window = long.Parse(shape.Groups["w"].Value, CultureInfo.InvariantCulture);
+            long segment = shape.Groups["s"].Success ? window / long.Parse(shape.Groups["s"].Value, CultureInfo.InvariantCulture) : 0;
+            TimeSpan max = TimeSpan.FromMilliseconds(window + segment + graceMilliseconds);
+            if (ttl is null || ttl <= TimeSpan.Zero)
+            {
+                violations.Add($"{name}: no TTL");
+            }
+            else if (ttl > max)
+            {
+                violations.Add($"{name}: TTL {ttl} exceeds {max}");
+            }
+        }
+
+        return (violations, keys.Count);
+    }
+
+    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:f(?<w>\d+)|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
+    private static partial Regex RuleShape();
+}

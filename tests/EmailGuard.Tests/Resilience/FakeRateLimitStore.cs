@@ -1,0 +1,95 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.Resilience;
+
+/// <summary>
+/// A store that succeeds, fails, throws or hangs on command, counting the calls that reach it. Successful calls are
+/// decided by an in-memory store but completed asynchronously, so the wrapper takes its network-store path.
+/// </summary>
+internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateLimitStore
+{
+    private readonly InMemoryRateLimitStore _inner = new(new InMemoryRateLimitStoreOptions(), timeProvider);
+    private int _calls;
+
+    public FakeStoreBehavior Behavior { get; set; }
+
+    public Func<Exception> Exception { get; set; } = () => new InvalidOperationException("The fake store is down.");
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>Calls that hang, with the results buffer the store was handed.</summary>
+    public ConcurrentQueue<(TaskCompletionSource<RateLimitDecision> Completion, Memory<RateLimitEntry> Results)> Hanging { get; } = new();
+
+    public InMemoryRateLimitStore Inner => _inner;
+
+    public ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        => Call(requests, results, commit: true, cancellationToken);
+
+    public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        => Call(requests, results, commit: false, cancellationToken);
+
+    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _calls);
+        return Behavior switch
+        {
+            FakeStoreBehavior.Succeed => new ValueTask(RefundLaterAsync(requests, acquiredAt)),
+            FakeStoreBehavior.Fail => ValueTask.FromException(Exception()),
+            FakeStoreBehavior.ThrowSynchronously => throw Exception(),
+            _ => new ValueTask(Hang(default).Task),
+        };
+    }
+
+    public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
+        => _inner.ResetAsync(key, rule, cancellationToken);
+
+    /// <summary>Completes every hanging call: with <paramref name="exception"/>, or by writing junk results and allowing.</summary>
+    public void ReleaseHanging(Exception? exception = null)
+    {
+        while (Hanging.TryDequeue(out (TaskCompletionSource<RateLimitDecision> Completion, Memory<RateLimitEntry> Results) call))
+        {
+            if (exception is not null)
+            {
+                call.Completion.SetException(exception);
+                continue;
+            }
+
+            call.Results.Span.Fill(new RateLimitEntry(false, 999, 999, TimeSpan.FromDays(1), DateTimeOffset.MaxValue));
+            call.Completion.SetResult(new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, timeProvider.GetUtcNow()));
+        }
+    }
+
+    private ValueTask<RateLimitDecision> Call(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _calls);
+        return Behavior switch
+        {
+            FakeStoreBehavior.Succeed => new ValueTask<RateLimitDecision>(DecideLaterAsync(requests, results, commit, cancellationToken)),
+            FakeStoreBehavior.Fail => ValueTask.FromException<RateLimitDecision>(Exception()),
+            FakeStoreBehavior.ThrowSynchronously => throw Exception(),
+            _ => new ValueTask<RateLimitDecision>(Hang(results).Task),
+        };
+    }
+
+    private TaskCompletionSource<RateLimitDecision> Hang(Memory<RateLimitEntry> results)
+    {
+        TaskCompletionSource<RateLimitDecision> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Hanging.Enqueue((completion, results));
+        return completion;
+    }
+
+    private async Task<RateLimitDecision> DecideLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        return commit
+            ? await _inner.AcquireAsync(requests, results, cancellationToken)
+            : await _inner.PeekAsync(requests, results, cancellationToken);
+    }
+
+    private async Task RefundLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt)
+    {
+        await Task.Yield();
+        await _inner.RefundAsync(requests, acquiredAt);
+    }
+}
