@@ -34,11 +34,7 @@ public sealed partial class DocsTests
     [MemberData(nameof(MarkdownFiles))]
     public void CSharpBlocks_Compile_AgainstTheRealAssemblies(string file)
     {
-        List<string> errors = [];
-        foreach (MarkdownBlock block in Blocks(file).Where(b => b.Language == "csharp"))
-        {
-            errors.AddRange(SnippetCompiler.Compile(block));
-        }
+        IReadOnlyList<string> errors = SnippetCompiler.CompileFile([.. Blocks(file).Where(b => b.Language == "csharp")]);
 
         errors.Should().BeEmpty();
     }
