@@ -14,8 +14,8 @@ public sealed record GuardVerdict(bool Allowed, string? Reason, TimeSpan RetryAf
 
         string reason = decision.Reason switch
         {
-            EmailSendReason.Suspended => $"sending for {Party(decision.Dimension)} {decision.Partition} is suspended ({decision.Detail})",
-            EmailSendReason.Blocklisted => $"{decision.Recipient ?? decision.Partition} is on the blocklist ({decision.Detail})",
+            EmailSendReason.Suspended => $"sending for {Party(decision.Dimension)} {decision.Partition} is suspended ({Strip(decision.Detail, "Suspended: ")})",
+            EmailSendReason.Blocklisted => $"{decision.Recipient ?? decision.Partition} is on the blocklist ({Strip(decision.Detail, "Blocklisted: ")})",
             EmailSendReason.LimitExceeded => LimitReached(decision),
             EmailSendReason.InvalidAddress => $"'{decision.InvalidAddress}' is not a valid address",
             EmailSendReason.StoreUnavailable => "the limits cannot be checked right now",
@@ -41,6 +41,9 @@ public sealed record GuardVerdict(bool Allowed, string? Reason, TimeSpan RetryAf
 
         return $"the {Party(decision.Dimension)} limit is reached";
     }
+
+    private static string? Strip(string? detail, string prefix)
+        => detail is not null && detail.StartsWith(prefix, StringComparison.Ordinal) ? detail[prefix.Length..] : detail;
 
     private static string Party(EmailGuardDimension dimension) => dimension switch
     {
