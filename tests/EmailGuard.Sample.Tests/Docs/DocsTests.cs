@@ -57,6 +57,14 @@ public sealed partial class DocsTests
         SnippetCompiler.Compile(fragment).Should().BeEmpty();
     }
 
+    [Fact]
+    public void SnippetCompiler_FragmentUsingServices_GetsTheBuildersServices()
+    {
+        MarkdownBlock fragment = new("fragment.md", 1, "csharp", "services.AddEmailGuard();");
+
+        SnippetCompiler.Compile(fragment).Should().BeEmpty();
+    }
+
     [Theory]
     [MemberData(nameof(MarkdownFiles))]
     public void JsonBlocks_Parse(string file)

@@ -11,8 +11,8 @@ namespace EmailGuard.Sample.Tests;
 /// <item>a whole program (it calls <c>WebApplication.CreateBuilder</c>) as it is;</item>
 /// <item>type declarations (classes, records, interfaces) as a file of their own;</item>
 /// <item>anything else as statements inside a web app's Program.cs, after
-/// <c>var builder = WebApplication.CreateBuilder(args);</c> (and <c>var app = builder.Build();</c> when the block
-/// uses <c>app</c> without declaring it).</item>
+/// <c>var builder = WebApplication.CreateBuilder(args);</c> (plus <c>services</c> = <c>builder.Services</c> and
+/// <c>var app = builder.Build();</c> when the block uses them without declaring them).</item>
 /// </list>
 /// Only the global usings of a new web project are implied; a block must bring its own <c>using EmailGuard;</c>.
 /// </summary>
@@ -87,8 +87,9 @@ internal static partial class SnippetCompiler
 
         string usings = string.Join('\n', code.Split('\n').Where(l => l.StartsWith("using ", StringComparison.Ordinal)));
         string body = string.Join('\n', code.Split('\n').Where(l => !l.StartsWith("using ", StringComparison.Ordinal)));
+        string services = ServicesUse().IsMatch(body) && !ServicesDeclaration().IsMatch(body) ? "IServiceCollection services = builder.Services;\n" : string.Empty;
         string app = AppUse().IsMatch(body) && !AppDeclaration().IsMatch(body) ? "var app = builder.Build();\n" : string.Empty;
-        return $"{usings}\nvar builder = WebApplication.CreateBuilder(args);\n{app}#line 1\n{body}\n";
+        return $"{usings}\nvar builder = WebApplication.CreateBuilder(args);\n{services}{app}#line 1\n{body}\n";
     }
 
     private static bool DeclarationsOnly(string code)
@@ -107,6 +108,12 @@ internal static partial class SnippetCompiler
                 .Select(p => MetadataReference.CreateFromFile(p)),
         ];
     }
+
+    [GeneratedRegex(@"(?<![\w.])services\.")]
+    private static partial Regex ServicesUse();
+
+    [GeneratedRegex(@"\b(var|IServiceCollection)\s+services\s*=")]
+    private static partial Regex ServicesDeclaration();
 
     [GeneratedRegex(@"(?<![\w.])app\.")]
     private static partial Regex AppUse();
