@@ -1,4 +1,22 @@
 using BenchmarkDotNet.Running;
+using EmailGuard.Benchmarks.Resilience;
+
+// "measure memory" and "measure redis" are one-shot measurements (retained memory, latency under load, breaker
+// timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
+if (args is ["measure", var what, ..])
+{
+    if (what is "memory" or "all")
+    {
+        InMemoryFloodMeasurement.Run();
+    }
+
+    if (what is "redis" or "all")
+    {
+        await RedisResilienceMeasurement.RunAsync();
+    }
+
+    return;
+}
 
 // Concurrent throughput against Redis is not a BenchmarkDotNet question; it has its own harness.
 if (args is ["redis-throughput", .. string[] rest])
