@@ -1,8 +1,12 @@
 using EmailGuard;
 
-/// <summary>Wires the Redis store, kept apart so the in-memory run does not depend on how the Redis package is configured.</summary>
+/// <summary>Wires the Redis store for the <c>--store redis</c> run.</summary>
 internal static class LoadTestRedis
 {
     public static void AddStore(IEmailGuardBuilder builder, string configuration)
-        => throw new NotSupportedException($"The Redis store is not merged yet; cannot connect to {configuration}.");
+        => builder.AddRedisStore(o =>
+        {
+            o.Configuration = configuration;
+            o.KeyPrefix = "emailguard-load:";
+        });
 }

@@ -28,37 +28,41 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
-start_app() { # $1 = store args...; prints the base url
+# Sets app_url. Not called in $(...): a subshell would lose the pid, and the app would outlive the run.
+start_app() { # $@ = store args
   local port; port=$(free_port)
   "$out/EmailGuard.LoadTests" --urls "http://127.0.0.1:$port" "$@" >"$out/app-$port.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do
-    if curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then echo "http://127.0.0.1:$port"; return 0; fi
+    if curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then app_url="http://127.0.0.1:$port"; return 0; fi
     sleep 0.1
   done
   echo "run: the app did not start; see $out/app-$port.log" >&2
+  app_url=""
   return 1
 }
 
 declare -A total
 measure() { # $1 = label, $2 = url
   timeout $((duration + 20)) wrk -t1 -c8 -d2s "$2" >/dev/null
-  local rps
-  rps=$(timeout $((duration + 20)) wrk -t$threads -c$conns -d"${duration}s" "$2" | awk '/Requests\/sec:/ {print $2}')
-  local non2xx
+  local result rps
+  result=$(timeout $((duration + 20)) wrk -t$threads -c$conns -d"${duration}s" "$2")
+  rps=$(awk '/Requests\/sec:/ {print $2}' <<<"$result")
+  if grep -q "Non-2xx" <<<"$result"; then echo "  warning: $1 had $(grep Non-2xx <<<"$result")"; fi
   total[$1]=$(python3 -c "print(${total[$1]:-0} + $rps)")
   printf '  %-22s %12.0f req/s\n' "$1" "$rps"
 }
 
-mem=$(start_app --store memory)
+start_app --store memory
+mem="$app_url"
 redis_url=""
 if command -v redis-server >/dev/null 2>&1; then
   redis_port=$(free_port)
   redis_dir=$(mktemp -d)
   redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" --daemonize no >/dev/null 2>&1 &
   pids+=($!)
-  sleep 0.5
-  if redis_url=$(start_app --store redis --redis "127.0.0.1:$redis_port" 2>/dev/null); then :; else redis_url=""; echo "run: EmailGuard on Redis not run (see app log)"; fi
+  for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  if start_app --store redis --redis "127.0.0.1:$redis_port"; then redis_url="$app_url"; else echo "run: EmailGuard on Redis not run (see app log)"; fi
 fi
 
 for round in $(seq 1 "$rounds"); do

@@ -7,8 +7,6 @@ namespace EmailGuard.AspNetCore;
 /// <summary>The middleware's instruments on the <c>EmailGuard</c> meter; recorded only when someone listens.</summary>
 internal sealed class EndpointMetrics
 {
-    public const string MeterName = "EmailGuard";
-
     private readonly Counter<long>? _decisions;
 
     public EndpointMetrics(IMeterFactory? meterFactory)
@@ -18,7 +16,7 @@ internal sealed class EndpointMetrics
             return;
         }
 
-        Meter meter = meterFactory.Create(MeterName);
+        Meter meter = meterFactory.Create(EmailGuardDiagnostics.MeterName);
         _decisions = meter.CreateCounter<long>(
             "emailguard.endpoint.decisions",
             unit: "{request}",

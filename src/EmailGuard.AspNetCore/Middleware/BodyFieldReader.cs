@@ -94,6 +94,12 @@ internal static class BodyFieldReader
 
     private static Result ReadJson(ReadOnlySpan<byte> body, string[] fieldNames, string?[] values)
     {
+        // System.Text.Json's deserializer accepts a UTF-8 byte order mark, so the endpoint would; the reader does not.
+        if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
+        {
+            body = body[3..];
+        }
+
         if (body.IsEmpty)
         {
             return new(StatusCodes.Status200OK, null, values);

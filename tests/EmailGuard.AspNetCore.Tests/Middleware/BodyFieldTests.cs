@@ -65,6 +65,20 @@ public sealed class BodyFieldTests
     }
 
     [Fact]
+    public async Task JsonField_BodyWithByteOrderMark_ReadAndBound()
+    {
+        await using TestApp app = await StartAsync();
+        byte[] body = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes("{\"email\":\"bom@example.com\"}")];
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new("application/json");
+
+        using HttpResponseMessage response = await app.PostAsync("/reset", "203.0.113.1", content);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadFromJsonAsync<string>()).Should().Be("bom@example.com");
+    }
+
+    [Fact]
     public async Task JsonField_EndpointReadsRawBody_GetsEveryByte()
     {
         await using TestApp app = await StartAsync();

@@ -65,6 +65,37 @@ public sealed class EvasionTests
     }
 
     [Fact]
+    public async Task ClientIp_ForwardedHeadersFromTrustedLoopbackProxy_PartitionsByForwardedClientWithoutWarning()
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            s =>
+            {
+                s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(1))));
+                s.Configure<ForwardedHeadersOptions>(o => o.ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor);
+            },
+            a =>
+            {
+                a.UseForwardedHeaders();
+                a.UseEmailGuard();
+                a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+            },
+            useEmailGuard: false);
+
+        async Task<HttpStatusCode> ViaProxy(string client)
+        {
+            HttpRequestMessage request = TestApp.Request(HttpMethod.Post, "/signup", "127.0.0.1");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", client);
+            using HttpResponseMessage response = await app.Client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        (await ViaProxy("203.0.113.7")).Should().Be(HttpStatusCode.OK);
+        (await ViaProxy("203.0.113.7")).Should().Be(HttpStatusCode.TooManyRequests);
+        (await ViaProxy("198.51.100.20")).Should().Be(HttpStatusCode.OK, "the proxy's clients are told apart by the applied header");
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 203);
+    }
+
+    [Fact]
     public async Task ClientIp_HundredAddressesInOneIPv6Slash64_ShareOneCounter()
     {
         await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(10)));
