@@ -1,3 +1,11 @@
 using BenchmarkDotNet.Running;
+using EmailGuard.Benchmarks;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+if (args is ["--paired"])
+{
+    PairedComparison.Run();
+}
+else
+{
+    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+}

@@ -583,7 +583,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return new RateLimitDecision(RateLimitStatus.LimitExceeded, index, s_capacityRetryAfter, WindowMath.FromUnixMilliseconds(now));
     }
 
-    private sealed record ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
+    private readonly record struct ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
 
     /// <summary>Room for the counters of a typical multi-key acquire (a message to a few recipients) on the stack.</summary>
     [InlineArray(SmallCallLength)]
