@@ -1,11 +1,41 @@
 using BenchmarkDotNet.Running;
 using EmailGuard.Benchmarks;
+using EmailGuard.Benchmarks.Resilience;
 
+// "measure memory|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
+// timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
+if (args is ["measure", var what, ..])
+{
+    if (what is "memory" or "all")
+    {
+        InMemoryFloodMeasurement.Run();
+    }
+
+    if (what is "redis" or "all")
+    {
+        await RedisResilienceMeasurement.RunAsync();
+    }
+
+    if (what is "cluster" or "all")
+    {
+        await RedisResilienceMeasurement.RunClusterAsync();
+    }
+
+    return 0;
+}
+
+// Concurrent throughput against Redis is not a BenchmarkDotNet question; it has its own harness.
+if (args is ["redis-throughput", .. string[] rest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);
+}
+
+// Baseline and in-memory store in alternating batches, for machines too loaded to compare sequential runs.
 if (args is ["--paired"])
 {
     PairedComparison.Run();
+    return 0;
 }
-else
-{
-    BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-}
+
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

@@ -47,6 +47,7 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisRateLimitStore>>()));
         services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
+        services.AddRedisGuardState();
         return builder;
     }
 }

@@ -138,11 +138,11 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         }
     }
 
-    [LoggerMessage(EventId = 330, EventName = "ListEntryAdded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 430, EventName = "ListEntryAdded", Level = LogLevel.Information,
         Message = "{Kind} entry added for a {PartyType} ({Reason}) by {AddedBy}, expiring {ExpiresAt}.")]
     private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string? addedBy, DateTimeOffset? expiresAt);
 
-    [LoggerMessage(EventId = 331, EventName = "ListEntryRemoved", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 431, EventName = "ListEntryRemoved", Level = LogLevel.Information,
         Message = "{Kind} entry for a {PartyType} removed: {Removed}.")]
     private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, bool removed);
 }

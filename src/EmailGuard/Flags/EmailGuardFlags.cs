@@ -162,19 +162,19 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         }
     }
 
-    [LoggerMessage(EventId = 340, EventName = "PartyFlagged", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 440, EventName = "PartyFlagged", Level = LogLevel.Warning,
         Message = "A {PartyType} was flagged ({Reason}): limits reduced to {LimitFactor:P0} until {ExpiresAt}, by {FlaggedBy}.")]
     private static partial void LogFlagged(ILogger logger, EmailGuardPartyType partyType, string reason, double limitFactor, DateTimeOffset expiresAt, string? flaggedBy);
 
-    [LoggerMessage(EventId = 341, EventName = "PartySuspended", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 441, EventName = "PartySuspended", Level = LogLevel.Warning,
         Message = "A {PartyType} was suspended ({Reason}) until {ExpiresAt}, by {FlaggedBy}.")]
     private static partial void LogSuspended(ILogger logger, EmailGuardPartyType partyType, string reason, DateTimeOffset expiresAt, string? flaggedBy);
 
-    [LoggerMessage(EventId = 342, EventName = "FlagCleared", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 442, EventName = "FlagCleared", Level = LogLevel.Information,
         Message = "{Count} flag(s) of a {PartyType} cleared (reason {Reason}) by {ClearedBy}.")]
     private static partial void LogCleared(ILogger logger, EmailGuardPartyType partyType, string? reason, int count, string? clearedBy);
 
-    [LoggerMessage(EventId = 343, EventName = "FlagEventCallbackFailed", Level = LogLevel.Error,
+    [LoggerMessage(EventId = 443, EventName = "FlagEventCallbackFailed", Level = LogLevel.Error,
         Message = "An EmailGuard flag event callback threw; the flag was recorded.")]
     private static partial void LogEventCallbackFailed(ILogger logger, Exception exception);
 }

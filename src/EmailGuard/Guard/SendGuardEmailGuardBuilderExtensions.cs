@@ -81,4 +81,36 @@ public static class SendGuardEmailGuardBuilderExtensions
         builder.Services.Replace(ServiceDescriptor.Singleton<ITenantLimitProvider, TProvider>());
         return builder;
     }
+
+    /// <summary>
+    /// Adds <see cref="IGuardedEmailSender"/>, which checks every message with the send guard before handing it to the
+    /// registered <see cref="IEmailTransport"/>, and refunds when the transport throws. Adds the send guard if needed.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddGuardedEmailSender(this IEmailGuardBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddSendGuard();
+        builder.Services.TryAddTransient<IGuardedEmailSender>(sp => new GuardedEmailSender(
+            sp.GetRequiredService<IEmailSendGuard>(),
+            sp.GetService<IEmailTransport>() ?? throw new InvalidOperationException(
+                "IGuardedEmailSender needs an IEmailTransport: register yours, e.g. services.AddSingleton<IEmailTransport, SesTransport>(), or call AddGuardedEmailSender<TTransport>().")));
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers <typeparamref name="TTransport"/> as the <see cref="IEmailTransport"/> (singleton) and adds
+    /// <see cref="IGuardedEmailSender"/> over it.
+    /// </summary>
+    /// <typeparam name="TTransport">The application's transport.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddGuardedEmailSender<TTransport>(this IEmailGuardBuilder builder)
+        where TTransport : class, IEmailTransport
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<IEmailTransport, TTransport>();
+        return builder.AddGuardedEmailSender();
+    }
 }

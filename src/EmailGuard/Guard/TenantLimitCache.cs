@@ -101,7 +101,7 @@ internal sealed partial class TenantLimitCache
         loading.TrySetResult(rules);
     }
 
-    [LoggerMessage(EventId = 320, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; the default tenant limits apply until the cache entry expires.")]
+    [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; the default tenant limits apply until the cache entry expires.")]
     private static partial void LogProviderFailure(ILogger logger, string tenantId, Exception exception);
 
     private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks);

@@ -111,6 +111,6 @@ internal sealed partial class GuardStateCache
         }
     }
 
-    [LoggerMessage(EventId = 310, EventName = "StateStoreFailure", Level = LogLevel.Warning, Message = "The send guard's state store failed; the last known blocklists and flags stay in force.")]
+    [LoggerMessage(EventId = 410, EventName = "StateStoreFailure", Level = LogLevel.Warning, Message = "The send guard's state store failed; the last known blocklists and flags stay in force.")]
     private static partial void LogStateStoreFailure(ILogger logger, Exception exception);
 }

@@ -1,0 +1,68 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// Wraps the application's Identity email sender: confirmation and reset mails, exactly the kind bots abuse, are
+/// checked by the send guard (with the client IP of the current request when an <see cref="IHttpContextAccessor"/> is
+/// registered), and refunded when the inner sender throws.
+/// </summary>
+internal sealed partial class GuardedIdentityEmailSender<TUser>(
+    IEmailSender<TUser> inner,
+    IEmailSendGuard guard,
+    IdentityEmailGuardOptions<TUser> options,
+    IHttpContextAccessor? httpContextAccessor,
+    ILogger<GuardedIdentityEmailSender<TUser>> logger) : IEmailSender<TUser>
+    where TUser : class
+{
+    public Task SendConfirmationLinkAsync(TUser user, string email, string confirmationLink)
+        => SendAsync(user, email, options.ConfirmationCategory, () => inner.SendConfirmationLinkAsync(user, email, confirmationLink));
+
+    public Task SendPasswordResetLinkAsync(TUser user, string email, string resetLink)
+        => SendAsync(user, email, options.PasswordResetCategory, () => inner.SendPasswordResetLinkAsync(user, email, resetLink));
+
+    public Task SendPasswordResetCodeAsync(TUser user, string email, string resetCode)
+        => SendAsync(user, email, options.PasswordResetCategory, () => inner.SendPasswordResetCodeAsync(user, email, resetCode));
+
+    private async Task SendAsync(TUser user, string email, string category, Func<Task> send)
+    {
+        HttpContext? context = httpContextAccessor?.HttpContext;
+        OutboundEmail envelope = new()
+        {
+            To = [email],
+            Sender = options.Sender,
+            Category = category,
+            UserId = options.UserId?.Invoke(user),
+            TenantId = options.TenantId?.Invoke(user),
+            ClientIp = context?.Connection.RemoteIpAddress,
+        };
+
+        EmailSendDecision decision = await guard.CheckAsync(envelope, context?.RequestAborted ?? CancellationToken.None).ConfigureAwait(false);
+        if (!decision.IsAllowed)
+        {
+            LogDenied(logger, category, decision.Reason, decision.Dimension);
+            if (options.ThrowOnDenied)
+            {
+                throw new EmailSendDeniedException(decision);
+            }
+
+            return;
+        }
+
+        try
+        {
+            await send().ConfigureAwait(false);
+        }
+        catch
+        {
+            await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    [LoggerMessage(EventId = 450, EventName = "IdentityMailDenied", Level = LogLevel.Information,
+        Message = "The send guard denied an Identity {Category} mail: {Reason} ({Dimension}).")]
+    private static partial void LogDenied(ILogger logger, string category, EmailSendReason reason, EmailGuardDimension dimension);
+}

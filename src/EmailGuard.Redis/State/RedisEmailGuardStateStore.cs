@@ -1,0 +1,191 @@
+using System.Globalization;
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Blocklists, allowlists, flags and flag events in Redis, shared by every app instance.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each list entry and flag is its own string key with a TTL when it has an expiry (a list entry is kept
+/// <see cref="GuardStateKeys.ExpiredEntryRetention"/> past its expiry so "include expired" listings can show it). Sorted
+/// sets index them (score = when the key expires), so listing reads the index instead of scanning keys with KEYS, and
+/// pruning the index is a ZREMRANGEBYSCORE. A version counter changes on every write, so instances reload only after a change.
+/// </para>
+/// <para>
+/// All keys share the hash tag <c>{&lt;prefix&gt;guard}</c>: the state is small, and one slot keeps every write a single
+/// MULTI/EXEC on Redis Cluster too.
+/// </para>
+/// </remarks>
+internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
+{
+    /// <summary>How long the flag event log lives after its last write.</summary>
+    internal static readonly TimeSpan EventLogRetention = TimeSpan.FromDays(90);
+
+    private const int ReadBatch = 500;
+
+    private readonly RedisConnection _connection;
+    private readonly TimeProvider _timeProvider;
+    private readonly string _root;
+    private readonly RedisKey _version;
+    private readonly RedisKey _listIndex;
+    private readonly RedisKey _flagIndex;
+    private readonly RedisKey _events;
+
+    public RedisEmailGuardStateStore(RedisConnection connection, TimeProvider timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(timeProvider);
+        _connection = connection;
+        _timeProvider = timeProvider;
+        _root = $"{connection.KeyPrefix}{{{connection.KeyPrefix}guard}}:";
+        _version = _root + "version";
+        _listIndex = _root + "lists";
+        _flagIndex = _root + "flags";
+        _events = _root + "events";
+    }
+
+    public async ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisValue version = await db.StringGetAsync(_version).ConfigureAwait(false);
+        return version.IsNull ? 0 : (long)version;
+    }
+
+    public async ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+        // Read the version first: a write that lands while loading bumps it again, so the next refresh reloads.
+        RedisValue version = await db.StringGetAsync(_version).ConfigureAwait(false);
+        await db.SortedSetRemoveRangeByScoreAsync(_listIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+
+        List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJsonContext.Default.EmailGuardListEntry).ConfigureAwait(false);
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJsonContext.Default.EmailGuardFlag).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        flags.RemoveAll(f => !f.IsActive(now));
+        return new GuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
+    }
+
+    public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
+    {
+        string member = ListMember(entry.Kind, entry.PartyType, entry.Value);
+        DateTimeOffset? keepUntil = entry.ExpiresAt + GuardStateKeys.ExpiredEntryRetention;
+        await WriteAsync(
+            _listIndex,
+            "l:" + member,
+            member,
+            JsonSerializer.Serialize(entry, GuardStateJsonContext.Default.EmailGuardListEntry),
+            keepUntil,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
+        => DeleteAsync(_listIndex, "l:", ListMember(kind, partyType, value), cancellationToken);
+
+    public async ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+    {
+        string member = GuardStateKeys.FlagMember(flag.PartyType, flag.PartyId, flag.Reason);
+        await WriteAsync(
+            _flagIndex,
+            "f:" + member,
+            member,
+            JsonSerializer.Serialize(flag, GuardStateJsonContext.Default.EmailGuardFlag),
+            flag.ExpiresAt,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
+        => DeleteAsync(_flagIndex, "f:", GuardStateKeys.FlagMember(partyType, partyId, reason), cancellationToken);
+
+    public async ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        ITransaction transaction = db.CreateTransaction();
+        _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJsonContext.Default.EmailGuardFlagEvent));
+        _ = transaction.ListTrimAsync(_events, 0, GuardStateKeys.MaxFlagEvents - 1);
+        _ = transaction.KeyExpireAsync(_events, EventLogRetention);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+    }
+
+    public async ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisValue[] values = await db.ListRangeAsync(_events, 0, Math.Min(max, GuardStateKeys.MaxFlagEvents) - 1).ConfigureAwait(false);
+        List<EmailGuardFlagEvent> events = new(values.Length);
+        foreach (RedisValue value in values)
+        {
+            if (JsonSerializer.Deserialize((string)value!, GuardStateJsonContext.Default.EmailGuardFlagEvent) is { } flagEvent)
+            {
+                events.Add(flagEvent);
+            }
+        }
+
+        return events;
+    }
+
+    private static string ListMember(EmailGuardListKind kind, EmailGuardPartyType partyType, string value)
+        => string.Create(CultureInfo.InvariantCulture, $"{(int)kind}:{GuardStateKeys.ListMember(partyType, value)}");
+
+    private async ValueTask WriteAsync(RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        TimeSpan? ttl = null;
+        double score = double.PositiveInfinity;
+        if (keepUntil is { } until)
+        {
+            // Never write a key without its TTL: an entry that is already past keeping gets a 1 ms TTL.
+            ttl = until - _timeProvider.GetUtcNow();
+            ttl = ttl < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : ttl;
+            score = until.ToUnixTimeMilliseconds();
+        }
+
+        ITransaction transaction = db.CreateTransaction();
+        _ = ttl is { } expiry ? transaction.StringSetAsync(_root + keySuffix, json, new Expiration(expiry)) : transaction.StringSetAsync(_root + keySuffix, json);
+        _ = transaction.SortedSetAddAsync(index, member, score);
+        _ = transaction.StringIncrementAsync(_version);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+    }
+
+    private async ValueTask<bool> DeleteAsync(RedisKey index, string keyPrefix, string member, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        ITransaction transaction = db.CreateTransaction();
+        Task<bool> deleted = transaction.KeyDeleteAsync(_root + keyPrefix + member);
+        _ = transaction.SortedSetRemoveAsync(index, member);
+        _ = transaction.StringIncrementAsync(_version);
+        await transaction.ExecuteAsync().ConfigureAwait(false);
+        return await deleted.ConfigureAwait(false);
+    }
+
+    private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+        where T : class
+    {
+        RedisValue[] members = await db.SortedSetRangeByRankAsync(index, 0, -1).ConfigureAwait(false);
+        List<T> items = new(members.Length);
+        for (int offset = 0; offset < members.Length; offset += ReadBatch)
+        {
+            int count = Math.Min(ReadBatch, members.Length - offset);
+            RedisKey[] keys = new RedisKey[count];
+            for (int i = 0; i < count; i++)
+            {
+                keys[i] = _root + keyPrefix + (string)members[offset + i]!;
+            }
+
+            RedisValue[] values = await db.StringGetAsync(keys).ConfigureAwait(false);
+            foreach (RedisValue value in values)
+            {
+                if (!value.IsNull && JsonSerializer.Deserialize((string)value!, type) is { } item)
+                {
+                    items.Add(item);
+                }
+            }
+        }
+
+        return items;
+    }
+}

@@ -1,0 +1,44 @@
+namespace EmailGuard;
+
+/// <summary>The send guard denied a message, so it was not sent. Catch it to show the user why and when to retry.</summary>
+public sealed class EmailSendDeniedException : Exception
+{
+    /// <summary>Initializes the exception with a generic message.</summary>
+    public EmailSendDeniedException()
+        : base("The send guard denied the message.")
+    {
+    }
+
+    /// <summary>Initializes the exception with a message.</summary>
+    /// <param name="message">The message.</param>
+    public EmailSendDeniedException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Initializes the exception with a message and an inner exception.</summary>
+    /// <param name="message">The message.</param>
+    /// <param name="innerException">The cause.</param>
+    public EmailSendDeniedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    /// <summary>Initializes the exception from the guard's decision.</summary>
+    /// <param name="decision">The denial.</param>
+    public EmailSendDeniedException(EmailSendDecision decision)
+        : base(Describe(decision))
+    {
+        Decision = decision;
+    }
+
+    /// <summary>Gets the guard's decision: reason, dimension, recipient and retry-after.</summary>
+    public EmailSendDecision Decision { get; }
+
+    private static string Describe(EmailSendDecision decision) => decision.Reason switch
+    {
+        EmailSendReason.LimitExceeded => $"The message was not sent: the {decision.Dimension} limit is reached; retry after {decision.RetryAfter}.",
+        EmailSendReason.InvalidAddress => $"The message was not sent: '{decision.InvalidAddress}' is not a valid address. {decision.Detail}",
+        _ => $"The message was not sent: {decision.Reason} ({decision.Dimension}). {decision.Detail}",
+    };
+}

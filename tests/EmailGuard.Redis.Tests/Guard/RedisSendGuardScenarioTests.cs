@@ -1,0 +1,36 @@
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Guard;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Guard;
+
+/// <summary>The send guard's incident scenarios on Redis: counters, lists and flags all in Redis; instances on separate multiplexers.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisSendGuardScenarioTests(RedisServerFixture redis) : SendGuardScenarioTests, IAsyncLifetime
+{
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly string _statePrefix = RedisServerFixture.UniquePrefix();
+    private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
+
+    protected override IRateLimitStore CreateStore(FakeTimeProvider time) => RedisStoreTestBase.CreateStore(Admin, _prefix, time);
+
+    internal override IEmailGuardStateStore CreateStateStore(FakeTimeProvider time)
+        => new RedisEmailGuardStateStore(new RedisConnection(Admin, _statePrefix), time);
+
+    protected override IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure)
+    {
+        FakeTimeProvider time = new(Start);
+        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, time)))];
+    }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(Admin, _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
+        violations.Should().BeEmpty();
+        (await RedisGuardStateAssertions.KeysWithoutTtlAsync(Admin, _statePrefix)).Should().BeEmpty();
+    }
+}

@@ -1,0 +1,120 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.Guard;
+
+public sealed class EmailGuardListsTests
+{
+    private static async Task<(ServiceProvider Services, IEmailGuardLists Lists, FakeTimeProvider Time)> SeededAsync()
+    {
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        ServiceProvider sp = SendGuardTestServices.Build(time: time);
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap1@spam.example", "spam_trap", "ops");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example", "spam_trap", "ops", TimeSpan.FromMinutes(5));
+        time.Advance(TimeSpan.FromMinutes(1));
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "bad.example", "abuse_report", "alice");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, "trial-4711", "abuse_report", "bob");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "monitor@ops.example", "uptime_probe", "ops");
+        return (sp, lists, time);
+    }
+
+    [Fact]
+    public async Task List_DefaultQuery_NewestFirstActiveBlocklistOnly()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        EmailGuardListPage page = await lists.ListAsync(new EmailGuardListQuery());
+
+        page.TotalCount.Should().Be(4);
+        page.Items.Select(e => e.Value).Should().Equal("trial-4711", "bad.example", "trap2@spam.example", "trap1@spam.example");
+    }
+
+    [Fact]
+    public async Task List_SearchReasonTypeFilters_Apply()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        (await lists.ListAsync(new EmailGuardListQuery { Search = "SPAM.example" })).TotalCount.Should().Be(2);
+        (await lists.ListAsync(new EmailGuardListQuery { Search = "alice" })).Items.Should().ContainSingle().Which.Value.Should().Be("bad.example");
+        (await lists.ListAsync(new EmailGuardListQuery { Reason = "ABUSE_REPORT" })).TotalCount.Should().Be(2);
+        (await lists.ListAsync(new EmailGuardListQuery { PartyType = EmailGuardPartyType.Domain })).Items.Should().ContainSingle();
+        (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist })).Items.Should().ContainSingle().Which.Reason.Should().Be("uptime_probe");
+    }
+
+    [Fact]
+    public async Task List_PagingAndOrdering_AreStable()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        EmailGuardListPage first = await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Value, Descending = false, Take = 3 });
+        EmailGuardListPage second = await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Value, Descending = false, Skip = 3, Take = 3 });
+
+        first.Items.Select(e => e.Value).Should().Equal("bad.example", "trap1@spam.example", "trap2@spam.example");
+        second.Items.Select(e => e.Value).Should().Equal("trial-4711");
+        first.TotalCount.Should().Be(4);
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.ExpiresAt, Descending = false })).Items[0].Value.Should().Be("trap2@spam.example");
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Reason, Descending = false })).Items[0].Reason.Should().Be("abuse_report");
+    }
+
+    [Fact]
+    public async Task List_ExpiredEntries_OnlyWithIncludeExpired()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, FakeTimeProvider time) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+        time.Advance(TimeSpan.FromMinutes(10));
+
+        (await lists.ListAsync(new EmailGuardListQuery())).TotalCount.Should().Be(3);
+        (await lists.ListAsync(new EmailGuardListQuery { IncludeExpired = true })).TotalCount.Should().Be(4);
+        (await lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example")).Should().BeNull();
+        (await lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "TRAP1+x@Spam.example")).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task CountByReason_CountsActiveEntries()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, FakeTimeProvider time) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+        time.Advance(TimeSpan.FromMinutes(10));
+
+        IReadOnlyDictionary<string, int> counts = await lists.CountByReasonAsync(EmailGuardListKind.Blocklist);
+        IReadOnlyDictionary<string, int> withExpired = await lists.CountByReasonAsync(EmailGuardListKind.Blocklist, includeExpired: true);
+
+        counts.Should().BeEquivalentTo(new Dictionary<string, int> { ["spam_trap"] = 1, ["abuse_report"] = 2 });
+        withExpired["spam_trap"].Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Remove_Entry_UnblocksAtOnce()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail mail = new() { To = ["someone@bad.example"] };
+        (await guard.CheckAsync(mail)).Reason.Should().Be(EmailSendReason.Blocklisted);
+
+        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "BAD.example")).Should().BeTrue();
+
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "bad.example")).Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData(EmailGuardPartyType.Recipient, "not-an-address")]
+    [InlineData(EmailGuardPartyType.Domain, "no_dots")]
+    [InlineData(EmailGuardPartyType.Tenant, " ")]
+    public async Task Add_InvalidValue_ThrowsArgumentException(EmailGuardPartyType type, string value)
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build();
+
+        Func<Task> add = async () => await sp.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, type, value, "x");
+
+        await add.Should().ThrowAsync<ArgumentException>();
+    }
+}

@@ -1,0 +1,375 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using EmailGuard.Testing.Guard;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.Guard;
+
+public sealed class EmailSendGuardTests
+{
+    private static OutboundEmail Mail(params string[] to) => new() { To = to, TenantId = "acme", Sender = "noreply@app.example", UserId = "u1" };
+
+    private static (ServiceProvider Services, RecordingRateLimitStore Store, FakeTimeProvider Time) Build(Action<SendGuardOptions> configure, FakeLogCollector? logs = null, Action<IServiceCollection>? more = null)
+    {
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        RecordingRateLimitStore store = new(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), time));
+        ServiceProvider sp = SendGuardTestServices.Build(configure, time: time, logs: logs, more: s =>
+        {
+            s.AddSingleton<IRateLimitStore>(store);
+            more?.Invoke(s);
+        });
+        return (sp, store, time);
+    }
+
+    [Fact]
+    public async Task Check_MessageToThreeRecipients_CostsThreeMessageWideAndOnePerRecipientAndDomain()
+    {
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(100));
+            o.Recipient.Add(RateLimitRule.PerHour(100));
+            o.RecipientDomain.Add(RateLimitRule.PerHour(100));
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = ["a@x.example", "A@X.example"], Cc = ["b@x.example"], Bcc = ["c@y.example"], TenantId = "acme" });
+
+        decision.IsAllowed.Should().BeTrue();
+        decision.Usage.ToArray().Select(u => (u.Dimension, u.Partition, u.Cost, u.Count)).Should().Equal(
+            (EmailGuardDimension.Tenant, "acme", 3L, 3L),
+            (EmailGuardDimension.Recipient, "a@x.example", 1L, 1L),
+            (EmailGuardDimension.RecipientDomain, "x.example", 1L, 1L),
+            (EmailGuardDimension.Recipient, "b@x.example", 1L, 1L),
+            (EmailGuardDimension.Recipient, "c@y.example", 1L, 1L),
+            (EmailGuardDimension.RecipientDomain, "y.example", 1L, 1L));
+        decision.GetRemaining(EmailGuardDimension.Tenant).Should().Be(97);
+    }
+
+    [Fact]
+    public async Task Check_CountEachRecipientAgainstDomain_DomainCostIsItsRecipientCount()
+    {
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.RecipientDomain.Add(RateLimitRule.PerHour(100));
+            o.CountEachRecipientAgainstDomain = true;
+        });
+        await using ServiceProvider owned = sp;
+
+        EmailSendDecision decision = await sp.GetRequiredService<IEmailSendGuard>().CheckAsync(Mail("a@x.example", "b@x.example", "c@y.example"));
+
+        decision.Usage.ToArray().Select(u => (u.Partition, u.Cost)).Should().Equal(("x.example", 2L), ("y.example", 1L));
+    }
+
+    [Fact]
+    public async Task Check_CounterKeys_CarryAHashOfTheAddressNeverTheAddress()
+    {
+        (ServiceProvider sp, RecordingRateLimitStore store, _) = Build(o =>
+        {
+            o.Sender.Add(RateLimitRule.PerHour(100));
+            o.Recipient.Add(RateLimitRule.PerHour(100));
+            o.User.Add(RateLimitRule.PerHour(100));
+        });
+        await using ServiceProvider owned = sp;
+
+        await sp.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = ["Victim+x@Example.com"], Sender = "noreply@app.example", UserId = "someone@corp.example" });
+
+        string hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("victim@example.com"))[..16]);
+        store.Keys.Should().Contain($"send:r:{hash}");
+        store.Keys.Should().NotContain(k => k.Contains('@') || k.Contains("victim", StringComparison.OrdinalIgnoreCase) || k.Contains("noreply", StringComparison.Ordinal) || k.Contains("someone", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Peek_ManyTimes_ConsumesNothing()
+    {
+        (ServiceProvider sp, _, _) = Build(o => o.Tenant.Add(RateLimitRule.PerHour(1)));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        for (int i = 0; i < 5; i++)
+        {
+            (await guard.PeekAsync(Mail("a@example.com"))).IsAllowed.Should().BeTrue();
+        }
+
+        (await guard.CheckAsync(Mail("a@example.com"))).IsAllowed.Should().BeTrue();
+        EmailSendDecision peek = await guard.PeekAsync(Mail("a@example.com"));
+        peek.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        peek.IsRefundable.Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData(StoreFailureMode.FailClosed, EmailSendReason.StoreUnavailable)]
+    [InlineData(StoreFailureMode.FailOpen, EmailSendReason.AllowedUnguarded)]
+    [InlineData(StoreFailureMode.LocalFallback, EmailSendReason.Allowed)]
+    public async Task Check_StoreThrows_FailureModeAppliesAndNothingThrows(StoreFailureMode mode, EmailSendReason expected)
+    {
+        (ServiceProvider sp, RecordingRateLimitStore store, _) = Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(1));
+            o.FailureMode = mode;
+        });
+        await using ServiceProvider owned = sp;
+        store.Fail = true;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        EmailSendDecision decision = await guard.CheckAsync(Mail("a@example.com"));
+
+        decision.Reason.Should().Be(expected);
+        (await guard.RefundAsync(decision)).Should().Be(false, "a refund after a store failure must not throw either");
+        EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" });
+        status.IsStoreAvailable.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task Check_NoRecipientsOrTooMany_DeniedWithoutTouchingTheStore()
+    {
+        (ServiceProvider sp, RecordingRateLimitStore store, _) = Build(o =>
+        {
+            o.Global.Add(RateLimitRule.PerHour(100_000));
+            o.MaxRecipientsPerMessage = 3;
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        (await guard.CheckAsync(new OutboundEmail())).Reason.Should().Be(EmailSendReason.NoRecipients);
+        (await guard.CheckAsync(Mail("a@x.example", "b@x.example", "c@x.example", "d@x.example"))).Reason.Should().Be(EmailSendReason.TooManyRecipients);
+        (await guard.CheckAsync(Mail("a@x.example", "a@x.example", "A@x.example", "b@x.example"))).IsAllowed.Should().BeTrue("duplicates count once");
+        store.Acquires.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Check_ClientIpv6InOneSlash64_SharesOneCounter()
+    {
+        (ServiceProvider sp, _, _) = Build(o => o.ClientIp.Add(RateLimitRule.PerHour(2)));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("2001:db8:1:2::1") })).IsAllowed.Should().BeTrue();
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("2001:db8:1:2:ffff::9") })).IsAllowed.Should().BeTrue();
+        EmailSendDecision third = await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("2001:db8:1:2:abcd::1") });
+
+        third.Dimension.Should().Be(EmailGuardDimension.ClientIp);
+        third.Partition.Should().Be("2001:db8:1:2::/64");
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("2001:db8:1:3::1") })).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Check_NamedCategory_UsesItsRulesAndOthersUseTheDefault()
+    {
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Category.Add(RateLimitRule.PerHour(5));
+            o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(1));
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], Category = "signup" })).IsAllowed.Should().BeTrue();
+        (await guard.CheckAsync(new OutboundEmail { To = ["b@x.example"], Category = "SignUp" })).Dimension.Should().Be(EmailGuardDimension.Category);
+        (await guard.CheckAsync(new OutboundEmail { To = ["b@x.example"], Category = "share" })).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Check_HourlyAndDailyRules_BothEnforced()
+    {
+        (ServiceProvider sp, _, FakeTimeProvider time) = Build(o => o.Tenant.Add(RateLimitRule.PerHour(3)).Add(RateLimitRule.PerDay(5)));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        int allowed = 0;
+        for (int hour = 0; hour < 3; hour++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                allowed += (await guard.CheckAsync(Mail("a@example.com"))).IsAllowed ? 1 : 0;
+            }
+
+            time.Advance(TimeSpan.FromHours(1));
+        }
+
+        allowed.Should().Be(5);
+    }
+
+    [Fact]
+    public async Task Events_LimitExceededAndNearLimit_Raised()
+    {
+        List<EmailGuardLimitEvent> exceeded = [];
+        List<EmailGuardLimitEvent> near = [];
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(10));
+            o.NearLimitThreshold = 0.8;
+            o.Events.OnLimitExceeded = exceeded.Add;
+            o.Events.OnNearLimit = near.Add;
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        for (int i = 0; i < 12; i++)
+        {
+            await guard.CheckAsync(Mail("a@example.com"));
+        }
+
+        near.Should().ContainSingle().Which.Usage.Count.Should().Be(8);
+        exceeded.Should().HaveCount(2);
+        exceeded[0].Usage.Dimension.Should().Be(EmailGuardDimension.Tenant);
+        exceeded[0].Message.TenantId.Should().Be("acme");
+    }
+
+    [Fact]
+    public async Task Events_ThrowingCallback_IsLoggedAndTheCheckGoesOn()
+    {
+        FakeLogCollector logs = new();
+        (ServiceProvider sp, _, _) = Build(
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1));
+                o.Events.OnLimitExceeded = _ => throw new InvalidOperationException("alerting is down");
+            },
+            logs);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        await guard.CheckAsync(Mail("a@example.com"));
+        EmailSendDecision denied = await guard.CheckAsync(Mail("a@example.com"));
+
+        denied.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        logs.GetSnapshot().Select(r => r.Id.Name).Should().Contain(["SendLimitExceeded", "EventCallbackFailed"]);
+    }
+
+    [Fact]
+    public async Task Flags_TenantSuspendedAndUserFlagged_RaiseEventsAndRecordEvents()
+    {
+        List<EmailGuardFlag> suspended = [];
+        List<EmailGuardFlag> userFlagged = [];
+        FakeLogCollector logs = new();
+        (ServiceProvider sp, _, FakeTimeProvider time) = Build(
+            o =>
+            {
+                o.Events.OnTenantSuspended = suspended.Add;
+                o.Events.OnUserFlagged = userFlagged.Add;
+            },
+            logs);
+        await using ServiceProvider owned = sp;
+        IEmailGuardFlags flags = sp.GetRequiredService<IEmailGuardFlags>();
+
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        time.Advance(TimeSpan.FromMinutes(1));
+        await flags.FlagAsync(EmailGuardPartyType.User, "u1", EmailGuardFlagReasons.HighBounceRate);
+
+        suspended.Should().ContainSingle().Which.Suspend.Should().BeTrue();
+        userFlagged.Should().ContainSingle().Which.LimitFactor.Should().Be(0.1);
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "trial")).Should().ContainSingle().Which.ExpiresAt.Should().Be(SendGuardTestServices.Start.AddHours(24));
+        IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery());
+        events.Select(e => (e.Kind, e.PartyId)).Should().Equal((EmailGuardFlagEventKind.Flagged, "u1"), (EmailGuardFlagEventKind.Suspended, "trial"));
+        (await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Since = SendGuardTestServices.Start.AddSeconds(30) })).Should().ContainSingle();
+        logs.GetSnapshot().Select(r => r.Id.Name).Should().Contain(["PartySuspended", "PartyFlagged"]);
+
+        EmailGuardStatus status = await sp.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "trial", UserId = "u1" });
+        status.Flags.Select(f => f.Reason).Should().BeEquivalentTo(["manual", "high_bounce_rate"]);
+    }
+
+    [Fact]
+    public async Task Flags_OnlyUsersAndTenants_CanBeFlagged()
+    {
+        (ServiceProvider sp, _, _) = Build(_ => { });
+        await using ServiceProvider owned = sp;
+
+        Func<Task> flag = async () => await sp.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Recipient, "a@b.example", "manual");
+
+        await flag.Should().ThrowAsync<ArgumentOutOfRangeException>();
+    }
+
+    [Fact]
+    public async Task TenantLimitProvider_Throws_DefaultsApplyAndTheFailureIsLogged()
+    {
+        FakeLogCollector logs = new();
+        CountingTenantLimitProvider provider = new(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(1)] }) { Failure = new TimeoutException("db down") };
+        (ServiceProvider sp, _, _) = Build(o => o.Tenant.Add(RateLimitRule.PerHour(2)), logs, s => s.AddSingleton<ITenantLimitProvider>(provider));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        int allowed = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            allowed += (await guard.CheckAsync(Mail("a@example.com"))).IsAllowed ? 1 : 0;
+        }
+
+        allowed.Should().Be(2);
+        provider.Calls("acme").Should().Be(1);
+        logs.GetSnapshot().Should().Contain(r => r.Id.Name == "TenantLimitProviderFailure" && r.Exception is TimeoutException);
+    }
+
+    [Fact]
+    public async Task TenantLimitProvider_ConcurrentChecks_ShareOneLookup()
+    {
+        TaskCompletionSource<TenantLimits?> gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        SlowProvider provider = new(() =>
+        {
+            Interlocked.Increment(ref calls);
+            return gate.Task;
+        });
+        (ServiceProvider sp, _, _) = Build(o => o.Tenant.Add(RateLimitRule.PerHour(100)), more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        Task<EmailSendDecision>[] checks = [.. Enumerable.Range(0, 20).Select(_ => guard.CheckAsync(Mail("a@example.com")).AsTask())];
+        gate.SetResult(new TenantLimits { Rules = [RateLimitRule.PerHour(7)] });
+        EmailSendDecision[] decisions = await Task.WhenAll(checks);
+
+        calls.Should().Be(1);
+        decisions.Count(d => d.IsAllowed).Should().Be(7);
+    }
+
+    [Fact]
+    public async Task Status_Query_ReportsEveryRuleWithoutConsuming()
+    {
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Global.Add(RateLimitRule.PerHour(1000));
+            o.Tenant.Add(RateLimitRule.PerHour(100)).Add(RateLimitRule.PerDay(1000));
+            o.Recipient.Add(RateLimitRule.PerHour(5));
+            o.RecipientDomain.Add(RateLimitRule.PerHour(50));
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await guard.CheckAsync(Mail("victim@example.com"));
+        EmailGuardStatusQuery query = new() { TenantId = "acme", Recipient = "Victim+2@Example.com" };
+
+        EmailGuardStatus first = await guard.GetStatusAsync(query);
+        EmailGuardStatus second = await guard.GetStatusAsync(query);
+
+        first.IsStoreAvailable.Should().BeTrue();
+        first.Usage.Select(u => (u.Dimension, u.Partition, u.Count, u.Limit)).Should().Equal(
+            (EmailGuardDimension.Global, (string?)null, 1L, 1000L),
+            (EmailGuardDimension.Tenant, "acme", 1L, 100L),
+            (EmailGuardDimension.Tenant, "acme", 1L, 1000L),
+            (EmailGuardDimension.Recipient, "victim@example.com", 1L, 5L),
+            (EmailGuardDimension.RecipientDomain, "example.com", 1L, 50L));
+        second.Usage.Select(u => u.Count).Should().Equal(first.Usage.Select(u => u.Count));
+        (await guard.GetStatusAsync(new EmailGuardStatusQuery { Recipient = "nope" })).InvalidAddress.Should().Be("nope");
+    }
+
+    [Fact]
+    public async Task Refund_DeniedDecision_ReturnsFalse()
+    {
+        (ServiceProvider sp, _, _) = Build(o => o.Tenant.Add(RateLimitRule.PerHour(1)));
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await guard.CheckAsync(Mail("a@example.com"));
+
+        EmailSendDecision denied = await guard.CheckAsync(Mail("a@example.com"));
+
+        (await guard.RefundAsync(denied)).Should().BeFalse();
+        (await guard.RefundAsync(default)).Should().BeFalse();
+    }
+
+    private sealed class SlowProvider(Func<Task<TenantLimits?>> load) : ITenantLimitProvider
+    {
+        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken) => new(load());
+    }
+}

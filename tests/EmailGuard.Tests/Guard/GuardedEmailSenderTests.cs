@@ -1,0 +1,91 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Tests.Guard;
+
+public sealed class GuardedEmailSenderTests
+{
+    private static readonly EmailContent Content = new() { Subject = "Your purchase order", TextBody = "Attached." };
+
+    private static OutboundEmail Mail => new() { To = ["customer@example.com"], TenantId = "acme" };
+
+    private static ServiceProvider Build(FakeTransport transport) => SendGuardTestServices.Build(
+        o => o.Tenant.Add(RateLimitRule.PerHour(1)),
+        more: s =>
+        {
+            s.AddSingleton<IEmailTransport>(transport);
+            s.AddEmailGuard().AddGuardedEmailSender();
+        });
+
+    [Fact]
+    public async Task TrySend_AllowedThenDenied_SendsOnceAndReturnsTheDenial()
+    {
+        FakeTransport transport = new();
+        await using ServiceProvider sp = Build(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        GuardedSendResult first = await sender.TrySendAsync(Mail, Content);
+        GuardedSendResult second = await sender.TrySendAsync(Mail, Content);
+
+        first.Sent.Should().BeTrue();
+        second.Sent.Should().BeFalse();
+        second.Decision.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        second.Decision.Dimension.Should().Be(EmailGuardDimension.Tenant);
+        transport.Sent.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task Send_Denied_ThrowsEmailSendDeniedExceptionWithTheDecision()
+    {
+        FakeTransport transport = new();
+        await using ServiceProvider sp = Build(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        await sender.SendAsync(Mail, Content);
+
+        Func<Task> send = () => sender.SendAsync(Mail, Content);
+
+        (await send.Should().ThrowAsync<EmailSendDeniedException>()).Which.Decision.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero);
+        transport.Sent.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task Send_TransportThrows_PermitsAreRefunded()
+    {
+        FakeTransport transport = new() { Failure = new InvalidOperationException("SES refused the message") };
+        await using ServiceProvider sp = Build(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        Func<Task> send = () => sender.SendAsync(Mail, Content);
+
+        await send.Should().ThrowAsync<InvalidOperationException>();
+        transport.Failure = null;
+        (await sender.TrySendAsync(Mail, Content)).Sent.Should().BeTrue("the failed send gave its permit back");
+    }
+
+    [Fact]
+    public async Task AddGuardedEmailSender_WithoutTransport_ExplainsWhatToRegister()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(more: s => s.AddEmailGuard().AddGuardedEmailSender());
+
+        Action resolve = () => sp.GetRequiredService<IGuardedEmailSender>();
+
+        resolve.Should().Throw<InvalidOperationException>().WithMessage("*IEmailTransport*");
+    }
+
+    private sealed class FakeTransport : IEmailTransport
+    {
+        public List<OutboundEmail> Sent { get; } = [];
+
+        public Exception? Failure { get; set; }
+
+        public Task SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        {
+            if (Failure is { } failure)
+            {
+                return Task.FromException(failure);
+            }
+
+            Sent.Add(envelope);
+            return Task.CompletedTask;
+        }
+    }
+}

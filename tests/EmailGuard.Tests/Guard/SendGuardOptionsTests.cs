@@ -1,0 +1,94 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Tests.Guard;
+
+public sealed class SendGuardOptionsTests
+{
+    [Fact]
+    public async Task AddSendGuard_RulesFromConfiguration_AreBoundAndEnforced()
+    {
+        Dictionary<string, string?> config = new()
+        {
+            ["EmailGuard:SendGuard:Tenant:Rules:0:Limit"] = "2",
+            ["EmailGuard:SendGuard:Tenant:Rules:0:Window"] = "01:00:00",
+            ["EmailGuard:SendGuard:Tenant:Rules:1:Limit"] = "10",
+            ["EmailGuard:SendGuard:Tenant:Rules:1:Window"] = "1.00:00:00",
+            ["EmailGuard:SendGuard:Tenant:Rules:1:Algorithm"] = "SlidingWindow",
+            ["EmailGuard:SendGuard:Tenant:Rules:1:Segments"] = "24",
+            ["EmailGuard:SendGuard:Categories:signup:Rules:0:Limit"] = "1000",
+            ["EmailGuard:SendGuard:StripPlusTags"] = "false",
+            ["EmailGuard:SendGuard:FlagPolicies:chargeback:Suspend"] = "true",
+        };
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+
+        SendGuardOptions options = sp.GetRequiredService<IOptions<SendGuardOptions>>().Value;
+        options.Tenant.Rules.Select(r => r.ToRule()).Should().Equal(
+            RateLimitRule.PerHour(2), RateLimitRule.SlidingWindow(10, TimeSpan.FromDays(1), 24));
+        options.Categories["SIGNUP"].Rules.Should().ContainSingle().Which.Limit.Should().Be(1000);
+        options.StripPlusTags.Should().BeFalse();
+        options.GetFlagPolicy("chargeback").Suspend.Should().BeTrue();
+        options.GetFlagPolicy("high_bounce_rate").LimitFactor.Should().Be(0.1);
+
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "acme" };
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await guard.CheckAsync(mail)).Dimension.Should().Be(EmailGuardDimension.Tenant);
+    }
+
+    [Fact]
+    public async Task AddSendGuard_FluentAndConfigurationTogether_BothApply()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.Recipient.Add(RateLimitRule.PerHour(5)),
+            new Dictionary<string, string?> { ["EmailGuard:SendGuard:Global:Rules:0:Limit"] = "100" });
+
+        SendGuardOptions options = sp.GetRequiredService<IOptions<SendGuardOptions>>().Value;
+
+        options.Global.Rules.Should().ContainSingle().Which.Limit.Should().Be(100);
+        options.Recipient.Rules.Should().ContainSingle().Which.Limit.Should().Be(5);
+    }
+
+    [Theory]
+    [InlineData("EmailGuard:SendGuard:Tenant:Rules:0:Limit", "0", "EmailGuard:SendGuard:Tenant:Rules:0:Limit must be between 1")]
+    [InlineData("EmailGuard:SendGuard:Recipient:Rules:0:Limit", "-5", "EmailGuard:SendGuard:Recipient:Rules:0:Limit must be between 1")]
+    [InlineData("EmailGuard:SendGuard:Global:Rules:0:Window", "00:00:00", "EmailGuard:SendGuard:Global:Rules:0:Window must be")]
+    [InlineData("EmailGuard:SendGuard:Categories:signup:Rules:0:Limit", "0", "EmailGuard:SendGuard:Categories:signup:Rules:0:Limit")]
+    [InlineData("EmailGuard:SendGuard:FlagPolicies:complaint:LimitFactor", "0", "EmailGuard:SendGuard:FlagPolicies:complaint:LimitFactor")]
+    [InlineData("EmailGuard:SendGuard:MaxRecipientsPerMessage", "0", "MaxRecipientsPerMessage")]
+    public async Task StartupValidation_InvalidSetting_FailsNamingTheSetting(string key, string value, string expected)
+    {
+        Dictionary<string, string?> config = new() { [key] = value };
+        if (key.EndsWith(":Window", StringComparison.Ordinal))
+        {
+            config[key.Replace(":Window", ":Limit", StringComparison.Ordinal)] = "10";
+        }
+
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(expected);
+    }
+
+    [Fact]
+    public async Task StartupValidation_TwoRulesWithOneWindow_FailsBecauseTheyWouldShareACounter()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.Tenant.Add(RateLimitRule.PerHour(100)).Add(RateLimitRule.PerHour(50)));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain("EmailGuard:SendGuard:Tenant:Rules:1 has the same window");
+    }
+
+    [Fact]
+    public async Task StartupValidation_ValidOptions_Pass()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.Tenant.Add(RateLimitRule.PerHour(100)).Add(RateLimitRule.PerDay(1000)));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().NotThrow();
+    }
+}
