@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Running;
+using EmailGuard.Benchmarks;
 using EmailGuard.Benchmarks.Resilience;
 
 // "measure memory|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
@@ -27,6 +28,13 @@ if (args is ["measure", var what, ..])
 if (args is ["redis-throughput", .. string[] rest])
 {
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);
+}
+
+// Baseline and in-memory store in alternating batches, for machines too loaded to compare sequential runs.
+if (args is ["--paired"])
+{
+    PairedComparison.Run();
+    return 0;
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

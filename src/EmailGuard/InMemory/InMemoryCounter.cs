@@ -17,6 +17,14 @@ internal sealed class InMemoryCounter
     private readonly long[]? _ring;
     private readonly int _ringSlots;
 
+    // The window (fixed) or segment (sliding) that "now" fell into last time, and the interval it covers: time mostly
+    // stays inside it, and a 64-bit division costs more than the rest of a decision.
+    private readonly long _lengthMs;
+    private long _currentIndex;
+    private long _currentStartMs = long.MaxValue;
+    private long _currentEndMs = long.MinValue;
+    private int _currentSlot;
+
     public InMemoryCounter(RateLimitRule rule)
     {
         if (rule.Algorithm == RateLimitAlgorithm.SlidingWindow)
@@ -29,6 +37,7 @@ internal sealed class InMemoryCounter
             }
         }
 
+        _lengthMs = rule.Algorithm == RateLimitAlgorithm.SlidingWindow ? rule.SegmentMilliseconds : rule.WindowMilliseconds;
         Id = Interlocked.Increment(ref s_nextId);
     }
 
@@ -53,7 +62,7 @@ internal sealed class InMemoryCounter
         long resetAtMs;
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            long index = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
+            long index = IndexAt(nowMs);
             resetAtMs = (index + 1) * rule.WindowMilliseconds;
             count = _index == index ? _count : 0;
             if (count + cost <= limit)
@@ -99,12 +108,12 @@ internal sealed class InMemoryCounter
     {
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            return _index == WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) ? _count : 0;
+            return _index == IndexAt(nowMs) ? _count : 0;
         }
 
         // Each ring slot can only hold segments congruent to it, so a segment inside the trailing window is counted
         // by its slot alone; scanning the slots in order needs no division per segment.
-        long current = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
+        long current = IndexAt(nowMs);
         long oldest = current - rule.Segments;
         long[] ring = _ring!;
         long sum = 0;
@@ -128,14 +137,16 @@ internal sealed class InMemoryCounter
     {
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            long index = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
+            long index = IndexAt(nowMs);
             return WindowMath.Milliseconds(((index + 1) * rule.WindowMilliseconds) - nowMs);
         }
 
         long g = rule.SegmentMilliseconds;
-        long current = WindowMath.FloorDiv(nowMs, g);
+        long current = IndexAt(nowMs);
         long[] ring = _ring!;
-        int slot = 2 * (int)WindowMath.Mod(current - rule.Segments, _ringSlots);
+
+        // The oldest counted segment, current - S, is current + 1 modulo the S + 1 slots of the ring.
+        int slot = _currentSlot + 2 == ring.Length ? 0 : _currentSlot + 2;
         long freed = 0;
         for (long j = current - rule.Segments; j <= current; j++)
         {
@@ -163,11 +174,11 @@ internal sealed class InMemoryCounter
     {
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            return (WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) + 1) * rule.WindowMilliseconds;
+            return (IndexAt(nowMs) + 1) * rule.WindowMilliseconds;
         }
 
         long g = rule.SegmentMilliseconds;
-        long current = WindowMath.FloorDiv(nowMs, g);
+        long current = IndexAt(nowMs);
         long oldest = current - rule.Segments;
         long[] ring = _ring!;
         long newest = long.MinValue;
@@ -187,7 +198,7 @@ internal sealed class InMemoryCounter
     {
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            long window = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
+            long window = IndexAt(nowMs);
             if (_index != window)
             {
                 _index = window;
@@ -199,8 +210,8 @@ internal sealed class InMemoryCounter
             return;
         }
 
-        long segment = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
-        int slot = 2 * (int)WindowMath.Mod(segment, _ringSlots);
+        long segment = IndexAt(nowMs);
+        int slot = _currentSlot;
         if (_ring![slot] != segment)
         {
             _ring[slot] = segment;
@@ -250,5 +261,28 @@ internal sealed class InMemoryCounter
         }
 
         return new RateLimitDecision(RateLimitStatus.LimitExceeded, 0, retryAfter, WindowMath.FromUnixMilliseconds(nowMs));
+    }
+
+    /// <summary>
+    /// The index of the window or segment that <paramref name="nowMs"/> falls into, remembered with its ring slot. The
+    /// caller holds the lock, like every other member that touches state.
+    /// </summary>
+    private long IndexAt(long nowMs)
+    {
+        if (nowMs >= _currentStartMs && nowMs < _currentEndMs)
+        {
+            return _currentIndex;
+        }
+
+        long index = WindowMath.FloorDiv(nowMs, _lengthMs);
+        _currentIndex = index;
+        _currentStartMs = index * _lengthMs;
+        _currentEndMs = _currentStartMs + _lengthMs;
+        if (_ring is not null)
+        {
+            _currentSlot = 2 * (int)WindowMath.Mod(index, _ringSlots);
+        }
+
+        return index;
     }
 }

@@ -131,8 +131,10 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         int removed = 0;
         lock (_sweepLock)
         {
-            foreach (ConcurrentDictionary<string, InMemoryCounter> counters in _shapes.Values)
+            // Enumerating the dictionary itself takes no locks; its Values property would lock every bucket to copy.
+            foreach (KeyValuePair<string, ConcurrentDictionary<string, InMemoryCounter>> shape in _shapes)
             {
+                ConcurrentDictionary<string, InMemoryCounter> counters = shape.Value;
                 foreach (KeyValuePair<string, InMemoryCounter> pair in counters)
                 {
                     InMemoryCounter counter = pair.Value;
@@ -581,7 +583,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return new RateLimitDecision(RateLimitStatus.LimitExceeded, index, s_capacityRetryAfter, WindowMath.FromUnixMilliseconds(now));
     }
 
-    private sealed record ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
+    private readonly record struct ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
 
     /// <summary>Room for the counters of a typical multi-key acquire (a message to a few recipients) on the stack.</summary>
     [InlineArray(SmallCallLength)]

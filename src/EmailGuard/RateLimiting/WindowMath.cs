@@ -9,8 +9,14 @@ internal static class WindowMath
     /// <summary>Floor division for a positive divisor, correct for negative dividends too.</summary>
     public static long FloorDiv(long value, long divisor)
     {
+        // Times after 1970 take the first branch: one division instead of a division and a remainder.
+        if (value >= 0)
+        {
+            return value / divisor;
+        }
+
         long q = value / divisor;
-        return (value % divisor != 0 && value < 0) ? q - 1 : q;
+        return value % divisor != 0 ? q - 1 : q;
     }
 
     /// <summary>Non-negative modulo for a positive divisor.</summary>

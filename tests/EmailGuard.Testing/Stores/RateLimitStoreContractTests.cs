@@ -227,6 +227,49 @@ public abstract class RateLimitStoreContractTests
     }
 
     [Fact]
+    public async Task Peek_FixedWindowEmptyKey_ReportsTheWindowEnd()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerMinute(3);
+
+        // Act
+        (RateLimitDecision fits, RateLimitEntry fitsEntry) = await PeekOneAsync(store, NewKey("fixed-empty"), rule, 3);
+        (RateLimitDecision never, RateLimitEntry neverEntry) = await PeekOneAsync(store, NewKey("fixed-empty"), rule, 4);
+
+        // Assert
+        fits.Should().Be(new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, Start));
+        fitsEntry.Should().Be(new RateLimitEntry(true, 0, 3, TimeSpan.Zero, StartOfMinute.AddMinutes(1)));
+        never.Should().Be(new RateLimitDecision(RateLimitStatus.LimitExceeded, 0, TimeSpan.MaxValue, Start));
+        neverEntry.Should().Be(new RateLimitEntry(false, 0, 3, TimeSpan.MaxValue, StartOfMinute.AddMinutes(1)));
+    }
+
+    [Fact]
+    public async Task Acquire_SlidingSameKeyTwice_RetryAfterCountsTheEarlierCost()
+    {
+        // Arrange: 8 permits in segment 10:17:20-10:17:30; the call asks 2 + 2 more against a limit of 10.
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.SlidingWindow(10, TimeSpan.FromMinutes(1), 6);
+        string key = NewKey("sliding-twice");
+        DateTimeOffset segment0 = new(2026, 11, 23, 10, 17, 20, TimeSpan.Zero);
+        await AcquireOneAsync(store, key, rule, 8);
+        time.Advance(TimeSpan.FromSeconds(15));
+        DateTimeOffset now = time.GetUtcNow();
+
+        // Act
+        (RateLimitDecision decision, RateLimitEntry[] entries) = await AcquireAsync(store, new(key, rule, 2), new(key, rule, 2));
+
+        // Assert: the second request needs 2 freed, which happens when segment 0 leaves the window at 10:18:30.
+        decision.DeniedIndex.Should().Be(1);
+        decision.RetryAfter.Should().Be(segment0.AddSeconds(70) - now);
+        entries[0].Should().Be(new RateLimitEntry(true, 8, 10, TimeSpan.Zero, segment0.AddSeconds(70)));
+        entries[1].Should().Be(new RateLimitEntry(false, 10, 10, segment0.AddSeconds(70) - now, segment0.AddSeconds(70)));
+        (await CountAsync(store, key, rule)).Should().Be(8);
+    }
+
+    [Fact]
     public async Task Acquire_SlidingWindowAfterWholeWindowIdle_ForgetsEverything()
     {
         // Arrange: a ring of S + 1 slots must not mistake a segment from a whole ring ago for the current one.
