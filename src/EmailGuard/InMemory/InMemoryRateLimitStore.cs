@@ -212,7 +212,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
                 }
 
                 // Lock in ascending counter id so that two multi-key acquires over the same counters cannot deadlock.
-                Array.Sort(order, 0, n, CounterIdComparer.Instance);
+                SortById(order.AsSpan(0, n));
                 int locked = 0;
                 bool removed = false;
                 try
@@ -250,6 +250,33 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
             Array.Clear(order, 0, n);
             ArrayPool<InMemoryCounter?>.Shared.Return(counters);
             ArrayPool<InMemoryCounter?>.Shared.Return(order);
+        }
+    }
+
+    /// <summary>
+    /// Insertion sort for the usual handful of counters: Array.Sort with a comparer allocates a delegate per call,
+    /// which the hot path cannot afford.
+    /// </summary>
+    private static void SortById(Span<InMemoryCounter?> counters)
+    {
+        if (counters.Length > 32)
+        {
+            counters.Sort(CounterIdComparer.Instance);
+            return;
+        }
+
+        for (int i = 1; i < counters.Length; i++)
+        {
+            InMemoryCounter? current = counters[i];
+            long id = current?.Id ?? 0;
+            int j = i - 1;
+            while (j >= 0 && (counters[j]?.Id ?? 0) > id)
+            {
+                counters[j + 1] = counters[j];
+                j--;
+            }
+
+            counters[j + 1] = current;
         }
     }
 

@@ -52,17 +52,19 @@ internal static class RateLimitValidation
 
     public static void ValidateKey(string? key, string paramName, int index = -1)
     {
-        string name = index < 0 ? paramName : $"{paramName}[{index}].Key";
         if (string.IsNullOrWhiteSpace(key))
         {
-            throw new ArgumentException($"{name} is null, empty or white space.", paramName);
+            throw new ArgumentException($"{KeyName(paramName, index)} is null, empty or white space.", paramName);
         }
 
         if (key.Length > RateLimitRequest.MaxKeyLength)
         {
             throw new ArgumentException(
-                $"{name} is {key.Length} characters long; keys are at most {RateLimitRequest.MaxKeyLength}. Hash long values before using them as keys.",
+                $"{KeyName(paramName, index)} is {key.Length} characters long; keys are at most {RateLimitRequest.MaxKeyLength}. Hash long values before using them as keys.",
                 paramName);
         }
     }
+
+    /// <summary>Built only when a check fails: validation runs on every acquire and must not allocate.</summary>
+    private static string KeyName(string paramName, int index) => index < 0 ? paramName : $"{paramName}[{index}].Key";
 }
