@@ -1,6 +1,7 @@
+using EmailGuard;
 using EmailGuard.Sample;
 using EmailGuard.Sample.Accounts;
-using EmailGuard.Sample.Guard;
+using EmailGuard.Sample.Limits;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;
 using Microsoft.Extensions.Options;
@@ -12,11 +13,35 @@ builder.Services.Configure<SampleOptions>(builder.Configuration.GetSection("Samp
 builder.Services.Configure<MailOptions>(builder.Configuration.GetSection("Mail"));
 builder.Services.Configure<SmtpOptions>(builder.Configuration.GetSection("Smtp"));
 
-// EmailGuard: the in-memory store by default, so the sample runs on a fresh machine.
-builder.Services.AddEmailGuard();
+// EmailGuard. The send guard's rules come from the "EmailGuard:SendGuard" section of appsettings.json; the endpoint
+// policies are set here in code. Both styles work for every option (docs/configuration.md).
+IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
+    .AddSendGuard()
+    .AddTenantLimitProvider<SqliteTenantLimitProvider>()
+    .AddEndpointPolicies(endpoints =>
+    {
+        // One sign-up per network per 15 minutes (sliding, so nobody gets a fresh quota at a window boundary), and
+        // a few per target address, so nobody can mail-bomb one victim from many networks.
+        endpoints.AddPolicy("signup", policy => policy
+            .PerClientIp(RateLimitRule.SlidingWindow(1, TimeSpan.FromMinutes(15), 60))
+            .PerField("email", RateLimitRule.PerHour(3)));
+        endpoints.AddPolicy("password-reset", policy => policy
+            .PerClientIp(RateLimitRule.SlidingWindow(5, TimeSpan.FromMinutes(15), 60))
+            .PerField("email", RateLimitRule.PerHour(3)));
+        endpoints.OnRejected = SampleRejections.WriteFriendlyPageAsync;
+    });
+
+// The in-memory store by default, so the sample runs on a fresh machine; one setting switches to Redis.
+if (builder.Configuration["EmailGuard:Redis:Configuration"] is { Length: > 0 } redis)
+{
+    emailGuard.AddRedisStore(options =>
+    {
+        options.Configuration = redis;
+        options.KeyPrefix = builder.Configuration["EmailGuard:Redis:KeyPrefix"] ?? "emailguard-sample:";
+    });
+}
 
 builder.Services.AddSingleton<SampleDatabase>();
-builder.Services.AddSingleton<InterimGuard>();
 builder.Services.AddSingleton<Outbox>();
 builder.Services.AddSingleton<MailQueue>();
 builder.Services.AddSingleton<SampleMailer>();
@@ -33,6 +58,7 @@ if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/error");
 }
 
+app.UseEmailGuard();
 app.UseAntiforgery();
 app.MapRazorPages();
 app.MapAccountEndpoints();

@@ -1,3 +1,28 @@
 using BenchmarkDotNet.Running;
+using EmailGuard.Benchmarks.Resilience;
+
+// "measure memory" and "measure redis" are one-shot measurements (retained memory, latency under load, breaker
+// timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
+if (args is ["measure", var what, ..])
+{
+    if (what is "memory" or "all")
+    {
+        InMemoryFloodMeasurement.Run();
+    }
+
+    if (what is "redis" or "all")
+    {
+        await RedisResilienceMeasurement.RunAsync();
+    }
+
+    return;
+}
+
+// Concurrent throughput against Redis is not a BenchmarkDotNet question; it has its own harness.
+if (args is ["redis-throughput", .. string[] rest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+return 0;

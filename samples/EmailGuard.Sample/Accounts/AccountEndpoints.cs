@@ -1,5 +1,4 @@
 using EmailGuard.Sample.Guard;
-using EmailGuard.Sample.Limits;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;
 using Microsoft.AspNetCore.Mvc;
@@ -15,10 +14,8 @@ internal static class AccountEndpoints
 {
     public static IEndpointRouteBuilder MapAccountEndpoints(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapPost("/forms/signup", SignupAsync)
-            .AddEndpointFilter(new InterimEndpointLimit("signup", RateLimitRule.SlidingWindow(1, TimeSpan.FromMinutes(15), 15), RateLimitRule.PerHour(3), "Too many sign-ups from your network"));
-        endpoints.MapPost("/forms/password-reset", ResetAsync)
-            .AddEndpointFilter(new InterimEndpointLimit("reset", RateLimitRule.SlidingWindow(5, TimeSpan.FromMinutes(15), 15), RateLimitRule.PerHour(3), "Too many password reset requests"));
+        endpoints.MapPost("/forms/signup", SignupAsync).RequireEmailRateLimit("signup");
+        endpoints.MapPost("/forms/password-reset", ResetAsync).RequireEmailRateLimit("password-reset");
         return endpoints;
     }
 

@@ -26,16 +26,10 @@ internal static class FriendlyLimitPage
 
     public static string Message(string headline, TimeSpan retryAfter) => $"{headline}, {RetryPhrase(retryAfter)}.";
 
-    /// <summary>Writes the page as a 429 with Retry-After in whole seconds, rounded up.</summary>
-    public static async Task WriteAsync(HttpContext context, string headline, TimeSpan retryAfter)
+    /// <summary>Writes the page; the status code and Retry-After are the middleware's.</summary>
+    public static async Task WriteBodyAsync(HttpContext context, string headline, TimeSpan retryAfter)
     {
         HttpResponse response = context.Response;
-        response.StatusCode = StatusCodes.Status429TooManyRequests;
-        if (retryAfter != TimeSpan.MaxValue)
-        {
-            response.Headers.RetryAfter = ((long)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        }
-
         response.ContentType = "text/html; charset=utf-8";
         string message = HtmlEncoder.Default.Encode(Message(headline, retryAfter));
         await response.WriteAsync($$"""

@@ -1,5 +1,4 @@
 using EmailGuard.Sample.Admin;
-using EmailGuard.Sample.Guard;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;
 using Microsoft.AspNetCore.Mvc;
@@ -9,35 +8,45 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.Sample.Pages;
 
 /// <summary>
-/// Usage of every dimension, the blocklist, flags and suspensions, and the queue. Protected by a DEVELOPMENT-ONLY key
-/// (see <see cref="AdminKey"/>).
+/// Usage of every dimension, the blocklist, flags and suspensions, and the delivery queue: the send guard's status,
+/// list and flag APIs behind one screen. Protected by a DEVELOPMENT-ONLY key (see <see cref="AdminKey"/>).
 /// </summary>
-public sealed class AdminModel(InterimGuard guard, SampleDatabase database, MailQueue queue, IOptions<SampleOptions> options, TimeProvider timeProvider) : PageModel
+public sealed class AdminModel(
+    IEmailSendGuard guard,
+    IEmailGuardLists lists,
+    IEmailGuardFlags flags,
+    SampleDatabase database,
+    MailQueue queue,
+    IOptions<SampleOptions> options,
+    TimeProvider timeProvider) : PageModel
 {
+    private const string Operator = "sample-admin";
+
     public bool Configured => AdminKey.IsConfigured(options.Value);
 
     public bool Authorized { get; private set; }
 
     public string? Message { get; private set; }
 
+    public bool MessageIsError { get; private set; }
+
     public IReadOnlyList<UsageRow> Usage { get; private set; } = [];
 
-    public IReadOnlyDictionary<string, string> Suspended => guard.Suspended;
+    public IReadOnlyList<TenantRow> Tenants { get; private set; } = [];
 
-    public IReadOnlyDictionary<string, string> Blocked => guard.Blocked;
-
-    public IReadOnlyList<Tenant> Tenants { get; private set; } = [];
+    public IReadOnlyList<EmailGuardListEntry> Blocklist { get; private set; } = [];
 
     public MailQueue Queue => queue;
 
+    public static IReadOnlyList<EmailGuardPartyType> PartyTypes { get; } = Enum.GetValues<EmailGuardPartyType>();
+
     public async Task<IActionResult> OnGetAsync()
     {
-        if (!(Authorized = AdminKey.IsAuthorized(HttpContext, options.Value)))
+        if (Authorized = AdminKey.IsAuthorized(HttpContext, options.Value))
         {
-            return Page();
+            await LoadAsync();
         }
 
-        await LoadAsync();
         return Page();
     }
 
@@ -45,7 +54,7 @@ public sealed class AdminModel(InterimGuard guard, SampleDatabase database, Mail
     {
         if (!Configured || !AdminKey.Matches(key, options.Value.AdminKey!))
         {
-            Message = "That is not the admin key.";
+            Fail("That is not the admin key.");
             return Page();
         }
 
@@ -59,73 +68,137 @@ public sealed class AdminModel(InterimGuard guard, SampleDatabase database, Mail
         return RedirectToPage();
     }
 
-    public Task<IActionResult> OnPostSuspendAsync(string tenant, string? reason)
-        => Act(() => guard.Suspend(tenant, string.IsNullOrWhiteSpace(reason) ? "manual" : reason), $"Suspended {tenant}.");
+    public Task<IActionResult> OnPostSuspendAsync(string tenant)
+        => ActAsync(
+            async ct => await flags.FlagAsync(EmailGuardPartyType.Tenant, tenant, EmailGuardFlagReasons.Manual, flaggedBy: Operator, cancellationToken: ct),
+            $"Suspended tenant {tenant}: its new mail is refused, and its queued mail fails at dequeue.");
+
+    public Task<IActionResult> OnPostFlagAsync(string tenant)
+        => ActAsync(
+            async ct => await flags.FlagAsync(EmailGuardPartyType.Tenant, tenant, EmailGuardFlagReasons.HighBounceRate, flaggedBy: Operator, cancellationToken: ct),
+            $"Flagged tenant {tenant} for a high bounce rate: reduced limits for 24 hours.");
 
     public Task<IActionResult> OnPostClearAsync(string tenant)
-        => Act(() => guard.Clear(tenant), $"Cleared {tenant}.");
+        => ActAsync(
+            async ct => await flags.ClearAsync(EmailGuardPartyType.Tenant, tenant, clearedBy: Operator, cancellationToken: ct),
+            $"Cleared every flag of tenant {tenant}.");
 
-    public Task<IActionResult> OnPostBlockAsync(string value, string? reason)
-        => Act(() => guard.Block(value.Trim(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason), $"Blocked {value}.");
+    public Task<IActionResult> OnPostBlockAsync(EmailGuardPartyType partyType, string value, string? reason, int? hours)
+        => ActAsync(
+            async ct => await lists.AddAsync(
+                EmailGuardListKind.Blocklist,
+                partyType,
+                value,
+                string.IsNullOrWhiteSpace(reason) ? "manual" : reason,
+                Operator,
+                hours is > 0 ? TimeSpan.FromHours(hours.Value) : null,
+                ct),
+            $"Blocklisted {partyType} {value}.");
 
-    public Task<IActionResult> OnPostUnblockAsync(string value)
-        => Act(() => guard.Unblock(value), $"Removed {value} from the blocklist.");
+    public Task<IActionResult> OnPostUnblockAsync(EmailGuardPartyType partyType, string value)
+        => ActAsync(
+            async ct => await lists.RemoveAsync(EmailGuardListKind.Blocklist, partyType, value, ct),
+            $"Removed {partyType} {value} from the blocklist.");
 
     public Task<IActionResult> OnPostPauseQueueAsync()
-        => Act(queue.Pause, "Queue paused: queued mail waits, and is checked again when the queue resumes.");
+        => ActAsync(
+            _ =>
+            {
+                queue.Pause();
+                return Task.CompletedTask;
+            },
+            "Queue paused: queued mail waits, and is checked again when the queue resumes.");
 
     public async Task<IActionResult> OnPostResumeQueueAsync()
     {
-        IActionResult result = await Act(queue.Resume, "Queue resumed.");
-        if (Authorized)
+        IActionResult result = await ActAsync(_ => Task.CompletedTask, string.Empty);
+        if (!Authorized)
         {
-            try
-            {
-                // Wait briefly so the operator sees what became of the held mail, instead of a page that is already stale.
-                await queue.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10), timeProvider, HttpContext.RequestAborted);
-                Message = "Queue resumed and drained: every held mail was checked again; see the outbox.";
-            }
-            catch (TimeoutException)
-            {
-                Message = $"Queue resumed; {queue.Pending} mails still waiting.";
-            }
-
-            await LoadAsync();
+            return result;
         }
 
+        queue.Resume();
+        try
+        {
+            // Wait briefly so the operator sees what became of the held mail, instead of a page that is already stale.
+            await queue.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10), timeProvider, HttpContext.RequestAborted);
+            Message = "Queue resumed and drained: every held mail was checked again; see the outbox.";
+        }
+        catch (TimeoutException)
+        {
+            Message = $"Queue resumed; {queue.Pending} mails still waiting.";
+        }
+
+        await LoadAsync();
         return result;
     }
 
-    private async Task<IActionResult> Act(Action action, string done)
+    private async Task<IActionResult> ActAsync(Func<CancellationToken, Task> action, string done)
     {
         if (!(Authorized = AdminKey.IsAuthorized(HttpContext, options.Value)))
         {
             return StatusCode(StatusCodes.Status403Forbidden);
         }
 
-        action();
-        Message = done;
+        try
+        {
+            await action(HttpContext.RequestAborted);
+            Message = done;
+        }
+        catch (ArgumentException ex)
+        {
+            Fail(ex.Message);
+        }
+
         await LoadAsync();
         return Page();
     }
 
-    private async Task LoadAsync()
+    private void Fail(string message)
     {
-        Tenants = database.GetTenants();
-        List<UsageRow> rows = [];
-        var global = await guard.UsageAsync("global", [InterimGuard.GlobalHourly, InterimGuard.GlobalDaily], HttpContext.RequestAborted);
-        rows.Add(new UsageRow("Global", global[0].Count, global[0].Limit, global[1].Count, global[1].Limit));
-        foreach (Tenant t in Tenants)
-        {
-            var usage = await guard.UsageAsync(
-                $"tenant:{t.Id}",
-                [InterimGuard.TenantHourly.WithLimit(t.HourlyLimit ?? InterimGuard.TenantHourly.Limit), InterimGuard.TenantDaily.WithLimit(t.DailyLimit ?? InterimGuard.TenantDaily.Limit)],
-                HttpContext.RequestAborted);
-            rows.Add(new UsageRow($"Tenant {t.Name} ({t.Id})", usage[0].Count, usage[0].Limit, usage[1].Count, usage[1].Limit));
-        }
-
-        Usage = rows;
+        Message = message;
+        MessageIsError = true;
     }
 
-    public sealed record UsageRow(string Dimension, long HourCount, long HourLimit, long DayCount, long DayLimit);
+    private async Task LoadAsync()
+    {
+        CancellationToken ct = HttpContext.RequestAborted;
+        List<UsageRow> usage = [];
+        List<TenantRow> tenants = [];
+        bool globalShown = false;
+        foreach (Tenant tenant in database.GetTenants())
+        {
+            EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = tenant.Id }, ct);
+            foreach (EmailSendRuleUsage rule in status.Usage)
+            {
+                if (rule.Dimension == EmailGuardDimension.Global && !globalShown)
+                {
+                    usage.Add(new UsageRow("Global", "all mail", Window(rule.Rule), rule.Count, rule.Limit));
+                }
+                else if (rule.Dimension == EmailGuardDimension.Tenant)
+                {
+                    usage.Add(new UsageRow("Tenant", $"{tenant.Name} ({tenant.Id})", Window(rule.Rule), rule.Count, rule.Limit));
+                }
+            }
+
+            globalShown = true;
+            tenants.Add(new TenantRow(tenant, status.Flags));
+        }
+
+        Usage = usage;
+        Tenants = tenants;
+        Blocklist = (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Take = 100 }, ct)).Items;
+    }
+
+    private static string Window(RateLimitRule rule)
+        => rule.Window == TimeSpan.FromHours(1) ? "per hour"
+            : rule.Window == TimeSpan.FromDays(1) ? "per day (UTC)"
+            : $"per {rule.Window}";
+
+    public sealed record UsageRow(string Dimension, string Partition, string Window, long Count, long Limit);
+
+    public sealed record TenantRow(Tenant Tenant, IReadOnlyList<EmailGuardFlag> Flags)
+    {
+        public bool IsSuspended => Flags.Any(f => f.Suspend);
+    }
 }

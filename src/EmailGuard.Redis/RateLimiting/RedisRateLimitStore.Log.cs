@@ -6,8 +6,8 @@ internal sealed partial class RedisRateLimitStore
 {
     private static partial class Log
     {
-        [LoggerMessage(EventId = 310, EventName = "RedisScriptReloaded", Level = LogLevel.Information,
-            Message = "Redis no longer had the EmailGuard '{Script}' script (SCRIPT FLUSH, restart or failover); it was sent again.")]
+        [LoggerMessage(EventId = 310, EventName = "RedisScriptReloaded", Level = LogLevel.Debug,
+            Message = "A Redis node did not have the EmailGuard '{Script}' script cached (first use, SCRIPT FLUSH, restart or failover); it was sent with EVAL.")]
         public static partial void ScriptReloaded(ILogger logger, string script);
 
         [LoggerMessage(EventId = 311, EventName = "RedisCrossSlotAcquireDenied", Level = LogLevel.Debug,

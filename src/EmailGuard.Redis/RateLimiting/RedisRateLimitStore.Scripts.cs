@@ -14,8 +14,12 @@ internal sealed partial class RedisRateLimitStore
     /// then per request: limit, window ms, segments (0 for a fixed window), cost.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
     /// never), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
-    /// <para>Numbers passed back to Redis go through <c>fmt</c> because Lua would print large numbers in exponent form.
-    /// Every write is followed by a PEXPIRE in the same script, so a counter never exists without a TTL.</para>
+    /// <para>A single fixed-window request, the commonest call, takes a short path that builds no tables or closures,
+    /// and sets the TTL only when it starts the window: the expiry is the window's end plus the grace, the same for
+    /// every later write in that window, and the key was created by that same script with it. Its numbers (times, indexes, costs) stay below 10^14,
+    /// which Lua passes to Redis as exact integers; the general path formats them with <c>fmt</c> all the same,
+    /// since it also handles segment indexes used as field names. Every write is followed by a PEXPIRE in the same
+    /// script, so a counter never exists without a TTL.</para>
     /// </remarks>
     internal const string AcquireScriptText = """
         local commit = ARGV[1] == '1'
@@ -28,6 +32,31 @@ internal sealed partial class RedisRateLimitStore
         local grace = tonumber(ARGV[4])
         local n = #KEYS
         local floor = math.floor
+
+        if n == 1 and ARGV[7] == '0' then
+          local key = KEYS[1]
+          local limit, w, cost = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
+          local idx = floor(now / w)
+          local reset = (idx + 1) * w
+          local v = redis.call('HMGET', key, 'w', 'c')
+          local current = v[1] and tonumber(v[1]) == idx
+          local count = current and (tonumber(v[2]) or 0) or 0
+          if count + cost <= limit then
+            if commit then
+              if current then
+                redis.call('HINCRBY', key, 'c', cost)
+              else
+                redis.call('HSET', key, 'w', idx, 'c', cost)
+                redis.call('PEXPIRE', key, reset - now + grace)
+              end
+              count = count + cost
+            end
+            return { now, -1, 0, 1, count, 0, reset }
+          end
+          local r = cost > limit and -1 or reset - now
+          return { now, 0, r, 0, count, r, reset }
+        end
+
         local function fmt(x) return string.format('%d', x) end
 
         local function load(key, w, s)

@@ -8,23 +8,32 @@ internal sealed class InMemoryCounter
 {
     private static long s_nextId;
 
+    // A fixed window keeps its one slot in fields, so a decision on the common case touches this object alone.
+    private long _index = long.MinValue;
+    private long _count;
+
+    // A sliding window keeps a ring of S + 1 (segment index, count) pairs, interleaved so a segment's index and count
+    // share a cache line and the ring is one allocation.
+    private readonly long[]? _ring;
+    private readonly int _ringSlots;
+
     public InMemoryCounter(RateLimitRule rule)
     {
-        int slots = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 1 : rule.Segments + 1;
-        Counts = new long[slots];
-        Indexes = new long[slots];
-        Array.Fill(Indexes, long.MinValue);
+        if (rule.Algorithm == RateLimitAlgorithm.SlidingWindow)
+        {
+            _ringSlots = rule.Segments + 1;
+            _ring = new long[2 * _ringSlots];
+            for (int slot = 0; slot < _ringSlots; slot++)
+            {
+                _ring[2 * slot] = long.MinValue;
+            }
+        }
+
         Id = Interlocked.Increment(ref s_nextId);
     }
 
     /// <summary>A process-wide unique number that orders lock acquisition, so multi-key acquires cannot deadlock.</summary>
     public long Id { get; }
-
-    /// <summary>Permits counted per slot.</summary>
-    public long[] Counts { get; }
-
-    /// <summary>The window or segment index each slot currently holds.</summary>
-    public long[] Indexes { get; }
 
     /// <summary>Unix milliseconds after which the counter holds nothing that still counts.</summary>
     public long ExpiresAtMs { get; set; }
@@ -32,19 +41,80 @@ internal sealed class InMemoryCounter
     /// <summary>Set when the counter has left the dictionary; a caller holding it must look the key up again.</summary>
     public bool Removed { get; set; }
 
+    /// <summary>
+    /// Decides a call whose only request is on this counter: the common case, so the window arithmetic is done once
+    /// rather than once for the check, once for the reset time and again after the commit. Decides exactly as the
+    /// general multi-key evaluation does. The caller holds the lock.
+    /// </summary>
+    public RateLimitDecision DecideAlone(RateLimitRule rule, long cost, long nowMs, bool commit, Span<RateLimitEntry> results)
+    {
+        long limit = rule.Limit;
+        long count;
+        long resetAtMs;
+        if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
+        {
+            long index = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
+            resetAtMs = (index + 1) * rule.WindowMilliseconds;
+            count = _index == index ? _count : 0;
+            if (count + cost <= limit)
+            {
+                if (commit)
+                {
+                    count += cost;
+                    _index = index;
+                    _count = count;
+                    ExpiresAtMs = resetAtMs;
+                }
+
+                return Allowed(results, count, limit, resetAtMs, nowMs);
+            }
+
+            TimeSpan fixedRetry = cost > limit ? TimeSpan.MaxValue : WindowMath.Milliseconds(resetAtMs - nowMs);
+            return Denied(results, count, limit, fixedRetry, resetAtMs, nowMs);
+        }
+
+        count = CountAt(rule, nowMs);
+        if (count + cost <= limit)
+        {
+            if (commit)
+            {
+                Add(rule, nowMs, cost);
+                count += cost;
+                resetAtMs = ExpiresAtMs;
+            }
+            else
+            {
+                resetAtMs = ResetAtMs(rule, nowMs);
+            }
+
+            return Allowed(results, count, limit, resetAtMs, nowMs);
+        }
+
+        TimeSpan retry = cost > limit ? TimeSpan.MaxValue : RetryAfter(rule, nowMs, count + cost - limit);
+        return Denied(results, count, limit, retry, ResetAtMs(rule, nowMs), nowMs);
+    }
+
     /// <summary>Permits that count at <paramref name="nowMs"/>.</summary>
     public long CountAt(RateLimitRule rule, long nowMs)
     {
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            return Indexes[0] == WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) ? Counts[0] : 0;
+            return _index == WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) ? _count : 0;
         }
 
+        // Each ring slot can only hold segments congruent to it, so a segment inside the trailing window is counted
+        // by its slot alone; scanning the slots in order needs no division per segment.
         long current = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
+        long oldest = current - rule.Segments;
+        long[] ring = _ring!;
         long sum = 0;
-        for (long j = current - rule.Segments; j <= current; j++)
+        for (int slot = 0; slot < ring.Length; slot += 2)
         {
-            sum += SegmentCount(j);
+            long segment = ring[slot];
+            if (segment >= oldest && segment <= current)
+            {
+                sum += ring[slot + 1];
+            }
         }
 
         return sum;
@@ -64,13 +134,24 @@ internal sealed class InMemoryCounter
 
         long g = rule.SegmentMilliseconds;
         long current = WindowMath.FloorDiv(nowMs, g);
+        long[] ring = _ring!;
+        int slot = 2 * (int)WindowMath.Mod(current - rule.Segments, _ringSlots);
         long freed = 0;
         for (long j = current - rule.Segments; j <= current; j++)
         {
-            freed += SegmentCount(j);
-            if (freed >= need)
+            if (ring[slot] == j)
             {
-                return WindowMath.Milliseconds(((j + rule.Segments + 1) * g) - nowMs);
+                freed += ring[slot + 1];
+                if (freed >= need)
+                {
+                    return WindowMath.Milliseconds(((j + rule.Segments + 1) * g) - nowMs);
+                }
+            }
+
+            slot += 2;
+            if (slot == ring.Length)
+            {
+                slot = 0;
             }
         }
 
@@ -87,68 +168,87 @@ internal sealed class InMemoryCounter
 
         long g = rule.SegmentMilliseconds;
         long current = WindowMath.FloorDiv(nowMs, g);
-        for (long j = current; j >= current - rule.Segments; j--)
+        long oldest = current - rule.Segments;
+        long[] ring = _ring!;
+        long newest = long.MinValue;
+        for (int slot = 0; slot < ring.Length; slot += 2)
         {
-            if (SegmentCount(j) > 0)
+            long segment = ring[slot];
+            if (segment >= oldest && segment <= current && segment > newest && ring[slot + 1] > 0)
             {
-                return (j + rule.Segments + 1) * g;
+                newest = segment;
             }
         }
 
-        return nowMs;
+        return newest == long.MinValue ? nowMs : (newest + rule.Segments + 1) * g;
     }
 
     public void Add(RateLimitRule rule, long nowMs, long cost)
     {
-        long index;
-        int slot;
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            index = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
-            slot = 0;
-            ExpiresAtMs = (index + 1) * rule.WindowMilliseconds;
-        }
-        else
-        {
-            index = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
-            slot = (int)WindowMath.Mod(index, Counts.Length);
-            ExpiresAtMs = (index + rule.Segments + 1) * rule.SegmentMilliseconds;
+            long window = WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds);
+            if (_index != window)
+            {
+                _index = window;
+                _count = 0;
+            }
+
+            _count += cost;
+            ExpiresAtMs = (window + 1) * rule.WindowMilliseconds;
+            return;
         }
 
-        if (Indexes[slot] != index)
+        long segment = WindowMath.FloorDiv(nowMs, rule.SegmentMilliseconds);
+        int slot = 2 * (int)WindowMath.Mod(segment, _ringSlots);
+        if (_ring![slot] != segment)
         {
-            Indexes[slot] = index;
-            Counts[slot] = 0;
+            _ring[slot] = segment;
+            _ring[slot + 1] = 0;
         }
 
-        Counts[slot] += cost;
+        _ring[slot + 1] += cost;
+        ExpiresAtMs = (segment + rule.Segments + 1) * rule.SegmentMilliseconds;
     }
 
     /// <summary>Takes back permits added at <paramref name="acquiredAtMs"/>, if their window or segment is still held.</summary>
     public void Subtract(RateLimitRule rule, long acquiredAtMs, long cost)
     {
-        long index;
-        int slot;
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
-            index = WindowMath.FloorDiv(acquiredAtMs, rule.WindowMilliseconds);
-            slot = 0;
-        }
-        else
-        {
-            index = WindowMath.FloorDiv(acquiredAtMs, rule.SegmentMilliseconds);
-            slot = (int)WindowMath.Mod(index, Counts.Length);
+            if (_index == WindowMath.FloorDiv(acquiredAtMs, rule.WindowMilliseconds))
+            {
+                _count = Math.Max(0, _count - cost);
+            }
+
+            return;
         }
 
-        if (Indexes[slot] == index)
+        long segment = WindowMath.FloorDiv(acquiredAtMs, rule.SegmentMilliseconds);
+        int slot = 2 * (int)WindowMath.Mod(segment, _ringSlots);
+        if (_ring![slot] == segment)
         {
-            Counts[slot] = Math.Max(0, Counts[slot] - cost);
+            _ring[slot + 1] = Math.Max(0, _ring[slot + 1] - cost);
         }
     }
 
-    private long SegmentCount(long segment)
+    private static RateLimitDecision Allowed(Span<RateLimitEntry> results, long count, long limit, long resetAtMs, long nowMs)
     {
-        int slot = (int)WindowMath.Mod(segment, Counts.Length);
-        return Indexes[slot] == segment ? Counts[slot] : 0;
+        if (!results.IsEmpty)
+        {
+            results[0] = new RateLimitEntry(true, count, limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAtMs));
+        }
+
+        return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(nowMs));
+    }
+
+    private static RateLimitDecision Denied(Span<RateLimitEntry> results, long count, long limit, TimeSpan retryAfter, long resetAtMs, long nowMs)
+    {
+        if (!results.IsEmpty)
+        {
+            results[0] = new RateLimitEntry(false, count, limit, retryAfter, WindowMath.FromUnixMilliseconds(resetAtMs));
+        }
+
+        return new RateLimitDecision(RateLimitStatus.LimitExceeded, 0, retryAfter, WindowMath.FromUnixMilliseconds(nowMs));
     }
 }

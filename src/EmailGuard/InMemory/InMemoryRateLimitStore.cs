@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace EmailGuard;
 
@@ -10,16 +11,25 @@ namespace EmailGuard;
 internal sealed class InMemoryRateLimitStore : IRateLimitStore
 {
     private const long NeverSwept = long.MinValue;
+    private const int SmallCallLength = 16;
+    private const int MaxShapeAliases = 32;
 
     private static readonly TimeSpan s_capacityRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_minimumCapacitySweepInterval = TimeSpan.FromSeconds(1);
 
-    private readonly ConcurrentDictionary<CounterKey, InMemoryCounter> _counters = new();
+    // One dictionary per rule shape, keyed by the partition key alone: string keys get the runtime's fast ordinal
+    // hashing, which it switches to randomized hashing by itself if an attacker floods one bucket.
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, InMemoryCounter>> _shapes = new();
+    private readonly Lock _aliasLock = new();
+    private volatile ShapeAlias[] _aliases = [];
     private readonly TimeProvider _timeProvider;
+    private readonly bool _systemClock;
     private readonly int _maxTrackedKeys;
     private readonly long _sweepIntervalMs;
     private readonly Lock _sweepLock = new();
     private int _trackedKeys;
+    private long _clockTick = long.MinValue;
+    private long _clockMs = long.MinValue;
     private long _nextSweepMs;
     private long _lastCapacitySweepMs = NeverSwept;
 
@@ -31,6 +41,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SweepInterval, TimeSpan.FromMilliseconds(1), nameof(options.SweepInterval));
 
         _timeProvider = timeProvider;
+        _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
         _maxTrackedKeys = options.MaxTrackedKeys;
         _sweepIntervalMs = (long)options.SweepInterval.TotalMilliseconds;
         _nextSweepMs = NowMs() + _sweepIntervalMs;
@@ -73,7 +84,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         long acquiredAtMs = acquiredAt.ToUnixTimeMilliseconds();
         foreach (ref readonly RateLimitRequest request in span)
         {
-            if (_counters.TryGetValue(new CounterKey(request.Key, request.Rule.Id), out InMemoryCounter? counter))
+            if (CountersOf(request.Rule).TryGetValue(request.Key, out InMemoryCounter? counter))
             {
                 lock (counter)
                 {
@@ -97,12 +108,12 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        CounterKey counterKey = new(key, rule.Id);
-        if (_counters.TryGetValue(counterKey, out InMemoryCounter? counter))
+        ConcurrentDictionary<string, InMemoryCounter> counters = CountersOf(rule);
+        if (counters.TryGetValue(key, out InMemoryCounter? counter))
         {
             lock (counter)
             {
-                if (!counter.Removed && _counters.TryRemove(new KeyValuePair<CounterKey, InMemoryCounter>(counterKey, counter)))
+                if (!counter.Removed && counters.TryRemove(new KeyValuePair<string, InMemoryCounter>(key, counter)))
                 {
                     counter.Removed = true;
                     Interlocked.Decrement(ref _trackedKeys);
@@ -120,23 +131,26 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         int removed = 0;
         lock (_sweepLock)
         {
-            foreach (KeyValuePair<CounterKey, InMemoryCounter> pair in _counters)
+            foreach (ConcurrentDictionary<string, InMemoryCounter> counters in _shapes.Values)
             {
-                InMemoryCounter counter = pair.Value;
-                if (counter.ExpiresAtMs <= now && Monitor.TryEnter(counter))
+                foreach (KeyValuePair<string, InMemoryCounter> pair in counters)
                 {
-                    try
+                    InMemoryCounter counter = pair.Value;
+                    if (counter.ExpiresAtMs <= now && Monitor.TryEnter(counter))
                     {
-                        if (!counter.Removed && counter.ExpiresAtMs <= now && _counters.TryRemove(pair))
+                        try
                         {
-                            counter.Removed = true;
-                            Interlocked.Decrement(ref _trackedKeys);
-                            removed++;
+                            if (!counter.Removed && counter.ExpiresAtMs <= now && counters.TryRemove(pair))
+                            {
+                                counter.Removed = true;
+                                Interlocked.Decrement(ref _trackedKeys);
+                                removed++;
+                            }
                         }
-                    }
-                    finally
-                    {
-                        Monitor.Exit(counter);
+                        finally
+                        {
+                            Monitor.Exit(counter);
+                        }
                     }
                 }
             }
@@ -145,7 +159,47 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return removed;
     }
 
-    private long NowMs() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+    /// <summary>
+    /// The store's clock in Unix milliseconds. On the system clock, the wall clock is read at most once per tick of
+    /// the OS's coarse monotonic clock (1 to 4 ms) and never goes backwards: reading the wall clock costs as much as
+    /// the rest of a decision, and a clock stepped back must not reopen windows that are already full. Any other
+    /// <see cref="TimeProvider"/> (a fake one in tests) is read on every call, so decisions stay exact to the
+    /// millisecond there.
+    /// </summary>
+    private long NowMs()
+    {
+        if (!_systemClock)
+        {
+            return _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        }
+
+        long tick = Environment.TickCount64;
+        if (tick == Volatile.Read(ref _clockTick))
+        {
+            return Volatile.Read(ref _clockMs);
+        }
+
+        return ReadSystemClock(tick);
+    }
+
+    private long ReadSystemClock(long tick)
+    {
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long seen = Volatile.Read(ref _clockMs);
+        while (now > seen)
+        {
+            long previous = Interlocked.CompareExchange(ref _clockMs, now, seen);
+            if (previous == seen)
+            {
+                break;
+            }
+
+            seen = previous;
+        }
+
+        Volatile.Write(ref _clockTick, tick);
+        return Math.Max(now, Volatile.Read(ref _clockMs));
+    }
 
     private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit)
     {
@@ -185,7 +239,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
                     continue;
                 }
 
-                return Evaluate(MemoryMarshalSingle(in request), results, counter, commit, now);
+                return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
             }
         }
     }
@@ -193,90 +247,78 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private RateLimitDecision DecideMany(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now)
     {
         int n = requests.Length;
-        InMemoryCounter?[] counters = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
-        InMemoryCounter?[] order = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
+        if (n <= SmallCallLength)
+        {
+            SmallCall counters = default;
+            SmallCall order = default;
+            return DecideMany(requests, results, commit, now, ((Span<InMemoryCounter?>)counters)[..n], ((Span<InMemoryCounter?>)order)[..n]);
+        }
+
+        InMemoryCounter?[] rentedCounters = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
+        InMemoryCounter?[] rentedOrder = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
         try
         {
-            while (true)
-            {
-                for (int i = 0; i < n; i++)
-                {
-                    InMemoryCounter? counter = Find(in requests[i], create: commit, now);
-                    if (counter is null && commit)
-                    {
-                        return DenyForCapacity(requests, results, i, now);
-                    }
-
-                    counters[i] = counter;
-                    order[i] = counter;
-                }
-
-                // Lock in ascending counter id so that two multi-key acquires over the same counters cannot deadlock.
-                SortById(order.AsSpan(0, n));
-                int locked = 0;
-                bool removed = false;
-                try
-                {
-                    for (; locked < n; locked++)
-                    {
-                        InMemoryCounter? counter = order[locked];
-                        if (counter is not null)
-                        {
-                            Monitor.Enter(counter);
-                            removed |= counter.Removed;
-                        }
-                    }
-
-                    if (!removed)
-                    {
-                        return EvaluateMany(requests, results, counters.AsSpan(0, n), commit, now);
-                    }
-                }
-                finally
-                {
-                    for (int i = locked - 1; i >= 0; i--)
-                    {
-                        if (order[i] is { } counter)
-                        {
-                            Monitor.Exit(counter);
-                        }
-                    }
-                }
-            }
+            return DecideMany(requests, results, commit, now, rentedCounters.AsSpan(0, n), rentedOrder.AsSpan(0, n));
         }
         finally
         {
-            Array.Clear(counters, 0, n);
-            Array.Clear(order, 0, n);
-            ArrayPool<InMemoryCounter?>.Shared.Return(counters);
-            ArrayPool<InMemoryCounter?>.Shared.Return(order);
+            Array.Clear(rentedCounters, 0, n);
+            Array.Clear(rentedOrder, 0, n);
+            ArrayPool<InMemoryCounter?>.Shared.Return(rentedCounters);
+            ArrayPool<InMemoryCounter?>.Shared.Return(rentedOrder);
         }
     }
 
-    /// <summary>
-    /// Insertion sort for the usual handful of counters: Array.Sort with a comparer allocates a delegate per call,
-    /// which the hot path cannot afford.
-    /// </summary>
-    private static void SortById(Span<InMemoryCounter?> counters)
+    private RateLimitDecision DecideMany(
+        ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now, Span<InMemoryCounter?> counters, Span<InMemoryCounter?> order)
     {
-        if (counters.Length > 32)
+        int n = requests.Length;
+        while (true)
         {
-            counters.Sort(CounterIdComparer.Instance);
-            return;
-        }
-
-        for (int i = 1; i < counters.Length; i++)
-        {
-            InMemoryCounter? current = counters[i];
-            long id = current?.Id ?? 0;
-            int j = i - 1;
-            while (j >= 0 && (counters[j]?.Id ?? 0) > id)
+            for (int i = 0; i < n; i++)
             {
-                counters[j + 1] = counters[j];
-                j--;
+                InMemoryCounter? counter = Find(in requests[i], create: commit, now);
+                if (counter is null && commit)
+                {
+                    return DenyForCapacity(requests, results, i, now);
+                }
+
+                counters[i] = counter;
+                order[i] = counter;
             }
 
-            counters[j + 1] = current;
+            // Lock in ascending counter id so that two multi-key acquires over the same counters cannot deadlock. A
+            // static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
+            order.Sort(static (x, y) => (x?.Id ?? 0).CompareTo(y?.Id ?? 0));
+            int locked = 0;
+            bool removed = false;
+            try
+            {
+                for (; locked < n; locked++)
+                {
+                    InMemoryCounter? counter = order[locked];
+                    if (counter is not null)
+                    {
+                        Monitor.Enter(counter);
+                        removed |= counter.Removed;
+                    }
+                }
+
+                if (!removed)
+                {
+                    return EvaluateMany(requests, results, counters, commit, now);
+                }
+            }
+            finally
+            {
+                for (int i = locked - 1; i >= 0; i--)
+                {
+                    if (order[i] is { } counter)
+                    {
+                        Monitor.Exit(counter);
+                    }
+                }
+            }
         }
     }
 
@@ -315,35 +357,40 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
             if (!results.IsEmpty)
             {
-                long resetAt = counter?.ResetAtMs(request.Rule, now) ?? ResetAtEmpty(request.Rule, now);
-                results[i] = new RateLimitEntry(fits, before, request.Rule.Limit, entryRetry, WindowMath.FromUnixMilliseconds(resetAt));
+                // The reset time depends on whether the call is admitted, so it is filled in below.
+                results[i] = new RateLimitEntry(fits, before, request.Rule.Limit, entryRetry, default);
             }
         }
 
-        if (deniedIndex < 0 && commit)
+        bool admitted = deniedIndex < 0;
+        if (admitted && commit)
         {
             for (int i = 0; i < n; i++)
             {
                 counters[i]!.Add(requests[i].Rule, now, requests[i].Cost);
             }
+        }
 
-            if (!results.IsEmpty)
+        if (!results.IsEmpty)
+        {
+            for (int i = 0; i < n; i++)
             {
-                for (int i = 0; i < n; i++)
-                {
-                    ref readonly RateLimitRequest request = ref requests[i];
-                    results[i] = new RateLimitEntry(
-                        true,
-                        results[i].Count + request.Cost,
-                        request.Rule.Limit,
-                        TimeSpan.Zero,
-                        WindowMath.FromUnixMilliseconds(counters[i]!.ResetAtMs(request.Rule, now)));
-                }
+                ref readonly RateLimitRequest request = ref requests[i];
+                InMemoryCounter? counter = counters[i];
+                RateLimitEntry entry = results[i];
+
+                // After a commit a counter expires exactly when everything it counts has left the window.
+                long resetAt = admitted && commit
+                    ? counter!.ExpiresAtMs
+                    : counter?.ResetAtMs(request.Rule, now) ?? ResetAtEmpty(request.Rule, now);
+                results[i] = admitted && commit
+                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
+                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
             }
         }
 
         return new RateLimitDecision(
-            deniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
+            admitted ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
             deniedIndex,
             retryAfter,
             WindowMath.FromUnixMilliseconds(now));
@@ -390,22 +437,22 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
     private InMemoryCounter? Find(in RateLimitRequest request, bool create, long now)
     {
-        CounterKey key = new(request.Key, request.Rule.Id);
-        if (_counters.TryGetValue(key, out InMemoryCounter? counter) || !create)
+        ConcurrentDictionary<string, InMemoryCounter> counters = CountersOf(request.Rule);
+        if (counters.TryGetValue(request.Key, out InMemoryCounter? counter) || !create)
         {
             return counter;
         }
 
-        return Create(key, request.Rule, now);
+        return Create(counters, request.Key, request.Rule, now);
     }
 
-    private InMemoryCounter? Create(CounterKey key, RateLimitRule rule, long now)
+    private InMemoryCounter? Create(ConcurrentDictionary<string, InMemoryCounter> counters, string key, RateLimitRule rule, long now)
     {
         bool swept = false;
         while (!TryReserveSlot())
         {
             // The key may have been created by a concurrent caller that took the last slot; that is not a reason to deny.
-            if (_counters.TryGetValue(key, out InMemoryCounter? existing))
+            if (counters.TryGetValue(key, out InMemoryCounter? existing))
             {
                 return existing;
             }
@@ -419,13 +466,52 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         }
 
         InMemoryCounter created = new(rule);
-        InMemoryCounter winner = _counters.GetOrAdd(key, created);
+        InMemoryCounter winner = counters.GetOrAdd(key, created);
         if (!ReferenceEquals(winner, created))
         {
             Interlocked.Decrement(ref _trackedKeys);
         }
 
         return winner;
+    }
+
+    /// <summary>
+    /// The counters of a rule shape. Rules are long-lived objects, so the shape is first looked up by the identity of the
+    /// rule's <see cref="RateLimitRule.Id"/> string among a few remembered ones, which is cheaper than hashing it.
+    /// </summary>
+    private ConcurrentDictionary<string, InMemoryCounter> CountersOf(RateLimitRule rule)
+    {
+        string id = rule.Id;
+        foreach (ShapeAlias alias in _aliases)
+        {
+            if (ReferenceEquals(alias.Id, id))
+            {
+                return alias.Counters;
+            }
+        }
+
+        return CountersOfSlow(id);
+    }
+
+    private ConcurrentDictionary<string, InMemoryCounter> CountersOfSlow(string id)
+    {
+        ConcurrentDictionary<string, InMemoryCounter> counters = _shapes.GetOrAdd(id, static _ => new ConcurrentDictionary<string, InMemoryCounter>());
+        if (_aliases.Length >= MaxShapeAliases)
+        {
+            return counters;
+        }
+
+        lock (_aliasLock)
+        {
+            // Bounded, so an app that builds a fresh rule per call only misses the shortcut, never grows this list.
+            ShapeAlias[] aliases = _aliases;
+            if (aliases.Length < MaxShapeAliases && !Array.Exists(aliases, alias => ReferenceEquals(alias.Id, id)))
+            {
+                _aliases = [.. aliases, new ShapeAlias(id, counters)];
+            }
+        }
+
+        return counters;
     }
 
     /// <summary>
@@ -495,12 +581,12 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return new RateLimitDecision(RateLimitStatus.LimitExceeded, index, s_capacityRetryAfter, WindowMath.FromUnixMilliseconds(now));
     }
 
-    private readonly record struct CounterKey(string Key, string RuleId);
+    private sealed record ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
 
-    private sealed class CounterIdComparer : IComparer<InMemoryCounter?>
+    /// <summary>Room for the counters of a typical multi-key acquire (a message to a few recipients) on the stack.</summary>
+    [InlineArray(SmallCallLength)]
+    private struct SmallCall
     {
-        public static readonly CounterIdComparer Instance = new();
-
-        public int Compare(InMemoryCounter? x, InMemoryCounter? y) => (x?.Id ?? 0).CompareTo(y?.Id ?? 0);
+        private InMemoryCounter? _first;
     }
 }

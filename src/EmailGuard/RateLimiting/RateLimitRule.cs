@@ -84,6 +84,20 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         SegmentMilliseconds = windowMs / segments;
     }
 
+    // Shares the shape's Id string, so stores that remember shapes by reference recognize a reduced rule at once.
+    private RateLimitRule(RateLimitRule shape, long limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxLimit);
+        Limit = limit;
+        Window = shape.Window;
+        Algorithm = shape.Algorithm;
+        Segments = shape.Segments;
+        Id = shape.Id;
+        WindowMilliseconds = shape.WindowMilliseconds;
+        SegmentMilliseconds = shape.SegmentMilliseconds;
+    }
+
     /// <summary>Gets the permits admitted per window.</summary>
     public long Limit { get; }
 
@@ -157,7 +171,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// </summary>
     /// <param name="limit">The new limit.</param>
     /// <returns>This instance when the limit is unchanged, else a new rule.</returns>
-    public RateLimitRule WithLimit(long limit) => limit == Limit ? this : new(limit, Window, Algorithm, Segments);
+    public RateLimitRule WithLimit(long limit) => limit == Limit ? this : new(this, limit);
 
     /// <summary>Whether two rules have the same shape, and so share counters, whatever their limits.</summary>
     /// <param name="other">The other rule.</param>

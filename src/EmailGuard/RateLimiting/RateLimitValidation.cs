@@ -65,6 +65,6 @@ internal static class RateLimitValidation
         }
     }
 
-    /// <summary>Built only when a check fails: validation runs on every acquire and must not allocate.</summary>
+    // Built only when throwing: every acquire validates its keys, and the hot path must not allocate.
     private static string KeyName(string paramName, int index) => index < 0 ? paramName : $"{paramName}[{index}].Key";
 }

@@ -119,6 +119,7 @@ public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisSt
         RateLimitRequest[] request = [new("flush", s_fixed)];
         RateLimitEntry[] entries = new RateLimitEntry[1];
         await store.AcquireAsync(request, entries);
+        logger.Collector.Clear();
         IServer server = Admin.GetServers()[0];
         long evalShaBefore = await CommandCallsAsync(server, "evalsha");
 

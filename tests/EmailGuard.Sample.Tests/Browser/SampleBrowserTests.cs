@@ -63,7 +63,8 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
         await _page.GotoAsync("/outbox");
         await Expect(_page.Locator("tr.mail")).ToHaveCountAsync(1);
         _app.PickedUpMails().Should().ContainSingle();
-        _errors.Snapshot().Should().BeEmpty();
+        // Chromium reports any 4xx document as a failed resource; the 429 is the point of this page, nothing else may fail.
+        _errors.Snapshot().Should().OnlyContain(e => e.Contains("status of 429", StringComparison.Ordinal) && e.Contains("/forms/signup", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -34,11 +34,7 @@ public sealed partial class DocsTests
     [MemberData(nameof(MarkdownFiles))]
     public void CSharpBlocks_Compile_AgainstTheRealAssemblies(string file)
     {
-        List<string> errors = [];
-        foreach (MarkdownBlock block in Blocks(file).Where(b => b.Language == "csharp"))
-        {
-            errors.AddRange(SnippetCompiler.Compile(block));
-        }
+        IReadOnlyList<string> errors = SnippetCompiler.CompileFile([.. Blocks(file).Where(b => b.Language == "csharp")]);
 
         errors.Should().BeEmpty();
     }
@@ -57,6 +53,14 @@ public sealed partial class DocsTests
     public void SnippetCompiler_FragmentUsingApp_CompilesInsideAWebProgram()
     {
         MarkdownBlock fragment = new("fragment.md", 1, "csharp", "builder.Services.AddEmailGuard();\napp.MapGet(\"/\", () => \"ok\");");
+
+        SnippetCompiler.Compile(fragment).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void SnippetCompiler_FragmentUsingServices_GetsTheBuildersServices()
+    {
+        MarkdownBlock fragment = new("fragment.md", 1, "csharp", "services.AddEmailGuard();");
 
         SnippetCompiler.Compile(fragment).Should().BeEmpty();
     }

@@ -8,6 +8,7 @@ internal static class RepositoryRoot
     public static IEnumerable<(string FullPath, string Name)> MarkdownFiles()
     {
         yield return (System.IO.Path.Combine(Path, "README.md"), "README.md");
+        yield return (System.IO.Path.Combine(Path, "samples", "EmailGuard.Sample", "README.md"), "samples/EmailGuard.Sample/README.md");
         string docs = System.IO.Path.Combine(Path, "docs");
         if (Directory.Exists(docs))
         {

@@ -11,8 +11,8 @@ namespace EmailGuard.Sample.Tests;
 /// <item>a whole program (it calls <c>WebApplication.CreateBuilder</c>) as it is;</item>
 /// <item>type declarations (classes, records, interfaces) as a file of their own;</item>
 /// <item>anything else as statements inside a web app's Program.cs, after
-/// <c>var builder = WebApplication.CreateBuilder(args);</c> (and <c>var app = builder.Build();</c> when the block
-/// uses <c>app</c> without declaring it).</item>
+/// <c>var builder = WebApplication.CreateBuilder(args);</c> (plus <c>services</c> = <c>builder.Services</c> and
+/// <c>var app = builder.Build();</c> when the block uses them without declaring them).</item>
 /// </list>
 /// Only the global usings of a new web project are implied; a block must bring its own <c>using EmailGuard;</c>.
 /// </summary>
@@ -41,44 +41,55 @@ internal static partial class SnippetCompiler
 
     private static readonly CSharpParseOptions s_parseOptions = new(LanguageVersion.Preview);
 
-    public static IReadOnlyList<string> Compile(MarkdownBlock block)
+    public static IReadOnlyList<string> Compile(MarkdownBlock block) => CompileFile([block]);
+
+    /// <summary>
+    /// Compiles the C# blocks of one file. Type declarations of the file are visible to its other blocks, as they
+    /// would be in the reader's project.
+    /// </summary>
+    public static IReadOnlyList<string> CompileFile(IReadOnlyList<MarkdownBlock> blocks)
     {
-        (string source, OutputKind kind) = Shape(block.Code);
-        SyntaxTree[] trees =
+        SyntaxTree usings = CSharpSyntaxTree.ParseText(ImplicitUsings, s_parseOptions, path: "ImplicitUsings.cs");
+        SyntaxTree[] declarations =
         [
-            CSharpSyntaxTree.ParseText(ImplicitUsings, s_parseOptions, path: "ImplicitUsings.cs"),
-            CSharpSyntaxTree.ParseText(source, s_parseOptions, path: block.ToString()),
+            .. blocks.Where(b => DeclarationsOnly(b.Code)).Select(b => CSharpSyntaxTree.ParseText(b.Code, s_parseOptions, path: b.ToString())),
         ];
+        List<string> errors = [.. Errors([usings, .. declarations], OutputKind.DynamicallyLinkedLibrary, report: null)];
+        foreach (MarkdownBlock block in blocks.Where(b => !DeclarationsOnly(b.Code)))
+        {
+            SyntaxTree program = CSharpSyntaxTree.ParseText(Shape(block.Code), s_parseOptions, path: block.ToString());
+            errors.AddRange(Errors([usings, .. declarations, program], OutputKind.ConsoleApplication, report: program));
+        }
+
+        return errors;
+    }
+
+    private static IEnumerable<string> Errors(SyntaxTree[] trees, OutputKind kind, SyntaxTree? report)
+    {
         CSharpCompilation compilation = CSharpCompilation.Create(
             "Snippet",
             trees,
             s_references.Value,
             new CSharpCompilationOptions(kind, nullableContextOptions: NullableContextOptions.Enable));
-        return
-        [
-            .. compilation.GetDiagnostics()
-                .Where(d => d.Severity == DiagnosticSeverity.Error)
-                .Select(d => d.ToString()),
-        ];
+        return compilation.GetDiagnostics()
+            .Where(d => d.Severity == DiagnosticSeverity.Error)
+            .Where(d => report is null || d.Location.SourceTree == report || !d.Location.IsInSource)
+            .Select(d => d.ToString());
     }
 
-    private static (string Source, OutputKind Kind) Shape(string code)
+    private static string Shape(string code)
     {
         if (code.Contains("WebApplication.CreateBuilder", StringComparison.Ordinal)
             || code.Contains("Host.CreateApplicationBuilder", StringComparison.Ordinal))
         {
-            return (code, OutputKind.ConsoleApplication);
-        }
-
-        if (DeclarationsOnly(code))
-        {
-            return (code, OutputKind.DynamicallyLinkedLibrary);
+            return code;
         }
 
         string usings = string.Join('\n', code.Split('\n').Where(l => l.StartsWith("using ", StringComparison.Ordinal)));
         string body = string.Join('\n', code.Split('\n').Where(l => !l.StartsWith("using ", StringComparison.Ordinal)));
+        string services = ServicesUse().IsMatch(body) && !ServicesDeclaration().IsMatch(body) ? "IServiceCollection services = builder.Services;\n" : string.Empty;
         string app = AppUse().IsMatch(body) && !AppDeclaration().IsMatch(body) ? "var app = builder.Build();\n" : string.Empty;
-        return ($"{usings}\nvar builder = WebApplication.CreateBuilder(args);\n{app}#line 1\n{body}\n", OutputKind.ConsoleApplication);
+        return $"{usings}\nvar builder = WebApplication.CreateBuilder(args);\n{services}{app}#line 1\n{body}\n";
     }
 
     private static bool DeclarationsOnly(string code)
@@ -97,6 +108,12 @@ internal static partial class SnippetCompiler
                 .Select(p => MetadataReference.CreateFromFile(p)),
         ];
     }
+
+    [GeneratedRegex(@"(?<![\w.])services\.")]
+    private static partial Regex ServicesUse();
+
+    [GeneratedRegex(@"\b(var|IServiceCollection)\s+services\s*=")]
+    private static partial Regex ServicesDeclaration();
 
     [GeneratedRegex(@"(?<![\w.])app\.")]
     private static partial Regex AppUse();

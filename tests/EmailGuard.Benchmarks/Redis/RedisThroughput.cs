@@ -1,0 +1,167 @@
+using System.Diagnostics;
+using System.Globalization;
+using EmailGuard.Redis;
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+
+namespace EmailGuard.Benchmarks.Redis;
+
+/// <summary>
+/// Throughput of single-key acquires on the Redis store with 64 concurrent callers on one multiplexer, measured in
+/// the same run as (a) a raw StackExchange.Redis script call of the equivalent INCRBY + PEXPIRE at the same
+/// concurrency and (b) <c>redis-benchmark -P 16 -c 50</c> running that script by SHA, the server's ceiling.
+/// </summary>
+/// <remarks>
+/// Not a BenchmarkDotNet benchmark: BenchmarkDotNet measures one call at a time, while the question here is the
+/// throughput of many concurrent callers sharing one connection. Run with
+/// <c>dotnet run -c Release --project tests/EmailGuard.Benchmarks -- redis-throughput [operations]</c>. It talks only
+/// to 127.0.0.1 (a local redis-server it starts, or <c>EMAILGUARD_REDIS</c>) and is bounded in operations and time.
+/// Rounds alternate between the two clients so machine noise hits both alike; the median round is reported.
+/// </remarks>
+internal static class RedisThroughput
+{
+    private const int Callers = 64;
+    private const int Rounds = 3;
+    private static readonly TimeSpan s_roundTimeLimit = TimeSpan.FromSeconds(60);
+
+    /// <summary>The raw baseline: what the store's script does for one fixed-window key, minus the bookkeeping.</summary>
+    private const string RawScript = """
+        local c = redis.call('INCRBY', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[1], ARGV[2])
+        return c
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
+        RedisServerFixture redis = new();
+        await redis.InitializeAsync();
+        try
+        {
+            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+            IDatabase database = multiplexer.GetDatabase();
+            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
+
+            RedisRateLimitStoreOptions serverTime = new() { KeyPrefix = prefix };
+            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), serverTime, TimeProvider.System);
+            RedisRateLimitStoreOptions clientTime = new() { KeyPrefix = prefix + "c:", UseServerTime = false };
+            RedisRateLimitStore clientClockStore = new(new RedisConnection(multiplexer, prefix + "c:"), clientTime, TimeProvider.System);
+            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+            RateLimitRequest[] request = [new("hot", rule)];
+            RedisKey rawKey = prefix + "raw";
+            RedisValue[] rawArguments = [1, 3_600_000];
+            RedisKey[] rawKeys = [rawKey];
+
+            Func<Task> library = async () => await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
+            Func<Task> libraryClientClock = async () => await clientClockStore.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
+            Func<Task> raw = () => database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
+
+            // Warm up the JIT, the connection and the server's script cache.
+            await MeasureAsync(raw, Math.Min(operations, 10_000));
+            await MeasureAsync(library, Math.Min(operations, 10_000));
+            await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
+
+            List<double> rawRounds = [];
+            List<double> libraryRounds = [];
+            List<double> clientClockRounds = [];
+            for (int round = 0; round < Rounds; round++)
+            {
+                rawRounds.Add(await MeasureAsync(raw, operations));
+                libraryRounds.Add(await MeasureAsync(library, operations));
+                clientClockRounds.Add(await MeasureAsync(libraryClientClock, operations));
+            }
+
+            byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
+            double tool = await RunRedisBenchmarkAsync(multiplexer.GetServers()[0].EndPoint, Convert.ToHexStringLower(sha), prefix + "tool", operations * 2);
+
+            double rawOps = Median(rawRounds);
+            double libraryOps = Median(libraryRounds);
+            double clientClockOps = Median(clientClockRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {Rounds} (median)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw SE.Redis INCRBY+PEXPIRE script: {rawOps,12:N0} ops/s   rounds {string.Join(" / ", rawRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (server time):     {libraryOps,12:N0} ops/s   rounds {string.Join(" / ", libraryRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (client clock):    {clientClockOps,12:N0} ops/s   rounds {string.Join(" / ", clientClockRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}); store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
+
+            await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
+            return 0;
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
+    private static async Task<double> MeasureAsync(Func<Task> call, int operations)
+    {
+        int remaining = operations;
+        Stopwatch elapsed = Stopwatch.StartNew();
+        Task[] callers = new Task[Callers];
+        for (int c = 0; c < Callers; c++)
+        {
+            callers[c] = Task.Run(async () =>
+            {
+                while (Interlocked.Decrement(ref remaining) >= 0 && elapsed.Elapsed < s_roundTimeLimit)
+                {
+                    await call();
+                }
+            });
+        }
+
+        await Task.WhenAll(callers);
+        elapsed.Stop();
+        int done = operations - Math.Max(0, Volatile.Read(ref remaining));
+        return done / elapsed.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<double> RunRedisBenchmarkAsync(System.Net.EndPoint endPoint, string sha, string key, int requests)
+    {
+        string? binary = FindOnPath("redis-benchmark");
+        if (binary is null || endPoint is not System.Net.IPEndPoint ip)
+        {
+            Console.WriteLine("redis-benchmark not found (package redis-tools) or Redis is not on an IP endpoint; skipping the tool baseline.");
+            return double.NaN;
+        }
+
+        ProcessStartInfo info = new(binary) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string argument in (string[])
+                 [
+                     "-h", "127.0.0.1", "-p", ip.Port.ToString(CultureInfo.InvariantCulture), "-P", "16", "-c", "50",
+                     "-n", requests.ToString(CultureInfo.InvariantCulture), "-q", "EVALSHA", sha, "1", key, "1", "3600000",
+                 ])
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using Process process = Process.Start(info)!;
+        using CancellationTokenSource timeout = new(s_roundTimeLimit);
+        string output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+        await process.WaitForExitAsync(timeout.Token);
+
+        // -q prints e.g. "EVALSHA ...: 98765.43 requests per second, p50=0.711 msec"; with \r progress lines before it.
+        string last = output.Split('\r', '\n').Last(l => l.Contains("requests per second", StringComparison.Ordinal));
+        string number = last[(last.LastIndexOf(": ", StringComparison.Ordinal) + 2)..last.IndexOf(" requests per second", StringComparison.Ordinal)];
+        return double.Parse(number, CultureInfo.InvariantCulture);
+    }
+
+    private static string? FindOnPath(string name)
+    {
+        foreach (string directory in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin").Split(Path.PathSeparator))
+        {
+            string candidate = Path.Combine(directory, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    private static double Median(List<double> values)
+    {
+        List<double> sorted = [.. values.Order()];
+        return sorted[sorted.Count / 2];
+    }
+}

@@ -1,0 +1,38 @@
+using System.Threading.RateLimiting;
+using EmailGuard;
+using Microsoft.AspNetCore.RateLimiting;
+
+// Usage: EmailGuard.LoadTests --urls http://127.0.0.1:PORT [--store memory|redis] [--redis host:port]
+// Every limit is far above what wrk can send, so nothing is ever rejected: the run measures overhead only.
+WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(args);
+builder.Logging.ClearProviders();
+
+string store = builder.Configuration["store"] ?? "memory";
+IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard();
+if (store == "redis")
+{
+    LoadTestRedis.AddStore(emailGuard, builder.Configuration["redis"] ?? throw new InvalidOperationException("--redis host:port is required with --store redis"));
+}
+
+// LoadTest:Limit lets the end-to-end tests (WebApplicationFactory<Program>) run the same app with a small limit.
+long limit = builder.Configuration.GetValue("LoadTest:Limit", RateLimitRule.MaxLimit);
+emailGuard.AddEndpointPolicies(o => o.AddPolicy("load", p => p.PerClientIp(RateLimitRule.PerMinute(limit))));
+
+builder.Services.AddRateLimiter(o => o.AddPolicy("builtin", context => RateLimitPartition.GetFixedWindowLimiter(
+    context.Connection.RemoteIpAddress?.ToString() ?? "none",
+    _ => new FixedWindowRateLimiterOptions { PermitLimit = int.MaxValue, Window = TimeSpan.FromMinutes(1) })));
+
+WebApplication app = builder.Build();
+app.UseRouting();
+app.UseRateLimiter();
+app.UseEmailGuard();
+
+app.MapGet("/bare", () => "ok");
+app.MapGet("/builtin", () => "ok").RequireRateLimiting("builtin");
+app.MapGet("/emailguard", () => "ok").RequireEmailRateLimit("load");
+app.MapGet("/ready", () => store);
+
+app.Run();
+
+/// <summary>The entry point, public so that <c>WebApplicationFactory&lt;Program&gt;</c> can start this app in tests.</summary>
+public partial class Program;

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Drives the load app with wrk: bare endpoint, ASP.NET Core's built-in limiter, EmailGuard in memory, EmailGuard on
+# Redis. Prints requests/s and the ratio to the bare endpoint of the same app. Everything it starts, it stops.
+# Usage: tests/EmailGuard.LoadTests/run.sh [duration-seconds (default 10)] [rounds (default 2)]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+duration="${1:-10}"
+rounds="${2:-2}"
+conns=64
+threads=2
+out="tests/EmailGuard.LoadTests/bin/run"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "run: installing wrk"
+  timeout 120 apt-get install -y -qq wrk >/dev/null
+fi
+
+dotnet build tests/EmailGuard.LoadTests/EmailGuard.LoadTests.csproj -c Release -o "$out" -v q -nologo >/dev/null
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [[ -n "${redis_dir:-}" ]]; then rm -rf "$redis_dir"; fi
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+start_app() { # $1 = store args...; prints the base url
+  local port; port=$(free_port)
+  "$out/EmailGuard.LoadTests" --urls "http://127.0.0.1:$port" "$@" >"$out/app-$port.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do
+    if curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1; then echo "http://127.0.0.1:$port"; return 0; fi
+    sleep 0.1
+  done
+  echo "run: the app did not start; see $out/app-$port.log" >&2
+  return 1
+}
+
+declare -A total
+measure() { # $1 = label, $2 = url
+  timeout $((duration + 20)) wrk -t1 -c8 -d2s "$2" >/dev/null
+  local rps
+  rps=$(timeout $((duration + 20)) wrk -t$threads -c$conns -d"${duration}s" "$2" | awk '/Requests\/sec:/ {print $2}')
+  local non2xx
+  total[$1]=$(python3 -c "print(${total[$1]:-0} + $rps)")
+  printf '  %-22s %12.0f req/s\n' "$1" "$rps"
+}
+
+mem=$(start_app --store memory)
+redis_url=""
+if command -v redis-server >/dev/null 2>&1; then
+  redis_port=$(free_port)
+  redis_dir=$(mktemp -d)
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$redis_dir" --daemonize no >/dev/null 2>&1 &
+  pids+=($!)
+  sleep 0.5
+  if redis_url=$(start_app --store redis --redis "127.0.0.1:$redis_port" 2>/dev/null); then :; else redis_url=""; echo "run: EmailGuard on Redis not run (see app log)"; fi
+fi
+
+for round in $(seq 1 "$rounds"); do
+  echo "round $round (wrk -t$threads -c$conns -d${duration}s)"
+  measure bare "$mem/bare"
+  measure builtin "$mem/builtin"
+  measure emailguard-memory "$mem/emailguard"
+  if [[ -n "$redis_url" ]]; then
+    measure bare-redis-app "$redis_url/bare"
+    measure emailguard-redis "$redis_url/emailguard"
+  fi
+done
+
+echo "mean over $rounds rounds; ratio = endpoint / bare"
+for label in bare builtin emailguard-memory bare-redis-app emailguard-redis; do
+  [[ -n "${total[$label]:-}" ]] || continue
+  python3 -c "b=${total[bare]}/$rounds; v=${total[$label]}/$rounds; print(f'  {\"$label\":<22} {v:12.0f} req/s  ratio {v/b:5.3f}')"
+done

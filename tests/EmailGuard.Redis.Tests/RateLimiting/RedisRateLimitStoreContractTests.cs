@@ -1,0 +1,34 @@
+using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Stores;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// The store contract, run against real Redis with the client clock, each test under its own key prefix. After each
+/// test every key it wrote must carry a TTL within its window plus a segment and the grace.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreContractTests(RedisServerFixture redis) : RateLimitStoreContractTests, IAsyncLifetime
+{
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private ConnectionMultiplexer? _multiplexer;
+
+    public Task InitializeAsync()
+    {
+        _multiplexer = redis.CreateMultiplexer();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
+            _multiplexer!, _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
+        violations.Should().BeEmpty();
+        await _multiplexer!.DisposeAsync();
+    }
+
+    protected override IRateLimitStore CreateStore(FakeTimeProvider timeProvider)
+        => RedisStoreTestBase.CreateStore(_multiplexer!, _prefix, timeProvider);
+}

@@ -1,0 +1,49 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Resilience;
+
+/// <summary>
+/// One simulated app instance, wired as an app would be (<c>AddEmailGuard().AddRedisStore(...)</c>), with its own
+/// multiplexer. The multiplexer reconnects on its own (<c>AbortOnConnectFail = false</c>) and quickly (short connect
+/// timeout, linear retry), but keeps the long default command timeout, so only EmailGuard's timeout can cut a wait.
+/// </summary>
+internal sealed class RedisAppInstance : IAsyncDisposable
+{
+    private readonly ServiceProvider _provider;
+
+    private RedisAppInstance(ServiceProvider provider)
+    {
+        _provider = provider;
+        Resilient = provider.GetRequiredService<ResilientRateLimitStore>();
+    }
+
+    public ResilientRateLimitStore Resilient { get; }
+
+    public static RedisAppInstance Create(RedisServerFixture redis, string prefix, Action<StoreResilienceOptions>? configure = null)
+    {
+        ConfigurationOptions configuration = redis.CreateConfiguration();
+        configuration.AbortOnConnectFail = false;
+        configuration.ConnectTimeout = 500;
+        configuration.ReconnectRetryPolicy = new LinearRetry(200);
+
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddRedisStore(o =>
+        {
+            o.ConfigurationOptions = configuration;
+            o.KeyPrefix = prefix;
+        });
+        services.Configure<StoreResilienceOptions>(o =>
+        {
+            o.Timeout = TimeSpan.FromMilliseconds(250);
+            o.BreakDuration = TimeSpan.FromSeconds(1);
+            o.InstanceCount = 2;
+            configure?.Invoke(o);
+        });
+        return new RedisAppInstance(services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true }));
+    }
+
+    public ValueTask DisposeAsync() => _provider.DisposeAsync();
+}

@@ -1,0 +1,36 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace EmailGuard.Sample.Tests;
+
+/// <summary>The sample's flows with <c>EmailGuard:Redis:Configuration</c> set: every counter lives in a real Redis.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisSampleFlowTests(RedisServerFixture redis) : SampleFlowTests
+{
+    private readonly string _prefix = $"sample-test:{Guid.NewGuid():N}:";
+
+    protected override IDictionary<string, string?> Settings() => new Dictionary<string, string?>
+    {
+        ["EmailGuard:Redis:Configuration"] = redis.ConnectionString,
+        ["EmailGuard:Redis:KeyPrefix"] = _prefix,
+    };
+
+    [Fact]
+    public async Task Signup_WithRedisConfigured_CountsInRedisWithTtls()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+
+        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"))).Dispose();
+
+        App.Services.GetRequiredService<IRateLimitStore>().GetType().Name.Should().Be("RedisRateLimitStore");
+        await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        IServer server = connection.GetServers()[0];
+        RedisKey[] keys = [.. server.Keys(pattern: _prefix + "*")];
+        keys.Should().NotBeEmpty("the endpoint policy and the send guard count in Redis");
+        foreach (RedisKey key in keys)
+        {
+            (await connection.GetDatabase().KeyTimeToLiveAsync(key)).Should().NotBeNull($"{key} must expire");
+        }
+    }
+}

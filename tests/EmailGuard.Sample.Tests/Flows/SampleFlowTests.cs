@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using EmailGuard.Sample.Mail;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Sample.Tests;
+
+/// <summary>
+/// The browser tests' flows over plain HTTP against the sample on a real port, once per store: the sample must behave
+/// the same with the in-memory store and with Redis.
+/// </summary>
+public abstract partial class SampleFlowTests : IAsyncLifetime
+{
+    private SampleApp _app = null!;
+
+    protected SampleApp App => _app;
+
+    public Task InitializeAsync()
+    {
+        _app = SampleApp.Start(Settings());
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    /// <summary>Configuration of the store under test.</summary>
+    protected abstract IDictionary<string, string?> Settings();
+
+    [Fact]
+    public async Task Signup_FirstSubmission_RedirectsAndSendsOneMail()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        response.Headers.Location!.OriginalString.Should().Be("/signup/sent");
+        Outbox().Should().ContainSingle().Which.Should().Match<OutboxEntry>(e => e.To == "first@example.com" && e.Status == OutboxStatus.Sent);
+        App.PickedUpMails().Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task Signup_SecondSubmissionFromSameClient_FriendlyPageWithRetryAfterAndNoSecondMail()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"))).Dispose();
+
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/forms/signup", ("email", "second@example.com"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        long retryAfter = (long)response.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
+        retryAfter.Should().BeInRange(1, (15 * 60) + 15, "one sign-up per 15 minutes, sliding over 15-second segments");
+        string html = await response.Content.ReadAsStringAsync();
+        Match minutes = MinutesPattern().Match(html);
+        minutes.Success.Should().BeTrue();
+        int shown = int.Parse(minutes.Groups["minutes"].Value, CultureInfo.InvariantCulture);
+        shown.Should().Be((int)Math.Max(1, Math.Round(retryAfter / 60.0, MidpointRounding.AwayFromZero)), "the page is computed from Retry-After");
+        html.Should().Contain("Too many sign-ups from your network");
+        Outbox().Should().ContainSingle();
+        App.PickedUpMails().Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task PasswordReset_KnownAndUnknownAccount_IdenticalResponses()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "known@example.com"))).Dispose();
+
+        using HttpResponseMessage known = await client.SubmitAsync("/password-reset", "/forms/password-reset", ("email", "known@example.com"));
+        using HttpResponseMessage unknown = await client.SubmitAsync("/password-reset", "/forms/password-reset", ("email", "unknown@example.com"));
+
+        known.StatusCode.Should().Be(unknown.StatusCode);
+        known.Headers.Location.Should().Be(unknown.Headers.Location);
+        (await known.Content.ReadAsStringAsync()).Should().Be(await unknown.Content.ReadAsStringAsync());
+        Outbox().Select(e => (e.Category, e.To)).Should().BeEquivalentTo([("signup", "known@example.com"), ("password-reset", "known@example.com")]);
+    }
+
+    [Fact]
+    public async Task Share_TenantSuspendedWhileMailQueued_NewShareRefusedAndQueuedMailFailed()
+    {
+        using SampleHttpClient admin = new(App.BaseAddress, SampleApp.AdminKey);
+        using SampleHttpClient tenant = new(App.BaseAddress);
+        (await admin.SubmitAsync("/admin", "/admin?handler=PauseQueue")).Dispose();
+        (await tenant.GetAsync("/share?tenant=trial-42")).Dispose();
+        using HttpResponseMessage queued = await tenant.SubmitAsync("/share", "/share", ("order", "TRIAL-42-PO-1001"), ("recipient", "buyer@example.com"));
+        (await queued.Content.ReadAsStringAsync()).Should().Contain("Queued 1 mail");
+        Outbox().Should().ContainSingle().Which.Status.Should().Be(OutboxStatus.Queued);
+
+        (await admin.SubmitAsync("/admin", "/admin?handler=Suspend", ("tenant", "trial-42"))).Dispose();
+        using HttpResponseMessage refused = await tenant.SubmitAsync("/share", "/share", ("order", "TRIAL-42-PO-1001"), ("recipient", "buyer@example.com"));
+        using HttpResponseMessage resumed = await admin.SubmitAsync("/admin", "/admin?handler=ResumeQueue");
+
+        (await refused.Content.ReadAsStringAsync()).Should().Contain("Refused: sending for tenant trial-42 is suspended");
+        (await resumed.Content.ReadAsStringAsync()).Should().Contain("drained");
+        OutboxEntry failed = Outbox().Should().ContainSingle().Subject;
+        failed.Status.Should().Be(OutboxStatus.Failed);
+        failed.Detail.Should().Contain("suspended");
+        App.PickedUpMails().Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Share_FloodFromTrialTenant_StopsAtItsCustomHourlyCap()
+    {
+        using SampleHttpClient tenant = new(App.BaseAddress);
+        (await tenant.GetAsync("/share?tenant=trial-42")).Dispose();
+
+        using HttpResponseMessage response = await tenant.SubmitAsync(
+            "/share", "/share", ("order", "TRIAL-42-PO-1002"), ("recipient", "buyer@example.com"), ("copies", "20"));
+
+        string html = WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync());
+        html.Should().Contain("tenant trial-42 reached its cap of 5 per hour").And.Contain("5 of 20 queued");
+        Outbox().Should().HaveCount(5);
+    }
+
+    private IReadOnlyList<OutboxEntry> Outbox() => App.Services.GetRequiredService<Outbox>().Snapshot();
+
+    [GeneratedRegex(@"try again in (?<minutes>\d+) minutes?")]
+    private static partial Regex MinutesPattern();
+}
+
+public sealed class InMemorySampleFlowTests : SampleFlowTests
+{
+    protected override IDictionary<string, string?> Settings() => new Dictionary<string, string?>();
+
+    [Fact]
+    public void Store_Default_IsInMemory()
+        => App.Services.GetRequiredService<IRateLimitStore>().GetType().Name.Should().Be("InMemoryRateLimitStore");
+}
