@@ -28,6 +28,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly ClientIpKeyCache _ipKeys;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly EmailGuardMetrics? _metrics;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -35,8 +36,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         GuardStateCache state,
         TimeProvider timeProvider,
         ITenantLimitProvider? tenantLimitProvider = null,
-        ILogger<EmailSendGuard>? logger = null)
+        ILogger<EmailSendGuard>? logger = null,
+        EmailGuardMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options.Value;
         _rules = new SendGuardRules(_options);
         _store = store;
@@ -55,7 +58,21 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     internal GuardStateCache State => _state;
 
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-        => EvaluateAsync(message, commit: true, cancellationToken);
+    {
+        ValueTask<EmailSendDecision> pending = EvaluateAsync(message, commit: true, cancellationToken);
+        if (_metrics is null)
+        {
+            return pending;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            Record(pending.Result);
+            return pending;
+        }
+
+        return RecordAsync(pending);
+    }
 
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
         => EvaluateAsync(message, commit: false, cancellationToken);
@@ -169,6 +186,16 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid);
     }
+
+    private async ValueTask<EmailSendDecision> RecordAsync(ValueTask<EmailSendDecision> pending)
+    {
+        EmailSendDecision decision = await pending.ConfigureAwait(false);
+        Record(decision);
+        return decision;
+    }
+
+    private void Record(in EmailSendDecision decision)
+        => _metrics!.RecordDecision(SendGuardMetricNames.Dimension(decision.Dimension), SendGuardMetricNames.Policy, SendGuardMetricNames.Outcome(decision.Reason));
 
     private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, bool commit, CancellationToken cancellationToken)
     {
