@@ -15,7 +15,7 @@ if (args is ["measure", var what, ..])
         await RedisResilienceMeasurement.RunAsync();
     }
 
-    return;
+    return 0;
 }
 
 // Concurrent throughput against Redis is not a BenchmarkDotNet question; it has its own harness.
