@@ -17,6 +17,7 @@ builder.Services.Configure<SmtpOptions>(builder.Configuration.GetSection("Smtp")
 // policies are set here in code. Both styles work for every option (docs/configuration.md).
 IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
     .AddSendGuard()
+    .AddGuardedEmailSender<SampleEmailTransport>()
     .AddTenantLimitProvider<SqliteTenantLimitProvider>()
     .AddEndpointPolicies(endpoints =>
     {

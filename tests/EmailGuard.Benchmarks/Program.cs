@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Running;
 using EmailGuard.Benchmarks.Resilience;
 
-// "measure memory" and "measure redis" are one-shot measurements (retained memory, latency under load, breaker
+// "measure memory|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
 // timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
 if (args is ["measure", var what, ..])
 {
@@ -13,6 +13,11 @@ if (args is ["measure", var what, ..])
     if (what is "redis" or "all")
     {
         await RedisResilienceMeasurement.RunAsync();
+    }
+
+    if (what is "cluster" or "all")
+    {
+        await RedisResilienceMeasurement.RunClusterAsync();
     }
 
     return 0;

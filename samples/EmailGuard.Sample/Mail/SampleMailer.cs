@@ -7,25 +7,29 @@ namespace EmailGuard.Sample.Mail;
 /// The one way the sample sends mail: every mail passes the send guard before it is sent or queued, and queued mail
 /// is checked again when the worker takes it (<see cref="MailQueueWorker"/>).
 /// </summary>
-public sealed class SampleMailer(IEmailSendGuard guard, IMailTransport transport, Outbox outbox, MailQueue queue)
+public sealed class SampleMailer(IGuardedEmailSender sender, IEmailSendGuard guard, IMailTransport transport, Outbox outbox, MailQueue queue)
 {
-    /// <summary>Checks and sends at once: confirmation and reset mails, which a user is waiting for.</summary>
+    /// <summary>
+    /// Checks and sends at once, through the guarded sender: confirmation and reset mails, which a user is waiting for.
+    /// </summary>
     public async Task<GuardVerdict> SendNowAsync(OutgoingMail mail, CancellationToken cancellationToken)
     {
-        EmailSendDecision decision = await guard.CheckAsync(Envelope(mail), cancellationToken);
-        if (!decision.IsAllowed)
+        EmailContent content = new()
         {
-            return GuardVerdict.From(decision);
-        }
-
-        outbox.Add(mail, OutboxStatus.Queued);
-        if (!await DeliverAsync(mail, cancellationToken))
+            Subject = mail.Subject,
+            TextBody = mail.Body,
+            Headers = new Dictionary<string, string> { [SampleEmailTransport.MailIdHeader] = mail.Id.ToString("N") },
+        };
+        try
         {
-            // The mail never left: it must not count against anyone's limits.
-            await guard.RefundAsync(decision, CancellationToken.None);
+            GuardedSendResult result = await sender.TrySendAsync(Envelope(mail), content, cancellationToken);
+            return GuardVerdict.From(result.Decision);
         }
-
-        return GuardVerdict.From(decision);
+        catch (Exception ex) when (ex is IOException or MailKit.ProtocolException or MailKit.CommandException or System.Net.Sockets.SocketException)
+        {
+            // The guarded sender gave the permits back and the outbox shows the failure; the visitor is told to retry.
+            return new GuardVerdict(false, "the mail could not be delivered", TimeSpan.Zero);
+        }
     }
 
     /// <summary>Checks (taking the permits), then queues: tenant mail, which may come in floods.</summary>

@@ -125,7 +125,18 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
         bool wantEntries = !results.IsEmpty;
         RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, NowArgument(), wantEntries);
-        RedisResult raw = await EvaluateAsync(database, s_acquireScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+
+        // EvaluateAsync inlined: the hot path then allocates one async state machine per call, not two.
+        RedisResult raw;
+        try
+        {
+            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (IsNoScript(ex))
+        {
+            raw = await EvaluateTextAsync(database, s_acquireScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        }
+
         Outcome outcome = ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
         return outcome.ToDecision();
     }
@@ -309,26 +320,38 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         {
             return await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        catch (RedisServerException ex) when (IsNoScript(ex))
         {
-            // The server lost its script cache (SCRIPT FLUSH, a restart, a failover to a replica that never saw the
-            // script). EVAL runs the script and caches it again on that node, so the next EVALSHA succeeds.
-            Log.ScriptReloaded(_logger, script.Name);
-            object[] command = new object[2 + keys.Length + arguments.Length];
-            command[0] = script.Text;
-            command[1] = keys.Length;
-            for (int i = 0; i < keys.Length; i++)
-            {
-                command[2 + i] = keys[i];
-            }
-
-            for (int i = 0; i < arguments.Length; i++)
-            {
-                command[2 + keys.Length + i] = arguments[i];
-            }
-
-            return await WithCancellation(database.ExecuteAsync("EVAL", command), cancellationToken).ConfigureAwait(false);
+            return await EvaluateTextAsync(database, script, keys, arguments, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Runs a script by its text after the server answered NOSCRIPT: it lost its script cache (SCRIPT FLUSH, a
+    /// restart, a failover to a replica that never saw the script) or never had it. EVAL runs the script and caches
+    /// it again on that node, so the next EVALSHA succeeds. Sent as a raw command, routed by its keys, so that the
+    /// client's own script cache cannot turn it back into an EVALSHA.
+    /// </summary>
+    private Task<RedisResult> EvaluateTextAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
+    {
+        Log.ScriptReloaded(_logger, script.Name);
+        object[] command = new object[2 + keys.Length + arguments.Length];
+        command[0] = script.Text;
+        command[1] = keys.Length;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            command[2 + i] = keys[i];
+        }
+
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            command[2 + keys.Length + i] = arguments[i];
+        }
+
+        return WithCancellation(database.ExecuteAsync("EVAL", command), cancellationToken);
     }
 
     private static Task<T> WithCancellation<T>(Task<T> task, CancellationToken cancellationToken)

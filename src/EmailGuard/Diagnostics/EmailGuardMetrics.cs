@@ -26,6 +26,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private const string ErrorTypeTag = "error.type";
 
     private readonly Meter _meter;
+    private readonly bool _ownsMeter;
     private readonly Counter<long> _decisions;
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _storeErrors;
@@ -35,6 +36,8 @@ internal sealed class EmailGuardMetrics : IDisposable
     /// <param name="meterFactory">The host's meter factory; without one (a bare service collection) the meter is created directly.</param>
     public EmailGuardMetrics(IMeterFactory? meterFactory)
     {
+        // A factory caches meters by name, so other EmailGuard components share this one; the factory disposes it.
+        _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)) ?? new Meter(EmailGuardDiagnostics.MeterName);
 
         _decisions = _meter.CreateCounter<long>(
@@ -105,7 +108,13 @@ internal sealed class EmailGuardMetrics : IDisposable
     /// <summary>Makes the breaker-state gauge report this breaker; the last store created in the provider wins.</summary>
     public void ObserveBreaker(StoreCircuitBreaker breaker) => Volatile.Write(ref _breaker, breaker);
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
 
     internal static string OutcomeName(RateLimitStatus status) => status switch
     {

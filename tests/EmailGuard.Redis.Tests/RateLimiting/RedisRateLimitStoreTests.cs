@@ -100,6 +100,22 @@ public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisSt
     }
 
     [Fact]
+    public async Task PeekAsync_FreshAndDeniedCounters_WritesNothing()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] peek = [new("peek-fresh", s_fixed, 2), new("peek-fresh", s_sliding, 5), new("peek-fresh-2", s_sliding, 0)];
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+
+        RateLimitDecision decision = await store.PeekAsync(peek, entries);
+
+        decision.DeniedIndex.Should().Be(1);
+        entries.Select(e => e.Count).Should().Equal(0, 0, 0);
+        (await Admin.GetDatabase().KeyExistsAsync(
+            [store.CounterKey("peek-fresh", s_fixed), store.CounterKey("peek-fresh", s_sliding), store.CounterKey("peek-fresh-2", s_sliding)]))
+            .Should().Be(0);
+    }
+
+    [Fact]
     public async Task ResetAsync_FullCounter_DeletesIt()
     {
         RedisRateLimitStore store = CreateStore();

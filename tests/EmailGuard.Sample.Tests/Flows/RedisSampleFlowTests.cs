@@ -33,4 +33,17 @@ public sealed class RedisSampleFlowTests(RedisServerFixture redis) : SampleFlowT
             (await connection.GetDatabase().KeyTimeToLiveAsync(key)).Should().NotBeNull($"{key} must expire");
         }
     }
+
+    [Fact]
+    public async Task Suspend_WithRedisConfigured_StoresTheFlagInRedis()
+    {
+        using SampleHttpClient admin = new(App.BaseAddress, SampleApp.AdminKey);
+
+        (await admin.SubmitAsync("/admin", "/admin?handler=Suspend", ("tenant", "trial-42"))).Dispose();
+
+        await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        IServer server = connection.GetServers()[0];
+        RedisKey[] state = [.. server.Keys(pattern: _prefix + "{" + _prefix + "guard}*")];
+        state.Should().NotBeEmpty("every instance must see the suspension, so it lives in Redis");
+    }
 }
