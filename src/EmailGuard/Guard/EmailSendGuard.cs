@@ -28,6 +28,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly ClientIpKeyCache _ipKeys;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly EmailGuardMetrics? _metrics;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -35,8 +36,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         GuardStateCache state,
         TimeProvider timeProvider,
         ITenantLimitProvider? tenantLimitProvider = null,
-        ILogger<EmailSendGuard>? logger = null)
+        ILogger<EmailSendGuard>? logger = null,
+        EmailGuardMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options.Value;
         _rules = new SendGuardRules(_options);
         _store = store;
@@ -55,7 +58,21 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     internal GuardStateCache State => _state;
 
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-        => EvaluateAsync(message, commit: true, cancellationToken);
+    {
+        ValueTask<EmailSendDecision> pending = EvaluateAsync(message, commit: true, cancellationToken);
+        if (_metrics is null)
+        {
+            return pending;
+        }
+
+        if (pending.IsCompletedSuccessfully)
+        {
+            Record(pending.Result);
+            return pending;
+        }
+
+        return RecordAsync(pending);
+    }
 
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
         => EvaluateAsync(message, commit: false, cancellationToken);
@@ -170,43 +187,57 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid);
     }
 
-    private async ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, bool commit, CancellationToken cancellationToken)
+    private async ValueTask<EmailSendDecision> RecordAsync(ValueTask<EmailSendDecision> pending)
+    {
+        EmailSendDecision decision = await pending.ConfigureAwait(false);
+        Record(decision);
+        return decision;
+    }
+
+    private void Record(in EmailSendDecision decision)
+        => _metrics!.RecordDecision(SendGuardMetricNames.Dimension(decision.Dimension), SendGuardMetricNames.Policy, SendGuardMetricNames.Outcome(decision.Reason));
+
+    private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, bool commit, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         int given = message.RecipientCount;
         if (given == 0)
         {
-            return Refuse(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, null, null, "The message has no recipient.");
+            return new(Refuse(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, null, null, "The message has no recipient."));
         }
 
         int max = _options.MaxRecipientsPerMessage;
         if (given > 4 * max)
         {
-            return TooManyRecipients(message, given);
+            return new(TooManyRecipients(message, given));
         }
 
-        GuardAddress[] recipients = ArrayPool<GuardAddress>.Shared.Rent(given);
-        int distinct = 0;
+        GuardBuffers buffers = GuardBuffers.Rent();
+        bool handedOff = false;
         try
         {
+            buffers.EnsureRecipients(given);
+            GuardAddress[] recipients = buffers.Recipients;
+            int distinct = 0;
             for (int i = 0; i < given; i++)
             {
                 string? raw = message.GetRecipient(i);
                 GuardAddress address = _addresses.Get(raw);
                 if (!address.IsValid)
                 {
-                    return Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error);
+                    return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error));
                 }
 
                 if (!Contains(recipients, distinct, address))
                 {
                     recipients[distinct++] = address;
+                    buffers.RecipientCount = distinct;
                 }
             }
 
             if (distinct > max)
             {
-                return TooManyRecipients(message, distinct);
+                return new(TooManyRecipients(message, distinct));
             }
 
             GuardAddress? sender = null;
@@ -215,134 +246,214 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 sender = _addresses.Get(rawSender);
                 if (!sender.IsValid)
                 {
-                    return Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error);
+                    return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error));
                 }
             }
 
             ValueTask<GuardStateSnapshot> pendingState = _state.GetAsync(cancellationToken);
-            GuardStateSnapshot state = pendingState.IsCompletedSuccessfully ? pendingState.Result : await pendingState.ConfigureAwait(false);
-            return await DecideAsync(message, recipients, distinct, sender, state, commit, cancellationToken).ConfigureAwait(false);
+            if (!pendingState.IsCompletedSuccessfully)
+            {
+                handedOff = true;
+                return DecideAfterStateAsync(pendingState, message, buffers, sender, commit, cancellationToken);
+            }
+
+            return Decide(message, buffers, sender, pendingState.Result, commit, cancellationToken, out handedOff);
         }
         finally
         {
-            Array.Clear(recipients, 0, distinct);
-            ArrayPool<GuardAddress>.Shared.Return(recipients);
+            if (!handedOff)
+            {
+                buffers.Return();
+            }
         }
     }
 
-    private async ValueTask<EmailSendDecision> DecideAsync(
-        OutboundEmail message, GuardAddress[] recipients, int distinct, GuardAddress? sender, GuardStateSnapshot state, bool commit, CancellationToken cancellationToken)
+    private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
+        ValueTask<GuardStateSnapshot> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, bool commit, CancellationToken cancellationToken)
     {
+        bool handedOff = false;
+        try
+        {
+            GuardStateSnapshot state = await pendingState.ConfigureAwait(false);
+            ValueTask<EmailSendDecision> decision = Decide(message, buffers, sender, state, commit, cancellationToken, out handedOff);
+            return await decision.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!handedOff)
+            {
+                buffers.Return();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Lists and flags, then the counters. Synchronous unless the tenant limits or the store are not at hand; then the
+    /// returned task owns <paramref name="buffers"/> (<paramref name="handedOff"/>) and hands them back itself.
+    /// </summary>
+    private ValueTask<EmailSendDecision> Decide(
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot state, bool commit, CancellationToken cancellationToken, out bool handedOff)
+    {
+        handedOff = false;
+        GuardAddress[] recipients = buffers.Recipients;
+        int distinct = buffers.RecipientCount;
         string? tenant = message.TenantId;
         string? user = message.UserId;
-        FlagEffect tenantFlag = FlagEffect.None;
-        FlagEffect userFlag = FlagEffect.None;
-        EmailGuardDimension skip = EmailGuardDimension.None;
-        EmailGuardDimension[]? recipientSkips = null;
+        GuardPlan plan = new(EmailGuardDimension.None, null, 1, 1);
         if (state.HasBlocks || state.HasFlags || state.HasAllows)
         {
             DateTimeOffset now = _timeProvider.GetUtcNow();
             if (state.HasBlocks && CheckBlocklist(message, recipients, distinct, sender, state, now) is { } blocked)
             {
-                return blocked;
+                return new(blocked);
             }
 
+            FlagEffect tenantFlag = FlagEffect.None;
+            FlagEffect userFlag = FlagEffect.None;
             if (state.HasFlags)
             {
                 tenantFlag = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
                 if (tenantFlag.Suspension is { } tenantSuspension)
                 {
-                    return Suspended(message, EmailGuardDimension.Tenant, tenant!, tenantSuspension, now);
+                    return new(Suspended(message, EmailGuardDimension.Tenant, tenant!, tenantSuspension, now));
                 }
 
                 userFlag = state.GetFlagEffect(EmailGuardPartyType.User, user, now);
                 if (userFlag.Suspension is { } userSuspension)
                 {
-                    return Suspended(message, EmailGuardDimension.User, user!, userSuspension, now);
+                    return new(Suspended(message, EmailGuardDimension.User, user!, userSuspension, now));
                 }
             }
 
-            if (state.HasAllows)
-            {
-                (skip, recipientSkips) = AllowlistSkips(message, recipients, distinct, sender, state, now);
-            }
+            (EmailGuardDimension skip, EmailGuardDimension[]? recipientSkips) = state.HasAllows
+                ? AllowlistSkips(message, recipients, distinct, sender, state, now)
+                : (EmailGuardDimension.None, null);
+            plan = new GuardPlan(skip, recipientSkips, tenantFlag.LimitFactor, userFlag.LimitFactor);
         }
 
         RateLimitRule[] tenantRules = [];
-        if (tenant is not null && (skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
+        if (tenant is not null && (plan.Skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
         {
             ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken);
-            tenantRules = SendGuardRules.Reduce(pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false), tenantFlag.LimitFactor);
+            if (!pending.IsCompletedSuccessfully)
+            {
+                handedOff = true;
+                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, commit, cancellationToken);
+            }
+
+            tenantRules = pending.Result;
         }
 
+        return Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+    }
+
+    private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
+        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+    {
+        bool handedOff = false;
+        try
+        {
+            RateLimitRule[] tenantRules = await pending.ConfigureAwait(false);
+            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+            return await decision.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!handedOff)
+            {
+                buffers.Return();
+            }
+        }
+    }
+
+    private ValueTask<EmailSendDecision> Acquire(
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, bool commit, CancellationToken cancellationToken, out bool handedOff)
+    {
+        EmailGuardDimension skip = plan.Skip;
+        GuardAddress[] recipients = buffers.Recipients;
+        int distinct = buffers.RecipientCount;
+        tenantRules = SendGuardRules.Reduce(tenantRules, plan.TenantFactor);
         RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
         RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
-        RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, user is not null), userFlag.LimitFactor);
+        RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
         RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
         RateLimitRule[] categoryRules = message.Category is { } category ? Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true) : [];
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 
-        int capacity = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
-            + (distinct * (recipientRules.Length + domainRules.Length));
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(Math.Max(capacity, 1));
-        RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(Math.Max(capacity, 1));
-        RequestTag[] tags = ArrayPool<RequestTag>.Shared.Rent(Math.Max(capacity, 1));
+        buffers.EnsureRequests(globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
+            + (distinct * (recipientRules.Length + domainRules.Length)));
+        RateLimitRequest[] requests = buffers.Requests;
+        RequestTag[] tags = buffers.Tags;
         int count = 0;
+        long cost = distinct;
+        Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, new RequestTag(EmailGuardDimension.Global, null, null));
+        if (tenantRules.Length != 0)
+        {
+            Add(requests, tags, ref count, tenantRules, _tenantKeys.Get(message.TenantId!), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));
+        }
+
+        if (senderRules.Length != 0)
+        {
+            Add(requests, tags, ref count, senderRules, sender!.SenderKey, cost, new RequestTag(EmailGuardDimension.Sender, sender.Address, null));
+        }
+
+        if (userRules.Length != 0)
+        {
+            Add(requests, tags, ref count, userRules, _userKeys.Get(message.UserId!), cost, new RequestTag(EmailGuardDimension.User, message.UserId, null));
+        }
+
+        if (ipRules.Length != 0)
+        {
+            (string partition, string key) = _ipKeys.Get(message.ClientIp!);
+            Add(requests, tags, ref count, ipRules, key, cost, new RequestTag(EmailGuardDimension.ClientIp, partition, null));
+        }
+
+        if (categoryRules.Length != 0)
+        {
+            Add(requests, tags, ref count, categoryRules, _categoryKeys.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
+        }
+
+        if (recipientRules.Length != 0 || domainRules.Length != 0)
+        {
+            AddRecipients(requests, tags, ref count, recipients, distinct, plan.RecipientSkips, recipientRules, domainRules);
+        }
+
+        buffers.RequestCount = count;
+        ReadOnlyMemory<RateLimitRequest> batch = requests.AsMemory(0, count);
+        Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
+        ValueTask<RateLimitDecision> pending = commit
+            ? _store.AcquireAsync(batch, results, _options.FailureMode, cancellationToken)
+            : _store.PeekAsync(batch, results, cancellationToken);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            handedOff = true;
+            return CompleteAsync(pending, message, buffers, commit);
+        }
+
+        handedOff = false;
+        return new(Complete(message, pending.Result, buffers, commit));
+    }
+
+    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, bool commit)
+    {
         try
         {
-            long cost = distinct;
-            Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, new RequestTag(EmailGuardDimension.Global, null, null));
-            if (tenantRules.Length != 0)
-            {
-                Add(requests, tags, ref count, tenantRules, _tenantKeys.Get(tenant!), cost, new RequestTag(EmailGuardDimension.Tenant, tenant, null));
-            }
-
-            if (senderRules.Length != 0)
-            {
-                Add(requests, tags, ref count, senderRules, sender!.SenderKey, cost, new RequestTag(EmailGuardDimension.Sender, sender.Address, null));
-            }
-
-            if (userRules.Length != 0)
-            {
-                Add(requests, tags, ref count, userRules, _userKeys.Get(user!), cost, new RequestTag(EmailGuardDimension.User, user, null));
-            }
-
-            if (ipRules.Length != 0)
-            {
-                (string partition, string key) = _ipKeys.Get(message.ClientIp!);
-                Add(requests, tags, ref count, ipRules, key, cost, new RequestTag(EmailGuardDimension.ClientIp, partition, null));
-            }
-
-            if (categoryRules.Length != 0)
-            {
-                Add(requests, tags, ref count, categoryRules, _categoryKeys.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
-            }
-
-            if (recipientRules.Length != 0 || domainRules.Length != 0)
-            {
-                AddRecipients(requests, tags, ref count, recipients, distinct, recipientSkips, recipientRules, domainRules);
-            }
-
-            ReadOnlyMemory<RateLimitRequest> batch = requests.AsMemory(0, count);
-            Memory<RateLimitEntry> results = entries.AsMemory(0, count);
-            ValueTask<RateLimitDecision> pending = commit
-                ? _store.AcquireAsync(batch, results, _options.FailureMode, cancellationToken)
-                : _store.PeekAsync(batch, results, cancellationToken);
-            RateLimitDecision decision = pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false);
-            return Complete(message, decision, requests, entries, tags, count, commit);
+            RateLimitDecision decision = await pending.ConfigureAwait(false);
+            return Complete(message, decision, buffers, commit);
         }
         finally
         {
-            ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
-            ArrayPool<RateLimitEntry>.Shared.Return(entries);
-            ArrayPool<RequestTag>.Shared.Return(tags, clearArray: true);
+            buffers.Return();
         }
     }
 
-    private EmailSendDecision Complete(
-        OutboundEmail message, RateLimitDecision decision, RateLimitRequest[] requests, RateLimitEntry[] entries, RequestTag[] tags, int count, bool commit)
+    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, bool commit)
     {
+        RateLimitRequest[] requests = buffers.Requests;
+        RateLimitEntry[] entries = buffers.Entries;
+        RequestTag[] tags = buffers.Tags;
+        int count = buffers.RequestCount;
         switch (decision.Status)
         {
             case RateLimitStatus.StoreUnavailable:

@@ -45,7 +45,8 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<GuardStateCache>(),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<ITenantLimitProvider>(),
-                sp.GetService<ILogger<EmailSendGuard>>()));
+                sp.GetService<ILogger<EmailSendGuard>>(),
+                sp.GetService<EmailGuardMetrics>()));
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
                 sp.GetRequiredService<GuardStateCache>(),

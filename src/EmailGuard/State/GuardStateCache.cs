@@ -13,18 +13,18 @@ internal sealed partial class GuardStateCache
 {
     private readonly IEmailGuardStateStore _store;
     private readonly TimeProvider _timeProvider;
-    private readonly long _intervalTicks;
+    private readonly long _intervalTimestamps;
     private readonly ILogger _logger;
     private readonly Lock _lock = new();
     private GuardStateSnapshot _snapshot = GuardStateSnapshot.Empty;
-    private long _checkedAtTicks = long.MinValue / 2;
+    private long _checkedAtTimestamp = long.MinValue / 2;
     private Task<GuardStateSnapshot>? _refreshing;
 
     public GuardStateCache(IEmailGuardStateStore store, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<GuardStateCache>? logger = null)
     {
         _store = store;
         _timeProvider = timeProvider;
-        _intervalTicks = options.Value.StateRefreshInterval.Ticks;
+        _intervalTimestamps = (long)(options.Value.StateRefreshInterval.TotalSeconds * timeProvider.TimestampFrequency);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -32,9 +32,10 @@ internal sealed partial class GuardStateCache
 
     public ValueTask<GuardStateSnapshot> GetAsync(CancellationToken cancellationToken)
     {
-        long now = _timeProvider.GetUtcNow().UtcTicks;
+        // Timestamps are cheaper to read than the wall clock, and this runs on every check.
+        long now = _timeProvider.GetTimestamp();
         GuardStateSnapshot snapshot = Volatile.Read(ref _snapshot);
-        if (now - Volatile.Read(ref _checkedAtTicks) < _intervalTicks && snapshot.Version != long.MinValue)
+        if (now - Volatile.Read(ref _checkedAtTimestamp) < _intervalTimestamps && snapshot.Version != long.MinValue)
         {
             return new(snapshot);
         }
@@ -63,7 +64,7 @@ internal sealed partial class GuardStateCache
     public async ValueTask<GuardStateSnapshot> ReloadAsync(CancellationToken cancellationToken)
     {
         GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data), _timeProvider.GetUtcNow().UtcTicks);
+        return Publish(new GuardStateSnapshot(data), _timeProvider.GetTimestamp());
     }
 
     private async Task<GuardStateSnapshot> RefreshAsync(long now)
@@ -74,7 +75,7 @@ internal sealed partial class GuardStateCache
             long version = await _store.GetVersionAsync(CancellationToken.None).ConfigureAwait(false);
             if (version == current.Version)
             {
-                Volatile.Write(ref _checkedAtTicks, now);
+                Volatile.Write(ref _checkedAtTimestamp, now);
                 return current;
             }
 
@@ -84,7 +85,7 @@ internal sealed partial class GuardStateCache
         catch (Exception ex)
         {
             LogStateStoreFailure(_logger, ex);
-            Volatile.Write(ref _checkedAtTicks, now);
+            Volatile.Write(ref _checkedAtTimestamp, now);
             return Volatile.Read(ref _snapshot);
         }
         finally
@@ -106,7 +107,7 @@ internal sealed partial class GuardStateCache
                 _snapshot = snapshot;
             }
 
-            Volatile.Write(ref _checkedAtTicks, now);
+            Volatile.Write(ref _checkedAtTimestamp, now);
             return _snapshot;
         }
     }

@@ -1,0 +1,81 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The scratch arrays of one check, kept per thread and handed back after the check, so the hot path neither
+/// allocates nor pays for several pool round trips. A check that goes asynchronous takes its buffers along and hands
+/// them back on whatever thread it finishes.
+/// </summary>
+internal sealed class GuardBuffers
+{
+    /// <summary>Larger arrays are dropped after use so one huge message does not pin memory on a thread.</summary>
+    private const int MaxKeptLength = 256;
+
+    [ThreadStatic]
+    private static GuardBuffers? t_cached;
+
+    public GuardAddress[] Recipients { get; private set; } = new GuardAddress[8];
+
+    public RateLimitRequest[] Requests { get; private set; } = new RateLimitRequest[16];
+
+    public RateLimitEntry[] Entries { get; private set; } = new RateLimitEntry[16];
+
+    public RequestTag[] Tags { get; private set; } = new RequestTag[16];
+
+    public int RecipientCount { get; set; }
+
+    public int RequestCount { get; set; }
+
+    public static GuardBuffers Rent()
+    {
+        GuardBuffers? buffers = t_cached;
+        if (buffers is null)
+        {
+            return new GuardBuffers();
+        }
+
+        t_cached = null;
+        return buffers;
+    }
+
+    public void EnsureRecipients(int count)
+    {
+        if (Recipients.Length < count)
+        {
+            Recipients = new GuardAddress[Math.Max(count, Recipients.Length * 2)];
+        }
+    }
+
+    public void EnsureRequests(int count)
+    {
+        if (Requests.Length < count)
+        {
+            int length = Math.Max(count, Requests.Length * 2);
+            Requests = new RateLimitRequest[length];
+            Entries = new RateLimitEntry[length];
+            Tags = new RequestTag[length];
+        }
+    }
+
+    public void Return()
+    {
+        // Drop references so cached addresses and keys are not kept alive by an idle thread.
+        Array.Clear(Recipients, 0, RecipientCount);
+        Array.Clear(Requests, 0, RequestCount);
+        Array.Clear(Tags, 0, RequestCount);
+        RecipientCount = 0;
+        RequestCount = 0;
+        if (Recipients.Length > MaxKeptLength)
+        {
+            Recipients = new GuardAddress[8];
+        }
+
+        if (Requests.Length > MaxKeptLength)
+        {
+            Requests = new RateLimitRequest[16];
+            Entries = new RateLimitEntry[16];
+            Tags = new RequestTag[16];
+        }
+
+        t_cached = this;
+    }
+}

@@ -1,0 +1,112 @@
+using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.AspNetCore.Tests.Identity;
+
+public sealed class GuardedIdentityEmailSenderTests
+{
+    private static ServiceProvider Build(Action<IServiceCollection> registerSender, Action<IdentityEmailGuardOptions<TestUser>>? configure = null)
+    {
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 10, 5, 0, TimeSpan.Zero)));
+        registerSender(services);
+        services.AddEmailGuard().AddSendGuard(o =>
+        {
+            o.Categories["identity-confirmation"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(1));
+            o.User.Add(RateLimitRule.PerHour(10));
+        });
+        services.AddEmailGuardIdentitySender(configure ?? (o => o.UserId = u => u.Id));
+        return services.BuildServiceProvider();
+    }
+
+    [Fact]
+    public async Task Confirmation_OverTheCategoryCap_ThrowsAndTheInnerSenderIsNotCalled()
+    {
+        FakeIdentitySender inner = new();
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(inner));
+        IEmailSender<TestUser> sender = sp.GetRequiredService<IEmailSender<TestUser>>();
+
+        await sender.SendConfirmationLinkAsync(new TestUser("u1"), "new@example.com", "https://app.example/confirm?x");
+        Func<Task> second = () => sender.SendConfirmationLinkAsync(new TestUser("u2"), "other@example.com", "https://app.example/confirm?y");
+
+        EmailSendDeniedException denied = (await second.Should().ThrowAsync<EmailSendDeniedException>()).Which;
+        denied.Decision.Dimension.Should().Be(EmailGuardDimension.Category);
+        inner.Calls.Should().Equal("confirm:new@example.com");
+        await sender.SendPasswordResetCodeAsync(new TestUser("u1"), "new@example.com", "123456");
+        inner.Calls.Should().HaveCount(2, "password resets have their own category");
+    }
+
+    [Fact]
+    public async Task Denied_WithThrowOnDeniedOff_IsDroppedQuietly()
+    {
+        FakeIdentitySender inner = new();
+        await using ServiceProvider sp = Build(s => s.AddTransient<IEmailSender<TestUser>>(_ => inner), o => o.ThrowOnDenied = false);
+        IEmailSender<TestUser> sender = sp.GetRequiredService<IEmailSender<TestUser>>();
+
+        await sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+        await sender.SendConfirmationLinkAsync(new TestUser("u1"), "b@example.com", "link");
+
+        inner.Calls.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task InnerSenderThrows_PermitsAreRefunded()
+    {
+        FakeIdentitySender inner = new() { Fail = true };
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(inner));
+        IEmailSender<TestUser> sender = sp.GetRequiredService<IEmailSender<TestUser>>();
+
+        Func<Task> failing = () => sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+        await failing.Should().ThrowAsync<InvalidOperationException>();
+        inner.Fail = false;
+        await sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+
+        inner.Calls.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task SenderRegisteredByType_IsDecorated()
+    {
+        await using ServiceProvider sp = Build(s => s.AddTransient<IEmailSender<TestUser>, FakeIdentitySender>());
+
+        sp.GetRequiredService<IEmailSender<TestUser>>().GetType().Name.Should().StartWith("GuardedIdentityEmailSender");
+    }
+
+    [Fact]
+    public void AddEmailGuardIdentitySender_NoSenderRegistered_SaysWhatToRegister()
+    {
+        ServiceCollection services = new();
+
+        Action add = () => services.AddEmailGuardIdentitySender<TestUser>();
+
+        add.Should().Throw<InvalidOperationException>().WithMessage("*Register yours first*");
+    }
+
+    public sealed record TestUser(string Id);
+
+    private sealed class FakeIdentitySender : IEmailSender<TestUser>
+    {
+        public List<string> Calls { get; } = [];
+
+        public bool Fail { get; set; }
+
+        public Task SendConfirmationLinkAsync(TestUser user, string email, string confirmationLink) => Record($"confirm:{email}");
+
+        public Task SendPasswordResetLinkAsync(TestUser user, string email, string resetLink) => Record($"reset-link:{email}");
+
+        public Task SendPasswordResetCodeAsync(TestUser user, string email, string resetCode) => Record($"reset-code:{email}");
+
+        private Task Record(string call)
+        {
+            if (Fail)
+            {
+                return Task.FromException(new InvalidOperationException("SMTP down"));
+            }
+
+            Calls.Add(call);
+            return Task.CompletedTask;
+        }
+    }
+}
