@@ -205,13 +205,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             await RefundGroupAsync(database, requests, keys, groups[g], now.Value, cancellationToken).ConfigureAwait(false);
             if (wantEntries)
             {
-                Span<RateLimitEntry> entries = results.Span;
-                ReadOnlySpan<RateLimitRequest> span = requests.Span;
-                foreach (int i in groups[g])
-                {
-                    RateLimitEntry taken = entries[i];
-                    entries[i] = new RateLimitEntry(true, taken.Count - span[i].Cost, taken.Limit, TimeSpan.Zero, taken.ResetAt);
-                }
+                // Read the given-back counters again rather than patching the reservation's entries: the reset time
+                // of a sliding window depends on which segments still hold permits, so only a fresh read reports what
+                // a single-script denial would.
+                await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                    .ConfigureAwait(false);
             }
         }
 

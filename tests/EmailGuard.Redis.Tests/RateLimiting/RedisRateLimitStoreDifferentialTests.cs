@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
 
@@ -7,7 +8,17 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// and requires identical decisions and entries: the Lua scripts and the C# reference must never drift apart.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRateLimitStoreDifferentialTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public sealed class RedisRateLimitStoreDifferentialTests(RedisServerFixture redis) : RedisStoreDifferentialTestsBase(redis.CreateMultiplexer);
+
+/// <summary>The same differential run on a Redis Cluster, where multi-key calls span slots.</summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterStoreDifferentialTests(RedisClusterFixture cluster) : RedisStoreDifferentialTestsBase(cluster.CreateMultiplexer);
+
+/// <summary>
+/// Feeds the in-memory store and the Redis store (client clock) the same seeded random calls at the same fake times,
+/// and requires identical decisions and entries.
+/// </summary>
+public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer> connect) : RedisStoreTestBase(connect)
 {
     private static readonly RateLimitRule[] s_rules =
     [

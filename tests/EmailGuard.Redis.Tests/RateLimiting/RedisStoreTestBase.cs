@@ -9,9 +9,27 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// Gives each test its own key prefix and, after the test, checks the TTL invariant on every key the test wrote:
 /// a violation fails the test that caused it.
 /// </summary>
-public abstract class RedisStoreTestBase(RedisServerFixture redis) : IAsyncLifetime
+public abstract class RedisStoreTestBase : IAsyncLifetime
 {
-    protected RedisServerFixture Redis { get; } = redis;
+    private readonly Func<ConnectionMultiplexer> _connect;
+
+    protected RedisStoreTestBase(RedisServerFixture redis)
+    {
+        Redis = redis;
+        _connect = redis.CreateMultiplexer;
+    }
+
+    /// <summary>For suites that also run on the cluster: they only need a way to open a connection.</summary>
+    protected RedisStoreTestBase(Func<ConnectionMultiplexer> connect)
+    {
+        Redis = null!;
+        _connect = connect;
+    }
+
+    /// <summary>The single-node fixture; null for suites constructed with a connection factory.</summary>
+    protected RedisServerFixture Redis { get; }
+
+    protected ConnectionMultiplexer Connect() => _connect();
 
     protected string Prefix { get; } = RedisServerFixture.UniquePrefix();
 
@@ -20,7 +38,7 @@ public abstract class RedisStoreTestBase(RedisServerFixture redis) : IAsyncLifet
 
     private ConnectionMultiplexer? _admin;
 
-    protected ConnectionMultiplexer Admin => _admin ??= Redis.CreateMultiplexer();
+    protected ConnectionMultiplexer Admin => _admin ??= _connect();
 
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
