@@ -6,13 +6,19 @@ using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Guard;
 
-/// <summary>The send guard's incident scenarios on Redis: counters, lists and flags all in Redis; instances on separate multiplexers.</summary>
+/// <summary>The send guard's incident scenarios on a single Redis node.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisSendGuardScenarioTests(RedisServerFixture redis) : SendGuardScenarioTests, IAsyncLifetime
+public sealed class RedisSendGuardScenarioTests(RedisServerFixture redis) : RedisSendGuardScenarioTestsBase(redis.CreateMultiplexer);
+
+/// <summary>
+/// The send guard's incident scenarios on Redis: counters, lists and flags all in Redis; instances on separate
+/// multiplexers. After each test every counter and every state key that should expire has a TTL.
+/// </summary>
+public abstract class RedisSendGuardScenarioTestsBase(Func<ConnectionMultiplexer> connect) : SendGuardScenarioTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly string _statePrefix = RedisServerFixture.UniquePrefix();
-    private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
+    private ConnectionMultiplexer Admin => field ??= connect();
 
     protected override IRateLimitStore CreateStore(FakeTimeProvider time) => RedisStoreTestBase.CreateStore(Admin, _prefix, time);
 
@@ -22,7 +28,7 @@ public sealed class RedisSendGuardScenarioTests(RedisServerFixture redis) : Send
     protected override IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure)
     {
         FakeTimeProvider time = new(Start);
-        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, time)))];
+        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, RedisStoreTestBase.CreateStore(connect(), _prefix, time)))];
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

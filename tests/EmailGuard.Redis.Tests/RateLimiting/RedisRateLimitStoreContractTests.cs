@@ -5,19 +5,22 @@ using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
 
+/// <summary>The store contract on a single Redis node.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreContractTests(RedisServerFixture redis) : RedisStoreContractTestsBase(redis.CreateMultiplexer);
+
 /// <summary>
 /// The store contract, run against real Redis with the client clock, each test under its own key prefix. After each
 /// test every key it wrote must carry a TTL within its window plus a segment and the grace.
 /// </summary>
-[Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRateLimitStoreContractTests(RedisServerFixture redis) : RateLimitStoreContractTests, IAsyncLifetime
+public abstract class RedisStoreContractTestsBase(Func<ConnectionMultiplexer> connect) : RateLimitStoreContractTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private ConnectionMultiplexer? _multiplexer;
 
     public Task InitializeAsync()
     {
-        _multiplexer = redis.CreateMultiplexer();
+        _multiplexer = connect();
         return Task.CompletedTask;
     }
 
