@@ -1,4 +1,3 @@
-using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 
@@ -21,9 +20,11 @@ internal sealed class RedisAppInstance : IAsyncDisposable
 
     public ResilientRateLimitStore Resilient { get; }
 
-    public static RedisAppInstance Create(RedisServerFixture redis, string prefix, Action<StoreResilienceOptions>? configure = null)
+    /// <param name="configuration">A fresh configuration from the fixture (one server or a cluster); it is changed here.</param>
+    /// <param name="prefix">The test's key prefix.</param>
+    /// <param name="configure">Changes to the resilience options the fault tests share.</param>
+    public static RedisAppInstance Create(ConfigurationOptions configuration, string prefix, Action<StoreResilienceOptions>? configure = null)
     {
-        ConfigurationOptions configuration = redis.CreateConfiguration();
         configuration.AbortOnConnectFail = false;
         configuration.ConnectTimeout = 500;
         configuration.ReconnectRetryPolicy = new LinearRetry(200);

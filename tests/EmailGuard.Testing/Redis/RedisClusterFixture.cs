@@ -12,8 +12,12 @@ namespace EmailGuard.Testing.Redis;
 /// else three local <c>redis-server --cluster-enabled yes</c> processes joined with <c>redis-cli --cluster create</c>.
 /// When neither is possible the fixture throws, so cluster tests FAIL rather than skip.
 /// </summary>
-/// <remarks>Use it as the fixture of the <c>redis-cluster</c> collection, apart from the single-server tests.</remarks>
-public sealed class RedisClusterFixture : IAsyncLifetime
+/// <remarks>
+/// Use it as the fixture of the <c>redis-cluster</c> collection, apart from the single-server tests. Fault tests derive
+/// their own fixture (<see cref="RedisFaultClusterFixture"/>) with other cluster settings, so that killing a master
+/// never disturbs the shared cluster.
+/// </remarks>
+public class RedisClusterFixture : IAsyncLifetime
 {
     /// <summary>The name of the xunit collection cluster tests share.</summary>
     public const string CollectionName = "redis-cluster";
@@ -24,10 +28,32 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     private const int Masters = 3;
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromSeconds(60);
 
+    private readonly int _nodeTimeoutMilliseconds;
+    private readonly bool _requireFullCoverage;
     private readonly List<RedisServerProcess> _nodes = [];
     private readonly List<ConnectionMultiplexer> _multiplexers = [];
     private readonly Lock _lock = new();
     private string? _connectionString;
+
+    /// <summary>Creates the fixture with Redis's defaults: full slot coverage required, and a 5 s node timeout.</summary>
+    public RedisClusterFixture()
+        : this(nodeTimeoutMilliseconds: 5000, requireFullCoverage: true)
+    {
+    }
+
+    /// <summary>Creates a fixture whose local nodes run with the given cluster settings.</summary>
+    /// <param name="nodeTimeoutMilliseconds">
+    /// <c>cluster-node-timeout</c>: how long a master may be unreachable before the others flag it as failed.
+    /// </param>
+    /// <param name="requireFullCoverage">
+    /// <c>cluster-require-full-coverage</c>: when <see langword="false"/>, a failed master's slots stop answering but
+    /// the other masters keep serving theirs.
+    /// </param>
+    protected RedisClusterFixture(int nodeTimeoutMilliseconds, bool requireFullCoverage)
+    {
+        _nodeTimeoutMilliseconds = nodeTimeoutMilliseconds;
+        _requireFullCoverage = requireFullCoverage;
+    }
 
     /// <summary>Gets the connection string naming every master.</summary>
     public string ConnectionString => _connectionString ?? throw new InvalidOperationException("The fixture has not been initialized.");
@@ -39,6 +65,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         if (!string.IsNullOrWhiteSpace(fromEnvironment))
         {
             _connectionString = fromEnvironment;
+            Source = "env";
             return;
         }
 
@@ -57,7 +84,13 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             {
                 int port = FreeClusterPort();
                 _nodes.Add(RedisServerProcess.Start(
-                    server, port, ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000"]));
+                    server,
+                    port,
+                    [
+                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-node-timeout", _nodeTimeoutMilliseconds.ToString(CultureInfo.InvariantCulture),
+                        "--cluster-require-full-coverage", _requireFullCoverage ? "yes" : "no",
+                    ]));
             }
 
             foreach (RedisServerProcess node in _nodes)
@@ -67,7 +100,8 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
             await RunClusterCreateAsync(cli).ConfigureAwait(false);
             _connectionString = string.Join(",", _nodes.Select(n => n.Endpoint));
-            await WaitForClusterOkAsync().ConfigureAwait(false);
+            Source = "process";
+            await WaitForHealthyAsync().ConfigureAwait(false);
         }
         catch
         {
@@ -99,9 +133,18 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         _nodes.Clear();
     }
 
-    /// <summary>Connects a new, separate admin multiplexer to the cluster: one simulated app instance.</summary>
-    /// <returns>The connected multiplexer, disposed by the fixture at the end of the collection.</returns>
-    public ConnectionMultiplexer CreateMultiplexer()
+    /// <summary>Gets how the cluster was provided: <c>env</c> or <c>process</c>.</summary>
+    public string Source { get; private set; } = "none";
+
+    /// <summary>Gets whether <see cref="StopNode"/> and <see cref="StartStoppedNodesAsync"/> can control the masters (local processes).</summary>
+    public bool CanControlNodes => _nodes.Count > 0;
+
+    /// <summary>
+    /// Returns the configuration of a new connection to the cluster, with <c>AllowAdmin</c> and
+    /// <c>AbortOnConnectFail = false</c>, as <see cref="RedisServerFixture.CreateConfiguration"/> does for one server.
+    /// </summary>
+    /// <returns>The configuration; the caller may change it before connecting.</returns>
+    public ConfigurationOptions CreateConfiguration()
     {
         ConfigurationOptions options = ConfigurationOptions.Parse(ConnectionString);
         options.AllowAdmin = true;
@@ -109,7 +152,14 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         options.ConnectTimeout = 5000;
         options.SyncTimeout = 10000;
         options.AsyncTimeout = 10000;
-        ConnectionMultiplexer multiplexer = ConnectionMultiplexer.Connect(options);
+        return options;
+    }
+
+    /// <summary>Connects a new, separate admin multiplexer to the cluster: one simulated app instance.</summary>
+    /// <returns>The connected multiplexer, disposed by the fixture at the end of the collection.</returns>
+    public ConnectionMultiplexer CreateMultiplexer()
+    {
+        ConnectionMultiplexer multiplexer = ConnectionMultiplexer.Connect(CreateConfiguration());
         lock (_lock)
         {
             _multiplexers.Add(multiplexer);
@@ -188,33 +238,134 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         }
     }
 
-    private async Task WaitForClusterOkAsync()
+    /// <summary>Kills the master listening on <paramref name="endpoint"/>'s port (no graceful shutdown). It keeps its port and nodes.conf.</summary>
+    /// <param name="endpoint">The master's endpoint, as the multiplexer or the cluster configuration names it.</param>
+    /// <exception cref="NotSupportedException">The cluster does not come from local processes.</exception>
+    public void StopNode(EndPoint endpoint) => NodeAt(endpoint).Stop();
+
+    /// <summary>
+    /// Starts every killed master again on its port with its nodes.conf, so it rejoins with its node id and slots (and
+    /// no data: the nodes keep nothing on disk), and waits until each answers PING.
+    /// </summary>
+    /// <returns>A task that completes when every master answers.</returns>
+    public async Task StartStoppedNodesAsync()
     {
-        Stopwatch elapsed = Stopwatch.StartNew();
-        while (true)
+        foreach (RedisServerProcess node in _nodes.Where(n => !n.IsRunning))
         {
-            bool allOk = true;
-            foreach (RedisServerProcess node in _nodes)
+            node.Restart();
+            await RedisServerFixture.WaitForPingAsync(node.Endpoint).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every master says <c>cluster_state:ok</c> and sees every other master connected and not flagged
+    /// as failing, as after the cluster was created or a killed master has rejoined.
+    /// </summary>
+    /// <returns>A task that completes when the cluster is healthy.</returns>
+    /// <exception cref="InvalidOperationException">The cluster did not become healthy within a minute.</exception>
+    public async Task WaitForHealthyAsync()
+    {
+        if (!CanControlNodes)
+        {
+            return;
+        }
+
+        bool healthy = await PollNodesAsync(_nodes, static (info, nodes) =>
+            info.Contains("cluster_state:ok", StringComparison.Ordinal) && NodeLines(nodes).All(line => !IsFlaggedFailing(line[2]) && line[7] == "connected"))
+            .ConfigureAwait(false);
+        if (!healthy)
+        {
+            throw new InvalidOperationException($"The test cluster did not become healthy within {s_readyTimeout}.");
+        }
+    }
+
+    /// <summary>
+    /// Waits until every other running master flags the master at <paramref name="endpoint"/> as failed (<c>fail</c>,
+    /// agreed by a majority, not just <c>fail?</c>): from then on the cluster itself treats its slots as down.
+    /// </summary>
+    /// <param name="endpoint">The killed master.</param>
+    /// <returns><see langword="true"/> when every other master flagged it within a minute.</returns>
+    public Task<bool> WaitUntilFlaggedFailedAsync(EndPoint endpoint)
+    {
+        string address = NodeAt(endpoint).Endpoint + "@";
+        return PollNodesAsync(_nodes.Where(n => n.IsRunning).ToList(), (_, nodes) =>
+            NodeLines(nodes).Any(line => line[1].StartsWith(address, StringComparison.Ordinal) && line[2].Split(',').Contains("fail")));
+    }
+
+    private RedisServerProcess NodeAt(EndPoint endpoint)
+    {
+        int port = endpoint switch
+        {
+            IPEndPoint ip => ip.Port,
+            DnsEndPoint dns => dns.Port,
+            _ => throw new ArgumentException($"Unexpected endpoint {endpoint}.", nameof(endpoint)),
+        };
+        return _nodes.SingleOrDefault(n => n.Port == port)
+            ?? throw new NotSupportedException($"No local cluster node listens on {endpoint}; the cluster comes from '{Source}'.");
+    }
+
+    /// <summary>Asks each node for CLUSTER INFO and CLUSTER NODES until <paramref name="condition"/> holds on all of them, for at most a minute.</summary>
+    private static async Task<bool> PollNodesAsync(IReadOnlyList<RedisServerProcess> nodes, Func<string, string, bool> condition)
+    {
+        List<(RedisServerProcess Node, ConnectionMultiplexer Direct)> connections = [];
+        try
+        {
+            foreach (RedisServerProcess node in nodes)
             {
                 ConfigurationOptions options = ConfigurationOptions.Parse(node.Endpoint);
                 options.AbortOnConnectFail = false;
                 options.AllowAdmin = true;
-                await using ConnectionMultiplexer direct = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
-                RedisResult info = await direct.GetServer(node.Endpoint).ExecuteAsync("CLUSTER", "INFO").ConfigureAwait(false);
-                allOk &= info.ToString().Contains("cluster_state:ok", StringComparison.Ordinal);
+                options.ConnectTimeout = 1000;
+                options.AsyncTimeout = 2000;
+                connections.Add((node, await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false)));
             }
 
-            if (allOk)
+            Stopwatch elapsed = Stopwatch.StartNew();
+            while (elapsed.Elapsed < s_readyTimeout)
             {
-                return;
+                bool all = true;
+                foreach ((RedisServerProcess node, ConnectionMultiplexer direct) in connections)
+                {
+                    try
+                    {
+                        // Sent to this node only: its own view of the cluster is what counts.
+                        IServer server = direct.GetServer(node.Endpoint);
+                        string info = (await server.ExecuteAsync("CLUSTER", "INFO").ConfigureAwait(false)).ToString();
+                        string lines = (await server.ExecuteAsync("CLUSTER", "NODES").ConfigureAwait(false)).ToString();
+                        all &= condition(info, lines);
+                    }
+                    catch (RedisException)
+                    {
+                        all = false;
+                    }
+                    catch (TimeoutException)
+                    {
+                        all = false;
+                    }
+                }
+
+                if (all)
+                {
+                    return true;
+                }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
             }
 
-            if (elapsed.Elapsed > s_readyTimeout)
+            return false;
+        }
+        finally
+        {
+            foreach ((_, ConnectionMultiplexer direct) in connections)
             {
-                throw new InvalidOperationException($"The test cluster did not reach cluster_state:ok within {s_readyTimeout}.");
+                await direct.DisposeAsync().ConfigureAwait(false);
             }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(200)).ConfigureAwait(false);
         }
     }
+
+    /// <summary>CLUSTER NODES, one array per node: id, address, flags, master, ping-sent, pong-recv, epoch, link-state, slots….</summary>
+    private static IEnumerable<string[]> NodeLines(string nodes)
+        => nodes.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(line => line.Split(' '));
+
+    private static bool IsFlaggedFailing(string flags) => flags.Split(',').Any(f => f is "fail" or "fail?");
 }
