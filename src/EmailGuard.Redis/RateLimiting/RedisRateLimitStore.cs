@@ -180,8 +180,22 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         int deniedGroup = -1;
         for (int g = 0; g < groups.Count; g++)
         {
-            Outcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken)
-                .ConfigureAwait(false);
+            Outcome outcome;
+            try
+            {
+                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch when (commit && reserved > 0)
+            {
+                // The acquire fails as a whole (the master of this slot died, timed out or answered an error), so the
+                // slots already reserved must not keep permits for it. This slot's own script may still have run; its
+                // permits are left alone, since giving back what was never taken would let a limit be exceeded.
+                Log.CrossSlotAcquireFailed(_logger, groups.Count, reserved);
+                await GiveBackAfterFailureAsync(database, requests, keys, groups, reserved, now!.Value).ConfigureAwait(false);
+                throw;
+            }
+
             now ??= outcome.NowMs;
             merged = merged.Merge(outcome);
             if (commit && outcome.DeniedIndex >= 0)
@@ -221,6 +235,29 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         return merged.ToDecision();
+    }
+
+    /// <summary>
+    /// Gives back the slots an acquire reserved before it failed. Not under the caller's token: a caller that cancelled
+    /// or gave up must still not leave permits held. A give-back that fails too is logged, not thrown: the acquire's
+    /// own failure is what surfaces, and a permit left held only makes that limit stricter until its window ends.
+    /// </summary>
+    private async ValueTask GiveBackAfterFailureAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs)
+    {
+        for (int g = 0; g < reserved; g++)
+        {
+            try
+            {
+                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.CrossSlotGiveBackFailed(_logger, ex);
+            }
+        }
     }
 
     private async ValueTask<Outcome> EvaluateGroupAsync(

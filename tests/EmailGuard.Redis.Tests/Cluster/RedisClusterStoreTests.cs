@@ -131,6 +131,25 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
     }
 
     [Fact]
+    public async Task AcquireAsync_LaterSlotFails_GivesBackEarlierSlotsAndThrows()
+    {
+        // A master that dies between two slots' scripts is what this stands for; a key of the wrong type in the later
+        // slot makes its script fail the same way (a server error), on a cluster every test can share.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = CreateStore(cluster.CreateMultiplexer(), logger);
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
+        (string low, string high) = TwoKeysInAscendingSlots(store, rule);
+        await _admin.GetDatabase().StringSetAsync(store.CounterKey(high, rule), "not a counter", TimeSpan.FromSeconds(30));
+        RateLimitRequest[] requests = [new(high, rule, 1), new(low, rule, 4)];
+
+        Func<Task> acquire = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        await acquire.Should().ThrowAsync<RedisServerException>();
+        (await CountAsync(store, low, rule)).Should().Be(0, "the reservation in the earlier slot was given back before the failure surfaced");
+        logger.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 312);
+    }
+
+    [Fact]
     public async Task AcquireAsync_AdmittedAcrossSlots_RefundGivesBackEverySlot()
     {
         FakeLogger<RedisRateLimitStore> logger = new();
