@@ -42,6 +42,21 @@ internal sealed class ConcurrentLoad
         })));
     }
 
+    /// <summary>Waits until the callers have made at least <paramref name="count"/> calls between them: the load is under way.</summary>
+    public async Task WaitForCallsAsync(int count, TimeSpan hangGuard)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (_calls.Count < count)
+        {
+            if (Stopwatch.GetElapsedTime(started) > hangGuard || _running!.IsCompleted)
+            {
+                throw new TimeoutException($"The load made {_calls.Count} of {count} calls within {hangGuard}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
+        }
+    }
+
     /// <summary>Waits until every caller has made all its calls.</summary>
     public Task CompletionAsync(TimeSpan hangGuard) => _running!.WaitAsync(hangGuard);
 

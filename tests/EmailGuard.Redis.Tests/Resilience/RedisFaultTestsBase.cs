@@ -29,6 +29,9 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
 
     private ConnectionMultiplexer? _admin;
 
+    /// <summary>Every failure mode: each kill-under-load test runs once per mode.</summary>
+    public static TheoryData<StoreFailureMode> FailureModes => [StoreFailureMode.FailOpen, StoreFailureMode.FailClosed, StoreFailureMode.LocalFallback];
+
     private protected string Prefix { get; } = RedisServerFixture.UniquePrefix();
 
     private protected ITestOutputHelper Output => output;
@@ -87,9 +90,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     }
 
     [Theory]
-    [InlineData(StoreFailureMode.FailOpen)]
-    [InlineData(StoreFailureMode.FailClosed)]
-    [InlineData(StoreFailureMode.LocalFallback)]
+    [MemberData(nameof(FailureModes))]
     public async Task NodeStoppedUnderLoad_EveryCallCompletesWithTheModeOutcome_AndSharedCountingReturnsAfterRestart(StoreFailureMode mode)
     {
         // Arrange: two app instances; 20 per day on one key, so each instance's local share is 10. The key, and the
@@ -99,43 +100,20 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         RateLimitRule rule = RateLimitRule.PerDay(20);
         EndPoint victim = VictimNode();
         string victimKey = PartitionOn(victim, "victim", rule);
-        string[] probes = PartitionsOn(victim, "shared", RateLimitRule.PerDay(100), count: 300);
         RateLimitRequest[] request = [new(victimKey, rule)];
         (await instance.Resilient.AcquireAsync(request, default, mode)).Status.Should().Be(RateLimitStatus.Allowed, "Redis is up");
 
         // Act: 64 callers hammer the key; its node is killed in the middle.
-        ConcurrentLoad load = new();
-        load.Start(Callers, MaxCallsPerCaller, TimeSpan.FromMilliseconds(5), (_, _) => instance.Resilient.AcquireAsync(request, default, mode));
-        await Task.Delay(TimeSpan.FromMilliseconds(300), TimeProvider.System);
-        StopNode(victim);
-        long stoppedAt = Stopwatch.GetTimestamp();
-        bool outageAsWanted = await KeepDownAsync(victim);
-        await load.StopAsync(s_hangGuard);
-        StoreCircuitState stateWhileDown = instance.Resilient.CircuitState;
-
-        await StartStoppedNodesAsync();
-        long startedAt = Stopwatch.GetTimestamp();
-        TimeSpan? recovery = await WaitForSharedCountingAsync(instance, other, mode, probes, startedAt);
+        NodeOutage outage = await KillUnderLoadAsync(instance, other, mode, request, victim);
 
         // Assert
-        LoadCall[] whileDown = load.Calls.Where(c => c.StartedAt >= stoppedAt).ToArray();
-        output.WriteLine($"{mode}: {load.Calls.Count} calls, {whileDown.Length} while the node was down "
-            + $"({Stopwatch.GetElapsedTime(stoppedAt, startedAt).TotalMilliseconds:0} ms); slowest {whileDown.Max(c => c.Duration).TotalMilliseconds:0} ms, "
-            + $"p99 {Percentile(whileDown, 0.99).TotalMilliseconds:0} ms; circuit {stateWhileDown}; shared counting back {recovery?.TotalMilliseconds:0} ms after restart");
-
-        outageAsWanted.Should().BeTrue();
-        load.Calls.Where(c => c.Exception is not null).Select(c => c.Exception!.ToString()).Should().BeEmpty("no failure may reach a caller");
-        whileDown.Should().NotBeEmpty();
-        whileDown.Should().OnlyContain(c => c.Duration < s_looseCallBound);
-        stateWhileDown.Should().Be(StoreCircuitState.Open);
-        AssertModeOutcome(mode, whileDown);
+        output.WriteLine($"{mode}: {Describe(outage)}");
+        AssertOutage(mode, outage);
         if (mode == StoreFailureMode.LocalFallback)
         {
-            whileDown.Count(c => c.Decision.Status == RateLimitStatus.Allowed).Should().BeLessThanOrEqualTo(10);
+            outage.WhileDown.Count(c => c.Decision.Status == RateLimitStatus.Allowed).Should().BeLessThanOrEqualTo(10);
             (await LocalCountAsync(instance, victimKey, rule)).Should().Be(10, "the instance enforces its share, limit / InstanceCount, and no more");
         }
-
-        recovery.Should().NotBeNull("decisions must return to shared counting within {0} of the restart", s_recoveryBound);
     }
 
     [Fact]
@@ -145,16 +123,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         await using RedisAppInstance instance = CreateInstance(o => o.Timeout = TimeSpan.FromSeconds(5));
         RateLimitRequest[] request = [new("flushed", RateLimitRule.PerDay(500))];
 
-        ConcurrentLoad load = new();
-        load.Start(Callers, maxCallsPerCaller: 20, TimeSpan.FromMilliseconds(2),
-            (_, _) => instance.Resilient.AcquireAsync(request, default, StoreFailureMode.FailClosed));
-        for (int i = 0; i < 3; i++)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System);
-            await OnEveryPrimaryAsync("SCRIPT", "FLUSH");
-        }
-
-        await load.CompletionAsync(s_hangGuard);
+        ConcurrentLoad load = await RunWhileRepeatingOnEveryPrimaryAsync(instance, request, "SCRIPT", "FLUSH");
 
         output.WriteLine($"SCRIPT FLUSH x3 on {Primaries} primaries during {load.Calls.Count} calls: " + Summary(load));
         load.Calls.Where(c => c.Exception is not null).Should().BeEmpty();
@@ -168,16 +137,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         await using RedisAppInstance instance = CreateInstance(o => o.Timeout = TimeSpan.FromSeconds(2));
         RateLimitRequest[] request = [new("killed", RateLimitRule.PerDay(500))];
 
-        ConcurrentLoad load = new();
-        load.Start(Callers, maxCallsPerCaller: 20, TimeSpan.FromMilliseconds(2),
-            (_, _) => instance.Resilient.AcquireAsync(request, default, StoreFailureMode.FailClosed));
-        for (int i = 0; i < 3; i++)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System);
-            await OnEveryPrimaryAsync("CLIENT", "KILL", "TYPE", "normal");
-        }
-
-        await load.CompletionAsync(s_hangGuard);
+        ConcurrentLoad load = await RunWhileRepeatingOnEveryPrimaryAsync(instance, request, "CLIENT", "KILL", "TYPE", "normal");
         TimeSpan? recovery = await WaitForAsync(async () =>
             (await instance.Resilient.PeekAsync(new[] { new RateLimitRequest("killed", RateLimitRule.PerDay(500), 0) }, default)).Status != RateLimitStatus.StoreUnavailable);
 
@@ -226,8 +186,58 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         return [.. found];
     }
 
+    /// <summary>
+    /// Runs 64 callers acquiring <paramref name="request"/> on <paramref name="instance"/>; once they are under way kills
+    /// <paramref name="victim"/>, keeps it down (running <paramref name="whileDown"/> meanwhile), stops the load, starts
+    /// the node again and waits until <paramref name="instance"/> and <paramref name="other"/> count together in Redis
+    /// again, on keys that live on the node that was killed.
+    /// </summary>
+    private protected async Task<NodeOutage> KillUnderLoadAsync(
+        RedisAppInstance instance, RedisAppInstance other, StoreFailureMode mode, RateLimitRequest[] request, EndPoint victim, Func<Task>? whileDown = null)
+    {
+        string[] probes = PartitionsOn(victim, "shared", RateLimitRule.PerDay(100), count: 300);
+        ConcurrentLoad load = new();
+        load.Start(Callers, MaxCallsPerCaller, TimeSpan.FromMilliseconds(5), (_, _) => instance.Resilient.AcquireAsync(request, default, mode));
+        await load.WaitForCallsAsync(50, s_hangGuard);
+        StopNode(victim);
+        long stoppedAt = Stopwatch.GetTimestamp();
+        bool asWanted = await KeepDownAsync(victim);
+        if (whileDown is not null)
+        {
+            await whileDown();
+        }
+
+        await load.StopAsync(s_hangGuard);
+        StoreCircuitState circuit = instance.Resilient.CircuitState;
+        await StartStoppedNodesAsync();
+        long startedAt = Stopwatch.GetTimestamp();
+        TimeSpan? recovery = await WaitForSharedCountingAsync(instance, other, mode, probes, startedAt);
+        return new NodeOutage(
+            load, [.. load.Calls.Where(c => c.StartedAt >= stoppedAt)], asWanted, circuit, Stopwatch.GetElapsedTime(stoppedAt, startedAt), recovery);
+    }
+
+    private protected static string Describe(NodeOutage outage)
+        => $"{outage.Load.Calls.Count} calls ({Summary(outage.Load)}), {outage.WhileDown.Length} while the node was down ({outage.Down.TotalMilliseconds:0} ms); "
+            + $"slowest {outage.WhileDown.Max(c => c.Duration).TotalMilliseconds:0} ms, p99 {Percentile(outage.WhileDown, 0.99).TotalMilliseconds:0} ms; "
+            + $"circuit {outage.CircuitWhileDown}; shared counting back {outage.Recovery?.TotalMilliseconds:0} ms after restart";
+
+    /// <summary>
+    /// What every kill under load must show: no caller saw an exception or waited long, the circuit opened, every call
+    /// made while the node was down got the mode's outcome, and shared counting came back after the restart.
+    /// </summary>
+    private protected static void AssertOutage(StoreFailureMode mode, NodeOutage outage)
+    {
+        outage.AsWanted.Should().BeTrue();
+        outage.Load.Calls.Where(c => c.Exception is not null).Select(c => c.Exception!.ToString()).Should().BeEmpty("no failure may reach a caller");
+        outage.WhileDown.Should().NotBeEmpty();
+        outage.WhileDown.Should().OnlyContain(c => c.Duration < s_looseCallBound);
+        outage.CircuitWhileDown.Should().Be(StoreCircuitState.Open);
+        AssertModeOutcome(mode, outage.WhileDown);
+        outage.Recovery.Should().NotBeNull("decisions must return to shared counting within {0} of the restart", s_recoveryBound);
+    }
+
     /// <summary>What every call made while the store was unreachable must have got.</summary>
-    private protected static void AssertModeOutcome(StoreFailureMode mode, IReadOnlyCollection<LoadCall> whileDown)
+    private static void AssertModeOutcome(StoreFailureMode mode, IReadOnlyCollection<LoadCall> whileDown)
     {
         switch (mode)
         {
@@ -255,7 +265,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     /// Polls until two instances count into the same Redis counter again: the second acquire on a fresh key sees the
     /// first. Local counting would show 1 on both.
     /// </summary>
-    private protected static async Task<TimeSpan?> WaitForSharedCountingAsync(
+    private static async Task<TimeSpan?> WaitForSharedCountingAsync(
         RedisAppInstance first, RedisAppInstance second, StoreFailureMode mode, string[] probes, long since)
     {
         int attempt = 0;
@@ -296,13 +306,24 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     private protected static string Summary(ConcurrentLoad load)
         => string.Join(", ", load.Calls.GroupBy(c => c.Decision.Status).Select(g => $"{g.Key} {g.Count()}"));
 
-    private async Task OnEveryPrimaryAsync(string command, params object[] arguments)
+    /// <summary>64 callers make 20 fail-closed acquires each while the command runs three times on every primary.</summary>
+    private async Task<ConcurrentLoad> RunWhileRepeatingOnEveryPrimaryAsync(RedisAppInstance instance, RateLimitRequest[] request, string command, params object[] arguments)
     {
         IServer[] primaries = Admin.GetServers().Where(s => !s.IsReplica).ToArray();
         primaries.Should().HaveCount(Primaries);
-        foreach (IServer server in primaries)
+        ConcurrentLoad load = new();
+        load.Start(Callers, maxCallsPerCaller: 20, TimeSpan.FromMilliseconds(2),
+            (_, _) => instance.Resilient.AcquireAsync(request, default, StoreFailureMode.FailClosed));
+        for (int i = 0; i < 3; i++)
         {
-            await server.ExecuteAsync(command, arguments);
+            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System);
+            foreach (IServer server in primaries)
+            {
+                await server.ExecuteAsync(command, arguments);
+            }
         }
+
+        await load.CompletionAsync(s_hangGuard);
+        return load;
     }
 }
