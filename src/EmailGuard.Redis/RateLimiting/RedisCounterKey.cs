@@ -3,7 +3,7 @@ using System.Globalization;
 namespace EmailGuard.Redis;
 
 /// <summary>
-/// Names the Redis key of one counter: <c>&lt;prefix&gt;{&lt;hash&gt;}:&lt;rule id&gt;[@&lt;window index&gt;]:&lt;partition key&gt;</c>.
+/// Names the Redis key of one counter: <c>&lt;prefix&gt;{&lt;hash&gt;}:&lt;rule id&gt;[#&lt;window index&gt;]:&lt;partition key&gt;</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -28,7 +28,7 @@ internal static class RedisCounterKey
     /// <param name="prefix">The store's key prefix.</param>
     /// <param name="partitionKey">What is counted.</param>
     /// <param name="ruleId">The rule's shape.</param>
-    /// <param name="windowIndex">The window the key belongs to, written as <c>@index</c> after the shape; <see cref="NoWindow"/> for none.</param>
+    /// <param name="windowIndex">The window the key belongs to, written as <c>#index</c> after the shape; <see cref="NoWindow"/> for none.</param>
     public static string Create(string prefix, string partitionKey, string ruleId, long windowIndex)
     {
         ulong hash = Hash(partitionKey);
@@ -47,7 +47,7 @@ internal static class RedisCounterKey
             at += state.ruleId.Length;
             if (state.windowIndex != NoWindow)
             {
-                span[at++] = '@';
+                span[at++] = '#';
                 state.windowIndex.TryFormat(span[at..], out int written, default, CultureInfo.InvariantCulture);
                 at += written;
             }
