@@ -83,6 +83,7 @@ public sealed class LocalFallbackTests
 
         List<HttpStatusCode> firstDuringOutage = await PostTimesAsync(first, 6);
         List<HttpStatusCode> secondDuringOutage = await PostTimesAsync(second, 6);
+        StoreCircuitState duringOutage = first.App.Services.GetRequiredService<ResilientRateLimitStore>().CircuitState;
         store.Behavior = FaultingRateLimitStore.Mode.Up;
         List<HttpStatusCode> beforeTheBreakEnds = await PostTimesAsync(first, 1);
         time.Advance(s_breakDuration);
@@ -90,6 +91,7 @@ public sealed class LocalFallbackTests
         List<HttpStatusCode> secondAfterRecovery = await PostTimesAsync(second, 4);
         using HttpResponseMessage overTheSharedLimit = await second.PostAsync("/signup", Ip);
 
+        duringOutage.Should().Be(StoreCircuitState.Open);
         firstDuringOutage.Count(s => s == HttpStatusCode.OK).Should().Be(5);
         secondDuringOutage.Count(s => s == HttpStatusCode.OK).Should().Be(5, "the two local shares add up to the limit");
         beforeTheBreakEnds.Should().Equal([HttpStatusCode.TooManyRequests], "the circuit stays open for the break: decisions stay local");
@@ -97,6 +99,8 @@ public sealed class LocalFallbackTests
         secondAfterRecovery.Should().OnlyContain(s => s == HttpStatusCode.OK);
         overTheSharedLimit.StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "both instances counted 10 in the shared store");
         overTheSharedLimit.Header("Retry-After").Should().Be("3595");
+        first.App.Services.GetRequiredService<ResilientRateLimitStore>().CircuitState.Should().Be(StoreCircuitState.Closed);
+        second.App.Services.GetRequiredService<ResilientRateLimitStore>().CircuitState.Should().Be(StoreCircuitState.Closed);
     }
 
     [Fact]
