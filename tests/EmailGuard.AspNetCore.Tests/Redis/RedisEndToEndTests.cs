@@ -120,11 +120,7 @@ public sealed class RedisEndToEndTests(RedisServerFixture redis)
         statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
         bound.Should().Be("Victim+a@Example.com");
         keys.Should().NotBeEmpty();
-        // The store's own layout may use '@' (window index) before the counter key; the address would sit in the part after it.
-        keys.Select(k => k.Key.ToString()).Should().OnlyContain(k => k.Contains("eg:ep:", StringComparison.Ordinal)
-            && !k.Contains("victim", StringComparison.OrdinalIgnoreCase)
-            && !k.Substring(k.IndexOf("eg:ep:", StringComparison.Ordinal)).Contains('@')
-            && !k.Contains("example.com", StringComparison.OrdinalIgnoreCase),
+        keys.Should().OnlyContain(k => !k.Key.ToString().Contains("victim", StringComparison.OrdinalIgnoreCase) && !k.Key.ToString().Contains('@'),
             "addresses are hashed before they become keys");
         keys.Should().OnlyContain(k => k.Ttl != null && k.Ttl <= TimeSpan.FromHours(1) + TimeSpan.FromMinutes(1));
     }
