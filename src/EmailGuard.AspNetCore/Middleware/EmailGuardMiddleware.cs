@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -178,6 +179,10 @@ internal sealed partial class EmailGuardMiddleware
             }
 
             StoreFailureMode failureMode = Strictest(first.FailureMode, second?.FailureMode);
+
+            // Started before the acquire so that the store's own activity nests under it, and disposed before the
+            // endpoint runs so that the endpoint's work never looks like part of the decision.
+            using Activity? activity = EndpointActivity.Start(named.Name);
             RateLimitDecision decision = await _store.AcquireAsync(
                 requests.AsMemory(0, count), entries.AsMemory(0, count), failureMode, context.RequestAborted);
 
@@ -185,7 +190,7 @@ internal sealed partial class EmailGuardMiddleware
             switch (decision.Status)
             {
                 case RateLimitStatus.Allowed:
-                    _metrics.Decision(named.Name, "allowed");
+                    Decided(activity, named.Name, "allowed");
                     if (first.QuotaHeaders || second?.QuotaHeaders == true)
                     {
                         SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, deniedIndex: -1);
@@ -194,11 +199,11 @@ internal sealed partial class EmailGuardMiddleware
                     return new(VerdictKind.Continue);
 
                 case RateLimitStatus.AllowedUnguarded:
-                    _metrics.Decision(named.Name, "unguarded");
+                    Decided(activity, named.Name, "unguarded");
                     return new(VerdictKind.Continue);
 
                 case RateLimitStatus.StoreUnavailable:
-                    _metrics.Decision(named.Name, shadow ? "shadow_store_unavailable" : "store_unavailable");
+                    Decided(activity, named.Name, shadow ? "shadow_store_unavailable" : "store_unavailable");
                     if (shadow)
                     {
                         return new(VerdictKind.Continue);
@@ -215,12 +220,12 @@ internal sealed partial class EmailGuardMiddleware
                     RateLimitRule rule = owner.Partition.Rules[owner.RuleIndex];
                     if (shadow)
                     {
-                        _metrics.Decision(owner.Policy.Name, "shadow_rejected");
+                        Decided(activity, owner.Policy.Name, "shadow_rejected", owner.Partition.KindTag);
                         Log.ShadowWouldReject(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window);
                         return new(VerdictKind.Continue);
                     }
 
-                    _metrics.Decision(owner.Policy.Name, "rejected");
+                    Decided(activity, owner.Policy.Name, "rejected", owner.Partition.KindTag);
                     SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
                     long seconds = RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
@@ -235,6 +240,12 @@ internal sealed partial class EmailGuardMiddleware
             ArrayPool<RateLimitEntry>.Shared.Return(entries);
             ArrayPool<Owner>.Shared.Return(owners, clearArray: true);
         }
+    }
+
+    private void Decided(Activity? activity, string policy, string outcome, string? partitionKind = null)
+    {
+        _metrics.Decision(policy, outcome);
+        EndpointActivity.SetOutcome(activity, policy, outcome, partitionKind);
     }
 
     private static int AddRequests(

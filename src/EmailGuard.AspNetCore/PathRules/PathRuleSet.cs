@@ -44,6 +44,13 @@ internal sealed class PathRuleSet
     /// <summary>Compiles the rules, or says which setting is wrong.</summary>
     public static PathRuleSet Create(EmailGuardEndpointOptions options, List<string> errors)
     {
+        // The binder turns any number into the enum; left to WithFailureMode it would throw an ArgumentException that
+        // names no setting, and on a reload it would escape into the configuration provider's change callback.
+        if (!Enum.IsDefined(options.PathRuleFailureMode))
+        {
+            errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleFailureMode is not FailOpen, FailClosed or LocalFallback.");
+        }
+
         var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<PathRulePartition, List<RateLimitRule>> Rules)>();
         for (int i = 0; i < options.PathRules.Count; i++)
         {

@@ -1,7 +1,9 @@
+using System.Globalization;
+
 namespace EmailGuard.Redis;
 
 /// <summary>
-/// Names the Redis key of one counter: <c>&lt;prefix&gt;{&lt;hash&gt;}:&lt;rule id&gt;:&lt;partition key&gt;</c>.
+/// Names the Redis key of one counter: <c>&lt;prefix&gt;{&lt;hash&gt;}:&lt;rule id&gt;[#&lt;window index&gt;]:&lt;partition key&gt;</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -20,21 +22,36 @@ internal static class RedisCounterKey
     private const ulong FnvOffsetBasis = 0xcbf29ce484222325;
     private const ulong FnvPrime = 0x100000001b3;
 
-    public static string Create(string prefix, string partitionKey, string ruleId)
+    /// <summary>The window index of a key whose name carries none.</summary>
+    public const long NoWindow = long.MinValue;
+
+    /// <param name="prefix">The store's key prefix.</param>
+    /// <param name="partitionKey">What is counted.</param>
+    /// <param name="ruleId">The rule's shape.</param>
+    /// <param name="windowIndex">The window the key belongs to, written as <c>#index</c> after the shape; <see cref="NoWindow"/> for none.</param>
+    public static string Create(string prefix, string partitionKey, string ruleId, long windowIndex)
     {
         ulong hash = Hash(partitionKey);
-        int length = prefix.Length + 1 + 16 + 2 + ruleId.Length + 1 + partitionKey.Length;
-        return string.Create(length, (prefix, partitionKey, ruleId, hash), static (span, state) =>
+        int indexLength = windowIndex == NoWindow ? 0 : 1 + (windowIndex < 0 ? 1 + CountDigits(-windowIndex) : CountDigits(windowIndex));
+        int length = prefix.Length + 1 + 16 + 2 + ruleId.Length + indexLength + 1 + partitionKey.Length;
+        return string.Create(length, (prefix, partitionKey, ruleId, hash, windowIndex), static (span, state) =>
         {
             state.prefix.AsSpan().CopyTo(span);
             int at = state.prefix.Length;
             span[at++] = '{';
-            state.hash.TryFormat(span.Slice(at, 16), out _, "x16", System.Globalization.CultureInfo.InvariantCulture);
+            state.hash.TryFormat(span.Slice(at, 16), out _, "x16", CultureInfo.InvariantCulture);
             at += 16;
             span[at++] = '}';
             span[at++] = ':';
             state.ruleId.AsSpan().CopyTo(span[at..]);
             at += state.ruleId.Length;
+            if (state.windowIndex != NoWindow)
+            {
+                span[at++] = '#';
+                state.windowIndex.TryFormat(span[at..], out int written, default, CultureInfo.InvariantCulture);
+                at += written;
+            }
+
             span[at++] = ':';
             state.partitionKey.AsSpan().CopyTo(span[at..]);
         });
@@ -54,5 +71,17 @@ internal static class RedisCounterKey
         }
 
         return hash;
+    }
+
+    private static int CountDigits(long value)
+    {
+        int digits = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            digits++;
+        }
+
+        return digits;
     }
 }

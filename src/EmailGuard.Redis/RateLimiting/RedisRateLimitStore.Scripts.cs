@@ -3,23 +3,80 @@ namespace EmailGuard.Redis;
 internal sealed partial class RedisRateLimitStore
 {
     /// <summary>
+    /// Takes permits from one fixed-window counter of the client-clock layout, the commonest call, in as few Redis
+    /// commands as the raw INCRBY + PEXPIRE it replaces: the key is this window's own (its name carries the window
+    /// index), so there is nothing to read first.
+    /// </summary>
+    /// <remarks>
+    /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), TTL ms (the rest of the window + the grace).</para>
+    /// <para>Returns the count including this cost; above the limit it was a denial and the cost was taken back.
+    /// The TTL is set when the count starts from zero, so a counter never exists without one.</para>
+    /// </remarks>
+    internal const string AcquireOneClientScriptText = """
+        local key = KEYS[1]
+        local cost = tonumber(ARGV[2])
+        local v = redis.call('INCRBY', key, cost)
+        if v == cost then redis.call('PEXPIRE', key, ARGV[3]) end
+        if v > tonumber(ARGV[1]) then redis.call('DECRBY', key, cost) end
+        return v
+        """;
+
+    /// <summary>
+    /// Takes permits from one fixed-window counter of the server-time layout: the key outlives its window by not one
+    /// millisecond (PEXPIREAT the window's end - 1), so a live key is always the current window's, and only a key's
+    /// first write needs the server's <c>TIME</c>.
+    /// </summary>
+    /// <remarks>
+    /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), window ms. The numbers stay below 2^53 (limit
+    /// and cost at most 2^40, times in ms), so Lua hands them to Redis as exact integers.</para>
+    /// <para>Returns the count including this cost (above the limit: denied, taken back) and the ms left before the
+    /// window's last millisecond ends, packed as count × 2^35 + ms in one integer while the count is below 2^18 (the
+    /// product then stays an exact Lua number; a window is at most 366 days &lt; 2^35 ms), else as a pair. A reply
+    /// array costs Redis more than the rest of the script.</para>
+    /// </remarks>
+    internal const string AcquireOneServerScriptText = """
+        local key = KEYS[1]
+        local cost = tonumber(ARGV[2])
+        local v = redis.call('INCRBY', key, cost)
+        local ttl = -1
+        if v ~= cost then ttl = redis.call('PTTL', key) end
+        if ttl < 0 then
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          local w = tonumber(ARGV[3])
+          local last = (math.floor(now / w) + 1) * w - 1
+          if v == cost then
+            redis.call('PEXPIREAT', key, last)
+          else
+            -- A counter without a TTL is not one this store wrote whole: start the window over, as the general
+            -- script does.
+            v = cost
+            redis.call('SET', key, v, 'PXAT', last)
+          end
+          ttl = last - now
+        end
+        if v > tonumber(ARGV[1]) then redis.call('DECRBY', key, cost) end
+        if v < 262144 then return v * 34359738368 + ttl end
+        return { v, ttl }
+        """;
+
+    /// <summary>
     /// Decides a whole acquire or peek in one atomic step: reads every counter, checks every request (costs of
     /// earlier requests on the same counter count as pending), then takes all or nothing. The arithmetic mirrors
     /// <c>InMemoryCounter</c> line by line; the differential test holds the two to identical answers.
     /// </summary>
     /// <remarks>
-    /// <para>KEYS: one counter per request (repeats allowed). A counter is a hash: fixed window <c>w</c> (window index)
-    /// and <c>c</c> (count); sliding window one field per segment index.</para>
+    /// <para>KEYS: one counter per request (repeats allowed). A fixed-window counter is a plain integer that lives
+    /// only during its window: in the client-clock layout its name carries the window index; in the server-time
+    /// layout it expires at the window's last millisecond (a key that the script's start time still saw alive but
+    /// whose expiry names another window is recognized by PEXPIRETIME). A sliding-window counter is a hash with one
+    /// field per segment index.</para>
     /// <para>ARGV: commit (0/1), now in Unix ms (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
-    /// then per request: limit, window ms, segments (0 for a fixed window), cost.</para>
+    /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
     /// never), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
-    /// <para>A single fixed-window request, the commonest call, takes a short path that builds no tables or closures,
-    /// and sets the TTL only when it starts the window: the expiry is the window's end plus the grace, the same for
-    /// every later write in that window, and the key was created by that same script with it. Its numbers (times, indexes, costs) stay below 10^14,
-    /// which Lua passes to Redis as exact integers; the general path formats them with <c>fmt</c> all the same,
-    /// since it also handles segment indexes used as field names. Every write is followed by a PEXPIRE in the same
-    /// script, so a counter never exists without a TTL.</para>
+    /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
+    /// Every write sets or keeps a TTL in the same script, so a counter never exists without one.</para>
     /// </remarks>
     internal const string AcquireScriptText = """
         local commit = ARGV[1] == '1'
@@ -30,46 +87,28 @@ internal sealed partial class RedisRateLimitStore
         end
         local wantEntries = ARGV[3] == '1'
         local grace = tonumber(ARGV[4])
+        local serverLayout = ARGV[5] == '1'
         local n = #KEYS
         local floor = math.floor
-
-        if n == 1 and ARGV[7] == '0' then
-          local key = KEYS[1]
-          local limit, w, cost = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[8])
-          local idx = floor(now / w)
-          local reset = (idx + 1) * w
-          local v = redis.call('HMGET', key, 'w', 'c')
-          local current = v[1] and tonumber(v[1]) == idx
-          local count = current and (tonumber(v[2]) or 0) or 0
-          if count + cost <= limit then
-            if commit then
-              if current then
-                redis.call('HINCRBY', key, 'c', cost)
-              else
-                redis.call('HSET', key, 'w', idx, 'c', cost)
-                redis.call('PEXPIRE', key, reset - now + grace)
-              end
-              count = count + cost
-            end
-            return { now, -1, 0, 1, count, 0, reset }
-          end
-          local r = cost > limit and -1 or reset - now
-          return { now, 0, r, 0, count, r, reset }
-        end
-
         local function fmt(x) return string.format('%d', x) end
 
         local function load(key, w, s)
           local st = {}
           if s == 0 then
-            st.idx = floor(now / w)
-            local v = redis.call('HMGET', key, 'w', 'c')
-            if v[1] and tonumber(v[1]) == st.idx then
-              st.total = tonumber(v[2]) or 0
-              st.current = true
-            else
-              st.total = 0
-              st.current = false
+            st.reset = (floor(now / w) + 1) * w
+            local c = redis.call('GET', key)
+            st.total = tonumber(c) or 0
+            st.fresh = not c
+            if c and serverLayout then
+              local last = redis.call('PEXPIRETIME', key)
+              if last > st.reset - 1 then
+                -- A later window's counter (this call's time came from an earlier script): count against it.
+                st.reset = last + 1
+              elseif last < st.reset - 1 then
+                -- An earlier window's counter, alive only because the script started before it expired.
+                st.total = 0
+                st.fresh = true
+              end
             end
           else
             local g = w / s
@@ -92,8 +131,8 @@ internal sealed partial class RedisRateLimitStore
           return st
         end
 
-        local function resetAt(st, w, s)
-          if s == 0 then return (st.idx + 1) * w end
+        local function resetAt(st, s)
+          if s == 0 then return st.reset end
           for j = st.cur, st.cur - s, -1 do
             if (st.segs[j] or 0) > 0 then return (j + s + 1) * st.g end
           end
@@ -104,7 +143,7 @@ internal sealed partial class RedisRateLimitStore
         local denied, maxRetry = -1, 0
         for i = 1, n do
           local key = KEYS[i]
-          local b = 4 + (i - 1) * 4
+          local b = 5 + (i - 1) * 4
           local limit, w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
           local st = states[key]
           if not st then
@@ -123,7 +162,7 @@ internal sealed partial class RedisRateLimitStore
             local r = -1
             if p + cost <= limit then
               if s == 0 then
-                r = (st.idx + 1) * w - now
+                r = st.reset - now
               else
                 local need, freed = count + cost - limit, 0
                 for j = st.cur - s, st.cur do
@@ -144,27 +183,31 @@ internal sealed partial class RedisRateLimitStore
         if commit and denied < 0 then
           for i = 1, n do
             local key = KEYS[i]
-            local b = 4 + (i - 1) * 4
+            local b = 5 + (i - 1) * 4
             local w, s, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
             local st = states[key]
+            local reset
             if s == 0 then
-              if st.current then
-                redis.call('HINCRBY', key, 'c', fmt(cost))
+              reset = st.reset
+              if not st.fresh then
+                redis.call('INCRBY', key, fmt(cost))
+              elseif serverLayout then
+                redis.call('SET', key, fmt(cost), 'PXAT', fmt(reset - 1))
+                st.fresh = false
               else
-                redis.call('HSET', key, 'w', fmt(st.idx), 'c', fmt(cost))
-                st.current = true
+                redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
+                st.fresh = false
               end
-              redis.call('PEXPIRE', key, fmt((st.idx + 1) * w - now + grace))
             else
+              reset = (st.cur + s + 1) * st.g
               redis.call('HINCRBY', key, fmt(st.cur), fmt(cost))
               if #st.stale > 0 then
                 redis.call('HDEL', key, unpack(st.stale))
                 st.stale = {}
               end
-              redis.call('PEXPIRE', key, fmt((st.cur + s + 1) * st.g - now + grace))
+              redis.call('PEXPIRE', key, fmt(reset - now + grace))
             end
             if wantEntries then
-              local reset = (s == 0) and ((st.idx + 1) * w) or ((st.cur + s + 1) * st.g)
               out[#out + 1] = 1
               out[#out + 1] = before[i] + cost
               out[#out + 1] = 0
@@ -173,12 +216,12 @@ internal sealed partial class RedisRateLimitStore
           end
         elseif wantEntries then
           for i = 1, n do
-            local b = 4 + (i - 1) * 4
-            local w, s = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+            local b = 5 + (i - 1) * 4
+            local s = tonumber(ARGV[b + 3])
             out[#out + 1] = fits[i]
             out[#out + 1] = before[i]
             out[#out + 1] = retry[i]
-            out[#out + 1] = resetAt(states[KEYS[i]], w, s)
+            out[#out + 1] = resetAt(states[KEYS[i]], s)
           end
         end
         return out
@@ -188,21 +231,27 @@ internal sealed partial class RedisRateLimitStore
     /// Gives permits back to the window or segment that held them at acquire time, if it is still there; never below
     /// zero, and never creates a key (a counter without a TTL must not exist).
     /// </summary>
-    /// <remarks>ARGV: acquired-at Unix ms, then per request: window ms, segments (0 for a fixed window), cost.</remarks>
+    /// <remarks>
+    /// ARGV: acquired-at Unix ms, server-time layout (0/1), then per request: window ms, segments (0 for a fixed
+    /// window), cost. A client-clock fixed-window key names its window; a server-time one is checked by its expiry.
+    /// </remarks>
     internal const string RefundScriptText = """
         local at = tonumber(ARGV[1])
+        local serverLayout = ARGV[2] == '1'
         local floor = math.floor
         local function fmt(x) return string.format('%d', x) end
         for i = 1, #KEYS do
           local key = KEYS[i]
-          local b = 1 + (i - 1) * 3
+          local b = 2 + (i - 1) * 3
           local w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
           if s == 0 then
-            local v = redis.call('HMGET', key, 'w', 'c')
-            if v[1] and tonumber(v[1]) == floor(at / w) then
-              local left = (tonumber(v[2]) or 0) - cost
-              if left < 0 then left = 0 end
-              redis.call('HSET', key, 'c', fmt(left))
+            if not serverLayout or redis.call('PEXPIRETIME', key) == (floor(at / w) + 1) * w - 1 then
+              local c = tonumber(redis.call('GET', key))
+              if c then
+                local left = c - cost
+                if left < 0 then left = 0 end
+                redis.call('SET', key, fmt(left), 'KEEPTTL')
+              end
             end
           else
             local field = fmt(floor(at / (w / s)))
@@ -220,6 +269,8 @@ internal sealed partial class RedisRateLimitStore
         return 0
         """;
 
+    private static readonly RedisScript s_acquireOneClientScript = new("acquire-one-client", AcquireOneClientScriptText);
+    private static readonly RedisScript s_acquireOneServerScript = new("acquire-one-server", AcquireOneServerScriptText);
     private static readonly RedisScript s_acquireScript = new("acquire", AcquireScriptText);
     private static readonly RedisScript s_refundScript = new("refund", RefundScriptText);
 }

@@ -25,6 +25,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// </summary>
     internal const long ExpiryGraceMilliseconds = 1000;
 
+    /// <summary>The server-time single-key script packs its count above this many bits of milliseconds.</summary>
+    private const int PackedCountShift = 35;
+
     private static readonly RedisValue s_one = 1;
     private static readonly RedisValue s_zero = 0;
     private static readonly RedisValue s_serverTime = -1;
@@ -58,6 +61,15 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
+        if (requests.Length == 1)
+        {
+            ref readonly RateLimitRequest single = ref requests.Span[0];
+            if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit)
+            {
+                return _useServerTime ? AcquireOneServerAsync(single, results, cancellationToken) : AcquireOneClientAsync(single, results, cancellationToken);
+            }
+        }
+
         return DecideAsync(requests, results, commit: true, cancellationToken);
     }
 
@@ -98,13 +110,121 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return ResetCoreAsync(key, rule, cancellationToken);
     }
 
-    /// <summary>The Redis key of one counter; exposed for tests and tools that inspect Redis.</summary>
-    internal string CounterKey(string key, RateLimitRule rule) => RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id);
+    /// <summary>
+    /// The Redis key of one counter now (a client-clock fixed window has one key per window); exposed for tests and
+    /// tools that inspect Redis.
+    /// </summary>
+    internal string CounterKey(string key, RateLimitRule rule) => CounterKey(key, rule, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+
+    private string CounterKey(string key, RateLimitRule rule, long nowMs)
+        => RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id, WindowIndex(rule, nowMs));
+
+    /// <summary>
+    /// The window index that goes into a counter's name: a client-clock fixed window's, so that each window has its
+    /// own key and a window ends exactly when the clock says, whatever the server's clock; <see cref="RedisCounterKey.NoWindow"/> otherwise.
+    /// </summary>
+    private long WindowIndex(RateLimitRule rule, long nowMs)
+        => !_useServerTime && rule.Algorithm == RateLimitAlgorithm.FixedWindow ? WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) : RedisCounterKey.NoWindow;
 
     private async ValueTask ResetCoreAsync(string key, RateLimitRule rule, CancellationToken cancellationToken)
     {
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        await WithCancellation(database.KeyDeleteAsync(CounterKey(key, rule)), cancellationToken).ConfigureAwait(false);
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long index = WindowIndex(rule, now);
+        Task<long> deleted = index == RedisCounterKey.NoWindow
+            ? database.KeyDeleteAsync([CounterKey(key, rule, now)])
+
+            // An instance whose clock lags may still count into the previous window's key during the grace.
+            : database.KeyDeleteAsync([CounterKey(key, rule, now), RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id, index - 1)]);
+        await WithCancellation(deleted, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One fixed-window acquire on the client clock: the counter named by its window, one integer back.</summary>
+    private async ValueTask<RateLimitDecision> AcquireOneClientAsync(
+        RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RateLimitRule rule = request.Rule;
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long window = rule.WindowMilliseconds;
+        long index = WindowMath.FloorDiv(now, window);
+        long reset = (index + 1) * window;
+        RedisKey[] keys = [RedisCounterKey.Create(_connection.KeyPrefix, request.Key, rule.Id, index)];
+        RedisValue[] arguments = [rule.Limit, request.Cost, reset - now + ExpiryGraceMilliseconds];
+
+        RedisResult raw;
+        try
+        {
+            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireOneClientScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (IsNoScript(ex))
+        {
+            raw = await EvaluateTextAsync(database, s_acquireOneClientScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        }
+
+        return OneDecision(request, results, (long)raw, reset - now, reset, now);
+    }
+
+    /// <summary>
+    /// One fixed-window acquire on the server's clock. The reply carries the count and the milliseconds left in the
+    /// server's window, which is exact for the retry-after; the window's end, rounded to the window grid, is exact as
+    /// long as the clocks differ by less than half a window.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> AcquireOneServerAsync(
+        RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RateLimitRule rule = request.Rule;
+        RedisKey[] keys = [RedisCounterKey.Create(_connection.KeyPrefix, request.Key, rule.Id, RedisCounterKey.NoWindow)];
+        RedisValue[] arguments = [rule.Limit, request.Cost, rule.WindowMilliseconds];
+
+        RedisResult raw;
+        try
+        {
+            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireOneServerScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (IsNoScript(ex))
+        {
+            raw = await EvaluateTextAsync(database, s_acquireOneServerScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        }
+
+        long count;
+        long left;
+        if (raw.Resp2Type == ResultType.Integer)
+        {
+            long packed = (long)raw;
+            count = packed >> PackedCountShift;
+            left = packed & ((1L << PackedCountShift) - 1);
+        }
+        else
+        {
+            RedisResult[] pair = (RedisResult[])raw!;
+            count = (long)pair[0];
+            left = (long)pair[1];
+        }
+
+        long window = rule.WindowMilliseconds;
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long reset = WindowMath.FloorDiv(now + left + 1 + (window / 2), window) * window;
+
+        // The decision's time must fall in the window that took the permits, or a refund would look for them elsewhere.
+        long decidedAt = Math.Clamp(now, reset - window, reset - 1);
+        return OneDecision(request, results, count, left + 1, reset, decidedAt);
+    }
+
+    private static RateLimitDecision OneDecision(
+        in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long retryMs, long resetMs, long decidedAtMs)
+    {
+        bool allowed = countWithCost <= request.Rule.Limit;
+        long count = allowed ? countWithCost : countWithCost - request.Cost;
+        TimeSpan retryAfter = allowed ? TimeSpan.Zero : WindowMath.Milliseconds(retryMs);
+        if (!results.IsEmpty)
+        {
+            results.Span[0] = new RateLimitEntry(allowed, count, request.Rule.Limit, retryAfter, WindowMath.FromUnixMilliseconds(resetMs));
+        }
+
+        return new RateLimitDecision(
+            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAtMs));
     }
 
     private async ValueTask<RateLimitDecision> DecideAsync(
@@ -117,14 +237,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisKey[] keys = BuildKeys(requests.Span);
+
+        // One reading of the client clock names the keys and decides, so both agree on the window.
+        long clientNow = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, cancellationToken).ConfigureAwait(false);
+            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, cancellationToken).ConfigureAwait(false);
         }
 
         bool wantEntries = !results.IsEmpty;
-        RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, NowArgument(), wantEntries);
+        RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, _useServerTime ? s_serverTime : clientNow, wantEntries);
 
         // EvaluateAsync inlined: the hot path then allocates one async state machine per call, not two.
         RedisResult raw;
@@ -144,7 +267,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private async ValueTask RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, CancellationToken cancellationToken)
     {
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisKey[] keys = BuildKeys(requests.Span);
+        RedisKey[] keys = BuildKeys(requests.Span, acquiredAtMs);
         if (requests.Length > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
             foreach (int[] group in groups)
@@ -171,10 +294,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys,
         List<int[]> groups,
         bool commit,
+        long clientNow,
         CancellationToken cancellationToken)
     {
         bool wantEntries = !results.IsEmpty;
-        long? now = _useServerTime ? null : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long? now = _useServerTime ? null : clientNow;
         Outcome merged = new(0, -1, 0);
         int reserved = 0;
         int deniedGroup = -1;
@@ -392,9 +516,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private static Task<T> WithCancellation<T>(Task<T> task, CancellationToken cancellationToken)
         => cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
 
-    private RedisValue NowArgument() => _useServerTime ? s_serverTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private RedisKey[] BuildKeys(ReadOnlySpan<RateLimitRequest> requests)
+    private RedisKey[] BuildKeys(ReadOnlySpan<RateLimitRequest> requests, long nowMs)
     {
         RedisKey[] keys = new RedisKey[requests.Length];
         string prefix = _connection.KeyPrefix;
@@ -413,25 +535,28 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
                 }
             }
 
-            keys[i] = same >= 0 ? keys[same] : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.Id);
+            keys[i] = same >= 0
+                ? keys[same]
+                : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.Id, WindowIndex(requests[i].Rule, nowMs));
         }
 
         return keys;
     }
 
-    private static RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries)
+    private RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[4 + (4 * n)];
+        RedisValue[] arguments = new RedisValue[5 + (4 * n)];
         arguments[0] = commit ? s_one : s_zero;
         arguments[1] = now;
         arguments[2] = wantEntries ? s_one : s_zero;
         arguments[3] = ExpiryGraceMilliseconds;
+        arguments[4] = _useServerTime ? s_one : s_zero;
         for (int k = 0; k < n; k++)
         {
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
             RateLimitRule rule = request.Rule;
-            int at = 4 + (4 * k);
+            int at = 5 + (4 * k);
             arguments[at] = rule.Limit;
             arguments[at + 1] = rule.WindowMilliseconds;
             arguments[at + 2] = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : rule.Segments;
@@ -441,15 +566,16 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return arguments;
     }
 
-    private static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs)
+    private RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[1 + (3 * n)];
+        RedisValue[] arguments = new RedisValue[2 + (3 * n)];
         arguments[0] = acquiredAtMs;
+        arguments[1] = _useServerTime ? s_one : s_zero;
         for (int k = 0; k < n; k++)
         {
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
-            int at = 1 + (3 * k);
+            int at = 2 + (3 * k);
             arguments[at] = request.Rule.WindowMilliseconds;
             arguments[at + 1] = request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : request.Rule.Segments;
             arguments[at + 2] = request.Cost;

@@ -12,6 +12,6 @@ public static class EmailGuardDiagnostics
     /// </summary>
     public const string MeterName = "EmailGuard";
 
-    /// <summary>The name of the activity source that traces store calls.</summary>
+    /// <summary>The name of the activity source that traces store calls and endpoint decisions.</summary>
     public const string ActivitySourceName = "EmailGuard";
 }

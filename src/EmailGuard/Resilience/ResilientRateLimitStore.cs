@@ -137,12 +137,42 @@ internal sealed partial class ResilientRateLimitStore
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
-            // An async method, so that the activity made current here never leaks into the caller's context.
+            // An async method, so that the activity made current here never leaks into the caller's context. The
+            // remote call is inlined here rather than awaited as a second async method: this runs on every request.
             using Activity? activity = StartActivity(operation, requests.Length);
             long started = _timeProvider.GetTimestamp();
+            StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, results.Length);
+            bool abandoned = false;
             try
             {
-                RateLimitDecision decision = await CallRemoteAsync(operation, requests, results, cancellationToken).ConfigureAwait(false);
+                // The store gets no token: the wait below is cut by the timeout and by the caller's token, and a
+                // second wait on the same token inside the store would only cost another registration per call.
+                ValueTask<RateLimitDecision> pending = operation == StoreOperation.Acquire
+                    ? _store.AcquireAsync(buffers.Requests, buffers.Results, CancellationToken.None)
+                    : _store.PeekAsync(buffers.Requests, buffers.Results, CancellationToken.None);
+                RateLimitDecision decision;
+                if (pending.IsCompletedSuccessfully)
+                {
+                    decision = pending.Result;
+                }
+                else
+                {
+                    Task<RateLimitDecision> task = pending.AsTask();
+                    try
+                    {
+                        // The store client's own timeouts (seconds, for StackExchange.Redis) are far too long for a
+                        // request; the wait is cut here, on the app's TimeProvider, whatever the store does.
+                        decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        abandoned = true;
+                        Abandon(task, buffers);
+                        throw;
+                    }
+                }
+
+                buffers.CopyResultsTo(results.Span);
                 Completed(operation, permit, started, activity, null);
                 return decision;
             }
@@ -154,6 +184,13 @@ internal sealed partial class ResilientRateLimitStore
             {
                 _breaker.Abandon(permit);
                 throw;
+            }
+            finally
+            {
+                if (!abandoned)
+                {
+                    buffers.Return();
+                }
             }
         }
 
@@ -183,57 +220,13 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
-    private async ValueTask<RateLimitDecision> CallRemoteAsync(
-        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-    {
-        StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, results.Length);
-        bool abandoned = false;
-        try
-        {
-            ValueTask<RateLimitDecision> pending = operation == StoreOperation.Acquire
-                ? _store.AcquireAsync(buffers.Requests, buffers.Results, cancellationToken)
-                : _store.PeekAsync(buffers.Requests, buffers.Results, cancellationToken);
-            RateLimitDecision decision;
-            if (pending.IsCompletedSuccessfully)
-            {
-                decision = pending.Result;
-            }
-            else
-            {
-                Task<RateLimitDecision> task = pending.AsTask();
-                try
-                {
-                    // The store client's own timeouts (seconds, for StackExchange.Redis) are far too long for a request;
-                    // the wait is cut here, on the app's TimeProvider, whatever the store does.
-                    decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    abandoned = true;
-                    Abandon(task, buffers);
-                    throw;
-                }
-            }
-
-            buffers.CopyResultsTo(results.Span);
-            return decision;
-        }
-        finally
-        {
-            if (!abandoned)
-            {
-                buffers.Return();
-            }
-        }
-    }
-
     private async ValueTask RefundRemoteAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken)
     {
         StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, 0);
         bool abandoned = false;
         try
         {
-            ValueTask pending = _store.RefundAsync(buffers.Requests, acquiredAt, cancellationToken);
+            ValueTask pending = _store.RefundAsync(buffers.Requests, acquiredAt, CancellationToken.None);
             if (!pending.IsCompletedSuccessfully)
             {
                 Task task = pending.AsTask();

@@ -41,7 +41,8 @@ internal sealed class TestApp : IAsyncDisposable
         Action<IServiceCollection> configureServices,
         Action<WebApplication> configureApp,
         IDictionary<string, string?>? configuration = null,
-        bool useEmailGuard = true)
+        bool useEmailGuard = true,
+        FakeTimeProvider? time = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseTestServer();
@@ -53,7 +54,8 @@ internal sealed class TestApp : IAsyncDisposable
             builder.Configuration.AddInMemoryCollection(configuration);
         }
 
-        var time = new FakeTimeProvider(Start);
+        // Apps that stand for several instances of one deployment share a clock, as they share the store.
+        time ??= new FakeTimeProvider(Start);
         builder.Services.AddSingleton<TimeProvider>(time);
         configureServices(builder.Services);
 

@@ -14,14 +14,13 @@ namespace EmailGuard.Benchmarks.Redis;
 /// <remarks>
 /// Not a BenchmarkDotNet benchmark: BenchmarkDotNet measures one call at a time, while the question here is the
 /// throughput of many concurrent callers sharing one connection. Run with
-/// <c>dotnet run -c Release --project tests/EmailGuard.Benchmarks -- redis-throughput [operations]</c>. It talks only
+/// <c>dotnet run -c Release --project tests/EmailGuard.Benchmarks -- redis-throughput [operations [rounds]]</c>. It talks only
 /// to 127.0.0.1 (a local redis-server it starts, or <c>EMAILGUARD_REDIS</c>) and is bounded in operations and time.
 /// Rounds alternate between the two clients so machine noise hits both alike; the median round is reported.
 /// </remarks>
 internal static class RedisThroughput
 {
     private const int Callers = 64;
-    private const int Rounds = 3;
     private static readonly TimeSpan s_roundTimeLimit = TimeSpan.FromSeconds(60);
 
     /// <summary>The raw baseline: what the store's script does for one fixed-window key, minus the bookkeeping.</summary>
@@ -34,6 +33,7 @@ internal static class RedisThroughput
     public static async Task<int> RunAsync(string[] args)
     {
         int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         RedisServerFixture redis = new();
         await redis.InitializeAsync();
         try
@@ -54,21 +54,29 @@ internal static class RedisThroughput
 
             Func<Task> library = async () => await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
             Func<Task> libraryClientClock = async () => await clientClockStore.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
-            Func<Task> raw = () => database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
+            // Every client is called the same way, from an async lambda, as an app's own async method would call it.
+            Func<Task> raw = async () => await database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
+
+            // What the guard and the middleware call: the store behind its timeout and circuit breaker.
+            ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
+            Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
 
             // Warm up the JIT, the connection and the server's script cache.
             await MeasureAsync(raw, Math.Min(operations, 10_000));
             await MeasureAsync(library, Math.Min(operations, 10_000));
             await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
+            await MeasureAsync(libraryResilient, Math.Min(operations, 10_000));
 
             List<double> rawRounds = [];
             List<double> libraryRounds = [];
             List<double> clientClockRounds = [];
-            for (int round = 0; round < Rounds; round++)
+            List<double> resilientRounds = [];
+            for (int round = 0; round < rounds; round++)
             {
                 rawRounds.Add(await MeasureAsync(raw, operations));
                 libraryRounds.Add(await MeasureAsync(library, operations));
                 clientClockRounds.Add(await MeasureAsync(libraryClientClock, operations));
+                resilientRounds.Add(await MeasureAsync(libraryResilient, operations));
             }
 
             byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
@@ -77,12 +85,14 @@ internal static class RedisThroughput
             double rawOps = Median(rawRounds);
             double libraryOps = Median(libraryRounds);
             double clientClockOps = Median(clientClockRounds);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {Rounds} (median)"));
+            double resilientOps = Median(resilientRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw SE.Redis INCRBY+PEXPIRE script: {rawOps,12:N0} ops/s   rounds {string.Join(" / ", rawRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (server time):     {libraryOps,12:N0} ops/s   rounds {string.Join(" / ", libraryRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (client clock):    {clientClockOps,12:N0} ops/s   rounds {string.Join(" / ", clientClockRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}); store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
 
             await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
             return 0;

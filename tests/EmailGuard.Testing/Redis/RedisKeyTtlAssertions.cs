@@ -49,6 +49,6 @@ public static partial class RedisKeyTtlAssertions
         return (violations, keys.Count);
     }
 
-    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:f(?<w>\d+)|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
     private static partial Regex RuleShape();
 }

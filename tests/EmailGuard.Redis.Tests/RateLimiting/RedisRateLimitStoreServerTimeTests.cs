@@ -1,0 +1,177 @@
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// The server-time layout of fixed windows, on the Redis clock: a counter is a plain integer that expires at its
+/// window's last millisecond. The single-key script and the general script must agree on it, repair a counter that
+/// lacks a TTL, and report exact retry-after and reset times. The windows here are 300 days long, so a test never
+/// straddles a window boundary on the real clock.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+{
+    private static readonly RateLimitRule s_long = RateLimitRule.FixedWindow(5, TimeSpan.FromDays(300));
+
+    [Fact]
+    public async Task AcquireAsync_SingleKey_KeyExpiresAtTheWindowsLastMillisecond_AndRetryAfterIsTheServersRest()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
+        RateLimitRequest[] request = [new("single", rule)];
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+
+        RateLimitDecision first = await store.AcquireAsync(request, entries);
+        RateLimitEntry firstEntry = entries[0];
+        await store.AcquireAsync(request, entries);
+        RateLimitDecision denied = await store.AcquireAsync(request, entries);
+        RateLimitEntry deniedEntry = entries[0];
+        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("single", rule));
+        long serverNowMs = new DateTimeOffset(await Admin.GetServers()[0].TimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+        long resetMs = firstEntry.ResetAt.ToUnixTimeMilliseconds();
+        (resetMs % rule.WindowMilliseconds).Should().Be(0, "fixed windows are aligned to the epoch");
+        lastMs.Should().Be(resetMs - 1, "the counter lives exactly as long as its window");
+        first.IsAllowed.Should().BeTrue();
+        firstEntry.Count.Should().Be(1);
+        first.Timestamp.Should().BeOnOrAfter(firstEntry.ResetAt - rule.Window).And.BeBefore(firstEntry.ResetAt);
+        denied.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        deniedEntry.Count.Should().Be(2, "a denial reports the count without its own cost");
+        deniedEntry.ResetAt.Should().Be(firstEntry.ResetAt);
+        long expectedRetry = resetMs - serverNowMs;
+        denied.RetryAfter.TotalMilliseconds.Should().BeInRange(expectedRetry, expectedRetry + 60_000,
+            "the retry-after is the rest of the server's window, measured before the server was asked its time");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_SingleAndMultiKeyPaths_ShareOneCounter()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitRequest[] single = [new("shared", s_long)];
+        RateLimitRequest[] multi = [new("shared", s_long, 2), new("other", s_long)];
+        RateLimitEntry[] entries = new RateLimitEntry[2];
+
+        await store.AcquireAsync(single, Memory<RateLimitEntry>.Empty);
+        await store.AcquireAsync(single, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision both = await store.AcquireAsync(multi, entries);
+        long sharedAfterMulti = entries[0].Count;
+        RateLimitDecision full = await store.AcquireAsync(single, entries);
+        long sharedAfterLast = entries[0].Count;
+        RateLimitDecision singleOver = await store.AcquireAsync(single, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision multiOver = await store.AcquireAsync(multi, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision peek = await store.PeekAsync(single, entries.AsMemory(0, 1));
+
+        both.IsAllowed.Should().BeTrue();
+        sharedAfterMulti.Should().Be(4, "two single-key acquires and a cost of 2 through the general script");
+        full.IsAllowed.Should().BeTrue();
+        sharedAfterLast.Should().Be(5);
+        singleOver.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        multiOver.DeniedIndex.Should().Be(0);
+        peek.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        entries[0].Count.Should().Be(5, "neither denial took anything");
+    }
+
+    [Fact]
+    public async Task RefundAsync_AfterSingleKeyAcquire_GivesBackToTheSameWindowOnly()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitRequest[] request = [new("refund", s_long)];
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+        RateLimitDecision acquired = default;
+        for (int i = 0; i < 3; i++)
+        {
+            acquired = await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
+        }
+
+        await store.RefundAsync(request, acquired.Timestamp - s_long.Window);
+        await store.PeekAsync(request, entries);
+        long afterForeignRefund = entries[0].Count;
+        await store.RefundAsync(request, acquired.Timestamp);
+        await store.PeekAsync(request, entries);
+
+        afterForeignRefund.Should().Be(3, "a refund for the previous window must not touch this one");
+        entries[0].Count.Should().Be(2, "the decision's timestamp names the window that took the permit");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CountBeyondThePackedRange_IsReportedExactly()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromDays(300));
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+
+        await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, 262_143) }, entries);
+        long belowPacking = entries[0].Count;
+        RateLimitDecision crossing = await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, 1) }, entries);
+        long atPacking = entries[0].Count;
+        await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, RateLimitRule.MaxLimit / 2) }, entries);
+
+        belowPacking.Should().Be(262_143);
+        crossing.IsAllowed.Should().BeTrue();
+        atPacking.Should().Be(262_144);
+        entries[0].Count.Should().Be(262_144 + (RateLimitRule.MaxLimit / 2));
+        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(
+            (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("big", rule)) + 1);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_CounterWithoutTtl_StartsItsWindowOverWithOne(bool singleKeyPath)
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        string key = store.CounterKey("no-ttl", s_long);
+        await Admin.GetDatabase().StringSetAsync(key, 4);
+        RateLimitRequest[] request = singleKeyPath ? [new("no-ttl", s_long)] : [new("no-ttl", s_long), new("no-ttl-2", s_long)];
+        RateLimitEntry[] entries = new RateLimitEntry[request.Length];
+
+        RateLimitDecision decision = await store.AcquireAsync(request, entries);
+
+        decision.IsAllowed.Should().BeTrue();
+        entries[0].Count.Should().Be(1, "a counter without a TTL was not written whole by the store, so it is not trusted");
+        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
+        lastMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+    }
+
+    [Fact]
+    public async Task PeekAsync_CounterOfAnEarlierWindow_CountsAsEmpty_AndAcquireReplacesIt()
+    {
+        // A counter that expires before this window's end belongs to an earlier window: the general script can meet
+        // one that its start time still saw alive. Here its expiry is simply set early.
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        string key = store.CounterKey("earlier", s_long);
+        await Admin.GetDatabase().StringSetAsync(key, 4, TimeSpan.FromMinutes(5));
+        RateLimitRequest[] request = [new("earlier", s_long), new("earlier-2", s_long)];
+        RateLimitEntry[] entries = new RateLimitEntry[2];
+
+        await store.PeekAsync(request, entries);
+        long peeked = entries[0].Count;
+        await store.AcquireAsync(request, entries);
+
+        peeked.Should().Be(0);
+        entries[0].Count.Should().Be(1);
+        ((long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key)).Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+    }
+
+    [Fact]
+    public async Task PeekAsync_CounterOfALaterWindow_CountsAgainstThatWindow()
+    {
+        // Across cluster slots, later scripts reuse the first script's time; a counter another instance has already
+        // started in the next window is then counted, never ignored.
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitEntry[] entries = new RateLimitEntry[2];
+        RateLimitRequest[] request = [new("later", s_long), new("later-2", s_long)];
+        await store.PeekAsync(request, entries);
+        long nextLast = entries[0].ResetAt.ToUnixTimeMilliseconds() + s_long.WindowMilliseconds - 1;
+        string key = store.CounterKey("later", s_long);
+        await Admin.GetDatabase().StringSetAsync(key, 4);
+        await Admin.GetDatabase().ExecuteAsync("PEXPIREAT", (RedisKey)key, nextLast);
+
+        await store.PeekAsync(request, entries);
+        await Admin.GetDatabase().KeyDeleteAsync(key); // Its TTL is longer than a window, on purpose.
+
+        entries[0].Count.Should().Be(4);
+        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(nextLast + 1);
+    }
+}
