@@ -139,7 +139,9 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
         RedisRateLimitStore store = CreateStore(cluster.CreateMultiplexer(), logger);
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
         (string low, string high) = TwoKeysInAscendingSlots(store, rule);
-        await _admin.GetDatabase().StringSetAsync(store.CounterKey(high, rule), "not a counter", TimeSpan.FromSeconds(30));
+        string wrongType = store.CounterKey(high, rule);
+        await _admin.GetDatabase().ListLeftPushAsync(wrongType, "not a counter");
+        await _admin.GetDatabase().KeyExpireAsync(wrongType, TimeSpan.FromSeconds(30));
         RateLimitRequest[] requests = [new(high, rule, 1), new(low, rule, 4)];
 
         Func<Task> acquire = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);

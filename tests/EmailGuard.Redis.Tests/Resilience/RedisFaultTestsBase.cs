@@ -175,8 +175,9 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         List<string> found = [];
         for (int i = 0; i < MaxPartitionCandidates && found.Count < count; i++)
         {
+            // The store's own key format: its hash tag alone picks the slot, whatever window the key names.
             string candidate = $"{name}-{i}";
-            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(Prefix, candidate, rule.Id))).Equals(node))
+            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(Prefix, candidate, rule.Id, RedisCounterKey.NoWindow))).Equals(node))
             {
                 found.Add(candidate);
             }
