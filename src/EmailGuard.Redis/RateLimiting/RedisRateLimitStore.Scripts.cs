@@ -27,12 +27,13 @@ internal sealed partial class RedisRateLimitStore
     /// first write needs the server's <c>TIME</c>.
     /// </summary>
     /// <remarks>
-    /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), window ms. The numbers stay below 2^53 (limit
-    /// and cost at most 2^40, times in ms), so Lua hands them to Redis as exact integers.</para>
+    /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), window ms, packing factor (a power of two
+    /// above the window in ms). The numbers stay below 2^53 (limit and cost at most 2^40, times in ms), so Lua hands
+    /// them to Redis as exact integers.</para>
     /// <para>Returns the count including this cost (above the limit: denied, taken back) and the ms left before the
-    /// window's last millisecond ends, packed as count × 2^35 + ms in one integer while the count is below 2^18 (the
-    /// product then stays an exact Lua number; a window is at most 366 days &lt; 2^35 ms), else as a pair. A reply
-    /// array costs Redis more than the rest of the script.</para>
+    /// window's last millisecond ends, packed as count × factor + ms in one integer while that stays below 2^53 (an
+    /// exact Lua number: counts up to 2^31 for an hourly window, 2^26 for a daily one), else as a pair. A reply array
+    /// costs Redis more than the rest of the script.</para>
     /// </remarks>
     internal const string AcquireOneServerScriptText = """
         local key = KEYS[1]
@@ -56,7 +57,8 @@ internal sealed partial class RedisRateLimitStore
           ttl = last - now
         end
         if v > tonumber(ARGV[1]) then redis.call('DECRBY', key, cost) end
-        if v < 262144 then return v * 34359738368 + ttl end
+        local factor = tonumber(ARGV[4])
+        if v < 9007199254740992 / factor then return v * factor + ttl end
         return { v, ttl }
         """;
 

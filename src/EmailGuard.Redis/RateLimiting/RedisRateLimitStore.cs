@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -24,9 +25,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// agrees its window has ended, and is short enough that keys never outlive their window by much.
     /// </summary>
     internal const long ExpiryGraceMilliseconds = 1000;
-
-    /// <summary>The server-time single-key script packs its count above this many bits of milliseconds.</summary>
-    private const int PackedCountShift = 35;
 
     private static readonly RedisValue s_one = 1;
     private static readonly RedisValue s_zero = 0;
@@ -176,7 +174,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RateLimitRule rule = request.Rule;
         RedisKey[] keys = [RedisCounterKey.Create(_connection.KeyPrefix, request.Key, rule.Id, RedisCounterKey.NoWindow)];
-        RedisValue[] arguments = [rule.Limit, request.Cost, rule.WindowMilliseconds];
+        long window = rule.WindowMilliseconds;
+
+        // The smallest power of two above any time left in the window, so the count keeps as many bits as it can.
+        int shift = 64 - BitOperations.LeadingZeroCount((ulong)window);
+        RedisValue[] arguments = [rule.Limit, request.Cost, window, 1L << shift];
 
         RedisResult raw;
         try
@@ -193,8 +195,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         if (raw.Resp2Type == ResultType.Integer)
         {
             long packed = (long)raw;
-            count = packed >> PackedCountShift;
-            left = packed & ((1L << PackedCountShift) - 1);
+            count = packed >> shift;
+            left = packed & ((1L << shift) - 1);
         }
         else
         {
@@ -203,7 +205,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             left = (long)pair[1];
         }
 
-        long window = rule.WindowMilliseconds;
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         long reset = WindowMath.FloorDiv(now + left + 1 + (window / 2), window) * window;
 

@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
@@ -14,10 +15,13 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
 {
     private static readonly RateLimitRule s_long = RateLimitRule.FixedWindow(5, TimeSpan.FromDays(300));
 
+    /// <summary>On server time the app's clock only places the server's answer on the window grid: use the real one.</summary>
+    private RedisRateLimitStore ServerTimeStore(TimeProvider? clock = null) => CreateStore(Admin, Prefix, clock ?? TimeProvider.System, useServerTime: true);
+
     [Fact]
     public async Task AcquireAsync_SingleKey_KeyExpiresAtTheWindowsLastMillisecond_AndRetryAfterIsTheServersRest()
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
         RateLimitRequest[] request = [new("single", rule)];
         RateLimitEntry[] entries = new RateLimitEntry[1];
@@ -47,7 +51,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     [Fact]
     public async Task AcquireAsync_SingleAndMultiKeyPaths_ShareOneCounter()
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         RateLimitRequest[] single = [new("shared", s_long)];
         RateLimitRequest[] multi = [new("shared", s_long, 2), new("other", s_long)];
         RateLimitEntry[] entries = new RateLimitEntry[2];
@@ -75,7 +79,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     [Fact]
     public async Task RefundAsync_AfterSingleKeyAcquire_GivesBackToTheSameWindowOnly()
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         RateLimitRequest[] request = [new("refund", s_long)];
         RateLimitEntry[] entries = new RateLimitEntry[1];
         RateLimitDecision acquired = default;
@@ -94,25 +98,27 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
         entries[0].Count.Should().Be(2, "the decision's timestamp names the window that took the permit");
     }
 
-    [Fact]
-    public async Task AcquireAsync_CountBeyondThePackedRange_IsReportedExactly()
+    [Theory]
+    [InlineData(300L * 24 * 3600 * 1000, 1L << 18)] // Windows up to 2^35 ms leave the count 18 bits.
+    [InlineData((1L << 22) - 1, 1L << 31)] // An hour fits in 22 bits: the count keeps 31.
+    public async Task AcquireAsync_CountAroundThePackedRange_IsReportedExactly(long windowMs, long packedCounts)
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
-        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromDays(300));
+        RedisRateLimitStore store = ServerTimeStore();
+        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromMilliseconds(windowMs));
         RateLimitEntry[] entries = new RateLimitEntry[1];
 
-        await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, 262_143) }, entries);
+        await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, packedCounts - 1) }, entries);
         long belowPacking = entries[0].Count;
         RateLimitDecision crossing = await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, 1) }, entries);
         long atPacking = entries[0].Count;
         await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, RateLimitRule.MaxLimit / 2) }, entries);
+        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("big", rule));
 
-        belowPacking.Should().Be(262_143);
+        belowPacking.Should().Be(packedCounts - 1);
         crossing.IsAllowed.Should().BeTrue();
-        atPacking.Should().Be(262_144);
-        entries[0].Count.Should().Be(262_144 + (RateLimitRule.MaxLimit / 2));
-        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(
-            (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("big", rule)) + 1);
+        atPacking.Should().Be(packedCounts, "from here the script answers with a pair");
+        entries[0].Count.Should().Be(packedCounts + (RateLimitRule.MaxLimit / 2));
+        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(lastMs + 1);
     }
 
     [Theory]
@@ -120,7 +126,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     [InlineData(false)]
     public async Task AcquireAsync_CounterWithoutTtl_StartsItsWindowOverWithOne(bool singleKeyPath)
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         string key = store.CounterKey("no-ttl", s_long);
         await Admin.GetDatabase().StringSetAsync(key, 4);
         RateLimitRequest[] request = singleKeyPath ? [new("no-ttl", s_long)] : [new("no-ttl", s_long), new("no-ttl-2", s_long)];
@@ -139,7 +145,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     {
         // A counter that expires before this window's end belongs to an earlier window: the general script can meet
         // one that its start time still saw alive. Here its expiry is simply set early.
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         string key = store.CounterKey("earlier", s_long);
         await Admin.GetDatabase().StringSetAsync(key, 4, TimeSpan.FromMinutes(5));
         RateLimitRequest[] request = [new("earlier", s_long), new("earlier-2", s_long)];
@@ -159,7 +165,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     {
         // Across cluster slots, later scripts reuse the first script's time; a counter another instance has already
         // started in the next window is then counted, never ignored.
-        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RedisRateLimitStore store = ServerTimeStore();
         RateLimitEntry[] entries = new RateLimitEntry[2];
         RateLimitRequest[] request = [new("later", s_long), new("later-2", s_long)];
         await store.PeekAsync(request, entries);
@@ -173,5 +179,33 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
 
         entries[0].Count.Should().Be(4);
         entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(nextLast + 1);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_AppClockHoursOff_StillAdmitsExactlyAndAnswersTheServersRetryAfter()
+    {
+        // The app's clock is four hours ahead of Redis, more than half of this 70-minute window: the server still
+        // decides and times the retry; only the reported window end, which the app places on the grid with its own
+        // clock, may land on another window, and it stays within one window of the app's now.
+        FakeTimeProvider farAhead = new(TimeProvider.System.GetUtcNow() + TimeSpan.FromHours(4));
+        RedisRateLimitStore store = ServerTimeStore(farAhead);
+        RateLimitRule rule = RateLimitRule.FixedWindow(3, TimeSpan.FromMilliseconds((1L << 22) - 1));
+        RateLimitRequest[] request = [new("skewed", rule)];
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+
+        List<RateLimitStatus> statuses = [];
+        RateLimitDecision last = default;
+        for (int i = 0; i < 5; i++)
+        {
+            last = await store.AcquireAsync(request, entries);
+            statuses.Add(last.Status);
+        }
+
+        long ttlMs = (long)await Admin.GetDatabase().ExecuteAsync("PTTL", (RedisKey)store.CounterKey("skewed", rule));
+
+        statuses.Should().Equal(
+            RateLimitStatus.Allowed, RateLimitStatus.Allowed, RateLimitStatus.Allowed, RateLimitStatus.LimitExceeded, RateLimitStatus.LimitExceeded);
+        last.RetryAfter.TotalMilliseconds.Should().BeInRange(ttlMs, ttlMs + 60_000, "the retry-after is the server's own rest of the window");
+        (entries[0].ResetAt - last.Timestamp).Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(rule.Window);
     }
 }
