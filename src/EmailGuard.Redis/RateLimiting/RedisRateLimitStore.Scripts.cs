@@ -11,13 +11,14 @@ internal sealed partial class RedisRateLimitStore
     /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), TTL ms (the rest of the window + the grace).</para>
     /// <para>Returns the count including this cost; above the limit it was a denial and the cost was taken back.
     /// The TTL is set when the count starts from zero, so a counter never exists without one.</para>
+    /// <para>Arguments go to Redis as the strings they arrived as and are compared through Lua's string-to-number
+    /// coercion: handing redis.call a Lua number makes Lua format it, which costs more than the rest of the script.</para>
     /// </remarks>
     internal const string AcquireOneClientScriptText = """
         local key = KEYS[1]
-        local cost = tonumber(ARGV[2])
-        local v = redis.call('INCRBY', key, cost)
-        if v == cost then redis.call('PEXPIRE', key, ARGV[3]) end
-        if v > tonumber(ARGV[1]) then redis.call('DECRBY', key, cost) end
+        local v = redis.call('INCRBY', key, ARGV[2])
+        if v == ARGV[2] + 0 then redis.call('PEXPIRE', key, ARGV[3]) end
+        if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
         return v
         """;
 
@@ -32,33 +33,33 @@ internal sealed partial class RedisRateLimitStore
     /// them to Redis as exact integers.</para>
     /// <para>Returns the count including this cost (above the limit: denied, taken back) and the ms left before the
     /// window's last millisecond ends, packed as count × factor + ms in one integer while that stays below 2^53 (an
-    /// exact Lua number: counts up to 2^31 for an hourly window, 2^26 for a daily one), else as a pair. A reply array
-    /// costs Redis more than the rest of the script.</para>
+    /// exact Lua number, since the factor is a power of two: counts up to 2^31 for an hourly window, 2^26 for a daily
+    /// one), else as a pair. A reply array costs Redis more than the rest of the script. A counter without a TTL, or
+    /// with one longer than a window, was not written by this store and starts its window over. As in the
+    /// client-clock script, arguments reach redis.call as strings.</para>
     /// </remarks>
     internal const string AcquireOneServerScriptText = """
         local key = KEYS[1]
-        local cost = tonumber(ARGV[2])
-        local v = redis.call('INCRBY', key, cost)
-        local ttl = -1
-        if v ~= cost then ttl = redis.call('PTTL', key) end
-        if ttl < 0 then
+        local v = redis.call('INCRBY', key, ARGV[2])
+        local ttl = redis.call('PTTL', key)
+        if ttl < 0 or ttl >= ARGV[3] + 0 then
           local t = redis.call('TIME')
           local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
           local w = tonumber(ARGV[3])
           local last = (math.floor(now / w) + 1) * w - 1
-          if v == cost then
+          if v == tonumber(ARGV[2]) then
             redis.call('PEXPIREAT', key, last)
           else
-            -- A counter without a TTL is not one this store wrote whole: start the window over, as the general
-            -- script does.
-            v = cost
-            redis.call('SET', key, v, 'PXAT', last)
+            -- A counter without this store's TTL was not written whole by it: start the window over, as the
+            -- general script does.
+            v = tonumber(ARGV[2])
+            redis.call('SET', key, ARGV[2], 'PXAT', last)
           end
           ttl = last - now
         end
-        if v > tonumber(ARGV[1]) then redis.call('DECRBY', key, cost) end
-        local factor = tonumber(ARGV[4])
-        if v < 9007199254740992 / factor then return v * factor + ttl end
+        if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
+        local packed = v * ARGV[4] + ttl
+        if packed < 9007199254740992 then return packed end
         return { v, ttl }
         """;
 

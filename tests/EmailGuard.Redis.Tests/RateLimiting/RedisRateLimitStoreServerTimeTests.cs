@@ -141,6 +141,25 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task AcquireAsync_SingleKeyCounterWithATtlBeyondItsWindow_StartsItsWindowOver()
+    {
+        // No counter of this store outlives its window; one that would is foreign, and its TTL would not even fit
+        // the single-key script's packed reply.
+        RedisRateLimitStore store = ServerTimeStore();
+        RateLimitRule rule = s_long;
+        string key = store.CounterKey("long-ttl", rule);
+        await Admin.GetDatabase().StringSetAsync(key, 4, TimeSpan.FromDays(400));
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+
+        RateLimitDecision decision = await store.AcquireAsync(new[] { new RateLimitRequest("long-ttl", rule) }, entries);
+        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
+
+        decision.IsAllowed.Should().BeTrue();
+        entries[0].Count.Should().Be(1);
+        lastMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+    }
+
+    [Fact]
     public async Task PeekAsync_CounterOfAnEarlierWindow_CountsAsEmpty_AndAcquireReplacesIt()
     {
         // A counter that expires before this window's end belongs to an earlier window: the general script can meet
