@@ -31,6 +31,10 @@ app.MapGet("/bare", () => "ok");
 app.MapGet("/builtin", () => "ok").RequireRateLimiting("builtin");
 app.MapGet("/emailguard", () => "ok").RequireEmailRateLimit("load");
 app.MapGet("/ready", () => store);
+if (store == "redis")
+{
+    LoadTestRedis.MapRawEndpoint(app);
+}
 
 app.Run();
 

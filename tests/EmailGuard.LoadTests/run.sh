@@ -72,12 +72,16 @@ for round in $(seq 1 "$rounds"); do
   measure emailguard-memory "$mem/emailguard"
   if [[ -n "$redis_url" ]]; then
     measure bare-redis-app "$redis_url/bare"
+    measure raw-redis-call "$redis_url/raw-redis"
     measure emailguard-redis "$redis_url/emailguard"
   fi
 done
 
 echo "mean over $rounds rounds; ratio = endpoint / bare"
-for label in bare builtin emailguard-memory bare-redis-app emailguard-redis; do
+for label in bare builtin emailguard-memory bare-redis-app raw-redis-call emailguard-redis; do
   [[ -n "${total[$label]:-}" ]] || continue
   python3 -c "b=${total[bare]}/$rounds; v=${total[$label]}/$rounds; print(f'  {\"$label\":<22} {v:12.0f} req/s  ratio {v/b:5.3f}')"
 done
+if [[ -n "${total[raw-redis-call]:-}" && -n "${total[emailguard-redis]:-}" ]]; then
+  python3 -c "print(f'  emailguard-redis / raw-redis-call: {${total[emailguard-redis]}/${total[raw-redis-call]}:5.3f} (the same single Redis round trip per request)')"
+fi
