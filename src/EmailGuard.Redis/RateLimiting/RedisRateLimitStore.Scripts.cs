@@ -64,6 +64,55 @@ internal sealed partial class RedisRateLimitStore
         """;
 
     /// <summary>
+    /// Takes several coalesced single-key acquires of one fixed-window counter, in order, each if it still fits: the
+    /// same decisions as the same acquires one after another, in one script.
+    /// </summary>
+    /// <remarks>
+    /// <para>KEYS: the counter. ARGV: server-time layout (0/1), window ms, TTL ms for a new client-clock counter,
+    /// packing factor, then per acquire: limit, cost.</para>
+    /// <para>Returns the count before them; on server time packed with the ms left as in the single-key script. The
+    /// caller replays the same rule over the same list to answer each acquire.</para>
+    /// </remarks>
+    internal const string AcquireBatchScriptText = """
+        local key = KEYS[1]
+        local server = ARGV[1] == '1'
+        local w = tonumber(ARGV[2])
+        local c = redis.call('GET', key)
+        local count = tonumber(c) or 0
+        local ttl = -1
+        if c and server then
+          ttl = redis.call('PTTL', key)
+          if ttl < 0 or ttl >= w then
+            c = false
+            count = 0
+          end
+        end
+        local before = count
+        for i = 5, #ARGV, 2 do
+          local limit, cost = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+          if count + cost <= limit then count = count + cost end
+        end
+        local taken = string.format('%d', count - before)
+        if not c then
+          if server then
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            local last = (math.floor(now / w) + 1) * w - 1
+            ttl = last - now
+            if count > before then redis.call('SET', key, taken, 'PXAT', string.format('%d', last)) end
+          elseif count > before then
+            redis.call('SET', key, taken, 'PX', ARGV[3])
+          end
+        elseif count > before then
+          redis.call('INCRBY', key, taken)
+        end
+        if not server then return before end
+        local packed = before * ARGV[4] + ttl
+        if packed < 9007199254740992 then return packed end
+        return { before, ttl }
+        """;
+
+    /// <summary>
     /// Decides a whole acquire or peek in one atomic step: reads every counter, checks every request (costs of
     /// earlier requests on the same counter count as pending), then takes all or nothing. The arithmetic mirrors
     /// <c>InMemoryCounter</c> line by line; the differential test holds the two to identical answers.
@@ -274,6 +323,7 @@ internal sealed partial class RedisRateLimitStore
 
     private static readonly RedisScript s_acquireOneClientScript = new("acquire-one-client", AcquireOneClientScriptText);
     private static readonly RedisScript s_acquireOneServerScript = new("acquire-one-server", AcquireOneServerScriptText);
+    private static readonly RedisScript s_acquireBatchScript = new("acquire-batch", AcquireBatchScriptText);
     private static readonly RedisScript s_acquireScript = new("acquire", AcquireScriptText);
     private static readonly RedisScript s_refundScript = new("refund", RefundScriptText);
 }

@@ -1,4 +1,3 @@
-using System.Numerics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -64,7 +63,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             ref readonly RateLimitRequest single = ref requests.Span[0];
             if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit)
             {
-                return _useServerTime ? AcquireOneServerAsync(single, results, cancellationToken) : AcquireOneClientAsync(single, results, cancellationToken);
+                return AcquireOneAsync(single, results, cancellationToken);
             }
         }
 
@@ -135,97 +134,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             // An instance whose clock lags may still count into the previous window's key during the grace.
             : database.KeyDeleteAsync([CounterKey(key, rule, now), RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id, index - 1)]);
         await WithCancellation(deleted, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>One fixed-window acquire on the client clock: the counter named by its window, one integer back.</summary>
-    private async ValueTask<RateLimitDecision> AcquireOneClientAsync(
-        RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-    {
-        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RateLimitRule rule = request.Rule;
-        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        long window = rule.WindowMilliseconds;
-        long index = WindowMath.FloorDiv(now, window);
-        long reset = (index + 1) * window;
-        RedisKey[] keys = [RedisCounterKey.Create(_connection.KeyPrefix, request.Key, rule.Id, index)];
-        RedisValue[] arguments = [rule.Limit, request.Cost, reset - now + ExpiryGraceMilliseconds];
-
-        RedisResult raw;
-        try
-        {
-            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireOneClientScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (IsNoScript(ex))
-        {
-            raw = await EvaluateTextAsync(database, s_acquireOneClientScript, keys, arguments, cancellationToken).ConfigureAwait(false);
-        }
-
-        return OneDecision(request, results, (long)raw, reset - now, reset, now);
-    }
-
-    /// <summary>
-    /// One fixed-window acquire on the server's clock. The reply carries the count and the milliseconds left in the
-    /// server's window, which is exact for the retry-after; the window's end, rounded to the window grid, is exact as
-    /// long as the clocks differ by less than half a window.
-    /// </summary>
-    private async ValueTask<RateLimitDecision> AcquireOneServerAsync(
-        RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-    {
-        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RateLimitRule rule = request.Rule;
-        RedisKey[] keys = [RedisCounterKey.Create(_connection.KeyPrefix, request.Key, rule.Id, RedisCounterKey.NoWindow)];
-        long window = rule.WindowMilliseconds;
-
-        // The smallest power of two above any time left in the window, so the count keeps as many bits as it can.
-        int shift = 64 - BitOperations.LeadingZeroCount((ulong)window);
-        RedisValue[] arguments = [rule.Limit, request.Cost, window, 1L << shift];
-
-        RedisResult raw;
-        try
-        {
-            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireOneServerScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (IsNoScript(ex))
-        {
-            raw = await EvaluateTextAsync(database, s_acquireOneServerScript, keys, arguments, cancellationToken).ConfigureAwait(false);
-        }
-
-        long count;
-        long left;
-        if (raw.Resp2Type == ResultType.Integer)
-        {
-            long packed = (long)raw;
-            count = packed >> shift;
-            left = packed & ((1L << shift) - 1);
-        }
-        else
-        {
-            RedisResult[] pair = (RedisResult[])raw!;
-            count = (long)pair[0];
-            left = (long)pair[1];
-        }
-
-        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        long reset = WindowMath.FloorDiv(now + left + 1 + (window / 2), window) * window;
-
-        // The decision's time must fall in the window that took the permits, or a refund would look for them elsewhere.
-        long decidedAt = Math.Clamp(now, reset - window, reset - 1);
-        return OneDecision(request, results, count, left + 1, reset, decidedAt);
-    }
-
-    private static RateLimitDecision OneDecision(
-        in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long retryMs, long resetMs, long decidedAtMs)
-    {
-        bool allowed = countWithCost <= request.Rule.Limit;
-        long count = allowed ? countWithCost : countWithCost - request.Cost;
-        TimeSpan retryAfter = allowed ? TimeSpan.Zero : WindowMath.Milliseconds(retryMs);
-        if (!results.IsEmpty)
-        {
-            results.Span[0] = new RateLimitEntry(allowed, count, request.Rule.Limit, retryAfter, WindowMath.FromUnixMilliseconds(resetMs));
-        }
-
-        return new RateLimitDecision(
-            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAtMs));
     }
 
     private async ValueTask<RateLimitDecision> DecideAsync(

@@ -57,6 +57,15 @@ internal static class RedisThroughput
             // Every client is called the same way, from an async lambda, as an app's own async method would call it.
             Func<Task> raw = async () => await database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
 
+            // The same calls spread over 10,000 keys, so that no two concurrent calls share a key: nothing is
+            // coalesced, and the figure is the store's cost per script call against the raw client's.
+            const int Spread = 10_000;
+            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
+            int spreadNext = 0;
+            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
+            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
+
             // What the guard and the middleware call: the store behind its timeout and circuit breaker.
             ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
             Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
@@ -66,17 +75,23 @@ internal static class RedisThroughput
             await MeasureAsync(library, Math.Min(operations, 10_000));
             await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
             await MeasureAsync(libraryResilient, Math.Min(operations, 10_000));
+            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
 
             List<double> rawRounds = [];
             List<double> libraryRounds = [];
             List<double> clientClockRounds = [];
             List<double> resilientRounds = [];
+            List<double> rawSpreadRounds = [];
+            List<double> librarySpreadRounds = [];
             for (int round = 0; round < rounds; round++)
             {
                 rawRounds.Add(await MeasureAsync(raw, operations));
                 libraryRounds.Add(await MeasureAsync(library, operations));
                 clientClockRounds.Add(await MeasureAsync(libraryClientClock, operations));
                 resilientRounds.Add(await MeasureAsync(libraryResilient, operations));
+                rawSpreadRounds.Add(await MeasureAsync(rawSpread, operations));
+                librarySpreadRounds.Add(await MeasureAsync(librarySpread, operations));
             }
 
             byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
@@ -86,15 +101,23 @@ internal static class RedisThroughput
             double libraryOps = Median(libraryRounds);
             double clientClockOps = Median(clientClockRounds);
             double resilientOps = Median(resilientRounds);
+            double rawSpreadOps = Median(rawSpreadRounds);
+            double librarySpreadOps = Median(librarySpreadRounds);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw SE.Redis INCRBY+PEXPIRE script: {rawOps,12:N0} ops/s   rounds {string.Join(" / ", rawRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (server time):     {libraryOps,12:N0} ops/s   rounds {string.Join(" / ", libraryRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (client clock):    {clientClockOps,12:N0} ops/s   rounds {string.Join(" / ", clientClockRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawSpreadOps,12:N0} ops/s   rounds {string.Join(" / ", rawSpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {librarySpreadOps,12:N0} ops/s   rounds {string.Join(" / ", librarySpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
 
             await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
+            foreach (RedisKey[] spreadKey in spreadRawKeys)
+            {
+                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
+            }
             return 0;
         }
         finally

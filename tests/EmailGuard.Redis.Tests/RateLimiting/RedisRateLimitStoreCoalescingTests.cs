@@ -1,0 +1,128 @@
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// Concurrent single-key acquires of one counter are coalesced into one script per round trip. Redis is paused
+/// (<c>CLIENT PAUSE</c>) while the callers arrive, so they pile up behind the first one deterministically; the
+/// decisions must be those of the same acquires made one after another.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis, ITestOutputHelper output) : RedisStoreTestBase(redis)
+{
+    private const int Callers = 40;
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_CallersPiledUpOnOneKey_OneScriptPerRoundTrip_AndExactlyTheLimitAdmitted(bool useServerTime)
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime);
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
+        RateLimitRequest[] request = [new("flood", rule)];
+        (await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        IServer server = Admin.GetServers()[0];
+        await server.ConfigResetStatisticsAsync();
+
+        (RateLimitDecision Decision, RateLimitEntry Entry)[] outcomes = await AcquireWhilePausedAsync(store, _ => request);
+        long scripts = await EvalShaCallsAsync(server);
+
+        output.WriteLine($"{Callers} acquires, {scripts} script calls");
+        scripts.Should().BeLessThan(Callers / 4, "callers that arrive while a script for their key is in flight share the next one");
+        outcomes.Count(o => o.Decision.IsAllowed).Should().Be(9, "one permit was taken before");
+        outcomes.Where(o => o.Decision.IsAllowed).Select(o => o.Entry.Count).Should().BeEquivalentTo(Enumerable.Range(2, 9).Select(i => (long)i),
+            "each admitted acquire reports the count as if it had been alone, one after another");
+        outcomes.Where(o => !o.Decision.IsAllowed).Should().OnlyContain(
+            o => o.Entry.Count == 10 && o.Decision.RetryAfter > TimeSpan.Zero && o.Decision.RetryAfter <= rule.Window);
+        outcomes.Select(o => o.Entry.ResetAt).Distinct().Should().ContainSingle();
+        (await PeekCountAsync(store, request)).Should().Be(10);
+        store.LaneCount.Should().Be(0, "a lane lives only while an acquire of its key is in flight");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_CoalescedCostsAndReducedLimits_EachAnsweredByTheRuleTheScriptApplied(bool useServerTime)
+    {
+        // A reduced limit (a flagged user) shares the normal rule's counter; costs differ. Whatever order the lane
+        // took them in, every admitted acquire fit its own limit, every denied one did not, and the counter holds
+        // exactly what was admitted.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime);
+        RateLimitRule normal = RateLimitRule.FixedWindow(20, TimeSpan.FromDays(300));
+        RateLimitRule reduced = RateLimitRule.FixedWindow(8, TimeSpan.FromDays(300));
+        RateLimitRequest[] Request(int i) => [new("mixed", i % 3 == 0 ? reduced : normal, 1 + (i % 3))];
+
+        (RateLimitDecision Decision, RateLimitEntry Entry)[] outcomes = await AcquireWhilePausedAsync(store, Request);
+
+        long admitted = 0;
+        for (int i = 0; i < outcomes.Length; i++)
+        {
+            RateLimitRequest asked = Request(i)[0];
+            RateLimitEntry entry = outcomes[i].Entry;
+            if (outcomes[i].Decision.IsAllowed)
+            {
+                admitted += asked.Cost;
+                entry.Count.Should().BeLessThanOrEqualTo(asked.Rule.Limit);
+            }
+            else
+            {
+                (entry.Count + asked.Cost).Should().BeGreaterThan(asked.Rule.Limit, "a denied acquire did not fit");
+            }
+        }
+
+        admitted.Should().BeGreaterThan(0);
+        (await PeekCountAsync(store, [new("mixed", normal)])).Should().Be(admitted);
+        admitted.Should().BeLessThanOrEqualTo(normal.Limit);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CoalescedScriptFails_EveryWaiterGetsTheError_AndTheLaneIsFreed()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: false);
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
+        await Admin.GetDatabase().ListLeftPushAsync(store.CounterKey("wrong-type", rule), "not a counter");
+        await Admin.GetDatabase().KeyExpireAsync(store.CounterKey("wrong-type", rule), TimeSpan.FromMinutes(1));
+
+        Func<Task> all = () => AcquireWhilePausedAsync(store, _ => [new("wrong-type", rule)]);
+
+        await all.Should().ThrowAsync<RedisServerException>().WithMessage("*WRONGTYPE*");
+        store.LaneCount.Should().Be(0);
+        await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey("wrong-type", rule));
+    }
+
+    private async Task<(RateLimitDecision Decision, RateLimitEntry Entry)[]> AcquireWhilePausedAsync(
+        RedisRateLimitStore store, Func<int, RateLimitRequest[]> request)
+    {
+        await Admin.GetServers()[0].ExecuteAsync("CLIENT", "PAUSE", "300", "ALL");
+        Task<(RateLimitDecision, RateLimitEntry)>[] calls = [.. Enumerable.Range(0, Callers).Select(async i =>
+        {
+            RateLimitEntry[] entry = new RateLimitEntry[1];
+            RateLimitDecision decision = await store.AcquireAsync(request(i), entry);
+            return (decision, entry[0]);
+        })];
+        try
+        {
+            return await Task.WhenAll(calls);
+        }
+        finally
+        {
+            await Task.WhenAll(calls.Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default)));
+        }
+    }
+
+    private static async Task<long> PeekCountAsync(RedisRateLimitStore store, RateLimitRequest[] request)
+    {
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await store.PeekAsync(request, entry);
+        return entry[0].Count;
+    }
+
+    private static async Task<long> EvalShaCallsAsync(IServer server)
+    {
+        string stats = (await server.ExecuteAsync("INFO", "commandstats")).ToString();
+        string? line = stats.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(',')[0].Split('=')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
