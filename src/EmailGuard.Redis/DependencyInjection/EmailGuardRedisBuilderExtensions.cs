@@ -45,7 +45,8 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<RedisRateLimitStore>>()));
+            sp.GetService<ILogger<RedisRateLimitStore>>(),
+            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
         services.AddRedisGuardState();
         return builder;

@@ -3,6 +3,38 @@ namespace EmailGuard.Redis;
 internal sealed partial class RedisRateLimitStore
 {
     /// <summary>
+    /// Lua shared by the scripts that read or write server-time fixed-window counters.
+    /// </summary>
+    /// <remarks>
+    /// A counter expires at its window's last millisecond (end - 1): alive through that millisecond, gone at the end.
+    /// Redis deletes a key at once when asked for an expiry at or before its current millisecond, so a counter
+    /// created in its window's last millisecond expires at the end itself instead, and is recognized by that: such an
+    /// expiry is a multiple of the window, the usual one is a multiple minus one (for a 1 ms window every counter is
+    /// of the second kind). <c>counter_end</c> reads a counter's window end from its expiry (nil for a counter
+    /// without one, or with an expiry this store never sets); <c>expire_at</c> gives the expiry of a counter created
+    /// at <c>now</c>.
+    /// </remarks>
+    private const string ServerCounterLua = """
+        local function counter_end(key, w)
+          local t = redis.call('PEXPIRETIME', key)
+          if t < 0 then return nil end
+          if t % w == 0 then return t end
+          if (t + 1) % w == 0 then return t + 1 end
+          return nil
+        end
+        local function expire_at(now, w)
+          local e = (math.floor(now / w) + 1) * w
+          if e - 1 > now then return e - 1 end
+          return e
+        end
+        local function server_now()
+          local t = redis.call('TIME')
+          return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        end
+
+        """;
+
+    /// <summary>
     /// Takes permits from one fixed-window counter of the client-clock layout, the commonest call, in as few Redis
     /// commands as the raw INCRBY + PEXPIRE it replaces: the key is this window's own (its name carries the window
     /// index), so there is nothing to read first.
@@ -24,8 +56,8 @@ internal sealed partial class RedisRateLimitStore
 
     /// <summary>
     /// Takes permits from one fixed-window counter of the server-time layout: the key outlives its window by not one
-    /// millisecond (PEXPIREAT the window's end - 1), so a live key is always the current window's, and only a key's
-    /// first write needs the server's <c>TIME</c>.
+    /// millisecond (see <see cref="ServerCounterLua"/>), so a live key is always the current window's, and only a
+    /// key's first write, or a write in its last millisecond, needs the server's <c>TIME</c>.
     /// </summary>
     /// <remarks>
     /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), window ms, packing factor (a power of two
@@ -38,24 +70,22 @@ internal sealed partial class RedisRateLimitStore
     /// with one longer than a window, was not written by this store and starts its window over. As in the
     /// client-clock script, arguments reach redis.call as strings.</para>
     /// </remarks>
-    internal const string AcquireOneServerScriptText = """
+    internal const string AcquireOneServerScriptText = ServerCounterLua + """
         local key = KEYS[1]
         local v = redis.call('INCRBY', key, ARGV[2])
         local ttl = redis.call('PTTL', key)
-        if ttl < 0 or ttl >= ARGV[3] + 0 then
-          local t = redis.call('TIME')
-          local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        if ttl <= 0 or ttl >= ARGV[3] + 0 then
+          -- A new counter, one in its last millisecond, or one this store did not write: ask the server's clock
+          -- whether it still counts, and start the window over if not.
           local w = tonumber(ARGV[3])
-          local last = (math.floor(now / w) + 1) * w - 1
-          if v == tonumber(ARGV[2]) then
-            redis.call('PEXPIREAT', key, last)
-          else
-            -- A counter without this store's TTL was not written whole by it: start the window over, as the
-            -- general script does.
+          local now = server_now()
+          local e = ttl >= 0 and counter_end(key, w) or nil
+          if not e or e <= now or e - w > now then
             v = tonumber(ARGV[2])
-            redis.call('SET', key, ARGV[2], 'PXAT', last)
+            e = (math.floor(now / w) + 1) * w
+            redis.call('SET', key, ARGV[2], 'PXAT', string.format('%d', expire_at(now, w)))
           end
-          ttl = last - now
+          ttl = e - 1 - now
         end
         if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
         local packed = v * ARGV[4] + ttl
@@ -73,18 +103,25 @@ internal sealed partial class RedisRateLimitStore
     /// <para>Returns the count before them; on server time packed with the ms left as in the single-key script. The
     /// caller replays the same rule over the same list to answer each acquire.</para>
     /// </remarks>
-    internal const string AcquireBatchScriptText = """
+    internal const string AcquireBatchScriptText = ServerCounterLua + """
         local key = KEYS[1]
         local server = ARGV[1] == '1'
         local w = tonumber(ARGV[2])
         local c = redis.call('GET', key)
         local count = tonumber(c) or 0
         local ttl = -1
+        local now
         if c and server then
           ttl = redis.call('PTTL', key)
-          if ttl < 0 or ttl >= w then
-            c = false
-            count = 0
+          if ttl <= 0 or ttl >= w then
+            now = server_now()
+            local e = ttl >= 0 and counter_end(key, w) or nil
+            if not e or e <= now or e - w > now then
+              c = false
+              count = 0
+            else
+              ttl = e - 1 - now
+            end
           end
         end
         local before = count
@@ -95,11 +132,9 @@ internal sealed partial class RedisRateLimitStore
         local taken = string.format('%d', count - before)
         if not c then
           if server then
-            local t = redis.call('TIME')
-            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-            local last = (math.floor(now / w) + 1) * w - 1
-            ttl = last - now
-            if count > before then redis.call('SET', key, taken, 'PXAT', string.format('%d', last)) end
+            now = now or server_now()
+            ttl = (math.floor(now / w) + 1) * w - 1 - now
+            if count > before then redis.call('SET', key, taken, 'PXAT', string.format('%d', expire_at(now, w))) end
           elseif count > before then
             redis.call('SET', key, taken, 'PX', ARGV[3])
           end
@@ -130,7 +165,7 @@ internal sealed partial class RedisRateLimitStore
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
     /// Every write sets or keeps a TTL in the same script, so a counter never exists without one.</para>
     /// </remarks>
-    internal const string AcquireScriptText = """
+    internal const string AcquireScriptText = ServerCounterLua + """
         local commit = ARGV[1] == '1'
         local now = tonumber(ARGV[2])
         if now < 0 then
@@ -152,12 +187,13 @@ internal sealed partial class RedisRateLimitStore
             st.total = tonumber(c) or 0
             st.fresh = not c
             if c and serverLayout then
-              local last = redis.call('PEXPIRETIME', key)
-              if last > st.reset - 1 then
+              local e = counter_end(key, w)
+              if e and e > st.reset then
                 -- A later window's counter (this call's time came from an earlier script): count against it.
-                st.reset = last + 1
-              elseif last < st.reset - 1 then
-                -- An earlier window's counter, alive only because the script started before it expired.
+                st.reset = e
+              elseif e ~= st.reset then
+                -- An earlier window's counter, alive only because the script started before it expired, or one
+                -- this store did not write.
                 st.total = 0
                 st.fresh = true
               end
@@ -244,7 +280,7 @@ internal sealed partial class RedisRateLimitStore
               if not st.fresh then
                 redis.call('INCRBY', key, fmt(cost))
               elseif serverLayout then
-                redis.call('SET', key, fmt(cost), 'PXAT', fmt(reset - 1))
+                redis.call('SET', key, fmt(cost), 'PXAT', fmt(expire_at(now, w)))
                 st.fresh = false
               else
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
@@ -287,7 +323,7 @@ internal sealed partial class RedisRateLimitStore
     /// ARGV: acquired-at Unix ms, server-time layout (0/1), then per request: window ms, segments (0 for a fixed
     /// window), cost. A client-clock fixed-window key names its window; a server-time one is checked by its expiry.
     /// </remarks>
-    internal const string RefundScriptText = """
+    internal const string RefundScriptText = ServerCounterLua + """
         local at = tonumber(ARGV[1])
         local serverLayout = ARGV[2] == '1'
         local floor = math.floor
@@ -297,7 +333,7 @@ internal sealed partial class RedisRateLimitStore
           local b = 2 + (i - 1) * 3
           local w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
           if s == 0 then
-            if not serverLayout or redis.call('PEXPIRETIME', key) == (floor(at / w) + 1) * w - 1 then
+            if not serverLayout or counter_end(key, w) == (floor(at / w) + 1) * w then
               local c = tonumber(redis.call('GET', key))
               if c then
                 local left = c - cost

@@ -52,9 +52,10 @@ internal sealed partial class RedisRateLimitStore
                 }
                 else if (lane.Waiting is not { Count: >= MaxCoalesced })
                 {
-                    Waiter waiter = new(request, results, now);
+                    Waiter waiter = new(request, results, now, _timeProvider.GetTimestamp());
                     (lane.Waiting ??= []).Add(waiter);
-                    return new(WithCancellation(waiter.Task, cancellationToken));
+                    waiter.CancelWith(cancellationToken);
+                    return new(waiter.Task);
                 }
             }
 
@@ -108,67 +109,87 @@ internal sealed partial class RedisRateLimitStore
         }
     }
 
-    /// <summary>Sends what waited in the lane, or closes the lane if nothing did.</summary>
+    /// <summary>Hands the lane to whoever waited meanwhile, or closes it if nobody did.</summary>
     private void Drain(KeyLane lane, string key)
     {
-        List<Waiter>? batch;
+        if (TakeWaiting(lane, key) is { } batch)
+        {
+            _ = RunLaneAsync(lane, key, batch);
+        }
+    }
+
+    /// <summary>Takes the lane's waiters, or, when none wait, marks it idle and removes it.</summary>
+    private List<Waiter>? TakeWaiting(KeyLane lane, string key)
+    {
         lock (lane)
         {
-            batch = lane.Waiting;
+            List<Waiter>? batch = lane.Waiting;
             lane.Waiting = null;
             if (batch is null)
             {
                 lane.Busy = false;
                 lane.Closed = true;
                 _lanes.TryRemove(new KeyValuePair<string, KeyLane>(key, lane));
-                return;
             }
-        }
 
-        _ = SendBatchAsync(lane, key, batch);
+            return batch;
+        }
     }
 
     /// <summary>
-    /// Sends waiting acquires of one key as one script, and answers each of them. A failure fails them all, each
-    /// to be handled by its own caller (the resilience wrapper turns it into the failure mode).
+    /// Sends the lane's waiters batch after batch until none wait. One loop owns the lane, off the caller's stack:
+    /// even if Redis calls failed synchronously under a flood, nothing recurses, and the leader is answered at once.
     /// </summary>
-    private async Task SendBatchAsync(KeyLane lane, string key, List<Waiter> batch)
+    private async Task RunLaneAsync(KeyLane lane, string key, List<Waiter> batch)
     {
-        RateLimitDecision[] decisions = new RateLimitDecision[batch.Count];
-        Exception? failure = null;
-        try
+        await Task.Yield();
+        for (List<Waiter>? current = batch; current is not null; current = TakeWaiting(lane, key))
         {
-            if (batch.Count == 1)
+            // A waiter whose caller gave up (cancelled) is dropped, and so is one that waited longer than a caller
+            // behind the resilience wrapper waits: that caller already has its failure-mode answer, and sending its
+            // acquire now would charge it for a permit it was never told about.
+            long now = _timeProvider.GetTimestamp();
+            current.RemoveAll(waiter => !waiter.IsPending || (_timeProvider.GetElapsedTime(waiter.QueuedAt, now) > _maxQueueWait && waiter.TimeOut()));
+            if (current.Count == 0)
             {
-                Waiter only = batch[0];
-                decisions[0] = await SendOneAsync(null, key, only.Request, only.Results, only.Now, CancellationToken.None).ConfigureAwait(false);
+                continue;
             }
-            else
-            {
-                await SendSeveralAsync(key, batch, decisions).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex)
-        {
-            failure = ex;
-        }
 
-        // The lane moves on (or closes) before anyone is answered, so an answered caller never finds it still busy.
-        Drain(lane, key);
-        for (int i = 0; i < batch.Count; i++)
-        {
-            if (failure is null)
+            RateLimitDecision[] decisions = new RateLimitDecision[current.Count];
+            RateLimitEntry[] entries = new RateLimitEntry[current.Count];
+            Exception? failure = null;
+            try
             {
-                batch[i].TrySetResult(decisions[i]);
+                if (current.Count == 1)
+                {
+                    Waiter only = current[0];
+                    decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, CancellationToken.None).ConfigureAwait(false);
+                }
+                else
+                {
+                    await SendSeveralAsync(key, current, decisions, entries).ConfigureAwait(false);
+                }
             }
-            else
+            catch (Exception ex)
             {
-                batch[i].TrySetException(failure);
+                failure = ex;
+            }
+
+            for (int i = 0; i < current.Count; i++)
+            {
+                if (failure is null)
+                {
+                    current[i].Complete(decisions[i], entries[i]);
+                }
+                else
+                {
+                    current[i].Fail(failure);
+                }
             }
         }
     }
 
-    private async Task SendSeveralAsync(string key, List<Waiter> batch, RateLimitDecision[] decisions)
+    private async Task SendSeveralAsync(string key, List<Waiter> batch, RateLimitDecision[] decisions, RateLimitEntry[] entries)
     {
         IDatabase database = await _connection.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
         RateLimitRule rule = batch[0].Request.Rule;
@@ -178,7 +199,7 @@ internal sealed partial class RedisRateLimitStore
 
         // On the client clock every waiter named the same window (the key carries it); if the window and its grace
         // have already passed by now, the counter lives a millisecond and counts for nobody, as it should.
-        long ttl = _useServerTime ? 0 : Math.Max(1, ClientWindowEnd(batch[0].Now, window) - clientNow + ExpiryGraceMilliseconds);
+        long ttl = _useServerTime ? 0 : Math.Clamp(ClientWindowEnd(batch[0].Now, window) - clientNow + ExpiryGraceMilliseconds, 1, window + ExpiryGraceMilliseconds);
         RedisValue[] arguments = new RedisValue[4 + (2 * batch.Count)];
         arguments[0] = _useServerTime ? s_one : s_zero;
         arguments[1] = window;
@@ -203,7 +224,7 @@ internal sealed partial class RedisRateLimitStore
                 count = withCost;
             }
 
-            decisions[i] = Decide(request, batch[i].Results, withCost, left, batch[i].Now);
+            decisions[i] = Decide(request, entries.AsMemory(i, 1), withCost, left, batch[i].Now);
         }
     }
 
@@ -275,16 +296,79 @@ internal sealed partial class RedisRateLimitStore
     }
 
     /// <summary>
-    /// An acquire waiting in a lane. Its continuation runs on the thread pool, never inline where the batch is
-    /// answered, so one slow caller cannot hold up the others or the lane.
+    /// An acquire waiting in a lane. It is answered exactly once, by whoever claims it first: the lane (with a
+    /// decision, written into the caller's results first), the caller's cancellation, or the lane's queue timeout.
+    /// Its continuation runs on the thread pool, never inline where the batch is answered, so one slow caller cannot
+    /// hold up the others or the lane.
     /// </summary>
-    private sealed class Waiter(RateLimitRequest request, Memory<RateLimitEntry> results, long now)
+    private sealed class Waiter(RateLimitRequest request, Memory<RateLimitEntry> results, long now, long queuedAt)
         : TaskCompletionSource<RateLimitDecision>(TaskCreationOptions.RunContinuationsAsynchronously)
     {
+        private int _claimed;
+        private CancellationTokenRegistration _cancellation;
+
         public RateLimitRequest Request { get; } = request;
 
-        public Memory<RateLimitEntry> Results { get; } = results;
-
         public long Now { get; } = now;
+
+        public long QueuedAt { get; } = queuedAt;
+
+        public bool IsPending => Volatile.Read(ref _claimed) == 0;
+
+        public void CancelWith(CancellationToken cancellationToken)
+        {
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(
+                    static (state, token) =>
+                    {
+                        Waiter waiter = (Waiter)state!;
+                        if (waiter.Claim())
+                        {
+                            waiter.TrySetCanceled(token);
+                        }
+                    },
+                    this);
+            }
+        }
+
+        public void Complete(RateLimitDecision decision, RateLimitEntry entry)
+        {
+            if (Claim())
+            {
+                if (!results.IsEmpty)
+                {
+                    results.Span[0] = entry;
+                }
+
+                TrySetResult(decision);
+            }
+        }
+
+        public void Fail(Exception exception)
+        {
+            if (Claim())
+            {
+                TrySetException(exception);
+            }
+        }
+
+        /// <summary>Fails the waiter for having waited too long; always true, so it can sit in a removal predicate.</summary>
+        public bool TimeOut()
+        {
+            Fail(new TimeoutException("The acquire waited in its key's queue longer than the store's timeout; it was not sent."));
+            return true;
+        }
+
+        private bool Claim()
+        {
+            if (Interlocked.Exchange(ref _claimed, 1) != 0)
+            {
+                return false;
+            }
+
+            _cancellation.Dispose();
+            return true;
+        }
     }
 }

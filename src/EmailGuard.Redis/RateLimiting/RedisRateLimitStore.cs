@@ -33,9 +33,22 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly TimeProvider _timeProvider;
     private readonly bool _useServerTime;
     private readonly ILogger _logger;
+    private readonly TimeSpan _maxQueueWait;
 
+    /// <param name="connection">The connection.</param>
+    /// <param name="options">The store's options.</param>
+    /// <param name="timeProvider">The app's clock.</param>
+    /// <param name="logger">The logger.</param>
+    /// <param name="maxQueueWait">
+    /// How long a coalesced acquire may wait for its key's lane before it is failed unsent: the resilience timeout,
+    /// after which its caller has already been answered by the failure mode. Defaults to that timeout's default.
+    /// </param>
     public RedisRateLimitStore(
-        RedisConnection connection, RedisRateLimitStoreOptions options, TimeProvider timeProvider, ILogger<RedisRateLimitStore>? logger = null)
+        RedisConnection connection,
+        RedisRateLimitStoreOptions options,
+        TimeProvider timeProvider,
+        ILogger<RedisRateLimitStore>? logger = null,
+        TimeSpan? maxQueueWait = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -44,6 +57,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _timeProvider = timeProvider;
         _useServerTime = options.UseServerTime;
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
+        _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>

@@ -19,7 +19,7 @@ public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis,
     [InlineData(false)]
     public async Task AcquireAsync_CallersPiledUpOnOneKey_OneScriptPerRoundTrip_AndExactlyTheLimitAdmitted(bool useServerTime)
     {
-        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime);
+        RedisRateLimitStore store = PatientStore(useServerTime);
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
         RateLimitRequest[] request = [new("flood", rule)];
         (await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
@@ -49,7 +49,7 @@ public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis,
         // A reduced limit (a flagged user) shares the normal rule's counter; costs differ. Whatever order the lane
         // took them in, every admitted acquire fit its own limit, every denied one did not, and the counter holds
         // exactly what was admitted.
-        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime);
+        RedisRateLimitStore store = PatientStore(useServerTime);
         RateLimitRule normal = RateLimitRule.FixedWindow(20, TimeSpan.FromDays(300));
         RateLimitRule reduced = RateLimitRule.FixedWindow(8, TimeSpan.FromDays(300));
         RateLimitRequest[] Request(int i) => [new("mixed", i % 3 == 0 ? reduced : normal, 1 + (i % 3))];
@@ -80,7 +80,7 @@ public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis,
     [Fact]
     public async Task AcquireAsync_CoalescedScriptFails_EveryWaiterGetsTheError_AndTheLaneIsFreed()
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: false);
+        RedisRateLimitStore store = PatientStore(useServerTime: false);
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
         await Admin.GetDatabase().ListLeftPushAsync(store.CounterKey("wrong-type", rule), "not a counter");
         await Admin.GetDatabase().KeyExpireAsync(store.CounterKey("wrong-type", rule), TimeSpan.FromMinutes(1));
@@ -90,6 +90,56 @@ public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis,
         await all.Should().ThrowAsync<RedisServerException>().WithMessage("*WRONGTYPE*");
         store.LaneCount.Should().Be(0);
         await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey("wrong-type", rule));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaitedLongerThanTheQueueTimeout_FailsUnsentAndIsNotCharged()
+    {
+        // Behind the resilience wrapper such a caller has long had its failure-mode answer; charging it a permit
+        // later would count a request twice (fallback) or deny and charge it (fail-closed).
+        RedisRateLimitStore store = Store(useServerTime: true, maxQueueWait: TimeSpan.FromMilliseconds(50));
+        RateLimitRule rule = RateLimitRule.FixedWindow(100, TimeSpan.FromDays(300));
+
+        Func<Task> all = () => AcquireWhilePausedAsync(store, _ => [new("queued", rule)]);
+
+        await all.Should().ThrowAsync<TimeoutException>();
+        (await PeekCountAsync(store, [new("queued", rule)])).Should().Be(1, "only the acquire that was in flight was sent");
+        store.LaneCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WaiterCancelledByItsCaller_IsNotSentAndItsResultsAreUntouched()
+    {
+        RedisRateLimitStore store = PatientStore(useServerTime: false);
+        RateLimitRule rule = RateLimitRule.FixedWindow(100, TimeSpan.FromDays(300));
+        RateLimitRequest[] request = [new("cancelled", rule)];
+        await Admin.GetServers()[0].ExecuteAsync("CLIENT", "PAUSE", "300", "ALL");
+        Task<RateLimitDecision> leader = store.AcquireAsync(request, Memory<RateLimitEntry>.Empty).AsTask();
+        using CancellationTokenSource cancel = new();
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        Task<RateLimitDecision> waiter = store.AcquireAsync(request, entry, cancel.Token).AsTask();
+
+        await cancel.CancelAsync();
+        Func<Task> waited = () => waiter.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await waited.Should().ThrowAsync<OperationCanceledException>();
+        (await leader.WaitAsync(TimeSpan.FromSeconds(30))).IsAllowed.Should().BeTrue();
+        entry[0].Should().Be(default(RateLimitEntry), "a cancelled caller's buffer is never written");
+        (await PeekCountAsync(store, request)).Should().Be(1);
+    }
+
+    /// <summary>A store whose waiters outlast the pause: the default queue timeout (250 ms) is shorter than it.</summary>
+    private RedisRateLimitStore PatientStore(bool useServerTime) => Store(useServerTime, TimeSpan.FromSeconds(30));
+
+    private RedisRateLimitStore Store(bool useServerTime, TimeSpan maxQueueWait)
+    {
+        RedisRateLimitStoreOptions options = new()
+        {
+            KeyPrefix = Prefix,
+            UseServerTime = useServerTime,
+            ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(Admin),
+        };
+        return new(new RedisConnection(options, null, null), options, useServerTime ? TimeProvider.System : Time, null, maxQueueWait);
     }
 
     private async Task<(RateLimitDecision Decision, RateLimitEntry Entry)[]> AcquireWhilePausedAsync(
@@ -104,7 +154,8 @@ public sealed class RedisRateLimitStoreCoalescingTests(RedisServerFixture redis,
         })];
         try
         {
-            return await Task.WhenAll(calls);
+            // A waiter that is never answered must fail the test, not hang it.
+            return await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
         }
         finally
         {

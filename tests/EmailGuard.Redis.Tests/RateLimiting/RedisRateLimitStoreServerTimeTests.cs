@@ -227,4 +227,35 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
         last.RetryAfter.TotalMilliseconds.Should().BeInRange(ttlMs, ttlMs + 60_000, "the retry-after is the server's own rest of the window");
         (entries[0].ResetAt - last.Timestamp).Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(rule.Window);
     }
+
+    [Theory]
+    [InlineData(1, "single")]
+    [InlineData(2, "single")]
+    [InlineData(1, "coalesced")]
+    [InlineData(2, "coalesced")]
+    [InlineData(1, "general")]
+    [InlineData(2, "general")]
+    public async Task AcquireAsync_WindowsOfAMillisecondOrTwo_NeverAdmitMoreThanOnePerWindow(int windowMs, string path)
+    {
+        // A counter started in its window's last millisecond must live through that millisecond: Redis deletes a key
+        // whose expiry is already due, and every acquire in that millisecond would then find a fresh counter.
+        RedisRateLimitStore store = ServerTimeStore();
+        RateLimitRule rule = RateLimitRule.FixedWindow(1, TimeSpan.FromMilliseconds(windowMs));
+        RateLimitRequest[] request = path == "general" ? [new("tiny", rule), new("tiny-other", RateLimitRule.PerDay(1_000_000))] : [new("tiny", rule)];
+        IServer server = Admin.GetServers()[0];
+        long startMs = new DateTimeOffset(await server.TimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
+
+        int admitted = 0;
+        for (int round = 0; round < 200; round++)
+        {
+            int callers = path == "coalesced" ? 16 : 1;
+            RateLimitDecision[] decisions = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => store.AcquireAsync(request, Memory<RateLimitEntry>.Empty).AsTask()));
+            admitted += decisions.Count(d => d.IsAllowed);
+        }
+
+        long endMs = new DateTimeOffset(await server.TimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
+        long windows = ((endMs + 1) / windowMs) - (startMs / windowMs) + 1;
+
+        admitted.Should().BeGreaterThan(0).And.BeLessThanOrEqualTo((int)windows, "a limit of 1 admits at most one acquire per window of the server's clock");
+    }
 }

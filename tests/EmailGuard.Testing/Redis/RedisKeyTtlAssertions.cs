@@ -36,9 +36,15 @@ public static partial class RedisKeyTtlAssertions
             long window = long.Parse(shape.Groups["w"].Value, CultureInfo.InvariantCulture);
             long segment = shape.Groups["s"].Success ? window / long.Parse(shape.Groups["s"].Value, CultureInfo.InvariantCulture) : 0;
             TimeSpan max = TimeSpan.FromMilliseconds(window + segment + graceMilliseconds);
-            if (ttl is null || ttl <= TimeSpan.Zero)
+            if (ttl is null || ttl < TimeSpan.Zero)
             {
-                violations.Add($"{name}: no TTL");
+                // PTTL says "no TTL" for a key that has just expired too (a window of a few ms ends between SCAN and
+                // PTTL); only a key that still exists without a TTL is a violation. A TTL of 0 is a key in its last ms.
+                if (await multiplexer.GetDatabase().KeyExistsAsync(key).ConfigureAwait(false)
+                    && await multiplexer.GetDatabase().KeyTimeToLiveAsync(key).ConfigureAwait(false) is null)
+                {
+                    violations.Add($"{name}: no TTL");
+                }
             }
             else if (ttl > max)
             {
