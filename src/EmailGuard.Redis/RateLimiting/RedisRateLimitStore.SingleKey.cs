@@ -137,55 +137,70 @@ internal sealed partial class RedisRateLimitStore
     }
 
     /// <summary>
-    /// Sends the lane's waiters batch after batch until none wait. One loop owns the lane, off the caller's stack:
-    /// even if Redis calls failed synchronously under a flood, nothing recurses, and the leader is answered at once.
+    /// Sends the lane's waiters batch after batch until none wait. One loop owns the lane: nothing recurses, and a
+    /// batch that completes without waiting (a store failing fast under a flood) is followed by a yield, so the loop
+    /// never keeps the thread of the caller that started it. The next batch is sent before the last one is answered,
+    /// so Redis is never idle while callers are woken.
     /// </summary>
-    private async Task RunLaneAsync(KeyLane lane, string key, List<Waiter> batch)
+    private async Task RunLaneAsync(KeyLane lane, string key, List<Waiter> first)
     {
-        await Task.Yield();
-        for (List<Waiter>? current = batch; current is not null; current = TakeWaiting(lane, key))
+        LaneBatch? current = StartBatch(lane, key, first);
+        while (current is not null)
         {
-            // A waiter whose caller gave up (cancelled) is dropped, and so is one that waited longer than a caller
-            // behind the resilience wrapper waits: that caller already has its failure-mode answer, and sending its
-            // acquire now would charge it for a permit it was never told about.
-            long now = _timeProvider.GetTimestamp();
-            current.RemoveAll(waiter => !waiter.IsPending || (_timeProvider.GetElapsedTime(waiter.QueuedAt, now) > _maxQueueWait && waiter.TimeOut()));
-            if (current.Count == 0)
-            {
-                continue;
-            }
-
-            RateLimitDecision[] decisions = new RateLimitDecision[current.Count];
-            RateLimitEntry[] entries = new RateLimitEntry[current.Count];
             Exception? failure = null;
+            bool completedAtOnce = current.Sending.IsCompleted;
             try
             {
-                if (current.Count == 1)
-                {
-                    Waiter only = current[0];
-                    decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, CancellationToken.None).ConfigureAwait(false);
-                }
-                else
-                {
-                    await SendSeveralAsync(key, current, decisions, entries).ConfigureAwait(false);
-                }
+                await current.Sending.ConfigureAwait(false);
             }
             catch (Exception ex)
             {
                 failure = ex;
             }
 
-            for (int i = 0; i < current.Count; i++)
+            LaneBatch? next = StartBatch(lane, key, TakeWaiting(lane, key));
+            current.Answer(failure);
+            current = next;
+            if (completedAtOnce)
             {
-                if (failure is null)
-                {
-                    current[i].Complete(decisions[i], entries[i]);
-                }
-                else
-                {
-                    current[i].Fail(failure);
-                }
+                await Task.Yield();
             }
+        }
+    }
+
+    /// <summary>Sends the first of these waiter lists that still has someone to answer; null once the lane is closed.</summary>
+    private LaneBatch? StartBatch(KeyLane lane, string key, List<Waiter>? waiters)
+    {
+        while (waiters is not null)
+        {
+            // A waiter whose caller gave up (cancelled) is dropped, and so is one that waited longer than a caller
+            // behind the resilience wrapper waits: that caller already has its failure-mode answer, and sending its
+            // acquire now would charge it for a permit it was never told about.
+            long now = _timeProvider.GetTimestamp();
+            waiters.RemoveAll(waiter => !waiter.IsPending || (_timeProvider.GetElapsedTime(waiter.QueuedAt, now) > _maxQueueWait && waiter.TimeOut()));
+            if (waiters.Count > 0)
+            {
+                LaneBatch batch = new(waiters);
+                batch.Sending = SendBatchAsync(key, waiters, batch.Decisions, batch.Entries);
+                return batch;
+            }
+
+            waiters = TakeWaiting(lane, key);
+        }
+
+        return null;
+    }
+
+    private async Task SendBatchAsync(string key, List<Waiter> batch, RateLimitDecision[] decisions, RateLimitEntry[] entries)
+    {
+        if (batch.Count == 1)
+        {
+            Waiter only = batch[0];
+            decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, CancellationToken.None).ConfigureAwait(false);
+        }
+        else
+        {
+            await SendSeveralAsync(key, batch, decisions, entries).ConfigureAwait(false);
         }
     }
 
@@ -285,6 +300,31 @@ internal sealed partial class RedisRateLimitStore
 
         RedisResult[] pair = (RedisResult[])raw!;
         return ((long)pair[0], (long)pair[1]);
+    }
+
+    /// <summary>Waiters sent together, and what the script answered them.</summary>
+    private sealed class LaneBatch(List<Waiter> waiters)
+    {
+        public RateLimitDecision[] Decisions { get; } = new RateLimitDecision[waiters.Count];
+
+        public RateLimitEntry[] Entries { get; } = new RateLimitEntry[waiters.Count];
+
+        public Task Sending { get; set; } = Task.CompletedTask;
+
+        public void Answer(Exception? failure)
+        {
+            for (int i = 0; i < waiters.Count; i++)
+            {
+                if (failure is null)
+                {
+                    waiters[i].Complete(Decisions[i], Entries[i]);
+                }
+                else
+                {
+                    waiters[i].Fail(failure);
+                }
+            }
+        }
     }
 
     /// <summary>The acquires of one key: whether a script is in flight, and who waits for the next one.</summary>
