@@ -31,8 +31,7 @@ public class RedisClusterFixture : IAsyncLifetime
     private readonly int _nodeTimeoutMilliseconds;
     private readonly bool _requireFullCoverage;
     private readonly List<RedisServerProcess> _nodes = [];
-    private readonly List<ConnectionMultiplexer> _multiplexers = [];
-    private readonly Lock _lock = new();
+    private readonly TestMultiplexers _multiplexers = new();
     private string? _connectionString;
 
     /// <summary>Creates the fixture with Redis's defaults: full slot coverage required, and a 5 s node timeout.</summary>
@@ -113,17 +112,7 @@ public class RedisClusterFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
-        ConnectionMultiplexer[] multiplexers;
-        lock (_lock)
-        {
-            multiplexers = [.. _multiplexers];
-            _multiplexers.Clear();
-        }
-
-        foreach (ConnectionMultiplexer multiplexer in multiplexers)
-        {
-            await multiplexer.DisposeAsync().ConfigureAwait(false);
-        }
+        await _multiplexers.DisposeAllAsync().ConfigureAwait(false);
 
         foreach (RedisServerProcess node in _nodes)
         {
@@ -144,29 +133,11 @@ public class RedisClusterFixture : IAsyncLifetime
     /// <c>AbortOnConnectFail = false</c>, as <see cref="RedisServerFixture.CreateConfiguration"/> does for one server.
     /// </summary>
     /// <returns>The configuration; the caller may change it before connecting.</returns>
-    public ConfigurationOptions CreateConfiguration()
-    {
-        ConfigurationOptions options = ConfigurationOptions.Parse(ConnectionString);
-        options.AllowAdmin = true;
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = 5000;
-        options.SyncTimeout = 10000;
-        options.AsyncTimeout = 10000;
-        return options;
-    }
+    public ConfigurationOptions CreateConfiguration() => TestMultiplexers.Configuration(ConnectionString);
 
     /// <summary>Connects a new, separate admin multiplexer to the cluster: one simulated app instance.</summary>
     /// <returns>The connected multiplexer, disposed by the fixture at the end of the collection.</returns>
-    public ConnectionMultiplexer CreateMultiplexer()
-    {
-        ConnectionMultiplexer multiplexer = ConnectionMultiplexer.Connect(CreateConfiguration());
-        lock (_lock)
-        {
-            _multiplexers.Add(multiplexer);
-        }
-
-        return multiplexer;
-    }
+    public ConnectionMultiplexer CreateMultiplexer() => _multiplexers.Connect(CreateConfiguration());
 
     /// <summary>A port whose cluster bus port (port + 10000) is free as well.</summary>
     private static int FreeClusterPort()

@@ -28,8 +28,7 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(20);
 
-    private readonly List<ConnectionMultiplexer> _multiplexers = [];
-    private readonly Lock _lock = new();
+    private readonly TestMultiplexers _multiplexers = new();
     private RedisServerProcess? _process;
     private RedisContainer? _container;
     private string? _connectionString;
@@ -96,17 +95,7 @@ public sealed class RedisServerFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
-        ConnectionMultiplexer[] multiplexers;
-        lock (_lock)
-        {
-            multiplexers = [.. _multiplexers];
-            _multiplexers.Clear();
-        }
-
-        foreach (ConnectionMultiplexer multiplexer in multiplexers)
-        {
-            await multiplexer.DisposeAsync().ConfigureAwait(false);
-        }
+        await _multiplexers.DisposeAllAsync().ConfigureAwait(false);
 
         _process?.Dispose();
         _process = null;
@@ -128,32 +117,14 @@ public sealed class RedisServerFixture : IAsyncLifetime
     /// SCAN, and <c>AbortOnConnectFail = false</c> so a connection survives a server restart.
     /// </summary>
     /// <returns>The configuration; the caller may change it before connecting.</returns>
-    public ConfigurationOptions CreateConfiguration()
-    {
-        ConfigurationOptions options = ConfigurationOptions.Parse(ConnectionString);
-        options.AllowAdmin = true;
-        options.AbortOnConnectFail = false;
-        options.ConnectTimeout = 5000;
-        options.SyncTimeout = 10000;
-        options.AsyncTimeout = 10000;
-        return options;
-    }
+    public ConfigurationOptions CreateConfiguration() => TestMultiplexers.Configuration(ConnectionString);
 
     /// <summary>
     /// Connects a new, separate multiplexer: one simulated app instance. The fixture disposes it at the end of the
     /// collection; tests may dispose it earlier.
     /// </summary>
     /// <returns>The connected multiplexer.</returns>
-    public ConnectionMultiplexer CreateMultiplexer()
-    {
-        ConnectionMultiplexer multiplexer = ConnectionMultiplexer.Connect(CreateConfiguration());
-        lock (_lock)
-        {
-            _multiplexers.Add(multiplexer);
-        }
-
-        return multiplexer;
-    }
+    public ConnectionMultiplexer CreateMultiplexer() => _multiplexers.Connect(CreateConfiguration());
 
     /// <summary>Kills the local server process (no graceful save), for failure tests. The port stays reserved.</summary>
     /// <exception cref="NotSupportedException">Redis does not come from a local process.</exception>
