@@ -10,9 +10,9 @@ internal sealed partial class RedisRateLimitStore
     /// Redis deletes a key at once when asked for an expiry at or before its current millisecond, so a counter
     /// created in its window's last millisecond expires at the end itself instead, and is recognized by that: such an
     /// expiry is a multiple of the window, the usual one is a multiple minus one (for a 1 ms window every counter is
-    /// of the second kind). <c>counter_end</c> reads a counter's window end from its expiry (nil for a counter
-    /// without one, or with an expiry this store never sets); <c>expire_at</c> gives the expiry of a counter created
-    /// at <c>now</c>.
+    /// of the first kind). <c>window_end</c> is the end of the window that holds <c>now</c>; <c>counter_end</c> reads
+    /// a counter's window end from its expiry (nil for a counter without one, or with an expiry this store never
+    /// sets); <c>expire_at</c> gives the expiry of a counter created at <c>now</c>.
     /// </remarks>
     private const string ServerCounterLua = """
         local function counter_end(key, w)
@@ -22,8 +22,9 @@ internal sealed partial class RedisRateLimitStore
           if (t + 1) % w == 0 then return t + 1 end
           return nil
         end
+        local function window_end(now, w) return (math.floor(now / w) + 1) * w end
         local function expire_at(now, w)
-          local e = (math.floor(now / w) + 1) * w
+          local e = window_end(now, w)
           if e - 1 > now then return e - 1 end
           return e
         end
@@ -82,7 +83,7 @@ internal sealed partial class RedisRateLimitStore
           local e = ttl >= 0 and counter_end(key, w) or nil
           if not e or e <= now or e - w > now then
             v = tonumber(ARGV[2])
-            e = (math.floor(now / w) + 1) * w
+            e = window_end(now, w)
             redis.call('SET', key, ARGV[2], 'PXAT', string.format('%d', expire_at(now, w)))
           end
           ttl = e - 1 - now
@@ -133,7 +134,7 @@ internal sealed partial class RedisRateLimitStore
         if not c then
           if server then
             now = now or server_now()
-            ttl = (math.floor(now / w) + 1) * w - 1 - now
+            ttl = window_end(now, w) - 1 - now
             if count > before then redis.call('SET', key, taken, 'PXAT', string.format('%d', expire_at(now, w))) end
           elseif count > before then
             redis.call('SET', key, taken, 'PX', ARGV[3])
@@ -168,10 +169,7 @@ internal sealed partial class RedisRateLimitStore
     internal const string AcquireScriptText = ServerCounterLua + """
         local commit = ARGV[1] == '1'
         local now = tonumber(ARGV[2])
-        if now < 0 then
-          local t = redis.call('TIME')
-          now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-        end
+        if now < 0 then now = server_now() end
         local wantEntries = ARGV[3] == '1'
         local grace = tonumber(ARGV[4])
         local serverLayout = ARGV[5] == '1'

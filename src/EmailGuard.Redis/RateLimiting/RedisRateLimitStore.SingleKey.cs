@@ -84,7 +84,7 @@ internal sealed partial class RedisRateLimitStore
             else
             {
                 script = s_acquireOneClientScript;
-                arguments = [rule.Limit, request.Cost, ClientWindowEnd(now, window) - now + ExpiryGraceMilliseconds];
+                arguments = [rule.Limit, request.Cost, WindowMath.FixedWindowEnd(now, window) - now + ExpiryGraceMilliseconds];
             }
 
             RedisResult raw;
@@ -210,11 +210,15 @@ internal sealed partial class RedisRateLimitStore
         RateLimitRule rule = batch[0].Request.Rule;
         long window = rule.WindowMilliseconds;
         int shift = PackingShift(window);
-        long clientNow = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
         // On the client clock every waiter named the same window (the key carries it); if the window and its grace
         // have already passed by now, the counter lives a millisecond and counts for nobody, as it should.
-        long ttl = _useServerTime ? 0 : Math.Clamp(ClientWindowEnd(batch[0].Now, window) - clientNow + ExpiryGraceMilliseconds, 1, window + ExpiryGraceMilliseconds);
+        long ttl = _useServerTime
+            ? 0
+            : Math.Clamp(
+                WindowMath.FixedWindowEnd(batch[0].Now, window) - _timeProvider.GetUtcNow().ToUnixTimeMilliseconds() + ExpiryGraceMilliseconds,
+                1,
+                window + ExpiryGraceMilliseconds);
         RedisValue[] arguments = new RedisValue[4 + (2 * batch.Count)];
         arguments[0] = _useServerTime ? s_one : s_zero;
         arguments[1] = window;
@@ -268,7 +272,7 @@ internal sealed partial class RedisRateLimitStore
         }
         else
         {
-            reset = ClientWindowEnd(callerNowMs, window);
+            reset = WindowMath.FixedWindowEnd(callerNowMs, window);
             retry = reset - callerNowMs;
             decidedAt = callerNowMs;
         }
@@ -284,8 +288,6 @@ internal sealed partial class RedisRateLimitStore
         return new RateLimitDecision(
             allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAt));
     }
-
-    private static long ClientWindowEnd(long nowMs, long windowMs) => (WindowMath.FloorDiv(nowMs, windowMs) + 1) * windowMs;
 
     /// <summary>The bits the server's packed replies leave to the milliseconds: a power of two above any time left in the window.</summary>
     private static int PackingShift(long windowMs) => 64 - BitOperations.LeadingZeroCount((ulong)windowMs);

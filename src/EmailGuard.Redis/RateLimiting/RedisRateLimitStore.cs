@@ -146,7 +146,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             ? database.KeyDeleteAsync([CounterKey(key, rule, now)])
 
             // An instance whose clock lags may still count into the previous window's key during the grace.
-            : database.KeyDeleteAsync([CounterKey(key, rule, now), RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id, index - 1)]);
+            : database.KeyDeleteAsync([CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds)]);
         await WithCancellation(deleted, cancellationToken).ConfigureAwait(false);
     }
 

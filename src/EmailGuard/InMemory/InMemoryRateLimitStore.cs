@@ -412,7 +412,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
     private static long ResetAtEmpty(RateLimitRule rule, long now)
         => rule.Algorithm == RateLimitAlgorithm.FixedWindow
-            ? (WindowMath.FloorDiv(now, rule.WindowMilliseconds) + 1) * rule.WindowMilliseconds
+            ? WindowMath.FixedWindowEnd(now, rule.WindowMilliseconds)
             : now;
 
     /// <summary>The costs of earlier requests on the same counter.</summary>

@@ -26,6 +26,9 @@ internal static class WindowMath
         return r < 0 ? r + divisor : r;
     }
 
+    /// <summary>The end of the fixed window (aligned to the epoch) that holds <paramref name="nowMs"/>.</summary>
+    public static long FixedWindowEnd(long nowMs, long windowMs) => (FloorDiv(nowMs, windowMs) + 1) * windowMs;
+
     public static TimeSpan Milliseconds(long ms) => TimeSpan.FromTicks(ms * TimeSpan.TicksPerMillisecond);
 
     public static DateTimeOffset FromUnixMilliseconds(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
