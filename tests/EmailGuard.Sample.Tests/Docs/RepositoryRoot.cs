@@ -9,6 +9,11 @@ internal static class RepositoryRoot
     {
         yield return (System.IO.Path.Combine(Path, "README.md"), "README.md");
         yield return (System.IO.Path.Combine(Path, "samples", "EmailGuard.Sample", "README.md"), "samples/EmailGuard.Sample/README.md");
+        foreach (string package in new[] { "EmailGuard", "EmailGuard.Redis", "EmailGuard.AspNetCore" })
+        {
+            yield return (System.IO.Path.Combine(Path, "src", package, "README.md"), $"src/{package}/README.md");
+        }
+
         string docs = System.IO.Path.Combine(Path, "docs");
         if (Directory.Exists(docs))
         {
