@@ -32,14 +32,11 @@ IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
         endpoints.OnRejected = SampleRejections.WriteFriendlyPageAsync;
     });
 
-// The in-memory store by default, so the sample runs on a fresh machine; one setting switches to Redis.
-if (builder.Configuration["EmailGuard:Redis:Configuration"] is { Length: > 0 } redis)
+// The in-memory store by default, so the sample runs on a fresh machine; one setting switches to Redis, and
+// AddRedisStore() binds the rest of EmailGuard:Redis (KeyPrefix is in appsettings.json).
+if (builder.Configuration["EmailGuard:Redis:Configuration"] is { Length: > 0 })
 {
-    emailGuard.AddRedisStore(options =>
-    {
-        options.Configuration = redis;
-        options.KeyPrefix = builder.Configuration["EmailGuard:Redis:KeyPrefix"] ?? "emailguard-sample:";
-    });
+    emailGuard.AddRedisStore();
 }
 
 builder.Services.AddSingleton<SampleDatabase>();

@@ -12,9 +12,22 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// </summary>
 public static class EmailGuardRedisBuilderExtensions
 {
+    /// <summary>The configuration section the Redis store's options are bound from: <c>EmailGuard:Redis</c>.</summary>
+    public const string ConfigurationSectionName = EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":Redis";
+
+    /// <summary>
+    /// Replaces the in-memory store with the Redis store, with every option bound from the
+    /// <c>EmailGuard:Redis</c> configuration section (for example <c>"EmailGuard:Redis:Configuration": "localhost:6379"</c>).
+    /// The options are validated when the app starts.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddRedisStore(this IEmailGuardBuilder builder) => builder.AddRedisStore(static _ => { });
+
     /// <summary>
     /// Replaces the in-memory store with the Redis store, so that every app instance shares the counters. The options
-    /// are validated when the app starts: a missing connection or an invalid key prefix fails startup with a message
+    /// are bound from the <c>EmailGuard:Redis</c> configuration section first, then <paramref name="configure"/> runs,
+    /// so code wins over configuration. They are validated when the app starts: a missing connection or an invalid key prefix fails startup with a message
     /// that names the setting.
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
@@ -30,6 +43,8 @@ public static class EmailGuardRedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
 
         IServiceCollection services = builder.Services;
+        // Configuration is bound once, however often AddRedisStore is called, and always before any code configure.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RedisRateLimitStoreOptions>, RedisOptionsFromConfiguration>());
         services.AddOptions<RedisRateLimitStoreOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -63,5 +64,67 @@ public sealed class EmailGuardRedisBuilderValidationTests
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
         start.Should().Throw<OptionsValidationException>().WithMessage("*only one of Configuration, ConfigurationOptions and ConnectionMultiplexerFactory*");
+    }
+
+    [Fact]
+    public void AddRedisStore_WithoutArguments_BindsTheEmailGuardRedisSection()
+    {
+        using ServiceProvider provider = WithConfiguration(new()
+        {
+            ["EmailGuard:Redis:Configuration"] = "127.0.0.1:1",
+            ["EmailGuard:Redis:KeyPrefix"] = "from-config:",
+            ["EmailGuard:Redis:UseServerTime"] = "false",
+        }).AddRedisStore().Services.BuildServiceProvider();
+
+        RedisRateLimitStoreOptions options = provider.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value;
+
+        options.Configuration.Should().Be("127.0.0.1:1");
+        options.KeyPrefix.Should().Be("from-config:");
+        options.UseServerTime.Should().BeFalse();
+    }
+
+    [Fact]
+    public void AddRedisStore_CodeAndConfiguration_CodeWinsAndConfigurationFillsTheRest()
+    {
+        using ServiceProvider provider = WithConfiguration(new()
+        {
+            ["EmailGuard:Redis:Configuration"] = "127.0.0.1:1",
+            ["EmailGuard:Redis:KeyPrefix"] = "from-config:",
+        }).AddRedisStore(o => o.KeyPrefix = "from-code:").Services.BuildServiceProvider();
+
+        RedisRateLimitStoreOptions options = provider.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value;
+
+        options.KeyPrefix.Should().Be("from-code:");
+        options.Configuration.Should().Be("127.0.0.1:1");
+    }
+
+    [Fact]
+    public void AddRedisStore_CalledTwice_BindsConfigurationOnceAndRunsBothConfigures()
+    {
+        IEmailGuardBuilder builder = WithConfiguration(new() { ["EmailGuard:Redis:Configuration"] = "127.0.0.1:1" });
+        builder.AddRedisStore(o => o.KeyPrefix = "first:").AddRedisStore(o => o.KeyPrefix += "second:");
+        using ServiceProvider provider = builder.Services.BuildServiceProvider();
+
+        provider.GetServices<IConfigureOptions<RedisRateLimitStoreOptions>>()
+            .Count(c => c.GetType().Name == "RedisOptionsFromConfiguration").Should().Be(1);
+        provider.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value.KeyPrefix.Should().Be("first:second:");
+    }
+
+    [Fact]
+    public void AddRedisStore_SectionWithoutConnection_FailsAtStartupNamingTheSettings()
+    {
+        using ServiceProvider provider = WithConfiguration(new() { ["EmailGuard:Redis:KeyPrefix"] = "app:" })
+            .AddRedisStore().Services.BuildServiceProvider();
+
+        Action start = provider.GetRequiredService<IStartupValidator>().Validate;
+
+        start.Should().Throw<OptionsValidationException>().WithMessage("*Configuration*");
+    }
+
+    private static IEmailGuardBuilder WithConfiguration(Dictionary<string, string?> values)
+    {
+        ServiceCollection services = new();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+        return services.AddEmailGuard();
     }
 }
