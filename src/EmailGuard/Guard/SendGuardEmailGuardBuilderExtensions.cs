@@ -26,10 +26,7 @@ public static class SendGuardEmailGuardBuilderExtensions
         {
             services.AddSingleton<SendGuardMarkerService>();
             services.AddOptions<SendGuardOptions>().ValidateOnStart();
-            services.AddSingleton<IConfigureOptions<SendGuardOptions>>(sp =>
-                new ConfigureFromConfiguration<SendGuardOptions>(
-                    sp.GetService<IConfiguration>(),
-                    $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{SendGuardOptions.SectionName}"));
+            EmailGuardConfigurationSections.Bind<SendGuardOptions>(services, SendGuardOptions.SectionName);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
 
