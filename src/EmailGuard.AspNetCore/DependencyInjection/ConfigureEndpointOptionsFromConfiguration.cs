@@ -5,12 +5,16 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Binds <see cref="EmailGuardEndpointOptions"/> from configuration when the app has any; runs before the code
-/// configuration so that code can add to what configuration lists.
+/// configuration so that code can add to what configuration lists. An unknown key or a malformed value, also in a
+/// path rule, fails with the setting's path; on a reload the middleware then keeps the rules it has.
 /// </summary>
 internal sealed class ConfigureEndpointOptionsFromConfiguration(IConfiguration? configuration) : IConfigureOptions<EmailGuardEndpointOptions>
 {
     public void Configure(EmailGuardEndpointOptions options)
     {
-        configuration?.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName).Bind(options);
+        if (configuration is not null)
+        {
+            StrictConfiguration.Bind(configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName), options);
+        }
     }
 }

@@ -5,13 +5,18 @@ namespace EmailGuard;
 
 /// <summary>
 /// Binds options from a configuration section when the app has configuration, and does nothing when it has none
-/// (a plain <c>ServiceCollection</c> in a console app or a test).
+/// (a plain <c>ServiceCollection</c> in a console app or a test). An unknown key or a value that does not convert,
+/// also inside a list, fails with an <see cref="OptionsValidationException"/> naming the setting
+/// (<see cref="StrictConfiguration"/>).
 /// </summary>
 internal sealed class ConfigureFromConfiguration<TOptions>(IConfiguration? configuration, string sectionPath) : IConfigureOptions<TOptions>
     where TOptions : class
 {
     public void Configure(TOptions options)
     {
-        configuration?.GetSection(sectionPath).Bind(options);
+        if (configuration is not null)
+        {
+            StrictConfiguration.Bind(configuration.GetSection(sectionPath), options);
+        }
     }
 }

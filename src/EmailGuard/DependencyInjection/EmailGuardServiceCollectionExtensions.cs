@@ -31,11 +31,12 @@ public static class EmailGuardServiceCollectionExtensions
 
         services.AddSingleton<EmailGuardMarkerService>();
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<EmailGuardSectionsCheck>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardSectionsCheck>, EmailGuardSectionsValidator>());
 
         services.AddOptions<InMemoryRateLimitStoreOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<InMemoryRateLimitStoreOptions>, InMemoryRateLimitStoreOptionsValidator>());
-        services.AddSingleton<IConfigureOptions<InMemoryRateLimitStoreOptions>>(sp =>
-            new ConfigureFromConfiguration<InMemoryRateLimitStoreOptions>(sp.GetService<IConfiguration>(), $"{ConfigurationSectionName}:InMemoryStore"));
+        EmailGuardConfigurationSections.Bind<InMemoryRateLimitStoreOptions>(services, "InMemoryStore");
 
         services.TryAddSingleton<IRateLimitStore>(sp => new InMemoryRateLimitStore(
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value,
@@ -43,8 +44,7 @@ public static class EmailGuardServiceCollectionExtensions
 
         services.AddOptions<StoreResilienceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());
-        services.AddSingleton<IConfigureOptions<StoreResilienceOptions>>(sp =>
-            new ConfigureFromConfiguration<StoreResilienceOptions>(sp.GetService<IConfiguration>(), $"{ConfigurationSectionName}:Resilience"));
+        EmailGuardConfigurationSections.Bind<StoreResilienceOptions>(services, "Resilience");
         services.TryAddSingleton(sp => new EmailGuardMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new ResilientRateLimitStore(
             sp.GetRequiredService<IRateLimitStore>(),

@@ -207,7 +207,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         int max = _options.MaxRecipientsPerMessage;
-        if (given > 4 * max)
+        if (given > 4 * max || given < 0)
         {
             return new(TooManyRecipients(message, given));
         }
@@ -381,8 +381,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 
-        buffers.EnsureRequests(globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
-            + (distinct * (recipientRules.Length + domainRules.Length)));
+        int messageWide = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length;
+        int perRecipient = recipientRules.Length + domainRules.Length;
+        if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
+        {
+            handedOff = false;
+            return new(TooLargeForRules(message, distinct, messageWide, perRecipient));
+        }
+
+        buffers.EnsureRequests(messageWide + (distinct * perRecipient));
         RateLimitRequest[] requests = buffers.Requests;
         RequestTag[] tags = buffers.Tags;
         int count = 0;

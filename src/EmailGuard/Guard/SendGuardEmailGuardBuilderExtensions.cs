@@ -26,12 +26,10 @@ public static class SendGuardEmailGuardBuilderExtensions
         {
             services.AddSingleton<SendGuardMarkerService>();
             services.AddOptions<SendGuardOptions>().ValidateOnStart();
-            services.AddSingleton<IConfigureOptions<SendGuardOptions>>(sp =>
-                new ConfigureFromConfiguration<SendGuardOptions>(
-                    sp.GetService<IConfiguration>(),
-                    $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{SendGuardOptions.SectionName}"));
+            EmailGuardConfigurationSections.Bind<SendGuardOptions>(services, SendGuardOptions.SectionName);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardCapacityValidator>());
 
             services.TryAddSingleton<IEmailGuardStateStore>(sp => new InMemoryEmailGuardStateStore(sp.GetRequiredService<TimeProvider>()));
             services.TryAddSingleton(sp => new GuardStateCache(

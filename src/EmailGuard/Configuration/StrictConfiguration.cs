@@ -1,0 +1,349 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Binds a configuration section to an options object after checking every key and value against the options type, so
+/// that a typo or a malformed list item stops the app instead of being dropped. The stock binder skips a list item it
+/// cannot convert and ignores keys it does not know, which leaves that limit off without a word.
+/// </summary>
+/// <remarks>
+/// The known keys are read from the bound types by reflection, as the binder reads them, so a new option property is
+/// accepted without touching this class. Time spans also accept shorthand periods (<see cref="TimeSpanSetting"/>).
+/// </remarks>
+internal static class StrictConfiguration
+{
+    private const int MaxDepth = 32;
+
+    /// <summary>
+    /// Checks <paramref name="section"/> against <typeparamref name="TOptions"/> and binds it to <paramref name="options"/>.
+    /// </summary>
+    /// <exception cref="OptionsValidationException">A key is unknown or a value does not convert; one failure per setting, each with its full path.</exception>
+    public static void Bind<TOptions>(IConfigurationSection section, TOptions options)
+        where TOptions : class
+    {
+        Result result = Check(section, typeof(TOptions));
+        if (result.Errors.Count != 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(TOptions), result.Errors);
+        }
+
+        IConfiguration source = result.Rewrites.Count == 0 ? section : new RewrittenConfigurationSection(section, result.Rewrites);
+        source.Bind(options);
+    }
+
+    /// <summary>Checks <paramref name="section"/> against <paramref name="type"/> without binding.</summary>
+    public static Result Check(IConfigurationSection section, Type type)
+    {
+        Result result = new();
+        if (section.Exists())
+        {
+            CheckNode(section, type, result, 0);
+        }
+
+        return result;
+    }
+
+    private static void CheckNode(IConfigurationSection section, Type declared, Result result, int depth)
+    {
+        Type type = Nullable.GetUnderlyingType(declared) ?? declared;
+        if (depth > MaxDepth)
+        {
+            result.Errors.Add($"{section.Path}: the settings are nested too deeply.");
+            return;
+        }
+
+        if (IsScalar(type))
+        {
+            CheckScalar(section, type, declared != type || !type.IsValueType, result);
+        }
+        else if (IsCodeOnly(type))
+        {
+            result.Errors.Add($"{section.Path}: this setting holds code ({FriendlyName(type)}) and is set in code only, not in configuration.");
+        }
+        else if (GetDictionaryTypes(type) is { } dictionary)
+        {
+            CheckNoValue(section, "a section of named entries", result);
+            foreach (IConfigurationSection child in section.GetChildren())
+            {
+                if (dictionary.Key != typeof(string) && !TryConvert(child.Key, dictionary.Key, out _))
+                {
+                    result.Errors.Add($"{child.Path}: '{child.Key}' is not {Describe(dictionary.Key)}.");
+                    continue;
+                }
+
+                CheckNode(child, dictionary.Value, result, depth + 1);
+            }
+        }
+        else if (GetElementType(type) is { } element)
+        {
+            CheckNoValue(section, "a list", result);
+            foreach (IConfigurationSection child in section.GetChildren())
+            {
+                if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    result.Errors.Add($"{child.Path}: '{child.Key}' is not a list index; list items are numbered from 0.");
+                    continue;
+                }
+
+                CheckNode(child, element, result, depth + 1);
+            }
+        }
+        else
+        {
+            CheckObject(section, type, result, depth);
+        }
+    }
+
+    private static void CheckObject(IConfigurationSection section, Type type, Result result, int depth)
+    {
+        Dictionary<string, PropertyInfo> properties = BindableProperties(type);
+        CheckNoValue(section, $"a section of settings ({string.Join(", ", properties.Keys)})", result);
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            if (!properties.TryGetValue(child.Key, out PropertyInfo? property))
+            {
+                result.Errors.Add($"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
+                continue;
+            }
+
+            if (property.SetMethod is not { IsPublic: true } && (IsScalar(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType) || property.PropertyType.IsValueType))
+            {
+                result.Errors.Add($"{child.Path}: this setting is read-only and cannot be set from configuration.");
+                continue;
+            }
+
+            CheckNode(child, property.PropertyType, result, depth + 1);
+        }
+    }
+
+    private static void CheckScalar(IConfigurationSection section, Type type, bool nullable, Result result)
+    {
+        bool hasChildren = false;
+        foreach (IConfigurationSection child in section.GetChildren())
+        {
+            hasChildren = true;
+            result.Errors.Add($"{child.Path}: unknown setting; {section.Path} is a single value ({Describe(type)}), not a section.");
+        }
+
+        string? value = section.Value;
+        if (hasChildren || value is null || type == typeof(string) || (value.Length == 0 && nullable))
+        {
+            return;
+        }
+
+        if (type == typeof(TimeSpan))
+        {
+            if (!TimeSpanSetting.TryParse(value, out TimeSpan span, out bool shorthand, out string? error))
+            {
+                result.Errors.Add($"{section.Path}: {error}.");
+            }
+            else if (shorthand)
+            {
+                result.Rewrites[section.Path] = span.ToString("c", CultureInfo.InvariantCulture);
+            }
+
+            return;
+        }
+
+        if (!TryConvert(value, type, out object? converted) || (type.IsEnum && !IsDefinedEnumValue(type, converted!)))
+        {
+            result.Errors.Add($"{section.Path}: '{value}' is not {Describe(type)}.");
+        }
+    }
+
+    private static void CheckNoValue(IConfigurationSection section, string expected, Result result)
+    {
+        // An empty value is how JSON's [] and {} arrive; anything else is a value where settings were expected.
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            result.Errors.Add($"{section.Path}: '{section.Value}' is a single value, but this setting is {expected}.");
+        }
+    }
+
+    private static bool TryConvert(string value, Type type, out object? converted)
+    {
+        converted = null;
+        if (type.IsEnum)
+        {
+            // Enum.TryParse also accepts numbers; IsDefinedEnumValue rejects those that name nothing.
+            return Enum.TryParse(type, value, ignoreCase: true, out converted);
+        }
+
+        if (type == typeof(bool))
+        {
+            bool ok = bool.TryParse(value.Trim(), out bool flag);
+            converted = flag;
+            return ok;
+        }
+
+        try
+        {
+            converted = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
+            return true;
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException or NotSupportedException || ex.InnerException is FormatException or OverflowException)
+        {
+            return false;
+        }
+    }
+
+    private static bool IsDefinedEnumValue(Type type, object value)
+    {
+        if (type.IsDefined(typeof(FlagsAttribute), inherit: false))
+        {
+            ulong all = 0;
+            foreach (object defined in Enum.GetValues(type))
+            {
+                all |= Convert.ToUInt64(defined, CultureInfo.InvariantCulture);
+            }
+
+            return (Convert.ToUInt64(value, CultureInfo.InvariantCulture) & ~all) == 0;
+        }
+
+        return Enum.IsDefined(type, value);
+    }
+
+    private static bool IsScalar(Type type)
+        => type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan)
+        || type == typeof(DateTimeOffset) || type == typeof(DateTime) || type == typeof(Guid) || type == typeof(Uri)
+        || type == typeof(Version);
+
+    // Delegates, and interfaces or abstract types that are not collections, cannot come from configuration.
+    private static bool IsCodeOnly(Type type)
+        => typeof(Delegate).IsAssignableFrom(type)
+        || ((type.IsInterface || type.IsAbstract) && GetDictionaryTypes(type) is null && GetElementType(type) is null);
+
+    private static (Type Key, Type Value)? GetDictionaryTypes(Type type)
+    {
+        foreach (Type candidate in (IEnumerable<Type>)[type, .. type.GetInterfaces()])
+        {
+            if (candidate.IsGenericType)
+            {
+                Type definition = candidate.GetGenericTypeDefinition();
+                if (definition == typeof(IDictionary<,>) || definition == typeof(IReadOnlyDictionary<,>))
+                {
+                    Type[] arguments = candidate.GetGenericArguments();
+                    return (arguments[0], arguments[1]);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static Type? GetElementType(Type type)
+    {
+        if (type.IsArray)
+        {
+            return type.GetElementType();
+        }
+
+        foreach (Type candidate in (IEnumerable<Type>)[type, .. type.GetInterfaces()])
+        {
+            if (candidate.IsGenericType && candidate.GetGenericTypeDefinition() == typeof(IEnumerable<>))
+            {
+                return candidate.GetGenericArguments()[0];
+            }
+        }
+
+        return null;
+    }
+
+    // The binder matches public instance properties by name, ignoring case, or by [ConfigurationKeyName].
+    private static Dictionary<string, PropertyInfo> BindableProperties(Type type)
+    {
+        Dictionary<string, PropertyInfo> properties = new(StringComparer.OrdinalIgnoreCase);
+        foreach (PropertyInfo property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (property.GetMethod is { IsPublic: true } && property.GetIndexParameters().Length == 0)
+            {
+                string name = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name;
+                properties.TryAdd(name, property);
+            }
+        }
+
+        return properties;
+    }
+
+    /// <summary>"; did you mean X?" for a near miss, else the known names.</summary>
+    internal static string Suggest(string key, IEnumerable<string> known, string typeName)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (string candidate in known)
+        {
+            int distance = EditDistance(key, candidate);
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        return best is not null && bestDistance <= Math.Max(2, best.Length / 3)
+            ? $"; did you mean {best}?"
+            : $"; {typeName} has {string.Join(", ", known)}.";
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        a = a.ToUpperInvariant();
+        b = b.ToUpperInvariant();
+        int[] previous = new int[b.Length + 1];
+        int[] current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+
+    private static string Describe(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsEnum)
+        {
+            string names = string.Join(", ", Enum.GetNames(type));
+            return type.IsDefined(typeof(FlagsAttribute), inherit: false) ? $"a combination of {names}" : $"one of {names}";
+        }
+
+        return Type.GetTypeCode(type) switch
+        {
+            TypeCode.Boolean => "true or false",
+            TypeCode.Byte or TypeCode.SByte or TypeCode.Int16 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32
+                or TypeCode.Int64 or TypeCode.UInt64 => string.Create(CultureInfo.InvariantCulture, $"a whole number from {type.GetField("MinValue")!.GetValue(null)} to {type.GetField("MaxValue")!.GetValue(null)}"),
+            TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "a number (with a '.' for decimals)",
+            TypeCode.String => "text",
+            _ when type == typeof(TimeSpan) => "a time span",
+            _ => $"a valid {FriendlyName(type)}",
+        };
+    }
+
+    private static string FriendlyName(Type type)
+        => type.IsGenericType ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(FriendlyName))}>" : type.Name;
+
+    /// <summary>The failures, and the canonical text for values given in a form the stock binder cannot read.</summary>
+    internal sealed class Result
+    {
+        public List<string> Errors { get; } = [];
+
+        public Dictionary<string, string> Rewrites { get; } = new(StringComparer.OrdinalIgnoreCase);
+    }
+}

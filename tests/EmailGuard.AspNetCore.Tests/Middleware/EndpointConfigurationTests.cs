@@ -1,0 +1,98 @@
+using System.Net;
+using EmailGuard;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>
+/// A malformed path rule or an unknown key under <c>EmailGuard:Endpoints</c> stops the app with its path; the stock
+/// binder used to drop such a rule silently, leaving the endpoint unlimited. A reload with the same mistake keeps the
+/// rules the app has.
+/// </summary>
+public sealed class EndpointConfigurationTests
+{
+    private const string Endpoints = "EmailGuard:Endpoints";
+
+    public static TheoryData<string[], string> MalformedSettings => new()
+    {
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Window=30 minutes"], $"{Endpoints}:PathRules:0:Window: '30 minutes' is not a time span" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=Sliding"], $"{Endpoints}:PathRules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow." },
+        { [$"{Endpoints}:PathRules:0:Limit=sixty"], $"{Endpoints}:PathRules:0:Limit: 'sixty' is not a whole number" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:PartitionBy=Ip"], $"{Endpoints}:PathRules:0:PartitionBy: 'Ip' is not one of ClientIp, Global." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Endpiont=*"], $"{Endpoints}:PathRules:0:Endpiont: unknown setting; did you mean Endpoint?" },
+        { [$"{Endpoints}:PathRule:0:Limit=60"], $"{Endpoints}:PathRule: unknown setting; did you mean PathRules?" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:SafelistedNetwork:0=10.0.0.0/8"], $"{Endpoints}:SafelistedNetwork: unknown setting; did you mean SafelistedNetworks?" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:SafelistedNetworks:office=10.0.0.0/8"], $"{Endpoints}:SafelistedNetworks:office: 'office' is not a list index" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:SafelistedNetworks=10.0.0.0/8"], $"{Endpoints}:SafelistedNetworks: '10.0.0.0/8' is a single value, but this setting is a list." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", "EmailGuard:Endpionts:PathRules:0:Limit=1"], "EmailGuard:Endpionts: unknown section; did you mean Endpoints?" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedSettings))]
+    public async Task Startup_MalformedOrUnknownSetting_FailsWithItsPath(string[] settings, string expected)
+    {
+        Dictionary<string, string?> configuration = Parse(settings);
+        configuration.TryAdd($"{Endpoints}:PathRules:0:Endpoint", "*");
+
+        Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(expected);
+    }
+
+    [Theory]
+    [InlineData("30s", 30)]
+    [InlineData("1m", 60)]
+    [InlineData("1h", 3_600)]
+    [InlineData("1d", 86_400)]
+    [InlineData("1m30s", 90)]
+    [InlineData("00:02:00", 120)]
+    public async Task Startup_ShorthandPeriodInAPathRule_BindsTheWindow(string period, int seconds)
+    {
+        Dictionary<string, string?> configuration = Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1", $"{Endpoints}:PathRules:0:Window={period}"]);
+        await using TestApp app = await TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), a => a.MapPost("/x", () => Results.Ok()), configuration);
+
+        app.App.Services.GetRequiredService<IOptions<EmailGuardEndpointOptions>>().Value.PathRules
+            .Should().ContainSingle().Which.Window.Should().Be(TimeSpan.FromSeconds(seconds));
+        (await PostAsync(app)).Should().Be(HttpStatusCode.OK);
+        (await PostAsync(app)).Should().Be(HttpStatusCode.TooManyRequests);
+        app.Time.Advance(TimeSpan.FromSeconds(seconds));
+        (await PostAsync(app)).Should().Be(HttpStatusCode.OK, "the window is exactly the period given");
+    }
+
+    [Theory]
+    [InlineData("PathRules:0:Window", "thirty minutes")]
+    [InlineData("PathRules:0:Limt", "6")]
+    [InlineData("PathRules:1:Limit", "ten")]
+    [InlineData("PathRulez:0:Limit", "6")]
+    public async Task Reload_MalformedChange_KeepsThePreviousRulesAndLogs(string key, string value)
+    {
+        Dictionary<string, string?> configuration = Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1"]);
+        await using TestApp app = await TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), a => a.MapPost("/x", () => Results.Ok()), configuration);
+        (await PostAsync(app)).Should().Be(HttpStatusCode.OK);
+
+        app.App.Configuration[$"{Endpoints}:PathRules:0:Limit"] = "100";
+        app.App.Configuration[$"{Endpoints}:{key}"] = value;
+        Action reload = () => ((IConfigurationRoot)app.App.Configuration).Reload();
+
+        reload.Should().NotThrow("a bad change must never escape into the configuration provider's change callback");
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 207 && r.Exception!.Message.Contains(key.Split(':')[0], StringComparison.Ordinal));
+        (await PostAsync(app)).Should().Be(HttpStatusCode.TooManyRequests, "the previous limit of 1 still applies");
+    }
+
+    private static async Task<HttpStatusCode> PostAsync(TestApp app)
+    {
+        using HttpResponseMessage response = await app.SendAsync(HttpMethod.Post, "/x", "203.0.113.1");
+        return response.StatusCode;
+    }
+
+    private static Dictionary<string, string?> Parse(string[] settings)
+        => settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
+}

@@ -1,0 +1,227 @@
+using EmailGuard.Tests.Guard;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Tests.Configuration;
+
+/// <summary>
+/// Every malformed or unknown setting under <c>EmailGuard</c> stops the app at startup with its full path, including
+/// items inside lists, which the stock binder drops without a word (leaving that limit off).
+/// </summary>
+public sealed class StrictConfigurationTests
+{
+    private const string Guard = "EmailGuard:SendGuard";
+
+    // Each row: the settings of one bad configuration, and the exact failure the app must stop with.
+    public static TheoryData<string[], string> MalformedSettings => new()
+    {
+        // The examples: one bad field turned the whole rule off.
+        { [$"{Guard}:Global:Rules:0:Limit=1", $"{Guard}:Global:Rules:0:Window=thirty minutes"], $"{Guard}:Global:Rules:0:Window: 'thirty minutes' is not a time span" },
+        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Algorithm=Sliding"], $"{Guard}:Tenant:Rules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow." },
+        { [$"{Guard}:Recipient:Rules:0:Limit=ten"], $"{Guard}:Recipient:Rules:0:Limit: 'ten' is not a whole number" },
+        { [$"{Guard}:Recipient:Rules:1:Limit=5", $"{Guard}:Recipient:Rules:1:Segments=many"], $"{Guard}:Recipient:Rules:1:Segments: 'many' is not a whole number" },
+        { [$"{Guard}:Sender:Rules:0:Limit=1", $"{Guard}:Sender:Rules:0:Lmit=5"], $"{Guard}:Sender:Rules:0:Lmit: unknown setting; did you mean Limit?" },
+        { [$"{Guard}:User:Rules:first:Limit=5"], $"{Guard}:User:Rules:first: 'first' is not a list index" },
+        { [$"{Guard}:ClientIp:Rules=20"], $"{Guard}:ClientIp:Rules: '20' is a single value, but this setting is a list." },
+        { [$"{Guard}:ClientIp:Rules:0=20"], $"{Guard}:ClientIp:Rules:0: '20' is a single value, but this setting is a section of settings" },
+        { [$"{Guard}:Categories:signup:Rules:0:Limit=10", $"{Guard}:Categories:signup:Rules:0:Window=1 hour"], $"{Guard}:Categories:signup:Rules:0:Window: '1 hour' is not a time span" },
+        { [$"{Guard}:Categories:signup:Rule:0:Limit=10"], $"{Guard}:Categories:signup:Rule: unknown setting; did you mean Rules?" },
+        { [$"{Guard}:FlagPolicies:complaint:Duration=2 days"], $"{Guard}:FlagPolicies:complaint:Duration: '2 days' is not a time span" },
+        { [$"{Guard}:FlagPolicies:complaint:Suspend=yes"], $"{Guard}:FlagPolicies:complaint:Suspend: 'yes' is not true or false." },
+        { [$"{Guard}:FlagPolicies:chargeback:LimitFactr=0.5"], $"{Guard}:FlagPolicies:chargeback:LimitFactr: unknown setting; did you mean LimitFactor?" },
+        { [$"{Guard}:DefaultFlagPolicy:LimitFactor=a tenth"], $"{Guard}:DefaultFlagPolicy:LimitFactor: 'a tenth' is not a number" },
+
+        // Misspelt keys at every level.
+        { [$"{Guard}:Gobal:Rules:0:Limit=100"], $"{Guard}:Gobal: unknown setting; did you mean Global?" },
+        { [$"{Guard}:Tenant:Rule:0:Limit=100"], $"{Guard}:Tenant:Rule: unknown setting; did you mean Rules?" },
+        { [$"{Guard}:MaxRecipientsPerMesage=10"], $"{Guard}:MaxRecipientsPerMesage: unknown setting; did you mean MaxRecipientsPerMessage?" },
+        { [$"{Guard}:Throttle=on"], $"{Guard}:Throttle: unknown setting; SendGuardOptions has " },
+        { [$"{Guard}:Global:Limit=100"], $"{Guard}:Global:Limit: unknown setting; SendGuardDimensionOptions has Rules." },
+        { ["EmailGuard:SendGaurd:Global:Rules:0:Limit=100"], "EmailGuard:SendGaurd: unknown section; did you mean SendGuard?" },
+        { ["EmailGuard:Resilence:Timeout=1s"], "EmailGuard:Resilence: unknown section; did you mean Resilience?" },
+        { ["EmailGuard:InMemoryStore:MaxTrackedKey=10"], "EmailGuard:InMemoryStore:MaxTrackedKey: unknown setting; did you mean MaxTrackedKeys?" },
+        { ["EmailGuard:Resilience:Timout=1s"], "EmailGuard:Resilience:Timout: unknown setting; did you mean Timeout?" },
+
+        // Scalars that are malformed or not settable from configuration.
+        { [$"{Guard}:StripPlusTags=yes"], $"{Guard}:StripPlusTags: 'yes' is not true or false." },
+        { [$"{Guard}:FailureMode=Open"], $"{Guard}:FailureMode: 'Open' is not one of " },
+        { [$"{Guard}:FailureMode=42"], $"{Guard}:FailureMode: '42' is not one of " },
+        { [$"{Guard}:Allowlist:Recipient=Recipient, Nobody"], $"{Guard}:Allowlist:Recipient: 'Recipient, Nobody' is not a combination of " },
+        { [$"{Guard}:MaxRecipientsPerMessage=99999999999"], $"{Guard}:MaxRecipientsPerMessage: '99999999999' is not a whole number from -2147483648 to 2147483647." },
+        { [$"{Guard}:StripPlusTags:Enabled=true"], $"{Guard}:StripPlusTags:Enabled: unknown setting; {Guard}:StripPlusTags is a single value" },
+        { [$"{Guard}:Events:OnLimitExceeded=Alert"], $"{Guard}:Events:OnLimitExceeded: this setting holds code (Action<EmailGuardLimitEvent>) and is set in code only" },
+        { ["EmailGuard:Resilience:Timeout=250"], "EmailGuard:Resilience:Timeout: '250' has no unit; write 250s, 250m, 250h or 250d, or hh:mm:ss." },
+        { [$"{Guard}:TenantLimitCacheDuration=1M"], $"{Guard}:TenantLimitCacheDuration: '1M' is not a time span (units are lower case: ms, s, m, h, d, w)" },
+        { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
+        { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
+    };
+
+    public static TheoryData<string, TimeSpan> Periods => new()
+    {
+        { "30s", TimeSpan.FromSeconds(30) },
+        { "1m", TimeSpan.FromMinutes(1) },
+        { "15m", TimeSpan.FromMinutes(15) },
+        { "1h", TimeSpan.FromHours(1) },
+        { "1d", TimeSpan.FromDays(1) },
+        { "1w", TimeSpan.FromDays(7) },
+        { "500ms", TimeSpan.FromMilliseconds(500) },
+        { "1h30m", TimeSpan.FromMinutes(90) },
+        { "1d 12h", TimeSpan.FromHours(36) },
+        { "1m30s250ms", TimeSpan.FromMilliseconds(90_250) },
+        { "1.5h", TimeSpan.FromMinutes(90) },
+        { " 2h ", TimeSpan.FromHours(2) },
+        { "00:15:00", TimeSpan.FromMinutes(15) },
+        { "1.00:00:00", TimeSpan.FromDays(1) },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedSettings))]
+    public async Task Startup_MalformedOrUnknownSetting_FailsWithItsPath(string[] settings, string expected)
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse(settings));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(expected);
+    }
+
+    [Theory]
+    [MemberData(nameof(Periods))]
+    public async Task Startup_ShorthandPeriod_BindsEveryTimeSpanSetting(string period, TimeSpan expected)
+    {
+        Dictionary<string, string?> config = new()
+        {
+            [$"{Guard}:Global:Rules:0:Limit"] = "100",
+            [$"{Guard}:Global:Rules:0:Window"] = period,
+            [$"{Guard}:Recipient:Rules:0:Limit"] = "5",
+            [$"{Guard}:Recipient:Rules:0:Window"] = period,
+            [$"{Guard}:Recipient:Rules:0:Algorithm"] = "SlidingWindow",
+            [$"{Guard}:Categories:signup:Rules:0:Limit"] = "5",
+            [$"{Guard}:Categories:signup:Rules:0:Window"] = period,
+            [$"{Guard}:FlagPolicies:complaint:Duration"] = period,
+        };
+        bool withinADay = expected <= TimeSpan.FromDays(1);
+        if (withinADay)
+        {
+            config[$"{Guard}:TenantLimitCacheDuration"] = period;
+            config["EmailGuard:InMemoryStore:SweepInterval"] = period;
+        }
+
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+
+        sp.GetRequiredService<IStartupValidator>().Validate();
+
+        SendGuardOptions options = sp.GetRequiredService<IOptions<SendGuardOptions>>().Value;
+        options.Global.Rules.Should().ContainSingle().Which.ToRule().Should().Be(RateLimitRule.FixedWindow(100, expected));
+        options.Recipient.Rules.Should().ContainSingle().Which.ToRule().Should().Be(RateLimitRule.SlidingWindow(5, expected));
+        options.Categories["signup"].Rules.Should().ContainSingle().Which.Window.Should().Be(expected);
+        options.GetFlagPolicy("complaint").Duration.Should().Be(expected);
+        if (withinADay)
+        {
+            options.TenantLimitCacheDuration.Should().Be(expected);
+            sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value.SweepInterval.Should().Be(expected);
+        }
+    }
+
+    [Fact]
+    public async Task Startup_ShorthandResilienceTimeout_Binds()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: new Dictionary<string, string?> { ["EmailGuard:Resilience:Timeout"] = "150ms" });
+
+        sp.GetRequiredService<IStartupValidator>().Validate();
+
+        sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value.Timeout.Should().Be(TimeSpan.FromMilliseconds(150));
+    }
+
+    [Fact]
+    public async Task Startup_ShorthandPeriodFinerThanAMillisecond_FailsTheWindowRule()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse([$"{Guard}:Global:Rules:0:Limit=1", $"{Guard}:Global:Rules:0:Window=1.5ms"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain($"{Guard}:Global:Rules:0:Window must be a whole number of milliseconds");
+    }
+
+    [Fact]
+    public async Task Startup_SeveralMistakes_ReportsEveryOneAtOnce()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse(
+            [$"{Guard}:Gobal:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Limit=ten", $"{Guard}:Tenant:Rules:1:Limit=5", $"{Guard}:Tenant:Rules:1:Window=1 day"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        OptionsValidationException failure = start.Should().Throw<OptionsValidationException>().Which;
+        failure.Failures.Should().HaveCount(3);
+    }
+
+    [Fact]
+    public async Task Startup_DocumentedConfiguration_Passes()
+    {
+        Dictionary<string, string?> config = Parse(
+        [
+            $"{Guard}:Global:Rules:0:Limit=100", $"{Guard}:Global:Rules:0:Window=1h",
+            $"{Guard}:Global:Rules:1:Limit=10000", $"{Guard}:Global:Rules:1:Window=1.00:00:00",
+            $"{Guard}:Tenant:Rules:0:Limit=100", $"{Guard}:Tenant:Rules:0:Window=01:00:00", $"{Guard}:Tenant:Rules:0:Algorithm=slidingwindow", $"{Guard}:Tenant:Rules:0:Segments=60",
+            $"{Guard}:Categories:signup:Rules:0:Limit=1000",
+            $"{Guard}:StripPlusTags=False", $"{Guard}:FailureMode=FailClosed", $"{Guard}:NearLimitThreshold=0.9",
+            $"{Guard}:Allowlist:Recipient=Recipient, RecipientDomain, Sender",
+            $"{Guard}:FlagPolicies:complaint:LimitFactor=0.05", $"{Guard}:FlagPolicies:complaint:Duration=2d",
+            "EmailGuard:InMemoryStore:MaxTrackedKeys=5000", "EmailGuard:Resilience:BreakDuration=30s",
+            "EmailGuard:Endpoints:PathRules:0:Endpoint=*", "EmailGuard:Redis:Configuration=",
+        ]);
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().NotThrow("EmailGuard:Endpoints and EmailGuard:Redis belong to parts this app did not register");
+        SendGuardOptions options = sp.GetRequiredService<IOptions<SendGuardOptions>>().Value;
+        options.Tenant.Rules.Should().ContainSingle().Which.ToRule().Should().Be(RateLimitRule.SlidingWindow(100, TimeSpan.FromHours(1), 60));
+        options.Allowlist.Recipient.Should().Be(EmailGuardDimension.Recipient | EmailGuardDimension.RecipientDomain | EmailGuardDimension.Sender);
+        options.FailureMode.Should().Be(StoreFailureMode.FailClosed);
+    }
+
+    [Fact]
+    public void Check_PropertyAddedToAnOptionsType_IsKnownWithoutBeingListed()
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(Parse(
+        [
+            "X:AddedLater=5m", "X:Items:0:Name=a", "X:Items:0:Every=1h", "X:Named:first:Name=b",
+        ])).Build().GetSection("X");
+
+        StrictConfiguration.Result result = StrictConfiguration.Check(section, typeof(FutureOptions));
+
+        result.Errors.Should().BeEmpty();
+        result.Rewrites.Should().Contain("X:AddedLater", "00:05:00").And.Contain("X:Items:0:Every", "01:00:00");
+    }
+
+    [Fact]
+    public void Check_TypoInAPropertyAddedToAnOptionsType_Fails()
+    {
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(Parse(["X:AddedLatr=5m", "X:Items:0:Nme=a"])).Build().GetSection("X");
+
+        StrictConfiguration.Result result = StrictConfiguration.Check(section, typeof(FutureOptions));
+
+        result.Errors.Should().Equal("X:AddedLatr: unknown setting; did you mean AddedLater?", "X:Items:0:Nme: unknown setting; did you mean Name?");
+    }
+
+    private static Dictionary<string, string?> Parse(string[] settings)
+        => settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
+
+    private sealed class FutureOptions
+    {
+        public TimeSpan? AddedLater { get; set; }
+
+        public IList<FutureItem> Items { get; } = [];
+
+        public Dictionary<string, FutureItem> Named { get; set; } = [];
+    }
+
+    private sealed class FutureItem
+    {
+        public string Name { get; set; } = "";
+
+        public TimeSpan Every { get; set; }
+    }
+}
