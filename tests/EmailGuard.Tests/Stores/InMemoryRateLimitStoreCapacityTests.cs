@@ -34,7 +34,7 @@ public sealed class InMemoryRateLimitStoreCapacityTests
             for (int i = worker; i < 4 * MaxTrackedKeys; i += 4)
             {
                 request[0] = new RateLimitRequest($"flood-{i}", rule);
-                count += store.AcquireAsync(request, default).Result.IsAllowed ? 1 : 0;
+                count += AcquireNow(store, request) ? 1 : 0;
             }
 
             return count;
@@ -91,6 +91,74 @@ public sealed class InMemoryRateLimitStoreCapacityTests
         {
             MostInAnyWindow(grants, rule).Should().BeLessThanOrEqualTo(rule.Limit, $"key {key} must never pass its limit");
         }
+    }
+
+    [Fact]
+    public async Task Acquire_OneOverflowKeyFromEightThreads_AdmitsExactlyTheLimit()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 1);
+        RateLimitRule rule = RateLimitRule.PerHour(100);
+        await store.AcquireAsync("occupant", RateLimitRule.PerDay(1));
+        int admitted = 0;
+
+        // Act
+        Parallel.For(0, 8, _ =>
+        {
+            RateLimitRequest[] request = [new("overflow", rule)];
+            for (int i = 0; i < 1_000; i++)
+            {
+                if (AcquireNow(store, request))
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        });
+
+        // Assert
+        admitted.Should().Be(100);
+        store.TrackedKeys.Should().Be(1);
+    }
+
+    [Fact]
+    public void Acquire_KeysRacingForTheLastSlots_NeverPassTheirLimits()
+    {
+        // Arrange: 200 keys, room for 50 counters, 8 threads; multi-key calls mix keys with and without counters, and
+        // resets free slots as they go, so keys move between the overflow sketch and counters while others decide them.
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 50);
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        RateLimitRule other = RateLimitRule.PerHour(1_000_000);
+        int[] admitted = new int[200];
+
+        // Act
+        Parallel.For(0, 8, worker =>
+        {
+            Random random = new(worker);
+            RateLimitRequest[] pair = new RateLimitRequest[2];
+            for (int i = 0; i < 5_000; i++)
+            {
+                int key = random.Next(200);
+                pair[0] = new RateLimitRequest($"k{key}", rule);
+                pair[1] = new RateLimitRequest($"o{random.Next(100)}", other);
+                if (AcquireNow(store, pair))
+                {
+                    Interlocked.Increment(ref admitted[key]);
+                }
+
+                if (i % 97 == 0)
+                {
+                    // The in-memory store completes synchronously.
+                    _ = store.ResetAsync($"o{random.Next(100)}", other);
+                }
+            }
+        });
+
+        // Assert
+        admitted.Should().OnlyContain(count => count <= 5);
+        admitted.Sum().Should().BeGreaterThan(200 * 5 / 2, "keys are still admitted while the store is full");
+        store.TrackedKeys.Should().BeLessThanOrEqualTo(50);
     }
 
     [Fact]
@@ -311,6 +379,14 @@ public sealed class InMemoryRateLimitStoreCapacityTests
 
     private static InMemoryRateLimitStore CreateStore(FakeTimeProvider time, int maxTrackedKeys = MaxTrackedKeys)
         => new(new InMemoryRateLimitStoreOptions { MaxTrackedKeys = maxTrackedKeys, SweepInterval = TimeSpan.FromDays(1) }, time);
+
+    /// <summary>An acquire from a worker thread; the in-memory store completes synchronously.</summary>
+    private static bool AcquireNow(InMemoryRateLimitStore store, RateLimitRequest[] requests)
+    {
+        ValueTask<RateLimitDecision> pending = store.AcquireAsync(requests, default);
+        pending.IsCompletedSuccessfully.Should().BeTrue();
+        return pending.Result.IsAllowed;
+    }
 
     private static async Task<int> AcquireTimes(InMemoryRateLimitStore store, string key, RateLimitRule rule, int times)
     {
