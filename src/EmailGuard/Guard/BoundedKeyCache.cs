@@ -9,11 +9,13 @@ namespace EmailGuard;
 /// <remarks>
 /// <para>
 /// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/> for lookups and in a fixed ring of
-/// <c>capacity</c> slots for eviction, swept by a CLOCK hand. A hit reads the dictionary without locks and marks the entry
-/// used. A miss probes a few slots from the hand for one to reuse: an empty slot, an entry never hit since it was
-/// added (a one-off value, as a flood is made of), or an entry not hit for <c>protectFor</c>. An entry hit within
-/// <c>protectFor</c> is never evicted. When the probed slots all hold protected entries the value is returned uncached,
-/// so a miss costs a bounded amount of work, takes no lock over the whole cache, and never empties it.
+/// <c>capacity</c> slots for eviction, swept by a CLOCK hand. A hit reads the dictionary without locks and stamps the
+/// entry with the time. A miss probes up to 16 slots from the hand for one to reuse: an empty slot or an entry never
+/// hit since it was added (a one-off value, as a flood is made of) at once, else the probed entry hit longest ago,
+/// if not within <c>protectFor</c>. So flood values replace each other, an entry that has been hit gives way only when
+/// no one-off value is near the hand, and an entry hit within <c>protectFor</c> is never evicted. When the probed
+/// slots all hold protected entries the value is returned uncached: a miss costs a bounded amount of work, takes no
+/// lock over the whole cache, and never empties it.
 /// </para>
 /// <para>Values must be pure functions of their keys: two threads that miss on the same key at once may both compute it.</para>
 /// </remarks>
@@ -25,6 +27,9 @@ internal sealed class BoundedKeyCache<TKey, TValue>
 
     /// <summary>How many slots a miss probes for one to reuse before it gives up caching the value.</summary>
     internal const int MaxProbes = 16;
+
+    /// <summary>How many times a miss looks for a slot when concurrent misses take the ones it found.</summary>
+    private const int MaxAttempts = 2;
 
     private static readonly TimeSpan s_defaultProtectFor = TimeSpan.FromSeconds(1);
 
@@ -98,20 +103,19 @@ internal sealed class BoundedKeyCache<TKey, TValue>
         }
 
         long now = NowMs();
-        for (int probe = 0; probe < MaxProbes; probe++)
+        for (int attempt = 0; attempt < MaxAttempts; attempt++)
         {
-            int slot = (int)((uint)Interlocked.Increment(ref _hand) % (uint)_ring.Length);
-            Entry? current = Volatile.Read(ref _ring[slot]);
-            if (current is not null && current.LastHitMs != Entry.NeverHit && now - current.LastHitMs < _protectForMs)
+            (int slot, Entry? victim) = FindVictim(now);
+            if (slot < 0)
             {
-                continue;
+                break;
             }
 
-            if (Interlocked.CompareExchange(ref _ring[slot], entry, current) == current)
+            if (Interlocked.CompareExchange(ref _ring[slot], entry, victim) == victim)
             {
-                if (current is not null)
+                if (victim is not null)
                 {
-                    _entries.TryRemove(new KeyValuePair<TKey, Entry>(current.Key, current));
+                    _entries.TryRemove(new KeyValuePair<TKey, Entry>(victim.Key, victim));
                 }
 
                 return true;
@@ -124,6 +128,38 @@ internal sealed class BoundedKeyCache<TKey, TValue>
 
     /// <summary>Whether <paramref name="key"/> is cached, without marking it used.</summary>
     internal bool Contains(TKey key) => _entries.ContainsKey(key);
+
+    /// <summary>
+    /// The slot to reuse among the next <see cref="MaxProbes"/> from the hand: the first empty one or the first whose
+    /// entry was never hit, else the one hit longest ago if that was at least <c>protectFor</c> ago. A flood is made of
+    /// values that are never hit, so they replace each other and leave entries in use alone. -1 when every probed
+    /// entry is protected.
+    /// </summary>
+    private (int Slot, Entry? Victim) FindVictim(long now)
+    {
+        int bestSlot = -1;
+        Entry? best = null;
+        long bestLastHit = long.MaxValue;
+        for (int probe = 0; probe < MaxProbes; probe++)
+        {
+            int slot = (int)((uint)Interlocked.Increment(ref _hand) % (uint)_ring.Length);
+            Entry? current = Volatile.Read(ref _ring[slot]);
+            long lastHit = current?.LastHitMs ?? Entry.NeverHit;
+            if (lastHit == Entry.NeverHit)
+            {
+                return (slot, current);
+            }
+
+            if (now - lastHit >= _protectForMs && lastHit < bestLastHit)
+            {
+                bestSlot = slot;
+                best = current;
+                bestLastHit = lastHit;
+            }
+        }
+
+        return (bestSlot, best);
+    }
 
     private long NowMs()
         => _systemClock ? Environment.TickCount64 : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();

@@ -58,24 +58,56 @@ public sealed class BoundedKeyCacheTests
     }
 
     [Fact]
-    public void GetOrAdd_KeyNotHitForLongerThanProtection_IsEvictedByNewValues()
+    public void TryAdd_CacheOfEntriesInUse_ReplacesTheOneHitLongestAgoOnceUnprotected()
     {
-        // Arrange
+        // Arrange: no one-off value to replace; "idle" was hit longest ago, the others 1.5 s ago.
         FakeTimeProvider time = new();
-        BoundedKeyCache<string, string> cache = new(Capacity, StringComparer.Ordinal, time);
-        cache.GetOrAdd("idle", 0, static (key, _) => Derive(key));
-        cache.TryGetValue("idle", out _).Should().BeTrue();
+        BoundedKeyCache<string, string> cache = new(BoundedKeyCache<string, string>.MaxProbes, StringComparer.Ordinal, time);
+        cache.TryAdd("idle", "i");
+        cache.TryGetValue("idle", out _);
+        time.Advance(TimeSpan.FromSeconds(2));
+        string[] others = Enumerable.Range(1, BoundedKeyCache<string, string>.MaxProbes - 1).Select(i => $"k{i}").ToArray();
+        foreach (string key in others)
+        {
+            cache.TryAdd(key, key);
+            cache.TryGetValue(key, out _);
+        }
+
+        time.Advance(TimeSpan.FromSeconds(1.5));
 
         // Act
-        time.Advance(TimeSpan.FromSeconds(1));
-        for (int i = 0; i < 2 * Capacity; i++)
+        bool added = cache.TryAdd("new", "n");
+
+        // Assert
+        added.Should().BeTrue();
+        cache.Contains("idle").Should().BeFalse();
+        others.Should().OnlyContain(key => cache.Contains(key));
+    }
+
+    [Fact]
+    public void GetOrAdd_FloodAfterAnEntryWasHit_ReplacesOnlyOneOffValuesAndNeverEmptiesTheCache()
+    {
+        // Arrange: a key hit long ago, then a flood of values that are never looked up again.
+        FakeTimeProvider time = new();
+        BoundedKeyCache<string, string> cache = new(Capacity, StringComparer.Ordinal, time);
+        cache.GetOrAdd("seen", 0, static (key, _) => Derive(key));
+        cache.TryGetValue("seen", out _);
+        time.Advance(TimeSpan.FromMinutes(10));
+
+        // Act
+        int mostCached = 0;
+        int leastCachedOnceFull = int.MaxValue;
+        for (int i = 0; i < 20 * Capacity; i++)
         {
             cache.GetOrAdd($"v{i}", 0, static (key, _) => Derive(key));
+            mostCached = Math.Max(mostCached, cache.Count);
+            leastCachedOnceFull = i >= Capacity ? Math.Min(leastCachedOnceFull, cache.Count) : leastCachedOnceFull;
         }
 
         // Assert
-        cache.Contains("idle").Should().BeFalse("an entry not hit for the protection period gives way");
-        cache.Count.Should().Be(Capacity, "values not hit are replaced one by one, never all at once");
+        cache.Contains("seen").Should().BeTrue("one-off values replace each other before anything that was hit");
+        mostCached.Should().Be(Capacity);
+        leastCachedOnceFull.Should().Be(Capacity, "entries are replaced one by one, never all at once");
     }
 
     [Fact]
