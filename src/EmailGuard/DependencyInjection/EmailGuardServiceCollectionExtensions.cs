@@ -40,7 +40,9 @@ public static class EmailGuardServiceCollectionExtensions
 
         services.TryAddSingleton<IRateLimitStore>(sp => new InMemoryRateLimitStore(
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<Microsoft.Extensions.Logging.ILogger<InMemoryRateLimitStore>>(),
+            sp.GetRequiredService<EmailGuardMetrics>()));
 
         services.AddOptions<StoreResilienceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());

@@ -16,6 +16,8 @@ internal sealed class EmailGuardMetrics : IDisposable
     public const string StoreErrorsInstrument = "emailguard.store.errors";
     public const string StoreFallbacksInstrument = "emailguard.store.fallbacks";
     public const string BreakerStateInstrument = "emailguard.store.breaker.state";
+    public const string TrackedKeysInstrument = "emailguard.store.tracked_keys";
+    public const string OverflowDecisionsInstrument = "emailguard.store.overflow_decisions";
 
     private const string DimensionTag = "emailguard.dimension";
     private const string PolicyTag = "emailguard.policy";
@@ -24,6 +26,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private const string FailureModeTag = "emailguard.failure_mode";
     private const string ReasonTag = "emailguard.reason";
     private const string ErrorTypeTag = "error.type";
+    private const string StoreNameTag = "emailguard.store.name";
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
@@ -31,7 +34,10 @@ internal sealed class EmailGuardMetrics : IDisposable
     private readonly Histogram<double> _storeDuration;
     private readonly Counter<long> _storeErrors;
     private readonly Counter<long> _storeFallbacks;
+    private readonly Counter<long> _overflowDecisions;
+    private readonly Lock _inMemoryStoresLock = new();
     private StoreCircuitBreaker? _breaker;
+    private InMemoryRateLimitStore[] _inMemoryStores = [];
 
     /// <param name="meterFactory">The host's meter factory; without one (a bare service collection) the meter is created directly.</param>
     public EmailGuardMetrics(IMeterFactory? meterFactory)
@@ -63,6 +69,15 @@ internal sealed class EmailGuardMetrics : IDisposable
             ObserveBreakerState,
             unit: "{state}",
             description: "The store circuit breaker's state: 0 closed, 1 half-open, 2 open.");
+        _meter.CreateObservableUpDownCounter(
+            TrackedKeysInstrument,
+            ObserveTrackedKeys,
+            unit: "{key}",
+            description: "Keys the in-memory stores (the configured one, and the local fallback) track exactly; at most MaxTrackedKeys each.");
+        _overflowDecisions = _meter.CreateCounter<long>(
+            OverflowDecisionsInstrument,
+            unit: "{decision}",
+            description: "Acquires on an in-memory store that decided a key in its approximate overflow count because the store was full.");
     }
 
     /// <summary>
@@ -102,6 +117,25 @@ internal sealed class EmailGuardMetrics : IDisposable
         if (_storeFallbacks.Enabled)
         {
             RecordFallbackCore(operation, mode, circuitOpen);
+        }
+    }
+
+    public void RecordOverflowDecision(string store)
+    {
+        if (_overflowDecisions.Enabled)
+        {
+            RecordOverflowDecisionCore(store);
+        }
+    }
+
+    /// <summary>Makes the tracked-keys instrument report this in-memory store, tagged with its name.</summary>
+    public void ObserveInMemoryStore(InMemoryRateLimitStore store)
+    {
+        lock (_inMemoryStoresLock)
+        {
+            // One of each name: a provider has at most one of each, and a rebuilt one replaces its predecessor.
+            InMemoryRateLimitStore[] stores = [.. _inMemoryStores.Where(s => s.Name != store.Name), store];
+            Volatile.Write(ref _inMemoryStores, stores);
         }
     }
 
@@ -179,6 +213,17 @@ internal sealed class EmailGuardMetrics : IDisposable
         tags.Add(ReasonTag, circuitOpen ? "circuit_open" : "store_failure");
         _storeFallbacks.Add(1, tags);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordOverflowDecisionCore(string store)
+    {
+        TagList tags = default;
+        tags.Add(StoreNameTag, store);
+        _overflowDecisions.Add(1, tags);
+    }
+
+    private IEnumerable<Measurement<int>> ObserveTrackedKeys()
+        => Volatile.Read(ref _inMemoryStores).Select(static store => new Measurement<int>(store.TrackedKeys, new KeyValuePair<string, object?>(StoreNameTag, store.Name)));
 
     private IEnumerable<Measurement<int>> ObserveBreakerState()
     {

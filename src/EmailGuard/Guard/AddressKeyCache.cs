@@ -1,20 +1,18 @@
-using System.Collections.Concurrent;
-
 namespace EmailGuard;
 
 /// <summary>
 /// Remembers validated, normalized and hashed addresses by the string the app passed, so that repeated recipients cost
-/// one dictionary lookup instead of parsing, IDN mapping and SHA-256. Bounded: when full it starts over, so random
-/// addresses from an attacker cost memory only up to the bound.
+/// one dictionary lookup instead of parsing, IDN mapping and SHA-256. Bounded (<see cref="BoundedKeyCache{TKey, TValue}"/>),
+/// so random addresses from an attacker cost memory only up to the bound and do not push out addresses in use.
 /// </summary>
 internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = AddressKeyCache.DefaultCapacity)
 {
-    public const int DefaultCapacity = 20_000;
+    public const int DefaultCapacity = BoundedKeyCache<string, GuardAddress>.DefaultCapacity;
 
     /// <summary>Longer inputs are never valid; they are not kept so they cannot bloat the cache.</summary>
     private const int MaxCachedLength = 4 * EmailAddressNormalizer.MaxAddressLength;
 
-    private readonly ConcurrentDictionary<string, GuardAddress> _cache = new(StringComparer.Ordinal);
+    private readonly BoundedKeyCache<string, GuardAddress> _cache = new(capacity, StringComparer.Ordinal);
 
     public bool StripPlusTags => stripPlusTags;
 
@@ -33,11 +31,6 @@ internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = Address
         address = GuardAddress.Create(raw, stripPlusTags);
         if (raw.Length <= MaxCachedLength)
         {
-            if (_cache.Count >= capacity)
-            {
-                _cache.Clear();
-            }
-
             _cache.TryAdd(raw, address);
         }
 

@@ -1,12 +1,11 @@
-using System.Collections.Concurrent;
 using System.Net;
 
 namespace EmailGuard;
 
 /// <summary>Remembers the partition and counter key of client addresses (IPv6 grouped by prefix). Bounded.</summary>
-internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = 20_000)
+internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = BoundedKeyCache<IPAddress, (string, string)>.DefaultCapacity)
 {
-    private readonly ConcurrentDictionary<IPAddress, (string Partition, string Key)> _cache = new();
+    private readonly BoundedKeyCache<IPAddress, (string Partition, string Key)> _cache = new(capacity);
 
     public (string Partition, string Key) Get(IPAddress address)
     {
@@ -17,11 +16,6 @@ internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = 20_0
 
         string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength);
         value = (partition, PartitionKeys.ClientIpPrefix + partition);
-        if (_cache.Count >= capacity)
-        {
-            _cache.Clear();
-        }
-
         _cache.TryAdd(address, value);
         return value;
     }

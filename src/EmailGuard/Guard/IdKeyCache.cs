@@ -1,11 +1,9 @@
-using System.Collections.Concurrent;
-
 namespace EmailGuard;
 
 /// <summary>Remembers the counter key of tenant, user and category ids so a check does not build strings. Bounded.</summary>
-internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capacity = 20_000)
+internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capacity = BoundedKeyCache<string, string>.DefaultCapacity)
 {
-    private readonly ConcurrentDictionary<string, string> _cache = new(StringComparer.Ordinal);
+    private readonly BoundedKeyCache<string, string> _cache = new(capacity, StringComparer.Ordinal);
 
     public string Get(string id)
     {
@@ -17,11 +15,6 @@ internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capa
         key = PartitionKeys.ForId(prefix, lowerCase ? id.ToLowerInvariant() : id);
         if (id.Length <= 256)
         {
-            if (_cache.Count >= capacity)
-            {
-                _cache.Clear();
-            }
-
             _cache.TryAdd(id, key);
         }
 

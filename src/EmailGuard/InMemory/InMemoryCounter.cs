@@ -4,10 +4,8 @@ namespace EmailGuard;
 /// The counter of one key under one rule shape. A fixed window uses one slot; a sliding window of S segments uses a
 /// ring of S + 1 slots, since S + 1 segments overlap a trailing window. All fields are guarded by locking the instance.
 /// </summary>
-internal sealed class InMemoryCounter
+internal sealed class InMemoryCounter : InMemoryLock
 {
-    private static long s_nextId;
-
     // A fixed window keeps its one slot in fields, so a decision on the common case touches this object alone.
     private long _index = long.MinValue;
     private long _count;
@@ -38,11 +36,7 @@ internal sealed class InMemoryCounter
         }
 
         _lengthMs = rule.Algorithm == RateLimitAlgorithm.SlidingWindow ? rule.SegmentMilliseconds : rule.WindowMilliseconds;
-        Id = Interlocked.Increment(ref s_nextId);
     }
-
-    /// <summary>A process-wide unique number that orders lock acquisition, so multi-key acquires cannot deadlock.</summary>
-    public long Id { get; }
 
     /// <summary>Unix milliseconds after which the counter holds nothing that still counts.</summary>
     public long ExpiresAtMs { get; set; }

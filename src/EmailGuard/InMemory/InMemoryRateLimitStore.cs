@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace EmailGuard;
 
@@ -8,18 +11,27 @@ namespace EmailGuard;
 /// The embedded store: exact, thread-safe counters in this process. Decisions take one lock per counter (in a global
 /// order, so multi-key acquires cannot deadlock) and allocate nothing once a counter exists.
 /// </summary>
-internal sealed class InMemoryRateLimitStore : IRateLimitStore
+/// <remarks>
+/// Memory is bounded by <see cref="InMemoryRateLimitStoreOptions.MaxTrackedKeys"/> without locking anyone out: a key
+/// gets a counter only when an acquire on it is admitted, and when the store is full new keys are counted in a
+/// fixed-size overflow sketch per rule shape (<see cref="InMemoryOverflowSketch"/>), which can only over-count.
+/// Existing counters are never evicted early, so a flood of new keys cannot reset anyone's limit.
+/// </remarks>
+internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
 {
+    /// <summary>The name of the store the app configured, in metrics and logs.</summary>
+    public const string PrimaryName = "in_memory";
+
+    /// <summary>The name of the store behind <see cref="StoreFailureMode.LocalFallback"/>, in metrics and logs.</summary>
+    public const string LocalFallbackName = "local_fallback";
+
     private const long NeverSwept = long.MinValue;
     private const int SmallCallLength = 16;
     private const int MaxShapeAliases = 32;
 
-    private static readonly TimeSpan s_capacityRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_minimumCapacitySweepInterval = TimeSpan.FromSeconds(1);
 
-    // One dictionary per rule shape, keyed by the partition key alone: string keys get the runtime's fast ordinal
-    // hashing, which it switches to randomized hashing by itself if an attacker floods one bucket.
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, InMemoryCounter>> _shapes = new();
+    private readonly ConcurrentDictionary<string, InMemoryShape> _shapes = new();
     private readonly Lock _aliasLock = new();
     private volatile ShapeAlias[] _aliases = [];
     private readonly TimeProvider _timeProvider;
@@ -32,8 +44,24 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private long _clockMs = long.MinValue;
     private long _nextSweepMs;
     private long _lastCapacitySweepMs = NeverSwept;
+    private readonly string _name;
+    private readonly ILogger _logger;
+    private readonly EmailGuardMetrics? _metrics;
+    private readonly int _sketchWidth;
+    private long _overflowDecisions;
+    private int _fullLogged;
 
-    public InMemoryRateLimitStore(InMemoryRateLimitStoreOptions options, TimeProvider timeProvider)
+    /// <param name="options">The options.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <param name="logger">Logs when the store fills up.</param>
+    /// <param name="metrics">Reports tracked keys and overflow decisions.</param>
+    /// <param name="name">The store's name in metrics and logs: <see cref="PrimaryName"/> or <see cref="LocalFallbackName"/>.</param>
+    public InMemoryRateLimitStore(
+        InMemoryRateLimitStoreOptions options,
+        TimeProvider timeProvider,
+        ILogger? logger = null,
+        EmailGuardMetrics? metrics = null,
+        string name = PrimaryName)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -45,10 +73,21 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         _maxTrackedKeys = options.MaxTrackedKeys;
         _sweepIntervalMs = (long)options.SweepInterval.TotalMilliseconds;
         _nextSweepMs = NowMs() + _sweepIntervalMs;
+        _sketchWidth = InMemoryOverflowSketch.WidthFor(_maxTrackedKeys);
+        _name = name;
+        _logger = logger ?? NullLogger.Instance;
+        _metrics = metrics;
+        _metrics?.ObserveInMemoryStore(this);
     }
+
+    /// <summary>The store's name in metrics and logs.</summary>
+    public string Name => _name;
 
     /// <summary>The number of counters held now; never above the configured maximum.</summary>
     public int TrackedKeys => Volatile.Read(ref _trackedKeys);
+
+    /// <summary>The acquires so far that decided at least one key in an overflow sketch because the store was full.</summary>
+    public long OverflowDecisions => Interlocked.Read(ref _overflowDecisions);
 
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
@@ -124,7 +163,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Reclaims every counter whose permits have all left their windows.</summary>
+    /// <summary>Reclaims every counter whose permits have all left their windows, and overflow sketches that hold nothing.</summary>
     internal int Sweep()
     {
         long now = NowMs();
@@ -132,29 +171,60 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         lock (_sweepLock)
         {
             // Enumerating the dictionary itself takes no locks; its Values property would lock every bucket to copy.
-            foreach (KeyValuePair<string, ConcurrentDictionary<string, InMemoryCounter>> shape in _shapes)
+            foreach (KeyValuePair<string, InMemoryShape> pair in _shapes)
             {
-                ConcurrentDictionary<string, InMemoryCounter> counters = shape.Value;
-                foreach (KeyValuePair<string, InMemoryCounter> pair in counters)
+                removed += SweepShape(pair.Value, now);
+            }
+        }
+
+        // Re-arm the "store is full" warning only well below the cap, so a store hovering at the cap logs once.
+        if (Volatile.Read(ref _trackedKeys) <= _maxTrackedKeys - (_maxTrackedKeys / 4))
+        {
+            Volatile.Write(ref _fullLogged, 0);
+        }
+
+        return removed;
+    }
+
+    private int SweepShape(InMemoryShape shape, long now)
+    {
+        ConcurrentDictionary<string, InMemoryCounter> counters = shape.Counters;
+        int removed = 0;
+        foreach (KeyValuePair<string, InMemoryCounter> pair in counters)
+        {
+            InMemoryCounter counter = pair.Value;
+
+            // TryEnter, never Enter: a capacity sweep runs on a deciding thread, and must not wait on a lock.
+            if (counter.ExpiresAtMs <= now && Monitor.TryEnter(counter))
+            {
+                try
                 {
-                    InMemoryCounter counter = pair.Value;
-                    if (counter.ExpiresAtMs <= now && Monitor.TryEnter(counter))
+                    if (!counter.Removed && counter.ExpiresAtMs <= now && counters.TryRemove(pair))
                     {
-                        try
-                        {
-                            if (!counter.Removed && counter.ExpiresAtMs <= now && counters.TryRemove(pair))
-                            {
-                                counter.Removed = true;
-                                Interlocked.Decrement(ref _trackedKeys);
-                                removed++;
-                            }
-                        }
-                        finally
-                        {
-                            Monitor.Exit(counter);
-                        }
+                        counter.Removed = true;
+                        Interlocked.Decrement(ref _trackedKeys);
+                        removed++;
                     }
                 }
+                finally
+                {
+                    Monitor.Exit(counter);
+                }
+            }
+        }
+
+        if (shape.Sketch is not null && Monitor.TryEnter(shape))
+        {
+            try
+            {
+                if (shape.Sketch?.HoldsNothingAt(now) == true)
+                {
+                    shape.Sketch = null;
+                }
+            }
+            finally
+            {
+                Monitor.Exit(shape);
             }
         }
 
@@ -224,25 +294,48 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
 
     private RateLimitDecision DecideOne(in RateLimitRequest request, Span<RateLimitEntry> results, bool commit, long now)
     {
+        InMemoryShape shape = ShapeOf(request.Rule);
         while (true)
         {
-            InMemoryCounter? counter = Find(in request, create: commit, now);
-            if (counter is null)
+            if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
             {
-                return commit
-                    ? DenyForCapacity(in request, results, now)
-                    : Evaluate(MemoryMarshalSingle(in request), results, null, commit: false, now);
+                lock (counter)
+                {
+                    if (counter.Removed)
+                    {
+                        continue;
+                    }
+
+                    return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
+                }
             }
 
-            lock (counter)
+            if (commit)
             {
-                if (counter.Removed)
+                MakeRoom(now);
+            }
+
+            RateLimitDecision decision;
+            bool overflowed = false;
+            lock (shape)
+            {
+                if (shape.Counters.ContainsKey(request.Key))
                 {
                     continue;
                 }
 
-                return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
+                InMemoryCounter? created = null;
+                InMemoryShape? absent = shape;
+                decision = EvaluateMany(
+                    new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, ref overflowed);
             }
+
+            if (overflowed)
+            {
+                OnOverflow();
+            }
+
+            return decision;
         }
     }
 
@@ -251,92 +344,138 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         int n = requests.Length;
         if (n <= SmallCallLength)
         {
-            SmallCall counters = default;
-            SmallCall order = default;
-            return DecideMany(requests, results, commit, now, ((Span<InMemoryCounter?>)counters)[..n], ((Span<InMemoryCounter?>)order)[..n]);
+            SmallCall<InMemoryCounter?> counters = default;
+            SmallCall<InMemoryShape?> absent = default;
+            SmallCall<InMemoryLock?> order = default;
+            return DecideMany(
+                requests,
+                results,
+                commit,
+                now,
+                ((Span<InMemoryCounter?>)counters)[..n],
+                ((Span<InMemoryShape?>)absent)[..n],
+                ((Span<InMemoryLock?>)order)[..n]);
         }
 
         InMemoryCounter?[] rentedCounters = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
-        InMemoryCounter?[] rentedOrder = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
+        InMemoryShape?[] rentedAbsent = ArrayPool<InMemoryShape?>.Shared.Rent(n);
+        InMemoryLock?[] rentedOrder = ArrayPool<InMemoryLock?>.Shared.Rent(n);
         try
         {
-            return DecideMany(requests, results, commit, now, rentedCounters.AsSpan(0, n), rentedOrder.AsSpan(0, n));
+            return DecideMany(requests, results, commit, now, rentedCounters.AsSpan(0, n), rentedAbsent.AsSpan(0, n), rentedOrder.AsSpan(0, n));
         }
         finally
         {
             Array.Clear(rentedCounters, 0, n);
+            Array.Clear(rentedAbsent, 0, n);
             Array.Clear(rentedOrder, 0, n);
             ArrayPool<InMemoryCounter?>.Shared.Return(rentedCounters);
-            ArrayPool<InMemoryCounter?>.Shared.Return(rentedOrder);
+            ArrayPool<InMemoryShape?>.Shared.Return(rentedAbsent);
+            ArrayPool<InMemoryLock?>.Shared.Return(rentedOrder);
         }
     }
 
+    /// <summary>
+    /// A call over several keys. Keys with a counter lock it; keys without one lock their shape, which is where they are
+    /// decided and where their counter is created if the call is admitted. Everything is locked in ascending id order,
+    /// so two multi-key acquires over the same keys cannot deadlock.
+    /// </summary>
     private RateLimitDecision DecideMany(
-        ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now, Span<InMemoryCounter?> counters, Span<InMemoryCounter?> order)
+        ReadOnlySpan<RateLimitRequest> requests,
+        Span<RateLimitEntry> results,
+        bool commit,
+        long now,
+        Span<InMemoryCounter?> counters,
+        Span<InMemoryShape?> absent,
+        Span<InMemoryLock?> order)
     {
         int n = requests.Length;
         while (true)
         {
+            bool anyAbsent = false;
             for (int i = 0; i < n; i++)
             {
-                InMemoryCounter? counter = Find(in requests[i], create: commit, now);
-                if (counter is null && commit)
+                ref readonly RateLimitRequest request = ref requests[i];
+                InMemoryShape shape = ShapeOf(request.Rule);
+                if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
                 {
-                    return DenyForCapacity(requests, results, i, now);
+                    counters[i] = counter;
+                    absent[i] = null;
+                    order[i] = counter;
                 }
-
-                counters[i] = counter;
-                order[i] = counter;
+                else
+                {
+                    counters[i] = null;
+                    absent[i] = shape;
+                    order[i] = shape;
+                    anyAbsent = true;
+                }
             }
 
-            // Lock in ascending counter id so that two multi-key acquires over the same counters cannot deadlock. A
-            // static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
-            order.Sort(static (x, y) => (x?.Id ?? 0).CompareTo(y?.Id ?? 0));
+            if (anyAbsent && commit)
+            {
+                MakeRoom(now);
+            }
+
+            // A static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
+            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
             int locked = 0;
-            bool removed = false;
+            bool overflowed = false;
+            RateLimitDecision? decision = null;
             try
             {
+                bool stale = false;
                 for (; locked < n; locked++)
                 {
-                    InMemoryCounter? counter = order[locked];
-                    if (counter is not null)
-                    {
-                        Monitor.Enter(counter);
-                        removed |= counter.Removed;
-                    }
+                    InMemoryLock held = order[locked]!;
+                    Monitor.Enter(held);
+                    stale |= held is InMemoryCounter { Removed: true };
                 }
 
-                if (!removed)
+                for (int i = 0; i < n && !stale; i++)
                 {
-                    return EvaluateMany(requests, results, counters, commit, now);
+                    stale = absent[i] is { } shape && shape.Counters.ContainsKey(requests[i].Key);
+                }
+
+                if (!stale)
+                {
+                    decision = EvaluateMany(requests, results, counters, absent, commit, now, ref overflowed);
                 }
             }
             finally
             {
                 for (int i = locked - 1; i >= 0; i--)
                 {
-                    if (order[i] is { } counter)
-                    {
-                        Monitor.Exit(counter);
-                    }
+                    Monitor.Exit(order[i]!);
                 }
+            }
+
+            if (decision is { } decided)
+            {
+                if (overflowed)
+                {
+                    OnOverflow();
+                }
+
+                return decided;
             }
         }
     }
 
-    private static ReadOnlySpan<RateLimitRequest> MemoryMarshalSingle(in RateLimitRequest request)
-        => new(in request);
-
-    private static RateLimitDecision Evaluate(
-        ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, InMemoryCounter? counter, bool commit, long now)
-        => EvaluateMany(requests, results, new ReadOnlySpan<InMemoryCounter?>(in counter), commit, now);
-
     /// <summary>
-    /// The decision itself, with every counter locked: check all, then take all or nothing. Costs of repeated counters
-    /// add up ("pending"), exactly as the Redis script adds them.
+    /// The decision itself, with every counter and every shape of a key without counter locked: check all, then take
+    /// all or nothing. Costs of repeated counters add up ("pending"), exactly as the Redis script adds them. A key
+    /// without a counter counts what its shape's overflow sketch says (nothing when there is none); if the call is
+    /// admitted it gets a counter, or, when the store is full, is counted in the sketch.
     /// </summary>
-    private static RateLimitDecision EvaluateMany(
-        ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, ReadOnlySpan<InMemoryCounter?> counters, bool commit, long now)
+    private RateLimitDecision EvaluateMany(
+        ReadOnlySpan<RateLimitRequest> requests,
+        Span<RateLimitEntry> results,
+        Span<InMemoryCounter?> counters,
+        ReadOnlySpan<InMemoryShape?> absent,
+        bool commit,
+        long now,
+        ref bool overflowed)
     {
         int n = requests.Length;
         int deniedIndex = -1;
@@ -345,15 +484,17 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         {
             ref readonly RateLimitRequest request = ref requests[i];
             InMemoryCounter? counter = counters[i];
+            InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+            overflowed |= sketch is not null && commit;
             long pending = Pending(requests, counters, i);
-            long before = (counter?.CountAt(request.Rule, now) ?? 0) + pending;
+            long before = (counter?.CountAt(request.Rule, now) ?? sketch?.CountAt(request.Key, now) ?? 0) + pending;
             long total = before + request.Cost;
             bool fits = total <= request.Rule.Limit;
             TimeSpan entryRetry = TimeSpan.Zero;
             if (!fits)
             {
                 deniedIndex = deniedIndex < 0 ? i : deniedIndex;
-                entryRetry = RetryAfter(counter, request.Rule, now, pending + request.Cost, total - request.Rule.Limit);
+                entryRetry = RetryAfter(counter, sketch, in request, now, pending + request.Cost, total - request.Rule.Limit);
                 retryAfter = entryRetry > retryAfter ? entryRetry : retryAfter;
             }
 
@@ -365,11 +506,24 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         }
 
         bool admitted = deniedIndex < 0;
-        if (admitted && commit)
+        bool committed = admitted && commit;
+        if (committed)
         {
             for (int i = 0; i < n; i++)
             {
-                counters[i]!.Add(requests[i].Rule, now, requests[i].Cost);
+                ref readonly RateLimitRequest request = ref requests[i];
+                if (counters[i] is null && absent[i] is { } shape)
+                {
+                    counters[i] = CounterForNewKey(requests, counters, absent, i, now);
+                    if (counters[i] is null)
+                    {
+                        (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, now, request.Cost);
+                        overflowed = true;
+                        continue;
+                    }
+                }
+
+                counters[i]!.Add(request.Rule, now, request.Cost);
             }
         }
 
@@ -379,16 +533,22 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryCounter? counter = counters[i];
+                InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
                 RateLimitEntry entry = results[i];
 
                 // After a commit a counter expires exactly when everything it counts has left the window.
-                long resetAt = admitted && commit
-                    ? counter!.ExpiresAtMs
-                    : counter?.ResetAtMs(request.Rule, now) ?? ResetAtEmpty(request.Rule, now);
-                results[i] = admitted && commit
+                long resetAt = committed
+                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(now)
+                    : counter?.ResetAtMs(request.Rule, now) ?? sketch?.ResetAtMs(request.Key, now) ?? ResetAtEmpty(request.Rule, now);
+                results[i] = committed
                     ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
                     : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
             }
+        }
+
+        if (committed)
+        {
+            Publish(requests, counters, absent);
         }
 
         return new RateLimitDecision(
@@ -398,16 +558,58 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
             WindowMath.FromUnixMilliseconds(now));
     }
 
-    private static TimeSpan RetryAfter(InMemoryCounter? counter, RateLimitRule rule, long now, long wanted, long need)
+    /// <summary>
+    /// The counter for an admitted key that had none: the one an earlier request of this call created for the same key,
+    /// else a new one if a slot is free, seeded with what the shape's sketch counts for the key. Null when the store
+    /// is full (or an earlier request of the call found it full), and the key is counted in the sketch.
+    /// </summary>
+    private InMemoryCounter? CounterForNewKey(
+        ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, ReadOnlySpan<InMemoryShape?> absent, int index, long now)
     {
-        if (wanted > rule.Limit)
+        ref readonly RateLimitRequest request = ref requests[index];
+        InMemoryShape shape = absent[index]!;
+        for (int j = 0; j < index; j++)
+        {
+            if (ReferenceEquals(absent[j], shape) && string.Equals(requests[j].Key, request.Key, StringComparison.Ordinal))
+            {
+                return counters[j];
+            }
+        }
+
+        if (!TryReserveSlot())
+        {
+            return null;
+        }
+
+        InMemoryCounter created = new(request.Rule);
+        shape.Sketch?.Seed(created, request.Rule, request.Key, now);
+        return created;
+    }
+
+    /// <summary>
+    /// Makes new counters visible, once everything is written to them: until then no other caller can find them, so they
+    /// need no lock of their own. The shape stays locked, and only a caller holding it adds counters, so each add succeeds.
+    /// </summary>
+    private static void Publish(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, ReadOnlySpan<InMemoryShape?> absent)
+    {
+        for (int i = 0; i < requests.Length; i++)
+        {
+            if (absent[i] is { } shape && counters[i] is { } created)
+            {
+                InMemoryCounter stored = shape.Counters.GetOrAdd(requests[i].Key, created);
+                Debug.Assert(ReferenceEquals(stored, created), "Counters are only added with their shape locked.");
+            }
+        }
+    }
+
+    private static TimeSpan RetryAfter(InMemoryCounter? counter, InMemoryOverflowSketch? sketch, in RateLimitRequest request, long now, long wanted, long need)
+    {
+        if (wanted > request.Rule.Limit)
         {
             return TimeSpan.MaxValue;
         }
 
-        return counter is null
-            ? TimeSpan.Zero
-            : counter.RetryAfter(rule, now, need);
+        return counter?.RetryAfter(request.Rule, now, need) ?? sketch?.RetryAfter(request.Key, now, need) ?? TimeSpan.Zero;
     }
 
     private static long ResetAtEmpty(RateLimitRule rule, long now)
@@ -437,70 +639,33 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
               && string.Equals(requests[a].Key, requests[b].Key, StringComparison.Ordinal)
               && string.Equals(requests[a].Rule.Id, requests[b].Rule.Id, StringComparison.Ordinal);
 
-    private InMemoryCounter? Find(in RateLimitRequest request, bool create, long now)
-    {
-        ConcurrentDictionary<string, InMemoryCounter> counters = CountersOf(request.Rule);
-        if (counters.TryGetValue(request.Key, out InMemoryCounter? counter) || !create)
-        {
-            return counter;
-        }
-
-        return Create(counters, request.Key, request.Rule, now);
-    }
-
-    private InMemoryCounter? Create(ConcurrentDictionary<string, InMemoryCounter> counters, string key, RateLimitRule rule, long now)
-    {
-        bool swept = false;
-        while (!TryReserveSlot())
-        {
-            // The key may have been created by a concurrent caller that took the last slot; that is not a reason to deny.
-            if (counters.TryGetValue(key, out InMemoryCounter? existing))
-            {
-                return existing;
-            }
-
-            if (swept || !TrySweepForCapacity(now))
-            {
-                return null;
-            }
-
-            swept = true;
-        }
-
-        InMemoryCounter created = new(rule);
-        InMemoryCounter winner = counters.GetOrAdd(key, created);
-        if (!ReferenceEquals(winner, created))
-        {
-            Interlocked.Decrement(ref _trackedKeys);
-        }
-
-        return winner;
-    }
+    /// <summary>The counters of a rule's shape.</summary>
+    private ConcurrentDictionary<string, InMemoryCounter> CountersOf(RateLimitRule rule) => ShapeOf(rule).Counters;
 
     /// <summary>
-    /// The counters of a rule shape. Rules are long-lived objects, so the shape is first looked up by the identity of the
-    /// rule's <see cref="RateLimitRule.Id"/> string among a few remembered ones, which is cheaper than hashing it.
+    /// The shape of a rule. Rules are long-lived objects, so the shape is first looked up by the identity of the rule's
+    /// <see cref="RateLimitRule.Id"/> string among a few remembered ones, which is cheaper than hashing it.
     /// </summary>
-    private ConcurrentDictionary<string, InMemoryCounter> CountersOf(RateLimitRule rule)
+    private InMemoryShape ShapeOf(RateLimitRule rule)
     {
         string id = rule.Id;
         foreach (ShapeAlias alias in _aliases)
         {
             if (ReferenceEquals(alias.Id, id))
             {
-                return alias.Counters;
+                return alias.Shape;
             }
         }
 
-        return CountersOfSlow(id);
+        return ShapeOfSlow(id);
     }
 
-    private ConcurrentDictionary<string, InMemoryCounter> CountersOfSlow(string id)
+    private InMemoryShape ShapeOfSlow(string id)
     {
-        ConcurrentDictionary<string, InMemoryCounter> counters = _shapes.GetOrAdd(id, static _ => new ConcurrentDictionary<string, InMemoryCounter>());
+        InMemoryShape shape = _shapes.GetOrAdd(id, static _ => new InMemoryShape());
         if (_aliases.Length >= MaxShapeAliases)
         {
-            return counters;
+            return shape;
         }
 
         lock (_aliasLock)
@@ -509,11 +674,11 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
             ShapeAlias[] aliases = _aliases;
             if (aliases.Length < MaxShapeAliases && !Array.Exists(aliases, alias => ReferenceEquals(alias.Id, id)))
             {
-                _aliases = [.. aliases, new ShapeAlias(id, counters)];
+                _aliases = [.. aliases, new ShapeAlias(id, shape)];
             }
         }
 
-        return counters;
+        return shape;
     }
 
     /// <summary>
@@ -538,21 +703,24 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     }
 
     /// <summary>
-    /// At capacity, reclaims expired counters, at most once a second so that a flood of new keys cannot turn every
-    /// request into a full scan. Returns whether room was made.
+    /// Before a call that may need new counters, and with nothing locked: when the store is full, reclaims expired
+    /// counters, at most once a second so that a flood of new keys cannot turn every request into a full scan.
     /// </summary>
-    private bool TrySweepForCapacity(long now)
+    private void MakeRoom(long now)
     {
+        if (Volatile.Read(ref _trackedKeys) < _maxTrackedKeys)
+        {
+            return;
+        }
+
         long last = Volatile.Read(ref _lastCapacitySweepMs);
 
         // "now - NeverSwept" would overflow to a negative number and block the first capacity sweep forever.
-        if ((last != NeverSwept && now - last < (long)s_minimumCapacitySweepInterval.TotalMilliseconds)
-            || Interlocked.CompareExchange(ref _lastCapacitySweepMs, now, last) != last)
+        if ((last == NeverSwept || now - last >= (long)s_minimumCapacitySweepInterval.TotalMilliseconds)
+            && Interlocked.CompareExchange(ref _lastCapacitySweepMs, now, last) == last)
         {
-            return false;
+            Sweep();
         }
-
-        return Sweep() > 0;
     }
 
     private void ScheduleSweep(long now)
@@ -564,31 +732,23 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         }
     }
 
-    private static RateLimitDecision DenyForCapacity(in RateLimitRequest request, Span<RateLimitEntry> results, long now)
-        => DenyForCapacity(new ReadOnlySpan<RateLimitRequest>(in request), results, 0, now);
-
-    private static RateLimitDecision DenyForCapacity(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, int index, long now)
+    /// <summary>Counts a decision that used an overflow sketch, and says once per episode that the store is full. Nothing is locked.</summary>
+    private void OnOverflow()
     {
-        if (!results.IsEmpty)
+        Interlocked.Increment(ref _overflowDecisions);
+        _metrics?.RecordOverflowDecision(_name);
+        if (Volatile.Read(ref _fullLogged) == 0 && Interlocked.Exchange(ref _fullLogged, 1) == 0)
         {
-            for (int i = 0; i < requests.Length; i++)
-            {
-                RateLimitRule rule = requests[i].Rule;
-                results[i] = i == index
-                    ? new RateLimitEntry(false, 0, rule.Limit, s_capacityRetryAfter, WindowMath.FromUnixMilliseconds(now + (long)s_capacityRetryAfter.TotalMilliseconds))
-                    : new RateLimitEntry(true, 0, rule.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(now));
-            }
+            Log.StoreFull(_logger, _name, _maxTrackedKeys);
         }
-
-        return new RateLimitDecision(RateLimitStatus.LimitExceeded, index, s_capacityRetryAfter, WindowMath.FromUnixMilliseconds(now));
     }
 
-    private readonly record struct ShapeAlias(string Id, ConcurrentDictionary<string, InMemoryCounter> Counters);
+    private readonly record struct ShapeAlias(string Id, InMemoryShape Shape);
 
-    /// <summary>Room for the counters of a typical multi-key acquire (a message to a few recipients) on the stack.</summary>
+    /// <summary>Room for what a typical multi-key acquire (a message to a few recipients) locks, on the stack.</summary>
     [InlineArray(SmallCallLength)]
-    private struct SmallCall
+    private struct SmallCall<T>
     {
-        private InMemoryCounter? _first;
+        private T _first;
     }
 }

@@ -8,9 +8,11 @@ namespace EmailGuard;
 public sealed class InMemoryRateLimitStoreOptions
 {
     /// <summary>
-    /// Gets or sets the most counters the store tracks at once. When it is reached, expired counters are reclaimed at
-    /// once; if none can be, acquires that need a <em>new</em> counter are denied until some expire. Existing counters
-    /// are never evicted early, so a flood of new keys cannot reset anyone's limit.
+    /// Gets or sets the most counters the store tracks exactly at once. When it is reached, expired counters are
+    /// reclaimed; if none can be, keys without a counter are counted in a fixed-size overflow sketch per rule shape,
+    /// which can only over-count: they are still decided, never beyond their limits, though they may be denied early
+    /// while the store is full. Existing counters are never evicted early, so a flood of new keys cannot reset anyone's
+    /// limit. An overflow sketch takes 32 to 64 bytes × this value (three times that for a sliding window), once.
     /// </summary>
     /// <value>The default value is 100,000.</value>
     [Range(1, 100_000_000)]

@@ -53,7 +53,8 @@ internal sealed partial class ResilientRateLimitStore
 
         // The in-memory store answers synchronously and cannot fail, so it needs neither buffer copies nor a fallback.
         _storeIsLocal = store is InMemoryRateLimitStore;
-        _fallback = store as InMemoryRateLimitStore ?? new InMemoryRateLimitStore(fallbackOptions ?? new InMemoryRateLimitStoreOptions(), timeProvider);
+        _fallback = store as InMemoryRateLimitStore
+            ?? new InMemoryRateLimitStore(fallbackOptions ?? new InMemoryRateLimitStoreOptions(), timeProvider, _logger, metrics, InMemoryRateLimitStore.LocalFallbackName);
     }
 
     /// <summary>The store behind this wrapper.</summary>

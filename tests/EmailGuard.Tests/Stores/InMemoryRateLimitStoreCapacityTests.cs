@@ -1,89 +1,210 @@
+using System.Runtime.InteropServices;
+using EmailGuard.Tests.Resilience;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Stores;
 
 /// <summary>
 /// The in-memory store's defence against a flood of distinct keys (random IPs, random recipients): a hard cap on
-/// counters, no early eviction of live counters, and reclamation of expired ones.
+/// counters, no early eviction of live counters, no lockout of new keys (they are counted in an overflow sketch that
+/// only over-counts), and reclamation of expired counters.
 /// </summary>
 public sealed class InMemoryRateLimitStoreCapacityTests
 {
     private const int MaxTrackedKeys = 10_000;
-    private const int FloodKeys = 1_000_000;
-    private const int FloodWorkers = 4;
 
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 17, 23, 456, TimeSpan.Zero);
 
     [Fact]
-    public async Task Acquire_FloodOfDistinctKeys_NeverTracksMoreThanTheCapNorEvictsLiveCounters()
-    {
-        // Arrange: the periodic sweep is pushed out of the way so that only the capacity path can reclaim.
-        FakeTimeProvider time = new(Start);
-        InMemoryRateLimitStore store = CreateStore(time);
-        RateLimitRule victimRule = RateLimitRule.PerHour(5);
-        RateLimitRule floodRule = RateLimitRule.PerMinute(1);
-        (await store.AcquireAsync("victim", victimRule, 5)).Decision.IsAllowed.Should().BeTrue();
-        using ManualResetEventSlim go = new(false);
-
-        // Act
-        Task<FloodResult>[] workers = Enumerable.Range(0, FloodWorkers)
-            .Select(worker => Task.Factory.StartNew(
-                () => Flood(store, floodRule, worker, go),
-                CancellationToken.None,
-                TaskCreationOptions.LongRunning,
-                TaskScheduler.Default))
-            .ToArray();
-        go.Set();
-        FloodResult[] results = await Task.WhenAll(workers).WaitAsync(TimeSpan.FromMinutes(5));
-        (RateLimitDecision victimAfterFlood, RateLimitEntry victimEntry) = await store.AcquireAsync("victim", victimRule);
-        (RateLimitDecision newKeyWhileFull, _) = await store.AcquireAsync("late-comer", floodRule);
-
-        // Assert
-        results.Sum(r => r.Admitted).Should().Be(MaxTrackedKeys - 1, "the victim holds one of the slots");
-        results.Max(r => r.MostTracked).Should().BeLessThanOrEqualTo(MaxTrackedKeys);
-        results.Sum(r => r.DeniedWithWrongRetry).Should().Be(0);
-        store.TrackedKeys.Should().Be(MaxTrackedKeys);
-        victimAfterFlood.IsAllowed.Should().BeFalse("the flood must not reset or evict a counter that is still limiting");
-        victimEntry.Count.Should().Be(5);
-        newKeyWhileFull.IsAllowed.Should().BeFalse();
-        newKeyWhileFull.RetryAfter.Should().Be(TimeSpan.FromSeconds(1));
-    }
-
-    [Fact]
-    public async Task Acquire_FullOfLiveCounters_StaysFullUntilTheyExpireThenAdmitsAgain()
+    public async Task Acquire_FloodOfDistinctKeysPastTheCap_NewKeysStillDecidedAndNoCounterEvicted()
     {
         // Arrange
         FakeTimeProvider time = new(Start);
         InMemoryRateLimitStore store = CreateStore(time);
-        RateLimitRule victimRule = RateLimitRule.PerHour(5);
-        RateLimitRule floodRule = RateLimitRule.PerMinute(1);
-        await store.AcquireAsync("victim", victimRule, 5);
-        for (int i = 0; i < MaxTrackedKeys * 2; i++)
-        {
-            await store.AcquireAsync($"flood-{i}", floodRule);
-        }
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        await AcquireTimes(store, "victim", rule, 5);
 
-        // Act: a capacity sweep a few seconds on finds nothing expired; after the minute it reclaims the flood.
-        time.Advance(TimeSpan.FromSeconds(5));
-        (RateLimitDecision stillFull, _) = await store.AcquireAsync("late-comer", floodRule);
-        int trackedWhileFull = store.TrackedKeys;
-        time.SetUtcNow(new DateTimeOffset(2026, 11, 23, 10, 18, 0, TimeSpan.Zero));
-        (RateLimitDecision afterExpiry, RateLimitEntry afterExpiryEntry) = await store.AcquireAsync("late-comer", floodRule);
-        int trackedAfterExpiry = store.TrackedKeys;
-        (RateLimitDecision victim, RateLimitEntry victimEntry) = await store.AcquireAsync("victim", victimRule);
+        // Act: four times the cap in distinct keys, from four threads.
+        int[] admitted = await Task.WhenAll(Enumerable.Range(0, 4).Select(worker => Task.Run(() =>
+        {
+            RateLimitRequest[] request = new RateLimitRequest[1];
+            int count = 0;
+            for (int i = worker; i < 4 * MaxTrackedKeys; i += 4)
+            {
+                request[0] = new RateLimitRequest($"flood-{i}", rule);
+                count += AcquireNow(store, request) ? 1 : 0;
+            }
+
+            return count;
+        })));
+        (RateLimitDecision victim, RateLimitEntry victimEntry) = await store.AcquireAsync("victim", rule);
+        int lateAdmitted = await AcquireTimes(store, "late-comer", rule, 3);
 
         // Assert
-        stillFull.IsAllowed.Should().BeFalse();
-        trackedWhileFull.Should().Be(MaxTrackedKeys);
-        afterExpiry.IsAllowed.Should().BeTrue();
-        afterExpiryEntry.Count.Should().Be(1);
-        trackedAfterExpiry.Should().Be(2, "only the victim and the late-comer still count");
-        victim.IsAllowed.Should().BeFalse();
+        admitted.Sum().Should().BeGreaterThan(4 * MaxTrackedKeys * 99 / 100, "a flood costs precision, not availability");
+        store.TrackedKeys.Should().Be(MaxTrackedKeys);
+        victim.IsAllowed.Should().BeFalse("the flood must not reset or evict a counter that is still limiting");
         victimEntry.Count.Should().Be(5);
+        victim.RetryAfter.Should().Be(TimeSpan.FromMinutes(42) + TimeSpan.FromSeconds(36) + TimeSpan.FromMilliseconds(544), "the victim waits for its own window, not for room");
+        lateAdmitted.Should().Be(3);
+        store.OverflowDecisions.Should().BeGreaterThan(0);
+    }
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindow)]
+    public async Task Acquire_KeysInTheOverflow_NeverAdmittedBeyondTheirLimitInAnyWindow(RateLimitAlgorithm algorithm)
+    {
+        // Arrange: a store that is full at once, so every key but one lives in the overflow sketch; 300 keys share a
+        // sketch of 1,024 columns, so they collide. The attacker asks at random moments with random costs.
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 1);
+        RateLimitRule rule = new(7, TimeSpan.FromMinutes(1), algorithm, algorithm == RateLimitAlgorithm.SlidingWindow ? 6 : 0);
+        await store.AcquireAsync("occupant", RateLimitRule.PerDay(1));
+        Random random = new(1234);
+        Dictionary<string, List<(long AtMs, long Cost)>> admitted = [];
+
+        // Act
+        for (int step = 0; step < 20_000; step++)
+        {
+            string key = $"k{random.Next(300)}";
+            long cost = random.Next(1, 4);
+            (RateLimitDecision decision, RateLimitEntry entry) = await store.AcquireAsync(key, rule, cost);
+            if (decision.IsAllowed)
+            {
+                (CollectionsMarshal.GetValueRefOrAddDefault(admitted, key, out _) ??= []).Add((time.GetUtcNow().ToUnixTimeMilliseconds(), cost));
+            }
+            else
+            {
+                decision.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero);
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 60)));
+        }
+
+        // Assert
+        store.TrackedKeys.Should().Be(1);
+        admitted.Values.Sum(list => list.Count).Should().BeGreaterThan(1000, "keys in the overflow are still admitted");
+        foreach ((string key, List<(long AtMs, long Cost)> grants) in admitted)
+        {
+            MostInAnyWindow(grants, rule).Should().BeLessThanOrEqualTo(rule.Limit, $"key {key} must never pass its limit");
+        }
     }
 
     [Fact]
-    public async Task Acquire_MultiKeyWhenFull_IsDeniedAndTakesNothingFromExistingKeys()
+    public async Task Acquire_OneOverflowKeyFromEightThreads_AdmitsExactlyTheLimit()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 1);
+        RateLimitRule rule = RateLimitRule.PerHour(100);
+        await store.AcquireAsync("occupant", RateLimitRule.PerDay(1));
+        int admitted = 0;
+
+        // Act
+        Parallel.For(0, 8, _ =>
+        {
+            RateLimitRequest[] request = [new("overflow", rule)];
+            for (int i = 0; i < 1_000; i++)
+            {
+                if (AcquireNow(store, request))
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        });
+
+        // Assert
+        admitted.Should().Be(100);
+        store.TrackedKeys.Should().Be(1);
+    }
+
+    [Fact]
+    public void Acquire_KeysRacingForTheLastSlots_NeverPassTheirLimits()
+    {
+        // Arrange: 200 keys, room for 50 counters, 8 threads; multi-key calls mix keys with and without counters, and
+        // resets free slots as they go, so keys move between the overflow sketch and counters while others decide them.
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 50);
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        RateLimitRule other = RateLimitRule.PerHour(1_000_000);
+        int[] admitted = new int[200];
+
+        // Act
+        Parallel.For(0, 8, worker =>
+        {
+            Random random = new(worker);
+            RateLimitRequest[] pair = new RateLimitRequest[2];
+            for (int i = 0; i < 5_000; i++)
+            {
+                int key = random.Next(200);
+                pair[0] = new RateLimitRequest($"k{key}", rule);
+                pair[1] = new RateLimitRequest($"o{random.Next(100)}", other);
+                if (AcquireNow(store, pair))
+                {
+                    Interlocked.Increment(ref admitted[key]);
+                }
+
+                if (i % 97 == 0)
+                {
+                    // The in-memory store completes synchronously.
+                    _ = store.ResetAsync($"o{random.Next(100)}", other);
+                }
+            }
+        });
+
+        // Assert
+        admitted.Should().OnlyContain(count => count <= 5);
+        admitted.Sum().Should().BeGreaterThan(200 * 5 / 2, "keys are still admitted while the store is full");
+        store.TrackedKeys.Should().BeLessThanOrEqualTo(50);
+    }
+
+    [Fact]
+    public async Task Acquire_KeyCountedInTheOverflowThenGivenACounter_KeepsItsCount()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 1);
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        await store.AcquireAsync("occupant", rule);
+        (await AcquireTimes(store, "moving", rule, 3)).Should().Be(3);
+
+        // Act: the slot frees up, so the next acquire gives the key an exact counter.
+        await store.ResetAsync("occupant", rule);
+        int more = await AcquireTimes(store, "moving", rule, 5);
+
+        // Assert
+        store.TrackedKeys.Should().Be(1);
+        more.Should().BeLessThanOrEqualTo(2, "the three permits taken in the overflow still count");
+        (await store.PeekAsync("moving", rule)).Entry.Count.Should().BeGreaterThanOrEqualTo(5);
+    }
+
+    [Fact]
+    public async Task Acquire_DeniedOnNewKeys_CreatesNoCounter()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerMinute(1);
+        RateLimitRule tight = RateLimitRule.PerHour(2);
+        await store.AcquireAsync("spent", tight, 2);
+
+        // Act
+        (RateLimitDecision tooBig, _) = await store.AcquireAsync("too-big", rule, 2);
+        RateLimitDecision multi = await store.AcquireAsync(
+            new RateLimitRequest[] { new("new-1", rule), new("new-2", tight), new("spent", tight) }, Memory<RateLimitEntry>.Empty);
+
+        // Assert
+        tooBig.IsAllowed.Should().BeFalse();
+        multi.DeniedIndex.Should().Be(2);
+        store.TrackedKeys.Should().Be(1, "only the key that was admitted has a counter");
+        store.Sweep().Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Acquire_MultiKeyWhenFull_DecidesTheNewKeyAndAdmitsAllOrNothing()
     {
         // Arrange
         FakeTimeProvider time = new(Start);
@@ -91,18 +212,41 @@ public sealed class InMemoryRateLimitStoreCapacityTests
         RateLimitRule rule = RateLimitRule.PerHour(10);
         await store.AcquireAsync("a", rule, 3);
         await store.AcquireAsync("b", rule, 4);
+        RateLimitEntry[] entries = new RateLimitEntry[3];
 
         // Act
-        RateLimitEntry[] entries = new RateLimitEntry[3];
-        RateLimitDecision decision = await store.AcquireAsync(new RateLimitRequest[] { new("a", rule), new("b", rule), new("c", rule) }, entries);
+        RateLimitDecision admitted = await store.AcquireAsync(new RateLimitRequest[] { new("a", rule), new("b", rule), new("c", rule, 2) }, entries);
+        RateLimitEntry admittedC = entries[2];
+        RateLimitDecision denied = await store.AcquireAsync(new RateLimitRequest[] { new("a", rule), new("c", rule, 9) }, entries);
 
         // Assert
-        decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
-        decision.DeniedIndex.Should().Be(2);
-        entries[2].IsAllowed.Should().BeFalse();
-        (await store.PeekAsync("a", rule)).Entry.Count.Should().Be(3);
-        (await store.PeekAsync("b", rule)).Entry.Count.Should().Be(4);
+        admitted.IsAllowed.Should().BeTrue();
+        admittedC.Should().Match<RateLimitEntry>(e => e.IsAllowed && e.Count == 2 && e.ResetAt == new DateTimeOffset(2026, 11, 23, 11, 0, 0, TimeSpan.Zero));
+        denied.DeniedIndex.Should().Be(1);
+        entries[1].Count.Should().Be(2);
+        (await store.PeekAsync("a", rule)).Entry.Count.Should().Be(4, "the denied call took nothing from a");
+        (await store.PeekAsync("b", rule)).Entry.Count.Should().Be(5);
+        (await store.PeekAsync("c", rule)).Entry.Count.Should().Be(2);
         store.TrackedKeys.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Acquire_SameNewKeyTwiceInOneCall_CountsBothCostsOnOneCounter()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+
+        // Act
+        RateLimitDecision first = await store.AcquireAsync(new RateLimitRequest[] { new("x", rule, 2), new("x", rule, 3) }, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision second = await store.AcquireAsync(new RateLimitRequest[] { new("y", rule, 3), new("y", rule, 3) }, Memory<RateLimitEntry>.Empty);
+
+        // Assert
+        first.IsAllowed.Should().BeTrue();
+        second.DeniedIndex.Should().Be(1);
+        (await store.PeekAsync("x", rule)).Entry.Count.Should().Be(5);
+        store.TrackedKeys.Should().Be(1);
     }
 
     [Fact]
@@ -159,23 +303,31 @@ public sealed class InMemoryRateLimitStoreCapacityTests
         (await store.AcquireAsync("short-0", rule)).Entry.Count.Should().Be(1, "a reclaimed counter starts afresh");
     }
 
-    [Fact]
-    public async Task Sweep_CounterOnlyDenied_IsReclaimed()
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindow)]
+    public async Task Acquire_OverflowKeyAfterItsWindowPassed_StartsAfreshAndTheSketchIsDropped(RateLimitAlgorithm algorithm)
     {
-        // Arrange: a denied acquire on a new key leaves an empty counter behind, which must not hold a slot forever.
+        // Arrange
         FakeTimeProvider time = new(Start);
-        InMemoryRateLimitStore store = CreateStore(time);
-        RateLimitRule rule = RateLimitRule.PerMinute(1);
-        (await store.AcquireAsync("too-big", rule, 2)).Decision.IsAllowed.Should().BeFalse();
-        int trackedBefore = store.TrackedKeys;
+        InMemoryRateLimitStore store = CreateStore(time, maxTrackedKeys: 1);
+        RateLimitRule rule = new(2, TimeSpan.FromMinutes(1), algorithm, algorithm == RateLimitAlgorithm.SlidingWindow ? 6 : 0);
+        await store.AcquireAsync("occupant", RateLimitRule.PerDay(1));
+        (await AcquireTimes(store, "overflow", rule, 3)).Should().Be(2);
+        (RateLimitDecision denied, _) = await store.AcquireAsync("overflow", rule);
 
         // Act
-        int removed = store.Sweep();
+        time.Advance(denied.RetryAfter);
+        (RateLimitDecision again, _) = await store.AcquireAsync("overflow", rule);
+        time.Advance(TimeSpan.FromMinutes(2));
+        store.Sweep();
+        (RateLimitDecision afresh, RateLimitEntry entry) = await store.AcquireAsync("fresh", rule, 2);
 
         // Assert
-        trackedBefore.Should().Be(1);
-        removed.Should().Be(1);
-        store.TrackedKeys.Should().Be(0);
+        denied.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(1.5));
+        again.IsAllowed.Should().BeTrue("the retry-after of an overflow denial is honest");
+        afresh.IsAllowed.Should().BeTrue();
+        entry.Count.Should().Be(2);
     }
 
     [Fact]
@@ -196,36 +348,81 @@ public sealed class InMemoryRateLimitStoreCapacityTests
         store.TrackedKeys.Should().Be(1);
     }
 
+    [Fact]
+    public async Task Acquire_StoreFills_LogsOnceAndReportsTrackedKeysAndOverflowDecisions()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        using TestMeterFactory meterFactory = new();
+        using EmailGuardMetrics metrics = new(meterFactory);
+        using MetricCollector<int> tracked = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.TrackedKeysInstrument);
+        using MetricCollector<long> overflow = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.OverflowDecisionsInstrument);
+        FakeLogger logger = new();
+        InMemoryRateLimitStore store = new(new InMemoryRateLimitStoreOptions { MaxTrackedKeys = 3, SweepInterval = TimeSpan.FromDays(1) }, time, logger, metrics);
+        RateLimitRule rule = RateLimitRule.PerHour(10);
+
+        // Act
+        for (int i = 0; i < 10; i++)
+        {
+            await store.AcquireAsync($"k{i}", rule);
+        }
+
+        tracked.RecordObservableInstruments();
+
+        // Assert
+        tracked.LastMeasurement!.Value.Should().Be(3);
+        tracked.LastMeasurement.Tags.Should().Contain("emailguard.store.name", "in_memory");
+        overflow.GetMeasurementSnapshot().Should().HaveCount(7).And.OnlyContain(m => m.Tags["emailguard.store.name"]!.Equals("in_memory"));
+        logger.Collector.GetSnapshot().Where(r => r.Id.Id == 1200).Should().ContainSingle()
+            .Which.Level.Should().Be(Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
     private static InMemoryRateLimitStore CreateStore(FakeTimeProvider time, int maxTrackedKeys = MaxTrackedKeys)
         => new(new InMemoryRateLimitStoreOptions { MaxTrackedKeys = maxTrackedKeys, SweepInterval = TimeSpan.FromDays(1) }, time);
 
-    private static FloodResult Flood(InMemoryRateLimitStore store, RateLimitRule rule, int worker, ManualResetEventSlim go)
+    /// <summary>An acquire from a worker thread; the in-memory store completes synchronously.</summary>
+    private static bool AcquireNow(InMemoryRateLimitStore store, RateLimitRequest[] requests)
     {
-        RateLimitRequest[] request = new RateLimitRequest[1];
-        RateLimitEntry[] result = new RateLimitEntry[1];
-        int admitted = 0;
-        int mostTracked = 0;
-        int deniedWithWrongRetry = 0;
-        go.Wait(TimeSpan.FromMinutes(1));
-        for (int i = worker; i < FloodKeys; i += FloodWorkers)
-        {
-            request[0] = new RateLimitRequest($"flood-{i}", rule);
-            ValueTask<RateLimitDecision> pending = store.AcquireAsync(request, result);
-            RateLimitDecision decision = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
-            if (decision.IsAllowed)
-            {
-                admitted++;
-            }
-            else if (decision.RetryAfter != TimeSpan.FromSeconds(1))
-            {
-                deniedWithWrongRetry++;
-            }
-
-            mostTracked = Math.Max(mostTracked, store.TrackedKeys);
-        }
-
-        return new FloodResult(admitted, mostTracked, deniedWithWrongRetry);
+        ValueTask<RateLimitDecision> pending = store.AcquireAsync(requests, default);
+        pending.IsCompletedSuccessfully.Should().BeTrue();
+        return pending.Result.IsAllowed;
     }
 
-    private readonly record struct FloodResult(int Admitted, int MostTracked, int DeniedWithWrongRetry);
+    private static async Task<int> AcquireTimes(InMemoryRateLimitStore store, string key, RateLimitRule rule, int times)
+    {
+        int admitted = 0;
+        for (int i = 0; i < times; i++)
+        {
+            admitted += (await store.AcquireAsync(key, rule)).Decision.IsAllowed ? 1 : 0;
+        }
+
+        return admitted;
+    }
+
+    /// <summary>The most permits granted in any window: a fixed one, or any interval of the window's length.</summary>
+    private static long MostInAnyWindow(List<(long AtMs, long Cost)> grants, RateLimitRule rule)
+    {
+        long windowMs = (long)rule.Window.TotalMilliseconds;
+        long most = 0;
+        for (int i = 0; i < grants.Count; i++)
+        {
+            long sum = 0;
+            for (int j = i; j < grants.Count; j++)
+            {
+                bool inWindow = rule.Algorithm == RateLimitAlgorithm.FixedWindow
+                    ? grants[j].AtMs / windowMs == grants[i].AtMs / windowMs
+                    : grants[j].AtMs - grants[i].AtMs < windowMs;
+                if (!inWindow)
+                {
+                    break;
+                }
+
+                sum += grants[j].Cost;
+            }
+
+            most = Math.Max(most, sum);
+        }
+
+        return most;
+    }
 }
