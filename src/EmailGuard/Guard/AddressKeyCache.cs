@@ -7,7 +7,7 @@ namespace EmailGuard;
 /// one dictionary lookup instead of parsing, IDN mapping and SHA-256. Bounded: when full it starts over, so random
 /// addresses from an attacker cost memory only up to the bound.
 /// </summary>
-internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = AddressKeyCache.DefaultCapacity)
+internal sealed class AddressKeyCache(EmailAddressNormalizationOptions normalization, int capacity = AddressKeyCache.DefaultCapacity)
 {
     public const int DefaultCapacity = 20_000;
 
@@ -16,13 +16,13 @@ internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = Address
 
     private readonly ConcurrentDictionary<string, GuardAddress> _cache = new(StringComparer.Ordinal);
 
-    public bool StripPlusTags => stripPlusTags;
+    public EmailAddressNormalizationOptions Normalization => normalization;
 
     public GuardAddress Get(string? raw)
     {
         if (raw is null)
         {
-            return GuardAddress.Create(raw, stripPlusTags);
+            return GuardAddress.Create(raw, normalization);
         }
 
         if (_cache.TryGetValue(raw, out GuardAddress? address))
@@ -30,7 +30,7 @@ internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = Address
             return address;
         }
 
-        address = GuardAddress.Create(raw, stripPlusTags);
+        address = GuardAddress.Create(raw, normalization);
         if (raw.Length <= MaxCachedLength)
         {
             if (_cache.Count >= capacity)
