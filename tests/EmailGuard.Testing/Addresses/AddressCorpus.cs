@@ -70,7 +70,7 @@ public static class AddressCorpus
         ("bob@icloud.com", ["bob@icloud.com", "bob@me.com", "bob@mac.com", "bob+x@icloud.com", "BOB@ME.COM"]),
         ("base@yahoo.com", ["base@yahoo.com", "base-shopping@yahoo.com", "base-x@yahoo.com", "BASE-news@YAHOO.COM"]),
         ("user@fastmail.com", ["user@fastmail.com", "anything@user.fastmail.com", "user+x@fastmail.com", "other@USER.fastmail.com\u3002"]),
-        ("name@outlook.com", ["name@outlook.com", "name+x@outlook.com", "Name@Outlook.com"]),
+        ("name@outlook.com", ["name@outlook.com", "name+x@outlook.com", "Name@Outlook.com", "NAME+y@OUTLOOK\uFF0ECOM\u3002"]),
         ("ivan@yandex.com", ["ivan@yandex.com", "ivan@ya.ru", "ivan@yandex.ru", "ivan+x@yandex.by"]),
     ];
 
