@@ -26,12 +26,18 @@ internal static class AddressNormalizationValidation
 
         for (int i = 0; i < options.Providers.Count; i++)
         {
-            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Providers:{i}");
+            // Configuration appends to the built-in rules, so the index is the table's; the name tells which rule it is.
             EmailProviderRule? rule = options.Providers[i];
+            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Providers:{i}");
             if (rule is null)
             {
                 failures.Add($"{rulePath} is empty.");
                 continue;
+            }
+
+            if (!string.IsNullOrEmpty(rule.Name))
+            {
+                rulePath += $" ('{rule.Name}')";
             }
 
             if (rule.Domains is null || rule.Domains.Count == 0)
