@@ -27,6 +27,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly EndpointMetrics _metrics;
     private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
     private readonly bool _hasTrustedProxy;
+    private readonly EmailAddressNormalizationOptions _addressNormalization;
     private volatile EndpointGuardState _state;
     private int _proxyWarningLogged;
 
@@ -46,6 +47,9 @@ internal sealed partial class EmailGuardMiddleware
         _optionsFactory = optionsFactory;
         _state = EndpointGuardState.Create(options.Value);
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
+
+        // The send guard's folding, so a field partition counts one mailbox under one key as the guard does.
+        _addressNormalization = services.GetService<IOptions<SendGuardOptions>>()?.Value.AddressNormalization ?? new EmailAddressNormalizationOptions();
         if (services.GetService<IConfiguration>() is { } configuration)
         {
             // Lives as long as the middleware, which lives as long as the app.
@@ -248,7 +252,7 @@ internal sealed partial class EmailGuardMiddleware
         EndpointActivity.SetOutcome(activity, policy, outcome, partitionKind);
     }
 
-    private static int AddRequests(
+    private int AddRequests(
         HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string?[]? fieldValues,
         RateLimitRequest[] requests, Owner[] owners, int count, ref string? ipPartition, ref bool missingField)
     {
@@ -269,7 +273,7 @@ internal sealed partial class EmailGuardMiddleware
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, HashAddress(value));
+                    key = string.Concat(partition.KeyPrefix, HashAddress(value, _addressNormalization));
                     break;
                 default:
                     string? resolved = partition.Resolver!(context);
@@ -382,14 +386,12 @@ internal sealed partial class EmailGuardMiddleware
             : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
     }
 
-    /// <summary>The normalized address, hashed, so raw addresses never end up in store keys.</summary>
-    private static string HashAddress(string value)
-    {
-        string canonical = EmailAddressNormalizer.TryNormalize(value, stripPlusTag: true, out NormalizedEmailAddress address, out _)
-            ? address.Address
-            : value.Trim().ToLowerInvariant();
-        return Hash(canonical);
-    }
+    /// <summary>
+    /// The normalized address, hashed, so raw addresses never end up in store keys. A value that is not a valid address
+    /// is folded as far as it goes, so its look-alike spellings share a key too.
+    /// </summary>
+    private static string HashAddress(string value, EmailAddressNormalizationOptions normalization)
+        => Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
 
     /// <summary>Short printable values stay readable in the store; anything long or odd is hashed.</summary>
     private static string EncodeValue(string value)

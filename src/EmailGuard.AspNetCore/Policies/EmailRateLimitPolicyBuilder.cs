@@ -86,9 +86,10 @@ public sealed class EmailRateLimitPolicyBuilder
 
     /// <summary>
     /// Counts requests per email address found in a form field or a top-level JSON property of the request body (the
-    /// address a signup, password reset or share targets). The address is normalized as the send guard does (case,
-    /// plus-tags, IDN) and hashed before it becomes a key. A value that is not a valid address is counted by its
-    /// trimmed, lower-cased text.
+    /// address a signup, password reset or share targets). The address is normalized with the send guard's
+    /// <see cref="SendGuardOptions.AddressNormalization"/> (case, width, Unicode full stops, IDN, plus-tags, provider
+    /// aliases) and hashed before it becomes a key, so every spelling of one mailbox shares one counter. A value that
+    /// is not a valid address is folded as far as it goes (<see cref="EmailAddressNormalizer.GetPartitionValue"/>).
     /// </summary>
     /// <param name="fieldName">The form field or JSON property name (JSON matched case-insensitively).</param>
     /// <param name="rules">The rules.</param>

@@ -1,31 +1,48 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Net.Mail;
+using System.Text;
 
 namespace EmailGuard;
 
 /// <summary>
-/// Turns an address into the canonical form that counters are keyed by, so that <c>Victim@Example.com</c>,
-/// <c>victim+1@example.com</c>, <c> victim@EXAMPLE.com </c> and the IDN and punycode forms of one domain all share
-/// one counter. Anything that is not a plain, deliverable mailbox is rejected with a reason instead of throwing.
+/// Turns an address into the canonical form that counters, blocklists and allowlists are keyed by, so that every
+/// spelling that delivers to one mailbox shares one key: <c>Victim@Example.com</c>, <c>victim+1@example.com</c>,
+/// <c>victim@example.com。</c>, <c>ｖｉｃｔｉｍ@ｅｘａｍｐｌｅ．ｃｏｍ</c>, the IDN and punycode forms of a domain, and
+/// provider aliases such as <c>V.ictim@googlemail.com</c> for <c>victim@gmail.com</c>. Anything that is not a plain,
+/// deliverable mailbox is refused with a reason instead of throwing.
 /// </summary>
 /// <remarks>
-/// Syntax is checked by <see cref="MailAddress"/>; on top of it the local part must be a dot-atom of ASCII characters
-/// (quoted local parts, display names and mixed-script look-alike domains are refused), and the domain is converted
-/// to its IDNA ASCII form with <see cref="IdnMapping"/>.
+/// <para>
+/// Order matters and is the point of this type: the domain is mapped as UTS #46 prescribes (fullwidth forms, Unicode
+/// full stops, compatibility characters, case) <em>before</em> any dot is trimmed, any label is checked or any value
+/// is compared; it is then converted with <see cref="IdnMapping"/> (STD3 rules). The local part gets the same width,
+/// compatibility and case folding and must then be an ASCII dot-atom: quoted local parts, internationalized local
+/// parts, display names, IP-literal domains, mixed-script look-alike labels and invisible characters are refused.
+/// </para>
+/// <para>
+/// Provider rules (<see cref="EmailAddressNormalizationOptions.Providers"/>) then fold aliases, and plus-tags are
+/// stripped when configured. See <c>docs/address-normalization.md</c> for the rules and the provider table.
+/// </para>
 /// </remarks>
 public static class EmailAddressNormalizer
 {
     /// <summary>The longest address accepted, in characters (RFC 5321 forward path).</summary>
     public const int MaxAddressLength = 254;
 
+    /// <summary>Longer input is refused before any work is done, so a hostile value costs bounded CPU.</summary>
+    private const int MaxInputLength = 4 * MaxAddressLength;
+
     private const int MaxLocalPartLength = 64;
     private const int MaxDomainLength = 253;
+    private const int MaxLabelLength = 63;
     private const string AtomSpecials = "!#$%&'*+-/=?^_`{|}~";
 
     private static readonly IdnMapping s_idn = new() { UseStd3AsciiRules = true, AllowUnassigned = false };
+    private static readonly EmailAddressNormalizationOptions s_stripTags = new() { StripPlusTags = true };
+    private static readonly EmailAddressNormalizationOptions s_keepTags = new() { StripPlusTags = false };
 
     /// <summary>
-    /// Normalizes an address.
+    /// Normalizes an address with the built-in provider table (see <see cref="EmailAddressNormalizationOptions"/>).
     /// </summary>
     /// <param name="address">The address as the user or app gave it; may be null.</param>
     /// <param name="stripPlusTag">Whether to drop a <c>+tag</c> from the local part, so tagged variants share a counter.</param>
@@ -36,8 +53,22 @@ public static class EmailAddressNormalizer
         string? address,
         bool stripPlusTag,
         out NormalizedEmailAddress result,
-        [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+        [NotNullWhen(false)] out string? error)
+        => TryNormalize(address, stripPlusTag ? s_stripTags : s_keepTags, out result, out error);
+
+    /// <summary>Normalizes an address.</summary>
+    /// <param name="address">The address as the user or app gave it; may be null.</param>
+    /// <param name="options">How plus-tags and provider aliases fold.</param>
+    /// <param name="result">The canonical address, when valid.</param>
+    /// <param name="error">Why the address was refused, when invalid.</param>
+    /// <returns>Whether the address is valid.</returns>
+    public static bool TryNormalize(
+        string? address,
+        EmailAddressNormalizationOptions options,
+        out NormalizedEmailAddress result,
+        [NotNullWhen(false)] out string? error)
     {
+        ArgumentNullException.ThrowIfNull(options);
         result = default;
         if (string.IsNullOrWhiteSpace(address))
         {
@@ -45,20 +76,17 @@ public static class EmailAddressNormalizer
             return false;
         }
 
-        if (address.Length > 4 * MaxAddressLength)
+        if (address.Length > MaxInputLength)
         {
             error = $"The address is {address.Length} characters long; at most {MaxAddressLength} are allowed.";
             return false;
         }
 
         string trimmed = address.Trim();
-        foreach (char c in trimmed)
+        error = AddressMapping.FindForbiddenCharacter(trimmed);
+        if (error is not null)
         {
-            if (char.IsControl(c) || CharUnicodeInfo.GetUnicodeCategory(c) is UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator)
-            {
-                error = "The address contains a control or invisible formatting character.";
-                return false;
-            }
+            return false;
         }
 
         int at = trimmed.LastIndexOf('@');
@@ -68,102 +96,201 @@ public static class EmailAddressNormalizer
             return false;
         }
 
-        if (!MailAddress.TryCreate(trimmed, out MailAddress? parsed)
-            || !string.Equals(parsed.Address, trimmed, StringComparison.Ordinal)
-            || !string.IsNullOrEmpty(parsed.DisplayName))
-        {
-            error = "The address is not a valid mailbox.";
-            return false;
-        }
-
-        string local = trimmed[..at];
-        string domain = trimmed[(at + 1)..].TrimEnd('.');
+        string local = AddressMapping.Map(trimmed[..at], mapDots: false);
         if (local.Length > MaxLocalPartLength || !IsDotAtom(local))
         {
-            error = $"The local part must be 1 to {MaxLocalPartLength} letters, digits, dots or {AtomSpecials}, without leading, trailing or doubled dots.";
+            error = $"The local part must be 1 to {MaxLocalPartLength} ASCII letters, digits, dots or {AtomSpecials}, without leading, trailing or doubled dots (quoted and internationalized local parts are refused).";
             return false;
         }
 
-        if (domain.Length == 0 || domain.Length > MaxDomainLength || domain.Contains("..", StringComparison.Ordinal))
+        if (!TryMapDomain(trimmed[(at + 1)..], out string? domain, out error))
         {
-            error = "The domain is empty, too long or has an empty label.";
             return false;
         }
 
-        if (HasMixedScriptLabel(domain))
-        {
-            error = "The domain mixes Latin letters with look-alike Cyrillic or Greek letters.";
-            return false;
-        }
-
-        string asciiDomain;
-        try
-        {
-            asciiDomain = s_idn.GetAscii(domain).ToLowerInvariant();
-        }
-        catch (ArgumentException)
-        {
-            error = "The domain is not a valid internationalized domain name.";
-            return false;
-        }
-
-        if (!asciiDomain.Contains('.', StringComparison.Ordinal) || asciiDomain.Length > MaxDomainLength)
-        {
-            error = "The domain must be a fully qualified name such as example.com.";
-            return false;
-        }
-
-        string canonicalLocal = local.ToLowerInvariant();
-        if (stripPlusTag)
-        {
-            int plus = canonicalLocal.IndexOf('+', StringComparison.Ordinal);
-            if (plus > 0)
-            {
-                canonicalLocal = canonicalLocal[..plus];
-            }
-        }
-
-        if (canonicalLocal.Length + 1 + asciiDomain.Length > MaxAddressLength)
+        (local, domain) = ProviderTable.For(options).Fold(local, domain, options);
+        if (local.Length + 1 + domain.Length > MaxAddressLength)
         {
             error = $"The address is longer than {MaxAddressLength} characters.";
             return false;
         }
 
-        result = new NormalizedEmailAddress(canonicalLocal, asciiDomain);
-        error = null;
+        result = new NormalizedEmailAddress(local, domain);
         return true;
     }
 
     /// <summary>
-    /// Normalizes a bare domain (for blocklists and domain caps): IDNA ASCII, lower case, no trailing dot.
+    /// Normalizes a bare domain (for blocklists and domain caps): UTS #46 mapping, IDNA ASCII, lower case, no trailing
+    /// dot. Provider alias domains are not folded; see <see cref="TryNormalizeDomain(string?, EmailAddressNormalizationOptions, out string?)"/>.
     /// </summary>
     /// <param name="domain">The domain.</param>
     /// <param name="result">The canonical domain, when valid.</param>
     /// <returns>Whether the domain is valid.</returns>
-    public static bool TryNormalizeDomain(string? domain, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? result)
+    public static bool TryNormalizeDomain(string? domain, [NotNullWhen(true)] out string? result)
     {
         result = null;
-        if (string.IsNullOrWhiteSpace(domain) || domain.Length > 4 * MaxDomainLength)
+        if (string.IsNullOrWhiteSpace(domain) || domain.Length > MaxInputLength)
         {
             return false;
         }
 
-        string trimmed = domain.Trim().TrimEnd('.');
-        if (trimmed.Length == 0 || trimmed.Contains("..", StringComparison.Ordinal) || HasMixedScriptLabel(trimmed))
+        string trimmed = domain.Trim();
+        return AddressMapping.FindForbiddenCharacter(trimmed) is null && TryMapDomain(trimmed, out result, out _);
+    }
+
+    /// <summary>
+    /// Normalizes a bare domain as <see cref="TryNormalizeDomain(string?, out string?)"/> does, then folds a provider's
+    /// alias domain to its canonical one (<c>googlemail.com</c> to <c>gmail.com</c>) when
+    /// <see cref="EmailAddressNormalizationOptions.FoldProviderAliases"/> is set.
+    /// </summary>
+    /// <param name="domain">The domain.</param>
+    /// <param name="options">How provider aliases fold.</param>
+    /// <param name="result">The canonical domain, when valid.</param>
+    /// <returns>Whether the domain is valid.</returns>
+    public static bool TryNormalizeDomain(string? domain, EmailAddressNormalizationOptions options, [NotNullWhen(true)] out string? result)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!TryNormalizeDomain(domain, out result))
         {
+            return false;
+        }
+
+        result = ProviderTable.For(options).FoldDomain(result, options);
+        return true;
+    }
+
+    /// <summary>
+    /// The value a counter for <paramref name="value"/> should be keyed by: the canonical address when it is a valid
+    /// address, else the value folded as far as possible (invisible characters dropped, widths, Unicode full stops and
+    /// case folded), so that look-alike spellings of one value, valid or not, share one key. Never throws on content.
+    /// </summary>
+    /// <param name="value">A value from a request, such as a form field that should hold an address.</param>
+    /// <param name="options">How plus-tags and provider aliases fold.</param>
+    /// <returns>The key value; hash it before it goes into a store key.</returns>
+    public static string GetPartitionValue(string value, EmailAddressNormalizationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(options);
+        if (TryNormalize(value, options, out NormalizedEmailAddress address, out _))
+        {
+            return address.Address;
+        }
+
+        if (value.Length > MaxInputLength)
+        {
+            return value;
+        }
+
+        string folded = AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
+        return TryNormalize(folded, options, out address, out _) ? address.Address : folded;
+    }
+
+    /// <summary>Maps, validates and converts a domain; <paramref name="raw"/> has no surrounding white space or forbidden characters.</summary>
+    private static bool TryMapDomain(string raw, [NotNullWhen(true)] out string? ascii, [NotNullWhen(false)] out string? error)
+    {
+        ascii = null;
+
+        // UTS #46: map first (U+3002 and friends become '.'), only then look at dots.
+        string mapped = AddressMapping.Map(raw, mapDots: true);
+        if (mapped.Length > 1 && mapped[^1] == '.')
+        {
+            // One trailing dot is the DNS root ("example.com."); more is an empty label.
+            mapped = mapped[..^1];
+        }
+
+        if (mapped.Length == 0 || mapped[0] == '.' || mapped[^1] == '.' || mapped.Contains("..", StringComparison.Ordinal))
+        {
+            error = "The domain is empty or has an empty label (leading, trailing or doubled dots).";
+            return false;
+        }
+
+        if (mapped[0] == '[')
+        {
+            error = "IP-literal domains are refused; use a host name.";
+            return false;
+        }
+
+        if (HasMixedScriptLabel(mapped))
+        {
+            error = "The domain mixes Latin letters with look-alike Cyrillic or Greek letters.";
+            return false;
+        }
+
+        if (!Ascii.IsValid(mapped) && !AddressMapping.CanNormalizeUnicode)
+        {
+            error = "The domain is internationalized, and this process runs with invariant globalization, which cannot map it safely; use its punycode (xn--) form.";
             return false;
         }
 
         try
         {
-            string ascii = s_idn.GetAscii(trimmed).ToLowerInvariant();
-            if (!ascii.Contains('.', StringComparison.Ordinal) || ascii.Length > MaxDomainLength)
+            ascii = s_idn.GetAscii(mapped).ToLowerInvariant();
+        }
+        catch (ArgumentException)
+        {
+            error = "The domain is not a valid (internationalized) domain name.";
+            return false;
+        }
+
+        return CheckAsciiDomain(ascii, out error);
+    }
+
+    private static bool CheckAsciiDomain(string ascii, [NotNullWhen(false)] out string? error)
+    {
+        if (ascii.Length > MaxDomainLength)
+        {
+            error = $"The domain is longer than {MaxDomainLength} characters.";
+            return false;
+        }
+
+        int labels = 0;
+        string last = string.Empty;
+        foreach (Range range in ascii.AsSpan().Split('.'))
+        {
+            string label = ascii[range];
+            labels++;
+            last = label;
+            if (label.Length is 0 or > MaxLabelLength)
             {
+                error = $"Every label of the domain must be 1 to {MaxLabelLength} characters long.";
                 return false;
             }
 
-            result = ascii;
-            return true;
+            if (label.StartsWith("xn--", StringComparison.Ordinal) && !IsCanonicalPunycode(label))
+            {
+                error = "The domain has a punycode label that does not decode to a valid, normalized, single-script name.";
+                return false;
+            }
+        }
+
+        if (labels < 2)
+        {
+            error = "The domain must be a fully qualified name such as example.com.";
+            return false;
+        }
+
+        if (last.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
+        {
+            error = "The domain must end in a top-level name, not a number (IP addresses are refused).";
+            return false;
+        }
+
+        error = null;
+        return true;
+    }
+
+    /// <summary>
+    /// A punycode label typed as such must be what the Unicode form it stands for maps to; otherwise
+    /// <c>xn--</c> spellings of fullwidth, upper-case or mixed-script names would get keys of their own.
+    /// </summary>
+    private static bool IsCanonicalPunycode(string label)
+    {
+        try
+        {
+            string unicode = s_idn.GetUnicode(label);
+            return string.Equals(AddressMapping.Map(unicode, mapDots: true), unicode, StringComparison.Ordinal)
+                && !HasMixedScriptLabel(unicode)
+                && string.Equals(s_idn.GetAscii(unicode), label, StringComparison.Ordinal);
         }
         catch (ArgumentException)
         {
@@ -191,7 +318,8 @@ public static class EmailAddressNormalizer
 
     /// <summary>
     /// A label that mixes ASCII letters with Cyrillic or Greek letters is the classic look-alike (<c>exаmple.com</c>
-    /// with a Cyrillic <c>а</c>); browsers refuse to display such labels as Unicode for the same reason.
+    /// with a Cyrillic <c>а</c>); browsers refuse to display such labels as Unicode for the same reason. Runs on the
+    /// mapped domain, so fullwidth Latin counts as Latin.
     /// </summary>
     private static bool HasMixedScriptLabel(string domain)
     {
@@ -199,7 +327,7 @@ public static class EmailAddressNormalizer
         bool lookalike = false;
         foreach (char c in domain)
         {
-            if (c == '.' || c == '\u3002' || c == '\uFF0E' || c == '\uFF61')
+            if (AddressMapping.IsUnicodeDot(c))
             {
                 if (latin && lookalike)
                 {

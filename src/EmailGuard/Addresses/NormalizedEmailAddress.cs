@@ -1,7 +1,8 @@
 namespace EmailGuard;
 
 /// <summary>
-/// An address in canonical form: lower-case ASCII local part (plus-tag stripped when configured) and IDNA ASCII domain.
+/// An address in canonical form: lower-case ASCII local part (plus-tag stripped and provider rules applied when
+/// configured) and IDNA ASCII domain (provider alias domains folded).
 /// </summary>
 /// <param name="LocalPart">The canonical local part.</param>
 /// <param name="Domain">The canonical domain, e.g. <c>xn--bcher-kva.example</c>.</param>

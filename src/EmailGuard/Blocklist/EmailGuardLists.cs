@@ -12,14 +12,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 {
     private readonly GuardStateCache _state;
     private readonly TimeProvider _timeProvider;
-    private readonly bool _stripPlusTags;
+    private readonly EmailAddressNormalizationOptions _normalization;
     private readonly ILogger _logger;
 
     public EmailGuardLists(GuardStateCache state, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<EmailGuardLists>? logger = null)
     {
         _state = state;
         _timeProvider = timeProvider;
-        _stripPlusTags = options.Value.StripPlusTags;
+        _normalization = options.Value.AddressNormalization;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
@@ -39,7 +39,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             throw new ArgumentOutOfRangeException(nameof(duration), duration, "The duration must be positive, or null for no expiry.");
         }
 
-        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         EmailGuardListEntry entry = new()
         {
@@ -61,8 +61,19 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     public async ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
-        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         bool removed = await _state.Store.RemoveListEntryAsync(kind, partyType, normalized, cancellationToken).ConfigureAwait(false);
+
+        // Entries stored in another spelling of the same party (older versions, direct writes) go too.
+        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        foreach (EmailGuardListEntry other in data.Entries)
+        {
+            if (other.Kind == kind && other.PartyType == partyType && !string.Equals(other.Value, normalized, StringComparison.Ordinal) && Matches(other, normalized))
+            {
+                removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other.Value, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
         LogUnlisted(_logger, kind, partyType, removed);
         return removed;
@@ -71,10 +82,10 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     public async ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
-        string normalized = GuardPartyValues.Normalize(partyType, value, _stripPlusTags);
+        string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        return data.Entries.FirstOrDefault(e => e.Kind == kind && e.PartyType == partyType && string.Equals(e.Value, normalized, StringComparison.Ordinal) && e.IsActive(now));
+        return data.Entries.FirstOrDefault(e => e.Kind == kind && e.PartyType == partyType && e.IsActive(now) && Matches(e, normalized));
     }
 
     public async ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
@@ -126,6 +137,10 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         return counts;
     }
+
+    private bool Matches(EmailGuardListEntry entry, string normalized)
+        => string.Equals(entry.Value, normalized, StringComparison.Ordinal)
+            || string.Equals(GuardPartyValues.MatchForm(entry.PartyType, entry.Value, _normalization), normalized, StringComparison.Ordinal);
 
     private static IOrderedEnumerable<EmailGuardListEntry> Order<TKey>(IEnumerable<EmailGuardListEntry> entries, Func<EmailGuardListEntry, TKey> key, bool descending, IComparer<TKey> comparer)
         => descending ? entries.OrderByDescending(key, comparer) : entries.OrderBy(key, comparer);

@@ -5,7 +5,7 @@ namespace EmailGuard;
 /// one dictionary lookup instead of parsing, IDN mapping and SHA-256. Bounded (<see cref="BoundedKeyCache{TKey, TValue}"/>),
 /// so random addresses from an attacker cost memory only up to the bound and do not push out addresses in use.
 /// </summary>
-internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = AddressKeyCache.DefaultCapacity)
+internal sealed class AddressKeyCache(EmailAddressNormalizationOptions normalization, int capacity = AddressKeyCache.DefaultCapacity)
 {
     public const int DefaultCapacity = BoundedKeyCache<string, GuardAddress>.DefaultCapacity;
 
@@ -14,13 +14,13 @@ internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = Address
 
     private readonly BoundedKeyCache<string, GuardAddress> _cache = new(capacity, StringComparer.Ordinal);
 
-    public bool StripPlusTags => stripPlusTags;
+    public EmailAddressNormalizationOptions Normalization => normalization;
 
     public GuardAddress Get(string? raw)
     {
         if (raw is null)
         {
-            return GuardAddress.Create(raw, stripPlusTags);
+            return GuardAddress.Create(raw, normalization);
         }
 
         if (_cache.TryGetValue(raw, out GuardAddress? address))
@@ -28,7 +28,7 @@ internal sealed class AddressKeyCache(bool stripPlusTags, int capacity = Address
             return address;
         }
 
-        address = GuardAddress.Create(raw, stripPlusTags);
+        address = GuardAddress.Create(raw, normalization);
         if (raw.Length <= MaxCachedLength)
         {
             _cache.TryAdd(raw, address);

@@ -47,7 +47,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger);
-        _addresses = new AddressKeyCache(_options.StripPlusTags);
+        _addresses = new AddressKeyCache(_options.AddressNormalization);
         _ipKeys = new ClientIpKeyCache(_options.ClientIpv6PrefixLength);
     }
 

@@ -40,8 +40,8 @@ internal sealed class GuardAddress
 
     public string DomainKey { get; }
 
-    public static GuardAddress Create(string? raw, bool stripPlusTags)
-        => EmailAddressNormalizer.TryNormalize(raw, stripPlusTags, out NormalizedEmailAddress normalized, out string? error)
+    public static GuardAddress Create(string? raw, EmailAddressNormalizationOptions normalization)
+        => EmailAddressNormalizer.TryNormalize(raw, normalization, out NormalizedEmailAddress normalized, out string? error)
             ? new GuardAddress(normalized)
             : new GuardAddress(error);
 }

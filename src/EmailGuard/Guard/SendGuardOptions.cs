@@ -61,9 +61,23 @@ public sealed class SendGuardOptions
     [Range(1, 128)]
     public int ClientIpv6PrefixLength { get; set; } = IpAddressGrouping.DefaultIPv6PrefixLength;
 
-    /// <summary>Gets or sets whether <c>+tags</c> are stripped from local parts, so tagged variants share one counter.</summary>
+    /// <summary>
+    /// Gets or sets whether <c>+tags</c> are stripped from local parts, so tagged variants share one counter. The same
+    /// setting as <see cref="EmailAddressNormalizationOptions.StripPlusTags"/> on <see cref="AddressNormalization"/>.
+    /// </summary>
     /// <value>The default value is <see langword="true"/>.</value>
-    public bool StripPlusTags { get; set; } = true;
+    public bool StripPlusTags
+    {
+        get => AddressNormalization.StripPlusTags;
+        set => AddressNormalization.StripPlusTags = value;
+    }
+
+    /// <summary>
+    /// Gets or sets how addresses fold into counter, blocklist and allowlist keys: plus-tags and the provider table
+    /// (Gmail dots, <c>googlemail.com</c>, sub-addressing). The endpoint middleware's <c>PerField</c> partitions use it too.
+    /// </summary>
+    /// <value>The default value folds plus-tags and the built-in provider aliases.</value>
+    public EmailAddressNormalizationOptions AddressNormalization { get; set; } = new();
 
     /// <summary>
     /// Gets or sets whether a message counts once per recipient against a recipient domain (a message to 5 addresses

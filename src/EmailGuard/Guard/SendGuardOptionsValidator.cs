@@ -57,6 +57,8 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
             failures.Add($"{Root}:Allowlist must not be null.");
         }
 
+        AddressNormalizationValidation.Check(failures, $"{Root}:AddressNormalization", options.AddressNormalization);
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

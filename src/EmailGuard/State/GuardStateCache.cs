@@ -15,6 +15,7 @@ internal sealed partial class GuardStateCache
     private readonly TimeProvider _timeProvider;
     private readonly long _intervalTimestamps;
     private readonly ILogger _logger;
+    private readonly EmailAddressNormalizationOptions _normalization;
     private readonly Lock _lock = new();
     private GuardStateSnapshot _snapshot = GuardStateSnapshot.Empty;
     private long _checkedAtTimestamp = long.MinValue / 2;
@@ -26,6 +27,7 @@ internal sealed partial class GuardStateCache
         _timeProvider = timeProvider;
         _intervalTimestamps = (long)(options.Value.StateRefreshInterval.TotalSeconds * timeProvider.TimestampFrequency);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _normalization = options.Value.AddressNormalization;
     }
 
     public IEmailGuardStateStore Store => _store;
@@ -64,7 +66,7 @@ internal sealed partial class GuardStateCache
     public async ValueTask<GuardStateSnapshot> ReloadAsync(CancellationToken cancellationToken)
     {
         GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data), _timeProvider.GetTimestamp());
+        return Publish(new GuardStateSnapshot(data, _normalization), _timeProvider.GetTimestamp());
     }
 
     private async Task<GuardStateSnapshot> RefreshAsync(long now)
@@ -80,7 +82,7 @@ internal sealed partial class GuardStateCache
             }
 
             GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
-            return Publish(new GuardStateSnapshot(data), now);
+            return Publish(new GuardStateSnapshot(data, _normalization), now);
         }
         catch (Exception ex)
         {

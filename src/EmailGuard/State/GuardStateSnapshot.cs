@@ -12,13 +12,24 @@ internal sealed class GuardStateSnapshot
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = [];
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardFlag[]> _flags = [];
 
-    public GuardStateSnapshot(GuardStateData data)
+    /// <param name="data">The lists and flags.</param>
+    /// <param name="normalization">
+    /// How addresses fold: entries are keyed by the form the guard looks them up in, whatever spelling they were stored in.
+    /// </param>
+    public GuardStateSnapshot(GuardStateData data, EmailAddressNormalizationOptions? normalization = null)
     {
         Version = data.Version;
         Data = data;
         foreach (EmailGuardListEntry entry in data.Entries)
         {
-            (entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed)[(entry.PartyType, entry.Value)] = entry;
+            string value = normalization is null ? entry.Value : GuardPartyValues.MatchForm(entry.PartyType, entry.Value, normalization);
+            Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> list = entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed;
+
+            // Two spellings of one party: the entry that expires last wins, so neither shortens the other.
+            if (!list.TryGetValue((entry.PartyType, value), out EmailGuardListEntry? existing) || (existing.ExpiresAt is { } a && (entry.ExpiresAt is not { } b || b > a)))
+            {
+                list[(entry.PartyType, value)] = entry;
+            }
         }
 
         foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in data.Flags.GroupBy(f => (f.PartyType, f.PartyId)))

@@ -12,7 +12,7 @@ namespace EmailGuard.Testing.Guard;
 /// The send guard's incident scenarios, run once per store: subclasses say how to create the rate-limit store (and,
 /// for a shared backend, the state store). Every store must produce exactly the same decisions.
 /// </summary>
-public abstract class SendGuardScenarioTests
+public abstract partial class SendGuardScenarioTests
 {
     /// <summary>A fixed start inside an hour window, far from any boundary.</summary>
     protected static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);

@@ -1,0 +1,101 @@
+using System.Net;
+using System.Net.Http.Json;
+using EmailGuard.Testing.Addresses;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>A <c>PerField</c> address partition folds look-alike spellings exactly as the send guard does.</summary>
+public sealed class AddressFieldNormalizationTests
+{
+    private static Task<TestApp> StartAsync(Action<SendGuardOptions>? guard = null) => TestApp.StartAsync(
+        s =>
+        {
+            IEmailGuardBuilder builder = s.AddEmailGuard();
+            if (guard is not null)
+            {
+                builder.AddSendGuard(guard);
+            }
+
+            builder.AddEndpointPolicies(o => o.AddPolicy("reset", p => p.PerField("email", RateLimitRule.PerHour(2))));
+        },
+        a =>
+        {
+            a.MapPost("/reset", (ResetRequest body) => Results.Ok(body.Email)).RequireEmailRateLimit("reset");
+            a.MapPost("/reset-form", ([FromForm] string email) => Results.Ok(email)).RequireEmailRateLimit("reset").DisableAntiforgery();
+        });
+
+    public sealed record ResetRequest(string Email);
+
+    [Fact]
+    public async Task JsonField_EveryLookAlikeFormOfOneMailbox_SharesOneCounter()
+    {
+        foreach ((string canonical, string[] forms) in AddressCorpus.Equivalent)
+        {
+            await using TestApp app = await StartAsync();
+            List<HttpStatusCode> statuses = [];
+            for (int i = 0; i < forms.Length; i++)
+            {
+                // Each from its own IP: a distributed attack, which only the per-address partition can stop.
+                using HttpResponseMessage response = await app.PostAsync("/reset", $"203.0.113.{i + 1}", JsonContent.Create(new { email = forms[i] }));
+                statuses.Add(response.StatusCode);
+            }
+
+            statuses.Count(s => s == HttpStatusCode.OK).Should().Be(2, $"the {forms.Length} spellings of {canonical} are one inbox");
+            statuses.Skip(2).Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests);
+        }
+    }
+
+    [Fact]
+    public async Task FormField_TrailingIdeographicFullStops_ShareTheCounterOfThePlainAddress()
+    {
+        await using TestApp app = await StartAsync();
+        string[] forms = ["victim@example.com", "victim@example.com\u3002", "victim@example.com\uFF0E", "victim@example.com\uFF61"];
+
+        List<HttpStatusCode> statuses = [];
+        foreach (string form in forms)
+        {
+            using var content = new FormUrlEncodedContent([new("email", form)]);
+            using HttpResponseMessage response = await app.PostAsync("/reset-form", "203.0.113.9", content);
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task JsonField_InvalidLookAlikes_ShareTheCounterOfTheAddressTheyImitate()
+    {
+        await using TestApp app = await StartAsync();
+        string[] forms = ["victim@example.com", "victim\uFF20example.com", "vic\u200Btim@example.com", "victim@exa\u00ADmple.com", "victim@example.com\u200F"];
+
+        List<HttpStatusCode> statuses = [];
+        foreach (string form in forms)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/reset", "203.0.113.10", JsonContent.Create(new { email = form }));
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task JsonField_SendGuardTurnsProviderFoldingOff_EndpointFollows()
+    {
+        await using TestApp app = await StartAsync(o => o.AddressNormalization.FoldProviderAliases = false);
+        string[] forms = ["johndoe@gmail.com", "john.doe@gmail.com", "j.ohndoe@gmail.com", "JohnDoe@gmail.com", "JOHNDOE@gmail.com\u3002"];
+
+        List<HttpStatusCode> statuses = [];
+        foreach (string form in forms)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/reset", "203.0.113.11", JsonContent.Create(new { email = form }));
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+    }
+}

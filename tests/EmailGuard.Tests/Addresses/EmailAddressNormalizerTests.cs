@@ -1,0 +1,203 @@
+using System.Diagnostics;
+using EmailGuard.Testing.Addresses;
+
+namespace EmailGuard.Tests.Addresses;
+
+public sealed class EmailAddressNormalizerTests
+{
+    private static readonly EmailAddressNormalizationOptions Defaults = new();
+
+    public static TheoryData<string, string> EquivalentForms()
+    {
+        TheoryData<string, string> data = [];
+        foreach ((string canonical, string form) in AddressCorpus.AllForms)
+        {
+            data.Add(canonical, form);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string, string> DistinctPairs()
+    {
+        TheoryData<string, string> data = [];
+        foreach ((string a, string b) in AddressCorpus.Distinct)
+        {
+            data.Add(a, b);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string> InvalidInputs() => [.. AddressCorpus.Invalid];
+
+    [Fact]
+    public void Corpus_HasAtLeastFiftyEquivalentForms()
+    {
+        AddressCorpus.AllForms.Count().Should().BeGreaterThanOrEqualTo(50);
+        AddressCorpus.AllForms.Select(f => f.Form).Should().OnlyHaveUniqueItems();
+    }
+
+    [Theory]
+    [MemberData(nameof(EquivalentForms))]
+    public void TryNormalize_EquivalentForm_GivesTheCanonicalAddress(string canonical, string form)
+    {
+        bool valid = EmailAddressNormalizer.TryNormalize(form, Defaults, out NormalizedEmailAddress result, out string? error);
+
+        valid.Should().BeTrue(error);
+        result.Address.Should().Be(canonical);
+        EmailAddressNormalizer.GetPartitionValue(form, Defaults).Should().Be(canonical);
+    }
+
+    [Theory]
+    [MemberData(nameof(EquivalentForms))]
+    public void TryNormalize_CanonicalFormOfAnyForm_IsAFixedPoint(string canonical, string form)
+    {
+        EmailAddressNormalizer.TryNormalize(form, Defaults, out NormalizedEmailAddress first, out _).Should().BeTrue();
+        EmailAddressNormalizer.TryNormalize(first.Address, Defaults, out NormalizedEmailAddress second, out _).Should().BeTrue();
+
+        second.Address.Should().Be(canonical);
+    }
+
+    [Theory]
+    [MemberData(nameof(DistinctPairs))]
+    public void TryNormalize_DifferentMailboxes_KeepDifferentKeys(string a, string b)
+    {
+        EmailAddressNormalizer.TryNormalize(a, Defaults, out NormalizedEmailAddress first, out string? errorA).Should().BeTrue(errorA);
+        EmailAddressNormalizer.TryNormalize(b, Defaults, out NormalizedEmailAddress second, out string? errorB).Should().BeTrue(errorB);
+
+        first.Address.Should().NotBe(second.Address);
+    }
+
+    [Theory]
+    [MemberData(nameof(InvalidInputs))]
+    public void TryNormalize_HostileInput_RefusedWithAReasonNeverThrown(string input)
+    {
+        bool valid = EmailAddressNormalizer.TryNormalize(input, Defaults, out NormalizedEmailAddress result, out string? error);
+
+        valid.Should().BeFalse($"'{input}' normalized to '{result.Address}'");
+        error.Should().NotBeNullOrWhiteSpace();
+        result.Should().Be(default(NormalizedEmailAddress));
+        FluentActions.Invoking(() => EmailAddressNormalizer.GetPartitionValue(input, Defaults)).Should().NotThrow();
+    }
+
+    [Fact]
+    public void TryNormalize_TrailingUnicodeFullStop_IsTheSameDomainNotAFreshOne()
+    {
+        // The finding: trailing dots were trimmed before IDNA turned U+3002 into a dot, so the key got a dot of its own.
+        foreach (char dot in "\u3002\uFF0E\uFF61")
+        {
+            EmailAddressNormalizer.TryNormalize($"victim@example.com{dot}", Defaults, out NormalizedEmailAddress address, out _).Should().BeTrue();
+            address.Domain.Should().Be("example.com");
+            EmailAddressNormalizer.TryNormalizeDomain($"example.com{dot}", out string? domain).Should().BeTrue();
+            domain.Should().Be("example.com");
+        }
+    }
+
+    [Fact]
+    public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
+    {
+        EmailAddressNormalizationOptions options = new() { FoldProviderAliases = false };
+
+        Normalize("john.doe@gmail.com", options).Should().Be("john.doe@gmail.com");
+        Normalize("johndoe@googlemail.com", options).Should().Be("johndoe@googlemail.com");
+        Normalize("base-x@yahoo.com", options).Should().Be("base-x@yahoo.com");
+        Normalize("anything@user.fastmail.com", options).Should().Be("anything@user.fastmail.com");
+        Normalize("victim+x@example.com", options).Should().Be("victim@example.com", "plus-tags are their own setting");
+    }
+
+    [Fact]
+    public void TryNormalize_PlusTagsOff_ProvidersThatDocumentPlusAddressingStillFold()
+    {
+        EmailAddressNormalizationOptions options = new() { StripPlusTags = false };
+
+        Normalize("victim+x@example.com", options).Should().Be("victim+x@example.com");
+        Normalize("john.doe+x@googlemail.com", options).Should().Be("johndoe@gmail.com");
+        EmailAddressNormalizer.TryNormalize("victim+x@example.com", stripPlusTag: false, out NormalizedEmailAddress kept, out _).Should().BeTrue();
+        kept.Address.Should().Be("victim+x@example.com");
+    }
+
+    [Fact]
+    public void TryNormalize_AppAddsAProvider_ItsAliasesFold()
+    {
+        EmailAddressNormalizationOptions options = new();
+        options.Providers.Add(new EmailProviderRule
+        {
+            Name = "Example Mail",
+            Domains = ["mail.example", "POST.example"],
+            CanonicalDomain = "mail.example",
+            IgnoreDots = true,
+            SubaddressSeparators = "+-",
+        });
+
+        Normalize("a.b-news@post.example", options).Should().Be("ab@mail.example");
+        Normalize("a.b-news@post.example", Defaults).Should().Be("a.b-news@post.example");
+        EmailAddressNormalizer.TryNormalizeDomain("post.example\u3002", options, out string? domain).Should().BeTrue();
+        domain.Should().Be("mail.example");
+    }
+
+    [Fact]
+    public void TryNormalize_LaterRuleForADomain_ReplacesTheBuiltInOne()
+    {
+        EmailAddressNormalizationOptions options = new();
+        options.Providers.Add(new EmailProviderRule { Name = "Plain Gmail", Domains = ["gmail.com"] });
+
+        Normalize("john.doe@gmail.com", options).Should().Be("john.doe@gmail.com");
+    }
+
+    [Fact]
+    public void TryNormalizeDomain_AliasDomain_FoldsOnlyWithOptions()
+    {
+        EmailAddressNormalizer.TryNormalizeDomain("GoogleMail\uFF0Ecom\u3002", out string? plain).Should().BeTrue();
+        plain.Should().Be("googlemail.com");
+        EmailAddressNormalizer.TryNormalizeDomain("GoogleMail\uFF0Ecom\u3002", Defaults, out string? folded).Should().BeTrue();
+        folded.Should().Be("gmail.com");
+        EmailAddressNormalizer.TryNormalizeDomain("user.fastmail.com", Defaults, out string? subdomain).Should().BeTrue();
+        subdomain.Should().Be("user.fastmail.com", "a domain entry for one Fastmail user's subdomain must not widen to all of Fastmail");
+    }
+
+    [Fact]
+    public void GetPartitionValue_InvalidLookAlikes_ShareTheKeyOfTheAddressTheyImitate()
+    {
+        string[] lookAlikes =
+        [
+            "victim\uFF20example.com",
+            "vic\u200Btim@example.com",
+            "victim@exa\u00ADmple.com",
+            "victim@example.com\u200F",
+            "victim @ example.com",
+            "victim@example.com\u3002\u3002",
+        ];
+
+        lookAlikes.Select(v => EmailAddressNormalizer.GetPartitionValue(v, Defaults)).Should().AllBe("victim@example.com");
+        EmailAddressNormalizer.GetPartitionValue("not an address", Defaults).Should().Be("notanaddress");
+        EmailAddressNormalizer.GetPartitionValue("NOT AN\u200B ADDRESS", Defaults).Should().Be("notanaddress");
+    }
+
+    [Fact]
+    public void TryNormalize_OversizedInputs_RefusedInBoundedTime()
+    {
+        string huge = new string('a', 1_000_000) + "@example.com";
+        string expanding = "victim@" + new string('\uFDFA', 1_000);
+        string manyDots = "victim@" + string.Concat(Enumerable.Repeat("a\u3002", 500));
+
+        Stopwatch watch = Stopwatch.StartNew();
+        for (int i = 0; i < 200; i++)
+        {
+            EmailAddressNormalizer.TryNormalize(huge, Defaults, out _, out _).Should().BeFalse();
+            EmailAddressNormalizer.TryNormalize(expanding, Defaults, out _, out _).Should().BeFalse();
+            EmailAddressNormalizer.TryNormalize(manyDots, Defaults, out _, out _).Should().BeFalse();
+            EmailAddressNormalizer.GetPartitionValue(huge, Defaults).Should().NotBeNull();
+            EmailAddressNormalizer.GetPartitionValue(expanding, Defaults).Should().NotBeNull();
+        }
+
+        // 1,000 hostile calls; linear work on at most ~1,000 characters each. A generous bound for a shared machine.
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(20));
+    }
+
+    private static string Normalize(string address, EmailAddressNormalizationOptions options)
+    {
+        EmailAddressNormalizer.TryNormalize(address, options, out NormalizedEmailAddress result, out string? error).Should().BeTrue(error);
+        return result.Address;
+    }
+}
