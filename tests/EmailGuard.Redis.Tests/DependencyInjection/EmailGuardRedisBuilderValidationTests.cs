@@ -121,6 +121,19 @@ public sealed class EmailGuardRedisBuilderValidationTests
         start.Should().Throw<OptionsValidationException>().WithMessage("*Configuration*");
     }
 
+    [Theory]
+    [InlineData("EmailGuard:Redis:KeyPrefx", "app:", "EmailGuard:Redis:KeyPrefx*did you mean KeyPrefix?")]
+    [InlineData("EmailGuard:Redis:UseServerTime", "sometimes", "EmailGuard:Redis:UseServerTime*")]
+    public void AddRedisStore_MalformedSetting_FailsAtStartupWithItsPath(string key, string value, string message)
+    {
+        using ServiceProvider provider = WithConfiguration(new() { ["EmailGuard:Redis:Configuration"] = "127.0.0.1:1", [key] = value })
+            .AddRedisStore().Services.BuildServiceProvider();
+
+        Action start = provider.GetRequiredService<IStartupValidator>().Validate;
+
+        start.Should().Throw<OptionsValidationException>().WithMessage($"*{message}*");
+    }
+
     private static IEmailGuardBuilder WithConfiguration(Dictionary<string, string?> values)
     {
         ServiceCollection services = new();
