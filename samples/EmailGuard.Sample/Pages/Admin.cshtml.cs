@@ -149,6 +149,11 @@ public sealed class AdminModel(
         {
             Fail(ex.Message);
         }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            // A dead or hung store is an answer for the operator, not a 500: the library gives up within its timeout.
+            Fail($"Not done: {ex.Message}");
+        }
 
         await LoadAsync();
         return Page();
@@ -161,6 +166,18 @@ public sealed class AdminModel(
     }
 
     private async Task LoadAsync()
+    {
+        try
+        {
+            await LoadCoreAsync();
+        }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            Fail(Message is null ? $"The store is unavailable, so usage, flags and lists cannot be shown: {ex.Message}" : $"{Message} {ex.Message}");
+        }
+    }
+
+    private async Task LoadCoreAsync()
     {
         CancellationToken ct = HttpContext.RequestAborted;
         List<UsageRow> usage = [];

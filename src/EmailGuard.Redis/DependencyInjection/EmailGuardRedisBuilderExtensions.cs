@@ -64,6 +64,11 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
         services.AddRedisGuardState();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RedisEvictionPolicyCheck>>())));
+        EmailGuardStartup.Register(services);
         return builder;
     }
 }

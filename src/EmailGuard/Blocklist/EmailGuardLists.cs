@@ -53,7 +53,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         };
 
         await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
-        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
         LogListed(_logger, kind, partyType, entry.Reason, addedBy, entry.ExpiresAt);
         return entry;
     }
@@ -74,7 +74,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             }
         }
 
-        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
         LogUnlisted(_logger, kind, partyType, removed);
         return removed;
     }
@@ -83,7 +83,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     {
         CheckKind(kind);
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         return data.Entries.FirstOrDefault(e => e.Kind == kind && e.PartyType == partyType && e.IsActive(now) && Matches(e, normalized));
     }
@@ -96,7 +96,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Take, 1, nameof(query.Take));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Take, EmailGuardListQuery.MaxTake, nameof(query.Take));
 
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         IEnumerable<EmailGuardListEntry> matches = data.Entries.Where(e =>
             e.Kind == query.Kind
@@ -124,7 +124,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     public async ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         Dictionary<string, int> counts = new(StringComparer.OrdinalIgnoreCase);
         foreach (EmailGuardListEntry entry in data.Entries)

@@ -5,6 +5,11 @@ namespace EmailGuard;
 /// used). Values are normalized as the guard normalizes them, so an entry for <c>Victim+x@Example.com</c> matches
 /// <c>victim@example.com</c>.
 /// </summary>
+/// <remarks>
+/// Every method waits on the store at most <see cref="StoreResilienceOptions.Timeout"/> per call; a store that does not
+/// answer, fails, or is known to be down makes it throw <see cref="EmailGuardStoreUnavailableException"/>, never the
+/// store client's own exception.
+/// </remarks>
 public interface IEmailGuardLists
 {
     /// <summary>Adds or replaces an entry.</summary>

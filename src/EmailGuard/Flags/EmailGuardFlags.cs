@@ -63,7 +63,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 Metadata = metadata,
             },
             cancellationToken).ConfigureAwait(false);
-        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
 
         if (flag.Suspend)
         {
@@ -89,7 +89,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         CheckParty(partyType, partyId);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         int cleared = 0;
         foreach (EmailGuardFlag flag in data.Flags)
         {
@@ -115,7 +115,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 Metadata = metadata,
             },
             cancellationToken).ConfigureAwait(false);
-        await _state.ReloadAsync(cancellationToken).ConfigureAwait(false);
+        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
         LogCleared(_logger, partyType, reason, cleared, clearedBy);
         return cleared;
     }
@@ -124,7 +124,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         CheckParty(partyType, partyId);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         return [.. data.Flags.Where(f => f.PartyType == partyType && string.Equals(f.PartyId, partyId, StringComparison.Ordinal) && f.IsActive(now))];
     }
 

@@ -4,6 +4,11 @@ namespace EmailGuard;
 /// Flags and suspensions of users and tenants, shared by every instance through the guard's state store. Every flag and
 /// clear is recorded as an <see cref="EmailGuardFlagEvent"/>.
 /// </summary>
+/// <remarks>
+/// Every method waits on the store at most <see cref="StoreResilienceOptions.Timeout"/> per call; a store that does not
+/// answer, fails, or is known to be down makes it throw <see cref="EmailGuardStoreUnavailableException"/>, never the
+/// store client's own exception.
+/// </remarks>
 public interface IEmailGuardFlags
 {
     /// <summary>

@@ -16,6 +16,8 @@ namespace EmailGuard;
 /// </remarks>
 internal sealed partial class EmailSendGuard : IEmailSendGuard
 {
+    private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
+
     private readonly SendGuardOptions _options;
     private readonly SendGuardRules _rules;
     private readonly ResilientRateLimitStore _store;
@@ -46,7 +48,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _state = state;
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger);
+        _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
         _addresses = new AddressKeyCache(_options.AddressNormalization);
         _ipKeys = new ClientIpKeyCache(_options.ClientIpv6PrefixLength);
     }
@@ -104,7 +106,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public async ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
-        GuardStateSnapshot state = await _state.GetAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateSnapshot state = await _state.GetAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new EmailGuardStoreUnavailableException(
+                "The EmailGuard state store has not answered since the app started, so the flags of the queried parties are unknown.");
         DateTimeOffset now = _timeProvider.GetUtcNow();
         List<RateLimitRequest> requests = [];
         List<RequestTag> tags = [];
@@ -250,7 +254,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 }
             }
 
-            ValueTask<GuardStateSnapshot> pendingState = _state.GetAsync(cancellationToken);
+            ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(cancellationToken);
             if (!pendingState.IsCompletedSuccessfully)
             {
                 handedOff = true;
@@ -269,12 +273,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
-        ValueTask<GuardStateSnapshot> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, bool commit, CancellationToken cancellationToken)
+        ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, bool commit, CancellationToken cancellationToken)
     {
         bool handedOff = false;
         try
         {
-            GuardStateSnapshot state = await pendingState.ConfigureAwait(false);
+            GuardStateSnapshot? state = await pendingState.ConfigureAwait(false);
             ValueTask<EmailSendDecision> decision = Decide(message, buffers, sender, state, commit, cancellationToken, out handedOff);
             return await decision.ConfigureAwait(false);
         }
@@ -292,9 +296,24 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// returned task owns <paramref name="buffers"/> (<paramref name="handedOff"/>) and hands them back itself.
     /// </summary>
     private ValueTask<EmailSendDecision> Decide(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot state, bool commit, CancellationToken cancellationToken, out bool handedOff)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, bool commit, CancellationToken cancellationToken, out bool handedOff)
     {
         handedOff = false;
+        if (state is null)
+        {
+            // Lists and flags were never loaded (the state store has not answered since startup): a blocklisted or
+            // suspended party cannot be recognised, so the failure mode decides, as for the counters.
+            if (_options.FailureMode == StoreFailureMode.FailClosed)
+            {
+                LogStoreUnavailable(_logger, message.TenantId);
+                return new(new EmailSendDecision(
+                    EmailSendReason.StoreUnavailable, EmailGuardDimension.None, null, null, null, "The blocklists and flags could not be loaded.",
+                    s_stateUnavailableRetryAfter, _timeProvider.GetUtcNow(), null));
+            }
+
+            state = GuardStateSnapshot.Empty;
+        }
+
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = buffers.RecipientCount;
         string? tenant = message.TenantId;

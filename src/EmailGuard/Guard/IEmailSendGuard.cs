@@ -5,7 +5,10 @@ namespace EmailGuard;
 /// provider: every applicable dimension in one atomic acquire, after address validation, blocklists and flags.
 /// </summary>
 /// <remarks>
-/// No method throws because of a store failure: the configured <see cref="SendGuardOptions.FailureMode"/> applies.
+/// No check waits on a store longer than <see cref="StoreResilienceOptions.Timeout"/> per call, and none throws because
+/// of a store failure: the configured <see cref="SendGuardOptions.FailureMode"/> applies. Blocklists and flags come from
+/// a snapshot refreshed in the background; a check made before the first snapshot was loaded follows the failure mode
+/// too. Only <see cref="GetStatusAsync"/> can throw for the store, <see cref="EmailGuardStoreUnavailableException"/>.
 /// </remarks>
 public interface IEmailSendGuard
 {
@@ -41,6 +44,7 @@ public interface IEmailSendGuard
     /// </summary>
     /// <param name="query">The parties to report on.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    /// <returns>The status.</returns>
+    /// <returns>The status; <see cref="EmailGuardStatus.IsStoreAvailable"/> is false when the counters could not be read.</returns>
+    /// <exception cref="EmailGuardStoreUnavailableException">Lists and flags were never loaded since startup, so the flags are unknown.</exception>
     ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EmailGuard;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,7 +37,10 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<IEmailGuardStateStore>(),
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),
                 sp.GetRequiredService<TimeProvider>(),
-                sp.GetService<ILogger<GuardStateCache>>()));
+                sp.GetService<ILogger<GuardStateCache>>(),
+                sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value,
+                sp.GetService<IMeterFactory>()));
+            EmailGuardStartup.Register(services);
             services.TryAddSingleton(sp => new EmailSendGuard(
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),
                 sp.GetRequiredService<ResilientRateLimitStore>(),

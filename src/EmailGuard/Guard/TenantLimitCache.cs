@@ -5,10 +5,16 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace EmailGuard;
 
 /// <summary>
-/// Caches the <see cref="ITenantLimitProvider"/>'s answers for a short lifetime. Concurrent checks for one tenant share
-/// one lookup, so N checks cause at most one query per lifetime; a failing provider falls back to the defaults for
-/// that lifetime (so a down database is not hammered) and is logged.
+/// Caches the <see cref="ITenantLimitProvider"/>'s answers for a short lifetime, and never lets a check wait on the
+/// provider longer than <see cref="StoreResilienceOptions.Timeout"/>.
 /// </summary>
+/// <remarks>
+/// Concurrent checks for one tenant share one lookup, so N checks cause at most one query per lifetime. Once an answer
+/// expires, checks keep using it while the next lookup runs in the background. A check with no answer at hand waits
+/// for the lookup at most the timeout and then uses the default tenant rules; the lookup goes on and serves later
+/// checks. A failing provider keeps the last answer (the defaults when there is none) for one lifetime, so a down
+/// database is not hammered, and is logged.
+/// </remarks>
 internal sealed partial class TenantLimitCache
 {
     private const int MaxTenants = 100_000;
@@ -16,14 +22,16 @@ internal sealed partial class TenantLimitCache
     private readonly ITenantLimitProvider? _provider;
     private readonly TimeProvider _timeProvider;
     private readonly long _lifetimeTicks;
+    private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    public TenantLimitCache(ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null)
+    public TenantLimitCache(ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null, TimeSpan? timeout = null)
     {
         _provider = provider;
         _timeProvider = timeProvider;
         _lifetimeTicks = lifetime.Ticks;
+        _timeout = timeout ?? new StoreResilienceOptions().Timeout;
         _logger = logger ?? NullLogger.Instance;
     }
 
@@ -37,27 +45,53 @@ internal sealed partial class TenantLimitCache
         }
 
         long now = _timeProvider.GetUtcNow().UtcTicks;
+        Task<RateLimitRule[]> rules;
+        RateLimitRule[]? last;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
-            return entry.Rules.IsCompletedSuccessfully ? new(entry.Rules.Result) : new(entry.Rules.WaitAsync(cancellationToken));
+            rules = entry.Rules;
+            last = entry.Previous;
+        }
+        else
+        {
+            last = entry is null ? null : entry.Rules.IsCompletedSuccessfully ? entry.Rules.Result : entry.Previous;
+            rules = Load(tenantId, entry, defaults, now, last);
         }
 
-        return new(Load(tenantId, entry, defaults, now).WaitAsync(cancellationToken));
+        if (rules.IsCompletedSuccessfully)
+        {
+            return new(rules.Result);
+        }
+
+        return last is not null ? new(last) : new(WaitAsync(tenantId, rules, defaults, cancellationToken));
     }
 
     /// <summary>Forgets a tenant's cached limits, e.g. after the app changed them.</summary>
     public void Invalidate(string tenantId) => _entries.TryRemove(tenantId, out _);
 
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, RateLimitRule[] defaults, long now)
+    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await rules.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogProviderSlow(_logger, tenantId, _timeout);
+            return defaults;
+        }
+    }
+
+    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, RateLimitRule[] defaults, long now, RateLimitRule[]? last)
     {
         TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        Entry mine = new(loading.Task, now + _lifetimeTicks);
+        Entry mine = new(loading.Task, now + _lifetimeTicks, last);
         while (true)
         {
             bool won = stale is null ? TryAddBounded(tenantId, mine) : _entries.TryUpdate(tenantId, mine, stale);
             if (won)
             {
-                _ = FillAsync(tenantId, defaults, loading);
+                _ = FillAsync(tenantId, last ?? defaults, loading);
                 return loading.Task;
             }
 
@@ -81,9 +115,9 @@ internal sealed partial class TenantLimitCache
         return _entries.TryAdd(tenantId, entry);
     }
 
-    private async Task FillAsync(string tenantId, RateLimitRule[] defaults, TaskCompletionSource<RateLimitRule[]> loading)
+    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, TaskCompletionSource<RateLimitRule[]> loading)
     {
-        RateLimitRule[] rules = defaults;
+        RateLimitRule[] rules = fallback;
         try
         {
             TenantLimits? limits = await _provider!.GetLimitsAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
@@ -95,14 +129,21 @@ internal sealed partial class TenantLimitCache
         catch (Exception ex)
         {
             LogProviderFailure(_logger, tenantId, ex);
-            rules = defaults;
+            rules = fallback;
         }
 
         loading.TrySetResult(rules);
     }
 
-    [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; the default tenant limits apply until the cache entry expires.")]
+    [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; its last answer (or the default tenant limits) applies until the cache entry expires.")]
     private static partial void LogProviderFailure(ILogger logger, string tenantId, Exception exception);
 
-    private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks);
+    [LoggerMessage(EventId = 1005, EventName = "TenantLimitProviderSlow", Level = LogLevel.Warning,
+        Message = "The tenant limit provider did not answer for tenant {TenantId} within {Timeout}; this check uses the default tenant limits, and the lookup goes on in the background.")]
+    private static partial void LogProviderSlow(ILogger logger, string tenantId, TimeSpan timeout);
+
+    /// <param name="Rules">The lookup; complete once the provider answered (or failed).</param>
+    /// <param name="ExpiresAtTicks">When the answer is to be looked up again.</param>
+    /// <param name="Previous">The answer before this lookup, served while it runs.</param>
+    private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous);
 }

@@ -13,7 +13,10 @@ public static class EmailGuardHealthChecksBuilderExtensions
 
     /// <summary>
     /// Adds a health check that reports the circuit breaker in front of EmailGuard's store: healthy when closed,
-    /// degraded while half-open, <paramref name="failureStatus"/> while open. It never calls the store itself.
+    /// degraded while half-open, <paramref name="failureStatus"/> while open. It never waits on the store. With the circuit
+    /// closed it reports degraded when the store's configuration lets counters be lost (for Redis, a
+    /// <c>maxmemory-policy</c> other than <c>noeviction</c>) and when the send guard's lists and flags are not loaded or
+    /// stale; the data then holds <c>warnings</c>, and always <c>stateAgeSeconds</c> when the send guard is added.
     /// Requires <c>AddEmailGuard()</c>.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
@@ -31,9 +34,12 @@ public static class EmailGuardHealthChecksBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         return builder.Add(new HealthCheckRegistration(
             name,
-            sp => new EmailGuardStoreHealthCheck(sp.GetService<ResilientRateLimitStore>()
-                ?? throw new InvalidOperationException(
-                    "The EmailGuard store health check needs EmailGuard's services: call services.AddEmailGuard() in ConfigureServices or on builder.Services.")),
+            sp => new EmailGuardStoreHealthCheck(
+                sp.GetService<ResilientRateLimitStore>()
+                    ?? throw new InvalidOperationException(
+                        "The EmailGuard store health check needs EmailGuard's services: call services.AddEmailGuard() in ConfigureServices or on builder.Services."),
+                sp.GetService<GuardStateCache>(),
+                sp.GetServices<IStoreConfigurationCheck>()),
             failureStatus,
             tags));
     }

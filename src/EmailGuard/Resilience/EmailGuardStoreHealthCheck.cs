@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace EmailGuard;
@@ -7,23 +8,62 @@ namespace EmailGuard;
 /// registration's failure status (unhealthy by default) while open. It reads the breaker instead of calling the store,
 /// so a health probe never adds load to a struggling store nor waits on it.
 /// </summary>
-internal sealed class EmailGuardStoreHealthCheck(ResilientRateLimitStore store) : IHealthCheck
+/// <remarks>
+/// With the circuit closed it also reports degraded when the store is configured so that limits quietly weaken (see
+/// <see cref="IStoreConfigurationCheck"/>, checked in the background), and when the send guard's lists and flags were
+/// never loaded or are stale: older than three refresh intervals, at least 30 seconds.
+/// </remarks>
+internal sealed class EmailGuardStoreHealthCheck(
+    ResilientRateLimitStore store, GuardStateCache? state = null, IEnumerable<IStoreConfigurationCheck>? configurationChecks = null) : IHealthCheck
 {
+    private static readonly TimeSpan s_minimumStaleAge = TimeSpan.FromSeconds(30);
+
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
         StoreCircuitBreaker breaker = store.Breaker;
-        StoreCircuitState state = breaker.State;
+        StoreCircuitState circuit = breaker.State;
         Dictionary<string, object> data = new(StringComparer.Ordinal)
         {
             ["store"] = store.Store.GetType().Name,
-            ["circuit"] = state.ToString(),
+            ["circuit"] = circuit.ToString(),
             ["consecutiveFailures"] = breaker.ConsecutiveFailures,
         };
 
-        HealthCheckResult result = state switch
+        List<string> warnings = [];
+        foreach (IStoreConfigurationCheck check in configurationChecks ?? [])
         {
-            StoreCircuitState.Closed => HealthCheckResult.Healthy("The rate-limit store circuit is closed.", data),
+            check.Refresh();
+            warnings.AddRange(check.Warnings);
+        }
+
+        if (state is not null)
+        {
+            TimeSpan? age = state.Age;
+            data["stateAgeSeconds"] = age is { } known ? Math.Round(known.TotalSeconds, 1) : -1;
+            data["stateCircuit"] = state.Store.CircuitState.ToString();
+            TimeSpan staleAfter = state.RefreshInterval * 3 > s_minimumStaleAge ? state.RefreshInterval * 3 : s_minimumStaleAge;
+            if (age is null)
+            {
+                warnings.Add("The send guard's blocklists and flags have not been loaded yet; until they are, checks follow the failure mode.");
+            }
+            else if (age > staleAfter)
+            {
+                warnings.Add(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The send guard's blocklists and flags are {age.Value.TotalSeconds:0} s old: the state store has not answered since."));
+            }
+        }
+
+        if (warnings.Count != 0)
+        {
+            data["warnings"] = warnings.ToArray();
+        }
+
+        HealthCheckResult result = circuit switch
+        {
+            StoreCircuitState.Closed when warnings.Count == 0 => HealthCheckResult.Healthy("The rate-limit store circuit is closed.", data),
+            StoreCircuitState.Closed => HealthCheckResult.Degraded(string.Join(" ", warnings), data: data),
             StoreCircuitState.HalfOpen => HealthCheckResult.Degraded("The rate-limit store circuit is half-open: a probe is testing the store.", data: data),
             _ => new HealthCheckResult(
                 context.Registration.FailureStatus,

@@ -60,6 +60,9 @@ internal sealed partial class ResilientRateLimitStore
     /// <summary>The store behind this wrapper.</summary>
     public IRateLimitStore Store => _store;
 
+    /// <summary>How long one store call may take; the other calls on the request path (state, tenant limits) share it.</summary>
+    public TimeSpan Timeout => _timeout;
+
     /// <summary>The state of the circuit in front of the store.</summary>
     public StoreCircuitState CircuitState => _breaker.State;
 

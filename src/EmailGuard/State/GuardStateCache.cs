@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -5,89 +6,229 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard;
 
 /// <summary>
-/// Keeps this instance's view of lists and flags. A check reads the store's version at most once per
-/// <see cref="SendGuardOptions.StateRefreshInterval"/> and reloads only when it changed, so on Redis a check stays one
-/// round trip. If the state store fails, the last view stays in force and the failure is logged.
+/// Keeps this instance's view of lists and flags (a snapshot), so that a check never waits on the state store.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Once a snapshot exists, a check reads it and returns at once. At most once per
+/// <see cref="SendGuardOptions.StateRefreshInterval"/> a check also starts a refresh in the background (one at a time):
+/// it reads the store's version and reloads only when it changed, so on Redis it is one round trip. While the store is
+/// down or slow the last good snapshot stays in force; <see cref="Age"/> says how old it is.
+/// </para>
+/// <para>
+/// Before any snapshot exists (the app just started), a check waits for the first load at most
+/// <see cref="StoreResilienceOptions.Timeout"/> and then gets <see langword="null"/>: the caller applies its failure mode.
+/// Every store call goes through <see cref="ResilientStateStore"/>, so a dead store fails fast once its circuit is open.
+/// </para>
+/// </remarks>
 internal sealed partial class GuardStateCache
 {
-    private readonly IEmailGuardStateStore _store;
+    public const string StateAgeInstrument = "emailguard.state.age";
+
+    private readonly ResilientStateStore _store;
     private readonly TimeProvider _timeProvider;
     private readonly long _intervalTimestamps;
     private readonly ILogger _logger;
     private readonly EmailAddressNormalizationOptions _normalization;
     private readonly Lock _lock = new();
-    private GuardStateSnapshot _snapshot = GuardStateSnapshot.Empty;
+    private GuardStateSnapshot? _snapshot;
     private long _checkedAtTimestamp = long.MinValue / 2;
-    private Task<GuardStateSnapshot>? _refreshing;
+    private long _confirmedAtTimestamp;
+    private Task<GuardStateSnapshot?>? _refreshing;
+    private bool _failing;
 
-    public GuardStateCache(IEmailGuardStateStore store, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<GuardStateCache>? logger = null)
+    public GuardStateCache(
+        IEmailGuardStateStore store,
+        IOptions<SendGuardOptions> options,
+        TimeProvider timeProvider,
+        ILogger<GuardStateCache>? logger = null,
+        StoreResilienceOptions? resilience = null,
+        IMeterFactory? meterFactory = null)
     {
-        _store = store;
+        ArgumentNullException.ThrowIfNull(store);
         _timeProvider = timeProvider;
-        _intervalTimestamps = (long)(options.Value.StateRefreshInterval.TotalSeconds * timeProvider.TimestampFrequency);
+        RefreshInterval = options.Value.StateRefreshInterval;
+        _intervalTimestamps = (long)(RefreshInterval.TotalSeconds * timeProvider.TimestampFrequency);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _normalization = options.Value.AddressNormalization;
+        _store = store as ResilientStateStore ?? new ResilientStateStore(store, resilience ?? new StoreResilienceOptions(), timeProvider, _logger);
+
+        // The factory hands out the one EmailGuard meter (it caches meters by name) and disposes it with the host.
+        meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)).CreateObservableGauge(
+            StateAgeInstrument,
+            ObserveAge,
+            unit: "s",
+            description: "How long ago the state store last confirmed this instance's blocklists and flags; absent before the first load.");
     }
 
-    public IEmailGuardStateStore Store => _store;
+    /// <summary>The state store, every call bounded by the timeout; failures throw <see cref="EmailGuardStoreUnavailableException"/>.</summary>
+    public ResilientStateStore Store => _store;
 
-    public ValueTask<GuardStateSnapshot> GetAsync(CancellationToken cancellationToken)
+    public TimeSpan RefreshInterval { get; }
+
+    /// <summary>How long ago the store last confirmed the snapshot (loaded it, or said it is current); <see langword="null"/> before the first load.</summary>
+    public TimeSpan? Age
+    {
+        get
+        {
+            if (Volatile.Read(ref _snapshot) is null)
+            {
+                return null;
+            }
+
+            return _timeProvider.GetElapsedTime(Volatile.Read(ref _confirmedAtTimestamp));
+        }
+    }
+
+    /// <summary>The version of the snapshot in force, or <see langword="null"/> before the first load.</summary>
+    public long? Version => Volatile.Read(ref _snapshot)?.Version;
+
+    /// <summary>
+    /// The snapshot for a check. Synchronous once a snapshot exists; before that, waits for the first load at most the
+    /// timeout and answers <see langword="null"/> when there is still none. Never throws for a store failure.
+    /// </summary>
+    public ValueTask<GuardStateSnapshot?> GetAsync(CancellationToken cancellationToken)
     {
         // Timestamps are cheaper to read than the wall clock, and this runs on every check.
-        long now = _timeProvider.GetTimestamp();
-        GuardStateSnapshot snapshot = Volatile.Read(ref _snapshot);
-        if (now - Volatile.Read(ref _checkedAtTimestamp) < _intervalTimestamps && snapshot.Version != long.MinValue)
+        GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot is not null)
         {
+            if (_timeProvider.GetTimestamp() - Volatile.Read(ref _checkedAtTimestamp) >= _intervalTimestamps)
+            {
+                // A store that answers synchronously (in memory) is refreshed inline; any other in the background.
+                Task<GuardStateSnapshot?> refresh = StartRefresh();
+                if (refresh.IsCompletedSuccessfully && refresh.Result is { } fresh)
+                {
+                    return new(fresh);
+                }
+            }
+
             return new(snapshot);
         }
 
-        Task<GuardStateSnapshot> refresh;
+        Task<GuardStateSnapshot?> first = StartRefresh();
+        return first.IsCompletedSuccessfully ? new(first.Result) : new(WaitForFirstAsync(first, cancellationToken));
+    }
+
+    /// <summary>Starts a refresh unless one is running; returns the running one. Used at startup to load before the first check.</summary>
+    public Task<GuardStateSnapshot?> StartRefresh()
+    {
         lock (_lock)
         {
             if (_refreshing is { } running)
             {
-                refresh = running;
+                return running;
             }
-            else
+
+            // Marked before the refresh runs, so that checks arriving meanwhile do not each start one.
+            Volatile.Write(ref _checkedAtTimestamp, _timeProvider.GetTimestamp());
+            Task<GuardStateSnapshot?> refresh = RefreshAsync();
+            if (!refresh.IsCompleted)
             {
-                refresh = RefreshAsync(now);
-                if (!refresh.IsCompleted)
-                {
-                    _refreshing = refresh;
-                }
+                _refreshing = refresh;
             }
+
+            return refresh;
+        }
+    }
+
+    /// <summary>
+    /// The state as the store holds it now, for the list and flag APIs and after this instance changed lists or flags
+    /// (so that its own checks see the change at once). Reloads only when the store's version moved.
+    /// </summary>
+    /// <exception cref="EmailGuardStoreUnavailableException">The store did not answer in time or failed.</exception>
+    public async ValueTask<GuardStateData> LoadCurrentAsync(CancellationToken cancellationToken)
+    {
+        long version = await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateSnapshot? current = Volatile.Read(ref _snapshot);
+        if (current is not null && current.Version == version)
+        {
+            Confirm(_timeProvider.GetTimestamp());
+            return current.Data;
         }
 
-        return refresh.IsCompletedSuccessfully ? new(refresh.Result) : new(refresh.WaitAsync(cancellationToken));
-    }
-
-    /// <summary>Reloads at once; called after this instance changed lists or flags, so its own checks see the change.</summary>
-    public async ValueTask<GuardStateSnapshot> ReloadAsync(CancellationToken cancellationToken)
-    {
         GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data, _normalization), _timeProvider.GetTimestamp());
+        return Publish(new GuardStateSnapshot(data, _normalization), _timeProvider.GetTimestamp()).Data;
     }
 
-    private async Task<GuardStateSnapshot> RefreshAsync(long now)
+    /// <summary>
+    /// Reloads after this instance wrote lists or flags, so that its own checks see the change at once. The write has
+    /// succeeded by then, so a reload that fails does not fail it: the next refresh picks the change up.
+    /// </summary>
+    public async ValueTask ReloadAfterWriteAsync(CancellationToken cancellationToken)
     {
         try
         {
-            GuardStateSnapshot current = Volatile.Read(ref _snapshot);
+            _ = await LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            Volatile.Write(ref _checkedAtTimestamp, long.MinValue / 2);
+            LogReloadAfterWriteFailed(_logger, ex);
+        }
+    }
+
+    private IEnumerable<Measurement<double>> ObserveAge()
+        => Age is { } age ? [new Measurement<double>(age.TotalSeconds)] : [];
+
+    private async Task<GuardStateSnapshot?> WaitForFirstAsync(Task<GuardStateSnapshot?> first, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await first.WaitAsync(_store.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The load goes on in the background and serves later checks; this one follows its failure mode.
+            return Volatile.Read(ref _snapshot);
+        }
+    }
+
+    private async Task<GuardStateSnapshot?> RefreshAsync()
+    {
+        try
+        {
+            long started = _timeProvider.GetTimestamp();
+            GuardStateSnapshot? current = Volatile.Read(ref _snapshot);
             long version = await _store.GetVersionAsync(CancellationToken.None).ConfigureAwait(false);
-            if (version == current.Version)
+            GuardStateSnapshot result;
+            if (current is not null && version == current.Version)
             {
-                Volatile.Write(ref _checkedAtTimestamp, now);
-                return current;
+                Confirm(started);
+                result = current;
+            }
+            else
+            {
+                GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
+                result = Publish(new GuardStateSnapshot(data, _normalization), started);
             }
 
-            GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
-            return Publish(new GuardStateSnapshot(data, _normalization), now);
+            if (_failing)
+            {
+                _failing = false;
+                LogStateStoreRecovered(_logger);
+            }
+
+            return result;
         }
         catch (Exception ex)
         {
-            LogStateStoreFailure(_logger, ex);
-            Volatile.Write(ref _checkedAtTimestamp, now);
+            // One warning per outage, not one per refresh: a dead store is retried every interval (or, before the first
+            // load, on every check once its circuit lets a call through).
+            if (!_failing)
+            {
+                _failing = true;
+                GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
+                if (snapshot is null)
+                {
+                    LogStateStoreFailureNoSnapshot(_logger, ex);
+                }
+                else
+                {
+                    LogStateStoreFailure(_logger, ex);
+                }
+            }
+
             return Volatile.Read(ref _snapshot);
         }
         finally
@@ -99,21 +240,47 @@ internal sealed partial class GuardStateCache
         }
     }
 
-    private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long now)
+    private void Confirm(long at)
+    {
+        lock (_lock)
+        {
+            if (at > _confirmedAtTimestamp)
+            {
+                _confirmedAtTimestamp = at;
+            }
+        }
+    }
+
+    private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
     {
         lock (_lock)
         {
             // Versions only grow, so a slow refresh that read an older state cannot undo a newer one.
-            if (snapshot.Version >= _snapshot.Version)
+            if (_snapshot is null || snapshot.Version >= _snapshot.Version)
             {
-                _snapshot = snapshot;
+                Volatile.Write(ref _snapshot, snapshot);
             }
 
-            Volatile.Write(ref _checkedAtTimestamp, now);
-            return _snapshot;
+            if (at > _confirmedAtTimestamp)
+            {
+                _confirmedAtTimestamp = at;
+            }
+
+            return _snapshot!;
         }
     }
 
     [LoggerMessage(EventId = 410, EventName = "StateStoreFailure", Level = LogLevel.Warning, Message = "The send guard's state store failed; the last known blocklists and flags stay in force.")]
     private static partial void LogStateStoreFailure(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1003, EventName = "StateStoreFailureBeforeFirstLoad", Level = LogLevel.Error,
+        Message = "The send guard's state store failed before blocklists and flags were ever loaded; until they are, checks follow the failure mode.")]
+    private static partial void LogStateStoreFailureNoSnapshot(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1006, EventName = "StateReloadAfterWriteFailed", Level = LogLevel.Warning,
+        Message = "Lists or flags were written, but reloading them failed; this instance applies the change at its next refresh.")]
+    private static partial void LogReloadAfterWriteFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1004, EventName = "StateStoreRecovered", Level = LogLevel.Information, Message = "The send guard's state store answers again; blocklists and flags are current.")]
+    private static partial void LogStateStoreRecovered(ILogger logger);
 }

@@ -19,7 +19,7 @@ public sealed class SendGuardHarness
         Store = store;
         Options = options;
         IOptions<SendGuardOptions> wrapped = Microsoft.Extensions.Options.Options.Create(options);
-        StateCache = new GuardStateCache(stateStore, wrapped, time);
+        StateCache = new GuardStateCache(stateStore, wrapped, time, resilience: resilience);
         ResilientStore = new ResilientRateLimitStore(store, resilience ?? new StoreResilienceOptions(), time);
         GuardImpl = new EmailSendGuard(wrapped, ResilientStore, StateCache, time, tenantLimitProvider);
         Lists = new EmailGuardLists(StateCache, wrapped, time);

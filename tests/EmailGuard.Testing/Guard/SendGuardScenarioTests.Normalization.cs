@@ -121,7 +121,7 @@ public abstract partial class SendGuardScenarioTests
                 AddedAt = h.Time.GetUtcNow(),
             },
             CancellationToken.None);
-        await h.StateCache.ReloadAsync(CancellationToken.None);
+        await h.StateCache.ReloadAfterWriteAsync(CancellationToken.None);
 
         (await h.Guard.CheckAsync(Mail("johndoe@gmail.com"))).Reason.Should().Be(EmailSendReason.Blocklisted);
         (await h.Lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "j.o.h.n.doe@gmail.com")).Should().BeTrue();

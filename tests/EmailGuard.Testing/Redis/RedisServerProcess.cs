@@ -41,6 +41,18 @@ internal sealed class RedisServerProcess : IDisposable
         return server;
     }
 
+    private void Signal(string signal)
+    {
+        Process process = _process ?? throw new InvalidOperationException("The server is not running.");
+        using Process kill = Process.Start("kill", ["-" + signal, process.Id.ToString(CultureInfo.InvariantCulture)])
+            ?? throw new InvalidOperationException("Could not run kill.");
+        kill.WaitForExit(s_exitTimeout);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {process.Id} exited with {kill.ExitCode}.");
+        }
+    }
+
     public void Restart()
     {
         if (IsRunning)
@@ -77,6 +89,12 @@ internal sealed class RedisServerProcess : IDisposable
         _process = process;
     }
 
+    /// <summary>Freezes the server (<c>SIGSTOP</c>): connections stay open and nothing answers, as a hung Redis.</summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>Lets a paused server run again (<c>SIGCONT</c>).</summary>
+    public void Resume() => Signal("CONT");
+
     public void Stop()
     {
         Process? process = _process;
@@ -102,6 +120,13 @@ internal sealed class RedisServerProcess : IDisposable
 
     public void Dispose()
     {
+        if (IsRunning)
+        {
+            // A paused server ignores SIGTERM-like shutdowns until resumed; SIGKILL works either way, but resume first so
+            // the kernel reaps it at once.
+            Resume();
+        }
+
         Stop();
         try
         {

@@ -1,0 +1,148 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The state store (lists, flags, flag events) behind the same protection as the rate-limit store: every call is bounded
+/// by <see cref="StoreResilienceOptions.Timeout"/> and passes a circuit breaker of its own. A timeout, a store exception
+/// or an open circuit surfaces as <see cref="EmailGuardStoreUnavailableException"/>, the one exception the list and flag
+/// APIs document; bad input and the caller's own cancellation pass through unchanged.
+/// </summary>
+/// <remarks>
+/// A full <see cref="LoadAsync"/> may take longer than one round trip on a large, healthy state (a suppression list of
+/// 100,000 addresses), so it gets <see cref="LoadTimeout"/>. Callers read the version first: a dead or hung store fails
+/// that within the short timeout, so only a store that just answered is given the longer bound.
+/// </remarks>
+internal sealed partial class ResilientStateStore : IEmailGuardStateStore
+{
+    private static readonly TimeSpan s_minimumLoadTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly IEmailGuardStateStore _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly StoreCircuitBreaker _breaker;
+    private readonly ILogger _logger;
+
+    public ResilientStateStore(IEmailGuardStateStore store, StoreResilienceOptions options, TimeProvider timeProvider, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        _store = store;
+        _timeProvider = timeProvider;
+        Timeout = options.Timeout;
+        LoadTimeout = options.Timeout * 10 > s_minimumLoadTimeout ? options.Timeout * 10 : s_minimumLoadTimeout;
+        _breaker = new StoreCircuitBreaker(options, timeProvider);
+        _logger = logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The store behind this wrapper.</summary>
+    public IEmailGuardStateStore Inner => _store;
+
+    /// <summary>The bound of every call but <see cref="LoadAsync"/>.</summary>
+    public TimeSpan Timeout { get; }
+
+    /// <summary>The bound of <see cref="LoadAsync"/>: ten times <see cref="Timeout"/>, at least 5 seconds.</summary>
+    public TimeSpan LoadTimeout { get; }
+
+    public StoreCircuitState CircuitState => _breaker.State;
+
+    public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
+        => CallAsync(static (s, ct) => s.GetVersionAsync(ct), Timeout, "read the state version", cancellationToken);
+
+    public ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken)
+        => CallAsync(static (s, ct) => s.LoadAsync(ct), LoadTimeout, "load lists and flags", cancellationToken);
+
+    public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.UpsertListEntryAsync(entry, ct), "write a list entry", cancellationToken);
+
+    public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.RemoveListEntryAsync(kind, partyType, value, ct), Timeout, "remove a list entry", cancellationToken);
+
+    public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.UpsertFlagAsync(flag, ct), "write a flag", cancellationToken);
+
+    public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.RemoveFlagAsync(partyType, partyId, reason, ct), Timeout, "remove a flag", cancellationToken);
+
+    public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.AppendFlagEventAsync(flagEvent, ct), "append a flag event", cancellationToken);
+
+    public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.GetFlagEventsAsync(max, ct), Timeout, "read flag events", cancellationToken);
+
+    private async ValueTask CallAsync(Func<IEmailGuardStateStore, CancellationToken, ValueTask> call, string what, CancellationToken cancellationToken)
+        => await CallAsync(
+            async (s, ct) =>
+            {
+                await call(s, ct).ConfigureAwait(false);
+                return true;
+            },
+            Timeout,
+            what,
+            cancellationToken).ConfigureAwait(false);
+
+    private async ValueTask<T> CallAsync<T>(Func<IEmailGuardStateStore, CancellationToken, ValueTask<T>> call, TimeSpan timeout, string what, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        StoreCallPermit permit = _breaker.TryEnter();
+        if (permit == StoreCallPermit.Rejected)
+        {
+            throw new EmailGuardStoreUnavailableException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"The EmailGuard state store is down (its circuit is open, next probe in {_breaker.RemainingBreak.TotalSeconds:0.#} s): could not {what}."));
+        }
+
+        try
+        {
+            // The store gets the caller's token, but the wait is cut by the timeout whatever the store does with it.
+            ValueTask<T> pending;
+            try
+            {
+                pending = call(_store, cancellationToken);
+            }
+            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+            {
+                pending = ValueTask.FromException<T>(ex);
+            }
+
+            T result = await BoundedCall.WaitAsync(pending, timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            if (_breaker.OnSuccess(permit))
+            {
+                LogCircuitClosed(_logger);
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
+        {
+            if (_breaker.OnFailure(permit))
+            {
+                LogCircuitOpened(_logger, _breaker.BreakDuration);
+            }
+
+            string reason = ex is TimeoutException
+                ? string.Create(CultureInfo.InvariantCulture, $"did not answer within {timeout.TotalMilliseconds:0} ms")
+                : "failed";
+            throw new EmailGuardStoreUnavailableException($"The EmailGuard state store {reason}: could not {what}.", ex);
+        }
+        catch
+        {
+            _breaker.Abandon(permit);
+            throw;
+        }
+    }
+
+    /// <summary>Bad input stays the caller's bug, and the caller's own cancellation is the caller's; anything else is the store failing.</summary>
+    private static bool IsStoreFailure(Exception exception, CancellationToken cancellationToken)
+        => exception is not ArgumentException
+           && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
+
+    [LoggerMessage(EventId = 1001, EventName = "StateStoreCircuitOpened", Level = LogLevel.Error,
+        Message = "The EmailGuard state store keeps failing: its circuit is open for {BreakDuration}; checks use the last known lists and flags, and the list and flag APIs fail fast.")]
+    private static partial void LogCircuitOpened(ILogger logger, TimeSpan breakDuration);
+
+    [LoggerMessage(EventId = 1002, EventName = "StateStoreCircuitClosed", Level = LogLevel.Information,
+        Message = "The EmailGuard state store answers again: its circuit is closed.")]
+    private static partial void LogCircuitClosed(ILogger logger);
+}

@@ -1,0 +1,72 @@
+namespace EmailGuard.Tests.State;
+
+/// <summary>
+/// An in-memory state store that can be made to hang (every call waits until <see cref="Release"/>) or to throw, as a
+/// dead or paused Redis would.
+/// </summary>
+internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmailGuardStateStore
+{
+    private readonly InMemoryEmailGuardStateStore _inner = new(timeProvider);
+    private TaskCompletionSource _gate = NewGate();
+
+    public StateStoreBehavior Behavior { get; set; }
+
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public InMemoryEmailGuardStateStore Inner => _inner;
+
+    /// <summary>Lets every hanging call through (they then answer normally) and starts a new gate for later hangs.</summary>
+    public void Release()
+    {
+        TaskCompletionSource gate = Interlocked.Exchange(ref _gate, NewGate());
+        gate.SetResult();
+    }
+
+    public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => Run(() => _inner.GetVersionAsync(cancellationToken));
+
+    public ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken) => Run(() => _inner.LoadAsync(cancellationToken));
+
+    public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
+        => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken));
+
+    public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
+        => Run(() => _inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken));
+
+    public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => Run(() => _inner.UpsertFlagAsync(flag, cancellationToken));
+
+    public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
+        => Run(() => _inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken));
+
+    public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
+        => Run(() => _inner.AppendFlagEventAsync(flagEvent, cancellationToken));
+
+    public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
+        => Run(() => _inner.GetFlagEventsAsync(max, cancellationToken));
+
+    private static TaskCompletionSource NewGate() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private async ValueTask Run(Func<ValueTask> call)
+        => await Run(async () =>
+        {
+            await call();
+            return true;
+        });
+
+    private async ValueTask<T> Run<T>(Func<ValueTask<T>> call)
+    {
+        Interlocked.Increment(ref _calls);
+        switch (Behavior)
+        {
+            case StateStoreBehavior.Hang:
+                await Volatile.Read(ref _gate).Task;
+                break;
+            case StateStoreBehavior.Throw:
+                await Task.Yield();
+                throw new InvalidOperationException("The state store is down (test).");
+        }
+
+        return await call();
+    }
+}
