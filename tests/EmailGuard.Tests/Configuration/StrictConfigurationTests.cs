@@ -31,6 +31,7 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:FlagPolicies:complaint:Suspend=yes"], $"{Guard}:FlagPolicies:complaint:Suspend: 'yes' is not true or false." },
         { [$"{Guard}:FlagPolicies:chargeback:LimitFactr=0.5"], $"{Guard}:FlagPolicies:chargeback:LimitFactr: unknown setting; did you mean LimitFactor?" },
         { [$"{Guard}:DefaultFlagPolicy:LimitFactor=a tenth"], $"{Guard}:DefaultFlagPolicy:LimitFactor: 'a tenth' is not a number" },
+        { [$"{Guard}:FlagPolicies:complaint:LimitFactor=0,05"], $"{Guard}:FlagPolicies:complaint:LimitFactor: '0,05' is not a number (with a '.' for decimals)." },
 
         // Misspelt keys at every level.
         { [$"{Guard}:Gobal:Rules:0:Limit=100"], $"{Guard}:Gobal: unknown setting; did you mean Global?" },
