@@ -181,6 +181,12 @@ internal static class StrictConfiguration
             return ok;
         }
 
+        if (Type.GetTypeCode(type) is TypeCode.Single or TypeCode.Double or TypeCode.Decimal && value.Contains(',', StringComparison.Ordinal))
+        {
+            // The converter reads "0,5" as 5 (a thousands separator); whoever wrote it meant a half.
+            return false;
+        }
+
         try
         {
             converted = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);

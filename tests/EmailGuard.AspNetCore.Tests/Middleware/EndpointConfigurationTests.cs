@@ -2,6 +2,7 @@ using System.Net;
 using EmailGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using EmailGuard.Testing.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -39,7 +40,7 @@ public sealed class EndpointConfigurationTests
     [MemberData(nameof(MalformedSettings))]
     public async Task Startup_MalformedOrUnknownSetting_FailsWithItsPath(string[] settings, string expected)
     {
-        Dictionary<string, string?> configuration = Parse(settings);
+        Dictionary<string, string?> configuration = TestSettings.Parse(settings);
         configuration.TryAdd($"{Endpoints}:PathRules:0:Endpoint", "*");
 
         Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
@@ -56,7 +57,7 @@ public sealed class EndpointConfigurationTests
     [InlineData("00:02:00", 120)]
     public async Task Startup_ShorthandPeriodInAPathRule_BindsTheWindow(string period, int seconds)
     {
-        Dictionary<string, string?> configuration = Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1", $"{Endpoints}:PathRules:0:Window={period}"]);
+        Dictionary<string, string?> configuration = TestSettings.Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1", $"{Endpoints}:PathRules:0:Window={period}"]);
         await using TestApp app = await TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), a => a.MapPost("/x", () => Results.Ok()), configuration);
 
         app.App.Services.GetRequiredService<IOptions<EmailGuardEndpointOptions>>().Value.PathRules
@@ -74,7 +75,7 @@ public sealed class EndpointConfigurationTests
     [InlineData("PathRulez:0:Limit", "6")]
     public async Task Reload_MalformedChange_KeepsThePreviousRulesAndLogs(string key, string value)
     {
-        Dictionary<string, string?> configuration = Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1"]);
+        Dictionary<string, string?> configuration = TestSettings.Parse([$"{Endpoints}:PathRules:0:Endpoint=POST:/x", $"{Endpoints}:PathRules:0:Limit=1"]);
         await using TestApp app = await TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), a => a.MapPost("/x", () => Results.Ok()), configuration);
         (await PostAsync(app)).Should().Be(HttpStatusCode.OK);
 
@@ -92,7 +93,4 @@ public sealed class EndpointConfigurationTests
         using HttpResponseMessage response = await app.SendAsync(HttpMethod.Post, "/x", "203.0.113.1");
         return response.StatusCode;
     }
-
-    private static Dictionary<string, string?> Parse(string[] settings)
-        => settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
 }

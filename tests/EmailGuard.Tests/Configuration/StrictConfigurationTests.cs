@@ -1,4 +1,5 @@
 using EmailGuard.Tests.Guard;
+using EmailGuard.Testing.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,7 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:FlagPolicies:complaint:Suspend=yes"], $"{Guard}:FlagPolicies:complaint:Suspend: 'yes' is not true or false." },
         { [$"{Guard}:FlagPolicies:chargeback:LimitFactr=0.5"], $"{Guard}:FlagPolicies:chargeback:LimitFactr: unknown setting; did you mean LimitFactor?" },
         { [$"{Guard}:DefaultFlagPolicy:LimitFactor=a tenth"], $"{Guard}:DefaultFlagPolicy:LimitFactor: 'a tenth' is not a number" },
+        { [$"{Guard}:FlagPolicies:complaint:LimitFactor=0,05"], $"{Guard}:FlagPolicies:complaint:LimitFactor: '0,05' is not a number (with a '.' for decimals)." },
 
         // Misspelt keys at every level.
         { [$"{Guard}:Gobal:Rules:0:Limit=100"], $"{Guard}:Gobal: unknown setting; did you mean Global?" },
@@ -79,7 +81,7 @@ public sealed class StrictConfigurationTests
     [MemberData(nameof(MalformedSettings))]
     public async Task Startup_MalformedOrUnknownSetting_FailsWithItsPath(string[] settings, string expected)
     {
-        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse(settings));
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(settings));
 
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
@@ -137,7 +139,7 @@ public sealed class StrictConfigurationTests
     [Fact]
     public async Task Startup_ShorthandPeriodFinerThanAMillisecond_FailsTheWindowRule()
     {
-        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse([$"{Guard}:Global:Rules:0:Limit=1", $"{Guard}:Global:Rules:0:Window=1.5ms"]));
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse([$"{Guard}:Global:Rules:0:Limit=1", $"{Guard}:Global:Rules:0:Window=1.5ms"]));
 
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
@@ -147,7 +149,7 @@ public sealed class StrictConfigurationTests
     [Fact]
     public async Task Startup_SeveralMistakes_ReportsEveryOneAtOnce()
     {
-        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: Parse(
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(
             [$"{Guard}:Gobal:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Limit=ten", $"{Guard}:Tenant:Rules:1:Limit=5", $"{Guard}:Tenant:Rules:1:Window=1 day"]));
 
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
@@ -159,7 +161,7 @@ public sealed class StrictConfigurationTests
     [Fact]
     public async Task Startup_DocumentedConfiguration_Passes()
     {
-        Dictionary<string, string?> config = Parse(
+        Dictionary<string, string?> config = TestSettings.Parse(
         [
             $"{Guard}:Global:Rules:0:Limit=100", $"{Guard}:Global:Rules:0:Window=1h",
             $"{Guard}:Global:Rules:1:Limit=10000", $"{Guard}:Global:Rules:1:Window=1.00:00:00",
@@ -185,7 +187,7 @@ public sealed class StrictConfigurationTests
     [Fact]
     public void Check_PropertyAddedToAnOptionsType_IsKnownWithoutBeingListed()
     {
-        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(Parse(
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(TestSettings.Parse(
         [
             "X:AddedLater=5m", "X:Items:0:Name=a", "X:Items:0:Every=1h", "X:Named:first:Name=b",
         ])).Build().GetSection("X");
@@ -199,15 +201,12 @@ public sealed class StrictConfigurationTests
     [Fact]
     public void Check_TypoInAPropertyAddedToAnOptionsType_Fails()
     {
-        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(Parse(["X:AddedLatr=5m", "X:Items:0:Nme=a"])).Build().GetSection("X");
+        IConfigurationSection section = new ConfigurationBuilder().AddInMemoryCollection(TestSettings.Parse(["X:AddedLatr=5m", "X:Items:0:Nme=a"])).Build().GetSection("X");
 
         StrictConfiguration.Result result = StrictConfiguration.Check(section, typeof(FutureOptions));
 
         result.Errors.Should().Equal("X:AddedLatr: unknown setting; did you mean AddedLater?", "X:Items:0:Nme: unknown setting; did you mean Name?");
     }
-
-    private static Dictionary<string, string?> Parse(string[] settings)
-        => settings.Select(s => s.Split('=', 2)).ToDictionary(p => p[0], p => (string?)p[1]);
 
     private sealed class FutureOptions
     {
