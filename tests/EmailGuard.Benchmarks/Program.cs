@@ -2,13 +2,18 @@ using BenchmarkDotNet.Running;
 using EmailGuard.Benchmarks;
 using EmailGuard.Benchmarks.Resilience;
 
-// "measure memory|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
+// "measure memory|keycache|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
 // timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
 if (args is ["measure", var what, ..])
 {
     if (what is "memory" or "all")
     {
         InMemoryFloodMeasurement.Run();
+    }
+
+    if (what is "keycache" or "all")
+    {
+        KeyCacheMeasurement.Run();
     }
 
     if (what is "redis" or "all")

@@ -8,14 +8,21 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Entries live in a <see cref="ConcurrentDictionary{TKey, TValue}"/> for lookups and in a fixed ring of
-/// <c>capacity</c> slots for eviction, swept by a CLOCK hand. A hit reads the dictionary without locks and stamps the
-/// entry with the time. A miss probes up to 16 slots from the hand for one to reuse: an empty slot or an entry never
-/// hit since it was added (a one-off value, as a flood is made of) at once, else the probed entry hit longest ago,
-/// if not within <c>protectFor</c>. So flood values replace each other, an entry that has been hit gives way only when
-/// no one-off value is near the hand, and an entry hit within <c>protectFor</c> is never evicted. When the probed
-/// slots all hold protected entries the value is returned uncached: a miss costs a bounded amount of work, takes no
-/// lock over the whole cache, and never empties it.
+/// Lookups read one <see cref="ConcurrentDictionary{TKey, TValue}"/> without locks, and mark the entry hit. Eviction is
+/// segmented, in the manner of S3-FIFO: the capacity is split into shards by key hash, each with its own small lock
+/// (taken by misses only, never by hits, never for the whole cache), a small probation ring and a main ring.
+/// </para>
+/// <list type="bullet">
+/// <item>Until the main ring has filled once, new values go straight into it. After that they enter probation.</item>
+/// <item>When the probation hand reaches an entry, it is evicted if it was never hit (a one-off value, as a flood is
+/// made of); if it was hit, it moves to the main ring.</item>
+/// <item>The main ring makes room with a CLOCK hand: an entry hit within <c>protectFor</c> is skipped, one hit before
+/// loses one of its up to three hit credits, one with none left is evicted.</item>
+/// </list>
+/// <para>
+/// So a flood of distinct values only churns probation and never reaches an entry that was hit; an entry hit within
+/// <c>protectFor</c> is never evicted at all. A miss probes at most a few slots; when all hold protected entries the
+/// value is returned uncached. Nothing ever empties the cache.
 /// </para>
 /// <para>Values must be pure functions of their keys: two threads that miss on the same key at once may both compute it.</para>
 /// </remarks>
@@ -25,20 +32,21 @@ internal sealed class BoundedKeyCache<TKey, TValue>
     /// <summary>The bound of the caches the send guard keeps per kind of key.</summary>
     public const int DefaultCapacity = 20_000;
 
-    /// <summary>How many slots a miss probes for one to reuse before it gives up caching the value.</summary>
+    /// <summary>How many slots a miss probes in a ring before it gives up.</summary>
     internal const int MaxProbes = 16;
 
-    /// <summary>How many times a miss looks for a slot when concurrent misses take the ones it found.</summary>
-    private const int MaxAttempts = 2;
+    private const int MaxShards = 16;
+    private const int MinShardCapacity = 64;
+    private const int MaxCredits = 3;
 
     private static readonly TimeSpan s_defaultProtectFor = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<TKey, Entry> _entries;
-    private readonly Entry?[] _ring;
+    private readonly IEqualityComparer<TKey> _comparer;
+    private readonly Shard[] _shards;
     private readonly TimeProvider _timeProvider;
     private readonly bool _systemClock;
     private readonly long _protectForMs;
-    private int _hand = -1;
 
     /// <param name="capacity">The most entries kept.</param>
     /// <param name="comparer">Compares keys; the default comparer when null.</param>
@@ -46,27 +54,39 @@ internal sealed class BoundedKeyCache<TKey, TValue>
     /// <param name="protectFor">How long a hit protects an entry from eviction; 1 second when null.</param>
     public BoundedKeyCache(int capacity = DefaultCapacity, IEqualityComparer<TKey>? comparer = null, TimeProvider? timeProvider = null, TimeSpan? protectFor = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        _entries = new ConcurrentDictionary<TKey, Entry>(comparer);
-        _ring = new Entry?[capacity];
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 2);
+        _comparer = comparer ?? EqualityComparer<TKey>.Default;
+        _entries = new ConcurrentDictionary<TKey, Entry>(_comparer);
+        int shards = Math.Clamp(capacity / MinShardCapacity, 1, MaxShards);
+        _shards = new Shard[shards];
+        for (int i = 0; i < shards; i++)
+        {
+            _shards[i] = new Shard((capacity / shards) + (i < capacity % shards ? 1 : 0));
+        }
+
         _timeProvider = timeProvider ?? TimeProvider.System;
         _systemClock = ReferenceEquals(_timeProvider, TimeProvider.System);
         _protectForMs = (long)(protectFor ?? s_defaultProtectFor).TotalMilliseconds;
     }
 
-    /// <summary>The entries held now; at most the capacity, plus the few being added at this moment.</summary>
+    /// <summary>The entries held now; never more than the capacity.</summary>
     public int Count => _entries.Count;
 
-    /// <summary>Looks a key up, and marks its entry used.</summary>
+    /// <summary>Looks a key up, and marks its entry hit.</summary>
     public bool TryGetValue(TKey key, out TValue value)
     {
         if (_entries.TryGetValue(key, out Entry? entry))
         {
-            // Written only when it changes, so hot entries read by many threads stay shared in their CPU caches.
+            // Written only when they change, so hot entries read by many threads stay shared in their CPU caches.
             long now = NowMs();
             if (entry.LastHitMs != now)
             {
                 entry.LastHitMs = now;
+            }
+
+            if (entry.Credits < MaxCredits)
+            {
+                entry.Credits++;
             }
 
             value = entry.Value;
@@ -90,76 +110,88 @@ internal sealed class BoundedKeyCache<TKey, TValue>
         return value;
     }
 
-    /// <summary>Caches a value unless the key is cached already or every probed slot is protected.</summary>
+    /// <summary>Caches a value unless the key is cached already or the probed slots all hold protected entries.</summary>
     /// <returns>Whether the value was cached.</returns>
     public bool TryAdd(TKey key, TValue value)
     {
-        // Into the dictionary first, then into a slot: every entry in the dictionary is then either in a slot or being
-        // placed by its own thread, so an eviction can always find what it must remove, and nothing stays behind.
-        Entry entry = new(key, value);
-        if (!_entries.TryAdd(key, entry))
-        {
-            return false;
-        }
-
+        Shard shard = _shards.Length == 1 ? _shards[0] : _shards[(int)((uint)_comparer.GetHashCode(key) % (uint)_shards.Length)];
         long now = NowMs();
-        for (int attempt = 0; attempt < MaxAttempts; attempt++)
+        lock (shard)
         {
-            (int slot, Entry? victim) = FindVictim(now);
-            if (slot < 0)
+            // The dictionary changes only under the lock of the shard that owns the key, so it holds exactly the
+            // entries of the rings.
+            Entry entry = new(key, value);
+            if (!_entries.TryAdd(key, entry))
             {
-                break;
+                return false;
             }
 
-            if (Interlocked.CompareExchange(ref _ring[slot], entry, victim) == victim)
+            if (shard.MainFilled < shard.Main.Length)
             {
-                if (victim is not null)
-                {
-                    _entries.TryRemove(new KeyValuePair<TKey, Entry>(victim.Key, victim));
-                }
-
+                shard.Main[shard.MainFilled++] = entry;
                 return true;
             }
+
+            for (int probe = 0; probe < MaxProbes; probe++)
+            {
+                int slot = shard.NextProbation();
+                Entry? old = shard.Probation[slot];
+                if (old is not null && old.LastHitMs != Entry.NeverHit && !Promote(shard, old, now))
+                {
+                    if (IsProtected(old, now))
+                    {
+                        continue;
+                    }
+
+                    Evict(old);
+                }
+                else if (old is not null && old.LastHitMs == Entry.NeverHit)
+                {
+                    Evict(old);
+                }
+
+                shard.Probation[slot] = entry;
+                return true;
+            }
+
+            _entries.TryRemove(new KeyValuePair<TKey, Entry>(key, entry));
+            return false;
+        }
+    }
+
+    /// <summary>Whether <paramref name="key"/> is cached, without marking it hit.</summary>
+    internal bool Contains(TKey key) => _entries.ContainsKey(key);
+
+    /// <summary>Moves an entry that was hit in probation into the main ring, making room there with the CLOCK hand.</summary>
+    private bool Promote(Shard shard, Entry entry, long now)
+    {
+        for (int probe = 0; probe < MaxProbes; probe++)
+        {
+            int slot = shard.NextMain();
+            Entry current = shard.Main[slot]!;
+            if (IsProtected(current, now))
+            {
+                continue;
+            }
+
+            if (current.Credits > 0)
+            {
+                current.Credits--;
+                continue;
+            }
+
+            Evict(current);
+            shard.Main[slot] = entry;
+            return true;
         }
 
-        _entries.TryRemove(new KeyValuePair<TKey, Entry>(key, entry));
         return false;
     }
 
-    /// <summary>Whether <paramref name="key"/> is cached, without marking it used.</summary>
-    internal bool Contains(TKey key) => _entries.ContainsKey(key);
+    private bool IsProtected(Entry entry, long now)
+        => entry.LastHitMs != Entry.NeverHit && now - entry.LastHitMs < _protectForMs;
 
-    /// <summary>
-    /// The slot to reuse among the next <see cref="MaxProbes"/> from the hand: the first empty one or the first whose
-    /// entry was never hit, else the one hit longest ago if that was at least <c>protectFor</c> ago. A flood is made of
-    /// values that are never hit, so they replace each other and leave entries in use alone. -1 when every probed
-    /// entry is protected.
-    /// </summary>
-    private (int Slot, Entry? Victim) FindVictim(long now)
-    {
-        int bestSlot = -1;
-        Entry? best = null;
-        long bestLastHit = long.MaxValue;
-        for (int probe = 0; probe < MaxProbes; probe++)
-        {
-            int slot = (int)((uint)Interlocked.Increment(ref _hand) % (uint)_ring.Length);
-            Entry? current = Volatile.Read(ref _ring[slot]);
-            long lastHit = current?.LastHitMs ?? Entry.NeverHit;
-            if (lastHit == Entry.NeverHit)
-            {
-                return (slot, current);
-            }
-
-            if (now - lastHit >= _protectForMs && lastHit < bestLastHit)
-            {
-                bestSlot = slot;
-                best = current;
-                bestLastHit = lastHit;
-            }
-        }
-
-        return (bestSlot, best);
-    }
+    private void Evict(Entry entry) => _entries.TryRemove(new KeyValuePair<TKey, Entry>(entry.Key, entry));
 
     private long NowMs()
         => _systemClock ? Environment.TickCount64 : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
@@ -174,5 +206,32 @@ internal sealed class BoundedKeyCache<TKey, TValue>
 
         /// <summary>When the entry was last found by a lookup; <see cref="NeverHit"/> while it was only added.</summary>
         public long LastHitMs { get; set; } = NeverHit;
+
+        /// <summary>Hits not yet spent against the main ring's hand, up to three.</summary>
+        public int Credits { get; set; }
+    }
+
+    /// <summary>One shard's rings; every field is guarded by locking the shard.</summary>
+    private sealed class Shard
+    {
+        private int _probationHand = -1;
+        private int _mainHand = -1;
+
+        public Shard(int capacity)
+        {
+            int probation = Math.Max(1, capacity / 10);
+            Probation = new Entry?[probation];
+            Main = new Entry?[capacity - probation];
+        }
+
+        public Entry?[] Probation { get; }
+
+        public Entry?[] Main { get; }
+
+        public int MainFilled { get; set; }
+
+        public int NextProbation() => _probationHand = _probationHand + 1 == Probation.Length ? 0 : _probationHand + 1;
+
+        public int NextMain() => _mainHand = _mainHand + 1 == Main.Length ? 0 : _mainHand + 1;
     }
 }

@@ -94,10 +94,9 @@ internal sealed class InMemoryOverflowSketch
     public long CountAt(string key, long nowMs)
     {
         Columns columns = new(key, _widthShift);
-        long current = WindowMath.FloorDiv(nowMs, _segmentMs);
-        long last = WindowMath.FloorDiv(current, _segmentsPerBucket);
+        (_, long first, long last) = Counted(nowMs);
         long sum = 0;
-        for (long bucket = WindowMath.FloorDiv(current - _segments, _segmentsPerBucket); bucket <= last; bucket++)
+        for (long bucket = first; bucket <= last; bucket++)
         {
             sum += EstimateIn(bucket, in columns);
         }
@@ -144,10 +143,9 @@ internal sealed class InMemoryOverflowSketch
     public TimeSpan RetryAfter(string key, long nowMs, long need)
     {
         Columns columns = new(key, _widthShift);
-        long current = WindowMath.FloorDiv(nowMs, _segmentMs);
-        long last = WindowMath.FloorDiv(current, _segmentsPerBucket);
+        (long current, long first, long last) = Counted(nowMs);
         long freed = 0;
-        for (long bucket = WindowMath.FloorDiv(current - _segments, _segmentsPerBucket); bucket <= last; bucket++)
+        for (long bucket = first; bucket <= last; bucket++)
         {
             freed += EstimateIn(bucket, in columns);
             if (freed >= need)
@@ -162,15 +160,14 @@ internal sealed class InMemoryOverflowSketch
     /// <summary>When everything counted for <paramref name="key"/> now will have left the window.</summary>
     public long ResetAtMs(string key, long nowMs)
     {
-        long current = WindowMath.FloorDiv(nowMs, _segmentMs);
+        (long current, long first, long last) = Counted(nowMs);
         if (_segments == 0)
         {
             return (current + 1) * _segmentMs;
         }
 
         Columns columns = new(key, _widthShift);
-        long first = WindowMath.FloorDiv(current - _segments, _segmentsPerBucket);
-        for (long bucket = WindowMath.FloorDiv(current, _segmentsPerBucket); bucket >= first; bucket--)
+        for (long bucket = last; bucket >= first; bucket--)
         {
             if (EstimateIn(bucket, in columns) > 0)
             {
@@ -192,9 +189,8 @@ internal sealed class InMemoryOverflowSketch
     public void Seed(InMemoryCounter counter, RateLimitRule rule, string key, long nowMs)
     {
         Columns columns = new(key, _widthShift);
-        long current = WindowMath.FloorDiv(nowMs, _segmentMs);
-        long last = WindowMath.FloorDiv(current, _segmentsPerBucket);
-        for (long bucket = WindowMath.FloorDiv(current - _segments, _segmentsPerBucket); bucket <= last; bucket++)
+        (long current, long first, long last) = Counted(nowMs);
+        for (long bucket = first; bucket <= last; bucket++)
         {
             long estimate = EstimateIn(bucket, in columns);
             if (estimate > 0)
@@ -217,6 +213,13 @@ internal sealed class InMemoryOverflowSketch
         }
 
         return true;
+    }
+
+    /// <summary>The segment of <paramref name="nowMs"/>, and the first and last buckets that count then.</summary>
+    private (long Current, long First, long Last) Counted(long nowMs)
+    {
+        long current = WindowMath.FloorDiv(nowMs, _segmentMs);
+        return (current, WindowMath.FloorDiv(current - _segments, _segmentsPerBucket), WindowMath.FloorDiv(current, _segmentsPerBucket));
     }
 
     private long LatestSegment(long bucket, long current) => Math.Min(((bucket + 1) * _segmentsPerBucket) - 1, current);

@@ -12,12 +12,20 @@ public sealed class BoundedKeyCacheTests
     private const int HotKeys = 100;
     private const int AttackerValuesPerLookup = 40;
 
-    [Fact]
-    public void GetOrAdd_FloodOfDistinctValues_NeverEvictsAKeyHitInTheLastSecond()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GetOrAdd_FloodOfDistinctValues_NeverEvictsAKeyHitInTheLastSecond(bool fullOfAttackerValuesFirst)
     {
-        // Arrange: hot keys are added and hit once, so they count as in use.
+        // Arrange: hot keys are added and hit once, so they count as in use; either into an empty cache, or into one
+        // that attacker values already fill.
         FakeTimeProvider time = new();
         BoundedKeyCache<string, string> cache = new(Capacity, StringComparer.Ordinal, time);
+        for (int i = 0; fullOfAttackerValuesFirst && i < 3 * Capacity; i++)
+        {
+            cache.GetOrAdd($"early-{i}", 0, static (key, _) => Derive(key));
+        }
+
         int hotComputed = 0;
         for (int i = 0; i < HotKeys; i++)
         {
@@ -58,7 +66,7 @@ public sealed class BoundedKeyCacheTests
     }
 
     [Fact]
-    public void TryAdd_CacheOfEntriesInUse_ReplacesTheOneHitLongestAgoOnceUnprotected()
+    public void TryAdd_CacheOfEntriesInUse_ReplacesOneNoLongerProtectedOnceItsCreditsAreSpent()
     {
         // Arrange: no one-off value to replace; "idle" was hit longest ago, the others 1.5 s ago.
         FakeTimeProvider time = new();
@@ -101,7 +109,7 @@ public sealed class BoundedKeyCacheTests
         {
             cache.GetOrAdd($"v{i}", 0, static (key, _) => Derive(key));
             mostCached = Math.Max(mostCached, cache.Count);
-            leastCachedOnceFull = i >= Capacity ? Math.Min(leastCachedOnceFull, cache.Count) : leastCachedOnceFull;
+            leastCachedOnceFull = mostCached == Capacity ? Math.Min(leastCachedOnceFull, cache.Count) : leastCachedOnceFull;
         }
 
         // Assert
