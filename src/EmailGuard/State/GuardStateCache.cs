@@ -66,7 +66,7 @@ internal sealed partial class GuardStateCache
     public async ValueTask<GuardStateSnapshot> ReloadAsync(CancellationToken cancellationToken)
     {
         GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data, _normalization), _timeProvider.GetTimestamp());
+        return Publish(new GuardStateSnapshot(data, _normalization, Volatile.Read(ref _snapshot)), _timeProvider.GetTimestamp());
     }
 
     private async Task<GuardStateSnapshot> RefreshAsync(long now)
@@ -82,7 +82,7 @@ internal sealed partial class GuardStateCache
             }
 
             GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
-            return Publish(new GuardStateSnapshot(data, _normalization), now);
+            return Publish(new GuardStateSnapshot(data, _normalization, Volatile.Read(ref _snapshot)), now);
         }
         catch (Exception ex)
         {
