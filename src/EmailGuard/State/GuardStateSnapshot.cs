@@ -104,6 +104,10 @@ internal sealed class GuardStateSnapshot
     public IEnumerable<EmailGuardFlag> GetActiveFlags(EmailGuardPartyType partyType, string partyId, DateTimeOffset now)
         => _flags.TryGetValue((partyType, partyId), out EmailGuardFlag[]? flags) ? flags.Where(f => f.IsActive(now)) : [];
 
+    /// <summary>The form <paramref name="entry"/> is matched in.</summary>
+    public string MatchFormOf(EmailGuardListEntry entry)
+        => _matchForms is not null && _matchForms.TryGetValue((entry.PartyType, entry.Value), out string? form) ? form : entry.Value;
+
     private string MatchForm(EmailGuardListEntry entry, EmailAddressNormalizationOptions normalization, Dictionary<(EmailGuardPartyType, string), string>? known)
     {
         (EmailGuardPartyType, string) key = (entry.PartyType, entry.Value);
