@@ -232,10 +232,11 @@ public static class EmailAddressNormalizer
             return false;
         }
 
-        return CheckAsciiDomain(ascii, out error);
+        // Labels IdnMapping produced from Unicode are canonical by construction; only typed xn-- labels need the check.
+        return CheckAsciiDomain(ascii, checkPunycode: mapped.Contains("xn--", StringComparison.Ordinal), out error);
     }
 
-    private static bool CheckAsciiDomain(string ascii, [NotNullWhen(false)] out string? error)
+    private static bool CheckAsciiDomain(string ascii, bool checkPunycode, [NotNullWhen(false)] out string? error)
     {
         if (ascii.Length > MaxDomainLength)
         {
@@ -256,7 +257,7 @@ public static class EmailAddressNormalizer
                 return false;
             }
 
-            if (label.StartsWith("xn--", StringComparison.Ordinal) && !IsCanonicalPunycode(label))
+            if (checkPunycode && label.StartsWith("xn--", StringComparison.Ordinal) && !IsCanonicalPunycode(label))
             {
                 error = "The domain has a punycode label that does not decode to a valid, normalized, single-script name.";
                 return false;

@@ -64,11 +64,12 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         bool removed = await _state.Store.RemoveListEntryAsync(kind, partyType, normalized, cancellationToken).ConfigureAwait(false);
 
-        // Entries stored in another spelling of the same party (older versions, direct writes) go too.
-        GuardStateData data = await _state.Store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        foreach (EmailGuardListEntry other in data.Entries)
+        // Entries stored in another spelling of the same party (older versions, direct writes) go too. The reloaded
+        // snapshot knows each stored value's match form, so this normalizes only entries it has not seen before.
+        GuardStateSnapshot snapshot = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
+        foreach (EmailGuardListEntry other in snapshot.Data.Entries)
         {
-            if (other.Kind == kind && other.PartyType == partyType && !string.Equals(other.Value, normalized, StringComparison.Ordinal) && Matches(other, normalized))
+            if (other.Kind == kind && other.PartyType == partyType && string.Equals(snapshot.MatchFormOf(other), normalized, StringComparison.Ordinal))
             {
                 removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other.Value, cancellationToken).ConfigureAwait(false);
             }
@@ -83,9 +84,9 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     {
         CheckKind(kind);
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
-        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateSnapshot snapshot = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        return data.Entries.FirstOrDefault(e => e.Kind == kind && e.PartyType == partyType && e.IsActive(now) && Matches(e, normalized));
+        return kind == EmailGuardListKind.Blocklist ? snapshot.FindBlocked(partyType, normalized, now) : snapshot.FindAllowed(partyType, normalized, now);
     }
 
     public async ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
@@ -137,10 +138,6 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         return counts;
     }
-
-    private bool Matches(EmailGuardListEntry entry, string normalized)
-        => string.Equals(entry.Value, normalized, StringComparison.Ordinal)
-            || string.Equals(GuardPartyValues.MatchForm(entry.PartyType, entry.Value, _normalization), normalized, StringComparison.Ordinal);
 
     private static IOrderedEnumerable<EmailGuardListEntry> Order<TKey>(IEnumerable<EmailGuardListEntry> entries, Func<EmailGuardListEntry, TKey> key, bool descending, IComparer<TKey> comparer)
         => descending ? entries.OrderByDescending(key, comparer) : entries.OrderBy(key, comparer);

@@ -138,17 +138,22 @@ internal sealed partial class GuardStateCache
     /// </summary>
     /// <exception cref="EmailGuardStoreUnavailableException">The store did not answer in time or failed.</exception>
     public async ValueTask<GuardStateData> LoadCurrentAsync(CancellationToken cancellationToken)
+        => (await LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false)).Data;
+
+    /// <summary>As <see cref="LoadCurrentAsync"/>, as a snapshot whose lookups match any spelling of a party.</summary>
+    /// <exception cref="EmailGuardStoreUnavailableException">The store did not answer in time or failed.</exception>
+    public async ValueTask<GuardStateSnapshot> LoadCurrentSnapshotAsync(CancellationToken cancellationToken)
     {
         long version = await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false);
         GuardStateSnapshot? current = Volatile.Read(ref _snapshot);
         if (current is not null && current.Version == version)
         {
             Confirm(_timeProvider.GetTimestamp());
-            return current.Data;
+            return current;
         }
 
         GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data, _normalization), _timeProvider.GetTimestamp()).Data;
+        return Publish(new GuardStateSnapshot(data, _normalization, Volatile.Read(ref _snapshot)), _timeProvider.GetTimestamp());
     }
 
     /// <summary>
@@ -200,7 +205,7 @@ internal sealed partial class GuardStateCache
             else
             {
                 GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
-                result = Publish(new GuardStateSnapshot(data, _normalization), started);
+                result = Publish(new GuardStateSnapshot(data, _normalization, current), started);
             }
 
             if (_failing)

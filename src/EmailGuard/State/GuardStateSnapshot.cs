@@ -12,17 +12,28 @@ internal sealed class GuardStateSnapshot
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = [];
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardFlag[]> _flags = [];
 
+    /// <summary>Stored value to the form it is matched in, kept so a reload normalizes only entries it has not seen.</summary>
+    private readonly Dictionary<(EmailGuardPartyType, string), string>? _matchForms;
+
     /// <param name="data">The lists and flags.</param>
     /// <param name="normalization">
     /// How addresses fold: entries are keyed by the form the guard looks them up in, whatever spelling they were stored in.
     /// </param>
-    public GuardStateSnapshot(GuardStateData data, EmailAddressNormalizationOptions? normalization = null)
+    /// <param name="previous">The snapshot this one replaces, whose normalized values are reused.</param>
+    public GuardStateSnapshot(GuardStateData data, EmailAddressNormalizationOptions? normalization = null, GuardStateSnapshot? previous = null)
     {
         Version = data.Version;
         Data = data;
+        if (normalization is not null)
+        {
+            _matchForms = [];
+        }
+
         foreach (EmailGuardListEntry entry in data.Entries)
         {
-            string value = normalization is null ? entry.Value : GuardPartyValues.MatchForm(entry.PartyType, entry.Value, normalization);
+            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.Domain)
+                ? entry.Value
+                : MatchForm(entry, normalization, previous?._matchForms);
             Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> list = entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed;
 
             // Two spellings of one party: the entry that expires last wins, so neither shortens the other.
@@ -92,6 +103,24 @@ internal sealed class GuardStateSnapshot
 
     public IEnumerable<EmailGuardFlag> GetActiveFlags(EmailGuardPartyType partyType, string partyId, DateTimeOffset now)
         => _flags.TryGetValue((partyType, partyId), out EmailGuardFlag[]? flags) ? flags.Where(f => f.IsActive(now)) : [];
+
+    /// <summary>The form <paramref name="entry"/> is matched in.</summary>
+    public string MatchFormOf(EmailGuardListEntry entry)
+        => _matchForms is not null && _matchForms.TryGetValue((entry.PartyType, entry.Value), out string? form) ? form : entry.Value;
+
+    private string MatchForm(EmailGuardListEntry entry, EmailAddressNormalizationOptions normalization, Dictionary<(EmailGuardPartyType, string), string>? known)
+    {
+        (EmailGuardPartyType, string) key = (entry.PartyType, entry.Value);
+        if (_matchForms!.TryGetValue(key, out string? form) || known?.TryGetValue(key, out form) == true)
+        {
+            _matchForms[key] = form;
+            return form;
+        }
+
+        form = GuardPartyValues.MatchForm(entry.PartyType, entry.Value, normalization);
+        _matchForms[key] = string.Equals(form, entry.Value, StringComparison.Ordinal) ? entry.Value : form;
+        return form;
+    }
 
     private static EmailGuardListEntry? Find(
         Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> entries, EmailGuardPartyType partyType, string? value, DateTimeOffset now)
