@@ -13,13 +13,19 @@ namespace EmailGuard.Redis;
 /// refuses writes instead, which the circuit breaker sees and the failure mode handles.
 /// </summary>
 /// <remarks>
-/// The policy is read with <c>INFO memory</c>, which managed services (ElastiCache, Azure Cache) allow where they rename
-/// or block <c>CONFIG</c>. The check runs in the background at startup and again, at most once a minute, when the
+/// The policy is read with <c>INFO memory</c> (run from a script, see <see cref="InfoScript"/>), which managed services
+/// (ElastiCache, Azure Cache) allow where they rename or block <c>CONFIG</c>. The check runs in the background at startup and again, at most once a minute, when the
 /// health check asks; nothing waits on it.
 /// </remarks>
 internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationCheck
 {
     internal const string SafePolicy = "noeviction";
+
+    /// <summary>
+    /// <c>INFO memory</c> from a script: StackExchange.Redis allows <c>INFO</c> itself only on admin connections, which an
+    /// app's connection should not be, while a script may run it on any connection that may run scripts.
+    /// </summary>
+    private const string InfoScript = "return redis.call('INFO', 'memory')";
 
     private static readonly TimeSpan s_recheckInterval = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan s_checkTimeout = TimeSpan.FromSeconds(10);
@@ -75,9 +81,9 @@ internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationChec
                 continue;
             }
 
-            IGrouping<string, KeyValuePair<string, string>>[] info = await BoundedCall.WaitAsync(
-                server.InfoAsync("memory"), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
-            string? policy = info.SelectMany(g => g).FirstOrDefault(p => string.Equals(p.Key, "maxmemory_policy", StringComparison.Ordinal)).Value;
+            RedisResult info = await BoundedCall.WaitAsync(
+                server.ExecuteAsync("EVAL", InfoScript, 0), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            string? policy = FindPolicy((string?)info);
             if (policy is null)
             {
                 continue;
@@ -91,6 +97,21 @@ internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationChec
         }
 
         return anyAnswered ? [.. unsafePrimaries] : null;
+    }
+
+    /// <summary>The value of <c>maxmemory_policy</c> in an <c>INFO</c> reply, or <see langword="null"/> when absent.</summary>
+    internal static string? FindPolicy(string? info)
+    {
+        foreach (string line in (info ?? string.Empty).Split('\n'))
+        {
+            const string Field = "maxmemory_policy:";
+            if (line.StartsWith(Field, StringComparison.Ordinal))
+            {
+                return line[Field.Length..].Trim();
+            }
+        }
+
+        return null;
     }
 
     private static string Describe(string endpoint, string policy)
