@@ -87,14 +87,23 @@ internal sealed partial class RedisRateLimitStore
                 arguments = [rule.Limit, request.Cost, WindowMath.FixedWindowEnd(now, window) - now + ExpiryGraceMilliseconds];
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
+            Task<RedisResult> sent = database.ScriptEvaluateAsync(script.Hash, keys, arguments);
             RedisResult raw;
             try
             {
-                raw = await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+                raw = await WithCancellation(sent, cancellationToken).ConfigureAwait(false);
             }
-            catch (RedisServerException ex) when (IsNoScript(ex))
+            catch (RedisServerException ex) when (IsRetriable(ex))
             {
-                raw = await EvaluateTextAsync(database, script, keys, arguments, cancellationToken).ConfigureAwait(false);
+                raw = await AwaitAcquireAsync(
+                    RecoverAsync(database, script, keys, arguments, ex, cancellationToken), new[] { request }, null, AdmittedAtOfOne(request, now, shift), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+            {
+                GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
+                throw;
             }
 
             (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
@@ -109,12 +118,21 @@ internal sealed partial class RedisRateLimitStore
         }
     }
 
+    /// <summary>Reads a single acquire's reply: the decision's time if it admitted, else null.</summary>
+    private Func<RedisResult, long?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
+    {
+        (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
+        RateLimitDecision decision = Decide(request, default, count, left, now);
+        return decision.Status == RateLimitStatus.Allowed ? decision.Timestamp.ToUnixTimeMilliseconds() : null;
+    };
+
     /// <summary>Hands the lane to whoever waited meanwhile, or closes it if nobody did.</summary>
     private void Drain(KeyLane lane, string key)
     {
         if (TakeWaiting(lane, key) is { } batch)
         {
-            _ = RunLaneAsync(lane, key, batch);
+            // Tracked so that tests can wait for the give-backs a lane starts after its callers have gone.
+            Track(RunLaneAsync(lane, key, batch));
         }
     }
 
@@ -159,7 +177,7 @@ internal sealed partial class RedisRateLimitStore
             }
 
             LaneBatch? next = StartBatch(lane, key, TakeWaiting(lane, key));
-            current.Answer(failure);
+            current.Answer(failure, this);
             current = next;
             if (completedAtOnce)
             {
@@ -313,13 +331,20 @@ internal sealed partial class RedisRateLimitStore
 
         public Task Sending { get; set; } = Task.CompletedTask;
 
-        public void Answer(Exception? failure)
+        /// <summary>
+        /// Answers every waiter; one whose caller cancelled after the batch was sent, and whom the script admitted, is
+        /// given back by <paramref name="store"/>, so that a cancelled caller is never charged.
+        /// </summary>
+        public void Answer(Exception? failure, RedisRateLimitStore store)
         {
             for (int i = 0; i < waiters.Count; i++)
             {
                 if (failure is null)
                 {
-                    waiters[i].Complete(Decisions[i], Entries[i]);
+                    if (!waiters[i].Complete(Decisions[i], Entries[i]) && Decisions[i].Status == RateLimitStatus.Allowed)
+                    {
+                        store.GiveBackAdmitted(waiters[i].Request, Decisions[i].Timestamp);
+                    }
                 }
                 else
                 {
@@ -374,17 +399,21 @@ internal sealed partial class RedisRateLimitStore
             }
         }
 
-        public void Complete(RateLimitDecision decision, RateLimitEntry entry)
+        /// <summary>Answers the waiter with its decision; false when it was already answered (its caller cancelled).</summary>
+        public bool Complete(RateLimitDecision decision, RateLimitEntry entry)
         {
-            if (Claim())
+            if (!Claim())
             {
-                if (!results.IsEmpty)
-                {
-                    results.Span[0] = entry;
-                }
-
-                TrySetResult(decision);
+                return false;
             }
+
+            if (!results.IsEmpty)
+            {
+                results.Span[0] = entry;
+            }
+
+            TrySetResult(decision);
+            return true;
         }
 
         public void Fail(Exception exception)

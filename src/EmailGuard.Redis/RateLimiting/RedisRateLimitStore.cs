@@ -34,6 +34,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly bool _useServerTime;
     private readonly ILogger _logger;
     private readonly TimeSpan _maxQueueWait;
+    private readonly TimeSpan _slotRetryBudget;
 
     /// <param name="connection">The connection.</param>
     /// <param name="options">The store's options.</param>
@@ -58,6 +59,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _useServerTime = options.UseServerTime;
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
         _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
+        _slotRetryBudget = _maxQueueWait * 4 / 5;
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -173,14 +175,24 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, _useServerTime ? s_serverTime : clientNow, wantEntries);
 
         // EvaluateAsync inlined: the hot path then allocates one async state machine per call, not two.
+        cancellationToken.ThrowIfCancellationRequested();
+        Task<RedisResult> sent = database.ScriptEvaluateAsync(s_acquireScript.Hash, keys, arguments);
         RedisResult raw;
         try
         {
-            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+            raw = await WithCancellation(sent, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (IsNoScript(ex))
+        catch (RedisServerException ex) when (IsRetriable(ex))
         {
-            raw = await EvaluateTextAsync(database, s_acquireScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+            Task<RedisResult> retried = RecoverAsync(database, s_acquireScript, keys, arguments, ex, cancellationToken);
+            raw = commit
+                ? await AwaitAcquireAsync(retried, requests, null, s_admittedAtOfAcquire, cancellationToken).ConfigureAwait(false)
+                : await WithCancellation(retried, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+        {
+            GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
+            throw;
         }
 
         Outcome outcome = ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
@@ -261,17 +273,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+
+        // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, cancellationToken).ConfigureAwait(false);
-            if (wantEntries)
-            {
-                // Read the given-back counters again rather than patching the reservation's entries: the reset time
-                // of a sliding window depends on which segments still hold permits, so only a fresh read reports what
-                // a single-script denial would.
-                await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
-                    .ConfigureAwait(false);
-            }
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        for (int g = 0; g < reserved && wantEntries; g++)
+        {
+            // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
+            // sliding window depends on which segments still hold permits, so only a fresh read reports what a
+            // single-script denial would.
+            await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
         }
 
         for (int g = deniedGroup + 1; g < groups.Count; g++)
@@ -325,7 +340,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RedisValue[] arguments = AcquireArguments(requests.Span, group, commit, now is { } ms ? ms : s_serverTime, wantEntries);
-        RedisResult raw = await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken).ConfigureAwait(false);
+        RedisResult raw = commit
+            ? await AwaitAcquireAsync(SendChecked(database, s_acquireScript, groupKeys, arguments, cancellationToken), requests, group, s_admittedAtOfAcquire, cancellationToken)
+                .ConfigureAwait(false)
+            : await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken).ConfigureAwait(false);
         return ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
     }
 
@@ -395,18 +413,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return groups;
     }
 
-    private async Task<RedisResult> EvaluateAsync(
+    /// <summary>Runs a script that takes nothing (a peek, a refund) or whose caller cannot cancel, under the caller's token.</summary>
+    private Task<RedisResult> EvaluateAsync(
         IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (IsNoScript(ex))
-        {
-            return await EvaluateTextAsync(database, script, keys, arguments, cancellationToken).ConfigureAwait(false);
-        }
-    }
+        => WithCancellation(SendChecked(database, script, keys, arguments, cancellationToken), cancellationToken);
+
+    /// <summary>Sends the script unless the caller has already cancelled: a call cancelled before it is sent takes nothing.</summary>
+    private Task<RedisResult> SendChecked(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
+        => cancellationToken.IsCancellationRequested
+            ? Task.FromCanceled<RedisResult>(cancellationToken)
+            : SendAsync(database, script, keys, arguments, cancellationToken);
 
     private static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 
