@@ -59,13 +59,13 @@ internal sealed partial class RedisRateLimitStore
                 }
             }
 
-            return SendOneAsync(lead ? lane : null, key, request, results, now, cancellationToken);
+            return SendOneAsync(lead ? lane : null, key, request, results, now, _timeProvider.GetTimestamp(), cancellationToken);
         }
     }
 
     /// <summary>One acquire in one script; as a lane's leader, hands the lane on to whoever waited meanwhile.</summary>
     private async ValueTask<RateLimitDecision> SendOneAsync(
-        KeyLane? lane, string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, CancellationToken cancellationToken)
+        KeyLane? lane, string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken)
     {
         try
         {
@@ -97,7 +97,7 @@ internal sealed partial class RedisRateLimitStore
             catch (RedisServerException ex) when (IsRetriable(ex))
             {
                 raw = await AwaitAcquireAsync(
-                    RecoverAsync(database, script, keys, arguments, ex, cancellationToken), new[] { request }, null, AdmittedAtOfOne(request, now, shift), cancellationToken)
+                    RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken), new[] { request }, null, AdmittedAtOfOne(request, now, shift), cancellationToken)
                     .ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
@@ -214,7 +214,7 @@ internal sealed partial class RedisRateLimitStore
         if (batch.Count == 1)
         {
             Waiter only = batch[0];
-            decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, CancellationToken.None).ConfigureAwait(false);
+            decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, only.QueuedAt, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {
@@ -248,7 +248,14 @@ internal sealed partial class RedisRateLimitStore
             arguments[5 + (2 * i)] = batch[i].Request.Cost;
         }
 
-        RedisResult raw = await EvaluateAsync(database, s_acquireBatchScript, [key], arguments, CancellationToken.None).ConfigureAwait(false);
+        // The retry budget counts from the first waiter's arrival: its caller's timeout started then.
+        long startedAt = batch[0].QueuedAt;
+        for (int i = 1; i < batch.Count; i++)
+        {
+            startedAt = Math.Min(startedAt, batch[i].QueuedAt);
+        }
+
+        RedisResult raw = await EvaluateAsync(database, s_acquireBatchScript, [key], arguments, CancellationToken.None, startedAt).ConfigureAwait(false);
         (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
 
         // The script took them in this order, each if it fit; replaying the same rule gives each its answer.

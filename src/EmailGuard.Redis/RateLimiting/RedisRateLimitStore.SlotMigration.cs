@@ -12,8 +12,9 @@ namespace EmailGuard.Redis;
 /// runs or the retry budget is spent.
 /// </summary>
 /// <remarks>
-/// The budget is four fifths of the resilience timeout, so that a slot that stays half-moved longer than a call may
-/// take is answered with <see cref="RateLimitStoreBusyException"/> before the resilience wrapper's own timeout fires:
+/// The budget is half the resilience timeout, counted from the start of the store call, so that a slot that stays
+/// half-moved longer than a call may take is answered with <see cref="RateLimitStoreBusyException"/> well before the
+/// resilience wrapper's own timeout fires, even on a loaded machine:
 /// the wrapper then denies the call without counting a store failure, instead of opening the circuit (and with it
 /// the failure mode) for every key of a store that is healthy.
 /// </remarks>
@@ -35,7 +36,7 @@ internal sealed partial class RedisRateLimitStore
 
     /// <summary>Sends a script by its SHA and, when refused, recovers (NOSCRIPT, a moving slot). Not cut by the token once sent.</summary>
     private async Task<RedisResult> SendAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
     {
         try
         {
@@ -43,7 +44,7 @@ internal sealed partial class RedisRateLimitStore
         }
         catch (RedisServerException ex) when (IsRetriable(ex))
         {
-            return await RecoverAsync(database, script, keys, arguments, ex, cancellationToken).ConfigureAwait(false);
+            return await RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -52,11 +53,18 @@ internal sealed partial class RedisRateLimitStore
     /// its slot moves. The caller's token stops it only between attempts (a cancelled caller is never charged by a
     /// retry it did not wait for); an attempt once sent is awaited, so a completed task means the script ran.
     /// </summary>
+    /// <param name="database">The database.</param>
+    /// <param name="script">The script.</param>
+    /// <param name="keys">Its keys.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="refusal">The server's refusal of the last attempt.</param>
+    /// <param name="startedAt">When the store call began (a timestamp): the budget counts from there, since the caller's timeout does.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
     /// <exception cref="RateLimitStoreBusyException">The slot was still moving when the retry budget ran out.</exception>
     private async Task<RedisResult> RecoverAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, CancellationToken cancellationToken)
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, long startedAt, CancellationToken cancellationToken)
     {
-        long started = _timeProvider.GetTimestamp();
+        long started = startedAt;
         int attempt = 0;
         while (true)
         {

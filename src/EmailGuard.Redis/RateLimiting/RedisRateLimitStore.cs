@@ -59,7 +59,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _useServerTime = options.UseServerTime;
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
         _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
-        _slotRetryBudget = _maxQueueWait * 4 / 5;
+        _slotRetryBudget = _maxQueueWait / 2;
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -161,6 +161,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, _timeProvider.GetUtcNow());
         }
 
+        long started = _timeProvider.GetTimestamp();
+
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
 
         // One reading of the client clock names the keys and decides, so both agree on the window.
@@ -168,7 +170,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, cancellationToken).ConfigureAwait(false);
+            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false);
         }
 
         bool wantEntries = !results.IsEmpty;
@@ -184,7 +186,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
         catch (RedisServerException ex) when (IsRetriable(ex))
         {
-            Task<RedisResult> retried = RecoverAsync(database, s_acquireScript, keys, arguments, ex, cancellationToken);
+            Task<RedisResult> retried = RecoverAsync(database, s_acquireScript, keys, arguments, ex, started, cancellationToken);
             raw = commit
                 ? await AwaitAcquireAsync(retried, requests, null, s_admittedAtOfAcquire, cancellationToken).ConfigureAwait(false)
                 : await WithCancellation(retried, cancellationToken).ConfigureAwait(false);
@@ -230,6 +232,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         List<int[]> groups,
         bool commit,
         long clientNow,
+        long started,
         CancellationToken cancellationToken)
     {
         bool wantEntries = !results.IsEmpty;
@@ -242,7 +245,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             Outcome outcome;
             try
             {
-                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken)
+                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken, started)
                     .ConfigureAwait(false);
             }
             catch when (commit && reserved > 0)
@@ -331,7 +334,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         bool commit,
         long? now,
         bool wantEntries,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        long? startedAt = null)
     {
         RedisKey[] groupKeys = new RedisKey[group.Length];
         for (int k = 0; k < group.Length; k++)
@@ -341,9 +345,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
         RedisValue[] arguments = AcquireArguments(requests.Span, group, commit, now is { } ms ? ms : s_serverTime, wantEntries);
         RedisResult raw = commit
-            ? await AwaitAcquireAsync(SendChecked(database, s_acquireScript, groupKeys, arguments, cancellationToken), requests, group, s_admittedAtOfAcquire, cancellationToken)
+            ? await AwaitAcquireAsync(SendChecked(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt), requests, group, s_admittedAtOfAcquire, cancellationToken)
                 .ConfigureAwait(false)
-            : await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken).ConfigureAwait(false);
+            : await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt).ConfigureAwait(false);
         return ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
     }
 
@@ -415,15 +419,18 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
     /// <summary>Runs a script that takes nothing (a peek, a refund) or whose caller cannot cancel, under the caller's token.</summary>
     private Task<RedisResult> EvaluateAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
-        => WithCancellation(SendChecked(database, script, keys, arguments, cancellationToken), cancellationToken);
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken, long? startedAt = null)
+        => WithCancellation(SendChecked(database, script, keys, arguments, cancellationToken, startedAt), cancellationToken);
 
-    /// <summary>Sends the script unless the caller has already cancelled: a call cancelled before it is sent takes nothing.</summary>
+    /// <summary>
+    /// Sends the script unless the caller has already cancelled: a call cancelled before it is sent takes nothing.
+    /// <paramref name="startedAt"/> is when the store call began (now when not given), for the retry budget.
+    /// </summary>
     private Task<RedisResult> SendChecked(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken, long? startedAt = null)
         => cancellationToken.IsCancellationRequested
             ? Task.FromCanceled<RedisResult>(cancellationToken)
-            : SendAsync(database, script, keys, arguments, cancellationToken);
+            : SendAsync(database, script, keys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken);
 
     private static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 
