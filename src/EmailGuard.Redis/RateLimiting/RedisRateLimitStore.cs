@@ -60,6 +60,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
         _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
         _slotRetryBudget = _maxQueueWait / 2;
+        ConfigureReplicaWait(options);
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -77,7 +78,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         if (requests.Length == 1)
         {
             ref readonly RateLimitRequest single = ref requests.Span[0];
-            if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit)
+            if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit && !NeedsReplicaWait(requests.Span))
             {
                 return AcquireOneAsync(single, results, cancellationToken);
             }
@@ -170,7 +171,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false);
+            RateLimitDecision acrossSlots = await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
+                .ConfigureAwait(false);
+            if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
+            {
+                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            }
+
+            return acrossSlots;
         }
 
         bool wantEntries = !results.IsEmpty;
@@ -198,6 +206,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         Outcome outcome = ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
+        if (commit && outcome.DeniedIndex < 0 && NeedsReplicaWait(requests.Span))
+        {
+            await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
+        }
+
         return outcome.ToDecision();
     }
 
