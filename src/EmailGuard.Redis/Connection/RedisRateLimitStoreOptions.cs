@@ -56,4 +56,28 @@ public sealed class RedisRateLimitStoreOptions
     /// </summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool UseServerTime { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets how many replicas must acknowledge an admitted acquire of a low-volume, high-value limit (one of at
+    /// most <see cref="WaitForReplicasMaxLimit"/>) before it is admitted: the store sends <c>WAIT</c> to the master
+    /// that holds its counters. When fewer replicas acknowledge within <see cref="WaitForReplicasTimeout"/>, the
+    /// permits are given back and the acquire fails as a store failure, so the policy's failure mode answers (use
+    /// fail-closed for these limits). A failover to a replica that acknowledged cannot forget those permits.
+    /// </summary>
+    /// <value>The default value is 0: never wait.</value>
+    [Range(0, 16)]
+    public int WaitForReplicas { get; set; }
+
+    /// <summary>
+    /// Gets or sets the largest limit whose acquires wait for replicas (see <see cref="WaitForReplicas"/>): a limit of
+    /// 10 a day is worth a round trip per acquire, a limit of 10,000 a minute is not.
+    /// </summary>
+    /// <value>The default value is 100.</value>
+    [Range(1, long.MaxValue)]
+    public long WaitForReplicasMaxLimit { get; set; } = 100;
+
+    /// <summary>Gets or sets how long <c>WAIT</c> waits for the replicas' acknowledgements.</summary>
+    /// <value>The default value is 50 milliseconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan WaitForReplicasTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 }

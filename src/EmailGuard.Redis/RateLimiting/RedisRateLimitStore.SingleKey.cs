@@ -59,13 +59,13 @@ internal sealed partial class RedisRateLimitStore
                 }
             }
 
-            return SendOneAsync(lead ? lane : null, key, request, results, now, cancellationToken);
+            return SendOneAsync(lead ? lane : null, key, request, results, now, _timeProvider.GetTimestamp(), cancellationToken);
         }
     }
 
     /// <summary>One acquire in one script; as a lane's leader, hands the lane on to whoever waited meanwhile.</summary>
     private async ValueTask<RateLimitDecision> SendOneAsync(
-        KeyLane? lane, string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, CancellationToken cancellationToken)
+        KeyLane? lane, string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken)
     {
         try
         {
@@ -87,14 +87,23 @@ internal sealed partial class RedisRateLimitStore
                 arguments = [rule.Limit, request.Cost, WindowMath.FixedWindowEnd(now, window) - now + ExpiryGraceMilliseconds];
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
+            Task<RedisResult> sent = database.ScriptEvaluateAsync(script.Hash, keys, arguments);
             RedisResult raw;
             try
             {
-                raw = await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+                raw = await WithCancellation(sent, cancellationToken).ConfigureAwait(false);
             }
-            catch (RedisServerException ex) when (IsNoScript(ex))
+            catch (RedisServerException ex) when (IsRetriable(ex))
             {
-                raw = await EvaluateTextAsync(database, script, keys, arguments, cancellationToken).ConfigureAwait(false);
+                raw = await AwaitAcquireAsync(
+                    RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken), new[] { request }, null, AdmittedAtOfOne(request, now, shift), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+            {
+                GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
+                throw;
             }
 
             (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
@@ -109,12 +118,21 @@ internal sealed partial class RedisRateLimitStore
         }
     }
 
+    /// <summary>Reads a single acquire's reply: the decision's time if it admitted, else null.</summary>
+    private Func<RedisResult, long?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
+    {
+        (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
+        RateLimitDecision decision = Decide(request, default, count, left, now);
+        return decision.Status == RateLimitStatus.Allowed ? decision.Timestamp.ToUnixTimeMilliseconds() : null;
+    };
+
     /// <summary>Hands the lane to whoever waited meanwhile, or closes it if nobody did.</summary>
     private void Drain(KeyLane lane, string key)
     {
         if (TakeWaiting(lane, key) is { } batch)
         {
-            _ = RunLaneAsync(lane, key, batch);
+            // Tracked so that tests can wait for the give-backs a lane starts after its callers have gone.
+            Track(RunLaneAsync(lane, key, batch));
         }
     }
 
@@ -159,7 +177,7 @@ internal sealed partial class RedisRateLimitStore
             }
 
             LaneBatch? next = StartBatch(lane, key, TakeWaiting(lane, key));
-            current.Answer(failure);
+            current.Answer(failure, this);
             current = next;
             if (completedAtOnce)
             {
@@ -196,7 +214,7 @@ internal sealed partial class RedisRateLimitStore
         if (batch.Count == 1)
         {
             Waiter only = batch[0];
-            decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, CancellationToken.None).ConfigureAwait(false);
+            decisions[0] = await SendOneAsync(null, key, only.Request, entries, only.Now, only.QueuedAt, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {
@@ -230,7 +248,14 @@ internal sealed partial class RedisRateLimitStore
             arguments[5 + (2 * i)] = batch[i].Request.Cost;
         }
 
-        RedisResult raw = await EvaluateAsync(database, s_acquireBatchScript, [key], arguments, CancellationToken.None).ConfigureAwait(false);
+        // The retry budget counts from the first waiter's arrival: its caller's timeout started then.
+        long startedAt = batch[0].QueuedAt;
+        for (int i = 1; i < batch.Count; i++)
+        {
+            startedAt = Math.Min(startedAt, batch[i].QueuedAt);
+        }
+
+        RedisResult raw = await EvaluateAsync(database, s_acquireBatchScript, [key], arguments, CancellationToken.None, startedAt).ConfigureAwait(false);
         (long count, long left) = _useServerTime ? Unpack(raw, shift) : ((long)raw, 0);
 
         // The script took them in this order, each if it fit; replaying the same rule gives each its answer.
@@ -313,13 +338,20 @@ internal sealed partial class RedisRateLimitStore
 
         public Task Sending { get; set; } = Task.CompletedTask;
 
-        public void Answer(Exception? failure)
+        /// <summary>
+        /// Answers every waiter; one whose caller cancelled after the batch was sent, and whom the script admitted, is
+        /// given back by <paramref name="store"/>, so that a cancelled caller is never charged.
+        /// </summary>
+        public void Answer(Exception? failure, RedisRateLimitStore store)
         {
             for (int i = 0; i < waiters.Count; i++)
             {
                 if (failure is null)
                 {
-                    waiters[i].Complete(Decisions[i], Entries[i]);
+                    if (!waiters[i].Complete(Decisions[i], Entries[i]) && Decisions[i].Status == RateLimitStatus.Allowed)
+                    {
+                        store.GiveBackAdmitted(waiters[i].Request, Decisions[i].Timestamp);
+                    }
                 }
                 else
                 {
@@ -374,17 +406,21 @@ internal sealed partial class RedisRateLimitStore
             }
         }
 
-        public void Complete(RateLimitDecision decision, RateLimitEntry entry)
+        /// <summary>Answers the waiter with its decision; false when it was already answered (its caller cancelled).</summary>
+        public bool Complete(RateLimitDecision decision, RateLimitEntry entry)
         {
-            if (Claim())
+            if (!Claim())
             {
-                if (!results.IsEmpty)
-                {
-                    results.Span[0] = entry;
-                }
-
-                TrySetResult(decision);
+                return false;
             }
+
+            if (!results.IsEmpty)
+            {
+                results.Span[0] = entry;
+            }
+
+            TrySetResult(decision);
+            return true;
         }
 
         public void Fail(Exception exception)

@@ -34,6 +34,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly bool _useServerTime;
     private readonly ILogger _logger;
     private readonly TimeSpan _maxQueueWait;
+    private readonly TimeSpan _slotRetryBudget;
 
     /// <param name="connection">The connection.</param>
     /// <param name="options">The store's options.</param>
@@ -58,6 +59,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _useServerTime = options.UseServerTime;
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
         _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
+        _slotRetryBudget = _maxQueueWait / 2;
+        ConfigureReplicaWait(options);
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -75,7 +78,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         if (requests.Length == 1)
         {
             ref readonly RateLimitRequest single = ref requests.Span[0];
-            if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit)
+            if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit && !NeedsReplicaWait(requests.Span))
             {
                 return AcquireOneAsync(single, results, cancellationToken);
             }
@@ -159,6 +162,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, _timeProvider.GetUtcNow());
         }
 
+        long started = _timeProvider.GetTimestamp();
+
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
 
         // One reading of the client clock names the keys and decides, so both agree on the window.
@@ -166,24 +171,46 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            return await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, cancellationToken).ConfigureAwait(false);
+            RateLimitDecision acrossSlots = await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
+                .ConfigureAwait(false);
+            if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
+            {
+                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            }
+
+            return acrossSlots;
         }
 
         bool wantEntries = !results.IsEmpty;
         RedisValue[] arguments = AcquireArguments(requests.Span, null, commit, _useServerTime ? s_serverTime : clientNow, wantEntries);
 
         // EvaluateAsync inlined: the hot path then allocates one async state machine per call, not two.
+        cancellationToken.ThrowIfCancellationRequested();
+        Task<RedisResult> sent = database.ScriptEvaluateAsync(s_acquireScript.Hash, keys, arguments);
         RedisResult raw;
         try
         {
-            raw = await WithCancellation(database.ScriptEvaluateAsync(s_acquireScript.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
+            raw = await WithCancellation(sent, cancellationToken).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (IsNoScript(ex))
+        catch (RedisServerException ex) when (IsRetriable(ex))
         {
-            raw = await EvaluateTextAsync(database, s_acquireScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+            Task<RedisResult> retried = RecoverAsync(database, s_acquireScript, keys, arguments, ex, started, cancellationToken);
+            raw = commit
+                ? await AwaitAcquireAsync(retried, requests, null, s_admittedAtOfAcquire, cancellationToken).ConfigureAwait(false)
+                : await WithCancellation(retried, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+        {
+            GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
+            throw;
         }
 
         Outcome outcome = ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
+        if (commit && outcome.DeniedIndex < 0 && NeedsReplicaWait(requests.Span))
+        {
+            await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
+        }
+
         return outcome.ToDecision();
     }
 
@@ -218,6 +245,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         List<int[]> groups,
         bool commit,
         long clientNow,
+        long started,
         CancellationToken cancellationToken)
     {
         bool wantEntries = !results.IsEmpty;
@@ -230,7 +258,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             Outcome outcome;
             try
             {
-                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken)
+                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken, started)
                     .ConfigureAwait(false);
             }
             catch when (commit && reserved > 0)
@@ -261,17 +289,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+
+        // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, cancellationToken).ConfigureAwait(false);
-            if (wantEntries)
-            {
-                // Read the given-back counters again rather than patching the reservation's entries: the reset time
-                // of a sliding window depends on which segments still hold permits, so only a fresh read reports what
-                // a single-script denial would.
-                await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
-                    .ConfigureAwait(false);
-            }
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        for (int g = 0; g < reserved && wantEntries; g++)
+        {
+            // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
+            // sliding window depends on which segments still hold permits, so only a fresh read reports what a
+            // single-script denial would.
+            await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
         }
 
         for (int g = deniedGroup + 1; g < groups.Count; g++)
@@ -316,7 +347,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         bool commit,
         long? now,
         bool wantEntries,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        long? startedAt = null)
     {
         RedisKey[] groupKeys = new RedisKey[group.Length];
         for (int k = 0; k < group.Length; k++)
@@ -325,7 +357,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RedisValue[] arguments = AcquireArguments(requests.Span, group, commit, now is { } ms ? ms : s_serverTime, wantEntries);
-        RedisResult raw = await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken).ConfigureAwait(false);
+        RedisResult raw = commit
+            ? await AwaitAcquireAsync(SendChecked(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt), requests, group, s_admittedAtOfAcquire, cancellationToken)
+                .ConfigureAwait(false)
+            : await EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt).ConfigureAwait(false);
         return ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
     }
 
@@ -395,18 +430,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return groups;
     }
 
-    private async Task<RedisResult> EvaluateAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await WithCancellation(database.ScriptEvaluateAsync(script.Hash, keys, arguments), cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (IsNoScript(ex))
-        {
-            return await EvaluateTextAsync(database, script, keys, arguments, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    /// <summary>Runs a script that takes nothing (a peek, a refund) or whose caller cannot cancel, under the caller's token.</summary>
+    private Task<RedisResult> EvaluateAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken, long? startedAt = null)
+        => WithCancellation(SendChecked(database, script, keys, arguments, cancellationToken, startedAt), cancellationToken);
+
+    /// <summary>
+    /// Sends the script unless the caller has already cancelled: a call cancelled before it is sent takes nothing.
+    /// <paramref name="startedAt"/> is when the store call began (now when not given), for the retry budget.
+    /// </summary>
+    private Task<RedisResult> SendChecked(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken, long? startedAt = null)
+        => cancellationToken.IsCancellationRequested
+            ? Task.FromCanceled<RedisResult>(cancellationToken)
+            : SendAsync(database, script, keys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken);
 
     private static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
 

@@ -122,6 +122,11 @@ internal sealed partial class ResilientRateLimitStore
             Completed(StoreOperation.Refund, permit, started, activity, null);
             return true;
         }
+        catch (RateLimitStoreBusyException ex)
+        {
+            StoreBusy(StoreOperation.Refund, permit, _timeProvider.GetElapsedTime(started), ex);
+            return false;
+        }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {
             Completed(StoreOperation.Refund, permit, started, activity, ex);
@@ -149,11 +154,12 @@ internal sealed partial class ResilientRateLimitStore
             bool abandoned = false;
             try
             {
-                // The store gets no token: the wait below is cut by the timeout and by the caller's token, and a
-                // second wait on the same token inside the store would only cost another registration per call.
+                // The store gets the caller's token: a call cancelled before it is sent takes nothing, and one
+                // cancelled in flight gives back what it took. A decision it reached just before it saw the
+                // cancellation is given back here (GiveBackWhenCancelled).
                 ValueTask<RateLimitDecision> pending = operation == StoreOperation.Acquire
-                    ? _store.AcquireAsync(buffers.Requests, buffers.Results, CancellationToken.None)
-                    : _store.PeekAsync(buffers.Requests, buffers.Results, CancellationToken.None);
+                    ? _store.AcquireAsync(buffers.Requests, buffers.Results, cancellationToken)
+                    : _store.PeekAsync(buffers.Requests, buffers.Results, cancellationToken);
                 RateLimitDecision decision;
                 if (pending.IsCompletedSuccessfully)
                 {
@@ -168,6 +174,12 @@ internal sealed partial class ResilientRateLimitStore
                         // request; the wait is cut here, on the app's TimeProvider, whatever the store does.
                         decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
                     }
+                    catch (OperationCanceledException) when (operation == StoreOperation.Acquire && cancellationToken.IsCancellationRequested)
+                    {
+                        abandoned = true;
+                        GiveBackWhenCancelled(task, buffers);
+                        throw;
+                    }
                     catch
                     {
                         abandoned = true;
@@ -179,6 +191,10 @@ internal sealed partial class ResilientRateLimitStore
                 buffers.CopyResultsTo(results.Span);
                 Completed(operation, permit, started, activity, null);
                 return decision;
+            }
+            catch (RateLimitStoreBusyException ex)
+            {
+                failureMode = StoreBusy(operation, permit, _timeProvider.GetElapsedTime(started), ex);
             }
             catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
             {

@@ -37,6 +37,29 @@ public sealed class EmailGuardRedisBuilderValidationTests
         start.Should().Throw<OptionsValidationException>().WithMessage($"*{setting}*");
     }
 
+    [Theory]
+    [InlineData(-1, 100, 50, "WaitForReplicas")]
+    [InlineData(17, 100, 50, "WaitForReplicas")]
+    [InlineData(1, 0, 50, "WaitForReplicasMaxLimit")]
+    [InlineData(1, 100, 0, "WaitForReplicasTimeout")]
+    [InlineData(1, 100, 10_001, "WaitForReplicasTimeout")]
+    public void AddRedisStore_InvalidReplicaWait_FailsAtStartupNamingTheSetting(int replicas, long maxLimit, int timeoutMs, string setting)
+    {
+        ServiceCollection services = new();
+        services.AddEmailGuard().AddRedisStore(o =>
+        {
+            o.Configuration = "127.0.0.1:1";
+            o.WaitForReplicas = replicas;
+            o.WaitForReplicasMaxLimit = maxLimit;
+            o.WaitForReplicasTimeout = TimeSpan.FromMilliseconds(timeoutMs);
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action start = provider.GetRequiredService<IStartupValidator>().Validate;
+
+        start.Should().Throw<OptionsValidationException>().WithMessage($"*{setting}*");
+    }
+
     [Fact]
     public void AddRedisStore_NoConnectionAnywhere_FailsAtStartupNamingTheSettings()
     {

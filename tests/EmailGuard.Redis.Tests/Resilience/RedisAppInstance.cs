@@ -20,10 +20,20 @@ internal sealed class RedisAppInstance : IAsyncDisposable
 
     public ResilientRateLimitStore Resilient { get; }
 
+    /// <summary>The instance's services, for tests that look inside (its Redis store, collected logs).</summary>
+    public IServiceProvider Services => _provider;
+
     /// <param name="configuration">A fresh configuration from the fixture (one server or a cluster); it is changed here.</param>
     /// <param name="prefix">The test's key prefix.</param>
     /// <param name="configure">Changes to the resilience options the fault tests share.</param>
-    public static RedisAppInstance Create(ConfigurationOptions configuration, string prefix, Action<StoreResilienceOptions>? configure = null)
+    /// <param name="configureServices">Registrations made before EmailGuard's own (a clock, a log collector).</param>
+    /// <param name="configureStore">Changes to the Redis store's options.</param>
+    public static RedisAppInstance Create(
+        ConfigurationOptions configuration,
+        string prefix,
+        Action<StoreResilienceOptions>? configure = null,
+        Action<IServiceCollection>? configureServices = null,
+        Action<RedisRateLimitStoreOptions>? configureStore = null)
     {
         configuration.AbortOnConnectFail = false;
         configuration.ConnectTimeout = 500;
@@ -31,10 +41,12 @@ internal sealed class RedisAppInstance : IAsyncDisposable
 
         ServiceCollection services = new();
         services.AddLogging();
+        configureServices?.Invoke(services);
         services.AddEmailGuard().AddRedisStore(o =>
         {
             o.ConfigurationOptions = configuration;
             o.KeyPrefix = prefix;
+            configureStore?.Invoke(o);
         });
         services.Configure<StoreResilienceOptions>(o =>
         {

@@ -30,6 +30,7 @@ public class RedisClusterFixture : IAsyncLifetime
 
     private readonly int _nodeTimeoutMilliseconds;
     private readonly bool _requireFullCoverage;
+    private readonly int _replicasPerMaster;
     private readonly List<RedisServerProcess> _nodes = [];
     private readonly TestMultiplexers _multiplexers = new();
     private string? _connectionString;
@@ -48,10 +49,12 @@ public class RedisClusterFixture : IAsyncLifetime
     /// <c>cluster-require-full-coverage</c>: when <see langword="false"/>, a failed master's slots stop answering but
     /// the other masters keep serving theirs.
     /// </param>
-    protected RedisClusterFixture(int nodeTimeoutMilliseconds, bool requireFullCoverage)
+    /// <param name="replicasPerMaster">How many replicas each master gets (<c>--cluster-replicas</c>).</param>
+    protected RedisClusterFixture(int nodeTimeoutMilliseconds, bool requireFullCoverage, int replicasPerMaster = 0)
     {
         _nodeTimeoutMilliseconds = nodeTimeoutMilliseconds;
         _requireFullCoverage = requireFullCoverage;
+        _replicasPerMaster = replicasPerMaster;
     }
 
     /// <summary>Gets the connection string naming every master.</summary>
@@ -79,7 +82,7 @@ public class RedisClusterFixture : IAsyncLifetime
 
         try
         {
-            for (int i = 0; i < Masters; i++)
+            for (int i = 0; i < Masters * (1 + _replicasPerMaster); i++)
             {
                 int port = FreeClusterPort();
                 _nodes.Add(RedisServerProcess.Start(
@@ -182,7 +185,7 @@ public class RedisClusterFixture : IAsyncLifetime
         }
 
         info.ArgumentList.Add("--cluster-replicas");
-        info.ArgumentList.Add("0");
+        info.ArgumentList.Add(_replicasPerMaster.ToString(CultureInfo.InvariantCulture));
         info.ArgumentList.Add("--cluster-yes");
 
         using Process process = Process.Start(info) ?? throw new InvalidOperationException("Could not start redis-cli.");

@@ -1,0 +1,253 @@
+using System.Diagnostics;
+using System.Net;
+using EmailGuard.Redis.Tests.Resilience;
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace EmailGuard.Redis.Tests.Cluster;
+
+/// <summary>
+/// What a failover forgets, measured on a cluster the test class starts itself: three masters, one replica each. A
+/// limit is spent on a master, the master is killed and its replica promoted (<c>CLUSTER FAILOVER TAKEOVER</c>), and
+/// the limit is tried again. The bound docs/redis.md documents: a replica that was in sync forgets nothing; one whose
+/// link was down forgets what it missed, up to a whole window, so a window admits at most twice its limit across one
+/// failover; with <see cref="RedisRateLimitStoreOptions.WaitForReplicas"/> no admission rests on a write a replica did
+/// not acknowledge, so the limit holds. Runs with the fault tests, never alongside them.
+/// </summary>
+[Collection(RedisFaultClusterFixture.CollectionName)]
+public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const long Limit = 100;
+    private const int Attempts = 120;
+
+    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(30);
+
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+
+    /// <summary>Each test starts a cluster of its own: a failover leaves a master without a replica behind.</summary>
+    private RedisFailoverClusterFixture Cluster { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await Cluster.InitializeAsync();
+        Cluster.CanControlNodes.Should().BeTrue("the failover tests start and kill their own redis-server processes");
+    }
+
+    public Task DisposeAsync() => Cluster.DisposeAsync();
+
+    [Fact]
+    public async Task ReplicaInSync_MasterKilledAndReplicaPromoted_ForgetsNothing()
+    {
+        (long before, long after) = await SpendThenFailOverAsync(slot: 0, lagging: false, waitForReplicas: 0);
+
+        before.Should().Be(Limit);
+        after.Should().Be(0, "a replica that had every write forgets nothing: the limit holds across the failover");
+    }
+
+    [Fact]
+    public async Task ReplicaLinkBroken_MasterKilledAndReplicaTakesOver_ForgetsTheWindow_AtMostTwiceTheLimit()
+    {
+        (long before, long after) = await SpendThenFailOverAsync(slot: 8192, lagging: true, waitForReplicas: 0);
+
+        before.Should().Be(Limit);
+        after.Should().Be(Limit, "the promoted replica never saw the window's permits: it admits the whole limit again");
+        (before + after).Should().BeLessThanOrEqualTo(2 * Limit, "the documented bound: one failover, at most twice the limit in a window");
+    }
+
+    [Fact]
+    public async Task WaitForReplicas_ReplicaLinkBroken_NothingAdmittedThatTheReplicaMissed_LimitHoldsAcrossTheTakeover()
+    {
+        (long before, long after) = await SpendThenFailOverAsync(slot: 16383, lagging: true, waitForReplicas: 1);
+
+        before.Should().Be(0, "no replica acknowledged, so nothing was admitted (fail-closed)");
+        (before + after).Should().BeLessThanOrEqualTo(Limit, "with WAIT, the limit holds across the failover");
+    }
+
+    [Fact]
+    public async Task WaitForReplicas_Cost_LatencyWithAndWithoutWaitInOneRun()
+    {
+        // Both stores on the same healthy master and replica, interleaved, so that both see the same machine.
+        using ConnectionMultiplexer admin = Cluster.CreateMultiplexer();
+        RedisRateLimitStore plain = CreateStore(admin, waitForReplicas: 0);
+        RedisRateLimitStore waiting = CreateStore(admin, waitForReplicas: 1);
+        ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
+        foreach (ClusterNode master in topology.Nodes.Where(n => !n.IsReplica))
+        {
+            ClusterNode replica = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
+            (await WaitUntilAsync(() => CaughtUpAsync(admin.GetServer(master.EndPoint!), admin.GetServer(replica.EndPoint!))))
+                .Should().BeTrue("every replica is in sync before the measurement");
+        }
+
+        RateLimitRequest[] request = [new("latency", RateLimitRule.PerDay(1_000_000))];
+        RateLimitRequest[] valuable = [new("latency", RateLimitRule.PerHour(100))];
+        await plain.AcquireAsync(request, default);
+        await waiting.AcquireAsync(new RateLimitRequest[] { new("latency-warm", RateLimitRule.PerDay(100)) }, default);
+        List<double> withoutWait = [];
+        List<double> withWait = [];
+        for (int i = 0; i < 100; i++)
+        {
+            long started = Stopwatch.GetTimestamp();
+            (await plain.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+            withoutWait.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+            started = Stopwatch.GetTimestamp();
+            (await waiting.AcquireAsync(valuable, default)).IsAllowed.Should().BeTrue();
+            withWait.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+        }
+
+        double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+        output.WriteLine($"median acquire without WAIT {Median(withoutWait):0} µs, with WAIT 1 {Median(withWait):0} µs: ratio {Median(withWait) / Median(withoutWait):0.00}; "
+            + $"p90 {withoutWait.Order().ElementAt(90):0} µs vs {withWait.Order().ElementAt(90):0} µs");
+        Median(withWait).Should().BeGreaterThan(0);
+    }
+
+    /// <summary>
+    /// Spends the limit of a partition on the master of <paramref name="slot"/> through one app instance (fail-closed),
+    /// with the replica's link broken first when <paramref name="lagging"/>; kills the master, promotes its replica with
+    /// TAKEOVER, and tries the limit again through a second instance. Returns what each instance got admitted.
+    /// </summary>
+    private async Task<(long Before, long After)> SpendThenFailOverAsync(int slot, bool lagging, int waitForReplicas)
+    {
+        using ConnectionMultiplexer admin = Cluster.CreateMultiplexer();
+        ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
+        ClusterNode master = topology.GetBySlot(slot)!;
+        ClusterNode replica = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
+        RateLimitRule rule = RateLimitRule.PerDay(Limit);
+        string partition = PartitionOn(admin, master.EndPoint!, rule);
+        IServer masterServer = admin.GetServer(master.EndPoint!);
+        IServer replicaServer = admin.GetServer(replica.EndPoint!);
+        (await WaitUntilAsync(() => CaughtUpAsync(masterServer, replicaServer))).Should().BeTrue("the replica starts in sync");
+        if (lagging)
+        {
+            // The replica can no longer authenticate to its master; the master drops the link, and it stays down.
+            await replicaServer.ExecuteAsync("CONFIG", "SET", "masteruser", "emailguard-test-nobody");
+            await replicaServer.ExecuteAsync("CONFIG", "SET", "masterauth", "wrong");
+            await masterServer.ExecuteAsync("CLIENT", "KILL", "TYPE", "replica");
+            (await WaitUntilAsync(async () => (await InfoAsync(replicaServer)).Contains("master_link_status:down", StringComparison.Ordinal)))
+                .Should().BeTrue("the replica's link is down");
+        }
+
+        long before = await SpendAsync(partition, rule, waitForReplicas);
+        if (!lagging)
+        {
+            (await WaitUntilAsync(() => CaughtUpAsync(masterServer, replicaServer))).Should().BeTrue("an in-sync replica catches up");
+        }
+
+        Cluster.StopNode(master.EndPoint!);
+        await replicaServer.ExecuteAsync("CLUSTER", "FAILOVER", "TAKEOVER");
+        (await WaitUntilAsync(() =>
+        {
+            using ConnectionMultiplexer fresh = Cluster.CreateMultiplexer();
+            return Task.FromResult(fresh.GetServers().Any(s => s.IsConnected
+                && s.ClusterConfiguration?.GetBySlot(slot)?.EndPoint?.Equals(replica.EndPoint) == true
+                && !s.ClusterConfiguration.GetBySlot(slot)!.IsReplica));
+        })).Should().BeTrue("the replica took over the slot");
+
+        long after = await SpendAsync(partition, rule, waitForReplicas: 0);
+        output.WriteLine($"slot {slot}, replica link {(lagging ? "broken" : "up")}, WAIT {waitForReplicas}: "
+            + $"{before} admitted before the failover, {after} after, on a limit of {Limit}");
+        return (before, after);
+    }
+
+    /// <summary>One new app instance (fail-closed) tries the limit <see cref="Attempts"/> times; returns how many were admitted.</summary>
+    private async Task<long> SpendAsync(string partition, RateLimitRule rule, int waitForReplicas)
+    {
+        await using RedisAppInstance instance = RedisAppInstance.Create(
+            Cluster.CreateConfiguration(), _prefix, o => o.Timeout = TimeSpan.FromSeconds(2), configureStore: o => o.WaitForReplicas = waitForReplicas);
+        RateLimitRequest[] request = [new(partition, rule)];
+
+        // Straight to the store until it answers (a fresh connection learning the topology is not the subject).
+        (await WaitUntilAsync(async () =>
+        {
+            try
+            {
+                await instance.Resilient.Store.PeekAsync(request.Select(r => r with { Cost = 0 }).ToArray(), default);
+                return true;
+            }
+            catch (RedisException)
+            {
+                return false;
+            }
+        })).Should().BeTrue("the store answers");
+
+        long admitted = 0;
+        for (int i = 0; i < Attempts; i++)
+        {
+            RateLimitDecision decision = await instance.Resilient.AcquireAsync(request, default, StoreFailureMode.FailClosed);
+            admitted += decision.Status == RateLimitStatus.Allowed ? 1 : 0;
+        }
+
+        return admitted;
+    }
+
+    private RedisRateLimitStore CreateStore(IConnectionMultiplexer multiplexer, int waitForReplicas)
+    {
+        RedisRateLimitStoreOptions options = new()
+        {
+            KeyPrefix = _prefix,
+            ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer),
+            WaitForReplicas = waitForReplicas,
+        };
+        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, TimeProvider.System);
+    }
+
+    private string PartitionOn(IConnectionMultiplexer admin, EndPoint node, RateLimitRule rule)
+    {
+        ClusterConfiguration topology = admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        for (int i = 0; i < 10_000; i++)
+        {
+            string candidate = $"failover-{i}";
+            if (topology.GetBySlot(admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.Id, RedisCounterKey.NoWindow)))!.EndPoint!.Equals(node))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"No partition name lands on {node}.");
+    }
+
+    /// <summary>The cluster as a node sees it once it knows every master's replica (just after creation it may not yet).</summary>
+    private static async Task<ClusterConfiguration> TopologyWithReplicasAsync(ConnectionMultiplexer admin)
+    {
+        ClusterConfiguration? topology = null;
+        (await WaitUntilAsync(async () =>
+        {
+            IServer server = admin.GetServers().First(s => s.IsConnected);
+            topology = await server.ClusterNodesAsync();
+            ClusterNode[] masters = [.. topology!.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0)];
+            return masters.Length == 3 && masters.All(m => topology.Nodes.Any(n => n.IsReplica && n.ParentNodeId == m.NodeId));
+        })).Should().BeTrue("every master has its replica");
+        return topology!;
+    }
+
+    private static async Task<bool> CaughtUpAsync(IServer master, IServer replica)
+    {
+        long masterOffset = Offset(await InfoAsync(master), "master_repl_offset:");
+        long replicaOffset = Offset(await InfoAsync(replica), "slave_repl_offset:");
+        return masterOffset > 0 && replicaOffset >= masterOffset;
+    }
+
+    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
+
+    private static long Offset(string info, string field)
+    {
+        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line[field.Length..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < s_bound)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System);
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,185 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// Cancellation charges nothing: 64 callers acquire through the resilience wrapper and cancel at every stage (before
+/// the call, right after it was sent, a moment later, or never). Once the give-backs of acquires cancelled in flight
+/// have settled, every counter holds exactly what callers were told was admitted, on the coalesced single-key path
+/// and on the multi-key script alike.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITestOutputHelper output) : RedisStoreTestBase(redis)
+{
+    private const int Callers = 64;
+    private const int CallsPerCaller = 40;
+
+    public static TheoryData<string, bool> Shapes => new()
+    {
+        { "one counter (coalesced)", false },
+        { "one counter (coalesced)", true },
+        { "two rules of one partition", false },
+        { "two rules of one partition", true },
+        { "two partitions", false },
+        { "two partitions", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public async Task AcquireAsync_64CallersCancellingAtEveryStage_CountersSettleAtExactlyTheAdmittedCount(string shape, bool useServerTime)
+    {
+        // Arrange: windows far longer than the test, so no window ends under it; limits the load passes, so denials too.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, logger);
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }, useServerTime ? TimeProvider.System : Time);
+        RateLimitRule fixedRule = RateLimitRule.FixedWindow(700, TimeSpan.FromDays(300));
+        RateLimitRule slidingRule = RateLimitRule.SlidingWindow(900, TimeSpan.FromDays(300), segments: 10);
+        RateLimitRequest[] request = shape switch
+        {
+            "one counter (coalesced)" => [new("victim", fixedRule)],
+            "two rules of one partition" => [new("victim", fixedRule), new("victim", slidingRule)],
+            _ => [new("victim", fixedRule), new("global", slidingRule)],
+        };
+
+        // Act
+        Outcome[] outcomes = await RunAsync(resilient, request, Callers, CallsPerCaller);
+        await resilient.CancelledCallsSettledAsync();
+        await store.SettledAsync();
+
+        // Assert
+        int admitted = outcomes.Count(o => o == Outcome.Admitted);
+        int cancelled = outcomes.Count(o => o == Outcome.Cancelled);
+        long[] counts = await CountsAsync(store, request);
+        int givenBack = logger.Collector.GetSnapshot().Count(r => r.Id.Id == 1302);
+        output.WriteLine($"{shape}, server time {useServerTime}: {outcomes.Length} calls, {admitted} admitted, "
+            + $"{outcomes.Count(o => o == Outcome.Denied)} denied, {cancelled} cancelled ({givenBack} of them given back after they had been admitted in flight); "
+            + $"counters {string.Join(", ", counts)}");
+        outcomes.Should().NotContain(Outcome.Failed, "only the caller's own cancellation may surface");
+        cancelled.Should().BeGreaterThan(outcomes.Length / 2, "most callers cancel");
+        admitted.Should().BeGreaterThan(0).And.BeLessThanOrEqualTo((int)fixedRule.Limit);
+        counts.Should().AllSatisfy(c => c.Should().Be(admitted, "a counter holds what callers were told was admitted, and no cancelled acquire"));
+        resilient.CircuitState.Should().Be(StoreCircuitState.Closed, "a caller's cancellation is not a store failure");
+        store.LaneCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CancelledWhileRedisIsPaused_AnsweredAtOnce_AndGivenBackWhenTheScriptRuns()
+    {
+        // Arrange: Redis holds every script for 300 ms, so each acquire is surely in flight when its caller cancels.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: false);
+        RateLimitRule rule = RateLimitRule.FixedWindow(100, TimeSpan.FromDays(300));
+        RateLimitRequest[] one = [new("paused-one", rule)];
+        RateLimitRequest[] two = [new("paused-two", rule), new("paused-two", RateLimitRule.SlidingWindow(100, TimeSpan.FromDays(300), 10))];
+        await Admin.GetServers()[0].ExecuteAsync("CLIENT", "PAUSE", "300", "WRITE");
+        using CancellationTokenSource cts = new();
+
+        // Act: the acquires are sent (one leads the single-key lane, three wait in it, one is a multi-key script), then cancelled.
+        Task<RateLimitDecision>[] calls =
+        [
+            .. Enumerable.Range(0, 4).Select(_ => store.AcquireAsync(one, default, cts.Token).AsTask()),
+            store.AcquireAsync(two, default, cts.Token).AsTask(),
+        ];
+        await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
+        await cts.CancelAsync();
+        Func<Task> all = () => Task.WhenAll(calls).WaitAsync(TimeSpan.FromMilliseconds(250), TimeProvider.System);
+
+        // Assert: every caller hears of its cancellation before Redis resumes; then nothing stays counted.
+        await all.Should().ThrowAsync<OperationCanceledException>();
+        calls.Should().OnlyContain(c => c.IsCanceled);
+        await WaitUntilAnsweredAsync();
+        await store.SettledAsync();
+        (await CountsAsync(store, one)).Should().Equal(0);
+        (await CountsAsync(store, two)).Should().Equal(0, 0);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CancelledBeforeTheCall_SendsNothing()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: false);
+        RateLimitRequest[] request = [new("never", RateLimitRule.PerDay(5))];
+
+        Func<Task> act = async () => await store.AcquireAsync(request, default, new CancellationToken(canceled: true));
+
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        (await Admin.GetDatabase().KeyExistsAsync(store.CounterKey("never", request[0].Rule))).Should().BeFalse();
+    }
+
+    private enum Outcome
+    {
+        Failed,
+        Admitted,
+        Denied,
+        Cancelled,
+    }
+
+    private static async Task<Outcome[]> RunAsync(ResilientRateLimitStore resilient, RateLimitRequest[] request, int callers, int callsPerCaller)
+    {
+        Outcome[][] outcomes = await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            Outcome[] mine = new Outcome[callsPerCaller];
+            for (int i = 0; i < callsPerCaller; i++)
+            {
+                int stage = (caller + i) % 5;
+                using CancellationTokenSource cts = new();
+                if (stage == 0)
+                {
+                    await cts.CancelAsync();
+                }
+
+                ValueTask<RateLimitDecision> call = resilient.AcquireAsync(request, default, StoreFailureMode.FailOpen, cts.Token);
+                switch (stage)
+                {
+                    case 1:
+                        await cts.CancelAsync();
+                        break;
+                    case 2:
+                        await Task.Yield();
+                        await cts.CancelAsync();
+                        break;
+                    case 3:
+                        cts.CancelAfter(TimeSpan.FromMilliseconds(caller % 3));
+                        break;
+                }
+
+                try
+                {
+                    RateLimitDecision decision = await call;
+                    mine[i] = decision.Status switch
+                    {
+                        RateLimitStatus.Allowed => Outcome.Admitted,
+                        RateLimitStatus.LimitExceeded => Outcome.Denied,
+                        _ => Outcome.Failed,
+                    };
+                }
+                catch (OperationCanceledException)
+                {
+                    mine[i] = Outcome.Cancelled;
+                }
+#pragma warning disable CA1031 // Recorded and asserted: no other exception may reach a caller.
+                catch (Exception)
+#pragma warning restore CA1031
+                {
+                    mine[i] = Outcome.Failed;
+                }
+            }
+
+            return mine;
+        }))).WaitAsync(TimeSpan.FromSeconds(60));
+        return [.. outcomes.SelectMany(o => o)];
+    }
+
+    private static async Task<long[]> CountsAsync(RedisRateLimitStore store, RateLimitRequest[] request)
+    {
+        RateLimitRequest[] peek = [.. request.Select(r => r with { Cost = 0 })];
+        RateLimitEntry[] entries = new RateLimitEntry[peek.Length];
+        await store.PeekAsync(peek, entries);
+        return [.. entries.Select(e => e.Count)];
+    }
+
+    /// <summary>Waits until Redis answers again after the pause (a read is not paused by CLIENT PAUSE WRITE, so a write probes it).</summary>
+    private async Task WaitUntilAnsweredAsync()
+        => await Admin.GetDatabase().StringSetAsync("cancel-probe:" + Prefix, "1", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(10));
+}

@@ -1,0 +1,76 @@
+namespace EmailGuard.Tests.Resilience;
+
+/// <summary>
+/// A store that says it is busy (its data is moving) is not a failing store, and never a reason to admit; a caller
+/// that cancels is never charged, even when the store decided just as the caller left.
+/// </summary>
+public sealed class ResilientRateLimitStoreBusyAndCancellationTests
+{
+    [Theory]
+    [InlineData(StoreFailureMode.FailOpen)]
+    [InlineData(StoreFailureMode.FailClosed)]
+    [InlineData(StoreFailureMode.LocalFallback)]
+    public async Task AcquireAsync_StoreBusy_DeniedAsUnavailableInEveryMode_AndTheCircuitStaysClosed(StoreFailureMode mode)
+    {
+        using ResilienceHarness harness = new();
+        harness.Store.Behavior = FakeStoreBehavior.Fail;
+        harness.Store.Exception = () => new RateLimitStoreBusyException();
+
+        RateLimitDecision[] decisions = new RateLimitDecision[20];
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            decisions[i] = await harness.AcquireAsync("moving", mode);
+        }
+
+        decisions.Should().OnlyContain(d => d.Status == RateLimitStatus.StoreUnavailable && d.RetryAfter >= TimeSpan.FromSeconds(1));
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed, "a busy store answered; it did not fail");
+        harness.Store.Calls.Should().Be(20, "every call still went to the store");
+        harness.Logger.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 1304);
+        RateLimitEntry[] local = new RateLimitEntry[1];
+        await harness.Resilient.LocalStore.PeekAsync(ResilienceHarness.One("moving", cost: 0), local);
+        local[0].Count.Should().Be(0, "nothing is admitted against a local share while the shared counter is in transit");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_StoreAdmitsJustAfterTheCallerCancelled_TheAdmissionIsGivenBack()
+    {
+        using ResilienceHarness harness = new();
+        await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("late"), default);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+        using CancellationTokenSource cts = new();
+        Task<RateLimitDecision> call = harness.AcquireAsync("late", cancellationToken: cts.Token).AsTask();
+
+        await cts.CancelAsync();
+        Func<Task> act = () => call;
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+        harness.Store.ReleaseHanging();
+        await harness.Resilient.CancelledCallsSettledAsync();
+
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await harness.Store.Inner.PeekAsync(ResilienceHarness.One("late", cost: 0), entry);
+        entry[0].Count.Should().Be(0, "the store admitted an acquire whose caller had already been told it was cancelled; it was given back");
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_StoreFailsAfterTheCallerCancelled_NothingIsGivenBack()
+    {
+        using ResilienceHarness harness = new();
+        await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("failed"), default);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+        using CancellationTokenSource cts = new();
+        Task<RateLimitDecision> call = harness.AcquireAsync("failed", cancellationToken: cts.Token).AsTask();
+
+        await cts.CancelAsync();
+        Func<Task> act = () => call;
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+        harness.Store.ReleaseHanging(new InvalidOperationException("lost"));
+        await harness.Resilient.CancelledCallsSettledAsync();
+
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await harness.Store.Inner.PeekAsync(ResilienceHarness.One("failed", cost: 0), entry);
+        entry[0].Count.Should().Be(1, "a call that failed took nothing the wrapper knows of, so nothing is given back");
+    }
+}
