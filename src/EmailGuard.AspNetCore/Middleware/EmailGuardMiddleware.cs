@@ -94,10 +94,15 @@ internal sealed partial class EmailGuardMiddleware
             return;
         }
 
-        string?[]? fieldValues = null;
+        if (!await CheckClientIpAsync(context, state, pathRule, policy))
+        {
+            return;
+        }
+
+        string[][]? fieldValues = null;
         if (policy is { FieldNames.Length: > 0 })
         {
-            BodyFieldReader.Result read = await BodyFieldReader.ReadAsync(context, policy.FieldNames, state.Options.MaxBodyBytes);
+            FieldValueCollector.Result read = await FieldValueCollector.CollectAsync(context, policy, state.Options.MaxBodyBytes);
             if (!read.Succeeded)
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
@@ -106,7 +111,7 @@ internal sealed partial class EmailGuardMiddleware
                 return;
             }
 
-            fieldValues = read.Values;
+            fieldValues = read.Keys;
         }
 
         // Shadow policies are acquired on their own, so that a would-be rejection never stops the enforced rules from counting.
@@ -140,14 +145,14 @@ internal sealed partial class EmailGuardMiddleware
     private readonly record struct Owner(EmailRateLimitPolicy Policy, EmailRateLimitPartition Partition, int RuleIndex);
 
     private async ValueTask<Verdict> EvaluateAsync(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string?[]? fieldValues)
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string[][]? fieldValues)
     {
         if (first is null)
         {
             (first, second) = (second!, null);
         }
 
-        int capacity = first.RuleCount + (second?.RuleCount ?? 0);
+        int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
         RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
         RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
         Owner[] owners = ArrayPool<Owner>.Shared.Rent(capacity);
@@ -249,7 +254,7 @@ internal sealed partial class EmailGuardMiddleware
     }
 
     private static int AddRequests(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string?[]? fieldValues,
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
         RateLimitRequest[] requests, Owner[] owners, int count, ref string? ipPartition, ref bool missingField)
     {
         foreach (EmailRateLimitPartition partition in policy.Partitions)
@@ -259,17 +264,28 @@ internal sealed partial class EmailGuardMiddleware
             {
                 case PartitionKind.ClientIp:
                     ipPartition ??= GetIpPartition(context, state.Options);
+                    if (ipPartition.Length == 0)
+                    {
+                        continue;
+                    }
+
                     key = string.Concat(partition.KeyPrefix, ipPartition);
                     break;
                 case PartitionKind.Field:
-                    string? value = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))];
-                    if (string.IsNullOrWhiteSpace(value))
+                    string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
+                    if (hashed.Length == 0)
                     {
                         missingField |= policy.MissingField == MissingFieldBehavior.Reject;
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, HashAddress(value));
+                    // Every address but the last gets its own requests here; the last falls through like any key.
+                    for (int v = 0; v < hashed.Length - 1; v++)
+                    {
+                        count = AddPartitionRequests(policy, partition, string.Concat(partition.KeyPrefix, hashed[v]), requests, owners, count);
+                    }
+
+                    key = string.Concat(partition.KeyPrefix, hashed[^1]);
                     break;
                 default:
                     string? resolved = partition.Resolver!(context);
@@ -282,17 +298,25 @@ internal sealed partial class EmailGuardMiddleware
                     break;
             }
 
-            if (key.Length > RateLimitRequest.MaxKeyLength)
-            {
-                key = "eg:ep:h:" + Hash(key);
-            }
+            count = AddPartitionRequests(policy, partition, key, requests, owners, count);
+        }
 
-            for (int i = 0; i < partition.Rules.Length; i++)
-            {
-                requests[count] = new RateLimitRequest(key, partition.Rules[i]);
-                owners[count] = new Owner(policy, partition, i);
-                count++;
-            }
+        return count;
+    }
+
+    private static int AddPartitionRequests(
+        EmailRateLimitPolicy policy, EmailRateLimitPartition partition, string key, RateLimitRequest[] requests, Owner[] owners, int count)
+    {
+        if (key.Length > RateLimitRequest.MaxKeyLength)
+        {
+            key = "eg:ep:h:" + Hash(key);
+        }
+
+        for (int i = 0; i < partition.Rules.Length; i++)
+        {
+            requests[count] = new RateLimitRequest(key, partition.Rules[i]);
+            owners[count] = new Owner(policy, partition, i);
+            count++;
         }
 
         return count;
@@ -374,16 +398,18 @@ internal sealed partial class EmailGuardMiddleware
         return Rank(a) >= Rank(b) ? a ?? StoreFailureMode.FailOpen : b!.Value;
     }
 
+    /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:
+    /// one shared bucket, or empty to leave the partition out.</summary>
     private static string GetIpPartition(HttpContext context, EmailGuardEndpointOptions options)
     {
         System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
         return address is null
-            ? "unknown"
+            ? MissingClientIp.Partition(options)
             : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
     }
 
     /// <summary>The normalized address, hashed, so raw addresses never end up in store keys.</summary>
-    private static string HashAddress(string value)
+    internal static string HashAddress(string value)
     {
         string canonical = EmailAddressNormalizer.TryNormalize(value, stripPlusTag: true, out NormalizedEmailAddress address, out _)
             ? address.Address

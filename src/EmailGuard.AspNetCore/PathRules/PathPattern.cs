@@ -87,7 +87,7 @@ internal sealed class PathPattern
 
     public bool Matches(string method, string? path)
     {
-        if (Method is not null && !string.Equals(Method, method, StringComparison.OrdinalIgnoreCase))
+        if (!HttpMethodCoverage.Covers(Method, method))
         {
             return false;
         }

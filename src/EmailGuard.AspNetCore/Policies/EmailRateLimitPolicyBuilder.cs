@@ -33,6 +33,8 @@ public sealed class EmailRateLimitPolicyBuilder
 
     internal MissingFieldBehavior MissingField { get; private set; } = MissingFieldBehavior.Reject;
 
+    internal RepeatedFieldBehavior RepeatedField { get; private set; } = RepeatedFieldBehavior.Reject;
+
     /// <summary>
     /// Counts requests per client IP: <c>HttpContext.Connection.RemoteIpAddress</c> as the app's forwarded-headers
     /// setup leaves it, IPv6 grouped by <see cref="EmailGuardEndpointOptions.IPv6PrefixLength"/>.
@@ -169,6 +171,23 @@ public sealed class EmailRateLimitPolicyBuilder
         }
 
         MissingField = behavior;
+        return this;
+    }
+
+    /// <summary>
+    /// Sets what happens when a request carries a field a partition is keyed by more than once, or carries different
+    /// addresses in its body, query string and route.
+    /// </summary>
+    /// <param name="behavior">The behavior. The default is <see cref="RepeatedFieldBehavior.Reject"/>.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WhenFieldRepeated(RepeatedFieldBehavior behavior)
+    {
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown behavior.");
+        }
+
+        RepeatedField = behavior;
         return this;
     }
 
