@@ -214,10 +214,10 @@ internal static class BodyFieldReader
                     reader.Skip();
                 }
 
-                return elements.Count == 0 ? new StringValues((string?)null) : new StringValues([.. elements]);
+                return elements.Count == 0 ? EmptyOccurrence : new StringValues([.. elements]);
             default:
                 reader.Skip();
-                return new StringValues((string?)null);
+                return EmptyOccurrence;
         }
     }
 
@@ -235,7 +235,7 @@ internal static class BodyFieldReader
                 {
                     if (FieldNameMatcher.Matches(pair.Key, fieldNames[i]))
                     {
-                        values[i] = StringValues.Concat(values[i], pair.Value.Count == 0 ? new StringValues((string?)null) : pair.Value);
+                        values[i] = StringValues.Concat(values[i], pair.Value.Count == 0 ? EmptyOccurrence : pair.Value);
                     }
                 }
             }
@@ -251,6 +251,9 @@ internal static class BodyFieldReader
             return new(StatusCodes.Status400BadRequest, "The form body is malformed.", values);
         }
     }
+
+    /// <summary>One occurrence of the field without a usable value; <c>new StringValues(null)</c> would be none.</summary>
+    private static StringValues EmptyOccurrence => new(new string?[] { null });
 
     private static bool HasBody(HttpRequest request)
         => request.Headers.TransferEncoding.Count > 0 || request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;

@@ -87,12 +87,14 @@ public sealed class EmailRateLimitPolicyBuilder
     }
 
     /// <summary>
-    /// Counts requests per email address found in a form field or a top-level JSON property of the request body (the
-    /// address a signup, password reset or share targets). The address is normalized as the send guard does (case,
-    /// plus-tags, IDN) and hashed before it becomes a key. A value that is not a valid address is counted by its
-    /// trimmed, lower-cased text.
+    /// Counts requests per email address found where model binding finds it (the address a signup, password reset or
+    /// share targets): a form field (also as <c>Input.Email</c> or <c>email[0]</c>), a top-level JSON property, the
+    /// query string or a route value. The address is normalized as the send guard does (case, plus-tags, IDN) and
+    /// hashed before it becomes a key. A value that is not a valid address is counted by its trimmed, lower-cased text.
+    /// A request that carries the field more than once, or different addresses in different places, follows
+    /// <see cref="WhenFieldRepeated"/>.
     /// </summary>
-    /// <param name="fieldName">The form field or JSON property name (JSON matched case-insensitively).</param>
+    /// <param name="fieldName">The field name, matched case-insensitively.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerField(string fieldName, params RateLimitRule[] rules)

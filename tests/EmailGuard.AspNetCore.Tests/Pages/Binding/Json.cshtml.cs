@@ -7,8 +7,13 @@ namespace EmailGuard.AspNetCore.Tests;
 [IgnoreAntiforgeryToken]
 public sealed class JsonPageModel(BoundValues bound) : PageModel
 {
-    public IActionResult OnPost([FromBody] SignupModel model)
+    public IActionResult OnPost([FromBody] SignupModel? model)
     {
+        if (model is null)
+        {
+            return BadRequest();
+        }
+
         bound.Add(model.Email);
         return Content(model.Email);
     }
