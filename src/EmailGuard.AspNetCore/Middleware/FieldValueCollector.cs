@@ -61,13 +61,18 @@ internal static class FieldValueCollector
 
             repeated |= Add(found, route);
             repeated |= found.Count > 1;
-            if (repeated && policy.RepeatedField == RepeatedFieldBehavior.Reject)
+            // A shadow policy records, never blocks: it counts every address instead.
+            if (repeated && policy.RepeatedField == RepeatedFieldBehavior.Reject && !policy.ShadowMode)
             {
                 return new(StatusCodes.Status400BadRequest,
                     $"The field '{fieldNames[i]}' must appear once: send one address, in the body, the query string or the route, not several.", keys);
             }
 
-            if (found.Count > MaxValuesPerField)
+            if (found.Count > MaxValuesPerField && policy.ShadowMode)
+            {
+                found.RemoveRange(MaxValuesPerField, found.Count - MaxValuesPerField);
+            }
+            else if (found.Count > MaxValuesPerField)
             {
                 return new(StatusCodes.Status400BadRequest,
                     string.Create(CultureInfo.InvariantCulture, $"The field '{fieldNames[i]}' carries more than {MaxValuesPerField} addresses."), keys);

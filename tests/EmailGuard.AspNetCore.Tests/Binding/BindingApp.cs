@@ -1,3 +1,4 @@
+using System.Net;
 using System.Reflection;
 using EmailGuard;
 using EmailGuard.Testing.Redis;
@@ -18,8 +19,10 @@ internal static class BindingApp
 {
     public const string Victim = "victim@example.com";
 
+    public static readonly string[] JsonPaths = ["/min/json", "/mvc/bind/json", "/Binding/Json"];
+
     /// <summary>Endpoints that bind a JSON body, by host.</summary>
-    public static readonly TheoryData<string> JsonEndpoints = new() { "/min/json", "/mvc/bind/json", "/Binding/Json" };
+    public static readonly TheoryData<string> JsonEndpoints = new(JsonPaths);
 
     public static readonly string[] FormPaths = ["/min/form", "/mvc/bind/form", "/Binding/Form", "/mvc/plain/any"];
 
@@ -72,6 +75,19 @@ internal static class BindingApp
             });
 
     public static BoundValues Bound(this TestApp app) => app.App.Services.GetRequiredService<BoundValues>();
+
+    /// <summary>Sends <paramref name="attempts"/> POSTs, each from its own address, as an attacker rotating IPs would.</summary>
+    public static async Task<List<HttpStatusCode>> PostManyAsync(this TestApp app, string path, int attempts, Func<int, HttpContent?> body)
+    {
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < attempts; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync(path, $"203.0.113.{i + 1}", body(i));
+            statuses.Add(response.StatusCode);
+        }
+
+        return statuses;
+    }
 
     private static IResult Bound(BoundValues bound, string? email)
     {

@@ -37,7 +37,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldMissing(MissingFieldBehavior.Skip));
         Encoding encoding = Encoding.GetEncoding(charset.Trim('"'));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, endpoint,
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts,
             _ => BindingContent.Form($"email={BindingApp.Victim}", $"application/x-www-form-urlencoded; charset={charset}", encoding));
 
         if (charset.StartsWith('"'))
@@ -59,7 +59,7 @@ public sealed class BindingParityTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, "/min/json",
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/min/json", Attempts,
             _ => BindingContent.Json($"{{\"email\":\"{BindingApp.Victim}\"}}", $"application/json; charset={charset}", Encoding.GetEncoding(charset)));
 
         statuses.Should().Equal(TwoThenLimited);
@@ -77,7 +77,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
         Encoding encoding = contentType.Contains("utf-16", StringComparison.Ordinal) ? Encoding.Unicode : Encoding.UTF8;
 
-        List<HttpStatusCode> statuses = await SendAsync(app, "/mvc/bind/json",
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/mvc/bind/json", Attempts,
             i => BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test\",\"email\":\"{BindingApp.Victim}\"}}", contentType, encoding));
 
         statuses.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
@@ -92,7 +92,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldMissing(MissingFieldBehavior.Skip));
         string body = contentType.Contains("json", StringComparison.Ordinal) ? $"{{\"email\":\"{BindingApp.Victim}\"}}" : $"email={BindingApp.Victim}";
 
-        List<HttpStatusCode> statuses = await SendAsync(app, contentType.Contains("json", StringComparison.Ordinal) ? "/min/json" : "/min/form",
+        List<HttpStatusCode> statuses = await app.PostManyAsync(contentType.Contains("json", StringComparison.Ordinal) ? "/min/json" : "/min/form", Attempts,
             _ => BindingContent.Raw(Encoding.UTF8.GetBytes(body), contentType));
 
         // JSON in an unknown charset is refused; a form falls back to UTF-8 in the form reader and so in the count.
@@ -107,7 +107,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
         bool form = endpoint.StartsWith("/Binding", StringComparison.Ordinal) || endpoint.StartsWith("/mvc/plain", StringComparison.Ordinal);
 
-        List<HttpStatusCode> statuses = await SendAsync(app, $"{endpoint}?email={BindingApp.Victim}",
+        List<HttpStatusCode> statuses = await app.PostManyAsync($"{endpoint}?email={BindingApp.Victim}", Attempts,
             i => form ? BindingContent.Form($"email=decoy{i}%40attacker.test") : BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test\"}}"));
 
         statuses.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
@@ -120,7 +120,7 @@ public sealed class BindingParityTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, $"{endpoint}?EMAIL=Victim%2Btag%40Example.com", _ => null);
+        List<HttpStatusCode> statuses = await app.PostManyAsync($"{endpoint}?EMAIL=Victim%2Btag%40Example.com", Attempts, _ => null);
 
         statuses.Should().Equal(TwoThenLimited);
         app.Bound().Count("victim+tag@example.com").Should().Be(2);
@@ -133,7 +133,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldRepeated(RepeatedFieldBehavior.CountEach));
         bool form = endpoint.StartsWith("/Binding", StringComparison.Ordinal) || endpoint.StartsWith("/mvc/plain", StringComparison.Ordinal);
 
-        List<HttpStatusCode> statuses = await SendAsync(app, $"{endpoint}?email={BindingApp.Victim}",
+        List<HttpStatusCode> statuses = await app.PostManyAsync($"{endpoint}?email={BindingApp.Victim}", Attempts,
             i => form ? BindingContent.Form($"email=decoy{i}%40attacker.test") : BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test\"}}"));
 
         statuses.Should().Equal(TwoThenLimited);
@@ -162,7 +162,7 @@ public sealed class BindingParityTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
         bool form = endpoint.StartsWith("/Binding", StringComparison.Ordinal);
 
-        List<HttpStatusCode> statuses = await SendAsync(app, endpoint + BindingApp.Victim,
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint + BindingApp.Victim, Attempts,
             i => form ? BindingContent.Form($"email=decoy{i}%40attacker.test") : BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test\"}}"));
 
         statuses.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
@@ -175,7 +175,7 @@ public sealed class BindingParityTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, endpoint + BindingApp.Victim, _ => null);
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint + BindingApp.Victim, Attempts, _ => null);
 
         statuses.Should().Equal(TwoThenLimited);
         app.Bound().Count(BindingApp.Victim).Should().Be(2);
@@ -186,25 +186,13 @@ public sealed class BindingParityTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> mixed = await SendAsync(app, "/Binding/Input", i => BindingContent.Form($"email=decoy{i}%40attacker.test&Input.Email={BindingApp.Victim}"));
-        List<HttpStatusCode> prefixed = await SendAsync(app, "/Binding/Input", _ => BindingContent.Form($"Input.Email={BindingApp.Victim}"));
-        List<HttpStatusCode> model = await SendAsync(app, "/mvc/bind/model", i => BindingContent.Form($"model.email={BindingApp.Victim}&email=decoy{i}%40attacker.test"));
+        List<HttpStatusCode> mixed = await app.PostManyAsync("/Binding/Input", Attempts, i => BindingContent.Form($"email=decoy{i}%40attacker.test&Input.Email={BindingApp.Victim}"));
+        List<HttpStatusCode> prefixed = await app.PostManyAsync("/Binding/Input", Attempts, _ => BindingContent.Form($"Input.Email={BindingApp.Victim}"));
+        List<HttpStatusCode> model = await app.PostManyAsync("/mvc/bind/model", Attempts, i => BindingContent.Form($"model.email={BindingApp.Victim}&email=decoy{i}%40attacker.test"));
 
         mixed.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
         model.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
         prefixed.Should().Equal(TwoThenLimited);
         app.Bound().Count(BindingApp.Victim).Should().Be(2);
-    }
-
-    private static async Task<List<HttpStatusCode>> SendAsync(TestApp app, string path, Func<int, HttpContent?> body)
-    {
-        var statuses = new List<HttpStatusCode>();
-        for (int i = 0; i < Attempts; i++)
-        {
-            using HttpResponseMessage response = await app.PostAsync(path, $"203.0.113.{i + 1}", body(i));
-            statuses.Add(response.StatusCode);
-        }
-
-        return statuses;
     }
 }

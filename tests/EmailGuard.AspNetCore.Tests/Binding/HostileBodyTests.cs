@@ -33,7 +33,7 @@ public sealed class HostileBodyTests
             """{"email":"decoy{i}@attacker.test"}{"email":"victim@example.com"}""",
         ];
         var data = new TheoryData<string, string>();
-        foreach (string endpoint in new[] { "/min/json", "/mvc/bind/json", "/Binding/Json" })
+        foreach (string endpoint in BindingApp.JsonPaths)
         {
             foreach (string body in bodies)
             {
@@ -50,7 +50,7 @@ public sealed class HostileBodyTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, endpoint, i => BindingContent.Json(body.Replace("{i}", $"{i}", StringComparison.Ordinal)));
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts, i => BindingContent.Json(body.Replace("{i}", $"{i}", StringComparison.Ordinal)));
 
         statuses.Should().OnlyContain(s => (int)s < 500);
         app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
@@ -71,7 +71,7 @@ public sealed class HostileBodyTests
         {
             await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-            List<HttpStatusCode> statuses = await SendAsync(app, endpoint, i => BindingContent.Form(body.Replace("{i}", $"{i}", StringComparison.Ordinal)));
+            List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts, i => BindingContent.Form(body.Replace("{i}", $"{i}", StringComparison.Ordinal)));
 
             statuses.Should().OnlyContain(s => (int)s < 500, endpoint);
             app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2, endpoint);
@@ -86,7 +86,7 @@ public sealed class HostileBodyTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, endpoint, i => new MultipartFormDataContent
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts, i => new MultipartFormDataContent
         {
             { new StringContent($"decoy{i}@attacker.test"), "email" },
             { new StringContent(BindingApp.Victim), "email" },
@@ -101,7 +101,7 @@ public sealed class HostileBodyTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, "/min/json", i =>
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/min/json", Attempts, i =>
         {
             var content = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes($"{{\"email\":\"decoy{i}@attacker.test\",\"email\":\"{BindingApp.Victim}\"}}")));
             content.Headers.ContentType = new("application/json");
@@ -120,7 +120,7 @@ public sealed class HostileBodyTests
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
         string body = $"{{\"email\":\"decoy@attacker.test\",\"pad\":\"{new string('x', padding)}\",\"email\":\"{BindingApp.Victim}\"}}";
 
-        List<HttpStatusCode> statuses = await SendAsync(app, "/min/json", _ => BindingContent.Json(body));
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/min/json", Attempts, _ => BindingContent.Json(body));
 
         statuses.Should().OnlyContain(s => s == expected);
         app.Bound().All.Should().BeEmpty();
@@ -134,7 +134,7 @@ public sealed class HostileBodyTests
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldMissing(MissingFieldBehavior.Skip));
 
-        List<HttpStatusCode> statuses = await SendAsync(app, "/min/json", _ => BindingContent.Raw(Encoding.UTF8.GetBytes($"{{\"email\":\"{BindingApp.Victim}\"}}"), contentType));
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/min/json", Attempts, _ => BindingContent.Raw(Encoding.UTF8.GetBytes($"{{\"email\":\"{BindingApp.Victim}\"}}"), contentType));
 
         statuses.Should().OnlyContain(s => s == HttpStatusCode.UnsupportedMediaType);
         app.Bound().All.Should().BeEmpty();
@@ -155,6 +155,18 @@ public sealed class HostileBodyTests
     }
 
     [Fact]
+    public async Task ShadowPolicy_RepeatedField_NeverBlockedButCounted()
+    {
+        await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).InShadowMode());
+
+        List<HttpStatusCode> statuses = await app.PostManyAsync("/min/json", Attempts,
+            i => BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test\",\"email\":\"{BindingApp.Victim}\"}}"));
+
+        statuses.Should().OnlyContain(s => s == HttpStatusCode.OK);
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 202).Should().Be(Attempts - 2, "the victim's counter saw every request");
+    }
+
+    [Fact]
     public async Task CountEach_OneAddressRepeated_CountedOnce()
     {
         await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldRepeated(RepeatedFieldBehavior.CountEach));
@@ -166,17 +178,5 @@ public sealed class HostileBodyTests
         first.StatusCode.Should().Be(HttpStatusCode.OK);
         second.StatusCode.Should().Be(HttpStatusCode.OK);
         third.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
-    }
-
-    private static async Task<List<HttpStatusCode>> SendAsync(TestApp app, string path, Func<int, HttpContent> body)
-    {
-        var statuses = new List<HttpStatusCode>();
-        for (int i = 0; i < Attempts; i++)
-        {
-            using HttpResponseMessage response = await app.PostAsync(path, $"203.0.113.{i + 1}", body(i));
-            statuses.Add(response.StatusCode);
-        }
-
-        return statuses;
     }
 }
