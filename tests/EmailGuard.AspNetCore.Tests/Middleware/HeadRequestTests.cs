@@ -64,6 +64,30 @@ public sealed class HeadRequestTests
     }
 
     [Fact]
+    public async Task HeadRuleAfterGetRule_HeadRequests_FollowTheHeadRule()
+    {
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "GET:/mailbox",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "1",
+            ["EmailGuard:Endpoints:PathRules:0:Window"] = "01:00:00",
+            ["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "HEAD:/mailbox",
+            ["EmailGuard:Endpoints:PathRules:1:Limit"] = "3",
+            ["EmailGuard:Endpoints:PathRules:1:Window"] = "01:00:00",
+        };
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapMethods("/mailbox", [HttpMethods.Get, HttpMethods.Head], () => Results.Ok()),
+            configuration);
+
+        List<HttpStatusCode> heads = await SendAsync(app, "/mailbox", [.. Enumerable.Repeat(HttpMethod.Head, 4)]);
+        List<HttpStatusCode> gets = await SendAsync(app, "/mailbox", HttpMethod.Get, HttpMethod.Get);
+
+        heads.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+        gets.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task PostPathRule_HeadRequest_NotCovered()
     {
         await using TestApp app = await StartAsync("POST:/webhook");
