@@ -1,7 +1,8 @@
 using System.Buffers;
+using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace EmailGuard.AspNetCore;
@@ -12,15 +13,20 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal static class BodyFieldReader
 {
-    public readonly record struct Result(int StatusCode, string? Problem, string?[] Values)
+    public readonly record struct Result(int StatusCode, string? Problem, StringValues[] Values)
     {
         public bool Succeeded => Problem is null;
     }
 
+    /// <summary>
+    /// Reads every occurrence of each field: a JSON property named twice, or a form field repeated, yields two values,
+    /// so that the caller can see what model binding would pick or join. An occurrence without a usable string (a
+    /// JSON number, object or <see langword="null"/>) is a <see langword="null"/> value.
+    /// </summary>
     public static async ValueTask<Result> ReadAsync(HttpContext context, string[] fieldNames, int maxBytes)
     {
         HttpRequest request = context.Request;
-        string?[] values = new string?[fieldNames.Length];
+        var values = new StringValues[fieldNames.Length];
         if (request.ContentLength is 0 || (request.ContentLength is null && !HasBody(request)))
         {
             return new(StatusCodes.Status200OK, null, values);
@@ -36,13 +42,22 @@ internal static class BodyFieldReader
             return new(StatusCodes.Status415UnsupportedMediaType, "The Content-Type header is missing or malformed; send application/json or a form.", values);
         }
 
+        // The media types the endpoint's binders read: minimal APIs take application/json and any +json; MVC also
+        // text/json. Forms are read by the same form feature that binding reads, so they are decoded alike.
         bool json = mediaType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.MediaType.Equals("text/json", StringComparison.OrdinalIgnoreCase)
             || mediaType.Suffix.Equals("json", StringComparison.OrdinalIgnoreCase);
-        bool urlEncoded = mediaType.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase);
-        bool multipart = mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
-        if (!json && !urlEncoded && !multipart)
+        bool form = mediaType.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase)
+            || mediaType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase);
+        if (!json && !form)
         {
             return new(StatusCodes.Status415UnsupportedMediaType, $"The Content-Type '{Truncate(mediaType.MediaType.Value)}' is not supported here; send application/json or a form.", values);
+        }
+
+        Encoding? jsonEncoding = null;
+        if (json && !TryGetJsonEncoding(mediaType, out jsonEncoding))
+        {
+            return new(StatusCodes.Status415UnsupportedMediaType, $"The charset '{Truncate(mediaType.Charset.Value)}' is not supported here; send UTF-8.", values);
         }
 
         // Buffer in memory up to the limit, so the endpoint can read the body again after the policy has.
@@ -77,10 +92,12 @@ internal static class BodyFieldReader
             request.Body.Position = 0;
             if (json)
             {
-                return ReadJson(buffer.AsSpan(0, length), fieldNames, values);
+                return jsonEncoding is null
+                    ? ReadJson(buffer.AsSpan(0, length), fieldNames, values)
+                    : ReadJson(Transcode(buffer.AsSpan(0, length), jsonEncoding), fieldNames, values);
             }
 
-            return await ReadFormAsync(context, urlEncoded, buffer, length, fieldNames, values);
+            return await ReadFormAsync(context, fieldNames, values);
         }
         catch (BadHttpRequestException ex)
         {
@@ -92,7 +109,43 @@ internal static class BodyFieldReader
         }
     }
 
-    private static Result ReadJson(ReadOnlySpan<byte> body, string[] fieldNames, string?[] values)
+    /// <summary>
+    /// The charset a JSON body declares, as the minimal-API reader honours it (MVC reads UTF-8 and UTF-16 and refuses
+    /// the rest): null for UTF-8; false for a charset .NET does not know.
+    /// </summary>
+    private static bool TryGetJsonEncoding(MediaTypeHeaderValue mediaType, out Encoding? encoding)
+    {
+        encoding = null;
+        StringSegment charset = mediaType.Charset;
+        if (StringSegment.IsNullOrEmpty(charset) || charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        try
+        {
+            encoding = Encoding.GetEncoding(HeaderUtilities.RemoveQuotes(charset).Value!);
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+
+        if (encoding.CodePage == Encoding.UTF8.CodePage)
+        {
+            encoding = null;
+        }
+
+        return true;
+    }
+
+    private static byte[] Transcode(ReadOnlySpan<byte> body, Encoding encoding)
+    {
+        string text = encoding.GetString(body);
+        return Encoding.UTF8.GetBytes(text.StartsWith('\uFEFF') ? text[1..] : text);
+    }
+
+    private static Result ReadJson(ReadOnlySpan<byte> body, string[] fieldNames, StringValues[] values)
     {
         // System.Text.Json's deserializer accepts a UTF-8 byte order mark, so the endpoint would; the reader does not.
         if (body.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]))
@@ -115,17 +168,18 @@ internal static class BodyFieldReader
 
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
+                // GetString unescapes, so "\u0065mail" is "email" here as it is to the deserializer, and the
+                // comparison is the one System.Text.Json's case-insensitive binding (the web default) uses.
                 string name = reader.GetString()!;
                 reader.Read();
                 int index = Array.FindIndex(fieldNames, f => f.Equals(name, StringComparison.OrdinalIgnoreCase));
-                if (index >= 0 && values[index] is null && reader.TokenType == JsonTokenType.String)
-                {
-                    values[index] = reader.GetString();
-                }
-                else
+                if (index < 0)
                 {
                     reader.Skip();
+                    continue;
                 }
+
+                values[index] = StringValues.Concat(values[index], ReadJsonValue(ref reader));
             }
 
             // Walking to the end rejects trailing garbage the endpoint's deserializer would also refuse.
@@ -145,34 +199,44 @@ internal static class BodyFieldReader
         }
     }
 
-    private static async ValueTask<Result> ReadFormAsync(HttpContext context, bool urlEncoded, byte[] buffer, int length, string[] fieldNames, string?[] values)
+    /// <summary>A string is one value, an array of strings one value per element; anything else is an empty occurrence.</summary>
+    private static StringValues ReadJsonValue(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.String:
+                return new StringValues(reader.GetString());
+            case JsonTokenType.StartArray:
+                var elements = new List<string?>();
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    elements.Add(reader.TokenType == JsonTokenType.String ? reader.GetString() : null);
+                    reader.Skip();
+                }
+
+                return elements.Count == 0 ? EmptyOccurrence : new StringValues([.. elements]);
+            default:
+                reader.Skip();
+                return EmptyOccurrence;
+        }
+    }
+
+    private static async ValueTask<Result> ReadFormAsync(HttpContext context, string[] fieldNames, StringValues[] values)
     {
         try
         {
-            if (urlEncoded)
+            // The form feature decodes the declared charset (UTF-16, UTF-32, Latin-1, …) and caches what it parsed,
+            // so model binding reuses this very form instead of reading the body again: what is counted is what binds.
+            IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
+            context.Request.Body.Position = 0;
+            foreach (KeyValuePair<string, StringValues> pair in form)
             {
-                using var stream = new MemoryStream(buffer, 0, length, writable: false);
-                using var reader = new FormReader(stream);
-                Dictionary<string, Microsoft.Extensions.Primitives.StringValues> form = await reader.ReadFormAsync(context.RequestAborted);
                 for (int i = 0; i < fieldNames.Length; i++)
                 {
-                    if (form.TryGetValue(fieldNames[i], out Microsoft.Extensions.Primitives.StringValues value) && value.Count > 0)
+                    if (FieldNameMatcher.Matches(pair.Key, fieldNames[i]))
                     {
-                        values[i] = value[0];
+                        values[i] = StringValues.Concat(values[i], pair.Value.Count == 0 ? EmptyOccurrence : pair.Value);
                     }
-                }
-
-                return new(StatusCodes.Status200OK, null, values);
-            }
-
-            // Multipart: the form feature caches what it parses, so model binding reuses it instead of re-reading.
-            IFormCollection multipart = await context.Request.ReadFormAsync(context.RequestAborted);
-            context.Request.Body.Position = 0;
-            for (int i = 0; i < fieldNames.Length; i++)
-            {
-                if (multipart.TryGetValue(fieldNames[i], out Microsoft.Extensions.Primitives.StringValues value) && value.Count > 0)
-                {
-                    values[i] = value[0];
                 }
             }
 
@@ -188,10 +252,13 @@ internal static class BodyFieldReader
         }
     }
 
+    /// <summary>One occurrence of the field without a usable value; <c>new StringValues(null)</c> would be none.</summary>
+    private static StringValues EmptyOccurrence => new(new string?[] { null });
+
     private static bool HasBody(HttpRequest request)
         => request.Headers.TransferEncoding.Count > 0 || request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
 
-    private static Result TooLarge(int maxBytes, string?[] values)
+    private static Result TooLarge(int maxBytes, StringValues[] values)
         => new(StatusCodes.Status413PayloadTooLarge, $"The request body is larger than the {maxBytes} bytes this endpoint reads.", values);
 
     private static string Truncate(string? value) => value is null ? string.Empty : value.Length <= 64 ? value : value[..64];

@@ -98,10 +98,15 @@ internal sealed partial class EmailGuardMiddleware
             return;
         }
 
-        string?[]? fieldValues = null;
+        if (!await CheckClientIpAsync(context, state, pathRule, policy))
+        {
+            return;
+        }
+
+        string[][]? fieldValues = null;
         if (policy is { FieldNames.Length: > 0 })
         {
-            BodyFieldReader.Result read = await BodyFieldReader.ReadAsync(context, policy.FieldNames, state.Options.MaxBodyBytes);
+            FieldValueCollector.Result read = await FieldValueCollector.CollectAsync(context, policy, state.Options.MaxBodyBytes, _addressNormalization);
             if (!read.Succeeded)
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
@@ -110,7 +115,7 @@ internal sealed partial class EmailGuardMiddleware
                 return;
             }
 
-            fieldValues = read.Values;
+            fieldValues = read.Keys;
         }
 
         // Shadow policies are acquired on their own, so that a would-be rejection never stops the enforced rules from counting.
@@ -144,14 +149,14 @@ internal sealed partial class EmailGuardMiddleware
     private readonly record struct Owner(EmailRateLimitPolicy Policy, EmailRateLimitPartition Partition, int RuleIndex);
 
     private async ValueTask<Verdict> EvaluateAsync(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string?[]? fieldValues)
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string[][]? fieldValues)
     {
         if (first is null)
         {
             (first, second) = (second!, null);
         }
 
-        int capacity = first.RuleCount + (second?.RuleCount ?? 0);
+        int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
         RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
         RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
         Owner[] owners = ArrayPool<Owner>.Shared.Rent(capacity);
@@ -252,8 +257,8 @@ internal sealed partial class EmailGuardMiddleware
         EndpointActivity.SetOutcome(activity, policy, outcome, partitionKind);
     }
 
-    private int AddRequests(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string?[]? fieldValues,
+    private static int AddRequests(
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
         RateLimitRequest[] requests, Owner[] owners, int count, ref string? ipPartition, ref bool missingField)
     {
         foreach (EmailRateLimitPartition partition in policy.Partitions)
@@ -263,17 +268,28 @@ internal sealed partial class EmailGuardMiddleware
             {
                 case PartitionKind.ClientIp:
                     ipPartition ??= GetIpPartition(context, state.Options);
+                    if (ipPartition.Length == 0)
+                    {
+                        continue;
+                    }
+
                     key = string.Concat(partition.KeyPrefix, ipPartition);
                     break;
                 case PartitionKind.Field:
-                    string? value = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))];
-                    if (string.IsNullOrWhiteSpace(value))
+                    string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
+                    if (hashed.Length == 0)
                     {
                         missingField |= policy.MissingField == MissingFieldBehavior.Reject;
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, HashAddress(value, _addressNormalization));
+                    // Every address but the last gets its own requests here; the last falls through like any key.
+                    for (int v = 0; v < hashed.Length - 1; v++)
+                    {
+                        count = AddPartitionRequests(policy, partition, string.Concat(partition.KeyPrefix, hashed[v]), requests, owners, count);
+                    }
+
+                    key = string.Concat(partition.KeyPrefix, hashed[^1]);
                     break;
                 default:
                     string? resolved = partition.Resolver!(context);
@@ -286,17 +302,25 @@ internal sealed partial class EmailGuardMiddleware
                     break;
             }
 
-            if (key.Length > RateLimitRequest.MaxKeyLength)
-            {
-                key = "eg:ep:h:" + Hash(key);
-            }
+            count = AddPartitionRequests(policy, partition, key, requests, owners, count);
+        }
 
-            for (int i = 0; i < partition.Rules.Length; i++)
-            {
-                requests[count] = new RateLimitRequest(key, partition.Rules[i]);
-                owners[count] = new Owner(policy, partition, i);
-                count++;
-            }
+        return count;
+    }
+
+    private static int AddPartitionRequests(
+        EmailRateLimitPolicy policy, EmailRateLimitPartition partition, string key, RateLimitRequest[] requests, Owner[] owners, int count)
+    {
+        if (key.Length > RateLimitRequest.MaxKeyLength)
+        {
+            key = "eg:ep:h:" + Hash(key);
+        }
+
+        for (int i = 0; i < partition.Rules.Length; i++)
+        {
+            requests[count] = new RateLimitRequest(key, partition.Rules[i]);
+            owners[count] = new Owner(policy, partition, i);
+            count++;
         }
 
         return count;
@@ -378,11 +402,13 @@ internal sealed partial class EmailGuardMiddleware
         return Rank(a) >= Rank(b) ? a ?? StoreFailureMode.FailOpen : b!.Value;
     }
 
+    /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:
+    /// one shared bucket, or empty to leave the partition out.</summary>
     private static string GetIpPartition(HttpContext context, EmailGuardEndpointOptions options)
     {
         System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
         return address is null
-            ? "unknown"
+            ? MissingClientIp.Partition(options)
             : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
     }
 
@@ -390,7 +416,7 @@ internal sealed partial class EmailGuardMiddleware
     /// The normalized address, hashed, so raw addresses never end up in store keys. A value that is not a valid address
     /// is folded as far as it goes, so its look-alike spellings share a key too.
     /// </summary>
-    private static string HashAddress(string value, EmailAddressNormalizationOptions normalization)
+    internal static string HashAddress(string value, EmailAddressNormalizationOptions normalization)
         => Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
 
     /// <summary>Short printable values stay readable in the store; anything long or odd is hashed.</summary>

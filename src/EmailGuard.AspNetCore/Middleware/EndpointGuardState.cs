@@ -43,6 +43,7 @@ internal sealed class EndpointGuardState
 
         PathRuleSet pathRules = PathRuleSet.Create(options, errors);
         Safelist safelist = Safelist.Create(options, errors);
+        MissingClientIp.Validate(options, errors);
         if (errors.Count > 0)
         {
             throw new InvalidOperationException("EmailGuard endpoint options are invalid: " + string.Join(" ", errors));

@@ -87,7 +87,7 @@ internal sealed class PathPattern
 
     public bool Matches(string method, string? path)
     {
-        if (Method is not null && !string.Equals(Method, method, StringComparison.OrdinalIgnoreCase))
+        if (!HttpMethodCoverage.Covers(Method, method))
         {
             return false;
         }
@@ -150,7 +150,15 @@ internal sealed class PathPattern
             return bySegments;
         }
 
-        return (a.Method is null).CompareTo(b.Method is null);
+        int byAnyMethod = (a.Method is null).CompareTo(b.Method is null);
+        if (byAnyMethod != 0)
+        {
+            return byAnyMethod;
+        }
+
+        // A GET rule also matches HEAD; a rule written for HEAD itself is the more specific one. It never matches GET,
+        // so putting it first changes nothing else.
+        return HttpMethods.IsHead(b.Method ?? string.Empty).CompareTo(HttpMethods.IsHead(a.Method ?? string.Empty));
     }
 
     /// <summary>Returns the next non-empty segment, so that doubled and trailing slashes do not dodge a rule.</summary>

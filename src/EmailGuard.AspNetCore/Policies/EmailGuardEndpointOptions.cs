@@ -44,6 +44,13 @@ public sealed class EmailGuardEndpointOptions
     public int IPv4PrefixLength { get; set; } = 32;
 
     /// <summary>
+    /// Gets or sets what client-IP partitions and per-IP path rules do with a request whose
+    /// <c>Connection.RemoteIpAddress</c> is unknown. The first such request logs a warning (event 1500).
+    /// </summary>
+    /// <value>The default value is <see cref="MissingClientIpBehavior.Reject"/>: such requests answer 400.</value>
+    public MissingClientIpBehavior MissingClientIp { get; set; } = MissingClientIpBehavior.Reject;
+
+    /// <summary>
     /// Gets or sets whether allowed responses carry the <c>RateLimit-Policy</c> and <c>RateLimit</c> headers too.
     /// A policy can override it with <see cref="EmailRateLimitPolicyBuilder.WithQuotaHeaders"/>.
     /// </summary>

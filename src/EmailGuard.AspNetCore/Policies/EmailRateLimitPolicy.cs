@@ -20,6 +20,7 @@ internal sealed class EmailRateLimitPolicy
         ShadowMode = builder.ShadowMode;
         QuotaHeaders = builder.QuotaHeaders ?? defaultQuotaHeaders;
         MissingField = builder.MissingField;
+        RepeatedField = builder.RepeatedField;
         var fields = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (EmailRateLimitPartition partition in Partitions)
@@ -33,6 +34,7 @@ internal sealed class EmailRateLimitPolicy
 
             partition.Compile(keyScope + "." + Name, Name);
             RuleCount += partition.Rules.Length;
+            HasClientIpPartition |= partition.Kind == PartitionKind.ClientIp;
             if (partition.Kind == PartitionKind.Field && !fields.Contains(partition.Name!, StringComparer.OrdinalIgnoreCase))
             {
                 fields.Add(partition.Name!);
@@ -53,6 +55,11 @@ internal sealed class EmailRateLimitPolicy
     public bool QuotaHeaders { get; }
 
     public MissingFieldBehavior MissingField { get; }
+
+    public RepeatedFieldBehavior RepeatedField { get; }
+
+    /// <summary>Whether a request's client IP is one of the policy's keys.</summary>
+    public bool HasClientIpPartition { get; }
 
     /// <summary>The body fields the policy needs, read once per request.</summary>
     public string[] FieldNames { get; }

@@ -33,6 +33,8 @@ public sealed class EmailRateLimitPolicyBuilder
 
     internal MissingFieldBehavior MissingField { get; private set; } = MissingFieldBehavior.Reject;
 
+    internal RepeatedFieldBehavior RepeatedField { get; private set; } = RepeatedFieldBehavior.Reject;
+
     /// <summary>
     /// Counts requests per client IP: <c>HttpContext.Connection.RemoteIpAddress</c> as the app's forwarded-headers
     /// setup leaves it, IPv6 grouped by <see cref="EmailGuardEndpointOptions.IPv6PrefixLength"/>.
@@ -85,13 +87,16 @@ public sealed class EmailRateLimitPolicyBuilder
     }
 
     /// <summary>
-    /// Counts requests per email address found in a form field or a top-level JSON property of the request body (the
-    /// address a signup, password reset or share targets). The address is normalized with the send guard's
+    /// Counts requests per email address found where model binding finds it (the address a signup, password reset or
+    /// share targets): a form field (also as <c>Input.Email</c> or <c>email[0]</c>), a top-level JSON property, the
+    /// query string or a route value. The address is normalized with the send guard's
     /// <see cref="SendGuardOptions.AddressNormalization"/> (case, width, Unicode full stops, IDN, plus-tags, provider
     /// aliases) and hashed before it becomes a key, so every spelling of one mailbox shares one counter. A value that
     /// is not a valid address is folded as far as it goes (<see cref="EmailAddressNormalizer.GetPartitionValue"/>).
+    /// A request that carries the field more than once, or different addresses in different places, follows
+    /// <see cref="WhenFieldRepeated"/>.
     /// </summary>
-    /// <param name="fieldName">The form field or JSON property name (JSON matched case-insensitively).</param>
+    /// <param name="fieldName">The field name, matched case-insensitively.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerField(string fieldName, params RateLimitRule[] rules)
@@ -170,6 +175,23 @@ public sealed class EmailRateLimitPolicyBuilder
         }
 
         MissingField = behavior;
+        return this;
+    }
+
+    /// <summary>
+    /// Sets what happens when a request carries a field a partition is keyed by more than once, or carries different
+    /// addresses in its body, query string and route.
+    /// </summary>
+    /// <param name="behavior">The behavior. The default is <see cref="RepeatedFieldBehavior.Reject"/>.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WhenFieldRepeated(RepeatedFieldBehavior behavior)
+    {
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown behavior.");
+        }
+
+        RepeatedField = behavior;
         return this;
     }
 
