@@ -76,7 +76,7 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(context.Request.Method, context.Request.Path.Value);
-        if (policy is null && pathRule is null)
+        if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);
         }

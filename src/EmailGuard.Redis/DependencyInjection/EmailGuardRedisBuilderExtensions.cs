@@ -15,7 +15,8 @@ public static class EmailGuardRedisBuilderExtensions
     /// <summary>
     /// Replaces the in-memory store with the Redis store, so that every app instance shares the counters. The options
     /// are validated when the app starts: a missing connection or an invalid key prefix fails startup with a message
-    /// that names the setting.
+    /// that names the setting. Safe to call more than once: the store is registered once, and every
+    /// <paramref name="configure"/> applies (the same delegate once).
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
     /// <param name="configure">
@@ -30,7 +31,8 @@ public static class EmailGuardRedisBuilderExtensions
         ArgumentNullException.ThrowIfNull(configure);
 
         IServiceCollection services = builder.Services;
-        services.AddOptions<RedisRateLimitStoreOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptions<RedisRateLimitStoreOptions>().ValidateOnStart();
+        ConfigureOnce.Configure(services, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(
             sp => new RedisConnectionSourceValidator(sp.GetService<IServiceProviderIsService>())));
