@@ -1,5 +1,6 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Mvc.ApplicationModels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -49,5 +50,8 @@ public static class EmailGuardEndpointBuilderExtensions
         // and keeps the previous rules when a change is invalid.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsRulesValidator>());
+
+        // Razor page handler attributes are not endpoint metadata; this puts them there.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPageApplicationModelProvider, EmailRateLimitPageApplicationModelProvider>());
     }
 }

@@ -60,7 +60,7 @@ internal sealed partial class EmailGuardMiddleware
     public Task Invoke(HttpContext context)
     {
         EndpointGuardState state = _state;
-        IEmailRateLimitMetadata? metadata = context.GetEndpoint()?.Metadata.GetMetadata<IEmailRateLimitMetadata>();
+        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, context.GetEndpoint());
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
         {
