@@ -1,5 +1,6 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApplicationModels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -53,5 +54,6 @@ public static class EmailGuardEndpointBuilderExtensions
 
         // Razor page handler attributes are not endpoint metadata; this puts them there.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPageApplicationModelProvider, EmailRateLimitPageApplicationModelProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MvcOptions>, ConfigureEmailGuardPageFilters>());
     }
 }

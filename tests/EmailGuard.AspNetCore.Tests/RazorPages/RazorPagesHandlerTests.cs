@@ -2,6 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.RazorPages;
+using Microsoft.AspNetCore.Mvc.RazorPages.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.AspNetCore.Tests.RazorPages;
@@ -14,10 +16,12 @@ public sealed class RazorPagesHandlerTests
 {
     private const string Ip = "203.0.113.5";
 
-    private static Task<TestApp> StartAsync(string root = "/RazorPages/Pages", bool sharePolicy = true, Action<WebApplication>? map = null)
+    private static Task<TestApp> StartAsync(
+        string root = "/RazorPages/Pages", bool sharePolicy = true, Action<WebApplication>? map = null, Action<IServiceCollection>? services = null)
         => TestApp.StartAsync(
             s =>
             {
+                services?.Invoke(s);
                 s.AddRazorPages(o => o.RootDirectory = root)
                     .AddApplicationPart(typeof(FormsModel).Assembly)
                     .AddRazorPagesOptions(o => o.Conventions.ConfigureFilter(new IgnoreAntiforgeryTokenAttribute()));
@@ -203,6 +207,21 @@ public sealed class RazorPagesHandlerTests
         (await start.Should().ThrowAsync<InvalidOperationException>()).WithMessage("*OnPostShare*'share'*which was not added*");
     }
 
+    [Fact]
+    public async Task CustomHandlerSelector_RunsAnotherPolicysHandler_RefusedWith500AndLogged()
+    {
+        await using TestApp app = await StartAsync(services: s => s.AddSingleton<IPageHandlerMethodSelector, AlwaysShareSelector>());
+
+        using HttpResponseMessage counted = await app.PostAsync("/Forms", Ip);
+        using HttpResponseMessage matching = await app.PostAsync("/Forms?handler=Share", Ip);
+
+        counted.StatusCode.Should().Be(HttpStatusCode.InternalServerError, "it was counted as OnPost but would have run OnPostShare");
+        (await counted.Content.ReadAsStringAsync()).Should().NotBe("share");
+        matching.StatusCode.Should().Be(HttpStatusCode.OK);
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1600)
+            .Which.Message.Should().Contain("OnPostShare").And.Contain("OnPost");
+    }
+
     [Theory]
     [InlineData("PSOT")]
     [InlineData("")]
@@ -231,6 +250,12 @@ public sealed class RazorPagesHandlerTests
         }
 
         return statuses;
+    }
+
+    private sealed class AlwaysShareSelector : IPageHandlerMethodSelector
+    {
+        public HandlerMethodDescriptor? Select(PageContext context)
+            => context.ActionDescriptor.HandlerMethods.FirstOrDefault(h => h.Name == "Share" && string.Equals(h.HttpMethod, context.HttpContext.Request.Method, StringComparison.OrdinalIgnoreCase));
     }
 
     private sealed class RouteGroupBuilderStub : IEndpointConventionBuilder
