@@ -17,10 +17,10 @@ builder.Services.Configure<SmtpOptions>(builder.Configuration.GetSection("Smtp")
 // policies are set here in code. Both styles work for every option (docs/configuration.md).
 IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
     .AddSendGuard()
-    .AddGuardedEmailSender<SampleEmailTransport>()
     .AddTenantLimitProvider<SqliteTenantLimitProvider>()
     .AddEndpointPolicies(endpoints =>
     {
+        // Bound to the forms' OnPost handlers with [EmailRateLimit], so viewing a form never spends the quota.
         // One sign-up per network per 15 minutes (sliding, so nobody gets a fresh quota at a window boundary), and
         // a few per target address, so nobody can mail-bomb one victim from many networks.
         endpoints.AddPolicy("signup", policy => policy
@@ -43,6 +43,7 @@ builder.Services.AddSingleton<SampleDatabase>();
 builder.Services.AddSingleton<Outbox>();
 builder.Services.AddSingleton<MailQueue>();
 builder.Services.AddSingleton<SampleMailer>();
+builder.Services.AddSingleton<AccountMail>();
 builder.Services.AddHostedService<MailQueueWorker>();
 builder.Services.AddSingleton<IMailTransport>(sp =>
     string.IsNullOrEmpty(sp.GetRequiredService<IOptions<SmtpOptions>>().Value.Host)
@@ -59,7 +60,6 @@ if (!app.Environment.IsDevelopment())
 app.UseEmailGuard();
 app.UseAntiforgery();
 app.MapRazorPages();
-app.MapAccountEndpoints();
 
 app.Run();
 

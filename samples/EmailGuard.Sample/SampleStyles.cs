@@ -29,6 +29,7 @@ internal static class SampleStyles
         .status-Sent { background: #dcf5e6; color: var(--ok); }
         .status-Failed { background: #fde3e1; color: var(--bad); }
         .status-Queued { background: #fff1d6; color: var(--warn); }
+        .status-Skipped { background: #eceff3; color: var(--muted); }
         .notice { border-left: 4px solid var(--accent); background: #eef3ff; padding: .75rem 1rem; border-radius: 4px; margin-bottom: 1rem; }
         .notice.bad { border-color: var(--bad); background: #fff1f0; }
         .notice.ok { border-color: var(--ok); background: #edfaf2; }

@@ -11,4 +11,7 @@ public enum OutboxStatus
 
     /// <summary>Refused at dequeue (for example, its tenant was suspended meanwhile) or rejected by the transport.</summary>
     Failed,
+
+    /// <summary>Dropped at dequeue on purpose: a password reset for an address without an account.</summary>
+    Skipped,
 }

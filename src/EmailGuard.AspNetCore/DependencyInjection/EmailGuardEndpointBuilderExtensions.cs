@@ -1,5 +1,7 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.ApplicationModels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -12,7 +14,8 @@ public static class EmailGuardEndpointBuilderExtensions
     /// <summary>
     /// Adds endpoint policies, path rules and safelists for <c>app.UseEmailGuard()</c>. Options bind from the
     /// <c>EmailGuard:Endpoints</c> configuration section and reload with it; they are validated when the app starts.
-    /// Safe to call more than once: each call adds its configuration.
+    /// Safe to call more than once: each call adds its configuration, and the same <paramref name="configure"/> delegate
+    /// given twice applies once.
     /// </summary>
     /// <param name="builder">The builder returned by <c>services.AddEmailGuard()</c>.</param>
     /// <param name="configure">Adds policies, e.g. <c>o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.FixedWindow(1, TimeSpan.FromMinutes(15))))</c>.</param>
@@ -24,7 +27,7 @@ public static class EmailGuardEndpointBuilderExtensions
         AddEndpointServices(services);
         if (configure is not null)
         {
-            services.Configure(configure);
+            ConfigureOnce.Configure(services, configure);
         }
 
         return builder;
@@ -48,5 +51,9 @@ public static class EmailGuardEndpointBuilderExtensions
         // and keeps the previous rules when a change is invalid.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, EmailGuardEndpointOptionsRulesValidator>());
+
+        // Razor page handler attributes are not endpoint metadata; this puts them there.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPageApplicationModelProvider, EmailRateLimitPageApplicationModelProvider>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<MvcOptions>, ConfigureEmailGuardPageFilters>());
     }
 }

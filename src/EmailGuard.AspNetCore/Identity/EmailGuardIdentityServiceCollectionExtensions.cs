@@ -1,9 +1,6 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -13,7 +10,8 @@ public static class EmailGuardIdentityServiceCollectionExtensions
     /// <summary>
     /// Decorates the <see cref="IEmailSender{TUser}"/> already registered, so that every confirmation and password reset
     /// mail is checked by the send guard first. Call it after registering your sender and after <c>AddEmailGuard()</c>;
-    /// it adds the send guard if needed.
+    /// it adds the send guard if needed. Safe to call more than once: the sender is decorated once, and every
+    /// <paramref name="configure"/> applies to that one decoration.
     /// </summary>
     /// <typeparam name="TUser">The Identity user type.</typeparam>
     /// <param name="services">The services.</param>
@@ -37,35 +35,18 @@ public static class EmailGuardIdentityServiceCollectionExtensions
         }
 
         services.AddEmailGuard().AddSendGuard();
-        IdentityEmailGuardOptions<TUser> options = new();
-        configure?.Invoke(options);
 
+        // Called again (two modules, or a helper run twice): configure the existing decoration, never wrap it again.
+        if (IdentitySenderDecoration<TUser>.Of(registered) is { } existing)
+        {
+            configure?.Invoke(existing.Options);
+            return services;
+        }
+
+        IdentitySenderDecoration<TUser> decoration = new(registered);
+        configure?.Invoke(decoration.Options);
         services.Remove(registered);
-        services.Add(ServiceDescriptor.Describe(
-            typeof(IEmailSender<TUser>),
-            sp => new GuardedIdentityEmailSender<TUser>(
-                CreateInner<TUser>(sp, registered),
-                sp.GetRequiredService<IEmailSendGuard>(),
-                options,
-                sp.GetService<IHttpContextAccessor>(),
-                sp.GetService<ILogger<GuardedIdentityEmailSender<TUser>>>() ?? NullLogger<GuardedIdentityEmailSender<TUser>>.Instance),
-            registered.Lifetime));
+        services.Add(decoration.Describe());
         return services;
-    }
-
-    private static IEmailSender<TUser> CreateInner<TUser>(IServiceProvider services, ServiceDescriptor registered)
-        where TUser : class
-    {
-        if (registered.ImplementationInstance is IEmailSender<TUser> instance)
-        {
-            return instance;
-        }
-
-        if (registered.ImplementationFactory is { } factory)
-        {
-            return (IEmailSender<TUser>)factory(services);
-        }
-
-        return (IEmailSender<TUser>)ActivatorUtilities.CreateInstance(services, registered.ImplementationType!);
     }
 }

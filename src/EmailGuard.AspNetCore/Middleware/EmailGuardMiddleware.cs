@@ -64,7 +64,7 @@ internal sealed partial class EmailGuardMiddleware
     public Task Invoke(HttpContext context)
     {
         EndpointGuardState state = _state;
-        IEmailRateLimitMetadata? metadata = context.GetEndpoint()?.Metadata.GetMetadata<IEmailRateLimitMetadata>();
+        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, context.GetEndpoint());
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
         {
@@ -80,7 +80,7 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(context.Request.Method, context.Request.Path.Value);
-        if (policy is null && pathRule is null)
+        if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);
         }

@@ -19,6 +19,14 @@ internal static class EndpointPolicyValidator
             {
                 throw UnknownPolicy(name, endpoint.DisplayName);
             }
+
+            foreach (PageHandlerRateLimit handler in endpoint.Metadata.GetMetadata<PageHandlerRateLimits>()?.Handlers ?? [])
+            {
+                if (handler.Metadata is { PolicyName: { } handlerPolicy } && !policies.ContainsKey(handlerPolicy))
+                {
+                    throw UnknownPolicy(handlerPolicy, $"{endpoint.DisplayName} ({handler.Method.Name})");
+                }
+            }
         }
     }
 

@@ -23,7 +23,10 @@ internal sealed class EmailRateLimitPartition
         Kind = kind;
         Name = name;
         Resolver = resolver;
-        Rules = rules;
+
+        // Rules of one shape share a counter: twice in one acquire (a path rule given in code and in configuration,
+        // a policy helper run twice) they would count each request twice. The stricter limit stays.
+        Rules = SendGuardRules.Normalize(rules);
     }
 
     public PartitionKind Kind { get; }

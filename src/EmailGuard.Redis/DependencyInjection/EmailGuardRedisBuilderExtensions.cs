@@ -27,8 +27,9 @@ public static class EmailGuardRedisBuilderExtensions
     /// <summary>
     /// Replaces the in-memory store with the Redis store, so that every app instance shares the counters. The options
     /// are bound from the <c>EmailGuard:Redis</c> configuration section first, then <paramref name="configure"/> runs,
-    /// so code wins over configuration. They are validated when the app starts: a missing connection or an invalid key prefix fails startup with a message
-    /// that names the setting.
+    /// so code wins over configuration. They are validated when the app starts: a missing connection or an invalid key
+    /// prefix fails startup with a message that names the setting. Safe to call more than once: the store is registered
+    /// once, and every <paramref name="configure"/> applies (the same delegate once).
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
     /// <param name="configure">
@@ -45,7 +46,8 @@ public static class EmailGuardRedisBuilderExtensions
         IServiceCollection services = builder.Services;
         // Configuration is bound once, however often AddRedisStore is called, and always before any code configure.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RedisRateLimitStoreOptions>, RedisOptionsFromConfiguration>());
-        services.AddOptions<RedisRateLimitStoreOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptions<RedisRateLimitStoreOptions>().ValidateOnStart();
+        ConfigureOnce.Configure(services, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(
             sp => new RedisConnectionSourceValidator(sp.GetService<IServiceProviderIsService>())));

@@ -69,7 +69,7 @@ public static class EmailGuardServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(configureInMemoryStore);
         IEmailGuardBuilder builder = services.AddEmailGuard();
-        services.Configure(configureInMemoryStore);
+        ConfigureOnce.Configure(services, configureInMemoryStore);
         return builder;
     }
 }

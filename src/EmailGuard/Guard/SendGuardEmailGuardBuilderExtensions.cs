@@ -14,7 +14,7 @@ public static class SendGuardEmailGuardBuilderExtensions
     /// Adds <see cref="IEmailSendGuard"/>, <see cref="IEmailGuardLists"/> and <see cref="IEmailGuardFlags"/>, binding
     /// <see cref="SendGuardOptions"/> from the <c>EmailGuard:SendGuard</c> configuration section (when configuration is
     /// registered) and then applying <paramref name="configure"/>. The options are validated at startup. Safe to call
-    /// more than once; every <paramref name="configure"/> applies.
+    /// more than once; every <paramref name="configure"/> applies (the same delegate once).
     /// </summary>
     /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
     /// <param name="configure">Configures the rules, e.g. <c>o =&gt; o.Tenant.Add(RateLimitRule.PerHour(100))</c>.</param>
@@ -64,7 +64,7 @@ public static class SendGuardEmailGuardBuilderExtensions
 
         if (configure is not null)
         {
-            services.Configure(configure);
+            ConfigureOnce.Configure(services, configure);
         }
 
         return builder;

@@ -24,6 +24,7 @@ public static class EmailGuardHealthChecksBuilderExtensions
     /// <param name="failureStatus">The status reported while the circuit is open; <see cref="HealthStatus.Unhealthy"/> when <see langword="null"/>.</param>
     /// <param name="tags">Tags to filter health checks by, e.g. <c>ready</c>.</param>
     /// <returns>The builder, for chaining.</returns>
+    /// <remarks>Safe to call more than once: a later call under the same name replaces the earlier one.</remarks>
     public static IHealthChecksBuilder AddEmailGuardStore(
         this IHealthChecksBuilder builder,
         string name = DefaultName,
@@ -32,7 +33,7 @@ public static class EmailGuardHealthChecksBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return builder.Add(new HealthCheckRegistration(
+        HealthCheckRegistration registration = new(
             name,
             sp => new EmailGuardStoreHealthCheck(
                 sp.GetService<ResilientRateLimitStore>()
@@ -41,6 +42,22 @@ public static class EmailGuardHealthChecksBuilderExtensions
                 sp.GetService<GuardStateCache>(),
                 sp.GetServices<IStoreConfigurationCheck>()),
             failureStatus,
-            tags));
+            tags);
+
+        // A second call under the same name replaces the first, instead of failing the health check service's
+        // duplicate-name check at the first probe.
+        builder.Services.Configure<HealthCheckServiceOptions>(options =>
+        {
+            foreach (HealthCheckRegistration existing in options.Registrations.Where(r => IsStoreCheck(r, name)).ToList())
+            {
+                options.Registrations.Remove(existing);
+            }
+
+            options.Registrations.Add(registration);
+        });
+        return builder;
     }
+
+    private static bool IsStoreCheck(HealthCheckRegistration registration, string name)
+        => string.Equals(registration.Name, name, StringComparison.OrdinalIgnoreCase);
 }

@@ -21,7 +21,7 @@ public sealed class RedisSampleFlowTests(RedisServerFixture redis) : SampleFlowT
     {
         using SampleHttpClient client = new(App.BaseAddress);
 
-        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"))).Dispose();
+        (await client.SubmitAsync("/signup", "/signup", ("email", "first@example.com"))).Dispose();
 
         App.Services.GetRequiredService<IRateLimitStore>().GetType().Name.Should().Be("RedisRateLimitStore");
         await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);

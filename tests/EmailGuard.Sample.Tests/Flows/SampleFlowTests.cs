@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using EmailGuard.Sample.Mail;
+using EmailGuard.Sample.Tenants;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Sample.Tests;
@@ -32,7 +33,8 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
     {
         using SampleHttpClient client = new(App.BaseAddress);
 
-        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"));
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/signup", ("email", "first@example.com"));
+        await App.MailDrainedAsync();
 
         response.StatusCode.Should().Be(HttpStatusCode.Redirect);
         response.Headers.Location!.OriginalString.Should().Be("/signup/sent");
@@ -41,12 +43,49 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task SignupAndResetPages_ViewedManyTimes_SpendNoQuota()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+        for (int i = 0; i < 6; i++)
+        {
+            (await client.GetStringAsync("/signup")).Should().Contain("Create an account");
+            (await client.GetStringAsync("/password-reset")).Should().Contain("Reset your password");
+            using HttpResponseMessage head = await client.SendAsync(HttpMethod.Head, "/signup");
+            head.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        using HttpResponseMessage signup = await client.SubmitAsync("/signup", "/signup", ("email", "first@example.com"));
+        using HttpResponseMessage limited = await client.SubmitAsync("/signup", "/signup", ("email", "second@example.com"));
+        using HttpResponseMessage viewAfterLimit = await client.GetAsync("/signup");
+
+        signup.StatusCode.Should().Be(HttpStatusCode.Redirect, "viewing the form six times spent none of the one sign-up per 15 minutes");
+        limited.StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "the POST handler is limited");
+        viewAfterLimit.StatusCode.Should().Be(HttpStatusCode.OK, "a limited visitor can still see the form");
+    }
+
+    [Fact]
+    public async Task Signup_AddressWithAnAccount_SameAnswerAndANoticeInsteadOfAConfirmation()
+    {
+        App.Services.GetRequiredService<SampleDatabase>().TryCreateAccount("known@example.com", DateTimeOffset.UnixEpoch).Should().BeTrue();
+        using SampleHttpClient client = new(App.BaseAddress);
+
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/signup", ("email", "known@example.com"));
+        await App.MailDrainedAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.Redirect);
+        response.Headers.Location!.OriginalString.Should().Be("/signup/sent");
+        OutboxEntry notice = Outbox().Should().ContainSingle().Subject;
+        (notice.Category, notice.To, notice.Status).Should().Be(("signup", "known@example.com", OutboxStatus.Sent));
+        notice.Subject.Should().Be("Someone tried to sign up with your address");
+    }
+
+    [Fact]
     public async Task Signup_SecondSubmissionFromSameClient_FriendlyPageWithRetryAfterAndNoSecondMail()
     {
         using SampleHttpClient client = new(App.BaseAddress);
-        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"))).Dispose();
+        (await client.SubmitAsync("/signup", "/signup", ("email", "first@example.com"))).Dispose();
 
-        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/forms/signup", ("email", "second@example.com"));
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/signup", ("email", "second@example.com"));
 
         response.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         long retryAfter = (long)response.Headers.RetryAfter!.Delta!.Value.TotalSeconds;
@@ -57,23 +96,37 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
         int shown = int.Parse(minutes.Groups["minutes"].Value, CultureInfo.InvariantCulture);
         shown.Should().Be((int)Math.Max(1, Math.Round(retryAfter / 60.0, MidpointRounding.AwayFromZero)), "the page is computed from Retry-After");
         html.Should().Contain("Too many sign-ups from your network");
+        await App.MailDrainedAsync();
         Outbox().Should().ContainSingle();
         App.PickedUpMails().Should().ContainSingle();
     }
 
     [Fact]
-    public async Task PasswordReset_KnownAndUnknownAccount_IdenticalResponses()
+    public async Task PasswordReset_KnownAndUnknownAccount_SameAnswerSameWorkBothQueuedNothingSentInline()
     {
+        App.Services.GetRequiredService<SampleDatabase>().TryCreateAccount("known@example.com", DateTimeOffset.UnixEpoch).Should().BeTrue();
+        MailQueue queue = App.Services.GetRequiredService<MailQueue>();
         using SampleHttpClient client = new(App.BaseAddress);
-        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "known@example.com"))).Dispose();
+        queue.Pause();
 
-        using HttpResponseMessage known = await client.SubmitAsync("/password-reset", "/forms/password-reset", ("email", "known@example.com"));
-        using HttpResponseMessage unknown = await client.SubmitAsync("/password-reset", "/forms/password-reset", ("email", "unknown@example.com"));
+        using HttpResponseMessage known = await client.SubmitAsync("/password-reset", "/password-reset", ("email", "known@example.com"));
+        using HttpResponseMessage unknown = await client.SubmitAsync("/password-reset", "/password-reset", ("email", "unknown@example.com"));
 
-        known.StatusCode.Should().Be(unknown.StatusCode);
+        known.StatusCode.Should().Be(HttpStatusCode.Redirect).And.Be(unknown.StatusCode);
         known.Headers.Location.Should().Be(unknown.Headers.Location);
         (await known.Content.ReadAsStringAsync()).Should().Be(await unknown.Content.ReadAsStringAsync());
-        Outbox().Select(e => (e.Category, e.To)).Should().BeEquivalentTo([("signup", "known@example.com"), ("password-reset", "known@example.com")]);
+        Outbox().Select(e => (e.To, e.Status)).Should().BeEquivalentTo(
+            [("known@example.com", OutboxStatus.Queued), ("unknown@example.com", OutboxStatus.Queued)],
+            "both requests did the same work: one guard check, one mail queued");
+        App.PickedUpMails().Should().BeEmpty("nothing is sent while the request runs, for either address");
+        queue.Pending.Should().Be(2);
+
+        queue.Resume();
+        await App.MailDrainedAsync();
+
+        Outbox().Select(e => (e.To, e.Status)).Should().BeEquivalentTo(
+            [("known@example.com", OutboxStatus.Sent), ("unknown@example.com", OutboxStatus.Skipped)]);
+        App.PickedUpMails().Should().ContainSingle();
     }
 
     [Fact]

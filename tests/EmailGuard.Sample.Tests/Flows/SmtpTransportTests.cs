@@ -18,7 +18,8 @@ public sealed class SmtpTransportTests
         });
         using SampleHttpClient client = new(app.BaseAddress);
 
-        (await client.SubmitAsync("/signup", "/forms/signup", ("email", "first@example.com"))).Dispose();
+        (await client.SubmitAsync("/signup", "/signup", ("email", "first@example.com"))).Dispose();
+        await app.MailDrainedAsync();
 
         string message = smtp.Messages.Should().ContainSingle().Subject;
         message.Should().Contain("To: first@example.com").And.Contain("Subject: Confirm your EmailGuard sample account");

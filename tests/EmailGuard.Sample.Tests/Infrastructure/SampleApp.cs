@@ -1,4 +1,5 @@
 using System.Net;
+using EmailGuard.Sample.Mail;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -17,9 +18,11 @@ public sealed class SampleApp : WebApplicationFactory<Program>
     public const string AdminKey = "test-admin-key";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly string _environment;
 
-    private SampleApp(string directory, IDictionary<string, string?> settings)
+    private SampleApp(string directory, IDictionary<string, string?> settings, string environment)
     {
+        _environment = environment;
         Directory = directory;
         _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -45,17 +48,26 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     public Uri BaseAddress { get; private set; } = null!;
 
-    /// <summary>Starts a fresh sample; <paramref name="settings"/> override its configuration.</summary>
-    public static SampleApp Start(IDictionary<string, string?>? settings = null)
+    /// <summary>
+    /// Starts a fresh sample; <paramref name="settings"/> override its configuration. Development unless
+    /// <paramref name="environment"/> says otherwise (the admin key is configured in every environment).
+    /// </summary>
+    public static SampleApp Start(IDictionary<string, string?>? settings = null, string environment = "Development")
     {
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-sample-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        SampleApp app = new(directory, settings ?? new Dictionary<string, string?>());
+        SampleApp app = new(directory, settings ?? new Dictionary<string, string?>(), environment);
         app.StartServer();
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         app.BaseAddress = new Uri(address);
         return app;
     }
+
+    /// <summary>
+    /// Waits until the background worker has sent (or failed, or skipped) every queued mail: the forms queue their
+    /// mail and answer at once.
+    /// </summary>
+    public Task MailDrainedAsync() => Services.GetRequiredService<MailQueue>().WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>The .eml files the pickup folder holds.</summary>
     public IReadOnlyList<string> PickedUpMails()
@@ -63,7 +75,7 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        builder.UseEnvironment("Development");
+        builder.UseEnvironment(_environment);
         foreach (KeyValuePair<string, string?> setting in _settings)
         {
             // UseSetting reaches the configuration Program reads before Build(), unlike ConfigureAppConfiguration.

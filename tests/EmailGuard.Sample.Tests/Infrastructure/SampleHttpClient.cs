@@ -25,6 +25,9 @@ public sealed partial class SampleHttpClient : IDisposable
 
     public Task<HttpResponseMessage> GetAsync(string path) => _client.GetAsync(new Uri(path, UriKind.Relative));
 
+    public Task<HttpResponseMessage> SendAsync(HttpMethod method, string path)
+        => _client.SendAsync(new HttpRequestMessage(method, new Uri(path, UriKind.Relative)));
+
     public async Task<string> GetStringAsync(string path)
     {
         using HttpResponseMessage response = await GetAsync(path);

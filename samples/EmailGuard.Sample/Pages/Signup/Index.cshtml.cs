@@ -1,13 +1,37 @@
+using EmailGuard.AspNetCore;
+using EmailGuard.Sample.Accounts;
+using EmailGuard.Sample.Guard;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
 namespace EmailGuard.Sample.Pages.Signup;
 
-public sealed class IndexModel : PageModel
+/// <summary>
+/// The signup form. The policy sits on the <c>OnPost</c> handler, not on the page: viewing the form (GET) never
+/// spends the visitor's one sign-up per 15 minutes.
+/// </summary>
+public sealed class IndexModel(AccountMail accounts) : PageModel
 {
     [BindProperty(SupportsGet = true)]
     public bool Invalid { get; set; }
 
     [BindProperty(SupportsGet = true)]
     public bool Undeliverable { get; set; }
+
+    public void OnGet()
+    {
+    }
+
+    [EmailRateLimit("signup")]
+    public async Task<IActionResult> OnPostAsync(string? email)
+    {
+        if (!EmailAddressNormalizer.TryNormalize(email, stripPlusTag: false, out NormalizedEmailAddress address, out _))
+        {
+            return Redirect("/signup?invalid=1");
+        }
+
+        // The guard's answer depends on the address and the network, never on whether the account exists.
+        GuardVerdict verdict = await accounts.QueueSignupAsync(address, HttpContext.Connection.RemoteIpAddress?.ToString(), HttpContext.RequestAborted);
+        return Redirect(verdict.Allowed ? "/signup/sent" : "/signup?undeliverable=1");
+    }
 }
