@@ -43,6 +43,7 @@ public static class EmailGuardServiceCollectionExtensions
 
         services.AddOptions<StoreResilienceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceInstanceValidator>());
         services.AddSingleton<IConfigureOptions<StoreResilienceOptions>>(sp =>
             new ConfigureFromConfiguration<StoreResilienceOptions>(sp.GetService<IConfiguration>(), $"{ConfigurationSectionName}:Resilience"));
         services.TryAddSingleton(sp => new EmailGuardMetrics(sp.GetService<IMeterFactory>()));

@@ -44,6 +44,12 @@ internal sealed class InMemoryCounter
     /// <summary>A process-wide unique number that orders lock acquisition, so multi-key acquires cannot deadlock.</summary>
     public long Id { get; }
 
+    /// <summary>
+    /// The identity of an admitted acquire, from the sequence that numbers counters: drawn while the acquire holds its
+    /// counters, it is larger than theirs and smaller than that of any counter created later.
+    /// </summary>
+    public static long NextAcquisitionId() => Interlocked.Increment(ref s_nextId);
+
     /// <summary>Unix milliseconds after which the counter holds nothing that still counts.</summary>
     public long ExpiresAtMs { get; set; }
 
@@ -75,7 +81,7 @@ internal sealed class InMemoryCounter
                     ExpiresAtMs = resetAtMs;
                 }
 
-                return Allowed(results, count, limit, resetAtMs, nowMs);
+                return Allowed(results, count, limit, resetAtMs, nowMs, commit);
             }
 
             TimeSpan fixedRetry = cost > limit ? TimeSpan.MaxValue : WindowMath.Milliseconds(resetAtMs - nowMs);
@@ -96,7 +102,7 @@ internal sealed class InMemoryCounter
                 resetAtMs = ResetAtMs(rule, nowMs);
             }
 
-            return Allowed(results, count, limit, resetAtMs, nowMs);
+            return Allowed(results, count, limit, resetAtMs, nowMs, commit);
         }
 
         TimeSpan retry = cost > limit ? TimeSpan.MaxValue : RetryAfter(rule, nowMs, count + cost - limit);
@@ -243,14 +249,14 @@ internal sealed class InMemoryCounter
         }
     }
 
-    private static RateLimitDecision Allowed(Span<RateLimitEntry> results, long count, long limit, long resetAtMs, long nowMs)
+    private static RateLimitDecision Allowed(Span<RateLimitEntry> results, long count, long limit, long resetAtMs, long nowMs, bool commit)
     {
         if (!results.IsEmpty)
         {
             results[0] = new RateLimitEntry(true, count, limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAtMs));
         }
 
-        return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(nowMs));
+        return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(nowMs), commit ? NextAcquisitionId() : 0);
     }
 
     private static RateLimitDecision Denied(Span<RateLimitEntry> results, long count, long limit, TimeSpan retryAfter, long resetAtMs, long nowMs)

@@ -41,7 +41,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         Random random = new(seed);
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RedisRateLimitStore redis = CreateStore();
-        List<(RateLimitRequest[] Requests, DateTimeOffset At)> admitted = [];
+        List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis)> admitted = [];
         int denials = 0;
         int refunds = 0;
 
@@ -63,7 +63,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
                 actualEntries.Should().Equal(expectedEntries, "entries of the acquire at step {0} ({1})", step, Describe(requests));
                 if (expected.IsAllowed)
                 {
-                    admitted.Add((requests, expected.Timestamp));
+                    admitted.Add((requests, expected, actual));
                 }
                 else
                 {
@@ -84,9 +84,10 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
             }
             else if (op < 97 && admitted.Count > 0)
             {
-                (RateLimitRequest[] requests, DateTimeOffset at) = admitted[random.Next(Math.Max(0, admitted.Count - 10), admitted.Count)];
-                await memory.RefundAsync(requests, at);
-                await redis.RefundAsync(requests, at);
+                (RateLimitRequest[] requests, RateLimitDecision inMemory, RateLimitDecision inRedis) = admitted[random.Next(Math.Max(0, admitted.Count - 10), admitted.Count)];
+                bool memoryRefunded = await memory.RefundAsync(requests, inMemory);
+                bool redisRefunded = await redis.RefundAsync(requests, inRedis);
+                redisRefunded.Should().Be(memoryRefunded, "refund at step {0} ({1})", step, Describe(requests));
                 refunds++;
             }
             else

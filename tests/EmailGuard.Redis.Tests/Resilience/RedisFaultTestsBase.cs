@@ -258,7 +258,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     private protected static async Task<long> LocalCountAsync(RedisAppInstance instance, string key, RateLimitRule rule)
     {
         RateLimitEntry[] local = new RateLimitEntry[1];
-        await instance.Resilient.LocalStore.PeekAsync(new[] { new RateLimitRequest(key, instance.Resilient.LocalRule(rule), 0) }, local);
+        await instance.Resilient.LocalStore.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, local);
         return local[0].Count;
     }
 

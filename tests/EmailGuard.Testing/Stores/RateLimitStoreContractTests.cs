@@ -670,7 +670,7 @@ public abstract class RateLimitStoreContractTests
         time.Advance(TimeSpan.FromSeconds(2));
 
         // Act
-        await store.RefundAsync(requests, admitted.Timestamp);
+        await store.RefundAsync(requests, admitted);
 
         // Assert
         admitted.IsAllowed.Should().BeTrue();
@@ -692,9 +692,9 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision second, _) = await AcquireOneAsync(store, key, rule, 3);
 
         // Act
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 3) }, second.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 3) }, second);
         long afterSecondRefund = await CountAsync(store, key, rule);
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 4) }, first.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 4) }, first);
         long afterFirstRefund = await CountAsync(store, key, rule);
 
         // Assert
@@ -713,7 +713,7 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision admitted, _) = await AcquireOneAsync(store, key, rule, 2);
 
         // Act
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 5) }, admitted.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 5) }, admitted);
         (RateLimitDecision full, _) = await AcquireOneAsync(store, key, rule, 5);
         (RateLimitDecision over, _) = await AcquireOneAsync(store, key, rule, 1);
 
@@ -739,7 +739,7 @@ public abstract class RateLimitStoreContractTests
         await AcquireOneAsync(store, key, rule, 2);
 
         // Act
-        await store.RefundAsync(requests, old.Timestamp);
+        await store.RefundAsync(requests, old);
 
         // Assert
         (await CountAsync(store, key, rule)).Should().Be(2);
@@ -833,7 +833,7 @@ public abstract class RateLimitStoreContractTests
         (IRateLimitStore store, string witness, RateLimitRule rule) = await CreateStoreWithWitnessAsync();
 
         // Act
-        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(badKey!, rule) }, Start);
+        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(badKey!, rule) }, default(RateLimitDecision));
 
         // Assert
         await act.Should().ThrowAsync<ArgumentException>().WithParameterName("requests");
@@ -929,7 +929,7 @@ public abstract class RateLimitStoreContractTests
         (IRateLimitStore store, string witness, RateLimitRule rule) = await CreateStoreWithWitnessAsync();
 
         // Act
-        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(witness, rule, cost) }, Start);
+        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(witness, rule, cost) }, default(RateLimitDecision));
 
         // Assert
         await act.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("requests");
@@ -1012,7 +1012,7 @@ public abstract class RateLimitStoreContractTests
         // Act
         Func<Task> acquire = async () => await store.AcquireAsync(requests, CancellationToken.None);
         Func<Task> peek = async () => await store.PeekAsync(requests, CancellationToken.None);
-        Func<Task> refund = async () => await store.RefundAsync(requests, Start, CancellationToken.None);
+        Func<Task> refund = async () => await store.RefundAsync(requests, default(RateLimitDecision), CancellationToken.None);
 
         // Assert
         await acquire.Should().ThrowAsync<ArgumentNullException>().WithParameterName("requests");
@@ -1086,7 +1086,7 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision single, RateLimitEntry singleEntry) = await store.AcquireAsync(key, rule, 2);
         RateLimitDecision listDenied = await store.AcquireAsync(new List<RateLimitRequest> { new(key, rule, 2) }, CancellationToken.None);
         RateLimitDecision listPeek = await store.PeekAsync(new List<RateLimitRequest> { new(key, rule, 1) }, CancellationToken.None);
-        await store.RefundAsync(new List<RateLimitRequest> { new(key, rule, 2) }, single.Timestamp, CancellationToken.None);
+        await store.RefundAsync(new List<RateLimitRequest> { new(key, rule, 2) }, single, CancellationToken.None);
         (_, RateLimitEntry afterRefund) = await store.PeekAsync(key, rule);
 
         // Assert
