@@ -359,19 +359,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         int n = group?.Length ?? span.Length;
         RedisKey[] groupKeys = new RedisKey[(2 * n) + (acquisitionId == 0 ? 0 : 1)];
         string prefix = _connection.KeyPrefix;
-        long markerTtl = 0;
+        RateLimitRule longest = span[group is null ? 0 : group[0]].Rule;
         for (int k = 0; k < n; k++)
         {
             int i = group is null ? k : group[k];
             RateLimitRule rule = span[i].Rule;
             groupKeys[k] = keys[i];
             groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.Id, WindowIndex(rule, acquiredAtMs));
-            markerTtl = Math.Max(markerTtl, rule.WindowMilliseconds + ExpiryGraceMilliseconds);
+            longest = rule.WindowMilliseconds > longest.WindowMilliseconds ? rule : longest;
         }
 
+        long markerTtl = longest.WindowMilliseconds + ExpiryGraceMilliseconds;
         if (acquisitionId != 0)
         {
-            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId);
+            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.Id);
         }
 
         RedisResult reply = await EvaluateAsync(database, s_refundScript, groupKeys, RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl), cancellationToken)

@@ -13,6 +13,7 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
     private const long NeverSwept = long.MinValue;
     private const int SmallCallLength = 16;
     private const int MaxShapeAliases = 32;
+    private const long RefundClaimGraceMs = 1000;
 
     private static readonly TimeSpan s_capacityRetryAfter = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_minimumCapacitySweepInterval = TimeSpan.FromSeconds(1);
@@ -84,7 +85,10 @@ internal sealed class InMemoryRateLimitStore : IRateLimitStore
         ReadOnlySpan<RateLimitRequest> span = requests.Span;
         RateLimitValidation.ValidateRequests(span, 0, allowZeroCost: false);
         long acquiredAtMs = decision.Timestamp.ToUnixTimeMilliseconds();
-        if (!decision.IsRefundable || span.IsEmpty || !_refunds.TryClaim(decision.AcquisitionId, acquiredAtMs + LongestWindowMs(span) + 1, NowMs()))
+        // The claim is remembered from now for the longest window and a second, as long as the Redis store's marker,
+        // so both stores answer a repeated refund alike.
+        long now = NowMs();
+        if (!decision.IsRefundable || span.IsEmpty || !_refunds.TryClaim(decision.AcquisitionId, now + LongestWindowMs(span) + RefundClaimGraceMs, now))
         {
             return new(false);
         }
