@@ -197,63 +197,8 @@ internal sealed partial class LocalFallback
         {
             foreach (KeyValuePair<CounterId, Counter> pair in _counters)
             {
-                Counter counter = pair.Value;
-                RateLimitRule rule;
-                long pending;
-                long window;
-                lock (counter)
-                {
-                    rule = counter.Rule;
-                    window = counter.Window;
-                    pending = counter.Local - counter.Written;
-                }
-
-                if (pending <= 0)
-                {
-                    continue;
-                }
-
-                long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-                if (window != WindowOf(rule, nowMs))
-                {
-                    // The window ended: its local admits no longer count anywhere.
-                    Settle(counter, window, pending);
-                    continue;
-                }
-
-                RateLimitRequest request = new(pair.Key.Key, rule, Math.Min(pending, rule.Limit));
-                (RateLimitDecision decision, RateLimitEntry entry) = await acquire(request).ConfigureAwait(false);
-                long room = rule.Limit - entry.Count;
-                if (decision.Status == RateLimitStatus.LimitExceeded && room > 0)
-                {
-                    // No room for all of them: fill the store to the limit, so it admits nothing more in this window.
-                    (decision, entry) = await acquire(request with { Cost = room }).ConfigureAwait(false);
-                }
-
-                if (decision.Status is not (RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded))
-                {
-                    Volatile.Write(ref _pending, 1);
-                    continue;
-                }
-
-                lock (counter)
-                {
-                    if (counter.Window == window)
-                    {
-                        counter.Seen = Math.Max(counter.Seen, entry.Count);
-                    }
-                }
-
-                Settle(counter, window, pending);
-                written++;
+                written += await WriteBackCounterAsync(pair.Key.Key, pair.Value, acquire).ConfigureAwait(false) ? 1 : 0;
             }
-        }
-#pragma warning disable CA1031 // Best effort: what could not be written back stays pending; nothing may escape a background task.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            Volatile.Write(ref _pending, 1);
-            LogWriteBackFailed(_logger, ex);
         }
         finally
         {
@@ -263,6 +208,109 @@ internal sealed partial class LocalFallback
         if (written > 0)
         {
             LogWrittenBack(_logger, written);
+        }
+    }
+
+    /// <summary>
+    /// Writes back the local admits of these requests' counters before the shared store decides them, so that the
+    /// store counts them before it admits anything more in their windows; a write-back of the same counter already
+    /// running is awaited.
+    /// </summary>
+    public async ValueTask WriteBackBeforeAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Func<RateLimitRequest, ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)>> acquire)
+    {
+        for (int i = 0; i < requests.Length; i++)
+        {
+            RateLimitRequest request = requests.Span[i];
+            if (_counters.TryGetValue(new CounterId(request.Rule.Id, request.Key), out Counter? counter))
+            {
+                await WriteBackCounterAsync(request.Key, counter, acquire).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Writes one counter's pending local admits back; true when something was written.</summary>
+    private async Task<bool> WriteBackCounterAsync(
+        string key, Counter counter, Func<RateLimitRequest, ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)>> acquire)
+    {
+        Task? running;
+        TaskCompletionSource? mine = null;
+        RateLimitRule rule;
+        long pending;
+        long window;
+        lock (counter)
+        {
+            running = counter.Running;
+            rule = counter.Rule;
+            window = counter.Window;
+            pending = counter.Local - counter.Written;
+            if (running is null && pending > 0)
+            {
+                mine = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                counter.Running = mine.Task;
+            }
+        }
+
+        if (running is not null)
+        {
+            await running.ConfigureAwait(false);
+            return false;
+        }
+
+        if (mine is null)
+        {
+            return false;
+        }
+
+        bool settled = false;
+        long seen = 0;
+        try
+        {
+            if (window != WindowOf(rule, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds()))
+            {
+                // The window ended: its local admits no longer count anywhere.
+                settled = true;
+                return false;
+            }
+
+            RateLimitRequest request = new(key, rule, Math.Min(pending, rule.Limit));
+            (RateLimitDecision decision, RateLimitEntry entry) = await acquire(request).ConfigureAwait(false);
+            long room = rule.Limit - entry.Count;
+            if (decision.Status == RateLimitStatus.LimitExceeded && room > 0)
+            {
+                // No room for all of them: fill the store to the limit, so it admits nothing more in this window.
+                (decision, entry) = await acquire(request with { Cost = room }).ConfigureAwait(false);
+            }
+
+            settled = decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded;
+            seen = entry.Count;
+            return settled;
+        }
+#pragma warning disable CA1031 // Best effort: what could not be written back stays pending; nothing may escape to the request.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogWriteBackFailed(_logger, ex);
+            return false;
+        }
+        finally
+        {
+            lock (counter)
+            {
+                counter.Running = null;
+                if (settled && counter.Window == window)
+                {
+                    counter.Written = Math.Min(counter.Local, counter.Written + pending);
+                    counter.Seen = Math.Max(counter.Seen, seen);
+                }
+            }
+
+            if (!settled)
+            {
+                Volatile.Write(ref _pending, 1);
+            }
+
+            mine.SetResult();
         }
     }
 
@@ -279,17 +327,6 @@ internal sealed partial class LocalFallback
         }
 
         return hash;
-    }
-
-    private static void Settle(Counter counter, long window, long pending)
-    {
-        lock (counter)
-        {
-            if (counter.Window == window)
-            {
-                counter.Written = Math.Min(counter.Local, counter.Written + pending);
-            }
-        }
     }
 
     private long SeenBefore(in RateLimitRequest request, long nowMs)
@@ -402,6 +439,7 @@ internal sealed partial class LocalFallback
         public long Seen;
         public long Local;
         public long Written;
+        public Task? Running;
 
         /// <summary>Moves to <paramref name="window"/>, forgetting an earlier one.</summary>
         public void Roll(RateLimitRule rule, long window)

@@ -150,6 +150,13 @@ internal sealed partial class ResilientRateLimitStore
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
+            if (operation == StoreOperation.Acquire && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks)
+            {
+                // Local admits of these counters go back to the store before it decides them again, so that an
+                // outage's window is not spent a second time.
+                await _local.WriteBackBeforeAsync(requests, WriteBackOneAsync).ConfigureAwait(false);
+            }
+
             // An async method, so that the activity made current here never leaks into the caller's context. The
             // remote call is inlined here rather than awaited as a second async method: this runs on every request.
             using Activity? activity = StartActivity(operation, requests.Length);
