@@ -150,10 +150,12 @@ internal sealed partial class ResilientRateLimitStore
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
-            if (operation == StoreOperation.Acquire && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks)
+            if (operation == StoreOperation.Acquire && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks
+                && (permit == StoreCallPermit.Probe || _breaker.ConsecutiveFailures == 0))
             {
                 // Local admits of these counters go back to the store before it decides them again, so that an
-                // outage's window is not spent a second time.
+                // outage's window is not spent a second time: on the probe that ends an outage, and on any call while
+                // the store is answering. Not while calls are failing, so an outage costs no extra store calls.
                 await _local.WriteBackBeforeAsync(requests, WriteBackOneAsync).ConfigureAwait(false);
             }
 

@@ -69,6 +69,8 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
             instance.Switch.Down = false;
         }
 
+        Time.Advance(TimeSpan.FromMilliseconds(1));
+
         long shared = await RoundRobinAsync(all, key, rule, attempts: (int)limit * 3 + 10);
 
         // Assert: the documented bound. Each instance writes its own local admits back before the store decides for
@@ -108,6 +110,8 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
             instance.Switch.Down = false;
         }
 
+        Time.Advance(TimeSpan.FromMilliseconds(1));
+
         long after = await RoundRobinAsync(all, key, rule, attempts: (int)limit * 3 + 10);
 
         // Assert
@@ -126,6 +130,7 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
         long local = await RoundRobinAsync([all[0]], "rolled", rule, attempts: 10);
         Time.Advance(TimeSpan.FromHours(1));
         all[0].Switch.Down = false;
+        Time.Advance(TimeSpan.FromMilliseconds(1));
 
         long next = await RoundRobinAsync(all, "rolled", rule, attempts: 30);
 
@@ -141,9 +146,9 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
             {
                 InstanceCount = count,
                 InstanceIndex = indexed ? i : null,
-                // The circuit never opens: each instance's switch alone says whether the store answers.
-                ConsecutiveFailureThreshold = 10_000,
-                MinimumThroughput = 1_000_000,
+                // The first failure opens the circuit; Recover lets the next call probe the store.
+                ConsecutiveFailureThreshold = 1,
+                BreakDuration = TimeSpan.FromMilliseconds(1),
                 Timeout = TimeSpan.FromSeconds(5),
             };
             return new Instance(new ResilientRateLimitStore(shared, options, Time), shared);
