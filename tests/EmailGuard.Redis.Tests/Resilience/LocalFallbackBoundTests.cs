@@ -32,10 +32,7 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
         Instance[] all = CreateInstances(instances, indexed);
         RateLimitRule rule = RateLimitRule.PerHour(limit);
         long floorShares = limit / instances * instances;
-        foreach (Instance instance in all)
-        {
-            instance.Switch.Down = true;
-        }
+        SetDown(all, true);
 
         // Several partitions: with an index, each partition hands its remainder to other instances.
         List<long> totals = [];
@@ -55,21 +52,13 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
         Instance[] all = CreateInstances(instances, indexed);
         RateLimitRule rule = RateLimitRule.PerHour(limit);
         const string key = "after";
-        foreach (Instance instance in all)
-        {
-            instance.Switch.Down = true;
-        }
+        SetDown(all, true);
 
         long[] localEach = await RoundRobinEachAsync(all, key, rule, attempts: (int)limit * 3 + 10);
         long local = localEach.Sum();
 
         // Act: the store is back for everyone; the same callers keep trying.
-        foreach (Instance instance in all)
-        {
-            instance.Switch.Down = false;
-        }
-
-        Time.Advance(TimeSpan.FromMilliseconds(1));
+        SetDown(all, false);
 
         long shared = await RoundRobinAsync(all, key, rule, attempts: (int)limit * 3 + 10);
 
@@ -98,19 +87,11 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
         }
 
         // Act: an outage, then recovery.
-        foreach (Instance instance in all)
-        {
-            instance.Switch.Down = true;
-        }
+        SetDown(all, true);
 
         long[] localEach = await RoundRobinEachAsync(all, key, rule, attempts: (int)limit * 3 + 10);
         long local = localEach.Sum();
-        foreach (Instance instance in all)
-        {
-            instance.Switch.Down = false;
-        }
-
-        Time.Advance(TimeSpan.FromMilliseconds(1));
+        SetDown(all, false);
 
         long after = await RoundRobinAsync(all, key, rule, attempts: (int)limit * 3 + 10);
 
@@ -136,6 +117,20 @@ public sealed class LocalFallbackBoundTests(RedisServerFixture redis) : RedisSto
 
         local.Should().Be(5);
         next.Should().Be(10, "the new window owes nothing to the last one");
+    }
+
+    /// <summary>Cuts every instance off, or lets every one reach the store again (the next call of each probes it).</summary>
+    private void SetDown(Instance[] all, bool down)
+    {
+        foreach (Instance instance in all)
+        {
+            instance.Switch.Down = down;
+        }
+
+        if (!down)
+        {
+            Time.Advance(TimeSpan.FromMilliseconds(1));
+        }
     }
 
     private Instance[] CreateInstances(int count, bool indexed)
