@@ -138,10 +138,11 @@ internal sealed partial class EmailGuardMiddleware
         await _next(context);
     }
 
+    /// <summary>Zero means no: a <see langword="default"/> verdict rejects.</summary>
     private enum VerdictKind
     {
-        Continue,
         Reject,
+        Continue,
     }
 
     private readonly record struct Verdict(VerdictKind Kind);

@@ -58,6 +58,20 @@ internal static class RedisCounterKey
     }
 
     /// <summary>
+    /// The reset tombstone beside a counter: the counter's name with <c>!reset:</c> before the rule id, in the same
+    /// slot. Rule ids start with a letter, so no counter has this name.
+    /// </summary>
+    public static string Tombstone(string prefix, string partitionKey, string ruleId, long windowIndex)
+        => Create(prefix, partitionKey, "!reset:" + ruleId, windowIndex);
+
+    /// <summary>
+    /// The marker that records a refunded acquisition, in the slot of <paramref name="partitionKey"/>; it names the
+    /// shape of the longest rule, whose window bounds the marker's TTL.
+    /// </summary>
+    public static string RefundMarker(string prefix, string partitionKey, long acquisitionId, string longestRuleId)
+        => Create(prefix, partitionKey, string.Create(CultureInfo.InvariantCulture, $"!refund:{acquisitionId}:{longestRuleId}"), NoWindow);
+
+    /// <summary>
     /// FNV-1a over the UTF-16 code units, low byte first: stable across processes and platforms, unlike
     /// <see cref="string.GetHashCode()"/>, which is randomized per process.
     /// </summary>

@@ -121,7 +121,7 @@ internal sealed partial class RedisRateLimitStore
     {
         try
         {
-            await RefundCoreAsync(requests, acquiredAtMs, CancellationToken.None).ConfigureAwait(false);
+            await RefundCoreAsync(requests, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             Log.CancelledAcquireGivenBack(_logger, requests.Length);
         }
 #pragma warning disable CA1031 // Logged, not thrown: nobody waits for this, and a permit left taken only makes a limit stricter.

@@ -72,7 +72,7 @@ internal sealed partial class RedisRateLimitStore
             Log.ReplicasDidNotAcknowledge(_logger, acknowledged, _waitForReplicas, _waitForReplicasTimeoutMs);
             try
             {
-                await RefundCoreAsync(requests, acquiredAtMs, CancellationToken.None).ConfigureAwait(false);
+                await RefundCoreAsync(requests, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // The acquire fails either way; a permit left taken only makes the limit stricter.
             catch (Exception ex)

@@ -315,22 +315,39 @@ internal sealed partial class RedisRateLimitStore
 
     /// <summary>
     /// Gives permits back to the window or segment that held them at acquire time, if it is still there; never below
-    /// zero, and never creates a key (a counter without a TTL must not exist).
+    /// zero, and never creates a counter (a counter without a TTL must not exist). A refund of a caller's decision
+    /// first claims the acquisition's marker, so it is applied at most once; a counter that was reset after the
+    /// acquire is left alone.
     /// </summary>
     /// <remarks>
-    /// ARGV: acquired-at Unix ms, server-time layout (0/1), then per request: window ms, segments (0 for a fixed
-    /// window), cost. A client-clock fixed-window key names its window; a server-time one is checked by its expiry.
+    /// <para>KEYS: n counters, then their n reset tombstones (see <see cref="ResetScriptText"/>), then, for a
+    /// caller's refund, the acquisition's marker. ARGV: acquired-at Unix ms, server-time layout (0/1), the marker's
+    /// TTL ms (0: no marker, the store giving back its own reservation), then per request: window ms, segments (0 for a
+    /// fixed window), cost.</para>
+    /// <para>A client-clock fixed-window key names its window; a server-time one is checked by its expiry. A tombstone
+    /// holds the reset's time: on the client clock, which also dated the acquire, a counter reset at or after the
+    /// acquire is skipped; on server time, whose acquires carry the app's clock, any tombstone skips the counter,
+    /// since the two clocks cannot be compared to the millisecond.</para>
+    /// <para>Returns 1 when the refund was applied, 0 when the marker was already claimed.</para>
     /// </remarks>
     internal const string RefundScriptText = ServerCounterLua + """
         local at = tonumber(ARGV[1])
         local serverLayout = ARGV[2] == '1'
+        local marked = ARGV[3] ~= '0'
+        local n = #KEYS
+        if marked then n = n - 1 end
+        n = n / 2
+        if marked and not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ARGV[3]) then return 0 end
         local floor = math.floor
         local function fmt(x) return string.format('%d', x) end
-        for i = 1, #KEYS do
+        for i = 1, n do
           local key = KEYS[i]
-          local b = 2 + (i - 1) * 3
+          local b = 3 + (i - 1) * 3
           local w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-          if s == 0 then
+          local reset = tonumber(redis.call('GET', KEYS[n + i]))
+          if reset and (serverLayout or reset >= at) then
+            -- Reset since the acquire: the counter now holds only later permits.
+          elseif s == 0 then
             if not serverLayout or counter_end(key, w) == (floor(at / w) + 1) * w then
               local c = tonumber(redis.call('GET', key))
               if c then
@@ -352,6 +369,25 @@ internal sealed partial class RedisRateLimitStore
             end
           end
         end
+        return 1
+        """;
+
+    /// <summary>
+    /// Clears counters and leaves a tombstone beside each, holding the reset's time, so that a later refund of
+    /// permits taken before the reset does not come out of permits taken after it.
+    /// </summary>
+    /// <remarks>
+    /// KEYS: n counters, then their n tombstones. ARGV: now in Unix ms (negative: the server's TIME), the tombstones'
+    /// TTL ms (a window plus the expiry grace: no refund of the window can come later).
+    /// </remarks>
+    internal const string ResetScriptText = ServerCounterLua + """
+        local now = tonumber(ARGV[1])
+        if now < 0 then now = server_now() end
+        local n = #KEYS / 2
+        for i = 1, n do
+          redis.call('DEL', KEYS[i])
+          redis.call('SET', KEYS[n + i], string.format('%d', now), 'PX', ARGV[2])
+        end
         return 0
         """;
 
@@ -360,4 +396,5 @@ internal sealed partial class RedisRateLimitStore
     private static readonly RedisScript s_acquireBatchScript = new("acquire-batch", AcquireBatchScriptText);
     private static readonly RedisScript s_acquireScript = new("acquire", AcquireScriptText);
     private static readonly RedisScript s_refundScript = new("refund", RefundScriptText);
+    private static readonly RedisScript s_resetScript = new("reset", ResetScriptText);
 }

@@ -311,7 +311,8 @@ internal sealed partial class RedisRateLimitStore
         }
 
         return new RateLimitDecision(
-            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAt));
+            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAt),
+            allowed ? NextAcquisitionId() : 0);
     }
 
     /// <summary>The bits the server's packed replies leave to the milliseconds: a power of two above any time left in the window.</summary>

@@ -35,6 +35,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly ILogger _logger;
     private readonly TimeSpan _maxQueueWait;
     private readonly TimeSpan _slotRetryBudget;
+    private long _acquisitionIds = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     /// <param name="connection">The connection.</param>
     /// <param name="options">The store's options.</param>
@@ -99,17 +100,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return DecideAsync(requests, results, commit: false, cancellationToken);
     }
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled(cancellationToken);
+            return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
-        return requests.Length == 0
-            ? ValueTask.CompletedTask
-            : RefundCoreAsync(requests, acquiredAt.ToUnixTimeMilliseconds(), cancellationToken);
+        return requests.Length == 0 || !decision.IsRefundable
+            ? new(false)
+            : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
     }
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
@@ -145,12 +146,15 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         long index = WindowIndex(rule, now);
-        Task<long> deleted = index == RedisCounterKey.NoWindow
-            ? database.KeyDeleteAsync([CounterKey(key, rule, now)])
+        string prefix = _connection.KeyPrefix;
+        RedisKey[] keys = index == RedisCounterKey.NoWindow
+            ? [CounterKey(key, rule, now), RedisCounterKey.Tombstone(prefix, key, rule.Id, index)]
 
             // An instance whose clock lags may still count into the previous window's key during the grace.
-            : database.KeyDeleteAsync([CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds)]);
-        await WithCancellation(deleted, cancellationToken).ConfigureAwait(false);
+            : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
+                RedisCounterKey.Tombstone(prefix, key, rule.Id, index), RedisCounterKey.Tombstone(prefix, key, rule.Id, index - 1)];
+        RedisValue[] arguments = [_useServerTime ? s_serverTime : now, rule.WindowMilliseconds + ExpiryGraceMilliseconds];
+        await EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask<RateLimitDecision> DecideAsync(
@@ -211,25 +215,40 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
         }
 
-        return outcome.ToDecision();
+        return outcome.ToDecision(commit ? NextAcquisitionId() : 0);
     }
 
-    private async ValueTask RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, CancellationToken cancellationToken)
+    private async ValueTask<bool> RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
     {
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisKey[] keys = BuildKeys(requests.Span, acquiredAtMs);
-        if (requests.Length > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
+        List<int[]>? groups = requests.Length > 1 ? await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) : null;
+        if (groups is null)
         {
-            foreach (int[] group in groups)
-            {
-                await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, cancellationToken).ConfigureAwait(false);
-            }
-
-            return;
+            return await RefundGroupAsync(database, requests, keys, null, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
         }
 
-        await EvaluateAsync(database, s_refundScript, keys, RefundArguments(requests.Span, null, acquiredAtMs), cancellationToken)
-            .ConfigureAwait(false);
+        // Each slot's counters carry their own marker, so a refund that failed half-way can be repeated for the rest.
+        bool refunded = false;
+        foreach (int[] group in groups)
+        {
+            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return refunded;
+    }
+
+    /// <summary>A new acquisition's identity: random per store, then counting, so instances never share one in practice.</summary>
+    private long NextAcquisitionId()
+    {
+        long id;
+        do
+        {
+            id = Interlocked.Increment(ref _acquisitionIds);
+        }
+        while (id == 0);
+
+        return id;
     }
 
     /// <summary>
@@ -285,7 +304,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         merged = merged with { NowMs = now!.Value };
         if (!commit || deniedGroup < 0)
         {
-            return merged.ToDecision();
+            return merged.ToDecision(commit ? NextAcquisitionId() : 0);
         }
 
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
@@ -293,7 +312,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, CancellationToken.None).ConfigureAwait(false);
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, 0, CancellationToken.None).ConfigureAwait(false);
         }
 
         for (int g = 0; g < reserved && wantEntries; g++)
@@ -312,7 +331,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             merged = merged.Merge(outcome);
         }
 
-        return merged.ToDecision();
+        return merged.ToDecision(0);
     }
 
     /// <summary>
@@ -327,7 +346,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         {
             try
             {
-                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, CancellationToken.None).ConfigureAwait(false);
+                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
             catch (Exception ex)
@@ -364,17 +383,36 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
     }
 
-    private async ValueTask RefundGroupAsync(
-        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[] group, long acquiredAtMs, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives back one slot's requests (all of them when <paramref name="group"/> is null). A caller's refund names its
+    /// acquisition, whose marker makes it count once; the store's own give-back of a reservation passes 0.
+    /// </summary>
+    private async ValueTask<bool> RefundGroupAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[]? group, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
     {
-        RedisKey[] groupKeys = new RedisKey[group.Length];
-        for (int k = 0; k < group.Length; k++)
+        ReadOnlySpan<RateLimitRequest> span = requests.Span;
+        int n = group?.Length ?? span.Length;
+        RedisKey[] groupKeys = new RedisKey[(2 * n) + (acquisitionId == 0 ? 0 : 1)];
+        string prefix = _connection.KeyPrefix;
+        RateLimitRule longest = span[group is null ? 0 : group[0]].Rule;
+        for (int k = 0; k < n; k++)
         {
-            groupKeys[k] = keys[group[k]];
+            int i = group is null ? k : group[k];
+            RateLimitRule rule = span[i].Rule;
+            groupKeys[k] = keys[i];
+            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.Id, WindowIndex(rule, acquiredAtMs));
+            longest = rule.WindowMilliseconds > longest.WindowMilliseconds ? rule : longest;
         }
 
-        await EvaluateAsync(database, s_refundScript, groupKeys, RefundArguments(requests.Span, group, acquiredAtMs), cancellationToken)
+        long markerTtl = longest.WindowMilliseconds + ExpiryGraceMilliseconds;
+        if (acquisitionId != 0)
+        {
+            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.Id);
+        }
+
+        RedisResult reply = await EvaluateAsync(database, s_refundScript, groupKeys, RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl), cancellationToken)
             .ConfigureAwait(false);
+        return (long)reply == 1;
     }
 
     /// <summary>
@@ -526,16 +564,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return arguments;
     }
 
-    private RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs)
+    private RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[2 + (3 * n)];
+        RedisValue[] arguments = new RedisValue[3 + (3 * n)];
         arguments[0] = acquiredAtMs;
         arguments[1] = _useServerTime ? s_one : s_zero;
+        arguments[2] = markerTtlMs;
         for (int k = 0; k < n; k++)
         {
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
-            int at = 2 + (3 * k);
+            int at = 3 + (3 * k);
             arguments[at] = request.Rule.WindowMilliseconds;
             arguments[at + 1] = request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : request.Rule.Segments;
             arguments[at + 2] = request.Cost;
@@ -584,10 +623,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             DeniedIndex < 0 ? other.DeniedIndex : other.DeniedIndex < 0 ? DeniedIndex : Math.Min(DeniedIndex, other.DeniedIndex),
             RetryMs < 0 || other.RetryMs < 0 ? -1 : Math.Max(RetryMs, other.RetryMs));
 
-        public RateLimitDecision ToDecision() => new(
+        public RateLimitDecision ToDecision(long acquisitionId) => new(
             DeniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
             DeniedIndex,
             DeniedIndex < 0 ? TimeSpan.Zero : RetryMs < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(RetryMs),
-            WindowMath.FromUnixMilliseconds(NowMs));
+            WindowMath.FromUnixMilliseconds(NowMs),
+            acquisitionId);
     }
 }

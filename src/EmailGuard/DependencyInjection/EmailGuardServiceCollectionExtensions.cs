@@ -46,6 +46,7 @@ public static class EmailGuardServiceCollectionExtensions
 
         services.AddOptions<StoreResilienceOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreResilienceOptions>, StoreResilienceInstanceValidator>());
         EmailGuardConfigurationSections.Bind<StoreResilienceOptions>(services, "Resilience");
         services.TryAddSingleton(sp => new EmailGuardMetrics(sp.GetService<IMeterFactory>()));
         services.TryAddSingleton(sp => new ResilientRateLimitStore(

@@ -10,6 +10,7 @@ namespace EmailGuard;
 public readonly struct EmailSendDecision
 {
     private readonly EmailSendRuleUsage[]? _usage;
+    private readonly RateLimitDecision _acquisition;
 
     internal EmailSendDecision(
         EmailSendReason reason,
@@ -20,7 +21,8 @@ public readonly struct EmailSendDecision
         string? detail,
         TimeSpan retryAfter,
         DateTimeOffset timestamp,
-        EmailSendRuleUsage[]? usage)
+        EmailSendRuleUsage[]? usage,
+        RateLimitDecision acquisition = default)
     {
         Reason = reason;
         Dimension = dimension;
@@ -31,6 +33,7 @@ public readonly struct EmailSendDecision
         RetryAfter = retryAfter;
         Timestamp = timestamp;
         _usage = usage;
+        _acquisition = acquisition;
     }
 
     /// <summary>Gets why the message was allowed or denied.</summary>
@@ -73,10 +76,17 @@ public readonly struct EmailSendDecision
     /// </summary>
     public ReadOnlySpan<EmailSendRuleUsage> Usage => _usage;
 
-    /// <summary>Gets whether <see cref="IEmailSendGuard.RefundAsync"/> can give permits back for this decision.</summary>
-    public bool IsRefundable => Reason == EmailSendReason.Allowed && _usage is { Length: > 0 };
+    /// <summary>
+    /// Gets whether <see cref="IEmailSendGuard.RefundAsync"/> can give permits back for this decision: only an allowed
+    /// <see cref="IEmailSendGuard.CheckAsync"/> that took permits; never a peek, a denial or an unguarded admission. A
+    /// refundable decision is still refunded at most once, however often it was copied.
+    /// </summary>
+    public bool IsRefundable => Reason == EmailSendReason.Allowed && _usage is { Length: > 0 } && _acquisition.IsRefundable;
 
     internal EmailSendRuleUsage[]? UsageArray => _usage;
+
+    /// <summary>The store's decision that took the permits, which a refund names to the store that admitted it.</summary>
+    internal RateLimitDecision Acquisition => _acquisition;
 
     /// <summary>
     /// Gets the smallest number of permits left under any rule of <paramref name="dimension"/>, or

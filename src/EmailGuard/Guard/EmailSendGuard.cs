@@ -95,7 +95,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 requests[i] = usage[i].Request;
             }
 
-            return await _store.TryRefundAsync(requests.AsMemory(0, usage.Length), decision.Timestamp, cancellationToken).ConfigureAwait(false);
+            return await _store.TryRefundAsync(requests.AsMemory(0, usage.Length), decision.Acquisition, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -502,7 +502,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 RaiseNearLimit(onNearLimit, message, usage);
             }
 
-            return new EmailSendDecision(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage);
+            return new EmailSendDecision(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision);
         }
 
         int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));

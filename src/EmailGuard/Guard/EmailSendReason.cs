@@ -1,32 +1,39 @@
 namespace EmailGuard;
 
 /// <summary>Why the send guard allowed or denied a message.</summary>
+/// <remarks>
+/// The zero value is <see cref="None"/>, a denial: a <see langword="default"/> <see cref="EmailSendDecision"/> never
+/// allows a message.
+/// </remarks>
 public enum EmailSendReason
 {
+    /// <summary>No decision was made: the value of a <see langword="default"/> decision. It denies; nothing was taken.</summary>
+    None = 0,
+
     /// <summary>Every applicable rule had room; the permits were taken.</summary>
-    Allowed = 0,
+    Allowed = 1,
 
     /// <summary>A rule of <see cref="EmailSendDecision.Dimension"/> has no room; nothing was taken.</summary>
-    LimitExceeded = 1,
+    LimitExceeded = 2,
 
     /// <summary>A party of the message is on the blocklist; nothing was taken.</summary>
-    Blocklisted = 2,
+    Blocklisted = 3,
 
     /// <summary>The tenant or user is suspended by a flag; nothing was taken.</summary>
-    Suspended = 3,
+    Suspended = 4,
 
     /// <summary>An address is not a valid mailbox (<see cref="EmailSendDecision.InvalidAddress"/>); nothing was taken.</summary>
-    InvalidAddress = 4,
+    InvalidAddress = 5,
 
     /// <summary>The store could not be reached and the failure mode is to deny.</summary>
-    StoreUnavailable = 5,
+    StoreUnavailable = 6,
 
     /// <summary>The store could not be reached and the failure mode is to send without counting.</summary>
-    AllowedUnguarded = 6,
+    AllowedUnguarded = 7,
 
     /// <summary>The message has no recipient.</summary>
-    NoRecipients = 7,
+    NoRecipients = 8,
 
     /// <summary>The message has more recipients than <see cref="SendGuardOptions.MaxRecipientsPerMessage"/> allows.</summary>
-    TooManyRecipients = 8,
+    TooManyRecipients = 9,
 }

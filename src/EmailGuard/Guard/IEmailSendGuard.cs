@@ -30,12 +30,14 @@ public interface IEmailSendGuard
     ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Gives back the permits of an allowed decision, e.g. when the provider refused the message. Call it at most once
-    /// per decision. Permits whose window has already passed are not given back, since they no longer count.
+    /// Gives back the permits of an allowed decision, e.g. when the provider refused the message. A decision is
+    /// refunded at most once, even when it was copied; a peek, a denial or an unguarded admission is never refunded; a
+    /// decision of the local fallback is refunded to the local store. Permits whose window has already passed, or
+    /// whose counter was reset since, are not given back, since they no longer count.
     /// </summary>
     /// <param name="decision">A decision returned by <see cref="CheckAsync"/>.</param>
     /// <param name="cancellationToken">Cancels the refund.</param>
-    /// <returns>Whether permits were given back (false for a denied or unguarded decision, or when the store failed).</returns>
+    /// <returns>Whether the decision was refunded by this call (false for a decision that is not <see cref="EmailSendDecision.IsRefundable"/>, one refunded before, or when the store failed).</returns>
     ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default);
 
     /// <summary>

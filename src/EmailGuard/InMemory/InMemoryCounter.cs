@@ -69,7 +69,7 @@ internal sealed class InMemoryCounter : InMemoryLock
                     ExpiresAtMs = resetAtMs;
                 }
 
-                return Allowed(results, count, limit, resetAtMs, nowMs);
+                return Allowed(results, count, limit, resetAtMs, nowMs, commit);
             }
 
             TimeSpan fixedRetry = cost > limit ? TimeSpan.MaxValue : WindowMath.Milliseconds(resetAtMs - nowMs);
@@ -90,7 +90,7 @@ internal sealed class InMemoryCounter : InMemoryLock
                 resetAtMs = ResetAtMs(rule, nowMs);
             }
 
-            return Allowed(results, count, limit, resetAtMs, nowMs);
+            return Allowed(results, count, limit, resetAtMs, nowMs, commit);
         }
 
         TimeSpan retry = cost > limit ? TimeSpan.MaxValue : RetryAfter(rule, nowMs, count + cost - limit);
@@ -237,14 +237,14 @@ internal sealed class InMemoryCounter : InMemoryLock
         }
     }
 
-    private static RateLimitDecision Allowed(Span<RateLimitEntry> results, long count, long limit, long resetAtMs, long nowMs)
+    private static RateLimitDecision Allowed(Span<RateLimitEntry> results, long count, long limit, long resetAtMs, long nowMs, bool commit)
     {
         if (!results.IsEmpty)
         {
             results[0] = new RateLimitEntry(true, count, limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAtMs));
         }
 
-        return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(nowMs));
+        return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(nowMs), commit ? NextAcquisitionId() : 0);
     }
 
     private static RateLimitDecision Denied(Span<RateLimitEntry> results, long count, long limit, TimeSpan retryAfter, long resetAtMs, long nowMs)

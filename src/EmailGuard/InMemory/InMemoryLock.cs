@@ -12,4 +12,10 @@ internal abstract class InMemoryLock
 
     /// <summary>A process-wide unique number that orders lock acquisition.</summary>
     public long Id { get; }
+
+    /// <summary>
+    /// The identity of an admitted acquire, from the sequence that numbers locks: drawn while the acquire holds its
+    /// counters, it is larger than theirs and smaller than that of any counter created later.
+    /// </summary>
+    public static long NextAcquisitionId() => Interlocked.Increment(ref s_nextId);
 }

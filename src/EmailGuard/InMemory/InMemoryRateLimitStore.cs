@@ -28,6 +28,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     private const long NeverSwept = long.MinValue;
     private const int SmallCallLength = 16;
     private const int MaxShapeAliases = 32;
+    private const long RefundClaimGraceMs = 1000;
 
     private static readonly TimeSpan s_minimumCapacitySweepInterval = TimeSpan.FromSeconds(1);
 
@@ -39,6 +40,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     private readonly int _maxTrackedKeys;
     private readonly long _sweepIntervalMs;
     private readonly Lock _sweepLock = new();
+    private readonly InMemoryRefundLedger _refunds;
     private int _trackedKeys;
     private long _clockTick = long.MinValue;
     private long _clockMs = long.MinValue;
@@ -72,6 +74,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
         _systemClock = ReferenceEquals(timeProvider, TimeProvider.System);
         _maxTrackedKeys = options.MaxTrackedKeys;
         _sweepIntervalMs = (long)options.SweepInterval.TotalMilliseconds;
+        _refunds = new InMemoryRefundLedger(options.MaxTrackedKeys);
         _nextSweepMs = NowMs() + _sweepIntervalMs;
         _sketchWidth = InMemoryOverflowSketch.WidthFor(_maxTrackedKeys);
         _name = name;
@@ -111,23 +114,34 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
         return new(Decide(requests.Span, results.Span, commit: false));
     }
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return ValueTask.FromCanceled(cancellationToken);
+            return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
         ReadOnlySpan<RateLimitRequest> span = requests.Span;
         RateLimitValidation.ValidateRequests(span, 0, allowZeroCost: false);
-        long acquiredAtMs = acquiredAt.ToUnixTimeMilliseconds();
+        long acquiredAtMs = decision.Timestamp.ToUnixTimeMilliseconds();
+        // The claim is remembered from now for the longest window and a second, as long as the Redis store's marker,
+        // so both stores answer a repeated refund alike.
+        long now = NowMs();
+        if (!decision.IsRefundable || span.IsEmpty || !_refunds.TryClaim(decision.AcquisitionId, now + LongestWindowMs(span) + RefundClaimGraceMs, now))
+        {
+            return new(false);
+        }
+
         foreach (ref readonly RateLimitRequest request in span)
         {
             if (CountersOf(request.Rule).TryGetValue(request.Key, out InMemoryCounter? counter))
             {
                 lock (counter)
                 {
-                    if (!counter.Removed)
+                    // Acquisition ids and counter ids come from one sequence, drawn while the acquire held its
+                    // counters: a counter with a larger id was created after the acquire (the old one was reset,
+                    // swept or evicted) and holds none of its permits.
+                    if (!counter.Removed && counter.Id < decision.AcquisitionId)
                     {
                         counter.Subtract(request.Rule, acquiredAtMs, request.Cost);
                     }
@@ -135,7 +149,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
             }
         }
 
-        return ValueTask.CompletedTask;
+        return new(true);
     }
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
@@ -168,6 +182,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     {
         long now = NowMs();
         int removed = 0;
+        _refunds.Purge(now);
         lock (_sweepLock)
         {
             // Enumerating the dictionary itself takes no locks; its Values property would lock every bucket to copy.
@@ -555,7 +570,19 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
             admitted ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
             deniedIndex,
             retryAfter,
-            WindowMath.FromUnixMilliseconds(now));
+            WindowMath.FromUnixMilliseconds(now),
+            admitted && commit ? InMemoryLock.NextAcquisitionId() : 0);
+    }
+
+    private static long LongestWindowMs(ReadOnlySpan<RateLimitRequest> requests)
+    {
+        long longest = 0;
+        foreach (ref readonly RateLimitRequest request in requests)
+        {
+            longest = Math.Max(longest, request.Rule.WindowMilliseconds);
+        }
+
+        return longest;
     }
 
     /// <summary>

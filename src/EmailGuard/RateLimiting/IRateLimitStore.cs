@@ -45,16 +45,31 @@ public interface IRateLimitStore
         CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Gives back the permits of an admitted acquire, e.g. when the mail provider refused the message. Permits whose
-    /// window or segment has already passed are not given back, since they no longer count.
+    /// Gives back the permits of an admitted acquire, e.g. when the mail provider refused the message.
     /// </summary>
+    /// <remarks>
+    /// <para>
+    /// At most once per acquire: the store records <see cref="RateLimitDecision.AcquisitionId"/> for as long as the
+    /// permits could count, and a second refund of the same decision, or of any copy of it, gives nothing back. A
+    /// decision that is not <see cref="RateLimitDecision.IsRefundable"/> (a peek, a denial, an unguarded admission,
+    /// the <see langword="default"/> value) gives nothing back.
+    /// </para>
+    /// <para>
+    /// Permits whose window or segment has already passed are not given back, since they no longer count; nor are
+    /// permits of a counter that was reset (or otherwise started over) after the acquire, since the counter that holds
+    /// them now counts only later acquires.
+    /// </para>
+    /// </remarks>
     /// <param name="requests">The requests that were admitted, with the same costs.</param>
-    /// <param name="acquiredAt">The <see cref="RateLimitDecision.Timestamp"/> of the admitted decision.</param>
+    /// <param name="decision">The admitted decision, as the store returned it (or a copy).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>A task that completes when the permits are back.</returns>
-    ValueTask RefundAsync(
+    /// <returns>
+    /// <see langword="true"/> when this call refunded the acquire; <see langword="false"/> when the decision is not
+    /// refundable or was refunded before.
+    /// </returns>
+    ValueTask<bool> RefundAsync(
         ReadOnlyMemory<RateLimitRequest> requests,
-        DateTimeOffset acquiredAt,
+        RateLimitDecision decision,
         CancellationToken cancellationToken = default);
 
     /// <summary>

@@ -4,19 +4,43 @@ namespace EmailGuard;
 /// The result of an atomic acquire or peek: admitted as a whole or not at all. Per-entry detail is written to the
 /// results buffer passed to the store.
 /// </summary>
+/// <remarks>
+/// <para>
+/// The <see langword="default"/> value has <see cref="RateLimitStatus.None"/>: it denies, and it is not refundable.
+/// </para>
+/// <para>
+/// Equality compares the outcome (status, denied index, retry-after, timestamp), not <see cref="AcquisitionId"/>, so
+/// that two stores that decide alike compare equal although each names its acquisitions its own way.
+/// </para>
+/// </remarks>
 public readonly record struct RateLimitDecision
 {
-    /// <summary>Initializes a decision.</summary>
+    /// <summary>Initializes a decision that cannot be refunded: a peek, a denial, or a store without refunds.</summary>
     /// <param name="status">The outcome.</param>
     /// <param name="deniedIndex">The index of the first request that did not fit, or -1.</param>
     /// <param name="retryAfter">How long until every request would fit.</param>
     /// <param name="timestamp">The store's clock when it decided.</param>
     public RateLimitDecision(RateLimitStatus status, int deniedIndex, TimeSpan retryAfter, DateTimeOffset timestamp)
+        : this(status, deniedIndex, retryAfter, timestamp, 0)
+    {
+    }
+
+    /// <summary>Initializes a decision.</summary>
+    /// <param name="status">The outcome.</param>
+    /// <param name="deniedIndex">The index of the first request that did not fit, or -1.</param>
+    /// <param name="retryAfter">How long until every request would fit.</param>
+    /// <param name="timestamp">The store's clock when it decided.</param>
+    /// <param name="acquisitionId">
+    /// For an admitted acquire, a number the store that admitted it will not give to another acquire while the
+    /// permits count; 0 for anything that cannot be refunded. See <see cref="AcquisitionId"/>.
+    /// </param>
+    public RateLimitDecision(RateLimitStatus status, int deniedIndex, TimeSpan retryAfter, DateTimeOffset timestamp, long acquisitionId)
     {
         Status = status;
         DeniedIndex = deniedIndex;
         RetryAfter = retryAfter;
         Timestamp = timestamp;
+        AcquisitionId = status == RateLimitStatus.Allowed ? acquisitionId : 0;
     }
 
     /// <summary>Gets the outcome.</summary>
@@ -34,8 +58,26 @@ public readonly record struct RateLimitDecision
     /// </summary>
     public TimeSpan RetryAfter { get; }
 
-    /// <summary>
-    /// Gets the store's clock when it decided. Pass it to <see cref="IRateLimitStore.RefundAsync"/> to give the permits back.
-    /// </summary>
+    /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
     public DateTimeOffset Timestamp { get; }
+
+    /// <summary>
+    /// Gets the identity of an admitted acquire, which <see cref="IRateLimitStore.RefundAsync"/> records so that the
+    /// acquire is refunded at most once however often the decision (a value) was copied; 0 for a peek, a denial, an
+    /// unguarded admission, or a store that does not refund.
+    /// </summary>
+    public long AcquisitionId { get; }
+
+    /// <summary>Gets whether <see cref="IRateLimitStore.RefundAsync"/> can give this decision's permits back.</summary>
+    public bool IsRefundable => Status == RateLimitStatus.Allowed && AcquisitionId != 0;
+
+    /// <summary>Set by the resilience wrapper on a decision its local fallback made, so a refund goes back there.</summary>
+    internal bool AdmittedLocally { get; init; }
+
+    /// <inheritdoc />
+    public bool Equals(RateLimitDecision other)
+        => Status == other.Status && DeniedIndex == other.DeniedIndex && RetryAfter == other.RetryAfter && Timestamp == other.Timestamp;
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Status, DeniedIndex, RetryAfter, Timestamp);
 }

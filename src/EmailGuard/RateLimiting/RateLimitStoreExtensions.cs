@@ -74,20 +74,20 @@ public static class RateLimitStoreExtensions
         return store.PeekAsync(ToArray(requests), Memory<RateLimitEntry>.Empty, cancellationToken);
     }
 
-    /// <summary>Gives back the permits of an admitted acquire.</summary>
+    /// <summary>Gives back the permits of an admitted acquire, at most once per acquire.</summary>
     /// <param name="store">The store.</param>
     /// <param name="requests">The requests that were admitted, with the same costs.</param>
-    /// <param name="acquiredAt">The <see cref="RateLimitDecision.Timestamp"/> of the admitted decision.</param>
+    /// <param name="decision">The admitted decision.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>A task that completes when the permits are back.</returns>
+    /// <returns>Whether this call refunded the acquire (see <see cref="IRateLimitStore.RefundAsync"/>).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="store"/> or <paramref name="requests"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">A request is invalid.</exception>
-    public static ValueTask RefundAsync(
-        this IRateLimitStore store, IReadOnlyList<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken)
+    public static ValueTask<bool> RefundAsync(
+        this IRateLimitStore store, IReadOnlyList<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(requests);
-        return store.RefundAsync(ToArray(requests), acquiredAt, cancellationToken);
+        return store.RefundAsync(ToArray(requests), decision, cancellationToken);
     }
 
     private static RateLimitRequest[] SingleRequest(IRateLimitStore store, string key, RateLimitRule rule, long cost, long minimumCost)

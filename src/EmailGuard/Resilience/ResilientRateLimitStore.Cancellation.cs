@@ -57,7 +57,7 @@ internal sealed partial class ResilientRateLimitStore
 
             try
             {
-                await _store.RefundAsync(buffers.Requests, decision.Timestamp, CancellationToken.None).ConfigureAwait(false);
+                await _store.RefundAsync(buffers.Requests, decision, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // Nobody waits for this; a permit left taken only makes a limit stricter until its window ends.
             catch (Exception ex)

@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -14,22 +12,18 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class ResilientRateLimitStore
 {
-    /// <summary>More distinct rules than this (per-tenant overrides gone wild) are divided per call instead of cached.</summary>
-    private const int MaxCachedLocalRules = 1024;
-
     private static readonly TimeSpan s_minimumRetryAfter = TimeSpan.FromSeconds(1);
 
     private readonly IRateLimitStore _store;
     private readonly InMemoryRateLimitStore _fallback;
     private readonly bool _storeIsLocal;
     private readonly TimeSpan _timeout;
-    private readonly int _instanceCount;
+    private readonly LocalFallback _local;
     private readonly TimeProvider _timeProvider;
     private readonly StoreCircuitBreaker _breaker;
     private readonly EmailGuardMetrics? _metrics;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<RateLimitRule, RateLimitRule> _localRules = new();
-    private int _localRuleCount;
+    private Task _writeBack = Task.CompletedTask;
 
     public ResilientRateLimitStore(
         IRateLimitStore store,
@@ -45,7 +39,6 @@ internal sealed partial class ResilientRateLimitStore
         _store = store;
         _timeProvider = timeProvider;
         _timeout = options.Timeout;
-        _instanceCount = options.InstanceCount;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
         _breaker = new StoreCircuitBreaker(options, timeProvider);
@@ -53,8 +46,10 @@ internal sealed partial class ResilientRateLimitStore
 
         // The in-memory store answers synchronously and cannot fail, so it needs neither buffer copies nor a fallback.
         _storeIsLocal = store is InMemoryRateLimitStore;
+        fallbackOptions ??= new InMemoryRateLimitStoreOptions();
         _fallback = store as InMemoryRateLimitStore
-            ?? new InMemoryRateLimitStore(fallbackOptions ?? new InMemoryRateLimitStoreOptions(), timeProvider, _logger, metrics, InMemoryRateLimitStore.LocalFallbackName);
+            ?? new InMemoryRateLimitStore(fallbackOptions, timeProvider, _logger, metrics, InMemoryRateLimitStore.LocalFallbackName);
+        _local = new LocalFallback(_fallback, options.InstanceCount, options.InstanceIndex, fallbackOptions.MaxTrackedKeys, timeProvider, _logger);
     }
 
     /// <summary>The store behind this wrapper.</summary>
@@ -70,6 +65,12 @@ internal sealed partial class ResilientRateLimitStore
 
     /// <summary>The in-memory store that enforces <see cref="StoreFailureMode.LocalFallback"/>.</summary>
     internal InMemoryRateLimitStore LocalStore => _fallback;
+
+    /// <summary>The local fallback: shares, what the store said before an outage, and the write-back after it.</summary>
+    internal LocalFallback Local => _local;
+
+    /// <summary>The latest write-back of local admits to the store; tests await it.</summary>
+    internal Task WriteBack => Volatile.Read(ref _writeBack);
 
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
@@ -97,19 +98,31 @@ internal sealed partial class ResilientRateLimitStore
     }
 
     /// <summary>
-    /// Gives permits back; a failure is logged and swallowed, since a lost refund only makes limits stricter. While the
-    /// circuit is open the refund goes to the local store, where the acquires of that period were counted.
+    /// Gives permits back to the store that admitted them, at most once per acquire (the store records the decision's
+    /// <see cref="RateLimitDecision.AcquisitionId"/>). A decision of the local fallback is refunded to the local store,
+    /// never to the shared one, even after the shared store is back. A refund of a shared-store decision while the
+    /// circuit is open, or one that fails, is logged and dropped: a lost refund only makes limits stricter, whereas a
+    /// refund to a store that did not count the permits would free permits nobody gave back.
     /// </summary>
-    /// <returns>Whether the store took the refund.</returns>
-    public async ValueTask<bool> TryRefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    /// <returns>Whether the acquire was refunded by this call.</returns>
+    public async ValueTask<bool> TryRefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
     {
         RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
         cancellationToken.ThrowIfCancellationRequested();
+        if (!decision.IsRefundable)
+        {
+            return false;
+        }
+
+        if (_storeIsLocal || decision.AdmittedLocally)
+        {
+            return await RefundLocallyAsync(requests, decision, cancellationToken).ConfigureAwait(false);
+        }
+
         StoreCallPermit permit = Enter();
         if (permit == StoreCallPermit.Rejected)
         {
-            _metrics?.RecordFallback(StoreOperation.Refund, StoreFailureMode.LocalFallback, circuitOpen: true);
-            await _fallback.RefundAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
+            _metrics?.RecordFallback(StoreOperation.Refund, StoreFailureMode.FailClosed, circuitOpen: true);
             return false;
         }
 
@@ -117,10 +130,10 @@ internal sealed partial class ResilientRateLimitStore
         long started = _timeProvider.GetTimestamp();
         try
         {
-            await RefundRemoteAsync(requests, acquiredAt, cancellationToken).ConfigureAwait(false);
+            bool refunded = await RefundRemoteAsync(requests, decision, cancellationToken).ConfigureAwait(false);
 
             Completed(StoreOperation.Refund, permit, started, activity, null);
-            return true;
+            return refunded;
         }
         catch (RateLimitStoreBusyException ex)
         {
@@ -146,6 +159,15 @@ internal sealed partial class ResilientRateLimitStore
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
+            if (operation == StoreOperation.Acquire && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks
+                && (permit == StoreCallPermit.Probe || _breaker.ConsecutiveFailures == 0))
+            {
+                // Local admits of these counters go back to the store before it decides them again, so that an
+                // outage's window is not spent a second time: on the probe that ends an outage, and on any call while
+                // the store is answering. Not while calls are failing, so an outage costs no extra store calls.
+                await _local.WriteBackBeforeAsync(requests, WriteBackOneAsync).ConfigureAwait(false);
+            }
+
             // An async method, so that the activity made current here never leaks into the caller's context. The
             // remote call is inlined here rather than awaited as a second async method: this runs on every request.
             using Activity? activity = StartActivity(operation, requests.Length);
@@ -190,6 +212,11 @@ internal sealed partial class ResilientRateLimitStore
 
                 buffers.CopyResultsTo(results.Span);
                 Completed(operation, permit, started, activity, null);
+                if (failureMode == StoreFailureMode.LocalFallback)
+                {
+                    AfterSharedDecision(operation, requests.Span, results.Span, decision);
+                }
+
                 return decision;
             }
             catch (RateLimitStoreBusyException ex)
@@ -240,26 +267,28 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
-    private async ValueTask RefundRemoteAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken)
+    private async ValueTask<bool> RefundRemoteAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
     {
         StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, 0);
         bool abandoned = false;
         try
         {
-            ValueTask pending = _store.RefundAsync(buffers.Requests, acquiredAt, CancellationToken.None);
-            if (!pending.IsCompletedSuccessfully)
+            ValueTask<bool> pending = _store.RefundAsync(buffers.Requests, decision, CancellationToken.None);
+            if (pending.IsCompletedSuccessfully)
             {
-                Task task = pending.AsTask();
-                try
-                {
-                    await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    abandoned = true;
-                    Abandon(task, buffers);
-                    throw;
-                }
+                return pending.Result;
+            }
+
+            Task<bool> task = pending.AsTask();
+            try
+            {
+                return await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                abandoned = true;
+                Abandon(task, buffers);
+                throw;
             }
         }
         finally
@@ -307,49 +336,41 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
-    /// <summary>Each instance enforces its share of every limit, so N instances together cannot exceed it.</summary>
-    private async ValueTask<RateLimitDecision> AcquireLocallyAsync(
+    private ValueTask<RateLimitDecision> AcquireLocallyAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        => requests.IsEmpty
+            ? _fallback.AcquireAsync(requests, results, cancellationToken)
+            : _local.AcquireAsync(requests, results, cancellationToken);
+
+    private ValueTask<bool> RefundLocallyAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
+        => _storeIsLocal
+            ? _fallback.RefundAsync(requests, decision, cancellationToken)
+            : _local.RefundAsync(requests, decision, cancellationToken);
+
+    /// <summary>
+    /// After the shared store decided under <see cref="StoreFailureMode.LocalFallback"/>: remember what it counted, so a
+    /// later outage does not spend the window again, and write back local admits once it answers again.
+    /// </summary>
+    private void AfterSharedDecision(StoreOperation operation, ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> entries, RateLimitDecision decision)
     {
-        if (_instanceCount <= 1 || requests.IsEmpty)
+        if (operation == StoreOperation.Acquire && decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded)
         {
-            return await _fallback.AcquireAsync(requests, results, cancellationToken).ConfigureAwait(false);
+            _local.Observe(requests, entries, _timeProvider.GetUtcNow());
         }
 
-        int count = requests.Length;
-        RateLimitRequest[] shares = ArrayPool<RateLimitRequest>.Shared.Rent(count);
-        try
+        if (_local.HasPendingWriteBacks && Volatile.Read(ref _writeBack).IsCompleted)
         {
-            ReadOnlySpan<RateLimitRequest> source = requests.Span;
-            for (int i = 0; i < count; i++)
-            {
-                shares[i] = source[i] with { Rule = LocalRule(source[i].Rule) };
-            }
-
-            return await _fallback.AcquireAsync(shares.AsMemory(0, count), results, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Array.Clear(shares, 0, count);
-            ArrayPool<RateLimitRequest>.Shared.Return(shares);
+            Volatile.Write(ref _writeBack, Task.Run(() => _local.WriteBackAsync(WriteBackOneAsync)));
         }
     }
 
-    /// <summary>The rule with this instance's share of the limit: limit / InstanceCount, rounded down, at least 1.</summary>
-    internal RateLimitRule LocalRule(RateLimitRule rule)
+    /// <summary>One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker.</summary>
+    private async ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)> WriteBackOneAsync(RateLimitRequest request)
     {
-        if (_localRules.TryGetValue(rule, out RateLimitRule? local))
-        {
-            return local;
-        }
-
-        local = rule.WithLimit(Math.Max(1, rule.Limit / _instanceCount));
-        if (Volatile.Read(ref _localRuleCount) < MaxCachedLocalRules && _localRules.TryAdd(rule, local))
-        {
-            Interlocked.Increment(ref _localRuleCount);
-        }
-
-        return local;
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        RateLimitDecision decision = await _store.AcquireAsync(new[] { request }, entry, CancellationToken.None)
+            .AsTask().WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
+        return (decision, entry[0]);
     }
 
     private StoreCallPermit Enter()

@@ -19,12 +19,25 @@ public sealed class StoreResilienceOptions
 
     /// <summary>
     /// Gets or sets how many app instances share the store. With <see cref="StoreFailureMode.LocalFallback"/>, each
-    /// instance enforces every limit divided by this number (rounded down, at least 1), so that all instances together
-    /// stay within the limit.
+    /// instance enforces its share of every limit, so that the shares of all instances add up to no more than the
+    /// limit: the limit divided by this number, rounded down, plus one of the remainder's permits when
+    /// <see cref="InstanceIndex"/> gives it one. A limit smaller than this number admits nothing locally unless
+    /// <see cref="InstanceIndex"/> is set.
     /// </summary>
     /// <value>The default value is 1.</value>
     [Range(1, 10_000)]
     public int InstanceCount { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets this instance's index among the <see cref="InstanceCount"/> instances, 0 to InstanceCount - 1, each
+    /// instance a different one (e.g. a StatefulSet ordinal). With it, the permits of a limit that do not divide
+    /// evenly go to as many instances, chosen per partition, so the instances' shares add up to the limit exactly and a
+    /// limit smaller than <see cref="InstanceCount"/> still admits locally on some instances. Two instances with the
+    /// same index can together exceed the limit by the remainder.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: shares are rounded down and the remainder is not used.</value>
+    [Range(0, 9_999)]
+    public int? InstanceIndex { get; set; }
 
     /// <summary>
     /// Gets or sets how many store calls in a row must fail (throw or time out) for the circuit to open.

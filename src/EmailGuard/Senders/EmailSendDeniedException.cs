@@ -26,17 +26,23 @@ public sealed class EmailSendDeniedException : Exception
 
     /// <summary>Initializes the exception from the guard's decision.</summary>
     /// <param name="decision">The denial.</param>
+    /// <exception cref="ArgumentException"><paramref name="decision"/> allows the message: a denial cannot carry it.</exception>
     public EmailSendDeniedException(EmailSendDecision decision)
         : base(Describe(decision))
     {
         Decision = decision;
     }
 
-    /// <summary>Gets the guard's decision: reason, dimension, recipient and retry-after.</summary>
+    /// <summary>
+    /// Gets the guard's decision: reason, dimension, recipient and retry-after. Never an allowed decision: the
+    /// constructors without one leave the default, <see cref="EmailSendReason.None"/>, which denies.
+    /// </summary>
     public EmailSendDecision Decision { get; }
 
     private static string Describe(EmailSendDecision decision) => decision.Reason switch
     {
+        _ when decision.IsAllowed => throw new ArgumentException(
+            $"An allowed decision ({decision.Reason}) cannot be the reason a message was denied.", nameof(decision)),
         EmailSendReason.LimitExceeded => $"The message was not sent: the {decision.Dimension} limit is reached; retry after {decision.RetryAfter}.",
         EmailSendReason.InvalidAddress => $"The message was not sent: '{decision.InvalidAddress}' is not a valid address. {decision.Detail}",
         _ => $"The message was not sent: {decision.Reason} ({decision.Dimension}). {decision.Detail}",

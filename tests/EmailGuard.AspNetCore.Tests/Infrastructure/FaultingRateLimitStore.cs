@@ -41,8 +41,8 @@ internal sealed class FaultingRateLimitStore(TimeProvider timeProvider) : IRateL
     public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         => Behavior == Mode.Up ? _inner.PeekAsync(requests, results, cancellationToken) : throw new InvalidOperationException("The store is down.");
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
-        => Behavior == Mode.Up ? _inner.RefundAsync(requests, acquiredAt, cancellationToken) : throw new InvalidOperationException("The store is down.");
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+        => Behavior == Mode.Up ? _inner.RefundAsync(requests, decision, cancellationToken) : throw new InvalidOperationException("The store is down.");
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
         => Behavior == Mode.Up ? _inner.ResetAsync(key, rule, cancellationToken) : throw new InvalidOperationException("The store is down.");

@@ -95,8 +95,10 @@ public sealed class LocalFallbackTests
         firstDuringOutage.Count(s => s == HttpStatusCode.OK).Should().Be(5);
         secondDuringOutage.Count(s => s == HttpStatusCode.OK).Should().Be(5, "the two local shares add up to the limit");
         beforeTheBreakEnds.Should().Equal([HttpStatusCode.TooManyRequests], "the circuit stays open for the break: decisions stay local");
-        firstAfterRecovery.Should().OnlyContain(s => s == HttpStatusCode.OK, "6 is more than a local share: the shared store decides again");
-        secondAfterRecovery.Should().OnlyContain(s => s == HttpStatusCode.OK);
+        firstAfterRecovery.Should().Equal(
+            [.. Enumerable.Repeat(HttpStatusCode.OK, 5), HttpStatusCode.TooManyRequests],
+            "the probe wrote the first instance's 5 local admits back before the shared store decided again");
+        secondAfterRecovery.Should().OnlyContain(s => s == HttpStatusCode.TooManyRequests, "the shared store is full; the second instance's write-back found no room");
         overTheSharedLimit.StatusCode.Should().Be(HttpStatusCode.TooManyRequests, "both instances counted 10 in the shared store");
         overTheSharedLimit.Header("Retry-After").Should().Be("3595");
         first.App.Services.GetRequiredService<ResilientRateLimitStore>().CircuitState.Should().Be(StoreCircuitState.Closed);

@@ -224,7 +224,7 @@ public sealed class ModeTests
         public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
             => throw new InvalidOperationException("store down");
 
-        public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
             => throw new InvalidOperationException("store down");
 
         public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)

@@ -12,8 +12,8 @@ internal sealed class SynchronousStore(IRateLimitStore inner) : IRateLimitStore
     public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         => inner.PeekAsync(requests, results, cancellationToken);
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
-        => inner.RefundAsync(requests, acquiredAt, cancellationToken);
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+        => inner.RefundAsync(requests, decision, cancellationToken);
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
         => inner.ResetAsync(key, rule, cancellationToken);

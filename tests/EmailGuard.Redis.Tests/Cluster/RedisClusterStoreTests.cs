@@ -163,7 +163,7 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
 
         RateLimitDecision decision = await store.AcquireAsync(requests, entries);
         long highAfter = await CountAsync(store, high, rule);
-        await store.RefundAsync(requests, decision.Timestamp);
+        await store.RefundAsync(requests, decision);
 
         decision.IsAllowed.Should().BeTrue();
         entries.Select(e => e.Count).Should().Equal(2, 3, 3);

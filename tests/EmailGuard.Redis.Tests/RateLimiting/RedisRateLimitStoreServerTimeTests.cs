@@ -88,10 +88,10 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
             acquired = await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
         }
 
-        await store.RefundAsync(request, acquired.Timestamp - s_long.Window);
+        await store.RefundAsync(request, new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, acquired.Timestamp - s_long.Window, acquired.AcquisitionId + 1));
         await store.PeekAsync(request, entries);
         long afterForeignRefund = entries[0].Count;
-        await store.RefundAsync(request, acquired.Timestamp);
+        await store.RefundAsync(request, acquired);
         await store.PeekAsync(request, entries);
 
         afterForeignRefund.Should().Be(3, "a refund for the previous window must not touch this one");

@@ -90,8 +90,8 @@ public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisSt
         RateLimitRequest[] requests = [new("r", s_fixed, 3), new("r2", s_sliding, 3)];
         RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
 
-        await store.RefundAsync(requests, admitted.Timestamp);
-        await store.RefundAsync(new[] { new RateLimitRequest("never-acquired", s_sliding, 1) }, admitted.Timestamp);
+        await store.RefundAsync(requests, admitted);
+        await store.RefundAsync(new[] { new RateLimitRequest("never-acquired", s_sliding, 1) }, admitted with { });
         RateLimitDecision again = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
 
         admitted.IsAllowed.Should().BeTrue();
@@ -165,7 +165,7 @@ public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisSt
         await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
         RateLimitDecision third = await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
         DateTime after = await server.TimeAsync();
-        await store.RefundAsync(request, first.Timestamp);
+        await store.RefundAsync(request, first);
         RateLimitDecision afterRefund = await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
 
         first.IsAllowed.Should().BeTrue();
@@ -193,7 +193,7 @@ public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisSt
         Func<Task> zeroCost = async () => await store.AcquireAsync(new[] { new RateLimitRequest("k", s_fixed, 0) }, Memory<RateLimitEntry>.Empty);
         Func<Task> shortResults = async () => await store.PeekAsync(new[] { new RateLimitRequest("k", s_fixed), new RateLimitRequest("j", s_fixed) }, new RateLimitEntry[1]);
         Func<Task> longKey = async () => await store.ResetAsync(new string('k', RateLimitRequest.MaxKeyLength + 1), s_fixed);
-        Func<Task> nullRule = async () => await store.RefundAsync(new[] { new RateLimitRequest("k", null!) }, Time.GetUtcNow());
+        Func<Task> nullRule = async () => await store.RefundAsync(new[] { new RateLimitRequest("k", null!) }, default(RateLimitDecision));
 
         await emptyKey.Should().ThrowAsync<ArgumentException>();
         await zeroCost.Should().ThrowAsync<ArgumentOutOfRangeException>();

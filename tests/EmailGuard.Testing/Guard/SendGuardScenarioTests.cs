@@ -4,6 +4,7 @@ using System.Net;
 using EmailGuard;
 using FluentAssertions;
 using Microsoft.Extensions.Time.Testing;
+using EmailGuard.Testing.Stores;
 using Xunit;
 
 namespace EmailGuard.Testing.Guard;
@@ -445,6 +446,97 @@ public abstract partial class SendGuardScenarioTests
         (await h.Guard.RefundAsync(decision)).Should().BeTrue();
 
         (await h.UsageAsync(query)).Select(u => u.Count).Should().Equal(before.Select(u => u.Count));
+    }
+
+    [Fact]
+    public async Task Refund_OneDecisionRefundedAgainAndAgainAndCopied_GivesBackOnce()
+    {
+        // The attacker's loop: 3/hour per recipient, and the app refunds whatever the provider "refused".
+        SendGuardHarness h = Create(o => o.Recipient.Add(RateLimitRule.PerHour(3)));
+        EmailSendDecision first = await h.Guard.CheckAsync(Mail("victim@example.com"));
+        await h.Guard.CheckAsync(Mail("victim@example.com"));
+        await h.Guard.CheckAsync(Mail("victim@example.com"));
+        EmailSendDecision copy = first;
+
+        List<bool> refunds = [];
+        for (int i = 0; i < 5; i++)
+        {
+            refunds.Add(await h.Guard.RefundAsync(i % 2 == 0 ? first : copy));
+        }
+
+        int allowed = 0;
+        for (int i = 0; i < 10; i++)
+        {
+            allowed += (await h.Guard.CheckAsync(Mail("victim@example.com"))).IsAllowed ? 1 : 0;
+        }
+
+        refunds.Should().Equal(true, false, false, false, false);
+        allowed.Should().Be(1, "one refunded permit, however many times it was refunded");
+        (await h.CountAsync(new EmailGuardStatusQuery { Recipient = "victim@example.com" }, EmailGuardDimension.Recipient)).Should().Be(3);
+    }
+
+    [Fact]
+    public async Task Refund_OfAnAllowedPeek_IsRefusedAndGivesNothingBack()
+    {
+        SendGuardHarness h = Create(o => o.Recipient.Add(RateLimitRule.PerHour(2)));
+        await h.Guard.CheckAsync(Mail("victim@example.com"));
+
+        List<bool> refunds = [];
+        for (int i = 0; i < 6; i++)
+        {
+            EmailSendDecision peek = await h.Guard.PeekAsync(Mail("victim@example.com"));
+            peek.IsAllowed.Should().BeTrue();
+            peek.IsRefundable.Should().BeFalse();
+            refunds.Add(await h.Guard.RefundAsync(peek));
+        }
+
+        int allowed = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            allowed += (await h.Guard.CheckAsync(Mail("victim@example.com"))).IsAllowed ? 1 : 0;
+        }
+
+        refunds.Should().AllBeEquivalentTo(false);
+        allowed.Should().Be(1, "2/hour, one already taken; peeks took nothing and give nothing back");
+        (await h.CountAsync(new EmailGuardStatusQuery { Recipient = "victim@example.com" }, EmailGuardDimension.Recipient)).Should().Be(2);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Refund_OfALocalFallbackAdmit_GoesToTheLocalStoreNeverToTheSharedOne(bool refundAfterRecovery)
+    {
+        // Arrange: the shared store unreachable from this instance; the local fallback admits one mail.
+        FakeTimeProvider time = new(Start);
+        SwitchableRateLimitStore shared = new(CreateStore(time));
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.Zero, FailureMode = StoreFailureMode.LocalFallback };
+        options.Recipient.Add(rule);
+        SendGuardHarness h = new(time, shared, CreateStateStore(time), options, null);
+        shared.Down = true;
+        EmailSendDecision local = await h.Guard.CheckAsync(Mail("victim@example.com"));
+        bool refunded = !refundAfterRecovery && await h.Guard.RefundAsync(local);
+
+        // Act: the store is back; one mail through it, then (in the second case) the refund.
+        shared.Down = false;
+        EmailSendDecision remote = await h.Guard.CheckAsync(Mail("victim@example.com"));
+        await h.ResilientStore.WriteBack;
+        if (refundAfterRecovery)
+        {
+            refunded = await h.Guard.RefundAsync(local);
+        }
+
+        bool again = await h.Guard.RefundAsync(local);
+
+        // Assert: the shared count is its own admit plus the local admit written back, unless refunded before that.
+        local.Reason.Should().Be(EmailSendReason.Allowed);
+        remote.Reason.Should().Be(EmailSendReason.Allowed);
+        (refunded, again).Should().Be((true, false));
+        (await h.CountAsync(new EmailGuardStatusQuery { Recipient = "victim@example.com" }, EmailGuardDimension.Recipient))
+            .Should().Be(refundAfterRecovery ? 2 : 1, "a local refund never frees a permit of the shared store");
+        RateLimitEntry[] localEntry = new RateLimitEntry[1];
+        await h.ResilientStore.LocalStore.PeekAsync(new[] { new RateLimitRequest(h.GuardImpl.Addresses.Get("victim@example.com").RecipientKey, rule, 0) }, localEntry);
+        localEntry[0].Count.Should().Be(0, "the refund went back to the local store that admitted the mail");
     }
 
     [Fact]

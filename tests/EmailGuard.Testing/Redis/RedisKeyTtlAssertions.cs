@@ -55,6 +55,7 @@ public static partial class RedisKeyTtlAssertions
         return (violations, keys.Count);
     }
 
-    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
+    // A counter, or a reset tombstone or refund marker, which name the rule shape whose window bounds their TTL.
+    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:!reset:|!refund:-?\d+:)?(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
     private static partial Regex RuleShape();
 }

@@ -670,7 +670,7 @@ public abstract class RateLimitStoreContractTests
         time.Advance(TimeSpan.FromSeconds(2));
 
         // Act
-        await store.RefundAsync(requests, admitted.Timestamp);
+        await store.RefundAsync(requests, admitted);
 
         // Assert
         admitted.IsAllowed.Should().BeTrue();
@@ -692,9 +692,9 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision second, _) = await AcquireOneAsync(store, key, rule, 3);
 
         // Act
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 3) }, second.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 3) }, second);
         long afterSecondRefund = await CountAsync(store, key, rule);
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 4) }, first.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 4) }, first);
         long afterFirstRefund = await CountAsync(store, key, rule);
 
         // Assert
@@ -713,7 +713,7 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision admitted, _) = await AcquireOneAsync(store, key, rule, 2);
 
         // Act
-        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 5) }, admitted.Timestamp);
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 5) }, admitted);
         (RateLimitDecision full, _) = await AcquireOneAsync(store, key, rule, 5);
         (RateLimitDecision over, _) = await AcquireOneAsync(store, key, rule, 1);
 
@@ -739,10 +739,127 @@ public abstract class RateLimitStoreContractTests
         await AcquireOneAsync(store, key, rule, 2);
 
         // Act
-        await store.RefundAsync(requests, old.Timestamp);
+        await store.RefundAsync(requests, old);
 
         // Assert
         (await CountAsync(store, key, rule)).Should().Be(2);
+    }
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindow)]
+    public async Task Refund_SameDecisionTwiceAndACopy_GivesBackOnce(RateLimitAlgorithm algorithm)
+    {
+        // Arrange: an attacker's loop refunds one admitted decision again and again, through copies of the value.
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = new(3, TimeSpan.FromHours(1), algorithm, algorithm == RateLimitAlgorithm.SlidingWindow ? 6 : 0);
+        string key = NewKey("refund-once");
+        RateLimitRequest[] requests = [new(key, rule)];
+        (RateLimitDecision first, _) = await AcquireOneAsync(store, key, rule);
+        await AcquireOneAsync(store, key, rule);
+        await AcquireOneAsync(store, key, rule);
+        RateLimitDecision copy = first;
+
+        // Act
+        bool once = await store.RefundAsync(requests, first);
+        bool twice = await store.RefundAsync(requests, first);
+        bool viaCopy = await store.RefundAsync(requests, copy);
+        bool viaRebuiltCopy = await store.RefundAsync(requests, new RateLimitDecision(first.Status, first.DeniedIndex, first.RetryAfter, first.Timestamp, first.AcquisitionId));
+        long afterRefunds = await CountAsync(store, key, rule);
+        (RateLimitDecision fits, _) = await AcquireOneAsync(store, key, rule);
+        (RateLimitDecision over, _) = await AcquireOneAsync(store, key, rule);
+
+        // Assert
+        first.IsRefundable.Should().BeTrue();
+        (once, twice, viaCopy, viaRebuiltCopy).Should().Be((true, false, false, false));
+        afterRefunds.Should().Be(2, "three admitted, one refunded once");
+        fits.IsAllowed.Should().BeTrue();
+        over.IsAllowed.Should().BeFalse("exactly one permit came back, however often it was asked for");
+        (await CountAsync(store, key, rule)).Should().Be(3);
+    }
+
+    [Fact]
+    public async Task Refund_EachOfTwoAcquires_GivesBackBoth()
+    {
+        // Arrange: at-most-once is per acquire, not per key or per time.
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        string key = NewKey("refund-each");
+        RateLimitRequest[] requests = [new(key, rule, 2)];
+        (RateLimitDecision a, _) = await AcquireOneAsync(store, key, rule, 2);
+        (RateLimitDecision b, _) = await AcquireOneAsync(store, key, rule, 2);
+
+        // Act
+        bool refundedA = await store.RefundAsync(requests, a);
+        bool refundedB = await store.RefundAsync(requests, b);
+
+        // Assert
+        a.AcquisitionId.Should().NotBe(b.AcquisitionId);
+        (refundedA, refundedB).Should().Be((true, true));
+        (await CountAsync(store, key, rule)).Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Refund_OfAPeekADenialOrTheDefault_GivesNothingBack()
+    {
+        // Arrange: an allowed peek took nothing; refunding it would hand out permits nobody returned.
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerHour(3);
+        string key = NewKey("refund-peek");
+        RateLimitRequest[] requests = [new(key, rule)];
+        await AcquireOneAsync(store, key, rule, 2);
+        (RateLimitDecision peek, _) = await PeekOneAsync(store, key, rule, 1);
+        (RateLimitDecision taken, _) = await AcquireOneAsync(store, key, rule);
+        (RateLimitDecision denied, _) = await AcquireOneAsync(store, key, rule);
+
+        // Act
+        bool[] refunded =
+        [
+            await store.RefundAsync(requests, peek),
+            await store.RefundAsync(requests, peek),
+            await store.RefundAsync(requests, denied),
+            await store.RefundAsync(requests, default(RateLimitDecision)),
+            await store.RefundAsync(requests, new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, taken.Timestamp)),
+        ];
+
+        // Assert
+        peek.IsAllowed.Should().BeTrue();
+        peek.IsRefundable.Should().BeFalse();
+        peek.AcquisitionId.Should().Be(0);
+        denied.IsRefundable.Should().BeFalse();
+        refunded.Should().AllBeEquivalentTo(false);
+        (await CountAsync(store, key, rule)).Should().Be(3);
+        (await AcquireOneAsync(store, key, rule)).Decision.IsAllowed.Should().BeFalse();
+    }
+
+    [Theory]
+    [InlineData(RateLimitAlgorithm.FixedWindow)]
+    [InlineData(RateLimitAlgorithm.SlidingWindow)]
+    public async Task Refund_AfterTheCounterWasReset_ChangesNothing_ButLaterAcquiresStillRefund(RateLimitAlgorithm algorithm)
+    {
+        // Arrange: 3 taken, the counter reset, 4 taken after the reset in the same window.
+        FakeTimeProvider time = new(Start);
+        IRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = new(5, TimeSpan.FromHours(1), algorithm, algorithm == RateLimitAlgorithm.SlidingWindow ? 6 : 0);
+        string key = NewKey("refund-reset");
+        (RateLimitDecision beforeReset, _) = await AcquireOneAsync(store, key, rule, 3);
+        time.Advance(TimeSpan.FromSeconds(1));
+        await store.ResetAsync(key, rule);
+        time.Advance(TimeSpan.FromSeconds(1));
+        (RateLimitDecision afterReset, _) = await AcquireOneAsync(store, key, rule, 4);
+
+        // Act
+        await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 3) }, beforeReset);
+        long afterStaleRefund = await CountAsync(store, key, rule);
+        bool refundedLater = await store.RefundAsync(new RateLimitRequest[] { new(key, rule, 4) }, afterReset);
+
+        // Assert
+        afterStaleRefund.Should().Be(4, "the permits of the reset counter are gone; they cannot come out of later ones");
+        refundedLater.Should().BeTrue();
+        (await CountAsync(store, key, rule)).Should().Be(0);
     }
 
     [Fact]
@@ -833,7 +950,7 @@ public abstract class RateLimitStoreContractTests
         (IRateLimitStore store, string witness, RateLimitRule rule) = await CreateStoreWithWitnessAsync();
 
         // Act
-        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(badKey!, rule) }, Start);
+        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(badKey!, rule) }, default(RateLimitDecision));
 
         // Assert
         await act.Should().ThrowAsync<ArgumentException>().WithParameterName("requests");
@@ -929,7 +1046,7 @@ public abstract class RateLimitStoreContractTests
         (IRateLimitStore store, string witness, RateLimitRule rule) = await CreateStoreWithWitnessAsync();
 
         // Act
-        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(witness, rule, cost) }, Start);
+        Func<Task> act = async () => await store.RefundAsync(new RateLimitRequest[] { new(witness, rule), new(witness, rule, cost) }, default(RateLimitDecision));
 
         // Assert
         await act.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("requests");
@@ -1012,7 +1129,7 @@ public abstract class RateLimitStoreContractTests
         // Act
         Func<Task> acquire = async () => await store.AcquireAsync(requests, CancellationToken.None);
         Func<Task> peek = async () => await store.PeekAsync(requests, CancellationToken.None);
-        Func<Task> refund = async () => await store.RefundAsync(requests, Start, CancellationToken.None);
+        Func<Task> refund = async () => await store.RefundAsync(requests, default(RateLimitDecision), CancellationToken.None);
 
         // Assert
         await acquire.Should().ThrowAsync<ArgumentNullException>().WithParameterName("requests");
@@ -1086,7 +1203,7 @@ public abstract class RateLimitStoreContractTests
         (RateLimitDecision single, RateLimitEntry singleEntry) = await store.AcquireAsync(key, rule, 2);
         RateLimitDecision listDenied = await store.AcquireAsync(new List<RateLimitRequest> { new(key, rule, 2) }, CancellationToken.None);
         RateLimitDecision listPeek = await store.PeekAsync(new List<RateLimitRequest> { new(key, rule, 1) }, CancellationToken.None);
-        await store.RefundAsync(new List<RateLimitRequest> { new(key, rule, 2) }, single.Timestamp, CancellationToken.None);
+        await store.RefundAsync(new List<RateLimitRequest> { new(key, rule, 2) }, single, CancellationToken.None);
         (_, RateLimitEntry afterRefund) = await store.PeekAsync(key, rule);
 
         // Assert

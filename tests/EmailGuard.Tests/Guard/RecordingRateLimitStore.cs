@@ -24,8 +24,8 @@ internal sealed class RecordingRateLimitStore(IRateLimitStore inner) : IRateLimi
         return Fail ? throw new InvalidOperationException("store down") : inner.PeekAsync(requests, results, cancellationToken);
     }
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
-        => Fail ? throw new InvalidOperationException("store down") : inner.RefundAsync(requests, acquiredAt, cancellationToken);
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+        => Fail ? throw new InvalidOperationException("store down") : inner.RefundAsync(requests, decision, cancellationToken);
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
         => inner.ResetAsync(key, rule, cancellationToken);

@@ -29,15 +29,15 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
     public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         => Call(requests, results, commit: false, cancellationToken);
 
-    public ValueTask RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt, CancellationToken cancellationToken = default)
+    public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref _calls);
         return Behavior switch
         {
-            FakeStoreBehavior.Succeed => new ValueTask(RefundLaterAsync(requests, acquiredAt)),
-            FakeStoreBehavior.Fail => ValueTask.FromException(Exception()),
+            FakeStoreBehavior.Succeed => new ValueTask<bool>(RefundLaterAsync(requests, decision)),
+            FakeStoreBehavior.Fail => ValueTask.FromException<bool>(Exception()),
             FakeStoreBehavior.ThrowSynchronously => throw Exception(),
-            _ => new ValueTask(Hang(default).Task),
+            _ => new ValueTask<bool>(Hang(default).Task.ContinueWith(static hung => hung.Result.IsAllowed, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default)),
         };
     }
 
@@ -87,9 +87,9 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
             : await _inner.PeekAsync(requests, results, cancellationToken);
     }
 
-    private async Task RefundLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, DateTimeOffset acquiredAt)
+    private async Task<bool> RefundLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision)
     {
         await Task.Yield();
-        await _inner.RefundAsync(requests, acquiredAt);
+        return await _inner.RefundAsync(requests, decision);
     }
 }

@@ -122,7 +122,8 @@ public sealed class ResilientRateLimitStoreTests
     [InlineData(100, 3, 33)]
     [InlineData(10, 4, 2)]
     [InlineData(10, 10, 1)]
-    [InlineData(3, 8, 1)]
+    [InlineData(3, 8, 0)]
+    [InlineData(1, 3, 0)]
     [InlineData(7, 1, 7)]
     public async Task AcquireAsync_LocalFallbackWithInstances_EnforcesLimitDividedByInstanceCount(long limit, int instances, int expectedAdmitted)
     {
@@ -142,17 +143,17 @@ public sealed class ResilientRateLimitStoreTests
         results[0].Limit.Should().Be(expectedAdmitted);
     }
 
-    [Fact]
-    public void LocalRule_CalledTwice_ReturnsTheCachedRule()
+    [Theory]
+    [InlineData(100, 4, 25)]
+    [InlineData(100, 3, 33)]
+    [InlineData(2, 5, 0)]
+    public void Share_WithoutInstanceIndex_IsTheLimitDividedRoundedDown(long limit, int instances, long expected)
     {
-        using ResilienceHarness harness = new(o => o.InstanceCount = 4);
+        using ResilienceHarness harness = new(o => o.InstanceCount = instances);
 
-        RateLimitRule first = harness.Resilient.LocalRule(RateLimitRule.PerHour(100));
-        RateLimitRule second = harness.Resilient.LocalRule(RateLimitRule.PerHour(100));
+        long share = harness.Resilient.Local.Share(RateLimitRule.PerHour(limit), "any");
 
-        first.Limit.Should().Be(25);
-        second.Should().BeSameAs(first);
-        first.HasSameShape(RateLimitRule.PerHour(100)).Should().BeTrue();
+        share.Should().Be(expected);
     }
 
     [Fact]
@@ -329,7 +330,7 @@ public sealed class ResilientRateLimitStoreTests
         RateLimitRequest[] requests = ResilienceHarness.One("a", cost: 10);
         RateLimitDecision admitted = await harness.Resilient.AcquireAsync(requests, default, StoreFailureMode.FailClosed);
 
-        bool refunded = await harness.Resilient.TryRefundAsync(requests, admitted.Timestamp);
+        bool refunded = await harness.Resilient.TryRefundAsync(requests, admitted);
         RateLimitDecision again = await harness.Resilient.AcquireAsync(requests, default, StoreFailureMode.FailClosed);
 
         refunded.Should().BeTrue();
@@ -345,7 +346,8 @@ public sealed class ResilientRateLimitStoreTests
         using ResilienceHarness harness = new();
         harness.Store.Behavior = behavior;
 
-        ValueTask<bool> refund = harness.Resilient.TryRefundAsync(ResilienceHarness.One("a"), harness.Time.GetUtcNow());
+        ValueTask<bool> refund = harness.Resilient.TryRefundAsync(
+            ResilienceHarness.One("a"), new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, harness.Time.GetUtcNow(), 42));
         harness.Time.Advance(harness.Options.Timeout);
         bool refunded = await refund.AsTask().WaitAsync(s_hangGuard);
 
@@ -353,7 +355,7 @@ public sealed class ResilientRateLimitStoreTests
     }
 
     [Fact]
-    public async Task TryRefundAsync_CircuitOpen_RefundsTheLocalFallbackWithoutTouchingTheStore()
+    public async Task TryRefundAsync_LocalFallbackDecision_RefundsTheLocalStoreWithoutTouchingTheStore()
     {
         using ResilienceHarness harness = new();
         await harness.FailAsync(3);
@@ -361,10 +363,10 @@ public sealed class ResilientRateLimitStoreTests
         RateLimitRequest[] requests = [new("a", RateLimitRule.PerMinute(2), 2)];
         RateLimitDecision admitted = await harness.Resilient.AcquireAsync(requests, default, StoreFailureMode.LocalFallback);
 
-        bool refunded = await harness.Resilient.TryRefundAsync(requests, admitted.Timestamp);
+        bool refunded = await harness.Resilient.TryRefundAsync(requests, admitted);
         RateLimitDecision again = await harness.Resilient.AcquireAsync(requests, default, StoreFailureMode.LocalFallback);
 
-        refunded.Should().BeFalse();
+        refunded.Should().BeTrue();
         again.Status.Should().Be(RateLimitStatus.Allowed);
         harness.Store.Calls.Should().Be(calls);
     }
