@@ -78,12 +78,17 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
 
         // Calls the resilient store gave up on may still finish in the client; wait (bounded) until the counters settle.
         LoadCall[] calls = [.. outage.Load.Calls, .. after.Calls];
-        long admittedByRedis = calls.Count(c => c.Decision.Status == RateLimitStatus.Allowed) - await LocalCountAsync(instance, high, narrow);
+        long admittedLocally = await LocalCountAsync(instance, high, narrow);
+        long admittedByRedis = calls.Count(c => c.Decision.Status == RateLimitStatus.Allowed) - admittedLocally;
+
+        // LocalFallback writes its local admits back to Redis when the store answers again (as far as the limit has
+        // room), so a live counter holds what Redis admitted plus at most what was admitted locally; any more would be
+        // a reservation left behind. The other modes admit nothing locally, so their counters must match exactly.
         RateLimitEntry[] counts = new RateLimitEntry[2];
         TimeSpan? settled = await WaitForAsync(async () =>
         {
             await instance.Resilient.Store.PeekAsync(live, counts);
-            return counts[0].Count == admittedByRedis && counts[1].Count == admittedByRedis;
+            return counts.All(c => c.Count >= admittedByRedis && c.Count <= Math.Min(narrow.Limit, admittedByRedis + admittedLocally));
         });
 
         // Assert
@@ -95,6 +100,6 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         after.Calls.Where(c => c.Exception is not null).Select(c => c.Exception!.ToString()).Should().BeEmpty("no failure may reach a caller");
         admittedByRedis.Should().BeLessThanOrEqualTo(narrow.Limit);
         after.Calls.Should().Contain(c => c.Decision.Status == RateLimitStatus.LimitExceeded, "the high counter's limit must be reached, so denials give back");
-        settled.Should().NotBeNull("the live masters' counters must come to exactly what Redis admitted: no reservation left behind");
+        settled.Should().NotBeNull("the live masters' counters must come to what Redis admitted plus what was written back: no reservation left behind");
     }
 }

@@ -44,8 +44,12 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
         => _inner.ResetAsync(key, rule, cancellationToken);
 
-    /// <summary>Completes every hanging call: with <paramref name="exception"/>, or by writing junk results and allowing.</summary>
-    public void ReleaseHanging(Exception? exception = null)
+    /// <summary>
+    /// Completes every hanging call: with <paramref name="exception"/>, or by writing junk results and allowing, with
+    /// <paramref name="admitted"/> as the decision when given (an admission the inner store really made, so that it
+    /// can be refunded).
+    /// </summary>
+    public void ReleaseHanging(Exception? exception = null, RateLimitDecision? admitted = null)
     {
         while (Hanging.TryDequeue(out (TaskCompletionSource<RateLimitDecision> Completion, Memory<RateLimitEntry> Results) call))
         {
@@ -56,7 +60,7 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
             }
 
             call.Results.Span.Fill(new RateLimitEntry(false, 999, 999, TimeSpan.FromDays(1), DateTimeOffset.MaxValue));
-            call.Completion.SetResult(new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, timeProvider.GetUtcNow()));
+            call.Completion.SetResult(admitted ?? new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, timeProvider.GetUtcNow()));
         }
     }
 

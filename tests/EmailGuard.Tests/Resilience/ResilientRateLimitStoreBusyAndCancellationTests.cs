@@ -35,7 +35,9 @@ public sealed class ResilientRateLimitStoreBusyAndCancellationTests
     public async Task AcquireAsync_StoreAdmitsJustAfterTheCallerCancelled_TheAdmissionIsGivenBack()
     {
         using ResilienceHarness harness = new();
-        await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("late"), default);
+
+        // The admission the hung call will report, made in the inner store so that it carries a refundable identity.
+        RateLimitDecision admitted = await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("late"), default);
         harness.Store.Behavior = FakeStoreBehavior.Hang;
         using CancellationTokenSource cts = new();
         Task<RateLimitDecision> call = harness.AcquireAsync("late", cancellationToken: cts.Token).AsTask();
@@ -44,7 +46,7 @@ public sealed class ResilientRateLimitStoreBusyAndCancellationTests
         Func<Task> act = () => call;
         await act.Should().ThrowAsync<OperationCanceledException>();
         harness.Store.Behavior = FakeStoreBehavior.Succeed;
-        harness.Store.ReleaseHanging();
+        harness.Store.ReleaseHanging(admitted: admitted);
         await harness.Resilient.CancelledCallsSettledAsync();
 
         RateLimitEntry[] entry = new RateLimitEntry[1];
