@@ -1,8 +1,8 @@
 using System.Net;
 using EmailGuard;
+using EmailGuard.Testing.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using EmailGuard.Testing.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

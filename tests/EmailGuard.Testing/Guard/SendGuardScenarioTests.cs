@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using EmailGuard;
+using EmailGuard.Testing.Stores;
 using FluentAssertions;
 using Microsoft.Extensions.Time.Testing;
-using EmailGuard.Testing.Stores;
 using Xunit;
 
 namespace EmailGuard.Testing.Guard;

@@ -1,5 +1,5 @@
-using EmailGuard.Tests.Guard;
 using EmailGuard.Testing.Configuration;
+using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

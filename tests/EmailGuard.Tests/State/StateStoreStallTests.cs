@@ -76,7 +76,11 @@ public sealed class StateStoreStallTests
         await state.Inner.UpsertListEntryAsync(
             new EmailGuardListEntry
             {
-                Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Tenant, Value = "spammer", Reason = "abuse", AddedAt = time.GetUtcNow(),
+                Kind = EmailGuardListKind.Blocklist,
+                PartyType = EmailGuardPartyType.Tenant,
+                Value = "spammer",
+                Reason = "abuse",
+                AddedAt = time.GetUtcNow(),
             },
             default);
 
