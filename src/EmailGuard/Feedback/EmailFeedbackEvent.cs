@@ -1,0 +1,44 @@
+namespace EmailGuard;
+
+/// <summary>
+/// One provider event for one recipient: a delivery, a bounce, a complaint or an unsubscribe. A provider webhook that
+/// names several recipients becomes several events, each with its own <see cref="ProviderEventId"/>.
+/// </summary>
+public sealed class EmailFeedbackEvent
+{
+    /// <summary>The provider's name, such as <c>ses</c>, <c>mailgun</c>, <c>sendgrid</c> or <c>postmark</c>.</summary>
+    public required string Provider { get; init; }
+
+    /// <summary>
+    /// The provider's id for this event, unique per recipient. Recording is idempotent on (provider, event id): a
+    /// second delivery of the same event changes nothing.
+    /// </summary>
+    public required string ProviderEventId { get; init; }
+
+    /// <summary>The provider's id for the message, used to find the attribution when the event carries none.</summary>
+    public string? ProviderMessageId { get; init; }
+
+    /// <summary>The recipient the event is about.</summary>
+    public required string Recipient { get; init; }
+
+    /// <summary>What happened.</summary>
+    public required EmailFeedbackKind Kind { get; init; }
+
+    /// <summary>For a bounce, how the provider classified it; otherwise <see cref="EmailBounceType.None"/>.</summary>
+    public EmailBounceType BounceType { get; init; }
+
+    /// <summary>When the provider says the event happened.</summary>
+    public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>
+    /// The attribution the provider echoed back (message tags, variables, custom args, metadata), read with
+    /// <see cref="EmailFeedbackTags.TryRead"/>. When null, the attribution is looked up by <see cref="ProviderMessageId"/>.
+    /// </summary>
+    public EmailSendAttribution? Attribution { get; init; }
+
+    /// <summary>For an unsubscribe, the category it applies to, when the provider says; otherwise the attribution's category.</summary>
+    public string? Category { get; init; }
+
+    /// <summary>The provider's diagnostic text (bounce sub-type, SMTP status), for logs only; it is never stored.</summary>
+    public string? Detail { get; init; }
+}

@@ -1,0 +1,111 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Writes an attribution as provider tags and reads it back. The names and values use only ASCII letters, digits,
+/// <c>_</c> and <c>-</c>, the set that SES message tags, Mailgun variables, SendGrid custom args and Postmark metadata
+/// all accept; values are base64url.
+/// </summary>
+public static class EmailFeedbackTags
+{
+    /// <summary>The prefix of every tag name EmailGuard writes.</summary>
+    public const string Prefix = "eg_";
+
+    /// <summary>The tags that carry <paramref name="attribution"/>.</summary>
+    public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
+    {
+        ArgumentNullException.ThrowIfNull(attribution);
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        Add(tags, "id", attribution.SendId);
+        Add(tags, "t", attribution.TenantId);
+        Add(tags, "u", attribution.UserId);
+        Add(tags, "s", attribution.Sender);
+        Add(tags, "c", attribution.Category);
+        Add(tags, "n", attribution.ClientNetwork);
+        Add(tags, "p", attribution.EndpointPolicy);
+        return tags;
+    }
+
+    /// <summary>Reads an attribution from echoed tags; false when none of EmailGuard's tags are present or one is malformed.</summary>
+    public static bool TryRead(IReadOnlyDictionary<string, string>? tags, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EmailSendAttribution? attribution)
+    {
+        attribution = null;
+        if (tags is null)
+        {
+            return false;
+        }
+
+        bool any = false;
+        bool ok = true;
+        string? Read(string name)
+        {
+            if (!tags.TryGetValue(Prefix + name, out string? value))
+            {
+                return null;
+            }
+
+            any = true;
+            string? decoded = Decode(value);
+            ok &= decoded is not null;
+            return decoded;
+        }
+
+        var result = new EmailSendAttribution
+        {
+            SendId = Read("id"),
+            TenantId = Read("t"),
+            UserId = Read("u"),
+            Sender = Read("s"),
+            Category = Read("c"),
+            ClientNetwork = Read("n"),
+            EndpointPolicy = Read("p"),
+        };
+        if (!any || !ok)
+        {
+            return false;
+        }
+
+        attribution = result;
+        return true;
+    }
+
+    private static void Add(Dictionary<string, string> tags, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            tags[Prefix + name] = Encode(value);
+        }
+    }
+
+    private const int MaxValueLength = 256;
+
+    private static string Encode(string value)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(value);
+        return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    }
+
+    private static string? Decode(string value)
+    {
+        if (value.Length is 0 or > MaxValueLength)
+        {
+            return null;
+        }
+
+        string base64 = value.Replace('-', '+').Replace('_', '/');
+        base64 += (base64.Length % 4) switch { 2 => "==", 3 => "=", 0 => string.Empty, _ => "!" };
+        Span<byte> buffer = stackalloc byte[MaxValueLength];
+        if (!Convert.TryFromBase64String(base64, buffer, out int written))
+        {
+            return null;
+        }
+
+        try
+        {
+            return new System.Text.UTF8Encoding(false, true).GetString(buffer[..written]);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+}

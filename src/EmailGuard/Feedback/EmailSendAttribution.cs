@@ -1,0 +1,29 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Who caused a message to be sent: what feedback about the message is charged to. The guard produces one for each
+/// admitted message; providers echo it back through message tags, or it is found again by the provider's message id.
+/// </summary>
+public sealed class EmailSendAttribution
+{
+    /// <summary>EmailGuard's own id for the admitted message. Unique per admitted message.</summary>
+    public string? SendId { get; init; }
+
+    /// <summary>The tenant the message was sent for.</summary>
+    public string? TenantId { get; init; }
+
+    /// <summary>The user who caused the message.</summary>
+    public string? UserId { get; init; }
+
+    /// <summary>The sender address, normalized.</summary>
+    public string? Sender { get; init; }
+
+    /// <summary>The message category, such as <c>signup</c>.</summary>
+    public string? Category { get; init; }
+
+    /// <summary>The client network the request came from, as a CIDR string such as <c>203.0.113.0/24</c> or <c>2001:db8::/64</c>.</summary>
+    public string? ClientNetwork { get; init; }
+
+    /// <summary>The endpoint policy that admitted the request that caused the message, if any.</summary>
+    public string? EndpointPolicy { get; init; }
+}
