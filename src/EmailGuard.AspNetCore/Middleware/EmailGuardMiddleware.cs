@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,8 +18,6 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal sealed partial class EmailGuardMiddleware
 {
-    private const int MaxPlainKeyValueLength = 128;
-
     private readonly RequestDelegate _next;
     private readonly ResilientRateLimitStore _store;
     private readonly ILogger _logger;
@@ -299,7 +296,7 @@ internal sealed partial class EmailGuardMiddleware
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, EncodeValue(resolved));
+                    key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(resolved));
                     break;
             }
 
@@ -314,7 +311,7 @@ internal sealed partial class EmailGuardMiddleware
     {
         if (key.Length > RateLimitRequest.MaxKeyLength)
         {
-            key = "eg:ep:h:" + Hash(key);
+            key = "eg:ep:h:" + StoreKeyEncoding.Hash(key);
         }
 
         for (int i = 0; i < partition.Rules.Length; i++)
@@ -418,48 +415,7 @@ internal sealed partial class EmailGuardMiddleware
     /// is folded as far as it goes, so its look-alike spellings share a key too.
     /// </summary>
     internal static string HashAddress(string value, EmailAddressNormalizationOptions normalization)
-        => Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
-
-    /// <summary>Short printable values stay readable in the store; anything long or odd is hashed.</summary>
-    private static string EncodeValue(string value)
-    {
-        if (value.Length <= MaxPlainKeyValueLength)
-        {
-            bool plain = true;
-            foreach (char c in value)
-            {
-                if (c <= ' ' || c > '~')
-                {
-                    plain = false;
-                    break;
-                }
-            }
-
-            if (plain)
-            {
-                return value;
-            }
-        }
-
-        return "h:" + Hash(value);
-    }
-
-    private static string Hash(string value)
-    {
-        int max = Encoding.UTF8.GetMaxByteCount(value.Length);
-        byte[] rented = ArrayPool<byte>.Shared.Rent(max);
-        try
-        {
-            int written = Encoding.UTF8.GetBytes(value, rented);
-            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-            SHA256.HashData(rented.AsSpan(0, written), hash);
-            return Convert.ToHexStringLower(hash[..16]);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
-    }
+        => StoreKeyEncoding.Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
 
     private void CheckForwardedHeader(HttpContext context)
     {

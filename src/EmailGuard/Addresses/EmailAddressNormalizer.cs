@@ -1,6 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Text;
 
 namespace EmailGuard;
 
@@ -24,7 +23,7 @@ namespace EmailGuard;
 /// stripped when configured. See <c>docs/address-normalization.md</c> for the rules and the provider table.
 /// </para>
 /// </remarks>
-public static class EmailAddressNormalizer
+public static partial class EmailAddressNormalizer
 {
     /// <summary>The longest address accepted, in characters (RFC 5321 forward path).</summary>
     public const int MaxAddressLength = 254;
@@ -185,120 +184,6 @@ public static class EmailAddressNormalizer
         return TryNormalize(folded, options, out address, out _) ? address.Address : folded;
     }
 
-    /// <summary>Maps, validates and converts a domain; <paramref name="raw"/> has no surrounding white space or forbidden characters.</summary>
-    private static bool TryMapDomain(string raw, [NotNullWhen(true)] out string? ascii, [NotNullWhen(false)] out string? error)
-    {
-        ascii = null;
-
-        // UTS #46: map first (U+3002 and friends become '.'), only then look at dots.
-        string mapped = AddressMapping.Map(raw, mapDots: true);
-        if (mapped.Length > 1 && mapped[^1] == '.')
-        {
-            // One trailing dot is the DNS root ("example.com."); more is an empty label.
-            mapped = mapped[..^1];
-        }
-
-        if (mapped.Length == 0 || mapped[0] == '.' || mapped[^1] == '.' || mapped.Contains("..", StringComparison.Ordinal))
-        {
-            error = "The domain is empty or has an empty label (leading, trailing or doubled dots).";
-            return false;
-        }
-
-        if (mapped[0] == '[')
-        {
-            error = "IP-literal domains are refused; use a host name.";
-            return false;
-        }
-
-        if (HasMixedScriptLabel(mapped))
-        {
-            error = "The domain mixes Latin letters with look-alike Cyrillic or Greek letters.";
-            return false;
-        }
-
-        if (!Ascii.IsValid(mapped) && !AddressMapping.CanNormalizeUnicode)
-        {
-            error = "The domain is internationalized, and this process runs with invariant globalization, which cannot map it safely; use its punycode (xn--) form.";
-            return false;
-        }
-
-        try
-        {
-            ascii = s_idn.GetAscii(mapped).ToLowerInvariant();
-        }
-        catch (ArgumentException)
-        {
-            error = "The domain is not a valid (internationalized) domain name.";
-            return false;
-        }
-
-        // Labels IdnMapping produced from Unicode are canonical by construction; only typed xn-- labels need the check.
-        return CheckAsciiDomain(ascii, checkPunycode: mapped.Contains("xn--", StringComparison.Ordinal), out error);
-    }
-
-    private static bool CheckAsciiDomain(string ascii, bool checkPunycode, [NotNullWhen(false)] out string? error)
-    {
-        if (ascii.Length > MaxDomainLength)
-        {
-            error = $"The domain is longer than {MaxDomainLength} characters.";
-            return false;
-        }
-
-        int labels = 0;
-        string last = string.Empty;
-        foreach (Range range in ascii.AsSpan().Split('.'))
-        {
-            string label = ascii[range];
-            labels++;
-            last = label;
-            if (label.Length is 0 or > MaxLabelLength)
-            {
-                error = $"Every label of the domain must be 1 to {MaxLabelLength} characters long.";
-                return false;
-            }
-
-            if (checkPunycode && label.StartsWith("xn--", StringComparison.Ordinal) && !IsCanonicalPunycode(label))
-            {
-                error = "The domain has a punycode label that does not decode to a valid, normalized, single-script name.";
-                return false;
-            }
-        }
-
-        if (labels < 2)
-        {
-            error = "The domain must be a fully qualified name such as example.com.";
-            return false;
-        }
-
-        if (last.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
-        {
-            error = "The domain must end in a top-level name, not a number (IP addresses are refused).";
-            return false;
-        }
-
-        error = null;
-        return true;
-    }
-
-    /// <summary>
-    /// A punycode label typed as such must be what the Unicode form it stands for maps to; otherwise
-    /// <c>xn--</c> spellings of fullwidth, upper-case or mixed-script names would get keys of their own.
-    /// </summary>
-    private static bool IsCanonicalPunycode(string label)
-    {
-        try
-        {
-            string unicode = s_idn.GetUnicode(label);
-            return string.Equals(AddressMapping.Map(unicode, mapDots: true), unicode, StringComparison.Ordinal)
-                && !HasMixedScriptLabel(unicode)
-                && string.Equals(s_idn.GetAscii(unicode), label, StringComparison.Ordinal);
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
-    }
-
     private static bool IsDotAtom(string local)
     {
         if (local.Length == 0 || local[0] == '.' || local[^1] == '.' || local.Contains("..", StringComparison.Ordinal))
@@ -315,34 +200,5 @@ public static class EmailAddressNormalizer
         }
 
         return true;
-    }
-
-    /// <summary>
-    /// A label that mixes ASCII letters with Cyrillic or Greek letters is the classic look-alike (<c>exаmple.com</c>
-    /// with a Cyrillic <c>а</c>); browsers refuse to display such labels as Unicode for the same reason. Runs on the
-    /// mapped domain, so fullwidth Latin counts as Latin.
-    /// </summary>
-    private static bool HasMixedScriptLabel(string domain)
-    {
-        bool latin = false;
-        bool lookalike = false;
-        foreach (char c in domain)
-        {
-            if (AddressMapping.IsUnicodeDot(c))
-            {
-                if (latin && lookalike)
-                {
-                    return true;
-                }
-
-                latin = lookalike = false;
-                continue;
-            }
-
-            latin |= char.IsAsciiLetter(c);
-            lookalike |= c is (>= '\u0370' and <= '\u03FF') or (>= '\u0400' and <= '\u052F') or (>= '\u1F00' and <= '\u1FFF');
-        }
-
-        return latin && lookalike;
     }
 }

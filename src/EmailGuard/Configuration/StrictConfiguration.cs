@@ -15,7 +15,7 @@ namespace EmailGuard;
 /// The known keys are read from the bound types by reflection, as the binder reads them, so a new option property is
 /// accepted without touching this class. Time spans also accept shorthand periods (<see cref="TimeSpanSetting"/>).
 /// </remarks>
-internal static class StrictConfiguration
+internal static partial class StrictConfiguration
 {
     private const int MaxDepth = 32;
 
@@ -213,137 +213,6 @@ internal static class StrictConfiguration
 
         return Enum.IsDefined(type, value);
     }
-
-    private static bool IsScalar(Type type)
-        => type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan)
-        || type == typeof(DateTimeOffset) || type == typeof(DateTime) || type == typeof(Guid) || type == typeof(Uri)
-        || type == typeof(Version);
-
-    // Delegates, and interfaces or abstract types that are not collections, cannot come from configuration.
-    private static bool IsCodeOnly(Type type)
-        => typeof(Delegate).IsAssignableFrom(type)
-        || ((type.IsInterface || type.IsAbstract) && GetDictionaryTypes(type) is null && GetElementType(type) is null);
-
-    private static (Type Key, Type Value)? GetDictionaryTypes(Type type)
-    {
-        foreach (Type candidate in (IEnumerable<Type>)[type, .. type.GetInterfaces()])
-        {
-            if (candidate.IsGenericType)
-            {
-                Type definition = candidate.GetGenericTypeDefinition();
-                if (definition == typeof(IDictionary<,>) || definition == typeof(IReadOnlyDictionary<,>))
-                {
-                    Type[] arguments = candidate.GetGenericArguments();
-                    return (arguments[0], arguments[1]);
-                }
-            }
-        }
-
-        return null;
-    }
-
-    private static Type? GetElementType(Type type)
-    {
-        if (type.IsArray)
-        {
-            return type.GetElementType();
-        }
-
-        foreach (Type candidate in (IEnumerable<Type>)[type, .. type.GetInterfaces()])
-        {
-            if (candidate.IsGenericType && candidate.GetGenericTypeDefinition() == typeof(IEnumerable<>))
-            {
-                return candidate.GetGenericArguments()[0];
-            }
-        }
-
-        return null;
-    }
-
-    // The binder matches public instance properties by name, ignoring case, or by [ConfigurationKeyName].
-    private static Dictionary<string, PropertyInfo> BindableProperties(Type type)
-    {
-        Dictionary<string, PropertyInfo> properties = new(StringComparer.OrdinalIgnoreCase);
-        foreach (PropertyInfo property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            if (property.GetMethod is { IsPublic: true } && property.GetIndexParameters().Length == 0)
-            {
-                string name = property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? property.Name;
-                properties.TryAdd(name, property);
-            }
-        }
-
-        return properties;
-    }
-
-    /// <summary>"; did you mean X?" for a near miss, else the known names.</summary>
-    internal static string Suggest(string key, IEnumerable<string> known, string typeName)
-    {
-        string? best = null;
-        int bestDistance = int.MaxValue;
-        foreach (string candidate in known)
-        {
-            int distance = EditDistance(key, candidate);
-            if (distance < bestDistance)
-            {
-                (best, bestDistance) = (candidate, distance);
-            }
-        }
-
-        return best is not null && bestDistance <= Math.Max(2, best.Length / 3)
-            ? $"; did you mean {best}?"
-            : $"; {typeName} has {string.Join(", ", known)}.";
-    }
-
-    private static int EditDistance(string a, string b)
-    {
-        a = a.ToUpperInvariant();
-        b = b.ToUpperInvariant();
-        int[] previous = new int[b.Length + 1];
-        int[] current = new int[b.Length + 1];
-        for (int j = 0; j <= b.Length; j++)
-        {
-            previous[j] = j;
-        }
-
-        for (int i = 1; i <= a.Length; i++)
-        {
-            current[0] = i;
-            for (int j = 1; j <= b.Length; j++)
-            {
-                int substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
-                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
-            }
-
-            (previous, current) = (current, previous);
-        }
-
-        return previous[b.Length];
-    }
-
-    private static string Describe(Type type)
-    {
-        type = Nullable.GetUnderlyingType(type) ?? type;
-        if (type.IsEnum)
-        {
-            string names = string.Join(", ", Enum.GetNames(type));
-            return type.IsDefined(typeof(FlagsAttribute), inherit: false) ? $"a combination of {names}" : $"one of {names}";
-        }
-
-        return Type.GetTypeCode(type) switch
-        {
-            TypeCode.Boolean => "true or false",
-            TypeCode.Byte or TypeCode.SByte or TypeCode.Int16 or TypeCode.UInt16 or TypeCode.Int32 or TypeCode.UInt32
-                or TypeCode.Int64 or TypeCode.UInt64 => string.Create(CultureInfo.InvariantCulture, $"a whole number from {type.GetField("MinValue")!.GetValue(null)} to {type.GetField("MaxValue")!.GetValue(null)}"),
-            TypeCode.Single or TypeCode.Double or TypeCode.Decimal => "a number (with a '.' for decimals)",
-            TypeCode.String => "text",
-            _ when type == typeof(TimeSpan) => "a time span",
-            _ => $"a valid {FriendlyName(type)}",
-        };
-    }
-
-    private static string FriendlyName(Type type)
-        => type.IsGenericType ? $"{type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", type.GetGenericArguments().Select(FriendlyName))}>" : type.Name;
 
     /// <summary>The failures, and the canonical text for values given in a form the stock binder cannot read.</summary>
     internal sealed class Result

@@ -17,7 +17,7 @@ internal sealed class GuardAddress
     {
         Address = normalized.Address;
         Domain = normalized.Domain;
-        string hash = PartitionKeys.Hash(Address);
+        string hash = StoreKeyEncoding.Hash(Address);
         RecipientKey = PartitionKeys.RecipientPrefix + hash;
         SenderKey = PartitionKeys.SenderPrefix + hash;
         DomainKey = PartitionKeys.DomainPrefix + Domain;

@@ -1,0 +1,50 @@
+namespace EmailGuard;
+
+/// <summary>"Did you mean" suggestions for an unknown key: the nearest known name by edit distance.</summary>
+internal static partial class StrictConfiguration
+{
+    /// <summary>"; did you mean X?" for a near miss, else the known names.</summary>
+    internal static string Suggest(string key, IEnumerable<string> known, string typeName)
+    {
+        string? best = null;
+        int bestDistance = int.MaxValue;
+        foreach (string candidate in known)
+        {
+            int distance = EditDistance(key, candidate);
+            if (distance < bestDistance)
+            {
+                (best, bestDistance) = (candidate, distance);
+            }
+        }
+
+        return best is not null && bestDistance <= Math.Max(2, best.Length / 3)
+            ? $"; did you mean {best}?"
+            : $"; {typeName} has {string.Join(", ", known)}.";
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        a = a.ToUpperInvariant();
+        b = b.ToUpperInvariant();
+        int[] previous = new int[b.Length + 1];
+        int[] current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j], current[j - 1]) + 1);
+            }
+
+            (previous, current) = (current, previous);
+        }
+
+        return previous[b.Length];
+    }
+}

@@ -1,0 +1,127 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The decision factory: every decision the guard answers, each denial logged as it is made, and the decision from the
+/// store's answer (<see cref="Complete"/>). The denial of a message too large for its rules is in
+/// <c>EmailSendGuard.Size.cs</c>.
+/// </summary>
+internal sealed partial class EmailSendGuard
+{
+    private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
+
+    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, bool commit)
+    {
+        try
+        {
+            RateLimitDecision decision = await pending.ConfigureAwait(false);
+            return Complete(message, decision, buffers, commit);
+        }
+        finally
+        {
+            buffers.Return();
+        }
+    }
+
+    /// <summary>The decision from the store's answer, with the usage of every counter; raises the events of a commit.</summary>
+    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, bool commit)
+    {
+        RateLimitRequest[] requests = buffers.Requests;
+        RateLimitEntry[] entries = buffers.Entries;
+        RequestTag[] tags = buffers.Tags;
+        int count = buffers.RequestCount;
+        switch (decision.Status)
+        {
+            case RateLimitStatus.StoreUnavailable:
+                return StoreUnavailable(message, decision);
+            case RateLimitStatus.AllowedUnguarded:
+                return Unguarded();
+        }
+
+        EmailSendRuleUsage[]? usage = count == 0 ? null : new EmailSendRuleUsage[count];
+        for (int i = 0; i < count; i++)
+        {
+            usage![i] = new EmailSendRuleUsage(tags[i].Dimension, tags[i].Partition, requests[i], entries[i]);
+        }
+
+        if (decision.Status == RateLimitStatus.Allowed)
+        {
+            if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage is not null)
+            {
+                RaiseNearLimit(onNearLimit, message, usage);
+            }
+
+            return Allowed(decision, usage);
+        }
+
+        int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
+        RequestTag tag = count == 0 ? default : tags[denied];
+        if (commit)
+        {
+            LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
+            if (_options.Events.OnLimitExceeded is { } onLimitExceeded && usage is not null)
+            {
+                Raise(onLimitExceeded, new EmailGuardLimitEvent(message, usage[denied]));
+            }
+        }
+
+        return LimitExceeded(tag, decision, usage);
+    }
+
+    /// <summary>The lists and flags were never loaded, and the failure mode is to deny.</summary>
+    private EmailSendDecision StateUnavailable(OutboundEmail message)
+    {
+        LogStoreUnavailable(_logger, message.TenantId);
+        return new EmailSendDecision(
+            EmailSendReason.StoreUnavailable, EmailGuardDimension.None, null, null, null, "The blocklists and flags could not be loaded.",
+            s_stateUnavailableRetryAfter, _timeProvider.GetUtcNow(), null);
+    }
+
+    /// <summary>The rate-limit store is unavailable, and the failure mode is to deny.</summary>
+    private EmailSendDecision StoreUnavailable(OutboundEmail message, RateLimitDecision decision)
+    {
+        LogStoreUnavailable(_logger, message.TenantId);
+        return new EmailSendDecision(EmailSendReason.StoreUnavailable, EmailGuardDimension.None, null, null, null, "The rate-limit store is unavailable.", decision.RetryAfter, _timeProvider.GetUtcNow(), null);
+    }
+
+    /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
+    private EmailSendDecision Unguarded()
+        => new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null);
+
+    private static EmailSendDecision Allowed(RateLimitDecision decision, EmailSendRuleUsage[]? usage)
+        => new(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision);
+
+    /// <summary>A counter is full; <paramref name="tag"/> names the first request that was denied. Logged by the caller, on a commit only.</summary>
+    private static EmailSendDecision LimitExceeded(RequestTag tag, RateLimitDecision decision, EmailSendRuleUsage[]? usage)
+        => new(EmailSendReason.LimitExceeded, tag.Dimension, tag.Partition, tag.Recipient, null, null, decision.RetryAfter, decision.Timestamp, usage);
+
+    private EmailSendDecision Blocked(OutboundEmail message, EmailGuardDimension dimension, string? partition, string? recipient, EmailGuardListEntry entry)
+    {
+        LogBlocked(_logger, dimension, entry.Reason, message.TenantId, message.UserId);
+        return new EmailSendDecision(
+            EmailSendReason.Blocklisted, dimension, partition, recipient, null, $"Blocklisted: {entry.Reason}", TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
+    }
+
+    private EmailSendDecision Suspended(OutboundEmail message, EmailGuardDimension dimension, string partyId, EmailGuardFlag flag, DateTimeOffset now)
+    {
+        LogSuspended(_logger, dimension, flag.Reason, message.TenantId, message.UserId);
+        return new EmailSendDecision(
+            EmailSendReason.Suspended, dimension, partyId, null, null, $"Suspended: {flag.Reason}", flag.ExpiresAt - now, now, null);
+    }
+
+    private EmailSendDecision TooManyRecipients(OutboundEmail message, int recipients)
+    {
+        LogTooManyRecipients(_logger, recipients, _options.MaxRecipientsPerMessage, message.TenantId);
+        return Refuse(message, EmailSendReason.TooManyRecipients, EmailGuardDimension.Recipient, null, null, null,
+            $"The message has {recipients} recipients; at most {_options.MaxRecipientsPerMessage} are allowed.");
+    }
+
+    private EmailSendDecision Refuse(OutboundEmail message, EmailSendReason reason, EmailGuardDimension dimension, string? partition, string? recipient, string? invalidAddress, string? detail)
+    {
+        if (reason == EmailSendReason.InvalidAddress)
+        {
+            LogInvalidAddress(_logger, dimension, detail, message.TenantId, message.UserId);
+        }
+
+        return new EmailSendDecision(reason, dimension, partition, recipient, invalidAddress, detail, TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
+    }
+}

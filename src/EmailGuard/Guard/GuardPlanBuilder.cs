@@ -1,0 +1,164 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The plan of keys: turns a screened message into the requests of one atomic acquire, one per rule of every
+/// dimension that applies, with its key and cost, each tagged with the dimension and party it stands for.
+/// </summary>
+/// <remarks>
+/// A message to N distinct recipients costs N against the message-wide dimensions (global, tenant, sender, user, client
+/// IP, category) and 1 against each recipient and recipient domain (or one per recipient at the domain, when
+/// <see cref="SendGuardOptions.CountEachRecipientAgainstDomain"/> is set).
+/// </remarks>
+internal sealed class GuardPlanBuilder
+{
+    private readonly SendGuardOptions _options;
+    private readonly SendGuardRules _rules;
+    private readonly SendGuardKeys _keys;
+
+    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys)
+    {
+        _options = options;
+        _rules = rules;
+        _keys = keys;
+    }
+
+    /// <summary>
+    /// Fills <see cref="GuardBuffers.Requests"/> and <see cref="GuardBuffers.Tags"/>, and sets
+    /// <see cref="GuardBuffers.RequestCount"/>.
+    /// </summary>
+    /// <returns>
+    /// False, with nothing written, when the message needs more counters than one store call takes; then
+    /// <paramref name="messageWide"/> and <paramref name="perRecipient"/> say how many rules apply.
+    /// </returns>
+    public bool TryBuild(
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, out int messageWide, out int perRecipient)
+    {
+        EmailGuardDimension skip = plan.Skip;
+        GuardAddress[] recipients = buffers.Recipients;
+        int distinct = buffers.RecipientCount;
+        tenantRules = SendGuardRules.Reduce(tenantRules, plan.TenantFactor);
+        RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
+        RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
+        RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
+        RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
+        RateLimitRule[] categoryRules = message.Category is { } category ? Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true) : [];
+        RateLimitRule[] recipientRules = _rules.Recipient;
+        RateLimitRule[] domainRules = _rules.RecipientDomain;
+
+        messageWide = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length;
+        perRecipient = recipientRules.Length + domainRules.Length;
+        if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
+        {
+            return false;
+        }
+
+        buffers.EnsureRequests(messageWide + (distinct * perRecipient));
+        RateLimitRequest[] requests = buffers.Requests;
+        RequestTag[] tags = buffers.Tags;
+        int count = 0;
+        long cost = distinct;
+        Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, new RequestTag(EmailGuardDimension.Global, null, null));
+        if (tenantRules.Length != 0)
+        {
+            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));
+        }
+
+        if (senderRules.Length != 0)
+        {
+            Add(requests, tags, ref count, senderRules, sender!.SenderKey, cost, new RequestTag(EmailGuardDimension.Sender, sender.Address, null));
+        }
+
+        if (userRules.Length != 0)
+        {
+            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!), cost, new RequestTag(EmailGuardDimension.User, message.UserId, null));
+        }
+
+        if (ipRules.Length != 0)
+        {
+            (string partition, string key) = _keys.ClientIps.Get(message.ClientIp!);
+            Add(requests, tags, ref count, ipRules, key, cost, new RequestTag(EmailGuardDimension.ClientIp, partition, null));
+        }
+
+        if (categoryRules.Length != 0)
+        {
+            Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
+        }
+
+        if (recipientRules.Length != 0 || domainRules.Length != 0)
+        {
+            AddRecipients(requests, tags, ref count, recipients, distinct, plan.RecipientSkips, recipientRules, domainRules);
+        }
+
+        buffers.RequestCount = count;
+        return true;
+    }
+
+    private static void Add(RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] rules, string key, long cost, RequestTag tag)
+    {
+        foreach (RateLimitRule rule in rules)
+        {
+            requests[count] = new RateLimitRequest(key, rule, cost);
+            tags[count] = tag;
+            count++;
+        }
+    }
+
+    private void AddRecipients(
+        RateLimitRequest[] requests,
+        RequestTag[] tags,
+        ref int count,
+        GuardAddress[] recipients,
+        int distinct,
+        EmailGuardDimension[]? recipientSkips,
+        RateLimitRule[] recipientRules,
+        RateLimitRule[] domainRules)
+    {
+        bool countEach = _options.CountEachRecipientAgainstDomain;
+        for (int i = 0; i < distinct; i++)
+        {
+            GuardAddress recipient = recipients[i];
+            EmailGuardDimension skip = recipientSkips?[i] ?? EmailGuardDimension.None;
+            if ((skip & EmailGuardDimension.Recipient) == 0)
+            {
+                Add(requests, tags, ref count, recipientRules, recipient.RecipientKey, 1, new RequestTag(EmailGuardDimension.Recipient, recipient.Address, recipient.Address));
+            }
+
+            if (domainRules.Length == 0 || (skip & EmailGuardDimension.RecipientDomain) != 0 || DomainCountedBefore(recipients, recipientSkips, i))
+            {
+                continue;
+            }
+
+            long domainCost = 1;
+            if (countEach)
+            {
+                for (int j = i + 1; j < distinct; j++)
+                {
+                    if (SameDomain(recipients[j], recipient) && ((recipientSkips?[j] ?? EmailGuardDimension.None) & EmailGuardDimension.RecipientDomain) == 0)
+                    {
+                        domainCost++;
+                    }
+                }
+            }
+
+            Add(requests, tags, ref count, domainRules, recipient.DomainKey, domainCost, new RequestTag(EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address));
+        }
+    }
+
+    private static bool DomainCountedBefore(GuardAddress[] recipients, EmailGuardDimension[]? recipientSkips, int index)
+    {
+        for (int j = 0; j < index; j++)
+        {
+            if (SameDomain(recipients[j], recipients[index]) && ((recipientSkips?[j] ?? EmailGuardDimension.None) & EmailGuardDimension.RecipientDomain) == 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool SameDomain(GuardAddress a, GuardAddress b) => string.Equals(a.Domain, b.Domain, StringComparison.Ordinal);
+
+    private static RateLimitRule[] Use(RateLimitRule[] rules, EmailGuardDimension dimension, EmailGuardDimension skip, bool applies)
+        => applies && (skip & dimension) == 0 ? rules : [];
+}

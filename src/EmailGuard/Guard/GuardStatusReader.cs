@@ -1,0 +1,113 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The status reader behind <see cref="IEmailSendGuard.GetStatusAsync"/>: peeks, without consuming, at every counter
+/// the queried parties would take, and lists their active flags, for an admin screen.
+/// </summary>
+internal sealed class GuardStatusReader
+{
+    private readonly SendGuardRules _rules;
+    private readonly SendGuardKeys _keys;
+    private readonly GuardStateCache _state;
+    private readonly TenantLimitCache _tenantLimits;
+    private readonly ResilientRateLimitStore _store;
+    private readonly TimeProvider _timeProvider;
+
+    public GuardStatusReader(SendGuardRules rules, SendGuardKeys keys, GuardStateCache state, TenantLimitCache tenantLimits, ResilientRateLimitStore store, TimeProvider timeProvider)
+    {
+        _rules = rules;
+        _keys = keys;
+        _state = state;
+        _tenantLimits = tenantLimits;
+        _store = store;
+        _timeProvider = timeProvider;
+    }
+
+    public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        GuardStateSnapshot state = await _state.GetAsync(cancellationToken).ConfigureAwait(false)
+            ?? throw new EmailGuardStoreUnavailableException(
+                "The EmailGuard state store has not answered since the app started, so the flags of the queried parties are unknown.");
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        List<RateLimitRequest> requests = [];
+        List<RequestTag> tags = [];
+        List<EmailGuardFlag> flags = [];
+        string? invalid = null;
+
+        void Add(RateLimitRule[] rules, string key, EmailGuardDimension dimension, string? partition, string? recipient = null)
+        {
+            foreach (RateLimitRule rule in rules)
+            {
+                requests.Add(new RateLimitRequest(key, rule, 0));
+                tags.Add(new RequestTag(dimension, partition, recipient));
+            }
+        }
+
+        Add(_rules.Global, PartitionKeys.Global, EmailGuardDimension.Global, null);
+        if (query.TenantId is { } tenant)
+        {
+            FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
+            RateLimitRule[] rules = await _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken).ConfigureAwait(false);
+            Add(SendGuardRules.Reduce(rules, effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, tenant);
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
+        }
+
+        if (query.Sender is { } rawSender)
+        {
+            GuardAddress sender = _keys.Addresses.Get(rawSender);
+            if (sender.IsValid)
+            {
+                Add(_rules.Sender, sender.SenderKey, EmailGuardDimension.Sender, sender.Address);
+            }
+            else
+            {
+                invalid = rawSender;
+            }
+        }
+
+        if (query.UserId is { } user)
+        {
+            FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.User, user, now);
+            Add(SendGuardRules.Reduce(_rules.User, effect.LimitFactor), _keys.Users.Get(user), EmailGuardDimension.User, user);
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.User, user, now));
+        }
+
+        if (query.ClientIp is { } ip)
+        {
+            (string partition, string key) = _keys.ClientIps.Get(ip);
+            Add(_rules.ClientIp, key, EmailGuardDimension.ClientIp, partition);
+        }
+
+        if (query.Category is { } category)
+        {
+            Add(_rules.ForCategory(category), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+        }
+
+        if (query.Recipient is { } rawRecipient)
+        {
+            GuardAddress recipient = _keys.Addresses.Get(rawRecipient);
+            if (recipient.IsValid)
+            {
+                Add(_rules.Recipient, recipient.RecipientKey, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
+                Add(_rules.RecipientDomain, recipient.DomainKey, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
+            }
+            else
+            {
+                invalid = rawRecipient;
+            }
+        }
+
+        RateLimitRequest[] requestArray = [.. requests];
+        RateLimitEntry[] entries = new RateLimitEntry[requestArray.Length];
+        RateLimitDecision decision = await _store.PeekAsync(requestArray, entries, cancellationToken).ConfigureAwait(false);
+        bool available = decision.Status != RateLimitStatus.StoreUnavailable;
+        EmailSendRuleUsage[] usage = available ? new EmailSendRuleUsage[requestArray.Length] : [];
+        for (int i = 0; i < usage.Length; i++)
+        {
+            usage[i] = new EmailSendRuleUsage(tags[i].Dimension, tags[i].Partition, requestArray[i], entries[i]);
+        }
+
+        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid);
+    }
+}

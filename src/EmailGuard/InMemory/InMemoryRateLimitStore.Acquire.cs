@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Acquire and peek: finds the counters of a call and locks them (and the shapes of keys without one) in a global
+/// order, then hands the call to <see cref="EvaluateMany"/>.
+/// </summary>
+internal sealed partial class InMemoryRateLimitStore
+{
+    private const int SmallCallLength = 16;
+
+    private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit)
+    {
+        RateLimitValidation.ValidateRequests(requests, results.Length, allowZeroCost: !commit);
+        long now = NowMs();
+        if (now >= Volatile.Read(ref _nextSweepMs))
+        {
+            ScheduleSweep(now);
+        }
+
+        if (requests.Length == 0)
+        {
+            return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(now));
+        }
+
+        return requests.Length == 1
+            ? DecideOne(in requests[0], results, commit, now)
+            : DecideMany(requests, results, commit, now);
+    }
+
+    private RateLimitDecision DecideOne(in RateLimitRequest request, Span<RateLimitEntry> results, bool commit, long now)
+    {
+        InMemoryShape shape = ShapeOf(request.Rule);
+        while (true)
+        {
+            if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+            {
+                lock (counter)
+                {
+                    if (counter.Removed)
+                    {
+                        continue;
+                    }
+
+                    return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
+                }
+            }
+
+            if (commit)
+            {
+                MakeRoom(now);
+            }
+
+            RateLimitDecision decision;
+            bool overflowed = false;
+            lock (shape)
+            {
+                if (shape.Counters.ContainsKey(request.Key))
+                {
+                    continue;
+                }
+
+                InMemoryCounter? created = null;
+                InMemoryShape? absent = shape;
+                decision = EvaluateMany(
+                    new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, ref overflowed);
+            }
+
+            if (overflowed)
+            {
+                OnOverflow();
+            }
+
+            return decision;
+        }
+    }
+
+    private RateLimitDecision DecideMany(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now)
+    {
+        int n = requests.Length;
+        if (n <= SmallCallLength)
+        {
+            SmallCall<InMemoryCounter?> counters = default;
+            SmallCall<InMemoryShape?> absent = default;
+            SmallCall<InMemoryLock?> order = default;
+            return DecideMany(
+                requests,
+                results,
+                commit,
+                now,
+                ((Span<InMemoryCounter?>)counters)[..n],
+                ((Span<InMemoryShape?>)absent)[..n],
+                ((Span<InMemoryLock?>)order)[..n]);
+        }
+
+        InMemoryCounter?[] rentedCounters = ArrayPool<InMemoryCounter?>.Shared.Rent(n);
+        InMemoryShape?[] rentedAbsent = ArrayPool<InMemoryShape?>.Shared.Rent(n);
+        InMemoryLock?[] rentedOrder = ArrayPool<InMemoryLock?>.Shared.Rent(n);
+        try
+        {
+            return DecideMany(requests, results, commit, now, rentedCounters.AsSpan(0, n), rentedAbsent.AsSpan(0, n), rentedOrder.AsSpan(0, n));
+        }
+        finally
+        {
+            Array.Clear(rentedCounters, 0, n);
+            Array.Clear(rentedAbsent, 0, n);
+            Array.Clear(rentedOrder, 0, n);
+            ArrayPool<InMemoryCounter?>.Shared.Return(rentedCounters);
+            ArrayPool<InMemoryShape?>.Shared.Return(rentedAbsent);
+            ArrayPool<InMemoryLock?>.Shared.Return(rentedOrder);
+        }
+    }
+
+    /// <summary>
+    /// A call over several keys. Keys with a counter lock it; keys without one lock their shape, which is where they are
+    /// decided and where their counter is created if the call is admitted. Everything is locked in ascending id order,
+    /// so two multi-key acquires over the same keys cannot deadlock.
+    /// </summary>
+    private RateLimitDecision DecideMany(
+        ReadOnlySpan<RateLimitRequest> requests,
+        Span<RateLimitEntry> results,
+        bool commit,
+        long now,
+        Span<InMemoryCounter?> counters,
+        Span<InMemoryShape?> absent,
+        Span<InMemoryLock?> order)
+    {
+        int n = requests.Length;
+        while (true)
+        {
+            bool anyAbsent = false;
+            for (int i = 0; i < n; i++)
+            {
+                ref readonly RateLimitRequest request = ref requests[i];
+                InMemoryShape shape = ShapeOf(request.Rule);
+                if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+                {
+                    counters[i] = counter;
+                    absent[i] = null;
+                    order[i] = counter;
+                }
+                else
+                {
+                    counters[i] = null;
+                    absent[i] = shape;
+                    order[i] = shape;
+                    anyAbsent = true;
+                }
+            }
+
+            if (anyAbsent && commit)
+            {
+                MakeRoom(now);
+            }
+
+            // A static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
+            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
+            int locked = 0;
+            bool overflowed = false;
+            RateLimitDecision? decision = null;
+            try
+            {
+                bool stale = false;
+                for (; locked < n; locked++)
+                {
+                    InMemoryLock held = order[locked]!;
+                    Monitor.Enter(held);
+                    stale |= held is InMemoryCounter { Removed: true };
+                }
+
+                for (int i = 0; i < n && !stale; i++)
+                {
+                    stale = absent[i] is { } shape && shape.Counters.ContainsKey(requests[i].Key);
+                }
+
+                if (!stale)
+                {
+                    decision = EvaluateMany(requests, results, counters, absent, commit, now, ref overflowed);
+                }
+            }
+            finally
+            {
+                for (int i = locked - 1; i >= 0; i--)
+                {
+                    Monitor.Exit(order[i]!);
+                }
+            }
+
+            if (decision is { } decided)
+            {
+                if (overflowed)
+                {
+                    OnOverflow();
+                }
+
+                return decided;
+            }
+        }
+    }
+
+    /// <summary>Room for what a typical multi-key acquire (a message to a few recipients) locks, on the stack.</summary>
+    [InlineArray(SmallCallLength)]
+    private struct SmallCall<T>
+    {
+        private T _first;
+    }
+}

@@ -1,0 +1,185 @@
+using System.Diagnostics;
+
+namespace EmailGuard;
+
+/// <summary>The decision of a call with everything it touches locked: check all, then take all or nothing.</summary>
+internal sealed partial class InMemoryRateLimitStore
+{
+    /// <summary>
+    /// The decision itself, with every counter and every shape of a key without counter locked: check all, then take
+    /// all or nothing. Costs of repeated counters add up ("pending"), exactly as the Redis script adds them. A key
+    /// without a counter counts what its shape's overflow sketch says (nothing when there is none); if the call is
+    /// admitted it gets a counter, or, when the store is full, is counted in the sketch.
+    /// </summary>
+    private RateLimitDecision EvaluateMany(
+        ReadOnlySpan<RateLimitRequest> requests,
+        Span<RateLimitEntry> results,
+        Span<InMemoryCounter?> counters,
+        ReadOnlySpan<InMemoryShape?> absent,
+        bool commit,
+        long now,
+        ref bool overflowed)
+    {
+        int n = requests.Length;
+        int deniedIndex = -1;
+        TimeSpan retryAfter = TimeSpan.Zero;
+        for (int i = 0; i < n; i++)
+        {
+            ref readonly RateLimitRequest request = ref requests[i];
+            InMemoryCounter? counter = counters[i];
+            InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+            overflowed |= sketch is not null && commit;
+            long pending = Pending(requests, counters, i);
+            long before = (counter?.CountAt(request.Rule, now) ?? sketch?.CountAt(request.Key, now) ?? 0) + pending;
+            long total = before + request.Cost;
+            bool fits = total <= request.Rule.Limit;
+            TimeSpan entryRetry = TimeSpan.Zero;
+            if (!fits)
+            {
+                deniedIndex = deniedIndex < 0 ? i : deniedIndex;
+                entryRetry = RetryAfter(counter, sketch, in request, now, pending + request.Cost, total - request.Rule.Limit);
+                retryAfter = entryRetry > retryAfter ? entryRetry : retryAfter;
+            }
+
+            if (!results.IsEmpty)
+            {
+                // The reset time depends on whether the call is admitted, so it is filled in below.
+                results[i] = new RateLimitEntry(fits, before, request.Rule.Limit, entryRetry, default);
+            }
+        }
+
+        bool admitted = deniedIndex < 0;
+        bool committed = admitted && commit;
+        if (committed)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ref readonly RateLimitRequest request = ref requests[i];
+                if (counters[i] is null && absent[i] is { } shape)
+                {
+                    counters[i] = CounterForNewKey(requests, counters, absent, i, now);
+                    if (counters[i] is null)
+                    {
+                        (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, now, request.Cost);
+                        overflowed = true;
+                        continue;
+                    }
+                }
+
+                counters[i]!.Add(request.Rule, now, request.Cost);
+            }
+        }
+
+        if (!results.IsEmpty)
+        {
+            for (int i = 0; i < n; i++)
+            {
+                ref readonly RateLimitRequest request = ref requests[i];
+                InMemoryCounter? counter = counters[i];
+                InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+                RateLimitEntry entry = results[i];
+
+                // After a commit a counter expires exactly when everything it counts has left the window.
+                long resetAt = committed
+                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(now)
+                    : counter?.ResetAtMs(request.Rule, now) ?? sketch?.ResetAtMs(request.Key, now) ?? ResetAtEmpty(request.Rule, now);
+                results[i] = committed
+                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
+                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
+            }
+        }
+
+        if (committed)
+        {
+            Publish(requests, counters, absent);
+        }
+
+        return new RateLimitDecision(
+            admitted ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
+            deniedIndex,
+            retryAfter,
+            WindowMath.FromUnixMilliseconds(now),
+            admitted && commit ? InMemoryLock.NextAcquisitionId() : 0);
+    }
+
+    /// <summary>
+    /// The counter for an admitted key that had none: the one an earlier request of this call created for the same key,
+    /// else a new one if a slot is free, seeded with what the shape's sketch counts for the key. Null when the store
+    /// is full (or an earlier request of the call found it full), and the key is counted in the sketch.
+    /// </summary>
+    private InMemoryCounter? CounterForNewKey(
+        ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, ReadOnlySpan<InMemoryShape?> absent, int index, long now)
+    {
+        ref readonly RateLimitRequest request = ref requests[index];
+        InMemoryShape shape = absent[index]!;
+        for (int j = 0; j < index; j++)
+        {
+            if (ReferenceEquals(absent[j], shape) && string.Equals(requests[j].Key, request.Key, StringComparison.Ordinal))
+            {
+                return counters[j];
+            }
+        }
+
+        if (!TryReserveSlot())
+        {
+            return null;
+        }
+
+        InMemoryCounter created = new(request.Rule);
+        shape.Sketch?.Seed(created, request.Rule, request.Key, now);
+        return created;
+    }
+
+    /// <summary>
+    /// Makes new counters visible, once everything is written to them: until then no other caller can find them, so they
+    /// need no lock of their own. The shape stays locked, and only a caller holding it adds counters, so each add succeeds.
+    /// </summary>
+    private static void Publish(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, ReadOnlySpan<InMemoryShape?> absent)
+    {
+        for (int i = 0; i < requests.Length; i++)
+        {
+            if (absent[i] is { } shape && counters[i] is { } created)
+            {
+                InMemoryCounter stored = shape.Counters.GetOrAdd(requests[i].Key, created);
+                Debug.Assert(ReferenceEquals(stored, created), "Counters are only added with their shape locked.");
+            }
+        }
+    }
+
+    private static TimeSpan RetryAfter(InMemoryCounter? counter, InMemoryOverflowSketch? sketch, in RateLimitRequest request, long now, long wanted, long need)
+    {
+        if (wanted > request.Rule.Limit)
+        {
+            return TimeSpan.MaxValue;
+        }
+
+        return counter?.RetryAfter(request.Rule, now, need) ?? sketch?.RetryAfter(request.Key, now, need) ?? TimeSpan.Zero;
+    }
+
+    private static long ResetAtEmpty(RateLimitRule rule, long now)
+        => rule.Algorithm == RateLimitAlgorithm.FixedWindow
+            ? WindowMath.FixedWindowEnd(now, rule.WindowMilliseconds)
+            : now;
+
+    /// <summary>The costs of earlier requests on the same counter.</summary>
+    private static long Pending(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, int index)
+    {
+        long pending = 0;
+        for (int j = 0; j < index; j++)
+        {
+            if (SameCounter(requests, counters, j, index))
+            {
+                pending += requests[j].Cost;
+            }
+        }
+
+        return pending;
+    }
+
+    private static bool SameCounter(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<InMemoryCounter?> counters, int a, int b)
+        => counters[a] is { } counter
+            ? ReferenceEquals(counter, counters[b])
+            : counters[b] is null
+              && string.Equals(requests[a].Key, requests[b].Key, StringComparison.Ordinal)
+              && string.Equals(requests[a].Rule.Id, requests[b].Rule.Id, StringComparison.Ordinal);
+}

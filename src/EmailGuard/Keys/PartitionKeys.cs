@@ -1,0 +1,21 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The counter keys of the send guard. All start with <c>send:</c> so they never share a counter with endpoint
+/// policies; addresses are hashed and ids encoded by <see cref="StoreKeyEncoding"/>, so raw addresses are not spread
+/// across store keys.
+/// </summary>
+internal static class PartitionKeys
+{
+    public const string Global = "send:g";
+    public const string TenantPrefix = "send:t:";
+    public const string SenderPrefix = "send:s:";
+    public const string RecipientPrefix = "send:r:";
+    public const string DomainPrefix = "send:d:";
+    public const string UserPrefix = "send:u:";
+    public const string ClientIpPrefix = "send:ip:";
+    public const string CategoryPrefix = "send:c:";
+
+    /// <summary>A key for an id: kept readable when short and plain (tenant <c>acme</c>), hashed otherwise (a user id that is an address).</summary>
+    public static string ForId(string prefix, string id) => prefix + StoreKeyEncoding.EncodeId(id);
+}
