@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: every Lua script of the store, side by side, so that their shared layouts (the
+// server-time counter expiry, the argument and reply formats in RedisScriptCodec) are read and changed together.
+
 namespace EmailGuard.Redis;
 
 internal sealed partial class RedisRateLimitStore
