@@ -80,4 +80,13 @@ public sealed class RedisRateLimitStoreOptions
     /// <value>The default value is 50 milliseconds.</value>
     [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
     public TimeSpan WaitForReplicasTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Gets or sets whether the server is Microsoft Garnet started with <c>--lua-transaction-mode</c>, which Garnet
+    /// does not report. Without that flag Garnet runs scripts without isolation, and limits can be exceeded; while this
+    /// is <see langword="false"/>, the health check reports degraded on Garnet with a warning that names the flag.
+    /// Ignored on other servers.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool GarnetLuaTransactionMode { get; set; }
 }

@@ -70,6 +70,11 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisEvictionPolicyCheck>>())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisServerCompatibilityCheck>(sp => new RedisServerCompatibilityCheck(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RedisServerCompatibilityCheck>>())));
         EmailGuardStartup.Register(services);
         return builder;
     }

@@ -16,7 +16,7 @@ namespace EmailGuard.Redis;
 /// </remarks>
 internal sealed partial class RedisRateLimitStore
 {
-    private static readonly Func<RedisResult, long?> s_admittedAtOfAcquire = AdmittedAtOfAcquire;
+    private static readonly Func<RedisResult, long?> s_admittedAtOfAcquire = RedisScriptCodec.AdmittedAtOfAcquire;
 
     private readonly ConcurrentDictionary<Task, byte> _givingBack = new();
 
@@ -42,20 +42,13 @@ internal sealed partial class RedisRateLimitStore
     {
         try
         {
-            return await WithCancellation(sent, cancellationToken).ConfigureAwait(false);
+            return await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
         {
             GiveBackWhenDone(sent, Copy(requests.Span, group), admittedAt);
             throw;
         }
-    }
-
-    /// <summary>The reply of the multi-key acquire script admitted everything: the time it decided at, else null.</summary>
-    private static long? AdmittedAtOfAcquire(RedisResult raw)
-    {
-        RedisResult[] reply = (RedisResult[])raw!;
-        return (int)reply[1] < 0 ? (long)reply[0] : null;
     }
 
     private static RateLimitRequest[] Copy(ReadOnlySpan<RateLimitRequest> requests, int[]? group)
@@ -78,10 +71,11 @@ internal sealed partial class RedisRateLimitStore
         => Track(GiveBackAsync(sent, requests, admittedAt));
 
     /// <summary>Gives back an acquire that was admitted for a caller who had cancelled by the time its answer came.</summary>
-    private void GiveBackAdmitted(RateLimitRequest request, DateTimeOffset acquiredAt)
+    public void GiveBackAdmitted(RateLimitRequest request, DateTimeOffset acquiredAt)
         => Track(RefundLoggedAsync([request], acquiredAt.ToUnixTimeMilliseconds()));
 
-    private void Track(Task givingBack)
+    /// <summary>Tracks a give-back or a lane, so that <see cref="SettledAsync"/> can wait for it.</summary>
+    public void Track(Task givingBack)
     {
         if (givingBack.IsCompleted)
         {

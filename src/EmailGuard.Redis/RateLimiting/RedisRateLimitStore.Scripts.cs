@@ -1,3 +1,6 @@
+// Over 300 lines on purpose: every Lua script of the store, side by side, so that their shared layouts (the
+// server-time counter expiry, the argument and reply formats in RedisScriptCodec) are read and changed together.
+
 namespace EmailGuard.Redis;
 
 internal sealed partial class RedisRateLimitStore
@@ -6,13 +9,18 @@ internal sealed partial class RedisRateLimitStore
     /// Lua shared by the scripts that read or write server-time fixed-window counters.
     /// </summary>
     /// <remarks>
-    /// A counter expires at its window's last millisecond (end - 1): alive through that millisecond, gone at the end.
-    /// Redis deletes a key at once when asked for an expiry at or before its current millisecond, so a counter
-    /// created in its window's last millisecond expires at the end itself instead, and is recognized by that: such an
-    /// expiry is a multiple of the window, the usual one is a multiple minus one (for a 1 ms window every counter is
-    /// of the first kind). <c>window_end</c> is the end of the window that holds <c>now</c>; <c>counter_end</c> reads
-    /// a counter's window end from its expiry (nil for a counter without one, or with an expiry this store never
-    /// sets); <c>expire_at</c> gives the expiry of a counter created at <c>now</c>.
+    /// <para>A counter expires at its window's end. Servers disagree on that millisecond itself: Redis keeps a key alive
+    /// through its expiry millisecond, Garnet drops it as soon as the millisecond begins. So the scripts never infer
+    /// the window from a key's mere existence or from <c>PTTL</c> (which Garnet reads up to a millisecond low): they
+    /// read the key's absolute expiry (<c>PEXPIRETIME</c>) and the server's <c>TIME</c>, and a key still alive at or
+    /// after its window's end counts as empty. A counter therefore lives through its window's last millisecond on both
+    /// servers, and never counts in the next window on either.</para>
+    /// <para>Earlier versions expired a counter at its window's last millisecond (end - 1); <c>counter_end</c> still
+    /// reads such an expiry, so counters written before an upgrade keep counting. <c>window_end</c> is the end of the
+    /// window that holds <c>now</c>; <c>counter_end</c> reads a counter's window end from its expiry (nil for a counter
+    /// without one, or with an expiry this store never sets); <c>set_counter</c> writes a counter and its expiry with
+    /// <c>SET</c> then <c>PEXPIREAT</c>, the subset Redis 7 and Garnet share (Garnet has no <c>SET … PXAT</c>). Nothing
+    /// between the two can fail, so a counter never stays without its expiry.</para>
     /// </remarks>
     private const string ServerCounterLua = """
         local function counter_end(key, w)
@@ -23,10 +31,9 @@ internal sealed partial class RedisRateLimitStore
           return nil
         end
         local function window_end(now, w) return (math.floor(now / w) + 1) * w end
-        local function expire_at(now, w)
-          local e = window_end(now, w)
-          if e - 1 > now then return e - 1 end
-          return e
+        local function set_counter(key, value, e)
+          redis.call('SET', key, value)
+          redis.call('PEXPIREAT', key, string.format('%d', e))
         end
         local function server_now()
           local t = redis.call('TIME')
@@ -56,9 +63,8 @@ internal sealed partial class RedisRateLimitStore
         """;
 
     /// <summary>
-    /// Takes permits from one fixed-window counter of the server-time layout: the key outlives its window by not one
-    /// millisecond (see <see cref="ServerCounterLua"/>), so a live key is always the current window's, and only a
-    /// key's first write, or a write in its last millisecond, needs the server's <c>TIME</c>.
+    /// Takes permits from one fixed-window counter of the server-time layout: the counter's expiry names its window
+    /// (see <see cref="ServerCounterLua"/>), which the server's <c>TIME</c> confirms is still the current one.
     /// </summary>
     /// <remarks>
     /// <para>KEYS: the counter. ARGV: limit, cost (at most the limit), window ms, packing factor (a power of two
@@ -70,24 +76,22 @@ internal sealed partial class RedisRateLimitStore
     /// one), else as a pair. A reply array costs Redis more than the rest of the script. A counter without a TTL, or
     /// with one longer than a window, was not written by this store and starts its window over. As in the
     /// client-clock script, arguments reach redis.call as strings.</para>
+    /// <para>The first write (<c>INCRBY</c>) is the only command that can fail (a key of another type), so a failed
+    /// script has written nothing; every later write is paired with its expiry.</para>
     /// </remarks>
     internal const string AcquireOneServerScriptText = ServerCounterLua + """
         local key = KEYS[1]
+        local w = tonumber(ARGV[3])
         local v = redis.call('INCRBY', key, ARGV[2])
-        local ttl = redis.call('PTTL', key)
-        if ttl <= 0 or ttl >= ARGV[3] + 0 then
-          -- A new counter, one in its last millisecond, or one this store did not write: ask the server's clock
-          -- whether it still counts, and start the window over if not.
-          local w = tonumber(ARGV[3])
-          local now = server_now()
-          local e = ttl >= 0 and counter_end(key, w) or nil
-          if not e or e <= now or e - w > now then
-            v = tonumber(ARGV[2])
-            e = window_end(now, w)
-            redis.call('SET', key, ARGV[2], 'PXAT', string.format('%d', expire_at(now, w)))
-          end
-          ttl = e - 1 - now
+        local now = server_now()
+        local e = counter_end(key, w)
+        if not e or e <= now or e - w > now then
+          -- A new counter, one of an earlier window still alive, or one this store did not write: start the window over.
+          v = tonumber(ARGV[2])
+          e = window_end(now, w)
+          set_counter(key, ARGV[2], e)
         end
+        local ttl = e - 1 - now
         if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
         local packed = v * ARGV[4] + ttl
         if packed < 9007199254740992 then return packed end
@@ -112,11 +116,10 @@ internal sealed partial class RedisRateLimitStore
         local count = tonumber(c) or 0
         local ttl = -1
         local now
-        if c and server then
-          ttl = redis.call('PTTL', key)
-          if ttl <= 0 or ttl >= w then
-            now = server_now()
-            local e = ttl >= 0 and counter_end(key, w) or nil
+        if server then
+          now = server_now()
+          if c then
+            local e = counter_end(key, w)
             if not e or e <= now or e - w > now then
               c = false
               count = 0
@@ -133,9 +136,8 @@ internal sealed partial class RedisRateLimitStore
         local taken = string.format('%d', count - before)
         if not c then
           if server then
-            now = now or server_now()
             ttl = window_end(now, w) - 1 - now
-            if count > before then redis.call('SET', key, taken, 'PXAT', string.format('%d', expire_at(now, w))) end
+            if count > before then set_counter(key, taken, window_end(now, w)) end
           elseif count > before then
             redis.call('SET', key, taken, 'PX', ARGV[3])
           end
@@ -156,15 +158,17 @@ internal sealed partial class RedisRateLimitStore
     /// <remarks>
     /// <para>KEYS: one counter per request (repeats allowed). A fixed-window counter is a plain integer that lives
     /// only during its window: in the client-clock layout its name carries the window index; in the server-time
-    /// layout it expires at the window's last millisecond (a key that the script's start time still saw alive but
-    /// whose expiry names another window is recognized by PEXPIRETIME). A sliding-window counter is a hash with one
+    /// layout it expires at the window's end (a key still alive whose expiry names another window is recognized by
+    /// PEXPIRETIME, see <see cref="ServerCounterLua"/>). A sliding-window counter is a hash with one
     /// field per segment index.</para>
     /// <para>ARGV: commit (0/1), now in Unix ms (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
     /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
     /// never), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
-    /// Every write sets or keeps a TTL in the same script, so a counter never exists without one.</para>
+    /// Every write sets or keeps a TTL in the same script, so a counter never exists without one. Every key is read,
+    /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
+    /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + """
         local commit = ARGV[1] == '1'
@@ -177,6 +181,8 @@ internal sealed partial class RedisRateLimitStore
         local floor = math.floor
         local function fmt(x) return string.format('%d', x) end
 
+        -- The first fixed-window key found holding something other than an integer, if any.
+        local foreign
         local function load(key, w, s)
           local st = {}
           if s == 0 then
@@ -184,6 +190,7 @@ internal sealed partial class RedisRateLimitStore
             local c = redis.call('GET', key)
             st.total = tonumber(c) or 0
             st.fresh = not c
+            if c and not tonumber(c) then foreign = foreign or key end
             if c and serverLayout then
               local e = counter_end(key, w)
               if e and e > st.reset then
@@ -265,6 +272,10 @@ internal sealed partial class RedisRateLimitStore
           end
         end
 
+        if foreign and commit and denied < 0 then
+          -- INCRBY would fail on it half-way through the writes below: fail before the first one instead.
+          return redis.error_reply('ERR EmailGuard counter ' .. foreign .. ' does not hold an integer')
+        end
         local out = { now, denied, maxRetry }
         if commit and denied < 0 then
           for i = 1, n do
@@ -278,7 +289,7 @@ internal sealed partial class RedisRateLimitStore
               if not st.fresh then
                 redis.call('INCRBY', key, fmt(cost))
               elseif serverLayout then
-                redis.call('SET', key, fmt(cost), 'PXAT', fmt(expire_at(now, w)))
+                set_counter(key, fmt(cost), reset)
                 st.fresh = false
               else
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))

@@ -133,15 +133,15 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
     [Fact]
     public async Task AcquireAsync_LaterSlotFails_GivesBackEarlierSlotsAndThrows()
     {
-        // A master that dies between two slots' scripts is what this stands for; a key of the wrong type in the later
-        // slot makes its script fail the same way (a server error), on a cluster every test can share.
+        // A master that dies between two slots' scripts is what this stands for; a counter that does not hold an
+        // integer in the later slot makes its script fail the same way (a server error), on a cluster every test can
+        // share. Not a list: Garnet keeps objects apart from strings, and its GET of a list key answers nil.
         FakeLogger<RedisRateLimitStore> logger = new();
         RedisRateLimitStore store = CreateStore(cluster.CreateMultiplexer(), logger);
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
         (string low, string high) = TwoKeysInAscendingSlots(store, rule);
         string wrongType = store.CounterKey(high, rule);
-        await _admin.GetDatabase().ListLeftPushAsync(wrongType, "not a counter");
-        await _admin.GetDatabase().KeyExpireAsync(wrongType, TimeSpan.FromSeconds(30));
+        await _admin.GetDatabase().StringSetAsync(wrongType, "not a counter", TimeSpan.FromSeconds(30));
         RateLimitRequest[] requests = [new(high, rule, 1), new(low, rule, 4)];
 
         Func<Task> acquire = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);

@@ -8,7 +8,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// exact, and a multi-key acquire never moves a counter unless it was admitted as a whole.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private const int Instances = 8;
     private const int CallersPerInstance = 64;

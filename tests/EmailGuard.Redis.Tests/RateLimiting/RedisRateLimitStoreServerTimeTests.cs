@@ -6,12 +6,12 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 
 /// <summary>
 /// The server-time layout of fixed windows, on the Redis clock: a counter is a plain integer that expires at its
-/// window's last millisecond. The single-key script and the general script must agree on it, repair a counter that
+/// window's end. The single-key script and the general script must agree on it, repair a counter that
 /// lacks a TTL, and report exact retry-after and reset times. The windows here are 300 days long, so a test never
 /// straddles a window boundary on the real clock.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private static readonly RateLimitRule s_long = RateLimitRule.FixedWindow(5, TimeSpan.FromDays(300));
 
@@ -19,7 +19,7 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
     private RedisRateLimitStore ServerTimeStore(TimeProvider? clock = null) => CreateStore(Admin, Prefix, clock ?? TimeProvider.System, useServerTime: true);
 
     [Fact]
-    public async Task AcquireAsync_SingleKey_KeyExpiresAtTheWindowsLastMillisecond_AndRetryAfterIsTheServersRest()
+    public async Task AcquireAsync_SingleKey_KeyExpiresAtTheWindowsEnd_AndRetryAfterIsTheServersRest()
     {
         RedisRateLimitStore store = ServerTimeStore();
         RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
@@ -31,12 +31,12 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
         await store.AcquireAsync(request, entries);
         RateLimitDecision denied = await store.AcquireAsync(request, entries);
         RateLimitEntry deniedEntry = entries[0];
-        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("single", rule));
+        long expiresMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("single", rule));
         long serverNowMs = new DateTimeOffset(await Admin.GetServers()[0].TimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
 
         long resetMs = firstEntry.ResetAt.ToUnixTimeMilliseconds();
         (resetMs % rule.WindowMilliseconds).Should().Be(0, "fixed windows are aligned to the epoch");
-        lastMs.Should().Be(resetMs - 1, "the counter lives exactly as long as its window");
+        expiresMs.Should().Be(resetMs, "the counter lives exactly as long as its window");
         first.IsAllowed.Should().BeTrue();
         firstEntry.Count.Should().Be(1);
         first.Timestamp.Should().BeOnOrAfter(firstEntry.ResetAt - rule.Window).And.BeBefore(firstEntry.ResetAt);
@@ -112,13 +112,13 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
         RateLimitDecision crossing = await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, 1) }, entries);
         long atPacking = entries[0].Count;
         await store.AcquireAsync(new[] { new RateLimitRequest("big", rule, RateLimitRule.MaxLimit / 2) }, entries);
-        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("big", rule));
+        long expiresMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)store.CounterKey("big", rule));
 
         belowPacking.Should().Be(packedCounts - 1);
         crossing.IsAllowed.Should().BeTrue();
         atPacking.Should().Be(packedCounts, "from here the script answers with a pair");
         entries[0].Count.Should().Be(packedCounts + (RateLimitRule.MaxLimit / 2));
-        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(lastMs + 1);
+        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(expiresMs);
     }
 
     [Theory]
@@ -136,8 +136,8 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
 
         decision.IsAllowed.Should().BeTrue();
         entries[0].Count.Should().Be(1, "a counter without a TTL was not written whole by the store, so it is not trusted");
-        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
-        lastMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+        long expiresMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
+        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
     }
 
     [Fact]
@@ -152,11 +152,11 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
         RateLimitEntry[] entries = new RateLimitEntry[1];
 
         RateLimitDecision decision = await store.AcquireAsync(new[] { new RateLimitRequest("long-ttl", rule) }, entries);
-        long lastMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
+        long expiresMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
 
         decision.IsAllowed.Should().BeTrue();
         entries[0].Count.Should().Be(1);
-        lastMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
     }
 
     [Fact]
@@ -176,14 +176,15 @@ public sealed class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis)
 
         peeked.Should().Be(0);
         entries[0].Count.Should().Be(1);
-        ((long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key)).Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() - 1);
+        ((long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key)).Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
     }
 
     [Fact]
     public async Task PeekAsync_CounterOfALaterWindow_CountsAgainstThatWindow()
     {
         // Across cluster slots, later scripts reuse the first script's time; a counter another instance has already
-        // started in the next window is then counted, never ignored.
+        // started in the next window is then counted, never ignored. Its expiry here is the next window's last
+        // millisecond, as versions before 1.0 wrote it, so counters written before an upgrade keep counting too.
         RedisRateLimitStore store = ServerTimeStore();
         RateLimitEntry[] entries = new RateLimitEntry[2];
         RateLimitRequest[] request = [new("later", s_long), new("later-2", s_long)];

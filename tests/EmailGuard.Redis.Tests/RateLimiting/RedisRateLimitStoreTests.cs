@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.RateLimiting;
 
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private static readonly RateLimitRule s_fixed = RateLimitRule.FixedWindow(3, TimeSpan.FromMinutes(1));
     private static readonly RateLimitRule s_sliding = RateLimitRule.SlidingWindow(3, TimeSpan.FromMinutes(1), segments: 6);

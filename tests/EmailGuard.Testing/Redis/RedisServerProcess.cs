@@ -4,8 +4,8 @@ using System.Globalization;
 namespace EmailGuard.Testing.Redis;
 
 /// <summary>
-/// One <c>redis-server</c> child process on 127.0.0.1, without persistence, in its own temp directory. It can be
-/// killed and started again on the same port, for failure tests.
+/// One <c>redis-server</c> (or Garnet, see <see cref="StartGarnet"/>) child process on 127.0.0.1, without
+/// persistence, in its own temp directory. It can be killed and started again on the same port, for failure tests.
 /// </summary>
 internal sealed class RedisServerProcess : IDisposable
 {
@@ -13,14 +13,16 @@ internal sealed class RedisServerProcess : IDisposable
 
     private readonly string _binary;
     private readonly string[] _extraArguments;
+    private readonly string? _garnetServerDll;
     private Process? _process;
 
-    private RedisServerProcess(string binary, int port, string directory, string[] extraArguments)
+    private RedisServerProcess(string binary, int port, string directory, string[] extraArguments, string? garnetServerDll = null)
     {
         _binary = binary;
         Port = port;
         Directory = directory;
         _extraArguments = extraArguments;
+        _garnetServerDll = garnetServerDll;
     }
 
     public int Port { get; }
@@ -37,6 +39,16 @@ internal sealed class RedisServerProcess : IDisposable
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-redis-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
         RedisServerProcess server = new(binary, port, directory, extraArguments);
+        server.Restart();
+        return server;
+    }
+
+    /// <summary>Starts Garnet (<c>dotnet GarnetServer.dll</c>, from the local dotnet tool) with <paramref name="extraArguments"/>.</summary>
+    public static RedisServerProcess StartGarnet(string dotnet, string garnetServerDll, int port, string[] extraArguments)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "emailguard-garnet-" + Guid.NewGuid().ToString("N")[..8]);
+        System.IO.Directory.CreateDirectory(directory);
+        RedisServerProcess server = new(dotnet, port, directory, extraArguments, garnetServerDll);
         server.Restart();
         return server;
     }
@@ -67,11 +79,13 @@ internal sealed class RedisServerProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (string argument in (string[])
-                 [
-                     "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
-                     "--appendonly", "no", "--dir", Directory, "--logfile", "redis.log", "--protected-mode", "yes",
-                 ])
+        string[] arguments = _garnetServerDll is { } garnet
+            ? [garnet, "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1"]
+            : [
+                "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", Directory, "--logfile", "redis.log", "--protected-mode", "yes",
+            ];
+        foreach (string argument in arguments)
         {
             info.ArgumentList.Add(argument);
         }

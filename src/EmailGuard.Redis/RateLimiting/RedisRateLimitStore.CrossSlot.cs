@@ -1,0 +1,180 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Acquires whose counters lie in several Redis Cluster slots: one script per slot, in the order
+/// <see cref="RedisSlotPlanner"/> plans, and on a denial or a failure what was reserved is given back.
+/// </summary>
+internal sealed partial class RedisRateLimitStore
+{
+
+    /// <summary>
+    /// Splits an acquire over several cluster slots: reserve slot by slot in ascending slot order (a fixed order, so
+    /// two acquires over the same slots contend in the same sequence), all with the time the first script read; on
+    /// a denial, give back what was reserved and peek the slots not yet visited so every entry is filled.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> DecideAcrossSlotsAsync(
+        IDatabase database,
+        ReadOnlyMemory<RateLimitRequest> requests,
+        Memory<RateLimitEntry> results,
+        RedisKey[] keys,
+        List<int[]> groups,
+        bool commit,
+        long clientNow,
+        long started,
+        CancellationToken cancellationToken)
+    {
+        bool wantEntries = !results.IsEmpty;
+        long? now = _useServerTime ? null : clientNow;
+        RedisScriptOutcome merged = new(0, -1, 0);
+        int reserved = 0;
+        int deniedGroup = -1;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            RedisScriptOutcome outcome;
+            try
+            {
+                outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit, now, wantEntries, cancellationToken, started)
+                    .ConfigureAwait(false);
+            }
+            catch when (commit && reserved > 0)
+            {
+                // The acquire fails as a whole (the master of this slot died, timed out or answered an error), so the
+                // slots already reserved must not keep permits for it. This slot's own script may still have run; its
+                // permits are left alone, since giving back what was never taken would let a limit be exceeded.
+                Log.CrossSlotAcquireFailed(_logger, groups.Count, reserved);
+                await GiveBackAfterFailureAsync(database, requests, keys, groups, reserved, now!.Value).ConfigureAwait(false);
+                throw;
+            }
+
+            now ??= outcome.NowMs;
+            merged = merged.Merge(outcome);
+            if (commit && outcome.DeniedIndex >= 0)
+            {
+                deniedGroup = g;
+                break;
+            }
+
+            reserved = g + 1;
+        }
+
+        merged = merged with { NowMs = now!.Value };
+        if (!commit || deniedGroup < 0)
+        {
+            return merged.ToDecision(commit ? NextAcquisitionId() : 0);
+        }
+
+        Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+
+        // Not under the caller's token: a caller that cancels now must not leave the reservations held.
+        for (int g = 0; g < reserved; g++)
+        {
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, 0, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        for (int g = 0; g < reserved && wantEntries; g++)
+        {
+            // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
+            // sliding window depends on which segments still hold permits, so only a fresh read reports what a
+            // single-script denial would.
+            await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
+        }
+
+        for (int g = deniedGroup + 1; g < groups.Count; g++)
+        {
+            RedisScriptOutcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                .ConfigureAwait(false);
+            merged = merged.Merge(outcome);
+        }
+
+        return merged.ToDecision(0);
+    }
+
+    /// <summary>
+    /// Gives back the slots an acquire reserved before it failed. Not under the caller's token: a caller that cancelled
+    /// or gave up must still not leave permits held. A give-back that fails too is logged, not thrown: the acquire's
+    /// own failure is what surfaces, and a permit left held only makes that limit stricter until its window ends.
+    /// </summary>
+    private async ValueTask GiveBackAfterFailureAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs)
+    {
+        for (int g = 0; g < reserved; g++)
+        {
+            try
+            {
+                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                Log.CrossSlotGiveBackFailed(_logger, ex);
+            }
+        }
+    }
+
+    private async ValueTask<RedisScriptOutcome> EvaluateGroupAsync(
+        IDatabase database,
+        ReadOnlyMemory<RateLimitRequest> requests,
+        Memory<RateLimitEntry> results,
+        RedisKey[] keys,
+        int[] group,
+        bool commit,
+        long? now,
+        bool wantEntries,
+        CancellationToken cancellationToken,
+        long? startedAt = null)
+    {
+        RedisKey[] groupKeys = new RedisKey[group.Length];
+        for (int k = 0; k < group.Length; k++)
+        {
+            groupKeys[k] = keys[group[k]];
+        }
+
+        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
+            requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime);
+        RedisResult raw = commit
+            ? await AwaitAcquireAsync(
+                _scripts.SendAsync(database, s_acquireScript, groupKeys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken),
+                requests,
+                group,
+                s_admittedAtOfAcquire,
+                cancellationToken)
+                .ConfigureAwait(false)
+            : await _scripts.EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt).ConfigureAwait(false);
+        return RedisScriptCodec.ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
+    }
+
+    /// <summary>
+    /// Returns the requests grouped by hash slot (groups in ascending slot order, requests in call order), or
+    /// <see langword="null"/> when one script can take them all: every key in one slot, or a server that is not a cluster.
+    /// </summary>
+    private async ValueTask<List<int[]>?> SpansSeveralSlotsAsync(ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, CancellationToken cancellationToken)
+    {
+        if (RedisSlotPlanner.IsOnePartition(requests.Span) || !_connection.IsCluster)
+        {
+            return null;
+        }
+
+        IConnectionMultiplexer multiplexer = await _connection.GetMultiplexerAsync(cancellationToken).ConfigureAwait(false);
+        return RedisSlotPlanner.GroupBySlot(keys, multiplexer);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 311, EventName = "RedisCrossSlotAcquireDenied", Level = LogLevel.Debug,
+            Message = "A Redis Cluster acquire over {Slots} hash slots was denied after {Reserved} slot(s) had been reserved; they were given back.")]
+        public static partial void CrossSlotAcquireDenied(ILogger logger, int slots, int reserved);
+
+        [LoggerMessage(EventId = 312, EventName = "RedisCrossSlotAcquireFailed", Level = LogLevel.Debug,
+            Message = "A Redis Cluster acquire over {Slots} hash slots failed after {Reserved} slot(s) had been reserved; they are being given back.")]
+        public static partial void CrossSlotAcquireFailed(ILogger logger, int slots, int reserved);
+
+        [LoggerMessage(EventId = 313, EventName = "RedisCrossSlotGiveBackFailed", Level = LogLevel.Warning,
+            Message = "Permits reserved by a failed Redis Cluster acquire could not be given back; those counters stay stricter until their windows end.")]
+        public static partial void CrossSlotGiveBackFailed(ILogger logger, Exception exception);
+    }
+}

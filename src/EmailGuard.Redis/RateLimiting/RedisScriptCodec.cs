@@ -1,0 +1,116 @@
+using System.Numerics;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Writes the store scripts' arguments and reads their replies; the layouts are documented beside each script in
+/// <c>RedisRateLimitStore.Scripts.cs</c>.
+/// </summary>
+internal static class RedisScriptCodec
+{
+    public static readonly RedisValue One = 1;
+    public static readonly RedisValue Zero = 0;
+
+    /// <summary>The "now" argument that tells a script to read the server's <c>TIME</c>.</summary>
+    public static readonly RedisValue ServerTime = -1;
+
+    /// <summary>Arguments of the multi-key acquire script for the requests of <paramref name="group"/> (all when null).</summary>
+    public static RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries, bool useServerTime)
+    {
+        int n = group?.Length ?? requests.Length;
+        RedisValue[] arguments = new RedisValue[5 + (4 * n)];
+        arguments[0] = commit ? One : Zero;
+        arguments[1] = now;
+        arguments[2] = wantEntries ? One : Zero;
+        arguments[3] = RedisRateLimitStore.ExpiryGraceMilliseconds;
+        arguments[4] = useServerTime ? One : Zero;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
+            RateLimitRule rule = request.Rule;
+            int at = 5 + (4 * k);
+            arguments[at] = rule.Limit;
+            arguments[at + 1] = rule.WindowMilliseconds;
+            arguments[at + 2] = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : rule.Segments;
+            arguments[at + 3] = request.Cost;
+        }
+
+        return arguments;
+    }
+
+    /// <summary>Arguments of the refund script for the requests of <paramref name="group"/> (all when null).</summary>
+    public static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs, bool useServerTime)
+    {
+        int n = group?.Length ?? requests.Length;
+        RedisValue[] arguments = new RedisValue[3 + (3 * n)];
+        arguments[0] = acquiredAtMs;
+        arguments[1] = useServerTime ? One : Zero;
+        arguments[2] = markerTtlMs;
+        for (int k = 0; k < n; k++)
+        {
+            ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
+            int at = 3 + (3 * k);
+            arguments[at] = request.Rule.WindowMilliseconds;
+            arguments[at + 1] = request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : request.Rule.Segments;
+            arguments[at + 2] = request.Cost;
+        }
+
+        return arguments;
+    }
+
+    /// <summary>Reads the acquire script's reply, writing entries (when wanted) at the requests' own indexes.</summary>
+    public static RedisScriptOutcome ReadOutcome(RedisResult raw, ReadOnlySpan<RateLimitRequest> requests, int[]? group, Span<RateLimitEntry> results)
+    {
+        RedisResult[] reply = (RedisResult[])raw!;
+        long now = (long)reply[0];
+        int denied = (int)reply[1];
+        long retry = (long)reply[2];
+        if (denied >= 0 && group is not null)
+        {
+            denied = group[denied];
+        }
+
+        if (!results.IsEmpty)
+        {
+            int n = group?.Length ?? requests.Length;
+            for (int k = 0; k < n; k++)
+            {
+                int i = group is null ? k : group[k];
+                int at = 3 + (4 * k);
+                long entryRetry = (long)reply[at + 2];
+                results[i] = new RateLimitEntry(
+                    (long)reply[at] == 1,
+                    (long)reply[at + 1],
+                    requests[i].Rule.Limit,
+                    entryRetry < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(entryRetry),
+                    WindowMath.FromUnixMilliseconds((long)reply[at + 3]));
+            }
+        }
+
+        return new RedisScriptOutcome(now, denied, retry);
+    }
+
+    /// <summary>The reply of the multi-key acquire script admitted everything: the time it decided at, else null.</summary>
+    public static long? AdmittedAtOfAcquire(RedisResult raw)
+    {
+        RedisResult[] reply = (RedisResult[])raw!;
+        return (int)reply[1] < 0 ? (long)reply[0] : null;
+    }
+
+    /// <summary>The bits the server's packed replies leave to the milliseconds: a power of two above any time left in the window.</summary>
+    public static int PackingShift(long windowMs) => 64 - BitOperations.LeadingZeroCount((ulong)windowMs);
+
+    /// <summary>Reads a single-key server-time reply: a count and the ms left, packed in one integer or as a pair.</summary>
+    public static (long Count, long LeftMs) Unpack(RedisResult raw, int shift)
+    {
+        if (raw.Resp2Type == ResultType.Integer)
+        {
+            long packed = (long)raw;
+            return (packed >> shift, packed & ((1L << shift) - 1));
+        }
+
+        RedisResult[] pair = (RedisResult[])raw!;
+        return ((long)pair[0], (long)pair[1]);
+    }
+}

@@ -1,0 +1,22 @@
+namespace EmailGuard.Redis;
+
+/// <summary>What one acquire script decided: its clock, the first denied request (-1 for none), the retry-after (-1: never).</summary>
+/// <param name="NowMs">The time the script decided at, in Unix ms.</param>
+/// <param name="DeniedIndex">The first denied request's index in the call, or -1.</param>
+/// <param name="RetryMs">The retry-after in ms, -1 for never.</param>
+internal readonly record struct RedisScriptOutcome(long NowMs, int DeniedIndex, long RetryMs)
+{
+    /// <summary>Combines the outcomes of two slots of one cross-slot acquire, keeping this one's clock.</summary>
+    public RedisScriptOutcome Merge(RedisScriptOutcome other) => new(
+        NowMs,
+        DeniedIndex < 0 ? other.DeniedIndex : other.DeniedIndex < 0 ? DeniedIndex : Math.Min(DeniedIndex, other.DeniedIndex),
+        RetryMs < 0 || other.RetryMs < 0 ? -1 : Math.Max(RetryMs, other.RetryMs));
+
+    /// <summary>The decision the caller gets.</summary>
+    public RateLimitDecision ToDecision(long acquisitionId) => new(
+        DeniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
+        DeniedIndex,
+        DeniedIndex < 0 ? TimeSpan.Zero : RetryMs < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(RetryMs),
+        WindowMath.FromUnixMilliseconds(NowMs),
+        acquisitionId);
+}

@@ -1,0 +1,197 @@
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Runs the store's Lua scripts: by SHA (EVALSHA), and, when a node refuses one before running it, recovers on the
+/// one path every script shares: by its text after <c>NOSCRIPT</c>, by its SHA again after a short backoff while a
+/// Redis Cluster slot moves.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A node answers <c>NOSCRIPT</c> when it lost its script cache (SCRIPT FLUSH, a restart, a failover to a replica that
+/// never saw the script) or never had it. While a partition's slot migrates, a script whose keys are partly on the old
+/// node and partly not is refused with <c>TRYAGAIN</c>, and a node may answer <c>ASK</c> or <c>MOVED</c> that the
+/// client could not follow on its own. Every such refusal comes before the script runs, so nothing was counted and
+/// the script is sent again until it runs or the retry budget is spent.
+/// </para>
+/// <para>
+/// The budget is half the resilience timeout, counted from the start of the store call, so that a slot that stays
+/// half-moved longer than a call may take is answered with <see cref="RateLimitStoreBusyException"/> well before the
+/// resilience wrapper's own timeout fires, even on a loaded machine: the wrapper then denies the call without counting
+/// a store failure, instead of opening the circuit (and with it the failure mode) for every key of a store that is
+/// healthy.
+/// </para>
+/// </remarks>
+internal sealed partial class RedisScriptRunner
+{
+    /// <summary>The longest pause between two attempts: a slot's keys move in milliseconds.</summary>
+    private const int MaxBackoffMilliseconds = 16;
+
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _slotRetryBudget;
+
+    /// <param name="timeProvider">The clock the retry budget is measured with.</param>
+    /// <param name="logger">The store's logger.</param>
+    /// <param name="slotRetryBudget">How long, from the start of a store call, a moving slot is retried.</param>
+    public RedisScriptRunner(TimeProvider timeProvider, ILogger logger, TimeSpan slotRetryBudget)
+    {
+        _timeProvider = timeProvider;
+        _logger = logger;
+        _slotRetryBudget = slotRetryBudget;
+    }
+
+    /// <summary>
+    /// Sends the script unless the caller has already cancelled (a call cancelled before it is sent takes nothing),
+    /// and recovers when it is refused. Not cut by the token once sent: a completed task means the script ran.
+    /// </summary>
+    /// <param name="database">The database.</param>
+    /// <param name="script">The script.</param>
+    /// <param name="keys">Its keys.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
+    /// <param name="cancellationToken">The caller's token, checked before each attempt.</param>
+    /// <returns>The script's reply.</returns>
+    public Task<RedisResult> SendAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
+        => cancellationToken.IsCancellationRequested
+            ? Task.FromCanceled<RedisResult>(cancellationToken)
+            : SendCoreAsync(database, script, keys, arguments, startedAt, cancellationToken);
+
+    /// <summary>
+    /// Runs a script that takes nothing (a peek, a refund) or whose caller cannot cancel, and waits for it under the
+    /// caller's token. <paramref name="startedAt"/> is when the store call began (now when not given).
+    /// </summary>
+    /// <param name="database">The database.</param>
+    /// <param name="script">The script.</param>
+    /// <param name="keys">Its keys.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <param name="startedAt">When the store call began (a timestamp).</param>
+    /// <returns>The script's reply.</returns>
+    public Task<RedisResult> EvaluateAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, CancellationToken cancellationToken, long? startedAt = null)
+        => WithCancellation(SendAsync(database, script, keys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken), cancellationToken);
+
+    /// <summary>Waits for <paramref name="task"/> under the caller's token, without allocating when it cannot be cancelled.</summary>
+    /// <typeparam name="T">The result.</typeparam>
+    /// <param name="task">The task.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>The task, or one that stops waiting when the token is cancelled.</returns>
+    public static Task<T> WithCancellation<T>(Task<T> task, CancellationToken cancellationToken)
+        => cancellationToken.CanBeCanceled ? task.WaitAsync(cancellationToken) : task;
+
+    private static bool IsNoScript(RedisServerException exception) => exception.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal);
+
+    private static bool IsSlotMoving(RedisServerException exception)
+    {
+        string message = exception.Message;
+        return message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+            || message.StartsWith("ASK ", StringComparison.Ordinal)
+            || message.StartsWith("MOVED ", StringComparison.Ordinal);
+    }
+
+    /// <summary>Refusals that come before the script runs and that another attempt can overcome.</summary>
+    private static bool IsRetriable(RedisServerException exception) => IsNoScript(exception) || IsSlotMoving(exception);
+
+    private async Task<RedisResult> SendCoreAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await database.ScriptEvaluateAsync(script.Hash, keys, arguments).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (IsRetriable(ex))
+        {
+            return await RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Sends a refused script again until it runs: by its text after NOSCRIPT, by its SHA after a short backoff while
+    /// its slot moves. The caller's token stops it only between attempts (a cancelled caller is never charged by a
+    /// retry it did not wait for); an attempt once sent is awaited, so a completed task means the script ran.
+    /// </summary>
+    /// <exception cref="RateLimitStoreBusyException">The slot was still moving when the retry budget ran out.</exception>
+    private async Task<RedisResult> RecoverAsync(
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, long startedAt, CancellationToken cancellationToken)
+    {
+        int attempt = 0;
+        while (true)
+        {
+            try
+            {
+                if (IsNoScript(refusal))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    return await EvaluateTextAsync(database, script, keys, arguments).ConfigureAwait(false);
+                }
+
+                TimeSpan waited = _timeProvider.GetElapsedTime(startedAt);
+                if (waited >= _slotRetryBudget)
+                {
+                    Log.SlotStillMoving(_logger, script.Name, attempt, waited, refusal.Message);
+                    throw new RateLimitStoreBusyException(
+                        $"The Redis Cluster slot of this call was still moving after {attempt} attempts in {waited.TotalMilliseconds:0} ms; nothing was counted.",
+                        refusal);
+                }
+
+                if (attempt == 0)
+                {
+                    Log.SlotMoving(_logger, script.Name, refusal.Message);
+                }
+
+                TimeSpan backoff = TimeSpan.FromMilliseconds(Math.Min(MaxBackoffMilliseconds, 1 << Math.Min(attempt, 4)));
+                attempt++;
+                await Task.Delay(backoff, _timeProvider, cancellationToken).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                return await database.ScriptEvaluateAsync(script.Hash, keys, arguments).ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (IsRetriable(ex))
+            {
+                refusal = ex;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a script by its text after the server answered NOSCRIPT. EVAL runs the script and caches it again on that
+    /// node, so the next EVALSHA succeeds. Sent as a raw command, routed by its keys, so that the client's own script
+    /// cache cannot turn it back into an EVALSHA.
+    /// </summary>
+    private Task<RedisResult> EvaluateTextAsync(IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments)
+    {
+        Log.ScriptReloaded(_logger, script.Name);
+        object[] command = new object[2 + keys.Length + arguments.Length];
+        command[0] = script.Text;
+        command[1] = keys.Length;
+        for (int i = 0; i < keys.Length; i++)
+        {
+            command[2 + i] = keys[i];
+        }
+
+        for (int i = 0; i < arguments.Length; i++)
+        {
+            command[2 + keys.Length + i] = arguments[i];
+        }
+
+        return database.ExecuteAsync("EVAL", command);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 310, EventName = "RedisScriptReloaded", Level = LogLevel.Debug,
+            Message = "A Redis node did not have the EmailGuard '{Script}' script cached (first use, SCRIPT FLUSH, restart or failover); it was sent with EVAL.")]
+        public static partial void ScriptReloaded(ILogger logger, string script);
+
+        [LoggerMessage(EventId = 1300, EventName = "RedisSlotMoving", Level = LogLevel.Debug,
+            Message = "A Redis Cluster node refused the EmailGuard '{Script}' script while its slot moves ({Refusal}); it is sent again.")]
+        public static partial void SlotMoving(ILogger logger, string script, string refusal);
+
+        [LoggerMessage(EventId = 1301, EventName = "RedisSlotStillMoving", Level = LogLevel.Warning,
+            Message = "The Redis Cluster slot of an EmailGuard '{Script}' script was still moving after {Attempts} attempts in {Waited} ({Refusal}); the call is denied as store-unavailable, nothing was counted.")]
+        public static partial void SlotStillMoving(ILogger logger, string script, int attempts, TimeSpan waited, string refusal);
+    }
+}

@@ -1,0 +1,38 @@
+using EmailGuard.Redis.Tests.Guard;
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Redis;
+
+// The Redis suites that must hold on Garnet too, each run against a Garnet started with --lua --lua-transaction-mode:
+// the store contract, the differential test against the in-memory store, exactness at 8 multiplexers x 64 callers,
+// the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures and the guard scenarios.
+// Suites that need commands Garnet lacks (CLIENT PAUSE, CONFIG RESETSTAT) are not in this list; tests inside these
+// suites that do decide by the fixture's detected server (RedisServerFixture.IsGarnet), never by its type.
+namespace EmailGuard.Redis.Tests.Garnet;
+
+/// <summary>The store contract on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreContractTests(GarnetServerFixture garnet) : RedisStoreContractTestsBase(garnet.CreateMultiplexer);
+
+/// <summary>The same decisions as the in-memory store, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreDifferentialTests(GarnetServerFixture garnet) : RedisStoreDifferentialTestsBase(garnet.CreateMultiplexer);
+
+/// <summary>Exactness with 8 multiplexers of 64 callers each, on Garnet in transaction mode.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreConcurrencyTests(GarnetServerFixture garnet) : RedisRateLimitStoreConcurrencyTests(garnet);
+
+/// <summary>The server-time layout on Garnet's clock and Garnet's expiry, which drops a key as its expiry millisecond begins.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreServerTimeTests(GarnetServerFixture garnet) : RedisRateLimitStoreServerTimeTests(garnet);
+
+/// <summary>The store's Redis-specific behaviour and the TTL scan, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreTests(GarnetServerFixture garnet) : RedisRateLimitStoreTests(garnet);
+
+/// <summary>A failed script leaves no key without a TTL, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetScriptFailureTests(GarnetServerFixture garnet) : RedisScriptFailureTestsBase(garnet);
+
+/// <summary>The send guard's incident scenarios, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetSendGuardScenarioTests(GarnetServerFixture garnet) : RedisSendGuardScenarioTestsBase(garnet.CreateMultiplexer);

@@ -1,0 +1,7 @@
+using EmailGuard.Testing.Redis;
+
+namespace EmailGuard.Redis.Tests;
+
+/// <summary>Every test that runs on Garnet shares one <see cref="GarnetServerFixture"/>.</summary>
+[CollectionDefinition(GarnetServerFixture.CollectionName)]
+public sealed class GarnetCollection : ICollectionFixture<GarnetServerFixture>;

@@ -1,0 +1,113 @@
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>A script failure on the single Redis node.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisScriptFailureTests(RedisServerFixture redis) : RedisScriptFailureTestsBase(redis);
+
+/// <summary>
+/// A script either fails before it writes anything, or leaves every key it wrote with a TTL. The failure is forced
+/// with a key of the wrong type (a list where a counter belongs), which makes the server refuse the command that
+/// touches it; the base class then scans every key the test wrote for a missing TTL. On Garnet this is also how the
+/// old <c>SET … PXAT</c> failed: after the counter's <c>INCRBY</c>, leaving it without a TTL.
+/// </summary>
+public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : RedisStoreTestBase(redis)
+{
+    private static readonly RateLimitRule s_fixed = RateLimitRule.FixedWindow(10, TimeSpan.FromHours(1));
+    private static readonly RateLimitRule s_sliding = RateLimitRule.SlidingWindow(10, TimeSpan.FromHours(1), segments: 6);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AcquireAsync_SingleKeyOnAKeyOfAnotherType_FailsAndWritesNothing(bool useServerTime)
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        string wrong = await PlantListAsync(store, "wrong", s_fixed);
+
+        Func<Task> act = async () => await store.AcquireAsync(new[] { new RateLimitRequest("wrong", s_fixed) }, Memory<RateLimitEntry>.Empty);
+
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*WRONGTYPE*");
+        (await Admin.GetDatabase().KeyTypeAsync(wrong)).Should().Be(RedisType.List, "the failed script changed nothing");
+    }
+
+    [Theory]
+    [InlineData(false, "fixed")]
+    [InlineData(true, "fixed")]
+    [InlineData(false, "sliding")]
+    [InlineData(true, "sliding")]
+    public async Task AcquireAsync_MultiKeyWithTheLastKeyNotACounter_FailsBeforeWritingAnyCounter(bool useServerTime, string wrongShape)
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RateLimitRule wrongRule = wrongShape == "fixed" ? s_fixed : s_sliding;
+        string wrong = await PlantStringAsync(store, "wrong", wrongRule);
+        RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", wrongRule)];
+
+        Func<Task> act = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        // A string that is not a number, where a fixed-window counter (an integer) or a sliding one (a hash) belongs.
+        // A list would not do on Garnet: its GET does not see a list (objects live in a store of their own).
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage(wrongShape == "fixed" ? "*does not hold an integer*" : "*WRONGTYPE*");
+        (await Admin.GetDatabase().KeyExistsAsync([store.CounterKey("a", s_fixed), store.CounterKey("b", s_sliding)]))
+            .Should().Be(0, "every key is read, and so type-checked, before the first write");
+        ((string?)await Admin.GetDatabase().StringGetAsync(wrong)).Should().Be("not a counter");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RefundAsync_FailingHalfWay_LeavesEveryKeyItWroteWithATtl(bool useServerTime)
+    {
+        // The refund claims its marker and gives back the first counter before it reaches the planted key: writes
+        // before the failure stay, and each of them kept or set a TTL (the scan after the test checks every key).
+        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RateLimitRequest[] requests = [new("p", s_fixed, 3), new("p", s_sliding, 2)];
+        RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey("p", s_sliding));
+        await Admin.GetDatabase().StringSetAsync(store.CounterKey("p", s_sliding), "not a hash", TimeSpan.FromMinutes(1));
+
+        Func<Task> act = async () => await store.RefundAsync(requests, admitted);
+
+        admitted.IsAllowed.Should().BeTrue();
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*WRONGTYPE*");
+        (await Admin.GetDatabase().KeyTimeToLiveAsync(store.CounterKey("p", s_fixed))).Should().NotBeNull();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AcquireAsync_ServerOrClientTime_EveryCounterWrittenHasATtl(bool useServerTime)
+    {
+        // The path where Garnet refused SET … PXAT after INCRBY had run: the single-key, multi-key and coalesced
+        // acquires, each on a fresh counter.
+        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        await store.AcquireAsync(new[] { new RateLimitRequest("one", s_fixed) }, Memory<RateLimitEntry>.Empty);
+        await store.AcquireAsync(new[] { new RateLimitRequest("multi-a", s_fixed), new RateLimitRequest("multi-b", s_sliding) }, Memory<RateLimitEntry>.Empty);
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => store.AcquireAsync(new[] { new RateLimitRequest("many", s_fixed) }, Memory<RateLimitEntry>.Empty).AsTask()));
+        await store.SettledAsync();
+
+        string[] counters = [store.CounterKey("one", s_fixed), store.CounterKey("multi-a", s_fixed), store.CounterKey("multi-b", s_sliding), store.CounterKey("many", s_fixed)];
+        foreach (string counter in counters)
+        {
+            (await Admin.GetDatabase().KeyTimeToLiveAsync(counter)).Should().NotBeNull($"{counter} was written by the store");
+        }
+
+        ((long)await Admin.GetDatabase().StringGetAsync(store.CounterKey("many", s_fixed))).Should().Be(10, "a limit of 10, however many callers");
+    }
+
+    private async Task<string> PlantListAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
+    {
+        string name = store.CounterKey(key, rule);
+        await Admin.GetDatabase().ListLeftPushAsync(name, "not a counter");
+        await Admin.GetDatabase().KeyExpireAsync(name, TimeSpan.FromMinutes(1));
+        return name;
+    }
+
+    private async Task<string> PlantStringAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
+    {
+        string name = store.CounterKey(key, rule);
+        await Admin.GetDatabase().StringSetAsync(name, "not a counter", TimeSpan.FromMinutes(1));
+        return name;
+    }
+}
