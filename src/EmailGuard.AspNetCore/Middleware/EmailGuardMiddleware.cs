@@ -22,7 +22,7 @@ internal sealed partial class EmailGuardMiddleware
     private const int MaxPlainKeyValueLength = 128;
 
     private readonly RequestDelegate _next;
-    private readonly ResilientRateLimitStore _store;
+    private readonly IResilientRateLimitStore _store;
     private readonly ILogger _logger;
     private readonly EndpointMetrics _metrics;
     private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
@@ -33,7 +33,7 @@ internal sealed partial class EmailGuardMiddleware
 
     public EmailGuardMiddleware(
         RequestDelegate next,
-        ResilientRateLimitStore store,
+        IResilientRateLimitStore store,
         IOptions<EmailGuardEndpointOptions> options,
         IOptionsFactory<EmailGuardEndpointOptions> optionsFactory,
         ILoggerFactory loggerFactory,

@@ -58,19 +58,19 @@ public static class EmailGuardRedisBuilderExtensions
                 ? sp.GetService<IConnectionMultiplexer>
                 : null,
             sp.GetService<ILogger<RedisConnection>>()));
-        services.TryAddSingleton(sp => new RedisRateLimitStore(
+        builder.AddRateLimitStore(sp => new RedisRateLimitStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisRateLimitStore>>(),
             sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
-        services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
-        services.AddRedisGuardState();
+        builder.AddStateStore(sp => new RedisEmailGuardStateStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisEvictionPolicyCheck>>())));
-        EmailGuardStartup.Register(services);
         return builder;
     }
 }

@@ -664,18 +664,18 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
             ? ReferenceEquals(counter, counters[b])
             : counters[b] is null
               && string.Equals(requests[a].Key, requests[b].Key, StringComparison.Ordinal)
-              && string.Equals(requests[a].Rule.Id, requests[b].Rule.Id, StringComparison.Ordinal);
+              && string.Equals(requests[a].Rule.ShapeId, requests[b].Rule.ShapeId, StringComparison.Ordinal);
 
     /// <summary>The counters of a rule's shape.</summary>
     private ConcurrentDictionary<string, InMemoryCounter> CountersOf(RateLimitRule rule) => ShapeOf(rule).Counters;
 
     /// <summary>
     /// The shape of a rule. Rules are long-lived objects, so the shape is first looked up by the identity of the rule's
-    /// <see cref="RateLimitRule.Id"/> string among a few remembered ones, which is cheaper than hashing it.
+    /// <see cref="RateLimitRule.ShapeId"/> string among a few remembered ones, which is cheaper than hashing it.
     /// </summary>
     private InMemoryShape ShapeOf(RateLimitRule rule)
     {
-        string id = rule.Id;
+        string id = rule.ShapeId;
         foreach (ShapeAlias alias in _aliases)
         {
             if (ReferenceEquals(alias.Id, id))

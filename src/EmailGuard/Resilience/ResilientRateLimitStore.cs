@@ -10,7 +10,7 @@ namespace EmailGuard;
 /// circuit never escapes as an exception, it becomes the caller's <see cref="StoreFailureMode"/>. Only bad input
 /// (<see cref="ArgumentException"/>) and the caller's own cancellation escape.
 /// </summary>
-internal sealed partial class ResilientRateLimitStore
+internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
 {
     private static readonly TimeSpan s_minimumRetryAfter = TimeSpan.FromSeconds(1);
 
@@ -151,6 +151,10 @@ internal sealed partial class ResilientRateLimitStore
             throw;
         }
     }
+
+    /// <inheritdoc />
+    ValueTask<bool> IResilientRateLimitStore.RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
+        => TryRefundAsync(requests, decision, cancellationToken);
 
     private async ValueTask<RateLimitDecision> DecideAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
