@@ -32,8 +32,10 @@ for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore; do
   done
   unzip -l "$feed/$project.$version.nupkg" | grep -q ' README.md$' || { echo "packages: $project has no README.md" >&2; exit 1; }
   if [[ "$project" != EmailGuard ]]; then
-    grep -qF "id=\"EmailGuard\" version=\"[$version]\"" <<<"$nuspec" \
-      || { echo "packages: $project does not pin EmailGuard to [$version]" >&2; grep dependency <<<"$nuspec" >&2; exit 1; }
+    # The packages share no internals, so a sibling accepts any version of the same major: [version, next major).
+    next_major="$(( ${version%%.*} + 1 )).0.0"
+    grep -qF "id=\"EmailGuard\" version=\"[$version, $next_major)\"" <<<"$nuspec" \
+      || { echo "packages: $project does not depend on EmailGuard [$version, $next_major)" >&2; grep dependency <<<"$nuspec" >&2; exit 1; }
   fi
 done
 

@@ -1,5 +1,6 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -17,7 +18,10 @@ public static class EmailGuardApplicationBuilderExtensions
     public static IApplicationBuilder UseEmailGuard(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        if (app.ApplicationServices.GetService(typeof(EmailGuardMarkerService)) is null)
+        // AddEmailGuard() registers the resilient store; asking whether it is registered creates nothing.
+        if (app.ApplicationServices.GetService(typeof(IServiceProviderIsService)) is IServiceProviderIsService isService
+            ? !isService.IsService(typeof(IResilientRateLimitStore))
+            : app.ApplicationServices.GetService(typeof(IResilientRateLimitStore)) is null)
         {
             throw new InvalidOperationException(
                 "Unable to find the required EmailGuard services. Add them by calling 'services.AddEmailGuard()' " +

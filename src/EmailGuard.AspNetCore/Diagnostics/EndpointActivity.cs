@@ -12,6 +12,9 @@ internal static class EndpointActivity
 {
     public const string Name = "emailguard.endpoint.decide";
 
+    // The core's source is internal to it; a second ActivitySource of the same public name reaches the same listeners.
+    private static readonly ActivitySource s_source = new(EmailGuardDiagnostics.ActivitySourceName);
+
     public const string PolicyTag = "emailguard.policy";
 
     public const string OutcomeTag = "emailguard.outcome";
@@ -21,7 +24,7 @@ internal static class EndpointActivity
     /// <summary>Starts the activity only when a listener samples it; otherwise returns null without allocating.</summary>
     public static Activity? Start(string policy)
     {
-        Activity? activity = EmailGuardActivitySource.Instance.StartActivity(Name, ActivityKind.Internal);
+        Activity? activity = s_source.StartActivity(Name, ActivityKind.Internal);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag(PolicyTag, policy);

@@ -19,7 +19,7 @@ namespace EmailGuard.AspNetCore;
 internal sealed partial class EmailGuardMiddleware
 {
     private readonly RequestDelegate _next;
-    private readonly ResilientRateLimitStore _store;
+    private readonly IResilientRateLimitStore _store;
     private readonly ILogger _logger;
     private readonly EndpointMetrics _metrics;
     private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
@@ -30,7 +30,7 @@ internal sealed partial class EmailGuardMiddleware
 
     public EmailGuardMiddleware(
         RequestDelegate next,
-        ResilientRateLimitStore store,
+        IResilientRateLimitStore store,
         IOptions<EmailGuardEndpointOptions> options,
         IOptionsFactory<EmailGuardEndpointOptions> optionsFactory,
         ILoggerFactory loggerFactory,

@@ -26,7 +26,7 @@ internal sealed class EmailRateLimitPartition
 
         // Rules of one shape share a counter: twice in one acquire (a path rule given in code and in configuration,
         // a policy helper run twice) they would count each request twice. The stricter limit stays.
-        Rules = SendGuardRules.Normalize(rules);
+        Rules = StrictestPerShape(rules);
     }
 
     public PartitionKind Kind { get; }
@@ -87,5 +87,28 @@ internal sealed class EmailRateLimitPartition
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// One rule per shape, the stricter one. The send guard folds its rules the same way; the two stay separate
+    /// because the send guard's rule table is internal to the core package.
+    /// </summary>
+    private static RateLimitRule[] StrictestPerShape(IEnumerable<RateLimitRule> rules)
+    {
+        List<RateLimitRule> result = [];
+        foreach (RateLimitRule rule in rules)
+        {
+            int same = result.FindIndex(r => r.HasSameShape(rule));
+            if (same < 0)
+            {
+                result.Add(rule);
+            }
+            else if (rule.Limit < result[same].Limit)
+            {
+                result[same] = rule;
+            }
+        }
+
+        return [.. result];
     }
 }

@@ -58,14 +58,15 @@ public static class EmailGuardRedisBuilderExtensions
                 ? sp.GetService<IConnectionMultiplexer>
                 : null,
             sp.GetService<ILogger<RedisConnection>>()));
-        services.TryAddSingleton(sp => new RedisRateLimitStore(
+        builder.AddRateLimitStore(sp => new RedisRateLimitStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisRateLimitStore>>(),
             sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
-        services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
-        services.AddRedisGuardState();
+        builder.AddStateStore(sp => new RedisEmailGuardStateStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
@@ -75,7 +76,6 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisServerCompatibilityCheck>>())));
-        EmailGuardStartup.Register(services);
         return builder;
     }
 }

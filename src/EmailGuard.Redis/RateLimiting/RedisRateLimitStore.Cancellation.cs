@@ -10,9 +10,17 @@ namespace EmailGuard.Redis;
 /// is given back as soon as it completes, so the counter settles at exactly what callers were told was admitted.
 /// </summary>
 /// <remarks>
+/// <para>
 /// A script that fails after it was sent (a timeout, a dropped connection) may or may not have run; nothing is given
 /// back then, since giving back what was never taken could let a limit be passed. A give-back that fails is logged;
 /// the permit then stays taken until its window ends, which only makes that limit stricter.
+/// </para>
+/// <para>
+/// The core's resilient store has a similar tracker on purpose: only the set of running tasks that tests await is
+/// alike, a dozen lines. The give-back differs (this one reads from the raw script reply whether and when it admitted,
+/// and refunds by that timestamp; the core's refunds a finished decision through the public store interface), and
+/// sharing the dozen lines would make a task tracker public API of the core, which no store needs.
+/// </para>
 /// </remarks>
 internal sealed partial class RedisRateLimitStore
 {

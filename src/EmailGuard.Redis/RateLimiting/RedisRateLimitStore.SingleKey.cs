@@ -14,7 +14,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
     {
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        string key = RedisCounterKey.Create(_connection.KeyPrefix, request.Key, request.Rule.Id, WindowIndex(request.Rule, now));
+        string key = RedisCounterKey.Create(_connection.KeyPrefix, request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now));
         return _coalescer.AcquireAsync(key, request, results, now, cancellationToken);
     }
 
@@ -37,7 +37,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
         else
         {
             script = s_acquireOneClientScript;
-            arguments = [rule.Limit, request.Cost, WindowMath.FixedWindowEnd(now, window) - now + ExpiryGraceMilliseconds];
+            arguments = [rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds];
         }
 
         Task<RedisResult> sent = _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
@@ -77,7 +77,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
         long ttl = _useServerTime
             ? 0
             : Math.Clamp(
-                WindowMath.FixedWindowEnd(batch[0].Now, window) - _timeProvider.GetUtcNow().ToUnixTimeMilliseconds() + ExpiryGraceMilliseconds,
+                rule.GetWindowEnd(batch[0].Now) - _timeProvider.GetUtcNow().ToUnixTimeMilliseconds() + ExpiryGraceMilliseconds,
                 1,
                 window + ExpiryGraceMilliseconds);
         RedisValue[] arguments = new RedisValue[4 + (2 * batch.Count)];
@@ -134,27 +134,27 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
         if (_useServerTime)
         {
             long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-            reset = WindowMath.FloorDiv(now + serverLeftMs + 1 + (window / 2), window) * window;
+            reset = request.Rule.GetWindowIndex(now + serverLeftMs + 1 + (window / 2)) * window;
             retry = serverLeftMs + 1;
             decidedAt = Math.Clamp(now, reset - window, reset - 1);
         }
         else
         {
-            reset = WindowMath.FixedWindowEnd(callerNowMs, window);
+            reset = request.Rule.GetWindowEnd(callerNowMs);
             retry = reset - callerNowMs;
             decidedAt = callerNowMs;
         }
 
         bool allowed = countWithCost <= request.Rule.Limit;
         long count = allowed ? countWithCost : countWithCost - request.Cost;
-        TimeSpan retryAfter = allowed ? TimeSpan.Zero : WindowMath.Milliseconds(retry);
+        TimeSpan retryAfter = allowed ? TimeSpan.Zero : TimeSpan.FromMilliseconds(retry);
         if (!results.IsEmpty)
         {
-            results.Span[0] = new RateLimitEntry(allowed, count, request.Rule.Limit, retryAfter, WindowMath.FromUnixMilliseconds(reset));
+            results.Span[0] = new RateLimitEntry(allowed, count, request.Rule.Limit, retryAfter, DateTimeOffset.FromUnixTimeMilliseconds(reset));
         }
 
         return new RateLimitDecision(
-            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, WindowMath.FromUnixMilliseconds(decidedAt),
+            allowed ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded, allowed ? -1 : 0, retryAfter, DateTimeOffset.FromUnixTimeMilliseconds(decidedAt),
             allowed ? NextAcquisitionId() : 0);
     }
 }

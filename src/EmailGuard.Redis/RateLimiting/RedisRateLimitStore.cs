@@ -75,7 +75,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
         }
 
-        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
+        RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
         if (requests.Length == 1)
         {
             ref readonly RateLimitRequest single = ref requests.Span[0];
@@ -96,7 +96,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
         }
 
-        RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
+        RateLimitValidation.ValidatePeek(requests.Span, results.Length);
         return DecideAsync(requests, results, commit: false, cancellationToken);
     }
 
@@ -107,7 +107,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             return ValueTask.FromCanceled<bool>(cancellationToken);
         }
 
-        RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
+        RateLimitValidation.ValidateRefund(requests.Span);
         return requests.Length == 0 || !decision.IsRefundable
             ? new(false)
             : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
@@ -115,8 +115,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
     {
-        RateLimitValidation.ValidateKey(key, nameof(key));
-        ArgumentNullException.ThrowIfNull(rule);
+        RateLimitValidation.ValidateReset(key, rule);
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled(cancellationToken);
@@ -132,14 +131,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     internal string CounterKey(string key, RateLimitRule rule) => CounterKey(key, rule, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
 
     private string CounterKey(string key, RateLimitRule rule, long nowMs)
-        => RedisCounterKey.Create(_connection.KeyPrefix, key, rule.Id, WindowIndex(rule, nowMs));
+        => RedisCounterKey.Create(_connection.KeyPrefix, key, rule.ShapeId, WindowIndex(rule, nowMs));
 
     /// <summary>
     /// The window index that goes into a counter's name: a client-clock fixed window's, so that each window has its
     /// own key and a window ends exactly when the clock says, whatever the server's clock; <see cref="RedisCounterKey.NoWindow"/> otherwise.
     /// </summary>
     private long WindowIndex(RateLimitRule rule, long nowMs)
-        => !_useServerTime && rule.Algorithm == RateLimitAlgorithm.FixedWindow ? WindowMath.FloorDiv(nowMs, rule.WindowMilliseconds) : RedisCounterKey.NoWindow;
+        => !_useServerTime && rule.Algorithm == RateLimitAlgorithm.FixedWindow ? rule.GetWindowIndex(nowMs) : RedisCounterKey.NoWindow;
 
     private async ValueTask ResetCoreAsync(string key, RateLimitRule rule, CancellationToken cancellationToken)
     {
@@ -148,11 +147,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         long index = WindowIndex(rule, now);
         string prefix = _connection.KeyPrefix;
         RedisKey[] keys = index == RedisCounterKey.NoWindow
-            ? [CounterKey(key, rule, now), RedisCounterKey.Tombstone(prefix, key, rule.Id, index)]
+            ? [CounterKey(key, rule, now), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index)]
 
             // An instance whose clock lags may still count into the previous window's key during the grace.
             : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
-                RedisCounterKey.Tombstone(prefix, key, rule.Id, index), RedisCounterKey.Tombstone(prefix, key, rule.Id, index - 1)];
+                RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index - 1)];
         RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.WindowMilliseconds + ExpiryGraceMilliseconds];
         await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
     }
@@ -258,14 +257,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             int i = group is null ? k : group[k];
             RateLimitRule rule = span[i].Rule;
             groupKeys[k] = keys[i];
-            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.Id, WindowIndex(rule, acquiredAtMs));
+            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, acquiredAtMs));
             longest = rule.WindowMilliseconds > longest.WindowMilliseconds ? rule : longest;
         }
 
         long markerTtl = longest.WindowMilliseconds + ExpiryGraceMilliseconds;
         if (acquisitionId != 0)
         {
-            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.Id);
+            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.ShapeId);
         }
 
         RedisResult reply = await _scripts.EvaluateAsync(
@@ -286,7 +285,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             for (int j = Math.Max(0, i - 8); j < i; j++)
             {
                 if (string.Equals(requests[j].Key, requests[i].Key, StringComparison.Ordinal)
-                    && string.Equals(requests[j].Rule.Id, requests[i].Rule.Id, StringComparison.Ordinal))
+                    && string.Equals(requests[j].Rule.ShapeId, requests[i].Rule.ShapeId, StringComparison.Ordinal))
                 {
                     same = j;
                     break;
@@ -295,7 +294,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
             keys[i] = same >= 0
                 ? keys[same]
-                : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.Id, WindowIndex(requests[i].Rule, nowMs));
+                : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.ShapeId, WindowIndex(requests[i].Rule, nowMs));
         }
 
         return keys;

@@ -83,8 +83,8 @@ internal static class RedisScriptCodec
                     (long)reply[at] == 1,
                     (long)reply[at + 1],
                     requests[i].Rule.Limit,
-                    entryRetry < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(entryRetry),
-                    WindowMath.FromUnixMilliseconds((long)reply[at + 3]));
+                    entryRetry < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(entryRetry),
+                    DateTimeOffset.FromUnixTimeMilliseconds((long)reply[at + 3]));
             }
         }
 

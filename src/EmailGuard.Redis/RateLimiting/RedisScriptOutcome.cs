@@ -16,7 +16,7 @@ internal readonly record struct RedisScriptOutcome(long NowMs, int DeniedIndex, 
     public RateLimitDecision ToDecision(long acquisitionId) => new(
         DeniedIndex < 0 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
         DeniedIndex,
-        DeniedIndex < 0 ? TimeSpan.Zero : RetryMs < 0 ? TimeSpan.MaxValue : WindowMath.Milliseconds(RetryMs),
-        WindowMath.FromUnixMilliseconds(NowMs),
+        DeniedIndex < 0 ? TimeSpan.Zero : RetryMs < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(RetryMs),
+        DateTimeOffset.FromUnixTimeMilliseconds(NowMs),
         acquisitionId);
 }

@@ -10,7 +10,7 @@ namespace EmailGuard.Redis;
 /// <remarks>
 /// <para>
 /// Each list entry and flag is its own string key with a TTL when it has an expiry (a list entry is kept
-/// <see cref="GuardStateKeys.ExpiredEntryRetention"/> past its expiry so "include expired" listings can show it). Sorted
+/// <see cref="IEmailGuardStateStore.ExpiredEntryRetention"/> past its expiry so "include expired" listings can show it). Sorted
 /// sets index them (score = when the key expires), so listing reads the index instead of scanning keys with KEYS, and
 /// pruning the index is a ZREMRANGEBYSCORE. A version counter changes on every write, so instances reload only after a change.
 /// </para>
@@ -54,7 +54,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         return version.IsNull ? 0 : (long)version;
     }
 
-    public async ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken)
+    public async ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
@@ -68,13 +68,13 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJsonContext.Default.EmailGuardFlag).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         flags.RemoveAll(f => !f.IsActive(now));
-        return new GuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
+        return new EmailGuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
     }
 
     public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
     {
         string member = ListMember(entry.Kind, entry.PartyType, entry.Value);
-        DateTimeOffset? keepUntil = entry.ExpiresAt + GuardStateKeys.ExpiredEntryRetention;
+        DateTimeOffset? keepUntil = entry.ExpiresAt + IEmailGuardStateStore.ExpiredEntryRetention;
         await WriteAsync(
             _listIndex,
             "l:" + member,
@@ -89,7 +89,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
 
     public async ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
     {
-        string member = GuardStateKeys.FlagMember(flag.PartyType, flag.PartyId, flag.Reason);
+        string member = FlagMember(flag.PartyType, flag.PartyId, flag.Reason);
         await WriteAsync(
             _flagIndex,
             "f:" + member,
@@ -100,14 +100,14 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     }
 
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
-        => DeleteAsync(_flagIndex, "f:", GuardStateKeys.FlagMember(partyType, partyId, reason), cancellationToken);
+        => DeleteAsync(_flagIndex, "f:", FlagMember(partyType, partyId, reason), cancellationToken);
 
     public async ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         ITransaction transaction = db.CreateTransaction();
         _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJsonContext.Default.EmailGuardFlagEvent));
-        _ = transaction.ListTrimAsync(_events, 0, GuardStateKeys.MaxFlagEvents - 1);
+        _ = transaction.ListTrimAsync(_events, 0, IEmailGuardStateStore.MaxFlagEvents - 1);
         _ = transaction.KeyExpireAsync(_events, EventLogRetention);
         await transaction.ExecuteAsync().ConfigureAwait(false);
     }
@@ -115,7 +115,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     public async ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisValue[] values = await db.ListRangeAsync(_events, 0, Math.Min(max, GuardStateKeys.MaxFlagEvents) - 1).ConfigureAwait(false);
+        RedisValue[] values = await db.ListRangeAsync(_events, 0, Math.Min(max, IEmailGuardStateStore.MaxFlagEvents) - 1).ConfigureAwait(false);
         List<EmailGuardFlagEvent> events = new(values.Length);
         foreach (RedisValue value in values)
         {
@@ -129,7 +129,11 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     }
 
     private static string ListMember(EmailGuardListKind kind, EmailGuardPartyType partyType, string value)
-        => string.Create(CultureInfo.InvariantCulture, $"{(int)kind}:{GuardStateKeys.ListMember(partyType, value)}");
+        => string.Create(CultureInfo.InvariantCulture, $"{(int)kind}:{(int)partyType}:{value}");
+
+    /// <summary>A flag's name: one per party and reason, the reason folded to lower case as the store contract says.</summary>
+    private static string FlagMember(EmailGuardPartyType partyType, string partyId, string reason)
+        => string.Create(CultureInfo.InvariantCulture, $"{(int)partyType}:{reason.ToLowerInvariant()}:{partyId}");
 
     private async ValueTask WriteAsync(RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, CancellationToken cancellationToken)
     {

@@ -56,6 +56,10 @@ public static class EmailGuardServiceCollectionExtensions
             sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value));
+        services.TryAddSingleton<IResilientRateLimitStore>(sp => sp.GetRequiredService<ResilientRateLimitStore>());
+
+        // Loads the send guard's state and runs every store's configuration check when the host starts.
+        EmailGuardStartup.Register(services);
 
         return new EmailGuardBuilder(services);
     }

@@ -89,7 +89,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         CheckParty(partyType, partyId);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         int cleared = 0;
         foreach (EmailGuardFlag flag in data.Flags)
         {
@@ -124,7 +124,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         CheckParty(partyType, partyId);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         return [.. data.Flags.Where(f => f.PartyType == partyType && string.Equals(f.PartyId, partyId, StringComparison.Ordinal) && f.IsActive(now))];
     }
 
@@ -132,7 +132,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Take, 1, nameof(query.Take));
-        IReadOnlyList<EmailGuardFlagEvent> events = await _state.Store.GetFlagEventsAsync(GuardStateKeys.MaxFlagEvents, cancellationToken).ConfigureAwait(false);
+        IReadOnlyList<EmailGuardFlagEvent> events = await _state.Store.GetFlagEventsAsync(IEmailGuardStateStore.MaxFlagEvents, cancellationToken).ConfigureAwait(false);
         return [.. events
             .Where(e => (query.PartyType is not { } type || e.PartyType == type)
                 && (query.PartyId is null || string.Equals(e.PartyId, query.PartyId, StringComparison.Ordinal))

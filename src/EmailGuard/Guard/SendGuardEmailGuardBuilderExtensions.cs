@@ -40,7 +40,6 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetService<ILogger<GuardStateCache>>(),
                 sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value,
                 sp.GetService<IMeterFactory>()));
-            EmailGuardStartup.Register(services);
             services.TryAddSingleton(sp => new EmailSendGuard(
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),
                 sp.GetRequiredService<ResilientRateLimitStore>(),

@@ -181,5 +181,5 @@ internal sealed partial class InMemoryRateLimitStore
             ? ReferenceEquals(counter, counters[b])
             : counters[b] is null
               && string.Equals(requests[a].Key, requests[b].Key, StringComparison.Ordinal)
-              && string.Equals(requests[a].Rule.Id, requests[b].Rule.Id, StringComparison.Ordinal);
+              && string.Equals(requests[a].Rule.ShapeId, requests[b].Rule.ShapeId, StringComparison.Ordinal);
 }

@@ -12,11 +12,11 @@ internal sealed partial class InMemoryRateLimitStore
 
     /// <summary>
     /// The shape of a rule. Rules are long-lived objects, so the shape is first looked up by the identity of the rule's
-    /// <see cref="RateLimitRule.Id"/> string among a few remembered ones, which is cheaper than hashing it.
+    /// <see cref="RateLimitRule.ShapeId"/> string among a few remembered ones, which is cheaper than hashing it.
     /// </summary>
     private InMemoryShape ShapeOf(RateLimitRule rule)
     {
-        string id = rule.Id;
+        string id = rule.ShapeId;
         foreach (ShapeAlias alias in _aliases)
         {
             if (ReferenceEquals(alias.Id, id))

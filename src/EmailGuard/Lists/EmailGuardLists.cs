@@ -67,7 +67,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         // Entries stored in another spelling of the same party (older versions, direct writes) go too. The reloaded
         // snapshot knows each stored value's match form, so this normalizes only entries it has not seen before.
         GuardStateSnapshot snapshot = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
-        foreach (EmailGuardListEntry other in snapshot.Data.Entries)
+        foreach (EmailGuardListEntry other in snapshot.Data.ListEntries)
         {
             if (other.Kind == kind && other.PartyType == partyType && string.Equals(snapshot.MatchFormOf(other), normalized, StringComparison.Ordinal))
             {
@@ -97,9 +97,9 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         ArgumentOutOfRangeException.ThrowIfLessThan(query.Take, 1, nameof(query.Take));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(query.Take, EmailGuardListQuery.MaxTake, nameof(query.Take));
 
-        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        IEnumerable<EmailGuardListEntry> matches = data.Entries.Where(e =>
+        IEnumerable<EmailGuardListEntry> matches = data.ListEntries.Where(e =>
             e.Kind == query.Kind
             && (query.PartyType is not { } type || e.PartyType == type)
             && (query.IncludeExpired || e.IsActive(now))
@@ -125,10 +125,10 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     public async ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
-        GuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         Dictionary<string, int> counts = new(StringComparer.OrdinalIgnoreCase);
-        foreach (EmailGuardListEntry entry in data.Entries)
+        foreach (EmailGuardListEntry entry in data.ListEntries)
         {
             if (entry.Kind == kind && (includeExpired || entry.IsActive(now)))
             {

@@ -55,7 +55,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
             case RateLimitAlgorithm.FixedWindow:
                 ArgumentOutOfRangeException.ThrowIfGreaterThan(segments, 1);
                 segments = 1;
-                Id = string.Create(CultureInfo.InvariantCulture, $"f{windowMs}");
+                ShapeId = string.Create(CultureInfo.InvariantCulture, $"f{windowMs}");
                 break;
             case RateLimitAlgorithm.SlidingWindow:
                 if (segments == 0)
@@ -70,7 +70,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
                         $"{segments} segments do not divide a window of {windowMs} ms into whole milliseconds.", nameof(segments));
                 }
 
-                Id = string.Create(CultureInfo.InvariantCulture, $"s{windowMs}x{segments}");
+                ShapeId = string.Create(CultureInfo.InvariantCulture, $"s{windowMs}x{segments}");
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown algorithm.");
@@ -84,7 +84,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         SegmentMilliseconds = windowMs / segments;
     }
 
-    // Shares the shape's Id string, so stores that remember shapes by reference recognize a reduced rule at once.
+    // Shares the shape's ShapeId string, so stores that remember shapes by reference recognize a reduced rule at once.
     private RateLimitRule(RateLimitRule shape, long limit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
@@ -93,7 +93,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         Window = shape.Window;
         Algorithm = shape.Algorithm;
         Segments = shape.Segments;
-        Id = shape.Id;
+        ShapeId = shape.ShapeId;
         WindowMilliseconds = shape.WindowMilliseconds;
         SegmentMilliseconds = shape.SegmentMilliseconds;
     }
@@ -111,14 +111,50 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     public int Segments { get; }
 
     /// <summary>
-    /// The rule's shape (algorithm, window, segments) as a short stable string, e.g. <c>f3600000</c> or
-    /// <c>s60000x10</c>. Stores use it in counter keys; it deliberately leaves the limit out.
+    /// Gets the rule's shape (algorithm, window, segments) as a short stable string, e.g. <c>f3600000</c> or
+    /// <c>s60000x10</c>.
     /// </summary>
-    internal string Id { get; }
+    /// <value>
+    /// The same string for every rule of the same shape, whatever its limit, so a store that names its counters by
+    /// key and <see cref="ShapeId"/> lets a reduced rule (<see cref="WithLimit"/>) count into the normal rule's
+    /// counters. It deliberately leaves the limit out, and its format never changes between versions, since stored
+    /// counter names depend on it.
+    /// </value>
+    public string ShapeId { get; }
 
-    internal long WindowMilliseconds { get; }
+    /// <summary>Gets the window length in whole milliseconds: the unit every window calculation uses.</summary>
+    public long WindowMilliseconds { get; }
 
-    internal long SegmentMilliseconds { get; }
+    /// <summary>
+    /// Gets the segment length in whole milliseconds: <see cref="WindowMilliseconds"/> divided by
+    /// <see cref="Segments"/>, so the whole window for a fixed window.
+    /// </summary>
+    public long SegmentMilliseconds { get; }
+
+    /// <summary>
+    /// Gets the index of the window that holds an instant. Windows are aligned to multiples of the window length since
+    /// the Unix epoch (UTC), so every store and every app instance agrees on them: "per day" means per UTC day.
+    /// </summary>
+    /// <param name="unixTimeMilliseconds">The instant, in milliseconds since the Unix epoch.</param>
+    /// <returns>The instant divided by <see cref="WindowMilliseconds"/>, rounded down (also before 1970).</returns>
+    public long GetWindowIndex(long unixTimeMilliseconds) => WindowMath.FloorDiv(unixTimeMilliseconds, WindowMilliseconds);
+
+    /// <summary>
+    /// Gets the end of the window that holds an instant: when a fixed-window counter starts over, and how long its
+    /// key needs to live.
+    /// </summary>
+    /// <param name="unixTimeMilliseconds">The instant, in milliseconds since the Unix epoch.</param>
+    /// <returns>The first millisecond of the next window, in milliseconds since the Unix epoch.</returns>
+    public long GetWindowEnd(long unixTimeMilliseconds) => WindowMath.FixedWindowEnd(unixTimeMilliseconds, WindowMilliseconds);
+
+    /// <summary>
+    /// Gets the index of the segment that holds an instant. A sliding window of <see cref="Segments"/> segments counts
+    /// the segments with indexes from <c>index - Segments + 1</c> to <c>index</c>; segments are aligned to the Unix
+    /// epoch like windows.
+    /// </summary>
+    /// <param name="unixTimeMilliseconds">The instant, in milliseconds since the Unix epoch.</param>
+    /// <returns>The instant divided by <see cref="SegmentMilliseconds"/>, rounded down (also before 1970).</returns>
+    public long GetSegmentIndex(long unixTimeMilliseconds) => WindowMath.FloorDiv(unixTimeMilliseconds, SegmentMilliseconds);
 
     /// <summary>
     /// The default split of a window: <see cref="DefaultSlidingSegments"/> when it divides the window, else the largest
@@ -179,18 +215,18 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     public bool HasSameShape(RateLimitRule other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return string.Equals(Id, other.Id, StringComparison.Ordinal);
+        return string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal);
     }
 
     /// <inheritdoc />
     public bool Equals(RateLimitRule? other)
-        => other is not null && Limit == other.Limit && string.Equals(Id, other.Id, StringComparison.Ordinal);
+        => other is not null && Limit == other.Limit && string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as RateLimitRule);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Limit, Id);
+    public override int GetHashCode() => HashCode.Combine(Limit, ShapeId);
 
     /// <inheritdoc />
     public override string ToString()

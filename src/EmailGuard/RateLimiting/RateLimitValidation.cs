@@ -1,15 +1,49 @@
 namespace EmailGuard;
 
 /// <summary>
-/// Argument checks shared by every store, so that bad input gets the same clear exception everywhere and is rejected
-/// before any counter moves.
+/// The argument checks every <see cref="IRateLimitStore"/> runs first, so that bad input gets the same clear exception
+/// from every store and is rejected before any counter moves.
 /// </summary>
-internal static class RateLimitValidation
+/// <remarks>
+/// A store calls the method of the operation it implements before it does anything else; the shared contract suite
+/// expects exactly these exceptions. The checks do not allocate unless they throw.
+/// </remarks>
+public static class RateLimitValidation
 {
     /// <summary>The most requests one call may carry (a message to 2,000 recipients with its domains fits).</summary>
     public const int MaxRequestsPerCall = 4096;
 
-    public static void ValidateRequests(ReadOnlySpan<RateLimitRequest> requests, int resultsLength, bool allowZeroCost)
+    /// <summary>Checks the arguments of <see cref="IRateLimitStore.AcquireAsync"/>.</summary>
+    /// <param name="requests">The requests: at most <see cref="MaxRequestsPerCall"/>, each with a valid key, a rule and a cost from 1 to <see cref="RateLimitRule.MaxLimit"/>.</param>
+    /// <param name="resultsLength">The length of the results buffer: 0, or at least the number of requests.</param>
+    /// <exception cref="ArgumentException">A request or the results buffer is invalid.</exception>
+    public static void ValidateAcquire(ReadOnlySpan<RateLimitRequest> requests, int resultsLength)
+        => ValidateRequests(requests, resultsLength, allowZeroCost: false);
+
+    /// <summary>Checks the arguments of <see cref="IRateLimitStore.PeekAsync"/>: as for an acquire, but a cost may be 0.</summary>
+    /// <param name="requests">The requests: at most <see cref="MaxRequestsPerCall"/>, each with a valid key, a rule and a cost from 0 to <see cref="RateLimitRule.MaxLimit"/>.</param>
+    /// <param name="resultsLength">The length of the results buffer: 0, or at least the number of requests.</param>
+    /// <exception cref="ArgumentException">A request or the results buffer is invalid.</exception>
+    public static void ValidatePeek(ReadOnlySpan<RateLimitRequest> requests, int resultsLength)
+        => ValidateRequests(requests, resultsLength, allowZeroCost: true);
+
+    /// <summary>Checks the requests of <see cref="IRateLimitStore.RefundAsync"/>, which are those of the acquire.</summary>
+    /// <param name="requests">The requests, as for an acquire.</param>
+    /// <exception cref="ArgumentException">A request is invalid.</exception>
+    public static void ValidateRefund(ReadOnlySpan<RateLimitRequest> requests)
+        => ValidateRequests(requests, 0, allowZeroCost: false);
+
+    /// <summary>Checks the arguments of <see cref="IRateLimitStore.ResetAsync"/>.</summary>
+    /// <param name="key">The partition key: not empty or white space, at most <see cref="RateLimitRequest.MaxKeyLength"/> characters.</param>
+    /// <param name="rule">The rule; not null.</param>
+    /// <exception cref="ArgumentException">The key is invalid or the rule is null.</exception>
+    public static void ValidateReset(string key, RateLimitRule rule)
+    {
+        ValidateKey(key, nameof(key));
+        ArgumentNullException.ThrowIfNull(rule);
+    }
+
+    internal static void ValidateRequests(ReadOnlySpan<RateLimitRequest> requests, int resultsLength, bool allowZeroCost)
     {
         if (requests.Length > MaxRequestsPerCall)
         {
@@ -50,7 +84,7 @@ internal static class RateLimitValidation
         }
     }
 
-    public static void ValidateKey(string? key, string paramName, int index = -1)
+    internal static void ValidateKey(string? key, string paramName, int index = -1)
     {
         if (string.IsNullOrWhiteSpace(key))
         {

@@ -2,13 +2,21 @@ namespace EmailGuard;
 
 /// <summary>
 /// Looks for store settings that quietly weaken limits, which the circuit breaker cannot see because every call
-/// succeeds (for Redis: a <c>maxmemory-policy</c> that evicts counters). Run at startup and from the health check.
+/// succeeds (for Redis: a <c>maxmemory-policy</c> that evicts counters). EmailGuard refreshes every registered check
+/// when the host starts and from its health check, and reports the warnings there.
 /// </summary>
-internal interface IStoreConfigurationCheck
+/// <remarks>
+/// Register a check next to the store, once, with
+/// <c>services.TryAddEnumerable(ServiceDescriptor.Singleton&lt;IStoreConfigurationCheck, TCheck&gt;())</c>.
+/// </remarks>
+public interface IStoreConfigurationCheck
 {
-    /// <summary>The problems the last completed check found; empty when none were found or no check has completed.</summary>
+    /// <summary>Gets the problems the last completed check found; empty when none were found or no check has completed.</summary>
     IReadOnlyList<string> Warnings { get; }
 
-    /// <summary>Starts a check in the background unless one is running or ran recently. Never waits on the store.</summary>
+    /// <summary>
+    /// Starts a check in the background unless one is running or ran recently, and returns at once: it is called on
+    /// the host's start and from the health check, neither of which may wait on the store.
+    /// </summary>
     void Refresh();
 }

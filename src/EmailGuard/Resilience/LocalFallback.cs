@@ -222,7 +222,7 @@ internal sealed partial class LocalFallback
         for (int i = 0; i < requests.Length; i++)
         {
             RateLimitRequest request = requests.Span[i];
-            if (_counters.TryGetValue(new CounterId(request.Rule.Id, request.Key), out Counter? counter))
+            if (_counters.TryGetValue(new CounterId(request.Rule.ShapeId, request.Key), out Counter? counter))
             {
                 await WriteBackCounterAsync(request.Key, counter, acquire).ConfigureAwait(false);
             }
@@ -331,7 +331,7 @@ internal sealed partial class LocalFallback
 
     private long SeenBefore(in RateLimitRequest request, long nowMs)
     {
-        if (!_counters.TryGetValue(new CounterId(request.Rule.Id, request.Key), out Counter? counter))
+        if (!_counters.TryGetValue(new CounterId(request.Rule.ShapeId, request.Key), out Counter? counter))
         {
             return 0;
         }
@@ -371,7 +371,7 @@ internal sealed partial class LocalFallback
 
     private Counter? GetOrAdd(in RateLimitRequest request, long nowMs)
     {
-        CounterId id = new(request.Rule.Id, request.Key);
+        CounterId id = new(request.Rule.ShapeId, request.Key);
         if (_counters.TryGetValue(id, out Counter? counter))
         {
             return counter;

@@ -9,6 +9,13 @@ namespace EmailGuard;
 /// have reached its decision just before it saw the cancellation (or may not honour tokens at all); that admission
 /// would stay charged while the caller was told "cancelled", so it is given back here once the store answers.
 /// </summary>
+/// <remarks>
+/// The Redis store has a tracker of its own (<c>RedisRateLimitStore.Cancellation.cs</c>) on purpose. The shared part is
+/// a set of running tasks that tests await, a dozen lines; the give-back differs: here it sees only the store's
+/// decision and refunds it through the public <see cref="IRateLimitStore.RefundAsync"/>, while the Redis store reads
+/// from the raw script reply whether and when the script admitted, and refunds by that timestamp before any decision
+/// exists. Sharing the dozen lines would mean making a task tracker public API of the core, which no store needs.
+/// </remarks>
 internal sealed partial class ResilientRateLimitStore
 {
     private readonly ConcurrentDictionary<Task, byte> _cancelledCalls = new();

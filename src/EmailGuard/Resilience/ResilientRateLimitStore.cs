@@ -10,9 +10,17 @@ namespace EmailGuard;
 /// circuit never escapes as an exception, it becomes the caller's <see cref="StoreFailureMode"/>. Only bad input
 /// (<see cref="ArgumentException"/>) and the caller's own cancellation escape.
 /// </summary>
-internal sealed partial class ResilientRateLimitStore
+/// <remarks>
+/// One concern per file: the calls and the breaker here; what a failure decides and the local fallback in
+/// <c>.Fallback.cs</c>; metrics, logs and activities in <c>.Telemetry.cs</c> and <c>.Log.cs</c>; cancelled calls in
+/// <c>.Cancellation.cs</c>; busy stores in <c>.StoreBusy.cs</c>; refunds in <c>.Refund.cs</c>. Waits are bounded with <see cref="BoundedCall"/>.
+/// </remarks>
+internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
 {
     private static readonly TimeSpan s_minimumRetryAfter = TimeSpan.FromSeconds(1);
+
+    // The buffer copies of an abandoned call go back to the pool once the store is done with them.
+    private static readonly Action<object?> s_returnBuffers = static buffers => ((StoreCallBuffers)buffers!).Return();
 
     private readonly IRateLimitStore _store;
     private readonly InMemoryRateLimitStore _fallback;
@@ -97,61 +105,6 @@ internal sealed partial class ResilientRateLimitStore
         return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
     }
 
-    /// <summary>
-    /// Gives permits back to the store that admitted them, at most once per acquire (the store records the decision's
-    /// <see cref="RateLimitDecision.AcquisitionId"/>). A decision of the local fallback is refunded to the local store,
-    /// never to the shared one, even after the shared store is back. A refund of a shared-store decision while the
-    /// circuit is open, or one that fails, is logged and dropped: a lost refund only makes limits stricter, whereas a
-    /// refund to a store that did not count the permits would free permits nobody gave back.
-    /// </summary>
-    /// <returns>Whether the acquire was refunded by this call.</returns>
-    public async ValueTask<bool> TryRefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
-    {
-        RateLimitValidation.ValidateRequests(requests.Span, 0, allowZeroCost: false);
-        cancellationToken.ThrowIfCancellationRequested();
-        if (!decision.IsRefundable)
-        {
-            return false;
-        }
-
-        if (_storeIsLocal || decision.AdmittedLocally)
-        {
-            return await RefundLocallyAsync(requests, decision, cancellationToken).ConfigureAwait(false);
-        }
-
-        StoreCallPermit permit = Enter();
-        if (permit == StoreCallPermit.Rejected)
-        {
-            _metrics?.RecordFallback(StoreOperation.Refund, StoreFailureMode.FailClosed, circuitOpen: true);
-            return false;
-        }
-
-        using Activity? activity = StartActivity(StoreOperation.Refund, requests.Length);
-        long started = _timeProvider.GetTimestamp();
-        try
-        {
-            bool refunded = await RefundRemoteAsync(requests, decision, cancellationToken).ConfigureAwait(false);
-
-            Completed(StoreOperation.Refund, permit, started, activity, null);
-            return refunded;
-        }
-        catch (RateLimitStoreBusyException ex)
-        {
-            StoreBusy(StoreOperation.Refund, permit, _timeProvider.GetElapsedTime(started), ex);
-            return false;
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            Completed(StoreOperation.Refund, permit, started, activity, ex);
-            return false;
-        }
-        catch
-        {
-            _breaker.Abandon(permit);
-            throw;
-        }
-    }
-
     private async ValueTask<RateLimitDecision> DecideAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
     {
@@ -205,7 +158,7 @@ internal sealed partial class ResilientRateLimitStore
                     catch
                     {
                         abandoned = true;
-                        Abandon(task, buffers);
+                        BoundedCall.Abandon(task, s_returnBuffers, buffers);
                         throw;
                     }
                 }
@@ -267,112 +220,6 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
-    private async ValueTask<bool> RefundRemoteAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
-    {
-        StoreCallBuffers buffers = StoreCallBuffers.Rent(requests.Span, 0);
-        bool abandoned = false;
-        try
-        {
-            ValueTask<bool> pending = _store.RefundAsync(buffers.Requests, decision, CancellationToken.None);
-            if (pending.IsCompletedSuccessfully)
-            {
-                return pending.Result;
-            }
-
-            Task<bool> task = pending.AsTask();
-            try
-            {
-                return await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-            }
-            catch
-            {
-                abandoned = true;
-                Abandon(task, buffers);
-                throw;
-            }
-        }
-        finally
-        {
-            if (!abandoned)
-            {
-                buffers.Return();
-            }
-        }
-    }
-
-    /// <summary>
-    /// Leaves a store call that is still running (or just failed) to finish on its own: its exception is observed so it
-    /// never surfaces as an unobserved task exception, and the buffer copies go back to the pool only once it is done.
-    /// </summary>
-    private static void Abandon(Task task, StoreCallBuffers buffers)
-    {
-        _ = task.ContinueWith(
-            static (finished, state) =>
-            {
-                _ = finished.Exception;
-                ((StoreCallBuffers)state!).Return();
-            },
-            buffers,
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    private ValueTask<RateLimitDecision> ApplyFailureModeAsync(
-        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
-    {
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        switch (failureMode)
-        {
-            case StoreFailureMode.LocalFallback:
-                return AcquireLocallyAsync(requests, results, cancellationToken);
-            case StoreFailureMode.FailClosed:
-                results.Span.Clear();
-                TimeSpan remaining = _breaker.RemainingBreak;
-                return new(new RateLimitDecision(RateLimitStatus.StoreUnavailable, -1, remaining > s_minimumRetryAfter ? remaining : s_minimumRetryAfter, now));
-            default:
-                results.Span.Clear();
-                return new(new RateLimitDecision(RateLimitStatus.AllowedUnguarded, -1, TimeSpan.Zero, now));
-        }
-    }
-
-    private ValueTask<RateLimitDecision> AcquireLocallyAsync(
-        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-        => requests.IsEmpty
-            ? _fallback.AcquireAsync(requests, results, cancellationToken)
-            : _local.AcquireAsync(requests, results, cancellationToken);
-
-    private ValueTask<bool> RefundLocallyAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
-        => _storeIsLocal
-            ? _fallback.RefundAsync(requests, decision, cancellationToken)
-            : _local.RefundAsync(requests, decision, cancellationToken);
-
-    /// <summary>
-    /// After the shared store decided under <see cref="StoreFailureMode.LocalFallback"/>: remember what it counted, so a
-    /// later outage does not spend the window again, and write back local admits once it answers again.
-    /// </summary>
-    private void AfterSharedDecision(StoreOperation operation, ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> entries, RateLimitDecision decision)
-    {
-        if (operation == StoreOperation.Acquire && decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded)
-        {
-            _local.Observe(requests, entries, _timeProvider.GetUtcNow());
-        }
-
-        if (_local.HasPendingWriteBacks && Volatile.Read(ref _writeBack).IsCompleted)
-        {
-            Volatile.Write(ref _writeBack, Task.Run(() => _local.WriteBackAsync(WriteBackOneAsync)));
-        }
-    }
-
-    /// <summary>One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker.</summary>
-    private async ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)> WriteBackOneAsync(RateLimitRequest request)
-    {
-        RateLimitEntry[] entry = new RateLimitEntry[1];
-        RateLimitDecision decision = await _store.AcquireAsync(new[] { request }, entry, CancellationToken.None)
-            .AsTask().WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
-        return (decision, entry[0]);
-    }
-
     private StoreCallPermit Enter()
     {
         StoreCallPermit permit = _breaker.TryEnter();
@@ -382,59 +229,6 @@ internal sealed partial class ResilientRateLimitStore
         }
 
         return permit;
-    }
-
-    private void Completed(StoreOperation operation, StoreCallPermit permit, long started, Activity? activity, Exception? exception)
-    {
-        TimeSpan duration = _timeProvider.GetElapsedTime(started);
-        if (exception is null)
-        {
-            _metrics?.RecordStoreCall(operation, StoreCallOutcome.Success, duration, null);
-            if (_breaker.OnSuccess(permit))
-            {
-                LogCircuitClosed(_logger);
-            }
-
-            return;
-        }
-
-        StoreCallOutcome outcome = exception is TimeoutException ? StoreCallOutcome.Timeout : StoreCallOutcome.Error;
-        _metrics?.RecordStoreCall(operation, outcome, duration, exception);
-        activity?.SetStatus(ActivityStatusCode.Error, outcome == StoreCallOutcome.Timeout ? "timeout" : exception.GetType().FullName);
-        if (outcome == StoreCallOutcome.Timeout)
-        {
-            LogStoreTimeout(_logger, EmailGuardMetrics.OperationName(operation), _timeout);
-        }
-        else
-        {
-            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), exception);
-        }
-
-        if (_breaker.OnFailure(permit))
-        {
-            if (permit == StoreCallPermit.Probe)
-            {
-                LogCircuitReopened(_logger, _breaker.BreakDuration);
-            }
-            else
-            {
-                LogCircuitOpened(_logger, _breaker.ConsecutiveFailures, _breaker.BreakDuration);
-            }
-        }
-    }
-
-    private static Activity? StartActivity(StoreOperation operation, int requestCount)
-    {
-        Activity? activity = EmailGuardActivitySource.Instance.StartActivity(
-            operation switch
-            {
-                StoreOperation.Acquire => "emailguard.store.acquire",
-                StoreOperation.Peek => "emailguard.store.peek",
-                _ => "emailguard.store.refund",
-            },
-            ActivityKind.Client);
-        activity?.SetTag("emailguard.store.requests", requestCount);
-        return activity;
     }
 
     /// <summary>Bad input stays the caller's bug, and the caller's own cancellation is the caller's; anything else is the store failing.</summary>

@@ -137,7 +137,7 @@ internal sealed partial class GuardStateCache
     /// (so that its own checks see the change at once). Reloads only when the store's version moved.
     /// </summary>
     /// <exception cref="EmailGuardStoreUnavailableException">The store did not answer in time or failed.</exception>
-    public async ValueTask<GuardStateData> LoadCurrentAsync(CancellationToken cancellationToken)
+    public async ValueTask<EmailGuardStateData> LoadCurrentAsync(CancellationToken cancellationToken)
         => (await LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false)).Data;
 
     /// <summary>As <see cref="LoadCurrentAsync"/>, as a snapshot whose lookups match any spelling of a party.</summary>
@@ -152,7 +152,7 @@ internal sealed partial class GuardStateCache
             return current;
         }
 
-        GuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        EmailGuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         return Publish(new GuardStateSnapshot(data, _normalization, Volatile.Read(ref _snapshot)), _timeProvider.GetTimestamp());
     }
 
@@ -204,7 +204,7 @@ internal sealed partial class GuardStateCache
             }
             else
             {
-                GuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
+                EmailGuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
                 result = Publish(new GuardStateSnapshot(data, _normalization, current), started);
             }
 

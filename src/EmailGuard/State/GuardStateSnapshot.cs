@@ -6,7 +6,7 @@ namespace EmailGuard;
 /// </summary>
 internal sealed class GuardStateSnapshot
 {
-    public static readonly GuardStateSnapshot Empty = new(new GuardStateData(long.MinValue, [], []));
+    public static readonly GuardStateSnapshot Empty = new(new EmailGuardStateData(long.MinValue, [], []));
 
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _blocked = [];
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = [];
@@ -20,7 +20,7 @@ internal sealed class GuardStateSnapshot
     /// How addresses fold: entries are keyed by the form the guard looks them up in, whatever spelling they were stored in.
     /// </param>
     /// <param name="previous">The snapshot this one replaces, whose normalized values are reused.</param>
-    public GuardStateSnapshot(GuardStateData data, EmailAddressNormalizationOptions? normalization = null, GuardStateSnapshot? previous = null)
+    public GuardStateSnapshot(EmailGuardStateData data, EmailAddressNormalizationOptions? normalization = null, GuardStateSnapshot? previous = null)
     {
         Version = data.Version;
         Data = data;
@@ -29,7 +29,7 @@ internal sealed class GuardStateSnapshot
             _matchForms = [];
         }
 
-        foreach (EmailGuardListEntry entry in data.Entries)
+        foreach (EmailGuardListEntry entry in data.ListEntries)
         {
             string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.Domain)
                 ? entry.Value
@@ -55,7 +55,7 @@ internal sealed class GuardStateSnapshot
 
     public long Version { get; }
 
-    public GuardStateData Data { get; }
+    public EmailGuardStateData Data { get; }
 
     public bool HasBlocks { get; }
 

@@ -1,28 +1,90 @@
 namespace EmailGuard;
 
 /// <summary>
-/// Where blocklists, allowlists, flags and flag events live, shared by every instance: in memory by default, in Redis
-/// with the Redis package. Values arrive normalized; filtering, paging and matching happen above the store, so every
-/// store behaves the same.
+/// Where blocklists, allowlists, flags and flag events live, shared by every app instance: in memory by default, in
+/// Redis with the Redis package, or in a store of your own registered with
+/// <see cref="Microsoft.Extensions.DependencyInjection.EmailGuardStoreBuilderExtensions.AddStateStore{TStore}(IEmailGuardBuilder)"/>.
 /// </summary>
-internal interface IEmailGuardStateStore
+/// <remarks>
+/// <para>
+/// A store only stores: values arrive normalized, and filtering, paging and matching happen above it, so every store
+/// behaves the same. Each instance keeps what <see cref="LoadAsync"/> returns in memory and reloads it when
+/// <see cref="GetVersionAsync"/> changes, so reads on the request path never wait on the store.
+/// </para>
+/// <para>
+/// Calls are bounded by <see cref="StoreResilienceOptions.Timeout"/> above the store, and a failure is logged, never
+/// surfaced in a request; a store throws when it cannot reach its backend. New members may be added in later versions
+/// with a default implementation, so a store written today keeps compiling.
+/// </para>
+/// </remarks>
+public interface IEmailGuardStateStore
 {
-    /// <summary>A number that changes whenever lists or flags change, so instances can tell when to reload.</summary>
+    /// <summary>
+    /// Gets how long a store keeps a list entry after it expires (at least), so that listings that include expired
+    /// entries can still show it.
+    /// </summary>
+    /// <value>Seven days.</value>
+    static TimeSpan ExpiredEntryRetention => TimeSpan.FromDays(7);
+
+    /// <summary>The most flag events a store keeps; it drops the oldest beyond this.</summary>
+    const int MaxFlagEvents = 10_000;
+
+    /// <summary>Gets a number that changes whenever a list entry or a flag is written or removed.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The current version; 0 for a store nothing was ever written to.</returns>
     ValueTask<long> GetVersionAsync(CancellationToken cancellationToken);
 
-    /// <summary>Every list entry (expired ones that are still retained included) and every unexpired flag.</summary>
-    ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// Loads every list entry (including expired ones still retained, see <see cref="ExpiredEntryRetention"/>) and
+    /// every unexpired flag, with the version read before them.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The state.</returns>
+    ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Adds a list entry, or replaces the one of the same <see cref="EmailGuardListEntry.Kind"/>,
+    /// <see cref="EmailGuardListEntry.PartyType"/> and <see cref="EmailGuardListEntry.Value"/>, and changes the version.
+    /// </summary>
+    /// <param name="entry">The entry; its value is already normalized.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the entry is stored.</returns>
     ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken);
 
+    /// <summary>Removes a list entry and changes the version.</summary>
+    /// <param name="kind">The list.</param>
+    /// <param name="partyType">The kind of party.</param>
+    /// <param name="value">The stored value, exactly (ordinal comparison).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether an entry was removed.</returns>
     ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Adds a flag, or replaces the one of the same party and reason (the reason compared without regard to case), and
+    /// changes the version. The store may drop the flag once it expires.
+    /// </summary>
+    /// <param name="flag">The flag.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the flag is stored.</returns>
     ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken);
 
+    /// <summary>Removes the flag of a party and reason (the reason compared without regard to case) and changes the version.</summary>
+    /// <param name="partyType">The kind of party.</param>
+    /// <param name="partyId">The party's id.</param>
+    /// <param name="reason">The flag's reason.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether a flag was removed.</returns>
     ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken);
 
+    /// <summary>Appends an event to the flag history, keeping at most <see cref="MaxFlagEvents"/>. The version does not change.</summary>
+    /// <param name="flagEvent">The event.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the event is stored.</returns>
     ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken);
 
-    /// <summary>The most recent flag events, newest first, at most <paramref name="max"/>.</summary>
+    /// <summary>Gets the most recent flag events, newest first.</summary>
+    /// <param name="max">The most events to return.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>At most <paramref name="max"/> events, newest first.</returns>
     ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken);
 }

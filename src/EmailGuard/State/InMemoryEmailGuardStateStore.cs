@@ -11,13 +11,13 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => new(Volatile.Read(ref _version));
 
-    public ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken)
+    public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
         lock (_lock)
         {
             Purge(now);
-            return new(new GuardStateData(_version, [.. _entries.Values], [.. _flags.Values]));
+            return new(new EmailGuardStateData(_version, [.. _entries.Values], [.. _flags.Values]));
         }
     }
 
@@ -68,7 +68,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         lock (_lock)
         {
             _events.AddFirst(flagEvent);
-            while (_events.Count > GuardStateKeys.MaxFlagEvents)
+            while (_events.Count > IEmailGuardStateStore.MaxFlagEvents)
             {
                 _events.RemoveLast();
             }
@@ -87,7 +87,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     private void Purge(DateTimeOffset now)
     {
-        DateTimeOffset retainedSince = now - GuardStateKeys.ExpiredEntryRetention;
+        DateTimeOffset retainedSince = now - IEmailGuardStateStore.ExpiredEntryRetention;
         List<(EmailGuardListKind, EmailGuardPartyType, string)>? gone = null;
         foreach (KeyValuePair<(EmailGuardListKind, EmailGuardPartyType, string), EmailGuardListEntry> pair in _entries)
         {

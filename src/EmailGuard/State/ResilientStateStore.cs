@@ -50,7 +50,7 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
         => CallAsync(static (s, ct) => s.GetVersionAsync(ct), Timeout, "read the state version", cancellationToken);
 
-    public ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken)
+    public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
         => CallAsync(static (s, ct) => s.LoadAsync(ct), LoadTimeout, "load lists and flags", cancellationToken);
 
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)

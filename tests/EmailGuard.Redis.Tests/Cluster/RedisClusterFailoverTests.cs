@@ -197,7 +197,7 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         for (int i = 0; i < 10_000; i++)
         {
             string candidate = $"failover-{i}";
-            if (topology.GetBySlot(admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.Id, RedisCounterKey.NoWindow)))!.EndPoint!.Equals(node))
+            if (topology.GetBySlot(admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow)))!.EndPoint!.Equals(node))
             {
                 return candidate;
             }

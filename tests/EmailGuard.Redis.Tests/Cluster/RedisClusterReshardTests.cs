@@ -105,14 +105,14 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         RateLimitRule daily = RateLimitRule.PerDay(300);
         RateLimitRule global = RateLimitRule.PerDay(100_000);
         string hot = PartitionAwayFromTheFaultTestsSlots("hot", hourly);
-        int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, hot, hourly.Id, RedisCounterKey.NoWindow));
+        int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, hot, hourly.ShapeId, RedisCounterKey.NoWindow));
         EndPoint source = NodeOfSlot(slot);
         EndPoint target = Masters().First(m => !m.Equals(source));
         string? other = acrossSlots ? PartitionOn(Masters().First(m => !m.Equals(source) && !m.Equals(target)), "global", global) : null;
         RateLimitRequest[] request = other is null
             ? [new(hot, hourly), new(hot, daily)]
             : [new(hot, hourly), new(hot, daily), new(other, global)];
-        long firstHour = WindowMath.FloorDiv(clock.GetUtcNow().ToUnixTimeMilliseconds(), hourly.WindowMilliseconds);
+        long firstHour = hourly.GetWindowIndex(clock.GetUtcNow().ToUnixTimeMilliseconds());
 
         // A first call straight to the store (no timeout) connects the instance: a cold connection is not the subject.
         await instance.Resilient.Store.PeekAsync(request.Select(r => r with { Cost = 0 }).ToArray(), default);
@@ -133,10 +133,10 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         int retried = logs.Count(r => r.Id.Id == 1300);
         int admitted = load.Calls.Count(c => c.Decision.Status == RateLimitStatus.Allowed);
         long[] counters = await CountersAsync(
-            RedisCounterKey.Create(_prefix, hot, hourly.Id, firstHour),
-            RedisCounterKey.Create(_prefix, hot, hourly.Id, firstHour + 1),
-            RedisCounterKey.Create(_prefix, hot, daily.Id, WindowMath.FloorDiv(clock.GetUtcNow().ToUnixTimeMilliseconds(), daily.WindowMilliseconds)),
-            other is null ? null : RedisCounterKey.Create(_prefix, other, global.Id, WindowMath.FloorDiv(clock.GetUtcNow().ToUnixTimeMilliseconds(), global.WindowMilliseconds)));
+            RedisCounterKey.Create(_prefix, hot, hourly.ShapeId, firstHour),
+            RedisCounterKey.Create(_prefix, hot, hourly.ShapeId, firstHour + 1),
+            RedisCounterKey.Create(_prefix, hot, daily.ShapeId, daily.GetWindowIndex(clock.GetUtcNow().ToUnixTimeMilliseconds())),
+            other is null ? null : RedisCounterKey.Create(_prefix, other, global.ShapeId, global.GetWindowIndex(clock.GetUtcNow().ToUnixTimeMilliseconds())));
         output.WriteLine($"{mode}, across slots {acrossSlots}: slot {slot} moved {source} -> {target} ({moved} keys) in {moveTook.TotalMilliseconds:0} ms; "
             + $"{load.Calls.Count} calls ({string.Join(", ", load.Calls.GroupBy(c => c.Decision.Status).Select(g => $"{g.Key} {g.Count()}"))}), "
             + $"{retried} scripts refused while the slot moved and sent again, slowest call {load.Calls.Max(c => c.Duration).TotalMilliseconds:0} ms; "
@@ -233,7 +233,7 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         {
             // The prefix in the name gives each test a slot of its own, so no test moves another's keys too.
             string candidate = $"{name}-{_prefix}-{i}";
-            int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.Id, RedisCounterKey.NoWindow));
+            int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow));
             if (slot is not (0 or 8192 or 16383))
             {
                 return candidate;
@@ -246,7 +246,7 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         for (int i = 0; i < 10_000; i++)
         {
             string candidate = $"{name}-{i}";
-            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.Id, RedisCounterKey.NoWindow))).Equals(node))
+            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow))).Equals(node))
             {
                 return candidate;
             }

@@ -125,7 +125,7 @@ public sealed class RedisSendGuardTests(RedisServerFixture redis, ITestOutputHel
         TimeSpan? entryTtl = await Admin.GetDatabase().KeyTimeToLiveAsync(root + "l:0:4:u1");
         TimeSpan? flagTtl = await Admin.GetDatabase().KeyTimeToLiveAsync(root + "f:4:high_bounce_rate:u2");
 
-        entryTtl.Should().BeCloseTo(TimeSpan.FromMinutes(10) + GuardStateKeys.ExpiredEntryRetention, TimeSpan.FromMinutes(1));
+        entryTtl.Should().BeCloseTo(TimeSpan.FromMinutes(10) + IEmailGuardStateStore.ExpiredEntryRetention, TimeSpan.FromMinutes(1));
         flagTtl.Should().BeCloseTo(TimeSpan.FromHours(2), TimeSpan.FromMinutes(1));
         _time.Advance(TimeSpan.FromMinutes(11));
         (await guard.Lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.User, "u1")).Should().BeNull();

@@ -155,5 +155,5 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
     }
 
     private static string Describe(RateLimitRequest[] requests)
-        => string.Join(", ", requests.Select(r => $"{r.Key}/{r.Rule.Id}/limit {r.Rule.Limit}/cost {r.Cost}"));
+        => string.Join(", ", requests.Select(r => $"{r.Key}/{r.Rule.ShapeId}/limit {r.Rule.Limit}/cost {r.Cost}"));
 }

@@ -178,7 +178,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         {
             // The store's own key format: its hash tag alone picks the slot, whatever window the key names.
             string candidate = $"{name}-{i}";
-            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(Prefix, candidate, rule.Id, RedisCounterKey.NoWindow))).Equals(node))
+            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(Prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow))).Equals(node))
             {
                 found.Add(candidate);
             }

@@ -200,8 +200,8 @@ public abstract partial class RateLimitStoreContractTests
             RateLimitDecision decision = await store.AcquireAsync(request, result);
 
             // The model: permits count while their segment is one of the S + 1 that overlap the trailing window.
-            long currentSegment = WindowMath.FloorDiv(now, segmentMs);
-            while (oldestCounted < admitted.Count && WindowMath.FloorDiv(admitted[oldestCounted].AtMs, segmentMs) < currentSegment - segments)
+            long currentSegment = now / segmentMs;
+            while (oldestCounted < admitted.Count && admitted[oldestCounted].AtMs / segmentMs < currentSegment - segments)
             {
                 counted -= admitted[oldestCounted].Cost;
                 oldestCounted++;

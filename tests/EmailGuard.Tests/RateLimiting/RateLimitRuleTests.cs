@@ -126,7 +126,7 @@ public sealed class RateLimitRuleTests
 
         // Assert
         reduced.HasSameShape(normal).Should().BeTrue();
-        reduced.Id.Should().Be(normal.Id).And.Be("s3600000x6");
+        reduced.ShapeId.Should().Be(normal.ShapeId).And.Be("s3600000x6");
         reduced.Should().NotBe(normal);
         reduced.Limit.Should().Be(10);
         normal.WithLimit(100).Should().BeSameAs(normal);

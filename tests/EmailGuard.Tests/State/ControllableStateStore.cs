@@ -26,7 +26,7 @@ internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmail
 
     public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => Run(() => _inner.GetVersionAsync(cancellationToken));
 
-    public ValueTask<GuardStateData> LoadAsync(CancellationToken cancellationToken) => Run(() => _inner.LoadAsync(cancellationToken));
+    public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => Run(() => _inner.LoadAsync(cancellationToken));
 
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
         => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken));

@@ -1,0 +1,85 @@
+using EmailGuard;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Puts EmailGuard's counters or its lists and flags in a store of your own. The Redis package registers its stores
+/// through these methods too.
+/// </summary>
+/// <remarks>
+/// A store is a singleton. It is called through <see cref="IResilientRateLimitStore"/> (counters) or behind the state
+/// cache (lists and flags), which add the timeout, the circuit breaker and the failure modes, so a store only talks to
+/// its backend and throws when it cannot. Validate arguments with <see cref="RateLimitValidation"/>, and run the shared
+/// contract suite against it.
+/// </remarks>
+public static class EmailGuardStoreBuilderExtensions
+{
+    /// <summary>
+    /// Replaces the in-memory counters with <typeparamref name="TStore"/>, created by the service provider. Safe to call
+    /// more than once; the last call's store wins.
+    /// </summary>
+    /// <typeparam name="TStore">The store; also resolvable as itself.</typeparam>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddRateLimitStore<TStore>(this IEmailGuardBuilder builder)
+        where TStore : class, IRateLimitStore
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<TStore>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(static sp => sp.GetRequiredService<TStore>()));
+        return builder;
+    }
+
+    /// <summary>
+    /// Replaces the in-memory counters with the store <paramref name="factory"/> creates. Safe to call more than once;
+    /// the first factory registered for <typeparamref name="TStore"/> creates it.
+    /// </summary>
+    /// <typeparam name="TStore">The store; also resolvable as itself.</typeparam>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <param name="factory">Creates the store, once.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddRateLimitStore<TStore>(this IEmailGuardBuilder builder, Func<IServiceProvider, TStore> factory)
+        where TStore : class, IRateLimitStore
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.TryAddSingleton(factory);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(static sp => sp.GetRequiredService<TStore>()));
+        return builder;
+    }
+
+    /// <summary>
+    /// Replaces the in-memory lists and flags of the send guard with <typeparamref name="TStore"/>, created by the
+    /// service provider. Safe to call more than once; the last call's store wins.
+    /// </summary>
+    /// <typeparam name="TStore">The state store; also resolvable as itself.</typeparam>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddStateStore<TStore>(this IEmailGuardBuilder builder)
+        where TStore : class, IEmailGuardStateStore
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.TryAddSingleton<TStore>();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardStateStore>(static sp => sp.GetRequiredService<TStore>()));
+        return builder;
+    }
+
+    /// <summary>
+    /// Replaces the in-memory lists and flags of the send guard with the store <paramref name="factory"/> creates. Safe
+    /// to call more than once; the first factory registered for <typeparamref name="TStore"/> creates it.
+    /// </summary>
+    /// <typeparam name="TStore">The state store; also resolvable as itself.</typeparam>
+    /// <param name="builder">The builder returned by <c>AddEmailGuard()</c>.</param>
+    /// <param name="factory">Creates the store, once.</param>
+    /// <returns>The builder, for chaining.</returns>
+    public static IEmailGuardBuilder AddStateStore<TStore>(this IEmailGuardBuilder builder, Func<IServiceProvider, TStore> factory)
+        where TStore : class, IEmailGuardStateStore
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(factory);
+        builder.Services.TryAddSingleton(factory);
+        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardStateStore>(static sp => sp.GetRequiredService<TStore>()));
+        return builder;
+    }
+}

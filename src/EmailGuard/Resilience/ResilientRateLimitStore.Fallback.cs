@@ -1,0 +1,64 @@
+namespace EmailGuard;
+
+/// <summary>
+/// What a call decides when the store cannot answer (<see cref="StoreFailureMode"/>), and the wrapper's side of the
+/// local fallback: the local counters answer during an outage, remember what the store said before it, and write
+/// local admits back once it answers again (<see cref="LocalFallback"/> holds the counters and the bookkeeping).
+/// </summary>
+internal sealed partial class ResilientRateLimitStore
+{
+    private ValueTask<RateLimitDecision> ApplyFailureModeAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        switch (failureMode)
+        {
+            case StoreFailureMode.LocalFallback:
+                return AcquireLocallyAsync(requests, results, cancellationToken);
+            case StoreFailureMode.FailClosed:
+                results.Span.Clear();
+                TimeSpan remaining = _breaker.RemainingBreak;
+                return new(new RateLimitDecision(RateLimitStatus.StoreUnavailable, -1, remaining > s_minimumRetryAfter ? remaining : s_minimumRetryAfter, now));
+            default:
+                results.Span.Clear();
+                return new(new RateLimitDecision(RateLimitStatus.AllowedUnguarded, -1, TimeSpan.Zero, now));
+        }
+    }
+
+    private ValueTask<RateLimitDecision> AcquireLocallyAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        => requests.IsEmpty
+            ? _fallback.AcquireAsync(requests, results, cancellationToken)
+            : _local.AcquireAsync(requests, results, cancellationToken);
+
+    private ValueTask<bool> RefundLocallyAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken)
+        => _storeIsLocal
+            ? _fallback.RefundAsync(requests, decision, cancellationToken)
+            : _local.RefundAsync(requests, decision, cancellationToken);
+
+    /// <summary>
+    /// After the shared store decided under <see cref="StoreFailureMode.LocalFallback"/>: remember what it counted, so a
+    /// later outage does not spend the window again, and write back local admits once it answers again.
+    /// </summary>
+    private void AfterSharedDecision(StoreOperation operation, ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> entries, RateLimitDecision decision)
+    {
+        if (operation == StoreOperation.Acquire && decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded)
+        {
+            _local.Observe(requests, entries, _timeProvider.GetUtcNow());
+        }
+
+        if (_local.HasPendingWriteBacks && Volatile.Read(ref _writeBack).IsCompleted)
+        {
+            Volatile.Write(ref _writeBack, Task.Run(() => _local.WriteBackAsync(WriteBackOneAsync)));
+        }
+    }
+
+    /// <summary>One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker.</summary>
+    private async ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)> WriteBackOneAsync(RateLimitRequest request)
+    {
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        RateLimitDecision decision = await _store.AcquireAsync(new[] { request }, entry, CancellationToken.None)
+            .AsTask().WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
+        return (decision, entry[0]);
+    }
+}

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+
+namespace EmailGuard;
+
+/// <summary>
+/// What every store call reports: its metrics (outcome and duration), its activity, the log line of a failure or a
+/// timeout, and the circuit transitions it causes.
+/// </summary>
+internal sealed partial class ResilientRateLimitStore
+{
+    private void Completed(StoreOperation operation, StoreCallPermit permit, long started, Activity? activity, Exception? exception)
+    {
+        TimeSpan duration = _timeProvider.GetElapsedTime(started);
+        if (exception is null)
+        {
+            _metrics?.RecordStoreCall(operation, StoreCallOutcome.Success, duration, null);
+            if (_breaker.OnSuccess(permit))
+            {
+                LogCircuitClosed(_logger);
+            }
+
+            return;
+        }
+
+        StoreCallOutcome outcome = exception is TimeoutException ? StoreCallOutcome.Timeout : StoreCallOutcome.Error;
+        _metrics?.RecordStoreCall(operation, outcome, duration, exception);
+        activity?.SetStatus(ActivityStatusCode.Error, outcome == StoreCallOutcome.Timeout ? "timeout" : exception.GetType().FullName);
+        if (outcome == StoreCallOutcome.Timeout)
+        {
+            LogStoreTimeout(_logger, EmailGuardMetrics.OperationName(operation), _timeout);
+        }
+        else
+        {
+            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), exception);
+        }
+
+        if (_breaker.OnFailure(permit))
+        {
+            if (permit == StoreCallPermit.Probe)
+            {
+                LogCircuitReopened(_logger, _breaker.BreakDuration);
+            }
+            else
+            {
+                LogCircuitOpened(_logger, _breaker.ConsecutiveFailures, _breaker.BreakDuration);
+            }
+        }
+    }
+
+    private static Activity? StartActivity(StoreOperation operation, int requestCount)
+    {
+        Activity? activity = EmailGuardActivitySource.Instance.StartActivity(
+            operation switch
+            {
+                StoreOperation.Acquire => "emailguard.store.acquire",
+                StoreOperation.Peek => "emailguard.store.peek",
+                _ => "emailguard.store.refund",
+            },
+            ActivityKind.Client);
+        activity?.SetTag("emailguard.store.requests", requestCount);
+        return activity;
+    }
+}
