@@ -12,7 +12,7 @@ public sealed class AllowlistSkipOptions
 
     /// <summary>Gets or sets what recipients at an allowlisted domain skip.</summary>
     /// <value>The default value is <see cref="EmailGuardDimension.RecipientDomain"/>.</value>
-    public EmailGuardDimension Domain { get; set; } = EmailGuardDimension.RecipientDomain;
+    public EmailGuardDimension RecipientDomain { get; set; } = EmailGuardDimension.RecipientDomain;
 
     /// <summary>Gets or sets what an allowlisted sender skips.</summary>
     /// <value>The default value is <see cref="EmailGuardDimension.Sender"/>.</value>

@@ -16,10 +16,10 @@ public sealed record EmailGuardListEntry
     public required string Reason { get; init; }
 
     /// <summary>Gets who added the entry.</summary>
-    public string? AddedBy { get; init; }
+    public string? CreatedBy { get; init; }
 
     /// <summary>Gets when the entry was added.</summary>
-    public required DateTimeOffset AddedAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Gets when the entry stops applying; <see langword="null"/> for never.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }

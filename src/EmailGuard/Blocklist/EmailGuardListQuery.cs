@@ -24,8 +24,8 @@ public sealed class EmailGuardListQuery
     public bool IncludeExpired { get; init; }
 
     /// <summary>Gets the ordering.</summary>
-    /// <value>The default value is <see cref="EmailGuardListOrder.AddedAt"/>.</value>
-    public EmailGuardListOrder OrderBy { get; init; } = EmailGuardListOrder.AddedAt;
+    /// <value>The default value is <see cref="EmailGuardListOrder.CreatedAt"/>.</value>
+    public EmailGuardListOrder OrderBy { get; init; } = EmailGuardListOrder.CreatedAt;
 
     /// <summary>Gets whether the order is descending.</summary>
     /// <value>The default value is <see langword="true"/>: newest first.</value>

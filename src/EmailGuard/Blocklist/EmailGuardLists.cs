@@ -47,8 +47,8 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             PartyType = partyType,
             Value = normalized,
             Reason = reason.Trim(),
-            AddedBy = addedBy,
-            AddedAt = now,
+            CreatedBy = addedBy,
+            CreatedAt = now,
             ExpiresAt = duration is { } length ? now + length : null,
         };
 
@@ -80,7 +80,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         return removed;
     }
 
-    public async ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+    public async ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
@@ -107,14 +107,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             && (string.IsNullOrEmpty(query.Search)
                 || e.Value.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
                 || e.Reason.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
-                || (e.AddedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
+                || (e.CreatedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
 
         IOrderedEnumerable<EmailGuardListEntry> ordered = query.OrderBy switch
         {
             EmailGuardListOrder.Value => Order(matches, e => e.Value, query.Descending, StringComparer.Ordinal),
             EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.Descending, Comparer<DateTimeOffset>.Default),
             EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.Descending, StringComparer.OrdinalIgnoreCase),
-            _ => Order(matches, e => e.AddedAt, query.Descending, Comparer<DateTimeOffset>.Default),
+            _ => Order(matches, e => e.CreatedAt, query.Descending, Comparer<DateTimeOffset>.Default),
         };
 
         // A stable tie-break keeps pages from overlapping when many entries share a sort value.

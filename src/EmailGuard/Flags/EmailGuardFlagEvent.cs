@@ -16,13 +16,13 @@ public sealed record EmailGuardFlagEvent
     public string? Reason { get; init; }
 
     /// <summary>Gets when it happened.</summary>
-    public required DateTimeOffset At { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Gets when the flag ends, for a flag or suspension.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }
 
     /// <summary>Gets who did it.</summary>
-    public string? By { get; init; }
+    public string? CreatedBy { get; init; }
 
     /// <summary>Gets free-form details.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }

@@ -41,11 +41,11 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
             PartyType = partyType,
             PartyId = partyId,
             Reason = reason,
-            FlaggedAt = now,
+            CreatedAt = now,
             ExpiresAt = now + length,
             Suspend = policy.Suspend,
             LimitFactor = policy.Suspend ? 1 : policy.LimitFactor,
-            FlaggedBy = flaggedBy,
+            CreatedBy = flaggedBy,
             Metadata = metadata,
         };
 
@@ -57,9 +57,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 PartyType = partyType,
                 PartyId = partyId,
                 Reason = reason,
-                At = now,
+                CreatedAt = now,
                 ExpiresAt = flag.ExpiresAt,
-                By = flaggedBy,
+                CreatedBy = flaggedBy,
                 Metadata = metadata,
             },
             cancellationToken).ConfigureAwait(false);
@@ -110,8 +110,8 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 PartyType = partyType,
                 PartyId = partyId,
                 Reason = reason,
-                At = now,
-                By = clearedBy,
+                CreatedAt = now,
+                CreatedBy = clearedBy,
                 Metadata = metadata,
             },
             cancellationToken).ConfigureAwait(false);
@@ -136,7 +136,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         return [.. events
             .Where(e => (query.PartyType is not { } type || e.PartyType == type)
                 && (query.PartyId is null || string.Equals(e.PartyId, query.PartyId, StringComparison.Ordinal))
-                && (query.Since is not { } since || e.At >= since))
+                && (query.Since is not { } since || e.CreatedAt >= since))
             .Take(query.Take)];
     }
 

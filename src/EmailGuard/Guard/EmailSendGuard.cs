@@ -50,7 +50,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
         _addresses = new AddressKeyCache(_options.AddressNormalization);
-        _ipKeys = new ClientIpKeyCache(_options.ClientIpv6PrefixLength);
+        _ipKeys = new ClientIpKeyCache(_options.IPv6PrefixLength);
     }
 
     internal AddressKeyCache Addresses => _addresses;
@@ -627,7 +627,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 return Blocked(message, EmailGuardDimension.Recipient, recipient.Address, recipient.Address, recipientEntry);
             }
 
-            if (state.FindBlocked(EmailGuardPartyType.Domain, recipient.Domain, now) is { } domainEntry)
+            if (state.FindBlocked(EmailGuardPartyType.RecipientDomain, recipient.Domain, now) is { } domainEntry)
             {
                 return Blocked(message, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address, domainEntry);
             }
@@ -666,9 +666,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 own |= options.Recipient;
             }
 
-            if (state.FindAllowed(EmailGuardPartyType.Domain, recipients[i].Domain, now) is not null)
+            if (state.FindAllowed(EmailGuardPartyType.RecipientDomain, recipients[i].Domain, now) is not null)
             {
-                own |= options.Domain;
+                own |= options.RecipientDomain;
             }
 
             if (own != EmailGuardDimension.None)

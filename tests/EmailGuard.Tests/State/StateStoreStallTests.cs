@@ -80,7 +80,7 @@ public sealed class StateStoreStallTests
                 PartyType = EmailGuardPartyType.Tenant,
                 Value = "spammer",
                 Reason = "abuse",
-                AddedAt = time.GetUtcNow(),
+                CreatedAt = time.GetUtcNow(),
             },
             default);
 
@@ -181,9 +181,9 @@ public sealed class StateStoreStallTests
         Func<Task>[] calls =
         [
             () => lists.ListAsync(new EmailGuardListQuery()).AsTask(),
-            () => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example", "abuse").AsTask(),
-            () => lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example").AsTask(),
-            () => lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example").AsTask(),
+            () => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example", "abuse").AsTask(),
+            () => lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example").AsTask(),
+            () => lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example").AsTask(),
             () => lists.CountByReasonAsync(EmailGuardListKind.Blocklist).AsTask(),
             () => flags.FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual).AsTask(),
             () => flags.ClearAsync(EmailGuardPartyType.Tenant, "acme").AsTask(),
