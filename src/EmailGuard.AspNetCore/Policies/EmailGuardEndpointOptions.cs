@@ -7,6 +7,8 @@ namespace EmailGuard.AspNetCore;
 /// Endpoint policies, path rules, allowlists and responses of the EmailGuard middleware. Everything but the delegates
 /// and the policies binds from the <c>EmailGuard:Endpoints</c> configuration section and reloads with it.
 /// </summary>
+[RenamedSetting("SafelistedNetworks", nameof(AllowlistedNetworks))]
+[RenamedSetting("SafelistedUsers", nameof(AllowlistedUsers))]
 public sealed class EmailGuardEndpointOptions
 {
     /// <summary>The configuration section the options bind from.</summary>

@@ -107,7 +107,9 @@ internal static class StrictConfiguration
         {
             if (!properties.TryGetValue(child.Key, out PropertyInfo? property))
             {
-                result.Errors.Add($"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
+                result.Errors.Add(RenamedTo(type, child.Key) is { } newName
+                    ? $"{child.Path}: this setting was renamed to {newName}; write {section.Path}:{newName} instead."
+                    : $"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
                 continue;
             }
 
@@ -274,6 +276,22 @@ internal static class StrictConfiguration
         }
 
         return properties;
+    }
+
+    /// <summary>The new name of a setting renamed before 1.0 (<see cref="RenamedSettingAttribute"/>, matched by type name).</summary>
+    private static string? RenamedTo(Type type, string key)
+    {
+        foreach (CustomAttributeData attribute in type.GetCustomAttributesData())
+        {
+            if (attribute.AttributeType.Name == nameof(RenamedSettingAttribute)
+                && attribute.ConstructorArguments is [{ Value: string oldName }, { Value: string newName }]
+                && string.Equals(oldName, key, StringComparison.OrdinalIgnoreCase))
+            {
+                return newName;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>"; did you mean X?" for a near miss, else the known names.</summary>

@@ -16,6 +16,7 @@ namespace EmailGuard;
 /// });
 /// </code>
 /// </example>
+[RenamedSetting("ClientIpv6PrefixLength", nameof(IPv6PrefixLength))]
 public sealed class SendGuardOptions
 {
     /// <summary>The configuration section these options bind from.</summary>

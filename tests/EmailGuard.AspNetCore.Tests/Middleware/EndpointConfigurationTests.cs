@@ -26,6 +26,8 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:PartitionBy=Ip"], $"{Endpoints}:PathRules:0:PartitionBy: 'Ip' is not one of ClientIp, Global." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Endpiont=*"], $"{Endpoints}:PathRules:0:Endpiont: unknown setting; did you mean Endpoint?" },
         { [$"{Endpoints}:PathRule:0:Limit=60"], $"{Endpoints}:PathRule: unknown setting; did you mean PathRules?" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:SafelistedNetworks:0=10.0.0.0/8"], $"{Endpoints}:SafelistedNetworks: this setting was renamed to AllowlistedNetworks; write {Endpoints}:AllowlistedNetworks instead." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:SafelistedUsers:0=monitor"], $"{Endpoints}:SafelistedUsers: this setting was renamed to AllowlistedUsers; write {Endpoints}:AllowlistedUsers instead." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetwork:0=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetwork: unknown setting; did you mean AllowlistedNetworks?" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:office=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks:office: 'office' is not a list index" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks: '10.0.0.0/8' is a single value, but this setting is a list." },
