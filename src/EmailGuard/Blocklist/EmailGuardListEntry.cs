@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>An entry of the blocklist or the allowlist.</summary>
-public sealed record EmailGuardListEntry
+public sealed class EmailGuardListEntry
 {
     /// <summary>Gets the list the entry is on.</summary>
     public required EmailGuardListKind Kind { get; init; }

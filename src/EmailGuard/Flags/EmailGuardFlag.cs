@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>An active or past flag on a user or tenant.</summary>
-public sealed record EmailGuardFlag
+public sealed class EmailGuardFlag
 {
     /// <summary>Gets the kind of party: <see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</summary>
     public required EmailGuardPartyType PartyType { get; init; }
