@@ -56,6 +56,10 @@ public static class EmailGuardServiceCollectionExtensions
             sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value));
+        services.TryAddSingleton(sp => new EmailGuardStoreHealthCheck(
+            sp.GetRequiredService<ResilientRateLimitStore>(),
+            sp.GetService<GuardStateCache>(),
+            sp.GetServices<IStoreConfigurationCheck>()));
 
         return new EmailGuardBuilder(services);
     }

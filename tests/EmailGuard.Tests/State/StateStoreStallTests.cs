@@ -287,7 +287,7 @@ public sealed class StateStoreStallTests
                 s.AddSingleton<IEmailGuardStateStore>(state);
                 s.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
                 s.AddLogging();
-                s.AddHealthChecks().AddEmailGuardStore();
+                s.AddHealthChecks().AddCheck<EmailGuardStoreHealthCheck>("emailguard-store");
                 more?.Invoke(s);
             });
         return (sp, state, time);
@@ -296,7 +296,7 @@ public sealed class StateStoreStallTests
     private static async Task<HealthCheckResult> CheckHealthAsync(ServiceProvider sp)
     {
         HealthReport report = await sp.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-        HealthReportEntry entry = report.Entries[EmailGuardHealthChecksBuilderExtensions.DefaultName];
+        HealthReportEntry entry = report.Entries["emailguard-store"];
         return new HealthCheckResult(entry.Status, entry.Description, entry.Exception, entry.Data);
     }
 
