@@ -111,10 +111,10 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         IOrderedEnumerable<EmailGuardListEntry> ordered = query.OrderBy switch
         {
-            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.Descending, StringComparer.Ordinal),
-            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.Descending, Comparer<DateTimeOffset>.Default),
-            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.Descending, StringComparer.OrdinalIgnoreCase),
-            _ => Order(matches, e => e.CreatedAt, query.Descending, Comparer<DateTimeOffset>.Default),
+            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.IsDescending, StringComparer.Ordinal),
+            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.IsDescending, Comparer<DateTimeOffset>.Default),
+            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.IsDescending, StringComparer.OrdinalIgnoreCase),
+            _ => Order(matches, e => e.CreatedAt, query.IsDescending, Comparer<DateTimeOffset>.Default),
         };
 
         // A stable tie-break keeps pages from overlapping when many entries share a sort value.

@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>A recorded flag or clear, for the audit trail.</summary>
-public sealed record EmailGuardFlagEvent
+public sealed class EmailGuardFlagEvent
 {
     /// <summary>Gets what happened.</summary>
     public required EmailGuardFlagEventKind Kind { get; init; }
@@ -12,8 +12,11 @@ public sealed record EmailGuardFlagEvent
     /// <summary>Gets the user or tenant id.</summary>
     public required string PartyId { get; init; }
 
-    /// <summary>Gets the reason of the flag set or cleared; <see langword="null"/> when every flag was cleared.</summary>
+    /// <summary>Gets the reason of the flag set or cleared.</summary>
     public string? Reason { get; init; }
+
+    /// <summary>Gets why a flag was cleared, as the caller of <see cref="IEmailGuardFlags.ClearAsync"/> gave it.</summary>
+    public string? Comment { get; init; }
 
     /// <summary>Gets when it happened.</summary>
     public required DateTimeOffset CreatedAt { get; init; }

@@ -31,8 +31,4 @@ internal sealed partial class EmailSendGuard
     [LoggerMessage(EventId = 406, EventName = "SendStoreUnavailable", Level = LogLevel.Warning,
         Message = "Send denied: the rate-limit store is unavailable and the failure mode is to deny (tenant {TenantId}).")]
     private static partial void LogStoreUnavailable(ILogger logger, string? tenantId);
-
-    [LoggerMessage(EventId = 407, EventName = "EventCallbackFailed", Level = LogLevel.Error,
-        Message = "An EmailGuard event callback threw; the check went on.")]
-    private static partial void LogEventCallbackFailed(ILogger logger, Exception exception);
 }

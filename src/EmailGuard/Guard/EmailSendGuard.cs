@@ -31,6 +31,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
+    private readonly EmailGuardEventRunner _events;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -51,6 +52,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
         _addresses = new AddressKeyCache(_options.AddressNormalization);
         _ipKeys = new ClientIpKeyCache(_options.IPv6PrefixLength);
+        _events = new EmailGuardEventRunner(_logger);
     }
 
     internal AddressKeyCache Addresses => _addresses;
@@ -512,7 +514,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
             if (_options.Events.OnLimitExceeded is { } onLimitExceeded && usage is not null)
             {
-                Raise(onLimitExceeded, new EmailGuardLimitEvent(message, usage[denied]));
+                _events.Run(onLimitExceeded, new EmailGuardLimitArguments(message, usage[denied]), nameof(EmailGuardEvents.OnLimitExceeded));
             }
         }
 
@@ -717,7 +719,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return new EmailSendDecision(reason, dimension, partition, recipient, invalidAddress, detail, TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
     }
 
-    private void RaiseNearLimit(Action<EmailGuardLimitEvent> callback, OutboundEmail message, EmailSendRuleUsage[] usage)
+    private void RaiseNearLimit(Func<EmailGuardLimitArguments, ValueTask> callback, OutboundEmail message, EmailSendRuleUsage[] usage)
     {
         double threshold = _options.NearLimitThreshold;
         foreach (EmailSendRuleUsage rule in usage)
@@ -727,20 +729,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (before < mark && rule.Count >= mark)
             {
                 LogNearLimit(_logger, rule.Dimension, rule.Count, rule.Limit, message.TenantId);
-                Raise(callback, new EmailGuardLimitEvent(message, rule));
+                _events.Run(callback, new EmailGuardLimitArguments(message, rule), nameof(EmailGuardEvents.OnNearLimit));
             }
-        }
-    }
-
-    private void Raise(Action<EmailGuardLimitEvent> callback, EmailGuardLimitEvent limitEvent)
-    {
-        try
-        {
-            callback(limitEvent);
-        }
-        catch (Exception ex)
-        {
-            LogEventCallbackFailed(_logger, ex);
         }
     }
 }

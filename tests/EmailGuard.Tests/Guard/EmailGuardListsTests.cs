@@ -61,6 +61,12 @@ public sealed class EmailGuardListsTests
         first.TotalCount.Should().Be(4);
         (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.ExpiresAt, Descending = false })).Items[0].Value.Should().Be("trap2@spam.example");
         (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Reason, Descending = false })).Items[0].Reason.Should().Be("abuse_report");
+
+        // Without Descending, each field has its natural order: values and reasons A to Z, expiries soonest first.
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Value })).Items.Select(e => e.Value)
+            .Should().Equal("bad.example", "trap1@spam.example", "trap2@spam.example", "trial-4711");
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Reason })).Items[0].Reason.Should().Be("abuse_report");
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.ExpiresAt })).Items[0].Value.Should().Be("trap2@spam.example");
     }
 
     [Fact]
