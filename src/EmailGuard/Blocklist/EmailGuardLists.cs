@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -54,7 +55,11 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogListed(_logger, kind, partyType, entry.Reason, addedBy, entry.ExpiresAt);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
+            LogListed(_logger, kind, partyType, entry.Reason, addedBy ?? "an unnamed caller", expiry);
+        }
         return entry;
     }
 
@@ -76,7 +81,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         }
 
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogUnlisted(_logger, kind, partyType, removed);
+        if (removed)
+        {
+            LogUnlisted(_logger, kind, partyType);
+        }
+        else
+        {
+            LogNothingToUnlist(_logger, kind, partyType);
+        }
         return removed;
     }
 
@@ -151,10 +163,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     }
 
     [LoggerMessage(EventId = 430, EventName = "ListEntryAdded", Level = LogLevel.Information,
-        Message = "{Kind} entry added for a {PartyType} ({Reason}) by {AddedBy}, expiring {ExpiresAt}.")]
-    private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string? addedBy, DateTimeOffset? expiresAt);
+        Message = "A {Kind} entry was added for a {PartyType} for {Reason} by {AddedBy}; expiry: {ExpiresAt}.")]
+    private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string addedBy, string expiresAt);
 
     [LoggerMessage(EventId = 431, EventName = "ListEntryRemoved", Level = LogLevel.Information,
-        Message = "{Kind} entry for a {PartyType} removed: {Removed}.")]
-    private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, bool removed);
+        Message = "A {Kind} entry for a {PartyType} was removed.")]
+    private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType);
+
+    [LoggerMessage(EventId = 2071, EventName = "ListEntryNotFound", Level = LogLevel.Information,
+        Message = "No {Kind} entry for a {PartyType} was found to remove.")]
+    private static partial void LogNothingToUnlist(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType);
 }
