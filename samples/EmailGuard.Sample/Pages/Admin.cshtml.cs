@@ -80,7 +80,7 @@ public sealed class AdminModel(
 
     public Task<IActionResult> OnPostClearAsync(string tenant)
         => ActAsync(
-            async ct => await flags.ClearAsync(EmailGuardPartyType.Tenant, tenant, clearedBy: Operator, cancellationToken: ct),
+            async ct => await flags.ClearAsync(EmailGuardPartyType.Tenant, tenant, comment: "cleared on the admin page", clearedBy: Operator, cancellationToken: ct),
             $"Cleared every flag of tenant {tenant}.");
 
     public Task<IActionResult> OnPostBlockAsync(EmailGuardPartyType partyType, string value, string? reason, int? hours)

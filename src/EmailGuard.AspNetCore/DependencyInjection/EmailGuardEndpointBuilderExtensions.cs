@@ -12,7 +12,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class EmailGuardEndpointBuilderExtensions
 {
     /// <summary>
-    /// Adds endpoint policies, path rules and safelists for <c>app.UseEmailGuard()</c>. Options bind from the
+    /// Adds endpoint policies, path rules and allowlists for <c>app.UseEmailGuard()</c>. Options bind from the
     /// <c>EmailGuard:Endpoints</c> configuration section and reload with it; they are validated when the app starts.
     /// Safe to call more than once: each call adds its configuration, and the same <paramref name="configure"/> delegate
     /// given twice applies once.

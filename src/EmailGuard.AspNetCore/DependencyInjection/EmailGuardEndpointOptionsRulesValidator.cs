@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
-/// Compiles policies, path rules and safelists at startup, so that a bad pattern, a zero limit or a malformed CIDR
+/// Compiles policies, path rules and allowlists at startup, so that a bad pattern, a zero limit or a malformed CIDR
 /// fails the app with a message naming the setting instead of surfacing on a request.
 /// </summary>
 internal sealed class EmailGuardEndpointOptionsRulesValidator : IValidateOptions<EmailGuardEndpointOptions>

@@ -90,7 +90,7 @@ internal sealed partial class EmailGuardMiddleware
         CheckForwardedHeader(context);
         if (!state.Safelist.IsEmpty && state.Safelist.Contains(context))
         {
-            _metrics.Decision(policy?.Name ?? pathRule!.Name, "safelisted");
+            _metrics.Decision(policy?.Name ?? pathRule!.Name, "allowlisted");
             await _next(context);
             return;
         }

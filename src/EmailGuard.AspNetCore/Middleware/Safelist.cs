@@ -21,21 +21,21 @@ internal sealed class Safelist
     public static Safelist Create(EmailGuardEndpointOptions options, List<string> errors)
     {
         var networks = new List<(IPAddress, int)>();
-        for (int i = 0; i < options.SafelistedNetworks.Count; i++)
+        for (int i = 0; i < options.AllowlistedNetworks.Count; i++)
         {
-            string? entry = options.SafelistedNetworks[i];
+            string? entry = options.AllowlistedNetworks[i];
             if (!TryParseNetwork(entry, out IPAddress? network, out int prefix))
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:SafelistedNetworks:{i}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
                 continue;
             }
 
             networks.Add((network!, prefix));
         }
 
-        var users = new HashSet<string>(options.SafelistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
-        return new Safelist([.. networks], users, options.SafelistPredicate);
+        var users = new HashSet<string>(options.AllowlistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
+        return new Safelist([.. networks], users, options.AllowlistPredicate);
     }
 
     public bool IsEmpty => _networks.Length == 0 && _users.Count == 0 && _predicate is null;

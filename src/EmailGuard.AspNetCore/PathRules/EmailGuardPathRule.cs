@@ -31,6 +31,6 @@ public sealed class EmailGuardPathRule
     public int Segments { get; set; }
 
     /// <summary>Gets or sets who the limit is counted for.</summary>
-    /// <value>The default value is <see cref="PathRulePartition.ClientIp"/>.</value>
-    public PathRulePartition PartitionBy { get; set; } = PathRulePartition.ClientIp;
+    /// <value>The default value is <see cref="PathRulePartitionKind.ClientIp"/>.</value>
+    public PathRulePartitionKind PartitionBy { get; set; } = PathRulePartitionKind.ClientIp;
 }

@@ -51,7 +51,7 @@ internal sealed class PathRuleSet
             errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleFailureMode is not FailOpen, FailClosed or LocalFallback.");
         }
 
-        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<PathRulePartition, List<RateLimitRule>> Rules)>();
+        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<PathRulePartitionKind, List<RateLimitRule>> Rules)>();
         for (int i = 0; i < options.PathRules.Count; i++)
         {
             EmailGuardPathRule item = options.PathRules[i];
@@ -92,7 +92,7 @@ internal sealed class PathRuleSet
                 index = groups.Count - 1;
             }
 
-            Dictionary<PathRulePartition, List<RateLimitRule>> byPartition = groups[index].Rules;
+            Dictionary<PathRulePartitionKind, List<RateLimitRule>> byPartition = groups[index].Rules;
             if (!byPartition.TryGetValue(item.PartitionBy, out List<RateLimitRule>? rules))
             {
                 byPartition[item.PartitionBy] = rules = [];
@@ -119,11 +119,11 @@ internal sealed class PathRuleSet
         }
 
         var compiled = new List<(PathPattern, EmailRateLimitPolicy)>();
-        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<PathRulePartition, List<RateLimitRule>> rules) in groups)
+        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<PathRulePartitionKind, List<RateLimitRule>> rules) in groups)
         {
-            foreach ((PathRulePartition partition, List<RateLimitRule> partitionRules) in rules)
+            foreach ((PathRulePartitionKind partition, List<RateLimitRule> partitionRules) in rules)
             {
-                if (partition == PathRulePartition.ClientIp)
+                if (partition == PathRulePartitionKind.ClientIp)
                 {
                     builder.PerClientIp([.. partitionRules]);
                 }

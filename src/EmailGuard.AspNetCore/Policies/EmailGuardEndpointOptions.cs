@@ -4,9 +4,11 @@ using Microsoft.AspNetCore.Http;
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
-/// Endpoint policies, path rules, safelists and responses of the EmailGuard middleware. Everything but the delegates
+/// Endpoint policies, path rules, allowlists and responses of the EmailGuard middleware. Everything but the delegates
 /// and the policies binds from the <c>EmailGuard:Endpoints</c> configuration section and reloads with it.
 /// </summary>
+[RenamedSetting("SafelistedNetworks", nameof(AllowlistedNetworks))]
+[RenamedSetting("SafelistedUsers", nameof(AllowlistedUsers))]
 public sealed class EmailGuardEndpointOptions
 {
     /// <summary>The configuration section the options bind from.</summary>
@@ -68,14 +70,14 @@ public sealed class EmailGuardEndpointOptions
     /// Gets the client networks, in CIDR notation (<c>10.0.0.0/8</c>, <c>2001:db8::/32</c>) or as single addresses,
     /// that no policy or path rule limits.
     /// </summary>
-    public IList<string> SafelistedNetworks { get; } = new List<string>();
+    public IList<string> AllowlistedNetworks { get; } = new List<string>();
 
     /// <summary>Gets the user ids (as <see cref="EmailRateLimitPolicyBuilder.PerUser"/> reads them) that are never limited.</summary>
-    public IList<string> SafelistedUsers { get; } = new List<string>();
+    public IList<string> AllowlistedUsers { get; } = new List<string>();
 
     /// <summary>Gets or sets a predicate that exempts a request from every policy and path rule when it returns true.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Func<HttpContext, bool>? SafelistPredicate { get; set; }
+    public Func<HttpContext, bool>? AllowlistPredicate { get; set; }
 
     /// <summary>
     /// Gets the path rules for endpoints that carry no policy, e.g. <c>POST:/api/webhook/incoming</c> 60 per minute per

@@ -64,8 +64,8 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         await db.SortedSetRemoveRangeByScoreAsync(_listIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
         await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
 
-        List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJsonContext.Default.EmailGuardListEntry).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJsonContext.Default.EmailGuardFlag).ConfigureAwait(false);
+        List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         flags.RemoveAll(f => !f.IsActive(now));
         return new EmailGuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
@@ -79,7 +79,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
             _listIndex,
             "l:" + member,
             member,
-            JsonSerializer.Serialize(entry, GuardStateJsonContext.Default.EmailGuardListEntry),
+            JsonSerializer.Serialize(entry, GuardStateJson.ListEntry),
             keepUntil,
             cancellationToken).ConfigureAwait(false);
     }
@@ -94,7 +94,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
             _flagIndex,
             "f:" + member,
             member,
-            JsonSerializer.Serialize(flag, GuardStateJsonContext.Default.EmailGuardFlag),
+            JsonSerializer.Serialize(flag, GuardStateJson.Flag),
             flag.ExpiresAt,
             cancellationToken).ConfigureAwait(false);
     }
@@ -106,7 +106,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         ITransaction transaction = db.CreateTransaction();
-        _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJsonContext.Default.EmailGuardFlagEvent));
+        _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJson.FlagEvent));
         _ = transaction.ListTrimAsync(_events, 0, IEmailGuardStateStore.MaxFlagEvents - 1);
         _ = transaction.KeyExpireAsync(_events, EventLogRetention);
         await transaction.ExecuteAsync().ConfigureAwait(false);
@@ -119,7 +119,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         List<EmailGuardFlagEvent> events = new(values.Length);
         foreach (RedisValue value in values)
         {
-            if (JsonSerializer.Deserialize((string)value!, GuardStateJsonContext.Default.EmailGuardFlagEvent) is { } flagEvent)
+            if (JsonSerializer.Deserialize((string)value!, GuardStateJson.FlagEvent) is { } flagEvent)
             {
                 events.Add(flagEvent);
             }

@@ -107,7 +107,9 @@ internal static partial class StrictConfiguration
         {
             if (!properties.TryGetValue(child.Key, out PropertyInfo? property))
             {
-                result.Errors.Add($"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
+                result.Errors.Add(RenamedTo(type, child.Key) is { } newName
+                    ? $"{child.Path}: this setting was renamed to {newName}; write {section.Path}:{newName} instead."
+                    : $"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
                 continue;
             }
 
@@ -214,6 +216,21 @@ internal static partial class StrictConfiguration
         return Enum.IsDefined(type, value);
     }
 
+    /// <summary>The new name of a setting renamed before 1.0 (<see cref="RenamedSettingAttribute"/>, matched by type name).</summary>
+    private static string? RenamedTo(Type type, string key)
+    {
+        foreach (CustomAttributeData attribute in type.GetCustomAttributesData())
+        {
+            if (attribute.AttributeType.Name == nameof(RenamedSettingAttribute)
+                && attribute.ConstructorArguments is [{ Value: string oldName }, { Value: string newName }]
+                && string.Equals(oldName, key, StringComparison.OrdinalIgnoreCase))
+            {
+                return newName;
+            }
+        }
+
+        return null;
+    }
     /// <summary>The failures, and the canonical text for values given in a form the stock binder cannot read.</summary>
     internal sealed class Result
     {

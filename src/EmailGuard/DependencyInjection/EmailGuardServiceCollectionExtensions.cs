@@ -60,6 +60,10 @@ public static class EmailGuardServiceCollectionExtensions
 
         // Loads the send guard's state and runs every store's configuration check when the host starts.
         EmailGuardStartup.Register(services);
+        services.TryAddSingleton(sp => new EmailGuardStoreHealthCheck(
+            sp.GetRequiredService<ResilientRateLimitStore>(),
+            sp.GetService<GuardStateCache>(),
+            sp.GetServices<IStoreConfigurationCheck>()));
 
         return new EmailGuardBuilder(services);
     }

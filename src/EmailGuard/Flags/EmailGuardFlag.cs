@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>An active or past flag on a user or tenant.</summary>
-public sealed record EmailGuardFlag
+public sealed class EmailGuardFlag
 {
     /// <summary>Gets the kind of party: <see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</summary>
     public required EmailGuardPartyType PartyType { get; init; }
@@ -13,7 +13,7 @@ public sealed record EmailGuardFlag
     public required string Reason { get; init; }
 
     /// <summary>Gets when the flag was set.</summary>
-    public required DateTimeOffset FlaggedAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Gets when the flag ends.</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
@@ -25,7 +25,7 @@ public sealed record EmailGuardFlag
     public double LimitFactor { get; init; } = 1;
 
     /// <summary>Gets who set the flag.</summary>
-    public string? FlaggedBy { get; init; }
+    public string? CreatedBy { get; init; }
 
     /// <summary>Gets free-form details, e.g. the bounce rate that triggered the flag.</summary>
     public IReadOnlyDictionary<string, string>? Metadata { get; init; }

@@ -11,6 +11,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     private readonly SendGuardOptions _options;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
+    private readonly EmailGuardEventRunner _events;
 
     public EmailGuardFlags(GuardStateCache state, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<EmailGuardFlags>? logger = null)
     {
@@ -18,6 +19,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         _options = options.Value;
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _events = new EmailGuardEventRunner(_logger);
     }
 
     public async ValueTask<EmailGuardFlag> FlagAsync(
@@ -41,11 +43,11 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
             PartyType = partyType,
             PartyId = partyId,
             Reason = reason,
-            FlaggedAt = now,
+            CreatedAt = now,
             ExpiresAt = now + length,
             Suspend = policy.Suspend,
             LimitFactor = policy.Suspend ? 1 : policy.LimitFactor,
-            FlaggedBy = flaggedBy,
+            CreatedBy = flaggedBy,
             Metadata = metadata,
         };
 
@@ -57,9 +59,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 PartyType = partyType,
                 PartyId = partyId,
                 Reason = reason,
-                At = now,
+                CreatedAt = now,
                 ExpiresAt = flag.ExpiresAt,
-                By = flaggedBy,
+                CreatedBy = flaggedBy,
                 Metadata = metadata,
             },
             cancellationToken).ConfigureAwait(false);
@@ -67,27 +69,38 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
 
         if (flag.Suspend)
         {
-            LogSuspended(_logger, partyType, reason, flag.ExpiresAt, flaggedBy);
+            LogSuspended(_logger, partyType, reason, flaggedBy ?? Unknown, flag.ExpiresAt);
         }
         else
         {
-            LogFlagged(_logger, partyType, reason, flag.LimitFactor, flag.ExpiresAt, flaggedBy);
+            LogFlagged(_logger, partyType, reason, flaggedBy ?? Unknown, (int)Math.Round(flag.LimitFactor * 100), flag.ExpiresAt);
         }
 
         EmailGuardEvents events = _options.Events;
-        Raise(partyType == EmailGuardPartyType.User ? events.OnUserFlagged : flag.Suspend ? events.OnTenantSuspended : events.OnTenantFlagged, flag);
+        (Func<EmailGuardFlagArguments, ValueTask>? callback, string name) = partyType == EmailGuardPartyType.User
+            ? (events.OnUserFlagged, nameof(EmailGuardEvents.OnUserFlagged))
+            : flag.Suspend
+                ? (events.OnTenantSuspended, nameof(EmailGuardEvents.OnTenantSuspended))
+                : (events.OnTenantFlagged, nameof(EmailGuardEvents.OnTenantFlagged));
+        if (callback is not null)
+        {
+            _events.Run(callback, new EmailGuardFlagArguments(flag), name);
+        }
+
         return flag;
     }
 
     public async ValueTask<int> ClearAsync(
         EmailGuardPartyType partyType,
         string partyId,
-        string? reason = null,
+        string? flagReason = null,
+        string? comment = null,
         string? clearedBy = null,
         IReadOnlyDictionary<string, string>? metadata = null,
         CancellationToken cancellationToken = default)
     {
         CheckParty(partyType, partyId);
+        string? filter = flagReason?.Trim();
         DateTimeOffset now = _timeProvider.GetUtcNow();
         EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         int cleared = 0;
@@ -95,28 +108,35 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         {
             if (flag.PartyType == partyType
                 && string.Equals(flag.PartyId, partyId, StringComparison.Ordinal)
-                && (reason is null || string.Equals(flag.Reason, reason.Trim(), StringComparison.OrdinalIgnoreCase))
+                && (filter is null || string.Equals(flag.Reason, filter, StringComparison.OrdinalIgnoreCase))
                 && flag.IsActive(now)
                 && await _state.Store.RemoveFlagAsync(partyType, partyId, flag.Reason, cancellationToken).ConfigureAwait(false))
             {
                 cleared++;
+                await _state.Store.AppendFlagEventAsync(
+                    new EmailGuardFlagEvent
+                    {
+                        Kind = EmailGuardFlagEventKind.Cleared,
+                        PartyType = partyType,
+                        PartyId = partyId,
+                        Reason = flag.Reason,
+                        Comment = comment,
+                        CreatedAt = now,
+                        CreatedBy = clearedBy,
+                        Metadata = metadata,
+                    },
+                    cancellationToken).ConfigureAwait(false);
             }
         }
 
-        await _state.Store.AppendFlagEventAsync(
-            new EmailGuardFlagEvent
-            {
-                Kind = EmailGuardFlagEventKind.Cleared,
-                PartyType = partyType,
-                PartyId = partyId,
-                Reason = reason,
-                At = now,
-                By = clearedBy,
-                Metadata = metadata,
-            },
-            cancellationToken).ConfigureAwait(false);
+        // A clear that found nothing changed nothing: no event, no log line that would read as if a flag had been lifted.
+        if (cleared == 0)
+        {
+            return 0;
+        }
+
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogCleared(_logger, partyType, reason, cleared, clearedBy);
+        LogCleared(_logger, cleared, partyType, clearedBy ?? Unknown, comment ?? NoComment);
         return cleared;
     }
 
@@ -136,7 +156,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         return [.. events
             .Where(e => (query.PartyType is not { } type || e.PartyType == type)
                 && (query.PartyId is null || string.Equals(e.PartyId, query.PartyId, StringComparison.Ordinal))
-                && (query.Since is not { } since || e.At >= since))
+                && (query.Since is not { } since || e.CreatedAt >= since))
             .Take(query.Take)];
     }
 
@@ -150,31 +170,20 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         ArgumentException.ThrowIfNullOrWhiteSpace(partyId);
     }
 
-    private void Raise(Action<EmailGuardFlag>? callback, EmailGuardFlag flag)
-    {
-        try
-        {
-            callback?.Invoke(flag);
-        }
-        catch (Exception ex)
-        {
-            LogEventCallbackFailed(_logger, ex);
-        }
-    }
+    /// <summary>Stands in for a missing actor, so log lines read as sentences.</summary>
+    private const string Unknown = "an unnamed caller";
+
+    private const string NoComment = "none given";
 
     [LoggerMessage(EventId = 440, EventName = "PartyFlagged", Level = LogLevel.Warning,
-        Message = "A {PartyType} was flagged ({Reason}): limits reduced to {LimitFactor:P0} until {ExpiresAt}, by {FlaggedBy}.")]
-    private static partial void LogFlagged(ILogger logger, EmailGuardPartyType partyType, string reason, double limitFactor, DateTimeOffset expiresAt, string? flaggedBy);
+        Message = "A {PartyType} was flagged for {Reason} by {FlaggedBy}: its limits are reduced to {LimitPercent} percent until {ExpiresAt:u}.")]
+    private static partial void LogFlagged(ILogger logger, EmailGuardPartyType partyType, string reason, string flaggedBy, int limitPercent, DateTimeOffset expiresAt);
 
     [LoggerMessage(EventId = 441, EventName = "PartySuspended", Level = LogLevel.Warning,
-        Message = "A {PartyType} was suspended ({Reason}) until {ExpiresAt}, by {FlaggedBy}.")]
-    private static partial void LogSuspended(ILogger logger, EmailGuardPartyType partyType, string reason, DateTimeOffset expiresAt, string? flaggedBy);
+        Message = "A {PartyType} was suspended for {Reason} by {FlaggedBy} until {ExpiresAt:u}.")]
+    private static partial void LogSuspended(ILogger logger, EmailGuardPartyType partyType, string reason, string flaggedBy, DateTimeOffset expiresAt);
 
     [LoggerMessage(EventId = 442, EventName = "FlagCleared", Level = LogLevel.Information,
-        Message = "{Count} flag(s) of a {PartyType} cleared (reason {Reason}) by {ClearedBy}.")]
-    private static partial void LogCleared(ILogger logger, EmailGuardPartyType partyType, string? reason, int count, string? clearedBy);
-
-    [LoggerMessage(EventId = 443, EventName = "FlagEventCallbackFailed", Level = LogLevel.Error,
-        Message = "An EmailGuard flag event callback threw; the flag was recorded.")]
-    private static partial void LogEventCallbackFailed(ILogger logger, Exception exception);
+        Message = "{Count} flag(s) of a {PartyType} were cleared by {ClearedBy}; comment: {Comment}.")]
+    private static partial void LogCleared(ILogger logger, int count, EmailGuardPartyType partyType, string clearedBy, string comment);
 }

@@ -32,18 +32,24 @@ public interface IEmailGuardFlags
         IReadOnlyDictionary<string, string>? metadata = null,
         CancellationToken cancellationToken = default);
 
-    /// <summary>Clears a party's flag of one reason, or all its flags.</summary>
+    /// <summary>
+    /// Clears a party's active flags of one reason, or all of them. Each flag cleared is recorded as a
+    /// <see cref="EmailGuardFlagEventKind.Cleared"/> event with <paramref name="comment"/>; a clear that finds no active flag
+    /// records nothing.
+    /// </summary>
     /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
     /// <param name="partyId">The user or tenant id.</param>
-    /// <param name="reason">The reason to clear; <see langword="null"/> clears every flag.</param>
-    /// <param name="clearedBy">Who cleared it.</param>
+    /// <param name="flagReason">Which flags to clear: those set with this reason (case-insensitive); <see langword="null"/> clears every flag.</param>
+    /// <param name="comment">Why the flags are cleared, e.g. "false positive: the bounces were a provider outage"; recorded in the events.</param>
+    /// <param name="clearedBy">Who cleared them.</param>
     /// <param name="metadata">Free-form details to record.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The number of active flags cleared.</returns>
     ValueTask<int> ClearAsync(
         EmailGuardPartyType partyType,
         string partyId,
-        string? reason = null,
+        string? flagReason = null,
+        string? comment = null,
         string? clearedBy = null,
         IReadOnlyDictionary<string, string>? metadata = null,
         CancellationToken cancellationToken = default);

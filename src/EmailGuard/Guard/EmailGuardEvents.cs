@@ -1,31 +1,42 @@
 namespace EmailGuard;
 
 /// <summary>
-/// Callbacks the send guard raises so that an application can alert on abuse. They run inline on the checking
-/// thread: keep them short and hand slow work off. An exception from a callback is logged and swallowed.
+/// Callbacks the send guard raises so that an application can alert on abuse. Each takes an arguments object, so fields
+/// can be added later without breaking callers, and returns a <see cref="ValueTask"/>.
 /// </summary>
+/// <remarks>
+/// A callback never delays or breaks a send: one that completes at once costs nothing more; one that goes asynchronous
+/// continues in the background while the decision returns. At most 64 callbacks of the send guard (and 64 of the flags) run
+/// in the background at once; further events are dropped with a warning (event id 2070) rather than queued, so a stalled
+/// alerting endpoint cannot grow memory during a flood. An exception from a callback is logged (event id 407) and swallowed.
+/// </remarks>
+/// <example>
+/// <code>
+/// o.Events.OnLimitExceeded = async args => await alerts.SendAsync($"{args.Usage.Dimension} limit hit");
+/// </code>
+/// </example>
 public sealed class EmailGuardEvents
 {
     /// <summary>Gets or sets the callback raised when a message is denied because a rule has no room.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Action<EmailGuardLimitEvent>? OnLimitExceeded { get; set; }
+    public Func<EmailGuardLimitArguments, ValueTask>? OnLimitExceeded { get; set; }
 
     /// <summary>
     /// Gets or sets the callback raised when an allowed message pushes a rule's count across
     /// <see cref="SendGuardOptions.NearLimitThreshold"/>; once per rule, partition and window.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Action<EmailGuardLimitEvent>? OnNearLimit { get; set; }
+    public Func<EmailGuardLimitArguments, ValueTask>? OnNearLimit { get; set; }
 
     /// <summary>Gets or sets the callback raised when a user is flagged (reduced limits or suspension).</summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Action<EmailGuardFlag>? OnUserFlagged { get; set; }
+    public Func<EmailGuardFlagArguments, ValueTask>? OnUserFlagged { get; set; }
 
     /// <summary>Gets or sets the callback raised when a tenant is flagged with reduced limits.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Action<EmailGuardFlag>? OnTenantFlagged { get; set; }
+    public Func<EmailGuardFlagArguments, ValueTask>? OnTenantFlagged { get; set; }
 
     /// <summary>Gets or sets the callback raised when a tenant is suspended.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
-    public Action<EmailGuardFlag>? OnTenantSuspended { get; set; }
+    public Func<EmailGuardFlagArguments, ValueTask>? OnTenantSuspended { get; set; }
 }

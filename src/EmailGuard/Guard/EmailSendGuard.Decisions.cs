@@ -60,7 +60,7 @@ internal sealed partial class EmailSendGuard
             LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
             if (_options.Events.OnLimitExceeded is { } onLimitExceeded && usage is not null)
             {
-                Raise(onLimitExceeded, new EmailGuardLimitEvent(message, usage[denied]));
+                _events.Run(onLimitExceeded, new EmailGuardLimitArguments(message, usage[denied]), nameof(EmailGuardEvents.OnLimitExceeded));
             }
         }
 

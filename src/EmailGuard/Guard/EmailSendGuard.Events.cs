@@ -2,11 +2,12 @@ namespace EmailGuard;
 
 /// <summary>
 /// The event raiser: calls the app's <see cref="EmailGuardEvents"/> callbacks after a committed check. A callback that
-/// throws is logged, never passed on: the check has been decided already.
+/// throws is logged, never passed on: the check has been decided already. Callbacks run through the bounded
+/// <see cref="EmailGuardEventRunner"/>, so a slow one never delays a send.
 /// </summary>
 internal sealed partial class EmailSendGuard
 {
-    private void RaiseNearLimit(Action<EmailGuardLimitEvent> callback, OutboundEmail message, EmailSendRuleUsage[] usage)
+    private void RaiseNearLimit(Func<EmailGuardLimitArguments, ValueTask> callback, OutboundEmail message, EmailSendRuleUsage[] usage)
     {
         double threshold = _options.NearLimitThreshold;
         foreach (EmailSendRuleUsage rule in usage)
@@ -16,20 +17,8 @@ internal sealed partial class EmailSendGuard
             if (before < mark && rule.Count >= mark)
             {
                 LogNearLimit(_logger, rule.Dimension, rule.Count, rule.Limit, message.TenantId);
-                Raise(callback, new EmailGuardLimitEvent(message, rule));
+                _events.Run(callback, new EmailGuardLimitArguments(message, rule), nameof(EmailGuardEvents.OnNearLimit));
             }
-        }
-    }
-
-    private void Raise(Action<EmailGuardLimitEvent> callback, EmailGuardLimitEvent limitEvent)
-    {
-        try
-        {
-            callback(limitEvent);
-        }
-        catch (Exception ex)
-        {
-            LogEventCallbackFailed(_logger, ex);
         }
     }
 }

@@ -5,34 +5,90 @@ namespace EmailGuard;
 internal sealed partial class EmailSendGuard
 {
     [LoggerMessage(EventId = 400, EventName = "SendLimitExceeded", Level = LogLevel.Information,
-        Message = "Send denied: a {Dimension} limit is exceeded (tenant {TenantId}, user {UserId}); retry after {RetryAfter}.")]
-    private static partial void LogLimitExceeded(ILogger logger, EmailGuardDimension dimension, string? tenantId, string? userId, TimeSpan retryAfter);
+        Message = "Send denied: a {Dimension} limit is exceeded for tenant {TenantId} and user {UserId}; retry after {RetryAfter:c}.")]
+    private static partial void WriteLimitExceeded(ILogger logger, EmailGuardDimension dimension, string tenantId, string userId, TimeSpan retryAfter);
 
     [LoggerMessage(EventId = 401, EventName = "SendBlocklisted", Level = LogLevel.Information,
-        Message = "Send denied: the {Dimension} is blocklisted ({Reason}) (tenant {TenantId}, user {UserId}).")]
-    private static partial void LogBlocked(ILogger logger, EmailGuardDimension dimension, string reason, string? tenantId, string? userId);
+        Message = "Send denied: the {Dimension} is blocklisted for {Reason}; tenant {TenantId}, user {UserId}.")]
+    private static partial void WriteBlocked(ILogger logger, EmailGuardDimension dimension, string reason, string tenantId, string userId);
 
     [LoggerMessage(EventId = 402, EventName = "SendSuspended", Level = LogLevel.Information,
-        Message = "Send denied: the {Dimension} is suspended ({Reason}) (tenant {TenantId}, user {UserId}).")]
-    private static partial void LogSuspended(ILogger logger, EmailGuardDimension dimension, string reason, string? tenantId, string? userId);
+        Message = "Send denied: the {Dimension} is suspended for {Reason}; tenant {TenantId}, user {UserId}.")]
+    private static partial void WriteSuspended(ILogger logger, EmailGuardDimension dimension, string reason, string tenantId, string userId);
 
     [LoggerMessage(EventId = 403, EventName = "SendInvalidAddress", Level = LogLevel.Information,
-        Message = "Send denied: a {Dimension} address is invalid: {Error} (tenant {TenantId}, user {UserId}).")]
-    private static partial void LogInvalidAddress(ILogger logger, EmailGuardDimension dimension, string? error, string? tenantId, string? userId);
+        Message = "Send denied: a {Dimension} address is invalid ({Error}); tenant {TenantId}, user {UserId}.")]
+    private static partial void WriteInvalidAddress(ILogger logger, EmailGuardDimension dimension, string error, string tenantId, string userId);
 
     [LoggerMessage(EventId = 404, EventName = "SendTooManyRecipients", Level = LogLevel.Information,
-        Message = "Send denied: {Recipients} recipients, at most {Max} allowed (tenant {TenantId}).")]
-    private static partial void LogTooManyRecipients(ILogger logger, int recipients, int max, string? tenantId);
+        Message = "Send denied: the message has {Recipients} recipients and at most {Max} are allowed; tenant {TenantId}.")]
+    private static partial void WriteTooManyRecipients(ILogger logger, int recipients, int max, string tenantId);
 
     [LoggerMessage(EventId = 405, EventName = "SendNearLimit", Level = LogLevel.Information,
-        Message = "A {Dimension} limit is nearly reached: {Count} of {Limit} (tenant {TenantId}).")]
-    private static partial void LogNearLimit(ILogger logger, EmailGuardDimension dimension, long count, long limit, string? tenantId);
+        Message = "A {Dimension} limit is nearly reached: {Count} of {Limit} are used; tenant {TenantId}.")]
+    private static partial void WriteNearLimit(ILogger logger, EmailGuardDimension dimension, long count, long limit, string tenantId);
 
     [LoggerMessage(EventId = 406, EventName = "SendStoreUnavailable", Level = LogLevel.Warning,
-        Message = "Send denied: the rate-limit store is unavailable and the failure mode is to deny (tenant {TenantId}).")]
-    private static partial void LogStoreUnavailable(ILogger logger, string? tenantId);
+        Message = "Send denied: the rate-limit store is unavailable and the failure mode is to deny; tenant {TenantId}.")]
+    private static partial void WriteStoreUnavailable(ILogger logger, string tenantId);
 
-    [LoggerMessage(EventId = 407, EventName = "EventCallbackFailed", Level = LogLevel.Error,
-        Message = "An EmailGuard event callback threw; the check went on.")]
-    private static partial void LogEventCallbackFailed(ILogger logger, Exception exception);
+    /// <summary>Stands in for a missing tenant, user or detail, so log lines read as sentences instead of "(null)".</summary>
+    private const string None = "none";
+
+    // The wrappers put "none" in place of a missing tenant, user or detail, so the lines read as sentences.
+    private static void LogLimitExceeded(ILogger logger, EmailGuardDimension dimension, string? tenantId, string? userId, TimeSpan retryAfter)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteLimitExceeded(logger, dimension, tenantId ?? None, userId ?? None, retryAfter);
+        }
+    }
+
+    private static void LogBlocked(ILogger logger, EmailGuardDimension dimension, string reason, string? tenantId, string? userId)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteBlocked(logger, dimension, reason, tenantId ?? None, userId ?? None);
+        }
+    }
+
+    private static void LogSuspended(ILogger logger, EmailGuardDimension dimension, string reason, string? tenantId, string? userId)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteSuspended(logger, dimension, reason, tenantId ?? None, userId ?? None);
+        }
+    }
+
+    private static void LogInvalidAddress(ILogger logger, EmailGuardDimension dimension, string? error, string? tenantId, string? userId)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteInvalidAddress(logger, dimension, error ?? None, tenantId ?? None, userId ?? None);
+        }
+    }
+
+    private static void LogTooManyRecipients(ILogger logger, int recipients, int max, string? tenantId)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteTooManyRecipients(logger, recipients, max, tenantId ?? None);
+        }
+    }
+
+    private static void LogNearLimit(ILogger logger, EmailGuardDimension dimension, long count, long limit, string? tenantId)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WriteNearLimit(logger, dimension, count, limit, tenantId ?? None);
+        }
+    }
+
+    private static void LogStoreUnavailable(ILogger logger, string? tenantId)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            WriteStoreUnavailable(logger, tenantId ?? None);
+        }
+    }
 }

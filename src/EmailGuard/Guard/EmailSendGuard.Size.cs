@@ -19,6 +19,14 @@ internal sealed partial class EmailSendGuard
     }
 
     [LoggerMessage(EventId = 1100, EventName = "SendTooLargeForRules", Level = LogLevel.Warning,
-        Message = "Send denied: {Recipients} recipients under {MessageWideRules} message-wide and {PerRecipientRules} per-recipient rules need more than the {MaxCounters} counters one check takes; at most {Fitting} recipients fit (tenant {TenantId}). Check the tenant's rules from the ITenantLimitProvider.")]
-    private static partial void LogTooLargeForRules(ILogger logger, int recipients, int messageWideRules, int perRecipientRules, int fitting, int maxCounters, string? tenantId);
+        Message = "Send denied: {Recipients} recipients under {MessageWideRules} message-wide and {PerRecipientRules} per-recipient rules need more than the {MaxCounters} counters one check takes; at most {Fitting} recipients fit; tenant {TenantId}. Check the tenant's rules from the ITenantLimitProvider.")]
+    private static partial void WriteTooLargeForRules(ILogger logger, int recipients, int messageWideRules, int perRecipientRules, int fitting, int maxCounters, string tenantId);
+
+    private static void LogTooLargeForRules(ILogger logger, int recipients, int messageWideRules, int perRecipientRules, int fitting, int maxCounters, string? tenantId)
+    {
+        if (logger.IsEnabled(LogLevel.Warning))
+        {
+            WriteTooLargeForRules(logger, recipients, messageWideRules, perRecipientRules, fitting, maxCounters, tenantId ?? None);
+        }
+    }
 }

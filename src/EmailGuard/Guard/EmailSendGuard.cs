@@ -29,6 +29,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
+    private readonly EmailGuardEventRunner _events;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -51,6 +52,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _screen = new PartyScreen(_options);
         _plans = new GuardPlanBuilder(_options, _rules, _keys);
         _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider);
+        _events = new EmailGuardEventRunner(_logger);
     }
 
     internal AddressKeyCache Addresses => _keys.Addresses;

@@ -68,7 +68,7 @@ internal sealed class PartyScreen(SendGuardOptions options)
                 return new PartyDenial(EmailGuardDimension.Recipient, recipient.Address, recipient.Address, recipientEntry, null);
             }
 
-            if (state.FindBlocked(EmailGuardPartyType.Domain, recipient.Domain, now) is { } domainEntry)
+            if (state.FindBlocked(EmailGuardPartyType.RecipientDomain, recipient.Domain, now) is { } domainEntry)
             {
                 return new PartyDenial(EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address, domainEntry, null);
             }
@@ -107,9 +107,9 @@ internal sealed class PartyScreen(SendGuardOptions options)
                 own |= allowlist.Recipient;
             }
 
-            if (state.FindAllowed(EmailGuardPartyType.Domain, recipients[i].Domain, now) is not null)
+            if (state.FindAllowed(EmailGuardPartyType.RecipientDomain, recipients[i].Domain, now) is not null)
             {
-                own |= allowlist.Domain;
+                own |= allowlist.RecipientDomain;
             }
 
             if (own != EmailGuardDimension.None)

@@ -27,7 +27,7 @@ public static class SendGuardEmailGuardBuilderExtensions
         {
             services.AddSingleton<SendGuardMarkerService>();
             services.AddOptions<SendGuardOptions>().ValidateOnStart();
-            EmailGuardConfigurationSections.Bind<SendGuardOptions>(services, SendGuardOptions.SectionName);
+            EmailGuardConfigurationSections.Bind<SendGuardOptions>(services, SendGuardOptions.SectionKey);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardCapacityValidator>());

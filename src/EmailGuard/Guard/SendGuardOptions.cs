@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard;
 
@@ -15,10 +16,14 @@ namespace EmailGuard;
 /// });
 /// </code>
 /// </example>
+[RenamedSetting("ClientIpv6PrefixLength", nameof(IPv6PrefixLength))]
 public sealed class SendGuardOptions
 {
-    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
-    public const string SectionName = "SendGuard";
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string ConfigurationSectionName = EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":" + SectionKey;
+
+    /// <summary>The section's key below <c>EmailGuard</c>.</summary>
+    internal const string SectionKey = "SendGuard";
 
     /// <summary>Gets or sets the rules for every message the application sends.</summary>
     /// <value>The default value is no rule.</value>
@@ -44,7 +49,7 @@ public sealed class SendGuardOptions
     /// <value>The default value is no rule.</value>
     public SendGuardDimensionOptions User { get; set; } = new();
 
-    /// <summary>Gets or sets the rules per client IP (IPv6 grouped by <see cref="ClientIpv6PrefixLength"/>).</summary>
+    /// <summary>Gets or sets the rules per client IP (IPv6 grouped by <see cref="IPv6PrefixLength"/>).</summary>
     /// <value>The default value is no rule.</value>
     public SendGuardDimensionOptions ClientIp { get; set; } = new();
 
@@ -59,7 +64,7 @@ public sealed class SendGuardOptions
     /// <summary>Gets or sets the IPv6 prefix length client addresses are grouped by.</summary>
     /// <value>The default value is 64.</value>
     [Range(1, 128)]
-    public int ClientIpv6PrefixLength { get; set; } = IpAddressGrouping.DefaultIPv6PrefixLength;
+    public int IPv6PrefixLength { get; set; } = IpAddressGrouping.DefaultIPv6PrefixLength;
 
     /// <summary>
     /// Gets or sets whether <c>+tags</c> are stripped from local parts, so tagged variants share one counter. The same

@@ -14,5 +14,5 @@ internal sealed class SendGuardKeys(SendGuardOptions options)
 
     public IdKeyCache Categories { get; } = new(PartitionKeys.CategoryPrefix, lowerCase: true);
 
-    public ClientIpKeyCache ClientIps { get; } = new(options.ClientIpv6PrefixLength);
+    public ClientIpKeyCache ClientIps { get; } = new(options.IPv6PrefixLength);
 }

@@ -4,6 +4,7 @@ namespace EmailGuard;
 /// The dimensions an allowlisted party skips. A recipient's or domain's skips apply to that recipient's own counters,
 /// and to the message-wide dimensions only when every recipient of the message skips them.
 /// </summary>
+[RenamedSetting("Domain", nameof(RecipientDomain))]
 public sealed class AllowlistSkipOptions
 {
     /// <summary>Gets or sets what an allowlisted recipient skips.</summary>
@@ -12,7 +13,7 @@ public sealed class AllowlistSkipOptions
 
     /// <summary>Gets or sets what recipients at an allowlisted domain skip.</summary>
     /// <value>The default value is <see cref="EmailGuardDimension.RecipientDomain"/>.</value>
-    public EmailGuardDimension Domain { get; set; } = EmailGuardDimension.RecipientDomain;
+    public EmailGuardDimension RecipientDomain { get; set; } = EmailGuardDimension.RecipientDomain;
 
     /// <summary>Gets or sets what an allowlisted sender skips.</summary>
     /// <value>The default value is <see cref="EmailGuardDimension.Sender"/>.</value>

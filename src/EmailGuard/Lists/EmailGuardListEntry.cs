@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>An entry of the blocklist or the allowlist.</summary>
-public sealed record EmailGuardListEntry
+public sealed class EmailGuardListEntry
 {
     /// <summary>Gets the list the entry is on.</summary>
     public required EmailGuardListKind Kind { get; init; }
@@ -16,10 +16,10 @@ public sealed record EmailGuardListEntry
     public required string Reason { get; init; }
 
     /// <summary>Gets who added the entry.</summary>
-    public string? AddedBy { get; init; }
+    public string? CreatedBy { get; init; }
 
     /// <summary>Gets when the entry was added.</summary>
-    public required DateTimeOffset AddedAt { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
 
     /// <summary>Gets when the entry stops applying; <see langword="null"/> for never.</summary>
     public DateTimeOffset? ExpiresAt { get; init; }

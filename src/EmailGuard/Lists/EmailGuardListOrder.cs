@@ -4,7 +4,7 @@ namespace EmailGuard;
 public enum EmailGuardListOrder
 {
     /// <summary>By when they were added.</summary>
-    AddedAt = 0,
+    CreatedAt = 0,
 
     /// <summary>By party value (ordinal).</summary>
     Value = 1,

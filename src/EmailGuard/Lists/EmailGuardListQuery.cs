@@ -24,12 +24,20 @@ public sealed class EmailGuardListQuery
     public bool IncludeExpired { get; init; }
 
     /// <summary>Gets the ordering.</summary>
-    /// <value>The default value is <see cref="EmailGuardListOrder.AddedAt"/>.</value>
-    public EmailGuardListOrder OrderBy { get; init; } = EmailGuardListOrder.AddedAt;
+    /// <value>The default value is <see cref="EmailGuardListOrder.CreatedAt"/>.</value>
+    public EmailGuardListOrder OrderBy { get; init; } = EmailGuardListOrder.CreatedAt;
 
-    /// <summary>Gets whether the order is descending.</summary>
-    /// <value>The default value is <see langword="true"/>: newest first.</value>
-    public bool Descending { get; init; } = true;
+    /// <summary>
+    /// Gets whether the order is descending; <see langword="null"/> for the natural order of <see cref="OrderBy"/>: newest
+    /// first for <see cref="EmailGuardListOrder.CreatedAt"/>, soonest to expire first for
+    /// <see cref="EmailGuardListOrder.ExpiresAt"/> (entries that never expire last), A to Z for
+    /// <see cref="EmailGuardListOrder.Value"/> and <see cref="EmailGuardListOrder.Reason"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public bool? Descending { get; init; }
+
+    /// <summary>Whether the listing runs descending: <see cref="Descending"/>, or the natural order of <see cref="OrderBy"/>.</summary>
+    internal bool IsDescending => Descending ?? OrderBy == EmailGuardListOrder.CreatedAt;
 
     /// <summary>Gets the entries to skip.</summary>
     public int Skip { get; init; }

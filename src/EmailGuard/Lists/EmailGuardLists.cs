@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -47,14 +48,18 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             PartyType = partyType,
             Value = normalized,
             Reason = reason.Trim(),
-            AddedBy = addedBy,
-            AddedAt = now,
+            CreatedBy = addedBy,
+            CreatedAt = now,
             ExpiresAt = duration is { } length ? now + length : null,
         };
 
         await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogListed(_logger, kind, partyType, entry.Reason, addedBy, entry.ExpiresAt);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
+            LogListed(_logger, kind, partyType, entry.Reason, addedBy ?? "an unnamed caller", expiry);
+        }
         return entry;
     }
 
@@ -76,11 +81,18 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         }
 
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogUnlisted(_logger, kind, partyType, removed);
+        if (removed)
+        {
+            LogUnlisted(_logger, kind, partyType);
+        }
+        else
+        {
+            LogNothingToUnlist(_logger, kind, partyType);
+        }
         return removed;
     }
 
-    public async ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+    public async ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
@@ -107,14 +119,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             && (string.IsNullOrEmpty(query.Search)
                 || e.Value.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
                 || e.Reason.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
-                || (e.AddedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
+                || (e.CreatedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
 
         IOrderedEnumerable<EmailGuardListEntry> ordered = query.OrderBy switch
         {
-            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.Descending, StringComparer.Ordinal),
-            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.Descending, Comparer<DateTimeOffset>.Default),
-            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.Descending, StringComparer.OrdinalIgnoreCase),
-            _ => Order(matches, e => e.AddedAt, query.Descending, Comparer<DateTimeOffset>.Default),
+            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.IsDescending, StringComparer.Ordinal),
+            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.IsDescending, Comparer<DateTimeOffset>.Default),
+            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.IsDescending, StringComparer.OrdinalIgnoreCase),
+            _ => Order(matches, e => e.CreatedAt, query.IsDescending, Comparer<DateTimeOffset>.Default),
         };
 
         // A stable tie-break keeps pages from overlapping when many entries share a sort value.
@@ -151,10 +163,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     }
 
     [LoggerMessage(EventId = 430, EventName = "ListEntryAdded", Level = LogLevel.Information,
-        Message = "{Kind} entry added for a {PartyType} ({Reason}) by {AddedBy}, expiring {ExpiresAt}.")]
-    private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string? addedBy, DateTimeOffset? expiresAt);
+        Message = "A {Kind} entry was added for a {PartyType} for {Reason} by {AddedBy}; expiry: {ExpiresAt}.")]
+    private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string addedBy, string expiresAt);
 
     [LoggerMessage(EventId = 431, EventName = "ListEntryRemoved", Level = LogLevel.Information,
-        Message = "{Kind} entry for a {PartyType} removed: {Removed}.")]
-    private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, bool removed);
+        Message = "A {Kind} entry for a {PartyType} was removed.")]
+    private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType);
+
+    [LoggerMessage(EventId = 2071, EventName = "ListEntryNotFound", Level = LogLevel.Information,
+        Message = "No {Kind} entry for a {PartyType} was found to remove.")]
+    private static partial void LogNothingToUnlist(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType);
 }

@@ -10,7 +10,7 @@ public enum EmailGuardPartyType
     Sender = 1,
 
     /// <summary>A recipient domain (IDNA ASCII, lower case).</summary>
-    Domain = 2,
+    RecipientDomain = 2,
 
     /// <summary>A tenant id.</summary>
     Tenant = 3,

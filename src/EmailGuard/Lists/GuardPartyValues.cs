@@ -13,7 +13,7 @@ internal static class GuardPartyValues
                 return EmailAddressNormalizer.TryNormalize(value, normalization, out NormalizedEmailAddress address, out string? error)
                     ? address.Address
                     : throw new ArgumentException($"'{value}' is not a valid address: {error}", nameof(value));
-            case EmailGuardPartyType.Domain:
+            case EmailGuardPartyType.RecipientDomain:
                 return EmailAddressNormalizer.TryNormalizeDomain(value, normalization, out string? domain)
                     ? domain
                     : throw new ArgumentException($"'{value}' is not a valid domain.", nameof(value));
@@ -35,7 +35,7 @@ internal static class GuardPartyValues
         {
             EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender
                 => EmailAddressNormalizer.TryNormalize(storedValue, normalization, out NormalizedEmailAddress address, out _) ? address.Address : storedValue,
-            EmailGuardPartyType.Domain
+            EmailGuardPartyType.RecipientDomain
                 => EmailAddressNormalizer.TryNormalizeDomain(storedValue, normalization, out string? domain) ? domain : storedValue,
             _ => storedValue,
         };

@@ -45,7 +45,7 @@ public interface IEmailGuardLists
     /// <param name="value">The address, domain, tenant id or user id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The entry, or <see langword="null"/>.</returns>
-    ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
+    ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
 
     /// <summary>Returns one page of entries, filtered and ordered.</summary>
     /// <param name="query">The filter, order and page.</param>

@@ -12,37 +12,57 @@ namespace EmailGuard;
 /// With the circuit closed it also reports degraded when the store is configured so that limits quietly weaken (see
 /// <see cref="IStoreConfigurationCheck"/>, checked in the background), and when the send guard's lists and flags were
 /// never loaded or are stale: older than three refresh intervals, at least 30 seconds.
+/// <para>
+/// <c>AddEmailGuard()</c> registers it as a singleton, and the core package needs only the health checks abstractions:
+/// with ASP.NET Core, <c>AddHealthChecks().AddEmailGuardStore()</c> (EmailGuard.AspNetCore) adds it; any other host adds it
+/// with <c>AddHealthChecks().AddCheck&lt;EmailGuardStoreHealthCheck&gt;("emailguard-store")</c>.
+/// </para>
 /// </remarks>
-internal sealed class EmailGuardStoreHealthCheck(
-    ResilientRateLimitStore store, GuardStateCache? state = null, IEnumerable<IStoreConfigurationCheck>? configurationChecks = null) : IHealthCheck
+public sealed class EmailGuardStoreHealthCheck : IHealthCheck
 {
+    private readonly ResilientRateLimitStore _store;
+    private readonly GuardStateCache? _state;
+    private readonly IEnumerable<IStoreConfigurationCheck>? _configurationChecks;
+
+    internal EmailGuardStoreHealthCheck(
+        ResilientRateLimitStore store, GuardStateCache? state = null, IEnumerable<IStoreConfigurationCheck>? configurationChecks = null)
+    {
+        _store = store;
+        _state = state;
+        _configurationChecks = configurationChecks;
+    }
+
     private static readonly TimeSpan s_minimumStaleAge = TimeSpan.FromSeconds(30);
 
+    /// <summary>Reports the store's circuit, its configuration warnings and the age of the send guard's _state; never waits on the _store.</summary>
+    /// <param name="context">The health check context, with the registration's failure status.</param>
+    /// <param name="cancellationToken">Not used: the check does not wait.</param>
+    /// <returns>The result, completed.</returns>
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
-        StoreCircuitBreaker breaker = store.Breaker;
+        StoreCircuitBreaker breaker = _store.Breaker;
         StoreCircuitState circuit = breaker.State;
         Dictionary<string, object> data = new(StringComparer.Ordinal)
         {
-            ["store"] = store.Store.GetType().Name,
+            ["store"] = _store.Store.GetType().Name,
             ["circuit"] = circuit.ToString(),
             ["consecutiveFailures"] = breaker.ConsecutiveFailures,
         };
 
         List<string> warnings = [];
-        foreach (IStoreConfigurationCheck check in configurationChecks ?? [])
+        foreach (IStoreConfigurationCheck check in _configurationChecks ?? [])
         {
             check.Refresh();
             warnings.AddRange(check.Warnings);
         }
 
-        if (state is not null)
+        if (_state is not null)
         {
-            TimeSpan? age = state.Age;
+            TimeSpan? age = _state.Age;
             data["stateAgeSeconds"] = age is { } known ? Math.Round(known.TotalSeconds, 1) : -1;
-            data["stateCircuit"] = state.Store.CircuitState.ToString();
-            TimeSpan staleAfter = state.RefreshInterval * 3 > s_minimumStaleAge ? state.RefreshInterval * 3 : s_minimumStaleAge;
+            data["stateCircuit"] = _state.Store.CircuitState.ToString();
+            TimeSpan staleAfter = _state.RefreshInterval * 3 > s_minimumStaleAge ? _state.RefreshInterval * 3 : s_minimumStaleAge;
             if (age is null)
             {
                 warnings.Add("The send guard's blocklists and flags have not been loaded yet; until they are, checks follow the failure mode.");
@@ -67,7 +87,7 @@ internal sealed class EmailGuardStoreHealthCheck(
             StoreCircuitState.HalfOpen => HealthCheckResult.Degraded("The rate-limit store circuit is half-open: a probe is testing the store.", data: data),
             _ => new HealthCheckResult(
                 context.Registration.FailureStatus,
-                $"The rate-limit store circuit is open; calls get their failure mode. Next probe in {breaker.RemainingBreak.TotalSeconds:0.#} s.",
+                string.Create(CultureInfo.InvariantCulture, $"The rate-limit store circuit is open; calls get their failure mode. Next probe in {breaker.RemainingBreak.TotalSeconds:0.#} s."),
                 data: data),
         };
         return Task.FromResult(result);

@@ -3,7 +3,7 @@ namespace EmailGuard;
 /// <summary>Checks, then sends; refunds when the transport throws.</summary>
 internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport transport) : IGuardedEmailSender
 {
-    public async Task<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)
+    public async ValueTask<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ArgumentNullException.ThrowIfNull(content);
@@ -27,7 +27,7 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
         return new GuardedSendResult(true, decision);
     }
 
-    public async Task<EmailSendDecision> SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)
+    public async ValueTask<EmailSendDecision> SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)
     {
         GuardedSendResult result = await TrySendAsync(envelope, content, cancellationToken).ConfigureAwait(false);
         return result.Sent ? result.Decision : throw new EmailSendDeniedException(result.Decision);

@@ -11,5 +11,5 @@ public interface IEmailTransport
     /// <param name="content">Subject and body.</param>
     /// <param name="cancellationToken">Cancels the send.</param>
     /// <returns>A task that completes when the provider accepted the message.</returns>
-    Task SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken);
+    ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken);
 }

@@ -12,7 +12,7 @@ public interface IGuardedEmailSender
     /// <param name="cancellationToken">Cancels the check and the send.</param>
     /// <returns>Whether it was sent, and the guard's decision.</returns>
     /// <exception cref="Exception">The transport failed; the permits were refunded and its exception propagates.</exception>
-    Task<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default);
+    ValueTask<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default);
 
     /// <summary>Checks the message and sends it when allowed.</summary>
     /// <param name="envelope">Sender, recipients and the guard's dimensions.</param>
@@ -20,5 +20,5 @@ public interface IGuardedEmailSender
     /// <param name="cancellationToken">Cancels the check and the send.</param>
     /// <returns>The guard's decision for the sent message.</returns>
     /// <exception cref="EmailSendDeniedException">The guard denied the message; nothing was sent.</exception>
-    Task<EmailSendDecision> SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default);
+    ValueTask<EmailSendDecision> SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default);
 }

@@ -31,7 +31,7 @@ internal sealed class GuardStateSnapshot
 
         foreach (EmailGuardListEntry entry in data.ListEntries)
         {
-            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.Domain)
+            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.RecipientDomain)
                 ? entry.Value
                 : MatchForm(entry, normalization, previous?._matchForms);
             Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> list = entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed;

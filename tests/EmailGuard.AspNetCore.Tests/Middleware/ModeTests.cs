@@ -83,36 +83,36 @@ public sealed class ModeTests
     }
 
     [Fact]
-    public async Task SafelistedNetwork_Cidr_NeverLimited()
+    public async Task AllowlistedNetwork_Cidr_NeverLimited()
     {
-        await using TestApp app = await StartAsync(o => o.SafelistedNetworks.Add("10.20.0.0/16"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
+        await using TestApp app = await StartAsync(o => o.AllowlistedNetworks.Add("10.20.0.0/16"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
 
         (await PostTimesAsync(app, 5, "10.20.30.40")).Should().OnlyContain(s => s == HttpStatusCode.OK);
         (await PostTimesAsync(app, 2, "10.21.0.1")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
     }
 
     [Fact]
-    public async Task SafelistedNetwork_IPv6Range_NeverLimited()
+    public async Task AllowlistedNetwork_IPv6Range_NeverLimited()
     {
-        await using TestApp app = await StartAsync(o => o.SafelistedNetworks.Add("2001:db8:aa::/48"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
+        await using TestApp app = await StartAsync(o => o.AllowlistedNetworks.Add("2001:db8:aa::/48"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
 
         (await PostTimesAsync(app, 3, "2001:db8:aa:1::5")).Should().OnlyContain(s => s == HttpStatusCode.OK);
     }
 
     [Fact]
-    public async Task SafelistedUser_NeverLimited_OthersAre()
+    public async Task AllowlistedUser_NeverLimited_OthersAre()
     {
-        await using TestApp app = await StartAsync(o => o.SafelistedUsers.Add("ops"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
+        await using TestApp app = await StartAsync(o => o.AllowlistedUsers.Add("ops"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
 
         (await PostTimesAsync(app, 3, user: "ops")).Should().OnlyContain(s => s == HttpStatusCode.OK);
         (await PostTimesAsync(app, 2, user: "mallory")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
     }
 
     [Fact]
-    public async Task SafelistPredicate_True_NeverLimited()
+    public async Task AllowlistPredicate_True_NeverLimited()
     {
         await using TestApp app = await StartAsync(
-            o => o.SafelistPredicate = c => c.Request.Headers.ContainsKey("X-Internal"),
+            o => o.AllowlistPredicate = c => c.Request.Headers.ContainsKey("X-Internal"),
             p => p.PerClientIp(RateLimitRule.PerHour(1)));
 
         for (int i = 0; i < 3; i++)

@@ -68,7 +68,7 @@ public sealed class StartupTests
 
     [Theory]
     [InlineData("EmailGuard:Endpoints:PathRules:0:Endpoint", "POST:api/no-slash")]
-    [InlineData("EmailGuard:Endpoints:SafelistedNetworks:0", "10.0.0.0/33")]
+    [InlineData("EmailGuard:Endpoints:AllowlistedNetworks:0", "10.0.0.0/33")]
     [InlineData("EmailGuard:Endpoints:RejectionStatusCode", "200")]
     public async Task InvalidSetting_AppStarts_FailsNamingTheSetting(string key, string value)
     {

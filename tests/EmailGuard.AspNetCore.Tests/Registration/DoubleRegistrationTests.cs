@@ -239,10 +239,10 @@ public sealed class DoubleRegistrationTests(RedisServerFixture redis)
     {
         public int Sent { get; private set; }
 
-        public Task SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             Sent++;
-            return Task.CompletedTask;
+            return ValueTask.CompletedTask;
         }
     }
 

@@ -88,7 +88,7 @@ public sealed class RedisSendGuardTests(RedisServerFixture redis, ITestOutputHel
         (await b.Guard.CheckAsync(mail)).Reason.Should().Be(EmailSendReason.Blocklisted);
         (await b.Guard.CheckAsync(new OutboundEmail { To = ["x@example.com"], TenantId = "trial" })).Reason.Should().Be(EmailSendReason.Suspended);
         (await b.Flags.GetEventsAsync(new EmailGuardFlagEventQuery { PartyId = "trial" })).Should().ContainSingle();
-        (await b.Lists.ListAsync(new EmailGuardListQuery { Search = "victim" })).Items.Should().ContainSingle().Which.AddedAt.Should().Be(Start);
+        (await b.Lists.ListAsync(new EmailGuardListQuery { Search = "victim" })).Items.Should().ContainSingle().Which.CreatedAt.Should().Be(Start);
     }
 
     [Fact]
@@ -97,7 +97,7 @@ public sealed class RedisSendGuardTests(RedisServerFixture redis, ITestOutputHel
         SendGuardHarness guard = Instance(Admin, _ => { });
         for (int i = 0; i < 30; i++)
         {
-            await guard.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, $"spam{i}.example", i % 3 == 0 ? "spam_trap" : "abuse", duration: i % 2 == 0 ? TimeSpan.FromHours(1) : null);
+            await guard.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, $"spam{i}.example", i % 3 == 0 ? "spam_trap" : "abuse", duration: i % 2 == 0 ? TimeSpan.FromHours(1) : null);
         }
 
         IServer server = Admin.GetServer(Admin.GetEndPoints()[0]);
@@ -128,7 +128,7 @@ public sealed class RedisSendGuardTests(RedisServerFixture redis, ITestOutputHel
         entryTtl.Should().BeCloseTo(TimeSpan.FromMinutes(10) + IEmailGuardStateStore.ExpiredEntryRetention, TimeSpan.FromMinutes(1));
         flagTtl.Should().BeCloseTo(TimeSpan.FromHours(2), TimeSpan.FromMinutes(1));
         _time.Advance(TimeSpan.FromMinutes(11));
-        (await guard.Lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.User, "u1")).Should().BeNull();
+        (await guard.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.User, "u1")).Should().BeNull();
         (await guard.Lists.ListAsync(new EmailGuardListQuery { IncludeExpired = true })).Items.Should().ContainSingle();
     }
 

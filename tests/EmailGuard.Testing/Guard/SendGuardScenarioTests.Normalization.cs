@@ -72,7 +72,7 @@ public abstract partial class SendGuardScenarioTests
                 decision.Reason.Should().Be(EmailSendReason.Blocklisted, $"'{form}' is {canonical}");
                 decision.Dimension.Should().Be(EmailGuardDimension.Recipient);
                 decision.Recipient.Should().Be(canonical);
-                (await h.Lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, form)).Should().NotBeNull();
+                (await h.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, form)).Should().NotBeNull();
             }
 
             (await h.CountAsync(new EmailGuardStatusQuery { Recipient = canonical }, EmailGuardDimension.Recipient)).Should().Be(0);
@@ -94,7 +94,7 @@ public abstract partial class SendGuardScenarioTests
         foreach ((string entry, string[] forms) in cases)
         {
             SendGuardHarness h = Create(o => o.RecipientDomain.Add(RateLimitRule.PerHour(100)));
-            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, entry, "abuse_report", "ops");
+            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, entry, "abuse_report", "ops");
 
             foreach (string form in forms)
             {
@@ -118,7 +118,7 @@ public abstract partial class SendGuardScenarioTests
                 PartyType = EmailGuardPartyType.Recipient,
                 Value = "John.Doe@GoogleMail.com\u3002",
                 Reason = "complaint",
-                AddedAt = h.Time.GetUtcNow(),
+                CreatedAt = h.Time.GetUtcNow(),
             },
             CancellationToken.None);
         await h.StateCache.ReloadAfterWriteAsync(CancellationToken.None);

@@ -323,7 +323,7 @@ public abstract partial class SendGuardScenarioTests
 
         h.Time.Advance(TimeSpan.FromHours(1));
         (await h.Guard.CheckAsync(Mail("victim@example.com"))).IsAllowed.Should().BeTrue();
-        (await h.Lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull();
+        (await h.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull();
         (await h.Lists.ListAsync(new EmailGuardListQuery { IncludeExpired = true })).TotalCount.Should().Be(1);
     }
 
@@ -331,7 +331,7 @@ public abstract partial class SendGuardScenarioTests
     [InlineData(EmailGuardPartyType.Tenant, "acme", EmailGuardDimension.Tenant)]
     [InlineData(EmailGuardPartyType.User, "u1", EmailGuardDimension.User)]
     [InlineData(EmailGuardPartyType.Sender, "NoReply@App.example", EmailGuardDimension.Sender)]
-    [InlineData(EmailGuardPartyType.Domain, "Target.EXAMPLE", EmailGuardDimension.RecipientDomain)]
+    [InlineData(EmailGuardPartyType.RecipientDomain, "Target.EXAMPLE", EmailGuardDimension.RecipientDomain)]
     public async Task Blocklist_AnyPartyType_DeniesTheMessage(EmailGuardPartyType type, string value, EmailGuardDimension dimension)
     {
         SendGuardHarness h = Create(o => o.Global.Add(RateLimitRule.PerDay(1_000)));

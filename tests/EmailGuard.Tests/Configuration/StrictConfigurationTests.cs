@@ -45,6 +45,10 @@ public sealed class StrictConfigurationTests
         { ["EmailGuard:InMemoryStore:MaxTrackedKey=10"], "EmailGuard:InMemoryStore:MaxTrackedKey: unknown setting; did you mean MaxTrackedKeys?" },
         { ["EmailGuard:Resilience:Timout=1s"], "EmailGuard:Resilience:Timout: unknown setting; did you mean Timeout?" },
 
+        // Keys renamed before 1.0 name their new key.
+        { [$"{Guard}:ClientIpv6PrefixLength=56"], $"{Guard}:ClientIpv6PrefixLength: this setting was renamed to IPv6PrefixLength; write {Guard}:IPv6PrefixLength instead." },
+        { [$"{Guard}:Allowlist:Domain=None"], $"{Guard}:Allowlist:Domain: this setting was renamed to RecipientDomain; write {Guard}:Allowlist:RecipientDomain instead." },
+
         // Scalars that are malformed or not settable from configuration.
         { [$"{Guard}:StripPlusTags=yes"], $"{Guard}:StripPlusTags: 'yes' is not true or false." },
         { [$"{Guard}:FailureMode=Open"], $"{Guard}:FailureMode: 'Open' is not one of " },
@@ -52,7 +56,7 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:Allowlist:Recipient=Recipient, Nobody"], $"{Guard}:Allowlist:Recipient: 'Recipient, Nobody' is not a combination of " },
         { [$"{Guard}:MaxRecipientsPerMessage=99999999999"], $"{Guard}:MaxRecipientsPerMessage: '99999999999' is not a whole number from -2147483648 to 2147483647." },
         { [$"{Guard}:StripPlusTags:Enabled=true"], $"{Guard}:StripPlusTags:Enabled: unknown setting; {Guard}:StripPlusTags is a single value" },
-        { [$"{Guard}:Events:OnLimitExceeded=Alert"], $"{Guard}:Events:OnLimitExceeded: this setting holds code (Action<EmailGuardLimitEvent>) and is set in code only" },
+        { [$"{Guard}:Events:OnLimitExceeded=Alert"], $"{Guard}:Events:OnLimitExceeded: this setting holds code (Func<EmailGuardLimitArguments, ValueTask>) and is set in code only" },
         { ["EmailGuard:Resilience:Timeout=250"], "EmailGuard:Resilience:Timeout: '250' has no unit; write 250s, 250m, 250h or 250d, or hh:mm:ss." },
         { [$"{Guard}:TenantLimitCacheDuration=1M"], $"{Guard}:TenantLimitCacheDuration: '1M' is not a time span (units are lower case: ms, s, m, h, d, w)" },
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },

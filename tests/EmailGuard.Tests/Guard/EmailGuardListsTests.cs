@@ -14,7 +14,7 @@ public sealed class EmailGuardListsTests
         time.Advance(TimeSpan.FromMinutes(1));
         await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example", "spam_trap", "ops", TimeSpan.FromMinutes(5));
         time.Advance(TimeSpan.FromMinutes(1));
-        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "bad.example", "abuse_report", "alice");
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "bad.example", "abuse_report", "alice");
         time.Advance(TimeSpan.FromMinutes(1));
         await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, "trial-4711", "abuse_report", "bob");
         time.Advance(TimeSpan.FromMinutes(1));
@@ -43,7 +43,7 @@ public sealed class EmailGuardListsTests
         (await lists.ListAsync(new EmailGuardListQuery { Search = "SPAM.example" })).TotalCount.Should().Be(2);
         (await lists.ListAsync(new EmailGuardListQuery { Search = "alice" })).Items.Should().ContainSingle().Which.Value.Should().Be("bad.example");
         (await lists.ListAsync(new EmailGuardListQuery { Reason = "ABUSE_REPORT" })).TotalCount.Should().Be(2);
-        (await lists.ListAsync(new EmailGuardListQuery { PartyType = EmailGuardPartyType.Domain })).Items.Should().ContainSingle();
+        (await lists.ListAsync(new EmailGuardListQuery { PartyType = EmailGuardPartyType.RecipientDomain })).Items.Should().ContainSingle();
         (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist })).Items.Should().ContainSingle().Which.Reason.Should().Be("uptime_probe");
     }
 
@@ -61,6 +61,12 @@ public sealed class EmailGuardListsTests
         first.TotalCount.Should().Be(4);
         (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.ExpiresAt, Descending = false })).Items[0].Value.Should().Be("trap2@spam.example");
         (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Reason, Descending = false })).Items[0].Reason.Should().Be("abuse_report");
+
+        // Without Descending, each field has its natural order: values and reasons A to Z, expiries soonest first.
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Value })).Items.Select(e => e.Value)
+            .Should().Equal("bad.example", "trap1@spam.example", "trap2@spam.example", "trial-4711");
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.Reason })).Items[0].Reason.Should().Be("abuse_report");
+        (await lists.ListAsync(new EmailGuardListQuery { OrderBy = EmailGuardListOrder.ExpiresAt })).Items[0].Value.Should().Be("trap2@spam.example");
     }
 
     [Fact]
@@ -72,8 +78,8 @@ public sealed class EmailGuardListsTests
 
         (await lists.ListAsync(new EmailGuardListQuery())).TotalCount.Should().Be(3);
         (await lists.ListAsync(new EmailGuardListQuery { IncludeExpired = true })).TotalCount.Should().Be(4);
-        (await lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example")).Should().BeNull();
-        (await lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "TRAP1+x@Spam.example")).Should().NotBeNull();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example")).Should().BeNull();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "TRAP1+x@Spam.example")).Should().NotBeNull();
     }
 
     [Fact]
@@ -99,15 +105,15 @@ public sealed class EmailGuardListsTests
         OutboundEmail mail = new() { To = ["someone@bad.example"] };
         (await guard.CheckAsync(mail)).Reason.Should().Be(EmailSendReason.Blocklisted);
 
-        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "BAD.example")).Should().BeTrue();
+        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "BAD.example")).Should().BeTrue();
 
         (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
-        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "bad.example")).Should().BeFalse();
+        (await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "bad.example")).Should().BeFalse();
     }
 
     [Theory]
     [InlineData(EmailGuardPartyType.Recipient, "not-an-address")]
-    [InlineData(EmailGuardPartyType.Domain, "no_dots")]
+    [InlineData(EmailGuardPartyType.RecipientDomain, "no_dots")]
     [InlineData(EmailGuardPartyType.Tenant, " ")]
     public async Task Add_InvalidValue_ThrowsArgumentException(EmailGuardPartyType type, string value)
     {

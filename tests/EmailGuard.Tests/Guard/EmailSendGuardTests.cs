@@ -197,14 +197,22 @@ public sealed class EmailSendGuardTests
     [Fact]
     public async Task Events_LimitExceededAndNearLimit_Raised()
     {
-        List<EmailGuardLimitEvent> exceeded = [];
-        List<EmailGuardLimitEvent> near = [];
+        List<EmailGuardLimitArguments> exceeded = [];
+        List<EmailGuardLimitArguments> near = [];
         (ServiceProvider sp, _, _) = Build(o =>
         {
             o.Tenant.Add(RateLimitRule.PerHour(10));
             o.NearLimitThreshold = 0.8;
-            o.Events.OnLimitExceeded = exceeded.Add;
-            o.Events.OnNearLimit = near.Add;
+            o.Events.OnLimitExceeded = args =>
+            {
+                exceeded.Add(args);
+                return ValueTask.CompletedTask;
+            };
+            o.Events.OnNearLimit = args =>
+            {
+                near.Add(args);
+                return ValueTask.CompletedTask;
+            };
         });
         await using ServiceProvider owned = sp;
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
@@ -242,6 +250,96 @@ public sealed class EmailSendGuardTests
     }
 
     [Fact]
+    public async Task Events_CallbackThatNeverCompletes_DoesNotDelayTheCheck_AndAtMostMaxPendingRun()
+    {
+        FakeLogCollector logs = new();
+        TaskCompletionSource stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        int started = 0;
+        (ServiceProvider sp, _, _) = Build(
+            o =>
+            {
+                o.Recipient.Add(RateLimitRule.PerHour(1));
+                o.Events.OnLimitExceeded = async _ =>
+                {
+                    Interlocked.Increment(ref started);
+                    await stalled.Task;
+                };
+            },
+            logs);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await guard.CheckAsync(Mail("a@example.com"));
+
+        // Every denial raises the event; the alerting endpoint never answers. Each check still returns its decision.
+        const int Denials = EmailGuardEventRunner.MaxPending + 10;
+        for (int i = 0; i < Denials; i++)
+        {
+            EmailSendDecision denied = await guard.CheckAsync(Mail("a@example.com"));
+            denied.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        }
+
+        started.Should().Be(EmailGuardEventRunner.MaxPending, "callbacks beyond the bound are dropped, not queued");
+        logs.GetSnapshot().Where(r => r.Id.Name == "EventCallbackDropped").Should().ContainSingle("the first drop is logged, then one line per 1,000");
+
+        stalled.SetResult();
+    }
+
+    [Fact]
+    public async Task Events_AsyncCallbackThatFails_IsLoggedAndTheDecisionStands()
+    {
+        FakeLogCollector logs = new();
+        TaskCompletionSource failing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        (ServiceProvider sp, _, _) = Build(
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1));
+                o.Events.OnLimitExceeded = async _ => await failing.Task;
+            },
+            logs);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        await guard.CheckAsync(Mail("a@example.com"));
+        EmailSendDecision denied = await guard.CheckAsync(Mail("a@example.com"));
+        failing.SetException(new InvalidOperationException("alerting is down"));
+
+        denied.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        for (int i = 0; i < 500 && !logs.GetSnapshot().Any(r => r.Id.Name == "EventCallbackFailed"); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        logs.GetSnapshot().Where(r => r.Id.Name == "EventCallbackFailed").Should().ContainSingle()
+            .Which.Message.Should().Be("The EmailGuard OnLimitExceeded callback threw; the decision it reports stands.");
+    }
+
+    [Fact]
+    public async Task ClearAsync_CommentIsRecorded_FilterPicksTheFlags_AndAClearOfNothingRecordsNothing()
+    {
+        FakeLogCollector logs = new();
+        (ServiceProvider sp, _, _) = Build(_ => { }, logs);
+        await using ServiceProvider owned = sp;
+        IEmailGuardFlags flags = sp.GetRequiredService<IEmailGuardFlags>();
+        await flags.FlagAsync(EmailGuardPartyType.User, "u1", EmailGuardFlagReasons.Complaint, flaggedBy: "monitor");
+        await flags.FlagAsync(EmailGuardPartyType.User, "u1", EmailGuardFlagReasons.HighBounceRate, flaggedBy: "monitor");
+
+        // The why is not a filter: a comment that matches no flag reason still clears what the filter picks.
+        int none = await flags.ClearAsync(EmailGuardPartyType.User, "u1", flagReason: "manual", comment: "false positive");
+        int one = await flags.ClearAsync(EmailGuardPartyType.User, "u1", flagReason: EmailGuardFlagReasons.Complaint, comment: "false positive", clearedBy: "support");
+        int rest = await flags.ClearAsync(EmailGuardPartyType.User, "u1", comment: "provider outage");
+        int again = await flags.ClearAsync(EmailGuardPartyType.User, "u1", comment: "double click");
+
+        (none, one, rest, again).Should().Be((0, 1, 1, 0));
+        IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { PartyId = "u1" });
+        events.Where(e => e.Kind == EmailGuardFlagEventKind.Cleared).Select(e => (e.Reason, e.Comment, e.CreatedBy)).Should().Equal(
+            (EmailGuardFlagReasons.HighBounceRate, "provider outage", null),
+            (EmailGuardFlagReasons.Complaint, "false positive", "support"));
+        logs.GetSnapshot().Where(r => r.Id.Name == "FlagCleared").Select(r => r.Message).Should().Equal(
+            "1 flag(s) of a User were cleared by support; comment: false positive.",
+            "1 flag(s) of a User were cleared by an unnamed caller; comment: provider outage.");
+    }
+
+    [Fact]
     public async Task Flags_TenantSuspendedAndUserFlagged_RaiseEventsAndRecordEvents()
     {
         List<EmailGuardFlag> suspended = [];
@@ -250,8 +348,16 @@ public sealed class EmailSendGuardTests
         (ServiceProvider sp, _, FakeTimeProvider time) = Build(
             o =>
             {
-                o.Events.OnTenantSuspended = suspended.Add;
-                o.Events.OnUserFlagged = userFlagged.Add;
+                o.Events.OnTenantSuspended = args =>
+                {
+                    suspended.Add(args.Flag);
+                    return ValueTask.CompletedTask;
+                };
+                o.Events.OnUserFlagged = args =>
+                {
+                    userFlagged.Add(args.Flag);
+                    return ValueTask.CompletedTask;
+                };
             },
             logs);
         await using ServiceProvider owned = sp;

@@ -41,7 +41,7 @@ public sealed class GuardedEmailSenderTests
         IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
         await sender.SendAsync(Mail, Content);
 
-        Func<Task> send = () => sender.SendAsync(Mail, Content);
+        Func<Task> send = () => sender.SendAsync(Mail, Content).AsTask();
 
         (await send.Should().ThrowAsync<EmailSendDeniedException>()).Which.Decision.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero);
         transport.Sent.Should().ContainSingle();
@@ -54,7 +54,7 @@ public sealed class GuardedEmailSenderTests
         await using ServiceProvider sp = Build(transport);
         IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
 
-        Func<Task> send = () => sender.SendAsync(Mail, Content);
+        Func<Task> send = () => sender.SendAsync(Mail, Content).AsTask();
 
         await send.Should().ThrowAsync<InvalidOperationException>();
         transport.Failure = null;
@@ -77,15 +77,15 @@ public sealed class GuardedEmailSenderTests
 
         public Exception? Failure { get; set; }
 
-        public Task SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             if (Failure is { } failure)
             {
-                return Task.FromException(failure);
+                return ValueTask.FromException(failure);
             }
 
             Sent.Add(envelope);
-            return Task.CompletedTask;
+            return ValueTask.CompletedTask;
         }
     }
 }

@@ -46,32 +46,21 @@ public sealed class EmailGuardStoreHealthCheckTests
     }
 
     [Fact]
-    public async Task AddEmailGuardStore_Registered_HealthCheckServiceReportsTheCircuit()
+    public async Task AddCheck_WithoutAspNetCore_HealthCheckServiceReportsTheCircuit()
     {
+        // The core package needs only the health checks abstractions; a worker host adds the check by its type.
         ServiceCollection services = new();
         services.AddLogging();
         services.AddEmailGuard();
-        services.AddHealthChecks().AddEmailGuardStore(tags: ["ready"]);
+        services.AddHealthChecks().AddCheck<EmailGuardStoreHealthCheck>("emailguard-store", tags: ["ready"]);
         await using ServiceProvider provider = services.BuildServiceProvider();
 
         HealthReport report = await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
 
-        report.Entries.Should().ContainKey(EmailGuardHealthChecksBuilderExtensions.DefaultName);
-        report.Entries[EmailGuardHealthChecksBuilderExtensions.DefaultName].Status.Should().Be(HealthStatus.Healthy);
-        report.Entries[EmailGuardHealthChecksBuilderExtensions.DefaultName].Tags.Should().Contain("ready");
-    }
-
-    [Fact]
-    public async Task AddEmailGuardStore_WithoutAddEmailGuard_FailsNamingWhatToAdd()
-    {
-        ServiceCollection services = new();
-        services.AddLogging();
-        services.AddHealthChecks().AddEmailGuardStore();
-        await using ServiceProvider provider = services.BuildServiceProvider();
-
-        Func<Task> act = () => provider.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-
-        await act.Should().ThrowAsync<InvalidOperationException>().WithMessage("*AddEmailGuard()*");
+        report.Entries.Should().ContainSingle().Which.Key.Should().Be("emailguard-store");
+        report.Entries["emailguard-store"].Status.Should().Be(HealthStatus.Healthy);
+        report.Entries["emailguard-store"].Tags.Should().Contain("ready");
+        provider.GetRequiredService<EmailGuardStoreHealthCheck>().Should().BeSameAs(provider.GetRequiredService<EmailGuardStoreHealthCheck>());
     }
 
     private static Task<HealthCheckResult> CheckAsync(ResilienceHarness harness, HealthStatus failureStatus)

@@ -80,7 +80,7 @@ public sealed class StateStoreStallTests
                 PartyType = EmailGuardPartyType.Tenant,
                 Value = "spammer",
                 Reason = "abuse",
-                AddedAt = time.GetUtcNow(),
+                CreatedAt = time.GetUtcNow(),
             },
             default);
 
@@ -181,9 +181,9 @@ public sealed class StateStoreStallTests
         Func<Task>[] calls =
         [
             () => lists.ListAsync(new EmailGuardListQuery()).AsTask(),
-            () => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example", "abuse").AsTask(),
-            () => lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example").AsTask(),
-            () => lists.CheckAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Domain, "spam.example").AsTask(),
+            () => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example", "abuse").AsTask(),
+            () => lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example").AsTask(),
+            () => lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "spam.example").AsTask(),
             () => lists.CountByReasonAsync(EmailGuardListKind.Blocklist).AsTask(),
             () => flags.FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual).AsTask(),
             () => flags.ClearAsync(EmailGuardPartyType.Tenant, "acme").AsTask(),
@@ -287,7 +287,7 @@ public sealed class StateStoreStallTests
                 s.AddSingleton<IEmailGuardStateStore>(state);
                 s.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
                 s.AddLogging();
-                s.AddHealthChecks().AddEmailGuardStore();
+                s.AddHealthChecks().AddCheck<EmailGuardStoreHealthCheck>("emailguard-store");
                 more?.Invoke(s);
             });
         return (sp, state, time);
@@ -296,7 +296,7 @@ public sealed class StateStoreStallTests
     private static async Task<HealthCheckResult> CheckHealthAsync(ServiceProvider sp)
     {
         HealthReport report = await sp.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-        HealthReportEntry entry = report.Entries[EmailGuardHealthChecksBuilderExtensions.DefaultName];
+        HealthReportEntry entry = report.Entries["emailguard-store"];
         return new HealthCheckResult(entry.Status, entry.Description, entry.Exception, entry.Data);
     }
 

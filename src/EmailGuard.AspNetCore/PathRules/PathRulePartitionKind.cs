@@ -1,7 +1,7 @@
 namespace EmailGuard.AspNetCore;
 
 /// <summary>Who a path rule's limit is counted for.</summary>
-public enum PathRulePartition
+public enum PathRulePartitionKind
 {
     /// <summary>Each client IP (IPv6 grouped by prefix) has its own counter.</summary>
     ClientIp = 0,

@@ -4,7 +4,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>
-/// Adds EmailGuard's store health check to <c>services.AddHealthChecks()</c>.
+/// Adds EmailGuard's store health check to <c>services.AddHealthChecks()</c>. It lives in EmailGuard.AspNetCore because
+/// <see cref="IHealthChecksBuilder"/> comes with the health checks implementation, which the ASP.NET Core shared framework
+/// carries; the core package depends on the abstractions only. Other hosts add
+/// <see cref="EmailGuardStoreHealthCheck"/> with <c>AddCheck&lt;EmailGuardStoreHealthCheck&gt;(name)</c>.
 /// </summary>
 public static class EmailGuardHealthChecksBuilderExtensions
 {
@@ -35,12 +38,9 @@ public static class EmailGuardHealthChecksBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         HealthCheckRegistration registration = new(
             name,
-            sp => new EmailGuardStoreHealthCheck(
-                sp.GetService<ResilientRateLimitStore>()
-                    ?? throw new InvalidOperationException(
-                        "The EmailGuard store health check needs EmailGuard's services: call services.AddEmailGuard() in ConfigureServices or on builder.Services."),
-                sp.GetService<GuardStateCache>(),
-                sp.GetServices<IStoreConfigurationCheck>()),
+            sp => sp.GetService<EmailGuardStoreHealthCheck>()
+                ?? throw new InvalidOperationException(
+                    "The EmailGuard store health check needs EmailGuard's services: call services.AddEmailGuard() in ConfigureServices or on builder.Services."),
             failureStatus,
             tags);
 
