@@ -21,6 +21,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly ILogger _logger;
     private readonly EndpointMetrics _metrics;
     private readonly EndpointGuardStateProvider _state;
+    private readonly RejectionWriter _rejections;
     private readonly bool _hasTrustedProxy;
     private readonly EmailAddressNormalizationOptions _addressNormalization;
     private int _proxyWarningLogged;
@@ -38,6 +39,7 @@ internal sealed partial class EmailGuardMiddleware
         _store = store;
         _logger = loggerFactory.CreateLogger<EmailGuardMiddleware>();
         _metrics = metrics;
+        _rejections = new RejectionWriter(services.GetService<IProblemDetailsService>());
         _state = new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger);
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
 
@@ -99,7 +101,7 @@ internal sealed partial class EmailGuardMiddleware
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
                 _metrics.Decision(policy.Name, "invalid_request");
-                await RejectionWriter.WriteInvalidAsync(context, read.StatusCode, read.Problem!);
+                await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!);
                 return;
             }
 
@@ -165,7 +167,7 @@ internal sealed partial class EmailGuardMiddleware
                 string problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
                 Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
                 _metrics.Decision(named.Name, "invalid_request");
-                await RejectionWriter.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem);
+                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem);
                 return new(VerdictKind.Reject);
             }
 
@@ -206,7 +208,7 @@ internal sealed partial class EmailGuardMiddleware
                     }
 
                     Log.StoreUnavailableRejected(_logger, named.Name);
-                    await RejectionWriter.RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
+                    await _rejections.RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
                         "The rate-limit service is temporarily unavailable. Try again shortly.");
                     return new(VerdictKind.Reject);
 
@@ -225,7 +227,7 @@ internal sealed partial class EmailGuardMiddleware
                     RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
                     long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await RejectionWriter.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
+                    await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
                         string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
                     return new(VerdictKind.Reject);
             }

@@ -1,13 +1,23 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 
 namespace EmailGuard.AspNetCore;
 
-/// <summary>Answers a rejected request: status, <c>Retry-After</c>, then the app's <c>OnRejected</c> or a problem-details body.</summary>
-internal static class RejectionWriter
+/// <summary>
+/// Answers a request the middleware stops: status, <c>Retry-After</c>, then the app's <c>OnRejected</c> or an RFC 9457
+/// problem-details body. The body goes through the app's <see cref="IProblemDetailsService"/> when it registers one
+/// (<c>services.AddProblemDetails()</c>), so its customizations (a <c>traceId</c>, extensions) apply to our answers too;
+/// otherwise, or when that service declines to write (the client accepts no JSON), our own writer answers.
+/// </summary>
+internal sealed class RejectionWriter
 {
+    private readonly IProblemDetailsService? _problemDetails;
+
+    public RejectionWriter(IProblemDetailsService? problemDetails) => _problemDetails = problemDetails;
+
     /// <summary>Writes the rejection of a rate-limited (or store-unavailable) request.</summary>
-    public static async Task RejectAsync(
+    public async Task RejectAsync(
         HttpContext context, EndpointGuardState state, int status, string policy, string partition, RateLimitRule? rule, RateLimitDecision decision, string detail)
     {
         long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
@@ -21,10 +31,42 @@ internal static class RejectionWriter
             return;
         }
 
-        await ProblemDetailsWriter.WriteAsync(context, status, detail, seconds, policy);
+        await WriteAsync(context, status, detail, seconds, policy);
     }
 
     /// <summary>Writes a request that EmailGuard cannot judge (a bad body, no client address): 400, 413 or 415.</summary>
-    public static Task WriteInvalidAsync(HttpContext context, int status, string detail)
-        => ProblemDetailsWriter.WriteAsync(context, status, detail);
+    public Task WriteInvalidAsync(HttpContext context, int status, string detail) => WriteAsync(context, status, detail);
+
+    /// <summary>Writes a problem-details body through the app's service when it has one, else through our own writer.</summary>
+    public async Task WriteAsync(
+        HttpContext context, int status, string detail, long? retryAfterSeconds = null, string? policy = null, string? type = null, string? title = null)
+    {
+        context.Response.StatusCode = status;
+        if (_problemDetails is not null)
+        {
+            var problem = new ProblemDetails
+            {
+                Status = status,
+                Type = type ?? ProblemDetailsWriter.TypeFor(status),
+                Title = title ?? ProblemDetailsWriter.TitleFor(status),
+                Detail = detail,
+            };
+            if (retryAfterSeconds is { } seconds)
+            {
+                problem.Extensions["retryAfter"] = seconds;
+            }
+
+            if (policy is not null)
+            {
+                problem.Extensions["policy"] = policy;
+            }
+
+            if (await _problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }))
+            {
+                return;
+            }
+        }
+
+        await ProblemDetailsWriter.WriteAsync(context, status, detail, retryAfterSeconds, policy, type, title);
+    }
 }
