@@ -26,5 +26,9 @@ internal sealed partial class EmailGuardMiddleware
         [LoggerMessage(EventId = 205, EventName = "BodyFieldRejected", Level = LogLevel.Debug,
             Message = "Request rejected with {StatusCode} before EmailGuard policy '{Policy}' could read its body field: {Reason}")]
         public static partial void BodyFieldRejected(ILogger logger, int statusCode, string policy, string reason);
+
+        [LoggerMessage(EventId = 1805, EventName = "ClientNetworkDenied", Level = LogLevel.Information,
+            Message = "Request to EmailGuard policy '{Policy}' rejected with 403 because its client network is on the deny list ({Network}).")]
+        public static partial void ClientNetworkDenied(ILogger logger, string policy, string network);
     }
 }

@@ -22,6 +22,9 @@ internal sealed partial class EmailGuardMiddleware
     private readonly EndpointMetrics _metrics;
     private readonly EndpointGuardStateProvider _state;
     private readonly RejectionWriter _rejections;
+    private readonly EndpointDefense _defense;
+    private readonly ClientNetworkLists _clientNetworks;
+    private readonly TimeProvider _time;
     private readonly bool _hasTrustedProxy;
     private readonly EmailAddressNormalizationOptions _addressNormalization;
     private int _proxyWarningLogged;
@@ -40,6 +43,9 @@ internal sealed partial class EmailGuardMiddleware
         _logger = loggerFactory.CreateLogger<EmailGuardMiddleware>();
         _metrics = metrics;
         _rejections = new RejectionWriter(services.GetService<IProblemDetailsService>());
+        _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _defense = new EndpointDefense(store, _time, _logger, metrics);
+        _clientNetworks = new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
         _state = new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger);
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
 
@@ -81,6 +87,26 @@ internal sealed partial class EmailGuardMiddleware
     private async Task InvokeGuardedAsync(HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? pathRule, EmailRateLimitPolicy? policy)
     {
         CheckForwardedHeader(context);
+        if (context.Connection.RemoteIpAddress is { } address)
+        {
+            ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval);
+            if (!networks.IsEmpty && networks.Match(address, _time.GetUtcNow()) is { } listed)
+            {
+                string name = policy?.Name ?? pathRule!.Name;
+                if (listed.Kind == EmailGuardListKind.Blocklist)
+                {
+                    _metrics.Decision(name, "denylisted");
+                    Log.ClientNetworkDenied(_logger, name, listed.Value);
+                    await _rejections.WriteDeniedAsync(context);
+                    return;
+                }
+
+                _metrics.Decision(name, "allowlisted");
+                await _next(context);
+                return;
+            }
+        }
+
         if (!state.Safelist.IsEmpty && state.Safelist.Contains(context))
         {
             _metrics.Decision(policy?.Name ?? pathRule!.Name, "safelisted");
@@ -91,6 +117,21 @@ internal sealed partial class EmailGuardMiddleware
         if (!await CheckClientIpAsync(context, state, pathRule, policy))
         {
             return;
+        }
+
+        // Shadow policies only record; their defenses would block, so they have none.
+        PolicyDefense? defense = null;
+        string clientNetwork = "";
+        if (policy is { ShadowMode: false } && state.Defenses.TryGetValue(policy.Name, out defense))
+        {
+            // A request without a client address cannot be banned: the shared bucket would ban every such client.
+            clientNetwork = context.Connection.RemoteIpAddress is null ? "" : PartitionKeyResolver.GetIpPartition(context, state.Options);
+            DefenseVerdict defended = await _defense.CheckAsync(context, state, defense, clientNetwork);
+            if (defended.Outcome != DefenseOutcome.Proceed)
+            {
+                await RejectByDefenseAsync(context, state, policy.Name, defended);
+                return;
+            }
         }
 
         string[][]? fieldValues = null;
@@ -113,6 +154,11 @@ internal sealed partial class EmailGuardMiddleware
         Verdict verdict = await EvaluateAsync(context, state, pathRule, combine ? policy : null, fieldValues);
         if (verdict.Kind == VerdictKind.Reject)
         {
+            if (verdict.LimitExceeded && defense is not null)
+            {
+                await _defense.OnLimitedAsync(context, state, defense, clientNetwork);
+            }
+
             return;
         }
 
@@ -135,7 +181,24 @@ internal sealed partial class EmailGuardMiddleware
         Continue,
     }
 
-    private readonly record struct Verdict(VerdictKind Kind);
+    private readonly record struct Verdict(VerdictKind Kind, bool LimitExceeded = false);
+
+    private async Task RejectByDefenseAsync(HttpContext context, EndpointGuardState state, string policy, DefenseVerdict verdict)
+    {
+        if (verdict.Outcome == DefenseOutcome.ChallengeRequired)
+        {
+            _metrics.Decision(policy, "challenge_required");
+            await _rejections.ChallengeAsync(context, state, policy);
+            return;
+        }
+
+        bool banned = verdict.Outcome == DefenseOutcome.Banned;
+        _metrics.Decision(policy, banned ? "banned" : "surge_rejected");
+        var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, verdict.RetryAfter, _time.GetUtcNow());
+        long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
+        await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, policy, banned ? "ban" : "surge", null, decision,
+            string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
+    }
 
     private async ValueTask<Verdict> EvaluateAsync(
         HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string[][]? fieldValues)
@@ -229,7 +292,7 @@ internal sealed partial class EmailGuardMiddleware
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
                     await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
                         string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
-                    return new(VerdictKind.Reject);
+                    return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }
         finally

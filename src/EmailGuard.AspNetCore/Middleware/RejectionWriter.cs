@@ -34,6 +34,28 @@ internal sealed class RejectionWriter
         await WriteAsync(context, status, detail, seconds, policy);
     }
 
+    /// <summary>
+    /// Answers "challenge required": 403 with problem type <see cref="EmailGuardChallenge.ProblemType"/> and no
+    /// <c>Retry-After</c> (waiting does not help), or the app's <c>OnRejected</c> with partition <c>challenge</c>.
+    /// </summary>
+    public async Task ChallengeAsync(HttpContext context, EndpointGuardState state, string policy)
+    {
+        context.Response.StatusCode = EmailGuardChallenge.StatusCode;
+        if (state.Options.OnRejected is { } onRejected)
+        {
+            var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, TimeSpan.Zero, DateTimeOffset.UnixEpoch);
+            await onRejected(new EmailRateLimitRejectedContext(context, policy, EmailRateLimitRejectedContext.ChallengePartition, null, TimeSpan.Zero, decision));
+            return;
+        }
+
+        await WriteAsync(context, EmailGuardChallenge.StatusCode, "Complete the challenge and send the request again.", policy: policy,
+            type: EmailGuardChallenge.ProblemType, title: "Challenge Required");
+    }
+
+    /// <summary>Answers a request from a denied client network: 403, saying nothing about the list, the entry or the reason.</summary>
+    public Task WriteDeniedAsync(HttpContext context)
+        => WriteAsync(context, StatusCodes.Status403Forbidden, "The request is not allowed.", type: EmailGuardChallenge.DeniedProblemType, title: "Forbidden");
+
     /// <summary>Writes a request that EmailGuard cannot judge (a bad body, no client address): 400, 413 or 415.</summary>
     public Task WriteInvalidAsync(HttpContext context, int status, string detail) => WriteAsync(context, status, detail);
 
