@@ -94,7 +94,7 @@ public static class IpAddressGrouping
         ReadOnlySpan<char> text = value.AsSpan().Trim();
         int slash = text.IndexOf('/');
         ReadOnlySpan<char> addressText = slash < 0 ? text : text[..slash];
-        if (!IPAddress.TryParse(addressText, out IPAddress? address) || address.ScopeId != 0)
+        if (!IPAddress.TryParse(addressText, out IPAddress? address) || (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0))
         {
             return false;
         }
