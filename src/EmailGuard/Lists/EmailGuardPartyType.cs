@@ -17,4 +17,10 @@ public enum EmailGuardPartyType
 
     /// <summary>A user id.</summary>
     User = 4,
+
+    /// <summary>
+    /// A client network: a single IPv4 or IPv6 address or a CIDR network (<c>203.0.113.0/24</c>, <c>2001:db8::/48</c>),
+    /// stored as <c>network/prefix</c>. The endpoint middleware denies or admits requests from it by longest prefix.
+    /// </summary>
+    ClientNetwork = 5,
 }

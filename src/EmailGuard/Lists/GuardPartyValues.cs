@@ -20,6 +20,9 @@ internal static class GuardPartyValues
             case EmailGuardPartyType.Tenant:
             case EmailGuardPartyType.User:
                 return value;
+            case EmailGuardPartyType.ClientNetwork:
+                return IpAddressGrouping.NormalizeNetwork(value)
+                    ?? throw new ArgumentException($"'{value}' is not an IP address or a CIDR network.", nameof(value));
             default:
                 throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Unknown party type.");
         }
@@ -37,6 +40,7 @@ internal static class GuardPartyValues
                 => EmailAddressNormalizer.TryNormalize(storedValue, normalization, out NormalizedEmailAddress address, out _) ? address.Address : storedValue,
             EmailGuardPartyType.RecipientDomain
                 => EmailAddressNormalizer.TryNormalizeDomain(storedValue, normalization, out string? domain) ? domain : storedValue,
+            EmailGuardPartyType.ClientNetwork => IpAddressGrouping.NormalizeNetwork(storedValue) ?? storedValue,
             _ => storedValue,
         };
 }
