@@ -36,6 +36,18 @@ public sealed class AdminModel(
 
     public IReadOnlyList<EmailGuardListEntry> Blocklist { get; private set; } = [];
 
+    /// <summary>
+    /// The reasons provider feedback writes on the blocklist: a hard bounce and a complaint suppress the address for
+    /// everyone (the values of EmailGuard's feedback suppression reasons).
+    /// </summary>
+    public static IReadOnlyList<string> FeedbackReasons { get; } = ["hard_bounce", "complaint"];
+
+    /// <summary>Addresses suppressed by provider feedback, newest first.</summary>
+    public IReadOnlyList<EmailGuardListEntry> Suppressions { get; private set; } = [];
+
+    /// <summary>How many addresses each feedback reason has suppressed.</summary>
+    public IReadOnlyDictionary<string, int> FeedbackCounts { get; private set; } = new Dictionary<string, int>();
+
     public MailQueue Queue => queue;
 
     public static IReadOnlyList<EmailGuardPartyType> PartyTypes { get; } = Enum.GetValues<EmailGuardPartyType>();
@@ -205,6 +217,16 @@ public sealed class AdminModel(
         Usage = usage;
         Tenants = tenants;
         Blocklist = (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Take = 100 }, ct)).Items;
+
+        List<EmailGuardListEntry> suppressions = [];
+        foreach (string reason in FeedbackReasons)
+        {
+            suppressions.AddRange((await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Reason = reason, Take = 50 }, ct)).Items);
+        }
+
+        Suppressions = [.. suppressions.OrderByDescending(e => e.AddedAt)];
+        IReadOnlyDictionary<string, int> counts = await lists.CountByReasonAsync(EmailGuardListKind.Blocklist, cancellationToken: ct);
+        FeedbackCounts = FeedbackReasons.ToDictionary(r => r, r => counts.TryGetValue(r, out int n) ? n : 0);
     }
 
     private static string Window(RateLimitRule rule)
