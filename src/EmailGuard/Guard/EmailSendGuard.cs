@@ -486,7 +486,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 LogStoreUnavailable(_logger, message.TenantId);
                 return new EmailSendDecision(EmailSendReason.StoreUnavailable, EmailGuardDimension.None, null, null, null, "The rate-limit store is unavailable.", decision.RetryAfter, _timeProvider.GetUtcNow(), null);
             case RateLimitStatus.AllowedUnguarded:
-                return new EmailSendDecision(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null);
+                return new EmailSendDecision(
+                    EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null,
+                    attribution: commit ? Attribute(message) : null);
         }
 
         EmailSendRuleUsage[]? usage = count == 0 ? null : new EmailSendRuleUsage[count];
@@ -502,7 +504,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 RaiseNearLimit(onNearLimit, message, usage);
             }
 
-            return new EmailSendDecision(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision);
+            return new EmailSendDecision(
+                EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, commit ? Attribute(message) : null);
         }
 
         int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
@@ -630,6 +633,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (state.FindBlocked(EmailGuardPartyType.Domain, recipient.Domain, now) is { } domainEntry)
             {
                 return Blocked(message, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address, domainEntry);
+            }
+
+            if (state.HasCategoryRecipientBlocks && FindUnsubscribed(message, recipient, state, now) is { } unsubscribed)
+            {
+                return Blocked(message, EmailGuardDimension.Recipient, recipient.Address, recipient.Address, unsubscribed);
             }
         }
 
