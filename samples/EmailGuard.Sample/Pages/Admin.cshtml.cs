@@ -36,11 +36,8 @@ public sealed class AdminModel(
 
     public IReadOnlyList<EmailGuardListEntry> Blocklist { get; private set; } = [];
 
-    /// <summary>
-    /// The reasons provider feedback writes on the blocklist: a hard bounce and a complaint suppress the address for
-    /// everyone (the values of EmailGuard's feedback suppression reasons).
-    /// </summary>
-    public static IReadOnlyList<string> FeedbackReasons { get; } = ["hard_bounce", "complaint"];
+    /// <summary>The reasons provider feedback writes on the blocklist: a hard bounce and a complaint suppress the address for everyone.</summary>
+    public static IReadOnlyList<string> FeedbackReasons { get; } = [EmailFeedbackSuppressionReasons.HardBounce, EmailFeedbackSuppressionReasons.Complaint];
 
     /// <summary>Addresses suppressed by provider feedback, newest first.</summary>
     public IReadOnlyList<EmailGuardListEntry> Suppressions { get; private set; } = [];
