@@ -68,91 +68,91 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
         {
             case "Bounce":
             case "SpamComplaint":
-            {
-                string type = WebhookJson.String(root, "Type") ?? string.Empty;
-                (EmailFeedbackKind kind, EmailBounceType bounce) = recordType == "SpamComplaint" || type == "SpamComplaint"
-                    ? (EmailFeedbackKind.Complained, EmailBounceType.None)
-                    : (EmailFeedbackKind.Bounced, BounceType(type));
-                if (kind == EmailFeedbackKind.Bounced && bounce == EmailBounceType.None)
                 {
-                    batch.Ignored.Add($"{recordType}/{type}");
+                    string type = WebhookJson.String(root, "Type") ?? string.Empty;
+                    (EmailFeedbackKind kind, EmailBounceType bounce) = recordType == "SpamComplaint" || type == "SpamComplaint"
+                        ? (EmailFeedbackKind.Complained, EmailBounceType.None)
+                        : (EmailFeedbackKind.Bounced, BounceType(type));
+                    if (kind == EmailFeedbackKind.Bounced && bounce == EmailBounceType.None)
+                    {
+                        batch.Ignored.Add($"{recordType}/{type}");
+                        return batch;
+                    }
+
+                    string? id = WebhookJson.Scalar(root, "ID");
+                    string? email = WebhookJson.String(root, "Email");
+                    if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
+                    {
+                        return WebhookRejection.Malformed($"a {recordType} record has no ID or Email");
+                    }
+
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id,
+                        ProviderMessageId = messageId,
+                        Recipient = email,
+                        Kind = kind,
+                        BounceType = bounce,
+                        Timestamp = WebhookJson.Time(root, "BouncedAt") ?? default,
+                        Attribution = attribution,
+                        Detail = type,
+                    });
                     return batch;
                 }
-
-                string? id = WebhookJson.Scalar(root, "ID");
-                string? email = WebhookJson.String(root, "Email");
-                if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
-                {
-                    return WebhookRejection.Malformed($"a {recordType} record has no ID or Email");
-                }
-
-                batch.Events.Add(new EmailFeedbackEvent
-                {
-                    Provider = ProviderName,
-                    ProviderEventId = (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id,
-                    ProviderMessageId = messageId,
-                    Recipient = email,
-                    Kind = kind,
-                    BounceType = bounce,
-                    Timestamp = WebhookJson.Time(root, "BouncedAt") ?? default,
-                    Attribution = attribution,
-                    Detail = type,
-                });
-                return batch;
-            }
 
             case "Delivery":
-            {
-                string? recipient = WebhookJson.String(root, "Recipient");
-                if (string.IsNullOrEmpty(messageId) || string.IsNullOrEmpty(recipient))
                 {
-                    return WebhookRejection.Malformed("a Delivery record has no MessageID or Recipient");
-                }
+                    string? recipient = WebhookJson.String(root, "Recipient");
+                    if (string.IsNullOrEmpty(messageId) || string.IsNullOrEmpty(recipient))
+                    {
+                        return WebhookRejection.Malformed("a Delivery record has no MessageID or Recipient");
+                    }
 
-                batch.Events.Add(new EmailFeedbackEvent
-                {
-                    Provider = ProviderName,
-                    ProviderEventId = $"delivery:{messageId}:{recipient}",
-                    ProviderMessageId = messageId,
-                    Recipient = recipient,
-                    Kind = EmailFeedbackKind.Delivered,
-                    Timestamp = WebhookJson.Time(root, "DeliveredAt") ?? default,
-                    Attribution = attribution,
-                });
-                return batch;
-            }
-
-            case "SubscriptionChange":
-            {
-                // Hard bounces and complaints also arrive as their own records; only a recipient's own unsubscribe is new here.
-                bool suppress = WebhookJson.Property(root, "SuppressSending") is { ValueKind: JsonValueKind.True };
-                string? reason = WebhookJson.String(root, "SuppressionReason");
-                string? origin = WebhookJson.String(root, "Origin");
-                if (!suppress || reason != "ManualSuppression" || origin != "Recipient")
-                {
-                    batch.Ignored.Add($"SubscriptionChange/{reason ?? "(none)"}/{origin ?? "(none)"}");
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = $"delivery:{messageId}:{recipient}",
+                        ProviderMessageId = messageId,
+                        Recipient = recipient,
+                        Kind = EmailFeedbackKind.Delivered,
+                        Timestamp = WebhookJson.Time(root, "DeliveredAt") ?? default,
+                        Attribution = attribution,
+                    });
                     return batch;
                 }
 
-                string? recipient = WebhookJson.String(root, "Recipient");
-                string? changedAt = WebhookJson.String(root, "ChangedAt");
-                if (string.IsNullOrEmpty(recipient) || string.IsNullOrEmpty(changedAt))
+            case "SubscriptionChange":
                 {
-                    return WebhookRejection.Malformed("a SubscriptionChange record has no Recipient or ChangedAt");
-                }
+                    // Hard bounces and complaints also arrive as their own records; only a recipient's own unsubscribe is new here.
+                    bool suppress = WebhookJson.Property(root, "SuppressSending") is { ValueKind: JsonValueKind.True };
+                    string? reason = WebhookJson.String(root, "SuppressionReason");
+                    string? origin = WebhookJson.String(root, "Origin");
+                    if (!suppress || reason != "ManualSuppression" || origin != "Recipient")
+                    {
+                        batch.Ignored.Add($"SubscriptionChange/{reason ?? "(none)"}/{origin ?? "(none)"}");
+                        return batch;
+                    }
 
-                batch.Events.Add(new EmailFeedbackEvent
-                {
-                    Provider = ProviderName,
-                    ProviderEventId = $"unsubscribe:{messageId}:{recipient}:{changedAt}",
-                    ProviderMessageId = messageId,
-                    Recipient = recipient,
-                    Kind = EmailFeedbackKind.Unsubscribed,
-                    Timestamp = WebhookJson.Time(root, "ChangedAt") ?? default,
-                    Attribution = attribution,
-                });
-                return batch;
-            }
+                    string? recipient = WebhookJson.String(root, "Recipient");
+                    string? changedAt = WebhookJson.String(root, "ChangedAt");
+                    if (string.IsNullOrEmpty(recipient) || string.IsNullOrEmpty(changedAt))
+                    {
+                        return WebhookRejection.Malformed("a SubscriptionChange record has no Recipient or ChangedAt");
+                    }
+
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = $"unsubscribe:{messageId}:{recipient}:{changedAt}",
+                        ProviderMessageId = messageId,
+                        Recipient = recipient,
+                        Kind = EmailFeedbackKind.Unsubscribed,
+                        Timestamp = WebhookJson.Time(root, "ChangedAt") ?? default,
+                        Attribution = attribution,
+                    });
+                    return batch;
+                }
 
             default:
                 // Open, Click, Inbound and record types added later.

@@ -37,72 +37,72 @@ internal static class SesNotificationReader
             switch (type)
             {
                 case "Bounce":
-                {
-                    if (WebhookJson.Property(root, "bounce") is not { ValueKind: JsonValueKind.Object } bounce)
                     {
-                        return WebhookRejection.Malformed("a Bounce has no bounce object");
-                    }
-
-                    EmailBounceType bounceType = WebhookJson.String(bounce, "bounceType") switch
-                    {
-                        "Permanent" => EmailBounceType.Permanent,
-                        "Transient" => EmailBounceType.Transient,
-                        _ => EmailBounceType.Undetermined,
-                    };
-                    string? subType = WebhookJson.String(bounce, "bounceSubType");
-                    return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType);
-                }
-
-                case "Complaint":
-                {
-                    if (WebhookJson.Property(root, "complaint") is not { ValueKind: JsonValueKind.Object } complaint)
-                    {
-                        return WebhookRejection.Malformed("a Complaint has no complaint object");
-                    }
-
-                    // A feedback report that says "not-spam" is the opposite of a complaint.
-                    if (WebhookJson.String(complaint, "complaintFeedbackType") == "not-spam")
-                    {
-                        batch.Ignored.Add("Complaint/not-spam");
-                        return null;
-                    }
-
-                    return AddRecipients(batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope, WebhookJson.String(complaint, "complaintFeedbackType"));
-                }
-
-                case "Delivery":
-                {
-                    if (WebhookJson.Property(root, "delivery") is not { ValueKind: JsonValueKind.Object } delivery
-                        || WebhookJson.Property(delivery, "recipients") is not { ValueKind: JsonValueKind.Array } recipients)
-                    {
-                        return WebhookRejection.Malformed("a Delivery has no delivery.recipients");
-                    }
-
-                    DateTimeOffset at = WebhookJson.Time(delivery, "timestamp") ?? fallbackTime;
-                    string scope = messageId ?? envelope.MessageId;
-                    foreach (JsonElement recipient in recipients.EnumerateArray())
-                    {
-                        if (recipient.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(recipient.GetString()))
+                        if (WebhookJson.Property(root, "bounce") is not { ValueKind: JsonValueKind.Object } bounce)
                         {
-                            return WebhookRejection.Malformed("a delivery recipient is not an address");
+                            return WebhookRejection.Malformed("a Bounce has no bounce object");
                         }
 
-                        string address = recipient.GetString()!;
-                        batch.Events.Add(new EmailFeedbackEvent
+                        EmailBounceType bounceType = WebhookJson.String(bounce, "bounceType") switch
                         {
-                            Provider = ProviderName,
-                            ProviderEventId = $"delivery:{scope}:{address}",
-                            ProviderMessageId = messageId,
-                            Recipient = address,
-                            Kind = EmailFeedbackKind.Delivered,
-                            Timestamp = at,
-                            Attribution = attribution,
-                            Detail = WebhookJson.String(delivery, "smtpResponse"),
-                        });
+                            "Permanent" => EmailBounceType.Permanent,
+                            "Transient" => EmailBounceType.Transient,
+                            _ => EmailBounceType.Undetermined,
+                        };
+                        string? subType = WebhookJson.String(bounce, "bounceSubType");
+                        return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType);
                     }
 
-                    return null;
-                }
+                case "Complaint":
+                    {
+                        if (WebhookJson.Property(root, "complaint") is not { ValueKind: JsonValueKind.Object } complaint)
+                        {
+                            return WebhookRejection.Malformed("a Complaint has no complaint object");
+                        }
+
+                        // A feedback report that says "not-spam" is the opposite of a complaint.
+                        if (WebhookJson.String(complaint, "complaintFeedbackType") == "not-spam")
+                        {
+                            batch.Ignored.Add("Complaint/not-spam");
+                            return null;
+                        }
+
+                        return AddRecipients(batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope, WebhookJson.String(complaint, "complaintFeedbackType"));
+                    }
+
+                case "Delivery":
+                    {
+                        if (WebhookJson.Property(root, "delivery") is not { ValueKind: JsonValueKind.Object } delivery
+                            || WebhookJson.Property(delivery, "recipients") is not { ValueKind: JsonValueKind.Array } recipients)
+                        {
+                            return WebhookRejection.Malformed("a Delivery has no delivery.recipients");
+                        }
+
+                        DateTimeOffset at = WebhookJson.Time(delivery, "timestamp") ?? fallbackTime;
+                        string scope = messageId ?? envelope.MessageId;
+                        foreach (JsonElement recipient in recipients.EnumerateArray())
+                        {
+                            if (recipient.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(recipient.GetString()))
+                            {
+                                return WebhookRejection.Malformed("a delivery recipient is not an address");
+                            }
+
+                            string address = recipient.GetString()!;
+                            batch.Events.Add(new EmailFeedbackEvent
+                            {
+                                Provider = ProviderName,
+                                ProviderEventId = $"delivery:{scope}:{address}",
+                                ProviderMessageId = messageId,
+                                Recipient = address,
+                                Kind = EmailFeedbackKind.Delivered,
+                                Timestamp = at,
+                                Attribution = attribution,
+                                Detail = WebhookJson.String(delivery, "smtpResponse"),
+                            });
+                        }
+
+                        return null;
+                    }
 
                 default:
                     // Send, Reject, Open, Click, Rendering Failure, DeliveryDelay, Subscription, Received, and anything new.
