@@ -55,9 +55,13 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
             {
                 entry.ExpiresAt = Min(entry.ExpiresAt, now + FailureLifetime);
             }
-            else if (notAfter is { } expiry)
+            else
             {
-                entry.ExpiresAt = Min(entry.ExpiresAt, expiry);
+                entry.Succeeded = true;
+                if (notAfter is { } expiry)
+                {
+                    entry.ExpiresAt = Min(entry.ExpiresAt, expiry);
+                }
             }
         }
 
@@ -73,10 +77,12 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
             _entries.Remove(expired.Key);
         }
 
+        // Failed and pending fetches go first: messages naming certificates that do not exist (anyone can send those)
+        // must not push the real signing certificate out and force a fetch for every genuine message.
         while (_entries.Count >= Math.Max(1, options.CertificateCacheSize))
         {
-            string oldest = _entries.MinBy(e => e.Value.ExpiresAt).Key;
-            _entries.Remove(oldest);
+            string victim = _entries.OrderBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
+            _entries.Remove(victim);
         }
     }
 
@@ -136,5 +142,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         public Task<(byte[]? PublicKey, string? Error, DateTimeOffset? NotAfter)> Fetch { get; } = fetch;
 
         public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+
+        public bool Succeeded { get; set; }
     }
 }

@@ -108,6 +108,32 @@ public sealed class SesWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MessagesNamingMissingCertificates_DoNotPushTheRealOneOutOfTheBoundedCache()
+    {
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        for (int i = 0; i < 40; i++)
+        {
+            string missing = $"https://sns.eu-west-1.amazonaws.com/missing-{i}.pem";
+            (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing))).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        _app.Sns.Requests.Count(u => u.AbsoluteUri == SnsSigner.DefaultCertUrl).Should().Be(1);
+        _app.Sns.CertificateFetches.Should().Be(41, "each missing certificate is asked for once");
+    }
+
+    [Fact]
+    public async Task CachedCertificate_IsFetchedAgainAfterItsLifetime()
+    {
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Time.Advance(TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        _app.Sns.CertificateFetches.Should().Be(2);
+    }
+
+    [Fact]
     public async Task Unsigned_Answers401AndRecordsNothing()
     {
         HttpResponseMessage response = await PostAsync(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients));
