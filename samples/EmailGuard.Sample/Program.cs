@@ -50,6 +50,16 @@ if (builder.Configuration["EmailGuard:Redis:Configuration"] is { Length: > 0 })
     emailGuard.AddRedisStore();
 }
 
+// Provider feedback. In development the sample plays the mail provider: mail to @bounce.test and @complaint.test comes
+// back through the real, signed Mailgun webhook route, and the bounced address lands on the blocklist. A real app
+// enables the provider it uses under EmailGuard:Webhooks with its real secret (docs/feedback.md).
+bool feedbackWebhooks = builder.Configuration.GetValue<bool>("EmailGuard:Webhooks:Mailgun:Enabled");
+if (feedbackWebhooks)
+{
+    emailGuard.AddFeedbackWebhooks();
+    builder.Services.AddSingleton<ProviderFeedbackSimulator>();
+}
+
 builder.Services.AddSingleton<SampleDatabase>();
 builder.Services.AddSingleton<Outbox>();
 builder.Services.AddSingleton<MailQueue>();
@@ -73,6 +83,10 @@ app.UseDevelopmentChallenge();
 app.UseEmailGuard();
 app.UseAntiforgery();
 app.MapRazorPages();
+if (feedbackWebhooks)
+{
+    app.MapEmailGuardFeedback("/emailguard/feedback");
+}
 
 app.Run();
 

@@ -14,4 +14,10 @@ public enum OutboxStatus
 
     /// <summary>Dropped at dequeue on purpose: a password reset for an address without an account.</summary>
     Skipped,
+
+    /// <summary>Sent, and then the (simulated) provider reported a bounce through the feedback webhook.</summary>
+    Bounced,
+
+    /// <summary>Sent, and then the (simulated) provider reported a spam complaint through the feedback webhook.</summary>
+    Complained,
 }

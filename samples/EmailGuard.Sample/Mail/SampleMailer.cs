@@ -9,7 +9,12 @@ namespace EmailGuard.Sample.Mail;
 /// is checked again when the worker takes it (<see cref="MailQueueWorker"/>).
 /// </summary>
 public sealed class SampleMailer(
-    IEmailSendGuard guard, IMailTransport transport, Outbox outbox, MailQueue queue, SampleDatabase database)
+    IEmailSendGuard guard,
+    IMailTransport transport,
+    Outbox outbox,
+    MailQueue queue,
+    SampleDatabase database,
+    ProviderFeedbackSimulator? provider = null)
 {
     /// <summary>
     /// Checks (taking the permits), then queues: every mail the sample sends. Signup and reset mail too, so that those
@@ -65,6 +70,12 @@ public sealed class SampleMailer(
         {
             await transport.DeliverAsync(mail, cancellationToken);
             outbox.Update(mail.Id, OutboxStatus.Sent, transport.Description);
+            if (provider is not null)
+            {
+                // What a real provider does minutes later: report the bounce or complaint through the webhook.
+                await provider.ReportAsync(mail, cancellationToken);
+            }
+
             return true;
         }
         catch (Exception ex) when (ex is IOException or MailKit.ProtocolException or MailKit.CommandException or System.Net.Sockets.SocketException)

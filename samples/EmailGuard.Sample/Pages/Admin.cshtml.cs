@@ -38,6 +38,14 @@ public sealed class AdminModel(
 
     /// <summary>The client-network deny and allow entries the endpoint middleware applies.</summary>
     public IReadOnlyList<EmailGuardListEntry> ClientNetworks { get; private set; } = [];
+    /// <summary>The reasons provider feedback writes on the blocklist: a hard bounce and a complaint suppress the address for everyone.</summary>
+    public static IReadOnlyList<string> FeedbackReasons { get; } = [EmailFeedbackSuppressionReasons.HardBounce, EmailFeedbackSuppressionReasons.Complaint];
+
+    /// <summary>Addresses suppressed by provider feedback, newest first.</summary>
+    public IReadOnlyList<EmailGuardListEntry> Suppressions { get; private set; } = [];
+
+    /// <summary>How many addresses each feedback reason has suppressed.</summary>
+    public IReadOnlyDictionary<string, int> FeedbackCounts { get; private set; } = new Dictionary<string, int>();
 
     public MailQueue Queue => queue;
 
@@ -230,6 +238,16 @@ public sealed class AdminModel(
         EmailGuardListPage allowed = await lists.ListAsync(
             new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist, PartyType = EmailGuardPartyType.ClientNetwork, Take = 100 }, ct);
         ClientNetworks = [.. denied.Items, .. allowed.Items];
+
+        List<EmailGuardListEntry> suppressions = [];
+        foreach (string reason in FeedbackReasons)
+        {
+            suppressions.AddRange((await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Reason = reason, Take = 50 }, ct)).Items);
+        }
+
+        Suppressions = [.. suppressions.OrderByDescending(e => e.CreatedAt)];
+        IReadOnlyDictionary<string, int> counts = await lists.CountByReasonAsync(EmailGuardListKind.Blocklist, cancellationToken: ct);
+        FeedbackCounts = FeedbackReasons.ToDictionary(r => r, r => counts.TryGetValue(r, out int n) ? n : 0);
     }
 
     private static string Window(RateLimitRule rule)

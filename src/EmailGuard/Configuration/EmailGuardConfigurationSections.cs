@@ -12,9 +12,10 @@ internal static class EmailGuardConfigurationSections
 {
     /// <summary>
     /// Sections read by a part that may be absent from this app: the endpoint options when only the core is
-    /// registered (a worker sharing the web app's settings), and a Redis connection the app reads itself.
+    /// registered (a worker sharing the web app's settings), a Redis connection the app reads itself, and the feedback
+    /// webhooks of the ASP.NET Core package.
     /// </summary>
-    public static readonly IReadOnlyList<string> ReadElsewhere = ["Endpoints", "Redis"];
+    public static readonly IReadOnlyList<string> ReadElsewhere = ["Endpoints", "Redis", "Webhooks"];
 
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> from <c>EmailGuard:<paramref name="name"/></c> with

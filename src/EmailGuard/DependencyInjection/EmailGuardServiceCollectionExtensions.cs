@@ -64,6 +64,7 @@ public static class EmailGuardServiceCollectionExtensions
             sp.GetRequiredService<ResilientRateLimitStore>(),
             sp.GetService<GuardStateCache>(),
             sp.GetServices<IStoreConfigurationCheck>()));
+        FeedbackRegistration.Register(services);
 
         return new EmailGuardBuilder(services);
     }

@@ -72,6 +72,11 @@ internal sealed class PartyScreen(SendGuardOptions options)
             {
                 return new PartyDenial(EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address, domainEntry, null);
             }
+
+            if (state.HasCategoryRecipientBlocks && FindUnsubscribed(message, recipient, state, now) is { } unsubscribed)
+            {
+                return new PartyDenial(EmailGuardDimension.Recipient, recipient.Address, recipient.Address, unsubscribed, null);
+            }
         }
 
         return null;
@@ -126,4 +131,10 @@ internal sealed class PartyScreen(SendGuardOptions options)
         skip |= common & ~perRecipient;
         return (skip, recipientSkips);
     }
+
+    /// <summary>The entry that suppresses <paramref name="recipient"/> for the message's category (an unsubscribe), if any.</summary>
+    private static EmailGuardListEntry? FindUnsubscribed(OutboundEmail message, GuardAddress recipient, GuardStateSnapshot state, DateTimeOffset now)
+        => message.Category is { } category
+            ? state.FindBlocked(EmailGuardPartyType.CategoryRecipient, GuardPartyValues.CategoryRecipient(category, recipient.Address), now)
+            : null;
 }

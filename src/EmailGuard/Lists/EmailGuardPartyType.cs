@@ -23,4 +23,11 @@ public enum EmailGuardPartyType
     /// stored as <c>network/prefix</c>. The endpoint middleware denies or admits requests from it by longest prefix.
     /// </summary>
     ClientNetwork = 5,
+
+    /// <summary>
+    /// A recipient within one message category, written <c>category:address</c> (for example
+    /// <c>newsletter:jane@example.com</c>): a blocklist entry denies mail of that category to that address only, as an
+    /// unsubscribe does. The category is matched case-insensitively, the address as a recipient.
+    /// </summary>
+    CategoryRecipient = 6,
 }

@@ -22,13 +22,14 @@ public sealed class DocsConfigurationTests
             using MemoryStream json = new(Encoding.UTF8.GetBytes(block.Code));
             ServiceCollection services = new();
             services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddJsonStream(json).Build());
-            services.AddEmailGuard().AddSendGuard().AddEndpointPolicies();
+            services.AddEmailGuard().AddSendGuard().AddEndpointPolicies().AddFeedbackWebhooks();
             using ServiceProvider provider = services.BuildServiceProvider();
 
             Action start = () =>
             {
                 provider.GetRequiredService<IStartupValidator>().Validate();
                 _ = provider.GetRequiredService<IOptions<EmailGuardEndpointOptions>>().Value;
+                _ = provider.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value;
             };
 
             start.Should().NotThrow(block.ToString());

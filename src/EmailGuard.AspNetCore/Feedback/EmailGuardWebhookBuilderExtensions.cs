@@ -1,0 +1,86 @@
+using System.Diagnostics.Metrics;
+using System.Net.Http;
+using EmailGuard;
+using EmailGuard.AspNetCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds the provider feedback webhooks (SES, Mailgun, SendGrid, Postmark) to an <see cref="IEmailGuardBuilder"/>.</summary>
+public static class EmailGuardWebhookBuilderExtensions
+{
+    /// <summary>
+    /// Adds what <c>app.MapEmailGuardFeedback(...)</c> needs. Options bind from the <c>EmailGuard:Webhooks</c>
+    /// configuration section and are validated when the app starts: an enabled provider without its secret fails
+    /// startup with the setting's path. Events are recorded through the registered <see cref="IEmailGuardFeedback"/>.
+    /// Safe to call more than once.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>services.AddEmailGuard()</c>.</param>
+    /// <param name="configure">Sets options in code, e.g. <c>o.Mailgun.Enabled = true</c>; runs after configuration.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddFeedbackWebhooks(this IEmailGuardBuilder builder, Action<EmailGuardWebhookOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        IServiceCollection services = builder.Services;
+        if (!services.Any(d => d.ServiceType == typeof(WebhookMetrics)))
+        {
+            services.AddSingleton(sp => new WebhookMetrics(sp.GetService<IMeterFactory>()));
+            services.AddOptions<EmailGuardWebhookOptions>().ValidateOnStart();
+            services.AddSingleton<IConfigureOptions<EmailGuardWebhookOptions>>(sp =>
+                new ConfigureWebhookOptionsFromConfiguration(sp.GetService<IConfiguration>()));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardWebhookOptions>, EmailGuardWebhookOptionsValidator>());
+
+            // A redirect could lead away from the SNS host that was checked, so the client never follows one.
+            services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            services.TryAddSingleton(CreateEndpoints);
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
+
+    private static WebhookEndpoints CreateEndpoints(IServiceProvider services)
+    {
+        EmailGuardWebhookOptions options = services.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value;
+        IEmailGuardFeedback feedback = services.GetService<IEmailGuardFeedback>() ?? throw new InvalidOperationException(
+            "The feedback webhooks record events through IEmailGuardFeedback, and none is registered. Add EmailGuard's " +
+            "feedback recording to 'services.AddEmailGuard()' in the application startup code.");
+        TimeProvider time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        ILoggerFactory loggers = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        ILogger logger = loggers.CreateLogger("EmailGuard.AspNetCore.Feedback");
+        WebhookMetrics metrics = services.GetRequiredService<WebhookMetrics>();
+        IHttpClientFactory clients = services.GetRequiredService<IHttpClientFactory>();
+
+        List<WebhookProvider> providers = [];
+        if (options.Ses.Enabled)
+        {
+            providers.Add(new SesWebhookProvider(options.Ses, new SnsCertificateCache(clients, options.Ses, time), clients, time, logger));
+        }
+
+        if (options.Mailgun.Enabled)
+        {
+            providers.Add(new MailgunWebhookProvider(options.Mailgun, time));
+        }
+
+        if (options.SendGrid.Enabled)
+        {
+            providers.Add(new SendGridWebhookProvider(options.SendGrid, time));
+        }
+
+        if (options.Postmark.Enabled)
+        {
+            providers.Add(new PostmarkWebhookProvider(options.Postmark));
+        }
+
+        return new WebhookEndpoints([.. providers.Select(p => new WebhookEndpoint(p, feedback, options.MaxBodyBytes, metrics, logger))]);
+    }
+}

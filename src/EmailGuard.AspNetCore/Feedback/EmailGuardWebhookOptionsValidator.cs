@@ -1,0 +1,96 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// Checks the webhook options at startup, naming each setting by its full path: an enabled provider must have its
+/// secret, and limits must be in range.
+/// </summary>
+internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<EmailGuardWebhookOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EmailGuardWebhookOptions options)
+    {
+        const string root = EmailGuardWebhookOptions.ConfigurationSectionName;
+        List<string> failures = [];
+        if (options.MaxBodyBytes is < 1 or > EmailGuardWebhookOptions.MaxBodyBytesLimit)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:MaxBodyBytes must be between 1 and {EmailGuardWebhookOptions.MaxBodyBytesLimit}."));
+        }
+
+        SesWebhookOptions ses = options.Ses;
+        if (ses.Enabled)
+        {
+            if (ses.TopicArns.Count == 0)
+            {
+                failures.Add($"{root}:Ses:TopicArns must list the SNS topic ARNs to accept when {root}:Ses:Enabled is true.");
+            }
+
+            for (int i = 0; i < ses.TopicArns.Count; i++)
+            {
+                if (ses.TopicArns[i] is not { } arn || !arn.StartsWith("arn:", StringComparison.Ordinal) || !arn.Contains(":sns:", StringComparison.Ordinal))
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:TopicArns:{i}: '{ses.TopicArns[i]}' is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-feedback."));
+                }
+            }
+        }
+
+        Positive(failures, $"{root}:Ses:CertificateCacheLifetime", ses.CertificateCacheLifetime);
+        Positive(failures, $"{root}:Ses:FetchTimeout", ses.FetchTimeout);
+        if (ses.CertificateCacheSize is < 1 or > 1000)
+        {
+            failures.Add($"{root}:Ses:CertificateCacheSize must be between 1 and 1000.");
+        }
+
+        MailgunWebhookOptions mailgun = options.Mailgun;
+        if (mailgun.Enabled && string.IsNullOrWhiteSpace(mailgun.SigningKey))
+        {
+            failures.Add($"{root}:Mailgun:SigningKey is required when {root}:Mailgun:Enabled is true (Mailgun: Sending, Webhooks, HTTP webhook signing key).");
+        }
+
+        Positive(failures, $"{root}:Mailgun:TimestampTolerance", mailgun.TimestampTolerance);
+        if (mailgun.MaxRememberedTokens < 1)
+        {
+            failures.Add($"{root}:Mailgun:MaxRememberedTokens must be at least 1.");
+        }
+
+        SendGridWebhookOptions sendGrid = options.SendGrid;
+        if (sendGrid.Enabled)
+        {
+            if (string.IsNullOrWhiteSpace(sendGrid.PublicKey))
+            {
+                failures.Add($"{root}:SendGrid:PublicKey is required when {root}:SendGrid:Enabled is true (the Signed Event Webhook's verification key).");
+            }
+            else if (SendGridWebhookProvider.ReadPublicKey(sendGrid.PublicKey) is null)
+            {
+                failures.Add($"{root}:SendGrid:PublicKey is not a base64 SubjectPublicKeyInfo of a P-256 public key.");
+            }
+        }
+
+        Positive(failures, $"{root}:SendGrid:TimestampTolerance", sendGrid.TimestampTolerance);
+
+        PostmarkWebhookOptions postmark = options.Postmark;
+        if (postmark.Enabled)
+        {
+            if (string.IsNullOrEmpty(postmark.Username) || postmark.Username.Contains(':', StringComparison.Ordinal))
+            {
+                failures.Add($"{root}:Postmark:Username is required when {root}:Postmark:Enabled is true, and cannot contain ':'.");
+            }
+
+            if (string.IsNullOrEmpty(postmark.Password) || postmark.Password.Length < PostmarkWebhookOptions.MinPasswordLength)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Postmark:Password is required when {root}:Postmark:Enabled is true, and must be at least {PostmarkWebhookOptions.MinPasswordLength} characters."));
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Positive(List<string> failures, string setting, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"{setting} must be positive.");
+        }
+    }
+}

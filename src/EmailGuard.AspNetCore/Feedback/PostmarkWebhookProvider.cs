@@ -1,0 +1,172 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// Postmark's webhooks (Bounce, SpamComplaint, Delivery, SubscriptionChange), protected by basic-auth credentials in
+/// the webhook URL because Postmark does not sign them. The credentials are checked before the body is read.
+/// </summary>
+internal sealed class PostmarkWebhookProvider : WebhookProvider
+{
+    public const string ProviderName = "postmark";
+
+    private readonly byte[] _expected;
+
+    public PostmarkWebhookProvider(PostmarkWebhookOptions options)
+    {
+        _expected = SHA256.HashData(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}"));
+    }
+
+    public override string Name => ProviderName;
+
+    public override WebhookRejection? CheckHeaders(HttpContext context)
+    {
+        string? header = context.Request.Headers.Authorization;
+        const string scheme = "Basic ";
+        if (string.IsNullOrEmpty(header) || !header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase))
+        {
+            return new WebhookRejection(WebhookRejectionKind.Unsigned, "no basic-auth credentials");
+        }
+
+        byte[] credentials;
+        try
+        {
+            credentials = Convert.FromBase64String(header[scheme.Length..].Trim());
+        }
+        catch (FormatException)
+        {
+            return new WebhookRejection(WebhookRejectionKind.BadSignature, "the basic-auth credentials are not base64");
+        }
+
+        // Hashing both sides first makes the comparison constant-time whatever the lengths.
+        return CryptographicOperations.FixedTimeEquals(SHA256.HashData(credentials), _expected)
+            ? null
+            : new WebhookRejection(WebhookRejectionKind.BadSignature, "the basic-auth credentials do not match");
+    }
+
+    public override ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        using JsonDocument document = WebhookJson.Parse(body);
+        return ValueTask.FromResult(Read(document.RootElement));
+    }
+
+    private static WebhookResult Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            return WebhookRejection.Malformed("the body is not a JSON object");
+        }
+
+        WebhookBatch batch = new();
+        string recordType = WebhookJson.String(root, "RecordType") ?? string.Empty;
+        string? messageId = WebhookJson.String(root, "MessageID");
+        EmailSendAttribution? attribution = WebhookJson.Attribution(WebhookJson.Property(root, "Metadata"));
+        switch (recordType)
+        {
+            case "Bounce":
+            case "SpamComplaint":
+                {
+                    string type = WebhookJson.String(root, "Type") ?? string.Empty;
+                    (EmailFeedbackKind kind, EmailBounceType bounce) = recordType == "SpamComplaint" || type == "SpamComplaint"
+                        ? (EmailFeedbackKind.Complained, EmailBounceType.None)
+                        : (EmailFeedbackKind.Bounced, BounceType(type));
+                    if (kind == EmailFeedbackKind.Bounced && bounce == EmailBounceType.None)
+                    {
+                        batch.Ignored.Add($"{recordType}/{type}");
+                        return batch;
+                    }
+
+                    string? id = WebhookJson.Scalar(root, "ID");
+                    string? email = WebhookJson.String(root, "Email");
+                    if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
+                    {
+                        return WebhookRejection.Malformed($"a {recordType} record has no ID or Email");
+                    }
+
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id,
+                        ProviderMessageId = messageId,
+                        Recipient = email,
+                        Kind = kind,
+                        BounceType = bounce,
+                        Timestamp = WebhookJson.Time(root, "BouncedAt") ?? default,
+                        Attribution = attribution,
+                        Detail = type,
+                    });
+                    return batch;
+                }
+
+            case "Delivery":
+                {
+                    string? recipient = WebhookJson.String(root, "Recipient");
+                    if (string.IsNullOrEmpty(messageId) || string.IsNullOrEmpty(recipient))
+                    {
+                        return WebhookRejection.Malformed("a Delivery record has no MessageID or Recipient");
+                    }
+
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = $"delivery:{messageId}:{recipient}",
+                        ProviderMessageId = messageId,
+                        Recipient = recipient,
+                        Kind = EmailFeedbackKind.Delivered,
+                        Timestamp = WebhookJson.Time(root, "DeliveredAt") ?? default,
+                        Attribution = attribution,
+                    });
+                    return batch;
+                }
+
+            case "SubscriptionChange":
+                {
+                    // Hard bounces and complaints also arrive as their own records; only a recipient's own unsubscribe is new here.
+                    bool suppress = WebhookJson.Property(root, "SuppressSending") is { ValueKind: JsonValueKind.True };
+                    string? reason = WebhookJson.String(root, "SuppressionReason");
+                    string? origin = WebhookJson.String(root, "Origin");
+                    if (!suppress || reason != "ManualSuppression" || origin != "Recipient")
+                    {
+                        batch.Ignored.Add($"SubscriptionChange/{reason ?? "(none)"}/{origin ?? "(none)"}");
+                        return batch;
+                    }
+
+                    string? recipient = WebhookJson.String(root, "Recipient");
+                    string? changedAt = WebhookJson.String(root, "ChangedAt");
+                    if (string.IsNullOrEmpty(recipient) || string.IsNullOrEmpty(changedAt))
+                    {
+                        return WebhookRejection.Malformed("a SubscriptionChange record has no Recipient or ChangedAt");
+                    }
+
+                    batch.Events.Add(new EmailFeedbackEvent
+                    {
+                        Provider = ProviderName,
+                        ProviderEventId = $"unsubscribe:{messageId}:{recipient}:{changedAt}",
+                        ProviderMessageId = messageId,
+                        Recipient = recipient,
+                        Kind = EmailFeedbackKind.Unsubscribed,
+                        Timestamp = WebhookJson.Time(root, "ChangedAt") ?? default,
+                        Attribution = attribution,
+                    });
+                    return batch;
+                }
+
+            default:
+                // Open, Click, Inbound and record types added later.
+                batch.Ignored.Add(recordType.Length == 0 ? "(none)" : recordType);
+                return batch;
+        }
+    }
+
+    /// <summary>Postmark's bounce <c>Type</c>; None for types that are not delivery failures (auto-replies, challenges).</summary>
+    private static EmailBounceType BounceType(string type) => type switch
+    {
+        "HardBounce" or "BadEmailAddress" => EmailBounceType.Permanent,
+        "SoftBounce" or "Transient" or "DnsError" => EmailBounceType.Transient,
+        "Unknown" or "Blocked" or "SMTPApiError" or "DMARCPolicy" => EmailBounceType.Undetermined,
+        _ => EmailBounceType.None,
+    };
+}

@@ -1,0 +1,185 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// SendGrid's signed Event Webhook: a JSON array of events, signed with ECDSA P-256 SHA-256 over the
+/// <c>X-Twilio-Email-Event-Webhook-Timestamp</c> header followed by the raw body; the base64 DER signature is in
+/// <c>X-Twilio-Email-Event-Webhook-Signature</c>. Custom args come back as top-level keys of each event.
+/// </summary>
+internal sealed class SendGridWebhookProvider : WebhookProvider
+{
+    public const string ProviderName = "sendgrid";
+    public const string SignatureHeader = "X-Twilio-Email-Event-Webhook-Signature";
+    public const string TimestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp";
+
+    private readonly byte[] _publicKey;
+    private readonly TimeSpan _tolerance;
+    private readonly TimeProvider _time;
+
+    public SendGridWebhookProvider(SendGridWebhookOptions options, TimeProvider time)
+    {
+        _publicKey = ReadPublicKey(options.PublicKey) ?? [];
+        _tolerance = options.TimestampTolerance;
+        _time = time;
+    }
+
+    public override string Name => ProviderName;
+
+    /// <summary>The SubjectPublicKeyInfo bytes of a P-256 key, from base64 or PEM; null when it is not one.</summary>
+    public static byte[]? ReadPublicKey(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+
+        try
+        {
+            using ECDsa ecdsa = ECDsa.Create();
+            if (text.Contains("-----BEGIN", StringComparison.Ordinal))
+            {
+                ecdsa.ImportFromPem(text);
+            }
+            else
+            {
+                ecdsa.ImportSubjectPublicKeyInfo(Convert.FromBase64String(text.Trim()), out _);
+            }
+
+            return ecdsa.KeySize == 256 ? ecdsa.ExportSubjectPublicKeyInfo() : null;
+        }
+        catch (Exception exception) when (exception is CryptographicException or FormatException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    public override ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        string? signature = context.Request.Headers[SignatureHeader];
+        string? timestamp = context.Request.Headers[TimestampHeader];
+        if (string.IsNullOrEmpty(signature) || string.IsNullOrEmpty(timestamp))
+        {
+            return Result(new WebhookRejection(WebhookRejectionKind.Unsigned, $"{SignatureHeader} or {TimestampHeader} is missing"));
+        }
+
+        if (!Verify(timestamp, body.Span, signature))
+        {
+            return Result(new WebhookRejection(WebhookRejectionKind.BadSignature, "the ECDSA signature over timestamp and body does not verify"));
+        }
+
+        if (!long.TryParse(timestamp, NumberStyles.None, CultureInfo.InvariantCulture, out long seconds) || seconds > 253_402_300_799)
+        {
+            return Result(WebhookRejection.Malformed($"{TimestampHeader} is not Unix seconds"));
+        }
+
+        DateTimeOffset signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        if ((_time.GetUtcNow() - signedAt).Duration() > _tolerance)
+        {
+            return Result(new WebhookRejection(WebhookRejectionKind.Stale, string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {_tolerance} from now")));
+        }
+
+        using JsonDocument document = WebhookJson.Parse(body);
+        return Result(Read(document.RootElement));
+    }
+
+    private static ValueTask<WebhookResult> Result(WebhookResult result) => ValueTask.FromResult(result);
+
+    private bool Verify(string timestamp, ReadOnlySpan<byte> body, string signature)
+    {
+        byte[] der;
+        try
+        {
+            der = Convert.FromBase64String(signature);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+
+        byte[] signed = new byte[Encoding.UTF8.GetByteCount(timestamp) + body.Length];
+        int written = Encoding.UTF8.GetBytes(timestamp, signed);
+        body.CopyTo(signed.AsSpan(written));
+        using ECDsa ecdsa = ECDsa.Create();
+        try
+        {
+            ecdsa.ImportSubjectPublicKeyInfo(_publicKey, out _);
+            return ecdsa.VerifyData(signed, der, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        }
+        catch (CryptographicException)
+        {
+            return false;
+        }
+    }
+
+    private static WebhookResult Read(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Array)
+        {
+            return WebhookRejection.Malformed("the body is not a JSON array of events");
+        }
+
+        WebhookBatch batch = new();
+        foreach (JsonElement item in root.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Object)
+            {
+                return WebhookRejection.Malformed("an event is not a JSON object");
+            }
+
+            string type = WebhookJson.String(item, "event") ?? string.Empty;
+            EmailFeedbackKind kind;
+            EmailBounceType bounce = EmailBounceType.None;
+            switch (type)
+            {
+                case "bounce":
+                    kind = EmailFeedbackKind.Bounced;
+
+                    // "blocked": the receiving server would not take the message for now; "bounce" (or none): permanently.
+                    bounce = WebhookJson.String(item, "type") == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
+                    break;
+                case "spamreport":
+                    kind = EmailFeedbackKind.Complained;
+                    break;
+                case "delivered":
+                    kind = EmailFeedbackKind.Delivered;
+                    break;
+                case "unsubscribe":
+                case "group_unsubscribe":
+                    kind = EmailFeedbackKind.Unsubscribed;
+                    break;
+                default:
+                    // processed, deferred, dropped (SendGrid did not send it), open, click, group_resubscribe, account events.
+                    batch.Ignored.Add(type.Length == 0 ? "(none)" : type);
+                    continue;
+            }
+
+            string? id = WebhookJson.String(item, "sg_event_id");
+            string? email = WebhookJson.String(item, "email");
+            if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
+            {
+                return WebhookRejection.Malformed("an event has no sg_event_id or email");
+            }
+
+            string? detail = string.Join(' ', new[] { WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason") }.Where(p => !string.IsNullOrEmpty(p)));
+            batch.Events.Add(new EmailFeedbackEvent
+            {
+                Provider = ProviderName,
+                ProviderEventId = id,
+                ProviderMessageId = WebhookJson.String(item, "sg_message_id"),
+                Recipient = email,
+                Kind = kind,
+                BounceType = bounce,
+                Timestamp = WebhookJson.UnixSeconds(item, "timestamp") ?? default,
+                Attribution = WebhookJson.Attribution(item),
+                Detail = detail.Length == 0 ? null : detail,
+            });
+        }
+
+        return batch;
+    }
+}

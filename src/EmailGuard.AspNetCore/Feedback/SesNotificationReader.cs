@@ -1,0 +1,162 @@
+using System.Text.Json;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// Reads the SES payload inside an SNS notification: identity notifications (<c>notificationType</c>) and
+/// configuration-set events (<c>eventType</c>), one event per recipient.
+/// </summary>
+internal static class SesNotificationReader
+{
+    public const string ProviderName = "ses";
+
+    /// <summary>Adds the events of <paramref name="message"/> to <paramref name="batch"/>; a rejection when a known type is malformed.</summary>
+    public static WebhookRejection? Read(string message, SnsEnvelope envelope, WebhookBatch batch)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(message, WebhookJson.DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            // SES publishes a plain-text test message when a topic is attached; it is authentic and carries nothing.
+            batch.Ignored.Add("(not JSON)");
+            return null;
+        }
+
+        using (document)
+        {
+            JsonElement root = document.RootElement;
+            string type = (WebhookJson.String(root, "notificationType") ?? WebhookJson.String(root, "eventType")) ?? string.Empty;
+            JsonElement? mail = WebhookJson.Property(root, "mail");
+            string? messageId = mail is { } m ? WebhookJson.String(m, "messageId") : null;
+            EmailSendAttribution? attribution = WebhookJson.Attribution(mail is { } mt ? WebhookJson.Property(mt, "tags") : null);
+            DateTimeOffset fallbackTime = (mail is { } mtime ? WebhookJson.Time(mtime, "timestamp") : null)
+                ?? (DateTimeOffset.TryParse(envelope.Timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset sns) ? sns : default);
+            switch (type)
+            {
+                case "Bounce":
+                    {
+                        if (WebhookJson.Property(root, "bounce") is not { ValueKind: JsonValueKind.Object } bounce)
+                        {
+                            return WebhookRejection.Malformed("a Bounce has no bounce object");
+                        }
+
+                        EmailBounceType bounceType = WebhookJson.String(bounce, "bounceType") switch
+                        {
+                            "Permanent" => EmailBounceType.Permanent,
+                            "Transient" => EmailBounceType.Transient,
+                            _ => EmailBounceType.Undetermined,
+                        };
+                        string? subType = WebhookJson.String(bounce, "bounceSubType");
+                        return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType);
+                    }
+
+                case "Complaint":
+                    {
+                        if (WebhookJson.Property(root, "complaint") is not { ValueKind: JsonValueKind.Object } complaint)
+                        {
+                            return WebhookRejection.Malformed("a Complaint has no complaint object");
+                        }
+
+                        // A feedback report that says "not-spam" is the opposite of a complaint.
+                        if (WebhookJson.String(complaint, "complaintFeedbackType") == "not-spam")
+                        {
+                            batch.Ignored.Add("Complaint/not-spam");
+                            return null;
+                        }
+
+                        return AddRecipients(batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope, WebhookJson.String(complaint, "complaintFeedbackType"));
+                    }
+
+                case "Delivery":
+                    {
+                        if (WebhookJson.Property(root, "delivery") is not { ValueKind: JsonValueKind.Object } delivery
+                            || WebhookJson.Property(delivery, "recipients") is not { ValueKind: JsonValueKind.Array } recipients)
+                        {
+                            return WebhookRejection.Malformed("a Delivery has no delivery.recipients");
+                        }
+
+                        DateTimeOffset at = WebhookJson.Time(delivery, "timestamp") ?? fallbackTime;
+                        string scope = messageId ?? envelope.MessageId;
+                        foreach (JsonElement recipient in recipients.EnumerateArray())
+                        {
+                            if (recipient.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(recipient.GetString()))
+                            {
+                                return WebhookRejection.Malformed("a delivery recipient is not an address");
+                            }
+
+                            string address = recipient.GetString()!;
+                            batch.Events.Add(new EmailFeedbackEvent
+                            {
+                                Provider = ProviderName,
+                                ProviderEventId = $"delivery:{scope}:{address}",
+                                ProviderMessageId = messageId,
+                                Recipient = address,
+                                Kind = EmailFeedbackKind.Delivered,
+                                Timestamp = at,
+                                Attribution = attribution,
+                                Detail = WebhookJson.String(delivery, "smtpResponse"),
+                            });
+                        }
+
+                        return null;
+                    }
+
+                default:
+                    // Send, Reject, Open, Click, Rendering Failure, DeliveryDelay, Subscription, Received, and anything new.
+                    batch.Ignored.Add(type.Length == 0 ? "(no notificationType or eventType)" : type);
+                    return null;
+            }
+        }
+    }
+
+    private static WebhookRejection? AddRecipients(
+        WebhookBatch batch,
+        JsonElement section,
+        string listName,
+        string idPrefix,
+        EmailFeedbackKind kind,
+        EmailBounceType bounceType,
+        string? messageId,
+        EmailSendAttribution? attribution,
+        DateTimeOffset fallbackTime,
+        SnsEnvelope envelope,
+        string? detail)
+    {
+        if (WebhookJson.Property(section, listName) is not { ValueKind: JsonValueKind.Array } recipients || recipients.GetArrayLength() == 0)
+        {
+            return WebhookRejection.Malformed($"{idPrefix}.{listName} is missing or empty");
+        }
+
+        // The feedback id is the same whichever topic or retry brings the event; the SNS message id is the fallback.
+        string scope = WebhookJson.String(section, "feedbackId") ?? envelope.MessageId;
+        DateTimeOffset at = WebhookJson.Time(section, "timestamp") ?? fallbackTime;
+        foreach (JsonElement recipient in recipients.EnumerateArray())
+        {
+            string? address = WebhookJson.String(recipient, "emailAddress");
+            if (string.IsNullOrEmpty(address))
+            {
+                return WebhookRejection.Malformed($"an entry of {idPrefix}.{listName} has no emailAddress");
+            }
+
+            string? status = WebhookJson.String(recipient, "status");
+            string? diagnostic = WebhookJson.String(recipient, "diagnosticCode");
+            batch.Events.Add(new EmailFeedbackEvent
+            {
+                Provider = ProviderName,
+                ProviderEventId = $"{idPrefix}:{scope}:{address}",
+                ProviderMessageId = messageId,
+                Recipient = address,
+                Kind = kind,
+                BounceType = bounceType,
+                Timestamp = at,
+                Attribution = attribution,
+                Detail = string.Join(' ', new[] { detail, status, diagnostic }.Where(p => !string.IsNullOrEmpty(p))) is { Length: > 0 } text ? text : null,
+            });
+        }
+
+        return null;
+    }
+}

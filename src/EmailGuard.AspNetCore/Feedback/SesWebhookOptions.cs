@@ -1,0 +1,35 @@
+namespace EmailGuard.AspNetCore;
+
+/// <summary>The Amazon SES webhook: SES notifications delivered by an SNS HTTPS subscription.</summary>
+public sealed class SesWebhookOptions
+{
+    /// <summary>Gets or sets whether <c>MapEmailGuardFeedback</c> maps <c>/ses</c>.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Enabled { get; set; }
+
+    /// <summary>
+    /// Gets the SNS topic ARNs accepted, such as <c>arn:aws:sns:eu-west-1:123456789012:ses-feedback</c>. A message from
+    /// any other topic is refused with 401, even when SNS signed it: anyone can subscribe a URL to their own topic.
+    /// Required when <see cref="Enabled"/> is true.
+    /// </summary>
+    public IList<string> TopicArns { get; } = [];
+
+    /// <summary>
+    /// Gets or sets whether a verified <c>SubscriptionConfirmation</c> from an allowed topic is confirmed by fetching
+    /// its <c>SubscribeURL</c> (only when that URL is https on an SNS host).
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool ConfirmSubscriptions { get; set; } = true;
+
+    /// <summary>Gets or sets how many SNS signing certificates are kept in memory.</summary>
+    /// <value>The default value is 16.</value>
+    public int CertificateCacheSize { get; set; } = 16;
+
+    /// <summary>Gets or sets how long a fetched signing certificate is kept; never past the certificate's own expiry.</summary>
+    /// <value>The default value is 24 hours.</value>
+    public TimeSpan CertificateCacheLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Gets or sets how long fetching a signing certificate or confirming a subscription may take.</summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan FetchTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

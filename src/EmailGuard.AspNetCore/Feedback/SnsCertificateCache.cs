@@ -1,0 +1,148 @@
+using System.Net.Http;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// SNS signing certificates by URL, fetched through the named <see cref="IHttpClientFactory"/> client, kept for a
+/// bounded time and count. Concurrent requests for one URL share one fetch; a failed fetch is remembered briefly so a
+/// flood of messages naming a missing certificate does not become a flood of fetches.
+/// </summary>
+internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhookOptions options, TimeProvider time)
+{
+    /// <summary>A certificate is a few KiB; anything much larger is not one.</summary>
+    private const int MaxCertificateBytes = 64 * 1024;
+
+    private static readonly TimeSpan FailureLifetime = TimeSpan.FromMinutes(1);
+
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _entries.Count;
+            }
+        }
+    }
+
+    /// <summary>The certificate's RSA SubjectPublicKeyInfo, or null with the reason when it cannot be had.</summary>
+    public async ValueTask<(byte[]? PublicKey, string? Error)> GetAsync(Uri url, CancellationToken cancellationToken)
+    {
+        string key = url.AbsoluteUri;
+        DateTimeOffset now = time.GetUtcNow();
+        Entry entry;
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(key, out entry!) || entry.ExpiresAt <= now)
+            {
+                MakeRoom(now);
+                entry = new Entry(FetchAsync(url), now + options.CertificateCacheLifetime);
+                _entries[key] = entry;
+            }
+        }
+
+        // The fetch runs on its own timeout, not the request's: one caller giving up must not fail the others.
+        (byte[]? publicKey, string? error, DateTimeOffset? notAfter) = await entry.Fetch.WaitAsync(cancellationToken);
+        lock (_lock)
+        {
+            if (publicKey is null)
+            {
+                entry.ExpiresAt = Min(entry.ExpiresAt, now + FailureLifetime);
+            }
+            else
+            {
+                entry.Succeeded = true;
+                if (notAfter is { } expiry)
+                {
+                    entry.ExpiresAt = Min(entry.ExpiresAt, expiry);
+                }
+            }
+        }
+
+        return (publicKey, error);
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private void MakeRoom(DateTimeOffset now)
+    {
+        foreach (KeyValuePair<string, Entry> expired in _entries.Where(e => e.Value.ExpiresAt <= now).ToList())
+        {
+            _entries.Remove(expired.Key);
+        }
+
+        // Failed and pending fetches go first: messages naming certificates that do not exist (anyone can send those)
+        // must not push the real signing certificate out and force a fetch for every genuine message.
+        while (_entries.Count >= Math.Max(1, options.CertificateCacheSize))
+        {
+            string victim = _entries.OrderBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
+            _entries.Remove(victim);
+        }
+    }
+
+    private async Task<(byte[]?, string?, DateTimeOffset?)> FetchAsync(Uri url)
+    {
+        // Leave the caller's lock before any I/O.
+        await Task.Yield();
+        try
+        {
+            using var timeout = new CancellationTokenSource(options.FetchTimeout, time);
+            HttpClient client = clients.CreateClient(EmailGuardWebhookOptions.SnsHttpClientName);
+            using HttpResponseMessage response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (null, $"{url} answered {(int)response.StatusCode}", null);
+            }
+
+            if (response.Content.Headers.ContentLength > MaxCertificateBytes)
+            {
+                return (null, $"{url} is larger than {MaxCertificateBytes} bytes", null);
+            }
+
+            await using Stream stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+            byte[] buffer = new byte[MaxCertificateBytes + 1];
+            int total = 0;
+            int read;
+            while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token)) > 0)
+            {
+                total += read;
+            }
+
+            if (total > MaxCertificateBytes)
+            {
+                return (null, $"{url} is larger than {MaxCertificateBytes} bytes", null);
+            }
+
+            using X509Certificate2 certificate = X509Certificate2.CreateFromPem(Encoding.ASCII.GetString(buffer, 0, total));
+            DateTimeOffset now = time.GetUtcNow();
+            if (now < certificate.NotBefore.ToUniversalTime() || now > certificate.NotAfter.ToUniversalTime())
+            {
+                return (null, $"the certificate at {url} is not valid now", null);
+            }
+
+            using RSA? rsa = certificate.GetRSAPublicKey();
+            return rsa is null
+                ? (null, $"the certificate at {url} has no RSA key", null)
+                : (rsa.ExportSubjectPublicKeyInfo(), null, new DateTimeOffset(certificate.NotAfter.ToUniversalTime()));
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or CryptographicException or IOException or ArgumentException)
+        {
+            return (null, $"fetching {url} failed: {exception.GetType().Name}", null);
+        }
+    }
+
+    private sealed class Entry(Task<(byte[]?, string?, DateTimeOffset?)> fetch, DateTimeOffset expiresAt)
+    {
+        public Task<(byte[]? PublicKey, string? Error, DateTimeOffset? NotAfter)> Fetch { get; } = fetch;
+
+        public DateTimeOffset ExpiresAt { get; set; } = expiresAt;
+
+        public bool Succeeded { get; set; }
+    }
+}

@@ -1,0 +1,18 @@
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// What a verified webhook request holds: the events to record, one per recipient, and the provider event types that
+/// were acknowledged without recording (opens, clicks, sends and types this version does not know).
+/// </summary>
+internal sealed class WebhookBatch
+{
+    public List<EmailFeedbackEvent> Events { get; } = [];
+
+    public List<string> Ignored { get; } = [];
+
+    /// <summary>Runs after every event was recorded (or there were none), e.g. to confirm an SNS subscription.</summary>
+    public Func<CancellationToken, ValueTask<WebhookRejection?>>? AfterRecording { get; set; }
+
+    /// <summary>Runs when the request is not acknowledged, so a retry is not refused as a replay.</summary>
+    public Action? OnNotAcknowledged { get; set; }
+}

@@ -1,0 +1,86 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>Small readers over provider JSON that tolerate unknown fields and wrong types.</summary>
+internal static class WebhookJson
+{
+    public static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+
+    public static JsonDocument Parse(ReadOnlyMemory<byte> body) => JsonDocument.Parse(body, DocumentOptions);
+
+    public static string? String(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+
+    public static JsonElement? Property(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null
+            ? value
+            : null;
+
+    /// <summary>A string or a number as text, e.g. Postmark's numeric <c>ID</c>.</summary>
+    public static string? Scalar(JsonElement element, string name) =>
+        Property(element, name) is { } value
+            ? value.ValueKind switch
+            {
+                JsonValueKind.String => value.GetString(),
+                JsonValueKind.Number => value.GetRawText(),
+                _ => null,
+            }
+            : null;
+
+    public static DateTimeOffset? Time(JsonElement element, string name) =>
+        String(element, name) is { } text
+            && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset time)
+            ? time
+            : null;
+
+    /// <summary>Unix seconds, whole or with a fraction (Mailgun sends <c>1521472262.908181</c>).</summary>
+    public static DateTimeOffset? UnixSeconds(JsonElement element, string name)
+    {
+        if (Property(element, name) is not { ValueKind: JsonValueKind.Number } value || !value.TryGetDouble(out double seconds)
+            || double.IsNaN(seconds) || seconds < 0 || seconds > 253_402_300_799)
+        {
+            return null;
+        }
+
+        return DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000));
+    }
+
+    /// <summary>The string values of an object's properties whose names start with EmailGuard's tag prefix.</summary>
+    public static Dictionary<string, string>? Tags(JsonElement? container)
+    {
+        if (container is not { ValueKind: JsonValueKind.Object } obj)
+        {
+            return null;
+        }
+
+        Dictionary<string, string>? tags = null;
+        foreach (JsonProperty property in obj.EnumerateObject())
+        {
+            if (!property.Name.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // SES sends each tag as an array of values; the others send a string.
+            JsonElement value = property.Value;
+            if (value.ValueKind == JsonValueKind.Array && value.GetArrayLength() > 0)
+            {
+                value = value[0];
+            }
+
+            if (value.ValueKind == JsonValueKind.String)
+            {
+                (tags ??= new(StringComparer.Ordinal))[property.Name] = value.GetString()!;
+            }
+        }
+
+        return tags;
+    }
+
+    public static EmailSendAttribution? Attribution(JsonElement? container) =>
+        EmailFeedbackTags.TryRead(Tags(container), out EmailSendAttribution? attribution) ? attribution : null;
+}

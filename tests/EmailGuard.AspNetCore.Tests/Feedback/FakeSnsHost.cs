@@ -1,0 +1,37 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+/// <summary>
+/// Stands in for the SNS hosts behind the named HTTP client: serves the test's signing certificate and answers
+/// subscription confirmations, and remembers every URL asked for.
+/// </summary>
+internal sealed class FakeSnsHost : HttpMessageHandler
+{
+    private readonly ConcurrentQueue<Uri> _requests = new();
+
+    public Dictionary<string, string> Certificates { get; } = new(StringComparer.Ordinal);
+
+    public HttpStatusCode ConfirmationStatus { get; set; } = HttpStatusCode.OK;
+
+    public IReadOnlyList<Uri> Requests => [.. _requests];
+
+    public int CertificateFetches => Requests.Count(u => u.AbsolutePath.EndsWith(".pem", StringComparison.Ordinal));
+
+    public IReadOnlyList<Uri> Confirmations => [.. Requests.Where(u => u.Query.Contains("Action=ConfirmSubscription", StringComparison.Ordinal))];
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        Uri uri = request.RequestUri!;
+        _requests.Enqueue(uri);
+        if (uri.Query.Contains("Action=ConfirmSubscription", StringComparison.Ordinal))
+        {
+            return Task.FromResult(new HttpResponseMessage(ConfirmationStatus) { Content = new StringContent("<ConfirmSubscriptionResponse/>") });
+        }
+
+        return Task.FromResult(Certificates.TryGetValue(uri.AbsoluteUri, out string? pem)
+            ? new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(pem) }
+            : new HttpResponseMessage(HttpStatusCode.NotFound));
+    }
+}

@@ -1,0 +1,176 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+public sealed class SendGridWebhookTests : IAsyncLifetime
+{
+    private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private WebhookTestApp _app = null!;
+
+    public async Task InitializeAsync() =>
+        _app = await WebhookTestApp.StartAsync(WebhookTestApp.AllProviders(Convert.ToBase64String(_key.ExportSubjectPublicKeyInfo())));
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _key.Dispose();
+    }
+
+    /// <summary>Events with the field names of SendGrid's Event Webhook reference; custom args are top-level keys.</summary>
+    private static string Events(IReadOnlyDictionary<string, string>? customArgs = null)
+    {
+        JsonObject Event(string type, string email, string id, params (string Key, string Value)[] extra)
+        {
+            var item = new JsonObject
+            {
+                ["email"] = email,
+                ["timestamp"] = 1772409600,
+                ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+                ["event"] = type,
+                ["category"] = "cat facts",
+                ["sg_event_id"] = id,
+                ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+            };
+            foreach ((string key, string value) in extra)
+            {
+                item[key] = value;
+            }
+
+            foreach (KeyValuePair<string, string> arg in customArgs ?? new Dictionary<string, string>())
+            {
+                item[arg.Key] = arg.Value;
+            }
+
+            return item;
+        }
+
+        return new JsonArray(
+            Event("processed", "a@example.com", "ev-processed"),
+            Event("bounce", "a@example.com", "ev-bounce", ("reason", "500 unknown recipient"), ("status", "5.0.0"), ("type", "bounce")),
+            Event("bounce", "b@example.com", "ev-blocked", ("reason", "blocked"), ("status", "4.0.0"), ("type", "blocked")),
+            Event("spamreport", "c@example.com", "ev-spam"),
+            Event("delivered", "d@example.com", "ev-delivered", ("response", "250 OK")),
+            Event("dropped", "e@example.com", "ev-dropped", ("reason", "Bounced Address")),
+            Event("open", "d@example.com", "ev-open"),
+            Event("unsubscribe", "f@example.com", "ev-unsub")).ToJsonString();
+    }
+
+    private HttpRequestMessage Signed(string body, DateTimeOffset? at = null, ECDsa? key = null, string? timestampHeader = null)
+    {
+        string timestamp = (at ?? _app.Time.GetUtcNow()).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        byte[] signed = Encoding.UTF8.GetBytes(timestamp + body);
+        byte[] signature = (key ?? _key).SignData(signed, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/sendgrid")
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", Convert.ToBase64String(signature));
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Timestamp", timestampHeader ?? timestamp);
+        return request;
+    }
+
+    [Fact]
+    public async Task SignedBatch_RecordsTheEventsEmailGuardUses()
+    {
+        var attribution = new EmailSendAttribution { TenantId = "acme", Category = "invoice" };
+
+        HttpResponseMessage response = await _app.SendAsync(Signed(Events(EmailFeedbackTags.Write(attribution))));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Select(e => (e.ProviderEventId, e.Kind, e.BounceType)).Should().Equal(
+            ("ev-bounce", EmailFeedbackKind.Bounced, EmailBounceType.Permanent),
+            ("ev-blocked", EmailFeedbackKind.Bounced, EmailBounceType.Transient),
+            ("ev-spam", EmailFeedbackKind.Complained, EmailBounceType.None),
+            ("ev-delivered", EmailFeedbackKind.Delivered, EmailBounceType.None),
+            ("ev-unsub", EmailFeedbackKind.Unsubscribed, EmailBounceType.None));
+        _app.Feedback.Calls.Should().AllSatisfy(e =>
+        {
+            e.Provider.Should().Be("sendgrid");
+            e.ProviderMessageId.Should().Be("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0");
+            e.Attribution.Should().BeEquivalentTo(attribution);
+            e.Timestamp.Should().Be(DateTimeOffset.FromUnixTimeSeconds(1772409600));
+        });
+        _app.LogsWithId(1756).Should().HaveCount(3, "processed, dropped and open are acknowledged and ignored");
+    }
+
+    [Fact]
+    public async Task Unsigned_Answers401()
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/sendgrid") { Content = new StringContent(Events(), Encoding.UTF8, "application/json") };
+
+        (await _app.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1750).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task SignedByAnotherKey_Answers401()
+    {
+        using ECDsa other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        (await _app.SendAsync(Signed(Events(), key: other))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1751).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task TamperedBody_Answers401()
+    {
+        HttpRequestMessage request = Signed(Events());
+        string tampered = (await request.Content!.ReadAsStringAsync()).Replace("c@example.com", "x@example.com", StringComparison.Ordinal);
+        request.Content = new StringContent(tampered, Encoding.UTF8, "application/json");
+
+        (await _app.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task TamperedTimestampHeader_Answers401()
+    {
+        string later = _app.Time.GetUtcNow().AddSeconds(1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+
+        (await _app.SendAsync(Signed(Events(), timestampHeader: later))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task SignatureThatIsNotBase64_Answers401()
+    {
+        HttpRequestMessage request = Signed(Events());
+        request.Headers.Remove("X-Twilio-Email-Event-Webhook-Signature");
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", "not base64!");
+
+        (await _app.SendAsync(request)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task StaleTimestamp_Answers401()
+    {
+        (await _app.SendAsync(Signed(Events(), at: _app.Time.GetUtcNow().AddMinutes(-10)))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1752).Should().ContainSingle();
+    }
+
+    [Theory]
+    [InlineData("{\"event\":\"bounce\"}")]
+    [InlineData("[1]")]
+    [InlineData("[{\"event\":\"bounce\",\"email\":\"a@example.com\"}]")]
+    [InlineData("[{")]
+    public async Task SignedButMalformed_Answers400(string body)
+    {
+        (await _app.SendAsync(Signed(body))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task StoreUnavailable_Answers503()
+    {
+        _app.Feedback.Outcome = _ => EmailFeedbackOutcome.StoreUnavailable;
+
+        (await _app.SendAsync(Signed(Events()))).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+    }
+}

@@ -1,0 +1,341 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+public sealed class SesWebhookTests : IAsyncLifetime
+{
+    private readonly SnsSigner _signer = new(TestApp.Start);
+    private WebhookTestApp _app = null!;
+
+    public async Task InitializeAsync()
+    {
+        using ECDsa sendGrid = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        _app = await WebhookTestApp.StartAsync(WebhookTestApp.AllProviders(Convert.ToBase64String(sendGrid.ExportSubjectPublicKeyInfo())));
+        _app.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _signer.Dispose();
+    }
+
+    private Task<HttpResponseMessage> PostAsync(Dictionary<string, string?> message) => _app.PostAsync("ses", SnsSigner.Body(message));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task IdentityBounce_TwoRecipients_RecordsOnePermanentBouncePerRecipient(int version)
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients), version);
+
+        HttpResponseMessage response = await PostAsync(message);
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().HaveCount(2);
+        _app.Feedback.Calls.Select(e => e.Recipient).Should().Equal("jane@example.com", "richard@example.com");
+        _app.Feedback.Calls.Should().AllSatisfy(e =>
+        {
+            e.Provider.Should().Be("ses");
+            e.Kind.Should().Be(EmailFeedbackKind.Bounced);
+            e.BounceType.Should().Be(EmailBounceType.Permanent);
+            e.ProviderMessageId.Should().Be("0102017c-ses-message-1");
+            e.Timestamp.Should().Be(new DateTimeOffset(2026, 3, 2, 0, 0, 5, TimeSpan.Zero));
+            e.Attribution.Should().BeNull();
+        });
+        _app.Feedback.Calls.Select(e => e.ProviderEventId).Should().OnlyHaveUniqueItems()
+            .And.AllSatisfy(id => id.Should().Contain("0102017c-feedback-0001"));
+    }
+
+    [Fact]
+    public async Task ConfigurationSetBounce_WithTags_CarriesTheAttribution()
+    {
+        var attribution = new EmailSendAttribution { TenantId = "tenant-7", UserId = "user-3", Category = "signup", ClientNetwork = "203.0.113.0/24" };
+        string payload = SesFixtures.EventBounceWithTags(EmailFeedbackTags.Write(attribution));
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(payload, subject: "Amazon SES Email Event Notification")));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        recorded.BounceType.Should().Be(EmailBounceType.Transient);
+        recorded.Recipient.Should().Be("full@example.com");
+        recorded.Attribution.Should().BeEquivalentTo(attribution);
+    }
+
+    [Fact]
+    public async Task Complaint_IsRecordedAsComplained()
+    {
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        recorded.Kind.Should().Be(EmailFeedbackKind.Complained);
+        recorded.Recipient.Should().Be("richard@example.com");
+    }
+
+    [Fact]
+    public async Task Delivery_ToTwoRecipients_RecordsTwoDeliveries()
+    {
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.EventDelivery)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().HaveCount(2).And.OnlyContain(e => e.Kind == EmailFeedbackKind.Delivered);
+    }
+
+    [Theory]
+    [InlineData(SesFixtures.EventOpen)]
+    [InlineData("Successfully validated SNS topic for Amazon SES event publishing.")]
+    public async Task AuthenticEventOfAnUnusedType_IsAcknowledgedAndRecordsNothing(string payload)
+    {
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(payload)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1756).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task SigningCertificate_IsFetchedOnceForManyMessages()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        _app.Sns.CertificateFetches.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task MessagesNamingMissingCertificates_DoNotPushTheRealOneOutOfTheBoundedCache()
+    {
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        for (int i = 0; i < 40; i++)
+        {
+            string missing = $"https://sns.eu-west-1.amazonaws.com/missing-{i}.pem";
+            (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing))).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        }
+
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        _app.Sns.Requests.Count(u => u.AbsoluteUri == SnsSigner.DefaultCertUrl).Should().Be(1);
+        _app.Sns.CertificateFetches.Should().Be(41, "each missing certificate is asked for once");
+    }
+
+    [Fact]
+    public async Task CachedCertificate_IsFetchedAgainAfterItsLifetime()
+    {
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Time.Advance(TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        _app.Sns.CertificateFetches.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Unsigned_Answers401AndRecordsNothing()
+    {
+        HttpResponseMessage response = await PostAsync(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1750).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task TamperedMessage_Answers401AndRecordsNothing()
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        message["Message"] = message["Message"]!.Replace("richard@example.com", "victim@example.com", StringComparison.Ordinal);
+
+        HttpResponseMessage response = await PostAsync(message);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1751).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task SubjectAddedAfterSigning_Answers401()
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        message["Subject"] = "added";
+
+        (await PostAsync(message)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task SignedByAnotherKey_Answers401AndRecordsNothing()
+    {
+        using var other = new SnsSigner(TestApp.Start);
+
+        HttpResponseMessage response = await PostAsync(other.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("http://sns.eu-west-1.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem")]
+    [InlineData("https://evil.example/sns.eu-west-1.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.eu-west-1.amazonaws.com/cert.txt")]
+    [InlineData("https://sns.eu-west-1.amazonaws.com:8443/cert.pem")]
+    [InlineData("https://user@sns.eu-west-1.amazonaws.com/cert.pem")]
+    [InlineData("https://s3.eu-west-1.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.x.amazonaws.com/cert.pem")]
+    [InlineData("not a url")]
+    public async Task UntrustedCertificateUrl_Answers401WithoutFetching(string certUrl)
+    {
+        _app.Sns.Certificates[certUrl] = _signer.Pem;
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: certUrl));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Sns.Requests.Should().BeEmpty();
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1758).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task ChinaRegionCertificateHost_IsTrusted()
+    {
+        const string url = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-cn.pem";
+        _app.Sns.Certificates[url] = _signer.Pem;
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: url));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task TopicNotInTheAllowlist_Answers401WithoutFetching()
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint, topicArn: "arn:aws:sns:eu-west-1:999999999999:someone-else"));
+
+        HttpResponseMessage response = await PostAsync(message);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Sns.Requests.Should().BeEmpty();
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1757).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task UnknownSignatureVersion_Answers401()
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        message["SignatureVersion"] = "3";
+
+        (await PostAsync(message)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task CertificateThatCannotBeFetched_Answers503SoSnsRetries()
+    {
+        const string missing = "https://sns.eu-west-1.amazonaws.com/missing.pem";
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing));
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1759).Should().ContainSingle();
+    }
+
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("[]")]
+    [InlineData("")]
+    public async Task MalformedBody_Answers400AndRecordsNothing(string body)
+    {
+        HttpResponseMessage response = await _app.PostAsync("ses", new StringContent(body, Encoding.UTF8, "text/plain"));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1755).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task SignedBounceWithoutRecipients_Answers400()
+    {
+        const string payload = """{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[]},"mail":{"messageId":"m"}}""";
+
+        (await PostAsync(_signer.Sign(SnsSigner.Notification(payload)))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task OversizedBody_Answers413AndRecordsNothing()
+    {
+        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        message["Padding"] = new string('x', 70_000);
+
+        HttpResponseMessage response = await PostAsync(message);
+
+        response.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1754).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task StoreUnavailable_Answers503WithRetryAfter()
+    {
+        _app.Feedback.Outcome = _ => EmailFeedbackOutcome.StoreUnavailable;
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        response.Headers.RetryAfter.Should().NotBeNull();
+        _app.Feedback.Calls.Should().ContainSingle("recording stops at the first outage; SNS retries the whole message");
+    }
+
+    [Fact]
+    public async Task VerifiedSubscriptionConfirmation_IsConfirmedOnce()
+    {
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation()));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Sns.Confirmations.Should().ContainSingle().Which.Host.Should().Be("sns.eu-west-1.amazonaws.com");
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1766).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task UnverifiedSubscriptionConfirmation_Answers401AndConfirmsNothing()
+    {
+        var message = _signer.Sign(SnsSigner.SubscriptionConfirmation());
+        message["Token"] = "another-token";
+
+        HttpResponseMessage response = await PostAsync(message);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Sns.Confirmations.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/?Action=ConfirmSubscription")]
+    [InlineData("http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription")]
+    [InlineData("https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription")]
+    public async Task SubscriptionConfirmationToAForeignUrl_Answers401AndFetchesNothing(string subscribeUrl)
+    {
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation(subscribeUrl)));
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Sns.Requests.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task SubscriptionConfirmationThatSnsRefuses_Answers503()
+    {
+        _app.Sns.ConfirmationStatus = HttpStatusCode.Forbidden;
+
+        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation()));
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        _app.LogsWithId(1760).Should().ContainSingle();
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Security.Cryptography;
+using EmailGuard.AspNetCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+public sealed class WebhookConfigurationTests
+{
+    [Fact]
+    public async Task OnlyEnabledProviders_GetARoute()
+    {
+        await using WebhookTestApp app = await WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Mailgun:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Mailgun:SigningKey"] = WebhookTestApp.MailgunKey,
+        });
+
+        (await app.PostAsync("ses", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await app.PostAsync("sendgrid", new StringContent("[]"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await app.PostAsync("postmark", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await app.PostAsync("mailgun", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task ProviderEnabledInCode_GetsARoute()
+    {
+        await using WebhookTestApp app = await WebhookTestApp.StartAsync(
+            new Dictionary<string, string?>(),
+            o =>
+            {
+                o.Postmark.Enabled = true;
+                o.Postmark.Username = "u";
+                o.Postmark.Password = WebhookTestApp.PostmarkPassword;
+            });
+
+        (await app.PostAsync("postmark", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Theory]
+    [InlineData("Mailgun", "EmailGuard:Webhooks:Mailgun:SigningKey")]
+    [InlineData("SendGrid", "EmailGuard:Webhooks:SendGrid:PublicKey")]
+    [InlineData("Postmark", "EmailGuard:Webhooks:Postmark:Password")]
+    [InlineData("Ses", "EmailGuard:Webhooks:Ses:TopicArns")]
+    public async Task EnabledProviderWithoutItsSecret_FailsStartupNamingTheSetting(string provider, string setting)
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?> { [$"EmailGuard:Webhooks:{provider}:Enabled"] = "true" });
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(setting);
+    }
+
+    [Fact]
+    public async Task SendGridKeyThatIsNotP256_FailsStartup()
+    {
+        using RSA rsa = RSA.Create(2048);
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:SendGrid:Enabled"] = "true",
+            ["EmailGuard:Webhooks:SendGrid:PublicKey"] = Convert.ToBase64String(rsa.ExportSubjectPublicKeyInfo()),
+        });
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:SendGrid:PublicKey");
+    }
+
+    [Fact]
+    public async Task PostmarkPasswordShorterThanTheMinimum_FailsStartup()
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Postmark:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Postmark:Username"] = "u",
+            ["EmailGuard:Webhooks:Postmark:Password"] = "short",
+        });
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:Postmark:Password");
+    }
+
+    [Fact]
+    public async Task MisspeltKey_FailsStartupNamingTheSection()
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Mailgun:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Mailgun:SigingKey"] = WebhookTestApp.MailgunKey,
+        });
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks").And.Contain("SigingKey");
+    }
+
+    [Fact]
+    public async Task NoProviderEnabled_FailsWhenMapping()
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>());
+
+        (await start.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:Mailgun:Enabled");
+    }
+
+    [Fact]
+    public void Defaults_AreDocumented()
+    {
+        var options = new EmailGuardWebhookOptions();
+
+        options.MaxBodyBytes.Should().Be(1024 * 1024);
+        options.Mailgun.TimestampTolerance.Should().Be(TimeSpan.FromMinutes(5));
+        options.SendGrid.TimestampTolerance.Should().Be(TimeSpan.FromMinutes(5));
+        options.Ses.ConfirmSubscriptions.Should().BeTrue();
+        options.Ses.CertificateCacheSize.Should().Be(16);
+    }
+}

@@ -1,0 +1,76 @@
+using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+/// <summary>A real app with the feedback webhooks mapped, a recording <see cref="IEmailGuardFeedback"/> and a fake SNS.</summary>
+internal sealed class WebhookTestApp : IAsyncDisposable
+{
+    public const string Prefix = "/emailguard/feedback";
+    public const string TopicArn = "arn:aws:sns:eu-west-1:123456789012:ses-feedback";
+    public const string MailgunKey = "key-test-mailgun-signing-0123456789";
+    public const string PostmarkUser = "postmark";
+    public const string PostmarkPassword = "correct-horse-battery-staple";
+
+    private WebhookTestApp(TestApp app, RecordingFeedback feedback, FakeSnsHost sns)
+    {
+        App = app;
+        Feedback = feedback;
+        Sns = sns;
+    }
+
+    public TestApp App { get; }
+
+    public RecordingFeedback Feedback { get; }
+
+    public FakeSnsHost Sns { get; }
+
+    public FakeTimeProvider Time => App.Time;
+
+    public FakeLogCollector Logs => App.Logs;
+
+    public HttpClient Client => App.Client;
+
+    /// <summary>The configuration enabling every provider with the test secrets.</summary>
+    public static Dictionary<string, string?> AllProviders(string sendGridPublicKey) => new()
+    {
+        ["EmailGuard:Webhooks:Ses:Enabled"] = "true",
+        ["EmailGuard:Webhooks:Ses:TopicArns:0"] = TopicArn,
+        ["EmailGuard:Webhooks:Mailgun:Enabled"] = "true",
+        ["EmailGuard:Webhooks:Mailgun:SigningKey"] = MailgunKey,
+        ["EmailGuard:Webhooks:SendGrid:Enabled"] = "true",
+        ["EmailGuard:Webhooks:SendGrid:PublicKey"] = sendGridPublicKey,
+        ["EmailGuard:Webhooks:Postmark:Enabled"] = "true",
+        ["EmailGuard:Webhooks:Postmark:Username"] = PostmarkUser,
+        ["EmailGuard:Webhooks:Postmark:Password"] = PostmarkPassword,
+        ["EmailGuard:Webhooks:MaxBodyBytes"] = "65536",
+    };
+
+    public static async Task<WebhookTestApp> StartAsync(IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null)
+    {
+        var feedback = new RecordingFeedback();
+        var sns = new FakeSnsHost();
+        TestApp app = await TestApp.StartAsync(
+            services =>
+            {
+                services.AddEmailGuard().AddFeedbackWebhooks(configure);
+                services.AddSingleton<IEmailGuardFeedback>(feedback);
+                services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName).ConfigurePrimaryHttpMessageHandler(() => sns);
+            },
+            app => app.MapEmailGuardFeedback(Prefix),
+            configuration,
+            useEmailGuard: false);
+        return new WebhookTestApp(app, feedback, sns);
+    }
+
+    public Task<HttpResponseMessage> PostAsync(string provider, HttpContent content) => Client.PostAsync($"{Prefix}/{provider}", content);
+
+    public Task<HttpResponseMessage> SendAsync(HttpRequestMessage request) => Client.SendAsync(request);
+
+    public IReadOnlyList<FakeLogRecord> LogsWithId(int id) => [.. Logs.GetSnapshot().Where(r => r.Id.Id == id)];
+
+    public ValueTask DisposeAsync() => App.DisposeAsync();
+}

@@ -1,0 +1,82 @@
+using Microsoft.Playwright;
+
+namespace EmailGuard.Sample.Tests;
+
+/// <summary>
+/// The feedback loop in headless Chromium: the sample's simulated provider reports a bounce through the real, signed
+/// Mailgun webhook, and the guard refuses the next mail to that address.
+/// </summary>
+[Collection(BrowserCollection.Name)]
+public sealed class FeedbackBrowserTests(BrowserFixture browser) : IAsyncLifetime
+{
+    private SampleApp _app = null!;
+    private IBrowserContext _context = null!;
+    private IPage _page = null!;
+    private ConsoleErrors _errors = null!;
+
+    public async Task InitializeAsync()
+    {
+        _app = SampleApp.Start();
+        _context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _app.BaseAddress.ToString() });
+        _context.SetDefaultTimeout(15_000);
+        _page = await _context.NewPageAsync();
+        _errors = ConsoleErrors.Attach(_page);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _context.CloseAsync();
+        await _app.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Signup_ToTheBounceDomain_ShowsBouncedSuppressesTheAddressAndRefusesTheNextMail()
+    {
+        await _page.GotoAsync("/signup");
+        await _page.FillAsync("#email", "x@bounce.test");
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign up" }).ClickAsync();
+        await Expect(_page.Locator("#signup-sent")).ToBeVisibleAsync();
+        await _app.MailDrainedAsync();
+
+        await _page.GotoAsync("/outbox");
+        ILocator mail = _page.Locator("tr.mail", new() { HasText = "x@bounce.test" });
+        await Expect(mail).ToHaveCountAsync(1);
+        await Expect(mail).ToHaveAttributeAsync("data-status", "Bounced");
+        await Expect(mail).ToContainTextAsync("permanent bounce");
+        await ScreenshotAsync("feedback-outbox-bounced");
+
+        await OpenAdminAsync();
+        ILocator suppressed = _page.Locator("#suppressions tr[data-address='x@bounce.test']");
+        await Expect(suppressed).ToHaveAttributeAsync("data-reason", "hard_bounce");
+        await Expect(suppressed).ToContainTextAsync("Bounced");
+        await Expect(_page.Locator("#feedback-counts [data-reason='hard_bounce']")).ToHaveTextAsync("1");
+        await ScreenshotAsync("feedback-admin-suppressed");
+
+        // A second sign-up from this browser would meet the one-per-15-minutes network limit first; another form
+        // shows the suppression itself: the guard refuses the address before any counter moves.
+        await _page.GotoAsync("/share");
+        await _page.FillAsync("#recipient", "x@bounce.test");
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Share by email" }).ClickAsync();
+        await Expect(_page.Locator("#share-result")).ToContainTextAsync("blocklist");
+        await Expect(_page.Locator("#share-result")).ToContainTextAsync("hard_bounce");
+        await ScreenshotAsync("feedback-next-mail-refused");
+        await _app.MailDrainedAsync();
+
+        await _page.GotoAsync("/outbox");
+        await Expect(_page.Locator("tr.mail", new() { HasText = "x@bounce.test" })).ToHaveCountAsync(1);
+        _errors.Snapshot().Should().BeEmpty();
+    }
+
+    private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
+
+    private async Task OpenAdminAsync()
+    {
+        await _page.GotoAsync("/admin");
+        await _page.FillAsync("#key", SampleApp.AdminKey);
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Open the admin page" }).ClickAsync();
+        await Expect(_page.Locator("#usage")).ToBeVisibleAsync();
+    }
+
+    private Task ScreenshotAsync(string name)
+        => _page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, name + ".png"), FullPage = true });
+}
