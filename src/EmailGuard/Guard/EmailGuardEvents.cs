@@ -6,6 +6,13 @@ namespace EmailGuard;
 /// </summary>
 public sealed class EmailGuardEvents
 {
+    /// <summary>
+    /// Gets or sets the callback raised after every <see cref="IEmailSendGuard.CheckAsync"/>, allowed or denied, with
+    /// the decision. It runs on every send: keep it to a few counter updates.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Action<EmailGuardCheckEvent>? OnChecked { get; set; }
+
     /// <summary>Gets or sets the callback raised when a message is denied because a rule has no room.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Action<EmailGuardLimitEvent>? OnLimitExceeded { get; set; }
