@@ -11,7 +11,8 @@ internal sealed class DashboardRequest
     {
         Context = context;
         Mount = mount;
-        Nonce = Convert.ToBase64String(RandomNumberGenerator.GetBytes(18));
+        // Hex: valid in a CSP nonce and unchanged by HTML encoding.
+        Nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Base = context.Request.PathBase.Add(mount.Prefix).Value ?? string.Empty;
     }
 
