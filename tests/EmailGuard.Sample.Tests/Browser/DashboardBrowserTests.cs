@@ -88,7 +88,6 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
             await ScreenshotAsync(page, $"dashboard-{store}-{name}");
         }
 
-        await Expect(page.Locator("#active-flags")).ToBeVisibleAsync();
         await page.GotoAsync("/emailguard/");
         await Expect(page.Locator("#top-tenant-usage")).ToContainTextAsync(ScriptTenant);
         await Expect(page.Locator("#denials-chart")).ToBeVisibleAsync();
