@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
@@ -39,6 +40,33 @@ public sealed class AlertTests
         AlertReceiver.Received slack = await receiver.NextAsync("slack");
         string text = JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
         text.Should().Contain("suspended").And.Contain("&lt;!channel&gt; acme").And.NotContain("<!channel>");
+    }
+
+    [Fact]
+    public async Task StoreOutageThenRecovery_AlertedAndLogged()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+        });
+        // What the resilience wrapper reports on this host's EmailGuard meter when a store call fails, then succeeds.
+        Meter meter = host.Services.GetRequiredService<IMeterFactory>().Create(new MeterOptions(EmailGuardDiagnostics.MeterName));
+        Counter<long> errors = meter.CreateCounter<long>("emailguard.store.errors");
+        Histogram<double> duration = meter.CreateHistogram<double>("emailguard.store.duration");
+
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        AlertReceiver.Received outage = await receiver.NextAsync("webhook");
+        duration.Record(0.002, new KeyValuePair<string, object?>("emailguard.store.operation", "acquire"));
+        AlertReceiver.Received recovered = await receiver.NextAsync("webhook");
+
+        JsonDocument.Parse(outage.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.StoreOutage);
+        JsonDocument.Parse(recovered.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.StoreRecovered);
+        using HttpClient client = host.Client();
+        string events = await client.GetStringAsync("/emailguard/events");
+        events.Should().Contain("store_outage").And.Contain("store_recovered");
     }
 
     [Fact]

@@ -91,6 +91,8 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         await page.GotoAsync("/emailguard/");
         await Expect(page.Locator("#top-tenant-usage")).ToContainTextAsync(ScriptTenant);
         await Expect(page.Locator("#denials-chart")).ToBeVisibleAsync();
+        await Expect(page.Locator("#top-tenant-denials")).ToContainTextAsync(ScriptTenant);
+        await Expect(page.Locator("#denial-reasons")).ToContainTextAsync("Blocklisted");
 
         // Add, then remove through the confirmation step.
         await page.GotoAsync("/emailguard/lists");
@@ -120,6 +122,12 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
     private static async Task SeedAsync(SampleApp app)
     {
         IEmailSendGuard guard = app.Services.GetRequiredService<IEmailSendGuard>();
+        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap@victim.example", "spam_trap");
+        for (int i = 0; i < 4; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail { To = ["trap@victim.example"], TenantId = ScriptTenant, UserId = ImgValue })).IsAllowed.Should().BeFalse();
+        }
+
         for (int i = 0; i < 12; i++)
         {
             await guard.CheckAsync(new OutboundEmail
