@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the NuGet promise the way a user meets it: pack the three packages into a local folder, create a fresh
+# Proves the NuGet promise the way a user meets it: pack the packages into a local folder, create a fresh
 # ASP.NET Core app that references them by version from that folder (never by project), paste the README quick start
 # in as Program.cs, build and run it, and send requests until it limits. Then the same app again on a real Redis.
 set -euo pipefail
@@ -18,11 +18,11 @@ trap cleanup EXIT
 version="0.1.0-ci.$(date -u +%Y%m%d%H%M%S).$$"
 feed="$work/feed"
 echo "packages: packing $version"
-for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore; do
+for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore EmailGuard.Dashboard; do
   dotnet pack "$root/src/$project/$project.csproj" -c Release -o "$feed" -p:Version="$version" --nologo -v q >"$work/pack-$project.log" 2>&1 \
     || { cat "$work/pack-$project.log"; exit 1; }
 done
-for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore; do
+for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore EmailGuard.Dashboard; do
   for ext in nupkg snupkg; do
     [[ -f "$feed/$project.$version.$ext" ]] || { echo "packages: $project.$version.$ext is missing" >&2; exit 1; }
   done

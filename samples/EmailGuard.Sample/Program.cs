@@ -2,6 +2,7 @@ using EmailGuard;
 using EmailGuard.Sample;
 using EmailGuard.Sample.Accounts;
 using EmailGuard.Sample.Challenge;
+using EmailGuard.Sample.Admin;
 using EmailGuard.Sample.Limits;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;
@@ -41,7 +42,18 @@ IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
             .PerClientIp(RateLimitRule.SlidingWindow(5, TimeSpan.FromMinutes(15), 60))
             .PerField("email", RateLimitRule.PerHour(3)));
         endpoints.OnRejected = SampleRejections.WriteFriendlyPageAsync;
-    });
+    })
+    // The operator's dashboard (mapped below) and alerts; EmailGuard:Alerts in appsettings.json says where alerts go.
+    .AddDashboard()
+    .AddAlerts();
+
+// The dashboard requires an authorization policy. Here it is the sample's DEVELOPMENT-ONLY admin key, as an
+// authentication scheme; a real app names a policy of its own sign-in (a role or claim).
+builder.Services.AddAuthentication(AdminKeyAuthenticationHandler.SchemeName)
+    .AddScheme<Microsoft.AspNetCore.Authentication.AuthenticationSchemeOptions, AdminKeyAuthenticationHandler>(AdminKeyAuthenticationHandler.SchemeName, null);
+builder.Services.AddAuthorization(o => o.AddPolicy(AdminKeyAuthenticationHandler.PolicyName, p => p
+    .AddAuthenticationSchemes(AdminKeyAuthenticationHandler.SchemeName)
+    .RequireClaim(AdminKeyAuthenticationHandler.AdminClaim)));
 
 // The in-memory store by default, so the sample runs on a fresh machine; one setting switches to Redis, and
 // AddRedisStore() binds the rest of EmailGuard:Redis (KeyPrefix is in appsettings.json).
@@ -81,12 +93,19 @@ if (!app.Environment.IsDevelopment())
 // The DEVELOPMENT STAND-IN for a CAPTCHA check: it must run before UseEmailGuard(), as a real check would.
 app.UseDevelopmentChallenge();
 app.UseEmailGuard();
+app.UseAuthentication();
+app.UseAuthorization();
 app.UseAntiforgery();
 app.MapRazorPages();
 if (feedbackWebhooks)
 {
     app.MapEmailGuardFeedback("/emailguard/feedback");
 }
+app.MapEmailGuardDashboard("/emailguard", o =>
+{
+    o.AuthorizationPolicy = AdminKeyAuthenticationHandler.PolicyName;
+    o.Title = "EmailGuard sample";
+});
 
 app.Run();
 

@@ -6,24 +6,32 @@ namespace EmailGuard;
 
 /// <summary>
 /// Registers what binds a section below <c>EmailGuard</c>, strictly, and records the section so that a misspelt
-/// section name (<c>EmailGuard:SendGaurd</c>) fails at startup instead of leaving every limit in it off.
+/// section name (<c>EmailGuard:SendGaurd</c>) fails at startup instead of leaving every limit in it off. Public so that
+/// sibling and third-party packages (a store, the dashboard's alerts) bind their sections on the same terms.
 /// </summary>
-internal static class EmailGuardConfigurationSections
+public static class EmailGuardConfigurationSections
 {
     /// <summary>
     /// Sections read by a part that may be absent from this app: the endpoint options when only the core is
     /// registered (a worker sharing the web app's settings), a Redis connection the app reads itself, and the feedback
     /// webhooks of the ASP.NET Core package.
     /// </summary>
-    public static readonly IReadOnlyList<string> ReadElsewhere = ["Endpoints", "Redis", "Webhooks"];
+    internal static readonly IReadOnlyList<string> ReadElsewhere = ["Endpoints", "Redis", "Webhooks"];
 
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> from <c>EmailGuard:<paramref name="name"/></c> with
-    /// <see cref="StrictConfiguration"/>. Use this for every new section, so the section check knows it.
+    /// strict binding: an unknown key or a value that does not convert fails at startup with the setting's full path.
+    /// Use this for every new section, so the section check knows it. Validate the options yourself
+    /// (<c>AddOptions&lt;TOptions&gt;().ValidateOnStart()</c> plus an <see cref="IValidateOptions{TOptions}"/>).
     /// </summary>
+    /// <typeparam name="TOptions">The options type the section binds to.</typeparam>
+    /// <param name="services">The services EmailGuard is registered in.</param>
+    /// <param name="name">The section's key below <c>EmailGuard</c>, e.g. <c>Alerts</c>.</param>
     public static void Bind<TOptions>(IServiceCollection services, string name)
         where TOptions : class
     {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
         services.AddSingleton(new EmailGuardConfigurationSection(name));
         services.AddSingleton<IConfigureOptions<TOptions>>(sp => new ConfigureFromConfiguration<TOptions>(
             sp.GetService<IConfiguration>(),

@@ -17,6 +17,13 @@ namespace EmailGuard;
 /// </example>
 public sealed class EmailGuardEvents
 {
+    /// <summary>
+    /// Gets or sets the callback raised after every <see cref="IEmailSendGuard.CheckAsync"/>, allowed or denied, with
+    /// the decision. It runs on every send: keep it to a few counter updates.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailGuardCheckArguments, ValueTask>? OnChecked { get; set; }
+
     /// <summary>Gets or sets the callback raised when a message is denied because a rule has no room.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardLimitArguments, ValueTask>? OnLimitExceeded { get; set; }

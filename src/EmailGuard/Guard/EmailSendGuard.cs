@@ -64,18 +64,18 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
     {
         ValueTask<EmailSendDecision> pending = EvaluateAsync(message, commit: true, cancellationToken);
-        if (_metrics is null)
+        if (_metrics is null && _options.Events.OnChecked is null)
         {
             return pending;
         }
 
         if (pending.IsCompletedSuccessfully)
         {
-            Record(pending.Result);
+            Record(message, pending.Result);
             return pending;
         }
 
-        return RecordAsync(pending);
+        return RecordAsync(message, pending);
     }
 
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
@@ -108,15 +108,21 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
         => _status.GetAsync(query, cancellationToken);
 
-    private async ValueTask<EmailSendDecision> RecordAsync(ValueTask<EmailSendDecision> pending)
+    private async ValueTask<EmailSendDecision> RecordAsync(OutboundEmail message, ValueTask<EmailSendDecision> pending)
     {
         EmailSendDecision decision = await pending.ConfigureAwait(false);
-        Record(decision);
+        Record(message, decision);
         return decision;
     }
 
-    private void Record(in EmailSendDecision decision)
-        => _metrics!.RecordDecision(SendGuardMetricNames.Dimension(decision.Dimension), SendGuardMetricNames.Policy, SendGuardMetricNames.Outcome(decision.Reason));
+    private void Record(OutboundEmail message, in EmailSendDecision decision)
+    {
+        _metrics?.RecordDecision(SendGuardMetricNames.Dimension(decision.Dimension), SendGuardMetricNames.Policy, SendGuardMetricNames.Outcome(decision.Reason));
+        if (_options.Events.OnChecked is { } onChecked)
+        {
+            _events.Run(onChecked, new EmailGuardCheckArguments(message, decision), nameof(EmailGuardEvents.OnChecked));
+        }
+    }
 
     private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, bool commit, CancellationToken cancellationToken)
     {

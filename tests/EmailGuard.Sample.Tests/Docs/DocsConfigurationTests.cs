@@ -22,7 +22,7 @@ public sealed class DocsConfigurationTests
             using MemoryStream json = new(Encoding.UTF8.GetBytes(block.Code));
             ServiceCollection services = new();
             services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddJsonStream(json).Build());
-            services.AddEmailGuard().AddSendGuard().AddEndpointPolicies().AddFeedbackWebhooks();
+            services.AddEmailGuard().AddSendGuard().AddEndpointPolicies().AddFeedbackWebhooks().AddAlerts();
             using ServiceProvider provider = services.BuildServiceProvider();
 
             Action start = () =>

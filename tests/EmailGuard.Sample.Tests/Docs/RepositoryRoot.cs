@@ -9,7 +9,7 @@ internal static class RepositoryRoot
     {
         yield return (System.IO.Path.Combine(Path, "README.md"), "README.md");
         yield return (System.IO.Path.Combine(Path, "samples", "EmailGuard.Sample", "README.md"), "samples/EmailGuard.Sample/README.md");
-        foreach (string package in new[] { "EmailGuard", "EmailGuard.Redis", "EmailGuard.AspNetCore" })
+        foreach (string package in new[] { "EmailGuard", "EmailGuard.Redis", "EmailGuard.AspNetCore", "EmailGuard.Dashboard" })
         {
             yield return (System.IO.Path.Combine(Path, "src", package, "README.md"), $"src/{package}/README.md");
         }

@@ -229,6 +229,35 @@ public sealed class EmailSendGuardTests
     }
 
     [Fact]
+    public async Task Events_OnChecked_RaisedOncePerCheckWithItsDecisionNeverForAPeek()
+    {
+        List<EmailGuardCheckArguments> checkedEvents = [];
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(2));
+            o.Events.OnChecked = e =>
+            {
+                checkedEvents.Add(e);
+                return ValueTask.CompletedTask;
+            };
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        for (int i = 0; i < 3; i++)
+        {
+            await guard.CheckAsync(Mail("a@example.com"));
+        }
+
+        await guard.PeekAsync(Mail("a@example.com"));
+
+        checkedEvents.Should().HaveCount(3);
+        checkedEvents.Select(e => e.Decision.IsAllowed).Should().Equal(true, true, false);
+        checkedEvents[2].Decision.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        checkedEvents[2].Message.TenantId.Should().Be("acme");
+    }
+
+    [Fact]
     public async Task Events_ThrowingCallback_IsLoggedAndTheCheckGoesOn()
     {
         FakeLogCollector logs = new();

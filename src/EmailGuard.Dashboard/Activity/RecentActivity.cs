@@ -1,0 +1,317 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// A bounded, TTL'd record of this instance's recent activity: per party dimension, a space-saving sketch of usage
+/// (permits of allowed messages) and one of denials, per 5-minute bucket over the last hour; denials and checks per
+/// minute for the chart; and the endpoint policies' decisions. Memory is fixed by the bucket count and the sketch
+/// capacity, whatever an attacker sends: keys are cut to <see cref="MaxKeyLength"/>, and a message adds at most
+/// <see cref="MaxDomainsPerMessage"/> recipient domains.
+/// </summary>
+internal sealed class RecentActivity
+{
+    public const int MaxKeyLength = 200;
+    public const int MaxDomainsPerMessage = 20;
+    public const int BucketCount = 12;
+    public const int MinuteCount = 60;
+    public const int MaxPolicies = 256;
+    public static readonly TimeSpan BucketLength = TimeSpan.FromMinutes(5);
+
+    private static readonly int DimensionCount = Enum.GetValues<ActivityDimension>().Length;
+
+    private readonly Lock _lock = new();
+    private readonly TimeProvider _timeProvider;
+    private readonly int _capacity;
+    private readonly Bucket[] _buckets = new Bucket[BucketCount];
+    private readonly long[] _minuteIndex = new long[MinuteCount];
+    private readonly long[] _minuteDenials = new long[MinuteCount];
+    private readonly long[] _minuteChecks = new long[MinuteCount];
+
+    public RecentActivity(TimeProvider timeProvider, int capacity)
+    {
+        _timeProvider = timeProvider;
+        _capacity = capacity;
+        Array.Fill(_minuteIndex, -1);
+    }
+
+    public void RecordCheck(OutboundEmail message, in EmailSendDecision decision)
+    {
+        bool denied = !decision.IsAllowed;
+        long weight = denied ? 1 : Math.Max(1, message.RecipientCount);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        string? sender = Address(message.Sender);
+        string? network = Network(message.ClientIp);
+        lock (_lock)
+        {
+            Bucket bucket = Current(now);
+            Add(bucket, ActivityDimension.Tenant, message.TenantId, weight, denied);
+            Add(bucket, ActivityDimension.User, message.UserId, weight, denied);
+            Add(bucket, ActivityDimension.Sender, sender, weight, denied);
+            Add(bucket, ActivityDimension.Category, message.Category, weight, denied);
+            Add(bucket, ActivityDimension.ClientNetwork, network, weight, denied);
+            AddDomains(bucket, message, denied);
+            if (denied)
+            {
+                bucket.Denials++;
+                string reason = decision.Reason == EmailSendReason.LimitExceeded ? $"{decision.Reason} ({decision.Dimension})" : decision.Reason.ToString();
+                bucket.DenialReasons[reason] = bucket.DenialReasons.GetValueOrDefault(reason) + 1;
+            }
+
+            bucket.Checks++;
+            long minute = now.ToUnixTimeSeconds() / 60;
+            int slot = (int)(minute % MinuteCount);
+            if (_minuteIndex[slot] != minute)
+            {
+                _minuteIndex[slot] = minute;
+                _minuteDenials[slot] = 0;
+                _minuteChecks[slot] = 0;
+            }
+
+            _minuteChecks[slot]++;
+            if (denied)
+            {
+                _minuteDenials[slot]++;
+            }
+        }
+    }
+
+    public void RecordPolicyDecision(string policy, string outcome)
+    {
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        lock (_lock)
+        {
+            Bucket bucket = Current(now);
+            if (!bucket.Policies.TryGetValue(policy, out PolicyCounts? counts))
+            {
+                if (bucket.Policies.Count >= MaxPolicies)
+                {
+                    return;
+                }
+
+                bucket.Policies[policy] = counts = new PolicyCounts();
+            }
+
+            if (outcome is "allowed" or "allowed_unguarded" or "safelisted" or "shadow_denied")
+            {
+                counts.Allowed++;
+            }
+            else
+            {
+                counts.Denied++;
+            }
+
+            counts.ByOutcome[outcome] = counts.ByOutcome.GetValueOrDefault(outcome) + 1;
+        }
+    }
+
+    /// <summary>The top parties of one dimension over the last hour, by usage or by denials.</summary>
+    public IReadOnlyList<TopParty> Top(ActivityDimension dimension, bool denials, int take)
+    {
+        Dictionary<string, (long Count, long Error)> merged = new(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (Bucket bucket in Live())
+            {
+                SpaceSavingSketch sketch = denials ? bucket.Denied[(int)dimension] : bucket.Used[(int)dimension];
+                foreach (KeyValuePair<string, SpaceSavingSketch.Counter> pair in sketch.Items)
+                {
+                    (long count, long error) = merged.GetValueOrDefault(pair.Key);
+                    merged[pair.Key] = (count + pair.Value.Count, error + pair.Value.Error);
+                }
+            }
+        }
+
+        return [.. merged.OrderByDescending(p => p.Value.Count).ThenBy(p => p.Key, StringComparer.Ordinal).Take(take).Select(p => new TopParty(p.Key, p.Value.Count, p.Value.Error))];
+    }
+
+    /// <summary>Denials and checks per minute, oldest first, ending with the current minute.</summary>
+    public IReadOnlyList<(DateTimeOffset Minute, long Denials, long Checks)> PerMinute()
+    {
+        long current = _timeProvider.GetUtcNow().ToUnixTimeSeconds() / 60;
+        List<(DateTimeOffset, long, long)> result = new(MinuteCount);
+        lock (_lock)
+        {
+            for (long minute = current - MinuteCount + 1; minute <= current; minute++)
+            {
+                int slot = (int)(((minute % MinuteCount) + MinuteCount) % MinuteCount);
+                bool live = _minuteIndex[slot] == minute;
+                result.Add((DateTimeOffset.FromUnixTimeSeconds(minute * 60), live ? _minuteDenials[slot] : 0, live ? _minuteChecks[slot] : 0));
+            }
+        }
+
+        return result;
+    }
+
+    public (long Checks, long Denials, IReadOnlyDictionary<string, long> Reasons) Totals()
+    {
+        long checks = 0, denials = 0;
+        Dictionary<string, long> reasons = new(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (Bucket bucket in Live())
+            {
+                checks += bucket.Checks;
+                denials += bucket.Denials;
+                foreach (KeyValuePair<string, long> pair in bucket.DenialReasons)
+                {
+                    reasons[pair.Key] = reasons.GetValueOrDefault(pair.Key) + pair.Value;
+                }
+            }
+        }
+
+        return (checks, denials, reasons);
+    }
+
+    public IReadOnlyList<(string Policy, long Allowed, long Denied, IReadOnlyDictionary<string, long> ByOutcome)> Policies()
+    {
+        Dictionary<string, PolicyCounts> merged = new(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (Bucket bucket in Live())
+            {
+                foreach (KeyValuePair<string, PolicyCounts> pair in bucket.Policies)
+                {
+                    if (!merged.TryGetValue(pair.Key, out PolicyCounts? sum))
+                    {
+                        merged[pair.Key] = sum = new PolicyCounts();
+                    }
+
+                    sum.Allowed += pair.Value.Allowed;
+                    sum.Denied += pair.Value.Denied;
+                    foreach (KeyValuePair<string, long> outcome in pair.Value.ByOutcome)
+                    {
+                        sum.ByOutcome[outcome.Key] = sum.ByOutcome.GetValueOrDefault(outcome.Key) + outcome.Value;
+                    }
+                }
+            }
+        }
+
+        return [.. merged.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.Allowed, p.Value.Denied, (IReadOnlyDictionary<string, long>)p.Value.ByOutcome))];
+    }
+
+    /// <summary>The client network a dimension key stands for: the IPv4 address, or the IPv6 /64.</summary>
+    internal static string? Network(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        byte[] bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return $"{new IPAddress(bytes)}/64";
+    }
+
+    private static string? Address(string? address)
+        => string.IsNullOrWhiteSpace(address) ? null : address.Trim().ToLowerInvariant();
+
+    private static void AddDomains(Bucket bucket, OutboundEmail message, bool denied)
+    {
+        HashSet<string>? seen = null;
+        foreach (IReadOnlyList<string>? list in (IReadOnlyList<string>?[])[message.To, message.Cc, message.Bcc])
+        {
+            if (list is null)
+            {
+                continue;
+            }
+
+            foreach (string recipient in list)
+            {
+                int at = recipient?.LastIndexOf('@') ?? -1;
+                if (at < 0 || at == recipient!.Length - 1)
+                {
+                    continue;
+                }
+
+                string domain = recipient[(at + 1)..].Trim().TrimEnd('>').ToLowerInvariant();
+                seen ??= new HashSet<string>(StringComparer.Ordinal);
+                if (seen.Count >= MaxDomainsPerMessage)
+                {
+                    return;
+                }
+
+                if (seen.Add(domain))
+                {
+                    Add(bucket, ActivityDimension.RecipientDomain, domain, 1, denied);
+                }
+            }
+        }
+    }
+
+    private static void Add(Bucket bucket, ActivityDimension dimension, string? key, long weight, bool denied)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            return;
+        }
+
+        if (key.Length > MaxKeyLength)
+        {
+            key = key[..MaxKeyLength];
+        }
+
+        (denied ? bucket.Denied : bucket.Used)[(int)dimension].Add(key, weight);
+    }
+
+    private Bucket Current(DateTimeOffset now)
+    {
+        long index = now.UtcTicks / BucketLength.Ticks;
+        int slot = (int)(index % BucketCount);
+        Bucket? bucket = _buckets[slot];
+        if (bucket is null || bucket.Index != index)
+        {
+            // The slot's previous bucket is an hour old: it is dropped whole, which is the record's TTL.
+            _buckets[slot] = bucket = new Bucket(index, _capacity);
+        }
+
+        return bucket;
+    }
+
+    private IEnumerable<Bucket> Live()
+    {
+        long current = _timeProvider.GetUtcNow().UtcTicks / BucketLength.Ticks;
+        foreach (Bucket? bucket in _buckets)
+        {
+            if (bucket is not null && bucket.Index > current - BucketCount && bucket.Index <= current)
+            {
+                yield return bucket;
+            }
+        }
+    }
+
+    private sealed class Bucket(long index, int capacity)
+    {
+        public long Index { get; } = index;
+
+        public SpaceSavingSketch[] Used { get; } = [.. Enumerable.Range(0, DimensionCount).Select(_ => new SpaceSavingSketch(capacity))];
+
+        public SpaceSavingSketch[] Denied { get; } = [.. Enumerable.Range(0, DimensionCount).Select(_ => new SpaceSavingSketch(capacity))];
+
+        public Dictionary<string, PolicyCounts> Policies { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, long> DenialReasons { get; } = new(StringComparer.Ordinal);
+
+        public long Checks { get; set; }
+
+        public long Denials { get; set; }
+    }
+
+    private sealed class PolicyCounts
+    {
+        public long Allowed;
+        public long Denied;
+        public Dictionary<string, long> ByOutcome { get; } = new(StringComparer.Ordinal);
+    }
+}

@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// Delivers queued alerts to Slack and to the signed webhook, one at a time, with retries and a doubling backoff; and
+/// once a period queues the summaries of suppressed repeats. Runs only in the background: a dead endpoint delays
+/// other alerts, never a request or a send.
+/// </summary>
+internal sealed partial class AlertDispatcher(
+    AlertPublisher publisher,
+    IHttpClientFactory httpClientFactory,
+    IOptions<EmailGuardAlertOptions> options,
+    IHostEnvironment? environment,
+    TimeProvider timeProvider,
+    AlertMetrics metrics,
+    ILogger<AlertDispatcher> logger) : BackgroundService
+{
+    public const string HttpClientName = "EmailGuard.Alerts";
+
+    private static readonly JsonSerializerOptions s_json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    private readonly EmailGuardAlertOptions _options = options.Value;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        TimeSpan flushInterval = _options.Period < TimeSpan.FromMinutes(1) ? _options.Period : TimeSpan.FromMinutes(1);
+        Task<bool>? waiting = null;
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                waiting ??= publisher.Channel.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                Task tick = Task.Delay(flushInterval, timeProvider, stoppingToken);
+                await Task.WhenAny(waiting, tick).ConfigureAwait(false);
+                if (waiting.IsCompleted)
+                {
+                    if (!await waiting.ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    waiting = null;
+                }
+
+                publisher.FlushSummaries();
+                while (publisher.Channel.Reader.TryRead(out QueuedAlert? alert))
+                {
+                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // The host is stopping; what is still queued is lost, and that is logged by nobody on purpose: alerts are best effort.
+        }
+    }
+
+    private async Task DeliverAsync(QueuedAlert alert, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(_options.SlackWebhookUrl))
+        {
+            await SendWithRetriesAsync("slack", alert, () => SlackRequest(alert), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!string.IsNullOrEmpty(_options.WebhookUrl))
+        {
+            await SendWithRetriesAsync("webhook", alert, () => WebhookRequest(alert), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendWithRetriesAsync(string sink, QueuedAlert alert, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
+    {
+        HttpClient client = httpClientFactory.CreateClient(HttpClientName);
+        string? lastError = null;
+        for (int attempt = 1; attempt <= _options.MaxAttempts; attempt++)
+        {
+            bool retry;
+            try
+            {
+                using HttpRequestMessage request = create();
+                using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(_options.RequestTimeout);
+                using HttpResponseMessage response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    metrics.RecordDelivered(sink);
+                    return;
+                }
+
+                lastError = $"HTTP {(int)response.StatusCode}";
+                retry = response.StatusCode is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)response.StatusCode >= 500;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            {
+                lastError = ex is OperationCanceledException ? "timeout" : ex.Message;
+                retry = true;
+            }
+
+            if (!retry || attempt == _options.MaxAttempts)
+            {
+                break;
+            }
+
+            Log.DeliveryRetry(logger, sink, alert.Alert.Kind, attempt, lastError);
+            TimeSpan delay = TimeSpan.FromTicks(_options.RetryDelay.Ticks * (1L << Math.Min(attempt - 1, 16)));
+            await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        metrics.RecordFailure(sink);
+        Log.DeliveryFailed(logger, sink, alert.Alert.Kind, alert.Alert.Condition, lastError);
+    }
+
+    private string Source => _options.Source ?? environment?.ApplicationName ?? "EmailGuard";
+
+    private HttpRequestMessage SlackRequest(QueuedAlert queued)
+    {
+        EmailGuardAlert alert = queued.Alert;
+        StringBuilder text = new();
+        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(alert.Title)}* ({Slack(Source)})");
+        if (alert.Text is { Length: > 0 })
+        {
+            text.Append('\n').Append(Slack(alert.Text));
+        }
+
+        if (queued.Suppressed > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"\n_{queued.Suppressed} similar alerts were suppressed since {queued.SuppressedSince:u}._");
+        }
+
+        string body = JsonSerializer.Serialize(new { text = text.ToString() }, s_json);
+        return new HttpRequestMessage(HttpMethod.Post, _options.SlackWebhookUrl) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+    }
+
+    private HttpRequestMessage WebhookRequest(QueuedAlert queued)
+    {
+        EmailGuardAlert alert = queued.Alert;
+        byte[] body = JsonSerializer.SerializeToUtf8Bytes(
+            new
+            {
+                id = queued.Id,
+                kind = alert.Kind,
+                condition = alert.Condition,
+                severity = alert.Severity.ToString().ToLowerInvariant(),
+                title = alert.Title,
+                text = alert.Text,
+                at = queued.At,
+                source = Source,
+                suppressed = queued.Suppressed,
+                suppressedSince = queued.SuppressedSince,
+                details = alert.Details,
+            },
+            s_json);
+        long timestamp = timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        HttpRequestMessage request = new(HttpMethod.Post, _options.WebhookUrl) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        request.Headers.Add(EmailGuardWebhookSignature.TimestampHeader, timestamp.ToString(CultureInfo.InvariantCulture));
+        request.Headers.Add(EmailGuardWebhookSignature.SignatureHeader, EmailGuardWebhookSignature.Compute(_options.WebhookSecret!, timestamp, body));
+        return request;
+    }
+
+    /// <summary>Slack reads &lt;, &gt; and &amp; as control sequences (<c>&lt;!channel&gt;</c>, links): a party id must not page anyone.</summary>
+    private static string Slack(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1910, EventName = "AlertDeliveryRetry", Level = LogLevel.Information,
+            Message = "Delivering a {Kind} alert to {Sink} failed on attempt {Attempt} ({Error}); it is tried again.")]
+        public static partial void DeliveryRetry(ILogger logger, string sink, string kind, int attempt, string? error);
+
+        [LoggerMessage(EventId = 1911, EventName = "AlertDeliveryFailed", Level = LogLevel.Warning,
+            Message = "A {Kind} alert ({Condition}) could not be delivered to {Sink} and is given up: {Error}.")]
+        public static partial void DeliveryFailed(ILogger logger, string sink, string kind, string condition, string? error);
+    }
+}

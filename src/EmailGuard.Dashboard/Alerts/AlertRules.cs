@@ -1,0 +1,119 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// Turns what the monitor hears into alerts: spikes of limit denials per dimension, global caps near their limit,
+/// flags and suspensions, store outages and recoveries. A spike is raised each time a dimension's denials in the current
+/// <see cref="EmailGuardAlertOptions.SpikeWindow"/> reach another multiple of the threshold; the gate lets one per
+/// period through and counts the rest.
+/// </summary>
+internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
+{
+    private readonly EmailGuardAlertOptions _options = options.Value;
+    private readonly Lock _lock = new();
+    private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
+
+    public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
+    {
+        EmailGuardDimension dimension = limitEvent.Usage.Dimension;
+        long window = timeProvider.GetUtcNow().UtcTicks / _options.SpikeWindow.Ticks;
+        long count;
+        lock (_lock)
+        {
+            (long current, long seen) = _spikes.GetValueOrDefault(dimension);
+            count = current == window ? seen + 1 : 1;
+            _spikes[dimension] = (window, count);
+        }
+
+        if (count % _options.SpikeThreshold != 0)
+        {
+            return;
+        }
+
+        alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.LimitExceededSpike,
+            Condition = $"{EmailGuardAlertKinds.LimitExceededSpike}:{dimension}",
+            Severity = EmailGuardAlertSeverity.Warning,
+            Title = string.Create(CultureInfo.InvariantCulture, $"{count} messages denied by {dimension} limits within {_options.SpikeWindow:g}"),
+            Text = $"The latest was {Party(limitEvent)} ({limitEvent.Usage.Rule}). Open the dashboard's overview for the top parties by denials; block or flag the abuser if one party dominates.",
+            Details = new Dictionary<string, string>
+            {
+                ["dimension"] = dimension.ToString(),
+                ["count"] = count.ToString(CultureInfo.InvariantCulture),
+                ["window"] = _options.SpikeWindow.ToString("c", CultureInfo.InvariantCulture),
+            },
+        });
+    }
+
+    public void OnNearLimit(EmailGuardLimitArguments limitEvent)
+    {
+        EmailSendRuleUsage usage = limitEvent.Usage;
+        if (usage.Dimension != EmailGuardDimension.Global)
+        {
+            return;
+        }
+
+        alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.NearGlobalLimit,
+            Condition = string.Create(CultureInfo.InvariantCulture, $"{EmailGuardAlertKinds.NearGlobalLimit}:{usage.Rule.Limit}/{usage.Rule.Window}"),
+            Severity = EmailGuardAlertSeverity.Warning,
+            Title = string.Create(CultureInfo.InvariantCulture, $"Global cap near its limit: {usage.Count} of {usage.Limit} per {usage.Rule.Window:g}"),
+            Text = string.Create(CultureInfo.InvariantCulture, $"All mail stops being accepted when it is reached; it resets at {usage.ResetAt:u}. Check the top tenants and senders by usage for a runaway party."),
+            Details = new Dictionary<string, string>
+            {
+                ["count"] = usage.Count.ToString(CultureInfo.InvariantCulture),
+                ["limit"] = usage.Limit.ToString(CultureInfo.InvariantCulture),
+                ["window"] = usage.Rule.Window.ToString("c", CultureInfo.InvariantCulture),
+            },
+        });
+    }
+
+    public void OnFlagged(EmailGuardFlag flag)
+    {
+        string kind = flag.Suspend ? EmailGuardAlertKinds.Suspended : EmailGuardAlertKinds.Flagged;
+        alerts.Raise(new EmailGuardAlert
+        {
+            Kind = kind,
+            Condition = $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
+            Severity = flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
+            Title = flag.Suspend ? $"{flag.PartyType} {flag.PartyId} suspended: {flag.Reason}" : $"{flag.PartyType} {flag.PartyId} flagged: {flag.Reason}",
+            Text = string.Create(CultureInfo.InvariantCulture, $"Until {flag.ExpiresAt:u}{(flag.CreatedBy is null ? string.Empty : $", by {flag.CreatedBy}")}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm."),
+            Details = new Dictionary<string, string>
+            {
+                ["partyType"] = flag.PartyType.ToString(),
+                ["partyId"] = flag.PartyId,
+                ["reason"] = flag.Reason,
+                ["expiresAt"] = flag.ExpiresAt.ToString("O", CultureInfo.InvariantCulture),
+            },
+        });
+    }
+
+    public void OnStoreOutage(string errorType)
+        => alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.StoreOutage,
+            Condition = EmailGuardAlertKinds.StoreOutage,
+            Severity = EmailGuardAlertSeverity.Critical,
+            Title = "The EmailGuard store stopped answering",
+            Text = $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).",
+            Details = new Dictionary<string, string> { ["errorType"] = errorType },
+        });
+
+    public void OnStoreRecovered(TimeSpan downFor)
+        => alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.StoreRecovered,
+            Condition = EmailGuardAlertKinds.StoreRecovered,
+            Severity = EmailGuardAlertSeverity.Info,
+            Title = string.Create(CultureInfo.InvariantCulture, $"The EmailGuard store answers again after {downFor:g}"),
+            Text = "Counters are shared again across instances.",
+            Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
+        });
+
+    private static string Party(EmailGuardLimitArguments limitEvent)
+        => limitEvent.Usage.Dimension == EmailGuardDimension.Global ? "the global scope" : $"{limitEvent.Usage.Dimension} {limitEvent.Usage.Partition}";
+}

@@ -1,0 +1,34 @@
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// An alert to send to the configured Slack and webhook endpoints. Alerts with the same <see cref="Condition"/> are
+/// deduplicated: at most one goes out per <see cref="EmailGuardAlertOptions.Period"/>, and the next one that goes out
+/// says how many were suppressed.
+/// </summary>
+public sealed record EmailGuardAlert
+{
+    /// <summary>Gets the kind, one of <see cref="EmailGuardAlertKinds"/> or the application's own.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>
+    /// Gets the condition the alert reports, the deduplication key, e.g. <c>limit_exceeded_spike:Tenant</c>. Keep its
+    /// cardinality low: one per rule or party that needs attention, never one per message.
+    /// </summary>
+    public required string Condition { get; init; }
+
+    /// <summary>Gets the one-line summary.</summary>
+    public required string Title { get; init; }
+
+    /// <summary>Gets what happened and what to do, in a few sentences.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>Gets how urgent it is.</summary>
+    /// <value>The default value is <see cref="EmailGuardAlertSeverity.Info"/>.</value>
+    public EmailGuardAlertSeverity Severity { get; init; }
+
+    /// <summary>Gets when it happened; the publisher's clock fills it when left unset.</summary>
+    public DateTimeOffset? At { get; init; }
+
+    /// <summary>Gets structured details for the webhook's receiver, e.g. the dimension, party and counts.</summary>
+    public IReadOnlyDictionary<string, string>? Details { get; init; }
+}

@@ -1,0 +1,57 @@
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// Where alerts go and how often; bound from the <c>EmailGuard:Alerts</c> configuration section and validated at startup.
+/// </summary>
+public sealed class EmailGuardAlertOptions
+{
+    /// <summary>The configuration section's key below <c>EmailGuard</c>.</summary>
+    public const string SectionName = "Alerts";
+
+    /// <summary>Gets or sets the Slack incoming webhook URL; https, or http only to a loopback address.</summary>
+    /// <value>The default value is <see langword="null"/>: no Slack alerts.</value>
+    public string? SlackWebhookUrl { get; set; }
+
+    /// <summary>Gets or sets the URL of a generic JSON webhook, signed with <see cref="WebhookSecret"/>; https, or http only to a loopback address.</summary>
+    /// <value>The default value is <see langword="null"/>: no webhook alerts.</value>
+    public string? WebhookUrl { get; set; }
+
+    /// <summary>
+    /// Gets or sets the shared secret the webhook's body is signed with (HMAC-SHA256, see
+    /// <see cref="EmailGuardWebhookSignature"/>); at least 16 characters, required with <see cref="WebhookUrl"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? WebhookSecret { get; set; }
+
+    /// <summary>Gets or sets a name for this application in every alert, e.g. <c>billing-prod</c>.</summary>
+    /// <value>The default value is <see langword="null"/>: the host's application name.</value>
+    public string? Source { get; set; }
+
+    /// <summary>Gets or sets the period within which at most one alert per condition goes out.</summary>
+    /// <value>The default value is 15 minutes.</value>
+    public TimeSpan Period { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Gets or sets how many limit denials of one dimension within <see cref="SpikeWindow"/> make a spike.</summary>
+    /// <value>The default value is 100.</value>
+    public int SpikeThreshold { get; set; } = 100;
+
+    /// <summary>Gets or sets the window limit denials are counted in for <see cref="SpikeThreshold"/>.</summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan SpikeWindow { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets or sets how many alerts may wait for delivery; more are dropped and counted.</summary>
+    /// <value>The default value is 1,000.</value>
+    public int QueueCapacity { get; set; } = 1_000;
+
+    /// <summary>Gets or sets how many times one delivery is tried before it is given up.</summary>
+    /// <value>The default value is 5.</value>
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>Gets or sets the delay before the first retry; it doubles with each further retry.</summary>
+    /// <value>The default value is 2 seconds.</value>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Gets or sets how long one delivery attempt may take.</summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

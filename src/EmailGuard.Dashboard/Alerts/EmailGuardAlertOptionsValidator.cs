@@ -1,0 +1,61 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>Fails startup on an alert setting that could never work, naming the setting's full path.</summary>
+internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGuardAlertOptions>
+{
+    private const string Prefix = "EmailGuard:Alerts:";
+
+    public ValidateOptionsResult Validate(string? name, EmailGuardAlertOptions options)
+    {
+        List<string> failures = [];
+        CheckUrl(options.SlackWebhookUrl, nameof(options.SlackWebhookUrl), failures);
+        CheckUrl(options.WebhookUrl, nameof(options.WebhookUrl), failures);
+        if (!string.IsNullOrEmpty(options.WebhookUrl) && (options.WebhookSecret is null || options.WebhookSecret.Length < 16))
+        {
+            failures.Add($"{Prefix}{nameof(options.WebhookSecret)}: a webhook needs a secret of at least 16 characters to sign its alerts.");
+        }
+
+        Positive(options.Period, nameof(options.Period), failures);
+        Positive(options.SpikeWindow, nameof(options.SpikeWindow), failures);
+        Positive(options.RetryDelay, nameof(options.RetryDelay), failures);
+        Positive(options.RequestTimeout, nameof(options.RequestTimeout), failures);
+        Range(options.SpikeThreshold, 1, int.MaxValue, nameof(options.SpikeThreshold), failures);
+        Range(options.QueueCapacity, 1, 100_000, nameof(options.QueueCapacity), failures);
+        Range(options.MaxAttempts, 1, 20, nameof(options.MaxAttempts), failures);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>An absolute https URL, or http to a loopback host (a local relay or a test's receiver).</summary>
+    internal static bool IsAcceptableUrl(string url)
+        => Uri.TryCreate(url, UriKind.Absolute, out Uri? uri)
+           && (uri.Scheme == Uri.UriSchemeHttps
+               || (uri.Scheme == Uri.UriSchemeHttp && (uri.IsLoopback || (IPAddress.TryParse(uri.Host.Trim('[', ']'), out IPAddress? ip) && IPAddress.IsLoopback(ip)))))
+           && string.IsNullOrEmpty(uri.UserInfo);
+
+    private static void CheckUrl(string? url, string setting, List<string> failures)
+    {
+        if (!string.IsNullOrEmpty(url) && !IsAcceptableUrl(url))
+        {
+            failures.Add($"{Prefix}{setting}: '{url}' must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information.");
+        }
+    }
+
+    private static void Positive(TimeSpan value, string setting, List<string> failures)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            failures.Add($"{Prefix}{setting}: {value} must be positive.");
+        }
+    }
+
+    private static void Range(int value, int min, int max, string setting, List<string> failures)
+    {
+        if (value < min || value > max)
+        {
+            failures.Add($"{Prefix}{setting}: {value} must be between {min} and {max}.");
+        }
+    }
+}

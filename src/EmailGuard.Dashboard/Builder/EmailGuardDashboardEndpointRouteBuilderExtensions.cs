@@ -1,0 +1,95 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using EmailGuard.Dashboard;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Mounts the EmailGuard dashboard.</summary>
+public static class EmailGuardDashboardEndpointRouteBuilderExtensions
+{
+    /// <summary>
+    /// Maps the dashboard's pages and actions under <paramref name="pattern"/>, as a route group the app can extend
+    /// (add conventions, more endpoints). Every endpoint requires <see cref="EmailGuardDashboardOptions.AuthorizationPolicy"/>;
+    /// without one, the dashboard maps only in Development and then serves only local (loopback) requests. Anonymous
+    /// access is never the default.
+    /// </summary>
+    /// <param name="endpoints">The app.</param>
+    /// <param name="pattern">The path prefix, e.g. <c>/emailguard</c>; no route parameters.</param>
+    /// <param name="configure">Sets the authorization policy, the title and page sizes.</param>
+    /// <returns>The route group of the dashboard's endpoints.</returns>
+    /// <exception cref="InvalidOperationException"><c>AddDashboard()</c> was not called, the named policy does not exist, or no policy was named outside Development.</exception>
+    public static RouteGroupBuilder MapEmailGuardDashboard(this IEndpointRouteBuilder endpoints, [StringSyntax("Route")] string pattern = "/emailguard", Action<EmailGuardDashboardOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrWhiteSpace(pattern);
+        IServiceProvider services = endpoints.ServiceProvider;
+        if (services.GetService<DashboardMarker>() is null)
+        {
+            throw new InvalidOperationException(
+                "MapEmailGuardDashboard needs the dashboard's services: call builder.Services.AddEmailGuard().AddDashboard() (and AddSendGuard() for the send guard's pages).");
+        }
+
+        EmailGuardDashboardOptions options = new();
+        configure?.Invoke(options);
+        options.PageSize = Math.Clamp(options.PageSize, 1, 1_000);
+        options.TopCount = Math.Clamp(options.TopCount, 1, 50);
+        bool localOnly = false;
+        if (string.IsNullOrWhiteSpace(options.AuthorizationPolicy))
+        {
+            if (services.GetService<IHostEnvironment>() is not { } environment || !environment.IsDevelopment())
+            {
+                throw new InvalidOperationException(
+                    $"MapEmailGuardDashboard(\"{pattern}\") needs an authorization policy outside Development: the dashboard shows who sends mail and can lift limits. " +
+                    "Register one (builder.Services.AddAuthorization(o => o.AddPolicy(\"EmailGuardAdmin\", p => p.RequireRole(\"ops\")))) and name it: " +
+                    $"app.MapEmailGuardDashboard(\"{pattern}\", o => o.AuthorizationPolicy = \"EmailGuardAdmin\").");
+            }
+
+            localOnly = true;
+        }
+        else if (services.GetService<IAuthorizationPolicyProvider>() is not { } provider
+                 || provider.GetPolicyAsync(options.AuthorizationPolicy).GetAwaiter().GetResult() is null)
+        {
+            throw new InvalidOperationException(
+                $"MapEmailGuardDashboard: the authorization policy '{options.AuthorizationPolicy}' is not registered; add it with builder.Services.AddAuthorization(o => o.AddPolicy(\"{options.AuthorizationPolicy}\", ...)).");
+        }
+
+        string prefix = "/" + pattern.Trim('/');
+        DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly);
+        RouteGroupBuilder group = endpoints.MapGroup(prefix);
+        if (!localOnly)
+        {
+            group.RequireAuthorization(options.AuthorizationPolicy!);
+        }
+
+        group.MapGet("/", Page(mount, OverviewPage.RenderAsync));
+        group.MapGet("/policies", Page(mount, PoliciesPage.RenderAsync));
+        group.MapGet("/lists", Page(mount, ListsPage.RenderAsync));
+        group.MapGet("/flags", Page(mount, FlagsPage.RenderAsync));
+        group.MapGet("/events", Page(mount, EventsPage.RenderAsync));
+        group.MapPost("/lists/add", Page(mount, DashboardActions.AddToListAsync));
+        group.MapPost("/lists/remove", Page(mount, DashboardActions.RemoveFromListAsync));
+        group.MapPost("/flags/apply", Page(mount, DashboardActions.ApplyFlagAsync));
+        group.MapPost("/flags/clear", Page(mount, DashboardActions.ClearFlagAsync));
+        return group;
+    }
+
+    private static RequestDelegate Page(DashboardMount mount, Func<DashboardRequest, Task> render)
+        => context =>
+        {
+            if (mount.LocalOnly && !IsLocal(context))
+            {
+                context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                return Task.CompletedTask;
+            }
+
+            return render(new DashboardRequest(context, mount));
+        };
+
+    private static bool IsLocal(HttpContext context)
+        => context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote);
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics.Metrics;
+using EmailGuard;
+using EmailGuard.Dashboard;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds the dashboard's recent-activity record and the alerts to an <see cref="IEmailGuardBuilder"/>.</summary>
+public static class EmailGuardDashboardBuilderExtensions
+{
+    /// <summary>How many parties each sketch tracks per dimension and 5-minute bucket.</summary>
+    internal const int SketchCapacity = 64;
+
+    /// <summary>
+    /// Adds what <c>app.MapEmailGuardDashboard(...)</c> needs: the in-memory record of this instance's recent activity
+    /// (fed from <see cref="SendGuardOptions.Events"/>, after the app's own callbacks), the store-outage watch and
+    /// anti-forgery. Safe to call more than once.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>services.AddEmailGuard()</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddDashboard(this IEmailGuardBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        AddMonitor(builder.Services);
+        builder.Services.AddAntiforgery();
+        builder.Services.TryAddSingleton<DashboardMarker>();
+        return builder;
+    }
+
+    /// <summary>
+    /// Adds alerts to a Slack incoming webhook and to a generic JSON webhook signed with HMAC-SHA256, on limit spikes,
+    /// global caps near their limit, flags and suspensions, and store outages and recoveries. Options bind from the
+    /// <c>EmailGuard:Alerts</c> configuration section and are validated when the app starts. Alerts are deduplicated per
+    /// condition and sent in the background; raise your own with <see cref="IEmailGuardAlerts"/>. Safe to call more than once.
+    /// </summary>
+    /// <param name="builder">The builder returned by <c>services.AddEmailGuard()</c>.</param>
+    /// <param name="configure">Sets options in code, applied after the configuration section.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddAlerts(this IEmailGuardBuilder builder, Action<EmailGuardAlertOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        IServiceCollection services = builder.Services;
+        if (!services.Any(d => d.ServiceType == typeof(AlertPublisher)))
+        {
+            AddMonitor(services);
+            EmailGuardConfigurationSections.Bind<EmailGuardAlertOptions>(services, EmailGuardAlertOptions.SectionName);
+            services.AddOptions<EmailGuardAlertOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardAlertOptions>, EmailGuardAlertOptionsValidator>());
+            services.AddSingleton(sp => new AlertMetrics(sp.GetService<IMeterFactory>()));
+            services.AddSingleton<AlertPublisher>();
+            services.AddSingleton<IEmailGuardAlerts>(sp => sp.GetRequiredService<AlertPublisher>());
+            services.AddSingleton<IEmailGuardObserver, AlertRules>();
+            services.AddHttpClient(AlertDispatcher.HttpClientName);
+            services.AddHostedService(sp => new AlertDispatcher(
+                sp.GetRequiredService<AlertPublisher>(),
+                sp.GetRequiredService<IHttpClientFactory>(),
+                sp.GetRequiredService<IOptions<EmailGuardAlertOptions>>(),
+                sp.GetService<IHostEnvironment>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetRequiredService<AlertMetrics>(),
+                sp.GetRequiredService<ILogger<AlertDispatcher>>()));
+        }
+
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        return builder;
+    }
+
+    private static void AddMonitor(IServiceCollection services)
+    {
+        if (services.Any(d => d.ServiceType == typeof(EmailGuardMonitor)))
+        {
+            return;
+        }
+
+        services.TryAddSingleton<DashboardEventLog>();
+        services.AddSingleton(sp => new EmailGuardMonitor(
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetServices<IEmailGuardObserver>(),
+            sp.GetRequiredService<DashboardEventLog>(),
+            sp.GetRequiredService<ILogger<EmailGuardMonitor>>(),
+            sp.GetService<IMeterFactory>(),
+            SketchCapacity));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SendGuardOptions>, HookSendGuardEvents>());
+
+        // The store watch listens from startup, before the first request resolves the guard.
+        services.AddHostedService(sp => new MonitorStarter(sp.GetRequiredService<EmailGuardMonitor>()));
+    }
+}

@@ -1,0 +1,25 @@
+namespace EmailGuard.Dashboard;
+
+/// <summary>How <c>MapEmailGuardDashboard</c> mounts the dashboard.</summary>
+public sealed class EmailGuardDashboardOptions
+{
+    /// <summary>
+    /// Gets or sets the authorization policy every dashboard page and action requires, as
+    /// <c>.RequireAuthorization(policy)</c> would. Required outside Development: without it the dashboard refuses to map.
+    /// In Development without a policy, only requests from the local machine (loopback) are served.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? AuthorizationPolicy { get; set; }
+
+    /// <summary>Gets or sets the title shown in every page's header, e.g. the application's name.</summary>
+    /// <value>The default value is <c>EmailGuard</c>.</value>
+    public string Title { get; set; } = "EmailGuard";
+
+    /// <summary>Gets or sets how many list entries and events one page shows, 1 to 1,000.</summary>
+    /// <value>The default value is 50.</value>
+    public int PageSize { get; set; } = 50;
+
+    /// <summary>Gets or sets how many parties each top list shows, 1 to 50.</summary>
+    /// <value>The default value is 10.</value>
+    public int TopCount { get; set; } = 10;
+}

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// Chains the monitor after whatever callbacks the app set on <see cref="SendGuardOptions.Events"/>, so that the
+/// dashboard and the alerts never replace the app's own. The app's callback runs first; the monitor runs even when
+/// it throws.
+/// </summary>
+internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConfigureOptions<SendGuardOptions>
+{
+    public void PostConfigure(string? name, SendGuardOptions options)
+    {
+        EmailGuardEvents events = options.Events;
+        events.OnChecked = Chain(events.OnChecked, a => monitor.OnChecked(a));
+        events.OnLimitExceeded = Chain(events.OnLimitExceeded, a => monitor.OnLimitExceeded(a));
+        events.OnNearLimit = Chain(events.OnNearLimit, a => monitor.OnNearLimit(a));
+        events.OnUserFlagged = Chain(events.OnUserFlagged, a => monitor.OnFlagged(a.Flag));
+        events.OnTenantFlagged = Chain(events.OnTenantFlagged, a => monitor.OnFlagged(a.Flag));
+        events.OnTenantSuspended = Chain(events.OnTenantSuspended, a => monitor.OnFlagged(a.Flag));
+    }
+
+    private static Func<T, ValueTask> Chain<T>(Func<T, ValueTask>? first, Action<T> second)
+        => first is null
+            ? value =>
+            {
+                second(value);
+                return ValueTask.CompletedTask;
+            }
+            : async value =>
+            {
+                try
+                {
+                    await first(value).ConfigureAwait(false);
+                }
+                finally
+                {
+                    second(value);
+                }
+            };
+}

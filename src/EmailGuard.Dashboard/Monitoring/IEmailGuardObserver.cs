@@ -1,0 +1,15 @@
+namespace EmailGuard.Dashboard;
+
+/// <summary>What the alert rules (and any other in-package consumer) hear from the monitor.</summary>
+internal interface IEmailGuardObserver
+{
+    void OnLimitExceeded(EmailGuardLimitArguments limitEvent);
+
+    void OnNearLimit(EmailGuardLimitArguments limitEvent);
+
+    void OnFlagged(EmailGuardFlag flag);
+
+    void OnStoreOutage(string errorType);
+
+    void OnStoreRecovered(TimeSpan downFor);
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// The dashboard's POST actions. Each checks the anti-forgery token first; a destructive one (remove from a list,
+/// clear a flag, suspend) answers with a confirmation page until the form comes back with <c>confirmed=yes</c>.
+/// Then it acts and redirects (303) to the page it came from with a message.
+/// </summary>
+internal static class DashboardActions
+{
+    public static Task AddToListAsync(DashboardRequest request)
+        => RunAsync(request, destructive: _ => null, async form =>
+        {
+            EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
+            EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
+            TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
+            string reason = form["reason"].ToString();
+            EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, request.Operator, duration, request.Context.RequestAborted);
+            return (request.Url("/lists", ("kind", kind.ToString())), $"Added {entry.PartyType} {entry.Value} to the {kind.ToString().ToLowerInvariant()}.");
+        });
+
+    public static Task RemoveFromListAsync(DashboardRequest request)
+        => RunAsync(
+            request,
+            destructive: form => $"Remove {form["type"]} {form["value"]} from the {ListsPage.ParseKind(form["kind"].ToString()).ToString().ToLowerInvariant()}?",
+            async form =>
+            {
+                EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
+                string value = form["value"].ToString();
+                bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted);
+                return (request.Url("/lists", ("kind", kind.ToString())), removed ? $"Removed {type} {value}." : $"{type} {value} was not on the list.");
+            });
+
+    public static Task ApplyFlagAsync(DashboardRequest request)
+        => RunAsync(
+            request,
+            destructive: form => Suspends(request, form["reason"].ToString()) ? $"Suspend {form["type"]} {form["id"]}? Its new mail is refused and its queued mail fails at dequeue." : null,
+            async form =>
+            {
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
+                TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 8_760 ? TimeSpan.FromHours(hours) : null;
+                EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, request.Operator, cancellationToken: request.Context.RequestAborted);
+                return (request.Url("/flags"), $"{(flag.Suspend ? "Suspended" : "Flagged")} {flag.PartyType} {flag.PartyId} ({flag.Reason}) until {flag.ExpiresAt:u}.");
+            });
+
+    public static Task ClearFlagAsync(DashboardRequest request)
+        => RunAsync(
+            request,
+            destructive: form => $"Clear the {form["reason"]} flag of {form["type"]} {form["id"]}? Its normal limits apply again at once.",
+            async form =>
+            {
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
+                string reason = form["reason"].ToString();
+                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), reason.Length == 0 ? null : reason, request.Operator, cancellationToken: request.Context.RequestAborted);
+                return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {form["id"]}.");
+            });
+
+    private static async Task RunAsync(DashboardRequest request, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
+    {
+        HttpContext context = request.Context;
+        IAntiforgery antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
+        if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context))
+        {
+            Html refused = new();
+            refused.Raw("<p class=\"notice bad\" id=\"antiforgery-refused\">This form was not sent from the dashboard, or it expired. Reload the page and try again.</p>");
+            await DashboardLayout.WriteAsync(request, "-", "Refused", refused, StatusCodes.Status400BadRequest);
+            return;
+        }
+
+        IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
+        if (destructive(form) is { } question && form["confirmed"] != "yes")
+        {
+            Html confirm = new();
+            confirm.Raw("<div class=\"card\" id=\"confirm\"><p>").Text(question).Raw("</p>");
+            request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
+            foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> field in form)
+            {
+                if (field.Key is not "confirmed" && !field.Key.StartsWith("__", StringComparison.Ordinal))
+                {
+                    confirm.Hidden(field.Key, field.Value.ToString());
+                }
+            }
+
+            confirm.Hidden("confirmed", "yes").Raw("<button type=\"submit\" class=\"danger\" id=\"confirm-button\">Yes, do it</button> <a id=\"cancel\"")
+                .Attr("href", context.Request.Headers.Referer.FirstOrDefault() is { } referer && Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) && back.Host == context.Request.Host.Host ? back.PathAndQuery : request.Url("/"))
+                .Raw(">Cancel</a></form></div>");
+            await DashboardLayout.WriteAsync(request, "-", "Confirm", confirm);
+            return;
+        }
+
+        string location;
+        try
+        {
+            (string back, string message) = await act(form);
+            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(message);
+        }
+        catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)
+        {
+            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", $"Not done: {ex.Message}"));
+        }
+
+        DashboardLayout.SetHeaders(context.Response, request.Nonce);
+        context.Response.StatusCode = StatusCodes.Status303SeeOther;
+        context.Response.Headers.Location = location;
+    }
+
+    private static bool Suspends(DashboardRequest request, string reason)
+    {
+        SendGuardOptions? options = request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
+        return options is null || (options.FlagPolicies.TryGetValue(reason, out FlagPolicy? policy) ? policy.Suspend : options.DefaultFlagPolicy.Suspend);
+    }
+
+    private static EmailGuardPartyType PartyType(string value, bool any)
+        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && (any || type is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+            ? type
+            : throw new ArgumentException($"'{value}' is not a party type here.");
+
+    private static IEmailGuardLists Lists(DashboardRequest request)
+        => request.Services.GetService<IEmailGuardLists>() ?? throw new ArgumentException("Lists are not registered (AddSendGuard()).");
+
+    private static IEmailGuardFlags Flags(DashboardRequest request)
+        => request.Services.GetService<IEmailGuardFlags>() ?? throw new ArgumentException("Flags are not registered (AddSendGuard()).");
+}

@@ -1,0 +1,63 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>One request to the dashboard: its links, its CSP nonce and its anti-forgery token.</summary>
+internal sealed class DashboardRequest
+{
+    public DashboardRequest(HttpContext context, DashboardMount mount)
+    {
+        Context = context;
+        Mount = mount;
+        // Hex: valid in a CSP nonce and unchanged by HTML encoding.
+        Nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        Base = context.Request.PathBase.Add(mount.Prefix).Value ?? string.Empty;
+    }
+
+    public HttpContext Context { get; }
+
+    public DashboardMount Mount { get; }
+
+    public EmailGuardDashboardOptions Options => Mount.Options;
+
+    public string Nonce { get; }
+
+    /// <summary>The dashboard's root as the browser sees it, without a trailing slash.</summary>
+    public string Base { get; }
+
+    public string Operator => Context.User.Identity?.Name is { Length: > 0 } name ? name : "dashboard";
+
+    public IServiceProvider Services => Context.RequestServices;
+
+    public string Url(string path, params (string Name, string? Value)[] query)
+    {
+        string url = Base + path;
+        char separator = '?';
+        foreach ((string name, string? value) in query)
+        {
+            if (!string.IsNullOrEmpty(value))
+            {
+                url += separator + name + "=" + Uri.EscapeDataString(value);
+                separator = '&';
+            }
+        }
+
+        return url;
+    }
+
+    public string Query(string name) => Context.Request.Query[name].FirstOrDefault() ?? string.Empty;
+
+    public Html Form(Html html, string action, string cssClass = "")
+    {
+        AntiforgeryTokenSet tokens = ((IAntiforgery)Services.GetService(typeof(IAntiforgery))!).GetAndStoreTokens(Context);
+        html.Raw("<form method=\"post\"").Attr("action", Url(action));
+        if (cssClass.Length > 0)
+        {
+            html.Attr("class", cssClass);
+        }
+
+        return html.Raw(">").Hidden(tokens.FormFieldName, tokens.RequestToken);
+    }
+}

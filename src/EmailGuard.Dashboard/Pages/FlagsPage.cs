@@ -1,0 +1,87 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>Active flags and suspensions, with apply and clear; a party can be looked up by id.</summary>
+internal static class FlagsPage
+{
+    /// <summary>The most parties whose active flags the page reads from the store.</summary>
+    private const int MaxParties = 100;
+
+    public static async Task RenderAsync(DashboardRequest request)
+    {
+        IEmailGuardFlags? flags = request.Services.GetService<IEmailGuardFlags>();
+        Html html = new();
+        if (flags is null)
+        {
+            html.Raw("<p class=\"muted\">Flags are not registered (<code>AddSendGuard()</code>).</p>");
+            await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html);
+            return;
+        }
+
+        CancellationToken ct = request.Context.RequestAborted;
+        TimeProvider time = request.Services.GetService<TimeProvider>() ?? TimeProvider.System;
+        DateTimeOffset now = time.GetUtcNow();
+        try
+        {
+            // Active flags are found through the recorded events: every flag set within the longest duration still runs.
+            IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = 1_000 }, ct);
+            List<(EmailGuardPartyType, string)> parties = [.. events
+                .Where(e => e.Kind != EmailGuardFlagEventKind.Cleared && e.ExpiresAt > now)
+                .Select(e => (e.PartyType, e.PartyId))
+                .Distinct()
+                .Take(MaxParties)];
+            string lookupId = request.Query("id");
+            if (lookupId.Length > 0 && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType) && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+            {
+                parties.Remove((lookupType, lookupId));
+                parties.Insert(0, (lookupType, lookupId));
+            }
+
+            html.Raw("<table id=\"active-flags\"><tr><th>Party</th><th>Id</th><th>Reason</th><th>Effect</th><th>Since</th><th>Until</th><th>By</th><th></th></tr>");
+            int shown = 0;
+            foreach ((EmailGuardPartyType type, string id) in parties)
+            {
+                foreach (EmailGuardFlag flag in await flags.GetActiveFlagsAsync(type, id, ct))
+                {
+                    shown++;
+                    html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString()).Cell(flag.PartyId).Cell(flag.Reason)
+                        .Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.CreatedAt).Raw("</td><td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("<td>");
+                    request.Form(html, "/flags/clear", "inline").Hidden("type", flag.PartyType.ToString()).Hidden("id", flag.PartyId).Hidden("reason", flag.Reason)
+                        .Raw("<button type=\"submit\" class=\"danger\">Clear</button></form></td></tr>");
+                }
+            }
+
+            html.Raw("</table>");
+            if (shown == 0)
+            {
+                html.Raw("<p class=\"muted\" id=\"no-flags\">No active flags.</p>");
+            }
+        }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            html.Raw("<p class=\"notice bad\">").Text(ex.Message).Raw("</p>");
+        }
+
+        html.Raw("<h2>Look up a party</h2><form method=\"get\" id=\"flag-lookup\"").Attr("action", request.Url("/flags")).Raw(">");
+        PartySelect(html);
+        html.Raw(" <label>Id <input name=\"id\" required maxlength=\"200\"></label> <button type=\"submit\">Look up</button></form>");
+
+        html.Raw("<h2>Flag or suspend</h2>");
+        request.Form(html, "/flags/apply").Raw("<div class=\"card\" id=\"flag-apply\">");
+        PartySelect(html);
+        html.Raw(" <label>Id <input name=\"id\" required maxlength=\"200\"></label> <label>Reason <select name=\"reason\">");
+        SendGuardOptions? options = request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
+        foreach (KeyValuePair<string, FlagPolicy> policy in options?.FlagPolicies ?? new Dictionary<string, FlagPolicy>())
+        {
+            html.Raw("<option").Attr("value", policy.Key).Raw(">").Text(policy.Key).Text(policy.Value.Suspend ? " (suspends)" : $" (limits × {policy.Value.LimitFactor:0.##})").Raw("</option>");
+        }
+
+        html.Raw("</select></label> <label>Hours (empty: the reason's duration) <input name=\"hours\" type=\"number\" min=\"1\" max=\"8760\"></label> <button type=\"submit\">Apply</button></div></form>");
+        await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html);
+    }
+
+    private static void PartySelect(Html html)
+        => html.Raw("<label>Party <select name=\"type\"><option value=\"Tenant\">Tenant</option><option value=\"User\">User</option></select></label>");
+}

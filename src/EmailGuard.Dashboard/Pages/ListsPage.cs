@@ -1,0 +1,97 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>The blocklist and the allowlist: search, paging, add, remove.</summary>
+internal static class ListsPage
+{
+    public static async Task RenderAsync(DashboardRequest request)
+    {
+        IEmailGuardLists? lists = request.Services.GetService<IEmailGuardLists>();
+        Html html = new();
+        if (lists is null)
+        {
+            html.Raw("<p class=\"muted\">Lists are not registered (<code>AddSendGuard()</code>).</p>");
+            await DashboardLayout.WriteAsync(request, "/lists", "Lists", html);
+            return;
+        }
+
+        EmailGuardListKind kind = ParseKind(request.Query("kind"));
+        EmailGuardPartyType? type = Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType parsed) && Enum.IsDefined(parsed) ? parsed : null;
+        string search = request.Query("q");
+        int page = int.TryParse(request.Query("page"), NumberStyles.None, CultureInfo.InvariantCulture, out int p) && p is > 0 and < 1_000_000 ? p : 1;
+        int size = Math.Clamp(request.Options.PageSize, 1, EmailGuardListQuery.MaxTake);
+
+        html.Raw("<nav class=\"tabs\">");
+        foreach (EmailGuardListKind each in Enum.GetValues<EmailGuardListKind>())
+        {
+            html.Raw("<a").Attr("href", request.Url("/lists", ("kind", each.ToString()))).Attr("class", each == kind ? "active" : null).Raw(">").Text(each.ToString()).Raw("</a> ");
+        }
+
+        html.Raw("</nav><form method=\"get\" id=\"list-search\"").Attr("action", request.Url("/lists")).Raw(">").Hidden("kind", kind.ToString())
+            .Raw("<label>Search <input name=\"q\" type=\"search\"").Attr("value", search).Raw("></label> <label>Party <select name=\"type\"><option value=\"\">any</option>");
+        foreach (EmailGuardPartyType each in Enum.GetValues<EmailGuardPartyType>())
+        {
+            html.Raw("<option").Attr("value", each.ToString()).Raw(each == type ? " selected" : string.Empty).Raw(">").Text(each.ToString()).Raw("</option>");
+        }
+
+        html.Raw("</select></label> <button type=\"submit\">Search</button></form>");
+        try
+        {
+            EmailGuardListPage entries = await lists.ListAsync(
+                new EmailGuardListQuery { Kind = kind, PartyType = type, Search = search.Length == 0 ? null : search, Skip = (page - 1) * size, Take = size },
+                request.Context.RequestAborted);
+            html.Raw("<p id=\"list-count\">").Text(entries.TotalCount).Raw(" entries.</p><table id=\"list-entries\"><tr><th>Party</th><th>Value</th><th>Reason</th><th>Added by</th><th>Added</th><th>Expires</th><th></th></tr>");
+            foreach (EmailGuardListEntry entry in entries.Items)
+            {
+                html.Raw("<tr class=\"entry\">").Cell(entry.PartyType.ToString()).Cell(entry.Value).Cell(entry.Reason).Cell(entry.CreatedBy)
+                    .Raw("<td>").Time(entry.CreatedAt).Raw("</td><td>").Time(entry.ExpiresAt).Raw("</td><td>");
+                request.Form(html, "/lists/remove", "inline").Hidden("kind", kind.ToString()).Hidden("type", entry.PartyType.ToString()).Hidden("value", entry.Value)
+                    .Raw("<button type=\"submit\" class=\"danger\">Remove</button></form></td></tr>");
+            }
+
+            html.Raw("</table><p class=\"pager\">");
+            if (page > 1)
+            {
+                html.Raw("<a id=\"prev-page\"").Attr("href", request.Url("/lists", ("kind", kind.ToString()), ("q", search), ("type", type?.ToString()), ("page", (page - 1).ToString(CultureInfo.InvariantCulture)))).Raw(">Previous</a>");
+            }
+
+            if ((long)page * size < entries.TotalCount)
+            {
+                html.Raw("<a id=\"next-page\"").Attr("href", request.Url("/lists", ("kind", kind.ToString()), ("q", search), ("type", type?.ToString()), ("page", (page + 1).ToString(CultureInfo.InvariantCulture)))).Raw(">Next</a>");
+            }
+
+            html.Raw("</p>");
+            IReadOnlyDictionary<string, int> reasons = await lists.CountByReasonAsync(kind, cancellationToken: request.Context.RequestAborted);
+            if (reasons.Count > 0)
+            {
+                html.Raw("<h3>By reason</h3><table id=\"list-reasons\"><tr><th>Reason</th><th>Entries</th></tr>");
+                foreach (KeyValuePair<string, int> reason in reasons.OrderByDescending(r => r.Value))
+                {
+                    html.Raw("<tr>").Cell(reason.Key).Cell(reason.Value).Raw("</tr>");
+                }
+
+                html.Raw("</table>");
+            }
+        }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            html.Raw("<p class=\"notice bad\">").Text(ex.Message).Raw("</p>");
+        }
+
+        html.Raw("<h2>Add to the ").Text(kind.ToString().ToLowerInvariant()).Raw("</h2>");
+        request.Form(html, "/lists/add").Raw("<div class=\"card\" id=\"list-add\">").Hidden("kind", kind.ToString()).Raw("<label>Party <select name=\"type\">");
+        foreach (EmailGuardPartyType each in Enum.GetValues<EmailGuardPartyType>())
+        {
+            html.Raw("<option").Attr("value", each.ToString()).Raw(">").Text(each.ToString()).Raw("</option>");
+        }
+
+        html.Raw("</select></label> <label>Value <input name=\"value\" required maxlength=\"320\"></label> <label>Reason <input name=\"reason\" required maxlength=\"200\" value=\"manual\"></label>")
+            .Raw(" <label>Hours (empty: no expiry) <input name=\"hours\" type=\"number\" min=\"1\" max=\"87600\"></label> <button type=\"submit\">Add</button></div></form>");
+        await DashboardLayout.WriteAsync(request, "/lists", "Lists", html);
+    }
+
+    internal static EmailGuardListKind ParseKind(string value)
+        => Enum.TryParse(value, ignoreCase: true, out EmailGuardListKind kind) && Enum.IsDefined(kind) ? kind : EmailGuardListKind.Blocklist;
+}

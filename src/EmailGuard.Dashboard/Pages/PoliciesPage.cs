@@ -1,0 +1,71 @@
+using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>The endpoint policies: which endpoints use them, their decisions in the last hour, and the path rules.</summary>
+internal static class PoliciesPage
+{
+    public static async Task RenderAsync(DashboardRequest request)
+    {
+        Html html = new();
+        IReadOnlyList<(string Policy, long Allowed, long Denied, IReadOnlyDictionary<string, long> ByOutcome)> decisions =
+            request.Services.GetRequiredService<EmailGuardMonitor>().Activity.Policies();
+        html.Raw("<h2>Decisions in the last hour, this instance</h2>");
+        if (decisions.Count == 0)
+        {
+            html.Raw("<p class=\"muted\" id=\"no-decisions\">No endpoint policy decided a request in the last hour.</p>");
+        }
+        else
+        {
+            html.Raw("<table id=\"policy-decisions\"><tr><th>Policy or path rule</th><th>Allowed</th><th>Denied</th><th>By outcome</th></tr>");
+            foreach ((string policy, long allowed, long denied, IReadOnlyDictionary<string, long> byOutcome) in decisions)
+            {
+                html.Raw("<tr>").Cell(policy).Cell(allowed).Cell(denied)
+                    .Cell(string.Join(", ", byOutcome.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}: {o.Value}"))).Raw("</tr>");
+            }
+
+            html.Raw("</table>");
+        }
+
+        html.Raw("<h2>Endpoints with a policy</h2><table id=\"policy-endpoints\"><tr><th>Endpoint</th><th>Methods</th><th>Policy</th></tr>");
+        foreach (EndpointDataSource source in request.Services.GetServices<EndpointDataSource>())
+        {
+            foreach (Endpoint endpoint in source.Endpoints)
+            {
+                if (endpoint.Metadata.GetMetadata<EmailRateLimitAttribute>() is not { } limit)
+                {
+                    continue;
+                }
+
+                string route = endpoint is RouteEndpoint routeEndpoint ? "/" + routeEndpoint.RoutePattern.RawText?.TrimStart('/') : endpoint.DisplayName ?? "?";
+                string methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>() is { } m ? string.Join(", ", m.HttpMethods) : "any";
+                html.Raw("<tr>").Cell(route).Cell(methods).Cell(limit.PolicyName).Raw("</tr>");
+            }
+        }
+
+        html.Raw("</table>");
+        EmailGuardEndpointOptions? options = request.Services.GetService<IOptions<EmailGuardEndpointOptions>>()?.Value;
+        html.Raw("<h2>Path rules</h2>");
+        if (options is null || options.PathRules.Count == 0)
+        {
+            html.Raw("<p class=\"muted\">No path rules are configured (<code>EmailGuard:Endpoints:PathRules</code>).</p>");
+        }
+        else
+        {
+            html.Raw("<table id=\"path-rules\"><tr><th>Endpoint</th><th>Rule</th><th>Per</th></tr>");
+            foreach (EmailGuardPathRule rule in options.PathRules)
+            {
+                html.Raw("<tr>").Cell(rule.Endpoint).Cell(OverviewPage.Describe(new RateLimitRule(Math.Max(1, rule.Limit), rule.Window, rule.Algorithm, rule.Segments)))
+                    .Cell(rule.PartitionBy.ToString()).Raw("</tr>");
+            }
+
+            html.Raw("</table>");
+        }
+
+        await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html);
+    }
+}

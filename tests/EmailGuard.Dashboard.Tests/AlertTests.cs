@@ -1,0 +1,213 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Dashboard.Tests;
+
+public sealed class AlertTests
+{
+    private const string Secret = "test-secret-0123456789";
+
+    [Fact]
+    public async Task Suspension_SignedWebhookAndSlack_ReceivedAndVerified()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
+        });
+
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, "<!channel> acme", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+
+        AlertReceiver.Received webhook = await receiver.NextAsync("webhook");
+        EmailGuardWebhookSignature.Verify(Secret, webhook.Timestamp, webhook.Signature, webhook.Body, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)).Should().BeTrue();
+        EmailGuardWebhookSignature.Verify("wrong-secret-0123456789", webhook.Timestamp, webhook.Signature, webhook.Body, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)).Should().BeFalse();
+        byte[] tampered = [.. webhook.Body];
+        tampered[^2] ^= 1;
+        EmailGuardWebhookSignature.Verify(Secret, webhook.Timestamp, webhook.Signature, tampered, DateTimeOffset.UtcNow, TimeSpan.FromMinutes(5)).Should().BeFalse();
+        using JsonDocument json = JsonDocument.Parse(webhook.Body);
+        json.RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended);
+        json.RootElement.GetProperty("severity").GetString().Should().Be("critical");
+        json.RootElement.GetProperty("details").GetProperty("partyId").GetString().Should().Be("<!channel> acme");
+
+        AlertReceiver.Received slack = await receiver.NextAsync("slack");
+        string text = JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
+        text.Should().Contain("suspended").And.Contain("&lt;!channel&gt; acme").And.NotContain("<!channel>");
+    }
+
+    [Fact]
+    public async Task StoreOutageThenRecovery_AlertedAndLogged()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+        });
+        // What the resilience wrapper reports on this host's EmailGuard meter when a store call fails, then succeeds.
+        Meter meter = host.Services.GetRequiredService<IMeterFactory>().Create(new MeterOptions(EmailGuardDiagnostics.MeterName));
+        Counter<long> errors = meter.CreateCounter<long>("emailguard.store.errors");
+        Histogram<double> duration = meter.CreateHistogram<double>("emailguard.store.duration");
+
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        AlertReceiver.Received outage = await receiver.NextAsync("webhook");
+        duration.Record(0.002, new KeyValuePair<string, object?>("emailguard.store.operation", "acquire"));
+        AlertReceiver.Received recovered = await receiver.NextAsync("webhook");
+
+        JsonDocument.Parse(outage.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.StoreOutage);
+        JsonDocument.Parse(recovered.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.StoreRecovered);
+        using HttpClient client = host.Client();
+        string events = await client.GetStringAsync("/emailguard/events");
+        events.Should().Contain("store_outage").And.Contain("store_recovered");
+    }
+
+    [Fact]
+    public async Task LimitBurst_TenThousandDenials_OneSpikeAlertThenOneSummary()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+                o.WebhookSecret = Secret;
+                o.SpikeThreshold = 100;
+                o.SpikeWindow = TimeSpan.FromHours(1);
+                o.Period = TimeSpan.FromMinutes(15);
+            },
+            time);
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail message = new() { To = ["victim@example.com"], TenantId = "trial-tenant" };
+
+        int denied = 0;
+        for (int i = 0; i < 10_003; i++)
+        {
+            if (!(await guard.CheckAsync(message)).IsAllowed)
+            {
+                denied++;
+            }
+        }
+
+        denied.Should().Be(10_000, "the tenant may send 3 per hour");
+        AlertReceiver.Received first = await receiver.NextAsync("webhook");
+        JsonDocument.Parse(first.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.LimitExceededSpike);
+        EmailGuardWebhookSignature.Verify(Secret, first.Timestamp, first.Signature, first.Body, time.GetUtcNow(), TimeSpan.FromMinutes(5)).Should().BeTrue();
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        metrics.Suppressed.Should().Be(99, "10,000 denials cross the threshold of 100 a hundred times; one alert goes out");
+
+        // The dispatcher's flush tick runs on the fake clock: move it on a minute at a time until the period has ended.
+        AlertReceiver.Received? summary = null;
+        for (int minute = 0; minute < 40 && summary is null; minute++)
+        {
+            time.Advance(TimeSpan.FromMinutes(1));
+            using CancellationTokenSource wait = new(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                summary = await receiver.Alerts.Reader.ReadAsync(wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        summary.Should().NotBeNull();
+        JsonElement root = JsonDocument.Parse(summary!.Body).RootElement;
+        root.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suppressed);
+        root.GetProperty("suppressed").GetInt32().Should().Be(99);
+        receiver.Alerts.Reader.TryRead(out _).Should().BeFalse("one alert and one summary, nothing else");
+        for (int i = 0; i < 300 && metrics.Delivered < 2; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        metrics.Delivered.Should().Be(2);
+        metrics.Failures.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task DeadWebhook_NeverSlowsASend()
+    {
+        using TcpListener dead = new(IPAddress.Loopback, 0);
+        dead.Start(); // accepts connections and never answers
+        int port = ((IPEndPoint)dead.LocalEndpoint).Port;
+        await using DashboardHost baseline = await DashboardHost.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = $"http://127.0.0.1:{port}/hook";
+            o.WebhookSecret = Secret;
+            o.SpikeThreshold = 1;
+            o.QueueCapacity = 4;
+            o.RequestTimeout = TimeSpan.FromMinutes(5);
+        });
+
+        TimeSpan without = await TimeSendsAsync(baseline);
+        TimeSpan with = await TimeSendsAsync(host);
+
+        with.Should().BeLessThan(without * 20 + TimeSpan.FromSeconds(5), $"without alerts the sends took {without}");
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+        Stopwatch raising = Stopwatch.StartNew();
+        int queued = Enumerable.Range(0, 50).Count(i => alerts.Raise(new EmailGuardAlert { Kind = EmailGuardAlertKinds.BreakerTripped, Condition = $"breaker:{i}", Title = "tripped" }));
+        raising.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
+        queued.Should().BeLessThanOrEqualTo(5, "the queue holds 4, and the dispatcher holds at most one while it waits on the dead webhook");
+        host.Services.GetRequiredService<AlertMetrics>().Dropped.Should().Be(50 - queued);
+    }
+
+    [Fact]
+    public void Options_PlainHttpToARemoteHost_FailStartupNamingTheSetting()
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o =>
+        {
+            o.WebhookUrl = "http://alerts.example.com/hook";
+            o.WebhookSecret = "short";
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action read = () => _ = provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().Contain(f => f.StartsWith("EmailGuard:Alerts:WebhookUrl:", StringComparison.Ordinal))
+            .And.Contain(f => f.StartsWith("EmailGuard:Alerts:WebhookSecret:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void SpaceSaving_HeavyHitterAmongManyKeys_KeptWithBoundedError()
+    {
+        SpaceSavingSketch sketch = new(16);
+        for (int i = 0; i < 10_000; i++)
+        {
+            sketch.Add($"random-{i}", 1);
+            if (i % 4 == 0)
+            {
+                sketch.Add("attacker", 1);
+            }
+        }
+
+        sketch.Count.Should().Be(16);
+        KeyValuePair<string, SpaceSavingSketch.Counter> top = sketch.Items.MaxBy(p => p.Value.Count);
+        top.Key.Should().Be("attacker");
+        (top.Value.Count - top.Value.Error).Should().BeLessThanOrEqualTo(2_500).And.BeGreaterThan(0);
+        top.Value.Count.Should().BeGreaterThanOrEqualTo(2_500);
+    }
+
+    private static async Task<TimeSpan> TimeSendsAsync(DashboardHost host)
+    {
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        Stopwatch watch = Stopwatch.StartNew();
+        for (int i = 0; i < 500; i++)
+        {
+            await guard.CheckAsync(new OutboundEmail { To = ["v@example.com"], TenantId = $"t{i % 3}" });
+        }
+
+        return watch.Elapsed;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using EmailGuard.Dashboard;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// An app with the send guard, the dashboard under /emailguard (policy "ops": role ops) and optionally alerts, on
+/// Kestrel at 127.0.0.1. Requests sign in with <c>X-Test-User</c> and <c>X-Test-Roles</c>.
+/// </summary>
+internal sealed class DashboardHost : IAsyncDisposable
+{
+    private DashboardHost(WebApplication app, Uri address)
+    {
+        App = app;
+        Address = address;
+    }
+
+    public WebApplication App { get; }
+
+    public Uri Address { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public static async Task<DashboardHost> StartAsync(Action<EmailGuardAlertOptions>? alerts = null, TimeProvider? time = null, string environment = "Production")
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
+        builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+        builder.Logging.ClearProviders();
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
+
+        builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
+        builder.Services.AddAuthorization(o => o.AddPolicy("ops", p => p.RequireRole("ops")));
+        IEmailGuardBuilder guard = builder.Services.AddEmailGuard().AddSendGuard(o =>
+        {
+            o.Global.Add(RateLimitRule.PerHour(100_000));
+            o.Tenant.Add(RateLimitRule.PerHour(3));
+            o.User.Add(RateLimitRule.PerHour(1_000));
+        }).AddDashboard();
+        if (alerts is not null)
+        {
+            guard.AddAlerts(alerts);
+        }
+
+        WebApplication app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapEmailGuardDashboard("/emailguard", o => o.AuthorizationPolicy = "ops");
+        await app.StartAsync();
+        string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        return new DashboardHost(app, new Uri(address));
+    }
+
+    public HttpClient Client(string? user = "alice", string? roles = "ops")
+    {
+        HttpClient client = new(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true }) { BaseAddress = Address };
+        if (user is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Test-User", user);
+        }
+
+        if (roles is not null)
+        {
+            client.DefaultRequestHeaders.Add("X-Test-Roles", roles);
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+    }
+
+    private sealed class TestAuthHandler(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)
+        : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    {
+        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+        {
+            if (Request.Headers["X-Test-User"].FirstOrDefault() is not { Length: > 0 } user)
+            {
+                return Task.FromResult(AuthenticateResult.NoResult());
+            }
+
+            List<Claim> claims = [new(ClaimTypes.Name, user)];
+            foreach (string role in (Request.Headers["X-Test-Roles"].FirstOrDefault() ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries))
+            {
+                claims.Add(new Claim(ClaimTypes.Role, role));
+            }
+
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, "Test")), "Test")));
+        }
+    }
+}

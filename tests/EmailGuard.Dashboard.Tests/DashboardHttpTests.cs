@@ -1,0 +1,158 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard.Tests;
+
+public sealed partial class DashboardHttpTests : IAsyncLifetime
+{
+    private static readonly string[] Pages = ["/emailguard/", "/emailguard/policies", "/emailguard/lists", "/emailguard/lists?kind=Allowlist", "/emailguard/flags", "/emailguard/events"];
+
+    private const string ScriptTenant = "<script>alert('t')</script>";
+    private const string ImgUser = "\"><img src=x onerror=alert('u')>";
+
+    private DashboardHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await DashboardHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task EveryPage_Anonymous_Refused()
+    {
+        using HttpClient client = _host.Client(user: null, roles: null);
+        foreach (string page in Pages)
+        {
+            HttpResponseMessage response = await client.GetAsync(page);
+            response.StatusCode.Should().Be(HttpStatusCode.Unauthorized, page);
+        }
+
+        (await client.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent([new("value", "x@example.com")]))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task EveryPage_UserWithoutPolicy_Forbidden()
+    {
+        using HttpClient client = _host.Client(user: "mallory", roles: "support");
+        foreach (string page in Pages)
+        {
+            (await client.GetAsync(page)).StatusCode.Should().Be(HttpStatusCode.Forbidden, page);
+        }
+    }
+
+    [Fact]
+    public async Task EveryPage_Operator_RendersUnderStrictCspWithItsNonce()
+    {
+        using HttpClient client = _host.Client();
+        foreach (string page in Pages)
+        {
+            HttpResponseMessage response = await client.GetAsync(page);
+            response.StatusCode.Should().Be(HttpStatusCode.OK, page);
+            string csp = response.Headers.GetValues("Content-Security-Policy").Single();
+            Match nonce = NoncePattern().Match(csp);
+            nonce.Success.Should().BeTrue(csp);
+            csp.Should().StartWith("default-src 'none'; style-src 'nonce-").And.Contain("img-src data:; form-action 'self'; frame-ancestors 'none'");
+            string html = await response.Content.ReadAsStringAsync();
+            html.Should().Contain($"<style nonce=\"{nonce.Groups[1].Value}\">", page);
+            html.Should().NotContain("<script", page).And.NotContain(" style=\"", page).And.NotContain("http://", page).And.NotContain("https://", page);
+        }
+    }
+
+    [Fact]
+    public async Task Post_WithoutAntiforgeryToken_RefusedAndNothingAdded()
+    {
+        using HttpClient client = _host.Client();
+
+        HttpResponseMessage response = await client.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent(
+            [new("kind", "Blocklist"), new("type", "Recipient"), new("value", "victim@example.com"), new("reason", "csrf")]));
+
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        IEmailGuardLists lists = _host.Services.GetRequiredService<IEmailGuardLists>();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Post_WithToken_AddsAndRemoveAsksForConfirmationFirst()
+    {
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+
+        HttpResponseMessage added = await client.PostAsync("/emailguard/lists/add", Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("reason", "spam_trap")));
+        added.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        IEmailGuardLists lists = _host.Services.GetRequiredService<IEmailGuardLists>();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com"))!.CreatedBy.Should().Be("alice");
+
+        HttpResponseMessage confirm = await client.PostAsync("/emailguard/lists/remove", Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com")));
+        confirm.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await confirm.Content.ReadAsStringAsync()).Should().Contain("id=\"confirm\"").And.Contain("name=\"confirmed\" value=\"yes\"");
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().NotBeNull("nothing is removed before confirmation");
+
+        HttpResponseMessage removed = await client.PostAsync("/emailguard/lists/remove", Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("confirmed", "yes")));
+        removed.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task EveryPage_HostileValues_Escaped()
+    {
+        IEmailSendGuard guard = _host.Services.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < 5; i++)
+        {
+            await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = ScriptTenant, UserId = ImgUser, Category = ScriptTenant, Sender = "x@example.com" });
+        }
+
+        await _host.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgUser, ScriptTenant);
+        await _host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, ImgUser, EmailGuardFlagReasons.HighBounceRate, flaggedBy: ScriptTenant);
+        using HttpClient client = _host.Client();
+
+        foreach (string page in Pages)
+        {
+            string html = await client.GetStringAsync(page);
+            html.Should().NotContain("<script>", page).And.NotContain("<img src=x", page);
+        }
+
+        (await client.GetStringAsync("/emailguard/")).Should().Contain("&lt;script&gt;alert(").And.Contain("&lt;img src=x onerror=alert(");
+        (await client.GetStringAsync("/emailguard/lists")).Should().Contain("&lt;script&gt;alert(").And.Contain("&quot;&gt;&lt;img");
+        (await client.GetStringAsync("/emailguard/flags")).Should().Contain("&quot;&gt;&lt;img src=x");
+        (await client.GetStringAsync("/emailguard/events")).Should().Contain("&quot;&gt;&lt;img src=x");
+    }
+
+    [Fact]
+    public async Task Map_WithoutPolicyOutsideDevelopment_Throws()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.Services.AddEmailGuard().AddSendGuard().AddDashboard();
+        await using WebApplication app = builder.Build();
+
+        Action map = () => app.MapEmailGuardDashboard("/emailguard");
+
+        map.Should().Throw<InvalidOperationException>().WithMessage("*needs an authorization policy outside Development*");
+    }
+
+    [Fact]
+    public async Task Map_WithoutAddDashboard_ThrowsSayingWhatToAdd()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        await using WebApplication app = builder.Build();
+
+        Action map = () => app.MapEmailGuardDashboard("/emailguard");
+
+        map.Should().Throw<InvalidOperationException>().WithMessage("*AddDashboard()*");
+    }
+
+    private static async Task<string> TokenAsync(HttpClient client, string page)
+    {
+        string html = await client.GetStringAsync(page);
+        return TokenPattern().Match(html).Groups[1].Value;
+    }
+
+    private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
+        => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
+
+    [GeneratedRegex("'nonce-([^']+)'")]
+    private static partial Regex NoncePattern();
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+}
