@@ -66,6 +66,7 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp => sp.GetRequiredService<RedisRateLimitStore>()));
         services.AddRedisGuardState();
+        services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),

@@ -56,6 +56,7 @@ public static class EmailGuardServiceCollectionExtensions
             sp.GetService<Microsoft.Extensions.Logging.ILogger<ResilientRateLimitStore>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetRequiredService<IOptions<InMemoryRateLimitStoreOptions>>().Value));
+        FeedbackRegistration.Register(services);
 
         return new EmailGuardBuilder(services);
     }

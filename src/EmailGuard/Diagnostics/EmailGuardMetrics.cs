@@ -18,6 +18,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     public const string BreakerStateInstrument = "emailguard.store.breaker.state";
     public const string TrackedKeysInstrument = "emailguard.store.tracked_keys";
     public const string OverflowDecisionsInstrument = "emailguard.store.overflow_decisions";
+    public const string FeedbackInstrument = "emailguard.feedback";
 
     private const string DimensionTag = "emailguard.dimension";
     private const string PolicyTag = "emailguard.policy";
@@ -27,6 +28,8 @@ internal sealed class EmailGuardMetrics : IDisposable
     private const string ReasonTag = "emailguard.reason";
     private const string ErrorTypeTag = "error.type";
     private const string StoreNameTag = "emailguard.store.name";
+    private const string ProviderTag = "emailguard.feedback.provider";
+    private const string KindTag = "emailguard.feedback.kind";
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
@@ -35,6 +38,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _storeErrors;
     private readonly Counter<long> _storeFallbacks;
     private readonly Counter<long> _overflowDecisions;
+    private readonly Counter<long> _feedback;
     private readonly Lock _inMemoryStoresLock = new();
     private StoreCircuitBreaker? _breaker;
     private InMemoryRateLimitStore[] _inMemoryStores = [];
@@ -78,6 +82,10 @@ internal sealed class EmailGuardMetrics : IDisposable
             OverflowDecisionsInstrument,
             unit: "{decision}",
             description: "Acquires on an in-memory store that decided a key in its approximate overflow count because the store was full.");
+        _feedback = _meter.CreateCounter<long>(
+            FeedbackInstrument,
+            unit: "{event}",
+            description: "Provider feedback events, by provider, kind and outcome (recorded, duplicate, store_unavailable).");
     }
 
     /// <summary>
@@ -125,6 +133,18 @@ internal sealed class EmailGuardMetrics : IDisposable
         if (_overflowDecisions.Enabled)
         {
             RecordOverflowDecisionCore(store);
+        }
+    }
+
+    /// <summary>
+    /// Counts one feedback event. <paramref name="provider"/> is validated to a short lower-case name by the caller;
+    /// <paramref name="kind"/> and <paramref name="outcome"/> are constants.
+    /// </summary>
+    public void RecordFeedback(string provider, string kind, string outcome)
+    {
+        if (_feedback.Enabled)
+        {
+            RecordFeedbackCore(provider, kind, outcome);
         }
     }
 
@@ -220,6 +240,16 @@ internal sealed class EmailGuardMetrics : IDisposable
         TagList tags = default;
         tags.Add(StoreNameTag, store);
         _overflowDecisions.Add(1, tags);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RecordFeedbackCore(string provider, string kind, string outcome)
+    {
+        TagList tags = default;
+        tags.Add(ProviderTag, provider);
+        tags.Add(KindTag, kind);
+        tags.Add(OutcomeTag, outcome);
+        _feedback.Add(1, tags);
     }
 
     private IEnumerable<Measurement<int>> ObserveTrackedKeys()

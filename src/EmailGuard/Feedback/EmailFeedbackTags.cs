@@ -10,6 +10,12 @@ public static class EmailFeedbackTags
     /// <summary>The prefix of every tag name EmailGuard writes.</summary>
     public const string Prefix = "eg_";
 
+    /// <summary>The tag that carries <see cref="EmailSendAttribution.SendId"/>.</summary>
+    public const string SendIdTag = Prefix + "id";
+
+    /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
+    public const string SendIdHeader = "X-EmailGuard-Send-Id";
+
     /// <summary>The tags that carry <paramref name="attribution"/>.</summary>
     public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
     {

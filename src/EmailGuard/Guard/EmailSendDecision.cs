@@ -22,8 +22,10 @@ public readonly struct EmailSendDecision
         TimeSpan retryAfter,
         DateTimeOffset timestamp,
         EmailSendRuleUsage[]? usage,
-        RateLimitDecision acquisition = default)
+        RateLimitDecision acquisition = default,
+        EmailSendAttribution? attribution = null)
     {
+        Attribution = attribution;
         Reason = reason;
         Dimension = dimension;
         Partition = partition;
@@ -66,6 +68,14 @@ public readonly struct EmailSendDecision
     /// invalid, or a cost above the limit); for a suspension, until the flag expires.
     /// </summary>
     public TimeSpan RetryAfter { get; }
+
+    /// <summary>
+    /// Gets who caused the message, with a <see cref="EmailSendAttribution.SendId"/> unique to this admission: what
+    /// provider feedback about it is charged to. Set on every allowed <see cref="IEmailSendGuard.CheckAsync"/>; null for a
+    /// peek or a denial. Write it as provider tags with <see cref="EmailFeedbackTags.Write"/>, and map the provider's
+    /// message id to it with <see cref="IEmailGuardFeedback.TrackAsync"/> (the guarded senders do both).
+    /// </summary>
+    public EmailSendAttribution? Attribution { get; }
 
     /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
     public DateTimeOffset Timestamp { get; }

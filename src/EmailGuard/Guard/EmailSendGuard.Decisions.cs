@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             case RateLimitStatus.StoreUnavailable:
                 return StoreUnavailable(message, decision);
             case RateLimitStatus.AllowedUnguarded:
-                return Unguarded();
+                return Unguarded(commit ? Attribute(message) : null);
         }
 
         EmailSendRuleUsage[]? usage = count == 0 ? null : new EmailSendRuleUsage[count];
@@ -50,7 +50,7 @@ internal sealed partial class EmailSendGuard
                 RaiseNearLimit(onNearLimit, message, usage);
             }
 
-            return Allowed(decision, usage);
+            return Allowed(decision, usage, commit ? Attribute(message) : null);
         }
 
         int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
@@ -84,11 +84,11 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
-    private EmailSendDecision Unguarded()
-        => new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null);
+    private EmailSendDecision Unguarded(EmailSendAttribution? attribution)
+        => new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null, attribution: attribution);
 
-    private static EmailSendDecision Allowed(RateLimitDecision decision, EmailSendRuleUsage[]? usage)
-        => new(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision);
+    private static EmailSendDecision Allowed(RateLimitDecision decision, EmailSendRuleUsage[]? usage, EmailSendAttribution? attribution)
+        => new(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution);
 
     /// <summary>A counter is full; <paramref name="tag"/> names the first request that was denied. Logged by the caller, on a commit only.</summary>
     private static EmailSendDecision LimitExceeded(RequestTag tag, RateLimitDecision decision, EmailSendRuleUsage[]? usage)

@@ -72,6 +72,11 @@ internal sealed class PartyScreen(SendGuardOptions options)
             {
                 return new PartyDenial(EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address, domainEntry, null);
             }
+
+            if (state.HasCategoryRecipientBlocks && EmailSendGuard.FindUnsubscribed(message, recipient, state, now) is { } unsubscribed)
+            {
+                return new PartyDenial(EmailGuardDimension.Recipient, recipient.Address, recipient.Address, unsubscribed, null);
+            }
         }
 
         return null;

@@ -98,7 +98,8 @@ public static class SendGuardEmailGuardBuilderExtensions
         builder.Services.TryAddTransient<IGuardedEmailSender>(sp => new GuardedEmailSender(
             sp.GetRequiredService<IEmailSendGuard>(),
             sp.GetService<IEmailTransport>() ?? throw new InvalidOperationException(
-                "IGuardedEmailSender needs an IEmailTransport: register yours, e.g. services.AddSingleton<IEmailTransport, SesTransport>(), or call AddGuardedEmailSender<TTransport>().")));
+                "IGuardedEmailSender needs an IEmailTransport: register yours, e.g. services.AddSingleton<IEmailTransport, SesTransport>(), or call AddGuardedEmailSender<TTransport>()."),
+            sp.GetService<IEmailGuardFeedback>()));
         return builder;
     }
 

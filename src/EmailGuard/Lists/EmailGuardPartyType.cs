@@ -17,4 +17,11 @@ public enum EmailGuardPartyType
 
     /// <summary>A user id.</summary>
     User = 4,
+
+    /// <summary>
+    /// A recipient within one message category, written <c>category:address</c> (for example
+    /// <c>newsletter:jane@example.com</c>): a blocklist entry denies mail of that category to that address only, as an
+    /// unsubscribe does. The category is matched case-insensitively, the address as a recipient.
+    /// </summary>
+    CategoryRecipient = 5,
 }

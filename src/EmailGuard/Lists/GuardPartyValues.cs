@@ -20,6 +20,10 @@ internal static class GuardPartyValues
             case EmailGuardPartyType.Tenant:
             case EmailGuardPartyType.User:
                 return value;
+            case EmailGuardPartyType.CategoryRecipient:
+                return TryNormalizeCategoryRecipient(value, normalization, out string? pair, out string? problem)
+                    ? pair
+                    : throw new ArgumentException($"'{value}' is not a category and an address written 'category:address': {problem}", nameof(value));
             default:
                 throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Unknown party type.");
         }
@@ -37,6 +41,42 @@ internal static class GuardPartyValues
                 => EmailAddressNormalizer.TryNormalize(storedValue, normalization, out NormalizedEmailAddress address, out _) ? address.Address : storedValue,
             EmailGuardPartyType.Domain
                 => EmailAddressNormalizer.TryNormalizeDomain(storedValue, normalization, out string? domain) ? domain : storedValue,
+            EmailGuardPartyType.CategoryRecipient
+                => TryNormalizeCategoryRecipient(storedValue, normalization, out string? pair, out _) ? pair : storedValue,
             _ => storedValue,
         };
+
+    /// <summary>
+    /// The value of a <see cref="EmailGuardPartyType.CategoryRecipient"/> party from a category and a normalized address:
+    /// the category lower-cased and escaped (so that a <c>:</c> in it cannot move the split), a colon, the address.
+    /// </summary>
+    public static string CategoryRecipient(string category, string normalizedAddress)
+        => Uri.EscapeDataString(category.ToLowerInvariant()) + ":" + normalizedAddress;
+
+    private static bool TryNormalizeCategoryRecipient(
+        string value, EmailAddressNormalizationOptions normalization, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? pair, out string? problem)
+    {
+        pair = null;
+        int colon = value.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            problem = "no category before the first ':'";
+            return false;
+        }
+
+        string category = Uri.UnescapeDataString(value[..colon]).Trim();
+        if (category.Length == 0)
+        {
+            problem = "the category is empty";
+            return false;
+        }
+
+        if (!EmailAddressNormalizer.TryNormalize(value[(colon + 1)..], normalization, out NormalizedEmailAddress address, out problem))
+        {
+            return false;
+        }
+
+        pair = CategoryRecipient(category, address.Address);
+        return true;
+    }
 }

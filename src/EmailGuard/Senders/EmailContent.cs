@@ -12,6 +12,22 @@ public sealed class EmailContent
     /// <summary>Gets the HTML body.</summary>
     public string? HtmlBody { get; init; }
 
-    /// <summary>Gets extra headers for the transport to add.</summary>
+    /// <summary>
+    /// Gets extra headers for the transport to add. The guarded sender adds <see cref="EmailFeedbackTags.SendIdHeader"/>
+    /// to them, an opaque id that ties a message found in a mailbox or a provider's log to its admission.
+    /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
+
+    /// <summary>
+    /// Gets the tags the provider should echo back in its feedback: SES message tags (through a configuration set),
+    /// Mailgun <c>v:</c> variables, SendGrid <c>custom_args</c>, Postmark <c>Metadata</c>. The guarded sender adds the
+    /// attribution of the admitted message (<see cref="EmailFeedbackTags.Write"/>) to those the app set; names and
+    /// values are ASCII letters, digits, <c>_</c> and <c>-</c>, which every provider accepts as they are.
+    /// </summary>
+    /// <remarks>
+    /// Mailgun copies <c>v:</c> variables into an <c>X-Mailgun-Variables</c> header the recipient can read, and the
+    /// values are encoded, not encrypted: a transport for Mailgun that must not show tenant and user ids to recipients
+    /// sends only <c>eg_id</c> and relies on the message-id mapping (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>).
+    /// </remarks>
+    public IReadOnlyDictionary<string, string>? ProviderTags { get; init; }
 }

@@ -1,7 +1,11 @@
 namespace EmailGuard;
 
-/// <summary>Checks, then sends; refunds when the transport throws.</summary>
-internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport transport) : IGuardedEmailSender
+/// <summary>
+/// Checks with the guard, then sends through the app's transport with the admitted message's attribution attached
+/// (provider tags, the send-id header, <see cref="EmailSendContext.Current"/>); maps the provider's message id to the
+/// attribution when the transport returns one; refunds when the transport throws.
+/// </summary>
+internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport transport, IEmailGuardFeedback? feedback = null) : IGuardedEmailSender
 {
     public async Task<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)
     {
@@ -13,9 +17,12 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
             return new GuardedSendResult(false, decision);
         }
 
+        EmailSendAttribution? attribution = decision.Attribution;
+        using EmailSendContext? context = attribution is null ? null : EmailSendContext.Enter(attribution);
+        string? messageId;
         try
         {
-            await transport.SendAsync(envelope, content, cancellationToken).ConfigureAwait(false);
+            messageId = await transport.SendAndGetMessageIdAsync(envelope, context?.AddTo(content) ?? content, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
@@ -24,7 +31,14 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
             throw;
         }
 
-        return new GuardedSendResult(true, decision);
+        messageId ??= context?.ProviderMessageId;
+        if (!string.IsNullOrWhiteSpace(messageId) && messageId.Length <= 1024 && attribution is not null && feedback is not null)
+        {
+            // Sent already: the mapping is best effort (TrackAsync logs a store failure rather than throwing).
+            await feedback.TrackAsync(messageId, attribution, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return new GuardedSendResult(true, decision, messageId);
     }
 
     public async Task<EmailSendDecision> SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default)

@@ -12,4 +12,22 @@ public interface IEmailTransport
     /// <param name="cancellationToken">Cancels the send.</param>
     /// <returns>A task that completes when the provider accepted the message.</returns>
     Task SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Hands the message to the provider and returns the provider's id for it (the SES <c>MessageId</c>, the Mailgun
+    /// <c>id</c>, the SendGrid <c>X-Message-Id</c>, the Postmark <c>MessageID</c>), so that the guarded sender can map
+    /// it to the message's attribution (<see cref="IEmailGuardFeedback.TrackAsync"/>) for feedback that echoes no tags.
+    /// Implement it when the provider returns an id, and have <see cref="SendAsync"/> call it. The default calls
+    /// <see cref="SendAsync"/> and returns <see cref="EmailSendContext.ProviderMessageId"/> when the transport set it, else
+    /// <see langword="null"/>.
+    /// </summary>
+    /// <param name="envelope">Sender, recipients and the guard's dimensions.</param>
+    /// <param name="content">Subject, body, headers and provider tags.</param>
+    /// <param name="cancellationToken">Cancels the send.</param>
+    /// <returns>The provider's message id, or <see langword="null"/> when it gives none.</returns>
+    async Task<string?> SendAndGetMessageIdAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+    {
+        await SendAsync(envelope, content, cancellationToken).ConfigureAwait(false);
+        return EmailSendContext.Current?.ProviderMessageId;
+    }
 }

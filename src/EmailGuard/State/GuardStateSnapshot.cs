@@ -31,12 +31,13 @@ internal sealed class GuardStateSnapshot
 
         foreach (EmailGuardListEntry entry in data.Entries)
         {
-            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.Domain)
+            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.Domain or EmailGuardPartyType.CategoryRecipient)
                 ? entry.Value
                 : MatchForm(entry, normalization, previous?._matchForms);
             Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> list = entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed;
 
             // Two spellings of one party: the entry that expires last wins, so neither shortens the other.
+            HasCategoryRecipientBlocks |= entry.PartyType == EmailGuardPartyType.CategoryRecipient && entry.Kind == EmailGuardListKind.Blocklist;
             if (!list.TryGetValue((entry.PartyType, value), out EmailGuardListEntry? existing) || (existing.ExpiresAt is { } a && (entry.ExpiresAt is not { } b || b > a)))
             {
                 list[(entry.PartyType, value)] = entry;
@@ -60,6 +61,9 @@ internal sealed class GuardStateSnapshot
     public bool HasBlocks { get; }
 
     public bool HasAllows { get; }
+
+    /// <summary>Whether any recipient is blocked for one category (an unsubscribe), so checks of messages with a category look it up.</summary>
+    public bool HasCategoryRecipientBlocks { get; }
 
     public bool HasFlags { get; }
 

@@ -1,0 +1,73 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EmailGuard;
+
+/// <summary>
+/// How provider feedback is recorded: deduplication, attribution, suppression and the per-party counts. Bound from the
+/// <c>EmailGuard:Feedback</c> configuration section and validated at startup.
+/// </summary>
+public sealed class EmailFeedbackOptions
+{
+    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
+    public const string SectionName = "Feedback";
+
+    /// <summary>
+    /// Gets or sets how long a provider message id stays mapped to its attribution (<see cref="IEmailGuardFeedback.TrackAsync"/>).
+    /// Providers report bounces within minutes and complaints within days; the mapping expires after this.
+    /// </summary>
+    /// <value>The default value is 14 days.</value>
+    public TimeSpan AttributionLifetime { get; set; } = TimeSpan.FromDays(14);
+
+    /// <summary>
+    /// Gets or sets how long an event id is remembered, so that a provider's retry of the same event changes nothing.
+    /// A whole number of seconds. SNS retries for up to about a day, Mailgun and SendGrid for a few days.
+    /// </summary>
+    /// <value>The default value is 3 days.</value>
+    public TimeSpan DeduplicationWindow { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>Gets or sets how long a hard bounce keeps the recipient on the blocklist; <see langword="null"/> for ever.</summary>
+    /// <value>The default value is <see langword="null"/> (permanent).</value>
+    public TimeSpan? HardBounceSuppression { get; set; }
+
+    /// <summary>Gets or sets how long a complaint keeps the recipient on the blocklist; <see langword="null"/> for ever.</summary>
+    /// <value>The default value is <see langword="null"/> (permanent).</value>
+    public TimeSpan? ComplaintSuppression { get; set; }
+
+    /// <summary>
+    /// Gets or sets how many transient (or undetermined) bounces of one recipient within <see cref="TransientBouncePeriod"/>
+    /// put it on the blocklist, with reason <see cref="EmailFeedbackSuppressionReasons.TransientBounces"/>. 0 turns this off.
+    /// </summary>
+    /// <value>The default value is 3.</value>
+    [Range(0, 1000)]
+    public int TransientBounceThreshold { get; set; } = 3;
+
+    /// <summary>Gets or sets the rolling period <see cref="TransientBounceThreshold"/> counts over; a whole number of seconds.</summary>
+    /// <value>The default value is 7 days.</value>
+    public TimeSpan TransientBouncePeriod { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Gets or sets how long repeated transient bounces keep the recipient on the blocklist; <see langword="null"/> for ever.</summary>
+    /// <value>The default value is 30 days.</value>
+    public TimeSpan? TransientBounceSuppression { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>Gets or sets how long an unsubscribe suppresses the recipient for its category; <see langword="null"/> for ever.</summary>
+    /// <value>The default value is <see langword="null"/> (permanent).</value>
+    public TimeSpan? UnsubscribeSuppression { get; set; }
+
+    /// <summary>
+    /// Gets or sets the rolling window of the per-party counts (<see cref="IEmailFeedbackCounts"/>); a whole number of
+    /// seconds. The ratio breakers read these counts.
+    /// </summary>
+    /// <value>The default value is 1 day.</value>
+    public TimeSpan CountWindow { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// Gets or sets how many message-id mappings the in-memory store keeps at most; the oldest go first. The Redis store
+    /// is bounded by the mappings' time to live instead.
+    /// </summary>
+    /// <value>The default value is 100,000.</value>
+    [Range(1, 10_000_000)]
+    public int MaxInMemoryMappings { get; set; } = 100_000;
+
+    /// <summary>Gets the callbacks raised when feedback is recorded.</summary>
+    public EmailFeedbackEvents Events { get; } = new();
+}

@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>Checks <see cref="EmailFeedbackOptions"/> at startup, naming each setting by its full configuration path.</summary>
+internal sealed class EmailFeedbackOptionsValidator : IValidateOptions<EmailFeedbackOptions>
+{
+    private const string Root = "EmailGuard:Feedback";
+
+    public ValidateOptionsResult Validate(string? name, EmailFeedbackOptions options)
+    {
+        List<string> failures = [];
+        Window(failures, nameof(options.AttributionLifetime), options.AttributionLifetime);
+        Window(failures, nameof(options.DeduplicationWindow), options.DeduplicationWindow);
+        Window(failures, nameof(options.CountWindow), options.CountWindow);
+        Window(failures, nameof(options.TransientBouncePeriod), options.TransientBouncePeriod);
+        Duration(failures, nameof(options.HardBounceSuppression), options.HardBounceSuppression);
+        Duration(failures, nameof(options.ComplaintSuppression), options.ComplaintSuppression);
+        Duration(failures, nameof(options.TransientBounceSuppression), options.TransientBounceSuppression);
+        Duration(failures, nameof(options.UnsubscribeSuppression), options.UnsubscribeSuppression);
+        if (options.TransientBounceThreshold is < 0 or > 1000)
+        {
+            failures.Add($"{Root}:TransientBounceThreshold must be from 0 (off) to 1000; it is {options.TransientBounceThreshold}.");
+        }
+
+        if (options.MaxInMemoryMappings is < 1 or > 10_000_000)
+        {
+            failures.Add($"{Root}:MaxInMemoryMappings must be from 1 to 10000000; it is {options.MaxInMemoryMappings}.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Window(List<string> failures, string setting, TimeSpan value)
+    {
+        if (value < TimeSpan.FromSeconds(1) || value > RateLimitRule.MaxWindow || value.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add($"{Root}:{setting} must be a whole number of seconds from 1 second to {RateLimitRule.MaxWindow.TotalDays} days; it is {value}.");
+        }
+    }
+
+    private static void Duration(List<string> failures, string setting, TimeSpan? value)
+    {
+        if (value is { } d && d <= TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:{setting} must be positive, or empty for no expiry; it is {d}.");
+        }
+    }
+}

@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+internal sealed partial class EmailGuardFeedback
+{
+    [LoggerMessage(EventId = 1700, EventName = "FeedbackRecorded", Level = LogLevel.Debug,
+        Message = "Feedback {Kind} from {Provider} was recorded for tenant {TenantId}.")]
+    private static partial void LogRecorded(ILogger logger, EmailFeedbackKind kind, string provider, string? tenantId);
+
+    [LoggerMessage(EventId = 1701, EventName = "FeedbackDuplicate", Level = LogLevel.Debug,
+        Message = "Feedback {Kind} from {Provider} had been recorded before; the duplicate changed nothing.")]
+    private static partial void LogDuplicate(ILogger logger, string provider, EmailFeedbackKind kind);
+
+    [LoggerMessage(EventId = 1702, EventName = "FeedbackStoreUnavailable", Level = LogLevel.Warning,
+        Message = "Feedback {Kind} from {Provider} was not recorded because the store did not answer; the provider should retry it.")]
+    private static partial void LogStoreUnavailable(ILogger logger, EmailFeedbackKind kind, string provider, Exception? exception);
+
+    [LoggerMessage(EventId = 1703, EventName = "RecipientSuppressed", Level = LogLevel.Information,
+        Message = "Feedback from {Provider} put a {PartyType} on the blocklist ({Reason}), expiring {ExpiresAt}.")]
+    private static partial void LogSuppressed(ILogger logger, string reason, EmailGuardPartyType partyType, string provider, DateTimeOffset? expiresAt);
+
+    [LoggerMessage(EventId = 1704, EventName = "FeedbackCallbackFailed", Level = LogLevel.Warning,
+        Message = "A feedback event callback threw; the event was recorded all the same.")]
+    private static partial void LogCallbackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1705, EventName = "AttributionTrackFailed", Level = LogLevel.Warning,
+        Message = "The message-id mapping of a sent message could not be stored; feedback about it is counted only if the provider echoes the tags.")]
+    private static partial void LogTrackFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1706, EventName = "FeedbackWithoutAttribution", Level = LogLevel.Debug,
+        Message = "Feedback {Kind} from {Provider} carries no attribution and its message id is not mapped; it counts for all mail only.")]
+    private static partial void LogNoAttribution(ILogger logger, string provider, EmailFeedbackKind kind);
+
+    [LoggerMessage(EventId = 1707, EventName = "UnsubscribeWithoutCategory", Level = LogLevel.Information,
+        Message = "An unsubscribe from {Provider} names no category, so it suppresses nothing; give messages a category to honour unsubscribes.")]
+    private static partial void LogUnsubscribeWithoutCategory(ILogger logger, string provider);
+
+    [LoggerMessage(EventId = 1708, EventName = "FeedbackWithoutLists", Level = LogLevel.Warning,
+        Message = "Feedback is recorded but the send guard is not registered, so bounces and complaints suppress nothing; call AddSendGuard().")]
+    private static partial void LogNoLists(ILogger logger);
+}

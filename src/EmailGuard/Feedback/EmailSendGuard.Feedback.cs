@@ -1,0 +1,31 @@
+using System.Buffers.Text;
+using System.Security.Cryptography;
+
+namespace EmailGuard;
+
+/// <summary>What the send guard does for feedback: attribution of admitted messages, and unsubscribes per category.</summary>
+internal sealed partial class EmailSendGuard
+{
+    /// <summary>Who caused an admitted message, with a fresh send id; the network grouped as the client IP dimension groups it.</summary>
+    private EmailSendAttribution Attribute(OutboundEmail message)
+    {
+        // 96 random bits: unique across instances without coordination, and 16 characters as base64url.
+        Span<byte> random = stackalloc byte[12];
+        RandomNumberGenerator.Fill(random);
+        return new EmailSendAttribution
+        {
+            SendId = Base64Url.EncodeToString(random),
+            TenantId = message.TenantId,
+            UserId = message.UserId,
+            Sender = message.Sender is { } sender && _keys.Addresses.Get(sender) is { IsValid: true } address ? address.Address : null,
+            Category = message.Category,
+            ClientNetwork = message.ClientIp is { } ip ? FeedbackKeys.Cidr(_keys.ClientIps.Get(ip).Partition) : null,
+        };
+    }
+
+    /// <summary>The entry that suppresses <paramref name="recipient"/> for the message's category (an unsubscribe), if any.</summary>
+    internal static EmailGuardListEntry? FindUnsubscribed(OutboundEmail message, GuardAddress recipient, GuardStateSnapshot state, DateTimeOffset now)
+        => message.Category is { } category
+            ? state.FindBlocked(EmailGuardPartyType.CategoryRecipient, GuardPartyValues.CategoryRecipient(category, recipient.Address), now)
+            : null;
+}

@@ -1,0 +1,118 @@
+using System.Net;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The store keys of feedback. All start with <c>fb:</c> so they never share a counter with the send guard
+/// (<c>send:</c>) or the endpoint policies; addresses, event ids and message ids are hashed.
+/// </summary>
+internal static class FeedbackKeys
+{
+    public const string EventPrefix = "fb:e:";
+    public const string MessagePrefix = "fb:m:";
+    public const string TransientPrefix = "fb:tr:";
+
+    /// <summary>The counted kinds, in the order <see cref="EmailFeedbackCounts"/> lists them.</summary>
+    public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u'];
+
+    public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + PartitionKeys.Hash(providerEventId);
+
+    public static string Message(string providerMessageId) => MessagePrefix + PartitionKeys.Hash(providerMessageId);
+
+    public static string Transient(string recipient) => TransientPrefix + PartitionKeys.Hash(recipient);
+
+    /// <summary>The letter of the counter an event goes to.</summary>
+    public static char KindOf(EmailFeedbackKind kind, EmailBounceType bounceType) => kind switch
+    {
+        EmailFeedbackKind.Delivered => 'd',
+        EmailFeedbackKind.Bounced => bounceType == EmailBounceType.Permanent ? 'b' : 's',
+        EmailFeedbackKind.Complained => 'c',
+        _ => 'u',
+    };
+
+    /// <summary>The counter key of one kind for one party, the partition already in canonical form.</summary>
+    public static string Count(char kind, EmailGuardDimension dimension, string? partition) => dimension switch
+    {
+        EmailGuardDimension.Global => $"fb:{kind}:g",
+        EmailGuardDimension.Tenant => PartitionKeys.ForId($"fb:{kind}:t:", partition!),
+        EmailGuardDimension.User => PartitionKeys.ForId($"fb:{kind}:u:", partition!),
+        EmailGuardDimension.Sender => $"fb:{kind}:s:" + PartitionKeys.Hash(partition!),
+        EmailGuardDimension.Category => PartitionKeys.ForId($"fb:{kind}:c:", partition!),
+        _ => PartitionKeys.ForId($"fb:{kind}:n:", partition!),
+    };
+
+    /// <summary>
+    /// A client network in canonical CIDR form (<c>203.0.113.7/32</c>, <c>2001:db8::/64</c>): a CIDR is re-masked to its
+    /// own prefix, a bare address is grouped as the guard groups it. Null when the text is neither.
+    /// </summary>
+    public static string? Network(string? text, int ipv6PrefixLength)
+    {
+        if (string.IsNullOrWhiteSpace(text) || text.Length > 64)
+        {
+            return null;
+        }
+
+        int slash = text.IndexOf('/', StringComparison.Ordinal);
+        if (slash < 0)
+        {
+            return IPAddress.TryParse(text, out IPAddress? address) ? Cidr(address, ipv6PrefixLength) : null;
+        }
+
+        if (!IPAddress.TryParse(text.AsSpan(0, slash), out IPAddress? network)
+            || !int.TryParse(text.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix))
+        {
+            return null;
+        }
+
+        if (network.IsIPv4MappedToIPv6)
+        {
+            network = network.MapToIPv4();
+        }
+
+        bool v4 = network.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork;
+        if (prefix < 1 || prefix > (v4 ? 32 : 128))
+        {
+            return null;
+        }
+
+        string partition = IpAddressGrouping.GetPartition(network, v4 ? 64 : prefix, v4 ? prefix : 32);
+        return partition.Contains('/', StringComparison.Ordinal) ? partition : partition + (v4 ? "/32" : "/128");
+    }
+
+    /// <summary>The network of a client address in CIDR notation, grouped with the guard's prefix lengths.</summary>
+    public static string Cidr(IPAddress address, int ipv6PrefixLength)
+    {
+        string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength);
+        return Cidr(partition);
+    }
+
+    /// <summary>Completes a guard partition (<c>203.0.113.7</c>, <c>2001:db8::/64</c>) to CIDR notation.</summary>
+    public static string Cidr(string partition)
+        => partition.Contains('/', StringComparison.Ordinal)
+            ? partition
+            : partition + (partition.Contains(':', StringComparison.Ordinal) ? "/128" : "/32");
+
+    /// <summary>An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping.</summary>
+    public static string Serialize(EmailSendAttribution attribution)
+        => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+
+    public static EmailSendAttribution? Deserialize(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        Dictionary<string, string> tags = new(StringComparer.Ordinal);
+        foreach (string pair in value.Split('&'))
+        {
+            int equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals > 0)
+            {
+                tags[pair[..equals]] = pair[(equals + 1)..];
+            }
+        }
+
+        return EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? attribution) ? attribution : null;
+    }
+}

@@ -1,0 +1,36 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>Registers feedback recording with <c>AddEmailGuard()</c>: the options section, the key-value store and the recorder.</summary>
+internal static class FeedbackRegistration
+{
+    public static void Register(IServiceCollection services)
+    {
+        services.AddOptions<EmailFeedbackOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailFeedbackOptions>, EmailFeedbackOptionsValidator>());
+        EmailGuardConfigurationSections.Bind<EmailFeedbackOptions>(services, EmailFeedbackOptions.SectionName);
+
+        // The Redis package replaces this with keys that every instance shares.
+        services.TryAddSingleton<IEmailGuardKeyValueStore>(sp => new InMemoryKeyValueStore(
+            sp.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value.MaxInMemoryMappings,
+            sp.GetRequiredService<TimeProvider>()));
+        services.TryAddSingleton(sp => new EmailGuardFeedback(
+            sp.GetRequiredService<ResilientRateLimitStore>(),
+            new ResilientKeyValueStore(
+                sp.GetRequiredService<IEmailGuardKeyValueStore>(),
+                sp.GetRequiredService<IOptions<StoreResilienceOptions>>().Value,
+                sp.GetRequiredService<TimeProvider>()),
+            sp.GetService<IEmailGuardLists>(),
+            sp.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value,
+            sp.GetRequiredService<IOptions<SendGuardOptions>>().Value,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<EmailGuardFeedback>>(),
+            sp.GetRequiredService<EmailGuardMetrics>()));
+        services.TryAddSingleton<IEmailGuardFeedback>(sp => sp.GetRequiredService<EmailGuardFeedback>());
+        services.TryAddSingleton<IEmailFeedbackCounts>(sp => sp.GetRequiredService<EmailGuardFeedback>());
+    }
+}

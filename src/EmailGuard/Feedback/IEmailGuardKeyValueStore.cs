@@ -1,0 +1,29 @@
+namespace EmailGuard;
+
+/// <summary>
+/// A small shared key-value store with a time to live, where feedback keeps its message-id mappings. In memory
+/// (bounded) by default; the Redis package stores the values as Redis strings with a TTL. A third-party store
+/// implements these two calls to stand on the same terms.
+/// </summary>
+/// <remarks>
+/// Keys are at most 256 ASCII characters and never contain a space; values are at most 4,096 ASCII characters.
+/// Implementations may drop values early (a bounded memory store evicts its oldest) but must never return a value after
+/// its time to live, and must never return another key's value. EmailGuard bounds every call by
+/// <see cref="StoreResilienceOptions.Timeout"/>; an implementation reports a failure by throwing.
+/// </remarks>
+public interface IEmailGuardKeyValueStore
+{
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any value, for <paramref name="timeToLive"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="timeToLive">How long the value lives; positive.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>A task that completes when the value is stored.</returns>
+    ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the value stored under <paramref name="key"/>.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The value, or <see langword="null"/> when there is none or it expired.</returns>
+    ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,106 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The message being sent on this async flow by a guarded sender: its attribution, the provider tags and headers that
+/// carry it, and a slot for the provider's message id. The guarded senders open it around the transport call (and the
+/// Identity sender around the app's <c>IEmailSender</c>), so a transport or an Identity sender reads the tags from
+/// <see cref="Current"/> without being handed them, and reports the provider's id by setting
+/// <see cref="ProviderMessageId"/>; the guarded sender then maps it with <see cref="IEmailGuardFeedback.TrackAsync"/>.
+/// </summary>
+public sealed class EmailSendContext : IDisposable
+{
+    private static readonly AsyncLocal<EmailSendContext?> s_current = new();
+    private readonly EmailSendContext? _previous;
+    private bool _disposed;
+
+    private EmailSendContext(EmailSendAttribution attribution, EmailSendContext? previous)
+    {
+        Attribution = attribution;
+        ProviderTags = EmailFeedbackTags.Write(attribution);
+        Headers = attribution.SendId is { } sendId
+            ? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { [EmailFeedbackTags.SendIdHeader] = sendId }
+            : new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        _previous = previous;
+    }
+
+    /// <summary>Gets the send in progress on this async flow, or <see langword="null"/> outside a guarded send.</summary>
+    public static EmailSendContext? Current => s_current.Value;
+
+    /// <summary>Gets who caused the message.</summary>
+    public EmailSendAttribution Attribution { get; }
+
+    /// <summary>Gets the tags to give the provider, as <see cref="EmailContent.ProviderTags"/> has them.</summary>
+    public IReadOnlyDictionary<string, string> ProviderTags { get; }
+
+    /// <summary>Gets the headers to add: <see cref="EmailFeedbackTags.SendIdHeader"/>.</summary>
+    public IReadOnlyDictionary<string, string> Headers { get; }
+
+    /// <summary>Gets or sets the provider's id for the message; the transport sets it once the provider accepted the message.</summary>
+    public string? ProviderMessageId { get; set; }
+
+    /// <summary>
+    /// Opens the context of an admitted message on this async flow until it is disposed. The guarded senders call it;
+    /// a sender of the app's own that checks with <see cref="IEmailSendGuard"/> can too.
+    /// </summary>
+    /// <param name="attribution">The admitted message's <see cref="EmailSendDecision.Attribution"/>.</param>
+    /// <returns>The context; dispose it when the send is over, to restore the one before.</returns>
+    public static EmailSendContext Enter(EmailSendAttribution attribution)
+    {
+        ArgumentNullException.ThrowIfNull(attribution);
+        EmailSendContext context = new(attribution, s_current.Value);
+        s_current.Value = context;
+        return context;
+    }
+
+    /// <summary>Closes the context and restores the one that was current before.</summary>
+    public void Dispose()
+    {
+        if (!_disposed && ReferenceEquals(s_current.Value, this))
+        {
+            s_current.Value = _previous;
+        }
+
+        _disposed = true;
+    }
+
+    /// <summary>The content with this context's tags and headers added to the app's own (the app's win on a clash, but for EmailGuard's tags).</summary>
+    internal EmailContent AddTo(EmailContent content)
+    {
+        Dictionary<string, string> tags = new(StringComparer.Ordinal);
+        if (content.ProviderTags is { } own)
+        {
+            foreach (KeyValuePair<string, string> tag in own)
+            {
+                tags[tag.Key] = tag.Value;
+            }
+        }
+
+        foreach (KeyValuePair<string, string> tag in ProviderTags)
+        {
+            tags[tag.Key] = tag.Value;
+        }
+
+        Dictionary<string, string> headers = new(StringComparer.OrdinalIgnoreCase);
+        foreach (KeyValuePair<string, string> header in Headers)
+        {
+            headers[header.Key] = header.Value;
+        }
+
+        if (content.Headers is { } ownHeaders)
+        {
+            foreach (KeyValuePair<string, string> header in ownHeaders)
+            {
+                headers[header.Key] = header.Value;
+            }
+        }
+
+        return new EmailContent
+        {
+            Subject = content.Subject,
+            TextBody = content.TextBody,
+            HtmlBody = content.HtmlBody,
+            Headers = headers,
+            ProviderTags = tags,
+        };
+    }
+}
