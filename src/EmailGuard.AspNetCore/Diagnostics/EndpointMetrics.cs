@@ -8,6 +8,8 @@ namespace EmailGuard.AspNetCore;
 internal sealed class EndpointMetrics
 {
     private readonly Counter<long>? _decisions;
+    private readonly Counter<long>? _bans;
+    private readonly Counter<long>? _surgeTransitions;
 
     public EndpointMetrics(IMeterFactory? meterFactory)
     {
@@ -21,6 +23,30 @@ internal sealed class EndpointMetrics
             "emailguard.endpoint.decisions",
             unit: "{request}",
             description: "Requests the EmailGuard endpoint middleware decided on, by policy and outcome.");
+        _bans = meter.CreateCounter<long>(
+            "emailguard.endpoint.bans",
+            unit: "{ban}",
+            description: "Client networks banned from an endpoint policy, by policy and whether the ban was a repeat.");
+        _surgeTransitions = meter.CreateCounter<long>(
+            "emailguard.endpoint.surge_breaker.transitions",
+            unit: "{transition}",
+            description: "Surge breaker state changes seen by this instance, by policy and new state (tripped, recovered).");
+    }
+
+    public void BanStarted(string policy, int repeat)
+    {
+        if (_bans is { Enabled: true })
+        {
+            _bans.Add(1, new TagList { { "emailguard.policy", policy }, { "emailguard.ban.repeat", repeat > 1 } });
+        }
+    }
+
+    public void SurgeBreaker(string policy, string state)
+    {
+        if (_surgeTransitions is { Enabled: true })
+        {
+            _surgeTransitions.Add(1, new TagList { { "emailguard.policy", policy }, { "emailguard.breaker.state", state } });
+        }
     }
 
     public void Decision(string policy, string outcome)

@@ -27,12 +27,8 @@ internal sealed partial class EmailGuardMiddleware
             Message = "Request rejected with {StatusCode} before EmailGuard policy '{Policy}' could read its body field: {Reason}")]
         public static partial void BodyFieldRejected(ILogger logger, int statusCode, string policy, string reason);
 
-        [LoggerMessage(EventId = 206, EventName = "OptionsReloaded", Level = LogLevel.Information,
-            Message = "EmailGuard endpoint options reloaded: {PolicyCount} policies, {PathRuleCount} path rules.")]
-        public static partial void OptionsReloaded(ILogger logger, int policyCount, int pathRuleCount);
-
-        [LoggerMessage(EventId = 207, EventName = "OptionsReloadRejected", Level = LogLevel.Error,
-            Message = "EmailGuard endpoint options changed but are invalid; the previous rules stay in force.")]
-        public static partial void OptionsReloadRejected(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = 1805, EventName = "ClientNetworkDenied", Level = LogLevel.Information,
+            Message = "Request to EmailGuard policy '{Policy}' rejected with 403 because its client network is on the deny list ({Network}).")]
+        public static partial void ClientNetworkDenied(ILogger logger, string policy, string network);
     }
 }

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -9,7 +8,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore;
 
@@ -22,10 +20,13 @@ internal sealed partial class EmailGuardMiddleware
     private readonly ResilientRateLimitStore _store;
     private readonly ILogger _logger;
     private readonly EndpointMetrics _metrics;
-    private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
+    private readonly EndpointGuardStateProvider _state;
+    private readonly RejectionWriter _rejections;
+    private readonly EndpointDefense _defense;
+    private readonly ClientNetworkLists _clientNetworks;
+    private readonly TimeProvider _time;
     private readonly bool _hasTrustedProxy;
     private readonly EmailAddressNormalizationOptions _addressNormalization;
-    private volatile EndpointGuardState _state;
     private int _proxyWarningLogged;
 
     public EmailGuardMiddleware(
@@ -41,26 +42,24 @@ internal sealed partial class EmailGuardMiddleware
         _store = store;
         _logger = loggerFactory.CreateLogger<EmailGuardMiddleware>();
         _metrics = metrics;
-        _optionsFactory = optionsFactory;
-        _state = EndpointGuardState.Create(options.Value);
+        _rejections = new RejectionWriter(services.GetService<IProblemDetailsService>());
+        _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        _defense = new EndpointDefense(store, _time, _logger, metrics);
+        _clientNetworks = new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
+        _state = new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger);
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
 
         // The send guard's folding, so a field partition counts one mailbox under one key as the guard does.
         _addressNormalization = services.GetService<IOptions<SendGuardOptions>>()?.Value.AddressNormalization ?? new EmailAddressNormalizationOptions();
-        if (services.GetService<IConfiguration>() is { } configuration)
-        {
-            // Lives as long as the middleware, which lives as long as the app.
-            ChangeToken.OnChange(() => configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName).GetReloadToken(), Reload);
-        }
 
         // The pipeline is built when the host starts, after every endpoint is mapped: a typo in a policy name fails
         // the start instead of the first signup.
-        EndpointPolicyValidator.Validate(services.GetService<EndpointDataSource>(), _state.Policies);
+        EndpointPolicyValidator.Validate(services.GetService<EndpointDataSource>(), _state.Current.Policies);
     }
 
     public Task Invoke(HttpContext context)
     {
-        EndpointGuardState state = _state;
+        EndpointGuardState state = _state.Current;
         IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, context.GetEndpoint());
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
@@ -88,6 +87,26 @@ internal sealed partial class EmailGuardMiddleware
     private async Task InvokeGuardedAsync(HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? pathRule, EmailRateLimitPolicy? policy)
     {
         CheckForwardedHeader(context);
+        if (context.Connection.RemoteIpAddress is { } address)
+        {
+            ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval);
+            if (!networks.IsEmpty && networks.Match(address, _time.GetUtcNow()) is { } listed)
+            {
+                string name = policy?.Name ?? pathRule!.Name;
+                if (listed.Kind == EmailGuardListKind.Blocklist)
+                {
+                    _metrics.Decision(name, "denylisted");
+                    Log.ClientNetworkDenied(_logger, name, listed.Value);
+                    await _rejections.WriteDeniedAsync(context);
+                    return;
+                }
+
+                _metrics.Decision(name, "allowlisted");
+                await _next(context);
+                return;
+            }
+        }
+
         if (!state.Safelist.IsEmpty && state.Safelist.Contains(context))
         {
             _metrics.Decision(policy?.Name ?? pathRule!.Name, "safelisted");
@@ -100,6 +119,21 @@ internal sealed partial class EmailGuardMiddleware
             return;
         }
 
+        // Shadow policies only record; their defenses would block, so they have none.
+        PolicyDefense? defense = null;
+        string clientNetwork = "";
+        if (policy is { ShadowMode: false } && state.Defenses.TryGetValue(policy.Name, out defense))
+        {
+            // A request without a client address cannot be banned: the shared bucket would ban every such client.
+            clientNetwork = context.Connection.RemoteIpAddress is null ? "" : PartitionKeyResolver.GetIpPartition(context, state.Options);
+            DefenseVerdict defended = await _defense.CheckAsync(context, state, defense, clientNetwork);
+            if (defended.Outcome != DefenseOutcome.Proceed)
+            {
+                await RejectByDefenseAsync(context, state, policy.Name, defended);
+                return;
+            }
+        }
+
         string[][]? fieldValues = null;
         if (policy is { FieldNames.Length: > 0 })
         {
@@ -108,7 +142,7 @@ internal sealed partial class EmailGuardMiddleware
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
                 _metrics.Decision(policy.Name, "invalid_request");
-                await ProblemDetailsWriter.WriteAsync(context, read.StatusCode, read.Problem!);
+                await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!);
                 return;
             }
 
@@ -120,6 +154,11 @@ internal sealed partial class EmailGuardMiddleware
         Verdict verdict = await EvaluateAsync(context, state, pathRule, combine ? policy : null, fieldValues);
         if (verdict.Kind == VerdictKind.Reject)
         {
+            if (verdict.LimitExceeded && defense is not null)
+            {
+                await _defense.OnLimitedAsync(context, state, defense, clientNetwork);
+            }
+
             return;
         }
 
@@ -142,9 +181,24 @@ internal sealed partial class EmailGuardMiddleware
         Continue,
     }
 
-    private readonly record struct Verdict(VerdictKind Kind);
+    private readonly record struct Verdict(VerdictKind Kind, bool LimitExceeded = false);
 
-    private readonly record struct Owner(EmailRateLimitPolicy Policy, EmailRateLimitPartition Partition, int RuleIndex);
+    private async Task RejectByDefenseAsync(HttpContext context, EndpointGuardState state, string policy, DefenseVerdict verdict)
+    {
+        if (verdict.Outcome == DefenseOutcome.ChallengeRequired)
+        {
+            _metrics.Decision(policy, "challenge_required");
+            await _rejections.ChallengeAsync(context, state, policy);
+            return;
+        }
+
+        bool banned = verdict.Outcome == DefenseOutcome.Banned;
+        _metrics.Decision(policy, banned ? "banned" : "surge_rejected");
+        var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, verdict.RetryAfter, _time.GetUtcNow());
+        long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
+        await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, policy, banned ? "ban" : "surge", null, decision,
+            string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
+    }
 
     private async ValueTask<Verdict> EvaluateAsync(
         HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string[][]? fieldValues)
@@ -157,17 +211,17 @@ internal sealed partial class EmailGuardMiddleware
         int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
         RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
         RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
-        Owner[] owners = ArrayPool<Owner>.Shared.Rent(capacity);
+        PartitionRequestOwner[] owners = ArrayPool<PartitionRequestOwner>.Shared.Rent(capacity);
         try
         {
             int count = 0;
             string? ipPartition = null;
             bool missingField = false;
-            count = AddRequests(context, state, first, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
+            count = PartitionKeyResolver.AddRequests(context, state, first, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
 
             if (second is not null)
             {
-                count = AddRequests(context, state, second, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
+                count = PartitionKeyResolver.AddRequests(context, state, second, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
             }
 
             EmailRateLimitPolicy named = second ?? first;
@@ -176,7 +230,7 @@ internal sealed partial class EmailGuardMiddleware
                 string problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
                 Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
                 _metrics.Decision(named.Name, "invalid_request");
-                await ProblemDetailsWriter.WriteAsync(context, StatusCodes.Status400BadRequest, problem);
+                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem);
                 return new(VerdictKind.Reject);
             }
 
@@ -200,7 +254,7 @@ internal sealed partial class EmailGuardMiddleware
                     Decided(activity, named.Name, "allowed");
                     if (first.QuotaHeaders || second?.QuotaHeaders == true)
                     {
-                        SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, deniedIndex: -1);
+                        RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, deniedIndex: -1);
                     }
 
                     return new(VerdictKind.Continue);
@@ -217,13 +271,13 @@ internal sealed partial class EmailGuardMiddleware
                     }
 
                     Log.StoreUnavailableRejected(_logger, named.Name);
-                    await RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
+                    await _rejections.RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
                         "The rate-limit service is temporarily unavailable. Try again shortly.");
                     return new(VerdictKind.Reject);
 
                 default:
                     int denied = decision.DeniedIndex >= 0 && decision.DeniedIndex < count ? decision.DeniedIndex : 0;
-                    Owner owner = owners[denied];
+                    PartitionRequestOwner owner = owners[denied];
                     RateLimitRule rule = owner.Partition.Rules[owner.RuleIndex];
                     if (shadow)
                     {
@@ -233,19 +287,19 @@ internal sealed partial class EmailGuardMiddleware
                     }
 
                     Decided(activity, owner.Policy.Name, "rejected", owner.Partition.KindTag);
-                    SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
-                    long seconds = RetryAfterSeconds(decision.RetryAfter, rule);
+                    RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
+                    long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
+                    await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
                         string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
-                    return new(VerdictKind.Reject);
+                    return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }
         finally
         {
             ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
             ArrayPool<RateLimitEntry>.Shared.Return(entries);
-            ArrayPool<Owner>.Shared.Return(owners, clearArray: true);
+            ArrayPool<PartitionRequestOwner>.Shared.Return(owners, clearArray: true);
         }
     }
 
@@ -253,139 +307,6 @@ internal sealed partial class EmailGuardMiddleware
     {
         _metrics.Decision(policy, outcome);
         EndpointActivity.SetOutcome(activity, policy, outcome, partitionKind);
-    }
-
-    private static int AddRequests(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
-        RateLimitRequest[] requests, Owner[] owners, int count, ref string? ipPartition, ref bool missingField)
-    {
-        foreach (EmailRateLimitPartition partition in policy.Partitions)
-        {
-            string? key;
-            switch (partition.Kind)
-            {
-                case PartitionKind.ClientIp:
-                    ipPartition ??= GetIpPartition(context, state.Options);
-                    if (ipPartition.Length == 0)
-                    {
-                        continue;
-                    }
-
-                    key = string.Concat(partition.KeyPrefix, ipPartition);
-                    break;
-                case PartitionKind.Field:
-                    string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
-                    if (hashed.Length == 0)
-                    {
-                        missingField |= policy.MissingField == MissingFieldBehavior.Reject;
-                        continue;
-                    }
-
-                    // Every address but the last gets its own requests here; the last falls through like any key.
-                    for (int v = 0; v < hashed.Length - 1; v++)
-                    {
-                        count = AddPartitionRequests(policy, partition, string.Concat(partition.KeyPrefix, hashed[v]), requests, owners, count);
-                    }
-
-                    key = string.Concat(partition.KeyPrefix, hashed[^1]);
-                    break;
-                default:
-                    string? resolved = partition.Resolver!(context);
-                    if (string.IsNullOrEmpty(resolved))
-                    {
-                        continue;
-                    }
-
-                    key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(resolved));
-                    break;
-            }
-
-            count = AddPartitionRequests(policy, partition, key, requests, owners, count);
-        }
-
-        return count;
-    }
-
-    private static int AddPartitionRequests(
-        EmailRateLimitPolicy policy, EmailRateLimitPartition partition, string key, RateLimitRequest[] requests, Owner[] owners, int count)
-    {
-        if (key.Length > RateLimitRequest.MaxKeyLength)
-        {
-            key = "eg:ep:h:" + StoreKeyEncoding.Hash(key);
-        }
-
-        for (int i = 0; i < partition.Rules.Length; i++)
-        {
-            requests[count] = new RateLimitRequest(key, partition.Rules[i]);
-            owners[count] = new Owner(policy, partition, i);
-            count++;
-        }
-
-        return count;
-    }
-
-    private static async Task RejectAsync(
-        HttpContext context, EndpointGuardState state, int status, string policy, string partition, RateLimitRule? rule, RateLimitDecision decision, string detail)
-    {
-        long seconds = RetryAfterSeconds(decision.RetryAfter, rule);
-        HttpResponse response = context.Response;
-        response.StatusCode = status;
-        response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        Func<EmailRateLimitRejectedContext, ValueTask>? onRejected = state.Options.OnRejected;
-        if (onRejected is not null)
-        {
-            await onRejected(new EmailRateLimitRejectedContext(context, policy, partition, rule, TimeSpan.FromSeconds(seconds), decision));
-            return;
-        }
-
-        await ProblemDetailsWriter.WriteAsync(context, status, detail, seconds, policy);
-    }
-
-    /// <summary>Whole seconds, rounded up, so a client that waits exactly this long is admitted.</summary>
-    private static long RetryAfterSeconds(TimeSpan retryAfter, RateLimitRule? rule)
-    {
-        if (retryAfter == TimeSpan.MaxValue)
-        {
-            retryAfter = rule?.Window ?? TimeSpan.FromSeconds(1);
-        }
-
-        long seconds = (retryAfter.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond;
-        return Math.Max(1, seconds);
-    }
-
-    /// <summary>
-    /// Sets the IETF <c>RateLimit-Policy</c> (every rule) and <c>RateLimit</c> (the denied rule, else the one closest to
-    /// its limit) headers of draft-ietf-httpapi-ratelimit-headers.
-    /// </summary>
-    private static void SetQuotaHeaders(IHeaderDictionary headers, Owner[] owners, RateLimitEntry[] entries, int count, RateLimitDecision decision, int deniedIndex)
-    {
-        var policyHeader = new StringBuilder();
-        int tightest = deniedIndex;
-        for (int i = 0; i < count; i++)
-        {
-            Owner owner = owners[i];
-            if (policyHeader.Length > 0)
-            {
-                policyHeader.Append(", ");
-            }
-
-            policyHeader.Append(owner.Partition.PolicyItems[owner.RuleIndex]);
-            if (deniedIndex < 0 && (tightest < 0 || entries[i].Remaining < entries[tightest].Remaining))
-            {
-                tightest = i;
-            }
-        }
-
-        Owner chosen = owners[tightest];
-        RateLimitEntry entry = entries[tightest];
-        TimeSpan reset = deniedIndex >= 0 ? decision.RetryAfter : entry.ResetAt - decision.Timestamp;
-        long resetSeconds = reset == TimeSpan.MaxValue
-            ? (long)chosen.Partition.Rules[chosen.RuleIndex].Window.TotalSeconds
-            : Math.Max(0, (reset.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
-        long remaining = deniedIndex >= 0 ? 0 : entry.Remaining;
-        headers["RateLimit-Policy"] = policyHeader.ToString();
-        headers["RateLimit"] = string.Create(
-            CultureInfo.InvariantCulture, $"{chosen.Partition.ItemNames[chosen.RuleIndex]};r={remaining};t={resetSeconds}");
     }
 
     private static StoreFailureMode Strictest(StoreFailureMode? a, StoreFailureMode? b)
@@ -400,23 +321,6 @@ internal sealed partial class EmailGuardMiddleware
         return Rank(a) >= Rank(b) ? a ?? StoreFailureMode.FailOpen : b!.Value;
     }
 
-    /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:
-    /// one shared bucket, or empty to leave the partition out.</summary>
-    private static string GetIpPartition(HttpContext context, EmailGuardEndpointOptions options)
-    {
-        System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
-        return address is null
-            ? MissingClientIp.Partition(options)
-            : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
-    }
-
-    /// <summary>
-    /// The normalized address, hashed, so raw addresses never end up in store keys. A value that is not a valid address
-    /// is folded as far as it goes, so its look-alike spellings share a key too.
-    /// </summary>
-    internal static string HashAddress(string value, EmailAddressNormalizationOptions normalization)
-        => StoreKeyEncoding.Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
-
     private void CheckForwardedHeader(HttpContext context)
     {
         if (_hasTrustedProxy || Volatile.Read(ref _proxyWarningLogged) != 0)
@@ -429,20 +333,6 @@ internal sealed partial class EmailGuardMiddleware
             && Interlocked.Exchange(ref _proxyWarningLogged, 1) == 0)
         {
             Log.ForwardedForWithoutTrustedProxy(_logger);
-        }
-    }
-
-    private void Reload()
-    {
-        try
-        {
-            EndpointGuardState state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
-            _state = state;
-            Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
-        {
-            Log.OptionsReloadRejected(_logger, ex);
         }
     }
 }

@@ -8,9 +8,11 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal sealed class EndpointGuardState
 {
-    private EndpointGuardState(EmailGuardEndpointOptions options, FrozenDictionary<string, EmailRateLimitPolicy> policies, PathRuleSet pathRules, Safelist safelist)
+    private EndpointGuardState(
+        EmailGuardEndpointOptions options, FrozenDictionary<string, EmailRateLimitPolicy> policies, PathRuleSet pathRules, Safelist safelist, FrozenDictionary<string, PolicyDefense> defenses)
     {
         Options = options;
+        Defenses = defenses;
         Policies = policies;
         PathRules = pathRules;
         Safelist = safelist;
@@ -23,6 +25,9 @@ internal sealed class EndpointGuardState
     public PathRuleSet PathRules { get; }
 
     public Safelist Safelist { get; }
+
+    /// <summary>The defenses of the endpoint policies that have any, by policy name.</summary>
+    public FrozenDictionary<string, PolicyDefense> Defenses { get; }
 
     /// <summary>Compiles the options; throws <see cref="InvalidOperationException"/> naming every invalid setting.</summary>
     public static EndpointGuardState Create(EmailGuardEndpointOptions options)
@@ -41,6 +46,30 @@ internal sealed class EndpointGuardState
             }
         }
 
+        var defenses = new Dictionary<string, PolicyDefense>(StringComparer.Ordinal);
+        foreach ((string name, EmailRateLimitPolicyBuilder builder) in options.Policies)
+        {
+            options.PolicyDefenses.TryGetValue(name, out EmailGuardPolicyDefenseOptions? configured);
+            bool perIp = builder.Partitions.Any(p => p.Kind == PartitionKind.ClientIp);
+            if (PolicyDefense.Create(name, builder.Defense, configured, perIp, errors) is { } defense)
+            {
+                defenses[name] = defense;
+            }
+        }
+
+        foreach (string name in options.PolicyDefenses.Keys)
+        {
+            if (!options.Policies.ContainsKey(name))
+            {
+                errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PolicyDefenses:{name}: there is no endpoint policy named '{name}'.");
+            }
+        }
+
+        if (options.ClientNetworkListRefreshInterval < TimeSpan.FromMilliseconds(100) || options.ClientNetworkListRefreshInterval > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour.");
+        }
+
         PathRuleSet pathRules = PathRuleSet.Create(options, errors);
         Safelist safelist = Safelist.Create(options, errors);
         MissingClientIp.Validate(options, errors);
@@ -49,7 +78,8 @@ internal sealed class EndpointGuardState
             throw new InvalidOperationException("EmailGuard endpoint options are invalid: " + string.Join(" ", errors));
         }
 
-        return new EndpointGuardState(options, policies.ToFrozenDictionary(StringComparer.Ordinal), pathRules, safelist);
+        return new EndpointGuardState(
+            options, policies.ToFrozenDictionary(StringComparer.Ordinal), pathRules, safelist, defenses.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
     /// <summary>Same checks as <see cref="Create"/>, as messages, for options validation at startup.</summary>

@@ -115,7 +115,7 @@ internal static class FieldValueCollector
                 continue;
             }
 
-            string key = EmailGuardMiddleware.HashAddress(value, normalization);
+            string key = EndpointKeyHashing.HashAddress(value, normalization);
             if (!found.Contains(key, StringComparer.Ordinal))
             {
                 found.Add(key);

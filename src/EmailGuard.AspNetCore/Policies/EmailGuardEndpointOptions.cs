@@ -94,6 +94,32 @@ public sealed class EmailGuardEndpointOptions
     /// <value>The default value is <see cref="StoreFailureMode.FailOpen"/>.</value>
     public StoreFailureMode PathRuleFailureMode { get; set; } = StoreFailureMode.FailOpen;
 
+    /// <summary>
+    /// Gets the defenses of endpoint policies by policy name (escalating bans, surge breaker, challenge mode), for
+    /// configuration: <c>EmailGuard:Endpoints:PolicyDefenses:signup:EscalatingBan:MaxDenials</c>. What an entry sets
+    /// wins over the policy builder's choice.
+    /// </summary>
+    public IDictionary<string, EmailGuardPolicyDefenseOptions> PolicyDefenses { get; } = new Dictionary<string, EmailGuardPolicyDefenseOptions>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Gets or sets how often each instance rereads the client-network deny and allow lists
+    /// (<see cref="EmailGuardPartyType.ClientNetwork"/> entries of <see cref="IEmailGuardLists"/>) from the state store.
+    /// </summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan ClientNetworkListRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Gets or sets a callback raised when a client network is banned from a policy (event 1800).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailGuardBanStartedArguments, ValueTask>? OnBanStarted { get; set; }
+
+    /// <summary>Gets or sets a callback raised by the instance that trips a policy's surge breaker (event 1802).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailGuardSurgeBreakerArguments, ValueTask>? OnSurgeBreakerTripped { get; set; }
+
+    /// <summary>Gets or sets a callback raised by the instance that tripped a surge breaker when it sees it recovered (event 1803).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailGuardSurgeBreakerArguments, ValueTask>? OnSurgeBreakerRecovered { get; set; }
+
     internal IReadOnlyDictionary<string, EmailRateLimitPolicyBuilder> Policies => _policies;
 
     /// <summary>Adds a named policy, referenced by <c>RequireEmailRateLimit</c> and <see cref="EmailRateLimitAttribute"/>.</summary>

@@ -25,6 +25,8 @@ public sealed class EmailRateLimitPolicyBuilder
 
     internal IReadOnlyList<EmailRateLimitPartition> Partitions => _partitions;
 
+    internal EmailGuardPolicyDefenseOptions Defense { get; } = new();
+
     internal StoreFailureMode FailureMode { get; private set; } = StoreFailureMode.FailOpen;
 
     internal bool ShadowMode { get; private set; }
@@ -192,6 +194,47 @@ public sealed class EmailRateLimitPolicyBuilder
         }
 
         RepeatedField = behavior;
+        return this;
+    }
+
+    /// <summary>
+    /// Bans a client network that keeps hitting this policy's limits (Fail2Ban): <c>MaxDenials</c> denials within
+    /// <c>Within</c> ban it for <c>BanFor</c>, longer on each repeat. Needs a <see cref="PerClientIp"/> partition.
+    /// </summary>
+    /// <param name="configure">Sets the thresholds; the defaults ban for an hour after 5 denials in 10 minutes.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithEscalatingBan(Action<EmailGuardEscalatingBanOptions>? configure = null)
+    {
+        var options = new EmailGuardEscalatingBanOptions();
+        configure?.Invoke(options);
+        Defense.EscalatingBan = options;
+        return this;
+    }
+
+    /// <summary>
+    /// Trips a breaker when this policy's total rate over all clients rises far above normal; while it is tripped the
+    /// policy answers "challenge required" (or denies, per <see cref="EmailGuardSurgeBreakerOptions.Action"/>).
+    /// </summary>
+    /// <param name="configure">Sets the threshold: absolute, a multiple of the learned baseline, or both.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithSurgeBreaker(Action<EmailGuardSurgeBreakerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new EmailGuardSurgeBreakerOptions();
+        configure(options);
+        Defense.SurgeBreaker = options;
+        return this;
+    }
+
+    /// <summary>
+    /// Makes every request to this policy carry a passed challenge (see <see cref="IEmailGuardChallengeFeature"/>), or
+    /// answer "challenge required". The limits still apply to requests that pass.
+    /// </summary>
+    /// <param name="required">Whether the challenge is required.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder RequireChallenge(bool required = true)
+    {
+        Defense.RequireChallenge = required;
         return this;
     }
 

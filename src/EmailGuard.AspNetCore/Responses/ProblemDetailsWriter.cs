@@ -6,7 +6,8 @@ namespace EmailGuard.AspNetCore;
 /// <summary>Writes RFC 9457 problem details without going through a serializer or MVC.</summary>
 internal static class ProblemDetailsWriter
 {
-    public static Task WriteAsync(HttpContext context, int status, string detail, long? retryAfterSeconds = null, string? policy = null)
+    public static Task WriteAsync(
+        HttpContext context, int status, string detail, long? retryAfterSeconds = null, string? policy = null, string? type = null, string? title = null)
     {
         HttpResponse response = context.Response;
         response.StatusCode = status;
@@ -15,8 +16,8 @@ internal static class ProblemDetailsWriter
         using (var writer = new Utf8JsonWriter(stream))
         {
             writer.WriteStartObject();
-            writer.WriteString("type", TypeFor(status));
-            writer.WriteString("title", TitleFor(status));
+            writer.WriteString("type", type ?? TypeFor(status));
+            writer.WriteString("title", title ?? TitleFor(status));
             writer.WriteNumber("status", status);
             writer.WriteString("detail", detail);
             if (retryAfterSeconds is { } seconds)
@@ -36,7 +37,7 @@ internal static class ProblemDetailsWriter
         return response.Body.WriteAsync(stream.GetBuffer(), 0, (int)stream.Length, context.RequestAborted);
     }
 
-    private static string TypeFor(int status) => status switch
+    public static string TypeFor(int status) => status switch
     {
         StatusCodes.Status429TooManyRequests => "https://www.rfc-editor.org/rfc/rfc6585#section-4",
         StatusCodes.Status503ServiceUnavailable => "https://www.rfc-editor.org/rfc/rfc9110#section-15.6.4",
@@ -45,7 +46,7 @@ internal static class ProblemDetailsWriter
         _ => "about:blank",
     };
 
-    private static string TitleFor(int status) => status switch
+    public static string TitleFor(int status) => status switch
     {
         StatusCodes.Status429TooManyRequests => "Too Many Requests",
         StatusCodes.Status503ServiceUnavailable => "Service Unavailable",

@@ -24,4 +24,10 @@ public enum EmailGuardPartyType
     /// unsubscribe does. The category is matched case-insensitively, the address as a recipient.
     /// </summary>
     CategoryRecipient = 5,
+
+    /// <summary>
+    /// A client network: a single IPv4 or IPv6 address or a CIDR network (<c>203.0.113.0/24</c>, <c>2001:db8::/48</c>),
+    /// stored as <c>network/prefix</c>. The endpoint middleware denies or admits requests from it by longest prefix.
+    /// </summary>
+    ClientNetwork = 6,
 }

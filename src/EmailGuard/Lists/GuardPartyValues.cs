@@ -24,6 +24,9 @@ internal static class GuardPartyValues
                 return TryNormalizeCategoryRecipient(value, normalization, out string? pair, out string? problem)
                     ? pair
                     : throw new ArgumentException($"'{value}' is not a category and an address written 'category:address': {problem}", nameof(value));
+            case EmailGuardPartyType.ClientNetwork:
+                return IpAddressGrouping.NormalizeNetwork(value)
+                    ?? throw new ArgumentException($"'{value}' is not an IP address or a CIDR network.", nameof(value));
             default:
                 throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Unknown party type.");
         }
@@ -43,6 +46,7 @@ internal static class GuardPartyValues
                 => EmailAddressNormalizer.TryNormalizeDomain(storedValue, normalization, out string? domain) ? domain : storedValue,
             EmailGuardPartyType.CategoryRecipient
                 => TryNormalizeCategoryRecipient(storedValue, normalization, out string? pair, out _) ? pair : storedValue,
+            EmailGuardPartyType.ClientNetwork => IpAddressGrouping.NormalizeNetwork(storedValue) ?? storedValue,
             _ => storedValue,
         };
 

@@ -15,7 +15,7 @@ public interface IEmailGuardLists
     /// <summary>Adds or replaces an entry.</summary>
     /// <param name="kind">The list.</param>
     /// <param name="partyType">The kind of party.</param>
-    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="value">The address, domain, tenant id, user id or client network (an IP address or CIDR network).</param>
     /// <param name="reason">Why the party is listed.</param>
     /// <param name="addedBy">Who adds it.</param>
     /// <param name="duration">How long the entry applies; <see langword="null"/> for no expiry.</param>
@@ -34,7 +34,7 @@ public interface IEmailGuardLists
     /// <summary>Removes an entry.</summary>
     /// <param name="kind">The list.</param>
     /// <param name="partyType">The kind of party.</param>
-    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="value">The address, domain, tenant id, user id or client network (an IP address or CIDR network).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>Whether an entry was removed.</returns>
     ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
@@ -42,7 +42,7 @@ public interface IEmailGuardLists
     /// <summary>Returns the active entry for a party, or <see langword="null"/> when it is not listed (or its entry expired).</summary>
     /// <param name="kind">The list.</param>
     /// <param name="partyType">The kind of party.</param>
-    /// <param name="value">The address, domain, tenant id or user id.</param>
+    /// <param name="value">The address, domain, tenant id, user id or client network (an IP address or CIDR network).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The entry, or <see langword="null"/>.</returns>
     ValueTask<EmailGuardListEntry?> CheckAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -71,6 +72,66 @@ public static class IpAddressGrouping
             && prefixLength <= (address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
             && Mask(address, prefixLength).Equals(Mask(network, prefixLength));
     }
+
+    /// <summary>
+    /// Parses a single address (<c>203.0.113.7</c>, <c>2001:db8::1</c>) or a CIDR network (<c>10.0.0.0/8</c>,
+    /// <c>2001:db8::/32</c>). The network is masked to its prefix, and an IPv4-mapped IPv6 address is the IPv4 address it
+    /// carries; a single address is a network of 32 (IPv4) or 128 (IPv6) bits.
+    /// </summary>
+    /// <param name="value">The text to parse.</param>
+    /// <param name="network">The network address, masked to <paramref name="prefixLength"/>.</param>
+    /// <param name="prefixLength">The prefix length.</param>
+    /// <returns><see langword="true"/> when <paramref name="value"/> is an address or a network.</returns>
+    public static bool TryParseNetwork(string? value, [NotNullWhen(true)] out IPAddress? network, out int prefixLength)
+    {
+        network = null;
+        prefixLength = 0;
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> text = value.AsSpan().Trim();
+        int slash = text.IndexOf('/');
+        ReadOnlySpan<char> addressText = slash < 0 ? text : text[..slash];
+        if (!IPAddress.TryParse(addressText, out IPAddress? address) || (address.AddressFamily == AddressFamily.InterNetworkV6 && address.ScopeId != 0))
+        {
+            return false;
+        }
+
+        int bits = address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
+        int prefix = bits;
+        if (slash >= 0 && (!int.TryParse(text[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits))
+        {
+            return false;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            if (prefix < 96)
+            {
+                return false;
+            }
+
+            address = address.MapToIPv4();
+            prefix -= 96;
+        }
+
+        network = Mask(address, prefix);
+        prefixLength = prefix;
+        return true;
+    }
+
+    /// <summary>
+    /// The canonical text of an address or network as <see cref="TryParseNetwork"/> reads it: <c>network/prefix</c>,
+    /// e.g. <c>203.0.113.7/32</c> or <c>2001:db8::/32</c>; <see langword="null"/> when it is neither.
+    /// </summary>
+    /// <param name="value">The text to normalize.</param>
+    /// <returns>The canonical form, or <see langword="null"/>.</returns>
+    public static string? NormalizeNetwork(string? value)
+        => TryParseNetwork(value, out IPAddress? network, out int prefix)
+            ? string.Create(CultureInfo.InvariantCulture, $"{network}/{prefix}")
+            : null;
 
     private static IPAddress Mask(IPAddress address, int prefixLength)
     {

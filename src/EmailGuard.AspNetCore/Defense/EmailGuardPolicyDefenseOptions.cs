@@ -1,0 +1,25 @@
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// The defenses of one endpoint policy beyond its limits: escalating bans, a surge breaker and challenge mode. Set in
+/// code with <see cref="EmailRateLimitPolicyBuilder.WithEscalatingBan"/>,
+/// <see cref="EmailRateLimitPolicyBuilder.WithSurgeBreaker"/> and <see cref="EmailRateLimitPolicyBuilder.RequireChallenge"/>,
+/// or in configuration under <c>EmailGuard:Endpoints:PolicyDefenses:&lt;policy&gt;</c>, which wins for what it sets.
+/// </summary>
+public sealed class EmailGuardPolicyDefenseOptions
+{
+    /// <summary>Gets or sets the escalating ban, or <see langword="null"/> for none.</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public EmailGuardEscalatingBanOptions? EscalatingBan { get; set; }
+
+    /// <summary>Gets or sets the surge breaker, or <see langword="null"/> for none.</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public EmailGuardSurgeBreakerOptions? SurgeBreaker { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether every request must carry a passed challenge (see <see cref="IEmailGuardChallengeFeature"/>),
+    /// breaker or not; <see langword="null"/> leaves the code's choice.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public bool? RequireChallenge { get; set; }
+}

@@ -1,0 +1,184 @@
+using System.Globalization;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>An endpoint policy's defenses, compiled: the store keys and rule shapes of its bans and surge breaker.</summary>
+internal sealed class PolicyDefense
+{
+    /// <summary>At most this many ban lengths; a longer escalation stays at the last.</summary>
+    private const int MaxBanLevels = 8;
+
+    private PolicyDefense(string policy, EmailGuardEscalatingBanOptions? ban, EmailGuardSurgeBreakerOptions? surge, bool requireChallenge)
+    {
+        Policy = policy;
+        RequireChallenge = requireChallenge;
+        string scope = "eg:ep:d:" + EndpointKeyHashing.EncodeValue(policy);
+        if (ban is not null)
+        {
+            Ban = ban;
+            StrikeKeyPrefix = scope + ":strike:";
+            RepeatKeyPrefix = scope + ":repeat:";
+            BanKeyPrefix = scope + ":ban:";
+            StrikeRule = RateLimitRule.SlidingWindow(ban.MaxDenials, ban.Within, Segments(ban.Within));
+            RepeatRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, ban.RepeatMemory, Segments(ban.RepeatMemory));
+            var lengths = new List<TimeSpan>();
+            TimeSpan length = ban.BanFor;
+            while (lengths.Count < MaxBanLevels)
+            {
+                lengths.Add(length);
+                if (length >= ban.MaxBanFor || ban.EscalationFactor <= 1)
+                {
+                    break;
+                }
+
+                double next = Math.Min(length.TotalMilliseconds * ban.EscalationFactor, ban.MaxBanFor.TotalMilliseconds);
+                length = TimeSpan.FromMilliseconds(Math.Ceiling(next / 1000) * 1000);
+            }
+
+            BanLengths = [.. lengths];
+            BanRules = [.. lengths.Select(l => RateLimitRule.SlidingWindow(1, l, Segments(l)))];
+        }
+
+        if (surge is not null)
+        {
+            Surge = surge;
+            SurgeCountKey = scope + ":surge:count";
+            SurgeTripKey = scope + ":surge:trip";
+            SurgeCountRule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromMinutes(1));
+            SurgeTripRule = RateLimitRule.SlidingWindow(1, surge.TripFor, Segments(surge.TripFor));
+        }
+    }
+
+    public string Policy { get; }
+
+    public bool RequireChallenge { get; }
+
+    public EmailGuardEscalatingBanOptions? Ban { get; }
+
+    public string StrikeKeyPrefix { get; } = "";
+
+    public string RepeatKeyPrefix { get; } = "";
+
+    public string BanKeyPrefix { get; } = "";
+
+    public RateLimitRule? StrikeRule { get; }
+
+    public RateLimitRule? RepeatRule { get; }
+
+    /// <summary>The ban lengths, first ban first; a marker per length, so one peek tells whether any ban is running.</summary>
+    public TimeSpan[] BanLengths { get; } = [];
+
+    public RateLimitRule[] BanRules { get; } = [];
+
+    public EmailGuardSurgeBreakerOptions? Surge { get; }
+
+    public string SurgeCountKey { get; } = "";
+
+    public string SurgeTripKey { get; } = "";
+
+    public RateLimitRule? SurgeCountRule { get; }
+
+    public RateLimitRule? SurgeTripRule { get; }
+
+    /// <summary>Merges the builder's choice with configuration (which wins for what it sets); null when the policy has no defenses.</summary>
+    public static PolicyDefense? Create(string policy, EmailGuardPolicyDefenseOptions fromCode, EmailGuardPolicyDefenseOptions? fromConfiguration, bool hasClientIpPartition, List<string> errors)
+    {
+        EmailGuardEscalatingBanOptions? ban = fromConfiguration?.EscalatingBan ?? fromCode.EscalatingBan;
+        EmailGuardSurgeBreakerOptions? surge = fromConfiguration?.SurgeBreaker ?? fromCode.SurgeBreaker;
+        bool requireChallenge = fromConfiguration?.RequireChallenge ?? fromCode.RequireChallenge ?? false;
+        if (ban is null && surge is null && !requireChallenge)
+        {
+            return null;
+        }
+
+        string path = $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PolicyDefenses:{policy}";
+        int before = errors.Count;
+        if (ban is not null)
+        {
+            string at = path + ":EscalatingBan";
+            if (!hasClientIpPartition)
+            {
+                errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
+            }
+
+            if (ban.MaxDenials < 1)
+            {
+                errors.Add($"{at}:MaxDenials must be at least 1.");
+            }
+
+            CheckSpan(errors, at + ":Within", ban.Within);
+            CheckSpan(errors, at + ":BanFor", ban.BanFor);
+            CheckSpan(errors, at + ":MaxBanFor", ban.MaxBanFor);
+            CheckSpan(errors, at + ":RepeatMemory", ban.RepeatMemory);
+            if (ban.MaxBanFor < ban.BanFor)
+            {
+                errors.Add($"{at}:MaxBanFor must not be shorter than BanFor.");
+            }
+
+            if (!(ban.EscalationFactor >= 1 && ban.EscalationFactor <= 100))
+            {
+                errors.Add($"{at}:EscalationFactor must be from 1 to 100.");
+            }
+        }
+
+        if (surge is not null)
+        {
+            string at = path + ":SurgeBreaker";
+            if (surge.ThresholdPerMinute <= 0 && !(surge.BaselineMultiple > 0))
+            {
+                errors.Add($"{at}: set ThresholdPerMinute, BaselineMultiple or both.");
+            }
+
+            if (surge.ThresholdPerMinute < 0 || surge.ThresholdPerMinute > RateLimitRule.MaxLimit)
+            {
+                errors.Add($"{at}:ThresholdPerMinute must be from 0 to {RateLimitRule.MaxLimit.ToString(CultureInfo.InvariantCulture)}.");
+            }
+
+            if (double.IsNaN(surge.BaselineMultiple) || surge.BaselineMultiple < 0 || (surge.BaselineMultiple > 0 && surge.BaselineMultiple < 1))
+            {
+                errors.Add($"{at}:BaselineMultiple must be 0 (none) or at least 1.");
+            }
+
+            if (surge.BaselineFloorPerMinute < 1)
+            {
+                errors.Add($"{at}:BaselineFloorPerMinute must be at least 1.");
+            }
+
+            if (!(surge.BaselineSmoothing > 0 && surge.BaselineSmoothing <= 1))
+            {
+                errors.Add($"{at}:BaselineSmoothing must be above 0 and at most 1.");
+            }
+
+            CheckSpan(errors, at + ":TripFor", surge.TripFor);
+            if (!Enum.IsDefined(surge.Action))
+            {
+                errors.Add($"{at}:Action must be Deny or Challenge.");
+            }
+        }
+
+        return errors.Count > before ? null : new PolicyDefense(policy, ban, surge, requireChallenge);
+    }
+
+    private static void CheckSpan(List<string> errors, string path, TimeSpan value)
+    {
+        if (value < TimeSpan.FromSeconds(1) || value > RateLimitRule.MaxWindow || value.Ticks % TimeSpan.TicksPerMillisecond != 0)
+        {
+            errors.Add($"{path} must be from 1 second to {RateLimitRule.MaxWindow.TotalDays.ToString(CultureInfo.InvariantCulture)} days, in whole milliseconds.");
+        }
+    }
+
+    /// <summary>Fine segments, so a ban or a trip ends within about a hundredth of its length of when it should.</summary>
+    private static int Segments(TimeSpan window)
+    {
+        long ms = (long)window.TotalMilliseconds;
+        for (int segments = 100; segments > 1; segments--)
+        {
+            if (ms % segments == 0)
+            {
+                return segments;
+            }
+        }
+
+        return 1;
+    }
+}

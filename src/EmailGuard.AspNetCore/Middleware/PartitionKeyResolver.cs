@@ -1,0 +1,91 @@
+using Microsoft.AspNetCore.Http;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>Turns a policy's partitions into the store requests of one HTTP request: one per rule per resolved key.</summary>
+internal static class PartitionKeyResolver
+{
+    /// <summary>
+    /// Adds the requests of <paramref name="policy"/> and returns the new count. <paramref name="ipPartition"/> is the
+    /// client's network, resolved once per HTTP request and shared by every policy; <paramref name="missingField"/> is
+    /// set when a field partition found no value and the policy rejects that.
+    /// </summary>
+    public static int AddRequests(
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
+        RateLimitRequest[] requests, PartitionRequestOwner[] owners, int count, ref string? ipPartition, ref bool missingField)
+    {
+        foreach (EmailRateLimitPartition partition in policy.Partitions)
+        {
+            string? key;
+            switch (partition.Kind)
+            {
+                case PartitionKind.ClientIp:
+                    ipPartition ??= GetIpPartition(context, state.Options);
+                    if (ipPartition.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    key = string.Concat(partition.KeyPrefix, ipPartition);
+                    break;
+                case PartitionKind.Field:
+                    string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
+                    if (hashed.Length == 0)
+                    {
+                        missingField |= policy.MissingField == MissingFieldBehavior.Reject;
+                        continue;
+                    }
+
+                    // Every address but the last gets its own requests here; the last falls through like any key.
+                    for (int v = 0; v < hashed.Length - 1; v++)
+                    {
+                        count = AddPartitionRequests(policy, partition, string.Concat(partition.KeyPrefix, hashed[v]), requests, owners, count);
+                    }
+
+                    key = string.Concat(partition.KeyPrefix, hashed[^1]);
+                    break;
+                default:
+                    string? resolved = partition.Resolver!(context);
+                    if (string.IsNullOrEmpty(resolved))
+                    {
+                        continue;
+                    }
+
+                    key = string.Concat(partition.KeyPrefix, EndpointKeyHashing.EncodeValue(resolved));
+                    break;
+            }
+
+            count = AddPartitionRequests(policy, partition, key, requests, owners, count);
+        }
+
+        return count;
+    }
+
+    /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:
+    /// one shared bucket, or empty to leave the partition out.</summary>
+    public static string GetIpPartition(HttpContext context, EmailGuardEndpointOptions options)
+    {
+        System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
+        return address is null
+            ? MissingClientIp.Partition(options)
+            : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
+    }
+
+    private static int AddPartitionRequests(
+        EmailRateLimitPolicy policy, EmailRateLimitPartition partition, string key, RateLimitRequest[] requests, PartitionRequestOwner[] owners, int count)
+    {
+        if (key.Length > RateLimitRequest.MaxKeyLength)
+        {
+            key = "eg:ep:h:" + EndpointKeyHashing.Hash(key);
+        }
+
+        for (int i = 0; i < partition.Rules.Length; i++)
+        {
+            requests[count] = new RateLimitRequest(key, partition.Rules[i]);
+            owners[count] = new PartitionRequestOwner(policy, partition, i);
+            count++;
+        }
+
+        return count;
+    }
+}
