@@ -13,13 +13,16 @@ internal static class FeedbackKeys
     public const string TransientPrefix = "fb:tr:";
 
     /// <summary>The counted kinds, in the order <see cref="EmailFeedbackCounts"/> lists them.</summary>
-    public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u'];
+    public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u', 'x'];
 
-    public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + PartitionKeys.Hash(providerEventId);
+    /// <summary>The letter of the sends counter, counted at admission.</summary>
+    public const char Sends = 'x';
 
-    public static string Message(string providerMessageId) => MessagePrefix + PartitionKeys.Hash(providerMessageId);
+    public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
 
-    public static string Transient(string recipient) => TransientPrefix + PartitionKeys.Hash(recipient);
+    public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(providerMessageId);
+
+    public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 
     /// <summary>The letter of the counter an event goes to.</summary>
     public static char KindOf(EmailFeedbackKind kind, EmailBounceType bounceType) => kind switch
@@ -36,7 +39,7 @@ internal static class FeedbackKeys
         EmailGuardDimension.Global => $"fb:{kind}:g",
         EmailGuardDimension.Tenant => PartitionKeys.ForId($"fb:{kind}:t:", partition!),
         EmailGuardDimension.User => PartitionKeys.ForId($"fb:{kind}:u:", partition!),
-        EmailGuardDimension.Sender => $"fb:{kind}:s:" + PartitionKeys.Hash(partition!),
+        EmailGuardDimension.Sender => $"fb:{kind}:s:" + StoreKeyEncoding.Hash(partition!),
         EmailGuardDimension.Category => PartitionKeys.ForId($"fb:{kind}:c:", partition!),
         _ => PartitionKeys.ForId($"fb:{kind}:n:", partition!),
     };
