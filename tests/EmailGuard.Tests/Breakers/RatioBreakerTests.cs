@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using EmailGuard.Tests.Feedback;
+using EmailGuard.Tests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
@@ -7,9 +8,17 @@ namespace EmailGuard.Tests.Breakers;
 
 public sealed class RatioBreakerTests
 {
-    private static FeedbackTestApp App(Action<EmailRatioBreakerOptions>? breakers = null, List<EmailRatioBreakerArguments>? trips = null) => new(
+    private static FeedbackTestApp App(
+        Action<EmailRatioBreakerOptions>? breakers = null, List<EmailRatioBreakerArguments>? trips = null, IMeterFactory? meterFactory = null) => new(
         guard: o => o.Tenant.Add(RateLimitRule.PerHour(1_000)),
-        more: s => s.Configure<EmailRatioBreakerOptions>(o =>
+        more: s =>
+        {
+            if (meterFactory is not null)
+            {
+                s.AddSingleton(meterFactory);
+            }
+
+            s.Configure<EmailRatioBreakerOptions>(o =>
         {
             o.MinimumSends = 20;
             o.BounceRateToReduce = 0.02;
@@ -26,7 +35,8 @@ public sealed class RatioBreakerTests
             }
 
             breakers?.Invoke(o);
-        }));
+        });
+        });
 
     private static async Task SendAsync(FeedbackTestApp app, int count, string prefix = "r")
     {
@@ -81,8 +91,9 @@ public sealed class RatioBreakerTests
     public async Task Breaker_BounceRate_ReducesThenSuspends_RaisesEventsAndMeters()
     {
         List<EmailRatioBreakerArguments> trips = [];
-        await using FeedbackTestApp app = App(trips: trips);
-        using MetricCollector<long> meter = new(app.Services.GetRequiredService<IMeterFactory>(), EmailGuardDiagnostics.MeterName, EmailGuardMetrics.BreakerTripsInstrument);
+        using TestMeterFactory meterFactory = new();
+        await using FeedbackTestApp app = App(trips: trips, meterFactory: meterFactory);
+        using MetricCollector<long> meter = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.BreakerTripsInstrument);
         IEmailGuardFlags flags = app.Services.GetRequiredService<IEmailGuardFlags>();
         await SendAsync(app, 100);
 
@@ -118,16 +129,17 @@ public sealed class RatioBreakerTests
         await using FeedbackTestApp app = App(trips: trips);
         await SendAsync(app, 50);
         await BounceAsync(app, "b1");
+        trips.Select(t => t.Action).Should().Equal([EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Reduced], "1 in 50 is 2 %");
         await BounceAsync(app, "b2");
-        trips.Should().HaveCount(2);
-        trips[0].Action.Should().Be(EmailRatioBreakerAction.Suspended, "2 in 50 is 4 %");
+        trips.Skip(2).Select(t => t.Action).Should().Equal([EmailRatioBreakerAction.Suspended, EmailRatioBreakerAction.Suspended], "2 in 50 is 4 %");
         (await app.CheckAsync("held@example.com")).Reason.Should().Be(EmailSendReason.Suspended);
 
         app.Time.Advance(TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
         (await app.CheckAsync("probe@example.com")).IsAllowed.Should().BeTrue("the trip expired: half-open");
 
         await BounceAsync(app, "b3");
-        trips.Should().HaveCount(4, "the window still holds a high ratio, so the probe's bounce trips it again");
+        trips.Should().HaveCount(6, "the window still holds a high ratio, so the probe's bounce trips it again");
+        trips.Skip(4).Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Suspended, EmailRatioBreakerAction.Suspended);
         (await app.CheckAsync("held-again@example.com")).Reason.Should().Be(EmailSendReason.Suspended);
     }
 
@@ -135,7 +147,13 @@ public sealed class RatioBreakerTests
     public async Task Breaker_ComplaintRate_TripsWithItsOwnReason()
     {
         List<EmailRatioBreakerArguments> trips = [];
-        await using FeedbackTestApp app = App(o => o.ComplaintRateToReduce = 0.01, trips);
+        await using FeedbackTestApp app = App(
+            o =>
+            {
+                o.ComplaintRateToReduce = 0.01;
+                o.ComplaintRateToSuspend = 0.02;
+            },
+            trips);
         await SendAsync(app, 100);
         await app.Feedback.RecordAsync(FeedbackTestApp.Event("c1", EmailFeedbackKind.Complained, recipient: "c1@example.com", attribution: Attribution()));
 
