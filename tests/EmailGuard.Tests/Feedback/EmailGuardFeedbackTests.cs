@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using EmailGuard.Tests.Resilience;
 using EmailGuard.Testing.Stores;
+using EmailGuard.Tests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;

@@ -69,17 +69,17 @@ internal sealed class FeedbackTestApp : IAsyncDisposable
         string? messageId = null,
         string provider = "ses",
         string? category = null) => new()
-    {
-        Provider = provider,
-        ProviderEventId = id,
-        ProviderMessageId = messageId,
-        Recipient = recipient,
-        Kind = kind,
-        BounceType = kind == EmailFeedbackKind.Bounced ? bounce : EmailBounceType.None,
-        Timestamp = SendGuardTestServices.Start,
-        Attribution = attribution,
-        Category = category,
-    };
+        {
+            Provider = provider,
+            ProviderEventId = id,
+            ProviderMessageId = messageId,
+            Recipient = recipient,
+            Kind = kind,
+            BounceType = kind == EmailFeedbackKind.Bounced ? bounce : EmailBounceType.None,
+            Timestamp = SendGuardTestServices.Start,
+            Attribution = attribution,
+            Category = category,
+        };
 
     public async Task<EmailSendDecision> CheckAsync(string to, string? category = "signup") => await Guard.CheckAsync(Mail(to, category));
 
