@@ -1,6 +1,7 @@
 using EmailGuard;
 using EmailGuard.Sample;
 using EmailGuard.Sample.Accounts;
+using EmailGuard.Sample.Challenge;
 using EmailGuard.Sample.Limits;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;
@@ -23,9 +24,19 @@ IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
         // Bound to the forms' OnPost handlers with [EmailRateLimit], so viewing a form never spends the quota.
         // One sign-up per network per 15 minutes (sliding, so nobody gets a fresh quota at a window boundary), and
         // a few per target address, so nobody can mail-bomb one victim from many networks.
+        // A network that keeps hitting the limit is banned for an hour, then longer; a surge of sign-ups from many
+        // networks (20 x the usual rate, at least 100 a minute) asks for a challenge for 15 minutes.
+        // EmailGuard:Endpoints:PolicyDefenses:signup:RequireChallenge = true asks for it always.
         endpoints.AddPolicy("signup", policy => policy
             .PerClientIp(RateLimitRule.SlidingWindow(1, TimeSpan.FromMinutes(15), 60))
-            .PerField("email", RateLimitRule.PerHour(3)));
+            .PerField("email", RateLimitRule.PerHour(3))
+            .WithEscalatingBan(ban => ban.MaxDenials = 5)
+            .WithSurgeBreaker(surge =>
+            {
+                surge.BaselineMultiple = 20;
+                surge.BaselineFloorPerMinute = 5;
+                surge.TripFor = TimeSpan.FromMinutes(15);
+            }));
         endpoints.AddPolicy("password-reset", policy => policy
             .PerClientIp(RateLimitRule.SlidingWindow(5, TimeSpan.FromMinutes(15), 60))
             .PerField("email", RateLimitRule.PerHour(3)));
@@ -57,6 +68,8 @@ if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/error");
 }
 
+// The DEVELOPMENT STAND-IN for a CAPTCHA check: it must run before UseEmailGuard(), as a real check would.
+app.UseDevelopmentChallenge();
 app.UseEmailGuard();
 app.UseAntiforgery();
 app.MapRazorPages();

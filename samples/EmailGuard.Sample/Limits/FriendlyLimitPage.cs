@@ -26,6 +26,36 @@ internal static class FriendlyLimitPage
 
     public static string Message(string headline, TimeSpan retryAfter) => $"{headline}, {RetryPhrase(retryAfter)}.";
 
+    /// <summary>
+    /// Writes the "prove you are human" page of a policy that asks for a challenge (status 403, set by the middleware):
+    /// the form carries the challenge, so the visitor goes back, answers it, and sends the form again.
+    /// </summary>
+    public static async Task WriteChallengeAsync(HttpContext context)
+    {
+        HttpResponse response = context.Response;
+        response.ContentType = "text/html; charset=utf-8";
+        await response.WriteAsync($$"""
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Challenge - EmailGuard sample</title>
+            <link rel="icon" href="data:,">
+            <style>{{SampleStyles.Css}}</style>
+            </head>
+            <body>
+            <header><a class="brand" href="/">EmailGuard sample</a></header>
+            <main>
+            <h1>One more step</h1>
+            <div class="notice warn big" id="challenge-message" role="alert">Please show us you are human: answer the challenge on the form and send it again.</div>
+            <p><a id="challenge-back" href="{{HtmlEncoder.Default.Encode(context.Request.Path.Value ?? "/")}}">Back to the form</a></p>
+            </main>
+            </body>
+            </html>
+            """, context.RequestAborted);
+    }
+
     /// <summary>Writes the page; the status code and Retry-After are the middleware's.</summary>
     public static async Task WriteBodyAsync(HttpContext context, string headline, TimeSpan retryAfter)
     {

@@ -10,9 +10,16 @@ internal static class SampleRejections
 {
     public static async ValueTask WriteFriendlyPageAsync(EmailRateLimitRejectedContext context)
     {
+        if (context.IsChallengeRequired)
+        {
+            await FriendlyLimitPage.WriteChallengeAsync(context.HttpContext);
+            return;
+        }
+
         string headline = (context.PolicyName, context.Partition) switch
         {
             (_, "store") => "We cannot take sign-ups or reset requests right now",
+            (_, "ban") => "Too many attempts from your network",
             ("signup", "field") => "Too many sign-ups for this address",
             ("signup", _) => "Too many sign-ups from your network",
             ("password-reset", "field") => "Too many reset requests for this address",

@@ -36,6 +36,9 @@ public sealed class AdminModel(
 
     public IReadOnlyList<EmailGuardListEntry> Blocklist { get; private set; } = [];
 
+    /// <summary>The client-network deny and allow entries the endpoint middleware applies.</summary>
+    public IReadOnlyList<EmailGuardListEntry> ClientNetworks { get; private set; } = [];
+
     public MailQueue Queue => queue;
 
     public static IReadOnlyList<EmailGuardPartyType> PartyTypes { get; } = Enum.GetValues<EmailGuardPartyType>();
@@ -99,6 +102,23 @@ public sealed class AdminModel(
         => ActAsync(
             async ct => await lists.RemoveAsync(EmailGuardListKind.Blocklist, partyType, value, ct),
             $"Removed {partyType} {value} from the blocklist.");
+
+    public Task<IActionResult> OnPostAddNetworkAsync(EmailGuardListKind kind, string value, string? reason, int? hours)
+        => ActAsync(
+            async ct => await lists.AddAsync(
+                kind,
+                EmailGuardPartyType.ClientNetwork,
+                value,
+                string.IsNullOrWhiteSpace(reason) ? "manual" : reason,
+                Operator,
+                hours is > 0 ? TimeSpan.FromHours(hours.Value) : null,
+                ct),
+            $"Added client network {value} to the {(kind == EmailGuardListKind.Blocklist ? "deny" : "allow")} list; every instance applies it within seconds.");
+
+    public Task<IActionResult> OnPostRemoveNetworkAsync(EmailGuardListKind kind, string value)
+        => ActAsync(
+            async ct => await lists.RemoveAsync(kind, EmailGuardPartyType.ClientNetwork, value, ct),
+            $"Removed client network {value}.");
 
     public Task<IActionResult> OnPostPauseQueueAsync()
         => ActAsync(
@@ -205,6 +225,11 @@ public sealed class AdminModel(
         Usage = usage;
         Tenants = tenants;
         Blocklist = (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Take = 100 }, ct)).Items;
+        EmailGuardListPage denied = await lists.ListAsync(
+            new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.ClientNetwork, Take = 100 }, ct);
+        EmailGuardListPage allowed = await lists.ListAsync(
+            new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist, PartyType = EmailGuardPartyType.ClientNetwork, Take = 100 }, ct);
+        ClientNetworks = [.. denied.Items, .. allowed.Items];
     }
 
     private static string Window(RateLimitRule rule)

@@ -1,0 +1,171 @@
+using System.Net;
+using EmailGuard.Testing.Redis;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>Bans, client-network lists and the surge breaker shared by two app instances on one Redis.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisDefenseTests(RedisServerFixture redis)
+{
+    private Task<TestApp> StartAsync(string prefix, FakeTimeProvider time, List<string> events)
+        => TestApp.StartAsync(
+            s => s.AddEmailGuard()
+                .AddRedisStore(o =>
+                {
+                    o.Configuration = redis.ConnectionString;
+                    o.KeyPrefix = prefix;
+                    o.UseServerTime = false;
+                })
+                .AddSendGuard()
+                .AddEndpointPolicies(o =>
+                {
+                    o.ClientNetworkListRefreshInterval = TimeSpan.FromSeconds(5);
+                    o.OnBanStarted = a =>
+                    {
+                        lock (events)
+                        {
+                            events.Add("ban " + a.ClientNetwork);
+                        }
+
+                        return ValueTask.CompletedTask;
+                    };
+                    o.OnSurgeBreakerTripped = a =>
+                    {
+                        lock (events)
+                        {
+                            events.Add("tripped");
+                        }
+
+                        return ValueTask.CompletedTask;
+                    };
+                    o.AddPolicy("signup", p => p
+                        .PerClientIp(RateLimitRule.PerHour(2))
+                        .WithEscalatingBan(b =>
+                        {
+                            b.MaxDenials = 2;
+                            b.BanFor = TimeSpan.FromHours(1);
+                        }));
+                    o.AddPolicy("webhook", p => p.PerClientIp(RateLimitRule.PerHour(100)).WithSurgeBreaker(b => b.ThresholdPerMinute = 10));
+                }),
+            a =>
+            {
+                a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+                a.MapPost("/webhook", () => Results.Ok()).RequireEmailRateLimit("webhook");
+            },
+            time: time);
+
+    [Fact]
+    public async Task Ban_StartedOnOneInstance_HoldsOnTheOther_ThenExpires()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        var time = new FakeTimeProvider(TestApp.Start);
+        var events = new List<string>();
+        await using TestApp first = await StartAsync(prefix, time, events);
+        await using TestApp second = await StartAsync(prefix, time, events);
+
+        var statuses = new List<HttpStatusCode>();
+        foreach (TestApp app in new[] { first, second, first, second })
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", "2001:db8:7:7::1");
+            statuses.Add(response.StatusCode);
+        }
+
+        time.Advance(TimeSpan.FromMinutes(61));
+        using HttpResponseMessage rotatedDuringBan = await second.PostAsync("/signup", "2001:db8:7:7::beef");
+        time.Advance(TimeSpan.FromMinutes(1));
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        events.Should().Equal("ban 2001:db8:7:7::/64");
+
+        // The hourly window is new, yet the ban (1 h plus up to one 36 s segment) started at minute 0 is over by now.
+        using HttpResponseMessage afterBan = await first.PostAsync("/signup", "2001:db8:7:7::2");
+        afterBan.StatusCode.Should().Be(HttpStatusCode.OK);
+        rotatedDuringBan.StatusCode.Should().Be(HttpStatusCode.OK, "61 minutes after the ban started it has ended");
+    }
+
+    [Fact]
+    public async Task Ban_SecondInstanceSeesItBeforeItEnds()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        var time = new FakeTimeProvider(TestApp.Start);
+        var events = new List<string>();
+        await using TestApp first = await StartAsync(prefix, time, events);
+        await using TestApp second = await StartAsync(prefix, time, events);
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await first.PostAsync("/signup", "203.0.113.9");
+        }
+
+        time.Advance(TimeSpan.FromMinutes(30));
+        using HttpResponseMessage onSecond = await second.PostAsync("/signup", "203.0.113.9");
+
+        events.Should().Equal("ban 203.0.113.9");
+        onSecond.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        onSecond.RetryAfterSeconds().Should().BeInRange(1800, 1836);
+    }
+
+    [Fact]
+    public async Task ClientNetworkDeny_AddedOnOneInstance_AppliesOnTheOtherAfterItsRefresh()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        var time = new FakeTimeProvider(TestApp.Start);
+        var events = new List<string>();
+        await using TestApp first = await StartAsync(prefix, time, events);
+        await using TestApp second = await StartAsync(prefix, time, events);
+        using HttpResponseMessage before = await second.PostAsync("/webhook", "2001:db8:9::1");
+
+        await first.App.Services.GetRequiredService<IEmailGuardLists>()
+            .AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:9::/48", "webhook flood", "ops");
+        await first.App.Services.GetRequiredService<IEmailGuardLists>()
+            .AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", "partner");
+        time.Advance(TimeSpan.FromSeconds(6));
+
+        // The first request after the refresh interval starts the reread; wait for it without a timing threshold.
+        HttpStatusCode after = HttpStatusCode.OK;
+        for (int i = 0; i < 200 && after != HttpStatusCode.Forbidden; i++)
+        {
+            using HttpResponseMessage response = await second.PostAsync("/webhook", "2001:db8:9:1::1");
+            after = response.StatusCode;
+            if (after != HttpStatusCode.Forbidden)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        var partner = new List<HttpStatusCode>();
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpResponseMessage response = await second.PostAsync("/signup", "198.51.100.44");
+            partner.Add(response.StatusCode);
+        }
+
+        before.StatusCode.Should().Be(HttpStatusCode.OK);
+        after.Should().Be(HttpStatusCode.Forbidden);
+        partner.Should().OnlyContain(s => s == HttpStatusCode.OK, "the allow list bypasses the two-per-hour limit");
+    }
+
+    [Fact]
+    public async Task SurgeBreaker_TotalsSummedOverBothInstances()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        var time = new FakeTimeProvider(TestApp.Start);
+        var events = new List<string>();
+        await using TestApp first = await StartAsync(prefix, time, events);
+        await using TestApp second = await StartAsync(prefix, time, events);
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 0; i < 12; i++)
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? first : second).PostAsync("/webhook", $"10.0.0.{i + 1}");
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Take(10).Should().OnlyContain(s => s == HttpStatusCode.OK);
+        statuses.Skip(10).Should().OnlyContain(s => s == HttpStatusCode.Forbidden);
+        events.Should().Equal("tripped");
+    }
+}
