@@ -14,7 +14,8 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
     IEmailSendGuard guard,
     IdentityEmailGuardOptions<TUser> options,
     IHttpContextAccessor? httpContextAccessor,
-    ILogger<GuardedIdentityEmailSender<TUser>> logger) : IEmailSender<TUser>
+    ILogger<GuardedIdentityEmailSender<TUser>> logger,
+    IEmailGuardFeedback? feedback = null) : IEmailSender<TUser>
     where TUser : class
 {
     public Task SendConfirmationLinkAsync(TUser user, string email, string confirmationLink)
@@ -51,6 +52,8 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
             return;
         }
 
+        // The app's sender reads the tags from EmailSendContext.Current and reports the provider's id there.
+        using EmailSendContext? sendContext = decision.Attribution is { } attribution ? EmailSendContext.Enter(attribution) : null;
         try
         {
             await send().ConfigureAwait(false);
@@ -59,6 +62,11 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
         {
             await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
+        }
+
+        if (sendContext?.ProviderMessageId is { Length: > 0 and <= 1024 } messageId && !string.IsNullOrWhiteSpace(messageId) && feedback is not null)
+        {
+            await feedback.TrackAsync(messageId, sendContext.Attribution, CancellationToken.None).ConfigureAwait(false);
         }
     }
 

@@ -29,7 +29,8 @@ internal sealed class IdentitySenderDecoration<TUser>(ServiceDescriptor inner)
             services.GetRequiredService<IEmailSendGuard>(),
             Options,
             services.GetService<IHttpContextAccessor>(),
-            services.GetService<ILogger<GuardedIdentityEmailSender<TUser>>>() ?? NullLogger<GuardedIdentityEmailSender<TUser>>.Instance);
+            services.GetService<ILogger<GuardedIdentityEmailSender<TUser>>>() ?? NullLogger<GuardedIdentityEmailSender<TUser>>.Instance,
+            services.GetService<IEmailGuardFeedback>());
 
     private IEmailSender<TUser> CreateInner(IServiceProvider services)
     {

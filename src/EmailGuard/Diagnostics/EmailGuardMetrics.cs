@@ -20,6 +20,9 @@ internal sealed class EmailGuardMetrics : IDisposable
     public const string OverflowDecisionsInstrument = "emailguard.store.overflow_decisions";
     public const string FeedbackInstrument = "emailguard.feedback";
 
+    /// <summary>The ratio-breaker trips instrument.</summary>
+    public const string BreakerTripsInstrument = "emailguard.ratio_breaker.trips";
+
     private const string DimensionTag = "emailguard.dimension";
     private const string PolicyTag = "emailguard.policy";
     private const string OutcomeTag = "emailguard.outcome";
@@ -39,6 +42,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _storeFallbacks;
     private readonly Counter<long> _overflowDecisions;
     private readonly Counter<long> _feedback;
+    private readonly Counter<long> _breakerTrips;
     private readonly Lock _inMemoryStoresLock = new();
     private StoreCircuitBreaker? _breaker;
     private InMemoryRateLimitStore[] _inMemoryStores = [];
@@ -86,6 +90,10 @@ internal sealed class EmailGuardMetrics : IDisposable
             FeedbackInstrument,
             unit: "{event}",
             description: "Provider feedback events, by provider, kind and outcome (recorded, duplicate, store_unavailable).");
+        _breakerTrips = _meter.CreateCounter<long>(
+            BreakerTripsInstrument,
+            unit: "{trip}",
+            description: "Ratio-breaker trips, by dimension, reason (high_bounce_rate, complaint_rate) and action (reduced, suspended, network_banned).");
     }
 
     /// <summary>
@@ -240,6 +248,19 @@ internal sealed class EmailGuardMetrics : IDisposable
         TagList tags = default;
         tags.Add(StoreNameTag, store);
         _overflowDecisions.Add(1, tags);
+    }
+
+    /// <summary>Counts one ratio-breaker trip; every argument is a constant.</summary>
+    public void RecordBreakerTrip(string dimension, string reason, string action)
+    {
+        if (_breakerTrips.Enabled)
+        {
+            TagList tags = default;
+            tags.Add(DimensionTag, dimension);
+            tags.Add("emailguard.breaker.reason", reason);
+            tags.Add("emailguard.breaker.action", action);
+            _breakerTrips.Add(1, tags);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -39,4 +39,8 @@ internal sealed partial class EmailGuardFeedback
     [LoggerMessage(EventId = 1708, EventName = "FeedbackWithoutLists", Level = LogLevel.Warning,
         Message = "Feedback is recorded but the send guard is not registered, so bounces and complaints suppress nothing; call AddSendGuard().")]
     private static partial void LogNoLists(ILogger logger);
+
+    [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
+        Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
+    private static partial void LogSendCountFailed(ILogger logger, Exception exception);
 }

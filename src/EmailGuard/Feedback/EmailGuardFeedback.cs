@@ -136,8 +136,48 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
         Record(provider, feedback.Kind, "recorded");
         LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId);
+        if (Breakers is { } breakers && attribution is not null && (kind == 'b' || kind == 'c'))
+        {
+            await breakers.EvaluateAsync(attribution, [.. Parties(attribution)], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
+        }
+
         await RaiseAsync(feedback, recipient, attribution, entry, category).ConfigureAwait(false);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
+    }
+
+    /// <summary>The ratio breakers, evaluated after each recorded hard bounce or complaint; null when none are registered.</summary>
+    internal RatioBreaker? Breakers { get; set; }
+
+    /// <summary>
+    /// Counts an admitted message against every party its attribution names, the denominator of the ratios. Never
+    /// throws: a store that does not answer loses the count, which only makes the ratios more cautious.
+    /// </summary>
+    internal void CountSend(EmailSendAttribution attribution)
+    {
+        List<RateLimitRequest> requests = new(6);
+        foreach ((EmailGuardDimension dimension, string? partition) in Parties(attribution))
+        {
+            requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.Sends, dimension, partition), _countRule));
+        }
+
+        RateLimitRequest[] batch = [.. requests];
+        ValueTask<RateLimitDecision> pending = _store.AcquireAsync(batch, new RateLimitEntry[batch.Length], StoreFailureMode.FailOpen, CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            _ = ObserveAsync(pending);
+        }
+    }
+
+    private async Task ObserveAsync(ValueTask<RateLimitDecision> pending)
+    {
+        try
+        {
+            await pending.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogSendCountFailed(_logger, ex);
+        }
     }
 
     public async ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
@@ -187,7 +227,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         return await ReadAsync(parties, cancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<EmailFeedbackCounts[]> ReadAsync(List<(EmailGuardDimension Dimension, string? Partition)> parties, CancellationToken cancellationToken)
+    internal async ValueTask<EmailFeedbackCounts[]> ReadAsync(List<(EmailGuardDimension Dimension, string? Partition)> parties, CancellationToken cancellationToken)
     {
         int kinds = FeedbackKeys.Kinds.Length;
         RateLimitRequest[] requests = new RateLimitRequest[parties.Count * kinds];
@@ -219,6 +259,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 TransientBounces = entries[at + 2].Count,
                 Complaints = entries[at + 3].Count,
                 Unsubscribes = entries[at + 4].Count,
+                Sends = entries[at + 5].Count,
                 Window = _options.CountWindow,
                 Timestamp = decision.Timestamp,
             };

@@ -13,7 +13,10 @@ internal static class FeedbackKeys
     public const string TransientPrefix = "fb:tr:";
 
     /// <summary>The counted kinds, in the order <see cref="EmailFeedbackCounts"/> lists them.</summary>
-    public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u'];
+    public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u', 'x'];
+
+    /// <summary>The letter of the sends counter, counted at admission.</summary>
+    public const char Sends = 'x';
 
     public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
 

@@ -18,7 +18,10 @@ internal static class FeedbackRegistration
         services.TryAddSingleton<IEmailGuardKeyValueStore>(sp => new InMemoryKeyValueStore(
             sp.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value.MaxInMemoryMappings,
             sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton(sp => new EmailGuardFeedback(
+        services.AddOptions<EmailRatioBreakerOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailRatioBreakerOptions>, EmailRatioBreakerOptionsValidator>());
+        EmailGuardConfigurationSections.Bind<EmailRatioBreakerOptions>(services, EmailRatioBreakerOptions.SectionName);
+        services.TryAddSingleton(sp => WithBreakers(sp, new EmailGuardFeedback(
             sp.GetRequiredService<ResilientRateLimitStore>(),
             new ResilientKeyValueStore(
                 sp.GetRequiredService<IEmailGuardKeyValueStore>(),
@@ -29,8 +32,21 @@ internal static class FeedbackRegistration
             sp.GetRequiredService<IOptions<SendGuardOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<EmailGuardFeedback>>(),
-            sp.GetRequiredService<EmailGuardMetrics>()));
+            sp.GetRequiredService<EmailGuardMetrics>())));
         services.TryAddSingleton<IEmailGuardFeedback>(sp => sp.GetRequiredService<EmailGuardFeedback>());
         services.TryAddSingleton<IEmailFeedbackCounts>(sp => sp.GetRequiredService<EmailGuardFeedback>());
+    }
+
+    private static EmailGuardFeedback WithBreakers(IServiceProvider sp, EmailGuardFeedback feedback)
+    {
+        feedback.Breakers = new RatioBreaker(
+            feedback,
+            sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value,
+            sp.GetService<IEmailGuardFlags>(),
+            sp.GetService<IEmailGuardLists>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RatioBreaker>>(),
+            sp.GetRequiredService<EmailGuardMetrics>());
+        return feedback;
     }
 }

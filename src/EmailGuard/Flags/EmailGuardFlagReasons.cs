@@ -12,6 +12,9 @@ public static class EmailGuardFlagReasons
     /// <summary>Recipients complained about the party's mail (marked it as spam).</summary>
     public const string Complaint = "complaint";
 
+    /// <summary>The party's complaint rate crossed a ratio breaker's threshold (recipients mark its mail as spam).</summary>
+    public const string ComplaintRate = "complaint_rate";
+
     /// <summary>An operator flagged the party by hand.</summary>
     public const string Manual = "manual";
 }

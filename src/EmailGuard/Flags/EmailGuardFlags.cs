@@ -22,7 +22,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         _events = new EmailGuardEventRunner(_logger);
     }
 
-    public async ValueTask<EmailGuardFlag> FlagAsync(
+    public ValueTask<EmailGuardFlag> FlagAsync(
         EmailGuardPartyType partyType,
         string partyId,
         string reason,
@@ -30,11 +30,23 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         string? flaggedBy = null,
         IReadOnlyDictionary<string, string>? metadata = null,
         CancellationToken cancellationToken = default)
+        => FlagAsync(partyType, partyId, reason, null, duration, flaggedBy, metadata, cancellationToken);
+
+    /// <summary>Flags with an explicit policy, so a ratio breaker can reduce and then suspend under one reason.</summary>
+    internal async ValueTask<EmailGuardFlag> FlagAsync(
+        EmailGuardPartyType partyType,
+        string partyId,
+        string reason,
+        FlagPolicy? policyOverride,
+        TimeSpan? duration,
+        string? flaggedBy,
+        IReadOnlyDictionary<string, string>? metadata,
+        CancellationToken cancellationToken)
     {
         CheckParty(partyType, partyId);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         reason = reason.Trim();
-        FlagPolicy policy = _options.GetFlagPolicy(reason);
+        FlagPolicy policy = policyOverride ?? _options.GetFlagPolicy(reason);
         TimeSpan length = duration ?? policy.Duration;
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(length, TimeSpan.Zero, nameof(duration));
         DateTimeOffset now = _timeProvider.GetUtcNow();

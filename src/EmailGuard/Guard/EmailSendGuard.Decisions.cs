@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             case RateLimitStatus.StoreUnavailable:
                 return StoreUnavailable(message, decision);
             case RateLimitStatus.AllowedUnguarded:
-                return Unguarded(commit ? Attribute(message) : null);
+                return Unguarded(commit ? Admitted(message) : null);
         }
 
         EmailSendRuleUsage[]? usage = count == 0 ? null : new EmailSendRuleUsage[count];
@@ -50,7 +50,7 @@ internal sealed partial class EmailSendGuard
                 RaiseNearLimit(onNearLimit, message, usage);
             }
 
-            return Allowed(decision, usage, commit ? Attribute(message) : null);
+            return Allowed(decision, usage, commit ? Admitted(message) : null);
         }
 
         int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));

@@ -32,6 +32,12 @@ public sealed class OutboundEmail
     /// <summary>Gets the IP address of the request that triggered the message, when there was one.</summary>
     public IPAddress? ClientIp { get; init; }
 
+    /// <summary>
+    /// Gets the endpoint policy that admitted the request that triggered the message (such as <c>signup</c>), when there
+    /// was one. It travels in the attribution, so a bounce names the policy and the client network it came through.
+    /// </summary>
+    public string? EndpointPolicy { get; init; }
+
     /// <summary>Gets the number of recipients as given, before duplicates are removed.</summary>
     public int RecipientCount => (To?.Count ?? 0) + (Cc?.Count ?? 0) + (Bcc?.Count ?? 0);
 

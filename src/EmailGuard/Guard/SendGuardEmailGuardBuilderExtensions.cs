@@ -47,7 +47,10 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<ITenantLimitProvider>(),
                 sp.GetService<ILogger<EmailSendGuard>>(),
-                sp.GetService<EmailGuardMetrics>()));
+                sp.GetService<EmailGuardMetrics>())
+            {
+                Sends = sp.GetService<EmailGuardFeedback>(),
+            });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
                 sp.GetRequiredService<GuardStateCache>(),

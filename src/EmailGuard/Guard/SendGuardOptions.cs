@@ -137,6 +137,7 @@ public sealed class SendGuardOptions
     {
         [EmailGuardFlagReasons.HighBounceRate] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.Complaint] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
+        [EmailGuardFlagReasons.ComplaintRate] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.Manual] = new() { Suspend = true, Duration = TimeSpan.FromHours(24) },
     };
 

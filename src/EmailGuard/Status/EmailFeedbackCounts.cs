@@ -30,9 +30,27 @@ public sealed class EmailFeedbackCounts
     /// <summary>Gets the unsubscribes reported.</summary>
     public long Unsubscribes { get; init; }
 
+    /// <summary>Gets the messages the guard admitted for the party (counted at admission, on every instance).</summary>
+    public long Sends { get; init; }
+
+    /// <summary>
+    /// Gets the hard-bounce ratio: <see cref="Bounces"/> over <see cref="Sends"/> (or over the bounces, when feedback
+    /// arrived for more mail than was counted, as after a restart of the in-memory store); 0 without sends.
+    /// </summary>
+    public double BounceRate => Ratio(Bounces);
+
+    /// <summary>Gets the complaint ratio: <see cref="Complaints"/> over <see cref="Sends"/>, bounded the same way; 0 without sends.</summary>
+    public double ComplaintRate => Ratio(Complaints);
+
     /// <summary>Gets the rolling window the counts cover.</summary>
     public required TimeSpan Window { get; init; }
 
     /// <summary>Gets the store's clock when it read the counts.</summary>
     public required DateTimeOffset Timestamp { get; init; }
+
+    private double Ratio(long events)
+    {
+        long volume = Math.Max(Sends, Math.Max(Delivered + Bounces, events));
+        return volume == 0 ? 0 : (double)events / volume;
+    }
 }

@@ -1,0 +1,26 @@
+namespace EmailGuard;
+
+/// <summary>The arguments of <see cref="EmailRatioBreakerOptions.OnTripped"/>.</summary>
+public sealed class EmailRatioBreakerArguments
+{
+    /// <summary>Gets the dimension of the party: tenant, user, or client IP (the network).</summary>
+    public required EmailGuardDimension Dimension { get; init; }
+
+    /// <summary>Gets the party: a tenant or user id, or a client network in CIDR notation.</summary>
+    public required string Partition { get; init; }
+
+    /// <summary>Gets the reason: <see cref="EmailGuardFlagReasons.HighBounceRate"/> or <see cref="EmailGuardFlagReasons.ComplaintRate"/>.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Gets what the breaker did.</summary>
+    public required EmailRatioBreakerAction Action { get; init; }
+
+    /// <summary>Gets the counts the breaker decided on.</summary>
+    public required EmailFeedbackCounts Counts { get; init; }
+
+    /// <summary>Gets when the trip ends.</summary>
+    public required DateTimeOffset ExpiresAt { get; init; }
+
+    /// <summary>Gets the endpoint policy of the request that caused the mail, when the attribution names one.</summary>
+    public string? EndpointPolicy { get; init; }
+}

@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The ratio breakers: thresholds on the rolling bounce and complaint ratios (<see cref="IEmailFeedbackCounts"/>) that
+/// flag a tenant or user automatically, and a bounce count that bans a client network at the endpoints. Bound from the
+/// <c>EmailGuard:RatioBreakers</c> configuration section and validated at startup. The ratios cover
+/// <see cref="EmailFeedbackOptions.CountWindow"/>: sends are counted when the guard admits a message, bounces and
+/// complaints when feedback is recorded.
+/// </summary>
+/// <remarks>
+/// The defaults act well before the providers' lines: Amazon SES reviews an account at a 5 % bounce rate and a 0.1 %
+/// complaint rate, and may pause it at 10 % and 0.5 %. See <c>docs/deliverability.md</c>.
+/// </remarks>
+public sealed class EmailRatioBreakerOptions
+{
+    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
+    public const string SectionName = "RatioBreakers";
+
+    /// <summary>Gets or sets whether the breakers act. Off, the ratios are still counted and readable.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets the sends a party must have within the window before its ratios act: one bounce in three sends
+    /// says little. The providers measure over a representative volume in the same way.
+    /// </summary>
+    /// <value>The default value is 50.</value>
+    [Range(1, 10_000_000)]
+    public long MinimumSends { get; set; } = 50;
+
+    /// <summary>Gets or sets the hard-bounce ratio at which a party's limits are reduced (reason <c>high_bounce_rate</c>).</summary>
+    /// <value>The default value is 0.02 (2 %), against SES's 5 % review line.</value>
+    [Range(0.000001, 1.0)]
+    public double BounceRateToReduce { get; set; } = 0.02;
+
+    /// <summary>Gets or sets the hard-bounce ratio at which a party is suspended (reason <c>high_bounce_rate</c>).</summary>
+    /// <value>The default value is 0.04 (4 %).</value>
+    [Range(0.000001, 1.0)]
+    public double BounceRateToSuspend { get; set; } = 0.04;
+
+    /// <summary>Gets or sets the complaint ratio at which a party's limits are reduced (reason <c>complaint_rate</c>).</summary>
+    /// <value>The default value is 0.0005 (0.05 %), against SES's 0.1 % review line and Gmail's 0.1 % target.</value>
+    [Range(0.000001, 1.0)]
+    public double ComplaintRateToReduce { get; set; } = 0.0005;
+
+    /// <summary>Gets or sets the complaint ratio at which a party is suspended (reason <c>complaint_rate</c>).</summary>
+    /// <value>The default value is 0.001 (0.1 %).</value>
+    [Range(0.000001, 1.0)]
+    public double ComplaintRateToSuspend { get; set; } = 0.001;
+
+    /// <summary>Gets or sets the factor applied to a party's limits while its breaker is reduced.</summary>
+    /// <value>The default value is 0.1.</value>
+    [Range(0.000001, 1.0)]
+    public double ReducedLimitFactor { get; set; } = 0.1;
+
+    /// <summary>
+    /// Gets or sets how long a trip lasts (the flag's expiry). Then the breaker is half-open: mail flows again, and the
+    /// next bounce or complaint while the window's ratio is still over a line trips it again at once.
+    /// </summary>
+    /// <value>The default value is 6 hours.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan TripFor { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Gets or sets the hard bounces or complaints of mail caused by requests from one client network (as the
+    /// attribution's <see cref="EmailSendAttribution.ClientNetwork"/> names it) after which that network is put on the
+    /// client-network blocklist, which the endpoint middleware enforces. No minimum volume applies: real people do not
+    /// type addresses that bounce twice. 0 turns this off.
+    /// </summary>
+    /// <value>The default value is 2.</value>
+    [Range(0, 1_000_000)]
+    public int NetworkBouncesToBan { get; set; } = 2;
+
+    /// <summary>Gets or sets how long a client network stays banned after <see cref="NetworkBouncesToBan"/>.</summary>
+    /// <value>The default value is 1 day.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan NetworkBanFor { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>Gets or sets the callback raised when a breaker trips (reduces, suspends, or bans a network).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailRatioBreakerArguments, ValueTask>? OnTripped { get; set; }
+}

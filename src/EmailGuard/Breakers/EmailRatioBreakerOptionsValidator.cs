@@ -1,0 +1,59 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard;
+
+/// <summary>Checks <see cref="EmailRatioBreakerOptions"/> at startup, naming each setting by its full configuration path.</summary>
+internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<EmailRatioBreakerOptions>
+{
+    private const string Root = "EmailGuard:RatioBreakers";
+
+    public ValidateOptionsResult Validate(string? name, EmailRatioBreakerOptions options)
+    {
+        List<string> failures = [];
+        Rate(failures, nameof(options.BounceRateToReduce), options.BounceRateToReduce);
+        Rate(failures, nameof(options.BounceRateToSuspend), options.BounceRateToSuspend);
+        Rate(failures, nameof(options.ComplaintRateToReduce), options.ComplaintRateToReduce);
+        Rate(failures, nameof(options.ComplaintRateToSuspend), options.ComplaintRateToSuspend);
+        Rate(failures, nameof(options.ReducedLimitFactor), options.ReducedLimitFactor);
+        if (options.BounceRateToSuspend < options.BounceRateToReduce)
+        {
+            failures.Add($"{Root}:BounceRateToSuspend must be at least {Root}:BounceRateToReduce.");
+        }
+
+        if (options.ComplaintRateToSuspend < options.ComplaintRateToReduce)
+        {
+            failures.Add($"{Root}:ComplaintRateToSuspend must be at least {Root}:ComplaintRateToReduce.");
+        }
+
+        if (options.MinimumSends is < 1 or > 10_000_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:MinimumSends must be from 1 to 10000000; it is {options.MinimumSends}."));
+        }
+
+        if (options.NetworkBouncesToBan is < 0 or > 1_000_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:NetworkBouncesToBan must be from 0 (off) to 1000000; it is {options.NetworkBouncesToBan}."));
+        }
+
+        Duration(failures, nameof(options.TripFor), options.TripFor);
+        Duration(failures, nameof(options.NetworkBanFor), options.NetworkBanFor);
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    private static void Rate(List<string> failures, string setting, double value)
+    {
+        if (!(value > 0 && value <= 1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:{setting} must be a fraction above 0 and at most 1 (0.02 is 2 %); it is {value}."));
+        }
+    }
+
+    private static void Duration(List<string> failures, string setting, TimeSpan value)
+    {
+        if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromDays(366))
+        {
+            failures.Add($"{Root}:{setting} must be from 1 second to 366 days; it is {value}.");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The ratio breakers. After each recorded hard bounce or complaint, reads the rolling counts of the parties the mail
+/// was attributed to (one store peek), and trips what crossed a line: a tenant or user is flagged (reduced limits, then
+/// suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints enforce. A
+/// trip is a flag or entry with an expiry, so it recovers on every instance at once; then the breaker is half-open,
+/// and the next bad event while the window's ratio is still high trips it again.
+/// </summary>
+internal sealed partial class RatioBreaker
+{
+    private const string By = "emailguard:ratio-breaker";
+
+    private readonly EmailGuardFeedback _feedback;
+    private readonly EmailRatioBreakerOptions _options;
+    private readonly IEmailGuardFlags? _flags;
+    private readonly IEmailGuardLists? _lists;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly EmailGuardMetrics? _metrics;
+
+    public RatioBreaker(
+        EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
+        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics)
+    {
+        _feedback = feedback;
+        _options = options;
+        _flags = flags;
+        _lists = lists;
+        _time = time;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _metrics = metrics;
+    }
+
+    /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
+    public async ValueTask EvaluateAsync(
+        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, CancellationToken cancellationToken)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
+        try
+        {
+            EmailFeedbackCounts[] counts = await _feedback.ReadAsync([.. parties], cancellationToken).ConfigureAwait(false);
+            foreach (EmailFeedbackCounts party in counts)
+            {
+                switch (party.Dimension)
+                {
+                    case EmailGuardDimension.Tenant:
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case EmailGuardDimension.User:
+                        await FlagIfOverAsync(EmailGuardPartyType.User, party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case EmailGuardDimension.ClientIp:
+                        await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case EmailGuardDimension.Global:
+                    case EmailGuardDimension.Sender:
+                    case EmailGuardDimension.Category:
+                        WarnIfOver(party, complaint);
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogEvaluationFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>What a party's ratios call for: the reason and the action, or <see cref="EmailRatioBreakerAction.None"/>.</summary>
+    internal (string Reason, EmailRatioBreakerAction Action) Judge(EmailFeedbackCounts counts, bool complaint)
+    {
+        if (Math.Max(counts.Sends, counts.Delivered + counts.Bounces) < _options.MinimumSends)
+        {
+            return (string.Empty, EmailRatioBreakerAction.None);
+        }
+
+        (string reason, double rate, double reduce, double suspend) = complaint
+            ? (EmailGuardFlagReasons.ComplaintRate, counts.ComplaintRate, _options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
+            : (EmailGuardFlagReasons.HighBounceRate, counts.BounceRate, _options.BounceRateToReduce, _options.BounceRateToSuspend);
+        EmailRatioBreakerAction action = rate >= suspend ? EmailRatioBreakerAction.Suspended
+            : rate >= reduce ? EmailRatioBreakerAction.Reduced
+            : EmailRatioBreakerAction.None;
+        return (reason, action);
+    }
+
+    private async ValueTask FlagIfOverAsync(
+        EmailGuardPartyType partyType, EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
+    {
+        (string reason, EmailRatioBreakerAction action) = Judge(counts, complaint);
+        if (action == EmailRatioBreakerAction.None || _flags is null || counts.Partition is not { } party)
+        {
+            return;
+        }
+
+        // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
+        DateTimeOffset now = _time.GetUtcNow();
+        foreach (EmailGuardFlag active in await _flags.GetActiveFlagsAsync(partyType, party, cancellationToken).ConfigureAwait(false))
+        {
+            if (string.Equals(active.Reason, reason, StringComparison.OrdinalIgnoreCase) && active.IsActive(now)
+                && (active.Suspend || action == EmailRatioBreakerAction.Reduced))
+            {
+                return;
+            }
+        }
+
+        bool suspend = action == EmailRatioBreakerAction.Suspended;
+        var policy = new FlagPolicy { Suspend = suspend, LimitFactor = _options.ReducedLimitFactor, Duration = _options.TripFor };
+        Dictionary<string, string> metadata = new(StringComparer.Ordinal)
+        {
+            ["bounce_rate"] = counts.BounceRate.ToString("0.####", CultureInfo.InvariantCulture),
+            ["complaint_rate"] = counts.ComplaintRate.ToString("0.#####", CultureInfo.InvariantCulture),
+            ["sends"] = counts.Sends.ToString(CultureInfo.InvariantCulture),
+        };
+        EmailGuardFlag flag = _flags is EmailGuardFlags concrete
+            ? await concrete.FlagAsync(partyType, party, reason, policy, _options.TripFor, By, metadata, cancellationToken).ConfigureAwait(false)
+            : await _flags.FlagAsync(partyType, party, reason, _options.TripFor, By, metadata, cancellationToken).ConfigureAwait(false);
+        await TrippedAsync(counts, reason, action, flag.ExpiresAt, attribution).ConfigureAwait(false);
+    }
+
+    private async ValueTask BanIfOverAsync(EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
+    {
+        long bad = complaint ? counts.Complaints : counts.Bounces;
+        if (_options.NetworkBouncesToBan == 0 || bad < _options.NetworkBouncesToBan || _lists is null || counts.Partition is not { } network)
+        {
+            return;
+        }
+
+        string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
+        EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
+        if (existing is not null)
+        {
+            return;
+        }
+
+        EmailGuardListEntry entry = await _lists.AddAsync(
+            EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, By, _options.NetworkBanFor, cancellationToken).ConfigureAwait(false);
+        await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
+    }
+
+    private void WarnIfOver(EmailFeedbackCounts counts, bool complaint)
+    {
+        (string reason, EmailRatioBreakerAction action) = Judge(counts, complaint);
+        if (action != EmailRatioBreakerAction.None)
+        {
+            LogRatioHigh(_logger, counts.Dimension, reason, counts.BounceRate, counts.ComplaintRate, counts.Sends);
+        }
+    }
+
+    private async ValueTask TrippedAsync(EmailFeedbackCounts counts, string reason, EmailRatioBreakerAction action, DateTimeOffset expiresAt, EmailSendAttribution attribution)
+    {
+        LogTripped(_logger, counts.Dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
+        _metrics?.RecordBreakerTrip(DimensionName(counts.Dimension), reason, ActionName(action));
+        if (_options.OnTripped is { } onTripped)
+        {
+            try
+            {
+                await onTripped(new EmailRatioBreakerArguments
+                {
+                    Dimension = counts.Dimension,
+                    Partition = counts.Partition!,
+                    Reason = reason,
+                    Action = action,
+                    Counts = counts,
+                    ExpiresAt = expiresAt,
+                    EndpointPolicy = attribution.EndpointPolicy,
+                }).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                LogCallbackFailed(_logger, ex);
+            }
+        }
+    }
+
+    private static string DimensionName(EmailGuardDimension dimension) => dimension switch
+    {
+        EmailGuardDimension.Tenant => "tenant",
+        EmailGuardDimension.User => "user",
+        _ => "client_ip",
+    };
+
+    private static string ActionName(EmailRatioBreakerAction action) => action switch
+    {
+        EmailRatioBreakerAction.Reduced => "reduced",
+        EmailRatioBreakerAction.Suspended => "suspended",
+        _ => "network_banned",
+    };
+
+    [LoggerMessage(EventId = 2101, EventName = "RatioBreakerTripped", Level = LogLevel.Warning,
+        Message = "A ratio breaker tripped for a {Dimension} ({Reason}): {Action}, at a bounce rate of {BounceRate:P2} and a complaint rate of {ComplaintRate:P3} over {Sends} sends, until {ExpiresAt:O}.")]
+    private static partial void LogTripped(
+        ILogger logger, EmailGuardDimension dimension, string reason, EmailRatioBreakerAction action, double bounceRate, double complaintRate, long sends, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 2102, EventName = "RatioHigh", Level = LogLevel.Warning,
+        Message = "The {Dimension} ratios are over a breaker's line ({Reason}): a bounce rate of {BounceRate:P2} and a complaint rate of {ComplaintRate:P3} over {Sends} sends.")]
+    private static partial void LogRatioHigh(ILogger logger, EmailGuardDimension dimension, string reason, double bounceRate, double complaintRate, long sends);
+
+    [LoggerMessage(EventId = 2103, EventName = "RatioBreakerEvaluationFailed", Level = LogLevel.Warning,
+        Message = "The ratio breakers could not be evaluated; the next bounce or complaint tries again.")]
+    private static partial void LogEvaluationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 2104, EventName = "RatioBreakerCallbackFailed", Level = LogLevel.Warning,
+        Message = "An OnTripped callback of the ratio breakers threw; the trip stands.")]
+    private static partial void LogCallbackFailed(ILogger logger, Exception exception);
+}

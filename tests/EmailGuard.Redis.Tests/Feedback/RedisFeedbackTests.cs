@@ -1,0 +1,267 @@
+using System.Net;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Feedback;
+
+/// <summary>Feedback shared by app instances through one Redis: dedup, attribution and suppression across instances.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly List<ServiceProvider> _instances = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (ServiceProvider instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Record_FiftyConcurrentDeliveriesOverFiveMultiplexers_RecordOnce()
+    {
+        int suppressed = 0;
+        ServiceProvider[] instances = [.. Enumerable.Range(0, 5).Select(_ => Instance(feedback: o => o.Events.OnSuppressed = _ =>
+        {
+            Interlocked.Increment(ref suppressed);
+            return ValueTask.CompletedTask;
+        }))];
+        EmailFeedbackEvent complaint = new()
+        {
+            Provider = "sendgrid",
+            ProviderEventId = "sg-event-1",
+            Recipient = "angry@example.com",
+            Kind = EmailFeedbackKind.Complained,
+            Attribution = new EmailSendAttribution { TenantId = "acme" },
+        };
+        using Barrier barrier = new(50);
+
+        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+        {
+            barrier.SignalAndWait(TimeSpan.FromSeconds(30));
+            return await instances[i % 5].GetRequiredService<IEmailGuardFeedback>().RecordAsync(complaint);
+        })));
+
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Recorded).Should().Be(1);
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Duplicate).Should().Be(49);
+        suppressed.Should().Be(1);
+        (await instances[3].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme")).Complaints.Should().Be(1);
+        (await instances[4].GetRequiredService<IEmailGuardLists>().CountByReasonAsync(EmailGuardListKind.Blocklist))
+            .Should().BeEquivalentTo(new Dictionary<string, int> { ["complaint"] = 1 });
+    }
+
+    [Fact]
+    public async Task Record_MessageSentByOneInstance_FedBackToAnother_ReachesTheRightParties()
+    {
+        ServiceProvider sending = Instance(more: s => s.AddSingleton<IEmailTransport>(new IdTransport("0100018c-ses-id")));
+        ServiceProvider receiving = Instance();
+        OutboundEmail mail = new()
+        {
+            To = ["ghost@example.com"],
+            Sender = "noreply@app.example",
+            TenantId = "trial-tenant",
+            UserId = "bot-user",
+            Category = "signup",
+            ClientIp = IPAddress.Parse("2001:db8:1:2::9"),
+        };
+
+        GuardedSendResult sent = await sending.GetRequiredService<IGuardedEmailSender>().TrySendAsync(mail, new EmailContent { Subject = "Confirm" });
+        EmailFeedbackResult result = await receiving.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "sns-1",
+            ProviderMessageId = "0100018c-ses-id",
+            Recipient = "ghost@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+        });
+
+        sent.Sent.Should().BeTrue();
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        result.Attribution.Should().BeEquivalentTo(sent.Decision.Attribution);
+        result.Attribution!.TenantId.Should().Be("trial-tenant");
+        result.Attribution.UserId.Should().Be("bot-user");
+        result.Attribution.ClientNetwork.Should().Be("2001:db8:1:2::/64");
+        IReadOnlyList<EmailFeedbackCounts> counts = await sending.GetRequiredService<IEmailFeedbackCounts>().GetStatusAsync(new EmailGuardStatusQuery
+        {
+            TenantId = "trial-tenant",
+            UserId = "bot-user",
+            ClientIp = IPAddress.Parse("2001:db8:1:2:ffff::1"),
+        });
+        counts.Select(c => (c.Dimension, c.Bounces)).Should().Equal(
+            (EmailGuardDimension.Global, 1L), (EmailGuardDimension.Tenant, 1L), (EmailGuardDimension.User, 1L), (EmailGuardDimension.ClientIp, 1L));
+    }
+
+    [Fact]
+    public async Task Record_EchoedTagsOnly_ReachTheRightPartiesOnAnotherInstance()
+    {
+        ServiceProvider sending = Instance();
+        ServiceProvider receiving = Instance();
+        EmailSendDecision decision = await sending.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail
+        {
+            To = ["ghost@example.com"],
+            TenantId = "acme",
+            UserId = "u1",
+            ClientIp = IPAddress.Parse("198.51.100.23"),
+        });
+        IReadOnlyDictionary<string, string> echoed = EmailFeedbackTags.Write(decision.Attribution!);
+        EmailFeedbackTags.TryRead(echoed, out EmailSendAttribution? attribution).Should().BeTrue();
+
+        await receiving.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "mailgun",
+            ProviderEventId = "mg-1",
+            Recipient = "ghost@example.com",
+            Kind = EmailFeedbackKind.Complained,
+            Attribution = attribution,
+        });
+
+        (await sending.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.ClientIp, "198.51.100.23/32")).Complaints.Should().Be(1);
+        (await sending.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.User, "u1")).Complaints.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Suppression_NextCheckOnTheRecordingInstance_AndOthersAtTheirRefresh()
+    {
+        ServiceProvider recording = Instance();
+        ServiceProvider other = Instance();
+        OutboundEmail mail = new() { To = ["victim@example.com"], TenantId = "acme", Category = "newsletter" };
+        (await other.GetRequiredService<IEmailSendGuard>().CheckAsync(mail)).IsAllowed.Should().BeTrue();
+
+        await recording.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "postmark",
+            ProviderEventId = "pm-1",
+            Recipient = "victim@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+        });
+
+        (await recording.GetRequiredService<IEmailSendGuard>().CheckAsync(mail)).Reason.Should().Be(EmailSendReason.Blocklisted,
+            "the instance that recorded the bounce reloads its lists at once, although its refresh interval is an hour");
+        _time.Advance(TimeSpan.FromHours(1));
+        await other.GetRequiredService<GuardStateCache>().StartRefresh();
+        (await other.GetRequiredService<IEmailSendGuard>().CheckAsync(mail)).Reason.Should().Be(EmailSendReason.Blocklisted);
+    }
+
+    [Fact]
+    public async Task Unsubscribe_OnRedis_SuppressesTheCategoryAtTheNextCheck()
+    {
+        ServiceProvider app = Instance();
+        IEmailSendGuard guard = app.GetRequiredService<IEmailSendGuard>();
+
+        await app.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "sendgrid",
+            ProviderEventId = "sg-u-1",
+            Recipient = "reader@example.com",
+            Kind = EmailFeedbackKind.Unsubscribed,
+            Category = "Newsletter",
+        });
+
+        (await guard.CheckAsync(new OutboundEmail { To = ["reader@example.com"], Category = "newsletter" })).Reason.Should().Be(EmailSendReason.Blocklisted);
+        (await guard.CheckAsync(new OutboundEmail { To = ["reader@example.com"], Category = "password-reset" })).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task TransientBounces_FromThreeInstances_SuppressAtTheThird()
+    {
+        ServiceProvider[] instances = [Instance(), Instance(), Instance()];
+        EmailFeedbackResult[] results = new EmailFeedbackResult[3];
+
+        for (int i = 0; i < 3; i++)
+        {
+            results[i] = await instances[i].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"soft-{i}",
+                Recipient = "full-mailbox@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Transient,
+            });
+        }
+
+        results.Select(r => r.SuppressionReason).Should().Equal(null, null, EmailFeedbackSuppressionReasons.TransientBounces);
+    }
+
+    [Fact]
+    public async Task Track_MappingKey_HasATtlOfTheAttributionLifetime()
+    {
+        ServiceProvider app = Instance();
+
+        await app.GetRequiredService<IEmailGuardFeedback>().TrackAsync("msg-ttl", new EmailSendAttribution { TenantId = "acme" });
+
+        IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(Admin, _prefix + "{kv:");
+        keys.Should().ContainSingle();
+        keys[0].Ttl.Should().NotBeNull();
+        keys[0].Ttl!.Value.Should().BeGreaterThan(TimeSpan.FromDays(13)).And.BeLessThanOrEqualTo(TimeSpan.FromDays(14));
+        ((string)keys[0].Key!).Should().NotContain("msg-ttl", "message ids are hashed");
+    }
+
+    [Fact]
+    public async Task Keys_EveryFeedbackKey_HasATtl()
+    {
+        ServiceProvider app = Instance();
+        IEmailGuardFeedback feedback = app.GetRequiredService<IEmailGuardFeedback>();
+        await feedback.TrackAsync("m1", new EmailSendAttribution { TenantId = "acme", UserId = "u" });
+        await feedback.RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "e1",
+            ProviderMessageId = "m1",
+            Recipient = "a@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Transient,
+        });
+
+        IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(Admin, _prefix);
+        keys.Where(k => !((string)k.Key!).Contains("guard}", StringComparison.Ordinal)).Should().HaveCountGreaterThan(4)
+            .And.OnlyContain(k => k.Ttl != null, "every counter, dedup and mapping key expires");
+    }
+
+    private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
+
+    private ServiceProvider Instance(Action<EmailFeedbackOptions>? feedback = null, Action<IServiceCollection>? more = null)
+    {
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(_time);
+        if (feedback is not null)
+        {
+            services.Configure(feedback);
+        }
+
+        more?.Invoke(services);
+        services.AddEmailGuard()
+            .AddRedisStore(o =>
+            {
+                o.KeyPrefix = _prefix;
+                o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+            })
+            .AddSendGuard(o => o.StateRefreshInterval = TimeSpan.FromHours(1));
+        if (more is not null)
+        {
+            services.AddEmailGuard().AddGuardedEmailSender();
+        }
+
+        ServiceProvider provider = services.BuildServiceProvider();
+        _instances.Add(provider);
+        return provider;
+    }
+
+    private sealed class IdTransport(string messageId) : IEmailTransport
+    {
+        public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+        public ValueTask<string?> SendAndGetMessageIdAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+            => ValueTask.FromResult<string?>(messageId);
+    }
+}

@@ -1,0 +1,214 @@
+using System.Diagnostics.Metrics;
+using EmailGuard.Tests.Feedback;
+using EmailGuard.Tests.Resilience;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
+namespace EmailGuard.Tests.Breakers;
+
+public sealed class RatioBreakerTests
+{
+    private static FeedbackTestApp App(
+        Action<EmailRatioBreakerOptions>? breakers = null, List<EmailRatioBreakerArguments>? trips = null, IMeterFactory? meterFactory = null) => new(
+        guard: o => o.Tenant.Add(RateLimitRule.PerHour(1_000)),
+        more: s =>
+        {
+            if (meterFactory is not null)
+            {
+                s.AddSingleton(meterFactory);
+            }
+
+            s.Configure<EmailRatioBreakerOptions>(o =>
+        {
+            o.MinimumSends = 20;
+            o.BounceRateToReduce = 0.02;
+            o.BounceRateToSuspend = 0.04;
+            o.TripFor = TimeSpan.FromHours(6);
+            o.NetworkBouncesToBan = 0;
+            if (trips is not null)
+            {
+                o.OnTripped = args =>
+                {
+                    trips.Add(args);
+                    return ValueTask.CompletedTask;
+                };
+            }
+
+            breakers?.Invoke(o);
+        });
+        });
+
+    private static async Task SendAsync(FeedbackTestApp app, int count, string prefix = "r")
+    {
+        for (int i = 0; i < count; i++)
+        {
+            (await app.CheckAsync($"{prefix}{i}@example.com")).IsAllowed.Should().BeTrue();
+        }
+    }
+
+    private static EmailSendAttribution Attribution(string? network = null, string? policy = null)
+        => new() { TenantId = "acme", UserId = "user-42", Category = "signup", ClientNetwork = network, EndpointPolicy = policy };
+
+    private static Task<EmailFeedbackResult> BounceAsync(FeedbackTestApp app, string id, EmailSendAttribution? attribution = null)
+        => app.Feedback.RecordAsync(FeedbackTestApp.Event(id, recipient: id + "@example.com", attribution: attribution ?? Attribution())).AsTask();
+
+    [Fact]
+    public async Task Counts_SendsAtAdmission_AndRatiosOverThem()
+    {
+        await using FeedbackTestApp app = App();
+        await SendAsync(app, 40);
+        await BounceAsync(app, "b1");
+
+        EmailFeedbackCounts tenant = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        EmailFeedbackCounts network = await app.Counts.GetAsync(EmailGuardDimension.ClientIp, "203.0.113.7");
+        EmailFeedbackCounts global = (await app.Counts.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" }))[0];
+
+        tenant.Sends.Should().Be(40);
+        tenant.Bounces.Should().Be(1);
+        tenant.BounceRate.Should().Be(1.0 / 40);
+        network.Sends.Should().Be(40);
+        global.Sends.Should().Be(40);
+        global.BounceRate.Should().Be(1.0 / 40);
+    }
+
+    [Fact]
+    public async Task Breaker_BelowMinimumSends_DoesNotTripWhateverTheRatio()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(trips: trips);
+        await SendAsync(app, 19);
+        for (int i = 0; i < 10; i++)
+        {
+            await BounceAsync(app, "b" + i);
+        }
+
+        trips.Should().BeEmpty();
+        (await app.Services.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme")).Should().BeEmpty();
+        (await app.CheckAsync("more@example.com")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Breaker_BounceRate_ReducesThenSuspends_RaisesEventsAndMeters()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        using TestMeterFactory meterFactory = new();
+        await using FeedbackTestApp app = App(trips: trips, meterFactory: meterFactory);
+        using MetricCollector<long> meter = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.BreakerTripsInstrument);
+        IEmailGuardFlags flags = app.Services.GetRequiredService<IEmailGuardFlags>();
+        await SendAsync(app, 100);
+
+        await BounceAsync(app, "b1");
+        trips.Should().BeEmpty("1 % is under the 2 % line");
+        await BounceAsync(app, "b2");
+        trips.Select(t => (t.Dimension, t.Action, t.Reason)).Should().Equal(
+            (EmailGuardDimension.Tenant, EmailRatioBreakerAction.Reduced, EmailGuardFlagReasons.HighBounceRate),
+            (EmailGuardDimension.User, EmailRatioBreakerAction.Reduced, EmailGuardFlagReasons.HighBounceRate));
+        EmailGuardFlag reduced = (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme")).Should().ContainSingle().Subject;
+        reduced.Suspend.Should().BeFalse();
+        reduced.LimitFactor.Should().Be(0.1);
+        reduced.ExpiresAt.Should().Be(app.Time.GetUtcNow() + TimeSpan.FromHours(6));
+
+        await BounceAsync(app, "b3");
+        trips.Should().HaveCount(2, "3 % is still the reduced level, and a trip is not re-raised per bounce");
+        await BounceAsync(app, "b4");
+        trips.Skip(2).Select(t => (t.Dimension, t.Action)).Should().Equal(
+            (EmailGuardDimension.Tenant, EmailRatioBreakerAction.Suspended), (EmailGuardDimension.User, EmailRatioBreakerAction.Suspended));
+        trips[^1].Counts.BounceRate.Should().Be(0.04);
+
+        EmailSendDecision denied = await app.CheckAsync("next@example.com");
+        denied.Reason.Should().Be(EmailSendReason.Suspended);
+        denied.Detail.Should().Contain(EmailGuardFlagReasons.HighBounceRate);
+        meter.GetMeasurementSnapshot().EvaluateAsCounter().Should().Be(4);
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 2101).Should().Be(4);
+    }
+
+    [Fact]
+    public async Task Breaker_AfterTripFor_RecoversHalfOpen_AndTripsAgainOnTheNextBounceWhileTheRatioIsHigh()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(trips: trips);
+        await SendAsync(app, 50);
+        await BounceAsync(app, "b1");
+        trips.Select(t => t.Action).Should().Equal([EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Reduced], "1 in 50 is 2 %");
+        await BounceAsync(app, "b2");
+        trips.Skip(2).Select(t => t.Action).Should().Equal([EmailRatioBreakerAction.Suspended, EmailRatioBreakerAction.Suspended], "2 in 50 is 4 %");
+        (await app.CheckAsync("held@example.com")).Reason.Should().Be(EmailSendReason.Suspended);
+
+        app.Time.Advance(TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
+        (await app.CheckAsync("probe@example.com")).IsAllowed.Should().BeTrue("the trip expired: half-open");
+
+        await BounceAsync(app, "b3");
+        trips.Should().HaveCount(6, "the window still holds a high ratio, so the probe's bounce trips it again");
+        trips.Skip(4).Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Suspended, EmailRatioBreakerAction.Suspended);
+        (await app.CheckAsync("held-again@example.com")).Reason.Should().Be(EmailSendReason.Suspended);
+    }
+
+    [Fact]
+    public async Task Breaker_ComplaintRate_TripsWithItsOwnReason()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(
+            o =>
+            {
+                o.ComplaintRateToReduce = 0.01;
+                o.ComplaintRateToSuspend = 0.02;
+            },
+            trips);
+        await SendAsync(app, 100);
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("c1", EmailFeedbackKind.Complained, recipient: "c1@example.com", attribution: Attribution()));
+
+        trips.Select(t => (t.Dimension, t.Action, t.Reason)).Should().Equal(
+            (EmailGuardDimension.Tenant, EmailRatioBreakerAction.Reduced, EmailGuardFlagReasons.ComplaintRate),
+            (EmailGuardDimension.User, EmailRatioBreakerAction.Reduced, EmailGuardFlagReasons.ComplaintRate));
+        (await app.Services.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme"))
+            .Should().ContainSingle().Which.Reason.Should().Be("complaint_rate");
+    }
+
+    [Fact]
+    public async Task Breaker_Disabled_CountsButNeverTrips()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(o => o.Enabled = false, trips);
+        await SendAsync(app, 20);
+        for (int i = 0; i < 5; i++)
+        {
+            await BounceAsync(app, "b" + i);
+        }
+
+        trips.Should().BeEmpty();
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(5);
+    }
+
+    [Fact]
+    public async Task CrossLayer_NetworkWhoseSignupMailBouncedTwice_IsBlocklistedForADay()
+    {
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(o => o.NetworkBouncesToBan = 2, trips);
+        EmailSendAttribution fromBot = Attribution("198.51.100.9/32", "signup");
+
+        await BounceAsync(app, "b1", fromBot);
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.9/32")).Should().BeNull("one bounce is a typo");
+        await BounceAsync(app, "b2", fromBot);
+
+        EmailGuardListEntry ban = (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.9/32"))!;
+        ban.Should().NotBeNull();
+        ban.Reason.Should().Be(EmailGuardFlagReasons.HighBounceRate);
+        ban.ExpiresAt.Should().Be(app.Time.GetUtcNow() + TimeSpan.FromDays(1));
+        EmailRatioBreakerArguments trip = trips.Should().ContainSingle().Subject;
+        trip.Action.Should().Be(EmailRatioBreakerAction.NetworkBanned);
+        trip.EndpointPolicy.Should().Be("signup");
+        trip.Partition.Should().Be("198.51.100.9/32");
+
+        await BounceAsync(app, "b3", fromBot);
+        trips.Should().ContainSingle("an existing ban is not re-added per bounce");
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.10/32")).Should().BeNull("the neighbour is another network");
+    }
+
+    [Fact]
+    public async Task Validation_SuspendBelowReduce_FailsAtStartWithThePath()
+    {
+        await using FeedbackTestApp app = App(o => o.BounceRateToSuspend = 0.01);
+        Action act = () => app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value.ToString();
+        act.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().WithMessage("*EmailGuard:RatioBreakers:BounceRateToSuspend*");
+    }
+}

@@ -1,0 +1,382 @@
+using System.Diagnostics.Metrics;
+using System.Net;
+using EmailGuard.Testing.Stores;
+using EmailGuard.Tests.Resilience;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Tests.Feedback;
+
+public sealed class EmailGuardFeedbackTests
+{
+    [Fact]
+    public async Task Record_SameEventTwice_SecondIsDuplicateAndCountsOnce()
+    {
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution attribution = new() { TenantId = "acme" };
+
+        EmailFeedbackResult first = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered, attribution: attribution));
+        EmailFeedbackResult second = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered, attribution: attribution));
+        EmailFeedbackResult otherProvider = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered, attribution: attribution, provider: "mailgun"));
+
+        first.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        second.Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
+        otherProvider.Outcome.Should().Be(EmailFeedbackOutcome.Recorded, "event ids are unique per provider only");
+        EmailFeedbackCounts tenant = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        tenant.Delivered.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Record_DuplicateWithinTheWindow_IsDuplicateAndAfterItIsNew()
+    {
+        await using FeedbackTestApp app = new(o => o.DeduplicationWindow = TimeSpan.FromHours(1));
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        app.Time.Advance(TimeSpan.FromMinutes(59));
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered))).Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
+        app.Time.Advance(TimeSpan.FromHours(2));
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+    }
+
+    [Fact]
+    public async Task Record_DuplicateOfAHardBounce_SuppressesOnceAndRaisesOnce()
+    {
+        int bounces = 0;
+        int suppressed = 0;
+        await using FeedbackTestApp app = new(o =>
+        {
+            o.Events.OnBounce = _ =>
+            {
+                bounces++;
+                return ValueTask.CompletedTask;
+            };
+            o.Events.OnSuppressed = _ =>
+            {
+                suppressed++;
+                return ValueTask.CompletedTask;
+            };
+        });
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+
+        bounces.Should().Be(1);
+        suppressed.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Bounces.Should().Be(1);
+    }
+
+    public static TheoryData<string, EmailFeedbackEvent> InvalidEvents => new()
+    {
+        { "Provider", FeedbackTestApp.Event("e", provider: "") },
+        { "Provider", FeedbackTestApp.Event("e", provider: "SES") },
+        { "Provider", FeedbackTestApp.Event("e", provider: "ses\nforged") },
+        { "Provider", FeedbackTestApp.Event("e", provider: new string('a', 33)) },
+        { "ProviderEventId", FeedbackTestApp.Event(" ") },
+        { "ProviderEventId", FeedbackTestApp.Event(new string('x', 1025)) },
+        { "ProviderMessageId", FeedbackTestApp.Event("e", messageId: "") },
+        { "Recipient", FeedbackTestApp.Event("e", recipient: "not an address") },
+        { "Kind", FeedbackTestApp.Event("e", kind: EmailFeedbackKind.None) },
+        { "Kind", FeedbackTestApp.Event("e", kind: (EmailFeedbackKind)42) },
+        { "BounceType", FeedbackTestApp.Event("e", bounce: EmailBounceType.None) },
+        { "BounceType", FeedbackTestApp.Event("e", bounce: (EmailBounceType)9) },
+        { "BounceType", new EmailFeedbackEvent { Provider = "ses", ProviderEventId = "e", Recipient = "a@example.com", Kind = EmailFeedbackKind.Complained, BounceType = EmailBounceType.Permanent } },
+        { "Category", FeedbackTestApp.Event("e", kind: EmailFeedbackKind.Unsubscribed, category: new string('c', 257)) },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvalidEvents))]
+    public async Task Record_InvalidEvent_ThrowsArgumentExceptionNamingTheFieldAndRecordsNothing(string field, EmailFeedbackEvent feedback)
+    {
+        await using FeedbackTestApp app = new();
+
+        Func<Task> record = async () => await app.Feedback.RecordAsync(feedback);
+
+        (await record.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain(field);
+        EmailFeedbackCounts global = await app.Counts.GetAsync(EmailGuardDimension.Global, null);
+        (global.Delivered + global.Bounces + global.TransientBounces + global.Complaints + global.Unsubscribes).Should().Be(0);
+        (await app.Lists.CountByReasonAsync(EmailGuardListKind.Blocklist)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Record_StoreDown_AnswersStoreUnavailableAndNothingIsRemembered()
+    {
+        SwitchableRateLimitStore? store = null;
+        await using FeedbackTestApp app = new(more: s => s.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp =>
+            store = new SwitchableRateLimitStore(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), sp.GetRequiredService<TimeProvider>())))));
+        _ = app.Feedback;
+        store!.Down = true;
+
+        EmailFeedbackResult down = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        store.Down = false;
+        EmailFeedbackResult retried = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+
+        down.Outcome.Should().Be(EmailFeedbackOutcome.StoreUnavailable);
+        retried.Outcome.Should().Be(EmailFeedbackOutcome.Recorded, "the failed delivery left no dedup mark behind");
+        retried.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+    }
+
+    [Fact]
+    public async Task Record_StoreHangs_AnswersStoreUnavailableAfterTheTimeout()
+    {
+        await using FeedbackTestApp app = new(more: s =>
+        {
+            s.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(new HangingRateLimitStore()));
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromMilliseconds(200));
+        });
+
+        ValueTask<EmailFeedbackResult> pending = app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        pending.IsCompleted.Should().BeFalse();
+        app.Time.Advance(TimeSpan.FromMilliseconds(200));
+        EmailFeedbackResult result = await pending.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.StoreUnavailable);
+    }
+
+    [Fact]
+    public async Task Record_StoreUnavailable_IsLoggedWithItsEventId()
+    {
+        SwitchableRateLimitStore? store = null;
+        await using FeedbackTestApp app = new(more: s => s.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp =>
+            store = new SwitchableRateLimitStore(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), sp.GetRequiredService<TimeProvider>())))));
+        _ = app.Feedback;
+        store!.Down = true;
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1702);
+    }
+
+    [Fact]
+    public async Task Check_Allowed_ExposesAnAttributionWithAUniqueSendId()
+    {
+        await using FeedbackTestApp app = new(guard: o => o.IPv6PrefixLength = 56);
+
+        EmailSendDecision first = await app.CheckAsync("a@example.com");
+        EmailSendDecision second = await app.CheckAsync("a@example.com");
+        EmailSendDecision v6 = await app.Guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], ClientIp = IPAddress.Parse("2001:db8:1:2ff::9") });
+        EmailSendDecision peek = await app.Guard.PeekAsync(FeedbackTestApp.Mail("a@example.com"));
+
+        first.Attribution.Should().BeEquivalentTo(new EmailSendAttribution
+        {
+            SendId = first.Attribution!.SendId,
+            TenantId = "acme",
+            UserId = "user-42",
+            Sender = "noreply@app.example",
+            Category = "signup",
+            ClientNetwork = "203.0.113.7/32",
+        });
+        first.Attribution.SendId.Should().HaveLength(16);
+        second.Attribution!.SendId.Should().NotBe(first.Attribution.SendId);
+        v6.Attribution!.ClientNetwork.Should().Be("2001:db8:1:200::/56");
+        peek.Attribution.Should().BeNull("a peek admits nothing");
+    }
+
+    [Fact]
+    public async Task Check_Denied_HasNoAttribution()
+    {
+        await using FeedbackTestApp app = new(guard: o => o.Recipient.Add(RateLimitRule.PerHour(1)));
+        await app.CheckAsync("a@example.com");
+
+        EmailSendDecision denied = await app.CheckAsync("a@example.com");
+
+        denied.IsAllowed.Should().BeFalse();
+        denied.Attribution.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Record_ByTrackedMessageId_ChargesTheTrackedParties()
+    {
+        await using FeedbackTestApp app = new();
+        EmailSendDecision decision = await app.CheckAsync("victim@example.com");
+        await app.Feedback.TrackAsync("ses-msg-1", decision.Attribution!);
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "ses-msg-1"));
+
+        result.Attribution.Should().BeEquivalentTo(decision.Attribution);
+        IReadOnlyList<EmailFeedbackCounts> status = await app.Counts.GetStatusAsync(new EmailGuardStatusQuery
+        {
+            TenantId = "acme",
+            UserId = "user-42",
+            Sender = "noreply@APP.example",
+            Category = "SIGNUP",
+            ClientIp = IPAddress.Parse("203.0.113.7"),
+        });
+        status.Select(c => (c.Dimension, c.Partition, c.Bounces)).Should().Equal(
+            (EmailGuardDimension.Global, null, 1L),
+            (EmailGuardDimension.Tenant, "acme", 1L),
+            (EmailGuardDimension.User, "user-42", 1L),
+            (EmailGuardDimension.Sender, "noreply@app.example", 1L),
+            (EmailGuardDimension.Category, "signup", 1L),
+            (EmailGuardDimension.ClientIp, "203.0.113.7/32", 1L));
+        status.Should().OnlyContain(c => c.Delivered == 0 && c.Complaints == 0 && c.TransientBounces == 0 && c.Window == TimeSpan.FromDays(1));
+    }
+
+    [Fact]
+    public async Task Record_UnknownMessageIdAndNoTags_CountsForAllMailOnly()
+    {
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained, messageId: "unknown"));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        result.Attribution.Should().BeNull();
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Complaints.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Complaints.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Record_HostileAttributionValues_AreNotCountedAndDoNotThrow()
+    {
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution hostile = new() { TenantId = "acme", Sender = "not an address", ClientNetwork = "10.0.0.1/99", Category = new string('x', 300) };
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", attribution: hostile));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+        Func<Task> badNetwork = async () => await app.Counts.GetAsync(EmailGuardDimension.ClientIp, "10.0.0.1/99");
+        await badNetwork.Should().ThrowAsync<ArgumentException>();
+        Func<Task> badDimension = async () => await app.Counts.GetAsync(EmailGuardDimension.Recipient, "a@example.com");
+        await badDimension.Should().ThrowAsync<ArgumentException>();
+    }
+
+    [Fact]
+    public async Task Counts_OutsideTheWindow_AreGone()
+    {
+        await using FeedbackTestApp app = new(o => o.CountWindow = TimeSpan.FromHours(1));
+        EmailSendAttribution attribution = new() { TenantId = "acme" };
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Delivered, attribution: attribution));
+        app.Time.Advance(TimeSpan.FromMinutes(30));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", EmailFeedbackKind.Delivered, attribution: attribution));
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Delivered.Should().Be(2);
+
+        app.Time.Advance(TimeSpan.FromMinutes(70));
+
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Delivered.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Metric_EachRecording_IsCountedByProviderKindAndOutcome()
+    {
+        using TestMeterFactory meterFactory = new();
+        await using FeedbackTestApp app = new(more: s => s.AddSingleton<IMeterFactory>(meterFactory));
+        using MetricCollector<long> feedback = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.FeedbackInstrument);
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", EmailFeedbackKind.Complained, provider: "mailgun"));
+
+        feedback.GetMeasurementSnapshot()
+            .Select(m => ((string?)m.Tags["emailguard.feedback.provider"], (string?)m.Tags["emailguard.feedback.kind"], (string?)m.Tags["emailguard.outcome"], m.Value))
+            .Should().Equal(("ses", "bounced", "recorded", 1L), ("ses", "bounced", "duplicate", 1L), ("mailgun", "complained", "recorded", 1L));
+    }
+
+    [Fact]
+    public async Task Events_BounceComplaintAndSuppression_AreRaisedWithTheirArguments()
+    {
+        List<string> raised = [];
+        await using FeedbackTestApp app = new(o =>
+        {
+            o.Events.OnBounce = a =>
+            {
+                raised.Add($"bounce {a.Recipient} {a.Event.BounceType} {a.Attribution?.TenantId}");
+                return ValueTask.CompletedTask;
+            };
+            o.Events.OnComplaint = a =>
+            {
+                raised.Add($"complaint {a.Recipient}");
+                return ValueTask.CompletedTask;
+            };
+            o.Events.OnSuppressed = async a =>
+            {
+                await Task.Yield();
+                raised.Add($"suppressed {a.Recipient} {a.Reason} {a.Category} {a.Entry.ExpiresAt?.ToString("O", System.Globalization.CultureInfo.InvariantCulture) ?? "never"}");
+            };
+        });
+        EmailSendAttribution attribution = new() { TenantId = "acme", Category = "news" };
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e1", recipient: "Hard+tag@Example.com", attribution: attribution));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e2", EmailFeedbackKind.Complained, recipient: "angry@example.com"));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e3", EmailFeedbackKind.Unsubscribed, recipient: "bye@example.com", attribution: attribution));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e4", EmailFeedbackKind.Delivered, recipient: "fine@example.com"));
+
+        raised.Should().Equal(
+            "bounce hard@example.com Permanent acme",
+            "suppressed hard@example.com hard_bounce  never",
+            "complaint angry@example.com",
+            "suppressed angry@example.com complaint  never",
+            "suppressed bye@example.com unsubscribe news never");
+    }
+
+    [Fact]
+    public async Task Events_ThrowingCallback_IsLoggedAndTheEventStillRecorded()
+    {
+        await using FeedbackTestApp app = new(o => o.Events.OnBounce = _ => throw new InvalidOperationException("alerting is down"));
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        result.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1704);
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1703);
+    }
+
+    [Fact]
+    public async Task Options_InvalidSettings_FailAtStartupWithTheirPaths()
+    {
+        await using FeedbackTestApp app = new(configuration: new Dictionary<string, string?>
+        {
+            ["EmailGuard:Feedback:DeduplicationWindow"] = "00:00:00.5",
+            ["EmailGuard:Feedback:ComplaintSuppression"] = "-1.00:00:00",
+            ["EmailGuard:Feedback:TransientBounceThreshold"] = "-1",
+        });
+
+        Action start = () => app.Services.GetRequiredService<IStartupValidator>().Validate();
+
+        string message = start.Should().Throw<OptionsValidationException>().Which.Message;
+        message.Should().Contain("EmailGuard:Feedback:DeduplicationWindow").And.Contain("EmailGuard:Feedback:ComplaintSuppression")
+            .And.Contain("EmailGuard:Feedback:TransientBounceThreshold");
+    }
+
+    [Fact]
+    public async Task Options_MisspeltSetting_FailsAtStartup()
+    {
+        await using FeedbackTestApp app = new(configuration: new Dictionary<string, string?> { ["EmailGuard:Feedback:AttributionLifetme"] = "1d" });
+
+        Action start = () => app.Services.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value.Should().NotBeNull();
+
+        start.Should().Throw<Exception>().Which.Message.Should().Contain("EmailGuard:Feedback:AttributionLifetme");
+    }
+
+    [Fact]
+    public async Task Options_FromConfiguration_AreBound()
+    {
+        await using FeedbackTestApp app = new(configuration: new Dictionary<string, string?>
+        {
+            ["EmailGuard:Feedback:AttributionLifetime"] = "2d",
+            ["EmailGuard:Feedback:ComplaintSuppression"] = "365d",
+        });
+
+        EmailFeedbackOptions options = app.Services.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value;
+
+        options.AttributionLifetime.Should().Be(TimeSpan.FromDays(2));
+        options.ComplaintSuppression.Should().Be(TimeSpan.FromDays(365));
+        options.HardBounceSuppression.Should().BeNull();
+    }
+
+    private sealed class HangingRateLimitStore : IRateLimitStore
+    {
+        public ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => new(new TaskCompletionSource<RateLimitDecision>().Task);
+
+        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => new(new TaskCompletionSource<RateLimitDecision>().Task);
+
+        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+            => new(new TaskCompletionSource<bool>().Task);
+
+        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
+            => new(new TaskCompletionSource().Task);
+    }
+}

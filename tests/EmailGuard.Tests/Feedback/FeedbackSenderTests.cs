@@ -1,0 +1,97 @@
+using EmailGuard.Tests.Guard;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Tests.Feedback;
+
+public sealed class FeedbackSenderTests
+{
+    private static readonly EmailContent Content = new()
+    {
+        Subject = "Welcome",
+        TextBody = "Hi",
+        Headers = new Dictionary<string, string> { ["X-App"] = "1" },
+        ProviderTags = new Dictionary<string, string> { ["campaign"] = "welcome", ["eg_t"] = "forged" },
+    };
+
+    [Fact]
+    public async Task Send_TransportReturnsMessageId_AttachesTagsAndHeaderAndMapsTheId()
+    {
+        IdTransport transport = new(returnId: "provider-1");
+        await using FeedbackTestApp app = new(more: s => s.AddSingleton<IEmailTransport>(transport).AddEmailGuard().AddGuardedEmailSender());
+        IGuardedEmailSender sender = app.Services.GetRequiredService<IGuardedEmailSender>();
+
+        GuardedSendResult sent = await sender.TrySendAsync(FeedbackTestApp.Mail("victim@example.com"), Content);
+        EmailFeedbackResult feedback = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "provider-1"));
+
+        sent.ProviderMessageId.Should().Be("provider-1");
+        EmailContent given = transport.Contents.Should().ContainSingle().Subject;
+        given.Headers.Should().Contain("X-App", "1").And.Contain(EmailFeedbackTags.SendIdHeader, sent.Decision.Attribution!.SendId!);
+        given.ProviderTags.Should().Contain("campaign", "welcome");
+        EmailFeedbackTags.TryRead(given.ProviderTags, out EmailSendAttribution? echoed).Should().BeTrue();
+        echoed.Should().BeEquivalentTo(sent.Decision.Attribution, "the app cannot forge EmailGuard's own tags");
+        transport.ContextDuringSend.Should().BeSameAs(sent.Decision.Attribution);
+        EmailSendContext.Current.Should().BeNull("the context closes with the send");
+        feedback.Attribution.Should().BeEquivalentTo(sent.Decision.Attribution);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Send_TransportReportsIdThroughTheContext_MapsTheId()
+    {
+        IdTransport transport = new(returnId: null, contextId: "provider-2");
+        await using FeedbackTestApp app = new(more: s => s.AddSingleton<IEmailTransport>(transport).AddEmailGuard().AddGuardedEmailSender());
+        IGuardedEmailSender sender = app.Services.GetRequiredService<IGuardedEmailSender>();
+
+        GuardedSendResult sent = await sender.TrySendAsync(FeedbackTestApp.Mail("victim@example.com"), Content);
+        EmailFeedbackResult feedback = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "provider-2"));
+
+        sent.ProviderMessageId.Should().Be("provider-2");
+        feedback.Attribution!.UserId.Should().Be("user-42");
+    }
+
+    [Fact]
+    public async Task Send_PlainTransport_StillWorksAndMapsNothing()
+    {
+        PlainTransport transport = new();
+        await using FeedbackTestApp app = new(more: s => s.AddSingleton<IEmailTransport>(transport).AddEmailGuard().AddGuardedEmailSender());
+        IGuardedEmailSender sender = app.Services.GetRequiredService<IGuardedEmailSender>();
+
+        GuardedSendResult sent = await sender.TrySendAsync(FeedbackTestApp.Mail("victim@example.com"), new EmailContent { Subject = "x" });
+
+        sent.Sent.Should().BeTrue();
+        sent.ProviderMessageId.Should().BeNull();
+        transport.Tags.Should().ContainKey(EmailFeedbackTags.SendIdTag);
+    }
+
+    private sealed class IdTransport(string? returnId, string? contextId = null) : IEmailTransport
+    {
+        public List<EmailContent> Contents { get; } = [];
+
+        public EmailSendAttribution? ContextDuringSend { get; private set; }
+
+        public async ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken) => await SendAndGetMessageIdAsync(envelope, content, cancellationToken);
+
+        public ValueTask<string?> SendAndGetMessageIdAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        {
+            Contents.Add(content);
+            ContextDuringSend = EmailSendContext.Current?.Attribution;
+            if (contextId is not null)
+            {
+                EmailSendContext.Current!.ProviderMessageId = contextId;
+            }
+
+            return ValueTask.FromResult(returnId);
+        }
+    }
+
+    private sealed class PlainTransport : IEmailTransport
+    {
+        public IReadOnlyDictionary<string, string>? Tags { get; private set; }
+
+        public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        {
+            Tags = content.ProviderTags;
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+namespace EmailGuard.Tests.Feedback;
+
+/// <summary>
+/// Suppression takes effect on the next check of the instance that recorded the feedback, although its list snapshot
+/// would not refresh for an hour: recording reloads the snapshot after writing the blocklist.
+/// </summary>
+public sealed class FeedbackSuppressionTests
+{
+    [Fact]
+    public async Task HardBounce_NextCheckToTheAddress_IsBlocklistedForEveryTenantForever()
+    {
+        await using FeedbackTestApp app = new();
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "Victim+x@Example.com"));
+
+        result.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+        EmailSendDecision next = await app.CheckAsync("victim@example.com");
+        next.Reason.Should().Be(EmailSendReason.Blocklisted);
+        next.Detail.Should().Contain("hard_bounce");
+        (await app.Guard.CheckAsync(new OutboundEmail { To = ["VICTIM@example.com"], TenantId = "another-tenant" })).Reason.Should().Be(EmailSendReason.Blocklisted);
+        app.Time.Advance(TimeSpan.FromDays(400));
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!.Reason.Should().Be("hard_bounce");
+    }
+
+    [Fact]
+    public async Task Complaint_IsPermanentByDefault()
+    {
+        await using FeedbackTestApp app = new();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained));
+
+        EmailGuardListEntry entry = (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!;
+        entry.Reason.Should().Be(EmailFeedbackSuppressionReasons.Complaint);
+        entry.ExpiresAt.Should().BeNull();
+        entry.CreatedBy.Should().Be("emailguard:feedback:ses");
+        (await app.CheckAsync("victim@example.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
+    }
+
+    [Fact]
+    public async Task Complaint_WithConfiguredExpiry_ExpiresThen()
+    {
+        await using FeedbackTestApp app = new(o => o.ComplaintSuppression = TimeSpan.FromDays(90));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained));
+        app.Time.Advance(TimeSpan.FromDays(89));
+        (await app.CheckAsync("victim@example.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
+
+        app.Time.Advance(TimeSpan.FromDays(2));
+
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task TransientBounces_ThirdWithinSevenDays_Suppresses()
+    {
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult first = await app.Feedback.RecordAsync(FeedbackTestApp.Event("t1", bounce: EmailBounceType.Transient));
+        app.Time.Advance(TimeSpan.FromDays(3));
+        EmailFeedbackResult second = await app.Feedback.RecordAsync(FeedbackTestApp.Event("t2", bounce: EmailBounceType.Undetermined));
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue("two soft bounces are below the threshold");
+        app.Time.Advance(TimeSpan.FromDays(3));
+        EmailFeedbackResult third = await app.Feedback.RecordAsync(FeedbackTestApp.Event("t3", bounce: EmailBounceType.Transient));
+
+        first.SuppressionReason.Should().BeNull();
+        second.SuppressionReason.Should().BeNull();
+        third.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.TransientBounces);
+        (await app.CheckAsync("victim@example.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
+        EmailGuardListEntry entry = (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!;
+        entry.ExpiresAt.Should().Be(app.Time.GetUtcNow() + TimeSpan.FromDays(30));
+    }
+
+    [Fact]
+    public async Task TransientBounces_SpreadBeyondThePeriod_DoNotSuppress()
+    {
+        await using FeedbackTestApp app = new();
+
+        for (int i = 0; i < 5; i++)
+        {
+            (await app.Feedback.RecordAsync(FeedbackTestApp.Event($"t{i}", bounce: EmailBounceType.Transient))).SuppressionReason.Should().BeNull();
+            app.Time.Advance(TimeSpan.FromDays(4));
+        }
+
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task TransientBounces_DuplicateDeliveries_DoNotCountTowardsTheThreshold()
+    {
+        await using FeedbackTestApp app = new();
+
+        for (int i = 0; i < 5; i++)
+        {
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event("same-event", bounce: EmailBounceType.Transient));
+        }
+
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue("one soft bounce delivered five times is one soft bounce");
+    }
+
+    [Fact]
+    public async Task TransientBounces_ThresholdZero_NeverSuppress()
+    {
+        await using FeedbackTestApp app = new(o => o.TransientBounceThreshold = 0);
+
+        for (int i = 0; i < 5; i++)
+        {
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event($"t{i}", bounce: EmailBounceType.Transient));
+        }
+
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Suppression_NeverShortensAnExistingPermanentBlock()
+    {
+        await using FeedbackTestApp app = new(o => o.TransientBounceThreshold = 1);
+        await app.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com", "spam_trap", "admin");
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("t1", bounce: EmailBounceType.Transient));
+
+        result.SuppressionReason.Should().BeNull();
+        EmailGuardListEntry entry = (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!;
+        entry.Reason.Should().Be("spam_trap");
+        entry.ExpiresAt.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Unsubscribe_SuppressesTheRecipientForItsCategoryOnly()
+    {
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution attribution = new() { Category = "Newsletter", TenantId = "acme" };
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(
+            FeedbackTestApp.Event("u1", EmailFeedbackKind.Unsubscribed, recipient: "reader+news@example.com", attribution: attribution));
+
+        result.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.Unsubscribe);
+        EmailSendDecision newsletter = await app.CheckAsync("Reader@example.com", "newsletter");
+        newsletter.Reason.Should().Be(EmailSendReason.Blocklisted);
+        newsletter.Recipient.Should().Be("reader@example.com");
+        (await app.CheckAsync("reader@example.com", "NEWSLETTER")).Reason.Should().Be(EmailSendReason.Blocklisted, "categories match case-insensitively");
+        (await app.CheckAsync("reader@example.com", "password-reset")).IsAllowed.Should().BeTrue();
+        (await app.CheckAsync("reader@example.com", null)).IsAllowed.Should().BeTrue("a message without a category is not in the unsubscribed one");
+        (await app.CheckAsync("other@example.com", "newsletter")).IsAllowed.Should().BeTrue();
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.CategoryRecipient, "newsletter:reader@example.com"))!.Reason.Should().Be("unsubscribe");
+    }
+
+    [Fact]
+    public async Task Unsubscribe_CategoryFromTheEvent_WinsOverTheAttribution()
+    {
+        await using FeedbackTestApp app = new();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event(
+            "u1", EmailFeedbackKind.Unsubscribed, recipient: "reader@example.com", attribution: new EmailSendAttribution { Category = "signup" }, category: "digest"));
+
+        (await app.CheckAsync("reader@example.com", "digest")).Reason.Should().Be(EmailSendReason.Blocklisted);
+        (await app.CheckAsync("reader@example.com", "signup")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Unsubscribe_CategoryWithAColon_CannotReachAnotherCategory()
+    {
+        await using FeedbackTestApp app = new();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("u1", EmailFeedbackKind.Unsubscribed, recipient: "reader@example.com", category: "a:b"));
+
+        (await app.CheckAsync("reader@example.com", "a:b")).Reason.Should().Be(EmailSendReason.Blocklisted);
+        (await app.CheckAsync("reader@example.com", "a")).IsAllowed.Should().BeTrue();
+        (await app.CheckAsync("b@example.com", "a")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Unsubscribe_WithoutAnyCategory_SuppressesNothing()
+    {
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("u1", EmailFeedbackKind.Unsubscribed, recipient: "reader@example.com"));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        result.SuppressionReason.Should().BeNull();
+        (await app.CheckAsync("reader@example.com", "newsletter")).IsAllowed.Should().BeTrue();
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1707);
+    }
+
+    [Fact]
+    public async Task Delivered_SuppressesNothing()
+    {
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("d1", EmailFeedbackKind.Delivered));
+
+        result.SuppressionReason.Should().BeNull();
+        (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
+    }
+}

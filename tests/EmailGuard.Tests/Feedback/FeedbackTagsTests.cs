@@ -1,0 +1,88 @@
+namespace EmailGuard.Tests.Feedback;
+
+public sealed class FeedbackTagsTests
+{
+    private static readonly EmailSendAttribution Full = new()
+    {
+        SendId = "AbC-_12345678901",
+        TenantId = "tenant with spaces & = ; \r\n <script>",
+        UserId = "用户-42",
+        Sender = "noreply@app.example",
+        Category = "password-reset",
+        ClientNetwork = "2001:db8::/64",
+        EndpointPolicy = "signup",
+    };
+
+    [Fact]
+    public void Write_ThenTryRead_RoundTripsEveryField()
+    {
+        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(Full);
+
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? read).Should().BeTrue();
+        read.Should().BeEquivalentTo(Full);
+        tags.Keys.Should().OnlyContain(k => k.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal));
+        tags.Values.Should().OnlyContain(v => v.All(c => char.IsAsciiLetterOrDigit(c) || c == '_' || c == '-'), "every provider accepts these characters as they are");
+        tags[EmailFeedbackTags.SendIdTag].Should().NotBeEmpty();
+    }
+
+    public static TheoryData<string> HostileValues => new()
+    {
+        string.Empty,
+        "!!!!",
+        "a",
+        "YWJj=",
+        "YW Jj",
+        new string('A', 257),
+        "_-_-_-_-",
+        "gA",
+        "%00",
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileValues))]
+    public void TryRead_HostileValue_IsRefused(string value)
+    {
+        Dictionary<string, string> tags = new() { ["eg_t"] = value };
+
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? read).Should().BeFalse();
+        read.Should().BeNull();
+    }
+
+    [Fact]
+    public void TryRead_NoEmailGuardTags_IsFalse()
+    {
+        EmailFeedbackTags.TryRead(new Dictionary<string, string> { ["campaign"] = "x" }, out _).Should().BeFalse();
+        EmailFeedbackTags.TryRead(null, out _).Should().BeFalse();
+    }
+
+    [Fact]
+    public void TryRead_OneGoodTagAmongUnknownOnes_ReadsIt()
+    {
+        Dictionary<string, string> tags = new(EmailFeedbackTags.Write(new EmailSendAttribution { TenantId = "acme" })) { ["eg_zz"] = "!!", ["other"] = "x" };
+
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? read).Should().BeTrue();
+        read!.TenantId.Should().Be("acme");
+    }
+
+    [Fact]
+    public void MappingValue_RoundTripsAndRefusesGarbage()
+    {
+        FeedbackKeys.Deserialize(FeedbackKeys.Serialize(Full)).Should().BeEquivalentTo(Full);
+        FeedbackKeys.Deserialize("eg_t=!!&&=x&eg_u").Should().BeNull();
+        FeedbackKeys.Deserialize(null).Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData("203.0.113.7", "203.0.113.7/32")]
+    [InlineData("203.0.113.0/24", "203.0.113.0/24")]
+    [InlineData("203.0.113.9/24", "203.0.113.0/24")]
+    [InlineData("2001:db8:0:0:1::5", "2001:db8::/64")]
+    [InlineData("2001:DB8::/64", "2001:db8::/64")]
+    [InlineData("::ffff:203.0.113.7", "203.0.113.7/32")]
+    [InlineData("203.0.113.7/33", null)]
+    [InlineData("203.0.113.7/-1", null)]
+    [InlineData("example.com", null)]
+    [InlineData("", null)]
+    public void Network_IsCanonical(string text, string? expected)
+        => FeedbackKeys.Network(text, 64).Should().Be(expected);
+}
