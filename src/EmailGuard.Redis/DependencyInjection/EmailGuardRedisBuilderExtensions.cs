@@ -67,6 +67,7 @@ public static class EmailGuardRedisBuilderExtensions
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>()));
+        services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
