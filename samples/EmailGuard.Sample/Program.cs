@@ -1,8 +1,8 @@
 using EmailGuard;
 using EmailGuard.Sample;
 using EmailGuard.Sample.Accounts;
-using EmailGuard.Sample.Challenge;
 using EmailGuard.Sample.Admin;
+using EmailGuard.Sample.Challenge;
 using EmailGuard.Sample.Limits;
 using EmailGuard.Sample.Mail;
 using EmailGuard.Sample.Tenants;

@@ -27,15 +27,15 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
                 second(value);
                 return ValueTask.CompletedTask;
             }
-            : async value =>
-            {
-                try
-                {
-                    await first(value).ConfigureAwait(false);
-                }
-                finally
-                {
-                    second(value);
-                }
-            };
+    : async value =>
+    {
+        try
+        {
+            await first(value).ConfigureAwait(false);
+        }
+        finally
+        {
+            second(value);
+        }
+    };
 }
