@@ -51,14 +51,14 @@ internal sealed partial class EndpointDefense
             }
 
             var entries = new RateLimitEntry[requests.Length];
-            RateLimitDecision peek = await _store.PeekAsync(requests, entries, aborted);
+            RateLimitDecision peek = await _store.PeekAsync(requests, entries, aborted).ConfigureAwait(false);
             if (peek.Status != RateLimitStatus.StoreUnavailable)
             {
                 for (int i = 0; i < bans; i++)
                 {
                     if (entries[i].Count > 0)
                     {
-                        TimeSpan left = await RemainingAsync(requests[i], aborted);
+                        TimeSpan left = await RemainingAsync(requests[i], aborted).ConfigureAwait(false);
                         if (left > TimeSpan.Zero)
                         {
                             Log.BanRejected(_logger, defense.Policy, ipPartition);
@@ -69,7 +69,7 @@ internal sealed partial class EndpointDefense
 
                 if (surge && entries[^1].Count > 0)
                 {
-                    tripLeft = await RemainingAsync(requests[^1], aborted);
+                    tripLeft = await RemainingAsync(requests[^1], aborted).ConfigureAwait(false);
                     tripped = tripLeft > TimeSpan.Zero;
                 }
             }
@@ -77,7 +77,7 @@ internal sealed partial class EndpointDefense
 
         if (surge)
         {
-            (tripped, tripLeft) = await CountSurgeAsync(state, defense, tripped, tripLeft, aborted);
+            (tripped, tripLeft) = await CountSurgeAsync(state, defense, tripped, tripLeft, aborted).ConfigureAwait(false);
         }
 
         if (tripped && defense.Surge!.Action == EmailGuardSurgeAction.Deny)
@@ -106,7 +106,7 @@ internal sealed partial class EndpointDefense
         string client = ipPartition;
         var strike = new RateLimitEntry[1];
         RateLimitDecision struck = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.StrikeKeyPrefix + client, defense.StrikeRule!) }, strike, StoreFailureMode.FailOpen, aborted);
+            new[] { new RateLimitRequest(defense.StrikeKeyPrefix + client, defense.StrikeRule!) }, strike, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
         bool enough = struck.Status == RateLimitStatus.LimitExceeded
             || (struck.Status == RateLimitStatus.Allowed && strike[0].Count >= ban.MaxDenials);
         if (!enough)
@@ -116,11 +116,11 @@ internal sealed partial class EndpointDefense
 
         var repeat = new RateLimitEntry[1];
         RateLimitDecision repeated = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.RepeatKeyPrefix + client, defense.RepeatRule!) }, repeat, StoreFailureMode.FailOpen, aborted);
+            new[] { new RateLimitRequest(defense.RepeatKeyPrefix + client, defense.RepeatRule!) }, repeat, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
         int count = repeated.Status == RateLimitStatus.Allowed ? (int)Math.Min(int.MaxValue, repeat[0].Count) : 1;
         int level = Math.Min(count, defense.BanRules.Length) - 1;
         RateLimitDecision banned = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.BanKeyPrefix + client, defense.BanRules[level]) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, aborted);
+            new[] { new RateLimitRequest(defense.BanKeyPrefix + client, defense.BanRules[level]) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
         if (banned.Status != RateLimitStatus.Allowed)
         {
             return;
@@ -131,14 +131,14 @@ internal sealed partial class EndpointDefense
         _metrics.BanStarted(defense.Policy, count);
         if (state.Options.OnBanStarted is { } onBanStarted)
         {
-            await RaiseAsync(onBanStarted, new EmailGuardBanStartedArguments(defense.Policy, client, length, count, _time.GetUtcNow()), "BanStarted");
+            await RaiseAsync(onBanStarted, new EmailGuardBanStartedArguments(defense.Policy, client, length, count, _time.GetUtcNow()), "BanStarted").ConfigureAwait(false);
         }
     }
 
     /// <summary>How long the marker stays full: what an acquire of one permit would be told to wait.</summary>
     private async ValueTask<TimeSpan> RemainingAsync(RateLimitRequest marker, CancellationToken aborted)
     {
-        RateLimitDecision decision = await _store.PeekAsync(new[] { marker with { Cost = 1 } }, Memory<RateLimitEntry>.Empty, aborted);
+        RateLimitDecision decision = await _store.PeekAsync(new[] { marker with { Cost = 1 } }, Memory<RateLimitEntry>.Empty, aborted).ConfigureAwait(false);
         return decision.Status == RateLimitStatus.LimitExceeded ? decision.RetryAfter : TimeSpan.Zero;
     }
 
@@ -148,7 +148,7 @@ internal sealed partial class EndpointDefense
         EmailGuardSurgeBreakerOptions options = defense.Surge!;
         var counted = new RateLimitEntry[1];
         RateLimitDecision decision = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.SurgeCountKey, defense.SurgeCountRule!) }, counted, StoreFailureMode.FailOpen, aborted);
+            new[] { new RateLimitRequest(defense.SurgeCountKey, defense.SurgeCountRule!) }, counted, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
         if (decision.Status != RateLimitStatus.Allowed)
         {
             return (tripped, tripLeft);
@@ -176,7 +176,7 @@ internal sealed partial class EndpointDefense
             _metrics.SurgeBreaker(defense.Policy, "recovered");
             if (state.Options.OnSurgeBreakerRecovered is { } onRecovered)
             {
-                await RaiseAsync(onRecovered, new EmailGuardSurgeBreakerArguments(defense.Policy, total, threshold, now), "SurgeBreakerRecovered");
+                await RaiseAsync(onRecovered, new EmailGuardSurgeBreakerArguments(defense.Policy, total, threshold, now), "SurgeBreakerRecovered").ConfigureAwait(false);
             }
         }
 
@@ -186,7 +186,7 @@ internal sealed partial class EndpointDefense
         }
 
         RateLimitDecision trip = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.SurgeTripKey, defense.SurgeTripRule!) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, aborted);
+            new[] { new RateLimitRequest(defense.SurgeTripKey, defense.SurgeTripRule!) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
         if (trip.Status == RateLimitStatus.LimitExceeded)
         {
             // Another instance tripped it a moment ago.
@@ -207,7 +207,7 @@ internal sealed partial class EndpointDefense
         _metrics.SurgeBreaker(defense.Policy, "tripped");
         if (state.Options.OnSurgeBreakerTripped is { } onTripped)
         {
-            await RaiseAsync(onTripped, new EmailGuardSurgeBreakerArguments(defense.Policy, total, threshold, now), "SurgeBreakerTripped");
+            await RaiseAsync(onTripped, new EmailGuardSurgeBreakerArguments(defense.Policy, total, threshold, now), "SurgeBreakerTripped").ConfigureAwait(false);
         }
 
         return (true, options.TripFor);
@@ -218,7 +218,7 @@ internal sealed partial class EndpointDefense
     {
         try
         {
-            await callback(arguments);
+            await callback(arguments).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // The app's callback may throw anything; the request must not fail for it.
         catch (Exception ex)

@@ -67,7 +67,7 @@ internal sealed partial class SesWebhookProvider(
             return new WebhookRejection(WebhookRejectionKind.BadSignature, $"SignatureVersion '{envelope.SignatureVersion}' is not 1 or 2");
         }
 
-        (byte[]? publicKey, string? fetchError) = await certificates.GetAsync(certificateUrl!, cancellationToken);
+        (byte[]? publicKey, string? fetchError) = await certificates.GetAsync(certificateUrl!, cancellationToken).ConfigureAwait(false);
         if (publicKey is null)
         {
             return new WebhookRejection(WebhookRejectionKind.CertificateUnavailable, fetchError ?? "no certificate");
@@ -131,7 +131,7 @@ internal sealed partial class SesWebhookProvider(
             using var timer = new CancellationTokenSource(options.FetchTimeout, time);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer.Token);
             HttpClient client = clients.CreateClient(EmailGuardWebhookOptions.SnsHttpClientName);
-            using HttpResponseMessage response = await client.GetAsync(subscribeUrl, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            using HttpResponseMessage response = await client.GetAsync(subscribeUrl, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 return new WebhookRejection(WebhookRejectionKind.ConfirmationFailed, $"{subscribeUrl.Host} answered {(int)response.StatusCode}");

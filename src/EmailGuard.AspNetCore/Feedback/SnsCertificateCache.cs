@@ -1,4 +1,5 @@
 using System.Net.Http;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -48,7 +49,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         }
 
         // The fetch runs on its own timeout, not the request's: one caller giving up must not fail the others.
-        (byte[]? publicKey, string? error, DateTimeOffset? notAfter) = await entry.Fetch.WaitAsync(cancellationToken);
+        (byte[]? publicKey, string? error, DateTimeOffset? notAfter) = await entry.Fetch.WaitAsync(cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
             if (publicKey is null)
@@ -94,7 +95,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         {
             using var timeout = new CancellationTokenSource(options.FetchTimeout, time);
             HttpClient client = clients.CreateClient(EmailGuardWebhookOptions.SnsHttpClientName);
-            using HttpResponseMessage response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            using HttpResponseMessage response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 return (null, $"{url} answered {(int)response.StatusCode}", null);
@@ -105,11 +106,12 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
                 return (null, $"{url} is larger than {MaxCertificateBytes} bytes", null);
             }
 
-            await using Stream stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+            Stream stream = await response.Content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+            await using ConfiguredAsyncDisposable streamScope = stream.ConfigureAwait(false);
             byte[] buffer = new byte[MaxCertificateBytes + 1];
             int total = 0;
             int read;
-            while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token)) > 0)
+            while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), timeout.Token).ConfigureAwait(false)) > 0)
             {
                 total += read;
             }

@@ -29,7 +29,7 @@ internal static class WebhookBody
                 Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, (long)maxBytes + 1));
             }
 
-            int read = await request.Body.ReadAsync(buffer.AsMemory(total), cancellationToken);
+            int read = await request.Body.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
                 break;

@@ -35,7 +35,7 @@ internal sealed partial class WebhookEndpoint(
         ReadOnlyMemory<byte>? body;
         try
         {
-            body = await WebhookBody.ReadAsync(context.Request, maxBodyBytes, cancellationToken);
+            body = await WebhookBody.ReadAsync(context.Request, maxBodyBytes, cancellationToken).ConfigureAwait(false);
         }
         catch (BadHttpRequestException exception)
         {
@@ -55,7 +55,7 @@ internal sealed partial class WebhookEndpoint(
         WebhookResult result;
         try
         {
-            result = await provider.ReadAsync(context, bytes, cancellationToken);
+            result = await provider.ReadAsync(context, bytes, cancellationToken).ConfigureAwait(false);
         }
         catch (JsonException)
         {
@@ -69,7 +69,7 @@ internal sealed partial class WebhookEndpoint(
             return;
         }
 
-        await RecordAsync(context, result.Batch!, cancellationToken);
+        await RecordAsync(context, result.Batch!, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task RecordAsync(HttpContext context, WebhookBatch batch, CancellationToken cancellationToken)
@@ -85,7 +85,7 @@ internal sealed partial class WebhookEndpoint(
             EmailFeedbackResult outcome;
             try
             {
-                outcome = await feedback.RecordAsync(item, cancellationToken);
+                outcome = await feedback.RecordAsync(item, cancellationToken).ConfigureAwait(false);
             }
             catch (ArgumentException exception)
             {
@@ -116,7 +116,7 @@ internal sealed partial class WebhookEndpoint(
             recorded += outcome.Outcome == EmailFeedbackOutcome.Recorded ? 1 : 0;
         }
 
-        if (batch.AfterRecording is { } after && await after(cancellationToken) is { } failure)
+        if (batch.AfterRecording is { } after && await after(cancellationToken).ConfigureAwait(false) is { } failure)
         {
             batch.OnNotAcknowledged?.Invoke();
             Reject(context, failure);

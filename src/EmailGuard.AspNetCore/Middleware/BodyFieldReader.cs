@@ -76,7 +76,7 @@ internal static class BodyFieldReader
                     buffer = larger;
                 }
 
-                int read = await request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxBytes + 1) - length), context.RequestAborted);
+                int read = await request.Body.ReadAsync(buffer.AsMemory(length, Math.Min(buffer.Length, maxBytes + 1) - length), context.RequestAborted).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break;
@@ -97,7 +97,7 @@ internal static class BodyFieldReader
                     : ReadJson(Transcode(buffer.AsSpan(0, length), jsonEncoding), fieldNames, values);
             }
 
-            return await ReadFormAsync(context, fieldNames, values);
+            return await ReadFormAsync(context, fieldNames, values).ConfigureAwait(false);
         }
         catch (BadHttpRequestException ex)
         {
@@ -227,7 +227,7 @@ internal static class BodyFieldReader
         {
             // The form feature decodes the declared charset (UTF-16, UTF-32, Latin-1, …) and caches what it parsed,
             // so model binding reuses this very form instead of reading the body again: what is counted is what binds.
-            IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
+            IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
             context.Request.Body.Position = 0;
             foreach (KeyValuePair<string, StringValues> pair in form)
             {

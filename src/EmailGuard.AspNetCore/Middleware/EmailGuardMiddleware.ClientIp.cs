@@ -34,7 +34,7 @@ internal sealed partial class EmailGuardMiddleware
         const string Problem = "The client's network address is unknown, so this request cannot be rate limited.";
         Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, name, Problem);
         _metrics.Decision(name, "invalid_request");
-        await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, Problem);
+        await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, Problem).ConfigureAwait(false);
         return false;
     }
 

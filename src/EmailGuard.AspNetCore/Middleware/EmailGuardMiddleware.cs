@@ -89,7 +89,7 @@ internal sealed partial class EmailGuardMiddleware
         CheckForwardedHeader(context);
         if (context.Connection.RemoteIpAddress is { } address)
         {
-            ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval);
+            ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval).ConfigureAwait(false);
             if (!networks.IsEmpty && networks.Match(address, _time.GetUtcNow()) is { } listed)
             {
                 string name = policy?.Name ?? pathRule!.Name;
@@ -97,12 +97,12 @@ internal sealed partial class EmailGuardMiddleware
                 {
                     _metrics.Decision(name, "denylisted");
                     Log.ClientNetworkDenied(_logger, name, listed.Value);
-                    await _rejections.WriteDeniedAsync(context);
+                    await _rejections.WriteDeniedAsync(context).ConfigureAwait(false);
                     return;
                 }
 
                 _metrics.Decision(name, "allowlisted");
-                await _next(context);
+                await _next(context).ConfigureAwait(false);
                 return;
             }
         }
@@ -110,11 +110,11 @@ internal sealed partial class EmailGuardMiddleware
         if (!state.Safelist.IsEmpty && state.Safelist.Contains(context))
         {
             _metrics.Decision(policy?.Name ?? pathRule!.Name, "allowlisted");
-            await _next(context);
+            await _next(context).ConfigureAwait(false);
             return;
         }
 
-        if (!await CheckClientIpAsync(context, state, pathRule, policy))
+        if (!await CheckClientIpAsync(context, state, pathRule, policy).ConfigureAwait(false))
         {
             return;
         }
@@ -126,10 +126,10 @@ internal sealed partial class EmailGuardMiddleware
         {
             // A request without a client address cannot be banned: the shared bucket would ban every such client.
             clientNetwork = context.Connection.RemoteIpAddress is null ? "" : PartitionKeyResolver.GetIpPartition(context, state.Options);
-            DefenseVerdict defended = await _defense.CheckAsync(context, state, defense, clientNetwork);
+            DefenseVerdict defended = await _defense.CheckAsync(context, state, defense, clientNetwork).ConfigureAwait(false);
             if (defended.Outcome != DefenseOutcome.Proceed)
             {
-                await RejectByDefenseAsync(context, state, policy.Name, defended);
+                await RejectByDefenseAsync(context, state, policy.Name, defended).ConfigureAwait(false);
                 return;
             }
         }
@@ -137,12 +137,12 @@ internal sealed partial class EmailGuardMiddleware
         string[][]? fieldValues = null;
         if (policy is { FieldNames.Length: > 0 })
         {
-            FieldValueCollector.Result read = await FieldValueCollector.CollectAsync(context, policy, state.Options.MaxBodyBytes, _addressNormalization);
+            FieldValueCollector.Result read = await FieldValueCollector.CollectAsync(context, policy, state.Options.MaxBodyBytes, _addressNormalization).ConfigureAwait(false);
             if (!read.Succeeded)
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
                 _metrics.Decision(policy.Name, "invalid_request");
-                await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!);
+                await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!).ConfigureAwait(false);
                 return;
             }
 
@@ -151,12 +151,12 @@ internal sealed partial class EmailGuardMiddleware
 
         // Shadow policies are acquired on their own, so that a would-be rejection never stops the enforced rules from counting.
         bool combine = policy is null || pathRule is null || !policy.ShadowMode;
-        Verdict verdict = await EvaluateAsync(context, state, pathRule, combine ? policy : null, fieldValues);
+        Verdict verdict = await EvaluateAsync(context, state, pathRule, combine ? policy : null, fieldValues).ConfigureAwait(false);
         if (verdict.Kind == VerdictKind.Reject)
         {
             if (verdict.LimitExceeded && defense is not null)
             {
-                await _defense.OnLimitedAsync(context, state, defense, clientNetwork);
+                await _defense.OnLimitedAsync(context, state, defense, clientNetwork).ConfigureAwait(false);
             }
 
             return;
@@ -164,14 +164,14 @@ internal sealed partial class EmailGuardMiddleware
 
         if (!combine)
         {
-            Verdict shadow = await EvaluateAsync(context, state, policy, null, fieldValues);
+            Verdict shadow = await EvaluateAsync(context, state, policy, null, fieldValues).ConfigureAwait(false);
             if (shadow.Kind == VerdictKind.Reject)
             {
                 return;
             }
         }
 
-        await _next(context);
+        await _next(context).ConfigureAwait(false);
     }
 
     /// <summary>Zero means no: a <see langword="default"/> verdict rejects.</summary>
@@ -188,7 +188,7 @@ internal sealed partial class EmailGuardMiddleware
         if (verdict.Outcome == DefenseOutcome.ChallengeRequired)
         {
             _metrics.Decision(policy, "challenge_required");
-            await _rejections.ChallengeAsync(context, state, policy);
+            await _rejections.ChallengeAsync(context, state, policy).ConfigureAwait(false);
             return;
         }
 
@@ -197,7 +197,7 @@ internal sealed partial class EmailGuardMiddleware
         var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, verdict.RetryAfter, _time.GetUtcNow());
         long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
         await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, policy, banned ? "ban" : "surge", null, decision,
-            string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
+            string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
     }
 
     private async ValueTask<Verdict> EvaluateAsync(
@@ -230,7 +230,7 @@ internal sealed partial class EmailGuardMiddleware
                 string problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
                 Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
                 _metrics.Decision(named.Name, "invalid_request");
-                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem);
+                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem).ConfigureAwait(false);
                 return new(VerdictKind.Reject);
             }
 
@@ -245,7 +245,7 @@ internal sealed partial class EmailGuardMiddleware
             // endpoint runs so that the endpoint's work never looks like part of the decision.
             using Activity? activity = EndpointActivity.Start(named.Name);
             RateLimitDecision decision = await _store.AcquireAsync(
-                requests.AsMemory(0, count), entries.AsMemory(0, count), failureMode, context.RequestAborted);
+                requests.AsMemory(0, count), entries.AsMemory(0, count), failureMode, context.RequestAborted).ConfigureAwait(false);
 
             bool shadow = first.ShadowMode && (second is null || second.ShadowMode);
             switch (decision.Status)
@@ -272,7 +272,7 @@ internal sealed partial class EmailGuardMiddleware
 
                     Log.StoreUnavailableRejected(_logger, named.Name);
                     await _rejections.RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
-                        "The rate-limit service is temporarily unavailable. Try again shortly.");
+                        "The rate-limit service is temporarily unavailable. Try again shortly.").ConfigureAwait(false);
                     return new(VerdictKind.Reject);
 
                 default:
@@ -291,7 +291,7 @@ internal sealed partial class EmailGuardMiddleware
                     long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
                     await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
-                        string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds."));
+                        string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
                     return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }

@@ -29,7 +29,7 @@ internal static class FieldValueCollector
     {
         string[] fieldNames = policy.FieldNames;
         var keys = new string[fieldNames.Length][];
-        BodyFieldReader.Result body = await BodyFieldReader.ReadAsync(context, fieldNames, maxBodyBytes);
+        BodyFieldReader.Result body = await BodyFieldReader.ReadAsync(context, fieldNames, maxBodyBytes).ConfigureAwait(false);
         if (!body.Succeeded)
         {
             return new(body.StatusCode, body.Problem, keys);

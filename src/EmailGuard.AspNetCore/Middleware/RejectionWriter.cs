@@ -27,11 +27,11 @@ internal sealed class RejectionWriter
         Func<EmailRateLimitRejectedContext, ValueTask>? onRejected = state.Options.OnRejected;
         if (onRejected is not null)
         {
-            await onRejected(new EmailRateLimitRejectedContext(context, policy, partition, rule, TimeSpan.FromSeconds(seconds), decision));
+            await onRejected(new EmailRateLimitRejectedContext(context, policy, partition, rule, TimeSpan.FromSeconds(seconds), decision)).ConfigureAwait(false);
             return;
         }
 
-        await WriteAsync(context, status, detail, seconds, policy);
+        await WriteAsync(context, status, detail, seconds, policy).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -44,12 +44,12 @@ internal sealed class RejectionWriter
         if (state.Options.OnRejected is { } onRejected)
         {
             var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, TimeSpan.Zero, DateTimeOffset.UnixEpoch);
-            await onRejected(new EmailRateLimitRejectedContext(context, policy, EmailRateLimitRejectedContext.ChallengePartition, null, TimeSpan.Zero, decision));
+            await onRejected(new EmailRateLimitRejectedContext(context, policy, EmailRateLimitRejectedContext.ChallengePartition, null, TimeSpan.Zero, decision)).ConfigureAwait(false);
             return;
         }
 
         await WriteAsync(context, EmailGuardChallenge.StatusCode, "Complete the challenge and send the request again.", policy: policy,
-            type: EmailGuardChallenge.ProblemType, title: "Challenge Required");
+            type: EmailGuardChallenge.ProblemType, title: "Challenge Required").ConfigureAwait(false);
     }
 
     /// <summary>Answers a request from a denied client network: 403, saying nothing about the list, the entry or the reason.</summary>
@@ -83,12 +83,12 @@ internal sealed class RejectionWriter
                 problem.Extensions["policy"] = policy;
             }
 
-            if (await _problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }))
+            if (await _problemDetails.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }).ConfigureAwait(false))
             {
                 return;
             }
         }
 
-        await ProblemDetailsWriter.WriteAsync(context, status, detail, retryAfterSeconds, policy, type, title);
+        await ProblemDetailsWriter.WriteAsync(context, status, detail, retryAfterSeconds, policy, type, title).ConfigureAwait(false);
     }
 }

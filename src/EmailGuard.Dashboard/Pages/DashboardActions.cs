@@ -20,7 +20,7 @@ internal static class DashboardActions
             EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
             TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
             string reason = form["reason"].ToString();
-            EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, request.Operator, duration, request.Context.RequestAborted);
+            EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, request.Operator, duration, request.Context.RequestAborted).ConfigureAwait(false);
             return (request.Url("/lists", ("kind", kind.ToString())), $"Added {entry.PartyType} {entry.Value} to the {kind.ToString().ToLowerInvariant()}.");
         });
 
@@ -33,7 +33,7 @@ internal static class DashboardActions
                 EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
                 string value = form["value"].ToString();
-                bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted);
+                bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/lists", ("kind", kind.ToString())), removed ? $"Removed {type} {value}." : $"{type} {value} was not on the list.");
             });
 
@@ -45,7 +45,7 @@ internal static class DashboardActions
             {
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
                 TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 8_760 ? TimeSpan.FromHours(hours) : null;
-                EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, request.Operator, cancellationToken: request.Context.RequestAborted);
+                EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"{(flag.Suspend ? "Suspended" : "Flagged")} {flag.PartyType} {flag.PartyId} ({flag.Reason}) until {flag.ExpiresAt:u}.");
             });
 
@@ -57,7 +57,7 @@ internal static class DashboardActions
             {
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
                 string reason = form["reason"].ToString();
-                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), reason.Length == 0 ? null : reason, request.Operator, cancellationToken: request.Context.RequestAborted);
+                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), reason.Length == 0 ? null : reason, request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {form["id"]}.");
             });
 
@@ -65,15 +65,15 @@ internal static class DashboardActions
     {
         HttpContext context = request.Context;
         IAntiforgery antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
-        if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context))
+        if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
         {
             Html refused = new();
             refused.Raw("<p class=\"notice bad\" id=\"antiforgery-refused\">This form was not sent from the dashboard, or it expired. Reload the page and try again.</p>");
-            await DashboardLayout.WriteAsync(request, "-", "Refused", refused, StatusCodes.Status400BadRequest);
+            await DashboardLayout.WriteAsync(request, "-", "Refused", refused, StatusCodes.Status400BadRequest).ConfigureAwait(false);
             return;
         }
 
-        IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
+        IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
         if (destructive(form) is { } question && form["confirmed"] != "yes")
         {
             Html confirm = new();
@@ -90,14 +90,14 @@ internal static class DashboardActions
             confirm.Hidden("confirmed", "yes").Raw("<button type=\"submit\" class=\"danger\" id=\"confirm-button\">Yes, do it</button> <a id=\"cancel\"")
                 .Attr("href", context.Request.Headers.Referer.FirstOrDefault() is { } referer && Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) && back.Host == context.Request.Host.Host ? back.PathAndQuery : request.Url("/"))
                 .Raw(">Cancel</a></form></div>");
-            await DashboardLayout.WriteAsync(request, "-", "Confirm", confirm);
+            await DashboardLayout.WriteAsync(request, "-", "Confirm", confirm).ConfigureAwait(false);
             return;
         }
 
         string location;
         try
         {
-            (string back, string message) = await act(form);
+            (string back, string message) = await act(form).ConfigureAwait(false);
             location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(message);
         }
         catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)

@@ -65,7 +65,7 @@ internal static class DashboardLayout
         response.StatusCode = statusCode;
         SetHeaders(response, request.Nonce);
         response.ContentType = "text/html; charset=utf-8";
-        await response.WriteAsync(page.ToString(), Encoding.UTF8, request.Context.RequestAborted);
+        await response.WriteAsync(page.ToString(), Encoding.UTF8, request.Context.RequestAborted).ConfigureAwait(false);
     }
 
     public static void SetHeaders(HttpResponse response, string nonce)

@@ -22,7 +22,7 @@ internal static class EventsPage
         {
             try
             {
-                foreach (EmailGuardFlagEvent item in await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = take }, request.Context.RequestAborted))
+                foreach (EmailGuardFlagEvent item in await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = take }, request.Context.RequestAborted).ConfigureAwait(false))
                 {
                     string title = $"{item.PartyType} {item.PartyId} {item.Kind.ToString().ToLowerInvariant()}{(item.Reason is null ? string.Empty : $": {item.Reason}")}";
                     string? detail = item.ExpiresAt is { } until ? $"until {until:u}" : null;
@@ -43,6 +43,6 @@ internal static class EventsPage
         }
 
         html.Raw("</table>");
-        await DashboardLayout.WriteAsync(request, "/events", "Event log", html);
+        await DashboardLayout.WriteAsync(request, "/events", "Event log", html).ConfigureAwait(false);
     }
 }

@@ -16,7 +16,7 @@ internal static class FlagsPage
         if (flags is null)
         {
             html.Raw("<p class=\"muted\">Flags are not registered (<code>AddSendGuard()</code>).</p>");
-            await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html);
+            await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html).ConfigureAwait(false);
             return;
         }
 
@@ -26,7 +26,7 @@ internal static class FlagsPage
         try
         {
             // Active flags are found through the recorded events: every flag set within the longest duration still runs.
-            IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = 1_000 }, ct);
+            IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = 1_000 }, ct).ConfigureAwait(false);
             List<(EmailGuardPartyType, string)> parties = [.. events
                 .Where(e => e.Kind != EmailGuardFlagEventKind.Cleared && e.ExpiresAt > now)
                 .Select(e => (e.PartyType, e.PartyId))
@@ -43,7 +43,7 @@ internal static class FlagsPage
             int shown = 0;
             foreach ((EmailGuardPartyType type, string id) in parties)
             {
-                foreach (EmailGuardFlag flag in await flags.GetActiveFlagsAsync(type, id, ct))
+                foreach (EmailGuardFlag flag in await flags.GetActiveFlagsAsync(type, id, ct).ConfigureAwait(false))
                 {
                     shown++;
                     html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString()).Cell(flag.PartyId).Cell(flag.Reason)
@@ -79,7 +79,7 @@ internal static class FlagsPage
         }
 
         html.Raw("</select></label> <label>Hours (empty: the reason's duration) <input name=\"hours\" type=\"number\" min=\"1\" max=\"8760\"></label> <button type=\"submit\">Apply</button></div></form>");
-        await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html);
+        await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html).ConfigureAwait(false);
     }
 
     private static void PartySelect(Html html)

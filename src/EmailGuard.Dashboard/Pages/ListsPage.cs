@@ -13,7 +13,7 @@ internal static class ListsPage
         if (lists is null)
         {
             html.Raw("<p class=\"muted\">Lists are not registered (<code>AddSendGuard()</code>).</p>");
-            await DashboardLayout.WriteAsync(request, "/lists", "Lists", html);
+            await DashboardLayout.WriteAsync(request, "/lists", "Lists", html).ConfigureAwait(false);
             return;
         }
 
@@ -41,7 +41,7 @@ internal static class ListsPage
         {
             EmailGuardListPage entries = await lists.ListAsync(
                 new EmailGuardListQuery { Kind = kind, PartyType = type, Search = search.Length == 0 ? null : search, Skip = (page - 1) * size, Take = size },
-                request.Context.RequestAborted);
+                request.Context.RequestAborted).ConfigureAwait(false);
             html.Raw("<p id=\"list-count\">").Text(entries.TotalCount).Raw(" entries.</p><table id=\"list-entries\"><tr><th>Party</th><th>Value</th><th>Reason</th><th>Added by</th><th>Added</th><th>Expires</th><th></th></tr>");
             foreach (EmailGuardListEntry entry in entries.Items)
             {
@@ -63,7 +63,7 @@ internal static class ListsPage
             }
 
             html.Raw("</p>");
-            IReadOnlyDictionary<string, int> reasons = await lists.CountByReasonAsync(kind, cancellationToken: request.Context.RequestAborted);
+            IReadOnlyDictionary<string, int> reasons = await lists.CountByReasonAsync(kind, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
             if (reasons.Count > 0)
             {
                 html.Raw("<h3>By reason</h3><table id=\"list-reasons\"><tr><th>Reason</th><th>Entries</th></tr>");
@@ -89,7 +89,7 @@ internal static class ListsPage
 
         html.Raw("</select></label> <label>Value <input name=\"value\" required maxlength=\"320\"></label> <label>Reason <input name=\"reason\" required maxlength=\"200\" value=\"manual\"></label>")
             .Raw(" <label>Hours (empty: no expiry) <input name=\"hours\" type=\"number\" min=\"1\" max=\"87600\"></label> <button type=\"submit\">Add</button></div></form>");
-        await DashboardLayout.WriteAsync(request, "/lists", "Lists", html);
+        await DashboardLayout.WriteAsync(request, "/lists", "Lists", html).ConfigureAwait(false);
     }
 
     internal static EmailGuardListKind ParseKind(string value)

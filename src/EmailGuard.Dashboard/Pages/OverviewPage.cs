@@ -34,7 +34,7 @@ internal static class OverviewPage
             html.Raw("</table>");
         }
 
-        await UsageAsync(request, html, activity);
+        await UsageAsync(request, html, activity).ConfigureAwait(false);
 
         html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">From this instance's in-memory record (a space-saving sketch per dimension and 5-minute bucket). A count marked ≈ may overestimate by the number shown.</p><div class=\"grid\">");
         foreach (ActivityDimension dimension in Enum.GetValues<ActivityDimension>())
@@ -44,7 +44,7 @@ internal static class OverviewPage
         }
 
         html.Raw("</div>");
-        await DashboardLayout.WriteAsync(request, string.Empty, "Overview", html);
+        await DashboardLayout.WriteAsync(request, string.Empty, "Overview", html).ConfigureAwait(false);
     }
 
     private static async Task UsageAsync(DashboardRequest request, Html html, RecentActivity activity)
@@ -74,7 +74,7 @@ internal static class OverviewPage
         {
             foreach (EmailGuardStatusQuery query in Queries(activity))
             {
-                EmailGuardStatus status = await guard.GetStatusAsync(query, request.Context.RequestAborted);
+                EmailGuardStatus status = await guard.GetStatusAsync(query, request.Context.RequestAborted).ConfigureAwait(false);
                 if (!status.IsStoreAvailable)
                 {
                     html.Raw("<p class=\"notice bad\">The store did not answer: usage is unknown.</p>");

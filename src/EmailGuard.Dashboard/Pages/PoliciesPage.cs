@@ -66,6 +66,6 @@ internal static class PoliciesPage
             html.Raw("</table>");
         }
 
-        await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html);
+        await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html).ConfigureAwait(false);
     }
 }
