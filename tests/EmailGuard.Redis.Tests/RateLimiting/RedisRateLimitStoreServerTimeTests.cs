@@ -36,7 +36,7 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
 
         long resetMs = firstEntry.ResetAt.ToUnixTimeMilliseconds();
         (resetMs % rule.WindowMilliseconds).Should().Be(0, "fixed windows are aligned to the epoch");
-        expiresMs.Should().Be(resetMs, "the counter lives exactly as long as its window");
+        expiresMs.Should().Be(resetMs + 1, "the counter lives through its window's last millisecond, and not past the next one's first");
         first.IsAllowed.Should().BeTrue();
         firstEntry.Count.Should().Be(1);
         first.Timestamp.Should().BeOnOrAfter(firstEntry.ResetAt - rule.Window).And.BeBefore(firstEntry.ResetAt);
@@ -118,7 +118,7 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
         crossing.IsAllowed.Should().BeTrue();
         atPacking.Should().Be(packedCounts, "from here the script answers with a pair");
         entries[0].Count.Should().Be(packedCounts + (RateLimitRule.MaxLimit / 2));
-        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(expiresMs);
+        entries[0].ResetAt.ToUnixTimeMilliseconds().Should().Be(expiresMs - 1);
     }
 
     [Theory]
@@ -137,7 +137,7 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
         decision.IsAllowed.Should().BeTrue();
         entries[0].Count.Should().Be(1, "a counter without a TTL was not written whole by the store, so it is not trusted");
         long expiresMs = (long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key);
-        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
+        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() + 1);
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
 
         decision.IsAllowed.Should().BeTrue();
         entries[0].Count.Should().Be(1);
-        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
+        expiresMs.Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() + 1);
     }
 
     [Fact]
@@ -176,7 +176,7 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
 
         peeked.Should().Be(0);
         entries[0].Count.Should().Be(1);
-        ((long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key)).Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds());
+        ((long)await Admin.GetDatabase().ExecuteAsync("PEXPIRETIME", (RedisKey)key)).Should().Be(entries[0].ResetAt.ToUnixTimeMilliseconds() + 1);
     }
 
     [Fact]
@@ -225,7 +225,9 @@ public class RedisRateLimitStoreServerTimeTests(RedisServerFixture redis) : Redi
 
         statuses.Should().Equal(
             RateLimitStatus.Allowed, RateLimitStatus.Allowed, RateLimitStatus.Allowed, RateLimitStatus.LimitExceeded, RateLimitStatus.LimitExceeded);
-        last.RetryAfter.TotalMilliseconds.Should().BeInRange(ttlMs, ttlMs + 60_000, "the retry-after is the server's own rest of the window");
+        // The counter expires a millisecond after its window's end, and the retry-after runs to the end of the window's last
+        // millisecond: two milliseconds short of the counter's TTL read at the same instant, and the TTL is read later.
+        last.RetryAfter.TotalMilliseconds.Should().BeInRange(ttlMs - 2, ttlMs + 60_000, "the retry-after is the server's own rest of the window");
         (entries[0].ResetAt - last.Timestamp).Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(rule.Window);
     }
 
