@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -13,77 +12,38 @@ namespace EmailGuard.Redis;
 /// refuses writes instead, which the circuit breaker sees and the failure mode handles.
 /// </summary>
 /// <remarks>
-/// The policy is read with <c>INFO memory</c> (run from a script, see <see cref="InfoScript"/>), which managed services
-/// (ElastiCache, Azure Cache) allow where they rename or block <c>CONFIG</c>. The check runs in the background at startup and again, at most once a minute, when the
-/// health check asks; nothing waits on it.
+/// The policy is read with <c>INFO memory</c>, through <see cref="RedisPrimaryInfoReader"/>, which managed services
+/// (ElastiCache, Azure Cache) allow where they rename or block <c>CONFIG</c>. The check runs on the schedule of
+/// <see cref="RedisPeriodicCheck"/>; nothing waits on it.
 /// </remarks>
-internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationCheck
+internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
 {
     internal const string SafePolicy = "noeviction";
 
-    /// <summary>
-    /// <c>INFO memory</c> from a script: StackExchange.Redis allows <c>INFO</c> itself only on admin connections, which an
-    /// app's connection should not be, while a script may run it on any connection that may run scripts.
-    /// </summary>
-    private const string InfoScript = "return redis.call('INFO', 'memory')";
-
-    private static readonly TimeSpan s_recheckInterval = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan s_checkTimeout = TimeSpan.FromSeconds(10);
-
-    private readonly RedisConnection _connection;
-    private readonly TimeProvider _timeProvider;
+    private readonly RedisPrimaryInfoReader _reader;
     private readonly ILogger _logger;
-    private readonly long _recheckTimestamps;
-    private string[] _warnings = [];
     private string _reported = string.Empty;
-    private int _running;
-    private long _startedAtTimestamp = long.MinValue / 2;
 
-    public RedisEvictionPolicyCheck(RedisConnection connection, TimeProvider timeProvider, ILogger<RedisEvictionPolicyCheck>? logger = null)
+    public RedisEvictionPolicyCheck(
+        RedisConnection connection, TimeProvider timeProvider, ILogger<RedisEvictionPolicyCheck>? logger = null, RedisPrimaryInfoReader? reader = null)
+        : base(timeProvider)
     {
-        _connection = connection;
-        _timeProvider = timeProvider;
+        _reader = reader ?? new RedisPrimaryInfoReader(connection, timeProvider);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _recheckTimestamps = (long)(s_recheckInterval.TotalSeconds * timeProvider.TimestampFrequency);
-    }
-
-    public IReadOnlyList<string> Warnings => Volatile.Read(ref _warnings);
-
-    /// <summary>The running check, for tests; completed when none runs.</summary>
-    internal Task Current { get; private set; } = Task.CompletedTask;
-
-    public void Refresh()
-    {
-        long now = _timeProvider.GetTimestamp();
-        if (now - Volatile.Read(ref _startedAtTimestamp) < _recheckTimestamps || Interlocked.Exchange(ref _running, 1) == 1)
-        {
-            return;
-        }
-
-        Volatile.Write(ref _startedAtTimestamp, now);
-        Current = RunAsync();
     }
 
     /// <summary>Whether counters survive memory pressure under <paramref name="policy"/>.</summary>
     internal static bool IsSafe(string policy) => string.Equals(policy.Trim(), SafePolicy, StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Checks every connected primary now; returns the warnings, or <see langword="null"/> when no primary answered.</summary>
+    /// <summary>Checks every connected primary now; returns the unsafe ones, or <see langword="null"/> when no primary answered.</summary>
     internal async Task<(string Endpoint, string Policy)[]?> CheckAsync()
     {
-        IConnectionMultiplexer multiplexer = await BoundedCall.WaitAsync(
-            _connection.GetMultiplexerAsync(CancellationToken.None), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        IReadOnlyList<RedisPrimaryInfo> primaries = await _reader.ReadAsync().ConfigureAwait(false);
         List<(string, string)> unsafePrimaries = [];
         bool anyAnswered = false;
-        foreach (IServer server in multiplexer.GetServers())
+        foreach (RedisPrimaryInfo primary in primaries)
         {
-            if (!server.IsConnected || server.IsReplica)
-            {
-                continue;
-            }
-
-            RedisResult info = await BoundedCall.WaitAsync(
-                server.ExecuteAsync("EVAL", InfoScript, 0), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
-            string? policy = FindPolicy((string?)info);
+            string? policy = FindPolicy(primary.Info);
             if (policy is null)
             {
                 continue;
@@ -92,7 +52,7 @@ internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationChec
             anyAnswered = true;
             if (!IsSafe(policy))
             {
-                unsafePrimaries.Add((Format(server.EndPoint), policy));
+                unsafePrimaries.Add((primary.Endpoint, policy));
             }
         }
 
@@ -119,56 +79,36 @@ internal sealed partial class RedisEvictionPolicyCheck : IStoreConfigurationChec
             CultureInfo.InvariantCulture,
             $"Redis at {endpoint} has maxmemory-policy {policy}: under memory pressure it can evict rate-limit counters, and a party whose counter is evicted starts again from zero within the window. Set maxmemory-policy {SafePolicy}.");
 
-    private static string Format(EndPoint endPoint) => endPoint switch
+    protected override async Task<string[]?> RunOnceAsync()
     {
-        IPEndPoint ip => ip.ToString(),
-        DnsEndPoint dns => string.Create(CultureInfo.InvariantCulture, $"{dns.Host}:{dns.Port}"),
-        _ => endPoint.ToString() ?? "?",
-    };
-
-    private async Task RunAsync()
-    {
-        try
+        (string Endpoint, string Policy)[]? unsafePrimaries = await CheckAsync().ConfigureAwait(false);
+        if (unsafePrimaries is null)
         {
-            (string Endpoint, string Policy)[]? unsafePrimaries = await CheckAsync().ConfigureAwait(false);
-            if (unsafePrimaries is null)
+            return null;
+        }
+
+        string[] warnings = [.. unsafePrimaries.Select(p => Describe(p.Endpoint, p.Policy))];
+
+        // Logged when found and when it changes, not at every health check.
+        string reported = string.Join('\n', warnings);
+        if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+        {
+            foreach ((string endpoint, string policy) in unsafePrimaries)
             {
-                // No primary answered: keep what was known and look again at the next refresh.
-                Volatile.Write(ref _startedAtTimestamp, long.MinValue / 2);
-                return;
+                LogUnsafePolicy(_logger, endpoint, policy);
             }
 
-            string[] warnings = [.. unsafePrimaries.Select(p => Describe(p.Endpoint, p.Policy))];
-            Volatile.Write(ref _warnings, warnings);
-
-            // Logged when found and when it changes, not at every health check.
-            string reported = string.Join('\n', warnings);
-            if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+            if (warnings.Length == 0)
             {
-                foreach ((string endpoint, string policy) in unsafePrimaries)
-                {
-                    LogUnsafePolicy(_logger, endpoint, policy);
-                }
-
-                if (warnings.Length == 0)
-                {
-                    LogPolicySafe(_logger);
-                }
+                LogPolicySafe(_logger);
             }
+        }
 
-            _reported = reported;
-        }
-        catch (Exception ex)
-        {
-            // A dead Redis is the breaker's to report; this check simply runs again at the next refresh.
-            Volatile.Write(ref _startedAtTimestamp, long.MinValue / 2);
-            LogCheckFailed(_logger, ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _running, 0);
-        }
+        _reported = reported;
+        return warnings;
     }
+
+    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, exception);
 
     [LoggerMessage(EventId = 1010, EventName = "RedisEvictionPolicyUnsafe", Level = LogLevel.Warning,
         Message = "Redis at {Endpoint} has maxmemory-policy {Policy}: under memory pressure it can evict EmailGuard's rate-limit counters, and a party whose counter is evicted starts again from zero within the window. Set maxmemory-policy noeviction (see docs/redis.md).")]

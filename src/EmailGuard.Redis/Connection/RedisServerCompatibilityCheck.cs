@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -21,53 +20,29 @@ namespace EmailGuard.Redis;
 /// does, the health check reports degraded with a warning that names the flag.
 /// </para>
 /// <para>
-/// <c>INFO</c> is sent from a script, as in <see cref="RedisEvictionPolicyCheck"/>, so no admin connection is needed;
-/// that also makes a server without Lua answer with its own "Lua disabled" error. The check runs in the background at
-/// startup and again, at most once a minute, when the health check asks.
+/// <c>INFO</c> is read through <see cref="RedisPrimaryInfoReader"/>, from a script, so no admin connection is needed;
+/// that also makes a server without Lua answer with its own "Lua disabled" error. The check runs on the schedule of
+/// <see cref="RedisPeriodicCheck"/>.
 /// </para>
 /// </remarks>
-internal sealed partial class RedisServerCompatibilityCheck : IStoreConfigurationCheck
+internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
 {
-    private const string InfoScript = "return redis.call('INFO', 'server')";
-
-    private static readonly TimeSpan s_recheckInterval = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan s_checkTimeout = TimeSpan.FromSeconds(10);
-
-    private readonly RedisConnection _connection;
-    private readonly TimeProvider _timeProvider;
+    private readonly RedisPrimaryInfoReader _reader;
     private readonly bool _garnetTransactionModeDeclared;
     private readonly ILogger _logger;
-    private readonly long _recheckTimestamps;
-    private string[] _warnings = [];
     private string _reported = string.Empty;
-    private int _running;
-    private long _startedAtTimestamp = long.MinValue / 2;
 
     public RedisServerCompatibilityCheck(
-        RedisConnection connection, RedisRateLimitStoreOptions options, TimeProvider timeProvider, ILogger<RedisServerCompatibilityCheck>? logger = null)
+        RedisConnection connection,
+        RedisRateLimitStoreOptions options,
+        TimeProvider timeProvider,
+        ILogger<RedisServerCompatibilityCheck>? logger = null,
+        RedisPrimaryInfoReader? reader = null)
+        : base(timeProvider)
     {
-        _connection = connection;
-        _timeProvider = timeProvider;
+        _reader = reader ?? new RedisPrimaryInfoReader(connection, timeProvider);
         _garnetTransactionModeDeclared = options.GarnetLuaTransactionMode;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _recheckTimestamps = (long)(s_recheckInterval.TotalSeconds * timeProvider.TimestampFrequency);
-    }
-
-    public IReadOnlyList<string> Warnings => Volatile.Read(ref _warnings);
-
-    /// <summary>The running check, for tests; completed when none runs.</summary>
-    internal Task Current { get; private set; } = Task.CompletedTask;
-
-    public void Refresh()
-    {
-        long now = _timeProvider.GetTimestamp();
-        if (now - Volatile.Read(ref _startedAtTimestamp) < _recheckTimestamps || Interlocked.Exchange(ref _running, 1) == 1)
-        {
-            return;
-        }
-
-        Volatile.Write(ref _startedAtTimestamp, now);
-        Current = RunAsync();
     }
 
     /// <summary>
@@ -75,40 +50,24 @@ internal sealed partial class RedisServerCompatibilityCheck : IStoreConfiguratio
     /// </summary>
     internal async Task<(List<RedisServerInfo> Servers, List<string> Fatal, List<string> Warnings)?> CheckAsync()
     {
-        IConnectionMultiplexer multiplexer = await BoundedCall.WaitAsync(
-            _connection.GetMultiplexerAsync(CancellationToken.None), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        IReadOnlyList<RedisPrimaryInfo> primaries = await _reader.ReadAsync().ConfigureAwait(false);
         List<RedisServerInfo> servers = [];
         List<string> fatal = [];
         List<string> warnings = [];
-        bool anyAnswered = false;
-        foreach (IServer server in multiplexer.GetServers())
+        foreach (RedisPrimaryInfo primary in primaries)
         {
-            if (!server.IsConnected || server.IsReplica)
+            if (primary.Refusal is { } refusal)
             {
+                fatal.Add(DescribeNoScripts(primary.Endpoint, refusal));
                 continue;
             }
 
-            string endpoint = Format(server.EndPoint);
-            RedisResult info;
-            try
-            {
-                info = await BoundedCall.WaitAsync(
-                    server.ExecuteAsync("EVAL", InfoScript, 0), s_checkTimeout, _timeProvider, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (RedisServerException ex)
-            {
-                anyAnswered = true;
-                fatal.Add(DescribeNoScripts(endpoint, ex.Message));
-                continue;
-            }
-
-            anyAnswered = true;
-            RedisServerInfo found = RedisServerInfo.Parse(endpoint, (string?)info);
+            RedisServerInfo found = RedisServerInfo.Parse(primary.Endpoint, primary.Info);
             servers.Add(found);
             Evaluate(found, fatal, warnings, _garnetTransactionModeDeclared);
         }
 
-        return anyAnswered ? (servers, fatal, warnings) : null;
+        return primaries.Count > 0 ? (servers, fatal, warnings) : null;
     }
 
     /// <summary>Adds what <paramref name="server"/> lacks to <paramref name="fatal"/> or <paramref name="warnings"/>.</summary>
@@ -150,61 +109,41 @@ internal sealed partial class RedisServerCompatibilityCheck : IStoreConfiguratio
                 CultureInfo.InvariantCulture,
                 $"The server at {endpoint} refused a Lua script ({refusal}), and EmailGuard's limits are Lua scripts. Allow EVAL and EVALSHA (on Garnet: start it with --lua --lua-transaction-mode).");
 
-    private static string Format(EndPoint endPoint) => endPoint switch
+    protected override async Task<string[]?> RunOnceAsync()
     {
-        IPEndPoint ip => ip.ToString(),
-        DnsEndPoint dns => string.Create(CultureInfo.InvariantCulture, $"{dns.Host}:{dns.Port}"),
-        _ => endPoint.ToString() ?? "?",
-    };
-
-    private async Task RunAsync()
-    {
-        try
+        (List<RedisServerInfo> Servers, List<string> Fatal, List<string> Warnings)? result = await CheckAsync().ConfigureAwait(false);
+        if (result is not { } found)
         {
-            (List<RedisServerInfo> Servers, List<string> Fatal, List<string> Warnings)? result = await CheckAsync().ConfigureAwait(false);
-            if (result is not { } found)
+            return null;
+        }
+
+        string[] warnings = [.. found.Fatal, .. found.Warnings];
+
+        // Logged when found and when it changes, not at every health check.
+        string reported = string.Join('\n', found.Servers.Select(s => s.ToString()).Concat(warnings));
+        if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+        {
+            foreach (RedisServerInfo server in found.Servers)
             {
-                // No primary answered: keep what was known and look again at the next refresh.
-                Volatile.Write(ref _startedAtTimestamp, long.MinValue / 2);
-                return;
+                LogServerFound(_logger, server.Name, server.Version, server.RedisVersion, server.Endpoint);
             }
 
-            string[] warnings = [.. found.Fatal, .. found.Warnings];
-            Volatile.Write(ref _warnings, warnings);
-
-            // Logged when found and when it changes, not at every health check.
-            string reported = string.Join('\n', found.Servers.Select(s => s.ToString()).Concat(warnings));
-            if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+            foreach (string problem in found.Fatal)
             {
-                foreach (RedisServerInfo server in found.Servers)
-                {
-                    LogServerFound(_logger, server.Name, server.Version, server.RedisVersion, server.Endpoint);
-                }
-
-                foreach (string problem in found.Fatal)
-                {
-                    LogServerRefused(_logger, problem);
-                }
-
-                foreach (string warning in found.Warnings)
-                {
-                    LogServerWarning(_logger, warning);
-                }
+                LogServerRefused(_logger, problem);
             }
 
-            _reported = reported;
+            foreach (string warning in found.Warnings)
+            {
+                LogServerWarning(_logger, warning);
+            }
         }
-        catch (Exception ex)
-        {
-            // A dead server is the breaker's to report; this check simply runs again at the next refresh.
-            Volatile.Write(ref _startedAtTimestamp, long.MinValue / 2);
-            LogCheckFailed(_logger, ex);
-        }
-        finally
-        {
-            Volatile.Write(ref _running, 0);
-        }
+
+        _reported = reported;
+        return warnings;
     }
+
+    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, exception);
 
     [LoggerMessage(EventId = 1350, EventName = "RedisServerFound", Level = LogLevel.Information,
         Message = "EmailGuard's Redis store talks to {Server} {Version} (redis_version {RedisVersion}) at {Endpoint}.")]

@@ -68,15 +68,18 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>()));
         services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>())));
+        services.TryAddSingleton(sp => new RedisPrimaryInfoReader(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<RedisEvictionPolicyCheck>>())));
+            sp.GetService<ILogger<RedisEvictionPolicyCheck>>(),
+            sp.GetRequiredService<RedisPrimaryInfoReader>())));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisServerCompatibilityCheck>(sp => new RedisServerCompatibilityCheck(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<ILogger<RedisServerCompatibilityCheck>>())));
+            sp.GetService<ILogger<RedisServerCompatibilityCheck>>(),
+            sp.GetRequiredService<RedisPrimaryInfoReader>())));
         return builder;
     }
 }

@@ -86,6 +86,27 @@ public sealed class GarnetServerDetectionTests(GarnetServerFixture garnet, ITest
         (valkey.Name, valkey.Version, valkey.RedisMajorVersion, valkey.IsGarnet).Should().Be(("valkey", "8.1.1", 7, false));
     }
 
+    [Fact]
+    public async Task BothChecks_AtStartup_AskEachPrimaryOnce()
+    {
+        // The compatibility and eviction checks start together; they share one INFO read per primary, and a read
+        // moments later is shared too, while a read after the sharing period goes to the server again.
+        FakeTimeProvider clock = new();
+        using RedisConnection connection = new(garnet.CreateMultiplexer(), "detect:");
+        RedisPrimaryInfoReader reader = new(connection, clock);
+        RedisServerCompatibilityCheck compatibility = new(connection, new RedisRateLimitStoreOptions { GarnetLuaTransactionMode = true }, clock, reader: reader);
+        RedisEvictionPolicyCheck eviction = new(connection, clock, reader: reader);
+
+        var both = await Task.WhenAll(compatibility.CheckAsync(), eviction.CheckAsync().ContinueWith(_ => compatibility.CheckAsync(), TaskScheduler.Default).Unwrap());
+        int afterStartup = reader.ReadsStarted;
+        clock.Advance(TimeSpan.FromMinutes(1));
+        await eviction.CheckAsync();
+
+        both.Should().AllSatisfy(r => r!.Value.Servers.Should().ContainSingle().Which.IsGarnet.Should().BeTrue());
+        afterStartup.Should().Be(1);
+        reader.ReadsStarted.Should().Be(2, "a minute later the servers are asked again");
+    }
+
     private async Task<(List<RedisServerInfo> Servers, List<string> Fatal, List<string> Warnings)> CheckAsync(RedisServerFixture server, bool declared)
     {
         RedisRateLimitStoreOptions options = new() { GarnetLuaTransactionMode = declared };
