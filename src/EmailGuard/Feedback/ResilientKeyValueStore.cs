@@ -9,75 +9,24 @@ namespace EmailGuard;
 internal sealed class ResilientKeyValueStore
 {
     private readonly IEmailGuardKeyValueStore _store;
-    private readonly TimeProvider _timeProvider;
-    private readonly StoreCircuitBreaker _breaker;
+    private readonly GuardedStoreCall _call;
 
     public ResilientKeyValueStore(IEmailGuardKeyValueStore store, StoreResilienceOptions options, TimeProvider timeProvider)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
-        _timeProvider = timeProvider;
         Timeout = options.Timeout;
-        _breaker = new StoreCircuitBreaker(options, timeProvider);
+        _call = new GuardedStoreCall("key-value store", options, timeProvider);
     }
 
     public IEmailGuardKeyValueStore Inner => _store;
 
     public TimeSpan Timeout { get; }
 
-    public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken)
-        => await CallAsync(
-            async (s, ct) =>
-            {
-                await s.SetAsync(key, value, timeToLive, ct).ConfigureAwait(false);
-                return true;
-            },
-            "store a message-id mapping",
-            cancellationToken).ConfigureAwait(false);
+    public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken)
+        => _call.CallAsync(_store, (s, ct) => s.SetAsync(key, value, timeToLive, ct), Timeout, "store a message-id mapping", cancellationToken);
 
     public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
-        => CallAsync((s, ct) => s.GetAsync(key, ct), "read a message-id mapping", cancellationToken);
-
-    private async ValueTask<T> CallAsync<T>(Func<IEmailGuardKeyValueStore, CancellationToken, ValueTask<T>> call, string what, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        StoreCallPermit permit = _breaker.TryEnter();
-        if (permit == StoreCallPermit.Rejected)
-        {
-            throw new EmailGuardStoreUnavailableException($"The EmailGuard key-value store is down (its circuit is open): could not {what}.");
-        }
-
-        try
-        {
-            ValueTask<T> pending;
-            try
-            {
-                pending = call(_store, cancellationToken);
-            }
-            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-            {
-                pending = ValueTask.FromException<T>(ex);
-            }
-
-            T result = await BoundedCall.WaitAsync(pending, Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-            _breaker.OnSuccess(permit);
-            return result;
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            _breaker.OnFailure(permit);
-            string reason = ex is TimeoutException ? "did not answer in time" : "failed";
-            throw new EmailGuardStoreUnavailableException($"The EmailGuard key-value store {reason}: could not {what}.", ex);
-        }
-        catch
-        {
-            _breaker.Abandon(permit);
-            throw;
-        }
-    }
-
-    private static bool IsStoreFailure(Exception exception, CancellationToken cancellationToken)
-        => exception is not ArgumentException
-           && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
+        => _call.CallAsync(_store, (s, ct) => s.GetAsync(key, ct), Timeout, "read a message-id mapping", cancellationToken);
 }

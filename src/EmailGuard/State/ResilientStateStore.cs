@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -20,8 +19,7 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     private static readonly TimeSpan s_minimumLoadTimeout = TimeSpan.FromSeconds(5);
 
     private readonly IEmailGuardStateStore _store;
-    private readonly TimeProvider _timeProvider;
-    private readonly StoreCircuitBreaker _breaker;
+    private readonly GuardedStoreCall _call;
     private readonly ILogger _logger;
 
     public ResilientStateStore(IEmailGuardStateStore store, StoreResilienceOptions options, TimeProvider timeProvider, ILogger? logger = null)
@@ -29,11 +27,10 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
-        _timeProvider = timeProvider;
         Timeout = options.Timeout;
         LoadTimeout = options.Timeout * 10 > s_minimumLoadTimeout ? options.Timeout * 10 : s_minimumLoadTimeout;
-        _breaker = new StoreCircuitBreaker(options, timeProvider);
         _logger = logger ?? NullLogger.Instance;
+        _call = new GuardedStoreCall("state store", options, timeProvider, d => LogCircuitOpened(_logger, d), () => LogCircuitClosed(_logger));
     }
 
     /// <summary>The store behind this wrapper.</summary>
@@ -45,7 +42,7 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     /// <summary>The bound of <see cref="LoadAsync"/>: ten times <see cref="Timeout"/>, at least 5 seconds.</summary>
     public TimeSpan LoadTimeout { get; }
 
-    public StoreCircuitState CircuitState => _breaker.State;
+    public StoreCircuitState CircuitState => _call.CircuitState;
 
     public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
         => CallAsync(static (s, ct) => s.GetVersionAsync(ct), Timeout, "read the state version", cancellationToken);
@@ -71,72 +68,11 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.GetFlagEventsAsync(max, ct), Timeout, "read flag events", cancellationToken);
 
-    private async ValueTask CallAsync(Func<IEmailGuardStateStore, CancellationToken, ValueTask> call, string what, CancellationToken cancellationToken)
-        => await CallAsync(
-            async (s, ct) =>
-            {
-                await call(s, ct).ConfigureAwait(false);
-                return true;
-            },
-            Timeout,
-            what,
-            cancellationToken).ConfigureAwait(false);
+    private ValueTask CallAsync(Func<IEmailGuardStateStore, CancellationToken, ValueTask> call, string what, CancellationToken cancellationToken)
+        => _call.CallAsync(_store, call, Timeout, what, cancellationToken);
 
-    private async ValueTask<T> CallAsync<T>(Func<IEmailGuardStateStore, CancellationToken, ValueTask<T>> call, TimeSpan timeout, string what, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        StoreCallPermit permit = _breaker.TryEnter();
-        if (permit == StoreCallPermit.Rejected)
-        {
-            throw new EmailGuardStoreUnavailableException(string.Create(
-                CultureInfo.InvariantCulture,
-                $"The EmailGuard state store is down (its circuit is open, next probe in {_breaker.RemainingBreak.TotalSeconds:0.#} s): could not {what}."));
-        }
-
-        try
-        {
-            // The store gets the caller's token, but the wait is cut by the timeout whatever the store does with it.
-            ValueTask<T> pending;
-            try
-            {
-                pending = call(_store, cancellationToken);
-            }
-            catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-            {
-                pending = ValueTask.FromException<T>(ex);
-            }
-
-            T result = await BoundedCall.WaitAsync(pending, timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
-            if (_breaker.OnSuccess(permit))
-            {
-                LogCircuitClosed(_logger);
-            }
-
-            return result;
-        }
-        catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
-        {
-            if (_breaker.OnFailure(permit))
-            {
-                LogCircuitOpened(_logger, _breaker.BreakDuration);
-            }
-
-            string reason = ex is TimeoutException
-                ? string.Create(CultureInfo.InvariantCulture, $"did not answer within {timeout.TotalMilliseconds:0} ms")
-                : "failed";
-            throw new EmailGuardStoreUnavailableException($"The EmailGuard state store {reason}: could not {what}.", ex);
-        }
-        catch
-        {
-            _breaker.Abandon(permit);
-            throw;
-        }
-    }
-
-    /// <summary>Bad input stays the caller's bug, and the caller's own cancellation is the caller's; anything else is the store failing.</summary>
-    private static bool IsStoreFailure(Exception exception, CancellationToken cancellationToken)
-        => exception is not ArgumentException
-           && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
+    private ValueTask<T> CallAsync<T>(Func<IEmailGuardStateStore, CancellationToken, ValueTask<T>> call, TimeSpan timeout, string what, CancellationToken cancellationToken)
+        => _call.CallAsync(_store, call, timeout, what, cancellationToken);
 
     [LoggerMessage(EventId = 1001, EventName = "StateStoreCircuitOpened", Level = LogLevel.Error,
         Message = "The EmailGuard state store keeps failing: its circuit is open for {BreakDuration}; checks use the last known lists and flags, and the list and flag APIs fail fast.")]
