@@ -1,0 +1,142 @@
+namespace EmailGuard;
+
+/// <summary>Reading the feedback counters: per party, per status query, and the parties an event is charged to.</summary>
+internal sealed partial class EmailGuardFeedback
+{
+    public async ValueTask<EmailFeedbackCounts> GetAsync(EmailGuardDimension dimension, string? partition, CancellationToken cancellationToken = default)
+    {
+        string? canonical = dimension == EmailGuardDimension.Global
+            ? null
+            : Canonical(dimension, partition) ?? throw new ArgumentException($"'{partition}' is not a valid {dimension} partition.", nameof(partition));
+        return (await ReadAsync([(dimension, canonical)], cancellationToken).ConfigureAwait(false))[0];
+    }
+
+    public async ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        List<(EmailGuardDimension, string?)> parties = [(EmailGuardDimension.Global, null)];
+        void Add(EmailGuardDimension dimension, string? value)
+        {
+            if (value is not null)
+            {
+                parties.Add((dimension, Canonical(dimension, value) ?? throw new ArgumentException($"'{value}' is not a valid {dimension} partition.", nameof(query))));
+            }
+        }
+
+        Add(EmailGuardDimension.Tenant, query.TenantId);
+        Add(EmailGuardDimension.User, query.UserId);
+        Add(EmailGuardDimension.Sender, query.Sender);
+        Add(EmailGuardDimension.Category, query.Category);
+        if (query.ClientIp is { } ip)
+        {
+            parties.Add((EmailGuardDimension.ClientIp, FeedbackKeys.Cidr(ip, _ipv6PrefixLength)));
+        }
+
+        return await ReadAsync(parties, cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async ValueTask<EmailFeedbackCounts[]> ReadAsync(List<(EmailGuardDimension Dimension, string? Partition)> parties, CancellationToken cancellationToken)
+    {
+        int kinds = FeedbackKeys.Kinds.Length;
+        RateLimitRequest[] requests = new RateLimitRequest[parties.Count * kinds];
+        for (int p = 0; p < parties.Count; p++)
+        {
+            for (int k = 0; k < kinds; k++)
+            {
+                requests[(p * kinds) + k] = new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.Kinds[k], parties[p].Dimension, parties[p].Partition), _countRule, 0);
+            }
+        }
+
+        RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
+        RateLimitDecision decision = await _store.PeekAsync(requests, entries, cancellationToken).ConfigureAwait(false);
+        if (decision.Status == RateLimitStatus.StoreUnavailable)
+        {
+            throw new EmailGuardStoreUnavailableException("The EmailGuard store did not answer: the feedback counts could not be read.");
+        }
+
+        EmailFeedbackCounts[] counts = new EmailFeedbackCounts[parties.Count];
+        for (int p = 0; p < parties.Count; p++)
+        {
+            int at = p * kinds;
+            counts[p] = new EmailFeedbackCounts
+            {
+                Dimension = parties[p].Dimension,
+                Partition = parties[p].Partition,
+                Delivered = entries[at].Count,
+                Bounces = entries[at + 1].Count,
+                TransientBounces = entries[at + 2].Count,
+                Complaints = entries[at + 3].Count,
+                Unsubscribes = entries[at + 4].Count,
+                Sends = entries[at + 5].Count,
+                Window = _options.CountWindow,
+                Timestamp = decision.Timestamp,
+            };
+        }
+
+        return counts;
+    }
+
+    /// <summary>The canonical form a partition is counted under, or null when it is not valid for its dimension.</summary>
+    private string? Canonical(EmailGuardDimension dimension, string? partition)
+    {
+        switch (dimension)
+        {
+            case EmailGuardDimension.Global:
+                return string.Empty;
+            case EmailGuardDimension.Tenant:
+            case EmailGuardDimension.User:
+                return string.IsNullOrEmpty(partition) || partition.Length > MaxIdLength ? null : partition;
+            case EmailGuardDimension.Sender:
+                return partition is not null && EmailAddressNormalizer.TryNormalize(partition, _normalization, out NormalizedEmailAddress sender, out _) ? sender.Address : null;
+            case EmailGuardDimension.Category:
+                return string.IsNullOrWhiteSpace(partition) || partition.Length > MaxCategoryLength ? null : partition.ToLowerInvariant();
+            case EmailGuardDimension.ClientIp:
+                return FeedbackKeys.Network(partition, _ipv6PrefixLength);
+            default:
+                throw new ArgumentException(
+                    $"Feedback is counted per Global, Tenant, User, Sender, Category and ClientIp; not per {dimension}.", nameof(dimension));
+        }
+    }
+
+    /// <summary>The parties an event is charged to: all mail, and each party the attribution names validly.</summary>
+    private IEnumerable<(EmailGuardDimension, string?)> Parties(EmailSendAttribution? attribution)
+    {
+        yield return (EmailGuardDimension.Global, null);
+        if (attribution is null)
+        {
+            yield break;
+        }
+
+        // Echoed tags are input from outside: a value that is not valid for its party is not counted, never thrown.
+        (EmailGuardDimension, string?)[] named =
+        [
+            (EmailGuardDimension.Tenant, attribution.TenantId),
+            (EmailGuardDimension.User, attribution.UserId),
+            (EmailGuardDimension.Sender, attribution.Sender),
+            (EmailGuardDimension.Category, attribution.Category),
+            (EmailGuardDimension.ClientIp, attribution.ClientNetwork),
+        ];
+        foreach ((EmailGuardDimension dimension, string? value) in named)
+        {
+            if (value is not null && Canonical(dimension, value) is { } canonical)
+            {
+                yield return (dimension, canonical);
+            }
+        }
+    }
+
+    /// <summary>Segments that divide the window into whole milliseconds: the most of a few sensible counts.</summary>
+    internal static int SegmentsFor(TimeSpan window)
+    {
+        long ms = (long)window.TotalMilliseconds;
+        foreach (int segments in (ReadOnlySpan<int>)[24, 12, 10, 8, 6, 5, 4, 3, 2])
+        {
+            if (ms % segments == 0)
+            {
+                return segments;
+            }
+        }
+
+        return 1;
+    }
+}

@@ -1,0 +1,45 @@
+namespace EmailGuard;
+
+/// <summary>The feedback callbacks, raised after an event is recorded.</summary>
+internal sealed partial class EmailGuardFeedback
+{
+    private async ValueTask RaiseAsync(EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, EmailGuardListEntry? entry, string? category)
+    {
+        EmailFeedbackEvents events = _options.Events;
+        Func<EmailFeedbackArguments, ValueTask>? callback = feedback.Kind switch
+        {
+            EmailFeedbackKind.Bounced => events.OnBounce,
+            EmailFeedbackKind.Complained => events.OnComplaint,
+            _ => null,
+        };
+        if (callback is not null)
+        {
+            await InvokeAsync(callback, new EmailFeedbackArguments { Event = feedback, Attribution = attribution, Recipient = recipient }).ConfigureAwait(false);
+        }
+
+        if (entry is not null && events.OnSuppressed is { } onSuppressed)
+        {
+            await InvokeAsync(onSuppressed, new EmailSuppressionArguments
+            {
+                Event = feedback,
+                Attribution = attribution,
+                Recipient = recipient,
+                Reason = entry.Reason,
+                Category = category,
+                Entry = entry,
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask InvokeAsync<TArgs>(Func<TArgs, ValueTask> callback, TArgs arguments)
+    {
+        try
+        {
+            await callback(arguments).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            LogCallbackFailed(_logger, ex);
+        }
+    }
+}
