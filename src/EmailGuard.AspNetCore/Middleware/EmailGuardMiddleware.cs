@@ -107,7 +107,7 @@ internal sealed partial class EmailGuardMiddleware
             }
         }
 
-        if (!state.Safelist.IsEmpty && state.Safelist.Contains(context))
+        if (!state.Allowlist.IsEmpty && state.Allowlist.Contains(context))
         {
             _metrics.Decision(policy?.Name ?? pathRule!.Name, "allowlisted");
             await _next(context).ConfigureAwait(false);
@@ -198,127 +198,6 @@ internal sealed partial class EmailGuardMiddleware
         long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
         await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, policy, banned ? "ban" : "surge", null, decision,
             string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
-    }
-
-    private async ValueTask<Verdict> EvaluateAsync(
-        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? first, EmailRateLimitPolicy? second, string[][]? fieldValues)
-    {
-        if (first is null)
-        {
-            (first, second) = (second!, null);
-        }
-
-        int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
-        RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
-        PartitionRequestOwner[] owners = ArrayPool<PartitionRequestOwner>.Shared.Rent(capacity);
-        try
-        {
-            int count = 0;
-            string? ipPartition = null;
-            bool missingField = false;
-            count = PartitionKeyResolver.AddRequests(context, state, first, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
-
-            if (second is not null)
-            {
-                count = PartitionKeyResolver.AddRequests(context, state, second, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
-            }
-
-            EmailRateLimitPolicy named = second ?? first;
-            if (missingField)
-            {
-                string problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
-                Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
-                _metrics.Decision(named.Name, "invalid_request");
-                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem).ConfigureAwait(false);
-                return new(VerdictKind.Reject);
-            }
-
-            if (count == 0)
-            {
-                return new(VerdictKind.Continue);
-            }
-
-            StoreFailureMode failureMode = Strictest(first.FailureMode, second?.FailureMode);
-
-            // Started before the acquire so that the store's own activity nests under it, and disposed before the
-            // endpoint runs so that the endpoint's work never looks like part of the decision.
-            using Activity? activity = EndpointActivity.Start(named.Name);
-            RateLimitDecision decision = await _store.AcquireAsync(
-                requests.AsMemory(0, count), entries.AsMemory(0, count), failureMode, context.RequestAborted).ConfigureAwait(false);
-
-            bool shadow = first.ShadowMode && (second is null || second.ShadowMode);
-            switch (decision.Status)
-            {
-                case RateLimitStatus.Allowed:
-                    Decided(activity, named.Name, "allowed");
-                    if (first.QuotaHeaders || second?.QuotaHeaders == true)
-                    {
-                        RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, deniedIndex: -1);
-                    }
-
-                    return new(VerdictKind.Continue);
-
-                case RateLimitStatus.AllowedUnguarded:
-                    Decided(activity, named.Name, "unguarded");
-                    return new(VerdictKind.Continue);
-
-                case RateLimitStatus.StoreUnavailable:
-                    Decided(activity, named.Name, shadow ? "shadow_store_unavailable" : "store_unavailable");
-                    if (shadow)
-                    {
-                        return new(VerdictKind.Continue);
-                    }
-
-                    Log.StoreUnavailableRejected(_logger, named.Name);
-                    await _rejections.RejectAsync(context, state, StatusCodes.Status503ServiceUnavailable, named.Name, "store", null, decision,
-                        "The rate-limit service is temporarily unavailable. Try again shortly.").ConfigureAwait(false);
-                    return new(VerdictKind.Reject);
-
-                default:
-                    int denied = decision.DeniedIndex >= 0 && decision.DeniedIndex < count ? decision.DeniedIndex : 0;
-                    PartitionRequestOwner owner = owners[denied];
-                    RateLimitRule rule = owner.Partition.Rules[owner.RuleIndex];
-                    if (shadow)
-                    {
-                        Decided(activity, owner.Policy.Name, "shadow_rejected", owner.Partition.KindTag);
-                        Log.ShadowWouldReject(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window);
-                        return new(VerdictKind.Continue);
-                    }
-
-                    Decided(activity, owner.Policy.Name, "rejected", owner.Partition.KindTag);
-                    RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
-                    long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
-                    Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
-                        string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
-                    return new(VerdictKind.Reject, LimitExceeded: true);
-            }
-        }
-        finally
-        {
-            ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
-            ArrayPool<RateLimitEntry>.Shared.Return(entries);
-            ArrayPool<PartitionRequestOwner>.Shared.Return(owners, clearArray: true);
-        }
-    }
-
-    private void Decided(Activity? activity, string policy, string outcome, string? partitionKind = null)
-    {
-        _metrics.Decision(policy, outcome);
-        EndpointActivity.SetOutcome(activity, policy, outcome, partitionKind);
-    }
-
-    private static StoreFailureMode Strictest(StoreFailureMode? a, StoreFailureMode? b)
-    {
-        static int Rank(StoreFailureMode? mode) => mode switch
-        {
-            StoreFailureMode.FailClosed => 2,
-            StoreFailureMode.LocalFallback => 1,
-            _ => 0,
-        };
-
-        return Rank(a) >= Rank(b) ? a ?? StoreFailureMode.FailOpen : b!.Value;
     }
 
     private void CheckForwardedHeader(HttpContext context)

@@ -9,13 +9,13 @@ namespace EmailGuard.AspNetCore;
 internal sealed class EndpointGuardState
 {
     private EndpointGuardState(
-        EmailGuardEndpointOptions options, FrozenDictionary<string, EmailRateLimitPolicy> policies, PathRuleSet pathRules, Safelist safelist, FrozenDictionary<string, PolicyDefense> defenses)
+        EmailGuardEndpointOptions options, FrozenDictionary<string, EmailRateLimitPolicy> policies, PathRuleSet pathRules, EndpointAllowlist allowlist, FrozenDictionary<string, PolicyDefense> defenses)
     {
         Options = options;
         Defenses = defenses;
         Policies = policies;
         PathRules = pathRules;
-        Safelist = safelist;
+        Allowlist = allowlist;
     }
 
     public EmailGuardEndpointOptions Options { get; }
@@ -24,7 +24,7 @@ internal sealed class EndpointGuardState
 
     public PathRuleSet PathRules { get; }
 
-    public Safelist Safelist { get; }
+    public EndpointAllowlist Allowlist { get; }
 
     /// <summary>The defenses of the endpoint policies that have any, by policy name.</summary>
     public FrozenDictionary<string, PolicyDefense> Defenses { get; }
@@ -71,7 +71,7 @@ internal sealed class EndpointGuardState
         }
 
         PathRuleSet pathRules = PathRuleSet.Create(options, errors);
-        Safelist safelist = Safelist.Create(options, errors);
+        EndpointAllowlist allowlist = EndpointAllowlist.Create(options, errors);
         MissingClientIp.Validate(options, errors);
         if (errors.Count > 0)
         {
@@ -79,7 +79,7 @@ internal sealed class EndpointGuardState
         }
 
         return new EndpointGuardState(
-            options, policies.ToFrozenDictionary(StringComparer.Ordinal), pathRules, safelist, defenses.ToFrozenDictionary(StringComparer.Ordinal));
+            options, policies.ToFrozenDictionary(StringComparer.Ordinal), pathRules, allowlist, defenses.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
     /// <summary>Same checks as <see cref="Create"/>, as messages, for options validation at startup.</summary>

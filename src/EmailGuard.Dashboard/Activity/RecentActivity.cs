@@ -10,7 +10,7 @@ namespace EmailGuard.Dashboard;
 /// capacity, whatever an attacker sends: keys are cut to <see cref="MaxKeyLength"/>, and a message adds at most
 /// <see cref="MaxDomainsPerMessage"/> recipient domains.
 /// </summary>
-internal sealed class RecentActivity
+internal sealed partial class RecentActivity
 {
     public const int MaxKeyLength = 200;
     public const int MaxDomainsPerMessage = 20;
@@ -289,29 +289,5 @@ internal sealed class RecentActivity
                 yield return bucket;
             }
         }
-    }
-
-    private sealed class Bucket(long index, int capacity)
-    {
-        public long Index { get; } = index;
-
-        public SpaceSavingSketch[] Used { get; } = [.. Enumerable.Range(0, DimensionCount).Select(_ => new SpaceSavingSketch(capacity))];
-
-        public SpaceSavingSketch[] Denied { get; } = [.. Enumerable.Range(0, DimensionCount).Select(_ => new SpaceSavingSketch(capacity))];
-
-        public Dictionary<string, PolicyCounts> Policies { get; } = new(StringComparer.Ordinal);
-
-        public Dictionary<string, long> DenialReasons { get; } = new(StringComparer.Ordinal);
-
-        public long Checks { get; set; }
-
-        public long Denials { get; set; }
-    }
-
-    private sealed class PolicyCounts
-    {
-        public long Allowed;
-        public long Denied;
-        public Dictionary<string, long> ByOutcome { get; } = new(StringComparer.Ordinal);
     }
 }

@@ -5,20 +5,20 @@ using Microsoft.AspNetCore.Http;
 namespace EmailGuard.AspNetCore;
 
 /// <summary>Client networks, users and a predicate that no policy or path rule limits.</summary>
-internal sealed class Safelist
+internal sealed class EndpointAllowlist
 {
     private readonly (IPAddress Network, int PrefixLength)[] _networks;
     private readonly HashSet<string> _users;
     private readonly Func<HttpContext, bool>? _predicate;
 
-    private Safelist((IPAddress, int)[] networks, HashSet<string> users, Func<HttpContext, bool>? predicate)
+    private EndpointAllowlist((IPAddress, int)[] networks, HashSet<string> users, Func<HttpContext, bool>? predicate)
     {
         _networks = networks;
         _users = users;
         _predicate = predicate;
     }
 
-    public static Safelist Create(EmailGuardEndpointOptions options, List<string> errors)
+    public static EndpointAllowlist Create(EmailGuardEndpointOptions options, List<string> errors)
     {
         var networks = new List<(IPAddress, int)>();
         for (int i = 0; i < options.AllowlistedNetworks.Count; i++)
@@ -35,7 +35,7 @@ internal sealed class Safelist
         }
 
         var users = new HashSet<string>(options.AllowlistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
-        return new Safelist([.. networks], users, options.AllowlistPredicate);
+        return new EndpointAllowlist([.. networks], users, options.AllowlistPredicate);
     }
 
     public bool IsEmpty => _networks.Length == 0 && _users.Count == 0 && _predicate is null;
