@@ -2,7 +2,6 @@ using System.Diagnostics.Metrics;
 using System.Net.Http;
 using EmailGuard;
 using EmailGuard.AspNetCore;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -30,8 +29,7 @@ public static class EmailGuardWebhookBuilderExtensions
         {
             services.AddSingleton(sp => new WebhookMetrics(sp.GetService<IMeterFactory>()));
             services.AddOptions<EmailGuardWebhookOptions>().ValidateOnStart();
-            services.AddSingleton<IConfigureOptions<EmailGuardWebhookOptions>>(sp =>
-                new ConfigureWebhookOptionsFromConfiguration(sp.GetService<IConfiguration>()));
+            EmailGuardConfigurationSections.Bind<EmailGuardWebhookOptions>(services, "Webhooks");
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardWebhookOptions>, EmailGuardWebhookOptionsValidator>());
 
             // A redirect could lead away from the SNS host that was checked, so the client never follows one.

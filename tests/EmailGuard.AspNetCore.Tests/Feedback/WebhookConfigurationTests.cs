@@ -76,7 +76,7 @@ public sealed class WebhookConfigurationTests
     }
 
     [Fact]
-    public async Task MisspeltKey_FailsStartupNamingTheSection()
+    public async Task MisspeltKey_FailsStartupNamingTheSettingsFullPath_AndTheLikelyName()
     {
         Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
         {
@@ -84,7 +84,7 @@ public sealed class WebhookConfigurationTests
             ["EmailGuard:Webhooks:Mailgun:SigingKey"] = WebhookTestApp.MailgunKey,
         });
 
-        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks").And.Contain("SigingKey");
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:Mailgun:SigingKey: unknown setting; did you mean SigningKey?");
     }
 
     [Fact]
