@@ -66,7 +66,11 @@ public static class EmailGuardWebhookBuilderExtensions
 
         if (options.Mailgun.Enabled)
         {
-            providers.Add(new MailgunWebhookProvider(options.Mailgun, time));
+            providers.Add(new MailgunWebhookProvider(
+                options.Mailgun,
+                time,
+                services.GetService<IEmailGuardKeyValueStore>(),
+                services.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         }
 
         if (options.SendGrid.Enabled)

@@ -8,9 +8,17 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Mailgun's JSON webhooks: <c>{"signature":{"timestamp","token","signature"},"event-data":{...}}</c>, signed with
-/// hex HMAC-SHA256(webhook signing key, timestamp + token). Tokens are remembered to refuse replays, and a timestamp
-/// outside the tolerance is refused as stale.
+/// hex HMAC-SHA256(webhook signing key, timestamp + token). A timestamp outside the tolerance is refused as stale.
 /// </summary>
+/// <remarks>
+/// Mailgun signs the timestamp and token, not the body: whoever captures one signed request can put its signature on
+/// a body of their own (a forged complaint that suppresses a customer) within the tolerance. So a token is good for
+/// one body only, on every instance: each instance remembers the tokens it saw (a replay to the same instance is
+/// refused without a round trip), and the shared key-value store remembers each token with a hash of its body. The
+/// same token with the same body is Mailgun retrying, and goes through (the event id deduplicates it); the same token
+/// with another body is refused as a replay wherever it lands. When the shared store does not answer, the request is
+/// answered 503 and Mailgun retries it later.
+/// </remarks>
 internal sealed class MailgunWebhookProvider : WebhookProvider
 {
     public const string ProviderName = "mailgun";
@@ -19,9 +27,13 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
     private readonly TimeSpan _tolerance;
     private readonly TimeProvider _time;
     private readonly ReplayTokenMemory _tokens;
+    private readonly IEmailGuardKeyValueStore? _shared;
+    private readonly TimeSpan _sharedTimeout;
 
-    public MailgunWebhookProvider(MailgunWebhookOptions options, TimeProvider time)
+    public MailgunWebhookProvider(MailgunWebhookOptions options, TimeProvider time, IEmailGuardKeyValueStore? shared = null, TimeSpan? sharedTimeout = null)
     {
+        _shared = shared;
+        _sharedTimeout = sharedTimeout ?? TimeSpan.FromSeconds(1);
         _key = Encoding.UTF8.GetBytes(options.SigningKey ?? string.Empty);
         _tolerance = options.TimestampTolerance;
         _time = time;
@@ -32,14 +44,56 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
 
     internal ReplayTokenMemory Tokens => _tokens;
 
-    public override ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    public override async ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        using JsonDocument document = WebhookJson.Parse(body);
-        return ValueTask.FromResult(Read(document.RootElement));
+        WebhookResult result;
+        string? token;
+        using (JsonDocument document = WebhookJson.Parse(body))
+        {
+            result = Read(document.RootElement, out token);
+        }
+
+        if (result.Batch is not { } batch || _shared is null || token is null)
+        {
+            return result;
+        }
+
+        WebhookRejection? reused = await CheckSharedAsync(token, body, cancellationToken).ConfigureAwait(false);
+        if (reused is { } rejection)
+        {
+            // Not this request's token to keep: a retry of the genuine body must still pass on this instance.
+            batch.OnNotAcknowledged?.Invoke();
+            return rejection;
+        }
+
+        return batch;
     }
 
-    private WebhookResult Read(JsonElement root)
+    /// <summary>Claims the token for this body on every instance; a rejection when another body has it, or the store cannot say.</summary>
+    private async ValueTask<WebhookRejection?> CheckSharedAsync(string token, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        string key = "webhook-token:mailgun:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+        string bodyHash = Convert.ToBase64String(SHA256.HashData(body.Span));
+        string? existing;
+        try
+        {
+            // Twice the tolerance: a token is refused as stale before its entry can expire.
+            existing = await BoundedCall.WaitAsync(
+                _shared!.GetOrAddAsync(key, bodyHash, _tolerance * 2, cancellationToken), _sharedTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            return new WebhookRejection(WebhookRejectionKind.ReplayMemoryUnavailable, "the shared store of seen tokens did not answer: " + ex.GetType().Name);
+        }
+
+        return existing is null || string.Equals(existing, bodyHash, StringComparison.Ordinal)
+            ? null
+            : new WebhookRejection(WebhookRejectionKind.Replayed, "the token was already used with another body");
+    }
+
+    private WebhookResult Read(JsonElement root, out string? token)
+    {
+        token = null;
         if (root.ValueKind != JsonValueKind.Object)
         {
             return WebhookRejection.Malformed("the body is not a JSON object");
@@ -47,7 +101,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
 
         JsonElement? signature = WebhookJson.Property(root, "signature");
         string? timestampText = signature is { } s1 ? WebhookJson.Scalar(s1, "timestamp") : null;
-        string? token = signature is { } s2 ? WebhookJson.String(s2, "token") : null;
+        token = signature is { } s2 ? WebhookJson.String(s2, "token") : null;
         string? hex = signature is { } s3 ? WebhookJson.String(s3, "signature") : null;
         if (string.IsNullOrEmpty(timestampText) || string.IsNullOrEmpty(token) || string.IsNullOrEmpty(hex))
         {
@@ -90,7 +144,8 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
                 return new WebhookRejection(WebhookRejectionKind.ReplayMemoryFull, "EmailGuard:Webhooks:Mailgun:MaxRememberedTokens tokens are remembered");
         }
 
-        batch.OnNotAcknowledged = () => _tokens.Remove(token);
+        string seen = token;
+        batch.OnNotAcknowledged = () => _tokens.Remove(seen);
         return batch;
     }
 

@@ -54,6 +54,10 @@ internal sealed partial class WebhookEndpoint
             Message = "A {Provider} feedback webhook was answered 503 because the replay memory is full: {Detail}.")]
         public static partial void ReplayMemoryFull(ILogger logger, string provider, string detail);
 
+        [LoggerMessage(EventId = 1769, EventName = "WebhookReplayMemoryUnavailable", Level = LogLevel.Warning,
+            Message = "A {Provider} feedback webhook was answered 503 because {Detail}; the provider will retry.")]
+        public static partial void ReplayMemoryUnavailable(ILogger logger, string provider, string detail);
+
         [LoggerMessage(EventId = 1762, EventName = "WebhookStoreUnavailable", Level = LogLevel.Warning,
             Message = "A {Provider} feedback webhook was answered 503 because the store is unavailable; the provider will retry.")]
         public static partial void StoreUnavailable(ILogger logger, string provider);

@@ -153,6 +153,7 @@ internal sealed partial class WebhookEndpoint(
             case WebhookRejectionKind.CertificateUnavailable: Log.CertificateUnavailable(logger, name, detail); break;
             case WebhookRejectionKind.ConfirmationFailed: Log.ConfirmationFailed(logger, name, detail); break;
             case WebhookRejectionKind.ReplayMemoryFull: Log.ReplayMemoryFull(logger, name, detail); break;
+            case WebhookRejectionKind.ReplayMemoryUnavailable: Log.ReplayMemoryUnavailable(logger, name, detail); break;
             default: Log.Malformed(logger, name, detail); break;
         }
 

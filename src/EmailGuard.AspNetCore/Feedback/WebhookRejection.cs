@@ -40,6 +40,9 @@ internal enum WebhookRejectionKind
 
     /// <summary>The replay memory is full; the provider should retry.</summary>
     ReplayMemoryFull,
+
+    /// <summary>The shared store of seen tokens did not answer; the provider should retry.</summary>
+    ReplayMemoryUnavailable,
 }
 
 /// <summary>A refused webhook request: the kind, for logs and metrics, and a detail for the log line.</summary>
@@ -50,7 +53,7 @@ internal readonly record struct WebhookRejection(WebhookRejectionKind Kind, stri
         WebhookRejectionKind.Oversized => StatusCodes.Status413PayloadTooLarge,
         WebhookRejectionKind.Malformed => StatusCodes.Status400BadRequest,
         WebhookRejectionKind.CertificateUnavailable or WebhookRejectionKind.ConfirmationFailed or WebhookRejectionKind.ReplayMemoryFull
-            => StatusCodes.Status503ServiceUnavailable,
+            or WebhookRejectionKind.ReplayMemoryUnavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status401Unauthorized,
     };
 
@@ -67,6 +70,7 @@ internal readonly record struct WebhookRejection(WebhookRejectionKind Kind, stri
         WebhookRejectionKind.CertificateUnavailable => "certificate_unavailable",
         WebhookRejectionKind.ConfirmationFailed => "confirmation_failed",
         WebhookRejectionKind.ReplayMemoryFull => "replay_memory_full",
+        WebhookRejectionKind.ReplayMemoryUnavailable => "replay_memory_unavailable",
         _ => "unknown",
     };
 

@@ -9,6 +9,17 @@ namespace EmailGuard.Redis;
 /// </summary>
 internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGuardKeyValueStore
 {
+    /// <summary>
+    /// Reads the key and sets it only when absent, in one script: <c>SET … NX GET</c> would do it in one command on
+    /// Redis 7, but not on every server that speaks the protocol (Garnet). KEYS: the key. ARGV: value, TTL ms.
+    /// </summary>
+    private const string GetOrAddScript = """
+        local v = redis.call('GET', KEYS[1])
+        if v then return v end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return false
+        """;
+
     private readonly string _prefix = connection.KeyPrefix;
 
     public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
@@ -26,6 +37,19 @@ internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGua
         IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisValue value = await database.StringGetAsync(KeyOf(key)).ConfigureAwait(false);
         return value.IsNull ? null : (string?)value;
+    }
+
+    public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
+        IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult existing = await database.ScriptEvaluateAsync(
+            GetOrAddScript,
+            [KeyOf(key)],
+            [value, (long)Math.Ceiling(timeToLive.TotalMilliseconds)]).ConfigureAwait(false);
+        return existing.IsNull ? null : (string?)existing;
     }
 
     /// <summary>The Redis key: the configured prefix, then the key inside its own hash tag.</summary>

@@ -1,9 +1,9 @@
 namespace EmailGuard;
 
 /// <summary>
-/// A small shared key-value store with a time to live, where feedback keeps its message-id mappings. In memory
-/// (bounded) by default; the Redis package stores the values as Redis strings with a TTL. A third-party store
-/// implements these two calls to stand on the same terms.
+/// A small shared key-value store with a time to live, where feedback keeps its message-id mappings and the webhooks
+/// their replay tokens. In memory (bounded) by default; the Redis package stores the values as Redis strings with a
+/// TTL. A third-party store implements these three calls to stand on the same terms.
 /// </summary>
 /// <remarks>
 /// Keys are at most 256 ASCII characters and never contain a space; values are at most 4,096 ASCII characters.
@@ -26,4 +26,15 @@ public interface IEmailGuardKeyValueStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The value, or <see langword="null"/> when there is none or it expired.</returns>
     ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Stores <paramref name="value"/> under <paramref name="key"/> for <paramref name="timeToLive"/> unless a live value
+    /// is already there, atomically: of concurrent calls with the same key on any instance, exactly one stores.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="value">The value.</param>
+    /// <param name="timeToLive">How long the value lives; positive.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The live value that was already there (left unchanged), or <see langword="null"/> when this call stored <paramref name="value"/>.</returns>
+    ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default);
 }

@@ -50,6 +50,29 @@ internal sealed class InMemoryKeyValueStore : IEmailGuardKeyValueStore
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+    {
+        KeyValueStoreValidation.Check(key, value, timeToLive);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        lock (_lock)
+        {
+            if (_values.TryGetValue(key, out (string Value, DateTimeOffset ExpiresAt, long Order) entry) && entry.ExpiresAt > now)
+            {
+                return new(entry.Value);
+            }
+
+            long order = _next++;
+            _values[key] = (value, now + timeToLive, order);
+            _order.Enqueue(key, order);
+            while (_values.Count > Capacity || _order.Count > 2 * Capacity)
+            {
+                EvictOldest();
+            }
+        }
+
+        return new((string?)null);
+    }
+
     public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         KeyValueStoreValidation.CheckKey(key);

@@ -29,4 +29,7 @@ internal sealed class ResilientKeyValueStore
 
     public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
         => _call.CallAsync(_store, (s, ct) => s.GetAsync(key, ct), Timeout, "read a message-id mapping", cancellationToken);
+
+    public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, string what, CancellationToken cancellationToken)
+        => _call.CallAsync(_store, (s, ct) => s.GetOrAddAsync(key, value, timeToLive, ct), Timeout, what, cancellationToken);
 }

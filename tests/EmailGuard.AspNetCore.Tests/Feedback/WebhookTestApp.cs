@@ -49,16 +49,18 @@ internal sealed class WebhookTestApp : IAsyncDisposable
         ["EmailGuard:Webhooks:MaxBodyBytes"] = "65536",
     };
 
-    public static async Task<WebhookTestApp> StartAsync(IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null)
+    public static async Task<WebhookTestApp> StartAsync(
+        IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null)
     {
         var feedback = new RecordingFeedback();
         var sns = new FakeSnsHost();
         TestApp app = await TestApp.StartAsync(
-            services =>
+            s =>
             {
-                services.AddEmailGuard().AddFeedbackWebhooks(configure);
-                services.AddSingleton<IEmailGuardFeedback>(feedback);
-                services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName).ConfigurePrimaryHttpMessageHandler(() => sns);
+                s.AddEmailGuard().AddFeedbackWebhooks(configure);
+                s.AddSingleton<IEmailGuardFeedback>(feedback);
+                s.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName).ConfigurePrimaryHttpMessageHandler(() => sns);
+                services?.Invoke(s);
             },
             app => app.MapEmailGuardFeedback(Prefix),
             configuration,

@@ -23,6 +23,32 @@ public sealed class InMemoryKeyValueStoreTests
     }
 
     [Fact]
+    public async Task GetOrAdd_KeepsTheFirstLiveValue_AndStoresAgainOnceItExpired()
+    {
+        InMemoryKeyValueStore store = new(10, _time);
+
+        string? first = await store.GetOrAddAsync("token", "a", TimeSpan.FromMinutes(1));
+        string? second = await store.GetOrAddAsync("token", "b", TimeSpan.FromMinutes(1));
+        _time.Advance(TimeSpan.FromMinutes(1));
+        string? afterExpiry = await store.GetOrAddAsync("token", "c", TimeSpan.FromMinutes(1));
+
+        first.Should().BeNull();
+        second.Should().Be("a");
+        afterExpiry.Should().BeNull();
+        (await store.GetAsync("token")).Should().Be("c");
+    }
+
+    [Fact]
+    public async Task GetOrAdd_ManyConcurrentCallers_ExactlyOneStores()
+    {
+        InMemoryKeyValueStore store = new(10, _time);
+
+        string?[] answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => Task.Run(() => store.GetOrAddAsync("t", "v" + i, TimeSpan.FromMinutes(1)).AsTask())));
+
+        answers.Count(a => a is null).Should().Be(1);
+    }
+
+    [Fact]
     public async Task Set_SameKeyRewrittenOften_StaysBounded()
     {
         InMemoryKeyValueStore store = new(2, _time);

@@ -1,0 +1,52 @@
+using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Feedback;
+
+/// <summary>The Redis key-value store's add-if-absent, which the webhooks' shared replay memory stands on.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisKeyValueStoreTests(RedisServerFixture redis)
+{
+    [Fact]
+    public async Task GetOrAdd_ManyCallersOnSeveralInstances_ExactlyOneStores_AndAllSeeItsValue()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        List<ConnectionMultiplexer> multiplexers = [.. Enumerable.Range(0, 4).Select(_ => redis.CreateMultiplexer())];
+        List<RedisConnection> instances = [.. multiplexers.Select(m => new RedisConnection(m, prefix))];
+        try
+        {
+            RedisKeyValueStore[] stores = [.. instances.Select(c => new RedisKeyValueStore(c))];
+
+            string?[] answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i =>
+                stores[i % stores.Length].GetOrAddAsync("token", "body-" + i, TimeSpan.FromMinutes(10)).AsTask()));
+
+            string winner = "body-" + Array.IndexOf(answers, null);
+            answers.Count(a => a is null).Should().Be(1, "exactly one caller stores");
+            answers.Where(a => a is not null).Should().OnlyContain(a => a == winner);
+            (await stores[0].GetAsync("token")).Should().Be(winner);
+            TimeSpan? ttl = await multiplexers[0].GetDatabase().KeyTimeToLiveAsync(stores[0].KeyOf("token"));
+            ttl.Should().NotBeNull().And.BeGreaterThan(TimeSpan.FromMinutes(9)).And.BeLessThanOrEqualTo(TimeSpan.FromMinutes(10));
+        }
+        finally
+        {
+            foreach (RedisConnection connection in instances)
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task GetOrAdd_AfterTheValueExpired_StoresAgain()
+    {
+        using RedisConnection connection = new(redis.CreateMultiplexer(), RedisServerFixture.UniquePrefix());
+        RedisKeyValueStore store = new(connection);
+
+        (await store.GetOrAddAsync("short", "first", TimeSpan.FromMilliseconds(50))).Should().BeNull();
+        (await store.GetOrAddAsync("short", "second", TimeSpan.FromMinutes(1))).Should().Be("first");
+        await Task.Delay(200);
+
+        (await store.GetOrAddAsync("short", "third", TimeSpan.FromMinutes(1))).Should().BeNull();
+        (await store.GetAsync("short")).Should().Be("third");
+    }
+}
