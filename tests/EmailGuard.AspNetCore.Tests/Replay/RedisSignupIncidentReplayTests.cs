@@ -1,6 +1,6 @@
 using EmailGuard.Redis;
-using Microsoft.Extensions.DependencyInjection;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace EmailGuard.AspNetCore.Tests;
