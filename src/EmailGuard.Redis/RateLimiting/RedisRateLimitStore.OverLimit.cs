@@ -24,6 +24,17 @@ internal sealed partial class RedisRateLimitStore
     /// longest retry-after depend on the counters this instance has not seen.
     /// </summary>
     private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, out RateLimitDecision decision)
+        => TryDenyLocally(requests, results, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), out decision);
+
+    /// <inheritdoc />
+    public bool TryDenyLocally(RateLimitRequest request, long now, out RateLimitDecision decision, out RateLimitEntry entry)
+    {
+        entry = default;
+        return TryDenyLocally(new ReadOnlySpan<RateLimitRequest>(in request), new Span<RateLimitEntry>(ref entry), now, out decision);
+    }
+
+    /// <summary>The local denial at the caller's time <paramref name="now"/> (Unix ms; it names the window on the client clock).</summary>
+    private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long now, out RateLimitDecision decision)
     {
         decision = default;
         RedisOverLimitCache? cache = _overLimit;
@@ -32,7 +43,6 @@ internal sealed partial class RedisRateLimitStore
             return false;
         }
 
-        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         long maxRetry = 0;
         long resetOfFirst = 0;
         for (int i = 0; i < requests.Length; i++)

@@ -47,6 +47,46 @@ public sealed class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisSt
     }
 
     [Fact]
+    public async Task ConcurrentFlood_AdmitsExactlyTheLimit_AndRedisSeesOneDenialScriptThenNone()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
+        RateLimitRequest[] request = [new("concurrent", RateLimitRule.PerHour(1))];
+        long before = await ScriptCallsAsync();
+
+        RateLimitDecision[] first = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(request, default))));
+        long afterFirst = await ScriptCallsAsync();
+        RateLimitDecision[] second = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(request, default))));
+        long afterSecond = await ScriptCallsAsync();
+
+        first.Count(d => d.IsAllowed).Should().Be(1);
+        second.Should().OnlyContain(d => !d.IsAllowed);
+
+        // The admission, then the callers queued behind it in one batch; whoever queued behind that batch is denied
+        // from its answer. A caller that arrived while its lane's queue was full goes alone, which 60 never fill.
+        (afterFirst - before).Should().BeInRange(1, 2);
+        (afterSecond - afterFirst).Should().Be(0);
+    }
+
+    private async Task<long> ScriptCallsAsync()
+    {
+        long calls = 0;
+        foreach (IGrouping<string, KeyValuePair<string, string>> section in await Admin.GetServers()[0].InfoAsync("commandstats"))
+        {
+            foreach (KeyValuePair<string, string> stat in section)
+            {
+                if (stat.Key is "cmdstat_evalsha" or "cmdstat_eval")
+                {
+                    string value = stat.Value;
+                    int start = value.IndexOf("calls=", StringComparison.Ordinal) + 6;
+                    calls += long.Parse(value.AsSpan(start, value.IndexOf(',', start) - start), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return calls;
+    }
+
+    [Fact]
     public async Task MultiKeyAcquire_EveryCounterCachedOver_IsDeniedLocallyAsRedisWould_OneNotCached_AsksRedis()
     {
         RedisRateLimitStore store = CreateStore();
