@@ -17,10 +17,17 @@ internal static class LoadTestRedis
     private static readonly RedisKey[] s_rawKeys = ["emailguard-load:raw"];
     private static readonly RedisValue[] s_rawArguments = [1, 60_000];
 
-    public static void AddStore(IEmailGuardBuilder builder, string configuration)
+    public static void AddStore(IEmailGuardBuilder builder, string configuration, TimeSpan? overLimitCacheMaxAge)
     {
         builder.Services.AddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
-        builder.AddRedisStore(o => o.KeyPrefix = "emailguard-load:");
+        builder.AddRedisStore(o =>
+        {
+            o.KeyPrefix = "emailguard-load:";
+            if (overLimitCacheMaxAge is { } maxAge)
+            {
+                o.OverLimitCacheMaxAge = maxAge;
+            }
+        });
     }
 
     public static void MapRawEndpoint(WebApplication app)

@@ -89,4 +89,25 @@ public sealed class RedisRateLimitStoreOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool GarnetLuaTransactionMode { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long this instance may deny acquires on a fixed-window counter locally, without a round trip,
+    /// after Redis reported it at or over the acquire's limit; <see cref="TimeSpan.Zero"/> turns the cache off.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// A flood of denied requests then costs Redis one script per counter per max age (and at most one per window).
+    /// An entry never outlives its window, and only denies acquires whose limit the cached count already reaches, so
+    /// a raised limit (a tenant override, a cleared flag, a reload) is asked of Redis at once. Refunds and resets made
+    /// through this instance clear the entries of their counters at once.
+    /// </para>
+    /// <para>
+    /// The trade-off: a refund or a reset made through <em>another</em> instance is not seen here, so for up to this
+    /// long this instance can go on denying an acquire that Redis would admit. It never admits anything Redis would
+    /// deny. Sliding-window counters are never cached.
+    /// </para>
+    /// </remarks>
+    /// <value>The default value is 1 second.</value>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan OverLimitCacheMaxAge { get; set; } = TimeSpan.FromSeconds(1);
 }

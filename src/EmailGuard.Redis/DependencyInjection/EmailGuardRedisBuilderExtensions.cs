@@ -1,4 +1,5 @@
 using EmailGuard;
+using System.Diagnostics.Metrics;
 using EmailGuard.Redis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -63,7 +64,8 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RedisRateLimitStore>>(),
-            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
+            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout,
+            sp.GetService<IMeterFactory>()));
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>()));

@@ -22,6 +22,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     public async ValueTask<RateLimitDecision> SendOneAsync(
         string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken)
     {
+        long epoch = _overLimit?.Epoch ?? 0;
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RateLimitRule rule = request.Rule;
         long window = rule.WindowMilliseconds;
@@ -53,20 +54,21 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
         }
 
         (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
-        return Decide(request, results, count, left, now);
+        return Decide(request, results, count, left, now, epoch);
     }
 
     /// <summary>Reads a single acquire's reply: the decision's time if it admitted, else null.</summary>
     private Func<RedisResult, long?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
     {
         (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
-        RateLimitDecision decision = Decide(request, default, count, left, now);
+        RateLimitDecision decision = Decide(request, default, count, left, now, NotObserved);
         return decision.Status == RateLimitStatus.Allowed ? decision.Timestamp.ToUnixTimeMilliseconds() : null;
     };
 
     /// <summary>Several coalesced acquires of one fixed-window counter in one script, each admitted if it still fits.</summary>
     public async Task SendSeveralAsync(string key, List<RedisSingleKeyCoalescer.Waiter> batch, RateLimitDecision[] decisions, RateLimitEntry[] entries)
     {
+        long epoch = _overLimit?.Epoch ?? 0;
         IDatabase database = await _connection.GetDatabaseAsync(CancellationToken.None).ConfigureAwait(false);
         RateLimitRule rule = batch[0].Request.Rule;
         long window = rule.WindowMilliseconds;
@@ -111,7 +113,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
                 count = withCost;
             }
 
-            decisions[i] = Decide(request, entries.AsMemory(i, 1), withCost, left, batch[i].Now);
+            decisions[i] = Decide(request, entries.AsMemory(i, 1), withCost, left, batch[i].Now, epoch);
         }
     }
 
@@ -123,9 +125,10 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     /// On the client clock the window is the one the caller's clock named. On server time the retry-after is the
     /// server's, exactly; the window's end is placed on the window grid with the app's clock, which is exact while the
     /// clocks differ by less than half a window, and the decision's time is kept inside that window so that a refund
-    /// finds it.
+    /// finds it. The answer also tells the over-limit cache about the counter, unless <paramref name="epoch"/> is
+    /// <see cref="NotObserved"/>.
     /// </remarks>
-    private RateLimitDecision Decide(in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long serverLeftMs, long callerNowMs)
+    private RateLimitDecision Decide(in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long serverLeftMs, long callerNowMs, long epoch)
     {
         long window = request.Rule.WindowMilliseconds;
         long reset;
@@ -151,6 +154,18 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
         if (!results.IsEmpty)
         {
             results.Span[0] = new RateLimitEntry(allowed, count, request.Rule.Limit, retryAfter, DateTimeOffset.FromUnixTimeMilliseconds(reset));
+        }
+
+        if (_overLimit is { } overLimit && epoch != NotObserved)
+        {
+            if (allowed)
+            {
+                overLimit.Forget(request.Key, request.Rule.ShapeId);
+            }
+            else if (count >= request.Rule.Limit)
+            {
+                overLimit.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, callerNowMs), count, reset, retry, epoch);
+            }
         }
 
         return new RateLimitDecision(

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -42,12 +43,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// How long a coalesced acquire may wait for its key's lane before it is failed unsent: the resilience timeout,
     /// after which its caller has already been answered by the failure mode. Defaults to that timeout's default.
     /// </param>
+    /// <param name="meterFactory">The host's meter factory, for the over-limit cache's hit counter.</param>
     public RedisRateLimitStore(
         RedisConnection connection,
         RedisRateLimitStoreOptions options,
         TimeProvider timeProvider,
         ILogger<RedisRateLimitStore>? logger = null,
-        TimeSpan? maxQueueWait = null)
+        TimeSpan? maxQueueWait = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -62,6 +65,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _scripts = new RedisScriptRunner(timeProvider, _logger, _maxQueueWait / 2);
         _coalescer = new RedisSingleKeyCoalescer(this, timeProvider, _maxQueueWait);
         ConfigureReplicaWait(options);
+        _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory) : null;
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -76,6 +80,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
+        if (TryDenyLocally(requests.Span, results.Span, out RateLimitDecision local))
+        {
+            return new(local);
+        }
+
         if (requests.Length == 1)
         {
             ref readonly RateLimitRequest single = ref requests.Span[0];
@@ -153,7 +162,15 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
                 RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index - 1)];
         RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.WindowMilliseconds + ExpiryGraceMilliseconds];
-        await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even a reset that failed may have reached Redis.
+            _overLimit?.Invalidate(key, rule.ShapeId);
+        }
     }
 
     private async ValueTask<RateLimitDecision> DecideAsync(
@@ -166,6 +183,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         long started = _timeProvider.GetTimestamp();
+        long epoch = _overLimit?.Epoch ?? 0;
 
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
 
@@ -179,6 +197,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
                 await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+            }
+
+            if (commit)
+            {
+                ObserveAcquire(requests.Span, results.Span, acrossSlots, epoch);
             }
 
             return acrossSlots;
@@ -204,7 +227,13 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
         }
 
-        return outcome.ToDecision(commit ? NextAcquisitionId() : 0);
+        RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);
+        if (commit)
+        {
+            ObserveAcquire(requests.Span, results.Span, decision, epoch);
+        }
+
+        return decision;
     }
 
     private async ValueTask<bool> RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
@@ -267,9 +296,20 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.ShapeId);
         }
 
-        RedisResult reply = await _scripts.EvaluateAsync(
-                database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime), cancellationToken)
-            .ConfigureAwait(false);
+        RedisResult reply;
+        try
+        {
+            reply = await _scripts.EvaluateAsync(
+                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even a refund that failed may have reached Redis; and a store's give-back of a reservation counts too,
+            // since a concurrent acquire may have seen the reservation and been denied by it.
+            InvalidateOverLimit(requests.Span, group);
+        }
+
         return (long)reply == 1;
     }
 

@@ -51,6 +51,12 @@ internal sealed class RedisSingleKeyCoalescer
         /// <summary>Several acquires of one key in one script, each admitted if it still fits, in order.</summary>
         Task SendSeveralAsync(string key, List<Waiter> batch, RateLimitDecision[] decisions, RateLimitEntry[] entries);
 
+        /// <summary>
+        /// Answers an acquire without a script when its counter is known to be over its limit (the answer to the batch
+        /// before it may just have said so), exactly as the script would at the caller's time <paramref name="now"/>.
+        /// </summary>
+        bool TryDenyLocally(RateLimitRequest request, long now, out RateLimitDecision decision, out RateLimitEntry entry);
+
         /// <summary>Gives back an acquire admitted for a caller who had cancelled by the time its answer came.</summary>
         void GiveBackAdmitted(RateLimitRequest request, DateTimeOffset acquiredAt);
 
@@ -183,9 +189,12 @@ internal sealed class RedisSingleKeyCoalescer
         {
             // A waiter whose caller gave up (cancelled) is dropped, and so is one that waited longer than a caller
             // behind the resilience wrapper waits: that caller already has its failure-mode answer, and sending its
-            // acquire now would charge it for a permit it was never told about.
+            // acquire now would charge it for a permit it was never told about. One whose counter the last batch left
+            // over its limit is denied at once, without a script: under a flood, that is everyone who queued meanwhile.
             long now = _timeProvider.GetTimestamp();
-            waiters.RemoveAll(waiter => !waiter.IsPending || (_timeProvider.GetElapsedTime(waiter.QueuedAt, now) > _maxQueueWait && waiter.TimeOut()));
+            waiters.RemoveAll(waiter => !waiter.IsPending
+                || (_timeProvider.GetElapsedTime(waiter.QueuedAt, now) > _maxQueueWait && waiter.TimeOut())
+                || (_sender.TryDenyLocally(waiter.Request, waiter.Now, out RateLimitDecision denied, out RateLimitEntry entry) && waiter.Deny(denied, entry)));
             if (waiters.Count > 0)
             {
                 LaneBatch batch = new(waiters);
@@ -303,6 +312,13 @@ internal sealed class RedisSingleKeyCoalescer
             }
 
             TrySetResult(decision);
+            return true;
+        }
+
+        /// <summary>Answers the waiter with a denial; always true, so it can sit in a removal predicate.</summary>
+        public bool Deny(RateLimitDecision decision, RateLimitEntry entry)
+        {
+            Complete(decision, entry);
             return true;
         }
 

@@ -70,7 +70,16 @@ internal static class RedisThroughput
             ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
             Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
 
+            // A flood: one key whose every acquire is over its limit, with the over-limit cache (the default) and without.
+            RateLimitRequest[] flood = [new("flood", RateLimitRule.FixedWindow(1, TimeSpan.FromHours(1)))];
+            RedisRateLimitStoreOptions noCache = new() { KeyPrefix = prefix + "n:", OverLimitCacheMaxAge = TimeSpan.Zero };
+            RedisRateLimitStore uncachedStore = new(new RedisConnection(multiplexer, prefix + "n:"), noCache, TimeProvider.System);
+            Func<Task> libraryFlood = async () => await store.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
+            Func<Task> uncachedFlood = async () => await uncachedStore.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
+
             // Warm up the JIT, the connection and the server's script cache.
+            await MeasureAsync(libraryFlood, Math.Min(operations, 10_000));
+            await MeasureAsync(uncachedFlood, Math.Min(operations, 10_000));
             await MeasureAsync(raw, Math.Min(operations, 10_000));
             await MeasureAsync(library, Math.Min(operations, 10_000));
             await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
@@ -84,6 +93,8 @@ internal static class RedisThroughput
             List<double> resilientRounds = [];
             List<double> rawSpreadRounds = [];
             List<double> librarySpreadRounds = [];
+            List<double> floodRounds = [];
+            List<double> uncachedFloodRounds = [];
             for (int round = 0; round < rounds; round++)
             {
                 rawRounds.Add(await MeasureAsync(raw, operations));
@@ -92,6 +103,8 @@ internal static class RedisThroughput
                 resilientRounds.Add(await MeasureAsync(libraryResilient, operations));
                 rawSpreadRounds.Add(await MeasureAsync(rawSpread, operations));
                 librarySpreadRounds.Add(await MeasureAsync(librarySpread, operations));
+                floodRounds.Add(await MeasureAsync(libraryFlood, operations));
+                uncachedFloodRounds.Add(await MeasureAsync(uncachedFlood, operations));
             }
 
             byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
@@ -110,8 +123,10 @@ internal static class RedisThroughput
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawSpreadOps,12:N0} ops/s   rounds {string.Join(" / ", rawSpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {librarySpreadOps,12:N0} ops/s   rounds {string.Join(" / ", librarySpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood, 1 key over its limit:        {Median(floodRounds),12:N0} ops/s   rounds {string.Join(" / ", floodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the flood, over-limit cache off:    {Median(uncachedFloodRounds),12:N0} ops/s   rounds {string.Join(" / ", uncachedFloodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}; flood/raw: {Median(floodRounds) / rawOps:F2} (cache off {Median(uncachedFloodRounds) / rawOps:F2})"));
 
             await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
             foreach (RedisKey[] spreadKey in spreadRawKeys)

@@ -38,6 +38,40 @@ public sealed class EmailGuardRedisBuilderValidationTests
     }
 
     [Theory]
+    [InlineData(-1)]
+    [InlineData(60_001)]
+    public void AddRedisStore_OverLimitCacheMaxAgeOutOfRange_FailsAtStartupNamingTheSetting(int maxAgeMs)
+    {
+        ServiceCollection services = new();
+        services.AddEmailGuard().AddRedisStore(o =>
+        {
+            o.Configuration = "127.0.0.1:1";
+            o.OverLimitCacheMaxAge = TimeSpan.FromMilliseconds(maxAgeMs);
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action start = provider.GetRequiredService<IStartupValidator>().Validate;
+
+        start.Should().Throw<OptionsValidationException>().WithMessage("*OverLimitCacheMaxAge*");
+    }
+
+    [Fact]
+    public void AddRedisStore_OverLimitCacheMaxAgeZero_StartsWithTheCacheOff()
+    {
+        ServiceCollection services = new();
+        services.AddEmailGuard().AddRedisStore(o =>
+        {
+            o.Configuration = "127.0.0.1:1";
+            o.OverLimitCacheMaxAge = TimeSpan.Zero;
+        });
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        provider.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value.OverLimitCacheMaxAge.Should().Be(TimeSpan.Zero);
+    }
+
+    [Theory]
     [InlineData(-1, 100, 50, "WaitForReplicas")]
     [InlineData(17, 100, 50, "WaitForReplicas")]
     [InlineData(1, 0, 50, "WaitForReplicasMaxLimit")]

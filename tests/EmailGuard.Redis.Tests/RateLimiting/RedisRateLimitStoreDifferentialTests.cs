@@ -16,7 +16,8 @@ public sealed class RedisClusterStoreDifferentialTests(RedisClusterFixture clust
 
 /// <summary>
 /// Feeds the in-memory store and the Redis store (client clock) the same seeded random calls at the same fake times,
-/// and requires identical decisions and entries.
+/// and requires identical decisions and entries; the Redis store runs twice, with its over-limit cache (which must
+/// answer many of the denials locally) and without it.
 /// </summary>
 public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer> connect) : RedisStoreTestBase(connect)
 {
@@ -28,9 +29,25 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         RateLimitRule.SlidingWindow(6, TimeSpan.FromSeconds(3), segments: 3),
         RateLimitRule.SlidingWindow(5, TimeSpan.FromMilliseconds(60), segments: 6),
         RateLimitRule.SlidingWindow(12, TimeSpan.FromSeconds(2), segments: 1),
+
+        // The same counters under a raised and a lowered limit (a tenant override, a flagged user): a counter cached
+        // over 7 must not deny an acquire allowed 10, and must deny one allowed 2.
+        RateLimitRule.FixedWindow(7, TimeSpan.FromSeconds(10)).WithLimit(10),
+        RateLimitRule.FixedWindow(7, TimeSpan.FromSeconds(10)).WithLimit(2),
+        RateLimitRule.FixedWindow(4, TimeSpan.FromSeconds(1)).WithLimit(6),
     ];
 
     private static readonly string[] s_keys = ["k0", "k1", "k2", "k{x}3"];
+
+    // A flood: fixed windows only, cost 1, short steps, so callers sit at their limits and retry, and the over-limit
+    // cache answers most denials, while refunds, resets and raised limits keep invalidating it.
+    private static readonly RateLimitRule[] s_floodRules =
+    [
+        RateLimitRule.FixedWindow(3, TimeSpan.FromSeconds(10)),
+        RateLimitRule.FixedWindow(3, TimeSpan.FromSeconds(10)).WithLimit(5),
+        RateLimitRule.FixedWindow(2, TimeSpan.FromSeconds(2)),
+        RateLimitRule.FixedWindow(2, TimeSpan.FromSeconds(2)).WithLimit(1),
+    ];
 
     [Theory]
     [InlineData(1)]
@@ -38,41 +55,67 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
     [InlineData(3)]
     public async Task SameCallsAtSameTimes_BothStores_DecideIdentically(int seed)
     {
+        await RunAsync(seed, s_rules, maxCost: 6, maxStepMs: 4000, maxRequests: 4);
+
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Flood_WithAndWithoutOverLimitCache_DecideIdentically(int seed)
+    {
+        RedisRateLimitStore redis = await RunAsync(seed, s_floodRules, maxCost: 2, maxStepMs: 300, maxRequests: 2);
+
+        redis.OverLimitCache!.HitCount.Should().BeGreaterThan(15, "the flood must exercise local denials between refunds, resets and admissions under raised limits");
+    }
+
+    private async Task<RedisRateLimitStore> RunAsync(int seed, RateLimitRule[] rules, int maxCost, int maxStepMs, int maxRequests)
+    {
         Random random = new(seed);
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RedisRateLimitStore redis = CreateStore();
-        List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis)> admitted = [];
+        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero);
+        uncached.OverLimitCache.Should().BeNull();
+        List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis, RateLimitDecision Uncached)> admitted = [];
         int denials = 0;
+        RateLimitRequest[]? lastDenied = null;
         int refunds = 0;
 
         for (int step = 0; step < 1500; step++)
         {
-            AdvanceTime(random);
+            AdvanceTime(random, rules, maxStepMs);
             int op = random.Next(100);
             if (op < 62)
             {
-                RateLimitRequest[] requests = RandomRequests(random, minCost: 1);
+                // A denied caller often retries at once, as a flood does: that is what the over-limit cache answers.
+                RateLimitRequest[] requests = lastDenied is not null && random.Next(2) == 0 ? lastDenied : RandomRequests(random, rules, minCost: 1, maxCost, maxRequests);
                 bool wantEntries = op < 55;
                 RateLimitEntry[] expectedEntries = new RateLimitEntry[wantEntries ? requests.Length : 0];
                 RateLimitEntry[] actualEntries = new RateLimitEntry[wantEntries ? requests.Length : 0];
 
+                RateLimitEntry[] uncachedEntries = new RateLimitEntry[wantEntries ? requests.Length : 0];
+
                 RateLimitDecision expected = await memory.AcquireAsync(requests, expectedEntries);
                 RateLimitDecision actual = await redis.AcquireAsync(requests, actualEntries);
+                RateLimitDecision withoutCache = await uncached.AcquireAsync(requests, uncachedEntries);
 
                 actual.Should().Be(expected, "acquire at step {0} ({1})", step, Describe(requests));
                 actualEntries.Should().Equal(expectedEntries, "entries of the acquire at step {0} ({1})", step, Describe(requests));
+                withoutCache.Should().Be(expected, "uncached acquire at step {0} ({1})", step, Describe(requests));
+                uncachedEntries.Should().Equal(expectedEntries, "entries of the uncached acquire at step {0} ({1})", step, Describe(requests));
                 if (expected.IsAllowed)
                 {
-                    admitted.Add((requests, expected, actual));
+                    admitted.Add((requests, expected, actual, withoutCache));
                 }
                 else
                 {
                     denials++;
+                    lastDenied = requests;
                 }
             }
             else if (op < 82)
             {
-                RateLimitRequest[] requests = RandomRequests(random, minCost: 0);
+                RateLimitRequest[] requests = RandomRequests(random, rules, minCost: 0, maxCost, maxRequests);
                 RateLimitEntry[] expectedEntries = new RateLimitEntry[requests.Length];
                 RateLimitEntry[] actualEntries = new RateLimitEntry[requests.Length];
 
@@ -84,20 +127,22 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
             }
             else if (op < 97 && admitted.Count > 0)
             {
-                (RateLimitRequest[] requests, RateLimitDecision inMemory, RateLimitDecision inRedis) = admitted[random.Next(Math.Max(0, admitted.Count - 10), admitted.Count)];
+                (RateLimitRequest[] requests, RateLimitDecision inMemory, RateLimitDecision inRedis, RateLimitDecision inUncached) = admitted[random.Next(Math.Max(0, admitted.Count - 10), admitted.Count)];
                 // Both refund a decision at most once; whether a repeat says so after the windows passed depends on
                 // how long each remembers it (Redis TTLs run on the real clock, this test's on a fake one), and a
                 // repeat then gives nothing back in either. The decisions that follow are what must agree.
                 await memory.RefundAsync(requests, inMemory);
                 await redis.RefundAsync(requests, inRedis);
+                await uncached.RefundAsync(requests, inUncached);
                 refunds++;
             }
             else
             {
                 string key = s_keys[random.Next(s_keys.Length)];
-                RateLimitRule rule = s_rules[random.Next(s_rules.Length)];
+                RateLimitRule rule = rules[random.Next(rules.Length)];
                 await memory.ResetAsync(key, rule);
                 await redis.ResetAsync(key, rule);
+                await uncached.ResetAsync(key, rule);
 
                 // Redis dates a reset to the millisecond and drops refunds of acquires made in that millisecond, before
                 // or after it (it cannot tell which); the in-memory store tells them apart. Keep the two comparable.
@@ -108,9 +153,10 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         admitted.Count.Should().BeGreaterThan(100, "the sequence must exercise admissions");
         denials.Should().BeGreaterThan(100, "the sequence must exercise denials");
         refunds.Should().BeGreaterThan(50, "the sequence must exercise refunds");
+        return redis;
     }
 
-    private void AdvanceTime(Random random)
+    private void AdvanceTime(Random random, RateLimitRule[] rules, int maxStepMs)
     {
         long now = Time.GetUtcNow().ToUnixTimeMilliseconds();
         switch (random.Next(6))
@@ -121,14 +167,14 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
                 Time.Advance(TimeSpan.FromMilliseconds(random.Next(1, 40)));
                 break;
             case 2:
-                Time.Advance(TimeSpan.FromMilliseconds(random.Next(1, 700)));
+                Time.Advance(TimeSpan.FromMilliseconds(random.Next(1, Math.Min(700, maxStepMs))));
                 break;
             case 3:
-                Time.Advance(TimeSpan.FromMilliseconds(random.Next(700, 4000)));
+                Time.Advance(TimeSpan.FromMilliseconds(random.Next(Math.Min(700, maxStepMs - 1), maxStepMs)));
                 break;
             default:
                 // Land exactly on, or one millisecond before, a window or segment boundary of some rule.
-                RateLimitRule rule = s_rules[random.Next(s_rules.Length)];
+                RateLimitRule rule = rules[random.Next(rules.Length)];
                 long unit = random.Next(2) == 0 ? rule.WindowMilliseconds : rule.SegmentMilliseconds;
                 long boundary = ((now / unit) + 1) * unit - random.Next(2);
                 if (boundary > now)
@@ -140,15 +186,15 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         }
     }
 
-    private static RateLimitRequest[] RandomRequests(Random random, int minCost)
+    private static RateLimitRequest[] RandomRequests(Random random, RateLimitRule[] rules, int minCost, int maxCost, int maxRequests)
     {
-        RateLimitRequest[] requests = new RateLimitRequest[random.Next(1, 5)];
+        RateLimitRequest[] requests = new RateLimitRequest[random.Next(1, maxRequests + 1)];
         for (int i = 0; i < requests.Length; i++)
         {
             // Repeat the previous counter now and then, so pending costs within one call are exercised.
             requests[i] = i > 0 && random.Next(4) == 0
-                ? requests[i - 1] with { Cost = random.Next(minCost, 6) }
-                : new RateLimitRequest(s_keys[random.Next(s_keys.Length)], s_rules[random.Next(s_rules.Length)], random.Next(minCost, 6));
+                ? requests[i - 1] with { Cost = random.Next(minCost, maxCost) }
+                : new RateLimitRequest(s_keys[random.Next(s_keys.Length)], rules[random.Next(rules.Length)], random.Next(minCost, maxCost));
         }
 
         return requests;

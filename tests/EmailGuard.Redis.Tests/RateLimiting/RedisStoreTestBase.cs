@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -54,7 +55,13 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger);
 
     internal static RedisRateLimitStore CreateStore(
-        IConnectionMultiplexer multiplexer, string prefix, TimeProvider time, bool useServerTime = false, ILogger<RedisRateLimitStore>? logger = null)
+        IConnectionMultiplexer multiplexer,
+        string prefix,
+        TimeProvider time,
+        bool useServerTime = false,
+        ILogger<RedisRateLimitStore>? logger = null,
+        TimeSpan? overLimitCacheMaxAge = null,
+        IMeterFactory? meterFactory = null)
     {
         RedisRateLimitStoreOptions options = new()
         {
@@ -62,6 +69,11 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
             UseServerTime = useServerTime,
             ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer),
         };
-        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger);
+        if (overLimitCacheMaxAge is { } maxAge)
+        {
+            options.OverLimitCacheMaxAge = maxAge;
+        }
+
+        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger, meterFactory: meterFactory);
     }
 }

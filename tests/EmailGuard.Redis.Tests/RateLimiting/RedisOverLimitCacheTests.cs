@@ -1,0 +1,276 @@
+using System.Diagnostics.Metrics;
+using EmailGuard.Redis.Tests.Testing;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
+namespace EmailGuard.Redis.Tests.RateLimiting;
+
+/// <summary>
+/// The over-limit cache: a counter Redis reported over its limit is denied locally, exactly as Redis would deny it,
+/// until its window ends, its max age passes, or something that could admit earlier (a refund, a reset, a raised limit)
+/// happens.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+{
+    private static readonly RateLimitRule s_perMinute = RateLimitRule.PerMinute(3);
+
+    [Fact]
+    public async Task Flood_AfterOneDenialFromRedis_IsDeniedLocallyWithTheSameDecisions()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRequest[] request = [new("flood", s_perMinute)];
+        for (int i = 0; i < 3; i++)
+        {
+            (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+            (await uncached.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 50; i++)
+        {
+            Time.Advance(TimeSpan.FromMilliseconds(100));
+            RateLimitEntry[] cachedEntries = new RateLimitEntry[1];
+            RateLimitEntry[] redisEntries = new RateLimitEntry[1];
+
+            RateLimitDecision cached = await store.AcquireAsync(request, cachedEntries);
+            RateLimitDecision fromRedis = await uncached.AcquireAsync(request, redisEntries);
+
+            cached.Should().Be(fromRedis);
+            cached.IsAllowed.Should().BeFalse();
+            cachedEntries.Should().Equal(redisEntries);
+        }
+
+        // The first denial went to Redis; every entry lives at most the max age (1 s), so a 5 s flood asks again at most
+        // once a second.
+        store.OverLimitCache!.HitCount.Should().BeInRange(50 - 6, 49);
+    }
+
+    [Fact]
+    public async Task ConcurrentFlood_AdmitsExactlyTheLimit_AndRedisSeesOneDenialScriptThenNone()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
+        RateLimitRequest[] request = [new("concurrent", RateLimitRule.PerHour(1))];
+        long before = await ScriptCallsAsync();
+
+        RateLimitDecision[] first = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(request, default))));
+        long afterFirst = await ScriptCallsAsync();
+        RateLimitDecision[] second = await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(request, default))));
+        long afterSecond = await ScriptCallsAsync();
+
+        first.Count(d => d.IsAllowed).Should().Be(1);
+        second.Should().OnlyContain(d => !d.IsAllowed);
+
+        // The admission, then the callers queued behind it in one batch; whoever queued behind that batch is denied
+        // from its answer. A caller that arrived while its lane's queue was full goes alone, which 60 never fill.
+        (afterFirst - before).Should().BeInRange(1, 2);
+        (afterSecond - afterFirst).Should().Be(0);
+    }
+
+    private async Task<long> ScriptCallsAsync()
+    {
+        long calls = 0;
+        foreach (IGrouping<string, KeyValuePair<string, string>> section in await Admin.GetServers()[0].InfoAsync("commandstats"))
+        {
+            foreach (KeyValuePair<string, string> stat in section)
+            {
+                if (stat.Key is "cmdstat_evalsha" or "cmdstat_eval")
+                {
+                    string value = stat.Value;
+                    int start = value.IndexOf("calls=", StringComparison.Ordinal) + 6;
+                    calls += long.Parse(value.AsSpan(start, value.IndexOf(',', start) - start), System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return calls;
+    }
+
+    [Fact]
+    public async Task MultiKeyAcquire_EveryCounterCachedOver_IsDeniedLocallyAsRedisWould_OneNotCached_AsksRedis()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRule hourly = RateLimitRule.PerHour(2);
+        foreach (RedisRateLimitStore each in new[] { store, uncached })
+        {
+            await each.AcquireAsync(new RateLimitRequest[] { new("a", s_perMinute, 3), new("b", hourly, 2) }, default);
+            await each.AcquireAsync(new RateLimitRequest[] { new("a", s_perMinute) }, default);
+            await each.AcquireAsync(new RateLimitRequest[] { new("b", hourly) }, default);
+        }
+
+        RateLimitRequest[] both = [new("b", hourly), new("a", s_perMinute), new("b", hourly, 2)];
+        RateLimitEntry[] cachedEntries = new RateLimitEntry[3];
+        RateLimitEntry[] redisEntries = new RateLimitEntry[3];
+        long hits = store.OverLimitCache!.HitCount;
+
+        RateLimitDecision cached = await store.AcquireAsync(both, cachedEntries);
+        RateLimitDecision fromRedis = await uncached.AcquireAsync(both, redisEntries);
+
+        cached.Should().Be(fromRedis);
+        cachedEntries.Should().Equal(redisEntries);
+        store.OverLimitCache.HitCount.Should().Be(hits + 1);
+
+        RateLimitRequest[] withFresh = [new("fresh", s_perMinute), new("a", s_perMinute)];
+        cached = await store.AcquireAsync(withFresh, cachedEntries.AsMemory(0, 2));
+        fromRedis = await uncached.AcquireAsync(withFresh, redisEntries.AsMemory(0, 2));
+
+        cached.Should().Be(fromRedis);
+        cachedEntries.Should().Equal(redisEntries);
+        store.OverLimitCache.HitCount.Should().Be(hits + 1, "a counter not known to be over could deny first, or later");
+    }
+
+    [Fact]
+    public async Task RefundThroughThisInstance_ClearsTheCache_NextAcquireIsAdmitted()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] request = [new("refund", s_perMinute)];
+        RateLimitDecision last = default;
+        for (int i = 0; i < 3; i++)
+        {
+            last = await store.AcquireAsync(request, default);
+        }
+
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache!.HitCount.Should().Be(1);
+
+        (await store.RefundAsync(request, last)).Should().BeTrue();
+
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache.HitCount.Should().Be(1, "the denial after the refund came from Redis");
+    }
+
+    [Fact]
+    public async Task ResetThroughThisInstance_ClearsTheCache_NextAcquireIsAdmitted()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] request = [new("reset", s_perMinute, 3)];
+        await store.AcquireAsync(request, default);
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+
+        await store.ResetAsync("reset", s_perMinute);
+
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        store.OverLimitCache!.HitCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task RaisedLimit_IsNotDeniedFromTheCache_LoweredLimitIs()
+    {
+        RedisRateLimitStore store = CreateStore();
+        await store.AcquireAsync(new RateLimitRequest[] { new("limit", s_perMinute, 3) }, default);
+        (await store.AcquireAsync(new RateLimitRequest[] { new("limit", s_perMinute) }, default)).IsAllowed.Should().BeFalse();
+
+        RateLimitDecision raised = await store.AcquireAsync(new RateLimitRequest[] { new("limit", s_perMinute.WithLimit(4)) }, default);
+        RateLimitDecision lowered = await store.AcquireAsync(new RateLimitRequest[] { new("limit", s_perMinute.WithLimit(2)) }, default);
+
+        raised.IsAllowed.Should().BeTrue("a tenant override raised the limit: the cache must ask Redis");
+        lowered.IsAllowed.Should().BeFalse();
+        store.OverLimitCache!.HitCount.Should().Be(0, "the admission under the raised limit moved the counter, so its entry went");
+        (await store.AcquireAsync(new RateLimitRequest[] { new("limit", s_perMinute.WithLimit(2)) }, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache.HitCount.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task WindowEnd_EndsTheEntry_TheNextWindowIsAdmitted()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
+        RateLimitRequest[] request = [new("window", s_perMinute, 3)];
+        await store.AcquireAsync(request, default);
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+        (await store.AcquireAsync(request, entries)).IsAllowed.Should().BeFalse();
+        DateTimeOffset end = entries[0].ResetAt;
+
+        Time.SetUtcNow(end.AddMilliseconds(-1));
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache!.HitCount.Should().Be(1);
+
+        Time.SetUtcNow(end);
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task RefundThroughAnotherInstance_IsSeenHereAfterTheMaxAgeAtMost()
+    {
+        RedisRateLimitStore here = CreateStore();
+        RedisRateLimitStore other = CreateStore();
+        RateLimitRequest[] request = [new("shared", s_perMinute, 3)];
+        RateLimitDecision admitted = await other.AcquireAsync(request, default);
+        (await here.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+
+        (await other.RefundAsync(request, admitted)).Should().BeTrue();
+
+        // The documented trade-off: this instance has not seen the refund, and denies for at most the max age.
+        (await here.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        Time.Advance(new RedisRateLimitStoreOptions().OverLimitCacheMaxAge);
+        (await here.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task SlidingWindow_IsNeverCached()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] request = [new("sliding", RateLimitRule.SlidingWindow(2, TimeSpan.FromMinutes(1)), 2)];
+        await store.AcquireAsync(request, default);
+        for (int i = 0; i < 5; i++)
+        {
+            (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        }
+
+        store.OverLimitCache!.Count.Should().Be(0);
+        store.OverLimitCache.HitCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task MaxAgeZero_TurnsTheCacheOff()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRequest[] request = [new("off", s_perMinute, 3)];
+        await store.AcquireAsync(request, default);
+
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+
+        store.OverLimitCache.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task LocalDenials_AreCountedInTheMeter()
+    {
+        using TestMeterFactory meterFactory = new();
+        using MetricCollector<long> hits = new(meterFactory, EmailGuardDiagnostics.MeterName, RedisOverLimitCache.LocalDenialsInstrument);
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, meterFactory: meterFactory);
+        RateLimitRequest[] request = [new("metric", s_perMinute, 3)];
+        await store.AcquireAsync(request, default);
+        await store.AcquireAsync(request, default);
+
+        for (int i = 0; i < 4; i++)
+        {
+            await store.AcquireAsync(request, default);
+        }
+
+        hits.GetMeasurementSnapshot().EvaluateAsCounter().Should().Be(4);
+    }
+
+    [Fact]
+    public async Task ServerTime_Flood_IsDeniedLocallyWithinTheWindow()
+    {
+        RedisRateLimitStore store = CreateStore(useServerTime: true);
+        RateLimitRule rule = RateLimitRule.PerHour(2);
+        RateLimitRequest[] request = [new("server", rule, 2)];
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        RateLimitEntry[] fromRedis = new RateLimitEntry[1];
+        (await store.AcquireAsync(request, fromRedis)).IsAllowed.Should().BeFalse();
+
+        RateLimitEntry[] local = new RateLimitEntry[1];
+        RateLimitDecision decision = await store.AcquireAsync(request, local);
+
+        store.OverLimitCache!.HitCount.Should().Be(1);
+        decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        decision.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(fromRedis[0].RetryAfter);
+        local[0].Count.Should().Be(2);
+        local[0].ResetAt.Should().Be(fromRedis[0].ResetAt);
+    }
+}
