@@ -13,6 +13,7 @@ internal sealed class SendGuardRules
         User = Compile(options.User);
         ClientIp = Compile(options.ClientIp);
         Category = Compile(options.Category);
+        Content = Compile(options.Content);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
         {
@@ -35,6 +36,8 @@ internal sealed class SendGuardRules
     public RateLimitRule[] ClientIp { get; }
 
     public RateLimitRule[] Category { get; }
+
+    public RateLimitRule[] Content { get; }
 
     public Dictionary<string, RateLimitRule[]> Categories { get; }
 
