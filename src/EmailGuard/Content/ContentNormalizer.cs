@@ -17,10 +17,12 @@ namespace EmailGuard;
 /// and comments are dropped with their content.</item>
 /// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens) and
 /// combining marks are dropped, so neither splits nor changes a word.</item>
-/// <item>A word with a digit is <c>#</c>, and a run of such words is one <c>#</c>: order numbers, amounts, dates
-/// and phone numbers in any format fold alike.</item>
-/// <item>A greeting word (<c>hi</c>, <c>dear</c>, ...) followed by at most four words and then a comma, colon,
-/// semicolon, exclamation mark or line end loses those words: <c>Dear Mr. Smith,</c> reads <c>dear</c>.</item>
+/// <item>A word with a digit, and a month or weekday name, is <c>#</c>, and a run of such words is one <c>#</c>:
+/// order numbers, amounts, dates and phone numbers in any format fold alike.</item>
+/// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
+/// comma, colon, semicolon, exclamation mark or line end is dropped with those words: <c>Dear Mr. Smith,</c>,
+/// <c>Hi Bob!</c> and <c>Hello,</c> all read as nothing, so neither the name nor the choice of greeting tells copies
+/// apart.</item>
 /// <item>A URL (<c>http://</c>, <c>https://</c>, <c>www.</c>) loses its query string and fragment, where tracking
 /// parameters live.</item>
 /// </list>
@@ -33,14 +35,14 @@ internal ref struct ContentNormalizer
     private int _length;
     private int _tokenStart;
     private bool _tokenHasDigit;
-    private int _greetingEnd;
+    private int _greetingCut;
     private int _greetingWords;
 
     public ContentNormalizer(Span<char> output)
     {
         _output = output;
         _tokenStart = -1;
-        _greetingEnd = -1;
+        _greetingCut = -1;
     }
 
     /// <summary>Gets the normalized text written so far.</summary>
@@ -125,7 +127,7 @@ internal ref struct ContentNormalizer
 
         int start = _tokenStart;
         _tokenStart = -1;
-        if (_tokenHasDigit)
+        if (_tokenHasDigit || IsDateWord(_output[start.._length]))
         {
             _tokenHasDigit = false;
             if (start >= 2 && _output[start - 2] == '#')
@@ -138,28 +140,45 @@ internal ref struct ContentNormalizer
             _length = start;
             _output[_length++] = '#';
         }
-        else if (_greetingEnd < 0 && IsGreeting(_output[start.._length]))
+        else if (_greetingCut < 0 && IsGreeting(_output[start.._length]))
         {
-            _greetingEnd = _length;
+            // Cut before the greeting word and its separator, and before a "good" of "good morning".
+            int cut = start > 0 ? start - 1 : 0;
+            if (cut >= 4 && _output.Slice(cut - 4, 4).SequenceEqual("good") && (cut == 4 || _output[cut - 5] == ' '))
+            {
+                cut = Math.Max(0, cut - 5);
+            }
+
+            _greetingCut = cut;
             _greetingWords = 0;
             return;
         }
 
-        if (_greetingEnd >= 0 && ++_greetingWords > MaxGreetingWords)
+        if (_greetingCut >= 0 && ++_greetingWords > MaxGreetingWords)
         {
-            _greetingEnd = -1;
+            _greetingCut = -1;
         }
     }
 
-    /// <summary>The line ended within a greeting's few words: they were the name; drop them.</summary>
+    /// <summary>The line ended within a greeting's few words: they were the greeting and a name; drop them.</summary>
     private void ResolveGreeting()
     {
-        if (_greetingEnd >= 0)
+        if (_greetingCut >= 0)
         {
-            _length = _greetingEnd;
-            _greetingEnd = -1;
+            _length = _greetingCut;
+            _greetingCut = -1;
         }
     }
+
+    /// <summary>Month and weekday names are part of a date, and a date is as volatile as a number.</summary>
+    private static bool IsDateWord(ReadOnlySpan<char> word) => word switch
+    {
+        "january" or "february" or "march" or "april" or "may" or "june" or "july" or "august" or "september" or "october"
+            or "november" or "december" or "jan" or "feb" or "mar" or "apr" or "jun" or "jul" or "aug" or "sep" or "sept"
+            or "oct" or "nov" or "dec" or "monday" or "tuesday" or "wednesday" or "thursday" or "friday" or "saturday"
+            or "sunday" or "mon" or "tue" or "wed" or "thu" or "fri" or "sat" or "sun" => true,
+        _ => false,
+    };
 
     private static bool IsGreeting(ReadOnlySpan<char> word) => word switch
     {
