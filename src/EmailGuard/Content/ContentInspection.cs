@@ -31,11 +31,15 @@ internal sealed partial class ContentInspection(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            // The wait may end before the linked source hears of the caller's cancellation; tell the inspector to stop
+            // before the source is disposed, so an abandoned HTTP call does not run on.
+            await StopAsync(linked).ConfigureAwait(false);
             throw;
         }
         catch (Exception exception) when (exception is TimeoutException or OperationCanceledException)
         {
             // Either the wait ran out, or the inspector saw its budget token and gave up first: both are a timeout.
+            await StopAsync(linked).ConfigureAwait(false);
             LogTimedOut(logger, timeout, options.FailureMode, message.TenantId ?? None, message.UserId ?? None);
             return Fail("timeout");
         }
@@ -53,6 +57,18 @@ internal sealed partial class ContentInspection(
 
         Record(verdict.Kind, "inspected");
         return verdict;
+    }
+
+    private static async ValueTask StopAsync(CancellationTokenSource linked)
+    {
+        try
+        {
+            await linked.CancelAsync().ConfigureAwait(false);
+        }
+        catch (AggregateException)
+        {
+            // An inspector's cancellation callback threw; it was abandoned either way.
+        }
     }
 
     private EmailContentVerdict Fail(string outcome)
