@@ -8,6 +8,23 @@ internal static class ContentOptionsValidation
     /// <summary>The longest time budget an inspector may have: a check is on the path of a request or a queue.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromMinutes(1);
 
+    public static void Check(List<string> failures, string path, IList<string>? categories)
+    {
+        if (categories is null)
+        {
+            failures.Add($"{path} must not be null.");
+            return;
+        }
+
+        for (int i = 0; i < categories.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(categories[i]))
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:{i} is empty; name a category."));
+            }
+        }
+    }
+
     public static void Check(List<string> failures, string path, ContentInspectionOptions? options)
     {
         if (options is null)

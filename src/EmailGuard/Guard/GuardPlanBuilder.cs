@@ -42,7 +42,7 @@ internal sealed class GuardPlanBuilder
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
         RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
         RateLimitRule[] categoryRules = message.Category is { } category ? Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true) : [];
-        RateLimitRule[] contentRules = message.Content is not null ? Use(_rules.Content, EmailGuardDimension.Content, skip, true) : [];
+        RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 

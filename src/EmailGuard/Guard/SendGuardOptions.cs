@@ -70,6 +70,14 @@ public sealed class SendGuardOptions
     /// <value>The default value is no rule.</value>
     public SendGuardDimensionOptions Content { get; set; } = new();
 
+    /// <summary>
+    /// Gets or sets the categories (case-insensitive) whose messages the <see cref="Content"/> rules do not count: the
+    /// app's own templates, such as <c>signup</c> confirmations, which are one text to many recipients by design. Their
+    /// content is still inspected.
+    /// </summary>
+    /// <value>The default value is an empty list.</value>
+    public IList<string> ContentExemptCategories { get; set; } = new List<string>();
+
     /// <summary>Gets or sets how the <see cref="IEmailContentInspector"/> is called: its time budget and failure mode.</summary>
     public ContentInspectionOptions ContentInspection { get; set; } = new();
 

@@ -23,6 +23,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         CheckDimension(failures, "ClientIp", options.ClientIp);
         CheckDimension(failures, "Category", options.Category);
         CheckDimension(failures, "Content", options.Content);
+        ContentOptionsValidation.Check(failures, $"{Root}:ContentExemptCategories", options.ContentExemptCategories);
         ContentOptionsValidation.Check(failures, $"{Root}:ContentInspection", options.ContentInspection);
         ContentOptionsValidation.Check(failures, $"{Root}:BulkContent", options.BulkContent);
         if (options.Categories is null)

@@ -14,6 +14,7 @@ internal sealed class SendGuardRules
         ClientIp = Compile(options.ClientIp);
         Category = Compile(options.Category);
         Content = Compile(options.Content);
+        ContentExemptCategories = new HashSet<string>(options.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
         {
@@ -38,6 +39,12 @@ internal sealed class SendGuardRules
     public RateLimitRule[] Category { get; }
 
     public RateLimitRule[] Content { get; }
+
+    public HashSet<string> ContentExemptCategories { get; }
+
+    /// <summary>The content rules that apply to <paramref name="message"/>: none without content or for an exempt category.</summary>
+    public RateLimitRule[] ForContent(OutboundEmail message)
+        => message.Content is null || (message.Category is { } category && ContentExemptCategories.Count != 0 && ContentExemptCategories.Contains(category)) ? [] : Content;
 
     public Dictionary<string, RateLimitRule[]> Categories { get; }
 

@@ -135,6 +135,26 @@ public abstract partial class SendGuardScenarioTests
     }
 
     [Fact]
+    public async Task Content_ExemptCategory_IsNotCountedButOthersAre()
+    {
+        SendGuardHarness h = Create(o =>
+        {
+            o.Content.Add(RateLimitRule.PerHour(2));
+            o.ContentExemptCategories.Add("signup");
+        });
+        EmailContent confirmation = new() { Subject = "Confirm your address", TextBody = "Hi Anna,\nconfirm at https://app.example/confirm?token=1" };
+
+        for (int i = 0; i < 5; i++)
+        {
+            (await h.Guard.CheckAsync(new OutboundEmail { To = [$"user{i}@example.com"], Category = "SignUp", Content = confirmation })).IsAllowed.Should().BeTrue();
+        }
+
+        (await h.Guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], Category = "share", Content = confirmation })).IsAllowed.Should().BeTrue();
+        (await h.Guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], Content = confirmation })).IsAllowed.Should().BeTrue();
+        (await h.Guard.CheckAsync(new OutboundEmail { To = ["c@example.com"], Category = "share", Content = confirmation })).Dimension.Should().Be(EmailGuardDimension.Content);
+    }
+
+    [Fact]
     public async Task Content_AttackerVariesCaseLayoutGreetingsNumbersTrackingAndMarkup_StillOneCounter()
     {
         SendGuardHarness h = Create(o => o.Content.Add(RateLimitRule.PerHour(10)));
