@@ -82,20 +82,27 @@ internal ref struct ContentNormalizer
 
     private void Feed(char c)
     {
-        if (char.IsLetterOrDigit(c))
+        if (char.IsAscii(c))
         {
-            if (_tokenStart < 0)
+            // Most mail is ASCII: no Unicode tables for it.
+            if (char.IsAsciiLetterOrDigit(c))
             {
-                if (_length != 0)
-                {
-                    _output[_length++] = ' ';
-                }
-
-                _tokenStart = _length;
+                AppendTokenChar(char.IsAsciiLetterUpper(c) ? (char)(c | 0x20) : c, char.IsAsciiDigit(c));
+                return;
             }
 
-            _tokenHasDigit |= char.IsDigit(c);
-            _output[_length++] = char.ToLowerInvariant(c);
+            EndToken();
+            if (c is '\n' or '\r' or ',' or ':' or ';' or '!')
+            {
+                ResolveGreeting();
+            }
+
+            return;
+        }
+
+        if (char.IsLetterOrDigit(c))
+        {
+            AppendTokenChar(char.ToLowerInvariant(c), char.IsDigit(c));
             return;
         }
 
@@ -106,10 +113,26 @@ internal ref struct ContentNormalizer
         }
 
         EndToken();
-        if (c is '\n' or '\r' or ',' or ':' or ';' or '!' or '\u2028' or '\u2029')
+        if (c is '\u2028' or '\u2029' or '\u3001' or '\uFF0C' or '\uFF01' or '\uFF1A')
         {
             ResolveGreeting();
         }
+    }
+
+    private void AppendTokenChar(char lower, bool digit)
+    {
+        if (_tokenStart < 0)
+        {
+            if (_length != 0)
+            {
+                _output[_length++] = ' ';
+            }
+
+            _tokenStart = _length;
+        }
+
+        _tokenHasDigit |= digit;
+        _output[_length++] = lower;
     }
 
     private void EndLine()
