@@ -19,6 +19,7 @@ public sealed record GuardVerdict(bool Allowed, string? Reason, TimeSpan RetryAf
             EmailSendReason.LimitExceeded => LimitReached(decision),
             EmailSendReason.InvalidAddress => $"'{decision.InvalidAddress}' is not a valid address",
             EmailSendReason.StoreUnavailable => "the limits cannot be checked right now",
+            EmailSendReason.ContentRejected => $"the content was rejected ({Strip(decision.Detail, "Content rejected: ")})",
             _ => decision.Reason.ToString(),
         };
         TimeSpan retry = decision.Reason == EmailSendReason.LimitExceeded ? decision.RetryAfter : TimeSpan.Zero;
@@ -34,6 +35,12 @@ public sealed record GuardVerdict(bool Allowed, string? Reason, TimeSpan RetryAf
                 string window = usage.Rule.Window == TimeSpan.FromDays(1) ? "day"
                     : usage.Rule.Window == TimeSpan.FromHours(1) ? "hour"
                     : usage.Rule.Window.ToString();
+                if (usage.Dimension == EmailGuardDimension.Content)
+                {
+                    // The partition is a fingerprint, meaningless to a person.
+                    return string.Create(CultureInfo.InvariantCulture, $"the same text reached its cap of {usage.Limit} recipients per {window}");
+                }
+
                 string who = usage.Partition is null ? Party(usage.Dimension) : $"{Party(usage.Dimension)} {usage.Partition}";
                 return string.Create(CultureInfo.InvariantCulture, $"{who} reached its cap of {usage.Limit} per {window}");
             }

@@ -60,7 +60,9 @@ public sealed class SampleMailer(
         Sender = mail.From,
         To = [mail.To],
         TenantId = mail.TenantId,
+        UserId = mail.UserId,
         Category = mail.Category,
+        Content = mail.HasUserText ? new EmailContent { Subject = mail.Subject, TextBody = mail.Body } : null,
         ClientIp = IPAddress.TryParse(mail.ClientIp, out IPAddress? ip) ? ip : null,
     };
 

@@ -20,6 +20,9 @@ internal sealed class EmailGuardMetrics : IDisposable
     public const string OverflowDecisionsInstrument = "emailguard.store.overflow_decisions";
     public const string FeedbackInstrument = "emailguard.feedback";
 
+    /// <summary>The content-inspector verdicts instrument.</summary>
+    public const string ContentVerdictsInstrument = "emailguard.content.verdicts";
+
     /// <summary>The ratio-breaker trips instrument.</summary>
     public const string BreakerTripsInstrument = "emailguard.ratio_breaker.trips";
 
@@ -43,6 +46,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _overflowDecisions;
     private readonly Counter<long> _feedback;
     private readonly Counter<long> _breakerTrips;
+    private readonly Counter<long> _contentVerdicts;
     private readonly Lock _inMemoryStoresLock = new();
     private StoreCircuitBreaker? _breaker;
     private InMemoryRateLimitStore[] _inMemoryStores = [];
@@ -94,6 +98,10 @@ internal sealed class EmailGuardMetrics : IDisposable
             BreakerTripsInstrument,
             unit: "{trip}",
             description: "Ratio-breaker trips, by dimension, reason (high_bounce_rate, complaint_rate) and action (reduced, suspended, network_banned).");
+        _contentVerdicts = _meter.CreateCounter<long>(
+            ContentVerdictsInstrument,
+            unit: "{verdict}",
+            description: "Content-inspector verdicts that decided a send (allow, flag, deny), by how they came about (inspected, timeout, error).");
     }
 
     /// <summary>
@@ -251,6 +259,21 @@ internal sealed class EmailGuardMetrics : IDisposable
     }
 
     /// <summary>Counts one ratio-breaker trip; every argument is a constant.</summary>
+    /// <summary>
+    /// Counts one content-inspector verdict. <paramref name="verdict"/> and <paramref name="outcome"/> are constants;
+    /// the inspector's own reason is never a tag (it is free text).
+    /// </summary>
+    public void RecordContentVerdict(string verdict, string outcome)
+    {
+        if (_contentVerdicts.Enabled)
+        {
+            TagList tags = default;
+            tags.Add("emailguard.content.verdict", verdict);
+            tags.Add(OutcomeTag, outcome);
+            _contentVerdicts.Add(1, tags);
+        }
+    }
+
     public void RecordBreakerTrip(string dimension, string reason, string action)
     {
         if (_breakerTrips.Enabled)

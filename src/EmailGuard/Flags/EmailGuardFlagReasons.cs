@@ -15,6 +15,13 @@ public static class EmailGuardFlagReasons
     /// <summary>The party's complaint rate crossed a ratio breaker's threshold (recipients mark its mail as spam).</summary>
     public const string ComplaintRate = "complaint_rate";
 
+    /// <summary>
+    /// The party's messages kept hitting the content rules: the same text to more recipients than
+    /// <see cref="SendGuardOptions.Content"/> allows, <see cref="BulkContentFlagOptions.Trips"/> times within
+    /// <see cref="BulkContentFlagOptions.Period"/>.
+    /// </summary>
+    public const string BulkContent = "bulk_content";
+
     /// <summary>An operator flagged the party by hand.</summary>
     public const string Manual = "manual";
 }

@@ -34,6 +34,15 @@ public enum EmailGuardDimension
     /// <summary>The message category, e.g. <c>signup</c> or <c>password-reset</c>.</summary>
     Category = 128,
 
-    /// <summary>Every dimension.</summary>
+    /// <summary>
+    /// The message's content: a fingerprint of its normalized subject and body, so that one text sent to many
+    /// recipients is one counter. Applies only when the app passes <see cref="OutboundEmail.Content"/>.
+    /// </summary>
+    Content = 256,
+
+    /// <summary>
+    /// Every dimension about who sends and who receives. <see cref="Content"/> is not part of it, so an allowlisted
+    /// party does not skip the content rules unless an allowlist option names <see cref="Content"/> itself.
+    /// </summary>
     All = Global | Tenant | Sender | Recipient | RecipientDomain | User | ClientIp | Category,
 }

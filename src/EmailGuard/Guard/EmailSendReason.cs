@@ -36,4 +36,10 @@ public enum EmailSendReason
 
     /// <summary>The message has more recipients than <see cref="SendGuardOptions.MaxRecipientsPerMessage"/> allows.</summary>
     TooManyRecipients = 9,
+
+    /// <summary>
+    /// The <see cref="IEmailContentInspector"/> denied the content (<see cref="EmailSendDecision.Detail"/> has its
+    /// reason), or could not answer in time and its failure mode is to deny; the permits were given back.
+    /// </summary>
+    ContentRejected = 10,
 }

@@ -6,7 +6,7 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// A message to N distinct recipients costs N against the message-wide dimensions (global, tenant, sender, user, client
-/// IP, category) and 1 against each recipient and recipient domain (or one per recipient at the domain, when
+/// IP, category, content) and 1 against each recipient and recipient domain (or one per recipient at the domain, when
 /// <see cref="SendGuardOptions.CountEachRecipientAgainstDomain"/> is set).
 /// </remarks>
 internal sealed class GuardPlanBuilder
@@ -42,10 +42,11 @@ internal sealed class GuardPlanBuilder
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
         RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
         RateLimitRule[] categoryRules = message.Category is { } category ? Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true) : [];
+        RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 
-        messageWide = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length;
+        messageWide = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length + contentRules.Length;
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
         {
@@ -82,6 +83,12 @@ internal sealed class GuardPlanBuilder
         if (categoryRules.Length != 0)
         {
             Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
+        }
+
+        if (contentRules.Length != 0)
+        {
+            string fingerprint = ContentFingerprint.Compute(message.Content!);
+            Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
         }
 
         if (recipientRules.Length != 0 || domainRules.Length != 0)

@@ -38,6 +38,12 @@ public sealed class OutboundEmail
     /// </summary>
     public string? EndpointPolicy { get; init; }
 
+    /// <summary>
+    /// Gets what the message says, when the app passes it: then the <see cref="EmailGuardDimension.Content"/> rules and
+    /// the <see cref="IEmailContentInspector"/> apply. The guard keeps only a fingerprint of it, never the text.
+    /// </summary>
+    public EmailContent? Content { get; init; }
+
     /// <summary>Gets the number of recipients as given, before duplicates are removed.</summary>
     public int RecipientCount => (To?.Count ?? 0) + (Cc?.Count ?? 0) + (Bcc?.Count ?? 0);
 
@@ -45,6 +51,21 @@ public sealed class OutboundEmail
     /// <param name="to">The recipients.</param>
     /// <returns>The message; set the other properties with an object initializer or <c>with</c>-style copies.</returns>
     public static OutboundEmail ToRecipients(params string[] to) => new() { To = to };
+
+    /// <summary>This envelope with <paramref name="content"/>; every other value is the same.</summary>
+    internal OutboundEmail WithContent(EmailContent content) => new()
+    {
+        Sender = Sender,
+        To = To,
+        Cc = Cc,
+        Bcc = Bcc,
+        TenantId = TenantId,
+        UserId = UserId,
+        Category = Category,
+        ClientIp = ClientIp,
+        EndpointPolicy = EndpointPolicy,
+        Content = content,
+    };
 
     internal string? GetRecipient(int index)
     {

@@ -43,6 +43,7 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
         [
             ("Global", Count(options.Global)), ("Tenant", Count(options.Tenant)), ("Sender", Count(options.Sender)),
             ("User", Count(options.User)), ("ClientIp", Count(options.ClientIp)), ("Category", LargestCategory(options)),
+            ("Content", Count(options.Content)),
         ];
         if (dimensions.Any(d => d.Count is null))
         {

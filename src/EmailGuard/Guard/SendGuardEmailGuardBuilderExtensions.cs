@@ -50,6 +50,8 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetService<EmailGuardMetrics>())
             {
                 Sends = sp.GetService<EmailGuardFeedback>(),
+                ContentInspector = sp.GetService<IEmailContentInspector>(),
+                Flags = sp.GetService<IEmailGuardFlags>(),
             });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
@@ -84,6 +86,23 @@ public static class SendGuardEmailGuardBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.Services.Replace(ServiceDescriptor.Singleton<ITenantLimitProvider, TProvider>());
+        return builder;
+    }
+
+    /// <summary>
+    /// Registers the application's <see cref="IEmailContentInspector"/> as a singleton: the send guard then hands it
+    /// the content of every admitted message that carries <see cref="OutboundEmail.Content"/>, within
+    /// <see cref="SendGuardOptions.ContentInspection"/>'s time budget. Adds the send guard if needed.
+    /// </summary>
+    /// <typeparam name="TInspector">The inspector type.</typeparam>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static IEmailGuardBuilder AddContentInspector<TInspector>(this IEmailGuardBuilder builder)
+        where TInspector : class, IEmailContentInspector
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddSendGuard();
+        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailContentInspector, TInspector>());
         return builder;
     }
 

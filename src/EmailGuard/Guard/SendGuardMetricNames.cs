@@ -16,6 +16,7 @@ internal static class SendGuardMetricNames
         EmailGuardDimension.User => "user",
         EmailGuardDimension.ClientIp => "client_ip",
         EmailGuardDimension.Category => "category",
+        EmailGuardDimension.Content => "content",
         _ => "message",
     };
 
@@ -30,6 +31,7 @@ internal static class SendGuardMetricNames
         EmailSendReason.AllowedUnguarded => "allowed_unguarded",
         EmailSendReason.NoRecipients => "no_recipients",
         EmailSendReason.TooManyRecipients => "too_many_recipients",
+        EmailSendReason.ContentRejected => "content_rejected",
         _ => "unknown",
     };
 }

@@ -61,6 +61,32 @@ public sealed class SendGuardOptions
     /// <value>The default value is an empty dictionary.</value>
     public IDictionary<string, SendGuardDimensionOptions> Categories { get; set; } = new Dictionary<string, SendGuardDimensionOptions>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Gets or sets the rules per content fingerprint: how many recipients one text may reach, e.g. the same content to
+    /// at most 50 recipients an hour. A message costs one per recipient. Applies only to messages that carry
+    /// <see cref="OutboundEmail.Content"/>; the fingerprint ignores case, layout, markup, numbers, greetings' names and
+    /// URLs' query strings, so a template filled in for each recipient counts as one content.
+    /// </summary>
+    /// <value>The default value is no rule.</value>
+    public SendGuardDimensionOptions Content { get; set; } = new();
+
+    /// <summary>
+    /// Gets or sets the categories (case-insensitive) whose messages the <see cref="Content"/> rules do not count: the
+    /// app's own templates, such as <c>signup</c> confirmations, which are one text to many recipients by design. Their
+    /// content is still inspected.
+    /// </summary>
+    /// <value>The default value is an empty list.</value>
+    public IList<string> ContentExemptCategories { get; set; } = new List<string>();
+
+    /// <summary>Gets or sets how the <see cref="IEmailContentInspector"/> is called: its time budget and failure mode.</summary>
+    public ContentInspectionOptions ContentInspection { get; set; } = new();
+
+    /// <summary>
+    /// Gets or sets when a user or tenant whose messages keep hitting the <see cref="Content"/> rules is flagged
+    /// (<see cref="EmailGuardFlagReasons.BulkContent"/>).
+    /// </summary>
+    public BulkContentFlagOptions BulkContent { get; set; } = new();
+
     /// <summary>Gets or sets the IPv6 prefix length client addresses are grouped by.</summary>
     /// <value>The default value is 64.</value>
     [Range(1, 128)]
@@ -130,7 +156,7 @@ public sealed class SendGuardOptions
     /// Gets or sets what a flag does, per reason (case-insensitive). Reasons not listed use <see cref="DefaultFlagPolicy"/>.
     /// </summary>
     /// <value>
-    /// The default value maps <c>high_bounce_rate</c> and <c>complaint</c> to a tenth of the normal limits for 24 hours,
+    /// The default value maps <c>high_bounce_rate</c>, <c>complaint</c>, <c>complaint_rate</c> and <c>bulk_content</c> to a tenth of the normal limits for 24 hours,
     /// and <c>manual</c> to a suspension.
     /// </value>
     public IDictionary<string, FlagPolicy> FlagPolicies { get; set; } = new Dictionary<string, FlagPolicy>(StringComparer.OrdinalIgnoreCase)
@@ -139,6 +165,7 @@ public sealed class SendGuardOptions
         [EmailGuardFlagReasons.Complaint] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.ComplaintRate] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.Manual] = new() { Suspend = true, Duration = TimeSpan.FromHours(24) },
+        [EmailGuardFlagReasons.BulkContent] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
     };
 
     /// <summary>Gets or sets the policy of reasons without an entry in <see cref="FlagPolicies"/>.</summary>

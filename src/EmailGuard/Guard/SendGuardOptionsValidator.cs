@@ -22,6 +22,10 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         CheckDimension(failures, "User", options.User);
         CheckDimension(failures, "ClientIp", options.ClientIp);
         CheckDimension(failures, "Category", options.Category);
+        CheckDimension(failures, "Content", options.Content);
+        ContentOptionsValidation.Check(failures, $"{Root}:ContentExemptCategories", options.ContentExemptCategories);
+        ContentOptionsValidation.Check(failures, $"{Root}:ContentInspection", options.ContentInspection);
+        ContentOptionsValidation.Check(failures, $"{Root}:BulkContent", options.BulkContent);
         if (options.Categories is null)
         {
             failures.Add($"{Root}:Categories must not be null.");

@@ -13,6 +13,8 @@ internal sealed class SendGuardRules
         User = Compile(options.User);
         ClientIp = Compile(options.ClientIp);
         Category = Compile(options.Category);
+        Content = Compile(options.Content);
+        ContentExemptCategories = new HashSet<string>(options.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
         {
@@ -35,6 +37,14 @@ internal sealed class SendGuardRules
     public RateLimitRule[] ClientIp { get; }
 
     public RateLimitRule[] Category { get; }
+
+    public RateLimitRule[] Content { get; }
+
+    public HashSet<string> ContentExemptCategories { get; }
+
+    /// <summary>The content rules that apply to <paramref name="message"/>: none without content or for an exempt category.</summary>
+    public RateLimitRule[] ForContent(OutboundEmail message)
+        => message.Content is null || (message.Category is { } category && ContentExemptCategories.Count != 0 && ContentExemptCategories.Contains(category)) ? [] : Content;
 
     public Dictionary<string, RateLimitRule[]> Categories { get; }
 

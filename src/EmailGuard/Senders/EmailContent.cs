@@ -1,6 +1,9 @@
 namespace EmailGuard;
 
-/// <summary>What a message says; the guard never reads it, the transport sends it.</summary>
+/// <summary>
+/// What a message says. The transport sends it; the send guard reads it only when the app passes it in
+/// <see cref="OutboundEmail.Content"/>, to fingerprint it for the content rules and hand it to the content inspector.
+/// </summary>
 public sealed class EmailContent
 {
     /// <summary>Gets the subject.</summary>

@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>
-/// Checks with the guard, then sends through the app's transport with the admitted message's attribution attached
+/// Checks with the guard (passing the content, so the content rules and inspector apply), then sends through the app's transport with the admitted message's attribution attached
 /// (provider tags, the send-id header, <see cref="EmailSendContext.Current"/>); maps the provider's message id to the
 /// attribution when the transport returns one; refunds when the transport throws.
 /// </summary>
@@ -11,7 +11,9 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ArgumentNullException.ThrowIfNull(content);
-        EmailSendDecision decision = await guard.CheckAsync(envelope, cancellationToken).ConfigureAwait(false);
+        // The guard sees what is sent: the content rules count its fingerprint and the content inspector judges it.
+        OutboundEmail checkedEnvelope = envelope.Content is null ? envelope.WithContent(content) : envelope;
+        EmailSendDecision decision = await guard.CheckAsync(checkedEnvelope, cancellationToken).ConfigureAwait(false);
         if (!decision.IsAllowed)
         {
             return new GuardedSendResult(false, decision);

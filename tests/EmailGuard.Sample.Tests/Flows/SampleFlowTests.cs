@@ -166,6 +166,31 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
         Outbox().Should().HaveCount(5);
     }
 
+    [Fact]
+    public async Task Share_TrialTenantSendsOneInjectedNoteTo40Suppliers_ContentRuleStopsItBeforeItsCapAndFlagsItsUser()
+    {
+        // The purchase-order incident: a trial tenant drives the share feature with its own phishing text.
+        const string Injected = "URGENT: our bank details changed. Confirm your supplier account at http://vendor-verify.example/login?ref=po before shipping.";
+        using SampleHttpClient tenant = new(App.BaseAddress);
+        (await tenant.GetAsync("/share?tenant=trial-42")).Dispose();
+
+        List<string> pages = [];
+        for (int i = 0; i < 40; i++)
+        {
+            using HttpResponseMessage response = await tenant.SubmitAsync(
+                "/share", "/share", ("order", "TRIAL-42-PO-1001"), ("recipient", $"sales@supplier{i}.example"), ("note", Injected));
+            pages.Add(WebUtility.HtmlDecode(await response.Content.ReadAsStringAsync()));
+        }
+
+        pages.Count(p => p.Contains("Queued 1 mail", StringComparison.Ordinal)).Should().Be(3);
+        pages[3].Should().Contain("Refused: the same text reached its cap of 3 recipients per hour");
+        Outbox().Should().HaveCount(3, "the content rule stopped the tenant before its cap of 5");
+        IEmailGuardFlags flags = App.Services.GetRequiredService<IEmailGuardFlags>();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "trial-42:owner")).Should().ContainSingle().Which.Reason.Should().Be(EmailGuardFlagReasons.BulkContent);
+        EmailGuardStatus status = await App.Services.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "trial-42" });
+        status.Usage.Where(u => u.Dimension == EmailGuardDimension.Tenant).Should().OnlyContain(u => u.Count == 3, "denied shares took nothing from the tenant's cap");
+    }
+
     private IReadOnlyList<OutboxEntry> Outbox() => App.Services.GetRequiredService<Outbox>().Snapshot();
 
     [GeneratedRegex(@"try again in (?<minutes>\d+) minutes?")]

@@ -13,7 +13,8 @@ public sealed class SendGuardHarness
         IEmailGuardStateStore stateStore,
         SendGuardOptions options,
         ITenantLimitProvider? tenantLimitProvider,
-        StoreResilienceOptions? resilience = null)
+        StoreResilienceOptions? resilience = null,
+        IEmailContentInspector? contentInspector = null)
     {
         Time = time;
         Store = store;
@@ -21,9 +22,13 @@ public sealed class SendGuardHarness
         IOptions<SendGuardOptions> wrapped = Microsoft.Extensions.Options.Options.Create(options);
         StateCache = new GuardStateCache(stateStore, wrapped, time, resilience: resilience);
         ResilientStore = new ResilientRateLimitStore(store, resilience ?? new StoreResilienceOptions(), time);
-        GuardImpl = new EmailSendGuard(wrapped, ResilientStore, StateCache, time, tenantLimitProvider);
-        Lists = new EmailGuardLists(StateCache, wrapped, time);
         Flags = new EmailGuardFlags(StateCache, wrapped, time);
+        GuardImpl = new EmailSendGuard(wrapped, ResilientStore, StateCache, time, tenantLimitProvider)
+        {
+            Flags = Flags,
+            ContentInspector = contentInspector,
+        };
+        Lists = new EmailGuardLists(StateCache, wrapped, time);
     }
 
     /// <summary>The clock every component reads.</summary>

@@ -62,6 +62,59 @@ public sealed class GuardedEmailSenderTests
     }
 
     [Fact]
+    public async Task TrySend_PassesTheContentToTheContentRulesAndTheInspector()
+    {
+        FakeTransport transport = new();
+        EmailGuard.Tests.Content.FakeContentInspector inspector = EmailGuard.Tests.Content.FakeContentInspector.Answering(EmailContentVerdict.Allow);
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.Content.Add(RateLimitRule.PerHour(2)),
+            more: s =>
+            {
+                s.AddSingleton<IEmailTransport>(transport);
+                s.AddSingleton<IEmailContentInspector>(inspector);
+                s.AddEmailGuard().AddGuardedEmailSender();
+            });
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        OutboundEmail To(string recipient) => new() { To = [recipient], TenantId = "acme", UserId = "u1" };
+
+        GuardedSendResult first = await sender.TrySendAsync(To("a@example.com"), Content);
+        GuardedSendResult second = await sender.TrySendAsync(To("b@example.com"), new EmailContent { Subject = "YOUR PURCHASE ORDER", TextBody = "attached" });
+        GuardedSendResult third = await sender.TrySendAsync(To("c@example.com"), Content);
+
+        first.Sent.Should().BeTrue();
+        second.Sent.Should().BeTrue();
+        third.Sent.Should().BeFalse();
+        third.Decision.Dimension.Should().Be(EmailGuardDimension.Content);
+        inspector.Calls.Should().HaveCount(2);
+        inspector.Calls[0].Content.Should().BeSameAs(Content);
+        inspector.Calls[0].Message.UserId.Should().Be("u1");
+        transport.Sent.Should().HaveCount(2).And.OnlyContain(e => e.Content == null, "the transport gets the app's own envelope");
+    }
+
+    [Fact]
+    public async Task TrySend_InspectorDenies_NothingIsSentAndNothingCounted()
+    {
+        FakeTransport transport = new();
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.Tenant.Add(RateLimitRule.PerHour(1)),
+            more: s =>
+            {
+                s.AddSingleton<IEmailTransport>(transport);
+                s.AddSingleton<IEmailContentInspector>(EmailGuard.Tests.Content.FakeContentInspector.Answering(EmailContentVerdict.Deny("phishing")));
+                s.AddEmailGuard().AddGuardedEmailSender();
+            });
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        GuardedSendResult result = await sender.TrySendAsync(Mail, Content);
+
+        result.Sent.Should().BeFalse();
+        result.Decision.Reason.Should().Be(EmailSendReason.ContentRejected);
+        transport.Sent.Should().BeEmpty();
+        EmailGuardStatus status = await sp.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" });
+        status.Usage.Single(u => u.Dimension == EmailGuardDimension.Tenant).Count.Should().Be(0);
+    }
+
+    [Fact]
     public async Task AddGuardedEmailSender_WithoutTransport_ExplainsWhatToRegister()
     {
         await using ServiceProvider sp = SendGuardTestServices.Build(more: s => s.AddEmailGuard().AddGuardedEmailSender());

@@ -38,6 +38,30 @@ public sealed class SendGuardOptionsTests
     }
 
     [Fact]
+    public async Task AddSendGuard_ContentSettingsFromConfiguration_AreBound()
+    {
+        Dictionary<string, string?> config = new()
+        {
+            ["EmailGuard:SendGuard:Content:Rules:0:Limit"] = "50",
+            ["EmailGuard:SendGuard:Content:Rules:0:Window"] = "01:00:00",
+            ["EmailGuard:SendGuard:ContentInspection:Timeout"] = "00:00:00.750",
+            ["EmailGuard:SendGuard:ContentInspection:FailureMode"] = "Deny",
+            ["EmailGuard:SendGuard:BulkContent:Trips"] = "5",
+            ["EmailGuard:SendGuard:BulkContent:Period"] = "1.00:00:00",
+        };
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+
+        sp.GetRequiredService<IStartupValidator>().Validate();
+        SendGuardOptions options = sp.GetRequiredService<IOptions<SendGuardOptions>>().Value;
+        options.Content.Rules.Select(r => r.ToRule()).Should().Equal(RateLimitRule.PerHour(50));
+        options.ContentInspection.Timeout.Should().Be(TimeSpan.FromMilliseconds(750));
+        options.ContentInspection.FailureMode.Should().Be(ContentInspectionFailureMode.Deny);
+        options.BulkContent.Trips.Should().Be(5);
+        options.BulkContent.Period.Should().Be(TimeSpan.FromDays(1));
+        options.GetFlagPolicy(EmailGuardFlagReasons.BulkContent).LimitFactor.Should().Be(0.1);
+    }
+
+    [Fact]
     public async Task AddSendGuard_FluentAndConfigurationTogether_BothApply()
     {
         await using ServiceProvider sp = SendGuardTestServices.Build(
@@ -57,6 +81,13 @@ public sealed class SendGuardOptionsTests
     [InlineData("EmailGuard:SendGuard:Categories:signup:Rules:0:Limit", "0", "EmailGuard:SendGuard:Categories:signup:Rules:0:Limit")]
     [InlineData("EmailGuard:SendGuard:FlagPolicies:complaint:LimitFactor", "0", "EmailGuard:SendGuard:FlagPolicies:complaint:LimitFactor")]
     [InlineData("EmailGuard:SendGuard:MaxRecipientsPerMessage", "0", "MaxRecipientsPerMessage")]
+    [InlineData("EmailGuard:SendGuard:Content:Rules:0:Limit", "0", "EmailGuard:SendGuard:Content:Rules:0:Limit must be between 1")]
+    [InlineData("EmailGuard:SendGuard:ContentInspection:Timeout", "00:00:00", "EmailGuard:SendGuard:ContentInspection:Timeout must be positive")]
+    [InlineData("EmailGuard:SendGuard:ContentInspection:Timeout", "00:05:00", "EmailGuard:SendGuard:ContentInspection:Timeout must be positive and at most 00:01:00")]
+    [InlineData("EmailGuard:SendGuard:ContentInspection:FailureMode", "Maybe", "EmailGuard:SendGuard:ContentInspection:FailureMode")]
+    [InlineData("EmailGuard:SendGuard:ContentInspection:Timout", "00:00:01", "EmailGuard:SendGuard:ContentInspection:Timout: unknown setting; did you mean Timeout?")]
+    [InlineData("EmailGuard:SendGuard:BulkContent:Trips", "-1", "EmailGuard:SendGuard:BulkContent:Trips must be between 0")]
+    [InlineData("EmailGuard:SendGuard:BulkContent:Period", "00:00:00", "EmailGuard:SendGuard:BulkContent:Period must be positive")]
     public async Task StartupValidation_InvalidSetting_FailsNamingTheSetting(string key, string value, string expected)
     {
         Dictionary<string, string?> config = new() { [key] = value };

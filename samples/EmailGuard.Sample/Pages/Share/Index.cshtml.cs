@@ -40,7 +40,9 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
         return Page();
     }
 
-    public async Task<IActionResult> OnPostAsync(string? order, string? recipient, int copies = 1)
+    public const int MaxNoteLength = 2_000;
+
+    public async Task<IActionResult> OnPostAsync(string? order, string? recipient, string? note, int copies = 1)
     {
         Load(Request.Cookies[TenantCookie]);
         Tenant tenant = Current!;
@@ -52,6 +54,7 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
         }
 
         copies = Math.Clamp(copies, 1, MaxCopies);
+        note = string.IsNullOrWhiteSpace(note) ? null : note.Trim()[..Math.Min(note.Trim().Length, MaxNoteLength)];
         int queued = 0;
         GuardVerdict? refusal = null;
         for (int i = 0; i < copies; i++)
@@ -61,9 +64,13 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
                 mail.Value.From,
                 to.Address,
                 $"{tenant.Name} shared purchase order {po.Number}",
-                string.Create(CultureInfo.InvariantCulture, $"{tenant.Name} shared purchase order {po.Number} from {po.Supplier}, total {po.Total:N2}."))
+                string.Create(CultureInfo.InvariantCulture, $"{tenant.Name} shared purchase order {po.Number} from {po.Supplier}, total {po.Total:N2}.")
+                    + (note is null ? string.Empty : $"\n\nNote from {tenant.Name}: {note}"))
             {
                 TenantId = tenant.Id,
+                // The sample has no sign-in for tenants: each tenant's owner stands in for the signed-in user.
+                UserId = $"{tenant.Id}:owner",
+                HasUserText = note is not null,
                 ClientIp = HttpContext.Connection.RemoteIpAddress?.ToString(),
             };
 

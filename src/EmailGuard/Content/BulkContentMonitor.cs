@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Counts a user's and a tenant's content-rule denials in the rate-limit store, and flags the party with
+/// <see cref="EmailGuardFlagReasons.BulkContent"/> when its count reaches <see cref="BulkContentFlagOptions.Trips"/>
+/// within <see cref="BulkContentFlagOptions.Period"/>.
+/// </summary>
+/// <remarks>
+/// The count is a fixed-window rule with the threshold as its limit: the trip that brings it to the limit flags, later
+/// trips in the window are denied by the store and flag nothing, so one burst writes one flag. Best effort: a store or
+/// state-store failure is logged, never surfaced, and the message's own decision stands.
+/// </remarks>
+internal sealed partial class BulkContentMonitor
+{
+    private const string FlaggedBy = "emailguard:bulk_content";
+    private readonly ResilientRateLimitStore _store;
+    private readonly IEmailGuardFlags _flags;
+    private readonly ILogger _logger;
+    private readonly RateLimitRule? _rule;
+    private readonly IdKeyCache _users = new(PartitionKeys.BulkContentUserPrefix);
+    private readonly IdKeyCache _tenants = new(PartitionKeys.BulkContentTenantPrefix);
+
+    public BulkContentMonitor(BulkContentFlagOptions options, ResilientRateLimitStore store, IEmailGuardFlags flags, ILogger logger)
+    {
+        _store = store;
+        _flags = flags;
+        _logger = logger;
+        _rule = options.Trips > 0 ? RateLimitRule.FixedWindow(options.Trips, options.Period) : null;
+    }
+
+    public bool Enabled => _rule is not null;
+
+    /// <summary>Counts one content-rule denial of <paramref name="message"/> against its user and its tenant.</summary>
+    public async ValueTask RecordTripAsync(OutboundEmail message)
+    {
+        if (_rule is null)
+        {
+            return;
+        }
+
+        if (message.UserId is { } user)
+        {
+            await CountAsync(EmailGuardPartyType.User, user, _users.Get(user), _rule).ConfigureAwait(false);
+        }
+
+        if (message.TenantId is { } tenant)
+        {
+            await CountAsync(EmailGuardPartyType.Tenant, tenant, _tenants.Get(tenant), _rule).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CountAsync(EmailGuardPartyType partyType, string partyId, string key, RateLimitRule rule)
+    {
+        try
+        {
+            RateLimitRequest[] request = [new RateLimitRequest(key, rule, 1)];
+            RateLimitEntry[] result = new RateLimitEntry[1];
+
+            // Fail closed: during an outage no trip is counted and no one is flagged on a guess.
+            RateLimitDecision decision = await _store.AcquireAsync(request, result, StoreFailureMode.FailClosed, CancellationToken.None).ConfigureAwait(false);
+            if (decision.Status != RateLimitStatus.Allowed || result[0].Count < rule.Limit)
+            {
+                return;
+            }
+
+            await _flags.FlagAsync(
+                partyType,
+                partyId,
+                EmailGuardFlagReasons.BulkContent,
+                flaggedBy: FlaggedBy,
+                metadata: new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["trips"] = rule.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    ["period"] = rule.Window.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                },
+                cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            LogFlagged(_logger, partyType, partyId, rule.Limit, rule.Window);
+        }
+        catch (Exception exception)
+        {
+            LogFailed(_logger, exception, partyType, partyId);
+        }
+    }
+
+    [LoggerMessage(EventId = 2205, EventName = "BulkContentFlagged", Level = LogLevel.Warning,
+        Message = "The {PartyType} {PartyId} hit the content rules {Trips} times within {Period:c} and is flagged bulk_content.")]
+    private static partial void LogFlagged(ILogger logger, EmailGuardPartyType partyType, string partyId, long trips, TimeSpan period);
+
+    [LoggerMessage(EventId = 2206, EventName = "BulkContentCountFailed", Level = LogLevel.Warning,
+        Message = "Could not count a content-rule denial of the {PartyType} {PartyId}, or flag it.")]
+    private static partial void LogFailed(ILogger logger, Exception exception, EmailGuardPartyType partyType, string partyId);
+}

@@ -1,0 +1,356 @@
+using System.Globalization;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Folds a message's text into the form its fingerprint is taken of, so that a template filled in for each recipient,
+/// and the tricks an attacker would use to make each copy look new, come out the same: words in lower case separated
+/// by single spaces; markup, punctuation and layout gone; numbers masked; greetings' names masked; URLs without their
+/// query strings.
+/// </summary>
+/// <remarks>
+/// Writes into a caller's buffer and allocates nothing. The output never is longer than the input plus one separator
+/// per <see cref="Append"/>, so a buffer of that size always suffices.
+/// <list type="bullet">
+/// <item>Tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
+/// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style
+/// and comments are dropped with their content.</item>
+/// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens) and
+/// combining marks are dropped, so neither splits nor changes a word.</item>
+/// <item>A word with a digit, and a month or weekday name, is <c>#</c>, and a run of such words is one <c>#</c>:
+/// order numbers, amounts, dates and phone numbers in any format fold alike.</item>
+/// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
+/// comma, colon, semicolon, exclamation mark or line end is dropped with those words: <c>Dear Mr. Smith,</c>,
+/// <c>Hi Bob!</c> and <c>Hello,</c> all read as nothing, so neither the name nor the choice of greeting tells copies
+/// apart.</item>
+/// <item>A URL (<c>http://</c>, <c>https://</c>, <c>www.</c>) loses its query string and fragment, where tracking
+/// parameters live.</item>
+/// </list>
+/// </remarks>
+internal ref struct ContentNormalizer
+{
+    private const int MaxGreetingWords = 4;
+    private static readonly System.Buffers.SearchValues<char> s_urlEnds = System.Buffers.SearchValues.Create(" \t\r\n<>\"'");
+    private readonly Span<char> _output;
+    private int _length;
+    private int _tokenStart;
+    private bool _tokenHasDigit;
+    private int _greetingCut;
+    private int _greetingWords;
+
+    public ContentNormalizer(Span<char> output)
+    {
+        _output = output;
+        _tokenStart = -1;
+        _greetingCut = -1;
+    }
+
+    /// <summary>Gets the normalized text written so far.</summary>
+    public readonly ReadOnlySpan<char> Written => _output[.._length];
+
+    /// <summary>Appends one part (subject, body) as its own line.</summary>
+    public void Append(ReadOnlySpan<char> text)
+    {
+        int i = 0;
+        while (i < text.Length)
+        {
+            char c = text[i];
+            if (c == '<' && TrySkipTag(text, ref i))
+            {
+                continue;
+            }
+
+            if (c == '&' && TryDecodeEntity(text, ref i, out char decoded))
+            {
+                Feed(decoded);
+                continue;
+            }
+
+            if (_tokenStart < 0 && (char)(c | 0x20) is 'h' or 'w' && UrlEnd(text, i) is > 0 and int end)
+            {
+                AppendUrl(text[i..end]);
+                i = end;
+                continue;
+            }
+
+            Feed(c);
+            i++;
+        }
+
+        EndLine();
+    }
+
+    private void Feed(char c)
+    {
+        if (char.IsAscii(c))
+        {
+            // Most mail is ASCII: no Unicode tables for it.
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                AppendTokenChar(char.IsAsciiLetterUpper(c) ? (char)(c | 0x20) : c, char.IsAsciiDigit(c));
+                return;
+            }
+
+            EndToken();
+            if (c is '\n' or '\r' or ',' or ':' or ';' or '!')
+            {
+                ResolveGreeting();
+            }
+
+            return;
+        }
+
+        if (char.IsLetterOrDigit(c))
+        {
+            AppendTokenChar(char.ToLowerInvariant(c), char.IsDigit(c));
+            return;
+        }
+
+        UnicodeCategory category = char.GetUnicodeCategory(c);
+        if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark)
+        {
+            return;
+        }
+
+        EndToken();
+        if (c is '\u2028' or '\u2029' or '\u3001' or '\uFF0C' or '\uFF01' or '\uFF1A')
+        {
+            ResolveGreeting();
+        }
+    }
+
+    private void AppendTokenChar(char lower, bool digit)
+    {
+        if (_tokenStart < 0)
+        {
+            if (_length != 0)
+            {
+                _output[_length++] = ' ';
+            }
+
+            _tokenStart = _length;
+        }
+
+        _tokenHasDigit |= digit;
+        _output[_length++] = lower;
+    }
+
+    private void EndLine()
+    {
+        EndToken();
+        ResolveGreeting();
+    }
+
+    private void EndToken()
+    {
+        if (_tokenStart < 0)
+        {
+            return;
+        }
+
+        int start = _tokenStart;
+        _tokenStart = -1;
+        if (_tokenHasDigit || IsDateWord(_output[start.._length]))
+        {
+            _tokenHasDigit = false;
+            if (start >= 2 && _output[start - 2] == '#')
+            {
+                // "12 345", "2026-11-23" and "+1 (555) 123-4567" are one number however they are written.
+                _length = start - 1;
+                return;
+            }
+
+            _length = start;
+            _output[_length++] = '#';
+        }
+        else if (_greetingCut < 0 && IsGreeting(_output[start.._length]))
+        {
+            // Cut before the greeting word and its separator, and before a "good" of "good morning".
+            int cut = start > 0 ? start - 1 : 0;
+            if (cut >= 4 && _output.Slice(cut - 4, 4).SequenceEqual("good") && (cut == 4 || _output[cut - 5] == ' '))
+            {
+                cut = Math.Max(0, cut - 5);
+            }
+
+            _greetingCut = cut;
+            _greetingWords = 0;
+            return;
+        }
+
+        if (_greetingCut >= 0 && ++_greetingWords > MaxGreetingWords)
+        {
+            _greetingCut = -1;
+        }
+    }
+
+    /// <summary>The line ended within a greeting's few words: they were the greeting and a name; drop them.</summary>
+    private void ResolveGreeting()
+    {
+        if (_greetingCut >= 0)
+        {
+            _length = _greetingCut;
+            _greetingCut = -1;
+        }
+    }
+
+    /// <summary>Month and weekday names are part of a date, and a date is as volatile as a number.</summary>
+    private static bool IsDateWord(ReadOnlySpan<char> word) => word switch
+    {
+        "january" or "february" or "march" or "april" or "may" or "june" or "july" or "august" or "september" or "october"
+            or "november" or "december" or "jan" or "feb" or "mar" or "apr" or "jun" or "jul" or "aug" or "sep" or "sept"
+            or "oct" or "nov" or "dec" or "monday" or "tuesday" or "wednesday" or "thursday" or "friday" or "saturday"
+            or "sunday" or "mon" or "tue" or "wed" or "thu" or "fri" or "sat" or "sun" => true,
+        _ => false,
+    };
+
+    private static bool IsGreeting(ReadOnlySpan<char> word) => word switch
+    {
+        "hi" or "hello" or "hey" or "dear" or "greetings" or "morning" or "afternoon" or "evening"
+            or "hallo" or "hola" or "bonjour" or "ciao" or "salut" or "hej" or "moin" => true,
+        _ => false,
+    };
+
+    private void AppendUrl(ReadOnlySpan<char> url)
+    {
+        int cut = url.IndexOfAny('?', '#');
+        foreach (char c in cut < 0 ? url : url[..cut])
+        {
+            Feed(c);
+        }
+
+        EndToken();
+    }
+
+    /// <summary>The end of the URL that starts at <paramref name="start"/>, or 0 when none does.</summary>
+    private static int UrlEnd(ReadOnlySpan<char> text, int start)
+    {
+        ReadOnlySpan<char> rest = text[start..];
+        if (!rest.StartsWith("http://", StringComparison.OrdinalIgnoreCase) && !rest.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+            && !rest.StartsWith("www.", StringComparison.OrdinalIgnoreCase))
+        {
+            return 0;
+        }
+
+        int length = rest.IndexOfAny(s_urlEnds);
+        return start + (length < 0 ? rest.Length : length);
+    }
+
+    /// <summary>Skips a tag, comment, or script or style element at <paramref name="i"/>; false when the <c>&lt;</c> starts no tag.</summary>
+    private bool TrySkipTag(ReadOnlySpan<char> text, ref int i)
+    {
+        ReadOnlySpan<char> rest = text[(i + 1)..];
+        if (rest.IsEmpty || !(char.IsAsciiLetter(rest[0]) || rest[0] is '/' or '!' or '?'))
+        {
+            return false;
+        }
+
+        if (rest.StartsWith("!--", StringComparison.Ordinal))
+        {
+            int close = rest.IndexOf("-->", StringComparison.Ordinal);
+            i = close < 0 ? text.Length : i + 1 + close + 3;
+            return true;
+        }
+
+        int nameStart = rest[0] == '/' ? 1 : 0;
+        int nameLength = 0;
+        while (nameStart + nameLength < rest.Length && char.IsAsciiLetterOrDigit(rest[nameStart + nameLength]))
+        {
+            nameLength++;
+        }
+
+        ReadOnlySpan<char> name = rest.Slice(nameStart, nameLength);
+        int end = rest.IndexOf('>');
+        i = end < 0 ? text.Length : i + 1 + end + 1;
+        if (nameStart == 0 && (name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)))
+        {
+            SkipElement(text, ref i, name);
+        }
+
+        if (!IsInline(name))
+        {
+            EndLine();
+        }
+
+        return true;
+    }
+
+    private static void SkipElement(ReadOnlySpan<char> text, ref int i, ReadOnlySpan<char> name)
+    {
+        while (i < text.Length)
+        {
+            int open = text[i..].IndexOf("</", StringComparison.Ordinal);
+            if (open < 0)
+            {
+                i = text.Length;
+                return;
+            }
+
+            i += open + 2;
+            if (text[i..].StartsWith(name, StringComparison.OrdinalIgnoreCase))
+            {
+                int end = text[i..].IndexOf('>');
+                i = end < 0 ? text.Length : i + end + 1;
+                return;
+            }
+        }
+    }
+
+    private static bool IsInline(ReadOnlySpan<char> name)
+    {
+        Span<char> lower = stackalloc char[8];
+        if (name.Length > lower.Length)
+        {
+            return false;
+        }
+
+        lower = lower[..name.ToLowerInvariant(lower)];
+        return lower switch
+        {
+            "a" or "b" or "i" or "u" or "s" or "em" or "strong" or "span" or "font" or "small" or "big" or "sub" or "sup"
+                or "mark" or "abbr" or "code" or "strike" or "wbr" or "ins" or "del" or "q" or "cite" or "o" => true,
+            _ => false,
+        };
+    }
+
+    /// <summary>Decodes a character reference at <paramref name="i"/>; false when the <c>&amp;</c> starts none.</summary>
+    private static bool TryDecodeEntity(ReadOnlySpan<char> text, ref int i, out char decoded)
+    {
+        decoded = ' ';
+        ReadOnlySpan<char> rest = text[(i + 1)..];
+        int semicolon = rest[..Math.Min(rest.Length, 12)].IndexOf(';');
+        if (semicolon <= 0)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> entity = rest[..semicolon];
+        if (entity[0] == '#')
+        {
+            bool hex = entity.Length > 1 && (entity[1] | 0x20) == 'x';
+            ReadOnlySpan<char> digits = entity[(hex ? 2 : 1)..];
+            if (!int.TryParse(digits, hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out int code))
+            {
+                return false;
+            }
+
+            // Characters beyond the basic plane are emoji and symbols: they separate words like any symbol does.
+            decoded = code is > 0 and <= char.MaxValue ? (char)code : ' ';
+        }
+        else
+        {
+            decoded = entity switch
+            {
+                "amp" => '&',
+                "lt" => '<',
+                "gt" => '>',
+                "quot" => '"',
+                "apos" => '\'',
+                "shy" or "zwsp" or "zwnj" or "zwj" => '\u00AD',
+                _ => ' ',
+            };
+        }
+
+        i += semicolon + 2;
+        return true;
+    }
+}

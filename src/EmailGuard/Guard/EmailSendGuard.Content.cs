@@ -1,0 +1,138 @@
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The content steps of a check, after the counters: a denial by the content rules counts towards the party's
+/// <see cref="EmailGuardFlagReasons.BulkContent"/> flag; an admitted message goes to the content inspector, whose
+/// deny gives the permits back and whose flag flags the user (or tenant). Only for messages that carry content.
+/// </summary>
+internal sealed partial class EmailSendGuard
+{
+    private ContentInspection? _inspection;
+    private BulkContentMonitor? _bulkContent;
+    private IEmailGuardFlags? _flags;
+
+    /// <summary>Gets the app's content inspector; set by the DI registration.</summary>
+    internal IEmailContentInspector? ContentInspector
+    {
+        get => _inspection?.Inspector;
+        init => _inspection = value is null ? null : new ContentInspection(value, _options.ContentInspection, _timeProvider, _logger, _metrics);
+    }
+
+    /// <summary>Gets the flags the content steps raise; set by the DI registration.</summary>
+    internal IEmailGuardFlags? Flags
+    {
+        get => _flags;
+        init
+        {
+            _flags = value;
+            _bulkContent = value is null || _rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _logger);
+            if (_bulkContent is { Enabled: false })
+            {
+                _bulkContent = null;
+            }
+        }
+    }
+
+    /// <summary>Adds the content steps to a commit's decision when the message carries content and a step applies.</summary>
+    private ValueTask<EmailSendDecision> WithContentSteps(OutboundEmail message, ValueTask<EmailSendDecision> pending, CancellationToken cancellationToken)
+    {
+        if (message.Content is null || (_inspection is null && _bulkContent is null))
+        {
+            return pending;
+        }
+
+        if (pending.IsCompletedSuccessfully && !NeedsContentStep(pending.Result))
+        {
+            return pending;
+        }
+
+        return ContentStepsAsync(message, message.Content, pending, cancellationToken);
+    }
+
+    private bool NeedsContentStep(in EmailSendDecision decision)
+        => (decision.IsAllowed && _inspection is not null)
+            || (_bulkContent is not null && decision.Reason == EmailSendReason.LimitExceeded && decision.Dimension == EmailGuardDimension.Content);
+
+    private async ValueTask<EmailSendDecision> ContentStepsAsync(OutboundEmail message, EmailContent content, ValueTask<EmailSendDecision> pending, CancellationToken cancellationToken)
+    {
+        EmailSendDecision decision = await pending.ConfigureAwait(false);
+        if (decision.Reason == EmailSendReason.LimitExceeded && decision.Dimension == EmailGuardDimension.Content)
+        {
+            if (_bulkContent is not null)
+            {
+                await _bulkContent.RecordTripAsync(message).ConfigureAwait(false);
+            }
+
+            return decision;
+        }
+
+        if (!decision.IsAllowed || _inspection is null)
+        {
+            return decision;
+        }
+
+        EmailContentVerdict verdict;
+        try
+        {
+            verdict = await _inspection.InspectAsync(message, content, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The caller gave up and will not send: the message must not count.
+            await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        switch (verdict.Kind)
+        {
+            case EmailContentVerdictKind.Allow:
+                return decision;
+            case EmailContentVerdictKind.Flag:
+                await FlagForContentAsync(message, verdict.Reason!).ConfigureAwait(false);
+                return decision;
+            default:
+                await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
+                LogContentRejected(_logger, verdict.Reason ?? ContentInspection.None, message.TenantId ?? ContentInspection.None, message.UserId ?? ContentInspection.None);
+                return new EmailSendDecision(
+                    EmailSendReason.ContentRejected, EmailGuardDimension.Content, null, null, null, $"Content rejected: {verdict.Reason}", TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
+        }
+    }
+
+    /// <summary>Flags the message's user, or without one its tenant, with the inspector's reason; best effort.</summary>
+    private async ValueTask FlagForContentAsync(OutboundEmail message, string reason)
+    {
+        (EmailGuardPartyType partyType, string? partyId) = message.UserId is { } user
+            ? (EmailGuardPartyType.User, user)
+            : (EmailGuardPartyType.Tenant, message.TenantId);
+        if (_flags is null || partyId is null)
+        {
+            LogContentFlagged(_logger, reason, partyType, partyId ?? ContentInspection.None, flagged: false);
+            return;
+        }
+
+        try
+        {
+            await _flags.FlagAsync(partyType, partyId, reason.Trim(), flaggedBy: "emailguard:content_inspector", cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            LogContentFlagged(_logger, reason, partyType, partyId, flagged: true);
+        }
+        catch (Exception exception)
+        {
+            // The message was admitted and goes out; a flag that could not be written must not turn into a failed send.
+            LogContentFlagFailed(_logger, exception, reason, partyType, partyId);
+        }
+    }
+
+    [LoggerMessage(EventId = 2200, EventName = "SendContentRejected", Level = LogLevel.Information,
+        Message = "Send denied: the content inspector rejected the content ({Reason}); tenant {TenantId}, user {UserId}.")]
+    private static partial void LogContentRejected(ILogger logger, string reason, string tenantId, string userId);
+
+    [LoggerMessage(EventId = 2201, EventName = "SendContentFlagged", Level = LogLevel.Warning,
+        Message = "The content inspector flagged a message ({Reason}); the {PartyType} {PartyId} flagged: {Flagged}.")]
+    private static partial void LogContentFlagged(ILogger logger, string reason, EmailGuardPartyType partyType, string partyId, bool flagged);
+
+    [LoggerMessage(EventId = 2204, EventName = "SendContentFlagFailed", Level = LogLevel.Warning,
+        Message = "The content inspector flagged a message ({Reason}), but the {PartyType} {PartyId} could not be flagged.")]
+    private static partial void LogContentFlagFailed(ILogger logger, Exception exception, string reason, EmailGuardPartyType partyType, string partyId);
+}

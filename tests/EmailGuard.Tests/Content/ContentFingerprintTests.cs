@@ -1,0 +1,191 @@
+using Xunit.Abstractions;
+
+namespace EmailGuard.Tests.Content;
+
+public sealed class ContentFingerprintTests(ITestOutputHelper output)
+{
+    [Fact]
+    public void Template_FilledWithDifferentNamesAndOrderNumbers_SharesOneFingerprint()
+    {
+        HashSet<string> fingerprints = [];
+        for (int i = 0; i < 200; i++)
+        {
+            EmailContent filled = BusinessMailCorpus.PurchaseOrder(
+                BusinessMailCorpus.FirstNames[i % BusinessMailCorpus.FirstNames.Length], BusinessMailCorpus.LastNames[i % BusinessMailCorpus.LastNames.Length], 40_000 + (i * 7919));
+            fingerprints.Add(ContentFingerprint.Compute(filled));
+        }
+
+        fingerprints.Should().ContainSingle();
+    }
+
+    [Fact]
+    public void Corpus_GenuinelyDifferentBusinessMails_HaveNoFalsePositive()
+    {
+        List<(string Template, EmailContent Content)> corpus = BusinessMailCorpus.Distinct(400);
+        Dictionary<string, string> templateByFingerprint = new(StringComparer.Ordinal);
+        List<string> falsePositives = [];
+
+        foreach ((string template, EmailContent content) in corpus)
+        {
+            string fingerprint = ContentFingerprint.Compute(content);
+            if (!templateByFingerprint.TryAdd(fingerprint, template))
+            {
+                falsePositives.Add($"{template} collides with {templateByFingerprint[fingerprint]}: \"{ContentFingerprint.Normalize(content)}\"");
+            }
+        }
+
+        output.WriteLine($"{corpus.Count} distinct messages, {templateByFingerprint.Count} fingerprints, {falsePositives.Count} false positives (exact fingerprint).");
+        foreach (string falsePositive in falsePositives)
+        {
+            output.WriteLine(falsePositive);
+        }
+
+        falsePositives.Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Corpus_SameTemplateFilledAgain_MatchesItself()
+    {
+        List<(string Template, EmailContent Content)> first = BusinessMailCorpus.Distinct(400, seed: 17);
+        Dictionary<string, string> fingerprintByTemplate = first.ToDictionary(m => m.Template, m => ContentFingerprint.Compute(m.Content), StringComparer.Ordinal);
+
+        // The same templates filled in again with other names, numbers, dates and greetings.
+        int shared = 0;
+        List<string> misses = [];
+        foreach ((string template, EmailContent content) in BusinessMailCorpus.Distinct(400, seed: 17, fillSeed: 99))
+        {
+            if (fingerprintByTemplate.TryGetValue(template, out string? expected))
+            {
+                shared++;
+                if (ContentFingerprint.Compute(content) != expected)
+                {
+                    misses.Add($"{template}: \"{ContentFingerprint.Normalize(content)}\"");
+                }
+            }
+        }
+
+        output.WriteLine($"{shared} templates filled twice, {misses.Count} did not match themselves.");
+        misses.ForEach(output.WriteLine);
+        shared.Should().Be(400);
+        misses.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("case", "PURCHASE ORDER PO-1", "DEAR ANNA SMITH,\n\nPLEASE FIND PURCHASE ORDER 17 ATTACHED.")]
+    [InlineData("whitespace", "Purchase   order\tPO-1", "  Dear Anna Smith,\r\n\r\n\r\nPlease   find\npurchase order 17\t\tattached.  ")]
+    [InlineData("numbers", "Purchase order PO-998877", "Dear Anna Smith,\n\nPlease find purchase order 4 711-0815 attached.")]
+    [InlineData("greeting", "Purchase order PO-1", "Hi Bob,\n\nPlease find purchase order 17 attached.")]
+    [InlineData("greeting with title", "Purchase order PO-1", "Dear Mr. John Smith:\nPlease find purchase order 17 attached.")]
+    [InlineData("no name", "Purchase order PO-1", "Hello,\nPlease find purchase order 17 attached.")]
+    [InlineData("good morning", "Purchase order PO-1", "Good morning Anna!\nPlease find purchase order 17 attached.")]
+    [InlineData("no greeting", "Purchase order PO-1", "Please find purchase order 17 attached.")]
+    [InlineData("punctuation", "Purchase order: PO-1!", "Dear Anna Smith, -- Please find ... purchase order #17 attached!!!")]
+    [InlineData("html wrapper", "Purchase order PO-1", "<html><head><style>p{color:red}</style></head><body><div><p>Dear <b>Anna</b> Smith,</p><p>Please <span>find</span> purchase order 17 attached.</p></div></body></html>")]
+    [InlineData("entities", "Purchase&nbsp;order PO-1", "Dear Anna Smith,<br>&#80;lease find purchase&#x20;order 17 attached&period;")]
+    [InlineData("zero-width characters", "Pur\u200Bchase order PO-1", "Dear Anna Smith,\nPle\u00ADase fi\u200Dnd purchase order 17 att\uFEFFached.")]
+    [InlineData("split by inline tags", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>P<span></span>lease find pur<b></b>chase order 17 attached.</p>")]
+    [InlineData("comments and scripts", "Purchase order PO-1", "<!-- unique 8f3a -->Dear Anna Smith,<script>var x='random text';</script>\nPlease find purchase order 17 attached.")]
+    public void AttackerVariation_OfOneText_DoesNotEscapeTheFingerprint(string variation, string subject, string body)
+    {
+        EmailContent original = new() { Subject = "Purchase order PO-1", TextBody = "Dear Anna Smith,\n\nPlease find purchase order 17 attached." };
+        EmailContent varied = body.Contains('<', StringComparison.Ordinal) ? new() { Subject = subject, HtmlBody = body } : new() { Subject = subject, TextBody = body };
+
+        ContentFingerprint.Compute(varied).Should().Be(ContentFingerprint.Compute(original), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(varied)}\"");
+    }
+
+    [Fact]
+    public void AttackerVariation_TrackingQueryStringsAndFragments_DoNotEscapeTheFingerprint()
+    {
+        HashSet<string> fingerprints = [];
+        for (int i = 0; i < 50; i++)
+        {
+            string token = Convert.ToHexString(BitConverter.GetBytes(i * 2654435761L));
+            fingerprints.Add(ContentFingerprint.Compute(BusinessMailCorpus.PurchaseOrder("Anna", "Smith", 1, tracking: token + "&utm_campaign=x" + token + "#" + token)));
+        }
+
+        fingerprints.Should().ContainSingle();
+    }
+
+    [Fact]
+    public void HtmlAndTextVersionsOfOneTemplate_ShareOneFingerprint()
+    {
+        string text = ContentFingerprint.Compute(BusinessMailCorpus.PurchaseOrder("Anna", "Smith", 4711));
+        string html = ContentFingerprint.Compute(BusinessMailCorpus.PurchaseOrder("Jonas", "Müller", 815, html: true));
+
+        html.Should().Be(text);
+    }
+
+    [Theory]
+    [InlineData("Please find purchase order 17 attached.", "Please find purchase order 17 attached and pay now.")]
+    [InlineData("Your invoice is attached.", "Your invoice is not attached.")]
+    [InlineData("Confirm at https://orders.example.com/po", "Confirm at https://0rders-example.evil/po")]
+    [InlineData("Hi Anna, your account is locked and will be deleted", "Hi Anna, your account is ready")]
+    public void DifferentTexts_HaveDifferentFingerprints(string a, string b)
+        => ContentFingerprint.Compute(new EmailContent { TextBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { TextBody = b }));
+
+    [Fact]
+    public void Greeting_FollowedByALongSentence_KeepsTheSentence()
+    {
+        ContentFingerprint.Normalize(new EmailContent { TextBody = "Hello team and everyone who joined the call today, thanks!" })
+            .Should().Be("hello team and everyone who joined the call today thanks");
+    }
+
+    [Fact]
+    public void Normalize_FoldsMarkupNumbersGreetingsAndQueryStrings()
+    {
+        EmailContent content = new()
+        {
+            Subject = "Order #4711 shipped",
+            HtmlBody = "<p>Dear Ms. Anna Smith,</p><p>Track it: <a href=\"https://t.example/x?id=9\">https://track.example.com/p/abc?utm_source=mail&amp;id=77</a> on 2026-11-23.</p>",
+        };
+
+        ContentFingerprint.Normalize(content).Should().Be("order # shipped track it https track example com p abc on #");
+    }
+
+    [Fact]
+    public void Fingerprint_IsAHashOfFixedLength_NotTheContent()
+    {
+        string fingerprint = ContentFingerprint.Compute(BusinessMailCorpus.PurchaseOrder("Anna", "Smith", 4711));
+
+        fingerprint.Should().HaveLength(ContentFingerprint.Length).And.MatchRegex("^[A-Za-z0-9_-]+$");
+    }
+
+    [Fact]
+    public void Fingerprint_OfA50KBody_AllocatesOnlyItsResult()
+    {
+        EmailContent content = new() { Subject = "Quarterly report", HtmlBody = LargeBody(50 * 1024) };
+        ContentFingerprint.Compute(content);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            ContentFingerprint.Compute(content);
+        }
+
+        long perCall = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
+        output.WriteLine($"{perCall} bytes allocated per fingerprint of a {content.HtmlBody!.Length}-character body.");
+        perCall.Should().BeLessThan(256, "the normalized text goes to a pooled buffer and is hashed in place");
+    }
+
+    [Fact]
+    public void Fingerprint_OfAHugeBody_ReadsABoundedPrefix()
+    {
+        string body = LargeBody(ContentFingerprint.MaxPartChars);
+
+        string fingerprint = ContentFingerprint.Compute(new EmailContent { TextBody = body + " unique tail 1" });
+
+        fingerprint.Should().Be(ContentFingerprint.Compute(new EmailContent { TextBody = body + " another tail" }));
+    }
+
+    internal static string LargeBody(int length)
+    {
+        System.Text.StringBuilder builder = new(length + 200);
+        int i = 0;
+        while (builder.Length < length)
+        {
+            builder.Append("<p>Line ").Append(i++).Append(": revenue grew in the <b>northern</b> region &amp; costs fell; see https://reports.example.com/q4?session=").Append(i).Append("</p>\n");
+        }
+
+        return builder.ToString(0, length);
+    }
+}
