@@ -33,7 +33,8 @@ internal sealed class DashboardHost : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
-    public static async Task<DashboardHost> StartAsync(Action<EmailGuardAlertOptions>? alerts = null, TimeProvider? time = null, string environment = "Production")
+    public static async Task<DashboardHost> StartAsync(
+        Action<EmailGuardAlertOptions>? alerts = null, TimeProvider? time = null, string environment = "Production", Action<IServiceCollection>? services = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
@@ -56,6 +57,7 @@ internal sealed class DashboardHost : IAsyncDisposable
             guard.AddAlerts(alerts);
         }
 
+        services?.Invoke(builder.Services);
         WebApplication app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
