@@ -57,7 +57,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
 
         await page.GotoAsync("/emailguard/lists");
 
-        page.Url.Should().EndWith("/admin");
+        page.Url.Should().EndWith("/signin?returnUrl=%2Femailguard%2Flists");
         (await page.ContentAsync()).Should().NotContain("list-entries");
     }
 
