@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -121,6 +123,33 @@ public sealed class DashboardEventTests : IAsyncLifetime
             });
             result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
         }
+    }
+
+    [Fact]
+    public async Task EndpointEscalatingBan_Starts_EventLogShowsTheBan()
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p
+                .PerClientIp(RateLimitRule.PerHour(1))
+                .WithEscalatingBan(b => b.MaxDenials = 2))),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+            });
+        using HttpClient client = host.Client();
+        List<HttpStatusCode> answers = [];
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await client.PostAsync("/signup", null);
+            answers.Add(response.StatusCode);
+        }
+
+        string html = await client.GetStringAsync("/emailguard/events");
+
+        answers[0].Should().Be(HttpStatusCode.OK);
+        answers.Skip(1).Should().NotContain(HttpStatusCode.OK);
+        Row(html, "network_banned", "banned by endpoint policy signup").Should().Contain("(ban #1)");
     }
 
     /// <summary>The first table row that holds both <paramref name="first"/> and <paramref name="second"/>.</summary>

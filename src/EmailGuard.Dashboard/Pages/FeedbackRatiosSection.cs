@@ -43,7 +43,7 @@ internal static class FeedbackRatiosSection
 
         if (breakers is not null)
         {
-            html.Raw("<p class=\"muted\">Over the feedback window").Text(rows.Count > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({rows[0].Window:g})") : string.Empty)
+            html.Raw("<p class=\"muted\">Over the feedback window").Text(rows.Count > 0 ? $" (the last {Hours(rows[0].Window)})" : string.Empty)
                 .Raw(". The ratio breakers act from ").Text(breakers.MinimumSends).Raw(" sends: limits reduced at ").Text(Percent(breakers.BounceRateToReduce))
                 .Raw(" bounces or ").Text(Percent(breakers.ComplaintRateToReduce)).Raw(" complaints, suspended at ").Text(Percent(breakers.BounceRateToSuspend))
                 .Raw(" or ").Text(Percent(breakers.ComplaintRateToSuspend)).Raw(".</p>");
@@ -63,6 +63,11 @@ internal static class FeedbackRatiosSection
         html.Raw("</table>");
         return true;
     }
+
+    private static string Hours(TimeSpan window)
+        => window.TotalHours >= 1 && window.Ticks % TimeSpan.TicksPerHour == 0
+            ? string.Create(CultureInfo.InvariantCulture, $"{window.TotalHours:0} hours")
+            : string.Create(CultureInfo.InvariantCulture, $"{window.TotalMinutes:0.#} minutes");
 
     private static string Percent(double ratio) => ratio.ToString("0.###%", CultureInfo.InvariantCulture);
 }
