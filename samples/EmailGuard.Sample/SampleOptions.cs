@@ -7,8 +7,9 @@ public sealed class SampleOptions
     public string DatabasePath { get; set; } = "sample.db";
 
     /// <summary>
-    /// The key that opens the admin page. DEVELOPMENT ONLY: it is set in appsettings.Development.json, and with no key
-    /// the admin page is closed. A real app puts its admin screen behind its own authentication and authorization.
+    /// The key that opens the EmailGuard dashboard (<c>/emailguard</c>) and the queue controls. DEVELOPMENT ONLY: it is
+    /// set in appsettings.Development.json, and with no key the dashboard is closed. A real app puts its operator screens
+    /// behind its own authentication and an authorization policy.
     /// </summary>
     public string? AdminKey { get; set; }
 }

@@ -43,6 +43,48 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task RatioBreakerTrip_RaisesBreakerTrippedAlert()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+                o.WebhookSecret = Secret;
+            },
+            services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < 20; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], UserId = "bouncy" })).IsAllowed.Should().BeTrue();
+        }
+
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "bounce-1",
+            Recipient = "r0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Timestamp = DateTimeOffset.UtcNow,
+            Attribution = new EmailSendAttribution { UserId = "bouncy" },
+        });
+
+        List<string> kinds = [];
+        JsonElement? tripped = null;
+        for (int i = 0; i < 3 && tripped is null; i++)
+        {
+            JsonElement alert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+            kinds.Add(alert.GetProperty("kind").GetString()!);
+            tripped = kinds[^1] == EmailGuardAlertKinds.BreakerTripped ? alert : null;
+        }
+
+        tripped.Should().NotBeNull($"a breaker_tripped alert follows the trip; got {string.Join(", ", kinds)}");
+        tripped!.Value.GetProperty("title").GetString().Should().Be("Ratio breaker: User bouncy suspended (high_bounce_rate)");
+        tripped.Value.GetProperty("text").GetString().Should().Contain("bounce rate 5.00 %, complaint rate 0.000 % over 20 sends");
+    }
+
+    [Fact]
     public async Task StoreOutageThenRecovery_AlertedAndLogged()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();

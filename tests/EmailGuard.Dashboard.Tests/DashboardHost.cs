@@ -33,7 +33,12 @@ internal sealed class DashboardHost : IAsyncDisposable
 
     public IServiceProvider Services => App.Services;
 
-    public static async Task<DashboardHost> StartAsync(Action<EmailGuardAlertOptions>? alerts = null, TimeProvider? time = null, string environment = "Production")
+    public static async Task<DashboardHost> StartAsync(
+        Action<EmailGuardAlertOptions>? alerts = null,
+        TimeProvider? time = null,
+        string environment = "Production",
+        Action<IServiceCollection>? services = null,
+        Action<WebApplication>? endpoints = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
@@ -56,7 +61,9 @@ internal sealed class DashboardHost : IAsyncDisposable
             guard.AddAlerts(alerts);
         }
 
+        services?.Invoke(builder.Services);
         WebApplication app = builder.Build();
+        endpoints?.Invoke(app);
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapEmailGuardDashboard("/emailguard", o => o.AuthorizationPolicy = "ops");

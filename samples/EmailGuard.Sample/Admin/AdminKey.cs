@@ -4,8 +4,9 @@ using System.Text;
 namespace EmailGuard.Sample.Admin;
 
 /// <summary>
-/// DEVELOPMENT-ONLY protection of the admin page: a shared key in a cookie or the <c>X-Admin-Key</c> header. A real
-/// app puts its admin screen behind its own sign-in and an authorization policy; this keeps the sample self-contained.
+/// DEVELOPMENT-ONLY protection of the EmailGuard dashboard and the queue controls: a shared key in a cookie or the
+/// <c>X-Admin-Key</c> header. A real app puts its operator screens behind its own sign-in and an authorization policy;
+/// this keeps the sample self-contained.
 /// </summary>
 internal static class AdminKey
 {

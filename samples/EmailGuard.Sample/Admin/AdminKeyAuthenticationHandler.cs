@@ -31,10 +31,11 @@ internal sealed class AdminKeyAuthenticationHandler(
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 
-    /// <summary>Sends a browser without the key to the admin page's sign-in form.</summary>
+    /// <summary>Sends a browser without the key to the sign-in form, which brings it back to the page it asked for.</summary>
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        Response.Redirect("/admin");
+        string back = Request.PathBase + Request.Path + Request.QueryString;
+        Response.Redirect("/signin?returnUrl=" + Uri.EscapeDataString(back));
         return Task.CompletedTask;
     }
 }

@@ -3,7 +3,7 @@ using System.Threading.Channels;
 namespace EmailGuard.Sample.Mail;
 
 /// <summary>
-/// The background queue tenant mail goes through. It can be paused from the admin page, the way an operator holds
+/// The background queue tenant mail goes through. It can be paused from the outbox page, the way an operator holds
 /// delivery during an incident; whatever is queued meanwhile is checked again by the guard when it is dequeued.
 /// </summary>
 public sealed class MailQueue

@@ -8,20 +8,65 @@ namespace EmailGuard.Sample.Pages;
 
 /// <summary>
 /// The dev outbox. It lists every mail, so it tells who has an account (a reset for an address with no account is
-/// Skipped): outside Development it answers 404 unless the admin key is presented.
+/// Skipped): outside Development it answers 404 unless the admin key is presented. Pausing and resuming the delivery
+/// queue, the sample's own operator control next to the EmailGuard dashboard, needs the admin key everywhere.
 /// </summary>
-public sealed class OutboxModel(Outbox outbox, IWebHostEnvironment environment, IOptions<SampleOptions> options) : PageModel
+public sealed class OutboxModel(Outbox outbox, MailQueue queue, IWebHostEnvironment environment, IOptions<SampleOptions> options, TimeProvider timeProvider) : PageModel
 {
     public IReadOnlyList<OutboxEntry> Entries { get; private set; } = [];
 
-    public IActionResult OnGet()
+    /// <summary>Whether the visitor presented the admin key, and so may pause and resume the queue.</summary>
+    public bool CanControlQueue { get; private set; }
+
+    public string? Message { get; private set; }
+
+    public IActionResult OnGet() => Show();
+
+    public IActionResult OnPostPauseQueue()
+    {
+        if (!AdminKey.IsAuthorized(HttpContext, options.Value))
+        {
+            return Forbid403();
+        }
+
+        queue.Pause();
+        Message = "Queue paused: queued mail waits, and is checked again when the queue resumes.";
+        return Show();
+    }
+
+    public async Task<IActionResult> OnPostResumeQueueAsync()
+    {
+        if (!AdminKey.IsAuthorized(HttpContext, options.Value))
+        {
+            return Forbid403();
+        }
+
+        queue.Resume();
+        try
+        {
+            // Wait briefly so the operator sees what became of the held mail, instead of a page that is already stale.
+            await queue.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(10), timeProvider, HttpContext.RequestAborted);
+            Message = "Queue resumed and drained: every held mail was checked again.";
+        }
+        catch (TimeoutException)
+        {
+            Message = $"Queue resumed; {queue.Pending} mails still waiting.";
+        }
+
+        return Show();
+    }
+
+    private IActionResult Show()
     {
         if (!AdminKey.OpensDevPages(HttpContext, environment, options.Value))
         {
             return NotFound();
         }
 
+        CanControlQueue = AdminKey.IsAuthorized(HttpContext, options.Value);
         Entries = outbox.Snapshot();
         return Page();
     }
+
+    private StatusCodeResult Forbid403() => StatusCode(StatusCodes.Status403Forbidden);
 }

@@ -5,7 +5,7 @@ namespace EmailGuard.Dashboard;
 
 /// <summary>
 /// Turns what the monitor hears into alerts: spikes of limit denials per dimension, global caps near their limit,
-/// flags and suspensions, store outages and recoveries. A spike is raised each time a dimension's denials in the current
+/// flags and suspensions, breaker trips (ratio breakers, endpoint bans, surge breakers), store outages and recoveries. A spike is raised each time a dimension's denials in the current
 /// <see cref="EmailGuardAlertOptions.SpikeWindow"/> reach another multiple of the threshold; the gate lets one per
 /// period through and counts the rest.
 /// </summary>
@@ -112,6 +112,17 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Title = string.Create(CultureInfo.InvariantCulture, $"The EmailGuard store answers again after {downFor:g}"),
             Text = "Counters are shared again across instances.",
             Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
+        });
+
+    public void OnBreakerTripped(DashboardEvent tripped)
+        => alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.BreakerTripped,
+            Condition = $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
+            Severity = EmailGuardAlertSeverity.Warning,
+            Title = tripped.Title,
+            Text = $"{tripped.Detail}. See the dashboard's event log and lists; the runbook says what to do.",
+            Details = new Dictionary<string, string> { ["event"] = tripped.Kind },
         });
 
     private static string Party(EmailGuardLimitArguments limitEvent)

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using EmailGuard;
+using EmailGuard.AspNetCore;
 using EmailGuard.Dashboard;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -88,6 +89,10 @@ public static class EmailGuardDashboardBuilderExtensions
             sp.GetService<IMeterFactory>(),
             SketchCapacity));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SendGuardOptions>, HookSendGuardEvents>());
+        services.TryAddSingleton<HookBreakerEvents>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailRatioBreakerOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailFeedbackOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailGuardEndpointOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));
 
         // The store watch listens from startup, before the first request resolves the guard.
         services.AddHostedService(sp => new MonitorStarter(sp.GetRequiredService<EmailGuardMonitor>()));

@@ -1,11 +1,14 @@
+using System.Globalization;
 using System.Diagnostics.Metrics;
+using EmailGuard.AspNetCore;
 using Microsoft.Extensions.Logging;
 
 namespace EmailGuard.Dashboard;
 
 /// <summary>
 /// Listens to what EmailGuard reports in this process, through its public surface only: the send guard's events
-/// (<see cref="EmailGuardEvents"/>, chained after the app's own callbacks) and the <c>EmailGuard</c> meter's store and
+/// (<see cref="EmailGuardEvents"/>, chained after the app's own callbacks), the ratio breakers', feedback suppressions'
+/// and endpoint defenses' callbacks (<see cref="HookBreakerEvents"/>), and the <c>EmailGuard</c> meter's store and
 /// endpoint instruments. Feeds the recent-activity record, the event log and the observers (alert rules).
 /// </summary>
 internal sealed partial class EmailGuardMonitor : IDisposable
@@ -74,14 +77,66 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void OnFlagged(EmailGuardFlag flag)
     {
-        Events.Add(new DashboardEvent(_timeProvider.GetUtcNow(), flag.Suspend ? "suspended" : "flagged", $"{flag.PartyType} {flag.PartyId} {(flag.Suspend ? "suspended" : "flagged")}: {flag.Reason}", $"until {flag.ExpiresAt:u}"));
+        Events.Add(new DashboardEvent(_timeProvider.GetUtcNow(), flag.Suspend ? DashboardEventKinds.Suspended : DashboardEventKinds.Flagged, $"{flag.PartyType} {flag.PartyId} {(flag.Suspend ? "suspended" : "flagged")}: {flag.Reason}", $"until {flag.ExpiresAt:u}"));
         foreach (IEmailGuardObserver observer in _observers)
         {
             observer.OnFlagged(flag);
         }
     }
 
+    public void OnRatioBreakerTripped(EmailRatioBreakerArguments tripped)
+    {
+        string what = tripped.Action switch
+        {
+            EmailRatioBreakerAction.Suspended => "suspended",
+            EmailRatioBreakerAction.NetworkBanned => "banned",
+            _ => "limits reduced",
+        };
+        EmailFeedbackCounts counts = tripped.Counts;
+        string detail = string.Create(
+            CultureInfo.InvariantCulture,
+            $"bounce rate {counts.BounceRate:P2}, complaint rate {counts.ComplaintRate:P3} over {counts.Sends} sends; until {tripped.ExpiresAt:u}{(tripped.EndpointPolicy is { } policy ? $"; endpoint policy {policy}" : string.Empty)}");
+        BreakerTripped(new DashboardEvent(_timeProvider.GetUtcNow(), DashboardEventKinds.BreakerTripped, $"Ratio breaker: {tripped.Dimension} {tripped.Partition} {what} ({tripped.Reason})", detail));
+    }
+
+    public void OnBanStarted(EmailGuardBanStartedArguments ban)
+        => BreakerTripped(new DashboardEvent(
+            ban.StartedAt,
+            DashboardEventKinds.NetworkBanned,
+            $"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}",
+            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat})")));
+
+    public void OnSurgeBreaker(EmailGuardSurgeBreakerArguments surge, bool tripped)
+    {
+        string detail = string.Create(CultureInfo.InvariantCulture, $"{surge.RequestsThisMinute} requests this minute, threshold {surge.Threshold}");
+        if (tripped)
+        {
+            BreakerTripped(new DashboardEvent(surge.At, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail));
+        }
+        else
+        {
+            Events.Add(new DashboardEvent(surge.At, DashboardEventKinds.SurgeBreakerRecovered, $"Surge breaker of endpoint policy {surge.PolicyName} recovered", detail));
+        }
+    }
+
+    public void OnSuppressed(EmailSuppressionArguments suppressed)
+        => Events.Add(new DashboardEvent(
+            _timeProvider.GetUtcNow(),
+            DashboardEventKinds.Suppressed,
+            $"{suppressed.Recipient} suppressed: {suppressed.Reason}",
+            suppressed.Entry.ExpiresAt is { } until ? $"until {until:u}" : "no expiry"));
+
     public void Dispose() => _listener.Dispose();
+
+    private void BreakerTripped(DashboardEvent item)
+    {
+        Log.BreakerTripped(_logger, item.Kind, item.Title);
+        Events.Add(item);
+        foreach (IEmailGuardObserver observer in _observers)
+        {
+            observer.OnBreakerTripped(item);
+        }
+    }
 
     private void OnLong(Instrument instrument, long measurement, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
     {
@@ -114,7 +169,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         DateTimeOffset now = _timeProvider.GetUtcNow();
         Volatile.Write(ref _downSinceTicks, now.UtcTicks);
         Log.StoreOutage(_logger, errorType);
-        Events.Add(new DashboardEvent(now, "store_outage", "The store stopped answering", errorType));
+        Events.Add(new DashboardEvent(now, DashboardEventKinds.StoreOutage, "The store stopped answering", errorType));
         foreach (IEmailGuardObserver observer in _observers)
         {
             observer.OnStoreOutage(errorType);
@@ -131,7 +186,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         DateTimeOffset now = _timeProvider.GetUtcNow();
         TimeSpan downFor = TimeSpan.FromTicks(Math.Max(0, now.UtcTicks - Volatile.Read(ref _downSinceTicks)));
         Log.StoreRecovered(_logger, downFor);
-        Events.Add(new DashboardEvent(now, "store_recovered", "The store answers again", $"after {downFor:g}"));
+        Events.Add(new DashboardEvent(now, DashboardEventKinds.StoreRecovered, "The store answers again", $"after {downFor:g}"));
         foreach (IEmailGuardObserver observer in _observers)
         {
             observer.OnStoreRecovered(downFor);
@@ -160,5 +215,9 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         [LoggerMessage(EventId = 1901, EventName = "DashboardStoreRecovered", Level = LogLevel.Information,
             Message = "The EmailGuard store answers again after {DownFor}.")]
         public static partial void StoreRecovered(ILogger logger, TimeSpan downFor);
+
+        [LoggerMessage(EventId = 2500, EventName = "DashboardBreakerTripped", Level = LogLevel.Information,
+            Message = "The dashboard records a breaker trip ({Kind}): {Title}.")]
+        public static partial void BreakerTripped(ILogger logger, string kind, string title);
     }
 }

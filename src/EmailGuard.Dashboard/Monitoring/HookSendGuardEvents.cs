@@ -20,7 +20,7 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
         events.OnTenantSuspended = Chain(events.OnTenantSuspended, a => monitor.OnFlagged(a.Flag));
     }
 
-    private static Func<T, ValueTask> Chain<T>(Func<T, ValueTask>? first, Action<T> second)
+    internal static Func<T, ValueTask> Chain<T>(Func<T, ValueTask>? first, Action<T> second)
         => first is null
             ? value =>
             {

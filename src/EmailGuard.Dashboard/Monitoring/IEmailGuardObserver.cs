@@ -12,4 +12,7 @@ internal interface IEmailGuardObserver
     void OnStoreOutage(string errorType);
 
     void OnStoreRecovered(TimeSpan downFor);
+
+    /// <summary>A ratio breaker, an endpoint's escalating ban or its surge breaker tripped.</summary>
+    void OnBreakerTripped(DashboardEvent tripped);
 }

@@ -21,7 +21,7 @@ internal static class DashboardActions
             TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
             string reason = form["reason"].ToString();
             EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, request.Operator, duration, request.Context.RequestAborted).ConfigureAwait(false);
-            return (request.Url("/lists", ("kind", kind.ToString())), $"Added {entry.PartyType} {entry.Value} to the {kind.ToString().ToLowerInvariant()}.");
+            return (ListsPage.Back(request, kind, entry.PartyType), $"Added {entry.PartyType} {entry.Value} to the {kind.ToString().ToLowerInvariant()}.");
         });
 
     public static Task RemoveFromListAsync(DashboardRequest request)
@@ -34,7 +34,7 @@ internal static class DashboardActions
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
                 string value = form["value"].ToString();
                 bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted).ConfigureAwait(false);
-                return (request.Url("/lists", ("kind", kind.ToString())), removed ? $"Removed {type} {value}." : $"{type} {value} was not on the list.");
+                return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {value}." : $"{type} {value} was not on the list.");
             });
 
     public static Task ApplyFlagAsync(DashboardRequest request)

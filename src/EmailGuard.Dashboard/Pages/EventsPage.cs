@@ -3,8 +3,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EmailGuard.Dashboard;
 
 /// <summary>
-/// Flags, suspensions and clears from the store (every instance's), with this instance's store outages, recoveries
-/// and alerts, newest first.
+/// Flags, suspensions and clears from the store (every instance's), with this instance's store outages and recoveries,
+/// breaker trips (ratio breakers, endpoint bans, surge breakers) and feedback suppressions, newest first.
 /// </summary>
 internal static class EventsPage
 {
@@ -31,11 +31,11 @@ internal static class EventsPage
             }
             catch (EmailGuardStoreUnavailableException ex)
             {
-                html.Raw("<p class=\"notice bad\">Flag events are unavailable: ").Text(ex.Message).Raw("</p>");
+                html.StoreUnavailable("Flag events are unavailable: ", ex.Message);
             }
         }
 
-        html.Raw("<p class=\"muted\">Store outages, recoveries and alerts are this instance's, kept in memory (the last 500); flag events come from the store.</p>");
+        html.Raw("<p class=\"muted\">Store outages and recoveries, breaker trips (ratio breakers, endpoint bans, surge breakers), feedback suppressions and flags raised here are this instance's, kept in memory (the last 500); flag events of every instance come from the store.</p>");
         html.Raw("<table id=\"events\"><tr><th>When</th><th>Source</th><th>Kind</th><th>What</th><th>Detail</th></tr>");
         foreach ((DateTimeOffset at, string source, string kind, string title, string? detail) in rows.OrderByDescending(r => r.At).Take(take))
         {

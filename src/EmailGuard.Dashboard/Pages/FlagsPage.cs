@@ -61,7 +61,7 @@ internal static class FlagsPage
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
-            html.Raw("<p class=\"notice bad\">").Text(ex.Message).Raw("</p>");
+            html.StoreUnavailable(null, ex.Message);
         }
 
         html.Raw("<h2>Look up a party</h2><form method=\"get\" id=\"flag-lookup\"").Attr("action", request.Url("/flags")).Raw(">");

@@ -46,6 +46,10 @@ internal sealed class Html
 
     public Html Cell(long value) => Raw("<td class=\"num\">").Text(value).Raw("</td>");
 
+    /// <summary>The notice every page shows where the store did not answer, so the page still renders and says why.</summary>
+    public Html StoreUnavailable(string? prefix, string message)
+        => Raw("<p class=\"notice bad store-unavailable\" role=\"alert\">").Text(prefix).Text(message).Raw("</p>");
+
     public Html Hidden(string name, string? value) => Raw("<input type=\"hidden\"").Attr("name", name).Attr("value", value).Raw(">");
 
     public override string ToString() => _builder.ToString();

@@ -3,7 +3,10 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard;
 
-/// <summary>The blocklist and the allowlist: search, paging, add, remove.</summary>
+/// <summary>
+/// The blocklist and the allowlist, and the IP deny and allow lists (their client-network entries, which the endpoint
+/// middleware applies): search, paging, add, remove.
+/// </summary>
 internal static class ListsPage
 {
     public static async Task RenderAsync(DashboardRequest request)
@@ -23,13 +26,30 @@ internal static class ListsPage
         int page = int.TryParse(request.Query("page"), NumberStyles.None, CultureInfo.InvariantCulture, out int p) && p is > 0 and < 1_000_000 ? p : 1;
         int size = Math.Clamp(request.Options.PageSize, 1, EmailGuardListQuery.MaxTake);
 
+        bool ipList = type == EmailGuardPartyType.ClientNetwork;
         html.Raw("<nav class=\"tabs\">");
         foreach (EmailGuardListKind each in Enum.GetValues<EmailGuardListKind>())
         {
-            html.Raw("<a").Attr("href", request.Url("/lists", ("kind", each.ToString()))).Attr("class", each == kind ? "active" : null).Raw(">").Text(each.ToString()).Raw("</a> ");
+            html.Raw("<a").Attr("href", request.Url("/lists", ("kind", each.ToString()))).Attr("class", each == kind && !ipList ? "active" : null).Raw(">").Text(each.ToString()).Raw("</a> ");
         }
 
-        html.Raw("</nav><form method=\"get\" id=\"list-search\"").Attr("action", request.Url("/lists")).Raw(">").Hidden("kind", kind.ToString())
+        foreach (EmailGuardListKind each in Enum.GetValues<EmailGuardListKind>())
+        {
+            html.Raw("<a").Attr("id", each == EmailGuardListKind.Blocklist ? "ip-deny-tab" : "ip-allow-tab")
+                .Attr("href", request.Url("/lists", ("kind", each.ToString()), ("type", nameof(EmailGuardPartyType.ClientNetwork))))
+                .Attr("class", each == kind && ipList ? "active" : null).Raw(">").Text(IpListName(each)).Raw("</a> ");
+        }
+
+        html.Raw("</nav>");
+        if (ipList)
+        {
+            html.Raw("<p class=\"muted\" id=\"ip-list-help\">").Text(kind == EmailGuardListKind.Blocklist
+                    ? "Client networks the endpoints refuse (403) before any limit is counted. A value is an IP address or a CIDR range; an address is stored as its network (IPv6 grouped by prefix). Every instance applies a change within seconds."
+                    : "Client networks the endpoints let through without counting them. A value is an IP address or a CIDR range. Every instance applies a change within seconds.")
+                .Raw("</p>");
+        }
+
+        html.Raw("<form method=\"get\" id=\"list-search\"").Attr("action", request.Url("/lists")).Raw(">").Hidden("kind", kind.ToString())
             .Raw("<label>Search <input name=\"q\" type=\"search\"").Attr("value", search).Raw("></label> <label>Party <select name=\"type\"><option value=\"\">any</option>");
         foreach (EmailGuardPartyType each in Enum.GetValues<EmailGuardPartyType>())
         {
@@ -77,20 +97,26 @@ internal static class ListsPage
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
-            html.Raw("<p class=\"notice bad\">").Text(ex.Message).Raw("</p>");
+            html.StoreUnavailable(null, ex.Message);
         }
 
-        html.Raw("<h2>Add to the ").Text(kind.ToString().ToLowerInvariant()).Raw("</h2>");
+        html.Raw("<h2>Add to the ").Text(ipList ? IpListName(kind) : kind.ToString().ToLowerInvariant()).Raw("</h2>");
         request.Form(html, "/lists/add").Raw("<div class=\"card\" id=\"list-add\">").Hidden("kind", kind.ToString()).Raw("<label>Party <select name=\"type\">");
         foreach (EmailGuardPartyType each in Enum.GetValues<EmailGuardPartyType>())
         {
-            html.Raw("<option").Attr("value", each.ToString()).Raw(">").Text(each.ToString()).Raw("</option>");
+            html.Raw("<option").Attr("value", each.ToString()).Raw(each == type ? " selected" : string.Empty).Raw(">").Text(each.ToString()).Raw("</option>");
         }
 
         html.Raw("</select></label> <label>Value <input name=\"value\" required maxlength=\"320\"></label> <label>Reason <input name=\"reason\" required maxlength=\"200\" value=\"manual\"></label>")
             .Raw(" <label>Hours (empty: no expiry) <input name=\"hours\" type=\"number\" min=\"1\" max=\"87600\"></label> <button type=\"submit\">Add</button></div></form>");
         await DashboardLayout.WriteAsync(request, "/lists", "Lists", html).ConfigureAwait(false);
     }
+
+    /// <summary>Where an action on a list entry goes back to: the IP list of a client network, else the whole list.</summary>
+    internal static string Back(DashboardRequest request, EmailGuardListKind kind, EmailGuardPartyType type)
+        => request.Url("/lists", ("kind", kind.ToString()), ("type", type == EmailGuardPartyType.ClientNetwork ? type.ToString() : null));
+
+    private static string IpListName(EmailGuardListKind kind) => kind == EmailGuardListKind.Blocklist ? "IP deny list" : "IP allow list";
 
     internal static EmailGuardListKind ParseKind(string value)
         => Enum.TryParse(value, ignoreCase: true, out EmailGuardListKind kind) && Enum.IsDefined(kind) ? kind : EmailGuardListKind.Blocklist;

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Dashboard;
 
-/// <summary>Usage of every configured rule, the top parties of the last hour, denials over time.</summary>
+/// <summary>Usage of every configured rule, bounce and complaint ratios, the top parties of the last hour, denials over time.</summary>
 internal static class OverviewPage
 {
     private const int StatusQueries = 5;
@@ -16,11 +16,6 @@ internal static class OverviewPage
         RecentActivity activity = monitor.Activity;
         Html html = new();
         (long checks, long denials, IReadOnlyDictionary<string, long> reasons) = activity.Totals();
-        html.Raw("<div class=\"grid\"><div class=\"card\" id=\"store-state\"><h3>Store</h3><p>")
-            .Text(monitor.IsStoreDown ? "Not answering: policies follow their failure mode." : "Answering.")
-            .Raw("</p></div><div class=\"card\"><h3>Last hour, this instance</h3><p><span id=\"checks\">").Text(checks).Raw("</span> checks, <span id=\"denials\">")
-            .Text(denials).Raw("</span> denied.</p></div></div>");
-
         html.Raw("<h2>Denials per minute, last hour</h2>");
         Chart(html, activity.PerMinute());
         if (reasons.Count > 0)
@@ -34,7 +29,8 @@ internal static class OverviewPage
             html.Raw("</table>");
         }
 
-        await UsageAsync(request, html, activity).ConfigureAwait(false);
+        bool answered = await UsageAsync(request, html, activity).ConfigureAwait(false);
+        answered &= await FeedbackRatiosSection.WriteAsync(request, html, Queries(activity)).ConfigureAwait(false);
 
         html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">From this instance's in-memory record (a space-saving sketch per dimension and 5-minute bucket). A count marked ≈ may overestimate by the number shown.</p><div class=\"grid\">");
         foreach (ActivityDimension dimension in Enum.GetValues<ActivityDimension>())
@@ -44,10 +40,18 @@ internal static class OverviewPage
         }
 
         html.Raw("</div>");
-        await DashboardLayout.WriteAsync(request, string.Empty, "Overview", html).ConfigureAwait(false);
+
+        // The store card comes first but is written last: a store that failed this very page is down, whatever the
+        // monitor has heard so far.
+        Html page = new();
+        page.Raw("<div class=\"grid\"><div class=\"card\" id=\"store-state\"><h3>Store</h3><p>")
+            .Text(monitor.IsStoreDown || !answered ? "Not answering: policies follow their failure mode." : "Answering.")
+            .Raw("</p></div><div class=\"card\"><h3>Last hour, this instance</h3><p><span id=\"checks\">").Text(checks).Raw("</span> checks, <span id=\"denials\">")
+            .Text(denials).Raw("</span> denied.</p></div></div>").Raw(html.ToString());
+        await DashboardLayout.WriteAsync(request, string.Empty, "Overview", page).ConfigureAwait(false);
     }
 
-    private static async Task UsageAsync(DashboardRequest request, Html html, RecentActivity activity)
+    private static async Task<bool> UsageAsync(DashboardRequest request, Html html, RecentActivity activity)
     {
         SendGuardOptions? options = request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
         IEmailSendGuard? guard = request.Services.GetService<IEmailSendGuard>();
@@ -55,7 +59,7 @@ internal static class OverviewPage
         if (options is null || guard is null)
         {
             html.Raw("<p class=\"muted\">The send guard is not registered (<code>AddSendGuard()</code>).</p>");
-            return;
+            return true;
         }
 
         html.Raw("<table id=\"rules\"><tr><th>Dimension</th><th>Rule</th></tr>");
@@ -77,8 +81,8 @@ internal static class OverviewPage
                 EmailGuardStatus status = await guard.GetStatusAsync(query, request.Context.RequestAborted).ConfigureAwait(false);
                 if (!status.IsStoreAvailable)
                 {
-                    html.Raw("<p class=\"notice bad\">The store did not answer: usage is unknown.</p>");
-                    return;
+                    html.StoreUnavailable(null, "The store did not answer: usage is unknown.");
+                    return false;
                 }
 
                 foreach (EmailSendRuleUsage usage in status.Usage)
@@ -93,8 +97,8 @@ internal static class OverviewPage
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
-            html.Raw("<p class=\"notice bad\">").Text(ex.Message).Raw("</p>");
-            return;
+            html.StoreUnavailable(null, ex.Message);
+            return false;
         }
 
         html.Raw("<table id=\"usage\"><tr><th>Dimension</th><th>Party</th><th>Rule</th><th>Used</th><th>Limit</th><th>Share</th></tr>");
@@ -109,6 +113,7 @@ internal static class OverviewPage
         }
 
         html.Raw("</table>");
+        return true;
     }
 
     private static IEnumerable<EmailGuardStatusQuery> Queries(RecentActivity activity)

@@ -22,6 +22,8 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         ("/emailguard/policies", "policies"),
         ("/emailguard/lists", "blocklist"),
         ("/emailguard/lists?kind=Allowlist", "allowlist"),
+        ("/emailguard/lists?kind=Blocklist&type=ClientNetwork", "ip-deny-list"),
+        ("/emailguard/lists?kind=Allowlist&type=ClientNetwork", "ip-allow-list"),
         ("/emailguard/flags", "flags"),
         ("/emailguard/events", "events"),
     ];
@@ -57,7 +59,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
 
         await page.GotoAsync("/emailguard/lists");
 
-        page.Url.Should().EndWith("/admin");
+        page.Url.Should().EndWith("/signin?returnUrl=%2Femailguard%2Flists");
         (await page.ContentAsync()).Should().NotContain("list-entries");
     }
 
@@ -93,6 +95,20 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         await Expect(page.Locator("#denials-chart")).ToBeVisibleAsync();
         await Expect(page.Locator("#top-tenant-denials")).ToContainTextAsync(ScriptTenant);
         await Expect(page.Locator("#denial-reasons")).ToContainTextAsync("Blocklisted");
+        await Expect(page.Locator("#feedback-ratios tr.ratio[data-dimension='Global']")).ToBeVisibleAsync();
+
+        await page.GotoAsync("/emailguard/events");
+        await Expect(page.Locator("tr.event", new() { HasText = "high_bounce_rate" }).First).ToContainTextAsync(ImgValue);
+
+        // The IP deny list: the hostile reason shows as text; a network added here is stored as its network.
+        await page.GotoAsync("/emailguard/lists?kind=Blocklist&type=ClientNetwork");
+        await Expect(page.Locator("tr.entry", new() { HasText = "198.51.100.0/24" })).ToContainTextAsync(ImgValue);
+        await page.Locator("#list-add input[name=value]").FillAsync("2001:DB8:abcd::1/48");
+        await page.Locator("#list-add button").ClickAsync();
+        await Expect(page.Locator("#dashboard-message")).ToContainTextAsync("Added ClientNetwork 2001:db8:abcd::/48");
+        await Expect(page.Locator("#ip-list-help")).ToBeVisibleAsync();
+        await ScreenshotAsync(page, $"dashboard-{store}-ip-deny-added");
+        (await app.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:abcd::/48")).Should().NotBeNull();
 
         // Add, then remove through the confirmation step.
         await page.GotoAsync("/emailguard/lists");
@@ -143,6 +159,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgValue, ScriptTenant);
         await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.User, ImgValue, ScriptTenant);
         await app.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, ImgValue, EmailGuardFlagReasons.HighBounceRate, flaggedBy: ScriptTenant);
+        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", ImgValue, ScriptTenant);
     }
 
     private static Task ScreenshotAsync(IPage page, string name)

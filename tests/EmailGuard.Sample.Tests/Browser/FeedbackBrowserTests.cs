@@ -45,12 +45,19 @@ public sealed class FeedbackBrowserTests(BrowserFixture browser) : IAsyncLifetim
         await Expect(mail).ToContainTextAsync("permanent bounce");
         await ScreenshotAsync("feedback-outbox-bounced");
 
-        await OpenAdminAsync();
-        ILocator suppressed = _page.Locator("#suppressions tr[data-address='x@bounce.test']");
-        await Expect(suppressed).ToHaveAttributeAsync("data-reason", "hard_bounce");
-        await Expect(suppressed).ToContainTextAsync("Bounced");
-        await Expect(_page.Locator("#feedback-counts [data-reason='hard_bounce']")).ToHaveTextAsync("1");
-        await ScreenshotAsync("feedback-admin-suppressed");
+        await SignInAsync();
+        await _page.GotoAsync("/emailguard/lists?q=x%40bounce.test");
+        ILocator suppressed = _page.Locator("tr.entry", new() { HasText = "x@bounce.test" });
+        await Expect(suppressed).ToHaveCountAsync(1);
+        await Expect(suppressed).ToContainTextAsync("hard_bounce");
+        await Expect(_page.Locator("#list-reasons tr", new() { HasText = "hard_bounce" })).ToContainTextAsync("1");
+        await ScreenshotAsync("feedback-dashboard-suppressed");
+
+        await _page.GotoAsync("/emailguard/events");
+        await Expect(_page.Locator("tr.event", new() { HasText = "x@bounce.test suppressed: hard_bounce" })).ToHaveCountAsync(1);
+        await _page.GotoAsync("/emailguard/");
+        await Expect(_page.Locator("#feedback-ratios tr.ratio[data-dimension='Global'] td").Nth(3)).ToHaveTextAsync("1");
+        await ScreenshotAsync("feedback-dashboard-ratios");
 
         // A second sign-up from this browser would meet the one-per-15-minutes network limit first; another form
         // shows the suppression itself: the guard refuses the address before any counter moves.
@@ -69,12 +76,12 @@ public sealed class FeedbackBrowserTests(BrowserFixture browser) : IAsyncLifetim
 
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 
-    private async Task OpenAdminAsync()
+    private async Task SignInAsync()
     {
-        await _page.GotoAsync("/admin");
+        await _page.GotoAsync("/signin");
         await _page.FillAsync("#key", SampleApp.AdminKey);
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Open the admin page" }).ClickAsync();
-        await Expect(_page.Locator("#usage")).ToBeVisibleAsync();
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(_page.Locator("#store-state")).ToBeVisibleAsync();
     }
 
     private Task ScreenshotAsync(string name)

@@ -87,9 +87,10 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
     }
 
     [Fact]
-    public async Task Share_TenantSuspendedByAdmin_RefusedAndQueuedMailFailed()
+    public async Task Share_TenantSuspendedOnTheDashboard_RefusedAndQueuedMailFailed()
     {
-        await OpenAdminAsync();
+        await SignInAsync();
+        await _page.GotoAsync("/outbox");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Pause queue" }).ClickAsync();
         await Expect(_page.Locator("#queue-state")).ToContainTextAsync("paused");
 
@@ -100,19 +101,25 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
         await _page.GotoAsync("/outbox");
         await Expect(_page.Locator("tr.mail[data-tenant='trial-42']")).ToHaveAttributeAsync("data-status", "Queued");
 
-        await _page.GotoAsync("/admin");
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Suspend trial-42" }).ClickAsync();
-        await Expect(_page.Locator("tr[data-tenant='trial-42'] .state")).ToContainTextAsync("Suspended");
-        await ScreenshotAsync("admin-tenant-suspended");
+        await _page.GotoAsync("/emailguard/flags");
+        await _page.Locator("#flag-apply select[name=type]").SelectOptionAsync("Tenant");
+        await _page.Locator("#flag-apply input[name=id]").FillAsync("trial-42");
+        await _page.Locator("#flag-apply select[name=reason]").SelectOptionAsync(EmailGuardFlagReasons.Manual);
+        await _page.Locator("#flag-apply button").ClickAsync();
+        await Expect(_page.Locator("#confirm")).ToContainTextAsync("Suspend Tenant trial-42?");
+        await _page.Locator("#confirm-button").ClickAsync();
+        await Expect(_page.Locator("#dashboard-message")).ToContainTextAsync("Suspended Tenant trial-42 (manual)");
+        await Expect(_page.Locator("tr.flag", new() { HasText = "trial-42" })).ToContainTextAsync("manual");
+        await ScreenshotAsync("dashboard-tenant-suspended");
 
         await _page.GotoAsync("/share");
         await ShareAsync("buyer@example.com");
         await Expect(_page.Locator("#share-result")).ToContainTextAsync("suspended");
         await ScreenshotAsync("share-refused");
 
-        await _page.GotoAsync("/admin");
+        await _page.GotoAsync("/outbox");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Resume queue" }).ClickAsync();
-        await Expect(_page.Locator("#admin-message")).ToContainTextAsync("drained");
+        await Expect(_page.Locator("#outbox-message")).ToContainTextAsync("drained");
 
         await _page.GotoAsync("/outbox");
         ILocator mails = _page.Locator("tr.mail[data-tenant='trial-42']");
@@ -127,7 +134,7 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
     [Fact]
     public async Task Pages_EveryPage_RendersWithoutConsoleErrors()
     {
-        string[] pages = ["/", "/signup", "/signup/sent", "/password-reset", "/password-reset/sent", "/share", "/outbox", "/admin"];
+        string[] pages = ["/", "/signup", "/signup/sent", "/password-reset", "/password-reset/sent", "/share", "/outbox", "/signin"];
         foreach (string path in pages)
         {
             IResponse? response = await _page.GotoAsync(path);
@@ -135,8 +142,11 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
             await ScreenshotAsync("page" + (path == "/" ? "-home" : path.Replace('/', '-')));
         }
 
-        await OpenAdminAsync();
-        await ScreenshotAsync("page-admin-open");
+        await SignInAsync();
+        await _page.GotoAsync("/");
+        await _page.Locator("#nav-dashboard").ClickAsync();
+        await Expect(_page.Locator("#page-title")).ToBeVisibleAsync();
+        await ScreenshotAsync("page-dashboard-from-nav");
         await _page.GotoAsync("/password-reset");
         await _page.FillAsync("#email", "nobody@example.com");
         await _page.GetByRole(AriaRole.Button, new() { Name = "Send reset link" }).ClickAsync();
@@ -162,12 +172,12 @@ public sealed partial class SampleBrowserTests(BrowserFixture browser) : IAsyncL
         await _page.GetByRole(AriaRole.Button, new() { Name = "Share by email" }).ClickAsync();
     }
 
-    private async Task OpenAdminAsync()
+    private async Task SignInAsync()
     {
-        await _page.GotoAsync("/admin");
+        await _page.GotoAsync("/signin");
         await _page.FillAsync("#key", SampleApp.AdminKey);
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Open the admin page" }).ClickAsync();
-        await Expect(_page.Locator("#usage")).ToBeVisibleAsync();
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await Expect(_page.Locator("#store-state")).ToBeVisibleAsync();
     }
 
     private Task ScreenshotAsync(string name)

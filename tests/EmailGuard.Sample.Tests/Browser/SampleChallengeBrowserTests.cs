@@ -57,22 +57,25 @@ public sealed class SampleChallengeBrowserTests(BrowserFixture browser) : IAsync
     }
 
     [Fact]
-    public async Task Admin_ClientNetworks_AddListRemove()
+    public async Task Dashboard_IpDenyList_AddListRemove()
     {
-        await _page.GotoAsync("/admin");
+        await _page.GotoAsync("/emailguard/lists");
         await _page.FillAsync("#key", SampleApp.AdminKey);
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Open the admin page" }).ClickAsync();
+        await _page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        await _page.Locator("#ip-deny-tab").ClickAsync();
 
-        await _page.SelectOptionAsync("#network-kind", "Blocklist");
-        await _page.FillAsync("#network-value", "2001:DB8:abcd::1/48");
-        await _page.FillAsync("#network-reason", "signup_flood");
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Add network" }).ClickAsync();
+        await _page.FillAsync("#list-add input[name=value]", "2001:DB8:abcd::1/48");
+        await _page.FillAsync("#list-add input[name=reason]", "signup_flood");
+        await _page.Locator("#list-add button").ClickAsync();
 
-        await Assertions.Expect(_page.Locator("tr.network")).ToHaveCountAsync(1);
-        await Assertions.Expect(_page.Locator("tr.network").First).ToContainTextAsync("2001:db8:abcd::/48");
-        await Assertions.Expect(_page.Locator("tr.network").First).ToContainTextAsync("deny");
+        ILocator entries = _page.Locator("#list-entries tr.entry");
+        await Assertions.Expect(entries).ToHaveCountAsync(1);
+        await Assertions.Expect(entries.First).ToContainTextAsync("2001:db8:abcd::/48");
+        await Assertions.Expect(entries.First).ToContainTextAsync("ClientNetwork");
 
-        await _page.GetByRole(AriaRole.Button, new() { Name = "Remove network 2001:db8:abcd::/48" }).ClickAsync();
-        await Assertions.Expect(_page.Locator("#networks-empty")).ToBeVisibleAsync();
+        await entries.First.GetByRole(AriaRole.Button, new() { Name = "Remove" }).ClickAsync();
+        await _page.Locator("#confirm-button").ClickAsync();
+        await Assertions.Expect(_page.Locator("#dashboard-message")).ToContainTextAsync("Removed ClientNetwork 2001:db8:abcd::/48");
+        await Assertions.Expect(_page.Locator("#list-entries tr.entry")).ToHaveCountAsync(0);
     }
 }

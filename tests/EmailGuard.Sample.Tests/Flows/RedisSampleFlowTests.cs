@@ -39,7 +39,7 @@ public sealed class RedisSampleFlowTests(RedisServerFixture redis) : SampleFlowT
     {
         using SampleHttpClient admin = new(App.BaseAddress, SampleApp.AdminKey);
 
-        (await admin.SubmitAsync("/admin", "/admin?handler=Suspend", ("tenant", "trial-42"))).Dispose();
+        (await admin.SuspendTenantAsync("trial-42")).StatusCode.Should().Be(System.Net.HttpStatusCode.SeeOther);
 
         await using ConnectionMultiplexer connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
         IServer server = connection.GetServers()[0];

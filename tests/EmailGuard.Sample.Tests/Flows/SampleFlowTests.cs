@@ -134,15 +134,18 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
     {
         using SampleHttpClient admin = new(App.BaseAddress, SampleApp.AdminKey);
         using SampleHttpClient tenant = new(App.BaseAddress);
-        (await admin.SubmitAsync("/admin", "/admin?handler=PauseQueue")).Dispose();
+        (await admin.SubmitAsync("/outbox", "/outbox?handler=PauseQueue")).Dispose();
         (await tenant.GetAsync("/share?tenant=trial-42")).Dispose();
         using HttpResponseMessage queued = await tenant.SubmitAsync("/share", "/share", ("order", "TRIAL-42-PO-1001"), ("recipient", "buyer@example.com"));
         (await queued.Content.ReadAsStringAsync()).Should().Contain("Queued 1 mail");
         Outbox().Should().ContainSingle().Which.Status.Should().Be(OutboxStatus.Queued);
 
-        (await admin.SubmitAsync("/admin", "/admin?handler=Suspend", ("tenant", "trial-42"))).Dispose();
+        using HttpResponseMessage suspended = await admin.SuspendTenantAsync("trial-42");
         using HttpResponseMessage refused = await tenant.SubmitAsync("/share", "/share", ("order", "TRIAL-42-PO-1001"), ("recipient", "buyer@example.com"));
-        using HttpResponseMessage resumed = await admin.SubmitAsync("/admin", "/admin?handler=ResumeQueue");
+        using HttpResponseMessage resumed = await admin.SubmitAsync("/outbox", "/outbox?handler=ResumeQueue");
+
+        suspended.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        Uri.UnescapeDataString(suspended.Headers.Location!.ToString()).Should().Contain("Suspended Tenant trial-42 (manual)");
 
         (await refused.Content.ReadAsStringAsync()).Should().Contain("Refused: sending for tenant trial-42 is suspended");
         (await resumed.Content.ReadAsStringAsync()).Should().Contain("drained");

@@ -50,8 +50,19 @@ public sealed partial class SampleHttpClient : IDisposable
         return await _client.PostAsync(new Uri(action, UriKind.Relative), new FormUrlEncodedContent(form));
     }
 
+    /// <summary>Suspends a tenant through the EmailGuard dashboard's flag form (reason <c>manual</c>), past its confirmation step.</summary>
+    public Task<HttpResponseMessage> SuspendTenantAsync(string tenant)
+        => SubmitAsync(
+            "/emailguard/flags",
+            "/emailguard/flags/apply",
+            ("type", "Tenant"),
+            ("id", tenant),
+            ("reason", EmailGuardFlagReasons.Manual),
+            ("confirmed", "yes"));
+
     public void Dispose() => _client.Dispose();
 
-    [GeneratedRegex("name=\"__RequestVerificationToken\" type=\"hidden\" value=\"(?<token>[^\"]+)\"")]
+    // Razor writes name, type, value; the dashboard writes type, name, value.
+    [GeneratedRegex("name=\"__RequestVerificationToken\"[^>]*? value=\"(?<token>[^\"]+)\"")]
     private static partial Regex TokenPattern();
 }

@@ -1,0 +1,27 @@
+using EmailGuard.AspNetCore;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.Dashboard;
+
+/// <summary>
+/// Chains the monitor after the app's own callbacks for what trips outside the send guard's events: the ratio breakers
+/// (<see cref="EmailRatioBreakerOptions.OnTripped"/>: reduced limits, suspensions, client-network bans), provider
+/// feedback suppressions (<see cref="EmailFeedbackEvents.OnSuppressed"/>), and the endpoints' escalating bans and surge
+/// breaker (<see cref="EmailGuardEndpointOptions"/>). Public callbacks only; the app's callback runs first.
+/// </summary>
+internal sealed class HookBreakerEvents(EmailGuardMonitor monitor)
+    : IPostConfigureOptions<EmailRatioBreakerOptions>, IPostConfigureOptions<EmailFeedbackOptions>, IPostConfigureOptions<EmailGuardEndpointOptions>
+{
+    public void PostConfigure(string? name, EmailRatioBreakerOptions options)
+        => options.OnTripped = HookSendGuardEvents.Chain(options.OnTripped, monitor.OnRatioBreakerTripped);
+
+    public void PostConfigure(string? name, EmailFeedbackOptions options)
+        => options.Events.OnSuppressed = HookSendGuardEvents.Chain(options.Events.OnSuppressed, monitor.OnSuppressed);
+
+    public void PostConfigure(string? name, EmailGuardEndpointOptions options)
+    {
+        options.OnBanStarted = HookSendGuardEvents.Chain(options.OnBanStarted, monitor.OnBanStarted);
+        options.OnSurgeBreakerTripped = HookSendGuardEvents.Chain(options.OnSurgeBreakerTripped, a => monitor.OnSurgeBreaker(a, tripped: true));
+        options.OnSurgeBreakerRecovered = HookSendGuardEvents.Chain(options.OnSurgeBreakerRecovered, a => monitor.OnSurgeBreaker(a, tripped: false));
+    }
+}

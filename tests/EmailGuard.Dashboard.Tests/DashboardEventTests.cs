@@ -1,0 +1,163 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// What trips outside the send guard's own events reaches the event log and the overview: ratio breaker trips (reduced
+/// limits, suspensions, client-network bans), feedback suppressions, and the bounce and complaint ratios, with
+/// hostile party ids escaped.
+/// </summary>
+public sealed class DashboardEventTests : IAsyncLifetime
+{
+    private const string ImgUser = "\"><img src=x onerror=alert('u')>";
+    private const string ScriptUser = "<script>alert('b')</script>";
+
+    private readonly List<EmailRatioBreakerArguments> _appTrips = [];
+    private DashboardHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await DashboardHost.StartAsync(services: s => s.Configure<EmailRatioBreakerOptions>(o =>
+    {
+        o.MinimumSends = 20;
+        o.NetworkBouncesToBan = 3;
+        // The app's own callback: the dashboard chains after it and never replaces it.
+        o.OnTripped = args =>
+        {
+            lock (_appTrips)
+            {
+                _appTrips.Add(args);
+            }
+
+            return ValueTask.CompletedTask;
+        };
+    }));
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Fact]
+    public async Task RatioBreaker_Trips_EventLogShowsTheTripEscaped_AndTheAppCallbackStillRuns()
+    {
+        await SendAndBounceAsync(ImgUser, "203.0.113.0/24", sends: 20, bounces: 1);
+
+        string html = await _host.Client().GetStringAsync("/emailguard/events");
+
+        _appTrips.Should().Contain(t => t.Dimension == EmailGuardDimension.User && t.Reason == EmailGuardFlagReasons.HighBounceRate);
+        html.Should().NotContain("<img src=x");
+        string trip = Row(html, "breaker_tripped", "Ratio breaker: User");
+        trip.Should().Contain("Ratio breaker: User &quot;&gt;&lt;img src=x onerror=alert(").And.Contain("(high_bounce_rate)").And.Contain("over 20 sends");
+    }
+
+    [Fact]
+    public async Task RatioBreaker_NetworkBouncesPastTheBan_EventLogShowsTheNetworkBan()
+    {
+        await SendAndBounceAsync("user-1", "198.51.100.0/24", sends: 20, bounces: 3);
+
+        string html = await _host.Client().GetStringAsync("/emailguard/events");
+
+        Row(html, "breaker_tripped", "Ratio breaker: ClientIp 198.51.100.0/24 banned (high_bounce_rate)").Should().Contain("until");
+        (await _host.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24"))
+            .Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task HardBounce_SuppressesTheAddress_EventLogShowsTheSuppression()
+    {
+        await SendAndBounceAsync(ScriptUser, null, sends: 1, bounces: 1);
+
+        string html = await _host.Client().GetStringAsync("/emailguard/events");
+
+        Row(html, "suppressed", "b0@example.com suppressed: hard_bounce").Should().NotBeEmpty();
+    }
+
+    [Fact]
+    public async Task Overview_AfterBounces_ShowsRatiosPerPartyEscaped()
+    {
+        await SendAndBounceAsync(ScriptUser, null, sends: 20, bounces: 1);
+
+        string html = await _host.Client().GetStringAsync("/emailguard/");
+
+        html.Should().NotContain("<script>alert");
+        html.Should().Contain("id=\"feedback-ratios\"");
+        string global = Row(html, "Global", "all mail", "tr class=\"ratio\"");
+        global.Should().Contain("<td class=\"num\">20</td><td class=\"num\">1</td><td class=\"num\">0</td>").And.Contain(">5%</td>");
+        string user = Row(html, "User", "&lt;script&gt;alert(", "tr class=\"ratio\"");
+        user.Should().Contain("bounce-rate high\">5%</td>", "5 % is over the 2 % line at 20 sends");
+    }
+
+    [Fact]
+    public async Task Overview_StoreAnswering_StoreCardSaysAnswering()
+    {
+        using HttpResponseMessage response = await _host.Client().GetAsync("/emailguard/");
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("Answering.").And.NotContain("store-unavailable");
+    }
+
+    private async Task SendAndBounceAsync(string user, string? network, int sends, int bounces)
+    {
+        IEmailSendGuard guard = _host.Services.GetRequiredService<IEmailSendGuard>();
+        IEmailGuardFeedback feedback = _host.Services.GetRequiredService<IEmailGuardFeedback>();
+        for (int i = 0; i < sends; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail
+            {
+                To = [$"b{i}@example.com"],
+                UserId = user,
+                ClientIp = network is null ? null : IPAddress.Parse(network.Split('/')[0].TrimEnd('0') + "9"),
+            })).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < bounces; i++)
+        {
+            EmailFeedbackResult result = await feedback.RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"evt-{user.GetHashCode(StringComparison.Ordinal)}-{i}",
+                Recipient = $"b{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Timestamp = DateTimeOffset.UtcNow,
+                Attribution = new EmailSendAttribution { UserId = user, ClientNetwork = network },
+            });
+            result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+    }
+
+    [Fact]
+    public async Task EndpointEscalatingBan_Starts_EventLogShowsTheBan()
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p
+                .PerClientIp(RateLimitRule.PerHour(1))
+                .WithEscalatingBan(b => b.MaxDenials = 2))),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+            });
+        using HttpClient client = host.Client();
+        List<HttpStatusCode> answers = [];
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await client.PostAsync("/signup", null);
+            answers.Add(response.StatusCode);
+        }
+
+        string html = await client.GetStringAsync("/emailguard/events");
+
+        answers[0].Should().Be(HttpStatusCode.OK);
+        answers.Skip(1).Should().NotContain(HttpStatusCode.OK);
+        Row(html, "network_banned", "banned by endpoint policy signup").Should().Contain("(ban #1)");
+    }
+
+    /// <summary>The first table row that holds both <paramref name="first"/> and <paramref name="second"/>.</summary>
+    private static string Row(string html, string first, string second, string rowStart = "tr class=\"event\"")
+    {
+        string[] rows = html.Split("<" + rowStart)[1..];
+        string? row = rows.FirstOrDefault(r => r.Contains(first, StringComparison.Ordinal) && r.Contains(second, StringComparison.Ordinal));
+        row.Should().NotBeNull($"a row holds {first} and {second}:\n{string.Join("\n", rows)}");
+        return row!;
+    }
+}
