@@ -152,7 +152,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             // An instance whose clock lags may still count into the previous window's key during the grace.
             : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
                 RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index - 1)];
-        RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.WindowMilliseconds + ExpiryGraceMilliseconds];
+        RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.HoldMilliseconds + ExpiryGraceMilliseconds];
         await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
     }
 
@@ -258,17 +258,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             RateLimitRule rule = span[i].Rule;
             groupKeys[k] = keys[i];
             groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, acquiredAtMs));
-            longest = rule.WindowMilliseconds > longest.WindowMilliseconds ? rule : longest;
+            longest = rule.HoldMilliseconds > longest.HoldMilliseconds ? rule : longest;
         }
 
-        long markerTtl = longest.WindowMilliseconds + ExpiryGraceMilliseconds;
+        long markerTtl = longest.HoldMilliseconds + ExpiryGraceMilliseconds;
         if (acquisitionId != 0)
         {
             groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.ShapeId);
         }
 
         RedisResult reply = await _scripts.EvaluateAsync(
-                database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime), cancellationToken)
+                database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
             .ConfigureAwait(false);
         return (long)reply == 1;
     }
