@@ -205,8 +205,8 @@ internal sealed partial class RedisRateLimitStore
             local tat = tonumber(c)
             if c and not tat then foreign = foreign or key end
             if not tat or tat < nowUs then tat = nowUs end
-            st.base = tat
-            st.total = ceildiv(tat - nowUs, w)
+            -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
+            st.base, st.total, st.addUs = tat, 0, 0
           elseif s == 0 then
             st.reset = (floor(now / w) + 1) * w
             local c = redis.call('GET', key)
@@ -271,6 +271,10 @@ internal sealed partial class RedisRateLimitStore
           end
           local p = pending[key] or 0
           local count = st.total + p
+          if s < 0 then
+            count = ceildiv(st.base - nowUs, w) + p
+            st.addUs = st.addUs + cost * w
+          end
           before[i] = count
           pending[key] = p + cost
           if count + cost <= limit then
@@ -313,8 +317,8 @@ internal sealed partial class RedisRateLimitStore
             local st = states[key]
             local reset
             if s < 0 then
-              -- Every request on the bucket has its cost in pending by now: write the final TAT once.
-              local tat = st.base + pending[key] * w
+              -- Every request on the bucket has added its cost by now: write the final TAT once.
+              local tat = st.base + st.addUs
               reset = ceildiv(tat, 1000)
               if not st.written then
                 redis.call('SET', key, fmt(tat), 'PX', fmt(ceildiv(tat - nowUs, 1000) + grace))

@@ -28,6 +28,9 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         RateLimitRule.SlidingWindow(6, TimeSpan.FromSeconds(3), segments: 3),
         RateLimitRule.SlidingWindow(5, TimeSpan.FromMilliseconds(60), segments: 6),
         RateLimitRule.SlidingWindow(12, TimeSpan.FromSeconds(2), segments: 1),
+        RateLimitRule.TokenBucket(5, TimeSpan.FromSeconds(1), 3),
+        RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14),
+        RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14).WithLimit(4),
     ];
 
     private static readonly string[] s_keys = ["k0", "k1", "k2", "k{x}3"];
