@@ -232,9 +232,13 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         public void RefundBucket(RateLimitRule rule, long acquiredAt, long cost, long now)
         {
             long refillMs = ((rule.Limit * rule.EmissionIntervalMicroseconds) + 999) / 1000;
-            if (Tat > now * 1000 && now < acquiredAt + refillMs)
+            long taken = Math.Min(cost, rule.Limit);
+            long back = Tat - (taken * rule.EmissionIntervalMicroseconds);
+
+            // Permits queued behind these (the TAT more than a burst past the acquire) keep their slots.
+            if (Tat > now * 1000 && now < acquiredAt + refillMs && back <= (acquiredAt * 1000) + ((rule.Limit - taken) * rule.EmissionIntervalMicroseconds))
             {
-                Tat = Math.Max(Tat - (Math.Min(cost, rule.Limit) * rule.EmissionIntervalMicroseconds), now * 1000);
+                Tat = Math.Max(back, now * 1000);
             }
         }
 

@@ -179,7 +179,10 @@ internal sealed partial class RedisRateLimitStore
     /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + """
-        local commit = ARGV[1] == '1'
+        local mode = ARGV[1]
+        local reserve = string.sub(mode, 1, 1) == 'r'
+        local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
+        local commit = mode == '1' or reserve
         local now = tonumber(ARGV[2])
         if now < 0 then now = server_now() end
         local wantEntries = ARGV[3] == '1'
@@ -258,8 +261,10 @@ internal sealed partial class RedisRateLimitStore
           return now
         end
 
-        local states, pending, before, fits, retry = {}, {}, {}, {}, {}
-        local denied, maxRetry = -1, 0
+        local states, pending, before, fits, retry, denied, maxRetry, blocked
+        local function check()
+        states, pending, before, fits, retry = {}, {}, {}, {}, {}
+        denied, maxRetry, blocked = -1, 0, false
         for i = 1, n do
           local key = KEYS[i]
           local b = 5 + (i - 1) * 4
@@ -301,6 +306,29 @@ internal sealed partial class RedisRateLimitStore
             end
             retry[i] = r
             if maxRetry >= 0 and (r < 0 or r > maxRetry) then maxRetry = r end
+            -- Only a bucket can promise a later time; a full window, or a cost that never fits, cannot wait.
+            if s >= 0 or r < 0 then blocked = true end
+          end
+        end
+        end
+
+        check()
+        if reserve and denied >= 0 and not blocked and maxRetry <= maxWait then
+          -- A reservation: decide again at the earliest time every bucket has room, if every window rule still
+          -- counts in the same window (fixed) or segment (sliding) then, so its permits count when they are used.
+          local at = now + maxRetry
+          local moves = false
+          for i = 1, n do
+            local b = 5 + (i - 1) * 4
+            local w, s = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+            if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
+            if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
+          end
+          if not moves then
+            now = at
+            nowUs = now * 1000
+            foreign = nil
+            check()
           end
         end
 
@@ -374,7 +402,7 @@ internal sealed partial class RedisRateLimitStore
     /// <para>KEYS: n counters, then their n reset tombstones (see <see cref="ResetScriptText"/>), then, for a
     /// caller's refund, the acquisition's marker. ARGV: acquired-at Unix ms, server-time layout (0/1), the marker's
     /// TTL ms (0: no marker, the store giving back its own reservation), now in Unix ms (negative: the server's TIME),
-    /// then per request: window ms, segments (0 for a fixed window), cost, hold ms. A token bucket passes its emission
+    /// then per request: window ms, segments (0 for a fixed window), cost, hold ms, limit. A token bucket passes its emission
     /// interval in µs, -1 segments, a cost of at most its burst and its refill time as hold; its TAT moves back by cost
     /// intervals, never before now, and only while the permits can still be held (before acquired-at + hold ms), as <c>TokenBucketMath.Refunded</c>.</para>
     /// <para>A client-clock fixed-window key names its window; a server-time one is checked by its expiry. A tombstone
@@ -396,7 +424,7 @@ internal sealed partial class RedisRateLimitStore
         local function fmt(x) return string.format('%d', x) end
         for i = 1, n do
           local key = KEYS[i]
-          local b = 4 + (i - 1) * 4
+          local b = 4 + (i - 1) * 5
           local w, s, cost, hold = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
           local reset = tonumber(redis.call('GET', KEYS[n + i]))
           if reset and (serverLayout or reset >= at) then
@@ -405,8 +433,10 @@ internal sealed partial class RedisRateLimitStore
             if now < 0 then now = server_now() end
             local tat = tonumber(redis.call('GET', key))
             local nowUs = now * 1000
-            if tat and tat > nowUs and now < at + hold then
-              local left = tat - cost * w
+            local left = tat and tat - cost * w
+            -- The store's own give-back (no marker) undoes the acquire it just made; a caller's refund leaves alone a
+            -- TAT that later reservations were queued behind, as TokenBucketMath.Refunded does.
+            if tat and tat > nowUs and now < at + hold and (not marked or left <= at * 1000 + (tonumber(ARGV[b + 5]) - cost) * w) then
               if left < nowUs then left = nowUs end
               redis.call('SET', key, fmt(left), 'KEEPTTL')
             end

@@ -88,6 +88,19 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return DecideAsync(requests, results, commit: true, cancellationToken);
     }
 
+    public ValueTask<RateLimitDecision> ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+    {
+        long maxWaitMs = RateLimitValidation.ValidateMaxWait(maxWait);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
+        }
+
+        RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
+        return DecideAsync(requests, results, commit: true, cancellationToken, maxWaitMs);
+    }
+
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
     {
@@ -156,8 +169,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">The entries wanted, or empty.</param>
+    /// <param name="commit">Whether to take the permits.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="reserveMaxWaitMs">
+    /// At least 0 for a reservation. Within one slot the script decides it atomically; across cluster slots a
+    /// reservation is decided as an acquire now (reserved now or not at all), since the slots' scripts cannot agree on
+    /// a later time atomically.
+    /// </param>
     private async ValueTask<RateLimitDecision> DecideAsync(
-        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
     {
         int n = requests.Length;
         if (n == 0)
@@ -185,7 +207,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         bool wantEntries = !results.IsEmpty;
-        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime);
+        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
+            requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
         Task<RedisResult> sent = _scripts.SendAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
         RedisResult raw;
         try

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using StackExchange.Redis;
 
@@ -16,11 +17,13 @@ internal static class RedisScriptCodec
     public static readonly RedisValue ServerTime = -1;
 
     /// <summary>Arguments of the multi-key acquire script for the requests of <paramref name="group"/> (all when null).</summary>
-    public static RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries, bool useServerTime)
+    /// <remarks>A reservation (<paramref name="reserveMaxWaitMs"/> at least 0) commits, in the script's reserve mode <c>r&lt;max wait ms&gt;</c>.</remarks>
+    public static RedisValue[] AcquireArguments(
+        ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries, bool useServerTime, long reserveMaxWaitMs = -1)
     {
         int n = group?.Length ?? requests.Length;
         RedisValue[] arguments = new RedisValue[5 + (4 * n)];
-        arguments[0] = commit ? One : Zero;
+        arguments[0] = reserveMaxWaitMs >= 0 ? string.Create(CultureInfo.InvariantCulture, $"r{reserveMaxWaitMs}") : commit ? One : Zero;
         arguments[1] = now;
         arguments[2] = wantEntries ? One : Zero;
         arguments[3] = RedisRateLimitStore.ExpiryGraceMilliseconds;
@@ -43,7 +46,7 @@ internal static class RedisScriptCodec
     public static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs, RedisValue now, bool useServerTime)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[4 + (4 * n)];
+        RedisValue[] arguments = new RedisValue[4 + (5 * n)];
         arguments[0] = acquiredAtMs;
         arguments[1] = useServerTime ? One : Zero;
         arguments[2] = markerTtlMs;
@@ -53,13 +56,14 @@ internal static class RedisScriptCodec
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
             RateLimitRule rule = request.Rule;
             bool bucket = rule.Algorithm == RateLimitAlgorithm.TokenBucket;
-            int at = 4 + (4 * k);
+            int at = 4 + (5 * k);
             arguments[at] = bucket ? rule.EmissionIntervalMicroseconds : rule.WindowMilliseconds;
             arguments[at + 1] = SegmentsArgument(rule);
 
             // A bucket gives back at most a burst: keeps the script's arithmetic exact whatever cost a caller passes.
             arguments[at + 2] = bucket ? Math.Min(request.Cost, rule.Limit) : request.Cost;
             arguments[at + 3] = bucket ? ((rule.Limit * rule.EmissionIntervalMicroseconds) + 999) / 1000 : rule.WindowMilliseconds;
+            arguments[at + 4] = rule.Limit;
         }
 
         return arguments;

@@ -41,16 +41,22 @@ internal static class TokenBucketMath
     /// <summary>
     /// A refund: the TAT moved back by <paramref name="cost"/> intervals (at most a burst's worth), never before now;
     /// unchanged once the permits taken at <paramref name="acquiredAtMs"/> cannot be held any more: an empty bucket
-    /// refills in <see cref="RefillMs"/>, so after that they have surely left it.
+    /// refills in <see cref="RefillMs"/>, so after that they have surely left it; and unchanged when permits taken
+    /// later had to wait for these (the TAT is then more than a burst past the acquire), since moving it back would hand
+    /// their reserved slot to someone else too.
     /// </summary>
     public static long Refunded(long tatUs, RateLimitRule rule, long acquiredAtMs, long cost, long nowMs)
     {
         long nowUs = nowMs * 1000;
-        if (tatUs <= nowUs || nowMs >= acquiredAtMs + RefillMs(rule))
+        long taken = Math.Min(cost, rule.Limit);
+        long back = tatUs - (taken * rule.EmissionIntervalMicroseconds);
+        if (tatUs <= nowUs || nowMs >= acquiredAtMs + RefillMs(rule) || back > (acquiredAtMs * 1000) + ((rule.Limit - taken) * rule.EmissionIntervalMicroseconds))
         {
+            // The last test: later permits were queued behind these (a reservation waited for them), so the TAT
+            // cannot move back without letting a new caller take the slot of one already promised.
             return tatUs;
         }
 
-        return Math.Max(tatUs - (Math.Min(cost, rule.Limit) * rule.EmissionIntervalMicroseconds), nowUs);
+        return Math.Max(back, nowUs);
     }
 }
