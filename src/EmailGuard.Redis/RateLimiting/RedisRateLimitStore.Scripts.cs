@@ -167,7 +167,10 @@ internal sealed partial class RedisRateLimitStore
     /// field per segment index. A token bucket is a plain integer, its theoretical arrival time (TAT) in Unix µs of the
     /// clock that decides (the server's or the client's), with a TTL that ends a grace after the bucket is full again: an
     /// absent key and an expired TAT mean the same, a full bucket, so its expiry needs no window bookkeeping.</para>
-    /// <para>ARGV: commit (0/1), now in Unix ms (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
+    /// <para>ARGV: mode (0: peek, 1: commit, <c>r&lt;ms&gt;</c>: reserve within that many ms, see
+    /// <c>IRateLimitStore.ReserveAsync</c>: when only buckets are short, decide again at the latest of their earliest
+    /// times if no window rule changes window or segment by then, and reply with that time as now), now in Unix ms
+    /// (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
     /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost. A token
     /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
     /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
