@@ -30,6 +30,38 @@ public sealed class RedisTokenBucketTests(RedisServerFixture redis) : RedisStore
     }
 
     [Fact]
+    public async Task ReserveAsync_NextToAnAcquire_IsOneScriptCallAndOneRoundTrip()
+    {
+        // Arrange: every reservation waits (one permit per ms), alongside a daily window, as a queue worker's would.
+        ConnectionMultiplexer instance = Redis.CreateMultiplexer();
+        RedisRateLimitStore store = CreateStore(instance, Prefix, Time);
+        RateLimitRequest[] reserve = [new("provider", RateLimitRule.TokenBucket(1_000, TimeSpan.FromSeconds(1), 1)), new("account", RateLimitRule.PerDay(1_000_000))];
+        RateLimitRequest[] acquire = [new("tenant", RateLimitRule.PerDay(1_000_000)), new("account", RateLimitRule.PerDay(1_000_000))];
+        await store.ReserveAsync(reserve, TimeSpan.FromHours(1), Memory<RateLimitEntry>.Empty);
+        await store.AcquireAsync(acquire, Memory<RateLimitEntry>.Empty);
+
+        // Act
+        long before = instance.GetCounters().Interactive.OperationCount;
+        for (int i = 0; i < 500; i++)
+        {
+            (await store.ReserveAsync(reserve, TimeSpan.FromHours(1), Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        }
+
+        long reserveTrips = instance.GetCounters().Interactive.OperationCount - before;
+        before = instance.GetCounters().Interactive.OperationCount;
+        for (int i = 0; i < 500; i++)
+        {
+            (await store.AcquireAsync(acquire, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        }
+
+        long acquireTrips = instance.GetCounters().Interactive.OperationCount - before;
+
+        // Assert
+        reserveTrips.Should().Be(500);
+        acquireTrips.Should().Be(500);
+    }
+
+    [Fact]
     public async Task AcquireAsync_TokenBucketOnServerTime_IgnoresClientClocksHoursApart()
     {
         // Arrange: two app instances whose clocks disagree by 6 hours; the bucket refills one permit a day.
