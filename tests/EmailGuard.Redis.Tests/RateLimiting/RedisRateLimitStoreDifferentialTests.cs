@@ -47,12 +47,33 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis)> admitted = [];
         int denials = 0;
         int refunds = 0;
+        int reservations = 0;
 
         for (int step = 0; step < 1500; step++)
         {
             AdvanceTime(random);
             int op = random.Next(100);
-            if (op < 62)
+            if (op < 8)
+            {
+                // A reservation, on one partition so that it is one script on a cluster too.
+                string key = s_keys[random.Next(s_keys.Length)];
+                RateLimitRequest[] requests = [.. RandomRequests(random, minCost: 1).Select(r => r with { Key = key })];
+                TimeSpan maxWait = TimeSpan.FromMilliseconds(random.Next(0, 1500));
+                RateLimitEntry[] expectedEntries = new RateLimitEntry[requests.Length];
+                RateLimitEntry[] actualEntries = new RateLimitEntry[requests.Length];
+
+                RateLimitDecision expected = await memory.ReserveAsync(requests, maxWait, expectedEntries);
+                RateLimitDecision actual = await redis.ReserveAsync(requests, maxWait, actualEntries);
+
+                actual.Should().Be(expected, "reservation at step {0} ({1})", step, Describe(requests));
+                actualEntries.Should().Equal(expectedEntries, "entries of the reservation at step {0} ({1})", step, Describe(requests));
+                if (expected.IsAllowed)
+                {
+                    reservations++;
+                    admitted.Add((requests, expected, actual));
+                }
+            }
+            else if (op < 62)
             {
                 RateLimitRequest[] requests = RandomRequests(random, minCost: 1);
                 bool wantEntries = op < 55;
@@ -111,6 +132,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         admitted.Count.Should().BeGreaterThan(100, "the sequence must exercise admissions");
         denials.Should().BeGreaterThan(100, "the sequence must exercise denials");
         refunds.Should().BeGreaterThan(50, "the sequence must exercise refunds");
+        reservations.Should().BeGreaterThan(20, "the sequence must exercise reservations");
     }
 
     private void AdvanceTime(Random random)
