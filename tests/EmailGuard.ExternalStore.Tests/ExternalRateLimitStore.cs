@@ -72,6 +72,12 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
             {
                 if (_counters.TryGetValue((request.Rule.ShapeId, request.Key), out Counter? counter) && counter.Id < decision.AcquisitionId)
                 {
+                    if (request.Rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+                    {
+                        counter.RefundBucket(request.Rule, acquiredAt, request.Cost, timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
+                        continue;
+                    }
+
                     long slot = SlotOf(request.Rule, acquiredAt);
                     if (counter.Slots.TryGetValue(slot, out long count))
                     {
@@ -171,12 +177,29 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
             }
         }
 
+        // A bucket is full again at its arrival time after every request of the call on it.
+        for (int i = 0; i < requests.Length && !results.IsEmpty; i++)
+        {
+            RateLimitRequest request = requests[i];
+            if (request.Rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+            {
+                results[i] = new RateLimitEntry(
+                    true, before[i] + request.Cost, request.Rule.Limit, TimeSpan.Zero, ResetAt(_counters[(request.Rule.ShapeId, request.Key)], request.Rule, now));
+            }
+        }
+
         return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, DateTimeOffset.FromUnixTimeMilliseconds(now), ++_lastId);
     }
 
     /// <summary>When everything counted now has left the window; now itself for an empty sliding window.</summary>
     private static DateTimeOffset ResetAt(Counter? counter, RateLimitRule rule, long now)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            long tat = counter?.Tat ?? long.MinValue;
+            return DateTimeOffset.FromUnixTimeMilliseconds(tat > now * 1000 ? (tat + 999) / 1000 : now);
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             return DateTimeOffset.FromUnixTimeMilliseconds(rule.GetWindowEnd(now));
@@ -202,9 +225,32 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
 
         public SortedDictionary<long, long> Slots { get; } = [];
 
+        /// <summary>A token bucket's theoretical arrival time in Unix µs: when it is full again (GCRA).</summary>
+        public long Tat { get; private set; } = long.MinValue / 4;
+
+        /// <summary>A refund moves the arrival time back, never before now, and only within the bucket's refill time of the acquire.</summary>
+        public void RefundBucket(RateLimitRule rule, long acquiredAt, long cost, long now)
+        {
+            long refillMs = ((rule.Limit * rule.EmissionIntervalMicroseconds) + 999) / 1000;
+            long taken = Math.Min(cost, rule.Limit);
+            long back = Tat - (taken * rule.EmissionIntervalMicroseconds);
+
+            // Permits queued behind these (the TAT more than a burst past the acquire) keep their slots.
+            if (Tat > now * 1000 && now < acquiredAt + refillMs && back <= (acquiredAt * 1000) + ((rule.Limit - taken) * rule.EmissionIntervalMicroseconds))
+            {
+                Tat = Math.Max(back, now * 1000);
+            }
+        }
+
         /// <summary>A fixed window counts its current window; a sliding window the S + 1 segments that overlap the trailing window.</summary>
         public long CountAt(RateLimitRule rule, long now)
         {
+            if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+            {
+                long ahead = Tat - (now * 1000);
+                return ahead <= 0 ? 0 : (ahead + rule.EmissionIntervalMicroseconds - 1) / rule.EmissionIntervalMicroseconds;
+            }
+
             long current = SlotOf(rule, now);
             long oldest = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? current : current - rule.Segments;
             long sum = 0;
@@ -222,6 +268,12 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         /// <summary>How long until <paramref name="need"/> permits leave the window.</summary>
         public TimeSpan RetryAfter(RateLimitRule rule, long now, long need)
         {
+            if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+            {
+                long wait = Math.Max(Tat, now * 1000) - ((CountAt(rule, now) - need) * rule.EmissionIntervalMicroseconds) - (now * 1000);
+                return TimeSpan.FromMilliseconds((wait + 999) / 1000);
+            }
+
             if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
             {
                 return TimeSpan.FromMilliseconds(rule.GetWindowEnd(now) - now);
@@ -246,6 +298,12 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
 
         public void Add(RateLimitRule rule, long now, long cost)
         {
+            if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+            {
+                Tat = Math.Max(Tat, now * 1000) + (cost * rule.EmissionIntervalMicroseconds);
+                return;
+            }
+
             long current = SlotOf(rule, now);
             long oldest = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? current : current - rule.Segments;
 

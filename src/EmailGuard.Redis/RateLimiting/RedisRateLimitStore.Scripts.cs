@@ -164,9 +164,16 @@ internal sealed partial class RedisRateLimitStore
     /// only during its window: in the client-clock layout its name carries the window index; in the server-time
     /// layout it expires at the window's end (a key still alive whose expiry names another window is recognized by
     /// PEXPIRETIME, see <see cref="ServerCounterLua"/>). A sliding-window counter is a hash with one
-    /// field per segment index.</para>
-    /// <para>ARGV: commit (0/1), now in Unix ms (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
-    /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost.</para>
+    /// field per segment index. A token bucket is a plain integer, its theoretical arrival time (TAT) in Unix µs of the
+    /// clock that decides (the server's or the client's), with a TTL that ends a grace after the bucket is full again: an
+    /// absent key and an expired TAT mean the same, a full bucket, so its expiry needs no window bookkeeping.</para>
+    /// <para>ARGV: mode (0: peek, 1: commit, <c>r&lt;ms&gt;</c>: reserve within that many ms, see
+    /// <c>IRateLimitStore.ReserveAsync</c>: when only buckets are short, decide again at the latest of their earliest
+    /// times if no window rule changes window or segment by then, and reply with that time as now), now in Unix ms
+    /// (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
+    /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost. A token
+    /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
+    /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
     /// never), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
@@ -175,7 +182,10 @@ internal sealed partial class RedisRateLimitStore
     /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + """
-        local commit = ARGV[1] == '1'
+        local mode = ARGV[1]
+        local reserve = string.sub(mode, 1, 1) == 'r'
+        local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
+        local commit = mode == '1' or reserve
         local now = tonumber(ARGV[2])
         if now < 0 then now = server_now() end
         local wantEntries = ARGV[3] == '1'
@@ -184,12 +194,26 @@ internal sealed partial class RedisRateLimitStore
         local n = #KEYS
         local floor = math.floor
         local function fmt(x) return string.format('%d', x) end
+        local nowUs = now * 1000
+        -- Ceiling of a / b for integers a >= 0, b > 0, exact although Lua divides in floating point.
+        local function ceildiv(a, b)
+          local q = floor(a / b)
+          if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
+          return q
+        end
 
-        -- The first fixed-window key found holding something other than an integer, if any.
+        -- The first fixed-window or bucket key found holding something other than an integer, if any.
         local foreign
         local function load(key, w, s)
           local st = {}
-          if s == 0 then
+          if s < 0 then
+            local c = redis.call('GET', key)
+            local tat = tonumber(c)
+            if c and not tat then foreign = foreign or key end
+            if not tat or tat < nowUs then tat = nowUs end
+            -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
+            st.base, st.total, st.addUs = tat, 0, 0
+          elseif s == 0 then
             st.reset = (floor(now / w) + 1) * w
             local c = redis.call('GET', key)
             st.total = tonumber(c) or 0
@@ -229,6 +253,10 @@ internal sealed partial class RedisRateLimitStore
         end
 
         local function resetAt(st, s)
+          if s < 0 then
+            if st.base > nowUs then return ceildiv(st.base, 1000) end
+            return now
+          end
           if s == 0 then return st.reset end
           for j = st.cur, st.cur - s, -1 do
             if (st.segs[j] or 0) > 0 then return (j + s + 1) * st.g end
@@ -236,8 +264,10 @@ internal sealed partial class RedisRateLimitStore
           return now
         end
 
-        local states, pending, before, fits, retry = {}, {}, {}, {}, {}
-        local denied, maxRetry = -1, 0
+        local states, pending, before, fits, retry, denied, maxRetry, blocked
+        local function check()
+        states, pending, before, fits, retry = {}, {}, {}, {}, {}
+        denied, maxRetry, blocked = -1, 0, false
         for i = 1, n do
           local key = KEYS[i]
           local b = 5 + (i - 1) * 4
@@ -249,6 +279,10 @@ internal sealed partial class RedisRateLimitStore
           end
           local p = pending[key] or 0
           local count = st.total + p
+          if s < 0 then
+            count = ceildiv(st.base - nowUs, w) + p
+            st.addUs = st.addUs + cost * w
+          end
           before[i] = count
           pending[key] = p + cost
           if count + cost <= limit then
@@ -258,7 +292,9 @@ internal sealed partial class RedisRateLimitStore
             if denied < 0 then denied = i - 1 end
             local r = -1
             if p + cost <= limit then
-              if s == 0 then
+              if s < 0 then
+                r = ceildiv(st.base - (limit - p - cost) * w - nowUs, 1000)
+              elseif s == 0 then
                 r = st.reset - now
               else
                 local need, freed = count + cost - limit, 0
@@ -273,6 +309,29 @@ internal sealed partial class RedisRateLimitStore
             end
             retry[i] = r
             if maxRetry >= 0 and (r < 0 or r > maxRetry) then maxRetry = r end
+            -- Only a bucket can promise a later time; a full window, or a cost that never fits, cannot wait.
+            if s >= 0 or r < 0 then blocked = true end
+          end
+        end
+        end
+
+        check()
+        if reserve and denied >= 0 and not blocked and maxRetry <= maxWait then
+          -- A reservation: decide again at the earliest time every bucket has room, if every window rule still
+          -- counts in the same window (fixed) or segment (sliding) then, so its permits count when they are used.
+          local at = now + maxRetry
+          local moves = false
+          for i = 1, n do
+            local b = 5 + (i - 1) * 4
+            local w, s = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+            if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
+            if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
+          end
+          if not moves then
+            now = at
+            nowUs = now * 1000
+            foreign = nil
+            check()
           end
         end
 
@@ -288,7 +347,15 @@ internal sealed partial class RedisRateLimitStore
             local w, s, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
             local st = states[key]
             local reset
-            if s == 0 then
+            if s < 0 then
+              -- Every request on the bucket has added its cost by now: write the final TAT once.
+              local tat = st.base + st.addUs
+              reset = ceildiv(tat, 1000)
+              if not st.written then
+                redis.call('SET', key, fmt(tat), 'PX', fmt(ceildiv(tat - nowUs, 1000) + grace))
+                st.written = true
+              end
+            elseif s == 0 then
               reset = st.reset
               if not st.fresh then
                 redis.call('INCRBY', key, fmt(cost))
@@ -337,8 +404,10 @@ internal sealed partial class RedisRateLimitStore
     /// <remarks>
     /// <para>KEYS: n counters, then their n reset tombstones (see <see cref="ResetScriptText"/>), then, for a
     /// caller's refund, the acquisition's marker. ARGV: acquired-at Unix ms, server-time layout (0/1), the marker's
-    /// TTL ms (0: no marker, the store giving back its own reservation), then per request: window ms, segments (0 for a
-    /// fixed window), cost.</para>
+    /// TTL ms (0: no marker, the store giving back its own reservation), now in Unix ms (negative: the server's TIME),
+    /// then per request: window ms, segments (0 for a fixed window), cost, hold ms, limit. A token bucket passes its emission
+    /// interval in µs, -1 segments, a cost of at most its burst and its refill time as hold; its TAT moves back by cost
+    /// intervals, never before now, and only while the permits can still be held (before acquired-at + hold ms), as <c>TokenBucketMath.Refunded</c>.</para>
     /// <para>A client-clock fixed-window key names its window; a server-time one is checked by its expiry. A tombstone
     /// holds the reset's time: on the client clock, which also dated the acquire, a counter reset at or after the
     /// acquire is skipped; on server time, whose acquires carry the app's clock, any tombstone skips the counter,
@@ -349,6 +418,7 @@ internal sealed partial class RedisRateLimitStore
         local at = tonumber(ARGV[1])
         local serverLayout = ARGV[2] == '1'
         local marked = ARGV[3] ~= '0'
+        local now = tonumber(ARGV[4])
         local n = #KEYS
         if marked then n = n - 1 end
         n = n / 2
@@ -357,11 +427,22 @@ internal sealed partial class RedisRateLimitStore
         local function fmt(x) return string.format('%d', x) end
         for i = 1, n do
           local key = KEYS[i]
-          local b = 3 + (i - 1) * 3
-          local w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+          local b = 4 + (i - 1) * 5
+          local w, s, cost, hold = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
           local reset = tonumber(redis.call('GET', KEYS[n + i]))
           if reset and (serverLayout or reset >= at) then
             -- Reset since the acquire: the counter now holds only later permits.
+          elseif s < 0 then
+            if now < 0 then now = server_now() end
+            local tat = tonumber(redis.call('GET', key))
+            local nowUs = now * 1000
+            local left = tat and tat - cost * w
+            -- The store's own give-back (no marker) undoes the acquire it just made; a caller's refund leaves alone a
+            -- TAT that later reservations were queued behind, as TokenBucketMath.Refunded does.
+            if tat and tat > nowUs and now < at + hold and (not marked or left <= at * 1000 + (tonumber(ARGV[b + 5]) - cost) * w) then
+              if left < nowUs then left = nowUs end
+              redis.call('SET', key, fmt(left), 'KEEPTTL')
+            end
           elseif s == 0 then
             if not serverLayout or counter_end(key, w) == (floor(at / w) + 1) * w then
               local c = tonumber(redis.call('GET', key))

@@ -97,6 +97,19 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         return DecideAsync(requests, results, commit: true, cancellationToken);
     }
 
+    public ValueTask<RateLimitDecision> ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+    {
+        long maxWaitMs = RateLimitValidation.ValidateMaxWait(maxWait);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitDecision>(cancellationToken);
+        }
+
+        RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
+        return DecideAsync(requests, results, commit: true, cancellationToken, maxWaitMs);
+    }
+
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
     {
@@ -161,7 +174,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             // An instance whose clock lags may still count into the previous window's key during the grace.
             : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
                 RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index - 1)];
-        RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.WindowMilliseconds + ExpiryGraceMilliseconds];
+        RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.HoldMilliseconds + ExpiryGraceMilliseconds];
         try
         {
             await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
@@ -173,8 +186,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
     }
 
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">The entries wanted, or empty.</param>
+    /// <param name="commit">Whether to take the permits.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <param name="reserveMaxWaitMs">
+    /// At least 0 for a reservation. Within one slot the script decides it atomically; across cluster slots a
+    /// reservation is decided as an acquire now (reserved now or not at all), since the slots' scripts cannot agree on
+    /// a later time atomically.
+    /// </param>
     private async ValueTask<RateLimitDecision> DecideAsync(
-        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
     {
         int n = requests.Length;
         if (n == 0)
@@ -208,7 +230,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         bool wantEntries = !results.IsEmpty;
-        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime);
+        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
+            requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
         Task<RedisResult> sent = _scripts.SendAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
         RedisResult raw;
         try
@@ -287,10 +310,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             RateLimitRule rule = span[i].Rule;
             groupKeys[k] = keys[i];
             groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, acquiredAtMs));
-            longest = rule.WindowMilliseconds > longest.WindowMilliseconds ? rule : longest;
+            longest = rule.HoldMilliseconds > longest.HoldMilliseconds ? rule : longest;
         }
 
-        long markerTtl = longest.WindowMilliseconds + ExpiryGraceMilliseconds;
+        long markerTtl = longest.HoldMilliseconds + ExpiryGraceMilliseconds;
         if (acquisitionId != 0)
         {
             groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.ShapeId);
@@ -300,7 +323,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         try
         {
             reply = await _scripts.EvaluateAsync(
-                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime), cancellationToken)
+                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
                 .ConfigureAwait(false);
         }
         finally

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using StackExchange.Redis;
 
@@ -16,11 +17,13 @@ internal static class RedisScriptCodec
     public static readonly RedisValue ServerTime = -1;
 
     /// <summary>Arguments of the multi-key acquire script for the requests of <paramref name="group"/> (all when null).</summary>
-    public static RedisValue[] AcquireArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries, bool useServerTime)
+    /// <remarks>A reservation (<paramref name="reserveMaxWaitMs"/> at least 0) commits, in the script's reserve mode <c>r&lt;max wait ms&gt;</c>.</remarks>
+    public static RedisValue[] AcquireArguments(
+        ReadOnlySpan<RateLimitRequest> requests, int[]? group, bool commit, RedisValue now, bool wantEntries, bool useServerTime, long reserveMaxWaitMs = -1)
     {
         int n = group?.Length ?? requests.Length;
         RedisValue[] arguments = new RedisValue[5 + (4 * n)];
-        arguments[0] = commit ? One : Zero;
+        arguments[0] = reserveMaxWaitMs >= 0 ? string.Create(CultureInfo.InvariantCulture, $"r{reserveMaxWaitMs}") : commit ? One : Zero;
         arguments[1] = now;
         arguments[2] = wantEntries ? One : Zero;
         arguments[3] = RedisRateLimitStore.ExpiryGraceMilliseconds;
@@ -31,8 +34,8 @@ internal static class RedisScriptCodec
             RateLimitRule rule = request.Rule;
             int at = 5 + (4 * k);
             arguments[at] = rule.Limit;
-            arguments[at + 1] = rule.WindowMilliseconds;
-            arguments[at + 2] = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : rule.Segments;
+            arguments[at + 1] = rule.Algorithm == RateLimitAlgorithm.TokenBucket ? rule.EmissionIntervalMicroseconds : rule.WindowMilliseconds;
+            arguments[at + 2] = SegmentsArgument(rule);
             arguments[at + 3] = request.Cost;
         }
 
@@ -40,24 +43,39 @@ internal static class RedisScriptCodec
     }
 
     /// <summary>Arguments of the refund script for the requests of <paramref name="group"/> (all when null).</summary>
-    public static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs, bool useServerTime)
+    public static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs, RedisValue now, bool useServerTime)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[3 + (3 * n)];
+        RedisValue[] arguments = new RedisValue[4 + (5 * n)];
         arguments[0] = acquiredAtMs;
         arguments[1] = useServerTime ? One : Zero;
         arguments[2] = markerTtlMs;
+        arguments[3] = now;
         for (int k = 0; k < n; k++)
         {
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
-            int at = 3 + (3 * k);
-            arguments[at] = request.Rule.WindowMilliseconds;
-            arguments[at + 1] = request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : request.Rule.Segments;
-            arguments[at + 2] = request.Cost;
+            RateLimitRule rule = request.Rule;
+            bool bucket = rule.Algorithm == RateLimitAlgorithm.TokenBucket;
+            int at = 4 + (5 * k);
+            arguments[at] = bucket ? rule.EmissionIntervalMicroseconds : rule.WindowMilliseconds;
+            arguments[at + 1] = SegmentsArgument(rule);
+
+            // A bucket gives back at most a burst: keeps the script's arithmetic exact whatever cost a caller passes.
+            arguments[at + 2] = bucket ? Math.Min(request.Cost, rule.Limit) : request.Cost;
+            arguments[at + 3] = bucket ? ((rule.Limit * rule.EmissionIntervalMicroseconds) + 999) / 1000 : rule.WindowMilliseconds;
+            arguments[at + 4] = rule.Limit;
         }
 
         return arguments;
     }
+
+    /// <summary>The scripts' "segments" argument: 0 for a fixed window, -1 for a token bucket (whose window argument is its emission interval in µs).</summary>
+    private static long SegmentsArgument(RateLimitRule rule) => rule.Algorithm switch
+    {
+        RateLimitAlgorithm.FixedWindow => 0,
+        RateLimitAlgorithm.TokenBucket => -1,
+        _ => rule.Segments,
+    };
 
     /// <summary>Reads the acquire script's reply, writing entries (when wanted) at the requests' own indexes.</summary>
     public static RedisScriptOutcome ReadOutcome(RedisResult raw, ReadOnlySpan<RateLimitRequest> requests, int[]? group, Span<RateLimitEntry> results)

@@ -4,8 +4,13 @@ namespace EmailGuard;
 
 /// <summary>
 /// A rule as configuration binds it (<c>EmailGuard:SendGuard:Tenant:Rules:0:Limit</c>, <c>Window</c>,
-/// <c>Algorithm</c>, <c>Segments</c>). Validated at startup; becomes a <see cref="RateLimitRule"/>.
+/// <c>Algorithm</c>, <c>Segments</c>, <c>Burst</c>). Validated at startup; becomes a <see cref="RateLimitRule"/>.
 /// </summary>
+/// <remarks>
+/// A <see cref="RateLimitAlgorithm.TokenBucket"/> refills <see cref="Limit"/> permits per <see cref="Window"/> and
+/// holds at most <see cref="Burst"/> (the limit when 0): SES's maximum send rate of 14 per second is
+/// <c>{ "Algorithm": "TokenBucket", "Limit": 14, "Window": "00:00:01" }</c>.
+/// </remarks>
 public sealed class RateLimitRuleOptions
 {
     /// <summary>Gets or sets the permits admitted per window.</summary>
@@ -24,6 +29,13 @@ public sealed class RateLimitRuleOptions
     /// <value>The default value is 0.</value>
     public int Segments { get; set; }
 
+    /// <summary>
+    /// Gets or sets the burst of a <see cref="RateLimitAlgorithm.TokenBucket"/>: the most permits it holds, and so
+    /// admits at one instant; 0 uses <see cref="Limit"/>. Must be 0 for the window algorithms.
+    /// </summary>
+    /// <value>The default value is 0.</value>
+    public long Burst { get; set; }
+
     /// <summary>Creates options that describe <paramref name="rule"/>.</summary>
     /// <param name="rule">The rule.</param>
     /// <returns>The options.</returns>
@@ -32,17 +44,20 @@ public sealed class RateLimitRuleOptions
         ArgumentNullException.ThrowIfNull(rule);
         return new RateLimitRuleOptions
         {
-            Limit = rule.Limit,
+            Limit = rule.Rate,
             Window = rule.Window,
             Algorithm = rule.Algorithm,
-            Segments = rule.Algorithm == RateLimitAlgorithm.FixedWindow ? 0 : rule.Segments,
+            Segments = rule.Algorithm == RateLimitAlgorithm.SlidingWindow ? rule.Segments : 0,
+            Burst = rule.Algorithm == RateLimitAlgorithm.TokenBucket && rule.Limit != rule.Rate ? rule.Limit : 0,
         };
     }
 
     /// <summary>Builds the rule.</summary>
     /// <returns>The rule.</returns>
     /// <exception cref="ArgumentException">The options do not describe a valid rule.</exception>
-    public RateLimitRule ToRule() => new(Limit, Window, Algorithm, Segments);
+    public RateLimitRule ToRule() => Algorithm == RateLimitAlgorithm.TokenBucket && Burst != 0
+        ? RateLimitRule.TokenBucket(Limit, Window, Burst)
+        : new(Limit, Window, Algorithm, Segments);
 
     /// <summary>Returns why the options do not describe a valid rule, naming the setting, or null when they do.</summary>
     internal string? Validate(string path)
@@ -59,12 +74,31 @@ public sealed class RateLimitRuleOptions
 
         if (!Enum.IsDefined(Algorithm))
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{path}:Algorithm must be FixedWindow or SlidingWindow; it is {Algorithm}.");
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Algorithm must be FixedWindow, SlidingWindow or TokenBucket; it is {Algorithm}.");
+        }
+
+        if (Burst != 0 && Algorithm != RateLimitAlgorithm.TokenBucket)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Burst applies to a TokenBucket only; it is {Burst} on a {Algorithm}.");
+        }
+
+        if (Burst < 0 || Burst > RateLimitRule.MaxLimit)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Burst must be 0 (the limit) or between 1 and {RateLimitRule.MaxLimit}; it is {Burst}.");
+        }
+
+        if (Algorithm == RateLimitAlgorithm.TokenBucket && Segments > 1)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Segments applies to a SlidingWindow only; it is {Segments} on a TokenBucket.");
         }
 
         try
         {
             _ = ToRule();
+        }
+        catch (ArgumentException ex) when (Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Burst is too large for this rate ({Burst}): {ex.Message}");
         }
         catch (ArgumentException ex)
         {

@@ -2,9 +2,10 @@ namespace EmailGuard;
 
 /// <summary>
 /// The counter of one key under one rule shape. A fixed window uses one slot; a sliding window of S segments uses a
-/// ring of S + 1 slots, since S + 1 segments overlap a trailing window. All fields are guarded by locking the instance.
+/// ring of S + 1 slots, since S + 1 segments overlap a trailing window; a token bucket keeps its theoretical arrival
+/// time (<see cref="InMemoryCounter"/>'s token-bucket partial). All fields are guarded by locking the instance.
 /// </summary>
-internal sealed class InMemoryCounter : InMemoryLock
+internal sealed partial class InMemoryCounter : InMemoryLock
 {
     // A fixed window keeps its one slot in fields, so a decision on the common case touches this object alone.
     private long _index = long.MinValue;
@@ -100,6 +101,11 @@ internal sealed class InMemoryCounter : InMemoryLock
     /// <summary>Permits that count at <paramref name="nowMs"/>.</summary>
     public long CountAt(RateLimitRule rule, long nowMs)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            return BucketCountAt(rule, nowMs);
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             return _index == IndexAt(nowMs) ? _count : 0;
@@ -129,6 +135,11 @@ internal sealed class InMemoryCounter : InMemoryLock
     /// </summary>
     public TimeSpan RetryAfter(RateLimitRule rule, long nowMs, long need)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            return BucketRetryAfter(rule, nowMs, need);
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             long index = IndexAt(nowMs);
@@ -166,6 +177,11 @@ internal sealed class InMemoryCounter : InMemoryLock
     /// <summary>When everything counted now will have left the window.</summary>
     public long ResetAtMs(RateLimitRule rule, long nowMs)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            return BucketResetAtMs(nowMs);
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             return (IndexAt(nowMs) + 1) * rule.WindowMilliseconds;
@@ -190,6 +206,12 @@ internal sealed class InMemoryCounter : InMemoryLock
 
     public void Add(RateLimitRule rule, long nowMs, long cost)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            BucketAdd(rule, nowMs, cost);
+            return;
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             long window = IndexAt(nowMs);
@@ -216,9 +238,18 @@ internal sealed class InMemoryCounter : InMemoryLock
         ExpiresAtMs = (segment + rule.Segments + 1) * rule.SegmentMilliseconds;
     }
 
-    /// <summary>Takes back permits added at <paramref name="acquiredAtMs"/>, if their window or segment is still held.</summary>
-    public void Subtract(RateLimitRule rule, long acquiredAtMs, long cost)
+    /// <summary>
+    /// Takes back permits added at <paramref name="acquiredAtMs"/>, if their window or segment is still held (for a
+    /// token bucket, if the bucket may still hold them at <paramref name="nowMs"/>).
+    /// </summary>
+    public void Subtract(RateLimitRule rule, long acquiredAtMs, long cost, long nowMs)
     {
+        if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            BucketSubtract(rule, acquiredAtMs, cost, nowMs);
+            return;
+        }
+
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)
         {
             if (_index == WindowMath.FloorDiv(acquiredAtMs, rule.WindowMilliseconds))

@@ -24,7 +24,7 @@ namespace EmailGuard;
 /// </para>
 /// <para>Every member is called with the shape that owns the sketch locked.</para>
 /// </remarks>
-internal sealed class InMemoryOverflowSketch
+internal sealed partial class InMemoryOverflowSketch
 {
     public const int Depth = 4;
 
@@ -55,7 +55,15 @@ internal sealed class InMemoryOverflowSketch
         }
 
         // A fixed window is treated as a sliding window of one segment that counts only the current segment (S = 0).
-        if (shape.Algorithm == RateLimitAlgorithm.SlidingWindow)
+        if (shape.Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            _intervalUs = shape.EmissionIntervalMicroseconds;
+            _tats = new long[Depth * width];
+            Array.Fill(_tats, TokenBucketMath.Empty);
+            _segmentMs = 1;
+            _segmentsPerBucket = 1;
+        }
+        else if (shape.Algorithm == RateLimitAlgorithm.SlidingWindow)
         {
             _segmentMs = shape.SegmentMilliseconds;
             _segments = shape.Segments;
@@ -75,13 +83,13 @@ internal sealed class InMemoryOverflowSketch
         _width = width;
         _widthShift = 64 - BitOperations.Log2((uint)width);
         _slotLength = Depth * width;
-        _cells = new int[_slots * _slotLength];
+        _cells = _tats is null ? new int[_slots * _slotLength] : [];
         _tags = new long[_slots];
         Array.Fill(_tags, long.MinValue);
     }
 
     /// <summary>The bytes the sketch holds.</summary>
-    public long Bytes => (_cells.Length * (long)sizeof(int)) + (_tags.Length * (long)sizeof(long));
+    public long Bytes => (_cells.Length * (long)sizeof(int)) + (_tags.Length * (long)sizeof(long)) + ((_tats?.Length ?? 0) * (long)sizeof(long));
 
     /// <summary>
     /// The row width for a store that tracks <paramref name="maxTrackedKeys"/> keys exactly: twice that, rounded up to a
@@ -93,6 +101,11 @@ internal sealed class InMemoryOverflowSketch
     /// <summary>The permits counted for <paramref name="key"/> at <paramref name="nowMs"/>: never fewer than it took.</summary>
     public long CountAt(string key, long nowMs)
     {
+        if (_tats is not null)
+        {
+            return BucketCountAt(key, nowMs);
+        }
+
         Columns columns = new(key, _widthShift);
         (_, long first, long last) = Counted(nowMs);
         long sum = 0;
@@ -107,6 +120,12 @@ internal sealed class InMemoryOverflowSketch
     /// <summary>Counts <paramref name="cost"/> more permits for <paramref name="key"/> at <paramref name="nowMs"/>.</summary>
     public void Add(string key, long nowMs, long cost)
     {
+        if (_tats is not null)
+        {
+            BucketAdd(key, nowMs, cost);
+            return;
+        }
+
         Columns columns = new(key, _widthShift);
         long bucket = WindowMath.FloorDiv(WindowMath.FloorDiv(nowMs, _segmentMs), _segmentsPerBucket);
         int slot = (int)WindowMath.Mod(bucket, _slots);
@@ -142,6 +161,11 @@ internal sealed class InMemoryOverflowSketch
     /// </summary>
     public TimeSpan RetryAfter(string key, long nowMs, long need)
     {
+        if (_tats is not null)
+        {
+            return BucketRetryAfter(key, nowMs, need);
+        }
+
         Columns columns = new(key, _widthShift);
         (long current, long first, long last) = Counted(nowMs);
         long freed = 0;
@@ -160,6 +184,11 @@ internal sealed class InMemoryOverflowSketch
     /// <summary>When everything counted for <paramref name="key"/> now will have left the window.</summary>
     public long ResetAtMs(string key, long nowMs)
     {
+        if (_tats is not null)
+        {
+            return TokenBucketMath.ResetAtMs(BucketTat(key), nowMs);
+        }
+
         (long current, long first, long last) = Counted(nowMs);
         if (_segments == 0)
         {
@@ -179,7 +208,9 @@ internal sealed class InMemoryOverflowSketch
     }
 
     /// <summary>When permits counted at <paramref name="nowMs"/> leave the window.</summary>
-    public long ExpiresAtMsAfterAdd(long nowMs) => (WindowMath.FloorDiv(nowMs, _segmentMs) + _segments + 1) * _segmentMs;
+    public long ExpiresAtMsAfterAdd(string key, long nowMs) => _tats is not null
+        ? TokenBucketMath.ResetAtMs(BucketTat(key), nowMs)
+        : (WindowMath.FloorDiv(nowMs, _segmentMs) + _segments + 1) * _segmentMs;
 
     /// <summary>
     /// Gives a new exact counter everything the sketch counts for its key, each bucket's permits in that bucket's latest
@@ -188,6 +219,12 @@ internal sealed class InMemoryOverflowSketch
     /// </summary>
     public void Seed(InMemoryCounter counter, RateLimitRule rule, string key, long nowMs)
     {
+        if (_tats is not null)
+        {
+            counter.SeedBucket(BucketTat(key));
+            return;
+        }
+
         Columns columns = new(key, _widthShift);
         (long current, long first, long last) = Counted(nowMs);
         for (long bucket = first; bucket <= last; bucket++)
@@ -203,6 +240,11 @@ internal sealed class InMemoryOverflowSketch
     /// <summary>Whether nothing the sketch holds still counts at <paramref name="nowMs"/> or later, so it can be dropped.</summary>
     public bool HoldsNothingAt(long nowMs)
     {
+        if (_tats is not null)
+        {
+            return _latestTatUs <= nowMs * 1000;
+        }
+
         long first = WindowMath.FloorDiv(WindowMath.FloorDiv(nowMs, _segmentMs) - _segments, _segmentsPerBucket);
         foreach (long tag in _tags)
         {

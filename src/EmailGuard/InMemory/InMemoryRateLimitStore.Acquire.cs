@@ -11,7 +11,7 @@ internal sealed partial class InMemoryRateLimitStore
 {
     private const int SmallCallLength = 16;
 
-    private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit)
+    private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs = NoReservation)
     {
         RateLimitValidation.ValidateRequests(requests, results.Length, allowZeroCost: !commit);
         long now = NowMs();
@@ -25,9 +25,9 @@ internal sealed partial class InMemoryRateLimitStore
             return new RateLimitDecision(RateLimitStatus.Allowed, -1, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(now));
         }
 
-        return requests.Length == 1
+        return requests.Length == 1 && maxWaitMs == NoReservation
             ? DecideOne(in requests[0], results, commit, now)
-            : DecideMany(requests, results, commit, now);
+            : DecideMany(requests, results, commit, now, maxWaitMs);
     }
 
     private RateLimitDecision DecideOne(in RateLimitRequest request, Span<RateLimitEntry> results, bool commit, long now)
@@ -77,7 +77,7 @@ internal sealed partial class InMemoryRateLimitStore
         }
     }
 
-    private RateLimitDecision DecideMany(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now)
+    private RateLimitDecision DecideMany(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long now, long maxWaitMs)
     {
         int n = requests.Length;
         if (n <= SmallCallLength)
@@ -90,6 +90,7 @@ internal sealed partial class InMemoryRateLimitStore
                 results,
                 commit,
                 now,
+                maxWaitMs,
                 ((Span<InMemoryCounter?>)counters)[..n],
                 ((Span<InMemoryShape?>)absent)[..n],
                 ((Span<InMemoryLock?>)order)[..n]);
@@ -100,7 +101,7 @@ internal sealed partial class InMemoryRateLimitStore
         InMemoryLock?[] rentedOrder = ArrayPool<InMemoryLock?>.Shared.Rent(n);
         try
         {
-            return DecideMany(requests, results, commit, now, rentedCounters.AsSpan(0, n), rentedAbsent.AsSpan(0, n), rentedOrder.AsSpan(0, n));
+            return DecideMany(requests, results, commit, now, maxWaitMs, rentedCounters.AsSpan(0, n), rentedAbsent.AsSpan(0, n), rentedOrder.AsSpan(0, n));
         }
         finally
         {
@@ -123,6 +124,7 @@ internal sealed partial class InMemoryRateLimitStore
         Span<RateLimitEntry> results,
         bool commit,
         long now,
+        long maxWaitMs,
         Span<InMemoryCounter?> counters,
         Span<InMemoryShape?> absent,
         Span<InMemoryLock?> order)
@@ -177,7 +179,9 @@ internal sealed partial class InMemoryRateLimitStore
 
                 if (!stale)
                 {
-                    decision = EvaluateMany(requests, results, counters, absent, commit, now, ref overflowed);
+                    decision = maxWaitMs == NoReservation
+                        ? EvaluateMany(requests, results, counters, absent, commit, now, ref overflowed)
+                        : ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
                 }
             }
             finally

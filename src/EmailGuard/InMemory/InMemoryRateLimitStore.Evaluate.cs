@@ -81,7 +81,7 @@ internal sealed partial class InMemoryRateLimitStore
 
                 // After a commit a counter expires exactly when everything it counts has left the window.
                 long resetAt = committed
-                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(now)
+                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, now)
                     : counter?.ResetAtMs(request.Rule, now) ?? sketch?.ResetAtMs(request.Key, now) ?? ResetAtEmpty(request.Rule, now);
                 results[i] = committed
                     ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))

@@ -34,7 +34,7 @@ internal sealed partial class InMemoryRateLimitStore
                     // swept or evicted) and holds none of its permits.
                     if (!counter.Removed && counter.Id < decision.AcquisitionId)
                     {
-                        counter.Subtract(request.Rule, acquiredAtMs, request.Cost);
+                        counter.Subtract(request.Rule, acquiredAtMs, request.Cost, now);
                     }
                 }
             }
@@ -48,7 +48,7 @@ internal sealed partial class InMemoryRateLimitStore
         long longest = 0;
         foreach (ref readonly RateLimitRequest request in requests)
         {
-            longest = Math.Max(longest, request.Rule.WindowMilliseconds);
+            longest = Math.Max(longest, request.Rule.HoldMilliseconds);
         }
 
         return longest;

@@ -73,6 +73,50 @@ public interface IRateLimitStore
         CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Reserves the earliest time, at most <paramref name="maxWait"/> from now, at which every request fits, and takes
+    /// the permits for that time: all of them or none, atomically, as <see cref="AcquireAsync"/> does. A queue sends the
+    /// message at the decision's <see cref="RateLimitDecision.Timestamp"/> instead of retrying.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Only a <see cref="RateLimitAlgorithm.TokenBucket"/> can promise a later time: its permits come back one by one at
+    /// known instants. A fixed or sliding window that is full now denies the reservation, as an acquire would (its
+    /// room comes back all at once when the window or segment ends, and the store keeps no counter for a window that
+    /// has not begun); one with room takes part, provided the reserved time still falls in its current window (fixed)
+    /// or segment (sliding), so that its permits count when they are used. Otherwise, and when the time would be
+    /// further than <paramref name="maxWait"/>, the reservation is denied as an acquire now would be, with its
+    /// retry-after.
+    /// </para>
+    /// <para>
+    /// Cancel an admitted reservation with <see cref="RefundAsync"/>, passing the same requests and the decision: a
+    /// token bucket gets its slot back unless later reservations were already queued behind it (they keep the times
+    /// they were promised, so the slot stays taken); window rules get their permits back.
+    /// </para>
+    /// <para>
+    /// The default implementation, for stores written before reservations existed, is <see cref="AcquireAsync"/>: it
+    /// reserves now or not at all, which never lets a rule be exceeded.
+    /// </para>
+    /// </remarks>
+    /// <param name="requests">The requests, as for <see cref="AcquireAsync"/>.</param>
+    /// <param name="maxWait">How far ahead a slot may be reserved, from zero to <see cref="RateLimitRule.MaxWindow"/> (whole milliseconds count).</param>
+    /// <param name="results">Receives one entry per request, as for <see cref="AcquireAsync"/>, computed at the reserved time.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>
+    /// An admitted decision whose <see cref="RateLimitDecision.Timestamp"/> is the reserved time (now or later), or a
+    /// denial as <see cref="AcquireAsync"/> would return now.
+    /// </returns>
+    /// <exception cref="ArgumentException">A request is invalid, the results buffer is too short, or the wait is out of range.</exception>
+    ValueTask<RateLimitDecision> ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests,
+        TimeSpan maxWait,
+        Memory<RateLimitEntry> results,
+        CancellationToken cancellationToken = default)
+    {
+        RateLimitValidation.ValidateMaxWait(maxWait);
+        return AcquireAsync(requests, results, cancellationToken);
+    }
+
+    /// <summary>
     /// Clears the counter of one key under one rule shape.
     /// </summary>
     /// <param name="key">The partition key.</param>

@@ -17,4 +17,12 @@ public enum RateLimitAlgorithm
     /// than the limit.
     /// </summary>
     SlidingWindow = 1,
+
+    /// <summary>
+    /// A token bucket decided with GCRA (the generic cell rate algorithm): the bucket holds at most the rule's limit
+    /// (the burst) and refills one permit every <see cref="RateLimitRule.EmissionIntervalMicroseconds"/>. In no
+    /// interval of length <c>t</c> are more than <c>burst + rate × t</c> permits admitted. A store keeps one number
+    /// per bucket: the theoretical arrival time, when the bucket will be full again.
+    /// </summary>
+    TokenBucket = 2,
 }

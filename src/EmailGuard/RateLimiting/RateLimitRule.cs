@@ -1,9 +1,13 @@
+// Over 300 lines on purpose: the three algorithms' parameters and the arithmetic the stores share (window and
+// segment indexes, the token bucket's emission interval) belong to one immutable type that both stores read.
+
 using System.Globalization;
 
 namespace EmailGuard;
 
 /// <summary>
-/// An immutable limit: at most <see cref="Limit"/> permits per <see cref="Window"/>, counted with <see cref="Algorithm"/>.
+/// An immutable limit: at most <see cref="Limit"/> permits per <see cref="Window"/>, counted with <see cref="Algorithm"/>;
+/// for a token bucket, a burst of <see cref="Limit"/> refilled at <see cref="Rate"/> permits per <see cref="Window"/>.
 /// </summary>
 /// <remarks>
 /// Counters are identified by the key and the rule's <em>shape</em> (algorithm, window and segments), never by its
@@ -24,6 +28,10 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <summary>The longest window a rule accepts: 366 days.</summary>
     public static readonly TimeSpan MaxWindow = TimeSpan.FromDays(366);
 
+    // A full token bucket refills in at most twice the longest window: keeps every GCRA time below 2^53 microseconds,
+    // exact in the Lua numbers of the Redis scripts.
+    private static readonly long s_maxRefillMicroseconds = 2 * MaxWindow.Ticks / 10;
+
     /// <summary>
     /// Creates a rule.
     /// </summary>
@@ -33,7 +41,9 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <param name="segments">
     /// For <see cref="RateLimitAlgorithm.SlidingWindow"/>, the number of segments the window is split into (it must
     /// divide the window into whole milliseconds); 0 picks <see cref="DefaultSlidingSegments"/>, or the largest smaller
-    /// number that divides the window. Must be 0 or 1 for a fixed window.
+    /// number that divides the window. Must be 0 or 1 for a fixed window and a token bucket; a token bucket built here
+    /// refills <paramref name="limit"/> permits per <paramref name="window"/> and bursts up to <paramref name="limit"/>
+    /// (use <see cref="TokenBucket"/> for another burst).
     /// </param>
     /// <exception cref="ArgumentOutOfRangeException">An argument is outside the range described above.</exception>
     /// <exception cref="ArgumentException">The segments do not divide the window into whole milliseconds.</exception>
@@ -72,16 +82,34 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
 
                 ShapeId = string.Create(CultureInfo.InvariantCulture, $"s{windowMs}x{segments}");
                 break;
+            case RateLimitAlgorithm.TokenBucket:
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(segments, 1);
+                segments = 1;
+                EmissionIntervalMicroseconds = IntervalFor(limit, windowMs);
+                CheckRefill(limit, EmissionIntervalMicroseconds, nameof(limit));
+                ShapeId = string.Create(CultureInfo.InvariantCulture, $"t{EmissionIntervalMicroseconds}");
+                break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown algorithm.");
         }
 
         Limit = limit;
+        Rate = limit;
         Window = window;
         Algorithm = algorithm;
         Segments = segments;
         WindowMilliseconds = windowMs;
         SegmentMilliseconds = windowMs / segments;
+    }
+
+    // A token bucket of another burst than its rate.
+    private RateLimitRule(long rate, TimeSpan period, long burst)
+        : this(rate, period, RateLimitAlgorithm.TokenBucket)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(burst, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(burst, MaxLimit);
+        CheckRefill(burst, EmissionIntervalMicroseconds, nameof(burst));
+        Limit = burst;
     }
 
     // Shares the shape's ShapeId string, so stores that remember shapes by reference recognize a reduced rule at once.
@@ -96,10 +124,43 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         ShapeId = shape.ShapeId;
         WindowMilliseconds = shape.WindowMilliseconds;
         SegmentMilliseconds = shape.SegmentMilliseconds;
+        Rate = limit;
+        if (Algorithm == RateLimitAlgorithm.TokenBucket)
+        {
+            // The rate scales with the burst, so a rule at a tenth of the limit also refills at a tenth of the rate,
+            // and the bucket still takes as long to refill; the shared TAT is a time, which any interval can read.
+            EmissionIntervalMicroseconds = ((shape.EmissionIntervalMicroseconds * shape.Limit) + limit - 1) / limit;
+            Rate = Math.Max(1, (long)((double)shape.Rate * limit / shape.Limit));
+            CheckRefill(limit, EmissionIntervalMicroseconds, nameof(limit));
+        }
     }
 
-    /// <summary>Gets the permits admitted per window.</summary>
+    /// <summary>
+    /// Gets the permits admitted per window; for a token bucket, its burst: the most permits it holds, and so the most
+    /// admitted at one instant.
+    /// </summary>
     public long Limit { get; }
+
+    /// <summary>
+    /// Gets the permits a token bucket refills per <see cref="Window"/>; for a window rule, its <see cref="Limit"/>.
+    /// A reduced rule (<see cref="WithLimit"/>) scales the rate with the burst.
+    /// </summary>
+    public long Rate { get; }
+
+    /// <summary>
+    /// Gets the time a token bucket takes to refill one permit, in whole microseconds: <see cref="Window"/> divided by
+    /// <see cref="Rate"/>, rounded up, so the bucket never refills faster than configured. 0 for a window rule.
+    /// </summary>
+    public long EmissionIntervalMicroseconds { get; }
+
+    /// <summary>
+    /// Gets how long one permit can keep counting, in milliseconds: the window for a window rule, the time an empty
+    /// token bucket takes to refill (<see cref="Limit"/> × <see cref="EmissionIntervalMicroseconds"/>, rounded up)
+    /// for a token bucket. Stores size the lifetime of their records (TTLs, refund claims) by it.
+    /// </summary>
+    public long HoldMilliseconds => Algorithm == RateLimitAlgorithm.TokenBucket
+        ? Math.Max(WindowMilliseconds, ((Limit * EmissionIntervalMicroseconds) + 999) / 1000)
+        : WindowMilliseconds;
 
     /// <summary>Gets the window length.</summary>
     public TimeSpan Window { get; }
@@ -156,6 +217,18 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <returns>The instant divided by <see cref="SegmentMilliseconds"/>, rounded down (also before 1970).</returns>
     public long GetSegmentIndex(long unixTimeMilliseconds) => WindowMath.FloorDiv(unixTimeMilliseconds, SegmentMilliseconds);
 
+    /// <summary>The emission interval of <paramref name="rate"/> permits per window, rounded up to a whole microsecond.</summary>
+    private static long IntervalFor(long rate, long windowMs) => ((windowMs * 1000) + rate - 1) / rate;
+
+    private static void CheckRefill(long burst, long intervalUs, string paramName)
+    {
+        if (burst > s_maxRefillMicroseconds / intervalUs)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName, burst, $"A bucket of {burst} permits, one every {intervalUs} µs, would take longer than twice {MaxWindow} to refill.");
+        }
+    }
+
     /// <summary>
     /// The default split of a window: <see cref="DefaultSlidingSegments"/> when it divides the window, else the largest
     /// smaller count that does, so a window such as 1,001 ms works without the caller choosing segments.
@@ -187,6 +260,17 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     public static RateLimitRule SlidingWindow(long limit, TimeSpan window, int segments = 0)
         => new(limit, window, RateLimitAlgorithm.SlidingWindow, segments);
 
+    /// <summary>
+    /// A token bucket (GCRA): refills <paramref name="rate"/> permits per <paramref name="period"/> and holds at most
+    /// <paramref name="burst"/>, e.g. SES's maximum send rate of 14 per second as <c>TokenBucket(14, 1 s, 14)</c>.
+    /// </summary>
+    /// <param name="rate">The permits refilled per period, from 1 to <see cref="MaxLimit"/>.</param>
+    /// <param name="period">The period of the rate, a whole number of milliseconds from 1 ms to <see cref="MaxWindow"/>.</param>
+    /// <param name="burst">The most permits the bucket holds, from 1 to <see cref="MaxLimit"/>; an empty bucket must refill within twice <see cref="MaxWindow"/>.</param>
+    /// <returns>The rule.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">An argument is outside the range described above.</exception>
+    public static RateLimitRule TokenBucket(long rate, TimeSpan period, long burst) => new(rate, period, burst);
+
     /// <summary>A fixed-window rule of <paramref name="limit"/> per minute.</summary>
     /// <param name="limit">The permits admitted per minute.</param>
     /// <returns>The rule.</returns>
@@ -205,6 +289,10 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <summary>
     /// Returns a rule of the same shape with another limit. It shares counters with this rule.
     /// </summary>
+    /// <remarks>
+    /// A token bucket's rate scales with its burst (the emission interval grows as the burst shrinks, rounded up), so a
+    /// flagged user at a tenth of the limit also refills at a tenth of the rate.
+    /// </remarks>
     /// <param name="limit">The new limit.</param>
     /// <returns>This instance when the limit is unchanged, else a new rule.</returns>
     public RateLimitRule WithLimit(long limit) => limit == Limit ? this : new(this, limit);
@@ -229,6 +317,10 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     public override int GetHashCode() => HashCode.Combine(Limit, ShapeId);
 
     /// <inheritdoc />
-    public override string ToString()
-        => string.Create(CultureInfo.InvariantCulture, $"{Limit}/{Window} {(Algorithm == RateLimitAlgorithm.FixedWindow ? "fixed" : $"sliding x{Segments}")}");
+    public override string ToString() => Algorithm switch
+    {
+        RateLimitAlgorithm.FixedWindow => string.Create(CultureInfo.InvariantCulture, $"{Limit}/{Window} fixed"),
+        RateLimitAlgorithm.SlidingWindow => string.Create(CultureInfo.InvariantCulture, $"{Limit}/{Window} sliding x{Segments}"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{Rate}/{Window} token bucket, burst {Limit}"),
+    };
 }

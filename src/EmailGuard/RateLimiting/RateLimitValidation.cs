@@ -43,6 +43,17 @@ public static class RateLimitValidation
         ArgumentNullException.ThrowIfNull(rule);
     }
 
+    /// <summary>Checks the maximum wait of <see cref="IRateLimitStore.ReserveAsync"/> and returns it in whole milliseconds (rounded down).</summary>
+    /// <param name="maxWait">How far ahead a slot may be reserved: from zero to <see cref="RateLimitRule.MaxWindow"/>.</param>
+    /// <returns>The maximum wait in milliseconds.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">The wait is negative or longer than <see cref="RateLimitRule.MaxWindow"/>.</exception>
+    public static long ValidateMaxWait(TimeSpan maxWait)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWait, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxWait, RateLimitRule.MaxWindow);
+        return maxWait.Ticks / TimeSpan.TicksPerMillisecond;
+    }
+
     internal static void ValidateRequests(ReadOnlySpan<RateLimitRequest> requests, int resultsLength, bool allowZeroCost)
     {
         if (requests.Length > MaxRequestsPerCall)

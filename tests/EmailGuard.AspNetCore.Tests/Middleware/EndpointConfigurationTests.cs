@@ -21,7 +21,7 @@ public sealed class EndpointConfigurationTests
     public static TheoryData<string[], string> MalformedSettings => new()
     {
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Window=30 minutes"], $"{Endpoints}:PathRules:0:Window: '30 minutes' is not a time span" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=Sliding"], $"{Endpoints}:PathRules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=Sliding"], $"{Endpoints}:PathRules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow, TokenBucket." },
         { [$"{Endpoints}:PathRules:0:Limit=sixty"], $"{Endpoints}:PathRules:0:Limit: 'sixty' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:PartitionBy=Ip"], $"{Endpoints}:PathRules:0:PartitionBy: 'Ip' is not one of ClientIp, Global." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Endpiont=*"], $"{Endpoints}:PathRules:0:Endpiont: unknown setting; did you mean Endpoint?" },

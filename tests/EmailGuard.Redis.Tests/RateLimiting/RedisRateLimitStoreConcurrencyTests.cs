@@ -18,15 +18,21 @@ public class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : Red
         { "fixed", false },
         { "sliding", false },
         { "sliding", true },
+        { "bucket", false },
+        { "bucket", true },
     };
 
     [Theory]
     [MemberData(nameof(Shapes))]
     public async Task AcquireAsync_ManyInstancesOnOneKey_AdmitsExactlyTheLimit(string algorithm, bool useServerTime)
     {
-        RateLimitRule rule = algorithm == "fixed"
-            ? RateLimitRule.FixedWindow(500, TimeSpan.FromHours(1))
-            : RateLimitRule.SlidingWindow(500, TimeSpan.FromDays(1), segments: 24);
+        // The bucket refills one permit every 86.4 s, so on the server's clock none comes back during the test.
+        RateLimitRule rule = algorithm switch
+        {
+            "fixed" => RateLimitRule.FixedWindow(500, TimeSpan.FromHours(1)),
+            "sliding" => RateLimitRule.SlidingWindow(500, TimeSpan.FromDays(1), segments: 24),
+            _ => RateLimitRule.TokenBucket(1_000, TimeSpan.FromDays(1), 500),
+        };
         RedisRateLimitStore[] stores = CreateInstances(useServerTime);
         RateLimitRequest[] request = [new("hot", rule)];
         int admitted = 0;
@@ -57,8 +63,9 @@ public class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : Red
             RateLimitRule.SlidingWindow(200, TimeSpan.FromHours(1), segments: 12),
             RateLimitRule.FixedWindow(90, TimeSpan.FromDays(1)),
             RateLimitRule.SlidingWindow(150, TimeSpan.FromDays(1), segments: 24),
+            RateLimitRule.TokenBucket(1_000, TimeSpan.FromDays(1), 130),
         ];
-        string[] keys = ["tenant:a", "sender:b", "recipient:c", "domain:d"];
+        string[] keys = ["tenant:a", "sender:b", "recipient:c", "domain:d", "provider:e"];
         RedisRateLimitStore[] stores = CreateInstances(useServerTime: false);
         long[] taken = new long[keys.Length];
         int admittedCalls = 0;

@@ -35,6 +35,9 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         RateLimitRule.FixedWindow(7, TimeSpan.FromSeconds(10)).WithLimit(10),
         RateLimitRule.FixedWindow(7, TimeSpan.FromSeconds(10)).WithLimit(2),
         RateLimitRule.FixedWindow(4, TimeSpan.FromSeconds(1)).WithLimit(6),
+        RateLimitRule.TokenBucket(5, TimeSpan.FromSeconds(1), 3),
+        RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14),
+        RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14).WithLimit(4),
     ];
 
     private static readonly string[] s_keys = ["k0", "k1", "k2", "k{x}3"];
@@ -80,12 +83,37 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         int denials = 0;
         RateLimitRequest[]? lastDenied = null;
         int refunds = 0;
+        int reservations = 0;
 
         for (int step = 0; step < 1500; step++)
         {
             AdvanceTime(random, rules, maxStepMs);
             int op = random.Next(100);
-            if (op < 62)
+            if (op < 8)
+            {
+                // A reservation, on one partition so that it is one script on a cluster too.
+                string key = s_keys[random.Next(s_keys.Length)];
+                RateLimitRequest[] requests = [.. RandomRequests(random, rules, minCost: 1, maxCost, maxRequests).Select(r => r with { Key = key })];
+                TimeSpan maxWait = TimeSpan.FromMilliseconds(random.Next(0, 1500));
+                RateLimitEntry[] expectedEntries = new RateLimitEntry[requests.Length];
+                RateLimitEntry[] actualEntries = new RateLimitEntry[requests.Length];
+                RateLimitEntry[] uncachedEntries = new RateLimitEntry[requests.Length];
+
+                RateLimitDecision expected = await memory.ReserveAsync(requests, maxWait, expectedEntries);
+                RateLimitDecision actual = await redis.ReserveAsync(requests, maxWait, actualEntries);
+                RateLimitDecision withoutCache = await uncached.ReserveAsync(requests, maxWait, uncachedEntries);
+
+                actual.Should().Be(expected, "reservation at step {0} ({1})", step, Describe(requests));
+                actualEntries.Should().Equal(expectedEntries, "entries of the reservation at step {0} ({1})", step, Describe(requests));
+                withoutCache.Should().Be(expected, "uncached reservation at step {0} ({1})", step, Describe(requests));
+                uncachedEntries.Should().Equal(expectedEntries, "entries of the uncached reservation at step {0} ({1})", step, Describe(requests));
+                if (expected.IsAllowed)
+                {
+                    reservations++;
+                    admitted.Add((requests, expected, actual, withoutCache));
+                }
+            }
+            else if (op < 62)
             {
                 // A denied caller often retries at once, as a flood does: that is what the over-limit cache answers.
                 RateLimitRequest[] requests = lastDenied is not null && random.Next(2) == 0 ? lastDenied : RandomRequests(random, rules, minCost: 1, maxCost, maxRequests);
@@ -153,6 +181,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         admitted.Count.Should().BeGreaterThan(100, "the sequence must exercise admissions");
         denials.Should().BeGreaterThan(100, "the sequence must exercise denials");
         refunds.Should().BeGreaterThan(50, "the sequence must exercise refunds");
+        reservations.Should().BeGreaterThan(20, "the sequence must exercise reservations");
         return redis;
     }
 

@@ -17,9 +17,10 @@ public static partial class RedisKeyTtlAssertions
     /// <param name="multiplexer">An admin connection.</param>
     /// <param name="prefix">The key prefix the test used.</param>
     /// <param name="graceMilliseconds">The store's expiry grace.</param>
+    /// <param name="maxBucketBurst">The largest burst of a token bucket the test used: bounds the TTL of bucket keys, whose names carry only the emission interval.</param>
     /// <returns>The violations, and how many keys were checked.</returns>
     public static async Task<(IReadOnlyList<string> Violations, int Checked)> FindViolationsAsync(
-        IConnectionMultiplexer multiplexer, string prefix, long graceMilliseconds)
+        IConnectionMultiplexer multiplexer, string prefix, long graceMilliseconds, long maxBucketBurst = 1_000)
     {
         List<string> violations = [];
         IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(multiplexer, prefix).ConfigureAwait(false);
@@ -33,7 +34,11 @@ public static partial class RedisKeyTtlAssertions
                 continue;
             }
 
-            long window = long.Parse(shape.Groups["w"].Value, CultureInfo.InvariantCulture);
+            // A token bucket's name carries its emission interval in µs; it lives until it is full again, a burst of
+            // intervals at most, plus the grace.
+            long window = shape.Groups["t"].Success
+                ? ((maxBucketBurst * long.Parse(shape.Groups["t"].Value, CultureInfo.InvariantCulture)) + 999) / 1000
+                : long.Parse(shape.Groups["w"].Value, CultureInfo.InvariantCulture);
             long segment = shape.Groups["s"].Success ? window / long.Parse(shape.Groups["s"].Value, CultureInfo.InvariantCulture) : 0;
             TimeSpan max = TimeSpan.FromMilliseconds(window + segment + graceMilliseconds);
             if (ttl is null || ttl < TimeSpan.Zero)
@@ -56,6 +61,6 @@ public static partial class RedisKeyTtlAssertions
     }
 
     // A counter, or a reset tombstone or refund marker, which name the rule shape whose window bounds their TTL.
-    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:!reset:|!refund:-?\d+:)?(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)):", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:!reset:|!refund:-?\d+:)?(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)|t(?<t>\d+)):", RegexOptions.CultureInvariant)]
     private static partial Regex RuleShape();
 }

@@ -19,7 +19,7 @@ public sealed class StrictConfigurationTests
     {
         // The examples: one bad field turned the whole rule off.
         { [$"{Guard}:Global:Rules:0:Limit=1", $"{Guard}:Global:Rules:0:Window=thirty minutes"], $"{Guard}:Global:Rules:0:Window: 'thirty minutes' is not a time span" },
-        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Algorithm=Sliding"], $"{Guard}:Tenant:Rules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow." },
+        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Algorithm=Sliding"], $"{Guard}:Tenant:Rules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow, TokenBucket." },
         { [$"{Guard}:Recipient:Rules:0:Limit=ten"], $"{Guard}:Recipient:Rules:0:Limit: 'ten' is not a whole number" },
         { [$"{Guard}:Recipient:Rules:1:Limit=5", $"{Guard}:Recipient:Rules:1:Segments=many"], $"{Guard}:Recipient:Rules:1:Segments: 'many' is not a whole number" },
         { [$"{Guard}:Sender:Rules:0:Limit=1", $"{Guard}:Sender:Rules:0:Lmit=5"], $"{Guard}:Sender:Rules:0:Lmit: unknown setting; did you mean Limit?" },
