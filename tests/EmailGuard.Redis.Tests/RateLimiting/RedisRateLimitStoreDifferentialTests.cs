@@ -69,7 +69,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
     {
         RedisRateLimitStore redis = await RunAsync(seed, s_floodRules, maxCost: 2, maxStepMs: 300, maxRequests: 2);
 
-        redis.OverLimitCache!.HitCount.Should().BeGreaterThan(15, "the flood must exercise local denials between refunds, resets and admissions under raised limits");
+        redis.OverLimitCache!.HitCount.Should().BeGreaterThan(10, "the flood must exercise local denials between refunds, resets and admissions under raised limits");
     }
 
     private async Task<RedisRateLimitStore> RunAsync(int seed, RateLimitRule[] rules, int maxCost, int maxStepMs, int maxRequests)
