@@ -1,5 +1,5 @@
-using System.Globalization;
 using System.Diagnostics.Metrics;
+using System.Globalization;
 using EmailGuard.AspNetCore;
 using Microsoft.Extensions.Logging;
 

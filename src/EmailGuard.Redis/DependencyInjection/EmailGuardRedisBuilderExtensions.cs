@@ -1,5 +1,5 @@
-using EmailGuard;
 using System.Diagnostics.Metrics;
+using EmailGuard;
 using EmailGuard.Redis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
