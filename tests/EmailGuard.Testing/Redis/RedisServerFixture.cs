@@ -158,11 +158,25 @@ public class RedisServerFixture : IAsyncLifetime
         string? binary = RedisBinaries.Find("redis-server");
         if (binary is not null)
         {
-            _process = RedisServerProcess.Start(binary, FreeTcpPort(), extraArguments: []);
-            _connectionString = _process.Endpoint;
-            Source = "process";
-            await WaitForPingAsync(_connectionString).ConfigureAwait(false);
-            return;
+            // A free port can be taken between finding it and the server binding it (other fixtures start servers
+            // in parallel, a cluster node listens on its port + 10000): a server that exits at once gets another port.
+            for (int attempt = 1; ; attempt++)
+            {
+                _process = RedisServerProcess.Start(binary, FreeTcpPort(), extraArguments: []);
+                _connectionString = _process.Endpoint;
+                Source = "process";
+                try
+                {
+                    RedisServerProcess started = _process;
+                    await WaitForPingAsync(_connectionString, s_startTimeout, () => started.IsRunning).ConfigureAwait(false);
+                    return;
+                }
+                catch (InvalidOperationException) when (attempt < 3 && !_process.IsRunning)
+                {
+                    _process.Dispose();
+                    _process = null;
+                }
+            }
         }
 
         Exception? dockerError = null;
@@ -296,7 +310,7 @@ public class RedisServerFixture : IAsyncLifetime
 
     internal static Task WaitForPingAsync(string connectionString) => WaitForPingAsync(connectionString, s_startTimeout);
 
-    internal static async Task WaitForPingAsync(string connectionString, TimeSpan timeout)
+    internal static async Task WaitForPingAsync(string connectionString, TimeSpan timeout, Func<bool>? isRunning = null)
     {
         ConfigurationOptions options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
@@ -306,6 +320,11 @@ public class RedisServerFixture : IAsyncLifetime
         await using ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(options).ConfigureAwait(false);
         while (elapsed.Elapsed < timeout)
         {
+            if (isRunning is not null && !isRunning())
+            {
+                throw new InvalidOperationException($"The Redis server for {connectionString} exited before it answered PING.", last);
+            }
+
             try
             {
                 await multiplexer.GetDatabase().PingAsync().ConfigureAwait(false);
