@@ -1,9 +1,9 @@
 using System.Diagnostics.Metrics;
 
-namespace EmailGuard.Redis.Tests.Testing;
+namespace EmailGuard.Testing;
 
 /// <summary>An isolated meter factory, so parallel tests never see each other's measurements.</summary>
-internal sealed class TestMeterFactory : IMeterFactory
+public sealed class TestMeterFactory : IMeterFactory
 {
     private readonly List<Meter> _meters = [];
 
