@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
@@ -84,10 +85,12 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         RateLimitRequest[]? lastDenied = null;
         int refunds = 0;
         int reservations = 0;
+        RealTimePacer pacer = new(Time);
 
         for (int step = 0; step < 1500; step++)
         {
             AdvanceTime(random, rules, maxStepMs);
+            pacer.KeepUp();
             int op = random.Next(100);
             if (op < 8)
             {

@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Time;
 using FluentAssertions;
 using Microsoft.Extensions.Time.Testing;
 using Xunit;
@@ -180,6 +181,7 @@ public abstract partial class RateLimitStoreContractTests
         Random random = new(seed);
         FakeTimeProvider time = new(Start);
         IRateLimitStore store = CreateStore(time);
+        RealTimePacer pacer = new(time);
         RateLimitRule rule = RateLimitRule.SlidingWindow(Limit, TimeSpan.FromMilliseconds(WindowMs), segments);
         long segmentMs = WindowMs / segments;
         string key = NewKey($"property-{seed}");
@@ -194,6 +196,7 @@ public abstract partial class RateLimitStoreContractTests
         for (int op = 0; op < operations; op++)
         {
             time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 4) == 0 ? random.Next(0, 400) : random.Next(0, 25)));
+            pacer.KeepUp();
             long cost = random.Next(1, 6);
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
             request[0] = new RateLimitRequest(key, rule, cost);

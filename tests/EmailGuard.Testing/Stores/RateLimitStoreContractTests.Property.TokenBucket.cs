@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Time;
 using FluentAssertions;
 using Microsoft.Extensions.Time.Testing;
 using Xunit;
@@ -17,6 +18,7 @@ public abstract partial class RateLimitStoreContractTests
         Random random = new(seed);
         FakeTimeProvider time = new(Start);
         IRateLimitStore store = CreateStore(time);
+        RealTimePacer pacer = new(time);
         RateLimitRule rule = RateLimitRule.TokenBucket(rate, TimeSpan.FromMilliseconds(periodMs), burst);
         long intervalUs = rule.EmissionIntervalMicroseconds;
         string key = NewKey($"bucket-property-{seed}");
@@ -33,6 +35,7 @@ public abstract partial class RateLimitStoreContractTests
         for (int op = 0; op < 1_500; op++)
         {
             time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 5) == 0 ? random.Next(0, 600) : random.Next(0, 40)));
+            pacer.KeepUp();
             long cost = random.Next(1, (int)Math.Min(burst, 6) + 1);
             long now = time.GetUtcNow().ToUnixTimeMilliseconds();
             levelUs = Math.Max(0, levelUs - ((now - lastMs) * 1000));

@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Time;
 using FluentAssertions;
 using Microsoft.Extensions.Time.Testing;
 using Xunit;
@@ -157,6 +158,7 @@ public abstract class ReservationContractTests
         Random random = new(seed);
         FakeTimeProvider time = new(Start);
         IRateLimitStore store = CreateStore(time);
+        RealTimePacer pacer = new(time);
         RateLimitRule bucket = RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 4);
         RateLimitRule window = RateLimitRule.FixedWindow(40, TimeSpan.FromSeconds(10));
         string bucketKey = NewKey("property-bucket");
@@ -169,6 +171,7 @@ public abstract class ReservationContractTests
         for (int op = 0; op < 1_200; op++)
         {
             time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 5) == 0 ? random.Next(0, 900) : random.Next(0, 30)));
+            pacer.KeepUp();
             if (live.Count > 0 && random.Next(6) == 0)
             {
                 int pick = random.Next(live.Count);
