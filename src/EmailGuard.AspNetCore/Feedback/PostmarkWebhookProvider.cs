@@ -86,18 +86,8 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed($"a {recordType} record has no ID or Email");
                     }
 
-                    batch.Events.Add(new EmailFeedbackEvent
-                    {
-                        Provider = ProviderName,
-                        ProviderEventId = (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id,
-                        ProviderMessageId = messageId,
-                        Recipient = email,
-                        Kind = kind,
-                        BounceType = bounce,
-                        Timestamp = WebhookJson.Time(root, "BouncedAt") ?? default,
-                        Attribution = attribution,
-                        Detail = type,
-                    });
+                    batch.Events.Add(Event(
+                        (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), attribution, bounce, type));
                     return batch;
                 }
 
@@ -109,16 +99,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed("a Delivery record has no MessageID or Recipient");
                     }
 
-                    batch.Events.Add(new EmailFeedbackEvent
-                    {
-                        Provider = ProviderName,
-                        ProviderEventId = $"delivery:{messageId}:{recipient}",
-                        ProviderMessageId = messageId,
-                        Recipient = recipient,
-                        Kind = EmailFeedbackKind.Delivered,
-                        Timestamp = WebhookJson.Time(root, "DeliveredAt") ?? default,
-                        Attribution = attribution,
-                    });
+                    batch.Events.Add(Event($"delivery:{messageId}:{recipient}", messageId, recipient, EmailFeedbackKind.Delivered, WebhookJson.Time(root, "DeliveredAt"), attribution));
                     return batch;
                 }
 
@@ -141,16 +122,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed("a SubscriptionChange record has no Recipient or ChangedAt");
                     }
 
-                    batch.Events.Add(new EmailFeedbackEvent
-                    {
-                        Provider = ProviderName,
-                        ProviderEventId = $"unsubscribe:{messageId}:{recipient}:{changedAt}",
-                        ProviderMessageId = messageId,
-                        Recipient = recipient,
-                        Kind = EmailFeedbackKind.Unsubscribed,
-                        Timestamp = WebhookJson.Time(root, "ChangedAt") ?? default,
-                        Attribution = attribution,
-                    });
+                    batch.Events.Add(Event($"unsubscribe:{messageId}:{recipient}:{changedAt}", messageId, recipient, EmailFeedbackKind.Unsubscribed, WebhookJson.Time(root, "ChangedAt"), attribution));
                     return batch;
                 }
 
@@ -160,6 +132,28 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                 return batch;
         }
     }
+
+    /// <summary>One event of a Postmark record, from the fields every record type maps the same way.</summary>
+    private static EmailFeedbackEvent Event(
+        string providerEventId,
+        string? messageId,
+        string recipient,
+        EmailFeedbackKind kind,
+        DateTimeOffset? timestamp,
+        EmailSendAttribution? attribution,
+        EmailBounceType bounce = EmailBounceType.None,
+        string? detail = null) => new()
+        {
+            Provider = ProviderName,
+            ProviderEventId = providerEventId,
+            ProviderMessageId = messageId,
+            Recipient = recipient,
+            Kind = kind,
+            BounceType = bounce,
+            Timestamp = timestamp ?? default,
+            Attribution = attribution,
+            Detail = detail,
+        };
 
     /// <summary>Postmark's bounce <c>Type</c>; None for types that are not delivery failures (auto-replies, challenges).</summary>
     private static EmailBounceType BounceType(string type) => type switch

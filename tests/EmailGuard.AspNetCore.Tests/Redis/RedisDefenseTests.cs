@@ -11,6 +11,16 @@ namespace EmailGuard.AspNetCore.Tests;
 [Collection(RedisServerFixture.CollectionName)]
 public sealed class RedisDefenseTests(RedisServerFixture redis)
 {
+    /// <summary>Two app instances on one fake clock and one key prefix, recording their bans and trips in one list.</summary>
+    private async Task<TwoInstances> StartTwoAsync()
+    {
+        string prefix = RedisServerFixture.UniquePrefix();
+        var time = new FakeTimeProvider(TestApp.Start);
+        var events = new List<string>();
+        TestApp first = await StartAsync(prefix, time, events);
+        return new TwoInstances(first, await StartAsync(prefix, time, events), time, events);
+    }
+
     private Task<TestApp> StartAsync(string prefix, FakeTimeProvider time, List<string> events)
         => TestApp.StartAsync(
             s => s.AddEmailGuard()
@@ -61,11 +71,8 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     [Fact]
     public async Task Ban_StartedOnOneInstance_HoldsOnTheOther_ThenExpires()
     {
-        string prefix = RedisServerFixture.UniquePrefix();
-        var time = new FakeTimeProvider(TestApp.Start);
-        var events = new List<string>();
-        await using TestApp first = await StartAsync(prefix, time, events);
-        await using TestApp second = await StartAsync(prefix, time, events);
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
 
         var statuses = new List<HttpStatusCode>();
         foreach (TestApp app in new[] { first, second, first, second })
@@ -90,11 +97,8 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     [Fact]
     public async Task Ban_SecondInstanceSeesItBeforeItEnds()
     {
-        string prefix = RedisServerFixture.UniquePrefix();
-        var time = new FakeTimeProvider(TestApp.Start);
-        var events = new List<string>();
-        await using TestApp first = await StartAsync(prefix, time, events);
-        await using TestApp second = await StartAsync(prefix, time, events);
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
         for (int i = 0; i < 4; i++)
         {
             using HttpResponseMessage response = await first.PostAsync("/signup", "203.0.113.9");
@@ -111,11 +115,8 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     [Fact]
     public async Task ClientNetworkDeny_AddedOnOneInstance_AppliesOnTheOtherAfterItsRefresh()
     {
-        string prefix = RedisServerFixture.UniquePrefix();
-        var time = new FakeTimeProvider(TestApp.Start);
-        var events = new List<string>();
-        await using TestApp first = await StartAsync(prefix, time, events);
-        await using TestApp second = await StartAsync(prefix, time, events);
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
         using HttpResponseMessage before = await second.PostAsync("/webhook", "2001:db8:9::1");
 
         await first.App.Services.GetRequiredService<IEmailGuardLists>()
@@ -151,11 +152,8 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     [Fact]
     public async Task SurgeBreaker_TotalsSummedOverBothInstances()
     {
-        string prefix = RedisServerFixture.UniquePrefix();
-        var time = new FakeTimeProvider(TestApp.Start);
-        var events = new List<string>();
-        await using TestApp first = await StartAsync(prefix, time, events);
-        await using TestApp second = await StartAsync(prefix, time, events);
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
 
         var statuses = new List<HttpStatusCode>();
         for (int i = 0; i < 12; i++)
@@ -167,5 +165,14 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
         statuses.Take(10).Should().OnlyContain(s => s == HttpStatusCode.OK);
         statuses.Skip(10).Should().OnlyContain(s => s == HttpStatusCode.Forbidden);
         events.Should().Equal("tripped");
+    }
+
+    private sealed record TwoInstances(TestApp First, TestApp Second, FakeTimeProvider Time, List<string> Events) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await First.DisposeAsync();
+            await Second.DisposeAsync();
+        }
     }
 }

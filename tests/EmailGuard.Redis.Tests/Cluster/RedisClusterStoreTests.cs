@@ -11,25 +11,8 @@ namespace EmailGuard.Redis.Tests.Cluster;
 /// errors, keys on the slot of the store's own hash tag, and every key on every master with a bounded TTL.
 /// </summary>
 [Collection(RedisClusterFixture.CollectionName)]
-public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsyncLifetime
+public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
 {
-    private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
-    private ConnectionMultiplexer _admin = null!;
-
-    public Task InitializeAsync()
-    {
-        _admin = cluster.CreateMultiplexer();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
-            _admin, _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
-        violations.Should().BeEmpty("every key on every master must expire within its window plus a segment and the grace");
-    }
-
     [Theory]
     [InlineData("fixed")]
     [InlineData("sliding")]
@@ -69,7 +52,7 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
         ];
         string[] keys = ["tenant:a", "sender:b", "recipient:c", "domain:d"];
         RedisRateLimitStore[] stores = CreateInstances(8);
-        int[] slots = [.. keys.Select((k, i) => _admin.HashSlot(stores[0].CounterKey(k, rules[i])))];
+        int[] slots = [.. keys.Select((k, i) => Admin.HashSlot(stores[0].CounterKey(k, rules[i])))];
         long[] taken = new long[keys.Length];
         int admittedCalls = 0;
         int deniedCalls = 0;
@@ -124,7 +107,7 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
 
         decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
         decision.DeniedIndex.Should().Be(0);
-        decision.Timestamp.Should().Be(_time.GetUtcNow());
+        decision.Timestamp.Should().Be(Time.GetUtcNow());
         entries[0].Should().Match<RateLimitEntry>(e => !e.IsAllowed && e.Count == 3);
         entries[1].Should().Match<RateLimitEntry>(e => e.IsAllowed && e.Count == 0);
         (await CountAsync(store, low, rule)).Should().Be(0, "the reservation in the earlier slot was given back");
@@ -137,11 +120,11 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
         // integer in the later slot makes its script fail the same way (a server error), on a cluster every test can
         // share. Not a list: Garnet keeps objects apart from strings, and its GET of a list key answers nil.
         FakeLogger<RedisRateLimitStore> logger = new();
-        RedisRateLimitStore store = CreateStore(cluster.CreateMultiplexer(), logger);
+        RedisRateLimitStore store = CreateStore(Cluster.CreateMultiplexer(), logger);
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
         (string low, string high) = TwoKeysInAscendingSlots(store, rule);
         string wrongType = store.CounterKey(high, rule);
-        await _admin.GetDatabase().StringSetAsync(wrongType, "not a counter", TimeSpan.FromSeconds(30));
+        await Admin.GetDatabase().StringSetAsync(wrongType, "not a counter", TimeSpan.FromSeconds(30));
         RateLimitRequest[] requests = [new(high, rule, 1), new(low, rule, 4)];
 
         Func<Task> acquire = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
@@ -155,7 +138,7 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
     public async Task AcquireAsync_AdmittedAcrossSlots_RefundGivesBackEverySlot()
     {
         FakeLogger<RedisRateLimitStore> logger = new();
-        RedisRateLimitStore store = CreateStore(cluster.CreateMultiplexer(), logger);
+        RedisRateLimitStore store = CreateStore(Cluster.CreateMultiplexer(), logger);
         RateLimitRule rule = RateLimitRule.SlidingWindow(5, TimeSpan.FromMinutes(10), segments: 10);
         (string low, string high) = TwoKeysInAscendingSlots(store, rule);
         RateLimitRequest[] requests = [new(high, rule, 2), new(low, rule, 3), new(high, rule, 1)];
@@ -185,12 +168,12 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
             await store.AcquireAsync(new[] { new RateLimitRequest(partition, rule) }, Memory<RateLimitEntry>.Empty);
         }
 
-        int callerChosenSlot = _admin.HashSlot("{x}");
+        int callerChosenSlot = Admin.HashSlot("{x}");
         foreach (string partition in partitions)
         {
             string key = store.CounterKey(partition, rule);
             string tag = key[(key.IndexOf('{', StringComparison.Ordinal) + 1)..key.IndexOf('}', StringComparison.Ordinal)];
-            int expectedSlot = _admin.HashSlot("{" + tag + "}");
+            int expectedSlot = Admin.HashSlot("{" + tag + "}");
             IServer owner = OwnerOf(expectedSlot);
             long serverSlot = (long)await owner.ExecuteAsync("CLUSTER", "KEYSLOT", key);
 
@@ -208,7 +191,7 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
         RateLimitRequest[] requests = [new("p1", rule), new("p2", rule), new("p3", rule), new("p4", rule)];
         await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
 
-        foreach (IServer server in _admin.GetServers().Where(s => !s.IsReplica))
+        foreach (IServer server in Admin.GetServers().Where(s => !s.IsReplica))
         {
             await server.ScriptFlushAsync();
         }
@@ -223,28 +206,28 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
     [Fact]
     public async Task Connection_OnCluster_KnowsItIsACluster()
     {
-        RedisConnection connection = new(_admin, _prefix);
+        RedisConnection connection = new(Admin, Prefix);
 
         await connection.GetMultiplexerAsync();
 
         connection.IsCluster.Should().BeTrue();
-        _admin.GetServers().Where(s => !s.IsReplica).Should().HaveCount(3);
+        Admin.GetServers().Where(s => !s.IsReplica).Should().HaveCount(3);
     }
 
     private IServer OwnerOf(int slot)
     {
-        ClusterConfiguration configuration = _admin.GetServers()[0].ClusterConfiguration!;
-        return _admin.GetServer(configuration.GetBySlot(slot)!.EndPoint);
+        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
+        return Admin.GetServer(configuration.GetBySlot(slot)!.EndPoint);
     }
 
     private (string Low, string High) TwoKeysInAscendingSlots(RedisRateLimitStore store, RateLimitRule rule)
     {
-        string first = "slot-a:" + _prefix;
+        string first = "slot-a:" + Prefix;
         for (int i = 0; i < 100; i++)
         {
-            string second = $"slot-b{i}:" + _prefix;
-            int a = _admin.HashSlot(store.CounterKey(first, rule));
-            int b = _admin.HashSlot(store.CounterKey(second, rule));
+            string second = $"slot-b{i}:" + Prefix;
+            int a = Admin.HashSlot(store.CounterKey(first, rule));
+            int b = Admin.HashSlot(store.CounterKey(second, rule));
             if (a != b)
             {
                 return a < b ? (first, second) : (second, first);
@@ -259,14 +242,14 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : IAsync
         RedisRateLimitStore[] stores = new RedisRateLimitStore[count];
         for (int i = 0; i < count; i++)
         {
-            stores[i] = CreateStore(cluster.CreateMultiplexer());
+            stores[i] = CreateStore(Cluster.CreateMultiplexer());
         }
 
         return stores;
     }
 
     private RedisRateLimitStore CreateStore(ConnectionMultiplexer multiplexer, FakeLogger<RedisRateLimitStore>? logger = null)
-        => RedisStoreTestBase.CreateStore(multiplexer, _prefix, _time, useServerTime: false, logger);
+        => RedisStoreTestBase.CreateStore(multiplexer, Prefix, Time, useServerTime: false, logger);
 
     private static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
     {

@@ -7,32 +7,15 @@ namespace EmailGuard.Redis.Tests.Cluster;
 
 /// <summary>Token buckets and reservations whose keys lie in several Redis Cluster slots.</summary>
 [Collection(RedisClusterFixture.CollectionName)]
-public sealed class RedisClusterTokenBucketTests(RedisClusterFixture cluster) : IAsyncLifetime
+public sealed class RedisClusterTokenBucketTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
 {
-    private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
-    private ConnectionMultiplexer _admin = null!;
-
-    public Task InitializeAsync()
-    {
-        _admin = cluster.CreateMultiplexer();
-        return Task.CompletedTask;
-    }
-
-    public async Task DisposeAsync()
-    {
-        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
-            _admin, _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
-        violations.Should().BeEmpty();
-    }
-
     [Fact]
     public async Task AcquireAsync_BucketAndWindowInTwoSlotsFromManyInstances_AdmitExactlyAndAllOrNothing()
     {
         // Arrange: a bucket of 100 that refills one permit a day, and a per-tenant window of 60 for each of two tenants.
         RateLimitRule bucket = RateLimitRule.TokenBucket(1, TimeSpan.FromDays(1), 100);
         RateLimitRule tenant = RateLimitRule.PerHour(60);
-        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 4).Select(_ => RedisStoreTestBase.CreateStore(cluster.CreateMultiplexer(), _prefix, _time))];
+        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 4).Select(_ => RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time))];
         long[] tenants = new long[2];
         int admitted = 0;
 
@@ -64,7 +47,7 @@ public sealed class RedisClusterTokenBucketTests(RedisClusterFixture cluster) : 
     public async Task ReserveAsync_KeysInSeveralSlots_ReservesNowOrDenies()
     {
         // Arrange
-        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(_admin, _prefix, _time);
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time);
         RateLimitRule bucket = RateLimitRule.TokenBucket(10, TimeSpan.FromSeconds(1), 2);
         RateLimitRequest[] requests = [new("provider", bucket), new("tenant:a", RateLimitRule.PerHour(100))];
         RateLimitRequest[] sameSlot = [new("provider", bucket), new("provider", RateLimitRule.PerHour(100))];
@@ -76,11 +59,11 @@ public sealed class RedisClusterTokenBucketTests(RedisClusterFixture cluster) : 
         RateLimitDecision inOneSlot = await store.ReserveAsync(sameSlot, TimeSpan.FromMinutes(1), Memory<RateLimitEntry>.Empty);
 
         // Assert: across slots the scripts cannot agree on a later time atomically, so it is an acquire now.
-        first.Timestamp.Should().Be(_time.GetUtcNow());
-        second.Timestamp.Should().Be(_time.GetUtcNow());
+        first.Timestamp.Should().Be(Time.GetUtcNow());
+        second.Timestamp.Should().Be(Time.GetUtcNow());
         acrossSlots.IsAllowed.Should().BeFalse();
         acrossSlots.RetryAfter.Should().Be(TimeSpan.FromMilliseconds(100));
         inOneSlot.IsAllowed.Should().BeTrue();
-        inOneSlot.Timestamp.Should().Be(_time.GetUtcNow().AddMilliseconds(100));
+        inOneSlot.Timestamp.Should().Be(Time.GetUtcNow().AddMilliseconds(100));
     }
 }
