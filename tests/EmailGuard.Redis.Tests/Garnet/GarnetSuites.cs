@@ -1,12 +1,14 @@
 using EmailGuard.Redis.Tests.Guard;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
+using Xunit.Abstractions;
 
 // The Redis suites that must hold on Garnet too, each run against a Garnet started with --lua --lua-transaction-mode:
 // the store contract, the differential test against the in-memory store, exactness at 8 multiplexers x 64 callers,
-// the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures and the guard scenarios.
-// Suites that need commands Garnet lacks (CLIENT PAUSE, CONFIG RESETSTAT) are not in this list; tests inside these
-// suites that do decide by the fixture's detected server (RedisServerFixture.IsGarnet), never by its type.
+// the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures, the guard scenarios, and
+// the coalescing and cancellation suites (which pause the server: Garnet has no CLIENT PAUSE, so the fixture freezes it
+// with SIGSTOP, deciding by the detected server, RedisServerFixture.IsGarnet, never by the fixture's type; and they
+// count scripts by a delta of INFO commandstats, since Garnet has no CONFIG RESETSTAT).
 namespace EmailGuard.Redis.Tests.Garnet;
 
 /// <summary>The store contract on Garnet.</summary>
@@ -36,3 +38,11 @@ public sealed class GarnetScriptFailureTests(GarnetServerFixture garnet) : Redis
 /// <summary>The send guard's incident scenarios, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetSendGuardScenarioTests(GarnetServerFixture garnet) : RedisSendGuardScenarioTestsBase(garnet.CreateMultiplexer);
+
+/// <summary>Callers piled up on one key share one script per round trip, on Garnet frozen by SIGSTOP.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreCoalescingTests(GarnetServerFixture garnet, ITestOutputHelper output) : RedisRateLimitStoreCoalescingTests(garnet, output);
+
+/// <summary>Cancellation charges nothing, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreCancellationTests(GarnetServerFixture garnet, ITestOutputHelper output) : RedisRateLimitStoreCancellationTests(garnet, output);

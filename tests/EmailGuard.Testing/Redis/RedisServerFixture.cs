@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using StackExchange.Redis;
@@ -36,6 +37,8 @@ public class RedisServerFixture : IAsyncLifetime
     private RedisServerProcess? _process;
     private RedisContainer? _container;
     private string? _connectionString;
+    private Task _resume = Task.CompletedTask;
+    private ConnectionMultiplexer? _pauser;
 
     /// <summary>Creates the fixture of a Redis server.</summary>
     public RedisServerFixture()
@@ -207,6 +210,7 @@ public class RedisServerFixture : IAsyncLifetime
     /// <inheritdoc />
     public async Task DisposeAsync()
     {
+        await _resume.ConfigureAwait(false);
         await _multiplexers.DisposeAllAsync().ConfigureAwait(false);
 
         _process?.Dispose();
@@ -237,6 +241,37 @@ public class RedisServerFixture : IAsyncLifetime
     /// </summary>
     /// <returns>The connected multiplexer.</returns>
     public ConnectionMultiplexer CreateMultiplexer() => _multiplexers.Connect(CreateConfiguration());
+
+    /// <summary>
+    /// Holds every command of every client for <paramref name="duration"/>, so that callers pile up behind one in flight.
+    /// On Redis this is <c>CLIENT PAUSE</c> (<c>WRITE</c> holds only writes; reads go on). Garnet has no
+    /// <c>CLIENT PAUSE</c>, so a local Garnet is frozen with <c>SIGSTOP</c> and resumed with <c>SIGCONT</c>: it holds
+    /// reads too, which a caller of <c>writesOnly</c> must not rely on answering.
+    /// </summary>
+    /// <param name="duration">How long to hold commands.</param>
+    /// <param name="writesOnly">Hold only writes where the server can (Redis).</param>
+    /// <returns>A task that completes once the pause has begun.</returns>
+    /// <exception cref="NotSupportedException">The server is a Garnet that this fixture did not start.</exception>
+    public async Task PauseAsync(TimeSpan duration, bool writesOnly = false)
+    {
+        if (!IsGarnet)
+        {
+            _pauser ??= CreateMultiplexer();
+            await _pauser.GetServers()[0].ExecuteAsync(
+                "CLIENT", "PAUSE", ((long)duration.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), writesOnly ? "WRITE" : "ALL").ConfigureAwait(false);
+            return;
+        }
+
+        RedisServerProcess process = _process
+            ?? throw new NotSupportedException($"Garnet comes from '{Source}' and has no CLIENT PAUSE; only a local Garnet can be paused (SIGSTOP).");
+        await _resume.ConfigureAwait(false);
+        process.Pause();
+        _resume = Task.Run(async () =>
+        {
+            await Task.Delay(duration, TimeProvider.System).ConfigureAwait(false);
+            process.Resume();
+        });
+    }
 
     /// <summary>Kills the local server process (no graceful save), for failure tests. The port stays reserved.</summary>
     /// <exception cref="NotSupportedException">Redis does not come from a local process.</exception>
