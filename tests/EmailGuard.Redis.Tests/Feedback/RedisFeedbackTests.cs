@@ -8,7 +8,7 @@ namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>Feedback shared by app instances through one Redis: dedup, attribution and suppression across instances.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
+public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
     private readonly string _prefix = RedisServerFixture.UniquePrefix();

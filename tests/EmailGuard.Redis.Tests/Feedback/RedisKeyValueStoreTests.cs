@@ -5,7 +5,7 @@ namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>The Redis key-value store's add-if-absent, which the webhooks' shared replay memory stands on.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisKeyValueStoreTests(RedisServerFixture redis)
+public class RedisKeyValueStoreTests(RedisServerFixture redis)
 {
     [Fact]
     public async Task GetOrAdd_ManyCallersOnSeveralInstances_ExactlyOneStores_AndAllSeeItsValue()

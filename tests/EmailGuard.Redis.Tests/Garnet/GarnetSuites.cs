@@ -1,3 +1,4 @@
+using EmailGuard.Redis.Tests.Feedback;
 using EmailGuard.Redis.Tests.Guard;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
@@ -46,3 +47,27 @@ public sealed class GarnetRateLimitStoreCoalescingTests(GarnetServerFixture garn
 /// <summary>Cancellation charges nothing, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetRateLimitStoreCancellationTests(GarnetServerFixture garnet, ITestOutputHelper output) : RedisRateLimitStoreCancellationTests(garnet, output);
+
+/// <summary>Token buckets (GCRA) on Garnet's clock and expiry.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetTokenBucketTests(GarnetServerFixture garnet) : RedisTokenBucketTests(garnet);
+
+/// <summary>The reservation contract on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetReservationContractTests(GarnetServerFixture garnet) : RedisReservationContractTests(garnet);
+
+/// <summary>Exact reservations from 8 multiplexers of 64 callers, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetReservationConcurrencyTests(GarnetServerFixture garnet) : RedisReservationConcurrencyTests(garnet);
+
+/// <summary>The over-limit cache against Garnet's answers.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetOverLimitCacheTests(GarnetServerFixture garnet) : RedisOverLimitCacheTests(garnet);
+
+/// <summary>The shared key-value store (feedback dedup, replay memory) on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetKeyValueStoreTests(GarnetServerFixture garnet) : RedisKeyValueStoreTests(garnet);
+
+/// <summary>Feedback ingestion, attribution and suppression on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetFeedbackTests(GarnetServerFixture garnet) : RedisFeedbackTests(garnet);

@@ -11,7 +11,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// happens.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private static readonly RateLimitRule s_perMinute = RateLimitRule.PerMinute(3);
 

@@ -8,7 +8,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// reservation gets its own slot, the reserved times never let the rules be exceeded, and the counts are exact.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private const int Instances = 8;
 

@@ -7,7 +7,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 
 /// <summary>The reservation contract on a single Redis node, client clock; every key it writes keeps its TTL bound.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisReservationContractTests(RedisServerFixture redis) : ReservationContractTests, IAsyncLifetime
+public class RedisReservationContractTests(RedisServerFixture redis) : ReservationContractTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private ConnectionMultiplexer? _multiplexer;

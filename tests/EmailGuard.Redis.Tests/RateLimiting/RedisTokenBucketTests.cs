@@ -6,7 +6,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 
 /// <summary>What only Redis can show about token buckets: one key per bucket with a TTL, and clocks that disagree.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisTokenBucketTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public class RedisTokenBucketTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     [Fact]
     public async Task AcquireAsync_TokenBucket_KeepsOneKeyWhoseTtlEndsAGraceAfterTheBucketIsFull()
