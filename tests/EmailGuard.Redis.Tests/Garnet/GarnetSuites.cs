@@ -71,3 +71,11 @@ public sealed class GarnetKeyValueStoreTests(GarnetServerFixture garnet) : Redis
 /// <summary>Feedback ingestion, attribution and suppression on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetFeedbackTests(GarnetServerFixture garnet) : RedisFeedbackTests(garnet);
+
+/// <summary>The send guard's own Redis behaviour (several instances, its keys and TTLs), on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetSendGuardTests(GarnetServerFixture garnet, ITestOutputHelper output) : RedisSendGuardTests(garnet, output);
+
+/// <summary>The send guard's bounds on what one check may cost, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetSendGuardSizeTests(GarnetServerFixture garnet) : RedisSendGuardSizeTests(garnet);

@@ -7,7 +7,7 @@ namespace EmailGuard.Redis.Tests.Guard;
 
 /// <summary>The largest and malformed messages on one Redis node: a single script over 4,096 keys.</summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisSendGuardSizeTests(RedisServerFixture redis) : SendGuardSizeTests
+public class RedisSendGuardSizeTests(RedisServerFixture redis) : SendGuardSizeTests
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
 
