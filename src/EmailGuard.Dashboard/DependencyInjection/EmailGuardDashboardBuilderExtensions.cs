@@ -96,5 +96,14 @@ public static class EmailGuardDashboardBuilderExtensions
 
         // The store watch listens from startup, before the first request resolves the guard.
         services.AddHostedService(sp => new MonitorStarter(sp.GetRequiredService<EmailGuardMonitor>()));
+
+        // Every instance publishes its recent activity to the store, so that each dashboard shows all of them.
+        services.TryAddSingleton(sp => new ActivityExchange(
+            sp.GetRequiredService<IEmailGuardKeyValueStore>(),
+            sp.GetRequiredService<EmailGuardMonitor>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<IOptions<StoreResilienceOptions>>(),
+            sp.GetRequiredService<ILogger<ActivityExchange>>()));
+        services.AddHostedService(sp => new ActivityPublisher(sp.GetRequiredService<ActivityExchange>(), sp.GetService<TimeProvider>() ?? TimeProvider.System));
     }
 }

@@ -3,8 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 namespace EmailGuard.Dashboard;
 
 /// <summary>
-/// Flags, suspensions and clears from the store (every instance's), with this instance's store outages and recoveries,
-/// breaker trips (ratio breakers, endpoint bans, surge breakers) and feedback suppressions, newest first.
+/// Flags, suspensions and clears from the store (every instance's), with the store outages and recoveries, breaker trips
+/// (ratio breakers, endpoint bans, surge breakers) and feedback suppressions of this instance and the latest of the
+/// others (<see cref="ActivityExchange"/>), newest first.
 /// </summary>
 internal static class EventsPage
 {
@@ -13,9 +14,15 @@ internal static class EventsPage
         Html html = new();
         int take = Math.Clamp(request.Options.PageSize, 1, 1_000);
         List<(DateTimeOffset At, string Source, string Kind, string Title, string? Detail)> rows = [];
-        foreach (DashboardEvent item in request.Services.GetRequiredService<DashboardEventLog>().Snapshot().Take(take))
+        ActivityView activity = await request.Services.GetRequiredService<ActivityExchange>().ReadAsync(request.Context.RequestAborted).ConfigureAwait(false);
+        foreach ((DashboardEvent item, string source) in activity.Events())
         {
-            rows.Add((item.At, "this instance", item.Kind, item.Title, item.Detail));
+            rows.Add((item.At, source, item.Kind, item.Title, item.Detail));
+        }
+
+        if (activity.OthersUnavailable is { } unavailable)
+        {
+            html.StoreUnavailable("Other instances' events: ", unavailable);
         }
 
         if (request.Services.GetService<IEmailGuardFlags>() is { } flags)
@@ -35,7 +42,7 @@ internal static class EventsPage
             }
         }
 
-        html.Raw("<p class=\"muted\">Store outages and recoveries, breaker trips (ratio breakers, endpoint bans, surge breakers), feedback suppressions and flags raised here are this instance's, kept in memory (the last 500); flag events of every instance come from the store.</p>");
+        html.Raw("<p class=\"muted\">Store outages and recoveries, breaker trips (ratio breakers, endpoint bans, surge breakers) and feedback suppressions are kept in memory by the instance that saw them (the last 500 here; the other instances publish their latest 20 to the store every 15 s); flag events of every instance come from the store.</p>");
         html.Raw("<table id=\"events\"><tr><th>When</th><th>Source</th><th>Kind</th><th>What</th><th>Detail</th></tr>");
         foreach ((DateTimeOffset at, string source, string kind, string title, string? detail) in rows.OrderByDescending(r => r.At).Take(take))
         {

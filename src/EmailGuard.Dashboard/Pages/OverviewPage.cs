@@ -13,7 +13,7 @@ internal static class OverviewPage
     public static async Task RenderAsync(DashboardRequest request)
     {
         EmailGuardMonitor monitor = request.Services.GetRequiredService<EmailGuardMonitor>();
-        RecentActivity activity = monitor.Activity;
+        ActivityView activity = await request.Services.GetRequiredService<ActivityExchange>().ReadAsync(request.Context.RequestAborted).ConfigureAwait(false);
         Html html = new();
         (long checks, long denials, IReadOnlyDictionary<string, long> reasons) = activity.Totals();
         html.Raw("<h2>Denials per minute, last hour</h2>");
@@ -32,7 +32,14 @@ internal static class OverviewPage
         bool answered = await UsageAsync(request, html, activity).ConfigureAwait(false);
         answered &= await FeedbackRatiosSection.WriteAsync(request, html, Queries(activity)).ConfigureAwait(false);
 
-        html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">From this instance's in-memory record (a space-saving sketch per dimension and 5-minute bucket). A count marked ≈ may overestimate by the number shown.</p><div class=\"grid\">");
+        html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">Summed over <span id=\"instances\">").Text(activity.InstanceCount)
+            .Raw("</span> instance(s): this one's in-memory record (a space-saving sketch per dimension and 5-minute bucket) and the top lists the others publish to the store every 15 s. A count marked ≈ may overestimate by the number shown.</p>");
+        if (activity.OthersUnavailable is { } unavailable)
+        {
+            html.StoreUnavailable("Other instances: ", unavailable);
+        }
+
+        html.Raw("<div class=\"grid\">");
         foreach (ActivityDimension dimension in Enum.GetValues<ActivityDimension>())
         {
             Top(html, dimension, "usage", activity.Top(dimension, denials: false, request.Options.TopCount));
@@ -46,12 +53,12 @@ internal static class OverviewPage
         Html page = new();
         page.Raw("<div class=\"grid\"><div class=\"card\" id=\"store-state\"><h3>Store</h3><p>")
             .Text(monitor.IsStoreDown || !answered ? "Not answering: policies follow their failure mode." : "Answering.")
-            .Raw("</p></div><div class=\"card\"><h3>Last hour, this instance</h3><p><span id=\"checks\">").Text(checks).Raw("</span> checks, <span id=\"denials\">")
+            .Raw("</p></div><div class=\"card\"><h3>Last hour, all instances</h3><p><span id=\"checks\">").Text(checks).Raw("</span> checks, <span id=\"denials\">")
             .Text(denials).Raw("</span> denied.</p></div></div>").Raw(html.ToString());
         await DashboardLayout.WriteAsync(request, string.Empty, "Overview", page).ConfigureAwait(false);
     }
 
-    private static async Task<bool> UsageAsync(DashboardRequest request, Html html, RecentActivity activity)
+    private static async Task<bool> UsageAsync(DashboardRequest request, Html html, ActivityView activity)
     {
         SendGuardOptions? options = request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
         IEmailSendGuard? guard = request.Services.GetService<IEmailSendGuard>();
@@ -116,7 +123,7 @@ internal static class OverviewPage
         return true;
     }
 
-    private static IEnumerable<EmailGuardStatusQuery> Queries(RecentActivity activity)
+    private static IEnumerable<EmailGuardStatusQuery> Queries(ActivityView activity)
     {
         IReadOnlyList<TopParty> Top(ActivityDimension dimension) => activity.Top(dimension, denials: false, StatusQueries);
         IReadOnlyList<TopParty> tenants = Top(ActivityDimension.Tenant), users = Top(ActivityDimension.User), senders = Top(ActivityDimension.Sender),

@@ -12,9 +12,14 @@ internal static class PoliciesPage
     public static async Task RenderAsync(DashboardRequest request)
     {
         Html html = new();
-        IReadOnlyList<(string Policy, long Allowed, long Denied, IReadOnlyDictionary<string, long> ByOutcome)> decisions =
-            request.Services.GetRequiredService<EmailGuardMonitor>().Activity.Policies();
-        html.Raw("<h2>Decisions in the last hour, this instance</h2>");
+        ActivityView activity = await request.Services.GetRequiredService<ActivityExchange>().ReadAsync(request.Context.RequestAborted).ConfigureAwait(false);
+        IReadOnlyList<(string Policy, long Allowed, long Denied, IReadOnlyDictionary<string, long> ByOutcome)> decisions = activity.Policies();
+        html.Raw("<h2>Decisions in the last hour, all instances</h2>");
+        if (activity.OthersUnavailable is { } unavailable)
+        {
+            html.StoreUnavailable("Other instances: ", unavailable);
+        }
+
         if (decisions.Count == 0)
         {
             html.Raw("<p class=\"muted\" id=\"no-decisions\">No endpoint policy decided a request in the last hour.</p>");

@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// Two app instances behind one dashboard: each publishes its recent activity to the shared key-value store, and
+/// either instance's dashboard shows both instances' top parties, totals, policies and events.
+/// </summary>
+public sealed class SharedActivityTests
+{
+    private const string Hostile = "\"><img src=x onerror=alert(7)>";
+
+    [Fact]
+    public async Task Overview_OnEitherInstance_SumsBothInstancesActivity()
+    {
+        // Arrange: tenant "alpha" sends through the first instance, "beta" through the second, "both" through both.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost first = await StartAsync(time, shared);
+        await using DashboardHost second = await StartAsync(time, shared);
+        await SendAsync(first, "alpha", 2);
+        await SendAsync(first, "both", 1);
+        await SendAsync(second, "beta", 5);
+        await SendAsync(second, "both", 2);
+
+        // Act: the second publishes (its background publisher would, within 15 s); the first renders.
+        await second.Services.GetRequiredService<ActivityExchange>().PublishAsync(default);
+        string html = await first.Client().GetStringAsync("/emailguard/");
+
+        // Assert: 3 + 7 checks; beta's 5 include 2 denials (3 per hour per tenant).
+        html.Should().Contain("<span id=\"instances\">2</span>");
+        html.Should().Contain("<span id=\"checks\">10</span>").And.Contain("<span id=\"denials\">2</span>");
+        html.Should().Contain(">alpha<").And.Contain(">beta<").And.Contain(">both<");
+        (await TopOfAsync(first, ActivityDimension.Tenant)).Should().Contain(new TopParty("both", 3, 0), "a party's counts add up over the instances");
+    }
+
+    [Fact]
+    public async Task EventsAndPolicies_OfTheOtherInstance_ShowWhereTheyCameFrom_Escaped()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost first = await StartAsync(time, shared);
+        await using DashboardHost second = await StartAsync(time, shared);
+        EmailGuardMonitor monitor = second.Services.GetRequiredService<EmailGuardMonitor>();
+        monitor.Events.Add(new DashboardEvent(time.GetUtcNow(), DashboardEventKinds.BreakerTripped, "surge on " + Hostile, Hostile));
+        monitor.Activity.RecordPolicyDecision("signup" + Hostile, "rejected");
+        ActivityExchange exchange = second.Services.GetRequiredService<ActivityExchange>();
+
+        await exchange.PublishAsync(default);
+        string events = await first.Client().GetStringAsync("/emailguard/events");
+        string policies = await first.Client().GetStringAsync("/emailguard/policies");
+
+        events.Should().Contain($"instance {exchange.InstanceId[..8]}").And.Contain("surge on &quot;&gt;&lt;img src=x onerror=alert(7)&gt;");
+        events.Should().NotContain("<img src=x");
+        policies.Should().Contain("signup&quot;&gt;&lt;img").And.NotContain("<img src=x");
+    }
+
+    [Fact]
+    public async Task AnInstanceThatStopsPublishing_IsForgottenAfterTheTimeToLive()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost first = await StartAsync(time, shared);
+        DashboardHost second = await StartAsync(time, shared);
+        await SendAsync(second, "beta", 1);
+        await second.Services.GetRequiredService<ActivityExchange>().PublishAsync(default);
+        (await TopOfAsync(first, ActivityDimension.Tenant)).Should().ContainSingle(p => p.Key == "beta");
+
+        // The second instance stops (its publisher with it); a running one would have republished on the tick.
+        await second.DisposeAsync();
+        time.Advance(ActivityExchange.TimeToLive + TimeSpan.FromSeconds(1));
+
+        (await TopOfAsync(first, ActivityDimension.Tenant)).Should().NotContain(p => p.Key == "beta");
+    }
+
+    [Fact]
+    public async Task AllSlotsHeld_OrForgedSlotValues_NothingBreaks_AndNothingForeignIsRead()
+    {
+        // An attacker with write access to the store could fill the slots; a slot value that is not an instance id
+        // names no key, and a full house only costs this instance its publishing.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        for (int slot = 0; slot < ActivityExchange.MaxInstances; slot++)
+        {
+            await shared.SetAsync($"emailguard:dashboard:slot:{slot}", slot == 0 ? "../../etc/passwd" : Guid.NewGuid().ToString("N"), TimeSpan.FromHours(1));
+        }
+
+        await using DashboardHost host = await StartAsync(time, shared);
+        ActivityExchange exchange = host.Services.GetRequiredService<ActivityExchange>();
+
+        await exchange.PublishAsync(default);
+        using HttpResponseMessage overview = await host.Client().GetAsync("/emailguard/");
+
+        overview.StatusCode.Should().Be(HttpStatusCode.OK);
+        shared.Keys.Should().NotContain(k => k.Contains(exchange.InstanceId, StringComparison.Ordinal), "no slot was free, so nothing was published");
+        shared.Reads.Should().NotContain(k => k.Contains("passwd", StringComparison.Ordinal));
+        (await overview.Content.ReadAsStringAsync()).Should().Contain("<span id=\"instances\">32</span>", "31 valid ids hold slots; their snapshots are empty");
+    }
+
+    [Fact]
+    public async Task StoreFailing_PagesStillRender_WithThisInstanceAndANote()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost host = await StartAsync(time, shared);
+        await SendAsync(host, "alpha", 1);
+        shared.Fail = true;
+
+        await host.Services.GetRequiredService<ActivityExchange>().TryPublishAsync(default);
+        string overview = await host.Client().GetStringAsync("/emailguard/");
+        string events = await host.Client().GetStringAsync("/emailguard/events");
+
+        overview.Should().Contain(">alpha<").And.Contain("could not be read from the store (InvalidOperationException)");
+        events.Should().Contain("could not be read from the store");
+    }
+
+    [Fact]
+    public void Snapshot_WithNamesOfEveryKind_RoundTripsAndStaysWithinTheValueLimit()
+    {
+        ActivitySnapshot snapshot = new() { InstanceId = Guid.NewGuid().ToString("N") };
+        string[] names = ["plain", "a,b\nc", "ünïcødé", "%41", "lone \ud800 surrogate", new string('x', 5_000)];
+        snapshot.Top[(ActivityDimension.Tenant, false)] = [.. names.Select((n, i) => new TopParty(n, 100 - i, i))];
+        snapshot.Checks = 7;
+        snapshot.Denials = 3;
+        snapshot.Reasons["LimitExceeded (Tenant)"] = 3;
+        snapshot.Events.Add(new DashboardEvent(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "breaker_tripped", "a,b", null));
+
+        Dictionary<string, string?> parts = snapshot.Encode().ToDictionary(p => p.Part, p => (string?)p.Value);
+        ActivitySnapshot read = ActivitySnapshot.Decode(snapshot.InstanceId, parts);
+
+        parts.Values.Should().OnlyContain(v => v!.Length <= ActivitySnapshot.MaxValueLength && v.All(char.IsAscii));
+        read.Top[(ActivityDimension.Tenant, false)].Select(p => p.Key).Should().Equal("plain", "a,b\nc", "ünïcødé", "%41", "lone \ufffd surrogate");
+        (read.Checks, read.Denials, read.Reasons["LimitExceeded (Tenant)"]).Should().Be((7, 3, 3));
+        read.Events.Should().Equal(snapshot.Events);
+        ActivitySnapshot.Decode(Guid.NewGuid().ToString("N"), parts).Top[(ActivityDimension.Tenant, false)].Should().BeEmpty("parts carry their instance's id");
+    }
+
+    private static Task<DashboardHost> StartAsync(FakeTimeProvider time, SharedStore shared)
+        => DashboardHost.StartAsync(time: time, services: s => s.AddSingleton<IEmailGuardKeyValueStore>(shared));
+
+    private static async Task SendAsync(DashboardHost host, string tenant, int count)
+    {
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < count; i++)
+        {
+            await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], TenantId = tenant, UserId = tenant + ":u", Category = "share" });
+        }
+    }
+
+    private static async Task<IReadOnlyList<TopParty>> TopOfAsync(DashboardHost host, ActivityDimension dimension)
+        => (await host.Services.GetRequiredService<ActivityExchange>().ReadAsync(default)).Top(dimension, denials: false, 10);
+
+    /// <summary>One key-value store for both instances, as Redis would be, on the fake clock; it can be made to fail.</summary>
+    private sealed class SharedStore(TimeProvider time) : IEmailGuardKeyValueStore
+    {
+        private readonly ConcurrentDictionary<string, (string Value, DateTimeOffset Until)> _values = new(StringComparer.Ordinal);
+
+        public bool Fail { get; set; }
+
+        public ConcurrentQueue<string> Reads { get; } = new();
+
+        public IEnumerable<string> Keys => _values.Keys;
+
+        public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            _values[key] = (value, time.GetUtcNow() + timeToLive);
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            Reads.Enqueue(key);
+            return ValueTask.FromResult(_values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) && entry.Until > time.GetUtcNow() ? entry.Value : null);
+        }
+
+        public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            lock (_values)
+            {
+                if (_values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) && entry.Until > time.GetUtcNow())
+                {
+                    return ValueTask.FromResult<string?>(entry.Value);
+                }
+
+                _values[key] = (value, time.GetUtcNow() + timeToLive);
+                return ValueTask.FromResult<string?>(null);
+            }
+        }
+
+        private void ThrowIfFailing()
+        {
+            if (Fail)
+            {
+                throw new InvalidOperationException("The store is down.");
+            }
+        }
+    }
+}
