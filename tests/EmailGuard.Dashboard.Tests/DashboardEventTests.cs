@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Dashboard.Tests;
 
@@ -150,6 +151,45 @@ public sealed class DashboardEventTests : IAsyncLifetime
         answers[0].Should().Be(HttpStatusCode.OK);
         answers.Skip(1).Should().NotContain(HttpStatusCode.OK);
         Row(html, "network_banned", "banned by endpoint policy signup").Should().Contain("(ban #1)");
+    }
+
+    [Fact]
+    public async Task EndpointSurgeBreaker_TripsThenRecovers_EventLogShowsBoth()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            time: time,
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("share", p => p
+                .PerClientIp(RateLimitRule.PerHour(1_000))
+                .WithSurgeBreaker(b =>
+                {
+                    b.ThresholdPerMinute = 3;
+                    b.TripFor = TimeSpan.FromMinutes(5);
+                }))),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/share", () => Results.Ok()).RequireEmailRateLimit("share");
+            });
+        using HttpClient client = host.Client();
+        List<HttpStatusCode> surge = [];
+        for (int i = 0; i < 5; i++)
+        {
+            using HttpResponseMessage response = await client.PostAsync("/share", null);
+            surge.Add(response.StatusCode);
+        }
+
+        string duringTrip = await client.GetStringAsync("/emailguard/events");
+        time.Advance(TimeSpan.FromMinutes(6));
+        using HttpResponseMessage after = await client.PostAsync("/share", null);
+        string afterRecovery = await client.GetStringAsync("/emailguard/events");
+
+        surge.Take(3).Should().OnlyContain(s => s == HttpStatusCode.OK);
+        surge.Skip(3).Should().NotContain(HttpStatusCode.OK, "the fourth request in the minute trips the breaker");
+        Row(duringTrip, "surge_breaker_tripped", "Surge breaker of endpoint policy share tripped").Should().Contain("threshold 3");
+        duringTrip.Should().NotContain("surge_breaker_recovered");
+        after.StatusCode.Should().Be(HttpStatusCode.OK);
+        Row(afterRecovery, "surge_breaker_recovered", "Surge breaker of endpoint policy share recovered");
     }
 
     /// <summary>The first table row that holds both <paramref name="first"/> and <paramref name="second"/>.</summary>
