@@ -62,4 +62,39 @@ internal static class ContentOptionsValidation
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Period must be positive and at most {RateLimitRule.MaxWindow}; it is {options.Period}."));
         }
     }
+
+    public static void Check(List<string> failures, string path, FanOutFlagOptions? options)
+    {
+        if (options is null)
+        {
+            failures.Add($"{path} must not be null.");
+            return;
+        }
+
+        if (options.NewRecipients < 0 || options.NewRecipients > 1_000_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:NewRecipients must be between 0 (never flag) and 1000000; it is {options.NewRecipients}."));
+        }
+
+        if (!(options.NewShare >= 0 && options.NewShare <= 1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:NewShare must be between 0 and 1; it is {options.NewShare}."));
+        }
+
+        // Whole seconds: the first-seen times are kept in seconds, and windows must align on them.
+        if (options.Period < TimeSpan.FromSeconds(1) || options.Period > RateLimitRule.MaxWindow || options.Period.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Period must be whole seconds, at least 1 s and at most {RateLimitRule.MaxWindow}; it is {options.Period}."));
+        }
+
+        if (options.Memory < options.Period || options.Memory > RateLimitRule.MaxWindow)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Memory must be at least Period ({options.Period}) and at most {RateLimitRule.MaxWindow}; it is {options.Memory}."));
+        }
+
+        if (options.MaxRecipientsPerMessage < 1 || options.MaxRecipientsPerMessage > 1_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:MaxRecipientsPerMessage must be between 1 and 1000; it is {options.MaxRecipientsPerMessage}."));
+        }
+    }
 }

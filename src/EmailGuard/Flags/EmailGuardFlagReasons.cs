@@ -22,6 +22,13 @@ public static class EmailGuardFlagReasons
     /// </summary>
     public const string BulkContent = "bulk_content";
 
+    /// <summary>
+    /// Most of the party's recipients were new to it: at least <see cref="FanOutFlagOptions.NewRecipients"/> within
+    /// <see cref="FanOutFlagOptions.Period"/>, and at least <see cref="FanOutFlagOptions.NewShare"/> of the period's
+    /// recipients (a "high frequency" fan-out: one account mailing strangers).
+    /// </summary>
+    public const string FanOut = "fan_out";
+
     /// <summary>An operator flagged the party by hand.</summary>
     public const string Manual = "manual";
 }

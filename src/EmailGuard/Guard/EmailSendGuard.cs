@@ -63,7 +63,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
     {
-        ValueTask<EmailSendDecision> pending = WithContentSteps(message, EvaluateAsync(message, commit: true, cancellationToken), cancellationToken);
+        ValueTask<EmailSendDecision> pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, commit: true, cancellationToken), cancellationToken));
         if (_metrics is null && _options.Events.OnChecked is null)
         {
             return pending;

@@ -52,6 +52,7 @@ public static class SendGuardEmailGuardBuilderExtensions
                 Sends = sp.GetService<EmailGuardFeedback>(),
                 ContentInspector = sp.GetService<IEmailContentInspector>(),
                 Flags = sp.GetService<IEmailGuardFlags>(),
+                Recipients = sp.GetService<IEmailGuardKeyValueStore>(),
             });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(

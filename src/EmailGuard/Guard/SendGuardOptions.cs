@@ -87,6 +87,12 @@ public sealed class SendGuardOptions
     /// </summary>
     public BulkContentFlagOptions BulkContent { get; set; } = new();
 
+    /// <summary>
+    /// Gets or sets when a user or tenant whose recipients are mostly new to it is flagged
+    /// (<see cref="EmailGuardFlagReasons.FanOut"/>); off by default.
+    /// </summary>
+    public FanOutFlagOptions FanOut { get; set; } = new();
+
     /// <summary>Gets or sets the IPv6 prefix length client addresses are grouped by.</summary>
     /// <value>The default value is 64.</value>
     [Range(1, 128)]
@@ -156,7 +162,7 @@ public sealed class SendGuardOptions
     /// Gets or sets what a flag does, per reason (case-insensitive). Reasons not listed use <see cref="DefaultFlagPolicy"/>.
     /// </summary>
     /// <value>
-    /// The default value maps <c>high_bounce_rate</c>, <c>complaint</c>, <c>complaint_rate</c> and <c>bulk_content</c> to a tenth of the normal limits for 24 hours,
+    /// The default value maps <c>high_bounce_rate</c>, <c>complaint</c>, <c>complaint_rate</c>, <c>bulk_content</c> and <c>fan_out</c> to a tenth of the normal limits for 24 hours,
     /// and <c>manual</c> to a suspension.
     /// </value>
     public IDictionary<string, FlagPolicy> FlagPolicies { get; set; } = new Dictionary<string, FlagPolicy>(StringComparer.OrdinalIgnoreCase)
@@ -166,6 +172,7 @@ public sealed class SendGuardOptions
         [EmailGuardFlagReasons.ComplaintRate] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.Manual] = new() { Suspend = true, Duration = TimeSpan.FromHours(24) },
         [EmailGuardFlagReasons.BulkContent] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
+        [EmailGuardFlagReasons.FanOut] = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) },
     };
 
     /// <summary>Gets or sets the policy of reasons without an entry in <see cref="FlagPolicies"/>.</summary>

@@ -26,6 +26,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         ContentOptionsValidation.Check(failures, $"{Root}:ContentExemptCategories", options.ContentExemptCategories);
         ContentOptionsValidation.Check(failures, $"{Root}:ContentInspection", options.ContentInspection);
         ContentOptionsValidation.Check(failures, $"{Root}:BulkContent", options.BulkContent);
+        ContentOptionsValidation.Check(failures, $"{Root}:FanOut", options.FanOut);
         if (options.Categories is null)
         {
             failures.Add($"{Root}:Categories must not be null.");

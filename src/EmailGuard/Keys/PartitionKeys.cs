@@ -18,6 +18,8 @@ internal static class PartitionKeys
     public const string ContentPrefix = "send:ct:";
     public const string BulkContentUserPrefix = "send:cb:u:";
     public const string BulkContentTenantPrefix = "send:cb:t:";
+    public const string FanOutUserPrefix = "send:fo:u:";
+    public const string FanOutTenantPrefix = "send:fo:t:";
 
     /// <summary>A key for an id: kept readable when short and plain (tenant <c>acme</c>), hashed otherwise (a user id that is an address).</summary>
     public static string ForId(string prefix, string id) => prefix + StoreKeyEncoding.EncodeId(id);

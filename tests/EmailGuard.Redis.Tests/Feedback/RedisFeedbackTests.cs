@@ -229,6 +229,26 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
 
     private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
 
+    [Fact]
+    public async Task FanOut_SameRecipientsThroughFourInstances_CountOnce_StrangersFlagOnce()
+    {
+        // Arrange: 20 new recipients an hour flag a user; four instances share one Redis.
+        ServiceProvider[] instances = [.. Enumerable.Range(0, 4).Select(_ => Instance(more: s => s.Configure<SendGuardOptions>(o => o.FanOut.NewRecipients = 20)))];
+
+        // Act: all four send alice's 15 contacts at once (15 new recipients, not 60); then mallory's 40 strangers spread over them.
+        await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() =>
+            instances[i % 4].GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"contact{i % 15}@clients.example"], UserId = "alice" }).AsTask())));
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() =>
+            instances[i % 4].GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"victim{i}@strangers.example"], UserId = "mallory" }).AsTask())));
+
+        // Assert
+        IEmailGuardFlags flags = instances[0].GetRequiredService<IEmailGuardFlags>();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "alice")).Should().BeEmpty("the same 15 contacts are 15 new recipients on every instance together");
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "mallory")).Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.FanOut);
+        (await flags.GetEventsAsync(new EmailGuardFlagEventQuery { Take = 100 }))
+            .Count(e => e.PartyId == "mallory" && e.Reason == EmailGuardFlagReasons.FanOut).Should().Be(1, "one flag per period, however many instances see the threshold");
+    }
+
     private ServiceProvider Instance(Action<EmailFeedbackOptions>? feedback = null, Action<IServiceCollection>? more = null)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
