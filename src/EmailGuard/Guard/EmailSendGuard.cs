@@ -88,13 +88,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return false;
         }
 
-        EmailSendRuleUsage[] usage = decision.UsageArray!;
+        GuardUsage usage = decision.UsageValues;
         RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(usage.Length);
         try
         {
             for (int i = 0; i < usage.Length; i++)
             {
-                requests[i] = usage[i].Request;
+                requests[i] = usage.GetRequest(i);
             }
 
             return await _store.TryRefundAsync(requests.AsMemory(0, usage.Length), decision.Acquisition, cancellationToken).ConfigureAwait(false);

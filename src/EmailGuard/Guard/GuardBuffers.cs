@@ -23,6 +23,12 @@ internal sealed class GuardBuffers
 
     public int RecipientCount { get; set; }
 
+    /// <summary>
+    /// The shape of this thread's last check, kept across checks (it is immutable and shared by the decisions that
+    /// name it) so the next check with the same plan reuses it; see <see cref="GuardUsageShape.Of"/>.
+    /// </summary>
+    public GuardUsageShape? Shape { get; set; }
+
     public int RequestCount { get; set; }
 
     public static GuardBuffers Rent()
@@ -74,6 +80,11 @@ internal sealed class GuardBuffers
             Requests = new RateLimitRequest[16];
             Entries = new RateLimitEntry[16];
             Tags = new RequestTag[16];
+        }
+
+        if (Shape is { Length: > MaxKeptLength })
+        {
+            Shape = null;
         }
 
         t_cached = this;
