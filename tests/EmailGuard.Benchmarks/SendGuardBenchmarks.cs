@@ -18,6 +18,7 @@ public class SendGuardBenchmarks
     private const int RecipientCount = 1_000;
 
     private EmailSendGuard _guard = null!;
+    private EmailSendGuard _counted = null!;
     private OutboundEmail _message = null!;
     private OutboundEmail[] _messages = [];
     private int _next;
@@ -38,6 +39,17 @@ public class SendGuardBenchmarks
         ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
         GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
         _guard = new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
+
+        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
+        EmailGuardFeedback feedback = new(
+            resilient,
+            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
+            null,
+            new EmailFeedbackOptions(),
+            options,
+            TimeProvider.System);
+        _counted = new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = feedback };
+        _ = _counted.CheckAsync(_message).Result;
 
         _message = Message("customer@example.com");
         _messages = new OutboundEmail[RecipientCount];
@@ -62,6 +74,10 @@ public class SendGuardBenchmarks
         _next = _next + 1 == RecipientCount ? 0 : _next + 1;
         return _guard.CheckAsync(message).Result;
     }
+
+    /// <summary>The same message through a guard that counts each admitted send for the ratio breakers, as an app registers it.</summary>
+    [Benchmark]
+    public EmailSendDecision CheckCountingSends() => _counted.CheckAsync(_message).Result;
 
     /// <summary>The same message, and a caller that reads everything the decision says: the usage of each rule and the attribution.</summary>
     [Benchmark]

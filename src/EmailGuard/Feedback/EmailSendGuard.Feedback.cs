@@ -30,11 +30,11 @@ internal sealed partial class EmailSendGuard
 
     /// <summary>
     /// The attribution of an admitted message as the decision keeps it: built when first read, unless the ratio
-    /// breakers need it now to count the send.
+    /// breakers need it now to count the send because the acquire did not (<paramref name="counted"/>).
     /// </summary>
-    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message)
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, bool counted)
     {
-        if (Sends is not null)
+        if (Sends is not null && !counted)
         {
             return (Admitted(message), default);
         }

@@ -96,7 +96,10 @@ public readonly struct EmailSendDecision
     /// peek or a denial. Write it as provider tags with <see cref="EmailFeedbackTags.Write"/>, and map the provider's
     /// message id to it with <see cref="IEmailGuardFeedback.TrackAsync"/> (the guarded senders do both).
     /// </summary>
-    /// <remarks>Built when read, so a check whose attribution nobody reads allocates none; every read names the same send id.</remarks>
+    /// <remarks>
+    /// Built when read, so a check whose attribution nobody reads allocates none. Every read builds an equal
+    /// attribution (the same send id and parties), not the same instance: read it once and pass that on.
+    /// </remarks>
     public EmailSendAttribution? Attribution => _attribution ?? _pendingAttribution.Build();
 
     /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>

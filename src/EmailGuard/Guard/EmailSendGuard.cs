@@ -293,6 +293,16 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         int count = buffers.RequestCount;
+        if (commit && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
+        {
+            // The ratio breakers' count of this send rides in the same atomic acquire: counted exactly when admitted,
+            // for no round trip of its own. Its counters have no practical limit, so they never deny the message.
+            buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
+            string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
+            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+            count += buffers.ExtraRequestCount;
+        }
+
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
         ValueTask<RateLimitDecision> pending = commit
