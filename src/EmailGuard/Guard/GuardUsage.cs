@@ -11,8 +11,8 @@ namespace EmailGuard;
 /// <remarks>
 /// An admitted request whose entry says no more than its rule does (allowed, no wait, the rule's limit) is one number:
 /// its count and its reset time, relative to the first request's, packed into a <see cref="long"/>. Up to
-/// <see cref="InlineCapacity"/> of them are kept inline, so the common check allocates nothing; a denial, or a check
-/// with more requests, copies the store's entries to an array.
+/// <see cref="InlineCapacity"/> of them are kept inline, so the common check allocates nothing; more go to an array of
+/// 8 bytes each, and a denial copies the store's entries.
 /// </remarks>
 internal readonly struct GuardUsage
 {
@@ -25,7 +25,8 @@ internal readonly struct GuardUsage
 
     /// <summary>
     /// Without a shape, the materialized <see cref="EmailSendRuleUsage"/> array (or null); with one, a
-    /// <see cref="RateLimitEntry"/> array, or null when the entries are packed in <see cref="_packed"/>.
+    /// <see cref="RateLimitEntry"/> array, the packed entries when there are more than fit inline (a <see cref="long"/>
+    /// array), or null when they are packed in <see cref="_packed"/>.
     /// </summary>
     private readonly object? _values;
     private readonly long _baseTicks;
@@ -76,21 +77,17 @@ internal readonly struct GuardUsage
         RateLimitRequest[] requests = buffers.Requests;
         long baseTicks = entries[0].ResetAt.UtcTicks;
         Packed packed = default;
-        if (count <= InlineCapacity)
+        long[]? spilled = count > InlineCapacity ? new long[count] : null;
+        Span<long> into = spilled is null ? packed : spilled;
+        for (int i = 0; i < count; i++)
         {
-            int i = 0;
-            while (i < count && TryPack(entries[i], requests[i].Rule, baseTicks, out packed[i]))
+            if (!TryPack(entries[i], requests[i].Rule, baseTicks, out into[i]))
             {
-                i++;
-            }
-
-            if (i == count)
-            {
-                return new GuardUsage(shape, recipient, null, baseTicks, packed);
+                return new GuardUsage(shape, recipient, entries.AsSpan(0, count).ToArray(), 0, default);
             }
         }
 
-        return new GuardUsage(shape, recipient, entries.AsSpan(0, count).ToArray(), 0, default);
+        return new GuardUsage(shape, recipient, spilled, baseTicks, packed);
     }
 
     public RateLimitRequest GetRequest(int index) => _shape is null ? this[index].Request : _shape.GetRequest(index, _recipient);
@@ -138,7 +135,7 @@ internal readonly struct GuardUsage
             return entries[index];
         }
 
-        long packed = _packed[index];
+        long packed = _values is long[] spilled ? spilled[index] : _packed[index];
         long resetTicks = _baseTicks + ((packed >> 32) * TicksPerMillisecond);
         return new RateLimitEntry(true, packed & uint.MaxValue, rule.Limit, TimeSpan.Zero, new DateTimeOffset(resetTicks, TimeSpan.Zero));
     }

@@ -205,6 +205,30 @@ public sealed class SendGuardDecisionRetentionTests
     }
 
     [Fact]
+    public async Task Usage_MoreRequestsThanKeptInline_StillExactAfterLaterChecks()
+    {
+        (ServiceProvider sp, AnswerRecordingStore store, FakeTimeProvider time) = Build(o =>
+        {
+            o.Global.Add(RateLimitRule.PerHour(1_000));
+            o.Global.Add(RateLimitRule.PerDay(10_000));
+            o.Recipient.Add(RateLimitRule.SlidingWindow(5, TimeSpan.FromHours(1), 4));
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail many = new() { To = [.. Enumerable.Range(0, GuardUsage.InlineCapacity + 1).Select(i => $"m{i}@x.example")] };
+
+        EmailSendDecision first = await guard.CheckAsync(many);
+        time.Advance(TimeSpan.FromMinutes(20));
+        EmailSendDecision second = await guard.CheckAsync(many);
+        await guard.CheckAsync(Mail("other@y.example"));
+
+        first.Usage.Length.Should().Be(GuardUsage.InlineCapacity + 3);
+        first.Usage.ToArray().Select(u => u.Entry).Should().Equal(store.Answers[0].Entries);
+        second.Usage.ToArray().Select(u => u.Entry).Should().Equal(store.Answers[1].Entries);
+        second.Usage.ToArray().Select(u => u.Count).Should().OnlyContain(c => c == 2 * (GuardUsage.InlineCapacity + 1) || c == 2);
+    }
+
+    [Fact]
     public async Task Attribution_ReadTwiceAndOnAnotherThread_SameSendIdAndParties_AndEverySendIdIsNew()
     {
         (ServiceProvider sp, _, _) = Build(o => o.Global.Add(RateLimitRule.PerHour(1_000_000)));
