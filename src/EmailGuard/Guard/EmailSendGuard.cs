@@ -11,9 +11,10 @@ namespace EmailGuard;
 /// applicable rule of every dimension in one atomic acquire through the <see cref="ResilientRateLimitStore"/>.
 /// </summary>
 /// <remarks>
-/// The hot path (cached addresses, cached tenant limits, empty lists) allocates only the decision's usage array:
-/// request and result buffers are pooled, keys are cached strings, and the async methods complete synchronously on the
-/// in-memory store.
+/// The hot path (cached addresses, cached tenant limits, empty lists) allocates nothing: request and result buffers are
+/// pooled, keys are cached strings, the decision keeps its usage compact (<see cref="GuardUsage"/>) and builds its
+/// attribution when read, the send counts for the ratio breakers ride in the same acquire, and the async methods
+/// complete synchronously on the in-memory store.
 /// </remarks>
 internal sealed partial class EmailSendGuard : IEmailSendGuard
 {
