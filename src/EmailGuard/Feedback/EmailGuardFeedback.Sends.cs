@@ -3,8 +3,57 @@ namespace EmailGuard;
 /// <summary>The denominator of the ratios: every admitted message counted against the parties its attribution names.</summary>
 internal sealed partial class EmailGuardFeedback
 {
+    /// <summary>The most counters one send is counted under: all mail, tenant, user, sender, category, client network.</summary>
+    internal const int MaxSendCounts = 6;
+
+    /// <summary>
+    /// The send counters' keys by party as the guard names it (null when the value is not valid for its party), so
+    /// that counting a send in the guard's acquire builds no string. Bounded like the guard's own key caches.
+    /// </summary>
+    private readonly BoundedKeyCache<(EmailGuardDimension Dimension, string Value), string?> _sendKeys = new();
+
     /// <summary>The ratio breakers, evaluated after each recorded hard bounce or complaint; null when none are registered.</summary>
     internal RatioBreaker? Breakers { get; set; }
+
+    /// <summary>
+    /// Writes the counters of one admitted message to <paramref name="into"/> (at least <see cref="MaxSendCounts"/>
+    /// long), for the send guard to take in the same atomic acquire as its own counters: a send is then counted exactly
+    /// when it is admitted, for no round trip of its own. The same keys as <see cref="CountSend"/> for the attribution
+    /// the guard gives the message.
+    /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="sender">The sender as the guard normalized it, or null.</param>
+    /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
+    /// <param name="into">Where to write.</param>
+    /// <returns>How many counters were written.</returns>
+    internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into)
+    {
+        int count = 0;
+        into[count++] = new RateLimitRequest(SendKey(EmailGuardDimension.Global, string.Empty)!, _countRule);
+        Add(into, ref count, EmailGuardDimension.Tenant, message.TenantId);
+        Add(into, ref count, EmailGuardDimension.User, message.UserId);
+        Add(into, ref count, EmailGuardDimension.Sender, sender);
+        Add(into, ref count, EmailGuardDimension.Category, message.Category);
+        Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
+        return count;
+
+        void Add(Span<RateLimitRequest> into, ref int count, EmailGuardDimension dimension, string? value)
+        {
+            if (value is not null && SendKey(dimension, value) is { } key)
+            {
+                into[count++] = new RateLimitRequest(key, _countRule);
+            }
+        }
+    }
+
+    private string? SendKey(EmailGuardDimension dimension, string value)
+        => _sendKeys.GetOrAdd((dimension, value), this, static (party, feedback) => party.Dimension switch
+        {
+            EmailGuardDimension.Global => FeedbackKeys.Count(FeedbackKeys.Sends, EmailGuardDimension.Global, null),
+            _ => feedback.Canonical(party.Dimension, party.Dimension == EmailGuardDimension.ClientIp ? FeedbackKeys.Cidr(party.Value) : party.Value) is { } canonical
+                ? FeedbackKeys.Count(FeedbackKeys.Sends, party.Dimension, canonical)
+                : null,
+        });
 
     /// <summary>
     /// Counts an admitted message against every party its attribution names, the denominator of the ratios. Never

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Security.Cryptography;
 
@@ -6,26 +7,51 @@ namespace EmailGuard;
 /// <summary>What the send guard does for feedback: attribution of admitted messages (unsubscribes are screened by <see cref="PartyScreen"/>).</summary>
 internal sealed partial class EmailSendGuard
 {
+    /// <summary>Send ids drawn from the system's generator per block, so a check does not pay for a call into it.</summary>
+    private const int SendIdsPerBlock = 256;
+
+    [ThreadStatic]
+    private static byte[]? t_sendIds;
+
+    [ThreadStatic]
+    private static int t_nextSendId;
+
     /// <summary>Where admitted messages are counted for the ratio breakers; null without feedback.</summary>
     internal EmailGuardFeedback? Sends { get; init; }
 
     /// <summary>The attribution of an admitted message, counted as a send of each of its parties.</summary>
     private EmailSendAttribution Admitted(OutboundEmail message)
     {
-        EmailSendAttribution attribution = Attribute(message);
+        (ulong high, uint low) = NextSendId();
+        EmailSendAttribution attribution = Attribute(message, high, low);
         Sends?.CountSend(attribution);
         return attribution;
     }
 
-    /// <summary>Who caused an admitted message, with a fresh send id; the network grouped as the client IP dimension groups it.</summary>
-    private EmailSendAttribution Attribute(OutboundEmail message)
+    /// <summary>
+    /// The attribution of an admitted message as the decision keeps it: built when first read, unless the ratio
+    /// breakers need it now to count the send because the acquire did not (<paramref name="counted"/>).
+    /// </summary>
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, bool counted)
     {
-        // 96 random bits: unique across instances without coordination, and 16 characters as base64url.
-        Span<byte> random = stackalloc byte[12];
-        RandomNumberGenerator.Fill(random);
+        if (Sends is not null && !counted)
+        {
+            return (Admitted(message), default);
+        }
+
+        (ulong high, uint low) = NextSendId();
+        return (null, new PendingAttribution(this, message, high, low));
+    }
+
+    /// <summary>Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it.</summary>
+    internal EmailSendAttribution Attribute(OutboundEmail message, ulong idHigh, uint idLow)
+    {
+        Span<byte> id = stackalloc byte[12];
+        BinaryPrimitives.WriteUInt64LittleEndian(id, idHigh);
+        BinaryPrimitives.WriteUInt32LittleEndian(id[8..], idLow);
         return new EmailSendAttribution
         {
-            SendId = Base64Url.EncodeToString(random),
+            SendId = Base64Url.EncodeToString(id),
             TenantId = message.TenantId,
             UserId = message.UserId,
             Sender = message.Sender is { } sender && _keys.Addresses.Get(sender) is { IsValid: true } address ? address.Address : null,
@@ -33,5 +59,26 @@ internal sealed partial class EmailSendGuard
             ClientNetwork = message.ClientIp is { } ip ? FeedbackKeys.Cidr(_keys.ClientIps.Get(ip).Partition) : null,
             EndpointPolicy = message.EndpointPolicy,
         };
+    }
+
+    /// <summary>
+    /// 96 random bits: unique across instances without coordination, and 16 characters as base64url. Taken from a
+    /// per-thread block of the system's cryptographic generator, so ids stay unpredictable (they travel in a header to
+    /// the recipients) while a check pays only for a copy.
+    /// </summary>
+    private static (ulong High, uint Low) NextSendId()
+    {
+        byte[]? block = t_sendIds;
+        int next = t_nextSendId;
+        if (block is null || next == SendIdsPerBlock)
+        {
+            block ??= t_sendIds = new byte[SendIdsPerBlock * 12];
+            RandomNumberGenerator.Fill(block);
+            next = 0;
+        }
+
+        ReadOnlySpan<byte> id = block.AsSpan(next * 12, 12);
+        t_nextSendId = next + 1;
+        return (BinaryPrimitives.ReadUInt64LittleEndian(id), BinaryPrimitives.ReadUInt32LittleEndian(id[8..]));
     }
 }

@@ -9,8 +9,10 @@ namespace EmailGuard;
 /// </remarks>
 public readonly struct EmailSendDecision
 {
-    private readonly EmailSendRuleUsage[]? _usage;
+    private readonly GuardUsage _usage;
     private readonly RateLimitDecision _acquisition;
+    private readonly EmailSendAttribution? _attribution;
+    private readonly PendingAttribution _pendingAttribution;
 
     internal EmailSendDecision(
         EmailSendReason reason,
@@ -24,8 +26,27 @@ public readonly struct EmailSendDecision
         EmailSendRuleUsage[]? usage,
         RateLimitDecision acquisition = default,
         EmailSendAttribution? attribution = null)
+        : this(reason, dimension, partition, recipient, invalidAddress, detail, retryAfter, timestamp, new GuardUsage(usage), acquisition, attribution, default)
     {
-        Attribution = attribution;
+    }
+
+    /// <summary>The guard's own: usage kept compact, and an attribution built when first read.</summary>
+    internal EmailSendDecision(
+        EmailSendReason reason,
+        EmailGuardDimension dimension,
+        string? partition,
+        string? recipient,
+        string? invalidAddress,
+        string? detail,
+        TimeSpan retryAfter,
+        DateTimeOffset timestamp,
+        GuardUsage usage,
+        RateLimitDecision acquisition,
+        EmailSendAttribution? attribution,
+        PendingAttribution pendingAttribution)
+    {
+        _attribution = attribution;
+        _pendingAttribution = pendingAttribution;
         Reason = reason;
         Dimension = dimension;
         Partition = partition;
@@ -75,7 +96,11 @@ public readonly struct EmailSendDecision
     /// peek or a denial. Write it as provider tags with <see cref="EmailFeedbackTags.Write"/>, and map the provider's
     /// message id to it with <see cref="IEmailGuardFeedback.TrackAsync"/> (the guarded senders do both).
     /// </summary>
-    public EmailSendAttribution? Attribution { get; }
+    /// <remarks>
+    /// Built when read, so a check whose attribution nobody reads allocates none. Every read builds an equal
+    /// attribution (the same send id and parties), not the same instance: read it once and pass that on.
+    /// </remarks>
+    public EmailSendAttribution? Attribution => _attribution ?? _pendingAttribution.Build();
 
     /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
     public DateTimeOffset Timestamp { get; }
@@ -84,16 +109,21 @@ public readonly struct EmailSendDecision
     /// Gets the usage of every rule of every dimension that was checked, in the order they were checked. Empty when
     /// the message was refused before any counter was read (invalid, blocklisted, suspended).
     /// </summary>
-    public ReadOnlySpan<EmailSendRuleUsage> Usage => _usage;
+    /// <remarks>
+    /// The decision keeps its usage compact and builds this span when read, so a check whose usage nobody reads
+    /// allocates nothing for it; keep the span rather than reading the property in a loop.
+    /// </remarks>
+    public ReadOnlySpan<EmailSendRuleUsage> Usage => _usage.ToArray();
 
     /// <summary>
     /// Gets whether <see cref="IEmailSendGuard.RefundAsync"/> can give permits back for this decision: only an allowed
     /// <see cref="IEmailSendGuard.CheckAsync"/> that took permits; never a peek, a denial or an unguarded admission. A
     /// refundable decision is still refunded at most once, however often it was copied.
     /// </summary>
-    public bool IsRefundable => Reason == EmailSendReason.Allowed && _usage is { Length: > 0 } && _acquisition.IsRefundable;
+    public bool IsRefundable => Reason == EmailSendReason.Allowed && _usage.Length > 0 && _acquisition.IsRefundable;
 
-    internal EmailSendRuleUsage[]? UsageArray => _usage;
+    /// <summary>The usage as kept, read without building <see cref="Usage"/>.</summary>
+    internal GuardUsage UsageValues => _usage;
 
     /// <summary>The store's decision that took the permits, which a refund names to the store that admitted it.</summary>
     internal RateLimitDecision Acquisition => _acquisition;
@@ -107,16 +137,12 @@ public readonly struct EmailSendDecision
     public long? GetRemaining(EmailGuardDimension dimension)
     {
         long? remaining = null;
-        if (_usage is null)
+        for (int i = 0; i < _usage.Length; i++)
         {
-            return null;
-        }
-
-        foreach (ref readonly EmailSendRuleUsage usage in _usage.AsSpan())
-        {
-            if (usage.Dimension == dimension)
+            if (_usage.GetDimension(i) == dimension)
             {
-                remaining = remaining is { } r ? Math.Min(r, usage.Remaining) : usage.Remaining;
+                long left = _usage.GetRemaining(i);
+                remaining = remaining is { } r ? Math.Min(r, left) : left;
             }
         }
 

@@ -25,8 +25,6 @@ internal sealed partial class EmailSendGuard
     /// <summary>The decision from the store's answer, with the usage of every counter; raises the events of a commit.</summary>
     private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, bool commit)
     {
-        RateLimitRequest[] requests = buffers.Requests;
-        RateLimitEntry[] entries = buffers.Entries;
         RequestTag[] tags = buffers.Tags;
         int count = buffers.RequestCount;
         switch (decision.Status)
@@ -34,23 +32,20 @@ internal sealed partial class EmailSendGuard
             case RateLimitStatus.StoreUnavailable:
                 return StoreUnavailable(message, decision);
             case RateLimitStatus.AllowedUnguarded:
-                return Unguarded(commit ? Admitted(message) : null);
+                return Unguarded(message, commit);
         }
 
-        EmailSendRuleUsage[]? usage = count == 0 ? null : new EmailSendRuleUsage[count];
-        for (int i = 0; i < count; i++)
-        {
-            usage![i] = new EmailSendRuleUsage(tags[i].Dimension, tags[i].Partition, requests[i], entries[i]);
-        }
-
+        GuardUsage usage = GuardUsage.Capture(buffers);
         if (decision.Status == RateLimitStatus.Allowed)
         {
-            if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage is not null)
+            if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage.ToArray() is { } all)
             {
-                RaiseNearLimit(onNearLimit, message, usage);
+                RaiseNearLimit(onNearLimit, message, all);
             }
 
-            return Allowed(decision, usage, commit ? Admitted(message) : null);
+            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, counted: buffers.ExtraRequestCount != 0) : default;
+            return new EmailSendDecision(
+                EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending);
         }
 
         int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
@@ -58,7 +53,7 @@ internal sealed partial class EmailSendGuard
         if (commit)
         {
             LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
-            if (_options.Events.OnLimitExceeded is { } onLimitExceeded && usage is not null)
+            if (_options.Events.OnLimitExceeded is { } onLimitExceeded && count != 0)
             {
                 _events.Run(onLimitExceeded, new EmailGuardLimitArguments(message, usage[denied]), nameof(EmailGuardEvents.OnLimitExceeded));
             }
@@ -84,15 +79,15 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
-    private EmailSendDecision Unguarded(EmailSendAttribution? attribution)
-        => new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), null, attribution: attribution);
-
-    private static EmailSendDecision Allowed(RateLimitDecision decision, EmailSendRuleUsage[]? usage, EmailSendAttribution? attribution)
-        => new(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution);
+    private EmailSendDecision Unguarded(OutboundEmail message, bool commit)
+    {
+        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, counted: false) : default;
+        return new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), default, default, attribution, pending);
+    }
 
     /// <summary>A counter is full; <paramref name="tag"/> names the first request that was denied. Logged by the caller, on a commit only.</summary>
-    private static EmailSendDecision LimitExceeded(RequestTag tag, RateLimitDecision decision, EmailSendRuleUsage[]? usage)
-        => new(EmailSendReason.LimitExceeded, tag.Dimension, tag.Partition, tag.Recipient, null, null, decision.RetryAfter, decision.Timestamp, usage);
+    private static EmailSendDecision LimitExceeded(RequestTag tag, RateLimitDecision decision, GuardUsage usage)
+        => new(EmailSendReason.LimitExceeded, tag.Dimension, tag.Partition, tag.Recipient, null, null, decision.RetryAfter, decision.Timestamp, usage, default, null, default);
 
     private EmailSendDecision Blocked(OutboundEmail message, EmailGuardDimension dimension, string? partition, string? recipient, EmailGuardListEntry entry)
     {

@@ -11,9 +11,10 @@ namespace EmailGuard;
 /// applicable rule of every dimension in one atomic acquire through the <see cref="ResilientRateLimitStore"/>.
 /// </summary>
 /// <remarks>
-/// The hot path (cached addresses, cached tenant limits, empty lists) allocates only the decision's usage array:
-/// request and result buffers are pooled, keys are cached strings, and the async methods complete synchronously on the
-/// in-memory store.
+/// The hot path (cached addresses, cached tenant limits, empty lists) allocates nothing: request and result buffers are
+/// pooled, keys are cached strings, the decision keeps its usage compact (<see cref="GuardUsage"/>) and builds its
+/// attribution when read, the send counts for the ratio breakers ride in the same acquire, and the async methods
+/// complete synchronously on the in-memory store.
 /// </remarks>
 internal sealed partial class EmailSendGuard : IEmailSendGuard
 {
@@ -88,13 +89,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return false;
         }
 
-        EmailSendRuleUsage[] usage = decision.UsageArray!;
+        GuardUsage usage = decision.UsageValues;
         RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(usage.Length);
         try
         {
             for (int i = 0; i < usage.Length; i++)
             {
-                requests[i] = usage[i].Request;
+                requests[i] = usage.GetRequest(i);
             }
 
             return await _store.TryRefundAsync(requests.AsMemory(0, usage.Length), decision.Acquisition, cancellationToken).ConfigureAwait(false);
@@ -293,6 +294,16 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         int count = buffers.RequestCount;
+        if (commit && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
+        {
+            // The ratio breakers' count of this send rides in the same atomic acquire: counted exactly when admitted,
+            // for no round trip of its own. Its counters have no practical limit, so they never deny the message.
+            buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
+            string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
+            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+            count += buffers.ExtraRequestCount;
+        }
+
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
         ValueTask<RateLimitDecision> pending = commit

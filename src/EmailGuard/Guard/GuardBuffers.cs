@@ -23,6 +23,12 @@ internal sealed class GuardBuffers
 
     public int RecipientCount { get; set; }
 
+    /// <summary>
+    /// The shape of this thread's last check, kept across checks (it is immutable and shared by the decisions that
+    /// name it) so the next check with the same plan reuses it; see <see cref="GuardUsageShape.Of"/>.
+    /// </summary>
+    public GuardUsageShape? Shape { get; set; }
+
     public int RequestCount { get; set; }
 
     public static GuardBuffers Rent()
@@ -45,14 +51,25 @@ internal sealed class GuardBuffers
         }
     }
 
+    /// <summary>
+    /// Requests written to <see cref="Requests"/> after the plan's <see cref="RequestCount"/>, taken in the same acquire
+    /// but not part of the decision: the counters of the send for the ratio breakers.
+    /// </summary>
+    public int ExtraRequestCount { get; set; }
+
+    /// <summary>Makes room for <paramref name="count"/> requests, keeping the plan's requests and tags written so far.</summary>
     public void EnsureRequests(int count)
     {
         if (Requests.Length < count)
         {
             int length = Math.Max(count, Requests.Length * 2);
-            Requests = new RateLimitRequest[length];
+            RateLimitRequest[] requests = new RateLimitRequest[length];
+            RequestTag[] tags = new RequestTag[length];
+            Requests.AsSpan(0, RequestCount).CopyTo(requests);
+            Tags.AsSpan(0, RequestCount).CopyTo(tags);
+            Requests = requests;
             Entries = new RateLimitEntry[length];
-            Tags = new RequestTag[length];
+            Tags = tags;
         }
     }
 
@@ -60,10 +77,11 @@ internal sealed class GuardBuffers
     {
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
-        Array.Clear(Requests, 0, RequestCount);
+        Array.Clear(Requests, 0, RequestCount + ExtraRequestCount);
         Array.Clear(Tags, 0, RequestCount);
         RecipientCount = 0;
         RequestCount = 0;
+        ExtraRequestCount = 0;
         if (Recipients.Length > MaxKeptLength)
         {
             Recipients = new GuardAddress[8];
@@ -74,6 +92,11 @@ internal sealed class GuardBuffers
             Requests = new RateLimitRequest[16];
             Entries = new RateLimitEntry[16];
             Tags = new RequestTag[16];
+        }
+
+        if (Shape is { Length: > MaxKeptLength })
+        {
+            Shape = null;
         }
 
         t_cached = this;

@@ -29,7 +29,7 @@ public sealed class FeedbackSenderTests
         given.ProviderTags.Should().Contain("campaign", "welcome");
         EmailFeedbackTags.TryRead(given.ProviderTags, out EmailSendAttribution? echoed).Should().BeTrue();
         echoed.Should().BeEquivalentTo(sent.Decision.Attribution, "the app cannot forge EmailGuard's own tags");
-        transport.ContextDuringSend.Should().BeSameAs(sent.Decision.Attribution);
+        transport.ContextDuringSend.Should().BeEquivalentTo(sent.Decision.Attribution, "the decision builds its attribution when read: an equal one each time");
         EmailSendContext.Current.Should().BeNull("the context closes with the send");
         feedback.Attribution.Should().BeEquivalentTo(sent.Decision.Attribution);
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
