@@ -45,6 +45,11 @@ internal sealed partial class EmailSendGuard
 
         if (decision.Status == RateLimitStatus.Allowed)
         {
+            if (commit)
+            {
+                _fairShare?.OnAdmitted(buffers.RecipientCount);
+            }
+
             if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage is not null)
             {
                 RaiseNearLimit(onNearLimit, message, usage);
