@@ -21,6 +21,7 @@ internal sealed class FairShareBudget
     // What this instance admitted under the rule since it started; a view records it as read, so the global count of
     // the view plus what was admitted here since is this instance's best estimate between reads.
     private long _admittedHere;
+    private long _contendedWindow = long.MinValue;
 
     public FairShareBudget(RateLimitRule rule, double threshold)
     {
@@ -53,6 +54,9 @@ internal sealed class FairShareBudget
     public void Update(FairShareView view) => Volatile.Write(ref _view, view);
 
     public long AdmittedHere => Interlocked.Read(ref _admittedHere);
+
+    /// <summary>True the first time this instance finds the window contended, so that is logged once per window.</summary>
+    public bool TryMarkContended(long windowIndex) => Interlocked.Exchange(ref _contendedWindow, windowIndex) != windowIndex;
 
     public void OnAdmitted(long cost) => Interlocked.Add(ref _admittedHere, cost);
 

@@ -122,6 +122,13 @@ internal sealed partial class FairShareTracker
                 continue;
             }
 
+            if (budget.TryMarkContended(budget.WindowIndex(now)) && budget.View is { } view)
+            {
+                double active = view.ActiveWeight(_options);
+                long estimated = budget.EstimatedCount(view);
+                LogContended(_logger, budget.Rule.ShapeId, estimated, budget.Rule.Limit, active, view.PreviousWeight);
+            }
+
             requests[count] = new RateLimitRequest(_shareKeys.Get(tenantId), budget.ShareRule(share), cost);
             tags[count++] = tag;
             if (pool > 0)
@@ -285,15 +292,7 @@ internal sealed partial class FairShareTracker
             : old.WindowIndex == index ? old.PreviousWeight
             : old.WindowIndex == index - 1 ? old.ActiveWeight(_options)
             : 0;
-        FairShareView view = new(index, now, global, weightUnits, defaults, previous, admittedHere);
-        budget.Update(view);
-        bool contended = budget.EstimatedCount(view) >= budget.Threshold;
-        bool wasContended = old is not null && old.WindowIndex == index && budget.EstimatedCount(old) >= budget.Threshold;
-        if (contended && !wasContended)
-        {
-            double active = view.ActiveWeight(_options);
-            LogContended(_logger, budget.Rule.ShapeId, global, budget.Rule.Limit, active, previous);
-        }
+        budget.Update(new FairShareView(index, now, global, weightUnits, defaults, previous, admittedHere));
     }
 
     private void Pause(long now) => Volatile.Write(ref _pausedUntilMilliseconds, now + Math.Max(1, _refreshMilliseconds));
