@@ -112,11 +112,13 @@ public abstract partial class SendGuardScenarioTests
 
         ConcurrentDictionary<string, int> admitted = new();
 
-        // Act: 8 instances × 64 callers, 128 attempts per tenant, all at one instant.
-        await Parallel.ForEachAsync(Enumerable.Range(0, 8 * 64), new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, ct) =>
+        // Act: 8 instances × 64 callers each, 128 attempts per tenant, all at one instant.
+        TaskCompletionSource start = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task[] callers = [.. Enumerable.Range(0, 8 * 64).Select(i => Task.Run(async () =>
         {
             string tenant = weights.Keys.ElementAt(i % 4);
-            EmailSendDecision decision = await instances[i % 8].Guard.CheckAsync(Mail(string.Create(CultureInfo.InvariantCulture, $"r{i}@{tenant}.example"), tenant: tenant), ct);
+            await start.Task;
+            EmailSendDecision decision = await instances[i % 8].Guard.CheckAsync(Mail(string.Create(CultureInfo.InvariantCulture, $"r{i}@{tenant}.example"), tenant: tenant));
             if (decision.IsAllowed)
             {
                 admitted.AddOrUpdate(tenant, 1, (_, n) => n + 1);
@@ -127,7 +129,9 @@ public abstract partial class SendGuardScenarioTests
                 decision.Dimension.Should().Be(EmailGuardDimension.Global);
                 decision.Partition.Should().BeOneOf(tenant, null);
             }
-        });
+        }))];
+        start.SetResult();
+        await Task.WhenAll(callers).WaitAsync(TimeSpan.FromMinutes(2));
 
         // Assert: each share exactly, less the first mail; the shares add up to the provider's limit.
         admitted.Should().BeEquivalentTo(new Dictionary<string, int> { ["a"] = 24, ["b"] = 24, ["c"] = 49, ["d"] = 99 });
