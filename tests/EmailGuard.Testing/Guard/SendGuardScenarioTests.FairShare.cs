@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using EmailGuard;
+using EmailGuard.Testing.Stores;
 using FluentAssertions;
+using Microsoft.Extensions.Time.Testing;
 using Xunit;
 
 namespace EmailGuard.Testing.Guard;
@@ -136,6 +138,40 @@ public abstract partial class SendGuardScenarioTests
         // Assert: each share exactly, less the first mail; the shares add up to the provider's limit.
         admitted.Should().BeEquivalentTo(new Dictionary<string, int> { ["a"] = 24, ["b"] = 24, ["c"] = 49, ["d"] = 99 });
         (await instances[0].CountAsync(new EmailGuardStatusQuery(), EmailGuardDimension.Global)).Should().Be(200);
+    }
+
+    [Fact]
+    public async Task FairShare_StoreDown_ChecksFollowTheFailureModeAndSharesResumeWhenItIsBack()
+    {
+        // Arrange
+        FakeTimeProvider time = new(Start);
+        SwitchableRateLimitStore store = new(CreateStore(time)) { Down = true };
+        SendGuardHarness h = Create(
+            o =>
+            {
+                o.Global.Add(RateLimitRule.PerHour(100));
+                o.FairShare.Enabled = true;
+                o.FairShare.ContentionThreshold = 0;
+                o.FailureMode = StoreFailureMode.FailClosed;
+            },
+            time,
+            store,
+            new CountingTenantLimitProvider(_ => new TenantLimits { FairShareWeight = 1 }));
+
+        // Act: neither the registration nor the view can be read; the check follows its failure mode, no exception.
+        EmailSendDecision down = await h.Guard.CheckAsync(Mail("x@a.example", tenant: "a"));
+        store.Down = false;
+        time.Advance(TimeSpan.FromMinutes(1));
+        (await h.Guard.CheckAsync(Mail("x@b.example", tenant: "b"))).IsAllowed.Should().BeTrue();
+        int admitted = 0;
+        for (int i = 0; i < 100; i++)
+        {
+            admitted += (await h.Guard.CheckAsync(Mail(string.Create(CultureInfo.InvariantCulture, $"r{i}@a.example"), tenant: "a"))).IsAllowed ? 1 : 0;
+        }
+
+        // Assert: once the store answers, both tenants are registered and a gets its half of the window.
+        down.Reason.Should().Be(EmailSendReason.StoreUnavailable);
+        admitted.Should().Be(50);
     }
 
     /// <summary>
