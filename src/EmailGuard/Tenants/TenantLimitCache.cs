@@ -157,6 +157,9 @@ internal sealed partial class TenantLimitCache
         {
             LogProviderFailure(_logger, tenantId, ex);
             rules = fallback;
+
+            // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every check.
+            _weights.TryAdd(tenantId, double.NaN);
         }
 
         loading.TrySetResult(rules);

@@ -229,4 +229,51 @@ public sealed class FairShareTests
         weight.LastMeasurement.Tags["emailguard.window"].Should().Be("f3600000");
         contended.LastMeasurement!.Value.Should().Be(1);
     }
+
+    [Fact]
+    public async Task Check_ContendedShare_AllocatesNoMoreThanATenantRuleInItsPlace()
+    {
+        // Arrange: the same number of counters per check: global + share, against global + tenant rule.
+        await using ServiceProvider shared = Build(
+            o =>
+            {
+                o.Global.Add(RateLimitRule.PerHour(1_000_000));
+                o.FairShare.ContentionThreshold = 0;
+            },
+            _ => new TenantLimits { FairShareWeight = 1 });
+        await using ServiceProvider plain = SendGuardTestServices.Build(o =>
+        {
+            o.Global.Add(RateLimitRule.PerHour(1_000_000));
+            o.Tenant.Add(RateLimitRule.PerHour(1_000_000));
+        });
+
+        // Act
+        long withShare = MeasureChecks(shared.GetRequiredService<IEmailSendGuard>());
+        long withTenantRule = MeasureChecks(plain.GetRequiredService<IEmailSendGuard>());
+
+        // Assert
+        withShare.Should().BeLessThanOrEqualTo(withTenantRule);
+    }
+
+    private static long MeasureChecks(IEmailSendGuard guard)
+    {
+        OutboundEmail mail = Mail("acme");
+        for (int i = 0; i < 10; i++)
+        {
+            guard.CheckAsync(mail).AsTask().GetAwaiter().GetResult().IsAllowed.Should().BeTrue();
+        }
+
+        bool synchronous = true;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            ValueTask<EmailSendDecision> pending = guard.CheckAsync(mail);
+            synchronous &= pending.IsCompletedSuccessfully;
+            _ = pending.Result;
+        }
+
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        synchronous.Should().BeTrue("the in-memory store and a fresh view decide synchronously");
+        return allocated;
+    }
 }
