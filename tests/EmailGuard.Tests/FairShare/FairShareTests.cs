@@ -247,6 +247,9 @@ public sealed class FairShareTests
             o.Tenant.Add(RateLimitRule.PerHour(1_000_000));
         });
 
+        // A second active tenant, so the share (half the budget) is a rule of its own, not the global rule.
+        (await shared.GetRequiredService<IEmailSendGuard>().CheckAsync(Mail("other"))).IsAllowed.Should().BeTrue();
+
         // Act
         long withShare = MeasureChecks(shared.GetRequiredService<IEmailSendGuard>());
         long withTenantRule = MeasureChecks(plain.GetRequiredService<IEmailSendGuard>());
