@@ -138,6 +138,30 @@ public sealed class FairShareTests
     }
 
     [Fact]
+    public async Task Check_HourlyAndSlidingDailyBudgets_EachRuleHasItsOwnShare()
+    {
+        // Arrange: a and b weigh 1 each: 50 of the hour, 60 of the (sliding) day each.
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        await using ServiceProvider sp = Build(
+            o =>
+            {
+                o.Global.Add(RateLimitRule.PerHour(100)).Add(RateLimitRule.SlidingWindow(120, TimeSpan.FromDays(1), 24));
+                o.FairShare.ContentionThreshold = 0;
+            },
+            _ => new TenantLimits { FairShareWeight = 1 },
+            time);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        (await SendAsync(guard, "b", 1)).Should().Be(1);
+
+        // Act and assert: the hourly share first; the next hour, what is left of the daily share.
+        (await SendAsync(guard, "a", 100)).Should().Be(50);
+        time.SetUtcNow(new DateTimeOffset(2026, 11, 23, 11, 0, 0, TimeSpan.Zero));
+        (await SendAsync(guard, "a", 100)).Should().Be(10);
+        EmailSendDecision denied = await guard.CheckAsync(Mail("a", 999));
+        (denied.Dimension, denied.Partition).Should().Be((EmailGuardDimension.Global, "a"));
+    }
+
+    [Fact]
     public async Task Check_WeightsFromTheProvider_AreBoundedAndInvalidOnesFallBackToTheDefault()
     {
         // Arrange
