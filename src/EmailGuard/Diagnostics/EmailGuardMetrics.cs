@@ -178,6 +178,9 @@ internal sealed class EmailGuardMetrics : IDisposable
     /// <summary>Makes the breaker-state gauge report this breaker; the last store created in the provider wins.</summary>
     public void ObserveBreaker(StoreCircuitBreaker breaker) => Volatile.Write(ref _breaker, breaker);
 
+    /// <summary>The EmailGuard meter, for components that keep their own instruments on it (the fair share).</summary>
+    public Meter Meter => _meter;
+
     public void Dispose()
     {
         if (_ownsMeter)

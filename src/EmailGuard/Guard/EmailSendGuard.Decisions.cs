@@ -38,6 +38,11 @@ internal sealed partial class EmailSendGuard
         GuardUsage usage = GuardUsage.Capture(buffers);
         if (decision.Status == RateLimitStatus.Allowed)
         {
+            if (commit)
+            {
+                _fairShare?.OnAdmitted(buffers.RecipientCount);
+            }
+
             if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage.ToArray() is { } all)
             {
                 RaiseNearLimit(onNearLimit, message, all);

@@ -51,7 +51,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);
-        _plans = new GuardPlanBuilder(_options, _rules, _keys);
+        _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
+        _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare);
         _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider);
         _events = new EmailGuardEventRunner(_logger);
     }
@@ -287,6 +288,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private ValueTask<EmailSendDecision> Acquire(
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, bool commit, CancellationToken cancellationToken, out bool handedOff)
     {
+        ValueTask preparing = PrepareFairShare(message, plan, commit, cancellationToken);
+        if (!preparing.IsCompletedSuccessfully)
+        {
+            handedOff = true;
+            return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, commit, cancellationToken);
+        }
+
         if (!_plans.TryBuild(message, buffers, sender, tenantRules, plan, out int messageWide, out int perRecipient))
         {
             handedOff = false;

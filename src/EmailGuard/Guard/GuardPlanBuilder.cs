@@ -14,12 +14,14 @@ internal sealed class GuardPlanBuilder
     private readonly SendGuardOptions _options;
     private readonly SendGuardRules _rules;
     private readonly SendGuardKeys _keys;
+    private readonly FairShareTracker? _fairShare;
 
-    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys)
+    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys, FairShareTracker? fairShare = null)
     {
         _options = options;
         _rules = rules;
         _keys = keys;
+        _fairShare = fairShare;
     }
 
     /// <summary>
@@ -46,7 +48,9 @@ internal sealed class GuardPlanBuilder
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 
-        messageWide = globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length + contentRules.Length;
+        // The tenant's fair share of the global budget rides on the global rules: skipped with them, none without a tenant.
+        int shares = _fairShare is not null && globalRules.Length != 0 && message.TenantId is not null ? _fairShare.MaxRequests : 0;
+        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length + contentRules.Length;
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
         {
@@ -59,6 +63,11 @@ internal sealed class GuardPlanBuilder
         int count = 0;
         long cost = distinct;
         Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, new RequestTag(EmailGuardDimension.Global, null, null));
+        if (shares != 0)
+        {
+            _fairShare!.AddShares(requests, tags, ref count, message.TenantId!, cost);
+        }
+
         if (tenantRules.Length != 0)
         {
             Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));

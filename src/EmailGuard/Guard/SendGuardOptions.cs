@@ -155,6 +155,13 @@ public sealed class SendGuardOptions
     [Range(0.0, 1.0)]
     public double NearLimitThreshold { get; set; } = 0.8;
 
+    /// <summary>
+    /// Gets or sets the fair share of the <see cref="Global"/> window rules per tenant: once such a rule is contended,
+    /// each active tenant may use at most its weighted share of the rest of the window.
+    /// </summary>
+    /// <value>The default value is off.</value>
+    public FairShareOptions FairShare { get; set; } = new();
+
     /// <summary>Gets or sets the dimensions allowlisted parties skip.</summary>
     public AllowlistSkipOptions Allowlist { get; set; } = new();
 

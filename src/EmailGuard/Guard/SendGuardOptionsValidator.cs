@@ -63,6 +63,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         }
 
         AddressNormalizationValidation.Check(failures, $"{Root}:AddressNormalization", options.AddressNormalization);
+        FairShareOptionsValidation.Check(failures, $"{Root}:FairShare", options.FairShare, options.Global?.Rules);
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

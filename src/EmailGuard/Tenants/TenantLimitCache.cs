@@ -26,6 +26,10 @@ internal sealed partial class TenantLimitCache
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
+    // The fair-share weight of every tenant the provider answered for (NaN: it gave none), kept beside the rules so the
+    // rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's weight is here.
+    private readonly ConcurrentDictionary<string, double> _weights = new(StringComparer.Ordinal);
+
     public TenantLimitCache(ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null, TimeSpan? timeout = null)
     {
         _provider = provider;
@@ -67,7 +71,27 @@ internal sealed partial class TenantLimitCache
     }
 
     /// <summary>Forgets a tenant's cached limits, e.g. after the app changed them.</summary>
-    public void Invalidate(string tenantId) => _entries.TryRemove(tenantId, out _);
+    public void Invalidate(string tenantId)
+    {
+        _entries.TryRemove(tenantId, out _);
+        _weights.TryRemove(tenantId, out _);
+    }
+
+    /// <summary>
+    /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
+    /// has not answered for it yet; a null weight when it gave none (or an invalid one).
+    /// </summary>
+    public bool TryGetWeight(string tenantId, out double? weight)
+    {
+        if (_weights.TryGetValue(tenantId, out double value))
+        {
+            weight = double.IsNaN(value) ? null : value;
+            return true;
+        }
+
+        weight = null;
+        return false;
+    }
 
     private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, CancellationToken cancellationToken)
     {
@@ -110,6 +134,7 @@ internal sealed partial class TenantLimitCache
         if (_entries.Count >= MaxTenants)
         {
             _entries.Clear();
+            _weights.Clear();
         }
 
         return _entries.TryAdd(tenantId, entry);
@@ -125,15 +150,40 @@ internal sealed partial class TenantLimitCache
             {
                 rules = SendGuardRules.Normalize(limits.Rules ?? []);
             }
+
+            _weights[tenantId] = CheckedWeight(tenantId, limits?.FairShareWeight);
         }
         catch (Exception ex)
         {
             LogProviderFailure(_logger, tenantId, ex);
             rules = fallback;
+
+            // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every check.
+            _weights.TryAdd(tenantId, double.NaN);
         }
 
         loading.TrySetResult(rules);
     }
+
+    private double CheckedWeight(string tenantId, double? weight)
+    {
+        if (weight is not { } value)
+        {
+            return double.NaN;
+        }
+
+        if (double.IsFinite(value) && value > 0)
+        {
+            return value;
+        }
+
+        LogInvalidWeight(_logger, tenantId, value);
+        return double.NaN;
+    }
+
+    [LoggerMessage(EventId = 2344, EventName = "FairShareWeightInvalid", Level = LogLevel.Warning,
+        Message = "The tenant limit provider gave tenant {TenantId} the fair-share weight {Weight}, which is not a positive number; the default weight applies.")]
+    private static partial void LogInvalidWeight(ILogger logger, string tenantId, double weight);
 
     [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; its last answer (or the default tenant limits) applies until the cache entry expires.")]
     private static partial void LogProviderFailure(ILogger logger, string tenantId, Exception exception);

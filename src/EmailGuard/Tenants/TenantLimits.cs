@@ -8,4 +8,15 @@ public sealed class TenantLimits
     /// (a counter is identified by its window, not its limit); an empty list leaves the tenant unlimited.
     /// </summary>
     public IReadOnlyList<RateLimitRule> Rules { get; init; } = [];
+
+    /// <summary>
+    /// Gets the tenant's weight in the fair share of the global budget (<see cref="SendGuardOptions.FairShare"/>): a
+    /// tenant of weight 2 gets twice the share of a tenant of weight 1. At most <see cref="FairShareOptions.MaxWeight"/>
+    /// counts; a value that is not a positive number is ignored (and logged).
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the tenant gets <see cref="FairShareOptions.DefaultWeight"/>, and
+    /// shares the bounded total of all default-weight tenants (<see cref="FairShareOptions.MaxDefaultWeightTotal"/>).
+    /// </value>
+    public double? FairShareWeight { get; init; }
 }

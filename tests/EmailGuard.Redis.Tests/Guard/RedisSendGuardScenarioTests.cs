@@ -25,10 +25,10 @@ public abstract class RedisSendGuardScenarioTestsBase(Func<ConnectionMultiplexer
     internal override IEmailGuardStateStore CreateStateStore(FakeTimeProvider time)
         => new RedisEmailGuardStateStore(new RedisConnection(Admin, _statePrefix), time);
 
-    protected override IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure)
+    protected override IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure, ITenantLimitProvider? tenantLimits = null)
     {
         FakeTimeProvider time = new(Start);
-        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, RedisStoreTestBase.CreateStore(connect(), _prefix, time)))];
+        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, RedisStoreTestBase.CreateStore(connect(), _prefix, time), tenantLimits))];
     }
 
     public Task InitializeAsync() => Task.CompletedTask;

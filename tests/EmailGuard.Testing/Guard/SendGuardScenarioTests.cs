@@ -28,11 +28,11 @@ public abstract partial class SendGuardScenarioTests
     /// Creates <paramref name="count"/> guards that share one backend but, where the store supports it, not one
     /// connection (several Redis multiplexers), like several app instances.
     /// </summary>
-    protected virtual IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure)
+    protected virtual IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure, ITenantLimitProvider? tenantLimits = null)
     {
         FakeTimeProvider time = new(Start);
         IRateLimitStore store = CreateStore(time);
-        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, store))];
+        return [.. Enumerable.Range(0, count).Select(_ => Create(configure, time, store, tenantLimits))];
     }
 
     /// <summary>Creates a guard over a fresh store.</summary>

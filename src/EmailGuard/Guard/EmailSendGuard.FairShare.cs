@@ -1,0 +1,40 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The fair-share step of a check (<see cref="SendGuardOptions.FairShare"/>): before the plan is built, the tenant's
+/// weight, its registration as active and this instance's view of the global budget are made current, so the plan
+/// can carry the tenant's share into the one atomic acquire.
+/// </summary>
+internal sealed partial class EmailSendGuard
+{
+    private readonly FairShareTracker? _fairShare;
+
+    internal FairShareTracker? FairShare => _fairShare;
+
+    private ValueTask PrepareFairShare(OutboundEmail message, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+        => _fairShare is not null && message.TenantId is { } tenant && (plan.Skip & EmailGuardDimension.Global) == 0
+            ? _fairShare.PrepareAsync(tenant, commit, cancellationToken)
+            : default;
+
+    private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
+        ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+    {
+        bool handedOff = false;
+        try
+        {
+            await preparing.ConfigureAwait(false);
+
+            // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
+            // to the counters synchronously.
+            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+            return await decision.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!handedOff)
+            {
+                buffers.Return();
+            }
+        }
+    }
+}
