@@ -199,6 +199,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     {
         StoreOperation.Acquire => "acquire",
         StoreOperation.Peek => "peek",
+        StoreOperation.Reserve => "reserve",
         _ => "refund",
     };
 

@@ -9,12 +9,12 @@ internal sealed partial class EmailSendGuard
 {
     private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
-    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, bool commit)
+    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
         try
         {
             RateLimitDecision decision = await pending.ConfigureAwait(false);
-            return Complete(message, decision, buffers, commit);
+            return Complete(message, decision, buffers, operation);
         }
         finally
         {
@@ -23,12 +23,13 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The decision from the store's answer, with the usage of every counter; raises the events of a commit.</summary>
-    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, bool commit)
+    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
     {
         RateLimitRequest[] requests = buffers.Requests;
         RateLimitEntry[] entries = buffers.Entries;
         RequestTag[] tags = buffers.Tags;
         int count = buffers.RequestCount;
+        bool commit = operation != GuardOperation.Peek;
         switch (decision.Status)
         {
             case RateLimitStatus.StoreUnavailable:

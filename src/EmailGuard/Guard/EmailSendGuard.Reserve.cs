@@ -1,0 +1,23 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Reservations: the same pipeline as a check (addresses, lists, flags, tenant limits, one plan of every dimension),
+/// whose counters are taken in one <see cref="ResilientRateLimitStore.ReserveAsync"/> instead of an acquire. The wait
+/// is the configured <see cref="SendGuardOptions.MaxReservationWait"/>, never the caller's, so no caller can hold the
+/// shared budget further ahead than the app allows.
+/// </summary>
+internal sealed partial class EmailSendGuard
+{
+    public ValueTask<EmailSendDecision> ReserveAsync(OutboundEmail message, CancellationToken cancellationToken = default)
+        => Committed(message, GuardOperation.Reserve, cancellationToken);
+
+    /// <summary>The one store call of an evaluation, over the whole plan.</summary>
+    private ValueTask<RateLimitDecision> CallStore(
+        GuardOperation operation, ReadOnlyMemory<RateLimitRequest> batch, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        => operation switch
+        {
+            GuardOperation.Check => _store.AcquireAsync(batch, results, _options.FailureMode, cancellationToken),
+            GuardOperation.Reserve => _store.ReserveAsync(batch, _options.MaxReservationWait, results, _options.FailureMode, cancellationToken),
+            _ => _store.PeekAsync(batch, results, cancellationToken),
+        };
+}
