@@ -54,7 +54,8 @@ internal sealed partial class EmailSendGuard
             return Allowed(decision, usage, commit ? Admitted(message) : null);
         }
 
-        int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
+        int deniedIndex = operation == GuardOperation.Reserve ? BindingDenial(entries, count, decision.DeniedIndex) : decision.DeniedIndex;
+        int denied = Math.Clamp(deniedIndex, 0, Math.Max(0, count - 1));
         RequestTag tag = count == 0 ? default : tags[denied];
         if (commit)
         {

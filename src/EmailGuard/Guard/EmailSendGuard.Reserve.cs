@@ -20,4 +20,25 @@ internal sealed partial class EmailSendGuard
             GuardOperation.Reserve => _store.ReserveAsync(batch, _options.MaxReservationWait, results, _options.FailureMode, cancellationToken),
             _ => _store.PeekAsync(batch, results, cancellationToken),
         };
+
+    /// <summary>
+    /// The request a denied reservation names: of the entries that did not fit, the one with the longest retry-after.
+    /// The store names the first that did not fit now, which for a reservation is often the provider's bucket it would
+    /// gladly have waited for, while what denied it is the full window behind (a tenant's hourly cap).
+    /// </summary>
+    private static int BindingDenial(RateLimitEntry[] entries, int count, int deniedIndex)
+    {
+        int binding = deniedIndex;
+        TimeSpan longest = TimeSpan.MinValue;
+        for (int i = 0; i < count; i++)
+        {
+            if (!entries[i].IsAllowed && entries[i].RetryAfter > longest)
+            {
+                binding = i;
+                longest = entries[i].RetryAfter;
+            }
+        }
+
+        return binding;
+    }
 }
