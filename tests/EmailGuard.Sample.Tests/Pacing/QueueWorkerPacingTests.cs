@@ -75,4 +75,45 @@ public sealed class QueueWorkerPacingTests : IAsyncLifetime
         (sent[^1].At - Start).Should().BeCloseTo(TimeSpan.FromSeconds((4_000 - 14) / 14.0), TimeSpan.FromMilliseconds(10), "at the provider's pace, not slower");
         _app.Services.GetRequiredService<Outbox>().Snapshot().Should().OnlyContain(e => e.Status == OutboxStatus.Sent);
     }
+
+    [Fact]
+    public async Task Worker_QueueHeldPastTheSlots_BacklogIsReservedAgainAndLeavesAtTheProviderPaceNotAtOnce()
+    {
+        // Arrange: an operator holds the queue for 20 minutes while 40 mails wait; every slot passes.
+        SampleMailer mailer = _app.Services.GetRequiredService<SampleMailer>();
+        MailQueue queue = _app.Services.GetRequiredService<MailQueue>();
+        queue.Pause();
+        List<(OutgoingMail Mail, DateTimeOffset Slot)> queued = [];
+        for (int i = 0; i < 40; i++)
+        {
+            OutgoingMail mail = new("newsletter", "news@sample.emailguard.test", $"reader{i}@d{i}.example", "Held", "Hello");
+            queued.Add((mail, (await mailer.QueueAsync(mail, CancellationToken.None)).SendAt!.Value));
+        }
+
+        TimeSpan held = TimeSpan.FromMinutes(20);
+        _time.Advance(held);
+
+        // Act: resume; the bucket has refilled, so the new slots fall as the first ones did, 20 minutes later.
+        queue.Resume();
+        for (int i = 0; i < queued.Count; i++)
+        {
+            DateTimeOffset slot = queued[i].Slot + held;
+            if (slot > _time.GetUtcNow())
+            {
+                await _time.WaitForTimerAsync(slot, Bound);
+                _time.Advance(slot - _time.GetUtcNow());
+            }
+
+            await _transport.WaitForCountAsync(i + 1, Bound);
+        }
+
+        await _app.MailDrainedAsync();
+
+        // Assert: not 40 at once when the queue resumed, but the burst and then the rate, in order.
+        IReadOnlyList<(OutgoingMail Mail, DateTimeOffset At)> sent = _transport.Sent;
+        sent.Select(s => s.Mail.Id).Should().Equal(queued.Select(q => q.Mail.Id));
+        sent.Select(s => s.At).Should().Equal(queued.Select(q => q.Slot + held));
+        sent.Count(s => s.At == Start + held).Should().Be(14);
+        PacingAssertions.WorstExcess(sent.Select(s => s.At), burst: 14, rate: 14, TimeSpan.FromSeconds(1)).Should().BeLessThanOrEqualTo(0);
+    }
 }
