@@ -51,6 +51,11 @@ internal sealed partial class EmailSendGuard
                 RaiseNearLimit(onNearLimit, message, usage);
             }
 
+            if (operation == GuardOperation.Reserve)
+            {
+                Reserved(message, decision.Timestamp);
+            }
+
             return Allowed(decision, usage, commit ? Admitted(message) : null);
         }
 

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -41,4 +43,19 @@ internal sealed partial class EmailSendGuard
 
         return binding;
     }
+
+    /// <summary>An admitted reservation: how far ahead it lies, for the queue's operator.</summary>
+    private void Reserved(OutboundEmail message, DateTimeOffset sendAt)
+    {
+        TimeSpan wait = sendAt - _timeProvider.GetUtcNow();
+        _metrics?.RecordReservationWait(wait);
+        if (wait > TimeSpan.Zero)
+        {
+            LogReservedAhead(_logger, wait, message.TenantId ?? "-");
+        }
+    }
+
+    [LoggerMessage(EventId = 2320, EventName = "SendReservedAhead", Level = LogLevel.Debug,
+        Message = "Send reserved {Wait:c} ahead, at the provider's pace; tenant {TenantId}.")]
+    private static partial void LogReservedAhead(ILogger logger, TimeSpan wait, string tenantId);
 }
