@@ -21,8 +21,9 @@ public abstract partial class SendGuardScenarioTests
     [Fact]
     public async Task Reserve_ProviderRateOnly_SlotsFollowTheBucketAndNeverOverrunIt()
     {
-        // Arrange: a provider allowing 10 per second, a second's worth at once.
-        SendGuardHarness h = Create(o => o.Global.Add(RateLimitRule.TokenBucket(10, TimeSpan.FromSeconds(1), 10)));
+        // Arrange: a provider allowing 10 a minute, a minute's worth at once. (Minutes, not seconds: on Redis a bucket's
+        // key expires by the server's real clock, so a stall of a loaded runner must not outlast it.)
+        SendGuardHarness h = Create(o => o.Global.Add(RateLimitRule.TokenBucket(10, TimeSpan.FromMinutes(1), 10)));
         DateTimeOffset now = h.Time.GetUtcNow();
 
         // Act: a queue hands over 40 mails at once.
@@ -32,11 +33,11 @@ public abstract partial class SendGuardScenarioTests
             decisions.Add(await h.Guard.ReserveAsync(Mail($"r{i}@example.com", tenant: "acme")));
         }
 
-        // Assert: the burst now, then one every 100 ms, in order; every decision refundable (a reservation can be cancelled).
+        // Assert: the burst now, then one every 6 s, in order; every decision refundable (a reservation can be cancelled).
         decisions.Should().OnlyContain(d => d.IsAllowed && d.Reason == EmailSendReason.Allowed && d.IsRefundable);
         decisions.Select(d => d.SendAt!.Value).Should().Equal(
-            Enumerable.Range(0, 40).Select(i => i < 10 ? now : now.AddMilliseconds(100 * (i - 9))));
-        PacingAssertions.WorstExcess(decisions.Select(d => d.SendAt!.Value), burst: 10, rate: 10, TimeSpan.FromSeconds(1)).Should().BeLessThanOrEqualTo(0);
+            Enumerable.Range(0, 40).Select(i => i < 10 ? now : now.AddSeconds(6 * (i - 9))));
+        PacingAssertions.WorstExcess(decisions.Select(d => d.SendAt!.Value), burst: 10, rate: 10, TimeSpan.FromMinutes(1)).Should().BeLessThanOrEqualTo(0);
     }
 
     [Fact]
@@ -46,7 +47,7 @@ public abstract partial class SendGuardScenarioTests
         // and have the reservation take the provider's slots anyway.
         SendGuardHarness h = Create(o =>
         {
-            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(1), 1));
+            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(1), 1));
             o.Tenant.Add(RateLimitRule.PerHour(3));
         });
         DateTimeOffset now = h.Time.GetUtcNow();
@@ -63,10 +64,10 @@ public abstract partial class SendGuardScenarioTests
         // Assert
         if (ReservesAcrossSlots)
         {
-            attacker.Take(3).Select(d => d.SendAt).Should().Equal(now, now.AddSeconds(1), now.AddSeconds(2));
+            attacker.Take(3).Select(d => d.SendAt).Should().Equal(now, now.AddMinutes(1), now.AddMinutes(2));
             attacker.Skip(3).Should().OnlyContain(d => d.Reason == EmailSendReason.LimitExceeded && d.Dimension == EmailGuardDimension.Tenant && d.SendAt == null);
             attacker[3].RetryAfter.Should().Be(TimeSpan.FromMinutes(55), "the tenant's hour ends at 11:00");
-            legit.SendAt.Should().Be(now.AddSeconds(3), "the denied reservations took no provider slot");
+            legit.SendAt.Should().Be(now.AddMinutes(3), "the denied reservations took no provider slot");
             (await h.CountAsync(new EmailGuardStatusQuery { TenantId = "trial" }, EmailGuardDimension.Tenant)).Should().Be(3);
         }
         else
@@ -83,7 +84,7 @@ public abstract partial class SendGuardScenarioTests
     public async Task Reserve_BlocklistedOrSuspended_DeniedAtOnceWithoutTakingASlot()
     {
         // Arrange
-        SendGuardHarness h = Create(o => o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(1), 1)));
+        SendGuardHarness h = Create(o => o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(1), 1)));
         DateTimeOffset now = h.Time.GetUtcNow();
         await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap@example.com", "spam_trap");
         await h.Flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual);
@@ -100,17 +101,17 @@ public abstract partial class SendGuardScenarioTests
         blocked.SendAt.Should().BeNull();
         suspended.Reason.Should().Be(EmailSendReason.Suspended);
         suspended.SendAt.Should().BeNull();
-        next.SendAt.Should().Be(now.AddSeconds(1), "neither denial reserved the slot after the first");
+        next.SendAt.Should().Be(now.AddMinutes(1), "neither denial reserved the slot after the first");
     }
 
     [Fact]
     public async Task Reserve_BeyondTheConfiguredMaximumWait_DeniedWithTheRetryAfterOfACheck()
     {
-        // Arrange: one a second, and no reservation more than 2 s ahead.
+        // Arrange: one a minute, and no reservation more than 2 minutes ahead.
         SendGuardHarness h = Create(o =>
         {
-            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(1), 1));
-            o.MaxReservationWait = TimeSpan.FromSeconds(2);
+            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(1), 1));
+            o.MaxReservationWait = TimeSpan.FromMinutes(2);
         });
         DateTimeOffset now = h.Time.GetUtcNow();
 
@@ -122,10 +123,10 @@ public abstract partial class SendGuardScenarioTests
         }
 
         // Assert: the queue of slots is never longer than the maximum wait, whatever the caller asks.
-        decisions.Take(3).Select(d => d.SendAt).Should().Equal(now, now.AddSeconds(1), now.AddSeconds(2));
+        decisions.Take(3).Select(d => d.SendAt).Should().Equal(now, now.AddMinutes(1), now.AddMinutes(2));
         decisions[3].Reason.Should().Be(EmailSendReason.LimitExceeded);
         decisions[3].Dimension.Should().Be(EmailGuardDimension.Global);
-        decisions[3].RetryAfter.Should().Be(TimeSpan.FromSeconds(3), "a check now would wait for the three slots already promised");
+        decisions[3].RetryAfter.Should().Be(TimeSpan.FromMinutes(3), "a check now would wait for the three slots already promised");
         decisions[4].IsAllowed.Should().BeFalse();
     }
 
@@ -134,7 +135,7 @@ public abstract partial class SendGuardScenarioTests
     {
         SendGuardHarness h = Create(o =>
         {
-            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(1), 1));
+            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(1), 1));
             o.MaxReservationWait = TimeSpan.Zero;
         });
 
@@ -142,7 +143,7 @@ public abstract partial class SendGuardScenarioTests
         EmailSendDecision second = await h.Guard.ReserveAsync(Mail("b@example.com"));
 
         second.Reason.Should().Be(EmailSendReason.LimitExceeded);
-        second.RetryAfter.Should().Be(TimeSpan.FromSeconds(1));
+        second.RetryAfter.Should().Be(TimeSpan.FromMinutes(1));
     }
 
     [Fact]
@@ -151,7 +152,7 @@ public abstract partial class SendGuardScenarioTests
         // Arrange
         SendGuardHarness h = Create(o =>
         {
-            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(1), 1));
+            o.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(1), 1));
             o.Tenant.Add(RateLimitRule.PerHour(100));
         });
         DateTimeOffset now = h.Time.GetUtcNow();
@@ -167,10 +168,10 @@ public abstract partial class SendGuardScenarioTests
         first.SendAt.Should().Be(now);
         if (ReservesAcrossSlots)
         {
-            second.SendAt.Should().Be(now.AddSeconds(1));
+            second.SendAt.Should().Be(now.AddMinutes(1));
             cancelled.Should().BeTrue();
             again.Should().BeFalse("a reservation is given back at most once");
-            third.SendAt.Should().Be(now.AddSeconds(1), "the cancelled slot is free again");
+            third.SendAt.Should().Be(now.AddMinutes(1), "the cancelled slot is free again");
             (await h.CountAsync(new EmailGuardStatusQuery { TenantId = "acme" }, EmailGuardDimension.Tenant)).Should().Be(2);
         }
         else
@@ -185,12 +186,12 @@ public abstract partial class SendGuardScenarioTests
     public async Task Reserve_ManyInstancesAndCallersAtOnce_ReserveExactlyTheCapAndNeverOverrunTheBucket()
     {
         // Arrange: 8 instances (on Redis, 8 multiplexers), 64 callers each; the tenant cap of 200 binds before the
-        // provider's bucket can (10 now + 10 a second for 30 s = 310 slots).
+        // provider's bucket can (10 now + 10 a minute for 30 minutes = 310 slots).
         IReadOnlyList<SendGuardHarness> instances = CreateInstances(8, o =>
         {
-            o.Global.Add(RateLimitRule.TokenBucket(10, TimeSpan.FromSeconds(1), 10));
+            o.Global.Add(RateLimitRule.TokenBucket(10, TimeSpan.FromMinutes(1), 10));
             o.Tenant.Add(RateLimitRule.PerHour(200));
-            o.MaxReservationWait = TimeSpan.FromSeconds(30);
+            o.MaxReservationWait = TimeSpan.FromMinutes(30);
         });
         ConcurrentBag<DateTimeOffset> slots = [];
         DateTimeOffset now = instances[0].Time.GetUtcNow();
@@ -210,7 +211,7 @@ public abstract partial class SendGuardScenarioTests
         if (ReservesAcrossSlots)
         {
             slots.Order().Should().Equal(
-                Enumerable.Range(0, 200).Select(i => i < 10 ? now : now.AddMilliseconds(100 * (i - 9))),
+                Enumerable.Range(0, 200).Select(i => i < 10 ? now : now.AddSeconds(6 * (i - 9))),
                 "the burst goes now and each later slot is promised once");
         }
         else
@@ -220,6 +221,6 @@ public abstract partial class SendGuardScenarioTests
         }
 
         tenantCount.Should().Be(slots.Count, "a denied reservation leaves no tenant permit behind");
-        PacingAssertions.WorstExcess(slots, burst: 10, rate: 10, TimeSpan.FromSeconds(1)).Should().BeLessThanOrEqualTo(0);
+        PacingAssertions.WorstExcess(slots, burst: 10, rate: 10, TimeSpan.FromMinutes(1)).Should().BeLessThanOrEqualTo(0);
     }
 }
