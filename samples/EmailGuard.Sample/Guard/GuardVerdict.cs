@@ -5,11 +5,14 @@ namespace EmailGuard.Sample.Guard;
 /// <summary>What the sample tells a person about the send guard's decision on one mail.</summary>
 public sealed record GuardVerdict(bool Allowed, string? Reason, TimeSpan RetryAfter)
 {
+    /// <summary>When an allowed mail goes out: its slot at the provider's pace (now, or later for a backlog).</summary>
+    public DateTimeOffset? SendAt { get; init; }
+
     public static GuardVerdict From(EmailSendDecision decision)
     {
         if (decision.IsAllowed)
         {
-            return new GuardVerdict(true, null, TimeSpan.Zero);
+            return new GuardVerdict(true, null, TimeSpan.Zero) { SendAt = decision.SendAt };
         }
 
         string reason = decision.Reason switch

@@ -8,7 +8,7 @@ namespace EmailGuard.Sample.Mail;
 /// </summary>
 public sealed class MailQueue
 {
-    private readonly Channel<OutgoingMail> _channel = Channel.CreateBounded<OutgoingMail>(
+    private readonly Channel<QueuedMail> _channel = Channel.CreateBounded<QueuedMail>(
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
 
     private readonly Lock _lock = new();
@@ -30,7 +30,7 @@ public sealed class MailQueue
         }
     }
 
-    public async ValueTask EnqueueAsync(OutgoingMail mail, CancellationToken cancellationToken)
+    public async ValueTask EnqueueAsync(QueuedMail mail, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -65,9 +65,9 @@ public sealed class MailQueue
     }
 
     /// <summary>Takes the next mail, holding it while the queue is paused.</summary>
-    public async ValueTask<OutgoingMail> DequeueAsync(CancellationToken cancellationToken)
+    public async ValueTask<QueuedMail> DequeueAsync(CancellationToken cancellationToken)
     {
-        OutgoingMail mail = await _channel.Reader.ReadAsync(cancellationToken);
+        QueuedMail mail = await _channel.Reader.ReadAsync(cancellationToken);
         while (true)
         {
             Task resumed;

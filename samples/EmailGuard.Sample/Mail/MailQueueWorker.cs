@@ -1,13 +1,17 @@
 namespace EmailGuard.Sample.Mail;
 
-/// <summary>Drains the mail queue in the background, one mail at a time.</summary>
+/// <summary>
+/// Drains the mail queue in the background, one mail at a time and in order: each mail waits for the slot the guard
+/// reserved for it at the provider's pace (<see cref="SampleMailer.DispatchQueuedAsync"/>), so a backlog of thousands
+/// goes out as fast as the provider allows, with no retry loop and nothing dropped.
+/// </summary>
 internal sealed partial class MailQueueWorker(MailQueue queue, SampleMailer mailer, ILogger<MailQueueWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
         {
-            OutgoingMail mail;
+            QueuedMail mail;
             try
             {
                 mail = await queue.DequeueAsync(stoppingToken);
@@ -24,7 +28,7 @@ internal sealed partial class MailQueueWorker(MailQueue queue, SampleMailer mail
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 // One bad mail must not stop the queue for every tenant.
-                LogDispatchFailed(logger, ex, mail.Id);
+                LogDispatchFailed(logger, ex, mail.Mail.Id);
             }
             finally
             {

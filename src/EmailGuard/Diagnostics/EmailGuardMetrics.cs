@@ -26,6 +26,9 @@ internal sealed class EmailGuardMetrics : IDisposable
     /// <summary>The ratio-breaker trips instrument.</summary>
     public const string BreakerTripsInstrument = "emailguard.ratio_breaker.trips";
 
+    /// <summary>The reservation wait instrument: how far ahead each admitted send-guard reservation lies.</summary>
+    public const string ReservationWaitInstrument = "emailguard.reservation.wait";
+
     private const string DimensionTag = "emailguard.dimension";
     private const string PolicyTag = "emailguard.policy";
     private const string OutcomeTag = "emailguard.outcome";
@@ -47,6 +50,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _feedback;
     private readonly Counter<long> _breakerTrips;
     private readonly Counter<long> _contentVerdicts;
+    private readonly Histogram<double> _reservationWait;
     private readonly Lock _inMemoryStoresLock = new();
     private StoreCircuitBreaker? _breaker;
     private InMemoryRateLimitStore[] _inMemoryStores = [];
@@ -102,6 +106,21 @@ internal sealed class EmailGuardMetrics : IDisposable
             ContentVerdictsInstrument,
             unit: "{verdict}",
             description: "Content-inspector verdicts that decided a send (allow, flag, deny), by how they came about (inspected, timeout, error).");
+        _reservationWait = _meter.CreateHistogram<double>(
+            ReservationWaitInstrument,
+            unit: "s",
+            description: "How far ahead each admitted send-guard reservation lies: how far the queue runs behind the provider's pace.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600] });
+    }
+
+    /// <summary>Records how far ahead an admitted reservation lies (zero when it may be sent now).</summary>
+    public void RecordReservationWait(TimeSpan wait)
+    {
+        if (_reservationWait.Enabled)
+        {
+            _reservationWait.Record(Math.Max(0, wait.TotalSeconds));
+        }
     }
 
     /// <summary>
@@ -202,6 +221,7 @@ internal sealed class EmailGuardMetrics : IDisposable
     {
         StoreOperation.Acquire => "acquire",
         StoreOperation.Peek => "peek",
+        StoreOperation.Reserve => "reserve",
         _ => "refund",
     };
 

@@ -6,4 +6,5 @@ internal enum StoreOperation
     Acquire = 0,
     Peek = 1,
     Refund = 2,
+    Reserve = 3,
 }

@@ -102,8 +102,23 @@ public readonly struct EmailSendDecision
     /// </remarks>
     public EmailSendAttribution? Attribution => _attribution ?? _pendingAttribution.Build();
 
-    /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
+    /// <summary>
+    /// Gets the store's clock when it decided, or for a reservation the reserved time; refunds use it to find the
+    /// window the permits went into.
+    /// </summary>
     public DateTimeOffset Timestamp { get; }
+
+    /// <summary>
+    /// Gets when the message may go out, on the store's clock: for an allowed <see cref="IEmailSendGuard.ReserveAsync"/>
+    /// the reserved time (now or later), which the caller waits for before it sends; for any other allowed decision,
+    /// now. <see langword="null"/> for a denial.
+    /// </summary>
+    /// <remarks>
+    /// The Redis store reads the server's clock by default; an app whose clock is within a few milliseconds of it
+    /// (NTP) can wait on its own <see cref="TimeProvider"/> until this time. Sending a little late is always safe;
+    /// a rule is never exceeded by messages sent at or after their reserved times.
+    /// </remarks>
+    public DateTimeOffset? SendAt => IsAllowed ? Timestamp : null;
 
     /// <summary>
     /// Gets the usage of every rule of every dimension that was checked, in the order they were checked. Empty when

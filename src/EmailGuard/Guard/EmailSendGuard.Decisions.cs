@@ -9,12 +9,12 @@ internal sealed partial class EmailSendGuard
 {
     private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
-    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, bool commit)
+    private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
         try
         {
             RateLimitDecision decision = await pending.ConfigureAwait(false);
-            return Complete(message, decision, buffers, commit);
+            return Complete(message, decision, buffers, operation);
         }
         finally
         {
@@ -23,10 +23,12 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The decision from the store's answer, with the usage of every counter; raises the events of a commit.</summary>
-    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, bool commit)
+    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
     {
         RequestTag[] tags = buffers.Tags;
+        RateLimitEntry[] entries = buffers.Entries;
         int count = buffers.RequestCount;
+        bool commit = operation != GuardOperation.Peek;
         switch (decision.Status)
         {
             case RateLimitStatus.StoreUnavailable:
@@ -43,6 +45,11 @@ internal sealed partial class EmailSendGuard
                 _fairShare?.OnAdmitted(buffers.RecipientCount);
             }
 
+            if (operation == GuardOperation.Reserve)
+            {
+                Reserved(message, decision.Timestamp);
+            }
+
             if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage.ToArray() is { } all)
             {
                 RaiseNearLimit(onNearLimit, message, all);
@@ -53,7 +60,8 @@ internal sealed partial class EmailSendGuard
                 EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending);
         }
 
-        int denied = Math.Clamp(decision.DeniedIndex, 0, Math.Max(0, count - 1));
+        int deniedIndex = operation == GuardOperation.Reserve ? BindingDenial(entries, count, decision.DeniedIndex) : decision.DeniedIndex;
+        int denied = Math.Clamp(deniedIndex, 0, Math.Max(0, count - 1));
         RequestTag tag = count == 0 ? default : tags[denied];
         if (commit)
         {

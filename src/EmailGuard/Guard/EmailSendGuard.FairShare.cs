@@ -17,7 +17,7 @@ internal sealed partial class EmailSendGuard
             : default;
 
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
-        ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+        ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         bool handedOff = false;
         try
@@ -26,7 +26,7 @@ internal sealed partial class EmailSendGuard
 
             // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
             // to the counters synchronously.
-            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
             return await decision.ConfigureAwait(false);
         }
         finally

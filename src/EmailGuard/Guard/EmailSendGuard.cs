@@ -64,8 +64,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     internal GuardStateCache State => _state;
 
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
+        => Committed(message, GuardOperation.Check, cancellationToken);
+
+    public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
+        => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
+
+    /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
+    private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
-        ValueTask<EmailSendDecision> pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, commit: true, cancellationToken), cancellationToken));
+        ValueTask<EmailSendDecision> pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
         if (_metrics is null && _options.Events.OnChecked is null)
         {
             return pending;
@@ -79,9 +86,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         return RecordAsync(message, pending);
     }
-
-    public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-        => EvaluateAsync(message, commit: false, cancellationToken);
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
     {
@@ -110,23 +114,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
         => _status.GetAsync(query, cancellationToken);
 
-    private async ValueTask<EmailSendDecision> RecordAsync(OutboundEmail message, ValueTask<EmailSendDecision> pending)
-    {
-        EmailSendDecision decision = await pending.ConfigureAwait(false);
-        Record(message, decision);
-        return decision;
-    }
-
-    private void Record(OutboundEmail message, in EmailSendDecision decision)
-    {
-        _metrics?.RecordDecision(SendGuardMetricNames.Dimension(decision.Dimension), SendGuardMetricNames.Policy, SendGuardMetricNames.Outcome(decision.Reason));
-        if (_options.Events.OnChecked is { } onChecked)
-        {
-            _events.Run(onChecked, new EmailGuardCheckArguments(message, decision), nameof(EmailGuardEvents.OnChecked));
-        }
-    }
-
-    private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, bool commit, CancellationToken cancellationToken)
+    private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         int given = message.RecipientCount;
@@ -183,10 +171,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (!pendingState.IsCompletedSuccessfully)
             {
                 handedOff = true;
-                return DecideAfterStateAsync(pendingState, message, buffers, sender, commit, cancellationToken);
+                return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
             }
 
-            return Decide(message, buffers, sender, pendingState.Result, commit, cancellationToken, out handedOff);
+            return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken, out handedOff);
         }
         finally
         {
@@ -198,13 +186,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
-        ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, bool commit, CancellationToken cancellationToken)
+        ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardOperation operation, CancellationToken cancellationToken)
     {
         bool handedOff = false;
         try
         {
             GuardStateSnapshot? state = await pendingState.ConfigureAwait(false);
-            ValueTask<EmailSendDecision> decision = Decide(message, buffers, sender, state, commit, cancellationToken, out handedOff);
+            ValueTask<EmailSendDecision> decision = Decide(message, buffers, sender, state, operation, cancellationToken, out handedOff);
             return await decision.ConfigureAwait(false);
         }
         finally
@@ -221,7 +209,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// returned task owns <paramref name="buffers"/> (<paramref name="handedOff"/>) and hands them back itself.
     /// </summary>
     private ValueTask<EmailSendDecision> Decide(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, bool commit, CancellationToken cancellationToken, out bool handedOff)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, GuardOperation operation, CancellationToken cancellationToken, out bool handedOff)
     {
         handedOff = false;
         if (state is null)
@@ -256,23 +244,23 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (!pending.IsCompletedSuccessfully)
             {
                 handedOff = true;
-                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, commit, cancellationToken);
+                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
             }
 
             tenantRules = pending.Result;
         }
 
-        return Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+        return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
     }
 
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
-        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         bool handedOff = false;
         try
         {
             RateLimitRule[] tenantRules = await pending.ConfigureAwait(false);
-            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, commit, cancellationToken, out handedOff);
+            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
             return await decision.ConfigureAwait(false);
         }
         finally
@@ -286,13 +274,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
     /// <summary>The counters: builds the plan of keys and takes them in one store call.</summary>
     private ValueTask<EmailSendDecision> Acquire(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, bool commit, CancellationToken cancellationToken, out bool handedOff)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken, out bool handedOff)
     {
-        ValueTask preparing = PrepareFairShare(message, plan, commit, cancellationToken);
+        ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, cancellationToken);
         if (!preparing.IsCompletedSuccessfully)
         {
             handedOff = true;
-            return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, commit, cancellationToken);
+            return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, operation, cancellationToken);
         }
 
         if (!_plans.TryBuild(message, buffers, sender, tenantRules, plan, out int messageWide, out int perRecipient))
@@ -302,10 +290,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         int count = buffers.RequestCount;
-        if (commit && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
+        if (operation == GuardOperation.Check && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
         {
             // The ratio breakers' count of this send rides in the same atomic acquire: counted exactly when admitted,
-            // for no round trip of its own. Its counters have no practical limit, so they never deny the message.
+            // for no round trip of its own. Its counters have no practical limit, so they never deny the message. Not
+            // in a reservation: a window counter would hold a slot past its window's end; a reserved send is counted
+            // on its own when admitted.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
             buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
@@ -314,17 +304,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
-        ValueTask<RateLimitDecision> pending = commit
-            ? _store.AcquireAsync(batch, results, _options.FailureMode, cancellationToken)
-            : _store.PeekAsync(batch, results, cancellationToken);
+        ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
             handedOff = true;
-            return CompleteAsync(pending, message, buffers, commit);
+            return CompleteAsync(pending, message, buffers, operation);
         }
 
         handedOff = false;
-        return new(Complete(message, pending.Result, buffers, commit));
+        return new(Complete(message, pending.Result, buffers, operation));
     }
 
     private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)

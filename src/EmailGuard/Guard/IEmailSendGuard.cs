@@ -22,6 +22,31 @@ public interface IEmailSendGuard
     ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Checks a message as <see cref="CheckAsync"/> does, but when only token-bucket rules (a provider's send rate)
+    /// are short, reserves the earliest slot within <see cref="SendGuardOptions.MaxReservationWait"/> instead of
+    /// denying: the decision is allowed and <see cref="EmailSendDecision.SendAt"/> says when to send. For queue workers
+    /// that should send every legitimate message at the provider's pace rather than retry.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Every dimension takes part in one atomic reservation, as in a check: nothing is reserved unless every rule has
+    /// room at the reserved time. Invalid addresses, blocklists, suspensions and content rules deny at once, as in a
+    /// check; a full fixed or sliding window (a tenant's hourly cap) denies with its retry-after, since its room comes
+    /// back only when its window ends (see <see cref="IRateLimitStore.ReserveAsync"/> for which rules can wait).
+    /// </para>
+    /// <para>
+    /// Cancel a reservation that will not be used with <see cref="RefundAsync"/>: it gives the slot back. A store
+    /// failure decides now by <see cref="SendGuardOptions.FailureMode"/>, as for a check; no later slot is promised then.
+    /// The default implementation, for guards written before reservations existed, is <see cref="CheckAsync"/>.
+    /// </para>
+    /// </remarks>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Cancels the reservation; a cancelled reservation takes nothing.</param>
+    /// <returns>The decision; when allowed, send at <see cref="EmailSendDecision.SendAt"/>.</returns>
+    ValueTask<EmailSendDecision> ReserveAsync(OutboundEmail message, CancellationToken cancellationToken = default)
+        => CheckAsync(message, cancellationToken);
+
+    /// <summary>
     /// Decides as <see cref="CheckAsync"/> would now, without taking anything.
     /// </summary>
     /// <param name="message">The message.</param>

@@ -133,6 +133,21 @@ public sealed class SendGuardOptions
     public StoreFailureMode FailureMode { get; set; } = StoreFailureMode.LocalFallback;
 
     /// <summary>
+    /// Gets or sets how far ahead <see cref="IEmailSendGuard.ReserveAsync"/> may reserve a slot. A message that would
+    /// wait longer is denied, as a check would deny it now. Callers cannot ask for more: the cap bounds how much of a
+    /// shared budget (the provider's rate) any party can hold ahead of the others, and how late any reserved message
+    /// goes out. Zero makes a reservation a check (now or never).
+    /// </summary>
+    /// <value>The default value is 5 minutes; at most <see cref="MaxReservationWaitLimit"/>.</value>
+    public TimeSpan MaxReservationWait { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The longest <see cref="MaxReservationWait"/> allowed: mail that must wait longer belongs in the app's queue, not
+    /// in a slot that holds the provider's budget.
+    /// </summary>
+    public static readonly TimeSpan MaxReservationWaitLimit = TimeSpan.FromHours(1);
+
+    /// <summary>
     /// Gets or sets how long a tenant's limits from the <see cref="ITenantLimitProvider"/> are reused before it is asked
     /// again, so that a check costs no database query.
     /// </summary>

@@ -64,6 +64,11 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
 
         AddressNormalizationValidation.Check(failures, $"{Root}:AddressNormalization", options.AddressNormalization);
         FairShareOptionsValidation.Check(failures, $"{Root}:FairShare", options.FairShare, options.Global?.Rules);
+        if (options.MaxReservationWait < TimeSpan.Zero || options.MaxReservationWait > SendGuardOptions.MaxReservationWaitLimit)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{Root}:MaxReservationWait must be from 00:00:00 to {SendGuardOptions.MaxReservationWaitLimit}; it is {options.MaxReservationWait}."));
+        }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -37,6 +37,30 @@ public interface IResilientRateLimitStore
         CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Reserves as <see cref="IRateLimitStore.ReserveAsync"/> does: the earliest time, at most
+    /// <paramref name="maxWait"/> ahead, at which every request fits, taken atomically; the decision's
+    /// <see cref="RateLimitDecision.Timestamp"/> is that time. When the store cannot answer in time,
+    /// <paramref name="failureMode"/> decides now, as for <see cref="AcquireAsync"/>: no later time is promised then.
+    /// </summary>
+    /// <remarks>The default implementation, for wrappers written before reservations existed, acquires now or denies.</remarks>
+    /// <param name="requests">The requests, reserved all or none.</param>
+    /// <param name="maxWait">How far ahead a slot may be reserved, from zero to <see cref="RateLimitRule.MaxWindow"/>.</param>
+    /// <param name="results">Receives one entry per request, as for <see cref="AcquireAsync"/>.</param>
+    /// <param name="failureMode">What to decide when the store cannot answer.</param>
+    /// <param name="cancellationToken">Cancels the call; a cancelled reservation takes nothing.</param>
+    /// <returns>The decision; cancel an admitted one with <see cref="RefundAsync"/>.</returns>
+    ValueTask<RateLimitDecision> ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests,
+        TimeSpan maxWait,
+        Memory<RateLimitEntry> results,
+        StoreFailureMode failureMode,
+        CancellationToken cancellationToken = default)
+    {
+        RateLimitValidation.ValidateMaxWait(maxWait);
+        return AcquireAsync(requests, results, failureMode, cancellationToken);
+    }
+
+    /// <summary>
     /// Reads usage as <see cref="IRateLimitStore.PeekAsync"/> does, taking nothing; when the store cannot answer, the
     /// decision is <see cref="RateLimitStatus.StoreUnavailable"/>.
     /// </summary>

@@ -42,7 +42,7 @@ internal sealed partial class ResilientRateLimitStore
     /// </summary>
     private void AfterSharedDecision(StoreOperation operation, ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> entries, RateLimitDecision decision)
     {
-        if (operation == StoreOperation.Acquire && decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded)
+        if (operation is StoreOperation.Acquire or StoreOperation.Reserve && decision.Status is RateLimitStatus.Allowed or RateLimitStatus.LimitExceeded)
         {
             _local.Observe(requests, entries, _timeProvider.GetUtcNow());
         }

@@ -54,6 +54,7 @@ internal sealed partial class ResilientRateLimitStore
             {
                 StoreOperation.Acquire => "emailguard.store.acquire",
                 StoreOperation.Peek => "emailguard.store.peek",
+                StoreOperation.Reserve => "emailguard.store.reserve",
                 _ => "emailguard.store.refund",
             },
             ActivityKind.Client);

@@ -13,7 +13,7 @@ namespace EmailGuard;
 /// <remarks>
 /// One concern per file: the calls and the breaker here; what a failure decides and the local fallback in
 /// <c>.Fallback.cs</c>; metrics, logs and activities in <c>.Telemetry.cs</c> and <c>.Log.cs</c>; cancelled calls in
-/// <c>.Cancellation.cs</c>; busy stores in <c>.StoreBusy.cs</c>; refunds in <c>.Refund.cs</c>. Waits are bounded with <see cref="BoundedCall"/>.
+/// <c>.Cancellation.cs</c>; busy stores in <c>.StoreBusy.cs</c>; refunds in <c>.Refund.cs</c>; reservations in <c>.Reserve.cs</c>. Waits are bounded with <see cref="BoundedCall"/>.
 /// </remarks>
 internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
 {
@@ -85,11 +85,11 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     {
         if (_storeIsLocal)
         {
-            return CallLocal(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
+            return CallLocal(StoreOperation.Acquire, requests, results, failureMode, TimeSpan.Zero, cancellationToken);
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
-        return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, cancellationToken);
+        return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, TimeSpan.Zero, cancellationToken);
     }
 
     /// <summary>Reads usage without taking permits; when the store cannot answer, the decision is <see cref="RateLimitStatus.StoreUnavailable"/>.</summary>
@@ -98,21 +98,22 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     {
         if (_storeIsLocal)
         {
-            return CallLocal(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
+            return CallLocal(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
-        return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, cancellationToken);
+        return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
     }
 
+    // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise.
     private async ValueTask<RateLimitDecision> DecideAsync(
-        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
-            if (operation == StoreOperation.Acquire && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks
+            if (operation is StoreOperation.Acquire or StoreOperation.Reserve && failureMode == StoreFailureMode.LocalFallback && _local.HasPendingWriteBacks
                 && (permit == StoreCallPermit.Probe || _breaker.ConsecutiveFailures == 0))
             {
                 // Local admits of these counters go back to the store before it decides them again, so that an
@@ -132,9 +133,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                 // The store gets the caller's token: a call cancelled before it is sent takes nothing, and one
                 // cancelled in flight gives back what it took. A decision it reached just before it saw the
                 // cancellation is given back here (GiveBackWhenCancelled).
-                ValueTask<RateLimitDecision> pending = operation == StoreOperation.Acquire
-                    ? _store.AcquireAsync(buffers.Requests, buffers.Results, cancellationToken)
-                    : _store.PeekAsync(buffers.Requests, buffers.Results, cancellationToken);
+                ValueTask<RateLimitDecision> pending = Call(operation, buffers.Requests, buffers.Results, maxWait, cancellationToken);
                 RateLimitDecision decision;
                 if (pending.IsCompletedSuccessfully)
                 {
@@ -149,7 +148,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                         // request; the wait is cut here, on the app's TimeProvider, whatever the store does.
                         decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
                     }
-                    catch (OperationCanceledException) when (operation == StoreOperation.Acquire && cancellationToken.IsCancellationRequested)
+                    catch (OperationCanceledException) when (operation != StoreOperation.Peek && cancellationToken.IsCancellationRequested)
                     {
                         abandoned = true;
                         GiveBackWhenCancelled(task, buffers);
@@ -204,13 +203,11 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     /// failure mode.
     /// </summary>
     private ValueTask<RateLimitDecision> CallLocal(
-        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         try
         {
-            return operation == StoreOperation.Acquire
-                ? _store.AcquireAsync(requests, results, cancellationToken)
-                : _store.PeekAsync(requests, results, cancellationToken);
+            return Call(operation, requests, results, maxWait, cancellationToken);
         }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {
@@ -219,6 +216,15 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
             return ApplyFailureModeAsync(requests, results, failureMode == StoreFailureMode.LocalFallback ? StoreFailureMode.FailClosed : failureMode, cancellationToken);
         }
     }
+
+    private ValueTask<RateLimitDecision> Call(
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, TimeSpan maxWait, CancellationToken cancellationToken)
+        => operation switch
+        {
+            StoreOperation.Acquire => _store.AcquireAsync(requests, results, cancellationToken),
+            StoreOperation.Reserve => _store.ReserveAsync(requests, maxWait, results, cancellationToken),
+            _ => _store.PeekAsync(requests, results, cancellationToken),
+        };
 
     private StoreCallPermit Enter()
     {

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Sample.Tests;
@@ -19,10 +20,12 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     private readonly Dictionary<string, string?> _settings;
     private readonly string _environment;
+    private readonly Action<IServiceCollection>? _services;
 
-    private SampleApp(string directory, IDictionary<string, string?> settings, string environment)
+    private SampleApp(string directory, IDictionary<string, string?> settings, string environment, Action<IServiceCollection>? services)
     {
         _environment = environment;
+        _services = services;
         Directory = directory;
         _settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -50,13 +53,14 @@ public sealed class SampleApp : WebApplicationFactory<Program>
 
     /// <summary>
     /// Starts a fresh sample; <paramref name="settings"/> override its configuration. Development unless
-    /// <paramref name="environment"/> says otherwise (the admin key is configured in every environment).
+    /// <paramref name="environment"/> says otherwise (the admin key is configured in every environment);
+    /// <paramref name="services"/> replaces services after the sample registered its own (a fake clock, a transport).
     /// </summary>
-    public static SampleApp Start(IDictionary<string, string?>? settings = null, string environment = "Development")
+    public static SampleApp Start(IDictionary<string, string?>? settings = null, string environment = "Development", Action<IServiceCollection>? services = null)
     {
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-sample-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
-        SampleApp app = new(directory, settings ?? new Dictionary<string, string?>(), environment);
+        SampleApp app = new(directory, settings ?? new Dictionary<string, string?>(), environment, services);
         app.StartServer();
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         app.BaseAddress = new Uri(address);
@@ -80,6 +84,11 @@ public sealed class SampleApp : WebApplicationFactory<Program>
         {
             // UseSetting reaches the configuration Program reads before Build(), unlike ConfigureAppConfiguration.
             builder.UseSetting(setting.Key, setting.Value);
+        }
+
+        if (_services is not null)
+        {
+            builder.ConfigureTestServices(_services);
         }
     }
 

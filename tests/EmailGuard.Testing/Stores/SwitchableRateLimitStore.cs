@@ -24,6 +24,10 @@ public sealed class SwitchableRateLimitStore(IRateLimitStore inner) : IRateLimit
         => Down ? throw Unreachable() : inner.PeekAsync(requests, results, cancellationToken);
 
     /// <inheritdoc />
+    public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        => Down ? throw Unreachable() : inner.ReserveAsync(requests, maxWait, results, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
         => Down ? throw Unreachable() : inner.RefundAsync(requests, decision, cancellationToken);
 

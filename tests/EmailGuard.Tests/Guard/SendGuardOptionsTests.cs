@@ -18,6 +18,7 @@ public sealed class SendGuardOptionsTests
             ["EmailGuard:SendGuard:Tenant:Rules:1:Segments"] = "24",
             ["EmailGuard:SendGuard:Categories:signup:Rules:0:Limit"] = "1000",
             ["EmailGuard:SendGuard:StripPlusTags"] = "false",
+            ["EmailGuard:SendGuard:MaxReservationWait"] = "00:01:30",
             ["EmailGuard:SendGuard:FlagPolicies:chargeback:Suspend"] = "true",
         };
         await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
@@ -27,6 +28,7 @@ public sealed class SendGuardOptionsTests
             RateLimitRule.PerHour(2), RateLimitRule.SlidingWindow(10, TimeSpan.FromDays(1), 24));
         options.Categories["SIGNUP"].Rules.Should().ContainSingle().Which.Limit.Should().Be(1000);
         options.StripPlusTags.Should().BeFalse();
+        options.MaxReservationWait.Should().Be(TimeSpan.FromSeconds(90));
         options.GetFlagPolicy("chargeback").Suspend.Should().BeTrue();
         options.GetFlagPolicy("high_bounce_rate").LimitFactor.Should().Be(0.1);
 
@@ -88,6 +90,9 @@ public sealed class SendGuardOptionsTests
     [InlineData("EmailGuard:SendGuard:ContentInspection:Timout", "00:00:01", "EmailGuard:SendGuard:ContentInspection:Timout: unknown setting; did you mean Timeout?")]
     [InlineData("EmailGuard:SendGuard:BulkContent:Trips", "-1", "EmailGuard:SendGuard:BulkContent:Trips must be between 0")]
     [InlineData("EmailGuard:SendGuard:BulkContent:Period", "00:00:00", "EmailGuard:SendGuard:BulkContent:Period must be positive")]
+    [InlineData("EmailGuard:SendGuard:MaxReservationWait", "01:00:01", "EmailGuard:SendGuard:MaxReservationWait must be from 00:00:00 to 01:00:00; it is 01:00:01.")]
+    [InlineData("EmailGuard:SendGuard:MaxReservationWait", "-00:00:01", "EmailGuard:SendGuard:MaxReservationWait must be from 00:00:00 to 01:00:00")]
+    [InlineData("EmailGuard:SendGuard:MaxReservationWiat", "00:00:01", "EmailGuard:SendGuard:MaxReservationWiat: unknown setting; did you mean MaxReservationWait?")]
     public async Task StartupValidation_InvalidSetting_FailsNamingTheSetting(string key, string value, string expected)
     {
         Dictionary<string, string?> config = new() { [key] = value };
