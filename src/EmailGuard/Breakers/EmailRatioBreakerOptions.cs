@@ -56,12 +56,51 @@ public sealed class EmailRatioBreakerOptions
     public double ReducedLimitFactor { get; set; } = 0.1;
 
     /// <summary>
-    /// Gets or sets how long a trip lasts (the flag's expiry). Then the breaker is half-open: mail flows again, and the
-    /// next bounce or complaint while the window's ratio is still over a line trips it again at once.
+    /// Gets or sets how long a first trip lasts (the flag's expiry). Then the breaker is half-open for
+    /// <see cref="HalfOpenFor"/>; a trip again within <see cref="EscalationMemory"/> lasts longer
+    /// (<see cref="EscalationFactor"/>, up to <see cref="MaxTripFor"/>).
     /// </summary>
     /// <value>The default value is 6 hours.</value>
     [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
     public TimeSpan TripFor { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Gets or sets how long a tenant's or user's breaker stays half-open after a trip ends: its mail flows at the reduced
+    /// limits (<see cref="ReducedLimitFactor"/>, flag reason <c>high_bounce_rate_half_open</c> or
+    /// <c>complaint_rate_half_open</c>), and its ratios are measured over the mail it sends meanwhile (the probe). A
+    /// probe over a line trips the breaker again, for longer; a probe that stays under the lines recovers it fully at the
+    /// end, with <see cref="OnRecovered"/>. <see cref="TimeSpan.Zero"/> turns the half-open phase off: the trip simply
+    /// expires. A whole number of seconds.
+    /// </summary>
+    /// <value>The default value is 6 hours.</value>
+    public TimeSpan HalfOpenFor { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Gets or sets the volume a half-open probe's ratios are measured over at least: bounces over the probe's sends or
+    /// this, whichever is more. A party cannot stay under a line by sending little: with the defaults, a second hard
+    /// bounce in the probe trips it again whatever it sent.
+    /// </summary>
+    /// <value>The default value is 100.</value>
+    [Range(1, 10_000_000)]
+    public long HalfOpenMinimumSends { get; set; } = 100;
+
+    /// <summary>Gets or sets how much longer each trip within <see cref="EscalationMemory"/> of the last lasts than the one before.</summary>
+    /// <value>The default value is 2 (6 hours, then 12, then 24 …).</value>
+    [Range(1.0, 100.0)]
+    public double EscalationFactor { get; set; } = 2;
+
+    /// <summary>Gets or sets the longest a trip lasts, however often the party tripped.</summary>
+    /// <value>The default value is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan MaxTripFor { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Gets or sets how long after a trip and its half-open phase end the breaker remembers how often it tripped: a trip
+    /// within this escalates, a trip after it starts again at <see cref="TripFor"/>.
+    /// </summary>
+    /// <value>The default value is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan EscalationMemory { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
     /// Gets or sets the hard bounces or complaints of mail caused by requests from one client network (as the
@@ -81,4 +120,11 @@ public sealed class EmailRatioBreakerOptions
     /// <summary>Gets or sets the callback raised when a breaker trips (reduces, suspends, or bans a network).</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailRatioBreakerArguments, ValueTask>? OnTripped { get; set; }
+
+    /// <summary>
+    /// Gets or sets the callback raised when a half-open breaker recovers: its probe stayed under the lines for
+    /// <see cref="HalfOpenFor"/>. Raised once, by the instance that tripped the breaker last.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailRatioBreakerRecoveredArguments, ValueTask>? OnRecovered { get; set; }
 }

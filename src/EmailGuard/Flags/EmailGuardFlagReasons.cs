@@ -16,6 +16,15 @@ public static class EmailGuardFlagReasons
     public const string ComplaintRate = "complaint_rate";
 
     /// <summary>
+    /// A ratio breaker that tripped on <see cref="HighBounceRate"/> is half-open: the party sends at reduced limits while
+    /// its bounce rate is measured over what it sends (see <see cref="EmailRatioBreakerOptions.HalfOpenFor"/>).
+    /// </summary>
+    public const string HighBounceRateHalfOpen = "high_bounce_rate_half_open";
+
+    /// <summary>As <see cref="HighBounceRateHalfOpen"/>, for a breaker that tripped on <see cref="ComplaintRate"/>.</summary>
+    public const string ComplaintRateHalfOpen = "complaint_rate_half_open";
+
+    /// <summary>
     /// The party's messages kept hitting the content rules: the same text to more recipients than
     /// <see cref="SendGuardOptions.Content"/> allows, <see cref="BulkContentFlagOptions.Trips"/> times within
     /// <see cref="BulkContentFlagOptions.Period"/>.

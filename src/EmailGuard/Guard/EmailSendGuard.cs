@@ -106,7 +106,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
-        => _status.GetAsync(query, cancellationToken);
+        => _status.GetAsync(query, Sends, cancellationToken);
 
     private async ValueTask<EmailSendDecision> RecordAsync(OutboundEmail message, ValueTask<EmailSendDecision> pending)
     {

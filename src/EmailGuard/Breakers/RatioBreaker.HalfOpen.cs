@@ -1,0 +1,367 @@
+using System.Buffers.Text;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+/// <summary>
+/// A tenant's or user's breaker as a circuit. A trip writes two flags at once: the trip (reduced or suspended) until
+/// its end, and the half-open flag (reduced limits) until <see cref="EmailRatioBreakerOptions.HalfOpenFor"/> after it,
+/// so every instance applies both phases on its own clock with no hand-over. While only the half-open flag is active,
+/// each admitted message of the party counts into probe counters keyed by the flag's probe id, and a bounce or
+/// complaint is judged over the probe alone (over at least <see cref="EmailRatioBreakerOptions.HalfOpenMinimumSends"/>).
+/// Over a line it trips again, for longer; at the end of the half-open phase the instance that tripped it last reads
+/// the probe and raises the recovery. How often a party tripped is remembered in the shared key-value store, so the
+/// escalation holds across instances and across a recovery.
+/// </summary>
+internal sealed partial class RatioBreaker : IDisposable
+{
+    /// <summary>The most recoveries one instance waits for; beyond it the flags still expire, without the recovered event.</summary>
+    private const int MaxPendingRecoveries = 10_000;
+
+    private const string ProbeMetadata = "probe";
+    private const string LevelMetadata = "level";
+
+    private readonly ConcurrentDictionary<string, ITimer> _recoveries = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<Task, byte> _running = new();
+
+    /// <summary>The flag reason of the half-open phase after a trip of <paramref name="reason"/>.</summary>
+    internal static string HalfOpenReason(string reason)
+        => string.Equals(reason, EmailGuardFlagReasons.ComplaintRate, StringComparison.OrdinalIgnoreCase)
+            ? EmailGuardFlagReasons.ComplaintRateHalfOpen
+            : EmailGuardFlagReasons.HighBounceRateHalfOpen;
+
+    /// <summary>The active flag of <paramref name="reason"/>, if any.</summary>
+    internal static EmailGuardFlag? FindFlag(IEnumerable<EmailGuardFlag> active, string reason)
+    {
+        foreach (EmailGuardFlag flag in active)
+        {
+            if (string.Equals(flag.Reason, reason, StringComparison.OrdinalIgnoreCase))
+            {
+                return flag;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? ProbeIdOf(EmailGuardFlag flag)
+        => flag.Metadata is { } metadata && metadata.TryGetValue(ProbeMetadata, out string? id) && id.Length is > 0 and <= 32 ? id : null;
+
+    /// <summary>Completes when every recovery that has started has finished; for tests on a fake clock.</summary>
+    internal Task WhenIdleAsync() => Task.WhenAll(_running.Keys);
+
+    /// <summary>How many recoveries this instance waits for.</summary>
+    internal int PendingRecoveries => _recoveries.Count;
+
+    public void Dispose()
+    {
+        foreach (ITimer timer in _recoveries.Values)
+        {
+            timer.Dispose();
+        }
+
+        _recoveries.Clear();
+    }
+
+    /// <summary>
+    /// Adds the probe-send counters of the message's tenant and user when they are half-open (in this instance's
+    /// snapshot of the flags), to the batch that counts the send. No store call of its own; nothing without flags.
+    /// </summary>
+    internal void AddProbeSends(EmailSendAttribution attribution, List<RateLimitRequest> requests)
+    {
+        if (_probeRule is not { } rule || _state is null || !_options.Enabled)
+        {
+            return;
+        }
+
+        ValueTask<GuardStateSnapshot?> pending = _state.GetAsync(CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully || pending.Result is not { HasFlags: true } snapshot)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        Add(EmailGuardPartyType.Tenant, attribution.TenantId);
+        Add(EmailGuardPartyType.User, attribution.UserId);
+
+        void Add(EmailGuardPartyType partyType, string? party)
+        {
+            if (party is null)
+            {
+                return;
+            }
+
+            List<EmailGuardFlag> active = [.. snapshot.GetActiveFlags(partyType, party, now)];
+            foreach (string reason in (ReadOnlySpan<string>)[EmailGuardFlagReasons.HighBounceRate, EmailGuardFlagReasons.ComplaintRate])
+            {
+                if (FindFlag(active, reason) is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
+                {
+                    requests.Add(new RateLimitRequest(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), rule));
+                }
+            }
+        }
+    }
+
+    /// <summary>What a half-open probe calls for: its failures over its sends, or over the minimum volume when it sent less.</summary>
+    internal EmailRatioBreakerAction JudgeProbe(EmailFeedbackCounts probe, bool complaint)
+    {
+        long failures = complaint ? probe.Complaints : probe.Bounces;
+        double rate = (double)failures / Math.Max(probe.Sends, _options.HalfOpenMinimumSends);
+        (double reduce, double suspend) = complaint
+            ? (_options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
+            : (_options.BounceRateToReduce, _options.BounceRateToSuspend);
+        return rate >= suspend ? EmailRatioBreakerAction.Suspended
+            : rate >= reduce ? EmailRatioBreakerAction.Reduced
+            : EmailRatioBreakerAction.None;
+    }
+
+    /// <summary>How long a trip of <paramref name="level"/> lasts: <see cref="EmailRatioBreakerOptions.TripFor"/>, escalated and capped.</summary>
+    internal TimeSpan Period(int level)
+    {
+        double ticks = _options.TripFor.Ticks * Math.Pow(_options.EscalationFactor, Math.Max(0, level - 1));
+        long capped = ticks >= _options.MaxTripFor.Ticks ? _options.MaxTripFor.Ticks : (long)ticks;
+
+        // Whole seconds, so flags read the same on every store.
+        return TimeSpan.FromSeconds(Math.Max(1, capped / TimeSpan.TicksPerSecond));
+    }
+
+    /// <summary>Trips a tenant or user: the trip flag, the half-open flag after it, the memory of the level, the recovery timer, the events.</summary>
+    private async ValueTask TripAsync(
+        BreakerMemory memory, EmailFeedbackCounts counts, EmailRatioBreakerAction action, int level, EmailSendAttribution attribution, CancellationToken cancellationToken)
+    {
+        TimeSpan period = Period(level);
+        Dictionary<string, string> metadata = new(StringComparer.Ordinal)
+        {
+            ["bounce_rate"] = counts.BounceRate.ToString("0.####", CultureInfo.InvariantCulture),
+            ["complaint_rate"] = counts.ComplaintRate.ToString("0.#####", CultureInfo.InvariantCulture),
+            ["sends"] = counts.Sends.ToString(CultureInfo.InvariantCulture),
+            [LevelMetadata] = level.ToString(CultureInfo.InvariantCulture),
+        };
+        bool suspend = action == EmailRatioBreakerAction.Suspended;
+        EmailGuardFlag flag = await FlagAsync(memory, memory.Reason, suspend, period, metadata, cancellationToken).ConfigureAwait(false);
+        string probeId = string.Empty;
+        DateTimeOffset? halfOpenUntil = null;
+        if (_probeRule is not null)
+        {
+            // Written after the trip flag: no instance ever sees the half-open flag alone before the trip has ended.
+            probeId = NewProbeId();
+            Dictionary<string, string> probeMetadata = new(StringComparer.Ordinal)
+            {
+                [ProbeMetadata] = probeId,
+                [LevelMetadata] = level.ToString(CultureInfo.InvariantCulture),
+            };
+            EmailGuardFlag probe = await FlagAsync(
+                memory, HalfOpenReason(memory.Reason), suspend: false, period + _options.HalfOpenFor, probeMetadata, cancellationToken, raiseEvents: false).ConfigureAwait(false);
+            halfOpenUntil = probe.ExpiresAt;
+        }
+
+        await _feedback.Mappings.SetAsync(
+            memory.Key, level.ToString(CultureInfo.InvariantCulture) + "|" + probeId, period + _options.HalfOpenFor + _options.EscalationMemory, cancellationToken)
+            .ConfigureAwait(false);
+        if (halfOpenUntil is { } until)
+        {
+            ScheduleRecovery(memory, probeId, level, until);
+        }
+
+        await TrippedAsync(counts, memory.Reason, action, flag.ExpiresAt, attribution, level, halfOpenUntil).ConfigureAwait(false);
+    }
+
+    private ValueTask<EmailGuardFlag> FlagAsync(
+        BreakerMemory memory, string reason, bool suspend, TimeSpan duration, Dictionary<string, string> metadata, CancellationToken cancellationToken,
+        bool raiseEvents = true)
+    {
+        var policy = new FlagPolicy { Suspend = suspend, LimitFactor = _options.ReducedLimitFactor, Duration = duration };
+        return _flags is EmailGuardFlags concrete
+            ? concrete.FlagAsync(memory.PartyType, memory.Party, reason, policy, duration, By, metadata, cancellationToken, raiseEvents)
+            : _flags!.FlagAsync(memory.PartyType, memory.Party, reason, duration, By, metadata, cancellationToken);
+    }
+
+    /// <summary>How many times in a row the party tripped, as the shared key-value store remembers it; 0 when it does not.</summary>
+    private async ValueTask<int> RememberedLevelAsync(BreakerMemory memory, CancellationToken cancellationToken)
+        => ParseMemory(await _feedback.Mappings.GetAsync(memory.Key, cancellationToken).ConfigureAwait(false)).Level;
+
+    private static (int Level, string? ProbeId) ParseMemory(string? value)
+    {
+        if (value is null)
+        {
+            return (0, null);
+        }
+
+        int bar = value.IndexOf('|', StringComparison.Ordinal);
+        string levelText = bar < 0 ? value : value[..bar];
+        int level = int.TryParse(levelText, NumberStyles.None, CultureInfo.InvariantCulture, out int parsed) ? Math.Clamp(parsed, 0, 1_000) : 0;
+        return (level, bar < 0 ? null : value[(bar + 1)..]);
+    }
+
+    /// <summary>Counts one failure into the probe and reads the probe's counts.</summary>
+    private async ValueTask<EmailFeedbackCounts> CountProbeFailureAsync(
+        EmailGuardPartyType partyType, string party, string probeId, bool complaint, CancellationToken cancellationToken)
+    {
+        char kind = complaint ? 'c' : 'b';
+        RateLimitRequest[] failure = [new(ProbeKey(kind, partyType, probeId, party), _probeRule!)];
+        RateLimitDecision counted = await _feedback.Store.AcquireAsync(failure, new RateLimitEntry[1], StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
+        if (counted.Status != RateLimitStatus.Allowed)
+        {
+            throw new EmailGuardStoreUnavailableException("The EmailGuard store did not answer: a half-open probe's bounce could not be counted.");
+        }
+
+        return await ReadProbeAsync(partyType, party, probeId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<EmailFeedbackCounts> ReadProbeAsync(EmailGuardPartyType partyType, string party, string probeId, CancellationToken cancellationToken)
+    {
+        RateLimitRequest[] requests =
+        [
+            new(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), _probeRule!, 0),
+            new(ProbeKey('b', partyType, probeId, party), _probeRule!, 0),
+            new(ProbeKey('c', partyType, probeId, party), _probeRule!, 0),
+        ];
+        RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
+        RateLimitDecision decision = await _feedback.Store.PeekAsync(requests, entries, cancellationToken).ConfigureAwait(false);
+        if (decision.Status == RateLimitStatus.StoreUnavailable)
+        {
+            throw new EmailGuardStoreUnavailableException("The EmailGuard store did not answer: a half-open probe could not be read.");
+        }
+
+        return new EmailFeedbackCounts
+        {
+            Dimension = partyType == EmailGuardPartyType.Tenant ? EmailGuardDimension.Tenant : EmailGuardDimension.User,
+            Partition = party,
+            Sends = entries[0].Count,
+            Bounces = entries[1].Count,
+            Complaints = entries[2].Count,
+            Window = _options.HalfOpenFor,
+            Timestamp = decision.Timestamp,
+        };
+    }
+
+    private static string ProbeKey(char kind, EmailGuardPartyType partyType, string probeId, string party)
+        => PartitionKeys.ForId($"fb:p{kind}:{(partyType == EmailGuardPartyType.Tenant ? 't' : 'u')}:{probeId}:", party);
+
+    private static string NewProbeId()
+    {
+        Span<byte> random = stackalloc byte[9];
+        RandomNumberGenerator.Fill(random);
+        return Base64Url.EncodeToString(random);
+    }
+
+    private void ScheduleRecovery(BreakerMemory memory, string probeId, int level, DateTimeOffset halfOpenUntil)
+    {
+        if (!_recoveries.ContainsKey(memory.Key) && _recoveries.Count >= MaxPendingRecoveries)
+        {
+            LogRecoveryNotScheduled(_logger, memory.Dimension, MaxPendingRecoveries);
+            return;
+        }
+
+        TimeSpan due = halfOpenUntil - _time.GetUtcNow();
+        ITimer timer = _time.CreateTimer(
+            _ => Track(RecoverAsync(memory, probeId, level)), null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        if (_recoveries.TryGetValue(memory.Key, out ITimer? previous))
+        {
+            previous.Dispose();
+        }
+
+        _recoveries[memory.Key] = timer;
+    }
+
+    private void Track(Task task)
+    {
+        if (task.IsCompleted)
+        {
+            return;
+        }
+
+        _running.TryAdd(task, 0);
+        _ = task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, byte>)state!).TryRemove(t, out _), _running, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// The end of a half-open phase: unless a later trip replaced this one, the probe decides. Under the lines the
+    /// breaker recovers, and exactly one instance raises it (a marker in the shared key-value store elects it).
+    /// </summary>
+    private async Task RecoverAsync(BreakerMemory memory, string probeId, int level)
+    {
+        try
+        {
+            (_, string? current) = ParseMemory(await _feedback.Mappings.GetAsync(memory.Key, CancellationToken.None).ConfigureAwait(false));
+            if (!string.Equals(current, probeId, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            bool complaint = string.Equals(memory.Reason, EmailGuardFlagReasons.ComplaintRate, StringComparison.Ordinal);
+            EmailFeedbackCounts probe = await ReadProbeAsync(memory.PartyType, memory.Party, probeId, CancellationToken.None).ConfigureAwait(false);
+            EmailRatioBreakerAction action = JudgeProbe(probe, complaint);
+            if (action != EmailRatioBreakerAction.None)
+            {
+                // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again.
+                await TripAsync(memory, probe, action, level + 1, new EmailSendAttribution(), CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            if (await _feedback.Mappings.GetOrAddAsync("rb:r:" + probeId, "1", _options.EscalationMemory, "mark a ratio breaker's recovery", CancellationToken.None)
+                    .ConfigureAwait(false) is not null)
+            {
+                return;
+            }
+
+            long failures = complaint ? probe.Complaints : probe.Bounces;
+            DateTimeOffset now = _time.GetUtcNow();
+            LogRecovered(_logger, memory.Dimension, memory.Reason, probe.Sends, failures, level);
+            if (_options.OnRecovered is { } onRecovered)
+            {
+                try
+                {
+                    await onRecovered(new EmailRatioBreakerRecoveredArguments
+                    {
+                        Dimension = memory.Dimension,
+                        Partition = memory.Party,
+                        Reason = memory.Reason,
+                        ProbeSends = probe.Sends,
+                        ProbeFailures = failures,
+                        Level = level,
+                        RecoveredAt = now,
+                    }).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogCallbackFailed(_logger, ex);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            LogRecoveryFailed(_logger, memory.Dimension, ex);
+        }
+        finally
+        {
+            if (_recoveries.TryGetValue(memory.Key, out ITimer? timer) && _recoveries.TryRemove(new KeyValuePair<string, ITimer>(memory.Key, timer)))
+            {
+                timer.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One party's breaker of one reason, and the key under which the shared store remembers its level and probe.</summary>
+    private readonly record struct BreakerMemory(EmailGuardPartyType PartyType, string Party, string Reason)
+    {
+        public string Key => $"rb:{(PartyType == EmailGuardPartyType.Tenant ? 't' : 'u')}:{(Reason == EmailGuardFlagReasons.ComplaintRate ? 'c' : 'b')}:{StoreKeyEncoding.Hash(Party)}";
+
+        public EmailGuardDimension Dimension => PartyType == EmailGuardPartyType.Tenant ? EmailGuardDimension.Tenant : EmailGuardDimension.User;
+    }
+
+    [LoggerMessage(EventId = 2600, EventName = "RatioBreakerRecovered", Level = LogLevel.Information,
+        Message = "A {Dimension}'s ratio breaker ({Reason}) recovered: its half-open probe sent {ProbeSends} messages with {ProbeFailures} failures, after {Level} trip(s) in a row.")]
+    private static partial void LogRecovered(ILogger logger, EmailGuardDimension dimension, string reason, long probeSends, long probeFailures, int level);
+
+    [LoggerMessage(EventId = 2601, EventName = "RatioBreakerRecoveryFailed", Level = LogLevel.Warning,
+        Message = "The end of a {Dimension}'s half-open phase could not be evaluated; its flags expire all the same, without the recovered event.")]
+    private static partial void LogRecoveryFailed(ILogger logger, EmailGuardDimension dimension, Exception exception);
+
+    [LoggerMessage(EventId = 2602, EventName = "RatioBreakerRecoveryNotScheduled", Level = LogLevel.Warning,
+        Message = "A {Dimension}'s half-open phase is not followed by this instance: it already waits for {Max} recoveries. Its flags expire all the same, without the recovered event.")]
+    private static partial void LogRecoveryNotScheduled(ILogger logger, EmailGuardDimension dimension, int max);
+}
