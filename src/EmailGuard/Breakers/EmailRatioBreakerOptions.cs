@@ -117,6 +117,51 @@ public sealed class EmailRatioBreakerOptions
     [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
     public TimeSpan NetworkBanFor { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Gets the categories the account-wide breaker tightens (lower-cased when matched): their limits are multiplied by
+    /// <see cref="ReducedLimitFactor"/> (flag on <see cref="EmailGuardPartyType.Category"/>, reason
+    /// <c>account_bounce_rate</c> or <c>account_complaint_rate</c>) while the whole account's ratio, or the category's own,
+    /// is over <see cref="AccountBounceRateToTighten"/> or <see cref="AccountComplaintRateToTighten"/>, until both fall
+    /// under the release lines. Give these categories a cap (<see cref="SendGuardOptions.Categories"/>): a category
+    /// without rules has nothing to reduce. Values from configuration are added to the default; clear the list in code
+    /// to turn the account-wide breaker off.
+    /// </summary>
+    /// <value>The default value is <c>signup</c>, the category of sign-up confirmations.</value>
+    public IList<string> RiskyCategories { get; } = ["signup"];
+
+    /// <summary>Gets or sets the account's (or a risky category's) hard-bounce ratio at which the risky categories are tightened.</summary>
+    /// <value>The default value is 0.03 (3 %), against SES's 5 % review line.</value>
+    [Range(0.000001, 1.0)]
+    public double AccountBounceRateToTighten { get; set; } = 0.03;
+
+    /// <summary>Gets or sets the hard-bounce ratio under which a tightened category is released (lower than the tighten line: hysteresis).</summary>
+    /// <value>The default value is 0.02 (2 %).</value>
+    [Range(0.000001, 1.0)]
+    public double AccountBounceRateToRelease { get; set; } = 0.02;
+
+    /// <summary>Gets or sets the account's (or a risky category's) complaint ratio at which the risky categories are tightened.</summary>
+    /// <value>The default value is 0.0008 (0.08 %), against SES's and Gmail's 0.1 %.</value>
+    [Range(0.000001, 1.0)]
+    public double AccountComplaintRateToTighten { get; set; } = 0.0008;
+
+    /// <summary>Gets or sets the complaint ratio under which a tightened category is released.</summary>
+    /// <value>The default value is 0.0005 (0.05 %).</value>
+    [Range(0.000001, 1.0)]
+    public double AccountComplaintRateToRelease { get; set; } = 0.0005;
+
+    /// <summary>Gets or sets the sends the account (or the category) must have within the window before the account-wide breaker acts.</summary>
+    /// <value>The default value is 200.</value>
+    [Range(1, 100_000_000)]
+    public long AccountMinimumSends { get; set; } = 200;
+
+    /// <summary>
+    /// Gets or sets how long a category stays tightened before the ratios are read again: still over the release line,
+    /// it stays tightened for as long again; under it, it is released.
+    /// </summary>
+    /// <value>The default value is 15 minutes.</value>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan AccountCheckEvery { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>Gets or sets the callback raised when a breaker trips (reduces, suspends, or bans a network).</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailRatioBreakerArguments, ValueTask>? OnTripped { get; set; }

@@ -348,7 +348,22 @@ internal sealed partial class RatioBreaker : IDisposable
     /// <summary>One party's breaker of one reason, and the key under which the shared store remembers its level and probe.</summary>
     private readonly record struct BreakerMemory(EmailGuardPartyType PartyType, string Party, string Reason)
     {
-        public string Key => $"rb:{(PartyType == EmailGuardPartyType.Tenant ? 't' : 'u')}:{(Reason == EmailGuardFlagReasons.ComplaintRate ? 'c' : 'b')}:{StoreKeyEncoding.Hash(Party)}";
+        public string Key => $"rb:{PartyLetter}:{ReasonLetter}:{StoreKeyEncoding.Hash(Party)}";
+
+        private char PartyLetter => PartyType switch
+        {
+            EmailGuardPartyType.Tenant => 't',
+            EmailGuardPartyType.User => 'u',
+            _ => 'k',
+        };
+
+        private char ReasonLetter => Reason switch
+        {
+            EmailGuardFlagReasons.ComplaintRate => 'c',
+            EmailGuardFlagReasons.AccountBounceRate => 'B',
+            EmailGuardFlagReasons.AccountComplaintRate => 'C',
+            _ => 'b',
+        };
 
         public EmailGuardDimension Dimension => PartyType == EmailGuardPartyType.Tenant ? EmailGuardDimension.Tenant : EmailGuardDimension.User;
     }

@@ -56,6 +56,7 @@ internal sealed partial class RatioBreaker
         try
         {
             EmailFeedbackCounts[] counts = await _feedback.ReadAsync([.. parties], cancellationToken).ConfigureAwait(false);
+            await EvaluateAccountAsync(counts, complaint, cancellationToken).ConfigureAwait(false);
             foreach (EmailFeedbackCounts party in counts)
             {
                 switch (party.Dimension)
@@ -198,18 +199,19 @@ internal sealed partial class RatioBreaker
 
     private async ValueTask TrippedAsync(
         EmailFeedbackCounts counts, string reason, EmailRatioBreakerAction action, DateTimeOffset expiresAt, EmailSendAttribution attribution,
-        int level = 1, DateTimeOffset? halfOpenUntil = null)
+        int level = 1, DateTimeOffset? halfOpenUntil = null, (EmailGuardDimension Dimension, string Partition)? party = null)
     {
-        LogTripped(_logger, counts.Dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
-        _metrics?.RecordBreakerTrip(DimensionName(counts.Dimension), reason, ActionName(action));
+        (EmailGuardDimension dimension, string partition) = party ?? (counts.Dimension, counts.Partition!);
+        LogTripped(_logger, dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
+        _metrics?.RecordBreakerTrip(DimensionName(dimension), reason, ActionName(action));
         if (_options.OnTripped is { } onTripped)
         {
             try
             {
                 await onTripped(new EmailRatioBreakerArguments
                 {
-                    Dimension = counts.Dimension,
-                    Partition = counts.Partition!,
+                    Dimension = dimension,
+                    Partition = partition,
                     Reason = reason,
                     Action = action,
                     Counts = counts,
@@ -230,6 +232,7 @@ internal sealed partial class RatioBreaker
     {
         EmailGuardDimension.Tenant => "tenant",
         EmailGuardDimension.User => "user",
+        EmailGuardDimension.Category => "category",
         _ => "client_ip",
     };
 

@@ -17,6 +17,16 @@ internal static class RatioBreakerStates
                 return ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now)]);
             case EmailGuardDimension.User when counts.Partition is { } user:
                 return ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.User, user, now)]);
+            case EmailGuardDimension.Category when counts.Partition is { } category
+                && AccountHold(state.GetActiveFlags(EmailGuardPartyType.Category, category, now)) is { } hold:
+                return new EmailPartyRatioStatus
+                {
+                    Counts = counts,
+                    BreakerState = EmailRatioBreakerState.Tripped,
+                    BreakerReason = hold.Reason,
+                    BreakerAction = EmailRatioBreakerAction.Reduced,
+                    BreakerUntil = hold.ExpiresAt,
+                };
             case EmailGuardDimension.ClientIp when state.FindBlocked(EmailGuardPartyType.ClientNetwork, counts.Partition, now) is { } ban
                 && s_reasons.Contains(ban.Reason, StringComparer.OrdinalIgnoreCase):
                 return new EmailPartyRatioStatus
@@ -30,6 +40,12 @@ internal static class RatioBreakerStates
             default:
                 return Closed(counts);
         }
+    }
+
+    private static EmailGuardFlag? AccountHold(IEnumerable<EmailGuardFlag> active)
+    {
+        List<EmailGuardFlag> flags = [.. active];
+        return RatioBreaker.FindFlag(flags, EmailGuardFlagReasons.AccountBounceRate) ?? RatioBreaker.FindFlag(flags, EmailGuardFlagReasons.AccountComplaintRate);
     }
 
     private static EmailPartyRatioStatus ForFlags(EmailFeedbackCounts counts, List<EmailGuardFlag> active)

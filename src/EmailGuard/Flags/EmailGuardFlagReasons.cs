@@ -25,6 +25,15 @@ public static class EmailGuardFlagReasons
     public const string ComplaintRateHalfOpen = "complaint_rate_half_open";
 
     /// <summary>
+    /// A risky category (<see cref="EmailRatioBreakerOptions.RiskyCategories"/>) is held to reduced limits because the
+    /// whole account's hard-bounce ratio, or the category's own, nears the provider's line.
+    /// </summary>
+    public const string AccountBounceRate = "account_bounce_rate";
+
+    /// <summary>As <see cref="AccountBounceRate"/>, for the complaint ratio.</summary>
+    public const string AccountComplaintRate = "account_complaint_rate";
+
+    /// <summary>
     /// The party's messages kept hitting the content rules: the same text to more recipients than
     /// <see cref="SendGuardOptions.Content"/> allows, <see cref="BulkContentFlagOptions.Trips"/> times within
     /// <see cref="BulkContentFlagOptions.Period"/>.

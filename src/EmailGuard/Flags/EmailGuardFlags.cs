@@ -179,9 +179,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
 
     private static void CheckParty(EmailGuardPartyType partyType, string partyId)
     {
-        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant))
+        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category))
         {
-            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users and tenants can be flagged.");
+            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users, tenants and categories can be flagged.");
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(partyId);

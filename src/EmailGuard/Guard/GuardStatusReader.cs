@@ -82,7 +82,9 @@ internal sealed class GuardStatusReader
 
         if (query.Category is { } category)
         {
-            Add(_rules.ForCategory(category), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+            FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Category, category.ToLowerInvariant(), now);
+            Add(SendGuardRules.Reduce(_rules.ForCategory(category), effect.LimitFactor), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Category, category.ToLowerInvariant(), now));
         }
 
         if (query.Recipient is { } rawRecipient)
