@@ -83,6 +83,78 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
         _recoveries.Should().BeEmpty("instance a's recovery of the first trip is void: b tripped it again");
     }
 
+    [Fact]
+    public async Task AccountBreaker_TightenedByOneInstance_ReducesSignupOnTheOther_ReleasedOnce()
+    {
+        static void Categories(SendGuardOptions o)
+        {
+            o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+            o.Categories["password-reset"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+        }
+
+        ServiceProvider a = Instance(Categories);
+        ServiceProvider b = Instance(Categories);
+        IEmailGuardFeedback feedback = a.GetRequiredService<IEmailGuardFeedback>();
+        for (int i = 0; i < 300; i++)
+        {
+            (await b.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"n{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 9; i++)
+        {
+            await feedback.RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"n-{i}",
+                Recipient = $"n{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = new EmailSendAttribution { Category = "newsletter" },
+            });
+        }
+
+        _trips.Should().ContainSingle(t => t.Dimension == EmailGuardDimension.Category && t.Partition == "signup", "9 in 300 is the 3 % line");
+        await RefreshAsync(b);
+        IEmailSendGuard guardB = b.GetRequiredService<IEmailSendGuard>();
+        int signups = 0;
+        int resets = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            signups += (await guardB.CheckAsync(new OutboundEmail { To = [$"s{i}@example.com"], Category = "signup" })).IsAllowed ? 1 : 0;
+            resets += (await guardB.CheckAsync(new OutboundEmail { To = [$"p{i}@example.com"], Category = "password-reset" })).IsAllowed ? 1 : 0;
+        }
+
+        (signups, resets).Should().Be((10, 20), "instance b holds signup to a tenth of its 100 an hour, and password reset not at all");
+
+        for (int i = 0; i < 200; i++)
+        {
+            EmailSendDecision good = await guardB.CheckAsync(new OutboundEmail { To = [$"g{i}@example.com"], Category = "newsletter" });
+            good.IsAllowed.Should().BeTrue($"{good.Reason} {good.Dimension} {good.Detail}");
+        }
+
+        // Sends are counted in the background of each check: wait (bounded) until Redis has them all.
+        EmailFeedbackCounts global = null!;
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            global = await b.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Global, null);
+            if (global.Sends >= 530)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        global.Sends.Should().Be(530);
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
+        _recoveries.Should().ContainSingle(r => r.Dimension == EmailGuardDimension.Category && r.Partition == "signup", "9 in 530 is under the 2 % release line");
+        await RefreshAsync(b);
+        (await CategoryAsync(b, "signup")).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+    }
+
+    private static async Task<EmailPartyRatioStatus> CategoryAsync(ServiceProvider instance, string category)
+        => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { Category = category })).Ratios[^1];
+
     private async Task AdvanceAsync(TimeSpan by)
     {
         _time.Advance(by);
@@ -127,7 +199,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     private static async Task<EmailPartyRatioStatus> TenantAsync(ServiceProvider instance)
         => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" })).Ratios[1];
 
-    private ServiceProvider Instance()
+    private ServiceProvider Instance(Action<SendGuardOptions>? guard = null)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
         ServiceCollection services = new();
@@ -169,6 +241,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
             {
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
                 o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                guard?.Invoke(o);
             });
         ServiceProvider provider = services.BuildServiceProvider();
         _instances.Add(provider);
