@@ -77,8 +77,8 @@ internal sealed partial class RatioBreaker : IDisposable
             return;
         }
 
-        ValueTask<GuardStateSnapshot?> pending = _state.GetAsync(CancellationToken.None);
-        if (!pending.IsCompletedSuccessfully || pending.Result is not { HasFlags: true } snapshot)
+        // The snapshot the check just used: counting a send never starts a load of its own.
+        if (_state.Current is not { HasFlags: true } snapshot)
         {
             return;
         }
