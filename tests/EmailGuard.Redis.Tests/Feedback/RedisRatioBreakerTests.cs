@@ -148,28 +148,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
         global.Sends.Should().Be(530);
         await AdvanceAsync(TimeSpan.FromMinutes(15));
         _recoveries.Should().ContainSingle(r => r.Dimension == EmailGuardDimension.Category && r.Partition == "signup", "9 in 530 is under the 2 % release line");
-        await RefreshAsync(b);
-        (await CategoryAsync(b, "signup")).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
-    }
-
-    private static async Task<EmailPartyRatioStatus> CategoryAsync(ServiceProvider instance, string category)
-    {
-        // A store call in flight when the fake clock jumps can time out on that clock (seen once in a loaded run): the
-        // status then answers without ratios. Read again, a bounded number of times.
-        EmailGuardStatus status = null!;
-        for (int attempt = 0; attempt < 40; attempt++)
-        {
-            status = await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { Category = category });
-            if (status.Ratios.Count > 0)
-            {
-                break;
-            }
-
-            await Task.Delay(50);
-        }
-
-        status.Ratios.Should().NotBeEmpty($"store available: {status.IsStoreAvailable}");
-        return status.Ratios[^1];
+        (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty("released for every instance");
     }
 
     private async Task AdvanceAsync(TimeSpan by)
