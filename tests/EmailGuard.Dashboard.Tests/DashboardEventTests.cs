@@ -63,6 +63,27 @@ public sealed class DashboardEventTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RatioBreaker_Recovers_EventLogShowsTheRecoveryEscaped()
+    {
+        EmailRatioBreakerOptions options = _host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value;
+        await options.OnRecovered!(new EmailRatioBreakerRecoveredArguments
+        {
+            Dimension = EmailGuardDimension.Tenant,
+            Partition = ScriptUser,
+            Reason = EmailGuardFlagReasons.HighBounceRate,
+            ProbeSends = 120,
+            ProbeFailures = 1,
+            Level = 2,
+            RecoveredAt = DateTimeOffset.UtcNow,
+        });
+
+        string html = await _host.Client().GetStringAsync("/emailguard/events");
+
+        html.Should().NotContain("<script>alert");
+        Row(html, "breaker_recovered", "Ratio breaker: Tenant &lt;script&gt;").Should().Contain("recovered (high_bounce_rate)").And.Contain("1 failures in 120 sends");
+    }
+
+    [Fact]
     public async Task HardBounce_SuppressesTheAddress_EventLogShowsTheSuppression()
     {
         await SendAndBounceAsync(ScriptUser, null, sends: 1, bounces: 1);

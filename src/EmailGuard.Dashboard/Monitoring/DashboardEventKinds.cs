@@ -8,6 +8,7 @@ internal static class DashboardEventKinds
     public const string StoreOutage = "store_outage";
     public const string StoreRecovered = "store_recovered";
     public const string BreakerTripped = "breaker_tripped";
+    public const string BreakerRecovered = "breaker_recovered";
     public const string NetworkBanned = "network_banned";
     public const string SurgeBreakerTripped = "surge_breaker_tripped";
     public const string SurgeBreakerRecovered = "surge_breaker_recovered";

@@ -99,6 +99,13 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         BreakerTripped(new DashboardEvent(_timeProvider.GetUtcNow(), DashboardEventKinds.BreakerTripped, $"Ratio breaker: {tripped.Dimension} {tripped.Partition} {what} ({tripped.Reason})", detail));
     }
 
+    public void OnRatioBreakerRecovered(EmailRatioBreakerRecoveredArguments recovered)
+        => Events.Add(new DashboardEvent(
+            recovered.RecoveredAt,
+            DashboardEventKinds.BreakerRecovered,
+            $"Ratio breaker: {recovered.Dimension} {recovered.Partition} recovered ({recovered.Reason})",
+            string.Create(CultureInfo.InvariantCulture, $"half-open probe: {recovered.ProbeFailures} failures in {recovered.ProbeSends} sends; after {recovered.Level} trip(s) in a row")));
+
     public void OnBanStarted(EmailGuardBanStartedArguments ban)
         => BreakerTripped(new DashboardEvent(
             ban.StartedAt,

@@ -5,7 +5,8 @@ namespace EmailGuard.Dashboard;
 
 /// <summary>
 /// Chains the monitor after the app's own callbacks for what trips outside the send guard's events: the ratio breakers
-/// (<see cref="EmailRatioBreakerOptions.OnTripped"/>: reduced limits, suspensions, client-network bans), provider
+/// (<see cref="EmailRatioBreakerOptions.OnTripped"/>: reduced limits, suspensions, client-network bans, and
+/// <see cref="EmailRatioBreakerOptions.OnRecovered"/>), provider
 /// feedback suppressions (<see cref="EmailFeedbackEvents.OnSuppressed"/>), and the endpoints' escalating bans and surge
 /// breaker (<see cref="EmailGuardEndpointOptions"/>). Public callbacks only; the app's callback runs first.
 /// </summary>
@@ -13,7 +14,10 @@ internal sealed class HookBreakerEvents(EmailGuardMonitor monitor)
     : IPostConfigureOptions<EmailRatioBreakerOptions>, IPostConfigureOptions<EmailFeedbackOptions>, IPostConfigureOptions<EmailGuardEndpointOptions>
 {
     public void PostConfigure(string? name, EmailRatioBreakerOptions options)
-        => options.OnTripped = HookSendGuardEvents.Chain(options.OnTripped, monitor.OnRatioBreakerTripped);
+    {
+        options.OnTripped = HookSendGuardEvents.Chain(options.OnTripped, monitor.OnRatioBreakerTripped);
+        options.OnRecovered = HookSendGuardEvents.Chain(options.OnRecovered, monitor.OnRatioBreakerRecovered);
+    }
 
     public void PostConfigure(string? name, EmailFeedbackOptions options)
         => options.Events.OnSuppressed = HookSendGuardEvents.Chain(options.Events.OnSuppressed, monitor.OnSuppressed);

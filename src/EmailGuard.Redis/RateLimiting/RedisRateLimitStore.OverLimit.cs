@@ -38,7 +38,8 @@ internal sealed partial class RedisRateLimitStore
     {
         decision = default;
         RedisOverLimitCache? cache = _overLimit;
-        if (cache is null || cache.Count == 0 || requests.Length > MaxLocalRequests)
+        // An empty acquire (a message no rule applies to) is admitted by Redis; "every request is over" is vacuously true of it.
+        if (cache is null || cache.Count == 0 || requests.Length == 0 || requests.Length > MaxLocalRequests)
         {
             return false;
         }

@@ -21,6 +21,12 @@ public sealed class EmailRatioBreakerArguments
     /// <summary>Gets when the trip ends.</summary>
     public required DateTimeOffset ExpiresAt { get; init; }
 
+    /// <summary>Gets how many times in a row the party tripped (1 for a first trip), which set how long the trip lasts.</summary>
+    public int Level { get; init; } = 1;
+
+    /// <summary>Gets when the half-open phase after the trip ends; <see langword="null"/> for a client network, or when it is off.</summary>
+    public DateTimeOffset? HalfOpenUntil { get; init; }
+
     /// <summary>Gets the endpoint policy of the request that caused the mail, when the attribution names one.</summary>
     public string? EndpointPolicy { get; init; }
 }

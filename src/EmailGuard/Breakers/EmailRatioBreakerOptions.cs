@@ -56,12 +56,51 @@ public sealed class EmailRatioBreakerOptions
     public double ReducedLimitFactor { get; set; } = 0.1;
 
     /// <summary>
-    /// Gets or sets how long a trip lasts (the flag's expiry). Then the breaker is half-open: mail flows again, and the
-    /// next bounce or complaint while the window's ratio is still over a line trips it again at once.
+    /// Gets or sets how long a first trip lasts (the flag's expiry). Then the breaker is half-open for
+    /// <see cref="HalfOpenFor"/>; a trip again within <see cref="EscalationMemory"/> lasts longer
+    /// (<see cref="EscalationFactor"/>, up to <see cref="MaxTripFor"/>).
     /// </summary>
     /// <value>The default value is 6 hours.</value>
     [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
     public TimeSpan TripFor { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Gets or sets how long a tenant's or user's breaker stays half-open after a trip ends: its mail flows at the reduced
+    /// limits (<see cref="ReducedLimitFactor"/>, flag reason <c>high_bounce_rate_half_open</c> or
+    /// <c>complaint_rate_half_open</c>), and its ratios are measured over the mail it sends meanwhile (the probe). A
+    /// probe over a line trips the breaker again, for longer; a probe that stays under the lines recovers it fully at the
+    /// end, with <see cref="OnRecovered"/>. <see cref="TimeSpan.Zero"/> turns the half-open phase off: the trip simply
+    /// expires. A whole number of seconds.
+    /// </summary>
+    /// <value>The default value is 6 hours.</value>
+    public TimeSpan HalfOpenFor { get; set; } = TimeSpan.FromHours(6);
+
+    /// <summary>
+    /// Gets or sets the volume a half-open probe's ratios are measured over at least: bounces over the probe's sends or
+    /// this, whichever is more. A party cannot stay under a line by sending little: with the defaults, a second hard
+    /// bounce in the probe trips it again whatever it sent.
+    /// </summary>
+    /// <value>The default value is 100.</value>
+    [Range(1, 10_000_000)]
+    public long HalfOpenMinimumSends { get; set; } = 100;
+
+    /// <summary>Gets or sets how much longer each trip within <see cref="EscalationMemory"/> of the last lasts than the one before.</summary>
+    /// <value>The default value is 2 (6 hours, then 12, then 24 …).</value>
+    [Range(1.0, 100.0)]
+    public double EscalationFactor { get; set; } = 2;
+
+    /// <summary>Gets or sets the longest a trip lasts, however often the party tripped.</summary>
+    /// <value>The default value is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan MaxTripFor { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// Gets or sets how long after a trip and its half-open phase end the breaker remembers how often it tripped: a trip
+    /// within this escalates, a trip after it starts again at <see cref="TripFor"/>.
+    /// </summary>
+    /// <value>The default value is 7 days.</value>
+    [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
+    public TimeSpan EscalationMemory { get; set; } = TimeSpan.FromDays(7);
 
     /// <summary>
     /// Gets or sets the hard bounces or complaints of mail caused by requests from one client network (as the
@@ -78,7 +117,59 @@ public sealed class EmailRatioBreakerOptions
     [Range(typeof(TimeSpan), "00:00:01", "366.00:00:00")]
     public TimeSpan NetworkBanFor { get; set; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// Gets the categories the account-wide breaker tightens (lower-cased when matched): their limits are multiplied by
+    /// <see cref="ReducedLimitFactor"/> (flag on <see cref="EmailGuardPartyType.Category"/>, reason
+    /// <c>account_bounce_rate</c> or <c>account_complaint_rate</c>) while the whole account's ratio, or the category's own,
+    /// is over <see cref="AccountBounceRateToTighten"/> or <see cref="AccountComplaintRateToTighten"/>, until both fall
+    /// under the release lines. Give these categories a cap (<see cref="SendGuardOptions.Categories"/>): a category
+    /// without rules has nothing to reduce. Values from configuration are added to the default; clear the list in code
+    /// to turn the account-wide breaker off.
+    /// </summary>
+    /// <value>The default value is <c>signup</c>, the category of sign-up confirmations.</value>
+    public IList<string> RiskyCategories { get; } = ["signup"];
+
+    /// <summary>Gets or sets the account's (or a risky category's) hard-bounce ratio at which the risky categories are tightened.</summary>
+    /// <value>The default value is 0.03 (3 %), against SES's 5 % review line.</value>
+    [Range(0.000001, 1.0)]
+    public double AccountBounceRateToTighten { get; set; } = 0.03;
+
+    /// <summary>Gets or sets the hard-bounce ratio under which a tightened category is released (lower than the tighten line: hysteresis).</summary>
+    /// <value>The default value is 0.02 (2 %).</value>
+    [Range(0.000001, 1.0)]
+    public double AccountBounceRateToRelease { get; set; } = 0.02;
+
+    /// <summary>Gets or sets the account's (or a risky category's) complaint ratio at which the risky categories are tightened.</summary>
+    /// <value>The default value is 0.0008 (0.08 %), against SES's and Gmail's 0.1 %.</value>
+    [Range(0.000001, 1.0)]
+    public double AccountComplaintRateToTighten { get; set; } = 0.0008;
+
+    /// <summary>Gets or sets the complaint ratio under which a tightened category is released.</summary>
+    /// <value>The default value is 0.0005 (0.05 %).</value>
+    [Range(0.000001, 1.0)]
+    public double AccountComplaintRateToRelease { get; set; } = 0.0005;
+
+    /// <summary>Gets or sets the sends the account (or the category) must have within the window before the account-wide breaker acts.</summary>
+    /// <value>The default value is 200.</value>
+    [Range(1, 100_000_000)]
+    public long AccountMinimumSends { get; set; } = 200;
+
+    /// <summary>
+    /// Gets or sets how long a category stays tightened before the ratios are read again: still over the release line,
+    /// it stays tightened for as long again; under it, it is released.
+    /// </summary>
+    /// <value>The default value is 15 minutes.</value>
+    [Range(typeof(TimeSpan), "00:01:00", "1.00:00:00")]
+    public TimeSpan AccountCheckEvery { get; set; } = TimeSpan.FromMinutes(15);
+
     /// <summary>Gets or sets the callback raised when a breaker trips (reduces, suspends, or bans a network).</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailRatioBreakerArguments, ValueTask>? OnTripped { get; set; }
+
+    /// <summary>
+    /// Gets or sets the callback raised when a half-open breaker recovers: its probe stayed under the lines for
+    /// <see cref="HalfOpenFor"/>. Raised once, by the instance that tripped the breaker last.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailRatioBreakerRecoveredArguments, ValueTask>? OnRecovered { get; set; }
 }

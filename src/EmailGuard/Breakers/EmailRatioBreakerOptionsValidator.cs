@@ -37,6 +37,61 @@ internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<Email
         }
 
         Duration(failures, nameof(options.TripFor), options.TripFor);
+        Duration(failures, nameof(options.MaxTripFor), options.MaxTripFor);
+        Duration(failures, nameof(options.EscalationMemory), options.EscalationMemory);
+        if (options.MaxTripFor < options.TripFor)
+        {
+            failures.Add($"{Root}:MaxTripFor must be at least {Root}:TripFor.");
+        }
+
+        if (options.HalfOpenFor != TimeSpan.Zero
+            && (options.HalfOpenFor < TimeSpan.FromMinutes(1) || options.HalfOpenFor > TimeSpan.FromDays(30) || options.HalfOpenFor.Ticks % TimeSpan.TicksPerSecond != 0))
+        {
+            failures.Add($"{Root}:HalfOpenFor must be 0 (no half-open phase) or a whole number of seconds from 1 minute to 30 days; it is {options.HalfOpenFor}.");
+        }
+
+        Rate(failures, nameof(options.AccountBounceRateToTighten), options.AccountBounceRateToTighten);
+        Rate(failures, nameof(options.AccountBounceRateToRelease), options.AccountBounceRateToRelease);
+        Rate(failures, nameof(options.AccountComplaintRateToTighten), options.AccountComplaintRateToTighten);
+        Rate(failures, nameof(options.AccountComplaintRateToRelease), options.AccountComplaintRateToRelease);
+        if (options.AccountBounceRateToRelease >= options.AccountBounceRateToTighten)
+        {
+            failures.Add($"{Root}:AccountBounceRateToRelease must be below {Root}:AccountBounceRateToTighten.");
+        }
+
+        if (options.AccountComplaintRateToRelease >= options.AccountComplaintRateToTighten)
+        {
+            failures.Add($"{Root}:AccountComplaintRateToRelease must be below {Root}:AccountComplaintRateToTighten.");
+        }
+
+        if (options.AccountMinimumSends is < 1 or > 100_000_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:AccountMinimumSends must be from 1 to 100000000; it is {options.AccountMinimumSends}."));
+        }
+
+        if (options.AccountCheckEvery < TimeSpan.FromMinutes(1) || options.AccountCheckEvery > TimeSpan.FromDays(1))
+        {
+            failures.Add($"{Root}:AccountCheckEvery must be from 1 minute to 1 day; it is {options.AccountCheckEvery}.");
+        }
+
+        for (int i = 0; i < options.RiskyCategories.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.RiskyCategories[i]) || options.RiskyCategories[i].Length > 256)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:RiskyCategories:{i} must be a category name of 1 to 256 characters."));
+            }
+        }
+
+        if (options.HalfOpenMinimumSends is < 1 or > 10_000_000)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:HalfOpenMinimumSends must be from 1 to 10000000; it is {options.HalfOpenMinimumSends}."));
+        }
+
+        if (!(options.EscalationFactor >= 1 && options.EscalationFactor <= 100))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:EscalationFactor must be from 1 (no escalation) to 100; it is {options.EscalationFactor}."));
+        }
+
         Duration(failures, nameof(options.NetworkBanFor), options.NetworkBanFor);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -8,8 +8,8 @@ namespace EmailGuard;
 /// The ratio breakers. After each recorded hard bounce or complaint, reads the rolling counts of the parties the mail
 /// was attributed to (one store peek), and trips what crossed a line: a tenant or user is flagged (reduced limits, then
 /// suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints enforce. A
-/// trip is a flag or entry with an expiry, so it recovers on every instance at once; then the breaker is half-open,
-/// and the next bad event while the window's ratio is still high trips it again.
+/// trip is a flag or entry with an expiry, so it ends on every instance at once. A tenant's or user's trip is followed by
+/// a half-open phase (<c>RatioBreaker.HalfOpen.cs</c>); a network ban simply expires.
 /// </summary>
 internal sealed partial class RatioBreaker
 {
@@ -22,10 +22,12 @@ internal sealed partial class RatioBreaker
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
+    private readonly GuardStateCache? _state;
+    private readonly RateLimitRule? _probeRule;
 
     public RatioBreaker(
         EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
-        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics)
+        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null)
     {
         _feedback = feedback;
         _options = options;
@@ -34,6 +36,12 @@ internal sealed partial class RatioBreaker
         _time = time;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
+        _state = state;
+        if (options.HalfOpenFor > TimeSpan.Zero)
+        {
+            TimeSpan window = options.HalfOpenFor * 2;
+            _probeRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, window, EmailGuardFeedback.SegmentsFor(window));
+        }
     }
 
     /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
@@ -48,6 +56,7 @@ internal sealed partial class RatioBreaker
         try
         {
             EmailFeedbackCounts[] counts = await _feedback.ReadAsync([.. parties], cancellationToken).ConfigureAwait(false);
+            await EvaluateAccountAsync(counts, complaint, cancellationToken).ConfigureAwait(false);
             foreach (EmailFeedbackCounts party in counts)
             {
                 switch (party.Dimension)
@@ -76,16 +85,24 @@ internal sealed partial class RatioBreaker
     }
 
     /// <summary>What a party's ratios call for: the reason and the action, or <see cref="EmailRatioBreakerAction.None"/>.</summary>
-    internal (string Reason, EmailRatioBreakerAction Action) Judge(EmailFeedbackCounts counts, bool complaint)
+    /// <param name="counts">The party's counts over the window.</param>
+    /// <param name="complaint">Whether a complaint (not a bounce) is judged.</param>
+    /// <param name="tripped">
+    /// Whether the party is tripped or tripped recently. It has lost the benefit of the minimum volume: below it, its
+    /// failures are judged over the minimum, so a party held to reduced limits cannot stay under a line by sending little.
+    /// </param>
+    internal (string Reason, EmailRatioBreakerAction Action) Judge(EmailFeedbackCounts counts, bool complaint, bool tripped = false)
     {
-        if (Math.Max(counts.Sends, counts.Delivered + counts.Bounces) < _options.MinimumSends)
+        long volume = Volume(counts);
+        if (volume < _options.MinimumSends && !tripped)
         {
             return (string.Empty, EmailRatioBreakerAction.None);
         }
 
+        double Over(long failures) => (double)failures / Math.Max(Math.Max(volume, failures), _options.MinimumSends);
         (string reason, double rate, double reduce, double suspend) = complaint
-            ? (EmailGuardFlagReasons.ComplaintRate, counts.ComplaintRate, _options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
-            : (EmailGuardFlagReasons.HighBounceRate, counts.BounceRate, _options.BounceRateToReduce, _options.BounceRateToSuspend);
+            ? (EmailGuardFlagReasons.ComplaintRate, Over(counts.Complaints), _options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
+            : (EmailGuardFlagReasons.HighBounceRate, Over(counts.Bounces), _options.BounceRateToReduce, _options.BounceRateToSuspend);
         EmailRatioBreakerAction action = rate >= suspend ? EmailRatioBreakerAction.Suspended
             : rate >= reduce ? EmailRatioBreakerAction.Reduced
             : EmailRatioBreakerAction.None;
@@ -95,35 +112,58 @@ internal sealed partial class RatioBreaker
     private async ValueTask FlagIfOverAsync(
         EmailGuardPartyType partyType, EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
     {
-        (string reason, EmailRatioBreakerAction action) = Judge(counts, complaint);
-        if (action == EmailRatioBreakerAction.None || _flags is null || counts.Partition is not { } party)
+        if (_flags is null || counts.Partition is not { } party)
         {
             return;
         }
 
-        // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
-        DateTimeOffset now = _time.GetUtcNow();
-        foreach (EmailGuardFlag active in await _flags.GetActiveFlagsAsync(partyType, party, cancellationToken).ConfigureAwait(false))
+        string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
+        IReadOnlyList<EmailGuardFlag> active = await _flags.GetActiveFlagsAsync(partyType, party, cancellationToken).ConfigureAwait(false);
+        EmailGuardFlag? trip = FindFlag(active, reason);
+        BreakerMemory memory = new(partyType, party, reason);
+        EmailRatioBreakerAction action;
+        int level;
+        if (trip is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
         {
-            if (string.Equals(active.Reason, reason, StringComparison.OrdinalIgnoreCase) && active.IsActive(now)
-                && (active.Suspend || action == EmailRatioBreakerAction.Reduced))
+            // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window.
+            counts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
+            action = JudgeProbe(counts, complaint);
+            if (action == EmailRatioBreakerAction.None)
             {
                 return;
             }
+
+            level = (await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false)) + 1;
+        }
+        else
+        {
+            // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
+            int? remembered = null;
+            bool tripped = trip is not null;
+            if (!tripped && Volume(counts) < _options.MinimumSends)
+            {
+                remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+                tripped = remembered > 0;
+            }
+
+            (_, action) = Judge(counts, complaint, tripped);
+            if (action == EmailRatioBreakerAction.None)
+            {
+                return;
+            }
+
+            // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
+            if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+            {
+                return;
+            }
+
+            // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
+            remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+            level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
         }
 
-        bool suspend = action == EmailRatioBreakerAction.Suspended;
-        var policy = new FlagPolicy { Suspend = suspend, LimitFactor = _options.ReducedLimitFactor, Duration = _options.TripFor };
-        Dictionary<string, string> metadata = new(StringComparer.Ordinal)
-        {
-            ["bounce_rate"] = counts.BounceRate.ToString("0.####", CultureInfo.InvariantCulture),
-            ["complaint_rate"] = counts.ComplaintRate.ToString("0.#####", CultureInfo.InvariantCulture),
-            ["sends"] = counts.Sends.ToString(CultureInfo.InvariantCulture),
-        };
-        EmailGuardFlag flag = _flags is EmailGuardFlags concrete
-            ? await concrete.FlagAsync(partyType, party, reason, policy, _options.TripFor, By, metadata, cancellationToken).ConfigureAwait(false)
-            : await _flags.FlagAsync(partyType, party, reason, _options.TripFor, By, metadata, cancellationToken).ConfigureAwait(false);
-        await TrippedAsync(counts, reason, action, flag.ExpiresAt, attribution).ConfigureAwait(false);
+        await TripAsync(memory, counts, action, level, attribution, cancellationToken).ConfigureAwait(false);
     }
 
     private async ValueTask BanIfOverAsync(EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
@@ -146,6 +186,8 @@ internal sealed partial class RatioBreaker
         await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
     }
 
+    private static long Volume(EmailFeedbackCounts counts) => Math.Max(counts.Sends, counts.Delivered + counts.Bounces);
+
     private void WarnIfOver(EmailFeedbackCounts counts, bool complaint)
     {
         (string reason, EmailRatioBreakerAction action) = Judge(counts, complaint);
@@ -155,23 +197,28 @@ internal sealed partial class RatioBreaker
         }
     }
 
-    private async ValueTask TrippedAsync(EmailFeedbackCounts counts, string reason, EmailRatioBreakerAction action, DateTimeOffset expiresAt, EmailSendAttribution attribution)
+    private async ValueTask TrippedAsync(
+        EmailFeedbackCounts counts, string reason, EmailRatioBreakerAction action, DateTimeOffset expiresAt, EmailSendAttribution attribution,
+        int level = 1, DateTimeOffset? halfOpenUntil = null, (EmailGuardDimension Dimension, string Partition)? party = null)
     {
-        LogTripped(_logger, counts.Dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
-        _metrics?.RecordBreakerTrip(DimensionName(counts.Dimension), reason, ActionName(action));
+        (EmailGuardDimension dimension, string partition) = party ?? (counts.Dimension, counts.Partition!);
+        LogTripped(_logger, dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
+        _metrics?.RecordBreakerTrip(DimensionName(dimension), reason, ActionName(action));
         if (_options.OnTripped is { } onTripped)
         {
             try
             {
                 await onTripped(new EmailRatioBreakerArguments
                 {
-                    Dimension = counts.Dimension,
-                    Partition = counts.Partition!,
+                    Dimension = dimension,
+                    Partition = partition,
                     Reason = reason,
                     Action = action,
                     Counts = counts,
                     ExpiresAt = expiresAt,
                     EndpointPolicy = attribution.EndpointPolicy,
+                    Level = level,
+                    HalfOpenUntil = halfOpenUntil,
                 }).ConfigureAwait(false);
             }
             catch (Exception ex)
@@ -185,6 +232,7 @@ internal sealed partial class RatioBreaker
     {
         EmailGuardDimension.Tenant => "tenant",
         EmailGuardDimension.User => "user",
+        EmailGuardDimension.Category => "category",
         _ => "client_ip",
     };
 

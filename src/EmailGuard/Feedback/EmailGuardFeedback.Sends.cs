@@ -1,10 +1,13 @@
 namespace EmailGuard;
 
 /// <summary>The denominator of the ratios: every admitted message counted against the parties its attribution names.</summary>
-internal sealed partial class EmailGuardFeedback
+internal sealed partial class EmailGuardFeedback : IDisposable
 {
-    /// <summary>The most counters one send is counted under: all mail, tenant, user, sender, category, client network.</summary>
-    internal const int MaxSendCounts = 6;
+    /// <summary>
+    /// The most counters one send is counted under: all mail, tenant, user, sender, category, client network, and the
+    /// half-open probes of the ratio breakers (two reasons for each of tenant and user).
+    /// </summary>
+    internal const int MaxSendCounts = 6 + RatioBreaker.MaxProbeSends;
 
     /// <summary>
     /// The send counters' keys by party as the guard names it (null when the value is not valid for its party), so
@@ -12,8 +15,20 @@ internal sealed partial class EmailGuardFeedback
     /// </summary>
     private readonly BoundedKeyCache<(EmailGuardDimension Dimension, string Value), string?> _sendKeys = new();
 
+    /// <summary>Stops the ratio breakers' recovery timers.</summary>
+    public void Dispose() => Breakers?.Dispose();
+
     /// <summary>The ratio breakers, evaluated after each recorded hard bounce or complaint; null when none are registered.</summary>
     internal RatioBreaker? Breakers { get; set; }
+
+    /// <summary>The counters store, for the half-open probes of the ratio breakers.</summary>
+    internal ResilientRateLimitStore Store => _store;
+
+    /// <summary>The key-value store, where the ratio breakers remember how often a party tripped.</summary>
+    internal ResilientKeyValueStore Mappings => _mappings;
+
+    /// <summary>The rolling window of the counts.</summary>
+    internal TimeSpan CountWindow => _options.CountWindow;
 
     /// <summary>
     /// Writes the counters of one admitted message to <paramref name="into"/> (at least <see cref="MaxSendCounts"/>
@@ -35,6 +50,11 @@ internal sealed partial class EmailGuardFeedback
         Add(into, ref count, EmailGuardDimension.Sender, sender);
         Add(into, ref count, EmailGuardDimension.Category, message.Category);
         Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
+        if (Breakers is { } breakers)
+        {
+            count += breakers.WriteProbeSends(message.TenantId, message.UserId, into[count..]);
+        }
+
         return count;
 
         void Add(Span<RateLimitRequest> into, ref int count, EmailGuardDimension dimension, string? value)
@@ -66,6 +86,8 @@ internal sealed partial class EmailGuardFeedback
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.Sends, dimension, partition), _countRule));
         }
+
+        Breakers?.AddProbeSends(attribution, requests);
 
         RateLimitRequest[] batch = [.. requests];
         ValueTask<RateLimitDecision> pending = _store.AcquireAsync(batch, new RateLimitEntry[batch.Length], StoreFailureMode.FailOpen, CancellationToken.None);

@@ -46,7 +46,8 @@ internal static class FeedbackRegistration
             sp.GetService<IEmailGuardLists>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RatioBreaker>>(),
-            sp.GetRequiredService<EmailGuardMetrics>());
+            sp.GetRequiredService<EmailGuardMetrics>(),
+            sp.GetService<GuardStateCache>());
         return feedback;
     }
 }

@@ -16,6 +16,24 @@ public static class EmailGuardFlagReasons
     public const string ComplaintRate = "complaint_rate";
 
     /// <summary>
+    /// A ratio breaker that tripped on <see cref="HighBounceRate"/> is half-open: the party sends at reduced limits while
+    /// its bounce rate is measured over what it sends (see <see cref="EmailRatioBreakerOptions.HalfOpenFor"/>).
+    /// </summary>
+    public const string HighBounceRateHalfOpen = "high_bounce_rate_half_open";
+
+    /// <summary>As <see cref="HighBounceRateHalfOpen"/>, for a breaker that tripped on <see cref="ComplaintRate"/>.</summary>
+    public const string ComplaintRateHalfOpen = "complaint_rate_half_open";
+
+    /// <summary>
+    /// A risky category (<see cref="EmailRatioBreakerOptions.RiskyCategories"/>) is held to reduced limits because the
+    /// whole account's hard-bounce ratio, or the category's own, nears the provider's line.
+    /// </summary>
+    public const string AccountBounceRate = "account_bounce_rate";
+
+    /// <summary>As <see cref="AccountBounceRate"/>, for the complaint ratio.</summary>
+    public const string AccountComplaintRate = "account_complaint_rate";
+
+    /// <summary>
     /// The party's messages kept hitting the content rules: the same text to more recipients than
     /// <see cref="SendGuardOptions.Content"/> allows, <see cref="BulkContentFlagOptions.Trips"/> times within
     /// <see cref="BulkContentFlagOptions.Period"/>.

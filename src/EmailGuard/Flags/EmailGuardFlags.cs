@@ -32,7 +32,11 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         CancellationToken cancellationToken = default)
         => FlagAsync(partyType, partyId, reason, null, duration, flaggedBy, metadata, cancellationToken);
 
-    /// <summary>Flags with an explicit policy, so a ratio breaker can reduce and then suspend under one reason.</summary>
+    /// <summary>
+    /// Flags with an explicit policy, so a ratio breaker can reduce and then suspend under one reason. Without
+    /// <paramref name="raiseEvents"/> the app's callbacks are not raised (a breaker's half-open flag, which follows the
+    /// trip the callbacks already reported); the flag event and the log are written all the same.
+    /// </summary>
     internal async ValueTask<EmailGuardFlag> FlagAsync(
         EmailGuardPartyType partyType,
         string partyId,
@@ -41,7 +45,8 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         TimeSpan? duration,
         string? flaggedBy,
         IReadOnlyDictionary<string, string>? metadata,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        bool raiseEvents = true)
     {
         CheckParty(partyType, partyId);
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
@@ -94,7 +99,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
             : flag.Suspend
                 ? (events.OnTenantSuspended, nameof(EmailGuardEvents.OnTenantSuspended))
                 : (events.OnTenantFlagged, nameof(EmailGuardEvents.OnTenantFlagged));
-        if (callback is not null)
+        if (callback is not null && raiseEvents)
         {
             _events.Run(callback, new EmailGuardFlagArguments(flag), name);
         }
@@ -174,9 +179,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
 
     private static void CheckParty(EmailGuardPartyType partyType, string partyId)
     {
-        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant))
+        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category))
         {
-            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users and tenants can be flagged.");
+            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users, tenants and categories can be flagged.");
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(partyId);

@@ -15,8 +15,11 @@ public interface IEmailGuardFlags
     /// Flags a user or tenant. The reason's <see cref="FlagPolicy"/> decides whether limits are reduced or sending is
     /// suspended. Flagging again with the same reason replaces the flag.
     /// </summary>
-    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
-    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="partyType">
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced).
+    /// </param>
+    /// <param name="partyId">The user or tenant id, or the category.</param>
     /// <param name="reason">The reason, e.g. <see cref="EmailGuardFlagReasons.HighBounceRate"/>.</param>
     /// <param name="duration">How long the flag lasts; <see langword="null"/> for the policy's duration.</param>
     /// <param name="flaggedBy">Who flagged the party.</param>
@@ -37,8 +40,11 @@ public interface IEmailGuardFlags
     /// <see cref="EmailGuardFlagEventKind.Cleared"/> event with <paramref name="comment"/>; a clear that finds no active flag
     /// records nothing.
     /// </summary>
-    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
-    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="partyType">
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced).
+    /// </param>
+    /// <param name="partyId">The user or tenant id, or the category.</param>
     /// <param name="flagReason">Which flags to clear: those set with this reason (case-insensitive); <see langword="null"/> clears every flag.</param>
     /// <param name="comment">Why the flags are cleared, e.g. "false positive: the bounces were a provider outage"; recorded in the events.</param>
     /// <param name="clearedBy">Who cleared them.</param>
@@ -55,8 +61,11 @@ public interface IEmailGuardFlags
         CancellationToken cancellationToken = default);
 
     /// <summary>Returns a party's active flags.</summary>
-    /// <param name="partyType"><see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</param>
-    /// <param name="partyId">The user or tenant id.</param>
+    /// <param name="partyType">
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced).
+    /// </param>
+    /// <param name="partyId">The user or tenant id, or the category.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The active flags.</returns>
     ValueTask<IReadOnlyList<EmailGuardFlag>> GetActiveFlagsAsync(EmailGuardPartyType partyType, string partyId, CancellationToken cancellationToken = default);

@@ -112,7 +112,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
-        => _status.GetAsync(query, cancellationToken);
+        => _status.GetAsync(query, Sends, cancellationToken);
 
     private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {

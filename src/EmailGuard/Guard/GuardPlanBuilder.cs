@@ -43,7 +43,9 @@ internal sealed class GuardPlanBuilder
         RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
         RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
-        RateLimitRule[] categoryRules = message.Category is { } category ? Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true) : [];
+        RateLimitRule[] categoryRules = message.Category is { } category
+            ? SendGuardRules.Reduce(Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
+            : [];
         RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;

@@ -2,7 +2,8 @@ namespace EmailGuard;
 
 /// <summary>
 /// The status reader behind <see cref="IEmailSendGuard.GetStatusAsync"/>: peeks, without consuming, at every counter
-/// the queried parties would take, and lists their active flags, for an admin screen.
+/// the queried parties would take, lists their active flags, and reads their ratios (<see cref="RatioStatus"/>), for an
+/// admin screen.
 /// </summary>
 internal sealed class GuardStatusReader
 {
@@ -23,7 +24,7 @@ internal sealed class GuardStatusReader
         _timeProvider = timeProvider;
     }
 
-    public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
+    public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, EmailGuardFeedback? feedback, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
         GuardStateSnapshot state = await _state.GetAsync(cancellationToken).ConfigureAwait(false)
@@ -81,7 +82,9 @@ internal sealed class GuardStatusReader
 
         if (query.Category is { } category)
         {
-            Add(_rules.ForCategory(category), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+            FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Category, category.ToLowerInvariant(), now);
+            Add(SendGuardRules.Reduce(_rules.ForCategory(category), effect.LimitFactor), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Category, category.ToLowerInvariant(), now));
         }
 
         if (query.Recipient is { } rawRecipient)
@@ -108,6 +111,9 @@ internal sealed class GuardStatusReader
             usage[i] = new EmailSendRuleUsage(tags[i].Dimension, tags[i].Partition, requestArray[i], entries[i]);
         }
 
-        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid);
+        IReadOnlyList<EmailPartyRatioStatus> ratios = feedback is null || !available
+            ? []
+            : await RatioStatus.ReadAsync(feedback, query, invalid, state, now, cancellationToken).ConfigureAwait(false);
+        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios);
     }
 }

@@ -21,6 +21,7 @@ internal sealed class PartyScreen(SendGuardOptions options)
         string? user = message.UserId;
         FlagEffect tenantFlag = FlagEffect.None;
         FlagEffect userFlag = FlagEffect.None;
+        FlagEffect categoryFlag = FlagEffect.None;
         if (state.HasFlags)
         {
             tenantFlag = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
@@ -34,12 +35,19 @@ internal sealed class PartyScreen(SendGuardOptions options)
             {
                 return new PartyDenial(EmailGuardDimension.User, user!, null, null, userSuspension);
             }
+
+            // Categories are flagged in lower case (the account-wide ratio breaker tightens the risky ones).
+            categoryFlag = state.GetFlagEffect(EmailGuardPartyType.Category, message.Category?.ToLowerInvariant(), now);
+            if (categoryFlag.Suspension is { } categorySuspension)
+            {
+                return new PartyDenial(EmailGuardDimension.Category, message.Category!, null, null, categorySuspension);
+            }
         }
 
         (EmailGuardDimension skip, EmailGuardDimension[]? recipientSkips) = state.HasAllows
             ? AllowlistSkips(message, recipients, distinct, sender, state, now)
             : (EmailGuardDimension.None, null);
-        plan = new GuardPlan(skip, recipientSkips, tenantFlag.LimitFactor, userFlag.LimitFactor);
+        plan = new GuardPlan(skip, recipientSkips, tenantFlag.LimitFactor, userFlag.LimitFactor, categoryFlag.LimitFactor);
         return null;
     }
 

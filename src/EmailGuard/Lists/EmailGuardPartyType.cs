@@ -30,4 +30,11 @@ public enum EmailGuardPartyType
     /// unsubscribe does. The category is matched case-insensitively, the address as a recipient.
     /// </summary>
     CategoryRecipient = 6,
+
+    /// <summary>
+    /// A message category (lower case), for flags only: the account-wide ratio breaker reduces the limits of the risky
+    /// categories (<see cref="EmailRatioBreakerOptions.RiskyCategories"/>) while the account's ratios near the provider's
+    /// line, and an operator may flag a category by hand.
+    /// </summary>
+    Category = 7,
 }

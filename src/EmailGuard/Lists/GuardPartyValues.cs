@@ -27,6 +27,9 @@ internal static class GuardPartyValues
                 return TryNormalizeCategoryRecipient(value, normalization, out string? pair, out string? problem)
                     ? pair
                     : throw new ArgumentException($"'{value}' is not a category and an address written 'category:address': {problem}", nameof(value));
+            case EmailGuardPartyType.Category:
+                throw new ArgumentOutOfRangeException(
+                    nameof(partyType), partyType, "A category is flagged (IEmailGuardFlags), not listed; to block one address for one category, list a CategoryRecipient.");
             default:
                 throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Unknown party type.");
         }

@@ -80,6 +80,9 @@ internal sealed partial class GuardStateCache
         }
     }
 
+    /// <summary>The snapshot in force, as it is: never starts a load or a refresh; <see langword="null"/> before the first load.</summary>
+    public GuardStateSnapshot? Current => Volatile.Read(ref _snapshot);
+
     /// <summary>The version of the snapshot in force, or <see langword="null"/> before the first load.</summary>
     public long? Version => Volatile.Read(ref _snapshot)?.Version;
 

@@ -5,8 +5,11 @@ namespace EmailGuard;
 /// </summary>
 public sealed class EmailGuardStatus
 {
-    internal EmailGuardStatus(IReadOnlyList<EmailSendRuleUsage> usage, IReadOnlyList<EmailGuardFlag> flags, DateTimeOffset timestamp, bool isStoreAvailable, string? invalidAddress)
+    internal EmailGuardStatus(
+        IReadOnlyList<EmailSendRuleUsage> usage, IReadOnlyList<EmailGuardFlag> flags, DateTimeOffset timestamp, bool isStoreAvailable, string? invalidAddress,
+        IReadOnlyList<EmailPartyRatioStatus>? ratios = null)
     {
+        Ratios = ratios ?? [];
         Usage = usage;
         Flags = flags;
         Timestamp = timestamp;
@@ -16,6 +19,13 @@ public sealed class EmailGuardStatus
 
     /// <summary>Gets the usage of every rule, global first, then tenant, sender, user, client IP, category, recipient and domain.</summary>
     public IReadOnlyList<EmailSendRuleUsage> Usage { get; }
+
+    /// <summary>
+    /// Gets the bounce and complaint ratios of the global scope and of each queried tenant, user, sender, category and
+    /// client network, in that order, with the counts behind them and the state of their ratio breakers. Empty when
+    /// feedback is not registered or its counts could not be read.
+    /// </summary>
+    public IReadOnlyList<EmailPartyRatioStatus> Ratios { get; }
 
     /// <summary>Gets the active flags of the queried tenant and user.</summary>
     public IReadOnlyList<EmailGuardFlag> Flags { get; }

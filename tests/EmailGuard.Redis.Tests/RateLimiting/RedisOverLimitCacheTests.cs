@@ -47,6 +47,19 @@ public class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTest
     }
 
     [Fact]
+    public async Task EmptyAcquire_WhileAnotherCounterIsCachedOverItsLimit_IsAdmitted()
+    {
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] request = [new("full", RateLimitRule.PerMinute(1))];
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache!.Count.Should().BeGreaterThan(0);
+
+        (await store.AcquireAsync(ReadOnlyMemory<RateLimitRequest>.Empty, default)).IsAllowed.Should().BeTrue(
+            "a message no rule applies to takes no counter, whatever other counters are full");
+    }
+
+    [Fact]
     public async Task ConcurrentFlood_AdmitsExactlyTheLimit_AndRedisSeesOneDenialScriptThenNone()
     {
         RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));

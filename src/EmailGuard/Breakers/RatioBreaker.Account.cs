@@ -1,0 +1,186 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The account-wide breaker. After each hard bounce or complaint, when the whole account's ratio, or a risky category's
+/// own, reaches the tighten line, each risky category affected is flagged (<see cref="EmailGuardPartyType.Category"/>):
+/// its limits are reduced on every instance through the same flags as a tenant's. The category's own ratio counts too,
+/// so a bot cannot dilute the account's ratio with good-looking mail in other categories to keep its own category
+/// untouched. The flag lasts <see cref="EmailRatioBreakerOptions.AccountCheckEvery"/>; shortly before its end the
+/// instance that set it reads the ratios again: still over the release line (hysteresis), it holds on; under it, it is
+/// cleared and the release raised. If that instance stops, the flag expires and the next bounce over the tighten line
+/// sets it again.
+/// </summary>
+internal sealed partial class RatioBreaker
+{
+    private HashSet<string>? _risky;
+
+    private HashSet<string> Risky => _risky ??= new(
+        _options.RiskyCategories.Where(static c => !string.IsNullOrWhiteSpace(c)).Select(static c => c.Trim().ToLowerInvariant()), StringComparer.Ordinal);
+
+    private static string AccountReason(bool complaint) => complaint ? EmailGuardFlagReasons.AccountComplaintRate : EmailGuardFlagReasons.AccountBounceRate;
+
+    /// <summary>Tightens the risky categories the event's counts call for.</summary>
+    private async ValueTask EvaluateAccountAsync(EmailFeedbackCounts[] counts, bool complaint, CancellationToken cancellationToken)
+    {
+        if (_flags is null || Risky.Count == 0)
+        {
+            return;
+        }
+
+        EmailFeedbackCounts? global = counts.FirstOrDefault(static c => c.Dimension == EmailGuardDimension.Global);
+        if (global is not null && AccountOver(global, complaint, release: false))
+        {
+            foreach (string category in Risky)
+            {
+                await TightenAsync(category, global, complaint, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (counts.FirstOrDefault(c => c.Dimension == EmailGuardDimension.Category && c.Partition is { } name && Risky.Contains(name)) is { } own
+            && AccountOver(own, complaint, release: false))
+        {
+            await TightenAsync(own.Partition!, own, complaint, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Whether counts are over the tighten line (or, for <paramref name="release"/>, still at or over the release line), with the minimum volume.</summary>
+    private bool AccountOver(EmailFeedbackCounts counts, bool complaint, bool release)
+    {
+        if (Volume(counts) < _options.AccountMinimumSends)
+        {
+            return false;
+        }
+
+        double line = complaint
+            ? (release ? _options.AccountComplaintRateToRelease : _options.AccountComplaintRateToTighten)
+            : (release ? _options.AccountBounceRateToRelease : _options.AccountBounceRateToTighten);
+        return (complaint ? counts.ComplaintRate : counts.BounceRate) >= line;
+    }
+
+    private async ValueTask TightenAsync(string category, EmailFeedbackCounts counts, bool complaint, CancellationToken cancellationToken)
+    {
+        string reason = AccountReason(complaint);
+        IReadOnlyList<EmailGuardFlag> active = await _flags!.GetActiveFlagsAsync(EmailGuardPartyType.Category, category, cancellationToken).ConfigureAwait(false);
+        if (FindFlag(active, reason) is not null)
+        {
+            return;
+        }
+
+        BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
+        EmailGuardFlag flag = await HoldAsync(memory, counts, raiseEvents: true, cancellationToken).ConfigureAwait(false);
+        bool account = counts.Dimension == EmailGuardDimension.Global;
+        LogAccountTightened(_logger, category, reason, account ? "the account's" : "the category's own", counts.BounceRate, counts.ComplaintRate, counts.Sends);
+        await TrippedAsync(
+            counts, reason, EmailRatioBreakerAction.Reduced, flag.ExpiresAt, new EmailSendAttribution(), party: (EmailGuardDimension.Category, category)).ConfigureAwait(false);
+    }
+
+    /// <summary>Flags the category for <see cref="EmailRatioBreakerOptions.AccountCheckEvery"/> and schedules the next reading.</summary>
+    private async ValueTask<EmailGuardFlag> HoldAsync(BreakerMemory memory, EmailFeedbackCounts counts, bool raiseEvents, CancellationToken cancellationToken)
+    {
+        Dictionary<string, string> metadata = new(StringComparer.Ordinal)
+        {
+            ["scope"] = counts.Dimension == EmailGuardDimension.Global ? "account" : "category",
+            ["bounce_rate"] = counts.BounceRate.ToString("0.####", CultureInfo.InvariantCulture),
+            ["complaint_rate"] = counts.ComplaintRate.ToString("0.#####", CultureInfo.InvariantCulture),
+            ["sends"] = counts.Sends.ToString(CultureInfo.InvariantCulture),
+        };
+        EmailGuardFlag flag = await FlagAsync(memory, memory.Reason, suspend: false, _options.AccountCheckEvery, metadata, cancellationToken, raiseEvents).ConfigureAwait(false);
+
+        // Read again a little before the flag ends, so a category still over the release line is never released in between.
+        TimeSpan margin = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerMinute, _options.AccountCheckEvery.Ticks / 10));
+        ScheduleCheck(memory, flag.ExpiresAt - margin);
+        return flag;
+    }
+
+    private void ScheduleCheck(BreakerMemory memory, DateTimeOffset at)
+    {
+        if (!_recoveries.ContainsKey(memory.Key) && _recoveries.Count >= MaxPendingRecoveries)
+        {
+            LogRecoveryNotScheduled(_logger, EmailGuardDimension.Category, MaxPendingRecoveries);
+            return;
+        }
+
+        TimeSpan due = at - _time.GetUtcNow();
+        ITimer timer = _time.CreateTimer(_ => Track(CheckAccountAsync(memory)), null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        if (_recoveries.TryGetValue(memory.Key, out ITimer? previous))
+        {
+            previous.Dispose();
+        }
+
+        _recoveries[memory.Key] = timer;
+    }
+
+    /// <summary>Holds a tightened category on while the account or the category is at or over the release line; releases it otherwise.</summary>
+    private async Task CheckAccountAsync(BreakerMemory memory)
+    {
+        bool held = false;
+        try
+        {
+            // The ratios decide, not whether the flag is still there: a reading that comes late (a paused process) finds
+            // it expired, and a category still over the line is held again all the same. So is one an operator cleared.
+            bool complaint = string.Equals(memory.Reason, EmailGuardFlagReasons.AccountComplaintRate, StringComparison.Ordinal);
+            EmailFeedbackCounts[] counts = await _feedback.ReadAsync(
+                [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
+            EmailFeedbackCounts? over = counts.FirstOrDefault(c => AccountOver(c, complaint, release: true));
+            if (over is not null)
+            {
+                await HoldAsync(memory, over, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
+                held = true;
+                return;
+            }
+
+            await _flags!.ClearAsync(
+                EmailGuardPartyType.Category, memory.Party, memory.Reason, "the account's ratios fell under the release line", By, cancellationToken: CancellationToken.None)
+                .ConfigureAwait(false);
+
+            EmailFeedbackCounts global = counts[0];
+            long failures = complaint ? global.Complaints : global.Bounces;
+            LogAccountReleased(_logger, memory.Party, memory.Reason, global.BounceRate, global.ComplaintRate, global.Sends);
+            if (_options.OnRecovered is { } onRecovered)
+            {
+                try
+                {
+                    await onRecovered(new EmailRatioBreakerRecoveredArguments
+                    {
+                        Dimension = EmailGuardDimension.Category,
+                        Partition = memory.Party,
+                        Reason = memory.Reason,
+                        ProbeSends = global.Sends,
+                        ProbeFailures = failures,
+                        Level = 1,
+                        RecoveredAt = _time.GetUtcNow(),
+                    }).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogCallbackFailed(_logger, ex);
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            LogRecoveryFailed(_logger, EmailGuardDimension.Category, ex);
+        }
+        finally
+        {
+            if (!held && _recoveries.TryRemove(memory.Key, out ITimer? timer))
+            {
+                timer.Dispose();
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 2603, EventName = "AccountBreakerTightened", Level = LogLevel.Warning,
+        Message = "The risky category {Category} is held to reduced limits ({Reason}): {Scope} bounce rate is {BounceRate:P2} and complaint rate {ComplaintRate:P3} over {Sends} sends.")]
+    private static partial void LogAccountTightened(
+        ILogger logger, string category, string reason, string scope, double bounceRate, double complaintRate, long sends);
+
+    [LoggerMessage(EventId = 2604, EventName = "AccountBreakerReleased", Level = LogLevel.Information,
+        Message = "The risky category {Category} is released ({Reason}): the account's bounce rate is {BounceRate:P2} and complaint rate {ComplaintRate:P3} over {Sends} sends, under the release lines.")]
+    private static partial void LogAccountReleased(ILogger logger, string category, string reason, double bounceRate, double complaintRate, long sends);
+}

@@ -1,0 +1,246 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Feedback;
+
+/// <summary>
+/// The ratio breakers' circuit across two app instances sharing one Redis: one instance trips a tenant, the other sends
+/// its half-open probe and records its feedback, and the recovery or the escalated trip is decided on the shared counts.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
+    private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
+    private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly FakeTimeProvider _time = new(Start);
+    private readonly List<ServiceProvider> _instances = [];
+    private readonly List<EmailRatioBreakerArguments> _trips = [];
+    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (ServiceProvider instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Trip_OnOneInstance_ProbeOnTheOther_Recovers_RaisedOnce()
+    {
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(b, "b2");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Level)).Should().Equal((EmailRatioBreakerAction.Reduced, 1));
+
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(b);
+        (await TenantAsync(b)).BreakerState.Should().Be(EmailRatioBreakerState.HalfOpen);
+        (await SendAsync(b, 101, "probe")).Should().Be(100, "half-open at a tenth of 1,000 an hour");
+        await BounceAsync(a, "p1");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle("1 bounce in 100 probe sends is under the line");
+
+        await AdvanceAsync(HalfOpenFor);
+
+        _recoveries.Where(r => r.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle()
+            .Which.Should().BeEquivalentTo(new { Partition = "acme", ProbeSends = 100L, ProbeFailures = 1L, Level = 1 });
+        _recoveries.Should().HaveCount(2, "the tenant and the user recover, each raised by one instance only");
+        await RefreshAsync(b);
+        (await TenantAsync(b)).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+    }
+
+    [Fact]
+    public async Task Trip_ProbeBouncesOnTheOtherInstance_TripsAgainForLonger()
+    {
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(a, "b2");
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(b);
+
+        await SendAsync(b, 20, "probe");
+        DateTimeOffset retripped = _time.GetUtcNow();
+        await BounceAsync(b, "p1");
+
+        EmailRatioBreakerArguments trip = _trips.Last(t => t.Dimension == EmailGuardDimension.Tenant);
+        (trip.Action, trip.Level, trip.Counts.Sends).Should().Be((EmailRatioBreakerAction.Reduced, 2, 20L), "the level is remembered in Redis, and the probe counted on Redis");
+        trip.ExpiresAt.Should().Be(retripped + (2 * TripFor));
+        await RefreshAsync(a);
+        EmailPartyRatioStatus status = await TenantAsync(a);
+        (status.BreakerState, status.BreakerUntil).Should().Be((EmailRatioBreakerState.Tripped, retripped + (2 * TripFor)));
+
+        await AdvanceAsync(HalfOpenFor);
+        _recoveries.Should().BeEmpty("instance a's recovery of the first trip is void: b tripped it again");
+    }
+
+    [Fact]
+    public async Task AccountBreaker_TightenedByOneInstance_ReducesSignupOnTheOther_ReleasedOnce()
+    {
+        static void Categories(SendGuardOptions o)
+        {
+            o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+            o.Categories["password-reset"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+        }
+
+        ServiceProvider a = Instance(Categories);
+        ServiceProvider b = Instance(Categories);
+        IEmailGuardFeedback feedback = a.GetRequiredService<IEmailGuardFeedback>();
+        for (int i = 0; i < 300; i++)
+        {
+            (await b.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"n{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 9; i++)
+        {
+            await feedback.RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"n-{i}",
+                Recipient = $"n{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = new EmailSendAttribution { Category = "newsletter" },
+            });
+        }
+
+        _trips.Should().ContainSingle(t => t.Dimension == EmailGuardDimension.Category && t.Partition == "signup", "9 in 300 is the 3 % line");
+        await RefreshAsync(b);
+        IEmailSendGuard guardB = b.GetRequiredService<IEmailSendGuard>();
+        int signups = 0;
+        int resets = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            signups += (await guardB.CheckAsync(new OutboundEmail { To = [$"s{i}@example.com"], Category = "signup" })).IsAllowed ? 1 : 0;
+            resets += (await guardB.CheckAsync(new OutboundEmail { To = [$"p{i}@example.com"], Category = "password-reset" })).IsAllowed ? 1 : 0;
+        }
+
+        (signups, resets).Should().Be((10, 20), "instance b holds signup to a tenth of its 100 an hour, and password reset not at all");
+
+        for (int i = 0; i < 200; i++)
+        {
+            EmailSendDecision good = await guardB.CheckAsync(new OutboundEmail { To = [$"g{i}@example.com"], Category = "newsletter" });
+            good.IsAllowed.Should().BeTrue($"{good.Reason} {good.Dimension} {good.Detail}");
+        }
+
+        // Sends are counted in the background of each check: wait (bounded) until Redis has them all.
+        EmailFeedbackCounts global = null!;
+        for (int attempt = 0; attempt < 200; attempt++)
+        {
+            global = await b.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Global, null);
+            if (global.Sends >= 530)
+            {
+                break;
+            }
+
+            await Task.Delay(50);
+        }
+
+        global.Sends.Should().Be(530);
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
+        _recoveries.Should().ContainSingle(r => r.Dimension == EmailGuardDimension.Category && r.Partition == "signup", "9 in 530 is under the 2 % release line");
+        (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty("released for every instance");
+    }
+
+    private async Task AdvanceAsync(TimeSpan by)
+    {
+        _time.Advance(by);
+        foreach (ServiceProvider instance in _instances)
+        {
+            await instance.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
+        }
+    }
+
+    private static Task RefreshAsync(ServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
+
+    private static async Task<int> SendAsync(ServiceProvider instance, int count, string prefix)
+    {
+        IEmailSendGuard guard = instance.GetRequiredService<IEmailSendGuard>();
+        int admitted = 0;
+        for (int i = 0; i < count; i++)
+        {
+            OutboundEmail mail = new() { To = [$"{prefix}{i}@example.com"], TenantId = "acme", UserId = "user-42", Category = "signup" };
+            if ((await guard.CheckAsync(mail)).IsAllowed)
+            {
+                admitted++;
+            }
+        }
+
+        return admitted;
+    }
+
+    private static async Task BounceAsync(ServiceProvider instance, string id)
+    {
+        EmailFeedbackResult result = await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = id,
+            Recipient = id + "@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = new EmailSendAttribution { TenantId = "acme", UserId = "user-42", Category = "signup" },
+        });
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+    }
+
+    private static async Task<EmailPartyRatioStatus> TenantAsync(ServiceProvider instance)
+        => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" })).Ratios[1];
+
+    private ServiceProvider Instance(Action<SendGuardOptions>? guard = null)
+    {
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(_time);
+        services.Configure<EmailRatioBreakerOptions>(o =>
+        {
+            o.MinimumSends = 20;
+            o.TripFor = TripFor;
+            o.HalfOpenFor = HalfOpenFor;
+            o.HalfOpenMinimumSends = 50;
+            o.NetworkBouncesToBan = 0;
+            o.OnTripped = args =>
+            {
+                lock (_trips)
+                {
+                    _trips.Add(args);
+                }
+
+                return ValueTask.CompletedTask;
+            };
+            o.OnRecovered = args =>
+            {
+                lock (_recoveries)
+                {
+                    _recoveries.Add(args);
+                }
+
+                return ValueTask.CompletedTask;
+            };
+        });
+        services.AddEmailGuard()
+            .AddRedisStore(o =>
+            {
+                o.KeyPrefix = _prefix;
+                o.UseServerTime = false;
+                o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+            })
+            .AddSendGuard(o =>
+            {
+                o.StateRefreshInterval = TimeSpan.FromHours(1);
+                o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                guard?.Invoke(o);
+            });
+        ServiceProvider provider = services.BuildServiceProvider();
+        _instances.Add(provider);
+        return provider;
+    }
+}
