@@ -42,13 +42,16 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
             Kind = EmailFeedbackKind.Complained,
             Attribution = new EmailSendAttribution { TenantId = "acme" },
         };
-        using Barrier barrier = new(50);
-
-        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
+        // An async gate, not a Barrier: 50 thread-pool threads blocked on a barrier starve every other test in the
+        // process until the pool has grown by 50 threads (a cluster test timed out behind it in CI).
+        TaskCompletionSource gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<EmailFeedbackResult>[] calls = [.. Enumerable.Range(0, 50).Select(i => Task.Run(async () =>
         {
-            barrier.SignalAndWait(TimeSpan.FromSeconds(30));
+            await gate.Task;
             return await instances[i % 5].GetRequiredService<IEmailGuardFeedback>().RecordAsync(complaint);
-        })));
+        }))];
+        gate.SetResult();
+        EmailFeedbackResult[] results = await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(60));
 
         results.Count(r => r.Outcome == EmailFeedbackOutcome.Recorded).Should().Be(1);
         results.Count(r => r.Outcome == EmailFeedbackOutcome.Duplicate).Should().Be(49);
