@@ -9,7 +9,7 @@ namespace EmailGuard;
 /// <see cref="IMeterFactory"/> so that tests and hosts get isolated meters. Every method checks that its instrument is
 /// enabled before building tags, so an app that collects nothing pays one field read per call.
 /// </summary>
-internal sealed class EmailGuardMetrics : IDisposable
+internal sealed partial class EmailGuardMetrics : IDisposable
 {
     public const string DecisionsInstrument = "emailguard.decisions";
     public const string StoreDurationInstrument = "emailguard.store.duration";
@@ -114,15 +114,6 @@ internal sealed class EmailGuardMetrics : IDisposable
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600] });
     }
 
-    /// <summary>Records how far ahead an admitted reservation lies (zero when it may be sent now).</summary>
-    public void RecordReservationWait(TimeSpan wait)
-    {
-        if (_reservationWait.Enabled)
-        {
-            _reservationWait.Record(Math.Max(0, wait.TotalSeconds));
-        }
-    }
-
     /// <summary>
     /// Counts one decision. <paramref name="dimension"/> and <paramref name="policy"/> must come from configuration
     /// (dimension names, policy names), never from request data, to keep the tag cardinality low.
@@ -168,18 +159,6 @@ internal sealed class EmailGuardMetrics : IDisposable
         if (_overflowDecisions.Enabled)
         {
             RecordOverflowDecisionCore(store);
-        }
-    }
-
-    /// <summary>
-    /// Counts one feedback event. <paramref name="provider"/> is validated to a short lower-case name by the caller;
-    /// <paramref name="kind"/> and <paramref name="outcome"/> are constants.
-    /// </summary>
-    public void RecordFeedback(string provider, string kind, string outcome)
-    {
-        if (_feedback.Enabled)
-        {
-            RecordFeedbackCore(provider, kind, outcome);
         }
     }
 
@@ -279,44 +258,6 @@ internal sealed class EmailGuardMetrics : IDisposable
         TagList tags = default;
         tags.Add(StoreNameTag, store);
         _overflowDecisions.Add(1, tags);
-    }
-
-    /// <summary>Counts one ratio-breaker trip; every argument is a constant.</summary>
-    /// <summary>
-    /// Counts one content-inspector verdict. <paramref name="verdict"/> and <paramref name="outcome"/> are constants;
-    /// the inspector's own reason is never a tag (it is free text).
-    /// </summary>
-    public void RecordContentVerdict(string verdict, string outcome)
-    {
-        if (_contentVerdicts.Enabled)
-        {
-            TagList tags = default;
-            tags.Add("emailguard.content.verdict", verdict);
-            tags.Add(OutcomeTag, outcome);
-            _contentVerdicts.Add(1, tags);
-        }
-    }
-
-    public void RecordBreakerTrip(string dimension, string reason, string action)
-    {
-        if (_breakerTrips.Enabled)
-        {
-            TagList tags = default;
-            tags.Add(DimensionTag, dimension);
-            tags.Add("emailguard.breaker.reason", reason);
-            tags.Add("emailguard.breaker.action", action);
-            _breakerTrips.Add(1, tags);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RecordFeedbackCore(string provider, string kind, string outcome)
-    {
-        TagList tags = default;
-        tags.Add(ProviderTag, provider);
-        tags.Add(KindTag, kind);
-        tags.Add(OutcomeTag, outcome);
-        _feedback.Add(1, tags);
     }
 
     private IEnumerable<Measurement<int>> ObserveTrackedKeys()

@@ -1,3 +1,4 @@
+// Over 300 lines on purpose: one sketch whose windowing (fixed, sliding buckets, token-bucket arrival times) must never count a permit for less time than InMemoryCounter does; its cell arithmetic reads in one place.
 using System.Numerics;
 using System.Runtime.InteropServices;
 

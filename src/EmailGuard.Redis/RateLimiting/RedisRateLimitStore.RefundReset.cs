@@ -1,0 +1,95 @@
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>Giving permits back and resetting counters: the scripts that undo what acquires took.</summary>
+internal sealed partial class RedisRateLimitStore
+{
+    private async ValueTask ResetCoreAsync(string key, RateLimitRule rule, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        long index = WindowIndex(rule, now);
+        string prefix = _connection.KeyPrefix;
+        RedisKey[] keys = index == RedisCounterKey.NoWindow
+            ? [CounterKey(key, rule, now), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index)]
+
+            // An instance whose clock lags may still count into the previous window's key during the grace.
+            : [CounterKey(key, rule, now), CounterKey(key, rule, now - rule.WindowMilliseconds),
+                RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index), RedisCounterKey.Tombstone(prefix, key, rule.ShapeId, index - 1)];
+        RedisValue[] arguments = [_useServerTime ? RedisScriptCodec.ServerTime : now, rule.HoldMilliseconds + ExpiryGraceMilliseconds];
+        try
+        {
+            await _scripts.EvaluateAsync(database, s_resetScript, keys, arguments, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even a reset that failed may have reached Redis.
+            _overLimit?.Invalidate(key, rule.ShapeId);
+        }
+    }
+
+    private async ValueTask<bool> RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
+    {
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisKey[] keys = BuildKeys(requests.Span, acquiredAtMs);
+        List<int[]>? groups = requests.Length > 1 ? await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) : null;
+        if (groups is null)
+        {
+            return await RefundGroupAsync(database, requests, keys, null, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Each slot's counters carry their own marker, so a refund that failed half-way can be repeated for the rest.
+        bool refunded = false;
+        foreach (int[] group in groups)
+        {
+            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+        }
+
+        return refunded;
+    }
+
+    /// <summary>
+    /// Gives back one slot's requests (all of them when <paramref name="group"/> is null). A caller's refund names its
+    /// acquisition, whose marker makes it count once; the store's own give-back of a reservation passes 0.
+    /// </summary>
+    private async ValueTask<bool> RefundGroupAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[]? group, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
+    {
+        ReadOnlySpan<RateLimitRequest> span = requests.Span;
+        int n = group?.Length ?? span.Length;
+        RedisKey[] groupKeys = new RedisKey[(2 * n) + (acquisitionId == 0 ? 0 : 1)];
+        string prefix = _connection.KeyPrefix;
+        RateLimitRule longest = span[group is null ? 0 : group[0]].Rule;
+        for (int k = 0; k < n; k++)
+        {
+            int i = group is null ? k : group[k];
+            RateLimitRule rule = span[i].Rule;
+            groupKeys[k] = keys[i];
+            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, acquiredAtMs));
+            longest = rule.HoldMilliseconds > longest.HoldMilliseconds ? rule : longest;
+        }
+
+        long markerTtl = longest.HoldMilliseconds + ExpiryGraceMilliseconds;
+        if (acquisitionId != 0)
+        {
+            groupKeys[2 * n] = RedisCounterKey.RefundMarker(prefix, span[group is null ? 0 : group[0]].Key, acquisitionId, longest.ShapeId);
+        }
+
+        RedisResult reply;
+        try
+        {
+            reply = await _scripts.EvaluateAsync(
+                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even a refund that failed may have reached Redis; and a store's give-back of a reservation counts too,
+            // since a concurrent acquire may have seen the reservation and been denied by it.
+            InvalidateOverLimit(requests.Span, group);
+        }
+
+        return (long)reply == 1;
+    }
+}
