@@ -118,6 +118,19 @@ public sealed class SharedActivityTests
     }
 
     [Fact]
+    public async Task Publish_OnTheBuiltInKeyValueStore_IsAccepted()
+    {
+        // The built-in stores enforce the documented contract (printable ASCII values): a snapshot must pass it.
+        await using DashboardHost host = await DashboardHost.StartAsync();
+        await SendAsync(host, "alpha, \"quoted\" <tenant>", 3);
+        host.Services.GetRequiredService<EmailGuardMonitor>().Events.Add(new DashboardEvent(DateTimeOffset.UtcNow, DashboardEventKinds.StoreOutage, "line one\nline two", "tab\there"));
+
+        Func<Task> publish = () => host.Services.GetRequiredService<ActivityExchange>().PublishAsync(default);
+
+        await publish.Should().NotThrowAsync();
+    }
+
+    [Fact]
     public void Snapshot_WithNamesOfEveryKind_RoundTripsAndStaysWithinTheValueLimit()
     {
         ActivitySnapshot snapshot = new() { InstanceId = Guid.NewGuid().ToString("N") };
@@ -131,12 +144,14 @@ public sealed class SharedActivityTests
         Dictionary<string, string?> parts = snapshot.Encode().ToDictionary(p => p.Part, p => (string?)p.Value);
         ActivitySnapshot read = ActivitySnapshot.Decode(snapshot.InstanceId, parts);
 
-        parts.Values.Should().OnlyContain(v => v!.Length <= ActivitySnapshot.MaxValueLength && v.All(char.IsAscii));
+        parts.Values.Should().OnlyContain(v => v!.Length <= ActivitySnapshot.MaxValueLength && v.All(IsPrintableAscii));
         read.Top[(ActivityDimension.Tenant, false)].Select(p => p.Key).Should().Equal("plain", "a,b\nc", "ünïcødé", "%41", "lone \ufffd surrogate");
         (read.Checks, read.Denials, read.Reasons["LimitExceeded (Tenant)"]).Should().Be((7, 3, 3));
         read.Events.Should().Equal(snapshot.Events);
         ActivitySnapshot.Decode(Guid.NewGuid().ToString("N"), parts).Top[(ActivityDimension.Tenant, false)].Should().BeEmpty("parts carry their instance's id");
     }
+
+    private static bool IsPrintableAscii(char c) => c is >= ' ' and <= '~';
 
     private static Task<DashboardHost> StartAsync(FakeTimeProvider time, SharedStore shared)
         => DashboardHost.StartAsync(time: time, services: s => s.AddSingleton<IEmailGuardKeyValueStore>(shared));
@@ -167,6 +182,7 @@ public sealed class SharedActivityTests
         public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
             ThrowIfFailing();
+            CheckContract(key, value);
             _values[key] = (value, time.GetUtcNow() + timeToLive);
             return ValueTask.CompletedTask;
         }
@@ -181,6 +197,7 @@ public sealed class SharedActivityTests
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
             ThrowIfFailing();
+            CheckContract(key, value);
             lock (_values)
             {
                 if (_values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) && entry.Until > time.GetUtcNow())
@@ -190,6 +207,15 @@ public sealed class SharedActivityTests
 
                 _values[key] = (value, time.GetUtcNow() + timeToLive);
                 return ValueTask.FromResult<string?>(null);
+            }
+        }
+
+        /// <summary>What <see cref="IEmailGuardKeyValueStore"/> documents, as the built-in stores enforce it.</summary>
+        private static void CheckContract(string key, string value)
+        {
+            if (key.Length > 256 || !key.All(c => c is >= '!' and <= '~') || value.Length > 4_096 || !value.All(IsPrintableAscii))
+            {
+                throw new ArgumentException($"The key-value contract forbids key '{key}' or its value.");
             }
         }
 

@@ -7,8 +7,8 @@ namespace EmailGuard.Dashboard;
 /// What one instance publishes of its recent activity for the other instances' dashboards: its top parties per
 /// dimension (by usage and by denials), totals and denial reasons, denials and checks per minute, endpoint-policy
 /// decisions, and its last events. Encoded as a few small ASCII values, each within the key-value store's 4,096
-/// characters (<see cref="IEmailGuardKeyValueStore"/>): names are percent-encoded, and a list that would not fit is cut
-/// at its least important end (the smallest counts, the oldest events).
+/// printable ASCII characters (<see cref="IEmailGuardKeyValueStore"/>): names are percent-encoded, lines are separated by
+/// spaces, and a list that would not fit is cut at its least important end (the smallest counts, the oldest events).
 /// </summary>
 internal sealed class ActivitySnapshot
 {
@@ -20,6 +20,12 @@ internal sealed class ActivitySnapshot
 
     /// <summary>The largest value written, under the key-value store's limit of 4,096 characters.</summary>
     public const int MaxValueLength = 4_000;
+
+    /// <summary>
+    /// Separates the lines of a value: a space, since the store takes printable ASCII only, and no line holds one
+    /// (names are percent-encoded).
+    /// </summary>
+    private const char LineSeparator = ' ';
 
     public const string TotalsPart = "totals";
     public const string MinutesPart = "minutes";
@@ -146,7 +152,7 @@ internal sealed class ActivitySnapshot
                 break;
             }
 
-            value.Append('\n').Append(line);
+            value.Append(LineSeparator).Append(line);
         }
 
         return value.ToString();
@@ -160,7 +166,7 @@ internal sealed class ActivitySnapshot
             yield break;
         }
 
-        string[] lines = value.Split('\n');
+        string[] lines = value.Split(LineSeparator);
         if (lines[0] != instanceId)
         {
             yield break;
