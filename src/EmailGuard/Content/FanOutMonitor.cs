@@ -118,19 +118,11 @@ internal sealed partial class FanOutMonitor
     private async Task<(int Fresh, int Known)> ClassifyAsync(EmailGuardPartyType partyType, string partyId, OutboundEmail message)
     {
         HashSet<string> recipients = new(StringComparer.Ordinal);
-        foreach (IReadOnlyList<string>? list in (IReadOnlyList<string>?[])[message.To, message.Cc, message.Bcc])
+        for (int i = 0; i < message.RecipientCount && recipients.Count < _options.MaxRecipientsPerMessage; i++)
         {
-            foreach (string raw in list ?? [])
+            if (_addresses.Get(message.GetRecipient(i)) is { IsValid: true } address)
             {
-                if (recipients.Count >= _options.MaxRecipientsPerMessage)
-                {
-                    break;
-                }
-
-                if (_addresses.Get(raw) is { IsValid: true } address)
-                {
-                    recipients.Add(address.Address);
-                }
+                recipients.Add(address.Address);
             }
         }
 

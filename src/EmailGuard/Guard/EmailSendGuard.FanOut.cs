@@ -11,7 +11,7 @@ internal sealed partial class EmailSendGuard
     /// </summary>
     internal IEmailGuardKeyValueStore? Recipients
     {
-        get => _fanOut is null ? null : field;
+        get => field;
         init
         {
             field = value;
