@@ -51,9 +51,12 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         DateTimeOffset now = _timeProvider.GetUtcNow();
         foreach ((EmailGuardAlert last, int suppressed, DateTimeOffset since) in Gate.CollectDue(now))
         {
-            EmailGuardAlert summary = last with
+            var summary = new EmailGuardAlert
             {
                 Kind = EmailGuardAlertKinds.Suppressed,
+                Condition = last.Condition,
+                Severity = last.Severity,
+                Details = last.Details,
                 Title = $"{suppressed} more of: {last.Title}",
                 Text = $"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.Text}",
                 At = now,

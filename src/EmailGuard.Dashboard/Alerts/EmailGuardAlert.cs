@@ -5,7 +5,7 @@ namespace EmailGuard.Dashboard;
 /// deduplicated: at most one goes out per <see cref="EmailGuardAlertOptions.Period"/>, and the next one that goes out
 /// says how many were suppressed.
 /// </summary>
-public sealed record EmailGuardAlert
+public sealed class EmailGuardAlert
 {
     /// <summary>Gets the kind, one of <see cref="EmailGuardAlertKinds"/> or the application's own.</summary>
     public required string Kind { get; init; }
