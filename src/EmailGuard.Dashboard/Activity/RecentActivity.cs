@@ -220,32 +220,25 @@ internal sealed partial class RecentActivity
     private static void AddDomains(Bucket bucket, OutboundEmail message, bool denied)
     {
         HashSet<string>? seen = null;
-        foreach (IReadOnlyList<string>? list in (IReadOnlyList<string>?[])[message.To, message.Cc, message.Bcc])
+        for (int i = 0; i < message.RecipientCount; i++)
         {
-            if (list is null)
+            string? recipient = message.GetRecipient(i);
+            int at = recipient?.LastIndexOf('@') ?? -1;
+            if (at < 0 || at == recipient!.Length - 1)
             {
                 continue;
             }
 
-            foreach (string recipient in list)
+            string domain = recipient[(at + 1)..].Trim().TrimEnd('>').ToLowerInvariant();
+            seen ??= new HashSet<string>(StringComparer.Ordinal);
+            if (seen.Count >= MaxDomainsPerMessage)
             {
-                int at = recipient?.LastIndexOf('@') ?? -1;
-                if (at < 0 || at == recipient!.Length - 1)
-                {
-                    continue;
-                }
+                return;
+            }
 
-                string domain = recipient[(at + 1)..].Trim().TrimEnd('>').ToLowerInvariant();
-                seen ??= new HashSet<string>(StringComparer.Ordinal);
-                if (seen.Count >= MaxDomainsPerMessage)
-                {
-                    return;
-                }
-
-                if (seen.Add(domain))
-                {
-                    Add(bucket, ActivityDimension.RecipientDomain, domain, 1, denied);
-                }
+            if (seen.Add(domain))
+            {
+                Add(bucket, ActivityDimension.RecipientDomain, domain, 1, denied);
             }
         }
     }

@@ -67,8 +67,16 @@ public sealed class OutboundEmail
         Content = content,
     };
 
-    internal string? GetRecipient(int index)
+    /// <summary>
+    /// Gets a recipient by its position among all recipients as given: the To list first, then Cc, then Bcc, the way
+    /// <see cref="RecipientCount"/> counts them. It walks the lists without copying them.
+    /// </summary>
+    /// <param name="index">The position, from zero to <see cref="RecipientCount"/> minus one.</param>
+    /// <returns>The recipient as given, before any normalization; <see langword="null"/> when the list holds one.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is negative or not below <see cref="RecipientCount"/>.</exception>
+    public string? GetRecipient(int index)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
         IReadOnlyList<string>? to = To;
         int toCount = to?.Count ?? 0;
         if (index < toCount)
@@ -79,6 +87,14 @@ public sealed class OutboundEmail
         index -= toCount;
         IReadOnlyList<string>? cc = Cc;
         int ccCount = cc?.Count ?? 0;
-        return index < ccCount ? cc![index] : Bcc![index - ccCount];
+        if (index < ccCount)
+        {
+            return cc![index];
+        }
+
+        index -= ccCount;
+        IReadOnlyList<string>? bcc = Bcc;
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, bcc?.Count ?? 0);
+        return bcc![index];
     }
 }
