@@ -175,6 +175,35 @@ public sealed class DashboardEventTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PolicyDecisions_ShadowRejectionsCountAsLetThrough_RealRejectionsAsDenied()
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o
+                .AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(1)))
+                .AddPolicy("share", p => p.PerClientIp(RateLimitRule.PerHour(1)).InShadowMode())),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+                app.MapPost("/share", () => Results.Ok()).RequireEmailRateLimit("share");
+            });
+        using HttpClient client = host.Client();
+        for (int i = 0; i < 3; i++)
+        {
+            (await client.PostAsync("/signup", null)).Dispose();
+            (await client.PostAsync("/share", null)).Dispose();
+        }
+
+        var decisions = host.Services.GetRequiredService<EmailGuardMonitor>().Activity.Policies().ToDictionary(p => p.Policy);
+
+        decisions["signup"].Allowed.Should().Be(1);
+        decisions["signup"].Denied.Should().Be(2);
+        decisions["share"].ByOutcome.Should().ContainKey("shadow_rejected");
+        decisions["share"].Allowed.Should().Be(3, "shadow mode lets every request through");
+        decisions["share"].Denied.Should().Be(0);
+    }
+
+    [Fact]
     public async Task EndpointSurgeBreaker_TripsThenRecovers_EventLogShowsBoth()
     {
         FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));

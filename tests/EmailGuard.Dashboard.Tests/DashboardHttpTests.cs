@@ -94,6 +94,24 @@ public sealed partial class DashboardHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClearFlag_RecordsTheOperatorAsWhoClearedIt()
+    {
+        IEmailGuardFlags flags = _host.Services.GetRequiredService<IEmailGuardFlags>();
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "t-42", EmailGuardFlagReasons.HighBounceRate, flaggedBy: "breaker");
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/flags");
+
+        HttpResponseMessage cleared = await client.PostAsync("/emailguard/flags/clear", Form(token, ("type", "Tenant"), ("id", "t-42"), ("reason", EmailGuardFlagReasons.HighBounceRate), ("confirmed", "yes")));
+
+        cleared.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "t-42")).Should().BeEmpty();
+        IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { PartyType = EmailGuardPartyType.Tenant, PartyId = "t-42" });
+        EmailGuardFlagEvent clear = events.Single(e => e.Kind == EmailGuardFlagEventKind.Cleared);
+        clear.CreatedBy.Should().Be("alice");
+        clear.Comment.Should().NotBe("alice");
+    }
+
+    [Fact]
     public async Task EveryPage_HostileValues_Escaped()
     {
         IEmailSendGuard guard = _host.Services.GetRequiredService<IEmailSendGuard>();

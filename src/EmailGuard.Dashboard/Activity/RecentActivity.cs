@@ -77,6 +77,13 @@ internal sealed partial class RecentActivity
         }
     }
 
+    /// <summary>
+    /// Whether the endpoint let a request with this <c>emailguard.outcome</c> through: admitted, allowlisted, unguarded
+    /// by the failure mode, or only logged in shadow mode. Every other outcome answered the client with a refusal.
+    /// </summary>
+    internal static bool LetThrough(string outcome)
+        => outcome is "allowed" or "allowlisted" or "unguarded" || outcome.StartsWith("shadow_", StringComparison.Ordinal);
+
     public void RecordPolicyDecision(string policy, string outcome)
     {
         DateTimeOffset now = _timeProvider.GetUtcNow();
@@ -93,7 +100,7 @@ internal sealed partial class RecentActivity
                 bucket.Policies[policy] = counts = new PolicyCounts();
             }
 
-            if (outcome is "allowed" or "allowed_unguarded" or "safelisted" or "shadow_denied")
+            if (LetThrough(outcome))
             {
                 counts.Allowed++;
             }

@@ -45,7 +45,7 @@ internal static class DashboardActions
             {
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
                 TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 8_760 ? TimeSpan.FromHours(hours) : null;
-                EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
+                EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, flaggedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"{(flag.Suspend ? "Suspended" : "Flagged")} {flag.PartyType} {flag.PartyId} ({flag.Reason}) until {flag.ExpiresAt:u}.");
             });
 
@@ -57,7 +57,7 @@ internal static class DashboardActions
             {
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
                 string reason = form["reason"].ToString();
-                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), reason.Length == 0 ? null : reason, request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
+                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), flagReason: reason.Length == 0 ? null : reason, comment: "cleared from the dashboard", clearedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {form["id"]}.");
             });
 
