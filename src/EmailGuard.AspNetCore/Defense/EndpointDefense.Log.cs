@@ -23,8 +23,8 @@ internal sealed partial class EndpointDefense
         public static partial void SurgeRecovered(ILogger logger, string policy, long total, long threshold);
 
         [LoggerMessage(EventId = 1804, EventName = "ChallengeRequired", Level = LogLevel.Debug,
-            Message = "EmailGuard policy '{Policy}' asked for a challenge (surge breaker tripped: {Tripped}).")]
-        public static partial void ChallengeRequired(ILogger logger, string policy, bool tripped);
+            Message = "EmailGuard policy '{Policy}' asked for a challenge {Cause}.")]
+        public static partial void ChallengeRequired(ILogger logger, string policy, string cause);
 
         [LoggerMessage(EventId = 1807, EventName = "DefenseCallbackFailed", Level = LogLevel.Error,
             Message = "The app's EmailGuard {Callback} callback threw; the request goes on.")]

@@ -87,7 +87,7 @@ internal sealed partial class EndpointDefense
 
         if ((tripped || defense.RequireChallenge) && context.Features.Get<IEmailGuardChallengeFeature>() is not { Passed: true })
         {
-            Log.ChallengeRequired(_logger, defense.Policy, tripped);
+            Log.ChallengeRequired(_logger, defense.Policy, tripped ? "because its surge breaker is tripped" : "because the policy requires one");
             return new DefenseVerdict(DefenseOutcome.ChallengeRequired, tripLeft);
         }
 

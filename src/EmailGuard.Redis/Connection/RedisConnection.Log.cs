@@ -11,7 +11,7 @@ internal sealed partial class RedisConnection
         public static partial void Connecting(ILogger logger);
 
         [LoggerMessage(EventId = 301, EventName = "RedisConnected", Level = LogLevel.Information,
-            Message = "EmailGuard's Redis multiplexer is ready (connected now: {IsConnected}); it reconnects in the background when Redis is down.")]
-        public static partial void Connected(ILogger logger, bool isConnected);
+            Message = "EmailGuard's Redis multiplexer is ready and {State}; it reconnects in the background when Redis is down.")]
+        public static partial void Connected(ILogger logger, string state);
     }
 }

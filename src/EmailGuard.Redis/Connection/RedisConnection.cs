@@ -189,7 +189,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             _multiplexer = multiplexer;
             IDatabase database = multiplexer.GetDatabase();
             _database = database;
-            Log.Connected(_logger, multiplexer.IsConnected);
+            Log.Connected(_logger, multiplexer.IsConnected ? "connected" : "not connected yet");
             return database;
         }
         finally

@@ -18,6 +18,6 @@ internal sealed partial class FairShareTracker
     private static partial void LogRegistrationFailed(ILogger logger, string tenantId);
 
     [LoggerMessage(EventId = 2343, EventName = "FairShareTenantActive", Level = LogLevel.Debug,
-        Message = "Tenant {TenantId} is active in the window of provider budget {Window} with weight {Weight} (default weight: {IsDefault}).")]
-    private static partial void LogTenantActive(ILogger logger, string tenantId, string window, double weight, bool isDefault);
+        Message = "Tenant {TenantId} is active in the window of provider budget {Window} with weight {Weight}, {WeightSource}.")]
+    private static partial void LogTenantActive(ILogger logger, string tenantId, string window, double weight, string weightSource);
 }

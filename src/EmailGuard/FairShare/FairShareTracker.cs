@@ -209,7 +209,7 @@ internal sealed partial class FairShareTracker
 
         if (decision.IsAllowed)
         {
-            LogTenantActive(_logger, tenantId, budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null);
+            LogTenantActive(_logger, tenantId, budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
         }
 
         // Denied: another instance registered the tenant first in this window; read the view that counts it.

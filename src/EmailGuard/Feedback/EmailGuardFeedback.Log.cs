@@ -5,8 +5,8 @@ namespace EmailGuard;
 internal sealed partial class EmailGuardFeedback
 {
     [LoggerMessage(EventId = 1700, EventName = "FeedbackRecorded", Level = LogLevel.Debug,
-        Message = "Feedback {Kind} from {Provider} was recorded for tenant {TenantId}.")]
-    private static partial void LogRecorded(ILogger logger, EmailFeedbackKind kind, string provider, string? tenantId);
+        Message = "Feedback {Kind} from {Provider} was recorded; tenant: {TenantId}.")]
+    private static partial void LogRecorded(ILogger logger, EmailFeedbackKind kind, string provider, string tenantId);
 
     [LoggerMessage(EventId = 1701, EventName = "FeedbackDuplicate", Level = LogLevel.Debug,
         Message = "Feedback {Kind} from {Provider} had been recorded before; the duplicate changed nothing.")]
@@ -17,8 +17,8 @@ internal sealed partial class EmailGuardFeedback
     private static partial void LogStoreUnavailable(ILogger logger, EmailFeedbackKind kind, string provider, Exception? exception);
 
     [LoggerMessage(EventId = 1703, EventName = "RecipientSuppressed", Level = LogLevel.Information,
-        Message = "Feedback from {Provider} put a {PartyType} on the blocklist ({Reason}), expiring {ExpiresAt}.")]
-    private static partial void LogSuppressed(ILogger logger, string reason, EmailGuardPartyType partyType, string provider, DateTimeOffset? expiresAt);
+        Message = "Feedback from {Provider} put a {PartyType} on the blocklist for {Reason}; expiry: {ExpiresAt}.")]
+    private static partial void LogSuppressed(ILogger logger, string reason, EmailGuardPartyType partyType, string provider, string expiresAt);
 
     [LoggerMessage(EventId = 1704, EventName = "FeedbackCallbackFailed", Level = LogLevel.Warning,
         Message = "A feedback event callback threw; the event was recorded all the same.")]

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
 namespace EmailGuard;
 
 /// <summary>Which party a bounce or complaint suppresses, and the blocklist write that does it.</summary>
@@ -42,7 +45,12 @@ internal sealed partial class EmailGuardFeedback
 
         EmailGuardListEntry entry = await _lists.AddAsync(
             EmailGuardListKind.Blocklist, partyType, value, reason, "emailguard:feedback:" + provider, duration, cancellationToken).ConfigureAwait(false);
-        LogSuppressed(_logger, reason, partyType, provider, entry.ExpiresAt);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
+            LogSuppressed(_logger, reason, partyType, provider, expiry);
+        }
+
         return entry;
     }
 }

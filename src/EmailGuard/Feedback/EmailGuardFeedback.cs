@@ -135,7 +135,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
 
         Record(provider, feedback.Kind, "recorded");
-        LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId);
+        LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId ?? "none");
         if (Breakers is { } breakers && attribution is not null && (kind == 'b' || kind == 'c'))
         {
             await breakers.EvaluateAsync(attribution, [.. Parties(attribution)], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);

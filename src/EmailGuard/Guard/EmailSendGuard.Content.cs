@@ -108,14 +108,14 @@ internal sealed partial class EmailSendGuard
             : (EmailGuardPartyType.Tenant, message.TenantId);
         if (_flags is null || partyId is null)
         {
-            LogContentFlagged(_logger, reason, partyType, partyId ?? ContentInspection.None, flagged: false);
+            LogContentFlagged(_logger, reason, partyType, partyId ?? ContentInspection.None, _flags is null ? "was not flagged, because flags are not registered" : "was not flagged, because the message names neither user nor tenant");
             return;
         }
 
         try
         {
             await _flags.FlagAsync(partyType, partyId, reason.Trim(), flaggedBy: "emailguard:content_inspector", cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            LogContentFlagged(_logger, reason, partyType, partyId, flagged: true);
+            LogContentFlagged(_logger, reason, partyType, partyId, "was flagged");
         }
         catch (Exception exception)
         {
@@ -129,8 +129,8 @@ internal sealed partial class EmailSendGuard
     private static partial void LogContentRejected(ILogger logger, string reason, string tenantId, string userId);
 
     [LoggerMessage(EventId = 2201, EventName = "SendContentFlagged", Level = LogLevel.Warning,
-        Message = "The content inspector flagged a message ({Reason}); the {PartyType} {PartyId} flagged: {Flagged}.")]
-    private static partial void LogContentFlagged(ILogger logger, string reason, EmailGuardPartyType partyType, string partyId, bool flagged);
+        Message = "The content inspector flagged a message for {Reason}; the {PartyType} {PartyId} {Outcome}.")]
+    private static partial void LogContentFlagged(ILogger logger, string reason, EmailGuardPartyType partyType, string partyId, string outcome);
 
     [LoggerMessage(EventId = 2204, EventName = "SendContentFlagFailed", Level = LogLevel.Warning,
         Message = "The content inspector flagged a message ({Reason}), but the {PartyType} {PartyId} could not be flagged.")]

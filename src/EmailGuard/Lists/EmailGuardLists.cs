@@ -163,11 +163,11 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     }
 
     [LoggerMessage(EventId = 430, EventName = "ListEntryAdded", Level = LogLevel.Information,
-        Message = "A {Kind} entry was added for a {PartyType} for {Reason} by {AddedBy}; expiry: {ExpiresAt}.")]
+        Message = "An entry was added to the {Kind} for a {PartyType} for {Reason} by {AddedBy}; expiry: {ExpiresAt}.")]
     private static partial void LogListed(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType, string reason, string addedBy, string expiresAt);
 
     [LoggerMessage(EventId = 431, EventName = "ListEntryRemoved", Level = LogLevel.Information,
-        Message = "A {Kind} entry for a {PartyType} was removed.")]
+        Message = "An entry for a {PartyType} was removed from the {Kind}.")]
     private static partial void LogUnlisted(ILogger logger, EmailGuardListKind kind, EmailGuardPartyType partyType);
 
     [LoggerMessage(EventId = 2071, EventName = "ListEntryNotFound", Level = LogLevel.Information,

@@ -1,4 +1,5 @@
 using System.Globalization;
+using EmailGuard.Tests.Feedback;
 using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
@@ -39,9 +40,9 @@ public sealed class LogMessageCultureTests
             logs.GetSnapshot().Select(r => r.Message).Should().Equal(
                 "A User was flagged for high_bounce_rate by an unnamed caller: its limits are reduced to 10 percent until 2026-11-24 10:05:00Z.",
                 "A Tenant was suspended for manual by ops until 2026-11-23 11:35:00Z.",
-                "A Blocklist entry was added for a Recipient for spam_trap by ops; expiry: 2026-11-30 10:05:00Z.",
-                "A Allowlist entry was added for a User for uptime_probe by an unnamed caller; expiry: never.",
-                "A Blocklist entry for a Recipient was removed.",
+                "An entry was added to the Blocklist for a Recipient for spam_trap by ops; expiry: 2026-11-30 10:05:00Z.",
+                "An entry was added to the Allowlist for a User for uptime_probe by an unnamed caller; expiry: never.",
+                "An entry for a Recipient was removed from the Blocklist.",
                 "No Blocklist entry for a Recipient was found to remove.",
                 "Send denied: a Tenant limit is exceeded for tenant acme and user none; retry after 00:55:00.");
         }
@@ -50,5 +51,17 @@ public sealed class LogMessageCultureTests
             CultureInfo.CurrentCulture = previous;
             CultureInfo.CurrentUICulture = previousUi;
         }
+    }
+
+    [Fact]
+    public async Task FeedbackMessages_WithoutTenantOrExpiry_ReadAsSentences()
+    {
+        await using FeedbackTestApp app = new();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "gone@example.com"));
+
+        string[] lines = [.. app.Logs.GetSnapshot().Select(r => r.Message)];
+        lines.Should().Contain(l => l.StartsWith("Feedback from ses put a Recipient on the blocklist for hard_bounce; expiry: ", StringComparison.Ordinal));
+        lines.Should().NotContain(l => l.Contains("(null)", StringComparison.Ordinal) || l.Contains(": True", StringComparison.Ordinal) || l.Contains(": False", StringComparison.Ordinal) || l.Contains("( )", StringComparison.Ordinal));
     }
 }
