@@ -95,9 +95,22 @@ internal static class FeedbackKeys
             ? partition
             : partition + (partition.Contains(':', StringComparison.Ordinal) ? "/128" : "/32");
 
-    /// <summary>An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping.</summary>
+    /// <summary>
+    /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping: within the key-value
+    /// store's <see cref="KeyValueStoreValidation.MaxValueLength"/>. Ids are not bounded (a long tenant id is hashed in
+    /// counter keys), so when the tags do not fit, the longest are left out until they do: feedback then reaches the
+    /// parties that fit, instead of the mapping being refused by the store and reaching none.
+    /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
-        => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+    {
+        List<string> pairs = [.. EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value)];
+        while (pairs.Sum(static p => p.Length) + pairs.Count - 1 > KeyValueStoreValidation.MaxValueLength)
+        {
+            pairs.Remove(pairs.MaxBy(static p => p.Length)!);
+        }
+
+        return string.Join('&', pairs);
+    }
 
     public static EmailSendAttribution? Deserialize(string? value)
     {

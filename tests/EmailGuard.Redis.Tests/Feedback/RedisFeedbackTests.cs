@@ -7,9 +7,20 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>Feedback shared by app instances through one Redis: dedup, attribution and suppression across instances.</summary>
+/// <remarks>Runs on one Redis node, on Garnet and on a Redis Cluster (<c>RedisClusterFeedbackTests</c>).</remarks>
 [Collection(RedisServerFixture.CollectionName)]
-public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
+public class RedisFeedbackTests : IAsyncLifetime
 {
+    private readonly Func<ConnectionMultiplexer> _connect;
+
+    public RedisFeedbackTests(RedisServerFixture redis)
+        : this(redis.CreateMultiplexer)
+    {
+    }
+
+    /// <summary>For the suites on other servers: how to connect an instance's multiplexer.</summary>
+    protected RedisFeedbackTests(Func<ConnectionMultiplexer> connect) => _connect = connect;
+
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly FakeTimeProvider _time = new(Start);
@@ -230,7 +241,7 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
             .And.OnlyContain(k => k.Ttl != null, "every counter, dedup and mapping key expires");
     }
 
-    private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
+    private ConnectionMultiplexer Admin => field ??= _connect();
 
     [Fact]
     public async Task FanOut_SameRecipientsThroughFourInstances_CountOnce_StrangersFlagOnce()
@@ -254,7 +265,7 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
 
     private ServiceProvider Instance(Action<EmailFeedbackOptions>? feedback = null, Action<IServiceCollection>? more = null)
     {
-        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ConnectionMultiplexer multiplexer = _connect();
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(_time);
         if (feedback is not null)
