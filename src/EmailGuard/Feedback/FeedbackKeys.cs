@@ -96,21 +96,15 @@ internal static class FeedbackKeys
             : partition + (partition.Contains(':', StringComparison.Ordinal) ? "/128" : "/32");
 
     /// <summary>
-    /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping: within the key-value
-    /// store's <see cref="KeyValueStoreValidation.MaxValueLength"/>. Ids are not bounded (a long tenant id is hashed in
-    /// counter keys), so when the tags do not fit, the longest are left out until they do: feedback then reaches the
-    /// parties that fit, instead of the mapping being refused by the store and reaching none.
+    /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping. Ids are not bounded (a
+    /// long tenant id is hashed in counter keys), tags are: a tag longer than <see cref="EmailFeedbackTags"/> reads back
+    /// would make the whole mapping unreadable, so it is left out and the feedback reaches the parties that fit. The
+    /// line is then at most 7 tags of 256 characters, within the key-value store's 4,096.
     /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
-    {
-        List<string> pairs = [.. EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value)];
-        while (pairs.Sum(static p => p.Length) + pairs.Count - 1 > KeyValueStoreValidation.MaxValueLength)
-        {
-            pairs.Remove(pairs.MaxBy(static p => p.Length)!);
-        }
-
-        return string.Join('&', pairs);
-    }
+        => string.Join('&', EmailFeedbackTags.Write(attribution)
+            .Where(static pair => pair.Value.Length <= EmailFeedbackTags.MaxValueLength)
+            .Select(static pair => pair.Key + "=" + pair.Value));
 
     public static EmailSendAttribution? Deserialize(string? value)
     {
