@@ -180,6 +180,15 @@ internal static class ReservationCostMeasurement
         IOptions<SendGuardOptions> wrapped = Options.Create(options);
         ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
         GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
-        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
+
+        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
+        EmailGuardFeedback feedback = new(
+            resilient,
+            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
+            null,
+            new EmailFeedbackOptions(),
+            options,
+            TimeProvider.System);
+        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = feedback };
     }
 }
