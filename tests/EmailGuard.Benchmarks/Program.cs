@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using EmailGuard.Benchmarks;
 using EmailGuard.Benchmarks.Resilience;
 
-// "measure memory|keycache|redis|cluster|all" are one-shot measurements (retained memory, latency under load, breaker
+// "measure memory|keycache|redis|cluster|reservations|all" are one-shot measurements (retained memory, latency under load, breaker
 // timings) that BenchmarkDotNet's harness does not fit; everything else goes to BenchmarkDotNet.
 if (args is ["measure", var what, ..])
 {
@@ -24,6 +24,11 @@ if (args is ["measure", var what, ..])
     if (what is "cluster" or "all")
     {
         await RedisResilienceMeasurement.RunClusterAsync();
+    }
+
+    if (what is "reservations" or "all")
+    {
+        await ReservationCostMeasurement.RunAsync(args is [_, _, var calls, ..] ? int.Parse(calls, System.Globalization.CultureInfo.InvariantCulture) : 10_000);
     }
 
     return 0;

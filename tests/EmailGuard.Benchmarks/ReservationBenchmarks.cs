@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.Benchmarks;
 
 /// <summary>
-/// A reservation next to an acquire on the in-memory store, for the store alone and through the send guard. The
+/// A reservation next to an acquire on the in-memory store, for the store alone and through the send guard (with
+/// feedback registered, as <c>AddEmailGuard()</c> does, so each admitted send is also counted). The
 /// provider's bucket refills a permit every microsecond with a burst of one, so every reservation waits (about a
 /// millisecond) and takes the reserve path, while the window rules stay out of reach.
 /// </summary>
@@ -81,6 +82,15 @@ public class ReservationBenchmarks
         InMemoryRateLimitStore store = new(new InMemoryRateLimitStoreOptions(), TimeProvider.System);
         ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
         GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
-        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
+
+        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
+        EmailGuardFeedback feedback = new(
+            resilient,
+            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
+            null,
+            new EmailFeedbackOptions(),
+            options,
+            TimeProvider.System);
+        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = feedback };
     }
 }

@@ -11,18 +11,22 @@ namespace EmailGuard.Sample.Pages;
 /// Skipped): outside Development it answers 404 unless the admin key is presented. Pausing and resuming the delivery
 /// queue, the sample's own operator control next to the EmailGuard dashboard, needs the admin key everywhere.
 /// </summary>
-public sealed class OutboxModel(Outbox outbox, MailQueue queue, IWebHostEnvironment environment, IOptions<SampleOptions> options, TimeProvider timeProvider) : PageModel
+public sealed class OutboxModel(
+    Outbox outbox, MailQueue queue, IEmailSendGuard guard, IWebHostEnvironment environment, IOptions<SampleOptions> options, TimeProvider timeProvider) : PageModel
 {
     public IReadOnlyList<OutboxEntry> Entries { get; private set; } = [];
+
+    /// <summary>The provider's budget the queue paces to: each global rule's window, and each active tenant's share.</summary>
+    public EmailProviderBudget? Budget { get; private set; }
 
     /// <summary>Whether the visitor presented the admin key, and so may pause and resume the queue.</summary>
     public bool CanControlQueue { get; private set; }
 
     public string? Message { get; private set; }
 
-    public IActionResult OnGet() => Show();
+    public Task<IActionResult> OnGetAsync() => ShowAsync();
 
-    public IActionResult OnPostPauseQueue()
+    public async Task<IActionResult> OnPostPauseQueueAsync()
     {
         if (!AdminKey.IsAuthorized(HttpContext, options.Value))
         {
@@ -31,7 +35,7 @@ public sealed class OutboxModel(Outbox outbox, MailQueue queue, IWebHostEnvironm
 
         queue.Pause();
         Message = "Queue paused: queued mail waits, and is checked again when the queue resumes.";
-        return Show();
+        return await ShowAsync();
     }
 
     public async Task<IActionResult> OnPostResumeQueueAsync()
@@ -53,10 +57,10 @@ public sealed class OutboxModel(Outbox outbox, MailQueue queue, IWebHostEnvironm
             Message = $"Queue resumed; {queue.Pending} mails still waiting.";
         }
 
-        return Show();
+        return await ShowAsync();
     }
 
-    private IActionResult Show()
+    private async Task<IActionResult> ShowAsync()
     {
         if (!AdminKey.OpensDevPages(HttpContext, environment, options.Value))
         {
@@ -65,6 +69,7 @@ public sealed class OutboxModel(Outbox outbox, MailQueue queue, IWebHostEnvironm
 
         CanControlQueue = AdminKey.IsAuthorized(HttpContext, options.Value);
         Entries = outbox.Snapshot();
+        Budget = await guard.GetProviderBudgetAsync(HttpContext.RequestAborted);
         return Page();
     }
 

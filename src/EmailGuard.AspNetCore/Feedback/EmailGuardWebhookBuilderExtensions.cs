@@ -66,11 +66,12 @@ public static class EmailGuardWebhookBuilderExtensions
 
         if (options.Mailgun.Enabled)
         {
+            // The key-value store is the one memory of seen tokens: shared by every instance on Redis.
             providers.Add(new MailgunWebhookProvider(
                 options.Mailgun,
                 time,
-                services.GetService<IEmailGuardKeyValueStore>(),
-                services.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
+                services.GetRequiredService<IEmailGuardKeyValueStore>(),
+                services.GetRequiredService<IOptions<StoreResilienceOptions>>().Value.Timeout));
         }
 
         if (options.SendGrid.Enabled)

@@ -49,10 +49,6 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
         }
 
         Positive(failures, $"{root}:Mailgun:TimestampTolerance", mailgun.TimestampTolerance);
-        if (mailgun.MaxRememberedTokens < 1)
-        {
-            failures.Add($"{root}:Mailgun:MaxRememberedTokens must be at least 1.");
-        }
 
         SendGridWebhookOptions sendGrid = options.SendGrid;
         if (sendGrid.Enabled)

@@ -15,15 +15,17 @@ public sealed class MailgunWebhookOptions
 
     /// <summary>
     /// Gets or sets how far a signature's timestamp may be from now. An older signature is refused as stale; a token is
-    /// remembered for this long, on each instance, so a replay inside the window is refused too.
+    /// remembered for twice this long in the key-value store, so a replay inside the window is refused too.
     /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan TimestampTolerance { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>
-    /// Gets or sets how many tokens each instance remembers within <see cref="TimestampTolerance"/>. Only verified
-    /// tokens are remembered, so only genuine Mailgun traffic fills it; when it is full, requests answer 503.
+    /// Gets or sets nothing any more: seen tokens are remembered in the key-value store only
+    /// (<see cref="IEmailGuardKeyValueStore"/>, shared by every instance on Redis, bounded by
+    /// <c>EmailGuard:Feedback:MaxInMemoryMappings</c> in memory). Kept so that configuration which sets it still binds.
     /// </summary>
-    /// <value>The default value is 100000.</value>
+    /// <value>The default value is 100000; it has no effect.</value>
+    [Obsolete("Mailgun tokens are remembered in the key-value store only; this setting has no effect.")]
     public int MaxRememberedTokens { get; set; } = 100_000;
 }

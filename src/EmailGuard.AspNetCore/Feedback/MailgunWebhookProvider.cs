@@ -13,11 +13,11 @@ namespace EmailGuard.AspNetCore;
 /// <remarks>
 /// Mailgun signs the timestamp and token, not the body: whoever captures one signed request can put its signature on
 /// a body of their own (a forged complaint that suppresses a customer) within the tolerance. So a token is good for
-/// one body only, on every instance: each instance remembers the tokens it saw (a replay to the same instance is
-/// refused without a round trip), and the shared key-value store remembers each token with a hash of its body. The
-/// same token with the same body is Mailgun retrying, and goes through (the event id deduplicates it); the same token
-/// with another body is refused as a replay wherever it lands. When the shared store does not answer, the request is
-/// answered 503 and Mailgun retries it later.
+/// one body only, on every instance. The key-value store (<see cref="IEmailGuardKeyValueStore"/>, shared by every
+/// instance on Redis) remembers each token with a hash of its body: that one memory is the only replay check, so the
+/// same request gets the same answer on whichever instance it lands. The same token with the same body is Mailgun
+/// retrying, and goes through (the event id deduplicates it); the same token with another body is refused as a
+/// replay. When the store does not answer, the request is answered 503 and Mailgun retries it later.
 /// </remarks>
 internal sealed class MailgunWebhookProvider : WebhookProvider
 {
@@ -26,23 +26,19 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
     private readonly byte[] _key;
     private readonly TimeSpan _tolerance;
     private readonly TimeProvider _time;
-    private readonly ReplayTokenMemory _tokens;
-    private readonly IEmailGuardKeyValueStore? _shared;
-    private readonly TimeSpan _sharedTimeout;
+    private readonly IEmailGuardKeyValueStore _seenTokens;
+    private readonly TimeSpan _storeTimeout;
 
-    public MailgunWebhookProvider(MailgunWebhookOptions options, TimeProvider time, IEmailGuardKeyValueStore? shared = null, TimeSpan? sharedTimeout = null)
+    public MailgunWebhookProvider(MailgunWebhookOptions options, TimeProvider time, IEmailGuardKeyValueStore seenTokens, TimeSpan storeTimeout)
     {
-        _shared = shared;
-        _sharedTimeout = sharedTimeout ?? TimeSpan.FromSeconds(1);
+        _seenTokens = seenTokens;
+        _storeTimeout = storeTimeout;
         _key = Encoding.UTF8.GetBytes(options.SigningKey ?? string.Empty);
         _tolerance = options.TimestampTolerance;
         _time = time;
-        _tokens = new ReplayTokenMemory(options.MaxRememberedTokens, time);
     }
 
     public override string Name => ProviderName;
-
-    internal ReplayTokenMemory Tokens => _tokens;
 
     public override async ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
@@ -53,24 +49,17 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             result = Read(document.RootElement, out token);
         }
 
-        if (result.Batch is not { } batch || _shared is null || token is null)
+        if (result.Batch is null || token is null)
         {
             return result;
         }
 
-        WebhookRejection? reused = await CheckSharedAsync(token, body, cancellationToken).ConfigureAwait(false);
-        if (reused is { } rejection)
-        {
-            // Not this request's token to keep: a retry of the genuine body must still pass on this instance.
-            batch.OnNotAcknowledged?.Invoke();
-            return rejection;
-        }
-
-        return batch;
+        WebhookRejection? reused = await ClaimTokenAsync(token, body, cancellationToken).ConfigureAwait(false);
+        return reused is { } rejection ? rejection : result;
     }
 
     /// <summary>Claims the token for this body on every instance; a rejection when another body has it, or the store cannot say.</summary>
-    private async ValueTask<WebhookRejection?> CheckSharedAsync(string token, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    private async ValueTask<WebhookRejection?> ClaimTokenAsync(string token, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         string key = "webhook-token:mailgun:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
         string bodyHash = Convert.ToBase64String(SHA256.HashData(body.Span));
@@ -79,11 +68,11 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
         {
             // Twice the tolerance: a token is refused as stale before its entry can expire.
             existing = await BoundedCall.WaitAsync(
-                _shared!.GetOrAddAsync(key, bodyHash, _tolerance * 2, cancellationToken), _sharedTimeout, _time, cancellationToken).ConfigureAwait(false);
+                _seenTokens.GetOrAddAsync(key, bodyHash, _tolerance * 2, cancellationToken), _storeTimeout, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            return new WebhookRejection(WebhookRejectionKind.ReplayMemoryUnavailable, "the shared store of seen tokens did not answer: " + ex.GetType().Name);
+            return new WebhookRejection(WebhookRejectionKind.ReplayMemoryUnavailable, "the store of seen tokens did not answer: " + ex.GetType().Name);
         }
 
         return existing is null || string.Equals(existing, bodyHash, StringComparison.Ordinal)
@@ -131,22 +120,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
         }
 
         WebhookBatch batch = new();
-        if (ReadEvent(data, batch) is { } malformed)
-        {
-            return malformed;
-        }
-
-        switch (_tokens.TryAdd(token, signedAt + _tolerance))
-        {
-            case ReplayTokenMemory.Result.Seen:
-                return new WebhookRejection(WebhookRejectionKind.Replayed, "the token was seen within the tolerance");
-            case ReplayTokenMemory.Result.Full:
-                return new WebhookRejection(WebhookRejectionKind.ReplayMemoryFull, "EmailGuard:Webhooks:Mailgun:MaxRememberedTokens tokens are remembered");
-        }
-
-        string seen = token;
-        batch.OnNotAcknowledged = () => _tokens.Remove(seen);
-        return batch;
+        return ReadEvent(data, batch) is { } malformed ? malformed : batch;
     }
 
     private bool Verify(string timestamp, string token, string hex)

@@ -12,7 +12,4 @@ internal sealed class WebhookBatch
 
     /// <summary>Runs after every event was recorded (or there were none), e.g. to confirm an SNS subscription.</summary>
     public Func<CancellationToken, ValueTask<WebhookRejection?>>? AfterRecording { get; set; }
-
-    /// <summary>Runs when the request is not acknowledged, so a retry is not refused as a replay.</summary>
-    public Action? OnNotAcknowledged { get; set; }
 }

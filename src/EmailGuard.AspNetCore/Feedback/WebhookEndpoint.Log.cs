@@ -50,10 +50,6 @@ internal sealed partial class WebhookEndpoint
             Message = "A {Provider} subscription confirmation was answered 503 because the subscription could not be confirmed: {Detail}.")]
         public static partial void ConfirmationFailed(ILogger logger, string provider, string detail);
 
-        [LoggerMessage(EventId = 1761, EventName = "WebhookReplayMemoryFull", Level = LogLevel.Warning,
-            Message = "A {Provider} feedback webhook was answered 503 because the replay memory is full: {Detail}.")]
-        public static partial void ReplayMemoryFull(ILogger logger, string provider, string detail);
-
         [LoggerMessage(EventId = 1769, EventName = "WebhookReplayMemoryUnavailable", Level = LogLevel.Warning,
             Message = "A {Provider} feedback webhook was answered 503 because {Detail}; the provider will retry.")]
         public static partial void ReplayMemoryUnavailable(ILogger logger, string provider, string detail);

@@ -95,7 +95,6 @@ internal sealed partial class WebhookEndpoint(
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                batch.OnNotAcknowledged?.Invoke();
                 return;
             }
 #pragma warning disable CA1031 // A webhook never answers 500: anything else the recorder throws is treated as an outage.
@@ -118,7 +117,6 @@ internal sealed partial class WebhookEndpoint(
 
         if (batch.AfterRecording is { } after && await after(cancellationToken).ConfigureAwait(false) is { } failure)
         {
-            batch.OnNotAcknowledged?.Invoke();
             Reject(context, failure);
             return;
         }
@@ -130,7 +128,6 @@ internal sealed partial class WebhookEndpoint(
 
     private void StoreUnavailable(HttpContext context, WebhookBatch batch)
     {
-        batch.OnNotAcknowledged?.Invoke();
         Log.StoreUnavailable(logger, provider.Name);
         metrics.Request(provider.Name, "store_unavailable");
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -152,7 +149,6 @@ internal sealed partial class WebhookEndpoint(
             case WebhookRejectionKind.UntrustedCertificateUrl: Log.UntrustedCertificateUrl(logger, name, detail); break;
             case WebhookRejectionKind.CertificateUnavailable: Log.CertificateUnavailable(logger, name, detail); break;
             case WebhookRejectionKind.ConfirmationFailed: Log.ConfirmationFailed(logger, name, detail); break;
-            case WebhookRejectionKind.ReplayMemoryFull: Log.ReplayMemoryFull(logger, name, detail); break;
             case WebhookRejectionKind.ReplayMemoryUnavailable: Log.ReplayMemoryUnavailable(logger, name, detail); break;
             default: Log.Malformed(logger, name, detail); break;
         }

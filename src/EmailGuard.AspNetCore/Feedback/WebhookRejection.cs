@@ -38,9 +38,6 @@ internal enum WebhookRejectionKind
     /// <summary>The SNS subscription could not be confirmed; SNS should retry.</summary>
     ConfirmationFailed,
 
-    /// <summary>The replay memory is full; the provider should retry.</summary>
-    ReplayMemoryFull,
-
     /// <summary>The shared store of seen tokens did not answer; the provider should retry.</summary>
     ReplayMemoryUnavailable,
 }
@@ -52,8 +49,7 @@ internal readonly record struct WebhookRejection(WebhookRejectionKind Kind, stri
     {
         WebhookRejectionKind.Oversized => StatusCodes.Status413PayloadTooLarge,
         WebhookRejectionKind.Malformed => StatusCodes.Status400BadRequest,
-        WebhookRejectionKind.CertificateUnavailable or WebhookRejectionKind.ConfirmationFailed or WebhookRejectionKind.ReplayMemoryFull
-            or WebhookRejectionKind.ReplayMemoryUnavailable => StatusCodes.Status503ServiceUnavailable,
+        WebhookRejectionKind.CertificateUnavailable or WebhookRejectionKind.ConfirmationFailed or WebhookRejectionKind.ReplayMemoryUnavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status401Unauthorized,
     };
 
@@ -69,7 +65,6 @@ internal readonly record struct WebhookRejection(WebhookRejectionKind Kind, stri
         WebhookRejectionKind.UntrustedCertificateUrl => "untrusted_certificate_url",
         WebhookRejectionKind.CertificateUnavailable => "certificate_unavailable",
         WebhookRejectionKind.ConfirmationFailed => "confirmation_failed",
-        WebhookRejectionKind.ReplayMemoryFull => "replay_memory_full",
         WebhookRejectionKind.ReplayMemoryUnavailable => "replay_memory_unavailable",
         _ => "unknown",
     };

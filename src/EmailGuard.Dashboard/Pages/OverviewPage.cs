@@ -30,6 +30,7 @@ internal static class OverviewPage
         }
 
         bool answered = await UsageAsync(request, html, activity).ConfigureAwait(false);
+        answered &= await ProviderBudgetSection.WriteAsync(request, html).ConfigureAwait(false);
         answered &= await FeedbackRatiosSection.WriteAsync(request, html, Queries(activity)).ConfigureAwait(false);
 
         html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">Summed over <span id=\"instances\">").Text(activity.InstanceCount)

@@ -5,7 +5,8 @@ namespace EmailGuard.Redis;
 /// <summary>
 /// <see cref="IEmailGuardKeyValueStore"/> on Redis: each value one string key with a TTL set in the same command
 /// (<c>SET … PX</c>), so no key ever exists without one. Each key carries its own hash tag, so on a cluster the keys
-/// spread over the slots; single-key commands need no script to be atomic.
+/// spread over the slots; single-key commands need no script to be atomic. Keys and values are checked against the
+/// contract (<see cref="KeyValueStoreValidation"/>) before any command is sent, as the in-memory store checks them.
 /// </summary>
 internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGuardKeyValueStore
 {
@@ -24,16 +25,14 @@ internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGua
 
     public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        ArgumentNullException.ThrowIfNull(value);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
+        KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
     }
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(key);
+        KeyValueStoreValidation.ValidateKey(key);
         IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisValue value = await database.StringGetAsync(KeyOf(key)).ConfigureAwait(false);
         return value.IsNull ? null : (string?)value;
@@ -41,9 +40,7 @@ internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGua
 
     public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
-        ArgumentException.ThrowIfNullOrEmpty(key);
-        ArgumentNullException.ThrowIfNull(value);
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
+        KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisResult existing = await database.ScriptEvaluateAsync(
             GetOrAddScript,

@@ -42,8 +42,31 @@ internal sealed partial class RatioBreaker
         return null;
     }
 
+    /// <summary>
+    /// The probe id of a half-open flag: only what <see cref="NewProbeId"/> writes (base64url, at most 32 characters),
+    /// since the id becomes part of counter and key-value keys and a flag's metadata can be written by anyone with the
+    /// admin API; anything else is no probe.
+    /// </summary>
     private static string? ProbeIdOf(EmailGuardFlag flag)
-        => flag.Metadata is { } metadata && metadata.TryGetValue(ProbeMetadata, out string? id) && id.Length is > 0 and <= 32 ? id : null;
+        => flag.Metadata is { } metadata && metadata.TryGetValue(ProbeMetadata, out string? id) && IsProbeId(id) ? id : null;
+
+    private static bool IsProbeId(string id)
+    {
+        if (id.Length is 0 or > 32)
+        {
+            return false;
+        }
+
+        foreach (char c in id)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// Adds the probe-send counters of the message's tenant and user when they are half-open (in this instance's

@@ -116,11 +116,23 @@ internal sealed class FairShareBudget
         share = 0;
         pool = 0;
         FairShareView? view = View;
-        long index = WindowIndex(nowMilliseconds);
-        if (view is null || view.WindowIndex != index || EstimatedCount(view) < Threshold)
+        if (view is null || view.WindowIndex != WindowIndex(nowMilliseconds) || EstimatedCount(view) < Threshold)
         {
             return false;
         }
+
+        SharesOf(view, nowMilliseconds, weight, options, out share, out pool);
+        return true;
+    }
+
+    /// <summary>
+    /// The share limits of a tenant by a view of the current window, contended or not: what <see cref="TryGetShares"/>
+    /// gives while the window is contended.
+    /// </summary>
+    public void SharesOf(FairShareView view, long nowMilliseconds, double? weight, FairShareOptions options, out long share, out long pool)
+    {
+        pool = 0;
+        long index = WindowIndex(nowMilliseconds);
 
         // Tenants active in the window before count for the part of this window that has not passed yet, as a
         // sliding window counter counts the window before: a busy tenant that has not sent yet this window is not
@@ -131,7 +143,7 @@ internal sealed class FairShareBudget
         {
             total = Math.Max(total, own);
             share = Portion(own, total);
-            return true;
+            return;
         }
 
         long defaults = Math.Max(1, view.DefaultTenants);
@@ -139,7 +151,19 @@ internal sealed class FairShareBudget
         total = Math.Max(total, poolWeight);
         share = Portion(poolWeight / defaults, total);
         pool = Portion(poolWeight, total);
-        return true;
+    }
+
+    /// <summary>
+    /// The active weight of the window before <paramref name="windowIndex"/>, as this instance last read it: what the
+    /// share of a window that has just begun still counts.
+    /// </summary>
+    public double PreviousWeight(long windowIndex, FairShareOptions options)
+    {
+        FairShareView? old = View;
+        return old is null ? 0
+            : old.WindowIndex == windowIndex ? old.PreviousWeight
+            : old.WindowIndex == windowIndex - 1 ? old.ActiveWeight(options)
+            : 0;
     }
 
     /// <summary>The rule of a share: the global rule's shape (so its counter) with the share as its limit.</summary>

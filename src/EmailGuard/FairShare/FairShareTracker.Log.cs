@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace EmailGuard;
 
-/// <summary>The fair-share policy's logs (event ids 2340 to 2359).</summary>
+/// <summary>The fair-share policy's logs (event ids 2340 to 2349, and 2350 to 2354 for the provider budget's roster).</summary>
 internal sealed partial class FairShareTracker
 {
     [LoggerMessage(EventId = 2340, EventName = "FairShareContended", Level = LogLevel.Information,
@@ -20,4 +20,12 @@ internal sealed partial class FairShareTracker
     [LoggerMessage(EventId = 2343, EventName = "FairShareTenantActive", Level = LogLevel.Debug,
         Message = "Tenant {TenantId} is active in the window of provider budget {Window} with weight {Weight}, {WeightSource}.")]
     private static partial void LogTenantActive(ILogger logger, string tenantId, string window, double weight, string weightSource);
+
+    [LoggerMessage(EventId = 2350, EventName = "FairShareRosterWriteFailed", Level = LogLevel.Warning,
+        Message = "A newly active tenant of provider budget {Window} could not be listed in the key-value store; it is counted in the budget's view but not listed.")]
+    private static partial void LogRosterWriteFailed(ILogger logger, Exception exception, string window);
+
+    [LoggerMessage(EventId = 2351, EventName = "FairShareRosterIdTooLong", Level = LogLevel.Information,
+        Message = "A tenant id of {Length} characters is too long to list in the view of provider budget {Window}; the tenant is counted but not listed.")]
+    private static partial void LogRosterIdTooLong(ILogger logger, int length, string window);
 }

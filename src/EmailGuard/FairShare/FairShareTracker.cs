@@ -29,6 +29,7 @@ internal sealed partial class FairShareTracker
     private const string WeightsKey = KeyPrefix + "w";
     private const string DefaultTenantsKey = KeyPrefix + "n";
     private const string PoolKey = KeyPrefix + "p";
+    private const string RosterKey = KeyPrefix + "r";
 
     private readonly FairShareOptions _options;
     private readonly FairShareBudget[] _budgets;
@@ -58,6 +59,14 @@ internal sealed partial class FairShareTracker
     public int MaxRequests => _budgets.Length * 2;
 
     internal IReadOnlyList<FairShareBudget> Budgets => _budgets;
+
+    internal FairShareOptions Options => _options;
+
+    /// <summary>
+    /// Gets or sets where the active tenants are listed for the admin's view of the budget; set by the guard when a
+    /// key-value store is registered. Without one, tenants are counted but not listed.
+    /// </summary>
+    internal FairShareRoster? Roster { get; set; }
 
     /// <summary>The tracker of the options' policy, or null when it is off or no global rule is a window rule.</summary>
     public static FairShareTracker? Create(
@@ -191,14 +200,17 @@ internal sealed partial class FairShareTracker
             return false;
         }
 
+        // The roster counter numbers the window's active tenants, in the same acquire: one number per tenant per window.
         RateLimitRequest[] requests =
         [
             new(_activityKeys.Get(tenantId), budget.ActivityRule, 1),
             weight is { } w
                 ? new(WeightsKey, budget.WeightRule, Math.Max(1, (long)Math.Round(w * WeightScale)))
                 : new(DefaultTenantsKey, budget.WeightRule, 1),
+            new(RosterKey, budget.WeightRule, 1),
         ];
-        RateLimitDecision decision = await _store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
+        RateLimitEntry[] results = new RateLimitEntry[requests.Length];
+        RateLimitDecision decision = await _store.AcquireAsync(requests, results, StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
         if (decision.Status is RateLimitStatus.StoreUnavailable or RateLimitStatus.AllowedUnguarded)
         {
             budget.ReleaseRegistration(tenantId, index);
@@ -210,10 +222,54 @@ internal sealed partial class FairShareTracker
         if (decision.IsAllowed)
         {
             LogTenantActive(_logger, tenantId, budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
+            await ListAsync(budget, index, results[2].Count, tenantId, cancellationToken).ConfigureAwait(false);
         }
 
         // Denied: another instance registered the tenant first in this window; read the view that counts it.
         return true;
+    }
+
+    /// <summary>Lists a newly active tenant under its roster number; a failure costs only the listing, never the check.</summary>
+    private async ValueTask ListAsync(FairShareBudget budget, long index, long number, string tenantId, CancellationToken cancellationToken)
+    {
+        if (Roster is not { } roster)
+        {
+            return;
+        }
+
+        try
+        {
+            if (!await roster.AddAsync(budget, index, number, tenantId, cancellationToken).ConfigureAwait(false))
+            {
+                LogRosterIdTooLong(_logger, tenantId.Length, budget.Rule.ShapeId);
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogRosterWriteFailed(_logger, ex, budget.Rule.ShapeId);
+        }
+    }
+
+    /// <summary>Peeks the active-weight and roster counters of a budget's current window (cost 0).</summary>
+    internal static void AddBudgetPeeks(List<RateLimitRequest> requests, FairShareBudget budget)
+    {
+        requests.Add(new RateLimitRequest(WeightsKey, budget.WeightRule, 0));
+        requests.Add(new RateLimitRequest(DefaultTenantsKey, budget.WeightRule, 0));
+        requests.Add(new RateLimitRequest(RosterKey, budget.WeightRule, 0));
+    }
+
+    /// <summary>The request that peeks a tenant's share counter of a budget (the global rule's shape).</summary>
+    internal RateLimitRequest SharePeek(FairShareBudget budget, string tenantId) => new(_shareKeys.Get(tenantId), budget.Rule, 0);
+
+    /// <summary>Loads the tenant's weight from the tenant limit provider (cached), then returns it within the policy's bounds.</summary>
+    internal async ValueTask<double?> LoadWeightAsync(string tenantId, CancellationToken cancellationToken)
+    {
+        if (_tenantLimits.HasProvider && !_tenantLimits.TryGetWeight(tenantId, out _))
+        {
+            await _tenantLimits.GetAsync(tenantId, [], cancellationToken).ConfigureAwait(false);
+        }
+
+        return WeightOf(tenantId);
     }
 
     private Task RefreshAsync(long now, bool force, CancellationToken cancellationToken)
@@ -287,12 +343,7 @@ internal sealed partial class FairShareTracker
     private void Apply(FairShareBudget budget, long now, long global, long weightUnits, long defaults, long admittedHere)
     {
         long index = budget.WindowIndex(now);
-        FairShareView? old = budget.View;
-        double previous = old is null ? 0
-            : old.WindowIndex == index ? old.PreviousWeight
-            : old.WindowIndex == index - 1 ? old.ActiveWeight(_options)
-            : 0;
-        budget.Update(new FairShareView(index, now, global, weightUnits, defaults, previous, admittedHere));
+        budget.Update(new FairShareView(index, now, global, weightUnits, defaults, budget.PreviousWeight(index, _options), admittedHere));
     }
 
     private void Pause(long now) => Volatile.Write(ref _pausedUntilMilliseconds, now + Math.Max(1, _refreshMilliseconds));

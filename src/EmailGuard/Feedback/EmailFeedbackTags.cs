@@ -82,7 +82,8 @@ public static class EmailFeedbackTags
         }
     }
 
-    private const int MaxValueLength = 256;
+    /// <summary>The longest encoded tag value read back; a longer one makes the attribution unreadable.</summary>
+    internal const int MaxValueLength = 256;
 
     private static string Encode(string value)
     {

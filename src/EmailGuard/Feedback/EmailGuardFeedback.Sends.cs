@@ -15,6 +15,12 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// </summary>
     private readonly BoundedKeyCache<(EmailGuardDimension Dimension, string Value), string?> _sendKeys = new();
 
+    [ThreadStatic]
+    private static RateLimitRequest[]? t_countRequests;
+
+    [ThreadStatic]
+    private static RateLimitEntry[]? t_countResults;
+
     /// <summary>Stops the ratio breakers' recovery timers.</summary>
     public void Dispose() => Breakers?.Dispose();
 
@@ -33,7 +39,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <summary>
     /// Writes the counters of one admitted message to <paramref name="into"/> (at least <see cref="MaxSendCounts"/>
     /// long), for the send guard to take in the same atomic acquire as its own counters: a send is then counted exactly
-    /// when it is admitted, for no round trip of its own. The same keys as <see cref="CountSend"/> for the attribution
+    /// when it is admitted, for no round trip of its own. The same keys as <see cref="CountSend(EmailSendAttribution)"/> for the attribution
     /// the guard gives the message.
     /// </summary>
     /// <param name="message">The message.</param>
@@ -93,6 +99,26 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         ValueTask<RateLimitDecision> pending = _store.AcquireAsync(batch, new RateLimitEntry[batch.Length], StoreFailureMode.FailOpen, CancellationToken.None);
         if (!pending.IsCompletedSuccessfully)
         {
+            _ = ObserveAsync(pending);
+        }
+    }
+
+    /// <summary>
+    /// Counts an admitted message that its own acquire did not count (a reservation, an unguarded admission) in an
+    /// acquire of its own, with the keys of <see cref="WriteSendCounts"/>: no attribution is built, and on a store that
+    /// answers at once (in memory) nothing is allocated, the requests being written to this thread's buffers.
+    /// </summary>
+    internal void CountSend(OutboundEmail message, string? sender, string? clientPartition)
+    {
+        RateLimitRequest[] requests = t_countRequests ??= new RateLimitRequest[MaxSendCounts];
+        RateLimitEntry[] results = t_countResults ??= new RateLimitEntry[MaxSendCounts];
+        int count = WriteSendCounts(message, sender, clientPartition, requests);
+        ValueTask<RateLimitDecision> pending = _store.AcquireAsync(requests.AsMemory(0, count), results.AsMemory(0, count), StoreFailureMode.FailOpen, CancellationToken.None);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            // The call still reads the buffers: they are its own now, and this thread takes new ones next time.
+            t_countRequests = null;
+            t_countResults = null;
             _ = ObserveAsync(pending);
         }
     }

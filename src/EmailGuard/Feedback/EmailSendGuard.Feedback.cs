@@ -19,24 +19,19 @@ internal sealed partial class EmailSendGuard
     /// <summary>Where admitted messages are counted for the ratio breakers; null without feedback.</summary>
     internal EmailGuardFeedback? Sends { get; init; }
 
-    /// <summary>The attribution of an admitted message, counted as a send of each of its parties.</summary>
-    private EmailSendAttribution Admitted(OutboundEmail message)
-    {
-        (ulong high, uint low) = NextSendId();
-        EmailSendAttribution attribution = Attribute(message, high, low);
-        Sends?.CountSend(attribution);
-        return attribution;
-    }
-
     /// <summary>
     /// The attribution of an admitted message as the decision keeps it: built when first read, unless the ratio
     /// breakers need it now to count the send because the acquire did not (<paramref name="counted"/>).
     /// </summary>
     private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, bool counted)
     {
-        if (Sends is not null && !counted)
+        if (Sends is { } sends && !counted)
         {
-            return (Admitted(message), default);
+            // Counted on its own (a reservation's send counters would hold a slot past their window), by the same keys
+            // as in a check's acquire, without building the attribution: it stays lazy, and the call allocates nothing.
+            string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
+            string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
+            sends.CountSend(message, sender, clientPartition);
         }
 
         (ulong high, uint low) = NextSendId();

@@ -6,8 +6,9 @@ namespace EmailGuard;
 /// TTL. A third-party store implements these three calls to stand on the same terms.
 /// </summary>
 /// <remarks>
-/// Keys are at most 256 ASCII characters and never contain a space; values are at most 4,096 ASCII characters.
-/// Implementations may drop values early (a bounded memory store evicts its oldest) but must never return a value after
+/// Keys are 1 to 256 printable ASCII characters without spaces; values are at most 4,096 printable ASCII characters
+/// or spaces. An implementation checks its arguments with <see cref="KeyValueStoreValidation"/> before anything else,
+/// so every store refuses the same input with the same exception. Implementations may drop values early (a bounded memory store evicts its oldest) but must never return a value after
 /// its time to live, and must never return another key's value. EmailGuard bounds every call by
 /// <see cref="StoreResilienceOptions.Timeout"/>; an implementation reports a failure by throwing.
 /// </remarks>

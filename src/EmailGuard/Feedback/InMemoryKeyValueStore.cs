@@ -34,7 +34,7 @@ internal sealed class InMemoryKeyValueStore : IEmailGuardKeyValueStore
 
     public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
-        KeyValueStoreValidation.Check(key, value, timeToLive);
+        KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         lock (_lock)
         {
@@ -52,7 +52,7 @@ internal sealed class InMemoryKeyValueStore : IEmailGuardKeyValueStore
 
     public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
-        KeyValueStoreValidation.Check(key, value, timeToLive);
+        KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         lock (_lock)
         {
@@ -75,7 +75,7 @@ internal sealed class InMemoryKeyValueStore : IEmailGuardKeyValueStore
 
     public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
-        KeyValueStoreValidation.CheckKey(key);
+        KeyValueStoreValidation.ValidateKey(key);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         lock (_lock)
         {

@@ -11,6 +11,23 @@ internal sealed partial class EmailSendGuard
 
     internal FairShareTracker? FairShare => _fairShare;
 
+    /// <summary>
+    /// Gets the key-value store where the fair share lists each window's active tenants, for the provider budget's view;
+    /// set by the DI registration. Without it tenants are counted but not listed.
+    /// </summary>
+    internal IEmailGuardKeyValueStore? ActiveTenants
+    {
+        get => field;
+        init
+        {
+            field = value;
+            if (_fairShare is not null && value is not null)
+            {
+                _fairShare.Roster = new FairShareRoster(value, _store.Timeout, _timeProvider);
+            }
+        }
+    }
+
     private ValueTask PrepareFairShare(OutboundEmail message, GuardPlan plan, bool commit, CancellationToken cancellationToken)
         => _fairShare is not null && message.TenantId is { } tenant && (plan.Skip & EmailGuardDimension.Global) == 0
             ? _fairShare.PrepareAsync(tenant, commit, cancellationToken)

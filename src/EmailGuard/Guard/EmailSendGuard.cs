@@ -27,6 +27,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly PartyScreen _screen;
     private readonly GuardPlanBuilder _plans;
     private readonly GuardStatusReader _status;
+    private readonly ProviderBudgetReader _budget;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
@@ -54,6 +55,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
         _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare);
         _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider);
+        _budget = new ProviderBudgetReader(_rules, _fairShare, store, timeProvider);
         _events = new EmailGuardEventRunner(_logger);
     }
 
@@ -113,6 +115,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
         => _status.GetAsync(query, Sends, cancellationToken);
+
+    public ValueTask<EmailProviderBudget> GetProviderBudgetAsync(CancellationToken cancellationToken = default)
+        => _budget.ReadAsync(cancellationToken);
 
     private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {

@@ -74,4 +74,21 @@ public interface IEmailSendGuard
     /// <returns>The status; <see cref="EmailGuardStatus.IsStoreAvailable"/> is false when the counters could not be read.</returns>
     /// <exception cref="EmailGuardStoreUnavailableException">Lists and flags were never loaded since startup, so the flags are unknown.</exception>
     ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads the provider budget, without taking anything: every global (provider) rule's limit, use and remainder in
+    /// the current window and, where <see cref="SendGuardOptions.FairShare"/> applies, whether the budget is contended,
+    /// the active tenants, and each one's weight, share and use. Every instance reads the same shared counters.
+    /// </summary>
+    /// <remarks>
+    /// For an admin screen: one or two peeks of the rate-limit store, one read of the key-value store per listed tenant
+    /// (at most <see cref="EmailProviderBudgetRule.MaxListedTenants"/>), and the tenants' weights from the tenant limit
+    /// provider's cache. Never throws for the store: <see cref="EmailProviderBudget.IsStoreAvailable"/> is false when
+    /// the counters could not be read. The default implementation, for guards written before it existed, reports an
+    /// unavailable store.
+    /// </remarks>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>The provider budget.</returns>
+    ValueTask<EmailProviderBudget> GetProviderBudgetAsync(CancellationToken cancellationToken = default)
+        => new(new EmailProviderBudget([], default, isStoreAvailable: false, isFairShareEnabled: false));
 }

@@ -53,6 +53,7 @@ public static class SendGuardEmailGuardBuilderExtensions
                 ContentInspector = sp.GetService<IEmailContentInspector>(),
                 Flags = sp.GetService<IEmailGuardFlags>(),
                 Recipients = sp.GetService<IEmailGuardKeyValueStore>(),
+                ActiveTenants = sp.GetService<IEmailGuardKeyValueStore>(),
             });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(

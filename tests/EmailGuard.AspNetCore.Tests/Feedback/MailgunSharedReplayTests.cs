@@ -60,6 +60,24 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EveryVerifiedRequest_IsCheckedByTheStoreOnce_WithNoMemoryOfItsOwn()
+    {
+        // One path: the store's. A same-instance replay is decided by the store too (no local memory answers first),
+        // so it answers as it would on the other instance.
+        string token = new('d', 50);
+        string genuine = MailgunSigner.Sign(MailgunSigner.EventData("delivered"), _first.Time.GetUtcNow(), token: token);
+        string forged = MailgunSigner.Sign(MailgunSigner.EventData("complained", recipient: "victim@example.com"), _first.Time.GetUtcNow(), token: token);
+
+        (await _first.PostAsync("mailgun", MailgunSigner.Json(genuine))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await _first.PostAsync("mailgun", MailgunSigner.Json(genuine))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await _first.PostAsync("mailgun", MailgunSigner.Json(forged))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await _first.PostAsync("mailgun", MailgunSigner.Json("{\"signature\":{}}"))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+
+        _shared.Claims.Should().Be(3, "each verified request is claimed once, an unsigned one never");
+        _first.Feedback.Calls.Should().HaveCount(2).And.OnlyContain(c => c.Kind == EmailFeedbackKind.Delivered);
+    }
+
+    [Fact]
     public async Task SharedStoreDown_Answers503_AndTheRetryIsAcceptedOnceItAnswers()
     {
         string body = MailgunSigner.Sign(MailgunSigner.EventData("complained"), _first.Time.GetUtcNow());
@@ -103,8 +121,12 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
     {
         private readonly ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
 
+        private int _claims;
+
         public volatile bool Down;
         public volatile bool Hang;
+
+        public int Claims => Volatile.Read(ref _claims);
 
         public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
@@ -121,6 +143,7 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
 
         public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
+            Interlocked.Increment(ref _claims);
             if (Hang)
             {
                 await Task.Delay(Timeout.Infinite, CancellationToken.None);

@@ -113,15 +113,33 @@ public sealed class MailgunWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task ReplayedToken_Answers401AndRecordsOnce()
+    public async Task SameBodyAgainUnderItsToken_IsAMailgunRetry_AcceptedWithTheSameEventId()
     {
+        // The one replay memory is the key-value store's token → body hash: the same body is a retry wherever it lands
+        // (recording deduplicates it by event id), as on another instance.
         string body = Signed("failed", "permanent");
 
         (await PostAsync(body)).StatusCode.Should().Be(HttpStatusCode.OK);
         _app.Time.Advance(TimeSpan.FromMinutes(4));
-        (await PostAsync(body)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await PostAsync(body)).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        _app.Feedback.Calls.Should().ContainSingle();
+        _app.Feedback.Calls.Select(c => c.ProviderEventId).Distinct().Should().ContainSingle();
+        _app.LogsWithId(1753).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task ForgedBodyUnderACapturedToken_AfterTheGenuineOneAged_Answers401()
+    {
+        string token = new('c', 50);
+        DateTimeOffset signedAt = _app.Time.GetUtcNow();
+        string genuine = MailgunSigner.Sign(MailgunSigner.EventData("delivered"), signedAt, token: token);
+        string forged = MailgunSigner.Sign(MailgunSigner.EventData("complained", recipient: "victim@example.com"), signedAt, token: token);
+
+        (await PostAsync(genuine)).StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Time.Advance(TimeSpan.FromMinutes(4.9));
+        (await PostAsync(forged)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+
+        _app.Feedback.Calls.Should().ContainSingle().Which.Kind.Should().Be(EmailFeedbackKind.Delivered);
         _app.LogsWithId(1753).Should().ContainSingle();
     }
 

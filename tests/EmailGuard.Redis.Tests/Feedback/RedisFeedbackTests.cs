@@ -7,9 +7,20 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>Feedback shared by app instances through one Redis: dedup, attribution and suppression across instances.</summary>
+/// <remarks>Runs on one Redis node, on Garnet and on a Redis Cluster (<c>RedisClusterFeedbackTests</c>).</remarks>
 [Collection(RedisServerFixture.CollectionName)]
-public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
+public class RedisFeedbackTests : IAsyncLifetime
 {
+    private readonly Func<ConnectionMultiplexer> _connect;
+
+    public RedisFeedbackTests(RedisServerFixture redis)
+        : this(redis.CreateMultiplexer)
+    {
+    }
+
+    /// <summary>For the suites on other servers: how to connect an instance's multiplexer.</summary>
+    protected RedisFeedbackTests(Func<ConnectionMultiplexer> connect) => _connect = connect;
+
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly FakeTimeProvider _time = new(Start);
@@ -196,6 +207,69 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Send_IdsOutsideTheKeyValueAlphabet_AreMappedAndAttributedOnAnotherInstance()
+    {
+        // The mapping is a key-value entry (printable ASCII, at most 4,096 characters): ids with spaces, accents, CJK and
+        // emoji must still be written, and come back whole on the instance that receives the feedback.
+        string tenant = "Müller & Söhne GmbH 租户 🚀";
+        string user = "user name with spaces\tand a tab";
+        ServiceProvider sending = Instance(more: s => s.AddSingleton<IEmailTransport>(new IdTransport("<unicode@mail.example>")));
+        ServiceProvider receiving = Instance();
+
+        GuardedSendResult sent = await sending.GetRequiredService<IGuardedEmailSender>().TrySendAsync(
+            new OutboundEmail { To = ["ghost@example.com"], TenantId = tenant, UserId = user, Category = "späti" }, new EmailContent { Subject = "Hi" });
+        EmailFeedbackResult result = await receiving.GetRequiredService<IEmailGuardFeedback>().RecordAsync(Bounce("u-1", "<unicode@mail.example>"));
+
+        sent.Sent.Should().BeTrue();
+        result.Attribution.Should().BeEquivalentTo(new { TenantId = tenant, UserId = user, Category = "späti" });
+    }
+
+    [Fact]
+    public async Task Track_AttributionLongerThanAValue_KeepsWhatFits_InsteadOfFailing()
+    {
+        // Ids are unbounded (counter keys hash them), a value is not: a tag too long to be read back is left out.
+        ServiceProvider app = Instance();
+        EmailSendAttribution attribution = new()
+        {
+            TenantId = new string('é', 3_000),
+            UserId = new string('u', 2_900),
+            EndpointPolicy = new string('p', 192),
+            Category = "signup",
+            ClientNetwork = "203.0.113.7/32",
+        };
+
+        await app.GetRequiredService<IEmailGuardFeedback>().TrackAsync("long-ids", attribution);
+        EmailFeedbackResult result = await app.GetRequiredService<IEmailGuardFeedback>().RecordAsync(Bounce("l-1", "long-ids"));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        result.Attribution.Should().BeEquivalentTo(new { TenantId = (string?)null, UserId = (string?)null, Category = "signup", ClientNetwork = "203.0.113.7/32", EndpointPolicy = attribution.EndpointPolicy });
+    }
+
+    [Fact]
+    public async Task FanOut_PartiesAndRecipientsOutsideTheKeyValueAlphabet_AreCounted()
+    {
+        ServiceProvider[] instances = [Instance(more: s => s.Configure<SendGuardOptions>(o => o.FanOut.NewRecipients = 5)), Instance()];
+        string user = "用户 Müller " + new string('z', 40);
+
+        EmailSendDecision[] decisions = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            instances[0].GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"stranger{i}@bücher.example"], UserId = user }).AsTask()));
+
+        decisions.Should().OnlyContain(d => d.Reason != EmailSendReason.StoreUnavailable && d.Reason != EmailSendReason.AllowedUnguarded);
+        (await instances[1].GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.User, user))
+            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.FanOut);
+    }
+
+    private static EmailFeedbackEvent Bounce(string eventId, string messageId) => new()
+    {
+        Provider = "ses",
+        ProviderEventId = eventId,
+        ProviderMessageId = messageId,
+        Recipient = "ghost@example.com",
+        Kind = EmailFeedbackKind.Bounced,
+        BounceType = EmailBounceType.Permanent,
+    };
+
+    [Fact]
     public async Task Track_MappingKey_HasATtlOfTheAttributionLifetime()
     {
         ServiceProvider app = Instance();
@@ -230,7 +304,7 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
             .And.OnlyContain(k => k.Ttl != null, "every counter, dedup and mapping key expires");
     }
 
-    private ConnectionMultiplexer Admin => field ??= redis.CreateMultiplexer();
+    private ConnectionMultiplexer Admin => field ??= _connect();
 
     [Fact]
     public async Task FanOut_SameRecipientsThroughFourInstances_CountOnce_StrangersFlagOnce()
@@ -254,7 +328,7 @@ public class RedisFeedbackTests(RedisServerFixture redis) : IAsyncLifetime
 
     private ServiceProvider Instance(Action<EmailFeedbackOptions>? feedback = null, Action<IServiceCollection>? more = null)
     {
-        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ConnectionMultiplexer multiplexer = _connect();
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(_time);
         if (feedback is not null)

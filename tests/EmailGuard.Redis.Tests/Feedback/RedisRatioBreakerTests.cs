@@ -84,6 +84,27 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task Trip_TenantIdOutsideTheKeyAlphabet_EscalationMemoryOnRedis_TripsAgainForLonger()
+    {
+        // The escalation memory is a key-value entry, whose keys and values are printable ASCII only: a tenant id with
+        // spaces, accents, CJK and a length past the key limit must still be remembered (its key hashes the id).
+        string tenant = "Müller & Söhne 租户 " + new string('x', 400);
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a", tenant);
+        await BounceAsync(a, "b1", tenant);
+        await BounceAsync(a, "b2", tenant);
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(b);
+        (await TenantAsync(b, tenant)).BreakerState.Should().Be(EmailRatioBreakerState.HalfOpen);
+
+        await SendAsync(b, 20, "probe", tenant);
+        await BounceAsync(b, "p1", tenant);
+
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Partition, t.Level)).Should().Equal((tenant, 1), (tenant, 2));
+    }
+
+    [Fact]
     public async Task AccountBreaker_TightenedByOneInstance_ReducesSignupOnTheOther_ReleasedOnce()
     {
         static void Categories(SendGuardOptions o)
@@ -162,13 +183,13 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
 
     private static Task RefreshAsync(ServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
 
-    private static async Task<int> SendAsync(ServiceProvider instance, int count, string prefix)
+    private static async Task<int> SendAsync(ServiceProvider instance, int count, string prefix, string tenant = "acme")
     {
         IEmailSendGuard guard = instance.GetRequiredService<IEmailSendGuard>();
         int admitted = 0;
         for (int i = 0; i < count; i++)
         {
-            OutboundEmail mail = new() { To = [$"{prefix}{i}@example.com"], TenantId = "acme", UserId = "user-42", Category = "signup" };
+            OutboundEmail mail = new() { To = [$"{prefix}{i}@example.com"], TenantId = tenant, UserId = "user-42", Category = "signup" };
             if ((await guard.CheckAsync(mail)).IsAllowed)
             {
                 admitted++;
@@ -178,7 +199,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
         return admitted;
     }
 
-    private static async Task BounceAsync(ServiceProvider instance, string id)
+    private static async Task BounceAsync(ServiceProvider instance, string id, string tenant = "acme")
     {
         EmailFeedbackResult result = await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
         {
@@ -187,13 +208,13 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
             Recipient = id + "@example.com",
             Kind = EmailFeedbackKind.Bounced,
             BounceType = EmailBounceType.Permanent,
-            Attribution = new EmailSendAttribution { TenantId = "acme", UserId = "user-42", Category = "signup" },
+            Attribution = new EmailSendAttribution { TenantId = tenant, UserId = "user-42", Category = "signup" },
         });
         result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
     }
 
-    private static async Task<EmailPartyRatioStatus> TenantAsync(ServiceProvider instance)
-        => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" })).Ratios[1];
+    private static async Task<EmailPartyRatioStatus> TenantAsync(ServiceProvider instance, string tenant = "acme")
+        => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = tenant })).Ratios[1];
 
     private ServiceProvider Instance(Action<SendGuardOptions>? guard = null)
     {

@@ -68,6 +68,10 @@ public sealed class GarnetOverLimitCacheTests(GarnetServerFixture garnet) : Redi
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetKeyValueStoreTests(GarnetServerFixture garnet) : RedisKeyValueStoreTests(garnet);
 
+/// <summary>The key-value store contract on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetKeyValueStoreContractTests(GarnetServerFixture garnet) : RedisKeyValueStoreContractTestsBase(garnet.CreateMultiplexer);
+
 /// <summary>Feedback ingestion, attribution and suppression on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetFeedbackTests(GarnetServerFixture garnet) : RedisFeedbackTests(garnet);

@@ -18,12 +18,16 @@ public abstract class RedisSendGuardScenarioTestsBase(Func<ConnectionMultiplexer
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly string _statePrefix = RedisServerFixture.UniquePrefix();
+    private readonly string _keyValuePrefix = RedisServerFixture.UniquePrefix();
     private ConnectionMultiplexer Admin => field ??= connect();
 
     protected override IRateLimitStore CreateStore(FakeTimeProvider time) => RedisStoreTestBase.CreateStore(Admin, _prefix, time);
 
     internal override IEmailGuardStateStore CreateStateStore(FakeTimeProvider time)
         => new RedisEmailGuardStateStore(new RedisConnection(Admin, _statePrefix), time);
+
+    // Each instance on its own multiplexer, all under one prefix of their own (the TTL check of counters skips it).
+    internal override IEmailGuardKeyValueStore CreateKeyValueStore(FakeTimeProvider time) => new RedisKeyValueStore(new RedisConnection(connect(), _keyValuePrefix));
 
     protected override IReadOnlyList<SendGuardHarness> CreateInstances(int count, Action<SendGuardOptions> configure, ITenantLimitProvider? tenantLimits = null)
     {

@@ -14,7 +14,8 @@ public sealed class SendGuardHarness
         SendGuardOptions options,
         ITenantLimitProvider? tenantLimitProvider,
         StoreResilienceOptions? resilience = null,
-        IEmailContentInspector? contentInspector = null)
+        IEmailContentInspector? contentInspector = null,
+        IEmailGuardKeyValueStore? keyValues = null)
     {
         Time = time;
         Store = store;
@@ -27,6 +28,7 @@ public sealed class SendGuardHarness
         {
             Flags = Flags,
             ContentInspector = contentInspector,
+            ActiveTenants = keyValues,
         };
         Lists = new EmailGuardLists(StateCache, wrapped, time);
     }

@@ -25,6 +25,14 @@ public abstract partial class SendGuardScenarioTests
     internal virtual IEmailGuardStateStore CreateStateStore(FakeTimeProvider time) => new InMemoryEmailGuardStateStore(time);
 
     /// <summary>
+    /// The key-value store the guards of a test share (where the fair share lists active tenants); one in-memory store
+    /// per test unless the subclass shares a backend.
+    /// </summary>
+    internal virtual IEmailGuardKeyValueStore CreateKeyValueStore(FakeTimeProvider time) => _keyValues ??= new InMemoryKeyValueStore(10_000, time);
+
+    private IEmailGuardKeyValueStore? _keyValues;
+
+    /// <summary>
     /// Creates <paramref name="count"/> guards that share one backend but, where the store supports it, not one
     /// connection (several Redis multiplexers), like several app instances.
     /// </summary>
@@ -47,7 +55,7 @@ public abstract partial class SendGuardScenarioTests
     {
         SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.Zero };
         configure(options);
-        return new SendGuardHarness(time, store, CreateStateStore(time), options, tenantLimits);
+        return new SendGuardHarness(time, store, CreateStateStore(time), options, tenantLimits, keyValues: CreateKeyValueStore(time));
     }
 
     private static OutboundEmail Mail(string to, string? tenant = null, string? sender = null, string? user = null, string? category = null, IPAddress? ip = null)
