@@ -51,15 +51,13 @@ internal sealed partial class RatioBreaker
     /// <summary>Whether counts are over the tighten line (or, for <paramref name="release"/>, still at or over the release line), with the minimum volume.</summary>
     private bool AccountOver(EmailFeedbackCounts counts, bool complaint, bool release)
     {
-        if (Volume(counts) < _options.AccountMinimumSends)
-        {
-            return false;
-        }
-
         double line = complaint
             ? (release ? _options.AccountComplaintRateToRelease : _options.AccountComplaintRateToTighten)
             : (release ? _options.AccountBounceRateToRelease : _options.AccountBounceRateToTighten);
-        return (complaint ? counts.ComplaintRate : counts.BounceRate) >= line;
+        bool byTime = Volume(counts) >= _options.AccountMinimumSends && (complaint ? counts.ComplaintRate : counts.BounceRate) >= line;
+        bool byVolume = counts.LastSendsHorizon > 0 && counts.LastSends >= _options.AccountMinimumSends
+            && (complaint ? counts.LastSendsComplaintRate : counts.LastSendsBounceRate) >= line;
+        return byTime || byVolume;
     }
 
     private async ValueTask TightenAsync(string category, EmailFeedbackCounts counts, bool complaint, CancellationToken cancellationToken)
