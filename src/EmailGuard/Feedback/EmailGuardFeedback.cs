@@ -149,7 +149,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             await breakers.EvaluateAsync(attribution, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
         }
 
-        await RaiseAsync(feedback, recipient, attribution, entry, category).ConfigureAwait(false);
+        await RaiseAsync(feedback, recipient, attribution, entry, category, cancellationToken).ConfigureAwait(false);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 

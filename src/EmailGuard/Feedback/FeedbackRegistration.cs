@@ -50,6 +50,7 @@ internal static class FeedbackRegistration
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetService<GuardStateCache>());
+        feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }
 }
