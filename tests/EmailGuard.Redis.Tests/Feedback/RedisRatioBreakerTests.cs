@@ -152,6 +152,28 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task Trip_TrippingInstanceDisposed_TheOtherRaisesTheRecovery_Once()
+    {
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(a, "b2");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle();
+        await RefreshAsync(b);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(2, "b follows the tenant's and the user's half-open phases");
+
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await AdvanceAsync(TripFor + HalfOpenFor + TimeSpan.FromSeconds(1));
+
+        _recoveries.Select(r => (r.Dimension, r.Partition)).Should().BeEquivalentTo(
+            [(EmailGuardDimension.Tenant, "acme"), (EmailGuardDimension.User, "user-42")], "raised by b, once each, though a tripped them and stopped");
+        await RefreshAsync(b);
+        (await TenantAsync(b)).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+    }
+
+    [Fact]
     public async Task VolumeHorizon_SendsOnBothInstances_BurstOfBouncesTripsOnTheShared_LastSends()
     {
         static void Horizon(IServiceCollection services) => services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = 100);
