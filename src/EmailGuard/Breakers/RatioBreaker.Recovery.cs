@@ -45,8 +45,8 @@ internal sealed partial class RatioBreaker : IDisposable
     }
 
     /// <summary>
-    /// Schedules the end of every half-open phase in <paramref name="snapshot"/> that this instance does not wait for yet:
-    /// tripped elsewhere, or before this instance started.
+    /// Schedules the end of every half-open phase, and the next reading of every tightened category, in
+    /// <paramref name="snapshot"/> that this instance does not wait for yet: tripped elsewhere, or before it started.
     /// </summary>
     private void AdoptHalfOpen(GuardStateSnapshot snapshot)
     {
@@ -60,6 +60,23 @@ internal sealed partial class RatioBreaker : IDisposable
             DateTimeOffset now = _time.GetUtcNow();
             foreach (EmailGuardFlag flag in snapshot.Data.Flags)
             {
+                if (flag.PartyType == EmailGuardPartyType.Category && flag.Reason is EmailGuardFlagReasons.AccountBounceRate or EmailGuardFlagReasons.AccountComplaintRate
+                    && string.Equals(flag.CreatedBy, By, StringComparison.Ordinal) && flag.IsActive(now) && Risky.Contains(flag.PartyId) && _flags is not null)
+                {
+                    BreakerMemory category = new(EmailGuardPartyType.Category, flag.PartyId, flag.Reason);
+                    if (!_probes.TryGetValue(category.Key, out string? round) || !string.Equals(round, Round(flag.ExpiresAt), StringComparison.Ordinal))
+                    {
+                        ScheduleCheck(category, flag.ExpiresAt);
+                    }
+
+                    continue;
+                }
+
+                if (_probeRule is null)
+                {
+                    continue;
+                }
+
                 string? reason = flag.Reason switch
                 {
                     EmailGuardFlagReasons.HighBounceRateHalfOpen => EmailGuardFlagReasons.HighBounceRate,

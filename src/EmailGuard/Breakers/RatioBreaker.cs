@@ -41,15 +41,16 @@ internal sealed partial class RatioBreaker
         {
             TimeSpan window = options.HalfOpenFor * 2;
             _probeRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, window, EmailGuardFeedback.SegmentsFor(window));
-            if (state is not null)
+        }
+
+        if (state is not null)
+        {
+            // Every instance follows every half-open phase and tightened category it sees in the shared flags, so the
+            // recovery is raised even when the instance that tripped the breaker has stopped.
+            state.Published += AdoptHalfOpen;
+            if (state.Current is { } current)
             {
-                // Every instance follows every half-open phase it sees in the shared flags, so the recovery is raised
-                // even when the instance that tripped the breaker has stopped.
-                state.Published += AdoptHalfOpen;
-                if (state.Current is { } current)
-                {
-                    AdoptHalfOpen(current);
-                }
+                AdoptHalfOpen(current);
             }
         }
     }

@@ -37,10 +37,14 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
     }
 
-    private ServiceProvider Instance(string name)
+    private ServiceProvider Instance(string name, bool accountBreaker = false)
     {
         ServiceProvider provider = SendGuardTestServices.Build(
-            o => o.Tenant.Add(RateLimitRule.PerHour(1_000)),
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+            },
             more: s =>
             {
                 s.AddSingleton<IRateLimitStore>(_store);
@@ -53,7 +57,11 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
                     o.HalfOpenFor = HalfOpenFor;
                     o.HalfOpenMinimumSends = 50;
                     o.NetworkBouncesToBan = 0;
-                    o.RiskyCategories.Clear();
+                    if (!accountBreaker)
+                    {
+                        o.RiskyCategories.Clear();
+                    }
+
                     o.OnTripped = args =>
                     {
                         lock (_trips)
@@ -140,6 +148,57 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         (string instance, EmailRatioBreakerRecoveredArguments recovered) = TenantRecoveries().Should().ContainSingle().Subject;
         instance.Should().Be("b");
         (recovered.Partition, recovered.Level, recovered.Reason).Should().Be(("acme", 1, EmailGuardFlagReasons.HighBounceRate));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AccountBreaker_TightenedOnOne_ReleasedOnce_AlsoWhenThatInstanceStopped(bool stop)
+    {
+        ServiceProvider a = Instance("a", accountBreaker: true);
+        ServiceProvider b = Instance("b", accountBreaker: true);
+        for (int i = 0; i < 300; i++)
+        {
+            (await a.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"n{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 9; i++)
+        {
+            (await a.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"n-{i}",
+                Recipient = $"n{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = new EmailSendAttribution { Category = "newsletter" },
+            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        _trips.Should().ContainSingle(t => t.Args.Dimension == EmailGuardDimension.Category && t.Args.Partition == "signup", "9 in 300 is the 3 % line");
+        await TouchAsync(b);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(1, "b follows the category a tightened");
+        if (stop)
+        {
+            _instances.Remove(a);
+            await a.DisposeAsync();
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            (await b.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"g{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
+
+        (string instance, EmailRatioBreakerRecoveredArguments released) = _recoveries.Should().ContainSingle("9 in 500 is under the 2 % release line, raised once").Subject;
+        (released.Dimension, released.Partition).Should().Be((EmailGuardDimension.Category, "signup"));
+        if (stop)
+        {
+            instance.Should().Be("b");
+        }
+
+        (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty();
     }
 
     [Fact]
