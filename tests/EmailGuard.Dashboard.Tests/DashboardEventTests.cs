@@ -171,7 +171,7 @@ public sealed class DashboardEventTests : IAsyncLifetime
 
         answers[0].Should().Be(HttpStatusCode.OK);
         answers.Skip(1).Should().NotContain(HttpStatusCode.OK);
-        Row(html, "network_banned", "banned by endpoint policy signup").Should().Contain("(ban #1)");
+        Row(html, "network_banned", "banned by endpoint policy signup").Should().Contain("(ban #1, too many denials)");
     }
 
     [Fact]

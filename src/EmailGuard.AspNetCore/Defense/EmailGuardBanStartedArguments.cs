@@ -3,8 +3,10 @@ namespace EmailGuard.AspNetCore;
 /// <summary>What <see cref="EmailGuardEndpointOptions.OnBanStarted"/> is told when a client network is banned from a policy.</summary>
 public sealed class EmailGuardBanStartedArguments
 {
-    internal EmailGuardBanStartedArguments(string policyName, string clientNetwork, TimeSpan duration, int repeat, DateTimeOffset startedAt)
+    internal EmailGuardBanStartedArguments(
+        string policyName, string clientNetwork, TimeSpan duration, int repeat, DateTimeOffset startedAt, EmailGuardBanReason reason = EmailGuardBanReason.Denials)
     {
+        Reason = reason;
         PolicyName = policyName;
         ClientNetwork = clientNetwork;
         Duration = duration;
@@ -23,6 +25,9 @@ public sealed class EmailGuardBanStartedArguments
 
     /// <summary>Gets which ban of the client this is within the repeat memory, from 1.</summary>
     public int Repeat { get; }
+
+    /// <summary>Gets why the network was banned: denials (the escalating ban), requests (Allow2Ban) or bounces.</summary>
+    public EmailGuardBanReason Reason { get; }
 
     /// <summary>Gets when the ban started.</summary>
     public DateTimeOffset StartedAt { get; }

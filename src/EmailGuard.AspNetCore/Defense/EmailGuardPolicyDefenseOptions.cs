@@ -1,8 +1,9 @@
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
-/// The defenses of one endpoint policy beyond its limits: escalating bans, a surge breaker and challenge mode. Set in
-/// code with <see cref="EmailRateLimitPolicyBuilder.WithEscalatingBan"/>,
+/// The defenses of one endpoint policy beyond its limits: escalating bans, Allow2Ban, bounce bans, a surge breaker and
+/// challenge mode. Set in code with <see cref="EmailRateLimitPolicyBuilder.WithEscalatingBan"/>,
+/// <see cref="EmailRateLimitPolicyBuilder.WithAllow2Ban"/>, <see cref="EmailRateLimitPolicyBuilder.WithBounceBan"/>,
 /// <see cref="EmailRateLimitPolicyBuilder.WithSurgeBreaker"/> and <see cref="EmailRateLimitPolicyBuilder.RequireChallenge"/>,
 /// or in configuration under <c>EmailGuard:Endpoints:PolicyDefenses:&lt;policy&gt;</c>, which wins for what it sets.
 /// </summary>
@@ -11,6 +12,17 @@ public sealed class EmailGuardPolicyDefenseOptions
     /// <summary>Gets or sets the escalating ban, or <see langword="null"/> for none.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public EmailGuardEscalatingBanOptions? EscalatingBan { get; set; }
+
+    /// <summary>Gets or sets the Allow2Ban (every request counts; too many ban), or <see langword="null"/> for none.</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public EmailGuardAllow2BanOptions? Allow2Ban { get; set; }
+
+    /// <summary>
+    /// Gets or sets the bounce ban (mail the network's requests caused bounced; it is banned), or <see langword="null"/>
+    /// for none.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public EmailGuardBounceBanOptions? BounceBan { get; set; }
 
     /// <summary>Gets or sets the surge breaker, or <see langword="null"/> for none.</summary>
     /// <value>The default value is <see langword="null"/>.</value>

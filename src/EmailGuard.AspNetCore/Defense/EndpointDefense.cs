@@ -5,10 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
-/// Escalating bans, the surge breaker and challenge mode of endpoint policies. Every shared fact is a counter in the
-/// rate-limit store: denials per client network (strikes), bans per client network (repeats), a ban marker per ban
-/// length (a sliding window of one permit, full for the ban's length), the policy's total per minute and the breaker's
-/// trip marker. A store that cannot answer leaves the defenses out (the limits keep their own failure mode).
+/// Escalating bans, Allow2Ban, bounce bans, the surge breaker and challenge mode of endpoint policies. Every shared
+/// fact is a counter in the rate-limit store: denials per client network (strikes), bans per client network (repeats),
+/// requests and bounces per client network, a ban marker per ban length and kind (a sliding window of one permit, full
+/// for the ban's length), the policy's total per minute and the breaker's trip marker. A store that cannot answer leaves the defenses out (the limits keep their own failure mode).
 /// </summary>
 internal sealed partial class EndpointDefense
 {
@@ -33,7 +33,7 @@ internal sealed partial class EndpointDefense
     public async ValueTask<DefenseVerdict> CheckAsync(HttpContext context, EndpointGuardState state, PolicyDefense defense, string ipPartition)
     {
         CancellationToken aborted = context.RequestAborted;
-        int bans = defense.Ban is not null && ipPartition.Length > 0 ? defense.BanRules.Length : 0;
+        int bans = ipPartition.Length > 0 ? defense.BanMarkers.Length : 0;
         bool surge = defense.Surge is not null;
         bool tripped = false;
         TimeSpan tripLeft = TimeSpan.Zero;
@@ -42,7 +42,7 @@ internal sealed partial class EndpointDefense
             var requests = new RateLimitRequest[bans + (surge ? 1 : 0)];
             for (int i = 0; i < bans; i++)
             {
-                requests[i] = new RateLimitRequest(defense.BanKeyPrefix + ipPartition, defense.BanRules[i], 0);
+                requests[i] = new RateLimitRequest(defense.BanMarkers[i].KeyPrefix + ipPartition, defense.BanMarkers[i].Rule, 0);
             }
 
             if (surge)
@@ -73,6 +73,11 @@ internal sealed partial class EndpointDefense
                     tripped = tripLeft > TimeSpan.Zero;
                 }
             }
+        }
+
+        if (defense.Allow2Ban is not null && ipPartition.Length > 0)
+        {
+            await CountAllow2BanAsync(state, defense, ipPartition, aborted).ConfigureAwait(false);
         }
 
         if (surge)

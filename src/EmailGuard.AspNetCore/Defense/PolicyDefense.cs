@@ -2,17 +2,41 @@ using System.Globalization;
 
 namespace EmailGuard.AspNetCore;
 
-/// <summary>An endpoint policy's defenses, compiled: the store keys and rule shapes of its bans and surge breaker.</summary>
+/// <summary>
+/// An endpoint policy's defenses, compiled: the store keys and rule shapes of its bans (escalating, Allow2Ban, bounce)
+/// and surge breaker. A ban is a marker: a sliding window of one permit, full for the ban's length.
+/// </summary>
 internal sealed class PolicyDefense
 {
     /// <summary>At most this many ban lengths; a longer escalation stays at the last.</summary>
     private const int MaxBanLevels = 8;
 
-    private PolicyDefense(string policy, EmailGuardEscalatingBanOptions? ban, EmailGuardSurgeBreakerOptions? surge, bool requireChallenge)
+    private PolicyDefense(
+        string policy, EmailGuardEscalatingBanOptions? ban, EmailGuardAllow2BanOptions? allow2Ban, EmailGuardBounceBanOptions? bounceBan,
+        EmailGuardSurgeBreakerOptions? surge, bool requireChallenge)
     {
         Policy = policy;
         RequireChallenge = requireChallenge;
         string scope = "eg:ep:d:" + StoreKeyEncoding.EncodeValue(policy);
+        var markers = new List<(string, RateLimitRule)>();
+        if (allow2Ban is not null)
+        {
+            Allow2Ban = allow2Ban;
+            Allow2BanCountKeyPrefix = scope + ":a2b:count:";
+            Allow2BanCountRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, allow2Ban.Within, Segments(allow2Ban.Within));
+            Allow2BanMarker = (scope + ":a2b:ban:", RateLimitRule.SlidingWindow(1, allow2Ban.BanFor, Segments(allow2Ban.BanFor)));
+            markers.Add(Allow2BanMarker);
+        }
+
+        if (bounceBan is not null)
+        {
+            BounceBan = bounceBan;
+            BounceCountKeyPrefix = scope + ":fb:count:";
+            BounceCountRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, bounceBan.Within, Segments(bounceBan.Within));
+            BounceBanMarker = (scope + ":fb:ban:", RateLimitRule.SlidingWindow(1, bounceBan.BanFor, Segments(bounceBan.BanFor)));
+            markers.Add(BounceBanMarker);
+        }
+
         if (ban is not null)
         {
             Ban = ban;
@@ -37,7 +61,10 @@ internal sealed class PolicyDefense
 
             BanLengths = [.. lengths];
             BanRules = [.. lengths.Select(l => RateLimitRule.SlidingWindow(1, l, Segments(l)))];
+            markers.AddRange(BanRules.Select(r => (BanKeyPrefix, r)));
         }
+
+        BanMarkers = [.. markers];
 
         if (surge is not null)
         {
@@ -70,6 +97,25 @@ internal sealed class PolicyDefense
 
     public RateLimitRule[] BanRules { get; } = [];
 
+    /// <summary>Every ban marker of the policy (key prefix and rule): Allow2Ban, bounce ban, each escalating ban length; one peek reads them all.</summary>
+    public (string KeyPrefix, RateLimitRule Rule)[] BanMarkers { get; } = [];
+
+    public EmailGuardAllow2BanOptions? Allow2Ban { get; }
+
+    public string Allow2BanCountKeyPrefix { get; } = "";
+
+    public RateLimitRule? Allow2BanCountRule { get; }
+
+    public (string KeyPrefix, RateLimitRule Rule) Allow2BanMarker { get; }
+
+    public EmailGuardBounceBanOptions? BounceBan { get; }
+
+    public string BounceCountKeyPrefix { get; } = "";
+
+    public RateLimitRule? BounceCountRule { get; }
+
+    public (string KeyPrefix, RateLimitRule Rule) BounceBanMarker { get; }
+
     public EmailGuardSurgeBreakerOptions? Surge { get; }
 
     public string SurgeCountKey { get; } = "";
@@ -85,8 +131,10 @@ internal sealed class PolicyDefense
     {
         EmailGuardEscalatingBanOptions? ban = fromConfiguration?.EscalatingBan ?? fromCode.EscalatingBan;
         EmailGuardSurgeBreakerOptions? surge = fromConfiguration?.SurgeBreaker ?? fromCode.SurgeBreaker;
+        EmailGuardAllow2BanOptions? allow2Ban = fromConfiguration?.Allow2Ban ?? fromCode.Allow2Ban;
+        EmailGuardBounceBanOptions? bounceBan = fromConfiguration?.BounceBan ?? fromCode.BounceBan;
         bool requireChallenge = fromConfiguration?.RequireChallenge ?? fromCode.RequireChallenge ?? false;
-        if (ban is null && surge is null && !requireChallenge)
+        if (ban is null && allow2Ban is null && bounceBan is null && surge is null && !requireChallenge)
         {
             return null;
         }
@@ -119,6 +167,40 @@ internal sealed class PolicyDefense
             {
                 errors.Add($"{at}:EscalationFactor must be from 1 to 100.");
             }
+        }
+
+        if (allow2Ban is not null)
+        {
+            string at = path + ":Allow2Ban";
+            if (!hasClientIpPartition)
+            {
+                errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
+            }
+
+            if (allow2Ban.MaxRequests < 1)
+            {
+                errors.Add($"{at}:MaxRequests must be at least 1.");
+            }
+
+            CheckSpan(errors, at + ":Within", allow2Ban.Within);
+            CheckSpan(errors, at + ":BanFor", allow2Ban.BanFor);
+        }
+
+        if (bounceBan is not null)
+        {
+            string at = path + ":BounceBan";
+            if (!hasClientIpPartition)
+            {
+                errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
+            }
+
+            if (bounceBan.Bounces < 1)
+            {
+                errors.Add($"{at}:Bounces must be at least 1.");
+            }
+
+            CheckSpan(errors, at + ":Within", bounceBan.Within);
+            CheckSpan(errors, at + ":BanFor", bounceBan.BanFor);
         }
 
         if (surge is not null)
@@ -156,7 +238,7 @@ internal sealed class PolicyDefense
             }
         }
 
-        return errors.Count > before ? null : new PolicyDefense(policy, ban, surge, requireChallenge);
+        return errors.Count > before ? null : new PolicyDefense(policy, ban, allow2Ban, bounceBan, surge, requireChallenge);
     }
 
     private static void CheckSpan(List<string> errors, string path, TimeSpan value)

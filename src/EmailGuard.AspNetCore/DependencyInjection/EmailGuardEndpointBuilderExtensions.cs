@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApplicationModels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -42,6 +43,20 @@ public static class EmailGuardEndpointBuilderExtensions
         }
 
         services.AddSingleton(sp => new EndpointMetrics(sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+
+        // One compiled rule set and one defense per app, shared by the middleware and the feedback observer that bans
+        // networks whose mail bounced.
+        services.TryAddSingleton(sp => new EndpointGuardStateProvider(
+            sp.GetRequiredService<IOptions<EmailGuardEndpointOptions>>().Value,
+            sp.GetRequiredService<IOptionsFactory<EmailGuardEndpointOptions>>(),
+            sp.GetService<IConfiguration>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>()));
+        services.TryAddSingleton(sp => new EndpointDefense(
+            sp.GetRequiredService<IResilientRateLimitStore>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>(),
+            sp.GetRequiredService<EndpointMetrics>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IEmailFeedbackObserver, EndpointFeedbackBans>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));

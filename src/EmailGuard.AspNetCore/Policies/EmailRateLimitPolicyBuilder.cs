@@ -212,6 +212,36 @@ public sealed class EmailRateLimitPolicyBuilder
     }
 
     /// <summary>
+    /// rack-attack's Allow2Ban: a client network may make <c>MaxRequests</c> requests to this policy within
+    /// <c>Within</c>, admitted or not; the one that reaches the count starts a ban of <c>BanFor</c>. Needs a
+    /// <see cref="PerClientIp"/> partition.
+    /// </summary>
+    /// <param name="configure">Sets the thresholds; the defaults ban for an hour after 10 requests in a minute.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithAllow2Ban(Action<EmailGuardAllow2BanOptions>? configure = null)
+    {
+        var options = new EmailGuardAllow2BanOptions();
+        configure?.Invoke(options);
+        Defense.Allow2Ban = options;
+        return this;
+    }
+
+    /// <summary>
+    /// Bans a client network from this policy when mail its requests caused hard-bounces or draws complaints
+    /// <c>Bounces</c> times within <c>Within</c>, for <c>BanFor</c>. The mail must carry the policy and the client address
+    /// (<see cref="OutboundEmail.EndpointPolicy"/>, <see cref="OutboundEmail.ClientIp"/>). Needs a <see cref="PerClientIp"/> partition.
+    /// </summary>
+    /// <param name="configure">Sets the thresholds; the defaults ban for a day after 2 bounces in a day.</param>
+    /// <returns>This builder.</returns>
+    public EmailRateLimitPolicyBuilder WithBounceBan(Action<EmailGuardBounceBanOptions>? configure = null)
+    {
+        var options = new EmailGuardBounceBanOptions();
+        configure?.Invoke(options);
+        Defense.BounceBan = options;
+        return this;
+    }
+
+    /// <summary>
     /// Trips a breaker when this policy's total rate over all clients rises far above normal; while it is tripped the
     /// policy answers "challenge required" (or denies, per <see cref="EmailGuardSurgeBreakerOptions.Action"/>).
     /// </summary>

@@ -111,7 +111,14 @@ internal sealed partial class EmailGuardMonitor : IDisposable
             ban.StartedAt,
             DashboardEventKinds.NetworkBanned,
             $"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}",
-            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat})")));
+            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat}, {BanReason(ban.Reason)})")));
+
+    private static string BanReason(EmailGuardBanReason reason) => reason switch
+    {
+        EmailGuardBanReason.Requests => "too many requests: Allow2Ban",
+        EmailGuardBanReason.Bounces => "its mail bounced",
+        _ => "too many denials",
+    };
 
     public void OnSurgeBreaker(EmailGuardSurgeBreakerArguments surge, bool tripped)
     {

@@ -123,8 +123,8 @@ public sealed class EmailRatioBreakerOptions
     /// <c>account_bounce_rate</c> or <c>account_complaint_rate</c>) while the whole account's ratio, or the category's own,
     /// is over <see cref="AccountBounceRateToTighten"/> or <see cref="AccountComplaintRateToTighten"/>, until both fall
     /// under the release lines. Give these categories a cap (<see cref="SendGuardOptions.Categories"/>): a category
-    /// without rules has nothing to reduce. Values from configuration are added to the default; clear the list in code
-    /// to turn the account-wide breaker off.
+    /// without rules has nothing to reduce. A list in configuration replaces the default (an empty list, <c>[]</c>, turns
+    /// the account-wide breaker off); in code, clear the list to turn it off.
     /// </summary>
     /// <value>The default value is <c>signup</c>, the category of sign-up confirmations.</value>
     public IList<string> RiskyCategories { get; } = ["signup"];

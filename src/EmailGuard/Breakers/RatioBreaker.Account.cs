@@ -8,10 +8,10 @@ namespace EmailGuard;
 /// own, reaches the tighten line, each risky category affected is flagged (<see cref="EmailGuardPartyType.Category"/>):
 /// its limits are reduced on every instance through the same flags as a tenant's. The category's own ratio counts too,
 /// so a bot cannot dilute the account's ratio with good-looking mail in other categories to keep its own category
-/// untouched. The flag lasts <see cref="EmailRatioBreakerOptions.AccountCheckEvery"/>; shortly before its end the
-/// instance that set it reads the ratios again: still over the release line (hysteresis), it holds on; under it, it is
-/// cleared and the release raised. If that instance stops, the flag expires and the next bounce over the tighten line
-/// sets it again.
+/// untouched. The flag lasts <see cref="EmailRatioBreakerOptions.AccountCheckEvery"/>; shortly before its end an
+/// instance reads the ratios again: still over the release line (hysteresis), it holds on; under it, it is cleared and
+/// the release raised. Every instance that sees the flag follows it and the first to claim the round reads, so the
+/// release is raised once, also when the instance that tightened the category has stopped.
 /// </summary>
 internal sealed partial class RatioBreaker
 {
@@ -51,15 +51,13 @@ internal sealed partial class RatioBreaker
     /// <summary>Whether counts are over the tighten line (or, for <paramref name="release"/>, still at or over the release line), with the minimum volume.</summary>
     private bool AccountOver(EmailFeedbackCounts counts, bool complaint, bool release)
     {
-        if (Volume(counts) < _options.AccountMinimumSends)
-        {
-            return false;
-        }
-
         double line = complaint
             ? (release ? _options.AccountComplaintRateToRelease : _options.AccountComplaintRateToTighten)
             : (release ? _options.AccountBounceRateToRelease : _options.AccountBounceRateToTighten);
-        return (complaint ? counts.ComplaintRate : counts.BounceRate) >= line;
+        bool byTime = Volume(counts) >= _options.AccountMinimumSends && (complaint ? counts.ComplaintRate : counts.BounceRate) >= line;
+        bool byVolume = counts.LastSendsHorizon > 0 && counts.LastSends >= _options.AccountMinimumSends
+            && (complaint ? counts.LastSendsComplaintRate : counts.LastSendsBounceRate) >= line;
+        return byTime || byVolume;
     }
 
     private async ValueTask TightenAsync(string category, EmailFeedbackCounts counts, bool complaint, CancellationToken cancellationToken)
@@ -91,14 +89,25 @@ internal sealed partial class RatioBreaker
         };
         EmailGuardFlag flag = await FlagAsync(memory, memory.Reason, suspend: false, _options.AccountCheckEvery, metadata, cancellationToken, raiseEvents).ConfigureAwait(false);
 
-        // Read again a little before the flag ends, so a category still over the release line is never released in between.
-        TimeSpan margin = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerMinute, _options.AccountCheckEvery.Ticks / 10));
-        ScheduleCheck(memory, flag.ExpiresAt - margin);
+        ScheduleCheck(memory, flag.ExpiresAt);
         return flag;
     }
 
-    private void ScheduleCheck(BreakerMemory memory, DateTimeOffset at)
+    /// <summary>
+    /// Schedules the reading of a tightened category a little before its flag (ending at <paramref name="expiresAt"/>)
+    /// ends, so a category still over the release line is never released in between. The flag's end, in whole seconds
+    /// (as every store keeps it), names the round that instances claim.
+    /// </summary>
+    private void ScheduleCheck(BreakerMemory memory, DateTimeOffset expiresAt)
     {
+        TimeSpan margin = TimeSpan.FromTicks(Math.Min(TimeSpan.TicksPerMinute, _options.AccountCheckEvery.Ticks / 10));
+        DateTimeOffset at = expiresAt - margin;
+        string round = Round(expiresAt);
+        if (_disposed)
+        {
+            return;
+        }
+
         if (!_recoveries.ContainsKey(memory.Key) && _recoveries.Count >= MaxPendingRecoveries)
         {
             LogRecoveryNotScheduled(_logger, EmailGuardDimension.Category, MaxPendingRecoveries);
@@ -106,21 +115,33 @@ internal sealed partial class RatioBreaker
         }
 
         TimeSpan due = at - _time.GetUtcNow();
-        ITimer timer = _time.CreateTimer(_ => Track(CheckAccountAsync(memory)), null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        ITimer timer = _time.CreateTimer(_ => Track(CheckAccountAsync(memory, round)), null, due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         if (_recoveries.TryGetValue(memory.Key, out ITimer? previous))
         {
             previous.Dispose();
         }
 
+        _probes[memory.Key] = round;
         _recoveries[memory.Key] = timer;
     }
 
-    /// <summary>Holds a tightened category on while the account or the category is at or over the release line; releases it otherwise.</summary>
-    private async Task CheckAccountAsync(BreakerMemory memory)
+    private static string Round(DateTimeOffset expiresAt) => "a" + expiresAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// Holds a tightened category on while the account or the category is at or over the release line; releases it
+    /// otherwise. Every instance that follows the category's flag gets here; the first to claim the round decides it.
+    /// </summary>
+    private async Task CheckAccountAsync(BreakerMemory memory, string round)
     {
         bool held = false;
         try
         {
+            if (await _feedback.Mappings.GetOrAddAsync(
+                    memory.Key + ":" + round, "1", _options.AccountCheckEvery, "claim a reading of a tightened category", CancellationToken.None).ConfigureAwait(false) is not null)
+            {
+                return;
+            }
+
             // The ratios decide, not whether the flag is still there: a reading that comes late (a paused process) finds
             // it expired, and a category still over the line is held again all the same. So is one an operator cleared.
             bool complaint = string.Equals(memory.Reason, EmailGuardFlagReasons.AccountComplaintRate, StringComparison.Ordinal);
@@ -168,7 +189,9 @@ internal sealed partial class RatioBreaker
         }
         finally
         {
-            if (!held && _recoveries.TryRemove(memory.Key, out ITimer? timer))
+            // Only this round's timer: a hold (here or, adopted, from another instance) has scheduled the next one.
+            if (!held && _probes.TryRemove(new KeyValuePair<string, string>(memory.Key, round))
+                && _recoveries.TryGetValue(memory.Key, out ITimer? timer) && _recoveries.TryRemove(new KeyValuePair<string, ITimer>(memory.Key, timer)))
             {
                 timer.Dispose();
             }

@@ -5,8 +5,10 @@ namespace EmailGuard;
 
 /// <summary>
 /// The timers of the ratio breakers: the end of a half-open phase (recovery or a trip again) and the readings of a
-/// tightened category (<c>RatioBreaker.Account.cs</c>). Each instance times what it tripped; the flags themselves expire on
-/// every instance alike, so a lost timer loses an event, never a recovery.
+/// tightened category (<c>RatioBreaker.Account.cs</c>). Every instance times every half-open phase it sees in the shared
+/// flags, not only those it tripped, and the first to claim the phase's end in the shared key-value store decides it:
+/// the recovery is raised exactly once, also when the instance that tripped the breaker has stopped. The flags
+/// themselves expire on every instance alike.
 /// </summary>
 internal sealed partial class RatioBreaker : IDisposable
 {
@@ -14,6 +16,10 @@ internal sealed partial class RatioBreaker : IDisposable
     private const int MaxPendingRecoveries = 10_000;
 
     private readonly ConcurrentDictionary<string, ITimer> _recoveries = new(StringComparer.Ordinal);
+
+    /// <summary>The probe whose end each pending recovery waits for, by breaker key.</summary>
+    private readonly ConcurrentDictionary<string, string> _probes = new(StringComparer.Ordinal);
+    private bool _disposed;
     private readonly ConcurrentDictionary<Task, byte> _running = new();
 
     /// <summary>Completes when every recovery that has started has finished; for tests on a fake clock.</summary>
@@ -24,6 +30,12 @@ internal sealed partial class RatioBreaker : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
+        if (_state is not null)
+        {
+            _state.Published -= AdoptHalfOpen;
+        }
+
         foreach (ITimer timer in _recoveries.Values)
         {
             timer.Dispose();
@@ -32,8 +44,77 @@ internal sealed partial class RatioBreaker : IDisposable
         _recoveries.Clear();
     }
 
+    /// <summary>
+    /// Schedules the end of every half-open phase, and the next reading of every tightened category, in
+    /// <paramref name="snapshot"/> that this instance does not wait for yet: tripped elsewhere, or before it started.
+    /// </summary>
+    private void AdoptHalfOpen(GuardStateSnapshot snapshot)
+    {
+        if (_disposed || !_options.Enabled || !snapshot.HasFlags)
+        {
+            return;
+        }
+
+        try
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            foreach (EmailGuardFlag flag in snapshot.Data.Flags)
+            {
+                if (flag.PartyType == EmailGuardPartyType.Category && flag.Reason is EmailGuardFlagReasons.AccountBounceRate or EmailGuardFlagReasons.AccountComplaintRate
+                    && string.Equals(flag.CreatedBy, By, StringComparison.Ordinal) && flag.IsActive(now) && Risky.Contains(flag.PartyId) && _flags is not null)
+                {
+                    BreakerMemory category = new(EmailGuardPartyType.Category, flag.PartyId, flag.Reason);
+                    if (!_probes.TryGetValue(category.Key, out string? round) || !string.Equals(round, Round(flag.ExpiresAt), StringComparison.Ordinal))
+                    {
+                        ScheduleCheck(category, flag.ExpiresAt);
+                    }
+
+                    continue;
+                }
+
+                if (_probeRule is null)
+                {
+                    continue;
+                }
+
+                string? reason = flag.Reason switch
+                {
+                    EmailGuardFlagReasons.HighBounceRateHalfOpen => EmailGuardFlagReasons.HighBounceRate,
+                    EmailGuardFlagReasons.ComplaintRateHalfOpen => EmailGuardFlagReasons.ComplaintRate,
+                    _ => null,
+                };
+                if (reason is null || flag.PartyType is not (EmailGuardPartyType.Tenant or EmailGuardPartyType.User) || !flag.IsActive(now)
+                    || ProbeIdOf(flag) is not { } probeId)
+                {
+                    continue;
+                }
+
+                BreakerMemory memory = new(flag.PartyType, flag.PartyId, reason);
+                if (_probes.TryGetValue(memory.Key, out string? waiting) && string.Equals(waiting, probeId, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                int level = flag.Metadata is { } metadata && metadata.TryGetValue(LevelMetadata, out string? text)
+                    && int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int parsed)
+                    ? Math.Clamp(parsed, 1, 1_000)
+                    : 1;
+                ScheduleRecovery(memory, probeId, level, flag.ExpiresAt);
+            }
+        }
+        catch (Exception ex)
+        {
+            LogRecoveryFailed(_logger, EmailGuardDimension.Tenant, ex);
+        }
+    }
+
     private void ScheduleRecovery(BreakerMemory memory, string probeId, int level, DateTimeOffset halfOpenUntil)
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         if (!_recoveries.ContainsKey(memory.Key) && _recoveries.Count >= MaxPendingRecoveries)
         {
             LogRecoveryNotScheduled(_logger, memory.Dimension, MaxPendingRecoveries);
@@ -48,6 +129,7 @@ internal sealed partial class RatioBreaker : IDisposable
             previous.Dispose();
         }
 
+        _probes[memory.Key] = probeId;
         _recoveries[memory.Key] = timer;
     }
 
@@ -63,15 +145,18 @@ internal sealed partial class RatioBreaker : IDisposable
     }
 
     /// <summary>
-    /// The end of a half-open phase: unless a later trip replaced this one, the probe decides. Under the lines the
-    /// breaker recovers, and exactly one instance raises it (a marker in the shared key-value store elects it).
+    /// The end of a half-open phase: unless a later trip replaced this one, the probe decides. Every instance that
+    /// follows the phase gets here; the first to claim it in the shared key-value store decides it, once: it recovers the
+    /// breaker, or trips it again.
     /// </summary>
     private async Task RecoverAsync(BreakerMemory memory, string probeId, int level)
     {
         try
         {
             (_, string? current) = ParseMemory(await _feedback.Mappings.GetAsync(memory.Key, CancellationToken.None).ConfigureAwait(false));
-            if (!string.Equals(current, probeId, StringComparison.Ordinal))
+            if (!string.Equals(current, probeId, StringComparison.Ordinal)
+                || await _feedback.Mappings.GetOrAddAsync("rb:r:" + probeId, "1", _options.EscalationMemory, "claim the end of a ratio breaker's half-open phase", CancellationToken.None)
+                    .ConfigureAwait(false) is not null)
             {
                 return;
             }
@@ -83,12 +168,6 @@ internal sealed partial class RatioBreaker : IDisposable
             {
                 // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again.
                 await TripAsync(memory, probe, action, level + 1, new EmailSendAttribution(), CancellationToken.None).ConfigureAwait(false);
-                return;
-            }
-
-            if (await _feedback.Mappings.GetOrAddAsync("rb:r:" + probeId, "1", _options.EscalationMemory, "mark a ratio breaker's recovery", CancellationToken.None)
-                    .ConfigureAwait(false) is not null)
-            {
                 return;
             }
 
@@ -122,7 +201,9 @@ internal sealed partial class RatioBreaker : IDisposable
         }
         finally
         {
-            if (_recoveries.TryGetValue(memory.Key, out ITimer? timer) && _recoveries.TryRemove(new KeyValuePair<string, ITimer>(memory.Key, timer)))
+            // Only this phase's timer: a trip again (here or on another instance) has scheduled the next one meanwhile.
+            if (_probes.TryRemove(new KeyValuePair<string, string>(memory.Key, probeId))
+                && _recoveries.TryGetValue(memory.Key, out ITimer? timer) && _recoveries.TryRemove(new KeyValuePair<string, ITimer>(memory.Key, timer)))
             {
                 timer.Dispose();
             }

@@ -42,6 +42,17 @@ internal sealed partial class RatioBreaker
             TimeSpan window = options.HalfOpenFor * 2;
             _probeRule = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, window, EmailGuardFeedback.SegmentsFor(window));
         }
+
+        if (state is not null)
+        {
+            // Every instance follows every half-open phase and tightened category it sees in the shared flags, so the
+            // recovery is raised even when the instance that tripped the breaker has stopped.
+            state.Published += AdoptHalfOpen;
+            if (state.Current is { } current)
+            {
+                AdoptHalfOpen(current);
+            }
+        }
     }
 
     /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
@@ -93,20 +104,31 @@ internal sealed partial class RatioBreaker
     /// </param>
     internal (string Reason, EmailRatioBreakerAction Action) Judge(EmailFeedbackCounts counts, bool complaint, bool tripped = false)
     {
-        long volume = Volume(counts);
+        // Both horizons are judged, the time window and the last N sends: the stronger action wins.
+        EmailRatioBreakerAction byTime = JudgeOver(Volume(counts), complaint ? counts.Complaints : counts.Bounces, complaint, tripped);
+        EmailRatioBreakerAction byVolume = counts.LastSendsHorizon > 0
+            ? JudgeOver(counts.LastSends, complaint ? counts.LastSendsComplaints : counts.LastSendsBounces, complaint, tripped)
+            : EmailRatioBreakerAction.None;
+        EmailRatioBreakerAction action = (EmailRatioBreakerAction)Math.Max((int)byTime, (int)byVolume);
+        return action == EmailRatioBreakerAction.None
+            ? (string.Empty, action)
+            : (complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate, action);
+    }
+
+    private EmailRatioBreakerAction JudgeOver(long volume, long failures, bool complaint, bool tripped)
+    {
         if (volume < _options.MinimumSends && !tripped)
         {
-            return (string.Empty, EmailRatioBreakerAction.None);
+            return EmailRatioBreakerAction.None;
         }
 
-        double Over(long failures) => (double)failures / Math.Max(Math.Max(volume, failures), _options.MinimumSends);
-        (string reason, double rate, double reduce, double suspend) = complaint
-            ? (EmailGuardFlagReasons.ComplaintRate, Over(counts.Complaints), _options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
-            : (EmailGuardFlagReasons.HighBounceRate, Over(counts.Bounces), _options.BounceRateToReduce, _options.BounceRateToSuspend);
-        EmailRatioBreakerAction action = rate >= suspend ? EmailRatioBreakerAction.Suspended
+        double rate = (double)failures / Math.Max(Math.Max(volume, failures), _options.MinimumSends);
+        (double reduce, double suspend) = complaint
+            ? (_options.ComplaintRateToReduce, _options.ComplaintRateToSuspend)
+            : (_options.BounceRateToReduce, _options.BounceRateToSuspend);
+        return rate >= suspend ? EmailRatioBreakerAction.Suspended
             : rate >= reduce ? EmailRatioBreakerAction.Reduced
             : EmailRatioBreakerAction.None;
-        return (reason, action);
     }
 
     private async ValueTask FlagIfOverAsync(
@@ -140,7 +162,7 @@ internal sealed partial class RatioBreaker
             // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
             int? remembered = null;
             bool tripped = trip is not null;
-            if (!tripped && Volume(counts) < _options.MinimumSends)
+            if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
             {
                 remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
                 tripped = remembered > 0;

@@ -61,6 +61,24 @@ public sealed class EmailFeedbackOptions
     public TimeSpan CountWindow { get; set; } = TimeSpan.FromDays(1);
 
     /// <summary>
+    /// Gets or sets the volume horizon of the ratios: the party's last this many sends, the way providers measure ("the
+    /// last 10,192 eligible emails"), judged next to <see cref="CountWindow"/>: a breaker trips when either horizon's
+    /// ratio crosses its line. A party cannot then bank good mail early in the window and spend it on a burst of bounces,
+    /// nor wait out the time window to forget bounces it sent too few mails to be judged on. 0 counts the time window only.
+    /// </summary>
+    /// <value>The default value is 0 (off); the recommended configurations in <c>docs/deliverability.md</c> set 1,000.</value>
+    [Range(0, 10_000_000)]
+    public long CountLastSends { get; set; }
+
+    /// <summary>
+    /// Gets or sets how old the sends of the volume horizon (<see cref="CountLastSends"/>) may be: they are counted in
+    /// periods of this length aligned to the Unix epoch, and the horizon reaches back into the previous period only, so it
+    /// forgets sends older than one to two periods whatever the volume. A whole number of seconds from 1 hour to 120 days.
+    /// </summary>
+    /// <value>The default value is 30 days.</value>
+    public TimeSpan CountLastSendsWithin { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
     /// Gets or sets how many message-id mappings the in-memory store keeps at most; the oldest go first. The Redis store
     /// is bounded by the mappings' time to live instead.
     /// </summary>

@@ -23,6 +23,17 @@ internal sealed class EmailFeedbackOptionsValidator : IValidateOptions<EmailFeed
             failures.Add($"{Root}:TransientBounceThreshold must be from 0 (off) to 1000; it is {options.TransientBounceThreshold}.");
         }
 
+        if (options.CountLastSends is < 0 or > 10_000_000 || options.CountLastSends is > 0 and < 10)
+        {
+            failures.Add($"{Root}:CountLastSends must be 0 (the time window only) or from 10 to 10000000; it is {options.CountLastSends}.");
+        }
+
+        if (options.CountLastSendsWithin < TimeSpan.FromHours(1) || options.CountLastSendsWithin > TimeSpan.FromDays(120)
+            || options.CountLastSendsWithin.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            failures.Add($"{Root}:CountLastSendsWithin must be a whole number of seconds from 1 hour to 120 days; it is {options.CountLastSendsWithin}.");
+        }
+
         if (options.MaxInMemoryMappings is < 1 or > 10_000_000)
         {
             failures.Add($"{Root}:MaxInMemoryMappings must be from 1 to 10000000; it is {options.MaxInMemoryMappings}.");

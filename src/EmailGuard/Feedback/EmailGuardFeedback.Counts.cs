@@ -38,7 +38,14 @@ internal sealed partial class EmailGuardFeedback
     internal async ValueTask<EmailFeedbackCounts[]> ReadAsync(List<(EmailGuardDimension Dimension, string? Partition)> parties, CancellationToken cancellationToken)
     {
         int kinds = FeedbackKeys.Kinds.Length;
-        RateLimitRequest[] requests = new RateLimitRequest[parties.Count * kinds];
+        int counted = parties.Count * kinds;
+        long period = VolumeOn ? Period() : 0;
+        RateLimitRequest[] requests = new RateLimitRequest[counted + (VolumeOn ? 2 * parties.Count : 0)];
+        if (VolumeOn)
+        {
+            AddSequencePeeks(parties, period, requests, counted);
+        }
+
         for (int p = 0; p < parties.Count; p++)
         {
             for (int k = 0; k < kinds; k++)
@@ -54,6 +61,9 @@ internal sealed partial class EmailGuardFeedback
             throw new EmailGuardStoreUnavailableException("The EmailGuard store did not answer: the feedback counts could not be read.");
         }
 
+        (long Sends, long Bounces, long Complaints)[]? horizon = VolumeOn
+            ? await ReadVolumeAsync(parties, period, entries.AsMemory(counted), cancellationToken).ConfigureAwait(false)
+            : null;
         EmailFeedbackCounts[] counts = new EmailFeedbackCounts[parties.Count];
         for (int p = 0; p < parties.Count; p++)
         {
@@ -70,6 +80,10 @@ internal sealed partial class EmailGuardFeedback
                 Sends = entries[at + 5].Count,
                 Window = _options.CountWindow,
                 Timestamp = decision.Timestamp,
+                LastSendsHorizon = VolumeOn ? _options.CountLastSends : 0,
+                LastSends = horizon?[p].Sends ?? 0,
+                LastSendsBounces = horizon?[p].Bounces ?? 0,
+                LastSendsComplaints = horizon?[p].Complaints ?? 0,
             };
         }
 

@@ -3,8 +3,28 @@ namespace EmailGuard;
 /// <summary>The feedback callbacks, raised after an event is recorded.</summary>
 internal sealed partial class EmailGuardFeedback
 {
-    private async ValueTask RaiseAsync(EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, EmailGuardListEntry? entry, string? category)
+    /// <summary>The packages' observers of recorded events (<see cref="IEmailFeedbackObserver"/>).</summary>
+    internal IEmailFeedbackObserver[] Observers { get; set; } = [];
+
+    private async ValueTask RaiseAsync(
+        EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, EmailGuardListEntry? entry, string? category, CancellationToken cancellationToken)
     {
+        if (Observers.Length > 0)
+        {
+            EmailFeedbackArguments observed = new() { Event = feedback, Attribution = attribution, Recipient = recipient };
+            foreach (IEmailFeedbackObserver observer in Observers)
+            {
+                try
+                {
+                    await observer.OnRecordedAsync(observed, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    LogCallbackFailed(_logger, ex);
+                }
+            }
+        }
+
         EmailFeedbackEvents events = _options.Events;
         Func<EmailFeedbackArguments, ValueTask>? callback = feedback.Kind switch
         {

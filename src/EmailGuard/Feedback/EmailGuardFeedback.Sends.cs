@@ -4,10 +4,10 @@ namespace EmailGuard;
 internal sealed partial class EmailGuardFeedback : IDisposable
 {
     /// <summary>
-    /// The most counters one send is counted under: all mail, tenant, user, sender, category, client network, and the
-    /// half-open probes of the ratio breakers (two reasons for each of tenant and user).
+    /// The most counters one send is counted under: all mail, tenant, user, sender, category, client network, their
+    /// sequences of the volume horizon, and the half-open probes of the ratio breakers (two reasons for each of tenant and user).
     /// </summary>
-    internal const int MaxSendCounts = 6 + RatioBreaker.MaxProbeSends;
+    internal const int MaxSendCounts = 12 + RatioBreaker.MaxProbeSends;
 
     /// <summary>
     /// The send counters' keys by party as the guard names it (null when the value is not valid for its party), so
@@ -50,7 +50,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into)
     {
         int count = 0;
-        into[count++] = new RateLimitRequest(SendKey(EmailGuardDimension.Global, string.Empty)!, _countRule);
+        long period = VolumeOn ? Period() : 0;
+        Add(into, ref count, EmailGuardDimension.Global, string.Empty);
         Add(into, ref count, EmailGuardDimension.Tenant, message.TenantId);
         Add(into, ref count, EmailGuardDimension.User, message.UserId);
         Add(into, ref count, EmailGuardDimension.Sender, sender);
@@ -68,6 +69,10 @@ internal sealed partial class EmailGuardFeedback : IDisposable
             if (value is not null && SendKey(dimension, value) is { } key)
             {
                 into[count++] = new RateLimitRequest(key, _countRule);
+                if (SequenceRequest(key, period) is { } sequence)
+                {
+                    into[count++] = sequence;
+                }
             }
         }
     }
@@ -88,9 +93,15 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     internal void CountSend(EmailSendAttribution attribution)
     {
         List<RateLimitRequest> requests = new(6);
+        long period = VolumeOn ? Period() : 0;
         foreach ((EmailGuardDimension dimension, string? partition) in Parties(attribution))
         {
-            requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.Sends, dimension, partition), _countRule));
+            string key = FeedbackKeys.Count(FeedbackKeys.Sends, dimension, partition);
+            requests.Add(new RateLimitRequest(key, _countRule));
+            if (SequenceRequest(key, period) is { } sequence)
+            {
+                requests.Add(sequence);
+            }
         }
 
         Breakers?.AddProbeSends(attribution, requests);

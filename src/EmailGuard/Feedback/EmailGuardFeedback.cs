@@ -59,6 +59,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _transientRule = options.TransientBounceThreshold > 0
             ? RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, options.TransientBouncePeriod, SegmentsFor(options.TransientBouncePeriod))
             : null;
+        InitVolume();
         if (lists is null)
         {
             LogNoLists(_logger);
@@ -93,9 +94,16 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
         };
-        foreach ((EmailGuardDimension dimension, string? partition) in Parties(attribution))
+        List<(EmailGuardDimension Dimension, string? Partition)> charged = [.. Parties(attribution)];
+        foreach ((EmailGuardDimension dimension, string? partition) in charged)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Count(kind, dimension, partition), _countRule));
+        }
+
+        // The volume horizon's buckets ride in the same acquire, so a duplicate counts nothing there either.
+        if (VolumeOn && (kind == 'b' || kind == 'c') && !await AddVolumeFailuresAsync(kind, charged, requests, cancellationToken).ConfigureAwait(false))
+        {
+            return Unavailable(feedback, provider, null);
         }
 
         if (transient)
@@ -138,10 +146,10 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId ?? "none");
         if (Breakers is { } breakers && attribution is not null && (kind == 'b' || kind == 'c'))
         {
-            await breakers.EvaluateAsync(attribution, [.. Parties(attribution)], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
+            await breakers.EvaluateAsync(attribution, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
         }
 
-        await RaiseAsync(feedback, recipient, attribution, entry, category).ConfigureAwait(false);
+        await RaiseAsync(feedback, recipient, attribution, entry, category, cancellationToken).ConfigureAwait(false);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,7 @@ internal static class FeedbackRegistration
             sp.GetRequiredService<TimeProvider>()));
         services.AddOptions<EmailRatioBreakerOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailRatioBreakerOptions>, EmailRatioBreakerOptionsValidator>());
+        services.AddSingleton<IConfigureOptions<EmailRatioBreakerOptions>>(sp => new RiskyCategoriesFromConfiguration(sp.GetService<IConfiguration>()));
         EmailGuardConfigurationSections.Bind<EmailRatioBreakerOptions>(services, EmailRatioBreakerOptions.SectionName);
         services.TryAddSingleton(sp => WithBreakers(sp, new EmailGuardFeedback(
             sp.GetRequiredService<ResilientRateLimitStore>(),
@@ -48,6 +50,7 @@ internal static class FeedbackRegistration
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetService<GuardStateCache>());
+        feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }
 }

@@ -248,36 +248,6 @@ internal sealed partial class GuardStateCache
         }
     }
 
-    private void Confirm(long at)
-    {
-        lock (_lock)
-        {
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
-        }
-    }
-
-    private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
-    {
-        lock (_lock)
-        {
-            // Versions only grow, so a slow refresh that read an older state cannot undo a newer one.
-            if (_snapshot is null || snapshot.Version >= _snapshot.Version)
-            {
-                Volatile.Write(ref _snapshot, snapshot);
-            }
-
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
-
-            return _snapshot!;
-        }
-    }
-
     [LoggerMessage(EventId = 410, EventName = "StateStoreFailure", Level = LogLevel.Warning, Message = "The send guard's state store failed; the last known blocklists and flags stay in force.")]
     private static partial void LogStateStoreFailure(ILogger logger, Exception exception);
 

@@ -42,11 +42,41 @@ public sealed class EmailFeedbackCounts
     /// <summary>Gets the complaint ratio: <see cref="Complaints"/> over <see cref="Sends"/>, bounded the same way; 0 without sends.</summary>
     public double ComplaintRate => Ratio(Complaints);
 
+    /// <summary>
+    /// Gets the volume horizon the <c>LastSends</c> counts cover: <see cref="EmailFeedbackOptions.CountLastSends"/>, or 0
+    /// when only the time window is counted.
+    /// </summary>
+    public long LastSendsHorizon { get; init; }
+
+    /// <summary>
+    /// Gets the party's latest sends the volume horizon covers: at least <see cref="LastSendsHorizon"/> (up to a tenth
+    /// more) once the party sent that many within <see cref="EmailFeedbackOptions.CountLastSendsWithin"/>, fewer before.
+    /// </summary>
+    public long LastSends { get; init; }
+
+    /// <summary>Gets the hard bounces reported while the party sent its <see cref="LastSends"/>.</summary>
+    public long LastSendsBounces { get; init; }
+
+    /// <summary>Gets the complaints reported while the party sent its <see cref="LastSends"/>.</summary>
+    public long LastSendsComplaints { get; init; }
+
+    /// <summary>Gets the hard-bounce ratio over the volume horizon: <see cref="LastSendsBounces"/> over <see cref="LastSends"/>; 0 without sends.</summary>
+    public double LastSendsBounceRate => LastSendsRatio(LastSendsBounces);
+
+    /// <summary>Gets the complaint ratio over the volume horizon: <see cref="LastSendsComplaints"/> over <see cref="LastSends"/>; 0 without sends.</summary>
+    public double LastSendsComplaintRate => LastSendsRatio(LastSendsComplaints);
+
     /// <summary>Gets the rolling window the counts cover.</summary>
     public required TimeSpan Window { get; init; }
 
     /// <summary>Gets the store's clock when it read the counts.</summary>
     public required DateTimeOffset Timestamp { get; init; }
+
+    private double LastSendsRatio(long events)
+    {
+        long volume = Math.Max(LastSends, events);
+        return volume == 0 ? 0 : (double)events / volume;
+    }
 
     private double Ratio(long events)
     {

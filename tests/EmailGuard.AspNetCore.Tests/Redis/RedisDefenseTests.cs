@@ -11,6 +11,8 @@ namespace EmailGuard.AspNetCore.Tests;
 [Collection(RedisServerFixture.CollectionName)]
 public sealed class RedisDefenseTests(RedisServerFixture redis)
 {
+    private readonly Dictionary<string, EmailSendAttribution> _sent = new(StringComparer.Ordinal);
+
     /// <summary>Two app instances on one fake clock and one key prefix, recording their bans and trips in one list.</summary>
     private async Task<TwoInstances> StartTwoAsync()
     {
@@ -23,7 +25,7 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
 
     private Task<TestApp> StartAsync(string prefix, FakeTimeProvider time, List<string> events)
         => TestApp.StartAsync(
-            s => s.AddEmailGuard()
+            s => s.Configure<EmailRatioBreakerOptions>(o => o.NetworkBouncesToBan = 0).AddEmailGuard()
                 .AddRedisStore(o =>
                 {
                     o.Configuration = redis.ConnectionString;
@@ -60,9 +62,32 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
                             b.BanFor = TimeSpan.FromHours(1);
                         }));
                     o.AddPolicy("webhook", p => p.PerClientIp(RateLimitRule.PerHour(100)).WithSurgeBreaker(b => b.ThresholdPerMinute = 10));
+                    o.AddPolicy("login", p => p.PerClientIp(RateLimitRule.PerHour(100)).WithAllow2Ban(b =>
+                    {
+                        b.MaxRequests = 3;
+                        b.BanFor = TimeSpan.FromHours(1);
+                    }));
+                    o.AddPolicy("invite", p => p.PerClientIp(RateLimitRule.PerHour(100)).WithBounceBan(b => b.Bounces = 2));
                 }),
             a =>
             {
+                a.MapPost("/login", () => Results.Ok()).RequireEmailRateLimit("login");
+                a.MapPost("/invite", async (HttpContext context, IEmailSendGuard guard) =>
+                {
+                    string to = context.Request.Query["to"].ToString();
+                    EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail
+                    {
+                        To = [to],
+                        ClientIp = context.Connection.RemoteIpAddress,
+                        EndpointPolicy = "invite",
+                    });
+                    lock (_sent)
+                    {
+                        _sent[to] = decision.Attribution!;
+                    }
+
+                    return decision.IsAllowed ? Results.Ok() : Results.StatusCode(503);
+                }).RequireEmailRateLimit("invite");
                 a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
                 a.MapPost("/webhook", () => Results.Ok()).RequireEmailRateLimit("webhook");
             },
@@ -165,6 +190,67 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
         statuses.Take(10).Should().OnlyContain(s => s == HttpStatusCode.OK);
         statuses.Skip(10).Should().OnlyContain(s => s == HttpStatusCode.Forbidden);
         events.Should().Equal("tripped");
+    }
+
+    [Fact]
+    public async Task Allow2Ban_RequestsCountedOnBothInstances_BanHoldsOnBoth()
+    {
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
+        var statuses = new List<HttpStatusCode>();
+        foreach (TestApp app in new[] { first, second, first, second, first })
+        {
+            using HttpResponseMessage response = await app.PostAsync("/login", "203.0.113.20");
+            statuses.Add(response.StatusCode);
+        }
+
+        time.Advance(TimeSpan.FromMinutes(30));
+        using HttpResponseMessage later = await second.PostAsync("/login", "203.0.113.20");
+        time.Advance(TimeSpan.FromMinutes(31));
+        using HttpResponseMessage afterBan = await first.PostAsync("/login", "203.0.113.20");
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        events.Should().Equal("ban 203.0.113.20");
+        later.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        later.RetryAfterSeconds().Should().BeInRange(1_800, 1_836);
+        afterBan.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task BounceBan_MailSentOnOneInstance_BouncesRecordedOnTheOther_BannedOnBoth()
+    {
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, List<string> events) = apps;
+        foreach (string to in new[] { "a@bounce.example", "b@bounce.example" })
+        {
+            using HttpResponseMessage sent = await first.PostAsync($"/invite?to={to}", "2001:db8:5:5::1");
+            sent.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        int id = 0;
+        foreach (string to in new[] { "a@bounce.example", "b@bounce.example" })
+        {
+            EmailFeedbackResult recorded = await second.App.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = "evt-" + id++,
+                Recipient = to,
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = _sent[to],
+            });
+            recorded.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        using HttpResponseMessage onFirst = await first.PostAsync("/invite?to=c@mail.example", "2001:db8:5:5::beef");
+        using HttpResponseMessage onSecond = await second.PostAsync("/invite?to=d@mail.example", "2001:db8:5:5::2");
+        using HttpResponseMessage otherPolicy = await second.PostAsync("/login", "2001:db8:5:5::2");
+
+        events.Should().Equal("ban 2001:db8:5:5::/64");
+        onFirst.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        onSecond.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        onSecond.RetryAfterSeconds().Should().BeInRange(86_400 - 60, 86_400 + 864);
+        otherPolicy.StatusCode.Should().Be(HttpStatusCode.OK);
     }
 
     private sealed record TwoInstances(TestApp First, TestApp Second, FakeTimeProvider Time, List<string> Events) : IAsyncDisposable

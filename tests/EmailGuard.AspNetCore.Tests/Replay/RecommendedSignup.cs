@@ -25,18 +25,23 @@ internal static class RecommendedSignup
                     b.BanFor = TimeSpan.FromHours(6);
                     b.MaxBanFor = TimeSpan.FromDays(7);
                 })
+                .WithBounceBan(b =>
+                {
+                    b.Bounces = 2;
+                    b.BanFor = TimeSpan.FromDays(1);
+                })
                 .WithSurgeBreaker(s =>
                 {
                     s.ThresholdPerMinute = 3;
                     s.TripFor = TimeSpan.FromDays(1);
                 })));
+        services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = 1_000);
         services.Configure<EmailRatioBreakerOptions>(o =>
         {
             o.MinimumSends = 50;
             o.BounceRateToReduce = 0.02;
             o.BounceRateToSuspend = 0.04;
-            o.NetworkBouncesToBan = 2;
-            o.NetworkBanFor = TimeSpan.FromDays(1);
+            o.NetworkBouncesToBan = 0;
         });
     }
 }

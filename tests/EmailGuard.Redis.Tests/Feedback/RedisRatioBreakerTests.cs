@@ -172,6 +172,52 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
         (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty("released for every instance");
     }
 
+    [Fact]
+    public async Task Trip_TrippingInstanceDisposed_TheOtherRaisesTheRecovery_Once()
+    {
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(a, "b2");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle();
+        await RefreshAsync(b);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(2, "b follows the tenant's and the user's half-open phases");
+
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await AdvanceAsync(TripFor + HalfOpenFor + TimeSpan.FromSeconds(1));
+
+        _recoveries.Select(r => (r.Dimension, r.Partition)).Should().BeEquivalentTo(
+            [(EmailGuardDimension.Tenant, "acme"), (EmailGuardDimension.User, "user-42")], "raised by b, once each, though a tripped them and stopped");
+        await RefreshAsync(b);
+        (await TenantAsync(b)).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+    }
+
+    [Fact]
+    public async Task VolumeHorizon_SendsOnBothInstances_BurstOfBouncesTripsOnTheShared_LastSends()
+    {
+        static void Horizon(IServiceCollection services) => services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = 100);
+        ServiceProvider a = Instance(more: Horizon);
+        ServiceProvider b = Instance(more: Horizon);
+        (await SendAsync(a, 500, "good")).Should().Be(500);
+        (await SendAsync(b, 100, "bot")).Should().Be(100);
+        for (int i = 0; i < 10; i++)
+        {
+            await BounceAsync(i % 2 == 0 ? a : b, "bot" + i);
+        }
+
+        foreach (ServiceProvider instance in (ServiceProvider[])[a, b])
+        {
+            EmailFeedbackCounts tenant = await instance.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme");
+            (tenant.Sends, tenant.Bounces, tenant.LastSends, tenant.LastSendsBounces).Should().Be((600L, 10L, 100L, 10L), "both instances read the same shared horizon");
+            tenant.BounceRate.Should().BeLessThan(0.02, "600 sends dilute the day's window");
+        }
+
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => t.Action).Should().Equal(
+            [EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended], "2 and then 4 bounces in the last 100 sends, whichever instance recorded them");
+    }
+
     private async Task AdvanceAsync(TimeSpan by)
     {
         _time.Advance(by);
@@ -216,11 +262,12 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     private static async Task<EmailPartyRatioStatus> TenantAsync(ServiceProvider instance, string tenant = "acme")
         => (await instance.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = tenant })).Ratios[1];
 
-    private ServiceProvider Instance(Action<SendGuardOptions>? guard = null)
+    private ServiceProvider Instance(Action<SendGuardOptions>? guard = null, Action<IServiceCollection>? more = null)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(_time);
+        more?.Invoke(services);
         services.Configure<EmailRatioBreakerOptions>(o =>
         {
             o.MinimumSends = 20;

@@ -12,11 +12,13 @@ public sealed class AccountBreakerTests
     private readonly List<EmailRatioBreakerRecoveredArguments> _releases = [];
     private int _next;
 
-    private FeedbackTestApp App() => new(
+    private FeedbackTestApp App(IDictionary<string, string?>? configuration = null) => new(
+        configuration: configuration,
         guard: o =>
         {
             o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
             o.Categories["password-reset"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+            o.Categories["invite"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
         },
         more: s => s.Configure<EmailRatioBreakerOptions>(o =>
         {
@@ -142,5 +144,43 @@ public sealed class AccountBreakerTests
         await BounceAsync(app, "signup", to.Take(50));
 
         _trips.Should().BeEmpty("100 sends are under the 200 the account-wide breaker needs");
+    }
+
+    [Fact]
+    public async Task Configuration_RiskyCategories_ReplacesTheDefault()
+    {
+        // The binder appends to a list that holds a default: ["invite"] must not leave signup tightened as well.
+        await using FeedbackTestApp app = App(new Dictionary<string, string?> { ["EmailGuard:RatioBreakers:RiskyCategories:0"] = "invite" });
+        app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().Equal("invite");
+
+        (int _, List<string> signups) = await SendAsync(app, "signup", 100);
+        await SendAsync(app, "invite", 100);
+        await BounceAsync(app, "signup", signups.Take(30));
+
+        EmailRatioBreakerArguments trip = _trips.Should().ContainSingle().Subject;
+        (trip.Dimension, trip.Partition).Should().Be((EmailGuardDimension.Category, "invite"), "the account's 15 % tightens the configured risky category only");
+        (await CategoryStatusAsync(app, "signup")).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+        (await CategoryStatusAsync(app, "invite")).BreakerState.Should().Be(EmailRatioBreakerState.Tripped);
+    }
+
+    [Fact]
+    public async Task Configuration_EmptyRiskyCategories_TurnsTheAccountBreakerOff()
+    {
+        // JSON's "RiskyCategories": [] arrives as the key with an empty value.
+        await using FeedbackTestApp app = App(new Dictionary<string, string?> { ["EmailGuard:RatioBreakers:RiskyCategories"] = string.Empty });
+        app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().BeEmpty();
+
+        (int _, List<string> signups) = await SendAsync(app, "signup", 200);
+        await BounceAsync(app, "signup", signups.Take(30));
+
+        _trips.Should().BeEmpty();
+        (await CategoryStatusAsync(app, "signup")).BreakerState.Should().Be(EmailRatioBreakerState.Closed);
+    }
+
+    [Fact]
+    public async Task Configuration_NoRiskyCategories_KeepsTheDefault()
+    {
+        await using FeedbackTestApp app = App(new Dictionary<string, string?> { ["EmailGuard:RatioBreakers:MinimumSends"] = "50" });
+        app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().Equal("signup");
     }
 }

@@ -1,0 +1,51 @@
+namespace EmailGuard;
+
+/// <summary>Putting a loaded snapshot in force, and telling the ratio breakers about it.</summary>
+internal sealed partial class GuardStateCache
+{
+    private void Confirm(long at)
+    {
+        lock (_lock)
+        {
+            if (at > _confirmedAtTimestamp)
+            {
+                _confirmedAtTimestamp = at;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raised after a newer snapshot is in force, outside the cache's lock, on the thread that loaded it; the ratio
+    /// breakers adopt the half-open phases other instances started. A handler must not throw.
+    /// </summary>
+    internal event Action<GuardStateSnapshot>? Published;
+
+    private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
+    {
+        GuardStateSnapshot current;
+        bool changed;
+        lock (_lock)
+        {
+            // Versions only grow, so a slow refresh that read an older state cannot undo a newer one.
+            changed = _snapshot is null || snapshot.Version > _snapshot.Version;
+            if (_snapshot is null || snapshot.Version >= _snapshot.Version)
+            {
+                Volatile.Write(ref _snapshot, snapshot);
+            }
+
+            if (at > _confirmedAtTimestamp)
+            {
+                _confirmedAtTimestamp = at;
+            }
+
+            current = _snapshot!;
+        }
+
+        if (changed)
+        {
+            Published?.Invoke(current);
+        }
+
+        return current;
+    }
+}

@@ -1,0 +1,257 @@
+using EmailGuard.Tests.Guard;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.Breakers;
+
+/// <summary>
+/// The recovered event is not lost with the instance that tripped the breaker: every instance follows the half-open
+/// phases it sees in the shared flags, and exactly one raises the recovery. Two (or three) guard instances share one
+/// in-memory rate-limit store, state store and key-value store, as instances share one Redis.
+/// </summary>
+public sealed class RecoveryHandOverTests : IAsyncDisposable
+{
+    private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
+    private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
+
+    private readonly FakeTimeProvider _time = new(SendGuardTestServices.Start);
+    private readonly InMemoryRateLimitStore _store;
+    private readonly InMemoryEmailGuardStateStore _state;
+    private readonly InMemoryKeyValueStore _keyValues;
+    private readonly List<ServiceProvider> _instances = [];
+    private readonly List<(string Instance, EmailRatioBreakerRecoveredArguments Args)> _recoveries = [];
+    private readonly List<(string Instance, EmailRatioBreakerArguments Args)> _trips = [];
+
+    public RecoveryHandOverTests()
+    {
+        _store = new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), _time);
+        _state = new InMemoryEmailGuardStateStore(_time);
+        _keyValues = new InMemoryKeyValueStore(100_000, _time);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ServiceProvider instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+    }
+
+    private ServiceProvider Instance(string name, bool accountBreaker = false)
+    {
+        ServiceProvider provider = SendGuardTestServices.Build(
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                o.Categories["signup"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(100));
+            },
+            more: s =>
+            {
+                s.AddSingleton<IRateLimitStore>(_store);
+                s.AddSingleton<IEmailGuardStateStore>(_state);
+                s.AddSingleton<IEmailGuardKeyValueStore>(_keyValues);
+                s.Configure<EmailRatioBreakerOptions>(o =>
+                {
+                    o.MinimumSends = 20;
+                    o.TripFor = TripFor;
+                    o.HalfOpenFor = HalfOpenFor;
+                    o.HalfOpenMinimumSends = 50;
+                    o.NetworkBouncesToBan = 0;
+                    if (!accountBreaker)
+                    {
+                        o.RiskyCategories.Clear();
+                    }
+
+                    o.OnTripped = args =>
+                    {
+                        lock (_trips)
+                        {
+                            _trips.Add((name, args));
+                        }
+
+                        return ValueTask.CompletedTask;
+                    };
+                    o.OnRecovered = args =>
+                    {
+                        lock (_recoveries)
+                        {
+                            _recoveries.Add((name, args));
+                        }
+
+                        return ValueTask.CompletedTask;
+                    };
+                });
+            },
+            time: _time);
+        _instances.Add(provider);
+        return provider;
+    }
+
+    private static async Task SendAsync(ServiceProvider instance, int count, string prefix)
+    {
+        IEmailSendGuard guard = instance.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < count; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = "acme" })).IsAllowed.Should().BeTrue();
+        }
+    }
+
+    private static async Task BounceAsync(ServiceProvider instance, string id)
+        => (await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = id,
+            Recipient = id + "@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = new EmailSendAttribution { TenantId = "acme" },
+        })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+
+    /// <summary>A check on the instance: its state refresh (interval zero here) sees the shared flags.</summary>
+    private static Task TouchAsync(ServiceProvider instance)
+        => instance.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = ["touch@example.com"], TenantId = "other" }).AsTask();
+
+    private async Task AdvanceAsync(TimeSpan by)
+    {
+        _time.Advance(by);
+        foreach (ServiceProvider instance in _instances)
+        {
+            await instance.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
+        }
+    }
+
+    private List<(string Instance, EmailRatioBreakerRecoveredArguments Args)> TenantRecoveries()
+        => [.. _recoveries.Where(r => r.Args.Dimension == EmailGuardDimension.Tenant)];
+
+    private async Task TripOnAsync(ServiceProvider instance)
+    {
+        await SendAsync(instance, 100, "a");
+        await BounceAsync(instance, "b1");
+        await BounceAsync(instance, "b2");
+        _trips.Where(t => t.Args.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task TrippingInstanceStops_TheOtherRaisesTheRecovery_Once()
+    {
+        ServiceProvider a = Instance("a");
+        ServiceProvider b = Instance("b");
+        await TouchAsync(b);
+        await TripOnAsync(a);
+        await TouchAsync(b);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(1, "b follows the half-open phase a started");
+
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await AdvanceAsync(TripFor + HalfOpenFor + TimeSpan.FromSeconds(1));
+
+        (string instance, EmailRatioBreakerRecoveredArguments recovered) = TenantRecoveries().Should().ContainSingle().Subject;
+        instance.Should().Be("b");
+        (recovered.Partition, recovered.Level, recovered.Reason).Should().Be(("acme", 1, EmailGuardFlagReasons.HighBounceRate));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AccountBreaker_TightenedOnOne_ReleasedOnce_AlsoWhenThatInstanceStopped(bool stop)
+    {
+        ServiceProvider a = Instance("a", accountBreaker: true);
+        ServiceProvider b = Instance("b", accountBreaker: true);
+        for (int i = 0; i < 300; i++)
+        {
+            (await a.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"n{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 9; i++)
+        {
+            (await a.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"n-{i}",
+                Recipient = $"n{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = new EmailSendAttribution { Category = "newsletter" },
+            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        _trips.Should().ContainSingle(t => t.Args.Dimension == EmailGuardDimension.Category && t.Args.Partition == "signup", "9 in 300 is the 3 % line");
+        await TouchAsync(b);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(1, "b follows the category a tightened");
+        if (stop)
+        {
+            _instances.Remove(a);
+            await a.DisposeAsync();
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            (await b.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"g{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
+        }
+
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
+
+        (string instance, EmailRatioBreakerRecoveredArguments released) = _recoveries.Should().ContainSingle("9 in 500 is under the 2 % release line, raised once").Subject;
+        (released.Dimension, released.Partition).Should().Be((EmailGuardDimension.Category, "signup"));
+        if (stop)
+        {
+            instance.Should().Be("b");
+        }
+
+        (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task BothInstancesAlive_TheRecoveryIsRaisedOnce()
+    {
+        ServiceProvider a = Instance("a");
+        ServiceProvider b = Instance("b");
+        await TripOnAsync(a);
+        await TouchAsync(b);
+
+        await AdvanceAsync(TripFor + HalfOpenFor + TimeSpan.FromSeconds(1));
+
+        TenantRecoveries().Should().ContainSingle();
+        a.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(0);
+        b.GetRequiredService<EmailGuardFeedback>().Breakers!.PendingRecoveries.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task InstanceStartedAfterTheTrip_AdoptsThePhase_WhenTheTripperIsGone()
+    {
+        ServiceProvider a = Instance("a");
+        await TripOnAsync(a);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await AdvanceAsync(TripFor);
+
+        ServiceProvider c = Instance("c");
+        await TouchAsync(c);
+        await AdvanceAsync(HalfOpenFor + TimeSpan.FromSeconds(1));
+
+        TenantRecoveries().Should().ContainSingle().Which.Instance.Should().Be("c");
+    }
+
+    [Fact]
+    public async Task ProbeBouncesOnTheOther_TripsAgain_NoInstanceRaisesTheOldRecovery()
+    {
+        ServiceProvider a = Instance("a");
+        ServiceProvider b = Instance("b");
+        await TripOnAsync(a);
+        await TouchAsync(b);
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await SendAsync(b, 20, "probe");
+        await BounceAsync(b, "p1");
+        _trips.Where(t => t.Args.Dimension == EmailGuardDimension.Tenant).Select(t => t.Args.Level).Should().Equal(1, 2);
+        await TouchAsync(a);
+
+        _instances.Remove(b);
+        await b.DisposeAsync();
+        await AdvanceAsync(HalfOpenFor);
+        TenantRecoveries().Should().BeEmpty("the first phase was replaced by the second trip");
+
+        await AdvanceAsync((2 * TripFor) + HalfOpenFor);
+        TenantRecoveries().Should().ContainSingle().Which.Should().Match<(string Instance, EmailRatioBreakerRecoveredArguments Args)>(
+            r => r.Instance == "a" && r.Args.Level == 2, "a adopted the phase b started, and b is gone");
+    }
+}
