@@ -1,3 +1,5 @@
+using System.Buffers.Text;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -52,7 +54,10 @@ internal sealed class GuardPlanBuilder
 
         // The tenant's fair share of the global budget rides on the global rules: skipped with them, none without a tenant.
         int shares = _fairShare is not null && globalRules.Length != 0 && message.TenantId is not null ? _fairShare.MaxRequests : 0;
-        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length + contentRules.Length;
+        NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? _rules.NearDuplicate : null;
+        int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
+        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
+            + (contentKeys * contentRules.Length);
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
         {
@@ -98,8 +103,7 @@ internal sealed class GuardPlanBuilder
 
         if (contentRules.Length != 0)
         {
-            string fingerprint = ContentFingerprint.Compute(message.Content!);
-            Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
+            AddContent(requests, tags, ref count, message.Content!, contentRules, nearDuplicate, cost);
         }
 
         if (recipientRules.Length != 0 || domainRules.Length != 0)
@@ -109,6 +113,29 @@ internal sealed class GuardPlanBuilder
 
         buffers.RequestCount = count;
         return true;
+    }
+
+    /// <summary>
+    /// The exact fingerprint's counters, then, with the near-duplicate sketch on, one per band and rule: a near
+    /// duplicate fills a band's counter however its exact fingerprint differs. A band key is a partition of the
+    /// content dimension like the fingerprint (<c>send:nd:</c> and a 128-bit hash).
+    /// </summary>
+    private static void AddContent(
+        RateLimitRequest[] requests, RequestTag[] tags, ref int count, EmailContent content, RateLimitRule[] contentRules, NearDuplicateSketch? nearDuplicate, long cost)
+    {
+        Span<byte> bandHashes = stackalloc byte[(nearDuplicate?.Bands ?? 0) * NearDuplicateSketch.BandHashBytes];
+        string fingerprint = ContentFingerprint.Compute(content, nearDuplicate, bandHashes, out bool hasBands);
+        Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
+        if (!hasBands)
+        {
+            return;
+        }
+
+        for (int b = 0; b < nearDuplicate!.Bands; b++)
+        {
+            string band = Base64Url.EncodeToString(bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
+            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + band, cost, new RequestTag(EmailGuardDimension.Content, band, null));
+        }
     }
 
     private static void Add(RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] rules, string key, long cost, RequestTag tag)

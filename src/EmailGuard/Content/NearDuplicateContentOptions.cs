@@ -1,0 +1,39 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The near-duplicate fingerprint of the content dimension, bound from <c>EmailGuard:SendGuard:NearDuplicate</c>: a
+/// MinHash sketch over the word shingles of the normalized text, banded into <see cref="Bands"/> keys, each counted
+/// against the same <see cref="SendGuardOptions.Content"/> rules as the exact fingerprint. Off by default.
+/// </summary>
+/// <remarks>
+/// <para>Two texts share a band key when every one of the band's <see cref="RowsPerBand"/> MinHash values agrees; the
+/// chance of that is the texts' shingle resemblance (Jaccard similarity) to the power <see cref="RowsPerBand"/>, and
+/// with <see cref="Bands"/> bands the chance that any band agrees is <c>1 - (1 - J^rows)^bands</c>. The defaults (4 bands
+/// of 5 rows) catch rewrites that keep about three quarters of the text's word triples and seldom join texts that share
+/// less than half.</para>
+/// <para>Only hashes are stored. A closing phrase (<c>Kind regards</c>, a confidentiality notice, <c>Sent from my</c>,
+/// an unsubscribe line) near the end of the text ends the part that is shingled, so genuinely different mails that share
+/// a long signature or legal footer are not near-duplicates; texts shorter than <see cref="MinWords"/> words get no band
+/// key (their exact fingerprint still counts).</para>
+/// <para>Cost, only when enabled: per message with content, one hash per word and <see cref="Bands"/> x
+/// <see cref="RowsPerBand"/> per word triple (of the first 2,048), and <see cref="Bands"/> more counters per content
+/// rule in the same atomic acquire.</para>
+/// </remarks>
+public sealed class NearDuplicateContentOptions
+{
+    /// <summary>Gets or sets a value indicating whether near-duplicate band keys are counted.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Enabled { get; set; }
+
+    /// <summary>Gets or sets how many band keys a message has; each is one more counter per content rule.</summary>
+    /// <value>The default value is 4.</value>
+    public int Bands { get; set; } = 4;
+
+    /// <summary>Gets or sets how many MinHash values make one band: more rows demand more resemblance.</summary>
+    /// <value>The default value is 5.</value>
+    public int RowsPerBand { get; set; } = 5;
+
+    /// <summary>Gets or sets the fewest words (of the part that is shingled) a text needs to get band keys.</summary>
+    /// <value>The default value is 20.</value>
+    public int MinWords { get; set; } = 20;
+}
