@@ -34,20 +34,34 @@ internal static class ContentBoilerplate
     /// starts at or after <paramref name="minWords"/> and within the last <paramref name="maxFooterWords"/> words,
     /// else all of them.
     /// </summary>
-    public static int BodyEnd(ReadOnlySpan<ulong> words, int minWords, int maxFooterWords)
+    public static int BodyEnd(ReadOnlySpan<ulong> words, int minWords, int maxFooterWords, ulong[][] appMarkers)
     {
         for (int p = Math.Max(minWords, words.Length - maxFooterWords); p < words.Length; p++)
         {
             ulong first = words[p];
-            foreach (ulong[] marker in s_markerHashes)
+            if (StartsAt(words, p, first, s_markerHashes) || StartsAt(words, p, first, appMarkers))
             {
-                if (marker[0] == first && p + marker.Length <= words.Length && words.Slice(p, marker.Length).SequenceEqual(marker))
-                {
-                    return p;
-                }
+                return p;
             }
         }
 
         return words.Length;
+    }
+
+    /// <summary>Turns an app's own closing phrases into word hashes, normalized like the text they are looked for in.</summary>
+    public static ulong[][] Compile(IEnumerable<string> phrases)
+        => [.. phrases.Select(p => NearDuplicateSketch.HashWords(ContentFingerprint.Normalize(new EmailContent { TextBody = p }))).Where(h => h.Length != 0)];
+
+    private static bool StartsAt(ReadOnlySpan<ulong> words, int p, ulong first, ulong[][] markers)
+    {
+        foreach (ulong[] marker in markers)
+        {
+            if (marker[0] == first && p + marker.Length <= words.Length && words.Slice(p, marker.Length).SequenceEqual(marker))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -56,6 +56,21 @@ internal static class ContentOptionsValidation
                 $"{path}:MinWords must be between {NearDuplicateSketch.DefaultShingleWords} and {NearDuplicateSketch.MaxShingles}; it is {options.MinWords}."));
         }
 
+        if (options.FooterMarkers is null)
+        {
+            failures.Add($"{path}:FooterMarkers must not be null.");
+        }
+        else
+        {
+            for (int i = 0; i < options.FooterMarkers.Count; i++)
+            {
+                if (string.IsNullOrWhiteSpace(options.FooterMarkers[i]) || ContentBoilerplate.Compile([options.FooterMarkers[i]]).Length == 0)
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:FooterMarkers:{i} has no words; give the phrase that opens the footer."));
+                }
+            }
+        }
+
         if (options.Enabled && contentRules == 0)
         {
             // The band keys are counted against the content rules; without one, turning it on would silently do nothing.

@@ -29,14 +29,16 @@ internal sealed class NearDuplicateSketch
     public const int BandHashBytes = 16;
 
     /// <summary>The number of words in a shingle, chosen by measurement (docs/content.md).</summary>
-    public const int DefaultShingleWords = 3;
+    public const int DefaultShingleWords = 2;
 
     private readonly ulong[] _seeds;
     private readonly int _rows;
     private readonly int _minWords;
+    private readonly ulong[][] _footerMarkers;
 
-    public NearDuplicateSketch(int bands, int rowsPerBand, int minWords, int shingleWords = DefaultShingleWords)
+    public NearDuplicateSketch(int bands, int rowsPerBand, int minWords, int shingleWords = DefaultShingleWords, IEnumerable<string>? footerMarkers = null)
     {
+        _footerMarkers = ContentBoilerplate.Compile(footerMarkers ?? []);
         Bands = bands;
         _rows = rowsPerBand;
         _minWords = Math.Max(minWords, shingleWords);
@@ -50,7 +52,7 @@ internal sealed class NearDuplicateSketch
     }
 
     public NearDuplicateSketch(NearDuplicateContentOptions options)
-        : this(options.Bands, options.RowsPerBand, options.MinWords)
+        : this(options.Bands, options.RowsPerBand, options.MinWords, DefaultShingleWords, options.FooterMarkers)
     {
     }
 
@@ -72,7 +74,7 @@ internal sealed class NearDuplicateSketch
         try
         {
             int count = HashWords(normalized, words.AsSpan(0, readWords + 1));
-            int kept = count > readWords ? count : ContentBoilerplate.BodyEnd(words.AsSpan(0, count), _minWords, MaxFooterWords);
+            int kept = count > readWords ? count : ContentBoilerplate.BodyEnd(words.AsSpan(0, count), _minWords, MaxFooterWords, _footerMarkers);
             if (kept < _minWords)
             {
                 return false;
