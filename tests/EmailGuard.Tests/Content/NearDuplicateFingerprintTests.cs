@@ -130,6 +130,19 @@ public sealed class NearDuplicateFingerprintTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void VectorizedAndScalarMinHash_GiveTheSameBandKeys()
+    {
+        NearDuplicateSketch vectors = new(6, 5, 20) { UseVectors = true };
+        NearDuplicateSketch scalar = new(6, 5, 20) { UseVectors = false };
+        List<EmailContent> mails = [.. NearDuplicateCorpus.Distinct(50), new EmailContent { HtmlBody = ContentFingerprintTests.LargeBody(50 * 1024) }];
+
+        foreach (EmailContent mail in mails)
+        {
+            NearDuplicateMeasurement.BandKeys(vectors, mail).Should().Equal(NearDuplicateMeasurement.BandKeys(scalar, mail));
+        }
+    }
+
+    [Fact]
     public void BandKeys_OfA50KBody_AllocateNothingBeyondTheFingerprint()
     {
         EmailContent content = new() { Subject = "Quarterly report", HtmlBody = ContentFingerprintTests.LargeBody(50 * 1024) };
