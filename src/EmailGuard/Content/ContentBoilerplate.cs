@@ -29,6 +29,9 @@ internal static class ContentBoilerplate
 
     private static readonly ulong[][] s_markerHashes = [.. s_markers.Select(NearDuplicateSketch.HashWords)];
 
+    /// <summary>A bit per low 10 bits of the built-in phrases' first words: most words are no phrase's start.</summary>
+    private static readonly ulong[] s_firstWords = FirstWords(s_markerHashes);
+
     /// <summary>
     /// The number of leading words that are the message's own text: the position of the first closing phrase that
     /// starts at or after <paramref name="minWords"/> and within the last <paramref name="maxFooterWords"/> words,
@@ -39,7 +42,8 @@ internal static class ContentBoilerplate
         for (int p = Math.Max(minWords, words.Length - maxFooterWords); p < words.Length; p++)
         {
             ulong first = words[p];
-            if (StartsAt(words, p, first, s_markerHashes) || StartsAt(words, p, first, appMarkers))
+            bool maybeBuiltIn = (s_firstWords[(int)(first >> 6) & 15] & (1UL << (int)(first & 63))) != 0;
+            if ((maybeBuiltIn && StartsAt(words, p, first, s_markerHashes)) || (appMarkers.Length != 0 && StartsAt(words, p, first, appMarkers)))
             {
                 return p;
             }
@@ -51,6 +55,17 @@ internal static class ContentBoilerplate
     /// <summary>Turns an app's own closing phrases into word hashes, normalized like the text they are looked for in.</summary>
     public static ulong[][] Compile(IEnumerable<string> phrases)
         => [.. phrases.Select(p => NearDuplicateSketch.HashWords(ContentFingerprint.Normalize(new EmailContent { TextBody = p }))).Where(h => h.Length != 0)];
+
+    private static ulong[] FirstWords(ulong[][] markers)
+    {
+        ulong[] bits = new ulong[16];
+        foreach (ulong[] marker in markers)
+        {
+            bits[(int)(marker[0] >> 6) & 15] |= 1UL << (int)(marker[0] & 63);
+        }
+
+        return bits;
+    }
 
     private static bool StartsAt(ReadOnlySpan<ulong> words, int p, ulong first, ulong[][] markers)
     {
