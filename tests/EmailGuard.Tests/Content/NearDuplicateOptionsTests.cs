@@ -1,6 +1,6 @@
+using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using EmailGuard.Tests.Guard;
 
 namespace EmailGuard.Tests.Content;
 
