@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers.Text;
+using System.Globalization;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -30,6 +32,9 @@ internal sealed class NearDuplicateSketch
 
     /// <summary>The length of one band hash in bytes.</summary>
     public const int BandHashBytes = 16;
+
+    /// <summary>The longest partition: <c>nd</c>, two digits, <c>:</c> and 22 characters of hash.</summary>
+    public const int PartitionLength = 27;
 
     /// <summary>The number of words in a shingle, chosen by measurement (docs/content.md).</summary>
     public const int DefaultShingleWords = 2;
@@ -129,6 +134,19 @@ internal sealed class NearDuplicateSketch
         {
             ArrayPool<ulong>.Shared.Return(words);
         }
+    }
+
+    /// <summary>The partition of band <paramref name="band"/>: <c>nd</c>, the band's index, <c>:</c> and its hash in base64url.</summary>
+    public static string Partition(int band, ReadOnlySpan<byte> hash)
+    {
+        Span<char> text = stackalloc char[PartitionLength];
+        "nd".CopyTo(text);
+        int written = 2;
+        band.TryFormat(text[written..], out int digits, default, CultureInfo.InvariantCulture);
+        written += digits;
+        text[written++] = ':';
+        written += Base64Url.EncodeToChars(hash, text[written..]);
+        return new string(text[..written]);
     }
 
     private ulong Shingle(ulong[] words, int i)

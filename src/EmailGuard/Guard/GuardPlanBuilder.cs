@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-
 namespace EmailGuard;
 
 /// <summary>
@@ -118,7 +116,7 @@ internal sealed class GuardPlanBuilder
     /// <summary>
     /// The exact fingerprint's counters, then, with the near-duplicate sketch on, one per band and rule: a near
     /// duplicate fills a band's counter however its exact fingerprint differs. A band key is a partition of the
-    /// content dimension like the fingerprint (<c>send:nd:</c> and a 128-bit hash).
+    /// content dimension like the fingerprint (<c>send:nd:nd</c>, the band, <c>:</c> and a 128-bit hash).
     /// </summary>
     private static void AddContent(
         RateLimitRequest[] requests, RequestTag[] tags, ref int count, EmailContent content, RateLimitRule[] contentRules, NearDuplicateSketch? nearDuplicate, long cost)
@@ -133,8 +131,9 @@ internal sealed class GuardPlanBuilder
 
         for (int b = 0; b < nearDuplicate!.Bands; b++)
         {
-            string band = Base64Url.EncodeToString(bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
-            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + band, cost, new RequestTag(EmailGuardDimension.Content, band, null));
+            // The partition says which band denied ("nd2:<hash>"), so an operator can tell a near-duplicate denial from an exact one.
+            string partition = NearDuplicateSketch.Partition(b, bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
+            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, cost, new RequestTag(EmailGuardDimension.Content, partition, null));
         }
     }
 

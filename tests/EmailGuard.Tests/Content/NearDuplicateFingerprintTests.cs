@@ -86,7 +86,8 @@ public sealed class NearDuplicateFingerprintTests(ITestOutputHelper output)
             keys.UnionWith(NearDuplicateMeasurement.BandKeys(s_default, BusinessMailCorpus.PurchaseOrder(BusinessMailCorpus.FirstNames[i % 16], BusinessMailCorpus.LastNames[i % 10], 40_000 + (i * 7919))));
         }
 
-        keys.Should().HaveCount(4).And.OnlyContain(k => k.Length == 22, "a band key is a 128-bit hash, never the text");
+        keys.Should().HaveCount(4).And.OnlyContain(k => k.Length == 26 && k.StartsWith("nd", StringComparison.Ordinal), "a band key is its band and a 128-bit hash, never the text");
+        keys.Select(k => k[..4]).Should().BeEquivalentTo(["nd0:", "nd1:", "nd2:", "nd3:"]);
     }
 
     [Fact]

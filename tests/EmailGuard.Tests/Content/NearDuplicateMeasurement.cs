@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using EmailGuard.Testing.Content;
 
 namespace EmailGuard.Tests.Content;
@@ -12,7 +11,7 @@ internal static class NearDuplicateMeasurement
         byte[] hashes = new byte[sketch.Bands * NearDuplicateSketch.BandHashBytes];
         ContentFingerprint.Compute(content, sketch, hashes, out bool hasBands);
         return hasBands
-            ? [.. Enumerable.Range(0, sketch.Bands).Select(b => Base64Url.EncodeToString(hashes.AsSpan(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes)))]
+            ? [.. Enumerable.Range(0, sketch.Bands).Select(b => NearDuplicateSketch.Partition(b, hashes.AsSpan(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes)))]
             : [];
     }
 
