@@ -13,7 +13,7 @@ namespace EmailGuard;
 /// </remarks>
 internal static class ContentBoilerplate
 {
-    /// <summary>Closing phrases, as the normalizer writes them (lower case, single spaces, no punctuation).</summary>
+    /// <summary>Closing phrases; normalized like the text before they are hashed ("may" is a month, so <c>#</c>).</summary>
     private static readonly string[] s_markers =
     [
         "best regards", "kind regards", "kindest regards", "warm regards", "warmest regards", "with kind regards",
@@ -27,10 +27,13 @@ internal static class ContentBoilerplate
         "you received this email", "registered office",
     ];
 
-    private static readonly ulong[][] s_markerHashes = [.. s_markers.Select(NearDuplicateSketch.HashWords)];
+    private static readonly ulong[][] s_markerHashes = Compile(s_markers);
 
     /// <summary>A bit per low 10 bits of the built-in phrases' first words: most words are no phrase's start.</summary>
     private static readonly ulong[] s_firstWords = FirstWords(s_markerHashes);
+
+    /// <summary>Gets the built-in closing phrases, for tests.</summary>
+    internal static IReadOnlyList<string> BuiltInPhrases => s_markers;
 
     /// <summary>
     /// The number of leading words that are the message's own text: the position of the first closing phrase that

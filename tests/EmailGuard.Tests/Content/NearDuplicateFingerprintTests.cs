@@ -131,6 +131,24 @@ public sealed class NearDuplicateFingerprintTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void EveryBuiltInClosingPhrase_CutsTheFooterItOpens()
+    {
+        string body = "We reviewed the quarterly figures with the regional managers and agreed to move the product launch to the first week of the next quarter.";
+        List<string> missed = [];
+        foreach (string phrase in ContentBoilerplate.BuiltInPhrases)
+        {
+            string mail = $"{body}\n\n{char.ToUpperInvariant(phrase[0])}{phrase[1..]}: footer text of the sender, 12 Main Street, Springfield.";
+            ulong[] words = NearDuplicateSketch.HashWords(ContentFingerprint.Normalize(new EmailContent { TextBody = mail }));
+            if (ContentBoilerplate.BodyEnd(words, 20, NearDuplicateSketch.MaxFooterWords, []) != 24)
+            {
+                missed.Add(phrase);
+            }
+        }
+
+        missed.Should().BeEmpty("each phrase must match the text as the normalizer writes it");
+    }
+
+    [Fact]
     public void VectorizedAndScalarMinHash_GiveTheSameBandKeys()
     {
         NearDuplicateSketch vectors = new(6, 5, 20) { UseVectors = true };
