@@ -25,7 +25,17 @@ internal static class ContentFingerprint
     public const int Length = 22;
 
     /// <summary>Computes the fingerprint of <paramref name="content"/>.</summary>
-    public static string Compute(EmailContent content)
+    public static string Compute(EmailContent content) => Compute(content, null, default, out _);
+
+    /// <summary>
+    /// Computes the fingerprint of <paramref name="content"/> and, with a <paramref name="sketch"/>, its near-duplicate
+    /// band hashes into <paramref name="bandHashes"/> from the same normalized text.
+    /// </summary>
+    /// <param name="content">The content.</param>
+    /// <param name="sketch">The near-duplicate sketch, or null for the exact fingerprint alone.</param>
+    /// <param name="bandHashes">Room for <see cref="NearDuplicateSketch.Bands"/> x <see cref="NearDuplicateSketch.BandHashBytes"/> bytes.</param>
+    /// <param name="hasBands">Whether band hashes were written: false without a sketch and for texts too short for one.</param>
+    public static string Compute(EmailContent content, NearDuplicateSketch? sketch, Span<byte> bandHashes, out bool hasBands)
     {
         ArgumentNullException.ThrowIfNull(content);
         ReadOnlySpan<char> subject = Bounded(content.Subject);
@@ -39,6 +49,7 @@ internal static class ContentFingerprint
             normalizer.Append(body);
             ReadOnlySpan<char> normalized = normalizer.Written;
             written = normalized.Length;
+            hasBands = sketch is not null && sketch.TryCompute(normalized, bandHashes);
             Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
             SHA256.HashData(MemoryMarshal.AsBytes(normalized), hash);
             return Base64Url.EncodeToString(hash[..16]);

@@ -25,6 +25,59 @@ internal static class ContentOptionsValidation
         }
     }
 
+    /// <summary>The most band keys a message may have: each is one more counter per content rule.</summary>
+    public const int MaxBands = 16;
+
+    /// <summary>The most MinHash values per band.</summary>
+    public const int MaxRowsPerBand = 16;
+
+    public static void Check(List<string> failures, string root, NearDuplicateContentOptions? options, int contentRules)
+    {
+        string path = $"{root}:NearDuplicate";
+        if (options is null)
+        {
+            failures.Add($"{path} must not be null.");
+            return;
+        }
+
+        if (options.Bands < 1 || options.Bands > MaxBands)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Bands must be between 1 and {MaxBands}; it is {options.Bands}."));
+        }
+
+        if (options.RowsPerBand < 1 || options.RowsPerBand > MaxRowsPerBand)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:RowsPerBand must be between 1 and {MaxRowsPerBand}; it is {options.RowsPerBand}."));
+        }
+
+        if (options.MinWords < NearDuplicateSketch.DefaultShingleWords || options.MinWords > NearDuplicateSketch.MaxShingles)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{path}:MinWords must be between {NearDuplicateSketch.DefaultShingleWords} and {NearDuplicateSketch.MaxShingles}; it is {options.MinWords}."));
+        }
+
+        if (options.FooterMarkers is null)
+        {
+            failures.Add($"{path}:FooterMarkers must not be null.");
+        }
+        else
+        {
+            for (int i = 0; i < options.FooterMarkers.Count; i++)
+            {
+                if (string.IsNullOrWhiteSpace(options.FooterMarkers[i]) || ContentBoilerplate.Compile([options.FooterMarkers[i]]).Length == 0)
+                {
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:FooterMarkers:{i} has no words; give the phrase that opens the footer."));
+                }
+            }
+        }
+
+        if (options.Enabled && contentRules == 0)
+        {
+            // The band keys are counted against the content rules; without one, turning it on would silently do nothing.
+            failures.Add($"{path}:Enabled is true but {root}:Content has no rules; the band keys are counted against the content rules.");
+        }
+    }
+
     public static void Check(List<string> failures, string path, ContentInspectionOptions? options)
     {
         if (options is null)

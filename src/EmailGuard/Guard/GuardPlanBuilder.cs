@@ -52,7 +52,10 @@ internal sealed class GuardPlanBuilder
 
         // The tenant's fair share of the global budget rides on the global rules: skipped with them, none without a tenant.
         int shares = _fairShare is not null && globalRules.Length != 0 && message.TenantId is not null ? _fairShare.MaxRequests : 0;
-        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length + contentRules.Length;
+        NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? _rules.NearDuplicate : null;
+        int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
+        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
+            + (contentKeys * contentRules.Length);
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
         {
@@ -98,8 +101,7 @@ internal sealed class GuardPlanBuilder
 
         if (contentRules.Length != 0)
         {
-            string fingerprint = ContentFingerprint.Compute(message.Content!);
-            Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
+            AddContent(requests, tags, ref count, message.Content!, contentRules, nearDuplicate, cost);
         }
 
         if (recipientRules.Length != 0 || domainRules.Length != 0)
@@ -109,6 +111,30 @@ internal sealed class GuardPlanBuilder
 
         buffers.RequestCount = count;
         return true;
+    }
+
+    /// <summary>
+    /// The exact fingerprint's counters, then, with the near-duplicate sketch on, one per band and rule: a near
+    /// duplicate fills a band's counter however its exact fingerprint differs. A band key is a partition of the
+    /// content dimension like the fingerprint (<c>send:nd:nd</c>, the band, <c>:</c> and a 128-bit hash).
+    /// </summary>
+    private static void AddContent(
+        RateLimitRequest[] requests, RequestTag[] tags, ref int count, EmailContent content, RateLimitRule[] contentRules, NearDuplicateSketch? nearDuplicate, long cost)
+    {
+        Span<byte> bandHashes = stackalloc byte[(nearDuplicate?.Bands ?? 0) * NearDuplicateSketch.BandHashBytes];
+        string fingerprint = ContentFingerprint.Compute(content, nearDuplicate, bandHashes, out bool hasBands);
+        Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
+        if (!hasBands)
+        {
+            return;
+        }
+
+        for (int b = 0; b < nearDuplicate!.Bands; b++)
+        {
+            // The partition says which band denied ("nd2:<hash>"), so an operator can tell a near-duplicate denial from an exact one.
+            string partition = NearDuplicateSketch.Partition(b, bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
+            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, cost, new RequestTag(EmailGuardDimension.Content, partition, null));
+        }
     }
 
     private static void Add(RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] rules, string key, long cost, RequestTag tag)

@@ -43,7 +43,7 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
         [
             ("Global", Count(options.Global)), ("Tenant", Count(options.Tenant)), ("Sender", Count(options.Sender)),
             ("User", Count(options.User)), ("ClientIp", Count(options.ClientIp)), ("Category", LargestCategory(options)),
-            ("Content", Count(options.Content)), ("FairShare", FairShareRequests(options)),
+            ("Content", Count(options.Content)), ("NearDuplicate", NearDuplicateRequests(options)), ("FairShare", FairShareRequests(options)),
         ];
         if (dimensions.Any(d => d.Count is null))
         {
@@ -53,6 +53,10 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
         // A message has one category, so only the category with the most rules counts.
         return (dimensions.Sum(d => d.Count!.Value), string.Join(", ", dimensions.Where(d => d.Count > 0).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name} {d.Count}"))));
     }
+
+    // One counter per band and content rule, besides the exact fingerprint's.
+    private static int? NearDuplicateRequests(SendGuardOptions options)
+        => options.NearDuplicate is not { Enabled: true } nearDuplicate ? 0 : nearDuplicate.Bands * Count(options.Content);
 
     // A tenant's share and the default-weight tenants' pool share, per shared global rule.
     private static int? FairShareRequests(SendGuardOptions options)

@@ -71,6 +71,13 @@ public sealed class SendGuardOptions
     public SendGuardDimensionOptions Content { get; set; } = new();
 
     /// <summary>
+    /// Gets or sets the near-duplicate fingerprint: when enabled, the <see cref="Content"/> rules also count a few band
+    /// keys of a MinHash sketch of the text, so copies an attacker rewrote (synonyms, reordered or inserted sentences,
+    /// look-alike letters) still fill one counter. Off by default.
+    /// </summary>
+    public NearDuplicateContentOptions NearDuplicate { get; set; } = new();
+
+    /// <summary>
     /// Gets or sets the categories (case-insensitive) whose messages the <see cref="Content"/> rules do not count: the
     /// app's own templates, such as <c>signup</c> confirmations, which are one text to many recipients by design. Their
     /// content is still inspected.

@@ -24,6 +24,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         CheckDimension(failures, "Category", options.Category);
         CheckDimension(failures, "Content", options.Content);
         ContentOptionsValidation.Check(failures, $"{Root}:ContentExemptCategories", options.ContentExemptCategories);
+        ContentOptionsValidation.Check(failures, Root, options.NearDuplicate, options.Content?.Rules?.Count ?? 0);
         ContentOptionsValidation.Check(failures, $"{Root}:ContentInspection", options.ContentInspection);
         ContentOptionsValidation.Check(failures, $"{Root}:BulkContent", options.BulkContent);
         ContentOptionsValidation.Check(failures, $"{Root}:FanOut", options.FanOut);

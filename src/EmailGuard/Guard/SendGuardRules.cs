@@ -14,6 +14,7 @@ internal sealed class SendGuardRules
         ClientIp = Compile(options.ClientIp);
         Category = Compile(options.Category);
         Content = Compile(options.Content);
+        NearDuplicate = options.NearDuplicate is { Enabled: true } nearDuplicate && Content.Length != 0 ? new NearDuplicateSketch(nearDuplicate) : null;
         ContentExemptCategories = new HashSet<string>(options.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
@@ -39,6 +40,9 @@ internal sealed class SendGuardRules
     public RateLimitRule[] Category { get; }
 
     public RateLimitRule[] Content { get; }
+
+    /// <summary>The near-duplicate sketch whose band keys the content rules also count, or null when it is off.</summary>
+    public NearDuplicateSketch? NearDuplicate { get; }
 
     public HashSet<string> ContentExemptCategories { get; }
 

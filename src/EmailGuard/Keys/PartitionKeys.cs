@@ -16,6 +16,7 @@ internal static class PartitionKeys
     public const string ClientIpPrefix = "send:ip:";
     public const string CategoryPrefix = "send:c:";
     public const string ContentPrefix = "send:ct:";
+    public const string NearDuplicatePrefix = "send:nd:";
     public const string BulkContentUserPrefix = "send:cb:u:";
     public const string BulkContentTenantPrefix = "send:cb:t:";
     public const string FanOutUserPrefix = "send:fo:u:";

@@ -130,6 +130,12 @@ internal static class BusinessMailCorpus
             ]),
     ];
 
+    /// <summary>Every category's subjects and sentences, for corpora built from the same pools.</summary>
+    public static IReadOnlyList<(string Category, string[] Subjects, string[] Sentences)> Categories => s_categories;
+
+    /// <summary>Fills in a text's numbers, amounts and dates.</summary>
+    public static string FillIn(string text, Random random) => Fill(text, random);
+
     /// <summary>The purchase-order template of the incident, filled in for one recipient.</summary>
     public static EmailContent PurchaseOrder(string firstName, string lastName, int order, bool html = false, string? tracking = null)
     {
