@@ -207,13 +207,20 @@ internal sealed partial class RedisRateLimitStore
     /// script (<see cref="AcquireManyScriptText"/>) decides each member with the very same code.
     /// </summary>
     private const string AcquireFunctionLua = """
-        local function acquire(KEYS, ARGV)
+        local function acquire(KEYS, ARGV, shared)
         local mode = ARGV[1]
         local reserve = string.sub(mode, 1, 1) == 'r'
         local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
         local commit = mode == '1' or reserve
         local now = tonumber(ARGV[2])
-        if now < 0 then now = server_now() end
+        if now < 0 then
+          if shared then
+            shared.now = shared.now or server_now()
+            now = shared.now
+          else
+            now = server_now()
+          end
+        end
         local wantEntries = ARGV[3] == '1'
         local grace = tonumber(ARGV[4])
         local serverLayout = ARGV[5] == '1'
@@ -240,6 +247,12 @@ internal sealed partial class RedisRateLimitStore
             -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
             st.base, st.total, st.addUs = tat, 0, 0
           elseif s == 0 then
+            local known = shared and shared.fixed[key]
+            if known and known.w == w then
+              -- Read by an earlier member of this batch, and kept up to date with what members took since.
+              st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
+              if known.foreign then foreign = foreign or key end
+            else
             st.reset = (floor(now / w) + 1) * w
             local c = redis.call('GET', key)
             st.total = tonumber(c) or 0
@@ -256,6 +269,10 @@ internal sealed partial class RedisRateLimitStore
                 st.total = 0
                 st.fresh = true
               end
+            end
+            if shared then
+              shared.fixed[key] = { w = w, reset = st.reset, total = st.total, fresh = st.fresh, foreign = c and not tonumber(c) }
+            end
             end
           else
             local g = w / s
@@ -392,6 +409,11 @@ internal sealed partial class RedisRateLimitStore
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
                 st.fresh = false
               end
+              local known = shared and shared.fixed[key]
+              if known then
+                known.total = known.total + cost
+                known.fresh = false
+              end
             else
               reset = (st.cur + s + 1) * st.g
               redis.call('HINCRBY', key, fmt(st.cur), fmt(cost))
@@ -432,6 +454,10 @@ internal sealed partial class RedisRateLimitStore
     /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
     /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
     /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
+    /// <para>The members share the server's <c>TIME</c>, read once per batch, and every fixed-window counter a
+    /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
+    /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
+    /// tenant and sender counters are then read once per batch.</para>
     /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
     /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
@@ -440,6 +466,8 @@ internal sealed partial class RedisRateLimitStore
     internal const string AcquireManyScriptText = ServerCounterLua + AcquireFunctionLua + AcquireOneClientFunctionLua + AcquireOneServerFunctionLua + """
         local m = tonumber(ARGV[1])
         local out = {}
+        -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
+        local shared = { fixed = {} }
         local k, a = 0, 1 + 3 * m
         for i = 1, m do
           local h = 2 + 3 * (i - 1)
@@ -447,13 +475,15 @@ internal sealed partial class RedisRateLimitStore
           local ok, r
           if kind == 'c' then
             ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+            shared.fixed[KEYS[k + 1]] = nil
           elseif kind == 's' then
             ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+            shared.fixed[KEYS[k + 1]] = nil
           else
             local keys, args = {}, {}
             for j = 1, nk do keys[j] = KEYS[k + j] end
             for j = 1, na do args[j] = ARGV[a + j] end
-            ok, r = pcall(acquire, keys, args)
+            ok, r = pcall(acquire, keys, args, shared)
           end
           k, a = k + nk, a + na
           if not ok then

@@ -82,6 +82,58 @@ public class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOut
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task AcquireAsync_MixedMembersPiledUp_DecideAsTheSameCallsOneAfterAnotherInMemory(int seed)
+    {
+        // Multi-key acquires of every algorithm, reduced limits and costs, and single-key acquires (each key's single
+        // acquire once, so that the hot-key coalescer keeps arrival order), all sharing counters in one batch: the
+        // in-memory store, fed the same calls one after another at the same time, must give the same answers.
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
+        InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
+        RateLimitRule[] rules =
+        [
+            RateLimitRule.FixedWindow(6, TimeSpan.FromDays(300)),
+            RateLimitRule.FixedWindow(6, TimeSpan.FromDays(300)).WithLimit(3),
+            RateLimitRule.FixedWindow(6, TimeSpan.FromDays(300)).WithLimit(9),
+            RateLimitRule.SlidingWindow(8, TimeSpan.FromHours(1), segments: 4),
+            RateLimitRule.TokenBucket(5, TimeSpan.FromMinutes(1), 2),
+        ];
+        string[] keys = ["k0", "k1", "k2", "k3", "k{x}4"];
+        Random random = new(seed);
+        HashSet<string> singled = [];
+        RateLimitRequest[][] calls = new RateLimitRequest[Callers][];
+        for (int i = 0; i < Callers; i++)
+        {
+            string single = keys[random.Next(keys.Length)];
+            if (random.Next(4) == 0 && singled.Add(single))
+            {
+                calls[i] = [new(single, rules[random.Next(3)], random.Next(1, 3))];
+                continue;
+            }
+
+            calls[i] = [.. Enumerable.Range(0, random.Next(2, 4)).Select(_ => new RateLimitRequest(keys[random.Next(keys.Length)], rules[random.Next(rules.Length)], random.Next(1, 3)))];
+        }
+
+        long batches = store.Batcher!.BatchesSent;
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, i => calls[i]);
+
+        (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
+        int admitted = 0;
+        for (int i = 0; i < Callers; i++)
+        {
+            RateLimitEntry[] expectedEntries = new RateLimitEntry[calls[i].Length];
+            RateLimitDecision expected = await memory.AcquireAsync(calls[i], expectedEntries);
+            outcomes[i].Decision.Should().Be(expected, "call {0} in arrival order", i);
+            outcomes[i].Entries.Should().Equal(expectedEntries, "entries of call {0}", i);
+            admitted += expected.IsAllowed ? 1 : 0;
+        }
+
+        admitted.Should().BeGreaterThan(5).And.BeLessThan(Callers - 5, "the calls must exercise both answers");
+    }
+
     [Fact]
     public async Task AcquireAsync_OneMemberWouldFail_OnlyItFails_AndTheOthersAreDecided()
     {
