@@ -200,10 +200,11 @@ internal sealed partial class RedisScriptBatcher
     {
         while (TakeBatch(lane, key) is { } batch)
         {
-            Task<RedisResult> sending = Send(batch);
-            bool completedAtOnce = sending.IsCompleted;
+            bool completedAtOnce = true;
             try
             {
+                Task<RedisResult> sending = Send(batch);
+                completedAtOnce = sending.IsCompleted;
                 RedisResult raw = await sending.ConfigureAwait(false);
                 Answer(batch, raw);
             }
