@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -175,6 +176,24 @@ public class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOut
         {
             await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey($"key-{i}", rule));
         }
+    }
+
+    [Fact]
+    public async Task AcquireAsync_BatchAfterScriptFlush_ReloadedOnTheOneRecoveryPath_AndCountsExactly()
+    {
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = CreateStore(Connect(), Prefix, Time, logger: logger, overLimitCacheMaxAge: TimeSpan.Zero, batchEveryAcquire: true);
+        RateLimitRule rule = RateLimitRule.FixedWindow(3, TimeSpan.FromDays(300));
+        (await store.AcquireAsync(new[] { new RateLimitRequest("warm-up", rule) }, default)).IsAllowed.Should().BeTrue();
+        await Admin.GetServers()[0].ScriptFlushAsync();
+        logger.Collector.Clear();
+
+        RateLimitDecision[] decisions = await Task.WhenAll(Enumerable.Range(0, 10).Select(
+            i => store.AcquireAsync(new[] { new RateLimitRequest($"flushed-{i % 2}", rule), new RateLimitRequest("other", RateLimitRule.PerDay(100)) }, default).AsTask()));
+
+        decisions.Count(d => d.IsAllowed).Should().Be(6, "three of each key's five acquires fit its limit");
+        logger.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 310 && r.Message.Contains("acquire-many", StringComparison.Ordinal));
+        (await PeekCountAsync(store, [new("other", RateLimitRule.PerDay(100))])).Should().Be(6, "only admitted acquires took from the counter they share, all or nothing");
     }
 
     [Fact]
