@@ -91,6 +91,19 @@ public sealed class RedisRateLimitStoreOptions
     public bool GarnetLuaTransactionMode { get; set; }
 
     /// <summary>
+    /// Gets or sets whether acquires of different keys that arrive while an acquire script is in flight to their Redis
+    /// node (their hash slot on a cluster) wait for it and then go out together in one script call.
+    /// </summary>
+    /// <remarks>
+    /// The batch script runs each acquire, in arrival order, with the same code as its own script, so every decision
+    /// is the one it would have had alone: all or nothing per acquire, the same counts and retry-afters. Batching
+    /// trades a little latency at low load (an acquire may wait for the script in flight) for many fewer script
+    /// calls under concurrency; turn it off only to compare.
+    /// </remarks>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool BatchAcrossKeys { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets how long this instance may deny acquires on a fixed-window counter locally, without a round trip,
     /// after Redis reported it at or over the acquire's limit; <see cref="TimeSpan.Zero"/> turns the cache off.
     /// </summary>

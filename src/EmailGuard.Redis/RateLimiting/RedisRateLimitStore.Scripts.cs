@@ -58,12 +58,19 @@ internal sealed partial class RedisRateLimitStore
     /// <para>Arguments go to Redis as the strings they arrived as and are compared through Lua's string-to-number
     /// coercion: handing redis.call a Lua number makes Lua format it, which costs more than the rest of the script.</para>
     /// </remarks>
-    internal const string AcquireOneClientScriptText = """
-        local key = KEYS[1]
-        local v = redis.call('INCRBY', key, ARGV[2])
-        if v == ARGV[2] + 0 then redis.call('PEXPIRE', key, ARGV[3]) end
-        if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
-        return v
+    internal const string AcquireOneClientScriptText = AcquireOneClientFunctionLua + """
+        return acquire_one_client(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
+        """;
+
+    /// <summary>The body of <see cref="AcquireOneClientScriptText"/> as a Lua function: key, limit, cost, TTL ms.</summary>
+    private const string AcquireOneClientFunctionLua = """
+        local function acquire_one_client(key, limit, cost, ttl)
+          local v = redis.call('INCRBY', key, cost)
+          if v == cost + 0 then redis.call('PEXPIRE', key, ttl) end
+          if v > limit + 0 then redis.call('DECRBY', key, cost) end
+          return v
+        end
+
         """;
 
     /// <summary>
@@ -83,23 +90,33 @@ internal sealed partial class RedisRateLimitStore
     /// <para>The first write (<c>INCRBY</c>) is the only command that can fail (a key of another type), so a failed
     /// script has written nothing; every later write is paired with its expiry.</para>
     /// </remarks>
-    internal const string AcquireOneServerScriptText = ServerCounterLua + """
-        local key = KEYS[1]
-        local w = tonumber(ARGV[3])
-        local v = redis.call('INCRBY', key, ARGV[2])
-        local now = server_now()
-        local e = counter_end(key, w)
-        if not e or e <= now or e - w > now then
-          -- A new counter, one of an earlier window still alive, or one this store did not write: start the window over.
-          v = tonumber(ARGV[2])
-          e = window_end(now, w)
-          set_counter(key, ARGV[2], e)
+    internal const string AcquireOneServerScriptText = ServerCounterLua + AcquireOneServerFunctionLua + """
+        return acquire_one_server(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+        """;
+
+    /// <summary>
+    /// The body of <see cref="AcquireOneServerScriptText"/> as a Lua function: key, limit, cost, window ms, packing
+    /// factor.
+    /// </summary>
+    private const string AcquireOneServerFunctionLua = """
+        local function acquire_one_server(key, limit, cost, window, factor)
+          local w = tonumber(window)
+          local v = redis.call('INCRBY', key, cost)
+          local now = server_now()
+          local e = counter_end(key, w)
+          if not e or e <= now or e - w > now then
+            -- A new counter, one of an earlier window still alive, or one this store did not write: start the window over.
+            v = tonumber(cost)
+            e = window_end(now, w)
+            set_counter(key, cost, e)
+          end
+          local ttl = e - 1 - now
+          if v > limit + 0 then redis.call('DECRBY', key, cost) end
+          local packed = v * factor + ttl
+          if packed < 9007199254740992 then return packed end
+          return { v, ttl }
         end
-        local ttl = e - 1 - now
-        if v > ARGV[1] + 0 then redis.call('DECRBY', key, ARGV[2]) end
-        local packed = v * ARGV[4] + ttl
-        if packed < 9007199254740992 then return packed end
-        return { v, ttl }
+
         """;
 
     /// <summary>
@@ -181,13 +198,29 @@ internal sealed partial class RedisRateLimitStore
     /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
     /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
-    internal const string AcquireScriptText = ServerCounterLua + """
+    internal const string AcquireScriptText = ServerCounterLua + AcquireFunctionLua + """
+        return acquire(KEYS, ARGV)
+        """;
+
+    /// <summary>
+    /// The body of <see cref="AcquireScriptText"/> as a Lua function of its keys and arguments, so that the batch
+    /// script (<see cref="AcquireManyScriptText"/>) decides each member with the very same code.
+    /// </summary>
+    private const string AcquireFunctionLua = """
+        local function acquire(KEYS, ARGV, shared)
         local mode = ARGV[1]
         local reserve = string.sub(mode, 1, 1) == 'r'
         local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
         local commit = mode == '1' or reserve
         local now = tonumber(ARGV[2])
-        if now < 0 then now = server_now() end
+        if now < 0 then
+          if shared then
+            shared.now = shared.now or server_now()
+            now = shared.now
+          else
+            now = server_now()
+          end
+        end
         local wantEntries = ARGV[3] == '1'
         local grace = tonumber(ARGV[4])
         local serverLayout = ARGV[5] == '1'
@@ -214,6 +247,12 @@ internal sealed partial class RedisRateLimitStore
             -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
             st.base, st.total, st.addUs = tat, 0, 0
           elseif s == 0 then
+            local known = shared and shared.fixed[key]
+            if known and known.w == w then
+              -- Read by an earlier member of this batch, and kept up to date with what members took since.
+              st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
+              if known.foreign then foreign = foreign or key end
+            else
             st.reset = (floor(now / w) + 1) * w
             local c = redis.call('GET', key)
             st.total = tonumber(c) or 0
@@ -230,6 +269,10 @@ internal sealed partial class RedisRateLimitStore
                 st.total = 0
                 st.fresh = true
               end
+            end
+            if shared then
+              shared.fixed[key] = { w = w, reset = st.reset, total = st.total, fresh = st.fresh, foreign = c and not tonumber(c) }
+            end
             end
           else
             local g = w / s
@@ -366,6 +409,11 @@ internal sealed partial class RedisRateLimitStore
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
                 st.fresh = false
               end
+              local known = shared and shared.fixed[key]
+              if known then
+                known.total = known.total + cost
+                known.fresh = false
+              end
             else
               reset = (st.cur + s + 1) * st.g
               redis.call('HINCRBY', key, fmt(st.cur), fmt(cost))
@@ -390,6 +438,61 @@ internal sealed partial class RedisRateLimitStore
             out[#out + 1] = before[i]
             out[#out + 1] = retry[i]
             out[#out + 1] = resetAt(states[KEYS[i]], s)
+          end
+        end
+        return out
+        end
+
+        """;
+
+    /// <summary>
+    /// Runs the acquires of several callers, each of its own kind, keys and arguments, in one script call: in order,
+    /// each with the very function its own script runs, so each is decided exactly as if it had been sent alone (see
+    /// <see cref="RedisScriptBatcher"/>).
+    /// </summary>
+    /// <remarks>
+    /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
+    /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
+    /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
+    /// <para>The members share the server's <c>TIME</c>, read once per batch, and every fixed-window counter a
+    /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
+    /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
+    /// tenant and sender counters are then read once per batch.</para>
+    /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
+    /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
+    /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
+    /// as they would have.</para>
+    /// </remarks>
+    internal const string AcquireManyScriptText = ServerCounterLua + AcquireFunctionLua + AcquireOneClientFunctionLua + AcquireOneServerFunctionLua + """
+        local m = tonumber(ARGV[1])
+        local out = {}
+        -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
+        local shared = { fixed = {} }
+        local k, a = 0, 1 + 3 * m
+        for i = 1, m do
+          local h = 2 + 3 * (i - 1)
+          local kind, nk, na = ARGV[h], tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
+          local ok, r
+          if kind == 'c' then
+            ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+            shared.fixed[KEYS[k + 1]] = nil
+          elseif kind == 's' then
+            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+            shared.fixed[KEYS[k + 1]] = nil
+          else
+            local keys, args = {}, {}
+            for j = 1, nk do keys[j] = KEYS[k + j] end
+            for j = 1, na do args[j] = ARGV[a + j] end
+            ok, r = pcall(acquire, keys, args, shared)
+          end
+          k, a = k + nk, a + na
+          if not ok then
+            if type(r) == 'table' then r = r.err end
+            out[i] = tostring(r)
+          elseif type(r) == 'table' and r.err then
+            out[i] = tostring(r.err)
+          else
+            out[i] = r
           end
         end
         return out
@@ -491,6 +594,7 @@ internal sealed partial class RedisRateLimitStore
     private static readonly RedisScript s_acquireOneServerScript = new("acquire-one-server", AcquireOneServerScriptText);
     private static readonly RedisScript s_acquireBatchScript = new("acquire-batch", AcquireBatchScriptText);
     private static readonly RedisScript s_acquireScript = new("acquire", AcquireScriptText);
+    private static readonly RedisScript s_acquireManyScript = new("acquire-many", AcquireManyScriptText);
     private static readonly RedisScript s_refundScript = new("refund", RefundScriptText);
     private static readonly RedisScript s_resetScript = new("reset", ResetScriptText);
 }

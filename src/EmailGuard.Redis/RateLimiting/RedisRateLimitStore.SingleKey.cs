@@ -41,7 +41,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
             arguments = [rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds];
         }
 
-        Task<RedisResult> sent = _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
+        Task<RedisResult> sent = SendAcquireAsync(database, script, keys, arguments, startedAt, cancellationToken);
         RedisResult raw;
         try
         {

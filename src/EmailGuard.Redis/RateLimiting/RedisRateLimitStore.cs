@@ -44,13 +44,17 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// after which its caller has already been answered by the failure mode. Defaults to that timeout's default.
     /// </param>
     /// <param name="meterFactory">The host's meter factory, for the over-limit cache's hit counter.</param>
+    /// <param name="batchEveryAcquire">
+    /// Sends every acquire through the batch script, even alone; for tests that hold it to the single scripts' decisions.
+    /// </param>
     public RedisRateLimitStore(
         RedisConnection connection,
         RedisRateLimitStoreOptions options,
         TimeProvider timeProvider,
         ILogger<RedisRateLimitStore>? logger = null,
         TimeSpan? maxQueueWait = null,
-        IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null,
+        bool batchEveryAcquire = false)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -64,6 +68,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         // Half the resilience timeout: a slot that stays half-moved is answered as busy before the wrapper times out.
         _scripts = new RedisScriptRunner(timeProvider, _logger, _maxQueueWait / 2);
         _coalescer = new RedisSingleKeyCoalescer(this, timeProvider, _maxQueueWait);
+        _batcher = options.BatchAcrossKeys || batchEveryAcquire
+            ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)
+            : null;
         ConfigureReplicaWait(options);
         _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory) : null;
     }
@@ -208,7 +215,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         bool wantEntries = !results.IsEmpty;
         RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
             requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
-        Task<RedisResult> sent = _scripts.SendAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
+        Task<RedisResult> sent = SendAcquireAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
         RedisResult raw;
         try
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EmailGuard.Redis;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace EmailGuard.Benchmarks.Redis;
@@ -17,6 +18,8 @@ namespace EmailGuard.Benchmarks.Redis;
 /// <c>dotnet run -c Release --project tests/EmailGuard.Benchmarks -- redis-throughput [operations [rounds]]</c>. It talks only
 /// to 127.0.0.1 (a local redis-server it starts, or <c>EMAILGUARD_REDIS</c>) and is bounded in operations and time.
 /// Rounds alternate between the two clients so machine noise hits both alike; the median round is reported.
+/// Every scenario that batching across keys changes (many keys, whole guard checks) also runs on a store with
+/// <see cref="RedisRateLimitStoreOptions.BatchAcrossKeys"/> off, in the same rounds, so the gain is a ratio of one run.
 /// </remarks>
 internal static class RedisThroughput
 {
@@ -66,6 +69,26 @@ internal static class RedisThroughput
             Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
             Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
 
+            // The same store with batching across keys off: one script call per acquire, as before batching.
+            RedisRateLimitStoreOptions unbatchedOptions = new() { KeyPrefix = prefix + "u:", BatchAcrossKeys = false };
+            RedisRateLimitStore unbatched = new(new RedisConnection(multiplexer, prefix + "u:"), unbatchedOptions, TimeProvider.System);
+            Func<Task> unbatchedSpread = async () => await unbatched.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
+
+            // A full guard check on Redis (global, tenant, sender, user, one recipient and its domain: six counters in
+            // one acquire), behind the timeout and breaker as the app runs it; 1,000 recipients at 50 domains in turn.
+            EmailSendGuard guard = CreateGuard(store);
+            EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
+            OutboundEmail[] messages = [.. Enumerable.Range(0, 1_000).Select(i => new OutboundEmail
+            {
+                To = [string.Create(CultureInfo.InvariantCulture, $"customer{i}@example{i % 50}.com")],
+                Sender = "noreply@app.example",
+                TenantId = "acme",
+                UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
+            })];
+            int messageNext = 0;
+            Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
+            Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
+
             // What the guard and the middleware call: the store behind its timeout and circuit breaker.
             ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
             Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
@@ -86,6 +109,9 @@ internal static class RedisThroughput
             await MeasureAsync(libraryResilient, Math.Min(operations, 10_000));
             await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
             await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+            await MeasureAsync(unbatchedSpread, Math.Min(operations, 10_000));
+            await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
+            await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
 
             List<double> rawRounds = [];
             List<double> libraryRounds = [];
@@ -95,6 +121,9 @@ internal static class RedisThroughput
             List<double> librarySpreadRounds = [];
             List<double> floodRounds = [];
             List<double> uncachedFloodRounds = [];
+            List<double> unbatchedSpreadRounds = [];
+            List<double> guardRounds = [];
+            List<double> unbatchedGuardRounds = [];
             for (int round = 0; round < rounds; round++)
             {
                 rawRounds.Add(await MeasureAsync(raw, operations));
@@ -105,6 +134,9 @@ internal static class RedisThroughput
                 librarySpreadRounds.Add(await MeasureAsync(librarySpread, operations));
                 floodRounds.Add(await MeasureAsync(libraryFlood, operations));
                 uncachedFloodRounds.Add(await MeasureAsync(uncachedFlood, operations));
+                unbatchedSpreadRounds.Add(await MeasureAsync(unbatchedSpread, operations));
+                guardRounds.Add(await MeasureAsync(guardCheck, operations));
+                unbatchedGuardRounds.Add(await MeasureAsync(unbatchedGuardCheck, operations));
             }
 
             byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
@@ -123,10 +155,19 @@ internal static class RedisThroughput
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawSpreadOps,12:N0} ops/s   rounds {string.Join(" / ", rawSpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {librarySpreadOps,12:N0} ops/s   rounds {string.Join(" / ", librarySpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+            double unbatchedSpreadOps = Median(unbatchedSpreadRounds);
+            double guardOps = Median(guardRounds);
+            double unbatchedGuardOps = Median(unbatchedGuardRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedSpreadOps,12:N0} ops/s   rounds {Rounds(unbatchedSpreadRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedGuardOps,12:N0} ops/s   rounds {Rounds(unbatchedGuardRounds)}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood, 1 key over its limit:        {Median(floodRounds),12:N0} ops/s   rounds {string.Join(" / ", floodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the flood, over-limit cache off:    {Median(uncachedFloodRounds),12:N0} ops/s   rounds {string.Join(" / ", uncachedFloodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}; flood/raw: {Median(floodRounds) / rawOps:F2} (cache off {Median(uncachedFloodRounds) / rawOps:F2})"));
+
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"batching across keys: 10,000 keys store/raw {librarySpreadOps / rawSpreadOps:F2} (off {unbatchedSpreadOps / rawSpreadOps:F2}); full guard check/raw single-key script over 10,000 keys {guardOps / rawSpreadOps:F2} (off {unbatchedGuardOps / rawSpreadOps:F2}), /raw on one key {guardOps / rawOps:F2}"));
 
             await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
             foreach (RedisKey[] spreadKey in spreadRawKeys)
@@ -205,6 +246,25 @@ internal static class RedisThroughput
         }
 
         return null;
+    }
+
+    private static string Rounds(List<double> rounds) => string.Join(" / ", rounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)));
+
+    /// <summary>The send guard as AddEmailGuard() builds it, with an hourly rule out of reach on each of the six parties, on this store.</summary>
+    private static EmailSendGuard CreateGuard(IRateLimitStore store)
+    {
+        RateLimitRule rule = RateLimitRule.PerHour(RateLimitRule.MaxLimit);
+        SendGuardOptions options = new();
+        options.Global.Add(rule);
+        options.Tenant.Add(rule);
+        options.Sender.Add(rule);
+        options.User.Add(rule);
+        options.Recipient.Add(rule);
+        options.RecipientDomain.Add(rule);
+        IOptions<SendGuardOptions> wrapped = Options.Create(options);
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
+        GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
+        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
     }
 
     private static double Median(List<double> values)

@@ -9,3 +9,10 @@ namespace EmailGuard.Redis.Tests.Cluster;
 /// </summary>
 [Collection(RedisClusterFixture.CollectionName)]
 public sealed class RedisClusterStoreContractTests(RedisClusterFixture cluster) : RedisStoreContractTestsBase(cluster.CreateMultiplexer);
+
+/// <summary>The store contract on the cluster with every acquire (every slot's share of one) sent through the batch script.</summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterStoreBatchedContractTests(RedisClusterFixture cluster) : RedisStoreContractTestsBase(cluster.CreateMultiplexer)
+{
+    protected override bool BatchEveryAcquire => true;
+}

@@ -140,6 +140,25 @@ public sealed class EmailGuardRedisBuilderValidationTests
         options.UseServerTime.Should().BeFalse();
     }
 
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void AddRedisStore_BatchAcrossKeys_BoundFromConfiguration_TheStoreBatchesOrNot(string? configured, bool batches)
+    {
+        Dictionary<string, string?> settings = new() { ["EmailGuard:Redis:Configuration"] = "127.0.0.1:1" };
+        if (configured is not null)
+        {
+            settings["EmailGuard:Redis:BatchAcrossKeys"] = configured;
+        }
+
+        using ServiceProvider provider = WithConfiguration(settings).AddRedisStore().Services.BuildServiceProvider();
+
+        provider.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value.BatchAcrossKeys.Should().Be(batches);
+        RedisRateLimitStore store = (RedisRateLimitStore)provider.GetRequiredService<IRateLimitStore>();
+        (store.Batcher is not null).Should().Be(batches);
+    }
+
     [Fact]
     public void AddRedisStore_CodeAndConfiguration_CodeWinsAndConfigurationFillsTheRest()
     {

@@ -83,3 +83,21 @@ public sealed class GarnetSendGuardTests(GarnetServerFixture garnet, ITestOutput
 /// <summary>The send guard's bounds on what one check may cost, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetSendGuardSizeTests(GarnetServerFixture garnet) : RedisSendGuardSizeTests(garnet);
+
+/// <summary>The differential run on Garnet with every acquire sent through the batch script (its pcall and replies).</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreBatchedDifferentialTests(GarnetServerFixture garnet) : RedisStoreDifferentialTestsBase(garnet.CreateMultiplexer)
+{
+    protected override bool BatchEveryAcquire => true;
+}
+
+/// <summary>The store contract on Garnet with every acquire sent through the batch script.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreBatchedContractTests(GarnetServerFixture garnet) : RedisStoreContractTestsBase(garnet.CreateMultiplexer)
+{
+    protected override bool BatchEveryAcquire => true;
+}
+
+/// <summary>Acquires of different keys piled up behind a frozen Garnet share one batch script, each decided as alone.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetRateLimitStoreBatchingTests(GarnetServerFixture garnet, ITestOutputHelper output) : RedisRateLimitStoreBatchingTests(garnet, output);

@@ -15,6 +15,20 @@ public sealed class RedisRateLimitStoreDifferentialTests(RedisServerFixture redi
 [Collection(RedisClusterFixture.CollectionName)]
 public sealed class RedisClusterStoreDifferentialTests(RedisClusterFixture cluster) : RedisStoreDifferentialTestsBase(cluster.CreateMultiplexer);
 
+/// <summary>The same differential run with every acquire sent through the batch script, which must decide as the single scripts do.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRateLimitStoreBatchedDifferentialTests(RedisServerFixture redis) : RedisStoreDifferentialTestsBase(redis.CreateMultiplexer)
+{
+    protected override bool BatchEveryAcquire => true;
+}
+
+/// <summary>The batched differential run on a Redis Cluster: one batch per hash slot.</summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterStoreBatchedDifferentialTests(RedisClusterFixture cluster) : RedisStoreDifferentialTestsBase(cluster.CreateMultiplexer)
+{
+    protected override bool BatchEveryAcquire => true;
+}
+
 /// <summary>
 /// Feeds the in-memory store and the Redis store (client clock) the same seeded random calls at the same fake times,
 /// and requires identical decisions and entries; the Redis store runs twice, with its over-limit cache (which must
@@ -78,7 +92,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         Random random = new(seed);
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RedisRateLimitStore redis = CreateStore();
-        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero);
+        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero, batchEveryAcquire: BatchEveryAcquire);
         uncached.OverLimitCache.Should().BeNull();
         List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis, RateLimitDecision Uncached)> admitted = [];
         int denials = 0;

@@ -41,6 +41,9 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
 
     protected ConnectionMultiplexer Admin => _admin ??= _connect();
 
+    /// <summary>Whether the stores this suite creates send every acquire through the batch script, even alone.</summary>
+    protected virtual bool BatchEveryAcquire => false;
+
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
     public virtual async Task DisposeAsync()
@@ -52,7 +55,7 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
 
     private protected RedisRateLimitStore CreateStore(
         IConnectionMultiplexer? multiplexer = null, bool useServerTime = false, ILogger<RedisRateLimitStore>? logger = null)
-        => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger);
+        => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger, batchEveryAcquire: BatchEveryAcquire);
 
     internal static RedisRateLimitStore CreateStore(
         IConnectionMultiplexer multiplexer,
@@ -61,19 +64,22 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         bool useServerTime = false,
         ILogger<RedisRateLimitStore>? logger = null,
         TimeSpan? overLimitCacheMaxAge = null,
-        IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null,
+        bool batchEveryAcquire = false,
+        bool batchAcrossKeys = true)
     {
         RedisRateLimitStoreOptions options = new()
         {
             KeyPrefix = prefix,
             UseServerTime = useServerTime,
             ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer),
+            BatchAcrossKeys = batchAcrossKeys,
         };
         if (overLimitCacheMaxAge is { } maxAge)
         {
             options.OverLimitCacheMaxAge = maxAge;
         }
 
-        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger, meterFactory: meterFactory);
+        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
     }
 }
