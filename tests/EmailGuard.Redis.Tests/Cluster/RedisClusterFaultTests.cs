@@ -81,14 +81,17 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         long admittedLocally = await LocalCountAsync(instance, high, narrow);
         long admittedByRedis = calls.Count(c => c.Decision.Status == RateLimitStatus.Allowed) - admittedLocally;
 
-        // LocalFallback writes its local admits back to Redis when the store answers again (as far as the limit has
-        // room), so a live counter holds what Redis admitted plus at most what was admitted locally; any more would be
-        // a reservation left behind. The other modes admit nothing locally, so their counters must match exactly.
+        // LocalFallback writes its local admits back to Redis when the store answers again, counter by counter and as
+        // far as each counter's limit has room, so a live counter holds what Redis admitted plus at most what was
+        // admitted locally, and never more than its own limit (the wide counter takes all of them back, the narrow one
+        // stops at its limit); any more would be a reservation left behind. The other modes admit nothing locally, so
+        // their counters must match exactly.
         RateLimitEntry[] counts = new RateLimitEntry[2];
         TimeSpan? settled = await WaitForAsync(async () =>
         {
             await instance.Resilient.Store.PeekAsync(live, counts);
-            return counts.All(c => c.Count >= admittedByRedis && c.Count <= Math.Min(narrow.Limit, admittedByRedis + admittedLocally));
+            return counts.Zip(live).All(pair => pair.First.Count >= admittedByRedis
+                && pair.First.Count <= Math.Min(pair.Second.Rule.Limit, admittedByRedis + admittedLocally));
         });
 
         // Assert
