@@ -31,6 +31,9 @@ for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore EmailGuard.Dash
     grep -qF "$field" <<<"$nuspec" || { echo "packages: $project's nuspec lacks $field" >&2; exit 1; }
   done
   unzip -l "$feed/$project.$version.nupkg" | grep -q ' README.md$' || { echo "packages: $project has no README.md" >&2; exit 1; }
+  # SourceLink: the symbols map the sources to the repository at this commit, also from a clone without a GitHub remote.
+  unzip -p "$feed/$project.$version.snupkg" "lib/net10.0/$project.pdb" | grep -aq 'raw.githubusercontent.com/emailguard/emailguard/' \
+    || { echo "packages: $project's symbols carry no SourceLink map to the repository" >&2; exit 1; }
   if [[ "$project" != EmailGuard ]]; then
     # The packages share no internals, so a sibling accepts any version of the same major: [version, next major).
     next_major="$(( ${version%%.*} + 1 )).0.0"
