@@ -1,7 +1,4 @@
-using System.Buffers.Text;
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging;
 
 namespace EmailGuard;
@@ -200,13 +197,8 @@ internal sealed partial class FanOutMonitor
         return (entries[0].Count, peek.Status == RateLimitStatus.StoreUnavailable ? 0 : entries[1].Count);
     }
 
-    /// <summary>A key-value key for one party and recipient: a 132-bit hash, so no address is stored.</summary>
-    private static string RecipientKey(string partyAndRecipient)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(partyAndRecipient), hash);
-        return KeyPrefix + Base64Url.EncodeToString(hash[..17])[..22];
-    }
+    /// <summary>A key-value key for one party and recipient: its <see cref="StoreKeyEncoding.Hash(string)"/>, so no address is stored.</summary>
+    private static string RecipientKey(string partyAndRecipient) => KeyPrefix + StoreKeyEncoding.Hash(partyAndRecipient);
 
     [LoggerMessage(EventId = 2208, EventName = "FanOutFlagged", Level = LogLevel.Warning,
         Message = "The {PartyType} {PartyId} sent to {NewRecipients} new recipients and {KnownRecipients} known ones within {Period:c} and is flagged fan_out.")]

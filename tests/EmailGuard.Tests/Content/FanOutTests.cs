@@ -183,7 +183,7 @@ public sealed class FanOutTests
 
         await sp.GetRequiredService<IEmailSendGuard>().CheckAsync(Mail("mallory", "victim@strangers.example"));
 
-        store.Keys.Should().ContainSingle().Which.Should().MatchRegex("^emailguard:fo:[A-Za-z0-9_-]{22}$");
+        store.Keys.Should().ContainSingle().Which.Should().MatchRegex("^emailguard:fo:[0-9a-f]{32}$");
     }
 
     [Theory]
