@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -167,5 +169,7 @@ public readonly struct EmailSendDecision
     /// <inheritdoc />
     public override string ToString() => IsAllowed
         ? $"{Reason}"
-        : $"{Reason} {Dimension} {Recipient ?? Partition ?? InvalidAddress} retry after {RetryAfter}";
+        : RetryAfter == TimeSpan.MaxValue
+            ? $"{Reason} {Dimension} {Recipient ?? Partition ?? InvalidAddress}, never allowed"
+            : string.Create(CultureInfo.InvariantCulture, $"{Reason} {Dimension} {Recipient ?? Partition ?? InvalidAddress}, retry after {RetryAfter:c}");
 }
