@@ -120,7 +120,7 @@ public sealed partial class DashboardHttpTests : IAsyncLifetime
             await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = ScriptTenant, UserId = ImgUser, Category = ScriptTenant, Sender = "x@example.com" });
         }
 
-        await _host.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgUser, ScriptTenant);
+        await _host.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgUser, addedBy: ScriptTenant);
         await _host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, ImgUser, EmailGuardFlagReasons.HighBounceRate, flaggedBy: ScriptTenant);
         using HttpClient client = _host.Client();
 

@@ -89,7 +89,7 @@ public sealed partial class DashboardIpListTests : IAsyncLifetime
     [Fact]
     public async Task IpDenyList_HostileReasonAndSearch_Escaped()
     {
-        await Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "192.0.2.0/24", Hostile, Hostile);
+        await Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "192.0.2.0/24", Hostile, addedBy: Hostile);
         using HttpClient client = _host.Client();
 
         string page = await client.GetStringAsync("/emailguard/lists?kind=Blocklist&type=ClientNetwork&q=" + Uri.EscapeDataString("192.0.2"));

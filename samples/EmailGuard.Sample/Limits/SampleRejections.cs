@@ -16,7 +16,7 @@ internal static class SampleRejections
             return;
         }
 
-        string headline = (context.PolicyName, context.Partition) switch
+        string headline = (context.PolicyName, context.PartitionKind) switch
         {
             (_, "store") => "We cannot take sign-ups or reset requests right now",
             (_, "ban") => "Too many attempts from your network",

@@ -3,12 +3,12 @@ namespace EmailGuard.AspNetCore;
 /// <summary>What the surge breaker events of <see cref="EmailGuardEndpointOptions"/> are told.</summary>
 public sealed class EmailGuardSurgeBreakerArguments
 {
-    internal EmailGuardSurgeBreakerArguments(string policyName, long requestsThisMinute, long threshold, DateTimeOffset at)
+    internal EmailGuardSurgeBreakerArguments(string policyName, long requestsThisMinute, long threshold, DateTimeOffset timestamp)
     {
         PolicyName = policyName;
         RequestsThisMinute = requestsThisMinute;
         Threshold = threshold;
-        At = at;
+        Timestamp = timestamp;
     }
 
     /// <summary>Gets the policy whose breaker changed state.</summary>
@@ -21,5 +21,5 @@ public sealed class EmailGuardSurgeBreakerArguments
     public long Threshold { get; }
 
     /// <summary>Gets when the state changed.</summary>
-    public DateTimeOffset At { get; }
+    public DateTimeOffset Timestamp { get; }
 }

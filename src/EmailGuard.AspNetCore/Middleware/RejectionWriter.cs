@@ -44,7 +44,7 @@ internal sealed class RejectionWriter
         if (state.Options.OnRejected is { } onRejected)
         {
             var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, TimeSpan.Zero, DateTimeOffset.UnixEpoch);
-            await onRejected(new EmailRateLimitRejectedContext(context, policy, EmailRateLimitRejectedContext.ChallengePartition, null, TimeSpan.Zero, decision)).ConfigureAwait(false);
+            await onRejected(new EmailRateLimitRejectedContext(context, policy, EmailRateLimitRejectedContext.ChallengePartitionKind, null, TimeSpan.Zero, decision)).ConfigureAwait(false);
             return;
         }
 

@@ -8,11 +8,11 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 public sealed class EmailRateLimitRejectedContext
 {
-    internal EmailRateLimitRejectedContext(HttpContext httpContext, string policyName, string partition, RateLimitRule? rule, TimeSpan retryAfter, RateLimitDecision decision)
+    internal EmailRateLimitRejectedContext(HttpContext httpContext, string policyName, string partitionKind, RateLimitRule? rule, TimeSpan retryAfter, RateLimitDecision decision)
     {
         HttpContext = httpContext;
         PolicyName = policyName;
-        Partition = partition;
+        PartitionKind = partitionKind;
         Rule = rule;
         RetryAfter = retryAfter;
         Decision = decision;
@@ -24,14 +24,14 @@ public sealed class EmailRateLimitRejectedContext
     /// <summary>Gets the policy that rejected the request, or the path rule's endpoint pattern.</summary>
     public string PolicyName { get; }
 
-    /// <summary>The <see cref="Partition"/> of a "challenge required" answer (status 403, see <see cref="EmailGuardChallenge"/>).</summary>
-    public const string ChallengePartition = "challenge";
+    /// <summary>The <see cref="PartitionKind"/> of a "challenge required" answer (status 403, see <see cref="EmailGuardChallenge"/>).</summary>
+    public const string ChallengePartitionKind = "challenge";
 
     /// <summary>Gets the kind of partition whose limit was reached: <c>ip</c>, <c>user</c>, <c>tenant</c>,
     /// <c>field</c>, <c>route</c> or <c>key</c>; <c>store</c> when the store was unavailable; <c>ban</c> when the client
     /// network is banned from the policy; <c>surge</c> when the policy's surge breaker denies; <c>challenge</c> when the
     /// policy asks for a challenge.</summary>
-    public string Partition { get; }
+    public string PartitionKind { get; }
 
     /// <summary>Gets the rule whose limit was reached, or <see langword="null"/> when the store was unavailable.</summary>
     public RateLimitRule? Rule { get; }
@@ -43,7 +43,7 @@ public sealed class EmailRateLimitRejectedContext
     public RateLimitDecision Decision { get; }
 
     /// <summary>Gets whether the policy asks for a challenge (a CAPTCHA) instead of a wait; the status is 403 and there is no <c>Retry-After</c>.</summary>
-    public bool IsChallengeRequired => Partition == ChallengePartition;
+    public bool IsChallengeRequired => PartitionKind == ChallengePartitionKind;
 
     /// <summary>Gets whether the request was rejected because the store was unavailable and the policy fails closed.</summary>
     public bool IsStoreUnavailable => Decision.Status == RateLimitStatus.StoreUnavailable;

@@ -42,7 +42,7 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
             return false;
         }
 
-        return Enqueue(new QueuedAlert(Guid.NewGuid(), alert, alert.At ?? now, suppressed, since));
+        return Enqueue(new QueuedAlert(Guid.NewGuid(), alert, alert.Timestamp ?? now, suppressed, since));
     }
 
     /// <summary>Queues the summaries of conditions whose period ended with suppressed repeats.</summary>
@@ -59,7 +59,7 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
                 Details = last.Details,
                 Title = $"{suppressed} more of: {last.Title}",
                 Text = $"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.Text}",
-                At = now,
+                Timestamp = now,
             };
             Enqueue(new QueuedAlert(Guid.NewGuid(), summary, now, suppressed, since));
         }

@@ -27,7 +27,7 @@ public sealed class EmailGuardAlert
     public EmailGuardAlertSeverity Severity { get; init; }
 
     /// <summary>Gets when it happened; the publisher's clock fills it when left unset.</summary>
-    public DateTimeOffset? At { get; init; }
+    public DateTimeOffset? Timestamp { get; init; }
 
     /// <summary>Gets structured details for the webhook's receiver, e.g. the dimension, party and counts.</summary>
     public IReadOnlyDictionary<string, string>? Details { get; init; }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace EmailGuard.Dashboard;
 
 /// <summary>
@@ -5,8 +7,11 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 public sealed class EmailGuardAlertOptions
 {
-    /// <summary>The configuration section's key below <c>EmailGuard</c>.</summary>
-    public const string SectionName = "Alerts";
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string ConfigurationSectionName = EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":" + SectionKey;
+
+    /// <summary>The section's key below <c>EmailGuard</c>.</summary>
+    internal const string SectionKey = "Alerts";
 
     /// <summary>Gets or sets the Slack incoming webhook URL; https, or http only to a loopback address.</summary>
     /// <value>The default value is <see langword="null"/>: no Slack alerts.</value>

@@ -47,7 +47,7 @@ public static class EmailGuardDashboardBuilderExtensions
         if (!services.Any(d => d.ServiceType == typeof(AlertPublisher)))
         {
             AddMonitor(services);
-            EmailGuardConfigurationSections.Bind<EmailGuardAlertOptions>(services, EmailGuardAlertOptions.SectionName);
+            EmailGuardConfigurationSections.Bind<EmailGuardAlertOptions>(services, EmailGuardAlertOptions.SectionKey);
             services.AddOptions<EmailGuardAlertOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardAlertOptions>, EmailGuardAlertOptionsValidator>());
             services.AddSingleton(sp => new AlertMetrics(sp.GetService<IMeterFactory>()));

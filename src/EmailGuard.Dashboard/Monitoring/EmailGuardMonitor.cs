@@ -125,11 +125,11 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         string detail = string.Create(CultureInfo.InvariantCulture, $"{surge.RequestsThisMinute} requests this minute, threshold {surge.Threshold}");
         if (tripped)
         {
-            BreakerTripped(new DashboardEvent(surge.At, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail));
+            BreakerTripped(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail));
         }
         else
         {
-            Events.Add(new DashboardEvent(surge.At, DashboardEventKinds.SurgeBreakerRecovered, $"Surge breaker of endpoint policy {surge.PolicyName} recovered", detail));
+            Events.Add(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerRecovered, $"Surge breaker of endpoint policy {surge.PolicyName} recovered", detail));
         }
     }
 

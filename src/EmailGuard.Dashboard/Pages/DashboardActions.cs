@@ -20,7 +20,7 @@ internal static class DashboardActions
             EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
             TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
             string reason = form["reason"].ToString();
-            EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, request.Operator, duration, request.Context.RequestAborted).ConfigureAwait(false);
+            EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, duration, request.Operator, request.Context.RequestAborted).ConfigureAwait(false);
             return (ListsPage.Back(request, kind, entry.PartyType), $"Added {entry.PartyType} {entry.Value} to the {kind.ToString().ToLowerInvariant()}.");
         });
 

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard;
 
@@ -15,8 +16,11 @@ namespace EmailGuard;
 /// </remarks>
 public sealed class EmailRatioBreakerOptions
 {
-    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
-    public const string SectionName = "RatioBreakers";
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string ConfigurationSectionName = EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":" + SectionKey;
+
+    /// <summary>The section's key below <c>EmailGuard</c>.</summary>
+    internal const string SectionKey = "RatioBreakers";
 
     /// <summary>Gets or sets whether the breakers act. Off, the ratios are still counted and readable.</summary>
     /// <value>The default value is <see langword="true"/>.</value>

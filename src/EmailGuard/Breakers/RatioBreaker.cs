@@ -204,7 +204,7 @@ internal sealed partial class RatioBreaker
         }
 
         EmailGuardListEntry entry = await _lists.AddAsync(
-            EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, By, _options.NetworkBanFor, cancellationToken).ConfigureAwait(false);
+            EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, _options.NetworkBanFor, By, cancellationToken).ConfigureAwait(false);
         await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
     }
 

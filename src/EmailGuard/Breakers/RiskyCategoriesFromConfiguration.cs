@@ -11,8 +11,7 @@ namespace EmailGuard;
 /// </summary>
 internal sealed class RiskyCategoriesFromConfiguration(IConfiguration? configuration) : IConfigureOptions<EmailRatioBreakerOptions>
 {
-    public const string Path = Microsoft.Extensions.DependencyInjection.EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":" + EmailRatioBreakerOptions.SectionName + ":"
-        + nameof(EmailRatioBreakerOptions.RiskyCategories);
+    public const string Path = EmailRatioBreakerOptions.ConfigurationSectionName + ":" + nameof(EmailRatioBreakerOptions.RiskyCategories);
 
     public void Configure(EmailRatioBreakerOptions options)
     {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard;
 
@@ -8,8 +9,11 @@ namespace EmailGuard;
 /// </summary>
 public sealed class EmailFeedbackOptions
 {
-    /// <summary>The configuration section below <c>EmailGuard</c> these options bind from.</summary>
-    public const string SectionName = "Feedback";
+    /// <summary>The configuration section these options bind from.</summary>
+    public const string ConfigurationSectionName = EmailGuardServiceCollectionExtensions.ConfigurationSectionName + ":" + SectionKey;
+
+    /// <summary>The section's key below <c>EmailGuard</c>.</summary>
+    internal const string SectionKey = "Feedback";
 
     /// <summary>
     /// Gets or sets how long a provider message id stays mapped to its attribution (<see cref="IEmailGuardFeedback.TrackAsync"/>).

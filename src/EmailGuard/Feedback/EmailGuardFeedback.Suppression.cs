@@ -44,7 +44,7 @@ internal sealed partial class EmailGuardFeedback
         }
 
         EmailGuardListEntry entry = await _lists.AddAsync(
-            EmailGuardListKind.Blocklist, partyType, value, reason, "emailguard:feedback:" + provider, duration, cancellationToken).ConfigureAwait(false);
+            EmailGuardListKind.Blocklist, partyType, value, reason, duration, "emailguard:feedback:" + provider, cancellationToken).ConfigureAwait(false);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";

@@ -13,7 +13,7 @@ internal static class FeedbackRegistration
     {
         services.AddOptions<EmailFeedbackOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailFeedbackOptions>, EmailFeedbackOptionsValidator>());
-        EmailGuardConfigurationSections.Bind<EmailFeedbackOptions>(services, EmailFeedbackOptions.SectionName);
+        EmailGuardConfigurationSections.Bind<EmailFeedbackOptions>(services, EmailFeedbackOptions.SectionKey);
 
         // The Redis package replaces this with keys that every instance shares.
         services.TryAddSingleton<IEmailGuardKeyValueStore>(sp => new InMemoryKeyValueStore(
@@ -22,7 +22,7 @@ internal static class FeedbackRegistration
         services.AddOptions<EmailRatioBreakerOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailRatioBreakerOptions>, EmailRatioBreakerOptionsValidator>());
         services.AddSingleton<IConfigureOptions<EmailRatioBreakerOptions>>(sp => new RiskyCategoriesFromConfiguration(sp.GetService<IConfiguration>()));
-        EmailGuardConfigurationSections.Bind<EmailRatioBreakerOptions>(services, EmailRatioBreakerOptions.SectionName);
+        EmailGuardConfigurationSections.Bind<EmailRatioBreakerOptions>(services, EmailRatioBreakerOptions.SectionKey);
         services.TryAddSingleton(sp => WithBreakers(sp, new EmailGuardFeedback(
             sp.GetRequiredService<ResilientRateLimitStore>(),
             new ResilientKeyValueStore(

@@ -29,8 +29,8 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         EmailGuardPartyType partyType,
         string value,
         string reason,
-        string? addedBy = null,
         TimeSpan? duration = null,
+        string? addedBy = null,
         CancellationToken cancellationToken = default)
     {
         CheckKind(kind);

@@ -17,8 +17,8 @@ public interface IEmailGuardLists
     /// <param name="partyType">The kind of party.</param>
     /// <param name="value">The address, domain, tenant id, user id or client network (an IP address or CIDR network).</param>
     /// <param name="reason">Why the party is listed.</param>
-    /// <param name="addedBy">Who adds it.</param>
     /// <param name="duration">How long the entry applies; <see langword="null"/> for no expiry.</param>
+    /// <param name="addedBy">Who adds it.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The entry as stored.</returns>
     /// <exception cref="ArgumentException">The value is not a valid address or domain, or the reason is empty.</exception>
@@ -27,8 +27,8 @@ public interface IEmailGuardLists
         EmailGuardPartyType partyType,
         string value,
         string reason,
-        string? addedBy = null,
         TimeSpan? duration = null,
+        string? addedBy = null,
         CancellationToken cancellationToken = default);
 
     /// <summary>Removes an entry.</summary>

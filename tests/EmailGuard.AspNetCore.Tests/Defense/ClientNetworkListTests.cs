@@ -20,7 +20,7 @@ public sealed class ClientNetworkListTests
     public async Task DenyCidr_AddressInside_403RevealingNothing_AddressOutsideCounted()
     {
         await using TestApp app = await StartAsync();
-        await Lists(app).AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24", "signup flood", "ops@example.com");
+        await Lists(app).AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24", "signup flood", addedBy: "ops@example.com");
 
         using HttpResponseMessage inside = await app.PostAsync("/signup", "203.0.113.200");
         using HttpResponseMessage outside = await app.PostAsync("/signup", "203.0.114.1");
@@ -89,7 +89,7 @@ public sealed class ClientNetworkListTests
         await using TestApp app = await StartAsync();
         IEmailGuardLists lists = Lists(app);
 
-        EmailGuardListEntry entry = await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:DB8:1:2:3::7/64", "r", "me");
+        EmailGuardListEntry entry = await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:DB8:1:2:3::7/64", "r", addedBy: "me");
         EmailGuardListPage page = await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.ClientNetwork });
         Func<Task> invalid = async () => await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "10.0.0.0/33", "r");
         bool removed = await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:1:2::/64");

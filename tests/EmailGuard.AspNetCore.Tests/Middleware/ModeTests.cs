@@ -146,7 +146,7 @@ public sealed class ModeTests
         response.Header("Retry-After").Should().Be("840");
         (await response.Content.ReadAsStringAsync()).Should().Be("Try again in 14 minutes.");
         seen!.PolicyName.Should().Be("p");
-        seen.Partition.Should().Be("ip");
+        seen.PartitionKind.Should().Be("ip");
         seen.RetryAfter.Should().Be(TimeSpan.FromSeconds(840));
         seen.Decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
         seen.Rule!.Limit.Should().Be(1);

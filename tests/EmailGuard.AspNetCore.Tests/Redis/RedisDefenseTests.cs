@@ -145,7 +145,7 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
         using HttpResponseMessage before = await second.PostAsync("/webhook", "2001:db8:9::1");
 
         await first.App.Services.GetRequiredService<IEmailGuardLists>()
-            .AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:9::/48", "webhook flood", "ops");
+            .AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:9::/48", "webhook flood", addedBy: "ops");
         await first.App.Services.GetRequiredService<IEmailGuardLists>()
             .AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", "partner");
         time.Advance(TimeSpan.FromSeconds(6));

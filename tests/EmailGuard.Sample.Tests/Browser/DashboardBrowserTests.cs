@@ -156,10 +156,10 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
             });
         }
 
-        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgValue, ScriptTenant);
+        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, ScriptTenant, ImgValue, addedBy: ScriptTenant);
         await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.User, ImgValue, ScriptTenant);
         await app.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, ImgValue, EmailGuardFlagReasons.HighBounceRate, flaggedBy: ScriptTenant);
-        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", ImgValue, ScriptTenant);
+        await app.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", ImgValue, addedBy: ScriptTenant);
     }
 
     private static Task ScreenshotAsync(IPage page, string name)

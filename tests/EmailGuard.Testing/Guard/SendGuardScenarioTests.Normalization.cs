@@ -64,7 +64,7 @@ public abstract partial class SendGuardScenarioTests
         foreach ((string canonical, string[] forms) in AddressCorpus.Equivalent)
         {
             SendGuardHarness h = Create(o => o.Recipient.Add(RateLimitRule.PerHour(100)));
-            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, forms[^1], "complaint", "ops");
+            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, forms[^1], "complaint", addedBy: "ops");
 
             foreach (string form in forms)
             {
@@ -94,7 +94,7 @@ public abstract partial class SendGuardScenarioTests
         foreach ((string entry, string[] forms) in cases)
         {
             SendGuardHarness h = Create(o => o.RecipientDomain.Add(RateLimitRule.PerHour(100)));
-            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, entry, "abuse_report", "ops");
+            await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, entry, "abuse_report", addedBy: "ops");
 
             foreach (string form in forms)
             {
@@ -132,7 +132,7 @@ public abstract partial class SendGuardScenarioTests
     public async Task Allowlist_RecipientEntryInOneForm_SkipsTheLimitForEveryForm()
     {
         SendGuardHarness h = Create(o => o.Recipient.Add(RateLimitRule.PerHour(1)));
-        await h.Lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "John.Doe@googlemail.com\uFF0E", "vip", "ops");
+        await h.Lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "John.Doe@googlemail.com\uFF0E", "vip", addedBy: "ops");
 
         foreach (string form in AddressCorpus.Equivalent[2].Forms)
         {

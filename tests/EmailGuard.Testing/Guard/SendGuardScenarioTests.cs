@@ -319,7 +319,7 @@ public abstract partial class SendGuardScenarioTests
             o.Global.Add(RateLimitRule.PerDay(1_000));
             o.Recipient.Add(RateLimitRule.PerDay(100));
         });
-        await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "Victim+spam@Example.com", "spam_trap", "ops@app.example", TimeSpan.FromHours(1));
+        await h.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "Victim+spam@Example.com", "spam_trap", TimeSpan.FromHours(1), "ops@app.example");
 
         EmailSendDecision blocked = await h.Guard.CheckAsync(Mail("victim@example.com"));
 

@@ -29,7 +29,7 @@ public sealed class LogMessageCultureTests
             await flags.FlagAsync(EmailGuardPartyType.User, "u1", EmailGuardFlagReasons.HighBounceRate);
             await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1.5), flaggedBy: "ops");
             await flags.ClearAsync(EmailGuardPartyType.User, "nobody", comment: "nothing to clear");
-            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap@spam.example", "spam_trap", "ops", TimeSpan.FromDays(7));
+            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap@spam.example", "spam_trap", TimeSpan.FromDays(7), "ops");
             await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.User, "monitor", "uptime_probe");
             await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap@spam.example");
             await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "never@listed.example");

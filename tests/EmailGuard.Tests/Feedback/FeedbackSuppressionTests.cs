@@ -114,7 +114,7 @@ public sealed class FeedbackSuppressionTests
     public async Task Suppression_NeverShortensAnExistingPermanentBlock()
     {
         await using FeedbackTestApp app = new(o => o.TransientBounceThreshold = 1);
-        await app.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com", "spam_trap", "admin");
+        await app.Lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com", "spam_trap", addedBy: "admin");
 
         EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("t1", bounce: EmailBounceType.Transient));
 

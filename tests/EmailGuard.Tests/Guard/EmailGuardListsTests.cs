@@ -10,15 +10,15 @@ public sealed class EmailGuardListsTests
         FakeTimeProvider time = new(SendGuardTestServices.Start);
         ServiceProvider sp = SendGuardTestServices.Build(time: time);
         IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
-        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap1@spam.example", "spam_trap", "ops");
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap1@spam.example", "spam_trap", addedBy: "ops");
         time.Advance(TimeSpan.FromMinutes(1));
-        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example", "spam_trap", "ops", TimeSpan.FromMinutes(5));
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap2@spam.example", "spam_trap", TimeSpan.FromMinutes(5), "ops");
         time.Advance(TimeSpan.FromMinutes(1));
-        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "bad.example", "abuse_report", "alice");
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.RecipientDomain, "bad.example", "abuse_report", addedBy: "alice");
         time.Advance(TimeSpan.FromMinutes(1));
-        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, "trial-4711", "abuse_report", "bob");
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Tenant, "trial-4711", "abuse_report", addedBy: "bob");
         time.Advance(TimeSpan.FromMinutes(1));
-        await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "monitor@ops.example", "uptime_probe", "ops");
+        await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "monitor@ops.example", "uptime_probe", addedBy: "ops");
         return (sp, lists, time);
     }
 
