@@ -9,10 +9,10 @@ namespace EmailGuard;
 internal sealed class FairShareBudget
 {
     private const int MaxCachedRules = 1_024;
-    private const int MaxRegisteredTenants = 100_000;
+    internal const int MaxRegisteredTenants = 100_000;
 
     // Share rules by limit: a share changes only when the view does, so a check reuses the rule object.
-    private readonly ConcurrentDictionary<long, RateLimitRule> _shareRules = new();
+    private readonly BoundedKeyCache<long, RateLimitRule> _shareRules = new(MaxCachedRules);
 
     // Tenant → the window this instance registered it in; the store's activity marker is the authority.
     private readonly ConcurrentDictionary<string, long> _registered = new(StringComparer.Ordinal);
@@ -86,10 +86,11 @@ internal sealed class FairShareBudget
                 continue;
             }
 
-            if (_registered.Count >= MaxRegisteredTenants)
+            if (_registered.Count >= MaxRegisteredTenants && !MakeRoom(windowIndex))
             {
-                // Forgetting only costs a second registration call, which the store's marker turns down.
-                _registered.Clear();
+                // Every entry is this window's: register without remembering it. A repeated registration costs a call
+                // that the store's marker turns down, and the tenants remembered so far keep theirs.
+                return true;
             }
 
             if (_registered.TryAdd(tenantId, windowIndex))
@@ -97,6 +98,20 @@ internal sealed class FairShareBudget
                 return true;
             }
         }
+    }
+
+    /// <summary>Forgets the registrations of earlier windows, which no check asks about; true when that made room.</summary>
+    private bool MakeRoom(long windowIndex)
+    {
+        foreach (KeyValuePair<string, long> pair in _registered)
+        {
+            if (pair.Value < windowIndex)
+            {
+                _registered.TryRemove(pair);
+            }
+        }
+
+        return _registered.Count < MaxRegisteredTenants;
     }
 
     public void ReleaseRegistration(string tenantId, long windowIndex)
@@ -167,20 +182,7 @@ internal sealed class FairShareBudget
     }
 
     /// <summary>The rule of a share: the global rule's shape (so its counter) with the share as its limit.</summary>
-    public RateLimitRule ShareRule(long limit)
-    {
-        if (_shareRules.TryGetValue(limit, out RateLimitRule? rule))
-        {
-            return rule;
-        }
-
-        if (_shareRules.Count >= MaxCachedRules)
-        {
-            _shareRules.Clear();
-        }
-
-        return _shareRules.GetOrAdd(limit, Rule.WithLimit(limit));
-    }
+    public RateLimitRule ShareRule(long limit) => _shareRules.GetOrAdd(limit, Rule, static (limit, rule) => rule.WithLimit(limit));
 
     private long Portion(double weight, double total)
     {

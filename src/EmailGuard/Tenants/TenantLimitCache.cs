@@ -14,10 +14,19 @@ namespace EmailGuard;
 /// for the lookup at most the timeout and then uses the default tenant rules; the lookup goes on and serves later
 /// checks. A failing provider keeps the last answer (the defaults when there is none) for one lifetime, so a down
 /// database is not hammered, and is logged.
+/// <para>
+/// At most <c>maxTenants</c> answers are kept. When the cache is full, answers past their lifetime make room (at most
+/// one sweep per lifetime); when every answer is still fresh, a new tenant is looked up without being cached. A flood
+/// of made-up tenant ids therefore never empties the cache: the tenants in use keep their answers, and their checks
+/// never fall back to the default limits because of someone else's flood.
+/// </para>
 /// </remarks>
 internal sealed partial class TenantLimitCache
 {
-    private const int MaxTenants = 100_000;
+    /// <summary>The most tenants whose answers are kept.</summary>
+    internal const int DefaultMaxTenants = 100_000;
+
+    private readonly int _maxTenants;
 
     private readonly ITenantLimitProvider? _provider;
     private readonly TimeProvider _timeProvider;
@@ -30,8 +39,13 @@ internal sealed partial class TenantLimitCache
     // rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's weight is here.
     private readonly ConcurrentDictionary<string, double> _weights = new(StringComparer.Ordinal);
 
-    public TenantLimitCache(ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null, TimeSpan? timeout = null)
+    // When the full cache was last swept for expired answers (UTC ticks).
+    private long _lastSweepTicks;
+
+    public TenantLimitCache(
+        ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null, TimeSpan? timeout = null, int maxTenants = DefaultMaxTenants)
     {
+        _maxTenants = maxTenants;
         _provider = provider;
         _timeProvider = timeProvider;
         _lifetimeTicks = lifetime.Ticks;
@@ -112,10 +126,17 @@ internal sealed partial class TenantLimitCache
         Entry mine = new(loading.Task, now + _lifetimeTicks, last);
         while (true)
         {
-            bool won = stale is null ? TryAddBounded(tenantId, mine) : _entries.TryUpdate(tenantId, mine, stale);
+            if (stale is null && IsFull(now))
+            {
+                // Full of answers still in use: look this tenant up without caching it, rather than forget those.
+                _ = FillAsync(tenantId, last ?? defaults, loading, cached: false);
+                return loading.Task;
+            }
+
+            bool won = stale is null ? _entries.TryAdd(tenantId, mine) : _entries.TryUpdate(tenantId, mine, stale);
             if (won)
             {
-                _ = FillAsync(tenantId, last ?? defaults, loading);
+                _ = FillAsync(tenantId, last ?? defaults, loading, cached: true);
                 return loading.Task;
             }
 
@@ -129,18 +150,38 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private bool TryAddBounded(string tenantId, Entry entry)
+    /// <summary>
+    /// Whether no tenant can be added: the cache holds <c>maxTenants</c> answers even after those past their lifetime
+    /// were dropped. One caller sweeps at most once per lifetime; the others see the cache as it is.
+    /// </summary>
+    private bool IsFull(long now)
     {
-        if (_entries.Count >= MaxTenants)
+        if (_entries.Count < _maxTenants)
         {
-            _entries.Clear();
-            _weights.Clear();
+            return false;
         }
 
-        return _entries.TryAdd(tenantId, entry);
+        long lastSweep = Volatile.Read(ref _lastSweepTicks);
+        if (now - lastSweep >= _lifetimeTicks && Interlocked.CompareExchange(ref _lastSweepTicks, now, lastSweep) == lastSweep)
+        {
+            foreach (KeyValuePair<string, Entry> pair in _entries)
+            {
+                if (pair.Value.ExpiresAtTicks <= now && pair.Value.Rules.IsCompleted && _entries.TryRemove(pair))
+                {
+                    _weights.TryRemove(pair.Key, out _);
+                }
+            }
+        }
+
+        return _entries.Count >= _maxTenants;
     }
 
-    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, TaskCompletionSource<RateLimitRule[]> loading)
+    /// <summary>Asks the provider and completes <paramref name="loading"/> with its rules, or <paramref name="fallback"/> when it fails.</summary>
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="fallback">The rules when the provider fails or has no answer.</param>
+    /// <param name="loading">Completed with the rules.</param>
+    /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
+    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, TaskCompletionSource<RateLimitRule[]> loading, bool cached)
     {
         RateLimitRule[] rules = fallback;
         try
@@ -151,7 +192,11 @@ internal sealed partial class TenantLimitCache
                 rules = SendGuardRules.Normalize(limits.Rules ?? []);
             }
 
-            _weights[tenantId] = CheckedWeight(tenantId, limits?.FairShareWeight);
+            double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
+            if (cached)
+            {
+                _weights[tenantId] = weight;
+            }
         }
         catch (Exception ex)
         {
@@ -159,7 +204,10 @@ internal sealed partial class TenantLimitCache
             rules = fallback;
 
             // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every check.
-            _weights.TryAdd(tenantId, double.NaN);
+            if (cached)
+            {
+                _weights.TryAdd(tenantId, double.NaN);
+            }
         }
 
         loading.TrySetResult(rules);
