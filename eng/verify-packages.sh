@@ -32,7 +32,9 @@ for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore EmailGuard.Dash
   done
   unzip -l "$feed/$project.$version.nupkg" | grep -q ' README.md$' || { echo "packages: $project has no README.md" >&2; exit 1; }
   # SourceLink: the symbols map the sources to the repository at this commit, also from a clone without a GitHub remote.
-  unzip -p "$feed/$project.$version.snupkg" "lib/net10.0/$project.pdb" | grep -aq 'raw.githubusercontent.com/emailguard/emailguard/' \
+  # (Read from a file: grep -q stops reading early, and under pipefail unzip's broken pipe would fail the check.)
+  unzip -p "$feed/$project.$version.snupkg" "lib/net10.0/$project.pdb" >"$work/$project.pdb"
+  grep -aq 'raw.githubusercontent.com/emailguard/emailguard/' "$work/$project.pdb" \
     || { echo "packages: $project's symbols carry no SourceLink map to the repository" >&2; exit 1; }
   if [[ "$project" != EmailGuard ]]; then
     # The packages share no internals, so a sibling accepts any version of the same major: [version, next major).
