@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -7,19 +9,29 @@ namespace EmailGuard.Redis;
 /// (<c>SET … PX</c>), so no key ever exists without one. Each key carries its own hash tag, so on a cluster the keys
 /// spread over the slots; single-key commands need no script to be atomic. Keys and values are checked against the
 /// contract (<see cref="KeyValueStoreValidation"/>) before any command is sent, as the in-memory store checks them.
+/// Its one script goes through <see cref="RedisScriptRunner"/>, as the counters' scripts do: by SHA, reloaded on the
+/// one NOSCRIPT path after a flush or failover, retried while its slot moves.
 /// </summary>
-internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGuardKeyValueStore
+/// <param name="connection">The shared connection.</param>
+/// <param name="timeProvider">The clock of the runner's slot-retry budget; the system clock when null.</param>
+/// <param name="logger">The runner's logger.</param>
+/// <param name="timeout">The resilience timeout; a moving slot is retried for half of it.</param>
+internal sealed class RedisKeyValueStore(RedisConnection connection, TimeProvider? timeProvider = null, ILogger? logger = null, TimeSpan? timeout = null)
+    : IEmailGuardKeyValueStore
 {
     /// <summary>
     /// Reads the key and sets it only when absent, in one script: <c>SET … NX GET</c> would do it in one command on
     /// Redis 7, but not on every server that speaks the protocol (Garnet). KEYS: the key. ARGV: value, TTL ms.
     /// </summary>
-    private const string GetOrAddScript = """
+    private static readonly RedisScript s_getOrAdd = new("kv-get-or-add", """
         local v = redis.call('GET', KEYS[1])
         if v then return v end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return false
-        """;
+        """);
+
+    private readonly RedisScriptRunner _scripts = new(
+        timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2);
 
     private readonly string _prefix = connection.KeyPrefix;
 
@@ -42,10 +54,12 @@ internal sealed class RedisKeyValueStore(RedisConnection connection) : IEmailGua
     {
         KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisResult existing = await database.ScriptEvaluateAsync(
-            GetOrAddScript,
+        RedisResult existing = await _scripts.EvaluateAsync(
+            database,
+            s_getOrAdd,
             [KeyOf(key)],
-            [value, (long)Math.Ceiling(timeToLive.TotalMilliseconds)]).ConfigureAwait(false);
+            [value, (long)Math.Ceiling(timeToLive.TotalMilliseconds)],
+            cancellationToken).ConfigureAwait(false);
         return existing.IsNull ? null : (string?)existing;
     }
 

@@ -37,6 +37,25 @@ public class RedisKeyValueStoreTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task GetOrAdd_AfterTheScriptCacheWasFlushed_ReloadsOnTheRunnersPath_AndStillStoresOnce()
+    {
+        // A flush (or a failover to a replica that never saw the script) empties the server's script cache; the store
+        // sends its script by SHA, so it must come back through the runner's NOSCRIPT path rather than fail the
+        // webhook that asked, or answer "absent" twice.
+        ConnectionMultiplexer admin = redis.CreateMultiplexer();
+        using RedisConnection connection = new(redis.CreateMultiplexer(), RedisServerFixture.UniquePrefix());
+        RedisKeyValueStore store = new(connection);
+        (await store.GetOrAddAsync("before", "v", TimeSpan.FromMinutes(1))).Should().BeNull();
+
+        await admin.GetServers()[0].ScriptFlushAsync();
+        string? first = await store.GetOrAddAsync("token", "first", TimeSpan.FromMinutes(1));
+        string? second = await store.GetOrAddAsync("token", "second", TimeSpan.FromMinutes(1));
+
+        first.Should().BeNull("the first caller stores");
+        second.Should().Be("first", "the second caller sees the first one's value");
+    }
+
+    [Fact]
     public async Task GetOrAdd_AfterTheValueExpired_StoresAgain()
     {
         using RedisConnection connection = new(redis.CreateMultiplexer(), RedisServerFixture.UniquePrefix());
