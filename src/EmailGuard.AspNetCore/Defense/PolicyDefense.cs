@@ -171,36 +171,12 @@ internal sealed class PolicyDefense
 
         if (allow2Ban is not null)
         {
-            string at = path + ":Allow2Ban";
-            if (!hasClientIpPartition)
-            {
-                errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
-            }
-
-            if (allow2Ban.MaxRequests < 1)
-            {
-                errors.Add($"{at}:MaxRequests must be at least 1.");
-            }
-
-            CheckSpan(errors, at + ":Within", allow2Ban.Within);
-            CheckSpan(errors, at + ":BanFor", allow2Ban.BanFor);
+            CheckNetworkBan(errors, path + ":Allow2Ban", policy, hasClientIpPartition, "MaxRequests", allow2Ban.MaxRequests, allow2Ban.Within, allow2Ban.BanFor);
         }
 
         if (bounceBan is not null)
         {
-            string at = path + ":BounceBan";
-            if (!hasClientIpPartition)
-            {
-                errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
-            }
-
-            if (bounceBan.Bounces < 1)
-            {
-                errors.Add($"{at}:Bounces must be at least 1.");
-            }
-
-            CheckSpan(errors, at + ":Within", bounceBan.Within);
-            CheckSpan(errors, at + ":BanFor", bounceBan.BanFor);
+            CheckNetworkBan(errors, path + ":BounceBan", policy, hasClientIpPartition, "Bounces", bounceBan.Bounces, bounceBan.Within, bounceBan.BanFor);
         }
 
         if (surge is not null)
@@ -239,6 +215,24 @@ internal sealed class PolicyDefense
         }
 
         return errors.Count > before ? null : new PolicyDefense(policy, ban, allow2Ban, bounceBan, surge, requireChallenge);
+    }
+
+    /// <summary>Checks a ban of client networks that counts <paramref name="countName"/> within a period.</summary>
+    private static void CheckNetworkBan(
+        List<string> errors, string at, string policy, bool hasClientIpPartition, string countName, int count, TimeSpan within, TimeSpan banFor)
+    {
+        if (!hasClientIpPartition)
+        {
+            errors.Add($"{at}: the policy '{policy}' bans client networks, so it needs a PerClientIp partition.");
+        }
+
+        if (count < 1)
+        {
+            errors.Add($"{at}:{countName} must be at least 1.");
+        }
+
+        CheckSpan(errors, at + ":Within", within);
+        CheckSpan(errors, at + ":BanFor", banFor);
     }
 
     private static void CheckSpan(List<string> errors, string path, TimeSpan value)
