@@ -20,6 +20,7 @@ public sealed class RedisClusterStateStoreContractTests(RedisClusterFixture clus
 public abstract class RedisStateStoreContractTestsBase(Func<ConnectionMultiplexer> connect) : StateStoreContractTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly List<(ConnectionMultiplexer Multiplexer, RedisConnection Connection)> _others = [];
     private ConnectionMultiplexer? _multiplexer;
     private RedisConnection? _connection;
 
@@ -38,9 +39,24 @@ public abstract class RedisStateStoreContractTestsBase(Func<ConnectionMultiplexe
             await _multiplexer!.GetDatabase().KeyDeleteAsync([.. keys.Select(k => k.Key)]);
         }
 
+        foreach ((ConnectionMultiplexer multiplexer, RedisConnection connection) in _others)
+        {
+            connection.Dispose();
+            await multiplexer.DisposeAsync();
+        }
+
         _connection!.Dispose();
         await _multiplexer!.DisposeAsync();
     }
 
     protected override IEmailGuardStateStore CreateStore(FakeTimeProvider timeProvider) => new RedisEmailGuardStateStore(_connection!, timeProvider);
+
+    /// <summary>Another app instance: a multiplexer of its own on the same key prefix.</summary>
+    protected override IEmailGuardStateStore CreateOtherInstance(IEmailGuardStateStore store, FakeTimeProvider timeProvider)
+    {
+        ConnectionMultiplexer multiplexer = connect();
+        RedisConnection connection = new(multiplexer, _prefix);
+        _others.Add((multiplexer, connection));
+        return new RedisEmailGuardStateStore(connection, timeProvider);
+    }
 }

@@ -25,6 +25,15 @@ public abstract partial class StateStoreContractTests
     /// <returns>The store.</returns>
     protected abstract IEmailGuardStateStore CreateStore(FakeTimeProvider timeProvider);
 
+    /// <summary>
+    /// Creates a second instance over the backend of <paramref name="store"/>, as another app instance would hold:
+    /// its own connection, the same state. A store of one process returns <paramref name="store"/> itself.
+    /// </summary>
+    /// <param name="store">A store <see cref="CreateStore"/> created.</param>
+    /// <param name="timeProvider">The clock.</param>
+    /// <returns>The other instance.</returns>
+    protected virtual IEmailGuardStateStore CreateOtherInstance(IEmailGuardStateStore store, FakeTimeProvider timeProvider) => store;
+
     [Fact]
     public async Task NewStore_VersionIsZero_AndLoadsNothing()
     {
@@ -45,15 +54,17 @@ public abstract partial class StateStoreContractTests
     {
         // Instances reload when the version differs from the one they loaded: a write that left it unchanged, or a
         // version that came back to an earlier value, would leave them serving stale lists.
-        IEmailGuardStateStore store = CreateStore(new FakeTimeProvider(Start));
-        List<long> versions = [await store.GetVersionAsync(None)];
+        FakeTimeProvider time = new(Start);
+        IEmailGuardStateStore store = CreateStore(time);
+        IEmailGuardStateStore other = CreateOtherInstance(store, time);
+        List<long> versions = [await other.GetVersionAsync(None)];
         EmailGuardListEntry entry = Entry(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org");
         EmailGuardFlag flag = Flag(EmailGuardPartyType.Tenant, "acme", "spam", Start.AddHours(1));
 
         async Task Then(Func<Task> write)
         {
             await write();
-            versions.Add(await store.GetVersionAsync(None));
+            versions.Add(await other.GetVersionAsync(None));
         }
 
         await Then(async () => await store.UpsertListEntryAsync(entry, None));
@@ -63,8 +74,8 @@ public abstract partial class StateStoreContractTests
         await Then(async () => (await store.RemoveListEntryAsync(entry.Kind, entry.PartyType, entry.Value, None)).Should().BeTrue());
         await Then(async () => (await store.RemoveFlagAsync(flag.PartyType, flag.PartyId, flag.Reason, None)).Should().BeTrue());
 
-        versions.Should().OnlyHaveUniqueItems("the same entry written again is still a write, and each remove removed something");
-        (await store.LoadAsync(None)).Version.Should().Be(versions[^1], "LoadAsync returns the version of what it loaded");
+        versions.Should().OnlyHaveUniqueItems("the same entry written again is still a write, and each remove removed something; another instance sees each change");
+        (await other.LoadAsync(None)).Version.Should().Be(versions[^1], "LoadAsync returns the version of what it loaded");
     }
 
     [Fact]
@@ -92,11 +103,15 @@ public abstract partial class StateStoreContractTests
     {
         const int Callers = 16;
         const int WritesEach = 20;
-        IEmailGuardStateStore store = CreateStore(new FakeTimeProvider(Start));
-        long before = await store.GetVersionAsync(None);
+        FakeTimeProvider time = new(Start);
+        IEmailGuardStateStore first = CreateStore(time);
+        IEmailGuardStateStore second = CreateOtherInstance(first, time);
+        long before = await first.GetVersionAsync(None);
 
+        // Half the callers write through each instance, as two app instances would.
         await Task.WhenAll(Enumerable.Range(0, Callers).Select(caller => Task.Run(async () =>
         {
+            IEmailGuardStateStore store = caller % 2 == 0 ? first : second;
             for (int i = 0; i < WritesEach; i++)
             {
                 await store.UpsertListEntryAsync(Entry(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"c{caller}-{i}@example.org"), None);
@@ -104,15 +119,16 @@ public abstract partial class StateStoreContractTests
                 await store.AppendFlagEventAsync(Event((caller * WritesEach) + i), None);
             }
         })));
-        EmailGuardStateData state = await store.LoadAsync(None);
-        IReadOnlyList<EmailGuardFlagEvent> events = await store.GetFlagEventsAsync(IEmailGuardStateStore.MaxFlagEvents, None);
+        EmailGuardStateData state = await first.LoadAsync(None);
+        IReadOnlyList<EmailGuardFlagEvent> events = await second.GetFlagEventsAsync(IEmailGuardStateStore.MaxFlagEvents, None);
 
         state.ListEntries.Should().HaveCount(Callers * WritesEach);
         state.ListEntries.Select(e => e.Value).Should().OnlyHaveUniqueItems();
         state.Flags.Should().HaveCount(Callers * WritesEach);
         events.Select(e => e.PartyId).Should().BeEquivalentTo(Enumerable.Range(0, Callers * WritesEach).Select(i => $"party-{i}"));
         state.Version.Should().NotBe(before);
-        (await store.GetVersionAsync(None)).Should().Be(state.Version, "nothing was written after the load");
+        (await second.GetVersionAsync(None)).Should().Be(state.Version, "nothing was written after the load");
+        (await second.LoadAsync(None)).Should().BeEquivalentTo(state, "both instances load the same state");
     }
 
     /// <summary>A list entry with every field set.</summary>
