@@ -69,7 +69,7 @@ public static class EmailGuardRedisBuilderExtensions
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>()));
-        services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>())));
+        builder.AddKeyValueStore(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>()));
         services.TryAddSingleton(sp => new RedisPrimaryInfoReader(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),

@@ -114,6 +114,12 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
 
     public async ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
     {
+        if (max <= 0)
+        {
+            // LRANGE 0 -1 is the whole list: asking for none must not read all of them.
+            return [];
+        }
+
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisValue[] values = await db.ListRangeAsync(_events, 0, Math.Min(max, IEmailGuardStateStore.MaxFlagEvents) - 1).ConfigureAwait(false);
         List<EmailGuardFlagEvent> events = new(values.Length);
@@ -131,9 +137,22 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     private static string ListMember(EmailGuardListKind kind, EmailGuardPartyType partyType, string value)
         => string.Create(CultureInfo.InvariantCulture, $"{(int)kind}:{(int)partyType}:{value}");
 
-    /// <summary>A flag's name: one per party and reason, the reason folded to lower case as the store contract says.</summary>
+    /// <summary>
+    /// A flag's name: one per party and reason, the reason folded to lower case as the store contract says. The reason's
+    /// <c>%</c> and <c>:</c> are escaped, so the colon after it ends it and a reason with a colon cannot make the name of
+    /// another party's flag (reason <c>a:b</c> of <c>c</c> against reason <c>a</c> of <c>b:c</c>); names of reasons
+    /// without them are unchanged, so flags stored before still match.
+    /// </summary>
     private static string FlagMember(EmailGuardPartyType partyType, string partyId, string reason)
-        => string.Create(CultureInfo.InvariantCulture, $"{(int)partyType}:{reason.ToLowerInvariant()}:{partyId}");
+    {
+        string folded = reason.ToLowerInvariant();
+        if (folded.AsSpan().IndexOfAny('%', ':') >= 0)
+        {
+            folded = folded.Replace("%", "%25", StringComparison.Ordinal).Replace(":", "%3A", StringComparison.Ordinal);
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"{(int)partyType}:{folded}:{partyId}");
+    }
 
     private async ValueTask WriteAsync(RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, CancellationToken cancellationToken)
     {

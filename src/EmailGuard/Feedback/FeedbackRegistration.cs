@@ -15,7 +15,7 @@ internal static class FeedbackRegistration
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailFeedbackOptions>, EmailFeedbackOptionsValidator>());
         EmailGuardConfigurationSections.Bind<EmailFeedbackOptions>(services, EmailFeedbackOptions.SectionKey);
 
-        // The Redis package replaces this with keys that every instance shares.
+        // AddKeyValueStore (and AddRedisStore through it) replaces this, before or after AddEmailGuard runs again.
         services.TryAddSingleton<IEmailGuardKeyValueStore>(sp => new InMemoryKeyValueStore(
             sp.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value.MaxInMemoryMappings,
             sp.GetRequiredService<TimeProvider>()));

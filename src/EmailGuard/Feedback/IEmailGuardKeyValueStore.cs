@@ -3,7 +3,8 @@ namespace EmailGuard;
 /// <summary>
 /// A small shared key-value store with a time to live, where feedback keeps its message-id mappings and the webhooks
 /// their replay tokens. In memory (bounded) by default; the Redis package stores the values as Redis strings with a
-/// TTL. A third-party store implements these three calls to stand on the same terms.
+/// TTL. A third-party store implements these three calls to stand on the same terms, and is registered with
+/// <see cref="Microsoft.Extensions.DependencyInjection.EmailGuardStoreBuilderExtensions.AddKeyValueStore{TStore}(IEmailGuardBuilder)"/>.
 /// </summary>
 /// <remarks>
 /// Keys are 1 to 256 printable ASCII characters without spaces; values are at most 4,096 printable ASCII characters

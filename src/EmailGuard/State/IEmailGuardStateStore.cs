@@ -14,14 +14,15 @@ namespace EmailGuard;
 /// <para>
 /// Calls are bounded by <see cref="StoreResilienceOptions.Timeout"/> above the store, and a failure is logged, never
 /// surfaced in a request; a store throws when it cannot reach its backend. New members may be added in later versions
-/// with a default implementation, so a store written today keeps compiling.
+/// with a default implementation, so a store written today keeps compiling. The shared contract suite
+/// (<c>StateStoreContractTests</c>, see docs/custom-stores.md) pins this behaviour for every store.
 /// </para>
 /// </remarks>
 public interface IEmailGuardStateStore
 {
     /// <summary>
-    /// Gets how long a store keeps a list entry after it expires (at least), so that listings that include expired
-    /// entries can still show it.
+    /// Gets how long a store keeps a list entry after it expires, so that listings that include expired entries can
+    /// still show it; once this has passed, <see cref="LoadAsync"/> no longer returns it, so expired entries cannot pile up.
     /// </summary>
     /// <value>Seven days.</value>
     static TimeSpan ExpiredEntryRetention => TimeSpan.FromDays(7);
@@ -29,14 +30,17 @@ public interface IEmailGuardStateStore
     /// <summary>The most flag events a store keeps; it drops the oldest beyond this.</summary>
     const int MaxFlagEvents = 10_000;
 
-    /// <summary>Gets a number that changes whenever a list entry or a flag is written or removed.</summary>
+    /// <summary>
+    /// Gets a number that changes whenever a list entry or a flag is written or removed, never back to a value it had
+    /// before: every instance reloads when it differs from the version it loaded.
+    /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The current version; 0 for a store nothing was ever written to.</returns>
     ValueTask<long> GetVersionAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// Loads every list entry (including expired ones still retained, see <see cref="ExpiredEntryRetention"/>) and
-    /// every unexpired flag, with the version read before them.
+    /// every flag not yet expired (<see cref="EmailGuardFlag.ExpiresAt"/> after now), with the version read before them.
     /// </summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The state.</returns>
@@ -51,7 +55,10 @@ public interface IEmailGuardStateStore
     /// <returns>A task that completes when the entry is stored.</returns>
     ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken);
 
-    /// <summary>Removes a list entry and changes the version.</summary>
+    /// <summary>
+    /// Removes a list entry and changes the version. A store may leave the version unchanged when there was nothing to
+    /// remove.
+    /// </summary>
     /// <param name="kind">The list.</param>
     /// <param name="partyType">The kind of party.</param>
     /// <param name="value">The stored value, exactly (ordinal comparison).</param>
@@ -68,7 +75,10 @@ public interface IEmailGuardStateStore
     /// <returns>A task that completes when the flag is stored.</returns>
     ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken);
 
-    /// <summary>Removes the flag of a party and reason (the reason compared without regard to case) and changes the version.</summary>
+    /// <summary>
+    /// Removes the flag of a party and reason (the reason compared without regard to case) and changes the version. A
+    /// store may leave the version unchanged when there was nothing to remove.
+    /// </summary>
     /// <param name="partyType">The kind of party.</param>
     /// <param name="partyId">The party's id.</param>
     /// <param name="reason">The flag's reason.</param>
@@ -83,7 +93,7 @@ public interface IEmailGuardStateStore
     ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken);
 
     /// <summary>Gets the most recent flag events, newest first.</summary>
-    /// <param name="max">The most events to return.</param>
+    /// <param name="max">The most events to return; zero or less returns none.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>At most <paramref name="max"/> events, newest first.</returns>
     ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken);

@@ -1,12 +1,13 @@
 using EmailGuard.Redis.Tests.Feedback;
 using EmailGuard.Redis.Tests.Guard;
 using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Redis.Tests.State;
 using EmailGuard.Testing.Redis;
 using Xunit.Abstractions;
 
 // The Redis suites that must hold on Garnet too, each run against a Garnet started with --lua --lua-transaction-mode:
-// the store contract, the differential test against the in-memory store, exactness at 8 multiplexers x 64 callers,
-// the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures, the guard scenarios, and
+// the store contracts (counters, key-value, state), the differential test against the in-memory store, exactness at
+// 8 multiplexers x 64 callers, the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures, the guard scenarios, and
 // the coalescing and cancellation suites (which pause the server: Garnet has no CLIENT PAUSE, so the fixture freezes it
 // with SIGSTOP, deciding by the detected server, RedisServerFixture.IsGarnet, never by the fixture's type; and they
 // count scripts by a delta of INFO commandstats, since Garnet has no CONFIG RESETSTAT).
@@ -71,6 +72,10 @@ public sealed class GarnetKeyValueStoreTests(GarnetServerFixture garnet) : Redis
 /// <summary>The key-value store contract on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetKeyValueStoreContractTests(GarnetServerFixture garnet) : RedisKeyValueStoreContractTestsBase(garnet.CreateMultiplexer);
+
+/// <summary>The state store contract (lists, flags, flag history) on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetStateStoreContractTests(GarnetServerFixture garnet) : RedisStateStoreContractTestsBase(garnet.CreateMultiplexer);
 
 /// <summary>Feedback ingestion, attribution and suppression on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]

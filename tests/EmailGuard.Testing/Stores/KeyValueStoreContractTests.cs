@@ -74,6 +74,22 @@ public abstract class KeyValueStoreContractTests
     }
 
     [Fact]
+    public async Task GetOrAdd_ManyCallersAtOnce_ExactlyOneStores_AndEveryOtherSeesItsValue()
+    {
+        // Replay protection rests on this: two deliveries of the same webhook token racing must not both be new.
+        const int Callers = 64;
+        IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
+        string key = NewKey("race");
+
+        string?[] results = await Task.WhenAll(Enumerable.Range(0, Callers).Select(i => Task.Run(async () => await store.GetOrAddAsync(key, $"caller-{i}", Ttl))));
+
+        string winner = (await store.GetAsync(key))!;
+        results.Count(r => r is null).Should().Be(1, "exactly one caller stores");
+        results.Where(r => r is not null).Should().AllBe(winner, "every other caller sees the value that was stored");
+        winner.Should().MatchRegex("^caller-[0-9]+$");
+    }
+
+    [Fact]
     public async Task Limits_TheLongestKeyAndValue_AndEveryPrintableCharacter_AreStored()
     {
         IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
