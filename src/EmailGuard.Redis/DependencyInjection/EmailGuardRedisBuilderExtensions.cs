@@ -69,7 +69,11 @@ public static class EmailGuardRedisBuilderExtensions
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>()));
-        builder.AddKeyValueStore(sp => new RedisKeyValueStore(sp.GetRequiredService<RedisConnection>()));
+        builder.AddKeyValueStore(sp => new RedisKeyValueStore(
+            sp.GetRequiredService<RedisConnection>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<RedisKeyValueStore>>(),
+            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         services.TryAddSingleton(sp => new RedisPrimaryInfoReader(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IStoreConfigurationCheck, RedisEvictionPolicyCheck>(sp => new RedisEvictionPolicyCheck(
             sp.GetRequiredService<RedisConnection>(),
