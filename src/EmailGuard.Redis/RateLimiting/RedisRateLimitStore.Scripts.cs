@@ -207,6 +207,21 @@ internal sealed partial class RedisRateLimitStore
     /// script (<see cref="AcquireManyScriptText"/>) decides each member with the very same code.
     /// </summary>
     private const string AcquireFunctionLua = """
+        -- Writes what the members of a batch took from a fixed-window counter they share, before the counter is
+        -- read from Redis again and at the batch's end: as the members' own writes would have, in one command.
+        local function flush_fixed(shared, key)
+          local known = shared.fixed[key]
+          if not known or not known.dirty then return end
+          local taken = string.format('%d', known.delta)
+          if not known.wfresh then
+            redis.call('INCRBY', key, taken)
+          elseif known.server then
+            set_counter(key, taken, known.reset)
+          else
+            redis.call('SET', key, taken, 'PX', string.format('%d', known.ttl))
+          end
+          known.dirty, known.delta = false, 0
+        end
         local function acquire(KEYS, ARGV, shared)
         local mode = ARGV[1]
         local reserve = string.sub(mode, 1, 1) == 'r'
@@ -239,6 +254,8 @@ internal sealed partial class RedisRateLimitStore
         local foreign
         local function load(key, w, s)
           local st = {}
+          local known = shared and shared.fixed[key]
+          if known and not (s == 0 and known.w == w) then flush_fixed(shared, key) end
           if s < 0 then
             local c = redis.call('GET', key)
             local tat = tonumber(c)
@@ -247,7 +264,6 @@ internal sealed partial class RedisRateLimitStore
             -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
             st.base, st.total, st.addUs = tat, 0, 0
           elseif s == 0 then
-            local known = shared and shared.fixed[key]
             if known and known.w == w then
               -- Read by an earlier member of this batch, and kept up to date with what members took since.
               st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
@@ -400,7 +416,19 @@ internal sealed partial class RedisRateLimitStore
               end
             elseif s == 0 then
               reset = st.reset
-              if not st.fresh then
+              local known = shared and shared.fixed[key]
+              if known then
+                -- In a batch: the write waits in memory for the batch's end (or the key's next read from Redis),
+                -- so that a counter many members take from (a guard's global one) is written once per batch.
+                if not known.dirty then
+                  known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - now + grace, 0
+                  shared.dirty[#shared.dirty + 1] = key
+                end
+                known.delta = known.delta + cost
+                known.total = known.total + cost
+                known.fresh = false
+                st.fresh = false
+              elseif not st.fresh then
                 redis.call('INCRBY', key, fmt(cost))
               elseif serverLayout then
                 set_counter(key, fmt(cost), reset)
@@ -408,11 +436,6 @@ internal sealed partial class RedisRateLimitStore
               else
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
                 st.fresh = false
-              end
-              local known = shared and shared.fixed[key]
-              if known then
-                known.total = known.total + cost
-                known.fresh = false
               end
             else
               reset = (st.cur + s + 1) * st.g
@@ -467,12 +490,13 @@ internal sealed partial class RedisRateLimitStore
         local m = tonumber(ARGV[1])
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
-        local shared = { fixed = {} }
+        local shared = { fixed = {}, dirty = {} }
         local k, a = 0, 1 + 3 * m
         for i = 1, m do
           local h = 2 + 3 * (i - 1)
           local kind, nk, na = ARGV[h], tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
           local ok, r
+          if kind ~= 'a' then flush_fixed(shared, KEYS[k + 1]) end
           if kind == 'c' then
             ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
             shared.fixed[KEYS[k + 1]] = nil
@@ -495,6 +519,7 @@ internal sealed partial class RedisRateLimitStore
             out[i] = r
           end
         end
+        for _, key in ipairs(shared.dirty) do flush_fixed(shared, key) end
         return out
         """;
 
