@@ -199,13 +199,18 @@ internal sealed partial class RedisRateLimitStore
     /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + AcquireFunctionLua + """
-        return acquire(KEYS, ARGV)
+        return acquire(KEYS, ARGV, nil, 0, 0, #KEYS)
         """;
 
     /// <summary>
     /// The body of <see cref="AcquireScriptText"/> as a Lua function of its keys and arguments, so that the batch
     /// script (<see cref="AcquireManyScriptText"/>) decides each member with the very same code.
     /// </summary>
+    /// <remarks>
+    /// <c>acquire(KEYS, ARGV, shared, ko, ao, n)</c> reads its n keys at <c>KEYS[ko + 1]</c> onwards and its arguments
+    /// at <c>ARGV[ao + 1]</c> onwards, so that a batch member is decided in place, without copying its keys and
+    /// arguments into tables of its own; <c>shared</c> is the batch's shared state, nil for a script alone.
+    /// </remarks>
     private const string AcquireFunctionLua = """
         -- Writes what the members of a batch took from a fixed-window counter they share, before the counter is
         -- read from Redis again and at the batch's end: as the members' own writes would have, in one command.
@@ -222,12 +227,21 @@ internal sealed partial class RedisRateLimitStore
           end
           known.dirty, known.delta = false, 0
         end
-        local function acquire(KEYS, ARGV, shared)
-        local mode = ARGV[1]
+        -- Defined once per script, not once per call: a batch calls acquire for every member.
+        local floor = math.floor
+        local function fmt(x) return string.format('%d', x) end
+        -- Ceiling of a / b for integers a >= 0, b > 0, exact although Lua divides in floating point.
+        local function ceildiv(a, b)
+          local q = floor(a / b)
+          if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
+          return q
+        end
+        local function acquire(KEYS, ARGV, shared, ko, ao, n)
+        local mode = ARGV[ao + 1]
         local reserve = string.sub(mode, 1, 1) == 'r'
         local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
         local commit = mode == '1' or reserve
-        local now = tonumber(ARGV[2])
+        local now = tonumber(ARGV[ao + 2])
         if now < 0 then
           if shared then
             shared.now = shared.now or server_now()
@@ -236,19 +250,10 @@ internal sealed partial class RedisRateLimitStore
             now = server_now()
           end
         end
-        local wantEntries = ARGV[3] == '1'
-        local grace = tonumber(ARGV[4])
-        local serverLayout = ARGV[5] == '1'
-        local n = #KEYS
-        local floor = math.floor
-        local function fmt(x) return string.format('%d', x) end
+        local wantEntries = ARGV[ao + 3] == '1'
+        local grace = tonumber(ARGV[ao + 4])
+        local serverLayout = ARGV[ao + 5] == '1'
         local nowUs = now * 1000
-        -- Ceiling of a / b for integers a >= 0, b > 0, exact although Lua divides in floating point.
-        local function ceildiv(a, b)
-          local q = floor(a / b)
-          if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
-          return q
-        end
 
         -- The first fixed-window or bucket key found holding something other than an integer, if any.
         local foreign
@@ -328,9 +333,9 @@ internal sealed partial class RedisRateLimitStore
         states, pending, before, fits, retry = {}, {}, {}, {}, {}
         denied, maxRetry, blocked = -1, 0, false
         for i = 1, n do
-          local key = KEYS[i]
+          local key = KEYS[ko + i]
           local b = 5 + (i - 1) * 4
-          local limit, w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+          local limit, w, s, cost = tonumber(ARGV[ao + b + 1]), tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
           local st = states[key]
           if not st then
             st = load(key, w, s)
@@ -382,7 +387,7 @@ internal sealed partial class RedisRateLimitStore
           local moves = false
           for i = 1, n do
             local b = 5 + (i - 1) * 4
-            local w, s = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+            local w, s = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3])
             if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
             if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
           end
@@ -401,9 +406,9 @@ internal sealed partial class RedisRateLimitStore
         local out = { now, denied, maxRetry }
         if commit and denied < 0 then
           for i = 1, n do
-            local key = KEYS[i]
+            local key = KEYS[ko + i]
             local b = 5 + (i - 1) * 4
-            local w, s, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+            local w, s, cost = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
             local st = states[key]
             local reset
             if s < 0 then
@@ -456,11 +461,11 @@ internal sealed partial class RedisRateLimitStore
         elseif wantEntries then
           for i = 1, n do
             local b = 5 + (i - 1) * 4
-            local s = tonumber(ARGV[b + 3])
+            local s = tonumber(ARGV[ao + b + 3])
             out[#out + 1] = fits[i]
             out[#out + 1] = before[i]
             out[#out + 1] = retry[i]
-            out[#out + 1] = resetAt(states[KEYS[i]], s)
+            out[#out + 1] = resetAt(states[KEYS[ko + i]], s)
           end
         end
         return out
@@ -504,10 +509,7 @@ internal sealed partial class RedisRateLimitStore
             ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
             shared.fixed[KEYS[k + 1]] = nil
           else
-            local keys, args = {}, {}
-            for j = 1, nk do keys[j] = KEYS[k + j] end
-            for j = 1, na do args[j] = ARGV[a + j] end
-            ok, r = pcall(acquire, keys, args, shared)
+            ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
           end
           k, a = k + nk, a + na
           if not ok then
