@@ -96,13 +96,13 @@ internal sealed partial class RedisRateLimitStore
 
     /// <summary>
     /// The body of <see cref="AcquireOneServerScriptText"/> as a Lua function: key, limit, cost, window ms, packing
-    /// factor.
+    /// factor, and in a batch the batch's server time (read once for all members), else nil (the server's TIME now).
     /// </summary>
     private const string AcquireOneServerFunctionLua = """
-        local function acquire_one_server(key, limit, cost, window, factor)
+        local function acquire_one_server(key, limit, cost, window, factor, batchNow)
           local w = tonumber(window)
           local v = redis.call('INCRBY', key, cost)
-          local now = server_now()
+          local now = batchNow or server_now()
           local e = counter_end(key, w)
           if not e or e <= now or e - w > now then
             -- A new counter, one of an earlier window still alive, or one this store did not write: start the window over.
@@ -482,10 +482,12 @@ internal sealed partial class RedisRateLimitStore
     /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
     /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
     /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
-    /// <para>The members share the server's <c>TIME</c>, read once per batch, and every fixed-window counter a
+    /// <para>The members (multi-key and single-key server-time ones alike) share the server's <c>TIME</c>, read once
+    /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
     /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
-    /// tenant and sender counters are then read once per batch.</para>
+    /// tenant and sender counters are then read once per batch, and written once per batch: what members take from a
+    /// shared counter is written when the batch ends, or before the counter is next read from Redis.</para>
     /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
     /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
@@ -506,7 +508,8 @@ internal sealed partial class RedisRateLimitStore
             ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
             shared.fixed[KEYS[k + 1]] = nil
           elseif kind == 's' then
-            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+            shared.now = shared.now or server_now()
+            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], shared.now)
             shared.fixed[KEYS[k + 1]] = nil
           else
             ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
