@@ -96,13 +96,13 @@ internal sealed partial class RedisRateLimitStore
 
     /// <summary>
     /// The body of <see cref="AcquireOneServerScriptText"/> as a Lua function: key, limit, cost, window ms, packing
-    /// factor.
+    /// factor, and in a batch the batch's server time (read once for all members), else nil (the server's TIME now).
     /// </summary>
     private const string AcquireOneServerFunctionLua = """
-        local function acquire_one_server(key, limit, cost, window, factor)
+        local function acquire_one_server(key, limit, cost, window, factor, batchNow)
           local w = tonumber(window)
           local v = redis.call('INCRBY', key, cost)
-          local now = server_now()
+          local now = batchNow or server_now()
           local e = counter_end(key, w)
           if not e or e <= now or e - w > now then
             -- A new counter, one of an earlier window still alive, or one this store did not write: start the window over.
@@ -199,20 +199,49 @@ internal sealed partial class RedisRateLimitStore
     /// fails the script before it writes: a script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + AcquireFunctionLua + """
-        return acquire(KEYS, ARGV)
+        return acquire(KEYS, ARGV, nil, 0, 0, #KEYS)
         """;
 
     /// <summary>
     /// The body of <see cref="AcquireScriptText"/> as a Lua function of its keys and arguments, so that the batch
     /// script (<see cref="AcquireManyScriptText"/>) decides each member with the very same code.
     /// </summary>
+    /// <remarks>
+    /// <c>acquire(KEYS, ARGV, shared, ko, ao, n)</c> reads its n keys at <c>KEYS[ko + 1]</c> onwards and its arguments
+    /// at <c>ARGV[ao + 1]</c> onwards, so that a batch member is decided in place, without copying its keys and
+    /// arguments into tables of its own; <c>shared</c> is the batch's shared state, nil for a script alone.
+    /// </remarks>
     private const string AcquireFunctionLua = """
-        local function acquire(KEYS, ARGV, shared)
-        local mode = ARGV[1]
+        -- Writes what the members of a batch took from a fixed-window counter they share, before the counter is
+        -- read from Redis again and at the batch's end: as the members' own writes would have, in one command.
+        local function flush_fixed(shared, key)
+          local known = shared.fixed[key]
+          if not known or not known.dirty then return end
+          local taken = string.format('%d', known.delta)
+          if not known.wfresh then
+            redis.call('INCRBY', key, taken)
+          elseif known.server then
+            set_counter(key, taken, known.reset)
+          else
+            redis.call('SET', key, taken, 'PX', string.format('%d', known.ttl))
+          end
+          known.dirty, known.delta = false, 0
+        end
+        -- Defined once per script, not once per call: a batch calls acquire for every member.
+        local floor = math.floor
+        local function fmt(x) return string.format('%d', x) end
+        -- Ceiling of a / b for integers a >= 0, b > 0, exact although Lua divides in floating point.
+        local function ceildiv(a, b)
+          local q = floor(a / b)
+          if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
+          return q
+        end
+        local function acquire(KEYS, ARGV, shared, ko, ao, n)
+        local mode = ARGV[ao + 1]
         local reserve = string.sub(mode, 1, 1) == 'r'
         local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
         local commit = mode == '1' or reserve
-        local now = tonumber(ARGV[2])
+        local now = tonumber(ARGV[ao + 2])
         if now < 0 then
           if shared then
             shared.now = shared.now or server_now()
@@ -221,24 +250,17 @@ internal sealed partial class RedisRateLimitStore
             now = server_now()
           end
         end
-        local wantEntries = ARGV[3] == '1'
-        local grace = tonumber(ARGV[4])
-        local serverLayout = ARGV[5] == '1'
-        local n = #KEYS
-        local floor = math.floor
-        local function fmt(x) return string.format('%d', x) end
+        local wantEntries = ARGV[ao + 3] == '1'
+        local grace = tonumber(ARGV[ao + 4])
+        local serverLayout = ARGV[ao + 5] == '1'
         local nowUs = now * 1000
-        -- Ceiling of a / b for integers a >= 0, b > 0, exact although Lua divides in floating point.
-        local function ceildiv(a, b)
-          local q = floor(a / b)
-          if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
-          return q
-        end
 
         -- The first fixed-window or bucket key found holding something other than an integer, if any.
         local foreign
         local function load(key, w, s)
           local st = {}
+          local known = shared and shared.fixed[key]
+          if known and not (s == 0 and known.w == w) then flush_fixed(shared, key) end
           if s < 0 then
             local c = redis.call('GET', key)
             local tat = tonumber(c)
@@ -247,7 +269,6 @@ internal sealed partial class RedisRateLimitStore
             -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
             st.base, st.total, st.addUs = tat, 0, 0
           elseif s == 0 then
-            local known = shared and shared.fixed[key]
             if known and known.w == w then
               -- Read by an earlier member of this batch, and kept up to date with what members took since.
               st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
@@ -312,9 +333,9 @@ internal sealed partial class RedisRateLimitStore
         states, pending, before, fits, retry = {}, {}, {}, {}, {}
         denied, maxRetry, blocked = -1, 0, false
         for i = 1, n do
-          local key = KEYS[i]
+          local key = KEYS[ko + i]
           local b = 5 + (i - 1) * 4
-          local limit, w, s, cost = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+          local limit, w, s, cost = tonumber(ARGV[ao + b + 1]), tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
           local st = states[key]
           if not st then
             st = load(key, w, s)
@@ -366,7 +387,7 @@ internal sealed partial class RedisRateLimitStore
           local moves = false
           for i = 1, n do
             local b = 5 + (i - 1) * 4
-            local w, s = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+            local w, s = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3])
             if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
             if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
           end
@@ -385,9 +406,9 @@ internal sealed partial class RedisRateLimitStore
         local out = { now, denied, maxRetry }
         if commit and denied < 0 then
           for i = 1, n do
-            local key = KEYS[i]
+            local key = KEYS[ko + i]
             local b = 5 + (i - 1) * 4
-            local w, s, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+            local w, s, cost = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
             local st = states[key]
             local reset
             if s < 0 then
@@ -400,7 +421,19 @@ internal sealed partial class RedisRateLimitStore
               end
             elseif s == 0 then
               reset = st.reset
-              if not st.fresh then
+              local known = shared and shared.fixed[key]
+              if known then
+                -- In a batch: the write waits in memory for the batch's end (or the key's next read from Redis),
+                -- so that a counter many members take from (a guard's global one) is written once per batch.
+                if not known.dirty then
+                  known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - now + grace, 0
+                  shared.dirty[#shared.dirty + 1] = key
+                end
+                known.delta = known.delta + cost
+                known.total = known.total + cost
+                known.fresh = false
+                st.fresh = false
+              elseif not st.fresh then
                 redis.call('INCRBY', key, fmt(cost))
               elseif serverLayout then
                 set_counter(key, fmt(cost), reset)
@@ -408,11 +441,6 @@ internal sealed partial class RedisRateLimitStore
               else
                 redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
                 st.fresh = false
-              end
-              local known = shared and shared.fixed[key]
-              if known then
-                known.total = known.total + cost
-                known.fresh = false
               end
             else
               reset = (st.cur + s + 1) * st.g
@@ -433,11 +461,11 @@ internal sealed partial class RedisRateLimitStore
         elseif wantEntries then
           for i = 1, n do
             local b = 5 + (i - 1) * 4
-            local s = tonumber(ARGV[b + 3])
+            local s = tonumber(ARGV[ao + b + 3])
             out[#out + 1] = fits[i]
             out[#out + 1] = before[i]
             out[#out + 1] = retry[i]
-            out[#out + 1] = resetAt(states[KEYS[i]], s)
+            out[#out + 1] = resetAt(states[KEYS[ko + i]], s)
           end
         end
         return out
@@ -454,10 +482,12 @@ internal sealed partial class RedisRateLimitStore
     /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
     /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
     /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
-    /// <para>The members share the server's <c>TIME</c>, read once per batch, and every fixed-window counter a
+    /// <para>The members (multi-key and single-key server-time ones alike) share the server's <c>TIME</c>, read once
+    /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
     /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
-    /// tenant and sender counters are then read once per batch.</para>
+    /// tenant and sender counters are then read once per batch, and written once per batch: what members take from a
+    /// shared counter is written when the batch ends, or before the counter is next read from Redis.</para>
     /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
     /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
@@ -467,23 +497,22 @@ internal sealed partial class RedisRateLimitStore
         local m = tonumber(ARGV[1])
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
-        local shared = { fixed = {} }
+        local shared = { fixed = {}, dirty = {} }
         local k, a = 0, 1 + 3 * m
         for i = 1, m do
           local h = 2 + 3 * (i - 1)
           local kind, nk, na = ARGV[h], tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
           local ok, r
+          if kind ~= 'a' then flush_fixed(shared, KEYS[k + 1]) end
           if kind == 'c' then
             ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
             shared.fixed[KEYS[k + 1]] = nil
           elseif kind == 's' then
-            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+            shared.now = shared.now or server_now()
+            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], shared.now)
             shared.fixed[KEYS[k + 1]] = nil
           else
-            local keys, args = {}, {}
-            for j = 1, nk do keys[j] = KEYS[k + j] end
-            for j = 1, na do args[j] = ARGV[a + j] end
-            ok, r = pcall(acquire, keys, args, shared)
+            ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
           end
           k, a = k + nk, a + na
           if not ok then
@@ -495,6 +524,7 @@ internal sealed partial class RedisRateLimitStore
             out[i] = r
           end
         end
+        for _, key in ipairs(shared.dirty) do flush_fixed(shared, key) end
         return out
         """;
 

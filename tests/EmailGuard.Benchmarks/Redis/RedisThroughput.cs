@@ -124,19 +124,21 @@ internal static class RedisThroughput
             List<double> unbatchedSpreadRounds = [];
             List<double> guardRounds = [];
             List<double> unbatchedGuardRounds = [];
+            // Where the time goes: client CPU, Redis CPU and Redis commands per operation, and the batches formed.
+            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
             for (int round = 0; round < rounds; round++)
             {
-                rawRounds.Add(await MeasureAsync(raw, operations));
-                libraryRounds.Add(await MeasureAsync(library, operations));
-                clientClockRounds.Add(await MeasureAsync(libraryClientClock, operations));
-                resilientRounds.Add(await MeasureAsync(libraryResilient, operations));
-                rawSpreadRounds.Add(await MeasureAsync(rawSpread, operations));
-                librarySpreadRounds.Add(await MeasureAsync(librarySpread, operations));
-                floodRounds.Add(await MeasureAsync(libraryFlood, operations));
-                uncachedFloodRounds.Add(await MeasureAsync(uncachedFlood, operations));
-                unbatchedSpreadRounds.Add(await MeasureAsync(unbatchedSpread, operations));
-                guardRounds.Add(await MeasureAsync(guardCheck, operations));
-                unbatchedGuardRounds.Add(await MeasureAsync(unbatchedGuardCheck, operations));
+                rawRounds.Add(await profile.MeasureAsync("raw", raw, operations));
+                libraryRounds.Add(await profile.MeasureAsync("store 1 key", library, operations));
+                clientClockRounds.Add(await profile.MeasureAsync("store client clock", libraryClientClock, operations));
+                resilientRounds.Add(await profile.MeasureAsync("store resilient", libraryResilient, operations));
+                rawSpreadRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+                librarySpreadRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
+                floodRounds.Add(await profile.MeasureAsync("flood", libraryFlood, operations));
+                uncachedFloodRounds.Add(await profile.MeasureAsync("flood uncached", uncachedFlood, operations));
+                unbatchedSpreadRounds.Add(await profile.MeasureAsync("store 10k keys unbatched", unbatchedSpread, operations));
+                guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
+                unbatchedGuardRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
             }
 
             byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
@@ -169,6 +171,8 @@ internal static class RedisThroughput
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"batching across keys: 10,000 keys store/raw {librarySpreadOps / rawSpreadOps:F2} (off {unbatchedSpreadOps / rawSpreadOps:F2}); full guard check/raw single-key script over 10,000 keys {guardOps / rawSpreadOps:F2} (off {unbatchedGuardOps / rawSpreadOps:F2}), /raw on one key {guardOps / rawOps:F2}"));
 
+            profile.Print();
+
             await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
             foreach (RedisKey[] spreadKey in spreadRawKeys)
             {
@@ -182,7 +186,7 @@ internal static class RedisThroughput
         }
     }
 
-    private static async Task<double> MeasureAsync(Func<Task> call, int operations)
+    internal static async Task<double> MeasureAsync(Func<Task> call, int operations)
     {
         int remaining = operations;
         Stopwatch elapsed = Stopwatch.StartNew();
