@@ -12,7 +12,7 @@ namespace EmailGuard;
 /// Writes into a caller's buffer and allocates nothing. The output never is longer than the input plus one separator
 /// per <see cref="Append"/>, so a buffer of that size always suffices.
 /// <list type="bullet">
-/// <item>Tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
+/// <item>In HTML parts, tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
 /// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style
 /// and comments are dropped with their content.</item>
 /// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens) and
@@ -49,13 +49,18 @@ internal ref partial struct ContentNormalizer
     public readonly ReadOnlySpan<char> Written => _output[.._length];
 
     /// <summary>Appends one part (subject, body) as its own line.</summary>
-    public void Append(ReadOnlySpan<char> text)
+    /// <param name="text">The part.</param>
+    /// <param name="markup">
+    /// Whether the part is HTML. Only then are tags skipped: in a subject or a plain-text body a reader sees <c>&lt;x</c>
+    /// and everything after it, so it must not hide the rest of the part from the fingerprints.
+    /// </param>
+    public void Append(ReadOnlySpan<char> text, bool markup)
     {
         int i = 0;
         while (i < text.Length)
         {
             char c = text[i];
-            if (c == '<' && TrySkipTag(text, ref i))
+            if (c == '<' && markup && TrySkipTag(text, ref i))
             {
                 continue;
             }
