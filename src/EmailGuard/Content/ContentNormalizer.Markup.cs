@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace EmailGuard;
 
@@ -83,7 +84,7 @@ internal ref partial struct ContentNormalizer
     }
 
     /// <summary>Decodes a character reference at <paramref name="i"/>; false when the <c>&amp;</c> starts none.</summary>
-    private static bool TryDecodeEntity(ReadOnlySpan<char> text, ref int i, out char decoded)
+    private static bool TryDecodeEntity(ReadOnlySpan<char> text, ref int i, out int decoded)
     {
         decoded = ' ';
         ReadOnlySpan<char> rest = text[(i + 1)..];
@@ -103,8 +104,8 @@ internal ref partial struct ContentNormalizer
                 return false;
             }
 
-            // Characters beyond the basic plane are emoji and symbols: they separate words like any symbol does.
-            decoded = code is > 0 and <= char.MaxValue ? (char)code : ' ';
+            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does.
+            decoded = Rune.IsValid(code) && code > 0 ? code : ' ';
         }
         else
         {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace EmailGuard;
 
@@ -15,8 +16,10 @@ namespace EmailGuard;
 /// <item>In HTML parts, tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
 /// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style
 /// and comments are dropped with their content.</item>
-/// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens) and
-/// combining marks are dropped, so neither splits nor changes a word.</item>
+/// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens, tag
+/// characters), invisible letters (Hangul fillers) and combining marks are dropped, so neither splits nor changes a word;
+/// accented letters read as their base letter, composed or not, and mathematical styled letters as plain ones
+/// (<see cref="UnicodeFolding"/>).</item>
 /// <item>A word with a digit, and a month or weekday name, is <c>#</c>, and a run of such words is one <c>#</c>:
 /// order numbers, amounts, dates and phone numbers in any format fold alike.</item>
 /// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
@@ -65,9 +68,16 @@ internal ref partial struct ContentNormalizer
                 continue;
             }
 
-            if (c == '&' && TryDecodeEntity(text, ref i, out char decoded))
+            if (c == '&' && TryDecodeEntity(text, ref i, out int decoded))
             {
-                Feed(decoded);
+                FeedCodePoint(decoded);
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                FeedCodePoint(char.ConvertToUtf32(c, text[i + 1]));
+                i += 2;
                 continue;
             }
 
@@ -105,9 +115,14 @@ internal ref partial struct ContentNormalizer
             return;
         }
 
+        if (UnicodeFolding.IsIgnorable(c))
+        {
+            return;
+        }
+
         if (char.IsLetterOrDigit(c))
         {
-            AppendTokenChar(char.ToLowerInvariant(c), char.IsDigit(c));
+            AppendTokenChar(char.ToLowerInvariant(UnicodeFolding.BaseLetter(c)), char.IsDigit(c));
             return;
         }
 
@@ -122,6 +137,44 @@ internal ref partial struct ContentNormalizer
         {
             ResolveGreeting();
         }
+    }
+
+    /// <summary>
+    /// Feeds a code point from a surrogate pair or a character reference: invisible ones (tag characters, variation
+    /// selectors) are dropped, styled letters read as plain ones, other letters and digits stay in their word, and the
+    /// rest (emoji, symbols) separate words.
+    /// </summary>
+    private void FeedCodePoint(int codePoint)
+    {
+        if (codePoint <= char.MaxValue)
+        {
+            Feed((char)codePoint);
+            return;
+        }
+
+        if (UnicodeFolding.MathLetter(codePoint) is not '\0' and char plain)
+        {
+            Feed(plain);
+            return;
+        }
+
+        Rune rune = new(codePoint);
+        UnicodeCategory category = Rune.GetUnicodeCategory(rune);
+        if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark)
+        {
+            return;
+        }
+
+        if (Rune.IsLetterOrDigit(rune))
+        {
+            Span<char> pair = stackalloc char[2];
+            rune.EncodeToUtf16(pair);
+            AppendTokenChar(pair[0], Rune.IsDigit(rune));
+            AppendTokenChar(pair[1], false);
+            return;
+        }
+
+        EndToken();
     }
 
     private void AppendTokenChar(char lower, bool digit)
@@ -218,9 +271,16 @@ internal ref partial struct ContentNormalizer
     private void AppendUrl(ReadOnlySpan<char> url)
     {
         int cut = url.IndexOfAny('?', '#');
-        foreach (char c in cut < 0 ? url : url[..cut])
+        ReadOnlySpan<char> kept = cut < 0 ? url : url[..cut];
+        for (int i = 0; i < kept.Length; i++)
         {
-            Feed(c);
+            if (char.IsHighSurrogate(kept[i]) && i + 1 < kept.Length && char.IsLowSurrogate(kept[i + 1]))
+            {
+                FeedCodePoint(char.ConvertToUtf32(kept[i], kept[++i]));
+                continue;
+            }
+
+            Feed(kept[i]);
         }
 
         EndToken();

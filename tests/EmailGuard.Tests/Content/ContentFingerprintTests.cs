@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Content;
 using Xunit.Abstractions;
 
 namespace EmailGuard.Tests.Content;
@@ -91,6 +92,37 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
         EmailContent varied = body.Contains('<', StringComparison.Ordinal) ? new() { Subject = subject, HtmlBody = body } : new() { Subject = subject, TextBody = body };
 
         ContentFingerprint.Compute(varied).Should().Be(ContentFingerprint.Compute(original), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(varied)}\"");
+    }
+
+    [Theory]
+    [InlineData("decomposed (NFD) accents")]
+    [InlineData("Hangul fillers inside words")]
+    [InlineData("Unicode tag characters inside words")]
+    [InlineData("tag characters as entities")]
+    [InlineData("mathematical bold letters")]
+    public void AttackerVariation_InvisibleOrEquivalentCharacters_DoNotEscapeEitherFingerprint(string variation)
+    {
+        // Each variation renders like the original (or invisibly differs from it), so an attacker can vary it per copy.
+        static string Bold(string word) => string.Concat(word.Select(c => char.ConvertFromUtf32(0x1D41A + c - 'a')));
+        string original = "Dvořák, Şahin and Nováček: " + AttackerRewrites.PurchaseOrderNote;
+        string varied = variation switch
+        {
+            "decomposed (NFD) accents" => original.Normalize(System.Text.NormalizationForm.FormD),
+            "Hangul fillers inside words" => original.Replace("account", "acc\u3164ount", StringComparison.Ordinal)
+                .Replace("verify", "ver\u115Fify", StringComparison.Ordinal).Replace("bank", "ba\uFFA0nk", StringComparison.Ordinal),
+            "Unicode tag characters inside words" => original.Replace("account", "acc\U000E0041ount", StringComparison.Ordinal)
+                .Replace("verify", "ver\U000E007Fify", StringComparison.Ordinal),
+            "tag characters as entities" => original.Replace("account", "acc&#xE0041;ount", StringComparison.Ordinal),
+            _ => original.Replace("verify", Bold("verify"), StringComparison.Ordinal).Replace("payments", Bold("payments"), StringComparison.Ordinal),
+        };
+        EmailContent plain = new() { Subject = "Bank details", TextBody = original };
+        EmailContent copy = variation.Contains("entities", StringComparison.Ordinal)
+            ? new() { Subject = "Bank details", HtmlBody = varied }
+            : new() { Subject = "Bank details", TextBody = varied };
+        NearDuplicateSketch sketch = new(new NearDuplicateContentOptions());
+
+        ContentFingerprint.Compute(copy).Should().Be(ContentFingerprint.Compute(plain), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(copy)}\"");
+        NearDuplicateMeasurement.BandKeys(sketch, copy).Should().NotBeEmpty().And.Equal(NearDuplicateMeasurement.BandKeys(sketch, plain));
     }
 
     [Fact]
