@@ -83,6 +83,7 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("punctuation", "Purchase order: PO-1!", "Dear Anna Smith, -- Please find ... purchase order #17 attached!!!")]
     [InlineData("html wrapper", "Purchase order PO-1", "<html><head><style>p{color:red}</style></head><body><div><p>Dear <b>Anna</b> Smith,</p><p>Please <span>find</span> purchase order 17 attached.</p></div></body></html>")]
     [InlineData("entities", "Purchase&nbsp;order PO-1", "Dear Anna Smith,<br>&#80;lease find purchase&#x20;order 17 attached&period;")]
+    [InlineData("references browsers decode: zero-padded, without semicolon", "Purchase order PO-1", "Dear Anna Smith,<br>&#x0000000050;lease find p&#117rchase order 17 att&#000000000097;ched.")]
     [InlineData("zero-width characters", "Pur\u200Bchase order PO-1", "Dear Anna Smith,\nPle\u00ADase fi\u200Dnd purchase order 17 att\uFEFFached.")]
     [InlineData("split by inline tags", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>P<span></span>lease find pur<b></b>chase order 17 attached.</p>")]
     [InlineData("comments and scripts", "Purchase order PO-1", "<!-- unique 8f3a -->Dear Anna Smith,<script>var x='random text';</script>\nPlease find purchase order 17 attached.")]
