@@ -65,14 +65,27 @@ internal sealed partial class EndpointDefense
 
     /// <summary>
     /// The network as the policies count it: the attribution's network address grouped by the endpoint options' prefix
-    /// lengths (the send guard may group IPv6 differently). Null when it is not a network.
+    /// lengths (the send guard may group IPv6 differently). Null when it is not a network, or when it is wider than the
+    /// networks the policies count: the send guard's /48 does not say which of its /64s sent, and its network address
+    /// lies in the first one, which would be banned for mail it did not cause.
     /// </summary>
     internal static string? ClientOf(string clientNetwork, EmailGuardEndpointOptions options)
     {
         int slash = clientNetwork.IndexOf('/', StringComparison.Ordinal);
-        return IPAddress.TryParse(slash < 0 ? clientNetwork.AsSpan() : clientNetwork.AsSpan(0, slash), out IPAddress? address)
-            ? IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength)
-            : null;
+        if (!IPAddress.TryParse(slash < 0 ? clientNetwork.AsSpan() : clientNetwork.AsSpan(0, slash), out IPAddress? address))
+        {
+            return null;
+        }
+
+        bool v4 = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || address.IsIPv4MappedToIPv6;
+        int policyPrefix = v4 ? options.IPv4PrefixLength : options.IPv6PrefixLength;
+        if (slash >= 0 && (!int.TryParse(clientNetwork.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix)
+            || prefix < (address.IsIPv4MappedToIPv6 ? policyPrefix + 96 : policyPrefix)))
+        {
+            return null;
+        }
+
+        return IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
     }
 
     /// <summary>Fills a ban marker; true when this call started the ban (the marker was empty).</summary>
@@ -104,7 +117,7 @@ internal sealed partial class EndpointDefense
         public static partial void BounceBanStarted(ILogger logger, string policy, string clientNetwork, TimeSpan duration, long bounces, TimeSpan within);
 
         [LoggerMessage(EventId = 2612, EventName = "BounceBanSkipped", Level = LogLevel.Debug,
-            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network; no bounce ban is counted.")]
+            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network, or one wider than the policy's (the send guard groups IPv6 more coarsely than the endpoints); no bounce ban is counted.")]
         public static partial void BounceBanSkipped(ILogger logger, string policy);
     }
 }
