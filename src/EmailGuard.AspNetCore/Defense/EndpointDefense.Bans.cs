@@ -10,8 +10,15 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal sealed partial class EndpointDefense
 {
-    /// <summary>Counts an admitted-so-far request for Allow2Ban; the request that reaches the count starts the ban and is still let through.</summary>
-    private async ValueTask CountAllow2BanAsync(EndpointGuardState state, PolicyDefense defense, string client, CancellationToken aborted)
+    /// <summary>
+    /// Counts an admitted-so-far request for Allow2Ban; the request that reaches the count starts the ban and is still
+    /// let through.
+    /// </summary>
+    /// <returns>
+    /// True when the request is past the count and must be rejected as banned: requests of a burst all pass the ban
+    /// check before the ban starts, so the count, which is atomic, decides for them.
+    /// </returns>
+    private async ValueTask<bool> CountAllow2BanAsync(EndpointGuardState state, PolicyDefense defense, string client, CancellationToken aborted)
     {
         EmailGuardAllow2BanOptions options = defense.Allow2Ban!;
         var counted = new RateLimitEntry[1];
@@ -20,7 +27,7 @@ internal sealed partial class EndpointDefense
             .ConfigureAwait(false);
         if (decision.Status != RateLimitStatus.Allowed || counted[0].Count < options.MaxRequests)
         {
-            return;
+            return false;
         }
 
         if (await StartBanAsync(defense.Allow2BanMarker, client, aborted).ConfigureAwait(false))
@@ -28,6 +35,8 @@ internal sealed partial class EndpointDefense
             Log.Allow2BanStarted(_logger, defense.Policy, client, options.BanFor, counted[0].Count, options.Within);
             await BanStartedAsync(state, defense.Policy, client, options.BanFor, EmailGuardBanReason.Requests).ConfigureAwait(false);
         }
+
+        return counted[0].Count > options.MaxRequests;
     }
 
     /// <summary>
