@@ -25,7 +25,7 @@ namespace EmailGuard;
 /// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
 /// comma, colon, semicolon, exclamation mark or line end is dropped with those words: <c>Dear Mr. Smith,</c>,
 /// <c>Hi Bob!</c> and <c>Hello,</c> all read as nothing, so neither the name nor the choice of greeting tells copies
-/// apart.</item>
+/// apart. One greeting per part is dropped: a message written as a greeting per line is read.</item>
 /// <item>A URL (<c>http://</c>, <c>https://</c>, <c>www.</c>) loses its query string and fragment, where tracking
 /// parameters live.</item>
 /// </list>
@@ -40,6 +40,9 @@ internal ref partial struct ContentNormalizer
     private bool _tokenHasDigit;
     private int _greetingCut;
     private int _greetingWords;
+
+    /// <summary>Whether the current part's greeting was dropped: only one per part is, so a greeting per line hides nothing.</summary>
+    private bool _greetingDropped;
 
     public ContentNormalizer(Span<char> output)
     {
@@ -59,6 +62,7 @@ internal ref partial struct ContentNormalizer
     /// </param>
     public void Append(ReadOnlySpan<char> text, bool markup)
     {
+        _greetingDropped = false;
         int i = 0;
         while (i < text.Length)
         {
@@ -221,7 +225,7 @@ internal ref partial struct ContentNormalizer
             _length = start;
             _output[_length++] = '#';
         }
-        else if (_greetingCut < 0 && IsGreeting(_output[start.._length]))
+        else if (_greetingCut < 0 && !_greetingDropped && IsGreeting(_output[start.._length]))
         {
             // Cut before the greeting word and its separator, and before a "good" of "good morning".
             int cut = start > 0 ? start - 1 : 0;
@@ -248,6 +252,7 @@ internal ref partial struct ContentNormalizer
         {
             _length = _greetingCut;
             _greetingCut = -1;
+            _greetingDropped = true;
         }
     }
 

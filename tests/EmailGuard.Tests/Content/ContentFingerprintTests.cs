@@ -164,6 +164,16 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Attacker_EveryLineAGreeting_OnlyTheFirstIsDropped()
+    {
+        // A greeting is dropped with up to four words after it. Written as a greeting per line, the whole message was
+        // dropped, so each copy was fingerprinted by the random words an attacker added and nothing readers saw.
+        EmailContent content = new() { TextBody = "Hi Anna,\nHey cheap meds online now!\nHello visit pharmacy dot example!\nDear friend, order today;\nqwxz plomb" };
+
+        ContentFingerprint.Normalize(content).Should().Be("hey cheap meds online now hello visit pharmacy dot example dear friend order today qwxz plomb");
+    }
+
+    [Fact]
     public void Normalize_FoldsMarkupNumbersGreetingsAndQueryStrings()
     {
         EmailContent content = new()
