@@ -10,8 +10,15 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal sealed partial class EndpointDefense
 {
-    /// <summary>Counts an admitted-so-far request for Allow2Ban; the request that reaches the count starts the ban and is still let through.</summary>
-    private async ValueTask CountAllow2BanAsync(EndpointGuardState state, PolicyDefense defense, string client, CancellationToken aborted)
+    /// <summary>
+    /// Counts an admitted-so-far request for Allow2Ban; the request that reaches the count starts the ban and is still
+    /// let through.
+    /// </summary>
+    /// <returns>
+    /// True when the request is past the count and must be rejected as banned: requests of a burst all pass the ban
+    /// check before the ban starts, so the count, which is atomic, decides for them.
+    /// </returns>
+    private async ValueTask<bool> CountAllow2BanAsync(EndpointGuardState state, PolicyDefense defense, string client, CancellationToken aborted)
     {
         EmailGuardAllow2BanOptions options = defense.Allow2Ban!;
         var counted = new RateLimitEntry[1];
@@ -20,7 +27,7 @@ internal sealed partial class EndpointDefense
             .ConfigureAwait(false);
         if (decision.Status != RateLimitStatus.Allowed || counted[0].Count < options.MaxRequests)
         {
-            return;
+            return false;
         }
 
         if (await StartBanAsync(defense.Allow2BanMarker, client, aborted).ConfigureAwait(false))
@@ -28,6 +35,8 @@ internal sealed partial class EndpointDefense
             Log.Allow2BanStarted(_logger, defense.Policy, client, options.BanFor, counted[0].Count, options.Within);
             await BanStartedAsync(state, defense.Policy, client, options.BanFor, EmailGuardBanReason.Requests).ConfigureAwait(false);
         }
+
+        return counted[0].Count > options.MaxRequests;
     }
 
     /// <summary>
@@ -65,14 +74,27 @@ internal sealed partial class EndpointDefense
 
     /// <summary>
     /// The network as the policies count it: the attribution's network address grouped by the endpoint options' prefix
-    /// lengths (the send guard may group IPv6 differently). Null when it is not a network.
+    /// lengths (the send guard may group IPv6 differently). Null when it is not a network, or when it is wider than the
+    /// networks the policies count: the send guard's /48 does not say which of its /64s sent, and its network address
+    /// lies in the first one, which would be banned for mail it did not cause.
     /// </summary>
     internal static string? ClientOf(string clientNetwork, EmailGuardEndpointOptions options)
     {
         int slash = clientNetwork.IndexOf('/', StringComparison.Ordinal);
-        return IPAddress.TryParse(slash < 0 ? clientNetwork.AsSpan() : clientNetwork.AsSpan(0, slash), out IPAddress? address)
-            ? IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength)
-            : null;
+        if (!IPAddress.TryParse(slash < 0 ? clientNetwork.AsSpan() : clientNetwork.AsSpan(0, slash), out IPAddress? address))
+        {
+            return null;
+        }
+
+        bool v4 = address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || address.IsIPv4MappedToIPv6;
+        int policyPrefix = v4 ? options.IPv4PrefixLength : options.IPv6PrefixLength;
+        if (slash >= 0 && (!int.TryParse(clientNetwork.AsSpan(slash + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int prefix)
+            || prefix < (address.IsIPv4MappedToIPv6 ? policyPrefix + 96 : policyPrefix)))
+        {
+            return null;
+        }
+
+        return IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
     }
 
     /// <summary>Fills a ban marker; true when this call started the ban (the marker was empty).</summary>
@@ -104,7 +126,7 @@ internal sealed partial class EndpointDefense
         public static partial void BounceBanStarted(ILogger logger, string policy, string clientNetwork, TimeSpan duration, long bounces, TimeSpan within);
 
         [LoggerMessage(EventId = 2612, EventName = "BounceBanSkipped", Level = LogLevel.Debug,
-            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network; no bounce ban is counted.")]
+            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network, or one wider than the policy's (the send guard groups IPv6 more coarsely than the endpoints); no bounce ban is counted.")]
         public static partial void BounceBanSkipped(ILogger logger, string policy);
     }
 }

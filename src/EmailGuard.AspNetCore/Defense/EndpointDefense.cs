@@ -75,9 +75,10 @@ internal sealed partial class EndpointDefense
             }
         }
 
-        if (defense.Allow2Ban is not null && ipPartition.Length > 0)
+        if (defense.Allow2Ban is not null && ipPartition.Length > 0 && await CountAllow2BanAsync(state, defense, ipPartition, aborted).ConfigureAwait(false))
         {
-            await CountAllow2BanAsync(state, defense, ipPartition, aborted).ConfigureAwait(false);
+            Log.BanRejected(_logger, defense.Policy, ipPartition);
+            return new DefenseVerdict(DefenseOutcome.Banned, defense.Allow2Ban.BanFor);
         }
 
         if (surge)

@@ -39,14 +39,15 @@ internal static class ContentFingerprint
     {
         ArgumentNullException.ThrowIfNull(content);
         ReadOnlySpan<char> subject = Bounded(content.Subject);
-        ReadOnlySpan<char> body = Bounded(string.IsNullOrWhiteSpace(content.TextBody) ? content.HtmlBody : content.TextBody);
+        bool html = string.IsNullOrWhiteSpace(content.TextBody);
+        ReadOnlySpan<char> body = Bounded(html ? content.HtmlBody : content.TextBody);
         char[] buffer = ArrayPool<char>.Shared.Rent(subject.Length + body.Length + 2);
         int written = 0;
         try
         {
             ContentNormalizer normalizer = new(buffer);
-            normalizer.Append(subject);
-            normalizer.Append(body);
+            normalizer.Append(subject, markup: false);
+            normalizer.Append(body, html);
             ReadOnlySpan<char> normalized = normalizer.Written;
             written = normalized.Length;
             hasBands = sketch is not null && sketch.TryCompute(normalized, bandHashes);
@@ -66,11 +67,12 @@ internal static class ContentFingerprint
     internal static string Normalize(EmailContent content)
     {
         ReadOnlySpan<char> subject = Bounded(content.Subject);
-        ReadOnlySpan<char> body = Bounded(string.IsNullOrWhiteSpace(content.TextBody) ? content.HtmlBody : content.TextBody);
+        bool html = string.IsNullOrWhiteSpace(content.TextBody);
+        ReadOnlySpan<char> body = Bounded(html ? content.HtmlBody : content.TextBody);
         char[] buffer = new char[subject.Length + body.Length + 2];
         ContentNormalizer normalizer = new(buffer);
-        normalizer.Append(subject);
-        normalizer.Append(body);
+        normalizer.Append(subject, markup: false);
+        normalizer.Append(body, html);
         return normalizer.Written.ToString();
     }
 

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Text;
 
 namespace EmailGuard;
 
@@ -83,10 +83,39 @@ internal ref partial struct ContentNormalizer
     }
 
     /// <summary>Decodes a character reference at <paramref name="i"/>; false when the <c>&amp;</c> starts none.</summary>
-    private static bool TryDecodeEntity(ReadOnlySpan<char> text, ref int i, out char decoded)
+    /// <remarks>
+    /// Numeric references are read as browsers read them, with any number of leading zeros and without a closing
+    /// semicolon (<c>&amp;#x0000000050;</c> and <c>&amp;#112lease</c> render as <c>P</c> and <c>please</c>), so an attacker
+    /// cannot spell a word in references that show the letter to readers but a number to the fingerprints.
+    /// </remarks>
+    private static bool TryDecodeEntity(ReadOnlySpan<char> text, ref int i, out int decoded)
     {
         decoded = ' ';
         ReadOnlySpan<char> rest = text[(i + 1)..];
+        if (rest.Length > 1 && rest[0] == '#')
+        {
+            bool hex = (rest[1] | 0x20) == 'x';
+            int start = hex ? 2 : 1;
+            int end = start;
+            int code = 0;
+            while (end < rest.Length && (hex ? char.IsAsciiHexDigit(rest[end]) : char.IsAsciiDigit(rest[end])))
+            {
+                // Past U+10FFFF the value no longer matters: it is no character, and it must not overflow.
+                code = Math.Min((code * (hex ? 16 : 10)) + HexValue(rest[end]), 0x110000);
+                end++;
+            }
+
+            if (end == start)
+            {
+                return false;
+            }
+
+            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does.
+            decoded = Rune.IsValid(code) && code > 0 ? code : ' ';
+            i += 1 + end + (end < rest.Length && rest[end] == ';' ? 1 : 0);
+            return true;
+        }
+
         int semicolon = rest[..Math.Min(rest.Length, 12)].IndexOf(';');
         if (semicolon <= 0)
         {
@@ -94,33 +123,19 @@ internal ref partial struct ContentNormalizer
         }
 
         ReadOnlySpan<char> entity = rest[..semicolon];
-        if (entity[0] == '#')
+        decoded = entity switch
         {
-            bool hex = entity.Length > 1 && (entity[1] | 0x20) == 'x';
-            ReadOnlySpan<char> digits = entity[(hex ? 2 : 1)..];
-            if (!int.TryParse(digits, hex ? NumberStyles.AllowHexSpecifier : NumberStyles.None, CultureInfo.InvariantCulture, out int code))
-            {
-                return false;
-            }
-
-            // Characters beyond the basic plane are emoji and symbols: they separate words like any symbol does.
-            decoded = code is > 0 and <= char.MaxValue ? (char)code : ' ';
-        }
-        else
-        {
-            decoded = entity switch
-            {
-                "amp" => '&',
-                "lt" => '<',
-                "gt" => '>',
-                "quot" => '"',
-                "apos" => '\'',
-                "shy" or "zwsp" or "zwnj" or "zwj" => '\u00AD',
-                _ => ' ',
-            };
-        }
-
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            "shy" or "zwsp" or "zwnj" or "zwj" => '\u00AD',
+            _ => ' ',
+        };
         i += semicolon + 2;
         return true;
     }
+
+    private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }

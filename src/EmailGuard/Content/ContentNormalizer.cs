@@ -12,17 +12,19 @@ namespace EmailGuard;
 /// Writes into a caller's buffer and allocates nothing. The output never is longer than the input plus one separator
 /// per <see cref="Append"/>, so a buffer of that size always suffices.
 /// <list type="bullet">
-/// <item>Tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
+/// <item>In HTML parts, tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
 /// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style
 /// and comments are dropped with their content.</item>
-/// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens) and
-/// combining marks are dropped, so neither splits nor changes a word.</item>
+/// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens, tag
+/// characters), invisible letters (Hangul fillers) and combining marks are dropped, so neither splits nor changes a word;
+/// accented letters read as their base letter, composed or not, and mathematical styled letters as plain ones
+/// (<see cref="UnicodeFolding"/>).</item>
 /// <item>A word with a digit, and a month or weekday name, is <c>#</c>, and a run of such words is one <c>#</c>:
 /// order numbers, amounts, dates and phone numbers in any format fold alike.</item>
 /// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
 /// comma, colon, semicolon, exclamation mark or line end is dropped with those words: <c>Dear Mr. Smith,</c>,
 /// <c>Hi Bob!</c> and <c>Hello,</c> all read as nothing, so neither the name nor the choice of greeting tells copies
-/// apart.</item>
+/// apart. One greeting per part is dropped: a message written as a greeting per line is read.</item>
 /// <item>A URL (<c>http://</c>, <c>https://</c>, <c>www.</c>) loses its query string and fragment, where tracking
 /// parameters live.</item>
 /// </list>
@@ -38,6 +40,9 @@ internal ref partial struct ContentNormalizer
     private int _greetingCut;
     private int _greetingWords;
 
+    /// <summary>Whether the current part's greeting was dropped: only one per part is, so a greeting per line hides nothing.</summary>
+    private bool _greetingDropped;
+
     public ContentNormalizer(Span<char> output)
     {
         _output = output;
@@ -49,20 +54,33 @@ internal ref partial struct ContentNormalizer
     public readonly ReadOnlySpan<char> Written => _output[.._length];
 
     /// <summary>Appends one part (subject, body) as its own line.</summary>
-    public void Append(ReadOnlySpan<char> text)
+    /// <param name="text">The part.</param>
+    /// <param name="markup">
+    /// Whether the part is HTML. Only then are tags skipped: in a subject or a plain-text body a reader sees <c>&lt;x</c>
+    /// and everything after it, so it must not hide the rest of the part from the fingerprints.
+    /// </param>
+    public void Append(ReadOnlySpan<char> text, bool markup)
     {
+        _greetingDropped = false;
         int i = 0;
         while (i < text.Length)
         {
             char c = text[i];
-            if (c == '<' && TrySkipTag(text, ref i))
+            if (c == '<' && markup && TrySkipTag(text, ref i))
             {
                 continue;
             }
 
-            if (c == '&' && TryDecodeEntity(text, ref i, out char decoded))
+            if (c == '&' && TryDecodeEntity(text, ref i, out int decoded))
             {
-                Feed(decoded);
+                FeedCodePoint(decoded);
+                continue;
+            }
+
+            if (char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                FeedCodePoint(char.ConvertToUtf32(c, text[i + 1]));
+                i += 2;
                 continue;
             }
 
@@ -100,9 +118,14 @@ internal ref partial struct ContentNormalizer
             return;
         }
 
+        if (UnicodeFolding.IsIgnorable(c))
+        {
+            return;
+        }
+
         if (char.IsLetterOrDigit(c))
         {
-            AppendTokenChar(char.ToLowerInvariant(c), char.IsDigit(c));
+            AppendTokenChar(char.ToLowerInvariant(UnicodeFolding.BaseLetter(c)), char.IsDigit(c));
             return;
         }
 
@@ -163,7 +186,7 @@ internal ref partial struct ContentNormalizer
             _length = start;
             _output[_length++] = '#';
         }
-        else if (_greetingCut < 0 && IsGreeting(_output[start.._length]))
+        else if (_greetingCut < 0 && !_greetingDropped && IsGreeting(_output[start.._length]))
         {
             // Cut before the greeting word and its separator, and before a "good" of "good morning".
             int cut = start > 0 ? start - 1 : 0;
@@ -190,6 +213,7 @@ internal ref partial struct ContentNormalizer
         {
             _length = _greetingCut;
             _greetingCut = -1;
+            _greetingDropped = true;
         }
     }
 
@@ -213,9 +237,16 @@ internal ref partial struct ContentNormalizer
     private void AppendUrl(ReadOnlySpan<char> url)
     {
         int cut = url.IndexOfAny('?', '#');
-        foreach (char c in cut < 0 ? url : url[..cut])
+        ReadOnlySpan<char> kept = cut < 0 ? url : url[..cut];
+        for (int i = 0; i < kept.Length; i++)
         {
-            Feed(c);
+            if (char.IsHighSurrogate(kept[i]) && i + 1 < kept.Length && char.IsLowSurrogate(kept[i + 1]))
+            {
+                FeedCodePoint(char.ConvertToUtf32(kept[i], kept[++i]));
+                continue;
+            }
+
+            Feed(kept[i]);
         }
 
         EndToken();

@@ -7,6 +7,9 @@ namespace EmailGuard;
 /// </summary>
 internal sealed class ProviderBudgetReader(SendGuardRules rules, FairShareTracker? fairShare, ResilientRateLimitStore store, TimeProvider timeProvider)
 {
+    /// <summary>The most tenant limit lookups a read has in flight at once.</summary>
+    private const int MaxConcurrentLookups = 16;
+
     public async ValueTask<EmailProviderBudget> ReadAsync(CancellationToken cancellationToken)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
@@ -44,11 +47,13 @@ internal sealed class ProviderBudgetReader(SendGuardRules rules, FairShareTracke
             sharePeeks.AddRange(tenants[i].Select(t => fairShare.SharePeek(budget, t)));
         }
 
-        Dictionary<string, double?> weights = new(StringComparer.Ordinal);
-        foreach (string tenant in tenants.SelectMany(static t => t).Distinct(StringComparer.Ordinal))
-        {
-            weights[tenant] = await fairShare!.LoadWeightAsync(tenant, cancellationToken).ConfigureAwait(false);
-        }
+        // Side by side, a few at a time: one after another, a slow tenant database made the read wait once per tenant
+        // (up to the provider timeout each), and all at once it would get a hundred queries from one page view.
+        System.Collections.Concurrent.ConcurrentDictionary<string, double?> weights = new(StringComparer.Ordinal);
+        await Parallel.ForEachAsync(
+            tenants.SelectMany(static t => t).Distinct(StringComparer.Ordinal),
+            new ParallelOptions { MaxDegreeOfParallelism = MaxConcurrentLookups, CancellationToken = cancellationToken },
+            async (tenant, token) => weights[tenant] = await fairShare!.LoadWeightAsync(tenant, token).ConfigureAwait(false)).ConfigureAwait(false);
 
         RateLimitEntry[] used = new RateLimitEntry[sharePeeks.Count];
         if (sharePeeks.Count > 0

@@ -83,7 +83,8 @@ public interface IEmailSendGuard
     /// <remarks>
     /// For an admin screen: one or two peeks of the rate-limit store, one read of the key-value store per listed tenant
     /// (at most <see cref="EmailProviderBudgetRule.MaxListedTenants"/>), and the tenants' weights from the tenant limit
-    /// provider's cache. Never throws for the store: <see cref="EmailProviderBudget.IsStoreAvailable"/> is false when
+    /// provider's cache, asking the provider for those this instance has not looked up yet (up to 16 at a time, each
+    /// within the provider timeout, a slow answer giving the default weight). Never throws for the store: <see cref="EmailProviderBudget.IsStoreAvailable"/> is false when
     /// the counters could not be read. The default implementation, for guards written before it existed, reports an
     /// unavailable store.
     /// </remarks>

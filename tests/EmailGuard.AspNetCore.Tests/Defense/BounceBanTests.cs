@@ -17,12 +17,12 @@ public sealed class BounceBanTests
     private readonly Dictionary<string, EmailSendAttribution> _sent = new(StringComparer.Ordinal);
     private int _events;
 
-    private Task<TestApp> StartAsync(IDictionary<string, string?>? configuration = null, Action<EmailGuardBounceBanOptions>? ban = null)
+    private Task<TestApp> StartAsync(IDictionary<string, string?>? configuration = null, Action<EmailGuardBounceBanOptions>? ban = null, int sendGuardIPv6Prefix = 64)
         => TestApp.StartAsync(
             s =>
             {
                 s.AddEmailGuard()
-                    .AddSendGuard()
+                    .AddSendGuard(o => o.IPv6PrefixLength = sendGuardIPv6Prefix)
                     .AddEndpointPolicies(o =>
                     {
                         o.OnBanStarted = args =>
@@ -161,6 +161,23 @@ public sealed class BounceBanTests
         (await PostAsync(app, "/signup", "2001:db8:1:2:ffff:ffff:ffff:fffe", "c@mail.example")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         (await PostAsync(app, "/signup", "2001:db8:1:3::1", "d@mail.example")).StatusCode.Should().Be(HttpStatusCode.OK);
         _bans.Should().ContainSingle().Which.ClientNetwork.Should().Be("2001:db8:1:2::/64");
+    }
+
+    [Fact]
+    public async Task IPv6_SendGuardGroupsMoreCoarselyThanTheEndpoints_BansNoInnocentNeighbour()
+    {
+        // The send guard groups IPv6 by /48, the endpoints by /64: the mail's attribution names the bot's /48, whose
+        // network address lies in the /48's first /64. Grouped again by /64 that was 2001:db8:1::/64, someone else's
+        // network, which was banned for the bot's bounces while the bot in 2001:db8:1:5::/64 went on.
+        await using TestApp app = await StartAsync(sendGuardIPv6Prefix: 48);
+        (await PostAsync(app, "/signup", "2001:db8:1:5::1", "a@bounce.example")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await PostAsync(app, "/signup", "2001:db8:1:5::2", "b@bounce.example")).StatusCode.Should().Be(HttpStatusCode.OK);
+        await FeedbackAsync(app, "a@bounce.example");
+        await FeedbackAsync(app, "b@bounce.example");
+
+        (await PostAsync(app, "/signup", "2001:db8:1::9", "c@mail.example")).StatusCode.Should().Be(HttpStatusCode.OK, "the neighbour caused no bounce");
+        _bans.Should().BeEmpty("the attribution does not say which /64 of the /48 sent, so there is no network to ban");
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 2612).Should().Be(2);
     }
 
     [Fact]

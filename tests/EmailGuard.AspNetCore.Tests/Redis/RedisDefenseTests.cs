@@ -193,6 +193,25 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task Allow2Ban_ConcurrentBurstOnBothInstances_AdmitsExactlyMaxRequests()
+    {
+        // A bot that fires its requests at once: each was checked for a ban before it counted, so a burst passed the
+        // ban check together and only the requests after it met the ban the third one started.
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, _, List<string> events) = apps;
+
+        HttpStatusCode[] statuses = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(async () =>
+        {
+            using HttpResponseMessage response = await (i % 2 == 0 ? first : second).PostAsync("/login", "203.0.113.21");
+            return response.StatusCode;
+        })));
+
+        statuses.Count(s => s == HttpStatusCode.OK).Should().Be(3, "MaxRequests (3) are allowed within the window, however the requests interleave");
+        statuses.Count(s => s == HttpStatusCode.TooManyRequests).Should().Be(37);
+        events.Should().Equal("ban 203.0.113.21");
+    }
+
+    [Fact]
     public async Task Allow2Ban_RequestsCountedOnBothInstances_BanHoldsOnBoth()
     {
         await using TwoInstances apps = await StartTwoAsync();

@@ -89,6 +89,28 @@ public abstract partial class SendGuardScenarioTests
     }
 
     [Fact]
+    public async Task ProviderBudget_TenantLookups_RunSideBySide_NotOneAfterAnother()
+    {
+        // The instance that reads has never seen the tenants, so it asks the tenant limit provider for each listed one.
+        // One after another, a slow tenant database made the admin page wait once per tenant (a hundred lookups, each
+        // up to the provider timeout); side by side it waits about once. The provider below answers only when all
+        // four lookups are in flight (or after 5 s, when they are not).
+        GatedTenantLimitProvider provider = new(Weights());
+        IReadOnlyList<SendGuardHarness> instances = CreateInstances(2, BudgetPolicy(threshold: 0), provider);
+        string[] tenants = [WeightedTenant, LightTenant, "carpenter", "dentist"];
+        foreach (string tenant in tenants)
+        {
+            await SendAsync(instances[0], tenant, 1);
+        }
+
+        provider.Gate(tenants.Length);
+        EmailProviderBudgetRule hourly = (await instances[1].Guard.GetProviderBudgetAsync()).Rules[1];
+
+        provider.MostInFlight.Should().Be(tenants.Length);
+        hourly.Tenants.Select(t => (t.TenantId, t.Weight)).Should().Equal((WeightedTenant, 3.0), (LightTenant, 1.0), ("carpenter", 1.0), ("dentist", 1.0));
+    }
+
+    [Fact]
     public async Task ProviderBudget_FairShareOff_ShowsTheGlobalRulesOnly()
     {
         SendGuardHarness guard = Create(o => o.Global.Add(RateLimitRule.PerHour(100)));
@@ -125,6 +147,42 @@ public abstract partial class SendGuardScenarioTests
         {
             EmailSendDecision decision = await guard.Guard.CheckAsync(new OutboundEmail { To = [$"to{i}@customers.example"], TenantId = tenant });
             decision.IsAllowed.Should().BeTrue("{0} is within every limit: {1}", tenant, decision);
+        }
+    }
+
+    /// <summary>A tenant limit provider that, once gated, holds each lookup until the given number are in flight together.</summary>
+    private sealed class GatedTenantLimitProvider(ITenantLimitProvider inner) : ITenantLimitProvider
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _expected;
+        private int _inFlight;
+        private int _mostInFlight;
+
+        public int MostInFlight => Volatile.Read(ref _mostInFlight);
+
+        public void Gate(int expected) => Volatile.Write(ref _expected, expected);
+
+        public async ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken)
+        {
+            int expected = Volatile.Read(ref _expected);
+            if (expected > 0)
+            {
+                int inFlight = Interlocked.Increment(ref _inFlight);
+                int most;
+                while (inFlight > (most = Volatile.Read(ref _mostInFlight)) && Interlocked.CompareExchange(ref _mostInFlight, inFlight, most) != most)
+                {
+                }
+
+                if (inFlight >= expected)
+                {
+                    _all.TrySetResult();
+                }
+
+                await Task.WhenAny(_all.Task, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+                Interlocked.Decrement(ref _inFlight);
+            }
+
+            return await inner.GetLimitsAsync(tenantId, cancellationToken);
         }
     }
 }

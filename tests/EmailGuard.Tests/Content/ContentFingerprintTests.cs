@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Content;
 using Xunit.Abstractions;
 
 namespace EmailGuard.Tests.Content;
@@ -82,6 +83,7 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("punctuation", "Purchase order: PO-1!", "Dear Anna Smith, -- Please find ... purchase order #17 attached!!!")]
     [InlineData("html wrapper", "Purchase order PO-1", "<html><head><style>p{color:red}</style></head><body><div><p>Dear <b>Anna</b> Smith,</p><p>Please <span>find</span> purchase order 17 attached.</p></div></body></html>")]
     [InlineData("entities", "Purchase&nbsp;order PO-1", "Dear Anna Smith,<br>&#80;lease find purchase&#x20;order 17 attached&period;")]
+    [InlineData("references browsers decode: zero-padded, without semicolon", "Purchase order PO-1", "Dear Anna Smith,<br>&#x0000000050;lease find p&#117rchase order 17 att&#000000000097;ched.")]
     [InlineData("zero-width characters", "Pur\u200Bchase order PO-1", "Dear Anna Smith,\nPle\u00ADase fi\u200Dnd purchase order 17 att\uFEFFached.")]
     [InlineData("split by inline tags", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>P<span></span>lease find pur<b></b>chase order 17 attached.</p>")]
     [InlineData("comments and scripts", "Purchase order PO-1", "<!-- unique 8f3a -->Dear Anna Smith,<script>var x='random text';</script>\nPlease find purchase order 17 attached.")]
@@ -91,6 +93,37 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
         EmailContent varied = body.Contains('<', StringComparison.Ordinal) ? new() { Subject = subject, HtmlBody = body } : new() { Subject = subject, TextBody = body };
 
         ContentFingerprint.Compute(varied).Should().Be(ContentFingerprint.Compute(original), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(varied)}\"");
+    }
+
+    [Theory]
+    [InlineData("decomposed (NFD) accents")]
+    [InlineData("Hangul fillers inside words")]
+    [InlineData("Unicode tag characters inside words")]
+    [InlineData("tag characters as entities")]
+    [InlineData("mathematical bold letters")]
+    public void AttackerVariation_InvisibleOrEquivalentCharacters_DoNotEscapeEitherFingerprint(string variation)
+    {
+        // Each variation renders like the original (or invisibly differs from it), so an attacker can vary it per copy.
+        static string Bold(string word) => string.Concat(word.Select(c => char.ConvertFromUtf32(0x1D41A + c - 'a')));
+        string original = "Dvořák, Şahin and Nováček: " + AttackerRewrites.PurchaseOrderNote;
+        string varied = variation switch
+        {
+            "decomposed (NFD) accents" => original.Normalize(System.Text.NormalizationForm.FormD),
+            "Hangul fillers inside words" => original.Replace("account", "acc\u3164ount", StringComparison.Ordinal)
+                .Replace("verify", "ver\u115Fify", StringComparison.Ordinal).Replace("bank", "ba\uFFA0nk", StringComparison.Ordinal),
+            "Unicode tag characters inside words" => original.Replace("account", "acc\U000E0041ount", StringComparison.Ordinal)
+                .Replace("verify", "ver\U000E007Fify", StringComparison.Ordinal),
+            "tag characters as entities" => original.Replace("account", "acc&#xE0041;ount", StringComparison.Ordinal),
+            _ => original.Replace("verify", Bold("verify"), StringComparison.Ordinal).Replace("payments", Bold("payments"), StringComparison.Ordinal),
+        };
+        EmailContent plain = new() { Subject = "Bank details", TextBody = original };
+        EmailContent copy = variation.Contains("entities", StringComparison.Ordinal)
+            ? new() { Subject = "Bank details", HtmlBody = varied }
+            : new() { Subject = "Bank details", TextBody = varied };
+        NearDuplicateSketch sketch = new(new NearDuplicateContentOptions());
+
+        ContentFingerprint.Compute(copy).Should().Be(ContentFingerprint.Compute(plain), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(copy)}\"");
+        NearDuplicateMeasurement.BandKeys(sketch, copy).Should().NotBeEmpty().And.Equal(NearDuplicateMeasurement.BandKeys(sketch, plain));
     }
 
     [Fact]
@@ -128,6 +161,16 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     {
         ContentFingerprint.Normalize(new EmailContent { TextBody = "Hello team and everyone who joined the call today, thanks!" })
             .Should().Be("hello team and everyone who joined the call today thanks");
+    }
+
+    [Fact]
+    public void Attacker_EveryLineAGreeting_OnlyTheFirstIsDropped()
+    {
+        // A greeting is dropped with up to four words after it. Written as a greeting per line, the whole message was
+        // dropped, so each copy was fingerprinted by the random words an attacker added and nothing readers saw.
+        EmailContent content = new() { TextBody = "Hi Anna,\nHey cheap meds online now!\nHello visit pharmacy dot example!\nDear friend, order today;\nqwxz plomb" };
+
+        ContentFingerprint.Normalize(content).Should().Be("hey cheap meds online now hello visit pharmacy dot example dear friend order today qwxz plomb");
     }
 
     [Fact]

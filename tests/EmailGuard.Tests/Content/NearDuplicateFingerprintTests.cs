@@ -131,6 +131,20 @@ public sealed class NearDuplicateFingerprintTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Attacker_UnclosedTagInAPlainTextBody_DoesNotHideTheTextAfterIt()
+    {
+        // A plain-text body is not markup: a mail client shows "<x" and all that follows it. Read as HTML, the "tag" ran
+        // to the end of the body, so each copy was fingerprinted by its few varying words alone (too few for band keys,
+        // a new exact fingerprint per copy) while the recipients read the same phishing text.
+        string[] a = NearDuplicateMeasurement.BandKeys(s_default, new EmailContent { TextBody = "Quick update for you <x " + AttackerRewrites.PurchaseOrderNote });
+        string[] b = NearDuplicateMeasurement.BandKeys(s_default, new EmailContent { TextBody = "Another note today <q " + AttackerRewrites.PurchaseOrderNote });
+
+        a.Should().NotBeEmpty().And.IntersectWith(b);
+        ContentFingerprint.Normalize(new EmailContent { Subject = "Re: <b>offer", TextBody = "Pay <now at http://pay.example/x" })
+            .Should().Be("re b offer pay now at http pay example x");
+    }
+
+    [Fact]
     public void EveryBuiltInClosingPhrase_CutsTheFooterItOpens()
     {
         string body = "We reviewed the quarterly figures with the regional managers and agreed to move the product launch to the first week of the next quarter.";
