@@ -17,19 +17,28 @@ public sealed class ReservationAllocationTests(ITestOutputHelper output)
         RateLimitEntry[] results = new RateLimitEntry[2];
         Run(store, reserve, acquire, results, 100);
 
-        // Act
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        DateTimeOffset last = Run(store, reserve, null, results, 1_000);
-        long byReserves = GC.GetAllocatedBytesForCurrentThread() - before;
-        before = GC.GetAllocatedBytesForCurrentThread();
-        Run(store, null, acquire, results, 1_000);
-        long byAcquires = GC.GetAllocatedBytesForCurrentThread() - before;
-        output.WriteLine($"1,000 reserves: {byReserves} bytes; 1,000 acquires: {byAcquires} bytes");
+        // Act: three rounds of each, and the least a round allocated. The store rents its scratch arrays from
+        // ArrayPool.Shared, which a gen-2 collection elsewhere in a busy test run may trim: the next rent then allocates
+        // once, in one round (4,704 bytes in one CI run). An allocation per call shows in every round.
+        long byReserves = long.MaxValue;
+        long byAcquires = long.MaxValue;
+        DateTimeOffset last = default;
+        for (int round = 0; round < 3; round++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            last = Run(store, reserve, null, results, 1_000);
+            byReserves = Math.Min(byReserves, GC.GetAllocatedBytesForCurrentThread() - before);
+            before = GC.GetAllocatedBytesForCurrentThread();
+            Run(store, null, acquire, results, 1_000);
+            byAcquires = Math.Min(byAcquires, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        output.WriteLine($"1,000 reserves: {byReserves} bytes; 1,000 acquires: {byAcquires} bytes (the least of three rounds)");
 
         // Assert
         byReserves.Should().Be(0);
         byAcquires.Should().Be(0);
-        last.Should().Be(time.GetUtcNow().AddMilliseconds(1_099), "each reservation waited one more ms");
+        last.Should().Be(time.GetUtcNow().AddMilliseconds(3_099), "each reservation waited one more ms");
 
         static DateTimeOffset Run(InMemoryRateLimitStore store, RateLimitRequest[]? reserve, RateLimitRequest[]? acquire, RateLimitEntry[] results, int count)
         {
