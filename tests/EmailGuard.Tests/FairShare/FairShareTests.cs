@@ -291,15 +291,15 @@ public sealed class FairShareTests
         }
 
         bool synchronous = true;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        long allocated = Allocations.LeastOf(() =>
         {
-            ValueTask<EmailSendDecision> pending = guard.CheckAsync(mail);
-            synchronous &= pending.IsCompletedSuccessfully;
-            _ = pending.Result;
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int i = 0; i < 100; i++)
+            {
+                ValueTask<EmailSendDecision> pending = guard.CheckAsync(mail);
+                synchronous &= pending.IsCompletedSuccessfully;
+                _ = pending.Result;
+            }
+        });
         synchronous.Should().BeTrue("the in-memory store and a fresh view decide synchronously");
         return allocated;
     }
