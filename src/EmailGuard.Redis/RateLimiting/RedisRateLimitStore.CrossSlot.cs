@@ -71,7 +71,7 @@ internal sealed partial class RedisRateLimitStore
         // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, 0, CancellationToken.None).ConfigureAwait(false);
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, now.Value, 0, CancellationToken.None).ConfigureAwait(false);
         }
 
         for (int g = 0; g < reserved && wantEntries; g++)
@@ -105,7 +105,7 @@ internal sealed partial class RedisRateLimitStore
         {
             try
             {
-                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
+                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
             catch (Exception ex)

@@ -139,7 +139,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RateLimitValidation.ValidateRefund(requests.Span);
         return requests.Length == 0 || !decision.IsRefundable
             ? new(false)
-            : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
+            : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.DecidedAt.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
     }
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
@@ -201,7 +201,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
                 .ConfigureAwait(false);
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
-                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
             }
 
             if (commit)
@@ -230,7 +230,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisScriptOutcome outcome = RedisScriptCodec.ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
         if (commit && outcome.DeniedIndex < 0 && NeedsReplicaWait(requests.Span))
         {
-            await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
+            await EnsureReplicatedAsync(requests, keys, outcome.NowMs, outcome.DecidedAtMs).ConfigureAwait(false);
         }
 
         RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);
