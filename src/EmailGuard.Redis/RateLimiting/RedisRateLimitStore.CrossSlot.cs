@@ -126,7 +126,8 @@ internal sealed partial class RedisRateLimitStore
         long? now,
         bool wantEntries,
         CancellationToken cancellationToken,
-        long? startedAt = null)
+        long? startedAt = null,
+        long reserveMaxWaitMs = -1)
     {
         RedisKey[] groupKeys = new RedisKey[group.Length];
         for (int k = 0; k < group.Length; k++)
@@ -135,7 +136,7 @@ internal sealed partial class RedisRateLimitStore
         }
 
         RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
-            requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime);
+            requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime, reserveMaxWaitMs);
         RedisResult raw = commit
             ? await AwaitAcquireAsync(
                 SendAcquireAsync(database, s_acquireScript, groupKeys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken),

@@ -176,7 +176,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// <param name="reserveMaxWaitMs">
     /// At least 0 for a reservation. Within one slot the script decides it atomically; across cluster slots a
     /// reservation is decided as an acquire now (reserved now or not at all), since the slots' scripts cannot agree on
-    /// a later time atomically.
+    /// a later time atomically. Counters alone in their slots are left out of that and counted after an admission
+    /// (<see cref="ReserveThenCountAsync"/>), so a reservation whose other rules share a slot is still reserved ahead.
     /// </param>
     private async ValueTask<RateLimitDecision> DecideAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
@@ -197,8 +198,11 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            RateLimitDecision acrossSlots = await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
-                .ConfigureAwait(false);
+            RateLimitDecision acrossSlots = reserveMaxWaitMs >= 0 && SplitCounterSlots(requests.Span, groups) is { } split
+                ? await ReserveThenCountAsync(database, requests, results, keys, split.Constrained, split.Counters, clientNow, started, reserveMaxWaitMs, cancellationToken)
+                    .ConfigureAwait(false)
+                : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
+                    .ConfigureAwait(false);
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
                 await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);

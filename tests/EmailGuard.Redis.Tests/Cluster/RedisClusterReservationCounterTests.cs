@@ -1,0 +1,106 @@
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Cluster;
+
+/// <summary>
+/// Reservations on a cluster whose counters (window rules with limit <see cref="RateLimitRule.MaxLimit"/>) lie in other
+/// slots than the rules that can deny: the constrained slot is reserved ahead, then the counters counted at the
+/// decision's time; a lost count never costs the reservation.
+/// </summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterReservationCounterTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
+{
+    /// <summary>10 per second, burst 1: emptied, the next permit is 100 ms ahead.</summary>
+    private static readonly RateLimitRule s_bucket = RateLimitRule.TokenBucket(10, TimeSpan.FromSeconds(1), 1);
+
+    /// <summary>A counter in 100-ms segments: the reserved time lies in the next one.</summary>
+    private static readonly RateLimitRule s_counter = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromSeconds(1), 10);
+
+    [Fact]
+    public async Task ReserveAsync_CounterInAnotherSlot_ReservesAheadCountsNowAndRefundsIt()
+    {
+        // Arrange
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time);
+        RateLimitRequest[] requests = [new("provider", s_bucket), new("sends:a", s_counter, 2), new("sends:b", s_counter, 3)];
+        (await DifferentSlotsAsync(store, requests)).Should().BeTrue();
+        await store.AcquireAsync(new[] { new RateLimitRequest("provider", s_bucket) }, Memory<RateLimitEntry>.Empty);
+
+        // Act
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+        RateLimitDecision reserved = await store.ReserveAsync(requests, TimeSpan.FromSeconds(1), entries);
+        long[] counted = await CountsAsync(store);
+        Time.Advance(TimeSpan.FromMilliseconds(100));
+        bool refunded = await store.RefundAsync(requests, reserved);
+        long[] afterRefund = await CountsAsync(store);
+        RateLimitDecision again = await store.ReserveAsync(requests[..1], TimeSpan.FromSeconds(1), Memory<RateLimitEntry>.Empty);
+
+        // Assert
+        reserved.IsAllowed.Should().BeTrue();
+        reserved.Timestamp.Should().Be(Time.GetUtcNow(), "reserved 100 ms ahead, which is now");
+        reserved.DecidedAt.Should().Be(Time.GetUtcNow().AddMilliseconds(-100));
+        entries[1].Count.Should().Be(2);
+        entries[2].Count.Should().Be(3);
+        counted.Should().Equal(2, 3);
+        refunded.Should().BeTrue();
+        afterRefund.Should().Equal(0, 0);
+        again.Timestamp.Should().Be(Time.GetUtcNow(), "the refund gave the bucket's slot back");
+    }
+
+    [Fact]
+    public async Task ReserveAsync_DeniedWithCounterInAnotherSlot_CountsNothing()
+    {
+        // Arrange
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time);
+        RateLimitRequest[] requests = [new("provider", s_bucket), new("sends:a", s_counter, 2), new("sends:b", s_counter, 3)];
+        await store.AcquireAsync(new[] { new RateLimitRequest("provider", s_bucket) }, Memory<RateLimitEntry>.Empty);
+
+        // Act
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+        RateLimitDecision denied = await store.ReserveAsync(requests, TimeSpan.FromMilliseconds(50), entries);
+
+        // Assert
+        denied.IsAllowed.Should().BeFalse();
+        denied.RetryAfter.Should().Be(TimeSpan.FromMilliseconds(100));
+        entries[1].Should().Be(new RateLimitEntry(true, 0, RateLimitRule.MaxLimit, TimeSpan.Zero, Time.GetUtcNow()));
+        (await CountsAsync(store)).Should().Equal(0, 0);
+    }
+
+    [Fact]
+    public async Task ReserveAsync_CountingFailsAfterTheReservation_ReservationStandsAndTheLossIsLogged()
+    {
+        // Arrange: one counter's key holds a string, so its slot's script fails.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time, logger: logger);
+        RateLimitRequest[] requests = [new("provider", s_bucket), new("sends:a", s_counter, 2), new("sends:b", s_counter, 3)];
+        string broken = store.CounterKey("sends:a", s_counter);
+        await Admin.GetDatabase().StringSetAsync(broken, "not a hash", TimeSpan.FromSeconds(30));
+
+        // Act
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+        RateLimitDecision reserved = await store.ReserveAsync(requests, TimeSpan.FromSeconds(1), entries);
+
+        // Assert
+        reserved.IsAllowed.Should().BeTrue();
+        entries[1].IsAllowed.Should().BeTrue();
+        entries[2].Count.Should().Be(3, "the other counter's slot was counted");
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2700);
+        await Admin.GetDatabase().KeyDeleteAsync(broken);
+    }
+
+    private static async Task<bool> DifferentSlotsAsync(RedisRateLimitStore store, RateLimitRequest[] requests)
+    {
+        IConnectionMultiplexer multiplexer = await store.Connection.GetMultiplexerAsync();
+        int[] slots = [.. requests.Select(r => multiplexer.HashSlot(store.CounterKey(r.Key, r.Rule)))];
+        return slots.Distinct().Count() == slots.Length;
+    }
+
+    private static async Task<long[]> CountsAsync(RedisRateLimitStore store)
+    {
+        RateLimitEntry[] entries = new RateLimitEntry[2];
+        await store.PeekAsync(new[] { new RateLimitRequest("sends:a", s_counter, 0), new RateLimitRequest("sends:b", s_counter, 0) }, entries);
+        return [entries[0].Count, entries[1].Count];
+    }
+}
