@@ -1,6 +1,7 @@
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Cluster;
@@ -88,6 +89,42 @@ public sealed class RedisClusterReservationCounterTests(RedisClusterFixture clus
         entries[2].Count.Should().Be(3, "the other counter's slot was counted");
         logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2700);
         await Admin.GetDatabase().KeyDeleteAsync(broken);
+    }
+
+    [Fact]
+    public async Task GuardReserve_WithFeedback_ReservesAheadAndCountsTheSendInItsSlots()
+    {
+        // Arrange: the provider's bucket is the only rule that can deny; the send counters lie in other slots.
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time);
+        SendGuardOptions options = new() { MaxReservationWait = TimeSpan.FromMinutes(1) };
+        options.Global.Add(s_bucket);
+        IOptions<SendGuardOptions> wrapped = Options.Create(options);
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), Time);
+        EmailGuardFeedback feedback = new(
+            resilient,
+            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, Time), new StoreResilienceOptions(), Time),
+            null,
+            new EmailFeedbackOptions(),
+            options,
+            Time);
+        EmailSendGuard guard = new(wrapped, resilient, new GuardStateCache(new InMemoryEmailGuardStateStore(Time), wrapped, Time), Time) { Sends = feedback };
+        OutboundEmail message = new() { To = ["customer@example.com"], TenantId = "acme" };
+
+        // Act
+        EmailSendDecision now = await guard.ReserveAsync(message);
+        EmailSendDecision ahead = await guard.ReserveAsync(message);
+        long counted = (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+        long all = (await feedback.GetAsync(EmailGuardDimension.Global, null)).Sends;
+        bool refunded = await guard.RefundAsync(ahead);
+        long afterRefund = (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+
+        // Assert
+        now.SendAt.Should().Be(Time.GetUtcNow());
+        ahead.SendAt.Should().Be(Time.GetUtcNow().AddMilliseconds(100), "the bucket's slot is one slot, reserved ahead; the counters only count");
+        counted.Should().Be(2);
+        all.Should().Be(2);
+        refunded.Should().BeTrue();
+        afterRefund.Should().Be(1);
     }
 
     private static async Task<bool> DifferentSlotsAsync(RedisRateLimitStore store, RateLimitRequest[] requests)
