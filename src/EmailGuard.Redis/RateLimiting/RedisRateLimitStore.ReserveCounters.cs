@@ -10,8 +10,9 @@ namespace EmailGuard.Redis;
 /// </summary>
 /// <remarks>
 /// Counters are best effort there: they never deny the reservation, and when counting them fails after the
-/// reservation was admitted, the reservation stands and the lost count is logged (event 2700). Within one slot, or
-/// on one node, a counter is taken in the reservation's own script.
+/// reservation was admitted, the reservation stands and the lost count is logged (event 2700); a later refund of the
+/// reservation then takes the lost count from the counter all the same, which only makes a ratio over it more cautious.
+/// Within one slot, or on one node, a counter is taken in the reservation's own script.
 /// </remarks>
 internal sealed partial class RedisRateLimitStore
 {
