@@ -61,7 +61,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="countedAt">When the send was counted.</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
     /// <returns>How many counters were written.</returns>
-    internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset countedAt, bool probes)
+    internal int WriteSendCounts(
+        OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset countedAt, bool probes)
     {
         int count = 0;
         long period = VolumeOn ? Period(countedAt) : 0;
@@ -129,9 +130,11 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     }
 
     /// <summary>
-    /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to carry the counters) in an
-    /// acquire of its own, with the keys of <see cref="WriteSendCounts(OutboundEmail, string?, string?, Span{RateLimitRequest})"/>: no attribution is built, and on a store that
-    /// answers at once (in memory) nothing is allocated, the requests being written to this thread's buffers.
+    /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to
+    /// carry the counters) in an acquire of its own, with the keys of
+    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, Span{RateLimitRequest})"/>: no attribution is built,
+    /// and on a store that answers at once (in memory) nothing is allocated, the requests being written to this
+    /// thread's buffers.
     /// </summary>
     internal void CountSend(OutboundEmail message, string? sender, string? clientPartition)
     {

@@ -37,8 +37,8 @@ public interface IEmailSendGuard
     /// <para>
     /// Cancel a reservation that will not be used with <see cref="RefundAsync"/>: it gives the slot back, and the
     /// ratio breakers' count of the send, which the reservation took in its own store call (a refunded check keeps
-    /// its send counted: it was attempted). A store
-    /// failure decides now by <see cref="SendGuardOptions.FailureMode"/>, as for a check; no later slot is promised then.
+    /// its send counted: it was attempted). A store failure decides now by <see cref="SendGuardOptions.FailureMode"/>,
+    /// as for a check; no later slot is promised then.
     /// The default implementation, for guards written before reservations existed, is <see cref="CheckAsync"/>.
     /// </para>
     /// </remarks>
