@@ -92,6 +92,30 @@ public sealed class RedisClusterReservationCounterTests(RedisClusterFixture clus
     }
 
     [Fact]
+    public async Task ReserveAsync_ConstrainedRulesInSeveralSlots_ReservesNowOrDenies_AndCountsOnlyTheAdmitted()
+    {
+        // Arrange: the bucket and the tenant's window lie in two slots, so the reservation is for now or not at all.
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time);
+        RateLimitRequest[] requests = [new("provider", s_bucket), new("tenant:a", RateLimitRule.PerHour(100)), new("sends:a", s_counter, 2), new("sends:b", s_counter, 3)];
+        (await DifferentSlotsAsync(store, requests)).Should().BeTrue();
+
+        // Act
+        RateLimitEntry[] entries = new RateLimitEntry[4];
+        RateLimitDecision now = await store.ReserveAsync(requests, TimeSpan.FromSeconds(1), entries);
+        long[] counted = await CountsAsync(store);
+        RateLimitDecision denied = await store.ReserveAsync(requests, TimeSpan.FromSeconds(1), Memory<RateLimitEntry>.Empty);
+        long[] afterDenial = await CountsAsync(store);
+
+        // Assert
+        now.Timestamp.Should().Be(Time.GetUtcNow());
+        entries[2].Count.Should().Be(2);
+        entries[3].Count.Should().Be(3);
+        counted.Should().Equal(2, 3);
+        denied.IsAllowed.Should().BeFalse("across slots the bucket's slot cannot be promised ahead");
+        afterDenial.Should().Equal(2, 3);
+    }
+
+    [Fact]
     public async Task GuardReserve_WithFeedback_ReservesAheadAndCountsTheSendInItsSlots()
     {
         // Arrange: the provider's bucket is the only rule that can deny; the send counters lie in other slots.
