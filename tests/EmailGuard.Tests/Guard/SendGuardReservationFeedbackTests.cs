@@ -44,16 +44,36 @@ public sealed class SendGuardReservationFeedbackTests
         (await SendsAsync(feedback)).Should().Be(1);
     }
 
+    [Fact]
+    public async Task Reserve_WithFeedback_DeniedByTheTenantsCap_NamesTheTenant_AndCountsNothing()
+    {
+        // Arrange: the tenant may send one an hour; the bucket would gladly wait.
+        (EmailSendGuard guard, EmailGuardFeedback feedback, _, _) = Create(tenantPerHour: 1);
+        OutboundEmail message = new() { To = ["customer@example.com"], TenantId = "acme" };
+
+        // Act
+        EmailSendDecision first = await guard.ReserveAsync(message);
+        EmailSendDecision denied = await guard.ReserveAsync(message);
+
+        // Assert: the send counters ride in the call but are neither the binding denial nor the decision's usage.
+        first.IsAllowed.Should().BeTrue();
+        denied.Reason.Should().Be(EmailSendReason.LimitExceeded);
+        denied.Dimension.Should().Be(EmailGuardDimension.Tenant);
+        denied.Usage.ToArray().Select(u => u.Dimension).Should().Equal(EmailGuardDimension.Global, EmailGuardDimension.Tenant);
+        first.Usage.ToArray().Select(u => u.Dimension).Should().Equal(EmailGuardDimension.Global, EmailGuardDimension.Tenant);
+        (await SendsAsync(feedback)).Should().Be(1, "a denied reservation counts no send");
+    }
+
     private static async Task<long> SendsAsync(EmailGuardFeedback feedback)
         => (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
 
-    private static (EmailSendGuard Guard, EmailGuardFeedback Feedback, CountingStore Store, FakeTimeProvider Time) Create()
+    private static (EmailSendGuard Guard, EmailGuardFeedback Feedback, CountingStore Store, FakeTimeProvider Time) Create(long tenantPerHour = 100)
     {
         FakeTimeProvider time = new(Start);
         CountingStore store = new(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), time));
         SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.FromHours(1), MaxReservationWait = TimeSpan.FromMinutes(1) };
         options.Global.Add(RateLimitRule.TokenBucket(1, TimeSpan.FromSeconds(10), 1));
-        options.Tenant.Add(RateLimitRule.PerHour(100));
+        options.Tenant.Add(RateLimitRule.PerHour(tenantPerHour));
         IOptions<SendGuardOptions> wrapped = Options.Create(options);
         ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), time);
         GuardStateCache state = new(new InMemoryEmailGuardStateStore(time), wrapped, time);
