@@ -55,8 +55,8 @@ internal static class ReservationCostMeasurement
             [
                 ("store acquire (2 windows)", async () => (await store.AcquireAsync(acquire, results)).IsAllowed),
                 ("store reserve (bucket + window)", async () => (await store.ReserveAsync(reserve, MaxWait, results)).IsAllowed),
-                ("guard check (6 dimensions)", async () => (await checkGuard.CheckAsync(message)).IsAllowed),
-                ("guard reserve (6 dimensions)", async () => (await reserveGuard.ReserveAsync(message)).IsAllowed),
+                ("guard check (6 dims, feedback)", async () => (await checkGuard.CheckAsync(message)).IsAllowed),
+                ("guard reserve (6 dims, feedback)", async () => (await reserveGuard.ReserveAsync(message)).IsAllowed),
             ];
 
             foreach ((_, Func<Task<bool>> call) in kinds)
@@ -120,8 +120,8 @@ internal static class ReservationCostMeasurement
         [
             ("store acquire (2 windows)", () => Now(store.AcquireAsync(acquire, results)).IsAllowed),
             ("store reserve (bucket + window)", () => Now(store.ReserveAsync(reserve, MaxWait, results)).IsAllowed),
-            ("guard check (6 dimensions)", () => Now(checkGuard.CheckAsync(message)).IsAllowed),
-            ("guard reserve (6 dimensions)", () => Now(reserveGuard.ReserveAsync(message)).IsAllowed),
+            ("guard check (6 dims, feedback)", () => Now(checkGuard.CheckAsync(message)).IsAllowed),
+            ("guard reserve (6 dims, feedback)", () => Now(reserveGuard.ReserveAsync(message)).IsAllowed),
         ];
 
         foreach ((string name, Func<bool> call) in kinds)

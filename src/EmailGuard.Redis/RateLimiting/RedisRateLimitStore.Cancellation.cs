@@ -24,7 +24,7 @@ namespace EmailGuard.Redis;
 /// </remarks>
 internal sealed partial class RedisRateLimitStore
 {
-    private static readonly Func<RedisResult, long?> s_admittedAtOfAcquire = RedisScriptCodec.AdmittedAtOfAcquire;
+    private static readonly Func<RedisResult, (long At, long DecidedAt)?> s_admittedAtOfAcquire = RedisScriptCodec.AdmittedAtOfAcquire;
 
     private readonly ConcurrentDictionary<Task, byte> _givingBack = new();
 
@@ -46,7 +46,7 @@ internal sealed partial class RedisRateLimitStore
     /// <paramref name="admittedAt"/> says the reply admitted them, at the time it returns.
     /// </summary>
     private async Task<RedisResult> AwaitAcquireAsync(
-        Task<RedisResult> sent, ReadOnlyMemory<RateLimitRequest> requests, int[]? group, Func<RedisResult, long?> admittedAt, CancellationToken cancellationToken)
+        Task<RedisResult> sent, ReadOnlyMemory<RateLimitRequest> requests, int[]? group, Func<RedisResult, (long At, long DecidedAt)?> admittedAt, CancellationToken cancellationToken)
     {
         try
         {
@@ -75,12 +75,12 @@ internal sealed partial class RedisRateLimitStore
         return copy;
     }
 
-    private void GiveBackWhenDone(Task<RedisResult> sent, RateLimitRequest[] requests, Func<RedisResult, long?> admittedAt)
+    private void GiveBackWhenDone(Task<RedisResult> sent, RateLimitRequest[] requests, Func<RedisResult, (long At, long DecidedAt)?> admittedAt)
         => Track(GiveBackAsync(sent, requests, admittedAt));
 
     /// <summary>Gives back an acquire that was admitted for a caller who had cancelled by the time its answer came.</summary>
     public void GiveBackAdmitted(RateLimitRequest request, DateTimeOffset acquiredAt)
-        => Track(RefundLoggedAsync([request], acquiredAt.ToUnixTimeMilliseconds()));
+        => Track(RefundLoggedAsync([request], acquiredAt.ToUnixTimeMilliseconds(), acquiredAt.ToUnixTimeMilliseconds()));
 
     /// <summary>Tracks a give-back or a lane, so that <see cref="SettledAsync"/> can wait for it.</summary>
     public void Track(Task givingBack)
@@ -99,9 +99,9 @@ internal sealed partial class RedisRateLimitStore
             TaskScheduler.Default);
     }
 
-    private async Task GiveBackAsync(Task<RedisResult> sent, RateLimitRequest[] requests, Func<RedisResult, long?> admittedAt)
+    private async Task GiveBackAsync(Task<RedisResult> sent, RateLimitRequest[] requests, Func<RedisResult, (long At, long DecidedAt)?> admittedAt)
     {
-        long? at;
+        (long At, long DecidedAt)? at;
         try
         {
             at = admittedAt(await sent.ConfigureAwait(false));
@@ -113,17 +113,17 @@ internal sealed partial class RedisRateLimitStore
             return;
         }
 
-        if (at is { } acquiredAtMs)
+        if (at is { } admitted)
         {
-            await RefundLoggedAsync(requests, acquiredAtMs).ConfigureAwait(false);
+            await RefundLoggedAsync(requests, admitted.At, admitted.DecidedAt).ConfigureAwait(false);
         }
     }
 
-    private async Task RefundLoggedAsync(RateLimitRequest[] requests, long acquiredAtMs)
+    private async Task RefundLoggedAsync(RateLimitRequest[] requests, long acquiredAtMs, long decidedAtMs)
     {
         try
         {
-            await RefundCoreAsync(requests, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
+            await RefundCoreAsync(requests, acquiredAtMs, decidedAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             Log.CancelledAcquireGivenBack(_logger, requests.Length);
         }
 #pragma warning disable CA1031 // Logged, not thrown: nobody waits for this, and a permit left taken only makes a limit stricter.

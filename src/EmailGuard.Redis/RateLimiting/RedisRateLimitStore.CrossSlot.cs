@@ -71,7 +71,7 @@ internal sealed partial class RedisRateLimitStore
         // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, 0, CancellationToken.None).ConfigureAwait(false);
+            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, now.Value, 0, CancellationToken.None).ConfigureAwait(false);
         }
 
         for (int g = 0; g < reserved && wantEntries; g++)
@@ -105,7 +105,7 @@ internal sealed partial class RedisRateLimitStore
         {
             try
             {
-                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
+                await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
             catch (Exception ex)
@@ -126,7 +126,8 @@ internal sealed partial class RedisRateLimitStore
         long? now,
         bool wantEntries,
         CancellationToken cancellationToken,
-        long? startedAt = null)
+        long? startedAt = null,
+        long reserveMaxWaitMs = -1)
     {
         RedisKey[] groupKeys = new RedisKey[group.Length];
         for (int k = 0; k < group.Length; k++)
@@ -135,7 +136,7 @@ internal sealed partial class RedisRateLimitStore
         }
 
         RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
-            requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime);
+            requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime, reserveMaxWaitMs);
         RedisResult raw = commit
             ? await AwaitAcquireAsync(
                 SendAcquireAsync(database, s_acquireScript, groupKeys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken),

@@ -29,21 +29,26 @@ internal sealed partial class RedisRateLimitStore
         }
     }
 
-    private async ValueTask<bool> RefundCoreAsync(ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives back what an acquire took: its buckets' permits taken for <paramref name="acquiredAtMs"/>, its windows'
+    /// counted at <paramref name="decidedAtMs"/> (the same time but for a reservation admitted ahead).
+    /// </summary>
+    private async ValueTask<bool> RefundCoreAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, long acquiredAtMs, long decidedAtMs, long acquisitionId, CancellationToken cancellationToken)
     {
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisKey[] keys = BuildKeys(requests.Span, acquiredAtMs);
+        RedisKey[] keys = BuildKeys(requests.Span, decidedAtMs);
         List<int[]>? groups = requests.Length > 1 ? await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) : null;
         if (groups is null)
         {
-            return await RefundGroupAsync(database, requests, keys, null, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+            return await RefundGroupAsync(database, requests, keys, null, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
         }
 
         // Each slot's counters carry their own marker, so a refund that failed half-way can be repeated for the rest.
         bool refunded = false;
         foreach (int[] group in groups)
         {
-            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
         }
 
         return refunded;
@@ -54,7 +59,7 @@ internal sealed partial class RedisRateLimitStore
     /// acquisition, whose marker makes it count once; the store's own give-back of a reservation passes 0.
     /// </summary>
     private async ValueTask<bool> RefundGroupAsync(
-        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[]? group, long acquiredAtMs, long acquisitionId, CancellationToken cancellationToken)
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, int[]? group, long acquiredAtMs, long decidedAtMs, long acquisitionId, CancellationToken cancellationToken)
     {
         ReadOnlySpan<RateLimitRequest> span = requests.Span;
         int n = group?.Length ?? span.Length;
@@ -66,7 +71,7 @@ internal sealed partial class RedisRateLimitStore
             int i = group is null ? k : group[k];
             RateLimitRule rule = span[i].Rule;
             groupKeys[k] = keys[i];
-            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, acquiredAtMs));
+            groupKeys[n + k] = RedisCounterKey.Tombstone(prefix, span[i].Key, rule.ShapeId, WindowIndex(rule, decidedAtMs));
             longest = rule.HoldMilliseconds > longest.HoldMilliseconds ? rule : longest;
         }
 
@@ -80,7 +85,7 @@ internal sealed partial class RedisRateLimitStore
         try
         {
             reply = await _scripts.EvaluateAsync(
-                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
+                    database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, decidedAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
                 .ConfigureAwait(false);
         }
         finally

@@ -51,7 +51,7 @@ internal sealed partial class RedisRateLimitStore
     /// Waits until enough replicas of every master that holds the acquire's counters acknowledged it; otherwise gives
     /// the permits back and throws, so that the acquire is not admitted on a write a failover could forget.
     /// </summary>
-    private async Task EnsureReplicatedAsync(ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, long acquiredAtMs)
+    private async Task EnsureReplicatedAsync(ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, long acquiredAtMs, long decidedAtMs)
     {
         IConnectionMultiplexer multiplexer = await _connection.GetMultiplexerAsync().ConfigureAwait(false);
         HashSet<EndPoint> waited = [];
@@ -72,7 +72,7 @@ internal sealed partial class RedisRateLimitStore
             Log.ReplicasDidNotAcknowledge(_logger, acknowledged, _waitForReplicas, _waitForReplicasTimeoutMs);
             try
             {
-                await RefundCoreAsync(requests, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
+                await RefundCoreAsync(requests, acquiredAtMs, decidedAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // The acquire fails either way; a permit left taken only makes the limit stricter.
             catch (Exception ex)

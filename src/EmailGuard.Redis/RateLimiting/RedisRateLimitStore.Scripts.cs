@@ -186,13 +186,15 @@ internal sealed partial class RedisRateLimitStore
     /// absent key and an expired TAT mean the same, a full bucket, so its expiry needs no window bookkeeping.</para>
     /// <para>ARGV: mode (0: peek, 1: commit, <c>r&lt;ms&gt;</c>: reserve within that many ms, see
     /// <c>IRateLimitStore.ReserveAsync</c>: when only buckets are short, decide again at the latest of their earliest
-    /// times if no window rule changes window or segment by then, and reply with that time as now), now in Unix ms
+    /// times if no window rule that can deny changes window or segment by then (a counter, limit 2^40, cannot deny and
+    /// takes part wherever the time lies), and reply with that time as now; window rules count at the time of the
+    /// decision, buckets at the reserved time), now in Unix ms
     /// (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
     /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost. A token
     /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
     /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
-    /// never), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
+    /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
     /// Every write sets or keeps a TTL in the same script, so a counter never exists without one. Every key is read,
     /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
@@ -250,6 +252,8 @@ internal sealed partial class RedisRateLimitStore
             now = server_now()
           end
         end
+        -- Windows count at the time of the decision, even when a reservation moves now (for its buckets) ahead.
+        local wnow = now
         local wantEntries = ARGV[ao + 3] == '1'
         local grace = tonumber(ARGV[ao + 4])
         local serverLayout = ARGV[ao + 5] == '1'
@@ -274,7 +278,7 @@ internal sealed partial class RedisRateLimitStore
               st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
               if known.foreign then foreign = foreign or key end
             else
-            st.reset = (floor(now / w) + 1) * w
+            st.reset = (floor(wnow / w) + 1) * w
             local c = redis.call('GET', key)
             st.total = tonumber(c) or 0
             st.fresh = not c
@@ -297,7 +301,7 @@ internal sealed partial class RedisRateLimitStore
             end
           else
             local g = w / s
-            local cur = floor(now / g)
+            local cur = floor(wnow / g)
             local oldest = cur - s
             local segs, stale, total = {}, {}, 0
             local flat = redis.call('HGETALL', key)
@@ -325,7 +329,7 @@ internal sealed partial class RedisRateLimitStore
           for j = st.cur, st.cur - s, -1 do
             if (st.segs[j] or 0) > 0 then return (j + s + 1) * st.g end
           end
-          return now
+          return wnow
         end
 
         local states, pending, before, fits, retry, denied, maxRetry, blocked
@@ -359,13 +363,13 @@ internal sealed partial class RedisRateLimitStore
               if s < 0 then
                 r = ceildiv(st.base - (limit - p - cost) * w - nowUs, 1000)
               elseif s == 0 then
-                r = st.reset - now
+                r = st.reset - wnow
               else
                 local need, freed = count + cost - limit, 0
                 for j = st.cur - s, st.cur do
                   freed = freed + (st.segs[j] or 0)
                   if freed >= need then
-                    r = (j + s + 1) * st.g - now
+                    r = (j + s + 1) * st.g - wnow
                     break
                   end
                 end
@@ -381,15 +385,19 @@ internal sealed partial class RedisRateLimitStore
 
         check()
         if reserve and denied >= 0 and not blocked and maxRetry <= maxWait then
-          -- A reservation: decide again at the earliest time every bucket has room, if every window rule still
-          -- counts in the same window (fixed) or segment (sliding) then, so its permits count when they are used.
+          -- A reservation: decide again at the earliest time every bucket has room, if every window rule that can
+          -- deny still counts in the same window (fixed) or segment (sliding) then, so its permits count when they
+          -- are used. A counter (limit 2^40, which nothing reaches) cannot deny: it takes part wherever the time lies.
+          -- Windows are decided again at the time of the decision (wnow), buckets at the reserved time.
           local at = now + maxRetry
           local moves = false
           for i = 1, n do
             local b = 5 + (i - 1) * 4
-            local w, s = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3])
-            if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
-            if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
+            local limit, w, s = tonumber(ARGV[ao + b + 1]), tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3])
+            if limit ~= 1099511627776 then
+              if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
+              if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
+            end
           end
           if not moves then
             now = at
@@ -403,7 +411,9 @@ internal sealed partial class RedisRateLimitStore
           -- INCRBY would fail on it half-way through the writes below: fail before the first one instead.
           return redis.error_reply('ERR EmailGuard counter ' .. foreign .. ' does not hold an integer')
         end
+        -- Admitted, the third number is how far ahead of the decision the reserved time lies (0 but for a reservation).
         local out = { now, denied, maxRetry }
+        if denied < 0 then out[3] = now - wnow end
         if commit and denied < 0 then
           for i = 1, n do
             local key = KEYS[ko + i]
@@ -426,7 +436,7 @@ internal sealed partial class RedisRateLimitStore
                 -- In a batch: the write waits in memory for the batch's end (or the key's next read from Redis),
                 -- so that a counter many members take from (a guard's global one) is written once per batch.
                 if not known.dirty then
-                  known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - now + grace, 0
+                  known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - wnow + grace, 0
                   shared.dirty[#shared.dirty + 1] = key
                 end
                 known.delta = known.delta + cost
@@ -439,7 +449,7 @@ internal sealed partial class RedisRateLimitStore
                 set_counter(key, fmt(cost), reset)
                 st.fresh = false
               else
-                redis.call('SET', key, fmt(cost), 'PX', fmt(reset - now + grace))
+                redis.call('SET', key, fmt(cost), 'PX', fmt(reset - wnow + grace))
                 st.fresh = false
               end
             else
@@ -449,7 +459,7 @@ internal sealed partial class RedisRateLimitStore
                 redis.call('HDEL', key, unpack(st.stale))
                 st.stale = {}
               end
-              redis.call('PEXPIRE', key, fmt(reset - now + grace))
+              redis.call('PEXPIRE', key, fmt(reset - wnow + grace))
             end
             if wantEntries then
               out[#out + 1] = 1
@@ -536,9 +546,10 @@ internal sealed partial class RedisRateLimitStore
     /// </summary>
     /// <remarks>
     /// <para>KEYS: n counters, then their n reset tombstones (see <see cref="ResetScriptText"/>), then, for a
-    /// caller's refund, the acquisition's marker. ARGV: acquired-at Unix ms, server-time layout (0/1), the marker's
-    /// TTL ms (0: no marker, the store giving back its own reservation), now in Unix ms (negative: the server's TIME),
-    /// then per request: window ms, segments (0 for a fixed window), cost, hold ms, limit. A token bucket passes its emission
+    /// caller's refund, the acquisition's marker. ARGV: acquired-at Unix ms (a bucket's time: for a reservation, the
+    /// reserved time), server-time layout (0/1), the marker's TTL ms (0: no marker, the store giving back its own
+    /// reservation), now in Unix ms (negative: the server's TIME), decided-at Unix ms (the time window rules counted
+    /// at; the same as acquired-at but for a reservation admitted ahead), then per request: window ms, segments (0 for a fixed window), cost, hold ms, limit. A token bucket passes its emission
     /// interval in µs, -1 segments, a cost of at most its burst and its refill time as hold; its TAT moves back by cost
     /// intervals, never before now, and only while the permits can still be held (before acquired-at + hold ms), as <c>TokenBucketMath.Refunded</c>.</para>
     /// <para>A client-clock fixed-window key names its window; a server-time one is checked by its expiry. A tombstone
@@ -552,6 +563,7 @@ internal sealed partial class RedisRateLimitStore
         local serverLayout = ARGV[2] == '1'
         local marked = ARGV[3] ~= '0'
         local now = tonumber(ARGV[4])
+        local wat = tonumber(ARGV[5])
         local n = #KEYS
         if marked then n = n - 1 end
         n = n / 2
@@ -560,10 +572,10 @@ internal sealed partial class RedisRateLimitStore
         local function fmt(x) return string.format('%d', x) end
         for i = 1, n do
           local key = KEYS[i]
-          local b = 4 + (i - 1) * 5
+          local b = 5 + (i - 1) * 5
           local w, s, cost, hold = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
           local reset = tonumber(redis.call('GET', KEYS[n + i]))
-          if reset and (serverLayout or reset >= at) then
+          if reset and (serverLayout or reset >= wat) then
             -- Reset since the acquire: the counter now holds only later permits.
           elseif s < 0 then
             if now < 0 then now = server_now() end
@@ -577,7 +589,7 @@ internal sealed partial class RedisRateLimitStore
               redis.call('SET', key, fmt(left), 'KEEPTTL')
             end
           elseif s == 0 then
-            if not serverLayout or counter_end(key, w) == (floor(at / w) + 1) * w then
+            if not serverLayout or counter_end(key, w) == (floor(wat / w) + 1) * w then
               local c = tonumber(redis.call('GET', key))
               if c then
                 local left = c - cost
@@ -586,7 +598,7 @@ internal sealed partial class RedisRateLimitStore
               end
             end
           else
-            local field = fmt(floor(at / (w / s)))
+            local field = fmt(floor(wat / (w / s)))
             local c = tonumber(redis.call('HGET', key, field))
             if c then
               local left = c - cost

@@ -58,11 +58,12 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     }
 
     /// <summary>Reads a single acquire's reply: the decision's time if it admitted, else null.</summary>
-    private Func<RedisResult, long?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
+    private Func<RedisResult, (long At, long DecidedAt)?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
     {
         (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
         RateLimitDecision decision = Decide(request, default, count, left, now, NotObserved);
-        return decision.Status == RateLimitStatus.Allowed ? decision.Timestamp.ToUnixTimeMilliseconds() : null;
+        long at = decision.Timestamp.ToUnixTimeMilliseconds();
+        return decision.Status == RateLimitStatus.Allowed ? (at, at) : null;
     };
 
     /// <summary>Several coalesced acquires of one fixed-window counter in one script, each admitted if it still fits.</summary>

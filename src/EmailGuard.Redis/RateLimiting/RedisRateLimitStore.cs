@@ -139,7 +139,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RateLimitValidation.ValidateRefund(requests.Span);
         return requests.Length == 0 || !decision.IsRefundable
             ? new(false)
-            : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
+            : RefundCoreAsync(requests, decision.Timestamp.ToUnixTimeMilliseconds(), decision.DecidedAt.ToUnixTimeMilliseconds(), decision.AcquisitionId, cancellationToken);
     }
 
     public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
@@ -176,7 +176,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// <param name="reserveMaxWaitMs">
     /// At least 0 for a reservation. Within one slot the script decides it atomically; across cluster slots a
     /// reservation is decided as an acquire now (reserved now or not at all), since the slots' scripts cannot agree on
-    /// a later time atomically.
+    /// a later time atomically. Counters alone in their slots are left out of that and counted after an admission
+    /// (<see cref="ReserveThenCountAsync"/>), so a reservation whose other rules share a slot is still reserved ahead.
     /// </param>
     private async ValueTask<RateLimitDecision> DecideAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
@@ -197,11 +198,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisKey[] keys = BuildKeys(requests.Span, clientNow);
         if (n > 1 && await SpansSeveralSlotsAsync(requests, keys, cancellationToken).ConfigureAwait(false) is { } groups)
         {
-            RateLimitDecision acrossSlots = await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
-                .ConfigureAwait(false);
+            RateLimitDecision acrossSlots = reserveMaxWaitMs >= 0 && SplitCounterSlots(requests.Span, groups) is { } split
+                ? await ReserveThenCountAsync(database, requests, results, keys, split.Constrained, split.Counters, clientNow, started, reserveMaxWaitMs, cancellationToken)
+                    .ConfigureAwait(false)
+                : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
+                    .ConfigureAwait(false);
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
-                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
             }
 
             if (commit)
@@ -230,7 +234,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RedisScriptOutcome outcome = RedisScriptCodec.ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
         if (commit && outcome.DeniedIndex < 0 && NeedsReplicaWait(requests.Span))
         {
-            await EnsureReplicatedAsync(requests, keys, outcome.NowMs).ConfigureAwait(false);
+            await EnsureReplicatedAsync(requests, keys, outcome.NowMs, outcome.DecidedAtMs).ConfigureAwait(false);
         }
 
         RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);

@@ -43,20 +43,26 @@ internal static class RedisScriptCodec
     }
 
     /// <summary>Arguments of the refund script for the requests of <paramref name="group"/> (all when null).</summary>
-    public static RedisValue[] RefundArguments(ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long markerTtlMs, RedisValue now, bool useServerTime)
+    /// <remarks>
+    /// Buckets give back at <paramref name="acquiredAtMs"/> (a reservation's reserved time), windows at
+    /// <paramref name="decidedAtMs"/>, the time they counted at.
+    /// </remarks>
+    public static RedisValue[] RefundArguments(
+        ReadOnlySpan<RateLimitRequest> requests, int[]? group, long acquiredAtMs, long decidedAtMs, long markerTtlMs, RedisValue now, bool useServerTime)
     {
         int n = group?.Length ?? requests.Length;
-        RedisValue[] arguments = new RedisValue[4 + (5 * n)];
+        RedisValue[] arguments = new RedisValue[5 + (5 * n)];
         arguments[0] = acquiredAtMs;
         arguments[1] = useServerTime ? One : Zero;
         arguments[2] = markerTtlMs;
         arguments[3] = now;
+        arguments[4] = decidedAtMs;
         for (int k = 0; k < n; k++)
         {
             ref readonly RateLimitRequest request = ref requests[group is null ? k : group[k]];
             RateLimitRule rule = request.Rule;
             bool bucket = rule.Algorithm == RateLimitAlgorithm.TokenBucket;
-            int at = 4 + (5 * k);
+            int at = 5 + (5 * k);
             arguments[at] = bucket ? rule.EmissionIntervalMicroseconds : rule.WindowMilliseconds;
             arguments[at + 1] = SegmentsArgument(rule);
 
@@ -109,11 +115,14 @@ internal static class RedisScriptCodec
         return new RedisScriptOutcome(now, denied, retry);
     }
 
-    /// <summary>The reply of the multi-key acquire script admitted everything: the time it decided at, else null.</summary>
-    public static long? AdmittedAtOfAcquire(RedisResult raw)
+    /// <summary>
+    /// The reply of the multi-key acquire script admitted everything: the time it admitted for (a reservation's reserved
+    /// time) and the time it decided at, where window rules counted; else null.
+    /// </summary>
+    public static (long At, long DecidedAt)? AdmittedAtOfAcquire(RedisResult raw)
     {
         RedisResult[] reply = (RedisResult[])raw!;
-        return (int)reply[1] < 0 ? (long)reply[0] : null;
+        return (int)reply[1] < 0 ? ((long)reply[0], (long)reply[0] - (long)reply[2]) : null;
     }
 
     /// <summary>The bits the server's packed replies leave to the milliseconds: a power of two above any time left in the window.</summary>

@@ -48,16 +48,31 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="into">Where to write.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into)
+        => WriteSendCounts(message, sender, clientPartition, into, _timeProvider.GetUtcNow(), probes: true);
+
+    /// <summary>
+    /// Writes the counters of one message counted at <paramref name="countedAt"/> (a refund's: the period of the
+    /// volume horizon is that time's), with or without the half-open probes.
+    /// </summary>
+    /// <param name="message">The message.</param>
+    /// <param name="sender">The sender as the guard normalized it, or null.</param>
+    /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
+    /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
+    /// <param name="countedAt">When the send was counted.</param>
+    /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
+    /// <returns>How many counters were written.</returns>
+    internal int WriteSendCounts(
+        OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset countedAt, bool probes)
     {
         int count = 0;
-        long period = VolumeOn ? Period() : 0;
+        long period = VolumeOn ? Period(countedAt) : 0;
         Add(into, ref count, EmailGuardDimension.Global, string.Empty);
         Add(into, ref count, EmailGuardDimension.Tenant, message.TenantId);
         Add(into, ref count, EmailGuardDimension.User, message.UserId);
         Add(into, ref count, EmailGuardDimension.Sender, sender);
         Add(into, ref count, EmailGuardDimension.Category, message.Category);
         Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
-        if (Breakers is { } breakers)
+        if (probes && Breakers is { } breakers)
         {
             count += breakers.WriteProbeSends(message.TenantId, message.UserId, into[count..]);
         }
@@ -115,9 +130,11 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     }
 
     /// <summary>
-    /// Counts an admitted message that its own acquire did not count (a reservation, an unguarded admission) in an
-    /// acquire of its own, with the keys of <see cref="WriteSendCounts"/>: no attribution is built, and on a store that
-    /// answers at once (in memory) nothing is allocated, the requests being written to this thread's buffers.
+    /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to
+    /// carry the counters) in an acquire of its own, with the keys of
+    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, Span{RateLimitRequest})"/>: no attribution is built,
+    /// and on a store that answers at once (in memory) nothing is allocated, the requests being written to this
+    /// thread's buffers.
     /// </summary>
     internal void CountSend(OutboundEmail message, string? sender, string? clientPartition)
     {

@@ -47,7 +47,9 @@ internal sealed partial class EmailGuardFeedback
         _bucketSends = Math.Max(1, (_options.CountLastSends + VolumeBuckets - 1) / VolumeBuckets);
     }
 
-    private long Period() => _timeProvider.GetUtcNow().ToUnixTimeMilliseconds() / (long)_options.CountLastSendsWithin.TotalMilliseconds;
+    private long Period() => Period(_timeProvider.GetUtcNow());
+
+    private long Period(DateTimeOffset at) => at.ToUnixTimeMilliseconds() / (long)_options.CountLastSendsWithin.TotalMilliseconds;
 
     /// <summary>The sequence counter of a party in a period, from the key of its send counter (<c>fb:x:…</c>).</summary>
     private string SequenceKey(string sendKey, long period)

@@ -20,22 +20,45 @@ internal sealed partial class EmailSendGuard
     internal EmailGuardFeedback? Sends { get; init; }
 
     /// <summary>
-    /// The attribution of an admitted message as the decision keeps it: built when first read, unless the ratio
-    /// breakers need it now to count the send because the acquire did not (<paramref name="counted"/>).
+    /// The attribution of an admitted message as the decision keeps it: built when first read. The ratio breakers'
+    /// send counters were taken in the admission's own store call (<paramref name="sendCounts"/> of them), else the
+    /// send is counted now. A reservation's are given back when it is refunded (cancelled).
     /// </summary>
-    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, bool counted)
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts, GuardOperation operation)
     {
-        if (Sends is { } sends && !counted)
+        if (Sends is { } sends && sendCounts == 0)
         {
-            // Counted on its own (a reservation's send counters would hold a slot past their window), by the same keys
-            // as in a check's acquire, without building the attribution: it stays lazy, and the call allocates nothing.
+            // Counted on its own (an unguarded admission, or a plan too large to carry the counters), by the same keys
+            // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
             sends.CountSend(message, sender, clientPartition);
         }
 
         (ulong high, uint low) = NextSendId();
-        return (null, new PendingAttribution(this, message, high, low));
+        return (null, new PendingAttribution(this, message, high, low, operation == GuardOperation.Reserve ? sendCounts : 0));
+    }
+
+    /// <summary>
+    /// Writes the send counters a refunded reservation's store call took, so that the refund gives them back with the
+    /// rest: a message that was not sent does not count in the ratios' denominator. The same keys, in the period of the
+    /// decision's time; the half-open probes only while the flags name the same ones (counts are best effort: a probe
+    /// left counted only makes its ratio more cautious).
+    /// </summary>
+    /// <returns>How many were written: none when the decision took none.</returns>
+    private int WriteRefundedSendCounts(EmailSendDecision decision, Span<RateLimitRequest> into)
+    {
+        PendingAttribution pending = decision.PendingAttribution;
+        if (Sends is not { } sends || pending.SendCounts == 0 || pending.Message is not { } message)
+        {
+            return 0;
+        }
+
+        string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
+        string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
+        DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
+        int count = sends.WriteSendCounts(message, sender, clientPartition, into, countedAt, probes: true);
+        return count == pending.SendCounts ? count : sends.WriteSendCounts(message, sender, clientPartition, into, countedAt, probes: false);
     }
 
     /// <summary>Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it.</summary>

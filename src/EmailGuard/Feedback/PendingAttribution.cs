@@ -12,13 +12,24 @@ internal readonly struct PendingAttribution
     private readonly ulong _idHigh;
     private readonly uint _idLow;
 
-    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow)
+    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow, int sendCounts)
     {
         _guard = guard;
         _message = message;
         _idHigh = idHigh;
         _idLow = idLow;
+        SendCounts = sendCounts;
     }
+
+    /// <summary>The admitted message, or null for a decision that has none.</summary>
+    public OutboundEmail? Message => _message;
+
+    /// <summary>
+    /// How many send counters of the ratio breakers a reservation took in its own store call, so that a refund (the
+    /// reservation cancelled: nothing is sent) gives them back with the rest; 0 for a check, whose refunded send was
+    /// attempted and stays counted, and for an admission that took none.
+    /// </summary>
+    public int SendCounts { get; }
 
     /// <summary>The attribution, or null for a decision that has none (a peek, a denial).</summary>
     public EmailSendAttribution? Build() => _guard?.Attribute(_message!, _idHigh, _idLow);

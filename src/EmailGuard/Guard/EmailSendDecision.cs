@@ -145,6 +145,9 @@ public readonly struct EmailSendDecision
     /// <summary>The store's decision that took the permits, which a refund names to the store that admitted it.</summary>
     internal RateLimitDecision Acquisition => _acquisition;
 
+    /// <summary>The admitted message and the send counters its store call took, for a refund.</summary>
+    internal PendingAttribution PendingAttribution => _pendingAttribution;
+
     /// <summary>
     /// Gets the smallest number of permits left under any rule of <paramref name="dimension"/>, or
     /// <see langword="null"/> when the dimension was not checked.

@@ -55,7 +55,7 @@ internal sealed partial class EmailSendGuard
                 RaiseNearLimit(onNearLimit, message, all);
             }
 
-            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, counted: buffers.ExtraRequestCount != 0) : default;
+            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, buffers.ExtraRequestCount, operation) : default;
             return new EmailSendDecision(
                 EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending);
         }
@@ -94,7 +94,7 @@ internal sealed partial class EmailSendGuard
     /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
     private EmailSendDecision Unguarded(OutboundEmail message, bool commit)
     {
-        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, counted: false) : default;
+        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0, GuardOperation.Check) : default;
         return new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), default, default, attribution, pending);
     }
 

@@ -97,7 +97,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardUsage usage = decision.UsageValues;
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(usage.Length);
+        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(usage.Length + EmailGuardFeedback.MaxSendCounts);
         try
         {
             for (int i = 0; i < usage.Length; i++)
@@ -105,7 +105,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 requests[i] = usage.GetRequest(i);
             }
 
-            return await _store.TryRefundAsync(requests.AsMemory(0, usage.Length), decision.Acquisition, cancellationToken).ConfigureAwait(false);
+            int count = usage.Length + WriteRefundedSendCounts(decision, requests.AsSpan(usage.Length, EmailGuardFeedback.MaxSendCounts));
+            return await _store.TryRefundAsync(requests.AsMemory(0, count), decision.Acquisition, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -295,12 +296,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         int count = buffers.RequestCount;
-        if (operation == GuardOperation.Check && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
+        if (operation != GuardOperation.Peek && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
         {
-            // The ratio breakers' count of this send rides in the same atomic acquire: counted exactly when admitted,
-            // for no round trip of its own. Its counters have no practical limit, so they never deny the message. Not
-            // in a reservation: a window counter would hold a slot past its window's end; a reserved send is counted
-            // on its own when admitted.
+            // The ratio breakers' count of this send rides in the same atomic acquire or reservation: counted exactly
+            // when admitted, for no round trip of its own. Its counters have no practical limit (MaxLimit), so they
+            // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
             buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));

@@ -35,8 +35,10 @@ public interface IEmailSendGuard
     /// back only when its window ends (see <see cref="IRateLimitStore.ReserveAsync"/> for which rules can wait).
     /// </para>
     /// <para>
-    /// Cancel a reservation that will not be used with <see cref="RefundAsync"/>: it gives the slot back. A store
-    /// failure decides now by <see cref="SendGuardOptions.FailureMode"/>, as for a check; no later slot is promised then.
+    /// Cancel a reservation that will not be used with <see cref="RefundAsync"/>: it gives the slot back, and the
+    /// ratio breakers' count of the send, which the reservation took in its own store call (a refunded check keeps
+    /// its send counted: it was attempted). A store failure decides now by <see cref="SendGuardOptions.FailureMode"/>,
+    /// as for a check; no later slot is promised then.
     /// The default implementation, for guards written before reservations existed, is <see cref="CheckAsync"/>.
     /// </para>
     /// </remarks>

@@ -65,7 +65,7 @@ internal sealed partial class InMemoryRateLimitStore
                 InMemoryCounter? created = null;
                 InMemoryShape? absent = shape;
                 decision = EvaluateMany(
-                    new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, ref overflowed);
+                    new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, now, ref overflowed);
             }
 
             if (overflowed)
@@ -180,7 +180,7 @@ internal sealed partial class InMemoryRateLimitStore
                 if (!stale)
                 {
                     decision = maxWaitMs == NoReservation
-                        ? EvaluateMany(requests, results, counters, absent, commit, now, ref overflowed)
+                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed)
                         : ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
                 }
             }

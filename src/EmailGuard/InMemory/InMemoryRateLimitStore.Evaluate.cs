@@ -11,6 +11,12 @@ internal sealed partial class InMemoryRateLimitStore
     /// without a counter counts what its shape's overflow sketch says (nothing when there is none); if the call is
     /// admitted it gets a counter, or, when the store is full, is counted in the sketch.
     /// </summary>
+    /// <remarks>
+    /// Token buckets are decided at <paramref name="now"/>, the time the decision is for; fixed and sliding windows at
+    /// <paramref name="windowsAt"/>, the store's clock. The two differ only for a reservation admitted ahead, where a
+    /// window rule that can deny lies in the same window or segment at both (see <see cref="MovesAWindow"/>), and a
+    /// counter (<see cref="IsCounter"/>) counts at the decision's time, in the segment that holds it now.
+    /// </remarks>
     private RateLimitDecision EvaluateMany(
         ReadOnlySpan<RateLimitRequest> requests,
         Span<RateLimitEntry> results,
@@ -18,6 +24,7 @@ internal sealed partial class InMemoryRateLimitStore
         ReadOnlySpan<InMemoryShape?> absent,
         bool commit,
         long now,
+        long windowsAt,
         ref bool overflowed)
     {
         int n = requests.Length;
@@ -29,15 +36,16 @@ internal sealed partial class InMemoryRateLimitStore
             InMemoryCounter? counter = counters[i];
             InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
             overflowed |= sketch is not null && commit;
+            long at = TimeOf(request.Rule, now, windowsAt);
             long pending = Pending(requests, counters, i);
-            long before = (counter?.CountAt(request.Rule, now) ?? sketch?.CountAt(request.Key, now) ?? 0) + pending;
+            long before = (counter?.CountAt(request.Rule, at) ?? sketch?.CountAt(request.Key, at) ?? 0) + pending;
             long total = before + request.Cost;
             bool fits = total <= request.Rule.Limit;
             TimeSpan entryRetry = TimeSpan.Zero;
             if (!fits)
             {
                 deniedIndex = deniedIndex < 0 ? i : deniedIndex;
-                entryRetry = RetryAfter(counter, sketch, in request, now, pending + request.Cost, total - request.Rule.Limit);
+                entryRetry = RetryAfter(counter, sketch, in request, at, pending + request.Cost, total - request.Rule.Limit);
                 retryAfter = entryRetry > retryAfter ? entryRetry : retryAfter;
             }
 
@@ -55,18 +63,19 @@ internal sealed partial class InMemoryRateLimitStore
             for (int i = 0; i < n; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
+                long at = TimeOf(request.Rule, now, windowsAt);
                 if (counters[i] is null && absent[i] is { } shape)
                 {
-                    counters[i] = CounterForNewKey(requests, counters, absent, i, now);
+                    counters[i] = CounterForNewKey(requests, counters, absent, i, at);
                     if (counters[i] is null)
                     {
-                        (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, now, request.Cost);
+                        (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, at, request.Cost);
                         overflowed = true;
                         continue;
                     }
                 }
 
-                counters[i]!.Add(request.Rule, now, request.Cost);
+                counters[i]!.Add(request.Rule, at, request.Cost);
             }
         }
 
@@ -78,11 +87,12 @@ internal sealed partial class InMemoryRateLimitStore
                 InMemoryCounter? counter = counters[i];
                 InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
                 RateLimitEntry entry = results[i];
+                long at = TimeOf(request.Rule, now, windowsAt);
 
                 // After a commit a counter expires exactly when everything it counts has left the window.
                 long resetAt = committed
-                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, now)
-                    : counter?.ResetAtMs(request.Rule, now) ?? sketch?.ResetAtMs(request.Key, now) ?? ResetAtEmpty(request.Rule, now);
+                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, at)
+                    : counter?.ResetAtMs(request.Rule, at) ?? sketch?.ResetAtMs(request.Key, at) ?? ResetAtEmpty(request.Rule, at);
                 results[i] = committed
                     ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
                     : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
@@ -94,13 +104,23 @@ internal sealed partial class InMemoryRateLimitStore
             Publish(requests, counters, absent);
         }
 
-        return new RateLimitDecision(
+        RateLimitDecision decision = new(
             admitted ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded,
             deniedIndex,
             retryAfter,
             WindowMath.FromUnixMilliseconds(now),
             admitted && commit ? InMemoryLock.NextAcquisitionId() : 0);
+        return windowsAt == now ? decision : decision with { DecidedAt = WindowMath.FromUnixMilliseconds(windowsAt) };
     }
+
+    /// <summary>
+    /// Whether a rule is a counter: a fixed or sliding window whose limit (<see cref="RateLimitRule.MaxLimit"/>) no
+    /// caller reaches, so it never denies. A reservation counts it at its decision's time, wherever the reserved time lies.
+    /// </summary>
+    internal static bool IsCounter(RateLimitRule rule) => rule.Limit == RateLimitRule.MaxLimit && rule.Algorithm != RateLimitAlgorithm.TokenBucket;
+
+    /// <summary>When a request of a call decided at <paramref name="now"/> counts: a window rule at <paramref name="windowsAt"/>.</summary>
+    private static long TimeOf(RateLimitRule rule, long now, long windowsAt) => rule.Algorithm == RateLimitAlgorithm.TokenBucket ? now : windowsAt;
 
     /// <summary>
     /// The counter for an admitted key that had none: the one an earlier request of this call created for the same key,

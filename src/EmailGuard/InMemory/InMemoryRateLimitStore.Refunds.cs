@@ -15,6 +15,10 @@ internal sealed partial class InMemoryRateLimitStore
         ReadOnlySpan<RateLimitRequest> span = requests.Span;
         RateLimitValidation.ValidateRequests(span, 0, allowZeroCost: false);
         long acquiredAtMs = decision.Timestamp.ToUnixTimeMilliseconds();
+
+        // A reservation admitted ahead took its buckets' permits for the reserved time, its windows' in the window or
+        // segment of the time it was decided.
+        long decidedAtMs = decision.DecidedAt.ToUnixTimeMilliseconds();
         // The claim is remembered from now for the longest window and a second, as long as the Redis store's marker,
         // so both stores answer a repeated refund alike.
         long now = NowMs();
@@ -34,7 +38,7 @@ internal sealed partial class InMemoryRateLimitStore
                     // swept or evicted) and holds none of its permits.
                     if (!counter.Removed && counter.Id < decision.AcquisitionId)
                     {
-                        counter.Subtract(request.Rule, acquiredAtMs, request.Cost, now);
+                        counter.Subtract(request.Rule, request.Rule.Algorithm == RateLimitAlgorithm.TokenBucket ? acquiredAtMs : decidedAtMs, request.Cost, now);
                     }
                 }
             }

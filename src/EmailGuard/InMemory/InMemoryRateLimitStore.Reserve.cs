@@ -25,8 +25,9 @@ internal sealed partial class InMemoryRateLimitStore
     /// Decides a reservation with everything locked. Admitted now when everything fits now. Otherwise, when only token
     /// buckets are short and each can have room within <paramref name="maxWaitMs"/>, admitted at the latest of their
     /// earliest times, provided every window rule still counts in the window (fixed) or segment (sliding) of now then,
-    /// so its permits count when they are used; its decision's timestamp is that time. Otherwise denied exactly as an
-    /// acquire now would be.
+    /// so its permits count when they are used; its decision's timestamp is that time. Window rules count in the window
+    /// or segment of now (the decision's <see cref="RateLimitDecision.DecidedAt"/>); a counter takes part whatever the
+    /// reserved time. Otherwise denied exactly as an acquire now would be.
     /// </summary>
     private RateLimitDecision ReserveMany(
         ReadOnlySpan<RateLimitRequest> requests,
@@ -58,19 +59,22 @@ internal sealed partial class InMemoryRateLimitStore
 
         if (blocked || waitMs > maxWaitMs || (waitMs > 0 && MovesAWindow(requests, now, now + waitMs)))
         {
-            return EvaluateMany(requests, results, counters, absent, commit: true, now, ref overflowed);
+            return EvaluateMany(requests, results, counters, absent, commit: true, now, now, ref overflowed);
         }
 
-        return EvaluateMany(requests, results, counters, absent, commit: true, now + waitMs, ref overflowed);
+        return EvaluateMany(requests, results, counters, absent, commit: true, now + waitMs, windowsAt: now, ref overflowed);
     }
 
-    /// <summary>Whether a window rule of the call counts <paramref name="at"/> in another window or segment than <paramref name="now"/>.</summary>
+    /// <summary>
+    /// Whether a window rule of the call that can deny counts <paramref name="at"/> in another window or segment than
+    /// <paramref name="now"/>. A counter (<see cref="IsCounter"/>) never holds a reservation back: it counts now.
+    /// </summary>
     private static bool MovesAWindow(ReadOnlySpan<RateLimitRequest> requests, long now, long at)
     {
         foreach (ref readonly RateLimitRequest request in requests)
         {
             RateLimitRule rule = request.Rule;
-            if (rule.Algorithm != RateLimitAlgorithm.TokenBucket && rule.GetSegmentIndex(at) != rule.GetSegmentIndex(now))
+            if (rule.Algorithm != RateLimitAlgorithm.TokenBucket && !IsCounter(rule) && rule.GetSegmentIndex(at) != rule.GetSegmentIndex(now))
             {
                 return true;
             }

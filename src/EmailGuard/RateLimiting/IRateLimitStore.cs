@@ -88,9 +88,17 @@ public interface IRateLimitStore
     /// retry-after.
     /// </para>
     /// <para>
+    /// A window rule whose limit is <see cref="RateLimitRule.MaxLimit"/> is a counter: no caller reaches its limit, so
+    /// it cannot deny. A counter takes part in any reservation, wherever the reserved time lies: it counts its permits
+    /// at the decision's time, in the window or segment of now (<see cref="RateLimitDecision.DecidedAt"/>), and never
+    /// moves the reserved time. Window rules count in the window or segment of <see cref="RateLimitDecision.DecidedAt"/>
+    /// and token buckets at the reserved <see cref="RateLimitDecision.Timestamp"/>.
+    /// </para>
+    /// <para>
     /// Cancel an admitted reservation with <see cref="RefundAsync"/>, passing the same requests and the decision: a
     /// token bucket gets its slot back unless later reservations were already queued behind it (they keep the times
-    /// they were promised, so the slot stays taken); window rules get their permits back.
+    /// they were promised, so the slot stays taken); window rules, counters included, get their permits back in the
+    /// window or segment they were counted in.
     /// </para>
     /// <para>
     /// The default implementation, for stores written before reservations existed, is <see cref="AcquireAsync"/>: it

@@ -15,6 +15,8 @@ namespace EmailGuard;
 /// </remarks>
 public readonly record struct RateLimitDecision
 {
+    private readonly DateTimeOffset _decidedAt;
+
     /// <summary>Initializes a decision that cannot be refunded: a peek, a denial, or a store without refunds.</summary>
     /// <param name="status">The outcome.</param>
     /// <param name="deniedIndex">The index of the first request that did not fit, or -1.</param>
@@ -58,8 +60,24 @@ public readonly record struct RateLimitDecision
     /// </summary>
     public TimeSpan RetryAfter { get; }
 
-    /// <summary>Gets the store's clock when it decided; refunds use it to find the window the permits went into.</summary>
+    /// <summary>
+    /// Gets the time the decision is for: the store's clock when it decided, or, for a reservation admitted ahead
+    /// (<see cref="IRateLimitStore.ReserveAsync"/>), the reserved time. Refunds use it to find the time a token
+    /// bucket's permits were taken for.
+    /// </summary>
     public DateTimeOffset Timestamp { get; }
+
+    /// <summary>
+    /// Gets the store's clock when it decided: the same as <see cref="Timestamp"/>, except for a reservation admitted
+    /// ahead, whose <see cref="Timestamp"/> is the later reserved time. Fixed and sliding windows count a reservation's
+    /// permits in the window or segment of this time, and refunds give them back there.
+    /// </summary>
+    /// <value>The default value is <see cref="Timestamp"/>; a store sets it only on a reservation admitted ahead.</value>
+    public DateTimeOffset DecidedAt
+    {
+        get => _decidedAt == default ? Timestamp : _decidedAt;
+        init => _decidedAt = value;
+    }
 
     /// <summary>
     /// Gets the identity of an admitted acquire, which <see cref="IRateLimitStore.RefundAsync"/> records so that the

@@ -53,6 +53,10 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         RateLimitRule.TokenBucket(5, TimeSpan.FromSeconds(1), 3),
         RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14),
         RateLimitRule.TokenBucket(14, TimeSpan.FromSeconds(1), 14).WithLimit(4),
+
+        // Counters, which take part in any reservation at its decision's time, wherever the reserved time lies.
+        RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromSeconds(3), segments: 3),
+        RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromSeconds(1)),
     ];
 
     private static readonly string[] s_keys = ["k0", "k1", "k2", "k{x}3"];
@@ -121,6 +125,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
                 RateLimitDecision withoutCache = await uncached.ReserveAsync(requests, maxWait, uncachedEntries);
 
                 actual.Should().Be(expected, "reservation at step {0} ({1})", step, Describe(requests));
+                actual.DecidedAt.Should().Be(expected.DecidedAt, "the decision time of the reservation at step {0} ({1})", step, Describe(requests));
                 actualEntries.Should().Equal(expectedEntries, "entries of the reservation at step {0} ({1})", step, Describe(requests));
                 withoutCache.Should().Be(expected, "uncached reservation at step {0} ({1})", step, Describe(requests));
                 uncachedEntries.Should().Equal(expectedEntries, "entries of the uncached reservation at step {0} ({1})", step, Describe(requests));

@@ -17,16 +17,18 @@ public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisS
     [InlineData(true)]
     public async Task ReserveAsync_ManyInstances_ReservedTimesKeepTheRateAndTheCountsAreExact(bool useServerTime)
     {
-        // Arrange: 100 per second, burst 10, so 512 reservations need ~5 s of slots; the hourly window allows 400.
+        // Arrange: 100 per second, burst 10, so 512 reservations need ~5 s of slots; the hourly window allows 400. A
+        // counter in 1-s segments (the send guard's send counts) rides along: the slots lie up to 4 segments ahead.
         RateLimitRule bucket = RateLimitRule.TokenBucket(100, TimeSpan.FromSeconds(1), 10);
         RateLimitRule hourly = RateLimitRule.FixedWindow(400, TimeSpan.FromHours(1));
+        RateLimitRule counter = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromMinutes(1), 60);
         RedisRateLimitStore[] stores = new RedisRateLimitStore[Instances];
         for (int i = 0; i < Instances; i++)
         {
             stores[i] = CreateStore(Redis.CreateMultiplexer(), Prefix, Time, useServerTime);
         }
 
-        RateLimitRequest[] requests = [new("provider", bucket), new("account", hourly)];
+        RateLimitRequest[] requests = [new("provider", bucket), new("account", hourly), new("account", counter)];
         System.Collections.Concurrent.ConcurrentBag<long> times = [];
         int denied = 0;
 
@@ -43,8 +45,8 @@ public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisS
                 Interlocked.Increment(ref denied);
             }
         });
-        RateLimitEntry[] usage = new RateLimitEntry[1];
-        await stores[0].PeekAsync(new[] { new RateLimitRequest("account", hourly, 0) }, usage);
+        RateLimitEntry[] usage = new RateLimitEntry[2];
+        await stores[0].PeekAsync(new[] { new RateLimitRequest("account", hourly, 0), new RateLimitRequest("account", counter, 0) }, usage);
 
         // Assert: the window admits exactly its limit; the sends, taken at their reserved times, keep the bucket's
         // guarantee over every interval (burst + rate × t; 10 ms per permit). The server's clock moves on during the
@@ -52,6 +54,7 @@ public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisS
         times.Should().HaveCount(400);
         denied.Should().Be((Instances * 64) - 400);
         usage[0].Count.Should().Be(400);
+        usage[1].Count.Should().Be(400, "the counter counted every admitted reservation, however far ahead, and nothing else");
         long[] sorted = [.. times.Order()];
         string? violation = null;
         for (int left = 0; left < sorted.Length && violation is null; left++)

@@ -88,6 +88,60 @@ public sealed class RedisReservationRoundTripTests(RedisServerFixture redis)
         sent.Select(c => c.Command).Should().HaveCount(50).And.OnlyContain(c => c == "EVALSHA");
     }
 
+    [Fact]
+    public async Task GuardReserve_WithFeedback_OneCommandCountsTheSend_AndARefundGivesItBack()
+    {
+        // Arrange: as AddEmailGuard() registers it, every admitted send is also counted for the ratio breakers.
+        await using ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        string prefix = RedisServerFixture.UniquePrefix();
+        using RedisConnection connection = new(multiplexer, prefix);
+        RedisRateLimitStore store = new(connection, new RedisRateLimitStoreOptions { KeyPrefix = prefix, UseServerTime = false }, TimeProvider.System);
+        SendGuardOptions options = new() { MaxReservationWait = TimeSpan.FromMinutes(5) };
+        options.Global.Add(Bucket);
+        options.Tenant.Add(Window);
+        options.Recipient.Add(Window);
+        IOptions<SendGuardOptions> wrapped = Options.Create(options);
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
+        EmailGuardFeedback feedback = new(
+            resilient,
+            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
+            null,
+            new EmailFeedbackOptions(),
+            options,
+            TimeProvider.System);
+        EmailSendGuard guard = new(
+            wrapped, resilient, new GuardStateCache(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System), TimeProvider.System)
+        {
+            Sends = feedback,
+        };
+        OutboundEmail message = new() { To = ["customer@example.com"], TenantId = "acme" };
+        (await guard.ReserveAsync(message)).IsAllowed.Should().BeTrue("the warm-up loads the scripts");
+
+        // Act
+        (List<IProfiledCommand> sent, EmailSendDecision last) = await ProfileAsync(multiplexer, async () =>
+        {
+            EmailSendDecision decision = default;
+            for (int i = 0; i < 50; i++)
+            {
+                decision = await guard.ReserveAsync(message);
+                decision.IsAllowed.Should().BeTrue();
+            }
+
+            return decision;
+        });
+        await store.SettledAsync();
+        long counted = (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+        bool refunded = await guard.RefundAsync(last);
+        long afterRefund = (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+
+        // Assert
+        sent.Select(c => c.Command).Should().HaveCount(50).And.OnlyContain(c => c == "EVALSHA", "the send is counted in the reservation's own script");
+        (last.SendAt!.Value - DateTimeOffset.UtcNow).Should().BePositive("the 51st reservation waits about 5 s for the bucket, so the reserve path ran");
+        counted.Should().Be(51);
+        refunded.Should().BeTrue();
+        afterRefund.Should().Be(50, "the refund gave the send count back with the slot");
+    }
+
     private static async Task<(List<IProfiledCommand> Commands, T Result)> ProfileAsync<T>(ConnectionMultiplexer multiplexer, Func<Task<T>> calls)
     {
         ProfilingSession session = new();

@@ -10,7 +10,7 @@ namespace EmailGuard.Testing.Stores;
 /// time every rule has room, held atomically, cancellable, and never letting a rule be exceeded when every
 /// reservation is used at its time.
 /// </summary>
-public abstract class ReservationContractTests
+public abstract partial class ReservationContractTests
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 17, 23, 456, TimeSpan.Zero);
 

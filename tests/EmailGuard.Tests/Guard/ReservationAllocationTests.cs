@@ -1,3 +1,4 @@
+using EmailGuard.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -97,6 +98,49 @@ public sealed class ReservationAllocationTests
         perRotating.Should().BeLessThan(64, "rotating recipients keep their usage inline, as a check does");
         kept.SendAt.Should().BeAfter(time.GetUtcNow(), "every reservation waited for the bucket");
         kept.IsRefundable.Should().BeTrue("the decision is a value the caller keeps, and can cancel");
+    }
+
+    [Fact]
+    public async Task GuardReserve_WithFeedback_InMemory_AllocatesNothing_CountsEverySendInTheReservation_AndACancelGivesItBack()
+    {
+        // Arrange: AddEmailGuard() registers feedback, so every admitted send is counted for the ratio breakers.
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        using ServiceProvider sp = SendGuardTestServices.Build(time: time, configure: o =>
+        {
+            o.StateRefreshInterval = TimeSpan.FromHours(1);
+            o.MaxReservationWait = MaxWait;
+            o.Global.Add(Bucket);
+            o.Tenant.Add(Window);
+            o.Recipient.Add(Window);
+        });
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        IEmailFeedbackCounts counts = sp.GetRequiredService<IEmailFeedbackCounts>();
+        OutboundEmail message = new() { To = ["customer@example.com"], Sender = "noreply@app.example", TenantId = "acme", UserId = "u1", Category = "share" };
+        for (int i = 0; i < 2_000; i++)
+        {
+            ReserveNow(guard, message);
+        }
+
+        // Act
+        long allocated = Allocations.LeastOf(() =>
+        {
+            for (int i = 0; i < 5_000; i++)
+            {
+                ReserveNow(guard, message);
+            }
+        });
+        EmailSendDecision kept = ReserveNow(guard, message);
+        long counted = (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+        bool cancelled = await guard.RefundAsync(kept);
+
+        // Assert
+        allocated.Should().Be(0, "the send counters ride in the reservation's own store call, into pooled buffers");
+        kept.SendAt.Should().BeAfter(time.GetUtcNow(), "every reservation waited for the bucket");
+        counted.Should().Be(17_001);
+        cancelled.Should().BeTrue();
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(17_000);
+        (await counts.GetAsync(EmailGuardDimension.User, "u1")).Sends.Should().Be(17_000);
+        (await counts.GetAsync(EmailGuardDimension.Category, "share")).Sends.Should().Be(17_000);
     }
 
     private static EmailSendDecision ReserveNow(IEmailSendGuard guard, OutboundEmail message)
