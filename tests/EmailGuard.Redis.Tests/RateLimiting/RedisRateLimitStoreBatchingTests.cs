@@ -201,7 +201,9 @@ public class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOut
     {
         (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
-        await Redis.PauseAsync(TimeSpan.FromMilliseconds(300));
+        // Paused 40 times the queue's 50 ms wait: the queued calls must join the queue and give up while the leader's
+        // script waits, and on a loaded machine 300 ms did not always cover both (a CI-like run saw one sent).
+        await Redis.PauseAsync(TimeSpan.FromSeconds(2));
         Task<RateLimitDecision> leader = store.AcquireAsync(new[] { new RateLimitRequest("leader", rule) }, default).AsTask();
         using CancellationTokenSource cancel = new();
         RateLimitEntry[] entries = new RateLimitEntry[2];
@@ -226,7 +228,9 @@ public class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOut
     {
         (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: true, TimeSpan.FromMilliseconds(50));
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
-        await Redis.PauseAsync(TimeSpan.FromMilliseconds(300));
+        // Paused 40 times the queue's 50 ms wait: the queued calls must join the queue and give up while the leader's
+        // script waits, and on a loaded machine 300 ms did not always cover both (a CI-like run saw one sent).
+        await Redis.PauseAsync(TimeSpan.FromSeconds(2));
         Task<RateLimitDecision> leader = store.AcquireAsync(new[] { new RateLimitRequest("leader", rule) }, default).AsTask();
         Task<RateLimitDecision>[] queued = [.. Enumerable.Range(0, 10).Select(i => store.AcquireAsync(new[] { new RateLimitRequest($"queued-{i}", rule) }, default).AsTask())];
 
