@@ -33,8 +33,14 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
     {
         // Arrange: windows far longer than the test, so no window ends under it; limits the load passes, so denials too.
         FakeLogger<RedisRateLimitStore> logger = new();
-        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, logger);
-        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }, useServerTime ? TimeProvider.System : Time);
+        // The store's queue wait is the wrapper's timeout, as AddEmailGuard wires them: with the default 250 ms, callers
+        // queued behind a slow Garnet gave up unsent (TimeoutException), five in a row opened the circuit, and the
+        // failure mode answered the rest.
+        TimeSpan timeout = TimeSpan.FromSeconds(30);
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, logger, maxQueueWait: timeout);
+        FakeLogger<ResilientRateLimitStore> resilienceLogger = new();
+        ResilientRateLimitStore resilient = new(
+            store, new StoreResilienceOptions { Timeout = timeout }, useServerTime ? TimeProvider.System : Time, resilienceLogger);
         RateLimitRule fixedRule = RateLimitRule.FixedWindow(700, TimeSpan.FromDays(300));
         RateLimitRule slidingRule = RateLimitRule.SlidingWindow(900, TimeSpan.FromDays(300), segments: 10);
         RateLimitRequest[] request = shape switch
@@ -45,7 +51,8 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         };
 
         // Act
-        Outcome[] outcomes = await RunAsync(resilient, request, Callers, CallsPerCaller);
+        System.Collections.Concurrent.ConcurrentQueue<string> failures = new();
+        Outcome[] outcomes = await RunAsync(resilient, request, Callers, CallsPerCaller, failures);
         await resilient.CancelledCallsSettledAsync();
         await store.SettledAsync();
 
@@ -57,8 +64,18 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         output.WriteLine($"{shape}, server time {useServerTime}: {outcomes.Length} calls, {admitted} admitted, "
             + $"{outcomes.Count(o => o == Outcome.Denied)} denied, {cancelled} cancelled ({givenBack} of them given back after they had been admitted in flight); "
             + $"counters {string.Join(", ", counts)}");
-        outcomes.Should().NotContain(Outcome.Failed, "only the caller's own cancellation may surface");
-        cancelled.Should().BeGreaterThan(outcomes.Length / 2, "most callers cancel");
+        failures.Should().BeEmpty(
+            "only the caller's own cancellation may surface; the store said: {0}",
+            string.Join(" | ", resilienceLogger.Collector.GetSnapshot().Select(r => $"{r.Id} {r.Message} {r.Exception}").Distinct().Take(5)));
+        // Outcomes come caller by caller; stage (caller + i) % 5 says when a call was cancelled (0 before it was made,
+        // 1 to 3 while it may be in flight, 4 never). How many in-flight calls are cancelled before Redis answers
+        // depends on the machine's speed (a loaded run saw fewer than half of all calls cancelled), so the test
+        // asserts what is certain, and that cancellation in flight did happen.
+        int[] stages = [.. Enumerable.Range(0, outcomes.Length).Select(n => ((n / CallsPerCaller) + (n % CallsPerCaller)) % 5)];
+        Enumerable.Range(0, outcomes.Length).Where(n => stages[n] == 0).Should().OnlyContain(n => outcomes[n] == Outcome.Cancelled, "a call cancelled before it is made is cancelled");
+        Enumerable.Range(0, outcomes.Length).Where(n => stages[n] == 4).Should().NotContain(n => outcomes[n] == Outcome.Cancelled, "a call never cancelled is answered");
+        Enumerable.Range(0, outcomes.Length).Count(n => stages[n] is >= 1 and <= 3 && outcomes[n] == Outcome.Cancelled)
+            .Should().BeGreaterThan(0, "calls must have been cancelled in flight, or the test proves nothing");
         admitted.Should().BeGreaterThan(0).And.BeLessThanOrEqualTo((int)fixedRule.Limit);
         counts.Should().AllSatisfy(c => c.Should().Be(admitted, "a counter holds what callers were told was admitted, and no cancelled acquire"));
         resilient.CircuitState.Should().Be(StoreCircuitState.Closed, "a caller's cancellation is not a store failure");
@@ -115,7 +132,8 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         Cancelled,
     }
 
-    private static async Task<Outcome[]> RunAsync(ResilientRateLimitStore resilient, RateLimitRequest[] request, int callers, int callsPerCaller)
+    private static async Task<Outcome[]> RunAsync(
+        ResilientRateLimitStore resilient, RateLimitRequest[] request, int callers, int callsPerCaller, System.Collections.Concurrent.ConcurrentQueue<string> failures)
     {
         Outcome[][] outcomes = await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
         {
@@ -153,15 +171,20 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
                         RateLimitStatus.LimitExceeded => Outcome.Denied,
                         _ => Outcome.Failed,
                     };
+                    if (mine[i] == Outcome.Failed)
+                    {
+                        failures.Enqueue($"answered {decision.Status}");
+                    }
                 }
                 catch (OperationCanceledException)
                 {
                     mine[i] = Outcome.Cancelled;
                 }
 #pragma warning disable CA1031 // Recorded and asserted: no other exception may reach a caller.
-                catch (Exception)
+                catch (Exception ex)
 #pragma warning restore CA1031
                 {
+                    failures.Enqueue(ex.ToString());
                     mine[i] = Outcome.Failed;
                 }
             }
