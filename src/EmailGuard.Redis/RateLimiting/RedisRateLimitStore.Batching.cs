@@ -17,20 +17,22 @@ internal sealed partial class RedisRateLimitStore
     /// <summary>The batcher, or null when batching across keys is off; for tests.</summary>
     internal RedisScriptBatcher? Batcher => _batcher;
 
-    /// <summary>Sends an acquire script alone or in its lane's next batch; the contract of <see cref="RedisScriptRunner.SendAsync"/>.</summary>
-    private Task<RedisResult> SendAcquireAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends an acquire script alone or in its lane's next batch; the contract of <see cref="RedisScriptRunner.SendAsync"/>.
+    /// The task is awaited (or turned into a <see cref="Task"/>) exactly once: a batched one is a pooled member's.
+    /// </summary>
+    private ValueTask<RedisResult> SendAcquireAsync(IDatabase database, RedisScript script, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
     {
-        if (_batcher is not { } batcher || keys.Length == 0)
+        if (_batcher is not { } batcher || call.KeyCount == 0)
         {
-            return _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
+            return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
         }
 
         RedisValue kind = ReferenceEquals(script, s_acquireScript) ? s_kindAcquire
             : ReferenceEquals(script, s_acquireOneClientScript) ? s_kindOneClient
             : ReferenceEquals(script, s_acquireOneServerScript) ? s_kindOneServer
             : throw new InvalidOperationException($"The '{script.Name}' script cannot be batched.");
-        int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(keys[0]) : 0;
-        return batcher.SendAsync(database, lane, script, kind, keys, arguments, startedAt, cancellationToken);
+        int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(call.FirstKey) : 0;
+        return batcher.SendAsync(database, lane, script, kind, call, startedAt, cancellationToken);
     }
 }

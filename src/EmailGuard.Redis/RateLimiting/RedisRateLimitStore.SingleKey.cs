@@ -31,31 +31,33 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
             IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
             RateLimitRule rule = request.Rule;
             long window = rule.WindowMilliseconds;
-            RedisKey[] keys = [key];
-            RedisScript script;
-            RedisValue[] arguments;
             int shift = RedisScriptCodec.PackingShift(window);
-            if (_useServerTime)
+            ValueTask<RedisResult> sending = _useServerTime
+                ? SendAcquireAsync(database, s_acquireOneServerScript, new RedisScriptCall(key, rule.Limit, request.Cost, window, 1L << shift), startedAt, cancellationToken)
+                : SendAcquireAsync(
+                    database,
+                    s_acquireOneClientScript,
+                    new RedisScriptCall(key, rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds),
+                    startedAt,
+                    cancellationToken);
+            RedisResult raw;
+            if (!cancellationToken.CanBeCanceled)
             {
-                script = s_acquireOneServerScript;
-                arguments = [rule.Limit, request.Cost, window, 1L << shift];
+                raw = await sending.ConfigureAwait(false);
             }
             else
             {
-                script = s_acquireOneClientScript;
-                arguments = [rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds];
-            }
-
-            Task<RedisResult> sent = SendAcquireAsync(database, script, keys, arguments, startedAt, cancellationToken);
-            RedisResult raw;
-            try
-            {
-                raw = await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
-            {
-                GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
-                throw;
+                // A caller who can cancel stops waiting at once, and what the script took is given back when it completes.
+                Task<RedisResult> sent = sending.AsTask();
+                try
+                {
+                    raw = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+                {
+                    GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
+                    throw;
+                }
             }
 
             (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);

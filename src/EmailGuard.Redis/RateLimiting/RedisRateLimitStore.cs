@@ -215,16 +215,24 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         bool wantEntries = !results.IsEmpty;
         RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
             requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
-        Task<RedisResult> sent = SendAcquireAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
+        ValueTask<RedisResult> sending = SendAcquireAsync(database, s_acquireScript, new RedisScriptCall(keys, arguments), started, cancellationToken);
         RedisResult raw;
-        try
+        if (!cancellationToken.CanBeCanceled)
         {
-            raw = await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
+            raw = await sending.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+        else
         {
-            GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
-            throw;
+            Task<RedisResult> sent = sending.AsTask();
+            try
+            {
+                raw = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+            {
+                GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
+                throw;
+            }
         }
 
         RedisScriptOutcome outcome = RedisScriptCodec.ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
