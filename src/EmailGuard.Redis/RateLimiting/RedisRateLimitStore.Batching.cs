@@ -8,7 +8,6 @@ namespace EmailGuard.Redis;
 /// </summary>
 internal sealed partial class RedisRateLimitStore
 {
-    private static readonly RedisValue s_kindAcquire = "a";
     private static readonly RedisValue s_kindOneClient = "c";
     private static readonly RedisValue s_kindOneServer = "s";
 
@@ -28,10 +27,16 @@ internal sealed partial class RedisRateLimitStore
             return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
         }
 
-        RedisValue kind = ReferenceEquals(script, s_acquireScript) ? s_kindAcquire
-            : ReferenceEquals(script, s_acquireOneClientScript) ? s_kindOneClient
-            : ReferenceEquals(script, s_acquireOneServerScript) ? s_kindOneServer
+        // The member's kind in the batch script's layout also tells it how many keys and arguments the member has.
+        (RedisValue kind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, 5 + (4 * call.KeyCount))
+            : ReferenceEquals(script, s_acquireOneClientScript) ? (s_kindOneClient, 3)
+            : ReferenceEquals(script, s_acquireOneServerScript) ? (s_kindOneServer, 4)
             : throw new InvalidOperationException($"The '{script.Name}' script cannot be batched.");
+        if (call.ArgumentCount != argumentCount || (call.KeyCount != 1 && !ReferenceEquals(script, s_acquireScript)))
+        {
+            throw new InvalidOperationException($"The '{script.Name}' script was given {call.KeyCount} keys and {call.ArgumentCount} arguments, not its batch layout's.");
+        }
+
         int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(call.FirstKey) : 0;
         return batcher.SendAsync(database, lane, script, kind, call, startedAt, cancellationToken);
     }

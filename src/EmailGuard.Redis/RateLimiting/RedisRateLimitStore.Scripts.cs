@@ -479,9 +479,11 @@ internal sealed partial class RedisRateLimitStore
     /// <see cref="RedisScriptBatcher"/>).
     /// </summary>
     /// <remarks>
-    /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
-    /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
-    /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
+    /// <para>ARGV: the member count m, then per member its kind, which also says how many keys and arguments it has
+    /// (<c>c</c>: <see cref="AcquireOneClientScriptText"/>, one key and 3 arguments; <c>s</c>:
+    /// <see cref="AcquireOneServerScriptText"/>, one key and 4 arguments; a number n: <see cref="AcquireScriptText"/> of
+    /// n keys and 5 + 4n arguments), then every member's arguments in order. KEYS: every member's keys in order. One
+    /// value per member instead of three: each costs the client and the server to write, read and turn into a Lua string.</para>
     /// <para>The members (multi-key and single-key server-time ones alike) share the server's <c>TIME</c>, read once
     /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
@@ -498,23 +500,32 @@ internal sealed partial class RedisRateLimitStore
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
         local shared = { fixed = {}, dirty = {} }
-        local k, a = 0, 1 + 3 * m
+        local fixed = shared.fixed
+        local k, a = 0, 1 + m
         for i = 1, m do
-          local h = 2 + 3 * (i - 1)
-          local kind, nk, na = ARGV[h], tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
+          local kind = ARGV[1 + i]
           local ok, r
-          if kind ~= 'a' then flush_fixed(shared, KEYS[k + 1]) end
-          if kind == 'c' then
-            ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
-            shared.fixed[KEYS[k + 1]] = nil
-          elseif kind == 's' then
-            shared.now = shared.now or server_now()
-            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], shared.now)
-            shared.fixed[KEYS[k + 1]] = nil
+          if kind == 's' or kind == 'c' then
+            -- A single-key member reads its counter itself: what earlier members took from it is written first.
+            local key = KEYS[k + 1]
+            if fixed[key] then
+              flush_fixed(shared, key)
+              fixed[key] = nil
+            end
+            if kind == 's' then
+              shared.now = shared.now or server_now()
+              ok, r = pcall(acquire_one_server, key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], shared.now)
+              a = a + 4
+            else
+              ok, r = pcall(acquire_one_client, key, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
+              a = a + 3
+            end
+            k = k + 1
           else
+            local nk = tonumber(kind)
             ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
+            k, a = k + nk, a + 5 + 4 * nk
           end
-          k, a = k + nk, a + na
           if not ok then
             if type(r) == 'table' then r = r.err end
             out[i] = tostring(r)

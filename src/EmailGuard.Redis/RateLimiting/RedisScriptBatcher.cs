@@ -99,7 +99,7 @@ internal sealed partial class RedisScriptBatcher
     /// <param name="database">The database.</param>
     /// <param name="lane">The lane: 0 on a single node, the keys' hash slot on a cluster.</param>
     /// <param name="script">The acquire script.</param>
-    /// <param name="kind">The script's kind in the batch script's layout.</param>
+    /// <param name="kind">The script's kind in the batch script's layout, which also gives its numbers of keys and arguments.</param>
     /// <param name="call">Its keys and arguments.</param>
     /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
     /// <param name="cancellationToken">The caller's token.</param>
@@ -112,7 +112,7 @@ internal sealed partial class RedisScriptBatcher
             return ValueTask.FromCanceled<RedisResult>(cancellationToken);
         }
 
-        int values = 3 + call.KeyCount + call.ArgumentCount;
+        int values = 1 + call.KeyCount + call.ArgumentCount;
         if (values + 1 > MaxValues)
         {
             return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
@@ -301,7 +301,7 @@ internal sealed partial class RedisScriptBatcher
         }
 
         int keyCount = 0;
-        int argumentCount = 1 + (3 * batch.Count);
+        int argumentCount = 1 + batch.Count;
         long startedAt = first.StartedAt;
         foreach (Member member in batch)
         {
@@ -314,18 +314,14 @@ internal sealed partial class RedisScriptBatcher
         RedisValue[] arguments = new RedisValue[argumentCount];
         arguments[0] = batch.Count;
         int k = 0;
-        int a = 1 + (3 * batch.Count);
+        int a = 1 + batch.Count;
         for (int i = 0; i < batch.Count; i++)
         {
             Member member = batch[i];
-            int memberKeys = member.Call.KeyCount;
-            int memberArguments = member.Call.ArgumentCount;
-            arguments[1 + (3 * i)] = member.Kind;
-            arguments[2 + (3 * i)] = memberKeys;
-            arguments[3 + (3 * i)] = memberArguments;
+            arguments[1 + i] = member.Kind;
             member.Call.CopyTo(keys, k, arguments, a);
-            k += memberKeys;
-            a += memberArguments;
+            k += member.Call.KeyCount;
+            a += member.Call.ArgumentCount;
         }
 
         Interlocked.Increment(ref _batchesSent);
