@@ -11,9 +11,8 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     /// <summary>The keys with an acquire in flight; for tests.</summary>
     internal int LaneCount => _coalescer.LaneCount;
 
-    private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+    private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, long now, CancellationToken cancellationToken)
     {
-        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         string key = RedisCounterKey.Create(_connection.KeyPrefix, request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now));
         return _coalescer.AcquireAsync(key, request, results, now, cancellationToken);
     }

@@ -87,7 +87,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
-        if (TryDenyLocally(requests.Span, results.Span, out RateLimitDecision local))
+
+        // One reading of the clock checks the over-limit cache and, for a single counter, names its window.
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        if (TryDenyLocally(requests.Span, results.Span, now, out RateLimitDecision local))
         {
             return new(local);
         }
@@ -97,7 +100,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             ref readonly RateLimitRequest single = ref requests.Span[0];
             if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit && !NeedsReplicaWait(requests.Span))
             {
-                return AcquireOneAsync(single, results, cancellationToken);
+                return AcquireOneAsync(single, results, now, cancellationToken);
             }
         }
 
