@@ -10,6 +10,8 @@ internal sealed partial class RedisRateLimitStore
 {
     private static readonly RedisValue s_kindOneClient = "c";
     private static readonly RedisValue s_kindOneServer = "s";
+    private static readonly RedisValue s_kindOneClientRepeat = "C";
+    private static readonly RedisValue s_kindOneServerRepeat = "S";
 
     private readonly RedisScriptBatcher? _batcher;
 
@@ -28,9 +30,9 @@ internal sealed partial class RedisRateLimitStore
         }
 
         // The member's kind in the batch script's layout also tells it how many keys and arguments the member has.
-        (RedisValue kind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, 5 + (4 * call.KeyCount))
-            : ReferenceEquals(script, s_acquireOneClientScript) ? (s_kindOneClient, 3)
-            : ReferenceEquals(script, s_acquireOneServerScript) ? (s_kindOneServer, 4)
+        (RedisValue kind, RedisValue repeatKind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, RedisValue.Null, 5 + (4 * call.KeyCount))
+            : ReferenceEquals(script, s_acquireOneClientScript) ? (s_kindOneClient, s_kindOneClientRepeat, 3)
+            : ReferenceEquals(script, s_acquireOneServerScript) ? (s_kindOneServer, s_kindOneServerRepeat, 4)
             : throw new InvalidOperationException($"The '{script.Name}' script cannot be batched.");
         if (call.ArgumentCount != argumentCount || (call.KeyCount != 1 && !ReferenceEquals(script, s_acquireScript)))
         {
@@ -38,6 +40,6 @@ internal sealed partial class RedisRateLimitStore
         }
 
         int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(call.FirstKey) : 0;
-        return batcher.SendAsync(database, lane, script, kind, call, startedAt, cancellationToken);
+        return batcher.SendAsync(database, lane, script, kind, repeatKind, call, startedAt, cancellationToken);
     }
 }

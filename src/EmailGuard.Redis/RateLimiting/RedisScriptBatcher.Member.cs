@@ -36,6 +36,12 @@ internal sealed partial class RedisScriptBatcher
 
         public RedisValue Kind { get; private set; }
 
+        /// <summary>The kind that repeats the arguments of the member before; null when its kind has none.</summary>
+        public RedisValue RepeatKind { get; private set; }
+
+        /// <summary>Whether the batch being written sends it as a repeat of the member before.</summary>
+        public bool RepeatsPrevious { get; set; }
+
         /// <summary>Its keys and arguments; by reference, since they are held inline.</summary>
         public ref readonly RedisScriptCall Call => ref _call;
 
@@ -50,11 +56,14 @@ internal sealed partial class RedisScriptBatcher
         /// <summary>The reply its caller awaits, exactly once.</summary>
         public ValueTask<RedisResult> Reply => new(this, _reply.Version);
 
-        public void Start(IDatabase database, RedisScript script, RedisValue kind, in RedisScriptCall call, int values, long startedAt, long queuedAt)
+        public void Start(
+            IDatabase database, RedisScript script, RedisValue kind, RedisValue repeatKind, in RedisScriptCall call, int values, long startedAt, long queuedAt)
         {
             Database = database;
             Script = script;
             Kind = kind;
+            RepeatKind = repeatKind;
+            RepeatsPrevious = false;
             _call = call;
             Values = values;
             StartedAt = startedAt;
@@ -156,6 +165,7 @@ internal sealed partial class RedisScriptBatcher
             Database = null!;
             Script = null!;
             Kind = default;
+            RepeatKind = default;
             _call = default;
             _reply.Reset();
             pool.Return(this);

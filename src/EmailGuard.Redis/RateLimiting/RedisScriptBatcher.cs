@@ -100,12 +100,16 @@ internal sealed partial class RedisScriptBatcher
     /// <param name="lane">The lane: 0 on a single node, the keys' hash slot on a cluster.</param>
     /// <param name="script">The acquire script.</param>
     /// <param name="kind">The script's kind in the batch script's layout, which also gives its numbers of keys and arguments.</param>
+    /// <param name="repeatKind">
+    /// The kind that says "the same arguments as the member just before, of kind <paramref name="kind"/>", for a
+    /// single-key call; <see cref="RedisValue.Null"/> when the kind has none.
+    /// </param>
     /// <param name="call">Its keys and arguments.</param>
     /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>The script's own reply.</returns>
     public ValueTask<RedisResult> SendAsync(
-        IDatabase database, int lane, RedisScript script, RedisValue kind, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
+        IDatabase database, int lane, RedisScript script, RedisValue kind, RedisValue repeatKind, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -139,7 +143,7 @@ internal sealed partial class RedisScriptBatcher
                 else if (current.Waiting.Count < MaxQueued)
                 {
                     Member member = _members.Rent();
-                    member.Start(database, script, kind, call, values, startedAt, _timeProvider.GetTimestamp());
+                    member.Start(database, script, kind, repeatKind, call, values, startedAt, _timeProvider.GetTimestamp());
                     queued = member.Reply;
                     current.Waiting.Enqueue(member);
                     member.CancelWith(cancellationToken);
@@ -303,11 +307,17 @@ internal sealed partial class RedisScriptBatcher
         int keyCount = 0;
         int argumentCount = 1 + batch.Count;
         long startedAt = first.StartedAt;
+        Member? previous = null;
         foreach (Member member in batch)
         {
+            // A single-key member of the same kind and arguments as the one before (one rule over many keys) names
+            // its kind's repeat and sends no arguments of its own.
+            member.RepeatsPrevious = previous is not null && !member.RepeatKind.IsNull && member.Kind == previous.Kind
+                && member.Call.HasSameInlineArguments(previous.Call);
             keyCount += member.Call.KeyCount;
-            argumentCount += member.Call.ArgumentCount;
+            argumentCount += member.RepeatsPrevious ? 0 : member.Call.ArgumentCount;
             startedAt = Math.Min(startedAt, member.StartedAt);
+            previous = member;
         }
 
         RedisKey[] keys = new RedisKey[keyCount];
@@ -318,10 +328,19 @@ internal sealed partial class RedisScriptBatcher
         for (int i = 0; i < batch.Count; i++)
         {
             Member member = batch[i];
-            arguments[1 + i] = member.Kind;
-            member.Call.CopyTo(keys, k, arguments, a);
+            if (member.RepeatsPrevious)
+            {
+                arguments[1 + i] = member.RepeatKind;
+                member.Call.CopyKeysTo(keys, k);
+            }
+            else
+            {
+                arguments[1 + i] = member.Kind;
+                member.Call.CopyTo(keys, k, arguments, a);
+                a += member.Call.ArgumentCount;
+            }
+
             k += member.Call.KeyCount;
-            a += member.Call.ArgumentCount;
         }
 
         Interlocked.Increment(ref _batchesSent);

@@ -67,6 +67,28 @@ internal readonly struct RedisScriptCall
     /// <summary>The arguments as an array (a new one for a single-key call): for a call sent on its own.</summary>
     public RedisValue[] Arguments => _arguments ?? (_inlineArguments == 3 ? [_a0, _a1, _a2] : [_a0, _a1, _a2, _a3]);
 
+    /// <summary>Whether both are single-key calls with the same arguments (a batch then writes them once).</summary>
+    /// <param name="other">The other call.</param>
+    /// <returns>True when the arguments are the same.</returns>
+    public bool HasSameInlineArguments(in RedisScriptCall other)
+        => _keys is null && other._keys is null && _inlineArguments == other._inlineArguments
+           && _a0 == other._a0 && _a1 == other._a1 && _a2 == other._a2 && _a3 == other._a3;
+
+    /// <summary>Writes the keys into a batch's keys at the given place.</summary>
+    /// <param name="keys">The batch's keys.</param>
+    /// <param name="keyAt">Where this call's keys start.</param>
+    public void CopyKeysTo(RedisKey[] keys, int keyAt)
+    {
+        if (_keys is not null)
+        {
+            _keys.CopyTo(keys, keyAt);
+        }
+        else
+        {
+            keys[keyAt] = _key;
+        }
+    }
+
     /// <summary>Writes the keys and arguments into a batch's arrays at the given places.</summary>
     /// <param name="keys">The batch's keys.</param>
     /// <param name="keyAt">Where this call's keys start.</param>
