@@ -66,7 +66,8 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         TimeSpan? overLimitCacheMaxAge = null,
         IMeterFactory? meterFactory = null,
         bool batchEveryAcquire = false,
-        bool batchAcrossKeys = true)
+        bool batchAcrossKeys = true,
+        TimeSpan? maxQueueWait = null)
     {
         RedisRateLimitStoreOptions options = new()
         {
@@ -80,6 +81,7 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
             options.OverLimitCacheMaxAge = maxAge;
         }
 
-        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
+        return new RedisRateLimitStore(
+            new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
     }
 }
