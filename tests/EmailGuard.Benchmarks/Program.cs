@@ -35,6 +35,12 @@ if (args is ["measure", var what, ..])
 }
 
 // Concurrent throughput against Redis is not a BenchmarkDotNet question; it has its own harness.
+// One scenario alone, for a profiler: the store over 10,000 keys at 64 callers.
+if (args is ["redis-throughput-keys", .. string[] keysRest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunKeysOnlyAsync(keysRest);
+}
+
 if (args is ["redis-throughput", .. string[] rest])
 {
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);

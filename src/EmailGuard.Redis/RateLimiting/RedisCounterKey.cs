@@ -39,7 +39,7 @@ internal static class RedisCounterKey
             state.prefix.AsSpan().CopyTo(span);
             int at = state.prefix.Length;
             span[at++] = '{';
-            state.hash.TryFormat(span.Slice(at, 16), out _, "x16", CultureInfo.InvariantCulture);
+            WriteHex(state.hash, span.Slice(at, 16));
             at += 16;
             span[at++] = '}';
             span[at++] = ':';
@@ -85,6 +85,19 @@ internal static class RedisCounterKey
         }
 
         return hash;
+    }
+
+    /// <summary>
+    /// Writes the 16 lowercase hex digits of <paramref name="value"/>, as <c>x16</c> formatting does, without parsing a
+    /// format string on every key: this runs on every acquire.
+    /// </summary>
+    private static void WriteHex(ulong value, Span<char> destination)
+    {
+        for (int i = 15; i >= 0; i--)
+        {
+            destination[i] = "0123456789abcdef"[(int)(value & 0xF)];
+            value >>= 4;
+        }
     }
 
     private static int CountDigits(long value)

@@ -8,29 +8,38 @@ namespace EmailGuard.Redis;
 /// </summary>
 internal sealed partial class RedisRateLimitStore
 {
-    private static readonly RedisValue s_kindAcquire = "a";
     private static readonly RedisValue s_kindOneClient = "c";
     private static readonly RedisValue s_kindOneServer = "s";
+    private static readonly RedisValue s_kindOneClientRepeat = "C";
+    private static readonly RedisValue s_kindOneServerRepeat = "S";
 
     private readonly RedisScriptBatcher? _batcher;
 
     /// <summary>The batcher, or null when batching across keys is off; for tests.</summary>
     internal RedisScriptBatcher? Batcher => _batcher;
 
-    /// <summary>Sends an acquire script alone or in its lane's next batch; the contract of <see cref="RedisScriptRunner.SendAsync"/>.</summary>
-    private Task<RedisResult> SendAcquireAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Sends an acquire script alone or in its lane's next batch; the contract of <see cref="RedisScriptRunner.SendAsync"/>.
+    /// The task is awaited (or turned into a <see cref="Task"/>) exactly once: a batched one is a pooled member's.
+    /// </summary>
+    private ValueTask<RedisResult> SendAcquireAsync(IDatabase database, RedisScript script, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
     {
-        if (_batcher is not { } batcher || keys.Length == 0)
+        if (_batcher is not { } batcher || call.KeyCount == 0)
         {
-            return _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
+            return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
         }
 
-        RedisValue kind = ReferenceEquals(script, s_acquireScript) ? s_kindAcquire
-            : ReferenceEquals(script, s_acquireOneClientScript) ? s_kindOneClient
-            : ReferenceEquals(script, s_acquireOneServerScript) ? s_kindOneServer
+        // The member's kind in the batch script's layout also tells it how many keys and arguments the member has.
+        (RedisValue kind, RedisValue repeatKind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, RedisValue.Null, 5 + (4 * call.KeyCount))
+            : ReferenceEquals(script, s_acquireOneClientScript) ? (s_kindOneClient, s_kindOneClientRepeat, 3)
+            : ReferenceEquals(script, s_acquireOneServerScript) ? (s_kindOneServer, s_kindOneServerRepeat, 4)
             : throw new InvalidOperationException($"The '{script.Name}' script cannot be batched.");
-        int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(keys[0]) : 0;
-        return batcher.SendAsync(database, lane, script, kind, keys, arguments, startedAt, cancellationToken);
+        if (call.ArgumentCount != argumentCount || (call.KeyCount != 1 && !ReferenceEquals(script, s_acquireScript)))
+        {
+            throw new InvalidOperationException($"The '{script.Name}' script was given {call.KeyCount} keys and {call.ArgumentCount} arguments, not its batch layout's.");
+        }
+
+        int lane = _connection.IsCluster ? database.Multiplexer.HashSlot(call.FirstKey) : 0;
+        return batcher.SendAsync(database, lane, script, kind, repeatKind, call, startedAt, cancellationToken);
     }
 }

@@ -46,11 +46,17 @@ internal sealed partial class RedisRateLimitStore
     /// <paramref name="admittedAt"/> says the reply admitted them, at the time it returns.
     /// </summary>
     private async Task<RedisResult> AwaitAcquireAsync(
-        Task<RedisResult> sent, ReadOnlyMemory<RateLimitRequest> requests, int[]? group, Func<RedisResult, (long At, long DecidedAt)?> admittedAt, CancellationToken cancellationToken)
+        ValueTask<RedisResult> sending, ReadOnlyMemory<RateLimitRequest> requests, int[]? group, Func<RedisResult, (long At, long DecidedAt)?> admittedAt, CancellationToken cancellationToken)
     {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            return await sending.ConfigureAwait(false);
+        }
+
+        Task<RedisResult> sent = sending.AsTask();
         try
         {
-            return await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
+            return await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
         {

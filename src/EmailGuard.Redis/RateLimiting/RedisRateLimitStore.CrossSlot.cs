@@ -139,7 +139,7 @@ internal sealed partial class RedisRateLimitStore
             requests.Span, group, commit, now is { } ms ? ms : RedisScriptCodec.ServerTime, wantEntries, _useServerTime, reserveMaxWaitMs);
         RedisResult raw = commit
             ? await AwaitAcquireAsync(
-                SendAcquireAsync(database, s_acquireScript, groupKeys, arguments, startedAt ?? _timeProvider.GetTimestamp(), cancellationToken),
+                SendAcquireAsync(database, s_acquireScript, new RedisScriptCall(groupKeys, arguments), startedAt ?? _timeProvider.GetTimestamp(), cancellationToken),
                 requests,
                 group,
                 s_admittedAtOfAcquire,

@@ -17,15 +17,6 @@ internal sealed partial class RedisRateLimitStore
     /// <summary>The over-limit cache, or null when it is turned off; for tests.</summary>
     internal RedisOverLimitCache? OverLimitCache => _overLimit;
 
-    /// <summary>
-    /// Answers an acquire without Redis when every one of its counters is known to be over its limit: then Redis would
-    /// deny it at the first request, and every entry, the retry-after and the time are what Redis would report. An
-    /// acquire with any counter not known to be over pays its round trip, since which request denies first and the
-    /// longest retry-after depend on the counters this instance has not seen.
-    /// </summary>
-    private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, out RateLimitDecision decision)
-        => TryDenyLocally(requests, results, _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), out decision);
-
     /// <inheritdoc />
     public bool TryDenyLocally(RateLimitRequest request, long now, out RateLimitDecision decision, out RateLimitEntry entry)
     {
@@ -33,7 +24,13 @@ internal sealed partial class RedisRateLimitStore
         return TryDenyLocally(new ReadOnlySpan<RateLimitRequest>(in request), new Span<RateLimitEntry>(ref entry), now, out decision);
     }
 
-    /// <summary>The local denial at the caller's time <paramref name="now"/> (Unix ms; it names the window on the client clock).</summary>
+    /// <summary>
+    /// Answers an acquire without Redis when every one of its counters is known to be over its limit: then Redis would
+    /// deny it at the first request, and every entry, the retry-after and the time are what Redis would report. An
+    /// acquire with any counter not known to be over pays its round trip, since which request denies first and the
+    /// longest retry-after depend on the counters this instance has not seen.
+    /// The caller's time <paramref name="now"/> (Unix ms) names the window on the client clock.
+    /// </summary>
     private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long now, out RateLimitDecision decision)
     {
         decision = default;

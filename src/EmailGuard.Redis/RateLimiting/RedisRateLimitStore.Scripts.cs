@@ -489,9 +489,14 @@ internal sealed partial class RedisRateLimitStore
     /// <see cref="RedisScriptBatcher"/>).
     /// </summary>
     /// <remarks>
-    /// <para>ARGV: the member count m, then per member its kind (<c>a</c>: <see cref="AcquireScriptText"/>,
-    /// <c>c</c>: <see cref="AcquireOneClientScriptText"/>, <c>s</c>: <see cref="AcquireOneServerScriptText"/>), its key
-    /// count and its argument count, then every member's arguments in order. KEYS: every member's keys in order.</para>
+    /// <para>ARGV: the member count m, then per member its kind, which also says how many keys and arguments it has
+    /// (<c>c</c>: <see cref="AcquireOneClientScriptText"/>, one key and 3 arguments; <c>s</c>:
+    /// <see cref="AcquireOneServerScriptText"/>, one key and 4 arguments; <c>C</c> and <c>S</c>: the same with no
+    /// arguments, repeating those of the member just before, of the same kind; a number n: <see cref="AcquireScriptText"/>
+    /// of n keys and 5 + 4n arguments), then every member's arguments in order. KEYS: every member's keys in order.
+    /// One value per member instead of three, and none for the arguments of a rule repeated from one member to the next
+    /// (acquires of one rule over many keys): each value costs the client and the server to write, read and turn into
+    /// a Lua string.</para>
     /// <para>The members (multi-key and single-key server-time ones alike) share the server's <c>TIME</c>, read once
     /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
@@ -508,23 +513,39 @@ internal sealed partial class RedisRateLimitStore
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
         local shared = { fixed = {}, dirty = {} }
-        local k, a = 0, 1 + 3 * m
+        local fixed = shared.fixed
+        local k, a = 0, 1 + m
+        -- The arguments of the last single-key member, which an upper-case kind repeats.
+        local p1, p2, p3, p4
         for i = 1, m do
-          local h = 2 + 3 * (i - 1)
-          local kind, nk, na = ARGV[h], tonumber(ARGV[h + 1]), tonumber(ARGV[h + 2])
+          local kind = ARGV[1 + i]
           local ok, r
-          if kind ~= 'a' then flush_fixed(shared, KEYS[k + 1]) end
-          if kind == 'c' then
-            ok, r = pcall(acquire_one_client, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3])
-            shared.fixed[KEYS[k + 1]] = nil
-          elseif kind == 's' then
-            shared.now = shared.now or server_now()
-            ok, r = pcall(acquire_one_server, KEYS[k + 1], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], shared.now)
-            shared.fixed[KEYS[k + 1]] = nil
+          if kind == 's' or kind == 'S' or kind == 'c' or kind == 'C' then
+            -- A single-key member reads its counter itself: what earlier members took from it is written first.
+            local key = KEYS[k + 1]
+            if fixed[key] then
+              flush_fixed(shared, key)
+              fixed[key] = nil
+            end
+            if kind == 's' then
+              p1, p2, p3, p4 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+              a = a + 4
+            elseif kind == 'c' then
+              p1, p2, p3 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+              a = a + 3
+            end
+            if kind == 's' or kind == 'S' then
+              shared.now = shared.now or server_now()
+              ok, r = pcall(acquire_one_server, key, p1, p2, p3, p4, shared.now)
+            else
+              ok, r = pcall(acquire_one_client, key, p1, p2, p3)
+            end
+            k = k + 1
           else
+            local nk = tonumber(kind)
             ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
+            k, a = k + nk, a + 5 + 4 * nk
           end
-          k, a = k + nk, a + na
           if not ok then
             if type(r) == 'table' then r = r.err end
             out[i] = tostring(r)

@@ -11,50 +11,64 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     /// <summary>The keys with an acquire in flight; for tests.</summary>
     internal int LaneCount => _coalescer.LaneCount;
 
-    private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+    private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, long now, CancellationToken cancellationToken)
     {
-        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         string key = RedisCounterKey.Create(_connection.KeyPrefix, request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now));
         return _coalescer.AcquireAsync(key, request, results, now, cancellationToken);
     }
 
-    /// <summary>One acquire of one fixed-window counter in one script.</summary>
+    /// <summary>
+    /// One acquire of one fixed-window counter in one script; as the leader of <paramref name="leading"/>, it hands
+    /// that lane on once decided or failed (one async method per lone acquire, not a leader's wrapper around it).
+    /// </summary>
     public async ValueTask<RateLimitDecision> SendOneAsync(
-        string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken)
+        string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, RedisSingleKeyCoalescer.KeyLane? leading, CancellationToken cancellationToken)
     {
-        long epoch = _overLimit?.Epoch ?? 0;
-        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RateLimitRule rule = request.Rule;
-        long window = rule.WindowMilliseconds;
-        RedisKey[] keys = [key];
-        RedisScript script;
-        RedisValue[] arguments;
-        int shift = RedisScriptCodec.PackingShift(window);
-        if (_useServerTime)
-        {
-            script = s_acquireOneServerScript;
-            arguments = [rule.Limit, request.Cost, window, 1L << shift];
-        }
-        else
-        {
-            script = s_acquireOneClientScript;
-            arguments = [rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds];
-        }
-
-        Task<RedisResult> sent = SendAcquireAsync(database, script, keys, arguments, startedAt, cancellationToken);
-        RedisResult raw;
         try
         {
-            raw = await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
-        {
-            GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
-            throw;
-        }
+            long epoch = _overLimit?.Epoch ?? 0;
+            IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+            RateLimitRule rule = request.Rule;
+            long window = rule.WindowMilliseconds;
+            int shift = RedisScriptCodec.PackingShift(window);
+            ValueTask<RedisResult> sending = _useServerTime
+                ? SendAcquireAsync(database, s_acquireOneServerScript, new RedisScriptCall(key, rule.Limit, request.Cost, window, 1L << shift), startedAt, cancellationToken)
+                : SendAcquireAsync(
+                    database,
+                    s_acquireOneClientScript,
+                    new RedisScriptCall(key, rule.Limit, request.Cost, rule.GetWindowEnd(now) - now + ExpiryGraceMilliseconds),
+                    startedAt,
+                    cancellationToken);
+            RedisResult raw;
+            if (!cancellationToken.CanBeCanceled)
+            {
+                raw = await sending.ConfigureAwait(false);
+            }
+            else
+            {
+                // A caller who can cancel stops waiting at once, and what the script took is given back when it completes.
+                Task<RedisResult> sent = sending.AsTask();
+                try
+                {
+                    raw = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+                {
+                    GiveBackWhenDone(sent, [request], AdmittedAtOfOne(request, now, shift));
+                    throw;
+                }
+            }
 
-        (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
-        return Decide(request, results, count, left, now, epoch);
+            (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
+            return Decide(request, results, count, left, now, epoch);
+        }
+        finally
+        {
+            if (leading is not null)
+            {
+                _coalescer.Release(leading);
+            }
+        }
     }
 
     /// <summary>Reads a single acquire's reply: the decision's time if it admitted, else null.</summary>

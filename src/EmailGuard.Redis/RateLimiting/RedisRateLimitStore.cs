@@ -87,7 +87,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RateLimitValidation.ValidateAcquire(requests.Span, results.Length);
-        if (TryDenyLocally(requests.Span, results.Span, out RateLimitDecision local))
+
+        // One reading of the clock checks the over-limit cache and, for a single counter, names its window.
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        if (TryDenyLocally(requests.Span, results.Span, now, out RateLimitDecision local))
         {
             return new(local);
         }
@@ -97,7 +100,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             ref readonly RateLimitRequest single = ref requests.Span[0];
             if (single.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && single.Cost <= single.Rule.Limit && !NeedsReplicaWait(requests.Span))
             {
-                return AcquireOneAsync(single, results, cancellationToken);
+                return AcquireOneAsync(single, results, now, cancellationToken);
             }
         }
 
@@ -219,16 +222,24 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         bool wantEntries = !results.IsEmpty;
         RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
             requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
-        Task<RedisResult> sent = SendAcquireAsync(database, s_acquireScript, keys, arguments, started, cancellationToken);
+        ValueTask<RedisResult> sending = SendAcquireAsync(database, s_acquireScript, new RedisScriptCall(keys, arguments), started, cancellationToken);
         RedisResult raw;
-        try
+        if (!cancellationToken.CanBeCanceled)
         {
-            raw = await RedisScriptRunner.WithCancellation(sent, cancellationToken).ConfigureAwait(false);
+            raw = await sending.ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+        else
         {
-            GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
-            throw;
+            Task<RedisResult> sent = sending.AsTask();
+            try
+            {
+                raw = await sent.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (commit && cancellationToken.IsCancellationRequested && !sent.IsCanceled)
+            {
+                GiveBackWhenDone(sent, Copy(requests.Span, null), s_admittedAtOfAcquire);
+                throw;
+            }
         }
 
         RedisScriptOutcome outcome = RedisScriptCodec.ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);

@@ -45,6 +45,7 @@ internal sealed partial class RedisScriptBatcher
     internal const int MaxQueued = 4096;
 
     private readonly ConcurrentDictionary<int, Lane> _lanes = new();
+    private readonly MemberPool _members = new();
     private readonly RedisScriptRunner _scripts;
     private readonly RedisScript _batchScript;
     private readonly TimeProvider _timeProvider;
@@ -91,34 +92,42 @@ internal sealed partial class RedisScriptBatcher
     /// <see cref="RedisScriptRunner.SendAsync"/>'s: nothing is sent for a caller that has already cancelled, the
     /// task is cancelled only when nothing was sent, and a completed task means the script ran.
     /// </summary>
+    /// <remarks>
+    /// A queued acquire is a pooled <see cref="Member"/>: the returned task must be awaited (or turned into a
+    /// <see cref="Task"/>) exactly once, as any <see cref="ValueTask{TResult}"/>.
+    /// </remarks>
     /// <param name="database">The database.</param>
     /// <param name="lane">The lane: 0 on a single node, the keys' hash slot on a cluster.</param>
     /// <param name="script">The acquire script.</param>
-    /// <param name="kind">The script's kind in the batch script's layout.</param>
-    /// <param name="keys">Its keys.</param>
-    /// <param name="arguments">Its arguments.</param>
+    /// <param name="kind">The script's kind in the batch script's layout, which also gives its numbers of keys and arguments.</param>
+    /// <param name="repeatKind">
+    /// The kind that says "the same arguments as the member just before, of kind <paramref name="kind"/>", for a
+    /// single-key call; <see cref="RedisValue.Null"/> when the kind has none.
+    /// </param>
+    /// <param name="call">Its keys and arguments.</param>
     /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>The script's own reply.</returns>
-    public Task<RedisResult> SendAsync(
-        IDatabase database, int lane, RedisScript script, RedisValue kind, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
+    public ValueTask<RedisResult> SendAsync(
+        IDatabase database, int lane, RedisScript script, RedisValue kind, RedisValue repeatKind, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
-            return Task.FromCanceled<RedisResult>(cancellationToken);
+            return ValueTask.FromCanceled<RedisResult>(cancellationToken);
         }
 
-        int values = 3 + keys.Length + arguments.Length;
+        int values = 1 + call.KeyCount + call.ArgumentCount;
         if (values + 1 > MaxValues)
         {
-            return _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
+            return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
         }
 
         while (true)
         {
             Lane current = _lanes.GetOrAdd(lane, static _ => new Lane());
             bool start = false;
-            Member? member = null;
+            bool leads = false;
+            ValueTask<RedisResult> queued = default;
             lock (current)
             {
                 if (current.Closed)
@@ -129,10 +138,13 @@ internal sealed partial class RedisScriptBatcher
                 if (!current.Busy && !_always)
                 {
                     current.Busy = true;
+                    leads = true;
                 }
                 else if (current.Waiting.Count < MaxQueued)
                 {
-                    member = new Member(database, script, kind, keys, arguments, values, startedAt, _timeProvider.GetTimestamp());
+                    Member member = _members.Rent();
+                    member.Start(database, script, kind, repeatKind, call, values, startedAt, _timeProvider.GetTimestamp());
+                    queued = member.Reply;
                     current.Waiting.Enqueue(member);
                     member.CancelWith(cancellationToken);
                     start = !current.Busy;
@@ -140,13 +152,13 @@ internal sealed partial class RedisScriptBatcher
                 }
                 else
                 {
-                    return _scripts.SendAsync(database, script, keys, arguments, startedAt, cancellationToken);
+                    return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
                 }
             }
 
-            if (member is null)
+            if (leads)
             {
-                return LeadAsync(current, lane, database, script, keys, arguments, startedAt, cancellationToken);
+                return new(LeadAsync(current, lane, database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
             }
 
             if (start)
@@ -154,7 +166,7 @@ internal sealed partial class RedisScriptBatcher
                 _track(RunLaneAsync(current, lane));
             }
 
-            return member.Task;
+            return queued;
         }
     }
 
@@ -198,31 +210,40 @@ internal sealed partial class RedisScriptBatcher
     /// </summary>
     private async Task RunLaneAsync(Lane lane, int key)
     {
-        while (TakeBatch(lane, key) is { } batch)
+        List<Member> batch = [];
+        while (TakeBatch(lane, key, batch))
         {
             bool completedAtOnce = true;
+            Exception? failure;
             try
             {
                 Task<RedisResult> sending = Send(batch);
                 completedAtOnce = sending.IsCompleted;
                 RedisResult raw = await sending.ConfigureAwait(false);
-                Answer(batch, raw);
+                failure = Answer(batch, raw);
             }
 #pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
+                failure = ex;
+            }
+
+            if (failure is not null)
+            {
                 if (batch.Count > 1)
                 {
-                    Log.BatchFailed(_logger, batch.Count, ex);
+                    Log.BatchFailed(_logger, batch.Count, failure);
                 }
 
                 foreach (Member member in batch)
                 {
-                    member.TrySetException(ex);
+                    member.Fail(failure);
                 }
             }
 
+            // Each member went back to the pool when both its caller and the lane were done with it.
+            batch.Clear();
             if (completedAtOnce)
             {
                 await Task.Yield();
@@ -231,15 +252,15 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>
-    /// Takes the next batch from the front of the lane, in arrival order and within the bounds; drops members whose
-    /// callers cancelled and fails those that waited too long. Null, and the lane closed, when nobody waits.
+    /// Takes the next batch from the front of the lane into <paramref name="batch"/>, in arrival order and within the
+    /// bounds; drops members whose callers cancelled and fails those that waited too long. False, and the lane closed,
+    /// when nobody waits.
     /// </summary>
-    private List<Member>? TakeBatch(Lane lane, int key)
+    private bool TakeBatch(Lane lane, int key, List<Member> batch)
     {
         lock (lane)
         {
             long now = _timeProvider.GetTimestamp();
-            List<Member> batch = [];
             int values = 1;
             while (lane.Waiting.TryPeek(out Member? member))
             {
@@ -267,10 +288,10 @@ internal sealed partial class RedisScriptBatcher
                 lane.Busy = false;
                 lane.Closed = true;
                 _lanes.TryRemove(new KeyValuePair<int, Lane>(key, lane));
-                return null;
+                return false;
             }
 
-            return batch;
+            return true;
         }
     }
 
@@ -280,34 +301,46 @@ internal sealed partial class RedisScriptBatcher
         Member first = batch[0];
         if (batch.Count == 1 && !_always)
         {
-            return _scripts.SendAsync(first.Database, first.Script, first.Keys, first.Arguments, first.StartedAt, CancellationToken.None);
+            return _scripts.SendAsync(first.Database, first.Script, first.Call.Keys, first.Call.Arguments, first.StartedAt, CancellationToken.None);
         }
 
         int keyCount = 0;
-        int argumentCount = 1 + (3 * batch.Count);
+        int argumentCount = 1 + batch.Count;
         long startedAt = first.StartedAt;
+        Member? previous = null;
         foreach (Member member in batch)
         {
-            keyCount += member.Keys.Length;
-            argumentCount += member.Arguments.Length;
+            // A single-key member of the same kind and arguments as the one before (one rule over many keys) names
+            // its kind's repeat and sends no arguments of its own.
+            member.RepeatsPrevious = previous is not null && !member.RepeatKind.IsNull && member.Kind == previous.Kind
+                && member.Call.HasSameInlineArguments(previous.Call);
+            keyCount += member.Call.KeyCount;
+            argumentCount += member.RepeatsPrevious ? 0 : member.Call.ArgumentCount;
             startedAt = Math.Min(startedAt, member.StartedAt);
+            previous = member;
         }
 
         RedisKey[] keys = new RedisKey[keyCount];
         RedisValue[] arguments = new RedisValue[argumentCount];
         arguments[0] = batch.Count;
         int k = 0;
-        int a = 1 + (3 * batch.Count);
+        int a = 1 + batch.Count;
         for (int i = 0; i < batch.Count; i++)
         {
             Member member = batch[i];
-            arguments[1 + (3 * i)] = member.Kind;
-            arguments[2 + (3 * i)] = member.Keys.Length;
-            arguments[3 + (3 * i)] = member.Arguments.Length;
-            member.Keys.CopyTo(keys, k);
-            member.Arguments.CopyTo(arguments, a);
-            k += member.Keys.Length;
-            a += member.Arguments.Length;
+            if (member.RepeatsPrevious)
+            {
+                arguments[1 + i] = member.RepeatKind;
+                member.Call.CopyKeysTo(keys, k);
+            }
+            else
+            {
+                arguments[1 + i] = member.Kind;
+                member.Call.CopyTo(keys, k, arguments, a);
+                a += member.Call.ArgumentCount;
+            }
+
+            k += member.Call.KeyCount;
         }
 
         Interlocked.Increment(ref _batchesSent);
@@ -317,13 +350,22 @@ internal sealed partial class RedisScriptBatcher
         return _scripts.SendAsync(first.Database, _batchScript, keys, arguments, startedAt, CancellationToken.None);
     }
 
-    /// <summary>Answers each member with its own reply, or with its own script's error.</summary>
-    private void Answer(List<Member> batch, RedisResult raw)
+    /// <summary>
+    /// Answers each member with its own reply, or with its own script's error; when the reply is not one per member,
+    /// answers none and returns the failure they all fail with.
+    /// </summary>
+    private RedisException? Answer(List<Member> batch, RedisResult raw)
     {
         if (batch.Count == 1 && !_always)
         {
-            batch[0].TrySetResult(raw);
-            return;
+            batch[0].Complete(raw);
+            return null;
+        }
+
+        // Checked before anyone is answered: a member answered goes back to its pool, and must not be failed after.
+        if (raw.Resp2Type != ResultType.Array || raw.Length != batch.Count)
+        {
+            return new RedisException($"The batch script of {batch.Count} acquires replied with something other than one reply per acquire.");
         }
 
         RedisResult[] replies = (RedisResult[])raw!;
@@ -334,13 +376,15 @@ internal sealed partial class RedisScriptBatcher
             {
                 string message = (string)reply!;
                 RedisErrorKind errorKind = message.StartsWith("WRONGTYPE", StringComparison.Ordinal) ? RedisErrorKind.WrongType : RedisErrorKind.UnknownError;
-                batch[i].TrySetException(new RedisServerException(errorKind, CommandFlags.None, message));
+                batch[i].Fail(new RedisServerException(errorKind, CommandFlags.None, message));
             }
             else
             {
-                batch[i].TrySetResult(reply);
+                batch[i].Complete(reply);
             }
         }
+
+        return null;
     }
 
     /// <summary>The acquires of one node or slot: whether a script is in flight, and who waits for the next batch.</summary>
@@ -349,79 +393,6 @@ internal sealed partial class RedisScriptBatcher
         public bool Busy;
         public bool Closed;
         public Queue<Member> Waiting { get; } = new();
-    }
-
-    /// <summary>
-    /// An acquire waiting in a lane. Claimed once: by its batch (sent, then answered with its reply or the batch's
-    /// failure), by its caller's cancellation (dropped, cancelled), or by the queue timeout (failed unsent). Its
-    /// continuation runs on the thread pool, never inline where the batch is answered.
-    /// </summary>
-    private sealed class Member(
-        IDatabase database, RedisScript script, RedisValue kind, RedisKey[] keys, RedisValue[] arguments, int values, long startedAt, long queuedAt)
-        : TaskCompletionSource<RedisResult>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        private const int Queued = 0;
-        private const int Sent = 1;
-        private const int Dropped = 2;
-
-        private int _state;
-        private CancellationTokenRegistration _cancellation;
-
-        public IDatabase Database { get; } = database;
-
-        public RedisScript Script { get; } = script;
-
-        public RedisValue Kind { get; } = kind;
-
-        public RedisKey[] Keys { get; } = keys;
-
-        public RedisValue[] Arguments { get; } = arguments;
-
-        public int Values { get; } = values;
-
-        public long StartedAt { get; } = startedAt;
-
-        public long QueuedAt { get; } = queuedAt;
-
-        public bool IsQueued => Volatile.Read(ref _state) == Queued;
-
-        public void CancelWith(CancellationToken cancellationToken)
-        {
-            if (cancellationToken.CanBeCanceled)
-            {
-                _cancellation = cancellationToken.UnsafeRegister(
-                    static (state, token) =>
-                    {
-                        Member member = (Member)state!;
-                        if (Interlocked.CompareExchange(ref member._state, Dropped, Queued) == Queued)
-                        {
-                            member.TrySetCanceled(token);
-                        }
-                    },
-                    this);
-            }
-        }
-
-        /// <summary>Claims the member for a batch about to be sent; false when its caller cancelled first.</summary>
-        public bool TrySend()
-        {
-            if (Interlocked.CompareExchange(ref _state, Sent, Queued) != Queued)
-            {
-                return false;
-            }
-
-            _cancellation.Dispose();
-            return true;
-        }
-
-        public void TimeOut()
-        {
-            if (Interlocked.CompareExchange(ref _state, Dropped, Queued) == Queued)
-            {
-                _cancellation.Dispose();
-                TrySetException(new TimeoutException("The acquire waited for its Redis node's next batch longer than the store's timeout; it was not sent."));
-            }
-        }
     }
 
     private static partial class Log

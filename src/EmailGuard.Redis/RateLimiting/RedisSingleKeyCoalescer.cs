@@ -45,8 +45,13 @@ internal sealed class RedisSingleKeyCoalescer
     /// <summary>What the coalescer needs from the store: the scripts it sends, and the give-backs it starts.</summary>
     internal interface ISender
     {
-        /// <summary>One acquire in one script.</summary>
-        ValueTask<RateLimitDecision> SendOneAsync(string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken);
+        /// <summary>
+        /// One acquire in one script. When <paramref name="leading"/> is set, the call leads that lane, and hands it on
+        /// with <see cref="Release"/> once it is decided (or has failed), before it completes: the leader's own call
+        /// does it, so that a lone acquire runs as one async method, not two.
+        /// </summary>
+        ValueTask<RateLimitDecision> SendOneAsync(
+            string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, KeyLane? leading, CancellationToken cancellationToken);
 
         /// <summary>Several acquires of one key in one script, each admitted if it still fits, in order.</summary>
         Task SendSeveralAsync(string key, List<Waiter> batch, RateLimitDecision[] decisions, RateLimitEntry[] entries);
@@ -78,7 +83,7 @@ internal sealed class RedisSingleKeyCoalescer
     {
         while (true)
         {
-            KeyLane lane = _lanes.GetOrAdd(key, static _ => new KeyLane());
+            KeyLane lane = _lanes.GetOrAdd(key, static key => new KeyLane(key));
             bool lead;
             lock (lane)
             {
@@ -101,34 +106,21 @@ internal sealed class RedisSingleKeyCoalescer
                 }
             }
 
-            long startedAt = _timeProvider.GetTimestamp();
-            return lead
-                ? LeadAsync(lane, key, request, results, now, startedAt, cancellationToken)
-                : _sender.SendOneAsync(key, request, results, now, startedAt, cancellationToken);
+            return _sender.SendOneAsync(key, request, results, now, _timeProvider.GetTimestamp(), lead ? lane : null, cancellationToken);
         }
     }
 
-    /// <summary>One acquire in one script as the lane's leader, then hands the lane on to whoever waited meanwhile.</summary>
-    private async ValueTask<RateLimitDecision> LeadAsync(
-        KeyLane lane, string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, CancellationToken cancellationToken)
+    /// <summary>
+    /// Called by the leader of <paramref name="lane"/> once its own acquire is decided or has failed: hands the lane
+    /// to whoever waited meanwhile, or closes it if nobody did.
+    /// </summary>
+    /// <param name="lane">The lane the call led.</param>
+    public void Release(KeyLane lane)
     {
-        try
-        {
-            return await _sender.SendOneAsync(key, request, results, now, startedAt, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Drain(lane, key);
-        }
-    }
-
-    /// <summary>Hands the lane to whoever waited meanwhile, or closes it if nobody did.</summary>
-    private void Drain(KeyLane lane, string key)
-    {
-        if (TakeWaiting(lane, key) is { } batch)
+        if (TakeWaiting(lane, lane.Key) is { } batch)
         {
             // Tracked so that tests can wait for the give-backs a lane starts after its callers have gone.
-            _sender.Track(RunLaneAsync(lane, key, batch));
+            _sender.Track(RunLaneAsync(lane, lane.Key, batch));
         }
     }
 
@@ -213,7 +205,7 @@ internal sealed class RedisSingleKeyCoalescer
         if (batch.Count == 1)
         {
             Waiter only = batch[0];
-            decisions[0] = await _sender.SendOneAsync(key, only.Request, entries, only.Now, only.QueuedAt, CancellationToken.None).ConfigureAwait(false);
+            decisions[0] = await _sender.SendOneAsync(key, only.Request, entries, only.Now, only.QueuedAt, null, CancellationToken.None).ConfigureAwait(false);
         }
         else
         {
@@ -254,8 +246,10 @@ internal sealed class RedisSingleKeyCoalescer
     }
 
     /// <summary>The acquires of one key: whether a script is in flight, and who waits for the next one.</summary>
-    private sealed class KeyLane
+    internal sealed class KeyLane(string key)
     {
+        public string Key { get; } = key;
+
         public bool Busy;
         public bool Closed;
         public List<Waiter>? Waiting;

@@ -186,6 +186,41 @@ internal static class RedisThroughput
         }
     }
 
+    /// <summary>
+    /// Only the store over 10,000 keys, round after round, to be run under a profiler
+    /// (<c>dotnet-trace collect -- …EmailGuard.Benchmarks redis-throughput-keys [operations [rounds]]</c>).
+    /// </summary>
+    public static async Task<int> RunKeysOnlyAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        RedisServerFixture redis = new();
+        await redis.InitializeAsync();
+        try
+        {
+            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
+            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+            const int Spread = 10_000;
+            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+            int spreadNext = 0;
+            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
+            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+            for (int round = 0; round < rounds; round++)
+            {
+                double rate = await MeasureAsync(librarySpread, operations);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys: {rate,12:N0} ops/s"));
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
     internal static async Task<double> MeasureAsync(Func<Task> call, int operations)
     {
         int remaining = operations;

@@ -33,14 +33,11 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
     {
         // Arrange: windows far longer than the test, so no window ends under it; limits the load passes, so denials too.
         FakeLogger<RedisRateLimitStore> logger = new();
-        // The store's queue wait is the wrapper's timeout, as AddEmailGuard wires them: with the default 250 ms, callers
-        // queued behind a slow Garnet gave up unsent (TimeoutException), five in a row opened the circuit, and the
-        // failure mode answered the rest.
-        TimeSpan timeout = TimeSpan.FromSeconds(30);
-        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, logger, maxQueueWait: timeout);
-        FakeLogger<ResilientRateLimitStore> resilienceLogger = new();
-        ResilientRateLimitStore resilient = new(
-            store, new StoreResilienceOptions { Timeout = timeout }, useServerTime ? TimeProvider.System : Time, resilienceLogger);
+        // The store's queue wait matches the wrapper's generous timeout: on a loaded machine, or a cold Garnet that
+        // compiles the batch script on its first call, the first batch can take longer than the default 250 ms, and
+        // members queued behind it would time out, which is a store failure, not what this test is about.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, logger, maxQueueWait: TimeSpan.FromSeconds(30));
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }, useServerTime ? TimeProvider.System : Time);
         RateLimitRule fixedRule = RateLimitRule.FixedWindow(700, TimeSpan.FromDays(300));
         RateLimitRule slidingRule = RateLimitRule.SlidingWindow(900, TimeSpan.FromDays(300), segments: 10);
         RateLimitRequest[] request = shape switch
@@ -51,8 +48,7 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         };
 
         // Act
-        System.Collections.Concurrent.ConcurrentQueue<string> failures = new();
-        Outcome[] outcomes = await RunAsync(resilient, request, Callers, CallsPerCaller, failures);
+        Outcome[] outcomes = await RunAsync(resilient, request, Callers, CallsPerCaller);
         await resilient.CancelledCallsSettledAsync();
         await store.SettledAsync();
 
@@ -64,9 +60,7 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         output.WriteLine($"{shape}, server time {useServerTime}: {outcomes.Length} calls, {admitted} admitted, "
             + $"{outcomes.Count(o => o == Outcome.Denied)} denied, {cancelled} cancelled ({givenBack} of them given back after they had been admitted in flight); "
             + $"counters {string.Join(", ", counts)}");
-        failures.Should().BeEmpty(
-            "only the caller's own cancellation may surface; the store said: {0}",
-            string.Join(" | ", resilienceLogger.Collector.GetSnapshot().Select(r => $"{r.Id} {r.Message} {r.Exception}").Distinct().Take(5)));
+        outcomes.Should().NotContain(Outcome.Failed, "only the caller's own cancellation may surface");
         // Outcomes come caller by caller; stage (caller + i) % 5 says when a call was cancelled (0 before it was made,
         // 1 to 3 while it may be in flight, 4 never). How many in-flight calls are cancelled before Redis answers
         // depends on the machine's speed (a loaded run saw fewer than half of all calls cancelled), so the test
@@ -79,6 +73,39 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         admitted.Should().BeGreaterThan(0).And.BeLessThanOrEqualTo((int)fixedRule.Limit);
         counts.Should().AllSatisfy(c => c.Should().Be(admitted, "a counter holds what callers were told was admitted, and no cancelled acquire"));
         resilient.CircuitState.Should().Be(StoreCircuitState.Closed, "a caller's cancellation is not a store failure");
+        store.LaneCount.Should().Be(0);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AcquireAsync_64CallersOnTheirOwnKeysCancellingAtEveryStage_EachCounterSettlesAtItsAdmittedCount(bool useServerTime)
+    {
+        // Arrange: each caller acquires its own counter, so concurrent acquires go out as members of the batch script
+        // (pooled and reused, their arguments inline or repeated from the member before); a limit below the calls per
+        // caller, so members are denied too.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, useServerTime ? TimeProvider.System : Time, useServerTime, maxQueueWait: TimeSpan.FromSeconds(30));
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }, useServerTime ? TimeProvider.System : Time);
+        RateLimitRule rule = RateLimitRule.FixedWindow(25, TimeSpan.FromDays(300));
+        RateLimitRequest[][] requests = [.. Enumerable.Range(0, Callers).Select(c => new[] { new RateLimitRequest($"own-{c}", rule) })];
+        long batched = store.Batcher!.MembersBatched;
+
+        // Act
+        Outcome[][] outcomes = await RunPerCallerAsync(resilient, c => requests[c], Callers, CallsPerCaller);
+        await resilient.CancelledCallsSettledAsync();
+        await store.SettledAsync();
+
+        // Assert: a member dropped unsent took nothing, one cancelled in flight was given back, the rest count exactly.
+        outcomes.SelectMany(o => o).Should().NotContain(Outcome.Failed, "only the caller's own cancellation may surface");
+        (store.Batcher.MembersBatched - batched).Should().BeGreaterThan(0, "acquires of different keys in flight together are batched");
+        for (int c = 0; c < Callers; c++)
+        {
+            int admitted = outcomes[c].Count(o => o == Outcome.Admitted);
+            admitted.Should().BeLessThanOrEqualTo((int)rule.Limit);
+            (await CountsAsync(store, requests[c])).Should().Equal([admitted], $"own-{c} holds what its caller was told was admitted");
+        }
+
+        store.Batcher.LaneCount.Should().Be(0);
         store.LaneCount.Should().Be(0);
     }
 
@@ -132,11 +159,14 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
         Cancelled,
     }
 
-    private static async Task<Outcome[]> RunAsync(
-        ResilientRateLimitStore resilient, RateLimitRequest[] request, int callers, int callsPerCaller, System.Collections.Concurrent.ConcurrentQueue<string> failures)
+    private static async Task<Outcome[]> RunAsync(ResilientRateLimitStore resilient, RateLimitRequest[] request, int callers, int callsPerCaller)
+        => [.. (await RunPerCallerAsync(resilient, _ => request, callers, callsPerCaller)).SelectMany(o => o)];
+
+    private static async Task<Outcome[][]> RunPerCallerAsync(ResilientRateLimitStore resilient, Func<int, RateLimitRequest[]> requestOf, int callers, int callsPerCaller)
     {
-        Outcome[][] outcomes = await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        return await Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
         {
+            RateLimitRequest[] request = requestOf(caller);
             Outcome[] mine = new Outcome[callsPerCaller];
             for (int i = 0; i < callsPerCaller; i++)
             {
@@ -171,27 +201,21 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
                         RateLimitStatus.LimitExceeded => Outcome.Denied,
                         _ => Outcome.Failed,
                     };
-                    if (mine[i] == Outcome.Failed)
-                    {
-                        failures.Enqueue($"answered {decision.Status}");
-                    }
                 }
                 catch (OperationCanceledException)
                 {
                     mine[i] = Outcome.Cancelled;
                 }
 #pragma warning disable CA1031 // Recorded and asserted: no other exception may reach a caller.
-                catch (Exception ex)
+                catch (Exception)
 #pragma warning restore CA1031
                 {
-                    failures.Enqueue(ex.ToString());
                     mine[i] = Outcome.Failed;
                 }
             }
 
             return mine;
         }))).WaitAsync(TimeSpan.FromSeconds(60));
-        return [.. outcomes.SelectMany(o => o)];
     }
 
     private static async Task<long[]> CountsAsync(RedisRateLimitStore store, RateLimitRequest[] request)

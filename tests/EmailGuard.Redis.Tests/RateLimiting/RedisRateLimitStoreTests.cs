@@ -220,6 +220,20 @@ public class RedisRateLimitStoreTests(RedisServerFixture redis) : RedisStoreTest
     }
 
     [Fact]
+    public void CounterKeyCreate_ManyKeys_TagIsTheHashIn16LowercaseHexDigits_AsEarlierVersionsWroteIt()
+    {
+        // The tag is written digit by digit on the hot path; counters already in Redis must keep their names, so it
+        // must equal what x16 formatting wrote, leading zeros and all.
+        Random random = new(19);
+        for (int i = 0; i < 2_000; i++)
+        {
+            string partition = i < 1_000 ? $"user-{i}@example.com" : new string([.. Enumerable.Range(0, random.Next(1, 40)).Select(_ => (char)random.Next(1, 0xD7FF))]);
+            string key = RedisCounterKey.Create("p:", partition, "f60000", RedisCounterKey.NoWindow);
+            key.Should().Be($"p:{{{RedisCounterKey.Hash(partition).ToString("x16", System.Globalization.CultureInfo.InvariantCulture)}}}:f60000:{partition}");
+        }
+    }
+
+    [Fact]
     public async Task AcquireAsync_EveryKeyWritten_HasTtlWithinWindowPlusGrace()
     {
         RedisRateLimitStore store = CreateStore();

@@ -81,6 +81,7 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
             options.OverLimitCacheMaxAge = maxAge;
         }
 
-        return new RedisRateLimitStore(new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
+        return new RedisRateLimitStore(
+            new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
     }
 }
