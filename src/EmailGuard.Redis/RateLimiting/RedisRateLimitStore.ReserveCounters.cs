@@ -16,9 +16,6 @@ namespace EmailGuard.Redis;
 /// </remarks>
 internal sealed partial class RedisRateLimitStore
 {
-    /// <summary>Whether a rule is a counter: a fixed or sliding window whose limit no caller reaches.</summary>
-    private static bool IsCounter(RateLimitRule rule) => rule.Limit == RateLimitRule.MaxLimit && rule.Algorithm != RateLimitAlgorithm.TokenBucket;
-
     /// <summary>
     /// Splits the slots of a reservation into those with a rule that can deny and those that hold only counters; null
     /// when either kind is missing, and the reservation is decided across slots as usual.
@@ -32,7 +29,7 @@ internal sealed partial class RedisRateLimitStore
             bool onlyCounters = true;
             foreach (int i in group)
             {
-                onlyCounters &= IsCounter(requests[i].Rule);
+                onlyCounters &= requests[i].Rule.IsCounter;
             }
 
             (onlyCounters ? counters : constrained).Add(group);

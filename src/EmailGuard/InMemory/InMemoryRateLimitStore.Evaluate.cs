@@ -15,7 +15,7 @@ internal sealed partial class InMemoryRateLimitStore
     /// Token buckets are decided at <paramref name="now"/>, the time the decision is for; fixed and sliding windows at
     /// <paramref name="windowsAt"/>, the store's clock. The two differ only for a reservation admitted ahead, where a
     /// window rule that can deny lies in the same window or segment at both (see <see cref="MovesAWindow"/>), and a
-    /// counter (<see cref="IsCounter"/>) counts at the decision's time, in the segment that holds it now.
+    /// counter (<see cref="RateLimitRule.IsCounter"/>) counts at the decision's time, in the segment that holds it now.
     /// </remarks>
     private RateLimitDecision EvaluateMany(
         ReadOnlySpan<RateLimitRequest> requests,
@@ -112,12 +112,6 @@ internal sealed partial class InMemoryRateLimitStore
             admitted && commit ? InMemoryLock.NextAcquisitionId() : 0);
         return windowsAt == now ? decision : decision with { DecidedAt = WindowMath.FromUnixMilliseconds(windowsAt) };
     }
-
-    /// <summary>
-    /// Whether a rule is a counter: a fixed or sliding window whose limit (<see cref="RateLimitRule.MaxLimit"/>) no
-    /// caller reaches, so it never denies. A reservation counts it at its decision's time, wherever the reserved time lies.
-    /// </summary>
-    internal static bool IsCounter(RateLimitRule rule) => rule.Limit == RateLimitRule.MaxLimit && rule.Algorithm != RateLimitAlgorithm.TokenBucket;
 
     /// <summary>When a request of a call decided at <paramref name="now"/> counts: a window rule at <paramref name="windowsAt"/>.</summary>
     private static long TimeOf(RateLimitRule rule, long now, long windowsAt) => rule.Algorithm == RateLimitAlgorithm.TokenBucket ? now : windowsAt;

@@ -67,14 +67,14 @@ internal sealed partial class InMemoryRateLimitStore
 
     /// <summary>
     /// Whether a window rule of the call that can deny counts <paramref name="at"/> in another window or segment than
-    /// <paramref name="now"/>. A counter (<see cref="IsCounter"/>) never holds a reservation back: it counts now.
+    /// <paramref name="now"/>. A counter (<see cref="RateLimitRule.IsCounter"/>) never holds a reservation back: it counts now.
     /// </summary>
     private static bool MovesAWindow(ReadOnlySpan<RateLimitRequest> requests, long now, long at)
     {
         foreach (ref readonly RateLimitRequest request in requests)
         {
             RateLimitRule rule = request.Rule;
-            if (rule.Algorithm != RateLimitAlgorithm.TokenBucket && !IsCounter(rule) && rule.GetSegmentIndex(at) != rule.GetSegmentIndex(now))
+            if (rule.Algorithm != RateLimitAlgorithm.TokenBucket && !rule.IsCounter && rule.GetSegmentIndex(at) != rule.GetSegmentIndex(now))
             {
                 return true;
             }

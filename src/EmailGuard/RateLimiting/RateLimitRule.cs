@@ -168,6 +168,14 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <summary>Gets how permits are counted.</summary>
     public RateLimitAlgorithm Algorithm { get; }
 
+    /// <summary>
+    /// Gets whether the rule is a counter: a fixed or sliding window whose limit is <see cref="MaxLimit"/>, which no
+    /// caller reaches, so it never denies. A reservation counts a counter at the time it was decided
+    /// (<see cref="RateLimitDecision.DecidedAt"/>) wherever the reserved time lies; a store that implements
+    /// <see cref="IRateLimitStore.ReserveAsync"/> treats it so.
+    /// </summary>
+    public bool IsCounter => Limit == MaxLimit && Algorithm != RateLimitAlgorithm.TokenBucket;
+
     /// <summary>Gets the number of segments: 1 for a fixed window.</summary>
     public int Segments { get; }
 
