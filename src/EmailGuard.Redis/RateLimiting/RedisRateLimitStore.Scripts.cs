@@ -194,7 +194,7 @@ internal sealed partial class RedisRateLimitStore
     /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
     /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
-    /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
+    /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms; when nothing was denied (every request fits, with no wait), per request only count and reset-at ms: a guard check's reply is then 15 numbers instead of 27, each of which Redis and the client convert.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
     /// Every write sets or keeps a TTL in the same script, so a counter never exists without one. Every key is read,
     /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
@@ -480,9 +480,15 @@ internal sealed partial class RedisRateLimitStore
               redis.call('PEXPIRE', key, fmt(reset - wnow + grace))
             end
             if wantEntries then
-              out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, dec[3 * i - 1] + cost, 0, reset
-              o = o + 4
+              -- Admitted: every request fits with no wait, so only its count and reset time are sent.
+              out[o + 1], out[o + 2] = dec[3 * i - 1] + cost, reset
+              o = o + 2
             end
+          end
+        elseif wantEntries and denied < 0 then
+          for i = 1, n do
+            out[o + 1], out[o + 2] = dec[3 * i - 1], resetAt(states[KEYS[ko + i]], rules[4 * i - 1], now, wnow, nowUs)
+            o = o + 2
           end
         elseif wantEntries then
           for i = 1, n do
