@@ -13,7 +13,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
 
     private ValueTask<RateLimitDecision> AcquireOneAsync(RateLimitRequest request, Memory<RateLimitEntry> results, long now, CancellationToken cancellationToken)
     {
-        string key = _keyNames.Get(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now));
+        string key = RedisCounterKey.Create(_connection.KeyPrefix, request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now));
         return _coalescer.AcquireAsync(key, request, results, now, cancellationToken);
     }
 

@@ -33,7 +33,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly TimeSpan _maxQueueWait;
     private readonly RedisScriptRunner _scripts;
     private readonly RedisSingleKeyCoalescer _coalescer;
-    private readonly RedisCounterKeyCache _keyNames;
     private long _acquisitionIds = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     /// <param name="connection">The connection.</param>
@@ -69,7 +68,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         // Half the resilience timeout: a slot that stays half-moved is answered as busy before the wrapper times out.
         _scripts = new RedisScriptRunner(timeProvider, _logger, _maxQueueWait / 2);
         _coalescer = new RedisSingleKeyCoalescer(this, timeProvider, _maxQueueWait);
-        _keyNames = new RedisCounterKeyCache(connection.KeyPrefix);
         _batcher = options.BatchAcrossKeys || batchEveryAcquire
             ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)
             : null;
@@ -275,6 +273,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private RedisKey[] BuildKeys(ReadOnlySpan<RateLimitRequest> requests, long nowMs)
     {
         RedisKey[] keys = new RedisKey[requests.Length];
+        string prefix = _connection.KeyPrefix;
         for (int i = 0; i < requests.Length; i++)
         {
             // A call often repeats a counter (two recipients at one domain); reuse its key instead of building it
@@ -292,7 +291,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
             keys[i] = same >= 0
                 ? keys[same]
-                : (RedisKey)_keyNames.Get(requests[i].Key, requests[i].Rule.ShapeId, WindowIndex(requests[i].Rule, nowMs));
+                : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.ShapeId, WindowIndex(requests[i].Rule, nowMs));
         }
 
         return keys;
