@@ -41,6 +41,12 @@ if (args is ["redis-throughput-keys", .. string[] keysRest])
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunKeysOnlyAsync(keysRest);
 }
 
+// The full guard check against the raw script over 10,000 keys, batched and not, with where the time goes.
+if (args is ["redis-throughput-guard", .. string[] guardRest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunGuardOnlyAsync(guardRest);
+}
+
 if (args is ["redis-throughput", .. string[] rest])
 {
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);

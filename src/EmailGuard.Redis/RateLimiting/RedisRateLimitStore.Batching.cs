@@ -30,7 +30,7 @@ internal sealed partial class RedisRateLimitStore
         }
 
         // The member's kind in the batch script's layout also tells it how many keys and arguments the member has.
-        (RedisValue kind, RedisValue repeatKind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, RedisValue.Null, 5 + (4 * call.KeyCount))
+        (RedisValue kind, RedisValue repeatKind, int argumentCount) = ReferenceEquals(script, s_acquireScript) ? (call.KeyCount, -call.KeyCount, 5 + (4 * call.KeyCount))
             : ReferenceEquals(script, s_acquireOneClientScript) ? (s_kindOneClient, s_kindOneClientRepeat, 3)
             : ReferenceEquals(script, s_acquireOneServerScript) ? (s_kindOneServer, s_kindOneServerRepeat, 4)
             : throw new InvalidOperationException($"The '{script.Name}' script cannot be batched.");

@@ -194,7 +194,7 @@ internal sealed partial class RedisRateLimitStore
     /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
     /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
-    /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms.</para>
+    /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms; when nothing was denied (every request fits, with no wait), per request only count and reset-at ms: a guard check's reply is then 15 numbers instead of 27, each of which Redis and the client convert.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
     /// Every write sets or keeps a TTL in the same script, so a counter never exists without one. Every key is read,
     /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
@@ -211,7 +211,11 @@ internal sealed partial class RedisRateLimitStore
     /// <remarks>
     /// <c>acquire(KEYS, ARGV, shared, ko, ao, n)</c> reads its n keys at <c>KEYS[ko + 1]</c> onwards and its arguments
     /// at <c>ARGV[ao + 1]</c> onwards, so that a batch member is decided in place, without copying its keys and
-    /// arguments into tables of its own; <c>shared</c> is the batch's shared state, nil for a script alone.
+    /// arguments into tables of its own; <c>shared</c> is the batch's shared state, nil for a script alone. Its
+    /// helpers (<c>load</c>, <c>check</c>, <c>resetAt</c>) are defined once per script and take what they need as
+    /// arguments, and the requests' numbers are read once per call (once per batch for members that repeat them):
+    /// a batch calls <c>acquire</c> for every member, and closures, tables and <c>tonumber</c> calls built per member
+    /// cost Redis more than the counters' own commands.
     /// </remarks>
     private const string AcquireFunctionLua = """
         -- Writes what the members of a batch took from a fixed-window counter they share, before the counter is
@@ -238,67 +242,46 @@ internal sealed partial class RedisRateLimitStore
           if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
           return q
         end
-        local function acquire(KEYS, ARGV, shared, ko, ao, n)
-        local mode = ARGV[ao + 1]
-        local reserve = string.sub(mode, 1, 1) == 'r'
-        local maxWait = reserve and tonumber(string.sub(mode, 2)) or 0
-        local commit = mode == '1' or reserve
-        local now = tonumber(ARGV[ao + 2])
-        if now < 0 then
-          if shared then
-            shared.now = shared.now or server_now()
-            now = shared.now
-          else
-            now = server_now()
-          end
-        end
-        -- Windows count at the time of the decision, even when a reservation moves now (for its buckets) ahead.
-        local wnow = now
-        local wantEntries = ARGV[ao + 3] == '1'
-        local grace = tonumber(ARGV[ao + 4])
-        local serverLayout = ARGV[ao + 5] == '1'
-        local nowUs = now * 1000
-
-        -- The first fixed-window or bucket key found holding something other than an integer, if any.
-        local foreign
-        local function load(key, w, s)
-          local st = {}
+        -- Reads one counter for a decision: a table of its state (a bucket's TAT, a fixed window's count and end, a
+        -- sliding window's segments), with p, what earlier requests of the same decision take from it, at 0, and
+        -- foreign set when it holds something other than an integer. In a batch, a fixed-window counter's state is
+        -- the batch's own record of it (shared.fixed), kept up to date with what its members took.
+        local function load(shared, key, w, s, wnow, nowUs, serverLayout)
           local known = shared and shared.fixed[key]
           if known and not (s == 0 and known.w == w) then flush_fixed(shared, key) end
           if s < 0 then
             local c = redis.call('GET', key)
             local tat = tonumber(c)
-            if c and not tat then foreign = foreign or key end
+            local foreign = c and not tat
             if not tat or tat < nowUs then tat = nowUs end
             -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
-            st.base, st.total, st.addUs = tat, 0, 0
+            return { base = tat, total = 0, addUs = 0, p = 0, foreign = foreign }
           elseif s == 0 then
             if known and known.w == w then
               -- Read by an earlier member of this batch, and kept up to date with what members took since.
-              st.reset, st.total, st.fresh = known.reset, known.total, known.fresh
-              if known.foreign then foreign = foreign or key end
-            else
-            st.reset = (floor(wnow / w) + 1) * w
+              known.p = 0
+              return known
+            end
+            local reset = (floor(wnow / w) + 1) * w
             local c = redis.call('GET', key)
-            st.total = tonumber(c) or 0
-            st.fresh = not c
-            if c and not tonumber(c) then foreign = foreign or key end
+            local total = tonumber(c) or 0
+            local fresh = not c
             if c and serverLayout then
               local e = counter_end(key, w)
-              if e and e > st.reset then
+              if e and e > reset then
                 -- A later window's counter (this call's time came from an earlier script): count against it.
-                st.reset = e
-              elseif e ~= st.reset then
+                reset = e
+              elseif e ~= reset then
                 -- An earlier window's counter, alive only because the script started before it expired, or one
                 -- this store did not write.
-                st.total = 0
-                st.fresh = true
+                total = 0
+                fresh = true
               end
             end
-            if shared then
-              shared.fixed[key] = { w = w, reset = st.reset, total = st.total, fresh = st.fresh, foreign = c and not tonumber(c) }
-            end
-            end
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not tonumber(c), p = 0,
+              dirty = false, wfresh = false, server = false, ttl = 0, delta = 0 }
+            if shared then shared.fixed[key] = st end
+            return st
           else
             local g = w / s
             local cur = floor(wnow / g)
@@ -315,12 +298,11 @@ internal sealed partial class RedisRateLimitStore
                 stale[#stale + 1] = flat[k]
               end
             end
-            st.g, st.cur, st.segs, st.stale, st.total = g, cur, segs, stale, total
+            return { g = g, cur = cur, segs = segs, stale = stale, total = total, p = 0 }
           end
-          return st
         end
 
-        local function resetAt(st, s)
+        local function resetAt(st, s, now, wnow, nowUs)
           if s < 0 then
             if st.base > nowUs then return ceildiv(st.base, 1000) end
             return now
@@ -332,58 +314,93 @@ internal sealed partial class RedisRateLimitStore
           return wnow
         end
 
-        local states, pending, before, fits, retry, denied, maxRetry, blocked
-        local function check()
-        states, pending, before, fits, retry = {}, {}, {}, {}, {}
-        denied, maxRetry, blocked = -1, 0, false
-        for i = 1, n do
-          local key = KEYS[ko + i]
-          local b = 5 + (i - 1) * 4
-          local limit, w, s, cost = tonumber(ARGV[ao + b + 1]), tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
-          local st = states[key]
-          if not st then
-            st = load(key, w, s)
-            states[key] = st
-          end
-          local p = pending[key] or 0
-          local count = st.total + p
-          if s < 0 then
-            count = ceildiv(st.base - nowUs, w) + p
-            st.addUs = st.addUs + cost * w
-          end
-          before[i] = count
-          pending[key] = p + cost
-          if count + cost <= limit then
-            fits[i], retry[i] = 1, 0
-          else
-            fits[i] = 0
-            if denied < 0 then denied = i - 1 end
-            local r = -1
-            if p + cost <= limit then
-              if s < 0 then
-                r = ceildiv(st.base - (limit - p - cost) * w - nowUs, 1000)
-              elseif s == 0 then
-                r = st.reset - wnow
-              else
-                local need, freed = count + cost - limit, 0
-                for j = st.cur - s, st.cur do
-                  freed = freed + (st.segs[j] or 0)
-                  if freed >= need then
-                    r = (j + s + 1) * st.g - wnow
-                    break
+        -- Checks every request against its counter (rules: limit, window, segments, cost per request). Returns the
+        -- counters' states by key, per request (fits, count before, retry-after) in dec at 3i-2 .. 3i, the index of
+        -- the first denied request or -1, the decision's retry-after, whether the denial cannot wait, and the first
+        -- counter found holding something other than an integer.
+        local function check(KEYS, shared, ko, n, rules, now, wnow, nowUs, serverLayout)
+          local states, dec = {}, {}
+          local denied, maxRetry, blocked, foreign = -1, 0, false, nil
+          for i = 1, n do
+            local key = KEYS[ko + i]
+            local b = 4 * i - 4
+            local limit, w, s, cost = rules[b + 1], rules[b + 2], rules[b + 3], rules[b + 4]
+            local st = states[key]
+            if not st then
+              st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+              states[key] = st
+              if st.foreign then foreign = foreign or key end
+            end
+            local p = st.p
+            local count = st.total + p
+            if s < 0 then
+              count = ceildiv(st.base - nowUs, w) + p
+              st.addUs = st.addUs + cost * w
+            end
+            dec[3 * i - 1] = count
+            st.p = p + cost
+            if count + cost <= limit then
+              dec[3 * i - 2], dec[3 * i] = 1, 0
+            else
+              dec[3 * i - 2] = 0
+              if denied < 0 then denied = i - 1 end
+              local r = -1
+              if p + cost <= limit then
+                if s < 0 then
+                  r = ceildiv(st.base - (limit - p - cost) * w - nowUs, 1000)
+                elseif s == 0 then
+                  r = st.reset - wnow
+                else
+                  local need, freed = count + cost - limit, 0
+                  for j = st.cur - s, st.cur do
+                    freed = freed + (st.segs[j] or 0)
+                    if freed >= need then
+                      r = (j + s + 1) * st.g - wnow
+                      break
+                    end
                   end
                 end
               end
+              dec[3 * i] = r
+              if maxRetry >= 0 and (r < 0 or r > maxRetry) then maxRetry = r end
+              -- Only a bucket can promise a later time; a full window, or a cost that never fits, cannot wait.
+              if s >= 0 or r < 0 then blocked = true end
             end
-            retry[i] = r
-            if maxRetry >= 0 and (r < 0 or r > maxRetry) then maxRetry = r end
-            -- Only a bucket can promise a later time; a full window, or a cost that never fits, cannot wait.
-            if s >= 0 or r < 0 then blocked = true end
           end
-        end
+          return states, dec, denied, maxRetry, blocked, foreign
         end
 
-        check()
+        local function acquire(KEYS, ARGV, shared, ko, ao, n)
+        local mode = ARGV[ao + 1]
+        local commit, reserve, maxWait = mode == '1', false, 0
+        if not commit and string.sub(mode, 1, 1) == 'r' then
+          commit, reserve, maxWait = true, true, tonumber(string.sub(mode, 2)) or 0
+        end
+        local now = tonumber(ARGV[ao + 2])
+        if now < 0 then
+          if shared then
+            shared.now = shared.now or server_now()
+            now = shared.now
+          else
+            now = server_now()
+          end
+        end
+        -- Windows count at the time of the decision, even when a reservation moves now (for its buckets) ahead.
+        local wnow = now
+        local wantEntries = ARGV[ao + 3] == '1'
+        local grace = tonumber(ARGV[ao + 4])
+        local serverLayout = ARGV[ao + 5] == '1'
+        local nowUs = now * 1000
+        -- The requests' numbers (limit, window, segments, cost each), read once: in a batch, once for every member
+        -- that repeats the same arguments.
+        local rules = shared and shared.rulesAt == ao and shared.rules
+        if not rules then
+          rules = {}
+          for j = 1, 4 * n do rules[j] = tonumber(ARGV[ao + 5 + j]) end
+          if shared then shared.rulesAt, shared.rules = ao, rules end
+        end
+
+        local states, dec, denied, maxRetry, blocked, foreign = check(KEYS, shared, ko, n, rules, now, wnow, nowUs, serverLayout)
         if reserve and denied >= 0 and not blocked and maxRetry <= maxWait then
           -- A reservation: decide again at the earliest time every bucket has room, if every window rule that can
           -- deny still counts in the same window (fixed) or segment (sliding) then, so its permits count when they
@@ -392,8 +409,8 @@ internal sealed partial class RedisRateLimitStore
           local at = now + maxRetry
           local moves = false
           for i = 1, n do
-            local b = 5 + (i - 1) * 4
-            local limit, w, s = tonumber(ARGV[ao + b + 1]), tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3])
+            local b = 4 * i - 4
+            local limit, w, s = rules[b + 1], rules[b + 2], rules[b + 3]
             if limit ~= 1099511627776 then
               if s == 0 and floor(at / w) ~= floor(now / w) then moves = true end
               if s > 0 and floor(at * s / w) ~= floor(now * s / w) then moves = true end
@@ -402,8 +419,7 @@ internal sealed partial class RedisRateLimitStore
           if not moves then
             now = at
             nowUs = now * 1000
-            foreign = nil
-            check()
+            states, dec, denied, maxRetry, blocked, foreign = check(KEYS, shared, ko, n, rules, now, wnow, nowUs, serverLayout)
           end
         end
 
@@ -414,11 +430,12 @@ internal sealed partial class RedisRateLimitStore
         -- Admitted, the third number is how far ahead of the decision the reserved time lies (0 but for a reservation).
         local out = { now, denied, maxRetry }
         if denied < 0 then out[3] = now - wnow end
+        local o = 3
         if commit and denied < 0 then
           for i = 1, n do
             local key = KEYS[ko + i]
-            local b = 5 + (i - 1) * 4
-            local w, s, cost = tonumber(ARGV[ao + b + 2]), tonumber(ARGV[ao + b + 3]), tonumber(ARGV[ao + b + 4])
+            local b = 4 * i - 4
+            local w, s, cost = rules[b + 2], rules[b + 3], rules[b + 4]
             local st = states[key]
             local reset
             if s < 0 then
@@ -434,7 +451,8 @@ internal sealed partial class RedisRateLimitStore
               local known = shared and shared.fixed[key]
               if known then
                 -- In a batch: the write waits in memory for the batch's end (or the key's next read from Redis),
-                -- so that a counter many members take from (a guard's global one) is written once per batch.
+                -- so that a counter many members take from (a guard's global one) is written once per batch. The
+                -- batch's record of the counter is its state in this decision (see load).
                 if not known.dirty then
                   known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - wnow + grace, 0
                   shared.dirty[#shared.dirty + 1] = key
@@ -462,20 +480,21 @@ internal sealed partial class RedisRateLimitStore
               redis.call('PEXPIRE', key, fmt(reset - wnow + grace))
             end
             if wantEntries then
-              out[#out + 1] = 1
-              out[#out + 1] = before[i] + cost
-              out[#out + 1] = 0
-              out[#out + 1] = reset
+              -- Admitted: every request fits with no wait, so only its count and reset time are sent.
+              out[o + 1], out[o + 2] = dec[3 * i - 1] + cost, reset
+              o = o + 2
             end
+          end
+        elseif wantEntries and denied < 0 then
+          for i = 1, n do
+            out[o + 1], out[o + 2] = dec[3 * i - 1], resetAt(states[KEYS[ko + i]], rules[4 * i - 1], now, wnow, nowUs)
+            o = o + 2
           end
         elseif wantEntries then
           for i = 1, n do
-            local b = 5 + (i - 1) * 4
-            local s = tonumber(ARGV[ao + b + 3])
-            out[#out + 1] = fits[i]
-            out[#out + 1] = before[i]
-            out[#out + 1] = retry[i]
-            out[#out + 1] = resetAt(states[KEYS[ko + i]], s)
+            local s = rules[4 * i - 1]
+            out[o + 1], out[o + 2], out[o + 3], out[o + 4] = dec[3 * i - 2], dec[3 * i - 1], dec[3 * i], resetAt(states[KEYS[ko + i]], s, now, wnow, nowUs)
+            o = o + 4
           end
         end
         return out
@@ -493,10 +512,12 @@ internal sealed partial class RedisRateLimitStore
     /// (<c>c</c>: <see cref="AcquireOneClientScriptText"/>, one key and 3 arguments; <c>s</c>:
     /// <see cref="AcquireOneServerScriptText"/>, one key and 4 arguments; <c>C</c> and <c>S</c>: the same with no
     /// arguments, repeating those of the member just before, of the same kind; a number n: <see cref="AcquireScriptText"/>
-    /// of n keys and 5 + 4n arguments), then every member's arguments in order. KEYS: every member's keys in order.
-    /// One value per member instead of three, and none for the arguments of a rule repeated from one member to the next
-    /// (acquires of one rule over many keys): each value costs the client and the server to write, read and turn into
-    /// a Lua string.</para>
+    /// of n keys and 5 + 4n arguments; -n: the same with no arguments, repeating those of the last member of kind n,
+    /// whatever single-key members came between), then every member's arguments in order. KEYS: every member's keys
+    /// in order. One value per member instead of three, and none for the arguments of a rule repeated from one member
+    /// to the next (acquires of one rule over many keys, guard checks of one rule set): each value costs the client and
+    /// the server to write, read and turn into a Lua string, and a repeated member's numbers are read once (see
+    /// <c>acquire</c>).</para>
     /// <para>The members (multi-key and single-key server-time ones alike) share the server's <c>TIME</c>, read once
     /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
@@ -517,6 +538,8 @@ internal sealed partial class RedisRateLimitStore
         local k, a = 0, 1 + m
         -- The arguments of the last single-key member, which an upper-case kind repeats.
         local p1, p2, p3, p4
+        -- Where the arguments of the last multi-key member start, which a negative kind repeats.
+        local pa
         for i = 1, m do
           local kind = ARGV[1 + i]
           local ok, r
@@ -543,8 +566,15 @@ internal sealed partial class RedisRateLimitStore
             k = k + 1
           else
             local nk = tonumber(kind)
-            ok, r = pcall(acquire, KEYS, ARGV, shared, k, a, nk)
-            k, a = k + nk, a + 5 + 4 * nk
+            if nk < 0 then
+              -- The same arguments as the last multi-key member, of as many keys.
+              nk = -nk
+            else
+              pa = a
+              a = a + 5 + 4 * nk
+            end
+            ok, r = pcall(acquire, KEYS, ARGV, shared, k, pa, nk)
+            k = k + nk
           end
           if not ok then
             if type(r) == 'table' then r = r.err end

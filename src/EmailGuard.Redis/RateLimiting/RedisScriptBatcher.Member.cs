@@ -36,10 +36,13 @@ internal sealed partial class RedisScriptBatcher
 
         public RedisValue Kind { get; private set; }
 
-        /// <summary>The kind that repeats the arguments of the member before; null when its kind has none.</summary>
+        /// <summary>
+        /// The kind that repeats the arguments of the member before (single-key) or of the last multi-key member;
+        /// null when its kind has none.
+        /// </summary>
         public RedisValue RepeatKind { get; private set; }
 
-        /// <summary>Whether the batch being written sends it as a repeat of the member before.</summary>
+        /// <summary>Whether the batch being written sends it as a repeat of an earlier member (see <see cref="RepeatKind"/>).</summary>
         public bool RepeatsPrevious { get; set; }
 
         /// <summary>Its keys and arguments; by reference, since they are held inline.</summary>

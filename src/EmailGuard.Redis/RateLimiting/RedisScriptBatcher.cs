@@ -55,6 +55,7 @@ internal sealed partial class RedisScriptBatcher
     private readonly bool _always;
     private long _batchesSent;
     private long _membersBatched;
+    private long _membersRepeated;
 
     /// <param name="scripts">The one script runner every send goes through.</param>
     /// <param name="batchScript">The script that runs several members in one call.</param>
@@ -84,6 +85,9 @@ internal sealed partial class RedisScriptBatcher
     /// <summary>Acquires sent inside batch scripts so far; for tests.</summary>
     public long MembersBatched => Interlocked.Read(ref _membersBatched);
 
+    /// <summary>Acquires sent inside batch scripts as a repeat of an earlier member's arguments so far; for tests.</summary>
+    public long MembersRepeated => Interlocked.Read(ref _membersRepeated);
+
     /// <summary>The lanes with a script in flight; for tests.</summary>
     public int LaneCount => _lanes.Count;
 
@@ -102,7 +106,8 @@ internal sealed partial class RedisScriptBatcher
     /// <param name="kind">The script's kind in the batch script's layout, which also gives its numbers of keys and arguments.</param>
     /// <param name="repeatKind">
     /// The kind that says "the same arguments as the member just before, of kind <paramref name="kind"/>", for a
-    /// single-key call; <see cref="RedisValue.Null"/> when the kind has none.
+    /// single-key call, or "as the last multi-key member, of kind <paramref name="kind"/>", for a multi-key call;
+    /// <see cref="RedisValue.Null"/> when the kind has none.
     /// </param>
     /// <param name="call">Its keys and arguments.</param>
     /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
@@ -308,16 +313,23 @@ internal sealed partial class RedisScriptBatcher
         int argumentCount = 1 + batch.Count;
         long startedAt = first.StartedAt;
         Member? previous = null;
+        Member? lastMultiKey = null;
         foreach (Member member in batch)
         {
-            // A single-key member of the same kind and arguments as the one before (one rule over many keys) names
-            // its kind's repeat and sends no arguments of its own.
-            member.RepeatsPrevious = previous is not null && !member.RepeatKind.IsNull && member.Kind == previous.Kind
-                && member.Call.HasSameInlineArguments(previous.Call);
+            // A single-key member of the same kind and arguments as the one just before (one rule over many keys),
+            // or a multi-key member of the same kind and arguments as the last multi-key one (guard checks of one
+            // rule set, with single-key members between or not), names its kind's repeat and sends no arguments.
+            Member? like = member.Call.IsInline ? previous : lastMultiKey;
+            member.RepeatsPrevious = like is not null && !member.RepeatKind.IsNull && member.Kind == like.Kind
+                && member.Call.HasSameArguments(like.Call);
             keyCount += member.Call.KeyCount;
             argumentCount += member.RepeatsPrevious ? 0 : member.Call.ArgumentCount;
             startedAt = Math.Min(startedAt, member.StartedAt);
             previous = member;
+            if (!member.Call.IsInline)
+            {
+                lastMultiKey = member;
+            }
         }
 
         RedisKey[] keys = new RedisKey[keyCount];
@@ -325,6 +337,7 @@ internal sealed partial class RedisScriptBatcher
         arguments[0] = batch.Count;
         int k = 0;
         int a = 1 + batch.Count;
+        int repeated = 0;
         for (int i = 0; i < batch.Count; i++)
         {
             Member member = batch[i];
@@ -332,6 +345,7 @@ internal sealed partial class RedisScriptBatcher
             {
                 arguments[1 + i] = member.RepeatKind;
                 member.Call.CopyKeysTo(keys, k);
+                repeated++;
             }
             else
             {
@@ -345,6 +359,7 @@ internal sealed partial class RedisScriptBatcher
 
         Interlocked.Increment(ref _batchesSent);
         Interlocked.Add(ref _membersBatched, batch.Count);
+        Interlocked.Add(ref _membersRepeated, repeated);
 
         // The retry budget counts from the earliest member's start: its caller's timeout started then.
         return _scripts.SendAsync(first.Database, _batchScript, keys, arguments, startedAt, CancellationToken.None);

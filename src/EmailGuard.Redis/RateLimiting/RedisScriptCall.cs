@@ -67,12 +67,40 @@ internal readonly struct RedisScriptCall
     /// <summary>The arguments as an array (a new one for a single-key call): for a call sent on its own.</summary>
     public RedisValue[] Arguments => _arguments ?? (_inlineArguments == 3 ? [_a0, _a1, _a2] : [_a0, _a1, _a2, _a3]);
 
-    /// <summary>Whether both are single-key calls with the same arguments (a batch then writes them once).</summary>
+    /// <summary>Whether its key and arguments are held inline: a single-key call.</summary>
+    public bool IsInline => _keys is null;
+
+    /// <summary>
+    /// Whether both calls are of one shape (single-key, or multi-key of as many keys) with the same arguments: a
+    /// batch then writes them once.
+    /// </summary>
     /// <param name="other">The other call.</param>
     /// <returns>True when the arguments are the same.</returns>
-    public bool HasSameInlineArguments(in RedisScriptCall other)
-        => _keys is null && other._keys is null && _inlineArguments == other._inlineArguments
-           && _a0 == other._a0 && _a1 == other._a1 && _a2 == other._a2 && _a3 == other._a3;
+    public bool HasSameArguments(in RedisScriptCall other)
+    {
+        if (_keys is null || other._keys is null)
+        {
+            return _keys is null && other._keys is null && _inlineArguments == other._inlineArguments
+                && _a0 == other._a0 && _a1 == other._a1 && _a2 == other._a2 && _a3 == other._a3;
+        }
+
+        if (_keys.Length != other._keys.Length || _arguments!.Length != other._arguments!.Length)
+        {
+            return false;
+        }
+
+        // A guard check repeats its rules' arguments from one message to the next: compared from the end, where the
+        // rules' numbers are, a different rule set is told apart at once.
+        for (int i = _arguments.Length - 1; i >= 0; i--)
+        {
+            if (_arguments[i] != other._arguments[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Writes the keys into a batch's keys at the given place.</summary>
     /// <param name="keys">The batch's keys.</param>

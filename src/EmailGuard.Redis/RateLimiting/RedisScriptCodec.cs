@@ -95,7 +95,19 @@ internal static class RedisScriptCodec
             denied = group[denied];
         }
 
-        if (!results.IsEmpty)
+        if (!results.IsEmpty && denied < 0)
+        {
+            // Nothing denied: every request fits with no wait, and the reply holds only counts and reset times.
+            int n = group?.Length ?? requests.Length;
+            for (int k = 0; k < n; k++)
+            {
+                int i = group is null ? k : group[k];
+                int at = 3 + (2 * k);
+                results[i] = new RateLimitEntry(
+                    true, (long)reply[at], requests[i].Rule.Limit, TimeSpan.Zero, DateTimeOffset.FromUnixTimeMilliseconds((long)reply[at + 1]));
+            }
+        }
+        else if (!results.IsEmpty)
         {
             int n = group?.Length ?? requests.Length;
             for (int k = 0; k < n; k++)

@@ -221,6 +221,81 @@ internal static class RedisThroughput
         }
     }
 
+    /// <summary>
+    /// Only the full guard check, batched and not, against the raw script over 10,000 keys, in alternating rounds,
+    /// with where the time goes on both sides (<c>redis-throughput-guard [operations [rounds]]</c>).
+    /// </summary>
+    public static async Task<int> RunGuardOnlyAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        RedisServerFixture redis = new();
+        await redis.InitializeAsync();
+        try
+        {
+            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+            IDatabase database = multiplexer.GetDatabase();
+            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
+            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+            RedisRateLimitStoreOptions unbatchedOptions = new() { KeyPrefix = prefix + "u:", BatchAcrossKeys = false };
+            RedisRateLimitStore unbatched = new(new RedisConnection(multiplexer, prefix + "u:"), unbatchedOptions, TimeProvider.System);
+
+            RedisValue[] rawArguments = [1, 3_600_000];
+            const int Spread = 10_000;
+            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
+            int spreadNext = 0;
+            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
+
+            EmailSendGuard guard = CreateGuard(store);
+            EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
+            OutboundEmail[] messages = [.. Enumerable.Range(0, 1_000).Select(i => new OutboundEmail
+            {
+                To = [string.Create(CultureInfo.InvariantCulture, $"customer{i}@example{i % 50}.com")],
+                Sender = "noreply@app.example",
+                TenantId = "acme",
+                UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
+            })];
+            int messageNext = 0;
+            Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
+            Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
+
+            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+            await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
+            await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
+
+            List<double> rawRounds = [];
+            List<double> guardRounds = [];
+            List<double> unbatchedRounds = [];
+            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
+            for (int round = 0; round < rounds; round++)
+            {
+                rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+                guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
+                unbatchedRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
+            }
+
+            double rawOps = Median(rawRounds);
+            double guardOps = Median(guardRounds);
+            double unbatchedOps = Median(unbatchedRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedOps,12:N0} ops/s   rounds {Rounds(unbatchedRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio full guard check/raw single-key script over 10,000 keys: {guardOps / rawOps:F2} (batching off {unbatchedOps / rawOps:F2})"));
+            profile.Print();
+            foreach (RedisKey[] spreadKey in spreadRawKeys)
+            {
+                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
     internal static async Task<double> MeasureAsync(Func<Task> call, int operations)
     {
         int remaining = operations;

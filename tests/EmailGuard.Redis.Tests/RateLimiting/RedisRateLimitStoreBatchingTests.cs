@@ -12,7 +12,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// own connection: the server's statistics also count other tests' background work.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOutputHelper output) : RedisStoreTestBase(redis)
+public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOutputHelper output) : RedisStoreTestBase(redis)
 {
     private const int Callers = 200;
 
