@@ -157,8 +157,7 @@ internal sealed partial class InMemoryRateLimitStore
                 MakeRoom(now);
             }
 
-            // A static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
-            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
+            SortById(order);
             int locked = 0;
             bool overflowed = false;
             RateLimitDecision? decision = null;
@@ -201,6 +200,34 @@ internal sealed partial class InMemoryRateLimitStore
 
                 return decided;
             }
+        }
+    }
+
+    /// <summary>
+    /// Puts the locks of a call in ascending id order. A typical call locks a handful (a message to a few recipients),
+    /// often already nearly in order, so it is an insertion sort on the ids, with no comparison delegate; larger calls
+    /// go to the library sort (a static lambda is cached; an IComparer would be wrapped in a new delegate by every sort).
+    /// </summary>
+    private static void SortById(Span<InMemoryLock?> order)
+    {
+        if (order.Length > SmallCallLength)
+        {
+            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
+            return;
+        }
+
+        for (int i = 1; i < order.Length; i++)
+        {
+            InMemoryLock current = order[i]!;
+            long id = current.Id;
+            int j = i - 1;
+            while (j >= 0 && order[j]!.Id > id)
+            {
+                order[j + 1] = order[j];
+                j--;
+            }
+
+            order[j + 1] = current;
         }
     }
 
