@@ -164,11 +164,15 @@ internal sealed partial class InMemoryRateLimitStore
             try
             {
                 bool stale = false;
+                bool distinct = true;
                 for (; locked < n; locked++)
                 {
                     InMemoryLock held = order[locked]!;
                     Monitor.Enter(held);
                     stale |= held is InMemoryCounter { Removed: true };
+
+                    // Sorted by id, so an object locked twice (a counter or a shape two requests share) is adjacent.
+                    distinct &= locked == 0 || !ReferenceEquals(held, order[locked - 1]);
                 }
 
                 for (int i = 0; i < n && !stale; i++)
@@ -179,7 +183,7 @@ internal sealed partial class InMemoryRateLimitStore
                 if (!stale)
                 {
                     decision = maxWaitMs == NoReservation
-                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed)
+                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct)
                         : ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
                 }
             }
