@@ -37,7 +37,8 @@ internal sealed partial class InMemoryRateLimitStore
         {
             if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
             {
-                lock (counter)
+                counter.Enter();
+                try
                 {
                     if (counter.Removed)
                     {
@@ -45,6 +46,10 @@ internal sealed partial class InMemoryRateLimitStore
                     }
 
                     return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
+                }
+                finally
+                {
+                    counter.Exit();
                 }
             }
 
@@ -55,7 +60,8 @@ internal sealed partial class InMemoryRateLimitStore
 
             RateLimitDecision decision;
             bool overflowed = false;
-            lock (shape)
+            shape.Enter();
+            try
             {
                 if (shape.Counters.ContainsKey(request.Key))
                 {
@@ -66,6 +72,10 @@ internal sealed partial class InMemoryRateLimitStore
                 InMemoryShape? absent = shape;
                 decision = EvaluateMany(
                     new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, now, ref overflowed);
+            }
+            finally
+            {
+                shape.Exit();
             }
 
             if (overflowed)
@@ -167,12 +177,17 @@ internal sealed partial class InMemoryRateLimitStore
                 bool distinct = true;
                 for (; locked < n; locked++)
                 {
+                    // Sorted by id, so an object two requests share (a counter, or the shape of keys without one) is
+                    // adjacent, and is taken once: the lock is not reentrant.
                     InMemoryLock held = order[locked]!;
-                    Monitor.Enter(held);
-                    stale |= held is InMemoryCounter { Removed: true };
+                    if (locked != 0 && ReferenceEquals(held, order[locked - 1]))
+                    {
+                        distinct = false;
+                        continue;
+                    }
 
-                    // Sorted by id, so an object locked twice (a counter or a shape two requests share) is adjacent.
-                    distinct &= locked == 0 || !ReferenceEquals(held, order[locked - 1]);
+                    held.Enter();
+                    stale |= held is InMemoryCounter { Removed: true };
                 }
 
                 for (int i = 0; i < n && !stale; i++)
@@ -191,7 +206,10 @@ internal sealed partial class InMemoryRateLimitStore
             {
                 for (int i = locked - 1; i >= 0; i--)
                 {
-                    Monitor.Exit(order[i]!);
+                    if (i == 0 || !ReferenceEquals(order[i], order[i - 1]))
+                    {
+                        order[i]!.Exit();
+                    }
                 }
             }
 
