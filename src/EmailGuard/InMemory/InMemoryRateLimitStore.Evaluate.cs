@@ -84,6 +84,10 @@ internal sealed partial class InMemoryRateLimitStore
 
         if (!results.IsEmpty)
         {
+            // Rules of one window length end their windows together, so most entries of a call share a reset time:
+            // it is converted once, not once per entry.
+            long lastResetAt = long.MinValue;
+            DateTimeOffset lastReset = default;
             for (int i = 0; i < n; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
@@ -96,9 +100,15 @@ internal sealed partial class InMemoryRateLimitStore
                 long resetAt = committed
                     ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, at)
                     : counter?.ResetAtMs(request.Rule, at) ?? sketch?.ResetAtMs(request.Key, at) ?? ResetAtEmpty(request.Rule, at);
+                if (resetAt != lastResetAt)
+                {
+                    lastReset = WindowMath.FromUnixMilliseconds(resetAt);
+                    lastResetAt = resetAt;
+                }
+
                 results[i] = committed
-                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
-                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
+                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, lastReset)
+                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, lastReset);
             }
         }
 
