@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: the check pipeline (validate, load state, screen, tenant limits, acquire) reads in one place; each step's logic is in its own type.
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -72,32 +73,39 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
+        // Each way returns the step's answer as it is: a synchronous decision is a struct of some 250 bytes, and every
+        // copy of it on the way up costs as much as a counter.
         bool steps = HasContentSteps(message) || _fanOut is not null;
-        bool record = _metrics is not null || _options.Events.OnChecked is not null;
-        if (!steps && !record)
+        if (_metrics is null && _options.Events.OnChecked is null)
         {
-            // Passed through as the counters answered it, so a synchronous decision is not copied on the way up.
-            return EvaluateAsync(message, operation, cancellationToken);
+            if (!steps)
+            {
+                return EvaluateAsync(message, operation, cancellationToken);
+            }
+
+            return WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
         }
 
-        ValueTask<EmailSendDecision> pending = steps
-            ? WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken))
-            : EvaluateAsync(message, operation, cancellationToken);
-
-        if (!record)
+        ValueTask<EmailSendDecision> pending;
+        if (steps)
         {
-            return pending;
+            pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
+        }
+        else
+        {
+            pending = EvaluateAsync(message, operation, cancellationToken);
         }
 
-        if (pending.IsCompletedSuccessfully)
+        if (!pending.IsCompletedSuccessfully)
         {
-            Record(message, pending.Result);
-            return pending;
+            return RecordAsync(message, pending);
         }
 
-        return RecordAsync(message, pending);
+        Record(message, pending.Result);
+        return pending;
     }
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
@@ -191,9 +199,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(cancellationToken);
-        return pendingState.IsCompletedSuccessfully
-            ? Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken)
-            : DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
+        if (!pendingState.IsCompletedSuccessfully)
+        {
+            return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
+        }
+
+        return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
@@ -217,6 +228,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// Lists and flags, then the counters. Synchronous unless the tenant limits or the store are not at hand. Takes
     /// <paramref name="buffers"/> and hands them back, synchronously or when the returned task completes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Decide(
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, GuardOperation operation, CancellationToken cancellationToken)
     {
@@ -280,6 +292,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     /// <summary>The counters: builds the plan of keys and takes them in one store call. Takes <paramref name="buffers"/> and hands them back.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Acquire(
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
@@ -311,9 +324,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
         ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
-        return pending.IsCompletedSuccessfully
-            ? new(Complete(message, pending.Result, buffers, operation))
-            : CompleteAsync(pending, message, buffers, operation);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return CompleteAsync(pending, message, buffers, operation);
+        }
+
+        return new(Complete(message, pending.Result, buffers, operation));
     }
 
     private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)
