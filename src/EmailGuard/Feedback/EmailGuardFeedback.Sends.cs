@@ -15,6 +15,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// </summary>
     private readonly BoundedKeyCache<(EmailGuardDimension Dimension, string Value), string?> _sendKeys = new();
 
+    private static readonly string s_globalSendKey = FeedbackKeys.Count(FeedbackKeys.Sends, EmailGuardDimension.Global, null);
+
     [ThreadStatic]
     private static RateLimitRequest[]? t_countRequests;
 
@@ -92,14 +94,14 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         }
     }
 
+    /// <summary>The send counter's key of a party; all mail's is one constant, not looked up for every counted send.</summary>
     private string? SendKey(EmailGuardDimension dimension, string value)
-        => _sendKeys.GetOrAdd((dimension, value), this, static (party, feedback) => party.Dimension switch
-        {
-            EmailGuardDimension.Global => FeedbackKeys.Count(FeedbackKeys.Sends, EmailGuardDimension.Global, null),
-            _ => feedback.Canonical(party.Dimension, party.Dimension == EmailGuardDimension.ClientIp ? FeedbackKeys.Cidr(party.Value) : party.Value) is { } canonical
-                ? FeedbackKeys.Count(FeedbackKeys.Sends, party.Dimension, canonical)
-                : null,
-        });
+        => dimension == EmailGuardDimension.Global
+            ? s_globalSendKey
+            : _sendKeys.GetOrAdd((dimension, value), this, static (party, feedback) =>
+                feedback.Canonical(party.Dimension, party.Dimension == EmailGuardDimension.ClientIp ? FeedbackKeys.Cidr(party.Value) : party.Value) is { } canonical
+                    ? FeedbackKeys.Count(FeedbackKeys.Sends, party.Dimension, canonical)
+                    : null);
 
     /// <summary>
     /// Counts an admitted message against every party its attribution names, the denominator of the ratios. Never
