@@ -15,6 +15,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// </summary>
     private readonly BoundedKeyCache<(EmailGuardDimension Dimension, string Value), string?> _sendKeys = new();
 
+    private static readonly string s_globalSendKey = FeedbackKeys.Count(FeedbackKeys.Sends, EmailGuardDimension.Global, null);
+
     [ThreadStatic]
     private static RateLimitRequest[]? t_countRequests;
 
@@ -48,7 +50,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="into">Where to write.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into)
-        => WriteSendCounts(message, sender, clientPartition, into, _timeProvider.GetUtcNow(), probes: true);
+        => WriteSendCounts(message, sender, clientPartition, into, countedAt: null, probes: true);
 
     /// <summary>
     /// Writes the counters of one message counted at <paramref name="countedAt"/> (a refund's: the period of the
@@ -58,14 +60,14 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
     /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
-    /// <param name="countedAt">When the send was counted.</param>
+    /// <param name="countedAt">When the send was counted; null for now, read only when the volume horizon needs it (the guard's every admitted check counts its send, and a clock read costs as much as a counter).</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(
-        OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset countedAt, bool probes)
+        OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes)
     {
         int count = 0;
-        long period = VolumeOn ? Period(countedAt) : 0;
+        long period = VolumeOn ? Period(countedAt ?? _timeProvider.GetUtcNow()) : 0;
         Add(into, ref count, EmailGuardDimension.Global, string.Empty);
         Add(into, ref count, EmailGuardDimension.Tenant, message.TenantId);
         Add(into, ref count, EmailGuardDimension.User, message.UserId);
@@ -92,14 +94,14 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         }
     }
 
+    /// <summary>The send counter's key of a party; all mail's is one constant, not looked up for every counted send.</summary>
     private string? SendKey(EmailGuardDimension dimension, string value)
-        => _sendKeys.GetOrAdd((dimension, value), this, static (party, feedback) => party.Dimension switch
-        {
-            EmailGuardDimension.Global => FeedbackKeys.Count(FeedbackKeys.Sends, EmailGuardDimension.Global, null),
-            _ => feedback.Canonical(party.Dimension, party.Dimension == EmailGuardDimension.ClientIp ? FeedbackKeys.Cidr(party.Value) : party.Value) is { } canonical
-                ? FeedbackKeys.Count(FeedbackKeys.Sends, party.Dimension, canonical)
-                : null,
-        });
+        => dimension == EmailGuardDimension.Global
+            ? s_globalSendKey
+            : _sendKeys.GetOrAdd((dimension, value), this, static (party, feedback) =>
+                feedback.Canonical(party.Dimension, party.Dimension == EmailGuardDimension.ClientIp ? FeedbackKeys.Cidr(party.Value) : party.Value) is { } canonical
+                    ? FeedbackKeys.Count(FeedbackKeys.Sends, party.Dimension, canonical)
+                    : null);
 
     /// <summary>
     /// Counts an admitted message against every party its attribution names, the denominator of the ratios. Never

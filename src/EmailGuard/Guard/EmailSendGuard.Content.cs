@@ -35,10 +35,13 @@ internal sealed partial class EmailSendGuard
         }
     }
 
+    /// <summary>Whether a content step applies to the message: it carries content, and an inspector or the bulk content monitor is on.</summary>
+    private bool HasContentSteps(OutboundEmail message) => message.Content is not null && (_inspection is not null || _bulkContent is not null);
+
     /// <summary>Adds the content steps to a commit's decision when the message carries content and a step applies.</summary>
     private ValueTask<EmailSendDecision> WithContentSteps(OutboundEmail message, ValueTask<EmailSendDecision> pending, CancellationToken cancellationToken)
     {
-        if (message.Content is null || (_inspection is null && _bulkContent is null))
+        if (message.Content is not { } content || (_inspection is null && _bulkContent is null))
         {
             return pending;
         }
@@ -48,7 +51,7 @@ internal sealed partial class EmailSendGuard
             return pending;
         }
 
-        return ContentStepsAsync(message, message.Content, pending, cancellationToken);
+        return ContentStepsAsync(message, content, pending, cancellationToken);
     }
 
     private bool NeedsContentStep(in EmailSendDecision decision)

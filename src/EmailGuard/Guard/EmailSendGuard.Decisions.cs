@@ -11,29 +11,34 @@ internal sealed partial class EmailSendGuard
 
     private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
+        RateLimitDecision decision;
         try
         {
-            RateLimitDecision decision = await pending.ConfigureAwait(false);
-            return Complete(message, decision, buffers, operation);
+            decision = await pending.ConfigureAwait(false);
         }
-        finally
+        catch
         {
             buffers.Return();
+            throw;
         }
+
+        return Complete(message, decision, buffers, operation);
     }
 
-    /// <summary>The decision from the store's answer, with the usage of every counter; raises the events of a commit.</summary>
+    /// <summary>
+    /// The decision from the store's answer, with the usage of every counter; raises the events of a commit. Hands
+    /// <paramref name="buffers"/> back once it has read them, before it builds the decision it returns.
+    /// </summary>
     private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
     {
-        RequestTag[] tags = buffers.Tags;
-        RateLimitEntry[] entries = buffers.Entries;
-        int count = buffers.RequestCount;
         bool commit = operation != GuardOperation.Peek;
         switch (decision.Status)
         {
             case RateLimitStatus.StoreUnavailable:
+                buffers.Return();
                 return StoreUnavailable(message, decision);
             case RateLimitStatus.AllowedUnguarded:
+                buffers.Return();
                 return Unguarded(message, commit);
         }
 
@@ -45,6 +50,8 @@ internal sealed partial class EmailSendGuard
                 _fairShare?.OnAdmitted(buffers.RecipientCount);
             }
 
+            int sendCounts = buffers.ExtraRequestCount;
+            buffers.Return();
             if (operation == GuardOperation.Reserve)
             {
                 Reserved(message, decision.Timestamp);
@@ -55,14 +62,17 @@ internal sealed partial class EmailSendGuard
                 RaiseNearLimit(onNearLimit, message, all);
             }
 
-            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, buffers.ExtraRequestCount, operation) : default;
+            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts, operation) : default;
             return new EmailSendDecision(
                 EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending);
         }
 
+        RateLimitEntry[] entries = buffers.Entries;
+        int count = buffers.RequestCount;
         int deniedIndex = operation == GuardOperation.Reserve ? BindingDenial(entries, count, decision.DeniedIndex) : decision.DeniedIndex;
         int denied = Math.Clamp(deniedIndex, 0, Math.Max(0, count - 1));
-        RequestTag tag = count == 0 ? default : tags[denied];
+        RequestTag tag = count == 0 ? default : buffers.Tags[denied];
+        buffers.Return();
         if (commit)
         {
             LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);

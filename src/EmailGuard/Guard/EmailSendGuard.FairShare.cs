@@ -36,22 +36,18 @@ internal sealed partial class EmailSendGuard
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
         ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
-        bool handedOff = false;
         try
         {
             await preparing.ConfigureAwait(false);
-
-            // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
-            // to the counters synchronously.
-            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
-            return await decision.ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            if (!handedOff)
-            {
-                buffers.Return();
-            }
+            buffers.Return();
+            throw;
         }
+
+        // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
+        // to the counters synchronously.
+        return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 }

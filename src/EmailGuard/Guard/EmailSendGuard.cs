@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: the check pipeline (validate, load state, screen, tenant limits, acquire) reads in one place; each step's logic is in its own type.
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -72,21 +73,39 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
-        ValueTask<EmailSendDecision> pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
+        // Each way returns the step's answer as it is: a synchronous decision is a struct of some 250 bytes, and every
+        // copy of it on the way up costs as much as a counter.
+        bool steps = HasContentSteps(message) || _fanOut is not null;
         if (_metrics is null && _options.Events.OnChecked is null)
         {
-            return pending;
+            if (!steps)
+            {
+                return EvaluateAsync(message, operation, cancellationToken);
+            }
+
+            return WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
         }
 
-        if (pending.IsCompletedSuccessfully)
+        ValueTask<EmailSendDecision> pending;
+        if (steps)
         {
-            Record(message, pending.Result);
-            return pending;
+            pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
+        }
+        else
+        {
+            pending = EvaluateAsync(message, operation, cancellationToken);
         }
 
-        return RecordAsync(message, pending);
+        if (!pending.IsCompletedSuccessfully)
+        {
+            return RecordAsync(message, pending);
+        }
+
+        Record(message, pending.Result);
+        return pending;
     }
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
@@ -120,6 +139,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public ValueTask<EmailProviderBudget> GetProviderBudgetAsync(CancellationToken cancellationToken = default)
         => _budget.ReadAsync(cancellationToken);
 
+    /// <remarks>
+    /// The buffers go down the pipeline with the check: each step that is handed them (<see cref="Decide"/>,
+    /// <see cref="Acquire"/>, <see cref="Complete"/>, and the asynchronous continuations) hands them back on every way
+    /// out. No step wraps the next in a try/finally, so a synchronous decision (a struct of some 250 bytes) is written
+    /// once and passed up through the return values instead of being copied at every step.
+    /// </remarks>
     private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -136,94 +161,84 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
-        bool handedOff = false;
-        try
+        buffers.EnsureRecipients(given);
+        GuardAddress[] recipients = buffers.Recipients;
+        int distinct = 0;
+        for (int i = 0; i < given; i++)
         {
-            buffers.EnsureRecipients(given);
-            GuardAddress[] recipients = buffers.Recipients;
-            int distinct = 0;
-            for (int i = 0; i < given; i++)
-            {
-                string? raw = message.GetRecipient(i);
-                GuardAddress address = _keys.Addresses.Get(raw);
-                if (!address.IsValid)
-                {
-                    return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error));
-                }
-
-                if (!Contains(recipients, distinct, address))
-                {
-                    recipients[distinct++] = address;
-                    buffers.RecipientCount = distinct;
-                }
-            }
-
-            if (distinct > max)
-            {
-                return new(TooManyRecipients(message, distinct));
-            }
-
-            GuardAddress? sender = null;
-            if (message.Sender is { } rawSender)
-            {
-                sender = _keys.Addresses.Get(rawSender);
-                if (!sender.IsValid)
-                {
-                    return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error));
-                }
-            }
-
-            ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(cancellationToken);
-            if (!pendingState.IsCompletedSuccessfully)
-            {
-                handedOff = true;
-                return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
-            }
-
-            return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken, out handedOff);
-        }
-        finally
-        {
-            if (!handedOff)
+            string? raw = message.GetRecipient(i);
+            GuardAddress address = _keys.Addresses.Get(raw);
+            if (!address.IsValid)
             {
                 buffers.Return();
+                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error));
+            }
+
+            if (!Contains(recipients, distinct, address))
+            {
+                recipients[distinct++] = address;
+                buffers.RecipientCount = distinct;
             }
         }
+
+        if (distinct > max)
+        {
+            buffers.Return();
+            return new(TooManyRecipients(message, distinct));
+        }
+
+        GuardAddress? sender = null;
+        if (message.Sender is { } rawSender)
+        {
+            sender = _keys.Addresses.Get(rawSender);
+            if (!sender.IsValid)
+            {
+                buffers.Return();
+                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error));
+            }
+        }
+
+        ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(cancellationToken);
+        if (!pendingState.IsCompletedSuccessfully)
+        {
+            return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
+        }
+
+        return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
         ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardOperation operation, CancellationToken cancellationToken)
     {
-        bool handedOff = false;
+        GuardStateSnapshot? state;
         try
         {
-            GuardStateSnapshot? state = await pendingState.ConfigureAwait(false);
-            ValueTask<EmailSendDecision> decision = Decide(message, buffers, sender, state, operation, cancellationToken, out handedOff);
-            return await decision.ConfigureAwait(false);
+            state = await pendingState.ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            if (!handedOff)
-            {
-                buffers.Return();
-            }
+            buffers.Return();
+            throw;
         }
+
+        return await Decide(message, buffers, sender, state, operation, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Lists and flags, then the counters. Synchronous unless the tenant limits or the store are not at hand; then the
-    /// returned task owns <paramref name="buffers"/> (<paramref name="handedOff"/>) and hands them back itself.
+    /// Lists and flags, then the counters. Synchronous unless the tenant limits or the store are not at hand. Takes
+    /// <paramref name="buffers"/> and hands them back, synchronously or when the returned task completes.
     /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Decide(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, GuardOperation operation, CancellationToken cancellationToken, out bool handedOff)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardStateSnapshot? state, GuardOperation operation, CancellationToken cancellationToken)
     {
-        handedOff = false;
         if (state is null)
         {
             // Lists and flags were never loaded (the state store has not answered since startup): a blocklisted or
             // suspended party cannot be recognised, so the failure mode decides, as for the counters.
             if (_options.FailureMode == StoreFailureMode.FailClosed)
             {
+                buffers.Return();
                 return new(StateUnavailable(message));
             }
 
@@ -237,6 +252,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             DateTimeOffset now = _timeProvider.GetUtcNow();
             if (_screen.Screen(message, buffers.Recipients, buffers.RecipientCount, sender, state, now, out plan) is { } denial)
             {
+                buffers.Return();
                 return new(denial.Block is { } entry
                     ? Blocked(message, denial.Dimension, denial.Partition, denial.Recipient, entry)
                     : Suspended(message, denial.Dimension, denial.Partition!, denial.Suspension!, now));
@@ -249,50 +265,48 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
-                handedOff = true;
                 return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
             }
 
             tenantRules = pending.Result;
         }
 
-        return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
+        return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
         ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
-        bool handedOff = false;
+        RateLimitRule[] tenantRules;
         try
         {
-            RateLimitRule[] tenantRules = await pending.ConfigureAwait(false);
-            ValueTask<EmailSendDecision> decision = Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken, out handedOff);
-            return await decision.ConfigureAwait(false);
+            tenantRules = await pending.ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            if (!handedOff)
-            {
-                buffers.Return();
-            }
+            buffers.Return();
+            throw;
         }
+
+        return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The counters: builds the plan of keys and takes them in one store call.</summary>
+    /// <summary>The counters: builds the plan of keys and takes them in one store call. Takes <paramref name="buffers"/> and hands them back.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Acquire(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken, out bool handedOff)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, cancellationToken);
         if (!preparing.IsCompletedSuccessfully)
         {
-            handedOff = true;
             return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, operation, cancellationToken);
         }
 
         if (!_plans.TryBuild(message, buffers, sender, tenantRules, plan, out int messageWide, out int perRecipient))
         {
-            handedOff = false;
-            return new(TooLargeForRules(message, buffers.RecipientCount, messageWide, perRecipient));
+            int recipientCount = buffers.RecipientCount;
+            buffers.Return();
+            return new(TooLargeForRules(message, recipientCount, messageWide, perRecipient));
         }
 
         int count = buffers.RequestCount;
@@ -312,11 +326,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
-            handedOff = true;
             return CompleteAsync(pending, message, buffers, operation);
         }
 
-        handedOff = false;
         return new(Complete(message, pending.Result, buffers, operation));
     }
 

@@ -4,9 +4,18 @@ namespace EmailGuard;
 /// Something the in-memory store locks while it decides: a key's counter, or a rule shape while it decides keys that
 /// have no counter. One process-wide numbering orders them all, so multi-key acquires that lock several cannot deadlock.
 /// </summary>
+/// <remarks>
+/// The lock is a flag taken with one compare-and-swap, not a <see cref="Monitor"/>: a check locks one object per
+/// counter (six for a typical message), each for the few hundred nanoseconds of a decision, and the monitor's enter
+/// and exit cost three times as much as the swap. A contended caller spins, then yields, then sleeps (<see cref="SpinWait"/>),
+/// which suits holds this short. It is not reentrant: no caller takes the same object twice (a multi-key acquire
+/// skips an object it has locked already, see <c>InMemoryRateLimitStore.DecideMany</c>).
+/// </remarks>
 internal abstract class InMemoryLock
 {
     private static long s_nextId;
+
+    private int _held;
 
     protected InMemoryLock() => Id = Interlocked.Increment(ref s_nextId);
 
@@ -18,4 +27,29 @@ internal abstract class InMemoryLock
     /// counters, it is larger than theirs and smaller than that of any counter created later.
     /// </summary>
     public static long NextAcquisitionId() => Interlocked.Increment(ref s_nextId);
+
+    /// <summary>Takes the lock, waiting for it if another thread holds it. Never called by a thread that holds it.</summary>
+    public void Enter()
+    {
+        if (Interlocked.CompareExchange(ref _held, 1, 0) != 0)
+        {
+            EnterContended();
+        }
+    }
+
+    /// <summary>Takes the lock if it is free; never waits.</summary>
+    public bool TryEnter() => Interlocked.CompareExchange(ref _held, 1, 0) == 0;
+
+    /// <summary>Releases the lock; everything written while holding it is visible to the next holder.</summary>
+    public void Exit() => Volatile.Write(ref _held, 0);
+
+    private void EnterContended()
+    {
+        SpinWait spinner = default;
+        do
+        {
+            spinner.SpinOnce();
+        }
+        while (Volatile.Read(ref _held) != 0 || Interlocked.CompareExchange(ref _held, 1, 0) != 0);
+    }
 }

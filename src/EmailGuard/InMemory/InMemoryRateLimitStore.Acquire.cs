@@ -37,7 +37,8 @@ internal sealed partial class InMemoryRateLimitStore
         {
             if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
             {
-                lock (counter)
+                counter.Enter();
+                try
                 {
                     if (counter.Removed)
                     {
@@ -45,6 +46,10 @@ internal sealed partial class InMemoryRateLimitStore
                     }
 
                     return counter.DecideAlone(request.Rule, request.Cost, now, commit, results);
+                }
+                finally
+                {
+                    counter.Exit();
                 }
             }
 
@@ -55,7 +60,8 @@ internal sealed partial class InMemoryRateLimitStore
 
             RateLimitDecision decision;
             bool overflowed = false;
-            lock (shape)
+            shape.Enter();
+            try
             {
                 if (shape.Counters.ContainsKey(request.Key))
                 {
@@ -66,6 +72,10 @@ internal sealed partial class InMemoryRateLimitStore
                 InMemoryShape? absent = shape;
                 decision = EvaluateMany(
                     new ReadOnlySpan<RateLimitRequest>(in request), results, new Span<InMemoryCounter?>(ref created), new ReadOnlySpan<InMemoryShape?>(in absent), commit, now, now, ref overflowed);
+            }
+            finally
+            {
+                shape.Exit();
             }
 
             if (overflowed)
@@ -157,18 +167,26 @@ internal sealed partial class InMemoryRateLimitStore
                 MakeRoom(now);
             }
 
-            // A static lambda is cached; an IComparer would be wrapped in a new delegate by every sort.
-            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
+            SortById(order);
             int locked = 0;
             bool overflowed = false;
             RateLimitDecision? decision = null;
             try
             {
                 bool stale = false;
+                bool distinct = true;
                 for (; locked < n; locked++)
                 {
+                    // Sorted by id, so an object two requests share (a counter, or the shape of keys without one) is
+                    // adjacent, and is taken once: the lock is not reentrant.
                     InMemoryLock held = order[locked]!;
-                    Monitor.Enter(held);
+                    if (locked != 0 && ReferenceEquals(held, order[locked - 1]))
+                    {
+                        distinct = false;
+                        continue;
+                    }
+
+                    held.Enter();
                     stale |= held is InMemoryCounter { Removed: true };
                 }
 
@@ -180,7 +198,7 @@ internal sealed partial class InMemoryRateLimitStore
                 if (!stale)
                 {
                     decision = maxWaitMs == NoReservation
-                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed)
+                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct)
                         : ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
                 }
             }
@@ -188,7 +206,10 @@ internal sealed partial class InMemoryRateLimitStore
             {
                 for (int i = locked - 1; i >= 0; i--)
                 {
-                    Monitor.Exit(order[i]!);
+                    if (i == 0 || !ReferenceEquals(order[i], order[i - 1]))
+                    {
+                        order[i]!.Exit();
+                    }
                 }
             }
 
@@ -201,6 +222,34 @@ internal sealed partial class InMemoryRateLimitStore
 
                 return decided;
             }
+        }
+    }
+
+    /// <summary>
+    /// Puts the locks of a call in ascending id order. A typical call locks a handful (a message to a few recipients),
+    /// often already nearly in order, so it is an insertion sort on the ids, with no comparison delegate; larger calls
+    /// go to the library sort (a static lambda is cached; an IComparer would be wrapped in a new delegate by every sort).
+    /// </summary>
+    private static void SortById(Span<InMemoryLock?> order)
+    {
+        if (order.Length > SmallCallLength)
+        {
+            order.Sort(static (x, y) => x!.Id.CompareTo(y!.Id));
+            return;
+        }
+
+        for (int i = 1; i < order.Length; i++)
+        {
+            InMemoryLock current = order[i]!;
+            long id = current.Id;
+            int j = i - 1;
+            while (j >= 0 && order[j]!.Id > id)
+            {
+                order[j + 1] = order[j];
+                j--;
+            }
+
+            order[j + 1] = current;
         }
     }
 

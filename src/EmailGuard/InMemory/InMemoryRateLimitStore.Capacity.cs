@@ -45,7 +45,7 @@ internal sealed partial class InMemoryRateLimitStore
             InMemoryCounter counter = pair.Value;
 
             // TryEnter, never Enter: a capacity sweep runs on a deciding thread, and must not wait on a lock.
-            if (counter.ExpiresAtMs <= now && Monitor.TryEnter(counter))
+            if (counter.ExpiresAtMs <= now && counter.TryEnter())
             {
                 try
                 {
@@ -58,12 +58,12 @@ internal sealed partial class InMemoryRateLimitStore
                 }
                 finally
                 {
-                    Monitor.Exit(counter);
+                    counter.Exit();
                 }
             }
         }
 
-        if (shape.Sketch is not null && Monitor.TryEnter(shape))
+        if (shape.Sketch is not null && shape.TryEnter())
         {
             try
             {
@@ -74,7 +74,7 @@ internal sealed partial class InMemoryRateLimitStore
             }
             finally
             {
-                Monitor.Exit(shape);
+                shape.Exit();
             }
         }
 

@@ -16,6 +16,8 @@ internal sealed partial class InMemoryRateLimitStore
     /// <paramref name="windowsAt"/>, the store's clock. The two differ only for a reservation admitted ahead, where a
     /// window rule that can deny lies in the same window or segment at both (see <see cref="MovesAWindow"/>), and a
     /// counter (<see cref="RateLimitRule.IsCounter"/>) counts at the decision's time, in the segment that holds it now.
+    /// <paramref name="distinct"/> says the call locked no object twice: no two requests share a counter or a shape,
+    /// so no request has costs of earlier ones pending on its counter and the search for them is skipped.
     /// </remarks>
     private RateLimitDecision EvaluateMany(
         ReadOnlySpan<RateLimitRequest> requests,
@@ -25,7 +27,8 @@ internal sealed partial class InMemoryRateLimitStore
         bool commit,
         long now,
         long windowsAt,
-        ref bool overflowed)
+        ref bool overflowed,
+        bool distinct = false)
     {
         int n = requests.Length;
         int deniedIndex = -1;
@@ -37,7 +40,7 @@ internal sealed partial class InMemoryRateLimitStore
             InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
             overflowed |= sketch is not null && commit;
             long at = TimeOf(request.Rule, now, windowsAt);
-            long pending = Pending(requests, counters, i);
+            long pending = distinct ? 0 : Pending(requests, counters, i);
             long before = (counter?.CountAt(request.Rule, at) ?? sketch?.CountAt(request.Key, at) ?? 0) + pending;
             long total = before + request.Cost;
             bool fits = total <= request.Rule.Limit;
@@ -81,6 +84,10 @@ internal sealed partial class InMemoryRateLimitStore
 
         if (!results.IsEmpty)
         {
+            // Rules of one window length end their windows together, so most entries of a call share a reset time:
+            // it is converted once, not once per entry.
+            long lastResetAt = long.MinValue;
+            DateTimeOffset lastReset = default;
             for (int i = 0; i < n; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
@@ -93,9 +100,15 @@ internal sealed partial class InMemoryRateLimitStore
                 long resetAt = committed
                     ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, at)
                     : counter?.ResetAtMs(request.Rule, at) ?? sketch?.ResetAtMs(request.Key, at) ?? ResetAtEmpty(request.Rule, at);
+                if (resetAt != lastResetAt)
+                {
+                    lastReset = WindowMath.FromUnixMilliseconds(resetAt);
+                    lastResetAt = resetAt;
+                }
+
                 results[i] = committed
-                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, WindowMath.FromUnixMilliseconds(resetAt))
-                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, WindowMath.FromUnixMilliseconds(resetAt));
+                    ? new RateLimitEntry(true, entry.Count + request.Cost, entry.Limit, TimeSpan.Zero, lastReset)
+                    : new RateLimitEntry(entry.IsAllowed, entry.Count, entry.Limit, entry.RetryAfter, lastReset);
             }
         }
 

@@ -31,7 +31,8 @@ internal sealed partial class InMemoryRateLimitStore
         {
             if (CountersOf(request.Rule).TryGetValue(request.Key, out InMemoryCounter? counter))
             {
-                lock (counter)
+                counter.Enter();
+                try
                 {
                     // Acquisition ids and counter ids come from one sequence, drawn while the acquire held its
                     // counters: a counter with a larger id was created after the acquire (the old one was reset,
@@ -40,6 +41,10 @@ internal sealed partial class InMemoryRateLimitStore
                     {
                         counter.Subtract(request.Rule, request.Rule.Algorithm == RateLimitAlgorithm.TokenBucket ? acquiredAtMs : decidedAtMs, request.Cost, now);
                     }
+                }
+                finally
+                {
+                    counter.Exit();
                 }
             }
         }

@@ -116,13 +116,18 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
         ConcurrentDictionary<string, InMemoryCounter> counters = CountersOf(rule);
         if (counters.TryGetValue(key, out InMemoryCounter? counter))
         {
-            lock (counter)
+            counter.Enter();
+            try
             {
                 if (!counter.Removed && counters.TryRemove(new KeyValuePair<string, InMemoryCounter>(key, counter)))
                 {
                     counter.Removed = true;
                     Interlocked.Decrement(ref _trackedKeys);
                 }
+            }
+            finally
+            {
+                counter.Exit();
             }
         }
 

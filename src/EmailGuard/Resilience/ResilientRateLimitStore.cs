@@ -207,7 +207,13 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     {
         try
         {
-            return Call(operation, requests, results, maxWait, cancellationToken);
+            // The sealed store itself, not the interface: no dispatch stub on every check.
+            return operation switch
+            {
+                StoreOperation.Acquire => _fallback.AcquireAsync(requests, results, cancellationToken),
+                StoreOperation.Reserve => _fallback.ReserveAsync(requests, maxWait, results, cancellationToken),
+                _ => _fallback.PeekAsync(requests, results, cancellationToken),
+            };
         }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {

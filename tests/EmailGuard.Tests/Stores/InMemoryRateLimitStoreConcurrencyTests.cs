@@ -107,6 +107,47 @@ public sealed class InMemoryRateLimitStoreConcurrencyTests
         }
     }
 
+    [Fact]
+    public async Task Acquire_ConcurrentCallsThatNameOneCounterOrShapeTwice_AdmitExactlyWithoutDeadlock()
+    {
+        // Arrange: every call names "hot" twice (one counter) and two keys without a counter under one rule (one shape
+        // that decides them). The store's locks are not reentrant, so a call that took either object twice would hang
+        // (the hang guard fails it). 512 callers of 4 attempts want 4,096 permits of "hot", 2 per call; 1,000 fit.
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = new(new InMemoryRateLimitStoreOptions(), time);
+        RateLimitRule rule = RateLimitRule.PerHour(1_000);
+        RateLimitRule fresh = RateLimitRule.PerHour(5);
+        using ManualResetEventSlim go = new(false);
+
+        // Act
+        Task<int>[] callers = StartCallers(go, caller =>
+        {
+            RateLimitEntry[] results = new RateLimitEntry[4];
+            int admitted = 0;
+            for (int attempt = 0; attempt < 4; attempt++)
+            {
+                RateLimitRequest[] requests =
+                [
+                    new("hot", rule), new($"new-{caller}-{attempt}-a", fresh), new("hot", rule), new($"new-{caller}-{attempt}-b", fresh),
+                ];
+                if (Acquire(store, requests, results).IsAllowed)
+                {
+                    results[2].Count.Should().Be(results[0].Count + 1, "the second request on a counter counts the first one's cost");
+                    admitted++;
+                }
+            }
+
+            return admitted;
+        });
+        go.Set();
+        int[] admitted = await Task.WhenAll(callers).WaitAsync(HangGuard);
+
+        // Assert
+        admitted.Sum().Should().Be(500);
+        (await store.PeekAsync("hot", rule)).Entry.Count.Should().Be(1_000);
+        store.TrackedKeys.Should().Be(1 + (2 * 500), "an admitted call creates the counters of its new keys, a denied one none");
+    }
+
     private static Task<int>[] StartCallers(ManualResetEventSlim go, Func<int, int> body)
         => Enumerable.Range(0, Callers)
             .Select(caller => Task.Factory.StartNew(
