@@ -78,13 +78,7 @@ internal static class RedisThroughput
             // one acquire), behind the timeout and breaker as the app runs it; 1,000 recipients at 50 domains in turn.
             EmailSendGuard guard = CreateGuard(store);
             EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
-            OutboundEmail[] messages = [.. Enumerable.Range(0, 1_000).Select(i => new OutboundEmail
-            {
-                To = [string.Create(CultureInfo.InvariantCulture, $"customer{i}@example{i % 50}.com")],
-                Sender = "noreply@app.example",
-                TenantId = "acme",
-                UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
-            })];
+            OutboundEmail[] messages = GuardMessages();
             int messageNext = 0;
             Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
             Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
@@ -248,13 +242,7 @@ internal static class RedisThroughput
 
             EmailSendGuard guard = CreateGuard(store);
             EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
-            OutboundEmail[] messages = [.. Enumerable.Range(0, 1_000).Select(i => new OutboundEmail
-            {
-                To = [string.Create(CultureInfo.InvariantCulture, $"customer{i}@example{i % 50}.com")],
-                Sender = "noreply@app.example",
-                TenantId = "acme",
-                UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
-            })];
+            OutboundEmail[] messages = GuardMessages();
             int messageNext = 0;
             Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
             Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
@@ -363,6 +351,15 @@ internal static class RedisThroughput
     }
 
     private static string Rounds(List<double> rounds) => string.Join(" / ", rounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)));
+
+    /// <summary>The messages the guard check scenarios send in turn: 1,000 recipients at 50 domains, 64 users, one tenant and sender.</summary>
+    private static OutboundEmail[] GuardMessages() => [.. Enumerable.Range(0, 1_000).Select(i => new OutboundEmail
+    {
+        To = [string.Create(CultureInfo.InvariantCulture, $"customer{i}@example{i % 50}.com")],
+        Sender = "noreply@app.example",
+        TenantId = "acme",
+        UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
+    })];
 
     /// <summary>The send guard as AddEmailGuard() builds it, with an hourly rule out of reach on each of the six parties, on this store.</summary>
     private static EmailSendGuard CreateGuard(IRateLimitStore store)
