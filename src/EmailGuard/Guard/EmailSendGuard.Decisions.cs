@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -9,6 +10,7 @@ internal sealed partial class EmailSendGuard
 {
     private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
         RateLimitDecision decision;

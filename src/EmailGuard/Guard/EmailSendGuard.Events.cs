@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -7,6 +8,7 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class EmailSendGuard
 {
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> RecordAsync(OutboundEmail message, ValueTask<EmailSendDecision> pending)
     {
         EmailSendDecision decision = await pending.ConfigureAwait(false);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -33,6 +34,7 @@ internal sealed partial class EmailSendGuard
             ? _fairShare.PrepareAsync(tenant, commit, cancellationToken)
             : default;
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
         ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {

@@ -207,6 +207,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
         ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardOperation operation, CancellationToken cancellationToken)
     {
@@ -274,6 +275,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
         ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
