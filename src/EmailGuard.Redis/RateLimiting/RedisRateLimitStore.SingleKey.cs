@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -22,7 +21,6 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     /// One acquire of one fixed-window counter in one script; as the leader of <paramref name="leading"/>, it hands
     /// that lane on once decided or failed (one async method per lone acquire, not a leader's wrapper around it).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<RateLimitDecision> SendOneAsync(
         string key, RateLimitRequest request, Memory<RateLimitEntry> results, long now, long startedAt, RedisSingleKeyCoalescer.KeyLane? leading, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -183,7 +182,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// a later time atomically. Counters alone in their slots are left out of that and counted after an admission
     /// (<see cref="ReserveThenCountAsync"/>), so a reservation whose other rules share a slot is still reserved ahead.
     /// </param>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
     {

@@ -46,9 +46,15 @@ internal sealed partial class EmailSendGuard
             return pending;
         }
 
-        if (pending.IsCompletedSuccessfully && !NeedsContentStep(pending.Result))
+        if (pending.IsCompletedSuccessfully)
         {
-            return pending;
+            // Read once and handed on as a new value: a ValueTask may be consumed only once.
+            EmailSendDecision decided = pending.Result;
+            pending = new(decided);
+            if (!NeedsContentStep(decided))
+            {
+                return pending;
+            }
         }
 
         return ContentStepsAsync(message, content, pending, cancellationToken);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -10,7 +9,6 @@ internal sealed partial class EmailSendGuard
 {
     private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
         RateLimitDecision decision;

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -8,7 +7,6 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class EmailSendGuard
 {
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> RecordAsync(OutboundEmail message, ValueTask<EmailSendDecision> pending)
     {
         EmailSendDecision decision = await pending.ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 namespace EmailGuard;
 
 /// <summary>
@@ -34,7 +33,6 @@ internal sealed partial class EmailSendGuard
             ? _fairShare.PrepareAsync(tenant, commit, cancellationToken)
             : default;
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
         ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {

@@ -104,8 +104,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return RecordAsync(message, pending);
         }
 
-        Record(message, pending.Result);
-        return pending;
+        // Read once and handed on as a new value: a ValueTask may be consumed only once.
+        EmailSendDecision decided = pending.Result;
+        Record(message, decided);
+        return new(decided);
     }
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
@@ -207,7 +209,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return Decide(message, buffers, sender, pendingState.Result, operation, cancellationToken);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> DecideAfterStateAsync(
         ValueTask<GuardStateSnapshot?> pendingState, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardOperation operation, CancellationToken cancellationToken)
     {
@@ -275,7 +276,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
         ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -107,7 +106,6 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     }
 
     // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
     {
