@@ -76,29 +76,14 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
-        // Each way returns the step's answer as it is: a synchronous decision is a struct of some 250 bytes, and every
-        // copy of it on the way up costs as much as a counter.
-        bool steps = HasContentSteps(message) || _fanOut is not null;
+        // Returns the steps' answer as it is when nothing records it: a synchronous decision is a struct of some 250
+        // bytes, and every copy of it on the way up costs as much as a counter.
         if (_metrics is null && _options.Events.OnChecked is null)
         {
-            if (!steps)
-            {
-                return EvaluateAsync(message, operation, cancellationToken);
-            }
-
-            return WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
+            return Steps(message, operation, cancellationToken);
         }
 
-        ValueTask<EmailSendDecision> pending;
-        if (steps)
-        {
-            pending = WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
-        }
-        else
-        {
-            pending = EvaluateAsync(message, operation, cancellationToken);
-        }
-
+        ValueTask<EmailSendDecision> pending = Steps(message, operation, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
             return RecordAsync(message, pending);
@@ -109,6 +94,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         Record(message, decided);
         return new(decided);
     }
+
+    /// <summary>The counters, then the content and fan-out steps when the message or the options have any.</summary>
+    private ValueTask<EmailSendDecision> Steps(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+        => HasContentSteps(message) || _fanOut is not null
+            ? WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken))
+            : EvaluateAsync(message, operation, cancellationToken);
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
     {
