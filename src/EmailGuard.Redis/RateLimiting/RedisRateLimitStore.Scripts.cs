@@ -546,7 +546,9 @@ internal sealed partial class RedisRateLimitStore
         local shared = { fixed = {}, dirty = {}, ndirty = 0 }
         local fixed = shared.fixed
         local k, a = 0, 1 + m
-        -- The arguments of the last single-key member, which an upper-case kind repeats.
+        -- The arguments of the last single-key member, which an upper-case kind repeats. The numbers only compared or
+        -- computed with (limit; window and packing factor) are read once here, not coerced from strings by every member
+        -- that repeats them; the cost and a client-clock TTL stay strings, since they go to redis.call as they came.
         local p1, p2, p3, p4
         -- Where the arguments of the last multi-key member start, which a negative kind repeats.
         local pa
@@ -561,10 +563,10 @@ internal sealed partial class RedisRateLimitStore
               fixed[key] = nil
             end
             if kind == 's' then
-              p1, p2, p3, p4 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+              p1, p2, p3, p4 = tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
               a = a + 4
             elseif kind == 'c' then
-              p1, p2, p3 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+              p1, p2, p3 = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
               a = a + 3
             end
             if kind == 's' or kind == 'S' then
