@@ -315,14 +315,15 @@ internal sealed partial class RedisRateLimitStore
           return wnow
         end
 
-        -- Checks every request against its counter (rules: limit, window, segments, cost per request). Returns the
-        -- counters' states by key, per request (fits, count before, retry-after) in dec at 3i-2 .. 3i, the index of
-        -- the first denied request or -1, the decision's retry-after, whether the denial cannot wait, and the first
-        -- counter found holding something other than an integer.
         -- check's tables, made once per script: a batch calls check for every member, and a table made and grown per
         -- call costs more than the call's arithmetic. dec is overwritten entry by entry; states is first emptied of
         -- the last call's keys (also after a call that failed half-way).
         local scratchStates, scratchDec, lastKo, lastN = {}, {}, 0, 0
+
+        -- Checks every request against its counter (rules: limit, window, segments, cost per request). Returns the
+        -- counters' states by key, per request (fits, count before, retry-after) in dec at 3i-2 .. 3i, the index of
+        -- the first denied request or -1, the decision's retry-after, whether the denial cannot wait, and the first
+        -- counter found holding something other than an integer.
         local function check(KEYS, shared, ko, n, rules, now, wnow, nowUs, serverLayout)
           local states, dec = scratchStates, scratchDec
           for i = 1, lastN do states[KEYS[lastKo + i]] = nil end
