@@ -264,7 +264,8 @@ internal sealed partial class RedisRateLimitStore
             end
             local reset = (floor(wnow / w) + 1) * w
             local c = redis.call('GET', key)
-            local total = tonumber(c) or 0
+            local number = tonumber(c)
+            local total = number or 0
             local fresh = not c
             if c and serverLayout then
               local e = counter_end(key, w)
@@ -278,8 +279,8 @@ internal sealed partial class RedisRateLimitStore
                 fresh = true
               end
             end
-            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not tonumber(c), p = 0,
-              dirty = false, wfresh = false, server = false, ttl = 0, delta = 0 }
+            -- What a batch writes back (dirty, wfresh, server, ttl, delta) is set when a member first takes from it.
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not number, p = 0 }
             if shared then shared.fixed[key] = st end
             return st
           else
@@ -314,12 +315,19 @@ internal sealed partial class RedisRateLimitStore
           return wnow
         end
 
+        -- check's tables, made once per script: a batch calls check for every member, and a table made and grown per
+        -- call costs more than the call's arithmetic. dec is overwritten entry by entry; states is first emptied of
+        -- the last call's keys (also after a call that failed half-way).
+        local scratchStates, scratchDec, lastKo, lastN = {}, {}, 0, 0
+
         -- Checks every request against its counter (rules: limit, window, segments, cost per request). Returns the
         -- counters' states by key, per request (fits, count before, retry-after) in dec at 3i-2 .. 3i, the index of
         -- the first denied request or -1, the decision's retry-after, whether the denial cannot wait, and the first
         -- counter found holding something other than an integer.
         local function check(KEYS, shared, ko, n, rules, now, wnow, nowUs, serverLayout)
-          local states, dec = {}, {}
+          local states, dec = scratchStates, scratchDec
+          for i = 1, lastN do states[KEYS[lastKo + i]] = nil end
+          lastKo, lastN = ko, n
           local denied, maxRetry, blocked, foreign = -1, 0, false, nil
           for i = 1, n do
             local key = KEYS[ko + i]
@@ -428,7 +436,9 @@ internal sealed partial class RedisRateLimitStore
           return redis.error_reply('ERR EmailGuard counter ' .. foreign .. ' does not hold an integer')
         end
         -- Admitted, the third number is how far ahead of the decision the reserved time lies (0 but for a reservation).
-        local out = { now, denied, maxRetry }
+        -- Made with room for a guard check's six entries: a table grown slot by slot is reallocated each time its
+        -- array fills. Redis reads a reply up to its first nil, so the slots left empty are not sent.
+        local out = { now, denied, maxRetry, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil }
         if denied < 0 then out[3] = now - wnow end
         local o = 3
         if commit and denied < 0 then
@@ -455,7 +465,8 @@ internal sealed partial class RedisRateLimitStore
                 -- batch's record of the counter is its state in this decision (see load).
                 if not known.dirty then
                   known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - wnow + grace, 0
-                  shared.dirty[#shared.dirty + 1] = key
+                  shared.ndirty = shared.ndirty + 1
+                  shared.dirty[shared.ndirty] = key
                 end
                 known.delta = known.delta + cost
                 known.total = known.total + cost
@@ -533,10 +544,12 @@ internal sealed partial class RedisRateLimitStore
         local m = tonumber(ARGV[1])
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.
-        local shared = { fixed = {}, dirty = {} }
+        local shared = { fixed = {}, dirty = {}, ndirty = 0 }
         local fixed = shared.fixed
         local k, a = 0, 1 + m
-        -- The arguments of the last single-key member, which an upper-case kind repeats.
+        -- The arguments of the last single-key member, which an upper-case kind repeats. The numbers only compared or
+        -- computed with (limit; window and packing factor) are read once here, not coerced from strings by every member
+        -- that repeats them; the cost and a client-clock TTL stay strings, since they go to redis.call as they came.
         local p1, p2, p3, p4
         -- Where the arguments of the last multi-key member start, which a negative kind repeats.
         local pa
@@ -551,10 +564,10 @@ internal sealed partial class RedisRateLimitStore
               fixed[key] = nil
             end
             if kind == 's' then
-              p1, p2, p3, p4 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+              p1, p2, p3, p4 = tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
               a = a + 4
             elseif kind == 'c' then
-              p1, p2, p3 = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+              p1, p2, p3 = tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
               a = a + 3
             end
             if kind == 's' or kind == 'S' then

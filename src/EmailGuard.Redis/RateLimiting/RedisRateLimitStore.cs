@@ -33,6 +33,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly TimeSpan _maxQueueWait;
     private readonly RedisScriptRunner _scripts;
     private readonly RedisSingleKeyCoalescer _coalescer;
+    private readonly RedisAcquireArgumentCache _acquireArguments = new();
     private long _acquisitionIds = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     /// <param name="connection">The connection.</param>
@@ -220,8 +221,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         bool wantEntries = !results.IsEmpty;
-        RedisValue[] arguments = RedisScriptCodec.AcquireArguments(
-            requests.Span, null, commit, _useServerTime ? RedisScriptCodec.ServerTime : clientNow, wantEntries, _useServerTime, reserveMaxWaitMs);
+        RedisValue[] arguments = _useServerTime ? _acquireArguments.Get(requests.Span, commit, wantEntries, reserveMaxWaitMs)
+            : RedisScriptCodec.AcquireArguments(requests.Span, null, commit, clientNow, wantEntries, useServerTime: false, reserveMaxWaitMs);
         ValueTask<RedisResult> sending = SendAcquireAsync(database, s_acquireScript, new RedisScriptCall(keys, arguments), started, cancellationToken);
         RedisResult raw;
         if (!cancellationToken.CanBeCanceled)

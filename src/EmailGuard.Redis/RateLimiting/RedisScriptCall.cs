@@ -89,6 +89,12 @@ internal readonly struct RedisScriptCall
             return false;
         }
 
+        if (ReferenceEquals(_arguments, other._arguments))
+        {
+            // One array the store reuses for calls of the same rules (RedisAcquireArgumentCache).
+            return true;
+        }
+
         // A guard check repeats its rules' arguments from one message to the next: compared from the end, where the
         // rules' numbers are, a different rule set is told apart at once.
         for (int i = _arguments.Length - 1; i >= 0; i--)
