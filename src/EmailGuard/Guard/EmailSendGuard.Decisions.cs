@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -84,6 +86,28 @@ internal sealed partial class EmailSendGuard
 
         return LimitExceeded(tag, decision, usage);
     }
+
+    // The answers the pipeline gives before the counters, as its steps return them. Not inlined, so that the decision
+    // each holds while it is built is no local of the hot methods (see Committed).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> Refused(OutboundEmail message, EmailSendReason reason, EmailGuardDimension dimension, string? invalidAddress, string? detail)
+        => new(Refuse(message, reason, dimension, null, null, invalidAddress, detail));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> TooManyRecipientsNow(OutboundEmail message, int recipients) => new(TooManyRecipients(message, recipients));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> StateUnavailableNow(OutboundEmail message) => new(StateUnavailable(message));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> ScreenedOut(OutboundEmail message, in PartyDenial denial, DateTimeOffset now)
+        => new(denial.Block is { } entry
+            ? Blocked(message, denial.Dimension, denial.Partition, denial.Recipient, entry)
+            : Suspended(message, denial.Dimension, denial.Partition!, denial.Suspension!, now));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> TooLargeForRulesNow(OutboundEmail message, int recipients, int messageWide, int perRecipient)
+        => new(TooLargeForRules(message, recipients, messageWide, perRecipient));
 
     /// <summary>The lists and flags were never loaded, and the failure mode is to deny.</summary>
     private EmailSendDecision StateUnavailable(OutboundEmail message)

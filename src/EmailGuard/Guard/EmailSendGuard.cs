@@ -73,16 +73,23 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
+    /// <remarks>
+    /// Returns the steps' answer as it is when nothing records it: a synchronous decision is a struct of some 250
+    /// bytes, and every copy of it on the way up costs as much as a counter. Every method on the hot path keeps its
+    /// rare answers in methods of their own (<see cref="CommittedRecorded"/>, <see cref="Refused"/>, ...): a decision
+    /// held in a local holds references, so the method's frame zeroes it on every call whichever way the call goes,
+    /// and a few of them cost more than the counters.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
-    {
-        // Returns the steps' answer as it is when nothing records it: a synchronous decision is a struct of some 250
-        // bytes, and every copy of it on the way up costs as much as a counter.
-        if (_metrics is null && _options.Events.OnChecked is null)
-        {
-            return Steps(message, operation, cancellationToken);
-        }
+        => _metrics is null && _options.Events.OnChecked is null
+            ? Steps(message, operation, cancellationToken)
+            : CommittedRecorded(message, operation, cancellationToken);
 
+    /// <summary><see cref="Committed"/> with the metrics or the checked event to record.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> CommittedRecorded(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+    {
         ValueTask<EmailSendDecision> pending = Steps(message, operation, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
@@ -98,8 +105,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// <summary>The counters, then the content and fan-out steps when the message or the options have any.</summary>
     private ValueTask<EmailSendDecision> Steps(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
         => HasContentSteps(message) || _fanOut is not null
-            ? WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken))
+            ? StepsAfterCounters(message, operation, cancellationToken)
             : EvaluateAsync(message, operation, cancellationToken);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> StepsAfterCounters(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+        => WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
     {
@@ -144,13 +155,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         int given = message.RecipientCount;
         if (given == 0)
         {
-            return new(Refuse(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, null, null, "The message has no recipient."));
+            return Refused(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, "The message has no recipient.");
         }
 
         int max = _options.MaxRecipientsPerMessage;
         if (given > 4 * max || given < 0)
         {
-            return new(TooManyRecipients(message, given));
+            return TooManyRecipientsNow(message, given);
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
@@ -164,7 +175,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (!address.IsValid)
             {
                 buffers.Return();
-                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error));
+                return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, raw ?? string.Empty, address.Error);
             }
 
             if (!Contains(recipients, distinct, address))
@@ -177,7 +188,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         if (distinct > max)
         {
             buffers.Return();
-            return new(TooManyRecipients(message, distinct));
+            return TooManyRecipientsNow(message, distinct);
         }
 
         GuardAddress? sender = null;
@@ -187,7 +198,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (!sender.IsValid)
             {
                 buffers.Return();
-                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error));
+                return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, rawSender, sender.Error);
             }
         }
 
@@ -232,7 +243,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (_options.FailureMode == StoreFailureMode.FailClosed)
             {
                 buffers.Return();
-                return new(StateUnavailable(message));
+                return StateUnavailableNow(message);
             }
 
             state = GuardStateSnapshot.Empty;
@@ -246,9 +257,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (_screen.Screen(message, buffers.Recipients, buffers.RecipientCount, sender, state, now, out plan) is { } denial)
             {
                 buffers.Return();
-                return new(denial.Block is { } entry
-                    ? Blocked(message, denial.Dimension, denial.Partition, denial.Recipient, entry)
-                    : Suspended(message, denial.Dimension, denial.Partition!, denial.Suspension!, now));
+                return ScreenedOut(message, denial, now);
             }
         }
 
@@ -299,7 +308,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         {
             int recipientCount = buffers.RecipientCount;
             buffers.Return();
-            return new(TooLargeForRules(message, recipientCount, messageWide, perRecipient));
+            return TooLargeForRulesNow(message, recipientCount, messageWide, perRecipient);
         }
 
         int count = buffers.RequestCount;
