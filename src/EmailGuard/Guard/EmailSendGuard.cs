@@ -82,9 +82,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
-        => _metrics is null && _options.Events.OnChecked is null
-            ? Steps(message, operation, cancellationToken)
-            : CommittedRecorded(message, operation, cancellationToken);
+    {
+        // Returns, not a conditional expression: the JIT gives a conditional's value a local of its own, zeroed on every call.
+        if (_metrics is null && _options.Events.OnChecked is null)
+        {
+            return Steps(message, operation, cancellationToken);
+        }
+
+        return CommittedRecorded(message, operation, cancellationToken);
+    }
 
     /// <summary><see cref="Committed"/> with the metrics or the checked event to record.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -103,10 +109,17 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     /// <summary>The counters, then the content and fan-out steps when the message or the options have any.</summary>
+    /// <remarks>Not inlined: an inlined method's answer goes through a local of the caller's, zeroed and then copied.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Steps(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
-        => HasContentSteps(message) || _fanOut is not null
-            ? StepsAfterCounters(message, operation, cancellationToken)
-            : EvaluateAsync(message, operation, cancellationToken);
+    {
+        if (HasContentSteps(message) || _fanOut is not null)
+        {
+            return StepsAfterCounters(message, operation, cancellationToken);
+        }
+
+        return EvaluateAsync(message, operation, cancellationToken);
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> StepsAfterCounters(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
@@ -331,7 +344,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return CompleteAsync(pending, message, buffers, operation);
         }
 
-        return new(Complete(message, pending.Result, buffers, operation));
+        return Complete(message, pending.Result, buffers, operation);
     }
 
     private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)
