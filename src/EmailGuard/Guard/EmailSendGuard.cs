@@ -338,6 +338,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
+        if (operation == GuardOperation.Check && _store.IsLocal && !cancellationToken.IsCancellationRequested)
+        {
+            // The in-memory store answers at once, with a decision that is no task (see AcquireLocal).
+            RateLimitDecision decided = _store.AcquireLocal(batch, results, _options.FailureMode, cancellationToken);
+            return Complete(message, decided, buffers, operation);
+        }
+
         ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
