@@ -35,7 +35,7 @@ internal sealed partial class InMemoryRateLimitStore
         InMemoryShape shape = ShapeOf(request.Rule);
         while (true)
         {
-            if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+            if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
             {
                 counter.Enter();
                 try
@@ -147,7 +147,7 @@ internal sealed partial class InMemoryRateLimitStore
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryShape shape = ShapeOf(request.Rule);
-                if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+                if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
                 {
                     counters[i] = counter;
                     absent[i] = null;
