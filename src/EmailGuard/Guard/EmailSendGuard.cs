@@ -178,13 +178,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+        long keysNow = _keys.NowMs();
+        buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = 0;
         for (int i = 0; i < given; i++)
         {
             string? raw = message.GetRecipient(i);
-            GuardAddress address = _keys.Addresses.Get(raw);
+            GuardAddress address = _keys.Addresses.Get(raw, keysNow);
             if (!address.IsValid)
             {
                 buffers.Return();
@@ -207,7 +209,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         GuardAddress? sender = null;
         if (message.Sender is { } rawSender)
         {
-            sender = _keys.Addresses.Get(rawSender);
+            sender = _keys.Addresses.Get(rawSender, keysNow);
             if (!sender.IsValid)
             {
                 buffers.Return();
@@ -237,6 +239,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             buffers.Return();
             throw;
         }
+
+        buffers.KeysNowMs = _keys.NowMs();
 
         return await Decide(message, buffers, sender, state, operation, cancellationToken).ConfigureAwait(false);
     }
@@ -302,6 +306,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             buffers.Return();
             throw;
         }
+
+        buffers.KeysNowMs = _keys.NowMs();
 
         return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }

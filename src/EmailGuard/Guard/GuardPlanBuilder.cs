@@ -75,7 +75,7 @@ internal sealed class GuardPlanBuilder
 
         if (tenantRules.Length != 0)
         {
-            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));
+            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!, buffers.KeysNowMs), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));
         }
 
         if (senderRules.Length != 0)
@@ -85,18 +85,18 @@ internal sealed class GuardPlanBuilder
 
         if (userRules.Length != 0)
         {
-            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!), cost, new RequestTag(EmailGuardDimension.User, message.UserId, null));
+            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!, buffers.KeysNowMs), cost, new RequestTag(EmailGuardDimension.User, message.UserId, null));
         }
 
         if (ipRules.Length != 0)
         {
-            (string partition, string key) = _keys.ClientIps.Get(message.ClientIp!);
+            (string partition, string key) = _keys.ClientIps.Get(message.ClientIp!, buffers.KeysNowMs);
             Add(requests, tags, ref count, ipRules, key, cost, new RequestTag(EmailGuardDimension.ClientIp, partition, null));
         }
 
         if (categoryRules.Length != 0)
         {
-            Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
+            Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!, buffers.KeysNowMs), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
         }
 
         if (contentRules.Length != 0)
