@@ -52,6 +52,12 @@ if (args is ["redis-throughput", .. string[] rest])
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);
 }
 
+// Builds of EmailGuard side by side in one process, their guard checks in alternating batches (before/after on a loaded machine).
+if (args is ["--compare-builds", .. string[] builds])
+{
+    return BuildComparison.Run(builds);
+}
+
 // Baseline and in-memory store in alternating batches, for machines too loaded to compare sequential runs.
 if (args is ["--paired"])
 {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 
 namespace EmailGuard;
 
@@ -33,6 +34,11 @@ public readonly struct EmailSendDecision
     }
 
     /// <summary>The guard's own: usage kept compact, and an attribution built when first read.</summary>
+    /// <remarks>
+    /// The structs come by reference: each copy of one with references is a local its caller zeroes on every call. Not
+    /// inlined, for the same reason: inlined, the decision is built in a local and then copied where it goes.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     internal EmailSendDecision(
         EmailSendReason reason,
         EmailGuardDimension dimension,
@@ -42,10 +48,10 @@ public readonly struct EmailSendDecision
         string? detail,
         TimeSpan retryAfter,
         DateTimeOffset timestamp,
-        GuardUsage usage,
-        RateLimitDecision acquisition,
+        in GuardUsage usage,
+        in RateLimitDecision acquisition,
         EmailSendAttribution? attribution,
-        PendingAttribution pendingAttribution)
+        in PendingAttribution pendingAttribution)
     {
         _attribution = attribution;
         _pendingAttribution = pendingAttribution;

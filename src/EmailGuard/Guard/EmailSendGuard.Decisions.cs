@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -22,51 +24,75 @@ internal sealed partial class EmailSendGuard
             throw;
         }
 
-        return Complete(message, decision, buffers, operation);
+        return await Complete(message, decision, buffers, operation).ConfigureAwait(false);
     }
 
     /// <summary>
     /// The decision from the store's answer, with the usage of every counter; raises the events of a commit. Hands
     /// <paramref name="buffers"/> back once it has read them, before it builds the decision it returns.
     /// </summary>
-    private EmailSendDecision Complete(OutboundEmail message, RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
+    /// <remarks>
+    /// Answers as the pipeline's steps do, so that the step that called the store returns this answer as it is; anything
+    /// but an admission is decided in <see cref="CompleteNotAdmitted"/>, so this frame holds no decision but its own.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> Complete(OutboundEmail message, in RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
+    {
+        if (decision.Status != RateLimitStatus.Allowed)
+        {
+            return CompleteNotAdmitted(message, decision, buffers, operation);
+        }
+
+        bool commit = operation != GuardOperation.Peek;
+        GuardUsage usage = GuardUsage.Capture(buffers);
+        if (commit)
+        {
+            _fairShare?.OnAdmitted(buffers.RecipientCount);
+        }
+
+        int sendCounts = buffers.ExtraRequestCount;
+        buffers.Return();
+        if (operation == GuardOperation.Reserve)
+        {
+            Reserved(message, decision.Timestamp);
+        }
+
+        if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage.ToArray() is { } all)
+        {
+            RaiseNearLimit(onNearLimit, message, all);
+        }
+
+        if (!commit)
+        {
+            return Admitted(usage, decision, null, default);
+        }
+
+        (EmailSendAttribution? attribution, PendingAttribution pending) = AdmittedLazily(message, sendCounts, operation);
+        return Admitted(usage, decision, attribution, pending);
+    }
+
+    /// <summary>An admission's decision, as the pipeline returns it; the one place a check's decision is built and wrapped.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ValueTask<EmailSendDecision> Admitted(in GuardUsage usage, in RateLimitDecision decision, EmailSendAttribution? attribution, in PendingAttribution pending)
+        => new(new EmailSendDecision(
+            EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending));
+
+    /// <summary><see cref="Complete"/> for a store that did not admit: a denial, or the failure mode's answer.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> CompleteNotAdmitted(OutboundEmail message, in RateLimitDecision decision, GuardBuffers buffers, GuardOperation operation)
     {
         bool commit = operation != GuardOperation.Peek;
         switch (decision.Status)
         {
             case RateLimitStatus.StoreUnavailable:
                 buffers.Return();
-                return StoreUnavailable(message, decision);
+                return new(StoreUnavailable(message, decision));
             case RateLimitStatus.AllowedUnguarded:
                 buffers.Return();
-                return Unguarded(message, commit);
+                return new(Unguarded(message, commit));
         }
 
         GuardUsage usage = GuardUsage.Capture(buffers);
-        if (decision.Status == RateLimitStatus.Allowed)
-        {
-            if (commit)
-            {
-                _fairShare?.OnAdmitted(buffers.RecipientCount);
-            }
-
-            int sendCounts = buffers.ExtraRequestCount;
-            buffers.Return();
-            if (operation == GuardOperation.Reserve)
-            {
-                Reserved(message, decision.Timestamp);
-            }
-
-            if (commit && _options.Events.OnNearLimit is { } onNearLimit && usage.ToArray() is { } all)
-            {
-                RaiseNearLimit(onNearLimit, message, all);
-            }
-
-            (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts, operation) : default;
-            return new EmailSendDecision(
-                EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, decision.Timestamp, usage, decision, attribution, pending);
-        }
-
         RateLimitEntry[] entries = buffers.Entries;
         int count = buffers.RequestCount;
         int deniedIndex = operation == GuardOperation.Reserve ? BindingDenial(entries, count, decision.DeniedIndex) : decision.DeniedIndex;
@@ -82,8 +108,30 @@ internal sealed partial class EmailSendGuard
             }
         }
 
-        return LimitExceeded(tag, decision, usage);
+        return new(LimitExceeded(tag, decision, usage));
     }
+
+    // The answers the pipeline gives before the counters, as its steps return them. Not inlined, so that the decision
+    // each holds while it is built is no local of the hot methods (see Committed).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> Refused(OutboundEmail message, EmailSendReason reason, EmailGuardDimension dimension, string? invalidAddress, string? detail)
+        => new(Refuse(message, reason, dimension, null, null, invalidAddress, detail));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> TooManyRecipientsNow(OutboundEmail message, int recipients) => new(TooManyRecipients(message, recipients));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> StateUnavailableNow(OutboundEmail message) => new(StateUnavailable(message));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> ScreenedOut(OutboundEmail message, in PartyDenial denial, DateTimeOffset now)
+        => new(denial.Block is { } entry
+            ? Blocked(message, denial.Dimension, denial.Partition, denial.Recipient, entry)
+            : Suspended(message, denial.Dimension, denial.Partition!, denial.Suspension!, now));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> TooLargeForRulesNow(OutboundEmail message, int recipients, int messageWide, int perRecipient)
+        => new(TooLargeForRules(message, recipients, messageWide, perRecipient));
 
     /// <summary>The lists and flags were never loaded, and the failure mode is to deny.</summary>
     private EmailSendDecision StateUnavailable(OutboundEmail message)

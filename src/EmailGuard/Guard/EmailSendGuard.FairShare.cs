@@ -48,6 +48,7 @@ internal sealed partial class EmailSendGuard
 
         // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
         // to the counters synchronously.
+        buffers.KeysNowMs = _keys.NowMs();
         return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace EmailGuard;
@@ -14,6 +15,8 @@ internal sealed partial class EmailSendGuard
         => Committed(message, GuardOperation.Reserve, cancellationToken);
 
     /// <summary>The one store call of an evaluation, over the whole plan.</summary>
+    /// <remarks>Not inlined: each call's task would be a local of <see cref="Acquire"/> of its own, zeroed on every check.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<RateLimitDecision> CallStore(
         GuardOperation operation, ReadOnlyMemory<RateLimitRequest> batch, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
         => operation switch

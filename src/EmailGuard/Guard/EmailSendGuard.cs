@@ -73,16 +73,29 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
+    /// <remarks>
+    /// Returns the steps' answer as it is when nothing records it: a synchronous decision is a struct of some 250
+    /// bytes, and every copy of it on the way up costs as much as a counter. Every method on the hot path keeps its
+    /// rare answers in methods of their own (<see cref="CommittedRecorded"/>, <see cref="Refused"/>, ...): a decision
+    /// held in a local holds references, so the method's frame zeroes it on every call whichever way the call goes,
+    /// and a few of them cost more than the counters.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Committed(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
     {
-        // Returns the steps' answer as it is when nothing records it: a synchronous decision is a struct of some 250
-        // bytes, and every copy of it on the way up costs as much as a counter.
+        // Returns, not a conditional expression: the JIT gives a conditional's value a local of its own, zeroed on every call.
         if (_metrics is null && _options.Events.OnChecked is null)
         {
             return Steps(message, operation, cancellationToken);
         }
 
+        return CommittedRecorded(message, operation, cancellationToken);
+    }
+
+    /// <summary><see cref="Committed"/> with the metrics or the checked event to record.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> CommittedRecorded(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+    {
         ValueTask<EmailSendDecision> pending = Steps(message, operation, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
@@ -96,10 +109,21 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     /// <summary>The counters, then the content and fan-out steps when the message or the options have any.</summary>
+    /// <remarks>Not inlined: an inlined method's answer goes through a local of the caller's, zeroed and then copied.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Steps(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
-        => HasContentSteps(message) || _fanOut is not null
-            ? WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken))
-            : EvaluateAsync(message, operation, cancellationToken);
+    {
+        if (HasContentSteps(message) || _fanOut is not null)
+        {
+            return StepsAfterCounters(message, operation, cancellationToken);
+        }
+
+        return EvaluateAsync(message, operation, cancellationToken);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> StepsAfterCounters(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+        => WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
     {
@@ -144,27 +168,29 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         int given = message.RecipientCount;
         if (given == 0)
         {
-            return new(Refuse(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, null, null, "The message has no recipient."));
+            return Refused(message, EmailSendReason.NoRecipients, EmailGuardDimension.Recipient, null, "The message has no recipient.");
         }
 
         int max = _options.MaxRecipientsPerMessage;
         if (given > 4 * max || given < 0)
         {
-            return new(TooManyRecipients(message, given));
+            return TooManyRecipientsNow(message, given);
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+        long keysNow = _keys.NowMs();
+        buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = 0;
         for (int i = 0; i < given; i++)
         {
             string? raw = message.GetRecipient(i);
-            GuardAddress address = _keys.Addresses.Get(raw);
+            GuardAddress address = _keys.Addresses.Get(raw, keysNow);
             if (!address.IsValid)
             {
                 buffers.Return();
-                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, null, null, raw ?? string.Empty, address.Error));
+                return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, raw ?? string.Empty, address.Error);
             }
 
             if (!Contains(recipients, distinct, address))
@@ -177,17 +203,17 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         if (distinct > max)
         {
             buffers.Return();
-            return new(TooManyRecipients(message, distinct));
+            return TooManyRecipientsNow(message, distinct);
         }
 
         GuardAddress? sender = null;
         if (message.Sender is { } rawSender)
         {
-            sender = _keys.Addresses.Get(rawSender);
+            sender = _keys.Addresses.Get(rawSender, keysNow);
             if (!sender.IsValid)
             {
                 buffers.Return();
-                return new(Refuse(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, null, null, rawSender, sender.Error));
+                return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Sender, rawSender, sender.Error);
             }
         }
 
@@ -214,6 +240,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             throw;
         }
 
+        buffers.KeysNowMs = _keys.NowMs();
+
         return await Decide(message, buffers, sender, state, operation, cancellationToken).ConfigureAwait(false);
     }
 
@@ -232,7 +260,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (_options.FailureMode == StoreFailureMode.FailClosed)
             {
                 buffers.Return();
-                return new(StateUnavailable(message));
+                return StateUnavailableNow(message);
             }
 
             state = GuardStateSnapshot.Empty;
@@ -246,9 +274,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             if (_screen.Screen(message, buffers.Recipients, buffers.RecipientCount, sender, state, now, out plan) is { } denial)
             {
                 buffers.Return();
-                return new(denial.Block is { } entry
-                    ? Blocked(message, denial.Dimension, denial.Partition, denial.Recipient, entry)
-                    : Suspended(message, denial.Dimension, denial.Partition!, denial.Suspension!, now));
+                return ScreenedOut(message, denial, now);
             }
         }
 
@@ -281,6 +307,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             throw;
         }
 
+        buffers.KeysNowMs = _keys.NowMs();
+
         return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 
@@ -299,7 +327,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         {
             int recipientCount = buffers.RecipientCount;
             buffers.Return();
-            return new(TooLargeForRules(message, recipientCount, messageWide, perRecipient));
+            return TooLargeForRulesNow(message, recipientCount, messageWide, perRecipient);
         }
 
         int count = buffers.RequestCount;
@@ -316,13 +344,20 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         ReadOnlyMemory<RateLimitRequest> batch = buffers.Requests.AsMemory(0, count);
         Memory<RateLimitEntry> results = buffers.Entries.AsMemory(0, count);
+        if (operation == GuardOperation.Check && _store.IsLocal && !cancellationToken.IsCancellationRequested)
+        {
+            // The in-memory store answers at once, with a decision that is no task (see AcquireLocal).
+            RateLimitDecision decided = _store.AcquireLocal(batch, results, _options.FailureMode, cancellationToken);
+            return Complete(message, decided, buffers, operation);
+        }
+
         ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
             return CompleteAsync(pending, message, buffers, operation);
         }
 
-        return new(Complete(message, pending.Result, buffers, operation));
+        return Complete(message, pending.Result, buffers, operation);
     }
 
     private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)

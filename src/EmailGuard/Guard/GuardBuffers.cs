@@ -24,6 +24,12 @@ internal sealed class GuardBuffers
     public int RecipientCount { get; set; }
 
     /// <summary>
+    /// The key caches' clock (<see cref="SendGuardKeys.NowMs"/>) as the check read it, once for all its key lookups;
+    /// read again when the check resumes after waiting.
+    /// </summary>
+    public long KeysNowMs { get; set; }
+
+    /// <summary>
     /// The shape of this thread's last check, kept across checks (it is immutable and shared by the decisions that
     /// name it) so the next check with the same plan reuses it; see <see cref="GuardUsageShape.Of"/>.
     /// </summary>

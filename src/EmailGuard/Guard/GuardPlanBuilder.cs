@@ -67,7 +67,7 @@ internal sealed class GuardPlanBuilder
         RequestTag[] tags = buffers.Tags;
         int count = 0;
         long cost = distinct;
-        Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, new RequestTag(EmailGuardDimension.Global, null, null));
+        Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, EmailGuardDimension.Global, null, null);
         if (shares != 0)
         {
             _fairShare!.AddShares(requests, tags, ref count, message.TenantId!, cost);
@@ -75,28 +75,28 @@ internal sealed class GuardPlanBuilder
 
         if (tenantRules.Length != 0)
         {
-            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!), cost, new RequestTag(EmailGuardDimension.Tenant, message.TenantId, null));
+            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!, buffers.KeysNowMs), cost, EmailGuardDimension.Tenant, message.TenantId, null);
         }
 
         if (senderRules.Length != 0)
         {
-            Add(requests, tags, ref count, senderRules, sender!.SenderKey, cost, new RequestTag(EmailGuardDimension.Sender, sender.Address, null));
+            Add(requests, tags, ref count, senderRules, sender!.SenderKey, cost, EmailGuardDimension.Sender, sender.Address, null);
         }
 
         if (userRules.Length != 0)
         {
-            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!), cost, new RequestTag(EmailGuardDimension.User, message.UserId, null));
+            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!, buffers.KeysNowMs), cost, EmailGuardDimension.User, message.UserId, null);
         }
 
         if (ipRules.Length != 0)
         {
-            (string partition, string key) = _keys.ClientIps.Get(message.ClientIp!);
-            Add(requests, tags, ref count, ipRules, key, cost, new RequestTag(EmailGuardDimension.ClientIp, partition, null));
+            (string partition, string key) = _keys.ClientIps.Get(message.ClientIp!, buffers.KeysNowMs);
+            Add(requests, tags, ref count, ipRules, key, cost, EmailGuardDimension.ClientIp, partition, null);
         }
 
         if (categoryRules.Length != 0)
         {
-            Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!), cost, new RequestTag(EmailGuardDimension.Category, message.Category, null));
+            Add(requests, tags, ref count, categoryRules, _keys.Categories.Get(message.Category!, buffers.KeysNowMs), cost, EmailGuardDimension.Category, message.Category, null);
         }
 
         if (contentRules.Length != 0)
@@ -123,7 +123,7 @@ internal sealed class GuardPlanBuilder
     {
         Span<byte> bandHashes = stackalloc byte[(nearDuplicate?.Bands ?? 0) * NearDuplicateSketch.BandHashBytes];
         string fingerprint = ContentFingerprint.Compute(content, nearDuplicate, bandHashes, out bool hasBands);
-        Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, new RequestTag(EmailGuardDimension.Content, fingerprint, null));
+        Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, EmailGuardDimension.Content, fingerprint, null);
         if (!hasBands)
         {
             return;
@@ -133,16 +133,18 @@ internal sealed class GuardPlanBuilder
         {
             // The partition says which band denied ("nd2:<hash>"), so an operator can tell a near-duplicate denial from an exact one.
             string partition = NearDuplicateSketch.Partition(b, bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
-            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, cost, new RequestTag(EmailGuardDimension.Content, partition, null));
+            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, cost, EmailGuardDimension.Content, partition, null);
         }
     }
 
-    private static void Add(RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] rules, string key, long cost, RequestTag tag)
+    /// <remarks>The tag comes in its parts: a struct argument is a local of the caller's, zeroed on every check.</remarks>
+    private static void Add(
+        RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] rules, string key, long cost, EmailGuardDimension dimension, string? partition, string? recipient)
     {
         foreach (RateLimitRule rule in rules)
         {
             requests[count] = new RateLimitRequest(key, rule, cost);
-            tags[count] = tag;
+            tags[count] = new RequestTag(dimension, partition, recipient);
             count++;
         }
     }
@@ -164,7 +166,7 @@ internal sealed class GuardPlanBuilder
             EmailGuardDimension skip = recipientSkips?[i] ?? EmailGuardDimension.None;
             if ((skip & EmailGuardDimension.Recipient) == 0)
             {
-                Add(requests, tags, ref count, recipientRules, recipient.RecipientKey, 1, new RequestTag(EmailGuardDimension.Recipient, recipient.Address, recipient.Address));
+                Add(requests, tags, ref count, recipientRules, recipient.RecipientKey, 1, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
             }
 
             if (domainRules.Length == 0 || (skip & EmailGuardDimension.RecipientDomain) != 0 || DomainCountedBefore(recipients, recipientSkips, i))
@@ -184,7 +186,7 @@ internal sealed class GuardPlanBuilder
                 }
             }
 
-            Add(requests, tags, ref count, domainRules, recipient.DomainKey, domainCost, new RequestTag(EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address));
+            Add(requests, tags, ref count, domainRules, recipient.DomainKey, domainCost, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
         }
     }
 

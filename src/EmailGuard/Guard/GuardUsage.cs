@@ -114,17 +114,20 @@ internal readonly struct GuardUsage
     }
 
     /// <summary>Count in the low 32 bits, the reset time in milliseconds after the first request's in the high 32 (signed).</summary>
+    /// <remarks>Inlined into <see cref="Capture"/>, which packs every entry of every check; the milliseconds are divided out once.</remarks>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryPack(in RateLimitEntry entry, RateLimitRule rule, long baseTicks, out long packed)
     {
         packed = 0;
         long delta = entry.ResetAt.UtcTicks - baseTicks;
+        long deltaMs = delta / TicksPerMillisecond;
         if (!entry.IsAllowed || entry.RetryAfter != TimeSpan.Zero || entry.Limit != rule.Limit || entry.ResetAt.Offset != TimeSpan.Zero
-            || entry.Count is < 0 or > uint.MaxValue || delta % TicksPerMillisecond != 0 || delta / TicksPerMillisecond is < int.MinValue or > int.MaxValue)
+            || (ulong)entry.Count > uint.MaxValue || deltaMs * TicksPerMillisecond != delta || deltaMs is < int.MinValue or > int.MaxValue)
         {
             return false;
         }
 
-        packed = ((delta / TicksPerMillisecond) << 32) | entry.Count;
+        packed = (deltaMs << 32) | entry.Count;
         return true;
     }
 

@@ -25,8 +25,9 @@ internal sealed partial class InMemoryCounter : InMemoryLock
     private long _currentEndMs = long.MinValue;
     private int _currentSlot;
 
-    public InMemoryCounter(RateLimitRule rule)
+    public InMemoryCounter(RateLimitRule rule, string key)
     {
+        Key = key;
         if (rule.Algorithm == RateLimitAlgorithm.SlidingWindow)
         {
             _ringSlots = rule.Segments + 1;
@@ -39,6 +40,9 @@ internal sealed partial class InMemoryCounter : InMemoryLock
 
         _lengthMs = rule.Algorithm == RateLimitAlgorithm.SlidingWindow ? rule.SegmentMilliseconds : rule.WindowMilliseconds;
     }
+
+    /// <summary>The key the counter was created for, the very string: <see cref="InMemoryShape.TryGetCounter"/> finds the counter by it.</summary>
+    public string Key { get; }
 
     /// <summary>Unix milliseconds after which the counter holds nothing that still counts.</summary>
     public long ExpiresAtMs { get; set; }

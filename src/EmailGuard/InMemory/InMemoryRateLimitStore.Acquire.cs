@@ -35,7 +35,7 @@ internal sealed partial class InMemoryRateLimitStore
         InMemoryShape shape = ShapeOf(request.Rule);
         while (true)
         {
-            if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+            if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
             {
                 counter.Enter();
                 try
@@ -147,7 +147,7 @@ internal sealed partial class InMemoryRateLimitStore
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryShape shape = ShapeOf(request.Rule);
-                if (shape.Counters.TryGetValue(request.Key, out InMemoryCounter? counter))
+                if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
                 {
                     counters[i] = counter;
                     absent[i] = null;
@@ -170,7 +170,10 @@ internal sealed partial class InMemoryRateLimitStore
             SortById(order);
             int locked = 0;
             bool overflowed = false;
-            RateLimitDecision? decision = null;
+            bool decided = false;
+
+            // Not a nullable: the evaluation's answer lands here and is returned from here, with no copy in between.
+            RateLimitDecision decision = default;
             try
             {
                 bool stale = false;
@@ -197,9 +200,16 @@ internal sealed partial class InMemoryRateLimitStore
 
                 if (!stale)
                 {
-                    decision = maxWaitMs == NoReservation
-                        ? EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct)
-                        : ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
+                    if (maxWaitMs == NoReservation)
+                    {
+                        decision = EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct);
+                    }
+                    else
+                    {
+                        decision = ReserveMany(requests, results, counters, absent, now, maxWaitMs, ref overflowed);
+                    }
+
+                    decided = true;
                 }
             }
             finally
@@ -213,14 +223,14 @@ internal sealed partial class InMemoryRateLimitStore
                 }
             }
 
-            if (decision is { } decided)
+            if (decided)
             {
                 if (overflowed)
                 {
                     OnOverflow();
                 }
 
-                return decided;
+                return decision;
             }
         }
     }

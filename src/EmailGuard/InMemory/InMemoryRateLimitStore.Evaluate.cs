@@ -152,7 +152,7 @@ internal sealed partial class InMemoryRateLimitStore
             return null;
         }
 
-        InMemoryCounter created = new(request.Rule);
+        InMemoryCounter created = new(request.Rule, request.Key);
         shape.Sketch?.Seed(created, request.Rule, request.Key, now);
         return created;
     }

@@ -93,6 +93,10 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
         return new(Decide(requests.Span, results.Span, commit: true));
     }
 
+    /// <summary><see cref="AcquireAsync"/> for a caller that is not cancelled, answered without a task.</summary>
+    internal RateLimitDecision Acquire(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results)
+        => Decide(requests, results, commit: true);
+
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
     {

@@ -16,14 +16,20 @@ internal sealed class AddressKeyCache(EmailAddressNormalizationOptions normaliza
 
     public EmailAddressNormalizationOptions Normalization => normalization;
 
-    public GuardAddress Get(string? raw)
+    /// <summary>The cache's clock; see <see cref="BoundedKeyCache{TKey, TValue}.NowMs"/>.</summary>
+    public long NowMs() => _cache.NowMs();
+
+    public GuardAddress Get(string? raw) => Get(raw, _cache.NowMs());
+
+    /// <summary>As <see cref="Get(string?)"/>, with the cache's clock read moments ago (<see cref="NowMs"/>).</summary>
+    public GuardAddress Get(string? raw, long nowMs)
     {
         if (raw is null)
         {
             return GuardAddress.Create(raw, normalization);
         }
 
-        if (_cache.TryGetValue(raw, out GuardAddress? address))
+        if (_cache.TryGetValue(raw, nowMs, out GuardAddress? address))
         {
             return address;
         }

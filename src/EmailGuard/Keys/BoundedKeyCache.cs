@@ -73,12 +73,18 @@ internal sealed class BoundedKeyCache<TKey, TValue>
     public int Count => _entries.Count;
 
     /// <summary>Looks a key up, and marks its entry hit.</summary>
-    public bool TryGetValue(TKey key, out TValue value)
+    public bool TryGetValue(TKey key, out TValue value) => TryGetValue(key, NowMs(), out value);
+
+    /// <summary>
+    /// Looks a key up, and marks its entry hit at <paramref name="nowMs"/>: a reading of <see cref="NowMs"/> taken
+    /// moments ago, for a caller that looks up several keys at once and reads the clock once for all of them.
+    /// </summary>
+    public bool TryGetValue(TKey key, long nowMs, out TValue value)
     {
         if (_entries.TryGetValue(key, out Entry? entry))
         {
             // Written only when they change, so hot entries read by many threads stay shared in their CPU caches.
-            long now = NowMs();
+            long now = nowMs;
             if (entry.LastHitMs != now)
             {
                 entry.LastHitMs = now;
@@ -193,7 +199,8 @@ internal sealed class BoundedKeyCache<TKey, TValue>
 
     private void Evict(Entry entry) => _entries.TryRemove(new KeyValuePair<TKey, Entry>(entry.Key, entry));
 
-    private long NowMs()
+    /// <summary>The cache's clock in milliseconds: <see cref="Environment.TickCount64"/> on the system clock.</summary>
+    public long NowMs()
         => _systemClock ? Environment.TickCount64 : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     private sealed class Entry(TKey key, TValue value)

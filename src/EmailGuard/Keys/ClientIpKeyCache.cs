@@ -7,9 +7,12 @@ internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = Boun
 {
     private readonly BoundedKeyCache<IPAddress, (string Partition, string Key)> _cache = new(capacity);
 
-    public (string Partition, string Key) Get(IPAddress address)
+    public (string Partition, string Key) Get(IPAddress address) => Get(address, _cache.NowMs());
+
+    /// <summary>As <see cref="Get(IPAddress)"/>, with the cache's clock read moments ago (<see cref="SendGuardKeys.NowMs"/>).</summary>
+    public (string Partition, string Key) Get(IPAddress address, long nowMs)
     {
-        if (_cache.TryGetValue(address, out (string Partition, string Key) value))
+        if (_cache.TryGetValue(address, nowMs, out (string Partition, string Key) value))
         {
             return value;
         }

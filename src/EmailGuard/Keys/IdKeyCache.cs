@@ -5,9 +5,12 @@ internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capa
 {
     private readonly BoundedKeyCache<string, string> _cache = new(capacity, StringComparer.Ordinal);
 
-    public string Get(string id)
+    public string Get(string id) => Get(id, _cache.NowMs());
+
+    /// <summary>As <see cref="Get(string)"/>, with the cache's clock read moments ago (<see cref="SendGuardKeys.NowMs"/>).</summary>
+    public string Get(string id, long nowMs)
     {
-        if (_cache.TryGetValue(id, out string? key))
+        if (_cache.TryGetValue(id, nowMs, out string? key))
         {
             return key;
         }

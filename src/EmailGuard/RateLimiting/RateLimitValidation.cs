@@ -71,27 +71,41 @@ public static class RateLimitValidation
 #pragma warning restore CA2208
         }
 
+        // Every acquire runs this over every request: a request that is plainly valid (a key that starts with no white
+        // space) costs a few comparisons here, and anything else gets the full checks, which throw what they always threw.
+        long minimum = allowZeroCost ? 0 : 1;
         for (int i = 0; i < requests.Length; i++)
         {
             ref readonly RateLimitRequest request = ref requests[i];
-            ValidateKey(request.Key, nameof(requests), i);
-            if (request.Rule is null)
+            string? key = request.Key;
+            if (key is null || key.Length == 0 || key.Length > RateLimitRequest.MaxKeyLength || char.IsWhiteSpace(key[0])
+                || request.Rule is null || request.Cost < minimum || request.Cost > RateLimitRule.MaxLimit)
             {
-                throw new ArgumentException($"requests[{i}].Rule is null.", nameof(requests));
+                ValidateRequest(requests, i, minimum);
             }
+        }
+    }
 
-            long minimum = allowZeroCost ? 0 : 1;
-            if (request.Cost < minimum)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(requests), request.Cost, $"requests[{i}].Cost must be at least {minimum}.");
-            }
+    /// <summary>The checks of one request, in the order they are reported; returns when the request is valid after all (a key that only starts with white space).</summary>
+    private static void ValidateRequest(ReadOnlySpan<RateLimitRequest> requests, int index, long minimum)
+    {
+        ref readonly RateLimitRequest request = ref requests[index];
+        ValidateKey(request.Key, nameof(requests), index);
+        if (request.Rule is null)
+        {
+            throw new ArgumentException($"requests[{index}].Rule is null.", nameof(requests));
+        }
 
-            if (request.Cost > RateLimitRule.MaxLimit)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(requests), request.Cost, $"requests[{i}].Cost must be at most {RateLimitRule.MaxLimit}.");
-            }
+        if (request.Cost < minimum)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(requests), request.Cost, $"requests[{index}].Cost must be at least {minimum}.");
+        }
+
+        if (request.Cost > RateLimitRule.MaxLimit)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(requests), request.Cost, $"requests[{index}].Cost must be at most {RateLimitRule.MaxLimit}.");
         }
     }
 
