@@ -98,11 +98,12 @@ for round in $(seq 1 "$rounds"); do
     measure raw-redis-call "$redis_url/raw-redis"
     measure emailguard-redis "$redis_url/emailguard"
     measure_flood flood-redis "$redis_url/flood" redis
+    measure_flood bare-429-redis-app "$redis_url/bare-429"
   fi
 done
 
 echo "mean over $rounds rounds; ratio = endpoint / bare"
-for label in bare builtin emailguard-memory flood-memory bare-redis-app raw-redis-call emailguard-redis flood-redis; do
+for label in bare builtin emailguard-memory flood-memory bare-redis-app raw-redis-call emailguard-redis flood-redis bare-429-redis-app; do
   [[ -n "${total[$label]:-}" ]] || continue
   python3 -c "b=${total[bare]}/$rounds; v=${total[$label]}/$rounds; print(f'  {\"$label\":<22} {v:12.0f} req/s  ratio {v/b:5.3f}')"
 done
@@ -111,4 +112,7 @@ if [[ -n "${total[raw-redis-call]:-}" && -n "${total[emailguard-redis]:-}" ]]; t
 fi
 if [[ -n "${total[bare-redis-app]:-}" && -n "${total[flood-redis]:-}" ]]; then
   python3 -c "print(f'  flood-redis / bare-redis-app: {${total[flood-redis]}/${total[bare-redis-app]}:5.3f} (a one-client flood, denied locally after its first denial)')"
+fi
+if [[ -n "${total[bare-429-redis-app]:-}" && -n "${total[flood-redis]:-}" ]]; then
+  python3 -c "print(f'  flood-redis / bare-429-redis-app: {${total[flood-redis]}/${total[bare-429-redis-app]}:5.3f} (the flood against an endpoint writing the same 429 answer with no limiter)')"
 fi
