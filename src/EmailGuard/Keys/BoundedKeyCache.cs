@@ -84,10 +84,9 @@ internal sealed class BoundedKeyCache<TKey, TValue>
         if (_entries.TryGetValue(key, out Entry? entry))
         {
             // Written only when they change, so hot entries read by many threads stay shared in their CPU caches.
-            long now = nowMs;
-            if (entry.LastHitMs != now)
+            if (entry.LastHitMs != nowMs)
             {
-                entry.LastHitMs = now;
+                entry.LastHitMs = nowMs;
             }
 
             if (entry.Credits < MaxCredits)
