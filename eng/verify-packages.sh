@@ -30,9 +30,11 @@ for project in EmailGuard EmailGuard.Redis EmailGuard.AspNetCore EmailGuard.Dash
   for field in '<readme>README.md</readme>' '<tags>' '<repository type="git" url=' '<releaseNotes>'; do
     grep -qF "$field" <<<"$nuspec" || { echo "packages: $project's nuspec lacks $field" >&2; exit 1; }
   done
-  unzip -l "$feed/$project.$version.nupkg" | grep -q ' README.md$' || { echo "packages: $project has no README.md" >&2; exit 1; }
+  # Every listing is read whole before grep sees it: grep -q stops reading at the first match, and under pipefail the
+  # writer's broken pipe would fail the check whenever the match comes before the listing's end (it did, on CI).
+  listing=$(unzip -l "$feed/$project.$version.nupkg")
+  grep -q ' README.md$' <<<"$listing" || { echo "packages: $project has no README.md" >&2; exit 1; }
   # SourceLink: the symbols map the sources to the repository at this commit, also from a clone without a GitHub remote.
-  # (Read from a file: grep -q stops reading early, and under pipefail unzip's broken pipe would fail the check.)
   unzip -p "$feed/$project.$version.snupkg" "lib/net10.0/$project.pdb" >"$work/$project.pdb"
   grep -aq 'raw.githubusercontent.com/emailguard/emailguard/' "$work/$project.pdb" \
     || { echo "packages: $project's symbols carry no SourceLink map to the repository" >&2; exit 1; }
