@@ -324,13 +324,20 @@ internal sealed partial class RedisRateLimitStore
           for i = 1, lastN do states[KEYS[lastKo + i]] = nil end
           lastKo, lastN = ko, n
           local denied, maxRetry, blocked, foreign = -1, 0, false, nil
+          local fixed = shared and shared.fixed
           for i = 1, n do
             local key = KEYS[ko + i]
             local b = 4 * i - 4
             local limit, w, s, cost = rules[b + 1], rules[b + 2], rules[b + 3], rules[b + 4]
             local st = states[key]
             if not st then
-              st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+              -- A fixed-window counter an earlier member of the batch read: its record, without a call to load.
+              st = fixed and s == 0 and fixed[key]
+              if st and st.w == w then
+                st.p = 0
+              else
+                st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+              end
               states[key] = st
               if st.foreign then foreign = foreign or key end
             end
@@ -530,8 +537,10 @@ internal sealed partial class RedisRateLimitStore
     /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
     /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
-    /// tenant and sender counters are then read once per batch, and written once per batch: what members take from a
-    /// shared counter is written when the batch ends, or before the counter is next read from Redis.</para>
+    /// tenant and sender counters are then read once per batch, and written twice: the first member to take from a
+    /// counter writes it at once, as alone, and what later members take from it is written in one INCRBY when the batch
+    /// ends, or before the counter is next read from Redis. A counter only one member takes from (a recipient's) is
+    /// written by that member, with no record of what waits and no number formatted.</para>
     /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
     /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
