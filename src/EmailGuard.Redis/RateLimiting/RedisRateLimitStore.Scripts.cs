@@ -218,19 +218,13 @@ internal sealed partial class RedisRateLimitStore
     /// cost Redis more than the counters' own commands.
     /// </remarks>
     private const string AcquireFunctionLua = """
-        -- Writes what the members of a batch took from a fixed-window counter they share, before the counter is
-        -- read from Redis again and at the batch's end: as the members' own writes would have, in one command.
+        -- Writes what later members of a batch took from a fixed-window counter an earlier member of it wrote (see
+        -- acquire), before the counter is read from Redis again and at the batch's end: as the members' own INCRBYs
+        -- would have, in one command. The counter exists (the first member's write made it), so INCRBY is that write.
         local function flush_fixed(shared, key)
           local known = shared.fixed[key]
           if not known or not known.dirty then return end
-          local taken = string.format('%d', known.delta)
-          if not known.wfresh then
-            redis.call('INCRBY', key, taken)
-          elseif known.server then
-            set_counter(key, taken, known.reset)
-          else
-            redis.call('SET', key, taken, 'PX', string.format('%d', known.ttl))
-          end
+          redis.call('INCRBY', key, string.format('%d', known.delta))
           known.dirty, known.delta = false, 0
         end
         -- Defined once per script, not once per call: a batch calls acquire for every member.
@@ -279,8 +273,9 @@ internal sealed partial class RedisRateLimitStore
                 fresh = true
               end
             end
-            -- What a batch writes back (dirty, wfresh, server, ttl, delta) is set when a member first takes from it.
-            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not number, p = 0 }
+            -- wrote: a member of the batch has written it; what later members take waits in dirty and delta, set
+            -- when a second member takes from it.
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not number, p = 0, wrote = false }
             if shared then shared.fixed[key] = st end
             return st
           else
@@ -329,13 +324,20 @@ internal sealed partial class RedisRateLimitStore
           for i = 1, lastN do states[KEYS[lastKo + i]] = nil end
           lastKo, lastN = ko, n
           local denied, maxRetry, blocked, foreign = -1, 0, false, nil
+          local fixed = shared and shared.fixed
           for i = 1, n do
             local key = KEYS[ko + i]
             local b = 4 * i - 4
             local limit, w, s, cost = rules[b + 1], rules[b + 2], rules[b + 3], rules[b + 4]
             local st = states[key]
             if not st then
-              st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+              -- A fixed-window counter an earlier member of the batch read: its record, without a call to load.
+              st = fixed and s == 0 and fixed[key]
+              if st and st.w == w then
+                st.p = 0
+              else
+                st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+              end
               states[key] = st
               if st.foreign then foreign = foreign or key end
             end
@@ -458,29 +460,31 @@ internal sealed partial class RedisRateLimitStore
               end
             elseif s == 0 then
               reset = st.reset
-              local known = shared and shared.fixed[key]
-              if known then
-                -- In a batch: the write waits in memory for the batch's end (or the key's next read from Redis),
-                -- so that a counter many members take from (a guard's global one) is written once per batch. The
-                -- batch's record of the counter is its state in this decision (see load).
-                if not known.dirty then
-                  known.dirty, known.wfresh, known.server, known.ttl, known.delta = true, st.fresh, serverLayout, reset - wnow + grace, 0
+              -- In a batch, st is the batch's record of the counter (see load). The first member to take from it
+              -- writes at once, as alone, with its cost's own argument string (no number formatted); what later
+              -- members take waits in memory for the batch's end (or the key's next read from Redis), so that a
+              -- counter many members take from (a guard's global one) is written twice per batch, and one that a
+              -- single member takes from (a recipient's) costs no bookkeeping and no formatting.
+              if shared and st.wrote then
+                if not st.dirty then
+                  st.dirty, st.delta = true, 0
                   shared.ndirty = shared.ndirty + 1
                   shared.dirty[shared.ndirty] = key
                 end
-                known.delta = known.delta + cost
-                known.total = known.total + cost
-                known.fresh = false
-                st.fresh = false
-              elseif not st.fresh then
-                redis.call('INCRBY', key, fmt(cost))
-              elseif serverLayout then
-                set_counter(key, fmt(cost), reset)
-                st.fresh = false
+                st.delta = st.delta + cost
               else
-                redis.call('SET', key, fmt(cost), 'PX', fmt(reset - wnow + grace))
+                local c = ARGV[ao + 5 + 4 * i]
+                if not st.fresh then
+                  redis.call('INCRBY', key, c)
+                elseif serverLayout then
+                  set_counter(key, c, reset)
+                else
+                  redis.call('SET', key, c, 'PX', fmt(reset - wnow + grace))
+                end
                 st.fresh = false
+                if shared then st.wrote = true end
               end
+              if shared then st.total = st.total + cost end
             else
               reset = (st.cur + s + 1) * st.g
               redis.call('HINCRBY', key, fmt(st.cur), fmt(cost))
@@ -533,8 +537,10 @@ internal sealed partial class RedisRateLimitStore
     /// per batch, and every fixed-window counter a
     /// multi-key member has read: a later member reads it from memory, kept up to date with what the members between
     /// took (a single-key member's counter is read again), instead of asking Redis again. A guard check's global,
-    /// tenant and sender counters are then read once per batch, and written once per batch: what members take from a
-    /// shared counter is written when the batch ends, or before the counter is next read from Redis.</para>
+    /// tenant and sender counters are then read once per batch, and written twice: the first member to take from a
+    /// counter writes it at once, as alone, and what later members take from it is written in one INCRBY when the batch
+    /// ends, or before the counter is next read from Redis. A counter only one member takes from (a recipient's) is
+    /// written by that member, with no record of what waits and no number formatted.</para>
     /// <para>Returns one reply per member: what its own script would have returned, or, when its script would have
     /// failed, that error's message as a string (no member's own reply is a string). A member's script fails before its
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run

@@ -34,6 +34,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private readonly RedisScriptRunner _scripts;
     private readonly RedisSingleKeyCoalescer _coalescer;
     private readonly RedisAcquireArgumentCache _acquireArguments = new();
+    private readonly RedisCounterKeyCache _counterNames;
     private long _acquisitionIds = Random.Shared.NextInt64(long.MinValue, long.MaxValue);
 
     /// <param name="connection">The connection.</param>
@@ -61,6 +62,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _connection = connection;
+        _counterNames = new RedisCounterKeyCache(connection.KeyPrefix);
         _timeProvider = timeProvider;
         _useServerTime = options.UseServerTime;
         _logger = logger ?? NullLogger<RedisRateLimitStore>.Instance;
@@ -274,7 +276,6 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     private RedisKey[] BuildKeys(ReadOnlySpan<RateLimitRequest> requests, long nowMs)
     {
         RedisKey[] keys = new RedisKey[requests.Length];
-        string prefix = _connection.KeyPrefix;
         for (int i = 0; i < requests.Length; i++)
         {
             // A call often repeats a counter (two recipients at one domain); reuse its key instead of building it
@@ -292,7 +293,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
             keys[i] = same >= 0
                 ? keys[same]
-                : (RedisKey)RedisCounterKey.Create(prefix, requests[i].Key, requests[i].Rule.ShapeId, WindowIndex(requests[i].Rule, nowMs));
+                : (RedisKey)_counterNames.Get(requests[i].Key, requests[i].Rule.ShapeId, WindowIndex(requests[i].Rule, nowMs));
         }
 
         return keys;

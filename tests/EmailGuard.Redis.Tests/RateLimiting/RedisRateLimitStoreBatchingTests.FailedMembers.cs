@@ -8,13 +8,17 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// </summary>
 public partial class RedisRateLimitStoreBatchingTests
 {
-    [Fact]
-    public async Task AcquireAsync_MemberFailingAfterReadingASharedCounter_LaterMembersCountFromWhatWasTaken()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AcquireAsync_MemberFailingAfterReadingASharedCounter_LaterMembersCountFromWhatWasTaken(bool useServerTime)
     {
         // The failing member reads the shared counter (its cost, 3, pending on it) and then fails on a list. Were its
         // state of the shared counter kept, the next member would count those 3 as taken before it. Redis fails the
         // read of a list; Garnet keeps lists apart and reads nothing there, so the member is admitted instead.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
+        // The leader and the members before and after the failing one write the shared counter first at once, then
+        // in the batch's record of it; on server time the first write also sets the window's expiry.
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime, TimeSpan.FromSeconds(30));
         RateLimitRule rule = RateLimitRule.FixedWindow(100, TimeSpan.FromDays(300));
         RedisKey wrong = store.CounterKey("a-list", rule);
         await Admin.GetDatabase().ListLeftPushAsync(wrong, "not a counter");
@@ -51,6 +55,7 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         (await PeekCountAsync(store, [new("shared", rule)])).Should().Be(failedTook + calls.Length - 2);
+        (await Admin.GetDatabase().KeyTimeToLiveAsync(store.CounterKey("shared", rule))).Should().NotBeNull("a counter never exists without its expiry");
         await Admin.GetDatabase().KeyDeleteAsync(wrong);
     }
 }
