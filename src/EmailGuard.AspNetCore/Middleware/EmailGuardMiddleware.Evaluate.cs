@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.AspNetCore.Http;
 
 namespace EmailGuard.AspNetCore;
@@ -101,8 +100,7 @@ internal sealed partial class EmailGuardMiddleware
                     RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
                     long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
-                        string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
+                    await _rejections.RejectTooManyAsync(context, state, owner.Policy, owner.Partition.KindTag, rule, decision, seconds).ConfigureAwait(false);
                     return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }

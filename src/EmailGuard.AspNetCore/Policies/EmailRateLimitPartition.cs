@@ -47,6 +47,9 @@ internal sealed class EmailRateLimitPartition
     /// <summary>One quoted item name per rule for the <c>RateLimit</c> header.</summary>
     public string[] ItemNames { get; private set; } = [];
 
+    /// <summary>One cached <c>RateLimit</c> value of a denial per rule.</summary>
+    public DeniedQuotaHeader[] DeniedHeaders { get; private set; } = [];
+
     public string KindTag => Kind switch
     {
         PartitionKind.ClientIp => "ip",
@@ -65,12 +68,14 @@ internal sealed class EmailRateLimitPartition
         KeyPrefix = $"eg:ep:{Sanitize(keyScope)}:{label}:";
         ItemNames = new string[Rules.Length];
         PolicyItems = new string[Rules.Length];
+        DeniedHeaders = new DeniedQuotaHeader[Rules.Length];
         for (int i = 0; i < Rules.Length; i++)
         {
             RateLimitRule rule = Rules[i];
             long seconds = Math.Max(1, (long)Math.Ceiling(rule.Window.TotalSeconds));
             ItemNames[i] = string.Create(CultureInfo.InvariantCulture, $"\"{Sanitize(displayName)}.{label}.{seconds}s\"");
             PolicyItems[i] = string.Create(CultureInfo.InvariantCulture, $"{ItemNames[i]};q={rule.Limit};w={seconds}");
+            DeniedHeaders[i] = new DeniedQuotaHeader();
         }
     }
 

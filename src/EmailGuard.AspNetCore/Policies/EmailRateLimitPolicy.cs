@@ -65,4 +65,7 @@ internal sealed class EmailRateLimitPolicy
     public string[] FieldNames { get; }
 
     public int RuleCount { get; }
+
+    /// <summary>The policy's latest "too many requests" answer, which a flood gets over and over.</summary>
+    public RejectionBodyCache Rejections { get; } = new();
 }
