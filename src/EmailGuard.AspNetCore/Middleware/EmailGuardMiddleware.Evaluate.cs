@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 
@@ -19,9 +18,10 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
-        RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
-        PartitionRequestOwner[] owners = ArrayPool<PartitionRequestOwner>.Shared.Rent(capacity);
+        EvaluationBuffers buffers = EvaluationBuffers.Rent(capacity);
+        RateLimitRequest[] requests = buffers.Requests;
+        RateLimitEntry[] entries = buffers.Entries;
+        PartitionRequestOwner[] owners = buffers.Owners;
         try
         {
             int count = 0;
@@ -106,9 +106,7 @@ internal sealed partial class EmailGuardMiddleware
         }
         finally
         {
-            ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
-            ArrayPool<RateLimitEntry>.Shared.Return(entries);
-            ArrayPool<PartitionRequestOwner>.Shared.Return(owners, clearArray: true);
+            buffers.Return();
         }
     }
 

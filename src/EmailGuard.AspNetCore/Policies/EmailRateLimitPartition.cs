@@ -7,6 +7,8 @@ namespace EmailGuard.AspNetCore;
 /// <summary>One partition of a policy with its rules, and everything the hot path needs precomputed.</summary>
 internal sealed class EmailRateLimitPartition
 {
+    private string? _lastKey;
+
     public EmailRateLimitPartition(PartitionKind kind, string? name, Func<HttpContext, string?>? resolver, RateLimitRule[] rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
@@ -46,6 +48,25 @@ internal sealed class EmailRateLimitPartition
 
     /// <summary>One quoted item name per rule for the <c>RateLimit</c> header.</summary>
     public string[] ItemNames { get; private set; } = [];
+
+    /// <summary>
+    /// The counter key of <paramref name="value"/>: <see cref="KeyPrefix"/> and the value, reusing the key built last
+    /// when the value is the same, as it is for every request of one client's flood.
+    /// </summary>
+    public string KeyFor(string value)
+    {
+        string prefix = KeyPrefix;
+        string? last = _lastKey;
+        if (last is not null && last.Length == prefix.Length + value.Length
+            && last.AsSpan(prefix.Length).SequenceEqual(value) && last.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        last = string.Concat(prefix, value);
+        _lastKey = last;
+        return last;
+    }
 
     /// <summary>One cached <c>RateLimit</c> value of a denial per rule.</summary>
     public DeniedQuotaHeader[] DeniedHeaders { get; private set; } = [];
