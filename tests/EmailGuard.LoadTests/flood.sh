@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-client flood on Redis, side by side: for each build of the load app given, /bare, /flood (every request but
 # the first over its limit) and /bare-429 (the flood's answer written with no limiter), in alternating rounds; prints
-# the median requests/s and the ratios flood/bare and flood/bare-429 of each build, and the scripts Redis received.
+# the median requests/s and the ratios flood/bare and flood/bare-429 of each build, the app's CPU time per request
+# (user + system, from /proc; less disturbed than requests/s by other work on a shared machine) and the scripts Redis
+# received during each flood.
 # Every measurement holds /tmp/eg-bench.lock, so runs of several people on one machine do not overlap.
 # Usage: tests/EmailGuard.LoadTests/flood.sh [rounds (6)] [seconds (10)] [label=app-dir ...]
 #   With no label=app-dir, builds this tree into tests/EmailGuard.LoadTests/bin/flood and measures that alone.
@@ -36,7 +38,7 @@ pids+=($!)
 for _ in $(seq 1 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 scripts() { redis-cli -p "$redis_port" info commandstats | awk -F'[:=,]' '/^cmdstat_(evalsha|eval):/ {n += $3} END {print n + 0}'; }
 
-declare -A url
+declare -A url app_pid
 labels=()
 for build in "${builds[@]}"; do
   label="${build%%=*}"
@@ -46,6 +48,7 @@ for build in "${builds[@]}"; do
   "$dir/EmailGuard.LoadTests" --urls "http://127.0.0.1:$port" --store redis --redis "127.0.0.1:$redis_port" \
     --overLimitMaxAge 00:01:00 >"$redis_dir/app-$label.log" 2>&1 &
   pids+=($!)
+  app_pid[$label]=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break; sleep 0.1; done
   curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { echo "flood: $label did not start"; cat "$redis_dir/app-$label.log"; exit 1; }
   url[$label]="http://127.0.0.1:$port"
@@ -53,10 +56,14 @@ for build in "${builds[@]}"; do
 done
 
 declare -A results
-measure() { # $1 = label, $2 = endpoint
-  local out
-  out=$(flock /tmp/eg-bench.lock bash -c "wrk -t1 -c8 -d2s '$2' >/dev/null && wrk -t2 -c64 -d${duration}s '$2'")
-  awk '/Requests\/sec:/ {print $2}' <<<"$out"
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+measure() { # $1 = label, $2 = endpoint; prints requests/s and the app's CPU microseconds per request
+  local out before after
+  out=$(flock /tmp/eg-bench.lock bash -c "wrk -t1 -c8 -d2s '$2' >/dev/null && echo \$(awk '{print \$14 + \$15}' /proc/${app_pid[$1]}/stat) && wrk -t2 -c64 -d${duration}s '$2' && echo \$(awk '{print \$14 + \$15}' /proc/${app_pid[$1]}/stat)")
+  before=$(head -1 <<<"$out")
+  after=$(tail -1 <<<"$out")
+  python3 -c "import os, sys; n = float(sys.argv[1]); print(sys.argv[2], (int(sys.argv[4]) - int(sys.argv[3])) * 1e6 / os.sysconf('SC_CLK_TCK') / n)" \
+    "$(awk '/requests in/ {print $1}' <<<"$out")" "$(awk '/Requests\/sec:/ {print $2}' <<<"$out")" "$before" "$after"
   [[ "$2" != */bare || -z "$(grep Non-2xx <<<"$out")" ]] || echo "flood: $1 $2 had $(grep Non-2xx <<<"$out")" >&2
 }
 
@@ -65,14 +72,15 @@ for round in $(seq 1 "$rounds"); do
   order=("${labels[@]}")
   if (( round % 2 == 0 )); then order=($(printf '%s\n' "${labels[@]}" | tac)); fi
   for label in "${order[@]}"; do
-    bare=$(measure "$label" "${url[$label]}/bare")
+    read -r bare bare_cpu <<<"$(measure "$label" "${url[$label]}/bare")"
     before=$(scripts)
-    flood=$(measure "$label" "${url[$label]}/flood")
+    read -r flood flood_cpu <<<"$(measure "$label" "${url[$label]}/flood")"
     after=$(scripts)
-    bare429=$(measure "$label" "${url[$label]}/bare-429")
-    results[$label]+="$bare $flood $bare429 $((after - before));"
-    printf 'round %d %-8s bare %9.0f  flood %9.0f  bare-429 %9.0f  flood/bare %.3f  flood/bare-429 %.3f  scripts during flood %d\n' \
-      "$round" "$label" "$bare" "$flood" "$bare429" "$(python3 -c "print($flood/$bare)")" "$(python3 -c "print($flood/$bare429)")" "$((after - before))"
+    read -r bare429 bare429_cpu <<<"$(measure "$label" "${url[$label]}/bare-429")"
+    results[$label]+="$bare $flood $bare429 $((after - before)) $bare_cpu $flood_cpu $bare429_cpu;"
+    printf 'round %d %-8s bare %7.0f  flood %7.0f  bare-429 %7.0f  flood/bare %.3f  flood/bare-429 %.3f  app CPU us/request %.1f %.1f %.1f  scripts %d\n' \
+      "$round" "$label" "$bare" "$flood" "$bare429" "$(python3 -c "print($flood/$bare)")" "$(python3 -c "print($flood/$bare429)")" \
+      "$bare_cpu" "$flood_cpu" "$bare429_cpu" "$((after - before))"
   done
 done
 
@@ -83,8 +91,10 @@ import statistics, sys
 rows = [list(map(float, r.split())) for r in sys.argv[2].split(';') if r.strip()]
 med = lambda xs: statistics.median(xs)
 bare, flood, b429 = (med([r[i] for r in rows]) for i in range(3))
-print(f"  {sys.argv[1]:<8} bare {bare:9.0f}  flood {flood:9.0f}  bare-429 {b429:9.0f}  "
+cpu = [med([r[i] for r in rows]) for i in (4, 5, 6)]
+print(f"  {sys.argv[1]:<8} bare {bare:7.0f}  flood {flood:7.0f}  bare-429 {b429:7.0f}  "
       f"flood/bare {med([r[1] / r[0] for r in rows]):.3f}  flood/bare-429 {med([r[1] / r[2] for r in rows]):.3f}  "
+      f"app CPU us/request bare {cpu[0]:.1f} flood {cpu[1]:.1f} bare-429 {cpu[2]:.1f} (flood - bare-429 {med([r[5] - r[6] for r in rows]):.1f})  "
       f"scripts per flood run: max {max(int(r[3]) for r in rows)}")
 EOF
 done
