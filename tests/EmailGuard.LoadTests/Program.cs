@@ -55,6 +55,8 @@ app.MapGet("/bare-429", (HttpContext context) =>
     return response.Body.WriteAsync(floodBody, 0, floodBody.Length, context.RequestAborted);
 });
 app.MapGet("/ready", () => store);
+// Bytes allocated by the process so far: read before and after a run, divided by its requests, the bytes per request.
+app.MapGet("/gc-allocated", () => GC.GetTotalAllocatedBytes(precise: true).ToString(System.Globalization.CultureInfo.InvariantCulture));
 if (store == "redis")
 {
     LoadTestRedis.MapRawEndpoint(app);

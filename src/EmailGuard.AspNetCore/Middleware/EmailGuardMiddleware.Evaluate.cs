@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.AspNetCore.Http;
 
 namespace EmailGuard.AspNetCore;
@@ -20,9 +18,10 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(capacity);
-        RateLimitEntry[] entries = ArrayPool<RateLimitEntry>.Shared.Rent(capacity);
-        PartitionRequestOwner[] owners = ArrayPool<PartitionRequestOwner>.Shared.Rent(capacity);
+        EvaluationBuffers buffers = EvaluationBuffers.Rent(capacity);
+        RateLimitRequest[] requests = buffers.Requests;
+        RateLimitEntry[] entries = buffers.Entries;
+        PartitionRequestOwner[] owners = buffers.Owners;
         try
         {
             int count = 0;
@@ -101,16 +100,13 @@ internal sealed partial class EmailGuardMiddleware
                     RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
                     long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, owner.Policy.Name, owner.Partition.KindTag, rule, decision,
-                        string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
+                    await _rejections.RejectTooManyAsync(context, state, owner.Policy, owner.Partition.KindTag, rule, decision, seconds).ConfigureAwait(false);
                     return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }
         finally
         {
-            ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
-            ArrayPool<RateLimitEntry>.Shared.Return(entries);
-            ArrayPool<PartitionRequestOwner>.Shared.Return(owners, clearArray: true);
+            buffers.Return();
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -127,7 +126,7 @@ internal sealed partial class EmailGuardMiddleware
             DefenseVerdict defended = await _defense.CheckAsync(context, state, defense, clientNetwork).ConfigureAwait(false);
             if (defended.Outcome != DefenseOutcome.Proceed)
             {
-                await RejectByDefenseAsync(context, state, policy.Name, defended).ConfigureAwait(false);
+                await RejectByDefenseAsync(context, state, policy, defended).ConfigureAwait(false);
                 return;
             }
         }
@@ -181,21 +180,20 @@ internal sealed partial class EmailGuardMiddleware
 
     private readonly record struct Verdict(VerdictKind Kind, bool LimitExceeded = false);
 
-    private async Task RejectByDefenseAsync(HttpContext context, EndpointGuardState state, string policy, DefenseVerdict verdict)
+    private async Task RejectByDefenseAsync(HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, DefenseVerdict verdict)
     {
         if (verdict.Outcome == DefenseOutcome.ChallengeRequired)
         {
-            _metrics.Decision(policy, "challenge_required");
-            await _rejections.ChallengeAsync(context, state, policy).ConfigureAwait(false);
+            _metrics.Decision(policy.Name, "challenge_required");
+            await _rejections.ChallengeAsync(context, state, policy.Name).ConfigureAwait(false);
             return;
         }
 
         bool banned = verdict.Outcome == DefenseOutcome.Banned;
-        _metrics.Decision(policy, banned ? "banned" : "surge_rejected");
+        _metrics.Decision(policy.Name, banned ? "banned" : "surge_rejected");
         var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, verdict.RetryAfter, _time.GetUtcNow());
         long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
-        await _rejections.RejectAsync(context, state, state.Options.RejectionStatusCode, policy, banned ? "ban" : "surge", null, decision,
-            string.Create(CultureInfo.InvariantCulture, $"Too many requests. Try again in {seconds} seconds.")).ConfigureAwait(false);
+        await _rejections.RejectTooManyAsync(context, state, policy, banned ? "ban" : "surge", null, decision, seconds).ConfigureAwait(false);
     }
 
     private void CheckForwardedHeader(HttpContext context)

@@ -7,10 +7,21 @@ namespace EmailGuard.AspNetCore;
 /// branch, an exception handler re-executing the pipeline) puts the middleware in a request's path twice; the second
 /// pass then counts only what the first did not, so a request is decided once per policy and path rule.
 /// </summary>
+/// <remarks>
+/// Immutable, so that the usual claim, a policy or a path rule alone, is an instance its policy keeps
+/// (<see cref="EmailRateLimitPolicy.ClaimedAsPolicy"/>, <see cref="EmailRateLimitPolicy.ClaimedAsPathRule"/>) and costs
+/// a request no allocation; a later pass that claims more sets a new instance.
+/// </remarks>
 internal sealed class GuardedRequest
 {
-    private string? _policy;
-    private string? _pathRule;
+    private readonly string? _policy;
+    private readonly string? _pathRule;
+
+    public GuardedRequest(string? policy, string? pathRule)
+    {
+        _policy = policy;
+        _pathRule = pathRule;
+    }
 
     /// <summary>
     /// Claims <paramref name="policy"/> and <paramref name="pathRule"/> for this pass, clearing each one an earlier
@@ -22,7 +33,9 @@ internal sealed class GuardedRequest
         GuardedRequest? claimed = context.Features.Get<GuardedRequest>();
         if (claimed is null)
         {
-            context.Features.Set(new GuardedRequest { _policy = policy?.Name, _pathRule = pathRule?.Name });
+            context.Features.Set(pathRule is null ? policy!.ClaimedAsPolicy
+                : policy is null ? pathRule.ClaimedAsPathRule
+                : new GuardedRequest(policy.Name, pathRule.Name));
             return true;
         }
 
@@ -36,8 +49,11 @@ internal sealed class GuardedRequest
             pathRule = null;
         }
 
-        claimed._policy ??= policy?.Name;
-        claimed._pathRule ??= pathRule?.Name;
+        if ((claimed._policy is null && policy is not null) || (claimed._pathRule is null && pathRule is not null))
+        {
+            context.Features.Set(new GuardedRequest(claimed._policy ?? policy?.Name, claimed._pathRule ?? pathRule?.Name));
+        }
+
         return policy is not null || pathRule is not null;
     }
 }

@@ -26,7 +26,7 @@ internal static class PartitionKeyResolver
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, ipPartition);
+                    key = partition.KeyFor(ipPartition);
                     break;
                 case PartitionKind.Field:
                     string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];

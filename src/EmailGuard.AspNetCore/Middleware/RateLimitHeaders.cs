@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Text;
 using Microsoft.AspNetCore.Http;
 
 namespace EmailGuard.AspNetCore;
@@ -26,18 +24,10 @@ internal static class RateLimitHeaders
     public static void SetQuotaHeaders(
         IHeaderDictionary headers, PartitionRequestOwner[] owners, RateLimitEntry[] entries, int count, RateLimitDecision decision, int deniedIndex)
     {
-        var policyHeader = new StringBuilder();
         int tightest = deniedIndex;
-        for (int i = 0; i < count; i++)
+        for (int i = 0; i < count && deniedIndex < 0; i++)
         {
-            PartitionRequestOwner owner = owners[i];
-            if (policyHeader.Length > 0)
-            {
-                policyHeader.Append(", ");
-            }
-
-            policyHeader.Append(owner.Partition.PolicyItems[owner.RuleIndex]);
-            if (deniedIndex < 0 && (tightest < 0 || entries[i].Remaining < entries[tightest].Remaining))
+            if (tightest < 0 || entries[i].Remaining < entries[tightest].Remaining)
             {
                 tightest = i;
             }
@@ -49,9 +39,43 @@ internal static class RateLimitHeaders
         long resetSeconds = reset == TimeSpan.MaxValue
             ? (long)chosen.Partition.Rules[chosen.RuleIndex].Window.TotalSeconds
             : Math.Max(0, (reset.Ticks + TimeSpan.TicksPerSecond - 1) / TimeSpan.TicksPerSecond);
-        long remaining = deniedIndex >= 0 ? 0 : entry.Remaining;
-        headers["RateLimit-Policy"] = policyHeader.ToString();
-        headers["RateLimit"] = string.Create(
-            CultureInfo.InvariantCulture, $"{chosen.Partition.ItemNames[chosen.RuleIndex]};r={remaining};t={resetSeconds}");
+        string itemName = chosen.Partition.ItemNames[chosen.RuleIndex];
+        headers["RateLimit-Policy"] = PolicyHeader(owners, count);
+
+        // A denial's value changes once a second; an admission's remaining quota changes with every request.
+        headers["RateLimit"] = deniedIndex >= 0
+            ? chosen.Partition.DeniedHeaders[chosen.RuleIndex].Get(itemName, resetSeconds)
+            : DeniedQuotaHeader.Format(itemName, entry.Remaining, resetSeconds);
+    }
+
+    /// <summary>Every rule's item, comma separated; a single rule's item is the precomputed string itself.</summary>
+    private static string PolicyHeader(PartitionRequestOwner[] owners, int count)
+    {
+        if (count == 1)
+        {
+            return owners[0].Partition.PolicyItems[owners[0].RuleIndex];
+        }
+
+        int length = 2 * (count - 1);
+        for (int i = 0; i < count; i++)
+        {
+            length += owners[i].Partition.PolicyItems[owners[i].RuleIndex].Length;
+        }
+
+        return string.Create(length, (owners, count), static (span, state) =>
+        {
+            for (int i = 0; i < state.count; i++)
+            {
+                if (i > 0)
+                {
+                    ", ".CopyTo(span);
+                    span = span[2..];
+                }
+
+                string item = state.owners[i].Partition.PolicyItems[state.owners[i].RuleIndex];
+                item.CopyTo(span);
+                span = span[item.Length..];
+            }
+        });
     }
 }

@@ -35,6 +35,30 @@ internal sealed class RejectionWriter
     }
 
     /// <summary>
+    /// Writes the rejection of a request over a limit, banned or turned away by a surge breaker, as
+    /// <see cref="RejectAsync"/> would with the detail "Too many requests. Try again in N seconds.". Unless the app writes
+    /// the answer (its <c>OnRejected</c> or problem-details service), the body comes from the policy's
+    /// <see cref="RejectionBodyCache"/>: the same bytes, serialized once a second instead of once per request.
+    /// </summary>
+    public Task RejectTooManyAsync(
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string partition, RateLimitRule? rule, RateLimitDecision decision, long seconds)
+    {
+        int status = state.Options.RejectionStatusCode;
+        if (state.Options.OnRejected is not null || _problemDetails is not null)
+        {
+            return RejectAsync(context, state, status, policy.Name, partition, rule, decision, RejectionBodyCache.Detail(seconds));
+        }
+
+        RejectionBodyCache.Entry answer = policy.Rejections.Get(status, seconds, policy.Name);
+        HttpResponse response = context.Response;
+        response.StatusCode = status;
+        response.Headers.RetryAfter = answer.RetryAfter;
+        response.ContentType = "application/problem+json";
+        response.ContentLength = answer.Body.Length;
+        return response.Body.WriteAsync(answer.Body, 0, answer.Body.Length, context.RequestAborted);
+    }
+
+    /// <summary>
     /// Answers "challenge required": 403 with problem type <see cref="EmailGuardChallenge.ProblemType"/> and no
     /// <c>Retry-After</c> (waiting does not help), or the app's <c>OnRejected</c> with partition <c>challenge</c>.
     /// </summary>

@@ -7,6 +7,8 @@ namespace EmailGuard.AspNetCore;
 /// <summary>One partition of a policy with its rules, and everything the hot path needs precomputed.</summary>
 internal sealed class EmailRateLimitPartition
 {
+    private string? _lastKey;
+
     public EmailRateLimitPartition(PartitionKind kind, string? name, Func<HttpContext, string?>? resolver, RateLimitRule[] rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
@@ -47,6 +49,28 @@ internal sealed class EmailRateLimitPartition
     /// <summary>One quoted item name per rule for the <c>RateLimit</c> header.</summary>
     public string[] ItemNames { get; private set; } = [];
 
+    /// <summary>
+    /// The counter key of <paramref name="value"/>: <see cref="KeyPrefix"/> and the value, reusing the key built last
+    /// when the value is the same, as it is for every request of one client's flood.
+    /// </summary>
+    public string KeyFor(string value)
+    {
+        string prefix = KeyPrefix;
+        string? last = _lastKey;
+        if (last is not null && last.Length == prefix.Length + value.Length
+            && last.AsSpan(prefix.Length).SequenceEqual(value) && last.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            return last;
+        }
+
+        last = string.Concat(prefix, value);
+        _lastKey = last;
+        return last;
+    }
+
+    /// <summary>One cached <c>RateLimit</c> value of a denial per rule.</summary>
+    public DeniedQuotaHeader[] DeniedHeaders { get; private set; } = [];
+
     public string KindTag => Kind switch
     {
         PartitionKind.ClientIp => "ip",
@@ -65,12 +89,14 @@ internal sealed class EmailRateLimitPartition
         KeyPrefix = $"eg:ep:{Sanitize(keyScope)}:{label}:";
         ItemNames = new string[Rules.Length];
         PolicyItems = new string[Rules.Length];
+        DeniedHeaders = new DeniedQuotaHeader[Rules.Length];
         for (int i = 0; i < Rules.Length; i++)
         {
             RateLimitRule rule = Rules[i];
             long seconds = Math.Max(1, (long)Math.Ceiling(rule.Window.TotalSeconds));
             ItemNames[i] = string.Create(CultureInfo.InvariantCulture, $"\"{Sanitize(displayName)}.{label}.{seconds}s\"");
             PolicyItems[i] = string.Create(CultureInfo.InvariantCulture, $"{ItemNames[i]};q={rule.Limit};w={seconds}");
+            DeniedHeaders[i] = new DeniedQuotaHeader();
         }
     }
 

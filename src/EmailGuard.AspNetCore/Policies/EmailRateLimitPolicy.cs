@@ -42,6 +42,8 @@ internal sealed class EmailRateLimitPolicy
         }
 
         FieldNames = [.. fields];
+        ClaimedAsPolicy = new GuardedRequest(Name, null);
+        ClaimedAsPathRule = new GuardedRequest(null, Name);
     }
 
     public string Name { get; }
@@ -65,4 +67,13 @@ internal sealed class EmailRateLimitPolicy
     public string[] FieldNames { get; }
 
     public int RuleCount { get; }
+
+    /// <summary>A request's claim of this policy alone, as its endpoint policy.</summary>
+    public GuardedRequest ClaimedAsPolicy { get; }
+
+    /// <summary>A request's claim of this policy alone, as its path rule.</summary>
+    public GuardedRequest ClaimedAsPathRule { get; }
+
+    /// <summary>The policy's latest "too many requests" answer, which a flood gets over and over.</summary>
+    public RejectionBodyCache Rejections { get; } = new();
 }

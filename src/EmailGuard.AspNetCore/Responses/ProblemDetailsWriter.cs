@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -15,26 +16,44 @@ internal static class ProblemDetailsWriter
         using var stream = new MemoryStream(256);
         using (var writer = new Utf8JsonWriter(stream))
         {
-            writer.WriteStartObject();
-            writer.WriteString("type", type ?? TypeFor(status));
-            writer.WriteString("title", title ?? TitleFor(status));
-            writer.WriteNumber("status", status);
-            writer.WriteString("detail", detail);
-            if (retryAfterSeconds is { } seconds)
-            {
-                writer.WriteNumber("retryAfter", seconds);
-            }
-
-            if (policy is not null)
-            {
-                writer.WriteString("policy", policy);
-            }
-
-            writer.WriteEndObject();
+            Write(writer, status, detail, retryAfterSeconds, policy, type, title);
         }
 
         response.ContentLength = stream.Length;
         return response.Body.WriteAsync(stream.GetBuffer(), 0, (int)stream.Length, context.RequestAborted);
+    }
+
+    /// <summary>The body <see cref="WriteAsync"/> writes, as bytes: what <see cref="RejectionBodyCache"/> keeps to answer a flood.</summary>
+    public static byte[] Serialize(int status, string detail, long? retryAfterSeconds, string? policy)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            Write(writer, status, detail, retryAfterSeconds, policy, type: null, title: null);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static void Write(
+        Utf8JsonWriter writer, int status, string detail, long? retryAfterSeconds, string? policy, string? type, string? title)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", type ?? TypeFor(status));
+        writer.WriteString("title", title ?? TitleFor(status));
+        writer.WriteNumber("status", status);
+        writer.WriteString("detail", detail);
+        if (retryAfterSeconds is { } seconds)
+        {
+            writer.WriteNumber("retryAfter", seconds);
+        }
+
+        if (policy is not null)
+        {
+            writer.WriteString("policy", policy);
+        }
+
+        writer.WriteEndObject();
     }
 
     public static string TypeFor(int status) => status switch
