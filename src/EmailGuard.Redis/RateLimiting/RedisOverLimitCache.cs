@@ -5,7 +5,8 @@ namespace EmailGuard.Redis;
 
 /// <summary>
 /// Fixed-window counters this instance saw at or over a limit, so that later acquires on them until the window ends are
-/// denied here, without a round trip: a flood of denied requests costs Redis one script per key per window (per max age).
+/// denied here, without a round trip: a flood costs Redis one script per key per window (per max age), the admission
+/// that filled the counter, whose answer is recorded as the denial after it would be.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -16,7 +17,8 @@ namespace EmailGuard.Redis;
 /// <para>
 /// A refund or reset made through this instance removes the entries of its counters when it completes, and bumps an
 /// epoch: a denial whose script was sent before that is not cached, since Redis may have decided it before the refund.
-/// An admission removes its counters' entries (under a raised limit the count moved). Refunds and resets made through
+/// An admission records the counters it filled and removes the entries of those it left below their limits (under a
+/// raised limit the count moved). Refunds and resets made through
 /// <em>other</em> instances are not seen: every entry lives at most the configured max age, which bounds how long this
 /// instance can deny what Redis would admit again.
 /// </para>

@@ -1,8 +1,8 @@
 namespace EmailGuard.Redis;
 
 /// <summary>
-/// Denies acquires locally from <see cref="RedisOverLimitCache"/>, and keeps it told: denials that leave a counter at
-/// or over its limit fill it, admissions, refunds and resets empty it.
+/// Denies acquires locally from <see cref="RedisOverLimitCache"/>, and keeps it told: admissions and denials that leave
+/// a counter at or over its limit fill it; admissions that leave it below, refunds and resets empty it.
 /// </summary>
 internal sealed partial class RedisRateLimitStore
 {
@@ -95,17 +95,28 @@ internal sealed partial class RedisRateLimitStore
             return;
         }
 
+        long now = decision.Timestamp.ToUnixTimeMilliseconds();
         if (decision.IsAllowed)
         {
-            foreach (ref readonly RateLimitRequest request in requests)
+            // A counter the admission filled is recorded as a denial's would be (entries in order: a counter named
+            // twice ends at its later entry, which counts both); one left below its limit is forgotten.
+            for (int i = 0; i < requests.Length; i++)
             {
-                cache.Forget(request.Key, request.Rule.ShapeId);
+                ref readonly RateLimitRequest request = ref requests[i];
+                if (i < results.Length && request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && results[i].Count >= request.Rule.Limit)
+                {
+                    long resetAt = results[i].ResetAt.ToUnixTimeMilliseconds();
+                    cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), results[i].Count, resetAt, resetAt - now, epoch);
+                }
+                else
+                {
+                    cache.Forget(request.Key, request.Rule.ShapeId);
+                }
             }
 
             return;
         }
 
-        long now = decision.Timestamp.ToUnixTimeMilliseconds();
         for (int i = 0; i < results.Length && i < requests.Length; i++)
         {
             ref readonly RateLimitRequest request = ref requests[i];

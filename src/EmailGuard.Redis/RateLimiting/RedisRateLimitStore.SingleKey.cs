@@ -173,13 +173,15 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
 
         if (_overLimit is { } overLimit && epoch != NotObserved)
         {
-            if (allowed)
-            {
-                overLimit.Forget(request.Key, request.Rule.ShapeId);
-            }
-            else if (count >= request.Rule.Limit)
+            // An admission that fills the counter tells as much as the denial after it would: the flood's next request
+            // is denied here, and a window of a flood costs Redis its one admission.
+            if (count >= request.Rule.Limit)
             {
                 overLimit.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, callerNowMs), count, reset, retry, epoch);
+            }
+            else if (allowed)
+            {
+                overLimit.Forget(request.Key, request.Rule.ShapeId);
             }
         }
 

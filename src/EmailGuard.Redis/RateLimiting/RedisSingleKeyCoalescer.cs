@@ -106,6 +106,19 @@ internal sealed class RedisSingleKeyCoalescer
                 }
             }
 
+            // A new leader asks the over-limit cache again: the admission before it may have filled the counter after
+            // this caller looked and before that lane closed, and then a flood would pay a second script in the window.
+            if (lead && _sender.TryDenyLocally(request, now, out RateLimitDecision denied, out RateLimitEntry entry))
+            {
+                if (!results.IsEmpty)
+                {
+                    results.Span[0] = entry;
+                }
+
+                Release(lane);
+                return new(denied);
+            }
+
             return _sender.SendOneAsync(key, request, results, now, _timeProvider.GetTimestamp(), lead ? lane : null, cancellationToken);
         }
     }
