@@ -88,7 +88,15 @@ internal sealed partial class RedisRateLimitStore
     }
 
     /// <summary>Tells the cache what a multi-request acquire found, from its entries when the caller asked for them.</summary>
-    private void ObserveAcquire(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> results, RateLimitDecision decision, long epoch)
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">Their entries, or empty.</param>
+    /// <param name="decision">The decision.</param>
+    /// <param name="epoch">The cache's epoch when the script was sent.</param>
+    /// <param name="admissionFills">
+    /// Whether an admission's filled counters are recorded: not for a reservation, whose permits may be taken in a later
+    /// window than the one acquires name now, which may still have room.
+    /// </param>
+    private void ObserveAcquire(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> results, RateLimitDecision decision, long epoch, bool admissionFills)
     {
         if (_overLimit is not { } cache)
         {
@@ -103,7 +111,7 @@ internal sealed partial class RedisRateLimitStore
             for (int i = 0; i < requests.Length; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
-                if (i < results.Length && request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && results[i].Count >= request.Rule.Limit)
+                if (admissionFills && i < results.Length && request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && results[i].Count >= request.Rule.Limit)
                 {
                     long resetAt = results[i].ResetAt.ToUnixTimeMilliseconds();
                     cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), results[i].Count, resetAt, resetAt - now, epoch);

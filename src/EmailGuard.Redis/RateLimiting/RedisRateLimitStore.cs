@@ -216,7 +216,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
             if (commit)
             {
-                ObserveAcquire(requests.Span, results.Span, acrossSlots, epoch);
+                ObserveAcquire(requests.Span, results.Span, acrossSlots, epoch, admissionFills: reserveMaxWaitMs < 0);
             }
 
             return acrossSlots;
@@ -254,7 +254,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);
         if (commit)
         {
-            ObserveAcquire(requests.Span, results.Span, decision, epoch);
+            ObserveAcquire(requests.Span, results.Span, decision, epoch, admissionFills: reserveMaxWaitMs < 0);
         }
 
         return decision;

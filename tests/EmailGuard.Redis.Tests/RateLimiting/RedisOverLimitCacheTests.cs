@@ -88,6 +88,28 @@ public class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTest
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ReservationThatFillsACounter_IsNotRecorded_TheNextAcquireAsksRedis(bool useServerTime)
+    {
+        // A reservation's decision is dated at its reserved time, which a token bucket may put in a later window than
+        // the one its window counters counted in: recording its counters by that date could deny a window that has
+        // room. So a reservation's admission records nothing (its denials are dated now, and are recorded as ever).
+        RateLimitRule rule = useServerTime ? RateLimitRule.PerHour(3) : s_perMinute;
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: useServerTime, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
+        RateLimitRequest[] three = [new("reserve", rule, 3)];
+        RateLimitEntry[] entries = new RateLimitEntry[1];
+        (await store.ReserveAsync(three, rule.Window, entries)).IsAllowed.Should().BeTrue();
+        entries[0].Count.Should().Be(3, "the reservation filled the counter");
+
+        (await store.AcquireAsync(new RateLimitRequest[] { new("reserve", rule) }, default)).IsAllowed.Should().BeFalse();
+
+        store.OverLimitCache!.HitCount.Should().Be(0, "the denial came from Redis");
+        (await store.AcquireAsync(new RateLimitRequest[] { new("reserve", rule) }, default)).IsAllowed.Should().BeFalse();
+        store.OverLimitCache.HitCount.Should().Be(1, "that denial was recorded");
+    }
+
     [Fact]
     public async Task EmptyAcquire_WhileAnotherCounterIsCachedOverItsLimit_IsAdmitted()
     {
