@@ -113,8 +113,7 @@ internal sealed partial class RedisRateLimitStore
                 ref readonly RateLimitRequest request = ref requests[i];
                 if (admissionFills && i < results.Length && request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && results[i].Count >= request.Rule.Limit)
                 {
-                    long resetAt = results[i].ResetAt.ToUnixTimeMilliseconds();
-                    cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), results[i].Count, resetAt, resetAt - now, epoch);
+                    Record(cache, request, results[i], now, epoch);
                 }
                 else
                 {
@@ -134,9 +133,15 @@ internal sealed partial class RedisRateLimitStore
                 continue;
             }
 
-            long resetAt = entry.ResetAt.ToUnixTimeMilliseconds();
-            cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), entry.Count, resetAt, resetAt - now, epoch);
+            Record(cache, request, entry, now, epoch);
         }
+    }
+
+    /// <summary>Records a fixed-window counter an acquire decided at <paramref name="now"/> (Unix ms) left at or over its limit.</summary>
+    private void Record(RedisOverLimitCache cache, in RateLimitRequest request, RateLimitEntry entry, long now, long epoch)
+    {
+        long resetAt = entry.ResetAt.ToUnixTimeMilliseconds();
+        cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), entry.Count, resetAt, resetAt - now, epoch);
     }
 
     /// <summary>Tells the cache that the counters of these requests went down (a refund or a give-back).</summary>
