@@ -7,7 +7,9 @@ namespace EmailGuard;
 /// A caller that cancels an acquire is answered at once, and is not charged. The store gets the caller's token, so
 /// it sends nothing once the caller has cancelled and gives back what an acquire in flight took. But the store may
 /// have reached its decision just before it saw the cancellation (or may not honour tokens at all); that admission
-/// would stay charged while the caller was told "cancelled", so it is given back here once the store answers.
+/// would stay charged while the caller was told "cancelled", so it is given back here once the store answers. So is the
+/// late admission of a call that timed out under fail-closed or the local fallback: its caller was answered by the failure
+/// mode, not by it.
 /// </summary>
 /// <remarks>
 /// The Redis store has a tracker of its own (<c>RedisRateLimitStore.Cancellation.cs</c>) on purpose. The shared part is
@@ -80,6 +82,6 @@ internal sealed partial class ResilientRateLimitStore
     }
 
     [LoggerMessage(EventId = 1305, EventName = "CancelledAcquireGiveBackFailed", Level = LogLevel.Warning,
-        Message = "The store admitted an acquire whose caller had cancelled, and giving it back failed; that counter stays stricter until its window ends.")]
+        Message = "The store admitted an acquire whose caller had cancelled or timed out, and giving it back failed; that counter stays stricter until its window ends.")]
     private static partial void LogCancelledGiveBackFailed(ILogger logger, Exception exception);
 }

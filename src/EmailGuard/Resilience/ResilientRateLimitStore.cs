@@ -154,6 +154,16 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                         GiveBackWhenCancelled(task, buffers);
                         throw;
                     }
+                    catch (TimeoutException) when (!task.IsCompleted && operation != StoreOperation.Peek && failureMode != StoreFailureMode.FailOpen)
+                    {
+                        // The caller is answered by the failure mode, which does not admit on this call's behalf (fail-closed
+                        // denies; the local fallback decides, and writes its own admits back), so a late admission by the
+                        // store would charge a permit nobody used: it is given back when the reply comes. Under fail-open the
+                        // caller sends unguarded, and the late admission stays: it counts a send that went out.
+                        abandoned = true;
+                        GiveBackWhenCancelled(task, buffers);
+                        throw;
+                    }
                     catch
                     {
                         abandoned = true;

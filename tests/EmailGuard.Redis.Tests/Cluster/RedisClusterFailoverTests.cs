@@ -70,7 +70,9 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         // Both stores on the same healthy master and replica, interleaved, so that both see the same machine.
         using ConnectionMultiplexer admin = Cluster.CreateMultiplexer();
         RedisRateLimitStore plain = CreateStore(admin, waitForReplicas: 0);
-        RedisRateLimitStore waiting = CreateStore(admin, waitForReplicas: 1);
+        // A generous replica timeout: this test measures what WAIT costs, not whether a loaded 2-core machine's replica
+        // acknowledges within the default 50 ms (a late acknowledgement fails the acquire, and with it the measurement).
+        RedisRateLimitStore waiting = CreateStore(admin, waitForReplicas: 1, replicaTimeout: TimeSpan.FromSeconds(5));
         ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
         foreach (ClusterNode master in topology.Nodes.Where(n => !n.IsReplica))
         {
@@ -180,7 +182,7 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         return admitted;
     }
 
-    private RedisRateLimitStore CreateStore(IConnectionMultiplexer multiplexer, int waitForReplicas)
+    private RedisRateLimitStore CreateStore(IConnectionMultiplexer multiplexer, int waitForReplicas, TimeSpan? replicaTimeout = null)
     {
         RedisRateLimitStoreOptions options = new()
         {
@@ -188,6 +190,11 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
             ConnectionMultiplexerFactory = () => Task.FromResult(multiplexer),
             WaitForReplicas = waitForReplicas,
         };
+        if (replicaTimeout is { } timeout)
+        {
+            options.WaitForReplicasTimeout = timeout;
+        }
+
         return new RedisRateLimitStore(new RedisConnection(options, null, null), options, TimeProvider.System);
     }
 

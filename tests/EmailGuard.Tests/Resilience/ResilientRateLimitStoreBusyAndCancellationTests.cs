@@ -55,6 +55,36 @@ public sealed class ResilientRateLimitStoreBusyAndCancellationTests
         harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
     }
 
+    [Theory]
+    [InlineData(StoreFailureMode.FailClosed, 0)]
+    [InlineData(StoreFailureMode.LocalFallback, 0)]
+    [InlineData(StoreFailureMode.FailOpen, 1)]
+    public async Task AcquireAsync_StoreAdmitsAfterTheTimeout_GivenBackUnlessTheCallerSentUnguarded(StoreFailureMode mode, long expected)
+    {
+        using ResilienceHarness harness = new();
+        RateLimitDecision admitted = await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("slow"), default);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+        Task<RateLimitDecision> call = harness.AcquireAsync("slow", mode).AsTask();
+
+        harness.Time.Advance(harness.Options.Timeout);
+        RateLimitDecision answered = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+        harness.Store.ReleaseHanging(admitted: admitted);
+        await harness.Resilient.CancelledCallsSettledAsync();
+
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await harness.Store.Inner.PeekAsync(ResilienceHarness.One("slow", cost: 0), entry);
+        answered.Status.Should().Be(mode switch
+        {
+            StoreFailureMode.FailClosed => RateLimitStatus.StoreUnavailable,
+            StoreFailureMode.FailOpen => RateLimitStatus.AllowedUnguarded,
+            _ => RateLimitStatus.Allowed,
+        });
+        entry[0].Count.Should().Be(expected, mode == StoreFailureMode.FailOpen
+            ? "under fail-open the caller sent unguarded, and the store's late admission counts that send"
+            : "the caller was answered by the failure mode, not by this admission, so the late admission is given back");
+    }
+
     [Fact]
     public async Task AcquireAsync_StoreFailsAfterTheCallerCancelled_NothingIsGivenBack()
     {
