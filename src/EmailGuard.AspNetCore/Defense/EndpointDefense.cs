@@ -108,11 +108,14 @@ internal sealed partial class EndpointDefense
             return;
         }
 
-        CancellationToken aborted = context.RequestAborted;
+        // Not on the request's abort token: a denial is a strike whether or not the client stays for its answer, or a
+        // bot that hangs up once its request is decided would never be banned. The store calls are bounded by the
+        // store's own timeout.
+        CancellationToken notAborted = CancellationToken.None;
         string client = ipPartition;
         var strike = new RateLimitEntry[1];
         RateLimitDecision struck = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.StrikeKeyPrefix + client, defense.StrikeRule!) }, strike, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
+            new[] { new RateLimitRequest(defense.StrikeKeyPrefix + client, defense.StrikeRule!) }, strike, StoreFailureMode.FailOpen, notAborted).ConfigureAwait(false);
         bool enough = struck.Status == RateLimitStatus.LimitExceeded
             || (struck.Status == RateLimitStatus.Allowed && strike[0].Count >= ban.MaxDenials);
         if (!enough)
@@ -122,11 +125,11 @@ internal sealed partial class EndpointDefense
 
         var repeat = new RateLimitEntry[1];
         RateLimitDecision repeated = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.RepeatKeyPrefix + client, defense.RepeatRule!) }, repeat, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
+            new[] { new RateLimitRequest(defense.RepeatKeyPrefix + client, defense.RepeatRule!) }, repeat, StoreFailureMode.FailOpen, notAborted).ConfigureAwait(false);
         int count = repeated.Status == RateLimitStatus.Allowed ? (int)Math.Min(int.MaxValue, repeat[0].Count) : 1;
         int level = Math.Min(count, defense.BanRules.Length) - 1;
         RateLimitDecision banned = await _store.AcquireAsync(
-            new[] { new RateLimitRequest(defense.BanKeyPrefix + client, defense.BanRules[level]) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, aborted).ConfigureAwait(false);
+            new[] { new RateLimitRequest(defense.BanKeyPrefix + client, defense.BanRules[level]) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen, notAborted).ConfigureAwait(false);
         if (banned.Status != RateLimitStatus.Allowed)
         {
             return;

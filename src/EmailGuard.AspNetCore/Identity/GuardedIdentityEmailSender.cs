@@ -58,8 +58,10 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
         {
             await send().ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
+            // Not on a cancellation: the app's sender may have handed the message over before it saw it, so a
+            // cancelled send stays counted (as in the guarded sender).
             await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
         }

@@ -100,7 +100,16 @@ internal sealed partial class EmailGuardMiddleware
                     RateLimitHeaders.SetQuotaHeaders(context.Response.Headers, owners, entries, count, decision, denied);
                     long seconds = RateLimitHeaders.RetryAfterSeconds(decision.RetryAfter, rule);
                     Log.RequestRejected(_logger, owner.Policy.Name, owner.Partition.KindTag, rule.Limit, rule.Window, seconds);
-                    await _rejections.RejectTooManyAsync(context, state, owner.Policy, owner.Partition.KindTag, rule, decision, seconds).ConfigureAwait(false);
+                    try
+                    {
+                        await _rejections.RejectTooManyAsync(context, state, owner.Policy, owner.Partition.KindTag, rule, decision, seconds).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (context.RequestAborted.IsCancellationRequested && ex is OperationCanceledException or IOException)
+                    {
+                        // The client hung up before its answer was written. The request was still denied, and the
+                        // denial still counts toward the policy's ban (see EndpointDefense.OnLimitedAsync).
+                    }
+
                     return new(VerdictKind.Reject, LimitExceeded: true);
             }
         }

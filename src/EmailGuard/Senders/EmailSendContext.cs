@@ -63,7 +63,7 @@ public sealed class EmailSendContext : IDisposable
         _disposed = true;
     }
 
-    /// <summary>The content with this context's tags and headers added to the app's own (the app's win on a clash, but for EmailGuard's tags).</summary>
+    /// <summary>The content with this context's tags and headers added to the app's own (the app's win on a clash, but for EmailGuard's tags; app tags named like EmailGuard's are dropped).</summary>
     internal EmailContent AddTo(EmailContent content)
     {
         Dictionary<string, string> tags = new(StringComparer.Ordinal);
@@ -71,7 +71,13 @@ public sealed class EmailSendContext : IDisposable
         {
             foreach (KeyValuePair<string, string> tag in own)
             {
-                tags[tag.Key] = tag.Value;
+                // EmailGuard's tag names are its own: an app tag under one (passed through from a customer, say) would
+                // be echoed in the provider's bounces and charge them to whichever party it names, so it is dropped,
+                // also where this message has no value of its own for that tag.
+                if (!tag.Key.StartsWith(EmailFeedbackTags.Prefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    tags[tag.Key] = tag.Value;
+                }
             }
         }
 

@@ -3,7 +3,7 @@ namespace EmailGuard;
 /// <summary>
 /// Checks with the guard (passing the content, so the content rules and inspector apply), then sends through the app's transport with the admitted message's attribution attached
 /// (provider tags, the send-id header, <see cref="EmailSendContext.Current"/>); maps the provider's message id to the
-/// attribution when the transport returns one; refunds when the transport throws.
+/// attribution when the transport returns one; refunds when the transport throws, unless it was cancelled.
 /// </summary>
 internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport transport, IEmailGuardFeedback? feedback = null) : IGuardedEmailSender
 {
@@ -26,9 +26,12 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
         {
             messageId = await transport.SendAndGetMessageIdAsync(envelope, context?.AddTo(content) ?? content, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The provider did not take the message, so it must not count against anyone's limits.
+            // The provider did not take the message, so it must not count against anyone's limits. Not on a
+            // cancellation: the transport may have handed the message over before it saw it, and the caller's token
+            // is often the client's (a request's abort token), so a client that hangs up while the provider answers
+            // would otherwise send and have its permits back. A cancelled send stays counted.
             await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
         }

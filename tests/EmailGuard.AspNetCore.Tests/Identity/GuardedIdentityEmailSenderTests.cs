@@ -67,6 +67,24 @@ public sealed class GuardedIdentityEmailSenderTests
     }
 
     [Fact]
+    public async Task InnerSenderCancelledAfterHandingTheMailOver_PermitsStayTaken()
+    {
+        // The app's sender handed the mail to its provider, then saw a cancellation (its request's abort token, say):
+        // the mail may have gone out, so it stays counted.
+        FakeIdentitySender inner = new() { CancelAfterSending = true };
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(inner));
+        IEmailSender<TestUser> sender = sp.GetRequiredService<IEmailSender<TestUser>>();
+
+        Func<Task> cancelled = () => sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+        await cancelled.Should().ThrowAsync<OperationCanceledException>();
+        inner.CancelAfterSending = false;
+        Func<Task> again = () => sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+
+        (await again.Should().ThrowAsync<EmailSendDeniedException>()).Which.Decision.Dimension.Should().Be(EmailGuardDimension.Category);
+        inner.Calls.Should().ContainSingle("the cancelled send reached the provider and used the hourly confirmation");
+    }
+
+    [Fact]
     public async Task SenderRegisteredByType_IsDecorated()
     {
         await using ServiceProvider sp = Build(s => s.AddTransient<IEmailSender<TestUser>, FakeIdentitySender>());
@@ -92,6 +110,8 @@ public sealed class GuardedIdentityEmailSenderTests
 
         public bool Fail { get; set; }
 
+        public bool CancelAfterSending { get; set; }
+
         public Task SendConfirmationLinkAsync(TestUser user, string email, string confirmationLink) => Record($"confirm:{email}");
 
         public Task SendPasswordResetLinkAsync(TestUser user, string email, string resetLink) => Record($"reset-link:{email}");
@@ -106,7 +126,7 @@ public sealed class GuardedIdentityEmailSenderTests
             }
 
             Calls.Add(call);
-            return Task.CompletedTask;
+            return CancelAfterSending ? Task.FromCanceled(new CancellationToken(canceled: true)) : Task.CompletedTask;
         }
     }
 }
