@@ -216,6 +216,64 @@ internal static class RedisThroughput
     }
 
     /// <summary>
+    /// Only the store over 10,000 keys against the raw script over the same number of keys, in alternating rounds,
+    /// with where the time goes on both sides (<c>redis-throughput-spread [operations [rounds]]</c>): the issue-19
+    /// ratio alone, for comparing builds quickly.
+    /// </summary>
+    public static async Task<int> RunSpreadOnlyAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        RedisServerFixture redis = new();
+        await redis.InitializeAsync();
+        try
+        {
+            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+            IDatabase database = multiplexer.GetDatabase();
+            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
+            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+            RedisValue[] rawArguments = [1, 3_600_000];
+            const int Spread = 10_000;
+            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
+            int spreadNext = 0;
+            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
+            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
+
+            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+
+            List<double> rawRounds = [];
+            List<double> libraryRounds = [];
+            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
+            for (int round = 0; round < rounds; round++)
+            {
+                rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+                libraryRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
+            }
+
+            double rawOps = Median(rawRounds);
+            double libraryOps = Median(libraryRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {libraryOps,12:N0} ops/s   rounds {Rounds(libraryRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw over 10,000 keys: {libraryOps / rawOps:F2}; per round {string.Join(" / ", rawRounds.Zip(libraryRounds, (r, l) => (l / r).ToString("F2", CultureInfo.InvariantCulture)))}"));
+            profile.Print();
+            foreach (RedisKey[] spreadKey in spreadRawKeys)
+            {
+                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// Only the full guard check, batched and not, against the raw script over 10,000 keys, in alternating rounds,
     /// with where the time goes on both sides (<c>redis-throughput-guard [operations [rounds]]</c>).
     /// </summary>
