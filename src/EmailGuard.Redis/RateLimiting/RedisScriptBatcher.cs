@@ -319,8 +319,10 @@ internal sealed partial class RedisScriptBatcher
             // A single-key member of the same kind and arguments as the one just before (one rule over many keys),
             // or a multi-key member of the same kind and arguments as the last multi-key one (guard checks of one
             // rule set, with single-key members between or not), names its kind's repeat and sends no arguments.
+            // The kind is the script's (and, for a multi-key one, its number of keys, which HasSameArguments
+            // compares), so the scripts are compared by reference instead of the kinds as RedisValues.
             Member? like = member.Call.IsInline ? previous : lastMultiKey;
-            member.RepeatsPrevious = like is not null && !member.RepeatKind.IsNull && member.Kind == like.Kind
+            member.RepeatsPrevious = like is not null && !member.RepeatKind.IsNull && ReferenceEquals(member.Script, like.Script)
                 && member.Call.HasSameArguments(like.Call);
             keyCount += member.Call.KeyCount;
             argumentCount += member.RepeatsPrevious ? 0 : member.Call.ArgumentCount;
