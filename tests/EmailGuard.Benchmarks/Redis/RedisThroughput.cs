@@ -27,7 +27,7 @@ internal static class RedisThroughput
     private static readonly TimeSpan s_roundTimeLimit = TimeSpan.FromSeconds(60);
 
     /// <summary>The raw baseline: what the store's script does for one fixed-window key, minus the bookkeeping.</summary>
-    private const string RawScript = """
+    internal const string RawScript = """
         local c = redis.call('INCRBY', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[1], ARGV[2])
         return c
@@ -271,6 +271,20 @@ internal static class RedisThroughput
         {
             await redis.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Acquires of the store over 10,000 keys on <paramref name="multiplexer"/>, as <see cref="RunSpreadOnlyAsync"/> makes
+    /// them; called by <see cref="RedisBuildComparison"/> on each build it loads, so that builds run in one process.
+    /// </summary>
+    internal static Func<Task> CreateSpreadCaller(IConnectionMultiplexer multiplexer, string prefix)
+    {
+        RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+        const int Spread = 10_000;
+        RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+        int spreadNext = 0;
+        return async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
     }
 
     /// <summary>
