@@ -41,6 +41,18 @@ if (args is ["redis-throughput-keys", .. string[] keysRest])
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunKeysOnlyAsync(keysRest);
 }
 
+// The store over 10,000 keys against the raw script over 10,000 keys alone, with where the time goes.
+if (args is ["redis-throughput-spread", .. string[] spreadRest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunSpreadOnlyAsync(spreadRest);
+}
+
+// Two builds' stores over 10,000 keys in one process, in alternating rounds with the raw script (a loaded machine).
+if (args is ["redis-throughput-compare", .. string[] compareRest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisBuildComparison.RunAsync(compareRest);
+}
+
 // The full guard check against the raw script over 10,000 keys, batched and not, with where the time goes.
 if (args is ["redis-throughput-guard", .. string[] guardRest])
 {

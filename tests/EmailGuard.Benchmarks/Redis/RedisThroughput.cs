@@ -27,7 +27,7 @@ internal static class RedisThroughput
     private static readonly TimeSpan s_roundTimeLimit = TimeSpan.FromSeconds(60);
 
     /// <summary>The raw baseline: what the store's script does for one fixed-window key, minus the bookkeeping.</summary>
-    private const string RawScript = """
+    internal const string RawScript = """
         local c = redis.call('INCRBY', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[1], ARGV[2])
         return c
@@ -213,6 +213,78 @@ internal static class RedisThroughput
         {
             await redis.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Only the store over 10,000 keys against the raw script over the same number of keys, in alternating rounds,
+    /// with where the time goes on both sides (<c>redis-throughput-spread [operations [rounds]]</c>): the issue-19
+    /// ratio alone, for comparing builds quickly.
+    /// </summary>
+    public static async Task<int> RunSpreadOnlyAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        RedisServerFixture redis = new();
+        await redis.InitializeAsync();
+        try
+        {
+            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+            IDatabase database = multiplexer.GetDatabase();
+            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
+            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+            RedisValue[] rawArguments = [1, 3_600_000];
+            const int Spread = 10_000;
+            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
+            int spreadNext = 0;
+            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
+            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
+
+            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+
+            List<double> rawRounds = [];
+            List<double> libraryRounds = [];
+            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
+            for (int round = 0; round < rounds; round++)
+            {
+                rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+                libraryRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
+            }
+
+            double rawOps = Median(rawRounds);
+            double libraryOps = Median(libraryRounds);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {libraryOps,12:N0} ops/s   rounds {Rounds(libraryRounds)}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw over 10,000 keys: {libraryOps / rawOps:F2}; per round {string.Join(" / ", rawRounds.Zip(libraryRounds, (r, l) => (l / r).ToString("F2", CultureInfo.InvariantCulture)))}"));
+            profile.Print();
+            foreach (RedisKey[] spreadKey in spreadRawKeys)
+            {
+                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
+            }
+
+            return 0;
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+        }
+    }
+
+    /// <summary>
+    /// Acquires of the store over 10,000 keys on <paramref name="multiplexer"/>, as <see cref="RunSpreadOnlyAsync"/> makes
+    /// them; called by <see cref="RedisBuildComparison"/> on each build it loads, so that builds run in one process.
+    /// </summary>
+    internal static Func<Task> CreateSpreadCaller(IConnectionMultiplexer multiplexer, string prefix)
+    {
+        RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
+        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+        const int Spread = 10_000;
+        RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
+        int spreadNext = 0;
+        return async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
     }
 
     /// <summary>

@@ -64,4 +64,49 @@ public class RedisRateLimitStoreAllocationTests(RedisServerFixture redis, ITestO
         store.Batcher!.MembersBatched.Should().BeGreaterThanOrEqualTo(4 * Calls, "every acquire went out as a batch member");
         (least / Calls).Should().BeLessThan(BoundPerCall);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_CallersAwaitingInTurn_ReuseTheAcquireStateAndAllocateUnderTheBoundPerCall(bool useServerTime)
+    {
+        // Callers that each await one acquire before making the next, as an app's requests do: the state of a
+        // single-key acquire (its async method, about 350 bytes a call) is pooled, so a caller's next acquire reuses
+        // the one its last acquire gave back. Every acquire is a batch member on a new key, as in the test above.
+        // Without the pooling each call allocated about 770 bytes here; with it, about 400.
+        const long BoundPerCall = 500;
+        const int Callers = 16;
+        const int CallsEach = 64;
+        using ConnectionMultiplexer own = Connect();
+        RedisRateLimitStore store = CreateStore(own, Prefix, Time, useServerTime, batchEveryAcquire: true);
+        RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
+
+        long least = long.MaxValue;
+        for (int round = 0; round < 4; round++)
+        {
+            RateLimitRequest[][] requests = [.. Enumerable.Range(0, Callers * CallsEach).Select(i => new[] { new RateLimitRequest($"t{round}-k{i}", rule) })];
+            RateLimitEntry[] entries = new RateLimitEntry[Callers * CallsEach];
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            int[] admitted = await Task.WhenAll(Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+            {
+                int count = 0;
+                for (int i = c * CallsEach; i < (c + 1) * CallsEach; i++)
+                {
+                    count += (await store.AcquireAsync(requests[i], entries.AsMemory(i, 1))).IsAllowed ? 1 : 0;
+                }
+
+                return count;
+            })));
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            admitted.Sum().Should().Be(Callers * CallsEach, "every key was new");
+            entries.Should().OnlyContain(e => e.Count == 1 && e.Limit == 2);
+            output.WriteLine($"round {round}: {allocated / (Callers * CallsEach)} bytes per call");
+            if (round > 0)
+            {
+                least = Math.Min(least, allocated);
+            }
+        }
+
+        (least / (Callers * CallsEach)).Should().BeLessThan(BoundPerCall);
+    }
 }
