@@ -49,6 +49,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// <param name="batchEveryAcquire">
     /// Sends every acquire through the batch script, even alone; for tests that hold it to the single scripts' decisions.
     /// </param>
+    /// <param name="nodeScripts">
+    /// Whether acquires across cluster slots are decided node by node, set instead of asked of the servers; for tests.
+    /// Null asks the servers at the first such acquire.
+    /// </param>
     public RedisRateLimitStore(
         RedisConnection connection,
         RedisRateLimitStoreOptions options,
@@ -56,7 +60,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         ILogger<RedisRateLimitStore>? logger = null,
         TimeSpan? maxQueueWait = null,
         IMeterFactory? meterFactory = null,
-        bool batchEveryAcquire = false)
+        bool batchEveryAcquire = false,
+        bool? nodeScripts = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -74,6 +79,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _batcher = options.BatchAcrossKeys || batchEveryAcquire
             ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)
             : null;
+        InitializeNodeScripts(nodeScripts);
         ConfigureReplicaWait(options);
         _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory) : null;
     }
@@ -207,8 +213,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             RateLimitDecision acrossSlots = reserveMaxWaitMs >= 0 && SplitCounterSlots(requests.Span, groups) is { } split
                 ? await ReserveThenCountAsync(database, requests, results, keys, split.Constrained, split.Counters, clientNow, started, reserveMaxWaitMs, cancellationToken)
                     .ConfigureAwait(false)
-                : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
-                    .ConfigureAwait(false);
+                : reserveMaxWaitMs < 0
+                    ? await DecideAcrossSlotsOrNodesAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false)
+                    : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false);
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
                 await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
