@@ -12,8 +12,9 @@ namespace EmailGuard.Redis;
 /// <remarks>
 /// <para>
 /// On Redis Cluster, an acquire whose counters share a hash slot is still one script. Counters in several slots are
-/// reserved slot by slot in ascending slot order, all at the time the first slot's script read; on a denial, what was
-/// already reserved is given back. That never admits more than a limit; under contention it can deny an acquire that
+/// reserved master by master, one script per master for the slots it serves (see the CrossNode partial), or, where
+/// that cannot run, slot by slot in ascending slot order; all at the time the first script read, and on a denial, what
+/// was already reserved is given back. That never admits more than a limit; under contention it can deny an acquire that
 /// a single atomic step would have admitted.
 /// </para>
 /// <para>Arguments are validated with the same checks as every store before Redis is touched.</para>
