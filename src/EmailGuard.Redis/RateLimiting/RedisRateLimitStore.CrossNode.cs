@@ -298,14 +298,7 @@ internal sealed partial class RedisRateLimitStore
         try
         {
             IReadOnlyList<RedisPrimaryInfo> primaries = await new RedisPrimaryInfoReader(_connection, _timeProvider).ReadAsync().ConfigureAwait(false);
-            bool usable = primaries.Count > 0;
-            foreach (RedisPrimaryInfo primary in primaries)
-            {
-                RedisServerInfo server = RedisServerInfo.Parse(primary.Endpoint, primary.Info);
-                usable &= primary.Refusal is null && server.RedisMajorVersion >= 7
-                    && (string.Equals(server.Name, "redis", StringComparison.OrdinalIgnoreCase) || string.Equals(server.Name, "valkey", StringComparison.OrdinalIgnoreCase));
-            }
-
+            bool usable = CanRunNodeScripts(primaries);
             if (usable)
             {
                 _nodeBatcher = CreateNodeBatcher();
@@ -322,6 +315,26 @@ internal sealed partial class RedisRateLimitStore
             Volatile.Write(ref _nodeScriptState, NodeScriptState.Unknown);
             Log.NodeScriptDetectionFailed(_logger, ex);
         }
+    }
+
+    /// <summary>
+    /// Whether every primary runs node scripts: Redis or Valkey 7 or later (<c>allow-cross-slot-keys</c> is Redis 7's),
+    /// with scripts allowed. Garnet's handling of undeclared keys on a cluster is not verified, so it keeps the
+    /// slot-by-slot path; so does a cluster whose primaries could not be read.
+    /// </summary>
+    /// <param name="primaries">What each primary said.</param>
+    /// <returns>True when node scripts may be used.</returns>
+    internal static bool CanRunNodeScripts(IReadOnlyList<RedisPrimaryInfo> primaries)
+    {
+        bool usable = primaries.Count > 0;
+        foreach (RedisPrimaryInfo primary in primaries)
+        {
+            RedisServerInfo server = RedisServerInfo.Parse(primary.Endpoint, primary.Info);
+            usable &= primary.Refusal is null && server.RedisMajorVersion >= 7
+                && (string.Equals(server.Name, "redis", StringComparison.OrdinalIgnoreCase) || string.Equals(server.Name, "valkey", StringComparison.OrdinalIgnoreCase));
+        }
+
+        return usable;
     }
 
     /// <summary>

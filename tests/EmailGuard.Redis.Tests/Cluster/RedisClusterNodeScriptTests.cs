@@ -95,6 +95,23 @@ public sealed class RedisClusterNodeScriptTests(RedisClusterFixture cluster) : R
         stores.Sum(s => s.NodeBatcher!.MembersBatched).Should().BeGreaterThan(stores.Sum(s => s.NodeBatcher!.BatchesSent), "acquires of many slots shared node scripts");
     }
 
+    [Fact]
+    public async Task AcquireAsync_OnRedis7Cluster_LooksAtTheServersAndDecidesMasterByMaster()
+    {
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time);
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
+        (string[] partitions, _) = PartitionsOnOneMaster(store, rule, 2);
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, rule))];
+        store.NodeBatcher.Should().BeNull("nothing is known of the servers before the first acquire across slots");
+
+        await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        await store.NodeScriptsDetectedAsync();
+        await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        store.NodeBatcher.Should().NotBeNull();
+        store.NodeBatcher!.MembersBatched.Should().Be(1, "the second acquire's two slots went out as one member of a node script");
+    }
+
     private RedisRateLimitStore CreateStore()
         => RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true);
 
