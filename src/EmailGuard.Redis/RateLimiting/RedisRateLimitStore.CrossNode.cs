@@ -225,8 +225,9 @@ internal sealed partial class RedisRateLimitStore
                 lanes[g] = _nodeLanes.GetOrAdd(endpoint, static (_, store) => Interlocked.Increment(ref store._nextNodeLane), this);
             }
         }
-        catch (RedisConnectionException)
+        catch (Exception ex) when (ex is RedisException or InvalidOperationException)
         {
+            // No server known for a slot (the client is still learning the map): the slot-by-slot path asks Redis.
             return null;
         }
 
