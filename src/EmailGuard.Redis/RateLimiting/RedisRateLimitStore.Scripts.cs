@@ -546,7 +546,16 @@ internal sealed partial class RedisRateLimitStore
     /// first write (each is written so), so catching the error leaves nothing half-done, and the members after it run
     /// as they would have.</para>
     /// </remarks>
-    internal const string AcquireManyScriptText = ServerCounterLua + AcquireFunctionLua + AcquireOneClientFunctionLua + AcquireOneServerFunctionLua + """
+    internal const string AcquireManyScriptText = AcquireManyFunctionsLua + AcquireManyBodyLua;
+
+    /// <summary>The functions <see cref="AcquireManyScriptText"/> decides its members with.</summary>
+    private const string AcquireManyFunctionsLua = ServerCounterLua + AcquireFunctionLua + AcquireOneClientFunctionLua + AcquireOneServerFunctionLua;
+
+    /// <summary>
+    /// The body of <see cref="AcquireManyScriptText"/>, which reads its members' keys from <c>KEYS</c> and the rest from
+    /// <c>ARGV</c>; the node script (<see cref="AcquireManyAcrossSlotsScriptText"/>) runs the same body.
+    /// </summary>
+    private const string AcquireManyBodyLua = """
         local m = tonumber(ARGV[1])
         local out = {}
         -- What the members share: the server's TIME, read once per batch, and the fixed-window counters read so far.

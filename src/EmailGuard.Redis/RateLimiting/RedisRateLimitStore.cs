@@ -12,8 +12,9 @@ namespace EmailGuard.Redis;
 /// <remarks>
 /// <para>
 /// On Redis Cluster, an acquire whose counters share a hash slot is still one script. Counters in several slots are
-/// reserved slot by slot in ascending slot order, all at the time the first slot's script read; on a denial, what was
-/// already reserved is given back. That never admits more than a limit; under contention it can deny an acquire that
+/// reserved master by master, one script per master for the slots it serves (see the CrossNode partial), or, where
+/// that cannot run, slot by slot in ascending slot order; all at the time the first script read, and on a denial, what
+/// was already reserved is given back. That never admits more than a limit; under contention it can deny an acquire that
 /// a single atomic step would have admitted.
 /// </para>
 /// <para>Arguments are validated with the same checks as every store before Redis is touched.</para>
@@ -49,6 +50,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// <param name="batchEveryAcquire">
     /// Sends every acquire through the batch script, even alone; for tests that hold it to the single scripts' decisions.
     /// </param>
+    /// <param name="nodeScripts">
+    /// Whether acquires across cluster slots are decided node by node, set instead of asked of the servers; for tests.
+    /// Null asks the servers at the first such acquire.
+    /// </param>
     public RedisRateLimitStore(
         RedisConnection connection,
         RedisRateLimitStoreOptions options,
@@ -56,7 +61,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         ILogger<RedisRateLimitStore>? logger = null,
         TimeSpan? maxQueueWait = null,
         IMeterFactory? meterFactory = null,
-        bool batchEveryAcquire = false)
+        bool batchEveryAcquire = false,
+        bool? nodeScripts = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(options);
@@ -74,6 +80,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _batcher = options.BatchAcrossKeys || batchEveryAcquire
             ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)
             : null;
+        InitializeNodeScripts(nodeScripts);
         ConfigureReplicaWait(options);
         _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory) : null;
     }
@@ -207,8 +214,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             RateLimitDecision acrossSlots = reserveMaxWaitMs >= 0 && SplitCounterSlots(requests.Span, groups) is { } split
                 ? await ReserveThenCountAsync(database, requests, results, keys, split.Constrained, split.Counters, clientNow, started, reserveMaxWaitMs, cancellationToken)
                     .ConfigureAwait(false)
-                : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken)
-                    .ConfigureAwait(false);
+                : reserveMaxWaitMs < 0
+                    ? await DecideAcrossSlotsOrNodesAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false)
+                    : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false);
             if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
             {
                 await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);

@@ -53,6 +53,7 @@ internal sealed partial class RedisScriptBatcher
     private readonly ILogger _logger;
     private readonly Action<Task> _track;
     private readonly bool _always;
+    private readonly bool _keysAsArguments;
     private long _batchesSent;
     private long _membersBatched;
     private long _membersRepeated;
@@ -67,8 +68,13 @@ internal sealed partial class RedisScriptBatcher
     /// Sends every acquire through a lane and the batch script, even alone; for the tests that hold the batch script
     /// to the same decisions as the single scripts.
     /// </param>
+    /// <param name="keysAsArguments">
+    /// Sends a batch's keys as arguments, in the layout of <see cref="RedisNodeScriptLayout"/>: for the node script,
+    /// whose members' keys span the hash slots of one cluster node.
+    /// </param>
     public RedisScriptBatcher(
-        RedisScriptRunner scripts, RedisScript batchScript, TimeProvider timeProvider, TimeSpan maxQueueWait, ILogger logger, Action<Task> track, bool always)
+        RedisScriptRunner scripts, RedisScript batchScript, TimeProvider timeProvider, TimeSpan maxQueueWait, ILogger logger, Action<Task> track, bool always,
+        bool keysAsArguments = false)
     {
         _scripts = scripts;
         _batchScript = batchScript;
@@ -77,6 +83,7 @@ internal sealed partial class RedisScriptBatcher
         _logger = logger;
         _track = track;
         _always = always;
+        _keysAsArguments = keysAsArguments;
     }
 
     /// <summary>Batch scripts sent so far; for tests.</summary>
@@ -362,6 +369,11 @@ internal sealed partial class RedisScriptBatcher
         Interlocked.Increment(ref _batchesSent);
         Interlocked.Add(ref _membersBatched, batch.Count);
         Interlocked.Add(ref _membersRepeated, repeated);
+
+        if (_keysAsArguments)
+        {
+            (keys, arguments) = RedisNodeScriptLayout.Pack(keys, arguments);
+        }
 
         // The retry budget counts from the earliest member's start: its caller's timeout started then.
         return _scripts.SendAsync(first.Database, _batchScript, keys, arguments, startedAt, CancellationToken.None);

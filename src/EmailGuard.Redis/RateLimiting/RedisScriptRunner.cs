@@ -93,17 +93,23 @@ internal sealed partial class RedisScriptRunner
             || message.StartsWith("MOVED ", StringComparison.Ordinal);
     }
 
-    /// <summary>Refusals that come before the script runs and that another attempt can overcome.</summary>
-    private static bool IsRetriable(RedisServerException exception) => IsNoScript(exception) || IsSlotMoving(exception);
+    /// <summary>
+    /// Refusals that come before the script runs and that another attempt can overcome. A script sent without
+    /// redirects (<see cref="RedisScript.Flags"/>) gets <c>ASK</c> and <c>MOVED</c> back as they came: its caller decides
+    /// another way.
+    /// </summary>
+    private static bool IsRetriable(RedisServerException exception, RedisScript script)
+        => IsNoScript(exception)
+        || (IsSlotMoving(exception) && (script.Flags == CommandFlags.None || exception.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)));
 
     private async Task<RedisResult> SendCoreAsync(
         IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
     {
         try
         {
-            return await database.ScriptEvaluateAsync(script.Hash, keys, arguments).ConfigureAwait(false);
+            return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (IsRetriable(ex))
+        catch (RedisServerException ex) when (IsRetriable(ex, script))
         {
             return await RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken).ConfigureAwait(false);
         }
@@ -147,9 +153,9 @@ internal sealed partial class RedisScriptRunner
                 attempt++;
                 await Task.Delay(backoff, _timeProvider, cancellationToken).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
-                return await database.ScriptEvaluateAsync(script.Hash, keys, arguments).ConfigureAwait(false);
+                return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
             }
-            catch (RedisServerException ex) when (IsRetriable(ex))
+            catch (RedisServerException ex) when (IsRetriable(ex, script))
             {
                 refusal = ex;
             }
@@ -177,7 +183,7 @@ internal sealed partial class RedisScriptRunner
             command[2 + keys.Length + i] = arguments[i];
         }
 
-        return database.ExecuteAsync("EVAL", command);
+        return database.ExecuteAsync("EVAL", (ICollection<object>)command, script.Flags);
     }
 
     private static partial class Log

@@ -64,6 +64,10 @@ internal static class RedisResilienceMeasurement
             await using ServiceProvider unbatchedProvider = Build(ConfigurationOptions.Parse(cluster.ConnectionString), resilience, batchAcrossKeys: false);
             ResilientRateLimitStore store = provider.GetRequiredService<ResilientRateLimitStore>();
             ResilientRateLimitStore unbatched = unbatchedProvider.GetRequiredService<ResilientRateLimitStore>();
+            ConfigurationOptions probeOptions = ConfigurationOptions.Parse(cluster.ConnectionString);
+            probeOptions.AllowAdmin = true;
+            using ConnectionMultiplexer probe = await ConnectionMultiplexer.ConnectAsync(probeOptions);
+            Func<Task<(double CpuSeconds, long Scripts)>> redisCost = () => RedisCostAsync(probe);
             await LatencyAsync(store, "cluster, 1 key per acquire", i => [new($"ip:10.0.0.{i % 64}", RateLimitRule.PerMinute(RateLimitRule.MaxLimit))]);
 
             // One round of each first, not counted: the first round of 4-key acquires runs before tiered compilation has
@@ -76,8 +80,8 @@ internal static class RedisResilienceMeasurement
             List<double> unbatchedRounds = [];
             for (int round = 0; round < 3; round++)
             {
-                unbatchedRounds.Add(await LatencyAsync(unbatched, "cluster, 4 keys per acquire across slots, batching across keys off", FourKeys));
-                batchedRounds.Add(await LatencyAsync(store, "cluster, 4 keys per acquire across slots, batching across keys on", FourKeys));
+                unbatchedRounds.Add(await LatencyAsync(unbatched, "cluster, 4 keys per acquire across slots, batching across keys off", FourKeys, redisCost));
+                batchedRounds.Add(await LatencyAsync(store, "cluster, 4 keys per acquire across slots, batching across keys on", FourKeys, redisCost));
             }
 
             double batched = batchedRounds.Order().ElementAt(1);
@@ -123,8 +127,36 @@ internal static class RedisResilienceMeasurement
         return services.BuildServiceProvider();
     }
 
+    /// <summary>Redis's CPU seconds (user and system) and script calls so far, summed over the masters.</summary>
+    private static async Task<(double CpuSeconds, long Scripts)> RedisCostAsync(ConnectionMultiplexer probe)
+    {
+        double cpu = 0;
+        long scripts = 0;
+        foreach (IServer server in probe.GetServers().Where(s => !s.IsReplica))
+        {
+            foreach (IGrouping<string, KeyValuePair<string, string>> section in (await server.InfoAsync("cpu")).Concat(await server.InfoAsync("commandstats")))
+            {
+                foreach (KeyValuePair<string, string> pair in section)
+                {
+                    if (pair.Key is "used_cpu_sys" or "used_cpu_user")
+                    {
+                        cpu += double.Parse(pair.Value, CultureInfo.InvariantCulture);
+                    }
+                    else if (pair.Key is "cmdstat_evalsha" or "cmdstat_eval")
+                    {
+                        string calls = pair.Value.Split(',')[0];
+                        scripts += long.Parse(calls["calls=".Length..], CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+        }
+
+        return (cpu, scripts);
+    }
+
     /// <returns>The decisions per second.</returns>
-    private static async Task<double> LatencyAsync(ResilientRateLimitStore store, string name, Func<int, RateLimitRequest[]> requests)
+    private static async Task<double> LatencyAsync(
+        ResilientRateLimitStore store, string name, Func<int, RateLimitRequest[]> requests, Func<Task<(double CpuSeconds, long Scripts)>>? redisCost = null)
     {
         // Warm up: connect, load the script, JIT.
         for (int i = 0; i < 200; i++)
@@ -134,6 +166,8 @@ internal static class RedisResilienceMeasurement
 
         ConcurrentBag<double[]> perCaller = [];
         int unavailable = 0;
+        (double CpuSeconds, long Scripts) redisBefore = redisCost is null ? default : await redisCost();
+        TimeSpan clientBefore = Process.GetCurrentProcess().TotalProcessorTime;
         Stopwatch total = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Callers).Select(caller => Task.Run(async () =>
         {
@@ -154,12 +188,17 @@ internal static class RedisResilienceMeasurement
             perCaller.Add(durations);
         })));
         total.Stop();
+        TimeSpan clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientBefore;
+        (double CpuSeconds, long Scripts) redisAfter = redisCost is null ? default : await redisCost();
 
         double[] all = perCaller.SelectMany(d => d).Order().ToArray();
         double rate = all.Length / total.Elapsed.TotalSeconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"latency, {name}, {Callers} callers x {CallsPerCaller}: p50 {Percentile(all, 0.50):0.00} ms, p99 {Percentile(all, 0.99):0.00} ms, "
             + $"max {all[^1]:0.0} ms, {rate:N0} decisions/s; above 250 ms {all.Count(d => d > 250)}, store unavailable {unavailable}"));
+        string redisPart = redisCost is null ? string.Empty : string.Create(CultureInfo.InvariantCulture,
+            $", Redis CPU {(redisAfter.CpuSeconds - redisBefore.CpuSeconds) * 1e6 / all.Length:0.0} us, {(double)(redisAfter.Scripts - redisBefore.Scripts) / all.Length:0.00} script calls");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  cost per decision: client CPU {clientCpu.TotalMicroseconds / all.Length:0.0} us{redisPart}"));
         return rate;
     }
 

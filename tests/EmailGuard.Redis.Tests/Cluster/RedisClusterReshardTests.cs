@@ -85,12 +85,23 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
             "a slot in transit is no reason to admit unguarded or against a local share");
     }
 
+    [Fact]
+    public async Task SlotMovesAwayFromTheMasterOfAnotherSlotOfTheSameAcquire_NodeScriptsFallBackSlotBySlot_NoOverAdmission()
+    {
+        // The acquire's other counter lives on the master the hot slot leaves: one node script decides both until the
+        // slot moves, and a node script that meets the moving slot must leave nothing written and hand the acquire to
+        // the slot-by-slot path. The counters' exact totals are asserted by the run.
+        ReshardRun run = await ReshardUnderLoadAsync(StoreFailureMode.FailClosed, acrossSlots: true, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(30), otherOnSource: true);
+
+        run.NodeScriptsFellBack.Should().BeGreaterThan(0, "node scripts must have met the moving slot, or the test proves nothing");
+    }
+
     /// <summary>
     /// 64 callers acquire a hot two-rule partition (and, across slots, a counter on a third master) until its first
     /// hour is spent; its slot then moves while the hour rolls over, the slot staying half-moved for
     /// <paramref name="hold"/>; then more load. Asserts what every reshard must keep, and returns the calls.
     /// </summary>
-    private async Task<ReshardRun> ReshardUnderLoadAsync(StoreFailureMode mode, bool acrossSlots, TimeSpan timeout, TimeSpan hold)
+    private async Task<ReshardRun> ReshardUnderLoadAsync(StoreFailureMode mode, bool acrossSlots, TimeSpan timeout, TimeSpan hold, bool otherOnSource = false)
     {
         // Arrange: the app's clock 30 s before the top of an hour (midday, so the day does not end too).
         DateTimeOffset realNow = TimeProvider.System.GetUtcNow();
@@ -112,7 +123,7 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, hot, hourly.ShapeId, RedisCounterKey.NoWindow));
         EndPoint source = NodeOfSlot(slot);
         EndPoint target = Masters().First(m => !m.Equals(source));
-        string? other = acrossSlots ? PartitionOn(Masters().First(m => !m.Equals(source) && !m.Equals(target)), "global", global) : null;
+        string? other = acrossSlots ? PartitionOn(otherOnSource ? source : Masters().First(m => !m.Equals(source) && !m.Equals(target)), "global", global, avoidSlot: slot) : null;
         RateLimitRequest[] request = other is null
             ? [new(hot, hourly), new(hot, daily)]
             : [new(hot, hourly), new(hot, daily), new(other, global)];
@@ -164,7 +175,7 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
 
         instance.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
         instance.Resilient.Breaker.ConsecutiveFailures.Should().Be(0, "no refusal of a moving slot counts as a store failure");
-        return new ReshardRun([.. load.Calls]);
+        return new ReshardRun([.. load.Calls], logs.Count(r => r.Id.Id == 2792));
     }
 
     /// <summary>
@@ -248,12 +259,13 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         }
     }
 
-    private string PartitionOn(EndPoint node, string name, RateLimitRule rule)
+    private string PartitionOn(EndPoint node, string name, RateLimitRule rule, int avoidSlot)
     {
         for (int i = 0; i < 10_000; i++)
         {
             string candidate = $"{name}-{i}";
-            if (NodeOfSlot(Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow))).Equals(node))
+            int slot = Admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow));
+            if (slot != avoidSlot && NodeOfSlot(slot).Equals(node))
             {
                 return candidate;
             }
@@ -262,7 +274,7 @@ public sealed class RedisClusterReshardTests(RedisFaultClusterFixture cluster, I
         throw new InvalidOperationException($"No partition name lands on {node}.");
     }
 
-    private sealed record ReshardRun(IReadOnlyList<LoadCall> Calls);
+    private sealed record ReshardRun(IReadOnlyList<LoadCall> Calls, int NodeScriptsFellBack);
 
     /// <summary>The real clock, shifted: timers and timestamps run in real time, and the test can move "now".</summary>
     private sealed class ShiftedClock(TimeSpan offset) : TimeProvider

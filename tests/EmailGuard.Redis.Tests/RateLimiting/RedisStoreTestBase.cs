@@ -67,7 +67,8 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         IMeterFactory? meterFactory = null,
         bool batchEveryAcquire = false,
         bool batchAcrossKeys = true,
-        TimeSpan? maxQueueWait = null)
+        TimeSpan? maxQueueWait = null,
+        bool? nodeScripts = null)
     {
         RedisRateLimitStoreOptions options = new()
         {
@@ -82,6 +83,6 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         }
 
         return new RedisRateLimitStore(
-            new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire);
+            new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire, nodeScripts: nodeScripts);
     }
 }
