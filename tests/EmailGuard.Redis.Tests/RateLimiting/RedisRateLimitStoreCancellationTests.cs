@@ -105,7 +105,7 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
             (await CountsAsync(store, requests[c])).Should().Equal([admitted], $"own-{c} holds what its caller was told was admitted");
         }
 
-        store.Batcher.LaneCount.Should().Be(0);
+        (await LanesAfterLastBatchAsync(store.Batcher)).Should().Be(0);
         store.LaneCount.Should().Be(0);
     }
 

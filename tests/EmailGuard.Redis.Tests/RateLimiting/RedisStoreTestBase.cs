@@ -85,4 +85,19 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
         return new RedisRateLimitStore(
             new RedisConnection(options, null, null), options, time, logger, maxQueueWait, meterFactory: meterFactory, batchEveryAcquire: batchEveryAcquire, nodeScripts: nodeScripts);
     }
+
+    /// <summary>
+    /// The batcher's lanes once the last answered batch has let its callers run: a lane yields once after each batch it
+    /// answers before it takes the next or closes, so it can outlive the last caller's answer by a thread-pool pass.
+    /// Waits for that (bounded generously: a loaded machine's thread pool can be slow), then returns what is left.
+    /// </summary>
+    private protected static async Task<int> LanesAfterLastBatchAsync(RedisScriptBatcher batcher)
+    {
+        for (int i = 0; i < 200 && batcher.LaneCount != 0; i++)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
+        }
+
+        return batcher.LaneCount;
+    }
 }
