@@ -1,6 +1,8 @@
 using EmailGuard;
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -47,6 +49,7 @@ public static class EmailGuardIdentityServiceCollectionExtensions
         configure?.Invoke(decoration.Options);
         services.Remove(registered);
         services.Add(decoration.Describe());
+        services.AddSingleton<IConfigureOptions<EmailRatioBreakerOptions>>(sp => new IdentityRiskyCategory<TUser>(decoration.Options, sp.GetService<IConfiguration>()));
         return services;
     }
 }

@@ -1,6 +1,8 @@
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.AspNetCore.Tests.Identity;
@@ -82,6 +84,44 @@ public sealed class GuardedIdentityEmailSenderTests
 
         (await again.Should().ThrowAsync<EmailSendDeniedException>()).Which.Decision.Dimension.Should().Be(EmailGuardDimension.Category);
         inner.Calls.Should().ContainSingle("the cancelled send reached the provider and used the hourly confirmation");
+    }
+
+    [Fact]
+    public async Task ConfirmationCategory_JoinsTheDefaultRiskyCategories_SoTheAccountWideBreakerTightensIt()
+    {
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(new FakeIdentitySender()));
+
+        sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().Equal(
+            ["signup", "identity-confirmation"], "the Identity sender's confirmations are the sign-up confirmations the default names");
+    }
+
+    [Fact]
+    public async Task ConfirmationCategory_Renamed_JoinsUnderItsName()
+    {
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(new FakeIdentitySender()), o => o.ConfirmationCategory = "welcome");
+
+        sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().Equal("signup", "welcome");
+    }
+
+    [Fact]
+    public async Task RiskyCategories_SetInConfigurationOrCode_AreLeftAsSet()
+    {
+        IConfiguration configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["EmailGuard:RatioBreakers:RiskyCategories:0"] = "invite" })
+            .Build();
+        await using ServiceProvider configured = Build(s =>
+        {
+            s.AddSingleton(configuration);
+            s.AddSingleton<IEmailSender<TestUser>>(new FakeIdentitySender());
+        });
+        await using ServiceProvider cleared = Build(s =>
+        {
+            s.Configure<EmailRatioBreakerOptions>(o => o.RiskyCategories.Clear());
+            s.AddSingleton<IEmailSender<TestUser>>(new FakeIdentitySender());
+        });
+
+        configured.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().Equal("invite");
+        cleared.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.RiskyCategories.Should().BeEmpty("a list cleared in code turns the breaker off");
     }
 
     [Fact]
