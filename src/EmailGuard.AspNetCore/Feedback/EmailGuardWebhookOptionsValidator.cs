@@ -37,6 +37,10 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
 
         Positive(failures, $"{root}:Ses:CertificateCacheLifetime", ses.CertificateCacheLifetime);
         Positive(failures, $"{root}:Ses:FetchTimeout", ses.FetchTimeout);
+        if (ses.MaxMessageAge < TimeSpan.FromMinutes(1) || ses.MaxMessageAge > TimeSpan.FromDays(2))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:MaxMessageAge must be between 00:01:00 and 2.00:00:00 (SNS retries for at most an hour; keep it below the deduplication window), not {ses.MaxMessageAge}."));
+        }
         if (ses.CertificateCacheSize is < 1 or > 1000)
         {
             failures.Add($"{root}:Ses:CertificateCacheSize must be between 1 and 1000.");

@@ -21,6 +21,17 @@ public sealed class SesWebhookOptions
     /// <value>The default value is <see langword="true"/>.</value>
     public bool ConfirmSubscriptions { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets how old (by its signed <c>Timestamp</c>, either way from now) a notification may be. An older one is
+    /// refused as stale (401), as Mailgun and SendGrid refuse old signatures: deduplication by event id lasts
+    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, so a captured bounce or complaint replayed after that
+    /// would be recorded again (an address suppressed again after an operator lifted it, a party charged twice). SNS
+    /// retries an HTTPS delivery for at most an hour, so a longer age is never a real delivery. Keep it below
+    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>. Subscription messages are not checked.
+    /// </summary>
+    /// <value>The default value is 2 hours.</value>
+    public TimeSpan MaxMessageAge { get; set; } = TimeSpan.FromHours(2);
+
     /// <summary>Gets or sets how many SNS signing certificates are kept in memory.</summary>
     /// <value>The default value is 16.</value>
     public int CertificateCacheSize { get; set; } = 16;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -96,6 +97,17 @@ internal sealed partial class SesWebhookProvider(
                 Log.Unsubscribed(logger, envelope.TopicArn);
                 return batch;
             default:
+                if (!DateTimeOffset.TryParse(envelope.Timestamp, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out DateTimeOffset signedAt))
+                {
+                    return WebhookRejection.Malformed($"Timestamp '{envelope.Timestamp}' is not a date");
+                }
+
+                if ((time.GetUtcNow() - signedAt).Duration() > options.MaxMessageAge)
+                {
+                    // A replay: its event id may be past deduplication by now (see SesWebhookOptions.MaxMessageAge).
+                    return new WebhookRejection(WebhookRejectionKind.Stale, string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {options.MaxMessageAge} from now"));
+                }
+
                 return SesNotificationReader.Read(envelope.Message, envelope, batch) is { } malformed ? malformed : batch;
         }
     }

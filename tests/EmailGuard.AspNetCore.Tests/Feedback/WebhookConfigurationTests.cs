@@ -75,6 +75,21 @@ public sealed class WebhookConfigurationTests
         (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:Postmark:Password");
     }
 
+    [Theory]
+    [InlineData("00:00:30")]
+    [InlineData("3.00:00:00")]
+    public async Task SesMaxMessageAgeOutOfRange_FailsStartupNamingTheSetting(string age)
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Ses:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Ses:TopicArns:0"] = WebhookTestApp.TopicArn,
+            ["EmailGuard:Webhooks:Ses:MaxMessageAge"] = age,
+        });
+
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:Ses:MaxMessageAge");
+    }
+
     [Fact]
     public async Task MisspeltKey_FailsStartupNamingTheSettingsFullPath_AndTheLikelyName()
     {
@@ -105,5 +120,6 @@ public sealed class WebhookConfigurationTests
         options.SendGrid.TimestampTolerance.Should().Be(TimeSpan.FromMinutes(5));
         options.Ses.ConfirmSubscriptions.Should().BeTrue();
         options.Ses.CertificateCacheSize.Should().Be(16);
+        options.Ses.MaxMessageAge.Should().Be(TimeSpan.FromHours(2));
     }
 }
