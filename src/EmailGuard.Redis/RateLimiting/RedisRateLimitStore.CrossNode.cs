@@ -182,28 +182,8 @@ internal sealed partial class RedisRateLimitStore
             return merged.ToDecision(NextAcquisitionId());
         }
 
-        Log.CrossSlotAcquireDenied(_logger, plan.Groups.Count, reservedGroups);
-
-        // Given back and read again slot by slot, as on the slot-by-slot path: not under the caller's token, so a caller
-        // that cancels now does not leave the reservations held.
-        for (int g = 0; g < reservedGroups; g++)
-        {
-            await RefundGroupAsync(database, requests, keys, plan.Groups[g], now.Value, now.Value, 0, CancellationToken.None).ConfigureAwait(false);
-        }
-
-        for (int g = 0; g < reservedGroups && wantEntries; g++)
-        {
-            await EvaluateGroupAsync(database, requests, results, keys, plan.Groups[g], commit: false, now, wantEntries, cancellationToken).ConfigureAwait(false);
-        }
-
-        for (int g = deniedEnd; g < plan.Groups.Count; g++)
-        {
-            RedisScriptOutcome outcome = await EvaluateGroupAsync(database, requests, results, keys, plan.Groups[g], commit: false, now, wantEntries, cancellationToken)
-                .ConfigureAwait(false);
-            merged = merged.Merge(outcome);
-        }
-
-        return merged.ToDecision(0);
+        return await GiveBackAfterDenialAsync(database, requests, results, keys, plan.Groups, reservedGroups, deniedEnd, now.Value, merged, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     /// <summary>

@@ -66,12 +66,34 @@ internal sealed partial class RedisRateLimitStore
             return merged.ToDecision(commit ? NextAcquisitionId() : 0);
         }
 
+        return await GiveBackAfterDenialAsync(database, requests, results, keys, groups, reserved, deniedGroup + 1, now.Value, merged, cancellationToken)
+            .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Ends an acquire across slots that a group denied, slot by slot or node by node alike: gives back the first
+    /// <paramref name="reserved"/> groups, reads them again for their entries, and peeks the groups from
+    /// <paramref name="firstUnvisited"/> on, so every entry is filled as a single-script denial would fill it.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> GiveBackAfterDenialAsync(
+        IDatabase database,
+        ReadOnlyMemory<RateLimitRequest> requests,
+        Memory<RateLimitEntry> results,
+        RedisKey[] keys,
+        List<int[]> groups,
+        int reserved,
+        int firstUnvisited,
+        long now,
+        RedisScriptOutcome merged,
+        CancellationToken cancellationToken)
+    {
+        bool wantEntries = !results.IsEmpty;
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
 
         // Not under the caller's token: a caller that cancels now must not leave the reservations held.
         for (int g = 0; g < reserved; g++)
         {
-            await RefundGroupAsync(database, requests, keys, groups[g], now.Value, now.Value, 0, CancellationToken.None).ConfigureAwait(false);
+            await RefundGroupAsync(database, requests, keys, groups[g], now, now, 0, CancellationToken.None).ConfigureAwait(false);
         }
 
         for (int g = 0; g < reserved && wantEntries; g++)
@@ -83,7 +105,7 @@ internal sealed partial class RedisRateLimitStore
                 .ConfigureAwait(false);
         }
 
-        for (int g = deniedGroup + 1; g < groups.Count; g++)
+        for (int g = firstUnvisited; g < groups.Count; g++)
         {
             RedisScriptOutcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
                 .ConfigureAwait(false);
