@@ -1,0 +1,73 @@
+using System.Net;
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Cluster;
+
+/// <summary>
+/// What an acquire across masters leaves behind when a later master denies it or fails, node by node and slot by
+/// slot alike: every earlier master's reservation is given back once, a give-back that fails is logged and does not
+/// stop the others, and a denial stays a denial.
+/// </summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterGiveBackTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
+{
+    private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(3, TimeSpan.FromMinutes(1));
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_DeniedOnTheLastMasterAndTheFirstGiveBackFails_GivesBackTheRestLogsAndDenies(bool nodeScripts)
+    {
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        await store.AcquireAsync(new[] { new RateLimitRequest(partitions[2], s_rule, 3) }, Memory<RateLimitEntry>.Empty);
+
+        // The refund reads the counter's reset tombstone first; one of another type fails the first master's give-back
+        // before it writes anything, as a master that died after it admitted would.
+        string tombstone = RedisCounterKey.Tombstone(Prefix, partitions[0], s_rule.ShapeId, s_rule.GetWindowIndex(Time.GetUtcNow().ToUnixTimeMilliseconds()));
+        await Admin.GetDatabase().HashSetAsync(tombstone, "not", "a tombstone");
+        await Admin.GetDatabase().KeyExpireAsync(tombstone, TimeSpan.FromSeconds(30));
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule))];
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+
+        RateLimitDecision decision = await store.AcquireAsync(requests, entries);
+
+        decision.Status.Should().Be(RateLimitStatus.LimitExceeded, "Redis denied it; a failed give-back must not turn that into a store failure, which fail-open admits");
+        decision.DeniedIndex.Should().Be(2);
+        (await CountAsync(store, partitions[1])).Should().Be(0, "the second master's reservation is given back although the first master's give-back failed");
+        (await CountAsync(store, partitions[0])).Should().Be(1, "the first master's permit stays taken (stricter) until its window ends");
+        entries.Select(e => e.Count).Should().Equal(1, 0, 3);
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2830 && r.Level == LogLevel.Warning, "the permit left behind is logged, once");
+        if (nodeScripts)
+        {
+            store.NodeBatcher!.MembersBatched.Should().Be(3, "the node path decided it, one node script per master");
+        }
+    }
+
+    /// <summary>Three partitions, one on each master, in ascending slot order: both paths visit them in that order.</summary>
+    private string[] OnePartitionPerMasterInAscendingSlots(RedisRateLimitStore store)
+    {
+        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
+        Dictionary<EndPoint, (string Partition, int Slot)> byMaster = [];
+        for (int i = 0; byMaster.Count < 3; i++)
+        {
+            string candidate = $"giveback-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, s_rule));
+            byMaster.TryAdd(configuration.GetBySlot(slot)!.EndPoint!, (candidate, slot));
+        }
+
+        return [.. byMaster.Values.OrderBy(v => v.Slot).Select(v => v.Partition)];
+    }
+
+    private static async Task<long> CountAsync(RedisRateLimitStore store, string key)
+    {
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await store.PeekAsync(new[] { new RateLimitRequest(key, s_rule, 0) }, entry);
+        return entry[0].Count;
+    }
+}
