@@ -8,12 +8,12 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Cluster;
 
 /// <summary>
-/// What an acquire across masters leaves behind when a later master denies it or fails, node by node and slot by
-/// slot alike: every earlier master's reservation is given back once, a give-back that fails is logged and does not
-/// stop the others, and a denial stays a denial.
+/// Acquires across masters, node by node and slot by slot: what one leaves behind when a later master denies it or
+/// fails (every earlier master's reservation is given back once, a give-back that fails is logged and does not
+/// stop the others, a denial stays a denial), and shares of one master too large for a batch.
 /// </summary>
 [Collection(RedisClusterFixture.CollectionName)]
-public sealed class RedisClusterGiveBackTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
+public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
 {
     private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(3, TimeSpan.FromMinutes(1));
 
