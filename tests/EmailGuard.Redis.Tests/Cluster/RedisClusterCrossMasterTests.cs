@@ -49,6 +49,31 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
         }
     }
 
+    [Fact]
+    public async Task AcquireAsync_ShareOfOneMasterLargerThanABatch_IsDecidedByItsNodeScriptAlone()
+    {
+        // 1,700 counters on one master, in many of its slots: more keys and arguments than one batch carries
+        // (RedisScriptBatcher.MaxValues), so the node lane sends the member on its own; it must still go as a node script,
+        // since one acquire script may not declare keys of several slots.
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true);
+        RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromMinutes(1));
+        string[] partitions = PartitionsOnOneMaster(store, rule, 1700);
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, rule))];
+        (6 + (5 * requests.Length)).Should().BeGreaterThan(RedisScriptBatcher.MaxValues, "the share must be too large for a batch");
+
+        RateLimitDecision first = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision second = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision third = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        first.IsAllowed.Should().BeTrue();
+        second.IsAllowed.Should().BeTrue();
+        third.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        third.DeniedIndex.Should().Be(0);
+        (await CountAsync(store, partitions[0], rule)).Should().Be(2);
+        (await CountAsync(store, partitions[^1], rule)).Should().Be(2);
+        store.NodeFallbacks.Should().Be(0);
+    }
+
     /// <summary>Three partitions, one on each master, in ascending slot order: both paths visit them in that order.</summary>
     private string[] OnePartitionPerMasterInAscendingSlots(RedisRateLimitStore store)
     {
@@ -64,10 +89,32 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
         return [.. byMaster.Values.OrderBy(v => v.Slot).Select(v => v.Partition)];
     }
 
-    private static async Task<long> CountAsync(RedisRateLimitStore store, string key)
+    /// <summary>Partitions whose counters all live on the master of the first one, in as many of its slots as they fall in.</summary>
+    private string[] PartitionsOnOneMaster(RedisRateLimitStore store, RateLimitRule rule, int count)
+    {
+        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
+        List<string> found = [];
+        EndPoint? master = null;
+        for (int i = 0; found.Count < count; i++)
+        {
+            string candidate = $"large-{i}:" + Prefix;
+            EndPoint owner = configuration.GetBySlot(Admin.HashSlot(store.CounterKey(candidate, rule)))!.EndPoint!;
+            master ??= owner;
+            if (owner.Equals(master))
+            {
+                found.Add(candidate);
+            }
+        }
+
+        return [.. found];
+    }
+
+    private static Task<long> CountAsync(RedisRateLimitStore store, string key) => CountAsync(store, key, s_rule);
+
+    private static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
     {
         RateLimitEntry[] entry = new RateLimitEntry[1];
-        await store.PeekAsync(new[] { new RateLimitRequest(key, s_rule, 0) }, entry);
+        await store.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, entry);
         return entry[0].Count;
     }
 }
