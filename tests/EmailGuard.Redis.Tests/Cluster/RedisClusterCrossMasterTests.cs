@@ -49,6 +49,54 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
         }
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_SecondMastersCounterOfTheWrongType_FailsAndGivesTheFirstBackOnce(bool nodeScripts)
+    {
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        await store.AcquireAsync(new[] { new RateLimitRequest(partitions[0], s_rule, 2) }, Memory<RateLimitEntry>.Empty);
+        string wrongType = store.CounterKey(partitions[1], s_rule);
+        await Admin.GetDatabase().HashSetAsync(wrongType, "not", "a counter");
+        await Admin.GetDatabase().KeyExpireAsync(wrongType, TimeSpan.FromSeconds(30));
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule))];
+
+        Func<Task> acquire = async () => await store.AcquireAsync(requests, new RateLimitEntry[3]);
+
+        (await acquire.Should().ThrowAsync<RedisServerException>()).Which.Message.Should().StartWith("WRONGTYPE");
+        (await CountAsync(store, partitions[0])).Should().Be(2, "the first master's reservation is given back, once (twice would leave 1)");
+        (await CountAsync(store, partitions[2])).Should().Be(0, "the third master was never reached");
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 312);
+        store.NodeFallbacks.Should().Be(0, "a counter of the wrong type is no reason to decide again slot by slot");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_ScriptsFlushedOnTheSecondMasterOnly_ReloadsThereAndAdmitsOnce(bool nodeScripts)
+    {
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: nodeScripts);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule))];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
+        await Admin.GetServer(configuration.GetBySlot(Admin.HashSlot(store.CounterKey(partitions[1], s_rule)))!.EndPoint!).ScriptFlushAsync();
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+
+        RateLimitDecision decision = await store.AcquireAsync(requests, entries);
+
+        decision.IsAllowed.Should().BeTrue();
+        entries.Select(e => e.Count).Should().Equal(2, 2, 2);
+        foreach (string partition in partitions)
+        {
+            (await CountAsync(store, partition)).Should().Be(2, "every master counted the acquire once, the reloaded one too");
+        }
+
+        store.NodeFallbacks.Should().Be(0);
+    }
+
     [Fact]
     public async Task AcquireAsync_ShareOfOneMasterLargerThanABatch_IsDecidedByItsNodeScriptAlone()
     {
