@@ -98,6 +98,46 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     }
 
     [Fact]
+    public async Task AcquireAsync_ManyCallersOnThreeInstancesEachMasterCanDeny_AdmitExactlyWhatASerialRunWould()
+    {
+        // Every acquire takes one counter on each master (limits 40, 25, 30 in master order) and one of its own: a serial
+        // run admits exactly 25, the smallest limit. Concurrent callers reserve master by master in the same order, so
+        // the first master holds at most what the second can still admit, and every denial gives back what it held:
+        // exactly 25 admitted, every shared counter at 25, whatever the callers' order of requests.
+        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 3).Select(_ => RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true))];
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(stores[0]);
+        RateLimitRule[] rules = [RateLimitRule.FixedWindow(40, TimeSpan.FromHours(1)), RateLimitRule.FixedWindow(25, TimeSpan.FromHours(1)), RateLimitRule.FixedWindow(30, TimeSpan.FromHours(1))];
+        RateLimitRule own = RateLimitRule.FixedWindow(1000, TimeSpan.FromHours(1));
+        int admitted = 0;
+
+        await RedisRateLimitStoreConcurrencyTests.RunCallersAsync(stores, async (store, caller) =>
+        {
+            RateLimitRequest[] requests =
+            [
+                new($"own-{caller}:" + Prefix, own),
+                .. Enumerable.Range(0, 3).Select(m => new RateLimitRequest(partitions[m], rules[m])),
+            ];
+            if (caller % 2 == 1)
+            {
+                Array.Reverse(requests);
+            }
+
+            if ((await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed)
+            {
+                Interlocked.Increment(ref admitted);
+            }
+        });
+
+        admitted.Should().Be(25);
+        for (int m = 0; m < 3; m++)
+        {
+            (await CountAsync(stores[0], partitions[m], rules[m])).Should().Be(25, "master {0} holds exactly the admitted acquires: every denial gave back what it reserved", m);
+        }
+
+        stores.Sum(s => s.NodeBatcher!.MembersBatched).Should().BeGreaterThan(stores.Sum(s => s.NodeBatcher!.BatchesSent), "acquires shared node scripts");
+    }
+
+    [Fact]
     public async Task AcquireAsync_ShareOfOneMasterLargerThanABatch_IsDecidedByItsNodeScriptAlone()
     {
         // 1,700 counters on one master, in many of its slots: more keys and arguments than one batch carries
