@@ -79,6 +79,34 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         (await CounterAsync(store, second)).Should().Be(2, "and on the second, once");
     }
 
+    [Fact]
+    public async Task AcquireAsync_NodeLaneFullWhileItsMasterIsPaused_ShareBeyondTheLaneGoesAsANodeScriptOfItsOwn()
+    {
+        // The master's lane holds one batch in flight (paused) and RedisScriptBatcher.MaxQueued waiting members; the
+        // acquires after them go out on their own, and their share spans two slots of that master.
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            cluster.CreateMultiplexer(), _prefix, _time, maxQueueWait: TimeSpan.FromMinutes(1), nodeScripts: true);
+        RateLimitRule wide = RateLimitRule.FixedWindow(100_000, TimeSpan.FromHours(1));
+        (string first, string second, IServer master) = TwoSlotsOfOneMaster(store, wide);
+        RateLimitRequest[] requests = [new(first, wide), new(second, wide)];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        int count = RedisScriptBatcher.MaxQueued + 3;
+
+        await PauseAsync(master);
+        Task<RateLimitDecision>[] acquires = new Task<RateLimitDecision>[count];
+        for (int i = 0; i < count; i++)
+        {
+            acquires[i] = store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty).AsTask();
+        }
+
+        await master.ExecuteAsync("CLIENT", "UNPAUSE");
+        RateLimitDecision[] decisions = await Task.WhenAll(acquires).WaitAsync(s_hangGuard);
+
+        decisions.Should().OnlyContain(d => d.IsAllowed, "every acquire is decided, those beyond the full lane too");
+        (await CounterAsync(store, first, wide)).Should().Be(count + 1);
+        (await CounterAsync(store, second, wide)).Should().Be(count + 1);
+    }
+
     /// <summary>Two partitions on two masters, first in slot order, each counter at 2; the second one's master.</summary>
     private async Task<(string First, string Second, IServer SecondMaster)> TwoMastersAtTwoAsync(RedisRateLimitStore store)
     {
@@ -103,8 +131,28 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     private static Task PauseAsync(IServer master)
         => master.ExecuteAsync("CLIENT", "PAUSE", (long)s_pause.TotalMilliseconds, "WRITE");
 
-    private async Task<long> CounterAsync(RedisRateLimitStore store, string partition)
-        => (long)await _admin.GetDatabase().StringGetAsync(store.CounterKey(partition, s_rule));
+    /// <summary>Two partitions in two slots of one master, and that master.</summary>
+    private (string First, string Second, IServer Master) TwoSlotsOfOneMaster(RedisRateLimitStore store, RateLimitRule rule)
+    {
+        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        string first = "lane-0:" + _prefix;
+        int firstSlot = _admin.HashSlot(store.CounterKey(first, rule));
+        EndPoint master = configuration.GetBySlot(firstSlot)!.EndPoint!;
+        for (int i = 1; ; i++)
+        {
+            string candidate = $"lane-{i}:" + _prefix;
+            int slot = _admin.HashSlot(store.CounterKey(candidate, rule));
+            if (slot != firstSlot && configuration.GetBySlot(slot)!.EndPoint!.Equals(master))
+            {
+                return (first, candidate, _admin.GetServer(master));
+            }
+        }
+    }
+
+    private Task<long> CounterAsync(RedisRateLimitStore store, string partition) => CounterAsync(store, partition, s_rule);
+
+    private async Task<long> CounterAsync(RedisRateLimitStore store, string partition, RateLimitRule rule)
+        => (long)await _admin.GetDatabase().StringGetAsync(store.CounterKey(partition, rule));
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
