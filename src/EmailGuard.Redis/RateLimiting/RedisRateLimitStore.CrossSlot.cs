@@ -90,11 +90,10 @@ internal sealed partial class RedisRateLimitStore
         bool wantEntries = !results.IsEmpty;
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
 
-        // Not under the caller's token: a caller that cancels now must not leave the reservations held.
-        for (int g = 0; g < reserved; g++)
-        {
-            await RefundGroupAsync(database, requests, keys, groups[g], now, now, 0, CancellationToken.None).ConfigureAwait(false);
-        }
+        // Every reservation is given back even when one give-back fails: Redis denied the acquire, and a failed
+        // give-back must neither keep the other masters' permits nor turn that denial into a store failure (which
+        // fail-open would admit).
+        await GiveBackReservedAsync(database, requests, keys, groups, reserved, now, denied: true).ConfigureAwait(false);
 
         for (int g = 0; g < reserved && wantEntries; g++)
         {
@@ -115,13 +114,19 @@ internal sealed partial class RedisRateLimitStore
         return merged.ToDecision(0);
     }
 
-    /// <summary>
-    /// Gives back the slots an acquire reserved before it failed. Not under the caller's token: a caller that cancelled
-    /// or gave up must still not leave permits held. A give-back that fails too is logged, not thrown: the acquire's
-    /// own failure is what surfaces, and a permit left held only makes that limit stricter until its window ends.
-    /// </summary>
-    private async ValueTask GiveBackAfterFailureAsync(
+    /// <summary>Gives back the slots an acquire reserved before it failed (see <see cref="GiveBackReservedAsync"/>).</summary>
+    private ValueTask GiveBackAfterFailureAsync(
         IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs)
+        => GiveBackReservedAsync(database, requests, keys, groups, reserved, acquiredAtMs, denied: false);
+
+    /// <summary>
+    /// Gives back the first <paramref name="reserved"/> groups an acquire reserved before a later group denied it or
+    /// failed, each on its own. Not under the caller's token: a caller that cancelled or gave up must still not leave
+    /// permits held. A give-back that fails is logged, not thrown, and the others are still given back: the acquire's
+    /// own denial or failure is what surfaces, and a permit left held only makes that limit stricter until its window ends.
+    /// </summary>
+    private async ValueTask GiveBackReservedAsync(
+        IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs, bool denied)
     {
         for (int g = 0; g < reserved; g++)
         {
@@ -129,11 +134,18 @@ internal sealed partial class RedisRateLimitStore
             {
                 await RefundGroupAsync(database, requests, keys, groups[g], acquiredAtMs, acquiredAtMs, 0, CancellationToken.None).ConfigureAwait(false);
             }
-#pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's failure is the one to report.
+#pragma warning disable CA1031 // See the summary: whatever the give-back's failure, the acquire's denial or failure is the one to report.
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Log.CrossSlotGiveBackFailed(_logger, ex);
+                if (denied)
+                {
+                    Log.DeniedGiveBackFailed(_logger, groups.Count, ex);
+                }
+                else
+                {
+                    Log.CrossSlotGiveBackFailed(_logger, ex);
+                }
             }
         }
     }
@@ -199,5 +211,9 @@ internal sealed partial class RedisRateLimitStore
         [LoggerMessage(EventId = 313, EventName = "RedisCrossSlotGiveBackFailed", Level = LogLevel.Warning,
             Message = "Permits reserved by a failed Redis Cluster acquire could not be given back; those counters stay stricter until their windows end.")]
         public static partial void CrossSlotGiveBackFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2830, EventName = "RedisCrossSlotDeniedGiveBackFailed", Level = LogLevel.Warning,
+            Message = "Permits a Redis Cluster acquire over {Slots} hash slots reserved before it was denied could not be given back in one slot; the others were, the acquire is still denied, and that slot's counters stay stricter until their windows end.")]
+        public static partial void DeniedGiveBackFailed(ILogger logger, int slots, Exception exception);
     }
 }

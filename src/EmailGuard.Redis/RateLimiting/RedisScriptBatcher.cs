@@ -131,7 +131,7 @@ internal sealed partial class RedisScriptBatcher
         int values = 1 + call.KeyCount + call.ArgumentCount;
         if (values + 1 > MaxValues)
         {
-            return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
+            return SendAlone(database, script, kind, call, startedAt, cancellationToken);
         }
 
         while (true)
@@ -164,7 +164,7 @@ internal sealed partial class RedisScriptBatcher
                 }
                 else
                 {
-                    return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
+                    return SendAlone(database, script, kind, call, startedAt, cancellationToken);
                 }
             }
 
@@ -181,6 +181,45 @@ internal sealed partial class RedisScriptBatcher
             return queued;
         }
     }
+
+    /// <summary>
+    /// Sends an acquire on its own, outside its lane (too large for a batch, or its lane full): as its own script, or,
+    /// when the batch's keys go as arguments (the node script, whose members' keys span several slots, which one
+    /// acquire script may not declare), as a batch script of that one member.
+    /// </summary>
+    private ValueTask<RedisResult> SendAlone(
+        IDatabase database, RedisScript script, RedisValue kind, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
+    {
+        if (!_keysAsArguments)
+        {
+            return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
+        }
+
+        RedisKey[] keys = new RedisKey[call.KeyCount];
+        RedisValue[] arguments = new RedisValue[2 + call.ArgumentCount];
+        arguments[0] = 1;
+        arguments[1] = kind;
+        call.CopyTo(keys, 0, arguments, 2);
+        (keys, arguments) = RedisNodeScriptLayout.Pack(keys, arguments);
+        return new(OnlyReplyAsync(_scripts.SendAsync(database, _batchScript, keys, arguments, startedAt, cancellationToken)));
+    }
+
+    /// <summary>The reply of the one member of a batch script sent on its own, or its own script's error.</summary>
+    private static async Task<RedisResult> OnlyReplyAsync(Task<RedisResult> sending)
+    {
+        RedisResult raw = await sending.ConfigureAwait(false);
+        if (raw.Resp2Type != ResultType.Array || raw.Length != 1)
+        {
+            throw new RedisException("The batch script of one acquire replied with something other than one reply.");
+        }
+
+        RedisResult reply = ((RedisResult[])raw!)[0];
+        return reply.Resp2Type == ResultType.BulkString ? throw MemberFailure((string)reply!) : reply;
+    }
+
+    /// <summary>The error of a member whose own script failed, which the batch script replied as a string.</summary>
+    private static RedisServerException MemberFailure(string message)
+        => new(message.StartsWith("WRONGTYPE", StringComparison.Ordinal) ? RedisErrorKind.WrongType : RedisErrorKind.UnknownError, CommandFlags.None, message);
 
     /// <summary>Sends an acquire alone as its idle lane's leader, then hands the lane on to whoever queued meanwhile.</summary>
     private async Task<RedisResult> LeadAsync(
@@ -403,9 +442,7 @@ internal sealed partial class RedisScriptBatcher
             RedisResult reply = replies[i];
             if (reply.Resp2Type == ResultType.BulkString)
             {
-                string message = (string)reply!;
-                RedisErrorKind errorKind = message.StartsWith("WRONGTYPE", StringComparison.Ordinal) ? RedisErrorKind.WrongType : RedisErrorKind.UnknownError;
-                batch[i].Fail(new RedisServerException(errorKind, CommandFlags.None, message));
+                batch[i].Fail(MemberFailure((string)reply!));
             }
             else
             {

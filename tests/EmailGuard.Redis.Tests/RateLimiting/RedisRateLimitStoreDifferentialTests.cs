@@ -30,6 +30,16 @@ public sealed class RedisClusterStoreBatchedDifferentialTests(RedisClusterFixtur
 }
 
 /// <summary>
+/// The differential run on a Redis Cluster with acquires across slots decided node by node from the first call (not
+/// only once the store has looked at the servers): one node script per master, denials given back master by master.
+/// </summary>
+[Collection(RedisClusterFixture.CollectionName)]
+public sealed class RedisClusterStoreNodeScriptDifferentialTests(RedisClusterFixture cluster) : RedisStoreDifferentialTestsBase(cluster.CreateMultiplexer)
+{
+    protected override bool? NodeScripts => true;
+}
+
+/// <summary>
 /// Feeds the in-memory store and the Redis store (client clock) the same seeded random calls at the same fake times,
 /// and requires identical decisions and entries; the Redis store runs twice, with its over-limit cache (which must
 /// answer many of the denials locally) and without it.
@@ -96,7 +106,7 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         Random random = new(seed);
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RedisRateLimitStore redis = CreateStore();
-        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero, batchEveryAcquire: BatchEveryAcquire);
+        RedisRateLimitStore uncached = CreateStore(Admin, Prefix + "uncached:", Time, overLimitCacheMaxAge: TimeSpan.Zero, batchEveryAcquire: BatchEveryAcquire, nodeScripts: NodeScripts);
         uncached.OverLimitCache.Should().BeNull();
         List<(RateLimitRequest[] Requests, RateLimitDecision Memory, RateLimitDecision Redis, RateLimitDecision Uncached)> admitted = [];
         int denials = 0;
@@ -204,6 +214,11 @@ public abstract class RedisStoreDifferentialTestsBase(Func<ConnectionMultiplexer
         denials.Should().BeGreaterThan(100, "the sequence must exercise denials");
         refunds.Should().BeGreaterThan(50, "the sequence must exercise refunds");
         reservations.Should().BeGreaterThan(20, "the sequence must exercise reservations");
+        if (NodeScripts == true)
+        {
+            uncached.NodeBatcher!.MembersBatched.Should().BeGreaterThan(100, "acquires across slots must have been decided node by node");
+        }
+
         return redis;
     }
 

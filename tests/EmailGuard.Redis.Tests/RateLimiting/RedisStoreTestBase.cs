@@ -44,6 +44,9 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
     /// <summary>Whether the stores this suite creates send every acquire through the batch script, even alone.</summary>
     protected virtual bool BatchEveryAcquire => false;
 
+    /// <summary>Whether the stores this suite creates decide acquires across cluster slots node by node; null asks the servers.</summary>
+    protected virtual bool? NodeScripts => null;
+
     public virtual Task InitializeAsync() => Task.CompletedTask;
 
     public virtual async Task DisposeAsync()
@@ -55,7 +58,7 @@ public abstract class RedisStoreTestBase : IAsyncLifetime
 
     private protected RedisRateLimitStore CreateStore(
         IConnectionMultiplexer? multiplexer = null, bool useServerTime = false, ILogger<RedisRateLimitStore>? logger = null)
-        => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger, batchEveryAcquire: BatchEveryAcquire);
+        => CreateStore(multiplexer ?? Admin, Prefix, Time, useServerTime, logger, batchEveryAcquire: BatchEveryAcquire, nodeScripts: NodeScripts);
 
     internal static RedisRateLimitStore CreateStore(
         IConnectionMultiplexer multiplexer,

@@ -1,0 +1,165 @@
+using System.Net;
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Redis.Tests.Resilience;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Cluster;
+
+/// <summary>
+/// An acquire decided node by node whose second master is paused (<c>CLIENT PAUSE … WRITE</c>) after the first master
+/// admitted it: the caller cancels, or the resilience timeout answers it by the failure mode, before the second master
+/// answers. Each master's permits must be given back exactly once: the counters start at 2, so a give-back missed
+/// leaves 3 and one made twice leaves 1. On the fault tests' cluster, since a paused master would stall the shared one.
+/// </summary>
+[Collection(RedisFaultClusterFixture.CollectionName)]
+public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture cluster) : IAsyncLifetime
+{
+    /// <summary>A ceiling only: each test lifts the pause itself (CLIENT UNPAUSE) once its caller has its answer.</summary>
+    private static readonly TimeSpan s_pause = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(30);
+    private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(10, TimeSpan.FromHours(1));
+
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
+    private ConnectionMultiplexer _admin = null!;
+
+    public Task InitializeAsync()
+    {
+        _admin = cluster.CreateMultiplexer();
+        return cluster.WaitForHealthyAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
+            cluster.CreateMultiplexer(), _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
+        violations.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CallerCancelsWhileTheSecondMasterIsPaused_EachMasterGivenBackOnce()
+    {
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(cluster.CreateMultiplexer(), _prefix, _time, nodeScripts: true);
+        (string first, string second, IServer secondMaster) = await TwoMastersAtTwoAsync(store);
+        using CancellationTokenSource cancel = new();
+
+        await PauseAsync(secondMaster);
+        Task<RateLimitDecision> acquire = store.AcquireAsync(new RateLimitRequest[] { new(first, s_rule), new(second, s_rule) }, Memory<RateLimitEntry>.Empty, cancel.Token).AsTask();
+        await WaitUntilAsync(async () => await CounterAsync(store, first) == 3);
+        cancel.Cancel();
+        Func<Task> cancelled = () => acquire.WaitAsync(s_hangGuard);
+        await cancelled.Should().ThrowAsync<OperationCanceledException>();
+        await secondMaster.ExecuteAsync("CLIENT", "UNPAUSE");
+        await store.SettledAsync().WaitAsync(s_hangGuard);
+
+        (await CounterAsync(store, first)).Should().Be(2, "the first master's reservation is given back once the caller cancels");
+        (await CounterAsync(store, second)).Should().Be(2, "the second master admitted after the caller left, and that is given back once it answers");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ResilienceTimeoutWhileTheSecondMasterIsPaused_LateAdmissionGivenBackOnce()
+    {
+        await using RedisAppInstance instance = RedisAppInstance.Create(cluster.CreateConfiguration(), _prefix);
+        RedisRateLimitStore store = (RedisRateLimitStore)instance.Resilient.Store;
+        await store.NodeScriptsDetectedAsync();
+        store.NodeBatcher.Should().NotBeNull("the acquire must be decided node by node");
+        (string first, string second, IServer secondMaster) = await TwoMastersAtTwoAsync(store);
+
+        await PauseAsync(secondMaster);
+        RateLimitDecision decision = await instance.Resilient.AcquireAsync(
+            new RateLimitRequest[] { new(first, s_rule), new(second, s_rule) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailClosed);
+        await secondMaster.ExecuteAsync("CLIENT", "UNPAUSE");
+        await instance.Resilient.CancelledCallsSettledAsync().WaitAsync(s_hangGuard);
+        await store.SettledAsync().WaitAsync(s_hangGuard);
+
+        decision.Status.Should().Be(RateLimitStatus.StoreUnavailable, "the 250 ms timeout answered it, under fail-closed");
+        (await CounterAsync(store, first)).Should().Be(2, "the late admission is given back on the first master, once");
+        (await CounterAsync(store, second)).Should().Be(2, "and on the second, once");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_NodeLaneFullWhileItsMasterIsPaused_ShareBeyondTheLaneGoesAsANodeScriptOfItsOwn()
+    {
+        // The master's lane holds one batch in flight (paused) and RedisScriptBatcher.MaxQueued waiting members; the
+        // acquires after them go out on their own, and their share spans two slots of that master.
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            cluster.CreateMultiplexer(), _prefix, _time, maxQueueWait: TimeSpan.FromMinutes(1), nodeScripts: true);
+        RateLimitRule wide = RateLimitRule.FixedWindow(100_000, TimeSpan.FromHours(1));
+        (string first, string second, IServer master) = TwoSlotsOfOneMaster(store, wide);
+        RateLimitRequest[] requests = [new(first, wide), new(second, wide)];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        int count = RedisScriptBatcher.MaxQueued + 3;
+
+        await PauseAsync(master);
+        Task<RateLimitDecision>[] acquires = new Task<RateLimitDecision>[count];
+        for (int i = 0; i < count; i++)
+        {
+            acquires[i] = store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty).AsTask();
+        }
+
+        await master.ExecuteAsync("CLIENT", "UNPAUSE");
+        RateLimitDecision[] decisions = await Task.WhenAll(acquires).WaitAsync(s_hangGuard);
+
+        decisions.Should().OnlyContain(d => d.IsAllowed, "every acquire is decided, those beyond the full lane too");
+        (await CounterAsync(store, first, wide)).Should().Be(count + 1);
+        (await CounterAsync(store, second, wide)).Should().Be(count + 1);
+    }
+
+    /// <summary>Two partitions on two masters, first in slot order, each counter at 2; the second one's master.</summary>
+    private async Task<(string First, string Second, IServer SecondMaster)> TwoMastersAtTwoAsync(RedisRateLimitStore store)
+    {
+        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        Dictionary<EndPoint, (string Partition, int Slot)> byMaster = [];
+        for (int i = 0; byMaster.Count < 2; i++)
+        {
+            string candidate = $"paused-{i}:" + _prefix;
+            int slot = _admin.HashSlot(store.CounterKey(candidate, s_rule));
+            byMaster.TryAdd(configuration.GetBySlot(slot)!.EndPoint!, (candidate, slot));
+        }
+
+        KeyValuePair<EndPoint, (string Partition, int Slot)>[] ordered = [.. byMaster.OrderBy(p => p.Value.Slot)];
+        foreach (KeyValuePair<EndPoint, (string Partition, int Slot)> pair in ordered)
+        {
+            (await store.AcquireAsync(new[] { new RateLimitRequest(pair.Value.Partition, s_rule, 2) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        }
+
+        return (ordered[0].Value.Partition, ordered[1].Value.Partition, _admin.GetServer(ordered[1].Key));
+    }
+
+    private static Task PauseAsync(IServer master)
+        => master.ExecuteAsync("CLIENT", "PAUSE", (long)s_pause.TotalMilliseconds, "WRITE");
+
+    /// <summary>Two partitions in two slots of one master, and that master.</summary>
+    private (string First, string Second, IServer Master) TwoSlotsOfOneMaster(RedisRateLimitStore store, RateLimitRule rule)
+    {
+        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        string first = "lane-0:" + _prefix;
+        int firstSlot = _admin.HashSlot(store.CounterKey(first, rule));
+        EndPoint master = configuration.GetBySlot(firstSlot)!.EndPoint!;
+        for (int i = 1; ; i++)
+        {
+            string candidate = $"lane-{i}:" + _prefix;
+            int slot = _admin.HashSlot(store.CounterKey(candidate, rule));
+            if (slot != firstSlot && configuration.GetBySlot(slot)!.EndPoint!.Equals(master))
+            {
+                return (first, candidate, _admin.GetServer(master));
+            }
+        }
+    }
+
+    private Task<long> CounterAsync(RedisRateLimitStore store, string partition) => CounterAsync(store, partition, s_rule);
+
+    private async Task<long> CounterAsync(RedisRateLimitStore store, string partition, RateLimitRule rule)
+        => (long)await _admin.GetDatabase().StringGetAsync(store.CounterKey(partition, rule));
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        using CancellationTokenSource guard = new(s_hangGuard);
+        while (!await condition())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System, guard.Token);
+        }
+    }
+}
