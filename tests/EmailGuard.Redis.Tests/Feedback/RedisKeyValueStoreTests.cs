@@ -58,12 +58,20 @@ public class RedisKeyValueStoreTests(RedisServerFixture redis)
     [Fact]
     public async Task GetOrAdd_AfterTheValueExpired_StoresAgain()
     {
-        using RedisConnection connection = new(redis.CreateMultiplexer(), RedisServerFixture.UniquePrefix());
+        // The value is stored with a long TTL and then made to expire on the server, rather than stored with a TTL of a
+        // few milliseconds: on a loaded machine the second call could come after such a TTL, and the test would race.
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        using RedisConnection connection = new(multiplexer, RedisServerFixture.UniquePrefix());
         RedisKeyValueStore store = new(connection);
+        IDatabase database = multiplexer.GetDatabase();
 
-        (await store.GetOrAddAsync("short", "first", TimeSpan.FromMilliseconds(50))).Should().BeNull();
+        (await store.GetOrAddAsync("short", "first", TimeSpan.FromMinutes(1))).Should().BeNull();
         (await store.GetOrAddAsync("short", "second", TimeSpan.FromMinutes(1))).Should().Be("first");
-        await Task.Delay(200);
+        (await database.KeyExpireAsync(store.KeyOf("short"), TimeSpan.FromMilliseconds(1))).Should().BeTrue();
+        for (int i = 0; i < 500 && await database.KeyExistsAsync(store.KeyOf("short")); i++)
+        {
+            await Task.Delay(10);
+        }
 
         (await store.GetOrAddAsync("short", "third", TimeSpan.FromMinutes(1))).Should().BeNull();
         (await store.GetAsync("short")).Should().Be("third");
