@@ -6,7 +6,8 @@ public sealed class EmailGuardDashboardOptions
     /// <summary>
     /// Gets or sets the authorization policy every dashboard page and action requires, as
     /// <c>.RequireAuthorization(policy)</c> would. Required outside Development: without it the dashboard refuses to map.
-    /// In Development without a policy, only requests from the local machine (loopback) are served.
+    /// In Development without a policy, only requests from the local machine (loopback) to a local name (<c>localhost</c>,
+    /// a <c>.localhost</c> name, a loopback address) are served.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public string? AuthorizationPolicy { get; set; }

@@ -196,10 +196,56 @@ public sealed class AlertTests
         with.Should().BeLessThan(without * 20 + TimeSpan.FromSeconds(5), $"without alerts the sends took {without}");
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
         Stopwatch raising = Stopwatch.StartNew();
-        int queued = Enumerable.Range(0, 50).Count(i => alerts.Raise(new EmailGuardAlert { Kind = EmailGuardAlertKinds.BreakerTripped, Condition = $"breaker:{i}", Title = "tripped" }));
+        // Kinds of their own: 50 conditions of one kind would mostly be rolled up (see NetworkBanFlood_...), not queued.
+        int queued = Enumerable.Range(0, 50).Count(i => alerts.Raise(new EmailGuardAlert { Kind = $"app_breaker_{i}", Condition = $"breaker:{i}", Title = "tripped" }));
         raising.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
         queued.Should().BeLessThanOrEqualTo(5, "the queue holds 4, and the dispatcher holds at most one while it waits on the dead webhook");
         host.Services.GetRequiredService<AlertMetrics>().Dropped.Should().Be(50 - queued);
+    }
+
+    [Fact]
+    public async Task NetworkBanFlood_ThousandsOfNetworks_RolledUp_AndAStoreOutageStillQueued()
+    {
+        // Arrange: a receiver that never answers, so the queue keeps what is raised (as a slow Slack would).
+        using TcpListener dead = new(IPAddress.Loopback, 0);
+        dead.Start();
+        int port = ((IPEndPoint)dead.LocalEndpoint).Port;
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = $"http://127.0.0.1:{port}/hook";
+            o.WebhookSecret = Secret;
+            o.QueueCapacity = 100;
+            o.RequestTimeout = TimeSpan.FromMinutes(5);
+        });
+        Func<EmailRatioBreakerArguments, ValueTask> onTripped = host.Services.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.OnTripped!;
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act: a bot with an IPv6 /48 gets 5,000 of its /64 networks banned for their bounces, one trip each.
+        for (int i = 0; i < 5_000; i++)
+        {
+            await onTripped(new EmailRatioBreakerArguments
+            {
+                Dimension = EmailGuardDimension.ClientIp,
+                Partition = $"2001:db8:1:{i:x}::/64",
+                Reason = EmailGuardFlagReasons.HighBounceRate,
+                Action = EmailRatioBreakerAction.NetworkBanned,
+                Counts = new EmailFeedbackCounts { Dimension = EmailGuardDimension.ClientIp, Sends = 10, Bounces = 5, Window = TimeSpan.FromDays(1), Timestamp = DateTimeOffset.UtcNow },
+                ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
+            });
+        }
+
+        bool outage = host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.StoreOutage,
+            Condition = EmailGuardAlertKinds.StoreOutage,
+            Severity = EmailGuardAlertSeverity.Critical,
+            Title = "The EmailGuard store stopped answering",
+        });
+
+        // Assert
+        outage.Should().BeTrue("the operator still hears that the store is down");
+        metrics.Dropped.Should().Be(0, "the bans are rolled up, not queued one per network until the queue overflows");
+        metrics.Suppressed.Should().Be(5_000 - 10 - 1, "10 networks go out one by one, then one roll-up alert; the rest are counted in it");
     }
 
     [Fact]

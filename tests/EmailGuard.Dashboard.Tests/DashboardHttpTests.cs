@@ -149,6 +149,33 @@ public sealed partial class DashboardHttpTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LocalOnly_LoopbackConnectionWithAForeignHost_Forbidden()
+    {
+        // Arrange: Development without a policy serves local requests only. A page on attacker.example whose name the
+        // attacker re-points at 127.0.0.1 (DNS rebinding) is same-origin with the dashboard: the browser connects from
+        // loopback and sends Host: attacker.example, and the page's script can read the forms' tokens and post them.
+        await using DashboardHost host = await DashboardHost.StartAsync(environment: "Development", endpoints: app => app.MapEmailGuardDashboard("/local"));
+        using HttpClient client = host.Client(user: null, roles: null);
+        int port = host.Address.Port;
+
+        async Task<HttpStatusCode> GetAsync(string hostHeader)
+        {
+            using HttpRequestMessage request = new(HttpMethod.Get, "/local/flags");
+            request.Headers.Host = hostHeader;
+            using HttpResponseMessage response = await client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        // Act and assert
+        (await GetAsync($"attacker.example:{port}")).Should().Be(HttpStatusCode.Forbidden, "a rebound name is not this machine's");
+        (await GetAsync($"127.0.0.1.nip.io:{port}")).Should().Be(HttpStatusCode.Forbidden);
+        (await GetAsync($"localhost:{port}")).Should().Be(HttpStatusCode.OK);
+        (await GetAsync($"127.0.0.1:{port}")).Should().Be(HttpStatusCode.OK);
+        (await GetAsync($"[::1]:{port}")).Should().Be(HttpStatusCode.OK);
+        (await GetAsync($"app.dev.localhost:{port}")).Should().Be(HttpStatusCode.OK, "*.localhost names are the machine's own (RFC 6761), as .NET 10's templates use them");
+    }
+
+    [Fact]
     public async Task Map_WithoutAddDashboard_ThrowsSayingWhatToAdd()
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Development" });

@@ -1,28 +1,54 @@
+using System.Globalization;
+
 namespace EmailGuard.Dashboard;
 
 /// <summary>
 /// Deduplication and rate limiting per condition: the first alert of a condition passes, repeats within the period are
-/// counted, and the count goes out with the next alert of the condition, or as a summary when the period ends. Bounded:
-/// at most <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
+/// counted, and the count goes out with the next alert of the condition, or as a summary when the period ends.
+/// <para>
+/// Conditions name parties (a banned network, a flagged user), so whoever controls the parties controls how many there
+/// are: a bot with many networks would page the operator once per network and fill the delivery queue, so that a later
+/// store outage or suspension was dropped. At most <see cref="MaxConditionsPerKind"/> new conditions of one kind and
+/// severity pass per period; the further ones are counted under that kind's roll-up condition (<c>&lt;kind&gt;:*:&lt;severity&gt;</c>),
+/// whose first alert goes out at once and whose count goes out as a summary. Bounded: at most
+/// <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
+/// </para>
 /// </summary>
 internal sealed class AlertGate(TimeSpan period)
 {
     public const int MaxConditions = 10_000;
 
+    /// <summary>How many new conditions of one kind and severity pass per period before the rest are rolled up.</summary>
+    public const int MaxConditionsPerKind = 10;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Kind, EmailGuardAlertSeverity Severity), Budget> _budgets = [];
 
-    public bool TryPass(EmailGuardAlert alert, DateTimeOffset now, out int suppressed, out DateTimeOffset? suppressedSince)
+    /// <summary>The condition under which the alerts of a kind and severity beyond their budget are counted.</summary>
+    public static string RollUpCondition(string kind, EmailGuardAlertSeverity severity) => $"{kind}:*:{severity.ToString().ToLowerInvariant()}";
+
+    /// <summary>
+    /// Whether <paramref name="alert"/> goes out; when it does, <paramref name="passed"/> is the alert to send: itself,
+    /// or its kind's roll-up alert when the kind used its budget of new conditions this period.
+    /// </summary>
+    public bool TryPass(EmailGuardAlert alert, DateTimeOffset now, out EmailGuardAlert passed, out int suppressed, out DateTimeOffset? suppressedSince)
     {
         lock (_lock)
         {
-            if (_states.TryGetValue(alert.Condition, out State? state))
+            passed = alert;
+            if (!_states.ContainsKey(alert.Condition) && !SpendBudget(alert, now))
+            {
+                passed = RollUp(alert);
+            }
+
+            if (_states.TryGetValue(passed.Condition, out State? state))
             {
                 if (now - state.LastSent < period)
                 {
                     state.Suppressed++;
                     state.FirstSuppressed ??= now;
-                    state.Last = alert;
+                    state.Last = passed;
                     suppressed = 0;
                     suppressedSince = null;
                     return false;
@@ -41,7 +67,7 @@ internal sealed class AlertGate(TimeSpan period)
 
             suppressed = state?.Suppressed ?? 0;
             suppressedSince = state?.FirstSuppressed;
-            _states[alert.Condition] = new State { LastSent = now, Last = alert };
+            _states[passed.Condition] = new State { LastSent = now, Last = passed };
             return true;
         }
     }
@@ -69,6 +95,40 @@ internal sealed class AlertGate(TimeSpan period)
         return due ?? [];
     }
 
+    /// <summary>Takes one new condition from the budget of the alert's kind and severity; false when none is left this period.</summary>
+    private bool SpendBudget(EmailGuardAlert alert, DateTimeOffset now)
+    {
+        (string, EmailGuardAlertSeverity) key = (alert.Kind, alert.Severity);
+        if (!_budgets.TryGetValue(key, out Budget? budget) || now - budget.Since >= period)
+        {
+            _budgets[key] = budget = new Budget { Since = now };
+        }
+
+        if (budget.Passed >= MaxConditionsPerKind)
+        {
+            return false;
+        }
+
+        budget.Passed++;
+        return true;
+    }
+
+    private EmailGuardAlert RollUp(EmailGuardAlert alert)
+    {
+        Dictionary<string, string> details = alert.Details is null ? [] : new(alert.Details);
+        details["rolledUpCondition"] = alert.Condition;
+        return new EmailGuardAlert
+        {
+            Kind = alert.Kind,
+            Condition = RollUpCondition(alert.Kind, alert.Severity),
+            Severity = alert.Severity,
+            Title = string.Create(CultureInfo.InvariantCulture, $"More than {MaxConditionsPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.Title}"),
+            Text = $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.Text}",
+            Timestamp = alert.Timestamp,
+            Details = details,
+        };
+    }
+
     private void Prune(DateTimeOffset now)
     {
         List<string>? stale = null;
@@ -81,6 +141,16 @@ internal sealed class AlertGate(TimeSpan period)
         }
 
         stale?.ForEach(key => _states.Remove(key));
+        List<(string, EmailGuardAlertSeverity)>? ended = null;
+        foreach (KeyValuePair<(string, EmailGuardAlertSeverity), Budget> pair in _budgets)
+        {
+            if (now - pair.Value.Since >= period)
+            {
+                (ended ??= []).Add(pair.Key);
+            }
+        }
+
+        ended?.ForEach(key => _budgets.Remove(key));
     }
 
     private sealed class State
@@ -89,5 +159,11 @@ internal sealed class AlertGate(TimeSpan period)
         public int Suppressed;
         public DateTimeOffset? FirstSuppressed;
         public EmailGuardAlert Last = null!;
+    }
+
+    private sealed class Budget
+    {
+        public DateTimeOffset Since;
+        public int Passed;
     }
 }

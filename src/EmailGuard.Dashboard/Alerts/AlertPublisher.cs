@@ -36,13 +36,13 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         ArgumentNullException.ThrowIfNull(alert);
         ArgumentException.ThrowIfNullOrWhiteSpace(alert.Condition);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        if (!Gate.TryPass(alert, now, out int suppressed, out DateTimeOffset? since))
+        if (!Gate.TryPass(alert, now, out EmailGuardAlert passed, out int suppressed, out DateTimeOffset? since))
         {
             _metrics.RecordSuppressed();
             return false;
         }
 
-        return Enqueue(new QueuedAlert(Guid.NewGuid(), alert, alert.Timestamp ?? now, suppressed, since));
+        return Enqueue(new QueuedAlert(Guid.NewGuid(), passed, alert.Timestamp ?? now, suppressed, since));
     }
 
     /// <summary>Queues the summaries of conditions whose period ended with suppressed repeats.</summary>

@@ -11,6 +11,6 @@ public interface IEmailGuardAlerts
     /// dead endpoint is logged and counted.
     /// </summary>
     /// <param name="alert">The alert.</param>
-    /// <returns><see langword="true"/> when the alert was queued; <see langword="false"/> when it was suppressed as a repeat of its condition within the period, or dropped because the queue is full.</returns>
+    /// <returns><see langword="true"/> when the alert was queued, also when its kind's roll-up alert was queued in its place; <see langword="false"/> when it was suppressed as a repeat of its condition (or counted in its kind's roll-up) within the period, or dropped because the queue is full.</returns>
     bool Raise(EmailGuardAlert alert);
 }

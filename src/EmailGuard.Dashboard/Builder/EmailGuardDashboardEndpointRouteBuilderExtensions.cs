@@ -15,8 +15,8 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the dashboard's pages and actions under <paramref name="pattern"/>, as a route group the app can extend
     /// (add conventions, more endpoints). Every endpoint requires <see cref="EmailGuardDashboardOptions.AuthorizationPolicy"/>;
-    /// without one, the dashboard maps only in Development and then serves only local (loopback) requests. Anonymous
-    /// access is never the default.
+    /// without one, the dashboard maps only in Development and then serves only local requests (from a loopback address,
+    /// to <c>localhost</c>, a <c>.localhost</c> name or a loopback address). Anonymous access is never the default.
     /// </summary>
     /// <param name="endpoints">The app.</param>
     /// <param name="pattern">The path prefix, e.g. <c>/emailguard</c>; no route parameters.</param>
@@ -90,6 +90,18 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             return render(new DashboardRequest(context, mount));
         };
 
+    /// <summary>
+    /// A request from this machine to a name of this machine. The name matters too: a page on a name its owner re-points
+    /// at 127.0.0.1 (DNS rebinding) is same-origin with the dashboard, so its script could read the forms and post them,
+    /// from a loopback connection with that name in its Host header.
+    /// </summary>
     private static bool IsLocal(HttpContext context)
-        => context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote);
+        => context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
+           && IsLocalName(context.Request.Host.Host);
+
+    /// <summary><c>localhost</c>, a name under <c>.localhost</c> (RFC 6761: never resolved elsewhere), or a loopback address.</summary>
+    private static bool IsLocalName(string host)
+        => host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+           || host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
+           || (IPAddress.TryParse(host.Trim('[', ']'), out IPAddress? address) && IPAddress.IsLoopback(address));
 }

@@ -16,6 +16,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private const int MaxIdLength = 1024;
     private const int MaxCategoryLength = 256;
 
+    /// <summary>What the breakers are told of feedback that names no party: nothing but the account is charged.</summary>
+    private static readonly EmailSendAttribution s_unattributed = new();
+
     private readonly ResilientRateLimitStore _store;
     private readonly ResilientKeyValueStore _mappings;
     private readonly IEmailGuardLists? _lists;
@@ -144,9 +147,11 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
         Record(provider, feedback.Kind, "recorded");
         LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId ?? "none");
-        if (Breakers is { } breakers && attribution is not null && (kind == 'b' || kind == 'c'))
+        if (Breakers is { } breakers && (kind == 'b' || kind == 'c'))
         {
-            await breakers.EvaluateAsync(attribution, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
+            // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's
+            // breaker judges it all the same: it is the ratio the provider acts on.
+            await breakers.EvaluateAsync(attribution ?? s_unattributed, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
         }
 
         await RaiseAsync(feedback, recipient, attribution, entry, category, cancellationToken).ConfigureAwait(false);

@@ -22,9 +22,11 @@ internal sealed partial class EmailSendGuard
     /// <summary>
     /// The attribution of an admitted message as the decision keeps it: built when first read. The ratio breakers'
     /// send counters were taken in the admission's own store call (<paramref name="sendCounts"/> of them), else the
-    /// send is counted now. A reservation's are given back when it is refunded (cancelled).
+    /// send is counted now. Those taken in the store call are given back when the decision is refunded: a refunded
+    /// check (the provider refused the mail, the content inspector rejected it) or a cancelled reservation sent
+    /// nothing, and a send counted for it would dilute its parties' ratios for free.
     /// </summary>
-    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts, GuardOperation operation)
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts)
     {
         if (Sends is { } sends && sendCounts == 0)
         {
@@ -36,12 +38,12 @@ internal sealed partial class EmailSendGuard
         }
 
         (ulong high, uint low) = NextSendId();
-        return (null, new PendingAttribution(this, message, high, low, operation == GuardOperation.Reserve ? sendCounts : 0));
+        return (null, new PendingAttribution(this, message, high, low, sendCounts));
     }
 
     /// <summary>
-    /// Writes the send counters a refunded reservation's store call took, so that the refund gives them back with the
-    /// rest: a message that was not sent does not count in the ratios' denominator. The same keys, in the period of the
+    /// Writes the send counters a refunded check's or reservation's store call took, so that the refund gives them back
+    /// with the rest: a message that was not sent does not count in the ratios' denominator. The same keys, in the period of the
     /// decision's time; the half-open probes only while the flags name the same ones (counts are best effort: a probe
     /// left counted only makes its ratio more cautious).
     /// </summary>

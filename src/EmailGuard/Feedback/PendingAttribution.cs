@@ -25,9 +25,9 @@ internal readonly struct PendingAttribution
     public OutboundEmail? Message => _message;
 
     /// <summary>
-    /// How many send counters of the ratio breakers a reservation took in its own store call, so that a refund (the
-    /// reservation cancelled: nothing is sent) gives them back with the rest; 0 for a check, whose refunded send was
-    /// attempted and stays counted, and for an admission that took none.
+    /// How many send counters of the ratio breakers the admission took in its own store call, so that a refund (a check
+    /// whose mail the provider refused or the content inspector rejected, a cancelled reservation: nothing is sent)
+    /// gives them back with the rest; 0 for an admission that took none (its send was counted on its own).
     /// </summary>
     public int SendCounts { get; }
 

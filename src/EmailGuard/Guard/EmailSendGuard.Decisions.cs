@@ -67,7 +67,7 @@ internal sealed partial class EmailSendGuard
             return Admitted(usage, decision, null, default);
         }
 
-        (EmailSendAttribution? attribution, PendingAttribution pending) = AdmittedLazily(message, sendCounts, operation);
+        (EmailSendAttribution? attribution, PendingAttribution pending) = AdmittedLazily(message, sendCounts);
         return Admitted(usage, decision, attribution, pending);
     }
 
@@ -152,7 +152,7 @@ internal sealed partial class EmailSendGuard
     /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
     private EmailSendDecision Unguarded(OutboundEmail message, bool commit)
     {
-        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0, GuardOperation.Check) : default;
+        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0) : default;
         return new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), default, default, attribution, pending);
     }
 

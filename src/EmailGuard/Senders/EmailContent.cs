@@ -17,7 +17,9 @@ public sealed class EmailContent
 
     /// <summary>
     /// Gets extra headers for the transport to add. The guarded sender adds <see cref="EmailFeedbackTags.SendIdHeader"/>
-    /// to them, an opaque id that ties a message found in a mailbox or a provider's log to its admission.
+    /// to them, an opaque id that ties a message found in a mailbox or a provider's log to its admission, and drops a
+    /// header that names one of EmailGuard's tags (such as <c>X-SES-MESSAGE-TAGS: eg_u=...</c>): the provider would echo
+    /// it in the message's feedback, charged to the party it names.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -7,7 +9,7 @@ namespace EmailGuard;
 /// <see cref="Current"/> without being handed them, and reports the provider's id by setting
 /// <see cref="ProviderMessageId"/>; the guarded sender then maps it with <see cref="IEmailGuardFeedback.TrackAsync"/>.
 /// </summary>
-public sealed class EmailSendContext : IDisposable
+public sealed partial class EmailSendContext : IDisposable
 {
     private static readonly AsyncLocal<EmailSendContext?> s_current = new();
     private readonly EmailSendContext? _previous;
@@ -63,7 +65,11 @@ public sealed class EmailSendContext : IDisposable
         _disposed = true;
     }
 
-    /// <summary>The content with this context's tags and headers added to the app's own (the app's win on a clash, but for EmailGuard's tags; app tags named like EmailGuard's are dropped).</summary>
+    /// <summary>
+    /// The content with this context's tags and headers added to the app's own: the app's win on a clash, but for
+    /// EmailGuard's tags and send id header; app tags named like EmailGuard's, and app headers that name one of its tags
+    /// (the headers that set provider tags on a raw or SMTP send), are dropped.
+    /// </summary>
     internal EmailContent AddTo(EmailContent content)
     {
         Dictionary<string, string> tags = new(StringComparer.Ordinal);
@@ -87,17 +93,24 @@ public sealed class EmailSendContext : IDisposable
         }
 
         Dictionary<string, string> headers = new(StringComparer.OrdinalIgnoreCase);
-        foreach (KeyValuePair<string, string> header in Headers)
-        {
-            headers[header.Key] = header.Value;
-        }
-
         if (content.Headers is { } ownHeaders)
         {
             foreach (KeyValuePair<string, string> header in ownHeaders)
             {
-                headers[header.Key] = header.Value;
+                // The same forgery through the headers that set provider tags (X-SES-MESSAGE-TAGS, X-Mailgun-Variables,
+                // X-SMTPAPI, X-PM-Metadata-<name>, ...): a header that names one of EmailGuard's tags is dropped whole.
+                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value))
+                {
+                    headers[header.Key] = header.Value;
+                }
             }
+        }
+
+        foreach (KeyValuePair<string, string> header in Headers)
+        {
+            // Removed first, so that the name is written as EmailGuard spells it, not as an app's copy did.
+            headers.Remove(header.Key);
+            headers[header.Key] = header.Value;
         }
 
         return new EmailContent
@@ -109,4 +122,8 @@ public sealed class EmailSendContext : IDisposable
             ProviderTags = tags,
         };
     }
+
+    /// <summary>One of EmailGuard's tag names (<c>eg_id</c>, <c>eg_t</c>, ...) as a token of its own, in any case.</summary>
+    [GeneratedRegex(@"(?<![A-Za-z0-9_])eg_(?:id|t|u|s|c|n|p)(?![A-Za-z0-9_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex NamesAttributionTag();
 }

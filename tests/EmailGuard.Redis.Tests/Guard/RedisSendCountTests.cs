@@ -82,6 +82,33 @@ public sealed class RedisSendCountTests(RedisServerFixture redis, ITestOutputHel
         (await feedback.GetAsync(EmailGuardDimension.ClientIp, "2001:db8::/64")).Sends.Should().Be(admitted, "one /64, as the client IP dimension groups it");
     }
 
+    [Fact]
+    public async Task Check_Refunded_GivesItsSendCountBack()
+    {
+        // Arrange: a refunded check (the provider refused the mail) sent nothing, so it is no send in the ratios.
+        SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.FromMinutes(5) };
+        options.Tenant.Add(RateLimitRule.PerHour(100));
+        IOptions<SendGuardOptions> wrapped = Options.Create(options);
+        ResilientRateLimitStore store = new(RedisStoreTestBase.CreateStore(Admin, _prefix + "c:", _time), new StoreResilienceOptions(), _time);
+        GuardStateCache state = new(new RedisEmailGuardStateStore(new RedisConnection(Admin, _prefix + "s:"), _time), wrapped, _time);
+        EmailGuardFeedback feedback = new(
+            store, new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, _time), new StoreResilienceOptions(), _time), null, new EmailFeedbackOptions(), options, _time);
+        EmailSendGuard guard = new(wrapped, store, state, _time) { Sends = feedback };
+        OutboundEmail message = new() { To = ["customer@example.com"], TenantId = "acme", UserId = "user-42", Category = "Share" };
+
+        // Act
+        EmailSendDecision kept = await guard.CheckAsync(message);
+        EmailSendDecision refunded = await guard.CheckAsync(message);
+        bool gaveBack = await guard.RefundAsync(refunded);
+
+        // Assert
+        (kept.IsAllowed, refunded.IsAllowed, gaveBack).Should().Be((true, true, true));
+        (await feedback.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(1);
+        (await feedback.GetAsync(EmailGuardDimension.User, "user-42")).Sends.Should().Be(1);
+        (await feedback.GetAsync(EmailGuardDimension.Category, "share")).Sends.Should().Be(1);
+        (await feedback.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(1);
+    }
+
     private static async Task<Dictionary<string, long>> CommandCallsAsync(IServer server)
     {
         Dictionary<string, long> calls = [];

@@ -72,6 +72,27 @@ public sealed class AccountBreakerTests
         => (await app.Guard.GetStatusAsync(new EmailGuardStatusQuery { Category = category })).Ratios[^1];
 
     [Fact]
+    public async Task Account_UnattributedBouncesOverTheLine_TightenSignup()
+    {
+        // Arrange: the provider's feedback carries no tags and the app tracked no message ids (an Identity sender of the
+        // app's own, SES identity notifications): the bounces are counted against the account alone.
+        await using FeedbackTestApp app = App();
+        (int _, List<string> sent) = await SendAsync(app, "newsletter", 1_000);
+
+        // Act: a bot's signups bounce, 40 in 1,000 (4 %, over the 3 % line).
+        foreach (string address in sent.Take(40))
+        {
+            (await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-" + address, recipient: address))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        // Assert
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Bounces.Should().Be(40);
+        EmailRatioBreakerArguments trip = _trips.Should().ContainSingle("the account's ratio needs no attribution to be judged").Subject;
+        (trip.Dimension, trip.Partition, trip.Reason, trip.Counts.Dimension).Should().Be(
+            (EmailGuardDimension.Category, "signup", EmailGuardFlagReasons.AccountBounceRate, EmailGuardDimension.Global));
+    }
+
+    [Fact]
     public async Task Account_NearTheLine_TightensSignupNotPasswordReset_HoldsWhileOverTheReleaseLine_ReleasesUnderIt()
     {
         await using FeedbackTestApp app = App();

@@ -212,4 +212,30 @@ public sealed class RatioBreakerTests
         Action act = () => app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<EmailRatioBreakerOptions>>().Value.ToString();
         act.Should().Throw<Microsoft.Extensions.Options.OptionsValidationException>().WithMessage("*EmailGuard:RatioBreakers:BounceRateToSuspend*");
     }
+
+    [Fact]
+    public async Task Breaker_RefundedChecks_DoNotDiluteTheBounceRate()
+    {
+        // Arrange: a hostile tenant pads its denominator with checks that are refunded, as the provider refusing the
+        // mail (or the content inspector rejecting it) refunds them: nothing was sent, no quota is spent.
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(trips: trips);
+        for (int i = 0; i < 200; i++)
+        {
+            EmailSendDecision padding = await app.CheckAsync($"pad{i}@example.com");
+            (await app.Guard.RefundAsync(padding)).Should().BeTrue();
+        }
+
+        // Act: 40 mails really go out, and 4 of them hard-bounce (10 %, over the 4 % suspension line).
+        await SendAsync(app, 40);
+        for (int i = 0; i < 4; i++)
+        {
+            await BounceAsync(app, "b" + i);
+        }
+
+        // Assert
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(40, "a refunded check sent nothing, so it is no send in the ratio");
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(40, "nor in the account's");
+        trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => t.Action).Should().Contain(EmailRatioBreakerAction.Suspended, "4 bounces in 40 sends is 10 %, not 4 in 240");
+    }
 }

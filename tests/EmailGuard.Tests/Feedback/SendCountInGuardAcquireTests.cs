@@ -37,6 +37,7 @@ public sealed class SendCountInGuardAcquireTests
         (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(4);
         decisions[0].Usage.ToArray().Should().OnlyContain(u => u.Dimension == EmailGuardDimension.Recipient, "the send counters are not the decision's usage");
         (await guard.RefundAsync(decisions[0])).Should().BeTrue();
-        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(4, "a refund gives the guard's permits back; the send was attempted and stays counted, as before");
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(3, "a refund gives the guard's permits back and its send count: the provider refused the mail, so nothing was sent");
+        (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(3);
     }
 }

@@ -44,13 +44,54 @@ public sealed class HostileProviderTagTests
             "the provider echoes these tags in the bounce, and the breakers charge whatever they name");
     }
 
+    [Fact]
+    public async Task TrySend_AppHeadersThatSetProviderTagsUnderEmailGuardsNames_AreNotPassedToTheTransport()
+    {
+        // Arrange: the same forgery through the headers that set provider tags on a raw or SMTP send (SES message tags,
+        // Mailgun variables, SendGrid's X-SMTPAPI, Postmark metadata), and a forged send id.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.Tenant.Add(RateLimitRule.PerHour(100)),
+            more: s =>
+            {
+                s.AddSingleton<IEmailTransport>(transport);
+                s.AddEmailGuard().AddGuardedEmailSender();
+            });
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string victim = EmailFeedbackTags.Write(new EmailSendAttribution { UserId = "victim-user" })["eg_u"];
+        Dictionary<string, string> headers = new()
+        {
+            ["X-SES-MESSAGE-TAGS"] = $"campaign=spring, eg_u={victim}",
+            ["X-Mailgun-Variables"] = $"{{\"eg_u\": \"{victim}\"}}",
+            ["X-SMTPAPI"] = $"{{\"unique_args\": {{\"EG_U\": \"{victim}\"}}}}",
+            ["X-PM-Metadata-eg_u"] = victim,
+            ["x-emailguard-send-id"] = "forged-send-id",
+            ["X-Campaign"] = "spring",
+            ["List-Unsubscribe"] = "<https://app.example/unsubscribe?leg_id=7>",
+        };
+        EmailContent content = new() { Subject = "Report", TextBody = "Numbers.", Headers = headers };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" }, content);
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders.Should().NotBeNull();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Campaign", "List-Unsubscribe"], "a header that names an EmailGuard tag would be echoed in the bounce like the tag itself");
+        transport.LastHeaders[EmailFeedbackTags.SendIdHeader].Should().Be(sent.Decision.Attribution!.SendId, "the send id is EmailGuard's, not the app's");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
 
+        public IReadOnlyDictionary<string, string>? LastHeaders { get; private set; }
+
         public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             LastTags = content.ProviderTags;
+            LastHeaders = content.Headers;
             return ValueTask.CompletedTask;
         }
     }
