@@ -95,20 +95,33 @@ internal sealed partial class RedisRateLimitStore
         // fail-open would admit).
         await GiveBackReservedAsync(database, requests, keys, groups, reserved, now, denied: true).ConfigureAwait(false);
 
-        for (int g = 0; g < reserved && wantEntries; g++)
+        // The reads below only fill the denial's entries (and find whether a master not reached would deny too). Redis
+        // has denied the acquire and every reservation is given back, so a read that fails (a master that died or
+        // lost its scripts since, a counter of another type) must not turn the denial into a store failure either:
+        // fail-open would admit it. The entries of the counters not read are left as they were.
+        try
         {
-            // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
-            // sliding window depends on which segments still hold permits, so only a fresh read reports what a
-            // single-script denial would.
-            await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
-                .ConfigureAwait(false);
-        }
+            for (int g = 0; g < reserved && wantEntries; g++)
+            {
+                // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
+                // sliding window depends on which segments still hold permits, so only a fresh read reports what a
+                // single-script denial would.
+                await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                    .ConfigureAwait(false);
+            }
 
-        for (int g = firstUnvisited; g < groups.Count; g++)
+            for (int g = firstUnvisited; g < groups.Count; g++)
+            {
+                RedisScriptOutcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
+                    .ConfigureAwait(false);
+                merged = merged.Merge(outcome);
+            }
+        }
+#pragma warning disable CA1031 // Whatever the read failed with, the denial it would have refined stands.
+        catch (Exception ex) when (ex is not OperationCanceledException)
+#pragma warning restore CA1031
         {
-            RedisScriptOutcome outcome = await EvaluateGroupAsync(database, requests, results, keys, groups[g], commit: false, now, wantEntries, cancellationToken)
-                .ConfigureAwait(false);
-            merged = merged.Merge(outcome);
+            Log.DeniedReadFailed(_logger, groups.Count, ex);
         }
 
         return merged.ToDecision(0);
@@ -215,5 +228,9 @@ internal sealed partial class RedisRateLimitStore
         [LoggerMessage(EventId = 2830, EventName = "RedisCrossSlotDeniedGiveBackFailed", Level = LogLevel.Warning,
             Message = "Permits a Redis Cluster acquire over {Slots} hash slots reserved before it was denied could not be given back in one slot; the others were, the acquire is still denied, and that slot's counters stay stricter until their windows end.")]
         public static partial void DeniedGiveBackFailed(ILogger logger, int slots, Exception exception);
+
+        [LoggerMessage(EventId = 2850, EventName = "RedisCrossSlotDeniedReadFailed", Level = LogLevel.Warning,
+            Message = "A Redis Cluster acquire over {Slots} hash slots was denied and its reservations given back, but reading its counters for the denial's entries failed; the acquire is still denied, with the entries read so far.")]
+        public static partial void DeniedReadFailed(ILogger logger, int slots, Exception exception);
     }
 }

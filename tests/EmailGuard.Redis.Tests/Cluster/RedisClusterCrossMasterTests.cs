@@ -52,6 +52,32 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task AcquireAsync_DeniedOnTheSecondMasterAndTheThirdCannotBeRead_GivesBackLogsAndDenies(bool nodeScripts)
+    {
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        await store.AcquireAsync(new[] { new RateLimitRequest(partitions[1], s_rule, 3) }, Memory<RateLimitEntry>.Empty);
+
+        // After the second master denies, the third (never reached) is read for the denial's entries; a counter of
+        // another type fails that read, as a master that died since would.
+        string unreadable = store.CounterKey(partitions[2], s_rule);
+        await Admin.GetDatabase().HashSetAsync(unreadable, "not", "a counter");
+        await Admin.GetDatabase().KeyExpireAsync(unreadable, TimeSpan.FromSeconds(30));
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule))];
+
+        RateLimitDecision decision = await store.AcquireAsync(requests, new RateLimitEntry[3]);
+
+        decision.Status.Should().Be(RateLimitStatus.LimitExceeded, "Redis denied it; a read that only fills the denial's entries must not turn it into a store failure, which fail-open admits");
+        decision.DeniedIndex.Should().Be(1);
+        (await CountAsync(store, partitions[0])).Should().Be(0, "the first master's reservation is given back");
+        (await CountAsync(store, partitions[1])).Should().Be(3);
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2850 && r.Level == LogLevel.Warning);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task AcquireAsync_SecondMastersCounterOfTheWrongType_FailsAndGivesTheFirstBackOnce(bool nodeScripts)
     {
         FakeLogger<RedisRateLimitStore> logger = new();
