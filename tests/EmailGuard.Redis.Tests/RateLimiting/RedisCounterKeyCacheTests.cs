@@ -63,6 +63,25 @@ public class RedisCounterKeyCacheTests
     }
 
     [Fact]
+    public void Get_AGuardsCountersOverAThousandRecipientsInTurn_MostAreFoundAgain()
+    {
+        // A guard check names six counters: global, tenant and sender always the same, a user of 64, a recipient of
+        // 1,000 and its domain of 50; checks cycle through the recipients. Direct-mapped over 2,048 slots, about four
+        // counters in ten shared a slot with another used in between and were built again on every check.
+        RedisCounterKeyCache cache = new(Prefix);
+        string shape = RateLimitRule.PerHour(5).ShapeId;
+        string[] keys = [.. new[] { "global", "tenant:acme", "sender:noreply@app.example" }
+            .Concat(Enumerable.Range(0, 64).Select(i => "user:" + i))
+            .Concat(Enumerable.Range(0, 1_000).Select(i => "recipient:customer" + i))
+            .Concat(Enumerable.Range(0, 50).Select(i => "domain:example" + i))];
+        string[] names = [.. keys.Select(k => cache.Get(k, shape, RedisCounterKey.NoWindow))];
+
+        int found = keys.Select((k, i) => ReferenceEquals(cache.Get(k, shape, RedisCounterKey.NoWindow), names[i]) ? 1 : 0).Sum();
+
+        found.Should().BeGreaterThan(keys.Length * 8 / 10, "about nine in ten counters keep their own way of a set");
+    }
+
+    [Fact]
     public async Task Get_ConcurrentCallersOnSharedSlots_EveryNameIsRight()
     {
         RedisCounterKeyCache cache = new(Prefix);
