@@ -2,7 +2,6 @@ using System.Net;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
-using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Cluster;
@@ -14,34 +13,17 @@ namespace EmailGuard.Redis.Tests.Cluster;
 /// leaves 3 and one made twice leaves 1. On the fault tests' cluster, since a paused master would stall the shared one.
 /// </summary>
 [Collection(RedisFaultClusterFixture.CollectionName)]
-public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture cluster) : IAsyncLifetime
+public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture cluster) : RedisFaultClusterTestBase(cluster)
 {
     /// <summary>A ceiling only: each test lifts the pause itself (CLIENT UNPAUSE) once its caller has its answer.</summary>
     private static readonly TimeSpan s_pause = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(30);
     private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(10, TimeSpan.FromHours(1));
 
-    private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
-    private ConnectionMultiplexer _admin = null!;
-
-    public Task InitializeAsync()
-    {
-        _admin = cluster.CreateMultiplexer();
-        return cluster.WaitForHealthyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
-            cluster.CreateMultiplexer(), _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
-        violations.Should().BeEmpty();
-    }
-
     [Fact]
     public async Task AcquireAsync_CallerCancelsWhileTheSecondMasterIsPaused_EachMasterGivenBackOnce()
     {
-        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(cluster.CreateMultiplexer(), _prefix, _time, nodeScripts: true);
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true);
         (string first, string second, IServer secondMaster) = await TwoMastersAtTwoAsync(store);
         using CancellationTokenSource cancel = new();
 
@@ -61,7 +43,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     [Fact]
     public async Task AcquireAsync_ResilienceTimeoutWhileTheSecondMasterIsPaused_LateAdmissionGivenBackOnce()
     {
-        await using RedisAppInstance instance = RedisAppInstance.Create(cluster.CreateConfiguration(), _prefix);
+        await using RedisAppInstance instance = RedisAppInstance.Create(Cluster.CreateConfiguration(), Prefix);
         RedisRateLimitStore store = (RedisRateLimitStore)instance.Resilient.Store;
         await store.NodeScriptsDetectedAsync();
         store.NodeBatcher.Should().NotBeNull("the acquire must be decided node by node");
@@ -85,7 +67,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         // The master's lane holds one batch in flight (paused) and RedisScriptBatcher.MaxQueued waiting members; the
         // acquires after them go out on their own, and their share spans two slots of that master.
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
-            cluster.CreateMultiplexer(), _prefix, _time, maxQueueWait: TimeSpan.FromMinutes(1), nodeScripts: true);
+            Cluster.CreateMultiplexer(), Prefix, Time, maxQueueWait: TimeSpan.FromMinutes(1), nodeScripts: true);
         RateLimitRule wide = RateLimitRule.FixedWindow(100_000, TimeSpan.FromHours(1));
         (string first, string second, IServer master) = TwoSlotsOfOneMaster(store, wide);
         RateLimitRequest[] requests = [new(first, wide), new(second, wide)];
@@ -110,12 +92,12 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     /// <summary>Two partitions on two masters, first in slot order, each counter at 2; the second one's master.</summary>
     private async Task<(string First, string Second, IServer SecondMaster)> TwoMastersAtTwoAsync(RedisRateLimitStore store)
     {
-        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
         Dictionary<EndPoint, (string Partition, int Slot)> byMaster = [];
         for (int i = 0; byMaster.Count < 2; i++)
         {
-            string candidate = $"paused-{i}:" + _prefix;
-            int slot = _admin.HashSlot(store.CounterKey(candidate, s_rule));
+            string candidate = $"paused-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, s_rule));
             byMaster.TryAdd(configuration.GetBySlot(slot)!.EndPoint!, (candidate, slot));
         }
 
@@ -125,7 +107,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
             (await store.AcquireAsync(new[] { new RateLimitRequest(pair.Value.Partition, s_rule, 2) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
         }
 
-        return (ordered[0].Value.Partition, ordered[1].Value.Partition, _admin.GetServer(ordered[1].Key));
+        return (ordered[0].Value.Partition, ordered[1].Value.Partition, Admin.GetServer(ordered[1].Key));
     }
 
     private static Task PauseAsync(IServer master)
@@ -134,17 +116,17 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     /// <summary>Two partitions in two slots of one master, and that master.</summary>
     private (string First, string Second, IServer Master) TwoSlotsOfOneMaster(RedisRateLimitStore store, RateLimitRule rule)
     {
-        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
-        string first = "lane-0:" + _prefix;
-        int firstSlot = _admin.HashSlot(store.CounterKey(first, rule));
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        string first = "lane-0:" + Prefix;
+        int firstSlot = Admin.HashSlot(store.CounterKey(first, rule));
         EndPoint master = configuration.GetBySlot(firstSlot)!.EndPoint!;
         for (int i = 1; ; i++)
         {
-            string candidate = $"lane-{i}:" + _prefix;
-            int slot = _admin.HashSlot(store.CounterKey(candidate, rule));
+            string candidate = $"lane-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, rule));
             if (slot != firstSlot && configuration.GetBySlot(slot)!.EndPoint!.Equals(master))
             {
-                return (first, candidate, _admin.GetServer(master));
+                return (first, candidate, Admin.GetServer(master));
             }
         }
     }
@@ -152,7 +134,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     private Task<long> CounterAsync(RedisRateLimitStore store, string partition) => CounterAsync(store, partition, s_rule);
 
     private async Task<long> CounterAsync(RedisRateLimitStore store, string partition, RateLimitRule rule)
-        => (long)await _admin.GetDatabase().StringGetAsync(store.CounterKey(partition, rule));
+        => (long)await Admin.GetDatabase().StringGetAsync(store.CounterKey(partition, rule));
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {

@@ -1,7 +1,6 @@
 using System.Net;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
-using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Cluster;
@@ -13,33 +12,16 @@ namespace EmailGuard.Redis.Tests.Cluster;
 /// On the fault tests' cluster, since moving a slot disturbs the shared one.
 /// </summary>
 [Collection(RedisFaultClusterFixture.CollectionName)]
-public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) : IAsyncLifetime
+public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) : RedisFaultClusterTestBase(cluster)
 {
-    private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 10, 0, 0, 123, TimeSpan.Zero));
-    private ConnectionMultiplexer _admin = null!;
-
-    public Task InitializeAsync()
-    {
-        _admin = cluster.CreateMultiplexer();
-        return cluster.WaitForHealthyAsync();
-    }
-
-    public async Task DisposeAsync()
-    {
-        (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
-            cluster.CreateMultiplexer(), _prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
-        violations.Should().BeEmpty();
-    }
-
     [Fact]
     public async Task AcquireAsync_NodeBatchMixesMovedAndServedSlots_EachMemberDecidedOnceNoneLost()
     {
         // Arrange: three instances that know the map; then the slot of "moved" goes from master A to master C unseen.
         RateLimitRule wide = RateLimitRule.FixedWindow(100_000, TimeSpan.FromHours(1));
         RateLimitRule narrow = RateLimitRule.FixedWindow(100, TimeSpan.FromHours(1));
-        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 3).Select(_ => RedisStoreTestBase.CreateStore(cluster.CreateMultiplexer(), _prefix, _time, nodeScripts: true))];
-        ClusterConfiguration configuration = _admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 3).Select(_ => RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true))];
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
         // A serves the top third of the slots, B the bottom: an acquire of the moved slot reserves the shared counter on B
         // first, so a node script that meets the moved slot on A must give B's reservation back.
         EndPoint a = configuration.GetBySlot(16383)!.EndPoint!;
@@ -76,7 +58,7 @@ public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) 
         });
 
         // Assert
-        IDatabase database = _admin.GetDatabase();
+        IDatabase database = Admin.GetDatabase();
         long Count(string partition, RateLimitRule rule) => (long)database.StringGet(stores[0].CounterKey(partition, rule));
         (admitted[0] + admitted[1]).Should().Be(97, "the shared counter admits exactly what is left of its limit");
         Count(shared, narrow).Should().Be(100);
@@ -90,11 +72,11 @@ public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) 
     /// <summary>A partition of <paramref name="master"/> whose slot holds no key yet (a slot that holds keys cannot move without MIGRATE).</summary>
     private async Task<(string Partition, int Slot)> EmptySlotPartitionAsync(RedisRateLimitStore store, RateLimitRule rule, ClusterConfiguration configuration, EndPoint master)
     {
-        IServer server = _admin.GetServer(master);
+        IServer server = Admin.GetServer(master);
         for (int i = 0; ; i++)
         {
-            string candidate = $"moved-{i}:" + _prefix;
-            int slot = _admin.HashSlot(store.CounterKey(candidate, rule));
+            string candidate = $"moved-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, rule));
             if (slot >= 10923 && configuration.GetBySlot(slot)!.EndPoint!.Equals(master) && (long)await server.ExecuteAsync("CLUSTER", "COUNTKEYSINSLOT", slot) == 0)
             {
                 return (candidate, slot);
@@ -107,8 +89,8 @@ public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) 
     {
         for (int i = 0; ; i++)
         {
-            string candidate = $"{name}-{i}:" + _prefix;
-            int slot = _admin.HashSlot(store.CounterKey(candidate, rule));
+            string candidate = $"{name}-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, rule));
             if (slot != avoidSlot && slot >= fromSlot && slot <= toSlot && configuration.GetBySlot(slot)!.EndPoint!.Equals(master))
             {
                 return candidate;
@@ -119,15 +101,15 @@ public sealed class RedisClusterStaleMapTests(RedisFaultClusterFixture cluster) 
     /// <summary>Moves a slot that holds no key as <c>redis-cli --cluster reshard</c> would, on every master, unseen by the stores' clients.</summary>
     private async Task MoveEmptySlotAsync(int slot, EndPoint source, EndPoint target)
     {
-        IServer from = _admin.GetServer(source);
-        IServer to = _admin.GetServer(target);
+        IServer from = Admin.GetServer(source);
+        IServer to = Admin.GetServer(target);
         string targetId = from.ClusterConfiguration!.Nodes.Single(n => n.EndPoint!.Equals(target)).NodeId;
         string sourceId = from.ClusterConfiguration!.Nodes.Single(n => n.EndPoint!.Equals(source)).NodeId;
         await to.ExecuteAsync("CLUSTER", "SETSLOT", slot, "IMPORTING", sourceId);
         await from.ExecuteAsync("CLUSTER", "SETSLOT", slot, "MIGRATING", targetId);
         await to.ExecuteAsync("CLUSTER", "SETSLOT", slot, "NODE", targetId);
         await from.ExecuteAsync("CLUSTER", "SETSLOT", slot, "NODE", targetId);
-        foreach (IServer other in _admin.GetServers().Where(s => !s.IsReplica && !s.EndPoint.Equals(source) && !s.EndPoint.Equals(target)))
+        foreach (IServer other in Admin.GetServers().Where(s => !s.IsReplica && !s.EndPoint.Equals(source) && !s.EndPoint.Equals(target)))
         {
             await other.ExecuteAsync("CLUSTER", "SETSLOT", slot, "NODE", targetId);
         }

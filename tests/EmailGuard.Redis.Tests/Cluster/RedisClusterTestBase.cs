@@ -18,13 +18,13 @@ public abstract class RedisClusterTestBase(RedisClusterFixture cluster) : IAsync
 
     private protected RedisClusterFixture Cluster => cluster;
 
-    public Task InitializeAsync()
+    public virtual Task InitializeAsync()
     {
         Admin = cluster.CreateMultiplexer();
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         (IReadOnlyList<string> violations, _) = await RedisKeyTtlAssertions.FindViolationsAsync(
             Admin, Prefix, RedisRateLimitStore.ExpiryGraceMilliseconds);
