@@ -16,13 +16,7 @@ public sealed class HostileProviderTagTests
     public async Task TrySend_AppTagsThatForgeEmailGuardsAttribution_AreNotEchoedToTheProvider()
     {
         RecordingTransport transport = new();
-        await using ServiceProvider sp = SendGuardTestServices.Build(
-            o => o.Tenant.Add(RateLimitRule.PerHour(100)),
-            more: s =>
-            {
-                s.AddSingleton<IEmailTransport>(transport);
-                s.AddEmailGuard().AddGuardedEmailSender();
-            });
+        await using ServiceProvider sp = BuildSender(transport);
         IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
 
         // The customer's own "metadata", passed through as provider tags: EmailGuard's tag names with a victim's values.
@@ -50,13 +44,7 @@ public sealed class HostileProviderTagTests
         // Arrange: the same forgery through the headers that set provider tags on a raw or SMTP send (SES message tags,
         // Mailgun variables, SendGrid's X-SMTPAPI, Postmark metadata), and a forged send id.
         RecordingTransport transport = new();
-        await using ServiceProvider sp = SendGuardTestServices.Build(
-            o => o.Tenant.Add(RateLimitRule.PerHour(100)),
-            more: s =>
-            {
-                s.AddSingleton<IEmailTransport>(transport);
-                s.AddEmailGuard().AddGuardedEmailSender();
-            });
+        await using ServiceProvider sp = BuildSender(transport);
         IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
         string victim = EmailFeedbackTags.Write(new EmailSendAttribution { UserId = "victim-user" })["eg_u"];
         Dictionary<string, string> headers = new()
@@ -95,4 +83,13 @@ public sealed class HostileProviderTagTests
             return ValueTask.CompletedTask;
         }
     }
+
+    /// <summary>A guarded sender over <paramref name="transport"/>, with a tenant cap out of reach.</summary>
+    private static ServiceProvider BuildSender(RecordingTransport transport) => SendGuardTestServices.Build(
+        o => o.Tenant.Add(RateLimitRule.PerHour(100)),
+        more: s =>
+        {
+            s.AddSingleton<IEmailTransport>(transport);
+            s.AddEmailGuard().AddGuardedEmailSender();
+        });
 }
