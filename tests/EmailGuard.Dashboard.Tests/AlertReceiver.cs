@@ -27,6 +27,9 @@ internal sealed class AlertReceiver : IAsyncDisposable
 
     public Channel<Received> Alerts { get; } = Channel.CreateUnbounded<Received>();
 
+    /// <summary>Until completed, each request is recorded and then held without an answer, as a slow receiver would.</summary>
+    public TaskCompletionSource Hold { get; set; } = CompletedHold();
+
     public static async Task<AlertReceiver> StartAsync()
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder();
@@ -40,6 +43,7 @@ internal sealed class AlertReceiver : IAsyncDisposable
             await context.Request.Body.CopyToAsync(body);
             await receiver!.Alerts.Writer.WriteAsync(new Received(sink, context.Request.Headers[EmailGuardWebhookSignature.TimestampHeader].FirstOrDefault(),
                 context.Request.Headers[EmailGuardWebhookSignature.SignatureHeader].FirstOrDefault(), body.ToArray()));
+            await receiver.Hold.Task;
             return Results.Ok();
         });
         await app.StartAsync();
@@ -72,8 +76,16 @@ internal sealed class AlertReceiver : IAsyncDisposable
         }
     }
 
+    private static TaskCompletionSource CompletedHold()
+    {
+        TaskCompletionSource hold = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        hold.SetResult();
+        return hold;
+    }
+
     public async ValueTask DisposeAsync()
     {
+        Hold.TrySetResult();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }

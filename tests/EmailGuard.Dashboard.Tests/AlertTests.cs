@@ -249,6 +249,46 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task CriticalAlert_BehindAFullQueue_IsNotDropped_AndGoesOutNext()
+    {
+        // Arrange: a receiver that holds every request, so the first alert occupies the dispatcher and the rest queue up.
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        receiver.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+            o.QueueCapacity = 4;
+            o.RequestTimeout = TimeSpan.FromMinutes(5);
+        });
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        EmailGuardAlert Warning(int i) => new() { Kind = $"app_warning_{i}", Condition = $"warning:{i}", Title = $"warning {i}" };
+        alerts.Raise(Warning(0)).Should().BeTrue();
+        (await receiver.NextAsync("webhook")).Text.Should().Contain("warning 0");
+        Enumerable.Range(1, 5).Count(i => alerts.Raise(Warning(i))).Should().Be(4, "the queue holds 4 while the dispatcher waits on the receiver");
+
+        // Act
+        bool outage = alerts.Raise(new EmailGuardAlert
+        {
+            Kind = EmailGuardAlertKinds.StoreOutage,
+            Condition = EmailGuardAlertKinds.StoreOutage,
+            Severity = EmailGuardAlertSeverity.Critical,
+            Title = "The EmailGuard store stopped answering",
+        });
+        receiver.Hold.SetResult();
+
+        // Assert
+        outage.Should().BeTrue("a critical alert is not dropped because warnings filled the queue");
+        metrics.Dropped.Should().Be(1, "only the fifth warning found no room");
+        (await receiver.NextAsync("webhook")).Text.Should().Contain("stopped answering", "the critical alert goes out before the queued warnings");
+        for (int i = 1; i <= 4; i++)
+        {
+            (await receiver.NextAsync("webhook")).Text.Should().Contain($"warning {i}");
+        }
+    }
+
+    [Fact]
     public void Options_PlainHttpToARemoteHost_FailStartupNamingTheSetting()
     {
         ServiceCollection services = new();

@@ -51,7 +51,7 @@ internal sealed partial class AlertDispatcher(
                 }
 
                 publisher.FlushSummaries();
-                while (publisher.Channel.Reader.TryRead(out QueuedAlert? alert))
+                while (publisher.TryTakeNext(out QueuedAlert? alert))
                 {
                     await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
                 }

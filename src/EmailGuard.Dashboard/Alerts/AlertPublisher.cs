@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
 
@@ -7,8 +8,16 @@ namespace EmailGuard.Dashboard;
 /// <see cref="IEmailGuardAlerts"/>: the gate, then a bounded channel that <see cref="AlertDispatcher"/> drains in the
 /// background. <see cref="Raise"/> takes one short lock and never waits.
 /// </summary>
+/// <remarks>
+/// A critical alert that finds the queue full (a receiver down or slow while warnings piled up) goes to a small urgent
+/// lane of its own, which the dispatcher drains before the next queued alert: a store outage or a suspension raised
+/// behind a thousand queued warnings is neither dropped nor sent after all of them.
+/// </remarks>
 internal sealed class AlertPublisher : IEmailGuardAlerts
 {
+    /// <summary>How many critical alerts wait in the urgent lane at most; further ones are dropped and counted.</summary>
+    internal const int UrgentCapacity = 64;
+
     private readonly TimeProvider _timeProvider;
     private readonly AlertMetrics _metrics;
     private readonly DashboardEventLog _log;
@@ -25,11 +34,23 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
             FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
         });
+        Urgent = System.Threading.Channels.Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(UrgentCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
     }
 
     internal AlertGate Gate { get; }
 
     internal Channel<QueuedAlert> Channel { get; }
+
+    /// <summary>Critical alerts that found <see cref="Channel"/> full; the dispatcher sends them first.</summary>
+    internal Channel<QueuedAlert> Urgent { get; }
+
+    /// <summary>The next alert to send: an urgent one first, else the oldest queued.</summary>
+    internal bool TryTakeNext([NotNullWhen(true)] out QueuedAlert? alert)
+        => Urgent.Reader.TryRead(out alert) || Channel.Reader.TryRead(out alert);
 
     public bool Raise(EmailGuardAlert alert)
     {
@@ -67,7 +88,8 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
 
     private bool Enqueue(QueuedAlert queued)
     {
-        if (Channel.Writer.TryWrite(queued))
+        if (Channel.Writer.TryWrite(queued)
+            || (queued.Alert.Severity == EmailGuardAlertSeverity.Critical && Urgent.Writer.TryWrite(queued)))
         {
             _log.Add(new DashboardEvent(queued.At, "alert", queued.Alert.Title, queued.Alert.Kind));
             return true;
