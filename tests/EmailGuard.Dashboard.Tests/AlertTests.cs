@@ -289,6 +289,58 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public void Gate_MaxConditionsPerKindFromTheOptions_RollsUpAfterThatMany()
+    {
+        AlertGate gate = new(TimeSpan.FromMinutes(15), maxPerKind: 3);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+
+        List<string> passed = [];
+        for (int i = 0; i < 8; i++)
+        {
+            if (gate.TryPass(new EmailGuardAlert { Kind = "breaker_tripped", Condition = $"network:{i}", Severity = EmailGuardAlertSeverity.Warning, Title = $"network {i}" }, now, out EmailGuardAlert sent, out _, out _))
+            {
+                passed.Add(sent.Condition);
+            }
+        }
+
+        passed.Should().Equal("network:0", "network:1", "network:2", AlertGate.RollUpCondition("breaker_tripped", EmailGuardAlertSeverity.Warning));
+    }
+
+    [Fact]
+    public async Task Raise_MaxConditionsPerKindSetInTheOptions_IsTheBudgetOfNewConditions()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxConditionsPerKind = 2;
+        });
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+
+        int raised = Enumerable.Range(0, 6).Count(i => alerts.Raise(new EmailGuardAlert { Kind = "app_kind", Condition = $"party:{i}", Title = $"party {i}" }));
+
+        raised.Should().Be(3, "two conditions of their own, then the kind's roll-up alert");
+        host.Services.GetRequiredService<AlertMetrics>().Suppressed.Should().Be(3);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1_001)]
+    public void Options_MaxConditionsPerKindOutOfRange_FailStartupNamingTheSetting(int value)
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o => o.MaxConditionsPerKind = value);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action read = () => _ = provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle(f => f.StartsWith("EmailGuard:Alerts:MaxConditionsPerKind:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_PlainHttpToARemoteHost_FailStartupNamingTheSetting()
     {
         ServiceCollection services = new();

@@ -8,18 +8,15 @@ namespace EmailGuard.Dashboard;
 /// <para>
 /// Conditions name parties (a banned network, a flagged user), so whoever controls the parties controls how many there
 /// are: a bot with many networks would page the operator once per network and fill the delivery queue, so that a later
-/// store outage or suspension was dropped. At most <see cref="MaxConditionsPerKind"/> new conditions of one kind and
+/// store outage or suspension was dropped. At most <c>maxPerKind</c> (<see cref="EmailGuardAlertOptions.MaxConditionsPerKind"/>) new conditions of one kind and
 /// severity pass per period; the further ones are counted under that kind's roll-up condition (<c>&lt;kind&gt;:*:&lt;severity&gt;</c>),
 /// whose first alert goes out at once and whose count goes out as a summary. Bounded: at most
 /// <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
 /// </para>
 /// </summary>
-internal sealed class AlertGate(TimeSpan period)
+internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAlertOptions.DefaultMaxConditionsPerKind)
 {
     public const int MaxConditions = 10_000;
-
-    /// <summary>How many new conditions of one kind and severity pass per period before the rest are rolled up.</summary>
-    public const int MaxConditionsPerKind = 10;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
@@ -104,7 +101,7 @@ internal sealed class AlertGate(TimeSpan period)
             _budgets[key] = budget = new Budget { Since = now };
         }
 
-        if (budget.Passed >= MaxConditionsPerKind)
+        if (budget.Passed >= maxPerKind)
         {
             return false;
         }
@@ -122,7 +119,7 @@ internal sealed class AlertGate(TimeSpan period)
             Kind = alert.Kind,
             Condition = RollUpCondition(alert.Kind, alert.Severity),
             Severity = alert.Severity,
-            Title = string.Create(CultureInfo.InvariantCulture, $"More than {MaxConditionsPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.Title}"),
+            Title = string.Create(CultureInfo.InvariantCulture, $"More than {maxPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.Title}"),
             Text = $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.Text}",
             Timestamp = alert.Timestamp,
             Details = details,

@@ -28,7 +28,7 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         _timeProvider = timeProvider;
         _metrics = metrics;
         _log = log;
-        Gate = new AlertGate(value.Period);
+        Gate = new AlertGate(value.Period, value.MaxConditionsPerKind);
         Channel = System.Threading.Channels.Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(value.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,

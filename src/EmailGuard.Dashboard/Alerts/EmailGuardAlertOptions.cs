@@ -36,6 +36,18 @@ public sealed class EmailGuardAlertOptions
     /// <value>The default value is 15 minutes.</value>
     public TimeSpan Period { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>The default of <see cref="MaxConditionsPerKind"/>.</summary>
+    public const int DefaultMaxConditionsPerKind = 10;
+
+    /// <summary>
+    /// Gets or sets how many new conditions of one kind and severity (each banned network, each flagged user) alert on
+    /// their own within <see cref="Period"/>; further ones are counted in one roll-up alert of the kind
+    /// (<c>&lt;kind&gt;:*:&lt;severity&gt;</c>) and its summary, so that parties an attacker controls cannot page the
+    /// operator once each or fill the delivery queue. From 1 to 1,000.
+    /// </summary>
+    /// <value>The default value is 10.</value>
+    public int MaxConditionsPerKind { get; set; } = DefaultMaxConditionsPerKind;
+
     /// <summary>Gets or sets how many limit denials of one dimension within <see cref="SpikeWindow"/> make a spike.</summary>
     /// <value>The default value is 100.</value>
     public int SpikeThreshold { get; set; } = 100;

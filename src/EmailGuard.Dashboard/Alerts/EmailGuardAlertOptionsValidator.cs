@@ -25,6 +25,7 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
         Range(options.SpikeThreshold, 1, int.MaxValue, nameof(options.SpikeThreshold), failures);
         Range(options.QueueCapacity, 1, 100_000, nameof(options.QueueCapacity), failures);
         Range(options.MaxAttempts, 1, 20, nameof(options.MaxAttempts), failures);
+        Range(options.MaxConditionsPerKind, 1, 1_000, nameof(options.MaxConditionsPerKind), failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
