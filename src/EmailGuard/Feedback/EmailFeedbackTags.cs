@@ -13,6 +13,12 @@ public static class EmailFeedbackTags
     /// <summary>The tag that carries <see cref="EmailSendAttribution.SendId"/>.</summary>
     public const string SendIdTag = Prefix + "id";
 
+    /// <summary>
+    /// The names after <see cref="Prefix"/> of every tag <see cref="Write"/> writes, as a regular-expression
+    /// alternation: where a sender recognizes EmailGuard's tags in an app's headers, it matches these.
+    /// </summary>
+    internal const string NamesPattern = "id|t|u|s|c|n|p";
+
     /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
     public const string SendIdHeader = "X-EmailGuard-Send-Id";
 

@@ -124,6 +124,6 @@ public sealed partial class EmailSendContext : IDisposable
     }
 
     /// <summary>One of EmailGuard's tag names (<c>eg_id</c>, <c>eg_t</c>, ...) as a token of its own, in any case.</summary>
-    [GeneratedRegex(@"(?<![A-Za-z0-9_])eg_(?:id|t|u|s|c|n|p)(?![A-Za-z0-9_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"(?<![A-Za-z0-9_])" + EmailFeedbackTags.Prefix + "(?:" + EmailFeedbackTags.NamesPattern + @")(?![A-Za-z0-9_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex NamesAttributionTag();
 }

@@ -70,6 +70,34 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders[EmailFeedbackTags.SendIdHeader].Should().Be(sent.Decision.Attribution!.SendId, "the send id is EmailGuard's, not the app's");
     }
 
+    [Fact]
+    public async Task TrySend_AHeaderNamingAnyTagEmailGuardWrites_IsNotPassedToTheTransport()
+    {
+        // Every tag name Write produces, so that a tag added there is recognized in headers too (NamesPattern).
+        IReadOnlyDictionary<string, string> all = EmailFeedbackTags.Write(new EmailSendAttribution
+        {
+            SendId = "s",
+            TenantId = "t",
+            UserId = "u",
+            Sender = "a@example.com",
+            Category = "c",
+            ClientNetwork = "198.51.100.0/24",
+            EndpointPolicy = "p",
+        });
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> headers = all.Keys.ToDictionary(name => "X-Forged-" + name, name => $"{name.ToUpperInvariant()}=victim");
+        headers["X-Campaign"] = "spring";
+
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        all.Should().HaveCount(7);
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
