@@ -128,26 +128,22 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
 
     private void Prune(DateTimeOffset now)
     {
-        List<string>? stale = null;
+        // Removing the entry just enumerated is allowed: Remove does not invalidate a Dictionary's enumerator.
         foreach (KeyValuePair<string, State> pair in _states)
         {
             if (pair.Value.Suppressed == 0 && now - pair.Value.LastSent >= period)
             {
-                (stale ??= []).Add(pair.Key);
+                _states.Remove(pair.Key);
             }
         }
 
-        stale?.ForEach(key => _states.Remove(key));
-        List<(string, EmailGuardAlertSeverity)>? ended = null;
         foreach (KeyValuePair<(string, EmailGuardAlertSeverity), Budget> pair in _budgets)
         {
             if (now - pair.Value.Since >= period)
             {
-                (ended ??= []).Add(pair.Key);
+                _budgets.Remove(pair.Key);
             }
         }
-
-        ended?.ForEach(key => _budgets.Remove(key));
     }
 
     private sealed class State

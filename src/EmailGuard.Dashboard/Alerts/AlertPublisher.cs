@@ -29,16 +29,8 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         _metrics = metrics;
         _log = log;
         Gate = new AlertGate(value.Period, value.MaxConditionsPerKind);
-        Channel = System.Threading.Channels.Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(value.QueueCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-        });
-        Urgent = System.Threading.Channels.Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(UrgentCapacity)
-        {
-            FullMode = BoundedChannelFullMode.Wait,
-            SingleReader = true,
-        });
+        Channel = CreateQueue(value.QueueCapacity);
+        Urgent = CreateQueue(UrgentCapacity);
     }
 
     internal AlertGate Gate { get; }
@@ -85,6 +77,14 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
             Enqueue(new QueuedAlert(Guid.NewGuid(), summary, now, suppressed, since));
         }
     }
+
+    /// <summary>A queue the dispatcher alone reads; a write to it when full fails at once (<see cref="Raise"/> never waits).</summary>
+    private static Channel<QueuedAlert> CreateQueue(int capacity)
+        => System.Threading.Channels.Channel.CreateBounded<QueuedAlert>(new BoundedChannelOptions(capacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait,
+            SingleReader = true,
+        });
 
     private bool Enqueue(QueuedAlert queued)
     {
