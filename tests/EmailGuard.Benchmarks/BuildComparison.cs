@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Linq.Expressions;
 using System.Reflection;
-using System.Runtime.Loader;
 using System.Text;
 
 namespace EmailGuard.Benchmarks;
@@ -85,9 +84,7 @@ internal static class BuildComparison
     /// <summary>A build's checks, as delegates that read the decision (so it is not optimized away) and box nothing.</summary>
     private static Func<bool>[] Load(string folder)
     {
-        BuildContext context = new(Path.GetFullPath(folder));
-        Assembly benchmarks = context.LoadFromAssemblyPath(Path.Combine(context.Folder, "EmailGuard.Benchmarks.dll"));
-        Type type = benchmarks.GetType(typeof(SendGuardBenchmarks).FullName!, throwOnError: true)!;
+        Type type = BuildLoadContext.LoadBenchmarkType(folder, typeof(SendGuardBenchmarks));
         object instance = Activator.CreateInstance(type)!;
         type.GetMethod(nameof(SendGuardBenchmarks.Setup))!.Invoke(instance, null);
         return s_cases
@@ -101,20 +98,6 @@ internal static class BuildComparison
         for (int i = 0; i < times; i++)
         {
             check();
-        }
-    }
-
-    /// <summary>Loads the EmailGuard assemblies of one build from its folder; everything else is shared with this process.</summary>
-    private sealed class BuildContext(string folder) : AssemblyLoadContext($"build {folder}")
-    {
-        public string Folder => folder;
-
-        protected override Assembly? Load(AssemblyName assemblyName)
-        {
-            string path = Path.Combine(folder, assemblyName.Name + ".dll");
-            return assemblyName.Name is { } name && name.StartsWith("EmailGuard", StringComparison.Ordinal) && File.Exists(path)
-                ? LoadFromAssemblyPath(path)
-                : null;
         }
     }
 }

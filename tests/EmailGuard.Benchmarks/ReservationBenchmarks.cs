@@ -70,27 +70,8 @@ public class ReservationBenchmarks
     public EmailSendDecision GuardReserve() => _reserveGuard.ReserveAsync(_message).Result;
 
     private static EmailSendGuard Guard(RateLimitRule global, RateLimitRule window)
-    {
-        SendGuardOptions options = new() { MaxReservationWait = MaxWait };
-        options.Global.Add(global);
-        options.Tenant.Add(window);
-        options.Sender.Add(window);
-        options.User.Add(window);
-        options.Recipient.Add(window);
-        options.RecipientDomain.Add(window);
-        IOptions<SendGuardOptions> wrapped = Options.Create(options);
-        InMemoryRateLimitStore store = new(new InMemoryRateLimitStoreOptions(), TimeProvider.System);
-        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
-        GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
-
-        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
-        EmailGuardFeedback feedback = new(
-            resilient,
-            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
-            null,
-            new EmailFeedbackOptions(),
-            options,
-            TimeProvider.System);
-        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = feedback };
-    }
+        => BenchmarkGuards.Create(
+            BenchmarkGuards.SixParties(global, window, new SendGuardOptions { MaxReservationWait = MaxWait }),
+            new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), TimeProvider.System),
+            countSends: true);
 }

@@ -169,26 +169,5 @@ internal static class ReservationCostMeasurement
     }
 
     private static EmailSendGuard Guard(IRateLimitStore store, RateLimitRule global, RateLimitRule window)
-    {
-        SendGuardOptions options = new() { MaxReservationWait = MaxWait };
-        options.Global.Add(global);
-        options.Tenant.Add(window);
-        options.Sender.Add(window);
-        options.User.Add(window);
-        options.Recipient.Add(window);
-        options.RecipientDomain.Add(window);
-        IOptions<SendGuardOptions> wrapped = Options.Create(options);
-        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
-        GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
-
-        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
-        EmailGuardFeedback feedback = new(
-            resilient,
-            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
-            null,
-            new EmailFeedbackOptions(),
-            options,
-            TimeProvider.System);
-        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = feedback };
-    }
+        => BenchmarkGuards.Create(BenchmarkGuards.SixParties(global, window, new SendGuardOptions { MaxReservationWait = MaxWait }), store, countSends: true);
 }

@@ -30,27 +30,15 @@ public class SendGuardBenchmarks
     public void Setup()
     {
         RateLimitRule rule = RateLimitRule.PerHour(RateLimitRule.MaxLimit);
-        SendGuardOptions options = new();
-        options.Global.Add(rule);
-        options.Tenant.Add(rule);
-        options.Sender.Add(rule);
-        options.User.Add(rule);
-        options.Recipient.Add(rule);
-        options.RecipientDomain.Add(rule);
+        SendGuardOptions options = BenchmarkGuards.SixParties(rule, rule);
         IOptions<SendGuardOptions> wrapped = Options.Create(options);
         InMemoryRateLimitStore store = new(new InMemoryRateLimitStoreOptions(), TimeProvider.System);
         ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
         GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
         _guard = new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
 
-        // As AddEmailGuard() registers it: every admitted send is also counted for the ratio breakers.
-        _feedback = new(
-            resilient,
-            new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, TimeProvider.System), new StoreResilienceOptions(), TimeProvider.System),
-            null,
-            new EmailFeedbackOptions(),
-            options,
-            TimeProvider.System);
+        // The same guard on the same store, counting every admitted send for the ratio breakers as AddEmailGuard() does.
+        _feedback = BenchmarkGuards.SendCounts(resilient, options);
         _counted = new EmailSendGuard(wrapped, resilient, state, TimeProvider.System) { Sends = _feedback };
 
         _message = Message("customer@example.com");

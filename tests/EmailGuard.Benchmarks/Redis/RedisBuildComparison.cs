@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Reflection;
-using System.Runtime.Loader;
-using EmailGuard.Testing.Redis;
 using StackExchange.Redis;
 
 namespace EmailGuard.Benchmarks.Redis;
@@ -28,78 +26,47 @@ internal static class RedisBuildComparison
             return 2;
         }
 
-        RedisServerFixture redis = new();
-        await redis.InitializeAsync();
-        try
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        Func<Task> raw = new SpreadKeys(redis.Prefix).Raw(redis.Database);
+        Func<Task>[] builds = [.. folders.Select((folder, b) => Load(folder, redis.Connect(), redis.Prefix + (char)('a' + b) + ":"))];
+
+        await RedisThroughput.MeasureAsync(raw, Math.Min(operations, 10_000));
+        foreach (Func<Task> build in builds)
         {
-            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-            IDatabase database = multiplexer.GetDatabase();
-            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
-            RedisValue[] rawArguments = [1, 3_600_000];
-            const int Spread = 10_000;
-            RedisKey[][] rawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
-            int next = 0;
-            Func<Task> raw = async () => await database.ScriptEvaluateAsync(RedisThroughput.RawScript, rawKeys[(Interlocked.Increment(ref next) & int.MaxValue) % Spread], rawArguments);
-            Func<Task>[] builds = [.. folders.Select((folder, b) => Load(folder, redis.CreateMultiplexer(), prefix + (char)('a' + b) + ":"))];
-
-            await RedisThroughput.MeasureAsync(raw, Math.Min(operations, 10_000));
-            foreach (Func<Task> build in builds)
-            {
-                await RedisThroughput.MeasureAsync(build, Math.Min(operations, 10_000));
-            }
-
-            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (0, 0));
-            double[,] rates = new double[3, rounds];
-            for (int round = 0; round < rounds; round++)
-            {
-                // The raw baseline first, then the builds, every other round backwards, so neither build always follows the baseline.
-                rates[0, round] = await profile.MeasureAsync("raw 10k keys", raw, operations);
-                for (int i = 0; i < 2; i++)
-                {
-                    int b = round % 2 == 0 ? i : 1 - i;
-                    rates[1 + b, round] = await profile.MeasureAsync("build " + (char)('A' + b) + " 10k keys", builds[b], operations);
-                }
-            }
-
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rounds} alternating rounds of {operations:N0} acquires at 64 callers, store over 10,000 keys / raw script over 10,000 keys"));
-            for (int b = 0; b < 2; b++)
-            {
-                double[] ratios = [.. Enumerable.Range(0, rounds).Select(r => rates[1 + b, r] / rates[0, r]).Order()];
-                double[] versusA = [.. Enumerable.Range(0, rounds).Select(r => rates[1 + b, r] / rates[1, r]).Order()];
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {(char)('A' + b)}: {folders[b]}: /raw median {ratios[rounds / 2]:F2} (rounds {string.Join(" ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}), /A median {versusA[rounds / 2]:F3}"));
-            }
-
-            profile.Print();
-            return 0;
+            await RedisThroughput.MeasureAsync(build, Math.Min(operations, 10_000));
         }
-        finally
+
+        RedisThroughputProfile profile = redis.Profile();
+        double[,] rates = new double[3, rounds];
+        for (int round = 0; round < rounds; round++)
         {
-            await redis.DisposeAsync();
+            // The raw baseline first, then the builds, every other round backwards, so neither build always follows the baseline.
+            rates[0, round] = await profile.MeasureAsync("raw 10k keys", raw, operations);
+            for (int i = 0; i < 2; i++)
+            {
+                int b = round % 2 == 0 ? i : 1 - i;
+                rates[1 + b, round] = await profile.MeasureAsync("build " + (char)('A' + b) + " 10k keys", builds[b], operations);
+            }
         }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{rounds} alternating rounds of {operations:N0} acquires at 64 callers, store over 10,000 keys / raw script over 10,000 keys"));
+        for (int b = 0; b < 2; b++)
+        {
+            double[] ratios = [.. Enumerable.Range(0, rounds).Select(r => rates[1 + b, r] / rates[0, r]).Order()];
+            double[] versusA = [.. Enumerable.Range(0, rounds).Select(r => rates[1 + b, r] / rates[1, r]).Order()];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {(char)('A' + b)}: {folders[b]}: /raw median {ratios[rounds / 2]:F2} (rounds {string.Join(" ", ratios.Select(r => r.ToString("F2", CultureInfo.InvariantCulture)))}), /A median {versusA[rounds / 2]:F3}"));
+        }
+
+        profile.Print();
+        return 0;
     }
 
     /// <summary>A build's acquires over 10,000 keys, from its own copy of the benchmarks, on its own connection.</summary>
     private static Func<Task> Load(string folder, ConnectionMultiplexer multiplexer, string prefix)
     {
-        BuildContext context = new(Path.GetFullPath(folder));
-        Assembly benchmarks = context.LoadFromAssemblyPath(Path.Combine(context.Folder, "EmailGuard.Benchmarks.dll"));
-        Type type = benchmarks.GetType(typeof(RedisThroughput).FullName!, throwOnError: true)!;
+        Type type = BuildLoadContext.LoadBenchmarkType(folder, typeof(RedisThroughput));
         MethodInfo create = type.GetMethod(nameof(RedisThroughput.CreateSpreadCaller), BindingFlags.Static | BindingFlags.NonPublic)!;
         return (Func<Task>)create.Invoke(null, [multiplexer, prefix])!;
-    }
-
-    /// <summary>Loads the EmailGuard assemblies of one build from its folder; everything else is shared with this process.</summary>
-    private sealed class BuildContext(string folder) : AssemblyLoadContext($"build {folder}")
-    {
-        public string Folder => folder;
-
-        protected override Assembly? Load(AssemblyName assemblyName)
-        {
-            string path = Path.Combine(folder, assemblyName.Name + ".dll");
-            return assemblyName.Name is { } name && name.StartsWith("EmailGuard", StringComparison.Ordinal) && File.Exists(path)
-                ? LoadFromAssemblyPath(path)
-                : null;
-        }
     }
 }

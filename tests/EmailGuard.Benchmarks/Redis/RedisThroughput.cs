@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using EmailGuard.Redis;
-using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -37,147 +36,125 @@ internal static class RedisThroughput
     {
         int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 100_000;
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        RedisServerFixture redis = new();
-        await redis.InitializeAsync();
-        try
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        ConnectionMultiplexer multiplexer = redis.Multiplexer;
+        IDatabase database = redis.Database;
+        string prefix = redis.Prefix;
+
+        RedisRateLimitStore store = redis.Store();
+        RedisRateLimitStore clientClockStore = redis.Store("c:", options => options.UseServerTime = false);
+        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
+        RateLimitRequest[] request = [new("hot", rule)];
+        RedisKey rawKey = prefix + "raw";
+        RedisValue[] rawArguments = [1, 3_600_000];
+        RedisKey[] rawKeys = [rawKey];
+
+        Func<Task> library = async () => await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
+        Func<Task> libraryClientClock = async () => await clientClockStore.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
+        // Every client is called the same way, from an async lambda, as an app's own async method would call it.
+        Func<Task> raw = async () => await database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
+
+        // The same calls spread over 10,000 keys, so that no two concurrent calls share a key: nothing is
+        // coalesced, and the figure is the store's cost per script call against the raw client's.
+        SpreadKeys spread = new(prefix);
+        Func<Task> rawSpread = spread.Raw(database);
+        Func<Task> librarySpread = spread.Acquire(store);
+
+        // The same store with batching across keys off: one script call per acquire, as before batching.
+        RedisRateLimitStore unbatched = redis.Store("u:", options => options.BatchAcrossKeys = false);
+        Func<Task> unbatchedSpread = spread.Acquire(unbatched);
+
+        // A full guard check on Redis (global, tenant, sender, user, one recipient and its domain: six counters in
+        // one acquire), behind the timeout and breaker as the app runs it; 1,000 recipients at 50 domains in turn.
+        Func<Task> guardCheck = GuardChecks(store);
+        Func<Task> unbatchedGuardCheck = GuardChecks(unbatched);
+
+        // What the guard and the middleware call: the store behind its timeout and circuit breaker.
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
+        Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
+
+        // A flood: one key whose every acquire is over its limit, with the over-limit cache (the default) and without.
+        RateLimitRequest[] flood = [new("flood", RateLimitRule.FixedWindow(1, TimeSpan.FromHours(1)))];
+        RedisRateLimitStore uncachedStore = redis.Store("n:", options => options.OverLimitCacheMaxAge = TimeSpan.Zero);
+        Func<Task> libraryFlood = async () => await store.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
+        Func<Task> uncachedFlood = async () => await uncachedStore.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
+
+        // Warm up the JIT, the connection and the server's script cache.
+        await MeasureAsync(libraryFlood, Math.Min(operations, 10_000));
+        await MeasureAsync(uncachedFlood, Math.Min(operations, 10_000));
+        await MeasureAsync(raw, Math.Min(operations, 10_000));
+        await MeasureAsync(library, Math.Min(operations, 10_000));
+        await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
+        await MeasureAsync(libraryResilient, Math.Min(operations, 10_000));
+        await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+        await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+        await MeasureAsync(unbatchedSpread, Math.Min(operations, 10_000));
+        await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
+        await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
+
+        List<double> rawRounds = [];
+        List<double> libraryRounds = [];
+        List<double> clientClockRounds = [];
+        List<double> resilientRounds = [];
+        List<double> rawSpreadRounds = [];
+        List<double> librarySpreadRounds = [];
+        List<double> floodRounds = [];
+        List<double> uncachedFloodRounds = [];
+        List<double> unbatchedSpreadRounds = [];
+        List<double> guardRounds = [];
+        List<double> unbatchedGuardRounds = [];
+        // Where the time goes: client CPU, Redis CPU and Redis commands per operation, and the batches formed.
+        RedisThroughputProfile profile = redis.Profile(store);
+        for (int round = 0; round < rounds; round++)
         {
-            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-            IDatabase database = multiplexer.GetDatabase();
-            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
-
-            RedisRateLimitStoreOptions serverTime = new() { KeyPrefix = prefix };
-            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), serverTime, TimeProvider.System);
-            RedisRateLimitStoreOptions clientTime = new() { KeyPrefix = prefix + "c:", UseServerTime = false };
-            RedisRateLimitStore clientClockStore = new(new RedisConnection(multiplexer, prefix + "c:"), clientTime, TimeProvider.System);
-            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
-            RateLimitRequest[] request = [new("hot", rule)];
-            RedisKey rawKey = prefix + "raw";
-            RedisValue[] rawArguments = [1, 3_600_000];
-            RedisKey[] rawKeys = [rawKey];
-
-            Func<Task> library = async () => await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
-            Func<Task> libraryClientClock = async () => await clientClockStore.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
-            // Every client is called the same way, from an async lambda, as an app's own async method would call it.
-            Func<Task> raw = async () => await database.ScriptEvaluateAsync(RawScript, rawKeys, rawArguments);
-
-            // The same calls spread over 10,000 keys, so that no two concurrent calls share a key: nothing is
-            // coalesced, and the figure is the store's cost per script call against the raw client's.
-            const int Spread = 10_000;
-            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
-            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
-            int spreadNext = 0;
-            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
-            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
-
-            // The same store with batching across keys off: one script call per acquire, as before batching.
-            RedisRateLimitStoreOptions unbatchedOptions = new() { KeyPrefix = prefix + "u:", BatchAcrossKeys = false };
-            RedisRateLimitStore unbatched = new(new RedisConnection(multiplexer, prefix + "u:"), unbatchedOptions, TimeProvider.System);
-            Func<Task> unbatchedSpread = async () => await unbatched.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
-
-            // A full guard check on Redis (global, tenant, sender, user, one recipient and its domain: six counters in
-            // one acquire), behind the timeout and breaker as the app runs it; 1,000 recipients at 50 domains in turn.
-            EmailSendGuard guard = CreateGuard(store);
-            EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
-            OutboundEmail[] messages = GuardMessages();
-            int messageNext = 0;
-            Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
-            Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
-
-            // What the guard and the middleware call: the store behind its timeout and circuit breaker.
-            ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
-            Func<Task> libraryResilient = async () => await resilient.AcquireAsync(request, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailOpen);
-
-            // A flood: one key whose every acquire is over its limit, with the over-limit cache (the default) and without.
-            RateLimitRequest[] flood = [new("flood", RateLimitRule.FixedWindow(1, TimeSpan.FromHours(1)))];
-            RedisRateLimitStoreOptions noCache = new() { KeyPrefix = prefix + "n:", OverLimitCacheMaxAge = TimeSpan.Zero };
-            RedisRateLimitStore uncachedStore = new(new RedisConnection(multiplexer, prefix + "n:"), noCache, TimeProvider.System);
-            Func<Task> libraryFlood = async () => await store.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
-            Func<Task> uncachedFlood = async () => await uncachedStore.AcquireAsync(flood, Memory<RateLimitEntry>.Empty);
-
-            // Warm up the JIT, the connection and the server's script cache.
-            await MeasureAsync(libraryFlood, Math.Min(operations, 10_000));
-            await MeasureAsync(uncachedFlood, Math.Min(operations, 10_000));
-            await MeasureAsync(raw, Math.Min(operations, 10_000));
-            await MeasureAsync(library, Math.Min(operations, 10_000));
-            await MeasureAsync(libraryClientClock, Math.Min(operations, 10_000));
-            await MeasureAsync(libraryResilient, Math.Min(operations, 10_000));
-            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
-            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
-            await MeasureAsync(unbatchedSpread, Math.Min(operations, 10_000));
-            await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
-            await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
-
-            List<double> rawRounds = [];
-            List<double> libraryRounds = [];
-            List<double> clientClockRounds = [];
-            List<double> resilientRounds = [];
-            List<double> rawSpreadRounds = [];
-            List<double> librarySpreadRounds = [];
-            List<double> floodRounds = [];
-            List<double> uncachedFloodRounds = [];
-            List<double> unbatchedSpreadRounds = [];
-            List<double> guardRounds = [];
-            List<double> unbatchedGuardRounds = [];
-            // Where the time goes: client CPU, Redis CPU and Redis commands per operation, and the batches formed.
-            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
-            for (int round = 0; round < rounds; round++)
-            {
-                rawRounds.Add(await profile.MeasureAsync("raw", raw, operations));
-                libraryRounds.Add(await profile.MeasureAsync("store 1 key", library, operations));
-                clientClockRounds.Add(await profile.MeasureAsync("store client clock", libraryClientClock, operations));
-                resilientRounds.Add(await profile.MeasureAsync("store resilient", libraryResilient, operations));
-                rawSpreadRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
-                librarySpreadRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
-                floodRounds.Add(await profile.MeasureAsync("flood", libraryFlood, operations));
-                uncachedFloodRounds.Add(await profile.MeasureAsync("flood uncached", uncachedFlood, operations));
-                unbatchedSpreadRounds.Add(await profile.MeasureAsync("store 10k keys unbatched", unbatchedSpread, operations));
-                guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
-                unbatchedGuardRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
-            }
-
-            byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
-            double tool = await RunRedisBenchmarkAsync(multiplexer.GetServers()[0].EndPoint, Convert.ToHexStringLower(sha), prefix + "tool", operations * 2);
-
-            double rawOps = Median(rawRounds);
-            double libraryOps = Median(libraryRounds);
-            double clientClockOps = Median(clientClockRounds);
-            double resilientOps = Median(resilientRounds);
-            double rawSpreadOps = Median(rawSpreadRounds);
-            double librarySpreadOps = Median(librarySpreadRounds);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw SE.Redis INCRBY+PEXPIRE script: {rawOps,12:N0} ops/s   rounds {string.Join(" / ", rawRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (server time):     {libraryOps,12:N0} ops/s   rounds {string.Join(" / ", libraryRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (client clock):    {clientClockOps,12:N0} ops/s   rounds {string.Join(" / ", clientClockRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawSpreadOps,12:N0} ops/s   rounds {string.Join(" / ", rawSpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {librarySpreadOps,12:N0} ops/s   rounds {string.Join(" / ", librarySpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            double unbatchedSpreadOps = Median(unbatchedSpreadRounds);
-            double guardOps = Median(guardRounds);
-            double unbatchedGuardOps = Median(unbatchedGuardRounds);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedSpreadOps,12:N0} ops/s   rounds {Rounds(unbatchedSpreadRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedGuardOps,12:N0} ops/s   rounds {Rounds(unbatchedGuardRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood, 1 key over its limit:        {Median(floodRounds),12:N0} ops/s   rounds {string.Join(" / ", floodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the flood, over-limit cache off:    {Median(uncachedFloodRounds),12:N0} ops/s   rounds {string.Join(" / ", uncachedFloodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}; flood/raw: {Median(floodRounds) / rawOps:F2} (cache off {Median(uncachedFloodRounds) / rawOps:F2})"));
-
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"batching across keys: 10,000 keys store/raw {librarySpreadOps / rawSpreadOps:F2} (off {unbatchedSpreadOps / rawSpreadOps:F2}); full guard check/raw single-key script over 10,000 keys {guardOps / rawSpreadOps:F2} (off {unbatchedGuardOps / rawSpreadOps:F2}), /raw on one key {guardOps / rawOps:F2}"));
-
-            profile.Print();
-
-            await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
-            foreach (RedisKey[] spreadKey in spreadRawKeys)
-            {
-                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
-            }
-            return 0;
+            rawRounds.Add(await profile.MeasureAsync("raw", raw, operations));
+            libraryRounds.Add(await profile.MeasureAsync("store 1 key", library, operations));
+            clientClockRounds.Add(await profile.MeasureAsync("store client clock", libraryClientClock, operations));
+            resilientRounds.Add(await profile.MeasureAsync("store resilient", libraryResilient, operations));
+            rawSpreadRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+            librarySpreadRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
+            floodRounds.Add(await profile.MeasureAsync("flood", libraryFlood, operations));
+            uncachedFloodRounds.Add(await profile.MeasureAsync("flood uncached", uncachedFlood, operations));
+            unbatchedSpreadRounds.Add(await profile.MeasureAsync("store 10k keys unbatched", unbatchedSpread, operations));
+            guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
+            unbatchedGuardRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
         }
-        finally
-        {
-            await redis.DisposeAsync();
-        }
+
+        byte[] sha = await multiplexer.GetServers()[0].ScriptLoadAsync(RawScript);
+        double tool = await RunRedisBenchmarkAsync(multiplexer.GetServers()[0].EndPoint, Convert.ToHexStringLower(sha), prefix + "tool", operations * 2);
+
+        double rawOps = Median(rawRounds);
+        double libraryOps = Median(libraryRounds);
+        double clientClockOps = Median(clientClockRounds);
+        double resilientOps = Median(resilientRounds);
+        double rawSpreadOps = Median(rawSpreadRounds);
+        double librarySpreadOps = Median(librarySpreadRounds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw SE.Redis INCRBY+PEXPIRE script: {rawOps,12:N0} ops/s   rounds {string.Join(" / ", rawRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (server time):     {libraryOps,12:N0} ops/s   rounds {string.Join(" / ", libraryRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"EmailGuard store (client clock):    {clientClockOps,12:N0} ops/s   rounds {string.Join(" / ", clientClockRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store behind timeout + breaker:     {resilientOps,12:N0} ops/s   rounds {string.Join(" / ", resilientRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawSpreadOps,12:N0} ops/s   rounds {string.Join(" / ", rawSpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {librarySpreadOps,12:N0} ops/s   rounds {string.Join(" / ", librarySpreadRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        double unbatchedSpreadOps = Median(unbatchedSpreadRounds);
+        double guardOps = Median(guardRounds);
+        double unbatchedGuardOps = Median(unbatchedGuardRounds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedSpreadOps,12:N0} ops/s   rounds {Rounds(unbatchedSpreadRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedGuardOps,12:N0} ops/s   rounds {Rounds(unbatchedGuardRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood, 1 key over its limit:        {Median(floodRounds),12:N0} ops/s   rounds {string.Join(" / ", floodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"the flood, over-limit cache off:    {Median(uncachedFloodRounds),12:N0} ops/s   rounds {string.Join(" / ", uncachedFloodRounds.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)))}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"redis-benchmark -P 16 -c 50 EVALSHA: {tool,12:N0} ops/s"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw client: {libraryOps / rawOps:F2} (client clock {clientClockOps / rawOps:F2}, behind timeout + breaker {resilientOps / rawOps:F2}); over 10,000 keys, nothing coalesced: {librarySpreadOps / rawSpreadOps:F2}; store/redis-benchmark: {libraryOps / tool:F2}; raw client/redis-benchmark: {rawOps / tool:F2}; flood/raw: {Median(floodRounds) / rawOps:F2} (cache off {Median(uncachedFloodRounds) / rawOps:F2})"));
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"batching across keys: 10,000 keys store/raw {librarySpreadOps / rawSpreadOps:F2} (off {unbatchedSpreadOps / rawSpreadOps:F2}); full guard check/raw single-key script over 10,000 keys {guardOps / rawSpreadOps:F2} (off {unbatchedGuardOps / rawSpreadOps:F2}), /raw on one key {guardOps / rawOps:F2}"));
+
+        profile.Print();
+
+        await database.ExecuteAsync("UNLINK", (RedisKey)(prefix + "raw"), (RedisKey)(prefix + "tool"));
+        await spread.DeleteRawKeysAsync(database);
+        return 0;
     }
 
     /// <summary>
@@ -188,31 +165,16 @@ internal static class RedisThroughput
     {
         int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        RedisServerFixture redis = new();
-        await redis.InitializeAsync();
-        try
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        Func<Task> librarySpread = new SpreadKeys(redis.Prefix).Acquire(redis.Store());
+        await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+        for (int round = 0; round < rounds; round++)
         {
-            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
-            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
-            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
-            const int Spread = 10_000;
-            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
-            int spreadNext = 0;
-            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
-            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
-            for (int round = 0; round < rounds; round++)
-            {
-                double rate = await MeasureAsync(librarySpread, operations);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys: {rate,12:N0} ops/s"));
-            }
+            double rate = await MeasureAsync(librarySpread, operations);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys: {rate,12:N0} ops/s"));
+        }
 
-            return 0;
-        }
-        finally
-        {
-            await redis.DisposeAsync();
-        }
+        return 0;
     }
 
     /// <summary>
@@ -224,53 +186,33 @@ internal static class RedisThroughput
     {
         int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        RedisServerFixture redis = new();
-        await redis.InitializeAsync();
-        try
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        RedisRateLimitStore store = redis.Store();
+        SpreadKeys spread = new(redis.Prefix);
+        Func<Task> rawSpread = spread.Raw(redis.Database);
+        Func<Task> librarySpread = spread.Acquire(store);
+
+        await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+        await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
+
+        List<double> rawRounds = [];
+        List<double> libraryRounds = [];
+        RedisThroughputProfile profile = redis.Profile(store);
+        for (int round = 0; round < rounds; round++)
         {
-            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-            IDatabase database = multiplexer.GetDatabase();
-            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
-            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
-            RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
-            RedisValue[] rawArguments = [1, 3_600_000];
-            const int Spread = 10_000;
-            RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
-            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
-            int spreadNext = 0;
-            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
-            Func<Task> librarySpread = async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
-
-            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
-            await MeasureAsync(librarySpread, Math.Min(operations, 10_000));
-
-            List<double> rawRounds = [];
-            List<double> libraryRounds = [];
-            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
-            for (int round = 0; round < rounds; round++)
-            {
-                rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
-                libraryRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
-            }
-
-            double rawOps = Median(rawRounds);
-            double libraryOps = Median(libraryRounds);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {libraryOps,12:N0} ops/s   rounds {Rounds(libraryRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw over 10,000 keys: {libraryOps / rawOps:F2}; per round {string.Join(" / ", rawRounds.Zip(libraryRounds, (r, l) => (l / r).ToString("F2", CultureInfo.InvariantCulture)))}"));
-            profile.Print();
-            foreach (RedisKey[] spreadKey in spreadRawKeys)
-            {
-                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
-            }
-
-            return 0;
+            rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+            libraryRounds.Add(await profile.MeasureAsync("store 10k keys", librarySpread, operations));
         }
-        finally
-        {
-            await redis.DisposeAsync();
-        }
+
+        double rawOps = Median(rawRounds);
+        double libraryOps = Median(libraryRounds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"store over 10,000 keys (server):    {libraryOps,12:N0} ops/s   rounds {Rounds(libraryRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio store/raw over 10,000 keys: {libraryOps / rawOps:F2}; per round {string.Join(" / ", rawRounds.Zip(libraryRounds, (r, l) => (l / r).ToString("F2", CultureInfo.InvariantCulture)))}"));
+        profile.Print();
+        await spread.DeleteRawKeysAsync(redis.Database);
+        return 0;
     }
 
     /// <summary>
@@ -278,14 +220,7 @@ internal static class RedisThroughput
     /// them; called by <see cref="RedisBuildComparison"/> on each build it loads, so that builds run in one process.
     /// </summary>
     internal static Func<Task> CreateSpreadCaller(IConnectionMultiplexer multiplexer, string prefix)
-    {
-        RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
-        RateLimitRule rule = RateLimitRule.FixedWindow(RateLimitRule.MaxLimit, TimeSpan.FromHours(1));
-        const int Spread = 10_000;
-        RateLimitRequest[][] spreadRequests = [.. Enumerable.Range(0, Spread).Select(i => new[] { new RateLimitRequest("k" + i.ToString(CultureInfo.InvariantCulture), rule) })];
-        int spreadNext = 0;
-        return async () => await store.AcquireAsync(spreadRequests[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], Memory<RateLimitEntry>.Empty);
-    }
+        => new SpreadKeys(prefix).Acquire(new RedisRateLimitStore(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System));
 
     /// <summary>
     /// Only the full guard check, batched and not, against the raw script over 10,000 keys, in alternating rounds,
@@ -295,65 +230,41 @@ internal static class RedisThroughput
     {
         int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
         int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        RedisServerFixture redis = new();
-        await redis.InitializeAsync();
-        try
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        RedisRateLimitStore store = redis.Store();
+        RedisRateLimitStore unbatched = redis.Store("u:", options => options.BatchAcrossKeys = false);
+        SpreadKeys spread = new(redis.Prefix);
+        Func<Task> rawSpread = spread.Raw(redis.Database);
+
+        Func<Task> guardCheck = GuardChecks(store);
+        Func<Task> unbatchedGuardCheck = GuardChecks(unbatched);
+
+        await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
+        await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
+        await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
+
+        List<double> rawRounds = [];
+        List<double> guardRounds = [];
+        List<double> unbatchedRounds = [];
+        RedisThroughputProfile profile = redis.Profile(store);
+        for (int round = 0; round < rounds; round++)
         {
-            ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-            IDatabase database = multiplexer.GetDatabase();
-            string prefix = "bench:" + Guid.NewGuid().ToString("N")[..8] + ":";
-            RedisRateLimitStore store = new(new RedisConnection(multiplexer, prefix), new RedisRateLimitStoreOptions { KeyPrefix = prefix }, TimeProvider.System);
-            RedisRateLimitStoreOptions unbatchedOptions = new() { KeyPrefix = prefix + "u:", BatchAcrossKeys = false };
-            RedisRateLimitStore unbatched = new(new RedisConnection(multiplexer, prefix + "u:"), unbatchedOptions, TimeProvider.System);
-
-            RedisValue[] rawArguments = [1, 3_600_000];
-            const int Spread = 10_000;
-            RedisKey[][] spreadRawKeys = [.. Enumerable.Range(0, Spread).Select(i => new[] { (RedisKey)(prefix + "raw" + i.ToString(CultureInfo.InvariantCulture)) })];
-            int spreadNext = 0;
-            Func<Task> rawSpread = async () => await database.ScriptEvaluateAsync(RawScript, spreadRawKeys[(Interlocked.Increment(ref spreadNext) & int.MaxValue) % Spread], rawArguments);
-
-            EmailSendGuard guard = CreateGuard(store);
-            EmailSendGuard unbatchedGuard = CreateGuard(unbatched);
-            OutboundEmail[] messages = GuardMessages();
-            int messageNext = 0;
-            Func<Task> guardCheck = async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
-            Func<Task> unbatchedGuardCheck = async () => await unbatchedGuard.CheckAsync(messages[(Interlocked.Increment(ref messageNext) & int.MaxValue) % messages.Length]);
-
-            await MeasureAsync(rawSpread, Math.Min(operations, 10_000));
-            await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
-            await MeasureAsync(unbatchedGuardCheck, Math.Min(operations, 10_000));
-
-            List<double> rawRounds = [];
-            List<double> guardRounds = [];
-            List<double> unbatchedRounds = [];
-            RedisThroughputProfile profile = new(multiplexer.GetServers()[0], () => (store.Batcher?.BatchesSent ?? 0, store.Batcher?.MembersBatched ?? 0));
-            for (int round = 0; round < rounds; round++)
-            {
-                rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
-                guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
-                unbatchedRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
-            }
-
-            double rawOps = Median(rawRounds);
-            double guardOps = Median(guardRounds);
-            double unbatchedOps = Median(unbatchedRounds);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedOps,12:N0} ops/s   rounds {Rounds(unbatchedRounds)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio full guard check/raw single-key script over 10,000 keys: {guardOps / rawOps:F2} (batching off {unbatchedOps / rawOps:F2})"));
-            profile.Print();
-            foreach (RedisKey[] spreadKey in spreadRawKeys)
-            {
-                await database.KeyDeleteAsync(spreadKey[0], CommandFlags.FireAndForget);
-            }
-
-            return 0;
+            rawRounds.Add(await profile.MeasureAsync("raw 10k keys", rawSpread, operations));
+            guardRounds.Add(await profile.MeasureAsync("guard", guardCheck, operations));
+            unbatchedRounds.Add(await profile.MeasureAsync("guard unbatched", unbatchedGuardCheck, operations));
         }
-        finally
-        {
-            await redis.DisposeAsync();
-        }
+
+        double rawOps = Median(rawRounds);
+        double guardOps = Median(guardRounds);
+        double unbatchedOps = Median(unbatchedRounds);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"operations per round: {operations}, callers: {Callers}, rounds: {rounds} (median)"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"raw script over 10,000 keys:        {rawOps,12:N0} ops/s   rounds {Rounds(rawRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis:          {guardOps,12:N0} ops/s   rounds {Rounds(guardRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"same, batching across keys off:     {unbatchedOps,12:N0} ops/s   rounds {Rounds(unbatchedRounds)}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"ratio full guard check/raw single-key script over 10,000 keys: {guardOps / rawOps:F2} (batching off {unbatchedOps / rawOps:F2})"));
+        profile.Print();
+        await spread.DeleteRawKeysAsync(redis.Database);
+        return 0;
     }
 
     internal static async Task<double> MeasureAsync(Func<Task> call, int operations)
@@ -433,21 +344,20 @@ internal static class RedisThroughput
         UserId = string.Create(CultureInfo.InvariantCulture, $"user-{i % 64}"),
     })];
 
+    /// <summary>Full guard checks on <paramref name="store"/>, of <see cref="GuardMessages"/> in turn.</summary>
+    private static Func<Task> GuardChecks(IRateLimitStore store)
+    {
+        EmailSendGuard guard = CreateGuard(store);
+        OutboundEmail[] messages = GuardMessages();
+        int next = 0;
+        return async () => await guard.CheckAsync(messages[(Interlocked.Increment(ref next) & int.MaxValue) % messages.Length]);
+    }
+
     /// <summary>The send guard as AddEmailGuard() builds it, with an hourly rule out of reach on each of the six parties, on this store.</summary>
     private static EmailSendGuard CreateGuard(IRateLimitStore store)
     {
         RateLimitRule rule = RateLimitRule.PerHour(RateLimitRule.MaxLimit);
-        SendGuardOptions options = new();
-        options.Global.Add(rule);
-        options.Tenant.Add(rule);
-        options.Sender.Add(rule);
-        options.User.Add(rule);
-        options.Recipient.Add(rule);
-        options.RecipientDomain.Add(rule);
-        IOptions<SendGuardOptions> wrapped = Options.Create(options);
-        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions(), TimeProvider.System);
-        GuardStateCache state = new(new InMemoryEmailGuardStateStore(TimeProvider.System), wrapped, TimeProvider.System);
-        return new EmailSendGuard(wrapped, resilient, state, TimeProvider.System);
+        return BenchmarkGuards.Create(BenchmarkGuards.SixParties(rule, rule), store, countSends: false);
     }
 
     private static double Median(List<double> values)
