@@ -97,22 +97,34 @@ internal sealed partial class RedisRateLimitStore
         CancellationToken cancellationToken)
     {
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
-        TimeSpan left = (_maxQueueWait * 3 / 4) - _timeProvider.GetElapsedTime(started);
         RateLimitEntry[]? entries = results.IsEmpty ? null : results.ToArray();
         Task<RedisScriptOutcome> settling = SettleDenialAsync(
             database, requests.ToArray(), entries, keys, groups, reserved, firstUnvisited, now, merged, cancellationToken);
+        return (await AnswerDenialInTimeAsync(settling, entries, results, started, groups.Count, merged).ConfigureAwait(false)).ToDecision(0);
+    }
+
+    /// <summary>
+    /// The outcome of <paramref name="settling"/>, the work that follows a denial on copies of the caller's requests and
+    /// entries, with its entries copied into <paramref name="results"/>, if it finishes by three quarters of the
+    /// resilience timeout from the acquire's start; else <paramref name="denied"/>, the denial as Redis gave it, with
+    /// <paramref name="results"/> as they were, while the work finishes in the background (see <see cref="GiveBackAfterDenialAsync"/>).
+    /// </summary>
+    private async Task<RedisScriptOutcome> AnswerDenialInTimeAsync(
+        Task<RedisScriptOutcome> settling, RateLimitEntry[]? entries, Memory<RateLimitEntry> results, long started, int slots, RedisScriptOutcome denied)
+    {
+        TimeSpan left = (_maxQueueWait * 3 / 4) - _timeProvider.GetElapsedTime(started);
         try
         {
-            merged = await settling.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            RedisScriptOutcome settled = await settling.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _timeProvider, CancellationToken.None).ConfigureAwait(false);
             entries?.CopyTo(results);
+            return settled;
         }
         catch (TimeoutException)
         {
-            Log.DeniedAnsweredBeforeReads(_logger, groups.Count, (long)_timeProvider.GetElapsedTime(started).TotalMilliseconds);
+            Log.DeniedAnsweredBeforeReads(_logger, slots, (long)_timeProvider.GetElapsedTime(started).TotalMilliseconds);
             Track(ObserveAsync(settling));
+            return denied;
         }
-
-        return merged.ToDecision(0);
     }
 
     /// <summary>
