@@ -182,7 +182,7 @@ internal sealed partial class RedisRateLimitStore
             return merged.ToDecision(NextAcquisitionId());
         }
 
-        return await GiveBackAfterDenialAsync(database, requests, results, keys, plan.Groups, reservedGroups, deniedEnd, now.Value, merged, cancellationToken)
+        return await GiveBackAfterDenialAsync(database, requests, results, keys, plan.Groups, reservedGroups, deniedEnd, now.Value, started, merged, cancellationToken)
             .ConfigureAwait(false);
     }
 

@@ -66,7 +66,7 @@ internal sealed partial class RedisRateLimitStore
             return merged.ToDecision(commit ? NextAcquisitionId() : 0);
         }
 
-        return await GiveBackAfterDenialAsync(database, requests, results, keys, groups, reserved, deniedGroup + 1, now.Value, merged, cancellationToken)
+        return await GiveBackAfterDenialAsync(database, requests, results, keys, groups, reserved, deniedGroup + 1, now.Value, started, merged, cancellationToken)
             .ConfigureAwait(false);
     }
 
@@ -75,6 +75,14 @@ internal sealed partial class RedisRateLimitStore
     /// <paramref name="reserved"/> groups, reads them again for their entries, and peeks the groups from
     /// <paramref name="firstUnvisited"/> on, so every entry is filled as a single-script denial would fill it.
     /// </summary>
+    /// <remarks>
+    /// Redis has denied the acquire by now; what follows only gives back and fills entries. So it must not outlast the
+    /// resilience timeout: a master that hangs in a give-back or a read (paused, failing over) would otherwise keep the
+    /// denial until the wrapper's timeout answered the acquire by the failure mode, which fail-open admits. At three
+    /// quarters of that timeout from the acquire's start, the denial is answered with the entries known when Redis
+    /// denied (a reserved group's as the reservation saw them, a group not reached empty), and the give-backs finish
+    /// in the background, on copies of the requests, since the caller may reuse its buffers once answered.
+    /// </remarks>
     private async ValueTask<RateLimitDecision> GiveBackAfterDenialAsync(
         IDatabase database,
         ReadOnlyMemory<RateLimitRequest> requests,
@@ -84,11 +92,59 @@ internal sealed partial class RedisRateLimitStore
         int reserved,
         int firstUnvisited,
         long now,
+        long started,
         RedisScriptOutcome merged,
         CancellationToken cancellationToken)
     {
-        bool wantEntries = !results.IsEmpty;
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+        RateLimitEntry[]? entries = results.IsEmpty ? null : results.ToArray();
+        Task<RedisScriptOutcome> settling = SettleDenialAsync(
+            database, requests.ToArray(), entries, keys, groups, reserved, firstUnvisited, now, merged, cancellationToken);
+        return (await AnswerDenialInTimeAsync(settling, entries, results, started, groups.Count, merged).ConfigureAwait(false)).ToDecision(0);
+    }
+
+    /// <summary>
+    /// The outcome of <paramref name="settling"/>, the work that follows a denial on copies of the caller's requests and
+    /// entries, with its entries copied into <paramref name="results"/>, if it finishes by three quarters of the
+    /// resilience timeout from the acquire's start; else <paramref name="denied"/>, the denial as Redis gave it, with
+    /// <paramref name="results"/> as they were, while the work finishes in the background (see <see cref="GiveBackAfterDenialAsync"/>).
+    /// </summary>
+    private async Task<RedisScriptOutcome> AnswerDenialInTimeAsync(
+        Task<RedisScriptOutcome> settling, RateLimitEntry[]? entries, Memory<RateLimitEntry> results, long started, int slots, RedisScriptOutcome denied)
+    {
+        TimeSpan left = (_maxQueueWait * 3 / 4) - _timeProvider.GetElapsedTime(started);
+        try
+        {
+            RedisScriptOutcome settled = await settling.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, _timeProvider, CancellationToken.None).ConfigureAwait(false);
+            entries?.CopyTo(results);
+            return settled;
+        }
+        catch (TimeoutException)
+        {
+            Log.DeniedAnsweredBeforeReads(_logger, slots, (long)_timeProvider.GetElapsedTime(started).TotalMilliseconds);
+            Track(ObserveAsync(settling));
+            return denied;
+        }
+    }
+
+    /// <summary>
+    /// The give-backs and reads of <see cref="GiveBackAfterDenialAsync"/>, on its own copies of the requests and entries;
+    /// returns the outcome merged with the groups it peeked.
+    /// </summary>
+    private async Task<RedisScriptOutcome> SettleDenialAsync(
+        IDatabase database,
+        RateLimitRequest[] requests,
+        RateLimitEntry[]? entries,
+        RedisKey[] keys,
+        List<int[]> groups,
+        int reserved,
+        int firstUnvisited,
+        long now,
+        RedisScriptOutcome merged,
+        CancellationToken cancellationToken)
+    {
+        Memory<RateLimitEntry> results = entries;
+        bool wantEntries = entries is not null;
 
         // Every reservation is given back even when one give-back fails: Redis denied the acquire, and a failed
         // give-back must neither keep the other masters' permits nor turn that denial into a store failure (which
@@ -124,7 +180,19 @@ internal sealed partial class RedisRateLimitStore
             Log.DeniedReadFailed(_logger, groups.Count, ex);
         }
 
-        return merged.ToDecision(0);
+        return merged;
+    }
+
+    /// <summary>Waits for work whose caller was answered without it; a cancellation it ends with has no one left to reach.</summary>
+    private static async Task ObserveAsync(Task work)
+    {
+        try
+        {
+            await work.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Gives back the slots an acquire reserved before it failed (see <see cref="GiveBackReservedAsync"/>).</summary>
@@ -232,5 +300,9 @@ internal sealed partial class RedisRateLimitStore
         [LoggerMessage(EventId = 2850, EventName = "RedisCrossSlotDeniedReadFailed", Level = LogLevel.Warning,
             Message = "A Redis Cluster acquire over {Slots} hash slots was denied and its reservations given back, but reading its counters for the denial's entries failed; the acquire is still denied, with the entries read so far.")]
         public static partial void DeniedReadFailed(ILogger logger, int slots, Exception exception);
+
+        [LoggerMessage(EventId = 2870, EventName = "RedisCrossSlotDeniedAnsweredBeforeReads", Level = LogLevel.Warning,
+            Message = "A Redis Cluster acquire over {Slots} hash slots was denied, but its give-backs and reads had not finished {ElapsedMs} ms after it started (a master slow or unreachable); the denial is answered now with the entries known, and the give-backs finish in the background.")]
+        public static partial void DeniedAnsweredBeforeReads(ILogger logger, int slots, long elapsedMs);
     }
 }

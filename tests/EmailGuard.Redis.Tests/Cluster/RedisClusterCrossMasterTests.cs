@@ -24,7 +24,7 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     {
         FakeLogger<RedisRateLimitStore> logger = new();
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
-        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
         await store.AcquireAsync(new[] { new RateLimitRequest(partitions[2], s_rule, 3) }, Memory<RateLimitEntry>.Empty);
 
         // The refund reads the counter's reset tombstone first; one of another type fails the first master's give-back
@@ -56,7 +56,7 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     {
         FakeLogger<RedisRateLimitStore> logger = new();
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
-        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
         await store.AcquireAsync(new[] { new RateLimitRequest(partitions[1], s_rule, 3) }, Memory<RateLimitEntry>.Empty);
 
         // After the second master denies, the third (never reached) is read for the denial's entries; a counter of
@@ -82,7 +82,7 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     {
         FakeLogger<RedisRateLimitStore> logger = new();
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
-        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
         await store.AcquireAsync(new[] { new RateLimitRequest(partitions[0], s_rule, 2) }, Memory<RateLimitEntry>.Empty);
         string wrongType = store.CounterKey(partitions[1], s_rule);
         await Admin.GetDatabase().HashSetAsync(wrongType, "not", "a counter");
@@ -104,11 +104,10 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     public async Task AcquireAsync_ScriptsFlushedOnTheSecondMasterOnly_ReloadsThereAndAdmitsOnce(bool nodeScripts)
     {
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: nodeScripts);
-        string[] partitions = OnePartitionPerMasterInAscendingSlots(store);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
         RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule))];
         (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
-        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
-        await Admin.GetServer(configuration.GetBySlot(Admin.HashSlot(store.CounterKey(partitions[1], s_rule)))!.EndPoint!).ScriptFlushAsync();
+        await MasterOf(store, partitions[1], s_rule).ScriptFlushAsync();
         RateLimitEntry[] entries = new RateLimitEntry[3];
 
         RateLimitDecision decision = await store.AcquireAsync(requests, entries);
@@ -131,7 +130,7 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
         // the first master holds at most what the second can still admit, and every denial gives back what it held:
         // exactly 25 admitted, every shared counter at 25, whatever the callers' order of requests.
         RedisRateLimitStore[] stores = [.. Enumerable.Range(0, 3).Select(_ => RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, nodeScripts: true))];
-        string[] partitions = OnePartitionPerMasterInAscendingSlots(stores[0]);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(stores[0], s_rule);
         RateLimitRule[] rules = [RateLimitRule.FixedWindow(40, TimeSpan.FromHours(1)), RateLimitRule.FixedWindow(25, TimeSpan.FromHours(1)), RateLimitRule.FixedWindow(30, TimeSpan.FromHours(1))];
         RateLimitRule own = RateLimitRule.FixedWindow(1000, TimeSpan.FromHours(1));
         int admitted = 0;
@@ -186,21 +185,6 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
         (await CountAsync(store, partitions[0], rule)).Should().Be(2);
         (await CountAsync(store, partitions[^1], rule)).Should().Be(2);
         store.NodeFallbacks.Should().Be(0);
-    }
-
-    /// <summary>Three partitions, one on each master, in ascending slot order: both paths visit them in that order.</summary>
-    private string[] OnePartitionPerMasterInAscendingSlots(RedisRateLimitStore store)
-    {
-        ClusterConfiguration configuration = Admin.GetServers()[0].ClusterConfiguration!;
-        Dictionary<EndPoint, (string Partition, int Slot)> byMaster = [];
-        for (int i = 0; byMaster.Count < 3; i++)
-        {
-            string candidate = $"giveback-{i}:" + Prefix;
-            int slot = Admin.HashSlot(store.CounterKey(candidate, s_rule));
-            byMaster.TryAdd(configuration.GetBySlot(slot)!.EndPoint!, (candidate, slot));
-        }
-
-        return [.. byMaster.Values.OrderBy(v => v.Slot).Select(v => v.Partition)];
     }
 
     /// <summary>Partitions whose counters all live on the master of the first one, in as many of its slots as they fall in.</summary>

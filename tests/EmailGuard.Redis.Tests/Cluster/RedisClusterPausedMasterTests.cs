@@ -2,6 +2,9 @@ using System.Net;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Cluster;
@@ -19,6 +22,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     private static readonly TimeSpan s_pause = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(30);
     private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(10, TimeSpan.FromHours(1));
+    private readonly FakeLoggerProvider _logs = new();
 
     [Fact]
     public async Task AcquireAsync_CallerCancelsWhileTheSecondMasterIsPaused_EachMasterGivenBackOnce()
@@ -59,6 +63,36 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         decision.Status.Should().Be(RateLimitStatus.StoreUnavailable, "the 250 ms timeout answered it, under fail-closed");
         (await CounterAsync(store, first)).Should().Be(2, "the late admission is given back on the first master, once");
         (await CounterAsync(store, second)).Should().Be(2, "and on the second, once");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_DeniedWhileAMasterLeftToReadIsPaused_AnswersTheDenialBeforeTheTimeout()
+    {
+        // The second master denies; the third, never reached, is only read for the denial's entries, and it is paused.
+        // Under fail-open, waiting for that read until the store timeout would answer the denied acquire by the failure
+        // mode and admit it. The timeout is 2 s here, so the denial must come well before it, whatever the machine's load.
+        await using RedisAppInstance instance = RedisAppInstance.Create(
+            Cluster.CreateConfiguration(), Prefix, configure: o => o.Timeout = TimeSpan.FromSeconds(2), configureServices: s => s.AddSingleton<ILoggerProvider>(_logs));
+        RedisRateLimitStore store = (RedisRateLimitStore)instance.Resilient.Store;
+        await store.NodeScriptsDetectedAsync();
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
+        (await store.AcquireAsync(new[] { new RateLimitRequest(partitions[1], s_rule, 10) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        IServer third = MasterOf(store, partitions[2], s_rule);
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+
+        await PauseAsync(third);
+        RateLimitDecision decision = await instance.Resilient.AcquireAsync(
+            partitions.Select(p => new RateLimitRequest(p, s_rule)).ToArray(), entries, StoreFailureMode.FailOpen);
+        await third.ExecuteAsync("CLIENT", "UNPAUSE");
+        await store.SettledAsync().WaitAsync(s_hangGuard);
+
+        decision.Status.Should().Be(RateLimitStatus.LimitExceeded, "the second master denied it: a read that only fills the denial's entries must not turn it into a timeout, which fail-open admits");
+        decision.DeniedIndex.Should().Be(1);
+        entries[1].Should().Match<RateLimitEntry>(e => !e.IsAllowed && e.Count == 10, "the denying master's entry is filled");
+        (await CounterAsync(store, partitions[0])).Should().Be(0, "the first master's reservation is given back");
+        (await CounterAsync(store, partitions[1])).Should().Be(10);
+        (await CounterAsync(store, partitions[2])).Should().Be(0, "the third master only peeked");
+        _logs.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2870, "the denial answered without its last reads is logged");
     }
 
     [Fact]

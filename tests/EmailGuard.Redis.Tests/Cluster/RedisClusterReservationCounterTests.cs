@@ -70,6 +70,28 @@ public sealed class RedisClusterReservationCounterTests(RedisClusterFixture clus
     }
 
     [Fact]
+    public async Task ReserveAsync_DeniedAndACounterSlotCannotBeRead_LogsAndDenies()
+    {
+        // Arrange: the bucket is empty, so the reservation is denied; then the counters' slots are read only to fill the
+        // denial's entries, and one counter's key holds a string, so that read fails as a dead master's would.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Admin, Prefix, Time, logger: logger);
+        RateLimitRequest[] requests = [new("provider", s_bucket), new("sends:a", s_counter, 2), new("sends:b", s_counter, 3)];
+        await store.AcquireAsync(new[] { new RateLimitRequest("provider", s_bucket) }, Memory<RateLimitEntry>.Empty);
+        string broken = store.CounterKey("sends:a", s_counter);
+        await Admin.GetDatabase().StringSetAsync(broken, "not a hash", TimeSpan.FromSeconds(30));
+
+        // Act
+        RateLimitDecision denied = await store.ReserveAsync(requests, TimeSpan.FromMilliseconds(50), new RateLimitEntry[3]);
+
+        // Assert
+        denied.Status.Should().Be(RateLimitStatus.LimitExceeded, "Redis denied it; a read that only fills the denial's entries must not turn it into a store failure, which fail-open admits");
+        denied.RetryAfter.Should().Be(TimeSpan.FromMilliseconds(100));
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2850);
+        await Admin.GetDatabase().KeyDeleteAsync(broken);
+    }
+
+    [Fact]
     public async Task ReserveAsync_CountingFailsAfterTheReservation_ReservationStandsAndTheLossIsLogged()
     {
         // Arrange: one counter's key holds a string, so its slot's script fails.

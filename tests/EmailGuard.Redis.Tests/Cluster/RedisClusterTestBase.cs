@@ -1,3 +1,4 @@
+using System.Net;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
@@ -17,6 +18,31 @@ public abstract class RedisClusterTestBase(RedisClusterFixture cluster) : IAsync
     private protected ConnectionMultiplexer Admin { get; private set; } = null!;
 
     private protected RedisClusterFixture Cluster => cluster;
+
+    /// <summary>
+    /// Three partitions whose counters under <paramref name="rule"/> lie one on each master, in ascending slot order:
+    /// the order in which an acquire over them visits the masters, node by node and slot by slot alike.
+    /// </summary>
+    private protected string[] OnePartitionPerMasterInAscendingSlots(RedisRateLimitStore store, RateLimitRule rule)
+    {
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        Dictionary<EndPoint, (string Partition, int Slot)> byMaster = [];
+        for (int i = 0; byMaster.Count < 3; i++)
+        {
+            string candidate = $"master-{i}:" + Prefix;
+            int slot = Admin.HashSlot(store.CounterKey(candidate, rule));
+            byMaster.TryAdd(configuration.GetBySlot(slot)!.EndPoint!, (candidate, slot));
+        }
+
+        return [.. byMaster.Values.OrderBy(v => v.Slot).Select(v => v.Partition)];
+    }
+
+    /// <summary>The master that serves <paramref name="partition"/>'s counter under <paramref name="rule"/>.</summary>
+    private protected IServer MasterOf(RedisRateLimitStore store, string partition, RateLimitRule rule)
+    {
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        return Admin.GetServer(configuration.GetBySlot(Admin.HashSlot(store.CounterKey(partition, rule)))!.EndPoint!);
+    }
 
     public virtual Task InitializeAsync()
     {
