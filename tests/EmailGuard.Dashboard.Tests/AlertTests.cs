@@ -249,6 +249,50 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task NetworkBans_BeyondTheBudget_ThenATenantTrips_TheTenantTripIsItsOwnAlert()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+        });
+        Func<EmailRatioBreakerArguments, ValueTask> onTripped = host.Services.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.OnTripped!;
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        EmailRatioBreakerArguments Trip(EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action) => new()
+        {
+            Dimension = dimension,
+            Partition = partition,
+            Reason = EmailGuardFlagReasons.HighBounceRate,
+            Action = action,
+            Counts = new EmailFeedbackCounts { Dimension = dimension, Sends = 100, Bounces = 9, Window = TimeSpan.FromDays(1), Timestamp = DateTimeOffset.UtcNow },
+            ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
+        };
+
+        // Act: a bot gets 12 networks banned (the default budget is 10), then a real tenant trips its bounce breaker.
+        for (int i = 0; i < 12; i++)
+        {
+            await onTripped(Trip(EmailGuardDimension.ClientIp, $"2001:db8:1:{i:x}::/64", EmailRatioBreakerAction.NetworkBanned));
+        }
+
+        await onTripped(Trip(EmailGuardDimension.Tenant, "acme", EmailRatioBreakerAction.Suspended));
+
+        // Assert: 10 bans on their own, the networks' roll-up alert, the twelfth counted in it; the tenant's trip is not.
+        metrics.Suppressed.Should().Be(1, "only the twelfth ban is counted in the networks' roll-up; the tenant's trip has a budget of its own");
+        List<JsonElement> alerts = [];
+        for (int i = 0; i < 12; i++)
+        {
+            alerts.Add(JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement);
+        }
+
+        alerts[10].GetProperty("condition").GetString().Should().Be(AlertGate.RollUpCondition(EmailGuardAlertKinds.BreakerTripped, EmailGuardAlertSeverity.Warning, "network"));
+        alerts[11].GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.BreakerTripped, "the kind receivers route on is unchanged");
+        alerts[11].GetProperty("title").GetString().Should().Be("Ratio breaker: Tenant acme suspended (high_bounce_rate)");
+        alerts[11].GetProperty("details").GetProperty("scope").GetString().Should().Be("tenant");
+    }
+
+    [Fact]
     public async Task CriticalAlert_BehindAFullQueue_IsNotDropped_AndGoesOutNext()
     {
         // Arrange: a receiver that holds every request, so the first alert occupies the dispatcher and the rest queue up.
