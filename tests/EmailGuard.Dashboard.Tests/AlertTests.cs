@@ -17,12 +17,7 @@ public sealed class AlertTests
     public async Task Suspension_SignedWebhookAndSlack_ReceivedAndVerified()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
-        await using DashboardHost host = await DashboardHost.StartAsync(o =>
-        {
-            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-            o.WebhookSecret = Secret;
-            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
-        });
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString()));
 
         await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, "<!channel> acme", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
 
@@ -47,11 +42,7 @@ public sealed class AlertTests
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
         await using DashboardHost host = await DashboardHost.StartAsync(
-            o =>
-            {
-                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-                o.WebhookSecret = Secret;
-            },
+            SignedWebhook(receiver),
             services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
         IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
         for (int i = 0; i < 20; i++)
@@ -88,11 +79,7 @@ public sealed class AlertTests
     public async Task StoreOutageThenRecovery_AlertedAndLogged()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
-        await using DashboardHost host = await DashboardHost.StartAsync(o =>
-        {
-            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-            o.WebhookSecret = Secret;
-        });
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver));
         // What the resilience wrapper reports on this host's EmailGuard meter when a store call fails, then succeeds.
         Meter meter = host.Services.GetRequiredService<IMeterFactory>().Create(new MeterOptions(EmailGuardDiagnostics.MeterName));
         Counter<long> errors = meter.CreateCounter<long>("emailguard.store.errors");
@@ -117,14 +104,12 @@ public sealed class AlertTests
         FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
         await using DashboardHost host = await DashboardHost.StartAsync(
-            o =>
+            SignedWebhook(receiver, o =>
             {
-                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-                o.WebhookSecret = Secret;
                 o.SpikeThreshold = 100;
                 o.SpikeWindow = TimeSpan.FromHours(1);
                 o.Period = TimeSpan.FromMinutes(15);
-            },
+            }),
             time);
         IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
         OutboundEmail message = new() { To = ["victim@example.com"], TenantId = "trial-tenant" };
@@ -223,15 +208,7 @@ public sealed class AlertTests
         // Act: a bot with an IPv6 /48 gets 5,000 of its /64 networks banned for their bounces, one trip each.
         for (int i = 0; i < 5_000; i++)
         {
-            await onTripped(new EmailRatioBreakerArguments
-            {
-                Dimension = EmailGuardDimension.ClientIp,
-                Partition = $"2001:db8:1:{i:x}::/64",
-                Reason = EmailGuardFlagReasons.HighBounceRate,
-                Action = EmailRatioBreakerAction.NetworkBanned,
-                Counts = new EmailFeedbackCounts { Dimension = EmailGuardDimension.ClientIp, Sends = 10, Bounces = 5, Window = TimeSpan.FromDays(1), Timestamp = DateTimeOffset.UtcNow },
-                ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
-            });
+            await onTripped(BounceTrip(EmailGuardDimension.ClientIp, $"2001:db8:1:{i:x}::/64", EmailRatioBreakerAction.NetworkBanned));
         }
 
         bool outage = host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
@@ -249,18 +226,47 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task NetworkBans_BeyondTheBudget_ThenATenantTrips_TheTenantTripIsItsOwnAlert()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver));
+        Func<EmailRatioBreakerArguments, ValueTask> onTripped = host.Services.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.OnTripped!;
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act: a bot gets 12 networks banned (the default budget is 10), then a real tenant trips its bounce breaker.
+        for (int i = 0; i < 12; i++)
+        {
+            await onTripped(BounceTrip(EmailGuardDimension.ClientIp, $"2001:db8:1:{i:x}::/64", EmailRatioBreakerAction.NetworkBanned));
+        }
+
+        await onTripped(BounceTrip(EmailGuardDimension.Tenant, "acme", EmailRatioBreakerAction.Suspended));
+
+        // Assert: 10 bans on their own, the networks' roll-up alert, the twelfth counted in it; the tenant's trip is not.
+        metrics.Suppressed.Should().Be(1, "only the twelfth ban is counted in the networks' roll-up; the tenant's trip has a budget of its own");
+        List<JsonElement> alerts = [];
+        for (int i = 0; i < 12; i++)
+        {
+            alerts.Add(JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement);
+        }
+
+        alerts[10].GetProperty("condition").GetString().Should().Be(AlertGate.RollUpCondition(EmailGuardAlertKinds.BreakerTripped, EmailGuardAlertSeverity.Warning, "network"));
+        alerts[11].GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.BreakerTripped, "the kind receivers route on is unchanged");
+        alerts[11].GetProperty("title").GetString().Should().Be("Ratio breaker: Tenant acme suspended (high_bounce_rate)");
+        alerts[11].GetProperty("details").GetProperty("scope").GetString().Should().Be("tenant");
+    }
+
+    [Fact]
     public async Task CriticalAlert_BehindAFullQueue_IsNotDropped_AndGoesOutNext()
     {
         // Arrange: a receiver that holds every request, so the first alert occupies the dispatcher and the rest queue up.
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
         receiver.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o =>
         {
-            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-            o.WebhookSecret = Secret;
             o.QueueCapacity = 4;
             o.RequestTimeout = TimeSpan.FromMinutes(5);
-        });
+        }));
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
         EmailGuardAlert Warning(int i) => new() { Kind = $"app_warning_{i}", Condition = $"warning:{i}", Title = $"warning {i}" };
@@ -310,12 +316,7 @@ public sealed class AlertTests
     public async Task Raise_MaxConditionsPerKindSetInTheOptions_IsTheBudgetOfNewConditions()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
-        await using DashboardHost host = await DashboardHost.StartAsync(o =>
-        {
-            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
-            o.WebhookSecret = Secret;
-            o.MaxConditionsPerKind = 2;
-        });
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.MaxConditionsPerKind = 2));
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
 
         int raised = Enumerable.Range(0, 6).Count(i => alerts.Raise(new EmailGuardAlert { Kind = "app_kind", Condition = $"party:{i}", Title = $"party {i}" }));
@@ -323,6 +324,25 @@ public sealed class AlertTests
         raised.Should().Be(3, "two conditions of their own, then the kind's roll-up alert");
         host.Services.GetRequiredService<AlertMetrics>().Suppressed.Should().Be(3);
     }
+
+    /// <summary>The alert options of a host that sends signed webhooks to <paramref name="receiver"/>, with <paramref name="more"/>.</summary>
+    private static Action<EmailGuardAlertOptions> SignedWebhook(AlertReceiver receiver, Action<EmailGuardAlertOptions>? more = null) => o =>
+    {
+        o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+        o.WebhookSecret = Secret;
+        more?.Invoke(o);
+    };
+
+    /// <summary>What a ratio breaker tells of a trip on <paramref name="partition"/> for its bounces.</summary>
+    private static EmailRatioBreakerArguments BounceTrip(EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action) => new()
+    {
+        Dimension = dimension,
+        Partition = partition,
+        Reason = EmailGuardFlagReasons.HighBounceRate,
+        Action = action,
+        Counts = new EmailFeedbackCounts { Dimension = dimension, Sends = 10, Bounces = 5, Window = TimeSpan.FromDays(1), Timestamp = DateTimeOffset.UtcNow },
+        ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
+    };
 
     [Theory]
     [InlineData(0)]

@@ -35,7 +35,7 @@ public sealed class ExternalKeyValueStoreRegistrationTests
         };
 
         // Act: the send is tracked under the provider's message id, and the provider reports its delivery twice.
-        await feedback.TrackAsync("msg-1", new EmailSendAttribution { TenantId = "acme" });
+        await feedback.TrackForProviderAsync("ses", "msg-1", new EmailSendAttribution { TenantId = "acme" });
         EmailFeedbackResult first = await feedback.RecordAsync(delivered);
         EmailFeedbackResult second = await feedback.RecordAsync(delivered);
 
@@ -47,7 +47,7 @@ public sealed class ExternalKeyValueStoreRegistrationTests
         second.Attribution!.TenantId.Should().Be("acme");
         string mappingKey = store.Calls.Should().ContainSingle(c => c.StartsWith("set ", StringComparison.Ordinal)).Which["set ".Length..];
         mappingKey.Should().NotContain("msg-1", "the provider's id is hashed into the key");
-        store.Calls.Should().Equal(["set " + mappingKey, "get " + mappingKey, "get " + mappingKey], "both reports look the send up in the external store");
+        store.Calls.Should().Equal(["set " + mappingKey, "get " + mappingKey, "get " + mappingKey], "both reports look the send up in the external store, found under their provider's key at once");
         EmailFeedbackCounts tenant = await provider.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme");
         tenant.Delivered.Should().Be(1, "the second report is a duplicate");
     }

@@ -68,7 +68,14 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
 
         if (sendContext?.ProviderMessageId is { Length: > 0 and <= 1024 } messageId && !string.IsNullOrWhiteSpace(messageId) && feedback is not null)
         {
-            await feedback.TrackAsync(messageId, sendContext.Attribution, CancellationToken.None).ConfigureAwait(false);
+            if (sendContext.Provider is { } provider)
+            {
+                await feedback.TrackForProviderAsync(provider, messageId, sendContext.Attribution, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await feedback.TrackAsync(messageId, sendContext.Attribution, CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 

@@ -6,7 +6,7 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Adds the Identity sender's confirmation category to the categories the account-wide breaker tightens, while that
-/// list is still its default (<c>signup</c>): confirmation mails are the sign-up confirmations the default means, filed
+/// list is still its default (<see cref="EmailRatioBreakerOptions.DefaultRiskyCategory"/>): confirmation mails are the sign-up confirmations the default means, filed
 /// under <see cref="IdentityEmailGuardOptions{TUser}.ConfirmationCategory"/>, so a bot that bounces them would otherwise
 /// push the account toward the provider's line at the category's full rate. A list set in configuration or in code is
 /// left as it is, so <c>[]</c> still turns the breaker off.
@@ -15,7 +15,6 @@ namespace EmailGuard.AspNetCore;
 internal sealed class IdentityRiskyCategory<TUser>(IdentityEmailGuardOptions<TUser> identity, IConfiguration? configuration) : IConfigureOptions<EmailRatioBreakerOptions>
     where TUser : class
 {
-    private const string DefaultRiskyCategory = "signup";
     private const string RiskyCategoriesPath = EmailRatioBreakerOptions.ConfigurationSectionName + ":" + nameof(EmailRatioBreakerOptions.RiskyCategories);
 
     public void Configure(EmailRatioBreakerOptions options)
@@ -23,8 +22,8 @@ internal sealed class IdentityRiskyCategory<TUser>(IdentityEmailGuardOptions<TUs
         string category = identity.ConfirmationCategory;
         if (string.IsNullOrWhiteSpace(category)
             || configuration?.GetSection(RiskyCategoriesPath).Exists() == true
-            || options.RiskyCategories is not [DefaultRiskyCategory]
-            || string.Equals(category, DefaultRiskyCategory, StringComparison.OrdinalIgnoreCase))
+            || options.RiskyCategories is not [EmailRatioBreakerOptions.DefaultRiskyCategory]
+            || string.Equals(category, EmailRatioBreakerOptions.DefaultRiskyCategory, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }

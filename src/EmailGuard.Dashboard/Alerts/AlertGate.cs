@@ -10,7 +10,9 @@ namespace EmailGuard.Dashboard;
 /// are: a bot with many networks would page the operator once per network and fill the delivery queue, so that a later
 /// store outage or suspension was dropped. At most <c>maxPerKind</c> (<see cref="EmailGuardAlertOptions.MaxConditionsPerKind"/>) new conditions of one kind and
 /// severity pass per period; the further ones are counted under that kind's roll-up condition (<c>&lt;kind&gt;:*:&lt;severity&gt;</c>),
-/// whose first alert goes out at once and whose count goes out as a summary. Bounded: at most
+/// whose first alert goes out at once and whose count goes out as a summary. An alert with a
+/// <see cref="EmailGuardAlert.BudgetScope"/> spends the budget of its scope within the kind and severity, and rolls up
+/// under <c>&lt;kind&gt;:&lt;scope&gt;:*:&lt;severity&gt;</c>: a flood of banned networks leaves a tenant's breaker trip its own alert. Bounded: at most
 /// <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
 /// </para>
 /// </summary>
@@ -20,10 +22,11 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, State> _states = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Kind, EmailGuardAlertSeverity Severity), Budget> _budgets = [];
+    private readonly Dictionary<(string Kind, EmailGuardAlertSeverity Severity, string? Scope), Budget> _budgets = [];
 
-    /// <summary>The condition under which the alerts of a kind and severity beyond their budget are counted.</summary>
-    public static string RollUpCondition(string kind, EmailGuardAlertSeverity severity) => $"{kind}:*:{severity.ToString().ToLowerInvariant()}";
+    /// <summary>The condition under which the alerts of a kind, severity and budget scope beyond their budget are counted.</summary>
+    public static string RollUpCondition(string kind, EmailGuardAlertSeverity severity, string? scope = null)
+        => scope is null ? $"{kind}:*:{Name(severity)}" : $"{kind}:{scope}:*:{Name(severity)}";
 
     /// <summary>
     /// Whether <paramref name="alert"/> goes out; when it does, <paramref name="passed"/> is the alert to send: itself,
@@ -92,10 +95,12 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
         return due ?? [];
     }
 
-    /// <summary>Takes one new condition from the budget of the alert's kind and severity; false when none is left this period.</summary>
+    private static string Name(EmailGuardAlertSeverity severity) => severity.ToString().ToLowerInvariant();
+
+    /// <summary>Takes one new condition from the budget of the alert's kind, severity and scope; false when none is left this period.</summary>
     private bool SpendBudget(EmailGuardAlert alert, DateTimeOffset now)
     {
-        (string, EmailGuardAlertSeverity) key = (alert.Kind, alert.Severity);
+        (string, EmailGuardAlertSeverity, string?) key = (alert.Kind, alert.Severity, alert.BudgetScope);
         if (!_budgets.TryGetValue(key, out Budget? budget) || now - budget.Since >= period)
         {
             _budgets[key] = budget = new Budget { Since = now };
@@ -117,12 +122,15 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
         return new EmailGuardAlert
         {
             Kind = alert.Kind,
-            Condition = RollUpCondition(alert.Kind, alert.Severity),
+            Condition = RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope),
             Severity = alert.Severity,
-            Title = string.Create(CultureInfo.InvariantCulture, $"More than {maxPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.Title}"),
+            Title = string.Create(
+                CultureInfo.InvariantCulture,
+                $"More than {maxPerKind} {alert.Kind} alerts{(alert.BudgetScope is { } scope ? $" ({scope})" : string.Empty)} within {period:g}; the latest: {alert.Title}"),
             Text = $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.Text}",
             Timestamp = alert.Timestamp,
             Details = details,
+            BudgetScope = alert.BudgetScope,
         };
     }
 
@@ -137,7 +145,7 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
             }
         }
 
-        foreach (KeyValuePair<(string, EmailGuardAlertSeverity), Budget> pair in _budgets)
+        foreach (KeyValuePair<(string, EmailGuardAlertSeverity, string?), Budget> pair in _budgets)
         {
             if (now - pair.Value.Since >= period)
             {

@@ -114,7 +114,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
         });
 
-    public void OnBreakerTripped(DashboardEvent tripped)
+    public void OnBreakerTripped(DashboardEvent tripped, string scope)
         => alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.BreakerTripped,
@@ -122,7 +122,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Severity = EmailGuardAlertSeverity.Warning,
             Title = tripped.Title,
             Text = $"{tripped.Detail}. See the dashboard's event log and lists; the runbook says what to do.",
-            Details = new Dictionary<string, string> { ["event"] = tripped.Kind },
+            Details = new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
+            BudgetScope = scope,
         });
 
     private static string Party(EmailGuardLimitArguments limitEvent)

@@ -31,4 +31,11 @@ public sealed class EmailGuardAlert
 
     /// <summary>Gets structured details for the webhook's receiver, e.g. the dimension, party and counts.</summary>
     public IReadOnlyDictionary<string, string>? Details { get; init; }
+
+    /// <summary>
+    /// Gets the scope within the alert's kind and severity whose budget of new conditions per period
+    /// (<see cref="EmailGuardAlertOptions.MaxConditionsPerKind"/>) the alert spends, for a kind whose conditions name
+    /// parties of different sorts (a breaker trip: a client network, a tenant, a user); null for the kind's own budget.
+    /// </summary>
+    internal string? BudgetScope { get; init; }
 }

@@ -96,7 +96,9 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         string detail = string.Create(
             CultureInfo.InvariantCulture,
             $"bounce rate {counts.BounceRate:P2}, complaint rate {counts.ComplaintRate:P3} over {counts.Sends} sends; until {tripped.ExpiresAt:u}{(tripped.EndpointPolicy is { } policy ? $"; endpoint policy {policy}" : string.Empty)}");
-        BreakerTripped(new DashboardEvent(_timeProvider.GetUtcNow(), DashboardEventKinds.BreakerTripped, $"Ratio breaker: {tripped.Dimension} {tripped.Partition} {what} ({tripped.Reason})", detail));
+        BreakerTripped(
+            new DashboardEvent(_timeProvider.GetUtcNow(), DashboardEventKinds.BreakerTripped, $"Ratio breaker: {tripped.Dimension} {tripped.Partition} {what} ({tripped.Reason})", detail),
+            BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action));
     }
 
     public void OnRatioBreakerRecovered(EmailRatioBreakerRecoveredArguments recovered)
@@ -111,7 +113,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
             ban.StartedAt,
             DashboardEventKinds.NetworkBanned,
             $"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}",
-            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat}, {BanReason(ban.Reason)})")));
+            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat}, {BanReason(ban.Reason)})")),
+            BreakerScopes.Network);
 
     private static string BanReason(EmailGuardBanReason reason) => reason switch
     {
@@ -125,7 +128,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         string detail = string.Create(CultureInfo.InvariantCulture, $"{surge.RequestsThisMinute} requests this minute, threshold {surge.Threshold}");
         if (tripped)
         {
-            BreakerTripped(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail));
+            BreakerTripped(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail), BreakerScopes.Endpoint);
         }
         else
         {
@@ -142,13 +145,13 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private void BreakerTripped(DashboardEvent item)
+    private void BreakerTripped(DashboardEvent item, string scope)
     {
         Log.BreakerTripped(_logger, item.Kind, item.Title);
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {
-            observer.OnBreakerTripped(item);
+            observer.OnBreakerTripped(item, scope);
         }
     }
 

@@ -13,6 +13,9 @@ internal interface IEmailGuardObserver
 
     void OnStoreRecovered(TimeSpan downFor);
 
-    /// <summary>A ratio breaker, an endpoint's escalating ban or its surge breaker tripped.</summary>
-    void OnBreakerTripped(DashboardEvent tripped);
+    /// <summary>
+    /// A ratio breaker, an endpoint's escalating ban or its surge breaker tripped; <paramref name="scope"/> says what it
+    /// acted on (<see cref="BreakerScopes"/>).
+    /// </summary>
+    void OnBreakerTripped(DashboardEvent tripped, string scope);
 }

@@ -22,6 +22,13 @@ public sealed class EmailRatioBreakerOptions
     /// <summary>The section's key below <c>EmailGuard</c>.</summary>
     internal const string SectionKey = "RatioBreakers";
 
+    /// <summary>
+    /// The category <see cref="RiskyCategories"/> holds by default, <c>signup</c>: the category of sign-up confirmations,
+    /// the mail a bot makes an app send to addresses that bounce. Packages that file such mail under a category of their
+    /// own compare the list with it to tell whether it is still the default.
+    /// </summary>
+    public const string DefaultRiskyCategory = "signup";
+
     /// <summary>Gets or sets whether the breakers act. Off, the ratios are still counted and readable.</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;
@@ -130,8 +137,8 @@ public sealed class EmailRatioBreakerOptions
     /// without rules has nothing to reduce. A list in configuration replaces the default (an empty list, <c>[]</c>, turns
     /// the account-wide breaker off); in code, clear the list to turn it off.
     /// </summary>
-    /// <value>The default value is <c>signup</c>, the category of sign-up confirmations.</value>
-    public IList<string> RiskyCategories { get; } = ["signup"];
+    /// <value>The default value is <see cref="DefaultRiskyCategory"/> (<c>signup</c>), the category of sign-up confirmations.</value>
+    public IList<string> RiskyCategories { get; } = [DefaultRiskyCategory];
 
     /// <summary>Gets or sets the account's (or a risky category's) hard-bounce ratio at which the risky categories are tightened.</summary>
     /// <value>The default value is 0.03 (3 %), against SES's 5 % review line.</value>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -77,7 +78,11 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             try
             {
-                attribution = FeedbackKeys.Deserialize(await _mappings.GetAsync(FeedbackKeys.Message(messageId), cancellationToken).ConfigureAwait(false)) ?? attribution;
+                // This provider's own mapping first; then one that names no provider (written before mappings named it,
+                // or by a transport that does not say).
+                string? mapping = await _mappings.GetAsync(FeedbackKeys.Message(provider, messageId), cancellationToken).ConfigureAwait(false)
+                    ?? await _mappings.GetAsync(FeedbackKeys.Message(messageId), cancellationToken).ConfigureAwait(false);
+                attribution = FeedbackKeys.Deserialize(mapping) ?? attribution;
             }
             catch (EmailGuardStoreUnavailableException ex)
             {
@@ -158,13 +163,44 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 
-    public async ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
+    public ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
     {
         CheckId(providerMessageId, nameof(providerMessageId));
         ArgumentNullException.ThrowIfNull(attribution);
+        return TrackCoreAsync(FeedbackKeys.Message(providerMessageId), attribution, cancellationToken);
+    }
+
+    public ValueTask TrackForProviderAsync(string provider, string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
+    {
+        CheckProvider(provider, nameof(provider));
+        CheckId(providerMessageId, nameof(providerMessageId));
+        ArgumentNullException.ThrowIfNull(attribution);
+        return TrackCoreAsync(FeedbackKeys.Message(provider, providerMessageId), attribution, cancellationToken);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="provider"/> is a valid provider name: 1 to 32 lower-case ASCII letters, digits, <c>_</c> or
+    /// <c>-</c>, as <see cref="EmailFeedbackEvent.Provider"/> must be.
+    /// </summary>
+    private static bool IsValidProvider([NotNullWhen(true)] string? provider)
+        => !string.IsNullOrEmpty(provider) && provider.Length <= MaxProviderLength
+           && provider.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-');
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="name"/> when <paramref name="provider"/> is not a valid provider name.</summary>
+    internal static void CheckProvider(string? provider, string name)
+    {
+        if (!IsValidProvider(provider))
+        {
+            throw new ArgumentException(
+                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{Truncate(provider)}'.", name);
+        }
+    }
+
+    private async ValueTask TrackCoreAsync(string key, EmailSendAttribution attribution, CancellationToken cancellationToken)
+    {
         try
         {
-            await _mappings.SetAsync(FeedbackKeys.Message(providerMessageId), FeedbackKeys.Serialize(attribution), _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+            await _mappings.SetAsync(key, FeedbackKeys.Serialize(attribution), _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
@@ -194,11 +230,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     {
         ArgumentNullException.ThrowIfNull(feedback);
         string provider = feedback.Provider;
-        if (string.IsNullOrEmpty(provider) || provider.Length > MaxProviderLength || !provider.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-'))
-        {
-            throw new ArgumentException(
-                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{Truncate(provider)}'.", nameof(feedback));
-        }
+        CheckProvider(provider, nameof(feedback));
 
         CheckId(feedback.ProviderEventId, "feedback.ProviderEventId");
         if (feedback.ProviderMessageId is not null)

@@ -20,6 +20,17 @@ internal static class FeedbackKeys
 
     public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
 
+    /// <summary>
+    /// The key of a message id's attribution for one provider's feedback: providers choose their ids independently, and
+    /// some take them from the message's own <c>Message-ID</c>, which the app (or its customer) may set, so one id can
+    /// name sends of different providers.
+    /// </summary>
+    public static string Message(string provider, string providerMessageId) => MessagePrefix + provider + ":" + StoreKeyEncoding.Hash(providerMessageId);
+
+    /// <summary>
+    /// The key of a message id's attribution for any provider: how every mapping was written before the mapping named the
+    /// provider, and how it still is when the transport names none.
+    /// </summary>
     public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(providerMessageId);
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);

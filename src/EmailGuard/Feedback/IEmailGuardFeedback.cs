@@ -19,4 +19,19 @@ public interface IEmailGuardFeedback
     /// store for <c>EmailGuard:Feedback:AttributionLifetime</c> (14 days by default).
     /// </summary>
     ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Remembers which attribution a provider message id belongs to, for that provider's feedback only: an event of
+    /// another provider that names the same id (providers choose ids independently, and some take the app's
+    /// <c>Message-ID</c>) does not find it. Prefer it to <see cref="TrackAsync"/> whenever the provider is known. The
+    /// default implementation, for implementations written before this method, calls <see cref="TrackAsync"/>: the
+    /// mapping is then every provider's.
+    /// </summary>
+    /// <param name="provider">The provider's name as its feedback names it (<see cref="EmailFeedbackEvent.Provider"/>), such as <c>ses</c>.</param>
+    /// <param name="providerMessageId">The provider's id for the message.</param>
+    /// <param name="attribution">Who caused the message.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    /// <returns>A task that completes when the mapping is written, or its failure logged.</returns>
+    ValueTask TrackForProviderAsync(string provider, string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
+        => TrackAsync(providerMessageId, attribution, cancellationToken);
 }

@@ -41,6 +41,29 @@ public sealed partial class EmailSendContext : IDisposable
     public string? ProviderMessageId { get; set; }
 
     /// <summary>
+    /// Gets or sets the name of the provider that took the message, as its feedback names it
+    /// (<see cref="EmailFeedbackEvent.Provider"/>: <c>ses</c>, <c>mailgun</c> …). Set it with the message id, so that
+    /// the id is mapped for that provider's feedback only (<see cref="IEmailGuardFeedback.TrackForProviderAsync"/>):
+    /// providers choose ids independently, and some take the message's <c>Message-ID</c>, which the app may set, so
+    /// without it another provider's event with the same id is attributed to this message.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the id is mapped for every provider's feedback.</value>
+    /// <exception cref="ArgumentException">The name is not 1 to 32 lower-case ASCII letters, digits, <c>_</c> or <c>-</c>.</exception>
+    public string? Provider
+    {
+        get;
+        set
+        {
+            if (value is not null)
+            {
+                EmailGuardFeedback.CheckProvider(value, nameof(value));
+            }
+
+            field = value;
+        }
+    }
+
+    /// <summary>
     /// Opens the context of an admitted message on this async flow until it is disposed. The guarded senders call it;
     /// a sender of the app's own that checks with <see cref="IEmailSendGuard"/> can too.
     /// </summary>

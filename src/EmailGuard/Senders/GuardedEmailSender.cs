@@ -40,7 +40,14 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
         if (!string.IsNullOrWhiteSpace(messageId) && messageId.Length <= 1024 && attribution is not null && feedback is not null)
         {
             // Sent already: the mapping is best effort (TrackAsync logs a store failure rather than throwing).
-            await feedback.TrackAsync(messageId, attribution, CancellationToken.None).ConfigureAwait(false);
+            if (context?.Provider is { } provider)
+            {
+                await feedback.TrackForProviderAsync(provider, messageId, attribution, CancellationToken.None).ConfigureAwait(false);
+            }
+            else
+            {
+                await feedback.TrackAsync(messageId, attribution, CancellationToken.None).ConfigureAwait(false);
+            }
         }
 
         return new GuardedSendResult(true, decision, messageId);

@@ -21,7 +21,9 @@ public interface IEmailTransport
     /// Hands the message to the provider and returns the provider's id for it (the SES <c>MessageId</c>, the Mailgun
     /// <c>id</c>, the SendGrid <c>X-Message-Id</c>, the Postmark <c>MessageID</c>), so that the guarded sender can map
     /// it to the message's attribution (<see cref="IEmailGuardFeedback.TrackAsync"/>) for feedback that echoes no tags.
-    /// Implement it when the provider returns an id, and have <see cref="SendAsync"/> call it. The default calls
+    /// Implement it when the provider returns an id, and have <see cref="SendAsync"/> call it; set
+    /// <see cref="EmailSendContext.Provider"/> to the provider's name too, so that the id is mapped for that provider's
+    /// feedback only (ids of different providers can collide). The default calls
     /// <see cref="SendAsync"/> and returns <see cref="EmailSendContext.ProviderMessageId"/> when the transport set it, else
     /// <see langword="null"/>.
     /// </summary>

@@ -1,43 +1,24 @@
 using System.Globalization;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
 
-public sealed class SesWebhookTests : IAsyncLifetime
+public sealed class SesWebhookTests : SesWebhookTestBase
 {
-    private readonly SnsSigner _signer = new(TestApp.Start);
-    private WebhookTestApp _app = null!;
-
-    public async Task InitializeAsync()
-    {
-        using ECDsa sendGrid = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        _app = await WebhookTestApp.StartAsync(WebhookTestApp.AllProviders(Convert.ToBase64String(sendGrid.ExportSubjectPublicKeyInfo())));
-        _app.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _app.DisposeAsync();
-        _signer.Dispose();
-    }
-
-    private Task<HttpResponseMessage> PostAsync(Dictionary<string, string?> message) => _app.PostAsync("ses", SnsSigner.Body(message));
-
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
     public async Task IdentityBounce_TwoRecipients_RecordsOnePermanentBouncePerRecipient(int version)
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients), version);
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients), version);
 
         HttpResponseMessage response = await PostAsync(message);
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Should().HaveCount(2);
-        _app.Feedback.Calls.Select(e => e.Recipient).Should().Equal("jane@example.com", "richard@example.com");
-        _app.Feedback.Calls.Should().AllSatisfy(e =>
+        App.Feedback.Calls.Should().HaveCount(2);
+        App.Feedback.Calls.Select(e => e.Recipient).Should().Equal("jane@example.com", "richard@example.com");
+        App.Feedback.Calls.Should().AllSatisfy(e =>
         {
             e.Provider.Should().Be("ses");
             e.Kind.Should().Be(EmailFeedbackKind.Bounced);
@@ -46,7 +27,7 @@ public sealed class SesWebhookTests : IAsyncLifetime
             e.Timestamp.Should().Be(new DateTimeOffset(2026, 3, 2, 0, 0, 5, TimeSpan.Zero));
             e.Attribution.Should().BeNull();
         });
-        _app.Feedback.Calls.Select(e => e.ProviderEventId).Should().OnlyHaveUniqueItems()
+        App.Feedback.Calls.Select(e => e.ProviderEventId).Should().OnlyHaveUniqueItems()
             .And.AllSatisfy(id => id.Should().Contain("0102017c-feedback-0001"));
     }
 
@@ -56,10 +37,10 @@ public sealed class SesWebhookTests : IAsyncLifetime
         var attribution = new EmailSendAttribution { TenantId = "tenant-7", UserId = "user-3", Category = "signup", ClientNetwork = "203.0.113.0/24" };
         string payload = SesFixtures.EventBounceWithTags(EmailFeedbackTags.Write(attribution));
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(payload, subject: "Amazon SES Email Event Notification")));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(payload, subject: "Amazon SES Email Event Notification")));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        EmailFeedbackEvent recorded = App.Feedback.Calls.Should().ContainSingle().Subject;
         recorded.BounceType.Should().Be(EmailBounceType.Transient);
         recorded.Recipient.Should().Be("full@example.com");
         recorded.Attribution.Should().BeEquivalentTo(attribution);
@@ -68,10 +49,10 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [Fact]
     public async Task Complaint_IsRecordedAsComplained()
     {
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        EmailFeedbackEvent recorded = App.Feedback.Calls.Should().ContainSingle().Subject;
         recorded.Kind.Should().Be(EmailFeedbackKind.Complained);
         recorded.Recipient.Should().Be("richard@example.com");
     }
@@ -79,10 +60,10 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [Fact]
     public async Task Delivery_ToTwoRecipients_RecordsTwoDeliveries()
     {
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.EventDelivery)));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.EventDelivery)));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Should().HaveCount(2).And.OnlyContain(e => e.Kind == EmailFeedbackKind.Delivered);
+        App.Feedback.Calls.Should().HaveCount(2).And.OnlyContain(e => e.Kind == EmailFeedbackKind.Delivered);
     }
 
     [Theory]
@@ -90,11 +71,11 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [InlineData("Successfully validated SNS topic for Amazon SES event publishing.")]
     public async Task AuthenticEventOfAnUnusedType_IsAcknowledgedAndRecordsNothing(string payload)
     {
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(payload)));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(payload)));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1756).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1756).Should().ContainSingle();
     }
 
     [Fact]
@@ -102,40 +83,40 @@ public sealed class SesWebhookTests : IAsyncLifetime
     {
         for (int i = 0; i < 3; i++)
         {
-            (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+            (await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
         }
 
-        _app.Sns.CertificateFetches.Should().Be(1);
+        App.Sns.CertificateFetches.Should().Be(1);
     }
 
     [Fact]
     public async Task MessagesNamingMissingCertificates_DoNotPushTheRealOneOutOfTheBoundedCache()
     {
-        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
         for (int i = 0; i < 40; i++)
         {
             string missing = $"https://sns.eu-west-1.amazonaws.com/missing-{i}.pem";
-            (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing))).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+            (await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing))).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
         }
 
-        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        _app.Sns.Requests.Count(u => u.AbsoluteUri == SnsSigner.DefaultCertUrl).Should().Be(1);
-        _app.Sns.CertificateFetches.Should().Be(41, "each missing certificate is asked for once");
+        App.Sns.Requests.Count(u => u.AbsoluteUri == SnsSigner.DefaultCertUrl).Should().Be(1);
+        App.Sns.CertificateFetches.Should().Be(41, "each missing certificate is asked for once");
     }
 
     [Fact]
     public async Task CachedCertificate_IsFetchedAgainAfterItsLifetime()
     {
-        (await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Time.Advance(TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)))).StatusCode.Should().Be(HttpStatusCode.OK);
+        App.Time.Advance(TimeSpan.FromHours(24) + TimeSpan.FromSeconds(1));
 
         // A notification of now: one signed a day ago would be refused as stale (SesWebhookOptions.MaxMessageAge).
         Dictionary<string, string?> later = SnsSigner.Notification(SesFixtures.IdentityComplaint);
-        later["Timestamp"] = _app.Time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        (await PostAsync(_signer.Sign(later))).StatusCode.Should().Be(HttpStatusCode.OK);
+        later["Timestamp"] = App.Time.GetUtcNow().ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        (await PostAsync(Signer.Sign(later))).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        _app.Sns.CertificateFetches.Should().Be(2);
+        App.Sns.CertificateFetches.Should().Be(2);
     }
 
     [Fact]
@@ -144,31 +125,31 @@ public sealed class SesWebhookTests : IAsyncLifetime
         HttpResponseMessage response = await PostAsync(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients));
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1750).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1750).Should().ContainSingle();
     }
 
     [Fact]
     public async Task TamperedMessage_Answers401AndRecordsNothing()
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
         message["Message"] = message["Message"]!.Replace("richard@example.com", "victim@example.com", StringComparison.Ordinal);
 
         HttpResponseMessage response = await PostAsync(message);
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1751).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1751).Should().ContainSingle();
     }
 
     [Fact]
     public async Task SubjectAddedAfterSigning_Answers401()
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
         message["Subject"] = "added";
 
         (await PostAsync(message)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Feedback.Calls.Should().BeEmpty();
+        App.Feedback.Calls.Should().BeEmpty();
     }
 
     [Fact]
@@ -179,7 +160,7 @@ public sealed class SesWebhookTests : IAsyncLifetime
         HttpResponseMessage response = await PostAsync(other.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint)));
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Feedback.Calls.Should().BeEmpty();
+        App.Feedback.Calls.Should().BeEmpty();
     }
 
     [Theory]
@@ -194,49 +175,49 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [InlineData("not a url")]
     public async Task UntrustedCertificateUrl_Answers401WithoutFetching(string certUrl)
     {
-        _app.Sns.Certificates[certUrl] = _signer.Pem;
+        App.Sns.Certificates[certUrl] = Signer.Pem;
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: certUrl));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: certUrl));
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Sns.Requests.Should().BeEmpty();
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1758).Should().ContainSingle();
+        App.Sns.Requests.Should().BeEmpty();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1758).Should().ContainSingle();
     }
 
     [Fact]
     public async Task ChinaRegionCertificateHost_IsTrusted()
     {
         const string url = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-cn.pem";
-        _app.Sns.Certificates[url] = _signer.Pem;
+        App.Sns.Certificates[url] = Signer.Pem;
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: url));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: url));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Should().ContainSingle();
+        App.Feedback.Calls.Should().ContainSingle();
     }
 
     [Fact]
     public async Task TopicNotInTheAllowlist_Answers401WithoutFetching()
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint, topicArn: "arn:aws:sns:eu-west-1:999999999999:someone-else"));
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint, topicArn: "arn:aws:sns:eu-west-1:999999999999:someone-else"));
 
         HttpResponseMessage response = await PostAsync(message);
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Sns.Requests.Should().BeEmpty();
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1757).Should().ContainSingle();
+        App.Sns.Requests.Should().BeEmpty();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1757).Should().ContainSingle();
     }
 
     [Fact]
     public async Task UnknownSignatureVersion_Answers401()
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
         message["SignatureVersion"] = "3";
 
         (await PostAsync(message)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Feedback.Calls.Should().BeEmpty();
+        App.Feedback.Calls.Should().BeEmpty();
     }
 
     [Fact]
@@ -244,11 +225,11 @@ public sealed class SesWebhookTests : IAsyncLifetime
     {
         const string missing = "https://sns.eu-west-1.amazonaws.com/missing.pem";
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: missing));
 
         response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1759).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1759).Should().ContainSingle();
     }
 
     [Theory]
@@ -257,11 +238,11 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [InlineData("")]
     public async Task MalformedBody_Answers400AndRecordsNothing(string body)
     {
-        HttpResponseMessage response = await _app.PostAsync("ses", new StringContent(body, Encoding.UTF8, "text/plain"));
+        HttpResponseMessage response = await App.PostAsync("ses", new StringContent(body, Encoding.UTF8, "text/plain"));
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1755).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1755).Should().ContainSingle();
     }
 
     [Fact]
@@ -269,56 +250,56 @@ public sealed class SesWebhookTests : IAsyncLifetime
     {
         const string payload = """{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[]},"mail":{"messageId":"m"}}""";
 
-        (await PostAsync(_signer.Sign(SnsSigner.Notification(payload)))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        _app.Feedback.Calls.Should().BeEmpty();
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(payload)))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        App.Feedback.Calls.Should().BeEmpty();
     }
 
     [Fact]
     public async Task OversizedBody_Answers413AndRecordsNothing()
     {
-        var message = _signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        var message = Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
         message["Padding"] = new string('x', 70_000);
 
         HttpResponseMessage response = await PostAsync(message);
 
         response.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1754).Should().ContainSingle();
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1754).Should().ContainSingle();
     }
 
     [Fact]
     public async Task StoreUnavailable_Answers503WithRetryAfter()
     {
-        _app.Feedback.Outcome = _ => EmailFeedbackOutcome.StoreUnavailable;
+        App.Feedback.Outcome = _ => EmailFeedbackOutcome.StoreUnavailable;
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients)));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityBounceTwoRecipients)));
 
         response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
         response.Headers.RetryAfter.Should().NotBeNull();
-        _app.Feedback.Calls.Should().ContainSingle("recording stops at the first outage; SNS retries the whole message");
+        App.Feedback.Calls.Should().ContainSingle("recording stops at the first outage; SNS retries the whole message");
     }
 
     [Fact]
     public async Task VerifiedSubscriptionConfirmation_IsConfirmedOnce()
     {
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation()));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.SubscriptionConfirmation()));
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Sns.Confirmations.Should().ContainSingle().Which.Host.Should().Be("sns.eu-west-1.amazonaws.com");
-        _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1766).Should().ContainSingle();
+        App.Sns.Confirmations.Should().ContainSingle().Which.Host.Should().Be("sns.eu-west-1.amazonaws.com");
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1766).Should().ContainSingle();
     }
 
     [Fact]
     public async Task UnverifiedSubscriptionConfirmation_Answers401AndConfirmsNothing()
     {
-        var message = _signer.Sign(SnsSigner.SubscriptionConfirmation());
+        var message = Signer.Sign(SnsSigner.SubscriptionConfirmation());
         message["Token"] = "another-token";
 
         HttpResponseMessage response = await PostAsync(message);
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Sns.Confirmations.Should().BeEmpty();
+        App.Sns.Confirmations.Should().BeEmpty();
     }
 
     [Theory]
@@ -327,20 +308,20 @@ public sealed class SesWebhookTests : IAsyncLifetime
     [InlineData("https://sns.eu-west-1.amazonaws.com.evil.example/?Action=ConfirmSubscription")]
     public async Task SubscriptionConfirmationToAForeignUrl_Answers401AndFetchesNothing(string subscribeUrl)
     {
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation(subscribeUrl)));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.SubscriptionConfirmation(subscribeUrl)));
 
         response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        _app.Sns.Requests.Should().BeEmpty();
+        App.Sns.Requests.Should().BeEmpty();
     }
 
     [Fact]
     public async Task SubscriptionConfirmationThatSnsRefuses_Answers503()
     {
-        _app.Sns.ConfirmationStatus = HttpStatusCode.Forbidden;
+        App.Sns.ConfirmationStatus = HttpStatusCode.Forbidden;
 
-        HttpResponseMessage response = await PostAsync(_signer.Sign(SnsSigner.SubscriptionConfirmation()));
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.SubscriptionConfirmation()));
 
         response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
-        _app.LogsWithId(1760).Should().ContainSingle();
+        App.LogsWithId(1760).Should().ContainSingle();
     }
 }

@@ -213,6 +213,54 @@ public sealed class EmailGuardFeedbackTests
     }
 
     [Fact]
+    public async Task Record_SameMessageIdTrackedForTwoProviders_EachProvidersEventFindsItsOwnSend()
+    {
+        // Providers choose their ids independently: an SES send and a Mailgun send may carry the same one.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution ses = new() { TenantId = "ses-tenant", UserId = "ses-user" };
+        EmailSendAttribution mailgun = new() { TenantId = "mailgun-tenant", UserId = "mailgun-user" };
+        await app.Feedback.TrackForProviderAsync("ses", "msg-1", ses);
+        await app.Feedback.TrackForProviderAsync("mailgun", "msg-1", mailgun);
+
+        EmailFeedbackResult fromSes = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "ses"));
+        EmailFeedbackResult fromMailgun = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", messageId: "msg-1", provider: "mailgun"));
+        EmailFeedbackResult fromPostmark = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-3", messageId: "msg-1", provider: "postmark"));
+
+        fromSes.Attribution!.TenantId.Should().Be("ses-tenant", "an SES bounce is charged to the SES send, not to the Mailgun send tracked after it");
+        fromMailgun.Attribution!.TenantId.Should().Be("mailgun-tenant");
+        fromPostmark.Attribution.Should().BeNull("no Postmark send was tracked under that id");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "ses-tenant")).Bounces.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "mailgun-tenant")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Record_MessageIdTrackedWithoutProvider_FoundByEveryProvidersEvent()
+    {
+        // A mapping written before mappings named their provider (or by a transport that names none) is still found.
+        await using FeedbackTestApp app = new();
+        await app.Feedback.TrackAsync("msg-1", new EmailSendAttribution { TenantId = "acme" });
+
+        EmailFeedbackResult fromSes = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "ses"));
+        EmailFeedbackResult fromMailgun = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", messageId: "msg-1", provider: "mailgun"));
+
+        fromSes.Attribution!.TenantId.Should().Be("acme");
+        fromMailgun.Attribution!.TenantId.Should().Be("acme");
+    }
+
+    [Theory]
+    [InlineData("SES")]
+    [InlineData("")]
+    [InlineData("ses:x")]
+    public async Task TrackForProvider_InvalidProviderName_Throws(string provider)
+    {
+        await using FeedbackTestApp app = new();
+
+        Func<Task> track = async () => await app.Feedback.TrackForProviderAsync(provider, "msg-1", new EmailSendAttribution { TenantId = "acme" });
+
+        await track.Should().ThrowAsync<ArgumentException>().WithParameterName("provider");
+    }
+
+    [Fact]
     public async Task Record_UnknownMessageIdAndNoTags_CountsForAllMailOnly()
     {
         await using FeedbackTestApp app = new();

@@ -63,6 +63,45 @@ public sealed class FeedbackSenderTests
         transport.Tags.Should().ContainKey(EmailFeedbackTags.SendIdTag);
     }
 
+    [Fact]
+    public async Task Send_AttackerSetsMessageIdOfAnotherProvidersSend_EachBounceStaysWithItsOwnTenant()
+    {
+        // Arrange: the app sends a victim tenant's mail through SES and an attacker tenant's through Mailgun, which takes
+        // the message's Message-ID as its id; the attacker's app-supplied Message-ID copies the victim's SES id (seen in
+        // a mail the victim sent it).
+        RoutingTransport transport = new();
+        await using FeedbackTestApp app = new(more: s => s.AddSingleton<IEmailTransport>(transport).AddEmailGuard().AddGuardedEmailSender());
+        IGuardedEmailSender sender = app.Services.GetRequiredService<IGuardedEmailSender>();
+        GuardedSendResult victim = await sender.TrySendAsync(Mail("victim", "a@example.com"), new EmailContent { Subject = "Invoice" });
+        GuardedSendResult attacker = await sender.TrySendAsync(
+            Mail("attacker", "b@example.com"),
+            new EmailContent { Subject = "x", Headers = new Dictionary<string, string> { ["Message-ID"] = victim.ProviderMessageId! } });
+
+        // Act
+        EmailFeedbackResult sesBounce = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "a@example.com", messageId: victim.ProviderMessageId, provider: "ses"));
+        EmailFeedbackResult mailgunBounce = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", recipient: "b@example.com", messageId: attacker.ProviderMessageId, provider: "mailgun"));
+
+        // Assert
+        attacker.ProviderMessageId.Should().Be(victim.ProviderMessageId, "the ids collide, or the test proves nothing");
+        sesBounce.Attribution!.TenantId.Should().Be("victim", "the attacker's later send with the same id must not take the victim's bounces");
+        mailgunBounce.Attribution!.TenantId.Should().Be("attacker");
+    }
+
+    private static OutboundEmail Mail(string tenant, string to) => new() { To = [to], Sender = "noreply@app.example", TenantId = tenant, Category = "share" };
+
+    /// <summary>SES for every tenant but those whose mail sets a Message-ID, which go through Mailgun; it names the provider.</summary>
+    private sealed class RoutingTransport : IEmailTransport
+    {
+        public async ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken) => await SendAndGetMessageIdAsync(envelope, content, cancellationToken);
+
+        public ValueTask<string?> SendAndGetMessageIdAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        {
+            bool mailgun = content.Headers?.ContainsKey("Message-ID") == true;
+            EmailSendContext.Current!.Provider = mailgun ? "mailgun" : "ses";
+            return ValueTask.FromResult<string?>(mailgun ? content.Headers!["Message-ID"] : "0100018c5f1e2d3a-" + envelope.TenantId);
+        }
+    }
+
     private sealed class IdTransport(string? returnId, string? contextId = null) : IEmailTransport
     {
         public List<EmailContent> Contents { get; } = [];
