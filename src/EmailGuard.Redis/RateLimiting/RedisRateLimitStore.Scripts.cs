@@ -274,8 +274,9 @@ internal sealed partial class RedisRateLimitStore
               end
             end
             -- wrote: a member of the batch has written it; what later members take waits in dirty and delta, set
-            -- when a second member takes from it.
-            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not number, p = 0, wrote = false }
+            -- when a second member takes from it. foreign: not an integer, which INCRBY would refuse half-way through
+            -- the writes; a number with a fraction ('0.5', written by someone else) is foreign too.
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and (not number or number % 1 ~= 0), p = 0, wrote = false }
             if shared then shared.fixed[key] = st end
             return st
           else

@@ -19,6 +19,27 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     private static readonly RateLimitRule s_sliding = RateLimitRule.SlidingWindow(10, TimeSpan.FromHours(1), segments: 6);
 
     [Theory]
+    [InlineData("0.5")]
+    [InlineData("2.5")]
+    [InlineData("-0.5")]
+    public async Task AcquireAsync_MultiKeyWithAFixedCounterHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted)
+    {
+        // A number Lua reads (tonumber) but INCRBY refuses: the admission's writes would fail at this counter, after
+        // the counters before it were written. On the client clock the planted key is the window's own counter.
+        RedisRateLimitStore store = CreateStore();
+        string wrong = store.CounterKey("wrong", s_fixed);
+        await Admin.GetDatabase().StringSetAsync(wrong, planted, TimeSpan.FromMinutes(1));
+        RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", s_fixed)];
+
+        Func<Task> act = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*does not hold an integer*");
+        (await Admin.GetDatabase().KeyExistsAsync([store.CounterKey("a", s_fixed), store.CounterKey("b", s_sliding)]))
+            .Should().Be(0, "a counter that is no integer fails the acquire before its first write");
+        ((string?)await Admin.GetDatabase().StringGetAsync(wrong)).Should().Be(planted);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task AcquireAsync_SingleKeyOnAKeyOfAnotherType_FailsAndWritesNothing(bool useServerTime)
