@@ -19,14 +19,15 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     private static readonly RateLimitRule s_sliding = RateLimitRule.SlidingWindow(10, TimeSpan.FromHours(1), segments: 6);
 
     [Theory]
-    [InlineData("0.5")]
-    [InlineData("2.5")]
-    [InlineData("-0.5")]
-    public async Task AcquireAsync_MultiKeyWithAFixedCounterHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted)
+    [InlineData("0.5", false)]
+    [InlineData("2.5", false)]
+    [InlineData("-0.5", false)]
+    [InlineData("0.5", true)]
+    public async Task AcquireAsync_MultiKeyWithAFixedCounterHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted, bool batched)
     {
         // A number Lua reads (tonumber) but INCRBY refuses: the admission's writes would fail at this counter, after
         // the counters before it were written. On the client clock the planted key is the window's own counter.
-        RedisRateLimitStore store = CreateStore();
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, batchEveryAcquire: batched);
         string wrong = store.CounterKey("wrong", s_fixed);
         await Admin.GetDatabase().StringSetAsync(wrong, planted, TimeSpan.FromMinutes(1));
         RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", s_fixed)];
