@@ -114,9 +114,22 @@ internal sealed class RedisOverLimitCache
 
     /// <summary>
     /// Records that a fixed-window counter was seen at <paramref name="count"/> (at or over some acquire's limit) with
-    /// <paramref name="retryMs"/> left in its window, by a script sent at <paramref name="epoch"/>.
+    /// <paramref name="retryMs"/> left in its window when its script ran, by a script sent at <paramref name="epoch"/>.
     /// </summary>
-    public void Add(string key, string shapeId, long clientWindow, long count, long resetAtMs, long retryMs, long epoch)
+    /// <param name="key">The partition key.</param>
+    /// <param name="shapeId">The rule's shape.</param>
+    /// <param name="clientWindow">On the client clock, the window the acquire named; else <see cref="RedisCounterKey.NoWindow"/>.</param>
+    /// <param name="count">The counter's count.</param>
+    /// <param name="resetAtMs">The window's end, as the acquire reported it.</param>
+    /// <param name="retryMs">The milliseconds left in the window when the script decided.</param>
+    /// <param name="epoch">The cache's epoch when the script was sent.</param>
+    /// <param name="sentAt">
+    /// A local timestamp taken before the script was sent, from which <paramref name="retryMs"/> is counted: Redis
+    /// decided after it, so the entry ends no later than the window does, however late the reply arrived (a slow
+    /// network, a busy client). Counted from the reply's arrival instead, it denied past the window's end for as long as
+    /// the reply had taken.
+    /// </param>
+    public void Add(string key, string shapeId, long clientWindow, long count, long resetAtMs, long retryMs, long epoch, long sentAt)
     {
         if (retryMs <= 0 || Interlocked.Read(ref _epoch) != epoch)
         {
@@ -124,7 +137,12 @@ internal sealed class RedisOverLimitCache
         }
 
         long now = _timeProvider.GetTimestamp();
-        long windowEndsAt = now + (long)(retryMs / 1000.0 * _timeProvider.TimestampFrequency);
+        long windowEndsAt = sentAt + (long)(retryMs / 1000.0 * _timeProvider.TimestampFrequency);
+        if (windowEndsAt <= now)
+        {
+            return;
+        }
+
         Entry entry = new(count, resetAtMs, clientWindow, windowEndsAt, Math.Min(windowEndsAt, now + _maxAgeTicks));
         CounterId id = new(key, shapeId);
         if (Volatile.Read(ref _count) >= MaxEntries && !Sweep(now))

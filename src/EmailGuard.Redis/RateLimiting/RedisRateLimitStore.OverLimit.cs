@@ -92,11 +92,12 @@ internal sealed partial class RedisRateLimitStore
     /// <param name="results">Their entries, or empty.</param>
     /// <param name="decision">The decision.</param>
     /// <param name="epoch">The cache's epoch when the script was sent.</param>
+    /// <param name="sentAt">A local timestamp from before the script was sent, from which the windows' time left counts.</param>
     /// <param name="admissionFills">
     /// Whether an admission's filled counters are recorded: not for a reservation, whose permits may be taken in a later
     /// window than the one acquires name now, which may still have room.
     /// </param>
-    private void ObserveAcquire(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> results, RateLimitDecision decision, long epoch, bool admissionFills)
+    private void ObserveAcquire(ReadOnlySpan<RateLimitRequest> requests, ReadOnlySpan<RateLimitEntry> results, RateLimitDecision decision, long epoch, long sentAt, bool admissionFills)
     {
         if (_overLimit is not { } cache)
         {
@@ -113,7 +114,7 @@ internal sealed partial class RedisRateLimitStore
                 ref readonly RateLimitRequest request = ref requests[i];
                 if (admissionFills && i < results.Length && request.Rule.Algorithm == RateLimitAlgorithm.FixedWindow && results[i].Count >= request.Rule.Limit)
                 {
-                    Record(cache, request, results[i], now, epoch);
+                    Record(cache, request, results[i], now, epoch, sentAt);
                 }
                 else
                 {
@@ -133,15 +134,18 @@ internal sealed partial class RedisRateLimitStore
                 continue;
             }
 
-            Record(cache, request, entry, now, epoch);
+            Record(cache, request, entry, now, epoch, sentAt);
         }
     }
 
-    /// <summary>Records a fixed-window counter an acquire decided at <paramref name="now"/> (Unix ms) left at or over its limit.</summary>
-    private void Record(RedisOverLimitCache cache, in RateLimitRequest request, RateLimitEntry entry, long now, long epoch)
+    /// <summary>
+    /// Records a fixed-window counter an acquire decided at <paramref name="now"/> (Unix ms, the deciding clock's) left
+    /// at or over its limit; the window's time left counts from <paramref name="sentAt"/>, before the script was sent.
+    /// </summary>
+    private void Record(RedisOverLimitCache cache, in RateLimitRequest request, RateLimitEntry entry, long now, long epoch, long sentAt)
     {
         long resetAt = entry.ResetAt.ToUnixTimeMilliseconds();
-        cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), entry.Count, resetAt, resetAt - now, epoch);
+        cache.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, now), entry.Count, resetAt, resetAt - now, epoch, sentAt);
     }
 
     /// <summary>Tells the cache that the counters of these requests went down (a refund or a give-back).</summary>

@@ -197,8 +197,9 @@ internal sealed partial class RedisRateLimitStore
     /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms; when nothing was denied (every request fits, with no wait), per request only count and reset-at ms: a guard check's reply is then 15 numbers instead of 27, each of which Redis and the client convert.</para>
     /// <para>Numbers are formatted with <c>fmt</c> before they reach Redis: Lua would print a large one as a float.
     /// Every write sets or keeps a TTL in the same script, so a counter never exists without one. Every key is read,
-    /// and so type-checked, before the first write, and a fixed-window key that holds something other than an integer
-    /// fails the script before it writes: a script that fails has written nothing.</para>
+    /// and so type-checked, before the first write, and a fixed-window key, or a sliding window's current segment, that
+    /// holds something other than an integer (a fraction such as <c>0.5</c> too) fails the script before it writes: a
+    /// script that fails has written nothing.</para>
     /// </remarks>
     internal const string AcquireScriptText = ServerCounterLua + AcquireFunctionLua + """
         return acquire(KEYS, ARGV, nil, 0, 0, #KEYS)
@@ -274,27 +275,32 @@ internal sealed partial class RedisRateLimitStore
               end
             end
             -- wrote: a member of the batch has written it; what later members take waits in dirty and delta, set
-            -- when a second member takes from it.
-            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and not number, p = 0, wrote = false }
+            -- when a second member takes from it. foreign: not an integer, which INCRBY would refuse half-way through
+            -- the writes; a number with a fraction ('0.5', written by someone else) is foreign too.
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and (not number or number % 1 ~= 0), p = 0, wrote = false }
             if shared then shared.fixed[key] = st end
             return st
           else
             local g = w / s
             local cur = floor(wnow / g)
             local oldest = cur - s
-            local segs, stale, total = {}, {}, 0
+            local segs, stale, total, foreign = {}, {}, 0, false
             local flat = redis.call('HGETALL', key)
             for k = 1, #flat, 2 do
               local j = tonumber(flat[k])
               if j and j >= oldest and j <= cur then
-                local c = tonumber(flat[k + 1]) or 0
+                local c = tonumber(flat[k + 1])
+                -- The current segment is the one HINCRBY writes: one that is no integer would fail it half-way
+                -- through the writes, so the acquire fails before them. An older one only counts (as 0 if no number).
+                if j == cur and (not c or c % 1 ~= 0) then foreign = true end
+                c = c or 0
                 segs[j] = c
                 total = total + c
               elseif j and j < oldest then
                 stale[#stale + 1] = flat[k]
               end
             end
-            return { g = g, cur = cur, segs = segs, stale = stale, total = total, p = 0 }
+            return { g = g, cur = cur, segs = segs, stale = stale, total = total, p = 0, foreign = foreign }
           end
         end
 

@@ -67,7 +67,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
             }
 
             (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
-            return Decide(request, results, count, left, now, epoch);
+            return Decide(request, results, count, left, now, epoch, startedAt);
         }
         finally
         {
@@ -82,7 +82,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     private Func<RedisResult, (long At, long DecidedAt)?> AdmittedAtOfOne(RateLimitRequest request, long now, int shift) => raw =>
     {
         (long count, long left) = _useServerTime ? RedisScriptCodec.Unpack(raw, shift) : ((long)raw, 0);
-        RateLimitDecision decision = Decide(request, default, count, left, now, NotObserved);
+        RateLimitDecision decision = Decide(request, default, count, left, now, NotObserved, 0);
         long at = decision.Timestamp.ToUnixTimeMilliseconds();
         return decision.Status == RateLimitStatus.Allowed ? (at, at) : null;
     };
@@ -135,7 +135,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
                 count = withCost;
             }
 
-            decisions[i] = Decide(request, entries.AsMemory(i, 1), withCost, left, batch[i].Now, epoch);
+            decisions[i] = Decide(request, entries.AsMemory(i, 1), withCost, left, batch[i].Now, epoch, startedAt);
         }
     }
 
@@ -148,9 +148,10 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
     /// server's, exactly; the window's end is placed on the window grid with the app's clock, which is exact while the
     /// clocks differ by less than half a window, and the decision's time is kept inside that window so that a refund
     /// finds it. The answer also tells the over-limit cache about the counter, unless <paramref name="epoch"/> is
-    /// <see cref="NotObserved"/>.
+    /// <see cref="NotObserved"/>; its entry ends <paramref name="serverLeftMs"/> after <paramref name="sentAt"/>, a local
+    /// timestamp from before the script was sent, so that it never outlives the window however late the reply came.
     /// </remarks>
-    private RateLimitDecision Decide(in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long serverLeftMs, long callerNowMs, long epoch)
+    private RateLimitDecision Decide(in RateLimitRequest request, Memory<RateLimitEntry> results, long countWithCost, long serverLeftMs, long callerNowMs, long epoch, long sentAt)
     {
         long window = request.Rule.WindowMilliseconds;
         long reset;
@@ -184,7 +185,7 @@ internal sealed partial class RedisRateLimitStore : RedisSingleKeyCoalescer.ISen
             // is denied here, and a window of a flood costs Redis its one admission.
             if (count >= request.Rule.Limit)
             {
-                overLimit.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, callerNowMs), count, reset, retry, epoch);
+                overLimit.Add(request.Key, request.Rule.ShapeId, WindowIndex(request.Rule, callerNowMs), count, reset, retry, epoch, sentAt);
             }
             else if (allowed)
             {

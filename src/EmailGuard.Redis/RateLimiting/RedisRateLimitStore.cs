@@ -224,7 +224,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
             if (commit)
             {
-                ObserveAcquire(requests.Span, results.Span, acrossSlots, epoch, admissionFills: reserveMaxWaitMs < 0);
+                ObserveAcquire(requests.Span, results.Span, acrossSlots, epoch, started, admissionFills: reserveMaxWaitMs < 0);
             }
 
             return acrossSlots;
@@ -262,7 +262,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);
         if (commit)
         {
-            ObserveAcquire(requests.Span, results.Span, decision, epoch, admissionFills: reserveMaxWaitMs < 0);
+            ObserveAcquire(requests.Span, results.Span, decision, epoch, started, admissionFills: reserveMaxWaitMs < 0);
         }
 
         return decision;

@@ -13,7 +13,7 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// could admit earlier (a refund, a reset, a raised limit) happens.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
+public partial class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     private static readonly RateLimitRule s_perMinute = RateLimitRule.PerMinute(3);
 
@@ -354,8 +354,8 @@ public class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisStoreTest
 
         store.OverLimitCache!.HitCount.Should().Be(1, "the admission filled the counter");
         decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
-        // The server's milliseconds left, counted from when the reply arrived: the local answer may run late by the
-        // reply's way back (a few ms), never by anything like a window.
+        // The server's milliseconds left, counted from before the script was sent: the local answer may run early by the
+        // request's way to Redis (a few ms), never late, and never by anything like a window.
         decision.RetryAfter.Should().BeGreaterThan(TimeSpan.Zero).And.BeCloseTo(fromRedis[0].RetryAfter, TimeSpan.FromSeconds(5));
         local[0].Count.Should().Be(2);
         local[0].ResetAt.Should().Be(fromRedis[0].ResetAt);

@@ -19,6 +19,50 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     private static readonly RateLimitRule s_sliding = RateLimitRule.SlidingWindow(10, TimeSpan.FromHours(1), segments: 6);
 
     [Theory]
+    [InlineData("abc", false)]
+    [InlineData("0.5", false)]
+    [InlineData("abc", true)]
+    public async Task AcquireAsync_MultiKeyWithASlidingSegmentHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted, bool batched)
+    {
+        // The current segment's field is the one HINCRBY writes: a value it refuses failed the acquire half-way through
+        // its writes. On the client clock the segment is the fake clock's.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, batchEveryAcquire: batched);
+        string wrong = store.CounterKey("wrong", s_sliding);
+        long segment = Time.GetUtcNow().ToUnixTimeMilliseconds() / (s_sliding.WindowMilliseconds / 6);
+        await Admin.GetDatabase().HashSetAsync(wrong, segment.ToString(System.Globalization.CultureInfo.InvariantCulture), planted);
+        await Admin.GetDatabase().KeyExpireAsync(wrong, TimeSpan.FromMinutes(1));
+        RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", s_sliding)];
+
+        Func<Task> act = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*does not hold an integer*");
+        (await Admin.GetDatabase().KeyExistsAsync([store.CounterKey("a", s_fixed), store.CounterKey("b", s_sliding)]))
+            .Should().Be(0, "a segment that is no integer fails the acquire before its first write");
+    }
+
+    [Theory]
+    [InlineData("0.5", false)]
+    [InlineData("2.5", false)]
+    [InlineData("-0.5", false)]
+    [InlineData("0.5", true)]
+    public async Task AcquireAsync_MultiKeyWithAFixedCounterHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted, bool batched)
+    {
+        // A number Lua reads (tonumber) but INCRBY refuses: the admission's writes would fail at this counter, after
+        // the counters before it were written. On the client clock the planted key is the window's own counter.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, batchEveryAcquire: batched);
+        string wrong = store.CounterKey("wrong", s_fixed);
+        await Admin.GetDatabase().StringSetAsync(wrong, planted, TimeSpan.FromMinutes(1));
+        RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", s_fixed)];
+
+        Func<Task> act = async () => await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*does not hold an integer*");
+        (await Admin.GetDatabase().KeyExistsAsync([store.CounterKey("a", s_fixed), store.CounterKey("b", s_sliding)]))
+            .Should().Be(0, "a counter that is no integer fails the acquire before its first write");
+        ((string?)await Admin.GetDatabase().StringGetAsync(wrong)).Should().Be(planted);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public async Task AcquireAsync_SingleKeyOnAKeyOfAnotherType_FailsAndWritesNothing(bool useServerTime)
