@@ -40,12 +40,7 @@ public sealed class RedisSendCountTests(RedisServerFixture redis, ITestOutputHel
         options.User.Add(rule);
         options.Recipient.Add(RateLimitRule.PerHour(3));
         options.RecipientDomain.Add(rule);
-        IOptions<SendGuardOptions> wrapped = Options.Create(options);
-        ResilientRateLimitStore store = new(RedisStoreTestBase.CreateStore(Admin, _prefix + "c:", _time), new StoreResilienceOptions(), _time);
-        GuardStateCache state = new(new RedisEmailGuardStateStore(new RedisConnection(Admin, _prefix + "s:"), _time), wrapped, _time);
-        EmailGuardFeedback feedback = new(
-            store, new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, _time), new StoreResilienceOptions(), _time), null, new EmailFeedbackOptions(), options, _time);
-        EmailSendGuard guard = new(wrapped, store, state, _time) { Sends = feedback };
+        (EmailSendGuard guard, EmailGuardFeedback feedback) = GuardCountingSends(options);
         OutboundEmail[] messages = [.. Enumerable.Range(0, 200).Select(i => new OutboundEmail
         {
             To = [string.Create(CultureInfo.InvariantCulture, $"customer{i % 100}@example{i % 7}.com")],
@@ -88,12 +83,7 @@ public sealed class RedisSendCountTests(RedisServerFixture redis, ITestOutputHel
         // Arrange: a refunded check (the provider refused the mail) sent nothing, so it is no send in the ratios.
         SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.FromMinutes(5) };
         options.Tenant.Add(RateLimitRule.PerHour(100));
-        IOptions<SendGuardOptions> wrapped = Options.Create(options);
-        ResilientRateLimitStore store = new(RedisStoreTestBase.CreateStore(Admin, _prefix + "c:", _time), new StoreResilienceOptions(), _time);
-        GuardStateCache state = new(new RedisEmailGuardStateStore(new RedisConnection(Admin, _prefix + "s:"), _time), wrapped, _time);
-        EmailGuardFeedback feedback = new(
-            store, new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, _time), new StoreResilienceOptions(), _time), null, new EmailFeedbackOptions(), options, _time);
-        EmailSendGuard guard = new(wrapped, store, state, _time) { Sends = feedback };
+        (EmailSendGuard guard, EmailGuardFeedback feedback) = GuardCountingSends(options);
         OutboundEmail message = new() { To = ["customer@example.com"], TenantId = "acme", UserId = "user-42", Category = "Share" };
 
         // Act
@@ -122,5 +112,16 @@ public sealed class RedisSendCountTests(RedisServerFixture redis, ITestOutputHel
         }
 
         return calls;
+    }
+
+    /// <summary>A guard of <paramref name="options"/> on this test's Redis, counting every admitted send as AddEmailGuard() wires it, and its feedback.</summary>
+    private (EmailSendGuard Guard, EmailGuardFeedback Feedback) GuardCountingSends(SendGuardOptions options)
+    {
+        IOptions<SendGuardOptions> wrapped = Options.Create(options);
+        ResilientRateLimitStore store = new(RedisStoreTestBase.CreateStore(Admin, _prefix + "c:", _time), new StoreResilienceOptions(), _time);
+        GuardStateCache state = new(new RedisEmailGuardStateStore(new RedisConnection(Admin, _prefix + "s:"), _time), wrapped, _time);
+        EmailGuardFeedback feedback = new(
+            store, new ResilientKeyValueStore(new InMemoryKeyValueStore(1_000, _time), new StoreResilienceOptions(), _time), null, new EmailFeedbackOptions(), options, _time);
+        return (new EmailSendGuard(wrapped, store, state, _time) { Sends = feedback }, feedback);
     }
 }
