@@ -77,7 +77,9 @@ internal sealed partial class RedisRateLimitStore
                 // Only the entries of the counters are missing: as after a denial across slots, neither a failed nor a
                 // hanging read may turn the denial into a store failure, which fail-open admits.
                 RateLimitEntry[] entries = results.ToArray();
-                Task<RedisScriptOutcome> reading = ReadCountersAfterDenialAsync(database, requests.ToArray(), entries, keys, counters, decidedAt, cancellationToken);
+                // Nothing of the counters' slots was reserved: the settling only peeks them, every one "not reached".
+                Task<RedisScriptOutcome> reading = SettleDenialAsync(
+                    database, requests.ToArray(), entries, keys, counters, reserved: 0, firstUnvisited: 0, decidedAt, default, cancellationToken);
                 await AnswerDenialInTimeAsync(reading, entries, results, started, constrained.Count + counters.Count, default).ConfigureAwait(false);
             }
 
@@ -106,27 +108,6 @@ internal sealed partial class RedisRateLimitStore
         }
 
         return decision;
-    }
-
-    /// <summary>Reads the counter-only slots of a denied reservation for its entries; a read that fails is logged, not thrown.</summary>
-    private async Task<RedisScriptOutcome> ReadCountersAfterDenialAsync(
-        IDatabase database, RateLimitRequest[] requests, RateLimitEntry[] entries, RedisKey[] keys, List<int[]> counters, long decidedAt, CancellationToken cancellationToken)
-    {
-        try
-        {
-            foreach (int[] group in counters)
-            {
-                await EvaluateGroupAsync(database, requests, entries, keys, group, commit: false, decidedAt, wantEntries: true, cancellationToken).ConfigureAwait(false);
-            }
-        }
-#pragma warning disable CA1031 // Whatever the read failed with, the denial stands.
-        catch (Exception ex) when (ex is not OperationCanceledException)
-#pragma warning restore CA1031
-        {
-            Log.DeniedReadFailed(_logger, counters.Count, ex);
-        }
-
-        return default;
     }
 
     /// <summary>The entries of counters whose count was lost: admitted (they never deny), counting only this call's cost.</summary>
