@@ -126,20 +126,7 @@ public partial class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisS
     [Fact]
     public async Task ConcurrentFlood_AdmitsExactlyTheLimit_AndRedisSeesOnlyTheAdmission()
     {
-        // The store's own connection, counted on the client: the server's command statistics also count the scripts
-        // that other tests' background work (give-backs, breaker timers) sends meanwhile. Every acquire script is
-        // loaded first, so no first-use EVAL is counted: a warm-up flood alone did not always form a batch on a loaded
-        // machine, and the batch script's first use then showed as a stray EVAL in the flood.
-        ConnectionMultiplexer own = Connect();
-        foreach (string script in new[]
-        {
-            RedisRateLimitStore.AcquireScriptText, RedisRateLimitStore.AcquireOneClientScriptText, RedisRateLimitStore.AcquireOneServerScriptText,
-            RedisRateLimitStore.AcquireBatchScriptText, RedisRateLimitStore.AcquireManyScriptText,
-        })
-        {
-            await own.GetServers()[0].ScriptLoadAsync(script);
-        }
-
+        ConnectionMultiplexer own = await ConnectWithScriptsLoadedAsync();
         RedisRateLimitStore store = CreateStore(own, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
         RateLimitRequest[] warmUp = [new("warm-up", RateLimitRule.PerHour(1))];
         await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(warmUp, default))));
@@ -162,6 +149,27 @@ public partial class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisS
         // which 60 never fill. So the window costs Redis one script.
         firstCommands.Should().ContainSingle("the first flood sent {0}", string.Join(", ", firstCommands));
         secondCommands.Should().BeEmpty("the second flood is denied from the cache");
+    }
+
+    /// <summary>
+    /// A connection of the test's own, whose commands a <see cref="ProfilingSession"/> counts on the client: the server's
+    /// command statistics also count the scripts that other tests' background work (give-backs, breaker timers) sends
+    /// meanwhile. Every acquire script is loaded first, so no first-use EVAL is counted: a warm-up flood alone did not
+    /// always form a batch on a loaded machine, and the batch script's first use then showed as a stray EVAL in the flood.
+    /// </summary>
+    private async Task<ConnectionMultiplexer> ConnectWithScriptsLoadedAsync()
+    {
+        ConnectionMultiplexer own = Connect();
+        foreach (string script in new[]
+        {
+            RedisRateLimitStore.AcquireScriptText, RedisRateLimitStore.AcquireOneClientScriptText, RedisRateLimitStore.AcquireOneServerScriptText,
+            RedisRateLimitStore.AcquireBatchScriptText, RedisRateLimitStore.AcquireManyScriptText,
+        })
+        {
+            await own.GetServers()[0].ScriptLoadAsync(script);
+        }
+
+        return own;
     }
 
     [Fact]
