@@ -26,6 +26,14 @@ namespace EmailGuard.Redis;
 /// Sliding windows are never cached: their counts fall at every segment boundary and the retry-after depends on the
 /// cost, so a local answer could not equal Redis's.
 /// </para>
+/// <para>
+/// On the server clock, the window's end is known here only to lie between two local times: its time left counted from
+/// before the script was sent (an entry denies no later than that, so never past the window's end) and counted from
+/// after its reply arrived. An acquire that comes between the two, for at most the boundary wait, is told to wait until
+/// the later one and then ask Redis (see <c>RedisRateLimitStore.AcquireOnceTheWindowEndedAsync</c>): sent at once, Redis
+/// would deny it in the old window and the next one admitted would be a second script in that window, so a flood would
+/// cost two scripts per key per window instead of one.
+/// </para>
 /// </remarks>
 internal sealed class RedisOverLimitCache
 {
@@ -38,19 +46,26 @@ internal sealed class RedisOverLimitCache
     private readonly ConcurrentDictionary<CounterId, Entry> _entries = new();
     private readonly TimeProvider _timeProvider;
     private readonly long _maxAgeTicks;
+    private readonly long _maxBoundaryWaitTicks;
     private readonly Counter<long>? _hits;
     private int _count;
     private long _epoch;
     private long _lastSweep;
     private long _hitCount;
+    private long _boundaryWaitCount;
 
     /// <param name="timeProvider">The clock that measures ages and, on the client clock, names windows.</param>
     /// <param name="maxAge">The longest an entry lives, however far its window's end.</param>
     /// <param name="meterFactory">The host's meter factory, for the hit counter; none records nothing.</param>
-    public RedisOverLimitCache(TimeProvider timeProvider, TimeSpan maxAge, IMeterFactory? meterFactory)
+    /// <param name="maxBoundaryWait">
+    /// The longest uncertainty about a window's end on the server clock that <see cref="TryGetOver(string, RateLimitRule, long, out long, out long, out long, out long)"/>
+    /// reports for the caller to wait out; zero reports none.
+    /// </param>
+    public RedisOverLimitCache(TimeProvider timeProvider, TimeSpan maxAge, IMeterFactory? meterFactory, TimeSpan maxBoundaryWait = default)
     {
         _timeProvider = timeProvider;
         _maxAgeTicks = (long)(maxAge.TotalSeconds * timeProvider.TimestampFrequency);
+        _maxBoundaryWaitTicks = (long)(maxBoundaryWait.TotalSeconds * timeProvider.TimestampFrequency);
         _lastSweep = timeProvider.GetTimestamp();
         _hits = meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)).CreateCounter<long>(
             LocalDenialsInstrument,
@@ -60,6 +75,9 @@ internal sealed class RedisOverLimitCache
 
     /// <summary>Gets the acquires denied from the cache so far; for tests.</summary>
     internal long HitCount => Interlocked.Read(ref _hitCount);
+
+    /// <summary>Gets the acquires that waited for a window on the server clock to end before asking Redis; for tests.</summary>
+    internal long BoundaryWaitCount => Interlocked.Read(ref _boundaryWaitCount);
 
     /// <summary>Gets the entries held; for tests.</summary>
     internal int Count => Volatile.Read(ref _count);
@@ -78,7 +96,29 @@ internal sealed class RedisOverLimitCache
     /// <param name="retryMs">On the server clock, the milliseconds until the window ends, measured on the local clock.</param>
     /// <returns>Whether the acquire is certain to be denied.</returns>
     public bool TryGetOver(string key, RateLimitRule rule, long clientWindow, out long count, out long resetAtMs, out long retryMs)
+        => TryGetOver(key, rule, clientWindow, out count, out resetAtMs, out retryMs, out _);
+
+    /// <summary>
+    /// Finds a live entry for a fixed-window counter whose count leaves no room under the rule's limit, or learns that
+    /// its window on the server clock is ending: then Redis would deny the acquire for a few moments more, and admit it
+    /// once <paramref name="windowEndedAt"/> has passed.
+    /// </summary>
+    /// <param name="key">The partition key.</param>
+    /// <param name="rule">The rule; only its shape names the counter.</param>
+    /// <param name="clientWindow">On the client clock, the window the caller's clock names; else <see cref="RedisCounterKey.NoWindow"/>.</param>
+    /// <param name="count">The counter's count.</param>
+    /// <param name="resetAtMs">The window's end, as Redis reported it.</param>
+    /// <param name="retryMs">On the server clock, the milliseconds until the window ends, measured on the local clock.</param>
+    /// <param name="windowEndedAt">
+    /// When the method returns false for a counter known over its limit whose window, on the server clock, may or may
+    /// not have ended yet: the local timestamp by which it surely has; else 0. The uncertainty is as long as the round
+    /// trip that recorded the entry took (see <see cref="Add"/>), and is reported only while that is at most the
+    /// boundary wait this cache was made with.
+    /// </param>
+    /// <returns>Whether the acquire is certain to be denied.</returns>
+    public bool TryGetOver(string key, RateLimitRule rule, long clientWindow, out long count, out long resetAtMs, out long retryMs, out long windowEndedAt)
     {
+        windowEndedAt = 0;
         if (Volatile.Read(ref _count) > 0
             && _entries.TryGetValue(new CounterId(key, rule.ShapeId), out Entry? entry)
             && entry.Count >= rule.Limit
@@ -93,7 +133,19 @@ internal sealed class RedisOverLimitCache
                 return true;
             }
 
-            Remove(key, rule.ShapeId, entry);
+            if (now < entry.WindowSurelyEndedAt
+                && entry.ValidUntil == entry.WindowEndsAt
+                && entry.Window == RedisCounterKey.NoWindow
+                && entry.WindowSurelyEndedAt - entry.WindowEndsAt <= _maxBoundaryWaitTicks)
+            {
+                // Ended on the earliest reading of the server's clock, not yet on the latest: kept until then, since
+                // nothing but the window's end (no max age, no refund: those remove it) makes it end here.
+                windowEndedAt = entry.WindowSurelyEndedAt;
+            }
+            else
+            {
+                Remove(key, rule.ShapeId, entry);
+            }
         }
 
         count = 0;
@@ -111,6 +163,9 @@ internal sealed class RedisOverLimitCache
             hits.Add(1);
         }
     }
+
+    /// <summary>Counts one acquire that waited for its window to end on the server clock.</summary>
+    public void RecordBoundaryWait() => Interlocked.Increment(ref _boundaryWaitCount);
 
     /// <summary>
     /// Records that a fixed-window counter was seen at <paramref name="count"/> (at or over some acquire's limit) with
@@ -137,13 +192,15 @@ internal sealed class RedisOverLimitCache
         }
 
         long now = _timeProvider.GetTimestamp();
-        long windowEndsAt = sentAt + (long)(retryMs / 1000.0 * _timeProvider.TimestampFrequency);
+        long retryTicks = (long)(retryMs / 1000.0 * _timeProvider.TimestampFrequency);
+        long windowEndsAt = sentAt + retryTicks;
         if (windowEndsAt <= now)
         {
             return;
         }
 
-        Entry entry = new(count, resetAtMs, clientWindow, windowEndsAt, Math.Min(windowEndsAt, now + _maxAgeTicks));
+        // Redis decided before now, so the window has surely ended retryMs after now: between the two, it may have.
+        Entry entry = new(count, resetAtMs, clientWindow, windowEndsAt, Math.Min(windowEndsAt, now + _maxAgeTicks), now + retryTicks);
         CounterId id = new(key, shapeId);
         if (Volatile.Read(ref _count) >= MaxEntries && !Sweep(now))
         {
@@ -222,6 +279,10 @@ internal sealed class RedisOverLimitCache
 
     private readonly record struct CounterId(string Key, string ShapeId);
 
-    /// <summary>One counter's state: times are local timestamps, so the entry ends when the window does on any clock.</summary>
-    private sealed record Entry(long Count, long ResetAtMs, long Window, long WindowEndsAt, long ValidUntil);
+    /// <summary>
+    /// One counter's state: times are local timestamps, so the entry ends when the window does on any clock. On the
+    /// server clock the window ends between <c>WindowEndsAt</c> (counted from before the script was sent) and
+    /// <c>WindowSurelyEndedAt</c> (counted from after its reply arrived).
+    /// </summary>
+    private sealed record Entry(long Count, long ResetAtMs, long Window, long WindowEndsAt, long ValidUntil, long WindowSurelyEndedAt);
 }

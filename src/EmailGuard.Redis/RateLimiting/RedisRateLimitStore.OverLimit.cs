@@ -12,6 +12,12 @@ internal sealed partial class RedisRateLimitStore
     /// <summary>The most requests an acquire answered locally may have: a longer one is not a flood's.</summary>
     private const int MaxLocalRequests = 16;
 
+    /// <summary>
+    /// The share of the resilience timeout an acquire may wait for a window on the server clock to end (one tenth: 50 ms
+    /// of the default 500 ms), so that the wait and the script after it fit well within the timeout.
+    /// </summary>
+    private const int MaxBoundaryWaitShare = 10;
+
     private readonly RedisOverLimitCache? _overLimit;
 
     /// <summary>The over-limit cache, or null when it is turned off; for tests.</summary>
@@ -21,7 +27,7 @@ internal sealed partial class RedisRateLimitStore
     public bool TryDenyLocally(RateLimitRequest request, long now, out RateLimitDecision decision, out RateLimitEntry entry)
     {
         entry = default;
-        return TryDenyLocally(new ReadOnlySpan<RateLimitRequest>(in request), new Span<RateLimitEntry>(ref entry), now, out decision);
+        return TryDenyLocally(new ReadOnlySpan<RateLimitRequest>(in request), new Span<RateLimitEntry>(ref entry), now, out decision, out _);
     }
 
     /// <summary>
@@ -31,9 +37,19 @@ internal sealed partial class RedisRateLimitStore
     /// longest retry-after depend on the counters this instance has not seen.
     /// The caller's time <paramref name="now"/> (Unix ms) names the window on the client clock.
     /// </summary>
-    private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long now, out RateLimitDecision decision)
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">Their entries, or empty.</param>
+    /// <param name="now">The caller's time, in Unix ms.</param>
+    /// <param name="decision">The local denial, when the method returns true.</param>
+    /// <param name="windowEndedAt">
+    /// When the method returns false because every counter is over its limit but the server clock's window of some may
+    /// be ending right now: the local timestamp by which all of those windows have surely ended (see
+    /// <see cref="RedisOverLimitCache"/>); else 0.
+    /// </param>
+    private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long now, out RateLimitDecision decision, out long windowEndedAt)
     {
         decision = default;
+        windowEndedAt = 0;
         RedisOverLimitCache? cache = _overLimit;
         // An empty acquire (a message no rule applies to) is admitted by Redis; "every request is over" is vacuously true of it.
         if (cache is null || cache.Count == 0 || requests.Length == 0 || requests.Length > MaxLocalRequests)
@@ -47,10 +63,23 @@ internal sealed partial class RedisRateLimitStore
         {
             ref readonly RateLimitRequest request = ref requests[i];
             RateLimitRule rule = request.Rule;
-            if (rule.Algorithm != RateLimitAlgorithm.FixedWindow
-                || !cache.TryGetOver(request.Key, rule, WindowIndex(rule, now), out long count, out long resetAt, out long serverRetry))
+            if (rule.Algorithm != RateLimitAlgorithm.FixedWindow)
             {
+                windowEndedAt = 0;
                 return false;
+            }
+
+            if (!cache.TryGetOver(request.Key, rule, WindowIndex(rule, now), out long count, out long resetAt, out long serverRetry, out long endedAt))
+            {
+                if (endedAt == 0)
+                {
+                    windowEndedAt = 0;
+                    return false;
+                }
+
+                // Over its limit until a moment that may have passed: the others decide whether waiting for it helps.
+                windowEndedAt = Math.Max(windowEndedAt, endedAt);
+                continue;
             }
 
             // Permits the same counter's earlier requests in this call would take: the script counts them as pending.
@@ -77,6 +106,11 @@ internal sealed partial class RedisRateLimitStore
             }
         }
 
+        if (windowEndedAt != 0)
+        {
+            return false;
+        }
+
         // On the server clock a single acquire is dated inside its window, as the single-key reply would be.
         long decidedAt = _useServerTime && requests.Length == 1
             ? Math.Clamp(now, resetOfFirst - requests[0].Rule.WindowMilliseconds, resetOfFirst - 1)
@@ -85,6 +119,26 @@ internal sealed partial class RedisRateLimitStore
             RateLimitStatus.LimitExceeded, 0, maxRetry < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(maxRetry), DateTimeOffset.FromUnixTimeMilliseconds(decidedAt));
         cache.RecordHit();
         return true;
+    }
+
+    /// <summary>
+    /// Waits until every counter's window on the server clock has surely ended, then acquires as usual (asking the cache
+    /// again, which an admission made meanwhile may have filled for the new window). Each of these counters is over its
+    /// limit until its window ends, and the uncertainty about when that is on the local clock lasts at most the round
+    /// trip that recorded it (bounded by the boundary wait): sent at once, the acquire would be denied by Redis for
+    /// that short while, and the admission after it would be the window's second script.
+    /// </summary>
+    private async ValueTask<RateLimitDecision> AcquireOnceTheWindowEndedAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, long windowEndedAt, CancellationToken cancellationToken)
+    {
+        TimeSpan left = _timeProvider.GetElapsedTime(_timeProvider.GetTimestamp(), windowEndedAt);
+        if (left > TimeSpan.Zero)
+        {
+            await Task.Delay(left, _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
+        _overLimit?.RecordBoundaryWait();
+        return await AcquireAsync(requests, results, mayWaitForWindowEnd: false, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Tells the cache what a multi-request acquire found, from its entries when the caller asked for them.</summary>

@@ -82,7 +82,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
             : null;
         InitializeNodeScripts(nodeScripts);
         ConfigureReplicaWait(options);
-        _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory) : null;
+        _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero
+            ? new RedisOverLimitCache(timeProvider, options.OverLimitCacheMaxAge, meterFactory, _useServerTime ? _maxQueueWait / MaxBoundaryWaitShare : TimeSpan.Zero)
+            : null;
     }
 
     /// <summary>The connection this store uses, shared with other Redis components.</summary>
@@ -90,6 +92,10 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        => AcquireAsync(requests, results, mayWaitForWindowEnd: true, cancellationToken);
+
+    private ValueTask<RateLimitDecision> AcquireAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool mayWaitForWindowEnd, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
@@ -100,9 +106,14 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
 
         // One reading of the clock checks the over-limit cache and, for a single counter, names its window.
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        if (TryDenyLocally(requests.Span, results.Span, now, out RateLimitDecision local))
+        if (TryDenyLocally(requests.Span, results.Span, now, out RateLimitDecision local, out long windowEndedAt))
         {
             return new(local);
+        }
+
+        if (windowEndedAt != 0 && mayWaitForWindowEnd)
+        {
+            return AcquireOnceTheWindowEndedAsync(requests, results, windowEndedAt, cancellationToken);
         }
 
         if (requests.Length == 1)

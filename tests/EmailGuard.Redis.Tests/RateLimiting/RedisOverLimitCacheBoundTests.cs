@@ -54,4 +54,54 @@ public sealed class RedisOverLimitCacheBoundTests
         cache.TryGetOver(cached, s_perMinute, 8, out _, out _, out _).Should().BeFalse("the next window on the client clock");
         cache.TryGetOver(cached, s_perMinute.WithLimit(2), 7, out _, out _, out _).Should().BeFalse("a raised limit asks Redis");
     }
+
+    [Fact]
+    public void ServerWindowEnd_IsReportedForTheRoundTripItIsUncertain_OnlyWithinTheBoundaryWait_AndNeverAfterTheMaxAge()
+    {
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero));
+        RedisOverLimitCache cache = new(time, TimeSpan.FromMinutes(1), meterFactory: null, maxBoundaryWait: TimeSpan.FromMilliseconds(50));
+        RedisOverLimitCache shortLived = new(time, TimeSpan.FromMilliseconds(500), meterFactory: null, maxBoundaryWait: TimeSpan.FromMilliseconds(50));
+        RedisOverLimitCache noWait = new(time, TimeSpan.FromMinutes(1), meterFactory: null);
+
+        // Scripts sent now, decided by Redis with 1,000 ms left in the window, answered 20 ms later.
+        long sentAt = time.GetTimestamp();
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        foreach (RedisOverLimitCache each in new[] { cache, shortLived, noWait })
+        {
+            each.Add("server", s_perMinute.ShapeId, RedisCounterKey.NoWindow, 1, 60_000, 1_000, each.Epoch, sentAt);
+            each.Add("client", s_perMinute.ShapeId, 7, 1, 60_000, 1_000, each.Epoch, sentAt);
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(979));
+        cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out long endedAt).Should().BeTrue();
+        endedAt.Should().Be(0);
+
+        // 1,000 ms after the send, the window may have ended; 1,000 ms after the reply, it surely has.
+        time.Advance(TimeSpan.FromMilliseconds(5));
+        long surely = sentAt + (long)(1.020 * time.TimestampFrequency);
+        cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse("the window may have ended");
+        endedAt.Should().Be(surely);
+        cache.TryGetOver("server", s_perMinute.WithLimit(2), RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0, "a raised limit may be admitted now: nothing to wait for");
+        cache.TryGetOver("client", s_perMinute, 7, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0, "on the client clock the window's end is known exactly");
+        noWait.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0, "a cache made with no boundary wait reports none");
+        shortLived.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0, "an entry its max age ended says nothing about the window");
+
+        time.Advance(TimeSpan.FromMilliseconds(16));
+        cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0, "the window has surely ended");
+        cache.Count.Should().Be(0);
+
+        // A reply that took longer than the boundary wait: its window's end is not waited for.
+        RedisOverLimitCache slowReply = new(time, TimeSpan.FromMinutes(1), meterFactory: null, maxBoundaryWait: TimeSpan.FromMilliseconds(50));
+        sentAt = time.GetTimestamp();
+        time.Advance(TimeSpan.FromMilliseconds(80));
+        slowReply.Add("server", s_perMinute.ShapeId, RedisCounterKey.NoWindow, 1, 60_000, 1_000, slowReply.Epoch, sentAt);
+        time.Advance(TimeSpan.FromMilliseconds(930));
+        slowReply.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(0);
+    }
 }
