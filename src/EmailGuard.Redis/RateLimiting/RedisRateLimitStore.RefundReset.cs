@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -45,10 +46,23 @@ internal sealed partial class RedisRateLimitStore
         }
 
         // Each slot's counters carry their own marker, so a refund that failed half-way can be repeated for the rest.
+        // A slot that refuses (a counter that is no integer, checked before the slot's first write) stops the refund
+        // there: the slots before it stay given back, since taking their permits again could over-count a window
+        // that admitted meanwhile; they gave back less than the decision took, never more.
         bool refunded = false;
-        foreach (int[] group in groups)
+        int done = 0;
+        try
         {
-            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+            foreach (int[] group in groups)
+            {
+                refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+                done++;
+            }
+        }
+        catch (Exception ex) when (done > 0 && acquisitionId != 0)
+        {
+            Log.RefundFailedPartWay(_logger, groups.Count, done, ex);
+            throw;
         }
 
         return refunded;
@@ -96,5 +110,12 @@ internal sealed partial class RedisRateLimitStore
         }
 
         return (long)reply == 1;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2871, EventName = "RedisCrossSlotRefundFailedPartWay", Level = LogLevel.Warning,
+            Message = "A refund of a Redis Cluster decision over {Slots} hash slots failed after {Done} slot(s) had been given back; those stay given back. Repeating the refund gives back the rest, each slot once.")]
+        public static partial void RefundFailedPartWay(ILogger logger, int slots, int done, Exception exception);
     }
 }
