@@ -49,13 +49,18 @@ internal sealed partial class RedisRateLimitStore
         // A slot that refuses (a counter that is no integer, checked before the slot's first write) stops the refund
         // there: the slots before it stay given back, since taking their permits again could over-count a window
         // that admitted meanwhile; they gave back less than the decision took, never more.
+        // The refund is reported by the call that claims the last slot's marker: every call, copies of the decision
+        // through any instance included, visits the slots in the same (ascending) order, and a slot's marker is
+        // claimed by the script that gives it back, so that call finds every earlier slot given back, by itself or by
+        // a copy, and no other call can claim it. Reporting any slot claimed, a copy that won the first slot and one
+        // that won the second both said true.
         bool refunded = false;
         int done = 0;
         try
         {
             foreach (int[] group in groups)
             {
-                refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+                refunded = await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
                 done++;
             }
         }

@@ -12,6 +12,11 @@ namespace EmailGuard.Redis.Tests.Cluster;
 [Collection(RedisClusterFixture.CollectionName)]
 public sealed class RedisClusterRefundTests(RedisClusterFixture cluster) : RedisClusterTestBase(cluster)
 {
+    private const int Copies = 64;
+
+    /// <summary>Decisions refunded by the copies, one after the other: a race lost once is not a race won.</summary>
+    private const int Rounds = 8;
+
     private static readonly RateLimitRule s_rule = RateLimitRule.FixedWindow(20, TimeSpan.FromMinutes(10));
 
     [Theory]
@@ -41,6 +46,41 @@ public sealed class RedisClusterRefundTests(RedisClusterFixture cluster) : Redis
         (await CountAsync(store, high, s_rule)).Should().Be(0);
         (await CountAsync(store, low, s_rule)).Should().Be(4, "the earlier slot is given back once, whatever the repeats");
         (await store.RefundAsync(requests, admitted)).Should().BeFalse("a decision is refunded once");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task RefundAsync_64ConcurrentCopiesOfOneDecisionOnEveryMaster_ReportTrueOnce_AndGiveBackOnce(int instances)
+    {
+        // A decision is a value: copies of it refunded at the same moment, through one store or through several
+        // instances, must give its permits back once and say so once. Each slot's marker gave back once, but a copy
+        // that claimed the first slot and another that claimed the second both reported true.
+        RedisRateLimitStore[] stores = [.. Enumerable.Range(0, instances).Select(_ => CreateStore())];
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(stores[0], s_rule);
+        RateLimitRequest[] requests = [.. partitions.Select(p => new RateLimitRequest(p, s_rule, 2))];
+        for (int round = 0; round < Rounds; round++)
+        {
+            RateLimitDecision decision = await stores[0].AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+            await stores[0].AcquireAsync(partitions.Select(p => new RateLimitRequest(p, s_rule, 1)).ToArray(), Memory<RateLimitEntry>.Empty);
+            TaskCompletionSource start = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            Task<bool>[] refunds = [.. Enumerable.Range(0, Copies).Select(i => Task.Run(async () =>
+            {
+                RateLimitDecision copy = decision;
+                await start.Task;
+                return await stores[i % instances].RefundAsync(requests, copy);
+            }))];
+
+            start.SetResult();
+            bool[] reported = await Task.WhenAll(refunds);
+
+            decision.IsAllowed.Should().BeTrue();
+            reported.Count(r => r).Should().Be(1, "round {0}: one of {1} copies refunds the decision", round, Copies);
+            foreach (string partition in partitions)
+            {
+                (await CountAsync(stores[0], partition, s_rule)).Should().Be(round + 1, "round {0}: the decision's 2 permits came back once, the other acquires' stay", round);
+            }
+        }
     }
 
     private RedisRateLimitStore CreateStore(FakeLogger<RedisRateLimitStore>? logger = null, ConnectionMultiplexer? multiplexer = null)
