@@ -83,6 +83,31 @@ public sealed class RedisClusterRefundTests(RedisClusterFixture cluster) : Redis
         }
     }
 
+    [Fact]
+    public async Task RefundAsync_ShortestRuleInTheLastSlot_ACopyAfterItsMarkerExpiredIsNotReported()
+    {
+        // The slot whose marker decides which call reports the refund must be the one whose marker lives longest.
+        // Visited last by slot order, the minute's slot decided: once its marker expired (deleted here, as its TTL
+        // does a minute after the refund) a late copy claimed it again and reported true while the day still ran.
+        RateLimitRule day = RateLimitRule.FixedWindow(20, TimeSpan.FromDays(1));
+        RateLimitRule minute = RateLimitRule.FixedWindow(20, TimeSpan.FromMinutes(1));
+        RedisRateLimitStore store = CreateStore();
+        (string low, string high) = TwoKeysInAscendingSlots(store, s_rule);
+        RateLimitRequest[] requests = [new(low, day, 1), new(high, minute, 1)];
+        RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        RateLimitDecision copy = admitted;
+
+        bool first = await store.RefundAsync(requests, admitted);
+        await Admin.GetDatabase().KeyDeleteAsync(RedisCounterKey.RefundMarker(Prefix, high, admitted.AcquisitionId, minute.ShapeId));
+        bool late = await store.RefundAsync(requests, copy);
+
+        Admin.HashSlot(store.CounterKey(low, day)).Should().BeLessThan(Admin.HashSlot(store.CounterKey(high, minute)), "the minute's slot is the last");
+        first.Should().BeTrue();
+        late.Should().BeFalse("the day's marker, which lives as long as any of the decision's windows, says it was refunded");
+        (await Admin.GetDatabase().KeyTimeToLiveAsync(RedisCounterKey.RefundMarker(Prefix, low, admitted.AcquisitionId, day.ShapeId)))
+            .Should().BeGreaterThan(TimeSpan.FromHours(23));
+    }
+
     private RedisRateLimitStore CreateStore(FakeLogger<RedisRateLimitStore>? logger = null, ConnectionMultiplexer? multiplexer = null)
         => RedisStoreTestBase.CreateStore(multiplexer ?? Cluster.CreateMultiplexer(), Prefix, Time, useServerTime: false, logger);
 }
