@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -45,13 +46,59 @@ internal sealed partial class RedisRateLimitStore
         }
 
         // Each slot's counters carry their own marker, so a refund that failed half-way can be repeated for the rest.
+        // A slot that refuses (a counter that is no integer, checked before the slot's first write) stops the refund
+        // there: the slots before it stay given back, since taking their permits again could over-count a window
+        // that admitted meanwhile; they gave back less than the decision took, never more.
+        // The refund is reported by the call that claims the marker of one slot, visited last: every call, copies of
+        // the decision through any instance included, visits the slots in the same order, and a slot's marker is
+        // claimed by the script that gives it back, so that call finds every other slot given back, by itself or by a
+        // copy, and no other call can claim it. Reporting any slot claimed, a copy that won the first slot and one
+        // that won the second both said true. The deciding slot is the last (by slot) that holds the decision's
+        // longest rule: its marker lives as long as any of the decision's windows, so no late copy claims it again.
+        int last = DecidingGroup(requests.Span, groups);
         bool refunded = false;
-        foreach (int[] group in groups)
+        int done = 0;
+        try
         {
-            refunded |= await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+            for (int g = 0; g <= groups.Count; g++)
+            {
+                if (g == last)
+                {
+                    continue;
+                }
+
+                int[] group = groups[g == groups.Count ? last : g];
+                refunded = await RefundGroupAsync(database, requests, keys, group, acquiredAtMs, decidedAtMs, acquisitionId, cancellationToken).ConfigureAwait(false);
+                done++;
+            }
+        }
+        catch (Exception ex) when (done > 0 && acquisitionId != 0)
+        {
+            Log.RefundFailedPartWay(_logger, groups.Count, done, ex);
+            throw;
         }
 
         return refunded;
+    }
+
+    /// <summary>The index of the last group (by slot) that holds a request of the longest rule (by hold).</summary>
+    private static int DecidingGroup(ReadOnlySpan<RateLimitRequest> requests, List<int[]> groups)
+    {
+        int deciding = 0;
+        long longest = -1;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            foreach (int i in groups[g])
+            {
+                if (requests[i].Rule.HoldMilliseconds >= longest)
+                {
+                    longest = requests[i].Rule.HoldMilliseconds;
+                    deciding = g;
+                }
+            }
+        }
+
+        return deciding;
     }
 
     /// <summary>
@@ -96,5 +143,12 @@ internal sealed partial class RedisRateLimitStore
         }
 
         return (long)reply == 1;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2871, EventName = "RedisCrossSlotRefundFailedPartWay", Level = LogLevel.Warning,
+            Message = "A refund of a Redis Cluster decision over {Slots} hash slots failed after {Done} slot(s) had been given back; those stay given back. Repeating the refund gives back the rest, each slot once.")]
+        public static partial void RefundFailedPartWay(ILogger logger, int slots, int done, Exception exception);
     }
 }

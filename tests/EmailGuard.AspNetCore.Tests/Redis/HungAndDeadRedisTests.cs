@@ -155,9 +155,7 @@ public sealed class HungAndDeadRedisTests(ITestOutputHelper output)
         string binary = RedisBinaries.Find("redis-server")
             ?? throw new InvalidOperationException("These tests start their own redis-server: install redis-server (apt-get install redis-server).");
         bool password = fault == RedisFault.PasswordRequired;
-        RedisServerProcess server = RedisServerProcess.Start(binary, RedisServerFixture.FreeTcpPort(), password ? ["--requirepass", Password] : []);
-        await RedisServerFixture.WaitForPingAsync(server.Endpoint + (password ? $",password={Password}" : string.Empty));
-        return server;
+        return await RedisServerProcess.StartAsync(binary, [], RedisServerFixture.StartTimeout, password: password ? Password : null);
     }
 
     private static Task<TestApp> StartAppAsync(string connection, StoreFailureMode mode)

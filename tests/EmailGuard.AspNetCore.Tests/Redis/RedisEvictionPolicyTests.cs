@@ -87,9 +87,7 @@ public sealed class RedisEvictionPolicyTests
     {
         string binary = RedisBinaries.Find("redis-server")
             ?? throw new InvalidOperationException("These tests start their own redis-server: install redis-server (apt-get install redis-server).");
-        RedisServerProcess server = RedisServerProcess.Start(binary, RedisServerFixture.FreeTcpPort(), ["--maxmemory", "64mb", "--maxmemory-policy", policy]);
-        await RedisServerFixture.WaitForPingAsync(server.Endpoint);
-        return server;
+        return await RedisServerProcess.StartAsync(binary, ["--maxmemory", "64mb", "--maxmemory-policy", policy], RedisServerFixture.StartTimeout);
     }
 
     private static Task<TestApp> StartAppAsync(RedisServerProcess server)

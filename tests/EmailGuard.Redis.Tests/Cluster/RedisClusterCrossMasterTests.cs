@@ -208,11 +208,4 @@ public sealed class RedisClusterCrossMasterTests(RedisClusterFixture cluster) : 
     }
 
     private static Task<long> CountAsync(RedisRateLimitStore store, string key) => CountAsync(store, key, s_rule);
-
-    private static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
-    {
-        RateLimitEntry[] entry = new RateLimitEntry[1];
-        await store.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, entry);
-        return entry[0].Count;
-    }
 }

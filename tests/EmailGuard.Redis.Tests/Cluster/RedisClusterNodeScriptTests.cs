@@ -167,11 +167,4 @@ public sealed class RedisClusterNodeScriptTests(RedisClusterFixture cluster) : R
 
         return 0;
     }
-
-    private static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
-    {
-        RateLimitEntry[] entry = new RateLimitEntry[1];
-        await store.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, entry);
-        return entry[0].Count;
-    }
 }

@@ -220,23 +220,6 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : RedisC
         return Admin.GetServer(configuration.GetBySlot(slot)!.EndPoint);
     }
 
-    private (string Low, string High) TwoKeysInAscendingSlots(RedisRateLimitStore store, RateLimitRule rule)
-    {
-        string first = "slot-a:" + Prefix;
-        for (int i = 0; i < 100; i++)
-        {
-            string second = $"slot-b{i}:" + Prefix;
-            int a = Admin.HashSlot(store.CounterKey(first, rule));
-            int b = Admin.HashSlot(store.CounterKey(second, rule));
-            if (a != b)
-            {
-                return a < b ? (first, second) : (second, first);
-            }
-        }
-
-        throw new InvalidOperationException("No two keys in different slots were found.");
-    }
-
     private RedisRateLimitStore[] CreateInstances(int count)
     {
         RedisRateLimitStore[] stores = new RedisRateLimitStore[count];
@@ -250,11 +233,4 @@ public sealed class RedisClusterStoreTests(RedisClusterFixture cluster) : RedisC
 
     private RedisRateLimitStore CreateStore(ConnectionMultiplexer multiplexer, FakeLogger<RedisRateLimitStore>? logger = null)
         => RedisStoreTestBase.CreateStore(multiplexer, Prefix, Time, useServerTime: false, logger);
-
-    private static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
-    {
-        RateLimitEntry[] entry = new RateLimitEntry[1];
-        await store.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, entry);
-        return entry[0].Count;
-    }
 }

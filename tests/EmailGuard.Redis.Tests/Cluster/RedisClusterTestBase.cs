@@ -37,6 +37,32 @@ public abstract class RedisClusterTestBase(RedisClusterFixture cluster) : IAsync
         return [.. byMaster.Values.OrderBy(v => v.Slot).Select(v => v.Partition)];
     }
 
+    /// <summary>Two partitions whose counters under <paramref name="rule"/> lie in different slots, the lower slot first.</summary>
+    private protected (string Low, string High) TwoKeysInAscendingSlots(RedisRateLimitStore store, RateLimitRule rule)
+    {
+        string first = "slot-a:" + Prefix;
+        for (int i = 0; i < 100; i++)
+        {
+            string second = $"slot-b{i}:" + Prefix;
+            int a = Admin.HashSlot(store.CounterKey(first, rule));
+            int b = Admin.HashSlot(store.CounterKey(second, rule));
+            if (a != b)
+            {
+                return a < b ? (first, second) : (second, first);
+            }
+        }
+
+        throw new InvalidOperationException("No two keys in different slots were found.");
+    }
+
+    /// <summary>The count of <paramref name="key"/>'s counter under <paramref name="rule"/>, by a peek.</summary>
+    private protected static async Task<long> CountAsync(RedisRateLimitStore store, string key, RateLimitRule rule)
+    {
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await store.PeekAsync(new[] { new RateLimitRequest(key, rule, 0) }, entry);
+        return entry[0].Count;
+    }
+
     /// <summary>The master that serves <paramref name="partition"/>'s counter under <paramref name="rule"/>.</summary>
     private protected IServer MasterOf(RedisRateLimitStore store, string partition, RateLimitRule rule)
     {

@@ -101,10 +101,11 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task RefundAsync_FailingHalfWay_LeavesEveryKeyItWroteWithATtl(bool useServerTime)
+    public async Task RefundAsync_OnACounterOfAnotherType_FailsBeforeItsFirstWrite_AndARepeatAfterTheRepairCountsOnce(bool useServerTime)
     {
-        // The refund claims its marker and gives back the first counter before it reaches the planted key: writes
-        // before the failure stay, and each of them kept or set a TTL (the scan after the test checks every key).
+        // The refund reads every counter before it writes: the planted key's WRONGTYPE comes before the first
+        // counter is given back and before the marker is claimed. It used to give back the first counter and claim
+        // the marker first, so the failure left the refund half done, and a repeat was refused as already made.
         RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
         RateLimitRequest[] requests = [new("p", s_fixed, 3), new("p", s_sliding, 2)];
         RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
@@ -115,7 +116,68 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
 
         admitted.IsAllowed.Should().BeTrue();
         await act.Should().ThrowAsync<RedisServerException>().WithMessage("*WRONGTYPE*");
-        (await Admin.GetDatabase().KeyTimeToLiveAsync(store.CounterKey("p", s_fixed))).Should().NotBeNull();
+        ((long)await Admin.GetDatabase().StringGetAsync(store.CounterKey("p", s_fixed))).Should().Be(3, "nothing was given back");
+        await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey("p", s_sliding));
+        (await store.RefundAsync(requests, admitted)).Should().BeTrue("the failed refund claimed nothing");
+        ((long)await Admin.GetDatabase().StringGetAsync(store.CounterKey("p", s_fixed))).Should().Be(0);
+        (await store.RefundAsync(requests, admitted)).Should().BeFalse("a decision is refunded once");
+    }
+
+    [Theory]
+    [InlineData("fixed", "abc")]
+    [InlineData("fixed", "0.5")]
+    [InlineData("fixed", "2.5")]
+    [InlineData("sliding", "abc")]
+    [InlineData("sliding", "0.5")]
+    [InlineData("bucket", "abc")]
+    public async Task RefundAsync_ACounterHoldingANonInteger_FailsBeforeItsFirstWrite_AndARepeatAfterTheRepairCountsOnce(string shape, string planted)
+    {
+        // Someone else wrote the third counter after the acquire. The refund used to give it back as a number Lua read
+        // ('0.5' less the cost, written as 0), or skip it ('abc'), and report the refund made; now it fails before
+        // its first write, as an acquire over that counter does, and can be repeated once the counter is repaired.
+        RateLimitRule wrongRule = shape switch
+        {
+            "fixed" => s_fixed,
+            "sliding" => s_sliding,
+            _ => RateLimitRule.TokenBucket(10, TimeSpan.FromHours(1), burst: 10),
+        };
+        RedisRateLimitStore store = CreateStore();
+        RateLimitRequest[] requests = [new("a", s_fixed, 3), new("b", s_sliding, 2), new("wrong", wrongRule, 1)];
+        RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+        string wrong = store.CounterKey("wrong", wrongRule);
+        RedisValue repaired = await PlantAsync(wrong, wrongRule, planted);
+
+        Func<Task> act = async () => await store.RefundAsync(requests, admitted);
+
+        admitted.IsAllowed.Should().BeTrue();
+        await act.Should().ThrowAsync<RedisServerException>().WithMessage("*does not hold an integer*");
+        (await CountsAsync(store)).Should().Equal(new long[] { 3, 2 }, "nothing was given back");
+        await PlantAsync(wrong, wrongRule, repaired);
+        (await store.RefundAsync(requests, admitted)).Should().BeTrue("the failed refund claimed nothing");
+        (await CountsAsync(store)).Should().Equal(0, 0);
+        (await store.RefundAsync(requests, admitted)).Should().BeFalse("a decision is refunded once");
+    }
+
+    /// <summary>Writes <paramref name="value"/> where the counter of <paramref name="rule"/> keeps its count, keeping the key's TTL; returns what was there.</summary>
+    private async Task<RedisValue> PlantAsync(string counter, RateLimitRule rule, RedisValue value)
+    {
+        IDatabase database = Admin.GetDatabase();
+        if (rule.Algorithm != RateLimitAlgorithm.SlidingWindow)
+        {
+            return await database.StringSetAndGetAsync(counter, value, expiry: null, keepTtl: true, When.Always);
+        }
+
+        string segment = (Time.GetUtcNow().ToUnixTimeMilliseconds() / (rule.WindowMilliseconds / 6)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        RedisValue before = await database.HashGetAsync(counter, segment);
+        await database.HashSetAsync(counter, segment, value);
+        return before;
+    }
+
+    private async Task<long[]> CountsAsync(RedisRateLimitStore store)
+    {
+        RateLimitEntry[] entries = new RateLimitEntry[2];
+        await store.PeekAsync(new[] { new RateLimitRequest("a", s_fixed, 0), new RateLimitRequest("b", s_sliding, 0) }, entries);
+        return [entries[0].Count, entries[1].Count];
     }
 
     [Theory]

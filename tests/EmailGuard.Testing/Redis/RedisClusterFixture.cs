@@ -84,20 +84,16 @@ public class RedisClusterFixture : IAsyncLifetime
         {
             for (int i = 0; i < Masters * (1 + _replicasPerMaster); i++)
             {
-                int port = FreeClusterPort();
-                _nodes.Add(RedisServerProcess.Start(
+                // A node whose port or bus port was taken before it bound them exits at once, and starts again on another pair.
+                _nodes.Add(await RedisServerProcess.StartAsync(
                     server,
-                    port,
                     [
                         "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                         "--cluster-node-timeout", _nodeTimeoutMilliseconds.ToString(CultureInfo.InvariantCulture),
                         "--cluster-require-full-coverage", _requireFullCoverage ? "yes" : "no",
-                    ]));
-            }
-
-            foreach (RedisServerProcess node in _nodes)
-            {
-                await RedisServerFixture.WaitForPingAsync(node.Endpoint).ConfigureAwait(false);
+                    ],
+                    RedisServerFixture.StartTimeout,
+                    FreeClusterPort).ConfigureAwait(false));
             }
 
             await RunClusterCreateAsync(cli).ConfigureAwait(false);
@@ -226,8 +222,7 @@ public class RedisClusterFixture : IAsyncLifetime
     {
         foreach (RedisServerProcess node in _nodes.Where(n => !n.IsRunning))
         {
-            node.Restart();
-            await RedisServerFixture.WaitForPingAsync(node.Endpoint).ConfigureAwait(false);
+            await node.RestartAsync(RedisServerFixture.StartTimeout).ConfigureAwait(false);
         }
     }
 

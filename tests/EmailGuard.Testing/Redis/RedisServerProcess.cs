@@ -4,24 +4,32 @@ using System.Globalization;
 namespace EmailGuard.Testing.Redis;
 
 /// <summary>
-/// One <c>redis-server</c> (or Garnet, see <see cref="StartGarnet"/>) child process on 127.0.0.1, without
+/// One <c>redis-server</c> (or Garnet, see <see cref="StartGarnetAsync"/>) child process on 127.0.0.1, without
 /// persistence, in its own temp directory. It can be killed and started again on the same port, for failure tests.
 /// </summary>
-internal sealed class RedisServerProcess : IDisposable
+/// <remarks>Started only through <see cref="StartAsync"/> and <see cref="StartGarnetAsync"/>, which wait until it answers.</remarks>
+internal sealed partial class RedisServerProcess : IDisposable
 {
     private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many lines of the process's own output (stdout and stderr) a start failure quotes.</summary>
+    private const int OutputTailLines = 20;
 
     private readonly string _binary;
     private readonly string[] _extraArguments;
     private readonly string? _garnetServerDll;
+    private readonly string? _password;
+    private readonly Queue<string> _outputTail = new();
+    private readonly Lock _outputLock = new();
     private Process? _process;
 
-    private RedisServerProcess(string binary, int port, string directory, string[] extraArguments, string? garnetServerDll = null)
+    private RedisServerProcess(string binary, int port, string directory, string[] extraArguments, string? password, string? garnetServerDll = null)
     {
         _binary = binary;
         Port = port;
         Directory = directory;
         _extraArguments = extraArguments;
+        _password = password;
         _garnetServerDll = garnetServerDll;
     }
 
@@ -34,21 +42,20 @@ internal sealed class RedisServerProcess : IDisposable
 
     public bool IsRunning => _process is { HasExited: false };
 
-    public static RedisServerProcess Start(string binary, int port, string[] extraArguments)
+    private static RedisServerProcess Launch(string binary, int port, string[] extraArguments, string? password)
     {
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-redis-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
-        RedisServerProcess server = new(binary, port, directory, extraArguments);
+        RedisServerProcess server = new(binary, port, directory, password is null ? extraArguments : [.. extraArguments, "--requirepass", password], password);
         server.Restart();
         return server;
     }
 
-    /// <summary>Starts Garnet (<c>dotnet GarnetServer.dll</c>, from the local dotnet tool) with <paramref name="extraArguments"/>.</summary>
-    public static RedisServerProcess StartGarnet(string dotnet, string garnetServerDll, int port, string[] extraArguments)
+    private static RedisServerProcess LaunchGarnet(string dotnet, string garnetServerDll, int port, string[] extraArguments)
     {
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-garnet-" + Guid.NewGuid().ToString("N")[..8]);
         System.IO.Directory.CreateDirectory(directory);
-        RedisServerProcess server = new(dotnet, port, directory, extraArguments, garnetServerDll);
+        RedisServerProcess server = new(dotnet, port, directory, extraArguments, password: null, garnetServerDll);
         server.Restart();
         return server;
     }
@@ -65,6 +72,7 @@ internal sealed class RedisServerProcess : IDisposable
         }
     }
 
+    /// <summary>Starts the killed process again on its port, without waiting; see <see cref="RestartAsync"/>.</summary>
     public void Restart()
     {
         if (IsRunning)
@@ -96,11 +104,29 @@ internal sealed class RedisServerProcess : IDisposable
         }
 
         Process process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {_binary}.");
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
+        process.OutputDataReceived += (_, e) => KeepOutput(e.Data);
+        process.ErrorDataReceived += (_, e) => KeepOutput(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _process = process;
+    }
+
+    /// <summary>Keeps the last lines the process wrote, for the message of a start that failed.</summary>
+    private void KeepOutput(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_outputLock)
+        {
+            _outputTail.Enqueue(line);
+            while (_outputTail.Count > OutputTailLines)
+            {
+                _outputTail.Dequeue();
+            }
+        }
     }
 
     /// <summary>Freezes the server (<c>SIGSTOP</c>): connections stay open and nothing answers, as a hung Redis.</summary>
