@@ -143,23 +143,33 @@ internal sealed partial class InMemoryRateLimitStore
         while (true)
         {
             bool anyAbsent = false;
+
+            // A call on keys it has seen before finds its counters in the order they were created, which is usually the
+            // order of its requests: then the locks are in ascending id order already and the sort is skipped.
+            bool ascending = true;
+            long lastId = long.MinValue;
             for (int i = 0; i < n; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryShape shape = ShapeOf(request.Rule);
+                InMemoryLock held;
                 if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
                 {
                     counters[i] = counter;
                     absent[i] = null;
-                    order[i] = counter;
+                    held = counter;
                 }
                 else
                 {
                     counters[i] = null;
                     absent[i] = shape;
-                    order[i] = shape;
+                    held = shape;
                     anyAbsent = true;
                 }
+
+                order[i] = held;
+                ascending &= held.Id > lastId;
+                lastId = held.Id;
             }
 
             if (anyAbsent && commit)
@@ -167,7 +177,10 @@ internal sealed partial class InMemoryRateLimitStore
                 MakeRoom(now);
             }
 
-            SortById(order);
+            if (!ascending)
+            {
+                SortById(order);
+            }
             int locked = 0;
             bool overflowed = false;
             bool decided = false;
