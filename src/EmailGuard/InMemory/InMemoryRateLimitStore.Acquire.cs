@@ -12,9 +12,13 @@ internal sealed partial class InMemoryRateLimitStore
     private const int SmallCallLength = 16;
 
     private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs = NoReservation)
+        => Decide(requests, results, commit, maxWaitMs, _systemClock ? Environment.TickCount64 : 0);
+
+    /// <summary>As <see cref="Decide(ReadOnlySpan{RateLimitRequest}, Span{RateLimitEntry}, bool, long)"/>, at a reading of <see cref="Environment.TickCount64"/> (see <see cref="NowMs(long)"/>).</summary>
+    private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs, long systemTick)
     {
         RateLimitValidation.ValidateRequests(requests, results.Length, allowZeroCost: !commit);
-        long now = NowMs();
+        long now = NowMs(systemTick);
         if (now >= Volatile.Read(ref _nextSweepMs))
         {
             ScheduleSweep(now);
