@@ -178,6 +178,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+
+        // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
         long keysNow = _keys.NowMs();
         buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
