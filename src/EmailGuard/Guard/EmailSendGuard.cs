@@ -178,6 +178,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+
+        // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
         long keysNow = _keys.NowMs();
         buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
@@ -217,7 +219,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             }
         }
 
-        ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(cancellationToken);
+        ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(keysNow, cancellationToken);
         if (!pendingState.IsCompletedSuccessfully)
         {
             return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
@@ -347,7 +349,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         if (operation == GuardOperation.Check && _store.IsLocal && !cancellationToken.IsCancellationRequested)
         {
             // The in-memory store answers at once, with a decision that is no task (see AcquireLocal).
-            RateLimitDecision decided = _store.AcquireLocal(batch, results, _options.FailureMode, cancellationToken);
+            RateLimitDecision decided = _store.AcquireLocal(batch, results, buffers.KeysNowMs, _options.FailureMode, cancellationToken);
             return Complete(message, decided, buffers, operation);
         }
 

@@ -12,9 +12,13 @@ internal sealed partial class InMemoryRateLimitStore
     private const int SmallCallLength = 16;
 
     private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs = NoReservation)
+        => Decide(requests, results, commit, maxWaitMs, _systemClock ? Environment.TickCount64 : 0);
+
+    /// <summary>As <see cref="Decide(ReadOnlySpan{RateLimitRequest}, Span{RateLimitEntry}, bool, long)"/>, at a reading of <see cref="Environment.TickCount64"/> (see <see cref="NowMs(long)"/>).</summary>
+    private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs, long systemTick)
     {
         RateLimitValidation.ValidateRequests(requests, results.Length, allowZeroCost: !commit);
-        long now = NowMs();
+        long now = NowMs(systemTick);
         if (now >= Volatile.Read(ref _nextSweepMs))
         {
             ScheduleSweep(now);
@@ -143,23 +147,33 @@ internal sealed partial class InMemoryRateLimitStore
         while (true)
         {
             bool anyAbsent = false;
+
+            // A call on keys it has seen before finds its counters in the order they were created, which is usually the
+            // order of its requests: then the locks are in ascending id order already and the sort is skipped.
+            bool ascending = true;
+            long lastId = long.MinValue;
             for (int i = 0; i < n; i++)
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryShape shape = ShapeOf(request.Rule);
+                InMemoryLock held;
                 if (shape.TryGetCounter(request.Key, out InMemoryCounter? counter))
                 {
                     counters[i] = counter;
                     absent[i] = null;
-                    order[i] = counter;
+                    held = counter;
                 }
                 else
                 {
                     counters[i] = null;
                     absent[i] = shape;
-                    order[i] = shape;
+                    held = shape;
                     anyAbsent = true;
                 }
+
+                order[i] = held;
+                ascending &= held.Id > lastId;
+                lastId = held.Id;
             }
 
             if (anyAbsent && commit)
@@ -167,7 +181,10 @@ internal sealed partial class InMemoryRateLimitStore
                 MakeRoom(now);
             }
 
-            SortById(order);
+            if (!ascending)
+            {
+                SortById(order);
+            }
             int locked = 0;
             bool overflowed = false;
             bool decided = false;

@@ -94,8 +94,15 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     }
 
     /// <summary><see cref="AcquireAsync"/> for a caller that is not cancelled, answered without a task.</summary>
-    internal RateLimitDecision Acquire(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results)
-        => Decide(requests, results, commit: true);
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">The results buffer.</param>
+    /// <param name="systemTick">
+    /// <see cref="Environment.TickCount64"/> read moments ago by the caller (the send guard reads it once per check
+    /// for its key caches), taken instead of reading that clock again: the store's clock advances per tick anyway
+    /// (see <see cref="NowMs(long)"/>). Ignored unless the store runs on the system clock.
+    /// </param>
+    internal RateLimitDecision Acquire(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long systemTick)
+        => Decide(requests, results, commit: true, NoReservation, systemTick);
 
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
@@ -145,14 +152,20 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     /// <see cref="TimeProvider"/> (a fake one in tests) is read on every call, so decisions stay exact to the
     /// millisecond there.
     /// </summary>
-    private long NowMs()
+    private long NowMs() => _systemClock ? NowMs(Environment.TickCount64) : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>
+    /// As <see cref="NowMs()"/>, with <see cref="Environment.TickCount64"/> read by the caller moments ago. A tick
+    /// older than the last one seen costs a reading of the wall clock, never a time earlier than one answered before.
+    /// </summary>
+    private long NowMs(long systemTick)
     {
         if (!_systemClock)
         {
             return _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         }
 
-        long tick = Environment.TickCount64;
+        long tick = systemTick;
         if (tick == Volatile.Read(ref _clockTick))
         {
             return Volatile.Read(ref _clockMs);

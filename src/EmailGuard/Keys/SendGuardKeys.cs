@@ -10,7 +10,11 @@ namespace EmailGuard;
 /// </remarks>
 internal sealed class SendGuardKeys(SendGuardOptions options)
 {
-    /// <summary>The clock of every cache here, read once for the lookups of one check.</summary>
+    /// <summary>
+    /// The clock of every cache here, read once for the lookups of one check: <see cref="Environment.TickCount64"/>,
+    /// since the caches are built without a <see cref="TimeProvider"/>. The guard hands this same reading to the state
+    /// cache and the in-memory store, which take it as their tick on the system clock.
+    /// </summary>
     public long NowMs() => Addresses.NowMs();
 
     public AddressKeyCache Addresses { get; } = new(options.AddressNormalization);

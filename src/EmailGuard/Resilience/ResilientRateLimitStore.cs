@@ -249,13 +249,21 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     /// <see cref="CallLocal"/> decides. A decision holds no references, so unlike a task of one it costs its caller's
     /// frame no zeroing and its copies no write barriers.
     /// </summary>
+    /// <param name="requests">The requests.</param>
+    /// <param name="results">The results buffer.</param>
+    /// <param name="systemTick">
+    /// <see cref="Environment.TickCount64"/> read moments ago by the caller, which the store takes instead of reading
+    /// it again (see <see cref="InMemoryRateLimitStore.Acquire(ReadOnlySpan{RateLimitRequest}, Span{RateLimitEntry}, long)"/>).
+    /// </param>
+    /// <param name="failureMode">What to answer should the store throw.</param>
+    /// <param name="cancellationToken">The caller's token, not cancelled.</param>
     internal RateLimitDecision AcquireLocal(
-        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, long systemTick, StoreFailureMode failureMode, CancellationToken cancellationToken)
     {
         Debug.Assert(_storeIsLocal && !cancellationToken.IsCancellationRequested, "Only the in-memory store answers at once, and only a caller not cancelled.");
         try
         {
-            return _fallback.Acquire(requests.Span, results.Span);
+            return _fallback.Acquire(requests.Span, results.Span, systemTick);
         }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {

@@ -93,11 +93,21 @@ internal sealed partial class GuardStateCache
     /// timeout and answers <see langword="null"/> when there is still none. Never throws for a store failure.
     /// </summary>
     public ValueTask<GuardStateSnapshot?> GetAsync(CancellationToken cancellationToken)
+        => GetAsync(_systemClock ? Environment.TickCount64 : 0, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="GetAsync(CancellationToken)"/>, with <see cref="Environment.TickCount64"/> read moments ago by the
+    /// caller: a check reads that clock once for its key caches, and a second reading here cost as much as the rest of
+    /// this method. Ignored unless this cache runs on the system clock.
+    /// </summary>
+    /// <param name="systemTick">A reading of <see cref="Environment.TickCount64"/>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the first load.</param>
+    public ValueTask<GuardStateSnapshot?> GetAsync(long systemTick, CancellationToken cancellationToken)
     {
         GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
         if (snapshot is not null)
         {
-            if (Tick() >= Volatile.Read(ref _refreshDueAt))
+            if ((_systemClock ? systemTick : Tick()) >= Volatile.Read(ref _refreshDueAt))
             {
                 // A store that answers synchronously (in memory) is refreshed inline; any other in the background.
                 Task<GuardStateSnapshot?> refresh = StartRefresh();
