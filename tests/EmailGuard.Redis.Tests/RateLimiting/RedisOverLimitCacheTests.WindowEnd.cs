@@ -79,4 +79,32 @@ public partial class RedisOverLimitCacheTests
         decision.IsAllowed.Should().BeFalse();
         cache.BoundaryWaitCount.Should().Be(0, "an acquire Redis denies in any window gains nothing by waiting for this one to end");
     }
+
+    [Fact]
+    public async Task ServerTime_CallerCancelsDuringTheWindowEndWait_SurfacesAsCancellation_SendsNothing_AndWaitsOnce()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: true, overLimitCacheMaxAge: TimeSpan.FromHours(1), maxQueueWait: TimeSpan.FromSeconds(5));
+        RedisOverLimitCache cache = store.OverLimitCache!;
+        RateLimitRule perSecond = RateLimitRule.FixedWindow(1, TimeSpan.FromSeconds(1));
+        RateLimitRequest[] request = [new("cancel-in-gap", perSecond)];
+        long sentAt = Time.GetTimestamp();
+        Time.Advance(TimeSpan.FromMilliseconds(20));
+        cache.Add("cancel-in-gap", perSecond.ShapeId, RedisCounterKey.NoWindow, 1, Time.GetUtcNow().ToUnixTimeMilliseconds() + 980, 1_000, cache.Epoch, sentAt);
+        Time.Advance(TimeSpan.FromMilliseconds(990));
+
+        using CancellationTokenSource cancel = new();
+        ValueTask<RateLimitDecision> waiting = store.AcquireAsync(request, default, cancel.Token);
+        waiting.IsCompleted.Should().BeFalse("the acquire waits, on the store's clock, for the window to end surely");
+        await cancel.CancelAsync();
+
+        Func<Task> act = async () => await waiting;
+        await act.Should().ThrowAsync<OperationCanceledException>("a caller who cancels is told so, not answered by a failure mode");
+        cache.BoundaryWaitCount.Should().Be(0);
+        (await Admin.GetDatabase().KeyExistsAsync(store.CounterKey("cancel-in-gap", perSecond))).Should().BeFalse("nothing was sent");
+
+        // Once the window has surely ended the next acquire goes straight to Redis, without a second wait.
+        Time.Advance(TimeSpan.FromMilliseconds(20));
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        cache.BoundaryWaitCount.Should().Be(0);
+    }
 }
