@@ -688,6 +688,13 @@ internal sealed partial class RedisRateLimitStore
         local function refuse(key)
           return redis.error_reply('ERR EmailGuard counter ' .. key .. ' does not hold an integer')
         end
+        -- A count as INCRBY and HINCRBY read it, else nil: Lua's tonumber also reads '0x10', '1e1', ' 5' and '05',
+        -- which those refuse, so a refund must not give back from them what no acquire could count.
+        local function whole(c)
+          if type(c) ~= 'string' then return c end
+          if c == '0' or string.find(c, '^%-?[1-9]%d*$') then return tonumber(c) end
+          return nil
+        end
         for i = 1, n do
           local key = KEYS[i]
           local b = 5 + (i - 1) * 5
@@ -711,8 +718,8 @@ internal sealed partial class RedisRateLimitStore
           elseif s == 0 then
             if not serverLayout or counter_end(key, w) == (floor(wat / w) + 1) * w then
               local c = read(key, '')
-              local number = tonumber(c)
-              if c and (not number or number % 1 ~= 0) then return refuse(key) end
+              local number = whole(c)
+              if c and not number then return refuse(key) end
               if number then
                 local left = number - cost
                 if left < 0 then left = 0 end
@@ -722,8 +729,8 @@ internal sealed partial class RedisRateLimitStore
           else
             local field = fmt(floor(wat / (w / s)))
             local c = read(key, field)
-            local number = tonumber(c)
-            if c and (not number or number % 1 ~= 0) then return refuse(key) end
+            local number = whole(c)
+            if c and not number then return refuse(key) end
             if number then
               local left = number - cost
               if left > 0 then decide(key, field, left) else decide(key, field, false) end

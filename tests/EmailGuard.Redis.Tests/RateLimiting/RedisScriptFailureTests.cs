@@ -127,8 +127,13 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData("fixed", "abc")]
     [InlineData("fixed", "0.5")]
     [InlineData("fixed", "2.5")]
+    [InlineData("fixed", "0x10")]
+    [InlineData("fixed", "1e1")]
+    [InlineData("fixed", " 5")]
+    [InlineData("fixed", "05")]
     [InlineData("sliding", "abc")]
     [InlineData("sliding", "0.5")]
+    [InlineData("sliding", "0x3")]
     [InlineData("bucket", "abc")]
     public async Task RefundAsync_ACounterHoldingANonInteger_FailsBeforeItsFirstWrite_AndARepeatAfterTheRepairCountsOnce(string shape, string planted)
     {
