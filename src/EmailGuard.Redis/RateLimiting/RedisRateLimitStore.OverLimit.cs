@@ -43,8 +43,8 @@ internal sealed partial class RedisRateLimitStore
     /// <param name="decision">The local denial, when the method returns true.</param>
     /// <param name="windowEndedAt">
     /// When the method returns false because every counter is over its limit but the server clock's window of some may
-    /// be ending right now: the local timestamp by which all of those windows have surely ended (see
-    /// <see cref="RedisOverLimitCache"/>); else 0.
+    /// be ending right now, and Redis could admit the acquire once they have: the local timestamp by which all of those
+    /// windows have surely ended (see <see cref="RedisOverLimitCache"/>); else 0.
     /// </param>
     private bool TryDenyLocally(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long now, out RateLimitDecision decision, out long windowEndedAt)
     {
@@ -59,6 +59,7 @@ internal sealed partial class RedisRateLimitStore
 
         long maxRetry = 0;
         long resetOfFirst = 0;
+        bool deniedInAnyWindow = false;
         for (int i = 0; i < requests.Length; i++)
         {
             ref readonly RateLimitRequest request = ref requests[i];
@@ -67,19 +68,6 @@ internal sealed partial class RedisRateLimitStore
             {
                 windowEndedAt = 0;
                 return false;
-            }
-
-            if (!cache.TryGetOver(request.Key, rule, WindowIndex(rule, now), out long count, out long resetAt, out long serverRetry, out long endedAt))
-            {
-                if (endedAt == 0)
-                {
-                    windowEndedAt = 0;
-                    return false;
-                }
-
-                // Over its limit until a moment that may have passed: the others decide whether waiting for it helps.
-                windowEndedAt = Math.Max(windowEndedAt, endedAt);
-                continue;
             }
 
             // Permits the same counter's earlier requests in this call would take: the script counts them as pending.
@@ -92,6 +80,22 @@ internal sealed partial class RedisRateLimitStore
                 }
             }
 
+            if (!cache.TryGetOver(request.Key, rule, WindowIndex(rule, now), out long count, out long resetAt, out long serverRetry, out long endedAt))
+            {
+                if (endedAt == 0)
+                {
+                    windowEndedAt = 0;
+                    return false;
+                }
+
+                // Over its limit until a moment that may have passed: the others decide whether waiting for it helps,
+                // and so does this one if no window holds what it asks.
+                windowEndedAt = Math.Max(windowEndedAt, endedAt);
+                deniedInAnyWindow |= pending + request.Cost > rule.Limit;
+                continue;
+            }
+
+            deniedInAnyWindow = true;
             long retry = pending + request.Cost > rule.Limit ? -1 : _useServerTime ? serverRetry : rule.GetWindowEnd(now) - now;
             if (maxRetry >= 0 && (retry < 0 || retry > maxRetry))
             {
@@ -108,6 +112,9 @@ internal sealed partial class RedisRateLimitStore
 
         if (windowEndedAt != 0)
         {
+            // A counter surely over (or a cost no window holds) makes Redis deny whenever the acquire comes: waiting for
+            // the other windows to end would only delay that denial, so it is sent at once.
+            windowEndedAt = deniedInAnyWindow ? 0 : windowEndedAt;
             return false;
         }
 

@@ -237,6 +237,9 @@ internal sealed partial class RedisRateLimitStore
           if q * b < a then q = q + 1 elseif q > 0 and (q - 1) * b >= a then q = q - 1 end
           return q
         end
+        -- Whether a count INCRBY and HINCRBY would take (Redis's string2ll): Lua's tonumber also reads '0x1', '1e1',
+        -- ' 5' and '05', which they refuse half-way through the writes.
+        local function incrementable(c) return c == '0' or string.find(c, '^%-?[1-9]%d*$') ~= nil end
         -- Reads one counter for a decision: a table of its state (a bucket's TAT, a fixed window's count and end, a
         -- sliding window's segments), with p, what earlier requests of the same decision take from it, at 0, and
         -- foreign set when it holds something other than an integer. In a batch, a fixed-window counter's state is
@@ -277,7 +280,7 @@ internal sealed partial class RedisRateLimitStore
             -- wrote: a member of the batch has written it; what later members take waits in dirty and delta, set
             -- when a second member takes from it. foreign: not an integer, which INCRBY would refuse half-way through
             -- the writes; a number with a fraction ('0.5', written by someone else) is foreign too.
-            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and (not number or number % 1 ~= 0), p = 0, wrote = false }
+            local st = { w = w, reset = reset, total = total, fresh = fresh, foreign = c and (not number or number % 1 ~= 0 or not incrementable(c)), p = 0, wrote = false }
             if shared then shared.fixed[key] = st end
             return st
           else
@@ -292,7 +295,7 @@ internal sealed partial class RedisRateLimitStore
                 local c = tonumber(flat[k + 1])
                 -- The current segment is the one HINCRBY writes: one that is no integer would fail it half-way
                 -- through the writes, so the acquire fails before them. An older one only counts (as 0 if no number).
-                if j == cur and (not c or c % 1 ~= 0) then foreign = true end
+                if j == cur and (not c or c % 1 ~= 0 or not incrementable(flat[k + 1])) then foreign = true end
                 c = c or 0
                 segs[j] = c
                 total = total + c
@@ -688,6 +691,13 @@ internal sealed partial class RedisRateLimitStore
         local function refuse(key)
           return redis.error_reply('ERR EmailGuard counter ' .. key .. ' does not hold an integer')
         end
+        -- A count as INCRBY and HINCRBY read it, else nil: Lua's tonumber also reads '0x10', '1e1', ' 5' and '05',
+        -- which those refuse, so a refund must not give back from them what no acquire could count.
+        local function whole(c)
+          if type(c) ~= 'string' then return c end
+          if c == '0' or string.find(c, '^%-?[1-9]%d*$') then return tonumber(c) end
+          return nil
+        end
         for i = 1, n do
           local key = KEYS[i]
           local b = 5 + (i - 1) * 5
@@ -711,8 +721,8 @@ internal sealed partial class RedisRateLimitStore
           elseif s == 0 then
             if not serverLayout or counter_end(key, w) == (floor(wat / w) + 1) * w then
               local c = read(key, '')
-              local number = tonumber(c)
-              if c and (not number or number % 1 ~= 0) then return refuse(key) end
+              local number = whole(c)
+              if c and not number then return refuse(key) end
               if number then
                 local left = number - cost
                 if left < 0 then left = 0 end
@@ -722,8 +732,8 @@ internal sealed partial class RedisRateLimitStore
           else
             local field = fmt(floor(wat / (w / s)))
             local c = read(key, field)
-            local number = tonumber(c)
-            if c and (not number or number % 1 ~= 0) then return refuse(key) end
+            local number = whole(c)
+            if c and not number then return refuse(key) end
             if number then
               local left = number - cost
               if left > 0 then decide(key, field, left) else decide(key, field, false) end

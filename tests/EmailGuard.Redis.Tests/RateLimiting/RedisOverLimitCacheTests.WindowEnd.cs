@@ -45,4 +45,66 @@ public partial class RedisOverLimitCacheTests
         commands.Should().HaveCount(windows, "each window costs Redis the admission that fills it and nothing else: {0}", string.Join(", ", commands));
         commands.Should().OnlyContain(c => c == "EVALSHA");
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ServerTime_CounterInItsWindowEndGap_BesideOneSurelyOver_OrCostingMoreThanTheLimit_IsSentAtOnce_NotHeld(bool costOverLimit)
+    {
+        // A store whose boundary wait (500 ms) exceeds the gap made below, on the fake clock.
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: true, overLimitCacheMaxAge: TimeSpan.FromHours(1), maxQueueWait: TimeSpan.FromSeconds(5));
+        RedisOverLimitCache cache = store.OverLimitCache!;
+        RateLimitRule perSecond = RateLimitRule.FixedWindow(1, TimeSpan.FromSeconds(1));
+        RateLimitRule hourly = RateLimitRule.PerHour(1);
+
+        // The hourly counter is filled by an admission: surely over for the rest of the hour.
+        (await store.AcquireAsync(new[] { new RateLimitRequest("gap", hourly) }, default)).IsAllowed.Should().BeTrue();
+
+        // The per-second counter was seen over by a script answered 20 ms after it was sent; 1,010 ms after the send its
+        // window may or may not have ended.
+        long sentAt = Time.GetTimestamp();
+        Time.Advance(TimeSpan.FromMilliseconds(20));
+        cache.Add("gap", perSecond.ShapeId, RedisCounterKey.NoWindow, 1, Time.GetUtcNow().ToUnixTimeMilliseconds() + 980, 1_000, cache.Epoch, sentAt);
+        Time.Advance(TimeSpan.FromMilliseconds(990));
+        RateLimitRequest[] requests = costOverLimit
+            ? [new("gap", perSecond, 2)]
+            : [new("gap", perSecond), new("gap", hourly)];
+
+        // Redis denies this acquire whenever it comes (the hourly counter, or a cost no window holds): holding it until
+        // the per-second window has surely ended only delays the same denial.
+        ValueTask<RateLimitDecision> pending = store.AcquireAsync(requests, default);
+        Time.Advance(TimeSpan.FromMilliseconds(50));
+        RateLimitDecision decision = await pending;
+
+        decision.IsAllowed.Should().BeFalse();
+        cache.BoundaryWaitCount.Should().Be(0, "an acquire Redis denies in any window gains nothing by waiting for this one to end");
+    }
+
+    [Fact]
+    public async Task ServerTime_CallerCancelsDuringTheWindowEndWait_SurfacesAsCancellation_SendsNothing_AndWaitsOnce()
+    {
+        RedisRateLimitStore store = CreateStore(Admin, Prefix, Time, useServerTime: true, overLimitCacheMaxAge: TimeSpan.FromHours(1), maxQueueWait: TimeSpan.FromSeconds(5));
+        RedisOverLimitCache cache = store.OverLimitCache!;
+        RateLimitRule perSecond = RateLimitRule.FixedWindow(1, TimeSpan.FromSeconds(1));
+        RateLimitRequest[] request = [new("cancel-in-gap", perSecond)];
+        long sentAt = Time.GetTimestamp();
+        Time.Advance(TimeSpan.FromMilliseconds(20));
+        cache.Add("cancel-in-gap", perSecond.ShapeId, RedisCounterKey.NoWindow, 1, Time.GetUtcNow().ToUnixTimeMilliseconds() + 980, 1_000, cache.Epoch, sentAt);
+        Time.Advance(TimeSpan.FromMilliseconds(990));
+
+        using CancellationTokenSource cancel = new();
+        ValueTask<RateLimitDecision> waiting = store.AcquireAsync(request, default, cancel.Token);
+        waiting.IsCompleted.Should().BeFalse("the acquire waits, on the store's clock, for the window to end surely");
+        await cancel.CancelAsync();
+
+        Func<Task> act = async () => await waiting;
+        await act.Should().ThrowAsync<OperationCanceledException>("a caller who cancels is told so, not answered by a failure mode");
+        cache.BoundaryWaitCount.Should().Be(0);
+        (await Admin.GetDatabase().KeyExistsAsync(store.CounterKey("cancel-in-gap", perSecond))).Should().BeFalse("nothing was sent");
+
+        // Once the window has surely ended the next acquire goes straight to Redis, without a second wait.
+        Time.Advance(TimeSpan.FromMilliseconds(20));
+        (await store.AcquireAsync(request, default)).IsAllowed.Should().BeTrue();
+        cache.BoundaryWaitCount.Should().Be(0);
+    }
 }

@@ -22,6 +22,7 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData("abc", false)]
     [InlineData("0.5", false)]
     [InlineData("abc", true)]
+    [InlineData("0x1", false)]
     public async Task AcquireAsync_MultiKeyWithASlidingSegmentHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted, bool batched)
     {
         // The current segment's field is the one HINCRBY writes: a value it refuses failed the acquire half-way through
@@ -44,6 +45,10 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData("0.5", false)]
     [InlineData("2.5", false)]
     [InlineData("-0.5", false)]
+    [InlineData("0x1", false)]
+    [InlineData("1e0", false)]
+    [InlineData("01", false)]
+    [InlineData("0x1", true)]
     [InlineData("0.5", true)]
     public async Task AcquireAsync_MultiKeyWithAFixedCounterHoldingANonInteger_FailsBeforeWritingAnyCounter(string planted, bool batched)
     {
@@ -127,8 +132,13 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData("fixed", "abc")]
     [InlineData("fixed", "0.5")]
     [InlineData("fixed", "2.5")]
+    [InlineData("fixed", "0x10")]
+    [InlineData("fixed", "1e1")]
+    [InlineData("fixed", " 5")]
+    [InlineData("fixed", "05")]
     [InlineData("sliding", "abc")]
     [InlineData("sliding", "0.5")]
+    [InlineData("sliding", "0x3")]
     [InlineData("bucket", "abc")]
     public async Task RefundAsync_ACounterHoldingANonInteger_FailsBeforeItsFirstWrite_AndARepeatAfterTheRepairCountsOnce(string shape, string planted)
     {
