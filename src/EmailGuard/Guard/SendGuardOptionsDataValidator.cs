@@ -2,6 +2,15 @@ using Microsoft.Extensions.Options;
 
 namespace EmailGuard;
 
-/// <summary>Checks the ranges of <see cref="SendGuardOptions"/>' scalar settings at startup, naming the setting.</summary>
-[OptionsValidator]
-internal sealed partial class SendGuardOptionsDataValidator : IValidateOptions<SendGuardOptions>;
+/// <summary>Checks the ranges of <see cref="SendGuardOptions"/>' scalar settings at startup, naming the setting by its full path.</summary>
+internal sealed partial class SendGuardOptionsDataValidator : IValidateOptions<SendGuardOptions>
+{
+    private readonly Attributes _attributes = new();
+
+    public ValidateOptionsResult Validate(string? name, SendGuardOptions options)
+        => OptionsFailurePaths.Prefix(_attributes.Validate(name, options), SendGuardOptions.ConfigurationSectionName);
+
+    /// <summary>The checks of the options' validation attributes, generated.</summary>
+    [OptionsValidator]
+    private sealed partial class Attributes : IValidateOptions<SendGuardOptions>;
+}

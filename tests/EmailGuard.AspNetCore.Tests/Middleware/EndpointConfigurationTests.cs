@@ -33,6 +33,8 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks: '10.0.0.0/8' is a single value, but this setting is a list." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
         { [$"{Endpoints}:PathRules:0:Limit=60", "EmailGuard:Endpionts:PathRules:0:Limit=1"], "EmailGuard:Endpionts: unknown section; did you mean Endpoints?" },

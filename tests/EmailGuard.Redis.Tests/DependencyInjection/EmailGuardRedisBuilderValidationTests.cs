@@ -52,7 +52,7 @@ public sealed class EmailGuardRedisBuilderValidationTests
 
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
-        start.Should().Throw<OptionsValidationException>().WithMessage("*OverLimitCacheMaxAge*");
+        start.Should().Throw<OptionsValidationException>().WithMessage("*EmailGuard:Redis:OverLimitCacheMaxAge: *");
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public sealed class EmailGuardRedisBuilderValidationTests
 
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
-        start.Should().Throw<OptionsValidationException>().WithMessage($"*{setting}*");
+        start.Should().Throw<OptionsValidationException>().WithMessage($"*EmailGuard:Redis:{setting}: *");
     }
 
     [Fact]

@@ -61,6 +61,12 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:TenantLimitCacheDuration=1M"], $"{Guard}:TenantLimitCacheDuration: '1M' is not a time span (units are lower case: ms, s, m, h, d, w)" },
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
+
+        // Well-formed values out of their range, checked by the options' attributes, name the full path too.
+        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500." },
+        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1." },
+        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000." },
+        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1." },
     };
 
     public static TheoryData<string, TimeSpan> Periods => new()
