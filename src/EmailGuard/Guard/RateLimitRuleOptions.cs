@@ -87,9 +87,9 @@ public sealed class RateLimitRuleOptions
             return string.Create(CultureInfo.InvariantCulture, $"{path}:Burst must be 0 (the limit) or between 1 and {RateLimitRule.MaxLimit}; it is {Burst}.");
         }
 
-        if (Algorithm == RateLimitAlgorithm.TokenBucket && Segments > 1)
+        if (Algorithm != RateLimitAlgorithm.SlidingWindow && Segments > 1)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{path}:Segments applies to a SlidingWindow only; it is {Segments} on a TokenBucket.");
+            return string.Create(CultureInfo.InvariantCulture, $"{path}:Segments applies to a SlidingWindow only; it is {Segments} on a {Algorithm}.");
         }
 
         try

@@ -66,6 +66,7 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500." },
         { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1." },
         { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000." },
+        { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:0:Segments=6"], $"{Guard}:Tenant:Rules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
         { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1." },
     };
 
