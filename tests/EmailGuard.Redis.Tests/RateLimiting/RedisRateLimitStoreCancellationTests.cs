@@ -147,6 +147,14 @@ public class RedisRateLimitStoreCancellationTests(RedisServerFixture redis, ITes
                 continue;
             }
 
+            if (calls.Any(c => c.IsCompletedSuccessfully) && answeredAfter < pause / 2 && attempt < 3)
+            {
+                // A decision within the pause can only be the server's answer: the server was not paused (two fresh-clone
+                // CI runs saw Garnet answer 59 and 93 ms into a SIGSTOP). The scenario did not happen; run it again.
+                output.WriteLine($"Attempt {attempt}: a call was decided {answeredAfter.TotalMilliseconds:F0} ms into a {pause.TotalMilliseconds:F0} ms pause, so the server answered; again.");
+                continue;
+            }
+
             // Assert: every caller heard of its cancellation before Redis resumed; then nothing stays counted.
             output.WriteLine($"Cancelled {cancelledAfter.TotalMilliseconds:F0} ms and answered {answeredAfter.TotalMilliseconds:F0} ms into the pause.");
             calls.Should().OnlyContain(c => c.IsCanceled, "each caller cancelled while its acquire was held");
