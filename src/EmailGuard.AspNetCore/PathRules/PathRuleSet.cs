@@ -68,16 +68,16 @@ internal sealed class PathRuleSet
                 continue;
             }
 
-            RateLimitRule rule;
-            try
+            // The core package's rule check, so a path rule's Limit, Window, Algorithm or Segments fails with the same sentence
+            // as a send-guard rule's, naming the setting, instead of .NET's argument exception text with its parameter name.
+            var ruleOptions = new RateLimitRuleOptions { Limit = item.Limit, Window = item.Window, Algorithm = item.Algorithm, Segments = item.Segments };
+            if (ruleOptions.Validate(setting) is { } invalid)
             {
-                rule = new RateLimitRule(item.Limit, item.Window, item.Algorithm, item.Segments);
-            }
-            catch (ArgumentException ex)
-            {
-                errors.Add($"{setting} ('{item.Endpoint}'): Limit, Window, Algorithm or Segments is invalid: {ex.Message}");
+                errors.Add(invalid);
                 continue;
             }
+
+            RateLimitRule rule = ruleOptions.ToRule();
 
             if (!Enum.IsDefined(item.PartitionBy))
             {

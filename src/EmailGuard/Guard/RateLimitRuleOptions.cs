@@ -60,8 +60,12 @@ public sealed class RateLimitRuleOptions
         : new(Limit, Window, Algorithm, Segments);
 
     /// <summary>Returns why the options do not describe a valid rule, naming the setting, or null when they do.</summary>
-    internal string? Validate(string path)
+    /// <param name="path">The configuration path of these options, such as <c>EmailGuard:Endpoints:PathRules:0</c>; each message starts with it and the setting's name.</param>
+    /// <returns>One sentence naming the first invalid setting and its value, or <see langword="null"/> when <see cref="ToRule"/> succeeds.</returns>
+    /// <remarks>Other packages that bind a rule from configuration call this, so that every startup failure about a rule reads the same.</remarks>
+    public string? Validate(string path)
     {
+        ArgumentNullException.ThrowIfNull(path);
         if (Limit < 1 || Limit > RateLimitRule.MaxLimit)
         {
             return string.Create(CultureInfo.InvariantCulture, $"{path}:Limit must be between 1 and {RateLimitRule.MaxLimit}; it is {Limit}.");

@@ -34,6 +34,11 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216." },
+        // A path rule's values out of range name the setting, as a send-guard rule's do, not .NET's argument exception text.
+        { [$"{Endpoints}:PathRules:0:Window=1m"], $"{Endpoints}:PathRules:0:Limit must be between 1 and 1099511627776; it is 0." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Segments=6"], $"{Endpoints}:PathRules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Window=00:00:00.0005"], $"{Endpoints}:PathRules:0:Window must be a whole number of milliseconds" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=7", $"{Endpoints}:PathRules:0:Window=00:00:01"], $"{Endpoints}:PathRules:0:Segments is invalid for this window (7): " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
