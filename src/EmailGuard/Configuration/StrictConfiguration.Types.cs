@@ -17,6 +17,13 @@ internal static partial class StrictConfiguration
         => typeof(Delegate).IsAssignableFrom(type)
         || ((type.IsInterface || type.IsAbstract) && GetDictionaryTypes(type) is null && GetElementType(type) is null);
 
+    /// <summary>A class whose every bindable property holds code, such as the send guard's <c>Events</c>.</summary>
+    private static bool IsCallbackSection(Type type)
+    {
+        Dictionary<string, PropertyInfo> properties = BindableProperties(type);
+        return properties.Count > 0 && properties.Values.All(p => IsCodeOnly(Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType));
+    }
+
     private static (Type Key, Type Value)? GetDictionaryTypes(Type type)
     {
         foreach (Type candidate in (IEnumerable<Type>)[type, .. type.GetInterfaces()])

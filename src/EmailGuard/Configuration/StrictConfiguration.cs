@@ -65,6 +65,12 @@ internal static partial class StrictConfiguration
         {
             result.Errors.Add($"{section.Path}: this setting holds code ({FriendlyName(type)}) and is set in code only, not in configuration.");
         }
+        else if (IsCallbackSection(type))
+        {
+            // An events section: a misspelt callback would otherwise be answered "did you mean OnChecked?", and fixing
+            // the spelling would only lead to "this setting holds code"; say so for the whole section at once.
+            result.Errors.Add($"{section.Path}: this section holds callbacks ({FriendlyName(type)}) and is set in code only, not in configuration.");
+        }
         else if (GetDictionaryTypes(type) is { } dictionary)
         {
             CheckNoValue(section, "a section of named entries", result);

@@ -56,7 +56,10 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:Allowlist:Recipient=Recipient, Nobody"], $"{Guard}:Allowlist:Recipient: 'Recipient, Nobody' is not a combination of " },
         { [$"{Guard}:MaxRecipientsPerMessage=99999999999"], $"{Guard}:MaxRecipientsPerMessage: '99999999999' is not a whole number from -2147483648 to 2147483647." },
         { [$"{Guard}:StripPlusTags:Enabled=true"], $"{Guard}:StripPlusTags:Enabled: unknown setting; {Guard}:StripPlusTags is a single value" },
-        { [$"{Guard}:Events:OnLimitExceeded=Alert"], $"{Guard}:Events:OnLimitExceeded: this setting holds code (Func<EmailGuardLimitArguments, ValueTask>) and is set in code only" },
+        { [$"{Guard}:Events:OnLimitExceeded=Alert"], $"{Guard}:Events: this section holds callbacks (EmailGuardEvents) and is set in code only, not in configuration." },
+        // A misspelt callback is not answered "did you mean OnLimitExceeded?", which would only lead to the message above.
+        { [$"{Guard}:Events:OnLimitExeeded=Alert"], $"{Guard}:Events: this section holds callbacks (EmailGuardEvents) and is set in code only" },
+        { [$"{Guard}:Events=Alert"], $"{Guard}:Events: this section holds callbacks (EmailGuardEvents) and is set in code only" },
         { ["EmailGuard:Resilience:Timeout=250"], "EmailGuard:Resilience:Timeout: '250' has no unit; write 250s, 250m, 250h or 250d, or hh:mm:ss." },
         { [$"{Guard}:TenantLimitCacheDuration=1M"], $"{Guard}:TenantLimitCacheDuration: '1M' is not a time span (units are lower case: ms, s, m, h, d, w)" },
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
