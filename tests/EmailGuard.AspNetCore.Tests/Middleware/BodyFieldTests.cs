@@ -202,6 +202,24 @@ public sealed class BodyFieldTests
     }
 
     [Fact]
+    public async Task MissingField_ShadowPolicy_NeverBlocksAndOtherPartitionsStillCount()
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("reset", p => p
+                .PerField("email", RateLimitRule.PerHour(5))
+                .PerClientIp(RateLimitRule.PerHour(1))
+                .InShadowMode())),
+            a => a.MapPost("/reset", () => Results.Ok()).RequireEmailRateLimit("reset"));
+
+        using HttpResponseMessage first = await app.PostAsync("/reset", "203.0.113.1", JsonContent.Create(new { name = "x" }));
+        using HttpResponseMessage second = await app.PostAsync("/reset", "203.0.113.1", JsonContent.Create(new { name = "x" }));
+
+        first.StatusCode.Should().Be(HttpStatusCode.OK, "a shadow policy records, never blocks, and the field was optional here");
+        second.StatusCode.Should().Be(HttpStatusCode.OK);
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 202).Should().Be(1, "the client-IP partition still counted both requests");
+    }
+
+    [Fact]
     public async Task EmptyBody_DefaultBehavior_Answers400()
     {
         await using TestApp app = await StartAsync();
