@@ -135,15 +135,27 @@ internal sealed partial class EmailGuardMiddleware
         if (policy is { FieldNames.Length: > 0 })
         {
             FieldValueCollector.Result read = await FieldValueCollector.CollectAsync(context, policy, state.Options.MaxBodyBytes, _addressNormalization).ConfigureAwait(false);
-            if (!read.Succeeded)
+            if (read.Succeeded)
+            {
+                fieldValues = read.Keys;
+            }
+            else if (policy.ShadowMode)
+            {
+                // A shadow policy records, never blocks: the request goes on without its field partitions, and the part
+                // of the body the policy read is rewound, so the endpoint reads all of it.
+                _metrics.Decision(policy.Name, "shadow_invalid_request");
+                if (context.Request.Body.CanSeek)
+                {
+                    context.Request.Body.Position = 0;
+                }
+            }
+            else
             {
                 Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
                 _metrics.Decision(policy.Name, "invalid_request");
                 await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!).ConfigureAwait(false);
                 return;
             }
-
-            fieldValues = read.Keys;
         }
 
         // Shadow policies are acquired on their own, so that a would-be rejection never stops the enforced rules from counting.

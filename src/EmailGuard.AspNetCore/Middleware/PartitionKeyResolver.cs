@@ -8,7 +8,7 @@ internal static class PartitionKeyResolver
     /// <summary>
     /// Adds the requests of <paramref name="policy"/> and returns the new count. <paramref name="ipPartition"/> is the
     /// client's network, resolved once per HTTP request and shared by every policy; <paramref name="missingField"/> is
-    /// set when a field partition found no value and the policy rejects that.
+    /// set when a field partition found no value and the policy rejects that (a shadow policy never does).
     /// </summary>
     public static int AddRequests(
         HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
@@ -32,7 +32,8 @@ internal static class PartitionKeyResolver
                     string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
                     if (hashed.Length == 0)
                     {
-                        missingField |= policy.MissingField == MissingFieldBehavior.Reject;
+                        // A shadow policy records, never blocks: it leaves the partition out, as Skip does.
+                        missingField |= policy.MissingField == MissingFieldBehavior.Reject && !policy.ShadowMode;
                         continue;
                     }
 

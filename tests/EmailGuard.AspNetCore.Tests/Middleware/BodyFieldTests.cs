@@ -137,6 +137,26 @@ public sealed class BodyFieldTests
         withoutLength.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
     }
 
+    [Fact]
+    public async Task ShadowPolicy_BodyItCannotRead_NeverBlocksAndTheEndpointReadsTheWholeBody()
+    {
+        await using TestApp app = await StartAsync(p => p.InShadowMode(), maxBodyBytes: 1024);
+        string body = "{\"email\":\"a@example.com\",\"padding\":\"" + new string('x', 4096) + "\"}";
+
+        using HttpResponseMessage withLength = await app.PostAsync("/reset-raw", "203.0.113.1", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
+        chunked.Headers.ContentType = new("application/json");
+        using HttpResponseMessage withoutLength = await app.PostAsync("/reset-raw", "203.0.113.1", chunked);
+        using HttpResponseMessage plainText = await app.PostAsync("/reset-raw", "203.0.113.1", new StringContent("a@example.com", Encoding.UTF8, "text/plain"));
+
+        withLength.StatusCode.Should().Be(HttpStatusCode.OK, "a shadow policy records, never blocks");
+        (await withLength.Content.ReadAsStringAsync()).Should().Be(body);
+        withoutLength.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await withoutLength.Content.ReadAsStringAsync()).Should().Be(body, "the part the policy read is rewound for the endpoint");
+        plainText.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await plainText.Content.ReadAsStringAsync()).Should().Be("a@example.com");
+    }
+
     [Theory]
     [InlineData("application/json", "{\"email\": ", HttpStatusCode.BadRequest)]
     [InlineData("application/json", "[1,2,3]", HttpStatusCode.BadRequest)]
@@ -199,6 +219,24 @@ public sealed class BodyFieldTests
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
         (await response.Content.ReadAsStringAsync()).Should().Contain("email");
         app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 205);
+    }
+
+    [Fact]
+    public async Task MissingField_ShadowPolicy_NeverBlocksAndOtherPartitionsStillCount()
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("reset", p => p
+                .PerField("email", RateLimitRule.PerHour(5))
+                .PerClientIp(RateLimitRule.PerHour(1))
+                .InShadowMode())),
+            a => a.MapPost("/reset", () => Results.Ok()).RequireEmailRateLimit("reset"));
+
+        using HttpResponseMessage first = await app.PostAsync("/reset", "203.0.113.1", JsonContent.Create(new { name = "x" }));
+        using HttpResponseMessage second = await app.PostAsync("/reset", "203.0.113.1", JsonContent.Create(new { name = "x" }));
+
+        first.StatusCode.Should().Be(HttpStatusCode.OK, "a shadow policy records, never blocks, and the field was optional here");
+        second.StatusCode.Should().Be(HttpStatusCode.OK);
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 202).Should().Be(1, "the client-IP partition still counted both requests");
     }
 
     [Fact]
