@@ -71,6 +71,11 @@ public sealed class StrictConfigurationTests
         { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000." },
         { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:0:Segments=6"], $"{Guard}:Tenant:Rules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
         { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1." },
+        // A rule's Segments or Burst out of range names the setting and its value in one sentence, not .NET's argument exception text.
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=-1"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -1." },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=1001"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is 1001." },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=7", $"{Guard}:Recipient:Rules:0:Window=1s"], $"{Guard}:Recipient:Rules:0:Segments must divide the window of 1000 ms into whole milliseconds; it is 7." },
+        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Window=1d", $"{Guard}:Tenant:Rules:0:Algorithm=TokenBucket", $"{Guard}:Tenant:Rules:0:Burst=1000000000000"], $"{Guard}:Tenant:Rules:0:Burst is too large for this rate: at 1 per 1.00:00:00, a bucket of 1000000000000 would take longer than 732 days to refill; it is 1000000000000." },
     };
 
     public static TheoryData<string, TimeSpan> Periods => new()
@@ -99,7 +104,9 @@ public sealed class StrictConfigurationTests
 
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
-        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(expected);
+        OptionsValidationException failure = start.Should().Throw<OptionsValidationException>().Which;
+        failure.Message.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, settings));
     }
 
     [Theory]
