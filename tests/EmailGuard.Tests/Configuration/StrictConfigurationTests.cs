@@ -110,6 +110,19 @@ public sealed class StrictConfigurationTests
     }
 
     [Theory]
+    [InlineData("Duration", "0s", "EmailGuard:SendGuard:DefaultFlagPolicy:Duration must be positive and at most 366.00:00:00; it is 00:00:00.")]
+    [InlineData("LimitFactor", "0", "EmailGuard:SendGuard:DefaultFlagPolicy:LimitFactor must be greater than 0 and at most 1; it is 0.")]
+    public async Task Startup_DefaultFlagPolicyOutOfRange_FailsOnceByItsPath(string setting, string value, string expected)
+    {
+        // The generated validator also reported it, as EmailGuard:SendGuard:Duration (a setting that does not exist).
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse([$"{Guard}:DefaultFlagPolicy:{setting}={value}"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().Be(expected);
+    }
+
+    [Theory]
     [MemberData(nameof(Periods))]
     public async Task Startup_ShorthandPeriod_BindsEveryTimeSpanSetting(string period, TimeSpan expected)
     {
