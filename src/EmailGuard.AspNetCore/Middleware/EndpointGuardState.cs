@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 
 namespace EmailGuard.AspNetCore;
 
@@ -81,7 +82,8 @@ internal sealed class EndpointGuardState
 
         if (options.ClientNetworkListRefreshInterval < TimeSpan.FromMilliseconds(100) || options.ClientNetworkListRefreshInterval > TimeSpan.FromHours(1))
         {
-            errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour.");
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{EmailGuardEndpointOptions.ConfigurationSectionName}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is {options.ClientNetworkListRefreshInterval}."));
         }
 
         PathRuleSet pathRules = PathRuleSet.Create(options, errors);

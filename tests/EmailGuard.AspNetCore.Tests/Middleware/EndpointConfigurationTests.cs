@@ -17,6 +17,7 @@ namespace EmailGuard.AspNetCore.Tests;
 public sealed class EndpointConfigurationTests
 {
     private const string Endpoints = "EmailGuard:Endpoints";
+    private const string Defense = "EmailGuard:Endpoints:PolicyDefenses:signup";
 
     public static TheoryData<string[], string> MalformedSettings => new()
     {
@@ -41,9 +42,28 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=7", $"{Endpoints}:PathRules:0:Window=00:00:01"], $"{Endpoints}:PathRules:0:Segments must divide the window of 1000 ms into whole milliseconds; it is 7." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=-3"], $"{Endpoints}:PathRules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -3." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:ClientNetworkListRefreshInterval=2h"], $"{Endpoints}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is 02:00:00." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
         { [$"{Endpoints}:PathRules:0:Limit=60", "EmailGuard:Endpionts:PathRules:0:Limit=1"], "EmailGuard:Endpionts: unknown section; did you mean Endpoints?" },
+    };
+
+    // Each row: a policy defense set in configuration for the code's "signup" policy, and the failure naming the setting and its value.
+    public static TheoryData<string[], string> MalformedDefenses => new()
+    {
+        { [$"{Defense}:EscalatingBan:MaxDenials=0"], $"{Defense}:EscalatingBan:MaxDenials must be at least 1; it is 0." },
+        { [$"{Defense}:EscalatingBan:EscalationFactor=0.5"], $"{Defense}:EscalatingBan:EscalationFactor must be from 1 to 100; it is 0.5." },
+        { [$"{Defense}:EscalatingBan:BanFor=400d"], $"{Defense}:EscalatingBan:BanFor must be from 1 second to 366 days, in whole milliseconds; it is 400.00:00:00." },
+        { [$"{Defense}:EscalatingBan:BanFor=2d"], $"{Defense}:EscalatingBan:MaxBanFor must not be shorter than {Defense}:EscalatingBan:BanFor (2.00:00:00); it is 1.00:00:00." },
+        { [$"{Defense}:Allow2Ban:MaxRequests=0"], $"{Defense}:Allow2Ban:MaxRequests must be at least 1; it is 0." },
+        { [$"{Defense}:BounceBan:Bounces=-1"], $"{Defense}:BounceBan:Bounces must be at least 1; it is -1." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=-5", $"{Defense}:SurgeBreaker:BaselineMultiple=3"], $"{Defense}:SurgeBreaker:ThresholdPerMinute must be from 0 to 1099511627776; it is -5." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=10", $"{Defense}:SurgeBreaker:BaselineSmoothing=0"], $"{Defense}:SurgeBreaker:BaselineSmoothing must be above 0 and at most 1; it is 0." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=10", $"{Defense}:SurgeBreaker:BaselineFloorPerMinute=0"], $"{Defense}:SurgeBreaker:BaselineFloorPerMinute must be at least 1; it is 0." },
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=0.5"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is 0.5." },
+        // An infinite multiple raised the threshold to the store's ceiling: the breaker started, and never tripped.
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=Infinity"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is Infinity." },
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=1e300"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is 1E+300." },
     };
 
     [Theory]
@@ -58,6 +78,20 @@ public sealed class EndpointConfigurationTests
         OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
         failure.Message.Should().Contain(expected);
         failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, configuration.Select(c => c.Key)));
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedDefenses))]
+    public async Task Startup_MalformedPolicyDefense_FailsWithItsPathAndValue(string[] settings, string expected)
+    {
+        Dictionary<string, string?> configuration = TestSettings.Parse(settings);
+
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(4)))), _ => { }, configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Message.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, settings));
     }
 
     [Theory]
