@@ -35,6 +35,9 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216." },
+        // A misspelt method matched no request, so the path was left unlimited without a word.
+        { [$"{Endpoints}:PathRules:0:Endpoint=PSOT:/api/signup", $"{Endpoints}:PathRules:0:Limit=5"], $"{Endpoints}:PathRules:0:Endpoint: 'PSOT:/api/signup' names the HTTP method 'PSOT', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GTE:/health"], $"{Endpoints}:PathRuleAllowlist:0: 'GTE:/health' names the HTTP method 'GTE', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
         // A path rule's values out of range name the setting, as a send-guard rule's do, not .NET's argument exception text.
         { [$"{Endpoints}:PathRules:0:Window=1m"], $"{Endpoints}:PathRules:0:Limit must be between 1 and 1099511627776; it is 0." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Segments=6"], $"{Endpoints}:PathRules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
