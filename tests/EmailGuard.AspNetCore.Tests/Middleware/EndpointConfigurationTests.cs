@@ -32,6 +32,9 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetwork:0=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetwork: unknown setting; did you mean AllowlistedNetworks?" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:office=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks:office: 'office' is not a list index" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks: '10.0.0.0/8' is a single value, but this setting is a list." },
+        // A network of every address turned every endpoint limit off.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:0: '0.0.0.0/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=::/0"], $"{Endpoints}:AllowlistedNetworks:1: '::/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216." },
