@@ -200,6 +200,7 @@ public sealed class EmailGuardRedisBuilderValidationTests
     [Theory]
     [InlineData("EmailGuard:Redis:KeyPrefx", "app:", "EmailGuard:Redis:KeyPrefx*did you mean KeyPrefix?")]
     [InlineData("EmailGuard:Redis:UseServerTime", "sometimes", "EmailGuard:Redis:UseServerTime*")]
+    [InlineData("EmailGuard:Redis:WaitForReplicas", "17", "EmailGuard:Redis:WaitForReplicas: The field RedisRateLimitStoreOptions.WaitForReplicas must be between 0 and 16; it is 17.")]
     // A malformed connection string fails at startup naming the setting, not when the store is first resolved with
     // .NET's "(Parameter 'ssl')" text; the string itself is not quoted back, as it may hold a password.
     [InlineData("EmailGuard:Redis:Configuration", "localhost:6379,ssl=maybe", "EmailGuard:Redis:Configuration is not a StackExchange.Redis connection string: Keyword 'ssl' requires a boolean value; the value 'maybe' is not recognised.")]
