@@ -17,6 +17,7 @@ namespace EmailGuard;
 /// </code>
 /// </example>
 [RenamedSetting("ClientIpv6PrefixLength", nameof(IPv6PrefixLength))]
+[SameSetting(nameof(StripPlusTags), "AddressNormalization:StripPlusTags")]
 public sealed class SendGuardOptions
 {
     /// <summary>The configuration section these options bind from.</summary>

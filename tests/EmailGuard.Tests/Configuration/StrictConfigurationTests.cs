@@ -49,6 +49,9 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:ClientIpv6PrefixLength=56"], $"{Guard}:ClientIpv6PrefixLength: this setting was renamed to IPv6PrefixLength; write {Guard}:IPv6PrefixLength instead." },
         { [$"{Guard}:Allowlist:Domain=None"], $"{Guard}:Allowlist:Domain: this setting was renamed to RecipientDomain; write {Guard}:Allowlist:RecipientDomain instead." },
 
+        // Two keys of one value that disagree: the one bound last won without a word, here the weaker folding.
+        { [$"{Guard}:StripPlusTags=true", $"{Guard}:AddressNormalization:StripPlusTags=false"], $"{Guard}:StripPlusTags is 'true' but {Guard}:AddressNormalization:StripPlusTags is 'false'; both keys set one value, so write only one." },
+
         // Scalars that are malformed or not settable from configuration.
         { [$"{Guard}:StripPlusTags=yes"], $"{Guard}:StripPlusTags: 'yes' is not true or false." },
         { [$"{Guard}:FailureMode=Open"], $"{Guard}:FailureMode: 'Open' is not one of " },
