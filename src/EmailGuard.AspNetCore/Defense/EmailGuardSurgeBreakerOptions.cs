@@ -17,7 +17,7 @@ public sealed class EmailGuardSurgeBreakerOptions
     /// <value>The default value is 0.</value>
     public long ThresholdPerMinute { get; set; }
 
-    /// <summary>Gets or sets a threshold as a multiple of the learned per-minute baseline; 0 for none.</summary>
+    /// <summary>Gets or sets a threshold as a multiple of the learned per-minute baseline; 0 for none, else from 1 to 1,000,000.</summary>
     /// <value>The default value is 0.</value>
     public double BaselineMultiple { get; set; }
 

@@ -11,6 +11,9 @@ internal sealed class PolicyDefense
     /// <summary>At most this many ban lengths; a longer escalation stays at the last.</summary>
     private const int MaxBanLevels = 8;
 
+    /// <summary>The largest <see cref="EmailGuardSurgeBreakerOptions.BaselineMultiple"/>: a surge a million times the usual minute.</summary>
+    private const double MaxBaselineMultiple = 1_000_000;
+
     private PolicyDefense(
         string policy, EmailGuardEscalatingBanOptions? ban, EmailGuardAllow2BanOptions? allow2Ban, EmailGuardBounceBanOptions? bounceBan,
         EmailGuardSurgeBreakerOptions? surge, bool requireChallenge)
@@ -151,7 +154,7 @@ internal sealed class PolicyDefense
 
             if (ban.MaxDenials < 1)
             {
-                errors.Add($"{at}:MaxDenials must be at least 1.");
+                errors.Add(Format($"{at}:MaxDenials must be at least 1; it is {ban.MaxDenials}."));
             }
 
             CheckSpan(errors, at + ":Within", ban.Within);
@@ -160,12 +163,12 @@ internal sealed class PolicyDefense
             CheckSpan(errors, at + ":RepeatMemory", ban.RepeatMemory);
             if (ban.MaxBanFor < ban.BanFor)
             {
-                errors.Add($"{at}:MaxBanFor must not be shorter than BanFor.");
+                errors.Add(Format($"{at}:MaxBanFor must not be shorter than {at}:BanFor ({ban.BanFor}); it is {ban.MaxBanFor}."));
             }
 
             if (!(ban.EscalationFactor >= 1 && ban.EscalationFactor <= 100))
             {
-                errors.Add($"{at}:EscalationFactor must be from 1 to 100.");
+                errors.Add(Format($"{at}:EscalationFactor must be from 1 to 100; it is {ban.EscalationFactor}."));
             }
         }
 
@@ -189,33 +192,36 @@ internal sealed class PolicyDefense
 
             if (surge.ThresholdPerMinute < 0 || surge.ThresholdPerMinute > RateLimitRule.MaxLimit)
             {
-                errors.Add($"{at}:ThresholdPerMinute must be from 0 to {RateLimitRule.MaxLimit.ToString(CultureInfo.InvariantCulture)}.");
+                errors.Add(Format($"{at}:ThresholdPerMinute must be from 0 to {RateLimitRule.MaxLimit}; it is {surge.ThresholdPerMinute}."));
             }
 
-            if (double.IsNaN(surge.BaselineMultiple) || surge.BaselineMultiple < 0 || (surge.BaselineMultiple > 0 && surge.BaselineMultiple < 1))
+            // Finite: an infinite multiple (Infinity, 1e300) raises the threshold to the store's ceiling and turns the breaker off without a word.
+            if (!(surge.BaselineMultiple == 0 || (surge.BaselineMultiple >= 1 && surge.BaselineMultiple <= MaxBaselineMultiple)))
             {
-                errors.Add($"{at}:BaselineMultiple must be 0 (none) or at least 1.");
+                errors.Add(Format($"{at}:BaselineMultiple must be 0 (none) or from 1 to {MaxBaselineMultiple}; it is {surge.BaselineMultiple}."));
             }
 
             if (surge.BaselineFloorPerMinute < 1)
             {
-                errors.Add($"{at}:BaselineFloorPerMinute must be at least 1.");
+                errors.Add(Format($"{at}:BaselineFloorPerMinute must be at least 1; it is {surge.BaselineFloorPerMinute}."));
             }
 
             if (!(surge.BaselineSmoothing > 0 && surge.BaselineSmoothing <= 1))
             {
-                errors.Add($"{at}:BaselineSmoothing must be above 0 and at most 1.");
+                errors.Add(Format($"{at}:BaselineSmoothing must be above 0 and at most 1; it is {surge.BaselineSmoothing}."));
             }
 
             CheckSpan(errors, at + ":TripFor", surge.TripFor);
             if (!Enum.IsDefined(surge.Action))
             {
-                errors.Add($"{at}:Action must be Deny or Challenge.");
+                errors.Add(Format($"{at}:Action must be Deny or Challenge; it is {surge.Action}."));
             }
         }
 
         return errors.Count > before ? null : new PolicyDefense(policy, ban, allow2Ban, bounceBan, surge, requireChallenge);
     }
+
+    private static string Format(FormattableString message) => message.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Checks a ban of client networks that counts <paramref name="countName"/> within a period.</summary>
     private static void CheckNetworkBan(
@@ -228,7 +234,7 @@ internal sealed class PolicyDefense
 
         if (count < 1)
         {
-            errors.Add($"{at}:{countName} must be at least 1.");
+            errors.Add(Format($"{at}:{countName} must be at least 1; it is {count}."));
         }
 
         CheckSpan(errors, at + ":Within", within);
@@ -239,7 +245,7 @@ internal sealed class PolicyDefense
     {
         if (value < TimeSpan.FromSeconds(1) || value > RateLimitRule.MaxWindow || value.Ticks % TimeSpan.TicksPerMillisecond != 0)
         {
-            errors.Add($"{path} must be from 1 second to {RateLimitRule.MaxWindow.TotalDays.ToString(CultureInfo.InvariantCulture)} days, in whole milliseconds.");
+            errors.Add(Format($"{path} must be from 1 second to {RateLimitRule.MaxWindow.TotalDays} days, in whole milliseconds; it is {value}."));
         }
     }
 

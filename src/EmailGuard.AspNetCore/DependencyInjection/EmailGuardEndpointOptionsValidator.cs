@@ -7,14 +7,9 @@ internal sealed partial class EmailGuardEndpointOptionsValidator : IValidateOpti
 {
     private readonly Attributes _attributes = new();
 
+    // The generated checks name the property alone (MaxBodyBytes: …); startup failures name the full path and the value.
     public ValidateOptionsResult Validate(string? name, EmailGuardEndpointOptions options)
-    {
-        // The generated checks name the property alone (MaxBodyBytes: …); startup failures name the full path.
-        ValidateOptionsResult result = _attributes.Validate(name, options);
-        return result.Failed && result.Failures is { } failures
-            ? ValidateOptionsResult.Fail(failures.Select(failure => $"{EmailGuardEndpointOptions.ConfigurationSectionName}:{failure}"))
-            : result;
-    }
+        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), EmailGuardEndpointOptions.ConfigurationSectionName, options);
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]

@@ -9,13 +9,15 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<EmailGuardWebhookOptions>
 {
+    private static readonly TimeSpan MaxTimestampTolerance = TimeSpan.FromDays(1);
+
     public ValidateOptionsResult Validate(string? name, EmailGuardWebhookOptions options)
     {
         const string root = EmailGuardWebhookOptions.ConfigurationSectionName;
         List<string> failures = [];
         if (options.MaxBodyBytes is < 1 or > EmailGuardWebhookOptions.MaxBodyBytesLimit)
         {
-            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:MaxBodyBytes must be between 1 and {EmailGuardWebhookOptions.MaxBodyBytesLimit}."));
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:MaxBodyBytes must be between 1 and {EmailGuardWebhookOptions.MaxBodyBytesLimit}; it is {options.MaxBodyBytes}."));
         }
 
         SesWebhookOptions ses = options.Ses;
@@ -43,7 +45,7 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
         }
         if (ses.CertificateCacheSize is < 1 or > 1000)
         {
-            failures.Add($"{root}:Ses:CertificateCacheSize must be between 1 and 1000.");
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:CertificateCacheSize must be between 1 and 1000; it is {ses.CertificateCacheSize}."));
         }
 
         MailgunWebhookOptions mailgun = options.Mailgun;
@@ -52,7 +54,7 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
             failures.Add($"{root}:Mailgun:SigningKey is required when {root}:Mailgun:Enabled is true (Mailgun: Sending, Webhooks, HTTP webhook signing key).");
         }
 
-        Positive(failures, $"{root}:Mailgun:TimestampTolerance", mailgun.TimestampTolerance);
+        Tolerance(failures, $"{root}:Mailgun:TimestampTolerance", mailgun.TimestampTolerance);
 
         SendGridWebhookOptions sendGrid = options.SendGrid;
         if (sendGrid.Enabled)
@@ -67,17 +69,18 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
             }
         }
 
-        Positive(failures, $"{root}:SendGrid:TimestampTolerance", sendGrid.TimestampTolerance);
+        Tolerance(failures, $"{root}:SendGrid:TimestampTolerance", sendGrid.TimestampTolerance);
 
         PostmarkWebhookOptions postmark = options.Postmark;
         if (postmark.Enabled)
         {
-            if (string.IsNullOrEmpty(postmark.Username) || postmark.Username.Contains(':', StringComparison.Ordinal))
+            // Whitespace is no credential: a variable set to spaces would otherwise pass as a user name and a password.
+            if (string.IsNullOrWhiteSpace(postmark.Username) || postmark.Username.Contains(':', StringComparison.Ordinal))
             {
                 failures.Add($"{root}:Postmark:Username is required when {root}:Postmark:Enabled is true, and cannot contain ':'.");
             }
 
-            if (string.IsNullOrEmpty(postmark.Password) || postmark.Password.Length < PostmarkWebhookOptions.MinPasswordLength)
+            if (string.IsNullOrWhiteSpace(postmark.Password) || postmark.Password.Length < PostmarkWebhookOptions.MinPasswordLength)
             {
                 failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Postmark:Password is required when {root}:Postmark:Enabled is true, and must be at least {PostmarkWebhookOptions.MinPasswordLength} characters."));
             }
@@ -90,7 +93,19 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
     {
         if (value <= TimeSpan.Zero)
         {
-            failures.Add($"{setting} must be positive.");
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{setting} must be positive; it is {value}."));
+        }
+    }
+
+    /// <summary>
+    /// A signature's age limit. Unbounded, a signed event could be replayed for years (SendGrid keeps no seen ids), and
+    /// near TimeSpan.MaxValue, Mailgun's token memory of twice the tolerance overflowed at the first webhook.
+    /// </summary>
+    private static void Tolerance(List<string> failures, string setting, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero || value > MaxTimestampTolerance)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{setting} must be positive and at most {MaxTimestampTolerance}; it is {value}."));
         }
     }
 }

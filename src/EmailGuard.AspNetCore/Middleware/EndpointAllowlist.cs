@@ -31,6 +31,14 @@ internal sealed class EndpointAllowlist
                 continue;
             }
 
+            // A /0 network is every client: every endpoint limit would be off, with nothing at startup to say so.
+            if (prefix == 0)
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is every address and would exempt every client from every endpoint limit; name the networks to trust."));
+                continue;
+            }
+
             networks.Add((network!, prefix));
         }
 

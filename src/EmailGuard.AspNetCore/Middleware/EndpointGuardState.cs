@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Globalization;
 
 namespace EmailGuard.AspNetCore;
 
@@ -33,6 +34,20 @@ internal sealed class EndpointGuardState
     public static EndpointGuardState Create(EmailGuardEndpointOptions options)
     {
         var errors = new List<string>();
+        return Build(options, errors) ?? throw new InvalidOperationException("EmailGuard endpoint options are invalid: " + string.Join(" ", errors));
+    }
+
+    /// <summary>Same checks as <see cref="Create"/>, as messages, for options validation at startup.</summary>
+    /// <remarks>One message per setting, each opening with the setting's full path, as every other startup failure does.</remarks>
+    public static IReadOnlyList<string> Validate(EmailGuardEndpointOptions options)
+    {
+        var errors = new List<string>();
+        _ = Build(options, errors);
+        return errors;
+    }
+
+    private static EndpointGuardState? Build(EmailGuardEndpointOptions options, List<string> errors)
+    {
         var policies = new Dictionary<string, EmailRateLimitPolicy>(StringComparer.Ordinal);
         foreach ((string name, EmailRateLimitPolicyBuilder builder) in options.Policies)
         {
@@ -67,7 +82,8 @@ internal sealed class EndpointGuardState
 
         if (options.ClientNetworkListRefreshInterval < TimeSpan.FromMilliseconds(100) || options.ClientNetworkListRefreshInterval > TimeSpan.FromHours(1))
         {
-            errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour.");
+            errors.Add(string.Create(CultureInfo.InvariantCulture,
+                $"{EmailGuardEndpointOptions.ConfigurationSectionName}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is {options.ClientNetworkListRefreshInterval}."));
         }
 
         PathRuleSet pathRules = PathRuleSet.Create(options, errors);
@@ -75,24 +91,10 @@ internal sealed class EndpointGuardState
         MissingClientIp.Validate(options, errors);
         if (errors.Count > 0)
         {
-            throw new InvalidOperationException("EmailGuard endpoint options are invalid: " + string.Join(" ", errors));
+            return null;
         }
 
         return new EndpointGuardState(
             options, policies.ToFrozenDictionary(StringComparer.Ordinal), pathRules, allowlist, defenses.ToFrozenDictionary(StringComparer.Ordinal));
-    }
-
-    /// <summary>Same checks as <see cref="Create"/>, as messages, for options validation at startup.</summary>
-    public static IEnumerable<string> Validate(EmailGuardEndpointOptions options)
-    {
-        try
-        {
-            Create(options);
-            return [];
-        }
-        catch (InvalidOperationException ex)
-        {
-            return [ex.Message];
-        }
     }
 }

@@ -5,6 +5,11 @@ namespace EmailGuard.AspNetCore;
 /// <summary>A parsed <c>METHOD:/path</c> pattern; matching walks the path in place without allocating.</summary>
 internal sealed class PathPattern
 {
+    /// <summary>The methods a pattern may name: RFC 9110's, PATCH and QUERY.</summary>
+    private static readonly string[] s_methodNames = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"];
+
+    private static readonly HashSet<string> s_methods = new(s_methodNames, StringComparer.OrdinalIgnoreCase);
+
     private readonly string[] _segments;
 
     private PathPattern(string text, string? method, string[] segments, bool trailingWildcard, bool isFallback)
@@ -53,6 +58,13 @@ internal sealed class PathPattern
         if (methodPart.Length == 0 || !(methodPart == "*" || methodPart.All(char.IsAsciiLetter)))
         {
             error = $"'{value}' has no valid HTTP method before ':' (use GET, POST, … or *)";
+            return false;
+        }
+
+        // A misspelt method (PSOT) would match no request and leave the path unlimited without a word.
+        if (methodPart != "*" && !s_methods.Contains(methodPart))
+        {
+            error = $"'{value}' names the HTTP method '{methodPart}', which is not one of {string.Join(", ", s_methodNames)}; use * for any method";
             return false;
         }
 

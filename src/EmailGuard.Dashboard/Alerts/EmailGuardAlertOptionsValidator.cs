@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Options;
 
@@ -8,20 +9,27 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
 {
     private const string Prefix = "EmailGuard:Alerts:";
 
+    /// <summary>The longest first retry delay: doubled up to 16 times it stays below a timer's 49-day limit.</summary>
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromMinutes(1);
+
+    private static readonly TimeSpan MaxRequestTimeout = TimeSpan.FromMinutes(5);
+
     public ValidateOptionsResult Validate(string? name, EmailGuardAlertOptions options)
     {
         List<string> failures = [];
         CheckUrl(options.SlackWebhookUrl, nameof(options.SlackWebhookUrl), failures);
         CheckUrl(options.WebhookUrl, nameof(options.WebhookUrl), failures);
-        if (!string.IsNullOrEmpty(options.WebhookUrl) && (options.WebhookSecret is null || options.WebhookSecret.Length < 16))
+        if (!string.IsNullOrEmpty(options.WebhookUrl) && (string.IsNullOrWhiteSpace(options.WebhookSecret) || options.WebhookSecret.Length < 16))
         {
-            failures.Add($"{Prefix}{nameof(options.WebhookSecret)}: a webhook needs a secret of at least 16 characters to sign its alerts.");
+            failures.Add($"{Prefix}{nameof(options.WebhookSecret)}: a webhook needs a secret of at least 16 characters, not all spaces, to sign its alerts.");
         }
 
-        Positive(options.Period, nameof(options.Period), failures);
-        Positive(options.SpikeWindow, nameof(options.SpikeWindow), failures);
-        Positive(options.RetryDelay, nameof(options.RetryDelay), failures);
-        Positive(options.RequestTimeout, nameof(options.RequestTimeout), failures);
+        // Upper bounds too: a RequestTimeout or a doubled RetryDelay beyond what a timer takes (about 49 days) threw from
+        // the delivery loop at the first alert and stopped the host; a Period near TimeSpan.MaxValue overflowed a date.
+        Positive(options.Period, RateLimitRule.MaxWindow, nameof(options.Period), failures);
+        Positive(options.SpikeWindow, RateLimitRule.MaxWindow, nameof(options.SpikeWindow), failures);
+        Positive(options.RetryDelay, MaxRetryDelay, nameof(options.RetryDelay), failures);
+        Positive(options.RequestTimeout, MaxRequestTimeout, nameof(options.RequestTimeout), failures);
         Range(options.SpikeThreshold, 1, int.MaxValue, nameof(options.SpikeThreshold), failures);
         Range(options.QueueCapacity, 1, 100_000, nameof(options.QueueCapacity), failures);
         Range(options.MaxAttempts, 1, 20, nameof(options.MaxAttempts), failures);
@@ -44,11 +52,11 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
         }
     }
 
-    private static void Positive(TimeSpan value, string setting, List<string> failures)
+    private static void Positive(TimeSpan value, TimeSpan max, string setting, List<string> failures)
     {
-        if (value <= TimeSpan.Zero)
+        if (value <= TimeSpan.Zero || value > max)
         {
-            failures.Add($"{Prefix}{setting}: {value} must be positive.");
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Prefix}{setting} must be positive and at most {max}; it is {value}."));
         }
     }
 

@@ -8,14 +8,9 @@ internal sealed partial class RedisRateLimitStoreOptionsValidator : IValidateOpt
 {
     private readonly Attributes _attributes = new();
 
+    // The generated checks name the property alone (WaitForReplicas: …); startup failures name the full path and the value.
     public ValidateOptionsResult Validate(string? name, RedisRateLimitStoreOptions options)
-    {
-        // The generated checks name the property alone (WaitForReplicas: …); startup failures name the full path.
-        ValidateOptionsResult result = _attributes.Validate(name, options);
-        return result.Failed && result.Failures is { } failures
-            ? ValidateOptionsResult.Fail(failures.Select(failure => $"{EmailGuardRedisBuilderExtensions.ConfigurationSectionName}:{failure}"))
-            : result;
-    }
+        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), EmailGuardRedisBuilderExtensions.ConfigurationSectionName, options);
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]

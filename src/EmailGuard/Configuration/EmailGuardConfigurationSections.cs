@@ -37,4 +37,22 @@ public static class EmailGuardConfigurationSections
             sp.GetService<IConfiguration>(),
             $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{name}"));
     }
+
+    /// <summary>
+    /// Names each failure of a source-generated options validator (<c>[OptionsValidator]</c>), which gives the property
+    /// alone (<c>MaxBodyBytes: The field … must be between 1 and 16777216.</c>), by its full configuration path and
+    /// the value given (<c>EmailGuard:Endpoints:MaxBodyBytes: … must be between 1 and 16777216; it is 0.</c>), so that
+    /// the failures of every section read alike. Only numbers and time spans are quoted back, never a string.
+    /// </summary>
+    /// <param name="result">The generated validator's result.</param>
+    /// <param name="section">The options' configuration section, such as <c>EmailGuard:Redis</c>.</param>
+    /// <param name="options">The options validated.</param>
+    /// <returns>The result, each failure opening with its setting's full path; a success as it is.</returns>
+    public static ValidateOptionsResult NameFailures(ValidateOptionsResult result, string section, object options)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        ArgumentException.ThrowIfNullOrWhiteSpace(section);
+        ArgumentNullException.ThrowIfNull(options);
+        return OptionsFailurePaths.Prefix(result, section, options);
+    }
 }

@@ -127,6 +127,22 @@ internal static partial class StrictConfiguration
 
             CheckNode(child, property.PropertyType, result, depth + 1);
         }
+
+        // Matched by name, as RenamedSettingAttribute is, so the packages that compile this file need not see the type.
+        foreach (CustomAttributeData attribute in type.GetCustomAttributesData())
+        {
+            if (attribute.AttributeType.Name != "SameSettingAttribute" || attribute.ConstructorArguments is not [{ Value: string key }, { Value: string otherKey }])
+            {
+                continue;
+            }
+
+            IConfigurationSection one = section.GetSection(key);
+            IConfigurationSection other = section.GetSection(otherKey);
+            if (one.Value is { } value && other.Value is { } otherValue && !string.Equals(value.Trim(), otherValue.Trim(), StringComparison.OrdinalIgnoreCase))
+            {
+                result.Errors.Add($"{one.Path} is '{value}' but {other.Path} is '{otherValue}'; both keys set one value, so write only one.");
+            }
+        }
     }
 
     private static void CheckScalar(IConfigurationSection section, Type type, bool nullable, Result result)

@@ -96,17 +96,34 @@ public sealed class RateLimitRuleOptions
             return string.Create(CultureInfo.InvariantCulture, $"{path}:Segments applies to a SlidingWindow only; it is {Segments} on a {Algorithm}.");
         }
 
+        // Checked here rather than left to RateLimitRule's constructor, whose ArgumentException text names a parameter
+        // ("(Parameter 'segments')", "Actual value was -1.") over two lines instead of the setting.
+        if (Segments < 0 || Segments > RateLimitRule.MaxSegments)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{path}:Segments must be 0 (a default that divides the window) or between 1 and {RateLimitRule.MaxSegments}; it is {Segments}.");
+        }
+
+        long windowMs = Window.Ticks / TimeSpan.TicksPerMillisecond;
+        if (Algorithm == RateLimitAlgorithm.SlidingWindow && Segments > 0 && windowMs % Segments != 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{path}:Segments must divide the window of {windowMs} ms into whole milliseconds; it is {Segments}.");
+        }
+
         try
         {
             _ = ToRule();
         }
-        catch (ArgumentException ex) when (Algorithm == RateLimitAlgorithm.TokenBucket)
+        catch (ArgumentException) when (Algorithm == RateLimitAlgorithm.TokenBucket && Burst != 0)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{path}:Burst is too large for this rate ({Burst}): {ex.Message}");
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{path}:Burst is too large for this rate: at {Limit} per {Window}, a bucket of {Burst} would take longer than {2 * RateLimitRule.MaxWindow.TotalDays} days to refill; it is {Burst}.");
         }
-        catch (ArgumentException ex)
+        catch (ArgumentException)
         {
-            return string.Create(CultureInfo.InvariantCulture, $"{path}:Segments is invalid for this window ({Segments}): {ex.Message}");
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{path} is not a valid rule: {Limit} per {Window}, {Algorithm} with {Segments} segments cannot be built.");
         }
 
         return null;

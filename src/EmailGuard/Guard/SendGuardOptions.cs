@@ -17,6 +17,7 @@ namespace EmailGuard;
 /// </code>
 /// </example>
 [RenamedSetting("ClientIpv6PrefixLength", nameof(IPv6PrefixLength))]
+[SameSetting(nameof(StripPlusTags), "AddressNormalization:StripPlusTags")]
 public sealed class SendGuardOptions
 {
     /// <summary>The configuration section these options bind from.</summary>
@@ -206,7 +207,6 @@ public sealed class SendGuardOptions
 
     /// <summary>Gets or sets the policy of reasons without an entry in <see cref="FlagPolicies"/>.</summary>
     /// <value>The default value is a tenth of the normal limits for 24 hours.</value>
-    [Microsoft.Extensions.Options.ValidateObjectMembers]
     public FlagPolicy DefaultFlagPolicy { get; set; } = new() { LimitFactor = 0.1, Duration = TimeSpan.FromHours(24) };
 
     /// <summary>Gets the events the guard raises; assign callbacks in code.</summary>

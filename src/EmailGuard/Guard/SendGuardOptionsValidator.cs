@@ -128,6 +128,8 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:LimitFactor must be greater than 0 and at most 1; it is {policy.LimitFactor}."));
         }
 
+        // The only check of a flag policy's duration, for the default policy and every named one alike (FlagPolicy has no
+        // data annotations: the generated validator named the default's EmailGuard:SendGuard:Duration, and said it twice).
         if (policy.Duration <= TimeSpan.Zero || policy.Duration > RateLimitRule.MaxWindow)
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:Duration must be positive and at most {RateLimitRule.MaxWindow}; it is {policy.Duration}."));

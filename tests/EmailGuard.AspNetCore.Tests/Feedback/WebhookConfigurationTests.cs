@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using EmailGuard.AspNetCore;
+using EmailGuard.Testing.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
@@ -60,6 +61,31 @@ public sealed class WebhookConfigurationTests
         });
 
         (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("EmailGuard:Webhooks:SendGrid:PublicKey");
+    }
+
+    // Each row: the settings of one bad configuration, and the exact failure the app must stop with.
+    public static TheoryData<string[], string> MalformedSettings => new()
+    {
+        { ["EmailGuard:Webhooks:MaxBodyBytes=0"], "EmailGuard:Webhooks:MaxBodyBytes must be between 1 and 16777216; it is 0." },
+        { ["EmailGuard:Webhooks:Ses:CertificateCacheSize=0"], "EmailGuard:Webhooks:Ses:CertificateCacheSize must be between 1 and 1000; it is 0." },
+        { ["EmailGuard:Webhooks:Ses:FetchTimeout=0s"], "EmailGuard:Webhooks:Ses:FetchTimeout must be positive; it is 00:00:00." },
+        // An unbounded tolerance let a captured signed event be replayed for years, and overflowed Mailgun's token memory.
+        { ["EmailGuard:Webhooks:Mailgun:TimestampTolerance=9999d"], "EmailGuard:Webhooks:Mailgun:TimestampTolerance must be positive and at most 1.00:00:00; it is 9999.00:00:00." },
+        { ["EmailGuard:Webhooks:SendGrid:TimestampTolerance=30d"], "EmailGuard:Webhooks:SendGrid:TimestampTolerance must be positive and at most 1.00:00:00; it is 30.00:00:00." },
+        // Blank credentials are no credentials.
+        { ["EmailGuard:Webhooks:Postmark:Enabled=true", "EmailGuard:Webhooks:Postmark:Username= ", $"EmailGuard:Webhooks:Postmark:Password={WebhookTestApp.PostmarkPassword}"], "EmailGuard:Webhooks:Postmark:Username is required when EmailGuard:Webhooks:Postmark:Enabled is true, and cannot contain ':'." },
+        { ["EmailGuard:Webhooks:Postmark:Enabled=true", "EmailGuard:Webhooks:Postmark:Username=u", "EmailGuard:Webhooks:Postmark:Password=                "], "EmailGuard:Webhooks:Postmark:Password is required when EmailGuard:Webhooks:Postmark:Enabled is true, and must be at least 16 characters." },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedSettings))]
+    public async Task Startup_MalformedSetting_FailsWithItsPathAndValue(string[] settings, string expected)
+    {
+        Func<Task> start = () => WebhookTestApp.StartAsync(TestSettings.Parse(settings));
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, settings));
     }
 
     [Fact]

@@ -17,6 +17,7 @@ namespace EmailGuard.AspNetCore.Tests;
 public sealed class EndpointConfigurationTests
 {
     private const string Endpoints = "EmailGuard:Endpoints";
+    private const string Defense = "EmailGuard:Endpoints:PolicyDefenses:signup";
 
     public static TheoryData<string[], string> MalformedSettings => new()
     {
@@ -31,18 +32,44 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetwork:0=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetwork: unknown setting; did you mean AllowlistedNetworks?" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:office=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks:office: 'office' is not a list index" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks=10.0.0.0/8"], $"{Endpoints}:AllowlistedNetworks: '10.0.0.0/8' is a single value, but this setting is a list." },
+        // A network of every address turned every endpoint limit off.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:0: '0.0.0.0/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=::/0"], $"{Endpoints}:AllowlistedNetworks:1: '::/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216; it is 0." },
+        // A misspelt method matched no request, so the path was left unlimited without a word.
+        { [$"{Endpoints}:PathRules:0:Endpoint=PSOT:/api/signup", $"{Endpoints}:PathRules:0:Limit=5"], $"{Endpoints}:PathRules:0:Endpoint: 'PSOT:/api/signup' names the HTTP method 'PSOT', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GTE:/health"], $"{Endpoints}:PathRuleAllowlist:0: 'GTE:/health' names the HTTP method 'GTE', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
         // A path rule's values out of range name the setting, as a send-guard rule's do, not .NET's argument exception text.
         { [$"{Endpoints}:PathRules:0:Window=1m"], $"{Endpoints}:PathRules:0:Limit must be between 1 and 1099511627776; it is 0." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Segments=6"], $"{Endpoints}:PathRules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Window=00:00:00.0005"], $"{Endpoints}:PathRules:0:Window must be a whole number of milliseconds" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=7", $"{Endpoints}:PathRules:0:Window=00:00:01"], $"{Endpoints}:PathRules:0:Segments is invalid for this window (7): " },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=7", $"{Endpoints}:PathRules:0:Window=00:00:01"], $"{Endpoints}:PathRules:0:Segments must divide the window of 1000 ms into whole milliseconds; it is 7." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=-3"], $"{Endpoints}:PathRules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -3." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599; it is 200." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:ClientNetworkListRefreshInterval=2h"], $"{Endpoints}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is 02:00:00." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
         { [$"{Endpoints}:PathRules:0:Limit=60", "EmailGuard:Endpionts:PathRules:0:Limit=1"], "EmailGuard:Endpionts: unknown section; did you mean Endpoints?" },
+    };
+
+    // Each row: a policy defense set in configuration for the code's "signup" policy, and the failure naming the setting and its value.
+    public static TheoryData<string[], string> MalformedDefenses => new()
+    {
+        { [$"{Defense}:EscalatingBan:MaxDenials=0"], $"{Defense}:EscalatingBan:MaxDenials must be at least 1; it is 0." },
+        { [$"{Defense}:EscalatingBan:EscalationFactor=0.5"], $"{Defense}:EscalatingBan:EscalationFactor must be from 1 to 100; it is 0.5." },
+        { [$"{Defense}:EscalatingBan:BanFor=400d"], $"{Defense}:EscalatingBan:BanFor must be from 1 second to 366 days, in whole milliseconds; it is 400.00:00:00." },
+        { [$"{Defense}:EscalatingBan:BanFor=2d"], $"{Defense}:EscalatingBan:MaxBanFor must not be shorter than {Defense}:EscalatingBan:BanFor (2.00:00:00); it is 1.00:00:00." },
+        { [$"{Defense}:Allow2Ban:MaxRequests=0"], $"{Defense}:Allow2Ban:MaxRequests must be at least 1; it is 0." },
+        { [$"{Defense}:BounceBan:Bounces=-1"], $"{Defense}:BounceBan:Bounces must be at least 1; it is -1." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=-5", $"{Defense}:SurgeBreaker:BaselineMultiple=3"], $"{Defense}:SurgeBreaker:ThresholdPerMinute must be from 0 to 1099511627776; it is -5." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=10", $"{Defense}:SurgeBreaker:BaselineSmoothing=0"], $"{Defense}:SurgeBreaker:BaselineSmoothing must be above 0 and at most 1; it is 0." },
+        { [$"{Defense}:SurgeBreaker:ThresholdPerMinute=10", $"{Defense}:SurgeBreaker:BaselineFloorPerMinute=0"], $"{Defense}:SurgeBreaker:BaselineFloorPerMinute must be at least 1; it is 0." },
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=0.5"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is 0.5." },
+        // An infinite multiple raised the threshold to the store's ceiling: the breaker started, and never tripped.
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=Infinity"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is Infinity." },
+        { [$"{Defense}:SurgeBreaker:BaselineMultiple=1e300"], $"{Defense}:SurgeBreaker:BaselineMultiple must be 0 (none) or from 1 to 1000000; it is 1E+300." },
     };
 
     [Theory]
@@ -54,7 +81,23 @@ public sealed class EndpointConfigurationTests
 
         Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
 
-        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain(expected);
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Message.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, configuration.Select(c => c.Key)));
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedDefenses))]
+    public async Task Startup_MalformedPolicyDefense_FailsWithItsPathAndValue(string[] settings, string expected)
+    {
+        Dictionary<string, string?> configuration = TestSettings.Parse(settings);
+
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(4)))), _ => { }, configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Message.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, settings));
     }
 
     [Theory]

@@ -49,6 +49,9 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:ClientIpv6PrefixLength=56"], $"{Guard}:ClientIpv6PrefixLength: this setting was renamed to IPv6PrefixLength; write {Guard}:IPv6PrefixLength instead." },
         { [$"{Guard}:Allowlist:Domain=None"], $"{Guard}:Allowlist:Domain: this setting was renamed to RecipientDomain; write {Guard}:Allowlist:RecipientDomain instead." },
 
+        // Two keys of one value that disagree: the one bound last won without a word, here the weaker folding.
+        { [$"{Guard}:StripPlusTags=true", $"{Guard}:AddressNormalization:StripPlusTags=false"], $"{Guard}:StripPlusTags is 'true' but {Guard}:AddressNormalization:StripPlusTags is 'false'; both keys set one value, so write only one." },
+
         // Scalars that are malformed or not settable from configuration.
         { [$"{Guard}:StripPlusTags=yes"], $"{Guard}:StripPlusTags: 'yes' is not true or false." },
         { [$"{Guard}:FailureMode=Open"], $"{Guard}:FailureMode: 'Open' is not one of " },
@@ -66,11 +69,16 @@ public sealed class StrictConfigurationTests
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
 
         // Well-formed values out of their range, checked by the options' attributes, name the full path too.
-        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500." },
-        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1." },
-        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000." },
+        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
+        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1; it is 1.5." },
+        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000; it is 0." },
         { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:0:Segments=6"], $"{Guard}:Tenant:Rules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
-        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1." },
+        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1; it is 1.5." },
+        // A rule's Segments or Burst out of range names the setting and its value in one sentence, not .NET's argument exception text.
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=-1"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -1." },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=1001"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is 1001." },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=7", $"{Guard}:Recipient:Rules:0:Window=1s"], $"{Guard}:Recipient:Rules:0:Segments must divide the window of 1000 ms into whole milliseconds; it is 7." },
+        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Window=1d", $"{Guard}:Tenant:Rules:0:Algorithm=TokenBucket", $"{Guard}:Tenant:Rules:0:Burst=1000000000000"], $"{Guard}:Tenant:Rules:0:Burst is too large for this rate: at 1 per 1.00:00:00, a bucket of 1000000000000 would take longer than 732 days to refill; it is 1000000000000." },
     };
 
     public static TheoryData<string, TimeSpan> Periods => new()
@@ -99,7 +107,22 @@ public sealed class StrictConfigurationTests
 
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
-        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(expected);
+        OptionsValidationException failure = start.Should().Throw<OptionsValidationException>().Which;
+        failure.Message.Should().Contain(expected);
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, settings));
+    }
+
+    [Theory]
+    [InlineData("Duration", "0s", "EmailGuard:SendGuard:DefaultFlagPolicy:Duration must be positive and at most 366.00:00:00; it is 00:00:00.")]
+    [InlineData("LimitFactor", "0", "EmailGuard:SendGuard:DefaultFlagPolicy:LimitFactor must be greater than 0 and at most 1; it is 0.")]
+    public async Task Startup_DefaultFlagPolicyOutOfRange_FailsOnceByItsPath(string setting, string value, string expected)
+    {
+        // The generated validator also reported it, as EmailGuard:SendGuard:Duration (a setting that does not exist).
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse([$"{Guard}:DefaultFlagPolicy:{setting}={value}"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().Be(expected);
     }
 
     [Theory]
