@@ -67,9 +67,11 @@ internal sealed class PausedScenario
 
                 return;
             }
-            catch (RunAgainException)
+            catch (Exception ex) when (run._missed is not null && (ex is RunAgainException || attempt < Attempts))
             {
-                output.WriteLine($"Attempt {attempt}: {run._missed}, so the scenario did not happen; running it again on fresh keys.");
+                // An attempt that failed before it checked its premise, and whose premise did not hold, says nothing either.
+                string failed = ex is RunAgainException ? string.Empty : $" (it failed first: {ex.GetType().Name})";
+                output.WriteLine($"Attempt {attempt}: {run._missed}, so the scenario did not happen{failed}; running it again on fresh keys.");
             }
             catch (Exception ex) when (run._missed is not null)
             {
