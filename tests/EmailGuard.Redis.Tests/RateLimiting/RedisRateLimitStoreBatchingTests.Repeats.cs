@@ -1,3 +1,5 @@
+using EmailGuard.Redis.Tests.Testing;
+
 namespace EmailGuard.Redis.Tests.RateLimiting;
 
 /// <summary>
@@ -11,13 +13,14 @@ public partial class RedisRateLimitStoreBatchingTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task AcquireAsync_MembersRepeatingArgumentsOfOtherRuleSetsAndKinds_DecideAsTheSameCallsInMemory(int seed)
+    public Task AcquireAsync_MembersRepeatingArgumentsOfOtherRuleSetsAndKinds_DecideAsTheSameCallsInMemory(int seed)
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Three rule sets, two of them of as many keys (a member that wrongly repeats the other's arguments is
         // decided by the wrong limits and costs), chosen in runs and alternately, with single-key acquires between
         // (a multi-key repeat must skip them, a single-key repeat must not take a multi-key member's arguments).
         // Keys are few, so limits are reached and both answers are exercised.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime: false, TimeSpan.FromSeconds(30));
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RateLimitRule fixedSix = RateLimitRule.FixedWindow(6, TimeSpan.FromDays(300));
         RateLimitRule sliding = RateLimitRule.SlidingWindow(8, TimeSpan.FromHours(1), segments: 4);
@@ -52,7 +55,8 @@ public partial class RedisRateLimitStoreBatchingTests
 
         long batches = store.Batcher!.BatchesSent;
         long repeated = store.Batcher.MembersRepeated;
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, i => calls[i]);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, i => calls[i]);
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         (store.Batcher.MembersRepeated - repeated).Should().BeGreaterThan(Callers / 4, "runs of one rule set repeat the last multi-key member's arguments");
@@ -67,5 +71,5 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         admitted.Should().BeGreaterThan(5).And.BeLessThan(Callers - 5, "the calls must exercise both answers");
-    }
+    });
 }

@@ -1,3 +1,4 @@
+using EmailGuard.Redis.Tests.Testing;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 
@@ -16,13 +17,14 @@ public partial class RedisRateLimitStoreBatchingTests
     [InlineData(false, 1)]
     [InlineData(true, 2)]
     [InlineData(false, 2)]
-    public async Task AcquireAsync_ManyMembersOnOneCounterCrossItsLimitMidBatch_ExactlyTheFirstThatFitAreAdmitted_AllOrNothing(bool useServerTime, int seed)
+    public Task AcquireAsync_ManyMembersOnOneCounterCrossItsLimitMidBatch_ExactlyTheFirstThatFitAreAdmitted_AllOrNothing(bool useServerTime, int seed)
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Every caller takes 1 to 3 from the shared counter (limit 100) and 1 from its own (limit 1), whose counter is
         // full already for every sixth caller: those are denied on their own counter and take nothing from the shared
         // one. Callers with a cost of 3 are denied on the shared counter near its limit while later ones of cost 1
         // still fit. The in-memory store, fed the same calls in the same order, gives the counts and decisions.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime, TimeSpan.FromSeconds(30));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime, TimeSpan.FromSeconds(30));
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RateLimitRule shared = RateLimitRule.FixedWindow(100, TimeSpan.FromDays(300));
         RateLimitRule own = RateLimitRule.FixedWindow(1, TimeSpan.FromDays(300));
@@ -37,7 +39,8 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         long batches = store.Batcher!.BatchesSent;
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, Request);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, Request);
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         long taken = 0;
@@ -72,17 +75,18 @@ public partial class RedisRateLimitStoreBatchingTests
         TimeSpan? ttl = await Admin.GetDatabase().KeyTimeToLiveAsync(store.CounterKey("shared", shared));
         ttl.Should().NotBeNull("the first write of a window sets its expiry, and later ones keep it");
         ttl!.Value.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(shared.Window + TimeSpan.FromMinutes(10));
-    }
+    });
 
     [Fact]
-    public async Task AcquireAsync_ClientClockWindowRollsInsideABatch_EachWindowCountsOnlyItsOwnMembers()
+    public Task AcquireAsync_ClientClockWindowRollsInsideABatch_EachWindowCountsOnlyItsOwnMembers()
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Half the callers arrive in one minute's window and half in the next, all in the same batch: each window's
         // counter (a key of its own on the client's clock) counts its own members only, and the in-memory store, on a
         // clock moved at the same call, decides the same. Seven own counters of 15 (which do not roll) deny some of
         // the next window's members before the shared counter does: those take nothing from it.
         // The queue's wait is timed on the same fake clock, which the minute's move must not time out.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromMinutes(10));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime: false, TimeSpan.FromMinutes(10));
         FakeTimeProvider memoryTime = new(Time.GetUtcNow());
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), memoryTime);
         RateLimitRule shared = RateLimitRule.FixedWindow(60, TimeSpan.FromMinutes(1));
@@ -92,7 +96,7 @@ public partial class RedisRateLimitStoreBatchingTests
         RateLimitRequest[] Request(int i) => [new($"own-{i % 7}", own), new("shared", shared)];
         long batches = store.Batcher!.BatchesSent;
 
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, i =>
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, i =>
         {
             if (i == Callers / 2)
             {
@@ -101,6 +105,7 @@ public partial class RedisRateLimitStoreBatchingTests
 
             return Request(i);
         });
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         int[] admitted = new int[2];
@@ -126,5 +131,5 @@ public partial class RedisRateLimitStoreBatchingTests
         TimeSpan? ttl = await Admin.GetDatabase().KeyTimeToLiveAsync(store.CounterKey("shared", shared));
         ttl.Should().NotBeNull();
         ttl!.Value.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(shared.Window + TimeSpan.FromMinutes(10));
-    }
+    });
 }

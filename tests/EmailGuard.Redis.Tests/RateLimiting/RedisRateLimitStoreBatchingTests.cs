@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
@@ -10,7 +11,9 @@ namespace EmailGuard.Redis.Tests.RateLimiting;
 /// Concurrent acquires of different keys go to Redis in one batch script per round trip. The server is paused while
 /// the callers arrive (as in the coalescing tests), so they pile up behind the first one deterministically; each must
 /// be decided as if it had been sent alone, in arrival order, all or nothing. Script calls are counted on the store's
-/// own connection: the server's statistics also count other tests' background work.
+/// own connection: the server's statistics also count other tests' background work. A test process that stalls for
+/// longer than the pause lets the server answer before the callers have piled up: each test checks that its callers
+/// arrived while the server was still paused, and runs again when they did not (<see cref="PausedScenario"/>).
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
 public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, ITestOutputHelper output) : RedisStoreTestBase(redis)
@@ -20,10 +23,11 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task AcquireAsync_DifferentKeysPiledUp_FarFewerScriptCalls_AndEachDecidedAsAlone(bool useServerTime)
+    public Task AcquireAsync_DifferentKeysPiledUp_FarFewerScriptCalls_AndEachDecidedAsAlone(bool useServerTime)
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Every fifth key is full already: those acquires must be denied, the others admitted, each key counted once.
-        (ConnectionMultiplexer own, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime, TimeSpan.FromSeconds(30));
+        (ConnectionMultiplexer own, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime, TimeSpan.FromSeconds(30));
         RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
         RateLimitRequest[] Request(int i) => [new($"key-{i}", rule)];
         for (int i = 0; i < Callers; i += 5)
@@ -35,10 +39,11 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         long operations = own.GetCounters().Interactive.OperationCount;
         long batches = store.Batcher!.BatchesSent;
 
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, Request);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, Request);
         long calls = own.GetCounters().Interactive.OperationCount - operations;
 
         output.WriteLine($"{Callers} acquires of different keys, {calls} commands, {store.Batcher.BatchesSent - batches} batch scripts");
+        scenario.AssertPremiseOrRunAgain();
         calls.Should().BeLessThan(Callers / 10, "acquires that arrive while a script is in flight go out together in the next one");
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         for (int i = 0; i < Callers; i++)
@@ -56,22 +61,24 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         }
 
         (await LanesAfterLastBatchAsync(store.Batcher)).Should().Be(0, "a lane lives only while a script of its node is in flight");
-    }
+    });
 
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task AcquireAsync_MembersOfOneBatchShareAKeyWithLimitOne_TheFirstIsAdmitted_TheOthersTakeNothing(bool useServerTime)
+    public Task AcquireAsync_MembersOfOneBatchShareAKeyWithLimitOne_TheFirstIsAdmitted_TheOthersTakeNothing(bool useServerTime)
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Every caller asks for the shared key (limit 1) and its own key: in arrival order the first takes both, and
         // every later one is denied as a whole, so its own counter stays at zero.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime, TimeSpan.FromSeconds(30));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime, TimeSpan.FromSeconds(30));
         RateLimitRule shared = RateLimitRule.FixedWindow(1, TimeSpan.FromDays(300));
         RateLimitRule own = RateLimitRule.FixedWindow(5, TimeSpan.FromDays(300));
         RateLimitRequest[] Request(int i) => [new($"own-{i}", own), new("shared", shared)];
         long batches = store.Batcher!.BatchesSent;
 
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, Request);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, Request);
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         outcomes.Count(o => o.Decision.IsAllowed).Should().Be(1);
@@ -82,18 +89,19 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         {
             (await PeekCountAsync(store, Request(i))).Should().Be(0, $"own-{i} was denied as a whole");
         }
-    }
+    });
 
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(3)]
-    public async Task AcquireAsync_MixedMembersPiledUp_DecideAsTheSameCallsOneAfterAnotherInMemory(int seed)
+    public Task AcquireAsync_MixedMembersPiledUp_DecideAsTheSameCallsOneAfterAnotherInMemory(int seed)
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Multi-key acquires of every algorithm, reduced limits and costs, and single-key acquires (each key's single
         // acquire once, so that the hot-key coalescer keeps arrival order), all sharing counters in one batch: the
         // in-memory store, fed the same calls one after another at the same time, must give the same answers.
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime: false, TimeSpan.FromSeconds(30));
         InMemoryRateLimitStore memory = new(new InMemoryRateLimitStoreOptions(), Time);
         RateLimitRule[] rules =
         [
@@ -120,7 +128,8 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         }
 
         long batches = store.Batcher!.BatchesSent;
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, i => calls[i]);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, i => calls[i]);
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         int admitted = 0;
@@ -134,14 +143,15 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         }
 
         admitted.Should().BeGreaterThan(5).And.BeLessThan(Callers - 5, "the calls must exercise both answers");
-    }
+    });
 
     [Fact]
-    public async Task AcquireAsync_MembersWhoseScriptsWouldFail_OnlyTheyFail_AndTheOthersAreDecided()
+    public Task AcquireAsync_MembersWhoseScriptsWouldFail_OnlyTheyFail_AndTheOthersAreDecided()
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // Counters holding a list: a single-key member's INCRBY fails on it, on Redis and on Garnet; a multi-key
         // member's read fails on Redis (Garnet keeps lists apart and reads nothing there, alone as in a batch).
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: false, TimeSpan.FromSeconds(30));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime: false, TimeSpan.FromSeconds(30));
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
         int[] failing = Redis.IsGarnet ? [8] : [7, 8];
         foreach (int i in failing)
@@ -154,9 +164,19 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         RateLimitRequest[] Request(int i) => i % 2 == 0 ? [new($"key-{i}", rule)] : [new($"key-{i}", rule), new($"other-{i}", rule)];
         long batches = store.Batcher!.BatchesSent;
 
-        await Redis.PauseAsync(TimeSpan.FromMilliseconds(300));
+        await scenario.PauseAsync(TimeSpan.FromMilliseconds(300));
         Task<RateLimitDecision>[] calls = [.. Enumerable.Range(0, 20).Select(i => store.AcquireAsync(Request(i), default).AsTask())];
+        scenario.ExpectStillPaused("the 20 calls were queued");
         await Task.WhenAll(calls.Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(TimeSpan.FromSeconds(30));
+        if (scenario.Missed is not null)
+        {
+            foreach (int i in failing)
+            {
+                await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey($"key-{i}", rule));
+            }
+        }
+
+        scenario.AssertPremiseOrRunAgain();
 
         (store.Batcher.BatchesSent - batches).Should().BeGreaterThan(0);
         foreach (int i in failing)
@@ -177,7 +197,7 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         {
             await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey($"key-{i}", rule));
         }
-    }
+    });
 
     [Fact]
     public async Task AcquireAsync_BatchAfterScriptFlush_ReloadedOnTheOneRecoveryPath_AndCountsExactly()
@@ -248,15 +268,19 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
     }
 
     [Fact]
-    public async Task AcquireAsync_QueuedLongerThanTheTimeout_FailsUnsentAndIsNotCharged()
+    public Task AcquireAsync_QueuedLongerThanTheTimeout_FailsUnsentAndIsNotCharged()
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
-        (_, RedisRateLimitStore store) = await OwnStoreAsync(useServerTime: true, TimeSpan.FromMilliseconds(50));
+        (_, RedisRateLimitStore store) = await OwnStoreAsync(scenario, useServerTime: true, TimeSpan.FromMilliseconds(50));
         RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromDays(300));
-        // Paused 40 times the queue's 50 ms wait: the queued calls must join the queue and give up while the leader's
-        // script waits, and on a loaded machine 300 ms did not always cover both (a CI-like run saw one sent).
-        await Redis.PauseAsync(TimeSpan.FromSeconds(2));
+        // The queued calls must join the queue at least the queue's 50 ms wait before the server answers the leader's
+        // script; a CI-like run saw one sent when the machine's load delayed them.
+        await scenario.PauseAsync(TimeSpan.FromMilliseconds(300));
         Task<RateLimitDecision> leader = store.AcquireAsync(new[] { new RateLimitRequest("leader", rule) }, default).AsTask();
         Task<RateLimitDecision>[] queued = [.. Enumerable.Range(0, 10).Select(i => store.AcquireAsync(new[] { new RateLimitRequest($"queued-{i}", rule) }, default).AsTask())];
+        scenario.ExpectStillPaused("the 10 calls were queued", TimeSpan.FromMilliseconds(100));
+        await Task.WhenAll(queued.Append(leader).Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(TimeSpan.FromSeconds(30));
+        scenario.AssertPremiseOrRunAgain();
 
         (await leader.WaitAsync(TimeSpan.FromSeconds(30))).IsAllowed.Should().BeTrue();
         foreach (Task<RateLimitDecision> call in queued)
@@ -269,35 +293,41 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         {
             (await PeekCountAsync(store, [new($"queued-{i}", rule)])).Should().Be(0);
         }
-    }
+    });
 
     [Fact]
-    public async Task AcquireAsync_BatchingOff_SendsOneScriptPerAcquire()
+    public Task AcquireAsync_BatchingOff_SendsOneScriptPerAcquire()
+        => PausedScenario.RunAsync(Redis, output, async scenario =>
     {
         // The baseline the benchmarks compare with, and proof that the counting above can see the difference.
         ConnectionMultiplexer own = Connect();
-        RedisRateLimitStore store = CreateStore(own, Prefix, Time, overLimitCacheMaxAge: TimeSpan.Zero, batchAcrossKeys: false);
+        RedisRateLimitStore store = CreateStore(own, scenario.Prefix(Prefix), Time, overLimitCacheMaxAge: TimeSpan.Zero, batchAcrossKeys: false);
         RateLimitRule rule = RateLimitRule.FixedWindow(2, TimeSpan.FromDays(300));
         (await store.AcquireAsync(new[] { new RateLimitRequest("warm-up", rule) }, default)).IsAllowed.Should().BeTrue();
         long operations = own.GetCounters().Interactive.OperationCount;
 
-        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(store, i => [new($"key-{i}", rule)]);
+        (RateLimitDecision Decision, RateLimitEntry[] Entries)[] outcomes = await AcquireWhilePausedAsync(scenario, store, i => [new($"key-{i}", rule)]);
+        scenario.AssertPremiseOrRunAgain();
 
         (own.GetCounters().Interactive.OperationCount - operations).Should().BeGreaterThanOrEqualTo(Callers);
         store.Batcher.Should().BeNull();
         outcomes.Should().OnlyContain(o => o.Decision.IsAllowed);
-    }
+    });
 
     /// <summary>
     /// A store on its own connection, connected and with every script loaded, so that the pause holds callers in the
     /// lane (not in a handshake) and no first-use EVAL is counted.
     /// </summary>
-    private async Task<(ConnectionMultiplexer Own, RedisRateLimitStore Store)> OwnStoreAsync(bool useServerTime, TimeSpan maxQueueWait)
+    private Task<(ConnectionMultiplexer Own, RedisRateLimitStore Store)> OwnStoreAsync(PausedScenario scenario, bool useServerTime, TimeSpan maxQueueWait)
+        => OwnStoreAsync(useServerTime, maxQueueWait, scenario.Prefix(Prefix));
+
+    /// <summary>As above, on keys under <paramref name="prefix"/> (the test's own by default).</summary>
+    private async Task<(ConnectionMultiplexer Own, RedisRateLimitStore Store)> OwnStoreAsync(bool useServerTime, TimeSpan maxQueueWait, string? prefix = null)
     {
         ConnectionMultiplexer own = Connect();
         RedisRateLimitStoreOptions options = new()
         {
-            KeyPrefix = Prefix,
+            KeyPrefix = prefix ?? Prefix,
             UseServerTime = useServerTime,
             ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(own),
             OverLimitCacheMaxAge = TimeSpan.Zero,
@@ -317,11 +347,15 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
         return (own, store);
     }
 
+    /// <summary>
+    /// Pauses the server and makes <see cref="Callers"/> acquires; the scenario's premise is that every one of them
+    /// arrived while the first one's script was held.
+    /// </summary>
     private async Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)[]> AcquireWhilePausedAsync(
-        RedisRateLimitStore store, Func<int, RateLimitRequest[]> request)
+        PausedScenario scenario, RedisRateLimitStore store, Func<int, RateLimitRequest[]> request)
     {
         await Admin.GetDatabase().PingAsync();
-        await Redis.PauseAsync(TimeSpan.FromMilliseconds(300));
+        await scenario.PauseAsync(TimeSpan.FromMilliseconds(300));
         Task<(RateLimitDecision, RateLimitEntry[])>[] calls = [.. Enumerable.Range(0, Callers).Select(async i =>
         {
             RateLimitRequest[] requests = request(i);
@@ -329,6 +363,7 @@ public partial class RedisRateLimitStoreBatchingTests(RedisServerFixture redis, 
             RateLimitDecision decision = await store.AcquireAsync(requests, entries);
             return (decision, entries);
         })];
+        scenario.ExpectStillPaused($"the {Callers} callers were queued");
         try
         {
             // A member that is never answered must fail the test, not hang it.
