@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -53,6 +54,24 @@ public static class EmailGuardConfigurationSections
         ArgumentNullException.ThrowIfNull(result);
         ArgumentException.ThrowIfNullOrWhiteSpace(section);
         ArgumentNullException.ThrowIfNull(options);
-        return OptionsFailurePaths.Prefix(result, section, options);
+        return result.Failed && result.Failures is { } failures
+            ? ValidateOptionsResult.Fail(failures.Select(failure => $"{section}:{WithValue(failure, options)}"))
+            : result;
+    }
+
+    /// <summary>A failure that begins with a property's name, ended with that property's value when it is a number or a time span.</summary>
+    private static string WithValue(string failure, object options)
+    {
+        int colon = failure.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0 || !failure.EndsWith('.'))
+        {
+            return failure;
+        }
+
+        // Only a number or a time span is quoted back; a string may be a secret, and a null says nothing.
+        object? value = options.GetType().GetProperty(failure[..colon])?.GetValue(options);
+        return value is IFormattable formattable and not Enum
+            ? $"{failure[..^1]}; it is {formattable.ToString(null, CultureInfo.InvariantCulture)}."
+            : failure;
     }
 }

@@ -8,7 +8,7 @@ internal sealed partial class SendGuardOptionsDataValidator : IValidateOptions<S
     private readonly Attributes _attributes = new();
 
     public ValidateOptionsResult Validate(string? name, SendGuardOptions options)
-        => OptionsFailurePaths.Prefix(_attributes.Validate(name, options), SendGuardOptions.ConfigurationSectionName, options);
+        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), SendGuardOptions.ConfigurationSectionName, options);
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]

@@ -9,7 +9,7 @@ internal sealed partial class InMemoryRateLimitStoreOptionsValidator : IValidate
     private readonly Attributes _attributes = new();
 
     public ValidateOptionsResult Validate(string? name, InMemoryRateLimitStoreOptions options)
-        => OptionsFailurePaths.Prefix(_attributes.Validate(name, options), $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:InMemoryStore", options);
+        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:InMemoryStore", options);
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]

@@ -9,7 +9,7 @@ internal sealed partial class StoreResilienceOptionsValidator : IValidateOptions
     private readonly Attributes _attributes = new();
 
     public ValidateOptionsResult Validate(string? name, StoreResilienceOptions options)
-        => OptionsFailurePaths.Prefix(_attributes.Validate(name, options), $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:Resilience", options);
+        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:Resilience", options);
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]
