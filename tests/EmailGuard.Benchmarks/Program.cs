@@ -53,6 +53,12 @@ if (args is ["redis-throughput-compare", .. string[] compareRest])
     return await EmailGuard.Benchmarks.Redis.RedisBuildComparison.RunAsync(compareRest);
 }
 
+// One scenario alone, for a profiler: full guard checks on Redis at 64 callers.
+if (args is ["redis-throughput-guard-alone", .. string[] guardAloneRest])
+{
+    return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunGuardAloneAsync(guardAloneRest);
+}
+
 // The full guard check against the raw script over 10,000 keys, batched and not, with where the time goes.
 if (args is ["redis-throughput-guard", .. string[] guardRest])
 {

@@ -178,6 +178,26 @@ internal static class RedisThroughput
     }
 
     /// <summary>
+    /// One scenario alone, for a profiler: full guard checks on Redis at 64 callers, batched
+    /// (<c>redis-throughput-guard-alone [operations [rounds]]</c>).
+    /// </summary>
+    public static async Task<int> RunGuardAloneAsync(string[] args)
+    {
+        int operations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 200_000;
+        int rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        await using BenchmarkRedis redis = await BenchmarkRedis.StartAsync();
+        Func<Task> guardCheck = GuardChecks(redis.Store());
+        await MeasureAsync(guardCheck, Math.Min(operations, 10_000));
+        for (int round = 0; round < rounds; round++)
+        {
+            double rate = await MeasureAsync(guardCheck, operations);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"full guard check on Redis: {rate,12:N0} ops/s"));
+        }
+
+        return 0;
+    }
+
+    /// <summary>
     /// Only the store over 10,000 keys against the raw script over the same number of keys, in alternating rounds,
     /// with where the time goes on both sides (<c>redis-throughput-spread [operations [rounds]]</c>): the issue-19
     /// ratio alone, for comparing builds quickly.
