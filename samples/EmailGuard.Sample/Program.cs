@@ -23,13 +23,15 @@ IEmailGuardBuilder emailGuard = builder.Services.AddEmailGuard()
     .AddEndpointPolicies(endpoints =>
     {
         // Bound to the forms' OnPost handlers with [EmailRateLimit], so viewing a form never spends the quota.
-        // One sign-up per network per 15 minutes (sliding, so nobody gets a fresh quota at a window boundary), and
-        // a few per target address, so nobody can mail-bomb one victim from many networks.
+        // One sign-up per network per 15 minutes (sliding, so nobody gets a fresh quota at a window boundary), ten
+        // per IPv4 /24 or IPv6 /48, so a bot cannot rotate through the 65,536 /64s of its /48, and a few per target
+        // address, so nobody can mail-bomb one victim from many networks.
         // A network that keeps hitting the limit is banned for an hour, then longer; a surge of sign-ups from many
         // networks (20 x the usual rate, at least 100 a minute) asks for a challenge for 15 minutes.
         // EmailGuard:Endpoints:PolicyDefenses:signup:RequireChallenge = true asks for it always.
         endpoints.AddPolicy("signup", policy => policy
             .PerClientIp(RateLimitRule.SlidingWindow(1, TimeSpan.FromMinutes(15), 60))
+            .PerClientNetwork(24, 48, RateLimitRule.SlidingWindow(10, TimeSpan.FromMinutes(15), 60))
             .PerField("email", RateLimitRule.PerHour(3))
             .WithEscalatingBan(ban => ban.MaxDenials = 5)
             .WithSurgeBreaker(surge =>

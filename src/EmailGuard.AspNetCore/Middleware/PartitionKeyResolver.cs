@@ -28,6 +28,15 @@ internal static class PartitionKeyResolver
 
                     key = partition.KeyFor(ipPartition);
                     break;
+                case PartitionKind.ClientNetwork:
+                    string network = GetNetworkPartition(context, state.Options, partition);
+                    if (network.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    key = partition.KeyFor(network);
+                    break;
                 case PartitionKind.Field:
                     string[] hashed = fieldValues?[Array.FindIndex(policy.FieldNames, f => f.Equals(partition.Name, StringComparison.OrdinalIgnoreCase))] ?? [];
                     if (hashed.Length == 0)
@@ -70,6 +79,15 @@ internal static class PartitionKeyResolver
         return address is null
             ? MissingClientIp.Partition(options)
             : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
+    }
+
+    /// <summary>The client's network at a <see cref="PartitionKind.ClientNetwork"/> partition's prefix lengths, or what <see cref="GetIpPartition"/> answers for a request without an address.</summary>
+    private static string GetNetworkPartition(HttpContext context, EmailGuardEndpointOptions options, EmailRateLimitPartition partition)
+    {
+        System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
+        return address is null
+            ? MissingClientIp.Partition(options)
+            : IpAddressGrouping.GetPartition(address, partition.IPv6PrefixLength, partition.IPv4PrefixLength);
     }
 
     private static int AddPartitionRequests(

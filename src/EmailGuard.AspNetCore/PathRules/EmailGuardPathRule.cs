@@ -33,4 +33,18 @@ public sealed class EmailGuardPathRule
     /// <summary>Gets or sets who the limit is counted for.</summary>
     /// <value>The default value is <see cref="PathRulePartitionKind.ClientIp"/>.</value>
     public PathRulePartitionKind PartitionBy { get; set; } = PathRulePartitionKind.ClientIp;
+
+    /// <summary>
+    /// Gets or sets the IPv4 prefix length, 1 to 32, that clients are grouped by when <see cref="PartitionBy"/> is
+    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for 24. Set with another partition, it stops the app.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public int? IPv4PrefixLength { get; set; }
+
+    /// <summary>
+    /// Gets or sets the IPv6 prefix length, 1 to 128, that clients are grouped by when <see cref="PartitionBy"/> is
+    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for 48. Set with another partition, it stops the app.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public int? IPv6PrefixLength { get; set; }
 }

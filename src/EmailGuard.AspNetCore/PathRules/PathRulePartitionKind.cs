@@ -8,4 +8,11 @@ public enum PathRulePartitionKind
 
     /// <summary>All clients share one counter for the endpoint.</summary>
     Global = 1,
+
+    /// <summary>
+    /// Each client network has its own counter: every client in one IPv4 /<see cref="EmailGuardPathRule.IPv4PrefixLength"/>
+    /// or IPv6 /<see cref="EmailGuardPathRule.IPv6PrefixLength"/> shares it, so a bot holding a whole network cannot
+    /// multiply a per-IP limit by rotating through its addresses.
+    /// </summary>
+    ClientNetwork = 2,
 }

@@ -51,7 +51,7 @@ internal sealed class PathRuleSet
             errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleFailureMode is not FailOpen, FailClosed or LocalFallback.");
         }
 
-        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<PathRulePartitionKind, List<RateLimitRule>> Rules)>();
+        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<(PathRulePartitionKind Kind, int IPv4, int IPv6), List<RateLimitRule>> Rules)>();
         for (int i = 0; i < options.PathRules.Count; i++)
         {
             EmailGuardPathRule item = options.PathRules[i];
@@ -81,7 +81,12 @@ internal sealed class PathRuleSet
 
             if (!Enum.IsDefined(item.PartitionBy))
             {
-                errors.Add($"{setting}:PartitionBy is not ClientIp or Global.");
+                errors.Add($"{setting}:PartitionBy is not ClientIp, Global or ClientNetwork.");
+                continue;
+            }
+
+            if (!TryGetNetwork(item, setting, errors, out (PathRulePartitionKind, int, int) partitionBy))
+            {
                 continue;
             }
 
@@ -92,10 +97,10 @@ internal sealed class PathRuleSet
                 index = groups.Count - 1;
             }
 
-            Dictionary<PathRulePartitionKind, List<RateLimitRule>> byPartition = groups[index].Rules;
-            if (!byPartition.TryGetValue(item.PartitionBy, out List<RateLimitRule>? rules))
+            Dictionary<(PathRulePartitionKind, int, int), List<RateLimitRule>> byPartition = groups[index].Rules;
+            if (!byPartition.TryGetValue(partitionBy, out List<RateLimitRule>? rules))
             {
-                byPartition[item.PartitionBy] = rules = [];
+                byPartition[partitionBy] = rules = [];
             }
 
             rules.Add(rule);
@@ -119,18 +124,16 @@ internal sealed class PathRuleSet
         }
 
         var compiled = new List<(PathPattern, EmailRateLimitPolicy)>();
-        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<PathRulePartitionKind, List<RateLimitRule>> rules) in groups)
+        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<(PathRulePartitionKind, int, int), List<RateLimitRule>> rules) in groups)
         {
-            foreach ((PathRulePartitionKind partition, List<RateLimitRule> partitionRules) in rules)
+            foreach (((PathRulePartitionKind kind, int ipv4, int ipv6), List<RateLimitRule> partitionRules) in rules)
             {
-                if (partition == PathRulePartitionKind.ClientIp)
+                _ = kind switch
                 {
-                    builder.PerClientIp([.. partitionRules]);
-                }
-                else
-                {
-                    builder.PerKey("global", static _ => "all", [.. partitionRules]);
-                }
+                    PathRulePartitionKind.ClientIp => builder.PerClientIp([.. partitionRules]),
+                    PathRulePartitionKind.ClientNetwork => builder.PerClientNetwork(ipv4, ipv6, [.. partitionRules]),
+                    _ => builder.PerKey("global", static _ => "all", [.. partitionRules]),
+                };
             }
 
             builder.WithFailureMode(options.PathRuleFailureMode);
@@ -142,4 +145,43 @@ internal sealed class PathRuleSet
     }
 
     private static EmailRateLimitPolicyBuilder CreateBuilder(string name) => new(name);
+
+    /// <summary>
+    /// The partition a rule counts in: its kind, and for a client network its prefix lengths (24 and 48 unless set).
+    /// Prefix lengths out of range, or set on a rule that does not count per network (where they would be ignored), fail.
+    /// </summary>
+    private static bool TryGetNetwork(EmailGuardPathRule item, string setting, List<string> errors, out (PathRulePartitionKind Kind, int IPv4, int IPv6) partition)
+    {
+        partition = (item.PartitionBy, 0, 0);
+        if (item.PartitionBy != PathRulePartitionKind.ClientNetwork)
+        {
+            foreach ((string name, int? value) in new[] { ("IPv4PrefixLength", item.IPv4PrefixLength), ("IPv6PrefixLength", item.IPv6PrefixLength) })
+            {
+                if (value is not null)
+                {
+                    errors.Add($"{setting}:{name} applies only to PartitionBy ClientNetwork; this rule is counted by {item.PartitionBy}.");
+                }
+            }
+
+            return item.IPv4PrefixLength is null && item.IPv6PrefixLength is null;
+        }
+
+        int ipv4 = item.IPv4PrefixLength ?? 24;
+        int ipv6 = item.IPv6PrefixLength ?? 48;
+        bool valid = true;
+        if (ipv4 is < 1 or > 32)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{setting}:IPv4PrefixLength must be between 1 and 32; it is {ipv4}."));
+            valid = false;
+        }
+
+        if (ipv6 is < 1 or > 128)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{setting}:IPv6PrefixLength must be between 1 and 128; it is {ipv6}."));
+            valid = false;
+        }
+
+        partition = (PathRulePartitionKind.ClientNetwork, ipv4, ipv6);
+        return valid;
+    }
 }

@@ -33,7 +33,16 @@ internal sealed class EmailRateLimitPartition
 
     public PartitionKind Kind { get; }
 
-    /// <summary>The field, route value, claim, header or custom key name; null for client IP and user.</summary>
+    /// <summary>For <see cref="PartitionKind.ClientNetwork"/>: the IPv4 prefix length clients are grouped by.</summary>
+    public int IPv4PrefixLength { get; init; }
+
+    /// <summary>For <see cref="PartitionKind.ClientNetwork"/>: the IPv6 prefix length clients are grouped by.</summary>
+    public int IPv6PrefixLength { get; init; }
+
+    /// <summary>
+    /// The field, route value, claim, header or custom key name; the prefix lengths of a client network
+    /// (<c>v4.24-v6.48</c>); null for client IP and user.
+    /// </summary>
     public string? Name { get; }
 
     public Func<HttpContext, string?>? Resolver { get; }
@@ -74,6 +83,7 @@ internal sealed class EmailRateLimitPartition
     public string KindTag => Kind switch
     {
         PartitionKind.ClientIp => "ip",
+        PartitionKind.ClientNetwork => "net",
         PartitionKind.User => "user",
         PartitionKind.Tenant => "tenant",
         PartitionKind.Field => "field",

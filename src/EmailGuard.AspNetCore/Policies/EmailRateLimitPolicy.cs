@@ -34,7 +34,7 @@ internal sealed class EmailRateLimitPolicy
 
             partition.Compile(keyScope + "." + Name, Name);
             RuleCount += partition.Rules.Length;
-            HasClientIpPartition |= partition.Kind == PartitionKind.ClientIp;
+            HasClientIpPartition |= partition.Kind is PartitionKind.ClientIp or PartitionKind.ClientNetwork;
             if (partition.Kind == PartitionKind.Field && !fields.Contains(partition.Name!, StringComparer.OrdinalIgnoreCase))
             {
                 fields.Add(partition.Name!);

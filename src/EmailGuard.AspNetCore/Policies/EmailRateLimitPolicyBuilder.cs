@@ -47,6 +47,29 @@ public sealed class EmailRateLimitPolicyBuilder
         => Add(new(PartitionKind.ClientIp, null, null, rules));
 
     /// <summary>
+    /// Counts requests per client network: every client in one IPv4 /<paramref name="ipv4PrefixLength"/> or one IPv6
+    /// /<paramref name="ipv6PrefixLength"/> shares a counter. Add it beside <see cref="PerClientIp"/> with a higher
+    /// limit, so that a bot holding a whole network (an IPv6 /48 has 65,536 /64s, a rented IPv4 /24 256 addresses)
+    /// cannot multiply the per-IP limit by rotating through its addresses. The client address is the one
+    /// <see cref="PerClientIp"/> counts, and a request without one follows <see cref="EmailGuardEndpointOptions.MissingClientIp"/>.
+    /// A policy may count several networks (a /56 and a /48, say), each with its own prefix lengths.
+    /// </summary>
+    /// <param name="ipv4PrefixLength">The IPv4 prefix length, 1 to 32, e.g. 24.</param>
+    /// <param name="ipv6PrefixLength">The IPv6 prefix length, 1 to 128, e.g. 48.</param>
+    /// <param name="rules">The rules, e.g. 20 per 15 minutes for a network whose clients each get 1.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A prefix length is out of range.</exception>
+    public EmailRateLimitPolicyBuilder PerClientNetwork(int ipv4PrefixLength, int ipv6PrefixLength, params RateLimitRule[] rules)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ipv4PrefixLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipv4PrefixLength, 32);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ipv6PrefixLength, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ipv6PrefixLength, 128);
+        string name = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"v4.{ipv4PrefixLength}-v6.{ipv6PrefixLength}");
+        return Add(new(PartitionKind.ClientNetwork, name, null, rules) { IPv4PrefixLength = ipv4PrefixLength, IPv6PrefixLength = ipv6PrefixLength });
+    }
+
+    /// <summary>
     /// Counts requests per authenticated user (the <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>sub</c>,
     /// else the identity name). Anonymous requests are not counted in this partition.
     /// </summary>

@@ -3,6 +3,7 @@ namespace EmailGuard.AspNetCore;
 internal enum PartitionKind
 {
     ClientIp,
+    ClientNetwork,
     User,
     Tenant,
     Field,

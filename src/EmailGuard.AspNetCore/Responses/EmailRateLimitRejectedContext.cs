@@ -27,10 +27,10 @@ public sealed class EmailRateLimitRejectedContext
     /// <summary>The <see cref="PartitionKind"/> of a "challenge required" answer (status 403, see <see cref="EmailGuardChallenge"/>).</summary>
     public const string ChallengePartitionKind = "challenge";
 
-    /// <summary>Gets the kind of partition whose limit was reached: <c>ip</c>, <c>user</c>, <c>tenant</c>,
-    /// <c>field</c>, <c>route</c> or <c>key</c>; <c>store</c> when the store was unavailable; <c>ban</c> when the client
-    /// network is banned from the policy; <c>surge</c> when the policy's surge breaker denies; <c>challenge</c> when the
-    /// policy asks for a challenge.</summary>
+    /// <summary>Gets the kind of partition whose limit was reached: <c>ip</c>, <c>net</c> (a client network),
+    /// <c>user</c>, <c>tenant</c>, <c>field</c>, <c>route</c> or <c>key</c>; <c>store</c> when the store was
+    /// unavailable; <c>ban</c> when the client network is banned from the policy; <c>surge</c> when the policy's surge
+    /// breaker denies; <c>challenge</c> when the policy asks for a challenge.</summary>
     public string PartitionKind { get; }
 
     /// <summary>Gets the rule whose limit was reached, or <see langword="null"/> when the store was unavailable.</summary>

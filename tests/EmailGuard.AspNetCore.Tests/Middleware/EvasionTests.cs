@@ -141,4 +141,93 @@ public sealed class EvasionTests
         first.StatusCode.Should().Be(HttpStatusCode.OK);
         sameSlash48.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
     }
+
+    /// <summary>
+    /// A bot with an IPv6 /48 (what a hosting provider or many ISPs hand out) has 65,536 /64s: per client IP alone it
+    /// gets the per-IP limit 65,536 times over. The network partition holds the whole /48 to its own limit, and a client
+    /// in another /48 is not touched.
+    /// </summary>
+    [Fact]
+    public async Task ClientNetwork_BotRotatingThroughTheSlash64sOfItsSlash48_IsHeldToTheNetworkLimit()
+    {
+        await using TestApp perIpOnly = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(1)));
+        await using TestApp app = await StartAsync(p => p
+            .PerClientIp(RateLimitRule.PerHour(1))
+            .PerClientNetwork(24, 48, RateLimitRule.PerHour(5)));
+
+        int admittedPerIpOnly = 0;
+        int admitted = 0;
+        for (int i = 1; i <= 300; i++)
+        {
+            string address = $"2001:db8:1:{i:x}::1";
+            using HttpResponseMessage baseline = await perIpOnly.PostAsync("/signup", address);
+            using HttpResponseMessage response = await app.PostAsync("/signup", address);
+            admittedPerIpOnly += baseline.StatusCode == HttpStatusCode.OK ? 1 : 0;
+            admitted += response.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        using HttpResponseMessage otherNetwork = await app.PostAsync("/signup", "2001:db8:2::1");
+
+        admittedPerIpOnly.Should().Be(300, "each /64 is a client of its own to a per-IP limit");
+        admitted.Should().Be(5);
+        otherNetwork.StatusCode.Should().Be(HttpStatusCode.OK);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 201 && r.Message.Contains("(net limit 5 per", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ClientNetwork_BotRotatingThroughARentedIPv4Slash24_IsHeldToTheNetworkLimit()
+    {
+        await using TestApp app = await StartAsync(p => p
+            .PerClientIp(RateLimitRule.PerHour(1))
+            .PerClientNetwork(24, 48, RateLimitRule.PerHour(5)));
+
+        var statuses = new List<HttpStatusCode>();
+        for (int i = 1; i <= 254; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", $"203.0.113.{i}");
+            statuses.Add(response.StatusCode);
+        }
+
+        using HttpResponseMessage sameAddressAgain = await app.PostAsync("/signup", "203.0.113.1");
+        using HttpResponseMessage otherNetwork = await app.PostAsync("/signup", "203.0.114.1");
+
+        statuses.Count(s => s == HttpStatusCode.OK).Should().Be(5);
+        statuses.Take(5).Should().OnlyContain(s => s == HttpStatusCode.OK, "the first five addresses are within both limits");
+        sameAddressAgain.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        otherNetwork.StatusCode.Should().Be(HttpStatusCode.OK);
+        statuses.Skip(5).Should().OnlyContain(s => s == HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task ClientNetwork_TwoNetworksInOnePolicy_EachCountsItsOwnPrefix()
+    {
+        await using TestApp app = await StartAsync(p => p
+            .PerClientNetwork(32, 56, RateLimitRule.PerHour(2))
+            .PerClientNetwork(24, 48, RateLimitRule.PerHour(3)));
+
+        // Two /56s of one /48: each /56 is held to 2, and the /48 to 3 in all; a denied request counts in neither.
+        string[] addresses = ["2001:db8:1:100::1", "2001:db8:1:100::2", "2001:db8:1:100::3", "2001:db8:1:200::1", "2001:db8:1:200::2"];
+        var statuses = new List<HttpStatusCode>();
+        foreach (string address in addresses)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", address);
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+    }
+
+    [Theory]
+    [InlineData(0, 48)]
+    [InlineData(33, 48)]
+    [InlineData(24, 0)]
+    [InlineData(24, 129)]
+    public void ClientNetwork_PrefixLengthOutOfRange_Throws(int ipv4PrefixLength, int ipv6PrefixLength)
+    {
+        EmailGuardEndpointOptions options = new();
+        Action act = () => options.AddPolicy("signup", p => p.PerClientNetwork(ipv4PrefixLength, ipv6PrefixLength, RateLimitRule.PerHour(5)));
+
+        act.Should().Throw<ArgumentOutOfRangeException>();
+    }
 }

@@ -57,6 +57,28 @@ public sealed class MissingClientIpTests
     }
 
     [Fact]
+    public async Task ClientNetworkPartitionAlone_IsCountedPerClientToo_RejectedWithoutAnAddress()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientNetwork(24, 48, RateLimitRule.PerHour(100)));
+
+        List<HttpStatusCode> statuses = await SendWithoutAddressAsync(app, 2);
+        using HttpResponseMessage withAddress = await app.PostAsync("/signup", "203.0.113.1");
+
+        statuses.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
+        withAddress.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task ClientNetworkPartition_ShareOneBucket_AddresslessRequestsShareTheNetworkLimit()
+    {
+        await using TestApp app = await StartAsync(p => p.PerClientNetwork(24, 48, RateLimitRule.PerHour(2)), MissingClientIpBehavior.ShareOneBucket);
+
+        List<HttpStatusCode> statuses = await SendWithoutAddressAsync(app, 4);
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task ShareOneBucket_AllAddresslessRequestsShareTheLimit()
     {
         await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(2)), MissingClientIpBehavior.ShareOneBucket);

@@ -129,6 +129,47 @@ public sealed class PathRuleTests
         (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "203.0.113.3")).Should().Be(0);
     }
 
+    [Fact]
+    public async Task ClientNetworkPartition_BotRotatingThroughItsSlash48_IsHeldToTheNetworkLimit()
+    {
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/webhook/incoming",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "1",
+            ["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "POST:/api/webhook/incoming",
+            ["EmailGuard:Endpoints:PathRules:1:Limit"] = "3",
+            ["EmailGuard:Endpoints:PathRules:1:PartitionBy"] = "ClientNetwork",
+        };
+        await using TestApp app = await StartAsync(configuration);
+
+        int admitted = 0;
+        for (int i = 1; i <= 50; i++)
+        {
+            admitted += await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, $"2001:db8:7:{i:x}::1");
+        }
+
+        admitted.Should().Be(3, "the 50 /64s are one /48, the default network of a ClientNetwork rule");
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 2, "2001:db8:8::1")).Should().Be(1, "another /48 has its own network counter, and its /64 the per-IP limit of 1");
+    }
+
+    [Fact]
+    public async Task ClientNetworkPartition_ConfiguredPrefixes_GroupByThem()
+    {
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/webhook/incoming",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "2",
+            ["EmailGuard:Endpoints:PathRules:0:PartitionBy"] = "ClientNetwork",
+            ["EmailGuard:Endpoints:PathRules:0:IPv4PrefixLength"] = "16",
+        };
+        await using TestApp app = await StartAsync(configuration);
+
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "198.51.1.1")).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "198.51.200.1")).Should().Be(1);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "198.51.100.1")).Should().Be(0, "all three are one /16");
+        (await CountOkAsync(app, HttpMethod.Post, "/api/webhook/incoming", 1, "198.52.0.1")).Should().Be(1);
+    }
+
     [Theory]
     [InlineData("POST:/api/webhook/incoming", "POST", "/api/webhook/incoming", true)]
     [InlineData("POST:/api/webhook/incoming", "GET", "/api/webhook/incoming", false)]
