@@ -5,9 +5,11 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Checks the webhook options at startup, naming each setting by its full path: an enabled provider must have its
-/// secret, and limits must be in range.
+/// secret, limits must be in range, and no enabled provider may accept a signed event for longer than the feedback's
+/// deduplication remembers its id.
 /// </summary>
-internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<EmailGuardWebhookOptions>
+internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFeedbackOptions> feedback)
+    : IValidateOptions<EmailGuardWebhookOptions>
 {
     private static readonly TimeSpan MaxTimestampTolerance = TimeSpan.FromDays(1);
 
@@ -86,7 +88,43 @@ internal sealed class EmailGuardWebhookOptionsValidator : IValidateOptions<Email
             }
         }
 
+        ReplayWindows(failures, options);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>
+    /// A replayed event is refused by its signature's age, and within that age by the deduplication of its event id
+    /// (Mailgun lets the same token and body through again, as its own retry). An age limit as long as the
+    /// deduplication window or longer leaves a gap where a captured bounce or complaint is recorded a second time:
+    /// a party charged twice, an address suppressed again after an operator lifted it.
+    /// </summary>
+    private void ReplayWindows(List<string> failures, EmailGuardWebhookOptions options)
+    {
+        TimeSpan deduplication;
+        try
+        {
+            deduplication = feedback.CurrentValue.DeduplicationWindow;
+        }
+        catch (OptionsValidationException)
+        {
+            // The feedback options fail on their own, with their own message.
+            return;
+        }
+
+        const string root = EmailGuardWebhookOptions.ConfigurationSectionName;
+        foreach ((bool enabled, string setting, TimeSpan window) in new[]
+        {
+            (options.Ses.Enabled, $"{root}:Ses:MaxMessageAge", options.Ses.MaxMessageAge),
+            (options.Mailgun.Enabled, $"{root}:Mailgun:TimestampTolerance", options.Mailgun.TimestampTolerance),
+            (options.SendGrid.Enabled, $"{root}:SendGrid:TimestampTolerance", options.SendGrid.TimestampTolerance),
+        })
+        {
+            if (enabled && window > TimeSpan.Zero && window >= deduplication)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{setting} must be shorter than {EmailFeedbackOptions.ConfigurationSectionName}:DeduplicationWindow, {deduplication}; it is {window}, so an event replayed after its id is forgotten would be recorded again."));
+            }
+        }
     }
 
     private static void Positive(List<string> failures, string setting, TimeSpan value)

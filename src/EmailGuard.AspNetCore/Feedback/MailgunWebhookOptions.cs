@@ -15,7 +15,9 @@ public sealed class MailgunWebhookOptions
 
     /// <summary>
     /// Gets or sets how far a signature's timestamp may be from now. An older signature is refused as stale; a token is
-    /// remembered for twice this long in the key-value store, so a replay inside the window is refused too.
+    /// remembered for twice this long in the key-value store, so the same token with another body is refused; the same
+    /// token and body (Mailgun's own retry) is caught by the event id's deduplication, so this must be shorter than
+    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start.
     /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan TimestampTolerance { get; set; } = TimeSpan.FromMinutes(5);

@@ -13,7 +13,11 @@ public sealed class SendGridWebhookOptions
     /// </summary>
     public string? PublicKey { get; set; }
 
-    /// <summary>Gets or sets how far the signed timestamp may be from now; an older request is refused as stale.</summary>
+    /// <summary>
+    /// Gets or sets how far the signed timestamp may be from now; an older request is refused as stale. Within it, a
+    /// replay is caught by the event id's deduplication, so this must be shorter than
+    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start.
+    /// </summary>
     /// <value>The default value is 5 minutes.</value>
     public TimeSpan TimestampTolerance { get; set; } = TimeSpan.FromMinutes(5);
 }

@@ -26,8 +26,9 @@ public sealed class SesWebhookOptions
     /// refused as stale (401), as Mailgun and SendGrid refuse old signatures: deduplication by event id lasts
     /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, so a captured bounce or complaint replayed after that
     /// would be recorded again (an address suppressed again after an operator lifted it, a party charged twice). SNS
-    /// retries an HTTPS delivery for at most an hour, so a longer age is never a real delivery. Keep it below
-    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>. Subscription messages are not checked.
+    /// retries an HTTPS delivery for at most an hour, so a longer age is never a real delivery. It must be shorter than
+    /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start. Subscription messages are
+    /// not checked.
     /// </summary>
     /// <value>The default value is 2 hours.</value>
     public TimeSpan MaxMessageAge { get; set; } = TimeSpan.FromHours(2);

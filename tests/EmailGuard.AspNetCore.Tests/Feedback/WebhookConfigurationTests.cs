@@ -8,6 +8,9 @@ namespace EmailGuard.AspNetCore.Tests.Feedback;
 
 public sealed class WebhookConfigurationTests
 {
+    /// <summary>A P-256 public key, as SendGrid's verification key is, for rows that enable SendGrid.</summary>
+    private static readonly string SendGridPublicKey = Convert.ToBase64String(ECDsa.Create(ECCurve.NamedCurves.nistP256).ExportSubjectPublicKeyInfo());
+
     [Fact]
     public async Task OnlyEnabledProviders_GetARoute()
     {
@@ -73,6 +76,10 @@ public sealed class WebhookConfigurationTests
         { ["EmailGuard:Webhooks:Mailgun:TimestampTolerance=9999d"], "EmailGuard:Webhooks:Mailgun:TimestampTolerance must be positive and at most 1.00:00:00; it is 9999.00:00:00." },
         { ["EmailGuard:Webhooks:SendGrid:TimestampTolerance=30d"], "EmailGuard:Webhooks:SendGrid:TimestampTolerance must be positive and at most 1.00:00:00; it is 30.00:00:00." },
         // Blank credentials are no credentials.
+        // A signature accepted for longer than the feedback remembers event ids let a captured event be recorded twice.
+        { ["EmailGuard:Webhooks:SendGrid:Enabled=true", $"EmailGuard:Webhooks:SendGrid:PublicKey={SendGridPublicKey}", "EmailGuard:Webhooks:SendGrid:TimestampTolerance=2h", "EmailGuard:Feedback:DeduplicationWindow=1h"], "EmailGuard:Webhooks:SendGrid:TimestampTolerance must be shorter than EmailGuard:Feedback:DeduplicationWindow, 01:00:00; it is 02:00:00, so an event replayed after its id is forgotten would be recorded again." },
+        { ["EmailGuard:Webhooks:Mailgun:Enabled=true", $"EmailGuard:Webhooks:Mailgun:SigningKey={WebhookTestApp.MailgunKey}", "EmailGuard:Feedback:DeduplicationWindow=5m"], "EmailGuard:Webhooks:Mailgun:TimestampTolerance must be shorter than EmailGuard:Feedback:DeduplicationWindow, 00:05:00; it is 00:05:00, so an event replayed after its id is forgotten would be recorded again." },
+        { ["EmailGuard:Webhooks:Ses:Enabled=true", $"EmailGuard:Webhooks:Ses:TopicArns:0={WebhookTestApp.TopicArn}", "EmailGuard:Feedback:DeduplicationWindow=1h"], "EmailGuard:Webhooks:Ses:MaxMessageAge must be shorter than EmailGuard:Feedback:DeduplicationWindow, 01:00:00; it is 02:00:00, so an event replayed after its id is forgotten would be recorded again." },
         { ["EmailGuard:Webhooks:Postmark:Enabled=true", "EmailGuard:Webhooks:Postmark:Username= ", $"EmailGuard:Webhooks:Postmark:Password={WebhookTestApp.PostmarkPassword}"], "EmailGuard:Webhooks:Postmark:Username is required when EmailGuard:Webhooks:Postmark:Enabled is true, and cannot contain ':'." },
         { ["EmailGuard:Webhooks:Postmark:Enabled=true", "EmailGuard:Webhooks:Postmark:Username=u", "EmailGuard:Webhooks:Postmark:Password=                "], "EmailGuard:Webhooks:Postmark:Password is required when EmailGuard:Webhooks:Postmark:Enabled is true, and must be at least 16 characters." },
     };
