@@ -24,4 +24,23 @@ public sealed class EmailGuardAllow2BanOptions
     /// <summary>Gets or sets how long the ban lasts (rack-attack's <c>bantime</c>).</summary>
     /// <value>The default value is 1 hour.</value>
     public TimeSpan BanFor { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>The settings configuration holds keys for, when these options were bound from it.</summary>
+    internal AssignedSettings Assigned { get; } = new();
+
+    /// <summary>
+    /// These options over <paramref name="code"/>'s: when they come from configuration, each setting it holds a key
+    /// for wins and every other setting keeps the code's value; options set in code win whole.
+    /// </summary>
+    /// <param name="code">The options the policy builder set, if any.</param>
+    /// <returns>The options that apply.</returns>
+    internal EmailGuardAllow2BanOptions Over(EmailGuardAllow2BanOptions? code)
+        => code is null || !Assigned.FromConfiguration
+            ? this
+            : new()
+            {
+                MaxRequests = Assigned.Pick(nameof(MaxRequests), MaxRequests, code.MaxRequests),
+                Within = Assigned.Pick(nameof(Within), Within, code.Within),
+                BanFor = Assigned.Pick(nameof(BanFor), BanFor, code.BanFor),
+            };
 }

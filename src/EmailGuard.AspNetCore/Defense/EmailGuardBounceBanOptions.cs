@@ -24,4 +24,23 @@ public sealed class EmailGuardBounceBanOptions
     /// <summary>Gets or sets how long the ban lasts.</summary>
     /// <value>The default value is 1 day.</value>
     public TimeSpan BanFor { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>The settings configuration holds keys for, when these options were bound from it.</summary>
+    internal AssignedSettings Assigned { get; } = new();
+
+    /// <summary>
+    /// These options over <paramref name="code"/>'s: when they come from configuration, each setting it holds a key
+    /// for wins and every other setting keeps the code's value; options set in code win whole.
+    /// </summary>
+    /// <param name="code">The options the policy builder set, if any.</param>
+    /// <returns>The options that apply.</returns>
+    internal EmailGuardBounceBanOptions Over(EmailGuardBounceBanOptions? code)
+        => code is null || !Assigned.FromConfiguration
+            ? this
+            : new()
+            {
+                Bounces = Assigned.Pick(nameof(Bounces), Bounces, code.Bounces),
+                Within = Assigned.Pick(nameof(Within), Within, code.Within),
+                BanFor = Assigned.Pick(nameof(BanFor), BanFor, code.BanFor),
+            };
 }

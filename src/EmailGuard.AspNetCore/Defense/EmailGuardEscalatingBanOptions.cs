@@ -35,4 +35,26 @@ public sealed class EmailGuardEscalatingBanOptions
     /// <summary>Gets or sets how long a ban is remembered to escalate the next one.</summary>
     /// <value>The default value is 7 days.</value>
     public TimeSpan RepeatMemory { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>The settings configuration holds keys for, when these options were bound from it.</summary>
+    internal AssignedSettings Assigned { get; } = new();
+
+    /// <summary>
+    /// These options over <paramref name="code"/>'s: when they come from configuration, each setting it holds a key
+    /// for wins and every other setting keeps the code's value; options set in code win whole.
+    /// </summary>
+    /// <param name="code">The options the policy builder set, if any.</param>
+    /// <returns>The options that apply.</returns>
+    internal EmailGuardEscalatingBanOptions Over(EmailGuardEscalatingBanOptions? code)
+        => code is null || !Assigned.FromConfiguration
+            ? this
+            : new()
+            {
+                MaxDenials = Assigned.Pick(nameof(MaxDenials), MaxDenials, code.MaxDenials),
+                Within = Assigned.Pick(nameof(Within), Within, code.Within),
+                BanFor = Assigned.Pick(nameof(BanFor), BanFor, code.BanFor),
+                EscalationFactor = Assigned.Pick(nameof(EscalationFactor), EscalationFactor, code.EscalationFactor),
+                MaxBanFor = Assigned.Pick(nameof(MaxBanFor), MaxBanFor, code.MaxBanFor),
+                RepeatMemory = Assigned.Pick(nameof(RepeatMemory), RepeatMemory, code.RepeatMemory),
+            };
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
@@ -5,7 +7,7 @@ namespace EmailGuard.AspNetCore;
 /// challenge mode. Set in code with <see cref="EmailRateLimitPolicyBuilder.WithEscalatingBan"/>,
 /// <see cref="EmailRateLimitPolicyBuilder.WithAllow2Ban"/>, <see cref="EmailRateLimitPolicyBuilder.WithBounceBan"/>,
 /// <see cref="EmailRateLimitPolicyBuilder.WithSurgeBreaker"/> and <see cref="EmailRateLimitPolicyBuilder.RequireChallenge"/>,
-/// or in configuration under <c>EmailGuard:Endpoints:PolicyDefenses:&lt;policy&gt;</c>, which wins for what it sets.
+/// or in configuration under <c>EmailGuard:Endpoints:PolicyDefenses:&lt;policy&gt;</c>, which wins setting by setting.
 /// </summary>
 public sealed class EmailGuardPolicyDefenseOptions
 {
@@ -34,4 +36,14 @@ public sealed class EmailGuardPolicyDefenseOptions
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public bool? RequireChallenge { get; set; }
+
+    /// <summary>Records, for each defense bound from <paramref name="section"/>, the settings it holds keys for.</summary>
+    /// <param name="section">This policy's section under <c>EmailGuard:Endpoints:PolicyDefenses</c>.</param>
+    internal void MarkConfigured(IConfigurationSection section)
+    {
+        EscalatingBan?.Assigned.MarkFrom(section.GetSection(nameof(EscalatingBan)));
+        Allow2Ban?.Assigned.MarkFrom(section.GetSection(nameof(Allow2Ban)));
+        BounceBan?.Assigned.MarkFrom(section.GetSection(nameof(BounceBan)));
+        SurgeBreaker?.Assigned.MarkFrom(section.GetSection(nameof(SurgeBreaker)));
+    }
 }

@@ -36,4 +36,26 @@ public sealed class EmailGuardSurgeBreakerOptions
     /// <summary>Gets or sets what the policy answers while the breaker is tripped.</summary>
     /// <value>The default value is <see cref="EmailGuardSurgeAction.Challenge"/>.</value>
     public EmailGuardSurgeAction Action { get; set; } = EmailGuardSurgeAction.Challenge;
+
+    /// <summary>The settings configuration holds keys for, when these options were bound from it.</summary>
+    internal AssignedSettings Assigned { get; } = new();
+
+    /// <summary>
+    /// These options over <paramref name="code"/>'s: when they come from configuration, each setting it holds a key
+    /// for wins and every other setting keeps the code's value; options set in code win whole.
+    /// </summary>
+    /// <param name="code">The options the policy builder set, if any.</param>
+    /// <returns>The options that apply.</returns>
+    internal EmailGuardSurgeBreakerOptions Over(EmailGuardSurgeBreakerOptions? code)
+        => code is null || !Assigned.FromConfiguration
+            ? this
+            : new()
+            {
+                ThresholdPerMinute = Assigned.Pick(nameof(ThresholdPerMinute), ThresholdPerMinute, code.ThresholdPerMinute),
+                BaselineMultiple = Assigned.Pick(nameof(BaselineMultiple), BaselineMultiple, code.BaselineMultiple),
+                BaselineFloorPerMinute = Assigned.Pick(nameof(BaselineFloorPerMinute), BaselineFloorPerMinute, code.BaselineFloorPerMinute),
+                BaselineSmoothing = Assigned.Pick(nameof(BaselineSmoothing), BaselineSmoothing, code.BaselineSmoothing),
+                TripFor = Assigned.Pick(nameof(TripFor), TripFor, code.TripFor),
+                Action = Assigned.Pick(nameof(Action), Action, code.Action),
+            };
 }

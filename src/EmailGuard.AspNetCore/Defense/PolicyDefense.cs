@@ -129,13 +129,14 @@ internal sealed class PolicyDefense
 
     public RateLimitRule? SurgeTripRule { get; }
 
-    /// <summary>Merges the builder's choice with configuration (which wins for what it sets); null when the policy has no defenses.</summary>
+    /// <summary>Merges the builder's choice with configuration (which wins for each setting it sets); null when the policy has no defenses.</summary>
     public static PolicyDefense? Create(string policy, EmailGuardPolicyDefenseOptions fromCode, EmailGuardPolicyDefenseOptions? fromConfiguration, bool hasClientIpPartition, List<string> errors)
     {
-        EmailGuardEscalatingBanOptions? ban = fromConfiguration?.EscalatingBan ?? fromCode.EscalatingBan;
-        EmailGuardSurgeBreakerOptions? surge = fromConfiguration?.SurgeBreaker ?? fromCode.SurgeBreaker;
-        EmailGuardAllow2BanOptions? allow2Ban = fromConfiguration?.Allow2Ban ?? fromCode.Allow2Ban;
-        EmailGuardBounceBanOptions? bounceBan = fromConfiguration?.BounceBan ?? fromCode.BounceBan;
+        // Setting by setting: what configuration leaves out keeps the code's value, not the default.
+        EmailGuardEscalatingBanOptions? ban = fromConfiguration?.EscalatingBan?.Over(fromCode.EscalatingBan) ?? fromCode.EscalatingBan;
+        EmailGuardSurgeBreakerOptions? surge = fromConfiguration?.SurgeBreaker?.Over(fromCode.SurgeBreaker) ?? fromCode.SurgeBreaker;
+        EmailGuardAllow2BanOptions? allow2Ban = fromConfiguration?.Allow2Ban?.Over(fromCode.Allow2Ban) ?? fromCode.Allow2Ban;
+        EmailGuardBounceBanOptions? bounceBan = fromConfiguration?.BounceBan?.Over(fromCode.BounceBan) ?? fromCode.BounceBan;
         bool requireChallenge = fromConfiguration?.RequireChallenge ?? fromCode.RequireChallenge ?? false;
         if (ban is null && allow2Ban is null && bounceBan is null && surge is null && !requireChallenge)
         {

@@ -14,7 +14,17 @@ internal sealed class ConfigureEndpointOptionsFromConfiguration(IConfiguration? 
     {
         if (configuration is not null)
         {
-            StrictConfiguration.Bind(configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName), options);
+            IConfigurationSection section = configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName);
+            StrictConfiguration.Bind(section, options);
+
+            // The binder assigns every setting of a defense it creates; which ones configuration set is in its keys.
+            foreach (IConfigurationSection policy in section.GetSection(nameof(EmailGuardEndpointOptions.PolicyDefenses)).GetChildren())
+            {
+                if (options.PolicyDefenses.TryGetValue(policy.Key, out EmailGuardPolicyDefenseOptions? defenses))
+                {
+                    defenses.MarkConfigured(policy);
+                }
+            }
         }
     }
 }

@@ -98,8 +98,8 @@ public sealed class EmailGuardEndpointOptions
 
     /// <summary>
     /// Gets the defenses of endpoint policies by policy name (escalating bans, surge breaker, challenge mode), for
-    /// configuration: <c>EmailGuard:Endpoints:PolicyDefenses:signup:EscalatingBan:MaxDenials</c>. What an entry sets
-    /// wins over the policy builder's choice.
+    /// configuration: <c>EmailGuard:Endpoints:PolicyDefenses:signup:EscalatingBan:MaxDenials</c>. Configuration wins
+    /// over the policy builder's choice setting by setting: a setting it leaves out keeps the builder's value.
     /// </summary>
     public IDictionary<string, EmailGuardPolicyDefenseOptions> PolicyDefenses { get; } = new Dictionary<string, EmailGuardPolicyDefenseOptions>(StringComparer.Ordinal);
 

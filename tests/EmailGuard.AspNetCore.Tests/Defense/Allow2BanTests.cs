@@ -131,6 +131,24 @@ public sealed class Allow2BanTests
     }
 
     [Fact]
+    public async Task Configuration_SetsOneSetting_TheCodesOtherSettingsStand()
+    {
+        // Code allows 3 requests; configuration changes only BanFor. MaxRequests must stay 3, not fall back to the
+        // default 10, which would let a bot try more than three times as often as the code says.
+        await using TestApp app = await StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PolicyDefenses:login:Allow2Ban:BanFor"] = "00:10:00",
+        });
+        for (int i = 0; i < 3; i++)
+        {
+            (await PostAsync(app)).Should().Be(HttpStatusCode.OK);
+        }
+
+        (await PostAsync(app)).Should().Be(HttpStatusCode.TooManyRequests, "the code's MaxRequests (3) stands");
+        _bans.Should().ContainSingle().Which.Duration.Should().Be(TimeSpan.FromMinutes(10), "configuration's BanFor applies");
+    }
+
+    [Fact]
     public async Task Allow2BanWithoutClientIpPartition_FailsAtStartWithThePath()
     {
         Func<Task> start = async () =>

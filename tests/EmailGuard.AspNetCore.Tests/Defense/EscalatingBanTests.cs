@@ -178,6 +178,41 @@ public sealed class EscalatingBanTests
     }
 
     [Fact]
+    public async Task BanSetInCodeAndOneSettingInConfiguration_ConfigurationWinsForThatSettingOnly()
+    {
+        // Code bans for 2 h; configuration changes only MaxDenials. The 2 h must stand: a setting configuration leaves
+        // out keeps the code's value, not the default (1 h), or tuning one setting would silently shorten every ban.
+        var bans = new List<EmailGuardBanStartedArguments>();
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o =>
+            {
+                o.OnBanStarted = args =>
+                {
+                    bans.Add(args);
+                    return ValueTask.CompletedTask;
+                };
+                o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(1)).WithEscalatingBan(b =>
+                {
+                    b.MaxDenials = 5;
+                    b.BanFor = TimeSpan.FromHours(2);
+                    b.MaxBanFor = TimeSpan.FromDays(2);
+                }));
+            }),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            new Dictionary<string, string?>
+            {
+                ["EmailGuard:Endpoints:PolicyDefenses:signup:EscalatingBan:MaxDenials"] = "2",
+            });
+
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", Ip);
+        }
+
+        bans.Should().ContainSingle("configuration's MaxDenials (2) applies").Which.Duration.Should().Be(TimeSpan.FromHours(2), "the code's BanFor stands");
+    }
+
+    [Fact]
     public async Task BanOnPolicyWithoutClientIpPartition_FailsAtStartWithTheSettingPath()
     {
         Func<Task> start = async () =>
