@@ -11,6 +11,9 @@ internal static class HttpMethodList
         HttpMethods.Options, HttpMethods.Trace, HttpMethods.Connect, HttpMethods.Query,
     ];
 
+    /// <summary>Gets the methods EmailGuard knows, in a fixed order: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY.</summary>
+    public static IReadOnlyList<string> Known => s_known;
+
     /// <summary>Canonical upper-case names; a typo such as <c>PSOT</c> would otherwise never match and limit nothing.</summary>
     public static string[] Normalize(IReadOnlyCollection<string> methods, string parameterName)
     {

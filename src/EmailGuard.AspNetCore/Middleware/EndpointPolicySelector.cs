@@ -19,15 +19,36 @@ internal static class EndpointPolicySelector
             return null;
         }
 
-        IEmailRateLimitMetadata? metadata = endpoint.Metadata.GetMetadata<IEmailRateLimitMetadata>();
         PageHandlerRateLimits? page = endpoint.Metadata.GetMetadata<PageHandlerRateLimits>();
-        if (page is { HasHandlerMetadata: true } && page.Select(context) is { Metadata: { } handler })
+
+        // The handler name is read from the request only when a handler's own attribute could decide.
+        string? handlerName = page is { HasHandlerMetadata: true } ? PageHandlerRateLimits.HandlerName(context) : null;
+        return Select(endpoint.Metadata, page, context.Request.Method, handlerName, out _);
+    }
+
+    /// <summary>
+    /// The selection rules themselves, for a request with <paramref name="method"/> naming the page handler
+    /// <paramref name="handlerName"/>: the request path above and the endpoint listing both use them, so the listing
+    /// shows exactly what the middleware enforces.
+    /// </summary>
+    /// <param name="metadata">The endpoint's metadata.</param>
+    /// <param name="page">The endpoint's Razor page handlers, or <see langword="null"/> when it is not a page.</param>
+    /// <param name="method">The request's HTTP method.</param>
+    /// <param name="handlerName">The handler the request names (route value or query), or <see langword="null"/>.</param>
+    /// <param name="handler">The page handler whose own attribute decided, or <see langword="null"/> when the endpoint's decided.</param>
+    public static IEmailRateLimitMetadata? Select(
+        EndpointMetadataCollection metadata, PageHandlerRateLimits? page, string method, string? handlerName, out PageHandlerRateLimit? handler)
+    {
+        if (page is { HasHandlerMetadata: true } && page.Select(method, handlerName) is { Metadata: { } own } selected)
         {
-            return handler;
+            handler = selected;
+            return own;
         }
 
-        return metadata is EmailRateLimitAttribute attribute && !attribute.Covers(context.Request.Method, onPage: page is not null)
+        handler = null;
+        IEmailRateLimitMetadata? endpointMetadata = metadata.GetMetadata<IEmailRateLimitMetadata>();
+        return endpointMetadata is EmailRateLimitAttribute attribute && !attribute.Covers(method, onPage: page is not null)
             ? null
-            : metadata;
+            : endpointMetadata;
     }
 }

@@ -27,13 +27,18 @@ internal sealed class PageHandlerRateLimits(string page, PageHandlerRateLimit[] 
     /// <c>handler</c> route value or query value over the unnamed one. An unknown handler name falls back to the
     /// unnamed handler, exactly as the page does, so <c>?handler=Anything</c> cannot dodge the <c>OnPost</c> policy.
     /// </summary>
-    public PageHandlerRateLimit? Select(HttpContext context)
+    public PageHandlerRateLimit? Select(HttpContext context) => Select(context.Request.Method, HandlerName(context));
+
+    /// <summary>
+    /// <see cref="Select(HttpContext)"/> for a request with <paramref name="method"/> that names the handler
+    /// <paramref name="handlerName"/> (or none), for callers that have no request, such as the endpoint listing.
+    /// </summary>
+    public PageHandlerRateLimit? Select(string method, string? handlerName)
     {
-        string method = context.Request.Method;
-        PageHandlerRateLimit? selected = Select(method, HandlerName(context), out bool methodMatched);
+        PageHandlerRateLimit? selected = Select(method, handlerName, out bool methodMatched);
         if (!methodMatched && HttpMethods.IsHead(method))
         {
-            selected = Select(HttpMethods.Get, HandlerName(context), out _);
+            selected = Select(HttpMethods.Get, handlerName, out _);
         }
 
         return selected;
@@ -64,7 +69,8 @@ internal sealed class PageHandlerRateLimits(string page, PageHandlerRateLimit[] 
         return unnamed;
     }
 
-    private static string? HandlerName(HttpContext context)
+    /// <summary>The handler a request names: the <c>handler</c> route value, else the first <c>handler</c> query value.</summary>
+    public static string? HandlerName(HttpContext context)
     {
         string? name = Convert.ToString(context.Request.RouteValues[HandlerKey], CultureInfo.InvariantCulture);
         if (!string.IsNullOrEmpty(name))

@@ -36,20 +36,15 @@ internal static class PoliciesPage
             html.Raw("</table>");
         }
 
-        html.Raw("<h2>Endpoints with a policy</h2><table id=\"policy-endpoints\"><tr><th>Endpoint</th><th>Methods</th><th>Policy</th></tr>");
-        foreach (EndpointDataSource source in request.Services.GetServices<EndpointDataSource>())
-        {
-            foreach (Endpoint endpoint in source.Endpoints)
-            {
-                if (endpoint.Metadata.GetMetadata<EmailRateLimitAttribute>() is not { } limit)
-                {
-                    continue;
-                }
+        html.Raw("<h2>Endpoints with a policy or an exemption</h2><table id=\"policy-endpoints\"><tr><th>Endpoint</th><th>Methods</th><th>Page handler</th><th>Policy</th></tr>");
+        IEnumerable<Endpoint> endpoints = request.Services.GetServices<EndpointDataSource>().SelectMany(source => source.Endpoints);
 
-                string route = endpoint is RouteEndpoint routeEndpoint ? "/" + routeEndpoint.RoutePattern.RawText?.TrimStart('/') : endpoint.DisplayName ?? "?";
-                string methods = endpoint.Metadata.GetMetadata<IHttpMethodMetadata>() is { } m ? string.Join(", ", m.HttpMethods) : "any";
-                html.Raw("<tr>").Cell(route).Cell(methods).Cell(limit.PolicyName).Raw("</tr>");
-            }
+        // An Index page answers two routes (/Signup and /Signup/Index) with the same rules: one row for both.
+        foreach (var row in EmailRateLimitEndpoints.Describe(endpoints)
+            .GroupBy(d => (Endpoint: d.Page ?? d.Route, Methods: d.HttpMethods.Count == 0 ? "any" : string.Join(", ", d.HttpMethods), d.PageHandler, d.PolicyName)))
+        {
+            html.Raw("<tr>").Cell(string.Join(", ", row.Select(d => d.Route).Distinct(StringComparer.Ordinal))).Cell(row.Key.Methods).Cell(row.Key.PageHandler)
+                .Cell(row.Key.PolicyName ?? "none: EmailGuard disabled").Raw("</tr>");
         }
 
         html.Raw("</table>");

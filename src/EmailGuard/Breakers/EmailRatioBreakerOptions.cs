@@ -179,7 +179,11 @@ public sealed class EmailRatioBreakerOptions
 
     /// <summary>
     /// Gets or sets the callback raised when a half-open breaker recovers: its probe stayed under the lines for
-    /// <see cref="HalfOpenFor"/>. Raised once, by the instance that tripped the breaker last.
+    /// <see cref="HalfOpenFor"/>; and when a risky category's account-wide tightening is released. Every instance
+    /// follows the half-open phases and tightened categories it sees in the shared flags, and at the end the first
+    /// instance to claim it in the shared key-value store reads the counts and decides; the callback is raised once,
+    /// on that instance, whichever instance tripped the breaker, and also when that one has stopped. When the counts
+    /// cannot be read, the flags expire all the same, without the callback (logged, event id 2601).
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailRatioBreakerRecoveredArguments, ValueTask>? OnRecovered { get; set; }

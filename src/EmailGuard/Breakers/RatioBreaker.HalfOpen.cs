@@ -10,9 +10,10 @@ namespace EmailGuard;
 /// so every instance applies both phases on its own clock with no hand-over. While only the half-open flag is active,
 /// each admitted message of the party counts into probe counters keyed by the flag's probe id, and a bounce or
 /// complaint is judged over the probe alone (over at least <see cref="EmailRatioBreakerOptions.HalfOpenMinimumSends"/>).
-/// Over a line it trips again, for longer; at the end of the half-open phase the instance that tripped it last reads
-/// the probe and raises the recovery. How often a party tripped is remembered in the shared key-value store, so the
-/// escalation holds across instances and across a recovery.
+/// Over a line it trips again, for longer. Every instance times the end of each half-open phase it sees in the flags
+/// (<c>RatioBreaker.Recovery.cs</c>), and the first to claim that end in the shared key-value store reads the probe and
+/// raises the recovery, or trips again, once, whichever instance tripped it. How often a party tripped is remembered
+/// in the shared key-value store, so the escalation holds across instances and across a recovery.
 /// </summary>
 internal sealed partial class RatioBreaker
 {

@@ -97,6 +97,12 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         await Expect(page.Locator("#denial-reasons")).ToContainTextAsync("Blocklisted");
         await Expect(page.Locator("#feedback-ratios tr.ratio[data-dimension='Global']")).ToBeVisibleAsync();
 
+        // The sign-up and password-reset policies sit on the pages' OnPostAsync handlers, not on the endpoints.
+        await page.GotoAsync("/emailguard/policies");
+        await Expect(page.Locator("#policy-endpoints tr", new() { HasText = "/signup" }).Locator("td")).ToHaveTextAsync(["/signup", "POST", "OnPostAsync", "signup"]);
+        await Expect(page.Locator("#policy-endpoints tr", new() { HasText = "/password-reset" }).Locator("td"))
+            .ToHaveTextAsync(["/password-reset", "POST", "OnPostAsync", "password-reset"]);
+
         await page.GotoAsync("/emailguard/events");
         await Expect(page.Locator("tr.event", new() { HasText = "high_bounce_rate" }).First).ToContainTextAsync(ImgValue);
 

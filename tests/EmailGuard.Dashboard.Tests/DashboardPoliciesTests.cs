@@ -1,0 +1,37 @@
+using EmailGuard.Dashboard.Tests.Pages;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>The policies page lists every endpoint the middleware limits, a Razor page handler's policy included.</summary>
+public sealed class DashboardPoliciesTests
+{
+    [Fact]
+    public async Task PoliciesPage_PageHandlerPolicy_ListedWithItsMethodAndHandler()
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s =>
+            {
+                s.AddRazorPages().AddApplicationPart(typeof(SignupModel).Assembly);
+                s.AddEmailGuard().AddEndpointPolicies(o =>
+                {
+                    o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+                    o.AddPolicy("share", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+                });
+            },
+            endpoints: app =>
+            {
+                app.MapRazorPages();
+                app.MapPost("/api/share", () => Results.Ok()).RequireEmailRateLimit("share");
+                app.MapGet("/api/status", () => Results.Ok()).RequireEmailRateLimit("share").DisableEmailRateLimit();
+            });
+
+        string html = await host.Client().GetStringAsync("/emailguard/policies");
+
+        html.Should().Contain("<tr><td>/Signup</td><td>POST</td><td>OnPost</td><td>signup</td></tr>");
+        html.Should().Contain("<tr><td>/api/share</td><td>POST</td><td></td><td>share</td></tr>");
+        html.Should().Contain("<tr><td>/api/status</td><td>GET</td><td></td><td>none: EmailGuard disabled</td></tr>");
+    }
+}
