@@ -1,3 +1,4 @@
+using EmailGuard.AspNetCore;
 using EmailGuard.Dashboard.Tests.Pages;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -33,5 +34,21 @@ public sealed class DashboardPoliciesTests
         html.Should().Contain("<tr><td>/Signup</td><td>POST</td><td>OnPost</td><td>signup</td></tr>");
         html.Should().Contain("<tr><td>/api/share</td><td>POST</td><td></td><td>share</td></tr>");
         html.Should().Contain("<tr><td>/api/status</td><td>GET</td><td></td><td>none: EmailGuard disabled</td></tr>");
+    }
+
+    [Fact]
+    public async Task PoliciesPage_ClientNetworkPathRule_ShowsItsPrefixLengths()
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o =>
+            {
+                o.PathRules.Add(new EmailGuardPathRule { Endpoint = "POST:/api/signup", Limit = 1 });
+                o.PathRules.Add(new EmailGuardPathRule { Endpoint = "POST:/api/signup", Limit = 10, PartitionBy = PathRulePartitionKind.ClientNetwork, IPv6PrefixLength = 56 });
+            }));
+
+        string html = await host.Client().GetStringAsync("/emailguard/policies");
+
+        html.Should().Contain("<td>ClientIp</td>");
+        html.Should().Contain("<td>ClientNetwork (IPv4 /24, IPv6 /56)</td>");
     }
 }

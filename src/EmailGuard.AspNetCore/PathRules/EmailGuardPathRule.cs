@@ -6,6 +6,12 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 public sealed class EmailGuardPathRule
 {
+    /// <summary>The IPv4 prefix length a <see cref="PathRulePartitionKind.ClientNetwork"/> rule groups by unless set: 24.</summary>
+    public const int DefaultNetworkIPv4PrefixLength = 24;
+
+    /// <summary>The IPv6 prefix length a <see cref="PathRulePartitionKind.ClientNetwork"/> rule groups by unless set: 48.</summary>
+    public const int DefaultNetworkIPv6PrefixLength = 48;
+
     /// <summary>
     /// Gets or sets the endpoint pattern: <c>METHOD:/path</c>, where METHOD may be <c>*</c> for any method, a <c>*</c>
     /// path segment matches one segment and a trailing <c>*</c> matches one or more; <c>*</c> alone is the fallback
@@ -36,14 +42,14 @@ public sealed class EmailGuardPathRule
 
     /// <summary>
     /// Gets or sets the IPv4 prefix length, 1 to 32, that clients are grouped by when <see cref="PartitionBy"/> is
-    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for 24. Set with another partition, it stops the app.
+    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for <see cref="DefaultNetworkIPv4PrefixLength"/>. Set with another partition, it stops the app.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public int? IPv4PrefixLength { get; set; }
 
     /// <summary>
     /// Gets or sets the IPv6 prefix length, 1 to 128, that clients are grouped by when <see cref="PartitionBy"/> is
-    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for 48. Set with another partition, it stops the app.
+    /// <see cref="PathRulePartitionKind.ClientNetwork"/>; null for <see cref="DefaultNetworkIPv6PrefixLength"/>. Set with another partition, it stops the app.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public int? IPv6PrefixLength { get; set; }

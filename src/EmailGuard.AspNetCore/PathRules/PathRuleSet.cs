@@ -166,8 +166,8 @@ internal sealed class PathRuleSet
             return item.IPv4PrefixLength is null && item.IPv6PrefixLength is null;
         }
 
-        int ipv4 = item.IPv4PrefixLength ?? 24;
-        int ipv6 = item.IPv6PrefixLength ?? 48;
+        int ipv4 = item.IPv4PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv4PrefixLength;
+        int ipv6 = item.IPv6PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv6PrefixLength;
         bool valid = true;
         if (ipv4 is < 1 or > 32)
         {

@@ -60,7 +60,7 @@ internal static class PoliciesPage
             foreach (EmailGuardPathRule rule in options.PathRules)
             {
                 html.Raw("<tr>").Cell(rule.Endpoint).Cell(OverviewPage.Describe(new RateLimitRule(Math.Max(1, rule.Limit), rule.Window, rule.Algorithm, rule.Segments)))
-                    .Cell(rule.PartitionBy.ToString()).Raw("</tr>");
+                    .Cell(Per(rule)).Raw("</tr>");
             }
 
             html.Raw("</table>");
@@ -68,4 +68,11 @@ internal static class PoliciesPage
 
         await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html).ConfigureAwait(false);
     }
+
+    /// <summary>Who a path rule counts for; a client network with its prefix lengths, e.g. <c>ClientNetwork (IPv4 /24, IPv6 /48)</c>.</summary>
+    private static string Per(EmailGuardPathRule rule) => rule.PartitionBy == PathRulePartitionKind.ClientNetwork
+        ? string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"ClientNetwork (IPv4 /{rule.IPv4PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv4PrefixLength}, IPv6 /{rule.IPv6PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv6PrefixLength})")
+        : rule.PartitionBy.ToString();
 }
