@@ -41,6 +41,14 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         }
 
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
+        if (kind == EmailGuardListKind.Allowlist && partyType == EmailGuardPartyType.ClientNetwork && normalized.EndsWith("/0", StringComparison.Ordinal))
+        {
+            // Every client: one call would exempt every request from every endpoint limit and client-network cap, as
+            // EmailGuard:Endpoints:AllowlistedNetworks refuses at startup.
+            throw new ArgumentException(
+                $"'{value}' is every address and would exempt every client from every limit; allowlist the networks to trust.", nameof(value));
+        }
+
         DateTimeOffset now = _timeProvider.GetUtcNow();
         EmailGuardListEntry entry = new()
         {

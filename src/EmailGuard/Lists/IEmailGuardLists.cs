@@ -21,7 +21,10 @@ public interface IEmailGuardLists
     /// <param name="addedBy">Who adds it.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The entry as stored.</returns>
-    /// <exception cref="ArgumentException">The value is not a valid address or domain, or the reason is empty.</exception>
+    /// <exception cref="ArgumentException">
+    /// The value is not a valid address, domain or network, the reason is empty, or the value is a network of every
+    /// address (<c>0.0.0.0/0</c>, <c>::/0</c>) added to the allowlist.
+    /// </exception>
     ValueTask<EmailGuardListEntry> AddAsync(
         EmailGuardListKind kind,
         EmailGuardPartyType partyType,

@@ -123,4 +123,22 @@ public sealed class EmailGuardListsTests
 
         await add.Should().ThrowAsync<ArgumentException>();
     }
+
+    /// <summary>One admin call allowlisting every address would turn every limit off for every client.</summary>
+    [Theory]
+    [InlineData("0.0.0.0/0")]
+    [InlineData("::/0")]
+    [InlineData("::ffff:0.0.0.0/96")]
+    [InlineData("10.1.2.3/0")]
+    public async Task Add_AllowlistedNetworkOfEveryAddress_IsRefusedAndNothingIsStored(string network)
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        Func<Task> add = async () => await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.ClientNetwork, network, "office");
+
+        (await add.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("every address");
+        (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist })).Items.Should().NotContain(e => e.PartyType == EmailGuardPartyType.ClientNetwork);
+        (await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.ClientNetwork, "10.0.0.0/8", "office")).Value.Should().Be("10.0.0.0/8");
+    }
 }
