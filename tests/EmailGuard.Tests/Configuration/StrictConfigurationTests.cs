@@ -126,6 +126,31 @@ public sealed class StrictConfigurationTests
     }
 
     [Theory]
+    [InlineData(null, "-1", "EmailGuard:Resilience:InstanceIndex must be between 0 and 0, one less than EmailGuard:Resilience:InstanceCount (1); it is -1.")]
+    [InlineData("4", "4", "EmailGuard:Resilience:InstanceIndex must be between 0 and 3, one less than EmailGuard:Resilience:InstanceCount (4); it is 4.")]
+    [InlineData("4", "10000", "EmailGuard:Resilience:InstanceIndex must be between 0 and 3, one less than EmailGuard:Resilience:InstanceCount (4); it is 10000.")]
+    public async Task Startup_InstanceIndexOutOfRange_FailsOnceByItsPath(string? count, string index, string expected)
+    {
+        // The index's range attribute and the check against InstanceCount both reported -1 and 10000, in two sentences.
+        string[] settings = count is null ? [$"EmailGuard:Resilience:InstanceIndex={index}"] : [$"EmailGuard:Resilience:InstanceCount={count}", $"EmailGuard:Resilience:InstanceIndex={index}"];
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(settings));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().Be(expected);
+    }
+
+    [Fact]
+    public async Task Startup_InstanceCountOutOfRange_FailsOnceForTheCount()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(["EmailGuard:Resilience:InstanceCount=0", "EmailGuard:Resilience:InstanceIndex=0"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().StartWith("EmailGuard:Resilience:InstanceCount");
+    }
+
+    [Theory]
     [MemberData(nameof(Periods))]
     public async Task Startup_ShorthandPeriod_BindsEveryTimeSpanSetting(string period, TimeSpan expected)
     {
