@@ -37,7 +37,7 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=::/0"], $"{Endpoints}:AllowlistedNetworks:1: '::/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216; it is 0." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes must be between 1 and 16777216; it is 0." },
         // A misspelt method matched no request, so the path was left unlimited without a word.
         { [$"{Endpoints}:PathRules:0:Endpoint=PSOT:/api/signup", $"{Endpoints}:PathRules:0:Limit=5"], $"{Endpoints}:PathRules:0:Endpoint: 'PSOT:/api/signup' names the HTTP method 'PSOT', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GTE:/health"], $"{Endpoints}:PathRuleAllowlist:0: 'GTE:/health' names the HTTP method 'GTE', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
@@ -47,7 +47,7 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Window=00:00:00.0005"], $"{Endpoints}:PathRules:0:Window must be a whole number of milliseconds" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=7", $"{Endpoints}:PathRules:0:Window=00:00:01"], $"{Endpoints}:PathRules:0:Segments must divide the window of 1000 ms into whole milliseconds; it is 7." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:Algorithm=SlidingWindow", $"{Endpoints}:PathRules:0:Segments=-3"], $"{Endpoints}:PathRules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -3." },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599; it is 200." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode must be between 400 and 599; it is 200." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:ClientNetworkListRefreshInterval=2h"], $"{Endpoints}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is 02:00:00." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },

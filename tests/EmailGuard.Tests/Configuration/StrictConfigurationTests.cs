@@ -69,11 +69,13 @@ public sealed class StrictConfigurationTests
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
 
         // Well-formed values out of their range, checked by the options' attributes, name the full path too.
-        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
-        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1; it is 1.5." },
-        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000; it is 0." },
+        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
+        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold must be between 0 and 1; it is 1.5." },
+        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys must be between 1 and 100000000; it is 0." },
         { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:0:Segments=6"], $"{Guard}:Tenant:Rules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
-        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1; it is 1.5." },
+        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio must be between 0.01 and 1; it is 1.5." },
+        { ["EmailGuard:Resilience:Timeout=0s"], "EmailGuard:Resilience:Timeout must be between 00:00:00.001 and 00:00:30; it is 00:00:00." },
+        { ["EmailGuard:Resilience:BreakDuration=2h"], "EmailGuard:Resilience:BreakDuration must be between 00:00:00.001 and 01:00:00; it is 02:00:00." },
         // A rule's Segments or Burst out of range names the setting and its value in one sentence, not .NET's argument exception text.
         { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=-1"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -1." },
         { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=1001"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is 1001." },
