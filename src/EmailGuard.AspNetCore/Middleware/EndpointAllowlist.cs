@@ -42,7 +42,21 @@ internal sealed class EndpointAllowlist
             networks.Add((network!, prefix));
         }
 
-        var users = new HashSet<string>(options.AllowlistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < options.AllowlistedUsers.Count; i++)
+        {
+            // An empty entry names no one: an anonymous request has no user id and is never matched, but an entry of
+            // spaces would exempt an authenticated user whose id is spaces, and either is a mistake in the list.
+            if (string.IsNullOrWhiteSpace(options.AllowlistedUsers[i]))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedUsers:{i} is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)."));
+                continue;
+            }
+
+            users.Add(options.AllowlistedUsers[i]);
+        }
+
         return new EndpointAllowlist([.. networks], users, options.AllowlistPredicate);
     }
 

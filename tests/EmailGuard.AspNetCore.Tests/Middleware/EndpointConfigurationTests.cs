@@ -35,6 +35,13 @@ public sealed class EndpointConfigurationTests
         // A network of every address turned every endpoint limit off.
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:0: '0.0.0.0/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=::/0"], $"{Endpoints}:AllowlistedNetworks:1: '::/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
+        // An empty or blank entry in an allow or block list names nothing; it stops the app by its index.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0="], $"{Endpoints}:AllowlistedUsers:0 is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0=monitor", $"{Endpoints}:AllowlistedUsers:1=  "], $"{Endpoints}:AllowlistedUsers:1 is empty; name a user id" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0="], $"{Endpoints}:AllowlistedNetworks:0: '' is not an IP address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0= "], $"{Endpoints}:AllowlistedNetworks:0: ' ' is not an IP address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0="], $"{Endpoints}:PathRuleAllowlist:0: " },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0= "], $"{Endpoints}:PathRuleAllowlist:0: " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes must be between 1 and 16777216; it is 0." },

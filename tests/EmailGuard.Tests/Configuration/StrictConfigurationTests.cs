@@ -68,6 +68,10 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
 
+        // An empty or blank entry in a list names nothing; it stops the app by its index.
+        { [$"{Guard}:ContentExemptCategories:0= "], $"{Guard}:ContentExemptCategories:0 is empty; name a category." },
+        { [$"{Guard}:NearDuplicate:FooterMarkers:0= "], $"{Guard}:NearDuplicate:FooterMarkers:0 has no words" },
+
         // Well-formed values out of their range, checked by the options' attributes, name the full path too.
         { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
         { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold must be between 0 and 1; it is 1.5." },
