@@ -27,7 +27,7 @@ internal sealed class EndpointAllowlist
             if (!TryParseNetwork(entry, out IPAddress? network, out int prefix))
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
                 continue;
             }
 
@@ -35,7 +35,7 @@ internal sealed class EndpointAllowlist
             if (prefix == 0)
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is every address and would exempt every client from every endpoint limit; name the networks to trust."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' is every address and would exempt every client from every endpoint limit; name the networks to trust."));
                 continue;
             }
 
@@ -50,7 +50,7 @@ internal sealed class EndpointAllowlist
             if (string.IsNullOrWhiteSpace(options.AllowlistedUsers[i]))
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedUsers:{i} is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedUsers:{StrictConfiguration.ItemKey(options.AllowlistedUsers, i)} is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)."));
                 continue;
             }
 

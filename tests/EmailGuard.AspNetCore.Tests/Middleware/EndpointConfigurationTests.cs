@@ -42,6 +42,11 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0= "], $"{Endpoints}:AllowlistedNetworks:0: ' ' is not an IP address" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0="], $"{Endpoints}:PathRuleAllowlist:0: " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0= "], $"{Endpoints}:PathRuleAllowlist:0: " },
+        // An item is named by the key it was written with, not by its place in the list the binder compacted.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:3:Endpoint=POST:/x", $"{Endpoints}:PathRules:3:Limit=0"], $"{Endpoints}:PathRules:3:Limit must be between 1 and 1099511627776; it is 0." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0=ops", $"{Endpoints}:AllowlistedUsers:2= "], $"{Endpoints}:AllowlistedUsers:2 is empty; name a user id" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:5=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:5: '0.0.0.0/0' is every address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GET:/health", $"{Endpoints}:PathRuleAllowlist:7=PSOT:/x"], $"{Endpoints}:PathRuleAllowlist:7: " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes must be between 1 and 16777216; it is 0." },

@@ -72,6 +72,17 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:ContentExemptCategories:0= "], $"{Guard}:ContentExemptCategories:0 is empty; name a category." },
         { [$"{Guard}:NearDuplicate:FooterMarkers:0= "], $"{Guard}:NearDuplicate:FooterMarkers:0 has no words" },
 
+        // An item is named by the key it was written with: the binder compacts a list with a gap in its indexes (which
+        // layered environment variables produce) and appends to what a list already holds (the built-in provider rules,
+        // the default risky category), so an item's index is not its key.
+        { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:2:Limit=0"], $"{Guard}:Tenant:Rules:2:Limit must be between 1" },
+        { [$"{Guard}:Categories:signup:Rules:1:Limit=5", $"{Guard}:Categories:signup:Rules:4:Limit=0"], $"{Guard}:Categories:signup:Rules:4:Limit must be between 1" },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Window=1h", $"{Guard}:Recipient:Rules:3:Limit=6", $"{Guard}:Recipient:Rules:3:Window=1h"], $"{Guard}:Recipient:Rules:3 has the same window and algorithm as {Guard}:Recipient:Rules:0;" },
+        { [$"{Guard}:ContentExemptCategories:0=signup", $"{Guard}:ContentExemptCategories:5= "], $"{Guard}:ContentExemptCategories:5 is empty; name a category." },
+        { [$"{Guard}:AddressNormalization:Providers:0:Name=Example Mail", $"{Guard}:AddressNormalization:Providers:0:Domains:0=not a domain"], $"{Guard}:AddressNormalization:Providers:0 ('Example Mail'):Domains:0 ('not a domain') is not a valid domain name." },
+        { [$"{Guard}:AddressNormalization:Providers:2:Name=Example Mail", $"{Guard}:AddressNormalization:Providers:2:Domains:0=mail.example", $"{Guard}:AddressNormalization:Providers:2:Domains:3=not a domain"], $"{Guard}:AddressNormalization:Providers:2 ('Example Mail'):Domains:3 ('not a domain') is not a valid domain name." },
+        { ["EmailGuard:RatioBreakers:RiskyCategories:0= "], "EmailGuard:RatioBreakers:RiskyCategories:0 must be a category name of 1 to 256 characters." },
+
         // Well-formed values out of their range, checked by the options' attributes, name the full path too.
         { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
         { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold must be between 0 and 1; it is 1.5." },
