@@ -27,7 +27,7 @@ internal sealed class EndpointAllowlist
             if (!TryParseNetwork(entry, out IPAddress? network, out int prefix))
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' is not an IP address or a CIDR network such as 10.0.0.0/8."));
                 continue;
             }
 
@@ -35,14 +35,28 @@ internal sealed class EndpointAllowlist
             if (prefix == 0)
             {
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{i}: '{entry}' is every address and would exempt every client from every endpoint limit; name the networks to trust."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' is every address and would exempt every client from every endpoint limit; name the networks to trust."));
                 continue;
             }
 
             networks.Add((network!, prefix));
         }
 
-        var users = new HashSet<string>(options.AllowlistedUsers.Where(u => !string.IsNullOrEmpty(u)), StringComparer.Ordinal);
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < options.AllowlistedUsers.Count; i++)
+        {
+            // An empty entry names no one: an anonymous request has no user id and is never matched, but an entry of
+            // spaces would exempt an authenticated user whose id is spaces, and either is a mistake in the list.
+            if (string.IsNullOrWhiteSpace(options.AllowlistedUsers[i]))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedUsers:{StrictConfiguration.ItemKey(options.AllowlistedUsers, i)} is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)."));
+                continue;
+            }
+
+            users.Add(options.AllowlistedUsers[i]);
+        }
+
         return new EndpointAllowlist([.. networks], users, options.AllowlistPredicate);
     }
 

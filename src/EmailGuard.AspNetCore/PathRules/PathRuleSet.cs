@@ -55,7 +55,7 @@ internal sealed class PathRuleSet
         for (int i = 0; i < options.PathRules.Count; i++)
         {
             EmailGuardPathRule item = options.PathRules[i];
-            string setting = string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRules:{i}");
+            string setting = string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRules:{StrictConfiguration.ItemKey(options.PathRules, i)}");
             if (item is null)
             {
                 errors.Add($"{setting} is empty.");
@@ -111,7 +111,7 @@ internal sealed class PathRuleSet
         {
             if (!PathPattern.TryParse(options.PathRuleAllowlist[i], out PathPattern? pattern, out string? error))
             {
-                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleAllowlist:{i}: {error}."));
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleAllowlist:{StrictConfiguration.ItemKey(options.PathRuleAllowlist, i)}: {error}."));
                 continue;
             }
 

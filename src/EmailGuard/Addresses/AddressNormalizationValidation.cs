@@ -26,9 +26,10 @@ internal static class AddressNormalizationValidation
 
         for (int i = 0; i < options.Providers.Count; i++)
         {
-            // Configuration appends to the built-in rules, so the index is the table's; the name tells which rule it is.
+            // Configuration appends to the built-in rules: a rule from configuration is named by its key there, another
+            // (built in, or added in code) by its index in the table; the name tells which rule it is.
             EmailProviderRule? rule = options.Providers[i];
-            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Providers:{i}");
+            string rulePath = $"{path}:Providers:{StrictConfiguration.ItemKey(options.Providers, i)}";
             if (rule is null)
             {
                 failures.Add($"{rulePath} is empty.");
@@ -50,7 +51,7 @@ internal static class AddressNormalizationValidation
                 {
                     if (!EmailAddressNormalizer.TryNormalizeDomain(rule.Domains[d], out _))
                     {
-                        failures.Add(string.Create(CultureInfo.InvariantCulture, $"{rulePath}:Domains:{d} ('{rule.Domains[d]}') is not a valid domain name."));
+                        failures.Add(string.Create(CultureInfo.InvariantCulture, $"{rulePath}:Domains:{StrictConfiguration.ItemKey(rule.Domains, d)} ('{rule.Domains[d]}') is not a valid domain name."));
                     }
                 }
             }

@@ -78,7 +78,7 @@ internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<Email
         {
             if (string.IsNullOrWhiteSpace(options.RiskyCategories[i]) || options.RiskyCategories[i].Length > 256)
             {
-                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:RiskyCategories:{i} must be a category name of 1 to 256 characters."));
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:RiskyCategories:{StrictConfiguration.ItemKey(options.RiskyCategories, i)} must be a category name of 1 to 256 characters."));
             }
         }
 

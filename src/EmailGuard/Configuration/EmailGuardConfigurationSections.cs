@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -41,9 +40,13 @@ public static class EmailGuardConfigurationSections
 
     /// <summary>
     /// Names each failure of a source-generated options validator (<c>[OptionsValidator]</c>), which gives the property
-    /// alone (<c>MaxBodyBytes: The field … must be between 1 and 16777216.</c>), by its full configuration path and
-    /// the value given (<c>EmailGuard:Endpoints:MaxBodyBytes: … must be between 1 and 16777216; it is 0.</c>), so that
-    /// the failures of every section read alike. Only numbers and time spans are quoted back, never a string.
+    /// alone in .NET's words (<c>MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and
+    /// 16777216.</c>), by its full configuration path in the words of the hand-written checks, ending with the value given
+    /// (<c>EmailGuard:Endpoints:MaxBodyBytes must be between 1 and 16777216; it is 0.</c>), so that the failures of every
+    /// section read alike. <c>[Range]</c>, <c>[Required]</c>, <c>[MinLength]</c>, <c>[MaxLength]</c>,
+    /// <c>[StringLength]</c>, <c>[Length]</c> and <c>[Url]</c> are reworded; an attribute's own <c>ErrorMessage</c> that
+    /// opens with the property's name is given the path in front. Only numbers, time spans and lengths are quoted back,
+    /// never a string.
     /// </summary>
     /// <param name="result">The generated validator's result.</param>
     /// <param name="section">The options' configuration section, such as <c>EmailGuard:Redis</c>.</param>
@@ -55,23 +58,7 @@ public static class EmailGuardConfigurationSections
         ArgumentException.ThrowIfNullOrWhiteSpace(section);
         ArgumentNullException.ThrowIfNull(options);
         return result.Failed && result.Failures is { } failures
-            ? ValidateOptionsResult.Fail(failures.Select(failure => $"{section}:{WithValue(failure, options)}"))
+            ? ValidateOptionsResult.Fail(failures.Select(failure => OptionsFailureWording.Reword(failure, section, options)))
             : result;
-    }
-
-    /// <summary>A failure that begins with a property's name, ended with that property's value when it is a number or a time span.</summary>
-    private static string WithValue(string failure, object options)
-    {
-        int colon = failure.IndexOf(':', StringComparison.Ordinal);
-        if (colon <= 0 || !failure.EndsWith('.'))
-        {
-            return failure;
-        }
-
-        // Only a number or a time span is quoted back; a string may be a secret, and a null says nothing.
-        object? value = options.GetType().GetProperty(failure[..colon])?.GetValue(options);
-        return value is IFormattable formattable and not Enum
-            ? $"{failure[..^1]}; it is {formattable.ToString(null, CultureInfo.InvariantCulture)}."
-            : failure;
     }
 }

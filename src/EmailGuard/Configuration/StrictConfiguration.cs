@@ -34,6 +34,7 @@ internal static partial class StrictConfiguration
 
         IConfiguration source = result.Rewrites.Count == 0 ? section : new RewrittenConfigurationSection(section, result.Rewrites);
         source.Bind(options);
+        RecordListKeys(section, options, 0);
     }
 
     /// <summary>Checks <paramref name="section"/> against <paramref name="type"/> without binding.</summary>

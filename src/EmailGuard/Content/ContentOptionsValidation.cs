@@ -20,7 +20,7 @@ internal static class ContentOptionsValidation
         {
             if (string.IsNullOrWhiteSpace(categories[i]))
             {
-                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:{i} is empty; name a category."));
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:{StrictConfiguration.ItemKey(categories, i)} is empty; name a category."));
             }
         }
     }
@@ -66,7 +66,7 @@ internal static class ContentOptionsValidation
             {
                 if (string.IsNullOrWhiteSpace(options.FooterMarkers[i]) || ContentBoilerplate.Compile([options.FooterMarkers[i]]).Length == 0)
                 {
-                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:FooterMarkers:{i} has no words; give the phrase that opens the footer."));
+                    failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path}:FooterMarkers:{StrictConfiguration.ItemKey(options.FooterMarkers, i)} has no words; give the phrase that opens the footer."));
                 }
             }
         }

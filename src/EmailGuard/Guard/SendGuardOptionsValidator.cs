@@ -86,7 +86,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         List<(RateLimitRule Rule, int Index)> valid = [];
         for (int i = 0; i < options.Rules.Count; i++)
         {
-            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Rules:{i}");
+            string rulePath = string.Create(CultureInfo.InvariantCulture, $"{path}:Rules:{StrictConfiguration.ItemKey(options.Rules, i)}");
             RateLimitRuleOptions? rule = options.Rules[i];
             if (rule is null)
             {
@@ -106,7 +106,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
             {
                 // One window shape is one counter; two rules on it would count every message twice.
                 failures.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{rulePath} has the same window and algorithm as {path}:Rules:{valid[same].Index}; give each rule of a dimension its own window."));
+                    $"{rulePath} has the same window and algorithm as {path}:Rules:{StrictConfiguration.ItemKey(options.Rules, valid[same].Index)}; give each rule of a dimension its own window."));
                 continue;
             }
 

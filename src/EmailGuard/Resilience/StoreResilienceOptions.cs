@@ -36,7 +36,6 @@ public sealed class StoreResilienceOptions
     /// same index can together exceed the limit by the remainder.
     /// </summary>
     /// <value>The default value is <see langword="null"/>: shares are rounded down and the remainder is not used.</value>
-    [Range(0, 9_999)]
     public int? InstanceIndex { get; set; }
 
     /// <summary>

@@ -157,6 +157,36 @@ public sealed class BodyFieldTests
         (await plainText.Content.ReadAsStringAsync()).Should().Be("a@example.com");
     }
 
+    public static TheoryData<string, string> MalformedForms => new()
+    {
+        // A key over the form reader's 2,048-character limit: it fails after reading part of the body.
+        { "application/x-www-form-urlencoded", "email=a@example.com&" + new string('k', 5000) + "=v" },
+        // The boundary the header names appears nowhere: the multipart reader reads to the end looking for it.
+        { "multipart/form-data; boundary=declared", "--other\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@example.com\r\n--other--\r\n" + new string(' ', 5000) },
+    };
+
+    [Theory]
+    [MemberData(nameof(MalformedForms))]
+    public async Task ShadowPolicy_FormBodyThatFailsToParse_NeverBlocksAndTheEndpointReadsTheWholeBody(string contentType, string body)
+    {
+        await using TestApp enforced = await StartAsync();
+        await using TestApp shadow = await StartAsync(p => p.InShadowMode());
+
+        using HttpResponseMessage refused = await enforced.PostAsync("/reset-raw", "203.0.113.1", Form(contentType, body));
+        using HttpResponseMessage response = await shadow.PostAsync("/reset-raw", "203.0.113.1", Form(contentType, body));
+
+        refused.StatusCode.Should().Be(HttpStatusCode.BadRequest, "the form reader fails on this body");
+        response.StatusCode.Should().Be(HttpStatusCode.OK, "a shadow policy records, never blocks");
+        (await response.Content.ReadAsStringAsync()).Should().Be(body, "the form reader's failed read is rewound for the endpoint");
+
+        static ByteArrayContent Form(string contentType, string body)
+        {
+            var content = new ByteArrayContent(Encoding.UTF8.GetBytes(body));
+            content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+            return content;
+        }
+    }
+
     [Theory]
     [InlineData("application/json", "{\"email\": ", HttpStatusCode.BadRequest)]
     [InlineData("application/json", "[1,2,3]", HttpStatusCode.BadRequest)]

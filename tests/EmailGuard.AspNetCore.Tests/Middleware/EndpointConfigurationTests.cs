@@ -35,9 +35,21 @@ public sealed class EndpointConfigurationTests
         // A network of every address turned every endpoint limit off.
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:0: '0.0.0.0/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=::/0"], $"{Endpoints}:AllowlistedNetworks:1: '::/0' is every address and would exempt every client from every endpoint limit; name the networks to trust." },
+        // An empty or blank entry in an allow or block list names nothing; it stops the app by its index.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0="], $"{Endpoints}:AllowlistedUsers:0 is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0=monitor", $"{Endpoints}:AllowlistedUsers:1=  "], $"{Endpoints}:AllowlistedUsers:1 is empty; name a user id" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0="], $"{Endpoints}:AllowlistedNetworks:0: '' is not an IP address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0= "], $"{Endpoints}:AllowlistedNetworks:0: ' ' is not an IP address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0="], $"{Endpoints}:PathRuleAllowlist:0: " },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0= "], $"{Endpoints}:PathRuleAllowlist:0: " },
+        // An item is named by the key it was written with, not by its place in the list the binder compacted.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:3:Endpoint=POST:/x", $"{Endpoints}:PathRules:3:Limit=0"], $"{Endpoints}:PathRules:3:Limit must be between 1 and 1099511627776; it is 0." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0=ops", $"{Endpoints}:AllowlistedUsers:2= "], $"{Endpoints}:AllowlistedUsers:2 is empty; name a user id" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:5=0.0.0.0/0"], $"{Endpoints}:AllowlistedNetworks:5: '0.0.0.0/0' is every address" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GET:/health", $"{Endpoints}:PathRuleAllowlist:7=PSOT:/x"], $"{Endpoints}:PathRuleAllowlist:7: " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleFailureMode=Closed"], $"{Endpoints}:PathRuleFailureMode: 'Closed' is not one of " },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=64KB"], $"{Endpoints}:MaxBodyBytes: '64KB' is not a whole number" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes: The field EmailGuardEndpointOptions.MaxBodyBytes must be between 1 and 16777216; it is 0." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:MaxBodyBytes=0"], $"{Endpoints}:MaxBodyBytes must be between 1 and 16777216; it is 0." },
         // A misspelt method matched no request, so the path was left unlimited without a word.
         { [$"{Endpoints}:PathRules:0:Endpoint=PSOT:/api/signup", $"{Endpoints}:PathRules:0:Limit=5"], $"{Endpoints}:PathRules:0:Endpoint: 'PSOT:/api/signup' names the HTTP method 'PSOT', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRuleAllowlist:0=GTE:/health"], $"{Endpoints}:PathRuleAllowlist:0: 'GTE:/health' names the HTTP method 'GTE', which is not one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, CONNECT, QUERY; use * for any method." },
@@ -51,7 +63,7 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:PartitionBy=ClientNetwork", $"{Endpoints}:PathRules:0:IPv4PrefixLength=33"], $"{Endpoints}:PathRules:0:IPv4PrefixLength must be between 1 and 32; it is 33." },
         // A prefix length on a rule counted per IP or globally would be ignored: the author meant a network limit.
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:PathRules:0:IPv6PrefixLength=48"], $"{Endpoints}:PathRules:0:IPv6PrefixLength applies only to PartitionBy ClientNetwork; this rule is counted by ClientIp." },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode: The field EmailGuardEndpointOptions.RejectionStatusCode must be between 400 and 599; it is 200." },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode must be between 400 and 599; it is 200." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:ClientNetworkListRefreshInterval=2h"], $"{Endpoints}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is 02:00:00." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },

@@ -52,7 +52,7 @@ public sealed class EmailGuardRedisBuilderValidationTests
 
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
-        start.Should().Throw<OptionsValidationException>().WithMessage("*EmailGuard:Redis:OverLimitCacheMaxAge: *");
+        start.Should().Throw<OptionsValidationException>().WithMessage("*EmailGuard:Redis:OverLimitCacheMaxAge must be between 00:00:00 and 00:01:00; it is *");
     }
 
     [Fact]
@@ -91,7 +91,7 @@ public sealed class EmailGuardRedisBuilderValidationTests
 
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
-        start.Should().Throw<OptionsValidationException>().WithMessage($"*EmailGuard:Redis:{setting}: *");
+        start.Should().Throw<OptionsValidationException>().WithMessage($"*EmailGuard:Redis:{setting} must be *; it is *");
     }
 
     [Fact]
@@ -200,7 +200,11 @@ public sealed class EmailGuardRedisBuilderValidationTests
     [Theory]
     [InlineData("EmailGuard:Redis:KeyPrefx", "app:", "EmailGuard:Redis:KeyPrefx*did you mean KeyPrefix?")]
     [InlineData("EmailGuard:Redis:UseServerTime", "sometimes", "EmailGuard:Redis:UseServerTime*")]
-    [InlineData("EmailGuard:Redis:WaitForReplicas", "17", "EmailGuard:Redis:WaitForReplicas: The field RedisRateLimitStoreOptions.WaitForReplicas must be between 0 and 16; it is 17.")]
+    [InlineData("EmailGuard:Redis:WaitForReplicas", "17", "EmailGuard:Redis:WaitForReplicas must be between 0 and 16; it is 17.")]
+    // A bound at the end of its type is no bound (it printed as 9.223372036854776E+18), and a time span reads to the millisecond.
+    [InlineData("EmailGuard:Redis:WaitForReplicasMaxLimit", "0", "EmailGuard:Redis:WaitForReplicasMaxLimit must be at least 1; it is 0.")]
+    [InlineData("EmailGuard:Redis:WaitForReplicasTimeout", "0s", "EmailGuard:Redis:WaitForReplicasTimeout must be between 00:00:00.001 and 00:00:10; it is 00:00:00.")]
+    [InlineData("EmailGuard:Redis:KeyPrefix", "{tenant}:", "EmailGuard:Redis:KeyPrefix must not contain '{' or '}'")]
     // A malformed connection string fails at startup naming the setting, not when the store is first resolved with
     // .NET's "(Parameter 'ssl')" text; the string itself is not quoted back, as it may hold a password.
     [InlineData("EmailGuard:Redis:Configuration", "localhost:6379,ssl=maybe", "EmailGuard:Redis:Configuration is not a StackExchange.Redis connection string: Keyword 'ssl' requires a boolean value; the value 'maybe' is not recognised.")]

@@ -48,10 +48,10 @@ public sealed class AddressNormalizationOptionsTests
     }
 
     [Theory]
-    [InlineData("Domains:0", "not a domain", "EmailGuard:SendGuard:AddressNormalization:Providers:7 ('Bad'):Domains:0")]
-    [InlineData("Domains:0", "[127.0.0.1]", "EmailGuard:SendGuard:AddressNormalization:Providers:7 ('Bad'):Domains:0")]
-    [InlineData("CanonicalDomain", "localhost", "EmailGuard:SendGuard:AddressNormalization:Providers:7 ('Bad'):CanonicalDomain")]
-    [InlineData("SubaddressSeparators", ".", "EmailGuard:SendGuard:AddressNormalization:Providers:7 ('Bad'):SubaddressSeparators")]
+    [InlineData("Domains:0", "not a domain", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):Domains:0")]
+    [InlineData("Domains:0", "[127.0.0.1]", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):Domains:0")]
+    [InlineData("CanonicalDomain", "localhost", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):CanonicalDomain")]
+    [InlineData("SubaddressSeparators", ".", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):SubaddressSeparators")]
     public async Task StartupValidation_InvalidProviderRule_FailsNamingTheSetting(string setting, string value, string expected)
     {
         Dictionary<string, string?> config = new()

@@ -68,12 +68,29 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
 
+        // An empty or blank entry in a list names nothing; it stops the app by its index.
+        { [$"{Guard}:ContentExemptCategories:0= "], $"{Guard}:ContentExemptCategories:0 is empty; name a category." },
+        { [$"{Guard}:NearDuplicate:FooterMarkers:0= "], $"{Guard}:NearDuplicate:FooterMarkers:0 has no words" },
+
+        // An item is named by the key it was written with: the binder compacts a list with a gap in its indexes (which
+        // layered environment variables produce) and appends to what a list already holds (the built-in provider rules,
+        // the default risky category), so an item's index is not its key.
+        { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:2:Limit=0"], $"{Guard}:Tenant:Rules:2:Limit must be between 1" },
+        { [$"{Guard}:Categories:signup:Rules:1:Limit=5", $"{Guard}:Categories:signup:Rules:4:Limit=0"], $"{Guard}:Categories:signup:Rules:4:Limit must be between 1" },
+        { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Window=1h", $"{Guard}:Recipient:Rules:3:Limit=6", $"{Guard}:Recipient:Rules:3:Window=1h"], $"{Guard}:Recipient:Rules:3 has the same window and algorithm as {Guard}:Recipient:Rules:0;" },
+        { [$"{Guard}:ContentExemptCategories:0=signup", $"{Guard}:ContentExemptCategories:5= "], $"{Guard}:ContentExemptCategories:5 is empty; name a category." },
+        { [$"{Guard}:AddressNormalization:Providers:0:Name=Example Mail", $"{Guard}:AddressNormalization:Providers:0:Domains:0=not a domain"], $"{Guard}:AddressNormalization:Providers:0 ('Example Mail'):Domains:0 ('not a domain') is not a valid domain name." },
+        { [$"{Guard}:AddressNormalization:Providers:2:Name=Example Mail", $"{Guard}:AddressNormalization:Providers:2:Domains:0=mail.example", $"{Guard}:AddressNormalization:Providers:2:Domains:3=not a domain"], $"{Guard}:AddressNormalization:Providers:2 ('Example Mail'):Domains:3 ('not a domain') is not a valid domain name." },
+        { ["EmailGuard:RatioBreakers:RiskyCategories:0= "], "EmailGuard:RatioBreakers:RiskyCategories:0 must be a category name of 1 to 256 characters." },
+
         // Well-formed values out of their range, checked by the options' attributes, name the full path too.
-        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage: The field SendGuardOptions.MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
-        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold: The field SendGuardOptions.NearLimitThreshold must be between 0 and 1; it is 1.5." },
-        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys: The field InMemoryRateLimitStoreOptions.MaxTrackedKeys must be between 1 and 100000000; it is 0." },
+        { [$"{Guard}:MaxRecipientsPerMessage=0"], $"{Guard}:MaxRecipientsPerMessage must be between 1 and 1500; it is 0." },
+        { [$"{Guard}:NearLimitThreshold=1.5"], $"{Guard}:NearLimitThreshold must be between 0 and 1; it is 1.5." },
+        { ["EmailGuard:InMemoryStore:MaxTrackedKeys=0"], "EmailGuard:InMemoryStore:MaxTrackedKeys must be between 1 and 100000000; it is 0." },
         { [$"{Guard}:Tenant:Rules:0:Limit=10", $"{Guard}:Tenant:Rules:0:Segments=6"], $"{Guard}:Tenant:Rules:0:Segments applies to a SlidingWindow only; it is 6 on a FixedWindow." },
-        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio: The field StoreResilienceOptions.FailureRatio must be between 0.01 and 1; it is 1.5." },
+        { ["EmailGuard:Resilience:FailureRatio=1.5"], "EmailGuard:Resilience:FailureRatio must be between 0.01 and 1; it is 1.5." },
+        { ["EmailGuard:Resilience:Timeout=0s"], "EmailGuard:Resilience:Timeout must be between 00:00:00.001 and 00:00:30; it is 00:00:00." },
+        { ["EmailGuard:Resilience:BreakDuration=2h"], "EmailGuard:Resilience:BreakDuration must be between 00:00:00.001 and 01:00:00; it is 02:00:00." },
         // A rule's Segments or Burst out of range names the setting and its value in one sentence, not .NET's argument exception text.
         { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=-1"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -1." },
         { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=1001"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is 1001." },
@@ -123,6 +140,31 @@ public sealed class StrictConfigurationTests
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
         start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().Be(expected);
+    }
+
+    [Theory]
+    [InlineData(null, "-1", "EmailGuard:Resilience:InstanceIndex must be between 0 and 0, one less than EmailGuard:Resilience:InstanceCount (1); it is -1.")]
+    [InlineData("4", "4", "EmailGuard:Resilience:InstanceIndex must be between 0 and 3, one less than EmailGuard:Resilience:InstanceCount (4); it is 4.")]
+    [InlineData("4", "10000", "EmailGuard:Resilience:InstanceIndex must be between 0 and 3, one less than EmailGuard:Resilience:InstanceCount (4); it is 10000.")]
+    public async Task Startup_InstanceIndexOutOfRange_FailsOnceByItsPath(string? count, string index, string expected)
+    {
+        // The index's range attribute and the check against InstanceCount both reported -1 and 10000, in two sentences.
+        string[] settings = count is null ? [$"EmailGuard:Resilience:InstanceIndex={index}"] : [$"EmailGuard:Resilience:InstanceCount={count}", $"EmailGuard:Resilience:InstanceIndex={index}"];
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(settings));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().Be(expected);
+    }
+
+    [Fact]
+    public async Task Startup_InstanceCountOutOfRange_FailsOnceForTheCount()
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: TestSettings.Parse(["EmailGuard:Resilience:InstanceCount=0", "EmailGuard:Resilience:InstanceIndex=0"]));
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().StartWith("EmailGuard:Resilience:InstanceCount");
     }
 
     [Theory]

@@ -34,7 +34,7 @@ public sealed class StoreResilienceOptionsTests
 
         Action act = () => _ = provider.GetRequiredService<IOptions<StoreResilienceOptions>>().Value;
 
-        act.Should().Throw<OptionsValidationException>().WithMessage($"*EmailGuard:Resilience:{setting}: *", "a startup failure names the setting by its full configuration path");
+        act.Should().Throw<OptionsValidationException>().WithMessage($"*EmailGuard:Resilience:{setting} must be *; it is *", "a startup failure names the setting by its full configuration path");
     }
 
     [Fact]
