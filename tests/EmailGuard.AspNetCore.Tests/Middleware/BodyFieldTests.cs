@@ -128,8 +128,7 @@ public sealed class BodyFieldTests
         string body = "{\"email\":\"a@example.com\",\"padding\":\"" + new string('x', 4096) + "\"}";
 
         using HttpResponseMessage withLength = await app.PostAsync("/reset", "203.0.113.1", new StringContent(body, Encoding.UTF8, "application/json"));
-        using var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
-        chunked.Headers.ContentType = new("application/json");
+        using var chunked = new UnknownLengthContent(Encoding.UTF8.GetBytes(body), "application/json");
         using HttpResponseMessage withoutLength = await app.PostAsync("/reset", "203.0.113.1", chunked);
 
         withLength.StatusCode.Should().Be(HttpStatusCode.RequestEntityTooLarge);
@@ -144,8 +143,7 @@ public sealed class BodyFieldTests
         string body = "{\"email\":\"a@example.com\",\"padding\":\"" + new string('x', 4096) + "\"}";
 
         using HttpResponseMessage withLength = await app.PostAsync("/reset-raw", "203.0.113.1", new StringContent(body, Encoding.UTF8, "application/json"));
-        using var chunked = new StreamContent(new MemoryStream(Encoding.UTF8.GetBytes(body)));
-        chunked.Headers.ContentType = new("application/json");
+        using var chunked = new UnknownLengthContent(Encoding.UTF8.GetBytes(body), "application/json");
         using HttpResponseMessage withoutLength = await app.PostAsync("/reset-raw", "203.0.113.1", chunked);
         using HttpResponseMessage plainText = await app.PostAsync("/reset-raw", "203.0.113.1", new StringContent("a@example.com", Encoding.UTF8, "text/plain"));
 
@@ -277,5 +275,28 @@ public sealed class BodyFieldTests
         using HttpResponseMessage response = await app.PostAsync("/reset-raw", "203.0.113.1");
 
         response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+    }
+
+    /// <summary>
+    /// A body sent without a Content-Length (chunked on the wire), so the middleware cannot refuse it before reading:
+    /// a StreamContent over a MemoryStream would send the length.
+    /// </summary>
+    private sealed class UnknownLengthContent : HttpContent
+    {
+        private readonly byte[] _bytes;
+
+        public UnknownLengthContent(byte[] bytes, string mediaType)
+        {
+            _bytes = bytes;
+            Headers.ContentType = new(mediaType);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => stream.WriteAsync(_bytes).AsTask();
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
     }
 }
