@@ -29,7 +29,7 @@ internal static class PartitionKeyResolver
                     key = partition.KeyFor(ipPartition);
                     break;
                 case PartitionKind.ClientNetwork:
-                    string network = GetNetworkPartition(context, state.Options, partition);
+                    string network = GetNetwork(context, state.Options, partition.IPv4PrefixLength, partition.IPv6PrefixLength);
                     if (network.Length == 0)
                     {
                         continue;
@@ -74,20 +74,15 @@ internal static class PartitionKeyResolver
     /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:
     /// one shared bucket, or empty to leave the partition out.</summary>
     public static string GetIpPartition(HttpContext context, EmailGuardEndpointOptions options)
-    {
-        System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
-        return address is null
-            ? MissingClientIp.Partition(options)
-            : IpAddressGrouping.GetPartition(address, options.IPv6PrefixLength, options.IPv4PrefixLength);
-    }
+        => GetNetwork(context, options, options.IPv4PrefixLength, options.IPv6PrefixLength);
 
-    /// <summary>The client's network at a <see cref="PartitionKind.ClientNetwork"/> partition's prefix lengths, or what <see cref="GetIpPartition"/> answers for a request without an address.</summary>
-    private static string GetNetworkPartition(HttpContext context, EmailGuardEndpointOptions options, EmailRateLimitPartition partition)
+    /// <summary>As <see cref="GetIpPartition"/>, with the prefix lengths given rather than the options' (a <see cref="PartitionKind.ClientNetwork"/> partition's).</summary>
+    private static string GetNetwork(HttpContext context, EmailGuardEndpointOptions options, int ipv4PrefixLength, int ipv6PrefixLength)
     {
         System.Net.IPAddress? address = context.Connection.RemoteIpAddress;
         return address is null
             ? MissingClientIp.Partition(options)
-            : IpAddressGrouping.GetPartition(address, partition.IPv6PrefixLength, partition.IPv4PrefixLength);
+            : IpAddressGrouping.GetPartition(address, ipv6PrefixLength, ipv4PrefixLength);
     }
 
     private static int AddPartitionRequests(
