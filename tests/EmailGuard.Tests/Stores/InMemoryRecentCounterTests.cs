@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Stores;
@@ -114,6 +115,73 @@ public sealed class InMemoryRecentCounterTests
 
         // Assert
         admitted.Should().OnlyContain(count => count == 3);
+    }
+
+    [Fact]
+    public void TryGetCounter_TwoKeysOfOneSlot_AreBothRememberedByIdentity()
+    {
+        // Arrange: two key strings whose identity hashes land in the same slot, as two of a message's six keys did in
+        // about one process in five: each then pushed the other out on every check, and both hashed their characters.
+        InMemoryShape shape = new();
+        RateLimitRule rule = RateLimitRule.PerHour(5);
+        string[] keys = KeysOfOneSlot(2);
+        foreach (string key in keys)
+        {
+            shape.Counters[key] = new InMemoryCounter(rule, key);
+        }
+
+        // Act: each found in turn, as a check finds its keys.
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (string key in keys)
+            {
+                shape.TryGetCounter(key, out InMemoryCounter? counter).Should().BeTrue();
+                counter!.Key.Should().BeSameAs(key);
+            }
+        }
+
+        // Assert
+        keys.Should().OnlyContain(key => shape.IsRemembered(key), "a key may sit in either slot of its pair");
+    }
+
+    [Fact]
+    public async Task Acquire_ThreeKeysOfOneSlotPair_EachCountsOnItsOwnCounter()
+    {
+        // Arrange: three keys for two slots, so they push each other out on every call.
+        FakeTimeProvider time = new(Start);
+        InMemoryRateLimitStore store = CreateStore(time);
+        RateLimitRule rule = RateLimitRule.PerHour(2);
+        string[] keys = KeysOfOneSlot(3);
+
+        // Act
+        int[] admitted = new int[keys.Length];
+        for (int round = 0; round < 4; round++)
+        {
+            for (int i = 0; i < keys.Length; i++)
+            {
+                admitted[i] += (await AcquireAsync(store, Requests(keys[i], rule, multiKey: round % 2 == 0))).IsAllowed ? 1 : 0;
+            }
+        }
+
+        // Assert
+        admitted.Should().OnlyContain(count => count == 2);
+    }
+
+    /// <summary>Distinct key strings whose identity hashes fall in the same slot of <see cref="InMemoryShape"/>'s recent counters.</summary>
+    private static string[] KeysOfOneSlot(int count)
+    {
+        Dictionary<int, List<string>> bySlot = [];
+        for (int i = 0; ; i++)
+        {
+            string key = $"send:r:slot{i}";
+            int slot = RuntimeHelpers.GetHashCode(key) & (InMemoryShape.RecentSlots - 1);
+            List<string> keys = bySlot.TryGetValue(slot, out List<string>? found) ? found : bySlot[slot] = [];
+            keys.Add(key);
+            if (keys.Count == count)
+            {
+                return [.. keys];
+            }
+        }
     }
 
     private static RateLimitRequest[] Requests(string key, RateLimitRule rule, bool multiKey)
