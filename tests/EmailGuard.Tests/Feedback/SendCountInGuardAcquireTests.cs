@@ -40,4 +40,25 @@ public sealed class SendCountInGuardAcquireTests
         (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(3, "a refund gives the guard's permits back and its send count: the provider refused the mail, so nothing was sent");
         (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(3);
     }
+
+    [Fact]
+    public async Task Check_MessageToSeveralRecipients_CountsOneSendPerDistinctRecipient_AndARefundGivesThemAllBack()
+    {
+        // Arrange
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.Recipient.Add(RateLimitRule.PerHour(5)), time: time);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        IEmailFeedbackCounts counts = sp.GetRequiredService<IEmailFeedbackCounts>();
+        OutboundEmail message = new() { To = ["a@x.example", "A@X.example"], Cc = ["b@x.example"], Bcc = ["c@x.example"], TenantId = "acme" };
+
+        // Act
+        EmailSendDecision decision = await guard.CheckAsync(message);
+        long counted = (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+        (await guard.RefundAsync(decision)).Should().BeTrue();
+
+        // Assert
+        counted.Should().Be(3, "three distinct recipients are three sends, as their bounces are three failures");
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(0, "the refund gives back every send it counted");
+        (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(0);
+    }
 }
