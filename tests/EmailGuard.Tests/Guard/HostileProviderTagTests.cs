@@ -98,6 +98,33 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
     }
 
+    [Fact]
+    public async Task TrySend_AHeaderNamingATagThroughJsonEscapes_IsNotPassedToTheTransport()
+    {
+        // Arrange: the JSON headers (Mailgun's variables, SendGrid's X-SMTPAPI) are parsed by the provider, which reads
+        // "\u0065g_u" as eg_u: the same forgery, spelled so that the tag's name never appears in the header as written.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string victim = EmailFeedbackTags.Write(new EmailSendAttribution { UserId = "victim-user" })["eg_u"];
+        Dictionary<string, string> headers = new()
+        {
+            ["X-Mailgun-Variables"] = $"{{\"\\u0065g_u\": \"{victim}\"}}",
+            ["X-SMTPAPI"] = $"{{\"unique_args\": {{\"eg\\u005Fu\": \"{victim}\"}}}}",
+            ["X-Forged"] = $"{{\"\\u0045\\u0047\\u005F\\u0055\": \"{victim}\"}}",
+            ["X-Campaign"] = "{\"name\": \"spring \\u00e9t\\u00e9\"}",
+        };
+
+        // Act
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Campaign"], "the provider decodes the escapes and would echo eg_u in the bounce, charged to the victim");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
