@@ -71,6 +71,12 @@ internal sealed partial class EmailSendGuard
     /// </summary>
     private long DistinctRecipients(OutboundEmail message)
     {
+        if (message.RecipientCount <= 1)
+        {
+            // The usual message, counted without a set: an unguarded admission (a store outage) stays allocation-free.
+            return 1;
+        }
+
         HashSet<string> distinct = new(StringComparer.Ordinal);
         for (int i = 0; i < message.RecipientCount; i++)
         {
