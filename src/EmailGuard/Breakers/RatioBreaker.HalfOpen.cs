@@ -76,7 +76,7 @@ internal sealed partial class RatioBreaker
     internal void AddProbeSends(EmailSendAttribution attribution, List<RateLimitRequest> requests)
     {
         Span<RateLimitRequest> probes = new RateLimitRequest[MaxProbeSends];
-        int count = WriteProbeSends(attribution.TenantId, attribution.UserId, probes);
+        int count = WriteProbeSends(attribution.TenantId, attribution.UserId, 1, probes);
         for (int i = 0; i < count; i++)
         {
             requests.Add(probes[i]);
@@ -86,9 +86,10 @@ internal sealed partial class RatioBreaker
     /// <summary>
     /// Writes the probe counters a send is counted under, for the tenant and the user in a half-open phase, to
     /// <paramref name="into"/> (at least <see cref="MaxProbeSends"/> long); the guard takes them in its own acquire.
+    /// Each counts <paramref name="sends"/>: a message's distinct recipients, as its failures come back one per recipient.
     /// </summary>
     /// <returns>How many were written: none unless a party is half-open.</returns>
-    internal int WriteProbeSends(string? tenantId, string? userId, Span<RateLimitRequest> into)
+    internal int WriteProbeSends(string? tenantId, string? userId, long sends, Span<RateLimitRequest> into)
     {
         if (_probeRule is not { } rule || _state is null || !_options.Enabled)
         {
@@ -116,7 +117,7 @@ internal sealed partial class RatioBreaker
             {
                 if (FindFlag(active, reason) is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
                 {
-                    into[count++] = new RateLimitRequest(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), rule);
+                    into[count++] = new RateLimitRequest(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), rule, sends);
                 }
             }
         }

@@ -22,7 +22,11 @@ public static class EmailFeedbackTags
     /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
     public const string SendIdHeader = "X-EmailGuard-Send-Id";
 
-    /// <summary>The tags that carry <paramref name="attribution"/>.</summary>
+    /// <summary>
+    /// The tags that carry <paramref name="attribution"/>. A value whose tag would be longer than 256 characters (an
+    /// id of more than 192 UTF-8 bytes) is left out: <see cref="TryRead"/> refuses such a tag, which would make the
+    /// whole attribution unreadable and the feedback reach none of the parties, and SES refuses tag values that long.
+    /// </summary>
     public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
     {
         ArgumentNullException.ThrowIfNull(attribution);
@@ -82,9 +86,9 @@ public static class EmailFeedbackTags
 
     private static void Add(Dictionary<string, string> tags, string name, string? value)
     {
-        if (!string.IsNullOrEmpty(value))
+        if (!string.IsNullOrEmpty(value) && Encode(value) is { Length: <= MaxValueLength } encoded)
         {
-            tags[Prefix + name] = Encode(value);
+            tags[Prefix + name] = encoded;
         }
     }
 

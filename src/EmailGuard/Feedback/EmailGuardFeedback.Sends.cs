@@ -47,10 +47,11 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="message">The message.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
+    /// <param name="recipients">The message's distinct recipients, as the guard counted them: each is one send.</param>
     /// <param name="into">Where to write.</param>
     /// <returns>How many counters were written.</returns>
-    internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into)
-        => WriteSendCounts(message, sender, clientPartition, into, countedAt: null, probes: true);
+    internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into)
+        => WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt: null, probes: true);
 
     /// <summary>
     /// Writes the counters of one message counted at <paramref name="countedAt"/> (a refund's: the period of the
@@ -59,12 +60,13 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="message">The message.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
+    /// <param name="recipients">The message's distinct recipients: each is one send.</param>
     /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
     /// <param name="countedAt">When the send was counted; null for now, read only when the volume horizon needs it (the guard's every admitted check counts its send, and a clock read costs as much as a counter).</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(
-        OutboundEmail message, string? sender, string? clientPartition, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes)
+        OutboundEmail message, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes)
     {
         int count = 0;
         long period = VolumeOn ? Period(countedAt ?? _timeProvider.GetUtcNow()) : 0;
@@ -76,7 +78,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
         if (probes && Breakers is { } breakers)
         {
-            count += breakers.WriteProbeSends(message.TenantId, message.UserId, into[count..]);
+            count += breakers.WriteProbeSends(message.TenantId, message.UserId, recipients, into[count..]);
         }
 
         return count;
@@ -85,8 +87,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         {
             if (value is not null && SendKey(dimension, value) is { } key)
             {
-                into[count++] = new RateLimitRequest(key, _countRule);
-                if (SequenceRequest(key, period) is { } sequence)
+                into[count++] = new RateLimitRequest(key, _countRule, recipients);
+                if (SequenceRequest(key, period, recipients) is { } sequence)
                 {
                     into[count++] = sequence;
                 }
@@ -134,15 +136,15 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <summary>
     /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to
     /// carry the counters) in an acquire of its own, with the keys of
-    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, Span{RateLimitRequest})"/>: no attribution is built,
+    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, long, Span{RateLimitRequest})"/>: no attribution is built,
     /// and on a store that answers at once (in memory) nothing is allocated, the requests being written to this
     /// thread's buffers.
     /// </summary>
-    internal void CountSend(OutboundEmail message, string? sender, string? clientPartition)
+    internal void CountSend(OutboundEmail message, string? sender, string? clientPartition, long recipients)
     {
         RateLimitRequest[] requests = t_countRequests ??= new RateLimitRequest[MaxSendCounts];
         RateLimitEntry[] results = t_countResults ??= new RateLimitEntry[MaxSendCounts];
-        int count = WriteSendCounts(message, sender, clientPartition, requests);
+        int count = WriteSendCounts(message, sender, clientPartition, recipients, requests);
         ValueTask<RateLimitDecision> pending = _store.AcquireAsync(requests.AsMemory(0, count), results.AsMemory(0, count), StoreFailureMode.FailOpen, CancellationToken.None);
         if (!pending.IsCompletedSuccessfully)
         {

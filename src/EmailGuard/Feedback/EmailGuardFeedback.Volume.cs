@@ -58,9 +58,9 @@ internal sealed partial class EmailGuardFeedback
     private static string BucketKey(char kind, EmailGuardDimension dimension, string? partition, long period, long bucket)
         => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{FeedbackKeys.Count(kind, dimension, partition)}@{period}#{bucket}");
 
-    /// <summary>A send's sequence request, to ride with its send counter; null when the horizon is off.</summary>
-    private RateLimitRequest? SequenceRequest(string sendKey, long period)
-        => _volumeRule is { } rule ? new RateLimitRequest(SequenceKey(sendKey, period), rule) : null;
+    /// <summary>A send's sequence request, to ride with its send counter (numbering each of its recipients); null when the horizon is off.</summary>
+    private RateLimitRequest? SequenceRequest(string sendKey, long period, long sends = 1)
+        => _volumeRule is { } rule ? new RateLimitRequest(SequenceKey(sendKey, period), rule, sends) : null;
 
     /// <summary>
     /// Adds the bucket counters of a hard bounce or complaint to <paramref name="requests"/>: for each party, the bucket

@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            sends.CountSend(message, sender, clientPartition);
+            sends.CountSend(message, sender, clientPartition, DistinctRecipients(message));
         }
 
         (ulong high, uint low) = NextSendId();
@@ -59,8 +59,34 @@ internal sealed partial class EmailSendGuard
         string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
         string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
         DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
-        int count = sends.WriteSendCounts(message, sender, clientPartition, into, countedAt, probes: true);
-        return count == pending.SendCounts ? count : sends.WriteSendCounts(message, sender, clientPartition, into, countedAt, probes: false);
+        long recipients = DistinctRecipients(message);
+        int count = sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: true);
+        return count == pending.SendCounts ? count : sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: false);
+    }
+
+    /// <summary>
+    /// The distinct recipients of an admitted message, as the check counted them (by canonical address): its sends in
+    /// the ratios, since bounces and complaints come back one per recipient, and providers rate them per recipient.
+    /// Only for the rare paths that count or give back a send outside the check's own store call.
+    /// </summary>
+    private long DistinctRecipients(OutboundEmail message)
+    {
+        if (message.RecipientCount <= 1)
+        {
+            // The usual message, counted without a set: an unguarded admission (a store outage) stays allocation-free.
+            return 1;
+        }
+
+        HashSet<string> distinct = new(StringComparer.Ordinal);
+        for (int i = 0; i < message.RecipientCount; i++)
+        {
+            if (_keys.Addresses.Get(message.GetRecipient(i)) is { IsValid: true } address)
+            {
+                distinct.Add(address.Address);
+            }
+        }
+
+        return Math.Max(1, distinct.Count);
     }
 
     /// <summary>Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it.</summary>

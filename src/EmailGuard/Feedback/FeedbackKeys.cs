@@ -108,14 +108,12 @@ internal static class FeedbackKeys
 
     /// <summary>
     /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping. Ids are not bounded (a
-    /// long tenant id is hashed in counter keys), tags are: a tag longer than <see cref="EmailFeedbackTags"/> reads back
-    /// would make the whole mapping unreadable, so it is left out and the feedback reaches the parties that fit. The
-    /// line is then at most 7 tags of 256 characters, within the key-value store's 4,096.
+    /// long tenant id is hashed in counter keys), tags are: <see cref="EmailFeedbackTags.Write"/> leaves out a tag longer
+    /// than it reads back, so the feedback reaches the parties that fit. The line is then at most 7 tags of 256
+    /// characters, within the key-value store's 4,096.
     /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
-        => string.Join('&', EmailFeedbackTags.Write(attribution)
-            .Where(static pair => pair.Value.Length <= EmailFeedbackTags.MaxValueLength)
-            .Select(static pair => pair.Key + "=" + pair.Value));
+        => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
 
     public static EmailSendAttribution? Deserialize(string? value)
     {

@@ -23,7 +23,11 @@ public sealed class OutboundEmail
     /// <summary>Gets the tenant the message is sent for.</summary>
     public string? TenantId { get; init; }
 
-    /// <summary>Gets the user who triggered the message.</summary>
+    /// <summary>
+    /// Gets the user who triggered the message, by an id unique across tenants: the user dimension's counters, flags,
+    /// lists and ratio breaker key on it alone. Where user ids repeat per tenant, prefix them with the tenant
+    /// (<c>acme:1</c>), or one tenant's user is limited, flagged and suspended with another tenant's.
+    /// </summary>
     public string? UserId { get; init; }
 
     /// <summary>Gets the category, e.g. <c>signup</c>, <c>password-reset</c> or <c>share</c>.</summary>

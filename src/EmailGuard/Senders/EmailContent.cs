@@ -19,7 +19,9 @@ public sealed class EmailContent
     /// Gets extra headers for the transport to add. The guarded sender adds <see cref="EmailFeedbackTags.SendIdHeader"/>
     /// to them, an opaque id that ties a message found in a mailbox or a provider's log to its admission, and drops a
     /// header that names one of EmailGuard's tags (such as <c>X-SES-MESSAGE-TAGS: eg_u=...</c>): the provider would echo
-    /// it in the message's feedback, charged to the party it names.
+    /// it in the message's feedback, charged to the party it names. It also drops the headers that would add recipients
+    /// the guard did not count (<c>To</c>, <c>Cc</c>, <c>Bcc</c>, <c>Resent-*</c>, an <c>X-SMTPAPI</c> with a
+    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 

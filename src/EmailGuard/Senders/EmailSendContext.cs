@@ -122,7 +122,8 @@ public sealed partial class EmailSendContext : IDisposable
             {
                 // The same forgery through the headers that set provider tags (X-SES-MESSAGE-TAGS, X-Mailgun-Variables,
                 // X-SMTPAPI, X-PM-Metadata-<name>, ...): a header that names one of EmailGuard's tags is dropped whole.
-                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value))
+                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value) && !NamesAttributionTag().IsMatch(JsonUnescaped(header.Value))
+                    && !AddsRecipients(header.Key, header.Value))
                 {
                     headers[header.Key] = header.Value;
                 }
@@ -146,7 +147,53 @@ public sealed partial class EmailSendContext : IDisposable
         };
     }
 
+    /// <summary>
+    /// Whether an app header would make the provider mail someone the envelope does not name: the guard counted the
+    /// envelope's recipients only. An SMTP client (MailKit) and SES's raw send take the recipients from the To, Cc, Bcc
+    /// and Resent-* headers; SendGrid's SMTP API sends to every address of <c>X-SMTPAPI</c>'s <c>to</c>. The envelope
+    /// (<see cref="OutboundEmail.To"/>, <see cref="OutboundEmail.Cc"/>, <see cref="OutboundEmail.Bcc"/>) is where recipients go.
+    /// </summary>
+    private static bool AddsRecipients(string name, string value)
+        => name.Trim().ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
+           || (name.Trim().Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(JsonUnescaped(value)));
+
+    /// <summary>
+    /// <paramref name="value"/> with its JSON <c>\uXXXX</c> escapes decoded: the JSON headers (Mailgun's variables,
+    /// SendGrid's X-SMTPAPI) are parsed by the provider, which reads <c>"\u0065g_u"</c> as <c>eg_u</c>. An escaped
+    /// backslash before a <c>u</c> is decoded too, which can only drop a header that names no tag, never keep one that does.
+    /// </summary>
+    private static string JsonUnescaped(string value)
+    {
+        int at = value.IndexOf("\\u", StringComparison.OrdinalIgnoreCase);
+        if (at < 0)
+        {
+            return value;
+        }
+
+        System.Text.StringBuilder decoded = new(value.Length);
+        decoded.Append(value, 0, at);
+        for (int i = at; i < value.Length; i++)
+        {
+            if (value[i] == '\\' && i + 5 < value.Length && (value[i + 1] is 'u' or 'U')
+                && ushort.TryParse(value.AsSpan(i + 2, 4), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out ushort code))
+            {
+                decoded.Append((char)code);
+                i += 5;
+            }
+            else
+            {
+                decoded.Append(value[i]);
+            }
+        }
+
+        return decoded.ToString();
+    }
+
     /// <summary>One of EmailGuard's tag names (<c>eg_id</c>, <c>eg_t</c>, ...) as a token of its own, in any case.</summary>
     [GeneratedRegex(@"(?<![A-Za-z0-9_])" + EmailFeedbackTags.Prefix + "(?:" + EmailFeedbackTags.NamesPattern + @")(?![A-Za-z0-9_])", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex NamesAttributionTag();
+
+    /// <summary>A JSON member named <c>to</c>, in any case: the recipients of a SendGrid SMTP API header.</summary>
+    [GeneratedRegex(@"""to""\s*:", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SmtpApiRecipients();
 }

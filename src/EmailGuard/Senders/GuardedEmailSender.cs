@@ -11,8 +11,9 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
     {
         ArgumentNullException.ThrowIfNull(envelope);
         ArgumentNullException.ThrowIfNull(content);
-        // The guard sees what is sent: the content rules count its fingerprint and the content inspector judges it.
-        OutboundEmail checkedEnvelope = envelope.Content is null ? envelope.WithContent(content) : envelope;
+        // The guard sees what is sent: the content rules count its fingerprint and the content inspector judges it. A
+        // content the envelope carries is not what the transport sends, so it is not what is checked either.
+        OutboundEmail checkedEnvelope = ReferenceEquals(envelope.Content, content) ? envelope : envelope.WithContent(content);
         EmailSendDecision decision = await guard.CheckAsync(checkedEnvelope, cancellationToken).ConfigureAwait(false);
         if (!decision.IsAllowed)
         {

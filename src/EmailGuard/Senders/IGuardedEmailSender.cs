@@ -8,7 +8,7 @@ public interface IGuardedEmailSender
 {
     /// <summary>Checks the message and sends it when allowed; a denial is returned, not thrown.</summary>
     /// <param name="envelope">Sender, recipients and the guard's dimensions.</param>
-    /// <param name="content">Subject and body.</param>
+    /// <param name="content">Subject and body: what the content rules and the content inspector judge, whatever <see cref="OutboundEmail.Content"/> holds.</param>
     /// <param name="cancellationToken">Cancels the check and the send.</param>
     /// <returns>Whether it was sent, and the guard's decision.</returns>
     /// <exception cref="Exception">The transport failed; the permits were refunded and its exception propagates.</exception>
@@ -17,7 +17,7 @@ public interface IGuardedEmailSender
 
     /// <summary>Checks the message and sends it when allowed.</summary>
     /// <param name="envelope">Sender, recipients and the guard's dimensions.</param>
-    /// <param name="content">Subject and body.</param>
+    /// <param name="content">Subject and body: what the content rules and the content inspector judge, whatever <see cref="OutboundEmail.Content"/> holds.</param>
     /// <param name="cancellationToken">Cancels the check and the send.</param>
     /// <returns>The guard's decision for the sent message.</returns>
     /// <exception cref="EmailSendDeniedException">The guard denied the message; nothing was sent.</exception>

@@ -30,7 +30,10 @@ public sealed class EmailFeedbackCounts
     /// <summary>Gets the unsubscribes reported.</summary>
     public long Unsubscribes { get; init; }
 
-    /// <summary>Gets the messages the guard admitted for the party (counted at admission, on every instance).</summary>
+    /// <summary>
+    /// Gets the sends the guard admitted for the party (counted at admission, on every instance): one per distinct
+    /// recipient of each admitted message, as bounces and complaints are counted per recipient.
+    /// </summary>
     public long Sends { get; init; }
 
     /// <summary>

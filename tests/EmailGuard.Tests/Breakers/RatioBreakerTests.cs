@@ -238,4 +238,39 @@ public sealed class RatioBreakerTests
         (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(40, "nor in the account's");
         trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => t.Action).Should().Contain(EmailRatioBreakerAction.Suspended, "4 bounces in 40 sends is 10 %, not 4 in 240");
     }
+
+    [Fact]
+    public async Task Breaker_MessagesToSeveralRecipients_CountEachRecipientAsASend()
+    {
+        // Arrange: a tenant shares each document with four colleagues. Bounces come back one per recipient, and the
+        // providers' bounce rate is per recipient too, so a message to four is four sends in the ratio.
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(trips: trips);
+        for (int i = 0; i < 25; i++)
+        {
+            OutboundEmail mail = FeedbackTestApp.Mail($"r{i}a@example.com");
+            OutboundEmail shared = new()
+            {
+                To = [.. mail.To, $"r{i}b@example.com"],
+                Cc = [$"r{i}c@example.com"],
+                Bcc = [$"r{i}d@example.com", $"R{i}D@Example.com"],
+                Sender = mail.Sender,
+                TenantId = mail.TenantId,
+                UserId = mail.UserId,
+                Category = mail.Category,
+                ClientIp = mail.ClientIp,
+            };
+            (await app.Guard.CheckAsync(shared)).IsAllowed.Should().BeTrue();
+        }
+
+        // Act: one of the 100 recipients hard-bounces (1 %, under the 2 % line).
+        await BounceAsync(app, "b1");
+
+        // Assert
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(100, "25 messages to 4 distinct recipients each (the fifth is the fourth again)");
+        (await app.Counts.GetAsync(EmailGuardDimension.User, "user-42")).Sends.Should().Be(100);
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(100);
+        trips.Should().BeEmpty("1 bounce in 100 recipients is 1 %, not 1 in 25 messages (4 %, the suspension line)");
+        (await app.CheckAsync("next@example.com")).IsAllowed.Should().BeTrue();
+    }
 }

@@ -49,6 +49,37 @@ public sealed class FeedbackTagsTests
     }
 
     [Fact]
+    public async Task Write_AValueTooLongToReadBack_IsLeftOut_SoTheEchoedTagsStillChargeTheOtherParties()
+    {
+        // Arrange: a user id of 200 characters (an external subject, an address used as the id) is a tag of 268, longer
+        // than TryRead (and SES's tag values) take. Written, it made the whole echoed attribution unreadable, so the
+        // user's bounces reached neither the user nor the tenant: only the account was charged.
+        await using FeedbackTestApp app = new(guard: o => o.Tenant.Add(RateLimitRule.PerHour(1_000)));
+        OutboundEmail mail = FeedbackTestApp.Mail("someone@example.com");
+        EmailSendDecision decision = await app.Guard.CheckAsync(new OutboundEmail
+        {
+            To = mail.To,
+            Sender = mail.Sender,
+            TenantId = "acme",
+            UserId = new string('u', 200),
+            Category = mail.Category,
+            ClientIp = mail.ClientIp,
+        });
+
+        // Act: the tags as the guarded sender gives them to the provider, read back from its bounce as the webhooks read them.
+        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(decision.Attribution!);
+        bool readable = EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? echoed);
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("b1", recipient: "someone@example.com", attribution: readable ? echoed : null));
+
+        // Assert
+        tags.Values.Should().OnlyContain(v => v.Length <= 256);
+        tags.Should().NotContainKey("eg_u");
+        readable.Should().BeTrue();
+        echoed!.TenantId.Should().Be("acme");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1, "the tenant is charged for its user's bounce");
+    }
+
+    [Fact]
     public void TryRead_NoEmailGuardTags_IsFalse()
     {
         EmailFeedbackTags.TryRead(new Dictionary<string, string> { ["campaign"] = "x" }, out _).Should().BeFalse();

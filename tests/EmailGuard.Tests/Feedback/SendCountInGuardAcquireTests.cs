@@ -40,4 +40,51 @@ public sealed class SendCountInGuardAcquireTests
         (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(3, "a refund gives the guard's permits back and its send count: the provider refused the mail, so nothing was sent");
         (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(3);
     }
+
+    [Fact]
+    public async Task Check_MessageToSeveralRecipients_CountsOneSendPerDistinctRecipient_AndARefundGivesThemAllBack()
+    {
+        // Arrange
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.Recipient.Add(RateLimitRule.PerHour(5)), time: time);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        IEmailFeedbackCounts counts = sp.GetRequiredService<IEmailFeedbackCounts>();
+        OutboundEmail message = new() { To = ["a@x.example", "A@X.example"], Cc = ["b@x.example"], Bcc = ["c@x.example"], TenantId = "acme" };
+
+        // Act
+        EmailSendDecision decision = await guard.CheckAsync(message);
+        long counted = (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends;
+        (await guard.RefundAsync(decision)).Should().BeTrue();
+
+        // Assert
+        counted.Should().Be(3, "three distinct recipients are three sends, as their bounces are three failures");
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(0, "the refund gives back every send it counted");
+        (await counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Check_PlanTooLargeToCarryTheSendCounters_CountsEachDistinctRecipientInACallOfItsOwn()
+    {
+        // Arrange: 1,365 recipients at their own domains take 4,095 counters, leaving no room in the store call for the
+        // send counters, so the send is counted in a call of its own.
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o =>
+            {
+                o.MaxRecipientsPerMessage = 1_365;
+                o.Recipient.Add(RateLimitRule.PerHour(5)).Add(RateLimitRule.PerDay(20));
+                o.RecipientDomain.Add(RateLimitRule.PerHour(1_000));
+            },
+            time: time);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        IEmailFeedbackCounts counts = sp.GetRequiredService<IEmailFeedbackCounts>();
+        OutboundEmail message = new() { To = [.. Enumerable.Range(0, 1_365).Select(i => $"r{i}@d{i}.example"), "R0@D0.example"], TenantId = "acme" };
+
+        // Act
+        EmailSendDecision decision = await guard.CheckAsync(message);
+
+        // Assert
+        decision.IsAllowed.Should().BeTrue();
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(1_365, "one send per distinct recipient, in the call of its own too");
+    }
 }

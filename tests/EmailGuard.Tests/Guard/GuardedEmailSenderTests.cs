@@ -92,6 +92,45 @@ public sealed class GuardedEmailSenderTests
     }
 
     [Fact]
+    public async Task TrySend_EnvelopeCarryingOtherContent_TheRulesAndTheInspectorJudgeTheContentSent()
+    {
+        // Arrange: the envelope names a harmless content of its own, different each time, while the content handed to
+        // the transport is the same bulk mail. The guard fingerprinted and inspected the envelope's, so the content rule
+        // never counted what went out, and the inspector never saw it.
+        FakeTransport transport = new();
+        EmailGuard.Tests.Content.FakeContentInspector inspector = EmailGuard.Tests.Content.FakeContentInspector.Answering(EmailContentVerdict.Allow);
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.Content.Add(RateLimitRule.PerHour(2)),
+            more: s =>
+            {
+                s.AddSingleton<IEmailTransport>(transport);
+                s.AddSingleton<IEmailContentInspector>(inspector);
+                s.AddEmailGuard().AddGuardedEmailSender();
+            });
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        EmailContent bulk = new() { Subject = "You won", TextBody = "Claim your prize at https://prize.example." };
+        OutboundEmail To(int i) => new()
+        {
+            To = [$"r{i}@example.com"],
+            TenantId = "acme",
+            Content = new EmailContent { Subject = $"Invoice {i}", TextBody = $"Order {i} is attached, {new string('x', i)}." },
+        };
+
+        // Act
+        List<GuardedSendResult> results = [];
+        for (int i = 0; i < 3; i++)
+        {
+            results.Add(await sender.TrySendAsync(To(i), bulk));
+        }
+
+        // Assert
+        results.Select(r => r.Sent).Should().Equal(true, true, false);
+        results[2].Decision.Dimension.Should().Be(EmailGuardDimension.Content);
+        inspector.Calls.Should().HaveCount(2).And.OnlyContain(c => ReferenceEquals(c.Content, bulk), "the inspector judges what the transport sends");
+        transport.Sent.Should().HaveCount(2);
+    }
+
+    [Fact]
     public async Task TrySend_InspectorDenies_NothingIsSentAndNothingCounted()
     {
         FakeTransport transport = new();

@@ -98,6 +98,84 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
     }
 
+    [Fact]
+    public async Task TrySend_AHeaderNamingATagThroughJsonEscapes_IsNotPassedToTheTransport()
+    {
+        // Arrange: the JSON headers (Mailgun's variables, SendGrid's X-SMTPAPI) are parsed by the provider, which reads
+        // "\u0065g_u" as eg_u: the same forgery, spelled so that the tag's name never appears in the header as written.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string victim = EmailFeedbackTags.Write(new EmailSendAttribution { UserId = "victim-user" })["eg_u"];
+        Dictionary<string, string> headers = new()
+        {
+            ["X-Mailgun-Variables"] = $"{{\"\\u0065g_u\": \"{victim}\"}}",
+            ["X-SMTPAPI"] = $"{{\"unique_args\": {{\"eg\\u005Fu\": \"{victim}\"}}}}",
+            ["X-Forged"] = $"{{\"\\u0045\\u0047\\u005F\\u0055\": \"{victim}\"}}",
+            ["X-Campaign"] = "{\"name\": \"spring \\u00e9t\\u00e9\"}",
+        };
+
+        // Act
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Campaign"], "the provider decodes the escapes and would echo eg_u in the bounce, charged to the victim");
+    }
+
+    [Fact]
+    public async Task TrySend_AppHeadersThatAddRecipients_AreNotPassedToTheTransport()
+    {
+        // Arrange: the guard counted one recipient, the envelope's. A transport that copies the app's headers into the
+        // message would also mail whoever these name: an SMTP client (MailKit) and SES's raw send take the recipients
+        // from the To, Cc, Bcc and Resent-* headers, and SendGrid's SMTP API sends to every address of X-SMTPAPI's "to".
+        // A customer whose headers the app passes through sent a thousand mails for the price of one.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+        Dictionary<string, string> headers = new()
+        {
+            ["Bcc"] = many,
+            ["cc"] = "target@example.com",
+            ["TO"] = "target@example.com",
+            ["Resent-To"] = "target@example.com",
+            ["Resent-Cc"] = "target@example.com",
+            ["resent-bcc"] = many,
+            ["X-SMTPAPI"] = "{\"category\": \"report\", \"\\u0074o\": [\"target1@example.com\", \"target2@example.com\"]}",
+            ["X-Campaign"] = "spring",
+            ["Reply-To"] = "support@app.example",
+            ["X-Mailer-To"] = "not a recipient header",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Campaign", "Reply-To", "X-Mailer-To"], "the envelope's recipients are the ones the guard counted, and the only ones");
+    }
+
+    [Fact]
+    public async Task TrySend_AnSmtpApiHeaderWithoutRecipients_IsPassedToTheTransport()
+    {
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        const string smtpApi = "{\"category\": [\"report\"], \"asm_group_id\": 42, \"unique_args\": {\"customer\": \"to-do\"}}";
+
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "acme" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = new Dictionary<string, string> { ["X-SMTPAPI"] = smtpApi } });
+
+        transport.LastHeaders!["X-SMTPAPI"].Should().Be(smtpApi, "categories and unsubscribe groups name no one to send to");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
