@@ -13,8 +13,9 @@ namespace EmailGuard;
 /// <remarks>
 /// The formats are stable: a key written by one version means the same counter to the next. A hash is SHA-256 of the
 /// value's UTF-8 bytes, the first 128 bits as 32 lower-case hexadecimal digits. A hashed part starts with
-/// <see cref="HashedPrefix"/>. No plain id contains <c>:</c>, so a hashed id never equals a plain one; a plain request
-/// value may contain it.
+/// <see cref="HashedPrefix"/>. No plain id contains <c>:</c>, and no plain request value starts with
+/// <see cref="HashedPrefix"/> (such a value is hashed too), so a hashed part never equals a plain one: a caller cannot
+/// name another party's hashed counter by sending its key part as a value.
 /// </remarks>
 public static class StoreKeyEncoding
 {
@@ -71,15 +72,18 @@ public static class StoreKeyEncoding
 
     /// <summary>
     /// Encodes a value that an endpoint partition resolved from a request (a route value, a claim, a custom key). A
-    /// value of at most <see cref="MaxPlainValueLength"/> printable ASCII characters without spaces is kept as it is;
-    /// any other value becomes <see cref="HashedPrefix"/> and its <see cref="Hash(string)"/>.
+    /// value of at most <see cref="MaxPlainValueLength"/> printable ASCII characters without spaces that does not start
+    /// with <see cref="HashedPrefix"/> is kept as it is; any other value becomes <see cref="HashedPrefix"/> and its
+    /// <see cref="Hash(string)"/>.
     /// </summary>
     /// <param name="value">The value.</param>
     /// <returns>The key part.</returns>
     public static string EncodeValue(string value)
     {
         ArgumentNullException.ThrowIfNull(value);
-        if (value.Length <= MaxPlainValueLength && IsPrintable(value))
+        // A value that looks like a hashed part is hashed as well: kept plain, "h:" and the hash of a long or odd value
+        // would count on that value's counter, so one caller could spend another's limit.
+        if (value.Length <= MaxPlainValueLength && IsPrintable(value) && !value.StartsWith(HashedPrefix, StringComparison.Ordinal))
         {
             return value;
         }

@@ -166,6 +166,31 @@ public sealed class PolicyTests
     }
 
     [Fact]
+    public async Task RouteValuePartition_ValueSpellingAnotherValuesHashedKey_DoesNotSpendItsLimit()
+    {
+        // Arrange: the victim's mailbox id has a space, so its counter's key part is hashed ("h:" and 32 hex digits).
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("mailbox", p => p.PerRouteValue("id", RateLimitRule.PerHour(2)))),
+            a => a.MapPost("/mailbox/{id}", (string id) => Results.Ok(id)).RequireEmailRateLimit("mailbox"));
+        string victim = "team inbox";
+        string forged = Uri.EscapeDataString(StoreKeyEncoding.EncodeValue(victim));
+
+        // Act: the attacker posts twice with the victim's key part as its own id.
+        HttpStatusCode[] attacker = new HttpStatusCode[2];
+        for (int i = 0; i < attacker.Length; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync($"/mailbox/{forged}", "203.0.113.66");
+            attacker[i] = response.StatusCode;
+        }
+
+        using HttpResponseMessage victimResponse = await app.PostAsync($"/mailbox/{Uri.EscapeDataString(victim)}", "203.0.113.1");
+
+        // Assert
+        attacker.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK);
+        victimResponse.StatusCode.Should().Be(HttpStatusCode.OK, "the attacker's value has a counter of its own");
+    }
+
+    [Fact]
     public async Task AtomicAcquire_SecondPartitionDenies_FirstIsNotConsumed()
     {
         await using TestApp app = await TestApp.StartAsync(

@@ -49,6 +49,22 @@ public sealed class StoreKeyEncodingTests
     }
 
     [Fact]
+    public void EncodeValue_ValueSpellingAnotherValuesHashedPart_IsHashedAgain()
+    {
+        // A victim's value that is hashed (too long, or with a space), and an attacker's plain value that spells its key part.
+        string victim = "Victim Corp, Building 4";
+        string hashed = StoreKeyEncoding.EncodeValue(victim);
+        hashed.Should().StartWith(StoreKeyEncoding.HashedPrefix);
+
+        string forged = StoreKeyEncoding.EncodeValue(hashed);
+
+        forged.Should().NotBe(hashed, "a plain value must never name a hashed counter");
+        forged.Should().Be(StoreKeyEncoding.HashedPrefix + StoreKeyEncoding.Hash(hashed));
+        StoreKeyEncoding.EncodeValue("h:").Should().Be(StoreKeyEncoding.HashedPrefix + StoreKeyEncoding.Hash("h:"));
+        StoreKeyEncoding.EncodeValue("H:abc").Should().Be("H:abc", "only the exact prefix is reserved");
+    }
+
+    [Fact]
     public void SendGuardKeys_Parties_KeepTheirKeyFormats()
     {
         SendGuardKeys keys = new(new SendGuardOptions());
