@@ -19,6 +19,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private readonly bool _ownsMultiplexer;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly RedisScriptPreloader _scripts;
     private volatile IConnectionMultiplexer? _multiplexer;
     private volatile IDatabase? _database;
     private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
@@ -40,6 +41,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _logger = logger ?? NullLogger<RedisConnection>.Instance;
+        _scripts = new RedisScriptPreloader(_logger);
         if (options.ConnectionMultiplexerFactory is { } factory)
         {
             _connect = factory;
@@ -80,6 +82,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     /// <summary>The prefix every key starts with; it never contains a brace.</summary>
     public string KeyPrefix { get; }
+
+    /// <summary>Completes when every script load started so far has been answered; for tests.</summary>
+    internal Task ScriptLoads => _scripts.Loading;
+
+    /// <summary>The scripts the connection keeps loaded; for tests.</summary>
+    internal IReadOnlyList<RedisScript> ScriptsKeptLoaded => _scripts.Scripts;
+
+    /// <summary>
+    /// Keeps a component's scripts in every server's script cache from the connect on, and again after a reconnect,
+    /// a failover or a cluster change (<see cref="RedisScriptPreloader"/>), so that their first calls by SHA find them.
+    /// Call it before the component's first script; it never connects, waits or throws.
+    /// </summary>
+    /// <param name="scripts">The component's scripts.</param>
+    public void KeepLoaded(params ReadOnlySpan<RedisScript> scripts) => _scripts.Add(scripts);
 
     /// <summary>Returns the database, connecting on the first call.</summary>
     public ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken = default)
@@ -148,6 +164,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        _scripts.Detach();
         if (_ownsMultiplexer && _multiplexer is { } multiplexer)
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
@@ -164,6 +181,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        _scripts.Detach();
         if (_ownsMultiplexer)
         {
             _multiplexer?.Dispose();
@@ -187,6 +205,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             IConnectionMultiplexer multiplexer = await _connect().ConfigureAwait(false)
                 ?? throw new InvalidOperationException("RedisRateLimitStoreOptions.ConnectionMultiplexerFactory returned null.");
             _multiplexer = multiplexer;
+
+            // Before the database is handed out: the loads then go out ahead of the first caller's script.
+            _scripts.Attach(multiplexer);
             IDatabase database = multiplexer.GetDatabase();
             _database = database;
             Log.Connected(_logger, multiplexer.IsConnected ? "connected" : "not connected yet");

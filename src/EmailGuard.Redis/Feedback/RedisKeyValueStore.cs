@@ -9,15 +9,10 @@ namespace EmailGuard.Redis;
 /// (<c>SET … PX</c>), so no key ever exists without one. Each key carries its own hash tag, so on a cluster the keys
 /// spread over the slots; single-key commands need no script to be atomic. Keys and values are checked against the
 /// contract (<see cref="KeyValueStoreValidation"/>) before any command is sent, as the in-memory store checks them.
-/// Its one script goes through <see cref="RedisScriptRunner"/>, as the counters' scripts do: by SHA, reloaded on the
-/// one NOSCRIPT path after a flush or failover, retried while its slot moves.
+/// Its one script goes through <see cref="RedisScriptRunner"/>, as the counters' scripts do: by SHA, loaded with the
+/// connection's scripts, reloaded on the one NOSCRIPT path after a flush or failover, retried while its slot moves.
 /// </summary>
-/// <param name="connection">The shared connection.</param>
-/// <param name="timeProvider">The clock of the runner's slot-retry budget; the system clock when null.</param>
-/// <param name="logger">The runner's logger.</param>
-/// <param name="timeout">The resilience timeout; a moving slot is retried for half of it.</param>
-internal sealed class RedisKeyValueStore(RedisConnection connection, TimeProvider? timeProvider = null, ILogger? logger = null, TimeSpan? timeout = null)
-    : IEmailGuardKeyValueStore
+internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
 {
     /// <summary>
     /// Reads the key and sets it only when absent, in one script: <c>SET … NX GET</c> would do it in one command on
@@ -30,22 +25,36 @@ internal sealed class RedisKeyValueStore(RedisConnection connection, TimeProvide
         return false
         """);
 
-    private readonly RedisScriptRunner _scripts = new(
-        timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2);
+    private readonly RedisConnection _connection;
+    private readonly RedisScriptRunner _scripts;
+    private readonly string _prefix;
 
-    private readonly string _prefix = connection.KeyPrefix;
+    /// <param name="connection">The shared connection.</param>
+    /// <param name="timeProvider">The clock of the runner's slot-retry budget; the system clock when null.</param>
+    /// <param name="logger">The runner's logger.</param>
+    /// <param name="timeout">The resilience timeout; a moving slot is retried for half of it.</param>
+    public RedisKeyValueStore(RedisConnection connection, TimeProvider? timeProvider = null, ILogger? logger = null, TimeSpan? timeout = null)
+    {
+        _connection = connection;
+        _scripts = new RedisScriptRunner(
+            timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2);
+        _prefix = connection.KeyPrefix;
+
+        // Loaded with the connection's other scripts, so that its first call finds it by SHA.
+        connection.KeepLoaded(s_getOrAdd);
+    }
 
     public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
         KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
-        IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
     }
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
     {
         KeyValueStoreValidation.ValidateKey(key);
-        IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisValue value = await database.StringGetAsync(KeyOf(key)).ConfigureAwait(false);
         return value.IsNull ? null : (string?)value;
     }
@@ -53,7 +62,7 @@ internal sealed class RedisKeyValueStore(RedisConnection connection, TimeProvide
     public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
         KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
-        IDatabase database = await connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         RedisResult existing = await _scripts.EvaluateAsync(
             database,
             s_getOrAdd,

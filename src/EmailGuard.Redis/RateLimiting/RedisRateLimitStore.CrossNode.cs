@@ -249,7 +249,10 @@ internal sealed partial class RedisRateLimitStore
     }
 
     private RedisScriptBatcher CreateNodeBatcher()
-        => new(_scripts, s_acquireManyAcrossSlotsScript, _timeProvider, _maxQueueWait, _logger, Track, always: true, keysAsArguments: true);
+    {
+        _connection.KeepLoaded(s_acquireManyAcrossSlotsScript);
+        return new(_scripts, s_acquireManyAcrossSlotsScript, _timeProvider, _maxQueueWait, _logger, Track, always: true, keysAsArguments: true);
+    }
 
     /// <summary>Whether the node batcher may be used: starts the look at the servers when none is known or under way.</summary>
     private bool NodeScriptsUsable()

@@ -80,6 +80,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _batcher = options.BatchAcrossKeys || batchEveryAcquire
             ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)
             : null;
+        KeepScriptsLoaded();
         InitializeNodeScripts(nodeScripts);
         ConfigureReplicaWait(options);
         _overLimit = options.OverLimitCacheMaxAge > TimeSpan.Zero

@@ -11,7 +11,8 @@ namespace EmailGuard.Redis;
 /// <remarks>
 /// <para>
 /// A node answers <c>NOSCRIPT</c> when it lost its script cache (SCRIPT FLUSH, a restart, a failover to a replica that
-/// never saw the script) or never had it. While a partition's slot migrates, a script whose keys are partly on the old
+/// never saw the script) or never had it. The connection loads every script on each node when it connects and when it
+/// reconnects (<see cref="RedisScriptPreloader"/>), so this is the exception: a flush, or a call that overtook a load. While a partition's slot migrates, a script whose keys are partly on the old
 /// node and partly not is refused with <c>TRYAGAIN</c>, and a node may answer <c>ASK</c> or <c>MOVED</c> that the
 /// client could not follow on its own. Every such refusal comes before the script runs, so nothing was counted and
 /// the script is sent again until it runs or the retry budget is spent.
@@ -189,7 +190,7 @@ internal sealed partial class RedisScriptRunner
     private static partial class Log
     {
         [LoggerMessage(EventId = 310, EventName = "RedisScriptReloaded", Level = LogLevel.Debug,
-            Message = "A Redis node did not have the EmailGuard '{Script}' script cached (first use, SCRIPT FLUSH, restart or failover); it was sent with EVAL.")]
+            Message = "A Redis node did not have the EmailGuard '{Script}' script cached (SCRIPT FLUSH, restart or failover, or a call that came before the connection's load); it was sent with EVAL.")]
         public static partial void ScriptReloaded(ILogger logger, string script);
 
         [LoggerMessage(EventId = 1300, EventName = "RedisSlotMoving", Level = LogLevel.Debug,

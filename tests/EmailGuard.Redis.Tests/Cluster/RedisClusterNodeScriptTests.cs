@@ -34,6 +34,37 @@ public sealed class RedisClusterNodeScriptTests(RedisClusterFixture cluster) : R
     }
 
     [Fact]
+    public async Task Connect_ScriptCachesOfEveryMasterFlushed_LoadsEveryScriptOnEachMaster_SoAFirstAcquireAcrossThemMeetsNoNoScript()
+    {
+        IServer[] masters = [.. Admin.GetServers().Where(s => !s.IsReplica)];
+        foreach (IServer master in masters)
+        {
+            await master.ScriptFlushAsync();
+        }
+
+        RedisRateLimitStore store = CreateStore();
+        await store.Connection.GetDatabaseAsync();
+        await store.Connection.ScriptLoads;
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromMinutes(1));
+        RateLimitRequest[] requests = [.. OnePartitionPerMasterInAscendingSlots(store, rule).Select(p => new RateLimitRequest(p, rule))];
+        long before = await NoScriptErrorsAsync(masters);
+
+        RateLimitDecision decision = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        long noScript = await NoScriptErrorsAsync(masters) - before;
+        decision.IsAllowed.Should().BeTrue();
+        noScript.Should().Be(0, "each master had every script, the node script included, before the first call");
+        store.Connection.ScriptsKeptLoaded.Should().HaveCount(7, "the store's six scripts and the node script");
+        foreach (IServer master in masters)
+        {
+            foreach (RedisScript script in store.Connection.ScriptsKeptLoaded)
+            {
+                (await master.ScriptExistsAsync(script.Hash)).Should().BeTrue("{0} was loaded on {1}", script.Name, master.EndPoint);
+            }
+        }
+    }
+
+    [Fact]
     public async Task AcquireAsync_DeniedOnOneMasterAfterAnother_GivesBackAndReportsEveryEntry()
     {
         RedisRateLimitStore store = CreateStore();
@@ -148,6 +179,31 @@ public sealed class RedisClusterNodeScriptTests(RedisClusterFixture cluster) : R
                 return candidate;
             }
         }
+    }
+
+    /// <summary>The NOSCRIPT refusals of the masters so far (<c>INFO errorstats</c>).</summary>
+    private static async Task<long> NoScriptErrorsAsync(IServer[] masters)
+    {
+        const string Marker = "errorstat_NOSCRIPT:count=";
+        long total = 0;
+        foreach (IServer master in masters)
+        {
+            string info = await master.InfoRawAsync("errorstats") ?? string.Empty;
+            int at = info.IndexOf(Marker, StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                at += Marker.Length;
+                int end = at;
+                while (end < info.Length && char.IsAsciiDigit(info[end]))
+                {
+                    end++;
+                }
+
+                total += long.Parse(info.AsSpan(at, end - at), CultureInfo.InvariantCulture);
+            }
+        }
+
+        return total;
     }
 
     /// <summary>Scripts run by SHA on a master so far (<c>INFO commandstats</c>).</summary>

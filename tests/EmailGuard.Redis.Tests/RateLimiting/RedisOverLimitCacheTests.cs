@@ -126,8 +126,9 @@ public partial class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisS
     [Fact]
     public async Task ConcurrentFlood_AdmitsExactlyTheLimit_AndRedisSeesOnlyTheAdmission()
     {
-        ConnectionMultiplexer own = await ConnectWithScriptsLoadedAsync();
+        ConnectionMultiplexer own = Connect();
         RedisRateLimitStore store = CreateStore(own, Prefix, Time, overLimitCacheMaxAge: TimeSpan.FromMinutes(1));
+        await ConnectWithScriptsLoadedAsync(store);
         RateLimitRequest[] warmUp = [new("warm-up", RateLimitRule.PerHour(1))];
         await Task.WhenAll(Enumerable.Range(0, 60).Select(_ => Task.Run(async () => await store.AcquireAsync(warmUp, default))));
         RateLimitRequest[] request = [new("concurrent", RateLimitRule.PerHour(1))];
@@ -152,24 +153,16 @@ public partial class RedisOverLimitCacheTests(RedisServerFixture redis) : RedisS
     }
 
     /// <summary>
-    /// A connection of the test's own, whose commands a <see cref="ProfilingSession"/> counts on the client: the server's
-    /// command statistics also count the scripts that other tests' background work (give-backs, breaker timers) sends
-    /// meanwhile. Every acquire script is loaded first, so no first-use EVAL is counted: a warm-up flood alone did not
-    /// always form a batch on a loaded machine, and the batch script's first use then showed as a stray EVAL in the flood.
+    /// Connects a store on a connection of the test's own, whose commands a <see cref="ProfilingSession"/> counts on the
+    /// client (the server's command statistics also count the scripts that other tests' background work, give-backs and
+    /// breaker timers, sends meanwhile), and waits for the scripts the connection loads when it connects: neither those
+    /// loads nor a first-use EVAL is then counted in a flood (a warm-up flood alone did not always form a batch on a
+    /// loaded machine, and the batch script's first use showed as a stray EVAL in the flood).
     /// </summary>
-    private async Task<ConnectionMultiplexer> ConnectWithScriptsLoadedAsync()
+    private static async Task ConnectWithScriptsLoadedAsync(RedisRateLimitStore store)
     {
-        ConnectionMultiplexer own = Connect();
-        foreach (string script in new[]
-        {
-            RedisRateLimitStore.AcquireScriptText, RedisRateLimitStore.AcquireOneClientScriptText, RedisRateLimitStore.AcquireOneServerScriptText,
-            RedisRateLimitStore.AcquireBatchScriptText, RedisRateLimitStore.AcquireManyScriptText,
-        })
-        {
-            await own.GetServers()[0].ScriptLoadAsync(script);
-        }
-
-        return own;
+        await store.Connection.GetDatabaseAsync();
+        await store.Connection.ScriptLoads;
     }
 
     [Fact]

@@ -1,18 +1,19 @@
 using EmailGuard.Testing.Redis;
-using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
 
 /// <summary>
 /// Redis going away and coming back: the store throws while it is down (the resilience wrapper turns that into the
-/// failure mode) and works again once it is back, reloading its scripts into the fresh server.
+/// failure mode) and works again once it is back. Its scripts reach the fresh server by the reconnect's loads or, for a
+/// call that goes out before them, by the NOSCRIPT recovery; which one comes first is a race, so the test does not ask
+/// (<see cref="RedisScriptPreloadTests"/> shows the reconnect's loads).
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
 public sealed class RedisRateLimitStoreRestartTests(RedisServerFixture redis) : RedisStoreTestBase(redis)
 {
     [Fact]
-    public async Task AcquireAsync_ServerRestarted_ThrowsWhileDownThenRecoversAndReloadsScripts()
+    public async Task AcquireAsync_ServerRestarted_ThrowsWhileDownThenRecovers()
     {
         if (!Redis.CanControlServer)
         {
@@ -24,8 +25,7 @@ public sealed class RedisRateLimitStoreRestartTests(RedisServerFixture redis) : 
         configuration.ConnectTimeout = 1000;
         configuration.BacklogPolicy = BacklogPolicy.FailFast;
         await using ConnectionMultiplexer multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
-        FakeLogger<RedisRateLimitStore> logger = new();
-        RedisRateLimitStore store = CreateStore(multiplexer, logger: logger);
+        RedisRateLimitStore store = CreateStore(multiplexer);
         RateLimitRequest[] request = [new("restart", RateLimitRule.FixedWindow(5, TimeSpan.FromMinutes(1)))];
         (await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
 
@@ -33,7 +33,6 @@ public sealed class RedisRateLimitStoreRestartTests(RedisServerFixture redis) : 
         Func<Task> whileDown = async () => await store.AcquireAsync(request, Memory<RateLimitEntry>.Empty);
         await whileDown.Should().ThrowAsync<Exception>().Where(e => e is RedisException || e is TimeoutException);
         await Redis.StartAsync();
-        logger.Collector.Clear();
         RateLimitDecision? afterRestart = null;
         for (int attempt = 0; attempt < 200 && afterRestart is null; attempt++)
         {
@@ -49,6 +48,5 @@ public sealed class RedisRateLimitStoreRestartTests(RedisServerFixture redis) : 
 
         afterRestart.Should().NotBeNull("the multiplexer reconnects to the restarted server");
         afterRestart!.Value.IsAllowed.Should().BeTrue();
-        logger.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == 310, "the restarted server had no scripts cached");
     }
 }
