@@ -96,6 +96,7 @@ public sealed class SendGuardOptionsTests
     [InlineData("EmailGuard:SendGuard:IPv4PrefixLength", "7", "EmailGuard:SendGuard:IPv4PrefixLength must be between 8 and 32; it is 7.")]
     [InlineData("EmailGuard:SendGuard:IPv4PrefixLength", "33", "EmailGuard:SendGuard:IPv4PrefixLength must be between 8 and 32; it is 33.")]
     [InlineData("EmailGuard:SendGuard:IPv6PrefixLength", "129", "EmailGuard:SendGuard:IPv6PrefixLength must be between 1 and 128; it is 129.")]
+    [InlineData("EmailGuard:SendGuard:IPV4Prefix", "24", "EmailGuard:SendGuard:IPV4Prefix: unknown setting; did you mean IPv4PrefixLength?")]
     public async Task StartupValidation_InvalidSetting_FailsNamingTheSetting(string key, string value, string expected)
     {
         Dictionary<string, string?> config = new() { [key] = value };
