@@ -126,7 +126,7 @@ internal sealed partial class EndpointDefense
         public static partial void BounceBanStarted(ILogger logger, string policy, string clientNetwork, TimeSpan duration, long bounces, TimeSpan within);
 
         [LoggerMessage(EventId = 2612, EventName = "BounceBanSkipped", Level = LogLevel.Debug,
-            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network, or one wider than the policy's (the send guard groups IPv6 more coarsely than the endpoints); no bounce ban is counted.")]
+            Message = "A bounce on mail caused through EmailGuard policy '{Policy}' names no valid client network, or one wider than the policy's (the send guard groups clients more coarsely than the endpoints); no bounce ban is counted.")]
         public static partial void BounceBanSkipped(ILogger logger, string policy);
     }
 }

@@ -50,7 +50,8 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<IOptions<EmailGuardEndpointOptions>>().Value,
             sp.GetRequiredService<IOptionsFactory<EmailGuardEndpointOptions>>(),
             sp.GetService<IConfiguration>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>()));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>(),
+            EndpointGuardStateProvider.SendGuardOf(sp)));
         services.TryAddSingleton(sp => new EndpointDefense(
             sp.GetRequiredService<IResilientRateLimitStore>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,

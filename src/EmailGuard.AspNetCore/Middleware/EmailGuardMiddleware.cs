@@ -43,7 +43,7 @@ internal sealed partial class EmailGuardMiddleware
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
         _clientNetworks = new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
-        _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger);
+        _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services));
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
 
         // The send guard's folding, so a field partition counts one mailbox under one key as the guard does.

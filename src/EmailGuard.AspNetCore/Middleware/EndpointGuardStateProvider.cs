@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -13,20 +14,33 @@ internal sealed partial class EndpointGuardStateProvider
 {
     private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
     private readonly ILogger _logger;
+    private readonly SendGuardOptions? _sendGuard;
     private volatile EndpointGuardState _state;
 
     public EndpointGuardStateProvider(
-        EmailGuardEndpointOptions options, IOptionsFactory<EmailGuardEndpointOptions> optionsFactory, IConfiguration? configuration, ILogger logger)
+        EmailGuardEndpointOptions options,
+        IOptionsFactory<EmailGuardEndpointOptions> optionsFactory,
+        IConfiguration? configuration,
+        ILogger logger,
+        SendGuardOptions? sendGuard = null)
     {
         _optionsFactory = optionsFactory;
         _logger = logger;
+        _sendGuard = sendGuard;
         _state = EndpointGuardState.Create(options);
+        WarnIfBounceBansCountNothing(_state);
         if (configuration is not null)
         {
             // Lives as long as the middleware, which lives as long as the app.
             ChangeToken.OnChange(() => configuration.GetSection(EmailGuardEndpointOptions.ConfigurationSectionName).GetReloadToken(), Reload);
         }
     }
+
+    /// <summary>The send guard's options when the app registered the send guard, whose attribution the bounce bans read.</summary>
+    public static SendGuardOptions? SendGuardOf(IServiceProvider services)
+        => services.GetService<IServiceProviderIsService>()?.IsService(typeof(IEmailSendGuard)) == true
+            ? services.GetService<IOptions<SendGuardOptions>>()?.Value
+            : null;
 
     /// <summary>Gets the rules in force; read once per request so a request never sees half old and half new rules.</summary>
     public EndpointGuardState Current => _state;
@@ -38,10 +52,44 @@ internal sealed partial class EndpointGuardStateProvider
             EndpointGuardState state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
+            WarnIfBounceBansCountNothing(state);
         }
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
         {
             Log.OptionsReloadRejected(_logger, ex);
+        }
+    }
+
+    /// <summary>
+    /// A bounce ban counts the networks its policy counts, from the network the send guard put in the mail's
+    /// attribution. When the send guard groups a family more coarsely (IPv4 by /24, the endpoints by /32), the
+    /// attribution does not say which of the endpoints' networks sent, and every such bounce is skipped (event 2612, at
+    /// debug level, per bounce): said once here, at start and at each reload, where an operator sees it.
+    /// </summary>
+    private void WarnIfBounceBansCountNothing(EndpointGuardState state)
+    {
+        if (_sendGuard is not { } guard)
+        {
+            return;
+        }
+
+        string[] policies = [.. state.Defenses.Where(d => d.Value.BounceBan is not null).Select(d => d.Key).Order(StringComparer.Ordinal)];
+        if (policies.Length == 0)
+        {
+            return;
+        }
+
+        EmailGuardEndpointOptions endpoints = state.Options;
+        if (guard.IPv4PrefixLength < endpoints.IPv4PrefixLength)
+        {
+            Log.BounceBanNetworksTooWide(_logger, "IPv4", $"{SendGuardOptions.ConfigurationSectionName}:IPv4PrefixLength", guard.IPv4PrefixLength,
+                $"{EmailGuardEndpointOptions.ConfigurationSectionName}:IPv4PrefixLength", endpoints.IPv4PrefixLength, string.Join(", ", policies));
+        }
+
+        if (guard.IPv6PrefixLength < endpoints.IPv6PrefixLength)
+        {
+            Log.BounceBanNetworksTooWide(_logger, "IPv6", $"{SendGuardOptions.ConfigurationSectionName}:IPv6PrefixLength", guard.IPv6PrefixLength,
+                $"{EmailGuardEndpointOptions.ConfigurationSectionName}:IPv6PrefixLength", endpoints.IPv6PrefixLength, string.Join(", ", policies));
         }
     }
 
@@ -54,5 +102,10 @@ internal sealed partial class EndpointGuardStateProvider
         [LoggerMessage(EventId = 207, EventName = "OptionsReloadRejected", Level = LogLevel.Error,
             Message = "EmailGuard endpoint options changed but are invalid; the previous rules stay in force.")]
         public static partial void OptionsReloadRejected(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 2908, EventName = "BounceBanNetworksTooWide", Level = LogLevel.Warning,
+            Message = "{SendGuardSetting} is {SendGuardPrefix} but {EndpointSetting} is {EndpointPrefix}: the send guard attributes mail to wider {Family} networks than the endpoints count, so {Family} bounces count towards no bounce ban of policies {Policies}. Make the send guard's prefix at least as long as the endpoints'.")]
+        public static partial void BounceBanNetworksTooWide(
+            ILogger logger, string family, string sendGuardSetting, int sendGuardPrefix, string endpointSetting, int endpointPrefix, string policies);
     }
 }

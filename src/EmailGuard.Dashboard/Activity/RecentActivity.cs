@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 
 namespace EmailGuard.Dashboard;
 
@@ -28,12 +27,26 @@ internal sealed partial class RecentActivity
     private readonly long[] _minuteIndex = new long[MinuteCount];
     private readonly long[] _minuteDenials = new long[MinuteCount];
     private readonly long[] _minuteChecks = new long[MinuteCount];
+    private (int IPv4, int IPv6) _clientPrefixLengths = (32, IpAddressGrouping.DefaultIPv6PrefixLength);
 
     public RecentActivity(TimeProvider timeProvider, int capacity)
     {
         _timeProvider = timeProvider;
         _capacity = capacity;
         Array.Fill(_minuteIndex, -1);
+    }
+
+    /// <summary>
+    /// Groups client addresses as the send guard groups them (<see cref="SendGuardOptions.IPv4PrefixLength"/>,
+    /// <see cref="SendGuardOptions.IPv6PrefixLength"/>), so a client network's row is the partition its limits count
+    /// and the overview's status lookup by that row reads. Lengths out of range are ignored: the options' validation stops the app.
+    /// </summary>
+    public void GroupClientsBy(int ipv4PrefixLength, int ipv6PrefixLength)
+    {
+        if (ipv4PrefixLength is >= 1 and <= 32 && ipv6PrefixLength is >= 1 and <= 128)
+        {
+            _clientPrefixLengths = (ipv4PrefixLength, ipv6PrefixLength);
+        }
     }
 
     public void RecordCheck(OutboundEmail message, in EmailSendDecision decision)
@@ -198,27 +211,16 @@ internal sealed partial class RecentActivity
         return [.. merged.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.Allowed, p.Value.Denied, (IReadOnlyDictionary<string, long>)p.Value.ByOutcome))];
     }
 
-    /// <summary>The client network a dimension key stands for: the IPv4 address, or the IPv6 /64.</summary>
-    internal static string? Network(IPAddress? address)
+    /// <summary>The client network a dimension key stands for: the send guard's partition, e.g. <c>203.0.113.7</c>, <c>203.0.113.0/24</c> or <c>2001:db8::/64</c>.</summary>
+    internal string? Network(IPAddress? address)
     {
         if (address is null)
         {
             return null;
         }
 
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        byte[] bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return $"{new IPAddress(bytes)}/64";
+        (int ipv4, int ipv6) = _clientPrefixLengths;
+        return IpAddressGrouping.GetPartition(address, ipv6PrefixLength: ipv6, ipv4PrefixLength: ipv4);
     }
 
     private static string? Address(string? address)

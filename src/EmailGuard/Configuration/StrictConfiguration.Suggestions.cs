@@ -1,13 +1,21 @@
 namespace EmailGuard;
 
-/// <summary>"Did you mean" suggestions for an unknown key: the nearest known name by edit distance.</summary>
+/// <summary>"Did you mean" suggestions for an unknown key: the nearest known name by edit distance, or the one it begins.</summary>
 internal static partial class StrictConfiguration
 {
-    /// <summary>"; did you mean X?" for a near miss, else the known names.</summary>
+    /// <summary>The shortest key taken for the start of a longer name: shorter ones (<c>Max</c>) name too little.</summary>
+    private const int MinPrefixLength = 4;
+
+    /// <summary>
+    /// "; did you mean X?" for a near miss, or for a name cut short that only one known name begins with
+    /// (<c>IPV4Prefix</c>: <c>IPv4PrefixLength</c>, too far by edit distance); else the known names.
+    /// </summary>
     internal static string Suggest(string key, IEnumerable<string> known, string typeName)
     {
         string? best = null;
         int bestDistance = int.MaxValue;
+        string? completed = null;
+        int completions = 0;
         foreach (string candidate in known)
         {
             int distance = EditDistance(key, candidate);
@@ -15,11 +23,20 @@ internal static partial class StrictConfiguration
             {
                 (best, bestDistance) = (candidate, distance);
             }
+
+            if (key.Length >= MinPrefixLength && candidate.StartsWith(key, StringComparison.OrdinalIgnoreCase))
+            {
+                completed = candidate;
+                completions++;
+            }
         }
 
-        return best is not null && bestDistance <= Math.Max(2, best.Length / 3)
-            ? $"; did you mean {best}?"
-            : $"; {typeName} has {string.Join(", ", known)}.";
+        if (best is not null && bestDistance <= Math.Max(2, best.Length / 3))
+        {
+            return $"; did you mean {best}?";
+        }
+
+        return completions == 1 ? $"; did you mean {completed}?" : $"; {typeName} has {string.Join(", ", known)}.";
     }
 
     private static int EditDistance(string a, string b)

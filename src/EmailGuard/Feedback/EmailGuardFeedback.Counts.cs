@@ -29,7 +29,7 @@ internal sealed partial class EmailGuardFeedback
         Add(EmailGuardDimension.Category, query.Category);
         if (query.ClientIp is { } ip)
         {
-            parties.Add((EmailGuardDimension.ClientIp, FeedbackKeys.Cidr(ip, _ipv6PrefixLength)));
+            parties.Add((EmailGuardDimension.ClientIp, FeedbackKeys.Cidr(ip, _ipv4PrefixLength, _ipv6PrefixLength)));
         }
 
         return await ReadAsync(parties, cancellationToken).ConfigureAwait(false);
@@ -105,7 +105,7 @@ internal sealed partial class EmailGuardFeedback
             case EmailGuardDimension.Category:
                 return string.IsNullOrWhiteSpace(partition) || partition.Length > MaxCategoryLength ? null : partition.ToLowerInvariant();
             case EmailGuardDimension.ClientIp:
-                return FeedbackKeys.Network(partition, _ipv6PrefixLength);
+                return FeedbackKeys.Network(partition, _ipv4PrefixLength, _ipv6PrefixLength);
             default:
                 throw new ArgumentException(
                     $"Feedback is counted per Global, Tenant, User, Sender, Category and ClientIp; not per {dimension}.", nameof(dimension));

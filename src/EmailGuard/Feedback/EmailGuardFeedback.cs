@@ -25,6 +25,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly IEmailGuardLists? _lists;
     private readonly EmailFeedbackOptions _options;
     private readonly EmailAddressNormalizationOptions _normalization;
+    private readonly int _ipv4PrefixLength;
     private readonly int _ipv6PrefixLength;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -52,6 +53,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _lists = lists;
         _options = options;
         _normalization = guardOptions.AddressNormalization;
+        _ipv4PrefixLength = guardOptions.IPv4PrefixLength;
         _ipv6PrefixLength = guardOptions.IPv6PrefixLength;
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;

@@ -59,7 +59,7 @@ internal static class FeedbackKeys
     /// A client network in canonical CIDR form (<c>203.0.113.7/32</c>, <c>2001:db8::/64</c>): a CIDR is re-masked to its
     /// own prefix, a bare address is grouped as the guard groups it. Null when the text is neither.
     /// </summary>
-    public static string? Network(string? text, int ipv6PrefixLength)
+    public static string? Network(string? text, int ipv4PrefixLength, int ipv6PrefixLength)
     {
         if (string.IsNullOrWhiteSpace(text) || text.Length > 64)
         {
@@ -69,7 +69,7 @@ internal static class FeedbackKeys
         int slash = text.IndexOf('/', StringComparison.Ordinal);
         if (slash < 0)
         {
-            return IPAddress.TryParse(text, out IPAddress? address) ? Cidr(address, ipv6PrefixLength) : null;
+            return IPAddress.TryParse(text, out IPAddress? address) ? Cidr(address, ipv4PrefixLength, ipv6PrefixLength) : null;
         }
 
         if (!IPAddress.TryParse(text.AsSpan(0, slash), out IPAddress? network)
@@ -94,9 +94,9 @@ internal static class FeedbackKeys
     }
 
     /// <summary>The network of a client address in CIDR notation, grouped with the guard's prefix lengths.</summary>
-    public static string Cidr(IPAddress address, int ipv6PrefixLength)
+    public static string Cidr(IPAddress address, int ipv4PrefixLength, int ipv6PrefixLength)
     {
-        string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength);
+        string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength: ipv6PrefixLength, ipv4PrefixLength: ipv4PrefixLength);
         return Cidr(partition);
     }
 

@@ -28,7 +28,7 @@ public enum EmailGuardDimension
     /// <summary>The user who triggered the message.</summary>
     User = 32,
 
-    /// <summary>The client IP of the request that triggered the message (IPv6 grouped by prefix).</summary>
+    /// <summary>The client IP of the request that triggered the message (IPv4 and IPv6 each grouped by its prefix).</summary>
     ClientIp = 64,
 
     /// <summary>The message category, e.g. <c>signup</c> or <c>password-reset</c>.</summary>

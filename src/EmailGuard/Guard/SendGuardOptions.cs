@@ -50,7 +50,10 @@ public sealed class SendGuardOptions
     /// <value>The default value is no rule.</value>
     public SendGuardDimensionOptions User { get; set; } = new();
 
-    /// <summary>Gets or sets the rules per client IP (IPv6 grouped by <see cref="IPv6PrefixLength"/>).</summary>
+    /// <summary>
+    /// Gets or sets the rules per client network: IPv4 clients grouped by <see cref="IPv4PrefixLength"/>, IPv6 clients by
+    /// <see cref="IPv6PrefixLength"/>.
+    /// </summary>
     /// <value>The default value is no rule.</value>
     public SendGuardDimensionOptions ClientIp { get; set; } = new();
 
@@ -105,6 +108,16 @@ public sealed class SendGuardOptions
     /// <value>The default value is 64.</value>
     [Range(1, 128)]
     public int IPv6PrefixLength { get; set; } = IpAddressGrouping.DefaultIPv6PrefixLength;
+
+    /// <summary>
+    /// Gets or sets the IPv4 prefix length client addresses are grouped by: 24 makes every address of one /24 one client
+    /// of the <see cref="ClientIp"/> rules, so a sender that rents a block of addresses cannot multiply its limit by
+    /// rotating through them. The feedback attribution, the ratio breakers' network bans and the status APIs group alike.
+    /// Changing it changes the counter keys: counts taken under the old grouping are not carried over.
+    /// </summary>
+    /// <value>The default value is 32: each address counts alone.</value>
+    [Range(8, 32)]
+    public int IPv4PrefixLength { get; set; } = 32;
 
     /// <summary>
     /// Gets or sets whether <c>+tags</c> are stripped from local parts, so tagged variants share one counter. The same

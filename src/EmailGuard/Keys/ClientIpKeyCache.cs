@@ -2,8 +2,8 @@ using System.Net;
 
 namespace EmailGuard;
 
-/// <summary>Remembers the partition and counter key of client addresses (IPv6 grouped by prefix). Bounded.</summary>
-internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = BoundedKeyCache<IPAddress, (string, string)>.DefaultCapacity)
+/// <summary>Remembers the partition and counter key of client addresses (IPv4 and IPv6 each grouped by its prefix). Bounded.</summary>
+internal sealed class ClientIpKeyCache(int ipv4PrefixLength, int ipv6PrefixLength, int capacity = BoundedKeyCache<IPAddress, (string, string)>.DefaultCapacity)
 {
     private readonly BoundedKeyCache<IPAddress, (string Partition, string Key)> _cache = new(capacity);
 
@@ -17,7 +17,7 @@ internal sealed class ClientIpKeyCache(int ipv6PrefixLength, int capacity = Boun
             return value;
         }
 
-        string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength);
+        string partition = IpAddressGrouping.GetPartition(address, ipv6PrefixLength: ipv6PrefixLength, ipv4PrefixLength: ipv4PrefixLength);
         value = (partition, PartitionKeys.ClientIpPrefix + partition);
         _cache.TryAdd(address, value);
         return value;

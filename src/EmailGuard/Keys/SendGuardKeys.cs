@@ -25,5 +25,5 @@ internal sealed class SendGuardKeys(SendGuardOptions options)
 
     public IdKeyCache Categories { get; } = new(PartitionKeys.CategoryPrefix, lowerCase: true);
 
-    public ClientIpKeyCache ClientIps { get; } = new(options.IPv6PrefixLength);
+    public ClientIpKeyCache ClientIps { get; } = new(options.IPv4PrefixLength, options.IPv6PrefixLength);
 }

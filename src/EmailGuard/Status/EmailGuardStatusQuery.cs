@@ -17,7 +17,7 @@ public sealed class EmailGuardStatusQuery
     /// <summary>Gets the recipient address to report on (its domain is included).</summary>
     public string? Recipient { get; init; }
 
-    /// <summary>Gets the client IP to report on.</summary>
+    /// <summary>Gets the client IP to report on: the usage of the network the guard groups it into.</summary>
     public IPAddress? ClientIp { get; init; }
 
     /// <summary>Gets the category to report on.</summary>

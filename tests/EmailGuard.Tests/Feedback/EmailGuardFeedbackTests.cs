@@ -173,6 +173,23 @@ public sealed class EmailGuardFeedbackTests
     }
 
     [Fact]
+    public async Task Record_BounceOnASendFromASlash24_ChargesTheNetworkTheSendCounted()
+    {
+        await using FeedbackTestApp app = new(guard: o => o.IPv4PrefixLength = 24);
+        EmailSendDecision sent = await app.CheckAsync("victim@example.com");
+
+        // One bounce through the send's own attribution, one from an app that names the client address itself.
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", attribution: sent.Attribution));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", recipient: "other@example.com", attribution: new EmailSendAttribution { ClientNetwork = "203.0.113.7" }));
+        IReadOnlyList<EmailFeedbackCounts> status = await app.Counts.GetStatusAsync(new EmailGuardStatusQuery { ClientIp = IPAddress.Parse("203.0.113.99") });
+
+        sent.Attribution!.ClientNetwork.Should().Be("203.0.113.0/24");
+        status.Should().ContainSingle(c => c.Dimension == EmailGuardDimension.ClientIp).Which.Should()
+            .Match<EmailFeedbackCounts>(c => c.Partition == "203.0.113.0/24" && c.Sends == 1 && c.Bounces == 2);
+        (await app.Counts.GetAsync(EmailGuardDimension.ClientIp, "203.0.113.7")).Bounces.Should().Be(2, "an address is read as the guard groups it");
+    }
+
+    [Fact]
     public async Task Check_Denied_HasNoAttribution()
     {
         await using FeedbackTestApp app = new(guard: o => o.Recipient.Add(RateLimitRule.PerHour(1)));

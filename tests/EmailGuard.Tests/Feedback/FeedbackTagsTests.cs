@@ -115,5 +115,5 @@ public sealed class FeedbackTagsTests
     [InlineData("example.com", null)]
     [InlineData("", null)]
     public void Network_IsCanonical(string text, string? expected)
-        => FeedbackKeys.Network(text, 64).Should().Be(expected);
+        => FeedbackKeys.Network(text, 32, 64).Should().Be(expected);
 }

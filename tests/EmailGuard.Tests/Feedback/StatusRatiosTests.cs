@@ -72,6 +72,27 @@ public sealed class StatusRatiosTests
     }
 
     [Fact]
+    public async Task Bounces_FromTwoAddressesOfASlash24_BanTheSlash24TheGuardCounts()
+    {
+        // One bounce from each of two addresses: two /32s with one bounce each would ban nothing.
+        await using FeedbackTestApp app = new(
+            guard: o => o.IPv4PrefixLength = 24,
+            more: s => s.Configure<EmailRatioBreakerOptions>(o => o.NetworkBouncesToBan = 2));
+        foreach ((string ip, string to) in new[] { ("203.0.113.7", "x1@example.com"), ("203.0.113.8", "x2@example.com") })
+        {
+            EmailSendDecision sent = await app.Guard.CheckAsync(new OutboundEmail { To = [to], ClientIp = IPAddress.Parse(ip) });
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event("b-" + to, recipient: to, attribution: sent.Attribution));
+        }
+
+        EmailPartyRatioStatus network = (await app.Guard.GetStatusAsync(new EmailGuardStatusQuery { ClientIp = IPAddress.Parse("203.0.113.200") })).Ratios[^1];
+
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24")).Should().NotBeNull();
+        network.Counts.Partition.Should().Be("203.0.113.0/24");
+        network.BreakerAction.Should().Be(EmailRatioBreakerAction.NetworkBanned);
+        network.Counts.Bounces.Should().Be(2);
+    }
+
+    [Fact]
     public async Task Status_SuspendedTenant_ReportsTheStrongestTrip()
     {
         await using FeedbackTestApp app = App();

@@ -158,6 +158,26 @@ public sealed class EmailSendGuardTests
     }
 
     [Fact]
+    public async Task GetStatus_ClientIpInASlash24_ReportsTheNetworksUsage()
+    {
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.IPv4PrefixLength = 24;
+            o.ClientIp.Add(RateLimitRule.PerHour(20));
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("203.0.113.7") });
+        await guard.CheckAsync(new OutboundEmail { To = ["a@x.example", "b@x.example"], ClientIp = IPAddress.Parse("203.0.113.8") });
+        await guard.CheckAsync(new OutboundEmail { To = ["a@x.example"], ClientIp = IPAddress.Parse("198.51.100.7") });
+
+        EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { ClientIp = IPAddress.Parse("203.0.113.250") });
+
+        status.Usage.Should().ContainSingle(u => u.Dimension == EmailGuardDimension.ClientIp).Which.Should()
+            .Match<EmailSendRuleUsage>(u => u.Partition == "203.0.113.0/24" && u.Count == 3 && u.Limit == 20);
+    }
+
+    [Fact]
     public async Task Check_NamedCategory_UsesItsRulesAndOthersUseTheDefault()
     {
         (ServiceProvider sp, _, _) = Build(o =>

@@ -93,6 +93,10 @@ public sealed class SendGuardOptionsTests
     [InlineData("EmailGuard:SendGuard:MaxReservationWait", "01:00:01", "EmailGuard:SendGuard:MaxReservationWait must be from 00:00:00 to 01:00:00; it is 01:00:01.")]
     [InlineData("EmailGuard:SendGuard:MaxReservationWait", "-00:00:01", "EmailGuard:SendGuard:MaxReservationWait must be from 00:00:00 to 01:00:00")]
     [InlineData("EmailGuard:SendGuard:MaxReservationWiat", "00:00:01", "EmailGuard:SendGuard:MaxReservationWiat: unknown setting; did you mean MaxReservationWait?")]
+    [InlineData("EmailGuard:SendGuard:IPv4PrefixLength", "7", "EmailGuard:SendGuard:IPv4PrefixLength must be between 8 and 32; it is 7.")]
+    [InlineData("EmailGuard:SendGuard:IPv4PrefixLength", "33", "EmailGuard:SendGuard:IPv4PrefixLength must be between 8 and 32; it is 33.")]
+    [InlineData("EmailGuard:SendGuard:IPv6PrefixLength", "129", "EmailGuard:SendGuard:IPv6PrefixLength must be between 1 and 128; it is 129.")]
+    [InlineData("EmailGuard:SendGuard:IPV4Prefix", "24", "EmailGuard:SendGuard:IPV4Prefix: unknown setting; did you mean IPv4PrefixLength?")]
     public async Task StartupValidation_InvalidSetting_FailsNamingTheSetting(string key, string value, string expected)
     {
         Dictionary<string, string?> config = new() { [key] = value };
@@ -106,6 +110,37 @@ public sealed class SendGuardOptionsTests
         Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
 
         start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain(expected);
+    }
+
+    [Theory]
+    [InlineData(7)]
+    [InlineData(33)]
+    public async Task StartupValidation_IPv4PrefixLengthOutOfRangeInCode_FailsNamingTheSetting(int prefixLength)
+    {
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.IPv4PrefixLength = prefixLength);
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should()
+            .Contain($"EmailGuard:SendGuard:IPv4PrefixLength must be between 8 and 32; it is {prefixLength}.");
+    }
+
+    [Fact]
+    public async Task AddSendGuard_IPv4PrefixLengthFromConfiguration_GroupsClientsByIt()
+    {
+        Dictionary<string, string?> config = new()
+        {
+            ["EmailGuard:SendGuard:IPv4PrefixLength"] = "24",
+            ["EmailGuard:SendGuard:ClientIp:Rules:0:Limit"] = "1",
+        };
+        await using ServiceProvider sp = SendGuardTestServices.Build(configuration: config);
+        sp.GetRequiredService<IOptions<SendGuardOptions>>().Value.IPv4PrefixLength.Should().Be(24);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], ClientIp = System.Net.IPAddress.Parse("203.0.113.7") })).IsAllowed.Should().BeTrue();
+        EmailSendDecision neighbour = await guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], ClientIp = System.Net.IPAddress.Parse("203.0.113.8") });
+
+        neighbour.Partition.Should().Be("203.0.113.0/24");
     }
 
     [Fact]
