@@ -42,15 +42,22 @@ internal sealed class InMemoryShape : InMemoryLock
     /// </summary>
     public bool TryGetCounter(string key, [NotNullWhen(true)] out InMemoryCounter? counter)
     {
+        // The hit in the first slot is all a hot key costs, so it stays small enough to be inlined into the acquire.
         int home = RuntimeHelpers.GetHashCode(key) & (RecentSlots - 1);
-        ref InMemoryCounter? first = ref _recent[home];
-        InMemoryCounter? recent = Volatile.Read(ref first);
+        InMemoryCounter? recent = Volatile.Read(ref _recent[home]);
         if (recent is not null && ReferenceEquals(recent.Key, key) && !recent.Removed)
         {
             counter = recent;
             return true;
         }
 
+        return TryGetCounterElsewhere(key, home, recent, out counter);
+    }
+
+    /// <summary>The rest of <see cref="TryGetCounter"/>: the second slot of the key's pair, then the dictionary.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryGetCounterElsewhere(string key, int home, InMemoryCounter? first, [NotNullWhen(true)] out InMemoryCounter? counter)
+    {
         ref InMemoryCounter? second = ref _recent[home ^ 1];
         InMemoryCounter? other = Volatile.Read(ref second);
         if (other is not null && ReferenceEquals(other.Key, key) && !other.Removed)
@@ -62,9 +69,9 @@ internal sealed class InMemoryShape : InMemoryLock
         if (Counters.TryGetValue(key, out counter))
         {
             // Into the first slot unless it holds a live counter and the second does not.
-            bool firstTaken = recent is not null && !recent.Removed;
+            bool firstTaken = first is not null && !first.Removed;
             bool secondTaken = other is not null && !other.Removed;
-            Volatile.Write(ref firstTaken && !secondTaken ? ref second : ref first, counter);
+            Volatile.Write(ref firstTaken && !secondTaken ? ref second : ref _recent[home], counter);
             return true;
         }
 
