@@ -19,16 +19,23 @@ internal static class RouteValueKey
         }
 
         ReadOnlySpan<char> text = value.AsSpan().Trim();
-        if (TryDecimal(text, out string? number) || TryHex(text, out number))
+        if (TryDecimal(value, text, out string? number) || TryHex(text, out number))
         {
             return number;
         }
 
-        return Guid.TryParse(text, out Guid guid) ? guid.ToString("D", CultureInfo.InvariantCulture) : value;
+        if (!Guid.TryParse(text, out Guid guid))
+        {
+            return value;
+        }
+
+        return value.Length == 36 && !value.AsSpan().ContainsAnyInRange('A', 'Z') && Guid.TryParseExact(value, "D", out _)
+            ? value
+            : guid.ToString("D", CultureInfo.InvariantCulture);
     }
 
     /// <summary>An optional sign and decimal digits, any number of them, without leading zeros: what NumberStyles.Integer reads.</summary>
-    private static bool TryDecimal(ReadOnlySpan<char> text, out string? number)
+    private static bool TryDecimal(string value, ReadOnlySpan<char> text, out string? number)
     {
         number = null;
         bool negative = text.Length > 0 && text[0] == '-';
@@ -42,8 +49,11 @@ internal static class RouteValueKey
             return false;
         }
 
-        text = text.TrimStart('0');
-        number = text.IsEmpty ? "0" : negative ? string.Concat("-", text) : text.ToString();
+        // The usual value is already canonical (no sign, zeros or white space to drop): it is kept, not copied.
+        ReadOnlySpan<char> digits = text.TrimStart('0');
+        number = digits.IsEmpty ? "0"
+            : digits.Length + (negative ? 1 : 0) == value.Length ? value
+            : negative ? string.Concat("-", digits) : digits.ToString();
         return true;
     }
 

@@ -205,6 +205,10 @@ public sealed class PolicyTests
         RouteValueKey.Canonical("#").Should().Be("#");
         RouteValueKey.Canonical("0x").Should().Be("0x");
         RouteValueKey.Canonical("{6F9619FF-8B86-D011-B42D-00C04FC964FF}").Should().Be("6f9619ff-8b86-d011-b42d-00c04fc964ff");
+        foreach (string canonical in new[] { "42", "-7", "0", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "team inbox" })
+        {
+            RouteValueKey.Canonical(canonical).Should().BeSameAs(canonical, "a value already canonical is kept, not copied");
+        }
     }
 
     [Fact]
