@@ -105,9 +105,13 @@ internal static class FieldValueCollector
         return extra;
     }
 
-    /// <summary>Adds the distinct hashed addresses of one place; returns whether the place holds the field more than once.</summary>
+    /// <summary>
+    /// Adds the distinct hashed addresses of one place; returns whether the place holds the field more than once, or a
+    /// value that lists several addresses.
+    /// </summary>
     private static bool Add(List<string> found, StringValues values, EmailAddressNormalizationOptions normalization)
     {
+        bool list = false;
         foreach (string? value in values)
         {
             if (string.IsNullOrWhiteSpace(value))
@@ -115,13 +119,79 @@ internal static class FieldValueCollector
                 continue;
             }
 
-            string key = StoreKeyEncoding.Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization));
-            if (!found.Contains(key, StringComparer.Ordinal))
+            if (value.AsSpan().IndexOfAny(',', ';') >= 0 && AddList(found, value, normalization) is int listed and > 0)
             {
-                found.Add(key);
+                list |= listed > 1;
+                continue;
+            }
+
+            AddKey(found, StoreKeyEncoding.Hash(EmailAddressNormalizer.GetPartitionValue(value, normalization)));
+        }
+
+        return values.Count > 1 || list;
+    }
+
+    /// <summary>
+    /// Adds each address of a value that lists several, split at commas and semicolons outside quotes, comments and
+    /// angle brackets (<c>decoy@attacker.test, victim@example.com</c>): System.Net.Mail's <c>MailMessage(from, to)</c>
+    /// and <c>MailAddressCollection.Add</c>, and MailKit's address lists, mail every one of them. Keyed as one string,
+    /// each new decoy was a fresh counter while the victim was mailed every time.
+    /// </summary>
+    /// <returns>How many parts are addresses; 0 when none is and the value is counted as one string.</returns>
+    private static int AddList(List<string> found, string value, EmailAddressNormalizationOptions normalization)
+    {
+        var keys = new List<string>(2);
+        int start = 0;
+        int depth = 0;
+        bool quoted = false;
+
+        // One more address than a field may carry is enough for the caller to refuse the request.
+        for (int i = 0; i <= value.Length && keys.Count <= MaxValuesPerField; i++)
+        {
+            char c = i < value.Length ? value[i] : ',';
+            if (quoted)
+            {
+                i += c == '\\' ? 1 : 0;
+                quoted = c != '"';
+                continue;
+            }
+
+            switch (c)
+            {
+                case '"':
+                    quoted = true;
+                    break;
+                case '(' or '<':
+                    depth++;
+                    break;
+                case ')' or '>':
+                    depth = Math.Max(0, depth - 1);
+                    break;
+                case ',' or ';' when depth == 0:
+                    string partition = EmailAddressNormalizer.GetPartitionValue(value[start..i], normalization);
+                    if (EmailAddressNormalizer.TryNormalize(partition, normalization, out _, out _))
+                    {
+                        keys.Add(StoreKeyEncoding.Hash(partition));
+                    }
+
+                    start = i + 1;
+                    break;
             }
         }
 
-        return values.Count > 1;
+        foreach (string key in keys)
+        {
+            AddKey(found, key);
+        }
+
+        return keys.Count;
+    }
+
+    private static void AddKey(List<string> found, string key)
+    {
+        if (!found.Contains(key, StringComparer.Ordinal))
+        {
+            found.Add(key);
+        }
     }
 }

@@ -130,14 +130,18 @@ public sealed class EmailRateLimitPolicyBuilder
         return Add(new(PartitionKind.Field, fieldName, null, rules));
     }
 
-    /// <summary>Counts requests per value of a route parameter, e.g. the mailbox id in <c>/mailbox/{id}</c>.</summary>
+    /// <summary>
+    /// Counts requests per value of a route parameter, e.g. the mailbox id in <c>/mailbox/{id}</c>. Spellings of one
+    /// number or GUID share a counter (<c>42</c>, <c>042</c>, <c>+42</c>, <c>0x2A</c>; a GUID in any case or format), as
+    /// model binding reads them alike; other values are counted as they are.
+    /// </summary>
     /// <param name="routeValueName">The route parameter name.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerRouteValue(string routeValueName, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(routeValueName);
-        return Add(new(PartitionKind.RouteValue, routeValueName, context => Convert.ToString(context.Request.RouteValues[routeValueName], System.Globalization.CultureInfo.InvariantCulture), rules));
+        return Add(new(PartitionKind.RouteValue, routeValueName, context => RouteValueKey.Canonical(Convert.ToString(context.Request.RouteValues[routeValueName], System.Globalization.CultureInfo.InvariantCulture)), rules));
     }
 
     /// <summary>Counts requests per key the app computes.</summary>

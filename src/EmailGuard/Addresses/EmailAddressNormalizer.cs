@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Net.Mail;
 
 namespace EmailGuard;
 
@@ -160,8 +161,10 @@ public static partial class EmailAddressNormalizer
 
     /// <summary>
     /// The value a counter for <paramref name="value"/> should be keyed by: the canonical address when it is a valid
-    /// address, else the value folded as far as possible (invisible characters dropped, widths, Unicode full stops and
-    /// case folded), so that look-alike spellings of one value, valid or not, share one key. Never throws on content.
+    /// address; the canonical address a mailer delivers to when the value wraps one in a display name or comments
+    /// (<c>1 &lt;victim@example.com&gt;</c>, <c>victim@example.com (1)</c>); else the value folded as far as possible
+    /// (invisible characters dropped, widths, Unicode full stops and case folded), so that look-alike spellings of one
+    /// value, valid or not, share one key. Never throws on content.
     /// </summary>
     /// <param name="value">A value from a request, such as a form field that should hold an address.</param>
     /// <param name="options">How plus-tags and provider aliases fold.</param>
@@ -180,8 +183,23 @@ public static partial class EmailAddressNormalizer
             return value;
         }
 
+        // A display name or a comment around an address passes [EmailAddress] (one '@', not first or last), and
+        // System.Net.Mail and MailKit deliver the value to the address inside: keyed as the whole string, every new
+        // display name would be a fresh counter for the same mailbox.
+        if (TryNormalizeMailbox(value.Trim(), options, out address))
+        {
+            return address.Address;
+        }
+
         string folded = AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
-        return TryNormalize(folded, options, out address, out _) ? address.Address : folded;
+        return TryNormalize(folded, options, out address, out _) || TryNormalizeMailbox(folded, options, out address) ? address.Address : folded;
+    }
+
+    /// <summary>The canonical form of the one address that <paramref name="value"/>, read as a mailbox with an optional display name and comments, delivers to.</summary>
+    private static bool TryNormalizeMailbox(string value, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
+    {
+        address = default;
+        return MailAddress.TryCreate(value, out MailAddress? mailbox) && TryNormalize(mailbox.Address, options, out address, out _);
     }
 
     private static bool IsDotAtom(string local)

@@ -85,6 +85,37 @@ public abstract class RepeatedFieldTests
         app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
     }
 
+    [Theory]
+    [MemberData(nameof(BindingApp.JsonEndpoints), MemberType = typeof(BindingApp))]
+    public async Task AddressList_DecoyBesideTheVictim_RefusedBeforeEndpoint(string endpoint)
+    {
+        // Arrange: one value that lists a fresh decoy and the victim; System.Net.Mail's MailMessage(from, to) mails both.
+        await using TestApp app = await StartAsync(PerAddress);
+
+        // Act
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts,
+            i => BindingContent.Json(i % 2 == 0 ? $"{{\"email\":\"decoy{i}@attacker.test, {BindingApp.Victim}\"}}" : $"{{\"email\":\"{BindingApp.Victim};\\\"x,{i}\\\" <decoy{i}@attacker.test>\"}}"));
+
+        // Assert
+        statuses.Should().OnlyContain(s => s == HttpStatusCode.BadRequest, "the field names two addresses");
+        app.Bound().All.Should().BeEmpty();
+    }
+
+    [Theory]
+    [MemberData(nameof(BindingApp.JsonEndpoints), MemberType = typeof(BindingApp))]
+    public async Task AddressList_CountEach_VictimBoundOnlyUpToItsLimit(string endpoint)
+    {
+        // Arrange
+        await using TestApp app = await StartAsync(PerAddressCountEach);
+
+        // Act
+        List<HttpStatusCode> statuses = await app.PostManyAsync(endpoint, Attempts,
+            i => BindingContent.Json($"{{\"email\":\"decoy{i}@attacker.test,{BindingApp.Victim}\"}}"));
+
+        // Assert
+        statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, Attempts - 2)]);
+    }
+
     [Fact]
     public async Task JsonDuplicate_CountEach_DecoyAlsoSpent()
     {

@@ -98,4 +98,27 @@ public sealed class AddressFieldNormalizationTests
 
         statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
     }
+
+    [Fact]
+    public async Task FormField_DisplayNamesAndCommentsAroundOneAddress_ShareItsCounter()
+    {
+        // Arrange: each value passes [EmailAddress] (one '@', not first or last) and System.Net.Mail delivers it to the
+        // victim; a bot varies the display name or comment on every request, from a fresh IP each time.
+        await using TestApp app = await StartAsync();
+        string[] forms = ["1 <victim@example.com>", "\"2\" <Victim@Example.com>", "victim@example.com (3)", "victim(4)@example.com", "<victim@example.com>"];
+
+        // Act
+        List<HttpStatusCode> statuses = [];
+        for (int i = 0; i < forms.Length; i++)
+        {
+            using var content = new FormUrlEncodedContent([new("email", forms[i])]);
+            using HttpResponseMessage response = await app.PostAsync("/reset-form", $"203.0.113.{20 + i}", content);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert
+        statuses.Should().Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests],
+            "every value is mail to victim@example.com, whose limit is 2 an hour");
+    }
 }

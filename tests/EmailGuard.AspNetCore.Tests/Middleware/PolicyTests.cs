@@ -166,6 +166,52 @@ public sealed class PolicyTests
     }
 
     [Fact]
+    public async Task RouteValuePartition_SpellingsOfOneNumberOrGuid_ShareOneCounter()
+    {
+        // Arrange: a per-mailbox limit of 2 an hour on routes that bind an int and a Guid.
+        var mailbox = Guid.NewGuid();
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("mailbox", p => p.PerRouteValue("id", RateLimitRule.PerHour(2)))),
+            a =>
+            {
+                a.MapPost("/mailbox/{id:int}", (int id) => Results.Ok(id)).RequireEmailRateLimit("mailbox");
+                a.MapPost("/inbox/{id:guid}", (Guid id) => Results.Ok(id)).RequireEmailRateLimit("mailbox");
+            });
+        string[] numbers = ["/mailbox/42", "/mailbox/042", "/mailbox/0000042", "/mailbox/+42"];
+        string[] guids = [$"/inbox/{mailbox:D}", $"/inbox/{mailbox:N}", "/inbox/" + mailbox.ToString("B").ToUpperInvariant(), $"/inbox/{mailbox:P}"];
+
+        // Act: every request from its own IP, as a distributed attack on one mailbox comes.
+        var statuses = new List<HttpStatusCode>();
+        foreach ((string path, int i) in numbers.Concat(guids).Select((p, i) => (p, i)))
+        {
+            using HttpResponseMessage response = await app.PostAsync(path, $"203.0.113.{i + 1}");
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert: each route binds every spelling to one mailbox, so its third request is over the limit.
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests,
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public void RouteValueKey_SpellingsOfOneValue_AreOneKey()
+    {
+        new[] { "42", "042", "+42", " 42 ", "0x2A", "#2a", "&H002A" }.Select(RouteValueKey.Canonical).Should().AllBe("42");
+        new[] { "0", "-0", "000", "0x0" }.Select(RouteValueKey.Canonical).Should().AllBe("0");
+        RouteValueKey.Canonical("-007").Should().Be("-7");
+        RouteValueKey.Canonical("99999999999999999999999").Should().Be("99999999999999999999999", "a number of any length keeps its digits");
+        RouteValueKey.Canonical("team inbox").Should().Be("team inbox");
+        RouteValueKey.Canonical("#").Should().Be("#");
+        RouteValueKey.Canonical("0x").Should().Be("0x");
+        RouteValueKey.Canonical("{6F9619FF-8B86-D011-B42D-00C04FC964FF}").Should().Be("6f9619ff-8b86-d011-b42d-00c04fc964ff");
+        foreach (string canonical in new[] { "42", "-7", "0", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "team inbox" })
+        {
+            RouteValueKey.Canonical(canonical).Should().BeSameAs(canonical, "a value already canonical is kept, not copied");
+        }
+    }
+
+    [Fact]
     public async Task RouteValuePartition_ValueSpellingAnotherValuesHashedKey_DoesNotSpendItsLimit()
     {
         // Arrange: the victim's mailbox id has a space, so its counter's key part is hashed ("h:" and 32 hex digits).

@@ -175,6 +175,24 @@ public sealed class EmailAddressNormalizerTests
     }
 
     [Fact]
+    public void GetPartitionValue_DisplayNameOrCommentsAroundAnAddress_KeyOfTheAddressItDeliversTo()
+    {
+        string[] wrapped =
+        [
+            "1 <victim@example.com>",
+            "\"Victim, Inc\" <Victim@Example.com>",
+            "<victim@example.com>",
+            "victim@example.com (comment)",
+            "victim(comment)@example.com",
+            "x\u200B <victim\uFF20example.com>",
+            "attacker@example.net <victim@example.com>",
+        ];
+
+        wrapped.Select(v => EmailAddressNormalizer.GetPartitionValue(v, Defaults)).Should().AllBe("victim@example.com");
+        EmailAddressNormalizer.TryNormalize("1 <victim@example.com>", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a display name");
+    }
+
+    [Fact]
     public void TryNormalize_OversizedInputs_RefusedInBoundedTime()
     {
         string huge = new string('a', 1_000_000) + "@example.com";
