@@ -7,7 +7,10 @@ public sealed class EmailGuardDashboardOptions
     /// Gets or sets the authorization policy every dashboard page and action requires, as
     /// <c>.RequireAuthorization(policy)</c> would. Required outside Development: without it the dashboard refuses to map.
     /// In Development without a policy, only requests from the local machine (loopback) to a local name (<c>localhost</c>,
-    /// a <c>.localhost</c> name, a loopback address) are served.
+    /// a <c>.localhost</c> name, a loopback address) are served, and only when they carry no forwarding header
+    /// (<c>Forwarded</c>, <c>X-Forwarded-For</c>, <c>X-Forwarded-Host</c>, <c>X-Real-IP</c>, …, or the <c>X-Original-*</c>
+    /// ones <c>ForwardedHeadersMiddleware</c> leaves): a reverse proxy on the same machine connects from loopback for every
+    /// visitor it relays. Behind such a proxy, name a policy.
     /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public string? AuthorizationPolicy { get; set; }

@@ -16,6 +16,9 @@ public static class EmailGuardFeedbackEndpointRouteBuilderExtensions
     /// <c>EmailGuard:Webhooks:&lt;Provider&gt;:Enabled</c> is true. The routes authenticate each request themselves
     /// (signature or credentials), so they allow anonymous callers; bad input records nothing and answers 400, 401 or
     /// 413, a store outage answers 503 so the provider retries.
+    /// Path rules (<c>EmailGuard:Endpoints:PathRules</c>) whose pattern holds a wildcard, the <c>*</c> fallback among them,
+    /// do not count these routes: providers post from a few addresses in bursts and would drop events after repeated 429s.
+    /// A path rule that names a route without a wildcard, or a policy attached to the returned group, still applies.
     /// </summary>
     /// <param name="endpoints">The endpoint route builder, usually the <c>WebApplication</c>.</param>
     /// <param name="prefix">The route prefix.</param>
@@ -43,7 +46,8 @@ public static class EmailGuardFeedbackEndpointRouteBuilderExtensions
         foreach (WebhookEndpoint endpoint in webhooks.Endpoints)
         {
             group.MapPost("/" + endpoint.ProviderName, endpoint.HandleAsync)
-                .WithDisplayName("EmailGuard feedback webhook: " + endpoint.ProviderName);
+                .WithDisplayName("EmailGuard feedback webhook: " + endpoint.ProviderName)
+                .WithMetadata(FeedbackWebhookMetadata.Instance);
         }
 
         return group;

@@ -57,7 +57,8 @@ internal sealed partial class EmailGuardMiddleware
     public Task Invoke(HttpContext context)
     {
         EndpointGuardState state = _state.Current;
-        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, context.GetEndpoint());
+        Endpoint? endpoint = context.GetEndpoint();
+        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, endpoint);
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
         {
@@ -68,11 +69,12 @@ internal sealed partial class EmailGuardMiddleware
 
             if (!state.Policies.TryGetValue(metadata.PolicyName, out policy))
             {
-                throw EndpointPolicyValidator.UnknownPolicy(metadata.PolicyName, context.GetEndpoint()!.DisplayName);
+                throw EndpointPolicyValidator.UnknownPolicy(metadata.PolicyName, endpoint!.DisplayName);
             }
         }
 
-        EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(context.Request.Method, context.Request.Path.Value);
+        EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
+            context.Request.Method, context.Request.Path.Value, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);

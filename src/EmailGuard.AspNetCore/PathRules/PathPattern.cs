@@ -33,6 +33,9 @@ internal sealed class PathPattern
 
     public int LiteralSegments { get; }
 
+    /// <summary>Whether the path holds a wildcard: the fallback, or a <c>*</c> segment. The method does not count.</summary>
+    public bool HasWildcardPath => IsFallback || LiteralSegments < _segments.Length;
+
     public int SegmentCount => _segments.Length;
 
     public static bool TryParse(string? text, out PathPattern? pattern, out string? error)

@@ -20,7 +20,13 @@ internal sealed class PathRuleSet
 
     public int Count => _rules.Length;
 
-    public EmailRateLimitPolicy? Match(string method, string? path)
+    /// <param name="method">The request's method.</param>
+    /// <param name="path">The request's path.</param>
+    /// <param name="exactPathsOnly">
+    /// Whether only rules whose path holds no wildcard apply, as for EmailGuard's own feedback webhooks. A rule with an
+    /// exact path always has more literal segments than a wildcard rule matching the same path, so it is found first anyway.
+    /// </param>
+    public EmailRateLimitPolicy? Match(string method, string? path, bool exactPathsOnly = false)
     {
         foreach (PathPattern allowed in _allowlist)
         {
@@ -32,7 +38,7 @@ internal sealed class PathRuleSet
 
         foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
         {
-            if (pattern.Matches(method, path))
+            if ((!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path))
             {
                 return policy;
             }

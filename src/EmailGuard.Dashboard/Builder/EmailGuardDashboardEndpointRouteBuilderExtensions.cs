@@ -3,9 +3,11 @@ using System.Net;
 using EmailGuard.Dashboard;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.AspNetCore.Builder;
 
@@ -16,7 +18,8 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     /// Maps the dashboard's pages and actions under <paramref name="pattern"/>, as a route group the app can extend
     /// (add conventions, more endpoints). Every endpoint requires <see cref="EmailGuardDashboardOptions.AuthorizationPolicy"/>;
     /// without one, the dashboard maps only in Development and then serves only local requests (from a loopback address,
-    /// to <c>localhost</c>, a <c>.localhost</c> name or a loopback address). Anonymous access is never the default.
+    /// to <c>localhost</c>, a <c>.localhost</c> name or a loopback address, with no forwarding header: a reverse proxy on
+    /// the same machine makes every visitor look local). Anonymous access is never the default.
     /// </summary>
     /// <param name="endpoints">The app.</param>
     /// <param name="pattern">The path prefix, e.g. <c>/emailguard</c>; no route parameters.</param>
@@ -59,7 +62,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         }
 
         string prefix = "/" + pattern.Trim('/');
-        DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly);
+        DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly, localOnly ? ForwardingHeaders(services) : []);
         RouteGroupBuilder group = endpoints.MapGroup(prefix);
         if (!localOnly)
         {
@@ -81,7 +84,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     private static RequestDelegate Page(DashboardMount mount, Func<DashboardRequest, Task> render)
         => context =>
         {
-            if (mount.LocalOnly && !IsLocal(context))
+            if (mount.LocalOnly && !IsLocal(context, mount.ForwardingHeaders))
             {
                 context.Response.StatusCode = StatusCodes.Status403Forbidden;
                 return Task.CompletedTask;
@@ -91,13 +94,56 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         };
 
     /// <summary>
-    /// A request from this machine to a name of this machine. The name matters too: a page on a name its owner re-points
-    /// at 127.0.0.1 (DNS rebinding) is same-origin with the dashboard, so its script could read the forms and post them,
-    /// from a loopback connection with that name in its Host header.
+    /// A request from this machine to a name of this machine, not relayed by a proxy. The name matters: a page on a name
+    /// its owner re-points at 127.0.0.1 (DNS rebinding) is same-origin with the dashboard, so its script could read the
+    /// forms and post them, from a loopback connection with that name in its Host header. So does a forwarding header:
+    /// nginx, YARP or Caddy on the same machine connect from loopback and often pass <c>Host: localhost</c>, so every
+    /// visitor they relay would look local; <c>ForwardedHeadersMiddleware</c>, when it consumed the headers, leaves the
+    /// <c>X-Original-*</c> ones behind.
     /// </summary>
-    private static bool IsLocal(HttpContext context)
-        => context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
-           && IsLocalName(context.Request.Host.Host);
+    private static bool IsLocal(HttpContext context, string[] forwardingHeaders)
+    {
+        if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote.IsIPv4MappedToIPv6 ? remote.MapToIPv4() : remote)
+            || !IsLocalName(context.Request.Host.Host))
+        {
+            return false;
+        }
+
+        IHeaderDictionary headers = context.Request.Headers;
+        foreach (string name in forwardingHeaders)
+        {
+            if (headers.ContainsKey(name))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The headers a proxy adds (RFC 7239 <c>Forwarded</c>, the <c>X-Forwarded-*</c> family, nginx's <c>X-Real-IP</c>)
+    /// and the <c>X-Original-*</c> ones <c>ForwardedHeadersMiddleware</c> leaves after applying them, with the names the
+    /// app's <see cref="ForwardedHeadersOptions"/> gives them when it renames them.
+    /// </summary>
+    private static string[] ForwardingHeaders(IServiceProvider services)
+    {
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+        {
+            "Forwarded", "X-Real-IP", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix",
+            "X-Original-For", "X-Original-Host", "X-Original-Proto", "X-Original-Prefix",
+        };
+        if (services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value is { } forwarded)
+        {
+            names.UnionWith(new[]
+            {
+                forwarded.ForwardedForHeaderName, forwarded.ForwardedHostHeaderName, forwarded.ForwardedProtoHeaderName, forwarded.ForwardedPrefixHeaderName,
+                forwarded.OriginalForHeaderName, forwarded.OriginalHostHeaderName, forwarded.OriginalProtoHeaderName, forwarded.OriginalPrefixHeaderName,
+            }.Where(n => !string.IsNullOrEmpty(n)));
+        }
+
+        return [.. names];
+    }
 
     /// <summary><c>localhost</c>, a name under <c>.localhost</c> (RFC 6761: never resolved elsewhere), or a loopback address.</summary>
     private static bool IsLocalName(string host)

@@ -164,7 +164,11 @@ public static partial class EmailAddressNormalizer
     /// address; the canonical address a mailer delivers to when the value wraps one in a display name or comments
     /// (<c>1 &lt;victim@example.com&gt;</c>, <c>victim@example.com (1)</c>); else the value folded as far as possible
     /// (invisible characters dropped, widths, Unicode full stops and case folded), so that look-alike spellings of one
-    /// value, valid or not, share one key. Never throws on content.
+    /// value, valid or not, share one key. A value that lists more than one address (<c>decoy@attacker.test,
+    /// victim@example.com</c>: two or more addresses, bare or with a display name, between commas or semicolons outside
+    /// quotes, comments and angle brackets) is keyed as an invalid value is, folded, never as one of its addresses: a
+    /// mailer delivers to every address of the list, so keying the one a parser keeps would let the others through.
+    /// Split such a value and key each address to count them. Never throws on content.
     /// </summary>
     /// <param name="value">A value from a request, such as a form field that should hold an address.</param>
     /// <param name="options">How plus-tags and provider aliases fold.</param>
@@ -183,17 +187,82 @@ public static partial class EmailAddressNormalizer
             return value;
         }
 
+        // MailAddress parses "decoy@attacker.test, victim@example.com" as one of the two, so a list is settled before
+        // it gets the chance; the folded spelling is checked too, since folding turns a fullwidth comma into ','.
+        string folded = AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
+        if (ListsSeveralAddresses(value, options) || ListsSeveralAddresses(folded, options))
+        {
+            return folded;
+        }
+
+        return TryNormalizeLoosely(value, folded, options, out address) ? address.Address : folded;
+    }
+
+    /// <summary>The one address a value that is not a plain address delivers to, read as written and then folded.</summary>
+    private static bool TryNormalizeLoosely(string value, string folded, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
+    {
         // A display name or a comment around an address passes [EmailAddress] (one '@', not first or last), and
         // System.Net.Mail and MailKit deliver the value to the address inside: keyed as the whole string, every new
         // display name would be a fresh counter for the same mailbox.
-        if (TryNormalizeMailbox(value.Trim(), options, out address))
+        return TryNormalizeMailbox(value.Trim(), options, out address)
+               || TryNormalize(folded, options, out address, out _)
+               || TryNormalizeMailbox(folded, options, out address);
+    }
+
+    /// <summary>
+    /// Whether two or more of the parts of <paramref name="value"/> between commas and semicolons outside quotes,
+    /// comments and angle brackets are addresses (the split System.Net.Mail's and MailKit's address lists make).
+    /// </summary>
+    private static bool ListsSeveralAddresses(string value, EmailAddressNormalizationOptions options)
+    {
+        if (value.AsSpan().IndexOfAny(',', ';') < 0)
         {
-            return address.Address;
+            return false;
         }
 
-        string folded = AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
-        return TryNormalize(folded, options, out address, out _) || TryNormalizeMailbox(folded, options, out address) ? address.Address : folded;
+        int addresses = 0;
+        int start = 0;
+        int depth = 0;
+        bool quoted = false;
+        for (int i = 0; i <= value.Length; i++)
+        {
+            char c = i < value.Length ? value[i] : ',';
+            if (quoted)
+            {
+                i += c == '\\' ? 1 : 0;
+                quoted = c != '"';
+                continue;
+            }
+
+            switch (c)
+            {
+                case '"':
+                    quoted = true;
+                    break;
+                case '(' or '<':
+                    depth++;
+                    break;
+                case ')' or '>':
+                    depth = Math.Max(0, depth - 1);
+                    break;
+                case ',' or ';' when depth == 0:
+                    if (start < i && IsAddress(value[start..i], options) && ++addresses > 1)
+                    {
+                        return true;
+                    }
+
+                    start = i + 1;
+                    break;
+            }
+        }
+
+        return false;
     }
+
+    /// <summary>Whether one part of a list delivers to an address, bare, wrapped or in a look-alike spelling.</summary>
+    private static bool IsAddress(string part, EmailAddressNormalizationOptions options)
+        => TryNormalize(part, options, out _, out _)
+           || (part.Length <= MaxInputLength && TryNormalizeLoosely(part, AddressMapping.FoldLoosely(part).Trim().TrimEnd('.'), options, out _));
 
     /// <summary>The canonical form of the one address that <paramref name="value"/>, read as a mailbox with an optional display name and comments, delivers to.</summary>
     private static bool TryNormalizeMailbox(string value, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)

@@ -192,6 +192,31 @@ public sealed class EmailAddressNormalizerTests
         EmailAddressNormalizer.TryNormalize("1 <victim@example.com>", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a display name");
     }
 
+    [Theory]
+    [InlineData("decoy@attacker.test, victim@example.com", "decoy@attacker.test,victim@example.com")]
+    [InlineData("victim@example.com,decoy@attacker.test", "victim@example.com,decoy@attacker.test")]
+    [InlineData("decoy@attacker.test; victim@example.com", "decoy@attacker.test;victim@example.com")]
+    [InlineData("Decoy <decoy@attacker.test>, \"Victim, Inc\" <victim@example.com>", "decoy<decoy@attacker.test>,\"victim,inc\"<victim@example.com>")]
+    [InlineData("decoy@attacker.test\uFF0Cvictim@example.com", "decoy@attacker.test,victim@example.com")]
+    [InlineData("victim@example.com, victim@example.com", "victim@example.com,victim@example.com")]
+    public void GetPartitionValue_ValueListingSeveralAddresses_KeyedAsAnInvalidValue(string list, string folded)
+    {
+        // Act
+        string key = EmailAddressNormalizer.GetPartitionValue(list, Defaults);
+
+        // Assert: the folded value, as for any invalid value; MailAddress would have kept one of the addresses while a
+        // mailer delivers to all of them.
+        key.Should().Be(folded);
+        key.Should().NotBe("victim@example.com").And.NotBe("decoy@attacker.test");
+    }
+
+    [Theory]
+    [InlineData("\"Victim, Inc\" <victim@example.com>")]
+    [InlineData("<victim@example.com> (a, b)")]
+    [InlineData("\"decoy@attacker.test, x\" <victim@example.com>")]
+    public void GetPartitionValue_SeparatorInsideQuotesOrComments_OneAddress(string value)
+        => EmailAddressNormalizer.GetPartitionValue(value, Defaults).Should().Be(EmailAddressNormalizer.GetPartitionValue("victim@example.com", Defaults));
+
     [Fact]
     public void TryNormalize_OversizedInputs_RefusedInBoundedTime()
     {
