@@ -141,41 +141,18 @@ internal static class FieldValueCollector
     private static int AddList(List<string> found, string value, EmailAddressNormalizationOptions normalization)
     {
         var keys = new List<string>(2);
-        int start = 0;
-        int depth = 0;
-        bool quoted = false;
-
-        // One more address than a field may carry is enough for the caller to refuse the request.
-        for (int i = 0; i <= value.Length && keys.Count <= MaxValuesPerField; i++)
+        foreach (string part in EmailAddressNormalizer.SplitAddressList(value))
         {
-            char c = i < value.Length ? value[i] : ',';
-            if (quoted)
+            // One more address than a field may carry is enough for the caller to refuse the request.
+            if (keys.Count > MaxValuesPerField)
             {
-                i += c == '\\' ? 1 : 0;
-                quoted = c != '"';
-                continue;
+                break;
             }
 
-            switch (c)
+            string partition = EmailAddressNormalizer.GetPartitionValue(part, normalization);
+            if (EmailAddressNormalizer.TryNormalize(partition, normalization, out _, out _))
             {
-                case '"':
-                    quoted = true;
-                    break;
-                case '(' or '<':
-                    depth++;
-                    break;
-                case ')' or '>':
-                    depth = Math.Max(0, depth - 1);
-                    break;
-                case ',' or ';' when depth == 0:
-                    string partition = EmailAddressNormalizer.GetPartitionValue(value[start..i], normalization);
-                    if (EmailAddressNormalizer.TryNormalize(partition, normalization, out _, out _))
-                    {
-                        keys.Add(StoreKeyEncoding.Hash(partition));
-                    }
-
-                    start = i + 1;
-                    break;
+                keys.Add(StoreKeyEncoding.Hash(partition));
             }
         }
 

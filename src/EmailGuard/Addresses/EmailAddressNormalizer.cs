@@ -221,42 +221,67 @@ public static partial class EmailAddressNormalizer
         }
 
         int addresses = 0;
-        int start = 0;
-        int depth = 0;
-        bool quoted = false;
-        for (int i = 0; i <= value.Length; i++)
+        foreach (string part in SplitAddressList(value))
         {
-            char c = i < value.Length ? value[i] : ',';
-            if (quoted)
+            if (IsAddress(part, options) && ++addresses > 1)
             {
-                i += c == '\\' ? 1 : 0;
-                quoted = c != '"';
-                continue;
-            }
-
-            switch (c)
-            {
-                case '"':
-                    quoted = true;
-                    break;
-                case '(' or '<':
-                    depth++;
-                    break;
-                case ')' or '>':
-                    depth = Math.Max(0, depth - 1);
-                    break;
-                case ',' or ';' when depth == 0:
-                    if (start < i && IsAddress(value[start..i], options) && ++addresses > 1)
-                    {
-                        return true;
-                    }
-
-                    start = i + 1;
-                    break;
+                return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The parts of <paramref name="value"/> read as an address list: split at the commas and semicolons outside
+    /// quotes, comments and angle brackets, the split System.Net.Mail's and MailKit's address lists make
+    /// (<c>decoy@attacker.test, "Doe, J." &lt;victim@example.com&gt;</c> is two parts). Empty parts are left out; the
+    /// parts are as written, not trimmed or normalized. Read lazily, so a caller may stop after the parts it needs.
+    /// </summary>
+    /// <param name="value">The value, for example a form field.</param>
+    /// <returns>The parts; the value itself when it holds no separator outside quotes, comments and angle brackets.</returns>
+    public static IEnumerable<string> SplitAddressList(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return Split(value);
+
+        static IEnumerable<string> Split(string value)
+        {
+            int start = 0;
+            int depth = 0;
+            bool quoted = false;
+            for (int i = 0; i <= value.Length; i++)
+            {
+                char c = i < value.Length ? value[i] : ',';
+                if (quoted)
+                {
+                    i += c == '\\' ? 1 : 0;
+                    quoted = c != '"';
+                    continue;
+                }
+
+                switch (c)
+                {
+                    case '"':
+                        quoted = true;
+                        break;
+                    case '(' or '<':
+                        depth++;
+                        break;
+                    case ')' or '>':
+                        depth = Math.Max(0, depth - 1);
+                        break;
+                    case ',' or ';' when depth == 0:
+                        if (start < i)
+                        {
+                            yield return value[start..i];
+                        }
+
+                        start = i + 1;
+                        break;
+                }
+            }
+        }
     }
 
     /// <summary>Whether one part of a list delivers to an address, bare, wrapped or in a look-alike spelling.</summary>

@@ -211,6 +211,16 @@ public sealed class EmailAddressNormalizerTests
     }
 
     [Theory]
+    [InlineData("victim@example.com", new[] { "victim@example.com" })]
+    [InlineData("decoy@attacker.test, victim@example.com", new[] { "decoy@attacker.test", " victim@example.com" })]
+    [InlineData("a@x.test;b@y.test;;", new[] { "a@x.test", "b@y.test" })]
+    [InlineData("\"Doe, J.\" <j@x.test>, (c, d) k@y.test", new[] { "\"Doe, J.\" <j@x.test>", " (c, d) k@y.test" })]
+    [InlineData("\"a\\\", b\" <a@x.test>", new[] { "\"a\\\", b\" <a@x.test>" })]
+    [InlineData("", new string[0])]
+    public void SplitAddressList_Value_PartsOutsideQuotesCommentsAndAngleBrackets(string value, string[] expected)
+        => EmailAddressNormalizer.SplitAddressList(value).Should().Equal(expected);
+
+    [Theory]
     [InlineData("\"Victim, Inc\" <victim@example.com>")]
     [InlineData("<victim@example.com> (a, b)")]
     [InlineData("\"decoy@attacker.test, x\" <victim@example.com>")]
