@@ -189,7 +189,7 @@ public static partial class EmailAddressNormalizer
 
         // MailAddress parses "decoy@attacker.test, victim@example.com" as one of the two, so a list is settled before
         // it gets the chance; the folded spelling is checked too, since folding turns a fullwidth comma into ','.
-        string folded = AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
+        string folded = FoldForKey(value);
         if (ListsSeveralAddresses(value, options) || ListsSeveralAddresses(folded, options))
         {
             return folded;
@@ -197,6 +197,9 @@ public static partial class EmailAddressNormalizer
 
         return TryNormalizeLoosely(value, folded, options, out address) ? address.Address : folded;
     }
+
+    /// <summary>A value folded as <see cref="GetPartitionValue"/> keys it: look-alikes folded, then white space and trailing dots trimmed.</summary>
+    private static string FoldForKey(string value) => AddressMapping.FoldLoosely(value).Trim().TrimEnd('.');
 
     /// <summary>The one address a value that is not a plain address delivers to, read as written and then folded.</summary>
     private static bool TryNormalizeLoosely(string value, string folded, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
@@ -287,7 +290,7 @@ public static partial class EmailAddressNormalizer
     /// <summary>Whether one part of a list delivers to an address, bare, wrapped or in a look-alike spelling.</summary>
     private static bool IsAddress(string part, EmailAddressNormalizationOptions options)
         => TryNormalize(part, options, out _, out _)
-           || (part.Length <= MaxInputLength && TryNormalizeLoosely(part, AddressMapping.FoldLoosely(part).Trim().TrimEnd('.'), options, out _));
+           || (part.Length <= MaxInputLength && TryNormalizeLoosely(part, FoldForKey(part), options, out _));
 
     /// <summary>The canonical form of the one address that <paramref name="value"/>, read as a mailbox with an optional display name and comments, delivers to.</summary>
     private static bool TryNormalizeMailbox(string value, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
