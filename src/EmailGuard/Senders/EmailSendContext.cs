@@ -122,8 +122,10 @@ public sealed partial class EmailSendContext : IDisposable
             {
                 // The same forgery through the headers that set provider tags (X-SES-MESSAGE-TAGS, X-Mailgun-Variables,
                 // X-SMTPAPI, X-PM-Metadata-<name>, ...): a header that names one of EmailGuard's tags is dropped whole.
-                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value) && !NamesAttributionTag().IsMatch(JsonUnescaped(header.Value))
-                    && !AddsRecipients(header.Key, header.Value))
+                string unescaped = JsonUnescaped(header.Value);
+                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
+                    && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
+                    && !AddsRecipients(header.Key, unescaped))
                 {
                     headers[header.Key] = header.Value;
                 }
@@ -153,9 +155,14 @@ public sealed partial class EmailSendContext : IDisposable
     /// and Resent-* headers; SendGrid's SMTP API sends to every address of <c>X-SMTPAPI</c>'s <c>to</c>. The envelope
     /// (<see cref="OutboundEmail.To"/>, <see cref="OutboundEmail.Cc"/>, <see cref="OutboundEmail.Bcc"/>) is where recipients go.
     /// </summary>
-    private static bool AddsRecipients(string name, string value)
-        => name.Trim().ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
-           || (name.Trim().Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(JsonUnescaped(value)));
+    /// <param name="name">The header's name.</param>
+    /// <param name="unescaped">The header's value with its JSON escapes decoded (<see cref="JsonUnescaped"/>).</param>
+    private static bool AddsRecipients(string name, string unescaped)
+    {
+        name = name.Trim();
+        return name.ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
+               || (name.Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(unescaped));
+    }
 
     /// <summary>
     /// <paramref name="value"/> with its JSON <c>\uXXXX</c> escapes decoded: the JSON headers (Mailgun's variables,
