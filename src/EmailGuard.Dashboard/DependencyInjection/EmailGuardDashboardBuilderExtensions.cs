@@ -54,7 +54,9 @@ public static class EmailGuardDashboardBuilderExtensions
             services.AddSingleton<AlertPublisher>();
             services.AddSingleton<IEmailGuardAlerts>(sp => sp.GetRequiredService<AlertPublisher>());
             services.AddSingleton<IEmailGuardObserver, AlertRules>();
-            services.AddHttpClient(AlertDispatcher.HttpClientName);
+            // No request logging: a Slack incoming-webhook URL carries its secret in the path, and the factory's
+            // default handlers log every request's URL at Information.
+            services.AddHttpClient(AlertDispatcher.HttpClientName).RemoveAllLoggers();
             services.AddHostedService(sp => new AlertDispatcher(
                 sp.GetRequiredService<AlertPublisher>(),
                 sp.GetRequiredService<IHttpClientFactory>(),

@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// Alert delivery against receivers that misbehave: one that redirects elsewhere, one that answers with a body that never
+/// ends, and the Slack URL whose path is the secret. Every server is local, on 127.0.0.1.
+/// </summary>
+public sealed class HostileAlertDeliveryTests
+{
+    private const string Secret = "test-secret-0123456789";
+
+    [Fact]
+    public async Task Slack_WebhookUrl_ItsSecretPathIsNeverLogged()
+    {
+        // Arrange: a Slack incoming-webhook URL is its own credential (hooks.slack.com/services/T…/B…/<secret>), and
+        // IHttpClientFactory's default handlers log every request's URL at Information.
+        const string SecretPath = "/services/T0001/B0001/s3cr3tTokenXyZ";
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost(SecretPath, () => Results.Ok()));
+        CapturingLoggerProvider logs = new();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.SlackWebhookUrl = new Uri(hostile.Address, SecretPath).ToString();
+                o.MaxAttempts = 1;
+            },
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+
+        // Assert
+        metrics.Delivered.Should().Be(1);
+        logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 600 && !condition(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        condition().Should().BeTrue("the dispatcher finished the delivery within a minute");
+    }
+
+    /// <summary>A local server whose endpoints the test writes, counting the requests it gets.</summary>
+    private sealed class HostileReceiver : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _requests;
+
+        private HostileReceiver(WebApplication app) => _app = app;
+
+        public Uri Address { get; private set; } = null!;
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public static async Task<HostileReceiver> StartAsync(Action<WebApplication> endpoints)
+        {
+            WebApplicationBuilder builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+            builder.Logging.ClearProviders();
+            WebApplication app = builder.Build();
+            HostileReceiver receiver = new(app);
+            app.Use((context, next) =>
+            {
+                Interlocked.Increment(ref receiver._requests);
+                return next(context);
+            });
+            endpoints(app);
+            await app.StartAsync();
+            receiver.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+            return receiver;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            using CancellationTokenSource stop = new(TimeSpan.FromSeconds(5));
+            await _app.StopAsync(stop.Token);
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Every message and scope logged in the host, from every category, at every level the host's filters let through.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingLoggerProvider provider, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull
+            {
+                // Scopes too: the HTTP client factory's logical handler opens one named by the request's URL.
+                provider.Messages.Enqueue($"{category} scope: {state}");
+                return null;
+            }
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+                => provider.Messages.Enqueue($"{category}: {formatter(state, exception)} {exception}");
+        }
+    }
+}
