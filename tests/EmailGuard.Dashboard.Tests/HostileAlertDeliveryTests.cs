@@ -19,6 +19,35 @@ public sealed class HostileAlertDeliveryTests
 {
     private const string Secret = "test-secret-0123456789";
 
+    [Theory]
+    [InlineData(307)]
+    [InlineData(308)]
+    public async Task Webhook_RedirectToAnotherHost_NotFollowed_TheSignedAlertStaysWithTheConfiguredUrl(int status)
+    {
+        // Arrange: the configured receiver answers with a redirect to another origin. A 307 or 308 keeps method, body and
+        // headers, so following it would hand the signed alert (and any party ids in it) to whoever the receiver names.
+        await using AlertReceiver elsewhere = await AlertReceiver.StartAsync();
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app =>
+            app.MapPost("/hook", () => Results.Redirect(new Uri(elsewhere.Address, "/webhook").ToString(), permanent: status == 308, preserveMethod: true)));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 1;
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+
+        // Assert
+        metrics.Failures.Should().Be(1, "a redirect is not a delivery");
+        metrics.Delivered.Should().Be(0);
+        hostile.Requests.Should().Be(1);
+        elsewhere.Alerts.Reader.TryRead(out _).Should().BeFalse("the redirect's target never sees the alert");
+    }
+
     [Fact]
     public async Task Slack_WebhookUrl_ItsSecretPathIsNeverLogged()
     {
