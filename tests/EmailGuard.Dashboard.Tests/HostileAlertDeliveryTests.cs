@@ -49,6 +49,39 @@ public sealed class HostileAlertDeliveryTests
     }
 
     [Fact]
+    public async Task Webhook_AnswerWithABodyThatNeverEnds_DeliveredOnItsStatus_TheBodyIsNotRead()
+    {
+        // Arrange: 200 at once, then a body that keeps coming. Reading it (the default for HttpClient.SendAsync) holds
+        // the delivery loop until the timeout, buffers up to 2 GB, and turns a delivered alert into a retried one.
+        TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost("/hook", async (HttpContext context) =>
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "text/plain";
+            await context.Response.Body.WriteAsync(new byte[64 * 1024]);
+            await context.Response.Body.FlushAsync();
+            await release.Task;
+        }));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 1;
+            o.RequestTimeout = TimeSpan.FromSeconds(2);
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+        release.TrySetResult();
+
+        // Assert
+        metrics.Delivered.Should().Be(1, "the receiver said 200; what it writes after that is not EmailGuard's to read");
+        metrics.Failures.Should().Be(0);
+    }
+
+    [Fact]
     public async Task Slack_WebhookUrl_ItsSecretPathIsNeverLogged()
     {
         // Arrange: a Slack incoming-webhook URL is its own credential (hooks.slack.com/services/T…/B…/<secret>), and

@@ -88,7 +88,8 @@ internal sealed partial class AlertDispatcher(
                 using HttpRequestMessage request = create();
                 using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_options.RequestTimeout);
-                using HttpResponseMessage response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
+                // The status is the answer; the body is never read, so a receiver cannot hold the loop or fill memory with it.
+                using HttpResponseMessage response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
                     metrics.RecordDelivered(sink);
