@@ -98,11 +98,11 @@ internal static class DashboardActions
         try
         {
             (string back, string message) = await act(form).ConfigureAwait(false);
-            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(message);
+            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(request.ProtectNotice(message));
         }
         catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)
         {
-            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", $"Not done: {ex.Message}"));
+            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", request.ProtectNotice($"Not done: {ex.Message}")));
         }
 
         DashboardLayout.SetHeaders(context.Response, request.Nonce);

@@ -1,0 +1,60 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>The dashboard against links and forms an attacker writes for an operator to follow.</summary>
+public sealed partial class HostileDashboardTests : IAsyncLifetime
+{
+    private DashboardHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await DashboardHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Theory]
+    [InlineData("msg")]
+    [InlineData("err")]
+    public async Task Notice_FromALinkAnyoneCanWrite_NotShown(string name)
+    {
+        // Arrange: the notice an action leaves after its redirect came from the query string, so a link in a chat
+        // message showed any text, styled as the dashboard's own, on the dashboard's origin.
+        const string Lure = "Your session expired. Sign in again at https://emailguard-login.example to continue.";
+        using HttpClient client = _host.Client();
+
+        // Act
+        string page = await client.GetStringAsync($"/emailguard/flags?{name}={Uri.EscapeDataString(Lure)}");
+
+        // Assert
+        page.Should().NotContain("emailguard-login.example").And.NotContain("id=\"dashboard-message\"").And.NotContain("id=\"dashboard-error\"");
+    }
+
+    [Fact]
+    public async Task Notice_OfTheDashboardsOwnAction_ShownAfterItsRedirect()
+    {
+        // Arrange
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+
+        // Act
+        HttpResponseMessage added = await client.PostAsync("/emailguard/lists/add", Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("reason", "spam_trap")));
+        string page = await client.GetStringAsync(added.Headers.Location!.ToString());
+        HttpResponseMessage refused = await client.PostAsync("/emailguard/flags/apply", Form(token, ("type", "Recipient"), ("id", "x"), ("reason", "manual"), ("confirmed", "yes")));
+        string error = await client.GetStringAsync(refused.Headers.Location!.ToString());
+
+        // Assert
+        added.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        page.Should().Contain("id=\"dashboard-message\"").And.Contain("Added Recipient spam@example.com to the blocklist.");
+        error.Should().Contain("id=\"dashboard-error\"").And.Contain("Not done: &#x27;Recipient&#x27; is not a party type here.");
+    }
+
+    private static async Task<string> TokenAsync(HttpClient client, string page)
+        => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
+
+    private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
+        => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+}
