@@ -49,6 +49,47 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         error.Should().Contain("id=\"dashboard-error\"").And.Contain("Not done: &#x27;Recipient&#x27; is not a party type here.");
     }
 
+    [Theory]
+    [InlineData("//attacker.example/phish")]
+    [InlineData("/\\attacker.example/phish")]
+    [InlineData("/somewhere-else")]
+    public async Task ConfirmPage_CancelLink_StaysOnTheDashboard(string path)
+    {
+        // Arrange: the Cancel link went back to the Referer's path and query when its host was the dashboard's; a
+        // path of "//attacker.example/…" is a link to another site.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        using HttpRequestMessage request = new(HttpMethod.Post, "/emailguard/lists/remove")
+        {
+            Content = Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com")),
+        };
+        request.Headers.Referrer = new Uri(_host.Address.GetLeftPart(UriPartial.Authority) + path);
+
+        // Act
+        HttpResponseMessage confirm = await client.SendAsync(request);
+        string page = await confirm.Content.ReadAsStringAsync();
+
+        // Assert
+        page.Should().Contain("id=\"confirm\"");
+        CancelPattern().Match(page).Groups[1].Value.Should().Be("/emailguard/");
+    }
+
+    [Fact]
+    public async Task ConfirmPage_CancelLink_BackToTheDashboardPageItCameFrom()
+    {
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        using HttpRequestMessage request = new(HttpMethod.Post, "/emailguard/lists/remove")
+        {
+            Content = Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com")),
+        };
+        request.Headers.Referrer = new Uri(_host.Address, "/emailguard/lists?kind=Allowlist");
+
+        string page = await (await client.SendAsync(request)).Content.ReadAsStringAsync();
+
+        CancelPattern().Match(page).Groups[1].Value.Should().Be("/emailguard/lists?kind=Allowlist");
+    }
+
     private static async Task<string> TokenAsync(HttpClient client, string page)
         => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
@@ -57,4 +98,7 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
 
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex TokenPattern();
+
+    [GeneratedRegex("<a id=\"cancel\" href=\"([^\"]*)\"")]
+    private static partial Regex CancelPattern();
 }

@@ -88,7 +88,7 @@ internal static class DashboardActions
             }
 
             confirm.Hidden("confirmed", "yes").Raw("<button type=\"submit\" class=\"danger\" id=\"confirm-button\">Yes, do it</button> <a id=\"cancel\"")
-                .Attr("href", context.Request.Headers.Referer.FirstOrDefault() is { } referer && Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) && back.Host == context.Request.Host.Host ? back.PathAndQuery : request.Url("/"))
+                .Attr("href", CancelTo(request, context.Request.Headers.Referer.FirstOrDefault()))
                 .Raw(">Cancel</a></form></div>");
             await DashboardLayout.WriteAsync(request, "-", "Confirm", confirm).ConfigureAwait(false);
             return;
@@ -108,6 +108,24 @@ internal static class DashboardActions
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
+    }
+
+    /// <summary>
+    /// Where Cancel goes: the dashboard page the form was on, when the Referer names one, else the overview. Only a path
+    /// under the dashboard: the Referer's host being ours is not enough, since a path of <c>//other.example/…</c> (or
+    /// <c>/\other.example/…</c>, which URL parsers read alike) is a link to another site.
+    /// </summary>
+    private static string CancelTo(DashboardRequest request, string? referer)
+    {
+        string overview = request.Url("/");
+        if (referer is null || !Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) || back.Host != request.Context.Request.Host.Host)
+        {
+            return overview;
+        }
+
+        string path = back.AbsolutePath;
+        bool underDashboard = path.Equals(request.Base, StringComparison.OrdinalIgnoreCase) || path.StartsWith(request.Base + "/", StringComparison.OrdinalIgnoreCase);
+        return underDashboard && !path.StartsWith("//", StringComparison.Ordinal) && !path.Contains('\\', StringComparison.Ordinal) ? back.PathAndQuery : overview;
     }
 
     private static bool Suspends(DashboardRequest request, string reason)
