@@ -5,6 +5,12 @@ namespace EmailGuard;
 /// <summary>The markup steps of the normalizer: skipping tags and whole elements, and decoding entities.</summary>
 internal ref partial struct ContentNormalizer
 {
+    /// <summary>The longest reference name read (HTML's longest, <c>CounterClockwiseContourIntegral</c>, has 31 characters).</summary>
+    private const int MaxReferenceName = 32;
+
+    private static readonly System.Buffers.SearchValues<char> s_nameChars =
+        System.Buffers.SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     /// <summary>Skips a tag, comment, or script or style element at <paramref name="i"/>; false when the <c>&lt;</c> starts no tag.</summary>
     private bool TrySkipTag(ReadOnlySpan<char> text, ref int i)
     {
@@ -116,26 +122,46 @@ internal ref partial struct ContentNormalizer
             return true;
         }
 
-        int semicolon = rest[..Math.Min(rest.Length, 12)].IndexOf(';');
-        if (semicolon <= 0)
+        int semicolon = rest[..Math.Min(rest.Length, MaxReferenceName + 1)].IndexOf(';');
+        if (semicolon <= 0 || rest[..semicolon].ContainsAnyExcept(s_nameChars))
         {
+            // No reference: "Tom & Jerry; ..." is text, and must not lose "Jerry".
             return false;
         }
 
-        ReadOnlySpan<char> entity = rest[..semicolon];
-        decoded = entity switch
-        {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            "shy" or "zwsp" or "zwnj" or "zwj" => '\u00AD',
-            _ => ' ',
-        };
+        decoded = NamedReference(rest[..semicolon]);
         i += semicolon + 2;
         return true;
     }
+
+    /// <summary>
+    /// What a named reference shows. Invisible ones (<c>&amp;ZeroWidthSpace;</c>, <c>&amp;NoBreak;</c>, ...) are
+    /// dropped like the characters they stand for, and an accented Latin letter (<c>&amp;eacute;</c>) is its letter, so
+    /// that writing a character as a reference or as itself, per copy, makes no new text. Others separate words.
+    /// </summary>
+    private static int NamedReference(ReadOnlySpan<char> name) => name switch
+    {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "shy" or "zwsp" or "zwnj" or "zwj" or "lrm" or "rlm" or "ZeroWidthSpace" or "NegativeVeryThinSpace" or "NegativeThinSpace"
+            or "NegativeMediumSpace" or "NegativeThickSpace" or "NoBreak" or "it" or "InvisibleTimes" or "ic" or "InvisibleComma"
+            or "af" or "ApplyFunction" => '\u00AD',
+        "szlig" => '\u00DF',
+        _ => AccentedLetter(name),
+    };
+
+    /// <summary>
+    /// The letter of an accented-letter reference (<c>eacute</c>, <c>Ntilde</c>, <c>ccedil</c>, <c>oslash</c>...), else a
+    /// separator. <c>sdot</c> and <c>tdot</c> are operators, not letters.
+    /// </summary>
+    private static int AccentedLetter(ReadOnlySpan<char> name)
+        => name.Length > 1 && char.IsAsciiLetter(name[0]) && name is not "sdot" and not "tdot"
+           && name[1..] is "acute" or "grave" or "circ" or "uml" or "tilde" or "ring" or "cedil" or "slash" or "caron" or "macr" or "breve" or "ogon" or "dot" or "dblac"
+            ? name[0]
+            : ' ';
 
     private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }
