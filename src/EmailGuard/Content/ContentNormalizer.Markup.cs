@@ -22,8 +22,27 @@ internal ref partial struct ContentNormalizer
 
         if (rest.StartsWith("!--", StringComparison.Ordinal))
         {
+            // Browsers end a comment at "-->" and at "--!>" too; text after either is shown.
             int close = rest.IndexOf("-->", StringComparison.Ordinal);
-            i = close < 0 ? text.Length : i + 1 + close + 3;
+            int bang = rest.IndexOf("--!>", StringComparison.Ordinal);
+            if (bang >= 0 && (close < 0 || bang < close))
+            {
+                i += 1 + bang + 4;
+            }
+            else
+            {
+                i = close < 0 ? text.Length : i + 1 + close + 3;
+            }
+
+            return true;
+        }
+
+        if (rest[0] is '!' or '?')
+        {
+            // <!DOCTYPE>, <![CDATA[...]]>, <?xml ...?>: to a browser reading HTML a bogus comment up to the first '>',
+            // hidden and splitting no word.
+            int bogusEnd = rest.IndexOf('>');
+            i = bogusEnd < 0 ? text.Length : i + 1 + bogusEnd + 1;
             return true;
         }
 
@@ -35,7 +54,7 @@ internal ref partial struct ContentNormalizer
         }
 
         ReadOnlySpan<char> name = rest.Slice(nameStart, nameLength);
-        int end = rest.IndexOf('>');
+        int end = TagEnd(rest, nameStart + nameLength);
         i = end < 0 ? text.Length : i + 1 + end + 1;
         if (nameStart == 0 && (name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)))
         {
@@ -48,6 +67,47 @@ internal ref partial struct ContentNormalizer
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Where a tag ends: the first '>' outside a quoted attribute value. <c>&lt;p title="a&gt;b"&gt;</c> is one tag to a
+    /// browser, and "b" is never shown; ending it at the first '>' read the rest of the value as text.
+    /// </summary>
+    private static int TagEnd(ReadOnlySpan<char> rest, int from)
+    {
+        bool afterEquals = false;
+        for (int k = from; k < rest.Length; k++)
+        {
+            char c = rest[k];
+            if (c == '>')
+            {
+                return k;
+            }
+
+            if (afterEquals && c is '"' or '\'')
+            {
+                int close = rest[(k + 1)..].IndexOf(c);
+                if (close < 0)
+                {
+                    return -1;
+                }
+
+                k += 1 + close;
+                afterEquals = false;
+                continue;
+            }
+
+            if (c == '=')
+            {
+                afterEquals = true;
+            }
+            else if (!char.IsWhiteSpace(c))
+            {
+                afterEquals = false;
+            }
+        }
+
+        return -1;
     }
 
     private static void SkipElement(ReadOnlySpan<char> text, ref int i, ReadOnlySpan<char> name)
