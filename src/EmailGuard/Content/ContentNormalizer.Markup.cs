@@ -56,7 +56,7 @@ internal ref partial struct ContentNormalizer
         ReadOnlySpan<char> name = rest.Slice(nameStart, nameLength);
         int end = TagEnd(rest, nameStart + nameLength);
         i = end < 0 ? text.Length : i + 1 + end + 1;
-        if (nameStart == 0 && (name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)))
+        if (nameStart == 0 && IsHiddenElement(name))
         {
             SkipElement(text, ref i, name);
         }
@@ -130,6 +130,14 @@ internal ref partial struct ContentNormalizer
             }
         }
     }
+
+    /// <summary>
+    /// Elements whose content no reader sees: script and style, a document's <c>title</c> (and an SVG's, a tooltip) and
+    /// a <c>template</c>. Per-copy random words in them would make every copy a new text.
+    /// </summary>
+    private static bool IsHiddenElement(ReadOnlySpan<char> name)
+        => name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)
+           || name.Equals("title", StringComparison.OrdinalIgnoreCase) || name.Equals("template", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsInline(ReadOnlySpan<char> name)
     {

@@ -90,6 +90,7 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("invisible named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Ple&ZeroWidthSpace;ase fi&NoBreak;nd pur&NegativeThinSpace;chase order 17 att&InvisibleTimes;ached.</p>")]
     [InlineData("text hidden in a quoted attribute value", "Purchase order PO-1", "<p title=\"x>unique 8f3a words\">Dear Anna Smith,</p><p class='a>more words'>Please find purchase order 17 attached.</p>")]
     [InlineData("bogus comments and --!> inside words", "Purchase order PO-1", "<!DOCTYPE html><p>Dear Anna Smith,</p><p>Ple<!x>ase fi<?y z?>nd pur<![CDATA[q]]>chase order 17 att<!-- unique 8f3a --!>ached.</p>")]
+    [InlineData("hidden elements", "Purchase order PO-1", "<html><head><title>Order 8f3a for supplier Lindqvist</title></head><body><template><p>unique words</p></template><p>Dear Anna Smith,</p><p>Please find purchase order 17 attached.<svg><title>random tooltip</title></svg></p></body></html>")]
     [InlineData("accented letters as named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Pl&eacute;ase f&iacute;nd purch&aacute;se order 17 attached.</p>")]
     public void AttackerVariation_OfOneText_DoesNotEscapeTheFingerprint(string variation, string subject, string body)
     {
