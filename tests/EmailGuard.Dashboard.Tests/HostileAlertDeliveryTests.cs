@@ -107,6 +107,42 @@ public sealed class HostileAlertDeliveryTests
         logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Webhook_ReceiverDown_OneAlertUsesItsRetries_TheNextAreTriedOnceUntilOneGetsThrough()
+    {
+        // Arrange: a receiver that answers 503 to everything, then recovers.
+        bool up = false;
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost("/hook", () => Volatile.Read(ref up) ? Results.Ok() : Results.StatusCode(503)));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 4;
+            o.RetryDelay = TimeSpan.FromMilliseconds(1);
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+
+        // Act: three alerts while it is down, then one after it recovered, then one more.
+        for (int i = 0; i < 3; i++)
+        {
+            alerts.Raise(new EmailGuardAlert { Kind = $"app_breaker_{i}", Condition = $"breaker:{i}", Title = "tripped" });
+        }
+
+        await WaitForAsync(() => metrics.Failures == 3);
+        int whileDown = hostile.Requests;
+        Volatile.Write(ref up, true);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_3", Condition = "breaker:3", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered == 1);
+        Volatile.Write(ref up, false);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_4", Condition = "breaker:4", Title = "tripped" });
+        await WaitForAsync(() => metrics.Failures == 4);
+
+        // Assert
+        whileDown.Should().Be(4 + 1 + 1, "the first alert is tried 4 times; once it failed them all, the next are tried once each");
+        hostile.Requests.Should().Be(whileDown + 1 + 4, "a delivery ends the outage: the alert after it has its retries again");
+    }
+
     private static async Task WaitForAsync(Func<bool> condition)
     {
         for (int i = 0; i < 600 && !condition(); i++)
