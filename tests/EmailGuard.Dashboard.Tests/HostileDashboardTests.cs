@@ -90,6 +90,30 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         CancelPattern().Match(page).Groups[1].Value.Should().Be("/emailguard/lists?kind=Allowlist");
     }
 
+    [Fact]
+    public async Task ConfirmPage_AppRenamedTheAntiforgeryField_ConfirmingStillWorks()
+    {
+        // Arrange: an app that names its anti-forgery field "csrf". The confirmation page copied every posted field
+        // but those starting with "__", so the old token came back beside the new one and every confirmation was refused.
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s => s.AddAntiforgery(o => o.FormFieldName = "csrf"));
+        await host.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com", "spam_trap");
+        using HttpClient client = host.Client();
+        string token = Regex.Match(await client.GetStringAsync("/emailguard/lists"), "name=\"csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        HttpResponseMessage confirm = await client.PostAsync("/emailguard/lists/remove", new FormUrlEncodedContent(
+            [new("csrf", token), new("kind", "Blocklist"), new("type", "Recipient"), new("value", "spam@example.com")]));
+        string page = await confirm.Content.ReadAsStringAsync();
+        MatchCollection fields = Regex.Matches(page, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\">");
+
+        // Act: submit the confirmation page's form as a browser would.
+        HttpResponseMessage removed = await client.PostAsync("/emailguard/lists/remove", new FormUrlEncodedContent(
+            fields.Select(f => new KeyValuePair<string, string>(f.Groups[1].Value, System.Net.WebUtility.HtmlDecode(f.Groups[2].Value)))));
+
+        // Assert
+        fields.Count(f => f.Groups[1].Value == "csrf").Should().Be(1, "one token: the confirmation page's own");
+        removed.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        (await host.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().BeNull();
+    }
+
     private static async Task<string> TokenAsync(HttpClient client, string page)
         => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 

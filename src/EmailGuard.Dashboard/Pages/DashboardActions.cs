@@ -79,9 +79,13 @@ internal static class DashboardActions
             Html confirm = new();
             confirm.Raw("<div class=\"card\" id=\"confirm\"><p>").Text(question).Raw("</p>");
             request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
+
+            // The form above carries a fresh token; the posted one, under whatever name the app gave the field, must not
+            // come back beside it, or the confirmation would be refused.
+            string tokenField = context.RequestServices.GetService<IOptions<AntiforgeryOptions>>()?.Value.FormFieldName ?? string.Empty;
             foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> field in form)
             {
-                if (field.Key is not "confirmed" && !field.Key.StartsWith("__", StringComparison.Ordinal))
+                if (field.Key is not "confirmed" && field.Key != tokenField && !field.Key.StartsWith("__", StringComparison.Ordinal))
                 {
                     confirm.Hidden(field.Key, field.Value.ToString());
                 }
