@@ -23,6 +23,10 @@ public sealed class AlertConfigurationTests
         { [$"{Alerts}:Period=0s"], $"{Alerts}:Period must be positive and at most 366.00:00:00; it is 00:00:00." },
         // Sixteen spaces are sixteen characters, but no secret.
         { [$"{Alerts}:WebhookUrl=https://alerts.example.com/hook", $"{Alerts}:WebhookSecret=                "], $"{Alerts}:WebhookSecret: a webhook needs a secret of at least 16 characters, not all spaces, to sign its alerts." },
+        // A Slack URL is its own secret (the path): a mistyped one fails by what is wrong with it, never by its value.
+        { [$"{Alerts}:SlackWebhookUrl=hooks.slack.com/services/T0001/B0001/s3cr3tTokenXyZ"], $"{Alerts}:SlackWebhookUrl: the URL must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information; it is not an absolute URL." },
+        { [$"{Alerts}:SlackWebhookUrl=http://hooks.slack.com/services/T0001/B0001/s3cr3tTokenXyZ"], $"{Alerts}:SlackWebhookUrl: the URL must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information; it is an http URL to hooks.slack.com." },
+        { [$"{Alerts}:WebhookUrl=https://ops:s3cr3tTokenXyZ@alerts.example.com/hook", $"{Alerts}:WebhookSecret=test-secret-0123456789"], $"{Alerts}:WebhookUrl: the URL must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information; it is an https URL to alerts.example.com with user information." },
     };
 
     [Theory]
@@ -39,6 +43,6 @@ public sealed class AlertConfigurationTests
 
         OptionsValidationException failure = start.Should().Throw<OptionsValidationException>().Which;
         failure.Failures.Should().Contain(expected);
-        failure.Failures.Should().AllSatisfy(f => f.Should().StartWith($"{Alerts}:").And.NotContain("\n"));
+        failure.Failures.Should().AllSatisfy(f => f.Should().StartWith($"{Alerts}:").And.NotContain("\n").And.NotContain("s3cr3t"));
     }
 }

@@ -29,6 +29,12 @@ internal sealed partial class AlertDispatcher(
 
     private readonly EmailGuardAlertOptions _options = options.Value;
 
+    // The sinks whose last alert failed every attempt. Each alert is then tried once there until one gets through: a
+    // dead receiver would otherwise hold every queued alert for all its retries and their doubling delays (80 s each
+    // with the defaults, weeks at the limits), and a store outage raised behind ten of them would wait a quarter hour.
+    // Only the delivery loop touches it.
+    private readonly HashSet<string> _down = new(StringComparer.Ordinal);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         TimeSpan flushInterval = _options.Period < TimeSpan.FromMinutes(1) ? _options.Period : TimeSpan.FromMinutes(1);
@@ -80,7 +86,8 @@ internal sealed partial class AlertDispatcher(
     {
         HttpClient client = httpClientFactory.CreateClient(HttpClientName);
         string? lastError = null;
-        for (int attempt = 1; attempt <= _options.MaxAttempts; attempt++)
+        int maxAttempts = _down.Contains(sink) ? 1 : _options.MaxAttempts;
+        for (int attempt = 1; attempt <= maxAttempts; attempt++)
         {
             bool retry;
             try
@@ -88,10 +95,12 @@ internal sealed partial class AlertDispatcher(
                 using HttpRequestMessage request = create();
                 using CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 timeout.CancelAfter(_options.RequestTimeout);
-                using HttpResponseMessage response = await client.SendAsync(request, timeout.Token).ConfigureAwait(false);
+                // The status is the answer; the body is never read, so a receiver cannot hold the loop or fill memory with it.
+                using HttpResponseMessage response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
                 if (response.IsSuccessStatusCode)
                 {
                     metrics.RecordDelivered(sink);
+                    _down.Remove(sink);
                     return;
                 }
 
@@ -108,7 +117,7 @@ internal sealed partial class AlertDispatcher(
                 retry = true;
             }
 
-            if (!retry || attempt == _options.MaxAttempts)
+            if (!retry || attempt == maxAttempts)
             {
                 break;
             }
@@ -120,6 +129,10 @@ internal sealed partial class AlertDispatcher(
 
         metrics.RecordFailure(sink);
         Log.DeliveryFailed(logger, sink, alert.Alert.Kind, alert.Alert.Condition, lastError);
+        if (maxAttempts > 1 && _down.Add(sink))
+        {
+            Log.SinkDown(logger, sink, _options.MaxAttempts);
+        }
     }
 
     private string Source => _options.Source ?? environment?.ApplicationName ?? "EmailGuard";
@@ -182,5 +195,9 @@ internal sealed partial class AlertDispatcher(
         [LoggerMessage(EventId = 1911, EventName = "AlertDeliveryFailed", Level = LogLevel.Warning,
             Message = "A {Kind} alert ({Condition}) could not be delivered to {Sink} and is given up: {Error}.")]
         public static partial void DeliveryFailed(ILogger logger, string sink, string kind, string condition, string? error);
+
+        [LoggerMessage(EventId = 2931, EventName = "AlertSinkDown", Level = LogLevel.Warning,
+            Message = "Alerts to {Sink} failed {MaxAttempts} attempts; each further alert is tried there once, without retries, until one is delivered.")]
+        public static partial void SinkDown(ILogger logger, string sink, int maxAttempts);
     }
 }

@@ -48,9 +48,17 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
     {
         if (!string.IsNullOrEmpty(url) && !IsAcceptableUrl(url))
         {
-            failures.Add($"{Prefix}{setting}: '{url}' must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information.");
+            // The value is not repeated: a Slack webhook URL carries its secret in the path (and a webhook URL may in its
+            // query or user information), and startup failures end up in logs.
+            failures.Add($"{Prefix}{setting}: the URL must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information; it is {Shape(url)}.");
         }
     }
+
+    /// <summary>What is wrong with a URL without its secret parts: its scheme and host, or that it is not absolute.</summary>
+    private static string Shape(string url)
+        => Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) && uri.Host.Length > 0
+            ? $"an {uri.Scheme} URL to {uri.Host}{(uri.UserInfo.Length > 0 ? " with user information" : string.Empty)}"
+            : "not an absolute URL";
 
     private static void Positive(TimeSpan value, TimeSpan max, string setting, List<string> failures)
     {

@@ -54,7 +54,10 @@ public static class EmailGuardDashboardBuilderExtensions
             services.AddSingleton<AlertPublisher>();
             services.AddSingleton<IEmailGuardAlerts>(sp => sp.GetRequiredService<AlertPublisher>());
             services.AddSingleton<IEmailGuardObserver, AlertRules>();
-            services.AddHttpClient(AlertDispatcher.HttpClientName);
+            // No request logging: a Slack incoming-webhook URL carries its secret in the path, and the factory's
+            // default handlers log every request's URL at Information.
+            services.AddHttpClient(AlertDispatcher.HttpClientName).RemoveAllLoggers()
+                .ConfigurePrimaryHttpMessageHandler(static (handler, _) => NoRedirects(handler));
             services.AddHostedService(sp => new AlertDispatcher(
                 sp.GetRequiredService<AlertPublisher>(),
                 sp.GetRequiredService<IHttpClientFactory>(),
@@ -71,6 +74,24 @@ public static class EmailGuardDashboardBuilderExtensions
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// Alerts go to the configured URL only: a receiver's 307 or 308 would resend the signed alert, headers and body, to
+    /// any host it names, and a 302 would make this app fetch an address of the receiver's choosing. A redirect is
+    /// answered as the failure it is.
+    /// </summary>
+    private static void NoRedirects(HttpMessageHandler handler)
+    {
+        switch (handler)
+        {
+            case SocketsHttpHandler sockets:
+                sockets.AllowAutoRedirect = false;
+                break;
+            case HttpClientHandler client:
+                client.AllowAutoRedirect = false;
+                break;
+        }
     }
 
     private static void AddMonitor(IServiceCollection services)

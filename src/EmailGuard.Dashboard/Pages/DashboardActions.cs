@@ -79,16 +79,20 @@ internal static class DashboardActions
             Html confirm = new();
             confirm.Raw("<div class=\"card\" id=\"confirm\"><p>").Text(question).Raw("</p>");
             request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
+
+            // The form above carries a fresh token; the posted one, under whatever name the app gave the field, must not
+            // come back beside it, or the confirmation would be refused.
+            string tokenField = context.RequestServices.GetService<IOptions<AntiforgeryOptions>>()?.Value.FormFieldName ?? string.Empty;
             foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> field in form)
             {
-                if (field.Key is not "confirmed" && !field.Key.StartsWith("__", StringComparison.Ordinal))
+                if (field.Key is not "confirmed" && field.Key != tokenField && !field.Key.StartsWith("__", StringComparison.Ordinal))
                 {
                     confirm.Hidden(field.Key, field.Value.ToString());
                 }
             }
 
             confirm.Hidden("confirmed", "yes").Raw("<button type=\"submit\" class=\"danger\" id=\"confirm-button\">Yes, do it</button> <a id=\"cancel\"")
-                .Attr("href", context.Request.Headers.Referer.FirstOrDefault() is { } referer && Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) && back.Host == context.Request.Host.Host ? back.PathAndQuery : request.Url("/"))
+                .Attr("href", CancelTo(request, context.Request.Headers.Referer.FirstOrDefault()))
                 .Raw(">Cancel</a></form></div>");
             await DashboardLayout.WriteAsync(request, "-", "Confirm", confirm).ConfigureAwait(false);
             return;
@@ -98,16 +102,34 @@ internal static class DashboardActions
         try
         {
             (string back, string message) = await act(form).ConfigureAwait(false);
-            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(message);
+            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(request.ProtectNotice(message));
         }
         catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)
         {
-            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", $"Not done: {ex.Message}"));
+            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", request.ProtectNotice($"Not done: {ex.Message}")));
         }
 
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
+    }
+
+    /// <summary>
+    /// Where Cancel goes: the dashboard page the form was on, when the Referer names one, else the overview. Only a path
+    /// under the dashboard: the Referer's host being ours is not enough, since a path of <c>//other.example/…</c> (or
+    /// <c>/\other.example/…</c>, which URL parsers read alike) is a link to another site.
+    /// </summary>
+    private static string CancelTo(DashboardRequest request, string? referer)
+    {
+        string overview = request.Url("/");
+        if (referer is null || !Uri.TryCreate(referer, UriKind.Absolute, out Uri? back) || back.Host != request.Context.Request.Host.Host)
+        {
+            return overview;
+        }
+
+        string path = back.AbsolutePath;
+        bool underDashboard = path.Equals(request.Base, StringComparison.OrdinalIgnoreCase) || path.StartsWith(request.Base + "/", StringComparison.OrdinalIgnoreCase);
+        return underDashboard && !path.StartsWith("//", StringComparison.Ordinal) && !path.Contains('\\', StringComparison.Ordinal) ? back.PathAndQuery : overview;
     }
 
     private static bool Suspends(DashboardRequest request, string reason)

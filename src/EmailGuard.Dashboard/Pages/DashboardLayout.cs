@@ -50,12 +50,12 @@ internal static class DashboardLayout
         }
 
         page.Raw("</nav></header><main><h2 id=\"page-title\">").Text(title).Raw("</h2>");
-        if (request.Query("msg") is { Length: > 0 } message)
+        if (request.Notice("msg") is { Length: > 0 } message)
         {
             page.Raw("<p class=\"notice\" id=\"dashboard-message\" role=\"status\">").Text(message).Raw("</p>");
         }
 
-        if (request.Query("err") is { Length: > 0 } error)
+        if (request.Notice("err") is { Length: > 0 } error)
         {
             page.Raw("<p class=\"notice bad\" id=\"dashboard-error\" role=\"alert\">").Text(error).Raw("</p>");
         }

@@ -1,12 +1,17 @@
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard;
 
 /// <summary>One request to the dashboard: its links, its CSP nonce and its anti-forgery token.</summary>
 internal sealed class DashboardRequest
 {
+    /// <summary>How long a notice an action wrote can be shown: the redirect follows at once.</summary>
+    private static readonly TimeSpan NoticeLifetime = TimeSpan.FromMinutes(5);
+
     public DashboardRequest(HttpContext context, DashboardMount mount)
     {
         Context = context;
@@ -48,6 +53,35 @@ internal sealed class DashboardRequest
     }
 
     public string Query(string name) => Context.Request.Query[name].FirstOrDefault() ?? string.Empty;
+
+    /// <summary>
+    /// A notice for the page an action redirects to (<c>msg</c>, <c>err</c>), protected so that only the dashboard can
+    /// write one: read from a plain query string, a link anyone sends an operator would show its text as the
+    /// dashboard's own. Valid for a few minutes.
+    /// </summary>
+    public string ProtectNotice(string notice) => NoticeProtector().Protect(notice, NoticeLifetime);
+
+    /// <summary>The notice in the query parameter <paramref name="name"/>, or empty when there is none the dashboard wrote.</summary>
+    public string Notice(string name)
+    {
+        string value = Query(name);
+        if (value.Length == 0)
+        {
+            return value;
+        }
+
+        try
+        {
+            return NoticeProtector().Unprotect(value, out _);
+        }
+        catch (CryptographicException)
+        {
+            return string.Empty;
+        }
+    }
+
+    private ITimeLimitedDataProtector NoticeProtector()
+        => Services.GetRequiredService<IDataProtectionProvider>().CreateProtector("EmailGuard.Dashboard.Notice").ToTimeLimitedDataProtector();
 
     public Html Form(Html html, string action, string cssClass = "")
     {

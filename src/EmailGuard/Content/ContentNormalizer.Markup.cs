@@ -5,6 +5,12 @@ namespace EmailGuard;
 /// <summary>The markup steps of the normalizer: skipping tags and whole elements, and decoding entities.</summary>
 internal ref partial struct ContentNormalizer
 {
+    /// <summary>The longest reference name read (HTML's longest, <c>CounterClockwiseContourIntegral</c>, has 31 characters).</summary>
+    private const int MaxReferenceName = 32;
+
+    private static readonly System.Buffers.SearchValues<char> s_nameChars =
+        System.Buffers.SearchValues.Create("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
     /// <summary>Skips a tag, comment, or script or style element at <paramref name="i"/>; false when the <c>&lt;</c> starts no tag.</summary>
     private bool TrySkipTag(ReadOnlySpan<char> text, ref int i)
     {
@@ -16,8 +22,27 @@ internal ref partial struct ContentNormalizer
 
         if (rest.StartsWith("!--", StringComparison.Ordinal))
         {
+            // Browsers end a comment at "-->" and at "--!>" too; text after either is shown.
             int close = rest.IndexOf("-->", StringComparison.Ordinal);
-            i = close < 0 ? text.Length : i + 1 + close + 3;
+            int bang = rest.IndexOf("--!>", StringComparison.Ordinal);
+            if (bang >= 0 && (close < 0 || bang < close))
+            {
+                i += 1 + bang + 4;
+            }
+            else
+            {
+                i = close < 0 ? text.Length : i + 1 + close + 3;
+            }
+
+            return true;
+        }
+
+        if (rest[0] is '!' or '?')
+        {
+            // <!DOCTYPE>, <![CDATA[...]]>, <?xml ...?>: to a browser reading HTML a bogus comment up to the first '>',
+            // hidden and splitting no word.
+            int bogusEnd = rest.IndexOf('>');
+            i = bogusEnd < 0 ? text.Length : i + 1 + bogusEnd + 1;
             return true;
         }
 
@@ -29,9 +54,9 @@ internal ref partial struct ContentNormalizer
         }
 
         ReadOnlySpan<char> name = rest.Slice(nameStart, nameLength);
-        int end = rest.IndexOf('>');
+        int end = TagEnd(rest, nameStart + nameLength);
         i = end < 0 ? text.Length : i + 1 + end + 1;
-        if (nameStart == 0 && (name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)))
+        if (nameStart == 0 && IsHiddenElement(name))
         {
             SkipElement(text, ref i, name);
         }
@@ -42,6 +67,47 @@ internal ref partial struct ContentNormalizer
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// Where a tag ends: the first '>' outside a quoted attribute value. <c>&lt;p title="a&gt;b"&gt;</c> is one tag to a
+    /// browser, and "b" is never shown; ending it at the first '>' read the rest of the value as text.
+    /// </summary>
+    private static int TagEnd(ReadOnlySpan<char> rest, int from)
+    {
+        bool afterEquals = false;
+        for (int k = from; k < rest.Length; k++)
+        {
+            char c = rest[k];
+            if (c == '>')
+            {
+                return k;
+            }
+
+            if (afterEquals && c is '"' or '\'')
+            {
+                int close = rest[(k + 1)..].IndexOf(c);
+                if (close < 0)
+                {
+                    return -1;
+                }
+
+                k += 1 + close;
+                afterEquals = false;
+                continue;
+            }
+
+            if (c == '=')
+            {
+                afterEquals = true;
+            }
+            else if (!char.IsWhiteSpace(c))
+            {
+                afterEquals = false;
+            }
+        }
+
+        return -1;
     }
 
     private static void SkipElement(ReadOnlySpan<char> text, ref int i, ReadOnlySpan<char> name)
@@ -64,6 +130,14 @@ internal ref partial struct ContentNormalizer
             }
         }
     }
+
+    /// <summary>
+    /// Elements whose content no reader sees: script and style, a document's <c>title</c> (and an SVG's, a tooltip) and
+    /// a <c>template</c>. Per-copy random words in them would make every copy a new text.
+    /// </summary>
+    private static bool IsHiddenElement(ReadOnlySpan<char> name)
+        => name.Equals("script", StringComparison.OrdinalIgnoreCase) || name.Equals("style", StringComparison.OrdinalIgnoreCase)
+           || name.Equals("title", StringComparison.OrdinalIgnoreCase) || name.Equals("template", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsInline(ReadOnlySpan<char> name)
     {
@@ -116,26 +190,46 @@ internal ref partial struct ContentNormalizer
             return true;
         }
 
-        int semicolon = rest[..Math.Min(rest.Length, 12)].IndexOf(';');
-        if (semicolon <= 0)
+        int semicolon = rest[..Math.Min(rest.Length, MaxReferenceName + 1)].IndexOf(';');
+        if (semicolon <= 0 || rest[..semicolon].ContainsAnyExcept(s_nameChars))
         {
+            // No reference: "Tom & Jerry; ..." is text, and must not lose "Jerry".
             return false;
         }
 
-        ReadOnlySpan<char> entity = rest[..semicolon];
-        decoded = entity switch
-        {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            "shy" or "zwsp" or "zwnj" or "zwj" => '\u00AD',
-            _ => ' ',
-        };
+        decoded = NamedReference(rest[..semicolon]);
         i += semicolon + 2;
         return true;
     }
+
+    /// <summary>
+    /// What a named reference shows. Invisible ones (<c>&amp;ZeroWidthSpace;</c>, <c>&amp;NoBreak;</c>, ...) are
+    /// dropped like the characters they stand for, and an accented Latin letter (<c>&amp;eacute;</c>) is its letter, so
+    /// that writing a character as a reference or as itself, per copy, makes no new text. Others separate words.
+    /// </summary>
+    private static int NamedReference(ReadOnlySpan<char> name) => name switch
+    {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "shy" or "zwsp" or "zwnj" or "zwj" or "lrm" or "rlm" or "ZeroWidthSpace" or "NegativeVeryThinSpace" or "NegativeThinSpace"
+            or "NegativeMediumSpace" or "NegativeThickSpace" or "NoBreak" or "it" or "InvisibleTimes" or "ic" or "InvisibleComma"
+            or "af" or "ApplyFunction" => '\u00AD',
+        "szlig" => '\u00DF',
+        _ => AccentedLetter(name),
+    };
+
+    /// <summary>
+    /// The letter of an accented-letter reference (<c>eacute</c>, <c>Ntilde</c>, <c>ccedil</c>, <c>oslash</c>...), else a
+    /// separator. <c>sdot</c> and <c>tdot</c> are operators, not letters.
+    /// </summary>
+    private static int AccentedLetter(ReadOnlySpan<char> name)
+        => name.Length > 1 && char.IsAsciiLetter(name[0]) && name is not "sdot" and not "tdot"
+           && name[1..] is "acute" or "grave" or "circ" or "uml" or "tilde" or "ring" or "cedil" or "slash" or "caron" or "macr" or "breve" or "ogon" or "dot" or "dblac"
+            ? name[0]
+            : ' ';
 
     private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }

@@ -13,8 +13,8 @@ namespace EmailGuard;
 /// per <see cref="Append"/>, so a buffer of that size always suffices.
 /// <list type="bullet">
 /// <item>In HTML parts, tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
-/// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style
-/// and comments are dropped with their content.</item>
+/// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style,
+/// title and template elements and comments are dropped with their content.</item>
 /// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens, tag
 /// characters), invisible letters (Hangul fillers) and combining marks are dropped, so neither splits nor changes a word;
 /// accented letters read as their base letter, composed or not, and mathematical styled letters as plain ones

@@ -47,7 +47,7 @@ internal sealed partial class EmailSendGuard
         GuardUsage usage = GuardUsage.Capture(buffers);
         if (commit)
         {
-            _fairShare?.OnAdmitted(buffers.RecipientCount);
+            _fairShare?.OnAdmitted(buffers.DeliveryCount);
         }
 
         int sendCounts = buffers.ExtraRequestCount;

@@ -195,17 +195,30 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, raw ?? string.Empty, address.Error);
             }
 
-            if (!Contains(recipients, distinct, address))
+            int known = IndexOf(recipients, distinct, address);
+            if (known < 0)
             {
-                recipients[distinct++] = address;
-                buffers.RecipientCount = distinct;
+                recipients[distinct] = address;
+                buffers.Deliveries[distinct] = 1;
+                buffers.FirstWritten[distinct] = raw;
+                buffers.RecipientCount = ++distinct;
+                buffers.DeliveryCount++;
+            }
+            else if (!SameDelivery(raw!, buffers.FirstWritten[known]!))
+            {
+                // One mailbox to the limits (a plus-tag, Gmail dots, an alias), another mail to the provider: it counts
+                // as one more against every message-wide cap and the mailbox's own, or a message to 4,000 ways of
+                // writing one address would cost 1 while the provider sends 4,000.
+                buffers.Deliveries[known]++;
+                buffers.DeliveryCount++;
             }
         }
 
-        if (distinct > max)
+        if (buffers.DeliveryCount > max)
         {
+            int deliveries = buffers.DeliveryCount;
             buffers.Return();
-            return TooManyRecipientsNow(message, distinct);
+            return TooManyRecipientsNow(message, deliveries);
         }
 
         GuardAddress? sender = null;
@@ -362,16 +375,22 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         return Complete(message, pending.Result, buffers, operation);
     }
 
-    private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)
+    private static int IndexOf(GuardAddress[] recipients, int count, GuardAddress address)
     {
         for (int i = 0; i < count; i++)
         {
             if (ReferenceEquals(recipients[i], address) || string.Equals(recipients[i].Address, address.Address, StringComparison.Ordinal))
             {
-                return true;
+                return i;
             }
         }
 
-        return false;
+        return -1;
     }
+
+    /// <summary>
+    /// Whether two ways of writing one valid recipient are one mail to the provider: the same address but for case.
+    /// Anything else that folds to the same mailbox (a plus-tag, a dot, another alias) is another mail.
+    /// </summary>
+    private static bool SameDelivery(string written, string first) => string.Equals(written, first, StringComparison.OrdinalIgnoreCase);
 }

@@ -15,6 +15,19 @@ internal sealed class GuardBuffers
 
     public GuardAddress[] Recipients { get; private set; } = new GuardAddress[8];
 
+    /// <summary>
+    /// Per distinct recipient (as <see cref="Recipients"/>), how many mails the provider delivers to it: one per way it
+    /// was written, as a provider sees addresses. <c>v+1@x</c> and <c>v+2@x</c> are one recipient to the limits and two
+    /// mails to the provider.
+    /// </summary>
+    public int[] Deliveries { get; private set; } = new int[8];
+
+    /// <summary>Per distinct recipient, the address as first written, to tell a repeat from another way of writing it.</summary>
+    public string?[] FirstWritten { get; private set; } = new string?[8];
+
+    /// <summary>The mails the provider delivers for the message: the sum of <see cref="Deliveries"/>.</summary>
+    public int DeliveryCount { get; set; }
+
     public RateLimitRequest[] Requests { get; private set; } = new RateLimitRequest[16];
 
     public RateLimitEntry[] Entries { get; private set; } = new RateLimitEntry[16];
@@ -53,7 +66,10 @@ internal sealed class GuardBuffers
     {
         if (Recipients.Length < count)
         {
-            Recipients = new GuardAddress[Math.Max(count, Recipients.Length * 2)];
+            int length = Math.Max(count, Recipients.Length * 2);
+            Recipients = new GuardAddress[length];
+            Deliveries = new int[length];
+            FirstWritten = new string?[length];
         }
     }
 
@@ -83,14 +99,18 @@ internal sealed class GuardBuffers
     {
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
+        Array.Clear(FirstWritten, 0, RecipientCount);
         Array.Clear(Requests, 0, RequestCount + ExtraRequestCount);
         Array.Clear(Tags, 0, RequestCount);
         RecipientCount = 0;
+        DeliveryCount = 0;
         RequestCount = 0;
         ExtraRequestCount = 0;
         if (Recipients.Length > MaxKeptLength)
         {
             Recipients = new GuardAddress[8];
+            Deliveries = new int[8];
+            FirstWritten = new string?[8];
         }
 
         if (Requests.Length > MaxKeptLength)

@@ -5,9 +5,10 @@ namespace EmailGuard;
 /// dimension that applies, with its key and cost, each tagged with the dimension and party it stands for.
 /// </summary>
 /// <remarks>
-/// A message to N distinct recipients costs N against the message-wide dimensions (global, tenant, sender, user, client
-/// IP, category, content) and 1 against each recipient and recipient domain (or one per recipient at the domain, when
-/// <see cref="SendGuardOptions.CountEachRecipientAgainstDomain"/> is set).
+/// A message that the provider delivers N times costs N against the message-wide dimensions (global, tenant, sender,
+/// user, client IP, category, content), and each recipient the number of mails it receives (1, unless the message writes
+/// one mailbox several ways: <c>v+1@x</c>, <c>v+2@x</c>), and 1 against each recipient domain (or one per mail at the
+/// domain, when <see cref="SendGuardOptions.CountEachRecipientAgainstDomain"/> is set).
 /// </remarks>
 internal sealed class GuardPlanBuilder
 {
@@ -66,7 +67,7 @@ internal sealed class GuardPlanBuilder
         RateLimitRequest[] requests = buffers.Requests;
         RequestTag[] tags = buffers.Tags;
         int count = 0;
-        long cost = distinct;
+        long cost = buffers.DeliveryCount;
         Add(requests, tags, ref count, globalRules, PartitionKeys.Global, cost, EmailGuardDimension.Global, null, null);
         if (shares != 0)
         {
@@ -106,7 +107,7 @@ internal sealed class GuardPlanBuilder
 
         if (recipientRules.Length != 0 || domainRules.Length != 0)
         {
-            AddRecipients(requests, tags, ref count, recipients, distinct, plan.RecipientSkips, recipientRules, domainRules);
+            AddRecipients(requests, tags, ref count, recipients, buffers.Deliveries, distinct, plan.RecipientSkips, recipientRules, domainRules);
         }
 
         buffers.RequestCount = count;
@@ -154,6 +155,7 @@ internal sealed class GuardPlanBuilder
         RequestTag[] tags,
         ref int count,
         GuardAddress[] recipients,
+        int[] deliveries,
         int distinct,
         EmailGuardDimension[]? recipientSkips,
         RateLimitRule[] recipientRules,
@@ -166,7 +168,7 @@ internal sealed class GuardPlanBuilder
             EmailGuardDimension skip = recipientSkips?[i] ?? EmailGuardDimension.None;
             if ((skip & EmailGuardDimension.Recipient) == 0)
             {
-                Add(requests, tags, ref count, recipientRules, recipient.RecipientKey, 1, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
+                Add(requests, tags, ref count, recipientRules, recipient.RecipientKey, deliveries[i], EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
             }
 
             if (domainRules.Length == 0 || (skip & EmailGuardDimension.RecipientDomain) != 0 || DomainCountedBefore(recipients, recipientSkips, i))
@@ -174,14 +176,14 @@ internal sealed class GuardPlanBuilder
                 continue;
             }
 
-            long domainCost = 1;
+            long domainCost = countEach ? deliveries[i] : 1;
             if (countEach)
             {
                 for (int j = i + 1; j < distinct; j++)
                 {
                     if (SameDomain(recipients[j], recipient) && ((recipientSkips?[j] ?? EmailGuardDimension.None) & EmailGuardDimension.RecipientDomain) == 0)
                     {
-                        domainCost++;
+                        domainCost += deliveries[j];
                     }
                 }
             }

@@ -187,9 +187,15 @@ internal sealed partial class TenantLimitCache
         try
         {
             TenantLimits? limits = await _provider!.GetLimitsAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
-            if (limits is not null)
+            if (limits?.Rules is { } given)
             {
-                rules = SendGuardRules.Normalize(limits.Rules ?? []);
+                rules = SendGuardRules.Normalize(given);
+            }
+            else if (limits is not null)
+            {
+                // Rules is not nullable, but a mapper that read a NULL column leaves it so. An empty list lifts the
+                // limit on purpose; a missing one must not, so it is read like a failed lookup.
+                LogRulesMissing(_logger, tenantId);
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
@@ -232,6 +238,10 @@ internal sealed partial class TenantLimitCache
     [LoggerMessage(EventId = 2344, EventName = "FairShareWeightInvalid", Level = LogLevel.Warning,
         Message = "The tenant limit provider gave tenant {TenantId} the fair-share weight {Weight}, which is not a positive number; the default weight applies.")]
     private static partial void LogInvalidWeight(ILogger logger, string tenantId, double weight);
+
+    [LoggerMessage(EventId = 2930, EventName = "TenantLimitRulesMissing", Level = LogLevel.Warning,
+        Message = "The tenant limit provider answered for tenant {TenantId} with no rules (null, not an empty list); its last answer (or the default tenant limits) applies. Return null for the defaults, or an empty list for no limit.")]
+    private static partial void LogRulesMissing(ILogger logger, string tenantId);
 
     [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; its last answer (or the default tenant limits) applies until the cache entry expires.")]
     private static partial void LogProviderFailure(ILogger logger, string tenantId, Exception exception);

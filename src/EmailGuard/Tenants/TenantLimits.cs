@@ -5,7 +5,9 @@ public sealed class TenantLimits
 {
     /// <summary>
     /// Gets the rules of the tenant dimension. Give rules of the same window as the defaults to keep the counters
-    /// (a counter is identified by its window, not its limit); an empty list leaves the tenant unlimited.
+    /// (a counter is identified by its window, not its limit); an empty list leaves the tenant unlimited. A
+    /// <see langword="null"/> list (a mapper that read a NULL column) is not "unlimited": it is ignored and logged, and
+    /// the last answer, or the default tenant rules, apply.
     /// </summary>
     public IReadOnlyList<RateLimitRule> Rules { get; init; } = [];
 

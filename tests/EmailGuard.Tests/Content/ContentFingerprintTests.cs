@@ -87,6 +87,11 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("zero-width characters", "Pur\u200Bchase order PO-1", "Dear Anna Smith,\nPle\u00ADase fi\u200Dnd purchase order 17 att\uFEFFached.")]
     [InlineData("split by inline tags", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>P<span></span>lease find pur<b></b>chase order 17 attached.</p>")]
     [InlineData("comments and scripts", "Purchase order PO-1", "<!-- unique 8f3a -->Dear Anna Smith,<script>var x='random text';</script>\nPlease find purchase order 17 attached.")]
+    [InlineData("invisible named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Ple&ZeroWidthSpace;ase fi&NoBreak;nd pur&NegativeThinSpace;chase order 17 att&InvisibleTimes;ached.</p>")]
+    [InlineData("text hidden in a quoted attribute value", "Purchase order PO-1", "<p title=\"x>unique 8f3a words\">Dear Anna Smith,</p><p class='a>more words'>Please find purchase order 17 attached.</p>")]
+    [InlineData("bogus comments and --!> inside words", "Purchase order PO-1", "<!DOCTYPE html><p>Dear Anna Smith,</p><p>Ple<!x>ase fi<?y z?>nd pur<![CDATA[q]]>chase order 17 att<!-- unique 8f3a --!>ached.</p>")]
+    [InlineData("hidden elements", "Purchase order PO-1", "<html><head><title>Order 8f3a for supplier Lindqvist</title></head><body><template><p>unique words</p></template><p>Dear Anna Smith,</p><p>Please find purchase order 17 attached.<svg><title>random tooltip</title></svg></p></body></html>")]
+    [InlineData("accented letters as named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Pl&eacute;ase f&iacute;nd purch&aacute;se order 17 attached.</p>")]
     public void AttackerVariation_OfOneText_DoesNotEscapeTheFingerprint(string variation, string subject, string body)
     {
         EmailContent original = new() { Subject = "Purchase order PO-1", TextBody = "Dear Anna Smith,\n\nPlease find purchase order 17 attached." };
@@ -152,6 +157,8 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("Please find purchase order 17 attached.", "Please find purchase order 17 attached and pay now.")]
     [InlineData("Your invoice is attached.", "Your invoice is not attached.")]
     [InlineData("Confirm at https://orders.example.com/po", "Confirm at https://0rders-example.evil/po")]
+    [InlineData("Tom & Jerry; pay now", "Tom & Kate; pay now")]
+    [InlineData("Total a&sdot;b due", "Total asb due")]
     [InlineData("Hi Anna, your account is locked and will be deleted", "Hi Anna, your account is ready")]
     public void DifferentTexts_HaveDifferentFingerprints(string a, string b)
         => ContentFingerprint.Compute(new EmailContent { TextBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { TextBody = b }));

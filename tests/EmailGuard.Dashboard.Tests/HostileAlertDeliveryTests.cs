@@ -1,0 +1,221 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// Alert delivery against receivers that misbehave: one that redirects elsewhere, one that answers with a body that never
+/// ends, and the Slack URL whose path is the secret. Every server is local, on 127.0.0.1.
+/// </summary>
+public sealed class HostileAlertDeliveryTests
+{
+    private const string Secret = "test-secret-0123456789";
+
+    [Theory]
+    [InlineData(307)]
+    [InlineData(308)]
+    public async Task Webhook_RedirectToAnotherHost_NotFollowed_TheSignedAlertStaysWithTheConfiguredUrl(int status)
+    {
+        // Arrange: the configured receiver answers with a redirect to another origin. A 307 or 308 keeps method, body and
+        // headers, so following it would hand the signed alert (and any party ids in it) to whoever the receiver names.
+        await using AlertReceiver elsewhere = await AlertReceiver.StartAsync();
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app =>
+            app.MapPost("/hook", () => Results.Redirect(new Uri(elsewhere.Address, "/webhook").ToString(), permanent: status == 308, preserveMethod: true)));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 1;
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+
+        // Assert
+        metrics.Failures.Should().Be(1, "a redirect is not a delivery");
+        metrics.Delivered.Should().Be(0);
+        hostile.Requests.Should().Be(1);
+        elsewhere.Alerts.Reader.TryRead(out _).Should().BeFalse("the redirect's target never sees the alert");
+    }
+
+    [Fact]
+    public async Task Webhook_AnswerWithABodyThatNeverEnds_DeliveredOnItsStatus_TheBodyIsNotRead()
+    {
+        // Arrange: 200 at once, then a body that keeps coming. Reading it (the default for HttpClient.SendAsync) holds
+        // the delivery loop until the timeout, buffers up to 2 GB, and turns a delivered alert into a retried one.
+        TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost("/hook", async (HttpContext context) =>
+        {
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "text/plain";
+            await context.Response.Body.WriteAsync(new byte[64 * 1024]);
+            await context.Response.Body.FlushAsync();
+            await release.Task;
+        }));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 1;
+            o.RequestTimeout = TimeSpan.FromSeconds(2);
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+        release.TrySetResult();
+
+        // Assert
+        metrics.Delivered.Should().Be(1, "the receiver said 200; what it writes after that is not EmailGuard's to read");
+        metrics.Failures.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Slack_WebhookUrl_ItsSecretPathIsNeverLogged()
+    {
+        // Arrange: a Slack incoming-webhook URL is its own credential (hooks.slack.com/services/T…/B…/<secret>), and
+        // IHttpClientFactory's default handlers log every request's URL at Information.
+        const string SecretPath = "/services/T0001/B0001/s3cr3tTokenXyZ";
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost(SecretPath, () => Results.Ok()));
+        CapturingLoggerProvider logs = new();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.SlackWebhookUrl = new Uri(hostile.Address, SecretPath).ToString();
+                o.MaxAttempts = 1;
+            },
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+
+        // Assert
+        metrics.Delivered.Should().Be(1);
+        logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Webhook_ReceiverDown_OneAlertUsesItsRetries_TheNextAreTriedOnceUntilOneGetsThrough()
+    {
+        // Arrange: a receiver that answers 503 to everything, then recovers.
+        bool up = false;
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app => app.MapPost("/hook", () => Volatile.Read(ref up) ? Results.Ok() : Results.StatusCode(503)));
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(hostile.Address, "/hook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 4;
+            o.RetryDelay = TimeSpan.FromMilliseconds(1);
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+
+        // Act: three alerts while it is down, then one after it recovered, then one more.
+        for (int i = 0; i < 3; i++)
+        {
+            alerts.Raise(new EmailGuardAlert { Kind = $"app_breaker_{i}", Condition = $"breaker:{i}", Title = "tripped" });
+        }
+
+        await WaitForAsync(() => metrics.Failures == 3);
+        int whileDown = hostile.Requests;
+        Volatile.Write(ref up, true);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_3", Condition = "breaker:3", Title = "tripped" });
+        await WaitForAsync(() => metrics.Delivered == 1);
+        Volatile.Write(ref up, false);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_4", Condition = "breaker:4", Title = "tripped" });
+        await WaitForAsync(() => metrics.Failures == 4);
+
+        // Assert
+        whileDown.Should().Be(4 + 1 + 1, "the first alert is tried 4 times; once it failed them all, the next are tried once each");
+        hostile.Requests.Should().Be(whileDown + 1 + 4, "a delivery ends the outage: the alert after it has its retries again");
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 600 && !condition(); i++)
+        {
+            await Task.Delay(100);
+        }
+
+        condition().Should().BeTrue("the dispatcher finished the delivery within a minute");
+    }
+
+    /// <summary>A local server whose endpoints the test writes, counting the requests it gets.</summary>
+    private sealed class HostileReceiver : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+        private int _requests;
+
+        private HostileReceiver(WebApplication app) => _app = app;
+
+        public Uri Address { get; private set; } = null!;
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        public static async Task<HostileReceiver> StartAsync(Action<WebApplication> endpoints)
+        {
+            WebApplicationBuilder builder = WebApplication.CreateBuilder();
+            builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
+            builder.Logging.ClearProviders();
+            WebApplication app = builder.Build();
+            HostileReceiver receiver = new(app);
+            app.Use((context, next) =>
+            {
+                Interlocked.Increment(ref receiver._requests);
+                return next(context);
+            });
+            endpoints(app);
+            await app.StartAsync();
+            receiver.Address = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+            return receiver;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            using CancellationTokenSource stop = new(TimeSpan.FromSeconds(5));
+            await _app.StopAsync(stop.Token);
+            await _app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Every message and scope logged in the host, from every category, at every level the host's filters let through.</summary>
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentQueue<string> Messages { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(CapturingLoggerProvider provider, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull
+            {
+                // Scopes too: the HTTP client factory's logical handler opens one named by the request's URL.
+                provider.Messages.Enqueue($"{category} scope: {state}");
+                return null;
+            }
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+                => provider.Messages.Enqueue($"{category}: {formatter(state, exception)} {exception}");
+        }
+    }
+}

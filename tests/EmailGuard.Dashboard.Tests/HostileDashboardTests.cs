@@ -1,0 +1,128 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>The dashboard against links and forms an attacker writes for an operator to follow.</summary>
+public sealed partial class HostileDashboardTests : IAsyncLifetime
+{
+    private DashboardHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await DashboardHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    [Theory]
+    [InlineData("msg")]
+    [InlineData("err")]
+    public async Task Notice_FromALinkAnyoneCanWrite_NotShown(string name)
+    {
+        // Arrange: the notice an action leaves after its redirect came from the query string, so a link in a chat
+        // message showed any text, styled as the dashboard's own, on the dashboard's origin.
+        const string Lure = "Your session expired. Sign in again at https://emailguard-login.example to continue.";
+        using HttpClient client = _host.Client();
+
+        // Act
+        string page = await client.GetStringAsync($"/emailguard/flags?{name}={Uri.EscapeDataString(Lure)}");
+
+        // Assert
+        page.Should().NotContain("emailguard-login.example").And.NotContain("id=\"dashboard-message\"").And.NotContain("id=\"dashboard-error\"");
+    }
+
+    [Fact]
+    public async Task Notice_OfTheDashboardsOwnAction_ShownAfterItsRedirect()
+    {
+        // Arrange
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+
+        // Act
+        HttpResponseMessage added = await client.PostAsync("/emailguard/lists/add", Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("reason", "spam_trap")));
+        string page = await client.GetStringAsync(added.Headers.Location!.ToString());
+        HttpResponseMessage refused = await client.PostAsync("/emailguard/flags/apply", Form(token, ("type", "Recipient"), ("id", "x"), ("reason", "manual"), ("confirmed", "yes")));
+        string error = await client.GetStringAsync(refused.Headers.Location!.ToString());
+
+        // Assert
+        added.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        page.Should().Contain("id=\"dashboard-message\"").And.Contain("Added Recipient spam@example.com to the blocklist.");
+        error.Should().Contain("id=\"dashboard-error\"").And.Contain("Not done: &#x27;Recipient&#x27; is not a party type here.");
+    }
+
+    [Theory]
+    [InlineData("//attacker.example/phish")]
+    [InlineData("/\\attacker.example/phish")]
+    [InlineData("/somewhere-else")]
+    public async Task ConfirmPage_CancelLink_StaysOnTheDashboard(string path)
+    {
+        // Arrange: the Cancel link went back to the Referer's path and query when its host was the dashboard's; a
+        // path of "//attacker.example/…" is a link to another site.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        using HttpRequestMessage request = new(HttpMethod.Post, "/emailguard/lists/remove")
+        {
+            Content = Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com")),
+        };
+        request.Headers.Referrer = new Uri(_host.Address.GetLeftPart(UriPartial.Authority) + path);
+
+        // Act
+        HttpResponseMessage confirm = await client.SendAsync(request);
+        string page = await confirm.Content.ReadAsStringAsync();
+
+        // Assert
+        page.Should().Contain("id=\"confirm\"");
+        CancelPattern().Match(page).Groups[1].Value.Should().Be("/emailguard/");
+    }
+
+    [Fact]
+    public async Task ConfirmPage_CancelLink_BackToTheDashboardPageItCameFrom()
+    {
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        using HttpRequestMessage request = new(HttpMethod.Post, "/emailguard/lists/remove")
+        {
+            Content = Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com")),
+        };
+        request.Headers.Referrer = new Uri(_host.Address, "/emailguard/lists?kind=Allowlist");
+
+        string page = await (await client.SendAsync(request)).Content.ReadAsStringAsync();
+
+        CancelPattern().Match(page).Groups[1].Value.Should().Be("/emailguard/lists?kind=Allowlist");
+    }
+
+    [Fact]
+    public async Task ConfirmPage_AppRenamedTheAntiforgeryField_ConfirmingStillWorks()
+    {
+        // Arrange: an app that names its anti-forgery field "csrf". The confirmation page copied every posted field
+        // but those starting with "__", so the old token came back beside the new one and every confirmation was refused.
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s => s.AddAntiforgery(o => o.FormFieldName = "csrf"));
+        await host.Services.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com", "spam_trap");
+        using HttpClient client = host.Client();
+        string token = Regex.Match(await client.GetStringAsync("/emailguard/lists"), "name=\"csrf\" value=\"([^\"]+)\"").Groups[1].Value;
+        HttpResponseMessage confirm = await client.PostAsync("/emailguard/lists/remove", new FormUrlEncodedContent(
+            [new("csrf", token), new("kind", "Blocklist"), new("type", "Recipient"), new("value", "spam@example.com")]));
+        string page = await confirm.Content.ReadAsStringAsync();
+        MatchCollection fields = Regex.Matches(page, "<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]*)\">");
+
+        // Act: submit the confirmation page's form as a browser would.
+        HttpResponseMessage removed = await client.PostAsync("/emailguard/lists/remove", new FormUrlEncodedContent(
+            fields.Select(f => new KeyValuePair<string, string>(f.Groups[1].Value, System.Net.WebUtility.HtmlDecode(f.Groups[2].Value)))));
+
+        // Assert
+        fields.Count(f => f.Groups[1].Value == "csrf").Should().Be(1, "one token: the confirmation page's own");
+        removed.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        (await host.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().BeNull();
+    }
+
+    private static async Task<string> TokenAsync(HttpClient client, string page)
+        => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
+
+    private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
+        => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
+
+    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
+    private static partial Regex TokenPattern();
+
+    [GeneratedRegex("<a id=\"cancel\" href=\"([^\"]*)\"")]
+    private static partial Regex CancelPattern();
+}
