@@ -123,7 +123,10 @@ internal sealed partial class RedisRateLimitStore
             ? Math.Clamp(now, resetOfFirst - requests[0].Rule.WindowMilliseconds, resetOfFirst - 1)
             : now;
         decision = new RateLimitDecision(
-            RateLimitStatus.LimitExceeded, 0, maxRetry < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(maxRetry), DateTimeOffset.FromUnixTimeMilliseconds(decidedAt));
+            RateLimitStatus.LimitExceeded, 0, maxRetry < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(maxRetry), DateTimeOffset.FromUnixTimeMilliseconds(decidedAt))
+        {
+            AnsweredFromCache = true,
+        };
         cache.RecordHit();
         return true;
     }

@@ -89,6 +89,15 @@ public readonly record struct RateLimitDecision
     /// <summary>Gets whether <see cref="IRateLimitStore.RefundAsync"/> can give this decision's permits back.</summary>
     public bool IsRefundable => Status == RateLimitStatus.Allowed && AcquisitionId != 0;
 
+    /// <summary>
+    /// Gets whether the store answered from what it holds in this process, without asking its server: the Redis store
+    /// denies a counter its over-limit cache knows to be full that way. Such an answer says nothing about whether the
+    /// server is reachable, so the resilience wrapper's circuit breaker counts it neither as a success nor as a failure.
+    /// A store with a local cache of its own sets it on the answers that cache gives.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: the store's server decided.</value>
+    public bool AnsweredFromCache { get; init; }
+
     /// <summary>Set by the resilience wrapper on a decision its local fallback made, so a refund goes back there.</summary>
     internal bool AdmittedLocally { get; init; }
 

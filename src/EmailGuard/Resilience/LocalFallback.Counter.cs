@@ -15,6 +15,9 @@ internal sealed partial class LocalFallback
         public long Written;
         public Task? Running;
 
+        /// <summary>Set, under the lock, when a purge took the counter out of the dictionary: it may not count anything more.</summary>
+        public bool Removed;
+
         /// <summary>Moves to <paramref name="window"/>, forgetting an earlier one.</summary>
         public void Roll(RateLimitRule rule, long window)
         {

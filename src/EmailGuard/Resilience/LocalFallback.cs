@@ -35,6 +35,12 @@ internal sealed partial class LocalFallback
 {
     private static readonly TimeSpan s_minimumPurgeInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Lookups of one counter by one call: a purge can remove the counter found, once a second at most, so a second
+    /// lookup almost always finds or makes a live one. A call that still finds none counts nothing, as at capacity.
+    /// </summary>
+    private const int MaxLookups = 3;
+
     private readonly InMemoryRateLimitStore _local;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
@@ -62,6 +68,9 @@ internal sealed partial class LocalFallback
 
     /// <summary>The counters remembered now.</summary>
     internal int TrackedCounters => Volatile.Read(ref _count);
+
+    /// <summary>Test seam: runs after a lookup found a counter and before its caller locks it, where a purge can remove it.</summary>
+    internal Action? CounterFound { get; set; }
 
     /// <summary>
     /// This instance's share of a rule's limit for one partition. Shares of N instances with distinct indexes add up to
@@ -91,12 +100,18 @@ internal sealed partial class LocalFallback
         for (int i = 0; i < n; i++)
         {
             ref readonly RateLimitRequest request = ref requests[i];
-            if (GetOrAdd(request, nowMs) is { } counter)
+            for (int attempt = 0; attempt < MaxLookups && GetOrAdd(request, nowMs) is { } counter; attempt++)
             {
                 lock (counter)
                 {
+                    if (counter.Removed)
+                    {
+                        continue;
+                    }
+
                     counter.Roll(request.Rule, WindowOf(request.Rule, nowMs));
                     counter.Seen = Math.Max(counter.Seen, entries[i].Count);
+                    break;
                 }
             }
         }
@@ -196,41 +211,50 @@ internal sealed partial class LocalFallback
 
     private long SeenBefore(in RateLimitRequest request, long nowMs)
     {
-        if (!_counters.TryGetValue(new CounterId(request.Rule.ShapeId, request.Key), out Counter? counter))
+        CounterId id = new(request.Rule.ShapeId, request.Key);
+        for (int attempt = 0; attempt < MaxLookups && _counters.TryGetValue(id, out Counter? counter); attempt++)
         {
-            return 0;
+            lock (counter)
+            {
+                if (!counter.Removed)
+                {
+                    return counter.Window == WindowOf(request.Rule, nowMs) ? counter.Seen : 0;
+                }
+            }
         }
 
-        lock (counter)
-        {
-            return counter.Window == WindowOf(request.Rule, nowMs) ? counter.Seen : 0;
-        }
+        return 0;
     }
 
     private void AddLocal(in RateLimitRequest request, long cost, long atMs)
     {
-        if (GetOrAdd(request, atMs) is not { } counter)
+        for (int attempt = 0; attempt < MaxLookups && GetOrAdd(request, atMs) is { } counter; attempt++)
         {
-            return;
-        }
-
-        lock (counter)
-        {
-            long window = WindowOf(request.Rule, atMs);
-            if (cost < 0 && counter.Window != window)
+            lock (counter)
             {
-                return;
+                if (counter.Removed)
+                {
+                    continue;
+                }
+
+                long window = WindowOf(request.Rule, atMs);
+                if (cost < 0 && counter.Window != window)
+                {
+                    return;
+                }
+
+                counter.Roll(request.Rule, window);
+
+                // A refund of permits already written back cannot be taken out of the shared store: they stay counted there.
+                counter.Local = Math.Max(counter.Written, counter.Local + cost);
             }
 
-            counter.Roll(request.Rule, window);
+            if (cost > 0)
+            {
+                Volatile.Write(ref _pending, 1);
+            }
 
-            // A refund of permits already written back cannot be taken out of the shared store: they stay counted there.
-            counter.Local = Math.Max(counter.Written, counter.Local + cost);
-        }
-
-        if (cost > 0)
-        {
-            Volatile.Write(ref _pending, 1);
+            return;
         }
     }
 
@@ -239,6 +263,7 @@ internal sealed partial class LocalFallback
         CounterId id = new(request.Rule.ShapeId, request.Key);
         if (_counters.TryGetValue(id, out Counter? counter))
         {
+            CounterFound?.Invoke();
             return counter;
         }
 
@@ -277,6 +302,10 @@ internal sealed partial class LocalFallback
                 {
                     continue;
                 }
+
+                // A caller that found this counter before the removal and locks it after sees the flag and looks it up
+                // again, rather than counting on a counter the write-back no longer visits.
+                counter.Removed = true;
             }
 
             Interlocked.Decrement(ref _count);

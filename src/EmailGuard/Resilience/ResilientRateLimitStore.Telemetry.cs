@@ -8,13 +8,28 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class ResilientRateLimitStore
 {
-    private void Completed(StoreOperation operation, StoreCallPermit permit, long started, Activity? activity, Exception? exception)
+    /// <param name="operation">The operation.</param>
+    /// <param name="permit">The breaker's permit the call went out with.</param>
+    /// <param name="started">When the call started (a timestamp).</param>
+    /// <param name="activity">The call's activity.</param>
+    /// <param name="exception">How it failed; null when it succeeded.</param>
+    /// <param name="heardFromStore">
+    /// False for a decision the store answered from what it holds in this process (<see cref="RateLimitDecision.AnsweredFromCache"/>:
+    /// the Redis store's over-limit cache denies a flood that way): no word from its server, so the breaker counts it
+    /// neither way, and a probe answered so is handed to the next call. Counted as a success, a flood's local denials
+    /// kept the circuit closed while the server hung, and every other caller waited the timeout.
+    /// </param>
+    private void Completed(StoreOperation operation, StoreCallPermit permit, long started, Activity? activity, Exception? exception, bool heardFromStore = true)
     {
         TimeSpan duration = _timeProvider.GetElapsedTime(started);
         if (exception is null)
         {
             _metrics?.RecordStoreCall(operation, StoreCallOutcome.Success, duration, null);
-            if (_breaker.OnSuccess(permit))
+            if (!heardFromStore)
+            {
+                _breaker.Abandon(permit);
+            }
+            else if (_breaker.OnSuccess(permit))
             {
                 LogCircuitClosed(_logger);
             }

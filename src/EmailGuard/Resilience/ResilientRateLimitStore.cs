@@ -173,7 +173,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                 }
 
                 buffers.CopyResultsTo(results.Span);
-                Completed(operation, permit, started, activity, null);
+                Completed(operation, permit, started, activity, null, heardFromStore: !decision.AnsweredFromCache);
                 if (failureMode == StoreFailureMode.LocalFallback)
                 {
                     AfterSharedDecision(operation, requests.Span, results.Span, decision);

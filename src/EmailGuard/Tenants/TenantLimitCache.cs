@@ -37,7 +37,8 @@ internal sealed partial class TenantLimitCache
 
     // The fair-share weight of every tenant the provider answered for (NaN: it gave none), kept beside the rules so the
     // rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's weight is here.
-    private readonly ConcurrentDictionary<string, double> _weights = new(StringComparer.Ordinal);
+    // Each answer is its own object, so a sweep removes only the weight it saw, never one a newer lookup wrote.
+    private readonly ConcurrentDictionary<string, Weight> _weights = new(StringComparer.Ordinal);
 
     // When the full cache was last swept for expired answers (UTC ticks).
     private long _lastSweepTicks;
@@ -54,6 +55,9 @@ internal sealed partial class TenantLimitCache
     }
 
     public bool HasProvider => _provider is not null;
+
+    /// <summary>Test seam: runs after a sweep removed a tenant's entry and before it removes the tenant's weight.</summary>
+    internal Action<string>? EntrySwept { get; set; }
 
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, CancellationToken cancellationToken)
     {
@@ -97,9 +101,9 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetWeight(string tenantId, out double? weight)
     {
-        if (_weights.TryGetValue(tenantId, out double value))
+        if (_weights.TryGetValue(tenantId, out Weight? answer))
         {
-            weight = double.IsNaN(value) ? null : value;
+            weight = double.IsNaN(answer.Value) ? null : answer.Value;
             return true;
         }
 
@@ -166,9 +170,21 @@ internal sealed partial class TenantLimitCache
         {
             foreach (KeyValuePair<string, Entry> pair in _entries)
             {
-                if (pair.Value.ExpiresAtTicks <= now && pair.Value.Rules.IsCompleted && _entries.TryRemove(pair))
+                if (pair.Value.ExpiresAtTicks > now || !pair.Value.Rules.IsCompleted)
                 {
-                    _weights.TryRemove(pair.Key, out _);
+                    continue;
+                }
+
+                // The weight read before the entry goes: once it has gone, a check can start a new lookup of the tenant,
+                // whose weight (a new object) the removal below must leave alone.
+                _weights.TryGetValue(pair.Key, out Weight? weight);
+                if (_entries.TryRemove(pair))
+                {
+                    EntrySwept?.Invoke(pair.Key);
+                    if (weight is not null)
+                    {
+                        _weights.TryRemove(new KeyValuePair<string, Weight>(pair.Key, weight));
+                    }
                 }
             }
         }
@@ -201,7 +217,7 @@ internal sealed partial class TenantLimitCache
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
             if (cached)
             {
-                _weights[tenantId] = weight;
+                _weights[tenantId] = new Weight(weight);
             }
         }
         catch (Exception ex)
@@ -209,10 +225,11 @@ internal sealed partial class TenantLimitCache
             LogProviderFailure(_logger, tenantId, ex);
             rules = fallback;
 
-            // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every check.
+            // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every
+            // check: as a new object, which a sweep that read the old one before this lookup began does not remove.
             if (cached)
             {
-                _weights.TryAdd(tenantId, double.NaN);
+                _weights.AddOrUpdate(tenantId, static _ => new Weight(double.NaN), static (_, last) => new Weight(last.Value));
             }
         }
 
@@ -254,4 +271,10 @@ internal sealed partial class TenantLimitCache
     /// <param name="ExpiresAtTicks">When the answer is to be looked up again.</param>
     /// <param name="Previous">The answer before this lookup, served while it runs.</param>
     private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous);
+
+    /// <summary>One answer's weight (NaN: none). A class, compared by reference, so each answer is told from the next.</summary>
+    private sealed class Weight(double value)
+    {
+        public double Value { get; } = value;
+    }
 }

@@ -279,6 +279,19 @@ public class RedisServerFixture : IAsyncLifetime
         });
     }
 
+    /// <summary>
+    /// Freezes the local server (<c>SIGSTOP</c>) until <see cref="Thaw"/>: connections stay open and nothing answers, as
+    /// a hung Redis. Returns once every thread of the process has stopped.
+    /// </summary>
+    /// <exception cref="NotSupportedException">Redis does not come from a local process.</exception>
+    public void Freeze()
+        => (_process ?? throw new NotSupportedException($"Redis comes from '{Source}'; only a local server can be frozen.")).Pause();
+
+    /// <summary>Lets a server frozen by <see cref="Freeze"/> run again (<c>SIGCONT</c>).</summary>
+    /// <exception cref="NotSupportedException">Redis does not come from a local process.</exception>
+    public void Thaw()
+        => (_process ?? throw new NotSupportedException($"Redis comes from '{Source}'; only a local server can be frozen.")).Resume();
+
     /// <summary>Kills the local server process (no graceful save), for failure tests. The port stays reserved.</summary>
     /// <exception cref="NotSupportedException">Redis does not come from a local process.</exception>
     public void Stop()

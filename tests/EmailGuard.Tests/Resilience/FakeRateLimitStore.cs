@@ -72,6 +72,7 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
             FakeStoreBehavior.Succeed => new ValueTask<RateLimitDecision>(DecideLaterAsync(requests, results, commit, cancellationToken)),
             FakeStoreBehavior.Fail => ValueTask.FromException<RateLimitDecision>(Exception()),
             FakeStoreBehavior.ThrowSynchronously => throw Exception(),
+            FakeStoreBehavior.AnswerFromCache => new(FromCacheLaterAsync(requests, results, commit, cancellationToken)),
             _ => new ValueTask<RateLimitDecision>(Hang(results).Task),
         };
     }
@@ -90,6 +91,9 @@ internal sealed class FakeRateLimitStore(FakeTimeProvider timeProvider) : IRateL
             ? await _inner.AcquireAsync(requests, results, cancellationToken)
             : await _inner.PeekAsync(requests, results, cancellationToken);
     }
+
+    private async Task<RateLimitDecision> FromCacheLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken)
+        => await DecideLaterAsync(requests, results, commit, cancellationToken) with { AnsweredFromCache = true };
 
     private async Task<bool> RefundLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision)
     {

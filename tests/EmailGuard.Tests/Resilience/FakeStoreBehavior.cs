@@ -14,4 +14,7 @@ public enum FakeStoreBehavior
 
     /// <summary>Returns a task that completes only when the test releases it.</summary>
     Hang,
+
+    /// <summary>Decides from a cache in the process, without its server, as the Redis store denies a counter its over-limit cache holds.</summary>
+    AnswerFromCache,
 }

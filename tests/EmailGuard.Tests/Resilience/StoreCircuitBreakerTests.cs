@@ -37,6 +37,41 @@ public sealed class StoreCircuitBreakerTests
         harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
     }
 
+    [Fact]
+    public async Task Circuit_AnswersFromTheStoresCacheBetweenFailures_AreNoWordFromItsServer_ThresholdStillOpens()
+    {
+        // An answer without a round trip (the Redis store's over-limit cache denying a flood) says nothing about the server.
+        using ResilienceHarness harness = new(o => o.ConsecutiveFailureThreshold = 3);
+
+        for (int i = 0; i < 3; i++)
+        {
+            harness.Store.Behavior = FakeStoreBehavior.AnswerFromCache;
+            (await harness.AcquireAsync("flood")).Status.Should().Be(RateLimitStatus.Allowed);
+            await harness.FailAsync(1);
+        }
+
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Open);
+    }
+
+    [Fact]
+    public async Task Circuit_ProbeAnsweredFromTheStoresCache_DoesNotClose_TheNextCallProbes()
+    {
+        using ResilienceHarness harness = new(o => o.ConsecutiveFailureThreshold = 3);
+        await harness.FailAsync(3);
+        harness.Time.Advance(harness.Options.BreakDuration);
+
+        harness.Store.Behavior = FakeStoreBehavior.AnswerFromCache;
+        (await harness.AcquireAsync("flood")).Status.Should().Be(RateLimitStatus.Allowed, "the probe went to the store");
+        StoreCircuitState afterLocalAnswer = harness.Resilient.CircuitState;
+        int calls = harness.Store.Calls;
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+        await harness.AcquireAsync("ok");
+
+        afterLocalAnswer.Should().NotBe(StoreCircuitState.Closed);
+        harness.Store.Calls.Should().Be(calls + 1, "the probe was handed to the next call");
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
+    }
+
     [Theory]
     [InlineData(StoreFailureMode.FailOpen, RateLimitStatus.AllowedUnguarded)]
     [InlineData(StoreFailureMode.FailClosed, RateLimitStatus.StoreUnavailable)]
