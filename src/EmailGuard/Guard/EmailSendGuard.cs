@@ -177,6 +177,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return TooManyRecipientsNow(message, given);
         }
 
+        if (GuardPartyIds.FindTooLong(message) is not EmailGuardDimension.None and EmailGuardDimension tooLong)
+        {
+            return PartyIdTooLongNow(message, tooLong);
+        }
+
         GuardBuffers buffers = GuardBuffers.Rent();
 
         // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
