@@ -188,8 +188,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         long keysNow = _keys.NowMs();
         buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
-        GuardAddress[] recipients = buffers.Recipients;
-        int distinct = 0;
         for (int i = 0; i < given; i++)
         {
             string? raw = message.GetRecipient(i);
@@ -200,17 +198,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, raw ?? string.Empty, address.Error);
             }
 
-            if (!Contains(recipients, distinct, address))
+            // The first distinct recipient past the bound decides: the rest of a hostile list is not parsed.
+            if (buffers.AddRecipient(address) && buffers.RecipientCount > max)
             {
-                recipients[distinct++] = address;
-                buffers.RecipientCount = distinct;
+                buffers.Return();
+                return TooManyRecipientsNow(message, given);
             }
-        }
-
-        if (distinct > max)
-        {
-            buffers.Return();
-            return TooManyRecipientsNow(message, distinct);
         }
 
         GuardAddress? sender = null;
@@ -365,18 +358,5 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         return Complete(message, pending.Result, buffers, operation);
-    }
-
-    private static bool Contains(GuardAddress[] recipients, int count, GuardAddress address)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            if (ReferenceEquals(recipients[i], address) || string.Equals(recipients[i].Address, address.Address, StringComparison.Ordinal))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

@@ -24,6 +24,15 @@ internal sealed class GuardBuffers
     public int RecipientCount { get; set; }
 
     /// <summary>
+    /// The distinct recipients' addresses once a message has more than <see cref="LinearRecipients"/>: a message of
+    /// thousands is deduplicated in linear time, not by comparing each recipient with every one before it.
+    /// </summary>
+    private HashSet<string>? _distinct;
+
+    /// <summary>Up to this many recipients are deduplicated by scanning: no allocation for the common message.</summary>
+    private const int LinearRecipients = 16;
+
+    /// <summary>
     /// The key caches' clock (<see cref="SendGuardKeys.NowMs"/>) as the check read it, once for all its key lookups;
     /// read again when the check resumes after waiting.
     /// </summary>
@@ -47,6 +56,46 @@ internal sealed class GuardBuffers
 
         t_cached = null;
         return buffers;
+    }
+
+    /// <summary>
+    /// Adds <paramref name="address"/> to <see cref="Recipients"/> unless an equal address is there already; room for it
+    /// was made by <see cref="EnsureRecipients"/>.
+    /// </summary>
+    /// <returns>Whether it was added: false for a repeat.</returns>
+    public bool AddRecipient(GuardAddress address)
+    {
+        int count = RecipientCount;
+        if (count < LinearRecipients)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (ReferenceEquals(Recipients[i], address) || string.Equals(Recipients[i].Address, address.Address, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+        }
+        else
+        {
+            if (count == LinearRecipients)
+            {
+                _distinct ??= new HashSet<string>(StringComparer.Ordinal);
+                for (int i = 0; i < count; i++)
+                {
+                    _distinct.Add(Recipients[i].Address);
+                }
+            }
+
+            if (!_distinct!.Add(address.Address))
+            {
+                return false;
+            }
+        }
+
+        Recipients[count] = address;
+        RecipientCount = count + 1;
+        return true;
     }
 
     public void EnsureRecipients(int count)
@@ -83,6 +132,15 @@ internal sealed class GuardBuffers
     {
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
+        if (_distinct is not null)
+        {
+            _distinct.Clear();
+            if (RecipientCount > MaxKeptLength)
+            {
+                _distinct = null;
+            }
+        }
+
         Array.Clear(Requests, 0, RequestCount + ExtraRequestCount);
         Array.Clear(Tags, 0, RequestCount);
         RecipientCount = 0;
