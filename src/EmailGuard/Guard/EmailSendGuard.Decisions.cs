@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 
 namespace EmailGuard;
@@ -119,6 +120,16 @@ internal sealed partial class EmailSendGuard
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> TooManyRecipientsNow(OutboundEmail message, int recipients) => new(TooManyRecipients(message, recipients));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> PartyIdTooLongNow(OutboundEmail message, EmailGuardDimension dimension)
+    {
+        // Neither the id nor the message's other ids go to the log or the detail: any of them may be the long one.
+        int length = GuardPartyIds.Of(message, dimension).Length;
+        LogPartyIdTooLong(_logger, dimension, length, GuardPartyIds.MaxUtf8Bytes);
+        return new(Refuse(message, EmailSendReason.InvalidParty, dimension, null, null, null, string.Create(CultureInfo.InvariantCulture,
+            $"The {dimension} id is {length} characters long; an id may be at most {GuardPartyIds.MaxUtf8Bytes} bytes in UTF-8.")));
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> StateUnavailableNow(OutboundEmail message) => new(StateUnavailable(message));

@@ -32,6 +32,10 @@ internal sealed partial class EmailSendGuard
         Message = "Send denied: the rate-limit store is unavailable and the failure mode is to deny; tenant {TenantId}.")]
     private static partial void WriteStoreUnavailable(ILogger logger, string tenantId);
 
+    [LoggerMessage(EventId = 2936, EventName = "SendPartyIdTooLong", Level = LogLevel.Information,
+        Message = "Send denied: the message's {Dimension} id is {Length} characters long, more than the {MaxBytes} UTF-8 bytes an id may have; the ids are not logged.")]
+    private static partial void WritePartyIdTooLong(ILogger logger, EmailGuardDimension dimension, int length, int maxBytes);
+
     /// <summary>Stands in for a missing tenant, user or detail, so log lines read as sentences instead of "(null)".</summary>
     private const string None = "none";
 
@@ -65,6 +69,14 @@ internal sealed partial class EmailSendGuard
         if (logger.IsEnabled(LogLevel.Information))
         {
             WriteInvalidAddress(logger, dimension, error ?? None, tenantId ?? None, userId ?? None);
+        }
+    }
+
+    private static void LogPartyIdTooLong(ILogger logger, EmailGuardDimension dimension, int length, int maxBytes)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WritePartyIdTooLong(logger, dimension, length, maxBytes);
         }
     }
 

@@ -177,14 +177,17 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return TooManyRecipientsNow(message, given);
         }
 
+        if (GuardPartyIds.FindTooLong(message) is not EmailGuardDimension.None and EmailGuardDimension tooLong)
+        {
+            return PartyIdTooLongNow(message, tooLong);
+        }
+
         GuardBuffers buffers = GuardBuffers.Rent();
 
         // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
         long keysNow = _keys.NowMs();
         buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
-        GuardAddress[] recipients = buffers.Recipients;
-        int distinct = 0;
         for (int i = 0; i < given; i++)
         {
             string? raw = message.GetRecipient(i);
@@ -195,30 +198,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
                 return Refused(message, EmailSendReason.InvalidAddress, EmailGuardDimension.Recipient, raw ?? string.Empty, address.Error);
             }
 
-            int known = IndexOf(recipients, distinct, address);
-            if (known < 0)
+            // The first mail past the bound decides: the rest of a hostile list is not parsed.
+            if (buffers.AddDelivery(address, raw!) && buffers.DeliveryCount > max)
             {
-                recipients[distinct] = address;
-                buffers.Deliveries[distinct] = 1;
-                buffers.FirstWritten[distinct] = raw;
-                buffers.RecipientCount = ++distinct;
-                buffers.DeliveryCount++;
+                buffers.Return();
+                return TooManyRecipientsNow(message, given);
             }
-            else if (!SameDelivery(raw!, buffers.FirstWritten[known]!))
-            {
-                // One mailbox to the limits (a plus-tag, Gmail dots, an alias), another mail to the provider: it counts
-                // as one more against every message-wide cap and the mailbox's own, or a message to 4,000 ways of
-                // writing one address would cost 1 while the provider sends 4,000.
-                buffers.Deliveries[known]++;
-                buffers.DeliveryCount++;
-            }
-        }
-
-        if (buffers.DeliveryCount > max)
-        {
-            int deliveries = buffers.DeliveryCount;
-            buffers.Return();
-            return TooManyRecipientsNow(message, deliveries);
         }
 
         GuardAddress? sender = null;
@@ -374,23 +359,4 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         return Complete(message, pending.Result, buffers, operation);
     }
-
-    private static int IndexOf(GuardAddress[] recipients, int count, GuardAddress address)
-    {
-        for (int i = 0; i < count; i++)
-        {
-            if (ReferenceEquals(recipients[i], address) || string.Equals(recipients[i].Address, address.Address, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
-
-        return -1;
-    }
-
-    /// <summary>
-    /// Whether two ways of writing one valid recipient are one mail to the provider: the same address but for case.
-    /// Anything else that folds to the same mailbox (a plus-tag, a dot, another alias) is another mail.
-    /// </summary>
-    private static bool SameDelivery(string written, string first) => string.Equals(written, first, StringComparison.OrdinalIgnoreCase);
 }

@@ -42,4 +42,10 @@ public enum EmailSendReason
     /// reason), or could not answer in time and its failure mode is to deny; the permits were given back.
     /// </summary>
     ContentRejected = 10,
+
+    /// <summary>
+    /// The message's tenant, user or category id (<see cref="EmailSendDecision.Dimension"/> says which) is longer than
+    /// 192 bytes in UTF-8, more than its attribution can carry back with the provider's feedback; nothing was taken.
+    /// </summary>
+    InvalidParty = 11,
 }

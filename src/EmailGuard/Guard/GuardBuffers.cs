@@ -37,6 +37,16 @@ internal sealed class GuardBuffers
     public int RecipientCount { get; set; }
 
     /// <summary>
+    /// The distinct recipients' addresses, with their index in <see cref="Recipients"/>, once a message has more than
+    /// <see cref="LinearRecipients"/>: a message of thousands is deduplicated in linear time, not by comparing each
+    /// recipient with every one before it.
+    /// </summary>
+    private Dictionary<string, int>? _distinct;
+
+    /// <summary>Up to this many recipients are deduplicated by scanning: no allocation for the common message.</summary>
+    private const int LinearRecipients = 16;
+
+    /// <summary>
     /// The key caches' clock (<see cref="SendGuardKeys.NowMs"/>) as the check read it, once for all its key lookups;
     /// read again when the check resumes after waiting.
     /// </summary>
@@ -60,6 +70,46 @@ internal sealed class GuardBuffers
 
         t_cached = null;
         return buffers;
+    }
+
+    /// <summary>
+    /// Adds one written recipient: a new entry of <see cref="Recipients"/> unless an equal address is there already, and
+    /// one more delivery unless it repeats the way that address was first written (in another case or not); room for
+    /// it was made by <see cref="EnsureRecipients"/>.
+    /// </summary>
+    /// <param name="address">The recipient as the guard keys it.</param>
+    /// <param name="written">The recipient as the message writes it.</param>
+    /// <returns>Whether it is one more mail to the provider: false for a repeat.</returns>
+    public bool AddDelivery(GuardAddress address, string written)
+    {
+        int known = IndexOf(address);
+        if (known < 0)
+        {
+            int count = RecipientCount;
+            Recipients[count] = address;
+            Deliveries[count] = 1;
+            FirstWritten[count] = written;
+            if (count >= LinearRecipients)
+            {
+                _distinct!.Add(address.Address, count);
+            }
+
+            RecipientCount = count + 1;
+            DeliveryCount++;
+            return true;
+        }
+
+        if (string.Equals(written, FirstWritten[known], StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        // One mailbox to the limits (a plus-tag, Gmail dots, an alias), another mail to the provider: it counts as one
+        // more against every message-wide cap and the mailbox's own, or a message to 4,000 ways of writing one address
+        // would cost 1 while the provider sends 4,000.
+        Deliveries[known]++;
+        DeliveryCount++;
+        return true;
     }
 
     public void EnsureRecipients(int count)
@@ -100,6 +150,15 @@ internal sealed class GuardBuffers
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
         Array.Clear(FirstWritten, 0, RecipientCount);
+        if (_distinct is not null)
+        {
+            _distinct.Clear();
+            if (RecipientCount > MaxKeptLength)
+            {
+                _distinct = null;
+            }
+        }
+
         Array.Clear(Requests, 0, RequestCount + ExtraRequestCount);
         Array.Clear(Tags, 0, RequestCount);
         RecipientCount = 0;
@@ -126,5 +185,34 @@ internal sealed class GuardBuffers
         }
 
         t_cached = this;
+    }
+
+    /// <summary>The index in <see cref="Recipients"/> of an address equal to <paramref name="address"/>; -1 when none.</summary>
+    private int IndexOf(GuardAddress address)
+    {
+        int count = RecipientCount;
+        if (count < LinearRecipients)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (ReferenceEquals(Recipients[i], address) || string.Equals(Recipients[i].Address, address.Address, StringComparison.Ordinal))
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        if (count == LinearRecipients)
+        {
+            _distinct ??= new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int i = 0; i < count; i++)
+            {
+                _distinct.Add(Recipients[i].Address, i);
+            }
+        }
+
+        return _distinct!.TryGetValue(address.Address, out int index) ? index : -1;
     }
 }

@@ -32,6 +32,7 @@ internal static class SendGuardMetricNames
         EmailSendReason.NoRecipients => "no_recipients",
         EmailSendReason.TooManyRecipients => "too_many_recipients",
         EmailSendReason.ContentRejected => "content_rejected",
+        EmailSendReason.InvalidParty => "invalid_party",
         _ => "unknown",
     };
 }

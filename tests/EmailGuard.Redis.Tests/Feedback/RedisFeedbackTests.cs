@@ -227,7 +227,8 @@ public class RedisFeedbackTests : IAsyncLifetime
     [Fact]
     public async Task Track_AttributionLongerThanAValue_KeepsWhatFits_InsteadOfFailing()
     {
-        // Ids are unbounded (counter keys hash them), a value is not: a tag too long to be read back is left out.
+        // The send guard refuses ids of more than 192 UTF-8 bytes, but an attribution the app builds itself carries any,
+        // and a value is bounded: a tag too long to be read back is left out.
         ServiceProvider app = Instance();
         EmailSendAttribution attribution = new()
         {

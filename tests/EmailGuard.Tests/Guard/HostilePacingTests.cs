@@ -66,4 +66,34 @@ public sealed class HostilePacingTests
         // Assert
         decision.Reason.Should().Be(EmailSendReason.Allowed, "the same address repeated is one mail to the provider ({0})", decision.Detail);
     }
+
+    [Fact]
+    public async Task CheckAsync_ManyRecipientsThenOneWrittenManyWays_EachWayCostsOneAndTheBoundCountsMails()
+    {
+        // Arrange: past 16 recipients the guard finds repeats by hash; the other spellings of the 18th still cost a mail
+        // each, and the recipient bound counts them.
+        await using ServiceProvider sp = SendGuardTestServices.Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(1_000));
+            o.Recipient.Add(RateLimitRule.PerHour(3));
+            o.MaxRecipientsPerMessage = 22;
+        });
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        string[] twenty = [.. Enumerable.Range(1, 20).Select(i => $"user{i}@example.com")];
+        OutboundEmail fits = new() { To = [.. twenty, "USER18@example.com", "user18+a@example.com", "user18+b@example.com"], TenantId = "t1" };
+        OutboundEmail overBound = new() { To = [.. twenty, "user5+a@example.com", "user5+b@example.com", "user5+c@example.com"], TenantId = "t2" };
+
+        // Act
+        EmailSendDecision first = await guard.CheckAsync(fits);
+        EmailGuardStatus t1 = await guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "t1" });
+        EmailSendDecision eighteenth = await guard.CheckAsync(new OutboundEmail { To = ["user18@example.com"], TenantId = "t3" });
+        EmailSendDecision tooMany = await guard.CheckAsync(overBound);
+
+        // Assert
+        first.IsAllowed.Should().BeTrue("22 mails fit the bound of 22 ({0})", first.Detail);
+        t1.Usage.Should().Contain(u => u.Dimension == EmailGuardDimension.Tenant && u.Count == 22, "20 mailboxes, one of them written three ways");
+        eighteenth.Reason.Should().Be(EmailSendReason.LimitExceeded, "user18 received three mails already");
+        eighteenth.Dimension.Should().Be(EmailGuardDimension.Recipient);
+        tooMany.Reason.Should().Be(EmailSendReason.TooManyRecipients, "23 mails are more than the bound of 22");
+    }
 }
