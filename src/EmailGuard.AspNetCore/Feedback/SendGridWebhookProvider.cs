@@ -116,6 +116,26 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         }
     }
 
+    /// <summary>The fields of an event this reader takes its recipient, type, ids and time from.</summary>
+    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp"];
+
+    /// <summary>The first of <see cref="s_eventFields"/> that <paramref name="item"/> holds more than once, or null.</summary>
+    private static string? RepeatedField(JsonElement item)
+    {
+        Span<int> seen = stackalloc int[s_eventFields.Length];
+        seen.Clear();
+        foreach (JsonProperty property in item.EnumerateObject())
+        {
+            int index = Array.IndexOf(s_eventFields, property.Name);
+            if (index >= 0 && ++seen[index] > 1)
+            {
+                return s_eventFields[index];
+            }
+        }
+
+        return null;
+    }
+
     private static WebhookResult Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
@@ -156,6 +176,14 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     // processed, deferred, dropped (SendGrid did not send it), open, click, group_resubscribe, account events.
                     batch.Ignored.Add(type.Length == 0 ? "(none)" : type);
                     continue;
+            }
+
+            if (RepeatedField(item) is { } repeated)
+            {
+                // SendGrid echoes custom args beside its own fields: a second copy of one is the sender's, and which copy
+                // is SendGrid's cannot be told. The recipient, type or id could be anyone's, so the event records nothing.
+                batch.Skipped.Add($"field '{repeated}' of event '{WebhookJson.String(item, "sg_event_id")}' appears more than once (a custom arg named like it)");
+                continue;
             }
 
             string? id = WebhookJson.String(item, "sg_event_id");

@@ -167,6 +167,29 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EventRepeatingItsOwnField_IsAcknowledgedButNotRecorded_AndTheRestOfTheBatchIs()
+    {
+        // Arrange: SendGrid echoes custom args beside its own fields. A sender whose custom args are named like them
+        // ("email", "event", "sg_event_id") gets events carrying two copies, and which one is SendGrid's cannot be told:
+        // read as it stood, the bounce of a dead address suppressed a victim's (found by h58's hostile review).
+        const string forged = """
+            {"email":"dead-address@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-forged",
+             "sg_message_id":"m1","email":"victim@example.com"}
+            """;
+        const string honest = """
+            {"email":"b@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-honest","sg_message_id":"m2"}
+            """;
+
+        // Act
+        HttpResponseMessage response = await _app.SendAsync(Signed($"[{forged},{honest}]"));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Select(e => (e.ProviderEventId, e.Recipient)).Should().Equal([("ev-honest", "b@example.com")]);
+        _app.LogsWithId(2920).Should().ContainSingle().Which.Message.Should().Contain("'email'");
+    }
+
+    [Fact]
     public async Task StoreUnavailable_Answers503()
     {
         _app.Feedback.Outcome = _ => EmailFeedbackOutcome.StoreUnavailable;
