@@ -146,9 +146,12 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         WebhookBatch batch = new();
         foreach (JsonElement item in root.EnumerateArray())
         {
+            // A bad event is skipped, not the batch: the batch is signed, so a retry carries the same bad event, and a 400
+            // would lose every other tenant's bounces with it (a custom arg that blanks "email" would do).
             if (item.ValueKind != JsonValueKind.Object)
             {
-                return WebhookRejection.Malformed("an event is not a JSON object");
+                batch.Skipped.Add("an event is not a JSON object");
+                continue;
             }
 
             string type = WebhookJson.String(item, "event") ?? string.Empty;
@@ -190,7 +193,8 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             string? email = WebhookJson.String(item, "email");
             if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
             {
-                return WebhookRejection.Malformed("an event has no sg_event_id or email");
+                batch.Skipped.Add($"a {type} event has no sg_event_id or email");
+                continue;
             }
 
             string? detail = string.Join(' ', new[] { WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason") }.Where(p => !string.IsNullOrEmpty(p)));
