@@ -88,6 +88,11 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
             }
         }
 
+        if (postmark.MaxEventAge < TimeSpan.FromHours(1) || postmark.MaxEventAge > TimeSpan.FromDays(2))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Postmark:MaxEventAge must be between 01:00:00 and 2.00:00:00 (Postmark retries for about 10.5 hours; keep it below the deduplication window), not {postmark.MaxEventAge}."));
+        }
+
         ReplayWindows(failures, options);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
@@ -117,6 +122,7 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
             (options.Ses.Enabled, $"{root}:Ses:MaxMessageAge", options.Ses.MaxMessageAge),
             (options.Mailgun.Enabled, $"{root}:Mailgun:TimestampTolerance", options.Mailgun.TimestampTolerance),
             (options.SendGrid.Enabled, $"{root}:SendGrid:TimestampTolerance", options.SendGrid.TimestampTolerance),
+            (options.Postmark.Enabled, $"{root}:Postmark:MaxEventAge", options.Postmark.MaxEventAge),
         })
         {
             if (enabled && window > TimeSpan.Zero && window >= deduplication)
