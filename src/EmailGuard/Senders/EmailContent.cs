@@ -23,7 +23,8 @@ public sealed class EmailContent
     /// the guard did not count (<c>To</c>, <c>Cc</c>, <c>Bcc</c>, <c>Resent-*</c>, an <c>X-SMTPAPI</c> with a
     /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. An <c>X-SMTPAPI</c> header with a member named
     /// like a field of SendGrid's events (<c>email</c>, <c>event</c>, <c>sg_event_id</c> ...) is dropped too: SendGrid
-    /// echoes unique args beside those fields, where they would rewrite the event.
+    /// echoes unique args beside those fields, where they would rewrite the event. So are <c>X-SES-CONFIGURATION-SET</c>
+    /// and <c>X-PM-Message-Stream</c>, which choose where the provider sends the message's feedback: the transport sets them.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 

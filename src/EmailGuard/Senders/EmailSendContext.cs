@@ -129,7 +129,8 @@ public sealed partial class EmailSendContext : IDisposable
                 string unescaped = JsonUnescaped(header.Value);
                 if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
                     && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
-                    && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped))
+                    && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped)
+                    && !RoutesFeedback(header.Key))
                 {
                     headers[header.Key] = header.Value;
                 }
@@ -167,6 +168,15 @@ public sealed partial class EmailSendContext : IDisposable
         return name.ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
                || (name.Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(unescaped));
     }
+
+    /// <summary>
+    /// Whether an app header chooses where the provider sends the message's feedback: SES's configuration set (its event
+    /// destinations, and the only way message tags reach an event) and Postmark's message stream (its webhooks). A
+    /// customer naming a set or stream without EmailGuard's webhook keeps every bounce and complaint of its mail from
+    /// the breakers, while the account's rate at the provider climbs. The transport chooses them, not the app's headers.
+    /// </summary>
+    private static bool RoutesFeedback(string name)
+        => name.Trim().ToUpperInvariant() is "X-SES-CONFIGURATION-SET" or "X-PM-MESSAGE-STREAM";
 
     /// <summary>
     /// Whether an app header sets SendGrid unique args named like the fields of SendGrid's own events

@@ -212,6 +212,32 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
     }
 
+    [Fact]
+    public async Task TrySend_AppHeadersThatRouteFeedbackElsewhere_AreNotPassedToTheTransport()
+    {
+        // Arrange: SES sends a message's events to its configuration set's destinations (and message tags reach only
+        // those), Postmark to its message stream's webhooks. A customer whose headers the app passes through names a set
+        // or stream without EmailGuard's webhook: none of its bounces reach the breakers, and it is never suspended while
+        // the account's bounce rate at the provider climbs (found by h58's hostile review).
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> headers = new()
+        {
+            ["X-SES-CONFIGURATION-SET"] = "no-feedback",
+            [" x-pm-message-stream"] = "broadcast-without-webhooks",
+            ["X-Campaign"] = "spring",
+        };
+
+        // Act
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["dead-address@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
