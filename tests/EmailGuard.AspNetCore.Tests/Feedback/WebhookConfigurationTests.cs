@@ -71,6 +71,9 @@ public sealed class WebhookConfigurationTests
     {
         { ["EmailGuard:Webhooks:MaxBodyBytes=0"], "EmailGuard:Webhooks:MaxBodyBytes must be between 1 and 16777216; it is 0." },
         { ["EmailGuard:Webhooks:Ses:Enabled=true", "EmailGuard:Webhooks:Ses:TopicArns:0= "], "EmailGuard:Webhooks:Ses:TopicArns:0: ' ' is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-feedback." },
+        // The allowlist compares exactly: a trailing space or a wildcard started the app and then refused every message.
+        { ["EmailGuard:Webhooks:Ses:Enabled=true", $"EmailGuard:Webhooks:Ses:TopicArns:0={WebhookTestApp.TopicArn}", $"EmailGuard:Webhooks:Ses:TopicArns:1={WebhookTestApp.TopicArn} "], $"EmailGuard:Webhooks:Ses:TopicArns:1: '{WebhookTestApp.TopicArn} ' is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-feedback." },
+        { ["EmailGuard:Webhooks:Ses:Enabled=true", "EmailGuard:Webhooks:Ses:TopicArns:0=arn:aws:sns:*:123456789012:ses-feedback"], "EmailGuard:Webhooks:Ses:TopicArns:0: 'arn:aws:sns:*:123456789012:ses-feedback' is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-feedback." },
         { ["EmailGuard:Webhooks:Ses:CertificateCacheSize=0"], "EmailGuard:Webhooks:Ses:CertificateCacheSize must be between 1 and 1000; it is 0." },
         { ["EmailGuard:Webhooks:Ses:FetchTimeout=0s"], "EmailGuard:Webhooks:Ses:FetchTimeout must be positive; it is 00:00:00." },
         // An unbounded tolerance let a captured signed event be replayed for years, and overflowed Mailgun's token memory.
