@@ -52,8 +52,10 @@ internal sealed partial class EmailGuardFeedback
     private async ValueTask<EmailFeedbackResult?> CompleteSuppressionAsync(
         EmailFeedbackEvent feedback, string provider, string recipient, EmailSendAttribution? attribution, CancellationToken cancellationToken)
     {
-        bool suppressing = feedback.Kind is EmailFeedbackKind.Complained or EmailFeedbackKind.Unsubscribed
-            || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent);
+        // An unsubscribe without a category suppresses nothing; its duplicates need not say so again (event 1707).
+        bool suppressing = feedback.Kind == EmailFeedbackKind.Complained
+            || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent)
+            || (feedback.Kind == EmailFeedbackKind.Unsubscribed && !string.IsNullOrWhiteSpace(feedback.Category ?? attribution?.Category));
         if (_lists is null || !suppressing)
         {
             return null;
