@@ -81,7 +81,7 @@ public static class EmailGuardWebhookBuilderExtensions
 
         if (options.Postmark.Enabled)
         {
-            providers.Add(new PostmarkWebhookProvider(options.Postmark));
+            providers.Add(new PostmarkWebhookProvider(options.Postmark, time));
         }
 
         return new WebhookEndpoints([.. providers.Select(p => new WebhookEndpoint(p, feedback, options.MaxBodyBytes, metrics, logger))]);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.AspNetCore;
@@ -8,7 +9,7 @@ namespace EmailGuard.AspNetCore;
 /// secret, limits must be in range, and no enabled provider may accept a signed event for longer than the feedback's
 /// deduplication remembers its id.
 /// </summary>
-internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFeedbackOptions> feedback)
+internal sealed partial class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFeedbackOptions> feedback)
     : IValidateOptions<EmailGuardWebhookOptions>
 {
     private static readonly TimeSpan MaxTimestampTolerance = TimeSpan.FromDays(1);
@@ -32,7 +33,9 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
 
             for (int i = 0; i < ses.TopicArns.Count; i++)
             {
-                if (ses.TopicArns[i] is not { } arn || !arn.StartsWith("arn:", StringComparison.Ordinal) || !arn.Contains(":sns:", StringComparison.Ordinal))
+                // The whole shape, not a prefix: the allowlist compares ARNs exactly, so a stray space or a wildcard (a
+                // value pasted from a policy) started the app and then refused every message of the topic with 401.
+                if (ses.TopicArns[i] is not { } arn || !TopicArn().IsMatch(arn))
                 {
                     failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:TopicArns:{i}: '{ses.TopicArns[i]}' is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:ses-feedback."));
                 }
@@ -88,6 +91,11 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
             }
         }
 
+        if (postmark.MaxEventAge < TimeSpan.FromHours(1) || postmark.MaxEventAge > TimeSpan.FromDays(2))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Postmark:MaxEventAge must be between 01:00:00 and 2.00:00:00 (Postmark retries for about 10.5 hours; keep it below the deduplication window), not {postmark.MaxEventAge}."));
+        }
+
         ReplayWindows(failures, options);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
@@ -117,6 +125,7 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
             (options.Ses.Enabled, $"{root}:Ses:MaxMessageAge", options.Ses.MaxMessageAge),
             (options.Mailgun.Enabled, $"{root}:Mailgun:TimestampTolerance", options.Mailgun.TimestampTolerance),
             (options.SendGrid.Enabled, $"{root}:SendGrid:TimestampTolerance", options.SendGrid.TimestampTolerance),
+            (options.Postmark.Enabled, $"{root}:Postmark:MaxEventAge", options.Postmark.MaxEventAge),
         })
         {
             if (enabled && window > TimeSpan.Zero && window >= deduplication)
@@ -126,6 +135,10 @@ internal sealed class EmailGuardWebhookOptionsValidator(IOptionsMonitor<EmailFee
             }
         }
     }
+
+    /// <summary>An SNS topic ARN: partition, region, 12-digit account, and a topic name of 1 to 256 letters, digits, '-' or '_' (FIFO topics end in .fifo).</summary>
+    [GeneratedRegex(@"\Aarn:aws(?:-[a-z]+)*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(?:\.fifo)?\z", RegexOptions.CultureInvariant)]
+    private static partial Regex TopicArn();
 
     private static void Positive(List<string> failures, string setting, TimeSpan value)
     {

@@ -21,4 +21,17 @@ public sealed class PostmarkWebhookOptions
     /// <see cref="MinPasswordLength"/> characters. Required when <see cref="Enabled"/> is true.
     /// </summary>
     public string? Password { get; set; }
+
+    /// <summary>
+    /// Gets or sets how old (by the record's own time: <c>BouncedAt</c>, <c>DeliveredAt</c>, <c>ChangedAt</c>, either
+    /// way from now) a record may be. An older one is refused as stale (401). Postmark signs nothing, so this is no
+    /// defence against whoever holds the credentials; it stops a record posted again after its id's deduplication
+    /// (<see cref="EmailFeedbackOptions.DeduplicationWindow"/>) has lapsed (a request captured from a log or a proxy,
+    /// a webhook re-sent by hand) from being recorded a second time: a party charged twice, an address suppressed again
+    /// after an operator lifted it. Postmark retries a failed webhook for about 10.5 hours. It must be between 1 hour and
+    /// 2 days and shorter than <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start. A record
+    /// without its time is not checked.
+    /// </summary>
+    /// <value>The default value is 1 day.</value>
+    public TimeSpan MaxEventAge { get; set; } = TimeSpan.FromDays(1);
 }

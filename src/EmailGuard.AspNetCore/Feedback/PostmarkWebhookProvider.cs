@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -14,10 +15,14 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     public const string ProviderName = "postmark";
 
     private readonly byte[] _expected;
+    private readonly TimeSpan _maxEventAge;
+    private readonly TimeProvider _time;
 
-    public PostmarkWebhookProvider(PostmarkWebhookOptions options)
+    public PostmarkWebhookProvider(PostmarkWebhookOptions options, TimeProvider time)
     {
         _expected = SHA256.HashData(Encoding.UTF8.GetBytes($"{options.Username}:{options.Password}"));
+        _maxEventAge = options.MaxEventAge;
+        _time = time;
     }
 
     public override string Name => ProviderName;
@@ -50,7 +55,27 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     public override ValueTask<WebhookResult> ReadAsync(HttpContext context, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         using JsonDocument document = WebhookJson.Parse(body);
-        return ValueTask.FromResult(Read(document.RootElement));
+        WebhookResult result = Read(document.RootElement);
+        return ValueTask.FromResult(result.Batch is { } batch && Stale(batch) is { } stale ? stale : result);
+    }
+
+    /// <summary>
+    /// A rejection when a record's own time is further from now than the age limit: Postmark signs nothing, so the
+    /// record's time is the only bound on a body posted again once its id's deduplication has lapsed.
+    /// </summary>
+    private WebhookRejection? Stale(WebhookBatch batch)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        foreach (EmailFeedbackEvent item in batch.Events)
+        {
+            if (item.Timestamp != default && (now - item.Timestamp).Duration() > _maxEventAge)
+            {
+                return new WebhookRejection(WebhookRejectionKind.Stale, string.Create(
+                    CultureInfo.InvariantCulture, $"record '{item.ProviderEventId}' happened at {item.Timestamp:O}, more than {_maxEventAge} from now"));
+            }
+        }
+
+        return null;
     }
 
     private static WebhookResult Read(JsonElement root)

@@ -116,6 +116,26 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         }
     }
 
+    /// <summary>The fields of an event this reader takes its recipient, type, ids and time from.</summary>
+    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp"];
+
+    /// <summary>The first of <see cref="s_eventFields"/> that <paramref name="item"/> holds more than once, or null.</summary>
+    private static string? RepeatedField(JsonElement item)
+    {
+        Span<int> seen = stackalloc int[s_eventFields.Length];
+        seen.Clear();
+        foreach (JsonProperty property in item.EnumerateObject())
+        {
+            int index = Array.IndexOf(s_eventFields, property.Name);
+            if (index >= 0 && ++seen[index] > 1)
+            {
+                return s_eventFields[index];
+            }
+        }
+
+        return null;
+    }
+
     private static WebhookResult Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
@@ -126,9 +146,12 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         WebhookBatch batch = new();
         foreach (JsonElement item in root.EnumerateArray())
         {
+            // A bad event is skipped, not the batch: the batch is signed, so a retry carries the same bad event, and a 400
+            // would lose every other tenant's bounces with it (a custom arg that blanks "email" would do).
             if (item.ValueKind != JsonValueKind.Object)
             {
-                return WebhookRejection.Malformed("an event is not a JSON object");
+                batch.Skipped.Add("an event is not a JSON object");
+                continue;
             }
 
             string type = WebhookJson.String(item, "event") ?? string.Empty;
@@ -158,11 +181,20 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     continue;
             }
 
+            if (RepeatedField(item) is { } repeated)
+            {
+                // SendGrid echoes custom args beside its own fields: a second copy of one is the sender's, and which copy
+                // is SendGrid's cannot be told. The recipient, type or id could be anyone's, so the event records nothing.
+                batch.Skipped.Add($"field '{repeated}' of event '{WebhookJson.String(item, "sg_event_id")}' appears more than once (a custom arg named like it)");
+                continue;
+            }
+
             string? id = WebhookJson.String(item, "sg_event_id");
             string? email = WebhookJson.String(item, "email");
             if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
             {
-                return WebhookRejection.Malformed("an event has no sg_event_id or email");
+                batch.Skipped.Add($"a {type} event has no sg_event_id or email");
+                continue;
             }
 
             string? detail = string.Join(' ', new[] { WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason") }.Where(p => !string.IsNullOrEmpty(p)));

@@ -84,7 +84,9 @@ internal static class SesNotificationReader
                         {
                             if (recipient.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(recipient.GetString()))
                             {
-                                return WebhookRejection.Malformed("a delivery recipient is not an address");
+                                // The other recipients are still recorded: a retry would carry the same entry.
+                                batch.Skipped.Add("a delivery recipient is not an address");
+                                continue;
                             }
 
                             string address = recipient.GetString()!;
@@ -138,7 +140,9 @@ internal static class SesNotificationReader
             string? address = WebhookJson.String(recipient, "emailAddress");
             if (string.IsNullOrEmpty(address))
             {
-                return WebhookRejection.Malformed($"an entry of {idPrefix}.{listName} has no emailAddress");
+                // The other recipients are still recorded: the message is signed, so a retry would carry the same entry.
+                batch.Skipped.Add($"an entry of {idPrefix}.{listName} has no emailAddress");
+                continue;
             }
 
             string? status = WebhookJson.String(recipient, "status");

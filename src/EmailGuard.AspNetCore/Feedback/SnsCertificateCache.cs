@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -16,10 +17,19 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     /// <summary>A certificate is a few KiB; anything much larger is not one.</summary>
     private const int MaxCertificateBytes = 64 * 1024;
 
+    /// <summary>
+    /// The most certificate fetches running at once. SNS signs with one certificate per region for months, so a genuine
+    /// message almost never needs a fetch; anyone can post a message naming a fresh URL on an SNS host, and each used to
+    /// start a fetch of up to <see cref="SesWebhookOptions.FetchTimeout"/>, without bound: a flood of them held as many
+    /// outbound connections as it had requests.
+    /// </summary>
+    internal const int MaxFetchesInFlight = 4;
+
     private static readonly TimeSpan FailureLifetime = TimeSpan.FromMinutes(1);
 
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
+    private int _inFlight;
 
     public int Count
     {
@@ -42,7 +52,14 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         {
             if (!_entries.TryGetValue(key, out entry!) || entry.ExpiresAt <= now)
             {
+                if (_inFlight >= MaxFetchesInFlight)
+                {
+                    // Nothing is remembered: the provider's retry (503) may find a free slot, or the certificate cached.
+                    return (null, string.Create(CultureInfo.InvariantCulture, $"{MaxFetchesInFlight} certificate fetches were already running; {url} was not fetched"));
+                }
+
                 MakeRoom(now);
+                _inFlight++;
                 entry = new Entry(FetchAsync(url), now + options.CertificateCacheLifetime);
                 _entries[key] = entry;
             }
@@ -136,6 +153,13 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException or CryptographicException or IOException or ArgumentException)
         {
             return (null, $"fetching {url} failed: {exception.GetType().Name}", null);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _inFlight--;
+            }
         }
     }
 

@@ -66,6 +66,10 @@ internal sealed partial class WebhookEndpoint
             Message = "The {Provider} feedback event '{EventId}' was acknowledged but not recorded: {Reason}")]
         public static partial void EventRefused(ILogger logger, string provider, string eventId, string reason);
 
+        [LoggerMessage(EventId = 2920, EventName = "WebhookEventSkipped", Level = LogLevel.Warning,
+            Message = "A {Provider} feedback event was acknowledged but not recorded, with the rest of its request: {Detail}.")]
+        public static partial void EventSkipped(ILogger logger, string provider, string detail);
+
         [LoggerMessage(EventId = 1765, EventName = "WebhookAccepted", Level = LogLevel.Debug,
             Message = "A {Provider} feedback webhook was accepted: {EventCount} events, {RecordedCount} new, {IgnoredCount} ignored.")]
         public static partial void Accepted(ILogger logger, string provider, int eventCount, int recordedCount, int ignoredCount);

@@ -79,6 +79,11 @@ internal sealed partial class WebhookEndpoint(
             Log.EventIgnored(logger, provider.Name, ignored);
         }
 
+        foreach (string skipped in batch.Skipped)
+        {
+            Log.EventSkipped(logger, provider.Name, skipped);
+        }
+
         int recorded = 0;
         foreach (EmailFeedbackEvent item in batch.Events)
         {

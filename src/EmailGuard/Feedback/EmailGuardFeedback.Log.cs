@@ -40,6 +40,10 @@ internal sealed partial class EmailGuardFeedback
         Message = "Feedback is recorded but the send guard is not registered, so bounces and complaints suppress nothing; call AddSendGuard().")]
     private static partial void LogNoLists(ILogger logger);
 
+    [LoggerMessage(EventId = 2921, EventName = "FeedbackSuppressionCompleted", Level = LogLevel.Warning,
+        Message = "A duplicate of feedback {Kind} from {Provider} put its address on the blocklist: the first delivery's blocklist write had failed, and so had forgetting the event.")]
+    private static partial void LogSuppressionCompleted(ILogger logger, EmailFeedbackKind kind, string provider);
+
     [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
         Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
     private static partial void LogSendCountFailed(ILogger logger, Exception exception);

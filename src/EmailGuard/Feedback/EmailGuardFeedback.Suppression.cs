@@ -32,6 +32,68 @@ internal sealed partial class EmailGuardFeedback
         }
     }
 
+    /// <summary>
+    /// Marks the suppression of an event as done, once it is on the blocklist. Best effort: without the mark, a duplicate
+    /// of the event suppresses again (a no-op while the entry stands).
+    /// </summary>
+    private ValueTask<RateLimitDecision> ClaimSuppressionAsync(RateLimitRequest[] claim, CancellationToken cancellationToken)
+        => _store.AcquireAsync(claim, new RateLimitEntry[1], StoreFailureMode.FailClosed, cancellationToken);
+
+    private RateLimitRequest[] SuppressionClaim(string provider, string providerEventId)
+        => [new RateLimitRequest(FeedbackKeys.Suppressed(provider, providerEventId), _dedupRule)];
+
+    /// <summary>
+    /// For a duplicate of a hard bounce, a complaint or an unsubscribe: suppresses the address when no delivery of the
+    /// event has done it yet. The first delivery's blocklist write can fail after its counts were taken, and its refund
+    /// in the same outage: its dedup mark then stays, and without this every retry would be a duplicate and the
+    /// address never suppressed. A suppression an operator lifted since is not put back: the first delivery marked it
+    /// done. Null when there is nothing to complete.
+    /// </summary>
+    private async ValueTask<EmailFeedbackResult?> CompleteSuppressionAsync(
+        EmailFeedbackEvent feedback, string provider, string recipient, EmailSendAttribution? attribution, CancellationToken cancellationToken)
+    {
+        // An unsubscribe without a category suppresses nothing; its duplicates need not say so again (event 1707).
+        bool suppressing = feedback.Kind == EmailFeedbackKind.Complained
+            || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent)
+            || (feedback.Kind == EmailFeedbackKind.Unsubscribed && !string.IsNullOrWhiteSpace(feedback.Category ?? attribution?.Category));
+        if (_lists is null || !suppressing)
+        {
+            return null;
+        }
+
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0);
+        if (reason is null)
+        {
+            return null;
+        }
+
+        RateLimitRequest[] claim = SuppressionClaim(provider, feedback.ProviderEventId);
+        RateLimitDecision claimed = await ClaimSuppressionAsync(claim, cancellationToken).ConfigureAwait(false);
+        switch (claimed.Status)
+        {
+            case RateLimitStatus.Allowed:
+                break;
+            case RateLimitStatus.LimitExceeded:
+                return null;
+            default:
+                return Unavailable(feedback, provider, null);
+        }
+
+        EmailGuardListEntry? entry;
+        try
+        {
+            entry = await SuppressAsync(partyType, value!, reason, provider, duration, cancellationToken).ConfigureAwait(false);
+        }
+        catch (EmailGuardStoreUnavailableException ex)
+        {
+            await _store.TryRefundAsync(claim, claimed, CancellationToken.None).ConfigureAwait(false);
+            return Unavailable(feedback, provider, ex);
+        }
+
+        LogSuppressionCompleted(_logger, feedback.Kind, provider);
+        return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution, SuppressionReason = entry?.Reason };
+    }
+
     /// <summary>Puts the party on the blocklist unless an entry at least as long is already there (a manual block is never shortened).</summary>
     private async ValueTask<EmailGuardListEntry?> SuppressAsync(
         EmailGuardPartyType partyType, string value, string reason, string provider, TimeSpan? duration, CancellationToken cancellationToken)

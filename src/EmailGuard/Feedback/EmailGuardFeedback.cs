@@ -9,7 +9,8 @@ namespace EmailGuard;
 /// key per (provider, event id) with a limit of 1 over <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, plus the
 /// per-party counters (limit <see cref="RateLimitRule.MaxLimit"/>). The store admits all or none, so a duplicate
 /// counts nothing, on every instance and both stores alike. Suppression goes on the shared blocklist afterwards; when
-/// that write fails the acquire is refunded and the caller told to retry, so a lost write is never a lost suppression.
+/// that write fails the acquire is refunded and the caller told to retry, so a lost write is never a lost suppression;
+/// when the refund fails too, the retry is a duplicate that completes the suppression (a mark per event says it is done).
 /// </summary>
 internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFeedbackCounts
 {
@@ -131,7 +132,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             case RateLimitStatus.LimitExceeded:
                 Record(provider, feedback.Kind, "duplicate");
                 LogDuplicate(_logger, provider, feedback.Kind);
-                return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution };
+                return await CompleteSuppressionAsync(feedback, provider, recipient, attribution, cancellationToken).ConfigureAwait(false)
+                    ?? new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution };
             default:
                 return Unavailable(feedback, provider, null);
         }
@@ -146,10 +148,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             }
             catch (EmailGuardStoreUnavailableException ex)
             {
-                // Forget the event, so the provider's retry records it and suppresses then.
+                // Forget the event, so the provider's retry records it and suppresses then. When the refund fails too
+                // (the same outage), the retry is a duplicate, and CompleteSuppressionAsync finishes the suppression.
                 await _store.TryRefundAsync(batch, decision, CancellationToken.None).ConfigureAwait(false);
                 return Unavailable(feedback, provider, ex);
             }
+
+            await ClaimSuppressionAsync(SuppressionClaim(provider, feedback.ProviderEventId), cancellationToken).ConfigureAwait(false);
         }
 
         Record(provider, feedback.Kind, "recorded");

@@ -18,6 +18,9 @@ internal static class FeedbackKeys
     /// <summary>The letter of the sends counter, counted at admission.</summary>
     public const char Sends = 'x';
 
+    /// <summary>The mark that an event's suppression is on the blocklist (see <c>EmailGuardFeedback.CompleteSuppressionAsync</c>).</summary>
+    public static string Suppressed(string provider, string providerEventId) => "fb:sx:" + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
+
     public static string Event(string provider, string providerEventId) => EventPrefix + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
 
     /// <summary>

@@ -21,7 +21,10 @@ public sealed class EmailContent
     /// header that names one of EmailGuard's tags (such as <c>X-SES-MESSAGE-TAGS: eg_u=...</c>): the provider would echo
     /// it in the message's feedback, charged to the party it names. It also drops the headers that would add recipients
     /// the guard did not count (<c>To</c>, <c>Cc</c>, <c>Bcc</c>, <c>Resent-*</c>, an <c>X-SMTPAPI</c> with a
-    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>.
+    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. An <c>X-SMTPAPI</c> header with a member named
+    /// like a field of SendGrid's events (<c>email</c>, <c>event</c>, <c>sg_event_id</c> ...) is dropped too: SendGrid
+    /// echoes unique args beside those fields, where they would rewrite the event. So are <c>X-SES-CONFIGURATION-SET</c>
+    /// and <c>X-PM-Message-Stream</c>, which choose where the provider sends the message's feedback: the transport sets them.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 
@@ -29,7 +32,10 @@ public sealed class EmailContent
     /// Gets the tags the provider should echo back in its feedback: SES message tags (through a configuration set),
     /// Mailgun <c>v:</c> variables, SendGrid <c>custom_args</c>, Postmark <c>Metadata</c>. The guarded sender adds the
     /// attribution of the admitted message (<see cref="EmailFeedbackTags.Write"/>) to those the app set; names and
-    /// values are ASCII letters, digits, <c>_</c> and <c>-</c>, which every provider accepts as they are.
+    /// values are ASCII letters, digits, <c>_</c> and <c>-</c>, which every provider accepts as they are. An app tag
+    /// named like EmailGuard's (<c>eg_…</c>) or like a field of SendGrid's events (<c>email</c>, <c>event</c>,
+    /// <c>type</c>, <c>sg_event_id</c>, <c>sg_message_id</c>, <c>smtp-id</c>, <c>timestamp</c>, in any case) is dropped:
+    /// SendGrid echoes custom args beside its own fields, where such a tag would rewrite the event.
     /// </summary>
     /// <remarks>
     /// Mailgun copies <c>v:</c> variables into an <c>X-Mailgun-Variables</c> header the recipient can read, and the

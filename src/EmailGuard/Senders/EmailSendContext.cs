@@ -103,7 +103,11 @@ public sealed partial class EmailSendContext : IDisposable
                 // EmailGuard's tag names are its own: an app tag under one (passed through from a customer, say) would
                 // be echoed in the provider's bounces and charge them to whichever party it names, so it is dropped,
                 // also where this message has no value of its own for that tag.
-                if (!tag.Key.StartsWith(EmailFeedbackTags.Prefix, StringComparison.OrdinalIgnoreCase))
+                // SendGrid echoes custom args as top-level keys of each event, beside its own fields: an app tag named
+                // like one of those (email, event, sg_event_id ...) would rewrite the event itself, its recipient (a victim
+                // suppressed), its type (a bounce read as a click) or its id (every bounce deduplicated into one).
+                if (!tag.Key.TrimStart().StartsWith(EmailFeedbackTags.Prefix, StringComparison.OrdinalIgnoreCase)
+                    && !ProviderEventField().IsMatch(tag.Key))
                 {
                     tags[tag.Key] = tag.Value;
                 }
@@ -125,7 +129,8 @@ public sealed partial class EmailSendContext : IDisposable
                 string unescaped = JsonUnescaped(header.Value);
                 if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
                     && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
-                    && !AddsRecipients(header.Key, unescaped))
+                    && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped)
+                    && !RoutesFeedback(header.Key))
                 {
                     headers[header.Key] = header.Value;
                 }
@@ -163,6 +168,38 @@ public sealed partial class EmailSendContext : IDisposable
         return name.ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
                || (name.Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(unescaped));
     }
+
+    /// <summary>
+    /// Whether an app header chooses where the provider sends the message's feedback: SES's configuration set (its event
+    /// destinations, and the only way message tags reach an event) and Postmark's message stream (its webhooks). A
+    /// customer naming a set or stream without EmailGuard's webhook keeps every bounce and complaint of its mail from
+    /// the breakers, while the account's rate at the provider climbs. The transport chooses them, not the app's headers.
+    /// </summary>
+    private static bool RoutesFeedback(string name)
+        => name.Trim().ToUpperInvariant() is "X-SES-CONFIGURATION-SET" or "X-PM-MESSAGE-STREAM";
+
+    /// <summary>
+    /// Whether an app header sets SendGrid unique args named like the fields of SendGrid's own events
+    /// (<c>X-SMTPAPI: {"unique_args": {"email": ...}}</c>): SendGrid echoes them as top-level keys of each event, as it
+    /// does custom args, so they would rewrite the event's recipient, type or id. The filters that name an address
+    /// (<c>bcc</c>, <c>forwardspam</c>) match too, and add a recipient the guard did not count.
+    /// </summary>
+    private static bool RewritesProviderEvents(string name, string unescaped)
+        => name.Trim().Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiEventField().IsMatch(unescaped);
+
+    /// <summary>
+    /// The fields of a SendGrid event that the webhook reads beside the echoed custom args, in any case and with
+    /// surrounding spaces: a provider tag of one of these names is never passed on.
+    /// </summary>
+    [GeneratedRegex(@"^\s*(?:" + ProviderEventFields + @")\s*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex ProviderEventField();
+
+    /// <summary>A JSON member named like one of <see cref="ProviderEventFields"/>, in any case.</summary>
+    [GeneratedRegex(@"""\s*(?:" + ProviderEventFields + @")\s*""\s*:", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex SmtpApiEventField();
+
+    /// <summary>SendGrid's event fields that the webhook reads (recipient, type, bounce type, ids, time).</summary>
+    private const string ProviderEventFields = "email|event|type|sg_event_id|sg_message_id|smtp-id|timestamp";
 
     /// <summary>
     /// <paramref name="value"/> with its JSON <c>\uXXXX</c> escapes decoded: the JSON headers (Mailgun's variables,

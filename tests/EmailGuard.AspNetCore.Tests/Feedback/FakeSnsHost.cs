@@ -17,6 +17,12 @@ internal sealed class FakeSnsHost : HttpMessageHandler
 
     public IReadOnlyList<Uri> Requests => [.. _requests];
 
+    /// <summary>When set, a fetch of a certificate the host does not serve waits for it (a slow or silent host).</summary>
+    public TaskCompletionSource? Hold { get; set; }
+
+    /// <summary>Released once for every held fetch that has arrived.</summary>
+    public SemaphoreSlim HeldFetches { get; } = new(0);
+
     public int CertificateFetches => Requests.Count(u => u.AbsolutePath.EndsWith(".pem", StringComparison.Ordinal));
 
     public IReadOnlyList<Uri> Confirmations => [.. Requests.Where(u => u.Query.Contains("Action=ConfirmSubscription", StringComparison.Ordinal))];
@@ -30,8 +36,18 @@ internal sealed class FakeSnsHost : HttpMessageHandler
             return Task.FromResult(new HttpResponseMessage(ConfirmationStatus) { Content = new StringContent("<ConfirmSubscriptionResponse/>") });
         }
 
-        return Task.FromResult(Certificates.TryGetValue(uri.AbsoluteUri, out string? pem)
-            ? new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(pem) }
-            : new HttpResponseMessage(HttpStatusCode.NotFound));
+        if (Certificates.TryGetValue(uri.AbsoluteUri, out string? pem))
+        {
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(pem) });
+        }
+
+        return Hold is { } hold ? HeldAsync(hold.Task) : Task.FromResult(new HttpResponseMessage(HttpStatusCode.NotFound));
+    }
+
+    private async Task<HttpResponseMessage> HeldAsync(Task hold)
+    {
+        HeldFetches.Release();
+        await hold;
+        return new HttpResponseMessage(HttpStatusCode.NotFound);
     }
 }

@@ -84,6 +84,33 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
         return _app.SendAsync(request);
     }
 
+    [Fact]
+    public async Task RecordOlderThanMaxEventAge_IsRefusedAsStale()
+    {
+        // Arrange: a bounce posted again after its ID's deduplication (3 days) has lapsed: a request captured from a
+        // log, a webhook re-sent by hand. Postmark signs nothing, so the record's own time is the only bound; it was
+        // recorded a second time, its party charged twice, its address suppressed again (found by h58's hostile review).
+        _app.Time.Advance(new EmailFeedbackOptions().DeduplicationWindow + TimeSpan.FromHours(1));
+
+        // Act
+        HttpResponseMessage response = await PostAsync(Bounce());
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(1752).Should().ContainSingle().Which.Message.Should().Contain("bounce:4323372036854775807");
+    }
+
+    [Fact]
+    public async Task RecordWithinMaxEventAge_IsRecorded()
+    {
+        // Postmark retries a failed webhook for about 10.5 hours; the default age (1 day) covers that.
+        _app.Time.Advance(TimeSpan.FromHours(11));
+
+        (await PostAsync(Bounce())).StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().ContainSingle();
+    }
+
     [Theory]
     [InlineData("HardBounce", EmailBounceType.Permanent)]
     [InlineData("BadEmailAddress", EmailBounceType.Permanent)]

@@ -157,13 +157,54 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
 
     [Theory]
     [InlineData("{\"event\":\"bounce\"}")]
-    [InlineData("[1]")]
-    [InlineData("[{\"event\":\"bounce\",\"email\":\"a@example.com\"}]")]
     [InlineData("[{")]
     public async Task SignedButMalformed_Answers400(string body)
     {
         (await _app.SendAsync(Signed(body))).StatusCode.Should().Be(HttpStatusCode.BadRequest);
         _app.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData("1")]
+    [InlineData("{\"event\":\"bounce\",\"email\":\"a@example.com\",\"timestamp\":1772409600}")]
+    [InlineData("{\"event\":\"spamreport\",\"email\":\"\",\"sg_event_id\":\"ev-blank\"}")]
+    public async Task BadEventInABatch_IsSkipped_AndTheRestOfTheBatchIsRecorded(string bad)
+    {
+        // Arrange: one event SendGrid should never send (or one a sender's custom arg blanked) beside a real bounce. The
+        // batch is signed, so its retry carries the same bad event: answered 400, it was retried for a day and then lost,
+        // and with it every other tenant's bounces of the batch (found by h58's hostile review).
+        const string honest = """{"email":"b@example.com","timestamp":1772409600,"event":"bounce","sg_event_id":"ev-honest"}""";
+
+        // Act
+        HttpResponseMessage response = await _app.SendAsync(Signed($"[{bad},{honest}]"));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Select(e => e.ProviderEventId).Should().Equal(["ev-honest"]);
+        _app.LogsWithId(2920).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task EventRepeatingItsOwnField_IsAcknowledgedButNotRecorded_AndTheRestOfTheBatchIs()
+    {
+        // Arrange: SendGrid echoes custom args beside its own fields. A sender whose custom args are named like them
+        // ("email", "event", "sg_event_id") gets events carrying two copies, and which one is SendGrid's cannot be told:
+        // read as it stood, the bounce of a dead address suppressed a victim's (found by h58's hostile review).
+        const string forged = """
+            {"email":"dead-address@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-forged",
+             "sg_message_id":"m1","email":"victim@example.com"}
+            """;
+        const string honest = """
+            {"email":"b@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-honest","sg_message_id":"m2"}
+            """;
+
+        // Act
+        HttpResponseMessage response = await _app.SendAsync(Signed($"[{forged},{honest}]"));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Select(e => (e.ProviderEventId, e.Recipient)).Should().Equal([("ev-honest", "b@example.com")]);
+        _app.LogsWithId(2920).Should().ContainSingle().Which.Message.Should().Contain("'email'");
     }
 
     [Fact]

@@ -246,6 +246,22 @@ public sealed class SesWebhookTests : SesWebhookTestBase
     }
 
     [Fact]
+    public async Task SignedBounceWithABadRecipientEntry_RecordsTheOtherRecipients()
+    {
+        // Arrange: a signed bounce whose first entry has no address. SNS retries the same message, so a 400 lost the
+        // other recipients' bounces for good (found by h58's hostile review).
+        string payload = SesFixtures.IdentityBounceTwoRecipients.Replace("\"emailAddress\": \"jane@example.com\"", "\"emailAddress\": null", StringComparison.Ordinal);
+
+        // Act
+        HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(payload)));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        App.Feedback.Calls.Select(e => e.Recipient).Should().Equal(["richard@example.com"]);
+        App.LogsWithId(2920).Should().ContainSingle();
+    }
+
+    [Fact]
     public async Task SignedBounceWithoutRecipients_Answers400()
     {
         const string payload = """{"notificationType":"Bounce","bounce":{"bounceType":"Permanent","bouncedRecipients":[]},"mail":{"messageId":"m"}}""";

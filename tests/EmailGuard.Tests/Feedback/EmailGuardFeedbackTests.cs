@@ -117,6 +117,87 @@ public sealed class EmailGuardFeedbackTests
     }
 
     [Fact]
+    public async Task Record_SuppressionAndItsRefundFailInOneOutage_TheRetrySuppressesTheAddress()
+    {
+        // Arrange: the hard bounce's counts and dedup mark are taken, then the blocklist write fails, and so does the
+        // refund that would forget the event (one Redis outage). The provider retries: it was a duplicate, answered 200,
+        // and the address was never suppressed, so the app kept mailing a dead address (found by h58's hostile review).
+        SwitchableRateLimitStore? store = null;
+        FailingLists? lists = null;
+        await using FeedbackTestApp app = new(more: s =>
+        {
+            s.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp =>
+                store = new SwitchableRateLimitStore(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), sp.GetRequiredService<TimeProvider>()))));
+            s.AddSingleton<IEmailGuardLists>(sp => lists = new FailingLists(new EmailGuardLists(
+                sp.GetRequiredService<GuardStateCache>(),
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SendGuardOptions>>(),
+                sp.GetRequiredService<TimeProvider>(),
+                null)));
+        });
+        _ = app.Feedback;
+        lists!.OnAdd = () =>
+        {
+            store!.Down = true;
+            throw new EmailGuardStoreUnavailableException("the blocklist write timed out");
+        };
+
+        // Act
+        EmailFeedbackResult first = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        store!.Down = false;
+        lists.OnAdd = null;
+        EmailFeedbackResult retried = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+        EmailFeedbackResult again = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1"));
+
+        // Assert
+        first.Outcome.Should().Be(EmailFeedbackOutcome.StoreUnavailable);
+        retried.Outcome.Should().Be(EmailFeedbackOutcome.Duplicate, "its counts were taken once, by the first delivery");
+        retried.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+        (await app.Lists.CountByReasonAsync(EmailGuardListKind.Blocklist)).Should().Equal(new Dictionary<string, int> { [EmailFeedbackSuppressionReasons.HardBounce] = 1 });
+        again.SuppressionReason.Should().BeNull("the suppression is done; a later duplicate does not redo it");
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2921);
+    }
+
+    [Fact]
+    public async Task Record_DuplicateAfterAnOperatorLiftedTheSuppression_DoesNotPutItBack()
+    {
+        await using FeedbackTestApp app = new();
+        EmailFeedbackEvent bounce = FeedbackTestApp.Event("evt-1");
+        (await app.Feedback.RecordAsync(bounce)).SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+        EmailGuardListEntry entry = (await app.Lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist })).Items.Should().ContainSingle().Subject;
+        (await app.Lists.RemoveAsync(EmailGuardListKind.Blocklist, entry.PartyType, entry.Value)).Should().BeTrue();
+
+        EmailFeedbackResult duplicate = await app.Feedback.RecordAsync(bounce);
+
+        duplicate.Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
+        (await app.Lists.CountByReasonAsync(EmailGuardListKind.Blocklist)).Should().BeEmpty();
+    }
+
+    /// <summary>The app's lists, with a hook that runs instead of each blocklist write while it is set.</summary>
+    private sealed class FailingLists(IEmailGuardLists inner) : IEmailGuardLists
+    {
+        public Action? OnAdd { get; set; }
+
+        public ValueTask<EmailGuardListEntry> AddAsync(
+            EmailGuardListKind kind, EmailGuardPartyType partyType, string value, string reason, TimeSpan? duration = null, string? addedBy = null, CancellationToken cancellationToken = default)
+        {
+            OnAdd?.Invoke();
+            return inner.AddAsync(kind, partyType, value, reason, duration, addedBy, cancellationToken);
+        }
+
+        public ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+            => inner.RemoveAsync(kind, partyType, value, cancellationToken);
+
+        public ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+            => inner.FindAsync(kind, partyType, value, cancellationToken);
+
+        public ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
+            => inner.ListAsync(query, cancellationToken);
+
+        public ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
+            => inner.CountByReasonAsync(kind, includeExpired, cancellationToken);
+    }
+
+    [Fact]
     public async Task Record_StoreHangs_AnswersStoreUnavailableAfterTheTimeout()
     {
         await using FeedbackTestApp app = new(more: s =>

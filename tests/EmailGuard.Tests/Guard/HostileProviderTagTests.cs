@@ -176,6 +176,68 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!["X-SMTPAPI"].Should().Be(smtpApi, "categories and unsubscribe groups name no one to send to");
     }
 
+    [Fact]
+    public async Task TrySend_AppTagsNamedLikeSendGridEventFields_AreNotPassedToTheTransport()
+    {
+        // Arrange: SendGrid echoes custom args (and X-SMTPAPI unique args) as top-level keys of each event, beside its own
+        // fields. A customer whose tags the app passes through names one like a field: "email" makes the bounce of a
+        // dead address suppress a victim's, "event" turns the customer's own bounces into clicks, a constant
+        // "sg_event_id" deduplicates them all into one (found by h58's hostile review).
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> tags = new()
+        {
+            ["email"] = "victim@example.com",
+            ["EVENT"] = "click",
+            [" sg_event_id"] = "same-for-every-bounce",
+            ["type"] = "blocked",
+            ["timestamp"] = "1",
+            ["campaign"] = "spring",
+        };
+        Dictionary<string, string> headers = new()
+        {
+            ["X-SMTPAPI"] = "{\"unique_args\": {\"\\u0065mail\": \"victim@example.com\"}}",
+            ["X-Campaign"] = "spring",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["dead-address@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", ProviderTags = tags, Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastTags!.Keys.Where(k => !k.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal)).Should().Equal(["campaign"]);
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
+    }
+
+    [Fact]
+    public async Task TrySend_AppHeadersThatRouteFeedbackElsewhere_AreNotPassedToTheTransport()
+    {
+        // Arrange: SES sends a message's events to its configuration set's destinations (and message tags reach only
+        // those), Postmark to its message stream's webhooks. A customer whose headers the app passes through names a set
+        // or stream without EmailGuard's webhook: none of its bounces reach the breakers, and it is never suspended while
+        // the account's bounce rate at the provider climbs (found by h58's hostile review).
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> headers = new()
+        {
+            ["X-SES-CONFIGURATION-SET"] = "no-feedback",
+            [" x-pm-message-stream"] = "broadcast-without-webhooks",
+            ["X-Campaign"] = "spring",
+        };
+
+        // Act
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["dead-address@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
