@@ -15,6 +15,15 @@ public sealed class EmailGuardDashboardOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public string? AuthorizationPolicy { get; set; }
 
+    /// <summary>
+    /// Gets or sets an authorization policy the dashboard's actions (adding to and removing from lists, applying and
+    /// clearing flags and suspensions) require on top of <see cref="AuthorizationPolicy"/>: with it, whoever meets only
+    /// <see cref="AuthorizationPolicy"/> (support staff, say) sees every page but no action form, and an action they post
+    /// anyway is refused (403) before it is read. Without it, everyone who may view the dashboard may act.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the actions require what the pages require.</value>
+    public string? ActionsAuthorizationPolicy { get; set; }
+
     /// <summary>Gets or sets the title shown in every page's header, e.g. the application's name.</summary>
     /// <value>The default value is <c>EmailGuard</c>.</value>
     public string Title { get; set; } = "EmailGuard";

@@ -16,7 +16,8 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.Dashboard.Tests;
 
 /// <summary>
-/// An app with the send guard, the dashboard under /emailguard (policy "ops": role ops) and optionally alerts, on
+/// An app with the send guard, the dashboard under /emailguard (policy "ops": role ops; "ops-actions": role admin, for
+/// tests that name it the actions policy) and optionally alerts, on
 /// Kestrel at 127.0.0.1. Requests sign in with <c>X-Test-User</c> and <c>X-Test-Roles</c>.
 /// </summary>
 internal sealed class DashboardHost : IAsyncDisposable
@@ -38,7 +39,8 @@ internal sealed class DashboardHost : IAsyncDisposable
         TimeProvider? time = null,
         string environment = "Production",
         Action<IServiceCollection>? services = null,
-        Action<WebApplication>? endpoints = null)
+        Action<WebApplication>? endpoints = null,
+        Action<EmailGuardDashboardOptions>? dashboard = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
@@ -49,7 +51,11 @@ internal sealed class DashboardHost : IAsyncDisposable
         }
 
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);
-        builder.Services.AddAuthorization(o => o.AddPolicy("ops", p => p.RequireRole("ops")));
+        builder.Services.AddAuthorization(o =>
+        {
+            o.AddPolicy("ops", p => p.RequireRole("ops"));
+            o.AddPolicy("ops-actions", p => p.RequireRole("admin"));
+        });
         IEmailGuardBuilder guard = builder.Services.AddEmailGuard().AddSendGuard(o =>
         {
             o.Global.Add(RateLimitRule.PerHour(100_000));
@@ -66,7 +72,11 @@ internal sealed class DashboardHost : IAsyncDisposable
         endpoints?.Invoke(app);
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapEmailGuardDashboard("/emailguard", o => o.AuthorizationPolicy = "ops");
+        app.MapEmailGuardDashboard("/emailguard", o =>
+        {
+            o.AuthorizationPolicy = "ops";
+            dashboard?.Invoke(o);
+        });
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         return new DashboardHost(app, new Uri(address));

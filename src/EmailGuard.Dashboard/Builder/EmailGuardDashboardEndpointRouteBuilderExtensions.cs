@@ -61,8 +61,17 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
                 $"MapEmailGuardDashboard: the authorization policy '{options.AuthorizationPolicy}' is not registered; add it with builder.Services.AddAuthorization(o => o.AddPolicy(\"{options.AuthorizationPolicy}\", ...)).");
         }
 
+        string? actionsPolicy = string.IsNullOrWhiteSpace(options.ActionsAuthorizationPolicy) ? null : options.ActionsAuthorizationPolicy;
+        if (actionsPolicy is not null
+            && (services.GetService<IAuthorizationPolicyProvider>() is not { } actionsProvider
+                || actionsProvider.GetPolicyAsync(actionsPolicy).GetAwaiter().GetResult() is null))
+        {
+            throw new InvalidOperationException(
+                $"MapEmailGuardDashboard: the actions authorization policy '{actionsPolicy}' is not registered; add it with builder.Services.AddAuthorization(o => o.AddPolicy(\"{actionsPolicy}\", ...)).");
+        }
+
         string prefix = "/" + pattern.Trim('/');
-        DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly, localOnly ? ForwardingHeaders(services) : []);
+        DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly, localOnly ? ForwardingHeaders(services) : [], actionsPolicy);
         RouteGroupBuilder group = endpoints.MapGroup(prefix);
         if (!localOnly)
         {
@@ -74,10 +83,22 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         group.MapGet("/lists", Page(mount, ListsPage.RenderAsync));
         group.MapGet("/flags", Page(mount, FlagsPage.RenderAsync));
         group.MapGet("/events", Page(mount, EventsPage.RenderAsync));
-        group.MapPost("/lists/add", Page(mount, DashboardActions.AddToListAsync));
-        group.MapPost("/lists/remove", Page(mount, DashboardActions.RemoveFromListAsync));
-        group.MapPost("/flags/apply", Page(mount, DashboardActions.ApplyFlagAsync));
-        group.MapPost("/flags/clear", Page(mount, DashboardActions.ClearFlagAsync));
+        IEndpointConventionBuilder[] actions =
+        [
+            group.MapPost("/lists/add", Page(mount, DashboardActions.AddToListAsync)),
+            group.MapPost("/lists/remove", Page(mount, DashboardActions.RemoveFromListAsync)),
+            group.MapPost("/flags/apply", Page(mount, DashboardActions.ApplyFlagAsync)),
+            group.MapPost("/flags/clear", Page(mount, DashboardActions.ClearFlagAsync)),
+        ];
+        if (actionsPolicy is not null)
+        {
+            // On top of the group's policy: the authorization middleware requires both before the form is read.
+            foreach (IEndpointConventionBuilder action in actions)
+            {
+                action.RequireAuthorization(actionsPolicy);
+            }
+        }
+
         return group;
     }
 
@@ -90,8 +111,16 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
                 return Task.CompletedTask;
             }
 
-            return render(new DashboardRequest(context, mount));
+            return mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, canAct: true)) : RenderForAsync(context, mount, render);
         };
+
+    /// <summary>Renders a page with its action forms only for a user who meets the actions policy.</summary>
+    private static async Task RenderForAsync(HttpContext context, DashboardMount mount, Func<DashboardRequest, Task> render)
+    {
+        IAuthorizationService authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
+        AuthorizationResult result = await authorization.AuthorizeAsync(context.User, mount.ActionsPolicy!).ConfigureAwait(false);
+        await render(new DashboardRequest(context, mount, result.Succeeded)).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// A request from this machine to a name of this machine, not relayed by a proxy. The name matters: a page on a name

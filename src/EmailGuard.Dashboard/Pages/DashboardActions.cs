@@ -64,6 +64,13 @@ internal static class DashboardActions
     private static async Task RunAsync(DashboardRequest request, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
     {
         HttpContext context = request.Context;
+        if (!request.CanAct)
+        {
+            // The endpoint requires the actions policy already; this holds should the app's pipeline skip authorization.
+            context.Response.StatusCode = StatusCodes.Status403Forbidden;
+            return;
+        }
+
         IAntiforgery antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
         if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
         {

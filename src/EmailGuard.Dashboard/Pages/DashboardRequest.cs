@@ -12,16 +12,20 @@ internal sealed class DashboardRequest
     /// <summary>How long a notice an action wrote can be shown: the redirect follows at once.</summary>
     private static readonly TimeSpan NoticeLifetime = TimeSpan.FromMinutes(5);
 
-    public DashboardRequest(HttpContext context, DashboardMount mount)
+    public DashboardRequest(HttpContext context, DashboardMount mount, bool canAct = true)
     {
         Context = context;
         Mount = mount;
+        CanAct = canAct;
         // Hex: valid in a CSP nonce and unchanged by HTML encoding.
         Nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         Base = context.Request.PathBase.Add(mount.Prefix).Value ?? string.Empty;
     }
 
     public HttpContext Context { get; }
+
+    /// <summary>Whether the page shows its action forms: the user meets the actions policy, or there is none.</summary>
+    public bool CanAct { get; }
 
     public DashboardMount Mount { get; }
 

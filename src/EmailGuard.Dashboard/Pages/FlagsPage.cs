@@ -48,8 +48,13 @@ internal static class FlagsPage
                     shown++;
                     html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString()).Cell(flag.PartyId).Cell(flag.Reason)
                         .Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.CreatedAt).Raw("</td><td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("<td>");
-                    request.Form(html, "/flags/clear", "inline").Hidden("type", flag.PartyType.ToString()).Hidden("id", flag.PartyId).Hidden("reason", flag.Reason)
-                        .Raw("<button type=\"submit\" class=\"danger\">Clear</button></form></td></tr>");
+                    if (request.CanAct)
+                    {
+                        request.Form(html, "/flags/clear", "inline").Hidden("type", flag.PartyType.ToString()).Hidden("id", flag.PartyId).Hidden("reason", flag.Reason)
+                            .Raw("<button type=\"submit\" class=\"danger\">Clear</button></form>");
+                    }
+
+                    html.Raw("</td></tr>");
                 }
             }
 
@@ -67,6 +72,13 @@ internal static class FlagsPage
         html.Raw("<h2>Look up a party</h2><form method=\"get\" id=\"flag-lookup\"").Attr("action", request.Url("/flags")).Raw(">");
         PartySelect(html);
         html.Raw(" <label>Id <input name=\"id\" required maxlength=\"200\"></label> <button type=\"submit\">Look up</button></form>");
+
+        if (!request.CanAct)
+        {
+            html.Raw("<p class=\"muted\" id=\"read-only\">Read-only: flagging, suspending and clearing need the dashboard's actions policy.</p>");
+            await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html).ConfigureAwait(false);
+            return;
+        }
 
         html.Raw("<h2>Flag or suspend</h2>");
         request.Form(html, "/flags/apply").Raw("<div class=\"card\" id=\"flag-apply\">");

@@ -67,8 +67,13 @@ internal static class ListsPage
             {
                 html.Raw("<tr class=\"entry\">").Cell(entry.PartyType.ToString()).Cell(entry.Value).Cell(entry.Reason).Cell(entry.CreatedBy)
                     .Raw("<td>").Time(entry.CreatedAt).Raw("</td><td>").Time(entry.ExpiresAt).Raw("</td><td>");
-                request.Form(html, "/lists/remove", "inline").Hidden("kind", kind.ToString()).Hidden("type", entry.PartyType.ToString()).Hidden("value", entry.Value)
-                    .Raw("<button type=\"submit\" class=\"danger\">Remove</button></form></td></tr>");
+                if (request.CanAct)
+                {
+                    request.Form(html, "/lists/remove", "inline").Hidden("kind", kind.ToString()).Hidden("type", entry.PartyType.ToString()).Hidden("value", entry.Value)
+                        .Raw("<button type=\"submit\" class=\"danger\">Remove</button></form>");
+                }
+
+                html.Raw("</td></tr>");
             }
 
             html.Raw("</table><p class=\"pager\">");
@@ -98,6 +103,13 @@ internal static class ListsPage
         catch (EmailGuardStoreUnavailableException ex)
         {
             html.StoreUnavailable(null, ex.Message);
+        }
+
+        if (!request.CanAct)
+        {
+            html.Raw("<p class=\"muted\" id=\"read-only\">Read-only: adding and removing entries need the dashboard's actions policy.</p>");
+            await DashboardLayout.WriteAsync(request, "/lists", "Lists", html).ConfigureAwait(false);
+            return;
         }
 
         html.Raw("<h2>Add to the ").Text(ipList ? IpListName(kind) : kind.ToString().ToLowerInvariant()).Raw("</h2>");
