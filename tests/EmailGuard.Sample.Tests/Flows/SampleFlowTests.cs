@@ -145,7 +145,8 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
         using HttpResponseMessage resumed = await admin.SubmitAsync("/outbox", "/outbox?handler=ResumeQueue");
 
         suspended.StatusCode.Should().Be(HttpStatusCode.SeeOther);
-        Uri.UnescapeDataString(suspended.Headers.Location!.ToString()).Should().Contain("Suspended Tenant trial-42 (manual)");
+        string flagsPage = await admin.GetStringAsync(suspended.Headers.Location!.ToString());
+        flagsPage.Should().Contain("Suspended Tenant trial-42 (manual)", "the page the action redirects to shows its notice");
 
         (await refused.Content.ReadAsStringAsync()).Should().Contain("Refused: sending for tenant trial-42 is suspended");
         (await resumed.Content.ReadAsStringAsync()).Should().Contain("drained");
