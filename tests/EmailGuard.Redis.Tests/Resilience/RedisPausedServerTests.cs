@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
 using Xunit.Abstractions;
 
@@ -41,74 +39,19 @@ public sealed class RedisPausedServerTests(RedisServerFixture redis, ITestOutput
             _instances.Add(RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.BreakDuration = TimeSpan.FromMilliseconds(200)));
         }
 
-        RateLimitRule wide = RateLimitRule.PerDay(1_000_000);
-        RateLimitRule hot = RateLimitRule.PerDay(150);
-        RateLimitRequest Request(int key) => key < HotKeys ? new($"hot-{key}", hot) : new($"key-{key}", wide);
-        ConcurrentDictionary<int, int> admitted = new();
-        ConcurrentQueue<Exception> exceptions = new();
-        using CancellationTokenSource stop = new();
-        int calls = 0;
-        Task load = Task.WhenAll(Enumerable.Range(0, Instances * CallersPerInstance).Select(caller => Task.Run(async () =>
-        {
-            ResilientRateLimitStore store = _instances[caller % Instances].Resilient;
-            for (int i = 0; !stop.IsCancellationRequested; i++)
-            {
-                int key = ((caller * 31) + (i * 7)) % Keys;
-                try
-                {
-                    RateLimitDecision decision = await store.AcquireAsync(new[] { Request(key) }, default, StoreFailureMode.FailClosed);
-                    if (decision.Status == RateLimitStatus.Allowed)
-                    {
-                        admitted.AddOrUpdate(key, 1, static (_, n) => n + 1);
-                    }
-                    else if (decision.Status == RateLimitStatus.StoreUnavailable)
-                    {
-                        // The open circuit answers at once: a caller that retried in a tight loop would only burn the CPU.
-                        await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
-                    }
-                }
-#pragma warning disable CA1031 // Recorded: a caller must never see one.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    exceptions.Enqueue(ex);
-                }
-
-                Interlocked.Increment(ref calls);
-            }
-        })));
+        ExactCountFlood flood = new(_instances, Keys, HotKeys, hotLimit: 150);
+        flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 31) + (i * 7), storeUnavailableIsFailure: false);
 
         // Act: the load gets going, then the server holds every command for 1.5 s (6 timeouts), then answers them all.
-        while (Volatile.Read(ref calls) < 2_000 && !load.IsCompleted)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
-        }
-
-        int before = Volatile.Read(ref calls);
+        await flood.WaitForCallsAsync(2_000);
+        int before = flood.Calls;
         await redis.PauseAsync(TimeSpan.FromMilliseconds(1_500));
         await Task.Delay(TimeSpan.FromMilliseconds(2_500), TimeProvider.System);
-        await stop.CancelAsync();
-        await load.WaitAsync(TimeSpan.FromSeconds(60));
-        foreach (RedisAppInstance instance in _instances)
-        {
-            await instance.Resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            await ((RedisRateLimitStore)instance.Resilient.Store).SettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        }
+        await flood.StopAsync();
 
-        // Assert: read every counter with a store that caches nothing.
-        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
-        RateLimitRequest[] all = [.. Enumerable.Range(0, Keys).Select(k => Request(k) with { Cost = 0 })];
-        RateLimitEntry[] counted = new RateLimitEntry[Keys];
-        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
-        output.WriteLine($"{Volatile.Read(ref calls)} calls ({before} before the pause), {admitted.Values.Sum()} admitted, hot keys admitted "
-            + string.Join(", ", Enumerable.Range(0, HotKeys).Select(k => admitted.GetValueOrDefault(k)))
+        // Assert
+        output.WriteLine($"{flood.Calls} calls ({before} before the pause), {flood.TotalAdmitted} admitted, hot keys admitted {flood.HotAdmitted()}"
             + $"; {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.MembersBatched)} acquires went in {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.BatchesSent)} batches");
-        exceptions.Should().BeEmpty();
-        for (int k = 0; k < Keys; k++)
-        {
-            counted[k].Count.Should().Be(admitted.GetValueOrDefault(k), "key {0}: Redis must count exactly the admissions callers were told of", k);
-        }
-
-        Enumerable.Range(0, HotKeys).Should().OnlyContain(k => admitted.GetValueOrDefault(k) == 150, "the hot keys' limits are reached, never passed");
+        await flood.AssertEveryCounterExactAsync(redis, _prefix);
     }
 }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -42,83 +40,23 @@ public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOu
             _instances.Add(RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.Timeout = TimeSpan.FromSeconds(5)));
         }
 
-        RateLimitRule wide = RateLimitRule.PerDay(1_000_000);
-        RateLimitRule hot = RateLimitRule.PerDay(100);
-        RateLimitRequest Request(int key) => key < HotKeys ? new($"hot-{key}", hot) : new($"key-{key}", wide);
-        ConcurrentDictionary<int, int> admitted = new();
-        ConcurrentQueue<string> failures = new();
-        using CancellationTokenSource stop = new();
-        int calls = 0;
-        Task load = Task.WhenAll(Enumerable.Range(0, Instances * CallersPerInstance).Select(caller => Task.Run(async () =>
-        {
-            ResilientRateLimitStore store = _instances[caller % Instances].Resilient;
-            for (int i = 0; !stop.IsCancellationRequested; i++)
-            {
-                int key = ((caller * 7) + (i * 3)) % Keys;
-                try
-                {
-                    RateLimitDecision decision = await store.AcquireAsync(new[] { Request(key) }, default, StoreFailureMode.FailClosed);
-                    if (decision.Status == RateLimitStatus.Allowed)
-                    {
-                        admitted.AddOrUpdate(key, 1, static (_, n) => n + 1);
-                    }
-                    else if (decision.Status != RateLimitStatus.LimitExceeded)
-                    {
-                        failures.Enqueue(decision.Status.ToString());
-                    }
-                }
-#pragma warning disable CA1031 // Recorded: a caller must never see one.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    failures.Enqueue(ex.ToString());
-                }
-
-                Interlocked.Increment(ref calls);
-            }
-        })));
+        ExactCountFlood flood = new(_instances, Keys, HotKeys, hotLimit: 100);
+        flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure: true);
 
         // Act: once the flood runs, the scripts are flushed ten times, each after another 200 calls.
         IServer server = redis.CreateMultiplexer().GetServers()[0];
-        for (int flush = 0; flush < Flushes && !load.IsCompleted; flush++)
+        for (int flush = 0; flush < Flushes; flush++)
         {
-            int target = Volatile.Read(ref calls) + 200;
-            while (Volatile.Read(ref calls) < target && !load.IsCompleted)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System);
-            }
-
+            await flood.WaitForCallsAsync(flood.Calls + 200);
             await server.ScriptFlushAsync();
         }
 
-        int target2 = Volatile.Read(ref calls) + 500;
-        while (Volatile.Read(ref calls) < target2 && !load.IsCompleted)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System);
-        }
+        await flood.WaitForCallsAsync(flood.Calls + 500);
+        await flood.StopAsync();
 
-        await stop.CancelAsync();
-        await load.WaitAsync(TimeSpan.FromSeconds(60));
-        foreach (RedisAppInstance instance in _instances)
-        {
-            await instance.Resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
-            await ((RedisRateLimitStore)instance.Resilient.Store).SettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
-        }
-
-        // Assert: read every counter with a store that caches nothing.
-        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
-        RateLimitRequest[] all = [.. Enumerable.Range(0, Keys).Select(k => Request(k) with { Cost = 0 })];
-        RateLimitEntry[] counted = new RateLimitEntry[Keys];
-        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
-        output.WriteLine($"{Volatile.Read(ref calls)} calls, {Flushes} flushes, {admitted.Values.Sum()} admitted; hot keys admitted "
-            + string.Join(", ", Enumerable.Range(0, HotKeys).Select(k => admitted.GetValueOrDefault(k)))
+        // Assert
+        output.WriteLine($"{flood.Calls} calls, {Flushes} flushes, {flood.TotalAdmitted} admitted; hot keys admitted {flood.HotAdmitted()}"
             + $"; local denials {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).OverLimitCache!.HitCount)}");
-        failures.Should().BeEmpty();
-        for (int k = 0; k < Keys; k++)
-        {
-            counted[k].Count.Should().Be(admitted.GetValueOrDefault(k), "key {0}: Redis must count exactly the admissions callers were told of", k);
-        }
-
-        Enumerable.Range(0, HotKeys).Should().OnlyContain(k => admitted.GetValueOrDefault(k) == 100, "the hot keys' limits are reached, never passed");
+        await flood.AssertEveryCounterExactAsync(redis, _prefix);
     }
 }

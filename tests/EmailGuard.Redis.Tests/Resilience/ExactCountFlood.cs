@@ -1,0 +1,130 @@
+using System.Collections.Concurrent;
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Redis;
+
+namespace EmailGuard.Redis.Tests.Resilience;
+
+/// <summary>
+/// The load of the fault floods: callers spread over several app instances, each acquiring one key at a time (fail
+/// closed) until stopped, recording every admission; then every counter, read by a store that caches nothing, must
+/// hold exactly the admissions callers were told of, and the hot keys exactly their limit.
+/// </summary>
+internal sealed class ExactCountFlood
+{
+    private readonly IReadOnlyList<RedisAppInstance> _instances;
+    private readonly int _keys;
+    private readonly int _hotKeys;
+    private readonly RateLimitRule _hot;
+    private readonly RateLimitRule _wide = RateLimitRule.PerDay(1_000_000);
+    private readonly ConcurrentDictionary<int, int> _admitted = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task _load = Task.CompletedTask;
+    private int _calls;
+
+    /// <param name="instances">The app instances; caller c uses instance c mod their number.</param>
+    /// <param name="keys">The keys; the first <paramref name="hotKeys"/> have the limit <paramref name="hotLimit"/>, the others a limit the load never reaches.</param>
+    /// <param name="hotKeys">How many keys the load takes past their limit.</param>
+    /// <param name="hotLimit">The hot keys' limit a day.</param>
+    public ExactCountFlood(IReadOnlyList<RedisAppInstance> instances, int keys, int hotKeys, int hotLimit)
+    {
+        _instances = instances;
+        _keys = keys;
+        _hotKeys = hotKeys;
+        _hot = RateLimitRule.PerDay(hotLimit);
+        HotLimit = hotLimit;
+    }
+
+    public int HotLimit { get; }
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>What a caller saw that it must not: exceptions, and denials other than the limit unless the flood tolerates them.</summary>
+    public ConcurrentQueue<string> Failures { get; } = new();
+
+    public int TotalAdmitted => _admitted.Values.Sum();
+
+    public int Admitted(int key) => _admitted.GetValueOrDefault(key);
+
+    public RateLimitRequest Request(int key) => key < _hotKeys ? new($"hot-{key}", _hot) : new($"key-{key}", _wide);
+
+    /// <summary>Starts the callers.</summary>
+    /// <param name="callers">How many, over all instances.</param>
+    /// <param name="keyOf">The key of a caller's i-th acquire.</param>
+    /// <param name="storeUnavailableIsFailure">
+    /// Whether a caller told the store is unavailable records a failure; else it backs off 5 ms (an open circuit answers
+    /// at once, and a tight loop would only burn the CPU).
+    /// </param>
+    public void Start(int callers, Func<int, int, int> keyOf, bool storeUnavailableIsFailure)
+        => _load = Task.WhenAll(Enumerable.Range(0, callers).Select(caller => Task.Run(async () =>
+        {
+            ResilientRateLimitStore store = _instances[caller % _instances.Count].Resilient;
+            for (int i = 0; !_stop.IsCancellationRequested; i++)
+            {
+                int key = keyOf(caller, i) % _keys;
+                try
+                {
+                    RateLimitDecision decision = await store.AcquireAsync(new[] { Request(key) }, default, StoreFailureMode.FailClosed);
+                    if (decision.Status == RateLimitStatus.Allowed)
+                    {
+                        _admitted.AddOrUpdate(key, 1, static (_, n) => n + 1);
+                    }
+                    else if (decision.Status == RateLimitStatus.StoreUnavailable && !storeUnavailableIsFailure)
+                    {
+                        await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
+                    }
+                    else if (decision.Status != RateLimitStatus.LimitExceeded)
+                    {
+                        Failures.Enqueue(decision.Status.ToString());
+                    }
+                }
+#pragma warning disable CA1031 // Recorded: a caller must never see one.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Failures.Enqueue(ex.ToString());
+                }
+
+                Interlocked.Increment(ref _calls);
+            }
+        })));
+
+    /// <summary>Waits until the callers have made <paramref name="calls"/> calls in all (or stopped).</summary>
+    public async Task WaitForCallsAsync(int calls)
+    {
+        while (Calls < calls && !_load.IsCompleted)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(2), TimeProvider.System);
+        }
+    }
+
+    /// <summary>Stops the callers and waits until every instance has settled what its calls left in flight.</summary>
+    public async Task StopAsync()
+    {
+        await _stop.CancelAsync();
+        await _load.WaitAsync(TimeSpan.FromSeconds(60));
+        foreach (RedisAppInstance instance in _instances)
+        {
+            await instance.Resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await ((RedisRateLimitStore)instance.Resilient.Store).SettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
+
+    /// <summary>Reads every counter with a store that caches nothing, and asserts it holds exactly what was admitted.</summary>
+    public async Task AssertEveryCounterExactAsync(RedisServerFixture redis, string prefix)
+    {
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRequest[] all = [.. Enumerable.Range(0, _keys).Select(k => Request(k) with { Cost = 0 })];
+        RateLimitEntry[] counted = new RateLimitEntry[_keys];
+        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
+        Failures.Should().BeEmpty();
+        for (int k = 0; k < _keys; k++)
+        {
+            counted[k].Count.Should().Be(Admitted(k), "key {0}: Redis must count exactly the admissions callers were told of", k);
+        }
+
+        Enumerable.Range(0, _hotKeys).Should().OnlyContain(k => Admitted(k) == HotLimit, "the hot keys' limits are reached, never passed");
+    }
+
+    /// <summary>The hot keys' admissions, for the test's output.</summary>
+    public string HotAdmitted() => string.Join(", ", Enumerable.Range(0, _hotKeys).Select(Admitted));
+}
