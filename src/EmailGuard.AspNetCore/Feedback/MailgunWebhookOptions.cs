@@ -24,8 +24,8 @@ public sealed class MailgunWebhookOptions
 
     /// <summary>
     /// Gets or sets nothing any more: seen tokens are remembered in the key-value store only
-    /// (<see cref="IEmailGuardKeyValueStore"/>, shared by every instance on Redis, bounded by
-    /// <c>EmailGuard:Feedback:MaxInMemoryMappings</c> in memory). Kept so that configuration which sets it still binds.
+    /// (<see cref="IEmailGuardKeyValueStore"/>, shared by every instance on Redis; in memory, a pool of a tenth of
+    /// <c>EmailGuard:Feedback:MaxInMemoryMappings</c>, at least 1,000). Kept so that configuration which sets it still binds.
     /// </summary>
     /// <value>The default value is 100000; it has no effect.</value>
     [Obsolete("Mailgun tokens are remembered in the key-value store only; this setting has no effect.")]

@@ -61,6 +61,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
     /// <summary>Claims the token for this body on every instance; a rejection when another body has it, or the store cannot say.</summary>
     private async ValueTask<WebhookRejection?> ClaimTokenAsync(string token, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
+        // The in-memory key-value store keeps keys under "webhook-token:" in a pool that refuses rather than forgets a live one.
         string key = "webhook-token:mailgun:" + StoreKeyEncoding.Hash(token);
         string bodyHash = Convert.ToBase64String(SHA256.HashData(body.Span));
         string? existing;

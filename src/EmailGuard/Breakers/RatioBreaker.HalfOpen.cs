@@ -271,7 +271,7 @@ internal sealed partial class RatioBreaker
     /// <summary>One party's breaker of one reason, and the key under which the shared store remembers its level and probe.</summary>
     private readonly record struct BreakerMemory(EmailGuardPartyType PartyType, string Party, string Reason)
     {
-        public string Key => $"rb:{PartyLetter}:{ReasonLetter}:{StoreKeyEncoding.Hash(Party)}";
+        public string Key => $"{KeyPrefix}{PartyLetter}:{ReasonLetter}:{StoreKeyEncoding.Hash(Party)}";
 
         private char PartyLetter => PartyType switch
         {

@@ -13,6 +13,9 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class RatioBreaker
 {
+    /// <summary>The prefix of every key-value key the breakers write: their levels, probes and claims.</summary>
+    internal const string KeyPrefix = "rb:";
+
     private const string By = "emailguard:ratio-breaker";
 
     private readonly EmailGuardFeedback _feedback;

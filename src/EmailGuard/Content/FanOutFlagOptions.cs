@@ -15,7 +15,8 @@ namespace EmailGuard;
 /// <para>Cost, only when enabled: per admitted message, one key-value lookup per recipient (up to
 /// <see cref="MaxRecipientsPerMessage"/>, in parallel) and one store acquire. Memory: one key per party and recipient,
 /// kept for <see cref="Memory"/> (on Redis, about 100 bytes each; in memory, bounded by
-/// <see cref="EmailFeedbackOptions.MaxInMemoryMappings"/>, which forgets the oldest first).</para>
+/// <see cref="EmailFeedbackOptions.MaxInMemoryMappings"/> with the message-id mappings, which forgets expired entries
+/// first, then the oldest).</para>
 /// </remarks>
 public sealed class FanOutFlagOptions
 {

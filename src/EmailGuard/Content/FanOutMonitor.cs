@@ -18,7 +18,8 @@ namespace EmailGuard;
 internal sealed partial class FanOutMonitor
 {
     private const string FlaggedBy = "emailguard:fan_out";
-    private const string KeyPrefix = "emailguard:fo:";
+    /// <summary>The prefix of every key-value key the monitor writes.</summary>
+    internal const string KeyPrefix = "emailguard:fo:";
 
     private readonly FanOutFlagOptions _options;
     private readonly ResilientRateLimitStore _store;

@@ -83,8 +83,11 @@ public sealed class EmailFeedbackOptions
     public TimeSpan CountLastSendsWithin { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>
-    /// Gets or sets how many message-id mappings the in-memory store keeps at most; the oldest go first. The Redis store
-    /// is bounded by the mappings' time to live instead.
+    /// Gets or sets how many message-id mappings (and fan-out recipients) the in-memory key-value store keeps at most;
+    /// expired ones go first, then the oldest. The breakers' memory, Mailgun's replay tokens and the other keys have
+    /// pools of their own, each a tenth of this (at least 1,000, at most this), so a flood of mail cannot push them out;
+    /// a full pool of replay tokens refuses new ones rather than forget a live one. The Redis store is bounded by the
+    /// values' time to live instead.
     /// </summary>
     /// <value>The default value is 100,000.</value>
     [Range(1, 10_000_000)]

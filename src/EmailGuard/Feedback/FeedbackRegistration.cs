@@ -18,7 +18,8 @@ internal static class FeedbackRegistration
         // AddKeyValueStore (and AddRedisStore through it) replaces this, before or after AddEmailGuard runs again.
         services.TryAddSingleton<IEmailGuardKeyValueStore>(sp => new InMemoryKeyValueStore(
             sp.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value.MaxInMemoryMappings,
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<ILogger<InMemoryKeyValueStore>>()));
         services.AddOptions<EmailRatioBreakerOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailRatioBreakerOptions>, EmailRatioBreakerOptionsValidator>());
         services.AddSingleton<IConfigureOptions<EmailRatioBreakerOptions>>(sp => new RiskyCategoriesFromConfiguration(sp.GetService<IConfiguration>()));

@@ -9,7 +9,7 @@ namespace EmailGuard;
 /// <remarks>
 /// Keys are 1 to 256 printable ASCII characters without spaces; values are at most 4,096 printable ASCII characters
 /// or spaces. An implementation checks its arguments with <see cref="KeyValueStoreValidation"/> before anything else,
-/// so every store refuses the same input with the same exception. Implementations may drop values early (a bounded memory store evicts its oldest) but must never return a value after
+/// so every store refuses the same input with the same exception. Implementations may drop values early (the bounded in-memory store evicts expired values first, then its oldest) but must never return a value after
 /// its time to live, and must never return another key's value. EmailGuard bounds every call by
 /// <see cref="StoreResilienceOptions.Timeout"/>; an implementation reports a failure by throwing.
 /// </remarks>
