@@ -184,8 +184,9 @@ internal ref partial struct ContentNormalizer
                 return false;
             }
 
-            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does.
-            decoded = Rune.IsValid(code) && code > 0 ? code : ' ';
+            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does; references to C1
+            // controls are the Windows-1252 characters browsers show for them (&#150; is a dash, &#154; an š).
+            decoded = code is >= 0x80 and <= 0x9F ? Windows1252[code - 0x80] : Rune.IsValid(code) && code > 0 ? code : ' ';
             i += 1 + end + (end < rest.Length && rest[end] == ';' ? 1 : 0);
             return true;
         }
@@ -230,6 +231,11 @@ internal ref partial struct ContentNormalizer
            && name[1..] is "acute" or "grave" or "circ" or "uml" or "tilde" or "ring" or "cedil" or "slash" or "caron" or "macr" or "breve" or "ogon" or "dot" or "dblac"
             ? name[0]
             : ' ';
+
+    /// <summary>What HTML shows for a numeric reference from 0x80 to 0x9F; the five holes in Windows-1252 stay controls.</summary>
+    private static ReadOnlySpan<char> Windows1252 =>
+        "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F"
+        + "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
 
     private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }
