@@ -60,6 +60,11 @@ internal ref partial struct ContentNormalizer
         {
             SkipElement(text, ref i, name);
         }
+        else if (nameStart == 0 && name.Equals("textarea", StringComparison.OrdinalIgnoreCase))
+        {
+            ReadTextArea(text, ref i);
+            return true;
+        }
 
         if (!IsInline(name))
         {
@@ -110,6 +115,22 @@ internal ref partial struct ContentNormalizer
         return -1;
     }
 
+    /// <summary>
+    /// Reads a <c>textarea</c>'s content as a reader sees it: a box of plain text, up to the first <c>&lt;/textarea</c>.
+    /// A browser shows <c>&lt;b&gt;</c>, <c>&lt;!--</c> or <c>&lt;script&gt;</c> in it as written, so none of them may
+    /// hide text from the fingerprints, least of all text after the box.
+    /// </summary>
+    private void ReadTextArea(ReadOnlySpan<char> text, ref int i)
+    {
+        EndLine();
+        int close = text[i..].IndexOf("</textarea", StringComparison.OrdinalIgnoreCase);
+        int contentEnd = close < 0 ? text.Length : i + close;
+        Read(text[i..contentEnd], markup: false);
+        EndLine();
+        int end = close < 0 ? -1 : text[contentEnd..].IndexOf('>');
+        i = end < 0 ? text.Length : contentEnd + end + 1;
+    }
+
     private static void SkipElement(ReadOnlySpan<char> text, ref int i, ReadOnlySpan<char> name)
     {
         while (i < text.Length)
@@ -151,7 +172,10 @@ internal ref partial struct ContentNormalizer
         return lower switch
         {
             "a" or "b" or "i" or "u" or "s" or "em" or "strong" or "span" or "font" or "small" or "big" or "sub" or "sup"
-                or "mark" or "abbr" or "code" or "strike" or "wbr" or "ins" or "del" or "q" or "cite" or "o" => true,
+                or "mark" or "abbr" or "code" or "strike" or "wbr" or "ins" or "del" or "q" or "cite" or "o"
+
+                // Mail clients run no scripts, so they show a noscript's content, inline: it must not split a word.
+                or "noscript" => true,
             _ => false,
         };
     }

@@ -92,6 +92,7 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("bogus comments and --!> inside words", "Purchase order PO-1", "<!DOCTYPE html><p>Dear Anna Smith,</p><p>Ple<!x>ase fi<?y z?>nd pur<![CDATA[q]]>chase order 17 att<!-- unique 8f3a --!>ached.</p>")]
     [InlineData("hidden elements", "Purchase order PO-1", "<html><head><title>Order 8f3a for supplier Lindqvist</title></head><body><template><p>unique words</p></template><p>Dear Anna Smith,</p><p>Please find purchase order 17 attached.<svg><title>random tooltip</title></svg></p></body></html>")]
     [InlineData("accented letters as named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Pl&eacute;ase f&iacute;nd purch&aacute;se order 17 attached.</p>")]
+    [InlineData("empty noscript elements inside words", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Ple<noscript></noscript>ase fi<NOSCRIPT></NOSCRIPT>nd purchase order 17 attached.</p>")]
     public void AttackerVariation_OfOneText_DoesNotEscapeTheFingerprint(string variation, string subject, string body)
     {
         EmailContent original = new() { Subject = "Purchase order PO-1", TextBody = "Dear Anna Smith,\n\nPlease find purchase order 17 attached." };
@@ -189,6 +190,16 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TextArea_IsReadAsThePlainTextReadersSee_AndHidesNothingAfterIt()
+    {
+        // A browser shows a textarea's content as written, markup and all, up to </textarea>. Read as markup, a "<!--"
+        // or "<script>" in it hid every word after the box: the text copies share, leaving only what each copy adds.
+        EmailContent content = new() { HtmlBody = "<p>Order status</p><textarea rows=2>Pay <b>now</b> &amp; <!-- or <script> later</TEXTAREA><p>Your invoice is attached.</p>" };
+
+        ContentFingerprint.Normalize(content).Should().Be("order status pay b now b or script later your invoice is attached");
+    }
+
+    [Fact]
     public void Fingerprint_OfPartsThatFoldLonger_StaysWithinItsBuffer()
     {
         // U+FB03 folds to three letters and U+FDFA to 18 characters: a part of them reads as long as the part is.
@@ -238,6 +249,13 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("kır the order", "kar the order")]
     public void DifferentTexts_HaveDifferentFingerprints(string a, string b)
         => ContentFingerprint.Compute(new EmailContent { TextBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { TextBody = b }));
+
+    [Theory]
+    [InlineData("<p>Order status</p><noscript>Your invoice is attached.</noscript>", "<p>Order status</p><noscript>Your account is locked.</noscript>")]
+    [InlineData("<textarea><!--</textarea><p>Your invoice is attached.</p>", "<textarea><!--</textarea><p>Your account is locked.</p>")]
+    [InlineData("<textarea><script></textarea><p>Your invoice is attached.</p>", "<textarea><script></textarea><p>Your account is locked.</p>")]
+    public void DifferentHtmlTexts_HaveDifferentFingerprints(string a, string b)
+        => ContentFingerprint.Compute(new EmailContent { HtmlBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { HtmlBody = b }));
 
     [Fact]
     public void Greeting_FollowedByALongSentence_KeepsTheSentence()
