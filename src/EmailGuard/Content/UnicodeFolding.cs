@@ -153,7 +153,10 @@ internal static class UnicodeFolding
             StringBuilder folds = new("\0");
             Span<char> source = stackalloc char[2];
             Span<char> folded = stackalloc char[32];
-            foreach ((int first, int last) in (ReadOnlySpan<(int, int)>)[(0x00A0, 0xFFFF), (0x10000, 0x1FFFF), (0x2F800, Limit - 1)])
+            // Skipped: the CJK ideographs (U+3400 to U+9FFF) and Hangul syllables (U+AC00 to U+D7A3), which read as themselves
+            // and would be three quarters of the work (12 ms against 3): the table is built on the first check that carries content.
+            ReadOnlySpan<(int First, int Last)> ranges = [(0x00A0, 0x33FF), (0xA000, 0xABFF), (0xD7A4, 0xFFFF), (0x10000, 0x1FFFF), (0x2F800, Limit - 1)];
+            foreach ((int first, int last) in ranges)
             {
                 for (int codePoint = first; codePoint <= last; codePoint++)
                 {
