@@ -60,6 +60,11 @@ internal ref partial struct ContentNormalizer
         {
             SkipElement(text, ref i, name);
         }
+        else if (nameStart == 0 && name.Equals("textarea", StringComparison.OrdinalIgnoreCase))
+        {
+            ReadTextArea(text, ref i);
+            return true;
+        }
 
         if (!IsInline(name))
         {
@@ -110,6 +115,22 @@ internal ref partial struct ContentNormalizer
         return -1;
     }
 
+    /// <summary>
+    /// Reads a <c>textarea</c>'s content as a reader sees it: a box of plain text, up to the first <c>&lt;/textarea</c>.
+    /// A browser shows <c>&lt;b&gt;</c>, <c>&lt;!--</c> or <c>&lt;script&gt;</c> in it as written, so none of them may
+    /// hide text from the fingerprints, least of all text after the box.
+    /// </summary>
+    private void ReadTextArea(ReadOnlySpan<char> text, ref int i)
+    {
+        EndLine();
+        int close = text[i..].IndexOf("</textarea", StringComparison.OrdinalIgnoreCase);
+        int contentEnd = close < 0 ? text.Length : i + close;
+        Read(text[i..contentEnd], markup: false);
+        EndLine();
+        int end = close < 0 ? -1 : text[contentEnd..].IndexOf('>');
+        i = end < 0 ? text.Length : contentEnd + end + 1;
+    }
+
     private static void SkipElement(ReadOnlySpan<char> text, ref int i, ReadOnlySpan<char> name)
     {
         while (i < text.Length)
@@ -151,7 +172,10 @@ internal ref partial struct ContentNormalizer
         return lower switch
         {
             "a" or "b" or "i" or "u" or "s" or "em" or "strong" or "span" or "font" or "small" or "big" or "sub" or "sup"
-                or "mark" or "abbr" or "code" or "strike" or "wbr" or "ins" or "del" or "q" or "cite" or "o" => true,
+                or "mark" or "abbr" or "code" or "strike" or "wbr" or "ins" or "del" or "q" or "cite" or "o"
+
+                // Mail clients run no scripts, so they show a noscript's content, inline: it must not split a word.
+                or "noscript" => true,
             _ => false,
         };
     }
@@ -184,8 +208,9 @@ internal ref partial struct ContentNormalizer
                 return false;
             }
 
-            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does.
-            decoded = Rune.IsValid(code) && code > 0 ? code : ' ';
+            // Invalid code points (surrogates, beyond U+10FFFF) separate words like any symbol does; references to C1
+            // controls are the Windows-1252 characters browsers show for them (&#150; is a dash, &#154; an š).
+            decoded = code is >= 0x80 and <= 0x9F ? Windows1252[code - 0x80] : Rune.IsValid(code) && code > 0 ? code : ' ';
             i += 1 + end + (end < rest.Length && rest[end] == ';' ? 1 : 0);
             return true;
         }
@@ -230,6 +255,11 @@ internal ref partial struct ContentNormalizer
            && name[1..] is "acute" or "grave" or "circ" or "uml" or "tilde" or "ring" or "cedil" or "slash" or "caron" or "macr" or "breve" or "ogon" or "dot" or "dblac"
             ? name[0]
             : ' ';
+
+    /// <summary>What HTML shows for a numeric reference from 0x80 to 0x9F; the five holes in Windows-1252 stay controls.</summary>
+    private static ReadOnlySpan<char> Windows1252 =>
+        "\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F"
+        + "\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178";
 
     private static int HexValue(char digit) => digit <= '9' ? digit - '0' : (digit | 0x20) - 'a' + 10;
 }

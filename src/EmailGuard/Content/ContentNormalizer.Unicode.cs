@@ -8,8 +8,8 @@ internal ref partial struct ContentNormalizer
 {
     /// <summary>
     /// Feeds a code point from a surrogate pair or a character reference: invisible ones (tag characters, variation
-    /// selectors) are dropped, styled letters read as plain ones, other letters and digits stay in their word, and the
-    /// rest (emoji, symbols) separate words.
+    /// selectors) and private-use ones are dropped, styled and compatibility letters read as plain ones, other letters
+    /// and digits stay in their word, and the rest (emoji, symbols) separate words.
     /// </summary>
     private void FeedCodePoint(int codePoint)
     {
@@ -25,9 +25,16 @@ internal ref partial struct ContentNormalizer
             return;
         }
 
+        ReadOnlySpan<char> folded = UnicodeFolding.Compatibility(codePoint);
+        if (!folded.IsEmpty)
+        {
+            FeedFolded(folded);
+            return;
+        }
+
         Rune rune = new(codePoint);
         UnicodeCategory category = Rune.GetUnicodeCategory(rune);
-        if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark)
+        if (category is UnicodeCategory.Format or UnicodeCategory.NonSpacingMark or UnicodeCategory.EnclosingMark or UnicodeCategory.PrivateUse)
         {
             return;
         }

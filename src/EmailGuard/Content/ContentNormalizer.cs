@@ -10,15 +10,17 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// Writes into a caller's buffer and allocates nothing. The output never is longer than the input plus one separator
-/// per <see cref="Append"/>, so a buffer of that size always suffices.
+/// per <see cref="Append"/>, so a buffer of that size always suffices: a part whose compatibility folds (<c>ﬃ</c> is
+/// <c>ffi</c>) would write more is read up to that length.
 /// <list type="bullet">
 /// <item>In HTML parts, tags are dropped; block tags (<c>p</c>, <c>br</c>, <c>div</c>, ...) end a word and a line, inline ones
 /// (<c>b</c>, <c>span</c>, ...) do not, so <c>H&lt;span&gt;&lt;/span&gt;ello</c> still reads <c>hello</c>. Script, style,
 /// title and template elements and comments are dropped with their content.</item>
 /// <item>Entities are decoded (<c>&amp;#72;</c> is <c>h</c>); format characters (zero-width spaces, soft hyphens, tag
 /// characters), invisible letters (Hangul fillers) and combining marks are dropped, so neither splits nor changes a word;
-/// accented letters read as their base letter, composed or not, and mathematical styled letters as plain ones
-/// (<see cref="UnicodeFolding"/>).</item>
+/// accented letters read as their base letter, composed or not, mathematical styled letters as plain ones, and
+/// compatibility characters (ligatures, full-width letters, ...) as what they stand for (<see cref="UnicodeFolding"/>).
+/// Control and private-use characters are dropped too.</item>
 /// <item>A word with a digit, and a month or weekday name, is <c>#</c>, and a run of such words is one <c>#</c>:
 /// order numbers, amounts, dates and phone numbers in any format fold alike.</item>
 /// <item>A greeting word (<c>hi</c>, <c>dear</c>, <c>good morning</c>, ...) followed by at most four words and then a
@@ -35,6 +37,9 @@ internal ref partial struct ContentNormalizer
     private static readonly System.Buffers.SearchValues<char> s_urlEnds = System.Buffers.SearchValues.Create(" \t\r\n<>\"'");
     private readonly Span<char> _output;
     private int _length;
+
+    /// <summary>Where the current part's output must end: its length plus a separator, so a part never crowds out the next.</summary>
+    private int _limit;
     private int _tokenStart;
     private bool _tokenHasDigit;
     private int _greetingCut;
@@ -62,6 +67,13 @@ internal ref partial struct ContentNormalizer
     public void Append(ReadOnlySpan<char> text, bool markup)
     {
         _greetingDropped = false;
+        _limit = Math.Min(_output.Length, _length + text.Length + 1);
+        Read(text, markup);
+        EndLine();
+    }
+
+    private void Read(ReadOnlySpan<char> text, bool markup)
+    {
         int i = 0;
         while (i < text.Length)
         {
@@ -94,8 +106,6 @@ internal ref partial struct ContentNormalizer
             Feed(c);
             i++;
         }
-
-        EndLine();
     }
 
     private void Feed(char c)
@@ -109,6 +119,11 @@ internal ref partial struct ContentNormalizer
                 return;
             }
 
+            if (IsInvisibleControl(c))
+            {
+                return;
+            }
+
             EndToken();
             if (c is '\n' or '\r' or ',' or ':' or ';' or '!')
             {
@@ -118,11 +133,44 @@ internal ref partial struct ContentNormalizer
             return;
         }
 
-        if (UnicodeFolding.IsIgnorable(c))
+        if (UnicodeFolding.IsIgnorable(c) || IsInvisibleControl(c) || char.IsBetween(c, '\uE000', '\uF8FF'))
         {
+            // Private-use characters show as nothing, a box, or an icon font's picture: none of them is a word's letter.
             return;
         }
 
+        ReadOnlySpan<char> folded = UnicodeFolding.Compatibility(c);
+        if (!folded.IsEmpty)
+        {
+            FeedFolded(folded);
+            return;
+        }
+
+        FeedUnfolded(c);
+    }
+
+    /// <summary>Feeds a compatibility character's fold (<c>fi</c> for <c>ﬁ</c>), whose characters fold no further.</summary>
+    private void FeedFolded(ReadOnlySpan<char> folded)
+    {
+        for (int i = 0; i < folded.Length; i++)
+        {
+            if (char.IsHighSurrogate(folded[i]) && i + 1 < folded.Length)
+            {
+                FeedCodePoint(char.ConvertToUtf32(folded[i], folded[++i]));
+            }
+            else if (char.IsAscii(folded[i]))
+            {
+                Feed(folded[i]);
+            }
+            else
+            {
+                FeedUnfolded(folded[i]);
+            }
+        }
+    }
+
+    private void FeedUnfolded(char c)
+    {
         if (char.IsLetterOrDigit(c))
         {
             AppendTokenChar(char.ToLowerInvariant(UnicodeFolding.BaseLetter(c)), char.IsDigit(c));
@@ -142,8 +190,21 @@ internal ref partial struct ContentNormalizer
         }
     }
 
+    /// <summary>
+    /// C0 and C1 control characters other than tab and line breaks: a reader sees nothing (or, at most, a box) where they
+    /// are, so one between two letters must not split the word.
+    /// </summary>
+    private static bool IsInvisibleControl(char c)
+        => (c < ' ' && c is not ('\t' or '\n' or '\v' or '\f' or '\r')) || c is >= '\u007F' and <= '\u009F';
+
     private void AppendTokenChar(char lower, bool digit)
     {
+        if (_length + (_tokenStart < 0 && _length != 0 ? 2 : 1) > _limit)
+        {
+            // A compatibility fold can be longer than its character (ﬃ is ffi): the part's share of the buffer is full.
+            return;
+        }
+
         if (_tokenStart < 0)
         {
             if (_length != 0)

@@ -92,6 +92,7 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("bogus comments and --!> inside words", "Purchase order PO-1", "<!DOCTYPE html><p>Dear Anna Smith,</p><p>Ple<!x>ase fi<?y z?>nd pur<![CDATA[q]]>chase order 17 att<!-- unique 8f3a --!>ached.</p>")]
     [InlineData("hidden elements", "Purchase order PO-1", "<html><head><title>Order 8f3a for supplier Lindqvist</title></head><body><template><p>unique words</p></template><p>Dear Anna Smith,</p><p>Please find purchase order 17 attached.<svg><title>random tooltip</title></svg></p></body></html>")]
     [InlineData("accented letters as named references", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Pl&eacute;ase f&iacute;nd purch&aacute;se order 17 attached.</p>")]
+    [InlineData("empty noscript elements inside words", "Purchase order PO-1", "<p>Dear Anna Smith,</p><p>Ple<noscript></noscript>ase fi<NOSCRIPT></NOSCRIPT>nd purchase order 17 attached.</p>")]
     public void AttackerVariation_OfOneText_DoesNotEscapeTheFingerprint(string variation, string subject, string body)
     {
         EmailContent original = new() { Subject = "Purchase order PO-1", TextBody = "Dear Anna Smith,\n\nPlease find purchase order 17 attached." };
@@ -131,6 +132,87 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
         NearDuplicateMeasurement.BandKeys(sketch, copy).Should().NotBeEmpty().And.Equal(NearDuplicateMeasurement.BandKeys(sketch, plain));
     }
 
+    [Theory]
+    [InlineData("ligatures")]
+    [InlineData("Kelvin and Angstrom signs")]
+    [InlineData("long s")]
+    [InlineData("dotless i and dotted capital I")]
+    [InlineData("full-width letters")]
+    [InlineData("circled and squared letters")]
+    [InlineData("modifier letters")]
+    [InlineData("control characters inside words")]
+    [InlineData("private-use characters inside words")]
+    public void AttackerVariation_CompatibilityAndControlCharacters_DoNotEscapeEitherFingerprint(string variation)
+    {
+        // Each variation renders like the original, or like it with an invisible character or a box inside a word.
+        string original = "Ångström, Kowalski and Işık: " + AttackerRewrites.PurchaseOrderNote;
+        string varied = variation switch
+        {
+            "ligatures" => original.Replace("fi", "\uFB01", StringComparison.Ordinal).Replace("ff", "\uFB00", StringComparison.Ordinal),
+            "Kelvin and Angstrom signs" => original.Replace('K', '\u212A').Replace('Å', '\u212B'),
+            "long s" => original.Replace("suspension", "\u017Fu\u017Fpen\u017Fion", StringComparison.Ordinal).Replace("details", "detail\u017F", StringComparison.Ordinal),
+            "dotless i and dotted capital I" => original.Replace("verify", "ver\u0131fy", StringComparison.Ordinal)
+                .Replace("invoices", "\u0131nvo\u0131ces", StringComparison.Ordinal).Replace("Important", "\u0130mportant", StringComparison.Ordinal),
+            "full-width letters" => original.Replace("verify", "\uFF56\uFF45\uFF52\uFF49\uFF46\uFF59", StringComparison.Ordinal)
+                .Replace("Orders", "\uFF2F\uFF52\uFF44\uFF45\uFF52\uFF53", StringComparison.Ordinal),
+            "circled and squared letters" => original.Replace("bank", "\u24D1\u24D0\u24DD\u24DA", StringComparison.Ordinal)
+                .Replace("Due", "\U0001F133\U0001F144\U0001F134", StringComparison.Ordinal),
+            "modifier letters" => original.Replace("audit", "\u1D43\u1D58\u1D48\u2071\u1D57", StringComparison.Ordinal),
+            "control characters inside words" => original.Replace("account", "acc\u0001ount", StringComparison.Ordinal)
+                .Replace("verify", "ver\u007Fify", StringComparison.Ordinal).Replace("bank", "ba\u0085nk", StringComparison.Ordinal)
+                .Replace("payments", "pay\u009Bments", StringComparison.Ordinal).Replace("notice", "no\u001Ftice", StringComparison.Ordinal),
+            _ => original.Replace("account", "acc\uE000ount", StringComparison.Ordinal).Replace("verify", "ver\U000F0001ify", StringComparison.Ordinal)
+                .Replace("bank", "ba\uF8FFnk", StringComparison.Ordinal),
+        };
+        varied.Should().NotBe(original);
+        EmailContent plain = new() { Subject = "Bank details", TextBody = original };
+        EmailContent copy = new() { Subject = "Bank details", TextBody = varied };
+        NearDuplicateSketch sketch = new(new NearDuplicateContentOptions());
+
+        ContentFingerprint.Compute(copy).Should().Be(ContentFingerprint.Compute(plain), $"{variation} must not make a new fingerprint; normalized: \"{ContentFingerprint.Normalize(copy)}\"");
+        NearDuplicateMeasurement.BandKeys(sketch, copy).Should().NotBeEmpty().And.Equal(NearDuplicateMeasurement.BandKeys(sketch, plain));
+    }
+
+    [Fact]
+    public void Normalize_FoldsCompatibilityCharacters_AndKeepsSymbolsAsSeparators()
+    {
+        EmailContent content = new() { TextBody = "o\uFB03ce \uFB01le Ｐａｙ ſend \u0131t \u212Aey \u212Bsa \u24D0\u24D1 Acme\u2122 pay&#150;now" };
+
+        ContentFingerprint.Normalize(content).Should().Be("office file pay send it key asa ab acme pay now");
+    }
+
+    [Fact]
+    public void Normalize_HtmlReferencesToC1Controls_ReadAsTheWindows1252CharactersBrowsersShow()
+    {
+        EmailContent content = new() { HtmlBody = "<p>pay&#150;now &#138;koda &#x9A;ip ok&#x85;done</p>" };
+
+        ContentFingerprint.Normalize(content).Should().Be("pay now skoda sip ok done");
+    }
+
+    [Fact]
+    public void TextArea_IsReadAsThePlainTextReadersSee_AndHidesNothingAfterIt()
+    {
+        // A browser shows a textarea's content as written, markup and all, up to </textarea>. Read as markup, a "<!--"
+        // or "<script>" in it hid every word after the box: the text copies share, leaving only what each copy adds.
+        EmailContent content = new() { HtmlBody = "<p>Order status</p><textarea rows=2>Pay <b>now</b> &amp; <!-- or <script> later</TEXTAREA><p>Your invoice is attached.</p>" };
+
+        ContentFingerprint.Normalize(content).Should().Be("order status pay b now b or script later your invoice is attached");
+    }
+
+    [Fact]
+    public void Fingerprint_OfPartsThatFoldLonger_StaysWithinItsBuffer()
+    {
+        // U+FB03 folds to three letters and U+FDFA to 18 characters: a part of them reads as long as the part is.
+        string ligatures = new('\uFB03', ContentFingerprint.MaxPartChars);
+        EmailContent content = new() { Subject = new string('\uFDFA', 1000), TextBody = ligatures };
+
+        string normalized = ContentFingerprint.Normalize(content);
+
+        normalized.Length.Should().BeLessThanOrEqualTo(1000 + ContentFingerprint.MaxPartChars + 2);
+        normalized.Contains(" ffiffi", StringComparison.Ordinal).Should().BeTrue("the subject's folds must not crowd out the body");
+        ContentFingerprint.Compute(content).Should().HaveLength(ContentFingerprint.Length);
+    }
+
     [Fact]
     public void AttackerVariation_TrackingQueryStringsAndFragments_DoNotEscapeTheFingerprint()
     {
@@ -160,8 +242,20 @@ public sealed class ContentFingerprintTests(ITestOutputHelper output)
     [InlineData("Tom & Jerry; pay now", "Tom & Kate; pay now")]
     [InlineData("Total a&sdot;b due", "Total asb due")]
     [InlineData("Hi Anna, your account is locked and will be deleted", "Hi Anna, your account is ready")]
+    [InlineData("\uFB01le the report", "\uFB02ee the report")]
+    [InlineData("Ｐａｙ now", "Ｐｌａｙ now")]
+    [InlineData("\u24D0\u24D1 order", "\u24D0\u24D2 order")]
+    [InlineData("ſend the order", "spend the order")]
+    [InlineData("kır the order", "kar the order")]
     public void DifferentTexts_HaveDifferentFingerprints(string a, string b)
         => ContentFingerprint.Compute(new EmailContent { TextBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { TextBody = b }));
+
+    [Theory]
+    [InlineData("<p>Order status</p><noscript>Your invoice is attached.</noscript>", "<p>Order status</p><noscript>Your account is locked.</noscript>")]
+    [InlineData("<textarea><!--</textarea><p>Your invoice is attached.</p>", "<textarea><!--</textarea><p>Your account is locked.</p>")]
+    [InlineData("<textarea><script></textarea><p>Your invoice is attached.</p>", "<textarea><script></textarea><p>Your account is locked.</p>")]
+    public void DifferentHtmlTexts_HaveDifferentFingerprints(string a, string b)
+        => ContentFingerprint.Compute(new EmailContent { HtmlBody = a }).Should().NotBe(ContentFingerprint.Compute(new EmailContent { HtmlBody = b }));
 
     [Fact]
     public void Greeting_FollowedByALongSentence_KeepsTheSentence()
