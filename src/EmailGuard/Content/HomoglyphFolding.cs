@@ -2,11 +2,12 @@ namespace EmailGuard;
 
 /// <summary>
 /// Folds letters that look like Latin ones onto them for the near-duplicate fingerprint, so a copy spelt with a
-/// Cyrillic <c>а</c> or a Greek <c>ο</c>, an accented <c>é</c>, or full-width letters shingles like the original.
+/// Cyrillic <c>а</c> or a Greek <c>ο</c> or an accented <c>é</c> shingles like the original.
 /// </summary>
 /// <remarks>
-/// Applied to the normalizer's output, which is lower case already. The table covers the look-alikes an attacker
-/// reaches for (Cyrillic and Greek letters that render as Latin ones, Latin-1 accents, full-width forms); text in those
+/// Applied to the normalizer's output, which is lower case already and has compatibility forms (full-width letters,
+/// ligatures, dotless i) folded to plain letters. The table covers the look-alikes an attacker reaches for (Cyrillic and
+/// Greek letters that render as Latin ones, Latin-1 accents); text in those
 /// scripts still hashes consistently, it only shares hashes with Latin spellings that look the same.
 /// </remarks>
 internal static class HomoglyphFolding
@@ -18,17 +19,12 @@ internal static class HomoglyphFolding
             return c;
         }
 
-        if (c is >= '\uFF41' and <= '\uFF5A')
-        {
-            return (char)(c - '\uFF41' + 'a');
-        }
-
         return c switch
         {
             'à' or 'á' or 'â' or 'ã' or 'ä' or 'å' or 'ā' or 'ă' or 'ą' => 'a',
             'ç' or 'ć' or 'č' => 'c',
             'è' or 'é' or 'ê' or 'ë' or 'ē' or 'ė' or 'ę' or 'ě' => 'e',
-            'ì' or 'í' or 'î' or 'ï' or 'ı' or 'ī' or 'į' => 'i',
+            'ì' or 'í' or 'î' or 'ï' or 'ī' or 'į' => 'i',
             'ñ' or 'ń' or 'ň' => 'n',
             'ò' or 'ó' or 'ô' or 'õ' or 'ö' or 'ø' or 'ō' or 'ő' => 'o',
             'ù' or 'ú' or 'û' or 'ü' or 'ū' or 'ů' or 'ű' => 'u',
