@@ -24,7 +24,48 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     /// <summary>How long the flag event log lives after its last write.</summary>
     internal static readonly TimeSpan EventLogRetention = TimeSpan.FromDays(90);
 
+    /// <summary>
+    /// The most change records kept: an instance further behind than this many writes loads the state whole.
+    /// </summary>
+    internal const int MaxChangeRecords = 10_000;
+
     private const int ReadBatch = 500;
+
+    /// <summary>
+    /// Trims the change log to its newest <c>ARGV[n]</c> records. One record per version, so that a reader can tell
+    /// when one is missing (trimmed, or written by a version of EmailGuard that kept none) and load the state whole.
+    /// </summary>
+    private const string TrimChanges = """
+        local keep = tonumber(ARGV[#ARGV])
+        local n = redis.call('ZCARD', KEYS[3])
+        if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - keep - 1) end
+        """;
+
+    /// <summary>
+    /// Writes an entry or a flag: its key (with a TTL when it has one), its index member, a new version and the change
+    /// record of that version, at once. KEYS: version, index, changes, item key; ARGV: member, JSON, index score, TTL in
+    /// ms or empty, the change record's tail, the records to keep.
+    /// </summary>
+    private const string WriteScript = """
+        local v = redis.call('INCR', KEYS[1])
+        if ARGV[4] == '' then redis.call('SET', KEYS[4], ARGV[2]) else redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4]) end
+        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+        redis.call('ZADD', KEYS[3], v, v .. ':' .. ARGV[5])
+        """ + TrimChanges + """
+
+        return v
+        """;
+
+    /// <summary>Removes an entry or a flag, with a new version and its change record. KEYS as the write; ARGV: member, record tail, records to keep.</summary>
+    private const string DeleteScript = """
+        local removed = redis.call('DEL', KEYS[4])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        local v = redis.call('INCR', KEYS[1])
+        redis.call('ZADD', KEYS[3], v, v .. ':' .. ARGV[2])
+        """ + TrimChanges + """
+
+        return removed
+        """;
 
     private readonly RedisConnection _connection;
     private readonly TimeProvider _timeProvider;
@@ -33,6 +74,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     private readonly RedisKey _listIndex;
     private readonly RedisKey _flagIndex;
     private readonly RedisKey _events;
+    private readonly RedisKey _changes;
 
     public RedisEmailGuardStateStore(RedisConnection connection, TimeProvider timeProvider)
     {
@@ -45,6 +87,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         _listIndex = _root + "lists";
         _flagIndex = _root + "flags";
         _events = _root + "events";
+        _changes = _root + "changes";
     }
 
     public async ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
@@ -69,6 +112,69 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         DateTimeOffset now = _timeProvider.GetUtcNow();
         flags.RemoveAll(f => !f.IsActive(now));
         return new EmailGuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
+    }
+
+    public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+
+        // The version and the records after the caller's, read at one instant: every version between has its record
+        // unless it was trimmed or written by an EmailGuard that kept none, and then the caller loads whole.
+        ITransaction read = db.CreateTransaction();
+        Task<RedisValue> versionRead = read.StringGetAsync(_version);
+        Task<RedisValue[]> recordsRead = read.SortedSetRangeByScoreAsync(_changes, sinceVersion, double.PositiveInfinity, Exclude.Start);
+        await read.ExecuteAsync().ConfigureAwait(false);
+        RedisValue versionValue = await versionRead.ConfigureAwait(false);
+        RedisValue[] records = await recordsRead.ConfigureAwait(false);
+        long version = versionValue.IsNull ? 0 : (long)versionValue;
+        if (version < sinceVersion || records.LongLength != version - sinceVersion)
+        {
+            return null;
+        }
+
+        HashSet<string> members = new(StringComparer.Ordinal);
+        foreach (RedisValue record in records)
+        {
+            string text = record!;
+            int colon = text.IndexOf(':', StringComparison.Ordinal);
+            if (colon > 0 && text.AsSpan(colon + 1).StartsWith("l:", StringComparison.Ordinal))
+            {
+                members.Add(text[(colon + 3)..]);
+            }
+        }
+
+        List<EmailGuardListEntry> written = new(members.Count);
+        List<EmailGuardListEntryKey> removed = [];
+        string[] names = [.. members];
+        for (int offset = 0; offset < names.Length; offset += ReadBatch)
+        {
+            int count = Math.Min(ReadBatch, names.Length - offset);
+            RedisKey[] keys = new RedisKey[count];
+            for (int i = 0; i < count; i++)
+            {
+                keys[i] = _root + "l:" + names[offset + i];
+            }
+
+            RedisValue[] values = await db.StringGetAsync(keys).ConfigureAwait(false);
+            for (int i = 0; i < count; i++)
+            {
+                if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, GuardStateJson.ListEntry) is { } entry)
+                {
+                    written.Add(entry);
+                }
+                else if (TryParseListMember(names[offset + i], out EmailGuardListEntryKey key))
+                {
+                    removed.Add(key);
+                }
+            }
+        }
+
+        long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        flags.RemoveAll(f => !f.IsActive(now));
+        return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags);
     }
 
     public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
@@ -137,6 +243,22 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     private static string ListMember(EmailGuardListKind kind, EmailGuardPartyType partyType, string value)
         => string.Create(CultureInfo.InvariantCulture, $"{(int)kind}:{(int)partyType}:{value}");
 
+    private static bool TryParseListMember(string member, out EmailGuardListEntryKey key)
+    {
+        key = default;
+        int first = member.IndexOf(':', StringComparison.Ordinal);
+        int second = first < 0 ? -1 : member.IndexOf(':', first + 1);
+        if (second < 0
+            || !int.TryParse(member.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out int kind)
+            || !int.TryParse(member.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int partyType))
+        {
+            return false;
+        }
+
+        key = new EmailGuardListEntryKey((EmailGuardListKind)kind, (EmailGuardPartyType)partyType, member[(second + 1)..]);
+        return true;
+    }
+
     /// <summary>
     /// A flag's name: one per party and reason, the reason folded to lower case as the store contract says. The reason's
     /// <c>%</c> and <c>:</c> are escaped, so the colon after it ends it and a reason with a colon cannot make the name of
@@ -158,7 +280,7 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         TimeSpan? ttl = null;
-        double score = double.PositiveInfinity;
+        RedisValue score = "+inf";
         if (keepUntil is { } until)
         {
             // Never write a key without its TTL: an entry that is already past keeping gets a 1 ms TTL.
@@ -167,22 +289,22 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
             score = until.ToUnixTimeMilliseconds();
         }
 
-        ITransaction transaction = db.CreateTransaction();
-        _ = ttl is { } expiry ? transaction.StringSetAsync(_root + keySuffix, json, new Expiration(expiry)) : transaction.StringSetAsync(_root + keySuffix, json);
-        _ = transaction.SortedSetAddAsync(index, member, score);
-        _ = transaction.StringIncrementAsync(_version);
-        await transaction.ExecuteAsync().ConfigureAwait(false);
+        // A list change names its entry, so readers load just it; a flag change only says that flags changed (they load whole).
+        string record = index == _listIndex ? keySuffix : "f";
+        _ = await db.ScriptEvaluateAsync(
+            WriteScript,
+            [_version, index, _changes, _root + keySuffix],
+            [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, MaxChangeRecords]).ConfigureAwait(false);
     }
 
     private async ValueTask<bool> DeleteAsync(RedisKey index, string keyPrefix, string member, CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        ITransaction transaction = db.CreateTransaction();
-        Task<bool> deleted = transaction.KeyDeleteAsync(_root + keyPrefix + member);
-        _ = transaction.SortedSetRemoveAsync(index, member);
-        _ = transaction.StringIncrementAsync(_version);
-        await transaction.ExecuteAsync().ConfigureAwait(false);
-        return await deleted.ConfigureAwait(false);
+        RedisResult removed = await db.ScriptEvaluateAsync(
+            DeleteScript,
+            [_version, index, _changes, _root + keyPrefix + member],
+            [member, keyPrefix == "l:" ? keyPrefix + member : "f", MaxChangeRecords]).ConfigureAwait(false);
+        return (long)removed > 0;
     }
 
     private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)

@@ -58,7 +58,7 @@ internal sealed partial class RatioBreaker : IDisposable
         try
         {
             DateTimeOffset now = _time.GetUtcNow();
-            foreach (EmailGuardFlag flag in snapshot.Data.Flags)
+            foreach (EmailGuardFlag flag in snapshot.Flags)
             {
                 if (flag.PartyType == EmailGuardPartyType.Category && flag.Reason is EmailGuardFlagReasons.AccountBounceRate or EmailGuardFlagReasons.AccountComplaintRate
                     && string.Equals(flag.CreatedBy, By, StringComparison.Ordinal) && flag.IsActive(now) && Risky.Contains(flag.PartyId) && _flags is not null)

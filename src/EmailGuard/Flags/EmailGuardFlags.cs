@@ -119,7 +119,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         CheckParty(partyType, partyId);
         string? filter = flagReason?.Trim();
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateSnapshot data = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
         int cleared = 0;
         foreach (EmailGuardFlag flag in data.Flags)
         {
@@ -161,7 +161,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     {
         CheckParty(partyType, partyId);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+        GuardStateSnapshot data = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
         return [.. data.Flags.Where(f => f.PartyType == partyType && string.Equals(f.PartyId, partyId, StringComparison.Ordinal) && f.IsActive(now))];
     }
 

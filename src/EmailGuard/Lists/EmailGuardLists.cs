@@ -77,15 +77,12 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         bool removed = await _state.Store.RemoveListEntryAsync(kind, partyType, normalized, cancellationToken).ConfigureAwait(false);
 
-        // Entries stored in another spelling of the same party (older versions, direct writes) go too. The reloaded
-        // snapshot knows each stored value's match form, so this normalizes only entries it has not seen before.
+        // Entries stored in another spelling of the same party (older versions, direct writes) go too. The snapshot's
+        // index keeps the stored values of each match form, so this reads none of the other entries.
         GuardStateSnapshot snapshot = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
-        foreach (EmailGuardListEntry other in snapshot.Data.ListEntries)
+        foreach (string other in snapshot.StoredValues(kind, partyType, normalized))
         {
-            if (other.Kind == kind && other.PartyType == partyType && string.Equals(snapshot.MatchFormOf(other), normalized, StringComparison.Ordinal))
-            {
-                removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other.Value, cancellationToken).ConfigureAwait(false);
-            }
+            removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other, cancellationToken).ConfigureAwait(false);
         }
 
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);

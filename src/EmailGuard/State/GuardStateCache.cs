@@ -168,8 +168,7 @@ internal sealed partial class GuardStateCache
             return current;
         }
 
-        EmailGuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
-        return Publish(new GuardStateSnapshot(data, _normalization, Volatile.Read(ref _snapshot)), _timeProvider.GetTimestamp());
+        return await CatchUpAsync(current, _timeProvider.GetTimestamp(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -180,7 +179,7 @@ internal sealed partial class GuardStateCache
     {
         try
         {
-            _ = await LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
+            _ = await LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
@@ -228,8 +227,7 @@ internal sealed partial class GuardStateCache
             }
             else
             {
-                EmailGuardStateData data = await _store.LoadAsync(CancellationToken.None).ConfigureAwait(false);
-                result = Publish(new GuardStateSnapshot(data, _normalization, current), started);
+                result = await CatchUpAsync(current, started, CancellationToken.None).ConfigureAwait(false);
             }
 
             if (_failing)

@@ -1,19 +1,18 @@
 namespace EmailGuard;
 
 /// <summary>
-/// An immutable view of lists and flags, built once per state version, so that a check reads plain dictionaries and
-/// skips every lookup when a list is empty.
+/// A view of lists and flags at one state version, so that a check reads plain dictionaries and skips every lookup when
+/// a list is empty. Flags are fixed per snapshot; the lists are a <see cref="GuardListIndex"/> that a later snapshot
+/// brought up to date by changes shares, so an older snapshot's lookups see newer entries, never older ones.
 /// </summary>
 internal sealed class GuardStateSnapshot
 {
     public static readonly GuardStateSnapshot Empty = new(new EmailGuardStateData(long.MinValue, [], []));
 
-    private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _blocked = [];
-    private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = [];
+    private readonly GuardListIndex _lists;
+    private readonly IReadOnlyList<EmailGuardFlag> _flagList;
     private readonly Dictionary<(EmailGuardPartyType, string), EmailGuardFlag[]> _flags = [];
-
-    /// <summary>Stored value to the form it is matched in, kept so a reload normalizes only entries it has not seen.</summary>
-    private readonly Dictionary<(EmailGuardPartyType, string), string>? _matchForms;
+    private EmailGuardStateData? _data;
 
     /// <param name="data">The lists and flags.</param>
     /// <param name="normalization">
@@ -21,42 +20,38 @@ internal sealed class GuardStateSnapshot
     /// </param>
     /// <param name="previous">The snapshot this one replaces, whose normalized values are reused.</param>
     public GuardStateSnapshot(EmailGuardStateData data, EmailAddressNormalizationOptions? normalization = null, GuardStateSnapshot? previous = null)
+        : this(data.Version, GuardListIndex.Build(data.ListEntries, normalization, previous?._lists), data.Flags)
+        => _data = data;
+
+    private GuardStateSnapshot(long version, GuardListIndex lists, IReadOnlyList<EmailGuardFlag> flags)
     {
-        Version = data.Version;
-        Data = data;
-        if (normalization is not null)
-        {
-            _matchForms = [];
-        }
-
-        foreach (EmailGuardListEntry entry in data.ListEntries)
-        {
-            string value = normalization is null || entry.PartyType is not (EmailGuardPartyType.Recipient or EmailGuardPartyType.Sender or EmailGuardPartyType.RecipientDomain or EmailGuardPartyType.CategoryRecipient)
-                ? entry.Value
-                : MatchForm(entry, normalization, previous?._matchForms);
-            Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> list = entry.Kind == EmailGuardListKind.Blocklist ? _blocked : _allowed;
-
-            // Two spellings of one party: the entry that expires last wins, so neither shortens the other.
-            HasCategoryRecipientBlocks |= entry.PartyType == EmailGuardPartyType.CategoryRecipient && entry.Kind == EmailGuardListKind.Blocklist;
-            if (!list.TryGetValue((entry.PartyType, value), out EmailGuardListEntry? existing) || (existing.ExpiresAt is { } a && (entry.ExpiresAt is not { } b || b > a)))
-            {
-                list[(entry.PartyType, value)] = entry;
-            }
-        }
-
-        foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in data.Flags.GroupBy(f => (f.PartyType, f.PartyId)))
+        Version = version;
+        _lists = lists;
+        _flagList = flags;
+        foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in flags.GroupBy(f => (f.PartyType, f.PartyId)))
         {
             _flags[group.Key] = [.. group];
         }
 
-        HasBlocks = _blocked.Count > 0;
-        HasAllows = _allowed.Count > 0;
+        HasBlocks = lists.HasBlocks;
+        HasAllows = lists.HasAllows;
+        HasCategoryRecipientBlocks = lists.HasCategoryRecipientBlocks;
         HasFlags = _flags.Count > 0;
     }
 
     public long Version { get; }
 
-    public EmailGuardStateData Data { get; }
+    /// <summary>
+    /// The lists and flags as data. The lists are read from the index when first asked for: a snapshot brought up to
+    /// date by changes shares its index with the one it replaced, so this may show changes newer than <see cref="Version"/>.
+    /// </summary>
+    public EmailGuardStateData Data => _data ??= new EmailGuardStateData(Version, _lists.Entries(), _flagList);
+
+    /// <summary>Every unexpired flag, as loaded.</summary>
+    public IReadOnlyList<EmailGuardFlag> Flags => _flagList;
+
+    /// <summary>How many list entries the index holds, expired ones still retained included.</summary>
+    public int ListEntryCount => _lists.Count;
 
     public bool HasBlocks { get; }
 
@@ -68,10 +63,24 @@ internal sealed class GuardStateSnapshot
     public bool HasFlags { get; }
 
     public EmailGuardListEntry? FindBlocked(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
-        => Find(_blocked, partyType, value, now);
+        => Find(EmailGuardListKind.Blocklist, partyType, value, now);
 
     public EmailGuardListEntry? FindAllowed(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
-        => Find(_allowed, partyType, value, now);
+        => Find(EmailGuardListKind.Allowlist, partyType, value, now);
+
+    /// <summary>
+    /// The snapshot after <paramref name="changes"/>. The index is brought up to date in place and shared with this
+    /// snapshot, whose checks see the changes too: only the state cache calls this, on the snapshot in force.
+    /// </summary>
+    public GuardStateSnapshot WithChanges(EmailGuardStateChanges changes)
+    {
+        _lists.Apply(changes);
+        return new GuardStateSnapshot(changes.Version, _lists, changes.Flags);
+    }
+
+    /// <summary>Every stored value of a list whose match form is <paramref name="match"/>: what to remove to unlist the party.</summary>
+    public IReadOnlyList<string> StoredValues(EmailGuardListKind kind, EmailGuardPartyType partyType, string match)
+        => _lists.StoredValues(kind, partyType, match);
 
     /// <summary>The combined effect of a party's active flags: suspended, or the smallest limit factor (1 when unflagged).</summary>
     public FlagEffect GetFlagEffect(EmailGuardPartyType partyType, string? partyId, DateTimeOffset now)
@@ -108,25 +117,6 @@ internal sealed class GuardStateSnapshot
     public IEnumerable<EmailGuardFlag> GetActiveFlags(EmailGuardPartyType partyType, string partyId, DateTimeOffset now)
         => _flags.TryGetValue((partyType, partyId), out EmailGuardFlag[]? flags) ? flags.Where(f => f.IsActive(now)) : [];
 
-    /// <summary>The form <paramref name="entry"/> is matched in.</summary>
-    public string MatchFormOf(EmailGuardListEntry entry)
-        => _matchForms is not null && _matchForms.TryGetValue((entry.PartyType, entry.Value), out string? form) ? form : entry.Value;
-
-    private string MatchForm(EmailGuardListEntry entry, EmailAddressNormalizationOptions normalization, Dictionary<(EmailGuardPartyType, string), string>? known)
-    {
-        (EmailGuardPartyType, string) key = (entry.PartyType, entry.Value);
-        if (_matchForms!.TryGetValue(key, out string? form) || known?.TryGetValue(key, out form) == true)
-        {
-            _matchForms[key] = form;
-            return form;
-        }
-
-        form = GuardPartyValues.MatchForm(entry.PartyType, entry.Value, normalization);
-        _matchForms[key] = string.Equals(form, entry.Value, StringComparison.Ordinal) ? entry.Value : form;
-        return form;
-    }
-
-    private static EmailGuardListEntry? Find(
-        Dictionary<(EmailGuardPartyType, string), EmailGuardListEntry> entries, EmailGuardPartyType partyType, string? value, DateTimeOffset now)
-        => value is not null && entries.TryGetValue((partyType, value), out EmailGuardListEntry? entry) && entry.IsActive(now) ? entry : null;
+    private EmailGuardListEntry? Find(EmailGuardListKind kind, EmailGuardPartyType partyType, string? value, DateTimeOffset now)
+        => value is not null && _lists.Find(kind, partyType, value) is { } entry && entry.IsActive(now) ? entry : null;
 }

@@ -47,6 +47,22 @@ public interface IEmailGuardStateStore
     ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Loads the list entries written or removed since <paramref name="sinceVersion"/>, and every unexpired flag, so
+    /// that an instance that already holds the state at that version need not load every list entry again.
+    /// </summary>
+    /// <remarks>
+    /// The default returns <see langword="null"/>, and so does a store that keeps no record of changes that far back
+    /// (it may keep a bounded number), or whose version is behind <paramref name="sinceVersion"/> (its data was lost):
+    /// the caller then calls <see cref="LoadAsync"/>. A list entry written and then removed since the version appears
+    /// once, as removed; an entry written twice appears once, as stored now.
+    /// </remarks>
+    /// <param name="sinceVersion">The version the caller holds, as <see cref="GetVersionAsync"/> or a load returned it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The changes, or <see langword="null"/> when the caller must load everything.</returns>
+    ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+        => new((EmailGuardStateChanges?)null);
+
+    /// <summary>
     /// Adds a list entry, or replaces the one of the same <see cref="EmailGuardListEntry.Kind"/>,
     /// <see cref="EmailGuardListEntry.PartyType"/> and <see cref="EmailGuardListEntry.Value"/>, and changes the version.
     /// </summary>

@@ -3,7 +3,16 @@ namespace EmailGuard;
 /// <summary>The state store of a single instance: lists, flags and events in this process.</summary>
 internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : IEmailGuardStateStore
 {
+    /// <summary>The most list changes kept for <see cref="LoadChangesAsync"/>; a caller further behind loads whole.</summary>
+    internal const int MaxChanges = 10_000;
+
     private readonly Lock _lock = new();
+
+    /// <summary>The list entries written or removed, by version, oldest first; trimmed to about <see cref="MaxChanges"/>.</summary>
+    private readonly List<(long Version, EmailGuardListEntryKey Key)> _changes = [];
+
+    /// <summary>The version up to which changes were trimmed away.</summary>
+    private long _changesFloor;
     private readonly Dictionary<(EmailGuardListKind, EmailGuardPartyType, string), EmailGuardListEntry> _entries = [];
     private readonly Dictionary<(EmailGuardPartyType, string, string), EmailGuardFlag> _flags = [];
     private readonly LinkedList<EmailGuardFlagEvent> _events = new();
@@ -21,12 +30,65 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         }
     }
 
+    public ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = timeProvider.GetUtcNow();
+        lock (_lock)
+        {
+            if (sinceVersion > _version || sinceVersion < _changesFloor)
+            {
+                return new((EmailGuardStateChanges?)null);
+            }
+
+            // The first change after the caller's version; versions only grow along the list.
+            int lo = 0;
+            int hi = _changes.Count;
+            while (lo < hi)
+            {
+                int mid = (lo + hi) >>> 1;
+                if (_changes[mid].Version <= sinceVersion)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid;
+                }
+            }
+
+            HashSet<EmailGuardListEntryKey> seen = [];
+            List<EmailGuardListEntry> written = [];
+            List<EmailGuardListEntryKey> removed = [];
+            for (int i = lo; i < _changes.Count; i++)
+            {
+                EmailGuardListEntryKey key = _changes[i].Key;
+                if (!seen.Add(key))
+                {
+                    continue;
+                }
+
+                if (_entries.TryGetValue((key.Kind, key.PartyType, key.Value), out EmailGuardListEntry? entry))
+                {
+                    written.Add(entry);
+                }
+                else
+                {
+                    removed.Add(key);
+                }
+            }
+
+            EmailGuardFlag[] flags = [.. _flags.Values.Where(f => f.IsActive(now))];
+            return new(new EmailGuardStateChanges(sinceVersion, _version, written, removed, flags));
+        }
+    }
+
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
             _entries[(entry.Kind, entry.PartyType, entry.Value)] = entry;
             _version++;
+            Record(new EmailGuardListEntryKey(entry.Kind, entry.PartyType, entry.Value));
         }
 
         return ValueTask.CompletedTask;
@@ -38,6 +100,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         {
             bool removed = _entries.Remove((kind, partyType, value));
             _version++;
+            Record(new EmailGuardListEntryKey(kind, partyType, value));
             return new(removed);
         }
     }
@@ -82,6 +145,18 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         lock (_lock)
         {
             return new([.. _events.Take(max)]);
+        }
+    }
+
+    private void Record(EmailGuardListEntryKey key)
+    {
+        _changes.Add((_version, key));
+        if (_changes.Count >= 2 * MaxChanges)
+        {
+            // Trimmed in bulk, so that each write costs O(1) on average.
+            int drop = _changes.Count - MaxChanges;
+            _changesFloor = _changes[drop - 1].Version;
+            _changes.RemoveRange(0, drop);
         }
     }
 

@@ -50,6 +50,10 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
         => CallAsync(static (s, ct) => s.LoadAsync(ct), LoadTimeout, "load lists and flags", cancellationToken);
 
+    /// <summary>The changes since a version, bounded by <see cref="LoadTimeout"/>: after a burst of writes they can be many.</summary>
+    public ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.LoadChangesAsync(sinceVersion, ct), LoadTimeout, "load list changes", cancellationToken);
+
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.UpsertListEntryAsync(entry, ct), "write a list entry", cancellationToken);
 

@@ -5,14 +5,15 @@ namespace EmailGuard.Redis.Tests.Guard;
 
 /// <summary>
 /// The TTL invariant of the state store: whatever has an expiry (list entries with one, flags, the event log) has a
-/// TTL; only the version counter, the indexes and list entries without expiry may be permanent.
+/// TTL; only the version counter, the indexes, the change log (bounded by count) and list entries without expiry may be
+/// permanent.
 /// </summary>
 internal static class RedisGuardStateAssertions
 {
     public static async Task<IReadOnlyList<string>> KeysWithoutTtlAsync(IConnectionMultiplexer multiplexer, string prefix)
     {
         string root = $"{prefix}{{{prefix}guard}}:";
-        HashSet<string> permanent = [root + "version", root + "lists", root + "flags"];
+        HashSet<string> permanent = [root + "version", root + "lists", root + "flags", root + "changes"];
         IDatabase db = multiplexer.GetDatabase();
         List<string> violations = [];
         foreach ((RedisKey key, TimeSpan? ttl) in await RedisServerFixture.ScanWithTtlAsync(multiplexer, prefix))

@@ -12,8 +12,16 @@ internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmail
     public StateStoreBehavior Behavior { get; set; }
 
     private int _calls;
+    private int _loads;
+    private long _loadedEntries;
 
     public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>How many times the whole state was loaded.</summary>
+    public int Loads => Volatile.Read(ref _loads);
+
+    /// <summary>How many list entries the loads and change reads returned in all: what keeping up cost.</summary>
+    public long LoadedEntries => Interlocked.Read(ref _loadedEntries);
 
     public InMemoryEmailGuardStateStore Inner => _inner;
 
@@ -26,7 +34,22 @@ internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmail
 
     public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => Run(() => _inner.GetVersionAsync(cancellationToken));
 
-    public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => Run(() => _inner.LoadAsync(cancellationToken));
+    public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
+        => Run(async () =>
+        {
+            EmailGuardStateData data = await _inner.LoadAsync(cancellationToken);
+            Interlocked.Increment(ref _loads);
+            Interlocked.Add(ref _loadedEntries, data.ListEntries.Count);
+            return data;
+        });
+
+    public ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+        => Run(async () =>
+        {
+            EmailGuardStateChanges? changes = await _inner.LoadChangesAsync(sinceVersion, cancellationToken);
+            Interlocked.Add(ref _loadedEntries, (changes?.ListEntries.Count ?? 0) + (changes?.RemovedListEntries.Count ?? 0));
+            return changes;
+        });
 
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
         => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken));

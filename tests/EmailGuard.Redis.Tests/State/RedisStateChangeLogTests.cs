@@ -1,0 +1,185 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.State;
+
+/// <summary>
+/// The Redis state store's change log: one record per version, so that an instance catches up by the entries that
+/// changed, and loads whole whenever a record is missing (trimmed, or a write by an EmailGuard that kept none, during a
+/// rolling upgrade) rather than miss a change.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncLifetime
+{
+    private static readonly DateTimeOffset s_start = new(2026, 12, 4, 9, 0, 0, TimeSpan.Zero);
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly List<(ConnectionMultiplexer Multiplexer, RedisConnection Connection)> _instances = [];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        ConnectionMultiplexer admin = _instances[0].Multiplexer;
+        IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(admin, _prefix);
+        if (keys.Count > 0)
+        {
+            await admin.GetDatabase().KeyDeleteAsync([.. keys.Select(k => k.Key)]);
+        }
+
+        foreach ((ConnectionMultiplexer multiplexer, RedisConnection connection) in _instances)
+        {
+            connection.Dispose();
+            await multiplexer.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task TwoInstances_SuppressionsThroughOne_ReachTheOtherByChanges_WithOneFullLoad()
+    {
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache writerCache, _) = Instance(time);
+        (GuardStateCache readerCache, _) = Instance(time);
+        EmailGuardLists writer = new(writerCache, Options.Create(new SendGuardOptions()), time);
+        await writer.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "first@example.org", "hard_bounce");
+        await readerCache.StartRefresh();
+
+        for (int i = 0; i < 50; i++)
+        {
+            await writer.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"b{i}@example.org", "hard_bounce");
+        }
+
+        await writer.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "first@example.org");
+        GuardStateSnapshot reader = await readerCache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        readerCache.FullLoads.Should().Be(1);
+        writerCache.FullLoads.Should().Be(1, "the writer's own reloads after each write are catch-ups too");
+        reader.FindBlocked(EmailGuardPartyType.Recipient, "b49@example.org", time.GetUtcNow()).Should().NotBeNull();
+        reader.FindBlocked(EmailGuardPartyType.Recipient, "first@example.org", time.GetUtcNow()).Should().BeNull();
+        reader.ListEntryCount.Should().Be(50);
+    }
+
+    [Fact]
+    public async Task AWriteWithoutAChangeRecord_AsAnOlderEmailGuardWritesIt_MakesTheNextCatchUpLoadWhole()
+    {
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache cache, IEmailGuardStateStore store) = Instance(time);
+        await store.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await cache.StartRefresh();
+
+        // What the previous version's store did: the entry, its index member and the version, in one MULTI, no record.
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        ITransaction old = _instances[0].Multiplexer.GetDatabase().CreateTransaction();
+        _ = old.StringSetAsync(root + "l:0:0:legacy@example.org", System.Text.Json.JsonSerializer.Serialize(Entry("legacy@example.org"), GuardStateJson.ListEntry));
+        _ = old.SortedSetAddAsync(root + "lists", "0:0:legacy@example.org", double.PositiveInfinity);
+        _ = old.StringIncrementAsync(root + "version");
+        (await old.ExecuteAsync()).Should().BeTrue();
+        await store.UpsertListEntryAsync(Entry("new@example.org"), CancellationToken.None);
+
+        (await store.LoadChangesAsync(cache.Version!.Value, CancellationToken.None)).Should().BeNull("a version without its record cannot be caught up by changes");
+        GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        cache.FullLoads.Should().Be(2);
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "legacy@example.org", time.GetUtcNow()).Should().NotBeNull("the older instance's write is not missed");
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "new@example.org", time.GetUtcNow()).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task AnInstanceFurtherBehindThanTheKeptRecords_LoadsWhole_AndTheLogStaysBounded()
+    {
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache cache, IEmailGuardStateStore store) = Instance(time);
+        await cache.StartRefresh();
+        long since = cache.Version!.Value;
+
+        int writes = RedisEmailGuardStateStore.MaxChangeRecords + 20;
+        for (int batch = 0; batch < writes; batch += 500)
+        {
+            await Task.WhenAll(Enumerable.Range(batch, Math.Min(500, writes - batch))
+                .Select(i => store.UpsertListEntryAsync(Entry($"r{i}@example.org"), CancellationToken.None).AsTask()));
+        }
+
+        (await store.LoadChangesAsync(since, CancellationToken.None)).Should().BeNull("the oldest records were trimmed");
+        EmailGuardStateChanges? recent = await store.LoadChangesAsync(since + 20, CancellationToken.None);
+        recent.Should().NotBeNull("the newest records are kept");
+        recent!.ListEntries.Should().HaveCount(RedisEmailGuardStateStore.MaxChangeRecords);
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        (await _instances[0].Multiplexer.GetDatabase().SortedSetLengthAsync(root + "changes")).Should().Be(RedisEmailGuardStateStore.MaxChangeRecords);
+
+        GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        cache.FullLoads.Should().Be(2);
+        snapshot.ListEntryCount.Should().Be(writes);
+    }
+
+    [Fact]
+    public async Task ConcurrentWritersAndCatchUps_OnThreeInstances_EndAsAFullLoadWouldSee()
+    {
+        // Two instances add and remove the same few addresses at once while a third catches up over and over, also
+        // concurrently with itself: catch-ups must never apply changes out of order or twice into a wrong state.
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache first, _) = Instance(time);
+        (GuardStateCache second, _) = Instance(time);
+        (GuardStateCache reader, IEmailGuardStateStore readerStore) = Instance(time);
+        await reader.StartRefresh();
+        EmailGuardLists[] writers = [new(first, Options.Create(new SendGuardOptions()), time), new(second, Options.Create(new SendGuardOptions()), time)];
+        using CancellationTokenSource done = new();
+
+        Task[] writing = [.. Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            Random random = new(w);
+            for (int i = 0; i < 60; i++)
+            {
+                EmailGuardLists lists = writers[w % 2];
+                string address = $"r{random.Next(10)}@example.org";
+                if (random.Next(3) == 0)
+                {
+                    await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, address);
+                }
+                else
+                {
+                    await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, address, $"w{w}.{i}");
+                }
+            }
+        }))];
+        Task[] reading = [.. Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            while (!done.IsCancellationRequested)
+            {
+                await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+            }
+        }))];
+        await Task.WhenAll(writing);
+        await done.CancelAsync();
+        await Task.WhenAll(reading);
+
+        GuardStateSnapshot caughtUp = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        EmailGuardStateData full = await readerStore.LoadAsync(CancellationToken.None);
+        caughtUp.Version.Should().Be(full.Version);
+        caughtUp.Data.ListEntries.Should().BeEquivalentTo(full.ListEntries);
+        foreach (int i in Enumerable.Range(0, 10))
+        {
+            string address = $"r{i}@example.org";
+            caughtUp.FindBlocked(EmailGuardPartyType.Recipient, address, time.GetUtcNow())?.Reason
+                .Should().Be(full.ListEntries.SingleOrDefault(e => e.Value == address)?.Reason, address);
+        }
+    }
+
+    private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
+    {
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        RedisConnection connection = new(multiplexer, _prefix);
+        _instances.Add((multiplexer, connection));
+        RedisEmailGuardStateStore store = new(connection, time);
+        return (new GuardStateCache(store, Options.Create(new SendGuardOptions()), time), store);
+    }
+
+    private static EmailGuardListEntry Entry(string value) => new()
+    {
+        Kind = EmailGuardListKind.Blocklist,
+        PartyType = EmailGuardPartyType.Recipient,
+        Value = value,
+        Reason = "hard_bounce",
+        CreatedAt = s_start,
+    };
+}

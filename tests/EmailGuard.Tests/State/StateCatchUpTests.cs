@@ -1,0 +1,262 @@
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.State;
+
+/// <summary>
+/// An instance keeps its blocklist current by the store's changes, not by loading it whole after each write: with
+/// suppressions written one by one as bounces arrive, loading the whole list each time made keeping up cost the square of
+/// the list. The catch-up must give the same answers a full load gives.
+/// </summary>
+public sealed class StateCatchUpTests
+{
+    private static readonly DateTimeOffset s_start = new(2026, 12, 4, 9, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public async Task SuppressionsWrittenOneByOne_AreCaughtUpByChanges_WithOneFullLoad()
+    {
+        const int Existing = 5_000;
+        const int Bounces = 300;
+        FakeTimeProvider time = new(s_start);
+        ControllableStateStore store = new(time);
+        for (int i = 0; i < Existing; i++)
+        {
+            await store.Inner.UpsertListEntryAsync(Entry($"old{i}@example.org"), CancellationToken.None);
+        }
+
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        EmailGuardLists lists = new(cache, Options.Create(new SendGuardOptions()), time);
+        await cache.StartRefresh();
+
+        for (int i = 0; i < Bounces; i++)
+        {
+            // As the feedback path suppresses: look the address up, then list it.
+            (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"new{i}@example.org")).Should().BeNull();
+            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"New{i}@Example.org", "hard_bounce");
+            cache.Current!.FindBlocked(EmailGuardPartyType.Recipient, $"new{i}@example.org", time.GetUtcNow()).Should().NotBeNull($"bounce {i} applies at once on this instance");
+        }
+
+        store.Loads.Should().Be(1, "only the first load reads the whole list");
+        store.LoadedEntries.Should().Be(Existing + Bounces, "keeping up read each new suppression once, not the whole list after each");
+        GuardStateSnapshot snapshot = cache.Current!;
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "old4999@example.org", time.GetUtcNow()).Should().NotBeNull();
+        snapshot.Data.ListEntries.Should().HaveCount(Existing + Bounces);
+        (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, Take = 10 })).TotalCount.Should().Be(Existing + Bounces);
+    }
+
+    [Fact]
+    public async Task AnotherInstancesWrites_ReachThisOneAtItsNextRefresh_ByChanges()
+    {
+        FakeTimeProvider time = new(s_start);
+        ControllableStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions { StateRefreshInterval = TimeSpan.FromSeconds(5) }), time);
+        await store.Inner.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await cache.StartRefresh();
+
+        // Another instance removes one entry and adds two, straight in the store.
+        await store.Inner.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org", CancellationToken.None);
+        await store.Inner.UpsertListEntryAsync(Entry("b@example.org"), CancellationToken.None);
+        await store.Inner.UpsertListEntryAsync(Entry("c@example.org", EmailGuardListKind.Allowlist), CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(6));
+        GuardStateSnapshot? snapshot = await cache.GetAsync(CancellationToken.None);
+
+        snapshot!.Version.Should().Be(await store.Inner.GetVersionAsync(CancellationToken.None));
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "a@example.org", time.GetUtcNow()).Should().BeNull();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "b@example.org", time.GetUtcNow()).Should().NotBeNull();
+        snapshot.FindAllowed(EmailGuardPartyType.Recipient, "c@example.org", time.GetUtcNow()).Should().NotBeNull();
+        snapshot.HasAllows.Should().BeTrue();
+        store.Loads.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task TwoStoredSpellingsOfOneAddress_TheLongerLivedIsInForce_AndRemovingOneByChangesLeavesTheOther()
+    {
+        // An entry written in another spelling (by an older version, or straight into the store) still matches; of two
+        // spellings the one that expires last is in force, also when they come and go one change at a time.
+        FakeTimeProvider time = new(s_start);
+        ControllableStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await store.Inner.UpsertListEntryAsync(Entry("Victim@Example.ORG", expiresAt: s_start.AddDays(30)), CancellationToken.None);
+        await cache.StartRefresh();
+        DateTimeOffset now = time.GetUtcNow();
+        cache.Current!.FindBlocked(EmailGuardPartyType.Recipient, "victim@example.org", now)!.ExpiresAt.Should().Be(s_start.AddDays(30));
+
+        await store.Inner.UpsertListEntryAsync(Entry("victim@example.org", expiresAt: s_start.AddDays(1)), CancellationToken.None);
+        GuardStateSnapshot shorter = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        shorter.FindBlocked(EmailGuardPartyType.Recipient, "victim@example.org", now)!.ExpiresAt.Should().Be(s_start.AddDays(30), "a shorter spelling does not shorten the block");
+        shorter.StoredValues(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.org")
+            .Should().BeEquivalentTo(["victim@example.org", "Victim@Example.ORG"], "unlisting the address removes every spelling");
+
+        await store.Inner.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "Victim@Example.ORG", CancellationToken.None);
+        GuardStateSnapshot oneLeft = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        oneLeft.FindBlocked(EmailGuardPartyType.Recipient, "victim@example.org", now)!.ExpiresAt.Should().Be(s_start.AddDays(1), "the other spelling is still listed");
+
+        await store.Inner.UpsertListEntryAsync(Entry("VICTIM@example.org"), CancellationToken.None);
+        GuardStateSnapshot forever = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        forever.FindBlocked(EmailGuardPartyType.Recipient, "victim@example.org", now)!.ExpiresAt.Should().BeNull("an entry without expiry outlives every other");
+
+        await store.Inner.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "VICTIM@example.org", CancellationToken.None);
+        await store.Inner.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.org", CancellationToken.None);
+        GuardStateSnapshot none = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        none.FindBlocked(EmailGuardPartyType.Recipient, "victim@example.org", now).Should().BeNull();
+        none.HasBlocks.Should().BeFalse();
+        store.Loads.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task UnsubscribesComeAndGoByChanges_AndTheCategoryLookupFollows()
+    {
+        FakeTimeProvider time = new(s_start);
+        ControllableStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await cache.StartRefresh();
+        cache.Current!.HasCategoryRecipientBlocks.Should().BeFalse();
+
+        await store.Inner.UpsertListEntryAsync(Entry("news:a@example.org", partyType: EmailGuardPartyType.CategoryRecipient), CancellationToken.None);
+        (await cache.LoadCurrentSnapshotAsync(CancellationToken.None)).HasCategoryRecipientBlocks.Should().BeTrue();
+
+        await store.Inner.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.CategoryRecipient, "news:a@example.org", CancellationToken.None);
+        (await cache.LoadCurrentSnapshotAsync(CancellationToken.None)).HasCategoryRecipientBlocks.Should().BeFalse();
+        store.Loads.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AStoreThatReportsNoChanges_IsLoadedWhole_AsBefore()
+    {
+        FakeTimeProvider time = new(s_start);
+        InMemoryEmailGuardStateStore inner = new(time);
+        NoChangesStore store = new(inner);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await cache.StartRefresh();
+
+        await inner.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "a@example.org", time.GetUtcNow()).Should().NotBeNull();
+        cache.FullLoads.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task ADayAfterTheLastFullLoad_TheNextCatchUpLoadsWhole_DroppingEntriesPastRetention()
+    {
+        // Entries that expired past retention leave the store without a change record; a daily full load drops them
+        // from memory.
+        FakeTimeProvider time = new(s_start);
+        ControllableStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await store.Inner.UpsertListEntryAsync(Entry("brief@example.org", expiresAt: s_start.AddHours(1)), CancellationToken.None);
+        await cache.StartRefresh();
+
+        time.Advance(IEmailGuardStateStore.ExpiredEntryRetention + TimeSpan.FromHours(2));
+        await store.Inner.UpsertListEntryAsync(Entry("later@example.org"), CancellationToken.None);
+        GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        store.Loads.Should().Be(2);
+        snapshot.ListEntryCount.Should().Be(1, "the entry expired past retention is gone from memory");
+    }
+
+    [Fact]
+    public async Task ACatchUpOvertakenByAnother_IsDropped_NotAppliedOverTheNewerState()
+    {
+        // Catch-up A reads the changes up to version 1, then stalls; B reads up to version 2 and applies them. A's
+        // changes, older than what is in force, must not be applied over it: X would go back to A's reading of it
+        // and the version back to 1.
+        FakeTimeProvider time = new(s_start);
+        InMemoryEmailGuardStateStore inner = new(time);
+        GatedChangesStore store = new(inner);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await cache.StartRefresh();
+
+        await inner.UpsertListEntryAsync(Entry("x@example.org", reason: "first"), CancellationToken.None);
+        TaskCompletionSource gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        store.HoldNext = gate;
+        Task<GuardStateSnapshot> stalled = cache.LoadCurrentSnapshotAsync(CancellationToken.None).AsTask();
+        await store.Held.Task;
+
+        await inner.UpsertListEntryAsync(Entry("x@example.org", reason: "second"), CancellationToken.None);
+        GuardStateSnapshot overtaking = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        overtaking.Version.Should().Be(2);
+        gate.SetResult();
+        GuardStateSnapshot late = await stalled;
+
+        late.Version.Should().Be(2);
+        cache.Current!.Version.Should().Be(2);
+        cache.Current.FindBlocked(EmailGuardPartyType.Recipient, "x@example.org", time.GetUtcNow())!.Reason.Should().Be("second");
+    }
+
+    private static EmailGuardListEntry Entry(
+        string value,
+        EmailGuardListKind kind = EmailGuardListKind.Blocklist,
+        EmailGuardPartyType partyType = EmailGuardPartyType.Recipient,
+        DateTimeOffset? expiresAt = null,
+        string reason = "hard_bounce") => new()
+        {
+            Kind = kind,
+            PartyType = partyType,
+            Value = value,
+            Reason = reason,
+            CreatedAt = s_start,
+            ExpiresAt = expiresAt,
+        };
+
+    /// <summary>The in-memory store, whose next change read can be held after it read, as a slow network would.</summary>
+    private sealed class GatedChangesStore(InMemoryEmailGuardStateStore inner) : IEmailGuardStateStore
+    {
+        public TaskCompletionSource? HoldNext { get; set; }
+
+        public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+        {
+            EmailGuardStateChanges? changes = await inner.LoadChangesAsync(sinceVersion, cancellationToken);
+            if (HoldNext is { } gate)
+            {
+                HoldNext = null;
+                Held.SetResult();
+                await gate.Task;
+            }
+
+            return changes;
+        }
+
+        public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
+
+        public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);
+
+        public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken) => inner.UpsertListEntryAsync(entry, cancellationToken);
+
+        public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
+            => inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken);
+
+        public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.UpsertFlagAsync(flag, cancellationToken);
+
+        public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
+            => inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken);
+
+        public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken) => inner.AppendFlagEventAsync(flagEvent, cancellationToken);
+
+        public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken) => inner.GetFlagEventsAsync(max, cancellationToken);
+    }
+
+    /// <summary>A store written before changes were reported: it keeps the interface's default.</summary>
+    private sealed class NoChangesStore(IEmailGuardStateStore inner) : IEmailGuardStateStore
+    {
+        public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
+
+        public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);
+
+        public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken) => inner.UpsertListEntryAsync(entry, cancellationToken);
+
+        public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
+            => inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken);
+
+        public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.UpsertFlagAsync(flag, cancellationToken);
+
+        public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
+            => inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken);
+
+        public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken) => inner.AppendFlagEventAsync(flagEvent, cancellationToken);
+
+        public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken) => inner.GetFlagEventsAsync(max, cancellationToken);
+    }
+}
