@@ -273,4 +273,44 @@ public sealed class RatioBreakerTests
         trips.Should().BeEmpty("1 bounce in 100 recipients is 1 %, not 1 in 25 messages (4 %, the suspension line)");
         (await app.CheckAsync("next@example.com")).IsAllowed.Should().BeTrue();
     }
+
+    [Fact]
+    public async Task Breaker_SenderOfMoreThan192Bytes_IsChargedItsBouncesThroughTheEchoedTags_AsAShortSenderIs()
+    {
+        // Arrange: a valid sender address of 245 characters, a tag of 327. Write left it out (a tag over 256 characters
+        // makes the attribution unreadable), so its bounces reached every party but the sender, whose ratio never moved:
+        // a sender evaded its breaker with a long address.
+        await using FeedbackTestApp app = App();
+        string sender = new string('l', 64) + "@" + new string('a', 60) + "." + new string('b', 60) + "." + new string('c', 50) + ".example";
+        EmailSendAttribution? sent = null;
+        for (int i = 0; i < 40; i++)
+        {
+            OutboundEmail mail = FeedbackTestApp.Mail($"r{i}@example.com");
+            EmailSendDecision decision = await app.Guard.CheckAsync(new OutboundEmail
+            {
+                To = mail.To,
+                Sender = sender.ToUpperInvariant(),
+                TenantId = mail.TenantId,
+                UserId = mail.UserId,
+                Category = mail.Category,
+                ClientIp = mail.ClientIp,
+            });
+            decision.IsAllowed.Should().BeTrue();
+            sent = decision.Attribution;
+        }
+
+        // Act: two hard bounces (5 %, over the 4 % line) come back with the tags the guarded sender gave the provider.
+        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(sent!);
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? echoed).Should().BeTrue();
+        await BounceAsync(app, "b1", echoed);
+        await BounceAsync(app, "b2", echoed);
+
+        // Assert: the sender is charged as the send side counted it, and its breaker warns as it does for a short sender.
+        tags.Values.Should().OnlyContain(v => v.Length <= 256, "SES refuses longer tag values, and TryRead refuses them");
+        echoed!.Sender.Should().Be(sender);
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Sender, sender);
+        counts.Sends.Should().Be(40);
+        counts.Bounces.Should().Be(2);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 2102 && r.Message.Contains("Sender", StringComparison.Ordinal));
+    }
 }
