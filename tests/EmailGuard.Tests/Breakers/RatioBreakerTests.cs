@@ -313,4 +313,48 @@ public sealed class RatioBreakerTests
         counts.Bounces.Should().Be(2);
         app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 2102 && r.Message.Contains("Sender", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task Breaker_OneMailboxWrittenSeveralWays_CountsASendPerSpelling_AsTheCapsDo()
+    {
+        // Arrange: v+1@x, v+2@x and v+3@x are one mailbox to the limits and three mails to the provider, which costs
+        // three against every cap (efe8ec0). The breakers counted one send, so the three bounces that come back (one per
+        // spelling) made a ratio of 3 in 1. The same address in another case stays one mail.
+        await using FeedbackTestApp app = App();
+        OutboundEmail mail = FeedbackTestApp.Mail("v@example.com");
+        OutboundEmail Spellings(string mailbox) => new()
+        {
+            To = [$"{mailbox}+1@example.com", $"{mailbox}+2@example.com"],
+            Cc = [$"{mailbox}+3@example.com", $"{mailbox.ToUpperInvariant()}+1@Example.com"],
+            Sender = mail.Sender,
+            TenantId = mail.TenantId,
+            UserId = mail.UserId,
+            Category = mail.Category,
+            ClientIp = mail.ClientIp,
+        };
+
+        // Act: one message sent, one admitted and refunded (the provider refused it), three bounces of the sent one.
+        EmailSendDecision sent = await app.Guard.CheckAsync(Spellings("v"));
+        EmailSendDecision refused = await app.Guard.CheckAsync(Spellings("w"));
+        (await app.Guard.RefundAsync(refused)).Should().BeTrue();
+        for (int i = 1; i <= 3; i++)
+        {
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event($"b{i}", recipient: $"v+{i}@example.com", attribution: sent.Attribution));
+        }
+
+        // Assert
+        sent.IsAllowed.Should().BeTrue();
+        EmailGuardStatus status = await app.Guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" });
+        status.Usage.Should().Contain(u => u.Dimension == EmailGuardDimension.Tenant && u.Count == 3, "the caps count a mail per spelling");
+        foreach ((EmailGuardDimension dimension, string? partition) in new (EmailGuardDimension, string?)[]
+        {
+            (EmailGuardDimension.Global, null), (EmailGuardDimension.Tenant, "acme"), (EmailGuardDimension.User, "user-42"),
+            (EmailGuardDimension.Sender, "noreply@app.example"), (EmailGuardDimension.ClientIp, "203.0.113.7"),
+        })
+        {
+            EmailFeedbackCounts counts = await app.Counts.GetAsync(dimension, partition);
+            counts.Sends.Should().Be(3, "{0}: three mails sent, the refunded message's three given back", dimension);
+            counts.Bounces.Should().Be(3, "{0}: each spelling bounces on its own", dimension);
+        }
+    }
 }
