@@ -101,7 +101,7 @@ internal sealed partial class EmailGuardWebhookOptionsValidator(IOptionsMonitor<
     }
 
     /// <summary>
-    /// A replayed event is refused by its signature's age, and within that age by the deduplication of its event id
+    /// A replayed event is left unrecorded by its signature's age, and within that age by the deduplication of its event id
     /// (Mailgun lets the same token and body through again, as its own retry). An age limit as long as the
     /// deduplication window or longer leaves a gap where a captured bounce or complaint is recorded a second time:
     /// a party charged twice, an address suppressed again after an operator lifted it.

@@ -14,7 +14,7 @@ public sealed class MailgunWebhookOptions
     public string? SigningKey { get; set; }
 
     /// <summary>
-    /// Gets or sets how far a signature's timestamp may be from now. An older signature is refused as stale; a token is
+    /// Gets or sets how far a signature's timestamp may be from now. An older signature is stale: acknowledged, its event not recorded; a token is
     /// remembered for twice this long in the key-value store, so the same token with another body is refused; the same
     /// token and body (Mailgun's own retry) is caught by the event id's deduplication, so this must be shorter than
     /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start.

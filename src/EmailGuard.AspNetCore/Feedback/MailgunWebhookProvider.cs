@@ -8,7 +8,8 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Mailgun's JSON webhooks: <c>{"signature":{"timestamp","token","signature"},"event-data":{...}}</c>, signed with
-/// hex HMAC-SHA256(webhook signing key, timestamp + token). A timestamp outside the tolerance is refused as stale.
+/// hex HMAC-SHA256(webhook signing key, timestamp + token). A signed timestamp outside the tolerance is acknowledged and
+/// its event not recorded.
 /// </summary>
 /// <remarks>
 /// Mailgun signs the timestamp and token, not the body: whoever captures one signed request can put its signature on
@@ -108,20 +109,27 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             return WebhookRejection.Malformed("signature.timestamp is not Unix seconds");
         }
 
-        DateTimeOffset signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
-        DateTimeOffset now = _time.GetUtcNow();
-        if ((now - signedAt).Duration() > _tolerance)
-        {
-            return new WebhookRejection(WebhookRejectionKind.Stale, string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {_tolerance} from now"));
-        }
-
         if (WebhookJson.Property(root, "event-data") is not { ValueKind: JsonValueKind.Object } data)
         {
             return WebhookRejection.Malformed("event-data is missing");
         }
 
         WebhookBatch batch = new();
-        return ReadEvent(data, batch) is { } malformed ? malformed : batch;
+        if (ReadEvent(data, batch) is { } malformed)
+        {
+            return malformed;
+        }
+
+        DateTimeOffset signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        if ((_time.GetUtcNow() - signedAt).Duration() > _tolerance)
+        {
+            // Signed, and Mailgun retries with the timestamp it signed: acknowledged, not recorded. Its token is not
+            // claimed: the memory of tokens holds those of the tolerance only.
+            token = null;
+            return batch.DropAsStale(string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {_tolerance} from now"));
+        }
+
+        return batch;
     }
 
     private bool Verify(string timestamp, string token, string hex)

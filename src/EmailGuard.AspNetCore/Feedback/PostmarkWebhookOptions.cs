@@ -24,7 +24,8 @@ public sealed class PostmarkWebhookOptions
 
     /// <summary>
     /// Gets or sets how old (by the record's own time: <c>BouncedAt</c>, <c>DeliveredAt</c>, <c>ChangedAt</c>, either
-    /// way from now) a record may be. An older one is refused as stale (401). Postmark signs nothing, so this is no
+    /// way from now) a record may be. An older one is stale: acknowledged once the credentials are checked (Postmark
+    /// would retry it with the same time), and not recorded. Postmark signs nothing, so this is no
     /// defence against whoever holds the credentials; it stops a record posted again after its id's deduplication
     /// (<see cref="EmailFeedbackOptions.DeduplicationWindow"/>) has lapsed (a request captured from a log or a proxy,
     /// a webhook re-sent by hand) from being recorded a second time: a party charged twice, an address suppressed again

@@ -56,26 +56,31 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     {
         using JsonDocument document = WebhookJson.Parse(body);
         WebhookResult result = Read(document.RootElement);
-        return ValueTask.FromResult(result.Batch is { } batch && Stale(batch) is { } stale ? stale : result);
+        if (result.Batch is { } batch)
+        {
+            DropStale(batch);
+        }
+
+        return ValueTask.FromResult(result);
     }
 
     /// <summary>
-    /// A rejection when a record's own time is further from now than the age limit: Postmark signs nothing, so the
-    /// record's time is the only bound on a body posted again once its id's deduplication has lapsed.
+    /// Leaves out a record whose own time is further from now than the age limit: Postmark signs nothing, so the
+    /// record's time is the only bound on a body posted again once its id's deduplication has lapsed. The credentials
+    /// were checked, so the record is acknowledged: Postmark's retry would carry the same time.
     /// </summary>
-    private WebhookRejection? Stale(WebhookBatch batch)
+    private void DropStale(WebhookBatch batch)
     {
         DateTimeOffset now = _time.GetUtcNow();
-        foreach (EmailFeedbackEvent item in batch.Events)
+        for (int i = batch.Events.Count - 1; i >= 0; i--)
         {
+            EmailFeedbackEvent item = batch.Events[i];
             if (item.Timestamp != default && (now - item.Timestamp).Duration() > _maxEventAge)
             {
-                return new WebhookRejection(WebhookRejectionKind.Stale, string.Create(
+                batch.DropAsStale(i, string.Create(
                     CultureInfo.InvariantCulture, $"record '{item.ProviderEventId}' happened at {item.Timestamp:O}, more than {_maxEventAge} from now"));
             }
         }
-
-        return null;
     }
 
     private static WebhookResult Read(JsonElement root)

@@ -14,7 +14,7 @@ public sealed class SendGridWebhookOptions
     public string? PublicKey { get; set; }
 
     /// <summary>
-    /// Gets or sets how far the signed timestamp may be from now; an older request is refused as stale. Within it, a
+    /// Gets or sets how far the signed timestamp may be from now; an older request is stale: acknowledged, its events not recorded. Within it, a
     /// replay is caught by the event id's deduplication, so this must be shorter than
     /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start.
     /// </summary>

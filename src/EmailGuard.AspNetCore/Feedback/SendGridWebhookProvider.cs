@@ -77,14 +77,17 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             return Result(WebhookRejection.Malformed($"{TimestampHeader} is not Unix seconds"));
         }
 
-        DateTimeOffset signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
-        if ((_time.GetUtcNow() - signedAt).Duration() > _tolerance)
+        WebhookResult result;
+        using (JsonDocument document = WebhookJson.Parse(body))
         {
-            return Result(new WebhookRejection(WebhookRejectionKind.Stale, string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {_tolerance} from now")));
+            result = Read(document.RootElement);
         }
 
-        using JsonDocument document = WebhookJson.Parse(body);
-        return Result(Read(document.RootElement));
+        // Signed, so authentic: acknowledged, and its events not recorded, since a retry of this body is as old.
+        DateTimeOffset signedAt = DateTimeOffset.FromUnixTimeSeconds(seconds);
+        return Result(result.Batch is { } batch && (_time.GetUtcNow() - signedAt).Duration() > _tolerance
+            ? batch.DropAsStale(string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {_tolerance} from now"))
+            : result);
     }
 
     private static ValueTask<WebhookResult> Result(WebhookResult result) => ValueTask.FromResult(result);

@@ -23,7 +23,8 @@ public sealed class SesWebhookOptions
 
     /// <summary>
     /// Gets or sets how old (by its signed <c>Timestamp</c>, either way from now) a notification may be. An older one is
-    /// refused as stale (401), as Mailgun and SendGrid refuse old signatures: deduplication by event id lasts
+    /// stale: acknowledged (SNS retries a message with the time it signed) and not recorded, as Mailgun and SendGrid
+    /// drop old signatures: deduplication by event id lasts
     /// <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, so a captured bounce or complaint replayed after that
     /// would be recorded again (an address suppressed again after an operator lifted it, a party charged twice). SNS
     /// retries an HTTPS delivery for at most an hour, so a longer age is never a real delivery. It must be shorter than

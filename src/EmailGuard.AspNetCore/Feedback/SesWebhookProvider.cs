@@ -102,13 +102,16 @@ internal sealed partial class SesWebhookProvider(
                     return WebhookRejection.Malformed($"Timestamp '{envelope.Timestamp}' is not a date");
                 }
 
-                if ((time.GetUtcNow() - signedAt).Duration() > options.MaxMessageAge)
+                if (SesNotificationReader.Read(envelope.Message, envelope, batch) is { } malformed)
                 {
-                    // A replay: its event id may be past deduplication by now (see SesWebhookOptions.MaxMessageAge).
-                    return new WebhookRejection(WebhookRejectionKind.Stale, string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {options.MaxMessageAge} from now"));
+                    return malformed;
                 }
 
-                return SesNotificationReader.Read(envelope.Message, envelope, batch) is { } malformed ? malformed : batch;
+                // A replay: its event id may be past deduplication by now (see SesWebhookOptions.MaxMessageAge). It is
+                // authentic, and SNS retries a message with the Timestamp it signed, so it is acknowledged, not recorded.
+                return (time.GetUtcNow() - signedAt).Duration() > options.MaxMessageAge
+                    ? batch.DropAsStale(string.Create(CultureInfo.InvariantCulture, $"signed at {signedAt:O}, more than {options.MaxMessageAge} from now"))
+                    : batch;
         }
     }
 

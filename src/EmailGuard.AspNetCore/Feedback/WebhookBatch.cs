@@ -16,6 +16,33 @@ internal sealed class WebhookBatch
     /// </summary>
     public List<string> Skipped { get; } = [];
 
+    /// <summary>
+    /// Why events of the request were not recorded for their age, when that happened: authentic (signed, or behind the
+    /// credentials) but older than the provider's limit. They are acknowledged with the rest: the provider's retry would
+    /// carry the same time, so an error answer would only have it retry for hours what can never be recorded.
+    /// </summary>
+    public string? Stale { get; private set; }
+
+    /// <summary>How many events were left out for their age.</summary>
+    public int StaleEvents { get; private set; }
+
+    /// <summary>Leaves out every event read so far for its age: a request whose signed time is out of bounds.</summary>
+    public WebhookBatch DropAsStale(string detail)
+    {
+        StaleEvents += Events.Count;
+        Events.Clear();
+        Stale ??= detail;
+        return this;
+    }
+
+    /// <summary>Leaves out the event at <paramref name="index"/> for its own age.</summary>
+    public void DropAsStale(int index, string detail)
+    {
+        Events.RemoveAt(index);
+        StaleEvents++;
+        Stale ??= detail;
+    }
+
     /// <summary>Runs after every event was recorded (or there were none), e.g. to confirm an SNS subscription.</summary>
     public Func<CancellationToken, ValueTask<WebhookRejection?>>? AfterRecording { get; set; }
 }

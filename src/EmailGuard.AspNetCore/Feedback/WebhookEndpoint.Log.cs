@@ -14,9 +14,9 @@ internal sealed partial class WebhookEndpoint
             Message = "A {Provider} feedback webhook was refused with 401 because its signature or credentials do not match: {Detail}.")]
         public static partial void BadSignature(ILogger logger, string provider, string detail);
 
-        [LoggerMessage(EventId = 1752, EventName = "WebhookStale", Level = LogLevel.Warning,
-            Message = "A {Provider} feedback webhook was refused with 401 because its signed timestamp is stale: {Detail}.")]
-        public static partial void Stale(ILogger logger, string provider, string detail);
+        [LoggerMessage(EventId = 2943, EventName = "WebhookStaleAcknowledged", Level = LogLevel.Warning,
+            Message = "A {Provider} feedback webhook was acknowledged with {StaleCount} authentic events left unrecorded because they are older than the provider's age limit (a replay, or a clock off), which a retry cannot change: {Detail}.")]
+        public static partial void StaleAcknowledged(ILogger logger, string provider, int staleCount, string detail);
 
         [LoggerMessage(EventId = 1753, EventName = "WebhookReplayed", Level = LogLevel.Warning,
             Message = "A {Provider} feedback webhook was refused with 401 because its signed token was used before: {Detail}.")]

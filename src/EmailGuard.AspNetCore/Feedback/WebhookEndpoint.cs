@@ -84,6 +84,11 @@ internal sealed partial class WebhookEndpoint(
             Log.EventSkipped(logger, provider.Name, skipped);
         }
 
+        if (batch.Stale is { } stale)
+        {
+            Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, stale);
+        }
+
         int recorded = 0;
         foreach (EmailFeedbackEvent item in batch.Events)
         {
@@ -127,7 +132,7 @@ internal sealed partial class WebhookEndpoint(
         }
 
         Log.Accepted(logger, provider.Name, batch.Events.Count, recorded, batch.Ignored.Count);
-        metrics.Request(provider.Name, "accepted");
+        metrics.Request(provider.Name, batch.Stale is null ? "accepted" : "stale");
         context.Response.StatusCode = StatusCodes.Status200OK;
     }
 
@@ -147,7 +152,6 @@ internal sealed partial class WebhookEndpoint(
         {
             case WebhookRejectionKind.Unsigned: Log.Unsigned(logger, name, detail); break;
             case WebhookRejectionKind.BadSignature: Log.BadSignature(logger, name, detail); break;
-            case WebhookRejectionKind.Stale: Log.Stale(logger, name, detail); break;
             case WebhookRejectionKind.Replayed: Log.Replayed(logger, name, detail); break;
             case WebhookRejectionKind.Oversized: Log.Oversized(logger, name, detail); break;
             case WebhookRejectionKind.TopicNotAllowed: Log.TopicNotAllowed(logger, name, detail); break;

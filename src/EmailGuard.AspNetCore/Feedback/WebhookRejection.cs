@@ -14,9 +14,6 @@ internal enum WebhookRejectionKind
     /// <summary>The signature or credentials do not match.</summary>
     BadSignature,
 
-    /// <summary>The signed timestamp is outside the tolerance.</summary>
-    Stale,
-
     /// <summary>The signed token was seen before.</summary>
     Replayed,
 
@@ -57,7 +54,6 @@ internal readonly record struct WebhookRejection(WebhookRejectionKind Kind, stri
     {
         WebhookRejectionKind.Unsigned => "unsigned",
         WebhookRejectionKind.BadSignature => "bad_signature",
-        WebhookRejectionKind.Stale => "stale",
         WebhookRejectionKind.Replayed => "replayed",
         WebhookRejectionKind.Oversized => "oversized",
         WebhookRejectionKind.Malformed => "malformed",

@@ -17,7 +17,7 @@ public static class EmailFeedbackTags
     /// The names after <see cref="Prefix"/> of every tag <see cref="Write"/> writes, as a regular-expression
     /// alternation: where a sender recognizes EmailGuard's tags in an app's headers, it matches these.
     /// </summary>
-    internal const string NamesPattern = "id|t|u|s|c|n|p";
+    internal const string NamesPattern = "id|t|u|s|s2|c|n|p";
 
     /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
     public const string SendIdHeader = "X-EmailGuard-Send-Id";
@@ -26,6 +26,8 @@ public static class EmailFeedbackTags
     /// The tags that carry <paramref name="attribution"/>. A value whose tag would be longer than 256 characters (an
     /// id of more than 192 UTF-8 bytes) is left out: <see cref="TryRead"/> refuses such a tag, which would make the
     /// whole attribution unreadable and the feedback reach none of the parties, and SES refuses tag values that long.
+    /// The sender is the exception: a valid address is up to 254 characters, so one longer than 192 goes on in a
+    /// second tag (<c>eg_s2</c>), and its bounces and complaints reach the same sender the guard counted its sends under.
     /// </summary>
     public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
     {
@@ -34,7 +36,7 @@ public static class EmailFeedbackTags
         Add(tags, "id", attribution.SendId);
         Add(tags, "t", attribution.TenantId);
         Add(tags, "u", attribution.UserId);
-        Add(tags, "s", attribution.Sender);
+        AddSender(tags, attribution.Sender);
         Add(tags, "c", attribution.Category);
         Add(tags, "n", attribution.ClientNetwork);
         Add(tags, "p", attribution.EndpointPolicy);
@@ -65,12 +67,29 @@ public static class EmailFeedbackTags
             return decoded;
         }
 
+        string? ReadSender()
+        {
+            bool head = tags.TryGetValue(Prefix + "s", out string? first);
+            if (!tags.TryGetValue(Prefix + "s2", out string? rest))
+            {
+                return head ? Read("s") : null;
+            }
+
+            // The second part only ever continues a first part of full length, as AddSender splits.
+            any = true;
+            string? decoded = head && first!.Length == MaxValueLength && rest.Length is > 0 and <= MaxValueLength
+                ? Decode(first + rest, 2 * MaxValueLength)
+                : null;
+            ok &= decoded is not null;
+            return decoded;
+        }
+
         var result = new EmailSendAttribution
         {
             SendId = Read("id"),
             TenantId = Read("t"),
             UserId = Read("u"),
-            Sender = Read("s"),
+            Sender = ReadSender(),
             Category = Read("c"),
             ClientNetwork = Read("n"),
             EndpointPolicy = Read("p"),
@@ -92,6 +111,30 @@ public static class EmailFeedbackTags
         }
     }
 
+    /// <summary>
+    /// The sender in one tag, or split over two: a sender left out would leave its bounces and complaints charged to
+    /// every party but the sender, whose ratio breaker a long address would then evade. The first part is a whole number
+    /// of base64 quanta (256 characters, 192 bytes), so the two parts read back as one value.
+    /// </summary>
+    private static void AddSender(Dictionary<string, string> tags, string? sender)
+    {
+        if (string.IsNullOrEmpty(sender))
+        {
+            return;
+        }
+
+        string encoded = Encode(sender);
+        if (encoded.Length <= MaxValueLength)
+        {
+            tags[Prefix + "s"] = encoded;
+        }
+        else if (encoded.Length <= 2 * MaxValueLength)
+        {
+            tags[Prefix + "s"] = encoded[..MaxValueLength];
+            tags[Prefix + "s2"] = encoded[MaxValueLength..];
+        }
+    }
+
     /// <summary>The longest encoded tag value read back; a longer one makes the attribution unreadable.</summary>
     internal const int MaxValueLength = 256;
 
@@ -101,16 +144,16 @@ public static class EmailFeedbackTags
         return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    private static string? Decode(string value)
+    private static string? Decode(string value, int maxLength = MaxValueLength)
     {
-        if (value.Length is 0 or > MaxValueLength)
+        if (value.Length == 0 || value.Length > maxLength)
         {
             return null;
         }
 
         string base64 = value.Replace('-', '+').Replace('_', '/');
         base64 += (base64.Length % 4) switch { 2 => "==", 3 => "=", 0 => string.Empty, _ => "!" };
-        Span<byte> buffer = stackalloc byte[MaxValueLength];
+        Span<byte> buffer = stackalloc byte[2 * MaxValueLength];
         if (!Convert.TryFromBase64String(base64, buffer, out int written))
         {
             return null;

@@ -47,7 +47,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="message">The message.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
-    /// <param name="recipients">The message's distinct recipients, as the guard counted them: each is one send.</param>
+    /// <param name="recipients">The mails the provider delivers for the message, as the guard's caps counted them (one per way each recipient is written): each is one send.</param>
     /// <param name="into">Where to write.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into)
@@ -60,7 +60,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="message">The message.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
-    /// <param name="recipients">The message's distinct recipients: each is one send.</param>
+    /// <param name="recipients">The mails the provider delivers for the message: each is one send.</param>
     /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
     /// <param name="countedAt">When the send was counted; null for now, read only when the volume horizon needs it (the guard's every admitted check counts its send, and a clock read costs as much as a counter).</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>

@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            sends.CountSend(message, sender, clientPartition, DistinctRecipients(message));
+            sends.CountSend(message, sender, clientPartition, Deliveries(message));
         }
 
         (ulong high, uint low) = NextSendId();
@@ -59,17 +59,19 @@ internal sealed partial class EmailSendGuard
         string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
         string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
         DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
-        long recipients = DistinctRecipients(message);
+        long recipients = Deliveries(message);
         int count = sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: true);
         return count == pending.SendCounts ? count : sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: false);
     }
 
     /// <summary>
-    /// The distinct recipients of an admitted message, as the check counted them (by canonical address): its sends in
-    /// the ratios, since bounces and complaints come back one per recipient, and providers rate them per recipient.
-    /// Only for the rare paths that count or give back a send outside the check's own store call.
+    /// The mails the provider delivers for an admitted message, as the check counted them against the caps: one per
+    /// distinct recipient, and one more for each other way the message writes it (<c>v+1@x</c>, <c>v+2@x</c>; the same
+    /// address in another case is no other mail). They are its sends in the ratios, since bounces and complaints come back
+    /// one per mail, and providers rate them per mail. Only for the rare paths that count or give back a send outside
+    /// the check's own store call.
     /// </summary>
-    private long DistinctRecipients(OutboundEmail message)
+    private long Deliveries(OutboundEmail message)
     {
         if (message.RecipientCount <= 1)
         {
@@ -77,16 +79,20 @@ internal sealed partial class EmailSendGuard
             return 1;
         }
 
-        HashSet<string> distinct = new(StringComparer.Ordinal);
+        // Counted as the check counts them (GuardBuffers.AddDelivery), so what is counted or given back here is what the check counted.
+        GuardBuffers buffers = GuardBuffers.Rent();
+        buffers.EnsureRecipients(message.RecipientCount);
         for (int i = 0; i < message.RecipientCount; i++)
         {
-            if (_keys.Addresses.Get(message.GetRecipient(i)) is { IsValid: true } address)
+            if (message.GetRecipient(i) is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address)
             {
-                distinct.Add(address.Address);
+                buffers.AddDelivery(address, raw);
             }
         }
 
-        return Math.Max(1, distinct.Count);
+        int deliveries = buffers.DeliveryCount;
+        buffers.Return();
+        return Math.Max(1, deliveries);
     }
 
     /// <summary>Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it.</summary>

@@ -112,8 +112,8 @@ internal static class FeedbackKeys
     /// <summary>
     /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping. Ids are not bounded (a
     /// long tenant id is hashed in counter keys), tags are: <see cref="EmailFeedbackTags.Write"/> leaves out a tag longer
-    /// than it reads back, so the feedback reaches the parties that fit. The line is then at most 7 tags of 256
-    /// characters, within the key-value store's 4,096.
+    /// than it reads back, so the feedback reaches the parties that fit, and splits a long sender over two. The line is
+    /// then at most 8 tags of 256 characters, within the key-value store's 4,096.
     /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
         => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));

@@ -334,11 +334,12 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         if (operation != GuardOperation.Peek && Sends is { } sends && count + EmailGuardFeedback.MaxSendCounts <= RateLimitValidation.MaxRequestsPerCall)
         {
             // The ratio breakers' count of this send rides in the same atomic acquire or reservation: counted exactly
-            // when admitted, for no round trip of its own, once per distinct recipient, as bounces come back. Its counters have no practical limit (MaxLimit), so they
+            // when admitted, for no round trip of its own, once per mail the provider delivers (each way a recipient is
+            // written, as the caps count and as bounces come back). Its counters have no practical limit (MaxLimit), so they
             // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.RecipientCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
             count += buffers.ExtraRequestCount;
         }
 

@@ -85,20 +85,35 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task RecordOlderThanMaxEventAge_IsRefusedAsStale()
+    public async Task RecordOlderThanMaxEventAge_IsAcknowledgedAndNotRecorded()
     {
         // Arrange: a bounce posted again after its ID's deduplication (3 days) has lapsed: a request captured from a
         // log, a webhook re-sent by hand. Postmark signs nothing, so the record's own time is the only bound; it was
         // recorded a second time, its party charged twice, its address suppressed again (found by h58's hostile review).
+        // It used to be answered 401, which Postmark retries for 10.5 hours, though no retry can make the record younger.
         _app.Time.Advance(new EmailFeedbackOptions().DeduplicationWindow + TimeSpan.FromHours(1));
 
         // Act
         HttpResponseMessage response = await PostAsync(Bounce());
 
         // Assert
-        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
         _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1752).Should().ContainSingle().Which.Message.Should().Contain("bounce:4323372036854775807");
+        _app.LogsWithId(2943).Should().ContainSingle().Which.Message.Should().Contain("bounce:4323372036854775807").And.Contain("1 ");
+    }
+
+    [Theory]
+    [InlineData(WebhookTestApp.PostmarkUser, "wrong-password-wrong")]
+    [InlineData(null, null)]
+    public async Task RecordOlderThanMaxEventAge_WithoutTheCredentials_Answers401(string? user, string? password)
+    {
+        _app.Time.Advance(new EmailFeedbackOptions().DeduplicationWindow + TimeSpan.FromHours(1));
+
+        HttpResponseMessage response = await PostAsync(Bounce(), user, password);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "only an authentic record is acknowledged");
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(2943).Should().BeEmpty();
     }
 
     [Fact]

@@ -148,11 +148,21 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task StaleTimestamp_Answers401()
+    public async Task StaleTimestamp_IsAcknowledgedAndNotRecorded()
     {
-        (await _app.SendAsync(Signed(Events(), at: _app.Time.GetUtcNow().AddMinutes(-10)))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        (await _app.SendAsync(Signed(Events(), at: _app.Time.GetUtcNow().AddMinutes(-10)))).StatusCode.Should().Be(HttpStatusCode.OK);
         _app.Feedback.Calls.Should().BeEmpty();
-        _app.LogsWithId(1752).Should().ContainSingle();
+        _app.LogsWithId(2943).Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task StaleTimestamp_UnderAnotherKeysSignature_Answers401()
+    {
+        using ECDsa other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+
+        (await _app.SendAsync(Signed(Events(), at: _app.Time.GetUtcNow().AddMinutes(-10), key: other))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        _app.Feedback.Calls.Should().BeEmpty();
+        _app.LogsWithId(2943).Should().BeEmpty();
     }
 
     [Theory]

@@ -273,4 +273,88 @@ public sealed class RatioBreakerTests
         trips.Should().BeEmpty("1 bounce in 100 recipients is 1 %, not 1 in 25 messages (4 %, the suspension line)");
         (await app.CheckAsync("next@example.com")).IsAllowed.Should().BeTrue();
     }
+
+    [Fact]
+    public async Task Breaker_SenderOfMoreThan192Bytes_IsChargedItsBouncesThroughTheEchoedTags_AsAShortSenderIs()
+    {
+        // Arrange: a valid sender address of 245 characters, a tag of 327. Write left it out (a tag over 256 characters
+        // makes the attribution unreadable), so its bounces reached every party but the sender, whose ratio never moved:
+        // a sender evaded its breaker with a long address.
+        await using FeedbackTestApp app = App();
+        string sender = new string('l', 64) + "@" + new string('a', 60) + "." + new string('b', 60) + "." + new string('c', 50) + ".example";
+        EmailSendAttribution? sent = null;
+        for (int i = 0; i < 40; i++)
+        {
+            OutboundEmail mail = FeedbackTestApp.Mail($"r{i}@example.com");
+            EmailSendDecision decision = await app.Guard.CheckAsync(new OutboundEmail
+            {
+                To = mail.To,
+                Sender = sender.ToUpperInvariant(),
+                TenantId = mail.TenantId,
+                UserId = mail.UserId,
+                Category = mail.Category,
+                ClientIp = mail.ClientIp,
+            });
+            decision.IsAllowed.Should().BeTrue();
+            sent = decision.Attribution;
+        }
+
+        // Act: two hard bounces (5 %, over the 4 % line) come back with the tags the guarded sender gave the provider.
+        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(sent!);
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? echoed).Should().BeTrue();
+        await BounceAsync(app, "b1", echoed);
+        await BounceAsync(app, "b2", echoed);
+
+        // Assert: the sender is charged as the send side counted it, and its breaker warns as it does for a short sender.
+        tags.Values.Should().OnlyContain(v => v.Length <= 256, "SES refuses longer tag values, and TryRead refuses them");
+        echoed!.Sender.Should().Be(sender);
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Sender, sender);
+        counts.Sends.Should().Be(40);
+        counts.Bounces.Should().Be(2);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 2102 && r.Message.Contains("Sender", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Breaker_OneMailboxWrittenSeveralWays_CountsASendPerSpelling_AsTheCapsDo()
+    {
+        // Arrange: v+1@x, v+2@x and v+3@x are one mailbox to the limits and three mails to the provider, which costs
+        // three against every cap (efe8ec0). The breakers counted one send, so the three bounces that come back (one per
+        // spelling) made a ratio of 3 in 1. The same address in another case stays one mail.
+        await using FeedbackTestApp app = App();
+        OutboundEmail mail = FeedbackTestApp.Mail("v@example.com");
+        OutboundEmail Spellings(string mailbox) => new()
+        {
+            To = [$"{mailbox}+1@example.com", $"{mailbox}+2@example.com"],
+            Cc = [$"{mailbox}+3@example.com", $"{mailbox.ToUpperInvariant()}+1@Example.com"],
+            Sender = mail.Sender,
+            TenantId = mail.TenantId,
+            UserId = mail.UserId,
+            Category = mail.Category,
+            ClientIp = mail.ClientIp,
+        };
+
+        // Act: one message sent, one admitted and refunded (the provider refused it), three bounces of the sent one.
+        EmailSendDecision sent = await app.Guard.CheckAsync(Spellings("v"));
+        EmailSendDecision refused = await app.Guard.CheckAsync(Spellings("w"));
+        (await app.Guard.RefundAsync(refused)).Should().BeTrue();
+        for (int i = 1; i <= 3; i++)
+        {
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event($"b{i}", recipient: $"v+{i}@example.com", attribution: sent.Attribution));
+        }
+
+        // Assert
+        sent.IsAllowed.Should().BeTrue();
+        EmailGuardStatus status = await app.Guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" });
+        status.Usage.Should().Contain(u => u.Dimension == EmailGuardDimension.Tenant && u.Count == 3, "the caps count a mail per spelling");
+        foreach ((EmailGuardDimension dimension, string? partition) in new (EmailGuardDimension, string?)[]
+        {
+            (EmailGuardDimension.Global, null), (EmailGuardDimension.Tenant, "acme"), (EmailGuardDimension.User, "user-42"),
+            (EmailGuardDimension.Sender, "noreply@app.example"), (EmailGuardDimension.ClientIp, "203.0.113.7"),
+        })
+        {
+            EmailFeedbackCounts counts = await app.Counts.GetAsync(dimension, partition);
+            counts.Sends.Should().Be(3, "{0}: three mails sent, the refunded message's three given back", dimension);
+            counts.Bounces.Should().Be(3, "{0}: each spelling bounces on its own", dimension);
+        }
+    }
 }

@@ -79,6 +79,37 @@ public sealed class FeedbackTagsTests
     }
 
     [Fact]
+    public void Write_ASenderLongerThanOneTag_GoesOnInASecondTag_AndReadsBackWhole()
+    {
+        // A valid address of 254 characters, 339 encoded: left out, its feedback never reached the sender.
+        string sender = new string('l', 64) + "@" + new string('a', 63) + "." + new string('b', 63) + "." + new string('c', 53) + ".example";
+        EmailSendAttribution attribution = new() { TenantId = "acme", Sender = sender };
+
+        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(attribution);
+
+        sender.Should().HaveLength(EmailAddressNormalizer.MaxAddressLength);
+        tags.Values.Should().OnlyContain(v => v.Length <= 256);
+        tags.Should().ContainKeys("eg_s", "eg_s2");
+        EmailFeedbackTags.TryRead(tags, out EmailSendAttribution? read).Should().BeTrue();
+        read.Should().BeEquivalentTo(attribution);
+        FeedbackKeys.Deserialize(FeedbackKeys.Serialize(attribution)).Should().BeEquivalentTo(attribution);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("YWJj")]
+    public void TryRead_ASecondSenderTagThatContinuesNoFullFirstOne_IsRefused(string? first)
+    {
+        Dictionary<string, string> tags = new() { ["eg_t"] = "YWNtZQ", ["eg_s2"] = "YWJj" };
+        if (first is not null)
+        {
+            tags["eg_s"] = first;
+        }
+
+        EmailFeedbackTags.TryRead(tags, out _).Should().BeFalse();
+    }
+
+    [Fact]
     public void TryRead_NoEmailGuardTags_IsFalse()
     {
         EmailFeedbackTags.TryRead(new Dictionary<string, string> { ["campaign"] = "x" }, out _).Should().BeFalse();
