@@ -88,13 +88,6 @@ internal sealed partial class TenantLimitCache
         return last is not null ? new(last) : new(WaitAsync(tenantId, rules, defaults, cancellationToken));
     }
 
-    /// <summary>Forgets a tenant's cached limits, e.g. after the app changed them.</summary>
-    public void Invalidate(string tenantId)
-    {
-        _entries.TryRemove(tenantId, out _);
-        _weights.TryRemove(tenantId, out _);
-    }
-
     /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
     /// has not answered for it yet; a null weight when it gave none (or an invalid one).
