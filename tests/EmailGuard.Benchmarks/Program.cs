@@ -65,6 +65,12 @@ if (args is ["redis-throughput-guard", .. string[] guardRest])
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunGuardOnlyAsync(guardRest);
 }
 
+// What keeping a large blocklist current costs: catch-up by changes against loading the whole state, on Redis.
+if (args is ["state-catchup", .. string[] catchUpRest])
+{
+    return await EmailGuard.Benchmarks.Redis.StateCatchUpMeasurement.RunAsync(catchUpRest);
+}
+
 if (args is ["redis-throughput", .. string[] rest])
 {
     return await EmailGuard.Benchmarks.Redis.RedisThroughput.RunAsync(rest);
