@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using EmailGuard.Redis;
+using EmailGuard.Testing.Stores;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
@@ -40,7 +41,7 @@ internal static class StateCatchUpMeasurement
 
         IOptions<SendGuardOptions> options = Options.Create(new SendGuardOptions());
         GuardStateCache catchUp = new(store, options, TimeProvider.System);
-        GuardStateCache whole = new(new NoChanges(store), options, TimeProvider.System);
+        GuardStateCache whole = new(new NoChangesStateStore(store), options, TimeProvider.System);
         await catchUp.StartRefresh();
         await whole.StartRefresh();
         EmailGuardLists catchUpLists = new(catchUp, options, TimeProvider.System);
@@ -78,27 +79,5 @@ internal static class StateCatchUpMeasurement
         }
 
         return watch.Elapsed.TotalMilliseconds / count;
-    }
-
-    /// <summary>The Redis store as a store written before changes were reported: every catch-up loads whole.</summary>
-    private sealed class NoChanges(IEmailGuardStateStore inner) : IEmailGuardStateStore
-    {
-        public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
-
-        public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);
-
-        public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken) => inner.UpsertListEntryAsync(entry, cancellationToken);
-
-        public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
-            => inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken);
-
-        public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.UpsertFlagAsync(flag, cancellationToken);
-
-        public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
-            => inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken);
-
-        public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken) => inner.AppendFlagEventAsync(flagEvent, cancellationToken);
-
-        public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken) => inner.GetFlagEventsAsync(max, cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Stores;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -125,7 +126,7 @@ public sealed class StateCatchUpTests
     {
         FakeTimeProvider time = new(s_start);
         InMemoryEmailGuardStateStore inner = new(time);
-        GatedChangesStore store = new(inner, reportsChanges: false);
+        NoChangesStateStore store = new(inner);
         GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
         await cache.StartRefresh();
 
@@ -199,24 +200,16 @@ public sealed class StateCatchUpTests
             ExpiresAt = expiresAt,
         };
 
-    /// <summary>
-    /// The in-memory store, whose next change read can be held after it read, as a slow network would; or, with
-    /// <paramref name="reportsChanges"/> false, a store written before changes were reported, which answers none.
-    /// </summary>
-    private sealed class GatedChangesStore(InMemoryEmailGuardStateStore inner, bool reportsChanges = true) : IEmailGuardStateStore
+    /// <summary>The in-memory store, whose next change read can be held after it read, as a slow network would.</summary>
+    private sealed class GatedChangesStore(InMemoryEmailGuardStateStore inner) : ForwardingStateStore(inner)
     {
         public TaskCompletionSource? HoldNext { get; set; }
 
         public TaskCompletionSource Held { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+        public override async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
         {
-            if (!reportsChanges)
-            {
-                return null;
-            }
-
-            EmailGuardStateChanges? changes = await inner.LoadChangesAsync(sinceVersion, cancellationToken);
+            EmailGuardStateChanges? changes = await Inner.LoadChangesAsync(sinceVersion, cancellationToken);
             if (HoldNext is { } gate)
             {
                 HoldNext = null;
@@ -226,23 +219,5 @@ public sealed class StateCatchUpTests
 
             return changes;
         }
-
-        public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
-
-        public ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);
-
-        public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken) => inner.UpsertListEntryAsync(entry, cancellationToken);
-
-        public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
-            => inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken);
-
-        public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.UpsertFlagAsync(flag, cancellationToken);
-
-        public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
-            => inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken);
-
-        public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken) => inner.AppendFlagEventAsync(flagEvent, cancellationToken);
-
-        public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken) => inner.GetFlagEventsAsync(max, cancellationToken);
     }
 }
