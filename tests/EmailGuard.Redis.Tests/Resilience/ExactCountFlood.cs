@@ -156,10 +156,7 @@ internal sealed class ExactCountFlood
     /// <summary>Reads every counter through <paramref name="multiplexer"/> with a store that caches nothing, and asserts it holds exactly what was admitted.</summary>
     public async Task AssertEveryCounterExactAsync(IConnectionMultiplexer multiplexer, string prefix)
     {
-        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(multiplexer, prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
-        RateLimitRequest[] all = [.. Enumerable.Range(0, _keys).Select(k => Request(k) with { Cost = 0 })];
-        RateLimitEntry[] counted = new RateLimitEntry[_keys];
-        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
+        RateLimitEntry[] counted = await ReadCountersAsync(multiplexer, prefix);
         Failures.Should().BeEmpty();
         for (int k = 0; k < _keys; k++)
         {
@@ -167,6 +164,16 @@ internal sealed class ExactCountFlood
         }
 
         Enumerable.Range(0, _hotKeys).Should().OnlyContain(k => Admitted(k) == HotLimit, "the hot keys' limits are reached, never passed");
+    }
+
+    /// <summary>Reads every counter through <paramref name="multiplexer"/> with a store that caches nothing.</summary>
+    public async Task<RateLimitEntry[]> ReadCountersAsync(IConnectionMultiplexer multiplexer, string prefix)
+    {
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(multiplexer, prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRequest[] all = [.. Enumerable.Range(0, _keys).Select(k => Request(k) with { Cost = 0 })];
+        RateLimitEntry[] counted = new RateLimitEntry[_keys];
+        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
+        return counted;
     }
 
     /// <summary>The hot keys' admissions, for the test's output.</summary>
