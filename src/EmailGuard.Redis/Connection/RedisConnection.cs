@@ -20,6 +20,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly RedisScriptPreloader _scripts;
+    private readonly RedisPrimaryRefresh _primaryRefresh;
     private volatile IConnectionMultiplexer? _multiplexer;
     private volatile IDatabase? _database;
     private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
@@ -31,7 +32,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// the options name no connection, so that resolving it never connects at startup.
     /// </param>
     /// <param name="logger">The logger.</param>
-    public RedisConnection(RedisRateLimitStoreOptions options, Func<IConnectionMultiplexer?>? registeredMultiplexer, ILogger<RedisConnection>? logger)
+    /// <param name="timeProvider">The clock that spaces the searches for a new primary; the system clock when null.</param>
+    public RedisConnection(
+        RedisRateLimitStoreOptions options, Func<IConnectionMultiplexer?>? registeredMultiplexer, ILogger<RedisConnection>? logger, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         KeyPrefix = options.KeyPrefix ?? string.Empty;
@@ -42,6 +45,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
         _logger = logger ?? NullLogger<RedisConnection>.Instance;
         _scripts = new RedisScriptPreloader(_logger);
+        _primaryRefresh = new RedisPrimaryRefresh(timeProvider ?? TimeProvider.System, _logger);
         if (options.ConnectionMultiplexerFactory is { } factory)
         {
             _connect = factory;
@@ -96,6 +100,16 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="scripts">The component's scripts.</param>
     public void KeepLoaded(params ReadOnlySpan<RedisScript> scripts) => _scripts.Add(scripts);
+
+    /// <summary>Looks for the primary again after a read-only refusal; for tests.</summary>
+    internal RedisPrimaryRefresh PrimaryRefresh => _primaryRefresh;
+
+    /// <summary>
+    /// Tells the connection that a server refused a script as a read-only replica (<c>READONLY</c>): the client's idea
+    /// of the primary is out of date, so it looks again, in the background (<see cref="RedisPrimaryRefresh"/>).
+    /// </summary>
+    /// <param name="refusal">The refusal.</param>
+    public void ReplicaRefused(string refusal) => _primaryRefresh.ReplicaRefused(refusal);
 
     /// <summary>Returns the database, connecting on the first call.</summary>
     public ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken = default)
@@ -208,6 +222,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
             // Before the database is handed out: the loads then go out ahead of the first caller's script.
             _scripts.Attach(multiplexer);
+            _primaryRefresh.Attach(multiplexer);
             IDatabase database = multiplexer.GetDatabase();
             _database = database;
             Log.Connected(_logger, multiplexer.IsConnected ? "connected" : "not connected yet");

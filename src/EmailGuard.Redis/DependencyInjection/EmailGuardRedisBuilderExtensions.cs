@@ -58,7 +58,8 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetService<IServiceProviderIsService>()?.IsService(typeof(IConnectionMultiplexer)) == true
                 ? sp.GetService<IConnectionMultiplexer>
                 : null,
-            sp.GetService<ILogger<RedisConnection>>()));
+            sp.GetService<ILogger<RedisConnection>>(),
+            sp.GetService<TimeProvider>()));
         builder.AddRateLimitStore(sp => new RedisRateLimitStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,

@@ -37,7 +37,7 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
     {
         _connection = connection;
         _scripts = new RedisScriptRunner(
-            timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2);
+            timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2, connection);
         _prefix = connection.KeyPrefix;
 
         // Loaded with the connection's other scripts, so that its first call finds it by SHA.

@@ -59,6 +59,7 @@ internal sealed partial class RedisRateLimitStore
 
         long maxRetry = 0;
         long resetOfFirst = 0;
+        long serverNowOfFirst = 0;
         bool deniedInAnyWindow = false;
         for (int i = 0; i < requests.Length; i++)
         {
@@ -102,7 +103,12 @@ internal sealed partial class RedisRateLimitStore
                 maxRetry = retry;
             }
 
-            resetOfFirst = i == 0 ? resetAt : resetOfFirst;
+            if (i == 0)
+            {
+                resetOfFirst = resetAt;
+                serverNowOfFirst = resetAt - serverRetry;
+            }
+
             if (!results.IsEmpty)
             {
                 results[i] = new RateLimitEntry(
@@ -118,10 +124,15 @@ internal sealed partial class RedisRateLimitStore
             return false;
         }
 
-        // On the server clock a single acquire is dated inside its window, as the single-key reply would be.
-        long decidedAt = _useServerTime && requests.Length == 1
-            ? Math.Clamp(now, resetOfFirst - requests[0].Rule.WindowMilliseconds, resetOfFirst - 1)
-            : now;
+        // Dated as Redis's reply would be. On the server clock a single acquire is dated inside its window by the app's
+        // clock, as the single-key reply is; several by the server's TIME, as the acquire script dates them: the first
+        // counter's window ends at its reported reset, and the time left until then is measured here since Redis
+        // reported it, so their difference is the server's now, however far the app's clock is from it.
+        long decidedAt = !_useServerTime
+            ? now
+            : requests.Length == 1
+                ? Math.Clamp(now, resetOfFirst - requests[0].Rule.WindowMilliseconds, resetOfFirst - 1)
+                : serverNowOfFirst;
         decision = new RateLimitDecision(
             RateLimitStatus.LimitExceeded, 0, maxRetry < 0 ? TimeSpan.MaxValue : TimeSpan.FromMilliseconds(maxRetry), DateTimeOffset.FromUnixTimeMilliseconds(decidedAt))
         {

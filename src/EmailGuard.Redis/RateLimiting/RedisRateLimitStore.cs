@@ -75,7 +75,7 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         _maxQueueWait = maxQueueWait ?? new StoreResilienceOptions().Timeout;
 
         // Half the resilience timeout: a slot that stays half-moved is answered as busy before the wrapper times out.
-        _scripts = new RedisScriptRunner(timeProvider, _logger, _maxQueueWait / 2);
+        _scripts = new RedisScriptRunner(timeProvider, _logger, _maxQueueWait / 2, connection);
         _coalescer = new RedisSingleKeyCoalescer(this, timeProvider, _maxQueueWait);
         _batcher = options.BatchAcrossKeys || batchEveryAcquire
             ? new RedisScriptBatcher(_scripts, s_acquireManyScript, timeProvider, _maxQueueWait, _logger, Track, batchEveryAcquire)

@@ -205,7 +205,7 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>The reply of the one member of a batch script sent on its own, or its own script's error.</summary>
-    private static async Task<RedisResult> OnlyReplyAsync(Task<RedisResult> sending)
+    private async Task<RedisResult> OnlyReplyAsync(Task<RedisResult> sending)
     {
         RedisResult raw = await sending.ConfigureAwait(false);
         if (raw.Resp2Type != ResultType.Array || raw.Length != 1)
@@ -214,7 +214,14 @@ internal sealed partial class RedisScriptBatcher
         }
 
         RedisResult reply = ((RedisResult[])raw!)[0];
-        return reply.Resp2Type == ResultType.BulkString ? throw MemberFailure((string)reply!) : reply;
+        if (reply.Resp2Type != ResultType.BulkString)
+        {
+            return reply;
+        }
+
+        string message = (string)reply!;
+        _scripts.ObserveFailure(message);
+        throw MemberFailure(message);
     }
 
     /// <summary>The error of a member whose own script failed, which the batch script replied as a string.</summary>
@@ -442,7 +449,9 @@ internal sealed partial class RedisScriptBatcher
             RedisResult reply = replies[i];
             if (reply.Resp2Type == ResultType.BulkString)
             {
-                batch[i].Fail(MemberFailure((string)reply!));
+                string message = (string)reply!;
+                _scripts.ObserveFailure(message);
+                batch[i].Fail(MemberFailure(message));
             }
             else
             {

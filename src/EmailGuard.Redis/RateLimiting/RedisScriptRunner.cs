@@ -33,15 +33,40 @@ internal sealed partial class RedisScriptRunner
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly TimeSpan _slotRetryBudget;
+    private readonly RedisConnection? _connection;
 
     /// <param name="timeProvider">The clock the retry budget is measured with.</param>
     /// <param name="logger">The store's logger.</param>
     /// <param name="slotRetryBudget">How long, from the start of a store call, a moving slot is retried.</param>
-    public RedisScriptRunner(TimeProvider timeProvider, ILogger logger, TimeSpan slotRetryBudget)
+    /// <param name="connection">The connection told of a read-only refusal, so that it looks for the primary again.</param>
+    public RedisScriptRunner(TimeProvider timeProvider, ILogger logger, TimeSpan slotRetryBudget, RedisConnection? connection = null)
     {
         _timeProvider = timeProvider;
         _logger = logger;
         _slotRetryBudget = slotRetryBudget;
+        _connection = connection;
+    }
+
+    /// <summary>
+    /// Looks at a script's failure, its whole reply's or one batch member's: a <c>READONLY</c> refusal means the script
+    /// went to a server that is a replica now, a failover the client has not seen, and the connection is told so that it
+    /// looks for the primary again. The call itself still fails: the script read before it was refused, nothing was
+    /// counted, and the policy's failure mode answers it.
+    /// </summary>
+    /// <param name="message">The error message.</param>
+    public void ObserveFailure(string message)
+    {
+        if (_connection is { } connection && RedisPrimaryRefresh.IsReplicaRefusal(message))
+        {
+            connection.ReplicaRefused(message);
+        }
+    }
+
+    /// <summary><see cref="ObserveFailure"/> as an exception filter: it never catches.</summary>
+    private bool Observed(RedisServerException exception)
+    {
+        ObserveFailure(exception.Message);
+        return false;
     }
 
     /// <summary>
@@ -114,6 +139,10 @@ internal sealed partial class RedisScriptRunner
         {
             return await RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken).ConfigureAwait(false);
         }
+        catch (RedisServerException ex) when (Observed(ex))
+        {
+            throw;
+        }
     }
 
     /// <summary>
@@ -159,6 +188,10 @@ internal sealed partial class RedisScriptRunner
             catch (RedisServerException ex) when (IsRetriable(ex, script))
             {
                 refusal = ex;
+            }
+            catch (RedisServerException ex) when (Observed(ex))
+            {
+                throw;
             }
         }
     }

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
+using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Resilience;
 
@@ -20,6 +22,8 @@ internal sealed class ExactCountFlood
     private readonly CancellationTokenSource _stop = new();
     private Task _load = Task.CompletedTask;
     private int _calls;
+    private int _unavailable;
+    private long _slowestTicks;
 
     /// <param name="instances">The app instances; caller c uses instance c mod their number.</param>
     /// <param name="keys">The keys; the first <paramref name="hotKeys"/> have the limit <paramref name="hotLimit"/>, the others a limit the load never reaches.</param>
@@ -37,6 +41,12 @@ internal sealed class ExactCountFlood
     public int HotLimit { get; }
 
     public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>The answers of the failure mode (fail closed: store unavailable) callers got.</summary>
+    public int Unavailable => Volatile.Read(ref _unavailable);
+
+    /// <summary>The longest any one call took, from the caller's start to its answer or exception.</summary>
+    public TimeSpan SlowestCall => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _slowestTicks));
 
     /// <summary>What a caller saw that it must not: exceptions, and denials other than the limit unless the flood tolerates them.</summary>
     public ConcurrentQueue<string> Failures { get; } = new();
@@ -61,15 +71,18 @@ internal sealed class ExactCountFlood
             for (int i = 0; !_stop.IsCancellationRequested; i++)
             {
                 int key = keyOf(caller, i) % _keys;
+                long started = Stopwatch.GetTimestamp();
                 try
                 {
                     RateLimitDecision decision = await store.AcquireAsync(new[] { Request(key) }, default, StoreFailureMode.FailClosed);
+                    RecordDuration(Stopwatch.GetTimestamp() - started);
                     if (decision.Status == RateLimitStatus.Allowed)
                     {
                         _admitted.AddOrUpdate(key, 1, static (_, n) => n + 1);
                     }
                     else if (decision.Status == RateLimitStatus.StoreUnavailable && !storeUnavailableIsFailure)
                     {
+                        Interlocked.Increment(ref _unavailable);
                         await Task.Delay(TimeSpan.FromMilliseconds(5), TimeProvider.System);
                     }
                     else if (decision.Status != RateLimitStatus.LimitExceeded)
@@ -81,12 +94,40 @@ internal sealed class ExactCountFlood
                 catch (Exception ex)
 #pragma warning restore CA1031
                 {
+                    RecordDuration(Stopwatch.GetTimestamp() - started);
                     Failures.Enqueue(ex.ToString());
                 }
 
                 Interlocked.Increment(ref _calls);
             }
         })));
+
+    private void RecordDuration(long ticks)
+    {
+        long slowest = Interlocked.Read(ref _slowestTicks);
+        while (ticks > slowest && Interlocked.CompareExchange(ref _slowestTicks, ticks, slowest) != slowest)
+        {
+            slowest = Interlocked.Read(ref _slowestTicks);
+        }
+    }
+
+    /// <summary>Waits until the callers have been told of <paramref name="admitted"/> admissions in all, for at most <paramref name="bound"/>.</summary>
+    /// <returns>Whether they were.</returns>
+    public async Task<bool> WaitForAdmissionsAsync(int admitted, TimeSpan bound)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (TotalAdmitted < admitted && !_load.IsCompleted)
+        {
+            if (Stopwatch.GetElapsedTime(started) > bound)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+
+        return TotalAdmitted >= admitted;
+    }
 
     /// <summary>Waits until the callers have made <paramref name="calls"/> calls in all (or stopped).</summary>
     public async Task WaitForCallsAsync(int calls)
@@ -110,12 +151,12 @@ internal sealed class ExactCountFlood
     }
 
     /// <summary>Reads every counter with a store that caches nothing, and asserts it holds exactly what was admitted.</summary>
-    public async Task AssertEveryCounterExactAsync(RedisServerFixture redis, string prefix)
+    public Task AssertEveryCounterExactAsync(RedisServerFixture redis, string prefix) => AssertEveryCounterExactAsync(redis.CreateMultiplexer(), prefix);
+
+    /// <summary>Reads every counter through <paramref name="multiplexer"/> with a store that caches nothing, and asserts it holds exactly what was admitted.</summary>
+    public async Task AssertEveryCounterExactAsync(IConnectionMultiplexer multiplexer, string prefix)
     {
-        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
-        RateLimitRequest[] all = [.. Enumerable.Range(0, _keys).Select(k => Request(k) with { Cost = 0 })];
-        RateLimitEntry[] counted = new RateLimitEntry[_keys];
-        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
+        RateLimitEntry[] counted = await ReadCountersAsync(multiplexer, prefix);
         Failures.Should().BeEmpty();
         for (int k = 0; k < _keys; k++)
         {
@@ -123,6 +164,16 @@ internal sealed class ExactCountFlood
         }
 
         Enumerable.Range(0, _hotKeys).Should().OnlyContain(k => Admitted(k) == HotLimit, "the hot keys' limits are reached, never passed");
+    }
+
+    /// <summary>Reads every counter through <paramref name="multiplexer"/> with a store that caches nothing.</summary>
+    public async Task<RateLimitEntry[]> ReadCountersAsync(IConnectionMultiplexer multiplexer, string prefix)
+    {
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(multiplexer, prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
+        RateLimitRequest[] all = [.. Enumerable.Range(0, _keys).Select(k => Request(k) with { Cost = 0 })];
+        RateLimitEntry[] counted = new RateLimitEntry[_keys];
+        (await reader.PeekAsync(all, counted)).Status.Should().Be(RateLimitStatus.Allowed);
+        return counted;
     }
 
     /// <summary>The hot keys' admissions, for the test's output.</summary>

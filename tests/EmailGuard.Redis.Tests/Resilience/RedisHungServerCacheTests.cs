@@ -9,7 +9,7 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// caller keeps waiting the timeout for as long as a flooded counter stays cached.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
-public sealed class RedisHungServerCacheTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
+public class RedisHungServerCacheTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Threshold = 3;
     private readonly string _prefix = RedisServerFixture.UniquePrefix();

@@ -10,7 +10,7 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// held, no caller is charged twice: the counters hold exactly what callers were told was admitted.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
-public sealed class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
+public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Callers = 64;
     private const int Limit = 10;

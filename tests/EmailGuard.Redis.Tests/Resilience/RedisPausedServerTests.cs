@@ -9,7 +9,7 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// what callers were told was admitted.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
-public sealed class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
+public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
 {
     private const int Instances = 4;
     private const int CallersPerInstance = 16;

@@ -1,0 +1,221 @@
+using System.Diagnostics;
+using System.Globalization;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+using Xunit.Abstractions;
+
+namespace EmailGuard.Redis.Tests.Resilience;
+
+/// <summary>
+/// A primary and its replica, two real <c>redis-server</c> processes, under a flood from two app instances that hold
+/// the scripts preloaded by SHA; mid-flood the replica is promoted (<c>REPLICAOF NO ONE</c>) with an empty script cache,
+/// and the old primary is made its replica. No caller sees an exception, each gets a decision or its failure mode, the
+/// instances find the new primary at once (not at StackExchange.Redis's next periodic check, a minute later), and the
+/// counters afterwards hold what docs/redis.md promises.
+/// </summary>
+[Collection(RedisFaultCollection.Name)]
+public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const int Instances = 2;
+    private const int CallersPerInstance = 16;
+    private const int Keys = 41;
+    private const int HotKeys = 4;
+    private const int HotLimit = 60;
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(500);
+    private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(60);
+
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+    private readonly List<RedisAppInstance> _instances = [];
+    private readonly List<ConnectionMultiplexer> _admins = [];
+    private RedisServerProcess? _primary;
+    private RedisServerProcess? _replica;
+
+    public async Task InitializeAsync()
+    {
+        string binary = RedisBinaries.Find("redis-server") ?? throw new InvalidOperationException("These tests start their own redis-server: install it on PATH.");
+        _primary = await RedisServerProcess.StartAsync(binary, [], s_bound);
+        _replica = await RedisServerProcess.StartAsync(binary, ["--replicaof", "127.0.0.1", _primary.Port.ToString(CultureInfo.InvariantCulture)], s_bound);
+        (await WaitUntilAsync(async () => (await InfoAsync(Admin(_replica))).Contains("master_link_status:up", StringComparison.Ordinal)))
+            .Should().BeTrue("the replica is in sync before the flood");
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (RedisAppInstance instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+
+        foreach (ConnectionMultiplexer admin in _admins)
+        {
+            await admin.DisposeAsync();
+        }
+
+        _primary?.Dispose();
+        _replica?.Dispose();
+    }
+
+    [Fact]
+    public async Task ReplicaPromotedMidFlood_WithAnEmptyScriptCache_OldPrimaryMadeItsReplica_NoCallerThrows_EveryCounterHoldsExactlyWhatWasAdmitted()
+    {
+        // Arrange
+        RedisServerProcess primary = _primary!;
+        RedisServerProcess replica = _replica!;
+        ExactCountFlood flood = StartFlood(primary, replica);
+        await flood.WaitForCallsAsync(600);
+        int before = flood.Calls;
+
+        // Act: a coordinated failover, as Sentinel or an operator runs one: the primary holds writes until its replica has
+        // everything; the replica, its script cache flushed (a restarted replica, one the app never loaded), is promoted;
+        // the old primary follows it; the writes it held are released and find a replica.
+        IServer oldPrimary = Admin(primary);
+        IServer promoted = Admin(replica);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        (await WaitUntilAsync(() => CaughtUpAsync(oldPrimary, promoted))).Should().BeTrue("the replica catches up while writes are held");
+        await promoted.ScriptFlushAsync();
+        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(CultureInfo.InvariantCulture));
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        int atFailover = flood.TotalAdmitted;
+
+        // The callers go on until the new primary has admitted plenty, then stop.
+        bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
+        await flood.WaitForCallsAsync(flood.Calls + 3_000);
+        await flood.StopAsync();
+
+        // Assert
+        output.WriteLine($"{flood.Calls} calls ({before} before the failover), {flood.TotalAdmitted} admitted ({atFailover} before), "
+            + $"{flood.Unavailable} answered by the failure mode, slowest call {flood.SlowestCall.TotalMilliseconds:0} ms; "
+            + $"hot keys admitted {flood.HotAdmitted()}; EVAL on the new primary: {await CommandCallsAsync(promoted, "eval")}");
+        foreach (IGrouping<string, FakeLogRecord> failures in _instances
+            .SelectMany(i => i.Services.GetRequiredService<FakeLogCollector>().GetSnapshot())
+            .GroupBy(r => $"{r.Id.Id} {r.Exception?.GetType().Name}: {r.Exception?.Message}")
+            .OrderByDescending(g => g.Count())
+            .Take(5))
+        {
+            output.WriteLine($"{failures.Count()} x {failures.Key}");
+        }
+
+        resumed.Should().BeTrue("the instances find the new primary and its scripts: NOSCRIPT reloads once, it does not fail every call");
+        flood.SlowestCall.Should().BeLessThan(s_timeout * 60, "every caller gets a decision or its failure mode within its timeout, give or take a loaded machine");
+        await using ConnectionMultiplexer reader = await ConnectionMultiplexer.ConnectAsync(Configuration(primary, replica));
+        await flood.AssertEveryCounterExactAsync(reader, _prefix);
+    }
+
+    [Fact]
+    public async Task PrimaryDiesMidFlood_ReplicaPromotedWithAnEmptyScriptCache_NoCallerThrows_CountsMoveOnlyByTheCallsInFlight()
+    {
+        // Arrange
+        RedisServerProcess primary = _primary!;
+        RedisServerProcess replica = _replica!;
+        ExactCountFlood flood = StartFlood(primary, replica);
+        await flood.WaitForCallsAsync(600);
+        int before = flood.Calls;
+
+        // Act: the primary stops answering with calls in flight (frozen, so that no call it has not answered can still
+        // run); its replica, its script cache flushed, is promoted; then the primary dies. Killed before the promotion,
+        // its freed port could go to another test's server, which the replica would resync from, emptying it.
+        IServer promoted = Admin(replica);
+        await promoted.ScriptFlushAsync();
+        primary.Pause();
+        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
+        primary.Stop();
+        int atFailover = flood.TotalAdmitted;
+
+        bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
+        await flood.WaitForCallsAsync(flood.Calls + 3_000);
+        await flood.StopAsync();
+
+        // Assert
+        await using ConnectionMultiplexer reader = await ConnectionMultiplexer.ConnectAsync(TestMultiplexers.Configuration(replica.Endpoint));
+        RateLimitEntry[] counted = await flood.ReadCountersAsync(reader, _prefix);
+        int[] moved = [.. Enumerable.Range(0, Keys).Select(k => (int)counted[k].Count - flood.Admitted(k))];
+        output.WriteLine($"{flood.Calls} calls ({before} before the failover), {flood.TotalAdmitted} admitted ({atFailover} before), "
+            + $"{flood.Unavailable} answered by the failure mode, slowest call {flood.SlowestCall.TotalMilliseconds:0} ms; "
+            + $"hot keys admitted {flood.HotAdmitted()}; counted minus admitted, by key: {string.Join(",", moved)}; EVAL on the new primary: {await CommandCallsAsync(promoted, "eval")}");
+        flood.Failures.Should().BeEmpty("no caller sees an exception");
+        resumed.Should().BeTrue("the instances find the new primary and its scripts");
+        flood.SlowestCall.Should().BeLessThan(s_timeout * 60, "every caller gets a decision or its failure mode within its timeout, give or take a loaded machine");
+
+        // What the new primary counts differs from what callers were told only by calls in flight when the primary
+        // stopped, one per caller at most: a script it ran whose effect its replica never received (counted less), or
+        // one whose reply died with it while the caller was told "unavailable" (counted more, which is stricter).
+        moved.Sum(Math.Abs).Should().BeLessThanOrEqualTo(Instances * CallersPerInstance);
+        Enumerable.Range(0, HotKeys).Should().OnlyContain(k => counted[k].Count == HotLimit, "the new primary admits up to each limit, never past it");
+    }
+
+    private ExactCountFlood StartFlood(RedisServerProcess primary, RedisServerProcess replica)
+    {
+        for (int i = 0; i < Instances; i++)
+        {
+            _instances.Add(RedisAppInstance.Create(
+                Configuration(primary, replica),
+                _prefix,
+                o =>
+                {
+                    o.Timeout = s_timeout;
+                    o.BreakDuration = TimeSpan.FromMilliseconds(200);
+                },
+                services => services.AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Warning))));
+        }
+
+        ExactCountFlood flood = new(_instances, Keys, HotKeys, HotLimit);
+        flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure: false);
+        return flood;
+    }
+
+    /// <summary>An app's configuration: both servers, so that the client finds whichever is the primary.</summary>
+    private static ConfigurationOptions Configuration(RedisServerProcess primary, RedisServerProcess replica)
+        => TestMultiplexers.Configuration($"{primary.Endpoint},{replica.Endpoint}");
+
+    /// <summary>An admin connection to one server alone.</summary>
+    private IServer Admin(RedisServerProcess server)
+    {
+        ConfigurationOptions options = TestMultiplexers.Configuration(server.Endpoint);
+        ConnectionMultiplexer admin = ConnectionMultiplexer.Connect(options);
+        _admins.Add(admin);
+        return admin.GetServer(server.Endpoint);
+    }
+
+    private static async Task<bool> CaughtUpAsync(IServer primary, IServer replica)
+    {
+        long primaryOffset = Offset(await InfoAsync(primary), "master_repl_offset:");
+        long replicaOffset = Offset(await InfoAsync(replica), "slave_repl_offset:");
+        return primaryOffset > 0 && replicaOffset >= primaryOffset;
+    }
+
+    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
+
+    private static long Offset(string info, string field)
+    {
+        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line[field.Length..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>How many times the server ran a command (<c>INFO commandstats</c>); for the test's output.</summary>
+    private static async Task<string> CommandCallsAsync(IServer server, string command)
+    {
+        string stats = (await server.ExecuteAsync("INFO", "commandstats")).ToString();
+        string? line = stats.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
+        return line is null ? "0" : line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..].Split(',')[0];
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < s_bound)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
+        }
+
+        return false;
+    }
+}
