@@ -48,7 +48,25 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
     {
         KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
         IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
+        try
+        {
+            await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (Observed(ex))
+        {
+            // Never reached: the filter only observes.
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// As an exception filter that never catches: a write refused as a read-only replica tells the connection to look
+    /// for the primary again, as a refused script does (<see cref="RedisScriptRunner.ObserveFailure"/>).
+    /// </summary>
+    private bool Observed(RedisServerException exception)
+    {
+        _scripts.ObserveFailure(exception.Message);
+        return false;
     }
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)

@@ -291,20 +291,51 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         // A list change names its entry, so readers load just it; a flag change only says that flags changed (they load whole).
         string record = index == _listIndex ? keySuffix : "f";
-        _ = await db.ScriptEvaluateAsync(
-            WriteScript,
-            [_version, index, _changes, _root + keySuffix],
-            [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, MaxChangeRecords]).ConfigureAwait(false);
+        try
+        {
+            _ = await db.ScriptEvaluateAsync(
+                WriteScript,
+                [_version, index, _changes, _root + keySuffix],
+                [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, MaxChangeRecords]).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ReplicaRefused(ex))
+        {
+            // Never reached: the filter only observes.
+            throw;
+        }
     }
 
     private async ValueTask<bool> DeleteAsync(RedisKey index, string keyPrefix, string member, CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        RedisResult removed = await db.ScriptEvaluateAsync(
-            DeleteScript,
-            [_version, index, _changes, _root + keyPrefix + member],
-            [member, keyPrefix == "l:" ? keyPrefix + member : "f", MaxChangeRecords]).ConfigureAwait(false);
-        return (long)removed > 0;
+        try
+        {
+            RedisResult removed = await db.ScriptEvaluateAsync(
+                DeleteScript,
+                [_version, index, _changes, _root + keyPrefix + member],
+                [member, keyPrefix == "l:" ? keyPrefix + member : "f", MaxChangeRecords]).ConfigureAwait(false);
+            return (long)removed > 0;
+        }
+        catch (RedisServerException ex) when (ReplicaRefused(ex))
+        {
+            // Never reached: the filter only observes.
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// As an exception filter that never catches: a write refused as a read-only replica (<c>READONLY</c>) tells the
+    /// connection that a failover went unseen, so that it looks for the primary again instead of sending every list and
+    /// flag write to the replica until the client's periodic check. The write still fails, and the caller hears so.
+    /// </summary>
+    private bool ReplicaRefused(RedisServerException exception)
+    {
+        if (RedisPrimaryRefresh.IsReplicaRefusal(exception.Message))
+        {
+            _connection.ReplicaRefused(exception.Message);
+        }
+
+        return false;
     }
 
     private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
