@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace EmailGuard;
 
 /// <summary>Bringing the snapshot up to date: by the store's changes when it can say them, else by a full load.</summary>
@@ -12,7 +14,11 @@ internal sealed partial class GuardStateCache
     /// <summary>How many times a catch-up asks again for changes after another load moved the snapshot on meanwhile.</summary>
     private const int CatchUpAttempts = 3;
 
-    private long _fullLoadAtTimestamp;
+    /// <summary>How long after a failed scheduled full load the next is tried; catch-ups go on meanwhile.</summary>
+    internal static readonly TimeSpan FullLoadRetry = TimeSpan.FromHours(1);
+
+    /// <summary>When the next scheduled full load is due, in <see cref="TimeProvider.GetTimestamp"/> units.</summary>
+    private long _fullLoadDueAt;
     private bool _loadedWhole;
     private int _fullLoads;
 
@@ -30,7 +36,22 @@ internal sealed partial class GuardStateCache
     /// <exception cref="EmailGuardStoreUnavailableException">The store did not answer in time or failed.</exception>
     private async ValueTask<GuardStateSnapshot> CatchUpAsync(GuardStateSnapshot? current, long started, CancellationToken cancellationToken)
     {
-        for (int attempt = 0; attempt < CatchUpAttempts && current is not null && !FullLoadDue(); attempt++)
+        if (current is not null && FullLoadDue())
+        {
+            try
+            {
+                return await LoadWholeAsync(current, started, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EmailGuardStoreUnavailableException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A list too large to load within the load timeout, or a store that failed half-way: the scheduled
+                // full load waits an hour, and catching up by changes goes on, so this instance keeps up meanwhile.
+                SetFullLoadDue(_timeProvider.GetTimestamp(), FullLoadRetry);
+                LogScheduledFullLoadFailed(_logger, FullLoadRetry, ex);
+            }
+        }
+
+        for (int attempt = 0; attempt < CatchUpAttempts && current is not null; attempt++)
         {
             EmailGuardStateChanges? changes = await _store.LoadChangesAsync(current.Version, cancellationToken).ConfigureAwait(false);
             if (changes is null || changes.SinceVersion != current.Version || changes.Version < current.Version)
@@ -53,35 +74,37 @@ internal sealed partial class GuardStateCache
             }
         }
 
+        return await LoadWholeAsync(current, started, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<GuardStateSnapshot> LoadWholeAsync(GuardStateSnapshot? current, long started, CancellationToken cancellationToken)
+    {
         EmailGuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         GuardStateSnapshot loaded = new(data, _normalization, current);
         Interlocked.Increment(ref _fullLoads);
+        SetFullLoadDue(started, FullLoadInterval);
+        return Publish(loaded, started);
+    }
+
+    private void SetFullLoadDue(long from, TimeSpan after)
+    {
+        long due = from + (long)(after.TotalSeconds * _timeProvider.TimestampFrequency);
         lock (_lock)
         {
-            if (!_loadedWhole || started > _fullLoadAtTimestamp)
+            if (!_loadedWhole || due > _fullLoadDueAt)
             {
-                _fullLoadAtTimestamp = started;
+                _fullLoadDueAt = due;
                 _loadedWhole = true;
             }
         }
-
-        return Publish(loaded, started);
     }
 
     private bool FullLoadDue()
     {
-        long at;
         lock (_lock)
         {
-            if (!_loadedWhole)
-            {
-                return true;
-            }
-
-            at = _fullLoadAtTimestamp;
+            return !_loadedWhole || _timeProvider.GetTimestamp() >= _fullLoadDueAt;
         }
-
-        return _timeProvider.GetElapsedTime(at) >= FullLoadInterval;
     }
 
     /// <summary>
@@ -114,4 +137,8 @@ internal sealed partial class GuardStateCache
 
         return next;
     }
+
+    [LoggerMessage(EventId = 2954, EventName = "StateScheduledFullLoadFailed", Level = LogLevel.Warning,
+        Message = "The daily full load of blocklists and flags failed; this instance keeps up by changes and tries again in {RetryIn}. A list too large to load within the load timeout (ten times EmailGuard:Resilience:Timeout, at least 5 s) fails this way every time.")]
+    private static partial void LogScheduledFullLoadFailed(ILogger logger, TimeSpan retryIn, Exception exception);
 }

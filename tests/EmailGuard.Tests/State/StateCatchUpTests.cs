@@ -185,6 +185,38 @@ public sealed class StateCatchUpTests
         cache.Current.FindBlocked(EmailGuardPartyType.Recipient, "x@example.org", time.GetUtcNow())!.Reason.Should().Be("second");
     }
 
+    [Fact]
+    public async Task AScheduledFullLoadThatFails_LeavesCatchUpsGoing_AndIsTriedAgainAnHourLater()
+    {
+        // A list too large to load within the load timeout fails its daily full load every time: that must not stop
+        // the instance from keeping up by changes.
+        FakeTimeProvider time = new(s_start);
+        InMemoryEmailGuardStateStore inner = new(time);
+        LoadFailingStore store = new(inner);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await cache.StartRefresh();
+        store.FailLoads = true;
+
+        time.Advance(GuardStateCache.FullLoadInterval + TimeSpan.FromMinutes(1));
+        await inner.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        GuardStateSnapshot afterFailure = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(30));
+        await inner.UpsertListEntryAsync(Entry("b@example.org"), CancellationToken.None);
+        GuardStateSnapshot withinTheHour = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        int attemptsWithinTheHour = store.LoadAttempts;
+        time.Advance(GuardStateCache.FullLoadRetry);
+        store.FailLoads = false;
+        await inner.UpsertListEntryAsync(Entry("c@example.org"), CancellationToken.None);
+        GuardStateSnapshot afterTheRetry = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        afterFailure.FindBlocked(EmailGuardPartyType.Recipient, "a@example.org", time.GetUtcNow()).Should().NotBeNull("the failed full load fell back to the changes");
+        withinTheHour.FindBlocked(EmailGuardPartyType.Recipient, "b@example.org", time.GetUtcNow()).Should().NotBeNull();
+        attemptsWithinTheHour.Should().Be(2, "the first load, then the failed scheduled one; none again within the hour");
+        store.LoadAttempts.Should().Be(3, "an hour later the scheduled full load is tried again");
+        cache.FullLoads.Should().Be(2);
+        afterTheRetry.FindBlocked(EmailGuardPartyType.Recipient, "c@example.org", time.GetUtcNow()).Should().NotBeNull();
+    }
+
     private static EmailGuardListEntry Entry(
         string value,
         EmailGuardListKind kind = EmailGuardListKind.Blocklist,
@@ -199,6 +231,22 @@ public sealed class StateCatchUpTests
             CreatedAt = s_start,
             ExpiresAt = expiresAt,
         };
+
+    /// <summary>The in-memory store, whose full loads fail while <see cref="FailLoads"/>, as a list too large to load in time does.</summary>
+    private sealed class LoadFailingStore(InMemoryEmailGuardStateStore inner) : ForwardingStateStore(inner)
+    {
+        private int _loadAttempts;
+
+        public bool FailLoads { get; set; }
+
+        public int LoadAttempts => Volatile.Read(ref _loadAttempts);
+
+        public override ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _loadAttempts);
+            return FailLoads ? ValueTask.FromException<EmailGuardStateData>(new TimeoutException("The load took too long (test).")) : Inner.LoadAsync(cancellationToken);
+        }
+    }
 
     /// <summary>The in-memory store, whose next change read can be held after it read, as a slow network would.</summary>
     private sealed class GatedChangesStore(InMemoryEmailGuardStateStore inner) : ForwardingStateStore(inner)
