@@ -24,6 +24,18 @@ internal static class GuardStateJson
 
     private static void KeepStoredNames(JsonTypeInfo typeInfo)
     {
+        if (typeInfo.Type == typeof(EmailGuardListEntry))
+        {
+            // The reason and the writer repeat across suppressions: each is read as one shared string.
+            foreach (JsonPropertyInfo property in typeInfo.Properties)
+            {
+                if (property.Name is nameof(EmailGuardListEntry.Reason) or nameof(EmailGuardListEntry.CreatedBy))
+                {
+                    property.CustomConverter = PooledStringConverter.Instance;
+                }
+            }
+        }
+
         (string At, string By)? stored =
             typeInfo.Type == typeof(EmailGuardListEntry) ? ("AddedAt", "AddedBy")
             : typeInfo.Type == typeof(EmailGuardFlag) ? ("FlaggedAt", "FlaggedBy")

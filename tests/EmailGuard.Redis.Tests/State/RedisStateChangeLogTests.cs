@@ -165,6 +165,29 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         }
     }
 
+    [Fact]
+    public async Task LoadedSuppressions_ShareOneStringPerReasonAndWriter_AndOtherValuesRoundTrip()
+    {
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore store) = Instance(time);
+        string unique = new('r', PooledStringConverter.MaxPooledLength + 1);
+        for (int i = 0; i < 3; i++)
+        {
+            await store.UpsertListEntryAsync(Entry($"p{i}@example.org", "emailguard:feedback:ses"), CancellationToken.None);
+        }
+
+        await store.UpsertListEntryAsync(Entry("long@example.org", "admin", unique), CancellationToken.None);
+        EmailGuardStateData loaded = await store.LoadAsync(CancellationToken.None);
+        EmailGuardStateChanges? changes = await store.LoadChangesAsync(0, CancellationToken.None);
+
+        EmailGuardListEntry[] pooled = [.. loaded.ListEntries.Where(e => e.Value.StartsWith('p')), .. changes!.ListEntries.Where(e => e.Value.StartsWith('p'))];
+        pooled.Should().HaveCount(6);
+        pooled.Should().OnlyContain(e => ReferenceEquals(e.Reason, pooled[0].Reason) && ReferenceEquals(e.CreatedBy, pooled[0].CreatedBy));
+        pooled[0].Reason.Should().Be("hard_bounce");
+        pooled[0].CreatedBy.Should().Be("emailguard:feedback:ses");
+        loaded.ListEntries.Single(e => e.Value == "long@example.org").Reason.Should().Be(unique, "a value too long to pool reads as it is");
+    }
+
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
@@ -174,12 +197,13 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         return (new GuardStateCache(store, Options.Create(new SendGuardOptions()), time), store);
     }
 
-    private static EmailGuardListEntry Entry(string value) => new()
+    private static EmailGuardListEntry Entry(string value, string? createdBy = null, string reason = "hard_bounce") => new()
     {
         Kind = EmailGuardListKind.Blocklist,
         PartyType = EmailGuardPartyType.Recipient,
         Value = value,
-        Reason = "hard_bounce",
+        Reason = reason,
+        CreatedBy = createdBy,
         CreatedAt = s_start,
     };
 }
