@@ -11,6 +11,9 @@ internal sealed partial class GuardStateCache
     /// </summary>
     internal static readonly TimeSpan FullLoadInterval = TimeSpan.FromHours(24);
 
+    /// <summary>The tag of <see cref="LoadsInstrument"/>: <c>full</c> or <c>changes</c>.</summary>
+    internal const string LoadTag = "emailguard.state.load";
+
     /// <summary>How many times a catch-up asks again for changes after another load moved the snapshot on meanwhile.</summary>
     private const int CatchUpAttempts = 3;
 
@@ -62,6 +65,7 @@ internal sealed partial class GuardStateCache
 
             if (TryApply(current, changes, started) is { } applied)
             {
+                _loadsCounter?.Add(1, new KeyValuePair<string, object?>(LoadTag, "changes"));
                 return applied;
             }
 
@@ -82,6 +86,7 @@ internal sealed partial class GuardStateCache
         EmailGuardStateData data = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         GuardStateSnapshot loaded = new(data, _normalization, current);
         Interlocked.Increment(ref _fullLoads);
+        _loadsCounter?.Add(1, new KeyValuePair<string, object?>(LoadTag, "full"));
         SetFullLoadDue(started, FullLoadInterval);
         return Publish(loaded, started);
     }

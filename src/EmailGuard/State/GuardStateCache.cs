@@ -37,6 +37,7 @@ internal sealed partial class GuardStateCache
     private long _confirmedAtTimestamp;
     private Task<GuardStateSnapshot?>? _refreshing;
     private bool _failing;
+    private readonly Counter<long>? _loadsCounter;
 
     public GuardStateCache(
         IEmailGuardStateStore store,
@@ -56,12 +57,28 @@ internal sealed partial class GuardStateCache
         _store = store as ResilientStateStore ?? new ResilientStateStore(store, resilience ?? new StoreResilienceOptions(), timeProvider, _logger);
 
         // The factory hands out the one EmailGuard meter (it caches meters by name) and disposes it with the host.
-        meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)).CreateObservableGauge(
+        Meter? meter = meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName));
+        meter?.CreateObservableGauge(
             StateAgeInstrument,
             ObserveAge,
             unit: "s",
             description: "How long ago the state store last confirmed this instance's blocklists and flags; absent before the first load.");
+        meter?.CreateObservableGauge(
+            ListEntriesInstrument,
+            () => Volatile.Read(ref _snapshot) is { } snapshot ? [new Measurement<long>(snapshot.ListEntryCount)] : Array.Empty<Measurement<long>>(),
+            unit: "{entry}",
+            description: "The blocklist and allowlist entries this instance holds in memory, expired ones still retained included; absent before the first load.");
+        _loadsCounter = meter?.CreateCounter<long>(
+            LoadsInstrument,
+            unit: "{load}",
+            description: "How this instance brought its blocklists and flags up to date: a full load, or the changes since its version.");
     }
+
+    /// <summary>The gauge of list entries held in memory.</summary>
+    public const string ListEntriesInstrument = "emailguard.state.list_entries";
+
+    /// <summary>The counter of full loads and catch-ups by changes.</summary>
+    public const string LoadsInstrument = "emailguard.state.loads";
 
     /// <summary>The state store, every call bounded by the timeout; failures throw <see cref="EmailGuardStoreUnavailableException"/>.</summary>
     public ResilientStateStore Store => _store;

@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Stores;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -215,6 +216,29 @@ public sealed class StateCatchUpTests
         store.LoadAttempts.Should().Be(3, "an hour later the scheduled full load is tried again");
         cache.FullLoads.Should().Be(2);
         afterTheRetry.FindBlocked(EmailGuardPartyType.Recipient, "c@example.org", time.GetUtcNow()).Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Metrics_CountFullLoadsAndCatchUps_AndGaugeTheEntriesHeld()
+    {
+        using TestMeterFactory meters = new();
+        using MetricCollector<long> loads = new(meters, EmailGuardDiagnostics.MeterName, GuardStateCache.LoadsInstrument);
+        using MetricCollector<long> entries = new(meters, EmailGuardDiagnostics.MeterName, GuardStateCache.ListEntriesInstrument);
+        FakeTimeProvider time = new(s_start);
+        InMemoryEmailGuardStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time, meterFactory: meters);
+        entries.RecordObservableInstruments();
+        entries.GetMeasurementSnapshot().Should().BeEmpty("nothing is held before the first load");
+
+        await store.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await cache.StartRefresh();
+        await store.UpsertListEntryAsync(Entry("b@example.org"), CancellationToken.None);
+        await store.UpsertListEntryAsync(Entry("c@example.org", EmailGuardListKind.Allowlist), CancellationToken.None);
+        await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        entries.RecordObservableInstruments();
+
+        loads.GetMeasurementSnapshot().Select(m => (string?)m.Tags["emailguard.state.load"]).Should().Equal("full", "changes");
+        entries.LastMeasurement!.Value.Should().Be(3);
     }
 
     private static EmailGuardListEntry Entry(
