@@ -101,15 +101,77 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         }
 
         (await store.LoadChangesAsync(since, CancellationToken.None)).Should().BeNull("the oldest records were trimmed");
-        EmailGuardStateChanges? recent = await store.LoadChangesAsync(since + 20, CancellationToken.None);
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        (await db.SortedSetLengthAsync(root + "changes")).Should().Be(RedisEmailGuardStateStore.MaxChangeRecords);
+
+        // A record is "version:previous version:change": the oldest kept one starts at the version after the 20th write.
+        string oldest = (await db.SortedSetRangeByRankAsync(root + "changes", 0, 0))[0]!;
+        long afterTwenty = long.Parse(oldest.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        EmailGuardStateChanges? recent = await store.LoadChangesAsync(afterTwenty, CancellationToken.None);
         recent.Should().NotBeNull("the newest records are kept");
         recent!.ListEntries.Should().HaveCount(RedisEmailGuardStateStore.MaxChangeRecords);
-        string root = $"{_prefix}{{{_prefix}guard}}:";
-        (await _instances[0].Multiplexer.GetDatabase().SortedSetLengthAsync(root + "changes")).Should().Be(RedisEmailGuardStateStore.MaxChangeRecords);
 
         GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
         cache.FullLoads.Should().Be(2);
         snapshot.ListEntryCount.Should().Be(writes);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AStoreThatLostItsLastWrites_AndThenWroteMoreThanItLost_MakesAnInstanceAheadOfItLoadWhole(bool lostEverything)
+    {
+        // A failover to a replica that missed the last writes, a restart from an older RDB snapshot, or a restart without
+        // persistence (lostEverything): the store's versions go back, and new writes reuse the numbers of the lost ones.
+        // An instance that saw the lost writes must not catch up from its version as if the store had kept them: it would
+        // miss the new writes below its version and keep the lost entries, until the daily full load.
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache reader, IEmailGuardStateStore readerStore) = Instance(time);
+        (_, IEmailGuardStateStore writer) = Instance(time);
+        await writer.UpsertListEntryAsync(Entry("kept@example.org"), CancellationToken.None);
+        long keptVersion = await writer.GetVersionAsync(CancellationToken.None);
+        await reader.StartRefresh();
+        for (int i = 0; i < 3; i++)
+        {
+            await writer.UpsertListEntryAsync(Entry($"lost{i}@example.org"), CancellationToken.None);
+        }
+
+        long held = (await reader.LoadCurrentSnapshotAsync(CancellationToken.None)).Version;
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        if (lostEverything)
+        {
+            IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(_instances[0].Multiplexer, _prefix);
+            await db.KeyDeleteAsync([.. keys.Select(k => k.Key)]);
+        }
+        else
+        {
+            // The store as it was at keptVersion: what a replica that had not received the last three writes holds.
+            await db.StringSetAsync(root + "version", keptVersion);
+            await db.SortedSetRemoveRangeByScoreAsync(root + "changes", keptVersion, double.PositiveInfinity, Exclude.Start);
+            for (int i = 0; i < 3; i++)
+            {
+                await db.KeyDeleteAsync(root + $"l:0:0:lost{i}@example.org");
+                await db.SortedSetRemoveAsync(root + "lists", $"0:0:lost{i}@example.org");
+            }
+        }
+
+        // More writes than were lost, and at least until the store's version passes the instance's.
+        for (int i = 0; i < 5 || await writer.GetVersionAsync(CancellationToken.None) <= held; i++)
+        {
+            await writer.UpsertListEntryAsync(Entry($"new{i}@example.org"), CancellationToken.None);
+        }
+
+        GuardStateSnapshot snapshot = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        EmailGuardStateData full = await readerStore.LoadAsync(CancellationToken.None);
+
+        DateTimeOffset now = time.GetUtcNow();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "new0@example.org", now).Should().NotBeNull("the first write after the loss is blocked");
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "lost0@example.org", now).Should().BeNull("the store no longer holds it");
+        (snapshot.FindBlocked(EmailGuardPartyType.Recipient, "kept@example.org", now) is not null).Should().Be(!lostEverything);
+        snapshot.Data.ListEntries.Should().BeEquivalentTo(full.ListEntries);
+        reader.FullLoads.Should().Be(2, "changes from a version the store lost cannot be trusted");
     }
 
     [Fact]
