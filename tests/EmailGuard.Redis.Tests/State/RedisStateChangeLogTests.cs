@@ -138,24 +138,7 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         }
 
         long held = (await reader.LoadCurrentSnapshotAsync(CancellationToken.None)).Version;
-        IDatabase db = _instances[0].Multiplexer.GetDatabase();
-        string root = $"{_prefix}{{{_prefix}guard}}:";
-        if (lostEverything)
-        {
-            IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(_instances[0].Multiplexer, _prefix);
-            await db.KeyDeleteAsync([.. keys.Select(k => k.Key)]);
-        }
-        else
-        {
-            // The store as it was at keptVersion: what a replica that had not received the last three writes holds.
-            await db.StringSetAsync(root + "version", keptVersion);
-            await db.SortedSetRemoveRangeByScoreAsync(root + "changes", keptVersion, double.PositiveInfinity, Exclude.Start);
-            for (int i = 0; i < 3; i++)
-            {
-                await db.KeyDeleteAsync(root + $"l:0:0:lost{i}@example.org");
-                await db.SortedSetRemoveAsync(root + "lists", $"0:0:lost{i}@example.org");
-            }
-        }
+        await LoseWritesAfterAsync(keptVersion, lostEverything);
 
         // More writes than were lost, and at least until the store's version passes the instance's.
         for (int i = 0; i < 5 || await writer.GetVersionAsync(CancellationToken.None) <= held; i++)
@@ -172,6 +155,35 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         (snapshot.FindBlocked(EmailGuardPartyType.Recipient, "kept@example.org", now) is not null).Should().Be(!lostEverything);
         snapshot.Data.ListEntries.Should().BeEquivalentTo(full.ListEntries);
         reader.FullLoads.Should().Be(2, "changes from a version the store lost cannot be trusted");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AStoreThatLostItsLastWrites_AndWroteNothingSince_IsTakenAsItIs_ByOneFullLoad(bool lostEverything)
+    {
+        // The store's version is now below the instance's. A full load reads the older version, and a snapshot of an
+        // older version was never put in force (a slow load must not undo a newer one): the instance kept the lost
+        // entries, and loaded whole at every refresh, until the store's writes passed its version, without end if none came.
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache reader, _) = Instance(time);
+        (_, IEmailGuardStateStore writer) = Instance(time);
+        await writer.UpsertListEntryAsync(Entry("kept@example.org"), CancellationToken.None);
+        long keptVersion = await writer.GetVersionAsync(CancellationToken.None);
+        await reader.StartRefresh();
+        await writer.UpsertListEntryAsync(Entry("lost0@example.org"), CancellationToken.None);
+        _ = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        await LoseWritesAfterAsync(keptVersion, lostEverything);
+
+        GuardStateSnapshot snapshot = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        GuardStateSnapshot again = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        DateTimeOffset now = time.GetUtcNow();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "lost0@example.org", now).Should().BeNull("the store no longer holds it");
+        (snapshot.FindBlocked(EmailGuardPartyType.Recipient, "kept@example.org", now) is not null).Should().Be(!lostEverything);
+        snapshot.Version.Should().Be(await writer.GetVersionAsync(CancellationToken.None));
+        again.Should().BeSameAs(snapshot, "the store's version is the snapshot's again");
+        reader.FullLoads.Should().Be(2);
     }
 
     [Fact]
@@ -248,6 +260,33 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         pooled[0].Reason.Should().Be("hard_bounce");
         pooled[0].CreatedBy.Should().Be("emailguard:feedback:ses");
         loaded.ListEntries.Single(e => e.Value == "long@example.org").Reason.Should().Be(unique, "a value too long to pool reads as it is");
+    }
+
+    /// <summary>
+    /// Puts the store back to <paramref name="keptVersion"/>, as a replica that had not received the later writes holds
+    /// it after a failover; or empties it, as a restart without persistence does.
+    /// </summary>
+    private async Task LoseWritesAfterAsync(long keptVersion, bool everything)
+    {
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        if (everything)
+        {
+            IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(_instances[0].Multiplexer, _prefix);
+            await db.KeyDeleteAsync([.. keys.Select(k => k.Key)]);
+            return;
+        }
+
+        await db.StringSetAsync(root + "version", keptVersion);
+        await db.SortedSetRemoveRangeByScoreAsync(root + "changes", keptVersion, double.PositiveInfinity, Exclude.Start);
+        foreach (RedisValue member in await db.SortedSetRangeByRankAsync(root + "lists"))
+        {
+            if (((string)member!).Contains("lost", StringComparison.Ordinal))
+            {
+                await db.KeyDeleteAsync(root + "l:" + (string)member!);
+                await db.SortedSetRemoveAsync(root + "lists", member);
+            }
+        }
     }
 
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
