@@ -16,7 +16,7 @@ namespace EmailGuard.Redis;
 /// </para>
 /// <para>
 /// All keys share the hash tag <c>{&lt;prefix&gt;guard}</c>: the state is small, and one slot keeps every write a single
-/// MULTI/EXEC on Redis Cluster too.
+/// script, and the read of the version with the change log one MULTI/EXEC, on Redis Cluster too.
 /// </para>
 /// </remarks>
 internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
