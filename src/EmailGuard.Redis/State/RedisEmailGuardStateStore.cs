@@ -16,7 +16,7 @@ namespace EmailGuard.Redis;
 /// </para>
 /// <para>
 /// All keys share the hash tag <c>{&lt;prefix&gt;guard}</c>: the state is small, and one slot keeps every write a single
-/// MULTI/EXEC on Redis Cluster too.
+/// script, and the read of the version with the change log one MULTI/EXEC, on Redis Cluster too.
 /// </para>
 /// </remarks>
 internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
@@ -32,10 +32,32 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     private const int ReadBatch = 500;
 
     /// <summary>
-    /// Trims the change log to its newest <c>ARGV[n]</c> records. One record per version, so that a reader can tell
-    /// when one is missing (trimmed, or written by a version of EmailGuard that kept none) and load the state whole.
+    /// The largest step a write moves the version by. Each write moves it by a random step from 1 to this, so that a store
+    /// that lost its last writes (a failover to a replica that missed them, a restart from an older snapshot or without
+    /// persistence) reaches a version an instance holds again only by a 1 in 32,768 chance: see <see cref="NextVersion"/>.
     /// </summary>
-    private const string TrimChanges = """
+    internal const int MaxVersionStep = 65_536;
+
+    /// <summary>
+    /// Moves the version by the step <c>ARGV[#ARGV - 1]</c> and starts the version's change record,
+    /// <c>version:previous version:</c>. The records chain each version to the one before, so a reader knows the records
+    /// after its version are complete exactly when the first one starts at its version and each starts where the one
+    /// before ends: a version written without its record (trimmed, or by an older EmailGuard that kept none) breaks the
+    /// chain, and so do writes of a store that went back to an older version and wrote on, since the new chain starts
+    /// below the reader's version and, by the random steps, almost never passes through it. A version counter that was
+    /// lost (0) starts a new log: the old records would only be mistaken for new ones.
+    /// </summary>
+    private const string NextVersion = """
+        local step = tonumber(ARGV[#ARGV - 1])
+        local v = redis.call('INCRBY', KEYS[1], step)
+        local prev = v - step
+        if prev == 0 then redis.call('DEL', KEYS[3]) end
+        local record = string.format('%d:%d:', v, prev)
+        """;
+
+    /// <summary>Adds the change record <c>record .. tail</c> scored by its version and trims the log to its newest <c>ARGV[#ARGV]</c> records.</summary>
+    private static string AddRecord(string tail) => $"""
+        redis.call('ZADD', KEYS[3], v, record .. {tail})
         local keep = tonumber(ARGV[#ARGV])
         local n = redis.call('ZCARD', KEYS[3])
         if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - keep - 1) end
@@ -44,25 +66,26 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
     /// <summary>
     /// Writes an entry or a flag: its key (with a TTL when it has one), its index member, a new version and the change
     /// record of that version, at once. KEYS: version, index, changes, item key; ARGV: member, JSON, index score, TTL in
-    /// ms or empty, the change record's tail, the records to keep.
+    /// ms or empty, the change record's tail, the version step, the records to keep.
     /// </summary>
-    private const string WriteScript = """
-        local v = redis.call('INCR', KEYS[1])
+    private static readonly string s_writeScript = NextVersion + """
+
         if ARGV[4] == '' then redis.call('SET', KEYS[4], ARGV[2]) else redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4]) end
         redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-        redis.call('ZADD', KEYS[3], v, v .. ':' .. ARGV[5])
-        """ + TrimChanges + """
+        """ + AddRecord("ARGV[5]") + """
 
         return v
         """;
 
-    /// <summary>Removes an entry or a flag, with a new version and its change record. KEYS as the write; ARGV: member, record tail, records to keep.</summary>
-    private const string DeleteScript = """
+    /// <summary>
+    /// Removes an entry or a flag, with a new version and its change record. KEYS as the write; ARGV: member, record
+    /// tail, the version step, records to keep.
+    /// </summary>
+    private static readonly string s_deleteScript = NextVersion + """
+
         local removed = redis.call('DEL', KEYS[4])
         redis.call('ZREM', KEYS[2], ARGV[1])
-        local v = redis.call('INCR', KEYS[1])
-        redis.call('ZADD', KEYS[3], v, v .. ':' .. ARGV[2])
-        """ + TrimChanges + """
+        """ + AddRecord("ARGV[2]") + """
 
         return removed
         """;
@@ -127,20 +150,33 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         RedisValue versionValue = await versionRead.ConfigureAwait(false);
         RedisValue[] records = await recordsRead.ConfigureAwait(false);
         long version = versionValue.IsNull ? 0 : (long)versionValue;
-        if (version < sinceVersion || records.LongLength != version - sinceVersion)
-        {
-            return null;
-        }
 
+        // Complete only if the records chain from the caller's version to the store's (see NextVersion).
         HashSet<string> members = new(StringComparer.Ordinal);
+        long reached = sinceVersion;
         foreach (RedisValue record in records)
         {
             string text = record!;
-            int colon = text.IndexOf(':', StringComparison.Ordinal);
-            if (colon > 0 && text.AsSpan(colon + 1).StartsWith("l:", StringComparison.Ordinal))
+            int first = text.IndexOf(':', StringComparison.Ordinal);
+            int second = first < 0 ? -1 : text.IndexOf(':', first + 1);
+            if (second < 0
+                || !long.TryParse(text.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out long recordVersion)
+                || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out long previous)
+                || previous != reached)
             {
-                members.Add(text[(colon + 3)..]);
+                return null;
             }
+
+            reached = recordVersion;
+            if (text.AsSpan(second + 1).StartsWith("l:", StringComparison.Ordinal))
+            {
+                members.Add(text[(second + 3)..]);
+            }
+        }
+
+        if (reached != version)
+        {
+            return null;
         }
 
         List<EmailGuardListEntry> written = new(members.Count);
@@ -294,9 +330,9 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         try
         {
             _ = await db.ScriptEvaluateAsync(
-                WriteScript,
+                s_writeScript,
                 [_version, index, _changes, _root + keySuffix],
-                [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, MaxChangeRecords]).ConfigureAwait(false);
+                [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (ReplicaRefused(ex))
         {
@@ -311,9 +347,9 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
         try
         {
             RedisResult removed = await db.ScriptEvaluateAsync(
-                DeleteScript,
+                s_deleteScript,
                 [_version, index, _changes, _root + keyPrefix + member],
-                [member, keyPrefix == "l:" ? keyPrefix + member : "f", MaxChangeRecords]).ConfigureAwait(false);
+                [member, keyPrefix == "l:" ? keyPrefix + member : "f", VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
             return (long)removed > 0;
         }
         catch (RedisServerException ex) when (ReplicaRefused(ex))
@@ -337,6 +373,8 @@ internal sealed class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         return false;
     }
+
+    private static int VersionStep() => Random.Shared.Next(1, MaxVersionStep + 1);
 
     private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         where T : class

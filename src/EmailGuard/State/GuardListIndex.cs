@@ -82,18 +82,28 @@ internal sealed class GuardListIndex
         => (kind == EmailGuardListKind.Blocklist ? _blocked : _allowed).TryGetValue((partyType, value), out EmailGuardListEntry? entry) ? entry : null;
 
     /// <summary>Applies a store's changes: written entries replace or join, removed ones go.</summary>
+    /// <remarks>
+    /// Writes go first: checks read the index while this runs, and a party whose old spelling goes and whose new one
+    /// comes in one batch must read as listed throughout, not unlisted until its new spelling is written. A key the
+    /// store reports both written and removed (the contract says it reports it once) stays written.
+    /// </remarks>
     public void Apply(EmailGuardStateChanges changes)
     {
         lock (_lock)
         {
-            foreach (EmailGuardListEntryKey removed in changes.RemovedListEntries)
-            {
-                Remove(removed);
-            }
-
+            HashSet<EmailGuardListEntryKey>? written = changes.RemovedListEntries.Count > 0 && changes.ListEntries.Count > 0 ? [] : null;
             foreach (EmailGuardListEntry entry in changes.ListEntries)
             {
                 Upsert(entry, null);
+                written?.Add(new EmailGuardListEntryKey(entry.Kind, entry.PartyType, entry.Value));
+            }
+
+            foreach (EmailGuardListEntryKey removed in changes.RemovedListEntries)
+            {
+                if (written is null || !written.Contains(removed))
+                {
+                    Remove(removed);
+                }
             }
 
             if (changes.RemovedListEntries.Count > 0 || changes.ListEntries.Count > 0)

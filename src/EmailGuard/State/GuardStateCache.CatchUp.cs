@@ -88,7 +88,39 @@ internal sealed partial class GuardStateCache
         Interlocked.Increment(ref _fullLoads);
         _loadsCounter?.Add(1, new KeyValuePair<string, object?>(LoadTag, "full"));
         SetFullLoadDue(started, FullLoadInterval);
+        if (Volatile.Read(ref _snapshot) is { } inForce && loaded.Version < inForce.Version
+            && await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false) < inForce.Version)
+        {
+            // Versions only grow, so a load older than the snapshot in force is normally a slow one that must not undo
+            // it. But the store is still behind: it lost writes this instance saw (a failover to a replica that missed
+            // them, a restore), and its state is the one every instance must use, even before its writes pass ours.
+            return Replace(inForce, loaded, started);
+        }
+
         return Publish(loaded, started);
+    }
+
+    /// <summary>Puts <paramref name="loaded"/> in force in place of <paramref name="inForce"/>, whose version the store went back from.</summary>
+    private GuardStateSnapshot Replace(GuardStateSnapshot inForce, GuardStateSnapshot loaded, long at)
+    {
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_snapshot, inForce))
+            {
+                // Another load moved on meanwhile; it saw the store as this one did, or newer.
+                return Publish(loaded, at);
+            }
+
+            Volatile.Write(ref _snapshot, loaded);
+            if (at > _confirmedAtTimestamp)
+            {
+                _confirmedAtTimestamp = at;
+            }
+        }
+
+        LogStoreWentBack(_logger, inForce.Version, loaded.Version);
+        Published?.Invoke(loaded);
+        return loaded;
     }
 
     private void SetFullLoadDue(long from, TimeSpan after)
@@ -146,4 +178,8 @@ internal sealed partial class GuardStateCache
     [LoggerMessage(EventId = 2954, EventName = "StateScheduledFullLoadFailed", Level = LogLevel.Warning,
         Message = "The daily full load of blocklists and flags failed; this instance keeps up by changes and tries again in {RetryIn}. A list too large to load within the load timeout (ten times EmailGuard:Resilience:Timeout, at least 5 s) fails this way every time.")]
     private static partial void LogScheduledFullLoadFailed(ILogger logger, TimeSpan retryIn, Exception exception);
+
+    [LoggerMessage(EventId = 2951, EventName = "StateStoreWentBack", Level = LogLevel.Warning,
+        Message = "The state store's version went back from {HeldVersion} to {StoreVersion}: it lost writes this instance had seen (a failover to a replica that missed them, a restore, a restart without persistence). This instance now uses the lists and flags the store holds.")]
+    private static partial void LogStoreWentBack(ILogger logger, long heldVersion, long storeVersion);
 }

@@ -53,7 +53,9 @@ public interface IEmailGuardStateStore
     /// <remarks>
     /// The default returns <see langword="null"/>, and so does a store that keeps no record of changes that far back
     /// (it may keep a bounded number), or whose version is behind <paramref name="sinceVersion"/> (its data was lost):
-    /// the caller then calls <see cref="LoadAsync"/>. A list entry written and then removed since the version appears
+    /// the caller then calls <see cref="LoadAsync"/>. A store that can lose acknowledged writes (a failover, a restore)
+    /// must also answer <see langword="null"/> once its new writes have passed a version it lost: the caller's state at
+    /// <paramref name="sinceVersion"/> is not the store's then, and applying the later changes would keep the lost ones. A list entry written and then removed since the version appears
     /// once, as removed; an entry written twice appears once, as stored now.
     /// </remarks>
     /// <param name="sinceVersion">The version the caller holds, as <see cref="GetVersionAsync"/> or a load returned it.</param>

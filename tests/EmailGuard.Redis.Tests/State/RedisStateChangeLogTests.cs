@@ -101,15 +101,89 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         }
 
         (await store.LoadChangesAsync(since, CancellationToken.None)).Should().BeNull("the oldest records were trimmed");
-        EmailGuardStateChanges? recent = await store.LoadChangesAsync(since + 20, CancellationToken.None);
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        (await db.SortedSetLengthAsync(root + "changes")).Should().Be(RedisEmailGuardStateStore.MaxChangeRecords);
+
+        // A record is "version:previous version:change": the oldest kept one starts at the version after the 20th write.
+        string oldest = (await db.SortedSetRangeByRankAsync(root + "changes", 0, 0))[0]!;
+        long afterTwenty = long.Parse(oldest.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+        EmailGuardStateChanges? recent = await store.LoadChangesAsync(afterTwenty, CancellationToken.None);
         recent.Should().NotBeNull("the newest records are kept");
         recent!.ListEntries.Should().HaveCount(RedisEmailGuardStateStore.MaxChangeRecords);
-        string root = $"{_prefix}{{{_prefix}guard}}:";
-        (await _instances[0].Multiplexer.GetDatabase().SortedSetLengthAsync(root + "changes")).Should().Be(RedisEmailGuardStateStore.MaxChangeRecords);
 
         GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
         cache.FullLoads.Should().Be(2);
         snapshot.ListEntryCount.Should().Be(writes);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AStoreThatLostItsLastWrites_AndThenWroteMoreThanItLost_MakesAnInstanceAheadOfItLoadWhole(bool lostEverything)
+    {
+        // A failover to a replica that missed the last writes, a restart from an older RDB snapshot, or a restart without
+        // persistence (lostEverything): the store's versions go back, and new writes reuse the numbers of the lost ones.
+        // An instance that saw the lost writes must not catch up from its version as if the store had kept them: it would
+        // miss the new writes below its version and keep the lost entries, until the daily full load.
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache reader, IEmailGuardStateStore readerStore) = Instance(time);
+        (_, IEmailGuardStateStore writer) = Instance(time);
+        await writer.UpsertListEntryAsync(Entry("kept@example.org"), CancellationToken.None);
+        long keptVersion = await writer.GetVersionAsync(CancellationToken.None);
+        await reader.StartRefresh();
+        for (int i = 0; i < 3; i++)
+        {
+            await writer.UpsertListEntryAsync(Entry($"lost{i}@example.org"), CancellationToken.None);
+        }
+
+        long held = (await reader.LoadCurrentSnapshotAsync(CancellationToken.None)).Version;
+        await LoseWritesAfterAsync(keptVersion, lostEverything);
+
+        // More writes than were lost, and at least until the store's version passes the instance's.
+        for (int i = 0; i < 5 || await writer.GetVersionAsync(CancellationToken.None) <= held; i++)
+        {
+            await writer.UpsertListEntryAsync(Entry($"new{i}@example.org"), CancellationToken.None);
+        }
+
+        GuardStateSnapshot snapshot = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        EmailGuardStateData full = await readerStore.LoadAsync(CancellationToken.None);
+
+        DateTimeOffset now = time.GetUtcNow();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "new0@example.org", now).Should().NotBeNull("the first write after the loss is blocked");
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "lost0@example.org", now).Should().BeNull("the store no longer holds it");
+        (snapshot.FindBlocked(EmailGuardPartyType.Recipient, "kept@example.org", now) is not null).Should().Be(!lostEverything);
+        snapshot.Data.ListEntries.Should().BeEquivalentTo(full.ListEntries);
+        reader.FullLoads.Should().Be(2, "changes from a version the store lost cannot be trusted");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AStoreThatLostItsLastWrites_AndWroteNothingSince_IsTakenAsItIs_ByOneFullLoad(bool lostEverything)
+    {
+        // The store's version is now below the instance's. A full load reads the older version, and a snapshot of an
+        // older version was never put in force (a slow load must not undo a newer one): the instance kept the lost
+        // entries, and loaded whole at every refresh, until the store's writes passed its version, without end if none came.
+        FakeTimeProvider time = new(s_start);
+        (GuardStateCache reader, _) = Instance(time);
+        (_, IEmailGuardStateStore writer) = Instance(time);
+        await writer.UpsertListEntryAsync(Entry("kept@example.org"), CancellationToken.None);
+        long keptVersion = await writer.GetVersionAsync(CancellationToken.None);
+        await reader.StartRefresh();
+        await writer.UpsertListEntryAsync(Entry("lost0@example.org"), CancellationToken.None);
+        _ = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        await LoseWritesAfterAsync(keptVersion, lostEverything);
+
+        GuardStateSnapshot snapshot = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+        GuardStateSnapshot again = await reader.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        DateTimeOffset now = time.GetUtcNow();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "lost0@example.org", now).Should().BeNull("the store no longer holds it");
+        (snapshot.FindBlocked(EmailGuardPartyType.Recipient, "kept@example.org", now) is not null).Should().Be(!lostEverything);
+        snapshot.Version.Should().Be(await writer.GetVersionAsync(CancellationToken.None));
+        again.Should().BeSameAs(snapshot, "the store's version is the snapshot's again");
+        reader.FullLoads.Should().Be(2);
     }
 
     [Fact]
@@ -186,6 +260,33 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         pooled[0].Reason.Should().Be("hard_bounce");
         pooled[0].CreatedBy.Should().Be("emailguard:feedback:ses");
         loaded.ListEntries.Single(e => e.Value == "long@example.org").Reason.Should().Be(unique, "a value too long to pool reads as it is");
+    }
+
+    /// <summary>
+    /// Puts the store back to <paramref name="keptVersion"/>, as a replica that had not received the later writes holds
+    /// it after a failover; or empties it, as a restart without persistence does.
+    /// </summary>
+    private async Task LoseWritesAfterAsync(long keptVersion, bool everything)
+    {
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        if (everything)
+        {
+            IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(_instances[0].Multiplexer, _prefix);
+            await db.KeyDeleteAsync([.. keys.Select(k => k.Key)]);
+            return;
+        }
+
+        await db.StringSetAsync(root + "version", keptVersion);
+        await db.SortedSetRemoveRangeByScoreAsync(root + "changes", keptVersion, double.PositiveInfinity, Exclude.Start);
+        foreach (RedisValue member in await db.SortedSetRangeByRankAsync(root + "lists"))
+        {
+            if (((string)member!).Contains("lost", StringComparison.Ordinal))
+            {
+                await db.KeyDeleteAsync(root + "l:" + (string)member!);
+                await db.SortedSetRemoveAsync(root + "lists", member);
+            }
+        }
     }
 
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
