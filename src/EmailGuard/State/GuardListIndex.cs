@@ -63,17 +63,7 @@ internal sealed class GuardListIndex
     public static GuardListIndex Build(IReadOnlyList<EmailGuardListEntry> entries, EmailAddressNormalizationOptions? normalization, GuardListIndex? previous)
     {
         GuardListIndex index = new(normalization);
-        if (previous is null)
-        {
-            index.AddAll(entries, null);
-            return index;
-        }
-
-        lock (previous._lock)
-        {
-            index.AddAll(entries, previous);
-        }
-
+        index.AddAll(entries, previous);
         return index;
     }
 
@@ -150,6 +140,19 @@ internal sealed class GuardListIndex
         }
     }
 
+    /// <summary>
+    /// The match form this index holds for a stored value, for a full build that reuses it. One lock per lookup, not one
+    /// for the whole build: a catch-up applying changes to this index (and the checks due a refresh behind it) waits for
+    /// one lookup, not for a build of the whole list.
+    /// </summary>
+    private string? KnownMatch(EmailGuardListEntryKey key)
+    {
+        lock (_lock)
+        {
+            return _stored.TryGetValue(key, out Stored known) ? known.Match : null;
+        }
+    }
+
     private void AddAll(IReadOnlyList<EmailGuardListEntry> entries, GuardListIndex? previous)
     {
         foreach (EmailGuardListEntry entry in entries)
@@ -163,7 +166,7 @@ internal sealed class GuardListIndex
         EmailGuardListEntryKey key = new(entry.Kind, entry.PartyType, entry.Value);
         bool existed = _stored.TryGetValue(key, out Stored old);
         string match = existed ? old.Match
-            : previous is not null && previous._stored.TryGetValue(key, out Stored known) ? known.Match
+            : previous?.KnownMatch(key) is { } known ? known
             : MatchForm(entry);
         if (!existed && string.Equals(match, entry.Value, StringComparison.Ordinal))
         {
