@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Text.Json;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// The change log: the write and delete scripts that move the version and record each change, and the catch-up read
+/// that returns the entries changed since a version when the records chain unbroken to it.
+/// </summary>
+internal sealed partial class RedisEmailGuardStateStore
+{
+    /// <summary>
+    /// The most change records kept: an instance further behind than this many writes loads the state whole.
+    /// </summary>
+    internal const int MaxChangeRecords = 10_000;
+
+    /// <summary>
+    /// The largest step a write moves the version by. Each write moves it by a random step from 1 to this, so that a store
+    /// that lost its last writes (a failover to a replica that missed them, a restart from an older snapshot or without
+    /// persistence) reaches a version an instance holds again only by a 1 in 32,768 chance: see <see cref="NextVersion"/>.
+    /// </summary>
+    internal const int MaxVersionStep = 65_536;
+
+    /// <summary>
+    /// Moves the version by the step <c>ARGV[#ARGV - 1]</c> and starts the version's change record,
+    /// <c>version:previous version:</c>. The records chain each version to the one before, so a reader knows the records
+    /// after its version are complete exactly when the first one starts at its version and each starts where the one
+    /// before ends: a version written without its record (trimmed, or by an older EmailGuard that kept none) breaks the
+    /// chain, and so do writes of a store that went back to an older version and wrote on, since the new chain starts
+    /// below the reader's version and, by the random steps, almost never passes through it. A version counter that was
+    /// lost (0) starts a new log: the old records would only be mistaken for new ones.
+    /// </summary>
+    private const string NextVersion = """
+        local step = tonumber(ARGV[#ARGV - 1])
+        local v = redis.call('INCRBY', KEYS[1], step)
+        local prev = v - step
+        if prev == 0 then redis.call('DEL', KEYS[3]) end
+        local record = string.format('%d:%d:', v, prev)
+        """;
+
+    /// <summary>Adds the change record <c>record .. tail</c> scored by its version and trims the log to its newest <c>ARGV[#ARGV]</c> records.</summary>
+    private static string AddRecord(string tail) => $"""
+        redis.call('ZADD', KEYS[3], v, record .. {tail})
+        local keep = tonumber(ARGV[#ARGV])
+        local n = redis.call('ZCARD', KEYS[3])
+        if n > keep then redis.call('ZREMRANGEBYRANK', KEYS[3], 0, n - keep - 1) end
+        """;
+
+    /// <summary>
+    /// Writes an entry or a flag: its key (with a TTL when it has one), its index member, a new version and the change
+    /// record of that version, at once. KEYS: version, index, changes, item key; ARGV: member, JSON, index score, TTL in
+    /// ms or empty, the change record's tail, the version step, the records to keep.
+    /// </summary>
+    private static readonly string s_writeScript = NextVersion + """
+
+        if ARGV[4] == '' then redis.call('SET', KEYS[4], ARGV[2]) else redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4]) end
+        redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+        """ + AddRecord("ARGV[5]") + """
+
+        return v
+        """;
+
+    /// <summary>
+    /// Removes an entry or a flag, with a new version and its change record. KEYS as the write; ARGV: member, record
+    /// tail, the version step, records to keep.
+    /// </summary>
+    private static readonly string s_deleteScript = NextVersion + """
+
+        local removed = redis.call('DEL', KEYS[4])
+        redis.call('ZREM', KEYS[2], ARGV[1])
+        """ + AddRecord("ARGV[2]") + """
+
+        return removed
+        """;
+
+    public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
+    {
+        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+
+        // The version and the records after the caller's, read at one instant: every version between has its record
+        // unless it was trimmed or written by an EmailGuard that kept none, and then the caller loads whole.
+        ITransaction read = db.CreateTransaction();
+        Task<RedisValue> versionRead = read.StringGetAsync(_version);
+        Task<RedisValue[]> recordsRead = read.SortedSetRangeByScoreAsync(_changes, sinceVersion, double.PositiveInfinity, Exclude.Start);
+        await read.ExecuteAsync().ConfigureAwait(false);
+        RedisValue versionValue = await versionRead.ConfigureAwait(false);
+        RedisValue[] records = await recordsRead.ConfigureAwait(false);
+        long version = versionValue.IsNull ? 0 : (long)versionValue;
+
+        // Complete only if the records chain from the caller's version to the store's (see NextVersion).
+        HashSet<string> members = new(StringComparer.Ordinal);
+        long reached = sinceVersion;
+        foreach (RedisValue record in records)
+        {
+            string text = record!;
+            int first = text.IndexOf(':', StringComparison.Ordinal);
+            int second = first < 0 ? -1 : text.IndexOf(':', first + 1);
+            if (second < 0
+                || !long.TryParse(text.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out long recordVersion)
+                || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out long previous)
+                || previous != reached)
+            {
+                return null;
+            }
+
+            reached = recordVersion;
+            if (text.AsSpan(second + 1).StartsWith("l:", StringComparison.Ordinal))
+            {
+                members.Add(text[(second + 3)..]);
+            }
+        }
+
+        if (reached != version)
+        {
+            return null;
+        }
+
+        List<EmailGuardListEntry> written = new(members.Count);
+        List<EmailGuardListEntryKey> removed = [];
+        string[] names = [.. members];
+        for (int offset = 0; offset < names.Length; offset += ReadBatch)
+        {
+            int count = Math.Min(ReadBatch, names.Length - offset);
+            RedisKey[] keys = new RedisKey[count];
+            for (int i = 0; i < count; i++)
+            {
+                keys[i] = _root + "l:" + names[offset + i];
+            }
+
+            RedisValue[] values = await db.StringGetAsync(keys).ConfigureAwait(false);
+            for (int i = 0; i < count; i++)
+            {
+                if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, GuardStateJson.ListEntry) is { } entry)
+                {
+                    written.Add(entry);
+                }
+                else if (TryParseListMember(names[offset + i], out EmailGuardListEntryKey key))
+                {
+                    removed.Add(key);
+                }
+            }
+        }
+
+        long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        flags.RemoveAll(f => !f.IsActive(now));
+        return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags);
+    }
+
+    private static bool TryParseListMember(string member, out EmailGuardListEntryKey key)
+    {
+        key = default;
+        int first = member.IndexOf(':', StringComparison.Ordinal);
+        int second = first < 0 ? -1 : member.IndexOf(':', first + 1);
+        if (second < 0
+            || !int.TryParse(member.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out int kind)
+            || !int.TryParse(member.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int partyType))
+        {
+            return false;
+        }
+
+        key = new EmailGuardListEntryKey((EmailGuardListKind)kind, (EmailGuardPartyType)partyType, member[(second + 1)..]);
+        return true;
+    }
+
+    private static int VersionStep() => Random.Shared.Next(1, MaxVersionStep + 1);
+}
