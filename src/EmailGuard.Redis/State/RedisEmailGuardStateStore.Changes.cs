@@ -91,6 +91,7 @@ internal sealed partial class RedisEmailGuardStateStore
         // Complete only if the records chain from the caller's version to the store's (see NextVersion).
         HashSet<string> members = new(StringComparer.Ordinal);
         long reached = sinceVersion;
+        bool flagsChanged = false;
         foreach (RedisValue record in records)
         {
             string text = record!;
@@ -108,6 +109,10 @@ internal sealed partial class RedisEmailGuardStateStore
             if (text.AsSpan(second + 1).StartsWith("l:", StringComparison.Ordinal))
             {
                 members.Add(text[(second + 3)..]);
+            }
+            else
+            {
+                flagsChanged = true;
             }
         }
 
@@ -140,6 +145,12 @@ internal sealed partial class RedisEmailGuardStateStore
                     removed.Add(key);
                 }
             }
+        }
+
+        if (!flagsChanged)
+        {
+            // Most catch-ups follow a suppression: the flags the caller holds are still the store's.
+            return new EmailGuardStateChanges(sinceVersion, version, written, removed, null);
         }
 
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();

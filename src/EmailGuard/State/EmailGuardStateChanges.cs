@@ -2,12 +2,14 @@ namespace EmailGuard;
 
 /// <summary>
 /// What <see cref="IEmailGuardStateStore.LoadChangesAsync"/> returns: the list entries written or removed since a
-/// version, and every flag, so that an instance brings its view up to date without loading every list entry again.
+/// version, and every flag when a flag changed, so that an instance brings its view up to date without loading every
+/// list entry again.
 /// </summary>
 /// <remarks>
-/// Flags come whole: there is at most one per party and reason, and they expire. List entries come as changes: the
-/// suppressions that feedback writes grow with the mail an app sends, and reading all of them after each write made
-/// every instance's work grow with the square of the list.
+/// Flags come whole, and only when one was written or removed since the version: there is at most one per party and
+/// reason, and they expire, but a catch-up after each suppression must not read them all. List entries come as
+/// changes: the suppressions that feedback writes grow with the mail an app sends, and reading all of them after each
+/// write made every instance's work grow with the square of the list.
 /// </remarks>
 public sealed class EmailGuardStateChanges
 {
@@ -22,17 +24,19 @@ public sealed class EmailGuardStateChanges
     /// retained included).
     /// </param>
     /// <param name="removedListEntries">Every list entry removed since <paramref name="sinceVersion"/> and not written again.</param>
-    /// <param name="flags">Every unexpired flag, as <see cref="EmailGuardStateData.Flags"/>.</param>
+    /// <param name="flags">
+    /// Every unexpired flag, as <see cref="EmailGuardStateData.Flags"/>; <see langword="null"/> when no flag was written or
+    /// removed since <paramref name="sinceVersion"/>, so the caller keeps the flags it holds. A store may always give them.
+    /// </param>
     public EmailGuardStateChanges(
         long sinceVersion,
         long version,
         IReadOnlyList<EmailGuardListEntry> listEntries,
         IReadOnlyList<EmailGuardListEntryKey> removedListEntries,
-        IReadOnlyList<EmailGuardFlag> flags)
+        IReadOnlyList<EmailGuardFlag>? flags)
     {
         ArgumentNullException.ThrowIfNull(listEntries);
         ArgumentNullException.ThrowIfNull(removedListEntries);
-        ArgumentNullException.ThrowIfNull(flags);
         SinceVersion = sinceVersion;
         Version = version;
         ListEntries = listEntries;
@@ -52,6 +56,6 @@ public sealed class EmailGuardStateChanges
     /// <summary>Gets the list entries removed since <see cref="SinceVersion"/> (or expired past retention) and not written again.</summary>
     public IReadOnlyList<EmailGuardListEntryKey> RemovedListEntries { get; }
 
-    /// <summary>Gets every unexpired flag.</summary>
-    public IReadOnlyList<EmailGuardFlag> Flags { get; }
+    /// <summary>Gets every unexpired flag, or <see langword="null"/> when no flag changed since <see cref="SinceVersion"/>.</summary>
+    public IReadOnlyList<EmailGuardFlag>? Flags { get; }
 }

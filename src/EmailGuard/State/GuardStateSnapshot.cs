@@ -23,14 +23,22 @@ internal sealed class GuardStateSnapshot
         : this(data.Version, GuardListIndex.Build(data.ListEntries, normalization, previous?._lists), data.Flags)
         => _data = data;
 
-    private GuardStateSnapshot(long version, GuardListIndex lists, IReadOnlyList<EmailGuardFlag> flags)
+    private GuardStateSnapshot(long version, GuardListIndex lists, IReadOnlyList<EmailGuardFlag> flags, Dictionary<(EmailGuardPartyType, string), EmailGuardFlag[]>? byParty = null)
     {
         Version = version;
         _lists = lists;
         _flagList = flags;
-        foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in flags.GroupBy(f => (f.PartyType, f.PartyId)))
+        if (byParty is not null)
         {
-            _flags[group.Key] = [.. group];
+            // The flags did not change: their lookup is shared, never written after it was built.
+            _flags = byParty;
+        }
+        else
+        {
+            foreach (IGrouping<(EmailGuardPartyType PartyType, string PartyId), EmailGuardFlag> group in flags.GroupBy(f => (f.PartyType, f.PartyId)))
+            {
+                _flags[group.Key] = [.. group];
+            }
         }
 
         HasBlocks = lists.HasBlocks;
@@ -75,7 +83,9 @@ internal sealed class GuardStateSnapshot
     public GuardStateSnapshot WithChanges(EmailGuardStateChanges changes)
     {
         _lists.Apply(changes);
-        return new GuardStateSnapshot(changes.Version, _lists, changes.Flags);
+        return changes.Flags is { } flags
+            ? new GuardStateSnapshot(changes.Version, _lists, flags)
+            : new GuardStateSnapshot(changes.Version, _lists, _flagList, _flags);
     }
 
     /// <summary>Every stored value of a list whose match form is <paramref name="match"/>: what to remove to unlist the party.</summary>

@@ -13,6 +13,9 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     /// <summary>The version up to which changes were trimmed away.</summary>
     private long _changesFloor;
+
+    /// <summary>The version of the last flag written or removed.</summary>
+    private long _flagsChangedAt;
     private readonly Dictionary<(EmailGuardListKind, EmailGuardPartyType, string), EmailGuardListEntry> _entries = [];
     private readonly Dictionary<(EmailGuardPartyType, string, string), EmailGuardFlag> _flags = [];
     private readonly LinkedList<EmailGuardFlagEvent> _events = new();
@@ -77,7 +80,8 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
                 }
             }
 
-            EmailGuardFlag[] flags = [.. _flags.Values.Where(f => f.IsActive(now))];
+            // The flags only when one changed since: most catch-ups follow a suppression.
+            EmailGuardFlag[]? flags = _flagsChangedAt > sinceVersion ? [.. _flags.Values.Where(f => f.IsActive(now))] : null;
             return new(new EmailGuardStateChanges(sinceVersion, _version, written, removed, flags));
         }
     }
@@ -111,6 +115,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         {
             _flags[(flag.PartyType, flag.PartyId, flag.Reason.ToLowerInvariant())] = flag;
             _version++;
+            _flagsChangedAt = _version;
         }
 
         return ValueTask.CompletedTask;
@@ -122,6 +127,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         {
             bool removed = _flags.Remove((partyType, partyId, reason.ToLowerInvariant()));
             _version++;
+            _flagsChangedAt = _version;
             return new(removed);
         }
     }

@@ -289,6 +289,27 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         }
     }
 
+    [Fact]
+    public async Task ChangesWithoutAFlagWrite_ReadNoFlags_AndAFlagWriteBringsThemAll()
+    {
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore store) = Instance(time);
+        await store.UpsertFlagAsync(
+            new EmailGuardFlag { PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = s_start, ExpiresAt = s_start.AddHours(1) },
+            CancellationToken.None);
+        long version = await store.GetVersionAsync(CancellationToken.None);
+
+        await store.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await store.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org", CancellationToken.None);
+        EmailGuardStateChanges? listOnly = await store.LoadChangesAsync(version, CancellationToken.None);
+        await store.RemoveFlagAsync(EmailGuardPartyType.Tenant, "acme", "bounces", CancellationToken.None);
+        EmailGuardStateChanges? withFlag = await store.LoadChangesAsync(version, CancellationToken.None);
+
+        listOnly!.Flags.Should().BeNull("no flag changed: none were read");
+        listOnly.RemovedListEntries.Should().ContainSingle();
+        withFlag!.Flags.Should().NotBeNull().And.BeEmpty("the flag was removed, and flags come whole when one changed");
+    }
+
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();

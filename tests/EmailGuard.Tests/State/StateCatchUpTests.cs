@@ -241,6 +241,33 @@ public sealed class StateCatchUpTests
         entries.LastMeasurement!.Value.Should().Be(3);
     }
 
+    [Fact]
+    public async Task ACatchUpWithoutFlagChanges_ReadsNoFlags_AndKeepsTheFlagsInForce()
+    {
+        FakeTimeProvider time = new(s_start);
+        InMemoryEmailGuardStateStore store = new(time);
+        GuardStateCache cache = new(store, Options.Create(new SendGuardOptions()), time);
+        await store.UpsertFlagAsync(
+            new EmailGuardFlag { PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = s_start, ExpiresAt = s_start.AddHours(1), Suspend = true },
+            CancellationToken.None);
+        await cache.StartRefresh();
+        long loaded = cache.Version!.Value;
+
+        await store.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        EmailGuardStateChanges? changes = await store.LoadChangesAsync(loaded, CancellationToken.None);
+        GuardStateSnapshot snapshot = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+
+        changes!.Flags.Should().BeNull("no flag changed since the load: the store reads none");
+        snapshot.GetFlagEffect(EmailGuardPartyType.Tenant, "acme", time.GetUtcNow()).Suspension.Should().NotBeNull("the flags held stay in force");
+        snapshot.HasFlags.Should().BeTrue();
+        snapshot.FindBlocked(EmailGuardPartyType.Recipient, "a@example.org", time.GetUtcNow()).Should().NotBeNull();
+
+        await store.RemoveFlagAsync(EmailGuardPartyType.Tenant, "acme", "bounces", CancellationToken.None);
+        GuardStateSnapshot unflagged = await cache.LoadCurrentSnapshotAsync(CancellationToken.None);
+        unflagged.GetFlagEffect(EmailGuardPartyType.Tenant, "acme", time.GetUtcNow()).Suspension.Should().BeNull("a removed flag comes with the flags whole");
+        cache.FullLoads.Should().Be(1);
+    }
+
     private static EmailGuardListEntry Entry(
         string value,
         EmailGuardListKind kind = EmailGuardListKind.Blocklist,
