@@ -95,20 +95,15 @@ internal sealed partial class RedisEmailGuardStateStore
         foreach (RedisValue record in records)
         {
             string text = record!;
-            int first = text.IndexOf(':', StringComparison.Ordinal);
-            int second = first < 0 ? -1 : text.IndexOf(':', first + 1);
-            if (second < 0
-                || !long.TryParse(text.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out long recordVersion)
-                || !long.TryParse(text.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out long previous)
-                || previous != reached)
+            if (!TryReadTwoNumbers(text, out long recordVersion, out long previous, out int rest) || previous != reached)
             {
                 return null;
             }
 
             reached = recordVersion;
-            if (text.AsSpan(second + 1).StartsWith("l:", StringComparison.Ordinal))
+            if (text.AsSpan(rest).StartsWith("l:", StringComparison.Ordinal))
             {
-                members.Add(text[(second + 3)..]);
+                members.Add(text[(rest + 2)..]);
             }
             else
             {
@@ -121,60 +116,52 @@ internal sealed partial class RedisEmailGuardStateStore
             return null;
         }
 
-        List<EmailGuardListEntry> written = new(members.Count);
-        List<EmailGuardListEntryKey> removed = [];
         string[] names = [.. members];
-        for (int offset = 0; offset < names.Length; offset += ReadBatch)
+        RedisValue[] values = await GetValuesAsync(db, "l:", names).ConfigureAwait(false);
+        List<EmailGuardListEntry> written = new(names.Length);
+        List<EmailGuardListEntryKey> removed = [];
+        for (int i = 0; i < names.Length; i++)
         {
-            int count = Math.Min(ReadBatch, names.Length - offset);
-            RedisKey[] keys = new RedisKey[count];
-            for (int i = 0; i < count; i++)
+            if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, GuardStateJson.ListEntry) is { } entry)
             {
-                keys[i] = _root + "l:" + names[offset + i];
+                written.Add(entry);
             }
-
-            RedisValue[] values = await db.StringGetAsync(keys).ConfigureAwait(false);
-            for (int i = 0; i < count; i++)
+            else if (TryParseListMember(names[i], out EmailGuardListEntryKey key))
             {
-                if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, GuardStateJson.ListEntry) is { } entry)
-                {
-                    written.Add(entry);
-                }
-                else if (TryParseListMember(names[offset + i], out EmailGuardListEntryKey key))
-                {
-                    removed.Add(key);
-                }
+                removed.Add(key);
             }
         }
 
-        if (!flagsChanged)
-        {
-            // Most catch-ups follow a suppression: the flags the caller holds are still the store's.
-            return new EmailGuardStateChanges(sinceVersion, version, written, removed, null);
-        }
-
-        long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        flags.RemoveAll(f => !f.IsActive(now));
+        // Most catch-ups follow a suppression: when no flag changed, the flags the caller holds are still the store's.
+        List<EmailGuardFlag>? flags = flagsChanged ? await LoadFlagsAsync(db).ConfigureAwait(false) : null;
         return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags);
     }
 
     private static bool TryParseListMember(string member, out EmailGuardListEntryKey key)
     {
-        key = default;
-        int first = member.IndexOf(':', StringComparison.Ordinal);
-        int second = first < 0 ? -1 : member.IndexOf(':', first + 1);
-        if (second < 0
-            || !int.TryParse(member.AsSpan(0, first), NumberStyles.None, CultureInfo.InvariantCulture, out int kind)
-            || !int.TryParse(member.AsSpan(first + 1, second - first - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int partyType))
+        if (!TryReadTwoNumbers(member, out long kind, out long partyType, out int rest) || kind > int.MaxValue || partyType > int.MaxValue)
         {
+            key = default;
             return false;
         }
 
-        key = new EmailGuardListEntryKey((EmailGuardListKind)kind, (EmailGuardPartyType)partyType, member[(second + 1)..]);
+        key = new EmailGuardListEntryKey((EmailGuardListKind)kind, (EmailGuardPartyType)partyType, member[rest..]);
         return true;
+    }
+
+    /// <summary>
+    /// Reads the two numbers a change record (<c>version:previous:change</c>) and a list member (<c>kind:party type:value</c>)
+    /// start with, and where the rest begins after the second colon.
+    /// </summary>
+    private static bool TryReadTwoNumbers(string text, out long first, out long second, out int rest)
+    {
+        first = second = 0;
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        int next = colon < 0 ? -1 : text.IndexOf(':', colon + 1);
+        rest = next + 1;
+        return next > 0
+            && long.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out first)
+            && long.TryParse(text.AsSpan(colon + 1, next - colon - 1), NumberStyles.None, CultureInfo.InvariantCulture, out second);
     }
 
     private static int VersionStep() => Random.Shared.Next(1, MaxVersionStep + 1);

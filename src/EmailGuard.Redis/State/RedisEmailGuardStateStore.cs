@@ -64,12 +64,9 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         // Read the version first: a write that lands while loading bumps it again, so the next refresh reloads.
         RedisValue version = await db.StringGetAsync(_version).ConfigureAwait(false);
         await db.SortedSetRemoveRangeByScoreAsync(_listIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
-        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
 
         List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
-        DateTimeOffset now = _timeProvider.GetUtcNow();
-        flags.RemoveAll(f => !f.IsActive(now));
+        List<EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
         return new EmailGuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
     }
 
@@ -218,30 +215,51 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         return false;
     }
 
+    /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
+    private async Task<List<EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
+    {
+        long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        flags.RemoveAll(f => !f.IsActive(now));
+        return flags;
+    }
+
     private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
         where T : class
     {
         RedisValue[] members = await db.SortedSetRangeByRankAsync(index, 0, -1).ConfigureAwait(false);
-        List<T> items = new(members.Length);
+        RedisValue[] values = await GetValuesAsync(db, keyPrefix, Array.ConvertAll(members, static m => (string)m!)).ConfigureAwait(false);
+        List<T> items = new(values.Length);
+        foreach (RedisValue value in values)
+        {
+            if (!value.IsNull && JsonSerializer.Deserialize((string)value!, type) is { } item)
+            {
+                items.Add(item);
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>The values of the keys <paramref name="keyPrefix"/> + each member, in order (null where none), read <see cref="ReadBatch"/> at a time.</summary>
+    private async Task<RedisValue[]> GetValuesAsync(IDatabase db, string keyPrefix, string[] members)
+    {
+        RedisValue[] values = new RedisValue[members.Length];
         for (int offset = 0; offset < members.Length; offset += ReadBatch)
         {
             int count = Math.Min(ReadBatch, members.Length - offset);
             RedisKey[] keys = new RedisKey[count];
             for (int i = 0; i < count; i++)
             {
-                keys[i] = _root + keyPrefix + (string)members[offset + i]!;
+                keys[i] = _root + keyPrefix + members[offset + i];
             }
 
-            RedisValue[] values = await db.StringGetAsync(keys).ConfigureAwait(false);
-            foreach (RedisValue value in values)
-            {
-                if (!value.IsNull && JsonSerializer.Deserialize((string)value!, type) is { } item)
-                {
-                    items.Add(item);
-                }
-            }
+            RedisValue[] batch = await db.StringGetAsync(keys).ConfigureAwait(false);
+            batch.CopyTo(values, offset);
         }
 
-        return items;
+        return values;
     }
 }
