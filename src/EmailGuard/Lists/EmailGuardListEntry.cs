@@ -28,4 +28,7 @@ public sealed class EmailGuardListEntry
     /// <param name="now">The time.</param>
     /// <returns><see langword="true"/> when the entry has no expiry or has not reached it.</returns>
     public bool IsActive(DateTimeOffset now) => ExpiresAt is not { } expiresAt || expiresAt > now;
+
+    /// <summary>What names the entry in a store: its list, kind of party and stored value.</summary>
+    internal EmailGuardListEntryKey Key => new(Kind, PartyType, Value);
 }

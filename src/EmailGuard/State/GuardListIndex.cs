@@ -63,7 +63,11 @@ internal sealed class GuardListIndex
     public static GuardListIndex Build(IReadOnlyList<EmailGuardListEntry> entries, EmailAddressNormalizationOptions? normalization, GuardListIndex? previous)
     {
         GuardListIndex index = new(normalization);
-        index.AddAll(entries, previous);
+        foreach (EmailGuardListEntry entry in entries)
+        {
+            index.Upsert(entry, previous);
+        }
+
         return index;
     }
 
@@ -85,7 +89,7 @@ internal sealed class GuardListIndex
             foreach (EmailGuardListEntry entry in changes.ListEntries)
             {
                 Upsert(entry, null);
-                written?.Add(new EmailGuardListEntryKey(entry.Kind, entry.PartyType, entry.Value));
+                written?.Add(entry.Key);
             }
 
             foreach (EmailGuardListEntryKey removed in changes.RemovedListEntries)
@@ -130,7 +134,7 @@ internal sealed class GuardListIndex
         lock (_lock)
         {
             EmailGuardListEntryKey key = new(kind, partyType, match);
-            List<string> values = _stored.TryGetValue(key, out Stored stored) && string.Equals(stored.Match, match, StringComparison.Ordinal) ? [match] : [];
+            List<string> values = StoredInMatchForm(key) is not null ? [match] : [];
             if (_otherSpellings.TryGetValue(key, out List<string>? others))
             {
                 values.AddRange(others);
@@ -153,29 +157,22 @@ internal sealed class GuardListIndex
         }
     }
 
-    private void AddAll(IReadOnlyList<EmailGuardListEntry> entries, GuardListIndex? previous)
-    {
-        foreach (EmailGuardListEntry entry in entries)
-        {
-            Upsert(entry, previous);
-        }
-    }
-
     private void Upsert(EmailGuardListEntry entry, GuardListIndex? previous)
     {
-        EmailGuardListEntryKey key = new(entry.Kind, entry.PartyType, entry.Value);
+        EmailGuardListEntryKey key = entry.Key;
         bool existed = _stored.TryGetValue(key, out Stored old);
         string match = existed ? old.Match
             : previous?.KnownMatch(key) is { } known ? known
             : MatchForm(entry);
-        if (!existed && string.Equals(match, entry.Value, StringComparison.Ordinal))
+        bool ownForm = string.Equals(match, entry.Value, StringComparison.Ordinal);
+        if (ownForm)
         {
             // One string for both, not a copy per entry: most values are stored in their match form.
             match = entry.Value;
         }
 
         _stored[key] = new Stored(entry, match);
-        if (!existed && !string.Equals(match, entry.Value, StringComparison.Ordinal))
+        if (!existed && !ownForm)
         {
             EmailGuardListEntryKey matchKey = new(entry.Kind, entry.PartyType, match);
             if (!_otherSpellings.TryGetValue(matchKey, out List<string>? others))
@@ -212,11 +209,15 @@ internal sealed class GuardListIndex
         Elect(key.Kind, key.PartyType, old.Match);
     }
 
+    /// <summary>The entry stored under the match form itself (<paramref name="matchKey"/>), if its own match form is that.</summary>
+    private EmailGuardListEntry? StoredInMatchForm(EmailGuardListEntryKey matchKey)
+        => _stored.TryGetValue(matchKey, out Stored own) && string.Equals(own.Match, matchKey.Value, StringComparison.Ordinal) ? own.Entry : null;
+
     /// <summary>Puts in force the stored spelling of a party that expires last, or none when no spelling is left.</summary>
     private void Elect(EmailGuardListKind kind, EmailGuardPartyType partyType, string match)
     {
         EmailGuardListEntryKey matchKey = new(kind, partyType, match);
-        EmailGuardListEntry? best = _stored.TryGetValue(matchKey, out Stored own) && string.Equals(own.Match, match, StringComparison.Ordinal) ? own.Entry : null;
+        EmailGuardListEntry? best = StoredInMatchForm(matchKey);
         if (_otherSpellings.TryGetValue(matchKey, out List<string>? others))
         {
             foreach (string value in others)

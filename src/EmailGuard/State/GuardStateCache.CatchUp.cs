@@ -112,10 +112,7 @@ internal sealed partial class GuardStateCache
             }
 
             Volatile.Write(ref _snapshot, loaded);
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
+            ConfirmedLocked(at);
         }
 
         LogStoreWentBack(_logger, inForce.Version, loaded.Version);
@@ -161,10 +158,7 @@ internal sealed partial class GuardStateCache
 
             next = basis.WithChanges(changes);
             Volatile.Write(ref _snapshot, next);
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
+            ConfirmedLocked(at);
         }
 
         if (changes.Version > basis.Version)

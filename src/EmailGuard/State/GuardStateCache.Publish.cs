@@ -7,10 +7,16 @@ internal sealed partial class GuardStateCache
     {
         lock (_lock)
         {
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
+            ConfirmedLocked(at);
+        }
+    }
+
+    /// <summary>Under <see cref="_lock"/>: the store confirmed the snapshot in force at <paramref name="at"/>; the latest confirmation counts.</summary>
+    private void ConfirmedLocked(long at)
+    {
+        if (at > _confirmedAtTimestamp)
+        {
+            _confirmedAtTimestamp = at;
         }
     }
 
@@ -33,11 +39,7 @@ internal sealed partial class GuardStateCache
                 Volatile.Write(ref _snapshot, snapshot);
             }
 
-            if (at > _confirmedAtTimestamp)
-            {
-                _confirmedAtTimestamp = at;
-            }
-
+            ConfirmedLocked(at);
             current = _snapshot!;
         }
 

@@ -16,7 +16,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     /// <summary>The version of the last flag written or removed.</summary>
     private long _flagsChangedAt;
-    private readonly Dictionary<(EmailGuardListKind, EmailGuardPartyType, string), EmailGuardListEntry> _entries = [];
+    private readonly Dictionary<EmailGuardListEntryKey, EmailGuardListEntry> _entries = [];
     private readonly Dictionary<(EmailGuardPartyType, string, string), EmailGuardFlag> _flags = [];
     private readonly LinkedList<EmailGuardFlagEvent> _events = new();
     private long _version;
@@ -70,7 +70,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
                     continue;
                 }
 
-                if (_entries.TryGetValue((key.Kind, key.PartyType, key.Value), out EmailGuardListEntry? entry))
+                if (_entries.TryGetValue(key, out EmailGuardListEntry? entry))
                 {
                     written.Add(entry);
                 }
@@ -90,9 +90,9 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
     {
         lock (_lock)
         {
-            _entries[(entry.Kind, entry.PartyType, entry.Value)] = entry;
+            _entries[entry.Key] = entry;
             _version++;
-            Record(new EmailGuardListEntryKey(entry.Kind, entry.PartyType, entry.Value));
+            Record(entry.Key);
         }
 
         return ValueTask.CompletedTask;
@@ -102,9 +102,10 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
     {
         lock (_lock)
         {
-            bool removed = _entries.Remove((kind, partyType, value));
+            EmailGuardListEntryKey key = new(kind, partyType, value);
+            bool removed = _entries.Remove(key);
             _version++;
-            Record(new EmailGuardListEntryKey(kind, partyType, value));
+            Record(key);
             return new(removed);
         }
     }
@@ -169,8 +170,8 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
     private void Purge(DateTimeOffset now)
     {
         DateTimeOffset retainedSince = now - IEmailGuardStateStore.ExpiredEntryRetention;
-        List<(EmailGuardListKind, EmailGuardPartyType, string)>? gone = null;
-        foreach (KeyValuePair<(EmailGuardListKind, EmailGuardPartyType, string), EmailGuardListEntry> pair in _entries)
+        List<EmailGuardListEntryKey>? gone = null;
+        foreach (KeyValuePair<EmailGuardListEntryKey, EmailGuardListEntry> pair in _entries)
         {
             if (pair.Value.ExpiresAt is { } expiresAt && expiresAt <= retainedSince)
             {
