@@ -2,6 +2,7 @@ using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
+using static EmailGuard.Testing.Stores.TestListEntries;
 
 namespace EmailGuard.Redis.Tests.State;
 
@@ -247,10 +248,10 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         string unique = new('r', PooledStringConverter.MaxPooledLength + 1);
         for (int i = 0; i < 3; i++)
         {
-            await store.UpsertListEntryAsync(Entry($"p{i}@example.org", "emailguard:feedback:ses"), CancellationToken.None);
+            await store.UpsertListEntryAsync(Entry($"p{i}@example.org", createdBy: "emailguard:feedback:ses"), CancellationToken.None);
         }
 
-        await store.UpsertListEntryAsync(Entry("long@example.org", "admin", unique), CancellationToken.None);
+        await store.UpsertListEntryAsync(Entry("long@example.org", reason: unique, createdBy: "admin"), CancellationToken.None);
         EmailGuardStateData loaded = await store.LoadAsync(CancellationToken.None);
         EmailGuardStateChanges? changes = await store.LoadChangesAsync(0, CancellationToken.None);
 
@@ -318,14 +319,4 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         RedisEmailGuardStateStore store = new(connection, time);
         return (new GuardStateCache(store, Options.Create(new SendGuardOptions()), time), store);
     }
-
-    private static EmailGuardListEntry Entry(string value, string? createdBy = null, string reason = "hard_bounce") => new()
-    {
-        Kind = EmailGuardListKind.Blocklist,
-        PartyType = EmailGuardPartyType.Recipient,
-        Value = value,
-        Reason = reason,
-        CreatedBy = createdBy,
-        CreatedAt = s_start,
-    };
 }

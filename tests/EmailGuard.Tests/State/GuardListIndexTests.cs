@@ -1,3 +1,5 @@
+using static EmailGuard.Testing.Stores.TestListEntries;
+
 namespace EmailGuard.Tests.State;
 
 /// <summary>
@@ -6,8 +8,6 @@ namespace EmailGuard.Tests.State;
 /// </summary>
 public sealed class GuardListIndexTests
 {
-    private static readonly DateTimeOffset s_start = new(2026, 12, 4, 9, 0, 0, TimeSpan.Zero);
-
     [Fact]
     public async Task Apply_OneSpellingRemovedAndAnotherWritten_NeverShowsTheBlockedPartyUnlisted_ToAConcurrentCheck()
     {
@@ -61,13 +61,4 @@ public sealed class GuardListIndexTests
 
         index.Find(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org").Should().NotBeNull();
     }
-
-    private static EmailGuardListEntry Entry(string value) => new()
-    {
-        Kind = EmailGuardListKind.Blocklist,
-        PartyType = EmailGuardPartyType.Recipient,
-        Value = value,
-        Reason = "hard_bounce",
-        CreatedAt = s_start,
-    };
 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using static EmailGuard.Testing.Stores.TestListEntries;
 
 namespace EmailGuard.Tests.State;
 
@@ -52,15 +53,6 @@ public sealed class InMemoryStateStoreChangesTests
         refused.Should().Contain([0, floor - 1]);
         answered.Should().Contain([floor, floor + 1, version]);
     }
-
-    private static EmailGuardListEntry Entry(string value) => new()
-    {
-        Kind = EmailGuardListKind.Blocklist,
-        PartyType = EmailGuardPartyType.Recipient,
-        Value = value,
-        Reason = "hard_bounce",
-        CreatedAt = s_start,
-    };
 
     private static EmailGuardFlag Flag(int i) => new()
     {

@@ -2,6 +2,7 @@ using EmailGuard.Testing.Stores;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using static EmailGuard.Testing.Stores.TestListEntries;
 
 namespace EmailGuard.Tests.State;
 
@@ -267,21 +268,6 @@ public sealed class StateCatchUpTests
         unflagged.GetFlagEffect(EmailGuardPartyType.Tenant, "acme", time.GetUtcNow()).Suspension.Should().BeNull("a removed flag comes with the flags whole");
         cache.FullLoads.Should().Be(1);
     }
-
-    private static EmailGuardListEntry Entry(
-        string value,
-        EmailGuardListKind kind = EmailGuardListKind.Blocklist,
-        EmailGuardPartyType partyType = EmailGuardPartyType.Recipient,
-        DateTimeOffset? expiresAt = null,
-        string reason = "hard_bounce") => new()
-        {
-            Kind = kind,
-            PartyType = partyType,
-            Value = value,
-            Reason = reason,
-            CreatedAt = s_start,
-            ExpiresAt = expiresAt,
-        };
 
     /// <summary>The in-memory store, whose full loads fail while <see cref="FailLoads"/>, as a list too large to load in time does.</summary>
     private sealed class LoadFailingStore(InMemoryEmailGuardStateStore inner) : ForwardingStateStore(inner)
