@@ -19,6 +19,7 @@ internal sealed class PooledStringConverter : JsonConverter<string>
     public const int MaxPooledLength = 64;
 
     private readonly ConcurrentDictionary<string, string> _pool = new(StringComparer.Ordinal);
+    private int _count;
 
     public static PooledStringConverter Instance { get; } = new();
 
@@ -37,7 +38,20 @@ internal sealed class PooledStringConverter : JsonConverter<string>
             return pooled;
         }
 
-        return _pool.Count < MaxPooled ? _pool.GetOrAdd(value, value) : value;
+        // Counted here, not with the dictionary's Count, which takes every one of its locks: once the pool is full,
+        // each value read that is not in it would have paid for that.
+        if (Volatile.Read(ref _count) >= MaxPooled)
+        {
+            return value;
+        }
+
+        if (_pool.TryAdd(value, value))
+        {
+            Interlocked.Increment(ref _count);
+            return value;
+        }
+
+        return _pool.TryGetValue(value, out pooled) ? pooled : value;
     }
 
     public override void Write(Utf8JsonWriter writer, string value, JsonSerializerOptions options) => writer.WriteStringValue(value);
