@@ -105,11 +105,27 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     internal RedisPrimaryRefresh PrimaryRefresh => _primaryRefresh;
 
     /// <summary>
-    /// Tells the connection that a server refused a script as a read-only replica (<c>READONLY</c>): the client's idea
-    /// of the primary is out of date, so it looks again, in the background (<see cref="RedisPrimaryRefresh"/>).
+    /// Looks at a failed command's error, a whole reply's or one batch member's: a refusal as a read-only replica
+    /// (<c>READONLY</c>) means the client's idea of the primary is out of date (a failover it has not seen), so it looks
+    /// again, in the background (<see cref="RedisPrimaryRefresh"/>). The command itself still fails: nothing was written.
     /// </summary>
-    /// <param name="refusal">The refusal.</param>
-    public void ReplicaRefused(string refusal) => _primaryRefresh.ReplicaRefused(refusal);
+    /// <param name="message">The error message.</param>
+    public void ObserveFailure(string message)
+    {
+        if (RedisPrimaryRefresh.IsReplicaRefusal(message))
+        {
+            _primaryRefresh.ReplicaRefused(message);
+        }
+    }
+
+    /// <summary><see cref="ObserveFailure"/> as an exception filter, for every script and write: it never catches.</summary>
+    /// <param name="exception">The server's error.</param>
+    /// <returns><see langword="false"/>.</returns>
+    public bool Observed(RedisServerException exception)
+    {
+        ObserveFailure(exception.Message);
+        return false;
+    }
 
     /// <summary>Returns the database, connecting on the first call.</summary>
     public ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken = default)

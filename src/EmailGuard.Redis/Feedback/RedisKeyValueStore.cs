@@ -52,21 +52,11 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
         {
             await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (Observed(ex))
+        catch (RedisServerException ex) when (_connection.Observed(ex))
         {
             // Never reached: the filter only observes.
             throw;
         }
-    }
-
-    /// <summary>
-    /// As an exception filter that never catches: a write refused as a read-only replica tells the connection to look
-    /// for the primary again, as a refused script does (<see cref="RedisScriptRunner.ObserveFailure"/>).
-    /// </summary>
-    private bool Observed(RedisServerException exception)
-    {
-        _scripts.ObserveFailure(exception.Message);
-        return false;
     }
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)

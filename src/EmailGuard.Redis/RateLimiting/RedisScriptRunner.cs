@@ -54,20 +54,10 @@ internal sealed partial class RedisScriptRunner
     /// counted, and the policy's failure mode answers it.
     /// </summary>
     /// <param name="message">The error message.</param>
-    public void ObserveFailure(string message)
-    {
-        if (_connection is { } connection && RedisPrimaryRefresh.IsReplicaRefusal(message))
-        {
-            connection.ReplicaRefused(message);
-        }
-    }
+    public void ObserveFailure(string message) => _connection?.ObserveFailure(message);
 
     /// <summary><see cref="ObserveFailure"/> as an exception filter: it never catches.</summary>
-    private bool Observed(RedisServerException exception)
-    {
-        ObserveFailure(exception.Message);
-        return false;
-    }
+    private bool Observed(RedisServerException exception) => _connection?.Observed(exception) ?? false;
 
     /// <summary>
     /// Sends the script unless the caller has already cancelled (a call cancelled before it is sent takes nothing),

@@ -175,7 +175,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
                 [_version, index, _changes, _root + keySuffix],
                 [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (ReplicaRefused(ex))
+        catch (RedisServerException ex) when (_connection.Observed(ex))
         {
             // Never reached: the filter only observes.
             throw;
@@ -193,26 +193,11 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
                 [member, keyPrefix == "l:" ? keyPrefix + member : "f", VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
             return (long)removed > 0;
         }
-        catch (RedisServerException ex) when (ReplicaRefused(ex))
+        catch (RedisServerException ex) when (_connection.Observed(ex))
         {
             // Never reached: the filter only observes.
             throw;
         }
-    }
-
-    /// <summary>
-    /// As an exception filter that never catches: a write refused as a read-only replica (<c>READONLY</c>) tells the
-    /// connection that a failover went unseen, so that it looks for the primary again instead of sending every list and
-    /// flag write to the replica until the client's periodic check. The write still fails, and the caller hears so.
-    /// </summary>
-    private bool ReplicaRefused(RedisServerException exception)
-    {
-        if (RedisPrimaryRefresh.IsReplicaRefusal(exception.Message))
-        {
-            _connection.ReplicaRefused(exception.Message);
-        }
-
-        return false;
     }
 
     /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
