@@ -18,6 +18,19 @@ public sealed class StoreResilienceOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>
+    /// Gets or sets how long a full load of the send guard's lists and flags may take, and the list changes read after a
+    /// burst of writes. A large suppression list takes longer than one round trip (on Redis, 100,000 entries took about
+    /// 0.4 s on two cores), so these reads get a bound of their own; every other store call keeps <see cref="Timeout"/>.
+    /// A load starts only once the store has answered a version read within <see cref="Timeout"/>, so a dead or hung
+    /// store is still found out within <see cref="Timeout"/>. Raise it for a list of millions of entries.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: ten times <see cref="Timeout"/>, at least 5 seconds.
+    /// </value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
+    public TimeSpan? StateLoadTimeout { get; set; }
+
+    /// <summary>
     /// Gets or sets how many app instances share the store. With <see cref="StoreFailureMode.LocalFallback"/>, each
     /// instance enforces its share of every limit, so that the shares of all instances add up to no more than the
     /// limit: the limit divided by this number, rounded down, plus one of the remainder's permits when

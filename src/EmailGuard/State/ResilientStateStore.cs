@@ -28,7 +28,8 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
         ArgumentNullException.ThrowIfNull(options);
         _store = store;
         Timeout = options.Timeout;
-        LoadTimeout = options.Timeout * 10 > s_minimumLoadTimeout ? options.Timeout * 10 : s_minimumLoadTimeout;
+        LoadTimeout = options.StateLoadTimeout
+            ?? (options.Timeout * 10 > s_minimumLoadTimeout ? options.Timeout * 10 : s_minimumLoadTimeout);
         _logger = logger ?? NullLogger.Instance;
         _call = new GuardedStoreCall("state store", options, timeProvider, d => LogCircuitOpened(_logger, d), () => LogCircuitClosed(_logger));
     }
@@ -39,7 +40,10 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     /// <summary>The bound of every call but <see cref="LoadAsync"/>.</summary>
     public TimeSpan Timeout { get; }
 
-    /// <summary>The bound of <see cref="LoadAsync"/>: ten times <see cref="Timeout"/>, at least 5 seconds.</summary>
+    /// <summary>
+    /// The bound of <see cref="LoadAsync"/> and <see cref="LoadChangesAsync"/>: <see cref="StoreResilienceOptions.StateLoadTimeout"/>,
+    /// by default ten times <see cref="Timeout"/>, at least 5 seconds.
+    /// </summary>
     public TimeSpan LoadTimeout { get; }
 
     public StoreCircuitState CircuitState => _call.CircuitState;

@@ -13,6 +13,7 @@ public sealed class StoreResilienceOptionsTests
     [InlineData(nameof(StoreResilienceOptions.SamplingDuration))]
     [InlineData(nameof(StoreResilienceOptions.MinimumThroughput))]
     [InlineData(nameof(StoreResilienceOptions.BreakDuration))]
+    [InlineData(nameof(StoreResilienceOptions.StateLoadTimeout))]
     public void Validation_SettingOutOfRange_FailsNamingTheSetting(string setting)
     {
         ServiceCollection services = new();
@@ -27,6 +28,7 @@ public sealed class StoreResilienceOptionsTests
                 case nameof(StoreResilienceOptions.FailureRatio): o.FailureRatio = 1.5; break;
                 case nameof(StoreResilienceOptions.SamplingDuration): o.SamplingDuration = TimeSpan.Zero; break;
                 case nameof(StoreResilienceOptions.MinimumThroughput): o.MinimumThroughput = 1; break;
+                case nameof(StoreResilienceOptions.StateLoadTimeout): o.StateLoadTimeout = TimeSpan.FromHours(2); break;
                 default: o.BreakDuration = TimeSpan.FromHours(2); break;
             }
         });

@@ -100,6 +100,29 @@ public sealed class StateStoreStallTests
         cache.Age.Should().Be(TimeSpan.Zero);
     }
 
+    [Theory]
+    [InlineData(null, 5)]
+    [InlineData(60, 60)]
+    public async Task StateLoad_HungAfterTheVersionRead_FailsAtTheStateLoadTimeout(int? configuredSeconds, int expectedSeconds)
+    {
+        (ServiceProvider sp, ControllableStateStore state, FakeTimeProvider time) = Build(
+            _ => { },
+            more: s => s.Configure<StoreResilienceOptions>(o => o.StateLoadTimeout = configuredSeconds is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
+        await using ServiceProvider owned = sp;
+        ResilientStateStore store = sp.GetRequiredService<GuardStateCache>().Store;
+        state.Behavior = StateStoreBehavior.Hang;
+
+        Task<EmailGuardStateData> load = store.LoadAsync(default).AsTask();
+        time.Advance(TimeSpan.FromSeconds(expectedSeconds) - TimeSpan.FromMilliseconds(1));
+        bool doneEarly = load.IsCompleted;
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        Func<Task> act = () => load.WaitAsync(TimeSpan.FromSeconds(30));
+
+        store.LoadTimeout.Should().Be(TimeSpan.FromSeconds(expectedSeconds), "StateLoadTimeout, by default ten times the 250 ms timeout but at least 5 s");
+        doneEarly.Should().BeFalse("a full load of a large list gets its own, longer bound");
+        await act.Should().ThrowAsync<EmailGuardStoreUnavailableException>();
+    }
+
     [Fact]
     public async Task HealthCheck_StateNotRefreshedForLong_DegradedWithItsAge()
     {
