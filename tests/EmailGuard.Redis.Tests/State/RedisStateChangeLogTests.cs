@@ -311,6 +311,33 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         withFlag!.Flags.Should().NotBeNull().And.BeEmpty("the flag was removed, and flags come whole when one changed");
     }
 
+    [Fact]
+    public async Task VersionSteps_MakeARegressedStoreAlmostNeverMeetAnInstancesVersion_AndEveryVersionChainsExactly()
+    {
+        // A store that went back to an older version and wrote on is caught by the chain of records only if none of its
+        // new versions lands exactly on the one an instance holds: the chance of that is about 2 / (mean step).
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore store) = Instance(time);
+        await store.UpsertListEntryAsync(Entry("first@example.org"), CancellationToken.None);
+        long first = await store.GetVersionAsync(CancellationToken.None);
+        List<long> versions = [first];
+        for (int i = 0; i < 100; i++)
+        {
+            await store.UpsertListEntryAsync(Entry($"v{i}@example.org"), CancellationToken.None);
+            versions.Add(await store.GetVersionAsync(CancellationToken.None));
+        }
+
+        EmailGuardStateChanges? changes = await store.LoadChangesAsync(first, CancellationToken.None);
+        double meanStep = (versions[^1] - first) / 100.0;
+
+        meanStep.Should().BeGreaterThan(1_000_000, "a step of up to 65,536 left a 1 in 32,768 chance per loss; up to 2^24 leaves about 1 in 8.4 million");
+        versions.Should().BeInAscendingOrder().And.OnlyHaveUniqueItems();
+        versions[^1].Should().BeLessThan(1L << 53, "Lua's numbers and the log's scores are exact below 2^53");
+        changes.Should().NotBeNull("every record chains to the one before, with versions read back exactly through Lua");
+        changes!.Version.Should().Be(versions[^1]);
+        changes.ListEntries.Should().HaveCount(100);
+    }
+
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
