@@ -15,6 +15,16 @@ internal sealed partial class RedisEmailGuardStateStore
     /// </summary>
     internal const int MaxChangeRecords = 10_000;
 
+    private FlagsAt? _flags;
+    private long _flagValuesRead;
+    private long _flagLoads;
+
+    /// <summary>How many times every flag was read; for tests.</summary>
+    internal long FlagLoads => Interlocked.Read(ref _flagLoads);
+
+    /// <summary>How many flag values catch-ups read one by one (not by a whole read of the flags); for tests.</summary>
+    internal long FlagValuesRead => Interlocked.Read(ref _flagValuesRead);
+
     /// <summary>
     /// The largest step a write moves the version by. Each write moves it by a random step from 1 to this, so that a store
     /// that lost its last writes (a failover to a replica that missed them, a restart from an older snapshot or without
@@ -92,8 +102,9 @@ internal sealed partial class RedisEmailGuardStateStore
 
         // Complete only if the records chain from the caller's version to the store's (see NextVersion).
         HashSet<string> members = new(StringComparer.Ordinal);
+        HashSet<string> flagMembers = new(StringComparer.Ordinal);
         long reached = sinceVersion;
-        bool flagsChanged = false;
+        bool allFlags = false;
         foreach (RedisValue record in records)
         {
             string text = record!;
@@ -103,13 +114,19 @@ internal sealed partial class RedisEmailGuardStateStore
             }
 
             reached = recordVersion;
-            if (text.AsSpan(rest).StartsWith("l:", StringComparison.Ordinal))
+            ReadOnlySpan<char> change = text.AsSpan(rest);
+            if (change.StartsWith("l:", StringComparison.Ordinal))
             {
                 members.Add(text[(rest + 2)..]);
             }
+            else if (change.StartsWith("f:", StringComparison.Ordinal))
+            {
+                flagMembers.Add(text[(rest + 2)..]);
+            }
             else
             {
-                flagsChanged = true;
+                // "f": an EmailGuard before flags were named in their records changed one; which, it did not say.
+                allFlags = true;
             }
         }
 
@@ -134,10 +151,84 @@ internal sealed partial class RedisEmailGuardStateStore
             }
         }
 
-        // Most catch-ups follow a suppression: when no flag changed, the flags the caller holds are still the store's.
-        List<EmailGuardFlag>? flags = flagsChanged ? await LoadFlagsAsync(db).ConfigureAwait(false) : null;
+        // Most catch-ups follow a suppression: when no flag changed, the flags the caller holds are still the store's,
+        // and the flags this store holds for the caller's version hold for the new one too.
+        IReadOnlyList<EmailGuardFlag>? flags = null;
+        if (allFlags || flagMembers.Count > 0)
+        {
+            flags = await LoadChangedFlagsAsync(db, sinceVersion, version, allFlags ? null : flagMembers).ConfigureAwait(false);
+        }
+        else if (Volatile.Read(ref _flags) is { } held && held.Version == sinceVersion)
+        {
+            Volatile.Write(ref _flags, held with { Version = version });
+        }
+
         return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags);
     }
+
+    /// <summary>
+    /// Every unexpired flag after the changes to <paramref name="changed"/>: the flags this store last read, at
+    /// <paramref name="sinceVersion"/>, with just the changed ones read again, or all of them read when it holds none
+    /// for that version or <paramref name="changed"/> is <see langword="null"/> (a change that did not name its flag).
+    /// </summary>
+    /// <remarks>
+    /// The flags a breaker sets grow with the parties an attack uses, like suppressions; reading them all after each
+    /// flag write made every instance's work grow with the square of their number. The flags held are as of that version
+    /// or later: a flag written since is in the records after it and read again, which changes nothing if it was seen.
+    /// </remarks>
+    private async Task<IReadOnlyList<EmailGuardFlag>> LoadChangedFlagsAsync(IDatabase db, long sinceVersion, long version, HashSet<string>? changed)
+    {
+        FlagsAt? held = Volatile.Read(ref _flags);
+        if (changed is null || held is null || held.Version != sinceVersion)
+        {
+            List<EmailGuardFlag> all = await LoadFlagsAsync(db).ConfigureAwait(false);
+            RememberFlags(version, all);
+            return all;
+        }
+
+        string[] names = [.. changed];
+        RedisValue[] values = await GetValuesAsync(db, "f:", names).ConfigureAwait(false);
+        Interlocked.Add(ref _flagValuesRead, names.Length);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        Dictionary<string, EmailGuardFlag> byName = new(held.ByName.Count + names.Length, StringComparer.Ordinal);
+        foreach (KeyValuePair<string, EmailGuardFlag> flag in held.ByName)
+        {
+            if (flag.Value.IsActive(now))
+            {
+                byName.Add(flag.Key, flag.Value);
+            }
+        }
+
+        for (int i = 0; i < names.Length; i++)
+        {
+            if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, GuardStateJson.Flag) is { } flag && flag.IsActive(now))
+            {
+                byName[names[i]] = flag;
+            }
+            else
+            {
+                byName.Remove(names[i]);
+            }
+        }
+
+        Volatile.Write(ref _flags, new FlagsAt(version, byName));
+        return [.. byName.Values];
+    }
+
+    /// <summary>Keeps <paramref name="flags"/>, every unexpired flag at <paramref name="version"/>, for the next catch-up to start from.</summary>
+    private void RememberFlags(long version, List<EmailGuardFlag> flags)
+    {
+        Dictionary<string, EmailGuardFlag> byName = new(flags.Count, StringComparer.Ordinal);
+        foreach (EmailGuardFlag flag in flags)
+        {
+            byName[FlagMember(flag.PartyType, flag.PartyId, flag.Reason)] = flag;
+        }
+
+        Volatile.Write(ref _flags, new FlagsAt(version, byName));
+    }
+
+    /// <summary>The flags this store last read and the version they are as of (or later); never changed once made.</summary>
+    private sealed record FlagsAt(long Version, Dictionary<string, EmailGuardFlag> ByName);
 
     private static bool TryParseListMember(string member, out EmailGuardListEntryKey key)
     {

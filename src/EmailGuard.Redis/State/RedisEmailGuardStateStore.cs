@@ -67,7 +67,9 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
         List<EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
-        return new EmailGuardStateData(version.IsNull ? 0 : (long)version, entries, flags);
+        long loaded = version.IsNull ? 0 : (long)version;
+        RememberFlags(loaded, flags);
+        return new EmailGuardStateData(loaded, entries, flags);
     }
 
     public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
@@ -166,8 +168,8 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
             score = until.ToUnixTimeMilliseconds();
         }
 
-        // A list change names its entry, so readers load just it; a flag change only says that flags changed (they load whole).
-        string record = index == _listIndex ? keySuffix : "f";
+        // A change names its entry or flag, so readers load just it.
+        string record = keySuffix;
         try
         {
             _ = await db.ScriptEvaluateAsync(
@@ -190,7 +192,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
             RedisResult removed = await db.ScriptEvaluateAsync(
                 s_deleteScript,
                 [_version, index, _changes, _root + keyPrefix + member],
-                [member, keyPrefix == "l:" ? keyPrefix + member : "f", VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
+                [member, keyPrefix + member, VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
             return (long)removed > 0;
         }
         catch (RedisServerException ex) when (_connection.Observed(ex))
@@ -203,6 +205,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
     private async Task<List<EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
     {
+        Interlocked.Increment(ref _flagLoads);
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
         List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);

@@ -338,6 +338,76 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         changes.ListEntries.Should().HaveCount(100);
     }
 
+    [Fact]
+    public async Task AFlagWrite_IsCaughtUpByReadingThatFlag_NotEveryFlag()
+    {
+        // A breaker flags each party of an attack: reading every flag after each flag write made an instance's work grow
+        // with the square of their number, as suppressions did before the change log.
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore writer) = Instance(time);
+        (_, IEmailGuardStateStore readerStore) = Instance(time);
+        RedisEmailGuardStateStore reader = (RedisEmailGuardStateStore)readerStore;
+        for (int i = 0; i < 100; i++)
+        {
+            await writer.UpsertFlagAsync(TenantFlag($"t{i}", "High_Bounce:Rate", s_start.AddHours(1)), CancellationToken.None);
+        }
+
+        EmailGuardStateData loaded = await reader.LoadAsync(CancellationToken.None);
+        await writer.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        EmailGuardStateChanges? suppression = await reader.LoadChangesAsync(loaded.Version, CancellationToken.None);
+        await writer.UpsertFlagAsync(TenantFlag("t100", "spam", s_start.AddHours(1)), CancellationToken.None);
+        await writer.UpsertFlagAsync(TenantFlag("t5", "High_Bounce:Rate", s_start.AddHours(2)), CancellationToken.None);
+        (await writer.RemoveFlagAsync(EmailGuardPartyType.Tenant, "t7", "high_bounce:rate", CancellationToken.None)).Should().BeTrue();
+        await writer.UpsertListEntryAsync(Entry("b@example.org"), CancellationToken.None);
+        EmailGuardStateChanges? changes = await reader.LoadChangesAsync(suppression!.Version, CancellationToken.None);
+        EmailGuardStateData full = await writer.LoadAsync(CancellationToken.None);
+
+        loaded.Flags.Should().HaveCount(100);
+        suppression.Flags.Should().BeNull("no flag changed in between");
+        changes!.Flags.Should().BeEquivalentTo(full.Flags, "the flags held, with the three changed ones read again");
+        changes.Flags!.Should().HaveCount(100).And.ContainSingle(f => f.PartyId == "t5" && f.ExpiresAt == s_start.AddHours(2));
+        reader.FlagLoads.Should().Be(1, "only the load read every flag");
+        reader.FlagValuesRead.Should().Be(3);
+
+        // A catch-up from a version this store holds no flags for reads them all, as before.
+        EmailGuardStateChanges? fromStart = await reader.LoadChangesAsync(loaded.Version, CancellationToken.None);
+        fromStart!.Flags.Should().BeEquivalentTo(full.Flags);
+        reader.FlagLoads.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task AFlagChangeRecordThatNamesNoFlag_AsAnOlderEmailGuardWritesIt_ReadsEveryFlag()
+    {
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore store) = Instance(time);
+        RedisEmailGuardStateStore reader = (RedisEmailGuardStateStore)store;
+        await store.UpsertFlagAsync(TenantFlag("acme", "spam", s_start.AddHours(1)), CancellationToken.None);
+        EmailGuardStateData loaded = await store.LoadAsync(CancellationToken.None);
+
+        // The previous version's flag write: the flag, its index member, the version and a record that says only "f".
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        await db.StringSetAsync(root + "f:3:spam:legacy", System.Text.Json.JsonSerializer.Serialize(TenantFlag("legacy", "spam", s_start.AddHours(1)), GuardStateJson.Flag));
+        await db.SortedSetAddAsync(root + "flags", "3:spam:legacy", s_start.AddHours(1).ToUnixTimeMilliseconds());
+        await db.ScriptEvaluateAsync(
+            "local v = redis.call('INCRBY', KEYS[1], 7) redis.call('ZADD', KEYS[2], v, v .. ':' .. (v - 7) .. ':f') return v",
+            [root + "version", root + "changes"]);
+        EmailGuardStateChanges? changes = await store.LoadChangesAsync(loaded.Version, CancellationToken.None);
+
+        changes.Should().NotBeNull("the record chains: only which flag changed is unknown");
+        changes!.Flags!.Select(f => f.PartyId).Should().BeEquivalentTo(["acme", "legacy"]);
+        reader.FlagLoads.Should().Be(2, "a record that names no flag makes the catch-up read them all");
+    }
+
+    private static EmailGuardFlag TenantFlag(string tenant, string reason, DateTimeOffset expiresAt) => new()
+    {
+        PartyType = EmailGuardPartyType.Tenant,
+        PartyId = tenant,
+        Reason = reason,
+        CreatedAt = s_start,
+        ExpiresAt = expiresAt,
+    };
+
     private (GuardStateCache Cache, IEmailGuardStateStore Store) Instance(FakeTimeProvider time)
     {
         ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
