@@ -114,6 +114,23 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         (await host.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().BeNull();
     }
 
+    [Theory]
+    [InlineData("%20")]
+    [InlineData("%09%0A")]
+    public async Task FlagsLookup_BlankId_PageRendersWithoutALookup(string id)
+    {
+        // Arrange: the lookup passed any non-empty id to the flags, which refuse a blank one with an ArgumentException,
+        // so a link (or a stray space in the form) answered 500 instead of the page.
+        using HttpClient client = _host.Client();
+
+        // Act
+        HttpResponseMessage response = await client.GetAsync($"/emailguard/flags?type=User&id={id}");
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("id=\"active-flags\"");
+    }
+
     private static async Task<string> TokenAsync(HttpClient client, string page)
         => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
