@@ -107,6 +107,35 @@ public sealed class HostileAlertDeliveryTests
         logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\u2028")]
+    public async Task Slack_PartyIdWithALineBreak_StaysOnTheAlertsLine_NoForgedLine(string lineBreak)
+    {
+        // Arrange: a user id (an app's callers choose it, e.g. a sign-up name) and the operator name that flagged it carry a
+        // line break and a line formatted as the bot's own alerts are. Slack showed it as a line of its own.
+        const string Forged = "*[Critical] EmailGuard: the store was breached, rotate the keys at https://rotate.example*";
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
+            o.MaxAttempts = 1;
+        });
+
+        // Act
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(
+            EmailGuardPartyType.User, "bob" + lineBreak + Forged, EmailGuardFlagReasons.HighBounceRate, flaggedBy: "ops" + lineBreak + Forged);
+        AlertReceiver.Received slack = await receiver.NextAsync("slack");
+
+        // Assert: the title's line and the text's line, nothing more; the values are still there, on their lines.
+        string text = System.Text.Json.JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
+        string[] lines = text.Split(['\n', '\r', '\u2028', '\u2029']);
+        lines.Should().HaveCount(2);
+        lines[0].Should().StartWith("*[").And.Contain("User bob ").And.Contain("rotate.example");
+        lines.Should().NotContain(l => l.StartsWith("*[Critical]", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Webhook_ReceiverDown_OneAlertUsesItsRetries_TheNextAreTriedOnceUntilOneGetsThrough()
     {

@@ -141,7 +141,8 @@ internal sealed partial class AlertDispatcher(
     {
         EmailGuardAlert alert = queued.Alert;
         StringBuilder text = new();
-        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(alert.Title)}* ({Slack(Source)})");
+        // The title is one line whoever raised the alert: a line break in it would start a line Slack shows as the bot's own.
+        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(AlertText.OneLine(alert.Title))}* ({Slack(Source)})");
         if (alert.Text is { Length: > 0 })
         {
             text.Append('\n').Append(Slack(alert.Text));
