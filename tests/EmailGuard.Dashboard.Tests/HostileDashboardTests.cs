@@ -131,6 +131,31 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         (await response.Content.ReadAsStringAsync()).Should().Contain("id=\"active-flags\"");
     }
 
+    [Fact]
+    public async Task ListsPage_EveryEntryItsOwnReason_CountByReasonShowsABoundedNumber()
+    {
+        // Arrange: an app that writes a per-entry detail into the reason (here the bounce's diagnostic, which the receiving
+        // server writes), so no two entries share one. The count by reason listed every reason: the whole list, each view.
+        IEmailGuardLists lists = _host.Services.GetRequiredService<IEmailGuardLists>();
+        const int Entries = ListsPage.MaxReasons + 15;
+        for (int i = 0; i < Entries; i++)
+        {
+            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"gone{i}@example.com", $"550 5.1.1 <gone{i}@example.com>: no such user");
+        }
+
+        using HttpClient client = _host.Client();
+
+        // Act
+        string page = await client.GetStringAsync("/emailguard/lists");
+
+        // Assert
+        string reasons = page[page.IndexOf("id=\"list-reasons\"", StringComparison.Ordinal)..];
+        reasons = reasons[..reasons.IndexOf("</table>", StringComparison.Ordinal)];
+        (reasons.Split("<tr>").Length - 2).Should().Be(ListsPage.MaxReasons, "a header row, then the bounded reasons");
+        page.Should().Contain("id=\"more-reasons\">15 more reasons");
+        page.Should().Contain($"{Entries} entries.");
+    }
+
     private static async Task<string> TokenAsync(HttpClient client, string page)
         => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
