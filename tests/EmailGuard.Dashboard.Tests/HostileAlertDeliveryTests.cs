@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -137,6 +138,37 @@ public sealed class HostileAlertDeliveryTests
     }
 
     [Fact]
+    public async Task Webhook_TheAppsHttpHandlerThrowsItsOwnException_CountedAsAFailure_TheLoopAndTheAppGoOn()
+    {
+        // Arrange: an app whose HttpClient defaults add a resilience handler (the Aspire service defaults do), which
+        // answers a receiver that hangs with an exception of its own, neither HttpRequestException nor a cancellation.
+        // It escaped the delivery loop: no alert was delivered after it, and the host stopped.
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        int rejections = 1;
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+                o.WebhookSecret = Secret;
+                o.MaxAttempts = 1;
+            },
+            services: s => s.ConfigureHttpClientDefaults(b => b.AddHttpMessageHandler(() => new RejectingHandler(() => Interlocked.Decrement(ref rejections) >= 0))));
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+
+        // Act
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "first" });
+        await WaitForAsync(() => metrics.Failures > 0);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:2", Title = "second" });
+        await WaitForAsync(() => metrics.Delivered > 0);
+
+        // Assert
+        metrics.Failures.Should().Be(1);
+        (await receiver.NextAsync("webhook")).Text.Should().Contain("second");
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested.Should().BeFalse();
+    }
+
+    [Fact]
     public async Task Webhook_ReceiverDown_OneAlertUsesItsRetries_TheNextAreTriedOnceUntilOneGetsThrough()
     {
         // Arrange: a receiver that answers 503 to everything, then recovers.
@@ -180,6 +212,15 @@ public sealed class HostileAlertDeliveryTests
         }
 
         condition().Should().BeTrue("the dispatcher finished the delivery within a minute");
+    }
+
+    /// <summary>Throws as a resilience handler does when its timeout or circuit breaker rejects a request, then lets requests through.</summary>
+    private sealed class RejectingHandler(Func<bool> reject) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            => reject() ? throw new RejectedException() : base.SendAsync(request, cancellationToken);
+
+        private sealed class RejectedException() : Exception("The operation didn't complete within the allowed timeout of '00:00:10'.");
     }
 
     /// <summary>A local server whose endpoints the test writes, counting the requests it gets.</summary>
