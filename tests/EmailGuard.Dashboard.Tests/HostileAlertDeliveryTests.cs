@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -107,6 +108,66 @@ public sealed class HostileAlertDeliveryTests
         logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("\r\n")]
+    [InlineData("\u2028")]
+    public async Task Slack_PartyIdWithALineBreak_StaysOnTheAlertsLine_NoForgedLine(string lineBreak)
+    {
+        // Arrange: a user id (an app's callers choose it, e.g. a sign-up name) and the operator name that flagged it carry a
+        // line break and a line formatted as the bot's own alerts are. Slack showed it as a line of its own.
+        const string Forged = "*[Critical] EmailGuard: the store was breached, rotate the keys at https://rotate.example*";
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
+            o.MaxAttempts = 1;
+        });
+
+        // Act
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(
+            EmailGuardPartyType.User, "bob" + lineBreak + Forged, EmailGuardFlagReasons.HighBounceRate, flaggedBy: "ops" + lineBreak + Forged);
+        AlertReceiver.Received slack = await receiver.NextAsync("slack");
+
+        // Assert: the title's line and the text's line, nothing more; the values are still there, on their lines.
+        string text = System.Text.Json.JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
+        string[] lines = text.Split(['\n', '\r', '\u2028', '\u2029']);
+        lines.Should().HaveCount(2);
+        lines[0].Should().StartWith("*[").And.Contain("User bob ").And.Contain("rotate.example");
+        lines.Should().NotContain(l => l.StartsWith("*[Critical]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Webhook_TheAppsHttpHandlerThrowsItsOwnException_CountedAsAFailure_TheLoopAndTheAppGoOn()
+    {
+        // Arrange: an app whose HttpClient defaults add a resilience handler (the Aspire service defaults do), which
+        // answers a receiver that hangs with an exception of its own, neither HttpRequestException nor a cancellation.
+        // It escaped the delivery loop: no alert was delivered after it, and the host stopped.
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        int rejections = 1;
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            o =>
+            {
+                o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+                o.WebhookSecret = Secret;
+                o.MaxAttempts = 1;
+            },
+            services: s => s.ConfigureHttpClientDefaults(b => b.AddHttpMessageHandler(() => new RejectingHandler(() => Interlocked.Decrement(ref rejections) >= 0))));
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+
+        // Act
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "first" });
+        await WaitForAsync(() => metrics.Failures > 0);
+        alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:2", Title = "second" });
+        await WaitForAsync(() => metrics.Delivered > 0);
+
+        // Assert
+        metrics.Failures.Should().Be(1);
+        (await receiver.NextAsync("webhook")).Text.Should().Contain("second");
+        host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested.Should().BeFalse();
+    }
+
     [Fact]
     public async Task Webhook_ReceiverDown_OneAlertUsesItsRetries_TheNextAreTriedOnceUntilOneGetsThrough()
     {
@@ -151,6 +212,15 @@ public sealed class HostileAlertDeliveryTests
         }
 
         condition().Should().BeTrue("the dispatcher finished the delivery within a minute");
+    }
+
+    /// <summary>Throws as a resilience handler does when its timeout or circuit breaker rejects a request, then lets requests through.</summary>
+    private sealed class RejectingHandler(Func<bool> reject) : DelegatingHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            => reject() ? throw new RejectedException() : base.SendAsync(request, cancellationToken);
+
+        private sealed class RejectedException() : Exception("The operation didn't complete within the allowed timeout of '00:00:10'.");
     }
 
     /// <summary>A local server whose endpoints the test writes, counting the requests it gets.</summary>

@@ -114,6 +114,92 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         (await host.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().BeNull();
     }
 
+    [Theory]
+    [InlineData("%20")]
+    [InlineData("%09%0A")]
+    public async Task FlagsLookup_BlankId_PageRendersWithoutALookup(string id)
+    {
+        // Arrange: the lookup passed any non-empty id to the flags, which refuse a blank one with an ArgumentException,
+        // so a link (or a stray space in the form) answered 500 instead of the page.
+        using HttpClient client = _host.Client();
+
+        // Act
+        HttpResponseMessage response = await client.GetAsync($"/emailguard/flags?type=User&id={id}");
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("id=\"active-flags\"");
+    }
+
+    [Fact]
+    public async Task ListsPage_EveryEntryItsOwnReason_CountByReasonShowsABoundedNumber()
+    {
+        // Arrange: an app that writes a per-entry detail into the reason (here the bounce's diagnostic, which the receiving
+        // server writes), so no two entries share one. The count by reason listed every reason: the whole list, each view.
+        IEmailGuardLists lists = _host.Services.GetRequiredService<IEmailGuardLists>();
+        const int Entries = ListsPage.MaxReasons + 15;
+        for (int i = 0; i < Entries; i++)
+        {
+            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"gone{i}@example.com", $"550 5.1.1 <gone{i}@example.com>: no such user");
+        }
+
+        using HttpClient client = _host.Client();
+
+        // Act
+        string page = await client.GetStringAsync("/emailguard/lists");
+
+        // Assert
+        string reasons = page[page.IndexOf("id=\"list-reasons\"", StringComparison.Ordinal)..];
+        reasons = reasons[..reasons.IndexOf("</table>", StringComparison.Ordinal)];
+        (reasons.Split("<tr>").Length - 2).Should().Be(ListsPage.MaxReasons, "a header row, then the bounded reasons");
+        page.Should().Contain("id=\"more-reasons\">15 more reasons");
+        page.Should().Contain($"{Entries} entries.");
+    }
+
+    [Fact]
+    public async Task ConfirmPage_CarriesOnlyTheActionsFields_NotWhatElseWasPosted()
+    {
+        // Arrange: the confirmation page copied every posted field into its form, HTML-encoded: any name, any number, any
+        // length, so one post of a few megabytes of '<' came back four times over, and fields the action never reads
+        // were posted on with the confirmation.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+
+        // Act
+        HttpResponseMessage confirm = await client.PostAsync("/emailguard/lists/remove", Form(
+            token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("note", new string('<', 100_000)), ("redirect", "https://attacker.example/")));
+        string page = await confirm.Content.ReadAsStringAsync();
+
+        // Assert
+        page.Should().Contain("id=\"confirm\"");
+        HiddenPattern().Matches(page).Select(m => m.Groups[1].Value).Should().BeEquivalentTo("__RequestVerificationToken", "kind", "type", "value", "confirmed");
+        page.Length.Should().BeLessThan(20_000);
+    }
+
+    [Theory]
+    [InlineData("/emailguard/lists/remove", "value")]
+    [InlineData("/emailguard/flags/clear", "id")]
+    [InlineData("/emailguard/lists/add", "reason")]
+    public async Task Action_AValueLongerThanAnyFormWrites_RefusedWithoutEchoingIt(string action, string field)
+    {
+        // Arrange: no form of the dashboard writes a value this long; it was echoed into the confirmation page, or into
+        // the notice the redirect carries in its Location and the next request's query string.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        (string, string)[] fields = [("kind", "Blocklist"), ("type", action.Contains("/flags/", StringComparison.Ordinal) ? "User" : "Recipient"), ("value", "spam@example.com"), ("id", "u1"), ("reason", "manual")];
+        fields = [.. fields.Select(f => f.Item1 == field ? (field, new string('x', DashboardActions.MaxFieldLength + 1)) : f)];
+
+        // Act
+        HttpResponseMessage response = await client.PostAsync(action, Form(token, fields));
+        string shown = await client.GetStringAsync(response.Headers.Location!.ToString());
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        response.Headers.Location!.ToString().Length.Should().BeLessThan(2_000);
+        shown.Should().Contain("id=\"dashboard-error\"").And.Contain($"the {field} is longer than 1,000 characters");
+        (await _host.Services.GetRequiredService<IEmailGuardLists>().ListAsync(new EmailGuardListQuery())).TotalCount.Should().Be(0);
+    }
+
     private static async Task<string> TokenAsync(HttpClient client, string page)
         => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
@@ -122,6 +208,9 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
 
     [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
     private static partial Regex TokenPattern();
+
+    [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]+)\"")]
+    private static partial Regex HiddenPattern();
 
     [GeneratedRegex("<a id=\"cancel\" href=\"([^\"]*)\"")]
     private static partial Regex CancelPattern();

@@ -111,9 +111,19 @@ internal sealed partial class AlertDispatcher(
             {
                 throw;
             }
-            catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+            catch (Exception ex)
             {
-                lastError = ex is OperationCanceledException ? "timeout" : ex.Message;
+                // Whatever the client throws is a failed attempt, not only what HttpClient itself throws: the app's own
+                // handlers run here too (ConfigureHttpClientDefaults), and a resilience handler answers a receiver that
+                // hangs or keeps failing with its own exceptions (Polly's TimeoutRejectedException, BrokenCircuitException).
+                // Let through, one ended the delivery loop, and with the host's default BackgroundServiceExceptionBehavior
+                // the app. Only HttpClient's messages are repeated in the log: another's might carry the URL.
+                lastError = ex switch
+                {
+                    OperationCanceledException => "timeout",
+                    HttpRequestException => ex.Message,
+                    _ => ex.GetType().Name,
+                };
                 retry = true;
             }
 
@@ -141,7 +151,8 @@ internal sealed partial class AlertDispatcher(
     {
         EmailGuardAlert alert = queued.Alert;
         StringBuilder text = new();
-        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(alert.Title)}* ({Slack(Source)})");
+        // The title is one line whoever raised the alert: a line break in it would start a line Slack shows as the bot's own.
+        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(AlertText.OneLine(alert.Title))}* ({Slack(Source)})");
         if (alert.Text is { Length: > 0 })
         {
             text.Append('\n').Append(Slack(alert.Text));

@@ -80,8 +80,10 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Kind = kind,
             Condition = $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
             Severity = flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
-            Title = flag.Suspend ? $"{flag.PartyType} {flag.PartyId} suspended: {flag.Reason}" : $"{flag.PartyType} {flag.PartyId} flagged: {flag.Reason}",
-            Text = string.Create(CultureInfo.InvariantCulture, $"Until {flag.ExpiresAt:u}{(flag.CreatedBy is null ? string.Empty : $", by {flag.CreatedBy}")}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm."),
+            Title = flag.Suspend
+                ? $"{flag.PartyType} {AlertText.OneLine(flag.PartyId)} suspended: {AlertText.OneLine(flag.Reason)}"
+                : $"{flag.PartyType} {AlertText.OneLine(flag.PartyId)} flagged: {AlertText.OneLine(flag.Reason)}",
+            Text = string.Create(CultureInfo.InvariantCulture, $"Until {flag.ExpiresAt:u}{(flag.CreatedBy is null ? string.Empty : $", by {AlertText.OneLine(flag.CreatedBy)}")}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm."),
             Details = new Dictionary<string, string>
             {
                 ["partyType"] = flag.PartyType.ToString(),
@@ -120,12 +122,12 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Kind = EmailGuardAlertKinds.BreakerTripped,
             Condition = $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
             Severity = EmailGuardAlertSeverity.Warning,
-            Title = tripped.Title,
-            Text = $"{tripped.Detail}. See the dashboard's event log and lists; the runbook says what to do.",
+            Title = AlertText.OneLine(tripped.Title),
+            Text = $"{AlertText.OneLine(tripped.Detail)}. See the dashboard's event log and lists; the runbook says what to do.",
             Details = new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
             BudgetScope = scope,
         });
 
     private static string Party(EmailGuardLimitArguments limitEvent)
-        => limitEvent.Usage.Dimension == EmailGuardDimension.Global ? "the global scope" : $"{limitEvent.Usage.Dimension} {limitEvent.Usage.Partition}";
+        => limitEvent.Usage.Dimension == EmailGuardDimension.Global ? "the global scope" : $"{limitEvent.Usage.Dimension} {AlertText.OneLine(limitEvent.Usage.Partition)}";
 }

@@ -13,6 +13,12 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal static class DashboardActions
 {
+    /// <summary>The longest value an action takes: more than any address (320), id or reason its forms let one type.</summary>
+    internal const int MaxFieldLength = 1_000;
+
+    /// <summary>The fields the actions read; a confirmation page carries these on, and nothing else that was posted.</summary>
+    private static readonly string[] ActionFields = ["kind", "type", "value", "id", "reason", "hours"];
+
     public static Task AddToListAsync(DashboardRequest request)
         => RunAsync(request, destructive: _ => null, async form =>
         {
@@ -81,20 +87,23 @@ internal static class DashboardActions
         }
 
         IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
-        if (destructive(form) is { } question && form["confirmed"] != "yes")
+
+        // A value no form of the dashboard writes is refused before it is echoed: the confirmation page, the question and
+        // the notice would carry it, HTML-encoded (up to ten times its length), for as long as the server takes a form.
+        string? tooLong = Array.Find(ActionFields, name => form[name].ToString().Length > MaxFieldLength);
+        if (tooLong is null && destructive(form) is { } question && form["confirmed"] != "yes")
         {
             Html confirm = new();
             confirm.Raw("<div class=\"card\" id=\"confirm\"><p>").Text(question).Raw("</p>");
-            request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
 
-            // The form above carries a fresh token; the posted one, under whatever name the app gave the field, must not
-            // come back beside it, or the confirmation would be refused.
-            string tokenField = context.RequestServices.GetService<IOptions<AntiforgeryOptions>>()?.Value.FormFieldName ?? string.Empty;
-            foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> field in form)
+            // The form carries a fresh token and the fields the action reads; not the posted token (under whatever name
+            // the app gave the field: beside the new one it would be refused), nor anything else that was posted.
+            request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
+            foreach (string name in ActionFields)
             {
-                if (field.Key is not "confirmed" && field.Key != tokenField && !field.Key.StartsWith("__", StringComparison.Ordinal))
+                if (form.TryGetValue(name, out Microsoft.Extensions.Primitives.StringValues value))
                 {
-                    confirm.Hidden(field.Key, field.Value.ToString());
+                    confirm.Hidden(name, value.ToString());
                 }
             }
 
@@ -106,20 +115,31 @@ internal static class DashboardActions
         }
 
         string location;
-        try
+        if (tooLong is not null)
         {
-            (string back, string message) = await act(form).ConfigureAwait(false);
-            location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(request.ProtectNotice(message));
+            location = NotDone(request, string.Create(CultureInfo.InvariantCulture, $"the {tooLong} is longer than {MaxFieldLength:N0} characters."));
         }
-        catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)
+        else
         {
-            location = request.Url(context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", request.ProtectNotice($"Not done: {ex.Message}")));
+            try
+            {
+                (string back, string message) = await act(form).ConfigureAwait(false);
+                location = back + (back.Contains('?', StringComparison.Ordinal) ? '&' : '?') + "msg=" + Uri.EscapeDataString(request.ProtectNotice(message));
+            }
+            catch (Exception ex) when (ex is ArgumentException or EmailGuardStoreUnavailableException)
+            {
+                location = NotDone(request, ex.Message);
+            }
         }
 
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
     }
+
+    /// <summary>The page an action that was not done goes back to, with why.</summary>
+    private static string NotDone(DashboardRequest request, string why)
+        => request.Url(request.Context.Request.Path.Value!.Contains("/lists/", StringComparison.Ordinal) ? "/lists" : "/flags", ("err", request.ProtectNotice($"Not done: {why}")));
 
     /// <summary>
     /// Where Cancel goes: the dashboard page the form was on, when the Referer names one, else the overview. Only a path

@@ -32,8 +32,9 @@ internal static class FlagsPage
                 .Select(e => (e.PartyType, e.PartyId))
                 .Distinct()
                 .Take(MaxParties)];
+            // A blank id names no party (the flags refuse one), so it looks nothing up rather than failing the page.
             string lookupId = request.Query("id");
-            if (lookupId.Length > 0 && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType) && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+            if (!string.IsNullOrWhiteSpace(lookupId) && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType) && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
             {
                 parties.Remove((lookupType, lookupId));
                 parties.Insert(0, (lookupType, lookupId));

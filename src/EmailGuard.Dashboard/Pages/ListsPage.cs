@@ -9,6 +9,12 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal static class ListsPage
 {
+    /// <summary>
+    /// The most reasons the count by reason shows. Reasons are the app's text: one that carries a per-entry detail (an
+    /// address, a bounce's diagnostic) makes every entry a reason of its own, and the table the whole list, on every view.
+    /// </summary>
+    internal const int MaxReasons = 25;
+
     public static async Task RenderAsync(DashboardRequest request)
     {
         IEmailGuardLists? lists = request.Services.GetService<IEmailGuardLists>();
@@ -92,12 +98,16 @@ internal static class ListsPage
             if (reasons.Count > 0)
             {
                 html.Raw("<h3>By reason</h3><table id=\"list-reasons\"><tr><th>Reason</th><th>Entries</th></tr>");
-                foreach (KeyValuePair<string, int> reason in reasons.OrderByDescending(r => r.Value))
+                foreach (KeyValuePair<string, int> reason in reasons.OrderByDescending(r => r.Value).ThenBy(r => r.Key, StringComparer.Ordinal).Take(MaxReasons))
                 {
                     html.Raw("<tr>").Cell(reason.Key).Cell(reason.Value).Raw("</tr>");
                 }
 
                 html.Raw("</table>");
+                if (reasons.Count > MaxReasons)
+                {
+                    html.Raw("<p class=\"muted\" id=\"more-reasons\">").Text(reasons.Count - MaxReasons).Raw(" more reasons are not listed; search for one to see its entries.</p>");
+                }
             }
         }
         catch (EmailGuardStoreUnavailableException ex)
