@@ -203,9 +203,13 @@ internal sealed class ExactCountFlood : IAsyncDisposable
     /// <summary>The hot keys' admissions, for the test's output.</summary>
     public string HotAdmitted() => string.Join(", ", Enumerable.Range(0, _hotKeys).Select(Admitted));
 
-    /// <summary>Disposes the app instances.</summary>
+    /// <summary>
+    /// Stops the callers, if a failed test left them running (they would spin on disposed instances until the test
+    /// process ends), and disposes the app instances.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
+        await _stop.CancelAsync();
         foreach (RedisAppInstance instance in _instances)
         {
             await instance.DisposeAsync();
