@@ -128,6 +128,7 @@ public sealed class AlertTests
         JsonDocument.Parse(first.Body).RootElement.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.LimitExceededSpike);
         EmailGuardWebhookSignature.Verify(Secret, first.Timestamp, first.Signature, first.Body, time.GetUtcNow(), TimeSpan.FromMinutes(5)).Should().BeTrue();
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
         metrics.Suppressed.Should().Be(99, "10,000 denials cross the threshold of 100 a hundred times; one alert goes out");
 
         // The dispatcher's flush tick runs on the fake clock: move it on a minute at a time until the period has ended.
@@ -150,10 +151,7 @@ public sealed class AlertTests
         root.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suppressed);
         root.GetProperty("suppressed").GetInt32().Should().Be(99);
         receiver.Alerts.Reader.TryRead(out _).Should().BeFalse("one alert and one summary, nothing else");
-        for (int i = 0; i < 300 && metrics.Delivered < 2; i++)
-        {
-            await Task.Delay(100);
-        }
+        await outcomes.WaitUntilAsync(() => metrics.Delivered >= 2);
 
         metrics.Delivered.Should().Be(2);
         metrics.Failures.Should().Be(0);

@@ -37,10 +37,11 @@ public sealed class HostileAlertDeliveryTests
             o.MaxAttempts = 1;
         });
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
 
         // Act
         host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
-        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+        await outcomes.WaitUntilAsync(() => metrics.Delivered + metrics.Failures > 0);
 
         // Assert
         metrics.Failures.Should().Be(1, "a redirect is not a delivery");
@@ -71,10 +72,11 @@ public sealed class HostileAlertDeliveryTests
             o.RequestTimeout = TimeSpan.FromSeconds(2);
         });
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
 
         // Act
         host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
-        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+        await outcomes.WaitUntilAsync(() => metrics.Delivered + metrics.Failures > 0);
         release.TrySetResult();
 
         // Assert
@@ -98,10 +100,11 @@ public sealed class HostileAlertDeliveryTests
             },
             services: s => s.AddSingleton<ILoggerProvider>(logs));
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
 
         // Act
         host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
-        await WaitForAsync(() => metrics.Delivered + metrics.Failures > 0);
+        await outcomes.WaitUntilAsync(() => metrics.Delivered + metrics.Failures > 0);
 
         // Assert
         metrics.Delivered.Should().Be(1);
@@ -155,12 +158,13 @@ public sealed class HostileAlertDeliveryTests
             services: s => s.ConfigureHttpClientDefaults(b => b.AddHttpMessageHandler(() => new RejectingHandler(() => Interlocked.Decrement(ref rejections) >= 0))));
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
+        using AlertOutcomes outcomes = new(host.Services);
 
         // Act
         alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "first" });
-        await WaitForAsync(() => metrics.Failures > 0);
+        await outcomes.WaitUntilAsync(() => metrics.Failures > 0);
         alerts.Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:2", Title = "second" });
-        await WaitForAsync(() => metrics.Delivered > 0);
+        await outcomes.WaitUntilAsync(() => metrics.Delivered > 0);
 
         // Assert
         metrics.Failures.Should().Be(1);
@@ -182,6 +186,7 @@ public sealed class HostileAlertDeliveryTests
             o.RetryDelay = TimeSpan.FromMilliseconds(1);
         });
         AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
 
         // Act: three alerts while it is down, then one after it recovered, then one more.
@@ -190,28 +195,18 @@ public sealed class HostileAlertDeliveryTests
             alerts.Raise(new EmailGuardAlert { Kind = $"app_breaker_{i}", Condition = $"breaker:{i}", Title = "tripped" });
         }
 
-        await WaitForAsync(() => metrics.Failures == 3);
+        await outcomes.WaitUntilAsync(() => metrics.Failures == 3);
         int whileDown = hostile.Requests;
         Volatile.Write(ref up, true);
         alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_3", Condition = "breaker:3", Title = "tripped" });
-        await WaitForAsync(() => metrics.Delivered == 1);
+        await outcomes.WaitUntilAsync(() => metrics.Delivered == 1);
         Volatile.Write(ref up, false);
         alerts.Raise(new EmailGuardAlert { Kind = "app_breaker_4", Condition = "breaker:4", Title = "tripped" });
-        await WaitForAsync(() => metrics.Failures == 4);
+        await outcomes.WaitUntilAsync(() => metrics.Failures == 4);
 
         // Assert
         whileDown.Should().Be(4 + 1 + 1, "the first alert is tried 4 times; once it failed them all, the next are tried once each");
         hostile.Requests.Should().Be(whileDown + 1 + 4, "a delivery ends the outage: the alert after it has its retries again");
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        for (int i = 0; i < 600 && !condition(); i++)
-        {
-            await Task.Delay(100);
-        }
-
-        condition().Should().BeTrue("the dispatcher finished the delivery within a minute");
     }
 
     /// <summary>Throws as a resilience handler does when its timeout or circuit breaker rejects a request, then lets requests through.</summary>

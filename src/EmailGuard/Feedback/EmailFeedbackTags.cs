@@ -3,7 +3,8 @@ namespace EmailGuard;
 /// <summary>
 /// Writes an attribution as provider tags and reads it back. The names and values use only ASCII letters, digits,
 /// <c>_</c> and <c>-</c>, the set that SES message tags, Mailgun variables, SendGrid custom args and Postmark metadata
-/// all accept; values are base64url.
+/// all accept; values are base64url. Postmark takes shorter metadata values than the others (80 characters): give it
+/// <see cref="ToPostmarkMetadata"/>.
 /// </summary>
 public static class EmailFeedbackTags
 {
@@ -41,6 +42,35 @@ public static class EmailFeedbackTags
         Add(tags, "n", attribution.ClientNetwork);
         Add(tags, "p", attribution.EndpointPolicy);
         return tags;
+    }
+
+    /// <summary>
+    /// The tags to send as a Postmark message's <c>Metadata</c> (or its <c>X-PM-Metadata-</c> headers): <paramref name="tags"/>,
+    /// such as <see cref="EmailContent.ProviderTags"/>, with EmailGuard's made to fit Postmark. Postmark refuses a whole
+    /// message whose metadata has a field name longer than 20 characters or a value longer than 80, and takes at most 10
+    /// fields. EmailGuard's names are at most 5 characters, and it writes at most 7 tags whose values all fit. When one
+    /// of its values is longer than 80 characters (an id or a sender of more than 60 UTF-8 bytes), only
+    /// <see cref="SendIdTag"/> is kept of EmailGuard's tags, and the feedback is attributed by the message-id mapping
+    /// instead: the transport sets <see cref="EmailSendContext.Provider"/> to <c>postmark</c> and returns Postmark's
+    /// <c>MessageID</c> (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>). Leaving out only the long value would
+    /// not do: the rest, echoed, would be taken for the whole attribution, and the party left out never charged.
+    /// </summary>
+    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 3 of them.</param>
+    /// <returns>The metadata to send.</returns>
+    public static IReadOnlyDictionary<string, string> ToPostmarkMetadata(IReadOnlyDictionary<string, string> tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        bool fits = tags.All(static tag => !IsOwn(tag.Key) || tag.Value.Length <= PostmarkMaxValueLength);
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (KeyValuePair<string, string> tag in tags)
+        {
+            if (fits || !IsOwn(tag.Key) || (tag.Key == SendIdTag && tag.Value.Length <= PostmarkMaxValueLength))
+            {
+                metadata[tag.Key] = tag.Value;
+            }
+        }
+
+        return metadata;
     }
 
     /// <summary>Reads an attribution from echoed tags; false when none of EmailGuard's tags are present or one is malformed.</summary>
@@ -137,6 +167,20 @@ public static class EmailFeedbackTags
 
     /// <summary>The longest encoded tag value read back; a longer one makes the attribution unreadable.</summary>
     internal const int MaxValueLength = 256;
+
+    /// <summary>
+    /// Postmark's limits on a message's metadata: its API refuses the message (HTTP 422, "Field names are limited to 20
+    /// characters and field values are limited to 80 characters in length"). See docs/feedback.md for the sources.
+    /// </summary>
+    internal const int PostmarkMaxNameLength = 20;
+
+    /// <inheritdoc cref="PostmarkMaxNameLength"/>
+    internal const int PostmarkMaxValueLength = 80;
+
+    /// <inheritdoc cref="PostmarkMaxNameLength"/>
+    internal const int PostmarkMaxFields = 10;
+
+    private static bool IsOwn(string name) => name.StartsWith(Prefix, StringComparison.Ordinal);
 
     private static string Encode(string value)
     {

@@ -41,6 +41,8 @@ public sealed class EmailContent
     /// Mailgun copies <c>v:</c> variables into an <c>X-Mailgun-Variables</c> header the recipient can read, and the
     /// values are encoded, not encrypted: a transport for Mailgun that must not show tenant and user ids to recipients
     /// sends only <c>eg_id</c> and relies on the message-id mapping (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>).
+    /// Postmark refuses a message whose metadata values are longer than 80 characters: a transport for Postmark sends
+    /// <see cref="EmailFeedbackTags.ToPostmarkMetadata"/> of these tags.
     /// </remarks>
     public IReadOnlyDictionary<string, string>? ProviderTags { get; init; }
 }

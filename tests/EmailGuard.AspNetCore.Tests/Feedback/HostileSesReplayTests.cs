@@ -25,4 +25,22 @@ public sealed class HostileSesReplayTests : SesWebhookTestBase
         App.Feedback.Calls.Should().BeEmpty("a notification signed days ago is not recorded, as it is not for Mailgun and SendGrid");
         App.LogsWithId(2943).Should().ContainSingle();
     }
+
+    [Fact]
+    public async Task Notification_SignedLongerAgoThanMaxMessageAge_WithAForgedSignature_Answers401AndRecordsNothing()
+    {
+        // A forgery dated long ago: signed by a key that is not the certificate's, as an attacker who read the body of
+        // a real bounce could. Staleness is only worth a 200 for an authentic message (SNS retries it unchanged); judged
+        // before the signature, a forgery would be told it was accepted and be logged as a replay of a real message.
+        using SnsSigner attacker = new(TestApp.Start);
+        Dictionary<string, string?> forged = attacker.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint));
+        App.Time.Advance(new SesWebhookOptions().MaxMessageAge + TimeSpan.FromHours(1));
+
+        HttpResponseMessage response = await PostAsync(forged);
+
+        response.StatusCode.Should().Be(HttpStatusCode.Unauthorized, "the signature does not verify, whatever the message's age");
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1751).Should().ContainSingle();
+        App.LogsWithId(2943).Should().BeEmpty("a forgery is not a stale authentic message");
+    }
 }

@@ -9,11 +9,12 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// <summary>
 /// The load of the fault floods: callers spread over several app instances, each acquiring one key at a time (fail
 /// closed) until stopped, recording every admission; then every counter, read by a store that caches nothing, must
-/// hold exactly the admissions callers were told of, and the hot keys exactly their limit.
+/// hold exactly the admissions callers were told of, and the hot keys exactly their limit. The flood owns its app
+/// instances: it creates them (<see cref="CreateAsync"/>) and disposes them with itself.
 /// </summary>
-internal sealed class ExactCountFlood
+internal sealed class ExactCountFlood : IAsyncDisposable
 {
-    private readonly IReadOnlyList<RedisAppInstance> _instances;
+    private readonly List<RedisAppInstance> _instances = [];
     private readonly int _keys;
     private readonly int _hotKeys;
     private readonly RateLimitRule _hot;
@@ -25,13 +26,8 @@ internal sealed class ExactCountFlood
     private int _unavailable;
     private long _slowestTicks;
 
-    /// <param name="instances">The app instances; caller c uses instance c mod their number.</param>
-    /// <param name="keys">The keys; the first <paramref name="hotKeys"/> have the limit <paramref name="hotLimit"/>, the others a limit the load never reaches.</param>
-    /// <param name="hotKeys">How many keys the load takes past their limit.</param>
-    /// <param name="hotLimit">The hot keys' limit a day.</param>
-    public ExactCountFlood(IReadOnlyList<RedisAppInstance> instances, int keys, int hotKeys, int hotLimit)
+    private ExactCountFlood(int keys, int hotKeys, int hotLimit)
     {
-        _instances = instances;
         _keys = keys;
         _hotKeys = hotKeys;
         _hot = RateLimitRule.PerDay(hotLimit);
@@ -39,6 +35,9 @@ internal sealed class ExactCountFlood
     }
 
     public int HotLimit { get; }
+
+    /// <summary>The app instances; caller c uses instance c mod their number.</summary>
+    public IReadOnlyList<RedisAppInstance> Instances => _instances;
 
     public int Calls => Volatile.Read(ref _calls);
 
@@ -56,6 +55,31 @@ internal sealed class ExactCountFlood
     public int Admitted(int key) => _admitted.GetValueOrDefault(key);
 
     public RateLimitRequest Request(int key) => key < _hotKeys ? new($"hot-{key}", _hot) : new($"key-{key}", _wide);
+
+    /// <summary>Creates the flood and its app instances, which it disposes with itself.</summary>
+    /// <param name="instances">How many app instances.</param>
+    /// <param name="createInstance">Creates one app instance.</param>
+    /// <param name="keys">The keys; the first <paramref name="hotKeys"/> have the limit <paramref name="hotLimit"/>, the others a limit the load never reaches.</param>
+    /// <param name="hotKeys">How many keys the load takes past their limit.</param>
+    /// <param name="hotLimit">The hot keys' limit a day.</param>
+    public static async Task<ExactCountFlood> CreateAsync(int instances, Func<RedisAppInstance> createInstance, int keys, int hotKeys, int hotLimit)
+    {
+        ExactCountFlood flood = new(keys, hotKeys, hotLimit);
+        try
+        {
+            for (int i = 0; i < instances; i++)
+            {
+                flood._instances.Add(createInstance());
+            }
+
+            return flood;
+        }
+        catch
+        {
+            await flood.DisposeAsync();
+            throw;
+        }
+    }
 
     /// <summary>Starts the callers.</summary>
     /// <param name="callers">How many, over all instances.</param>
@@ -178,4 +202,17 @@ internal sealed class ExactCountFlood
 
     /// <summary>The hot keys' admissions, for the test's output.</summary>
     public string HotAdmitted() => string.Join(", ", Enumerable.Range(0, _hotKeys).Select(Admitted));
+
+    /// <summary>
+    /// Stops the callers, if a failed test left them running (they would spin on disposed instances until the test
+    /// process ends), and disposes the app instances.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        foreach (RedisAppInstance instance in _instances)
+        {
+            await instance.DisposeAsync();
+        }
+    }
 }

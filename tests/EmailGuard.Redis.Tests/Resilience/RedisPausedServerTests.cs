@@ -9,7 +9,7 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// what callers were told was admitted.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
-public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
+public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper output)
 {
     private const int Instances = 4;
     private const int CallersPerInstance = 16;
@@ -17,29 +17,14 @@ public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper 
     private const int HotKeys = 8;
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly List<RedisAppInstance> _instances = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (RedisAppInstance instance in _instances)
-        {
-            await instance.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task ServerPausedWithBatchesInFlight_ManyCallersOverSeveralInstances_EveryCounterHoldsExactlyWhatWasAdmitted()
     {
         // Arrange: 4 instances, 64 callers, 200 keys batched across keys; 8 of them hot with a limit the load passes, so
         // the over-limit cache and the coalescer take part too.
-        for (int i = 0; i < Instances; i++)
-        {
-            _instances.Add(RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.BreakDuration = TimeSpan.FromMilliseconds(200)));
-        }
-
-        ExactCountFlood flood = new(_instances, Keys, HotKeys, hotLimit: 150);
+        await using ExactCountFlood flood = await ExactCountFlood.CreateAsync(
+            Instances, () => RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.BreakDuration = TimeSpan.FromMilliseconds(200)), Keys, HotKeys, hotLimit: 150);
         flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 31) + (i * 7), storeUnavailableIsFailure: false);
 
         // Act: the load gets going, then the server holds every command for 1.5 s (6 timeouts), then answers them all.
@@ -51,7 +36,7 @@ public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper 
 
         // Assert
         output.WriteLine($"{flood.Calls} calls ({before} before the pause), {flood.TotalAdmitted} admitted, hot keys admitted {flood.HotAdmitted()}"
-            + $"; {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.MembersBatched)} acquires went in {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.BatchesSent)} batches");
+            + $"; {flood.Instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.MembersBatched)} acquires went in {flood.Instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).Batcher!.BatchesSent)} batches");
         await flood.AssertEveryCounterExactAsync(redis, _prefix);
     }
 }

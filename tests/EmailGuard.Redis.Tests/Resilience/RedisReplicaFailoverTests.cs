@@ -28,7 +28,6 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(60);
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly List<RedisAppInstance> _instances = [];
     private readonly List<ConnectionMultiplexer> _admins = [];
     private RedisServerProcess? _primary;
     private RedisServerProcess? _replica;
@@ -44,11 +43,6 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
 
     public async Task DisposeAsync()
     {
-        foreach (RedisAppInstance instance in _instances)
-        {
-            await instance.DisposeAsync();
-        }
-
         foreach (ConnectionMultiplexer admin in _admins)
         {
             await admin.DisposeAsync();
@@ -64,7 +58,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         // Arrange
         RedisServerProcess primary = _primary!;
         RedisServerProcess replica = _replica!;
-        ExactCountFlood flood = StartFlood(primary, replica);
+        await using ExactCountFlood flood = await StartFloodAsync(primary, replica);
         await flood.WaitForCallsAsync(600);
         int before = flood.Calls;
 
@@ -90,7 +84,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         output.WriteLine($"{flood.Calls} calls ({before} before the failover), {flood.TotalAdmitted} admitted ({atFailover} before), "
             + $"{flood.Unavailable} answered by the failure mode, slowest call {flood.SlowestCall.TotalMilliseconds:0} ms; "
             + $"hot keys admitted {flood.HotAdmitted()}; EVAL on the new primary: {await CommandCallsAsync(promoted, "eval")}");
-        foreach (IGrouping<string, FakeLogRecord> failures in _instances
+        foreach (IGrouping<string, FakeLogRecord> failures in flood.Instances
             .SelectMany(i => i.Services.GetRequiredService<FakeLogCollector>().GetSnapshot())
             .GroupBy(r => $"{r.Id.Id} {r.Exception?.GetType().Name}: {r.Exception?.Message}")
             .OrderByDescending(g => g.Count())
@@ -111,7 +105,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         // Arrange
         RedisServerProcess primary = _primary!;
         RedisServerProcess replica = _replica!;
-        ExactCountFlood flood = StartFlood(primary, replica);
+        await using ExactCountFlood flood = await StartFloodAsync(primary, replica);
         await flood.WaitForCallsAsync(600);
         int before = flood.Calls;
 
@@ -147,11 +141,11 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         Enumerable.Range(0, HotKeys).Should().OnlyContain(k => counted[k].Count == HotLimit, "the new primary admits up to each limit, never past it");
     }
 
-    private ExactCountFlood StartFlood(RedisServerProcess primary, RedisServerProcess replica)
+    private async Task<ExactCountFlood> StartFloodAsync(RedisServerProcess primary, RedisServerProcess replica)
     {
-        for (int i = 0; i < Instances; i++)
-        {
-            _instances.Add(RedisAppInstance.Create(
+        ExactCountFlood flood = await ExactCountFlood.CreateAsync(
+            Instances,
+            () => RedisAppInstance.Create(
                 Configuration(primary, replica),
                 _prefix,
                 o =>
@@ -159,10 +153,10 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
                     o.Timeout = s_timeout;
                     o.BreakDuration = TimeSpan.FromMilliseconds(200);
                 },
-                services => services.AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Warning))));
-        }
-
-        ExactCountFlood flood = new(_instances, Keys, HotKeys, HotLimit);
+                services => services.AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Warning))),
+            Keys,
+            HotKeys,
+            HotLimit);
         flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure: false);
         return flood;
     }

@@ -10,7 +10,7 @@ namespace EmailGuard.Redis.Tests.Resilience;
 /// admissions callers were told of, the hot ones exactly their limit.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
-public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOutputHelper output) : IAsyncLifetime
+public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOutputHelper output)
 {
     private const int Instances = 2;
     private const int CallersPerInstance = 32;
@@ -19,28 +19,13 @@ public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOu
     private const int Flushes = 10;
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly List<RedisAppInstance> _instances = [];
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task DisposeAsync()
-    {
-        foreach (RedisAppInstance instance in _instances)
-        {
-            await instance.DisposeAsync();
-        }
-    }
 
     [Fact]
     public async Task ScriptFlushedRepeatedlyMidFlood_OverManyKeysAndInstances_EveryCounterHoldsExactlyWhatWasAdmitted()
     {
         // Arrange: a generous timeout, since this is about NOSCRIPT recovery, not a loaded machine being slow.
-        for (int i = 0; i < Instances; i++)
-        {
-            _instances.Add(RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.Timeout = TimeSpan.FromSeconds(5)));
-        }
-
-        ExactCountFlood flood = new(_instances, Keys, HotKeys, hotLimit: 100);
+        await using ExactCountFlood flood = await ExactCountFlood.CreateAsync(
+            Instances, () => RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.Timeout = TimeSpan.FromSeconds(5)), Keys, HotKeys, hotLimit: 100);
         flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure: true);
 
         // Act: once the flood runs, the scripts are flushed ten times, each after another 200 calls.
@@ -56,7 +41,7 @@ public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOu
 
         // Assert
         output.WriteLine($"{flood.Calls} calls, {Flushes} flushes, {flood.TotalAdmitted} admitted; hot keys admitted {flood.HotAdmitted()}"
-            + $"; local denials {_instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).OverLimitCache!.HitCount)}");
+            + $"; local denials {flood.Instances.Sum(i => ((RedisRateLimitStore)i.Resilient.Store).OverLimitCache!.HitCount)}");
         await flood.AssertEveryCounterExactAsync(redis, _prefix);
     }
 }

@@ -133,6 +133,73 @@ public sealed class FeedbackTagsTests
         FeedbackKeys.Deserialize(null).Should().BeNull();
     }
 
+    public static TheoryData<string, EmailSendAttribution> PostmarkAttributions => new()
+    {
+        { "short values", Full },
+        { "a sender of 61 bytes", Like(Full, sender: new string('s', 49) + "@app.example") },
+        { "a sender of 254 characters, two tags", Like(Full, sender: new string('l', 64) + "@" + new string('a', 63) + "." + new string('b', 63) + "." + new string('c', 53) + ".example") },
+        { "ids of 192 bytes", Like(Full, tenant: new string('t', 192), user: new string('u', 192), category: new string('c', 192), policy: new string('p', 192)) },
+    };
+
+    private static EmailSendAttribution Like(EmailSendAttribution a, string? tenant = null, string? user = null, string? sender = null, string? category = null, string? policy = null) => new()
+    {
+        SendId = a.SendId,
+        TenantId = tenant ?? a.TenantId,
+        UserId = user ?? a.UserId,
+        Sender = sender ?? a.Sender,
+        Category = category ?? a.Category,
+        ClientNetwork = a.ClientNetwork,
+        EndpointPolicy = policy ?? a.EndpointPolicy,
+    };
+
+    [Theory]
+    [MemberData(nameof(PostmarkAttributions))]
+    public void ToPostmarkMetadata_AnyAttribution_FitsPostmarksLimits_WithRoomForThreeAppTags(string because, EmailSendAttribution attribution)
+    {
+        // Postmark refuses the whole message (422) when a metadata name is longer than 20 characters or a value longer
+        // than 80, and takes at most 10 fields; EmailGuard's tags are written for SES's 256.
+        Dictionary<string, string> tags = new(EmailFeedbackTags.Write(attribution)) { ["app_a"] = "1", ["app_b"] = "2", ["app_c"] = "3" };
+
+        IReadOnlyDictionary<string, string> metadata = EmailFeedbackTags.ToPostmarkMetadata(tags);
+
+        metadata.Should().HaveCountLessThanOrEqualTo(EmailFeedbackTags.PostmarkMaxFields, because);
+        metadata.Keys.Should().OnlyContain(k => k.Length <= EmailFeedbackTags.PostmarkMaxNameLength, because);
+        metadata.Values.Should().OnlyContain(v => v.Length <= EmailFeedbackTags.PostmarkMaxValueLength, because);
+        metadata.Should().Contain("app_c", "3").And.ContainKey(EmailFeedbackTags.SendIdTag);
+    }
+
+    [Fact]
+    public void ToPostmarkMetadata_ValuesThatFit_AreAllKept_AndReadBackWhole()
+    {
+        IReadOnlyDictionary<string, string> metadata = EmailFeedbackTags.ToPostmarkMetadata(EmailFeedbackTags.Write(Full));
+
+        metadata.Should().Equal(EmailFeedbackTags.Write(Full));
+        EmailFeedbackTags.TryRead(metadata, out EmailSendAttribution? read).Should().BeTrue();
+        read.Should().BeEquivalentTo(Full);
+    }
+
+    [Fact]
+    public async Task ToPostmarkMetadata_AValueLongerThanPostmarkTakes_KeepsTheSendIdAlone_AndTheMessageIdMappingChargesEveryParty()
+    {
+        // Arrange: a sender of 99 characters, 132 encoded. As written, Postmark refused the message; with only that tag
+        // left out, the echoed rest would be taken for the whole attribution and the sender never charged.
+        await using FeedbackTestApp app = new();
+        string sender = new string('l', 60) + "@" + new string('a', 30) + ".example";
+        EmailSendAttribution attribution = Like(Full, tenant: "acme", sender: sender);
+        await app.Feedback.TrackForProviderAsync("postmark", "pm-1", attribution);
+
+        // Act: the metadata Postmark echoes in the bounce, read as the webhook reads it.
+        IReadOnlyDictionary<string, string> metadata = EmailFeedbackTags.ToPostmarkMetadata(EmailFeedbackTags.Write(attribution));
+        EmailFeedbackTags.TryRead(metadata, out EmailSendAttribution? echoed).Should().BeTrue();
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("b1", attribution: echoed, messageId: "pm-1", provider: "postmark"));
+
+        // Assert
+        metadata.Keys.Should().Equal(EmailFeedbackTags.SendIdTag);
+        echoed.Should().BeEquivalentTo(new EmailSendAttribution { SendId = Full.SendId });
+        (await app.Counts.GetAsync(EmailGuardDimension.Sender, sender)).Bounces.Should().Be(1, "the mapping holds the whole attribution");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
     [Theory]
     [InlineData("203.0.113.7", "203.0.113.7/32")]
     [InlineData("203.0.113.0/24", "203.0.113.0/24")]
