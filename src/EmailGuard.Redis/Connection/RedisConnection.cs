@@ -15,6 +15,9 @@ namespace EmailGuard.Redis;
 /// </remarks>
 internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 {
+    /// <summary>The most times a command refused as a read-only replica is sent again: after the first search, and after a second.</summary>
+    internal const int MaxReplicaResends = 2;
+
     private readonly Func<Task<IConnectionMultiplexer>> _connect;
     private readonly bool _ownsMultiplexer;
     private readonly ILogger _logger;
@@ -105,26 +108,95 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     internal RedisPrimaryRefresh PrimaryRefresh => _primaryRefresh;
 
     /// <summary>
-    /// Looks at a failed command's error, a whole reply's or one batch member's: a refusal as a read-only replica
-    /// (<c>READONLY</c>) means the client's idea of the primary is out of date (a failover it has not seen), so it looks
-    /// again, in the background (<see cref="RedisPrimaryRefresh"/>). The command itself still fails: nothing was written.
+    /// How many times the connection has looked for the primary so far: read it just before sending a command that may
+    /// be refused as a read-only replica, and hand it to <see cref="PrimaryFoundAsync"/> with the refusal.
     /// </summary>
-    /// <param name="message">The error message.</param>
-    public void ObserveFailure(string message)
+    public int PrimarySearches => _primaryRefresh.Searches;
+
+    /// <summary>
+    /// After a command was refused as a read-only replica (<c>READONLY</c>), waits until the connection has looked for
+    /// the primary since the command was sent (starting the search if none has), so that the command can be sent again
+    /// where the client now routes it. A replica refuses every write, and every EmailGuard script and write fails at its
+    /// first write when refused, so a refused command wrote nothing and sending it again counts it once.
+    /// </summary>
+    /// <remarks>
+    /// The wait is bounded by what is left of <paramref name="budget"/> since <paramref name="startedAt"/> (the retry
+    /// budget of the call, half its timeout: the caller's own timeout still bounds the caller), and a command is sent
+    /// again at most <see cref="MaxReplicaResends"/> times: a server still refusing after two searches is not a failover
+    /// in progress. When either runs out the command fails with its refusal, as it did before (logged, 2956).
+    /// </remarks>
+    /// <param name="refusal">The refusal's message; anything but <c>READONLY</c> is not sent again.</param>
+    /// <param name="seen">What <see cref="PrimarySearches"/> read before the refused command was sent.</param>
+    /// <param name="resends">How many times this command was already sent again after such a refusal.</param>
+    /// <param name="startedAt">When the call began, a timestamp of <paramref name="timeProvider"/>.</param>
+    /// <param name="budget">How long, from <paramref name="startedAt"/>, the call may wait.</param>
+    /// <param name="timeProvider">The clock of <paramref name="startedAt"/> and <paramref name="budget"/>.</param>
+    /// <param name="what">The command or script, for the log.</param>
+    /// <param name="cancellationToken">The caller's token: a call cancelled while it waits is not sent again.</param>
+    /// <returns><see langword="true"/> to send the command again; <see langword="false"/> to fail it with its refusal.</returns>
+    public async ValueTask<bool> PrimaryFoundAsync(
+        string refusal, int seen, int resends, long startedAt, TimeSpan budget, TimeProvider timeProvider, string what, CancellationToken cancellationToken)
     {
-        if (RedisPrimaryRefresh.IsReplicaRefusal(message))
+        if (!RedisPrimaryRefresh.IsReplicaRefusal(refusal))
         {
-            _primaryRefresh.ReplicaRefused(message);
+            return false;
         }
+
+        Task searched = _primaryRefresh.SearchedSince(seen, refusal);
+        TimeSpan waited = timeProvider.GetElapsedTime(startedAt);
+        if (resends >= MaxReplicaResends || waited >= budget)
+        {
+            Log.ReplicaRefusalNotResent(_logger, what, resends, waited);
+            return false;
+        }
+
+        if (!searched.IsCompleted)
+        {
+            try
+            {
+                await searched.WaitAsync(budget - waited, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Log.ReplicaRefusalNotResent(_logger, what, resends, timeProvider.GetElapsedTime(startedAt));
+                return false;
+            }
+        }
+
+        Log.ReplicaRefusalResent(_logger, what, refusal);
+        return true;
     }
 
-    /// <summary><see cref="ObserveFailure"/> as an exception filter, for every script and write: it never catches.</summary>
-    /// <param name="exception">The server's error.</param>
-    /// <returns><see langword="false"/>.</returns>
-    public bool Observed(RedisServerException exception)
+    /// <summary>
+    /// Sends a write of the state or key-value store, and sends it again when it is refused as a read-only replica and
+    /// the connection finds the primary within <paramref name="budget"/> (<see cref="PrimaryFoundAsync"/>).
+    /// </summary>
+    /// <typeparam name="T">The write's reply.</typeparam>
+    /// <param name="write">Sends the write; it must write nothing when refused (one command, or a script that fails at its first write).</param>
+    /// <param name="what">The write, for the log.</param>
+    /// <param name="budget">How long the write may wait for the primary: half the store's timeout.</param>
+    /// <param name="timeProvider">The clock the budget is measured with.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>The write's reply.</returns>
+    public async Task<T> WriteAsync<T>(Func<IDatabase, Task<T>> write, string what, TimeSpan budget, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
-        ObserveFailure(exception.Message);
-        return false;
+        IDatabase database = await GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        long startedAt = timeProvider.GetTimestamp();
+        for (int resends = 0; ; resends++)
+        {
+            int seen = PrimarySearches;
+            try
+            {
+                return await write(database).ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (RedisPrimaryRefresh.IsReplicaRefusal(ex.Message))
+            {
+                if (!await PrimaryFoundAsync(ex.Message, seen, resends, startedAt, budget, timeProvider, what, cancellationToken).ConfigureAwait(false))
+                {
+                    throw;
+                }
+            }
+        }
     }
 
     /// <summary>Returns the database, connecting on the first call.</summary>

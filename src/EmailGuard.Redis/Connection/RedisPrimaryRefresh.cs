@@ -11,14 +11,16 @@ namespace EmailGuard.Redis;
 /// <para>
 /// StackExchange.Redis learns of a promotion on its own only from its periodic configuration check (every 60 s by
 /// default), from a connection failure, or from Sentinel. An old primary that stays up as a replica fails none of its
-/// connections: it answers every script with <c>READONLY</c> after the script's reads, before its first write, so
-/// nothing was counted, and without this every acquire followed the policy's failure mode until the next check.
+/// connections: it answers every script with <c>READONLY</c> after the script's reads, at its first write, so nothing
+/// was counted, and without this every acquire followed the policy's failure mode until the next check.
 /// </para>
 /// <para>
-/// One reconfiguration runs at a time, in the background, and a refusal within a second of the last start is
-/// absorbed: a flood's refusals cost one round of <c>INFO</c> per server, not one per call. The reconfiguration raises
-/// the multiplexer's configuration-changed event, on which <see cref="RedisScriptPreloader"/> loads the scripts on
-/// the new primary.
+/// One reconfiguration runs at a time, in the background, and a refused call waits for one that ended after the call
+/// was sent (<see cref="SearchedSince"/>), then is sent again: the one running, or one that ended meanwhile. Only a
+/// call sent after the last reconfiguration ended, and still refused, starts another, no sooner than a second after the
+/// last one started: a flood's refusals cost one round of <c>INFO</c> per server, not one per call. The
+/// reconfiguration raises the multiplexer's configuration-changed event, on which <see cref="RedisScriptPreloader"/>
+/// loads the scripts on the new primary.
 /// </para>
 /// </remarks>
 internal sealed partial class RedisPrimaryRefresh
@@ -32,6 +34,7 @@ internal sealed partial class RedisPrimaryRefresh
     private Task _refreshing = Task.CompletedTask;
     private long _lastStarted;
     private int _started;
+    private int _searches;
 
     /// <param name="timeProvider">The clock that spaces reconfigurations.</param>
     /// <param name="logger">The connection's logger.</param>
@@ -43,6 +46,12 @@ internal sealed partial class RedisPrimaryRefresh
 
     /// <summary>Gets how many reconfigurations were started; for tests.</summary>
     internal int Started => Volatile.Read(ref _started);
+
+    /// <summary>
+    /// Gets how many reconfigurations have ended: read before a command is sent, so that a refusal of it can tell
+    /// whether the client has looked for the primary since (<see cref="SearchedSince"/>).
+    /// </summary>
+    public int Searches => Volatile.Read(ref _searches);
 
     /// <summary>Completes when the last reconfiguration started has ended; for tests.</summary>
     internal Task Refreshing
@@ -72,34 +81,58 @@ internal sealed partial class RedisPrimaryRefresh
     public static bool IsReplicaRefusal(string message) => message.StartsWith("READONLY", StringComparison.Ordinal);
 
     /// <summary>
-    /// Reconfigures the multiplexer in the background after a <c>READONLY</c> refusal, unless one is running or started
-    /// less than a second ago. Never throws, never waits.
+    /// After a <c>READONLY</c> refusal of a command sent when <see cref="Searches"/> read <paramref name="seen"/>:
+    /// completes once a reconfiguration has ended since, so that the command can be sent again where the client now
+    /// routes it. That is at once when one ended meanwhile, the running one when one runs, else a new one, started a
+    /// second after the last one started at the soonest: the command went to a replica after the last search ended, so
+    /// what it found is out of date already. Never throws, never waits.
     /// </summary>
+    /// <param name="seen">What <see cref="Searches"/> read before the refused command was sent.</param>
     /// <param name="refusal">The refusal, for the log.</param>
-    public void ReplicaRefused(string refusal)
+    /// <returns>A task that completes, and never faults, when a reconfiguration has ended since.</returns>
+    public Task SearchedSince(int seen, string refusal)
     {
-        IConnectionMultiplexer multiplexer;
         lock (_gate)
         {
-            long now = _timeProvider.GetTimestamp();
-            if (_multiplexer is null
-                || !_refreshing.IsCompleted
-                || (_started > 0 && _timeProvider.GetElapsedTime(_lastStarted, now) < s_minInterval))
+            if (_searches != seen || _multiplexer is null)
             {
-                return;
+                return Task.CompletedTask;
             }
 
-            multiplexer = _multiplexer;
-            _lastStarted = now;
-            _started++;
-            _refreshing = RefreshAsync(multiplexer, refusal);
+            if (_refreshing.IsCompleted)
+            {
+                TimeSpan spacing = SpacingLeft();
+                StartLocked(_multiplexer, refusal, spacing > TimeSpan.Zero ? spacing : TimeSpan.Zero);
+            }
+
+            return _refreshing;
         }
     }
 
-    private async Task RefreshAsync(IConnectionMultiplexer multiplexer, string refusal)
+    /// <summary>How long until a second has passed since the last reconfiguration started; zero or less when it has.</summary>
+    private TimeSpan SpacingLeft()
+        => _started == 0 ? TimeSpan.Zero : s_minInterval - _timeProvider.GetElapsedTime(_lastStarted);
+
+    private void StartLocked(IConnectionMultiplexer multiplexer, string refusal, TimeSpan delay)
     {
-        // Off the caller's thread: the caller is failing a call and must not wait for a round of INFO.
-        await Task.Yield();
+        // Counted from the scheduled start, so that the next one keeps its second's distance from this one.
+        _lastStarted = _timeProvider.GetTimestamp() + (long)(delay.TotalSeconds * _timeProvider.TimestampFrequency);
+        _started++;
+        _refreshing = RefreshAsync(multiplexer, refusal, delay);
+    }
+
+    private async Task RefreshAsync(IConnectionMultiplexer multiplexer, string refusal, TimeSpan delay)
+    {
+        // Off the caller's thread: the caller is failing or holding a call and must not wait for a round of INFO.
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, _timeProvider).ConfigureAwait(false);
+        }
+        else
+        {
+            await Task.Yield();
+        }
+
         Log.Refreshing(_logger, refusal);
         try
         {
@@ -116,12 +149,16 @@ internal sealed partial class RedisPrimaryRefresh
         {
             Log.RefreshFailed(_logger, ex);
         }
+        finally
+        {
+            Interlocked.Increment(ref _searches);
+        }
     }
 
     private static partial class Log
     {
         [LoggerMessage(EventId = 2947, EventName = "RedisReplicaRefusedWrite", Level = LogLevel.Warning,
-            Message = "A Redis server refused an EmailGuard script as a read-only replica ({Refusal}): a failover the client has not seen. Nothing was counted; the connection looks for the primary again.")]
+            Message = "A Redis server refused an EmailGuard script as a read-only replica ({Refusal}): a failover the client has not seen. Nothing was written; the connection looks for the primary again, and the refused calls are sent there within their budget.")]
         public static partial void Refreshing(ILogger logger, string refusal);
 
         [LoggerMessage(EventId = 2948, EventName = "RedisPrimaryRefreshed", Level = LogLevel.Information,

@@ -69,7 +69,8 @@ public static class EmailGuardRedisBuilderExtensions
             sp.GetService<IMeterFactory>()));
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
-            sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
         builder.AddKeyValueStore(sp => new RedisKeyValueStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),

@@ -28,16 +28,22 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
     private readonly RedisConnection _connection;
     private readonly RedisScriptRunner _scripts;
     private readonly string _prefix;
+    private readonly TimeProvider _timeProvider;
+    private readonly TimeSpan _replicaRefusalBudget;
 
     /// <param name="connection">The shared connection.</param>
     /// <param name="timeProvider">The clock of the runner's slot-retry budget; the system clock when null.</param>
     /// <param name="logger">The runner's logger.</param>
-    /// <param name="timeout">The resilience timeout; a moving slot is retried for half of it.</param>
+    /// <param name="timeout">
+    /// The resilience timeout; a moving slot is retried, and a write refused by a read-only replica waits for the
+    /// primary, for half of it.
+    /// </param>
     public RedisKeyValueStore(RedisConnection connection, TimeProvider? timeProvider = null, ILogger? logger = null, TimeSpan? timeout = null)
     {
         _connection = connection;
-        _scripts = new RedisScriptRunner(
-            timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance, (timeout ?? new StoreResilienceOptions().Timeout) / 2, connection);
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _replicaRefusalBudget = (timeout ?? new StoreResilienceOptions().Timeout) / 2;
+        _scripts = new RedisScriptRunner(_timeProvider, logger ?? NullLogger.Instance, _replicaRefusalBudget, connection);
         _prefix = connection.KeyPrefix;
 
         // Loaded with the connection's other scripts, so that its first call finds it by SHA.
@@ -47,16 +53,10 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
     public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
     {
         KeyValueStoreValidation.ValidateWrite(key, value, timeToLive);
-        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await database.StringSetAsync(KeyOf(key), value, new Expiration(timeToLive)).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (_connection.Observed(ex))
-        {
-            // Never reached: the filter only observes.
-            throw;
-        }
+        RedisKey redisKey = KeyOf(key);
+        _ = await _connection.WriteAsync(
+            db => db.StringSetAsync(redisKey, value, new Expiration(timeToLive)), "key-value write", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)

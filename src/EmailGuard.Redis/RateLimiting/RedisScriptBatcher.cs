@@ -19,7 +19,10 @@ namespace EmailGuard.Redis;
 /// member, the same arithmetic, the same reply. A member whose own script would have failed (a counter of the wrong
 /// type) fails alone with that error, and writes nothing, since every acquire script fails before its first write;
 /// a batch that fails as a whole (a timeout, a dropped connection) fails each member as its own call would have
-/// failed: sent, so it may or may not have run.
+/// failed: sent, so it may or may not have run. Members a server refused as a read-only replica (<c>READONLY</c>, a
+/// failover the client has not seen) wrote nothing, and neither did the batch's end on their behalf (it writes only
+/// what earlier members' writes took): they go again, in their order, once the connection has looked for the primary,
+/// within the retry budget of the earliest of them, before the lane takes its next batch.
 /// </para>
 /// <para>
 /// Cancellation behaves as without batching. A member whose caller cancels before its batch is sent is dropped and
@@ -201,27 +204,37 @@ internal sealed partial class RedisScriptBatcher
         arguments[1] = kind;
         call.CopyTo(keys, 0, arguments, 2);
         (keys, arguments) = RedisNodeScriptLayout.Pack(keys, arguments);
-        return new(OnlyReplyAsync(_scripts.SendAsync(database, _batchScript, keys, arguments, startedAt, cancellationToken)));
+        return new(OnlyReplyAsync(database, keys, arguments, startedAt, cancellationToken));
     }
 
-    /// <summary>The reply of the one member of a batch script sent on its own, or its own script's error.</summary>
-    private async Task<RedisResult> OnlyReplyAsync(Task<RedisResult> sending)
+    /// <summary>
+    /// The reply of the one member of a batch script sent on its own, or its own script's error; sent again when the
+    /// member was refused as a read-only replica and the connection finds the primary within the retry budget.
+    /// </summary>
+    private async Task<RedisResult> OnlyReplyAsync(
+        IDatabase database, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
     {
-        RedisResult raw = await sending.ConfigureAwait(false);
-        if (raw.Resp2Type != ResultType.Array || raw.Length != 1)
+        for (int resends = 0; ; resends++)
         {
-            throw new RedisException("The batch script of one acquire replied with something other than one reply.");
-        }
+            int searches = _scripts.PrimarySearches;
+            RedisResult raw = await _scripts.SendAsync(database, _batchScript, keys, arguments, startedAt, cancellationToken).ConfigureAwait(false);
+            if (raw.Resp2Type != ResultType.Array || raw.Length != 1)
+            {
+                throw new RedisException("The batch script of one acquire replied with something other than one reply.");
+            }
 
-        RedisResult reply = ((RedisResult[])raw!)[0];
-        if (reply.Resp2Type != ResultType.BulkString)
-        {
-            return reply;
-        }
+            RedisResult reply = ((RedisResult[])raw!)[0];
+            if (reply.Resp2Type != ResultType.BulkString)
+            {
+                return reply;
+            }
 
-        string message = (string)reply!;
-        _scripts.ObserveFailure(message);
-        throw MemberFailure(message);
+            string message = (string)reply!;
+            if (!await _scripts.PrimaryFoundAsync(message, searches, resends, startedAt, _batchScript.Name, cancellationToken).ConfigureAwait(false))
+            {
+                throw MemberFailure(message);
+            }
+        }
     }
 
     /// <summary>The error of a member whose own script failed, which the batch script replied as a string.</summary>
@@ -275,38 +288,79 @@ internal sealed partial class RedisScriptBatcher
     private async Task RunLaneAsync(Lane lane, int key)
     {
         List<Member> batch = [];
+        List<Member> refused = [];
         while (TakeBatch(lane, key, batch))
         {
-            Exception? failure;
-            try
-            {
-                RedisResult raw = await Send(batch).ConfigureAwait(false);
-                failure = Answer(batch, raw);
-            }
-#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
-            catch (Exception ex)
-#pragma warning restore CA1031
-            {
-                failure = ex;
-            }
+            (string? refusal, int searches) = await SendAndAnswerAsync(batch, refused).ConfigureAwait(false);
 
-            if (failure is not null)
+            // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
+            // connection has looked for the primary they go again, in their order, ahead of the members queued since.
+            for (int resends = 0; refusal is not null; resends++)
             {
-                if (batch.Count > 1)
-                {
-                    Log.BatchFailed(_logger, batch.Count, failure);
-                }
-
+                (batch, refused) = (refused, batch);
+                refused.Clear();
+                long startedAt = batch[0].StartedAt;
                 foreach (Member member in batch)
                 {
-                    member.Fail(failure);
+                    startedAt = Math.Min(startedAt, member.StartedAt);
                 }
+
+                if (!await _scripts.PrimaryFoundAsync(refusal, searches, resends, startedAt, _batchScript.Name, CancellationToken.None).ConfigureAwait(false))
+                {
+                    foreach (Member member in batch)
+                    {
+                        member.Fail(MemberFailure(refusal));
+                    }
+
+                    break;
+                }
+
+                (refusal, searches) = await SendAndAnswerAsync(batch, refused).ConfigureAwait(false);
             }
 
             // Each member went back to the pool when both its caller and the lane were done with it.
             batch.Clear();
+            refused.Clear();
             await Task.Yield();
         }
+    }
+
+    /// <summary>
+    /// Sends one batch and answers its members, but for those refused as a read-only replica, which go to
+    /// <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none), and how
+    /// many times the connection had looked for the primary when the batch was sent.
+    /// </summary>
+    private async Task<(string? Refusal, int Searches)> SendAndAnswerAsync(List<Member> batch, List<Member> refused)
+    {
+        int searches = _scripts.PrimarySearches;
+        Exception? failure;
+        string? refusal = null;
+        try
+        {
+            RedisResult raw = await Send(batch).ConfigureAwait(false);
+            (failure, refusal) = Answer(batch, raw, refused);
+        }
+#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
+        }
+
+        if (failure is not null)
+        {
+            if (batch.Count > 1)
+            {
+                Log.BatchFailed(_logger, batch.Count, failure);
+            }
+
+            foreach (Member member in batch)
+            {
+                member.Fail(failure);
+            }
+        }
+
+        return (refusal, searches);
     }
 
     /// <summary>
@@ -426,40 +480,49 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>
-    /// Answers each member with its own reply, or with its own script's error; when the reply is not one per member,
-    /// answers none and returns the failure they all fail with.
+    /// Answers each member with its own reply, or with its own script's error, but for members refused as a read-only
+    /// replica, which go to <paramref name="refused"/> unanswered; when the reply is not one per member, answers none
+    /// and returns the failure they all fail with. Returns a refusal when a member was refused.
     /// </summary>
-    private RedisException? Answer(List<Member> batch, RedisResult raw)
+    private (RedisException? Failure, string? Refusal) Answer(List<Member> batch, RedisResult raw, List<Member> refused)
     {
         if (batch.Count == 1 && !_always)
         {
             batch[0].Complete(raw);
-            return null;
+            return default;
         }
 
         // Checked before anyone is answered: a member answered goes back to its pool, and must not be failed after.
         if (raw.Resp2Type != ResultType.Array || raw.Length != batch.Count)
         {
-            return new RedisException($"The batch script of {batch.Count} acquires replied with something other than one reply per acquire.");
+            return (new RedisException($"The batch script of {batch.Count} acquires replied with something other than one reply per acquire."), null);
         }
 
         RedisResult[] replies = (RedisResult[])raw!;
+        string? refusal = null;
         for (int i = 0; i < batch.Count; i++)
         {
             RedisResult reply = replies[i];
-            if (reply.Resp2Type == ResultType.BulkString)
+            if (reply.Resp2Type != ResultType.BulkString)
             {
-                string message = (string)reply!;
-                _scripts.ObserveFailure(message);
-                batch[i].Fail(MemberFailure(message));
+                batch[i].Complete(reply);
+                continue;
+            }
+
+            string message = (string)reply!;
+            if (RedisPrimaryRefresh.IsReplicaRefusal(message))
+            {
+                // Its write was refused, so it wrote nothing, and neither did the end of the batch on its behalf.
+                refusal ??= message;
+                refused.Add(batch[i]);
             }
             else
             {
-                batch[i].Complete(reply);
+                batch[i].Fail(MemberFailure(message));
             }
         }
 
-        return null;
+        return (null, refusal);
     }
 
     /// <summary>The acquires of one node or slot: whether a script is in flight, and who waits for the next batch.</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -6,7 +7,8 @@ namespace EmailGuard.Redis;
 /// <summary>
 /// Runs the store's Lua scripts: by SHA (EVALSHA), and, when a node refuses one before running it, recovers on the
 /// one path every script shares: by its text after <c>NOSCRIPT</c>, by its SHA again after a short backoff while a
-/// Redis Cluster slot moves.
+/// Redis Cluster slot moves, by its SHA again once the connection has looked for the primary after a server refused it
+/// as a read-only replica (<c>READONLY</c>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -16,6 +18,13 @@ namespace EmailGuard.Redis;
 /// node and partly not is refused with <c>TRYAGAIN</c>, and a node may answer <c>ASK</c> or <c>MOVED</c> that the
 /// client could not follow on its own. Every such refusal comes before the script runs, so nothing was counted and
 /// the script is sent again until it runs or the retry budget is spent.
+/// </para>
+/// <para>
+/// A <c>READONLY</c> refusal comes from a server that became a replica without the client noticing (a failover). A
+/// replica refuses every write, and every script fails at its first write when refused (see the scripts), so nothing
+/// was counted: the script waits until the connection has looked for the primary since it was sent
+/// (<see cref="RedisConnection.PrimaryFoundAsync"/>) and goes again, within the same budget. When the budget runs out
+/// first it fails with its refusal, as before, and the policy's failure mode answers it.
 /// </para>
 /// <para>
 /// The budget is half the resilience timeout, counted from the start of the store call, so that a slot that stays
@@ -47,17 +56,29 @@ internal sealed partial class RedisScriptRunner
         _connection = connection;
     }
 
-    /// <summary>
-    /// Looks at a script's failure, its whole reply's or one batch member's: a <c>READONLY</c> refusal means the script
-    /// went to a server that is a replica now, a failover the client has not seen, and the connection is told so that it
-    /// looks for the primary again. The call itself still fails: the script read before it was refused, nothing was
-    /// counted, and the policy's failure mode answers it.
-    /// </summary>
-    /// <param name="message">The error message.</param>
-    public void ObserveFailure(string message) => _connection?.ObserveFailure(message);
+    /// <summary>How many times the connection has looked for the primary; read just before a send (see <see cref="PrimaryFoundAsync"/>).</summary>
+    public int PrimarySearches => _connection?.PrimarySearches ?? 0;
 
-    /// <summary><see cref="ObserveFailure"/> as an exception filter: it never catches.</summary>
-    private bool Observed(RedisServerException exception) => _connection?.Observed(exception) ?? false;
+    /// <summary>
+    /// After a send made when <see cref="PrimarySearches"/> read <paramref name="seen"/> was refused as a read-only
+    /// replica (the whole script, or batch members): waits, within the retry budget counted from
+    /// <paramref name="startedAt"/>, until the connection has looked for the primary since
+    /// (<see cref="RedisConnection.PrimaryFoundAsync"/>).
+    /// </summary>
+    /// <param name="refusal">The refusal's message.</param>
+    /// <param name="seen">What <see cref="PrimarySearches"/> read before the send.</param>
+    /// <param name="resends">How many times the script was already sent again after such a refusal.</param>
+    /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
+    /// <param name="what">The script, for the log.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    /// <returns>Whether to send it again; else it fails with its refusal, as before.</returns>
+    public ValueTask<bool> PrimaryFoundAsync(string refusal, int seen, int resends, long startedAt, string what, CancellationToken cancellationToken)
+        => _connection is null
+            ? new(false)
+            : _connection.PrimaryFoundAsync(refusal, seen, resends, startedAt, _slotRetryBudget, _timeProvider, what, cancellationToken);
+
+    /// <summary>A refusal as a read-only replica, which the runner sends again when it has a connection to look for the primary with.</summary>
+    private bool IsReplicaRefusal(RedisServerException exception) => _connection is not null && RedisPrimaryRefresh.IsReplicaRefusal(exception.Message);
 
     /// <summary>
     /// Sends the script unless the caller has already cancelled (a call cancelled before it is sent takes nothing),
@@ -121,30 +142,34 @@ internal sealed partial class RedisScriptRunner
     private async Task<RedisResult> SendCoreAsync(
         IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt, CancellationToken cancellationToken)
     {
+        int searches = PrimarySearches;
         try
         {
             return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (IsRetriable(ex, script))
+        catch (RedisServerException ex) when (IsRetriable(ex, script) || IsReplicaRefusal(ex))
         {
-            return await RecoverAsync(database, script, keys, arguments, ex, startedAt, cancellationToken).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (Observed(ex))
-        {
-            throw;
+            return await RecoverAsync(database, script, keys, arguments, ex, searches, startedAt, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>
     /// Sends a refused script again until it runs: by its text after NOSCRIPT, by its SHA after a short backoff while
-    /// its slot moves. The caller's token stops it only between attempts (a cancelled caller is never charged by a
-    /// retry it did not wait for); an attempt once sent is awaited, so a completed task means the script ran.
+    /// its slot moves, by its SHA once the connection has looked for the primary after a read-only refusal. The caller's
+    /// token stops it only between attempts (a cancelled caller is never charged by a retry it did not wait for); an
+    /// attempt once sent is awaited, so a completed task means the script ran.
     /// </summary>
     /// <exception cref="RateLimitStoreBusyException">The slot was still moving when the retry budget ran out.</exception>
+    /// <exception cref="RedisServerException">
+    /// A read-only refusal when the connection did not find the primary within the retry budget: the call fails as
+    /// before, and its failure mode answers it.
+    /// </exception>
     private async Task<RedisResult> RecoverAsync(
-        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, long startedAt, CancellationToken cancellationToken)
+        IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, int searches, long startedAt,
+        CancellationToken cancellationToken)
     {
         int attempt = 0;
+        int resends = 0;
         while (true)
         {
             try
@@ -152,7 +177,22 @@ internal sealed partial class RedisScriptRunner
                 if (IsNoScript(refusal))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    searches = PrimarySearches;
                     return await EvaluateTextAsync(database, script, keys, arguments).ConfigureAwait(false);
+                }
+
+                if (IsReplicaRefusal(refusal))
+                {
+                    if (!await _connection!.PrimaryFoundAsync(
+                        refusal.Message, searches, resends, startedAt, _slotRetryBudget, _timeProvider, script.Name, cancellationToken).ConfigureAwait(false))
+                    {
+                        ExceptionDispatchInfo.Throw(refusal);
+                    }
+
+                    resends++;
+                    cancellationToken.ThrowIfCancellationRequested();
+                    searches = PrimarySearches;
+                    return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
                 }
 
                 TimeSpan waited = _timeProvider.GetElapsedTime(startedAt);
@@ -173,15 +213,12 @@ internal sealed partial class RedisScriptRunner
                 attempt++;
                 await Task.Delay(backoff, _timeProvider, cancellationToken).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
+                searches = PrimarySearches;
                 return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
             }
-            catch (RedisServerException ex) when (IsRetriable(ex, script))
+            catch (RedisServerException ex) when (!ReferenceEquals(ex, refusal) && (IsRetriable(ex, script) || IsReplicaRefusal(ex)))
             {
                 refusal = ex;
-            }
-            catch (RedisServerException ex) when (Observed(ex))
-            {
-                throw;
             }
         }
     }

@@ -34,13 +34,21 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     private readonly RedisKey _flagIndex;
     private readonly RedisKey _events;
     private readonly RedisKey _changes;
+    private readonly TimeSpan _replicaRefusalBudget;
 
-    public RedisEmailGuardStateStore(RedisConnection connection, TimeProvider timeProvider)
+    /// <param name="connection">The shared connection.</param>
+    /// <param name="timeProvider">The app's clock.</param>
+    /// <param name="timeout">
+    /// The resilience timeout, which bounds every write: a write refused by a read-only replica waits for the primary
+    /// for half of it (<see cref="RedisConnection.WriteAsync"/>).
+    /// </param>
+    public RedisEmailGuardStateStore(RedisConnection connection, TimeProvider timeProvider, TimeSpan? timeout = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _connection = connection;
         _timeProvider = timeProvider;
+        _replicaRefusalBudget = (timeout ?? new StoreResilienceOptions().Timeout) / 2;
         _root = $"{connection.KeyPrefix}{{{connection.KeyPrefix}guard}}:";
         _version = _root + "version";
         _listIndex = _root + "lists";
@@ -157,7 +165,6 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
     private async ValueTask WriteAsync(RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, CancellationToken cancellationToken)
     {
-        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
         TimeSpan? ttl = null;
         RedisValue score = "+inf";
         if (keepUntil is { } until)
@@ -170,36 +177,19 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         // A change names its entry or flag, so readers load just it.
         string record = keySuffix;
-        try
-        {
-            _ = await db.ScriptEvaluateAsync(
-                s_writeScript,
-                [_version, index, _changes, _root + keySuffix],
-                [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
-        }
-        catch (RedisServerException ex) when (_connection.Observed(ex))
-        {
-            // Never reached: the filter only observes.
-            throw;
-        }
+        RedisKey[] keys = [_version, index, _changes, _root + keySuffix];
+        RedisValue[] arguments = [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, VersionStep(), MaxChangeRecords];
+        _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private async ValueTask<bool> DeleteAsync(RedisKey index, string keyPrefix, string member, CancellationToken cancellationToken)
     {
-        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            RedisResult removed = await db.ScriptEvaluateAsync(
-                s_deleteScript,
-                [_version, index, _changes, _root + keyPrefix + member],
-                [member, keyPrefix + member, VersionStep(), MaxChangeRecords]).ConfigureAwait(false);
-            return (long)removed > 0;
-        }
-        catch (RedisServerException ex) when (_connection.Observed(ex))
-        {
-            // Never reached: the filter only observes.
-            throw;
-        }
+        RedisKey[] keys = [_version, index, _changes, _root + keyPrefix + member];
+        RedisValue[] arguments = [member, keyPrefix + member, VersionStep(), MaxChangeRecords];
+        RedisResult removed = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_deleteScript, keys, arguments), "state delete", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
+        return (long)removed > 0;
     }
 
     /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>

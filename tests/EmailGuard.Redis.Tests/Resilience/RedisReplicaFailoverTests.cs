@@ -27,6 +27,9 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
     private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(60);
 
+    /// <summary>A timeout no search for the primary on a loaded machine comes near: the refused calls' budget is half of it.</summary>
+    private static readonly TimeSpan s_generousTimeout = TimeSpan.FromSeconds(30);
+
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly List<ConnectionMultiplexer> _admins = [];
     private RedisServerProcess? _primary;
@@ -100,6 +103,44 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
     }
 
     [Fact]
+    public async Task CoordinatedFailoverMidFlood_WithinTheCallersTimeout_NoCallerGetsItsFailureMode_EveryCounterHoldsExactlyWhatWasAdmitted()
+    {
+        // Arrange: a timeout no failover on a loaded machine comes near, so that every refused call can wait for the
+        // new primary within its budget (half the timeout); a caller answered by its failure mode records a failure.
+        RedisServerProcess primary = _primary!;
+        RedisServerProcess replica = _replica!;
+        await using ExactCountFlood flood = await StartFloodAsync(primary, replica, s_generousTimeout, storeUnavailableIsFailure: true);
+        await flood.WaitForCallsAsync(600);
+        int before = flood.Calls;
+
+        // Act: the same coordinated failover as above; the calls held by the pause and those in flight at the
+        // promotion are refused as READONLY when the old primary lets them run.
+        IServer oldPrimary = Admin(primary);
+        IServer promoted = Admin(replica);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        (await WaitUntilAsync(() => CaughtUpAsync(oldPrimary, promoted))).Should().BeTrue("the replica catches up while writes are held");
+        await promoted.ScriptFlushAsync();
+        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(CultureInfo.InvariantCulture));
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        int atFailover = flood.TotalAdmitted;
+        bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
+        await flood.WaitForCallsAsync(flood.Calls + 3_000);
+        await flood.StopAsync();
+
+        // Assert
+        int refusals = flood.Instances.Sum(i => i.Services.GetRequiredService<FakeLogCollector>().GetSnapshot().Count(r => r.Id.Id == 2947));
+        output.WriteLine($"{flood.Calls} calls ({before} before the failover), {flood.TotalAdmitted} admitted ({atFailover} before), "
+            + $"{flood.Unavailable} answered by the failure mode, slowest call {flood.SlowestCall.TotalMilliseconds:0} ms; searches for the primary {refusals}; "
+            + $"hot keys admitted {flood.HotAdmitted()}; EVAL on the new primary: {await CommandCallsAsync(promoted, "eval")}");
+        resumed.Should().BeTrue();
+        flood.Failures.Should().BeEmpty("every call refused by the old primary is sent again to the new one: no caller gets its failure mode");
+        refusals.Should().BePositive("the old primary refused calls, which made the instances look for the primary");
+        await using ConnectionMultiplexer reader = await ConnectionMultiplexer.ConnectAsync(Configuration(primary, replica));
+        await flood.AssertEveryCounterExactAsync(reader, _prefix);
+    }
+
+    [Fact]
     public async Task PrimaryDiesMidFlood_ReplicaPromotedWithAnEmptyScriptCache_NoCallerThrows_CountsMoveOnlyByTheCallsInFlight()
     {
         // Arrange
@@ -141,7 +182,10 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         Enumerable.Range(0, HotKeys).Should().OnlyContain(k => counted[k].Count == HotLimit, "the new primary admits up to each limit, never past it");
     }
 
-    private async Task<ExactCountFlood> StartFloodAsync(RedisServerProcess primary, RedisServerProcess replica)
+    private Task<ExactCountFlood> StartFloodAsync(RedisServerProcess primary, RedisServerProcess replica)
+        => StartFloodAsync(primary, replica, s_timeout, storeUnavailableIsFailure: false);
+
+    private async Task<ExactCountFlood> StartFloodAsync(RedisServerProcess primary, RedisServerProcess replica, TimeSpan timeout, bool storeUnavailableIsFailure)
     {
         ExactCountFlood flood = await ExactCountFlood.CreateAsync(
             Instances,
@@ -150,14 +194,14 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
                 _prefix,
                 o =>
                 {
-                    o.Timeout = s_timeout;
+                    o.Timeout = timeout;
                     o.BreakDuration = TimeSpan.FromMilliseconds(200);
                 },
                 services => services.AddLogging(b => b.AddFakeLogging().SetMinimumLevel(LogLevel.Warning))),
             Keys,
             HotKeys,
             HotLimit);
-        flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure: false);
+        flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure);
         return flood;
     }
 

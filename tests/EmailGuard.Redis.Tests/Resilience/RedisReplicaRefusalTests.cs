@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
@@ -6,30 +8,39 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Resilience;
 
 /// <summary>
-/// List, flag and key-value writes refused by a server that became a replica without the client noticing (<c>READONLY</c>)
-/// make the connection look for the primary again, as refused scripts do: otherwise suppressions, flags and feedback
-/// mappings would fail until StackExchange.Redis's periodic check, a minute later.
+/// Scripts and writes refused by a server that became a replica without the client noticing (<c>READONLY</c>): a
+/// replica refuses every write, so a refused call wrote nothing, and it is sent again once the connection has looked
+/// for the primary. A primary and its replica, two real <c>redis-server</c> processes, swap roles as a coordinated
+/// failover does (the replica caught up, then promoted, the old primary made its replica); the app's client, which
+/// knows both, still takes the old primary for the primary.
 /// </summary>
 [Collection(RedisFaultCollection.Name)]
 public sealed class RedisReplicaRefusalTests : IAsyncLifetime
 {
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(60);
+
+    /// <summary>A store timeout no search for the primary on a loaded machine comes near: the budget is half of it.</summary>
+    private static readonly TimeSpan s_generousTimeout = TimeSpan.FromSeconds(30);
+
+    private static readonly RateLimitRule s_wide = RateLimitRule.PerDay(1_000_000);
+    private readonly List<ConnectionMultiplexer> _multiplexers = [];
     private RedisServerProcess? _first;
     private RedisServerProcess? _second;
-    private ConnectionMultiplexer? _multiplexer;
 
     public async Task InitializeAsync()
     {
         string binary = RedisBinaries.Find("redis-server") ?? throw new InvalidOperationException("These tests start their own redis-server: install it on PATH.");
         _first = await RedisServerProcess.StartAsync(binary, [], s_bound);
-        _second = await RedisServerProcess.StartAsync(binary, [], s_bound);
+        _second = await RedisServerProcess.StartAsync(binary, ["--replicaof", "127.0.0.1", _first.Port.ToString(CultureInfo.InvariantCulture)], s_bound);
+        (await WaitUntilAsync(async () => (await InfoAsync(Admin(_second))).Contains("master_link_status:up", StringComparison.Ordinal)))
+            .Should().BeTrue("the replica is in sync before the test");
     }
 
     public async Task DisposeAsync()
     {
-        if (_multiplexer is not null)
+        foreach (ConnectionMultiplexer multiplexer in _multiplexers)
         {
-            await _multiplexer.DisposeAsync();
+            await multiplexer.DisposeAsync();
         }
 
         _first?.Dispose();
@@ -41,16 +52,115 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     [InlineData("list remove")]
     [InlineData("flag write")]
     [InlineData("key-value write")]
-    public async Task AWriteRefusedAsReadOnly_MakesTheConnectionLookForThePrimary_AndStillFails(string write)
+    public async Task AWriteRefusedAsReadOnly_IsSentAgainOnceTheConnectionFoundThePrimary(string write)
     {
-        ConfigurationOptions configuration = ConfigurationOptions.Parse(_first!.Endpoint);
-        configuration.AllowAdmin = true;
-        _multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
-        using RedisConnection connection = new(_multiplexer, RedisServerFixture.UniquePrefix());
+        // Arrange
+        using RedisConnection connection = new(App(bothServers: true), RedisServerFixture.UniquePrefix());
         FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        Func<Task> act = Write(write, connection, time);
+        await act();
+        connection.PrimaryRefresh.Started.Should().Be(0, "the server was the primary");
+        await SwapRolesAsync();
+        IServer promoted = Admin(_second!);
+        await promoted.ExecuteAsync("CONFIG", "RESETSTAT");
+
+        // Act
+        await act();
+
+        // Assert
+        connection.PrimaryRefresh.Started.Should().Be(1, $"the refused {write} made the connection look for the primary, once");
+        long sent = 0;
+        foreach (string command in new[] { "set", "setex", "eval", "evalsha" })
+        {
+            sent += await CommandCallsAsync(promoted, command);
+        }
+
+        sent.Should().BeGreaterThan(0, "the write went again, to the new primary");
+    }
+
+    [Theory]
+    [InlineData("list write")]
+    [InlineData("key-value write")]
+    public async Task AWriteRefusedAsReadOnly_WhenNoPrimaryIsFound_StillFails(string write)
+    {
+        // Arrange: the client knows only the server that becomes a replica, so no search finds a primary.
+        ConfigurationOptions configuration = TestMultiplexers.Configuration(_first!.Endpoint);
+        using RedisConnection connection = new(Connect(configuration), RedisServerFixture.UniquePrefix());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        Func<Task> act = Write(write, connection, time);
+        await act();
+        await SwapRolesAsync();
+
+        // Act and assert: on a frozen clock the budget never runs out; the bound on resends ends it.
+        await act.Should().ThrowAsync<RedisException>();
+        connection.PrimaryRefresh.Started.Should().BeInRange(1, 1 + RedisConnection.MaxReplicaResends);
+        await connection.PrimaryRefresh.Refreshing;
+    }
+
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task AnAcquireRefusedAsReadOnly_IsSentAgainToTheNewPrimary_AndCountedOnce(bool batchEveryAcquire, bool multiKey)
+    {
+        // Arrange: a single-key acquire (its own script, or a member of the batch script), or a multi-key one.
+        string prefix = RedisServerFixture.UniquePrefix();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            App(bothServers: true), prefix, TimeProvider.System, batchEveryAcquire: batchEveryAcquire, maxQueueWait: s_generousTimeout);
+        RateLimitRequest[] requests = multiKey ? [new("a", s_wide), new("b", s_wide)] : [new("a", s_wide)];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
+        await SwapRolesAsync();
+
+        // Act
+        RateLimitDecision decision = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+
+        // Assert
+        decision.Status.Should().Be(RateLimitStatus.Allowed);
+        store.Connection.PrimaryRefresh.Started.Should().Be(1);
+        RateLimitEntry[] counted = new RateLimitEntry[requests.Length];
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(Connect(TestMultiplexers.Configuration(_second!.Endpoint)), prefix, TimeProvider.System);
+        await reader.PeekAsync(requests.Select(r => r with { Cost = 0 }).ToArray(), counted);
+        counted.Should().OnlyContain(e => e.Count == 2, "the new primary counts the acquire before the failover and the one sent again, once");
+    }
+
+    [Fact]
+    public async Task BatchMembersRefusedAsReadOnly_AreSentAgainInTheirOrder()
+    {
+        // Arrange: a denial that only reads runs on a replica as on a primary. It leads its lane while the acquires
+        // behind it queue; once the server became a replica it answers, and the queued acquires go out in one batch
+        // script, each member of which the old primary refuses as its own error.
+        string prefix = RedisServerFixture.UniquePrefix();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            App(bothServers: true), prefix, TimeProvider.System, overLimitCacheMaxAge: TimeSpan.Zero, maxQueueWait: s_generousTimeout);
+        RateLimitRule one = RateLimitRule.PerDay(1);
+        RateLimitRule ordered = RateLimitRule.PerDay(5);
+        (await store.AcquireAsync(new[] { new RateLimitRequest("full", one) }, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
+        await SwapRolesAsync();
+        IServer oldPrimary = Admin(_first!);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+
+        // Act
+        Task<RateLimitDecision> leader = store.AcquireAsync(new[] { new RateLimitRequest("full", one), new RateLimitRequest("x", s_wide) }, Memory<RateLimitEntry>.Empty).AsTask();
+        Task<RateLimitDecision>[] queued = [.. Enumerable.Range(0, 12).Select(i => store.AcquireAsync(
+            new[] { new RateLimitRequest("ordered", ordered), new RateLimitRequest($"own-{i}", s_wide) }, Memory<RateLimitEntry>.Empty).AsTask())];
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        RateLimitDecision led = await leader;
+        RateLimitDecision[] decisions = await Task.WhenAll(queued);
+
+        // Assert
+        led.Status.Should().Be(RateLimitStatus.LimitExceeded, "a denial writes nothing, so the replica answers it");
+        decisions.Select(d => d.Status).Should().Equal(
+            [.. Enumerable.Range(0, 12).Select(i => i < 5 ? RateLimitStatus.Allowed : RateLimitStatus.LimitExceeded)],
+            "the refused members go again in the order they queued in");
+        store.Batcher!.BatchesSent.Should().Be(2, "the queued acquires went as one batch, refused, and once more after the search");
+        store.Connection.PrimaryRefresh.Started.Should().Be(1);
+    }
+
+    private static Func<Task> Write(string write, RedisConnection connection, FakeTimeProvider time)
+    {
         RedisEmailGuardStateStore state = new(connection, time);
         RedisKeyValueStore values = new(connection, time);
-        Func<Task> act = write switch
+        return write switch
         {
             "list write" => async () => await state.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None),
             "list remove" => async () => await state.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org", CancellationToken.None),
@@ -59,15 +169,68 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
                 CancellationToken.None),
             _ => async () => await values.SetAsync("k", "v", TimeSpan.FromMinutes(1)),
         };
-        await act();
-        connection.PrimaryRefresh.Started.Should().Be(0, "the server was the primary");
+    }
 
-        // The server becomes another's replica; the client still takes it for the primary.
-        await _multiplexer.GetServer(_first.Endpoint).ExecuteAsync("REPLICAOF", "127.0.0.1", _second!.Port.ToString(CultureInfo.InvariantCulture));
+    /// <summary>
+    /// A coordinated failover the app's client does not see: the replica catches up, is promoted, and the old primary
+    /// becomes its replica, in sync again before the test goes on.
+    /// </summary>
+    private async Task SwapRolesAsync()
+    {
+        IServer oldPrimary = Admin(_first!);
+        IServer promoted = Admin(_second!);
+        (await WaitUntilAsync(async () => Offset(await InfoAsync(promoted), "slave_repl_offset:") >= Offset(await InfoAsync(oldPrimary), "master_repl_offset:")))
+            .Should().BeTrue("the replica catches up");
+        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", _second!.Port.ToString(CultureInfo.InvariantCulture));
+        (await WaitUntilAsync(async () => (await InfoAsync(oldPrimary)).Contains("master_link_status:up", StringComparison.Ordinal)))
+            .Should().BeTrue("the old primary follows the new one");
+    }
 
-        (await act.Should().ThrowAsync<RedisServerException>()).Which.Message.Should().StartWith("READONLY");
-        connection.PrimaryRefresh.Started.Should().Be(1, $"the refused {write} makes the connection look for the primary");
-        await connection.PrimaryRefresh.Refreshing;
+    /// <summary>The app's multiplexer: both servers, so that a search finds whichever is the primary; or the first alone.</summary>
+    private ConnectionMultiplexer App(bool bothServers)
+        => Connect(TestMultiplexers.Configuration(bothServers ? $"{_first!.Endpoint},{_second!.Endpoint}" : _first!.Endpoint));
+
+    private ConnectionMultiplexer Connect(ConfigurationOptions configuration)
+    {
+        ConnectionMultiplexer multiplexer = ConnectionMultiplexer.Connect(configuration);
+        _multiplexers.Add(multiplexer);
+        return multiplexer;
+    }
+
+    /// <summary>An admin connection to one server alone.</summary>
+    private IServer Admin(RedisServerProcess server) => Connect(TestMultiplexers.Configuration(server.Endpoint)).GetServer(server.Endpoint);
+
+    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
+
+    private static long Offset(string info, string field)
+    {
+        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+        return line is null ? -1 : long.Parse(line[field.Length..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>How many times the server ran a command (<c>INFO commandstats</c>).</summary>
+    private static async Task<long> CommandCallsAsync(IServer server, string command)
+    {
+        string stats = (await server.ExecuteAsync("INFO", "commandstats")).ToString();
+        string? line = stats.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..].Split(',')[0], CultureInfo.InvariantCulture);
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (Stopwatch.GetElapsedTime(started) < s_bound)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
+        }
+
+        return false;
     }
 
     private static EmailGuardListEntry Entry(string value) => new()
