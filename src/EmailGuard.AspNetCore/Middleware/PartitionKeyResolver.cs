@@ -61,7 +61,9 @@ internal static class PartitionKeyResolver
                         continue;
                     }
 
-                    key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(resolved));
+                    // A value that folds to nothing (white space, invisible characters) is still counted, on the one
+                    // key all such values share: left out, it would pass every limit of its partition.
+                    key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(partition.CanonicalValue(resolved)));
                     break;
             }
 

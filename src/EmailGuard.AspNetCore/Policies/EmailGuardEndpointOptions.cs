@@ -72,7 +72,7 @@ public sealed class EmailGuardEndpointOptions
     /// </summary>
     public IList<string> AllowlistedNetworks { get; } = new List<string>();
 
-    /// <summary>Gets the user ids (as <see cref="EmailRateLimitPolicyBuilder.PerUser"/> reads them) that are never limited.</summary>
+    /// <summary>Gets the user ids (as <see cref="EmailRateLimitPolicyBuilder.PerUser(RateLimitRule[])"/> reads them) that are never limited.</summary>
     public IList<string> AllowlistedUsers { get; } = new List<string>();
 
     /// <summary>Gets or sets a predicate that exempts a request from every policy and path rule when it returns true.</summary>

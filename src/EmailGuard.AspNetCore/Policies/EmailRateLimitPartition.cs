@@ -47,6 +47,19 @@ internal sealed class EmailRateLimitPartition
 
     public Func<HttpContext, string?>? Resolver { get; }
 
+    /// <summary>For partitions with a <see cref="Resolver"/>: which spellings of a resolved value share a counter.</summary>
+    public PartitionValueComparison Comparison { get; init; }
+
+    /// <summary>
+    /// The value <paramref name="resolved"/> counts under: folded per <see cref="Comparison"/>, and for a route value
+    /// one spelling per number or GUID.
+    /// </summary>
+    public string CanonicalValue(string resolved)
+    {
+        string folded = PartitionValueKey.Fold(resolved, Comparison);
+        return Kind == PartitionKind.RouteValue ? RouteValueKey.Canonical(folded)! : folded;
+    }
+
     public RateLimitRule[] Rules { get; }
 
     /// <summary>The counter key prefix, set when the policy is compiled, e.g. <c>eg:ep:signup:ip:</c>.</summary>

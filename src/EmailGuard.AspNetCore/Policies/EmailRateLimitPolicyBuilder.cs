@@ -71,44 +71,88 @@ public sealed class EmailRateLimitPolicyBuilder
 
     /// <summary>
     /// Counts requests per authenticated user (the <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>sub</c>,
-    /// else the identity name). Anonymous requests are not counted in this partition.
+    /// else the identity name). Anonymous requests are not counted in this partition. Spellings of one user id that
+    /// differ in case, width or white space share a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
     /// </summary>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerUser(params RateLimitRule[] rules)
-        => Add(new(PartitionKind.User, null, UserResolver.GetUserId, rules));
+        => PerUser(PartitionValueComparison.IgnoreCase, rules);
 
-    /// <summary>Counts requests per tenant, read from a claim of the authenticated user.</summary>
+    /// <summary>As <see cref="PerUser(RateLimitRule[])"/>, with the spellings of a user id that share a counter.</summary>
+    /// <param name="comparison"><see cref="PartitionValueComparison.CaseSensitive"/> for user ids the app compares case-sensitively.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerUser(PartitionValueComparison comparison, params RateLimitRule[] rules)
+        => Add(new(PartitionKind.User, null, UserResolver.GetUserId, rules) { Comparison = Checked(comparison) });
+
+    /// <summary>
+    /// Counts requests per tenant, read from a claim of the authenticated user. Spellings of one tenant id that differ
+    /// in case, width or white space share a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
+    /// </summary>
     /// <param name="claimType">The claim type that holds the tenant id.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerTenantClaim(string claimType, params RateLimitRule[] rules)
+        => PerTenantClaim(claimType, PartitionValueComparison.IgnoreCase, rules);
+
+    /// <summary>As <see cref="PerTenantClaim(string, RateLimitRule[])"/>, with the spellings of a tenant id that share a counter.</summary>
+    /// <param name="claimType">The claim type that holds the tenant id.</param>
+    /// <param name="comparison"><see cref="PartitionValueComparison.CaseSensitive"/> for tenant ids the app compares case-sensitively.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerTenantClaim(string claimType, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimType);
-        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules));
+        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules) { Comparison = Checked(comparison) });
     }
 
     /// <summary>
     /// Counts requests per tenant, read from a request header. Only use a header that a trusted component sets
     /// (a gateway that authenticates the tenant): a client that sets it can pick a fresh tenant for every request.
+    /// Spellings of one tenant id that differ in case, width or white space share a counter
+    /// (<see cref="PartitionValueComparison.IgnoreCase"/>).
     /// </summary>
     /// <param name="headerName">The header that holds the tenant id.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, params RateLimitRule[] rules)
+        => PerTenantHeader(headerName, PartitionValueComparison.IgnoreCase, rules);
+
+    /// <summary>As <see cref="PerTenantHeader(string, RateLimitRule[])"/>, with the spellings of a tenant id that share a counter.</summary>
+    /// <param name="headerName">The header that holds the tenant id.</param>
+    /// <param name="comparison"><see cref="PartitionValueComparison.CaseSensitive"/> for tenant ids the app compares case-sensitively.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(headerName);
-        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules));
+        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison) });
     }
 
-    /// <summary>Counts requests per tenant, as the app resolves it.</summary>
+    /// <summary>
+    /// Counts requests per tenant, as the app resolves it. Spellings of one tenant id that differ in case, width or
+    /// white space share a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
+    /// </summary>
     /// <param name="resolver">Returns the tenant id, or <see langword="null"/> when the request has none.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerTenant(Func<HttpContext, string?> resolver, params RateLimitRule[] rules)
+        => PerTenant(resolver, PartitionValueComparison.IgnoreCase, rules);
+
+    /// <summary>As <see cref="PerTenant(Func{HttpContext, string?}, RateLimitRule[])"/>, with the spellings of a tenant id that share a counter.</summary>
+    /// <param name="resolver">Returns the tenant id, or <see langword="null"/> when the request has none.</param>
+    /// <param name="comparison"><see cref="PartitionValueComparison.CaseSensitive"/> for tenant ids the app compares case-sensitively.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerTenant(Func<HttpContext, string?> resolver, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentNullException.ThrowIfNull(resolver);
-        return Add(new(PartitionKind.Tenant, "custom", resolver, rules));
+        return Add(new(PartitionKind.Tenant, "custom", resolver, rules) { Comparison = Checked(comparison) });
     }
 
     /// <summary>
@@ -133,27 +177,63 @@ public sealed class EmailRateLimitPolicyBuilder
     /// <summary>
     /// Counts requests per value of a route parameter, e.g. the mailbox id in <c>/mailbox/{id}</c>. Spellings of one
     /// number or GUID share a counter (<c>42</c>, <c>042</c>, <c>+42</c>, <c>0x2A</c>; a GUID in any case or format), as
-    /// model binding reads them alike; other values are counted as they are.
+    /// model binding reads them alike; spellings of any other value that differ in case, width or white space share a
+    /// counter too (<c>/users/Alice</c>, <c>/users/ALICE</c>, <c>/users/alice%20</c>: see
+    /// <see cref="PartitionValueComparison.IgnoreCase"/>), as a case-insensitive lookup finds one user for them.
     /// </summary>
     /// <param name="routeValueName">The route parameter name.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerRouteValue(string routeValueName, params RateLimitRule[] rules)
+        => PerRouteValue(routeValueName, PartitionValueComparison.IgnoreCase, rules);
+
+    /// <summary>
+    /// As <see cref="PerRouteValue(string, RateLimitRule[])"/>, with the spellings of a value that share a counter:
+    /// <see cref="PartitionValueComparison.CaseSensitive"/> keeps values that differ only in case apart, for a route
+    /// parameter the app compares case-sensitively (a token, a short link code). Spellings of one number or GUID share
+    /// a counter either way.
+    /// </summary>
+    /// <param name="routeValueName">The route parameter name.</param>
+    /// <param name="comparison">Which spellings of a value share a counter.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerRouteValue(string routeValueName, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(routeValueName);
-        return Add(new(PartitionKind.RouteValue, routeValueName, context => RouteValueKey.Canonical(Convert.ToString(context.Request.RouteValues[routeValueName], System.Globalization.CultureInfo.InvariantCulture)), rules));
+        return Add(new(PartitionKind.RouteValue, routeValueName, context => Convert.ToString(context.Request.RouteValues[routeValueName], System.Globalization.CultureInfo.InvariantCulture), rules)
+        {
+            Comparison = Checked(comparison),
+        });
     }
 
-    /// <summary>Counts requests per key the app computes.</summary>
+    /// <summary>
+    /// Counts requests per key the app computes. Spellings of one key that differ in case, width or white space share
+    /// a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
+    /// </summary>
     /// <param name="name">A short name for the partition, unique within the policy; it separates its counters.</param>
     /// <param name="keySelector">Returns the key, or <see langword="null"/> to leave the partition out for this request.</param>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
     public EmailRateLimitPolicyBuilder PerKey(string name, Func<HttpContext, string?> keySelector, params RateLimitRule[] rules)
+        => PerKey(name, PartitionValueComparison.IgnoreCase, keySelector, rules);
+
+    /// <summary>
+    /// As <see cref="PerKey(string, Func{HttpContext, string?}, RateLimitRule[])"/>, with the spellings of a key that
+    /// share a counter: <see cref="PartitionValueComparison.CaseSensitive"/> for keys the app compares case-sensitively
+    /// (an API key, a base64 id).
+    /// </summary>
+    /// <param name="name">A short name for the partition, unique within the policy; it separates its counters.</param>
+    /// <param name="comparison">Which spellings of a key share a counter.</param>
+    /// <param name="keySelector">Returns the key, or <see langword="null"/> to leave the partition out for this request.</param>
+    /// <param name="rules">The rules.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="comparison"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder PerKey(string name, PartitionValueComparison comparison, Func<HttpContext, string?> keySelector, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(keySelector);
-        return Add(new(PartitionKind.Custom, name, keySelector, rules));
+        return Add(new(PartitionKind.Custom, name, keySelector, rules) { Comparison = Checked(comparison) });
     }
 
     /// <summary>Sets what happens when the store cannot be reached in time.</summary>
@@ -300,6 +380,9 @@ public sealed class EmailRateLimitPolicyBuilder
         _partitions.Add(partition);
         return this;
     }
+
+    private static PartitionValueComparison Checked(PartitionValueComparison comparison)
+        => Enum.IsDefined(comparison) ? comparison : throw new ArgumentOutOfRangeException(nameof(comparison), comparison, "Unknown partition value comparison.");
 
     private static string? FirstValue(Microsoft.Extensions.Primitives.StringValues values) => values.Count == 0 ? null : values[0];
 }

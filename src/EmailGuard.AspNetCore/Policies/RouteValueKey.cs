@@ -3,11 +3,12 @@ using System.Globalization;
 namespace EmailGuard.AspNetCore;
 
 /// <summary>
-/// The value a <see cref="EmailRateLimitPolicyBuilder.PerRouteValue"/> partition counts under: one spelling for every
+/// The value a <see cref="EmailRateLimitPolicyBuilder.PerRouteValue(string, RateLimitRule[])"/> partition counts under: one spelling for every
 /// spelling that binds to the same number or GUID. <c>/mailbox/42</c>, <c>/mailbox/042</c> and <c>/mailbox/+42</c> all
 /// bind <c>int id</c> to 42 (and pass <c>{id:int}</c>), and MVC's type converter also reads <c>0x2A</c>, <c>#2A</c> and
 /// <c>&amp;h2A</c>; a GUID binds in upper or lower case, with or without hyphens or braces. Counted raw, each spelling
-/// was a fresh counter for the same mailbox. Other values are counted as they are.
+/// was a fresh counter for the same mailbox. It reads a value <see cref="PartitionValueKey"/> has already folded;
+/// other values stay as folded.
 /// </summary>
 internal static class RouteValueKey
 {

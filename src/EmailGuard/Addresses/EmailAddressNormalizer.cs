@@ -32,6 +32,12 @@ public static partial class EmailAddressNormalizer
     /// <summary>Longer input is refused before any work is done, so a hostile value costs bounded CPU.</summary>
     private const int MaxInputLength = 4 * MaxAddressLength;
 
+    /// <summary>
+    /// The key value of every value still longer than <see cref="MaxInputLength"/> once trimmed. It starts with a NUL,
+    /// which no other key value holds (addresses and folded values have no control characters).
+    /// </summary>
+    private const string OverlongPartitionValue = "\0overlong";
+
     private const int MaxLocalPartLength = 64;
     private const int MaxDomainLength = 253;
     private const int MaxLabelLength = 63;
@@ -168,7 +174,9 @@ public static partial class EmailAddressNormalizer
     /// victim@example.com</c>: two or more addresses, bare or with a display name, between commas or semicolons outside
     /// quotes, comments and angle brackets) is keyed as an invalid value is, folded, never as one of its addresses: a
     /// mailer delivers to every address of the list, so keying the one a parser keeps would let the others through.
-    /// Split such a value and key each address to count them. Never throws on content.
+    /// Split such a value and key each address to count them. A value longer than four times
+    /// <see cref="MaxAddressLength"/> once trimmed (longer than any address with a display name) is keyed as one value
+    /// that every such value shares. Never throws on content.
     /// </summary>
     /// <param name="value">A value from a request, such as a form field that should hold an address.</param>
     /// <param name="options">How plus-tags and provider aliases fold.</param>
@@ -184,7 +192,11 @@ public static partial class EmailAddressNormalizer
 
         if (value.Length > MaxInputLength)
         {
-            return value;
+            // Longer than any address with a display name, and too long to fold within bounded work. Keyed as written,
+            // each new padding ("victim@example.com" and 1,000 spaces) or long display name was a fresh counter for the
+            // address a mailer still delivers to; padding is trimmed, and whatever is still over-long shares one key.
+            string trimmed = value.Trim();
+            return trimmed.Length > MaxInputLength ? OverlongPartitionValue : GetPartitionValue(trimmed, options);
         }
 
         // MailAddress parses "decoy@attacker.test, victim@example.com" as one of the two, so a list is settled before

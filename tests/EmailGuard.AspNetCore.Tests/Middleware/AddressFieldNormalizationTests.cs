@@ -121,4 +121,34 @@ public sealed class AddressFieldNormalizationTests
             [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests],
             "every value is mail to victim@example.com, whose limit is 2 an hour");
     }
+
+    [Fact]
+    public async Task JsonField_OverlongValues_PaddingTrimmedAndTheRestShareOneCounter()
+    {
+        // Arrange: values longer than any address with a display name (1,016 characters), which a mailer still
+        // delivers to the address inside. Each was keyed as written: a fresh counter per padding or display name.
+        await using TestApp app = await StartAsync();
+        string[] forms =
+        [
+            "victim@example.com" + new string(' ', 1000), "victim@example.com" + new string(' ', 1001),
+            "Victim@Example.com" + new string(' ', 1002), // padding is trimmed: the victim's counter
+            $"\"{new string('x', 1100)}\" <victim@example.com>", $"\"{new string('y', 1100)}\" <victim@example.com>",
+            "victim@example.com (" + new string('z', 1100) + ")", // still over-long: one counter for them all
+            "victim@example.com",
+        ];
+
+        // Act: each from its own IP.
+        List<HttpStatusCode> statuses = [];
+        for (int i = 0; i < forms.Length; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/reset", $"203.0.113.{i + 1}", JsonContent.Create(new { email = forms[i] }));
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert: two an hour for the victim, and two an hour for every over-long value together.
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests,
+            HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests,
+            HttpStatusCode.TooManyRequests);
+    }
 }

@@ -1,0 +1,100 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+
+namespace EmailGuard.AspNetCore;
+
+/// <summary>
+/// The value a route value, claim, header or custom key partition counts under: one spelling for every spelling the
+/// app most likely treats as one value (see <see cref="PartitionValueComparison"/>). Counted raw,
+/// <c>/users/Alice/invite</c>, <c>/users/ALICE/invite</c> and <c>/users/alice%20/invite</c> were three counters for one
+/// user, who an app on SQL Server or ASP.NET Core Identity looks up as one, so a bot varied the case to mail one
+/// victim without end.
+/// </summary>
+internal static class PartitionValueKey
+{
+    /// <summary>
+    /// Whether this process can apply Unicode normalization. Under <c>InvariantGlobalization</c> it may not, and then
+    /// only the case, trimming and dropping steps apply.
+    /// </summary>
+    private static readonly bool CanNormalizeUnicode = Probe();
+
+    /// <summary>Folds <paramref name="value"/>; a value already folded (the usual one) is returned as it is, not copied.</summary>
+    public static string Fold(string value, PartitionValueComparison comparison)
+    {
+        bool ignoreCase = comparison != PartitionValueComparison.CaseSensitive;
+        ReadOnlySpan<char> text = value;
+        if (text.IsEmpty
+            || (!text.ContainsAnyExceptInRange(' ', '~') && text[0] != ' ' && text[^1] != ' ' && !(ignoreCase && text.ContainsAnyInRange('A', 'Z'))))
+        {
+            return value;
+        }
+
+        string folded = DropInvisible(value);
+        if (Ascii.IsValid(folded))
+        {
+            return (ignoreCase ? folded.ToLowerInvariant() : folded).Trim();
+        }
+
+        folded = Compose(folded);
+        if (ignoreCase)
+        {
+            // Upper then lower folds the letters whose two mappings differ (the long s, the final sigma, the Kelvin
+            // sign) to the one lower-case letter their upper-case forms share, as case folding does.
+            folded = Compose(folded.ToUpperInvariant().ToLowerInvariant());
+        }
+
+        return folded.Trim();
+    }
+
+    /// <summary>Drops control and invisible formatting characters and unpaired surrogates.</summary>
+    private static string DropInvisible(string value)
+    {
+        var builder = new StringBuilder(value.Length);
+        int i = 0;
+        while (i < value.Length)
+        {
+            if (Rune.DecodeFromUtf16(value.AsSpan(i), out Rune rune, out int consumed) == OperationStatus.Done && !IsInvisible(rune))
+            {
+                builder.Append(value, i, consumed);
+            }
+
+            i += consumed;
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>
+    /// Controls (NUL, CR, LF, tab), format characters (zero-width spaces and joiners, bidi marks, soft hyphen, BOM),
+    /// line and paragraph separators, and the marks UTS #46 ignores (combining grapheme joiner, variation selectors):
+    /// nothing a person sees, so nothing that makes two values different to a person.
+    /// </summary>
+    private static bool IsInvisible(Rune rune)
+    {
+        int value = rune.Value;
+        if (value == 0x034F || value is >= 0x180B and <= 0x180F || value is >= 0xFE00 and <= 0xFE0F || value is >= 0xE0100 and <= 0xE01EF)
+        {
+            return true;
+        }
+
+        return Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format
+            or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+    }
+
+    /// <summary>NFKC, where the runtime can; the text is well-formed UTF-16 here, which is all normalization needs.</summary>
+    private static string Compose(string text)
+        => CanNormalizeUnicode && !text.IsNormalized(NormalizationForm.FormKC) ? text.Normalize(NormalizationForm.FormKC) : text;
+
+    private static bool Probe()
+    {
+        try
+        {
+            return string.Equals("\uFB01\uFF21".Normalize(NormalizationForm.FormKC), "fiA", StringComparison.Ordinal);
+        }
+        catch (PlatformNotSupportedException)
+        {
+            return false;
+        }
+    }
+}
