@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -56,6 +58,30 @@ public sealed class SharedActivityTests
         events.Should().Contain($"instance {exchange.InstanceId[..8]}").And.Contain("surge on &quot;&gt;&lt;img src=x onerror=alert(7)&gt;");
         events.Should().NotContain("<img src=x");
         policies.Should().Contain("signup&quot;&gt;&lt;img").And.NotContain("<img src=x");
+    }
+
+    [Fact]
+    public async Task APublishWhileAnotherIsStillWriting_WritesAfterIt_SoTheNewerSnapshotStays()
+    {
+        // The publisher's tick and a publish on demand, or a tick and a store slow to answer: the publish that captured
+        // first must not write last, putting back a snapshot older than the one just written.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost host = await StartAsync(time, new SharedStore(time));
+        EmailGuardMonitor monitor = host.Services.GetRequiredService<EmailGuardMonitor>();
+        ActivityExchange exchange = new(
+            shared, monitor, time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
+        TaskCompletionSource slowStore = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        shared.Hold = slowStore.Task;
+        Task older = exchange.PublishAsync(default);
+        monitor.Activity.RecordPolicyDecision("late-policy", "rejected");
+        shared.Hold = null;
+        Task newer = exchange.PublishAsync(default);
+        slowStore.SetResult();
+        await Task.WhenAll(older, newer).WaitAsync(TimeSpan.FromSeconds(30));
+
+        shared.Peek($"emailguard:dashboard:{exchange.InstanceId}:{ActivitySnapshot.PoliciesPart}").Should().Contain("late-policy");
     }
 
     [Fact]
@@ -175,6 +201,9 @@ public sealed class SharedActivityTests
 
         public bool Fail { get; set; }
 
+        /// <summary>While set, writes wait for it, as a store slow to answer.</summary>
+        public Task? Hold { get; set; }
+
         public ConcurrentQueue<string> Reads { get; } = new();
 
         public IEnumerable<string> Keys => _values.Keys;
@@ -183,9 +212,16 @@ public sealed class SharedActivityTests
         {
             ThrowIfFailing();
             CheckContract(key, value);
+            if (Hold is { } hold)
+            {
+                return new ValueTask(hold.ContinueWith(_ => _values[key] = (value, time.GetUtcNow() + timeToLive), TaskScheduler.Default));
+            }
+
             _values[key] = (value, time.GetUtcNow() + timeToLive);
             return ValueTask.CompletedTask;
         }
+
+        public string? Peek(string key) => _values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) ? entry.Value : null;
 
         public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
         {

@@ -33,6 +33,8 @@ internal sealed partial class ActivityExchange
     private readonly TimeProvider _timeProvider;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+    private readonly Lock _publishGate = new();
+    private Task _publishing = Task.CompletedTask;
     private int _slot = -1;
     private int _loggedFull;
 
@@ -49,8 +51,29 @@ internal sealed partial class ActivityExchange
     /// <summary>This instance's id: 32 hexadecimal digits, new at every start.</summary>
     public string InstanceId { get; } = Guid.NewGuid().ToString("N");
 
-    /// <summary>Writes this instance's snapshot, claiming or renewing its slot first.</summary>
-    public async Task PublishAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Writes this instance's snapshot, claiming or renewing its slot first. Publishes run one after the other: two at
+    /// once let the one that captured first write last, putting back a snapshot older than the one just written (the
+    /// publisher's tick and a publish on demand, or a store slow to answer).
+    /// </summary>
+    public Task PublishAsync(CancellationToken cancellationToken)
+    {
+        lock (_publishGate)
+        {
+            Task publishing = PublishAfterAsync(_publishing, cancellationToken);
+            _publishing = publishing;
+            return publishing;
+        }
+    }
+
+    /// <summary>Publishes once <paramref name="previous"/> has ended, however it ended: its failure is its own caller's.</summary>
+    private async Task PublishAfterAsync(Task previous, CancellationToken cancellationToken)
+    {
+        await previous.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await PublishNowAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PublishNowAsync(CancellationToken cancellationToken)
     {
         if (_slot < 0 || await BoundedAsync(_store.GetAsync(SlotKey(_slot), cancellationToken), cancellationToken).ConfigureAwait(false) != InstanceId)
         {
