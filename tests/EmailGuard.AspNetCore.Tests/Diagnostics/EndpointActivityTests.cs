@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Security.Claims;
 using EmailGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -49,15 +48,7 @@ public sealed class EndpointActivityTests : IDisposable
         },
         a =>
         {
-            a.Use((context, next) =>
-            {
-                if (context.Request.Headers.TryGetValue("X-Test-User", out var user))
-                {
-                    context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString())], "test"));
-                }
-
-                return next(context);
-            });
+            TestApp.UseUserHeader(a);
             a.UseEmailGuard();
             a.MapPost("/guarded", () => Results.Ok()).RequireEmailRateLimit("trace");
             a.MapPost("/plain", () => Results.Ok());

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -18,6 +19,9 @@ namespace EmailGuard.AspNetCore.Tests;
 internal sealed class TestApp : IAsyncDisposable
 {
     public const string ClientIpHeader = "X-Test-Remote-Ip";
+
+    /// <summary>The test-only header <see cref="UseUserHeader"/> signs a request in with, as a user id claim.</summary>
+    public const string UserHeader = "X-Test-User";
 
     /// <summary>A UTC day boundary, so every fixed window used in tests starts exactly here.</summary>
     public static readonly DateTimeOffset Start = new(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
@@ -102,4 +106,15 @@ internal sealed class TestApp : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
     }
+
+    /// <summary>Signs each request in as the user its <see cref="UserHeader"/> names, as an authentication handler would.</summary>
+    public static void UseUserHeader(IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (context.Request.Headers.TryGetValue(UserHeader, out var user))
+        {
+            context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString())], "test"));
+        }
+
+        return next(context);
+    });
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using System.Net;
-using System.Security.Claims;
 using EmailGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -24,15 +23,7 @@ public sealed class ModeTests
             },
             a =>
             {
-                a.Use((context, next) =>
-                {
-                    if (context.Request.Headers.TryGetValue("X-Test-User", out var user))
-                    {
-                        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString())], "test"));
-                    }
-
-                    return next(context);
-                });
+                TestApp.UseUserHeader(a);
                 a.UseEmailGuard();
                 a.MapPost("/x", () => Results.Ok()).RequireEmailRateLimit("p");
             },

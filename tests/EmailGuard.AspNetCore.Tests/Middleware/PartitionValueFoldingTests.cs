@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Claims;
 using EmailGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -86,15 +85,7 @@ public sealed class PartitionValueFoldingTests
             }),
             a =>
             {
-                a.Use((context, next) =>
-                {
-                    if (context.Request.Headers.TryGetValue("X-Test-User", out var user))
-                    {
-                        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString())], "test"));
-                    }
-
-                    return next(context);
-                });
+                TestApp.UseUserHeader(a);
                 a.UseEmailGuard();
                 a.MapPost("/tenant", () => Results.Ok()).RequireEmailRateLimit("tenant");
                 a.MapPost("/user", () => Results.Ok()).RequireEmailRateLimit("user");

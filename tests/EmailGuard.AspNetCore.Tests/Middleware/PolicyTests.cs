@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Claims;
 using EmailGuard;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -92,15 +91,7 @@ public sealed class PolicyTests
             s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("share", p => p.PerUser(RateLimitRule.PerHour(2)))),
             a =>
             {
-                a.Use((context, next) =>
-                {
-                    if (context.Request.Headers.TryGetValue("X-Test-User", out var user))
-                    {
-                        context.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user.ToString())], "test"));
-                    }
-
-                    return next(context);
-                });
+                TestApp.UseUserHeader(a);
                 a.UseEmailGuard();
                 a.MapPost("/share", () => Results.Ok()).RequireEmailRateLimit("share");
             },
