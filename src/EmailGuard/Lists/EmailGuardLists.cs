@@ -116,27 +116,98 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         EmailGuardStateData data = await _state.LoadCurrentAsync(cancellationToken).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        IEnumerable<EmailGuardListEntry> matches = data.ListEntries.Where(e =>
-            e.Kind == query.Kind
+        EntryOrder order = new(query.OrderBy, query.IsDescending);
+
+        // Only the entries up to the page's end are kept, in a heap whose top is the last of them: a page of a list of a
+        // million suppressions costs the page, not a sorted copy of the list (every dashboard view of the lists asks).
+        // A page deeper than half the list is cheaper sorted whole.
+        long end = (long)query.Skip + query.Take;
+        List<EmailGuardListEntry>? all = end > data.ListEntries.Count / 2 ? [] : null;
+        PriorityQueue<EmailGuardListEntry, EmailGuardListEntry> firsts = new(all is null ? (int)end : 0, Comparer<EmailGuardListEntry>.Create((a, b) => order.Compare(b, a)));
+        int total = 0;
+        foreach (EmailGuardListEntry entry in data.ListEntries)
+        {
+            if (!Matches(entry, query, now))
+            {
+                continue;
+            }
+
+            total++;
+            if (all is not null)
+            {
+                all.Add(entry);
+            }
+            else if (firsts.Count < end)
+            {
+                firsts.Enqueue(entry, entry);
+            }
+            else if (order.Compare(entry, firsts.Peek()) < 0)
+            {
+                firsts.DequeueEnqueue(entry, entry);
+            }
+        }
+
+        if (all is null)
+        {
+            all = new List<EmailGuardListEntry>(firsts.Count);
+            while (firsts.TryDequeue(out EmailGuardListEntry? entry, out _))
+            {
+                all.Add(entry);
+            }
+
+            all.Reverse();
+        }
+        else
+        {
+            all.Sort(order);
+        }
+
+        return new EmailGuardListPage([.. all.Skip(query.Skip).Take(query.Take)], total, query.Skip, query.Take);
+    }
+
+    private static bool Matches(EmailGuardListEntry e, EmailGuardListQuery query, DateTimeOffset now)
+        => e.Kind == query.Kind
             && (query.PartyType is not { } type || e.PartyType == type)
             && (query.IncludeExpired || e.IsActive(now))
             && (string.IsNullOrEmpty(query.Reason) || string.Equals(e.Reason, query.Reason, StringComparison.OrdinalIgnoreCase))
             && (string.IsNullOrEmpty(query.Search)
                 || e.Value.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
                 || e.Reason.Contains(query.Search, StringComparison.OrdinalIgnoreCase)
-                || (e.CreatedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false)));
+                || (e.CreatedBy?.Contains(query.Search, StringComparison.OrdinalIgnoreCase) ?? false));
 
-        IOrderedEnumerable<EmailGuardListEntry> ordered = query.OrderBy switch
+    /// <summary>
+    /// A listing's order: its sort key, ascending or descending, then party type and value, a stable tie-break that
+    /// keeps pages from overlapping when many entries share a sort value (values are unique per list and party type).
+    /// </summary>
+    private sealed class EntryOrder(EmailGuardListOrder orderBy, bool descending) : IComparer<EmailGuardListEntry>
+    {
+        public int Compare(EmailGuardListEntry? x, EmailGuardListEntry? y)
         {
-            EmailGuardListOrder.Value => Order(matches, e => e.Value, query.IsDescending, StringComparer.Ordinal),
-            EmailGuardListOrder.ExpiresAt => Order(matches, e => e.ExpiresAt ?? DateTimeOffset.MaxValue, query.IsDescending, Comparer<DateTimeOffset>.Default),
-            EmailGuardListOrder.Reason => Order(matches, e => e.Reason, query.IsDescending, StringComparer.OrdinalIgnoreCase),
-            _ => Order(matches, e => e.CreatedAt, query.IsDescending, Comparer<DateTimeOffset>.Default),
-        };
+            if (ReferenceEquals(x, y))
+            {
+                return 0;
+            }
 
-        // A stable tie-break keeps pages from overlapping when many entries share a sort value.
-        List<EmailGuardListEntry> all = [.. ordered.ThenBy(e => e.PartyType).ThenBy(e => e.Value, StringComparer.Ordinal)];
-        return new EmailGuardListPage([.. all.Skip(query.Skip).Take(query.Take)], all.Count, query.Skip, query.Take);
+            if (x is null || y is null)
+            {
+                return x is null ? -1 : 1;
+            }
+
+            int byKey = orderBy switch
+            {
+                EmailGuardListOrder.Value => StringComparer.Ordinal.Compare(x.Value, y.Value),
+                EmailGuardListOrder.ExpiresAt => (x.ExpiresAt ?? DateTimeOffset.MaxValue).CompareTo(y.ExpiresAt ?? DateTimeOffset.MaxValue),
+                EmailGuardListOrder.Reason => StringComparer.OrdinalIgnoreCase.Compare(x.Reason, y.Reason),
+                _ => x.CreatedAt.CompareTo(y.CreatedAt),
+            };
+            if (byKey != 0)
+            {
+                return descending ? -byKey : byKey;
+            }
+
+            int byType = x.PartyType.CompareTo(y.PartyType);
+            return byType != 0 ? byType : StringComparer.Ordinal.Compare(x.Value, y.Value);
+        }
     }
 
     public async ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
@@ -155,9 +226,6 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
         return counts;
     }
-
-    private static IOrderedEnumerable<EmailGuardListEntry> Order<TKey>(IEnumerable<EmailGuardListEntry> entries, Func<EmailGuardListEntry, TKey> key, bool descending, IComparer<TKey> comparer)
-        => descending ? entries.OrderByDescending(key, comparer) : entries.OrderBy(key, comparer);
 
     private static void CheckKind(EmailGuardListKind kind)
     {
