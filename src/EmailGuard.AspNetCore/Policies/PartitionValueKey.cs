@@ -67,13 +67,19 @@ internal static class PartitionValueKey
 
     /// <summary>
     /// Controls (NUL, CR, LF, tab), format characters (zero-width spaces and joiners, bidi marks, soft hyphen, BOM),
-    /// line and paragraph separators, and the marks UTS #46 ignores (combining grapheme joiner, variation selectors):
-    /// nothing a person sees, so nothing that makes two values different to a person.
+    /// line and paragraph separators, and the rest of Unicode's default-ignorable code points (DerivedCoreProperties.txt,
+    /// Default_Ignorable_Code_Point), which renderers show as nothing: the combining grapheme joiner, the Mongolian and
+    /// other variation selectors, the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0, letters by category), the Khmer
+    /// inherent vowels, and the code points reserved as ignorable (U+2065, U+FFF0 to U+FFF8, the whole U+E0000 block
+    /// with its tags), which a later Unicode may assign and this runtime's tables not yet know. Nothing a person sees, so
+    /// nothing that makes two values different to a person.
     /// </summary>
     private static bool IsInvisible(Rune rune)
     {
         int value = rune.Value;
-        if (value == 0x034F || value is >= 0x180B and <= 0x180F || value is >= 0xFE00 and <= 0xFE0F || value is >= 0xE0100 and <= 0xE01EF)
+        if (value is 0x034F or 0x115F or 0x1160 or 0x17B4 or 0x17B5 or 0x2065 or 0x3164 or 0xFFA0
+            || value is >= 0x180B and <= 0x180F || value is >= 0xFE00 and <= 0xFE0F || value is >= 0xFFF0 and <= 0xFFF8
+            || value is >= 0xE0000 and <= 0xE0FFF)
         {
             return true;
         }
