@@ -72,7 +72,12 @@ public sealed class EmailGuardEndpointOptions
     /// </summary>
     public IList<string> AllowlistedNetworks { get; } = new List<string>();
 
-    /// <summary>Gets the user ids (as <see cref="EmailRateLimitPolicyBuilder.PerUser(RateLimitRule[])"/> reads them) that are never limited.</summary>
+    /// <summary>
+    /// Gets the user ids (as <see cref="EmailRateLimitPolicyBuilder.PerUser(RateLimitRule[])"/> reads them) that are never
+    /// limited. An entry matches the id exactly as the claim holds it (ordinal), not folded as <c>PerUser</c> counts it:
+    /// <c>Admin</c> does not exempt <c>admin</c>, since in an app that compares ids case-sensitively that is another user,
+    /// and a folded match would exempt whoever signs up as one of its spellings.
+    /// </summary>
     public IList<string> AllowlistedUsers { get; } = new List<string>();
 
     /// <summary>Gets or sets a predicate that exempts a request from every policy and path rule when it returns true.</summary>

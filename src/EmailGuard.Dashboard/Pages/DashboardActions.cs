@@ -16,11 +16,19 @@ internal static class DashboardActions
     /// <summary>The longest value an action takes: more than any address (320), id or reason its forms let one type.</summary>
     internal const int MaxFieldLength = 1_000;
 
+    /// <summary>
+    /// The longest value removing from a list or clearing a flag takes. Those forms carry a value the store holds, as the
+    /// app or a breaker wrote it, and the store takes party ids and flag reasons of any length: refused at
+    /// <see cref="MaxFieldLength"/>, a flag whose reason quotes a long detail could not be cleared from the dashboard.
+    /// The questions and notices quote at most <see cref="MaxFieldLength"/> characters of it.
+    /// </summary>
+    internal const int MaxStoredFieldLength = 16_384;
+
     /// <summary>The fields the actions read; a confirmation page carries these on, and nothing else that was posted.</summary>
     private static readonly string[] ActionFields = ["kind", "type", "value", "id", "reason", "hours"];
 
     public static Task AddToListAsync(DashboardRequest request)
-        => RunAsync(request, destructive: _ => null, async form =>
+        => RunAsync(request, MaxFieldLength, destructive: _ => null, async form =>
         {
             EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
             EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
@@ -33,19 +41,21 @@ internal static class DashboardActions
     public static Task RemoveFromListAsync(DashboardRequest request)
         => RunAsync(
             request,
-            destructive: form => $"Remove {form["type"]} {form["value"]} from the {ListsPage.ParseKind(form["kind"].ToString()).ToString().ToLowerInvariant()}?",
+            MaxStoredFieldLength,
+            destructive: form => $"Remove {form["type"]} {Quote(form["value"])} from the {ListsPage.ParseKind(form["kind"].ToString()).ToString().ToLowerInvariant()}?",
             async form =>
             {
                 EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
                 string value = form["value"].ToString();
                 bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted).ConfigureAwait(false);
-                return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {value}." : $"{type} {value} was not on the list.");
+                return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {Quote(value)}." : $"{type} {Quote(value)} was not on the list.");
             });
 
     public static Task ApplyFlagAsync(DashboardRequest request)
         => RunAsync(
             request,
+            MaxFieldLength,
             destructive: form => Suspends(request, form["reason"].ToString()) ? $"Suspend {form["type"]} {form["id"]}? Its new mail is refused and its queued mail fails at dequeue." : null,
             async form =>
             {
@@ -58,16 +68,17 @@ internal static class DashboardActions
     public static Task ClearFlagAsync(DashboardRequest request)
         => RunAsync(
             request,
-            destructive: form => $"Clear the {form["reason"]} flag of {form["type"]} {form["id"]}? Its normal limits apply again at once.",
+            MaxStoredFieldLength,
+            destructive: form => $"Clear the {Quote(form["reason"])} flag of {form["type"]} {Quote(form["id"])}? Its normal limits apply again at once.",
             async form =>
             {
                 EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
                 string reason = form["reason"].ToString();
                 int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), flagReason: reason.Length == 0 ? null : reason, comment: "cleared from the dashboard", clearedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
-                return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {form["id"]}.");
+                return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {Quote(form["id"])}.");
             });
 
-    private static async Task RunAsync(DashboardRequest request, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
+    private static async Task RunAsync(DashboardRequest request, int maxFieldLength, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
     {
         HttpContext context = request.Context;
         if (!request.CanAct)
@@ -90,7 +101,7 @@ internal static class DashboardActions
 
         // A value no form of the dashboard writes is refused before it is echoed: the confirmation page, the question and
         // the notice would carry it, HTML-encoded (up to ten times its length), for as long as the server takes a form.
-        string? tooLong = Array.Find(ActionFields, name => form[name].ToString().Length > MaxFieldLength);
+        string? tooLong = Array.Find(ActionFields, name => form[name].ToString().Length > maxFieldLength);
         if (tooLong is null && destructive(form) is { } question && form["confirmed"] != "yes")
         {
             Html confirm = new();
@@ -117,7 +128,7 @@ internal static class DashboardActions
         string location;
         if (tooLong is not null)
         {
-            location = NotDone(request, string.Create(CultureInfo.InvariantCulture, $"the {tooLong} is longer than {MaxFieldLength:N0} characters."));
+            location = NotDone(request, string.Create(CultureInfo.InvariantCulture, $"the {tooLong} is longer than {maxFieldLength:N0} characters."));
         }
         else
         {
@@ -135,6 +146,13 @@ internal static class DashboardActions
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
+    }
+
+    /// <summary>A value as a question or notice quotes it: at most <see cref="MaxFieldLength"/> characters, so neither grows with it.</summary>
+    private static string Quote(Microsoft.Extensions.Primitives.StringValues values)
+    {
+        string value = values.ToString();
+        return value.Length <= MaxFieldLength ? value : string.Concat(value.AsSpan(0, MaxFieldLength), "…");
     }
 
     /// <summary>The page an action that was not done goes back to, with why.</summary>

@@ -49,18 +49,22 @@ public static class EmailFeedbackTags
     /// such as <see cref="EmailContent.ProviderTags"/>, with EmailGuard's made to fit Postmark. Postmark refuses a whole
     /// message whose metadata has a field name longer than 20 characters or a value longer than 80, and takes at most 10
     /// fields. EmailGuard's names are at most 5 characters, and it writes at most 7 tags whose values all fit. When one
-    /// of its values is longer than 80 characters (an id or a sender of more than 60 UTF-8 bytes), only
+    /// of its values is longer than 80 characters (an id or a sender of more than 60 UTF-8 bytes), or the app's own tags
+    /// and EmailGuard's together are more than 10, only
     /// <see cref="SendIdTag"/> is kept of EmailGuard's tags, and the feedback is attributed by the message-id mapping
     /// instead: the transport sets <see cref="EmailSendContext.Provider"/> to <c>postmark</c> and returns Postmark's
     /// <c>MessageID</c> (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>). Leaving out only the long value would
     /// not do: the rest, echoed, would be taken for the whole attribution, and the party left out never charged.
     /// </summary>
-    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 3 of them.</param>
+    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 9 of them (with more than 3, only <see cref="SendIdTag"/> of EmailGuard's is kept).</param>
     /// <returns>The metadata to send.</returns>
     public static IReadOnlyDictionary<string, string> ToPostmarkMetadata(IReadOnlyDictionary<string, string> tags)
     {
         ArgumentNullException.ThrowIfNull(tags);
-        bool fits = tags.All(static tag => !IsOwn(tag.Key) || tag.Value.Length <= PostmarkMaxValueLength);
+        // The app's own tags count against Postmark's 10 fields too: with more than 3 of them, all of EmailGuard's would
+        // make the message one Postmark refuses whole, so only the send id goes, and the message-id mapping attributes.
+        bool fits = tags.All(static tag => !IsOwn(tag.Key) || tag.Value.Length <= PostmarkMaxValueLength)
+            && tags.Count <= PostmarkMaxFields;
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (KeyValuePair<string, string> tag in tags)
         {

@@ -137,6 +137,51 @@ public sealed class PartitionValueFoldingTests
     }
 
     [Fact]
+    public async Task RouteValuePartition_DefaultIgnorableSpellings_ShareOneCounter()
+    {
+        // Arrange: the code points Unicode declares default-ignorable that are not format characters by category: the
+        // Hangul fillers (letters), the Khmer inherent vowels (marks) and the reserved ones (unassigned here), which
+        // render as nothing, so /users/alice followed by one of them reads as alice to the person it mails.
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("invite", p => p.PerRouteValue("name", RateLimitRule.PerHour(1)))),
+            a => a.MapPost("/users/{name}/invite", (string name) => Results.Ok(name)).RequireEmailRateLimit("invite"));
+        string[] spellings =
+        [
+            "alice", "alice%E1%85%9F" /* U+115F */, "alice%E1%85%A0" /* U+1160 */, "ali%E3%85%A4ce" /* U+3164 */, "alice%EF%BE%A0" /* U+FFA0 */,
+            "alice%E1%9E%B4" /* U+17B4 */, "alice%E2%81%A5" /* U+2065 */, "alice%EF%BF%B0" /* U+FFF0 */,
+            "alice%F3%A0%80%80" /* U+E0000 */, "alice%F3%A0%82%80" /* U+E0080 */, "alice%F3%A0%80%81%F3%A0%81%A1" /* tag characters */,
+        ];
+
+        // Act
+        List<HttpStatusCode> statuses = await PostEachAsync(app, spellings.Select(s => $"/users/{s}/invite"));
+
+        // Assert
+        statuses.Should().Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, spellings.Length - 1)]);
+    }
+
+    [Fact]
+    public void PartitionValueKey_ALongRunOfCombiningMarks_KeepsThirty_SoNormalizationStaysLinear()
+    {
+        // Arrange: marks of two classes alternating, which normalization sorts by insertion (16,000 pairs took 300 ms),
+        // and the halfwidth voiced sound mark, a letter that becomes a mark under NFKC.
+        string thirty = "x" + string.Concat(Enumerable.Repeat("\u0301\u0316", 15));
+        string longer = "x" + string.Concat(Enumerable.Repeat("\u0301\u0316", 20_000));
+        string halfwidth = "x" + string.Concat(Enumerable.Repeat("\u0301\uFF9E", 20_000));
+
+        // Act
+        string keptThirty = PartitionValueKey.Fold(thirty, PartitionValueComparison.IgnoreCase);
+        string foldedLonger = PartitionValueKey.Fold(longer, PartitionValueComparison.IgnoreCase);
+        string foldedHalfwidth = PartitionValueKey.Fold(halfwidth, PartitionValueComparison.IgnoreCase);
+
+        // Assert: a run of 30 is a value as written; past it, the marks are dropped and the spellings share a counter.
+        keptThirty.Length.Should().Be(1 + PartitionValueKey.MaxCombiningMarkRun);
+        foldedLonger.Length.Should().Be(keptThirty.Length);
+        foldedLonger.Should().Be(keptThirty);
+        foldedHalfwidth.Length.Should().Be(1 + PartitionValueKey.MaxCombiningMarkRun);
+        (PartitionValueKey.Fold("ab" + longer, PartitionValueComparison.IgnoreCase) == "ab" + keptThirty).Should().BeTrue();
+    }
+
+    [Fact]
     public void PartitionValueKey_ValueAlreadyFolded_IsKeptNotCopied()
     {
         foreach (string folded in new[] { "alice", "42", "team inbox", "6f9619ff-8b86-d011-b42d-00c04fc964ff", "h:x" })

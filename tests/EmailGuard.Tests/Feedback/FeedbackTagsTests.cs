@@ -200,6 +200,27 @@ public sealed class FeedbackTagsTests
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
     }
 
+    [Fact]
+    public async Task ToPostmarkMetadata_FourAppTags_StillTenFieldsAtMost_KeepsTheSendIdAndTheAppsTags_AndTheMappingCharges()
+    {
+        // Arrange: short values, which all fit, and four tags of the app's own: eleven fields as written, a message
+        // Postmark refuses whole.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution attribution = Like(Full, tenant: "acme");
+        await app.Feedback.TrackForProviderAsync("postmark", "pm-2", attribution);
+        Dictionary<string, string> tags = new(EmailFeedbackTags.Write(attribution)) { ["app_a"] = "1", ["app_b"] = "2", ["app_c"] = "3", ["app_d"] = "4" };
+
+        // Act
+        IReadOnlyDictionary<string, string> metadata = EmailFeedbackTags.ToPostmarkMetadata(tags);
+        EmailFeedbackTags.TryRead(metadata, out EmailSendAttribution? echoed).Should().BeTrue();
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("b2", attribution: echoed, messageId: "pm-2", provider: "postmark"));
+
+        // Assert
+        metadata.Should().HaveCountLessThanOrEqualTo(EmailFeedbackTags.PostmarkMaxFields);
+        metadata.Keys.Should().BeEquivalentTo(EmailFeedbackTags.SendIdTag, "app_a", "app_b", "app_c", "app_d");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1, "the mapping holds the whole attribution");
+    }
+
     [Theory]
     [InlineData("203.0.113.7", "203.0.113.7/32")]
     [InlineData("203.0.113.0/24", "203.0.113.0/24")]
