@@ -71,7 +71,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         // Read the version first: a write that lands while loading bumps it again, so the next refresh reloads.
         RedisValue version = await db.StringGetAsync(_version).ConfigureAwait(false);
-        await db.SortedSetRemoveRangeByScoreAsync(_listIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        await PruneAsync(_listIndex, nowMs, cancellationToken).ConfigureAwait(false);
 
         List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
         List<EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
@@ -192,12 +192,22 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         return (long)removed > 0;
     }
 
+    /// <summary>
+    /// Removes the members kept until <paramref name="nowMs"/> or before from an index. A write like the others: a
+    /// demoted primary refuses it (<c>READONLY</c>), and it goes again once the connection has looked for the primary,
+    /// so that a full load after a failover (which breaks the change chain, so every instance loads whole) is not
+    /// failed by its housekeeping, and its reads go to the new primary.
+    /// </summary>
+    private Task<long> PruneAsync(RedisKey index, long nowMs, CancellationToken cancellationToken)
+        => _connection.WriteAsync(
+            db => db.SortedSetRemoveRangeByScoreAsync(index, double.NegativeInfinity, nowMs, Exclude.None), "state prune", _replicaRefusalBudget, _timeProvider, cancellationToken);
+
     /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
     private async Task<List<EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
     {
         Interlocked.Increment(ref _flagLoads);
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        await PruneAsync(_flagIndex, nowMs, CancellationToken.None).ConfigureAwait(false);
         List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
         flags.RemoveAll(f => !f.IsActive(now));

@@ -78,6 +78,25 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         sent.Should().BeGreaterThan(0, "the write went again, to the new primary");
     }
 
+    [Fact]
+    public async Task AFullStateLoadAfterAFailover_PrunesOnTheNewPrimary_AndLoads()
+    {
+        // Arrange: a full load prunes expired entries and flags from their indexes before it reads them, two writes
+        // the demoted primary refuses; an instance that lost the change chain in the failover loads whole.
+        using RedisConnection connection = new(App(bothServers: true), RedisServerFixture.UniquePrefix());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        RedisEmailGuardStateStore state = new(connection, time);
+        await state.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await SwapRolesAsync();
+
+        // Act
+        EmailGuardStateData loaded = await state.LoadAsync(CancellationToken.None);
+
+        // Assert
+        loaded.ListEntries.Should().ContainSingle(e => e.Value == "a@example.org");
+        connection.PrimaryRefresh.Started.Should().Be(1, "the refused prune made the connection look for the primary");
+    }
+
     [Theory]
     [InlineData("list write")]
     [InlineData("key-value write")]
