@@ -24,6 +24,19 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     /// <summary>How long the flag event log lives after its last write.</summary>
     internal static readonly TimeSpan EventLogRetention = TimeSpan.FromDays(90);
 
+    /// <summary>
+    /// Appends a flag event, keeps the newest ones and renews the log's TTL, at once. A script rather than MULTI/EXEC:
+    /// a demoted primary refuses a transaction as <c>EXECABORT</c>, which hides its <c>READONLY</c>, while a script
+    /// fails at its first write with it, nothing written, and goes again to the primary the connection finds
+    /// (<see cref="RedisConnection.WriteAsync"/>). KEYS: the log; ARGV: the event, the last index kept, the TTL ms.
+    /// </summary>
+    private const string AppendEventScript = """
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        redis.call('LTRIM', KEYS[1], 0, ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
     private const int ReadBatch = 500;
 
     private readonly RedisConnection _connection;
@@ -113,12 +126,11 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
     public async ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
     {
-        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        ITransaction transaction = db.CreateTransaction();
-        _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJson.FlagEvent));
-        _ = transaction.ListTrimAsync(_events, 0, IEmailGuardStateStore.MaxFlagEvents - 1);
-        _ = transaction.KeyExpireAsync(_events, EventLogRetention);
-        await transaction.ExecuteAsync().ConfigureAwait(false);
+        RedisKey[] keys = [_events];
+        RedisValue[] arguments =
+            [JsonSerializer.Serialize(flagEvent, GuardStateJson.FlagEvent), IEmailGuardStateStore.MaxFlagEvents - 1, (long)EventLogRetention.TotalMilliseconds];
+        _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(AppendEventScript, keys, arguments), "flag event", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     public async ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)

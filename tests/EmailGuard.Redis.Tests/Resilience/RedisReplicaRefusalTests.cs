@@ -51,6 +51,7 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     [InlineData("list write")]
     [InlineData("list remove")]
     [InlineData("flag write")]
+    [InlineData("flag event")]
     [InlineData("key-value write")]
     public async Task AWriteRefusedAsReadOnly_IsSentAgainOnceTheConnectionFoundThePrimary(string write)
     {
@@ -70,7 +71,7 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         // Assert
         connection.PrimaryRefresh.Started.Should().Be(1, $"the refused {write} made the connection look for the primary, once");
         long sent = 0;
-        foreach (string command in new[] { "set", "setex", "eval", "evalsha" })
+        foreach (string command in new[] { "set", "setex", "eval", "evalsha", "lpush" })
         {
             sent += await CommandCallsAsync(promoted, command);
         }
@@ -185,6 +186,9 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
             "list remove" => async () => await state.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org", CancellationToken.None),
             "flag write" => async () => await state.UpsertFlagAsync(
                 new EmailGuardFlag { PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = time.GetUtcNow(), ExpiresAt = time.GetUtcNow().AddHours(1), Suspend = true },
+                CancellationToken.None),
+            "flag event" => async () => await state.AppendFlagEventAsync(
+                new EmailGuardFlagEvent { Kind = EmailGuardFlagEventKind.Flagged, PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = time.GetUtcNow() },
                 CancellationToken.None),
             _ => async () => await values.SetAsync("k", "v", TimeSpan.FromMinutes(1)),
         };
