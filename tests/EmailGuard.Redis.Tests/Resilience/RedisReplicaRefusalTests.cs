@@ -98,6 +98,32 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         connection.PrimaryRefresh.Started.Should().Be(1, "the refused prune made the connection look for the primary");
     }
 
+    [Fact]
+    public async Task AWriteRefusedAsReadOnly_WhoseCallerCancelledMeanwhile_IsNotSentAgain()
+    {
+        // Arrange: the write goes to the demoted primary, which holds it (CLIENT PAUSE WRITE); meanwhile the connection
+        // finds the primary (another call's search) and the caller cancels. Then the old primary refuses the write.
+        using RedisConnection connection = new(App(bothServers: true), RedisServerFixture.UniquePrefix());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        RedisEmailGuardStateStore state = new(connection, time, s_generousTimeout);
+        await state.UpsertListEntryAsync(Entry("before@example.org"), CancellationToken.None);
+        await SwapRolesAsync();
+        IServer oldPrimary = Admin(_first!);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        using CancellationTokenSource cancellation = new();
+        Task write = state.UpsertListEntryAsync(Entry("cancelled@example.org"), cancellation.Token).AsTask();
+        await connection.PrimaryRefresh.SearchedSince(connection.PrimarySearches, "READONLY (the test's search)");
+
+        // Act
+        await cancellation.CancelAsync();
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+
+        // Assert
+        await write.Invoking(w => w).Should().ThrowAsync<OperationCanceledException>("a cancelled caller's refused write, which wrote nothing, is not sent again");
+        EmailGuardStateData loaded = await state.LoadAsync(CancellationToken.None);
+        loaded.ListEntries.Select(e => e.Value).Should().Equal(["before@example.org"], "nothing was written for the cancelled caller");
+    }
+
     [Theory]
     [InlineData("list write")]
     [InlineData("key-value write")]
