@@ -75,8 +75,12 @@ internal sealed partial class RedisScriptBatcher
             _holders = 2;
         }
 
+        /// <summary>Its caller's token, which a member refused as a read-only replica is checked against before it goes again.</summary>
+        public CancellationToken CallerToken { get; private set; }
+
         public void CancelWith(CancellationToken cancellationToken)
         {
+            CallerToken = cancellationToken;
             if (cancellationToken.CanBeCanceled)
             {
                 _cancellation = cancellationToken.UnsafeRegister(

@@ -202,6 +202,45 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         store.Connection.PrimaryRefresh.Started.Should().Be(1);
     }
 
+    [Fact]
+    public async Task BatchMembersRefusedAsReadOnly_WhoseCallersCancelledWhileTheyWait_AreNotSentAgain()
+    {
+        // Arrange: the connection's clock is fake, so that the search the refused member waits for (a second after the
+        // last one started) starts when the test moves it on.
+        FakeTimeProvider connectionTime = new(DateTimeOffset.UtcNow);
+        ConnectionMultiplexer multiplexer = App(bothServers: true);
+        RedisRateLimitStoreOptions options = new()
+        {
+            KeyPrefix = RedisServerFixture.UniquePrefix(),
+            ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer),
+        };
+        RedisRateLimitStore store = new(
+            new RedisConnection(options, null, null, connectionTime), options, TimeProvider.System, null, s_generousTimeout, batchEveryAcquire: true);
+        RateLimitRequest[] requests = [new("a", s_wide)];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
+        await store.Connection.PrimaryRefresh.SearchedSince(store.Connection.PrimarySearches, "READONLY (the test's first search)");
+        await SwapRolesAsync();
+        using CancellationTokenSource cancellation = new();
+        Task<RateLimitDecision> acquire = store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty, cancellation.Token).AsTask();
+        (await WaitUntilAsync(() => Task.FromResult(store.Connection.PrimaryRefresh.Started == 2)))
+            .Should().BeTrue("the refused member waits for a second search");
+
+        // Act
+        await cancellation.CancelAsync();
+        await acquire.Invoking(a => a).Should().ThrowAsync<OperationCanceledException>();
+        connectionTime.Advance(TimeSpan.FromSeconds(1));
+        await store.Connection.PrimaryRefresh.Refreshing;
+        await store.SettledAsync();
+
+        // Assert
+        store.Batcher!.BatchesSent.Should().Be(2, "the first acquire's batch and the refused one; the cancelled caller's member is not sent again");
+        RateLimitEntry[] counted = new RateLimitEntry[1];
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(
+            Connect(TestMultiplexers.Configuration(_second!.Endpoint)), options.KeyPrefix, TimeProvider.System, useServerTime: options.UseServerTime);
+        await reader.PeekAsync(new[] { new RateLimitRequest("a", s_wide, Cost: 0) }, counted);
+        counted[0].Count.Should().Be(1, "the cancelled caller was never charged");
+    }
+
     private static Func<Task> Write(string write, RedisConnection connection, FakeTimeProvider time)
     {
         RedisEmailGuardStateStore state = new(connection, time);
