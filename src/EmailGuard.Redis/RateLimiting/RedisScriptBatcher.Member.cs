@@ -169,6 +169,7 @@ internal sealed partial class RedisScriptBatcher
             // Waits for a cancellation callback still running, so that it cannot touch the member's next use.
             _cancellation.Dispose();
             _cancellation = default;
+            CallerToken = default;
             Database = null!;
             Script = null!;
             Kind = default;
