@@ -87,10 +87,10 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         await PruneAsync(_listIndex, nowMs, cancellationToken).ConfigureAwait(false);
 
         List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
+        Dictionary<string, EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
         long loaded = version.IsNull ? 0 : (long)version;
         RememberFlags(loaded, flags);
-        return new EmailGuardStateData(loaded, entries, flags);
+        return new EmailGuardStateData(loaded, entries, [.. flags.Values]);
     }
 
     public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
@@ -214,29 +214,46 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         => _connection.WriteAsync(
             db => db.SortedSetRemoveRangeByScoreAsync(index, double.NegativeInfinity, nowMs, Exclude.None), "state prune", _replicaRefusalBudget, _timeProvider, cancellationToken);
 
-    /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
-    private async Task<List<EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
+    /// <summary>
+    /// Every unexpired flag, with the flag index pruned of the expired ones first, by the name it is stored under: the
+    /// name the change records of its writes and removals carry (a flag an earlier EmailGuard stored may have a name this
+    /// version would spell differently, see <see cref="FlagMember"/>).
+    /// </summary>
+    private async Task<Dictionary<string, EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
     {
         Interlocked.Increment(ref _flagLoads);
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         await PruneAsync(_flagIndex, nowMs, CancellationToken.None).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
+        List<string> names = [];
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag, names).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        flags.RemoveAll(f => !f.IsActive(now));
-        return flags;
+        Dictionary<string, EmailGuardFlag> byName = new(flags.Count, StringComparer.Ordinal);
+        for (int i = 0; i < flags.Count; i++)
+        {
+            if (flags[i].IsActive(now))
+            {
+                byName[names[i]] = flags[i];
+            }
+        }
+
+        return byName;
     }
 
-    private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    /// <summary>The items of an index, in its order; with <paramref name="names"/>, the index member of each item read, in the same order.</summary>
+    private async Task<List<T>> ReadAllAsync<T>(
+        IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, List<string>? names = null)
         where T : class
     {
         RedisValue[] members = await db.SortedSetRangeByRankAsync(index, 0, -1).ConfigureAwait(false);
-        RedisValue[] values = await GetValuesAsync(db, keyPrefix, Array.ConvertAll(members, static m => (string)m!)).ConfigureAwait(false);
+        string[] memberNames = Array.ConvertAll(members, static m => (string)m!);
+        RedisValue[] values = await GetValuesAsync(db, keyPrefix, memberNames).ConfigureAwait(false);
         List<T> items = new(values.Length);
-        foreach (RedisValue value in values)
+        for (int i = 0; i < values.Length; i++)
         {
-            if (!value.IsNull && JsonSerializer.Deserialize((string)value!, type) is { } item)
+            if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, type) is { } item)
             {
                 items.Add(item);
+                names?.Add(memberNames[i]);
             }
         }
 
