@@ -132,7 +132,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// <param name="budget">How long, from <paramref name="startedAt"/>, the call may wait.</param>
     /// <param name="timeProvider">The clock of <paramref name="startedAt"/> and <paramref name="budget"/>.</param>
     /// <param name="what">The command or script, for the log.</param>
-    /// <param name="cancellationToken">The caller's token: a call cancelled while it waits is not sent again.</param>
+    /// <param name="cancellationToken">
+    /// The caller's token: a call cancelled by the time it would be sent again is not (<see cref="OperationCanceledException"/>).
+    /// </param>
     /// <returns><see langword="true"/> to send the command again; <see langword="false"/> to fail it with its refusal.</returns>
     public async ValueTask<bool> PrimaryFoundAsync(
         string refusal, int seen, int resends, long startedAt, TimeSpan budget, TimeProvider timeProvider, string what, CancellationToken cancellationToken)
@@ -163,6 +165,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             }
         }
 
+        // Also when the search ended before the refusal came back: a caller that cancelled meanwhile is not charged by
+        // a command it no longer waits for (the refused one wrote nothing).
+        cancellationToken.ThrowIfCancellationRequested();
         Log.ReplicaRefusalResent(_logger, what, refusal);
         return true;
     }

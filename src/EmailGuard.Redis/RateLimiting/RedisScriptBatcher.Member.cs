@@ -75,8 +75,12 @@ internal sealed partial class RedisScriptBatcher
             _holders = 2;
         }
 
+        /// <summary>Its caller's token, which a member refused as a read-only replica is checked against before it goes again.</summary>
+        public CancellationToken CallerToken { get; private set; }
+
         public void CancelWith(CancellationToken cancellationToken)
         {
+            CallerToken = cancellationToken;
             if (cancellationToken.CanBeCanceled)
             {
                 _cancellation = cancellationToken.UnsafeRegister(
@@ -165,6 +169,7 @@ internal sealed partial class RedisScriptBatcher
             // Waits for a cancellation callback still running, so that it cannot touch the member's next use.
             _cancellation.Dispose();
             _cancellation = default;
+            CallerToken = default;
             Database = null!;
             Script = null!;
             Kind = default;

@@ -27,7 +27,8 @@ namespace EmailGuard.Redis;
 /// <para>
 /// Cancellation behaves as without batching. A member whose caller cancels before its batch is sent is dropped and
 /// takes nothing; one already in a sent batch is decided, and the caller, who has its cancellation, gives back what
-/// it was admitted. A member that waited longer than the store's timeout is failed unsent, as the coalescer does.
+/// it was admitted. A member refused as a read-only replica whose caller has cancelled by the time it would go again
+/// is dropped as one not yet sent: it wrote nothing. A member that waited longer than the store's timeout is failed unsent, as the coalescer does.
 /// </para>
 /// <para>
 /// A batch holds at most <see cref="MaxMembers"/> members and <see cref="MaxValues"/> keys and arguments, so one
@@ -312,6 +313,23 @@ internal sealed partial class RedisScriptBatcher
                         member.Fail(MemberFailure(refusal));
                     }
 
+                    break;
+                }
+
+                // A caller that cancelled meanwhile has its cancellation; its member wrote nothing, so it goes no more.
+                batch.RemoveAll(static member =>
+                {
+                    CancellationToken token = member.CallerToken;
+                    if (!token.IsCancellationRequested)
+                    {
+                        return false;
+                    }
+
+                    member.Fail(new OperationCanceledException(token));
+                    return true;
+                });
+                if (batch.Count == 0)
+                {
                     break;
                 }
 

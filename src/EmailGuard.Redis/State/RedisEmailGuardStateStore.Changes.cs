@@ -181,9 +181,9 @@ internal sealed partial class RedisEmailGuardStateStore
         FlagsAt? held = Volatile.Read(ref _flags);
         if (changed is null || held is null || held.Version != sinceVersion)
         {
-            List<EmailGuardFlag> all = await LoadFlagsAsync(db).ConfigureAwait(false);
+            Dictionary<string, EmailGuardFlag> all = await LoadFlagsAsync(db).ConfigureAwait(false);
             RememberFlags(version, all);
-            return all;
+            return [.. all.Values];
         }
 
         string[] names = [.. changed];
@@ -215,17 +215,14 @@ internal sealed partial class RedisEmailGuardStateStore
         return [.. byName.Values];
     }
 
-    /// <summary>Keeps <paramref name="flags"/>, every unexpired flag at <paramref name="version"/>, for the next catch-up to start from.</summary>
-    private void RememberFlags(long version, List<EmailGuardFlag> flags)
-    {
-        Dictionary<string, EmailGuardFlag> byName = new(flags.Count, StringComparer.Ordinal);
-        foreach (EmailGuardFlag flag in flags)
-        {
-            byName[FlagMember(flag.PartyType, flag.PartyId, flag.Reason)] = flag;
-        }
-
-        Volatile.Write(ref _flags, new FlagsAt(version, byName));
-    }
+    /// <summary>
+    /// Keeps <paramref name="flags"/>, every unexpired flag at <paramref name="version"/> by the name it is stored under,
+    /// for the next catch-up to start from. Not by the name this version would give it: a change record carries the
+    /// stored name, and a flag an earlier EmailGuard stored under another spelling (a reason with a colon, before
+    /// colons were escaped) would otherwise be dropped by a change to the newer spelling that left it stored.
+    /// </summary>
+    private void RememberFlags(long version, Dictionary<string, EmailGuardFlag> flags)
+        => Volatile.Write(ref _flags, new FlagsAt(version, flags));
 
     /// <summary>The flags this store last read and the version they are as of (or later); never changed once made.</summary>
     private sealed record FlagsAt(long Version, Dictionary<string, EmailGuardFlag> ByName);

@@ -24,6 +24,19 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     /// <summary>How long the flag event log lives after its last write.</summary>
     internal static readonly TimeSpan EventLogRetention = TimeSpan.FromDays(90);
 
+    /// <summary>
+    /// Appends a flag event, keeps the newest ones and renews the log's TTL, at once. A script rather than MULTI/EXEC:
+    /// a demoted primary refuses a transaction as <c>EXECABORT</c>, which hides its <c>READONLY</c>, while a script
+    /// fails at its first write with it, nothing written, and goes again to the primary the connection finds
+    /// (<see cref="RedisConnection.WriteAsync"/>). KEYS: the log; ARGV: the event, the last index kept, the TTL ms.
+    /// </summary>
+    private const string AppendEventScript = """
+        redis.call('LPUSH', KEYS[1], ARGV[1])
+        redis.call('LTRIM', KEYS[1], 0, ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[3])
+        return 1
+        """;
+
     private const int ReadBatch = 500;
 
     private readonly RedisConnection _connection;
@@ -71,13 +84,13 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         // Read the version first: a write that lands while loading bumps it again, so the next refresh reloads.
         RedisValue version = await db.StringGetAsync(_version).ConfigureAwait(false);
-        await db.SortedSetRemoveRangeByScoreAsync(_listIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
+        await PruneAsync(_listIndex, nowMs, cancellationToken).ConfigureAwait(false);
 
         List<EmailGuardListEntry> entries = await ReadAllAsync(db, _listIndex, "l:", GuardStateJson.ListEntry).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
+        Dictionary<string, EmailGuardFlag> flags = await LoadFlagsAsync(db).ConfigureAwait(false);
         long loaded = version.IsNull ? 0 : (long)version;
         RememberFlags(loaded, flags);
-        return new EmailGuardStateData(loaded, entries, flags);
+        return new EmailGuardStateData(loaded, entries, [.. flags.Values]);
     }
 
     public async ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
@@ -113,12 +126,11 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
     public async ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
     {
-        IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
-        ITransaction transaction = db.CreateTransaction();
-        _ = transaction.ListLeftPushAsync(_events, JsonSerializer.Serialize(flagEvent, GuardStateJson.FlagEvent));
-        _ = transaction.ListTrimAsync(_events, 0, IEmailGuardStateStore.MaxFlagEvents - 1);
-        _ = transaction.KeyExpireAsync(_events, EventLogRetention);
-        await transaction.ExecuteAsync().ConfigureAwait(false);
+        RedisKey[] keys = [_events];
+        RedisValue[] arguments =
+            [JsonSerializer.Serialize(flagEvent, GuardStateJson.FlagEvent), IEmailGuardStateStore.MaxFlagEvents - 1, (long)EventLogRetention.TotalMilliseconds];
+        _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(AppendEventScript, keys, arguments), "flag event", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
     }
 
     public async ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
@@ -192,29 +204,56 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         return (long)removed > 0;
     }
 
-    /// <summary>Every unexpired flag, with the flag index pruned of the expired ones first.</summary>
-    private async Task<List<EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
+    /// <summary>
+    /// Removes the members kept until <paramref name="nowMs"/> or before from an index. A write like the others: a
+    /// demoted primary refuses it (<c>READONLY</c>), and it goes again once the connection has looked for the primary,
+    /// so that a full load after a failover (which breaks the change chain, so every instance loads whole) is not
+    /// failed by its housekeeping, and its reads go to the new primary.
+    /// </summary>
+    private Task<long> PruneAsync(RedisKey index, long nowMs, CancellationToken cancellationToken)
+        => _connection.WriteAsync(
+            db => db.SortedSetRemoveRangeByScoreAsync(index, double.NegativeInfinity, nowMs, Exclude.None), "state prune", _replicaRefusalBudget, _timeProvider, cancellationToken);
+
+    /// <summary>
+    /// Every unexpired flag, with the flag index pruned of the expired ones first, by the name it is stored under: the
+    /// name the change records of its writes and removals carry (a flag an earlier EmailGuard stored may have a name this
+    /// version would spell differently, see <see cref="FlagMember"/>).
+    /// </summary>
+    private async Task<Dictionary<string, EmailGuardFlag>> LoadFlagsAsync(IDatabase db)
     {
         Interlocked.Increment(ref _flagLoads);
         long nowMs = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        await db.SortedSetRemoveRangeByScoreAsync(_flagIndex, double.NegativeInfinity, nowMs, Exclude.None).ConfigureAwait(false);
-        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag).ConfigureAwait(false);
+        await PruneAsync(_flagIndex, nowMs, CancellationToken.None).ConfigureAwait(false);
+        List<string> names = [];
+        List<EmailGuardFlag> flags = await ReadAllAsync(db, _flagIndex, "f:", GuardStateJson.Flag, names).ConfigureAwait(false);
         DateTimeOffset now = _timeProvider.GetUtcNow();
-        flags.RemoveAll(f => !f.IsActive(now));
-        return flags;
+        Dictionary<string, EmailGuardFlag> byName = new(flags.Count, StringComparer.Ordinal);
+        for (int i = 0; i < flags.Count; i++)
+        {
+            if (flags[i].IsActive(now))
+            {
+                byName[names[i]] = flags[i];
+            }
+        }
+
+        return byName;
     }
 
-    private async Task<List<T>> ReadAllAsync<T>(IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
+    /// <summary>The items of an index, in its order; with <paramref name="names"/>, the index member of each item read, in the same order.</summary>
+    private async Task<List<T>> ReadAllAsync<T>(
+        IDatabase db, RedisKey index, string keyPrefix, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type, List<string>? names = null)
         where T : class
     {
         RedisValue[] members = await db.SortedSetRangeByRankAsync(index, 0, -1).ConfigureAwait(false);
-        RedisValue[] values = await GetValuesAsync(db, keyPrefix, Array.ConvertAll(members, static m => (string)m!)).ConfigureAwait(false);
+        string[] memberNames = Array.ConvertAll(members, static m => (string)m!);
+        RedisValue[] values = await GetValuesAsync(db, keyPrefix, memberNames).ConfigureAwait(false);
         List<T> items = new(values.Length);
-        foreach (RedisValue value in values)
+        for (int i = 0; i < values.Length; i++)
         {
-            if (!value.IsNull && JsonSerializer.Deserialize((string)value!, type) is { } item)
+            if (!values[i].IsNull && JsonSerializer.Deserialize((string)values[i]!, type) is { } item)
             {
                 items.Add(item);
+                names?.Add(memberNames[i]);
             }
         }
 

@@ -51,6 +51,7 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     [InlineData("list write")]
     [InlineData("list remove")]
     [InlineData("flag write")]
+    [InlineData("flag event")]
     [InlineData("key-value write")]
     public async Task AWriteRefusedAsReadOnly_IsSentAgainOnceTheConnectionFoundThePrimary(string write)
     {
@@ -70,12 +71,57 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         // Assert
         connection.PrimaryRefresh.Started.Should().Be(1, $"the refused {write} made the connection look for the primary, once");
         long sent = 0;
-        foreach (string command in new[] { "set", "setex", "eval", "evalsha" })
+        foreach (string command in new[] { "set", "setex", "eval", "evalsha", "lpush" })
         {
             sent += await CommandCallsAsync(promoted, command);
         }
 
         sent.Should().BeGreaterThan(0, "the write went again, to the new primary");
+    }
+
+    [Fact]
+    public async Task AFullStateLoadAfterAFailover_PrunesOnTheNewPrimary_AndLoads()
+    {
+        // Arrange: a full load prunes expired entries and flags from their indexes before it reads them, two writes
+        // the demoted primary refuses; an instance that lost the change chain in the failover loads whole.
+        using RedisConnection connection = new(App(bothServers: true), RedisServerFixture.UniquePrefix());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        RedisEmailGuardStateStore state = new(connection, time);
+        await state.UpsertListEntryAsync(Entry("a@example.org"), CancellationToken.None);
+        await SwapRolesAsync();
+
+        // Act
+        EmailGuardStateData loaded = await state.LoadAsync(CancellationToken.None);
+
+        // Assert
+        loaded.ListEntries.Should().ContainSingle(e => e.Value == "a@example.org");
+        connection.PrimaryRefresh.Started.Should().Be(1, "the refused prune made the connection look for the primary");
+    }
+
+    [Fact]
+    public async Task AWriteRefusedAsReadOnly_WhoseCallerCancelledMeanwhile_IsNotSentAgain()
+    {
+        // Arrange: the write goes to the demoted primary, which holds it (CLIENT PAUSE WRITE); meanwhile the connection
+        // finds the primary (another call's search) and the caller cancels. Then the old primary refuses the write.
+        using RedisConnection connection = new(App(bothServers: true), RedisServerFixture.UniquePrefix());
+        FakeTimeProvider time = new(DateTimeOffset.UtcNow);
+        RedisEmailGuardStateStore state = new(connection, time, s_generousTimeout);
+        await state.UpsertListEntryAsync(Entry("before@example.org"), CancellationToken.None);
+        await SwapRolesAsync();
+        IServer oldPrimary = Admin(_first!);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        using CancellationTokenSource cancellation = new();
+        Task write = state.UpsertListEntryAsync(Entry("cancelled@example.org"), cancellation.Token).AsTask();
+        await connection.PrimaryRefresh.SearchedSince(connection.PrimarySearches, "READONLY (the test's search)");
+
+        // Act
+        await cancellation.CancelAsync();
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+
+        // Assert
+        await write.Invoking(w => w).Should().ThrowAsync<OperationCanceledException>("a cancelled caller's refused write, which wrote nothing, is not sent again");
+        EmailGuardStateData loaded = await state.LoadAsync(CancellationToken.None);
+        loaded.ListEntries.Select(e => e.Value).Should().Equal(["before@example.org"], "nothing was written for the cancelled caller");
     }
 
     [Theory]
@@ -156,6 +202,45 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         store.Connection.PrimaryRefresh.Started.Should().Be(1);
     }
 
+    [Fact]
+    public async Task BatchMembersRefusedAsReadOnly_WhoseCallersCancelledWhileTheyWait_AreNotSentAgain()
+    {
+        // Arrange: the connection's clock is fake, so that the search the refused member waits for (a second after the
+        // last one started) starts when the test moves it on.
+        FakeTimeProvider connectionTime = new(DateTimeOffset.UtcNow);
+        ConnectionMultiplexer multiplexer = App(bothServers: true);
+        RedisRateLimitStoreOptions options = new()
+        {
+            KeyPrefix = RedisServerFixture.UniquePrefix(),
+            ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer),
+        };
+        RedisRateLimitStore store = new(
+            new RedisConnection(options, null, null, connectionTime), options, TimeProvider.System, null, s_generousTimeout, batchEveryAcquire: true);
+        RateLimitRequest[] requests = [new("a", s_wide)];
+        (await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
+        await store.Connection.PrimaryRefresh.SearchedSince(store.Connection.PrimarySearches, "READONLY (the test's first search)");
+        await SwapRolesAsync();
+        using CancellationTokenSource cancellation = new();
+        Task<RateLimitDecision> acquire = store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty, cancellation.Token).AsTask();
+        (await WaitUntilAsync(() => Task.FromResult(store.Connection.PrimaryRefresh.Started == 2)))
+            .Should().BeTrue("the refused member waits for a second search");
+
+        // Act
+        await cancellation.CancelAsync();
+        await acquire.Invoking(a => a).Should().ThrowAsync<OperationCanceledException>();
+        connectionTime.Advance(TimeSpan.FromSeconds(1));
+        await store.Connection.PrimaryRefresh.Refreshing;
+        await store.SettledAsync();
+
+        // Assert
+        store.Batcher!.BatchesSent.Should().Be(2, "the first acquire's batch and the refused one; the cancelled caller's member is not sent again");
+        RateLimitEntry[] counted = new RateLimitEntry[1];
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(
+            Connect(TestMultiplexers.Configuration(_second!.Endpoint)), options.KeyPrefix, TimeProvider.System, useServerTime: options.UseServerTime);
+        await reader.PeekAsync(new[] { new RateLimitRequest("a", s_wide, Cost: 0) }, counted);
+        counted[0].Count.Should().Be(1, "the cancelled caller was never charged");
+    }
+
     private static Func<Task> Write(string write, RedisConnection connection, FakeTimeProvider time)
     {
         RedisEmailGuardStateStore state = new(connection, time);
@@ -166,6 +251,9 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
             "list remove" => async () => await state.RemoveListEntryAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org", CancellationToken.None),
             "flag write" => async () => await state.UpsertFlagAsync(
                 new EmailGuardFlag { PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = time.GetUtcNow(), ExpiresAt = time.GetUtcNow().AddHours(1), Suspend = true },
+                CancellationToken.None),
+            "flag event" => async () => await state.AppendFlagEventAsync(
+                new EmailGuardFlagEvent { Kind = EmailGuardFlagEventKind.Flagged, PartyType = EmailGuardPartyType.Tenant, PartyId = "acme", Reason = "bounces", CreatedAt = time.GetUtcNow() },
                 CancellationToken.None),
             _ => async () => await values.SetAsync("k", "v", TimeSpan.FromMinutes(1)),
         };

@@ -399,6 +399,33 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
         reader.FlagLoads.Should().Be(2, "a record that names no flag makes the catch-up read them all");
     }
 
+    [Fact]
+    public async Task AFlagStoredUnderAnEarlierName_CaughtUpByName_StaysAsAFullLoadSeesIt()
+    {
+        // Arrange: a flag whose reason holds a colon, stored by an EmailGuard before such reasons were escaped in the
+        // flag's name: its key and index member are 3:risk:high:acme, where this version names it 3:risk%3Ahigh:acme.
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore catchingUp) = Instance(time);
+        (_, IEmailGuardStateStore other) = Instance(time);
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        await db.StringSetAsync(root + "f:3:risk:high:acme", System.Text.Json.JsonSerializer.Serialize(TenantFlag("acme", "risk:high", s_start.AddHours(1)), GuardStateJson.Flag));
+        await db.SortedSetAddAsync(root + "flags", "3:risk:high:acme", s_start.AddHours(1).ToUnixTimeMilliseconds());
+        await catchingUp.UpsertFlagAsync(TenantFlag("globex", "spam", s_start.AddHours(1)), CancellationToken.None);
+        EmailGuardStateData loaded = await catchingUp.LoadAsync(CancellationToken.None);
+        loaded.Flags.Select(f => f.PartyId).Should().BeEquivalentTo(["acme", "globex"]);
+
+        // Act: another instance removes the flag by this version's name, which stores none; the stored one stays.
+        await other.RemoveFlagAsync(EmailGuardPartyType.Tenant, "acme", "risk:high", CancellationToken.None);
+        EmailGuardStateChanges? changes = await catchingUp.LoadChangesAsync(loaded.Version, CancellationToken.None);
+
+        // Assert
+        EmailGuardStateData full = await other.LoadAsync(CancellationToken.None);
+        changes.Should().NotBeNull();
+        changes!.Flags!.Select(f => (f.PartyId, f.Reason)).Should().BeEquivalentTo(
+            full.Flags.Select(f => (f.PartyId, f.Reason)), "a catch-up ends where a full load would");
+    }
+
     private static EmailGuardFlag TenantFlag(string tenant, string reason, DateTimeOffset expiresAt) => new()
     {
         PartyType = EmailGuardPartyType.Tenant,
