@@ -25,7 +25,8 @@ public sealed class StoreResilienceOptions
     /// store is still found out within <see cref="Timeout"/>. Raise it for a list of millions of entries.
     /// </summary>
     /// <value>
-    /// The default value is <see langword="null"/>: ten times <see cref="Timeout"/>, at least 5 seconds.
+    /// The default value is <see langword="null"/>: ten times <see cref="Timeout"/>, at least 5 seconds. A value below
+    /// <see cref="Timeout"/> fails at startup.
     /// </value>
     [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
     public TimeSpan? StateLoadTimeout { get; set; }

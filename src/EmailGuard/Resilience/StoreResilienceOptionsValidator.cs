@@ -9,7 +9,19 @@ internal sealed partial class StoreResilienceOptionsValidator : IValidateOptions
     private readonly Attributes _attributes = new();
 
     public ValidateOptionsResult Validate(string? name, StoreResilienceOptions options)
-        => EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:Resilience", options);
+    {
+        string section = $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:Resilience";
+        ValidateOptionsResult result = EmailGuardConfigurationSections.NameFailures(_attributes.Validate(name, options), section, options);
+
+        // A full load bounded below one ordinary call would fail where a single read succeeds.
+        if (!result.Failed && options.StateLoadTimeout is { } load && load < options.Timeout)
+        {
+            return ValidateOptionsResult.Fail(
+                $"{section}:StateLoadTimeout must be at least {section}:Timeout ({options.Timeout}); it is {load}.");
+        }
+
+        return result;
+    }
 
     /// <summary>The checks of the options' validation attributes, generated.</summary>
     [OptionsValidator]

@@ -92,6 +92,7 @@ public sealed class StrictConfigurationTests
         { ["EmailGuard:Resilience:Timeout=0s"], "EmailGuard:Resilience:Timeout must be between 00:00:00.001 and 00:00:30; it is 00:00:00." },
         { ["EmailGuard:Resilience:BreakDuration=2h"], "EmailGuard:Resilience:BreakDuration must be between 00:00:00.001 and 01:00:00; it is 02:00:00." },
         { ["EmailGuard:Resilience:StateLoadTimeout=2h"], "EmailGuard:Resilience:StateLoadTimeout must be between 00:00:00.001 and 01:00:00; it is 02:00:00." },
+        { ["EmailGuard:Resilience:StateLoadTimeout=100ms"], "EmailGuard:Resilience:StateLoadTimeout must be at least EmailGuard:Resilience:Timeout (00:00:00.2500000); it is 00:00:00.1000000." },
         { ["EmailGuard:Resilience:StateLoadTimout=2m"], "EmailGuard:Resilience:StateLoadTimout: unknown setting; did you mean StateLoadTimeout?" },
         // A rule's Segments or Burst out of range names the setting and its value in one sentence, not .NET's argument exception text.
         { [$"{Guard}:Recipient:Rules:0:Limit=5", $"{Guard}:Recipient:Rules:0:Algorithm=SlidingWindow", $"{Guard}:Recipient:Rules:0:Segments=-1"], $"{Guard}:Recipient:Rules:0:Segments must be 0 (a default that divides the window) or between 1 and 1000; it is -1." },
