@@ -65,17 +65,8 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         await flood.WaitForCallsAsync(600);
         int before = flood.Calls;
 
-        // Act: a coordinated failover, as Sentinel or an operator runs one: the primary holds writes until its replica has
-        // everything; the replica, its script cache flushed (a restarted replica, one the app never loaded), is promoted;
-        // the old primary follows it; the writes it held are released and find a replica.
-        IServer oldPrimary = Admin(primary);
-        IServer promoted = Admin(replica);
-        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
-        (await WaitUntilAsync(() => CaughtUpAsync(oldPrimary, promoted))).Should().BeTrue("the replica catches up while writes are held");
-        await promoted.ScriptFlushAsync();
-        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
-        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(CultureInfo.InvariantCulture));
-        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        // Act: a coordinated failover to a replica with an empty script cache.
+        IServer promoted = await CoordinatedFailoverAsync(primary, replica);
         int atFailover = flood.TotalAdmitted;
 
         // The callers go on until the new primary has admitted plenty, then stop.
@@ -115,14 +106,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
 
         // Act: the same coordinated failover as above; the calls held by the pause and those in flight at the
         // promotion are refused as READONLY when the old primary lets them run.
-        IServer oldPrimary = Admin(primary);
-        IServer promoted = Admin(replica);
-        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
-        (await WaitUntilAsync(() => CaughtUpAsync(oldPrimary, promoted))).Should().BeTrue("the replica catches up while writes are held");
-        await promoted.ScriptFlushAsync();
-        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
-        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(CultureInfo.InvariantCulture));
-        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        IServer promoted = await CoordinatedFailoverAsync(primary, replica);
         int atFailover = flood.TotalAdmitted;
         bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
         await flood.WaitForCallsAsync(flood.Calls + 3_000);
@@ -203,6 +187,25 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
             HotLimit);
         flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 7) + (i * 3), storeUnavailableIsFailure);
         return flood;
+    }
+
+    /// <summary>
+    /// A coordinated failover, as Sentinel or an operator runs one: the primary holds writes until its replica has
+    /// everything; the replica, its script cache flushed (a restarted replica, one the app never loaded), is promoted;
+    /// the old primary follows it; the writes it held are released and find a replica.
+    /// </summary>
+    /// <returns>An admin connection to the new primary.</returns>
+    private async Task<IServer> CoordinatedFailoverAsync(RedisServerProcess primary, RedisServerProcess replica)
+    {
+        IServer oldPrimary = Admin(primary);
+        IServer promoted = Admin(replica);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        (await WaitUntilAsync(() => CaughtUpAsync(oldPrimary, promoted))).Should().BeTrue("the replica catches up while writes are held");
+        await promoted.ScriptFlushAsync();
+        await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
+        await oldPrimary.ExecuteAsync("REPLICAOF", "127.0.0.1", replica.Port.ToString(CultureInfo.InvariantCulture));
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        return promoted;
     }
 
     /// <summary>An app's configuration: both servers, so that the client finds whichever is the primary.</summary>
