@@ -183,8 +183,7 @@ internal sealed partial class RedisScriptRunner
 
                 if (IsReplicaRefusal(refusal))
                 {
-                    if (!await _connection!.PrimaryFoundAsync(
-                        refusal.Message, searches, resends, startedAt, _slotRetryBudget, _timeProvider, script.Name, cancellationToken).ConfigureAwait(false))
+                    if (!await PrimaryFoundAsync(refusal.Message, searches, resends, startedAt, script.Name, cancellationToken).ConfigureAwait(false))
                     {
                         ExceptionDispatchInfo.Throw(refusal);
                     }

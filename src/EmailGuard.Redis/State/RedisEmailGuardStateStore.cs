@@ -187,10 +187,9 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
             score = until.ToUnixTimeMilliseconds();
         }
 
-        // A change names its entry or flag, so readers load just it.
-        string record = keySuffix;
+        // The change record's tail is the item's key suffix: a change names its entry or flag, so readers load just it.
         RedisKey[] keys = [_version, index, _changes, _root + keySuffix];
-        RedisValue[] arguments = [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, record, VersionStep(), MaxChangeRecords];
+        RedisValue[] arguments = [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, keySuffix, VersionStep(), MaxChangeRecords];
         _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
             .ConfigureAwait(false);
     }
