@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -204,6 +205,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
     /// a later time atomically. Counters alone in their slots are left out of that and counted after an admission
     /// (<see cref="ReserveThenCountAsync"/>), so a reservation whose other rules share a slot is still reserved ahead.
     /// </param>
+    /// <remarks>Its state machine comes from a pool, as <see cref="SendOneAsync"/>'s: the returned task is awaited once.</remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, bool commit, CancellationToken cancellationToken, long reserveMaxWaitMs = -1)
     {

@@ -12,6 +12,11 @@ internal sealed partial class EmailSendGuard
 {
     private static readonly TimeSpan s_stateUnavailableRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <remarks>
+    /// Its state machine, the largest allocation of a check on a remote store (it holds the message, the buffers and
+    /// both awaited decisions), comes from a pool: a check's task is awaited once, as every <see cref="ValueTask{TResult}"/>.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)
     {
         RateLimitDecision decision;

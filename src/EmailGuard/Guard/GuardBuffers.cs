@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -5,13 +7,28 @@ namespace EmailGuard;
 /// allocates nor pays for several pool round trips. A check that goes asynchronous takes its buffers along and hands
 /// them back on whatever thread it finishes.
 /// </summary>
+/// <remarks>
+/// Checks on a remote store go asynchronous: many are in flight at once and finish on other threads than they began,
+/// so a thread's one cached set is seldom there. Sets handed back while their thread already caches one wait in a
+/// small shared pool for the next check that finds none (<see cref="SharedCapacity"/>).
+/// </remarks>
 internal sealed class GuardBuffers
 {
     /// <summary>Larger arrays are dropped after use so one huge message does not pin memory on a thread.</summary>
     private const int MaxKeptLength = 256;
 
+    /// <summary>The most sets the shared pool keeps: about one per check a busy instance has in flight on a remote store.</summary>
+    private const int SharedCapacity = 128;
+
+    private static readonly GuardBuffers[] s_shared = new GuardBuffers[SharedCapacity];
+    private static readonly Lock s_sharedLock = new();
+    private static int s_sharedCount;
+
     [ThreadStatic]
     private static GuardBuffers? t_cached;
+
+    /// <summary>Whether a check holds the set: a second hand-back is ignored, so no set is ever pooled twice and handed to two checks.</summary>
+    private bool _rented;
 
     public GuardAddress[] Recipients { get; private set; } = new GuardAddress[8];
 
@@ -65,11 +82,46 @@ internal sealed class GuardBuffers
         GuardBuffers? buffers = t_cached;
         if (buffers is null)
         {
-            return new GuardBuffers();
+            buffers = RentShared() ?? new GuardBuffers();
+        }
+        else
+        {
+            t_cached = null;
         }
 
-        t_cached = null;
+        buffers._rented = true;
         return buffers;
+    }
+
+    private static GuardBuffers? RentShared()
+    {
+        if (Volatile.Read(ref s_sharedCount) == 0)
+        {
+            return null;
+        }
+
+        lock (s_sharedLock)
+        {
+            if (s_sharedCount == 0)
+            {
+                return null;
+            }
+
+            GuardBuffers buffers = s_shared[--s_sharedCount];
+            s_shared[s_sharedCount] = null!;
+            return buffers;
+        }
+    }
+
+    private void ReturnShared()
+    {
+        lock (s_sharedLock)
+        {
+            if (s_sharedCount < SharedCapacity)
+            {
+                s_shared[s_sharedCount++] = this;
+            }
+        }
     }
 
     /// <summary>
@@ -147,6 +199,13 @@ internal sealed class GuardBuffers
 
     public void Return()
     {
+        if (!_rented)
+        {
+            Debug.Fail("Guard buffers handed back twice.");
+            return;
+        }
+
+        _rented = false;
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
         Array.Clear(FirstWritten, 0, RecipientCount);
@@ -184,7 +243,14 @@ internal sealed class GuardBuffers
             Shape = null;
         }
 
-        t_cached = this;
+        if (t_cached is null)
+        {
+            t_cached = this;
+        }
+        else
+        {
+            ReturnShared();
+        }
     }
 
     /// <summary>The index in <see cref="Recipients"/> of an address equal to <paramref name="address"/>; -1 when none.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -105,7 +106,9 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
     }
 
-    // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise.
+    // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise. Its state machine comes from a
+    // pool: every call of a remote store goes through here, and its task is awaited once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
     {
