@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -253,34 +252,6 @@ public sealed class HostileAlertDeliveryTests
             using CancellationTokenSource stop = new(TimeSpan.FromSeconds(5));
             await _app.StopAsync(stop.Token);
             await _app.DisposeAsync();
-        }
-    }
-
-    /// <summary>Every message and scope logged in the host, from every category, at every level the host's filters let through.</summary>
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Messages { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider provider, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull
-            {
-                // Scopes too: the HTTP client factory's logical handler opens one named by the request's URL.
-                provider.Messages.Enqueue($"{category} scope: {state}");
-                return null;
-            }
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-                => provider.Messages.Enqueue($"{category}: {formatter(state, exception)} {exception}");
         }
     }
 }

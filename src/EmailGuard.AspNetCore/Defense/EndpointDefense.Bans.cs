@@ -32,7 +32,7 @@ internal sealed partial class EndpointDefense
 
         if (await StartBanAsync(defense.Allow2BanMarker, client, aborted).ConfigureAwait(false))
         {
-            Log.Allow2BanStarted(_logger, defense.Policy, client, options.BanFor, counted[0].Count, options.Within);
+            Log.Allow2BanStarted(_logger, defense.Policy, LogValue.Of(client), options.BanFor, counted[0].Count, options.Within);
             await BanStartedAsync(state, defense.Policy, client, options.BanFor, EmailGuardBanReason.Requests).ConfigureAwait(false);
         }
 
@@ -67,7 +67,7 @@ internal sealed partial class EndpointDefense
 
         if (await StartBanAsync(defense.BounceBanMarker, client, cancellationToken).ConfigureAwait(false))
         {
-            Log.BounceBanStarted(_logger, defense.Policy, client, options.BanFor, counted[0].Count, options.Within);
+            Log.BounceBanStarted(_logger, defense.Policy, LogValue.Of(client), options.BanFor, counted[0].Count, options.Within);
             await BanStartedAsync(state, defense.Policy, client, options.BanFor, EmailGuardBanReason.Bounces).ConfigureAwait(false);
         }
     }

@@ -61,7 +61,9 @@ internal sealed partial class EndpointDefense
                         TimeSpan left = await RemainingAsync(requests[i], aborted).ConfigureAwait(false);
                         if (left > TimeSpan.Zero)
                         {
-                            Log.BanRejected(_logger, defense.Policy, ipPartition);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                            Log.BanRejected(_logger, defense.Policy, LogValue.Of(ipPartition));
+#pragma warning restore CA1873
                             return new DefenseVerdict(DefenseOutcome.Banned, left);
                         }
                     }
@@ -77,7 +79,9 @@ internal sealed partial class EndpointDefense
 
         if (defense.Allow2Ban is not null && ipPartition.Length > 0 && await CountAllow2BanAsync(state, defense, ipPartition, aborted).ConfigureAwait(false))
         {
-            Log.BanRejected(_logger, defense.Policy, ipPartition);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            Log.BanRejected(_logger, defense.Policy, LogValue.Of(ipPartition));
+#pragma warning restore CA1873
             return new DefenseVerdict(DefenseOutcome.Banned, defense.Allow2Ban.BanFor);
         }
 
@@ -136,7 +140,7 @@ internal sealed partial class EndpointDefense
         }
 
         TimeSpan length = defense.BanLengths[level];
-        Log.BanStarted(_logger, defense.Policy, client, length, count);
+        Log.BanStarted(_logger, defense.Policy, LogValue.Of(client), length, count);
         _metrics.BanStarted(defense.Policy, count);
         if (state.Options.OnBanStarted is { } onBanStarted)
         {

@@ -76,17 +76,19 @@ internal sealed partial class WebhookEndpoint(
     {
         foreach (string ignored in batch.Ignored)
         {
-            Log.EventIgnored(logger, provider.Name, ignored);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            Log.EventIgnored(logger, provider.Name, LogValue.Of(ignored));
+#pragma warning restore CA1873
         }
 
         foreach (string skipped in batch.Skipped)
         {
-            Log.EventSkipped(logger, provider.Name, skipped);
+            Log.EventSkipped(logger, provider.Name, LogValue.Of(skipped));
         }
 
         if (batch.Stale is { } stale)
         {
-            Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, stale);
+            Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, LogValue.Of(stale));
         }
 
         int recorded = 0;
@@ -100,7 +102,7 @@ internal sealed partial class WebhookEndpoint(
             catch (ArgumentException exception)
             {
                 // Authentic but unusable (an invalid address, say): a retry would fail the same way, so it is acknowledged.
-                Log.EventRefused(logger, provider.Name, item.ProviderEventId, exception.Message);
+                Log.EventRefused(logger, provider.Name, LogValue.Of(item.ProviderEventId), LogValue.Of(exception.Message));
                 continue;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -111,7 +113,7 @@ internal sealed partial class WebhookEndpoint(
             catch (Exception exception)
 #pragma warning restore CA1031
             {
-                Log.RecordFailed(logger, exception, provider.Name, item.ProviderEventId);
+                Log.RecordFailed(logger, exception, provider.Name, LogValue.Of(item.ProviderEventId));
                 StoreUnavailable(context, batch);
                 return;
             }
@@ -147,7 +149,7 @@ internal sealed partial class WebhookEndpoint(
     private void Reject(HttpContext context, WebhookRejection rejection)
     {
         string name = provider.Name;
-        string detail = rejection.Detail;
+        string detail = LogValue.Of(rejection.Detail);
         switch (rejection.Kind)
         {
             case WebhookRejectionKind.Unsigned: Log.Unsigned(logger, name, detail); break;

@@ -95,7 +95,9 @@ internal sealed partial class EmailGuardMiddleware
                 if (listed.Kind == EmailGuardListKind.Blocklist)
                 {
                     _metrics.Decision(name, "denylisted");
-                    Log.ClientNetworkDenied(_logger, name, listed.Value);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                    Log.ClientNetworkDenied(_logger, name, LogValue.Of(listed.Value));
+#pragma warning restore CA1873
                     await _rejections.WriteDeniedAsync(context).ConfigureAwait(false);
                     return;
                 }
@@ -153,7 +155,9 @@ internal sealed partial class EmailGuardMiddleware
             }
             else
             {
-                Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, read.Problem!);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, LogValue.Of(read.Problem!));
+#pragma warning restore CA1873
                 _metrics.Decision(policy.Name, "invalid_request");
                 await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!).ConfigureAwait(false);
                 return;

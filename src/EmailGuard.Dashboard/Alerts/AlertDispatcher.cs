@@ -132,13 +132,15 @@ internal sealed partial class AlertDispatcher(
                 break;
             }
 
-            Log.DeliveryRetry(logger, sink, alert.Alert.Kind, attempt, lastError);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            Log.DeliveryRetry(logger, sink, alert.Alert.Kind, attempt, LogValue.Of(lastError));
+#pragma warning restore CA1873
             TimeSpan delay = TimeSpan.FromTicks(_options.RetryDelay.Ticks * (1L << Math.Min(attempt - 1, 16)));
             await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
         }
 
         metrics.RecordFailure(sink);
-        Log.DeliveryFailed(logger, sink, alert.Alert.Kind, alert.Alert.Condition, lastError);
+        Log.DeliveryFailed(logger, sink, alert.Alert.Kind, LogValue.Of(alert.Alert.Condition), LogValue.Of(lastError));
         if (maxAttempts > 1 && _down.Add(sink))
         {
             Log.SinkDown(logger, sink, _options.MaxAttempts);

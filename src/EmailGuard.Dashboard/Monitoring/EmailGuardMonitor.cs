@@ -147,7 +147,9 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     private void BreakerTripped(DashboardEvent item, string scope)
     {
-        Log.BreakerTripped(_logger, item.Kind, item.Title);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+        Log.BreakerTripped(_logger, item.Kind, LogValue.Of(item.Title));
+#pragma warning restore CA1873
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {

@@ -95,7 +95,7 @@ internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
         {
             foreach ((string endpoint, string policy) in unsafePrimaries)
             {
-                LogUnsafePolicy(_logger, endpoint, policy);
+                LogUnsafePolicy(_logger, endpoint, LogValue.Of(policy));
             }
 
             if (warnings.Length == 0)

@@ -133,14 +133,16 @@ internal sealed partial class RedisPrimaryRefresh
             await Task.Yield();
         }
 
-        Log.Refreshing(_logger, refusal);
+        Log.Refreshing(_logger, LogValue.Of(refusal));
         try
         {
             bool configured = await multiplexer.ConfigureAsync().ConfigureAwait(false);
             if (_logger.IsEnabled(LogLevel.Information))
             {
                 string primaries = string.Join(", ", multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica).Select(s => s.EndPoint));
-                Log.Refreshed(_logger, configured, primaries);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                Log.Refreshed(_logger, configured, LogValue.Of(primaries));
+#pragma warning restore CA1873
             }
         }
 #pragma warning disable CA1031 // A failed reconfiguration leaves the next refusal (or the client's own periodic check) to find the primary.

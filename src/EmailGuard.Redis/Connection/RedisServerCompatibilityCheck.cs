@@ -125,17 +125,19 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
         {
             foreach (RedisServerInfo server in found.Servers)
             {
-                LogServerFound(_logger, server.Name, server.Version, server.RedisVersion, server.Endpoint);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                LogServerFound(_logger, LogValue.Of(server.Name), LogValue.Of(server.Version), LogValue.Of(server.RedisVersion), server.Endpoint);
+#pragma warning restore CA1873
             }
 
             foreach (string problem in found.Fatal)
             {
-                LogServerRefused(_logger, problem);
+                LogServerRefused(_logger, LogValue.Of(problem));
             }
 
             foreach (string warning in found.Warnings)
             {
-                LogServerWarning(_logger, warning);
+                LogServerWarning(_logger, LogValue.Of(warning));
             }
         }
 

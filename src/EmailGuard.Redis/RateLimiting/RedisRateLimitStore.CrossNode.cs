@@ -149,7 +149,9 @@ internal sealed partial class RedisRateLimitStore
                 // This node's script failed at a key before writing anything; what earlier nodes reserved goes back, and
                 // the acquire is decided again slot by slot.
                 Interlocked.Increment(ref _nodeFallbacks);
-                Log.NodeScriptFellBack(_logger, plan.Groups.Count, ex.Message);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                Log.NodeScriptFellBack(_logger, plan.Groups.Count, LogValue.Of(ex.Message));
+#pragma warning restore CA1873
                 if (reservedGroups > 0)
                 {
                     await GiveBackAfterFailureAsync(database, requests, keys, plan.Groups, reservedGroups, now!.Value).ConfigureAwait(false);

@@ -197,7 +197,7 @@ internal sealed partial class RedisScriptRunner
                 TimeSpan waited = _timeProvider.GetElapsedTime(startedAt);
                 if (waited >= _slotRetryBudget)
                 {
-                    Log.SlotStillMoving(_logger, script.Name, attempt, waited, refusal.Message);
+                    Log.SlotStillMoving(_logger, script.Name, attempt, waited, LogValue.Of(refusal.Message));
                     throw new RateLimitStoreBusyException(
                         $"The Redis Cluster slot of this call was still moving after {attempt} attempts in {waited.TotalMilliseconds:0} ms; nothing was counted.",
                         refusal);
@@ -205,7 +205,9 @@ internal sealed partial class RedisScriptRunner
 
                 if (attempt == 0)
                 {
-                    Log.SlotMoving(_logger, script.Name, refusal.Message);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                    Log.SlotMoving(_logger, script.Name, LogValue.Of(refusal.Message));
+#pragma warning restore CA1873
                 }
 
                 TimeSpan backoff = TimeSpan.FromMilliseconds(Math.Min(MaxBackoffMilliseconds, 1 << Math.Min(attempt, 4)));

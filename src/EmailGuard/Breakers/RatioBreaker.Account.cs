@@ -72,7 +72,7 @@ internal sealed partial class RatioBreaker
         BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
         EmailGuardFlag flag = await HoldAsync(memory, counts, raiseEvents: true, cancellationToken).ConfigureAwait(false);
         bool account = counts.Dimension == EmailGuardDimension.Global;
-        LogAccountTightened(_logger, category, reason, account ? "the account's" : "the category's own", counts.BounceRate, counts.ComplaintRate, counts.Sends);
+        LogAccountTightened(_logger, LogValue.Of(category), reason, account ? "the account's" : "the category's own", counts.BounceRate, counts.ComplaintRate, counts.Sends);
         await TrippedAsync(
             counts, reason, EmailRatioBreakerAction.Reduced, flag.ExpiresAt, new EmailSendAttribution(), party: (EmailGuardDimension.Category, category)).ConfigureAwait(false);
     }
@@ -161,7 +161,9 @@ internal sealed partial class RatioBreaker
 
             EmailFeedbackCounts global = counts[0];
             long failures = complaint ? global.Complaints : global.Bounces;
-            LogAccountReleased(_logger, memory.Party, memory.Reason, global.BounceRate, global.ComplaintRate, global.Sends);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogAccountReleased(_logger, LogValue.Of(memory.Party), memory.Reason, global.BounceRate, global.ComplaintRate, global.Sends);
+#pragma warning restore CA1873
             if (_options.OnRecovered is { } onRecovered)
             {
                 try

@@ -76,11 +76,11 @@ internal sealed partial class BulkContentMonitor
                     ["period"] = rule.Window.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
                 },
                 cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            LogFlagged(_logger, partyType, partyId, rule.Limit, rule.Window);
+            LogFlagged(_logger, partyType, LogValue.Of(partyId), rule.Limit, rule.Window);
         }
         catch (Exception exception)
         {
-            LogFailed(_logger, exception, partyType, partyId);
+            LogFailed(_logger, exception, partyType, LogValue.Of(partyId));
         }
     }
 

@@ -40,12 +40,12 @@ internal sealed partial class ContentInspection(
         {
             // Either the wait ran out, or the inspector saw its budget token and gave up first: both are a timeout.
             await StopAsync(linked).ConfigureAwait(false);
-            LogTimedOut(logger, timeout, options.FailureMode, message.TenantId ?? None, message.UserId ?? None);
+            LogTimedOut(logger, timeout, options.FailureMode, LogValue.Of(message.TenantId) ?? None, LogValue.Of(message.UserId) ?? None);
             return Fail("timeout");
         }
         catch (Exception exception)
         {
-            LogFailed(logger, exception, options.FailureMode, message.TenantId ?? None, message.UserId ?? None);
+            LogFailed(logger, exception, options.FailureMode, LogValue.Of(message.TenantId) ?? None, LogValue.Of(message.UserId) ?? None);
             return Fail("error");
         }
 

@@ -99,12 +99,12 @@ internal sealed partial class FanOutMonitor
                     ["period"] = _options.Period.ToString("c", CultureInfo.InvariantCulture),
                 },
                 cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            LogFlagged(_logger, partyType, partyId, newCount, knownCount, _options.Period);
+            LogFlagged(_logger, partyType, LogValue.Of(partyId), newCount, knownCount, _options.Period);
         }
         catch (Exception exception)
         {
             // The message was admitted and goes out; a count or flag that failed must not turn into a failed send.
-            LogFailed(_logger, exception, partyType, partyId);
+            LogFailed(_logger, exception, partyType, LogValue.Of(partyId));
         }
     }
 

@@ -29,14 +29,16 @@ internal sealed partial class FairShareTracker
         if (decision.Status is RateLimitStatus.StoreUnavailable or RateLimitStatus.AllowedUnguarded)
         {
             budget.ReleaseRegistration(tenantId, index);
-            LogRegistrationFailed(_logger, tenantId);
+            LogRegistrationFailed(_logger, LogValue.Of(tenantId));
             Pause(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             return false;
         }
 
         if (decision.IsAllowed)
         {
-            LogTenantActive(_logger, tenantId, budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogTenantActive(_logger, LogValue.Of(tenantId), budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
+#pragma warning restore CA1873
             await ListAsync(budget, index, results[2].Count, tenantId, cancellationToken).ConfigureAwait(false);
         }
 

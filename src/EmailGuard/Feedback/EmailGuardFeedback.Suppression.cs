@@ -21,7 +21,9 @@ internal sealed partial class EmailGuardFeedback
                 string? category = feedback.Category ?? attribution?.Category;
                 if (string.IsNullOrWhiteSpace(category) || category.Length > MaxCategoryLength)
                 {
-                    LogUnsubscribeWithoutCategory(_logger, feedback.Provider);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                    LogUnsubscribeWithoutCategory(_logger, LogValue.Of(feedback.Provider));
+#pragma warning restore CA1873
                     return (null, default, null, null, null);
                 }
 
@@ -90,7 +92,7 @@ internal sealed partial class EmailGuardFeedback
             return Unavailable(feedback, provider, ex);
         }
 
-        LogSuppressionCompleted(_logger, feedback.Kind, provider);
+        LogSuppressionCompleted(_logger, feedback.Kind, LogValue.Of(provider));
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 
@@ -110,7 +112,9 @@ internal sealed partial class EmailGuardFeedback
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
-            LogSuppressed(_logger, reason, partyType, provider, expiry);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogSuppressed(_logger, LogValue.Of(reason), partyType, LogValue.Of(provider), expiry);
+#pragma warning restore CA1873
         }
 
         return entry;

@@ -96,7 +96,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (IsEmpty(attribution))
         {
             attribution = null;
-            LogNoAttribution(_logger, provider, feedback.Kind);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogNoAttribution(_logger, LogValue.Of(provider), feedback.Kind);
+#pragma warning restore CA1873
         }
 
         char kind = FeedbackKeys.KindOf(feedback.Kind, feedback.BounceType);
@@ -131,7 +133,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 break;
             case RateLimitStatus.LimitExceeded:
                 Record(provider, feedback.Kind, "duplicate");
-                LogDuplicate(_logger, provider, feedback.Kind);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                LogDuplicate(_logger, LogValue.Of(provider), feedback.Kind);
+#pragma warning restore CA1873
                 return await CompleteSuppressionAsync(feedback, provider, recipient, attribution, cancellationToken).ConfigureAwait(false)
                     ?? new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution };
             default:
@@ -158,7 +162,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
 
         Record(provider, feedback.Kind, "recorded");
-        LogRecorded(_logger, feedback.Kind, provider, attribution?.TenantId ?? "none");
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+        LogRecorded(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none");
+#pragma warning restore CA1873
         if (Breakers is { } breakers && (kind == 'b' || kind == 'c'))
         {
             // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's
@@ -219,7 +225,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private EmailFeedbackResult Unavailable(EmailFeedbackEvent feedback, string provider, Exception? exception)
     {
         Record(provider, feedback.Kind, "store_unavailable");
-        LogStoreUnavailable(_logger, feedback.Kind, provider, exception);
+        LogStoreUnavailable(_logger, feedback.Kind, LogValue.Of(provider), exception);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.StoreUnavailable };
     }
 

@@ -86,11 +86,11 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
 
         if (flag.Suspend)
         {
-            LogSuspended(_logger, partyType, reason, flaggedBy ?? Unknown, flag.ExpiresAt);
+            LogSuspended(_logger, partyType, LogValue.Of(reason), LogValue.Of(flaggedBy) ?? Unknown, flag.ExpiresAt);
         }
         else
         {
-            LogFlagged(_logger, partyType, reason, flaggedBy ?? Unknown, (int)Math.Round(flag.LimitFactor * 100), flag.ExpiresAt);
+            LogFlagged(_logger, partyType, LogValue.Of(reason), LogValue.Of(flaggedBy) ?? Unknown, (int)Math.Round(flag.LimitFactor * 100), flag.ExpiresAt);
         }
 
         EmailGuardEvents events = _options.Events;
@@ -153,7 +153,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         }
 
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        LogCleared(_logger, cleared, partyType, clearedBy ?? Unknown, comment ?? NoComment);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+        LogCleared(_logger, cleared, partyType, LogValue.Of(clearedBy) ?? Unknown, LogValue.Of(comment) ?? NoComment);
+#pragma warning restore CA1873
         return cleared;
     }
 

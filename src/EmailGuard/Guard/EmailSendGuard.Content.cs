@@ -103,7 +103,9 @@ internal sealed partial class EmailSendGuard
                 return decision;
             default:
                 await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
-                LogContentRejected(_logger, verdict.Reason ?? ContentInspection.None, message.TenantId ?? ContentInspection.None, message.UserId ?? ContentInspection.None);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+                LogContentRejected(_logger, LogValue.Of(verdict.Reason) ?? ContentInspection.None, LogValue.Of(message.TenantId) ?? ContentInspection.None, LogValue.Of(message.UserId) ?? ContentInspection.None);
+#pragma warning restore CA1873
                 return new EmailSendDecision(
                     EmailSendReason.ContentRejected, EmailGuardDimension.Content, null, null, null, $"Content rejected: {verdict.Reason}", TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
         }
@@ -117,19 +119,19 @@ internal sealed partial class EmailSendGuard
             : (EmailGuardPartyType.Tenant, message.TenantId);
         if (_flags is null || partyId is null)
         {
-            LogContentFlagged(_logger, reason, partyType, partyId ?? ContentInspection.None, _flags is null ? "was not flagged, because flags are not registered" : "was not flagged, because the message names neither user nor tenant");
+            LogContentFlagged(_logger, LogValue.Of(reason), partyType, LogValue.Of(partyId) ?? ContentInspection.None, _flags is null ? "was not flagged, because flags are not registered" : "was not flagged, because the message names neither user nor tenant");
             return;
         }
 
         try
         {
             await _flags.FlagAsync(partyType, partyId, reason.Trim(), flaggedBy: "emailguard:content_inspector", cancellationToken: CancellationToken.None).ConfigureAwait(false);
-            LogContentFlagged(_logger, reason, partyType, partyId, "was flagged");
+            LogContentFlagged(_logger, LogValue.Of(reason), partyType, LogValue.Of(partyId), "was flagged");
         }
         catch (Exception exception)
         {
             // The message was admitted and goes out; a flag that could not be written must not turn into a failed send.
-            LogContentFlagFailed(_logger, exception, reason, partyType, partyId);
+            LogContentFlagFailed(_logger, exception, LogValue.Of(reason), partyType, LogValue.Of(partyId));
         }
     }
 

@@ -54,7 +54,9 @@ internal sealed partial class EmailSendGuard
         _metrics?.RecordReservationWait(wait);
         if (wait > TimeSpan.Zero)
         {
-            LogReservedAhead(_logger, wait, message.TenantId ?? "-");
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogReservedAhead(_logger, wait, LogValue.Of(message.TenantId) ?? "-");
+#pragma warning restore CA1873
         }
     }
 

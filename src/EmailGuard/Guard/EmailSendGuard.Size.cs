@@ -26,7 +26,7 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Warning))
         {
-            WriteTooLargeForRules(logger, recipients, messageWideRules, perRecipientRules, fitting, maxCounters, tenantId ?? None);
+            WriteTooLargeForRules(logger, recipients, messageWideRules, perRecipientRules, fitting, maxCounters, LogValue.Of(tenantId) ?? None);
         }
     }
 }

@@ -66,7 +66,9 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
-            LogListed(_logger, kind, partyType, entry.Reason, addedBy ?? "an unnamed caller", expiry);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogListed(_logger, kind, partyType, LogValue.Of(entry.Reason), LogValue.Of(addedBy) ?? "an unnamed caller", expiry);
+#pragma warning restore CA1873
         }
         return entry;
     }

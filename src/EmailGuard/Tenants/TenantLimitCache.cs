@@ -112,7 +112,7 @@ internal sealed partial class TenantLimitCache
         }
         catch (TimeoutException)
         {
-            LogProviderSlow(_logger, tenantId, _timeout);
+            LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
             return defaults;
         }
     }
@@ -204,7 +204,7 @@ internal sealed partial class TenantLimitCache
             {
                 // Rules is not nullable, but a mapper that read a NULL column leaves it so. An empty list lifts the
                 // limit on purpose; a missing one must not, so it is read like a failed lookup.
-                LogRulesMissing(_logger, tenantId);
+                LogRulesMissing(_logger, LogValue.Of(tenantId));
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
@@ -215,7 +215,7 @@ internal sealed partial class TenantLimitCache
         }
         catch (Exception ex)
         {
-            LogProviderFailure(_logger, tenantId, ex);
+            LogProviderFailure(_logger, LogValue.Of(tenantId), ex);
             rules = fallback;
 
             // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every
@@ -241,7 +241,7 @@ internal sealed partial class TenantLimitCache
             return value;
         }
 
-        LogInvalidWeight(_logger, tenantId, value);
+        LogInvalidWeight(_logger, LogValue.Of(tenantId), value);
         return double.NaN;
     }
 

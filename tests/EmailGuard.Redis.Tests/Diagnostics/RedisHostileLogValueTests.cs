@@ -1,0 +1,60 @@
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Diagnostics;
+
+/// <summary>
+/// Hostile values through an app on the Redis store: a blocklist reason and the name of who listed it (kept in Redis),
+/// a tenant and user id, and the tenant a bounce is attributed to. No Redis log line carries party data; every line logged on the way,
+/// by the core and by the Redis package, stays on one line and within the bound.
+/// </summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisHostileLogValueTests(RedisServerFixture redis)
+{
+    private const string Forged = "x\r\nwarn: EmailGuard[2001] Store unavailable\u001B[2J\u0085\u2028";
+
+    [Fact]
+    public async Task SendGuardAndFeedbackOnRedis_HostileValues_EveryLogLineStaysOneBoundedLine()
+    {
+        // Arrange
+        FakeLogCollector logs = new();
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ServiceCollection services = new();
+        services.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug));
+        services.AddEmailGuard()
+            .AddRedisStore(o =>
+            {
+                o.KeyPrefix = RedisServerFixture.UniquePrefix();
+                o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+            })
+            .AddSendGuard(o => o.Tenant.Add(RateLimitRule.PerHour(10)));
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com", "spam" + Forged, addedBy: new string('a', 20_000));
+
+        // Act
+        EmailSendDecision decision = await sp.GetRequiredService<IEmailSendGuard>().CheckAsync(
+            new OutboundEmail { To = ["victim@example.com"], TenantId = Forged, UserId = Forged });
+        await sp.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "e-1",
+            Recipient = "other@example.com",
+            Kind = EmailFeedbackKind.Complained,
+            Attribution = new EmailSendAttribution { TenantId = Forged },
+        });
+
+        // Assert
+        decision.Reason.Should().Be(EmailSendReason.Blocklisted);
+        IReadOnlyList<FakeLogRecord> records = logs.GetSnapshot();
+        records.Select(r => r.Id.Id).Should().Contain([430, 401, 1700]);
+        foreach (FakeLogRecord record in records)
+        {
+            record.Message.Should().NotContainAny(["\r", "\n", "\u001B", "\u0085", "\u2028"], because: $"event {record.Id} must stay one line");
+            record.Message.Length.Should().BeLessThan(1_000, $"event {record.Id} carries bounded values");
+        }
+    }
+}

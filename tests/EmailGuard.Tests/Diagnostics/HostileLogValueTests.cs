@@ -1,0 +1,66 @@
+using EmailGuard.Tests.Guard;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace EmailGuard.Tests.Diagnostics;
+
+/// <summary>
+/// Tenant, user and category ids, list reasons and the names of who listed or flagged a party reach log lines, and
+/// an attacker chooses many of them (a signup form, a tenant header the app passes on, a dashboard note). With a
+/// plain-text sink, "x\r\nwarn: EmailGuard[2001] ..." used to forge a second line, an ESC repainted the terminal, and a
+/// 20,000-char note made a 20 KB line. Every such value is now escaped and bounded in the line, and only there.
+/// </summary>
+public sealed class HostileLogValueTests
+{
+    private const string Forged = "t\r\nwarn: EmailGuard[2001] Store unavailable\u001B[2J\u2028\u202Eevil";
+
+    [Fact]
+    public async Task Check_HostileTenantUserAndBlocklistReason_LogNoLineBreakOrEscape()
+    {
+        FakeLogCollector logs = new();
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.Tenant.Add(RateLimitRule.PerHour(10)), logs: logs);
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com", "spam\r\nwarn: forged@x.com", addedBy: Forged);
+
+        EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = ["victim@example.com"], TenantId = Forged, UserId = Forged });
+
+        decision.Reason.Should().Be(EmailSendReason.Blocklisted);
+        decision.Detail.Should().Contain("spam\r\nwarn: forged@x.com", "only log lines are escaped, never the decision");
+        IReadOnlyList<FakeLogRecord> records = logs.GetSnapshot();
+        records.Select(r => r.Id.Id).Should().Contain([430, 401]);
+        AssertClean(records);
+        records.Single(r => r.Id.Id == 401).Message.Should().Contain(@"spam\u000D\u000Awarn: forged@x.com").And.Contain(@"t\u000D\u000Awarn");
+    }
+
+    [Fact]
+    public async Task Flag_NoteOf20000Chars_LogsAtMostTheBoundAndTheMarker()
+    {
+        FakeLogCollector logs = new();
+        await using ServiceProvider sp = SendGuardTestServices.Build(logs: logs);
+        IEmailGuardFlags flags = sp.GetRequiredService<IEmailGuardFlags>();
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+        string huge = new('x', 20_000);
+
+        await flags.FlagAsync(EmailGuardPartyType.User, "u1", EmailGuardFlagReasons.Manual, flaggedBy: huge);
+        await flags.ClearAsync(EmailGuardPartyType.User, "u1", clearedBy: huge, comment: huge);
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.User, "u2", huge, addedBy: huge);
+
+        IReadOnlyList<FakeLogRecord> records = logs.GetSnapshot();
+        records.Select(r => r.Id.Id).Should().Equal(441, 442, 430);
+        foreach (FakeLogRecord record in records)
+        {
+            // Each line carries at most two such values, plus its own sentence.
+            record.Message.Length.Should().BeLessThan(2 * (LogValue.MaxLength + 30) + 200, $"event {record.Id} carries at most two bounded values");
+            record.Message.Should().Contain("...[truncated, 20000 chars]");
+        }
+    }
+
+    internal static void AssertClean(IEnumerable<FakeLogRecord> records)
+    {
+        foreach (FakeLogRecord record in records)
+        {
+            record.Message.Should().NotContainAny(["\r", "\n", "\u001B", "\u2028", "\u202E"], because: $"event {record.Id} must stay one line");
+        }
+    }
+}
