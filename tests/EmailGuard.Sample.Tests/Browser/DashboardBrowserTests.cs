@@ -54,7 +54,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
     public async Task Dashboard_WithoutAdminKey_SentToSignIn()
     {
         await using SampleApp app = SampleApp.Start();
-        await using IBrowserContext context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseAddress.ToString() });
+        await using IBrowserContext context = await browser.NewContextAsync(app.BaseAddress);
         IPage page = await context.NewPageAsync();
 
         await page.GotoAsync("/emailguard/lists");
@@ -67,8 +67,7 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
     {
         await using SampleApp app = SampleApp.Start(settings);
         await SeedAsync(app);
-        await using IBrowserContext context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = app.BaseAddress.ToString() });
-        context.SetDefaultTimeout(15_000);
+        await using IBrowserContext context = await browser.NewContextAsync(app.BaseAddress);
         await context.AddCookiesAsync([new Cookie { Name = "sample-admin-key", Value = SampleApp.AdminKey, Url = app.BaseAddress.ToString() }]);
         // Not subject to the page's CSP: reports every violation as a console error, which ConsoleErrors collects.
         await context.AddInitScriptAsync("document.addEventListener('securitypolicyviolation', e => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));");

@@ -17,8 +17,7 @@ public sealed class FeedbackBrowserTests(BrowserFixture browser) : IAsyncLifetim
     public async Task InitializeAsync()
     {
         _app = SampleApp.Start();
-        _context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _app.BaseAddress.ToString() });
-        _context.SetDefaultTimeout(15_000);
+        _context = await browser.NewContextAsync(_app.BaseAddress);
         _page = await _context.NewPageAsync();
         _errors = ConsoleErrors.Attach(_page);
     }

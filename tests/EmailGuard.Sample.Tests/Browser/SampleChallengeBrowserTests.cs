@@ -19,8 +19,7 @@ public sealed class SampleChallengeBrowserTests(BrowserFixture browser) : IAsync
         {
             ["EmailGuard:Endpoints:PolicyDefenses:signup:RequireChallenge"] = "true",
         });
-        _context = await browser.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = _app.BaseAddress.ToString() });
-        _context.SetDefaultTimeout(15_000);
+        _context = await browser.NewContextAsync(_app.BaseAddress);
         _page = await _context.NewPageAsync();
     }
 

@@ -353,7 +353,10 @@ public sealed class EmailSendGuardTests
         failing.SetException(new InvalidOperationException("alerting is down"));
 
         denied.Reason.Should().Be(EmailSendReason.LimitExceeded);
-        for (int i = 0; i < 500 && !logs.GetSnapshot().Any(r => r.Id.Name == "EventCallbackFailed"); i++)
+        // The failure is logged on the thread pool, two continuations after the callback's task faults: wait for the
+        // line on the real clock for up to 30 s, not 500 tries of 10 ms (about 5 s, short for a starved thread pool).
+        long waiting = System.Diagnostics.Stopwatch.GetTimestamp();
+        while (!logs.GetSnapshot().Any(r => r.Id.Name == "EventCallbackFailed") && System.Diagnostics.Stopwatch.GetElapsedTime(waiting) < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(10);
         }
