@@ -11,8 +11,11 @@ namespace EmailGuard.Sample.Tests;
 /// </summary>
 public sealed class DeadRedisDashboardTests : IDisposable
 {
-    /// <summary>Far below the 23 s the old admin page took, far above the few timeouts a page load may now wait.</summary>
-    private static readonly TimeSpan s_loose = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// Below the 23 s the old admin page took, far above the few 250 ms timeouts a page load may now wait: a page's first
+    /// request also compiles it, which a loaded 2-core machine may stretch to seconds.
+    /// </summary>
+    private static readonly TimeSpan s_loose = TimeSpan.FromSeconds(15);
 
     private readonly SampleApp _app = SampleApp.Start(new Dictionary<string, string?>
     {
