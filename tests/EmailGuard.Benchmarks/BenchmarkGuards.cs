@@ -1,3 +1,4 @@
+using EmailGuard.Testing;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Benchmarks;
@@ -14,14 +15,7 @@ internal static class BenchmarkGuards
     /// </summary>
     public static SendGuardOptions SixParties(RateLimitRule global, RateLimitRule window, SendGuardOptions? options = null)
     {
-        options ??= new SendGuardOptions();
-        options.Global.Add(global);
-        options.Tenant.Add(window);
-        options.Sender.Add(window);
-        options.User.Add(window);
-        options.Recipient.Add(window);
-        options.RecipientDomain.Add(window);
-        return options;
+        return (options ?? new SendGuardOptions()).AddSixPartyRules(global, window);
     }
 
     /// <summary>A guard of <paramref name="options"/> on <paramref name="store"/>, counting sends when <paramref name="countSends"/>.</summary>

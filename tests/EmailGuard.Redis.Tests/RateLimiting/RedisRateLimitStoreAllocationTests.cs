@@ -134,12 +134,7 @@ public class RedisRateLimitStoreAllocationTests(RedisServerFixture redis, ITestO
             {
                 RateLimitRule rule = RateLimitRule.PerHour(RateLimitRule.MaxLimit);
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
-                o.Global.Add(rule);
-                o.Tenant.Add(rule);
-                o.Sender.Add(rule);
-                o.User.Add(rule);
-                o.Recipient.Add(rule);
-                o.RecipientDomain.Add(rule);
+                o.AddSixPartyRules(rule, rule);
             });
         await using ServiceProvider sp = services.BuildServiceProvider();
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();

@@ -59,12 +59,7 @@ public sealed class ReservationAllocationTests
         {
             o.StateRefreshInterval = TimeSpan.FromHours(1);
             o.MaxReservationWait = MaxWait;
-            o.Global.Add(Bucket);
-            o.Tenant.Add(Window);
-            o.Sender.Add(Window);
-            o.User.Add(Window);
-            o.Recipient.Add(Window);
-            o.RecipientDomain.Add(Window);
+            o.AddSixPartyRules(Bucket, Window);
         });
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
         OutboundEmail same = new() { To = ["customer@example.com"], Sender = "noreply@app.example", TenantId = "acme", UserId = "u1" };

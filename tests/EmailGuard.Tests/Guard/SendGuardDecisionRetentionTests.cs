@@ -48,12 +48,7 @@ public sealed class SendGuardDecisionRetentionTests
         {
             // As an app runs: lists and flags from the cached view (the test default reloads them on every check).
             o.StateRefreshInterval = TimeSpan.FromHours(1);
-            o.Global.Add(rule);
-            o.Tenant.Add(rule);
-            o.Sender.Add(rule);
-            o.User.Add(rule);
-            o.Recipient.Add(rule);
-            o.RecipientDomain.Add(rule);
+            o.AddSixPartyRules(rule, rule);
         });
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
         OutboundEmail[] messages = [.. Enumerable.Range(0, 64).Select(i => Mail($"customer{i}@example{i % 8}.com"))];
