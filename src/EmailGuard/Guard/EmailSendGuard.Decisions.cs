@@ -14,7 +14,10 @@ internal sealed partial class EmailSendGuard
 
     /// <remarks>
     /// Its state machine, the largest allocation of a check on a remote store (it holds the message, the buffers and
-    /// both awaited decisions), comes from a pool: a check's task is awaited once, as every <see cref="ValueTask{TResult}"/>.
+    /// both decisions), comes from a pool. A pooled task that is still pending answers a blocking read with an exception,
+    /// and an app may block on its check, so no public method hands this task out pending: a check or a reservation
+    /// awaits it in <see cref="RecordAsync"/> (the guard always has metrics when built by <c>AddEmailGuard()</c>), and
+    /// <see cref="PeekAsync"/> hands out a pending one as a <see cref="Task"/>.
     /// </remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<EmailSendDecision> CompleteAsync(ValueTask<RateLimitDecision> pending, OutboundEmail message, GuardBuffers buffers, GuardOperation operation)

@@ -70,7 +70,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         => Committed(message, GuardOperation.Check, cancellationToken);
 
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-        => EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
+    {
+        // A pending peek's task may be pooled (CompleteAsync): an app may block on it, so it gets a Task instead.
+        ValueTask<EmailSendDecision> pending = EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
+        return pending.IsCompleted ? pending : new(pending.AsTask());
+    }
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
     /// <remarks>

@@ -81,6 +81,26 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     /// <summary>The latest write-back of local admits to the store; tests await it.</summary>
     internal Task WriteBack => Volatile.Read(ref _writeBack);
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// The interface's calls come from apps and other packages, which may block on the task: a pending one is handed out
+    /// as a <see cref="Task"/>. The send guard calls the methods of this class, whose pending tasks come from a pool.
+    /// </remarks>
+    ValueTask<RateLimitDecision> IResilientRateLimitStore.AcquireAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+        => Blockable(AcquireAsync(requests, results, failureMode, cancellationToken));
+
+    /// <inheritdoc/>
+    ValueTask<RateLimitDecision> IResilientRateLimitStore.ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
+        => Blockable(ReserveAsync(requests, maxWait, results, failureMode, cancellationToken));
+
+    /// <inheritdoc/>
+    ValueTask<RateLimitDecision> IResilientRateLimitStore.PeekAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        => Blockable(PeekAsync(requests, results, cancellationToken));
+
+    /// <summary>Acquires, as <see cref="IResilientRateLimitStore.AcquireAsync"/>; a pending task comes from a pool: await it once, never block on it.</summary>
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
     {
@@ -106,8 +126,12 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
     }
 
+    /// <summary>A pooled task as one a caller may block on; a completed one as its value.</summary>
+    private static ValueTask<RateLimitDecision> Blockable(ValueTask<RateLimitDecision> pending)
+        => pending.IsCompletedSuccessfully ? new(pending.Result) : new(pending.AsTask());
+
     // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise. Its state machine comes from a
-    // pool: every call of a remote store goes through here, and its task is awaited once.
+    // pool: every call of a remote store goes through here, and the send guard awaits its task once.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
