@@ -27,7 +27,11 @@ internal sealed class GuardBuffers
     [ThreadStatic]
     private static GuardBuffers? t_cached;
 
-    /// <summary>Whether a check holds the set: a second hand-back is ignored, so no set is ever pooled twice and handed to two checks.</summary>
+    /// <summary>
+    /// Whether a check holds the set: a second hand-back before the set is rented again is ignored, so it is not pooled
+    /// twice. A late hand-back after another check rented it cannot be told from that check's own and would pool a set
+    /// in use, which the shared pool hands to a check on another thread at once: every path hands a set back exactly once.
+    /// </summary>
     private bool _rented;
 
     public GuardAddress[] Recipients { get; private set; } = new GuardAddress[8];
