@@ -20,6 +20,9 @@ internal sealed class GuardBuffers
     /// <summary>The most sets the shared pool keeps: about one per check a busy instance has in flight on a remote store.</summary>
     private const int SharedCapacity = 128;
 
+    /// <summary>The largest arrays a set in the shared pool keeps: a message to a few recipients with all its rules.</summary>
+    private const int SharedKeptLength = 32;
+
     private static readonly GuardBuffers[] s_shared = new GuardBuffers[SharedCapacity];
     private static readonly Lock s_sharedLock = new();
     private static int s_sharedCount;
@@ -251,8 +254,9 @@ internal sealed class GuardBuffers
         {
             t_cached = this;
         }
-        else
+        else if (Requests.Length <= SharedKeptLength && Recipients.Length <= SharedKeptLength)
         {
+            // Only sets of a usual message's size: 128 sets grown to 256 entries would pin megabytes for good.
             ReturnShared();
         }
     }
