@@ -69,12 +69,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
         => Committed(message, GuardOperation.Check, cancellationToken);
 
+    /// <remarks>A pending peek's task may be pooled (<see cref="CompleteAsync"/>): an app may block on it, so it gets a Task instead.</remarks>
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-    {
-        // A pending peek's task may be pooled (CompleteAsync): an app may block on it, so it gets a Task instead.
-        ValueTask<EmailSendDecision> pending = EvaluateAsync(message, GuardOperation.Peek, cancellationToken);
-        return pending.IsCompleted ? pending : new(pending.AsTask());
-    }
+        => PooledTasks.Blockable(EvaluateAsync(message, GuardOperation.Peek, cancellationToken));
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
     /// <remarks>

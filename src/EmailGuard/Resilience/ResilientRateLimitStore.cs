@@ -88,17 +88,17 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     /// </remarks>
     ValueTask<RateLimitDecision> IResilientRateLimitStore.AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
-        => Blockable(AcquireAsync(requests, results, failureMode, cancellationToken));
+        => PooledTasks.Blockable(AcquireAsync(requests, results, failureMode, cancellationToken));
 
     /// <inheritdoc/>
     ValueTask<RateLimitDecision> IResilientRateLimitStore.ReserveAsync(
         ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken)
-        => Blockable(ReserveAsync(requests, maxWait, results, failureMode, cancellationToken));
+        => PooledTasks.Blockable(ReserveAsync(requests, maxWait, results, failureMode, cancellationToken));
 
     /// <inheritdoc/>
     ValueTask<RateLimitDecision> IResilientRateLimitStore.PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
-        => Blockable(PeekAsync(requests, results, cancellationToken));
+        => PooledTasks.Blockable(PeekAsync(requests, results, cancellationToken));
 
     /// <summary>Acquires, as <see cref="IResilientRateLimitStore.AcquireAsync"/>; a pending task comes from a pool: await it once, never block on it.</summary>
     public ValueTask<RateLimitDecision> AcquireAsync(
@@ -125,10 +125,6 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
         return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
     }
-
-    /// <summary>A pooled task as one a caller may block on; a completed one as its value.</summary>
-    private static ValueTask<RateLimitDecision> Blockable(ValueTask<RateLimitDecision> pending)
-        => pending.IsCompletedSuccessfully ? new(pending.Result) : new(pending.AsTask());
 
     // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise. Its state machine comes from a
     // pool: every call of a remote store goes through here, and the send guard awaits its task once.
