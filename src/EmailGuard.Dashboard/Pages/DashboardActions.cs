@@ -31,7 +31,7 @@ internal static class DashboardActions
         => RunAsync(request, MaxFieldLength, destructive: _ => null, async form =>
         {
             EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
-            EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
+            EmailGuardPartyType type = PartyType(form["type"].ToString(), static _ => true);
             TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
             string reason = form["reason"].ToString();
             EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, duration, request.Operator, request.Context.RequestAborted).ConfigureAwait(false);
@@ -46,7 +46,7 @@ internal static class DashboardActions
             async form =>
             {
                 EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static _ => true);
                 string value = form["value"].ToString();
                 bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted).ConfigureAwait(false);
                 return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {Quote(value)}." : $"{type} {Quote(value)} was not on the list.");
@@ -59,7 +59,7 @@ internal static class DashboardActions
             destructive: form => Suspends(request, form["reason"].ToString()) ? $"Suspend {form["type"]} {form["id"]}? Its new mail is refused and its queued mail fails at dequeue." : null,
             async form =>
             {
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant);
                 TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 8_760 ? TimeSpan.FromHours(hours) : null;
                 EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, flaggedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"{(flag.Suspend ? "Suspended" : "Flagged")} {flag.PartyType} {flag.PartyId} ({flag.Reason}) until {flag.ExpiresAt:u}.");
@@ -72,7 +72,9 @@ internal static class DashboardActions
             destructive: form => $"Clear the {Quote(form["reason"])} flag of {form["type"]} {Quote(form["id"])}? Its normal limits apply again at once.",
             async form =>
             {
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
+                // A category's flag too: the account's ratio breaker raises one on each risky category, and the flags
+                // page lists it with a Clear button like any other.
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category);
                 string reason = form["reason"].ToString();
                 int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), flagReason: reason.Length == 0 ? null : reason, comment: "cleared from the dashboard", clearedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {Quote(form["id"])}.");
@@ -183,8 +185,8 @@ internal static class DashboardActions
         return options is null || (options.FlagPolicies.TryGetValue(reason, out FlagPolicy? policy) ? policy.Suspend : options.DefaultFlagPolicy.Suspend);
     }
 
-    private static EmailGuardPartyType PartyType(string value, bool any)
-        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && (any || type is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+    private static EmailGuardPartyType PartyType(string value, Func<EmailGuardPartyType, bool> allowed)
+        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && allowed(type)
             ? type
             : throw new ArgumentException($"'{value}' is not a party type here.");
 
