@@ -115,6 +115,24 @@ public sealed partial class DashboardStoredValueTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemoveFromList_AnEntryStoredInAFormTheListsNowRefuse_FromTheListsPage_Removed()
+    {
+        // Arrange: an entry an older version or a direct write to the state store left as a value the lists now refuse;
+        // the page lists it, and Remove answered "Not done: ... is not a valid address".
+        await _host.Services.GetRequiredService<IEmailGuardStateStore>().UpsertListEntryAsync(
+            new EmailGuardListEntry { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient, Value = "\"quoted local\"@example.com", Reason = "imported", CreatedAt = DateTimeOffset.UnixEpoch },
+            CancellationToken.None);
+        using HttpClient client = _host.Client();
+
+        // Act
+        HttpResponseMessage removed = await SubmitAndConfirmAsync(client, "/emailguard/lists", "/emailguard/lists/remove");
+
+        // Assert
+        removed.Headers.Location!.ToString().Should().Contain("msg=").And.NotContain("err=");
+        (await _host.Services.GetRequiredService<IEmailGuardLists>().ListAsync(new EmailGuardListQuery { IncludeExpired = true })).TotalCount.Should().Be(0);
+    }
+
+    [Fact]
     public async Task ClearFlag_ItsReasonReplacedSinceThePageWasShown_ClearsNothing()
     {
         // Arrange: the page showed a flag with a long reason; before the operator confirmed, the app cleared it and raised
