@@ -13,25 +13,24 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal static class DashboardActions
 {
-    /// <summary>The longest value an action takes: more than any address (320), id or reason its forms let one type.</summary>
+    /// <summary>
+    /// The longest value an action takes: more than any address (320), id or reason its forms let one type. The Remove
+    /// and Clear forms carry back a text the store holds, which may be longer, by its digest (<see cref="StoredText"/>).
+    /// </summary>
     internal const int MaxFieldLength = 1_000;
 
-    /// <summary>
-    /// The longest value removing from a list or clearing a flag takes. Those forms carry a value the store holds, as the
-    /// app or a breaker wrote it, and the store takes party ids and flag reasons of any length: refused at
-    /// <see cref="MaxFieldLength"/>, a flag whose reason quotes a long detail could not be cleared from the dashboard.
-    /// The questions and notices quote at most <see cref="MaxFieldLength"/> characters of it.
-    /// </summary>
-    internal const int MaxStoredFieldLength = 16_384;
+    /// <summary>The most list entries a Remove form that names its value by a digest has searched.</summary>
+    internal const int MaxListEntriesSearched = 100 * EmailGuardListQuery.MaxTake;
 
     /// <summary>The fields the actions read; a confirmation page carries these on, and nothing else that was posted.</summary>
-    private static readonly string[] ActionFields = ["kind", "type", "value", "id", "reason", "hours"];
+    private static readonly string[] ActionFields =
+        ["kind", "type", "value", "value" + StoredText.DigestSuffix, "id", "id" + StoredText.DigestSuffix, "reason", "reason" + StoredText.DigestSuffix, "hours"];
 
     public static Task AddToListAsync(DashboardRequest request)
-        => RunAsync(request, MaxFieldLength, destructive: _ => null, async form =>
+        => RunAsync(request, destructive: _ => null, async form =>
         {
             EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
-            EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
+            EmailGuardPartyType type = PartyType(form["type"].ToString(), static _ => true);
             TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 87_600 ? TimeSpan.FromHours(hours) : null;
             string reason = form["reason"].ToString();
             EmailGuardListEntry entry = await Lists(request).AddAsync(kind, type, form["value"].ToString(), string.IsNullOrWhiteSpace(reason) ? "manual" : reason, duration, request.Operator, request.Context.RequestAborted).ConfigureAwait(false);
@@ -41,25 +40,27 @@ internal static class DashboardActions
     public static Task RemoveFromListAsync(DashboardRequest request)
         => RunAsync(
             request,
-            MaxStoredFieldLength,
-            destructive: form => $"Remove {form["type"]} {Quote(form["value"])} from the {ListsPage.ParseKind(form["kind"].ToString()).ToString().ToLowerInvariant()}?",
+            destructive: form => $"Remove {form["type"]} {Shown(form, "value")} from the {ListsPage.ParseKind(form["kind"].ToString()).ToString().ToLowerInvariant()}?",
             async form =>
             {
                 EmailGuardListKind kind = ListsPage.ParseKind(form["kind"].ToString());
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: true);
-                string value = form["value"].ToString();
-                bool removed = await Lists(request).RemoveAsync(kind, type, value, request.Context.RequestAborted).ConfigureAwait(false);
-                return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {Quote(value)}." : $"{type} {Quote(value)} was not on the list.");
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static _ => true);
+                IEmailGuardLists lists = Lists(request);
+                CancellationToken cancellationToken = request.Context.RequestAborted;
+                string? value = StoredText.DigestIn(form, "value") is { } digest
+                    ? await FindListValueAsync(lists, kind, type, form["value"].ToString(), digest, cancellationToken).ConfigureAwait(false)
+                    : form["value"].ToString();
+                bool removed = value is not null && await lists.RemoveAsync(kind, type, value, cancellationToken).ConfigureAwait(false);
+                return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {Shown(form, "value")}." : $"{type} {Shown(form, "value")} was not on the list.");
             });
 
     public static Task ApplyFlagAsync(DashboardRequest request)
         => RunAsync(
             request,
-            MaxFieldLength,
             destructive: form => Suspends(request, form["reason"].ToString()) ? $"Suspend {form["type"]} {form["id"]}? Its new mail is refused and its queued mail fails at dequeue." : null,
             async form =>
             {
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant);
                 TimeSpan? duration = int.TryParse(form["hours"], NumberStyles.None, CultureInfo.InvariantCulture, out int hours) && hours is > 0 and <= 8_760 ? TimeSpan.FromHours(hours) : null;
                 EmailGuardFlag flag = await Flags(request).FlagAsync(type, form["id"].ToString(), form["reason"].ToString(), duration, flaggedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
                 return (request.Url("/flags"), $"{(flag.Suspend ? "Suspended" : "Flagged")} {flag.PartyType} {flag.PartyId} ({flag.Reason}) until {flag.ExpiresAt:u}.");
@@ -68,17 +69,27 @@ internal static class DashboardActions
     public static Task ClearFlagAsync(DashboardRequest request)
         => RunAsync(
             request,
-            MaxStoredFieldLength,
-            destructive: form => $"Clear the {Quote(form["reason"])} flag of {form["type"]} {Quote(form["id"])}? Its normal limits apply again at once.",
+            destructive: form => $"Clear the {Shown(form, "reason")} flag of {form["type"]} {Shown(form, "id")}? Its normal limits apply again at once.",
             async form =>
             {
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), any: false);
-                string reason = form["reason"].ToString();
-                int cleared = await Flags(request).ClearAsync(type, form["id"].ToString(), flagReason: reason.Length == 0 ? null : reason, comment: "cleared from the dashboard", clearedBy: request.Operator, cancellationToken: request.Context.RequestAborted).ConfigureAwait(false);
-                return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {Quote(form["id"])}.");
+                // A category's flag too: the account's ratio breaker raises one on each risky category, and the flags
+                // page lists it with a Clear button like any other.
+                EmailGuardPartyType type = PartyType(form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category);
+                IEmailGuardFlags flags = Flags(request);
+                CancellationToken cancellationToken = request.Context.RequestAborted;
+                string? id = StoredText.DigestIn(form, "id") is { } idDigest
+                    ? await FindFlaggedPartyAsync(flags, type, form["id"].ToString(), idDigest, cancellationToken).ConfigureAwait(false)
+                    : form["id"].ToString();
+                int cleared = 0;
+                if (id is not null && await FindFlagReasonAsync(flags, type, id, form, cancellationToken).ConfigureAwait(false) is (true, var reason))
+                {
+                    cleared = await flags.ClearAsync(type, id, reason, comment: "cleared from the dashboard", clearedBy: request.Operator, cancellationToken: cancellationToken).ConfigureAwait(false);
+                }
+
+                return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {Shown(form, "id")}.");
             });
 
-    private static async Task RunAsync(DashboardRequest request, int maxFieldLength, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
+    private static async Task RunAsync(DashboardRequest request, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)
     {
         HttpContext context = request.Context;
         if (!request.CanAct)
@@ -101,7 +112,7 @@ internal static class DashboardActions
 
         // A value no form of the dashboard writes is refused before it is echoed: the confirmation page, the question and
         // the notice would carry it, HTML-encoded (up to ten times its length), for as long as the server takes a form.
-        string? tooLong = Array.Find(ActionFields, name => form[name].ToString().Length > maxFieldLength);
+        string? tooLong = Array.Find(ActionFields, name => form[name].ToString().Length > MaxFieldLength);
         if (tooLong is null && destructive(form) is { } question && form["confirmed"] != "yes")
         {
             Html confirm = new();
@@ -128,7 +139,7 @@ internal static class DashboardActions
         string location;
         if (tooLong is not null)
         {
-            location = NotDone(request, string.Create(CultureInfo.InvariantCulture, $"the {tooLong} is longer than {maxFieldLength:N0} characters."));
+            location = NotDone(request, string.Create(CultureInfo.InvariantCulture, $"the {tooLong} is longer than {MaxFieldLength:N0} characters."));
         }
         else
         {
@@ -153,6 +164,87 @@ internal static class DashboardActions
     {
         string value = values.ToString();
         return value.Length <= MaxFieldLength ? value : string.Concat(value.AsSpan(0, MaxFieldLength), "…");
+    }
+
+    /// <summary>
+    /// A text a Remove or Clear form carries as a question or notice quotes it: its beginning and an ellipsis when the form
+    /// names it by its digest.
+    /// </summary>
+    private static string Shown(IFormCollection form, string name) => Quote(form[name]) + (StoredText.DigestIn(form, name) is null ? string.Empty : "…");
+
+    /// <summary>
+    /// The stored value of the entry a form names by its <paramref name="digest"/>, or <see langword="null"/> when there
+    /// is none (removed or changed since the page was shown). Only entries that contain the value's
+    /// <paramref name="beginning"/> are read; expired ones the store still keeps too, since the page may have shown one
+    /// just before it expired. A value with no plain beginning (a tenant or user id that starts with a control character)
+    /// is looked for among the first <see cref="MaxListEntriesSearched"/> entries of its party type, so that a form
+    /// naming one does not read a list of a million suppressed addresses a thousand times.
+    /// </summary>
+    private static async Task<string?> FindListValueAsync(
+        IEmailGuardLists lists, EmailGuardListKind kind, EmailGuardPartyType type, string beginning, string digest, CancellationToken cancellationToken)
+    {
+        for (int skip = 0; skip < MaxListEntriesSearched; skip += EmailGuardListQuery.MaxTake)
+        {
+            EmailGuardListPage page = await lists.ListAsync(
+                new EmailGuardListQuery
+                {
+                    Kind = kind,
+                    PartyType = type,
+                    Search = beginning.Length == 0 ? null : beginning,
+                    IncludeExpired = true,
+                    OrderBy = EmailGuardListOrder.Value,
+                    Skip = skip,
+                    Take = EmailGuardListQuery.MaxTake,
+                },
+                cancellationToken).ConfigureAwait(false);
+            if (page.Items.FirstOrDefault(e => e.Value.StartsWith(beginning, StringComparison.Ordinal) && StoredText.Is(e.Value, digest)) is { } entry)
+            {
+                return entry.Value;
+            }
+
+            if (page.Items.Count < EmailGuardListQuery.MaxTake || skip + EmailGuardListQuery.MaxTake >= page.TotalCount)
+            {
+                return null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The id of the party a form names by its <paramref name="digest"/>, among those with a recorded flag event (where
+    /// the flags page finds the parties it lists), or <see langword="null"/> when none has it.
+    /// </summary>
+    private static async Task<string?> FindFlaggedPartyAsync(
+        IEmailGuardFlags flags, EmailGuardPartyType type, string beginning, string digest, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(
+            new EmailGuardFlagEventQuery { PartyType = type, Take = IEmailGuardStateStore.MaxFlagEvents }, cancellationToken).ConfigureAwait(false);
+        return events.Select(e => e.PartyId)
+            .Where(id => id.StartsWith(beginning, StringComparison.Ordinal))
+            .Distinct(StringComparer.Ordinal)
+            .FirstOrDefault(id => StoredText.Is(id, digest));
+    }
+
+    /// <summary>
+    /// Which of the party's flags a Clear form names: the flag of the reason the page showed, whatever it holds now (flagged
+    /// again with that reason, it is the same flag), or none (<c>Found</c> false) when the form names the reason by a
+    /// digest that no active flag of the party has (cleared or expired since the page was shown). An empty reason, which
+    /// no form writes, names every flag of the party (<see langword="null"/>), as a clear of no reason does.
+    /// </summary>
+    private static async Task<(bool Found, string? Reason)> FindFlagReasonAsync(
+        IEmailGuardFlags flags, EmailGuardPartyType type, string id, IFormCollection form, CancellationToken cancellationToken)
+    {
+        string reason = form["reason"].ToString();
+        if (StoredText.DigestIn(form, "reason") is not { } digest)
+        {
+            return (true, reason.Length == 0 ? null : reason);
+        }
+
+        IReadOnlyList<EmailGuardFlag> active = await flags.GetActiveFlagsAsync(type, id, cancellationToken).ConfigureAwait(false);
+        return active.FirstOrDefault(f => f.Reason.StartsWith(reason, StringComparison.Ordinal) && StoredText.Is(f.Reason, digest)) is { } flag
+            ? (true, flag.Reason)
+            : (false, null);
     }
 
     /// <summary>The page an action that was not done goes back to, with why.</summary>
@@ -183,8 +275,8 @@ internal static class DashboardActions
         return options is null || (options.FlagPolicies.TryGetValue(reason, out FlagPolicy? policy) ? policy.Suspend : options.DefaultFlagPolicy.Suspend);
     }
 
-    private static EmailGuardPartyType PartyType(string value, bool any)
-        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && (any || type is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+    private static EmailGuardPartyType PartyType(string value, Func<EmailGuardPartyType, bool> allowed)
+        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && allowed(type)
             ? type
             : throw new ArgumentException($"'{value}' is not a party type here.");
 

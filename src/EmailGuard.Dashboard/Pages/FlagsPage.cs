@@ -51,7 +51,7 @@ internal static class FlagsPage
                         .Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.CreatedAt).Raw("</td><td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("<td>");
                     if (request.CanAct)
                     {
-                        request.Form(html, "/flags/clear", "inline").Hidden("type", flag.PartyType.ToString()).Hidden("id", flag.PartyId).Hidden("reason", flag.Reason)
+                        request.Form(html, "/flags/clear", "inline").Hidden("type", flag.PartyType.ToString()).Carry("id", flag.PartyId).Carry("reason", flag.Reason)
                             .Raw("<button type=\"submit\" class=\"danger\">Clear</button></form>");
                     }
 

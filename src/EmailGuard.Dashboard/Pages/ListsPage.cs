@@ -75,7 +75,7 @@ internal static class ListsPage
                     .Raw("<td>").Time(entry.CreatedAt).Raw("</td><td>").Time(entry.ExpiresAt).Raw("</td><td>");
                 if (request.CanAct)
                 {
-                    request.Form(html, "/lists/remove", "inline").Hidden("kind", kind.ToString()).Hidden("type", entry.PartyType.ToString()).Hidden("value", entry.Value)
+                    request.Form(html, "/lists/remove", "inline").Hidden("kind", kind.ToString()).Hidden("type", entry.PartyType.ToString()).Carry("value", entry.Value)
                         .Raw("<button type=\"submit\" class=\"danger\">Remove</button></form>");
                 }
 

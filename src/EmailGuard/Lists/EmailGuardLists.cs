@@ -76,7 +76,25 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     public async ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
     {
         CheckKind(kind);
-        string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
+        string normalized;
+        try
+        {
+            normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
+        }
+        catch (ArgumentException) when (partyType != EmailGuardPartyType.Category && Enum.IsDefined(partyType) && !string.IsNullOrWhiteSpace(value))
+        {
+            // An entry stored in a form that no longer normalizes (an older version's, a write straight into the state
+            // store) is matched and listed as it is stored (GuardPartyValues.MatchForm), so it is removed as it is stored;
+            // refused, it could not be removed at all. A value no entry is stored as is refused as before.
+            GuardStateSnapshot stored = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
+            if (!stored.StoredValues(kind, partyType, value).Contains(value, StringComparer.Ordinal))
+            {
+                throw;
+            }
+
+            normalized = value;
+        }
+
         bool removed = await _state.Store.RemoveListEntryAsync(kind, partyType, normalized, cancellationToken).ConfigureAwait(false);
 
         // Entries stored in another spelling of the same party (older versions, direct writes) go too. The snapshot's

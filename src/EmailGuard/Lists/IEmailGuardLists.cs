@@ -40,6 +40,10 @@ public interface IEmailGuardLists
     /// <param name="value">The address, domain, tenant id, user id or client network (an IP address or CIDR network).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>Whether an entry was removed.</returns>
+    /// <exception cref="ArgumentException">
+    /// The value is not a valid address, domain or network, and no entry is stored as it is (one an older version or a
+    /// direct write to the state store left in a form the lists now refuse is removed as it is stored).
+    /// </exception>
     ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default);
 
     /// <summary>Returns the active entry for a party, or <see langword="null"/> when it is not listed (or its entry expired).</summary>

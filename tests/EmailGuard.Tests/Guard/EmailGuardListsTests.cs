@@ -112,6 +112,30 @@ public sealed class EmailGuardListsTests
     }
 
     [Theory]
+    [InlineData(EmailGuardPartyType.Recipient, "\"quoted local\"@example.com")]
+    [InlineData(EmailGuardPartyType.RecipientDomain, "no_dots")]
+    [InlineData(EmailGuardPartyType.ClientNetwork, "10.0.0.0/99")]
+    public async Task Remove_AnEntryStoredInAFormThatNoLongerNormalizes_RemovedAsStored(EmailGuardPartyType type, string value)
+    {
+        // Arrange: an entry an older version or a direct write stored in a form the lists now refuse. It is listed (and
+        // matched) as stored, but removing it normalized the value first and threw, so nothing could remove it.
+        await using ServiceProvider sp = SendGuardTestServices.Build();
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+        await sp.GetRequiredService<IEmailGuardStateStore>().UpsertListEntryAsync(
+            new EmailGuardListEntry { Kind = EmailGuardListKind.Blocklist, PartyType = type, Value = value, Reason = "imported", CreatedAt = SendGuardTestServices.Start },
+            CancellationToken.None);
+        Func<Task> removeOther = async () => await lists.RemoveAsync(EmailGuardListKind.Blocklist, type, value + "x");
+
+        // Act
+        bool removed = await lists.RemoveAsync(EmailGuardListKind.Blocklist, type, value);
+
+        // Assert
+        removed.Should().BeTrue();
+        (await lists.ListAsync(new EmailGuardListQuery { IncludeExpired = true })).TotalCount.Should().Be(0);
+        await removeOther.Should().ThrowAsync<ArgumentException>("a value no entry is stored as is refused as before");
+    }
+
+    [Theory]
     [InlineData(EmailGuardPartyType.Recipient, "not-an-address")]
     [InlineData(EmailGuardPartyType.RecipientDomain, "no_dots")]
     [InlineData(EmailGuardPartyType.Tenant, " ")]
