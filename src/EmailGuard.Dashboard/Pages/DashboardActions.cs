@@ -186,7 +186,7 @@ internal static class DashboardActions
     private static EmailGuardPartyType PartyType(string value, bool any)
         => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && (any || type is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
             ? type
-            : throw new ArgumentException($"'{value}' is not a party type here.");
+            : throw new ArgumentException($"'{LogValue.Of(value)}' is not a party type here.");
 
     private static IEmailGuardLists Lists(DashboardRequest request)
         => request.Services.GetService<IEmailGuardLists>() ?? throw new ArgumentException("Lists are not registered (AddSendGuard()).");

@@ -205,7 +205,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (!IsValidProvider(provider))
         {
             throw new ArgumentException(
-                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{Truncate(provider)}'.", name);
+                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{LogValue.Of(Truncate(provider))}'.", name);
         }
     }
 

@@ -77,6 +77,37 @@ public sealed class HostileLogValueTests
         AssertPrintedClean([failure]);
     }
 
+    [Fact]
+    public async Task EmailSendDeniedException_HostileInvalidAddress_MessageKeepsToOneLine()
+    {
+        // Arrange: the guarded sender throws this to the app, which logs it as it logs any failure.
+        await using ServiceProvider sp = SendGuardTestServices.Build();
+        EmailSendDecision decision = await sp.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [Forged] });
+
+        // Act
+        EmailSendDeniedException exception = new(decision);
+
+        // Assert
+        decision.Reason.Should().Be(EmailSendReason.InvalidAddress);
+        decision.InvalidAddress.Should().Be(Forged, "only the message is escaped, never the decision");
+        exception.ToString().Should().Contain(@"t\u000D\u000Awarn").And.NotContainAny(["\r", "\n", "\u001B", "\u2028", "\u202E"]);
+    }
+
+    [Fact]
+    public async Task ListAdd_HostileInvalidAddress_ArgumentExceptionKeepsToOneLine()
+    {
+        // Arrange: an admin screen or an import passes on what someone typed; the app logs the refusal.
+        await using ServiceProvider sp = SendGuardTestServices.Build();
+        IEmailGuardLists lists = sp.GetRequiredService<IEmailGuardLists>();
+
+        // Act
+        Func<Task> add = () => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, Forged, "spam").AsTask();
+
+        // Assert
+        ArgumentException refused = (await add.Should().ThrowAsync<ArgumentException>()).Which;
+        refused.ToString().Should().Contain(@"t\u000D\u000Awarn").And.NotContainAny(["\r", "\u001B", "\u2028", "\u202E"]);
+    }
+
     /// <summary>
     /// Each record as a plain-text console sink prints it: the message, then the exception's <see cref="Exception.ToString"/>.
     /// A stack trace has lines of its own, so what counts is that no line the input made is there.
