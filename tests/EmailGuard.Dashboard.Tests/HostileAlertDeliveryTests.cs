@@ -137,8 +137,57 @@ public sealed class HostileAlertDeliveryTests
         string text = System.Text.Json.JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
         string[] lines = text.Split(['\n', '\r', '\u2028', '\u2029']);
         lines.Should().HaveCount(2);
-        lines[0].Should().StartWith("*[").And.Contain("User bob ").And.Contain("rotate.example");
+        lines[0].Should().StartWith("*[").And.Contain("User `bob ").And.Contain("rotate.example");
         lines.Should().NotContain(l => l.StartsWith("*[Critical]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Slack_PartyIdWithMrkdwn_RendersLiterallyInACodeSpan_NothingOfItFormats()
+    {
+        // Arrange: Slack has no escape for its formatting characters, so a user id could bold, strike and emoji its way
+        // into an alert that reads as something else ("RESOLVED", a green check), and a backtick could end a code span.
+        const string Id = "bob* *RESOLVED: all clear* _ignore_ ~this~ :white_check_mark: `x` & <!here>";
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
+            o.MaxAttempts = 1;
+        });
+
+        // Act
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.User, Id, EmailGuardFlagReasons.HighBounceRate, flaggedBy: "*ops*");
+        AlertReceiver.Received slack = await receiver.NextAsync("slack");
+
+        // Assert: the id whole in one code span, its backticks replaced so that the span holds; nothing of it outside one.
+        string text = System.Text.Json.JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
+        text.Should().Contain("User `bob* *RESOLVED: all clear* _ignore_ ~this~ :white_check_mark: \u02CBx\u02CB &amp; &lt;!here&gt;` flagged: `high_bounce_rate`");
+        text.Should().Contain(", by `*ops*`.");
+        string outsideCode = System.Text.RegularExpressions.Regex.Replace(text, "`[^`]*`", string.Empty);
+        outsideCode.Should().NotContainAny(["RESOLVED", "ignore", "~", "white_check_mark", "ops", "here"]);
+    }
+
+    [Fact]
+    public async Task Webhook_PartyIdWithMrkdwn_CarriedAsItIs_NoMarkupAdded()
+    {
+        // Arrange: the signed webhook is JSON for a program; it formats nothing, so it gets the id exactly.
+        const string Id = "bob* *RESOLVED* `x` & <!here>";
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+            o.MaxAttempts = 1;
+        });
+
+        // Act
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.User, Id, EmailGuardFlagReasons.HighBounceRate, flaggedBy: "*ops*");
+        AlertReceiver.Received webhook = await receiver.NextAsync("webhook");
+
+        // Assert
+        System.Text.Json.JsonElement alert = System.Text.Json.JsonDocument.Parse(webhook.Body).RootElement;
+        alert.GetProperty("title").GetString().Should().Be($"User {Id} flagged: high_bounce_rate");
+        alert.GetProperty("text").GetString().Should().StartWith("Until ").And.Contain(", by *ops*. Review");
+        alert.GetProperty("details").GetProperty("partyId").GetString().Should().Be(Id);
     }
 
     [Fact]

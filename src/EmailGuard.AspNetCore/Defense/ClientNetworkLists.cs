@@ -100,7 +100,7 @@ internal sealed partial class ClientNetworkLists
         }
         catch (Exception ex) when (ex is EmailGuardStoreUnavailableException or OperationCanceledException or InvalidOperationException)
         {
-            Log.LoadFailed(_logger, ex);
+            Log.LoadFailed(_logger, LogValue.Of(ex));
         }
         finally
         {

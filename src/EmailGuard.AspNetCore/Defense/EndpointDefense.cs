@@ -237,7 +237,7 @@ internal sealed partial class EndpointDefense
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.CallbackFailed(_logger, name, ex);
+            Log.CallbackFailed(_logger, name, LogValue.Of(ex));
         }
     }
 

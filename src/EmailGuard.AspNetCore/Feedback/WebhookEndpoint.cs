@@ -113,7 +113,7 @@ internal sealed partial class WebhookEndpoint(
             catch (Exception exception)
 #pragma warning restore CA1031
             {
-                Log.RecordFailed(logger, exception, provider.Name, LogValue.Of(item.ProviderEventId));
+                Log.RecordFailed(logger, LogValue.Of(exception), provider.Name, LogValue.Of(item.ProviderEventId));
                 StoreUnavailable(context, batch);
                 return;
             }

@@ -56,7 +56,7 @@ internal sealed partial class EndpointGuardStateProvider
         }
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
         {
-            Log.OptionsReloadRejected(_logger, ex);
+            Log.OptionsReloadRejected(_logger, LogValue.Of(ex));
         }
     }
 

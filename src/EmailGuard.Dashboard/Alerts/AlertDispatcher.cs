@@ -154,10 +154,11 @@ internal sealed partial class AlertDispatcher(
         EmailGuardAlert alert = queued.Alert;
         StringBuilder text = new();
         // The title is one line whoever raised the alert: a line break in it would start a line Slack shows as the bot's own.
-        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {Slack(AlertText.OneLine(alert.Title))}* ({Slack(Source)})");
+        // EmailGuard's own alerts put each party id, reason or name in a code span, so that it cannot format the alert.
+        text.Append(CultureInfo.InvariantCulture, $"*[{alert.Severity}] {AlertText.OneLine(alert.FormattedTitle.Slack)}* ({AlertMessage.SlackEscape(Source)})");
         if (alert.Text is { Length: > 0 })
         {
-            text.Append('\n').Append(Slack(alert.Text));
+            text.Append('\n').Append(alert.FormattedText.Slack);
         }
 
         if (queued.Suppressed > 0)
@@ -195,9 +196,6 @@ internal sealed partial class AlertDispatcher(
         request.Headers.Add(EmailGuardWebhookSignature.SignatureHeader, EmailGuardWebhookSignature.Compute(_options.WebhookSecret!, timestamp, body));
         return request;
     }
-
-    /// <summary>Slack reads &lt;, &gt; and &amp; as control sequences (<c>&lt;!channel&gt;</c>, links): a party id must not page anyone.</summary>
-    private static string Slack(string text) => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
 
     private static partial class Log
     {

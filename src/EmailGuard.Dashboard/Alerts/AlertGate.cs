@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace EmailGuard.Dashboard;
 
 /// <summary>
@@ -119,15 +117,20 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
     {
         Dictionary<string, string> details = alert.Details is null ? [] : new(alert.Details);
         details["rolledUpCondition"] = alert.Condition;
+        AlertMessage title = alert.BudgetScope is { } scope
+            ? AlertMessage.Of($"More than {maxPerKind} {alert.Kind} alerts ({scope}) within {period:g}; the latest: {alert.FormattedTitle}")
+            : AlertMessage.Of($"More than {maxPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.FormattedTitle}");
+        AlertMessage text = AlertMessage.Of(
+            $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.FormattedText}");
         return new EmailGuardAlert
         {
             Kind = alert.Kind,
             Condition = RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope),
             Severity = alert.Severity,
-            Title = string.Create(
-                CultureInfo.InvariantCulture,
-                $"More than {maxPerKind} {alert.Kind} alerts{(alert.BudgetScope is { } scope ? $" ({scope})" : string.Empty)} within {period:g}; the latest: {alert.Title}"),
-            Text = $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.Text}",
+            Title = title.Plain,
+            TitleMessage = title,
+            Text = text.Plain,
+            TextMessage = text,
             Timestamp = alert.Timestamp,
             Details = details,
             BudgetScope = alert.BudgetScope,

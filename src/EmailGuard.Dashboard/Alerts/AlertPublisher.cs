@@ -64,14 +64,18 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         DateTimeOffset now = _timeProvider.GetUtcNow();
         foreach ((EmailGuardAlert last, int suppressed, DateTimeOffset since) in Gate.CollectDue(now))
         {
+            AlertMessage title = AlertMessage.Of($"{suppressed} more of: {last.FormattedTitle}");
+            AlertMessage text = AlertMessage.Of($"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.FormattedText}");
             var summary = new EmailGuardAlert
             {
                 Kind = EmailGuardAlertKinds.Suppressed,
                 Condition = last.Condition,
                 Severity = last.Severity,
                 Details = last.Details,
-                Title = $"{suppressed} more of: {last.Title}",
-                Text = $"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.Text}",
+                Title = title.Plain,
+                TitleMessage = title,
+                Text = text.Plain,
+                TextMessage = text,
                 Timestamp = now,
             };
             Enqueue(new QueuedAlert(Guid.NewGuid(), summary, now, suppressed, since));

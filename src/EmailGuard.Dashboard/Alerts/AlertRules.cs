@@ -32,13 +32,18 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             return;
         }
 
+        AlertMessage title = AlertMessage.Of($"{count} messages denied by {dimension} limits within {_options.SpikeWindow:g}");
+        AlertMessage text = AlertMessage.Of(
+            $"The latest was {Party(limitEvent)} ({limitEvent.Usage.Rule}). Open the dashboard's overview for the top parties by denials; block or flag the abuser if one party dominates.");
         alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.LimitExceededSpike,
             Condition = $"{EmailGuardAlertKinds.LimitExceededSpike}:{dimension}",
             Severity = EmailGuardAlertSeverity.Warning,
-            Title = string.Create(CultureInfo.InvariantCulture, $"{count} messages denied by {dimension} limits within {_options.SpikeWindow:g}"),
-            Text = $"The latest was {Party(limitEvent)} ({limitEvent.Usage.Rule}). Open the dashboard's overview for the top parties by denials; block or flag the abuser if one party dominates.",
+            Title = title.Plain,
+            TitleMessage = title,
+            Text = text.Plain,
+            TextMessage = text,
             Details = new Dictionary<string, string>
             {
                 ["dimension"] = dimension.ToString(),
@@ -75,15 +80,21 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     public void OnFlagged(EmailGuardFlag flag)
     {
         string kind = flag.Suspend ? EmailGuardAlertKinds.Suspended : EmailGuardAlertKinds.Flagged;
+        AlertMessage title = flag.Suspend
+            ? AlertMessage.Of($"{flag.PartyType} {flag.PartyId} suspended: {flag.Reason}")
+            : AlertMessage.Of($"{flag.PartyType} {flag.PartyId} flagged: {flag.Reason}");
+        AlertMessage text = flag.CreatedBy is null
+            ? AlertMessage.Of($"Until {flag.ExpiresAt:u}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.")
+            : AlertMessage.Of($"Until {flag.ExpiresAt:u}, by {flag.CreatedBy}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.");
         alerts.Raise(new EmailGuardAlert
         {
             Kind = kind,
             Condition = $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
             Severity = flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
-            Title = flag.Suspend
-                ? $"{flag.PartyType} {AlertText.OneLine(flag.PartyId)} suspended: {AlertText.OneLine(flag.Reason)}"
-                : $"{flag.PartyType} {AlertText.OneLine(flag.PartyId)} flagged: {AlertText.OneLine(flag.Reason)}",
-            Text = string.Create(CultureInfo.InvariantCulture, $"Until {flag.ExpiresAt:u}{(flag.CreatedBy is null ? string.Empty : $", by {AlertText.OneLine(flag.CreatedBy)}")}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm."),
+            Title = title.Plain,
+            TitleMessage = title,
+            Text = text.Plain,
+            TextMessage = text,
             Details = new Dictionary<string, string>
             {
                 ["partyType"] = flag.PartyType.ToString(),
@@ -95,15 +106,20 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     }
 
     public void OnStoreOutage(string errorType)
-        => alerts.Raise(new EmailGuardAlert
+    {
+        AlertMessage text = AlertMessage.Of(
+            $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
+        alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreOutage,
             Condition = EmailGuardAlertKinds.StoreOutage,
             Severity = EmailGuardAlertSeverity.Critical,
             Title = "The EmailGuard store stopped answering",
-            Text = $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).",
+            Text = text.Plain,
+            TextMessage = text,
             Details = new Dictionary<string, string> { ["errorType"] = errorType },
         });
+    }
 
     public void OnStoreRecovered(TimeSpan downFor)
         => alerts.Raise(new EmailGuardAlert
@@ -117,17 +133,26 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         });
 
     public void OnBreakerTripped(DashboardEvent tripped, string scope)
-        => alerts.Raise(new EmailGuardAlert
+    {
+        AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
+        AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
+        AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
+        alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.BreakerTripped,
             Condition = $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
             Severity = EmailGuardAlertSeverity.Warning,
-            Title = AlertText.OneLine(tripped.Title),
-            Text = $"{AlertText.OneLine(tripped.Detail)}. See the dashboard's event log and lists; the runbook says what to do.",
+            Title = title.Plain,
+            TitleMessage = title,
+            Text = text.Plain,
+            TextMessage = text,
             Details = new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
             BudgetScope = scope,
         });
+    }
 
-    private static string Party(EmailGuardLimitArguments limitEvent)
-        => limitEvent.Usage.Dimension == EmailGuardDimension.Global ? "the global scope" : $"{limitEvent.Usage.Dimension} {AlertText.OneLine(limitEvent.Usage.Partition)}";
+    private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
+        => limitEvent.Usage.Dimension == EmailGuardDimension.Global
+            ? AlertMessage.Verbatim("the global scope")
+            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {limitEvent.Usage.Partition}");
 }

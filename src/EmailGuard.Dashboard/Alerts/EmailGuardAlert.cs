@@ -38,4 +38,16 @@ public sealed class EmailGuardAlert
     /// parties of different sorts (a breaker trip: a client network, a tenant, a user); null for the kind's own budget.
     /// </summary>
     internal string? BudgetScope { get; init; }
+
+    /// <summary>Gets <see cref="Title"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
+    internal AlertMessage? TitleMessage { get; init; }
+
+    /// <summary>Gets <see cref="Text"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
+    internal AlertMessage? TextMessage { get; init; }
+
+    /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>
+    internal AlertMessage FormattedTitle => TitleMessage ?? AlertMessage.Verbatim(Title);
+
+    /// <summary>The text as a sink that formats writes it; see <see cref="FormattedTitle"/>.</summary>
+    internal AlertMessage FormattedText => TextMessage ?? AlertMessage.Verbatim(Text);
 }

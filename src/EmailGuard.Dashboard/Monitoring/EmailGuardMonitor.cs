@@ -93,11 +93,15 @@ internal sealed partial class EmailGuardMonitor : IDisposable
             _ => "limits reduced",
         };
         EmailFeedbackCounts counts = tripped.Counts;
-        string detail = string.Create(
-            CultureInfo.InvariantCulture,
-            $"bounce rate {counts.BounceRate:P2}, complaint rate {counts.ComplaintRate:P3} over {counts.Sends} sends; until {tripped.ExpiresAt:u}{(tripped.EndpointPolicy is { } policy ? $"; endpoint policy {policy}" : string.Empty)}");
+        AlertMessage detail = tripped.EndpointPolicy is { } policy
+            ? AlertMessage.Of($"bounce rate {counts.BounceRate:P2}, complaint rate {counts.ComplaintRate:P3} over {counts.Sends} sends; until {tripped.ExpiresAt:u}; endpoint policy {policy}")
+            : AlertMessage.Of($"bounce rate {counts.BounceRate:P2}, complaint rate {counts.ComplaintRate:P3} over {counts.Sends} sends; until {tripped.ExpiresAt:u}");
         BreakerTripped(
-            new DashboardEvent(_timeProvider.GetUtcNow(), DashboardEventKinds.BreakerTripped, $"Ratio breaker: {tripped.Dimension} {tripped.Partition} {what} ({tripped.Reason})", detail),
+            new DashboardEvent(
+                _timeProvider.GetUtcNow(),
+                DashboardEventKinds.BreakerTripped,
+                AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {tripped.Partition} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
+                detail),
             BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action));
     }
 
@@ -112,8 +116,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         => BreakerTripped(new DashboardEvent(
             ban.StartedAt,
             DashboardEventKinds.NetworkBanned,
-            $"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}",
-            string.Create(CultureInfo.InvariantCulture, $"for {ban.Duration:g} (ban #{ban.Repeat}, {BanReason(ban.Reason)})")),
+            AlertMessage.Of($"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}"),
+            AlertMessage.Of($"for {ban.Duration:g} (ban #{ban.Repeat}, {AlertMessage.Verbatim(BanReason(ban.Reason))})")),
             BreakerScopes.Network);
 
     private static string BanReason(EmailGuardBanReason reason) => reason switch
@@ -128,7 +132,9 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         string detail = string.Create(CultureInfo.InvariantCulture, $"{surge.RequestsThisMinute} requests this minute, threshold {surge.Threshold}");
         if (tripped)
         {
-            BreakerTripped(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, $"Surge breaker of endpoint policy {surge.PolicyName} tripped", detail), BreakerScopes.Endpoint);
+            BreakerTripped(
+                new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, AlertMessage.Of($"Surge breaker of endpoint policy {surge.PolicyName} tripped"), AlertMessage.Verbatim(detail)),
+                BreakerScopes.Endpoint);
         }
         else
         {

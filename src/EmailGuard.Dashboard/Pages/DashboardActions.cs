@@ -278,7 +278,7 @@ internal static class DashboardActions
     private static EmailGuardPartyType PartyType(string value, Func<EmailGuardPartyType, bool> allowed)
         => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && allowed(type)
             ? type
-            : throw new ArgumentException($"'{value}' is not a party type here.");
+            : throw new ArgumentException($"'{LogValue.Of(value)}' is not a party type here.");
 
     private static IEmailGuardLists Lists(DashboardRequest request)
         => request.Services.GetService<IEmailGuardLists>() ?? throw new ArgumentException("Lists are not registered (AddSendGuard()).");

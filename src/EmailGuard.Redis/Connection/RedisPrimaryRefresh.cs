@@ -149,7 +149,7 @@ internal sealed partial class RedisPrimaryRefresh
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.RefreshFailed(_logger, ex);
+            Log.RefreshFailed(_logger, LogValue.Of(ex));
         }
         finally
         {

@@ -124,7 +124,9 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.ServersFailed(_logger, "connected", ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.ServersFailed(_logger, "connected", LogValue.Of(ex));
+#pragma warning restore CA1873
         }
 
         LoadEverywhere(multiplexer, scripts, "connected");
@@ -153,7 +155,9 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.ServersFailed(_logger, "disposed", ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.ServersFailed(_logger, "disposed", LogValue.Of(ex));
+#pragma warning restore CA1873
         }
     }
 
@@ -187,7 +191,9 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.LoadFailed(_logger, endPoint, "connection restored", ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.LoadFailed(_logger, endPoint, "connection restored", LogValue.Of(ex));
+#pragma warning restore CA1873
         }
     }
 
@@ -227,7 +233,9 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.ServersFailed(_logger, reason, ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.ServersFailed(_logger, reason, LogValue.Of(ex));
+#pragma warning restore CA1873
         }
     }
 
@@ -270,7 +278,9 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.LoadFailed(_logger, endpoint, reason, ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.LoadFailed(_logger, endpoint, reason, LogValue.Of(ex));
+#pragma warning restore CA1873
         }
     }
 

@@ -145,7 +145,9 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
         return warnings;
     }
 
-    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, exception);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, LogValue.Of(exception));
+#pragma warning restore CA1873
 
     [LoggerMessage(EventId = 1350, EventName = "RedisServerFound", Level = LogLevel.Information,
         Message = "EmailGuard's Redis store talks to {Server} {Version} (redis_version {RedisVersion}) at {Endpoint}.")]

@@ -136,7 +136,7 @@ internal sealed partial class RedisRateLimitStore
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            Log.CancelledAcquireGiveBackFailed(_logger, ex);
+            Log.CancelledAcquireGiveBackFailed(_logger, LogValue.Of(ex));
         }
     }
 

@@ -299,7 +299,9 @@ internal sealed partial class RedisRateLimitStore
         {
             Interlocked.Exchange(ref _nodeScriptRetryAt, _timeProvider.GetTimestamp() + (long)(s_nodeScriptDetectionRetry.TotalSeconds * _timeProvider.TimestampFrequency));
             Volatile.Write(ref _nodeScriptState, NodeScriptState.Unknown);
-            Log.NodeScriptDetectionFailed(_logger, ex);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+            Log.NodeScriptDetectionFailed(_logger, LogValue.Of(ex));
+#pragma warning restore CA1873
         }
     }
 

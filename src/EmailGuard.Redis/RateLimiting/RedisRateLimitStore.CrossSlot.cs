@@ -177,7 +177,7 @@ internal sealed partial class RedisRateLimitStore
         catch (Exception ex) when (ex is not OperationCanceledException)
 #pragma warning restore CA1031
         {
-            Log.DeniedReadFailed(_logger, groups.Count, ex);
+            Log.DeniedReadFailed(_logger, groups.Count, LogValue.Of(ex));
         }
 
         return merged;
@@ -221,11 +221,11 @@ internal sealed partial class RedisRateLimitStore
             {
                 if (denied)
                 {
-                    Log.DeniedGiveBackFailed(_logger, groups.Count, ex);
+                    Log.DeniedGiveBackFailed(_logger, groups.Count, LogValue.Of(ex));
                 }
                 else
                 {
-                    Log.CrossSlotGiveBackFailed(_logger, ex);
+                    Log.CrossSlotGiveBackFailed(_logger, LogValue.Of(ex));
                 }
             }
         }

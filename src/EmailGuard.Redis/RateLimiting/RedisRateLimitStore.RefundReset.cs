@@ -74,7 +74,7 @@ internal sealed partial class RedisRateLimitStore
         }
         catch (Exception ex) when (done > 0 && acquisitionId != 0)
         {
-            Log.RefundFailedPartWay(_logger, groups.Count, done, ex);
+            Log.RefundFailedPartWay(_logger, groups.Count, done, LogValue.Of(ex));
             throw;
         }
 

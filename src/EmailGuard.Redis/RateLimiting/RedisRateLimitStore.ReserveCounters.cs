@@ -102,7 +102,7 @@ internal sealed partial class RedisRateLimitStore
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                Log.ReservationCountLost(_logger, group.Length, ex);
+                Log.ReservationCountLost(_logger, group.Length, LogValue.Of(ex));
                 FillUncounted(requests.Span, results.Span, group, decidedAt);
             }
         }

@@ -313,7 +313,9 @@ internal sealed partial class RedisScriptBatcher
         {
             if (batch.Count > 1)
             {
-                Log.BatchFailed(_logger, batch.Count, failure);
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+                Log.BatchFailed(_logger, batch.Count, LogValue.Of(failure));
+#pragma warning restore CA1873
             }
 
             foreach (Member member in batch)

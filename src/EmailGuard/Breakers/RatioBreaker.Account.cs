@@ -181,13 +181,13 @@ internal sealed partial class RatioBreaker
                 }
                 catch (Exception ex)
                 {
-                    LogCallbackFailed(_logger, ex);
+                    LogCallbackFailed(_logger, LogValue.Of(ex));
                 }
             }
         }
         catch (Exception ex)
         {
-            LogRecoveryFailed(_logger, EmailGuardDimension.Category, ex);
+            LogRecoveryFailed(_logger, EmailGuardDimension.Category, LogValue.Of(ex));
         }
         finally
         {

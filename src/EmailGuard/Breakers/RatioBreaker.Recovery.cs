@@ -104,7 +104,7 @@ internal sealed partial class RatioBreaker : IDisposable
         }
         catch (Exception ex)
         {
-            LogRecoveryFailed(_logger, EmailGuardDimension.Tenant, ex);
+            LogRecoveryFailed(_logger, EmailGuardDimension.Tenant, LogValue.Of(ex));
         }
     }
 
@@ -191,13 +191,13 @@ internal sealed partial class RatioBreaker : IDisposable
                 }
                 catch (Exception ex)
                 {
-                    LogCallbackFailed(_logger, ex);
+                    LogCallbackFailed(_logger, LogValue.Of(ex));
                 }
             }
         }
         catch (Exception ex)
         {
-            LogRecoveryFailed(_logger, memory.Dimension, ex);
+            LogRecoveryFailed(_logger, memory.Dimension, LogValue.Of(ex));
         }
         finally
         {

@@ -94,7 +94,7 @@ internal sealed partial class RatioBreaker
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogEvaluationFailed(_logger, ex);
+            LogEvaluationFailed(_logger, LogValue.Of(ex));
         }
     }
 
@@ -248,7 +248,7 @@ internal sealed partial class RatioBreaker
             }
             catch (Exception ex)
             {
-                LogCallbackFailed(_logger, ex);
+                LogCallbackFailed(_logger, LogValue.Of(ex));
             }
         }
     }

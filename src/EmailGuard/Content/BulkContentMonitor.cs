@@ -80,7 +80,7 @@ internal sealed partial class BulkContentMonitor
         }
         catch (Exception exception)
         {
-            LogFailed(_logger, exception, partyType, LogValue.Of(partyId));
+            LogFailed(_logger, LogValue.Of(exception), partyType, LogValue.Of(partyId));
         }
     }
 

@@ -45,7 +45,7 @@ internal sealed partial class ContentInspection(
         }
         catch (Exception exception)
         {
-            LogFailed(logger, exception, options.FailureMode, LogValue.Of(message.TenantId) ?? None, LogValue.Of(message.UserId) ?? None);
+            LogFailed(logger, LogValue.Of(exception), options.FailureMode, LogValue.Of(message.TenantId) ?? None, LogValue.Of(message.UserId) ?? None);
             return Fail("error");
         }
 

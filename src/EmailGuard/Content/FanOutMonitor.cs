@@ -104,7 +104,7 @@ internal sealed partial class FanOutMonitor
         catch (Exception exception)
         {
             // The message was admitted and goes out; a count or flag that failed must not turn into a failed send.
-            LogFailed(_logger, exception, partyType, LogValue.Of(partyId));
+            LogFailed(_logger, LogValue.Of(exception), partyType, LogValue.Of(partyId));
         }
     }
 

@@ -16,12 +16,23 @@ namespace EmailGuard;
 /// <c>\uXXXX</c>, and a backslash as <c>\\</c>, so an escape in the output always came from an escaped character, never
 /// from a value that spelled one out. The result is cut at <see cref="MaxLength"/> characters (never inside a surrogate
 /// pair or an escape), followed by a marker with the original length. Used on log arguments only: keys, decisions
-/// and the store always see the value itself. Compiled into every package from this file, so it names no other type.
+/// and the store always see the value itself. An exception handed to a logger goes through <see cref="Of(Exception?)"/>:
+/// a plain-text sink writes its message (and its inner exceptions') as it is. Compiled into every package from this
+/// file, so it names no other type.
 /// </remarks>
 internal static class LogValue
 {
     /// <summary>The most characters of a value a log line carries, escapes included, before the truncation marker.</summary>
     public const int MaxLength = 256;
+
+    /// <summary>
+    /// The most characters of an exception's message a log line carries, escapes included: a Redis timeout's message
+    /// lists the connection's state in a few hundred characters, which an operator needs whole.
+    /// </summary>
+    public const int MaxMessageLength = 4096;
+
+    /// <summary>How deep <see cref="Of(Exception?)"/> follows inner exceptions; a stand-in leaves deeper ones out.</summary>
+    private const int MaxDepth = 8;
 
     // C0, DEL, C1 (with NEL, U+0085), the line and paragraph separators, the bidi marks, embeddings, overrides and
     // isolates, the Arabic letter mark, the BOM, and the backslash that introduces an escape.
@@ -40,17 +51,78 @@ internal static class LogValue
     /// </summary>
     [return: NotNullIfNotNull(nameof(value))]
     public static string? Of(string? value)
-        => value is null || (value.Length <= MaxLength && !value.AsSpan().ContainsAny(Unsafe)) ? value : Escape(value);
+        => value is null || (value.Length <= MaxLength && !value.AsSpan().ContainsAny(Unsafe)) ? value : Escape(value, MaxLength);
 
-    private static string Escape(string value)
+    /// <summary>
+    /// Returns <paramref name="exception"/> itself when neither its message nor an inner exception's could break a
+    /// line (no allocation), else a stand-in to log in its place: the same type name, stack trace and inner exceptions
+    /// when printed, with every message escaped as <see cref="Of(string?)"/> does and cut at
+    /// <see cref="MaxMessageLength"/>. The exception itself is not changed: the caller may still throw or inspect it.
+    /// </summary>
+    /// <remarks>
+    /// A message with backslashes and nothing else to escape (a Windows path) is left as it is, since it breaks no line.
+    /// The stand-in is no <see cref="Exception.InnerException"/> wrapper around the original: a sink prints an inner
+    /// exception's message too, raw. Its own type is not the original's, which <see cref="Exception.ToString"/> names.
+    /// </remarks>
+    [return: NotNullIfNotNull(nameof(exception))]
+    public static Exception? Of(Exception? exception)
+        => exception is null || IsClean(exception, 0) ? exception : new EscapedException(exception, 0);
+
+    private static bool IsClean(Exception exception, int depth)
     {
-        StringBuilder builder = new(Math.Min(value.Length, MaxLength) + 32);
+        // A chain deeper than a stand-in follows is not looked at: it is cut there instead.
+        if (depth >= MaxDepth || !IsCleanMessage(exception.Message))
+        {
+            return false;
+        }
+
+        if (exception is AggregateException aggregate)
+        {
+            foreach (Exception inner in aggregate.InnerExceptions)
+            {
+                if (!IsClean(inner, depth + 1))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        return exception.InnerException is not { } innerException || IsClean(innerException, depth + 1);
+    }
+
+    private static bool IsCleanMessage(string message)
+    {
+        if (message.Length > MaxMessageLength)
+        {
+            return false;
+        }
+
+        int i = message.AsSpan().IndexOfAny(Unsafe);
+        while (i >= 0)
+        {
+            if (message[i] != '\\')
+            {
+                return false;
+            }
+
+            int next = message.AsSpan(i + 1).IndexOfAny(Unsafe);
+            i = next < 0 ? -1 : i + 1 + next;
+        }
+
+        return true;
+    }
+
+    private static string Escape(string value, int maxLength)
+    {
+        StringBuilder builder = new(Math.Min(value.Length, maxLength) + 32);
         int i = 0;
         while (i < value.Length)
         {
             char c = value[i];
             int width = c == '\\' ? 2 : Unsafe.Contains(c) ? 6 : char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]) ? 2 : 1;
-            if (builder.Length + width > MaxLength)
+            if (builder.Length + width > maxLength)
             {
                 break;
             }
@@ -78,5 +150,67 @@ internal static class LogValue
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>
+    /// What a logger gets in place of an exception whose message could break a line: printed like the original, with
+    /// the original's type name and stack trace, and its messages escaped.
+    /// </summary>
+    private sealed class EscapedException : Exception
+    {
+        private readonly string _typeName;
+        private readonly string? _stackTrace;
+        private readonly Exception[]? _aggregated;
+
+        public EscapedException(Exception original, int depth)
+            : this(original, original is AggregateException aggregate && depth + 1 < MaxDepth
+                ? [.. aggregate.InnerExceptions.Select(e => Stand(e, depth + 1))]
+                : null, depth)
+        {
+        }
+
+        private EscapedException(Exception original, Exception[]? aggregated, int depth)
+            : base(
+                Escape(original.Message, MaxMessageLength),
+                aggregated is not null ? aggregated.FirstOrDefault()
+                : original.InnerException is { } inner && depth + 1 < MaxDepth ? Stand(inner, depth + 1) : null)
+        {
+            _typeName = original.GetType().ToString();
+            _stackTrace = original.StackTrace;
+            _aggregated = aggregated;
+            HResult = original.HResult;
+            Source = original.Source;
+        }
+
+        public override string? StackTrace => _stackTrace;
+
+        /// <summary>The layout of <see cref="Exception.ToString"/> (and <see cref="AggregateException"/>'s), with the original's type name.</summary>
+        public override string ToString()
+        {
+            StringBuilder text = new(_typeName);
+            if (Message.Length > 0)
+            {
+                text.Append(": ").Append(Message);
+            }
+
+            if (_aggregated is null && InnerException is { } inner)
+            {
+                text.Append(" ---> ").Append(inner.ToString()).AppendLine().Append("   --- End of inner exception stack trace ---");
+            }
+
+            if (_stackTrace is not null)
+            {
+                text.AppendLine().Append(_stackTrace);
+            }
+
+            for (int i = 0; i < (_aggregated?.Length ?? 0); i++)
+            {
+                text.AppendLine().Append(CultureInfo.InvariantCulture, $"---> (Inner Exception #{i}) ").Append(_aggregated![i].ToString()).Append("<---").AppendLine();
+            }
+
+            return text.ToString();
+        }
+
+        private static Exception Stand(Exception exception, int depth) => IsClean(exception, depth) ? exception : new EscapedException(exception, depth);
     }
 }

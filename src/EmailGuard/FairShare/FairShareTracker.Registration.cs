@@ -63,7 +63,7 @@ internal sealed partial class FairShareTracker
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            LogRosterWriteFailed(_logger, ex, budget.Rule.ShapeId);
+            LogRosterWriteFailed(_logger, LogValue.Of(ex), budget.Rule.ShapeId);
         }
     }
 }

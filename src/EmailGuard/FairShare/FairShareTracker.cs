@@ -188,7 +188,7 @@ internal sealed partial class FairShareTracker
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogRefreshFailed(_logger, ex);
+            LogRefreshFailed(_logger, LogValue.Of(ex));
             Pause(now);
         }
     }
@@ -278,7 +278,7 @@ internal sealed partial class FairShareTracker
         }
         catch (Exception ex)
         {
-            LogRefreshFailed(_logger, ex);
+            LogRefreshFailed(_logger, LogValue.Of(ex));
             Pause(_timeProvider.GetUtcNow().ToUnixTimeMilliseconds());
         }
     }

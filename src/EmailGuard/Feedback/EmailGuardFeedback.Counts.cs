@@ -7,7 +7,7 @@ internal sealed partial class EmailGuardFeedback
     {
         string? canonical = dimension == EmailGuardDimension.Global
             ? null
-            : Canonical(dimension, partition) ?? throw new ArgumentException($"'{partition}' is not a valid {dimension} partition.", nameof(partition));
+            : Canonical(dimension, partition) ?? throw new ArgumentException($"'{LogValue.Of(partition)}' is not a valid {dimension} partition.", nameof(partition));
         return (await ReadAsync([(dimension, canonical)], cancellationToken).ConfigureAwait(false))[0];
     }
 
@@ -19,7 +19,7 @@ internal sealed partial class EmailGuardFeedback
         {
             if (value is not null)
             {
-                parties.Add((dimension, Canonical(dimension, value) ?? throw new ArgumentException($"'{value}' is not a valid {dimension} partition.", nameof(query))));
+                parties.Add((dimension, Canonical(dimension, value) ?? throw new ArgumentException($"'{LogValue.Of(value)}' is not a valid {dimension} partition.", nameof(query))));
             }
         }
 

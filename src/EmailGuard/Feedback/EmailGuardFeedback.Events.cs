@@ -20,7 +20,7 @@ internal sealed partial class EmailGuardFeedback
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    LogCallbackFailed(_logger, ex);
+                    LogCallbackFailed(_logger, LogValue.Of(ex));
                 }
             }
         }
@@ -59,7 +59,7 @@ internal sealed partial class EmailGuardFeedback
         }
         catch (Exception ex)
         {
-            LogCallbackFailed(_logger, ex);
+            LogCallbackFailed(_logger, LogValue.Of(ex));
         }
     }
 }

@@ -163,7 +163,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         }
         catch (Exception ex)
         {
-            LogSendCountFailed(_logger, ex);
+            LogSendCountFailed(_logger, LogValue.Of(ex));
         }
     }
 }

@@ -205,7 +205,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (!IsValidProvider(provider))
         {
             throw new ArgumentException(
-                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{Truncate(provider)}'.", name);
+                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{LogValue.Of(Truncate(provider))}'.", name);
         }
     }
 
@@ -218,14 +218,14 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         catch (EmailGuardStoreUnavailableException ex)
         {
             // The mail is already with the provider: failing the send now would only make the app send it twice.
-            LogTrackFailed(_logger, ex);
+            LogTrackFailed(_logger, LogValue.Of(ex));
         }
     }
 
     private EmailFeedbackResult Unavailable(EmailFeedbackEvent feedback, string provider, Exception? exception)
     {
         Record(provider, feedback.Kind, "store_unavailable");
-        LogStoreUnavailable(_logger, feedback.Kind, LogValue.Of(provider), exception);
+        LogStoreUnavailable(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(exception));
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.StoreUnavailable };
     }
 

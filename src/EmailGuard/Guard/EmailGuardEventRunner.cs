@@ -44,7 +44,7 @@ internal sealed partial class EmailGuardEventRunner(ILogger logger)
         catch (Exception ex)
         {
             Interlocked.Decrement(ref _pending);
-            LogCallbackFailed(logger, eventName, ex);
+            LogCallbackFailed(logger, eventName, LogValue.Of(ex));
             return;
         }
 
@@ -66,7 +66,7 @@ internal sealed partial class EmailGuardEventRunner(ILogger logger)
         }
         catch (Exception ex)
         {
-            LogCallbackFailed(logger, eventName, ex);
+            LogCallbackFailed(logger, eventName, LogValue.Of(ex));
         }
         finally
         {

@@ -131,7 +131,7 @@ internal sealed partial class EmailSendGuard
         catch (Exception exception)
         {
             // The message was admitted and goes out; a flag that could not be written must not turn into a failed send.
-            LogContentFlagFailed(_logger, exception, LogValue.Of(reason), partyType, LogValue.Of(partyId));
+            LogContentFlagFailed(_logger, LogValue.Of(exception), LogValue.Of(reason), partyType, LogValue.Of(partyId));
         }
     }
 

@@ -12,21 +12,21 @@ internal static class GuardPartyValues
             case EmailGuardPartyType.Sender:
                 return EmailAddressNormalizer.TryNormalize(value, normalization, out NormalizedEmailAddress address, out string? error)
                     ? address.Address
-                    : throw new ArgumentException($"'{value}' is not a valid address: {error}", nameof(value));
+                    : throw new ArgumentException($"'{LogValue.Of(value)}' is not a valid address: {error}", nameof(value));
             case EmailGuardPartyType.RecipientDomain:
                 return EmailAddressNormalizer.TryNormalizeDomain(value, normalization, out string? domain)
                     ? domain
-                    : throw new ArgumentException($"'{value}' is not a valid domain.", nameof(value));
+                    : throw new ArgumentException($"'{LogValue.Of(value)}' is not a valid domain.", nameof(value));
             case EmailGuardPartyType.Tenant:
             case EmailGuardPartyType.User:
                 return value;
             case EmailGuardPartyType.ClientNetwork:
                 return IpAddressGrouping.NormalizeNetwork(value)
-                    ?? throw new ArgumentException($"'{value}' is not an IP address or a CIDR network.", nameof(value));
+                    ?? throw new ArgumentException($"'{LogValue.Of(value)}' is not an IP address or a CIDR network.", nameof(value));
             case EmailGuardPartyType.CategoryRecipient:
                 return TryNormalizeCategoryRecipient(value, normalization, out string? pair, out string? problem)
                     ? pair
-                    : throw new ArgumentException($"'{value}' is not a category and an address written 'category:address': {problem}", nameof(value));
+                    : throw new ArgumentException($"'{LogValue.Of(value)}' is not a category and an address written 'category:address': {problem}", nameof(value));
             case EmailGuardPartyType.Category:
                 throw new ArgumentOutOfRangeException(
                     nameof(partyType), partyType, "A category is flagged (IEmailGuardFlags), not listed; to block one address for one category, list a CategoryRecipient.");

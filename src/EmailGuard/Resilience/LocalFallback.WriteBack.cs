@@ -119,7 +119,7 @@ internal sealed partial class LocalFallback
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            LogWriteBackFailed(_logger, ex);
+            LogWriteBackFailed(_logger, LogValue.Of(ex));
             return false;
         }
         finally

@@ -72,7 +72,7 @@ internal sealed partial class ResilientRateLimitStore
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                LogCancelledGiveBackFailed(_logger, ex);
+                LogCancelledGiveBackFailed(_logger, LogValue.Of(ex));
             }
         }
         finally

@@ -14,7 +14,7 @@ internal sealed partial class ResilientRateLimitStore
     private StoreFailureMode StoreBusy(StoreOperation operation, StoreCallPermit permit, TimeSpan duration, RateLimitStoreBusyException exception)
     {
         _metrics?.RecordStoreCall(operation, StoreCallOutcome.Error, duration, exception);
-        LogStoreBusy(_logger, EmailGuardMetrics.OperationName(operation), exception);
+        LogStoreBusy(_logger, EmailGuardMetrics.OperationName(operation), LogValue.Of(exception));
         if (_breaker.OnSuccess(permit))
         {
             LogCircuitClosed(_logger);

@@ -46,7 +46,7 @@ internal sealed partial class ResilientRateLimitStore
         }
         else
         {
-            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), exception);
+            LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), LogValue.Of(exception));
         }
 
         if (_breaker.OnFailure(permit))

@@ -258,7 +258,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     private ValueTask<RateLimitDecision> CallLocalFailed(
         StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, Exception exception, CancellationToken cancellationToken)
     {
-        LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), exception);
+        LogStoreFailure(_logger, EmailGuardMetrics.OperationName(operation), LogValue.Of(exception));
         _metrics?.RecordFallback(operation, failureMode, circuitOpen: false);
         return ApplyFailureModeAsync(requests, results, failureMode == StoreFailureMode.LocalFallback ? StoreFailureMode.FailClosed : failureMode, cancellationToken);
     }

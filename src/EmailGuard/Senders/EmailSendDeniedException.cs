@@ -39,12 +39,14 @@ public sealed class EmailSendDeniedException : Exception
     /// </summary>
     public EmailSendDecision Decision { get; }
 
+    // The address and the detail (a list or flag reason) may be anyone's text, and the app logs this message as it is:
+    // escaped like a log value, so that an address of "x\r\nwarn: ..." cannot forge a line. The decision keeps them raw.
     private static string Describe(EmailSendDecision decision) => decision.Reason switch
     {
         _ when decision.IsAllowed => throw new ArgumentException(
             $"An allowed decision ({decision.Reason}) cannot be the reason a message was denied.", nameof(decision)),
         EmailSendReason.LimitExceeded => $"The message was not sent: the {decision.Dimension} limit is reached; retry after {decision.RetryAfter}.",
-        EmailSendReason.InvalidAddress => $"The message was not sent: '{decision.InvalidAddress}' is not a valid address. {decision.Detail}",
-        _ => $"The message was not sent: {decision.Reason} ({decision.Dimension}). {decision.Detail}",
+        EmailSendReason.InvalidAddress => $"The message was not sent: '{LogValue.Of(decision.InvalidAddress)}' is not a valid address. {LogValue.Of(decision.Detail)}",
+        _ => $"The message was not sent: {decision.Reason} ({decision.Dimension}). {LogValue.Of(decision.Detail)}",
     };
 }

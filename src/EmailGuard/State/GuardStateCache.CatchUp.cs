@@ -50,7 +50,7 @@ internal sealed partial class GuardStateCache
                 // A list too large to load within the load timeout, or a store that failed half-way: the scheduled
                 // full load waits an hour, and catching up by changes goes on, so this instance keeps up meanwhile.
                 SetFullLoadDue(_timeProvider.GetTimestamp(), FullLoadRetry);
-                LogScheduledFullLoadFailed(_logger, FullLoadRetry, ex);
+                LogScheduledFullLoadFailed(_logger, FullLoadRetry, LogValue.Of(ex));
             }
         }
 

@@ -201,7 +201,7 @@ internal sealed partial class GuardStateCache
         catch (EmailGuardStoreUnavailableException ex)
         {
             Volatile.Write(ref _refreshDueAt, long.MinValue);
-            LogReloadAfterWriteFailed(_logger, ex);
+            LogReloadAfterWriteFailed(_logger, LogValue.Of(ex));
         }
     }
 
@@ -265,11 +265,11 @@ internal sealed partial class GuardStateCache
                 GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
                 if (snapshot is null)
                 {
-                    LogStateStoreFailureNoSnapshot(_logger, ex);
+                    LogStateStoreFailureNoSnapshot(_logger, LogValue.Of(ex));
                 }
                 else
                 {
-                    LogStateStoreFailure(_logger, ex);
+                    LogStateStoreFailure(_logger, LogValue.Of(ex));
                 }
             }
 

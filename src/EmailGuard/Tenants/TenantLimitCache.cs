@@ -215,7 +215,7 @@ internal sealed partial class TenantLimitCache
         }
         catch (Exception ex)
         {
-            LogProviderFailure(_logger, LogValue.Of(tenantId), ex);
+            LogProviderFailure(_logger, LogValue.Of(tenantId), LogValue.Of(ex));
             rules = fallback;
 
             // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every

@@ -57,4 +57,40 @@ public sealed class RedisHostileLogValueTests(RedisServerFixture redis)
             record.Message.Length.Should().BeLessThan(1_000, $"event {record.Id} carries bounded values");
         }
     }
+
+    [Fact]
+    public async Task AcquireOnRedis_ErrorReplyQuotesAHostileKey_LoggedExceptionPrintsNoForgedLine()
+    {
+        // Arrange: an app that keys the store by a raw id it was given, and a counter someone else wrote that holds no
+        // integer. The script's error reply quotes the key: Redis turns its CR and LF into spaces, but ESC, NEL and
+        // U+2028 come back as they were, in the message of the exception the resilient store logs.
+        FakeLogCollector logs = new();
+        string prefix = RedisServerFixture.UniquePrefix();
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ServiceCollection services = new();
+        services.AddLogging(b => b.AddProvider(new FakeLoggerProvider(logs)).SetMinimumLevel(LogLevel.Debug));
+        services.AddEmailGuard()
+            .AddRedisStore(o =>
+            {
+                o.KeyPrefix = prefix;
+                o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(multiplexer);
+            });
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        RateLimitRule rule = RateLimitRule.FixedWindow(10, TimeSpan.FromHours(1));
+        const string Key = "k" + Forged;
+        string counter = ((RedisRateLimitStore)sp.GetRequiredService<IRateLimitStore>()).CounterKey(Key, rule);
+        await multiplexer.GetDatabase().StringSetAsync(counter, "abc", TimeSpan.FromMinutes(1));
+
+        // Act
+        RateLimitDecision decision = await sp.GetRequiredService<IResilientRateLimitStore>().AcquireAsync(
+            new[] { new RateLimitRequest("a", rule), new RateLimitRequest(Key, rule) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailClosed);
+
+        // Assert
+        decision.Status.Should().Be(RateLimitStatus.StoreUnavailable);
+        FakeLogRecord failure = logs.GetSnapshot().First(r => r.Exception is not null);
+        failure.Exception!.ToString().Should().Contain("does not hold an integer").And.Contain(@"\u001B[2J");
+        string printed = failure.Message + Environment.NewLine + failure.Exception;
+        printed.Should().NotContainAny(["\r", "\u001B", "\u0085", "\u2028"]);
+        printed.Split('\n').Should().NotContain(line => line.StartsWith("warn:", StringComparison.Ordinal));
+    }
 }

@@ -7,7 +7,7 @@ namespace EmailGuard.Tests.Diagnostics;
 public sealed class LogValueTests
 {
     [Fact]
-    public void Of_Null_IsNull() => LogValue.Of(null).Should().BeNull();
+    public void Of_Null_IsNull() => LogValue.Of((string?)null).Should().BeNull();
 
     [Theory]
     [InlineData("")]
@@ -106,5 +106,78 @@ public sealed class LogValueTests
 
         escaped.Should().StartWith("\U0001F600\\u000Ayyy");
         escaped.Length.Should().Be(LogValue.MaxLength + $"...[truncated, {value.Length} chars]".Length);
+    }
+
+    [Fact]
+    public void Of_NullException_IsNull() => LogValue.Of((Exception?)null).Should().BeNull();
+
+    [Theory]
+    [InlineData("The store did not answer.")]
+    [InlineData(@"Could not load C:\app\emailguard.json")]
+    public void Of_ExceptionWithCleanMessages_ReturnsTheSameInstance(string message)
+    {
+        InvalidOperationException exception = new(message, new TimeoutException("inner"));
+
+        LogValue.Of(exception).Should().BeSameAs(exception);
+    }
+
+    [Fact]
+    public void Of_ExceptionWithForgedLine_PrintsItsMessageOnOneLineWithTypeAndStack()
+    {
+        Exception thrown = Thrown(new InvalidOperationException("no tenant 'x\r\nwarn: EmailGuard[2001] Store unavailable\u001B[2J'"));
+
+        Exception logged = LogValue.Of(thrown);
+
+        string[] lines = logged.ToString().Split(Environment.NewLine);
+        lines[0].Should().Be(@"System.InvalidOperationException: no tenant 'x\u000D\u000Awarn: EmailGuard[2001] Store unavailable\u001B[2J'");
+        lines.Skip(1).Should().NotBeEmpty().And.OnlyContain(line => line.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+        logged.Message.Should().NotContainAny("\r", "\n", "\u001B");
+        logged.StackTrace.Should().Be(thrown.StackTrace);
+        thrown.Message.Should().Contain("\r\n", "the exception itself is not changed");
+    }
+
+    [Fact]
+    public void Of_InnerExceptionWithForgedLine_IsEscapedToo()
+    {
+        InvalidOperationException exception = new("The store failed.", new FormatException("key k\nwarn: forged"));
+
+        string printed = LogValue.Of(exception).ToString();
+
+        printed.Should().Contain(@"System.FormatException: key k\u000Awarn: forged").And.Contain("System.InvalidOperationException: The store failed.");
+        printed.Should().NotContain("k\nwarn");
+        printed.Split(Environment.NewLine).Should().NotContain(line => line.StartsWith("warn:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Of_AggregateWithForgedInner_EscapesEveryInnerMessage()
+    {
+        AggregateException exception = new(new InvalidOperationException("a\rb"), new TimeoutException("c\u2028d"));
+
+        string printed = LogValue.Of(exception).ToString();
+
+        printed.Should().Contain(@"a\u000Db").And.Contain(@"c\u2028d").And.Contain("(Inner Exception #1) System.TimeoutException");
+        printed.Should().NotContainAny("\r", "\u2028");
+    }
+
+    [Fact]
+    public void Of_ExceptionWithHugeMessage_IsCutAtTheMessageBound()
+    {
+        InvalidOperationException exception = new(new string('x', 20_000));
+
+        Exception logged = LogValue.Of(exception);
+
+        logged.Message.Should().Be(new string('x', LogValue.MaxMessageLength) + "...[truncated, 20000 chars]");
+    }
+
+    private static Exception Thrown(Exception exception)
+    {
+        try
+        {
+            throw exception;
+        }
+        catch (Exception caught)
+        {
+            return caught;
+        }
     }
 }
