@@ -35,6 +35,11 @@ public static class EmailGuardApplicationBuilderExtensions
                 "'services.AddEmailGuard().AddEndpointPolicies(...)' in the application startup code.");
         }
 
+        if (app.ApplicationServices.GetService(typeof(MiddlewareUse)) is MiddlewareUse use)
+        {
+            use.Used = true;
+        }
+
         return app.UseMiddleware<EmailGuardMiddleware>();
     }
 }

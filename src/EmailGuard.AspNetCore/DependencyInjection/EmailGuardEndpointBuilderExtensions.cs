@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApplicationModels;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -58,6 +59,8 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>(),
             sp.GetRequiredService<EndpointMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEmailFeedbackObserver, EndpointFeedbackBans>());
+        services.TryAddSingleton<MiddlewareUse>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MiddlewareUseCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));

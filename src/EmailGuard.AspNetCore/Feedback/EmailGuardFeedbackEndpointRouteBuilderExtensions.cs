@@ -41,6 +41,11 @@ public static class EmailGuardFeedbackEndpointRouteBuilderExtensions
                 "EmailGuard:Webhooks:SendGrid:Enabled or EmailGuard:Webhooks:Postmark:Enabled to true, with that provider's secret.");
         }
 
+        if (endpoints.ServiceProvider.GetService<WebhookMapping>() is { } mapping)
+        {
+            mapping.Mapped = true;
+        }
+
         RouteGroupBuilder group = endpoints.MapGroup(prefix);
         group.AllowAnonymous();
         foreach (WebhookEndpoint endpoint in webhooks.Endpoints)

@@ -3,6 +3,7 @@ using System.Net.Http;
 using EmailGuard;
 using EmailGuard.AspNetCore;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -36,6 +37,8 @@ public static class EmailGuardWebhookBuilderExtensions
             services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
             services.TryAddSingleton(CreateEndpoints);
+            services.TryAddSingleton<WebhookMapping>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebhookMappingCheck>());
         }
 
         if (configure is not null)

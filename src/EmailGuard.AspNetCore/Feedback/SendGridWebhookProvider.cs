@@ -30,6 +30,30 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
 
     public override string Name => ProviderName;
 
+    /// <summary>
+    /// The <c>X-Message-Id</c> SendGrid's send API answered for the message, read from an event's <c>sg_message_id</c>:
+    /// SendGrid writes that id, a dot, and the id of the server that split the message per recipient
+    /// (<c>Ua9z9lSTSaqYBWJe_Xfc-Q.filterdrecv-5645d9c87f-6r2ch-1-5B5B0F2A-3.0</c>), and the transport could only track the
+    /// <c>X-Message-Id</c>, so the whole value would find no attribution. An <c>X-Message-Id</c> is base64url and has no
+    /// dot; the older form had dots of its own (<c>14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0</c>) and ends at
+    /// <c>.filter</c>. A value without a dot is taken as it is.
+    /// </summary>
+    internal static string? XMessageId(string? sgMessageId)
+    {
+        if (string.IsNullOrEmpty(sgMessageId))
+        {
+            return sgMessageId;
+        }
+
+        int end = sgMessageId.IndexOf(".filter", StringComparison.Ordinal);
+        if (end < 0)
+        {
+            end = sgMessageId.IndexOf('.', StringComparison.Ordinal);
+        }
+
+        return end > 0 ? sgMessageId[..end] : sgMessageId;
+    }
+
     /// <summary>The SubjectPublicKeyInfo bytes of a P-256 key, from base64 or PEM; null when it is not one.</summary>
     public static byte[]? ReadPublicKey(string? text)
     {
@@ -205,7 +229,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             {
                 Provider = ProviderName,
                 ProviderEventId = id,
-                ProviderMessageId = WebhookJson.String(item, "sg_message_id"),
+                ProviderMessageId = XMessageId(WebhookJson.String(item, "sg_message_id")),
                 Recipient = email,
                 Kind = kind,
                 BounceType = bounce,

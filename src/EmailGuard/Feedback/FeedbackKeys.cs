@@ -28,13 +28,23 @@ internal static class FeedbackKeys
     /// some take them from the message's own <c>Message-ID</c>, which the app (or its customer) may set, so one id can
     /// name sends of different providers.
     /// </summary>
-    public static string Message(string provider, string providerMessageId) => MessagePrefix + provider + ":" + StoreKeyEncoding.Hash(providerMessageId);
+    public static string Message(string provider, string providerMessageId) => MessagePrefix + provider + ":" + StoreKeyEncoding.Hash(Unbracketed(providerMessageId));
 
     /// <summary>
     /// The key of a message id's attribution for any provider: how every mapping was written before the mapping named the
     /// provider, and how it still is when the transport names none.
     /// </summary>
-    public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(providerMessageId);
+    public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(Unbracketed(providerMessageId));
+
+    /// <summary>
+    /// A message id without the angle brackets a <c>Message-ID</c> header writes around it: Mailgun's send API answers
+    /// <c>&lt;20260302.1@mg.example.com&gt;</c>, and its events name the same message <c>20260302.1@mg.example.com</c>, so
+    /// one id, tracked as the send answered it, is found by the feedback that names it without them.
+    /// </summary>
+    private static string Unbracketed(string providerMessageId)
+        => providerMessageId.Length > 2 && providerMessageId[0] == '<' && providerMessageId[^1] == '>'
+            ? providerMessageId[1..^1]
+            : providerMessageId;
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 

@@ -90,11 +90,31 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
         _app.Feedback.Calls.Should().AllSatisfy(e =>
         {
             e.Provider.Should().Be("sendgrid");
-            e.ProviderMessageId.Should().Be("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0");
+            e.ProviderMessageId.Should().Be("14c5d75ce93.dfd.64b469", "the X-Message-Id of the send, which the transport tracked");
             e.Attribution.Should().BeEquivalentTo(attribution);
             e.Timestamp.Should().Be(DateTimeOffset.FromUnixTimeSeconds(1772409600));
         });
         _app.LogsWithId(1756).Should().HaveCount(3, "processed, dropped and open are acknowledged and ignored");
+    }
+
+    [Theory]
+    [InlineData("Ua9z9lSTSaqYBWJe_Xfc-Q.filterdrecv-5645d9c87f-6r2ch-1-5B5B0F2A-3.0", "Ua9z9lSTSaqYBWJe_Xfc-Q")]
+    [InlineData("XBg2anf2TqCy6WXKQFhieQ.filter0905p1mdw1-4434-59E0C6FF-3.0", "XBg2anf2TqCy6WXKQFhieQ")]
+    [InlineData("kDZ-9EdXTtqLA3ZTnL2GjQ.recvd-57c8c7b6d-8cbmm-1-64F5B3C2-7.0", "kDZ-9EdXTtqLA3ZTnL2GjQ")]
+    [InlineData("Ua9z9lSTSaqYBWJe_Xfc-Q", "Ua9z9lSTSaqYBWJe_Xfc-Q")]
+    public async Task EventWithoutCustomArgs_CarriesTheXMessageIdTheTransportTracked(string sgMessageId, string xMessageId)
+    {
+        // Without custom args the attribution is found by message id, and the transport tracked the X-Message-Id that
+        // SendGrid's send API answered: sg_message_id is that id followed by the id of the server that split the message.
+        string body = $$"""
+            [{"email":"a@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-1","sg_message_id":"{{sgMessageId}}"}]
+            """;
+
+        (await _app.SendAsync(Signed(body))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        recorded.ProviderMessageId.Should().Be(xMessageId);
+        recorded.Attribution.Should().BeNull();
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using EmailGuard.AspNetCore;
 using EmailGuard.Testing.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
@@ -24,6 +25,23 @@ public sealed class WebhookConfigurationTests
         (await app.PostAsync("sendgrid", new StringContent("[]"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
         (await app.PostAsync("postmark", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
         (await app.PostAsync("mailgun", new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+    }
+
+    [Fact]
+    public async Task EnabledButNeverMapped_WarnsOnceTheAppHasStarted()
+    {
+        // The app starts and runs; only the providers would notice, with a 404 for every bounce after their retries.
+        var settings = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Mailgun:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Mailgun:SigningKey"] = WebhookTestApp.MailgunKey,
+        };
+        await using TestApp unmapped = await TestApp.StartAsync(s => s.AddEmailGuard().AddFeedbackWebhooks(), _ => { }, settings, useEmailGuard: false);
+        await using WebhookTestApp mapped = await WebhookTestApp.StartAsync(settings);
+
+        unmapped.Logs.GetSnapshot().Where(r => r.Id.Id == 2974).Should().ContainSingle()
+            .Which.Message.Should().Contain("(mailgun)").And.Contain("MapEmailGuardFeedback");
+        mapped.LogsWithId(2974).Should().BeEmpty();
     }
 
     [Fact]

@@ -332,6 +332,22 @@ public sealed class EmailGuardFeedbackTests
     }
 
     [Fact]
+    public async Task Record_MessageIdTrackedInAngleBrackets_FoundByTheEventThatNamesItWithout()
+    {
+        // Mailgun's send API answers the id as a Message-ID header writes it, <...>; its events name it without them.
+        await using FeedbackTestApp app = new();
+        await app.Feedback.TrackForProviderAsync("mailgun", "<20260302000000.1.ABCDEF@mg.example.com>", new EmailSendAttribution { TenantId = "acme" });
+        await app.Feedback.TrackAsync("<msg-2@example.com>", new EmailSendAttribution { TenantId = "beta" });
+
+        EmailFeedbackResult tracked = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "20260302000000.1.ABCDEF@mg.example.com", provider: "mailgun"));
+        EmailFeedbackResult untagged = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-2", messageId: "msg-2@example.com", provider: "mailgun"));
+
+        tracked.Attribution!.TenantId.Should().Be("acme");
+        untagged.Attribution!.TenantId.Should().Be("beta");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
     public async Task Record_MessageIdTrackedWithoutProvider_FoundByEveryProvidersEvent()
     {
         // A mapping written before mappings named their provider (or by a transport that names none) is still found.
