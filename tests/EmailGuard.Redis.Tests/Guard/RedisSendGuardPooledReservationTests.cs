@@ -21,7 +21,7 @@ public class RedisSendGuardPooledReservationTests(RedisServerFixture redis, ITes
     private const int Callers = 64;
     private const int ChecksEach = 16;
     private const string Queued = "queued";
-    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(120);
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
