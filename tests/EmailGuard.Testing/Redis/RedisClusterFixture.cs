@@ -124,7 +124,7 @@ public class RedisClusterFixture : IAsyncLifetime
     /// <summary>Gets how the cluster was provided: <c>env</c> or <c>process</c>.</summary>
     public string Source { get; private set; } = "none";
 
-    /// <summary>Gets whether <see cref="StopNode"/> and <see cref="StartStoppedNodesAsync"/> can control the masters (local processes).</summary>
+    /// <summary>Gets whether <see cref="StopNode"/>, <see cref="PauseNode"/> and <see cref="StartStoppedNodesAsync"/> can control the masters (local processes).</summary>
     public bool CanControlNodes => _nodes.Count > 0;
 
     /// <summary>
@@ -212,6 +212,20 @@ public class RedisClusterFixture : IAsyncLifetime
     /// <param name="endpoint">The master's endpoint, as the multiplexer or the cluster configuration names it.</param>
     /// <exception cref="NotSupportedException">The cluster does not come from local processes.</exception>
     public void StopNode(EndPoint endpoint) => NodeAt(endpoint).Stop();
+
+    /// <summary>
+    /// Freezes the master listening on <paramref name="endpoint"/>'s port (<c>SIGSTOP</c>) until <see cref="ResumeNode"/>:
+    /// its connections stay open and nothing it serves answers, as a hung master, while the other masters answer. A
+    /// pause longer than the cluster's node timeout gets it flagged as failing, so keep it shorter.
+    /// </summary>
+    /// <param name="endpoint">The master's endpoint, as the multiplexer or the cluster configuration names it.</param>
+    /// <exception cref="NotSupportedException">The cluster does not come from local processes.</exception>
+    public void PauseNode(EndPoint endpoint) => NodeAt(endpoint).Pause();
+
+    /// <summary>Lets a master frozen by <see cref="PauseNode"/> run again (<c>SIGCONT</c>).</summary>
+    /// <param name="endpoint">The master's endpoint.</param>
+    /// <exception cref="NotSupportedException">The cluster does not come from local processes.</exception>
+    public void ResumeNode(EndPoint endpoint) => NodeAt(endpoint).Resume();
 
     /// <summary>
     /// Starts every killed master again on its port with its nodes.conf, so it rejoins with its node id and slots (and
