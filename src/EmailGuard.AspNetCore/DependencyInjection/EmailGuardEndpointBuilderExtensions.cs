@@ -60,6 +60,7 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<EndpointMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEmailFeedbackObserver, EndpointFeedbackBans>());
         services.TryAddSingleton<MiddlewareUse>();
+        services.TryAddSingleton<UnguardedEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MiddlewareUseCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
