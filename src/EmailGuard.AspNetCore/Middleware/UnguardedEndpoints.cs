@@ -13,9 +13,11 @@ namespace EmailGuard.AspNetCore;
 /// for authorization metadata without the authorization middleware, the request fails closed with 500.
 /// </summary>
 /// <remarks>
-/// Endpoints meet this check in two ways: <c>RequireEmailRateLimit</c> wraps the endpoint's request delegate (minimal
-/// APIs, route groups, and <c>MapControllers()</c> or <c>MapRazorPages()</c> conventions), and a global MVC resource
-/// filter covers <see cref="EmailRateLimitAttribute"/> on controllers, actions, pages and page handlers.
+/// Endpoints meet this check in three ways: <c>RequireEmailRateLimit</c> wraps the endpoint's request delegate
+/// (minimal APIs, route groups, and <c>MapControllers()</c> or <c>MapRazorPages()</c> conventions), a global MVC
+/// resource filter covers <see cref="EmailRateLimitAttribute"/> on controllers, actions, pages and page handlers, and
+/// <see cref="UnguardedEndpointMatcherPolicy"/> wraps any other route endpoint with a policy, such as a minimal API
+/// handler that carries the attribute itself.
 /// </remarks>
 internal sealed partial class UnguardedEndpoints(ILogger<EmailGuardMiddleware> logger)
 {
@@ -26,7 +28,10 @@ internal sealed partial class UnguardedEndpoints(ILogger<EmailGuardMiddleware> l
     /// policy covers the request (a method the policy skips, or <c>DisableEmailRateLimit</c>).
     /// </summary>
     public static RequestDelegate Wrap(RequestDelegate next)
-        => next.Target is Guard ? next : new Guard(next).InvokeAsync;
+        => IsWrapped(next) ? next : new Guard(next).InvokeAsync;
+
+    /// <summary>Whether <paramref name="next"/> already checks the mark.</summary>
+    public static bool IsWrapped(RequestDelegate next) => next.Target is Guard;
 
     /// <summary>
     /// Whether the request must be refused: the middleware did not mark it, and a policy covers it. The mark is read

@@ -55,6 +55,41 @@ public sealed class MisorderedMiddlewareTests
         AssertLoggedOnce(app, "HTTP: POST /signup", "signup");
     }
 
+    [Theory]
+    [InlineData(Order.BeforeRouting)]
+    [InlineData(Order.Never)]
+    public async Task AttributeOnMinimalApiHandler_WithoutTheMiddlewareAfterRouting_RefusesWith500_AndNeverRunsTheEndpoint(Order order)
+    {
+        int runs = 0;
+        await using TestApp app = await StartAsync(order, a =>
+        {
+            a.MapPost("/share", [EmailRateLimit("share")] () => Results.Text($"shared {++runs}"));
+            a.MapPost("/preview", [DisableEmailRateLimit] () => Results.Text("preview"));
+            a.MapPost("/plain", () => Results.Text("plain"));
+        });
+
+        List<HttpStatusCode> shares = await PostManyAsync(app, "/share", 2);
+        using HttpResponseMessage preview = await app.PostAsync("/preview", Ip);
+        using HttpResponseMessage plain = await app.PostAsync("/plain", Ip);
+
+        shares.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError);
+        runs.Should().Be(0);
+        preview.StatusCode.Should().Be(HttpStatusCode.OK);
+        plain.StatusCode.Should().Be(HttpStatusCode.OK);
+        AssertLoggedOnce(app, "HTTP: POST /share", "share");
+    }
+
+    [Fact]
+    public async Task AttributeOnMinimalApiHandler_MiddlewareAfterRouting_LimitsAsBefore()
+    {
+        await using TestApp app = await StartAsync(Order.AfterRouting, a => a.MapPost("/share", [EmailRateLimit("share")] () => Results.Text("shared")));
+
+        List<HttpStatusCode> shares = await PostManyAsync(app, "/share", 2);
+
+        shares.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 2976);
+    }
+
     [Fact]
     public async Task MinimalApi_MiddlewareAfterRouting_LimitsAsBefore()
     {
