@@ -6,8 +6,9 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EmailRateLimitEndpointConventionBuilderExtensions
 {
     /// <summary>
-    /// Limits the endpoint (or every endpoint of the group) with a named policy. Only adds metadata; the policy must be
-    /// added with <c>AddEndpointPolicies</c>, or the app fails to start.
+    /// Limits the endpoint (or every endpoint of the group) with a named policy. The policy must be added with
+    /// <c>AddEndpointPolicies</c>, or the app fails to start. The endpoint refuses requests with 500 when
+    /// <c>UseEmailGuard()</c> did not run for them after <c>UseRouting()</c>, instead of serving them unlimited.
     /// </summary>
     /// <typeparam name="TBuilder">The endpoint or route group builder.</typeparam>
     /// <param name="builder">The builder.</param>
@@ -19,13 +20,14 @@ public static class EmailRateLimitEndpointConventionBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
         var metadata = new EmailRateLimitAttribute(policyName);
-        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        builder.Add(endpoint => Require(endpoint, metadata));
         return builder;
     }
 
     /// <summary>
     /// Limits the endpoint (or every endpoint of the group) with a named policy for the given HTTP methods only, e.g.
-    /// <c>app.MapRazorPages().RequireEmailRateLimit("forms", "POST")</c>. <c>GET</c> covers <c>HEAD</c> too.
+    /// <c>app.MapRazorPages().RequireEmailRateLimit("forms", "POST")</c>. <c>GET</c> covers <c>HEAD</c> too. As with the
+    /// overload without methods, a covered request that <c>UseEmailGuard()</c> did not see after routing gets 500.
     /// </summary>
     /// <typeparam name="TBuilder">The endpoint or route group builder.</typeparam>
     /// <param name="builder">The builder.</param>
@@ -39,8 +41,21 @@ public static class EmailRateLimitEndpointConventionBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
         var metadata = new EmailRateLimitAttribute(policyName) { Methods = HttpMethodList.Normalize(httpMethods, nameof(httpMethods)) };
-        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        builder.Add(endpoint => Require(endpoint, metadata));
         return builder;
+    }
+
+    /// <summary>
+    /// Adds the policy, and makes the endpoint refuse (500) a request its policy covers when the EmailGuard middleware
+    /// did not apply it: misordered before <c>UseRouting()</c>, or never added.
+    /// </summary>
+    private static void Require(EndpointBuilder endpoint, EmailRateLimitAttribute metadata)
+    {
+        endpoint.Metadata.Add(metadata);
+        if (endpoint.RequestDelegate is { } next)
+        {
+            endpoint.RequestDelegate = UnguardedEndpoints.Wrap(next);
+        }
     }
 
     /// <summary>

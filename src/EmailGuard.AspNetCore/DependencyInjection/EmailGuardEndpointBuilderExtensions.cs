@@ -2,6 +2,7 @@ using EmailGuard;
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.ApplicationModels;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -60,6 +61,8 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<EndpointMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEmailFeedbackObserver, EndpointFeedbackBans>());
         services.TryAddSingleton<MiddlewareUse>();
+        services.TryAddSingleton<UnguardedEndpoints>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, UnguardedEndpointMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MiddlewareUseCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>

@@ -62,6 +62,8 @@ internal sealed partial class EmailGuardMiddleware
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
         {
+            // The endpoint refuses to run without this mark (UnguardedEndpoints): its policy was applied here.
+            context.Features.Set(MiddlewareRan.Instance);
             if (metadata.PolicyName is null)
             {
                 return _next(context);

@@ -9,8 +9,9 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Warns once the app has started when endpoints require an EmailGuard policy, or path rules are configured, and
-/// <c>UseEmailGuard()</c> was never called: nothing else fails, every request is served, and no limit applies. It
-/// looks once the app has started, when a <c>Startup</c> class has built its pipeline too.
+/// <c>UseEmailGuard()</c> was never called: no path rule applies, and endpoints that require a policy refuse every
+/// request they would limit with 500 (<see cref="UnguardedEndpoints"/>). It looks once the app has started, when a
+/// <c>Startup</c> class has built its pipeline too.
 /// </summary>
 internal sealed partial class MiddlewareUseCheck(
     MiddlewareUse use,
@@ -54,6 +55,6 @@ internal sealed partial class MiddlewareUseCheck(
     }
 
     [LoggerMessage(EventId = 2975, EventName = "MiddlewareNotUsed", Level = LogLevel.Warning,
-        Message = "{Endpoints} endpoint(s) require an EmailGuard policy (the first: '{Endpoint}') and {PathRules} path rule(s) are configured, but app.UseEmailGuard() was never called: no endpoint policy or path rule applies. Call it after UseRouting(), UseAuthentication() and UseForwardedHeaders().")]
+        Message = "{Endpoints} endpoint(s) require an EmailGuard policy (the first: '{Endpoint}') and {PathRules} path rule(s) are configured, but app.UseEmailGuard() was never called: no path rule applies, and those endpoints refuse the requests their policy covers with 500. Call it after UseRouting(), UseAuthentication() and UseForwardedHeaders().")]
     private static partial void LogNotUsed(ILogger logger, int endpoints, string endpoint, int pathRules);
 }

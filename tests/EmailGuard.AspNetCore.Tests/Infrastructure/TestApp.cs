@@ -46,7 +46,8 @@ internal sealed class TestApp : IAsyncDisposable
         Action<WebApplication> configureApp,
         IDictionary<string, string?>? configuration = null,
         bool useEmailGuard = true,
-        FakeTimeProvider? time = null)
+        FakeTimeProvider? time = null,
+        bool useEmailGuardBeforeRouting = false)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseTestServer();
@@ -74,8 +75,13 @@ internal sealed class TestApp : IAsyncDisposable
 
             return next(context);
         });
+        if (useEmailGuardBeforeRouting)
+        {
+            app.UseEmailGuard();
+        }
+
         app.UseRouting();
-        if (useEmailGuard)
+        if (useEmailGuard && !useEmailGuardBeforeRouting)
         {
             app.UseEmailGuard();
         }
