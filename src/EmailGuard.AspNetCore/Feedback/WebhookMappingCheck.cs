@@ -7,31 +7,15 @@ namespace EmailGuard.AspNetCore;
 /// <summary>
 /// Warns once the app has started when feedback webhooks are enabled and <c>MapEmailGuardFeedback</c> was never
 /// called: the providers' posts then answer 404, nothing in the app fails, and the providers drop the bounces and
-/// complaints after their retries, so no address is suppressed and no ratio breaker ever trips. It looks once the app
-/// has started, not when this service starts, because a <c>Startup</c> class maps its endpoints while the server starts,
-/// after the hosted services registered before it.
+/// complaints after their retries, so no address is suppressed and no ratio breaker ever trips.
 /// </summary>
 internal sealed partial class WebhookMappingCheck(
     WebhookMapping mapping,
     IOptions<EmailGuardWebhookOptions> options,
     IHostApplicationLifetime lifetime,
-    ILoggerFactory loggers) : IHostedService
+    ILoggerFactory loggers) : StartedCheck(lifetime)
 {
-    private CancellationTokenRegistration _started;
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _started = lifetime.ApplicationStarted.Register(Check);
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        _started.Dispose();
-        return Task.CompletedTask;
-    }
-
-    private void Check()
+    protected override void Check()
     {
         if (mapping.Mapped)
         {

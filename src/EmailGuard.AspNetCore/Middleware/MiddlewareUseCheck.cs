@@ -10,30 +10,15 @@ namespace EmailGuard.AspNetCore;
 /// <summary>
 /// Warns once the app has started when endpoints require an EmailGuard policy, or path rules are configured, and
 /// <c>UseEmailGuard()</c> was never called: no path rule applies, and endpoints that require a policy refuse every
-/// request they would limit with 500 (<see cref="UnguardedEndpoints"/>). It looks once the app has started, when a
-/// <c>Startup</c> class has built its pipeline too.
+/// request they would limit with 500 (<see cref="UnguardedEndpoints"/>).
 /// </summary>
 internal sealed partial class MiddlewareUseCheck(
     MiddlewareUse use,
     IServiceProvider services,
     IHostApplicationLifetime lifetime,
-    ILoggerFactory loggers) : IHostedService
+    ILoggerFactory loggers) : StartedCheck(lifetime)
 {
-    private CancellationTokenRegistration _started;
-
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        _started = lifetime.ApplicationStarted.Register(Check);
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken)
-    {
-        _started.Dispose();
-        return Task.CompletedTask;
-    }
-
-    private void Check()
+    protected override void Check()
     {
         if (use.Used)
         {
