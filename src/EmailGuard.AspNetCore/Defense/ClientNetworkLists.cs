@@ -51,16 +51,6 @@ internal sealed partial class ClientNetworkLists
         return AwaitFirstAsync(loading);
     }
 
-    /// <summary>Rereads the lists now; the admin API calls it after a change so this instance applies it at once.</summary>
-    public Task RefreshAsync()
-    {
-        lock (_gate)
-        {
-            _loading ??= LoadAsync();
-            return _loading;
-        }
-    }
-
     private async ValueTask<ClientNetworkTable> AwaitFirstAsync(Task loading)
     {
         await loading.ConfigureAwait(false);
