@@ -44,6 +44,28 @@ public sealed class WebhookConfigurationTests
         mapped.LogsWithId(2974).Should().BeEmpty();
     }
 
+    [Theory]
+    [InlineData("Mailgun", "SigningKey")]
+    [InlineData("SendGrid", "PublicKey")]
+    [InlineData("Postmark", "Password")]
+    public async Task KeyedButNotEnabled_WarnsOnceTheAppHasStarted_NamingTheSection(string provider, string key)
+    {
+        // SES is on; the other provider has its key without Enabled: its route is not mapped, and its posts answer 404
+        // with no word in the app (with no provider on at all, mapping the webhooks fails at startup instead).
+        var ses = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Ses:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Ses:TopicArns:0"] = WebhookTestApp.TopicArn,
+        };
+        await using WebhookTestApp app = await WebhookTestApp.StartAsync(new Dictionary<string, string?>(ses) { [$"EmailGuard:Webhooks:{provider}:{key}"] = "a-key" });
+        await using WebhookTestApp off = await WebhookTestApp.StartAsync(ses);
+
+        (await app.PostAsync(provider.ToLowerInvariant(), new StringContent("{}"))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        app.LogsWithId(2977).Should().ContainSingle()
+            .Which.Message.Should().Contain($"EmailGuard:Webhooks:{provider}").And.Contain("not enabled");
+        off.LogsWithId(2977).Should().BeEmpty();
+    }
+
     [Fact]
     public async Task ProviderEnabledInCode_GetsARoute()
     {
