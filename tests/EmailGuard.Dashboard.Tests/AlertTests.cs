@@ -176,12 +176,14 @@ public sealed class AlertTests
         TimeSpan without = await TimeSendsAsync(baseline);
         TimeSpan with = await TimeSendsAsync(host);
 
-        with.Should().BeLessThan(without * 20 + TimeSpan.FromSeconds(5), $"without alerts the sends took {without}");
+        // A send that waited on the dead webhook would take its 5-minute request timeout; the bounds leave a loaded
+        // machine a minute, and still fail that by minutes.
+        with.Should().BeLessThan(without * 20 + TimeSpan.FromSeconds(60), $"without alerts the sends took {without}");
         IEmailGuardAlerts alerts = host.Services.GetRequiredService<IEmailGuardAlerts>();
         Stopwatch raising = Stopwatch.StartNew();
         // Kinds of their own: 50 conditions of one kind would mostly be rolled up (see NetworkBanFlood_...), not queued.
         int queued = Enumerable.Range(0, 50).Count(i => alerts.Raise(new EmailGuardAlert { Kind = $"app_breaker_{i}", Condition = $"breaker:{i}", Title = "tripped" }));
-        raising.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5));
+        raising.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60));
         queued.Should().BeLessThanOrEqualTo(5, "the queue holds 4, and the dispatcher holds at most one while it waits on the dead webhook");
         host.Services.GetRequiredService<AlertMetrics>().Dropped.Should().Be(50 - queued);
     }
