@@ -28,23 +28,50 @@ internal static class FeedbackKeys
     /// some take them from the message's own <c>Message-ID</c>, which the app (or its customer) may set, so one id can
     /// name sends of different providers.
     /// </summary>
-    public static string Message(string provider, string providerMessageId) => MessagePrefix + provider + ":" + StoreKeyEncoding.Hash(Unbracketed(providerMessageId));
+    public static string Message(string provider, string providerMessageId) => MessagePrefix + provider + ":" + StoreKeyEncoding.Hash(Canonical(providerMessageId));
 
     /// <summary>
     /// The key of a message id's attribution for any provider: how every mapping was written before the mapping named the
     /// provider, and how it still is when the transport names none.
     /// </summary>
-    public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(Unbracketed(providerMessageId));
+    public static string Message(string providerMessageId) => MessagePrefix + StoreKeyEncoding.Hash(Canonical(providerMessageId));
 
     /// <summary>
-    /// A message id without the angle brackets a <c>Message-ID</c> header writes around it: Mailgun's send API answers
-    /// <c>&lt;20260302.1@mg.example.com&gt;</c>, and its events name the same message <c>20260302.1@mg.example.com</c>, so
-    /// one id, tracked as the send answered it, is found by the feedback that names it without them.
+    /// A message id in the one form its send and its feedback share, so an id tracked as the send answered it is found by
+    /// the feedback that names it otherwise:
+    /// <list type="bullet">
+    /// <item>without the angle brackets a <c>Message-ID</c> header writes around it: Mailgun's send API answers
+    /// <c>&lt;20260302.1@mg.example.com&gt;</c>, and its events name the same message <c>20260302.1@mg.example.com</c>;</item>
+    /// <item>without the <c>Ok </c> of an SMTP reply: SES's SMTP interface answers <c>250 Ok 0102…-000000</c>, and a
+    /// transport may keep the reply's text after the code;</item>
+    /// <item>SES's own id, not the <c>Message-ID</c> SES writes from it (<c>&lt;0102…-000000@eu-west-1.amazonses.com&gt;</c>,
+    /// or <c>@email.amazonses.com</c>): SES events name the message by that id alone (<c>mail.messageId</c>). Only SES
+    /// writes ids at <c>amazonses.com</c>, so this holds whichever provider the transport named.</item>
+    /// </list>
+    /// An id in none of these forms is kept as it is.
     /// </summary>
-    private static string Unbracketed(string providerMessageId)
-        => providerMessageId.Length > 2 && providerMessageId[0] == '<' && providerMessageId[^1] == '>'
-            ? providerMessageId[1..^1]
-            : providerMessageId;
+    internal static string Canonical(string providerMessageId)
+    {
+        ReadOnlySpan<char> id = providerMessageId.AsSpan();
+        if (id.Length > 3 && id.StartsWith("Ok ", StringComparison.OrdinalIgnoreCase))
+        {
+            id = id[3..].TrimStart(' ');
+        }
+
+        if (id.Length > 2 && id[0] == '<' && id[^1] == '>')
+        {
+            id = id[1..^1];
+        }
+
+        int at = id.LastIndexOf('@');
+        if (at > 0 && (id[(at + 1)..].EndsWith(".amazonses.com", StringComparison.OrdinalIgnoreCase)
+                       || id[(at + 1)..].Equals("amazonses.com", StringComparison.OrdinalIgnoreCase)))
+        {
+            id = id[..at];
+        }
+
+        return id.Length == providerMessageId.Length ? providerMessageId : id.ToString();
+    }
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 

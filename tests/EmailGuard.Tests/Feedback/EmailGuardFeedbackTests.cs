@@ -347,6 +347,34 @@ public sealed class EmailGuardFeedbackTests
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
     }
 
+    [Theory]
+    [InlineData("ses", "Ok 010201936a2f4c1e-5b2a8c1d-6f3e-4b7a-9c0d-2e1f3a4b5c6d-000000")]
+    [InlineData("ses", "<010201936a2f4c1e-5b2a8c1d-6f3e-4b7a-9c0d-2e1f3a4b5c6d-000000@eu-west-1.amazonses.com>")]
+    [InlineData("ses", "010201936a2f4c1e-5b2a8c1d-6f3e-4b7a-9c0d-2e1f3a4b5c6d-000000@email.amazonses.com")]
+    [InlineData(null, "<010201936a2f4c1e-5b2a8c1d-6f3e-4b7a-9c0d-2e1f3a4b5c6d-000000@email.amazonses.com>")]
+    public async Task Record_SesIdTrackedAsItsSmtpReplyOrMessageIdHeader_FoundByTheEventThatNamesTheSesId(string? provider, string tracked)
+    {
+        // SES's SMTP interface answers "250 Ok <id>" and writes the Message-ID <id@region.amazonses.com>; its events name
+        // the message by the id alone (mail.messageId). A transport that tracks either form is found.
+        await using FeedbackTestApp app = new();
+        var attribution = new EmailSendAttribution { TenantId = "acme" };
+        await (provider is null ? app.Feedback.TrackAsync(tracked, attribution) : app.Feedback.TrackForProviderAsync(provider, tracked, attribution));
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(
+            FeedbackTestApp.Event("evt-1", messageId: "010201936a2f4c1e-5b2a8c1d-6f3e-4b7a-9c0d-2e1f3a4b5c6d-000000", provider: "ses"));
+
+        result.Attribution!.TenantId.Should().Be("acme");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData("20260302000000.1.ABCDEF@mg.example.com")]
+    [InlineData("Okra-1@example.com")]
+    [InlineData("abc@amazonses.com.example.net")]
+    [InlineData("ok")]
+    public void Canonical_AnIdInNoneOfTheForms_IsKeptAsItIs(string id)
+        => FeedbackKeys.Canonical(id).Should().BeSameAs(id);
+
     [Fact]
     public async Task Record_MessageIdTrackedWithoutProvider_FoundByEveryProvidersEvent()
     {
