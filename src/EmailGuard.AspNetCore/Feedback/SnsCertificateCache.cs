@@ -118,6 +118,13 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
                 return (null, $"{url} answered {(int)response.StatusCode}", null);
             }
 
+            // EmailGuard's handler follows no redirect; one the app configured for this client may. A key served by another
+            // URL than the trusted SNS host's one that was asked for is not SNS's.
+            if (response.RequestMessage?.RequestUri is { } answeredFrom && answeredFrom != url)
+            {
+                return (null, $"{url} was answered from {answeredFrom.GetLeftPart(UriPartial.Path)}: a redirect, which is not followed for SNS certificates", null);
+            }
+
             if (response.Content.Headers.ContentLength > MaxCertificateBytes)
             {
                 return (null, $"{url} is larger than {MaxCertificateBytes} bytes", null);

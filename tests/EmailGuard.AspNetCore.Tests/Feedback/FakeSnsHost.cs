@@ -15,6 +15,12 @@ internal sealed class FakeSnsHost : HttpMessageHandler
 
     public HttpStatusCode ConfirmationStatus { get; set; } = HttpStatusCode.OK;
 
+    /// <summary>
+    /// URLs answered as a handler that follows redirects answers them: with what another URL serves, and that URL as the
+    /// response's request (an app that replaced the SNS client's handler with one of its own).
+    /// </summary>
+    public Dictionary<string, Uri> Redirects { get; } = new(StringComparer.Ordinal);
+
     public IReadOnlyList<Uri> Requests => [.. _requests];
 
     /// <summary>When set, a fetch of a certificate the host does not serve waits for it (a slow or silent host).</summary>
@@ -34,6 +40,15 @@ internal sealed class FakeSnsHost : HttpMessageHandler
         if (uri.Query.Contains("Action=ConfirmSubscription", StringComparison.Ordinal))
         {
             return Task.FromResult(new HttpResponseMessage(ConfirmationStatus) { Content = new StringContent("<ConfirmSubscriptionResponse/>") });
+        }
+
+        if (Redirects.TryGetValue(uri.AbsoluteUri, out Uri? target) && Certificates.TryGetValue(target.AbsoluteUri, out string? redirected))
+        {
+            return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = new StringContent(redirected),
+                RequestMessage = new HttpRequestMessage(HttpMethod.Get, target),
+            });
         }
 
         if (Certificates.TryGetValue(uri.AbsoluteUri, out string? pem))

@@ -186,6 +186,25 @@ public sealed class SesWebhookTests : SesWebhookTestBase
     }
 
     [Fact]
+    public async Task CertificateUrlRedirectedByTheAppsOwnHandler_NotVerified_TheKeyElsewhereIsNotTrusted()
+    {
+        // An app that gave the SNS client a handler of its own that follows redirects: an SNS host's URL that redirects
+        // to another host must not make that host's certificate the one that verifies the notification.
+        using SnsSigner attacker = new(TestApp.Start);
+        const string url = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-redirected.pem";
+        var elsewhere = new Uri("https://evil.example/attacker.pem");
+        App.Sns.Certificates[elsewhere.AbsoluteUri] = attacker.Pem;
+        App.Sns.Redirects[url] = elsewhere;
+
+        HttpResponseMessage response = await PostAsync(attacker.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: url));
+
+        // Unavailable, as any certificate that cannot be had (503: SNS retries); never verified with the key elsewhere.
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        App.Feedback.Calls.Should().BeEmpty();
+        App.LogsWithId(1759).Should().ContainSingle().Which.Message.Should().Contain("evil.example/attacker.pem").And.Contain("redirect");
+    }
+
+    [Fact]
     public async Task ChinaRegionCertificateHost_IsTrusted()
     {
         const string url = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-cn.pem";
