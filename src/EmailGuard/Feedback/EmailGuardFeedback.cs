@@ -99,6 +99,10 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             LogNoAttribution(_logger, LogValue.Of(provider), feedback.Kind);
 #pragma warning restore CA1873
+            if (feedback.ProviderMessageId is { } unmatched)
+            {
+                NoteUnmatched(provider, unmatched);
+            }
         }
 
         char kind = FeedbackKeys.KindOf(feedback.Kind, feedback.BounceType);
@@ -180,6 +184,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     {
         CheckId(providerMessageId, nameof(providerMessageId));
         ArgumentNullException.ThrowIfNull(attribution);
+        NoteTracked(null);
         return TrackCoreAsync(FeedbackKeys.Message(providerMessageId), attribution, cancellationToken);
     }
 
@@ -188,6 +193,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         CheckProvider(provider, nameof(provider));
         CheckId(providerMessageId, nameof(providerMessageId));
         ArgumentNullException.ThrowIfNull(attribution);
+        NoteTracked(provider);
         return TrackCoreAsync(FeedbackKeys.Message(provider, providerMessageId), attribution, cancellationToken);
     }
 

@@ -367,6 +367,31 @@ public sealed class EmailGuardFeedbackTests
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
     }
 
+    [Fact]
+    public async Task Record_MessageIdNoTrackedSendHas_WhileTheAppTracks_WarnsOncePerProviderAnHour_QuotingTheId()
+    {
+        // A transport tracking another form of the id than the events name: every bounce counts for all mail only.
+        await using FeedbackTestApp app = new();
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-0", messageId: "before-any-tracking", provider: "postmark"));
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 2978, "an app that tracks nothing has nothing to fix");
+
+        await app.Feedback.TrackForProviderAsync("postmark", "{b7bc2f4a-e38e-4336-af7d-e6c392c2f817}", new EmailSendAttribution { TenantId = "acme" });
+        for (int i = 1; i <= 3; i++)
+        {
+            await app.Feedback.RecordAsync(FeedbackTestApp.Event($"evt-{i}", messageId: "b7bc2f4a-e38e-4336-af7d-e6c392c2f817", provider: "postmark"));
+        }
+
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 2978).Should().ContainSingle()
+            .Which.Message.Should().Contain("postmark").And.Contain("'b7bc2f4a-e38e-4336-af7d-e6c392c2f817'");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(0);
+
+        app.Time.Advance(TimeSpan.FromHours(1));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-4", messageId: "another-id", provider: "postmark"));
+        await app.Feedback.TrackForProviderAsync("postmark", "tracked-right", new EmailSendAttribution { TenantId = "acme" });
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-5", messageId: "tracked-right", provider: "postmark"));
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 2978).Should().HaveCount(2, "once more an hour later; a matched id logs nothing");
+    }
+
     [Theory]
     [InlineData("20260302000000.1.ABCDEF@mg.example.com")]
     [InlineData("Okra-1@example.com")]

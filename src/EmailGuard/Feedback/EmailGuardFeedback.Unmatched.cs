@@ -1,0 +1,72 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace EmailGuard;
+
+/// <summary>
+/// Says so when feedback names a message id no tracked send has, while this process tracks sends: the transport then most
+/// likely tracks the id in another form than the provider's events name it (a header's brackets, an SMTP reply's text, a
+/// suffix), and every such event counts for all mail only, so no tenant, user, sender or category breaker sees it.
+/// </summary>
+internal sealed partial class EmailGuardFeedback
+{
+    /// <summary>How often a provider's unmatched ids are logged at most.</summary>
+    internal static readonly TimeSpan UnmatchedLogInterval = TimeSpan.FromHours(1);
+
+    /// <summary>The most providers whose tracking and warnings are remembered (names come from the app and its routes).</summary>
+    private const int MaxRememberedProviders = 64;
+
+    /// <summary>Providers this process tracked a send for, with the last time an unmatched id of theirs was logged.</summary>
+    private readonly ConcurrentDictionary<string, long> _trackedProviders = new(StringComparer.Ordinal);
+
+    /// <summary>Whether this process tracked a send that named no provider.</summary>
+    private volatile bool _trackedWithoutProvider;
+
+    private void NoteTracked(string? provider)
+    {
+        if (provider is null)
+        {
+            _trackedWithoutProvider = true;
+        }
+        else if (_trackedProviders.Count < MaxRememberedProviders || _trackedProviders.ContainsKey(provider))
+        {
+            _trackedProviders.TryAdd(provider, long.MinValue);
+        }
+    }
+
+    /// <summary>
+    /// Logs an id that found no tracked send, at most once per <see cref="UnmatchedLogInterval"/> per provider, and only
+    /// while this process tracks sends (for that provider, or for any): an app that tracks nothing, or a webhook
+    /// instance that sends nothing, has nothing to match and nothing to fix.
+    /// </summary>
+    private void NoteUnmatched(string provider, string messageId)
+    {
+        if (!_trackedProviders.ContainsKey(provider))
+        {
+            if (!_trackedWithoutProvider || (_trackedProviders.Count >= MaxRememberedProviders))
+            {
+                return;
+            }
+
+            _trackedProviders.TryAdd(provider, long.MinValue);
+        }
+
+        long now = _timeProvider.GetTimestamp();
+        long last = _trackedProviders[provider];
+        if (last != long.MinValue && _timeProvider.GetElapsedTime(last, now) < UnmatchedLogInterval)
+        {
+            return;
+        }
+
+        if (_trackedProviders.TryUpdate(provider, now, last))
+        {
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogUnmatched(_logger, LogValue.Of(provider), LogValue.Of(messageId), UnmatchedLogInterval);
+#pragma warning restore CA1873
+        }
+    }
+
+    [LoggerMessage(EventId = 2978, EventName = "FeedbackMessageIdUnmatched", Level = LogLevel.Warning,
+        Message = "Feedback from {Provider} names message id '{MessageId}', which no tracked send has, and carries no EmailGuard tags: it counts for all mail only, not for its tenant, user, sender or category. This app tracks sends, so its transport may track the id in another form than {Provider}'s events name it (docs/feedback.md says which form each provider's events name); a send older than the attribution lifetime, or from before tracking began, misses too. Logged at most once every {Interval} per provider.")]
+    private static partial void LogUnmatched(ILogger logger, string provider, string messageId, TimeSpan interval);
+}
