@@ -11,7 +11,8 @@ namespace EmailGuard;
 /// <remarks>
 /// <para>
 /// Once a snapshot exists, a check reads it and returns at once. At most once per
-/// <see cref="SendGuardOptions.StateRefreshInterval"/> a check also starts a refresh in the background (one at a time):
+/// <see cref="SendGuardOptions.StateRefreshInterval"/> a check also starts a refresh in the background (one at a time),
+/// and so does the host every interval (<see cref="StartPeriodicRefresh"/>), checks or not:
 /// it reads the store's version and reloads only when it changed, so on Redis it is one round trip. While the store is
 /// down or slow the last good snapshot stays in force; <see cref="Age"/> says how old it is.
 /// </para>
@@ -164,6 +165,29 @@ internal sealed partial class GuardStateCache
             return refresh;
         }
     }
+
+    /// <summary>The refresh running now, if any; starts none. For tests that wait for a background refresh.</summary>
+    internal Task<GuardStateSnapshot?>? Refreshing
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _refreshing;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Starts a refresh every <see cref="RefreshInterval"/> whether or not checks arrive, so that an instance with no
+    /// check for a while still applies other instances' changes within the interval instead of answering its next
+    /// check from a snapshot older than that. <see langword="null"/> when the interval is zero (every check refreshes).
+    /// </summary>
+    /// <returns>The timer; dispose it to stop.</returns>
+    public ITimer? StartPeriodicRefresh()
+        => RefreshInterval > TimeSpan.Zero
+            ? _timeProvider.CreateTimer(static cache => _ = ((GuardStateCache)cache!).StartRefresh(), this, RefreshInterval, RefreshInterval)
+            : null;
 
     /// <summary>
     /// The state as the store holds it now, for the list and flag APIs and after this instance changed lists or flags
