@@ -74,6 +74,10 @@ if (feedbackWebhooks)
     builder.Services.AddSingleton<ProviderFeedbackSimulator>();
 }
 
+// Readiness for a load balancer: 503 while the store's circuit is open, so a dead Redis takes the instance out of
+// rotation instead of letting every request wait out the timeout (docs/resilience.md).
+builder.Services.AddHealthChecks().AddEmailGuardStore(tags: ["ready"]);
+
 builder.Services.AddSingleton<SampleDatabase>();
 builder.Services.AddSingleton<Outbox>();
 builder.Services.AddSingleton<MailQueue>();
@@ -99,6 +103,7 @@ app.UseAuthentication();
 app.UseAuthorization();
 app.UseAntiforgery();
 app.MapRazorPages();
+app.MapHealthChecks("/health/ready", new() { Predicate = check => check.Tags.Contains("ready") });
 if (feedbackWebhooks)
 {
     app.MapEmailGuardFeedback("/emailguard/feedback");

@@ -45,6 +45,22 @@ public sealed class DeadRedisDashboardTests : IDisposable
     }
 
     [Fact]
+    public async Task HealthReady_RedisUnreachable_Unhealthy503OnceTheCircuitOpens()
+    {
+        // The rate-limit store's circuit opens after a few failed calls, which sign-ups make (the policy fails open).
+        using SampleHttpClient client = new(_app.BaseAddress);
+        HttpStatusCode status = HttpStatusCode.OK;
+        for (int i = 0; i < 200 && status != HttpStatusCode.ServiceUnavailable; i++)
+        {
+            (await client.SubmitAsync("/signup", "/signup", ("email", $"health-{i}@example.com"))).Dispose();
+            using HttpResponseMessage health = await client.GetAsync("/health/ready");
+            status = health.StatusCode;
+        }
+
+        status.Should().Be(HttpStatusCode.ServiceUnavailable);
+    }
+
+    [Fact]
     public async Task DashboardOverview_RedisUnreachable_StoreCardSaysNotAnswering()
     {
         using SampleHttpClient admin = new(_app.BaseAddress, SampleApp.AdminKey);

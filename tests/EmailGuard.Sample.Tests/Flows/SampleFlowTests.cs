@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
@@ -27,6 +28,22 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
 
     /// <summary>Configuration of the store under test.</summary>
     protected abstract IDictionary<string, string?> Settings();
+
+    [Fact]
+    public async Task HealthReady_StoreAnswering_Healthy()
+    {
+        // Degraded until the send guard's lists and flags are loaded, which starts with the app, in the background.
+        using SampleHttpClient client = new(App.BaseAddress);
+        string status = "";
+        for (long started = Stopwatch.GetTimestamp(); status != "Healthy" && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30); await Task.Delay(100))
+        {
+            using HttpResponseMessage response = await client.GetAsync("/health/ready");
+            response.StatusCode.Should().Be(HttpStatusCode.OK);
+            status = await response.Content.ReadAsStringAsync();
+        }
+
+        status.Should().Be("Healthy");
+    }
 
     [Fact]
     public async Task Signup_FirstSubmission_RedirectsAndSendsOneMail()
