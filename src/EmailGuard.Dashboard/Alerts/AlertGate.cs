@@ -122,19 +122,8 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
             : AlertMessage.Of($"More than {maxPerKind} {alert.Kind} alerts within {period:g}; the latest: {alert.FormattedTitle}");
         AlertMessage text = AlertMessage.Of(
             $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.FormattedText}");
-        return new EmailGuardAlert
-        {
-            Kind = alert.Kind,
-            Condition = RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope),
-            Severity = alert.Severity,
-            Title = title.Plain,
-            TitleMessage = title,
-            Text = text.Plain,
-            TextMessage = text,
-            Timestamp = alert.Timestamp,
-            Details = details,
-            BudgetScope = alert.BudgetScope,
-        };
+        return EmailGuardAlert.Quoting(
+            alert.Kind, RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope), alert.Severity, title, text, details, alert.Timestamp, alert.BudgetScope);
     }
 
     private void Prune(DateTimeOffset now)

@@ -66,18 +66,7 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         {
             AlertMessage title = AlertMessage.Of($"{suppressed} more of: {last.FormattedTitle}");
             AlertMessage text = AlertMessage.Of($"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.FormattedText}");
-            var summary = new EmailGuardAlert
-            {
-                Kind = EmailGuardAlertKinds.Suppressed,
-                Condition = last.Condition,
-                Severity = last.Severity,
-                Details = last.Details,
-                Title = title.Plain,
-                TitleMessage = title,
-                Text = text.Plain,
-                TextMessage = text,
-                Timestamp = now,
-            };
+            EmailGuardAlert summary = EmailGuardAlert.Quoting(EmailGuardAlertKinds.Suppressed, last.Condition, last.Severity, title, text, last.Details, now);
             Enqueue(new QueuedAlert(Guid.NewGuid(), summary, now, suppressed, since));
         }
     }

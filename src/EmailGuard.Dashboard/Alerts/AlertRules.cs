@@ -35,22 +35,18 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         AlertMessage title = AlertMessage.Of($"{count} messages denied by {dimension} limits within {_options.SpikeWindow:g}");
         AlertMessage text = AlertMessage.Of(
             $"The latest was {Party(limitEvent)} ({limitEvent.Usage.Rule}). Open the dashboard's overview for the top parties by denials; block or flag the abuser if one party dominates.");
-        alerts.Raise(new EmailGuardAlert
-        {
-            Kind = EmailGuardAlertKinds.LimitExceededSpike,
-            Condition = $"{EmailGuardAlertKinds.LimitExceededSpike}:{dimension}",
-            Severity = EmailGuardAlertSeverity.Warning,
-            Title = title.Plain,
-            TitleMessage = title,
-            Text = text.Plain,
-            TextMessage = text,
-            Details = new Dictionary<string, string>
+        alerts.Raise(EmailGuardAlert.Quoting(
+            EmailGuardAlertKinds.LimitExceededSpike,
+            $"{EmailGuardAlertKinds.LimitExceededSpike}:{dimension}",
+            EmailGuardAlertSeverity.Warning,
+            title,
+            text,
+            new Dictionary<string, string>
             {
                 ["dimension"] = dimension.ToString(),
                 ["count"] = count.ToString(CultureInfo.InvariantCulture),
                 ["window"] = _options.SpikeWindow.ToString("c", CultureInfo.InvariantCulture),
-            },
-        });
+            }));
     }
 
     public void OnNearLimit(EmailGuardLimitArguments limitEvent)
@@ -86,39 +82,32 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         AlertMessage text = flag.CreatedBy is null
             ? AlertMessage.Of($"Until {flag.ExpiresAt:u}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.")
             : AlertMessage.Of($"Until {flag.ExpiresAt:u}, by {flag.CreatedBy}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.");
-        alerts.Raise(new EmailGuardAlert
-        {
-            Kind = kind,
-            Condition = $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
-            Severity = flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
-            Title = title.Plain,
-            TitleMessage = title,
-            Text = text.Plain,
-            TextMessage = text,
-            Details = new Dictionary<string, string>
+        alerts.Raise(EmailGuardAlert.Quoting(
+            kind,
+            $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
+            flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
+            title,
+            text,
+            new Dictionary<string, string>
             {
                 ["partyType"] = flag.PartyType.ToString(),
                 ["partyId"] = flag.PartyId,
                 ["reason"] = flag.Reason,
                 ["expiresAt"] = flag.ExpiresAt.ToString("O", CultureInfo.InvariantCulture),
-            },
-        });
+            }));
     }
 
     public void OnStoreOutage(string errorType)
     {
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
-        alerts.Raise(new EmailGuardAlert
-        {
-            Kind = EmailGuardAlertKinds.StoreOutage,
-            Condition = EmailGuardAlertKinds.StoreOutage,
-            Severity = EmailGuardAlertSeverity.Critical,
-            Title = "The EmailGuard store stopped answering",
-            Text = text.Plain,
-            TextMessage = text,
-            Details = new Dictionary<string, string> { ["errorType"] = errorType },
-        });
+        alerts.Raise(EmailGuardAlert.Quoting(
+            EmailGuardAlertKinds.StoreOutage,
+            EmailGuardAlertKinds.StoreOutage,
+            EmailGuardAlertSeverity.Critical,
+            AlertMessage.Verbatim("The EmailGuard store stopped answering"),
+            text,
+            new Dictionary<string, string> { ["errorType"] = errorType }));
     }
 
     public void OnStoreRecovered(TimeSpan downFor)
@@ -137,18 +126,14 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
-        alerts.Raise(new EmailGuardAlert
-        {
-            Kind = EmailGuardAlertKinds.BreakerTripped,
-            Condition = $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
-            Severity = EmailGuardAlertSeverity.Warning,
-            Title = title.Plain,
-            TitleMessage = title,
-            Text = text.Plain,
-            TextMessage = text,
-            Details = new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
-            BudgetScope = scope,
-        });
+        alerts.Raise(EmailGuardAlert.Quoting(
+            EmailGuardAlertKinds.BreakerTripped,
+            $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
+            EmailGuardAlertSeverity.Warning,
+            title,
+            text,
+            new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
+            budgetScope: scope));
     }
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)

@@ -40,10 +40,38 @@ public sealed class EmailGuardAlert
     internal string? BudgetScope { get; init; }
 
     /// <summary>Gets <see cref="Title"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
-    internal AlertMessage? TitleMessage { get; init; }
+    internal AlertMessage? TitleMessage { get; private init; }
 
     /// <summary>Gets <see cref="Text"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
-    internal AlertMessage? TextMessage { get; init; }
+    internal AlertMessage? TextMessage { get; private init; }
+
+    /// <summary>
+    /// One of EmailGuard's own alerts, whose title and text quote values others chose: <see cref="Title"/> and
+    /// <see cref="Text"/> are their plain forms, and a sink that formats writes them from <paramref name="title"/> and
+    /// <paramref name="text"/> with those values kept apart.
+    /// </summary>
+    internal static EmailGuardAlert Quoting(
+        string kind,
+        string condition,
+        EmailGuardAlertSeverity severity,
+        AlertMessage title,
+        AlertMessage text,
+        IReadOnlyDictionary<string, string>? details,
+        DateTimeOffset? timestamp = null,
+        string? budgetScope = null)
+        => new()
+        {
+            Kind = kind,
+            Condition = condition,
+            Severity = severity,
+            Title = title.Plain,
+            TitleMessage = title,
+            Text = text.Plain,
+            TextMessage = text,
+            Details = details,
+            Timestamp = timestamp,
+            BudgetScope = budgetScope,
+        };
 
     /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>
     internal AlertMessage FormattedTitle => TitleMessage ?? AlertMessage.Verbatim(Title);
