@@ -35,15 +35,19 @@ internal static class LogValue
     private const int MaxDepth = 8;
 
     // C0, DEL, C1 (with NEL, U+0085), the line and paragraph separators, the bidi marks, embeddings, overrides and
-    // isolates, the Arabic letter mark, the BOM, and the backslash that introduces an escape.
-    private static readonly SearchValues<char> Unsafe = SearchValues.Create(
+    // isolates, the Arabic letter mark and the BOM: what can break or disguise a line.
+    private const string LineBreaking =
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u0009\u000A\u000B\u000C\u000D\u000E\u000F" +
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001A\u001B\u001C\u001D\u001E\u001F" +
         "\u007F" +
         "\u0080\u0081\u0082\u0083\u0084\u0085\u0086\u0087\u0088\u0089\u008A\u008B\u008C\u008D\u008E\u008F" +
         "\u0090\u0091\u0092\u0093\u0094\u0095\u0096\u0097\u0098\u0099\u009A\u009B\u009C\u009D\u009E\u009F" +
-        "\u061C\u200E\u200F\u2028\u2029\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069\uFEFF" +
-        "\\");
+        "\u061C\u200E\u200F\u2028\u2029\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069\uFEFF";
+
+    // Those, and the backslash that introduces an escape: what a log value escapes.
+    private static readonly SearchValues<char> Unsafe = SearchValues.Create(LineBreaking + "\\");
+
+    private static readonly SearchValues<char> LineBreakers = SearchValues.Create(LineBreaking);
 
     /// <summary>
     /// Returns <paramref name="value"/> itself when it is short and has nothing to escape (no allocation), else an
@@ -92,27 +96,9 @@ internal static class LogValue
         return exception.InnerException is not { } innerException || IsClean(innerException, depth + 1);
     }
 
+    /// <summary>A message that breaks no line and is short enough; a backslash alone (a Windows path) leaves it clean.</summary>
     private static bool IsCleanMessage(string message)
-    {
-        if (message.Length > MaxMessageLength)
-        {
-            return false;
-        }
-
-        int i = message.AsSpan().IndexOfAny(Unsafe);
-        while (i >= 0)
-        {
-            if (message[i] != '\\')
-            {
-                return false;
-            }
-
-            int next = message.AsSpan(i + 1).IndexOfAny(Unsafe);
-            i = next < 0 ? -1 : i + 1 + next;
-        }
-
-        return true;
-    }
+        => message.Length <= MaxMessageLength && !message.AsSpan().ContainsAny(LineBreakers);
 
     private static string Escape(string value, int maxLength)
     {
