@@ -28,11 +28,18 @@ internal sealed partial class EmailGuardFeedback
         {
             _trackedWithoutProvider = true;
         }
-        else if (_trackedProviders.Count < MaxRememberedProviders || _trackedProviders.ContainsKey(provider))
+        else if (!_trackedProviders.ContainsKey(provider))
         {
-            _trackedProviders.TryAdd(provider, long.MinValue);
+            Remember(provider);
         }
     }
+
+    /// <summary>
+    /// Remembers a provider within the bound. Called only for one not remembered yet: every send tracks, and a concurrent
+    /// dictionary's count takes all its locks, while looking a key up takes none.
+    /// </summary>
+    private bool Remember(string provider)
+        => _trackedProviders.Count < MaxRememberedProviders && (_trackedProviders.TryAdd(provider, long.MinValue) || _trackedProviders.ContainsKey(provider));
 
     /// <summary>
     /// Logs an id that found no tracked send, at most once per <see cref="UnmatchedLogInterval"/> per provider, and only
@@ -41,18 +48,17 @@ internal sealed partial class EmailGuardFeedback
     /// </summary>
     private void NoteUnmatched(string provider, string messageId)
     {
-        if (!_trackedProviders.ContainsKey(provider))
+        if (!_trackedProviders.TryGetValue(provider, out long last))
         {
-            if (!_trackedWithoutProvider || (_trackedProviders.Count >= MaxRememberedProviders))
+            if (!_trackedWithoutProvider || !Remember(provider))
             {
                 return;
             }
 
-            _trackedProviders.TryAdd(provider, long.MinValue);
+            last = _trackedProviders[provider];
         }
 
         long now = _timeProvider.GetTimestamp();
-        long last = _trackedProviders[provider];
         if (last != long.MinValue && _timeProvider.GetElapsedTime(last, now) < UnmatchedLogInterval)
         {
             return;
