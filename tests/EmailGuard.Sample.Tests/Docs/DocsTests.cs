@@ -39,6 +39,19 @@ public sealed partial class DocsTests
         errors.Should().BeEmpty();
     }
 
+    [Theory]
+    [MemberData(nameof(MarkdownFiles))]
+    public void CSharpBlocks_UsingAuthentication_RegisterAScheme(string file)
+    {
+        // Compiling does not catch it: a program that calls UseAuthentication() without AddAuthentication() builds,
+        // then stops at start for want of IAuthenticationSchemeProvider (the dashboard's mount snippet did, h86).
+        IEnumerable<MarkdownBlock> withoutScheme = Blocks(file)
+            .Where(b => b.Language == "csharp" && b.Code.Contains("UseAuthentication()", StringComparison.Ordinal))
+            .Where(b => !b.Code.Contains("AddAuthentication(", StringComparison.Ordinal));
+
+        withoutScheme.Should().BeEmpty();
+    }
+
     [Fact]
     public void SnippetCompiler_BrokenSnippet_ReportsTheError()
     {
