@@ -287,7 +287,13 @@ internal sealed partial class GuardStateCache
             {
                 _failing = true;
                 GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
-                if (snapshot is null)
+                if (snapshot is null && ex.InnerException is TimeoutException)
+                {
+                    // Usually a cold start (the client still connecting, a busy machine), retried at the next check or
+                    // interval; a store that stays silent opens the state circuit, which logs an error (1001).
+                    LogStateStoreSlowBeforeFirstLoad(_logger, _store.Timeout);
+                }
+                else if (snapshot is null)
                 {
                     LogStateStoreFailureNoSnapshot(_logger, LogValue.Of(ex));
                 }
@@ -314,6 +320,10 @@ internal sealed partial class GuardStateCache
     [LoggerMessage(EventId = 1003, EventName = "StateStoreFailureBeforeFirstLoad", Level = LogLevel.Error,
         Message = "The send guard's state store failed before blocklists and flags were ever loaded; until they are, checks follow the failure mode.")]
     private static partial void LogStateStoreFailureNoSnapshot(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1007, EventName = "StateStoreSlowBeforeFirstLoad", Level = LogLevel.Warning,
+        Message = "The send guard's state store did not answer within {Timeout} before blocklists and flags were ever loaded; until they are, checks follow the failure mode. The load is tried again at the next check or refresh.")]
+    private static partial void LogStateStoreSlowBeforeFirstLoad(ILogger logger, TimeSpan timeout);
 
     [LoggerMessage(EventId = 1006, EventName = "StateReloadAfterWriteFailed", Level = LogLevel.Warning,
         Message = "Lists or flags were written, but reloading them failed; this instance applies the change at its next refresh.")]

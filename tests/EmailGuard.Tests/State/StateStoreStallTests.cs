@@ -3,6 +3,8 @@ using EmailGuard.Tests.Resilience;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.State;
@@ -41,6 +43,56 @@ public sealed class StateStoreStallTests
         anyDoneEarly.Should().BeFalse("the first checks wait for the first load, up to the timeout");
         decisions.Should().OnlyContain(d => d.Reason == expected);
         state.Calls.Should().Be(1, "64 checks share one load");
+    }
+
+    [Fact]
+    public async Task FirstLoad_StoreSlowerThanTheTimeoutOnce_LogsAWarningWithoutAStackTrace_NotAnError()
+    {
+        // A cold start: the client is still connecting when the first load reads the version. That is retried at the
+        // next check and is no error; the error for a store that stays silent is the state circuit opening (1001).
+        FakeLogCollector logs = new();
+        (ServiceProvider sp, ControllableStateStore state, FakeTimeProvider time) = Build(o => o.FailureMode = StoreFailureMode.FailClosed, logs: logs);
+        await using ServiceProvider owned = sp;
+        state.Behavior = StateStoreBehavior.Hang;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        Task<EmailSendDecision> first = guard.CheckAsync(s_mail).AsTask();
+        time.Advance(s_timeout);
+        EmailSendDecision slow = await first.WaitAsync(TimeSpan.FromSeconds(30));
+        if (sp.GetRequiredService<GuardStateCache>().Refreshing is { } failing)
+        {
+            // The check was answered at the timeout; the load it waited for ends (and logs) on its own.
+            await failing.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        state.Behavior = StateStoreBehavior.Answer;
+        state.Release();
+        EmailSendDecision next = await guard.CheckAsync(s_mail).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        slow.Reason.Should().Be(EmailSendReason.StoreUnavailable);
+        next.Reason.Should().Be(EmailSendReason.Allowed, "the store answered the next load");
+        IReadOnlyList<FakeLogRecord> records = logs.GetSnapshot();
+        records.Should().NotContain(r => r.Level >= LogLevel.Error, "one slow answer at start is not an error");
+        FakeLogRecord warning = records.Should().ContainSingle(r => r.Id.Id == 1007).Subject;
+        warning.Level.Should().Be(LogLevel.Warning);
+        warning.Exception.Should().BeNull("a timeout's stack trace says nothing the message does not");
+        warning.Message.Should().Contain("250");
+    }
+
+    [Fact]
+    public async Task FirstLoad_StoreThrows_LogsErrorWithTheCause()
+    {
+        FakeLogCollector logs = new();
+        (ServiceProvider sp, ControllableStateStore state, FakeTimeProvider time) = Build(o => o.FailureMode = StoreFailureMode.FailClosed, logs: logs);
+        await using ServiceProvider owned = sp;
+        state.Behavior = StateStoreBehavior.Throw;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        (await guard.CheckAsync(s_mail).AsTask().WaitAsync(TimeSpan.FromSeconds(30))).Reason.Should().Be(EmailSendReason.StoreUnavailable);
+
+        FakeLogRecord error = logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 1003).Subject;
+        error.Level.Should().Be(LogLevel.Error);
+        error.Exception.Should().NotBeNull();
     }
 
     [Fact]
@@ -294,7 +346,8 @@ public sealed class StateStoreStallTests
         (await status).Flags.Should().ContainSingle().Which.PartyId.Should().Be("acme");
     }
 
-    private static (ServiceProvider Services, ControllableStateStore State, FakeTimeProvider Time) Build(Action<SendGuardOptions> configure, Action<IServiceCollection>? more = null)
+    private static (ServiceProvider Services, ControllableStateStore State, FakeTimeProvider Time) Build(
+        Action<SendGuardOptions> configure, Action<IServiceCollection>? more = null, FakeLogCollector? logs = null)
     {
         FakeTimeProvider time = new(SendGuardTestServices.Start);
         ControllableStateStore state = new(time);
@@ -305,6 +358,7 @@ public sealed class StateStoreStallTests
                 configure(o);
             },
             time: time,
+            logs: logs,
             more: s =>
             {
                 s.AddSingleton<IEmailGuardStateStore>(state);
