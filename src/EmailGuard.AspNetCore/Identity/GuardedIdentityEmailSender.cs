@@ -58,10 +58,12 @@ internal sealed partial class GuardedIdentityEmailSender<TUser>(
         {
             await send().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException && context?.RequestAborted.IsCancellationRequested != true)
         {
             // Not on a cancellation: the app's sender may have handed the message over before it saw it, so a
-            // cancelled send stays counted (as in the guarded sender).
+            // cancelled send stays counted (as in the guarded sender). Nor once the client that asked for the mail
+            // went away, whatever the app's sender threw: one that watches the request's abort token and wraps every
+            // failure in its own exception would otherwise give a hang-up its permits back.
             await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
         }

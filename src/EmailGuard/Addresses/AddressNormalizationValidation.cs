@@ -10,6 +10,9 @@ internal static class AddressNormalizationValidation
 
     private static readonly System.Buffers.SearchValues<char> s_allowedSeparators = System.Buffers.SearchValues.Create(AllowedSeparators);
 
+    /// <summary>A provider may ignore the dot too (Gmail, Proton).</summary>
+    private static readonly System.Buffers.SearchValues<char> s_allowedIgnored = System.Buffers.SearchValues.Create("." + AllowedSeparators);
+
     public static void Check(List<string> failures, string path, EmailAddressNormalizationOptions? options)
     {
         if (options is null)
@@ -64,6 +67,11 @@ internal static class AddressNormalizationValidation
             if (rule.SubaddressSeparators is null || rule.SubaddressSeparators.AsSpan().IndexOfAnyExcept(s_allowedSeparators) >= 0)
             {
                 failures.Add($"{rulePath}:SubaddressSeparators ('{rule.SubaddressSeparators}') may only hold the characters {AllowedSeparators}.");
+            }
+
+            if (rule.IgnoredCharacters is null || rule.IgnoredCharacters.AsSpan().IndexOfAnyExcept(s_allowedIgnored) >= 0)
+            {
+                failures.Add($"{rulePath}:IgnoredCharacters ('{rule.IgnoredCharacters}') may only hold the characters .{AllowedSeparators}.");
             }
         }
     }

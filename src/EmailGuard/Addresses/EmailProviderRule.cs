@@ -26,6 +26,14 @@ public sealed class EmailProviderRule
     public bool IgnoreDots { get; set; }
 
     /// <summary>
+    /// Gets or sets characters the provider ignores anywhere in the local part, as Proton ignores <c>.</c>, <c>-</c> and
+    /// <c>_</c> (<c>john.doe</c>, <c>john-doe</c> and <c>john_doe</c> are <c>johndoe</c>). Sub-addressing separators are
+    /// cut first. <see cref="IgnoreDots"/> is the same as listing <c>.</c> here.
+    /// </summary>
+    /// <value>The default value is an empty string.</value>
+    public string IgnoredCharacters { get; set; } = string.Empty;
+
+    /// <summary>
     /// Gets or sets the characters that start a sub-address the provider delivers to the base mailbox: <c>+</c> for
     /// plus addressing, <c>-</c> for Yahoo's disposable addresses. The first one in the local part ends the mailbox name.
     /// </summary>
@@ -46,7 +54,7 @@ public sealed class EmailProviderRule
         new() { Name = "Microsoft", Domains = ["outlook.com", "hotmail.com", "live.com", "msn.com"] },
         new() { Name = "Yahoo", Domains = ["yahoo.com"], SubaddressSeparators = "-" },
         new() { Name = "Fastmail", Domains = ["fastmail.com", "fastmail.fm"], SubdomainAddressing = true },
-        new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me" },
+        new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me", IgnoredCharacters = "._-" },
         new() { Name = "iCloud", Domains = ["icloud.com", "me.com", "mac.com"], CanonicalDomain = "icloud.com" },
         new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com" },
     ];

@@ -37,11 +37,7 @@ internal sealed class ProviderTable
 
             if (entry is not null)
             {
-                local = Cut(local, entry.Separators);
-                if (entry.IgnoreDots)
-                {
-                    local = local.Replace(".", string.Empty, StringComparison.Ordinal);
-                }
+                local = Remove(Cut(local, entry.Separators), entry.Ignored);
 
                 domain = entry.CanonicalDomain ?? domain;
             }
@@ -65,6 +61,26 @@ internal sealed class ProviderTable
         return index > 0 ? local[..index] : local;
     }
 
+    /// <summary>The local part without the characters the provider ignores; kept as it is when nothing else would remain.</summary>
+    private static string Remove(string local, string ignored)
+    {
+        if (ignored.Length == 0 || local.AsSpan().IndexOfAny(ignored) < 0)
+        {
+            return local;
+        }
+
+        System.Text.StringBuilder kept = new(local.Length);
+        foreach (char c in local)
+        {
+            if (!ignored.Contains(c, StringComparison.Ordinal))
+            {
+                kept.Append(c);
+            }
+        }
+
+        return kept.Length > 0 ? kept.ToString() : local;
+    }
+
     private static ProviderTable Compile(IList<EmailProviderRule>? rules)
     {
         Dictionary<string, Entry> byDomain = new(StringComparer.Ordinal);
@@ -82,7 +98,8 @@ internal sealed class ProviderTable
                 continue;
             }
 
-            Entry entry = new(canonical, rule.IgnoreDots, rule.SubaddressSeparators ?? string.Empty, rule.SubdomainAddressing);
+            string ignored = (rule.IgnoreDots ? "." : string.Empty) + (rule.IgnoredCharacters ?? string.Empty);
+            Entry entry = new(canonical, ignored, rule.SubaddressSeparators ?? string.Empty, rule.SubdomainAddressing);
             foreach (string domain in rule.Domains)
             {
                 if (EmailAddressNormalizer.TryNormalizeDomain(domain, out string? normalized))
@@ -95,5 +112,5 @@ internal sealed class ProviderTable
         return new ProviderTable(byDomain.ToFrozenDictionary(StringComparer.Ordinal));
     }
 
-    private sealed record Entry(string? CanonicalDomain, bool IgnoreDots, string Separators, bool SubdomainAddressing);
+    private sealed record Entry(string? CanonicalDomain, string Ignored, string Separators, bool SubdomainAddressing);
 }

@@ -27,12 +27,14 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
         {
             messageId = await transport.SendAndGetMessageIdAsync(envelope, context?.AddTo(content) ?? content, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             // The provider did not take the message, so it must not count against anyone's limits. Not on a
             // cancellation: the transport may have handed the message over before it saw it, and the caller's token
             // is often the client's (a request's abort token), so a client that hangs up while the provider answers
-            // would otherwise send and have its permits back. A cancelled send stays counted.
+            // would otherwise send and have its permits back. A cancelled send stays counted, whatever the transport
+            // throws for it: one that wraps every failure in its own exception (catch (Exception ex) { throw new
+            // Exception(ex.Message); } around MailKit is common) turns the cancellation into an ordinary failure.
             await guard.RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
         }

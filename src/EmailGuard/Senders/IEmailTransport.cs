@@ -8,8 +8,8 @@ public interface IEmailTransport
 {
     /// <summary>
     /// Hands the message to the provider. Throw when the provider refuses it, so its permits are refunded. An
-    /// <see cref="OperationCanceledException"/> refunds nothing: the message may have been handed over before the
-    /// cancellation was seen.
+    /// <see cref="OperationCanceledException"/>, or any exception once the token is cancelled, refunds nothing: the
+    /// message may have been handed over before the cancellation was seen.
     /// </summary>
     /// <param name="envelope">Sender, recipients and the guard's dimensions.</param>
     /// <param name="content">Subject and body.</param>

@@ -12,7 +12,7 @@ public interface IGuardedEmailSender
     /// <param name="cancellationToken">Cancels the check and the send.</param>
     /// <returns>Whether it was sent, and the guard's decision.</returns>
     /// <exception cref="Exception">The transport failed; the permits were refunded and its exception propagates.</exception>
-    /// <exception cref="OperationCanceledException">The send was cancelled; its permits stay taken, since the provider may have it.</exception>
+    /// <exception cref="OperationCanceledException">The send was cancelled; its permits stay taken, since the provider may have it. They stay taken too when the transport throws anything else after the token was cancelled.</exception>
     ValueTask<GuardedSendResult> TrySendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken = default);
 
     /// <summary>Checks the message and sends it when allowed.</summary>

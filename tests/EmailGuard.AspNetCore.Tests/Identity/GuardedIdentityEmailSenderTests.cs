@@ -1,4 +1,5 @@
 using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -87,6 +88,27 @@ public sealed class GuardedIdentityEmailSenderTests
     }
 
     [Fact]
+    public async Task ClientHangsUpAndTheInnerSenderWrapsTheCancellation_PermitsStayTaken()
+    {
+        // The app's sender watches the request's abort token and wraps every failure in an exception of its own: the
+        // client's hang-up after the hand-over reaches the guard as an ordinary failure.
+        using CancellationTokenSource aborted = new();
+        HttpContextAccessor accessor = new() { HttpContext = new DefaultHttpContext { RequestAborted = aborted.Token } };
+        FakeIdentitySender inner = new() { AfterSending = () => aborted.Cancel() };
+        await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(inner).AddSingleton<IHttpContextAccessor>(accessor));
+        IEmailSender<TestUser> sender = sp.GetRequiredService<IEmailSender<TestUser>>();
+
+        Func<Task> hungUp = () => sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+        await hungUp.Should().ThrowAsync<InvalidOperationException>();
+        inner.AfterSending = null;
+        accessor.HttpContext = new DefaultHttpContext();
+        Func<Task> again = () => sender.SendConfirmationLinkAsync(new TestUser("u1"), "a@example.com", "link");
+
+        (await again.Should().ThrowAsync<EmailSendDeniedException>()).Which.Decision.Dimension.Should().Be(EmailGuardDimension.Category);
+        inner.Calls.Should().ContainSingle("the send whose client hung up reached the provider and used the hourly confirmation");
+    }
+
+    [Fact]
     public async Task ConfirmationCategory_JoinsTheDefaultRiskyCategories_SoTheAccountWideBreakerTightensIt()
     {
         await using ServiceProvider sp = Build(s => s.AddSingleton<IEmailSender<TestUser>>(new FakeIdentitySender()));
@@ -152,6 +174,9 @@ public sealed class GuardedIdentityEmailSenderTests
 
         public bool CancelAfterSending { get; set; }
 
+        /// <summary>Runs once the provider has the mail; the sender then fails with an exception of its own.</summary>
+        public Action? AfterSending { get; set; }
+
         public Task SendConfirmationLinkAsync(TestUser user, string email, string confirmationLink) => Record($"confirm:{email}");
 
         public Task SendPasswordResetLinkAsync(TestUser user, string email, string resetLink) => Record($"reset-link:{email}");
@@ -166,6 +191,12 @@ public sealed class GuardedIdentityEmailSenderTests
             }
 
             Calls.Add(call);
+            if (AfterSending is { } afterSending)
+            {
+                afterSending();
+                return Task.FromException(new InvalidOperationException("The mail could not be sent: the request was aborted."));
+            }
+
             return CancelAfterSending ? Task.FromCanceled(new CancellationToken(canceled: true)) : Task.CompletedTask;
         }
     }

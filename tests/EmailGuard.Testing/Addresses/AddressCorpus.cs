@@ -66,7 +66,13 @@ public static class AddressCorpus
             "\uFF4A\uFF4F\uFF48\uFF4E\uFF0E\uFF44\uFF4F\uFF45@gmail.com",
             "jo.hn.d.oe+a.b@gmail.com",
         ]),
-        ("alice@proton.me", ["alice@proton.me", "alice@protonmail.com", "alice@pm.me", "Alice+x@protonmail.ch", "alice@PM.ME\u3002"]),
+        ("alice@proton.me",
+        [
+            "alice@proton.me", "alice@protonmail.com", "alice@pm.me", "Alice+x@protonmail.ch", "alice@PM.ME\u3002",
+
+            // Proton ignores '.', '-' and '_' in a user name (proton.me/support/change-username).
+            "a.lice@proton.me", "al-ice@pm.me", "ali_ce@protonmail.com", "A.l-i_c.e+x@protonmail.ch",
+        ]),
         ("bob@icloud.com", ["bob@icloud.com", "bob@me.com", "bob@mac.com", "bob+x@icloud.com", "BOB@ME.COM"]),
         ("base@yahoo.com", ["base@yahoo.com", "base-shopping@yahoo.com", "base-x@yahoo.com", "BASE-news@YAHOO.COM"]),
         ("user@fastmail.com", ["user@fastmail.com", "anything@user.fastmail.com", "user+x@fastmail.com", "other@USER.fastmail.com\u3002"]),
@@ -79,6 +85,8 @@ public static class AddressCorpus
     [
         ("john.doe@example.com", "johndoe@example.com"),
         ("john.doe@outlook.com", "johndoe@outlook.com"),
+        ("john_doe@example.com", "johndoe@example.com"),
+        ("john-doe@gmail.com", "johndoe@gmail.com"),
         ("victim@example.com", "victim2@example.com"),
         ("victim@example.com", "victim@example.co"),
         ("victim@example.com", "victim@sub.example.com"),

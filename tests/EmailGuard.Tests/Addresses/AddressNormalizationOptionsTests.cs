@@ -52,6 +52,7 @@ public sealed class AddressNormalizationOptionsTests
     [InlineData("Domains:0", "[127.0.0.1]", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):Domains:0")]
     [InlineData("CanonicalDomain", "localhost", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):CanonicalDomain")]
     [InlineData("SubaddressSeparators", ".", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):SubaddressSeparators")]
+    [InlineData("IgnoredCharacters", "a", "EmailGuard:SendGuard:AddressNormalization:Providers:0 ('Bad'):IgnoredCharacters")]
     public async Task StartupValidation_InvalidProviderRule_FailsNamingTheSetting(string setting, string value, string expected)
     {
         Dictionary<string, string?> config = new()

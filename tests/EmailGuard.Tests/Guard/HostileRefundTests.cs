@@ -55,6 +55,47 @@ public sealed class HostileRefundTests
         refused.Should().HaveCount(9).And.OnlyContain(r => !r.Sent && r.Decision.Reason == EmailSendReason.LimitExceeded);
     }
 
+    [Fact]
+    public async Task TrySend_CallerCancelsAndTheTransportWrapsTheCancellation_PermitsStaySpent()
+    {
+        // The app's transport wraps every failure in an exception of its own, as many do around MailKit or an HTTP
+        // client, so the cancellation reaches the guarded sender as an ordinary failure.
+        HandOffTransport transport = new() { WrapFailures = true };
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1));
+                o.Recipient.Add(RateLimitRule.PerHour(1));
+            },
+            more: s =>
+            {
+                s.AddSingleton<IEmailTransport>(transport);
+                s.AddEmailGuard().AddGuardedEmailSender();
+            });
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        int failed = 0;
+        List<GuardedSendResult> refused = [];
+        for (int attempt = 0; attempt < 10; attempt++)
+        {
+            using CancellationTokenSource aborted = new();
+            transport.OnHandedOff = aborted.Cancel;
+            try
+            {
+                refused.Add(await sender.TrySendAsync(Mail, Content, aborted.Token));
+            }
+            catch (InvalidOperationException)
+            {
+                failed++;
+            }
+        }
+
+        transport.Delivered.Count.Should().Be(
+            1, "the provider delivered every message whose caller went away, so each must stay counted against the 1/hour caps");
+        failed.Should().Be(1, "only the first send reached the provider");
+        refused.Should().HaveCount(9).And.OnlyContain(r => !r.Sent && r.Decision.Reason == EmailSendReason.LimitExceeded);
+    }
+
     /// <summary>A transport whose provider accepts the message, then waits for the provider's answer on the caller's token.</summary>
     private sealed class HandOffTransport : IEmailTransport
     {
@@ -62,11 +103,21 @@ public sealed class HostileRefundTests
 
         public Action? OnHandedOff { get; set; }
 
+        /// <summary>Whether every failure, the cancellation too, is thrown as an exception of the transport's own.</summary>
+        public bool WrapFailures { get; init; }
+
         public async ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             Delivered.Add(envelope);
             OnHandedOff?.Invoke();
-            await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (WrapFailures)
+            {
+                throw new InvalidOperationException("The mail could not be sent: " + ex.Message, ex);
+            }
         }
     }
 }
