@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore;
 
@@ -7,6 +8,11 @@ namespace EmailGuard.AspNetCore;
 /// shared state store) when first needed, then again every refresh interval in the background, so a request never
 /// waits on the store after the first. A failed read keeps the previous view.
 /// </summary>
+/// <remarks>
+/// A client-network entry written through this instance's lists (<see cref="IEmailGuardLists.GetChangeToken"/>) makes
+/// the view stale at once: the next request waits for a new reading, so a network banned here is refused from the very
+/// next request, not up to an interval later. Other instances' writes arrive with the periodic reading.
+/// </remarks>
 internal sealed partial class ClientNetworkLists
 {
     private readonly IEmailGuardLists? _lists;
@@ -16,16 +22,30 @@ internal sealed partial class ClientNetworkLists
     private ClientNetworkTable _table = ClientNetworkTable.Empty;
     private DateTimeOffset _loadedAt = DateTimeOffset.MinValue;
     private Task? _loading;
-    private bool _loadedOnce;
+
+    // Changes counts the reasons to read the lists before answering: the first reading, then each write through this
+    // instance. Loaded is the count the last completed reading started after (read before it asked the store), so a
+    // write signalled while a reading was under way is read again, not taken as read.
+    private long _changes = 1;
+    private long _loaded;
 
     public ClientNetworkLists(IEmailGuardLists? lists, TimeProvider time, ILogger logger)
     {
         _lists = lists;
         _time = time;
         _logger = logger;
+
+        if (lists is not null)
+        {
+            // Never disposed: the registration lives as long as the lists singleton that holds it, the app's lifetime.
+            _ = ChangeToken.OnChange(() => lists.GetChangeToken(EmailGuardPartyType.ClientNetwork), () => Interlocked.Increment(ref _changes));
+        }
     }
 
-    /// <summary>The current table; loads it on the first call, and starts a background refresh when it is older than <paramref name="refreshInterval"/>.</summary>
+    /// <summary>
+    /// The current table. Waits for a reading on the first call and after a write through this instance; otherwise
+    /// answers at once, and starts a background reading when the table is older than <paramref name="refreshInterval"/>.
+    /// </summary>
     public ValueTask<ClientNetworkTable> GetAsync(TimeSpan refreshInterval)
     {
         if (_lists is null)
@@ -33,31 +53,44 @@ internal sealed partial class ClientNetworkLists
             return new(ClientNetworkTable.Empty);
         }
 
-        Task? loading = null;
+        long wanted = Interlocked.Read(ref _changes);
+        bool current;
         lock (_gate)
         {
-            if (_time.GetUtcNow() - _loadedAt >= refreshInterval)
+            current = _loaded >= wanted;
+            if (current && _time.GetUtcNow() - _loadedAt >= refreshInterval)
             {
-                _loading ??= LoadAsync();
-                loading = _loading;
+                _loading ??= StartLoad();
             }
         }
 
-        if (Volatile.Read(ref _loadedOnce) || loading is null)
-        {
-            return new(Volatile.Read(ref _table));
-        }
-
-        return AwaitFirstAsync(loading);
+        return current ? new(Volatile.Read(ref _table)) : AwaitReadingAsync(wanted);
     }
 
-    private async ValueTask<ClientNetworkTable> AwaitFirstAsync(Task loading)
+    /// <summary>Waits until a reading that started after change <paramref name="wanted"/> has completed: the one under way, if it did, else a new one.</summary>
+    private async ValueTask<ClientNetworkTable> AwaitReadingAsync(long wanted)
     {
-        await loading.ConfigureAwait(false);
-        return Volatile.Read(ref _table);
+        while (true)
+        {
+            Task loading;
+            lock (_gate)
+            {
+                if (_loaded >= wanted)
+                {
+                    return Volatile.Read(ref _table);
+                }
+
+                loading = _loading ??= StartLoad();
+            }
+
+            await loading.ConfigureAwait(false);
+        }
     }
 
-    private async Task LoadAsync()
+    /// <summary>Starts a reading; called under the gate, so a reading's change count is read before it asks the store.</summary>
+    private Task StartLoad() => LoadAsync(Interlocked.Read(ref _changes));
+
+    private async Task LoadAsync(long changes)
     {
         await Task.Yield();
         try
@@ -97,10 +130,9 @@ internal sealed partial class ClientNetworkLists
             lock (_gate)
             {
                 _loadedAt = _time.GetUtcNow();
+                _loaded = Math.Max(_loaded, changes);
                 _loading = null;
             }
-
-            Volatile.Write(ref _loadedOnce, true);
         }
     }
 

@@ -111,6 +111,8 @@ public sealed class EmailGuardEndpointOptions
     /// <summary>
     /// Gets or sets how often each instance rereads the client-network deny and allow lists
     /// (<see cref="EmailGuardPartyType.ClientNetwork"/> entries of <see cref="IEmailGuardLists"/>) from the state store.
+    /// An entry written through this instance's <see cref="IEmailGuardLists"/> applies here from the next request
+    /// (<see cref="IEmailGuardLists.GetChangeToken"/>); this interval bounds how late other instances' writes arrive.
     /// </summary>
     /// <value>The default value is 10 seconds.</value>
     public TimeSpan ClientNetworkListRefreshInterval { get; set; } = TimeSpan.FromSeconds(10);

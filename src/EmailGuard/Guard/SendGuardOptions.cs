@@ -172,6 +172,12 @@ public sealed class SendGuardOptions
     /// Gets or sets how long a tenant's limits from the <see cref="ITenantLimitProvider"/> are reused before it is asked
     /// again, so that a check costs no database query.
     /// </summary>
+    /// <remarks>
+    /// An expired answer keeps serving checks while the next lookup runs, for one more duration at most: a check that
+    /// finds an answer older than twice this (an instance that was idle) waits for the lookup, at most
+    /// <see cref="StoreResilienceOptions.Timeout"/>, so a limit changed in the database applies on every instance
+    /// within twice this time, and never to a check more than that after the change.
+    /// </remarks>
     /// <value>The default value is 1 minute.</value>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan TenantLimitCacheDuration { get; set; } = TimeSpan.FromMinutes(1);

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard;
 
@@ -15,6 +16,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
     private readonly TimeProvider _timeProvider;
     private readonly EmailAddressNormalizationOptions _normalization;
     private readonly ILogger _logger;
+    private readonly ListChangeTokens _changes;
 
     public EmailGuardLists(GuardStateCache state, IOptions<SendGuardOptions> options, TimeProvider timeProvider, ILogger<EmailGuardLists>? logger = null)
     {
@@ -22,7 +24,10 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         _timeProvider = timeProvider;
         _normalization = options.Value.AddressNormalization;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _changes = new ListChangeTokens(_logger);
     }
+
+    public IChangeToken GetChangeToken(EmailGuardPartyType partyType) => _changes.Get(partyType);
 
     public async ValueTask<EmailGuardListEntry> AddAsync(
         EmailGuardListKind kind,
@@ -62,7 +67,17 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         };
 
         await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
-        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // After the reload, so a watcher that reads the lists at once reads the entry; whatever became of the
+            // reload, since the entry is in the store.
+            _changes.Signal(partyType);
+        }
+
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
@@ -105,7 +120,18 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other, cancellationToken).ConfigureAwait(false);
         }
 
-        await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (removed)
+            {
+                _changes.Signal(partyType);
+            }
+        }
+
         if (removed)
         {
             LogUnlisted(_logger, kind, partyType);

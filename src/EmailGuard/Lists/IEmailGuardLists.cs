@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Primitives;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -66,4 +68,27 @@ public interface IEmailGuardLists
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The counts, keyed by reason (case-insensitive).</returns>
     ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns a token that fires once an entry for <paramref name="partyType"/> has been added or removed through this
+    /// object, on this instance. Watch it with <see cref="ChangeToken.OnChange(Func{IChangeToken?}, Action)"/>, which asks
+    /// for a new token after each change, to re-read the lists at once instead of at the next periodic reading.
+    /// </summary>
+    /// <param name="partyType">The kind of party whose entries to watch (either list).</param>
+    /// <returns>A token that fires after the next such write.</returns>
+    /// <remarks>
+    /// <para>
+    /// The token fires after the write reached the store and this instance's own view of the lists was reloaded, so a
+    /// watcher that reads the lists in its callback, or after it, reads the change. Callbacks run on the writer's call:
+    /// keep them short (mark the copy stale, and read the lists later). A callback that throws does not fail the write;
+    /// it is logged (event id 2986).
+    /// </para>
+    /// <para>
+    /// Only writes through this instance fire it. Writes by other instances, and entries that expire, reach a watcher
+    /// only when it reads the lists again, so a watcher still re-reads them periodically. An implementation that does
+    /// not signal changes keeps this default, a token that never fires; a decorator forwards it to the object it wraps.
+    /// </para>
+    /// </remarks>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="partyType"/> is not a defined party type.</exception>
+    IChangeToken GetChangeToken(EmailGuardPartyType partyType) => new CancellationChangeToken(CancellationToken.None);
 }

@@ -3,9 +3,10 @@ namespace EmailGuard;
 /// <summary>
 /// Supplies per-tenant limits that the application keeps in its own database (for example a column of custom limits
 /// per company). The guard caches each answer for <see cref="SendGuardOptions.TenantLimitCacheDuration"/>, so a check
-/// costs no query, and keeps using an expired answer while the next lookup runs. A check with no answer at hand waits
-/// at most <see cref="StoreResilienceOptions.Timeout"/> and then uses the default tenant rules (the lookup goes on and
-/// serves later checks); an exception keeps the last answer, or the defaults, and is logged.
+/// costs no query, and keeps using an expired answer while the next lookup runs, for one more cache duration at most.
+/// A check with no answer at hand, or only one older than that, waits at most <see cref="StoreResilienceOptions.Timeout"/>
+/// for the lookup and then uses the default tenant rules (the lookup goes on and serves later checks); an exception
+/// keeps the last answer, or the defaults, and is logged.
 /// </summary>
 public interface ITenantLimitProvider
 {

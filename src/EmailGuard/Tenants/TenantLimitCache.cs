@@ -10,10 +10,12 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// Concurrent checks for one tenant share one lookup, so N checks cause at most one query per lifetime. Once an answer
-/// expires, checks keep using it while the next lookup runs in the background. A check with no answer at hand waits
-/// for the lookup at most the timeout and then uses the default tenant rules; the lookup goes on and serves later
-/// checks. A failing provider keeps the last answer (the defaults when there is none) for one lifetime, so a down
-/// database is not hammered, and is logged.
+/// expires, checks keep using it while the next lookup runs in the background, but only for one more lifetime (the
+/// grace): an answer whose lookup began more than two lifetimes ago is too old to apply unconfirmed, so that an idle
+/// instance does not apply a cap the operator cut hours ago to one more check. A check with no answer at hand, or
+/// only one that old, waits for the lookup at most the timeout and then uses the default tenant rules; the lookup goes
+/// on and serves later checks. A failing provider keeps the last answer (the defaults when there is none) for one
+/// lifetime, so a down database is not hammered, and is logged.
 /// <para>
 /// At most <c>maxTenants</c> answers are kept. When the cache is full, answers past their lifetime make room (at most
 /// one sweep per lifetime); when every answer is still fresh, a new tenant is looked up without being cached. A flood
@@ -31,6 +33,9 @@ internal sealed partial class TenantLimitCache
     private readonly ITenantLimitProvider? _provider;
     private readonly TimeProvider _timeProvider;
     private readonly long _lifetimeTicks;
+
+    // How long past its expiry an answer still serves while the next lookup runs: one more lifetime.
+    private readonly long _graceTicks;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
@@ -50,6 +55,7 @@ internal sealed partial class TenantLimitCache
         _provider = provider;
         _timeProvider = timeProvider;
         _lifetimeTicks = lifetime.Ticks;
+        _graceTicks = lifetime.Ticks;
         _timeout = timeout ?? new StoreResilienceOptions().Timeout;
         _logger = logger ?? NullLogger.Instance;
     }
@@ -68,16 +74,30 @@ internal sealed partial class TenantLimitCache
 
         long now = _timeProvider.GetUtcNow().UtcTicks;
         Task<RateLimitRule[]> rules;
-        RateLimitRule[]? last;
+        RateLimitRule[]? serving;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
             rules = entry.Rules;
-            last = entry.Previous;
+            serving = entry.PreviousServesUntilTicks > now ? entry.Previous : null;
         }
         else
         {
-            last = entry is null ? null : entry.Rules.IsCompletedSuccessfully ? entry.Rules.Result : entry.Previous;
-            rules = Load(tenantId, entry, defaults, now, last);
+            RateLimitRule[]? last = null;
+            long lastServesUntil = long.MinValue;
+            if (entry is not null && entry.Rules.IsCompletedSuccessfully)
+            {
+                last = entry.Rules.Result;
+                lastServesUntil = entry.ExpiresAtTicks + _graceTicks;
+            }
+            else if (entry is not null)
+            {
+                // Its lookup never came back: the answer before it, with the age it already had.
+                last = entry.Previous;
+                lastServesUntil = entry.PreviousServesUntilTicks;
+            }
+
+            rules = Load(tenantId, entry, defaults, now, last, lastServesUntil);
+            serving = lastServesUntil > now ? last : null;
         }
 
         if (rules.IsCompletedSuccessfully)
@@ -85,7 +105,7 @@ internal sealed partial class TenantLimitCache
             return new(rules.Result);
         }
 
-        return last is not null ? new(last) : new(WaitAsync(tenantId, rules, defaults, cancellationToken));
+        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, cancellationToken));
     }
 
     /// <summary>
@@ -117,10 +137,10 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, RateLimitRule[] defaults, long now, RateLimitRule[]? last)
+    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, RateLimitRule[] defaults, long now, RateLimitRule[]? last, long lastServesUntil)
     {
         TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        Entry mine = new(loading.Task, now + _lifetimeTicks, last);
+        Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil);
         while (true)
         {
             if (stale is null && IsFull(now))
@@ -262,8 +282,12 @@ internal sealed partial class TenantLimitCache
 
     /// <param name="Rules">The lookup; complete once the provider answered (or failed).</param>
     /// <param name="ExpiresAtTicks">When the answer is to be looked up again.</param>
-    /// <param name="Previous">The answer before this lookup, served while it runs.</param>
-    private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous);
+    /// <param name="Previous">
+    /// The answer before this lookup, served while it runs (until <paramref name="PreviousServesUntilTicks"/>), and kept
+    /// if it fails.
+    /// </param>
+    /// <param name="PreviousServesUntilTicks">When <paramref name="Previous"/> becomes too old to serve without waiting for this lookup.</param>
+    private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks);
 
     /// <summary>One answer's weight (NaN: none). A class, compared by reference, so each answer is told from the next.</summary>
     private sealed class Weight(double value)

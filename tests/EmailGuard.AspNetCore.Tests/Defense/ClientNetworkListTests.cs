@@ -34,6 +34,27 @@ public sealed class ClientNetworkListTests
     }
 
     [Fact]
+    public async Task BanThroughListsOnThisInstance_VeryNextRequestRefused_UnbanAdmitsTheNextAgain()
+    {
+        // The table is read once before the ban, and the clock stands still: only the ban's own signal can make the
+        // middleware read it again within the refresh interval.
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddSendGuard().AddEndpointPolicies(o =>
+                o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(100)))),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"));
+        using HttpResponseMessage before = await app.PostAsync("/signup", "203.0.113.9");
+
+        await Lists(app).AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24", "signup flood");
+        using HttpResponseMessage banned = await app.PostAsync("/signup", "203.0.113.9");
+        await Lists(app).RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24");
+        using HttpResponseMessage unbanned = await app.PostAsync("/signup", "203.0.113.9");
+
+        before.StatusCode.Should().Be(HttpStatusCode.OK);
+        banned.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        unbanned.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task AllowInsideDeny_LongestPrefixWins_AllowedAddressBypassesLimits()
     {
         await using TestApp app = await StartAsync();

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Guard;
@@ -20,6 +21,55 @@ public sealed class EmailGuardListsTests
         time.Advance(TimeSpan.FromMinutes(1));
         await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Recipient, "monitor@ops.example", "uptime_probe", addedBy: "ops");
         return (sp, lists, time);
+    }
+
+    [Fact]
+    public async Task ChangeToken_FiresAfterAWriteOfItsPartyTypeOnly_ThenANewTokenForTheNext()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+        int networkChanges = 0;
+        bool foundInCallback = false;
+        using IDisposable watch = ChangeToken.OnChange(() => lists.GetChangeToken(EmailGuardPartyType.ClientNetwork), () =>
+        {
+            networkChanges++;
+
+            // The instance's own view holds the entry by the time the token fires.
+            foundInCallback = lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24").AsTask().Result is not null;
+        });
+
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "trap3@spam.example", "spam_trap");
+        int afterRecipient = networkChanges;
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24", "flood");
+        int afterBan = networkChanges;
+        bool foundAfterBan = foundInCallback;
+        await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24");
+        int afterRemovingNothing = networkChanges;
+        await lists.RemoveAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24");
+
+        afterRecipient.Should().Be(0);
+        afterBan.Should().Be(1);
+        foundAfterBan.Should().BeTrue();
+        afterRemovingNothing.Should().Be(1);
+        networkChanges.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task ChangeToken_CallbackThrows_WriteSucceedsAndOtherWatchersAreTold()
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+        IChangeToken token = lists.GetChangeToken(EmailGuardPartyType.ClientNetwork);
+        bool told = false;
+        using IDisposable throwing = token.RegisterChangeCallback(_ => throw new InvalidOperationException("watcher bug"), null);
+        using IDisposable other = token.RegisterChangeCallback(_ => told = true, null);
+
+        EmailGuardListEntry entry = await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.0/24", "flood");
+
+        entry.Value.Should().Be("203.0.113.0/24");
+        told.Should().BeTrue();
+        token.HasChanged.Should().BeTrue();
+        lists.GetChangeToken(EmailGuardPartyType.ClientNetwork).HasChanged.Should().BeFalse();
     }
 
     [Fact]

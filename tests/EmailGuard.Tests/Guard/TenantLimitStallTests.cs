@@ -33,7 +33,7 @@ public sealed class TenantLimitStallTests
     }
 
     [Fact]
-    public async Task CheckAsync_CachedAnswerExpiredAndProviderHangs_KeepsTheLastAnswerWithoutWaiting()
+    public async Task CheckAsync_CachedAnswerExpiredWithinItsGraceAndProviderHangs_KeepsTheLastAnswerWithoutWaiting()
     {
         GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
         (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
@@ -43,12 +43,94 @@ public sealed class TenantLimitStallTests
         (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
         provider.Open = false;
 
-        time.Advance(TimeSpan.FromMinutes(2));
+        // Past the one-minute lifetime, within the grace of one more.
+        time.Advance(TimeSpan.FromSeconds(90));
         ValueTask<EmailSendDecision> check = guard.CheckAsync(mail);
 
         check.IsCompleted.Should().BeTrue("an expired answer serves while the next lookup runs");
         (await check).Reason.Should().Be(EmailSendReason.LimitExceeded, "the tenant's own limit, not the laxer default, still applies");
         provider.Lookups.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task CheckAsync_CachedAnswerPastItsHardAge_WaitsForTheLookup_TheCutCapApplies()
+    {
+        // The operator cut the tenant's cap (100 an hour to 1) while this instance was idle for longer than the
+        // lifetime plus its grace (1 + 1 minute): the old cap must not serve one more check.
+        GatedProvider provider = new(RateLimitRule.PerHour(100)) { Open = true };
+        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "abuser" };
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        provider.Rules = [RateLimitRule.PerHour(1)];
+        provider.Open = false;
+
+        time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        Task<EmailSendDecision> check = guard.CheckAsync(mail).AsTask();
+        bool doneBeforeAnswer = check.IsCompleted;
+        provider.Release();
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+
+        doneBeforeAnswer.Should().BeFalse("an answer older than the lifetime plus its grace waits for the lookup");
+        decision.Reason.Should().Be(EmailSendReason.LimitExceeded, "the cut cap (1 an hour, 1 used) applies to the very next check");
+        decision.Dimension.Should().Be(EmailGuardDimension.Tenant);
+    }
+
+    [Fact]
+    public async Task CheckAsync_CachedAnswerPastItsHardAgeAndProviderHangs_DefaultTenantRulesApplyAtTheTimeout()
+    {
+        GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
+        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        provider.Open = false;
+
+        time.Advance(TimeSpan.FromMinutes(3));
+        Task<EmailSendDecision> check = guard.CheckAsync(mail).AsTask();
+        bool doneEarly = check.IsCompleted;
+        time.Advance(s_timeout);
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+
+        doneEarly.Should().BeFalse();
+        decision.IsAllowed.Should().BeTrue("as with no answer at all, the defaults (3 an hour) apply once the lookup outlasts the timeout");
+        provider.Lookups.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task CheckAsync_LookupStillRunningWhenTheLastAnswerPassesItsHardAge_LaterChecksStopServingItToo()
+    {
+        GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
+        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
+        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        provider.Open = false;
+
+        // Within the grace: the last answer serves and a lookup starts, which hangs.
+        time.Advance(TimeSpan.FromSeconds(70));
+        ValueTask<EmailSendDecision> withinGrace = guard.CheckAsync(mail);
+        bool servedWithinGrace = withinGrace.IsCompleted;
+
+        // Past the last answer's hard age, while that lookup still runs (its entry not yet expired), then after.
+        time.Advance(TimeSpan.FromSeconds(51));
+        ValueTask<EmailSendDecision> pastWhileLooking = guard.CheckAsync(mail);
+        bool servedPastWhileLooking = pastWhileLooking.IsCompleted;
+        time.Advance(s_timeout);
+        await pastWhileLooking.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromMinutes(1));
+        ValueTask<EmailSendDecision> afterLookupExpired = guard.CheckAsync(mail);
+        bool servedAfterLookupExpired = afterLookupExpired.IsCompleted;
+        time.Advance(s_timeout);
+        await afterLookupExpired.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+        servedWithinGrace.Should().BeTrue();
+        (await withinGrace).Reason.Should().Be(EmailSendReason.LimitExceeded);
+        servedPastWhileLooking.Should().BeFalse("the answer's age runs on while its successor's lookup hangs");
+        servedAfterLookupExpired.Should().BeFalse("a lookup that never came back does not make the answer before it young again");
     }
 
     /// <summary>Waits (on the real clock, bounded) until the provider's answer for a tenant is in the cache.</summary>
@@ -89,6 +171,8 @@ public sealed class TenantLimitStallTests
 
         public bool Open { get; set; }
 
+        public RateLimitRule[] Rules { get; set; } = rules;
+
         public int Lookups => Volatile.Read(ref _lookups);
 
         public void Release() => _gate.TrySetResult();
@@ -101,7 +185,7 @@ public sealed class TenantLimitStallTests
                 await _gate.Task;
             }
 
-            return new TenantLimits { Rules = rules };
+            return new TenantLimits { Rules = Rules };
         }
     }
 }
