@@ -201,9 +201,16 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
     public ValueTask TrackForProviderAsync(string provider, string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
     {
-        CheckProvider(provider, nameof(provider));
         CheckId(providerMessageId, nameof(providerMessageId));
         ArgumentNullException.ThrowIfNull(attribution);
+        if (!IsValidProvider(provider))
+        {
+            // The mail is with the provider already (a transport sets the name when it likes, even after the send):
+            // throwing would give its permits back, or fail a send that happened. The id is every provider's then.
+            NoteInvalidProvider(provider);
+            return TrackAsync(providerMessageId, attribution, cancellationToken);
+        }
+
         NoteTracked(provider);
         return TrackCoreAsync(FeedbackKeys.Message(provider, providerMessageId), attribution, cancellationToken);
     }
@@ -217,7 +224,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
            && provider.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-');
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="name"/> when <paramref name="provider"/> is not a valid provider name.</summary>
-    internal static void CheckProvider(string? provider, string name)
+    private static void CheckProvider(string? provider, string name)
     {
         if (!IsValidProvider(provider))
         {
