@@ -15,7 +15,9 @@ internal sealed class EndpointFeedbackBans(IServiceProvider services) : IEmailFe
     public ValueTask OnRecordedAsync(EmailFeedbackArguments arguments, CancellationToken cancellationToken)
     {
         EmailFeedbackEvent feedback = arguments.Event;
-        bool counts = feedback.Kind == EmailFeedbackKind.Complained || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent);
+        // Mail the provider never sent (the address was on its suppression list) is no bounce the client caused.
+        bool counts = !feedback.SuppressedByProvider
+            && (feedback.Kind == EmailFeedbackKind.Complained || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent));
         if (!counts || arguments.Attribution is not { EndpointPolicy: { } policy, ClientNetwork: { } network })
         {
             return ValueTask.CompletedTask;

@@ -148,8 +148,14 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
         string type = WebhookJson.String(data, "event") ?? string.Empty;
         EmailFeedbackKind kind;
         EmailBounceType bounce = EmailBounceType.None;
+        bool suppressed = false;
         switch (type)
         {
+            case "failed" when SuppressionList(WebhookJson.String(data, "reason")) is { } list:
+                // Mailgun did not send it: the address is on the domain's bounce, complaint or unsubscribe list.
+                (kind, bounce) = list;
+                suppressed = true;
+                break;
             case "failed":
                 kind = EmailFeedbackKind.Bounced;
                 bounce = WebhookJson.String(data, "severity") switch
@@ -191,12 +197,25 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             Recipient = recipient,
             Kind = kind,
             BounceType = bounce,
+            SuppressedByProvider = suppressed,
             Timestamp = WebhookJson.UnixSeconds(data, "timestamp") ?? default,
             Attribution = WebhookJson.Attribution(WebhookJson.Property(data, "user-variables")),
             Detail = Detail(WebhookJson.String(data, "reason"), status is { } st ? WebhookJson.Scalar(st, "code") : null, status is { } sm ? WebhookJson.String(sm, "message") : null),
         });
         return null;
     }
+
+    /// <summary>
+    /// The list a <c>failed</c> event's <c>reason</c> names when Mailgun dropped the message without trying it
+    /// (delivery-status codes 605, 607 and 606); null for a delivery that was tried.
+    /// </summary>
+    private static (EmailFeedbackKind Kind, EmailBounceType Bounce)? SuppressionList(string? reason) => reason switch
+    {
+        "suppress-bounce" => (EmailFeedbackKind.Bounced, EmailBounceType.Permanent),
+        "suppress-complaint" => (EmailFeedbackKind.Complained, EmailBounceType.None),
+        "suppress-unsubscribe" => (EmailFeedbackKind.Unsubscribed, EmailBounceType.None),
+        _ => null,
+    };
 
     private static string? Detail(string? reason, string? code, string? message)
     {

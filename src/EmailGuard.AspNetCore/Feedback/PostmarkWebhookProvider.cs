@@ -116,8 +116,12 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed($"a {recordType} record has no ID or Email");
                     }
 
+                    // SMTPApiError: a message sent over SMTP to an address Postmark had already made inactive (a bounce,
+                    // complaint, unsubscribe or manual suppression). Postmark refused it; nothing was sent.
+                    bool suppressed = type == "SMTPApiError";
                     batch.Events.Add(Event(
-                        (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), attribution, bounce, type));
+                        (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), attribution,
+                        bounce, type, suppressed));
                     return batch;
                 }
 
@@ -172,7 +176,8 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
         DateTimeOffset? timestamp,
         EmailSendAttribution? attribution,
         EmailBounceType bounce = EmailBounceType.None,
-        string? detail = null) => new()
+        string? detail = null,
+        bool suppressedByProvider = false) => new()
         {
             Provider = ProviderName,
             ProviderEventId = providerEventId,
@@ -180,6 +185,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
             Recipient = recipient,
             Kind = kind,
             BounceType = bounce,
+            SuppressedByProvider = suppressedByProvider,
             Timestamp = timestamp ?? default,
             Attribution = attribution,
             Detail = detail,
@@ -190,7 +196,8 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     {
         "HardBounce" or "BadEmailAddress" => EmailBounceType.Permanent,
         "SoftBounce" or "Transient" or "DnsError" => EmailBounceType.Transient,
-        "Unknown" or "Blocked" or "SMTPApiError" or "DMARCPolicy" => EmailBounceType.Undetermined,
+        "Unknown" or "Blocked" or "DMARCPolicy" => EmailBounceType.Undetermined,
+        "SMTPApiError" => EmailBounceType.Permanent,
         _ => EmailBounceType.None,
     };
 }

@@ -163,6 +163,18 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         return null;
     }
 
+    /// <summary>
+    /// The suppression list a <c>dropped</c> event's <c>reason</c> names (bounces, invalid emails, spam reports,
+    /// unsubscribes); null for a drop that is not about the address (spam content, an invalid X-SMTPAPI header).
+    /// </summary>
+    private static (EmailFeedbackKind Kind, EmailBounceType Bounce)? DropList(string? reason) => reason?.Trim().ToUpperInvariant() switch
+    {
+        "BOUNCED ADDRESS" or "INVALID" => (EmailFeedbackKind.Bounced, EmailBounceType.Permanent),
+        "SPAM REPORTING ADDRESS" => (EmailFeedbackKind.Complained, EmailBounceType.None),
+        "UNSUBSCRIBED ADDRESS" => (EmailFeedbackKind.Unsubscribed, EmailBounceType.None),
+        _ => null,
+    };
+
     private static WebhookResult Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
@@ -184,8 +196,14 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             string type = WebhookJson.String(item, "event") ?? string.Empty;
             EmailFeedbackKind kind;
             EmailBounceType bounce = EmailBounceType.None;
+            bool suppressed = false;
             switch (type)
             {
+                case "dropped" when DropList(WebhookJson.String(item, "reason")) is { } list:
+                    // SendGrid did not send it: the address is on one of the account's suppression lists.
+                    (kind, bounce) = list;
+                    suppressed = true;
+                    break;
                 case "bounce":
                     kind = EmailFeedbackKind.Bounced;
 
@@ -203,7 +221,8 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     kind = EmailFeedbackKind.Unsubscribed;
                     break;
                 default:
-                    // processed, deferred, dropped (SendGrid did not send it), open, click, group_resubscribe, account events.
+                    // processed, deferred, dropped for another reason (spam content, a bad X-SMTPAPI header), open, click,
+                    // group_resubscribe, account events.
                     batch.Ignored.Add(type.Length == 0 ? "(none)" : type);
                     continue;
             }
@@ -233,6 +252,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                 Recipient = email,
                 Kind = kind,
                 BounceType = bounce,
+                SuppressedByProvider = suppressed,
                 Timestamp = WebhookJson.UnixSeconds(item, "timestamp") ?? default,
                 Attribution = WebhookJson.Attribution(item),
                 Detail = detail.Length == 0 ? null : detail,

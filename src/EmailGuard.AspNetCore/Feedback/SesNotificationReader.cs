@@ -10,6 +10,9 @@ internal static class SesNotificationReader
 {
     public const string ProviderName = "ses";
 
+    /// <summary>The bounce (and complaint) sub-type of a message SES did not send because of the account's suppression list.</summary>
+    private const string OnAccountSuppressionList = "OnAccountSuppressionList";
+
     /// <summary>Adds the events of <paramref name="message"/> to <paramref name="batch"/>; a rejection when a known type is malformed.</summary>
     public static WebhookRejection? Read(string message, SnsEnvelope envelope, WebhookBatch batch)
     {
@@ -50,7 +53,11 @@ internal static class SesNotificationReader
                             _ => EmailBounceType.Undetermined,
                         };
                         string? subType = WebhookJson.String(bounce, "bounceSubType");
-                        return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType);
+
+                        // The account-level suppression list: SES did not send the message, and leaves it out of the
+                        // account's bounce rate. "Suppressed" (the global list) is not this: SES counts those.
+                        bool suppressed = bounceType == EmailBounceType.Permanent && subType == OnAccountSuppressionList;
+                        return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType, suppressed);
                     }
 
                 case "Complaint":
@@ -67,7 +74,11 @@ internal static class SesNotificationReader
                             return null;
                         }
 
-                        return AddRecipients(batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope, WebhookJson.String(complaint, "complaintFeedbackType"));
+                        // complaintSubType OnAccountSuppressionList: SES accepted the message but did not send it.
+                        bool suppressed = WebhookJson.String(complaint, "complaintSubType") == OnAccountSuppressionList;
+                        return AddRecipients(
+                            batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope,
+                            suppressed ? OnAccountSuppressionList : WebhookJson.String(complaint, "complaintFeedbackType"), suppressed);
                     }
 
                 case "Delivery":
@@ -125,7 +136,8 @@ internal static class SesNotificationReader
         EmailSendAttribution? attribution,
         DateTimeOffset fallbackTime,
         SnsEnvelope envelope,
-        string? detail)
+        string? detail,
+        bool suppressedByProvider)
     {
         if (WebhookJson.Property(section, listName) is not { ValueKind: JsonValueKind.Array } recipients || recipients.GetArrayLength() == 0)
         {
@@ -155,6 +167,7 @@ internal static class SesNotificationReader
                 Recipient = address,
                 Kind = kind,
                 BounceType = bounceType,
+                SuppressedByProvider = suppressedByProvider,
                 Timestamp = at,
                 Attribution = attribution,
                 Detail = string.Join(' ', new[] { detail, status, diagnostic }.Where(p => !string.IsNullOrEmpty(p))) is { Length: > 0 } text ? text : null,

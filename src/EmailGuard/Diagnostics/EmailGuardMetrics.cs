@@ -97,7 +97,7 @@ internal sealed partial class EmailGuardMetrics : IDisposable
         _feedback = _meter.CreateCounter<long>(
             FeedbackInstrument,
             unit: "{event}",
-            description: "Provider feedback events, by provider, kind and outcome (recorded, duplicate, store_unavailable).");
+            description: "Provider feedback events, by provider, kind and outcome (recorded, suppressed_by_provider, duplicate, store_unavailable).");
         _breakerTrips = _meter.CreateCounter<long>(
             BreakerTripsInstrument,
             unit: "{trip}",

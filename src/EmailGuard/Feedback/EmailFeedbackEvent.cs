@@ -27,6 +27,18 @@ public sealed class EmailFeedbackEvent
     /// <summary>For a bounce, how the provider classified it; otherwise <see cref="EmailBounceType.None"/>.</summary>
     public EmailBounceType BounceType { get; init; }
 
+    /// <summary>
+    /// Whether the provider never sent the message because the recipient was already on its own suppression list: an
+    /// SES bounce of sub-type <c>OnAccountSuppressionList</c>, a SendGrid <c>dropped</c> event for an address on its
+    /// bounce, spam report, unsubscribe or invalid list, a Mailgun <c>failed</c> event with reason <c>suppress-bounce</c>,
+    /// <c>suppress-complaint</c> or <c>suppress-unsubscribe</c>, a Postmark <c>SMTPApiError</c> bounce.
+    /// <see cref="Kind"/> says which list (a permanent bounce, a complaint, an unsubscribe). Such an event suppresses the
+    /// address as its kind does, and counts toward no ratio, breaker or ban: the mail never left, and the providers do
+    /// not count it toward the account's rates either.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: the provider reports on mail it tried to deliver.</value>
+    public bool SuppressedByProvider { get; init; }
+
     /// <summary>When the provider says the event happened.</summary>
     public DateTimeOffset Timestamp { get; init; }
 

@@ -44,6 +44,10 @@ internal sealed partial class EmailGuardFeedback
         Message = "A duplicate of feedback {Kind} from {Provider} put its address on the blocklist: the first delivery's blocklist write had failed, and so had forgetting the event.")]
     private static partial void LogSuppressionCompleted(ILogger logger, EmailFeedbackKind kind, string provider);
 
+    [LoggerMessage(EventId = 2984, EventName = "FeedbackSuppressedByProvider", Level = LogLevel.Information,
+        Message = "Feedback {Kind} from {Provider} is about mail the provider never sent: the address was already on its suppression list. It counts toward no ratio or breaker; tenant: {TenantId}; suppression: {Reason}.")]
+    private static partial void LogSuppressedByProvider(ILogger logger, EmailFeedbackKind kind, string provider, string tenantId, string reason);
+
     [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
         Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
     private static partial void LogSendCountFailed(ILogger logger, Exception exception);

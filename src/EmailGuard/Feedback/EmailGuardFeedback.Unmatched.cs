@@ -72,6 +72,27 @@ internal sealed partial class EmailGuardFeedback
         }
     }
 
+    /// <summary>When an invalid provider name was last logged (<see cref="TimeProvider.GetTimestamp"/>), or <see cref="long.MinValue"/>.</summary>
+    private long _invalidProviderLogged = long.MinValue;
+
+    /// <summary>Logs a provider name a sent message's id could not be mapped under, at most once per <see cref="UnmatchedLogInterval"/>.</summary>
+    private void NoteInvalidProvider(string? provider)
+    {
+        long last = Interlocked.Read(ref _invalidProviderLogged);
+        long now = _timeProvider.GetTimestamp();
+        if ((last == long.MinValue || _timeProvider.GetElapsedTime(last, now) >= UnmatchedLogInterval)
+            && Interlocked.CompareExchange(ref _invalidProviderLogged, now, last) == last)
+        {
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogInvalidProvider(_logger, LogValue.Of(Truncate(provider)), MaxProviderLength, UnmatchedLogInterval);
+#pragma warning restore CA1873
+        }
+    }
+
+    [LoggerMessage(EventId = 2985, EventName = "SentMessageProviderInvalid", Level = LogLevel.Warning,
+        Message = "A sent message's provider was given as '{Provider}', which is not a provider name (1 to {MaxLength} lower-case ASCII letters, digits, '_' or '-', as the provider's feedback names it: 'ses', 'mailgun'); it was ignored, and the message id mapped for every provider's feedback. The message was sent and stays counted. Fix the value your transport sets in EmailSendContext.Current.Provider (or passes to TrackForProviderAsync). Logged at most once every {Interval}.")]
+    private static partial void LogInvalidProvider(ILogger logger, string provider, int maxLength, TimeSpan interval);
+
     [LoggerMessage(EventId = 2978, EventName = "FeedbackMessageIdUnmatched", Level = LogLevel.Warning,
         Message = "Feedback from {Provider} names message id '{MessageId}', which no tracked send has, and carries no EmailGuard tags: it counts for all mail only, not for its tenant, user, sender or category. This app tracks sends, so its transport may track the id in another form than {Provider}'s events name it (docs/feedback.md says which form each provider's events name); a send older than the attribution lifetime, or from before tracking began, misses too. Logged at most once every {Interval} per provider.")]
     private static partial void LogUnmatched(ILogger logger, string provider, string messageId, TimeSpan interval);

@@ -106,19 +106,23 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
 
         char kind = FeedbackKeys.KindOf(feedback.Kind, feedback.BounceType);
-        bool transient = _transientRule is not null && kind == 's';
+
+        // Mail the provider never sent (the address was on its suppression list) hurt no one's reputation, and the
+        // providers leave it out of the account's rates: it is deduplicated and suppresses the address, but counts nowhere.
+        bool counted = !feedback.SuppressedByProvider;
+        bool transient = counted && _transientRule is not null && kind == 's';
         List<RateLimitRequest> requests = new(9)
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
         };
-        List<(EmailGuardDimension Dimension, string? Partition)> charged = [.. Parties(attribution)];
+        List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];
         foreach ((EmailGuardDimension dimension, string? partition) in charged)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Count(kind, dimension, partition), _countRule));
         }
 
         // The volume horizon's buckets ride in the same acquire, so a duplicate counts nothing there either.
-        if (VolumeOn && (kind == 'b' || kind == 'c') && !await AddVolumeFailuresAsync(kind, charged, requests, cancellationToken).ConfigureAwait(false))
+        if (counted && VolumeOn && (kind == 'b' || kind == 'c') && !await AddVolumeFailuresAsync(kind, charged, requests, cancellationToken).ConfigureAwait(false))
         {
             return Unavailable(feedback, provider, null);
         }
@@ -165,11 +169,18 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             await ClaimSuppressionAsync(SuppressionClaim(provider, feedback.ProviderEventId), cancellationToken).ConfigureAwait(false);
         }
 
-        Record(provider, feedback.Kind, "recorded");
+        Record(provider, feedback.Kind, counted ? "recorded" : "suppressed_by_provider");
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        LogRecorded(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none");
+        if (counted)
+        {
+            LogRecorded(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none");
+        }
+        else
+        {
+            LogSuppressedByProvider(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none", reason ?? "none");
+        }
 #pragma warning restore CA1873
-        if (Breakers is { } breakers && (kind == 'b' || kind == 'c'))
+        if (counted && Breakers is { } breakers && (kind == 'b' || kind == 'c'))
         {
             // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's
             // breaker judges it all the same: it is the ratio the provider acts on.
@@ -190,9 +201,16 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
     public ValueTask TrackForProviderAsync(string provider, string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
     {
-        CheckProvider(provider, nameof(provider));
         CheckId(providerMessageId, nameof(providerMessageId));
         ArgumentNullException.ThrowIfNull(attribution);
+        if (!IsValidProvider(provider))
+        {
+            // The mail is with the provider already (a transport sets the name when it likes, even after the send):
+            // throwing would give its permits back, or fail a send that happened. The id is every provider's then.
+            NoteInvalidProvider(provider);
+            return TrackAsync(providerMessageId, attribution, cancellationToken);
+        }
+
         NoteTracked(provider);
         return TrackCoreAsync(FeedbackKeys.Message(provider, providerMessageId), attribution, cancellationToken);
     }
@@ -206,7 +224,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
            && provider.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-');
 
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="name"/> when <paramref name="provider"/> is not a valid provider name.</summary>
-    internal static void CheckProvider(string? provider, string name)
+    private static void CheckProvider(string? provider, string name)
     {
         if (!IsValidProvider(provider))
         {
@@ -268,6 +286,15 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             throw new ArgumentException(
                 $"BounceType must be Permanent, Transient or Undetermined (when the provider does not say) for a bounce, and None otherwise; it was {feedback.BounceType} for {feedback.Kind}.",
+                nameof(feedback));
+        }
+
+        if (feedback.SuppressedByProvider
+            && !(feedback.Kind is EmailFeedbackKind.Complained or EmailFeedbackKind.Unsubscribed
+                 || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent)))
+        {
+            throw new ArgumentException(
+                $"SuppressedByProvider says which suppression list the provider found the address on: the Kind must be a Permanent bounce, a complaint or an unsubscribe; it was {feedback.Kind} ({feedback.BounceType}).",
                 nameof(feedback));
         }
 

@@ -27,7 +27,11 @@ public interface IEmailGuardFeedback
     /// default implementation, for implementations written before this method, calls <see cref="TrackAsync"/>: the
     /// mapping is then every provider's.
     /// </summary>
-    /// <param name="provider">The provider's name as its feedback names it (<see cref="EmailFeedbackEvent.Provider"/>), such as <c>ses</c>.</param>
+    /// <param name="provider">
+    /// The provider's name as its feedback names it (<see cref="EmailFeedbackEvent.Provider"/>), such as <c>ses</c>. The
+    /// message is sent by then, so EmailGuard's implementation does not throw for a name that is not valid (1 to 32
+    /// lower-case ASCII letters, digits, <c>_</c> or <c>-</c>): it logs warning 2985 and maps the id for every provider.
+    /// </param>
     /// <param name="providerMessageId">The provider's id for the message.</param>
     /// <param name="attribution">Who caused the message.</param>
     /// <param name="cancellationToken">Cancels the write.</param>

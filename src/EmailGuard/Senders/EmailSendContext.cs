@@ -47,21 +47,14 @@ public sealed partial class EmailSendContext : IDisposable
     /// providers choose ids independently, and some take the message's <c>Message-ID</c>, which the app may set, so
     /// without it another provider's event with the same id is attributed to this message.
     /// </summary>
+    /// <remarks>
+    /// A name is 1 to 32 lower-case ASCII letters, digits, <c>_</c> or <c>-</c>. Another value is not refused here: a
+    /// transport may set it once the provider has taken the message, and throwing then would have the guarded sender
+    /// give back the permits of a mail that was sent (and the app retry it). Such a value is ignored when the id is
+    /// mapped, with warning 2985: the id is mapped for every provider's feedback, as without a name.
+    /// </remarks>
     /// <value>The default value is <see langword="null"/>: the id is mapped for every provider's feedback.</value>
-    /// <exception cref="ArgumentException">The name is not 1 to 32 lower-case ASCII letters, digits, <c>_</c> or <c>-</c>.</exception>
-    public string? Provider
-    {
-        get;
-        set
-        {
-            if (value is not null)
-            {
-                EmailGuardFeedback.CheckProvider(value, nameof(value));
-            }
-
-            field = value;
-        }
-    }
+    public string? Provider { get; set; }
 
     /// <summary>
     /// Opens the context of an admitted message on this async flow until it is disposed. The guarded senders call it;

@@ -87,7 +87,7 @@ public sealed class BounceBanTests
         => await app.PostAsync($"{path}?to={Uri.EscapeDataString(to)}", ip);
 
     private Task<EmailFeedbackResult> FeedbackAsync(
-        TestApp app, string to, EmailFeedbackKind kind = EmailFeedbackKind.Bounced, EmailBounceType bounce = EmailBounceType.Permanent, string? eventId = null)
+        TestApp app, string to, EmailFeedbackKind kind = EmailFeedbackKind.Bounced, EmailBounceType bounce = EmailBounceType.Permanent, string? eventId = null, bool suppressedByProvider = false)
         => app.App.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
         {
             Provider = "ses",
@@ -95,6 +95,7 @@ public sealed class BounceBanTests
             Recipient = to,
             Kind = kind,
             BounceType = kind == EmailFeedbackKind.Bounced ? bounce : EmailBounceType.None,
+            SuppressedByProvider = suppressedByProvider,
             Attribution = _sent[to],
         }).AsTask();
 
@@ -121,6 +122,21 @@ public sealed class BounceBanTests
         (await PostAsync(app, "/signup", Ip, "g@mail.example")).StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         app.Time.Advance(TimeSpan.FromHours(1) + TimeSpan.FromMinutes(15));
         (await PostAsync(app, "/signup", Ip, "h@mail.example")).StatusCode.Should().Be(HttpStatusCode.OK, "the ban has ended");
+    }
+
+    [Fact]
+    public async Task BouncesOfMailTheProviderNeverSent_DoNotBan()
+    {
+        // The provider found the addresses on its suppression list and sent nothing: no bounce the client caused.
+        await using TestApp app = await StartAsync();
+        (await PostAsync(app, "/signup", Ip, "a@gone.example")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await PostAsync(app, "/signup", Ip, "b@gone.example")).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        await FeedbackAsync(app, "a@gone.example", suppressedByProvider: true);
+        await FeedbackAsync(app, "b@gone.example", suppressedByProvider: true);
+
+        (await PostAsync(app, "/signup", Ip, "c@mail.example")).StatusCode.Should().Be(HttpStatusCode.OK);
+        _bans.Should().BeEmpty();
     }
 
     [Fact]

@@ -39,6 +39,22 @@ public sealed class MailgunWebhookTests : IAsyncLifetime
         recorded.ProviderEventId.Should().StartWith("G9Bn5sl1TC6nu79C8C0bwg-");
     }
 
+    [Theory]
+    [InlineData("suppress-bounce", EmailFeedbackKind.Bounced, EmailBounceType.Permanent)]
+    [InlineData("suppress-complaint", EmailFeedbackKind.Complained, EmailBounceType.None)]
+    [InlineData("suppress-unsubscribe", EmailFeedbackKind.Unsubscribed, EmailBounceType.None)]
+    [InlineData("bounce", EmailFeedbackKind.Bounced, EmailBounceType.Permanent)]
+    public async Task FailureOfAnAddressOnASuppressionList_IsRecordedAsSuppressedByTheProvider(string reason, EmailFeedbackKind kind, EmailBounceType bounce)
+    {
+        var data = MailgunSigner.EventData("failed", severity: "permanent");
+        data["reason"] = reason;
+
+        (await PostAsync(MailgunSigner.Sign(data, _app.Time.GetUtcNow()))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        (recorded.Kind, recorded.BounceType, recorded.SuppressedByProvider).Should().Be((kind, bounce, reason != "bounce"));
+    }
+
     [Fact]
     public async Task UserVariables_CarryTheAttribution()
     {

@@ -132,6 +132,7 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
     [InlineData("SoftBounce", EmailBounceType.Transient)]
     [InlineData("Transient", EmailBounceType.Transient)]
     [InlineData("Blocked", EmailBounceType.Undetermined)]
+    [InlineData("SMTPApiError", EmailBounceType.Permanent)]
     public async Task Bounce_IsRecordedWithItsType(string type, EmailBounceType bounce)
     {
         (await PostAsync(Bounce(type))).StatusCode.Should().Be(HttpStatusCode.OK);
@@ -140,6 +141,9 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
         recorded.Provider.Should().Be("postmark");
         recorded.Kind.Should().Be(EmailFeedbackKind.Bounced);
         recorded.BounceType.Should().Be(bounce);
+
+        // SMTPApiError: SMTP mail to an address Postmark had made inactive, refused by Postmark itself.
+        recorded.SuppressedByProvider.Should().Be(type == "SMTPApiError");
         recorded.Recipient.Should().Be("john@example.com");
         recorded.ProviderMessageId.Should().Be("883953f4-6105-42a2-a16a-77a8eac79483");
         recorded.ProviderEventId.Should().Be("bounce:4323372036854775807");

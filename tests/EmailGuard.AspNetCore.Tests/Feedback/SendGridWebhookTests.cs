@@ -55,6 +55,7 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
             Event("spamreport", "c@example.com", "ev-spam"),
             Event("delivered", "d@example.com", "ev-delivered", ("response", "250 OK")),
             Event("dropped", "e@example.com", "ev-dropped", ("reason", "Bounced Address")),
+            Event("dropped", "g@example.com", "ev-dropped-content", ("reason", "Spam Content")),
             Event("open", "d@example.com", "ev-open"),
             Event("unsubscribe", "f@example.com", "ev-unsub")).ToJsonString();
     }
@@ -86,7 +87,9 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
             ("ev-blocked", EmailFeedbackKind.Bounced, EmailBounceType.Transient),
             ("ev-spam", EmailFeedbackKind.Complained, EmailBounceType.None),
             ("ev-delivered", EmailFeedbackKind.Delivered, EmailBounceType.None),
+            ("ev-dropped", EmailFeedbackKind.Bounced, EmailBounceType.Permanent),
             ("ev-unsub", EmailFeedbackKind.Unsubscribed, EmailBounceType.None));
+        _app.Feedback.Calls.Where(e => e.SuppressedByProvider).Select(e => e.ProviderEventId).Should().Equal(["ev-dropped"], "SendGrid dropped it: the address is on its bounce list");
         _app.Feedback.Calls.Should().AllSatisfy(e =>
         {
             e.Provider.Should().Be("sendgrid");
@@ -94,7 +97,24 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
             e.Attribution.Should().BeEquivalentTo(attribution);
             e.Timestamp.Should().Be(DateTimeOffset.FromUnixTimeSeconds(1772409600));
         });
-        _app.LogsWithId(1756).Should().HaveCount(3, "processed, dropped and open are acknowledged and ignored");
+        _app.LogsWithId(1756).Should().HaveCount(3, "processed, a drop for its content and open are acknowledged and ignored");
+    }
+
+    [Theory]
+    [InlineData("Bounced Address", EmailFeedbackKind.Bounced, EmailBounceType.Permanent)]
+    [InlineData("Invalid", EmailFeedbackKind.Bounced, EmailBounceType.Permanent)]
+    [InlineData("Spam Reporting Address", EmailFeedbackKind.Complained, EmailBounceType.None)]
+    [InlineData("Unsubscribed Address", EmailFeedbackKind.Unsubscribed, EmailBounceType.None)]
+    public async Task DropOfAnAddressOnASuppressionList_IsRecordedAsSuppressedByTheProvider(string reason, EmailFeedbackKind kind, EmailBounceType bounce)
+    {
+        string body = $$"""
+            [{"email":"a@example.com","timestamp":1772409600,"event":"dropped","reason":"{{reason}}","sg_event_id":"ev-1","sg_message_id":"Ua9z9lSTSaqYBWJe_Xfc-Q.filterdrecv-5645d9c87f-6r2ch-1-5B5B0F2A-3.0"}]
+            """;
+
+        (await _app.SendAsync(Signed(body))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
+        (recorded.Kind, recorded.BounceType, recorded.SuppressedByProvider).Should().Be((kind, bounce, true));
     }
 
     [Theory]

@@ -46,6 +46,33 @@ public sealed class SesWebhookTests : SesWebhookTestBase
         recorded.Attribution.Should().BeEquivalentTo(attribution);
     }
 
+    [Theory]
+    [InlineData("OnAccountSuppressionList", true)]
+    [InlineData("Suppressed", false)]
+    [InlineData("General", false)]
+    public async Task BounceOfTheAccountSuppressionList_IsRecordedAsSuppressedByTheProvider(string subType, bool suppressed)
+    {
+        // SES leaves the account-level list out of the account's bounce rate; the global list ("Suppressed") it counts.
+        string payload = SesFixtures.IdentityBounceTwoRecipients.Replace("\"bounceSubType\": \"General\"", $"\"bounceSubType\": \"{subType}\"", StringComparison.Ordinal);
+        payload.Should().Contain(subType);
+
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(payload)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        App.Feedback.Calls.Should().HaveCount(2).And.OnlyContain(e => e.BounceType == EmailBounceType.Permanent && e.SuppressedByProvider == suppressed);
+    }
+
+    [Fact]
+    public async Task ComplaintOfTheAccountSuppressionList_IsRecordedAsSuppressedByTheProvider()
+    {
+        string payload = SesFixtures.IdentityComplaint.Replace("\"complaintFeedbackType\": \"abuse\",", "\"complaintSubType\": \"OnAccountSuppressionList\",", StringComparison.Ordinal);
+        payload.Should().Contain("complaintSubType");
+
+        (await PostAsync(Signer.Sign(SnsSigner.Notification(payload)))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        EmailFeedbackEvent recorded = App.Feedback.Calls.Should().ContainSingle().Subject;
+        (recorded.Kind, recorded.SuppressedByProvider).Should().Be((EmailFeedbackKind.Complained, true));
+    }
+
     [Fact]
     public async Task Complaint_IsRecordedAsComplained()
     {

@@ -49,16 +49,31 @@ internal sealed class WebhookTestApp : IAsyncDisposable
         ["EmailGuard:Webhooks:MaxBodyBytes"] = "65536",
     };
 
+    /// <param name="configuration">The app's configuration.</param>
+    /// <param name="configure">Configures the webhooks in code.</param>
+    /// <param name="services">Adds or replaces services.</param>
+    /// <param name="realFeedback">
+    /// Records through EmailGuard's own feedback, with the send guard, its blocklist and the ratio breakers, instead of the
+    /// recording fake (whose <see cref="Feedback"/> then sees nothing).
+    /// </param>
     public static async Task<WebhookTestApp> StartAsync(
-        IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null)
+        IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null, bool realFeedback = false)
     {
         var feedback = new RecordingFeedback();
         var sns = new FakeSnsHost();
         TestApp app = await TestApp.StartAsync(
             s =>
             {
-                s.AddEmailGuard().AddFeedbackWebhooks(configure);
-                s.AddSingleton<IEmailGuardFeedback>(feedback);
+                if (realFeedback)
+                {
+                    s.AddEmailGuard().AddSendGuard().AddFeedbackWebhooks(configure);
+                }
+                else
+                {
+                    s.AddEmailGuard().AddFeedbackWebhooks(configure);
+                    s.AddSingleton<IEmailGuardFeedback>(feedback);
+                }
+
                 s.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName).ConfigurePrimaryHttpMessageHandler(() => sns);
                 services?.Invoke(s);
             },

@@ -418,13 +418,18 @@ public sealed class EmailGuardFeedbackTests
     [InlineData("SES")]
     [InlineData("")]
     [InlineData("ses:x")]
-    public async Task TrackForProvider_InvalidProviderName_Throws(string provider)
+    public async Task TrackForProvider_InvalidProviderName_IsIgnoredAndLogged_TheIdIsEveryProviders(string provider)
     {
+        // The mail is sent when its id is tracked: an exception here gave back the permits of a sent mail.
         await using FeedbackTestApp app = new();
 
-        Func<Task> track = async () => await app.Feedback.TrackForProviderAsync(provider, "msg-1", new EmailSendAttribution { TenantId = "acme" });
+        await app.Feedback.TrackForProviderAsync(provider, "msg-1", new EmailSendAttribution { TenantId = "acme" });
+        await app.Feedback.TrackForProviderAsync(provider, "msg-2", new EmailSendAttribution { TenantId = "acme" });
+        EmailFeedbackResult bounce = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "mailgun"));
 
-        await track.Should().ThrowAsync<ArgumentException>().WithParameterName("provider");
+        bounce.Attribution!.TenantId.Should().Be("acme");
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2985, "at most once an hour")
+            .Which.Message.Should().Contain("'" + provider + "'").And.Contain("stays counted");
     }
 
     [Fact]

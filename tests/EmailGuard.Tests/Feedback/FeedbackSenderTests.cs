@@ -87,6 +87,33 @@ public sealed class FeedbackSenderTests
         mailgunBounce.Attribution!.TenantId.Should().Be("attacker");
     }
 
+    [Theory]
+    [InlineData("SES")]
+    [InlineData("Amazon SES")]
+    [InlineData("")]
+    public async Task Send_TransportSetsAnInvalidProviderAfterTheSend_StaysSentAndCounted_TheIdMappedForEveryProvider(string provider)
+    {
+        // Arrange: a trial's transport named its provider once the provider had taken the message; the name was not a
+        // valid one, the setter threw, and the guarded sender gave the permits back for a mail that was sent.
+        LateProviderTransport transport = new(provider);
+        await using FeedbackTestApp app = new(
+            guard: o => o.Tenant.Add(RateLimitRule.PerHour(1)),
+            more: s => s.AddSingleton<IEmailTransport>(transport).AddEmailGuard().AddGuardedEmailSender());
+        IGuardedEmailSender sender = app.Services.GetRequiredService<IGuardedEmailSender>();
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(Mail("acme", "a@example.com"), new EmailContent { Subject = "Invoice" });
+        GuardedSendResult next = await sender.TrySendAsync(Mail("acme", "b@example.com"), new EmailContent { Subject = "Invoice" });
+        EmailFeedbackResult bounce = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "a@example.com", messageId: "ses-id-1", provider: "ses"));
+
+        // Assert
+        (sent.Sent, sent.ProviderMessageId).Should().Be((true, "ses-id-1"));
+        transport.Sent.Should().Be(2 - 1, "the second mail is over the tenant's limit of one an hour");
+        (next.Sent, next.Decision.Dimension).Should().Be((false, EmailGuardDimension.Tenant), "the sent mail kept its permit");
+        bounce.Attribution!.TenantId.Should().Be("acme", "the id is mapped for every provider's feedback");
+        app.Logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2985).Which.Level.Should().Be(Microsoft.Extensions.Logging.LogLevel.Warning);
+    }
+
     private static OutboundEmail Mail(string tenant, string to) => new() { To = [to], Sender = "noreply@app.example", TenantId = tenant, Category = "share" };
 
     /// <summary>SES for every tenant but those whose mail sets a Message-ID, which go through Mailgun; it names the provider.</summary>
@@ -99,6 +126,21 @@ public sealed class FeedbackSenderTests
             bool mailgun = content.Headers?.ContainsKey("Message-ID") == true;
             EmailSendContext.Current!.Provider = mailgun ? "mailgun" : "ses";
             return ValueTask.FromResult<string?>(mailgun ? content.Headers!["Message-ID"] : "0100018c5f1e2d3a-" + envelope.TenantId);
+        }
+    }
+
+    /// <summary>Hands the message over, then names its provider, as a transport may.</summary>
+    private sealed class LateProviderTransport(string provider) : IEmailTransport
+    {
+        public int Sent { get; private set; }
+
+        public async ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken) => await SendAndGetMessageIdAsync(envelope, content, cancellationToken);
+
+        public ValueTask<string?> SendAndGetMessageIdAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
+        {
+            Sent++;
+            EmailSendContext.Current!.Provider = provider;
+            return ValueTask.FromResult<string?>("ses-id-" + Sent.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
     }
 
