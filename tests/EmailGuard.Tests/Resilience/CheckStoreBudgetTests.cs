@@ -84,6 +84,38 @@ public sealed class CheckStoreBudgetTests
         harness.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 2982);
     }
 
+    [Fact]
+    public async Task AcquireAsync_ProbeWritesBackIntoAHungStore_AnsweredWithinOneTimeout_AndTheCircuitOpensAgain()
+    {
+        // Arrange: an outage admits two counters locally (pending write-backs) and opens the circuit; then the store hangs.
+        using ResilienceHarness harness = new(o => o.Timeout = s_timeout);
+        RateLimitRequest[] both = [.. ResilienceHarness.One("victim"), .. ResilienceHarness.One("other")];
+        harness.Store.Behavior = FakeStoreBehavior.Fail;
+        for (int i = 0; i < harness.Options.ConsecutiveFailureThreshold; i++)
+        {
+            (await harness.Resilient.AcquireAsync(both, Memory<RateLimitEntry>.Empty, StoreFailureMode.LocalFallback)).AdmittedLocally.Should().BeTrue();
+        }
+
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Open);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+        harness.Time.Advance(harness.Options.BreakDuration);
+        StoreTimeBudget budget = new(s_timeout, harness.Time);
+
+        // Act: the probe writes the local admits back first, one counter after the other, then acquires; all hang.
+        Task<RateLimitDecision> probe = harness.Resilient
+            .AcquireAsync(both, Memory<RateLimitEntry>.Empty, StoreFailureMode.LocalFallback, budget).AsTask();
+        harness.Time.Advance(s_timeout - TimeSpan.FromTicks(1));
+        bool doneEarly = probe.IsCompleted;
+        harness.Time.Advance(TimeSpan.FromTicks(1));
+        RateLimitDecision decision = await probe.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        doneEarly.Should().BeFalse();
+        decision.AdmittedLocally.Should().BeTrue("the local fallback answers, as after a timeout of the probe");
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Open, "a probe whose write-back spent the budget tried the store and failed");
+        harness.EventIds().Should().Contain(601);
+    }
+
     /// <summary>A guard whose stores all hang, with the budget's steps on: tenant limits, fair share, fan-out.</summary>
     private sealed class Harness : IAsyncDisposable
     {
