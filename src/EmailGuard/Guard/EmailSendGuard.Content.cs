@@ -88,6 +88,7 @@ internal sealed partial class EmailSendGuard
         }
 
         EmailContentVerdict verdict;
+        long inspecting = _timeProvider.GetTimestamp();
         try
         {
             verdict = await _inspection.InspectAsync(message, content, cancellationToken).ConfigureAwait(false);
@@ -99,6 +100,9 @@ internal sealed partial class EmailSendGuard
             throw;
         }
 
+        // The inspector is the app's call with its own timeout, not a store's: the flag and the fan-out step after it
+        // get the store time the counters left.
+        budget.Exclude(inspecting);
         switch (verdict.Kind)
         {
             case EmailContentVerdictKind.Allow:

@@ -55,6 +55,19 @@ internal sealed class StoreTimeBudget
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
+    /// <summary>
+    /// Leaves the time since <paramref name="timestamp"/> (a <see cref="TimeProvider.GetTimestamp"/> reading) out of the
+    /// budget: time the check spent on something else than a store (the app's content inspector, with its own timeout)
+    /// does not shorten the store waits after it.
+    /// </summary>
+    public void Exclude(long timestamp)
+    {
+        if (_started)
+        {
+            _startedAt += _timeProvider.GetTimestamp() - timestamp;
+        }
+    }
+
     /// <summary><see cref="Wait()"/> of <paramref name="budget"/>, or <paramref name="timeout"/> for a call outside a check.</summary>
     public static TimeSpan Wait(StoreTimeBudget? budget, TimeSpan timeout) => budget is null ? timeout : budget.Wait();
 }

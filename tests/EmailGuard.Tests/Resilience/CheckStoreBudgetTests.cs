@@ -116,6 +116,45 @@ public sealed class CheckStoreBudgetTests
         harness.EventIds().Should().Contain(601);
     }
 
+    [Fact]
+    public async Task CheckAsync_InspectorSlowerThanTheTimeout_TheFanOutStepAfterItStillGetsItsStoreTime()
+    {
+        // Arrange: stores that answer (asynchronously), an inspector that answers after more than the store timeout.
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        FakeRateLimitStore store = new(time) { Behavior = FakeStoreBehavior.Succeed };
+        GatedInspector inspector = new();
+        FakeLogCollector logs = new();
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(time);
+        services.AddSingleton<ILoggerFactory>(new LoggerFactory([new FakeLoggerProvider(logs)]));
+        services.AddSingleton(typeof(ILogger<>), typeof(Logger<>));
+        services.AddSingleton<IEmailContentInspector>(inspector);
+        services.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
+        services.AddEmailGuard()
+            .AddRateLimitStore(_ => store)
+            .AddKeyValueStore(_ => new YieldingKeyValueStore())
+            .AddSendGuard(o =>
+            {
+                o.Recipient.Add(RateLimitRule.PerHour(10));
+                o.FanOut.NewRecipients = 1;
+            });
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        OutboundEmail mail = new() { To = ["a@example.com"], UserId = "u-1", Content = new EmailContent { Subject = "Hello", TextBody = "Hello there" } };
+
+        // Act
+        Task<EmailSendDecision> check = sp.GetRequiredService<IEmailSendGuard>().CheckAsync(mail).AsTask();
+        await inspector.Called.WaitAsync(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(1));
+        inspector.Answer(EmailContentVerdict.Allow);
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+        IReadOnlyList<EmailGuardFlag> flags = await sp.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.User, "u-1");
+
+        // Assert
+        decision.IsAllowed.Should().BeTrue();
+        logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 2209, "the inspector's own time is not store time");
+        flags.Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.FanOut, "the fan-out step counted the new recipient and flagged");
+    }
+
     /// <summary>A guard whose stores all hang, with the budget's steps on: tenant limits, fair share, fan-out.</summary>
     private sealed class Harness : IAsyncDisposable
     {
@@ -185,6 +224,46 @@ public sealed class CheckStoreBudgetTests
         {
             Store.ReleaseHanging(new InvalidOperationException("released"));
             return Services.DisposeAsync();
+        }
+    }
+
+    private sealed class GatedInspector : IEmailContentInspector
+    {
+        private readonly TaskCompletionSource _called = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<EmailContentVerdict> _answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Called => _called.Task;
+
+        public void Answer(EmailContentVerdict verdict) => _answer.SetResult(verdict);
+
+        public ValueTask<EmailContentVerdict> InspectAsync(EmailContentInspectionArguments arguments, CancellationToken cancellationToken)
+        {
+            _called.TrySetResult();
+            return new(_answer.Task);
+        }
+    }
+
+    /// <summary>Answers as a network store would: on another turn of the thread pool, not at once.</summary>
+    private sealed class YieldingKeyValueStore : IEmailGuardKeyValueStore
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _values = new(StringComparer.Ordinal);
+
+        public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            _values[key] = value;
+        }
+
+        public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            return _values.TryGetValue(key, out string? value) ? value : null;
+        }
+
+        public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            return _values.TryAdd(key, value) ? null : _values[key];
         }
     }
 
