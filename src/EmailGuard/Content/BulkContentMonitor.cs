@@ -18,14 +18,16 @@ internal sealed partial class BulkContentMonitor
     private readonly ResilientRateLimitStore _store;
     private readonly IEmailGuardFlags _flags;
     private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
     private readonly RateLimitRule? _rule;
     private readonly IdKeyCache _users = new(PartitionKeys.BulkContentUserPrefix);
     private readonly IdKeyCache _tenants = new(PartitionKeys.BulkContentTenantPrefix);
 
-    public BulkContentMonitor(BulkContentFlagOptions options, ResilientRateLimitStore store, IEmailGuardFlags flags, ILogger logger)
+    public BulkContentMonitor(BulkContentFlagOptions options, ResilientRateLimitStore store, IEmailGuardFlags flags, TimeProvider timeProvider, ILogger logger)
     {
         _store = store;
         _flags = flags;
+        _timeProvider = timeProvider;
         _logger = logger;
         _rule = options.Trips > 0 ? RateLimitRule.FixedWindow(options.Trips, options.Period) : null;
     }
@@ -33,7 +35,12 @@ internal sealed partial class BulkContentMonitor
     public bool Enabled => _rule is not null;
 
     /// <summary>Counts one content-rule denial of <paramref name="message"/> against its user and its tenant.</summary>
-    public async ValueTask RecordTripAsync(OutboundEmail message)
+    /// <param name="message">The denied message.</param>
+    /// <param name="budget">
+    /// The check's store time budget: each wait gets what is left of it; a count not made for want of it is not counted,
+    /// as after a timeout, and a flag the check stops waiting for is written all the same.
+    /// </param>
+    public async ValueTask RecordTripAsync(OutboundEmail message, StoreTimeBudget? budget = null)
     {
         if (_rule is null)
         {
@@ -42,16 +49,16 @@ internal sealed partial class BulkContentMonitor
 
         if (message.UserId is { } user)
         {
-            await CountAsync(EmailGuardPartyType.User, user, _users.Get(user), _rule).ConfigureAwait(false);
+            await CountAsync(EmailGuardPartyType.User, user, _users.Get(user), _rule, budget).ConfigureAwait(false);
         }
 
         if (message.TenantId is { } tenant)
         {
-            await CountAsync(EmailGuardPartyType.Tenant, tenant, _tenants.Get(tenant), _rule).ConfigureAwait(false);
+            await CountAsync(EmailGuardPartyType.Tenant, tenant, _tenants.Get(tenant), _rule, budget).ConfigureAwait(false);
         }
     }
 
-    private async ValueTask CountAsync(EmailGuardPartyType partyType, string partyId, string key, RateLimitRule rule)
+    private async ValueTask CountAsync(EmailGuardPartyType partyType, string partyId, string key, RateLimitRule rule, StoreTimeBudget? budget)
     {
         try
         {
@@ -59,23 +66,27 @@ internal sealed partial class BulkContentMonitor
             RateLimitEntry[] result = new RateLimitEntry[1];
 
             // Fail closed: during an outage no trip is counted and no one is flagged on a guess.
-            RateLimitDecision decision = await _store.AcquireAsync(request, result, StoreFailureMode.FailClosed, CancellationToken.None).ConfigureAwait(false);
+            RateLimitDecision decision = await _store.AcquireAsync(request, result, StoreFailureMode.FailClosed, budget, CancellationToken.None).ConfigureAwait(false);
             if (decision.Status != RateLimitStatus.Allowed || result[0].Count < rule.Limit)
             {
                 return;
             }
 
-            await _flags.FlagAsync(
-                partyType,
-                partyId,
-                EmailGuardFlagReasons.BulkContent,
-                flaggedBy: FlaggedBy,
-                metadata: new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["trips"] = rule.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    ["period"] = rule.Window.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
-                },
-                cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            await BoundedCall.WaitAsync(
+                _flags.FlagAsync(
+                    partyType,
+                    partyId,
+                    EmailGuardFlagReasons.BulkContent,
+                    flaggedBy: FlaggedBy,
+                    metadata: new Dictionary<string, string>(StringComparer.Ordinal)
+                    {
+                        ["trips"] = rule.Limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                        ["period"] = rule.Window.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+                    },
+                    cancellationToken: CancellationToken.None),
+                StoreTimeBudget.Wait(budget, _store.Timeout),
+                _timeProvider,
+                CancellationToken.None).ConfigureAwait(false);
             LogFlagged(_logger, partyType, LogValue.Of(partyId), rule.Limit, rule.Window);
         }
         catch (Exception exception)

@@ -54,7 +54,12 @@ internal sealed partial class FanOutMonitor
     }
 
     /// <summary>Counts an admitted message's recipients as new or known to its party, and flags the party when due.</summary>
-    public async ValueTask RecordAsync(OutboundEmail message)
+    /// <param name="message">The admitted message.</param>
+    /// <param name="budget">
+    /// The check's store time budget: every wait gets what is left of it, and a wait cut short counts as a timeout of
+    /// that step would (nothing counted, no one flagged; a flag already being written is written all the same).
+    /// </param>
+    public async ValueTask RecordAsync(OutboundEmail message, StoreTimeBudget? budget = null)
     {
         (EmailGuardPartyType partyType, string? partyId, IdKeyCache? keys) = message.UserId is { } user
             ? (EmailGuardPartyType.User, user, _userKeys)
@@ -66,14 +71,20 @@ internal sealed partial class FanOutMonitor
 
         try
         {
-            (int fresh, int known) = await ClassifyAsync(partyType, partyId, message).ConfigureAwait(false);
+            if (budget is { IsSpent: true })
+            {
+                // The counters' wait spent the check's time: no store is asked, and the step fails as a timeout would.
+                throw new TimeoutException("The check's store time budget was spent before the fan-out step.");
+            }
+
+            (int fresh, int known) = await ClassifyAsync(partyType, partyId, message, budget).ConfigureAwait(false);
             if (fresh == 0 && known == 0)
             {
                 return;
             }
 
             string key = keys.Get(partyId);
-            (long newCount, long knownCount) = await CountAsync(key, fresh, known).ConfigureAwait(false);
+            (long newCount, long knownCount) = await CountAsync(key, fresh, known, budget).ConfigureAwait(false);
             if (fresh == 0 || newCount < _options.NewRecipients || newCount < _options.NewShare * (newCount + knownCount))
             {
                 return;
@@ -81,24 +92,13 @@ internal sealed partial class FanOutMonitor
 
             // One flag per period, whichever instance gets there first.
             RateLimitDecision claim = await _store.AcquireAsync(
-                new[] { new RateLimitRequest(key + ":f", _once, 1) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailClosed, CancellationToken.None).ConfigureAwait(false);
+                new[] { new RateLimitRequest(key + ":f", _once, 1) }, Memory<RateLimitEntry>.Empty, StoreFailureMode.FailClosed, budget, CancellationToken.None).ConfigureAwait(false);
             if (claim.Status != RateLimitStatus.Allowed)
             {
                 return;
             }
 
-            await _flags.FlagAsync(
-                partyType,
-                partyId,
-                EmailGuardFlagReasons.FanOut,
-                flaggedBy: FlaggedBy,
-                metadata: new Dictionary<string, string>(StringComparer.Ordinal)
-                {
-                    ["new_recipients"] = newCount.ToString(CultureInfo.InvariantCulture),
-                    ["known_recipients"] = knownCount.ToString(CultureInfo.InvariantCulture),
-                    ["period"] = _options.Period.ToString("c", CultureInfo.InvariantCulture),
-                },
-                cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            await BoundedCall.WaitAsync(Flag(partyType, partyId, newCount, knownCount), StoreTimeBudget.Wait(budget, _store.Timeout), _timeProvider, CancellationToken.None).ConfigureAwait(false);
             LogFlagged(_logger, partyType, LogValue.Of(partyId), newCount, knownCount, _options.Period);
         }
         catch (Exception exception)
@@ -109,11 +109,29 @@ internal sealed partial class FanOutMonitor
     }
 
     /// <summary>
+    /// Writes the fan-out flag. Not bounded by the flags API's own timeout alone: the check waits for it only what is
+    /// left of its budget, and a write it stops waiting for goes on by itself.
+    /// </summary>
+    private ValueTask<EmailGuardFlag> Flag(EmailGuardPartyType partyType, string partyId, long newCount, long knownCount)
+        => _flags.FlagAsync(
+                partyType,
+                partyId,
+                EmailGuardFlagReasons.FanOut,
+                flaggedBy: FlaggedBy,
+                metadata: new Dictionary<string, string>(StringComparer.Ordinal)
+                {
+                    ["new_recipients"] = newCount.ToString(CultureInfo.InvariantCulture),
+                    ["known_recipients"] = knownCount.ToString(CultureInfo.InvariantCulture),
+                    ["period"] = _options.Period.ToString("c", CultureInfo.InvariantCulture),
+                },
+                cancellationToken: CancellationToken.None);
+
+    /// <summary>
     /// Looks up each distinct valid recipient (up to the maximum) and remembers the new ones: new is first seen now;
     /// known was first seen before the period began and is counted once per period; first seen earlier in the period is
     /// neither.
     /// </summary>
-    private async Task<(int Fresh, int Known)> ClassifyAsync(EmailGuardPartyType partyType, string partyId, OutboundEmail message)
+    private async Task<(int Fresh, int Known)> ClassifyAsync(EmailGuardPartyType partyType, string partyId, OutboundEmail message, StoreTimeBudget? budget)
     {
         HashSet<string> recipients = new(StringComparer.Ordinal);
         for (int i = 0; i < message.RecipientCount && recipients.Count < _options.MaxRecipientsPerMessage; i++)
@@ -136,8 +154,9 @@ internal sealed partial class FanOutMonitor
         string firstSeen = (nowMs / 1000).ToString(CultureInfo.InvariantCulture);
         string party = $"{(int)partyType}|{partyId}|";
         string[] distinct = [.. recipients];
+        TimeSpan wait = StoreTimeBudget.Wait(budget, _store.Timeout);
         string?[] seen = await Task.WhenAll(distinct.Select(recipient => BoundedAsync(
-            _recipients.GetOrAddAsync(RecipientKey(party + recipient), firstSeen, _options.Memory)))).ConfigureAwait(false);
+            _recipients.GetOrAddAsync(RecipientKey(party + recipient), firstSeen, _options.Memory), wait))).ConfigureAwait(false);
         int fresh = 0;
         List<string> knownBefore = [];
         for (int i = 0; i < distinct.Length; i++)
@@ -155,16 +174,17 @@ internal sealed partial class FanOutMonitor
         // A known recipient counts once per period, however often it is written to: sending again and again to one
         // old contact must not dilute a fan-out to strangers.
         string periodTag = "|" + period.ToString(CultureInfo.InvariantCulture);
+        wait = StoreTimeBudget.Wait(budget, _store.Timeout);
         string?[] counted = await Task.WhenAll(knownBefore.Select(recipient => BoundedAsync(
-            _recipients.GetOrAddAsync(RecipientKey(party + recipient + periodTag), "1", _options.Period)))).ConfigureAwait(false);
+            _recipients.GetOrAddAsync(RecipientKey(party + recipient + periodTag), "1", _options.Period), wait))).ConfigureAwait(false);
         int known = counted.Count(value => value is null);
         return (fresh, known);
     }
 
-    private Task<string?> BoundedAsync(ValueTask<string?> call) => call.AsTask().WaitAsync(_store.Timeout, _timeProvider);
+    private Task<string?> BoundedAsync(ValueTask<string?> call, TimeSpan timeout) => BoundedCall.WaitAsync(call, timeout, _timeProvider, CancellationToken.None);
 
     /// <summary>Adds the message's new and known recipients to the party's counts of the period, and reads both.</summary>
-    private async Task<(long New, long Known)> CountAsync(string key, int fresh, int known)
+    private async Task<(long New, long Known)> CountAsync(string key, int fresh, int known, StoreTimeBudget? budget)
     {
         RateLimitRequest newCounter = new(key + ":n", _counter, fresh);
         RateLimitRequest knownCounter = new(key + ":k", _counter, known);
@@ -178,7 +198,7 @@ internal sealed partial class FanOutMonitor
             ( > 0, _) => [newCounter],
             _ => [knownCounter],
         };
-        RateLimitDecision decision = await _store.AcquireAsync(requests, entries.AsMemory(0, requests.Length), StoreFailureMode.FailClosed, CancellationToken.None).ConfigureAwait(false);
+        RateLimitDecision decision = await _store.AcquireAsync(requests, entries.AsMemory(0, requests.Length), StoreFailureMode.FailClosed, budget, CancellationToken.None).ConfigureAwait(false);
         if (decision.Status != RateLimitStatus.Allowed)
         {
             return (0, 0);
@@ -194,7 +214,7 @@ internal sealed partial class FanOutMonitor
             return (0, entries[0].Count);
         }
 
-        RateLimitDecision peek = await _store.PeekAsync(new[] { knownCounter with { Cost = 0 } }, entries.AsMemory(1, 1), CancellationToken.None).ConfigureAwait(false);
+        RateLimitDecision peek = await _store.PeekAsync(new[] { knownCounter with { Cost = 0 } }, entries.AsMemory(1, 1), budget, CancellationToken.None).ConfigureAwait(false);
         return (entries[0].Count, peek.Status == RateLimitStatus.StoreUnavailable ? 0 : entries[1].Count);
     }
 

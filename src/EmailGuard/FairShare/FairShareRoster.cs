@@ -22,8 +22,8 @@ internal sealed class FairShareRoster(IEmailGuardKeyValueStore store, TimeSpan t
     /// <summary>The longest tenant id listed, in UTF-8 bytes: its base64url fits a value.</summary>
     private const int MaxIdBytes = KeyValueStoreValidation.MaxValueLength / 4 * 3;
 
-    /// <summary>Writes the tenant under its number; false when the id is too long to list.</summary>
-    public async ValueTask<bool> AddAsync(FairShareBudget budget, long windowIndex, long number, string tenantId, CancellationToken cancellationToken)
+    /// <summary>Writes the tenant under its number, waiting what is left of the check's <paramref name="storeTime"/>; false when the id is too long to list.</summary>
+    public async ValueTask<bool> AddAsync(FairShareBudget budget, long windowIndex, long number, string tenantId, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         if (Encoding.UTF8.GetByteCount(tenantId) > MaxIdBytes)
         {
@@ -32,7 +32,7 @@ internal sealed class FairShareRoster(IEmailGuardKeyValueStore store, TimeSpan t
 
         string value = Base64Url.EncodeToString(Encoding.UTF8.GetBytes(tenantId));
         TimeSpan timeToLive = TimeSpan.FromMilliseconds(2 * budget.Rule.WindowMilliseconds);
-        await BoundedCall.WaitAsync(store.SetAsync(Key(budget, windowIndex, number), value, timeToLive, cancellationToken), timeout, timeProvider, cancellationToken)
+        await BoundedCall.WaitAsync(store.SetAsync(Key(budget, windowIndex, number), value, timeToLive, cancellationToken), StoreTimeBudget.Wait(storeTime, timeout), timeProvider, cancellationToken)
             .ConfigureAwait(false);
         return true;
     }

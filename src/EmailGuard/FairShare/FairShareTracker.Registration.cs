@@ -8,7 +8,7 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class FairShareTracker
 {
-    private async ValueTask<bool> RegisterAsync(FairShareBudget budget, string tenantId, long index, double? weight, CancellationToken cancellationToken)
+    private async ValueTask<bool> RegisterAsync(FairShareBudget budget, string tenantId, long index, double? weight, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         if (!budget.TryClaimRegistration(tenantId, index))
         {
@@ -25,7 +25,7 @@ internal sealed partial class FairShareTracker
             new(RosterKey, budget.WeightRule, 1),
         ];
         RateLimitEntry[] results = new RateLimitEntry[requests.Length];
-        RateLimitDecision decision = await _store.AcquireAsync(requests, results, StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
+        RateLimitDecision decision = await _store.AcquireAsync(requests, results, StoreFailureMode.FailClosed, storeTime, cancellationToken).ConfigureAwait(false);
         if (decision.Status is RateLimitStatus.StoreUnavailable or RateLimitStatus.AllowedUnguarded)
         {
             budget.ReleaseRegistration(tenantId, index);
@@ -39,7 +39,7 @@ internal sealed partial class FairShareTracker
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             LogTenantActive(_logger, LogValue.Of(tenantId), budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
 #pragma warning restore CA1873
-            await ListAsync(budget, index, results[2].Count, tenantId, cancellationToken).ConfigureAwait(false);
+            await ListAsync(budget, index, results[2].Count, tenantId, storeTime, cancellationToken).ConfigureAwait(false);
         }
 
         // Denied: another instance registered the tenant first in this window; read the view that counts it.
@@ -47,7 +47,7 @@ internal sealed partial class FairShareTracker
     }
 
     /// <summary>Lists a newly active tenant under its roster number; a failure costs only the listing, never the check.</summary>
-    private async ValueTask ListAsync(FairShareBudget budget, long index, long number, string tenantId, CancellationToken cancellationToken)
+    private async ValueTask ListAsync(FairShareBudget budget, long index, long number, string tenantId, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         if (Roster is not { } roster)
         {
@@ -56,7 +56,7 @@ internal sealed partial class FairShareTracker
 
         try
         {
-            if (!await roster.AddAsync(budget, index, number, tenantId, cancellationToken).ConfigureAwait(false))
+            if (!await roster.AddAsync(budget, index, number, tenantId, storeTime, cancellationToken).ConfigureAwait(false))
             {
                 LogRosterIdTooLong(_logger, tenantId.Length, budget.Rule.ShapeId);
             }

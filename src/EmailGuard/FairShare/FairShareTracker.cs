@@ -97,7 +97,11 @@ internal sealed partial class FairShareTracker
     /// commit), and the view is fresh. Completes synchronously when there is nothing to do; never throws but for
     /// cancellation: a store failure keeps the last view, and is retried after a refresh interval.
     /// </summary>
-    public ValueTask PrepareAsync(string tenantId, bool commit, CancellationToken cancellationToken)
+    /// <param name="tenantId">The check's tenant.</param>
+    /// <param name="commit">Whether the check takes permits (registers the tenant), not a peek.</param>
+    /// <param name="storeTime">The check's store time budget: each wait gets what is left of it.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    public ValueTask PrepareAsync(string tenantId, bool commit, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
         if (now < Volatile.Read(ref _pausedUntilMilliseconds))
@@ -115,7 +119,7 @@ internal sealed partial class FairShareTracker
             refresh |= budget.View is not { } view || view.WindowIndex != index || now - view.ReadAtMilliseconds >= _refreshMilliseconds;
         }
 
-        return weightUnknown || register || refresh ? PrepareSlowAsync(tenantId, now, weightUnknown, register, cancellationToken) : default;
+        return weightUnknown || register || refresh ? PrepareSlowAsync(tenantId, now, weightUnknown, register, storeTime, cancellationToken) : default;
     }
 
     /// <summary>Adds the tenant's share requests (global dimension, the tenant as partition) for every contended budget.</summary>
@@ -165,13 +169,13 @@ internal sealed partial class FairShareTracker
     internal double? WeightOf(string tenantId)
         => _tenantLimits.TryGetWeight(tenantId, out double? weight) && weight is { } w ? Math.Min(w, _options.MaxWeight) : null;
 
-    private async ValueTask PrepareSlowAsync(string tenantId, long now, bool weightUnknown, bool register, CancellationToken cancellationToken)
+    private async ValueTask PrepareSlowAsync(string tenantId, long now, bool weightUnknown, bool register, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         try
         {
             if (weightUnknown)
             {
-                await _tenantLimits.GetAsync(tenantId, [], cancellationToken).ConfigureAwait(false);
+                await _tenantLimits.GetAsync(tenantId, [], storeTime, cancellationToken).ConfigureAwait(false);
             }
 
             bool registered = false;
@@ -180,11 +184,11 @@ internal sealed partial class FairShareTracker
                 double? weight = WeightOf(tenantId);
                 foreach (FairShareBudget budget in _budgets)
                 {
-                    registered |= await RegisterAsync(budget, tenantId, budget.WindowIndex(now), weight, cancellationToken).ConfigureAwait(false);
+                    registered |= await RegisterAsync(budget, tenantId, budget.WindowIndex(now), weight, storeTime, cancellationToken).ConfigureAwait(false);
                 }
             }
 
-            await RefreshAsync(now, force: registered, cancellationToken).ConfigureAwait(false);
+            await RefreshAsync(now, force: registered, storeTime, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -215,12 +219,12 @@ internal sealed partial class FairShareTracker
         return WeightOf(tenantId);
     }
 
-    private Task RefreshAsync(long now, bool force, CancellationToken cancellationToken)
+    private Task RefreshAsync(long now, bool force, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
     {
         Task? running = Volatile.Read(ref _refreshing);
         if (running is { IsCompleted: false })
         {
-            return running.WaitAsync(cancellationToken);
+            return WaitForReadAsync(running, storeTime, cancellationToken);
         }
 
         if (!force && !IsStale(now))
@@ -230,7 +234,30 @@ internal sealed partial class FairShareTracker
 
         Task mine = ReadAsync();
         Task? raced = Interlocked.CompareExchange(ref _refreshing, mine, running);
-        return (raced == running ? mine : raced!).WaitAsync(cancellationToken);
+        return WaitForReadAsync(raced == running ? mine : raced!, storeTime, cancellationToken);
+    }
+
+    /// <summary>
+    /// Waits for a read of the view, shared by the checks that find it stale, at most what is left of this check's
+    /// budget. The read itself is no one check's: it gets the whole timeout, and a check that stops waiting goes on
+    /// with the last view while the read goes on for the checks after it.
+    /// </summary>
+    private async Task WaitForReadAsync(Task read, StoreTimeBudget? storeTime, CancellationToken cancellationToken)
+    {
+        if (storeTime is null || read.IsCompleted)
+        {
+            await read.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await read.WaitAsync(storeTime.Wait(), _timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // ReadAsync never throws, and records its own failure; nothing to observe.
+        }
     }
 
     private bool IsStale(long now)

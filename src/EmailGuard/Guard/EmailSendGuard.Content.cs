@@ -27,7 +27,7 @@ internal sealed partial class EmailSendGuard
         init
         {
             _flags = value;
-            _bulkContent = value is null || _rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _logger);
+            _bulkContent = value is null || _rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _timeProvider, _logger);
             if (_bulkContent is { Enabled: false })
             {
                 _bulkContent = null;
@@ -39,7 +39,11 @@ internal sealed partial class EmailSendGuard
     private bool HasContentSteps(OutboundEmail message) => message.Content is not null && (_inspection is not null || _bulkContent is not null);
 
     /// <summary>Adds the content steps to a commit's decision when the message carries content and a step applies.</summary>
-    private ValueTask<EmailSendDecision> WithContentSteps(OutboundEmail message, ValueTask<EmailSendDecision> pending, CancellationToken cancellationToken)
+    /// <remarks>
+    /// The bulk content count and the flags wait within the check's store time <paramref name="budget"/>; the content
+    /// inspector is the app's call, not a store's, and keeps its own <see cref="ContentInspectionOptions.Timeout"/>.
+    /// </remarks>
+    private ValueTask<EmailSendDecision> WithContentSteps(OutboundEmail message, ValueTask<EmailSendDecision> pending, StoreTimeBudget budget, CancellationToken cancellationToken)
     {
         if (message.Content is not { } content || (_inspection is null && _bulkContent is null))
         {
@@ -57,21 +61,22 @@ internal sealed partial class EmailSendGuard
             }
         }
 
-        return ContentStepsAsync(message, content, pending, cancellationToken);
+        return ContentStepsAsync(message, content, pending, budget, cancellationToken);
     }
 
     private bool NeedsContentStep(in EmailSendDecision decision)
         => (decision.IsAllowed && _inspection is not null)
             || (_bulkContent is not null && decision.Reason == EmailSendReason.LimitExceeded && decision.Dimension == EmailGuardDimension.Content);
 
-    private async ValueTask<EmailSendDecision> ContentStepsAsync(OutboundEmail message, EmailContent content, ValueTask<EmailSendDecision> pending, CancellationToken cancellationToken)
+    private async ValueTask<EmailSendDecision> ContentStepsAsync(
+        OutboundEmail message, EmailContent content, ValueTask<EmailSendDecision> pending, StoreTimeBudget budget, CancellationToken cancellationToken)
     {
         EmailSendDecision decision = await pending.ConfigureAwait(false);
         if (decision.Reason == EmailSendReason.LimitExceeded && decision.Dimension == EmailGuardDimension.Content)
         {
             if (_bulkContent is not null)
             {
-                await _bulkContent.RecordTripAsync(message).ConfigureAwait(false);
+                await _bulkContent.RecordTripAsync(message, budget).ConfigureAwait(false);
             }
 
             return decision;
@@ -83,6 +88,7 @@ internal sealed partial class EmailSendGuard
         }
 
         EmailContentVerdict verdict;
+        long inspecting = _timeProvider.GetTimestamp();
         try
         {
             verdict = await _inspection.InspectAsync(message, content, cancellationToken).ConfigureAwait(false);
@@ -94,12 +100,15 @@ internal sealed partial class EmailSendGuard
             throw;
         }
 
+        // The inspector is the app's call with its own timeout, not a store's: the flag and the fan-out step after it
+        // get the store time the counters left.
+        budget.Exclude(inspecting);
         switch (verdict.Kind)
         {
             case EmailContentVerdictKind.Allow:
                 return decision;
             case EmailContentVerdictKind.Flag:
-                await FlagForContentAsync(message, verdict.Reason!).ConfigureAwait(false);
+                await FlagForContentAsync(message, verdict.Reason!, budget).ConfigureAwait(false);
                 return decision;
             default:
                 await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
@@ -111,8 +120,8 @@ internal sealed partial class EmailSendGuard
         }
     }
 
-    /// <summary>Flags the message's user, or without one its tenant, with the inspector's reason; best effort.</summary>
-    private async ValueTask FlagForContentAsync(OutboundEmail message, string reason)
+    /// <summary>Flags the message's user, or without one its tenant, with the inspector's reason; best effort, waited for within what is left of the check's budget.</summary>
+    private async ValueTask FlagForContentAsync(OutboundEmail message, string reason, StoreTimeBudget budget)
     {
         (EmailGuardPartyType partyType, string? partyId) = message.UserId is { } user
             ? (EmailGuardPartyType.User, user)
@@ -125,7 +134,11 @@ internal sealed partial class EmailSendGuard
 
         try
         {
-            await _flags.FlagAsync(partyType, partyId, reason.Trim(), flaggedBy: "emailguard:content_inspector", cancellationToken: CancellationToken.None).ConfigureAwait(false);
+            await BoundedCall.WaitAsync(
+                _flags.FlagAsync(partyType, partyId, reason.Trim(), flaggedBy: "emailguard:content_inspector", cancellationToken: CancellationToken.None),
+                budget.Wait(),
+                _timeProvider,
+                CancellationToken.None).ConfigureAwait(false);
             LogContentFlagged(_logger, LogValue.Of(reason), partyType, LogValue.Of(partyId), "was flagged");
         }
         catch (Exception exception)

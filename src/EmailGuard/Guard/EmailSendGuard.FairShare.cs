@@ -28,9 +28,9 @@ internal sealed partial class EmailSendGuard
         }
     }
 
-    private ValueTask PrepareFairShare(OutboundEmail message, GuardPlan plan, bool commit, CancellationToken cancellationToken)
+    private ValueTask PrepareFairShare(OutboundEmail message, GuardPlan plan, bool commit, StoreTimeBudget budget, CancellationToken cancellationToken)
         => _fairShare is not null && message.TenantId is { } tenant && (plan.Skip & EmailGuardDimension.Global) == 0
-            ? _fairShare.PrepareAsync(tenant, commit, cancellationToken)
+            ? _fairShare.PrepareAsync(tenant, commit, budget, cancellationToken)
             : default;
 
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(

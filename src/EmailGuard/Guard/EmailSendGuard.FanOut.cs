@@ -21,16 +21,16 @@ internal sealed partial class EmailSendGuard
         }
     }
 
-    /// <summary>Adds the fan-out step to a commit's decision when it is on; the decision itself never changes.</summary>
-    private ValueTask<EmailSendDecision> WithFanOut(OutboundEmail message, ValueTask<EmailSendDecision> pending)
-        => _fanOut is null ? pending : FanOutAsync(_fanOut, message, pending);
+    /// <summary>Adds the fan-out step to a commit's decision when it is on; the decision itself never changes. It waits within the check's store time budget.</summary>
+    private ValueTask<EmailSendDecision> WithFanOut(OutboundEmail message, ValueTask<EmailSendDecision> pending, StoreTimeBudget budget)
+        => _fanOut is null ? pending : FanOutAsync(_fanOut, message, pending, budget);
 
-    private static async ValueTask<EmailSendDecision> FanOutAsync(FanOutMonitor fanOut, OutboundEmail message, ValueTask<EmailSendDecision> pending)
+    private static async ValueTask<EmailSendDecision> FanOutAsync(FanOutMonitor fanOut, OutboundEmail message, ValueTask<EmailSendDecision> pending, StoreTimeBudget budget)
     {
         EmailSendDecision decision = await pending.ConfigureAwait(false);
         if (decision.IsAllowed)
         {
-            await fanOut.RecordAsync(message).ConfigureAwait(false);
+            await fanOut.RecordAsync(message, budget).ConfigureAwait(false);
         }
 
         return decision;

@@ -5,7 +5,7 @@ namespace EmailGuard;
 
 /// <summary>
 /// Reservations: the same pipeline as a check (addresses, lists, flags, tenant limits, one plan of every dimension),
-/// whose counters are taken in one <see cref="ResilientRateLimitStore.ReserveAsync"/> instead of an acquire. The wait
+/// whose counters are taken in one <see cref="ResilientRateLimitStore.ReserveAsync(ReadOnlyMemory{RateLimitRequest}, TimeSpan, Memory{RateLimitEntry}, StoreFailureMode, StoreTimeBudget?, CancellationToken)"/> instead of an acquire. The wait
 /// is the configured <see cref="SendGuardOptions.MaxReservationWait"/>, never the caller's, so no caller can hold the
 /// shared budget further ahead than the app allows.
 /// </summary>
@@ -18,12 +18,12 @@ internal sealed partial class EmailSendGuard
     /// <remarks>Not inlined: each call's task would be a local of <see cref="Acquire"/> of its own, zeroed on every check.</remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<RateLimitDecision> CallStore(
-        GuardOperation operation, ReadOnlyMemory<RateLimitRequest> batch, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        GuardOperation operation, ReadOnlyMemory<RateLimitRequest> batch, Memory<RateLimitEntry> results, StoreTimeBudget budget, CancellationToken cancellationToken)
         => operation switch
         {
-            GuardOperation.Check => _store.AcquireAsync(batch, results, _options.FailureMode, cancellationToken),
-            GuardOperation.Reserve => _store.ReserveAsync(batch, _options.MaxReservationWait, results, _options.FailureMode, cancellationToken),
-            _ => _store.PeekAsync(batch, results, cancellationToken),
+            GuardOperation.Check => _store.AcquireAsync(batch, results, _options.FailureMode, budget, cancellationToken),
+            GuardOperation.Reserve => _store.ReserveAsync(batch, _options.MaxReservationWait, results, _options.FailureMode, budget, cancellationToken),
+            _ => _store.PeekAsync(batch, results, budget, cancellationToken),
         };
 
     /// <summary>

@@ -71,7 +71,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
     /// <remarks>A pending peek's task may be pooled (<see cref="CompleteAsync"/>): an app may block on it, so it gets a Task instead.</remarks>
     public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default)
-        => PooledTasks.Blockable(EvaluateAsync(message, GuardOperation.Peek, cancellationToken));
+        => PooledTasks.Blockable(EvaluateAsync(message, GuardOperation.Peek, null, cancellationToken));
 
     /// <summary>A check or a reservation: the counters, then the content steps, then the metrics and the checked event.</summary>
     /// <remarks>
@@ -119,12 +119,19 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return StepsAfterCounters(message, operation, cancellationToken);
         }
 
-        return EvaluateAsync(message, operation, cancellationToken);
+        return EvaluateAsync(message, operation, null, cancellationToken);
     }
 
+    /// <remarks>
+    /// The steps after the counters wait on stores too, after the buffers (and their budget) went back to the pool, so
+    /// the check brings a budget of its own that every step shares.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> StepsAfterCounters(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
-        => WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, cancellationToken), cancellationToken));
+    {
+        StoreTimeBudget budget = new(_store.Timeout, _timeProvider);
+        return WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, budget, cancellationToken), budget, cancellationToken), budget);
+    }
 
     public async ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
     {
@@ -163,7 +170,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// out. No step wraps the next in a try/finally, so a synchronous decision (a struct of some 250 bytes) is written
     /// once and passed up through the return values instead of being copied at every step.
     /// </remarks>
-    private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, CancellationToken cancellationToken)
+    /// <param name="message">The message.</param>
+    /// <param name="operation">Check, reservation or peek.</param>
+    /// <param name="budget">The check's store time budget when the steps after the counters share it; null for one of the buffers' own.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    private ValueTask<EmailSendDecision> EvaluateAsync(OutboundEmail message, GuardOperation operation, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
         int given = message.RecipientCount;
@@ -184,6 +195,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+        StoreTimeBudget checkBudget = buffers.StartBudget(budget, _store.Timeout, _timeProvider);
 
         // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
         long keysNow = _keys.NowMs();
@@ -218,7 +230,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             }
         }
 
-        ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(keysNow, cancellationToken);
+        ValueTask<GuardStateSnapshot?> pendingState = _state.GetAsync(keysNow, checkBudget, cancellationToken);
         if (!pendingState.IsCompletedSuccessfully)
         {
             return DecideAfterStateAsync(pendingState, message, buffers, sender, operation, cancellationToken);
@@ -282,7 +294,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         RateLimitRule[] tenantRules = [];
         if (tenant is not null && (plan.Skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
         {
-            ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken);
+            ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
                 return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
@@ -318,7 +330,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private ValueTask<EmailSendDecision> Acquire(
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
-        ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, cancellationToken);
+        ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, buffers.Budget, cancellationToken);
         if (!preparing.IsCompletedSuccessfully)
         {
             return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, operation, cancellationToken);
@@ -353,7 +365,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return Complete(message, decided, buffers, operation);
         }
 
-        ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, cancellationToken);
+        ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, buffers.Budget, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {
             return CompleteAsync(pending, message, buffers, operation);

@@ -84,6 +84,19 @@ internal sealed class GuardBuffers
 
     public int RequestCount { get; set; }
 
+    /// <summary>
+    /// The check's store time budget: the set's own, reused by every check that rents it (a check that never waits
+    /// neither reads the clock nor allocates for it), or one the check brought along for the steps that run after the
+    /// set is handed back (content, fan-out).
+    /// </summary>
+    public StoreTimeBudget Budget { get; private set; } = null!;
+
+    private readonly StoreTimeBudget _ownBudget = new();
+
+    /// <summary>Gives the check its store time budget: <paramref name="given"/>, or the set's own, fresh.</summary>
+    public StoreTimeBudget StartBudget(StoreTimeBudget? given, TimeSpan timeout, TimeProvider timeProvider)
+        => Budget = given ?? _ownBudget.Reset(timeout, timeProvider);
+
     public static GuardBuffers Rent()
     {
         GuardBuffers? buffers = t_cached;
@@ -231,6 +244,7 @@ internal sealed class GuardBuffers
         DeliveryCount = 0;
         RequestCount = 0;
         ExtraRequestCount = 0;
+        Budget = null!;
         if (Recipients.Length > MaxKeptLength)
         {
             Recipients = new GuardAddress[8];

@@ -53,6 +53,30 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
+    /// <summary>
+    /// Writes local admits of these counters back before the store decides them, within what is left of the check's
+    /// budget: once it is spent the check stops waiting and the write-back goes on by itself (what it does not finish
+    /// stays pending, as after a failure).
+    /// </summary>
+    private async ValueTask WriteBackBeforeAsync(ReadOnlyMemory<RateLimitRequest> requests, StoreTimeBudget? budget)
+    {
+        ValueTask writing = _local.WriteBackBeforeAsync(requests, WriteBackOneAsync);
+        if (budget is null || writing.IsCompleted)
+        {
+            await writing.ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await BoundedCall.WaitAsync(writing, budget.Wait(), _timeProvider, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Abandoned by BoundedCall; the acquire that follows finds the budget spent.
+        }
+    }
+
     /// <summary>One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker.</summary>
     private async ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)> WriteBackOneAsync(RateLimitRequest request)
     {

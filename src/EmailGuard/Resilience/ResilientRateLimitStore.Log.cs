@@ -28,4 +28,8 @@ internal sealed partial class ResilientRateLimitStore
     [LoggerMessage(EventId = 605, EventName = "CircuitReopened", Level = LogLevel.Warning,
         Message = "The probe of the rate-limit store failed; the circuit opened again for {BreakDuration}.")]
     private static partial void LogCircuitReopened(ILogger logger, TimeSpan breakDuration);
+
+    [LoggerMessage(EventId = 2982, EventName = "StoreCallBudgetSpent", Level = LogLevel.Warning,
+        Message = "The rate-limit store was not asked for {Operation}: earlier waits of the same check spent its store time budget ({Timeout}); the failure mode {FailureMode} applies.")]
+    private static partial void LogBudgetSpent(ILogger logger, string operation, TimeSpan timeout, StoreFailureMode failureMode);
 }

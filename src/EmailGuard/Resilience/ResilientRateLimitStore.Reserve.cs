@@ -10,6 +10,11 @@ internal sealed partial class ResilientRateLimitStore
     /// </summary>
     public ValueTask<RateLimitDecision> ReserveAsync(
         ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
+        => ReserveAsync(requests, maxWait, results, failureMode, null, cancellationToken);
+
+    /// <summary>Reserves within a check's store time budget (see <see cref="StoreTimeBudget"/>).</summary>
+    public ValueTask<RateLimitDecision> ReserveAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, StoreFailureMode failureMode, StoreTimeBudget? budget, CancellationToken cancellationToken = default)
     {
         RateLimitValidation.ValidateMaxWait(maxWait);
         if (_storeIsLocal)
@@ -18,6 +23,6 @@ internal sealed partial class ResilientRateLimitStore
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
-        return DecideAsync(StoreOperation.Reserve, requests, results, failureMode, maxWait, cancellationToken);
+        return DecideAsync(StoreOperation.Reserve, requests, results, failureMode, maxWait, budget, cancellationToken);
     }
 }

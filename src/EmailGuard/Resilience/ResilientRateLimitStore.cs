@@ -103,6 +103,14 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     /// <summary>Acquires, as <see cref="IResilientRateLimitStore.AcquireAsync"/>; a pending task comes from a pool: await it once, never block on it.</summary>
     public ValueTask<RateLimitDecision> AcquireAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, CancellationToken cancellationToken = default)
+        => AcquireAsync(requests, results, failureMode, null, cancellationToken);
+
+    /// <summary>
+    /// Acquires within a check's store time budget: the call waits only what is left of it, and is not made at all once
+    /// it is spent (the failure mode answers, as a timeout would have). Without a budget the call gets the whole timeout.
+    /// </summary>
+    public ValueTask<RateLimitDecision> AcquireAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, StoreTimeBudget? budget, CancellationToken cancellationToken = default)
     {
         if (_storeIsLocal)
         {
@@ -110,12 +118,17 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: false);
-        return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, TimeSpan.Zero, cancellationToken);
+        return DecideAsync(StoreOperation.Acquire, requests, results, failureMode, TimeSpan.Zero, budget, cancellationToken);
     }
 
     /// <summary>Reads usage without taking permits; when the store cannot answer, the decision is <see cref="RateLimitStatus.StoreUnavailable"/>.</summary>
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        => PeekAsync(requests, results, null, cancellationToken);
+
+    /// <summary>Reads usage within a check's store time budget, as <see cref="AcquireAsync(ReadOnlyMemory{RateLimitRequest}, Memory{RateLimitEntry}, StoreFailureMode, StoreTimeBudget?, CancellationToken)"/> acquires.</summary>
+    public ValueTask<RateLimitDecision> PeekAsync(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreTimeBudget? budget, CancellationToken cancellationToken = default)
     {
         if (_storeIsLocal)
         {
@@ -123,16 +136,26 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         }
 
         RateLimitValidation.ValidateRequests(requests.Span, results.Length, allowZeroCost: true);
-        return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, cancellationToken);
+        return DecideAsync(StoreOperation.Peek, requests, results, StoreFailureMode.FailClosed, TimeSpan.Zero, budget, cancellationToken);
     }
 
-    // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise. Its state machine comes from a
-    // pool: every call of a remote store goes through here, and the send guard awaits its task once.
+    // maxWait: for a reservation, how far ahead a slot may be reserved; ignored otherwise. budget: the check's store
+    // time budget, or null for a call of its own that gets the whole timeout. Its state machine comes from a pool: every
+    // call of a remote store goes through here, and the send guard awaits its task once.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<RateLimitDecision> DecideAsync(
-        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, CancellationToken cancellationToken)
+        StoreOperation operation, ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, TimeSpan maxWait, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (budget is { IsSpent: true })
+        {
+            // Earlier waits of the check spent its time: the call is not made, so the breaker hears nothing of it (the
+            // store was not tried), and the caller gets what a timeout would have given it.
+            LogBudgetSpent(_logger, EmailGuardMetrics.OperationName(operation), budget.Timeout, failureMode);
+            _metrics?.RecordFallback(operation, failureMode, circuitOpen: false);
+            return await ApplyFailureModeAsync(requests, results, failureMode, cancellationToken).ConfigureAwait(false);
+        }
+
         StoreCallPermit permit = Enter();
         if (permit != StoreCallPermit.Rejected)
         {
@@ -142,7 +165,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                 // Local admits of these counters go back to the store before it decides them again, so that an
                 // outage's window is not spent a second time: on the probe that ends an outage, and on any call while
                 // the store is answering. Not while calls are failing, so an outage costs no extra store calls.
-                await _local.WriteBackBeforeAsync(requests, WriteBackOneAsync).ConfigureAwait(false);
+                await WriteBackBeforeAsync(requests, budget).ConfigureAwait(false);
             }
 
             // An async method, so that the activity made current here never leaks into the caller's context. The
@@ -153,6 +176,13 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
             bool abandoned = false;
             try
             {
+                if (budget is { IsSpent: true })
+                {
+                    // The write-back before this call spent the check's time: the store was tried under this permit
+                    // and did not answer in time, which is a timeout of this call.
+                    throw new TimeoutException();
+                }
+
                 // The store gets the caller's token: a call cancelled before it is sent takes nothing, and one
                 // cancelled in flight gives back what it took. A decision it reached just before it saw the
                 // cancellation is given back here (GiveBackWhenCancelled).
@@ -169,7 +199,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                     {
                         // The store client's own timeouts (seconds, for StackExchange.Redis) are far too long for a
                         // request; the wait is cut here, on the app's TimeProvider, whatever the store does.
-                        decision = await task.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+                        decision = await task.WaitAsync(StoreTimeBudget.Wait(budget, _timeout), _timeProvider, cancellationToken).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException) when (operation != StoreOperation.Peek && cancellationToken.IsCancellationRequested)
                     {
@@ -267,7 +297,7 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
     internal bool IsLocal => _storeIsLocal;
 
     /// <summary>
-    /// <see cref="AcquireAsync"/> on the in-memory store (<see cref="IsLocal"/>) for a caller that is not cancelled,
+    /// <see cref="AcquireAsync(ReadOnlyMemory{RateLimitRequest}, Memory{RateLimitEntry}, StoreFailureMode, CancellationToken)"/> on the in-memory store (<see cref="IsLocal"/>) for a caller that is not cancelled,
     /// answered without a task: the store's decision, or, should the store throw, the failure mode's, exactly as
     /// <see cref="CallLocal"/> decides. A decision holds no references, so unlike a task of one it costs its caller's
     /// frame no zeroing and its copies no write barriers.

@@ -111,7 +111,7 @@ internal sealed partial class GuardStateCache
     /// timeout and answers <see langword="null"/> when there is still none. Never throws for a store failure.
     /// </summary>
     public ValueTask<GuardStateSnapshot?> GetAsync(CancellationToken cancellationToken)
-        => GetAsync(_systemClock ? Environment.TickCount64 : 0, cancellationToken);
+        => GetAsync(_systemClock ? Environment.TickCount64 : 0, null, cancellationToken);
 
     /// <summary>
     /// As <see cref="GetAsync(CancellationToken)"/>, with <see cref="Environment.TickCount64"/> read moments ago by the
@@ -119,8 +119,9 @@ internal sealed partial class GuardStateCache
     /// this method. Ignored unless this cache runs on the system clock.
     /// </summary>
     /// <param name="systemTick">A reading of <see cref="Environment.TickCount64"/>.</param>
+    /// <param name="budget">The check's store time budget, which the wait for the first load starts; null for the whole timeout.</param>
     /// <param name="cancellationToken">Cancels the wait for the first load.</param>
-    public ValueTask<GuardStateSnapshot?> GetAsync(long systemTick, CancellationToken cancellationToken)
+    public ValueTask<GuardStateSnapshot?> GetAsync(long systemTick, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         GuardStateSnapshot? snapshot = Volatile.Read(ref _snapshot);
         if (snapshot is not null)
@@ -139,7 +140,7 @@ internal sealed partial class GuardStateCache
         }
 
         Task<GuardStateSnapshot?> first = StartRefresh();
-        return first.IsCompletedSuccessfully ? new(first.Result) : new(WaitForFirstAsync(first, cancellationToken));
+        return first.IsCompletedSuccessfully ? new(first.Result) : new(WaitForFirstAsync(first, StoreTimeBudget.Wait(budget, _store.Timeout), cancellationToken));
     }
 
     /// <summary>Starts a refresh unless one is running; returns the running one. Used at startup to load before the first check.</summary>
@@ -240,11 +241,11 @@ internal sealed partial class GuardStateCache
     private IEnumerable<Measurement<double>> ObserveAge()
         => Age is { } age ? [new Measurement<double>(age.TotalSeconds)] : [];
 
-    private async Task<GuardStateSnapshot?> WaitForFirstAsync(Task<GuardStateSnapshot?> first, CancellationToken cancellationToken)
+    private async Task<GuardStateSnapshot?> WaitForFirstAsync(Task<GuardStateSnapshot?> first, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            return await first.WaitAsync(_store.Timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            return await first.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {

@@ -66,6 +66,13 @@ internal sealed partial class TenantLimitCache
     internal Action<string>? EntrySwept { get; set; }
 
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, CancellationToken cancellationToken)
+        => GetAsync(tenantId, defaults, null, cancellationToken);
+
+    /// <summary>
+    /// The tenant's rules; a check with no answer at hand waits for the lookup at most what is left of its store time
+    /// <paramref name="budget"/> (the whole timeout without one), then goes on with <paramref name="defaults"/>.
+    /// </summary>
+    public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         if (_provider is null)
         {
@@ -105,7 +112,7 @@ internal sealed partial class TenantLimitCache
             return new(rules.Result);
         }
 
-        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, cancellationToken));
+        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, StoreTimeBudget.Wait(budget, _timeout), cancellationToken));
     }
 
     /// <summary>
@@ -124,15 +131,15 @@ internal sealed partial class TenantLimitCache
         return false;
     }
 
-    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, CancellationToken cancellationToken)
+    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, TimeSpan timeout, CancellationToken cancellationToken)
     {
         try
         {
-            return await rules.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            return await rules.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
+            LogProviderSlow(_logger, LogValue.Of(tenantId), timeout);
             return defaults;
         }
     }

@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace EmailGuard.Redis.Tests.Resilience;
+
+/// <summary>
+/// A check on a Redis that hangs (<c>SIGSTOP</c>) before its lists were ever loaded, with a tenant limit provider that
+/// hangs too, fair share and the fan-out step on: every store wait of the check shares one timeout, so the check is
+/// answered by its failure mode in about one timeout. Each wait with a timeout of its own took seven (3.5 s at 500 ms).
+/// </summary>
+[Collection(RedisFaultCollection.Name)]
+public sealed class RedisHungCheckBudgetTests(RedisServerFixture redis, ITestOutputHelper output)
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(500);
+    private readonly string _prefix = RedisServerFixture.UniquePrefix();
+
+    [Theory]
+    [InlineData(StoreFailureMode.LocalFallback, EmailSendReason.Allowed)]
+    [InlineData(StoreFailureMode.FailOpen, EmailSendReason.AllowedUnguarded)]
+    public async Task CheckAsync_RedisAndTenantProviderHang_AnsweredByTheFailureModeWithinFourTimeouts(StoreFailureMode mode, EmailSendReason expected)
+    {
+        // Arrange
+        if (!redis.CanControlServer)
+        {
+            return; // Under EMAILGUARD_REDIS there is no process of ours to freeze.
+        }
+
+        ServiceCollection services = new();
+        services.AddSingleton<TimeProvider>(TimeProvider.System);
+        services.AddSingleton<ITenantLimitProvider>(new HangingTenantLimitProvider());
+        services.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
+        services.AddEmailGuard()
+            .AddSendGuard(o =>
+            {
+                o.FailureMode = mode;
+                o.Global.Add(RateLimitRule.PerHour(10_000));
+                o.Tenant.Add(RateLimitRule.PerHour(100));
+                o.Recipient.Add(RateLimitRule.PerHour(10));
+                o.FairShare.Enabled = true;
+                o.FanOut.NewRecipients = 1;
+            })
+            .AddRedisStore(o =>
+            {
+                o.Configuration = redis.ConnectionString;
+                o.KeyPrefix = _prefix;
+            });
+        await using ServiceProvider sp = services.BuildServiceProvider();
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        // The connection is up, and the lists were never loaded (no host started, no check yet).
+        RateLimitDecision warmUp = await sp.GetRequiredService<ResilientRateLimitStore>()
+            .AcquireAsync(new[] { new RateLimitRequest("warm-up", RateLimitRule.PerHour(10)) }, default, mode);
+        warmUp.Status.Should().Be(RateLimitStatus.Allowed);
+
+        // Act
+        redis.Freeze();
+        EmailSendDecision decision;
+        TimeSpan took;
+        try
+        {
+            long started = Stopwatch.GetTimestamp();
+            decision = await guard.CheckAsync(new OutboundEmail { To = ["a@example.com", "b@example.com"], TenantId = "acme", UserId = "u-1" })
+                .AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            took = Stopwatch.GetElapsedTime(started);
+        }
+        finally
+        {
+            redis.Thaw();
+        }
+
+        // Assert
+        output.WriteLine($"{mode}: {decision.Reason} after {took.TotalMilliseconds:0} ms (timeout {s_timeout.TotalMilliseconds:0} ms)");
+        decision.Reason.Should().Be(expected);
+        took.Should().BeLessThan(4 * s_timeout, "the state, tenant, fair-share, counter and fan-out waits share one timeout (each its own took 7)");
+    }
+
+    private sealed class HangingTenantLimitProvider : ITenantLimitProvider
+    {
+        private readonly TaskCompletionSource<TenantLimits?> _never = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken) => new(_never.Task);
+    }
+}
