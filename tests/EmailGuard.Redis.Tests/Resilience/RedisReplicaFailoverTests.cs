@@ -137,7 +137,13 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         // Act: the primary stops answering with calls in flight (frozen, so that no call it has not answered can still
         // run); its replica, its script cache flushed, is promoted; then the primary dies. Killed before the promotion,
         // its freed port could go to another test's server, which the replica would resync from, emptying it.
+        // Writes are held first until the replica has every one the primary applied: replication is asynchronous, and on
+        // a loaded machine the replica once lagged by every admission of the flood (1,643 of 1,643), which is what a
+        // failover forgets (docs/redis.md), not what this test is about. The held writes die with the primary.
         IServer promoted = Admin(replica);
+        IServer dying = Admin(primary);
+        await dying.ExecuteAsync("CLIENT", "PAUSE", "10000", "WRITE");
+        (await WaitUntilAsync(() => CaughtUpAsync(dying, promoted))).Should().BeTrue("the replica catches up while writes are held");
         await promoted.ScriptFlushAsync();
         primary.Pause();
         await promoted.ExecuteAsync("REPLICAOF", "NO", "ONE");
