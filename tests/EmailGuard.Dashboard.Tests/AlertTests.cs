@@ -38,6 +38,71 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task Suspension_ClearedAndSuspendedAgainWithinThePeriod_AlertsAgain_ARepeatWhileSuspendedDoesNot()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver));
+        IEmailGuardFlags flags = host.Services.GetRequiredService<IEmailGuardFlags>();
+
+        // Act: one incident, suspended twice; cleared; a second incident.
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        (await flags.ClearAsync(EmailGuardPartyType.Tenant, "trial-rogue", clearedBy: "ops")).Should().Be(1);
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+
+        // Assert
+        JsonElement first = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        JsonElement second = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        first.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended);
+        second.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended, "the suspension after the clear is a new incident");
+        second.GetProperty("suppressed").GetInt32().Should().Be(1, "the repeat while suspended was counted, and goes out with the next alert");
+        host.Services.GetRequiredService<AlertMetrics>().Suppressed.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Suspension_ExpiredAndSuspendedAgainWithinThePeriod_AlertsAgain()
+    {
+        // Arrange
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)), time);
+        IEmailGuardFlags flags = host.Services.GetRequiredService<IEmailGuardFlags>();
+
+        // Act
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, TimeSpan.FromMinutes(10));
+        JsonElement first = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        time.Advance(TimeSpan.FromMinutes(11));
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, TimeSpan.FromMinutes(10));
+
+        // Assert
+        JsonElement second = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        first.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended);
+        second.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended, "the first suspension had ended");
+    }
+
+    [Fact]
+    public void Gate_NewIncidentOfAKnownCondition_PassesWithinThePeriod_AndSpendsTheKindsBudget()
+    {
+        AlertGate gate = new(TimeSpan.FromMinutes(15), maxPerKind: 2);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        EmailGuardAlert Suspended(string party, bool newIncident) => EmailGuardAlert.Quoting(
+            EmailGuardAlertKinds.Suspended, $"suspended:Tenant:{party}:manual", EmailGuardAlertSeverity.Critical,
+            AlertMessage.Of($"Tenant {party} suspended"), AlertMessage.Verbatim(null), null, newIncident: newIncident);
+
+        List<string> passed = [];
+        foreach (EmailGuardAlert alert in new[] { Suspended("a", true), Suspended("a", false), Suspended("a", true), Suspended("a", true) })
+        {
+            if (gate.TryPass(alert, now, out EmailGuardAlert sent, out _, out _))
+            {
+                passed.Add(sent.Condition);
+            }
+        }
+
+        passed.Should().Equal("suspended:Tenant:a:manual", "suspended:Tenant:a:manual", AlertGate.RollUpCondition(EmailGuardAlertKinds.Suspended, EmailGuardAlertSeverity.Critical));
+    }
+
+    [Fact]
     public async Task RatioBreakerTrip_RaisesBreakerTrippedAlert()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();

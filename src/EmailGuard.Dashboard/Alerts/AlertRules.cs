@@ -73,7 +73,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         });
     }
 
-    public void OnFlagged(EmailGuardFlag flag)
+    public void OnFlagged(EmailGuardFlag flag, EmailGuardFlag? replaced)
     {
         string kind = flag.Suspend ? EmailGuardAlertKinds.Suspended : EmailGuardAlertKinds.Flagged;
         AlertMessage title = flag.Suspend
@@ -94,7 +94,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
                 ["partyId"] = flag.PartyId,
                 ["reason"] = flag.Reason,
                 ["expiresAt"] = flag.ExpiresAt.ToString("O", CultureInfo.InvariantCulture),
-            }));
+            },
+            newIncident: replaced is null || replaced.Suspend != flag.Suspend));
     }
 
     public void OnStoreOutage(string errorType)
