@@ -103,6 +103,61 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task DashboardLink_NotSet_NoLinkInSlackOrWebhook_SetForAnAppsAlert_TheOverview()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost without = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString()));
+        await using DashboardHost with = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.DashboardUrl = "https://admin.example.com/emailguard"));
+
+        // Act
+        await without.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual);
+        JsonElement webhook = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        string slack = JsonDocument.Parse((await receiver.NextAsync("slack")).Body).RootElement.GetProperty("text").GetString()!;
+        with.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        JsonElement appAlert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+
+        // Assert
+        webhook.GetProperty("dashboardUrl").ValueKind.Should().Be(JsonValueKind.Null);
+        slack.Should().NotContain("Open in the dashboard").And.NotContain("http");
+        appAlert.GetProperty("dashboardUrl").GetString().Should().Be("https://admin.example.com/emailguard");
+    }
+
+    [Theory]
+    [InlineData("/emailguard")]
+    [InlineData("emailguard")]
+    [InlineData("javascript:alert(document.cookie)")]
+    [InlineData("ftp://admin.example.com/emailguard")]
+    [InlineData("https://ops:pw@admin.example.com/emailguard")]
+    [InlineData("https://admin.example.com/emailguard?x=1")]
+    [InlineData("https://admin.example.com/emailguard#top")]
+    public void Options_DashboardUrlNotAnAbsoluteWebAddress_FailStartupNamingTheSetting(string url)
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o => o.DashboardUrl = url);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action read = () => _ = provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle(f => f.StartsWith("EmailGuard:Alerts:DashboardUrl:", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("https://admin.example.com/emailguard")]
+    [InlineData("http://intranet:8080/")]
+    public void Options_DashboardUrlAbsoluteHttpOrHttps_Accepted(string url)
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o => o.DashboardUrl = url);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value.DashboardUrl.Should().Be(url);
+    }
+
+    [Fact]
     public async Task RatioBreakerTrip_RaisesBreakerTrippedAlert()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();

@@ -130,7 +130,7 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
         AlertMessage text = AlertMessage.Of(
             $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.FormattedText}");
         return EmailGuardAlert.Quoting(
-            alert.Kind, RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope), alert.Severity, title, text, details, alert.Timestamp, alert.BudgetScope);
+            alert.Kind, RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope), alert.Severity, title, text, details, alert.Timestamp, alert.BudgetScope, dashboardPath: DashboardLinks.Events);
     }
 
     private void Prune(DateTimeOffset now)

@@ -95,7 +95,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
                 ["reason"] = flag.Reason,
                 ["expiresAt"] = flag.ExpiresAt.ToString("O", CultureInfo.InvariantCulture),
             },
-            newIncident: replaced is null || replaced.Suspend != flag.Suspend));
+            newIncident: replaced is null || replaced.Suspend != flag.Suspend,
+            dashboardPath: DashboardLinks.Flags(flag.PartyType, flag.PartyId)));
     }
 
     public void OnStoreOutage(string errorType)
@@ -134,7 +135,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             title,
             text,
             new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
-            budgetScope: scope));
+            budgetScope: scope,
+            dashboardPath: DashboardLinks.Events));
     }
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)

@@ -46,6 +46,12 @@ public sealed class EmailGuardAlert
     /// </summary>
     internal bool NewIncident { get; init; }
 
+    /// <summary>
+    /// Gets where on the dashboard the alert's party is (<see cref="DashboardLinks"/>), below
+    /// <see cref="EmailGuardAlertOptions.DashboardUrl"/>; null for the overview.
+    /// </summary>
+    internal string? DashboardPath { get; init; }
+
     /// <summary>Gets <see cref="Title"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
     internal AlertMessage? TitleMessage { get; private init; }
 
@@ -66,7 +72,8 @@ public sealed class EmailGuardAlert
         IReadOnlyDictionary<string, string>? details,
         DateTimeOffset? timestamp = null,
         string? budgetScope = null,
-        bool newIncident = false)
+        bool newIncident = false,
+        string? dashboardPath = null)
         => new()
         {
             Kind = kind,
@@ -80,6 +87,7 @@ public sealed class EmailGuardAlert
             Timestamp = timestamp,
             BudgetScope = budgetScope,
             NewIncident = newIncident,
+            DashboardPath = dashboardPath,
         };
 
     /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>
