@@ -38,6 +38,126 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task Suspension_ClearedAndSuspendedAgainWithinThePeriod_AlertsAgain_ARepeatWhileSuspendedDoesNot()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver));
+        IEmailGuardFlags flags = host.Services.GetRequiredService<IEmailGuardFlags>();
+
+        // Act: one incident, suspended twice; cleared; a second incident.
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        (await flags.ClearAsync(EmailGuardPartyType.Tenant, "trial-rogue", clearedBy: "ops")).Should().Be(1);
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+
+        // Assert
+        JsonElement first = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        JsonElement second = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        first.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended);
+        second.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended, "the suspension after the clear is a new incident");
+        second.GetProperty("suppressed").GetInt32().Should().Be(1, "the repeat while suspended was counted, and goes out with the next alert");
+        host.Services.GetRequiredService<AlertMetrics>().Suppressed.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Suspension_ExpiredAndSuspendedAgainWithinThePeriod_AlertsAgain()
+    {
+        // Arrange
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)), time);
+        IEmailGuardFlags flags = host.Services.GetRequiredService<IEmailGuardFlags>();
+
+        // Act
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, TimeSpan.FromMinutes(10));
+        JsonElement first = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        time.Advance(TimeSpan.FromMinutes(11));
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial-rogue", EmailGuardFlagReasons.Manual, TimeSpan.FromMinutes(10));
+
+        // Assert
+        JsonElement second = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        first.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended);
+        second.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.Suspended, "the first suspension had ended");
+    }
+
+    [Fact]
+    public void Gate_NewIncidentOfAKnownCondition_PassesWithinThePeriod_AndSpendsTheKindsBudget()
+    {
+        AlertGate gate = new(TimeSpan.FromMinutes(15), maxPerKind: 2);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        EmailGuardAlert Suspended(string party, bool newIncident) => EmailGuardAlert.Quoting(
+            EmailGuardAlertKinds.Suspended, $"suspended:Tenant:{party}:manual", EmailGuardAlertSeverity.Critical,
+            AlertMessage.Of($"Tenant {party} suspended"), AlertMessage.Verbatim(null), null, newIncident: newIncident);
+
+        List<string> passed = [];
+        foreach (EmailGuardAlert alert in new[] { Suspended("a", true), Suspended("a", false), Suspended("a", true), Suspended("a", true) })
+        {
+            if (gate.TryPass(alert, now, out EmailGuardAlert sent, out _, out _))
+            {
+                passed.Add(sent.Condition);
+            }
+        }
+
+        passed.Should().Equal("suspended:Tenant:a:manual", "suspended:Tenant:a:manual", AlertGate.RollUpCondition(EmailGuardAlertKinds.Suspended, EmailGuardAlertSeverity.Critical));
+    }
+
+    [Fact]
+    public async Task DashboardLink_NotSet_NoLinkInSlackOrWebhook_SetForAnAppsAlert_TheOverview()
+    {
+        // Arrange
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost without = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString()));
+        await using DashboardHost with = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.DashboardUrl = "https://admin.example.com/emailguard"));
+
+        // Act
+        await without.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual);
+        JsonElement webhook = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        string slack = JsonDocument.Parse((await receiver.NextAsync("slack")).Body).RootElement.GetProperty("text").GetString()!;
+        with.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        JsonElement appAlert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+
+        // Assert
+        webhook.GetProperty("dashboardUrl").ValueKind.Should().Be(JsonValueKind.Null);
+        slack.Should().NotContain("Open in the dashboard").And.NotContain("http");
+        appAlert.GetProperty("dashboardUrl").GetString().Should().Be("https://admin.example.com/emailguard");
+    }
+
+    [Theory]
+    [InlineData("/emailguard")]
+    [InlineData("emailguard")]
+    [InlineData("javascript:alert(document.cookie)")]
+    [InlineData("ftp://admin.example.com/emailguard")]
+    [InlineData("https://ops:pw@admin.example.com/emailguard")]
+    [InlineData("https://admin.example.com/emailguard?x=1")]
+    [InlineData("https://admin.example.com/emailguard#top")]
+    public void Options_DashboardUrlNotAnAbsoluteWebAddress_FailStartupNamingTheSetting(string url)
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o => o.DashboardUrl = url);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action read = () => _ = provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().ContainSingle(f => f.StartsWith("EmailGuard:Alerts:DashboardUrl:", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("https://admin.example.com/emailguard")]
+    [InlineData("http://intranet:8080/")]
+    public void Options_DashboardUrlAbsoluteHttpOrHttps_Accepted(string url)
+    {
+        ServiceCollection services = new();
+        services.AddLogging();
+        services.AddEmailGuard().AddAlerts(o => o.DashboardUrl = url);
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IOptions<EmailGuardAlertOptions>>().Value.DashboardUrl.Should().Be(url);
+    }
+
+    [Fact]
     public async Task RatioBreakerTrip_RaisesBreakerTrippedAlert()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();

@@ -142,6 +142,38 @@ public sealed class HostileAlertDeliveryTests
     }
 
     [Fact]
+    public async Task DashboardLink_HostilePartyId_PercentEncoded_NoQueryParameterNoSlackControlNoLineAdded()
+    {
+        // Arrange: a tenant id that would end a Slack link ('|', '>'), page the channel, add a query parameter ('&type=User'),
+        // leave the page ('#', '/../') and start a line, were it written into the link as it is.
+        const string Id = "<!channel>|Click me> &type=User#x/../../admin?\n*[Critical] rotate*";
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.SlackWebhookUrl = new Uri(receiver.Address, "/slack").ToString();
+            o.WebhookUrl = new Uri(receiver.Address, "/webhook").ToString();
+            o.WebhookSecret = Secret;
+            o.DashboardUrl = "https://admin.example.com/emailguard/";
+            o.MaxAttempts = 1;
+        });
+        string expected = "https://admin.example.com/emailguard/flags?type=Tenant&id=" + Uri.EscapeDataString(Id);
+
+        // Act
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, Id, EmailGuardFlagReasons.Manual);
+        AlertReceiver.Received slack = await receiver.NextAsync("slack");
+        AlertReceiver.Received webhook = await receiver.NextAsync("webhook");
+
+        // Assert: the webhook carries the link; Slack shows it as one link on a line of its own, '&' escaped as Slack wants.
+        System.Text.Json.JsonDocument.Parse(webhook.Body).RootElement.GetProperty("dashboardUrl").GetString().Should().Be(expected);
+        expected.Should().NotContainAny(["<", ">", "|", "#", "\n", "&type=User", "/../"]);
+        string text = System.Text.Json.JsonDocument.Parse(slack.Body).RootElement.GetProperty("text").GetString()!;
+        string[] lines = text.Split('\n');
+        lines.Should().HaveCount(3);
+        lines[2].Should().Be("<" + expected.Replace("&", "&amp;", StringComparison.Ordinal) + "|Open in the dashboard>");
+        text.Should().NotContain("<!channel>");
+    }
+
+    [Fact]
     public async Task Slack_PartyIdWithMrkdwn_RendersLiterallyInACodeSpan_NothingOfItFormats()
     {
         // Arrange: Slack has no escape for its formatting characters, so a user id could bold, strike and emoji its way

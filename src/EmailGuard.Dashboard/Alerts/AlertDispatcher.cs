@@ -149,6 +149,10 @@ internal sealed partial class AlertDispatcher(
 
     private string Source => _options.Source ?? environment?.ApplicationName ?? "EmailGuard";
 
+    /// <summary>The link to the alert's party on the dashboard, or to its overview; null when no <see cref="EmailGuardAlertOptions.DashboardUrl"/> is set.</summary>
+    private string? DashboardLink(EmailGuardAlert alert)
+        => _options.DashboardUrl is { Length: > 0 } dashboard ? DashboardLinks.Absolute(dashboard, alert.DashboardPath ?? DashboardLinks.Overview) : null;
+
     private HttpRequestMessage SlackRequest(QueuedAlert queued)
     {
         EmailGuardAlert alert = queued.Alert;
@@ -164,6 +168,12 @@ internal sealed partial class AlertDispatcher(
         if (queued.Suppressed > 0)
         {
             text.Append(CultureInfo.InvariantCulture, $"\n_{queued.Suppressed} similar alerts were suppressed since {queued.SuppressedSince:u}._");
+        }
+
+        if (DashboardLink(alert) is { } link)
+        {
+            // Inside <…|…> Slack ends the URL at '|' and reads &, < and > as everywhere; a party id is percent-encoded already.
+            text.Append("\n<").Append(AlertMessage.SlackEscape(link).Replace("|", "%7C", StringComparison.Ordinal)).Append("|Open in the dashboard>");
         }
 
         string body = JsonSerializer.Serialize(new { text = text.ToString() }, s_json);
@@ -187,6 +197,7 @@ internal sealed partial class AlertDispatcher(
                 suppressed = queued.Suppressed,
                 suppressedSince = queued.SuppressedSince,
                 details = alert.Details,
+                dashboardUrl = DashboardLink(alert),
             },
             s_json);
         long timestamp = timeProvider.GetUtcNow().ToUnixTimeSeconds();

@@ -13,6 +13,11 @@ namespace EmailGuard.Dashboard;
 /// under <c>&lt;kind&gt;:&lt;scope&gt;:*:&lt;severity&gt;</c>: a flood of banned networks leaves a tenant's breaker trip its own alert. Bounded: at most
 /// <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
 /// </para>
+/// <para>
+/// An alert of a <see cref="EmailGuardAlert.NewIncident"/> (a party flagged again after its flag was cleared or expired)
+/// passes even within its condition's period, and spends the budget as a new condition does: the incident is new, and
+/// a breaker that flaps still cannot page more than the budget.
+/// </para>
 /// </summary>
 internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAlertOptions.DefaultMaxConditionsPerKind)
 {
@@ -35,14 +40,16 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
         lock (_lock)
         {
             passed = alert;
-            if (!_states.ContainsKey(alert.Condition) && !SpendBudget(alert, now))
+            if ((alert.NewIncident || !_states.ContainsKey(alert.Condition)) && !SpendBudget(alert, now))
             {
                 passed = RollUp(alert);
             }
 
             if (_states.TryGetValue(passed.Condition, out State? state))
             {
-                if (now - state.LastSent < period)
+                // A new incident of a condition goes out although its last one went out within the period: a tenant
+                // suspended, cleared and suspended again is two incidents, and the second paged nobody.
+                if (now - state.LastSent < period && !(ReferenceEquals(passed, alert) && alert.NewIncident))
                 {
                     state.Suppressed++;
                     state.FirstSuppressed ??= now;
@@ -123,7 +130,7 @@ internal sealed class AlertGate(TimeSpan period, int maxPerKind = EmailGuardAler
         AlertMessage text = AlertMessage.Of(
             $"Further {alert.Kind} alerts of other parties are counted and summarized at the end of the period, so that they cannot crowd out other alerts. Open the dashboard's event log for all of them. {alert.FormattedText}");
         return EmailGuardAlert.Quoting(
-            alert.Kind, RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope), alert.Severity, title, text, details, alert.Timestamp, alert.BudgetScope);
+            alert.Kind, RollUpCondition(alert.Kind, alert.Severity, alert.BudgetScope), alert.Severity, title, text, details, alert.Timestamp, alert.BudgetScope, dashboardPath: DashboardLinks.Events);
     }
 
     private void Prune(DateTimeOffset now)

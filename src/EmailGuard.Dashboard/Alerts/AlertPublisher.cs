@@ -66,7 +66,7 @@ internal sealed class AlertPublisher : IEmailGuardAlerts
         {
             AlertMessage title = AlertMessage.Of($"{suppressed} more of: {last.FormattedTitle}");
             AlertMessage text = AlertMessage.Of($"{suppressed} further alerts of this condition were suppressed since {since:u}. The last one: {last.FormattedText}");
-            EmailGuardAlert summary = EmailGuardAlert.Quoting(EmailGuardAlertKinds.Suppressed, last.Condition, last.Severity, title, text, last.Details, now);
+            EmailGuardAlert summary = EmailGuardAlert.Quoting(EmailGuardAlertKinds.Suppressed, last.Condition, last.Severity, title, text, last.Details, now, dashboardPath: last.DashboardPath);
             Enqueue(new QueuedAlert(Guid.NewGuid(), summary, now, suppressed, since));
         }
     }

@@ -73,7 +73,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         });
     }
 
-    public void OnFlagged(EmailGuardFlag flag)
+    public void OnFlagged(EmailGuardFlag flag, EmailGuardFlag? replaced)
     {
         string kind = flag.Suspend ? EmailGuardAlertKinds.Suspended : EmailGuardAlertKinds.Flagged;
         AlertMessage title = flag.Suspend
@@ -94,7 +94,9 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
                 ["partyId"] = flag.PartyId,
                 ["reason"] = flag.Reason,
                 ["expiresAt"] = flag.ExpiresAt.ToString("O", CultureInfo.InvariantCulture),
-            }));
+            },
+            newIncident: replaced is null || replaced.Suspend != flag.Suspend,
+            dashboardPath: DashboardLinks.Flags(flag.PartyType, flag.PartyId)));
     }
 
     public void OnStoreOutage(string errorType)
@@ -133,7 +135,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             title,
             text,
             new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
-            budgetScope: scope));
+            budgetScope: scope,
+            dashboardPath: DashboardLinks.Events));
     }
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)

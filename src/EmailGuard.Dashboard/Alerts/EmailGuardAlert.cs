@@ -39,6 +39,19 @@ public sealed class EmailGuardAlert
     /// </summary>
     internal string? BudgetScope { get; init; }
 
+    /// <summary>
+    /// Gets whether the alert reports a new incident of its condition, after the last one ended (a flag cleared or
+    /// expired before the party was flagged again): it goes out even within the period of the condition's last alert,
+    /// and spends the kind's budget of new conditions as a new condition does.
+    /// </summary>
+    internal bool NewIncident { get; init; }
+
+    /// <summary>
+    /// Gets where on the dashboard the alert's party is (<see cref="DashboardLinks"/>), below
+    /// <see cref="EmailGuardAlertOptions.DashboardUrl"/>; null for the overview.
+    /// </summary>
+    internal string? DashboardPath { get; init; }
+
     /// <summary>Gets <see cref="Title"/> with the values others chose kept apart, for a sink that formats; null for an application's alert.</summary>
     internal AlertMessage? TitleMessage { get; private init; }
 
@@ -58,7 +71,9 @@ public sealed class EmailGuardAlert
         AlertMessage text,
         IReadOnlyDictionary<string, string>? details,
         DateTimeOffset? timestamp = null,
-        string? budgetScope = null)
+        string? budgetScope = null,
+        bool newIncident = false,
+        string? dashboardPath = null)
         => new()
         {
             Kind = kind,
@@ -71,6 +86,8 @@ public sealed class EmailGuardAlert
             Details = details,
             Timestamp = timestamp,
             BudgetScope = budgetScope,
+            NewIncident = newIncident,
+            DashboardPath = dashboardPath,
         };
 
     /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>

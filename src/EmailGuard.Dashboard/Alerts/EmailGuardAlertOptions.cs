@@ -28,6 +28,15 @@ public sealed class EmailGuardAlertOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public string? WebhookSecret { get; set; }
 
+    /// <summary>
+    /// Gets or sets the dashboard's address as an operator opens it, mount path included (e.g.
+    /// <c>https://admin.example.com/emailguard</c>): an absolute http or https URL without user information, query or
+    /// fragment. When set, Slack and webhook alerts carry a link to the dashboard, to the party's page where the dashboard
+    /// has one (a flagged or suspended user or tenant on the flags page), else to the page the alert's text names.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: alerts carry no link.</value>
+    public string? DashboardUrl { get; set; }
+
     /// <summary>Gets or sets a name for this application in every alert, e.g. <c>billing-prod</c>.</summary>
     /// <value>The default value is <see langword="null"/>: the host's application name.</value>
     public string? Source { get; set; }

@@ -19,6 +19,7 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
         List<string> failures = [];
         CheckUrl(options.SlackWebhookUrl, nameof(options.SlackWebhookUrl), failures);
         CheckUrl(options.WebhookUrl, nameof(options.WebhookUrl), failures);
+        CheckDashboardUrl(options.DashboardUrl, failures);
         if (!string.IsNullOrEmpty(options.WebhookUrl) && (string.IsNullOrWhiteSpace(options.WebhookSecret) || options.WebhookSecret.Length < 16))
         {
             failures.Add($"{Prefix}{nameof(options.WebhookSecret)}: a webhook needs a secret of at least 16 characters, not all spaces, to sign its alerts.");
@@ -51,6 +52,28 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
             // The value is not repeated: a Slack webhook URL carries its secret in the path (and a webhook URL may in its
             // query or user information), and startup failures end up in logs.
             failures.Add($"{Prefix}{setting}: the URL must be an absolute https URL (http only to a loopback address such as 127.0.0.1), without user information; it is {Shape(url)}.");
+        }
+    }
+
+    /// <summary>
+    /// A link in every alert: an operator clicks it, so it must be a web page (a <c>javascript:</c> or relative link
+    /// would run or resolve elsewhere), and the alerts' paths are appended to it, so it has no query or fragment.
+    /// </summary>
+    private static void CheckDashboardUrl(string? url, List<string> failures)
+    {
+        if (string.IsNullOrEmpty(url))
+        {
+            return;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri)
+            || uri.Scheme is not ("https" or "http")
+            || uri.Host.Length == 0
+            || uri.UserInfo.Length > 0
+            || uri.Query.Length > 0
+            || uri.Fragment.Length > 0)
+        {
+            failures.Add($"{Prefix}{nameof(EmailGuardAlertOptions.DashboardUrl)}: the dashboard's address must be an absolute http or https URL, mount path included (e.g. https://admin.example.com/emailguard), without user information, query or fragment; it is {Shape(url)}.");
         }
     }
 

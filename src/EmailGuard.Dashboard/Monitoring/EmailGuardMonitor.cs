@@ -75,12 +75,12 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         }
     }
 
-    public void OnFlagged(EmailGuardFlag flag)
+    public void OnFlagged(EmailGuardFlag flag, EmailGuardFlag? replaced)
     {
         Events.Add(new DashboardEvent(_timeProvider.GetUtcNow(), flag.Suspend ? DashboardEventKinds.Suspended : DashboardEventKinds.Flagged, $"{flag.PartyType} {flag.PartyId} {(flag.Suspend ? "suspended" : "flagged")}: {flag.Reason}", $"until {flag.ExpiresAt:u}"));
         foreach (IEmailGuardObserver observer in _observers)
         {
-            observer.OnFlagged(flag);
+            observer.OnFlagged(flag, replaced);
         }
     }
 

@@ -17,9 +17,9 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
         events.OnChecked = Chain(events.OnChecked, a => monitor.OnChecked(a));
         events.OnLimitExceeded = Chain(events.OnLimitExceeded, a => monitor.OnLimitExceeded(a));
         events.OnNearLimit = Chain(events.OnNearLimit, a => monitor.OnNearLimit(a));
-        events.OnUserFlagged = Chain(events.OnUserFlagged, a => monitor.OnFlagged(a.Flag));
-        events.OnTenantFlagged = Chain(events.OnTenantFlagged, a => monitor.OnFlagged(a.Flag));
-        events.OnTenantSuspended = Chain(events.OnTenantSuspended, a => monitor.OnFlagged(a.Flag));
+        events.OnUserFlagged = Chain(events.OnUserFlagged, a => monitor.OnFlagged(a.Flag, a.Replaced));
+        events.OnTenantFlagged = Chain(events.OnTenantFlagged, a => monitor.OnFlagged(a.Flag, a.Replaced));
+        events.OnTenantSuspended = Chain(events.OnTenantSuspended, a => monitor.OnFlagged(a.Flag, a.Replaced));
     }
 
     internal static Func<T, ValueTask> Chain<T>(Func<T, ValueTask>? first, Action<T> second)

@@ -7,7 +7,11 @@ internal interface IEmailGuardObserver
 
     void OnNearLimit(EmailGuardLimitArguments limitEvent);
 
-    void OnFlagged(EmailGuardFlag flag);
+    /// <summary>
+    /// A party was flagged or suspended; <paramref name="replaced"/> is the flag of the same party and reason that was
+    /// still active (<see cref="EmailGuardFlagArguments.Replaced"/>), null for a new incident.
+    /// </summary>
+    void OnFlagged(EmailGuardFlag flag, EmailGuardFlag? replaced);
 
     void OnStoreOutage(string errorType);
 

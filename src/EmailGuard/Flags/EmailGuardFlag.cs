@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace EmailGuard;
 
 /// <summary>An active or past flag on a user or tenant.</summary>
@@ -34,4 +36,12 @@ public sealed class EmailGuardFlag
     /// <param name="now">The time.</param>
     /// <returns><see langword="true"/> while the flag has not expired.</returns>
     public bool IsActive(DateTimeOffset now) => ExpiresAt > now;
+
+    /// <summary>
+    /// The flag in one line for a log or a debugger, e.g. <c>Tenant acme suspended: manual, until 2026-12-02 10:00:00Z</c>;
+    /// the party id and reason are escaped as log values are, so that an id cannot break or forge the line.
+    /// </summary>
+    /// <returns>The party, what the flag does, its reason and its expiry.</returns>
+    public override string ToString()
+        => string.Create(CultureInfo.InvariantCulture, $"{PartyType} {LogValue.Of(PartyId)} {(Suspend ? "suspended" : $"flagged (limits at {(int)Math.Round(LimitFactor * 100)} percent)")}: {LogValue.Of(Reason)}, until {ExpiresAt:u}");
 }

@@ -68,6 +68,15 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
             Metadata = metadata,
         };
 
+        EmailGuardEvents events = _options.Events;
+        (Func<EmailGuardFlagArguments, ValueTask>? callback, string name) = partyType == EmailGuardPartyType.User
+            ? (events.OnUserFlagged, nameof(EmailGuardEvents.OnUserFlagged))
+            : flag.Suspend
+                ? (events.OnTenantSuspended, nameof(EmailGuardEvents.OnTenantSuspended))
+                : (events.OnTenantFlagged, nameof(EmailGuardEvents.OnTenantFlagged));
+        raiseEvents &= callback is not null;
+        EmailGuardFlag? replaced = raiseEvents ? await FindActiveAsync(partyType, partyId, reason, now, cancellationToken).ConfigureAwait(false) : null;
+
         await _state.Store.UpsertFlagAsync(flag, cancellationToken).ConfigureAwait(false);
         await _state.Store.AppendFlagEventAsync(
             new EmailGuardFlagEvent
@@ -93,15 +102,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
             LogFlagged(_logger, partyType, LogValue.Of(reason), LogValue.Of(flaggedBy) ?? Unknown, (int)Math.Round(flag.LimitFactor * 100), flag.ExpiresAt);
         }
 
-        EmailGuardEvents events = _options.Events;
-        (Func<EmailGuardFlagArguments, ValueTask>? callback, string name) = partyType == EmailGuardPartyType.User
-            ? (events.OnUserFlagged, nameof(EmailGuardEvents.OnUserFlagged))
-            : flag.Suspend
-                ? (events.OnTenantSuspended, nameof(EmailGuardEvents.OnTenantSuspended))
-                : (events.OnTenantFlagged, nameof(EmailGuardEvents.OnTenantFlagged));
-        if (callback is not null && raiseEvents)
+        if (raiseEvents)
         {
-            _events.Run(callback, new EmailGuardFlagArguments(flag), name);
+            _events.Run(callback!, new EmailGuardFlagArguments(flag, replaced), name);
         }
 
         return flag;
@@ -177,6 +180,26 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 && (query.PartyId is null || string.Equals(e.PartyId, query.PartyId, StringComparison.Ordinal))
                 && (query.Since is not { } since || e.CreatedAt >= since))
             .Take(query.Take)];
+    }
+
+    /// <summary>
+    /// The active flag of the party for <paramref name="reason"/> that a new one replaces, so that the callbacks can tell
+    /// a new incident from a repeat (an alert that deduplicated a suspension after a clear paged nobody). Read from the
+    /// store, so that a clear on another instance counts; when the store does not answer, this instance's last snapshot.
+    /// </summary>
+    private async ValueTask<EmailGuardFlag?> FindActiveAsync(EmailGuardPartyType partyType, string partyId, string reason, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        GuardStateSnapshot? snapshot;
+        try
+        {
+            snapshot = await _state.LoadCurrentSnapshotAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (EmailGuardStoreUnavailableException)
+        {
+            snapshot = _state.Current;
+        }
+
+        return snapshot?.GetActiveFlags(partyType, partyId, now).FirstOrDefault(f => string.Equals(f.Reason, reason, StringComparison.OrdinalIgnoreCase));
     }
 
     private static void CheckParty(EmailGuardPartyType partyType, string partyId)

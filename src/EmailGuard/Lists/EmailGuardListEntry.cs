@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace EmailGuard;
 
 /// <summary>An entry of the blocklist or the allowlist.</summary>
@@ -28,6 +30,16 @@ public sealed class EmailGuardListEntry
     /// <param name="now">The time.</param>
     /// <returns><see langword="true"/> when the entry has no expiry or has not reached it.</returns>
     public bool IsActive(DateTimeOffset now) => ExpiresAt is not { } expiresAt || expiresAt > now;
+
+    /// <summary>
+    /// The entry in one line for a log or a debugger, e.g. <c>Blocklist Recipient spam@example.com: spam_trap, no expiry</c>;
+    /// the value and reason are escaped as log values are, so that a value cannot break or forge the line.
+    /// </summary>
+    /// <returns>The list, the party, the reason and the expiry.</returns>
+    public override string ToString()
+        => ExpiresAt is { } expiresAt
+            ? string.Create(CultureInfo.InvariantCulture, $"{Kind} {PartyType} {LogValue.Of(Value)}: {LogValue.Of(Reason)}, until {expiresAt:u}")
+            : $"{Kind} {PartyType} {LogValue.Of(Value)}: {LogValue.Of(Reason)}, no expiry";
 
     /// <summary>What names the entry in a store: its list, kind of party and stored value.</summary>
     internal EmailGuardListEntryKey Key => new(Kind, PartyType, Value);

@@ -432,6 +432,31 @@ public sealed class EmailSendGuardTests
     }
 
     [Fact]
+    public async Task Flags_SuspendedAgain_ReplacedIsTheActiveFlag_NullAfterAClearOrExpiry()
+    {
+        // Arrange: an alert tells a new incident from a repeat by Replaced.
+        List<EmailGuardFlagArguments> suspended = [];
+        (ServiceProvider sp, _, FakeTimeProvider time) = Build(o => o.Events.OnTenantSuspended = args =>
+        {
+            suspended.Add(args);
+            return ValueTask.CompletedTask;
+        });
+        await using ServiceProvider owned = sp;
+        IEmailGuardFlags flags = sp.GetRequiredService<IEmailGuardFlags>();
+
+        // Act: new, repeat, cleared then new, expired then new.
+        EmailGuardFlag first = await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1));
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1));
+        await flags.ClearAsync(EmailGuardPartyType.Tenant, "trial");
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1));
+        time.Advance(TimeSpan.FromHours(2));
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "trial", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1));
+
+        // Assert
+        suspended.Select(a => a.Replaced?.CreatedAt).Should().Equal(null, first.CreatedAt, null, null);
+    }
+
+    [Fact]
     public async Task Flags_OnlyUsersAndTenants_CanBeFlagged()
     {
         (ServiceProvider sp, _, _) = Build(_ => { });
