@@ -14,25 +14,25 @@ namespace EmailGuard.Sample.Accounts;
 public sealed class AccountMail(SampleDatabase database, SampleMailer mailer, IOptions<MailOptions> mail, TimeProvider time)
 {
     /// <summary>
-    /// Creates the account if it is new. A new account gets a confirmation mail; an existing one gets a notice that
+    /// Creates the account if it is new, for <paramref name="address"/> as typed (<see cref="DeliveryAddress"/>). A new account gets a confirmation mail; an existing one gets a notice that
     /// someone tried to sign up with its address, so the owner learns of it and the visitor learns nothing.
     /// </summary>
-    public Task<GuardVerdict> QueueSignupAsync(NormalizedEmailAddress address, string? clientIp, CancellationToken cancellationToken)
+    public Task<GuardVerdict> QueueSignupAsync(string address, string? clientIp, CancellationToken cancellationToken)
     {
-        bool created = database.TryCreateAccount(address.Address, time.GetUtcNow());
+        bool created = database.TryCreateAccount(address, time.GetUtcNow());
         OutgoingMail signup = created
             ? new(
                 "signup",
                 mail.Value.From,
-                address.Address,
+                address,
                 "Confirm your EmailGuard sample account",
-                $"Welcome! Confirm your address {address.Address} by opening the link below.\n\nhttps://sample.emailguard.test/confirm/{Guid.NewGuid():N}")
+                $"Welcome! Confirm your address {address} by opening the link below.\n\nhttps://sample.emailguard.test/confirm/{Guid.NewGuid():N}")
             : new(
                 "signup",
                 mail.Value.From,
-                address.Address,
+                address,
                 "Someone tried to sign up with your address",
-                $"Someone tried to create an EmailGuard sample account for {address.Address}, which already has one. If it was you, sign in or reset your password:\n\nhttps://sample.emailguard.test/password-reset");
+                $"Someone tried to create an EmailGuard sample account for {address}, which already has one. If it was you, sign in or reset your password:\n\nhttps://sample.emailguard.test/password-reset");
         return mailer.QueueAsync(signup with { ClientIp = clientIp }, cancellationToken);
     }
 
@@ -40,14 +40,14 @@ public sealed class AccountMail(SampleDatabase database, SampleMailer mailer, IO
     /// Queues a reset link whether or not the account exists; the worker checks the account when it takes the mail,
     /// and drops it when there is none (see <see cref="OutgoingMail.RequiresAccount"/>).
     /// </summary>
-    public Task<GuardVerdict> QueueResetAsync(NormalizedEmailAddress address, string? clientIp, CancellationToken cancellationToken)
+    public Task<GuardVerdict> QueueResetAsync(string address, string? clientIp, CancellationToken cancellationToken)
     {
         OutgoingMail reset = new(
             "password-reset",
             mail.Value.From,
-            address.Address,
+            address,
             "Reset your EmailGuard sample password",
-            $"Someone asked to reset the password of {address.Address}. If it was you, open:\n\nhttps://sample.emailguard.test/reset/{Guid.NewGuid():N}")
+            $"Someone asked to reset the password of {address}. If it was you, open:\n\nhttps://sample.emailguard.test/reset/{Guid.NewGuid():N}")
         {
             ClientIp = clientIp,
             RequiresAccount = true,

@@ -64,6 +64,7 @@ public static class EmailGuardEndpointBuilderExtensions
         services.TryAddSingleton<UnguardedEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, UnguardedEndpointMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MiddlewareUseCheck>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ForwardedHeadersTrustCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));

@@ -2,6 +2,8 @@ using EmailGuard;
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -37,6 +39,9 @@ public static class EmailGuardIdentityServiceCollectionExtensions
         }
 
         services.AddEmailGuard().AddSendGuard();
+
+        // The sender passes the request's address to the send guard's ClientIp rules: warn if any client can set it.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ForwardedHeadersTrustCheck>());
 
         // Called again (two modules, or a helper run twice): configure the existing decoration, never wrap it again.
         if (IdentitySenderDecoration<TUser>.Of(registered) is { } existing)

@@ -46,4 +46,20 @@ internal static class ForwardedHeadersCheck
 
         return false;
     }
+
+    /// <summary>
+    /// Whether any client can choose the address the app sees: <c>X-Forwarded-For</c> is applied, no proxy or network
+    /// is named, so the forwarded-headers middleware takes the header from every sender, and <c>ForwardLimit</c> is not 1,
+    /// so it walks past the entry the app's own proxy appended to one the client wrote.
+    /// </summary>
+    /// <remarks>
+    /// With <c>ForwardLimit</c> 1 and exactly one proxy in front, the one entry taken is the proxy's, which the client
+    /// cannot write; EmailGuard cannot see the topology, so that setup is left alone.
+    /// </remarks>
+    public static bool TrustsEverySender(ForwardedHeadersOptions? options)
+        => options is not null
+            && (options.ForwardedHeaders & ForwardedHeaders.XForwardedFor) != 0
+            && options.KnownProxies.Count == 0
+            && options.KnownIPNetworks.Count == 0
+            && options.ForwardLimit != 1;
 }

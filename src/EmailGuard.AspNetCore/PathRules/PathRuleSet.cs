@@ -20,6 +20,9 @@ internal sealed class PathRuleSet
 
     public int Count => _rules.Length;
 
+    /// <summary>Gets whether an enforced path rule counts per client IP or network.</summary>
+    public bool HasClientIpPartition => _rules.Any(static r => r.Policy is { HasClientIpPartition: true, ShadowMode: false });
+
     /// <param name="method">The request's method.</param>
     /// <param name="path">The request's path.</param>
     /// <param name="exactPathsOnly">

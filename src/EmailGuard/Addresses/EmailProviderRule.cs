@@ -51,7 +51,18 @@ public sealed class EmailProviderRule
     public static IList<EmailProviderRule> CreateDefaults() =>
     [
         new() { Name = "Gmail", Domains = ["gmail.com", "googlemail.com"], CanonicalDomain = "gmail.com", IgnoreDots = true },
-        new() { Name = "Microsoft", Domains = ["outlook.com", "hotmail.com", "live.com", "msn.com"] },
+        new()
+        {
+            Name = "Microsoft",
+            Domains =
+            [
+                "outlook.com", "hotmail.com", "live.com", "msn.com", "windowslive.com",
+
+                // Outlook.com's country domains, each a namespace of its own (docs/address-normalization.md lists the source).
+                "hotmail.at", "hotmail.ca", "hotmail.co.il", "hotmail.co.uk", "hotmail.com.ar", "hotmail.com.au", "hotmail.com.br",
+                "hotmail.com.tr", "hotmail.de", "hotmail.dk", "hotmail.es", "hotmail.fr", "hotmail.it", "hotmail.se", "live.at", "live.ca",
+            ],
+        },
         new() { Name = "Yahoo", Domains = ["yahoo.com"], SubaddressSeparators = "-" },
         new() { Name = "Fastmail", Domains = ["fastmail.com", "fastmail.fm"], SubdomainAddressing = true },
         new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me", IgnoredCharacters = "._-" },

@@ -80,6 +80,39 @@ public abstract partial class SampleFlowTests : IAsyncLifetime
         viewAfterLimit.StatusCode.Should().Be(HttpStatusCode.OK, "a limited visitor can still see the form");
     }
 
+    [Theory]
+    [InlineData("base-news@yahoo.com", "base@yahoo.com")]
+    [InlineData("j.doe+shop@gmail.com", "jdoe@gmail.com")]
+    public async Task Signup_DisposableOrTaggedAddress_MailAddressedAsTypedNotFolded(string typed, string folded)
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+
+        using HttpResponseMessage response = await client.SubmitAsync("/signup", "/signup", ("email", typed));
+        await App.MailDrainedAsync();
+
+        response.Headers.Location!.OriginalString.Should().Be("/signup/sent");
+        Outbox().Should().ContainSingle().Which.To.Should().Be(typed);
+        string eml = await File.ReadAllTextAsync(App.PickedUpMails().Should().ContainSingle().Subject);
+        string to = Regex.Match(eml, @"^To: (?<to>.*?)\r?$", RegexOptions.Multiline).Groups["to"].Value;
+        to.Should().Be(typed, "{0} is a counter key, and may be someone else's inbox", folded);
+        App.Services.GetRequiredService<SampleDatabase>().AccountExists(typed).Should().BeTrue();
+        App.Services.GetRequiredService<SampleDatabase>().AccountExists(folded).Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task PasswordReset_AccountSignedUpWithAYahooDisposableAddress_LinkGoesToThatAddressNotItsBase()
+    {
+        using SampleHttpClient client = new(App.BaseAddress);
+        (await client.SubmitAsync("/signup", "/signup", ("email", "base-news@yahoo.com"))).Dispose();
+
+        (await client.SubmitAsync("/password-reset", "/password-reset", ("email", "base-news@yahoo.com"))).Dispose();
+        await App.MailDrainedAsync();
+
+        Outbox().Select(e => (e.Category, e.To, e.Status)).Should().BeEquivalentTo(
+            [("signup", "base-news@yahoo.com", OutboxStatus.Sent), ("password-reset", "base-news@yahoo.com", OutboxStatus.Sent)],
+            "base@yahoo.com may be someone else's inbox: a reset link must never go there");
+    }
+
     [Fact]
     public async Task Signup_AddressWithAnAccount_SameAnswerAndANoticeInsteadOfAConfirmation()
     {

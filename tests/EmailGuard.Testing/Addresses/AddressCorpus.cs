@@ -77,6 +77,9 @@ public static class AddressCorpus
         ("base@yahoo.com", ["base@yahoo.com", "base-shopping@yahoo.com", "base-x@yahoo.com", "BASE-news@YAHOO.COM"]),
         ("user@fastmail.com", ["user@fastmail.com", "anything@user.fastmail.com", "user+x@fastmail.com", "other@USER.fastmail.com\u3002"]),
         ("name@outlook.com", ["name@outlook.com", "name+x@outlook.com", "Name@Outlook.com", "NAME+y@OUTLOOK\uFF0ECOM\u3002"]),
+        ("name@hotmail.co.uk", ["name@hotmail.co.uk", "name+x@hotmail.co.uk", "Name+y@HOTMAIL.CO.UK\u3002", "name@hotmail\uFF0Eco.uk."]),
+        ("name@hotmail.fr", ["name@hotmail.fr", "name+z@Hotmail.fr", "NAME@HOTMAIL.FR", "name+news@hotmail\uFF61fr"]),
+        ("name@live.ca", ["name@live.ca", "NAME+x@live\uFF0Eca", "Name@Live.CA\u3002", "name+a+b@live.ca"]),
         ("ivan@yandex.com", ["ivan@yandex.com", "ivan@ya.ru", "ivan@yandex.ru", "ivan+x@yandex.by"]),
     ];
 
@@ -92,6 +95,9 @@ public static class AddressCorpus
         ("victim@example.com", "victim@sub.example.com"),
         ("victim@example.com", "victim@xn--exmple-cua.com"),
         ("name@outlook.com", "name@hotmail.com"),
+        ("name@hotmail.com", "name@hotmail.co.uk"),
+        ("name@hotmail.fr", "name@hotmail.de"),
+        ("name@live.com", "name@live.ca"),
         ("user@fastmail.com", "user@fastmail.fm"),
         ("base-x@gmail.com", "base@gmail.com"),
         ("base-x@example.com", "base@example.com"),

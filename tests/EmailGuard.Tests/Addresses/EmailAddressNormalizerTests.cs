@@ -117,6 +117,17 @@ public sealed class EmailAddressNormalizerTests
         kept.Address.Should().Be("victim+x@example.com");
     }
 
+    [Theory]
+    [InlineData("name+x@hotmail.co.uk", "name@hotmail.co.uk")]
+    [InlineData("Name+news@Hotmail.FR", "name@hotmail.fr")]
+    [InlineData("name+x@hotmail.com.br", "name@hotmail.com.br")]
+    [InlineData("name+x@live.ca", "name@live.ca")]
+    [InlineData("name+x@windowslive.com", "name@windowslive.com")]
+    public void TryNormalize_PlusTagsOff_MicrosoftCountryDomainsStillFoldTheirTags(string address, string expected)
+    {
+        Normalize(address, new EmailAddressNormalizationOptions { StripPlusTags = false }).Should().Be(expected);
+    }
+
     [Fact]
     public void TryNormalize_AppAddsAProvider_ItsAliasesFold()
     {

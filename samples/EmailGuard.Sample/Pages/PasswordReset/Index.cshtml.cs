@@ -1,5 +1,6 @@
 using EmailGuard.AspNetCore;
 using EmailGuard.Sample.Accounts;
+using EmailGuard.Sample.Mail;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -18,7 +19,7 @@ public sealed class IndexModel(AccountMail accounts) : PageModel
     [EmailRateLimit("password-reset")]
     public async Task<IActionResult> OnPostAsync(string? email)
     {
-        if (EmailAddressNormalizer.TryNormalize(email, stripPlusTag: false, out NormalizedEmailAddress address, out _))
+        if (DeliveryAddress.TryParse(email, out string? address))
         {
             await accounts.QueueResetAsync(address, HttpContext.Connection.RemoteIpAddress?.ToString(), HttpContext.RequestAborted);
         }

@@ -47,7 +47,7 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
         Load(Request.Cookies[TenantCookie]);
         Tenant tenant = Current!;
         PurchaseOrder? po = Orders.FirstOrDefault(o => o.Number == order);
-        if (po is null || !EmailAddressNormalizer.TryNormalize(recipient, stripPlusTag: false, out NormalizedEmailAddress to, out _))
+        if (po is null || !DeliveryAddress.TryParse(recipient, out string? to))
         {
             Fail("Choose an order and enter a valid recipient address.");
             return Page();
@@ -62,7 +62,7 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
             OutgoingMail share = new(
                 "share",
                 mail.Value.From,
-                to.Address,
+                to,
                 $"{tenant.Name} shared purchase order {po.Number}",
                 string.Create(CultureInfo.InvariantCulture, $"{tenant.Name} shared purchase order {po.Number} from {po.Supplier}, total {po.Total:N2}.")
                     + (note is null ? string.Empty : $"\n\nNote from {tenant.Name}: {note}"))
@@ -86,7 +86,7 @@ public sealed class IndexModel(SampleDatabase database, SampleMailer mailer, IOp
 
         if (refusal is null)
         {
-            Result = $"Queued {queued} mail{(queued == 1 ? string.Empty : "s")} of {po.Number} to {to.Address}.";
+            Result = $"Queued {queued} mail{(queued == 1 ? string.Empty : "s")} of {po.Number} to {to}.";
         }
         else
         {

@@ -1,6 +1,7 @@
 using EmailGuard.AspNetCore;
 using EmailGuard.Sample.Accounts;
 using EmailGuard.Sample.Guard;
+using EmailGuard.Sample.Mail;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Mvc.RazorPages;
 
@@ -25,7 +26,8 @@ public sealed class IndexModel(AccountMail accounts) : PageModel
     [EmailRateLimit("signup")]
     public async Task<IActionResult> OnPostAsync(string? email)
     {
-        if (!EmailAddressNormalizer.TryNormalize(email, stripPlusTag: false, out NormalizedEmailAddress address, out _))
+        // Mailed as typed; the guard folds it only to count it.
+        if (!DeliveryAddress.TryParse(email, out string? address))
         {
             return Redirect("/signup?invalid=1");
         }
