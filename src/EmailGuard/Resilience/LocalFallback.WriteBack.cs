@@ -45,7 +45,12 @@ internal sealed partial class LocalFallback
     /// store counts them before it admits anything more in their windows; a write-back of the same counter already
     /// running is awaited.
     /// </summary>
-    public async ValueTask WriteBackBeforeAsync(
+    /// <remarks>
+    /// <paramref name="requests"/> is read only until the first write-back that does not finish at once; the rest is
+    /// copied then. The caller may stop waiting within its check's store time budget and hand its pooled buffers, which
+    /// <paramref name="requests"/> lives in, to another check while this goes on.
+    /// </remarks>
+    public ValueTask WriteBackBeforeAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Func<RateLimitRequest, ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)>> acquire)
     {
         for (int i = 0; i < requests.Length; i++)
@@ -53,9 +58,23 @@ internal sealed partial class LocalFallback
             RateLimitRequest request = requests.Span[i];
             if (_counters.TryGetValue(new CounterId(request.Rule.ShapeId, request.Key), out Counter? counter))
             {
-                await WriteBackCounterAsync(request.Key, counter, acquire).ConfigureAwait(false);
+                Task<bool> writing = WriteBackCounterAsync(request.Key, counter, acquire);
+                if (!writing.IsCompletedSuccessfully)
+                {
+                    return WriteBackRestAsync(writing, requests[(i + 1)..].ToArray(), acquire);
+                }
             }
         }
+
+        return default;
+    }
+
+    /// <summary>The rest of <see cref="WriteBackBeforeAsync"/> once a write-back waits: its own copy of the requests.</summary>
+    private async ValueTask WriteBackRestAsync(
+        Task<bool> writing, RateLimitRequest[] rest, Func<RateLimitRequest, ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)>> acquire)
+    {
+        await writing.ConfigureAwait(false);
+        await WriteBackBeforeAsync(rest, acquire).ConfigureAwait(false);
     }
 
     /// <summary>Writes one counter's pending local admits back; true when something was written.</summary>

@@ -23,6 +23,13 @@ internal sealed class StoreTimeBudget
 
     public StoreTimeBudget(TimeSpan timeout, TimeProvider timeProvider) => Reset(timeout, timeProvider);
 
+    /// <summary>
+    /// Whether a wait of this check for the app's tenant limit provider ran out: a later lookup of the same check (the
+    /// fair share's weight) does not wait for it again. The provider's waits are not part of the budget (see
+    /// <see cref="TenantLimitCache"/>), so this bounds them to one timeout per check.
+    /// </summary>
+    public bool TenantLimitProviderSlow { get; set; }
+
     /// <summary>The whole budget, as configured.</summary>
     public TimeSpan Timeout => _timeout;
 
@@ -35,6 +42,7 @@ internal sealed class StoreTimeBudget
         _timeProvider = timeProvider;
         _timeout = timeout;
         _started = false;
+        TenantLimitProviderSlow = false;
         return this;
     }
 

@@ -69,8 +69,11 @@ internal sealed partial class TenantLimitCache
         => GetAsync(tenantId, defaults, null, cancellationToken);
 
     /// <summary>
-    /// The tenant's rules; a check with no answer at hand waits for the lookup at most what is left of its store time
-    /// <paramref name="budget"/> (the whole timeout without one), then goes on with <paramref name="defaults"/>.
+    /// The tenant's rules; a check with no answer at hand waits for the lookup at most the timeout, then goes on with
+    /// <paramref name="defaults"/>. The provider is the app's call, not a store: its wait is left out of the check's
+    /// store time <paramref name="budget"/>, so a slow provider does not leave the counters after it no time, which
+    /// would answer the check by the store failure mode although the store is up. A check waits for the provider one
+    /// timeout at most: a later lookup of the same check after one that ran out goes on at once.
     /// </summary>
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
@@ -112,7 +115,7 @@ internal sealed partial class TenantLimitCache
             return new(rules.Result);
         }
 
-        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, StoreTimeBudget.Wait(budget, _timeout), cancellationToken));
+        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, budget, cancellationToken));
     }
 
     /// <summary>
@@ -131,16 +134,27 @@ internal sealed partial class TenantLimitCache
         return false;
     }
 
-    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
+        long waiting = _timeProvider.GetTimestamp();
         try
         {
-            return await rules.WaitAsync(timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            // One wait of a whole timeout per check: a lookup the check already gave up on is not waited for again.
+            return await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
-            LogProviderSlow(_logger, LogValue.Of(tenantId), timeout);
+            if (budget is not { TenantLimitProviderSlow: true })
+            {
+                LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
+            }
+
+            budget?.TenantLimitProviderSlow = true;
             return defaults;
+        }
+        finally
+        {
+            budget?.Exclude(waiting);
         }
     }
 

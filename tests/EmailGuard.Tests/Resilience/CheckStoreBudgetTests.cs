@@ -9,9 +9,10 @@ namespace EmailGuard.Tests.Resilience;
 
 /// <summary>
 /// One check, one store time budget: when every store a check waits on hangs (the state store before its first load,
-/// the tenant limit provider, the fair share's registration and view, the counters, the fan-out step's key-value store),
-/// the check is answered by its failure mode once the fake clock has moved <see cref="StoreResilienceOptions.Timeout"/>,
-/// not one timeout per step. Time is fake: pending just before the timeout and done at it proves the bound.
+/// the fair share's registration and view, the counters, the fan-out step's key-value store), the check is answered by
+/// its failure mode once the fake clock has moved <see cref="StoreResilienceOptions.Timeout"/>, not one timeout per step.
+/// Time is fake: pending just before the timeout and done at it proves the bound. The app's tenant limit provider is not
+/// a store: it keeps a timeout of its own, and a slow one leaves the stores their time.
 /// </summary>
 public sealed class CheckStoreBudgetTests
 {
@@ -29,8 +30,8 @@ public sealed class CheckStoreBudgetTests
     [MemberData(nameof(ModeOutcomes))]
     public async Task CheckAsync_EveryStoreHangs_FollowsTheFailureModeWithinOneTimeout(StoreFailureMode mode, EmailSendReason expected)
     {
-        // Arrange
-        await using Harness harness = await Harness.StartAsync(mode);
+        // Arrange: every store hangs (the app's tenant limit provider is no store, and keeps a timeout of its own).
+        await using Harness harness = await Harness.StartAsync(mode, tenantProvider: false);
 
         // Act
         Task<EmailSendDecision> check = harness.Guard.CheckAsync(s_mail).AsTask();
@@ -50,7 +51,7 @@ public sealed class CheckStoreBudgetTests
     public async Task ReserveAsync_EveryStoreHangs_DecidesLocallyWithinOneTimeout()
     {
         // Arrange
-        await using Harness harness = await Harness.StartAsync(StoreFailureMode.LocalFallback);
+        await using Harness harness = await Harness.StartAsync(StoreFailureMode.LocalFallback, tenantProvider: false);
 
         // Act
         Task<EmailSendDecision> reservation = harness.Guard.ReserveAsync(s_mail).AsTask();
@@ -82,6 +83,41 @@ public sealed class CheckStoreBudgetTests
         harness.Store.Calls.Should().Be(0, "a call the budget has no time for is not made");
         resilient.Breaker.ConsecutiveFailures.Should().Be(0, "a store never tried has not failed");
         harness.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 2982);
+    }
+
+    [Fact]
+    public async Task CheckAsync_TenantLimitProviderSlowerThanTheTimeout_TheCountersAreStillAsked()
+    {
+        // Arrange: lists and flags loaded, the rate-limit store answers; only the app's tenant limit provider hangs.
+        await using Harness harness = await Harness.StartAsync(StoreFailureMode.FailClosed, fairShare: false, tenantProvider: true, fanOut: false);
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+
+        // Act
+        Task<EmailSendDecision> check = harness.Guard.CheckAsync(s_mail).AsTask();
+        harness.Time.Advance(s_timeout);
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: the default tenant rules apply, as the provider's timeout says; the store is not skipped for it.
+        decision.Reason.Should().Be(EmailSendReason.Allowed, "a slow provider is no store failure: the counters decide, with the default tenant rules");
+        harness.Store.Calls.Should().BeGreaterThan(0);
+        harness.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 1005).And.NotContain(r => r.Id.Id == 2982);
+    }
+
+    [Fact]
+    public async Task CheckAsync_TenantLimitProviderHangsWithFairShareOn_WaitedForOnceNotForTheWeightAgain()
+    {
+        // Arrange: the fair share looks the tenant's weight up from the same provider after the check's rules.
+        await using Harness harness = await Harness.StartAsync(StoreFailureMode.FailClosed, fairShare: true, tenantProvider: true, fanOut: false);
+        harness.Store.Behavior = FakeStoreBehavior.Succeed;
+
+        // Act
+        Task<EmailSendDecision> check = harness.Guard.CheckAsync(s_mail).AsTask();
+        harness.Time.Advance(s_timeout);
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        decision.Reason.Should().Be(EmailSendReason.Allowed);
+        harness.Logs.GetSnapshot().Count(r => r.Id.Id == 1005).Should().Be(1, "the check gave up on the lookup once");
     }
 
     [Fact]
