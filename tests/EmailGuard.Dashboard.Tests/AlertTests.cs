@@ -219,6 +219,59 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task StoreDownAgainAfterAStableRecovery_PagesAgainWithinThePeriod_AFlapRightAfterARecoveryDoesNot()
+    {
+        // Arrange: an hour's alert period, so that every outage below falls within the period of the first.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)), time);
+        Meter meter = host.Services.GetRequiredService<IMeterFactory>().Create(new MeterOptions(EmailGuardDiagnostics.MeterName));
+        Counter<long> errors = meter.CreateCounter<long>("emailguard.store.errors");
+        Histogram<double> duration = meter.CreateHistogram<double>("emailguard.store.duration");
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+
+        // Act: an outage and its recovery; ten minutes of a store that answers; a second outage and its recovery.
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        string? first = Kind(await receiver.NextAsync("webhook"));
+        duration.Record(0.002, new KeyValuePair<string, object?>("emailguard.store.operation", "acquire"));
+        string? firstRecovery = Kind(await receiver.NextAsync("webhook"));
+        time.Advance(TimeSpan.FromMinutes(10));
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        string? second = Kind(await receiver.NextAsync("webhook"));
+        duration.Record(0.002, new KeyValuePair<string, object?>("emailguard.store.operation", "acquire"));
+        string? secondRecovery = Kind(await receiver.NextAsync("webhook"));
+
+        // A flap a minute after that recovery: counted for the summary, not paged.
+        time.Advance(TimeSpan.FromMinutes(1));
+        long suppressedBefore = metrics.Suppressed;
+        errors.Add(1, new KeyValuePair<string, object?>("error.type", "timeout"));
+        bool counted = await WaitUntilAsync(() => metrics.Suppressed > suppressedBefore);
+
+        // Assert
+        first.Should().Be(EmailGuardAlertKinds.StoreOutage);
+        firstRecovery.Should().Be(EmailGuardAlertKinds.StoreRecovered);
+        second.Should().Be(EmailGuardAlertKinds.StoreOutage, "the store had answered for ten minutes: this outage is a new incident");
+        secondRecovery.Should().Be(EmailGuardAlertKinds.StoreRecovered, "the end of an incident that paged pages too");
+        counted.Should().BeTrue("an outage a minute after a recovery is the same flapping store, counted for the summary");
+
+        static string? Kind(AlertReceiver.Received received) => JsonDocument.Parse(received.Body).RootElement.GetProperty("kind").GetString();
+
+        // The gate's decision comes on the dispatcher's thread; bounded far above the milliseconds it takes.
+        static async Task<bool> WaitUntilAsync(Func<bool> condition)
+        {
+            for (long started = Stopwatch.GetTimestamp(); Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30); await Task.Delay(20))
+            {
+                if (condition())
+                {
+                    return true;
+                }
+            }
+
+            return condition();
+        }
+    }
+
+    [Fact]
     public async Task LimitBurst_TenThousandDenials_OneSpikeAlertThenOneSummary()
     {
         FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));

@@ -11,9 +11,18 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
 {
+    /// <summary>
+    /// How long the store must have answered since its last recovery for its next outage to be a new incident, which
+    /// pages again within the alert period (and spends the kind's budget); a store that flaps faster is counted in the
+    /// period's summary instead of paging at every flap.
+    /// </summary>
+    internal static readonly TimeSpan StableRecovery = TimeSpan.FromMinutes(5);
+
     private readonly EmailGuardAlertOptions _options = options.Value;
     private readonly Lock _lock = new();
     private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
+    private long _recoveredAtTicks = long.MinValue;
+    private bool _outageIsNewIncident;
 
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
@@ -101,6 +110,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnStoreOutage(string errorType)
     {
+        // An outage after the store answered for a while is a new incident: the operator fixed the last one, and a
+        // deduplicated page would tell no one that it is down again.
+        long recoveredAt = Interlocked.Read(ref _recoveredAtTicks);
+        bool newIncident = recoveredAt != long.MinValue && timeProvider.GetUtcNow().UtcTicks - recoveredAt >= StableRecovery.Ticks;
+        Volatile.Write(ref _outageIsNewIncident, newIncident);
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
         alerts.Raise(EmailGuardAlert.Quoting(
@@ -109,11 +123,14 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             EmailGuardAlertSeverity.Critical,
             AlertMessage.Verbatim("The EmailGuard store stopped answering"),
             text,
-            new Dictionary<string, string> { ["errorType"] = errorType }));
+            new Dictionary<string, string> { ["errorType"] = errorType },
+            newIncident: newIncident));
     }
 
     public void OnStoreRecovered(TimeSpan downFor)
-        => alerts.Raise(new EmailGuardAlert
+    {
+        Interlocked.Exchange(ref _recoveredAtTicks, timeProvider.GetUtcNow().UtcTicks);
+        alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreRecovered,
             Condition = EmailGuardAlertKinds.StoreRecovered,
@@ -121,7 +138,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Title = string.Create(CultureInfo.InvariantCulture, $"The EmailGuard store answers again after {downFor:g}"),
             Text = "Counters are shared again across instances.",
             Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
+
+            // The end of an outage that paged as a new incident pages too, so the operator hears that it is over.
+            NewIncident = Volatile.Read(ref _outageIsNewIncident),
         });
+    }
 
     public void OnBreakerTripped(DashboardEvent tripped, string scope)
     {
