@@ -29,6 +29,26 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
 
     public IChangeToken GetChangeToken(EmailGuardPartyType partyType) => _changes.Get(partyType);
 
+    /// <summary>
+    /// Reloads this instance's view after a write, then, when the write <paramref name="changed"/> the lists, fires the
+    /// party type's change token: after the reload, so a watcher that reads the lists at once reads the change, and
+    /// whatever became of the reload, since the change is in the store.
+    /// </summary>
+    private async ValueTask ReloadAfterWriteAsync(EmailGuardPartyType partyType, bool changed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (changed)
+            {
+                _changes.Signal(partyType);
+            }
+        }
+    }
+
     public async ValueTask<EmailGuardListEntry> AddAsync(
         EmailGuardListKind kind,
         EmailGuardPartyType partyType,
@@ -67,17 +87,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         };
 
         await _state.Store.UpsertListEntryAsync(entry, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            // After the reload, so a watcher that reads the lists at once reads the entry; whatever became of the
-            // reload, since the entry is in the store.
-            _changes.Signal(partyType);
-        }
-
+        await ReloadAfterWriteAsync(partyType, changed: true, cancellationToken).ConfigureAwait(false);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
@@ -120,18 +130,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
             removed |= await _state.Store.RemoveListEntryAsync(kind, partyType, other, cancellationToken).ConfigureAwait(false);
         }
 
-        try
-        {
-            await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (removed)
-            {
-                _changes.Signal(partyType);
-            }
-        }
-
+        await ReloadAfterWriteAsync(partyType, removed, cancellationToken).ConfigureAwait(false);
         if (removed)
         {
             LogUnlisted(_logger, kind, partyType);
