@@ -94,6 +94,29 @@ public sealed class EmailAddressNormalizerTests
         }
     }
 
+    [Theory]
+    [InlineData(0x1E9E)]
+    [InlineData(0x03F2)]
+    [InlineData(0x1D6D3)]
+    [InlineData(0x1D70D)]
+    [InlineData(0x1D747)]
+    [InlineData(0x1D781)]
+    [InlineData(0x1D7BB)]
+    public void TryNormalizeDomain_CharacterUts46MapsOtherwiseThanLowerCase_TheDomainAResolverSendsTo(int codePoint)
+    {
+        // Arrange: what IdnMapping (UTS #46, ICU) resolves the domain to; the guard must key the same domain.
+        string letter = char.ConvertFromUtf32(codePoint);
+        string domain = $"{letter}{letter}.example";
+        string resolved = new System.Globalization.IdnMapping { UseStd3AsciiRules = true }.GetAscii(domain);
+
+        // Act
+        bool valid = EmailAddressNormalizer.TryNormalizeDomain(domain, out string? keyed);
+
+        // Assert
+        valid.Should().BeTrue();
+        keyed.Should().Be(resolved);
+    }
+
     [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
