@@ -91,6 +91,9 @@ public static class AddressCorpus
             "info@\u03C3\u03C3.example", "info@\u03A3\u03A3.example", "info@\u03F2\u03F2.example", "info@\U0001D6D3\U0001D6D3.example",
             "info@\U0001D7BB\u03C3.example",
         ]),
+
+        // Fastmail: a host name cannot hold '_', so anything@joe-citizen.fastmail.com is joe_citizen's (fastmail.com/blog/two-address-resolving-additions).
+        ("joe-citizen@fastmail.com", ["joe_citizen@fastmail.com", "a@joe-citizen.fastmail.com", "Joe_Citizen+x@FASTMAIL.COM", "b@JOE-CITIZEN.fastmail.com."]),
     ];
 
     /// <summary>Pairs of valid addresses that are different mailboxes and must keep different keys.</summary>

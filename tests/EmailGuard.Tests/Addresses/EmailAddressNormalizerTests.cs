@@ -117,6 +117,16 @@ public sealed class EmailAddressNormalizerTests
         keyed.Should().Be(resolved);
     }
 
+    [Theory]
+    [InlineData("a@joe-citizen.fastmail.com", "joe_citizen@fastmail.com")]
+    [InlineData("x@joe-citizen.fastmail.fm", "joe_citizen+y@fastmail.fm")]
+    public void TryNormalize_FastmailSubdomainWithAHyphenForAnUnderscore_TheUnderscoreMailboxKey(string subdomainAddress, string mailbox)
+        => Normalize(subdomainAddress, Defaults).Should().Be(Normalize(mailbox, Defaults));
+
+    [Fact]
+    public void TryNormalize_UnderscoreAtADomainWithoutSubdomainAddressing_Kept()
+        => Normalize("joe_citizen@example.com", Defaults).Should().Be("joe_citizen@example.com");
+
     [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
