@@ -94,6 +94,13 @@ public static class AddressCorpus
 
         // Fastmail: a host name cannot hold '_', so anything@joe-citizen.fastmail.com is joe_citizen's (fastmail.com/blog/two-address-resolving-additions).
         ("joe-citizen@fastmail.com", ["joe_citizen@fastmail.com", "a@joe-citizen.fastmail.com", "Joe_Citizen+x@FASTMAIL.COM", "b@JOE-CITIZEN.fastmail.com."]),
+
+        // Source routes: Postfix resolves user%domain and site!user at its own domains by default.
+        ("mailbox@example.org",
+        [
+            "mailbox@example.org", "mailbox%example.org@example.org", "mailbox%example.org%example.org@example.org",
+            "example.org!mailbox@example.org", "example.org!example.org!mailbox@example.org", "MailBox%Example.Org@relay.test",
+        ]),
     ];
 
     /// <summary>Pairs of valid addresses that are different mailboxes and must keep different keys.</summary>
@@ -119,6 +126,8 @@ public static class AddressCorpus
         ("alice@proton.me", "alice@proton.com"),
         ("user@a.user.fastmail.com", "user@fastmail.com"),
         ("info@\u03C2\u03C2.example", "info@\u03C3\u03C3.example"),
+        ("50%off@example.com", "50@example.com"),
+        ("hi!there@example.com", "there@example.com"),
     ];
 
     /// <summary>Hostile or malformed inputs that must be refused as InvalidAddress, never thrown on.</summary>

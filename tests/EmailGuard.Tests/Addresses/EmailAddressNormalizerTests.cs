@@ -127,6 +127,24 @@ public sealed class EmailAddressNormalizerTests
     public void TryNormalize_UnderscoreAtADomainWithoutSubdomainAddressing_Kept()
         => Normalize("joe_citizen@example.com", Defaults).Should().Be("joe_citizen@example.com");
 
+    [Theory]
+    [InlineData("victim%example.com@example.com", "victim@example.com")]
+    [InlineData("victim%example.com%example.com@relay.test", "victim@example.com")]
+    [InlineData("example.com!victim@relay.test", "victim@example.com")]
+    [InlineData("example.com!relay.test!victim@example.com", "victim@relay.test")]
+    [InlineData("J.Doe+x%GoogleMail.com@relay.test", "jdoe@gmail.com")]
+    [InlineData("a%b%c@relay.test", "a%b%c@relay.test")]
+    [InlineData("victim%127.0.0.1@relay.test", "victim%127.0.0.1@relay.test")]
+    [InlineData("50%off@shop.example", "50%off@shop.example")]
+    [InlineData("hi!there@example.com", "hi!there@example.com")]
+    public void TryNormalize_SourceRoutedLocalPart_KeyedAsTheAddressItRoutesTo(string address, string expected)
+        => Normalize(address, Defaults).Should().Be(expected);
+
+    [Fact]
+    public void TryNormalize_SourceRouteWithProviderFoldingOff_KeptAsTyped()
+        => Normalize("victim%example.com@relay.test", new EmailAddressNormalizationOptions { FoldProviderAliases = false })
+            .Should().Be("victim%example.com@relay.test");
+
     [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
