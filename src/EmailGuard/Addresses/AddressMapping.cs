@@ -62,12 +62,18 @@ internal static class AddressMapping
     }
 
     /// <summary>
-    /// Maps text the way UTS #46 maps a domain: fullwidth forms to ASCII, Unicode full stops to <c>.</c> (when
-    /// <paramref name="mapDots"/>), NFKC where the runtime supports it, then lower case.
+    /// Maps text the way UTS #46 maps a domain: fullwidth forms to ASCII, Unicode full stops to <c>.</c> and the few
+    /// characters UTS #46 maps otherwise than lower case does (when <paramref name="mapDots"/>, that is for a domain),
+    /// NFKC where the runtime supports it, then lower case.
     /// </summary>
     public static string Map(string text, bool mapDots)
     {
         string mapped = MapWidthAndDots(text, mapDots);
+        if (mapDots && !Ascii.IsValid(mapped))
+        {
+            mapped = MapWhereUts46DiffersFromLowerCase(mapped);
+        }
+
         if (!Ascii.IsValid(mapped) && CanNormalizeUnicode)
         {
             mapped = mapped.Normalize(NormalizationForm.FormKC);
@@ -128,6 +134,47 @@ internal static class AddressMapping
 
         return Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator
             or UnicodeCategory.ParagraphSeparator or UnicodeCategory.Surrogate or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned;
+    }
+
+    /// <summary>
+    /// The characters whose UTS #46 mapping is not what NFKC and lower case make of them, found by comparing every code
+    /// point with <see cref="IdnMapping"/> under ICU: the capital sharp s <c>ẞ</c> (U+1E9E) is <c>ss</c>, not <c>ß</c>,
+    /// and the lunate sigma (U+03F2) and the five mathematical final sigmas (U+1D6D3 …) are <c>σ</c>, not the final
+    /// <c>ς</c> that NFKC gives. A resolver sends <c>victim@STRAẞE.de</c> to <c>strasse.de</c>; mapped to <c>ß</c> first,
+    /// it was keyed as <c>straße.de</c>, a domain of its own, so three mails to each spelling passed a cap of three.
+    /// </summary>
+    private static string MapWhereUts46DiffersFromLowerCase(string text)
+    {
+        if (text.AsSpan().IndexOfAny('\u1E9E', '\u03F2', '\uD835') < 0)
+        {
+            return text;
+        }
+
+        StringBuilder builder = new(text.Length + 1);
+        int i = 0;
+        while (i < text.Length)
+        {
+            if (Rune.DecodeFromUtf16(text.AsSpan(i), out Rune rune, out int consumed) != OperationStatus.Done)
+            {
+                builder.Append(text, i, consumed);
+            }
+            else if (rune.Value == 0x1E9E)
+            {
+                builder.Append("ss");
+            }
+            else if (rune.Value is 0x03F2 or 0x1D6D3 or 0x1D70D or 0x1D747 or 0x1D781 or 0x1D7BB)
+            {
+                builder.Append('\u03C3');
+            }
+            else
+            {
+                builder.Append(text, i, consumed);
+            }
+
+            i += consumed;
+        }
+
+        return builder.ToString();
     }
 
     private static string MapWidthAndDots(string text, bool mapDots)

@@ -28,7 +28,9 @@ public sealed class EmailAddressNormalizationOptions
 
     /// <summary>
     /// Gets or sets whether the provider rules in <see cref="Providers"/> apply: ignored dots (Gmail), alias domains
-    /// (<c>googlemail.com</c> to <c>gmail.com</c>), provider sub-addressing separators and subdomain addressing.
+    /// (<c>googlemail.com</c> to <c>gmail.com</c>), provider sub-addressing separators and subdomain addressing; and
+    /// whether source-routed local parts (<c>victim%example.com@relay.test</c>, <c>example.com!victim@relay.test</c>)
+    /// fold to the address they route to.
     /// </summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool FoldProviderAliases { get; set; } = true;

@@ -20,8 +20,9 @@ namespace EmailGuard;
 /// parts, display names, IP-literal domains, mixed-script look-alike labels and invisible characters are refused.
 /// </para>
 /// <para>
-/// Provider rules (<see cref="EmailAddressNormalizationOptions.Providers"/>) then fold aliases, and plus-tags are
-/// stripped when configured. See <c>docs/address-normalization.md</c> for the rules and the provider table.
+/// Source-routed local parts (<c>victim%example.com@relay.test</c>) then fold to the address they route to, provider
+/// rules (<see cref="EmailAddressNormalizationOptions.Providers"/>) fold aliases, and plus-tags are stripped when
+/// configured. See <c>docs/address-normalization.md</c> for the rules and the provider table.
 /// </para>
 /// </remarks>
 public static partial class EmailAddressNormalizer
@@ -112,6 +113,11 @@ public static partial class EmailAddressNormalizer
         if (!TryMapDomain(trimmed[(at + 1)..], out string? domain, out error))
         {
             return false;
+        }
+
+        if (options.FoldProviderAliases)
+        {
+            (local, domain) = FoldSourceRoute(local, domain);
         }
 
         (local, domain) = ProviderTable.For(options).Fold(local, domain, options);
@@ -309,6 +315,37 @@ public static partial class EmailAddressNormalizer
     {
         address = default;
         return MailAddress.TryCreate(value, out MailAddress? mailbox) && TryNormalize(mailbox.Address, options, out address, out _);
+    }
+
+    /// <summary>
+    /// The address a source-routed local part is delivered to: <c>victim%example.com@relay.test</c> and
+    /// <c>example.com!victim@relay.test</c> are <c>victim@example.com</c>. Postfix rewrites both forms by default at its
+    /// own domains (<c>allow_percent_hack</c> and <c>swap_bangpath</c> are on), so a victim's own server delivers
+    /// <c>victim%example.com@example.com</c> to the victim, and every nesting of it was a counter of its own. The
+    /// rightmost <c>%</c> and then the leftmost <c>!</c> are resolved, as Postfix does, for as long as the host they
+    /// name is a valid domain; <c>50%off@shop.example</c> and <c>hi!there@example.com</c> stay as they are.
+    /// </summary>
+    private static (string Local, string Domain) FoldSourceRoute(string local, string domain)
+    {
+        while (true)
+        {
+            int percent = local.LastIndexOf('%');
+            int bang = local.IndexOf('!', StringComparison.Ordinal);
+            if (percent > 0 && percent < local.Length - 1 && TryMapDomain(local[(percent + 1)..], out string? host, out _)
+                && IsDotAtom(local[..percent]))
+            {
+                (local, domain) = (local[..percent], host);
+            }
+            else if (bang > 0 && bang < local.Length - 1 && TryMapDomain(local[..bang], out host, out _)
+                     && IsDotAtom(local[(bang + 1)..]))
+            {
+                (local, domain) = (local[(bang + 1)..], host);
+            }
+            else
+            {
+                return (local, domain);
+            }
+        }
     }
 
     private static bool IsDotAtom(string local)

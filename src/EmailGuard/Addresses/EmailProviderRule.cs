@@ -42,6 +42,8 @@ public sealed class EmailProviderRule
 
     /// <summary>
     /// Gets or sets whether <c>anything@user.domain</c> is delivered to <c>user@domain</c> (Fastmail's subdomain addressing).
+    /// A host name cannot hold <c>_</c>, so Fastmail lets <c>-</c> stand for it in the subdomain: with this rule on,
+    /// <c>_</c> and <c>-</c> in a mailbox name share one key (<c>joe_citizen</c> and <c>joe-citizen</c> are counted as one).
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool SubdomainAddressing { get; set; }
@@ -64,9 +66,15 @@ public sealed class EmailProviderRule
             ],
         },
         new() { Name = "Yahoo", Domains = ["yahoo.com"], SubaddressSeparators = "-" },
+        // Plus and subdomain addressing at every Fastmail domain (fastmail.help/hc/en-us/articles/360060591053); each
+        // domain is a namespace of its own. Fastmail's other domains are not listed until a Fastmail page names them.
         new() { Name = "Fastmail", Domains = ["fastmail.com", "fastmail.fm"], SubdomainAddressing = true },
         new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me", IgnoredCharacters = "._-" },
         new() { Name = "iCloud", Domains = ["icloud.com", "me.com", "mac.com"], CanonicalDomain = "icloud.com" },
-        new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com" },
+        // Every Yandex Mail mailbox has its user name at six Yandex domains, all delivering to it
+        // (yandex.com/support/domain/additional/mailbox-alias.xml; yandex.com/support/id/authorization/email.html).
+        // Yandex's help names no sub-addressing separator, and no equivalence of '.' and '-', so the rule folds neither:
+        // '+' is cut by StripPlusTags like at any domain. narod.ru is left out until a Yandex page lists it.
+        new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com", SubaddressSeparators = string.Empty },
     ];
 }

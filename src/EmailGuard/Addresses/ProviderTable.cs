@@ -38,6 +38,13 @@ internal sealed class ProviderTable
             if (entry is not null)
             {
                 local = Remove(Cut(local, entry.Separators), entry.Ignored);
+                if (entry.SubdomainAddressing)
+                {
+                    // A host name cannot hold '_', so Fastmail takes anything@joe-citizen.fastmail.com for
+                    // joe_citizen@fastmail.com (fastmail.com/blog/two-address-resolving-additions): both spellings share
+                    // a key, at the cost of merging joe-citizen and joe_citizen, which is stricter, never looser.
+                    local = local.Replace('_', '-');
+                }
 
                 domain = entry.CanonicalDomain ?? domain;
             }

@@ -81,6 +81,26 @@ public static class AddressCorpus
         ("name@hotmail.fr", ["name@hotmail.fr", "name+z@Hotmail.fr", "NAME@HOTMAIL.FR", "name+news@hotmail\uFF61fr"]),
         ("name@live.ca", ["name@live.ca", "NAME+x@live\uFF0Eca", "Name@Live.CA\u3002", "name+a+b@live.ca"]),
         ("ivan@yandex.com", ["ivan@yandex.com", "ivan@ya.ru", "ivan@yandex.ru", "ivan+x@yandex.by"]),
+
+        // UTS #46 maps the capital sharp s to "ss" (a resolver sends the mail to strasse.de), not to the 'ß' lower case gives.
+        ("kunde@strasse.de", ["kunde@strasse.de", "Kunde@STRASSE.DE", "kunde@STRA\u1E9EE.de", "kunde@stra\u1E9Ee.de\u3002"]),
+
+        // ... and the lunate and mathematical final sigmas to 'σ', not to the final 'ς' NFKC gives.
+        ("info@xn--4xaa.example",
+        [
+            "info@\u03C3\u03C3.example", "info@\u03A3\u03A3.example", "info@\u03F2\u03F2.example", "info@\U0001D6D3\U0001D6D3.example",
+            "info@\U0001D7BB\u03C3.example",
+        ]),
+
+        // Fastmail: a host name cannot hold '_', so anything@joe-citizen.fastmail.com is joe_citizen's (fastmail.com/blog/two-address-resolving-additions).
+        ("joe-citizen@fastmail.com", ["joe_citizen@fastmail.com", "a@joe-citizen.fastmail.com", "Joe_Citizen+x@FASTMAIL.COM", "b@JOE-CITIZEN.fastmail.com."]),
+
+        // Source routes: Postfix resolves user%domain and site!user at its own domains by default.
+        ("mailbox@example.org",
+        [
+            "mailbox@example.org", "mailbox%example.org@example.org", "mailbox%example.org%example.org@example.org",
+            "example.org!mailbox@example.org", "example.org!example.org!mailbox@example.org", "MailBox%Example.Org@relay.test",
+        ]),
     ];
 
     /// <summary>Pairs of valid addresses that are different mailboxes and must keep different keys.</summary>
@@ -105,6 +125,12 @@ public static class AddressCorpus
         ("bob@me.com", "bob@me.co"),
         ("alice@proton.me", "alice@proton.com"),
         ("user@a.user.fastmail.com", "user@fastmail.com"),
+        ("info@\u03C2\u03C2.example", "info@\u03C3\u03C3.example"),
+        ("50%off@example.com", "50@example.com"),
+        ("hi!there@example.com", "there@example.com"),
+
+        // Yandex's help documents no equivalence of '.' and '-' in a login; not folded until it does.
+        ("ivan.petrov@yandex.ru", "ivan-petrov@yandex.ru"),
     ];
 
     /// <summary>Hostile or malformed inputs that must be refused as InvalidAddress, never thrown on.</summary>

@@ -59,6 +59,29 @@ public abstract partial class SendGuardScenarioTests
     }
 
     [Fact]
+    public async Task Normalization_SourceRoutedSpellings_CountAgainstTheDomainTheyRouteTo()
+    {
+        // Arrange: a cap of 2 a domain; each relay in a percent or bang route was a domain counter of its own.
+        SendGuardHarness h = Create(o => o.RecipientDomain.Add(RateLimitRule.PerHour(2)));
+        string[] recipients =
+        [
+            "a%example.com@relay1.test", "b%example.com@relay2.test", "example.com!c@relay3.test", "d%example.com@example.com", "e@example.com",
+        ];
+
+        // Act
+        List<EmailSendDecision> decisions = [];
+        foreach (string recipient in recipients)
+        {
+            decisions.Add(await h.Guard.CheckAsync(Mail(recipient)));
+        }
+
+        // Assert
+        decisions.Count(d => d.IsAllowed).Should().Be(2);
+        decisions.Where(d => !d.IsAllowed).Should().AllSatisfy(d => d.Dimension.Should().Be(EmailGuardDimension.RecipientDomain));
+        (await h.Guard.CheckAsync(Mail("x@relay1.test"))).IsAllowed.Should().BeTrue("the relay's own domain was never counted");
+    }
+
+    [Fact]
     public async Task Blocklist_RecipientEntryInAnyForm_HitsEveryEquivalentForm()
     {
         foreach ((string canonical, string[] forms) in AddressCorpus.Equivalent)

@@ -94,6 +94,66 @@ public sealed class EmailAddressNormalizerTests
         }
     }
 
+    [Theory]
+    [InlineData(0x1E9E)]
+    [InlineData(0x03F2)]
+    [InlineData(0x1D6D3)]
+    [InlineData(0x1D70D)]
+    [InlineData(0x1D747)]
+    [InlineData(0x1D781)]
+    [InlineData(0x1D7BB)]
+    public void TryNormalizeDomain_CharacterUts46MapsOtherwiseThanLowerCase_TheDomainAResolverSendsTo(int codePoint)
+    {
+        // Arrange: what IdnMapping (UTS #46, ICU) resolves the domain to; the guard must key the same domain.
+        string letter = char.ConvertFromUtf32(codePoint);
+        string domain = $"{letter}{letter}.example";
+        string resolved = new System.Globalization.IdnMapping { UseStd3AsciiRules = true }.GetAscii(domain);
+
+        // Act
+        bool valid = EmailAddressNormalizer.TryNormalizeDomain(domain, out string? keyed);
+
+        // Assert
+        valid.Should().BeTrue();
+        keyed.Should().Be(resolved);
+    }
+
+    [Theory]
+    [InlineData("a@joe-citizen.fastmail.com", "joe_citizen@fastmail.com")]
+    [InlineData("x@joe-citizen.fastmail.fm", "joe_citizen+y@fastmail.fm")]
+    public void TryNormalize_FastmailSubdomainWithAHyphenForAnUnderscore_TheUnderscoreMailboxKey(string subdomainAddress, string mailbox)
+        => Normalize(subdomainAddress, Defaults).Should().Be(Normalize(mailbox, Defaults));
+
+    [Fact]
+    public void TryNormalize_UnderscoreAtADomainWithoutSubdomainAddressing_Kept()
+        => Normalize("joe_citizen@example.com", Defaults).Should().Be("joe_citizen@example.com");
+
+    [Theory]
+    [InlineData("victim%example.com@example.com", "victim@example.com")]
+    [InlineData("victim%example.com%example.com@relay.test", "victim@example.com")]
+    [InlineData("example.com!victim@relay.test", "victim@example.com")]
+    [InlineData("example.com!relay.test!victim@example.com", "victim@relay.test")]
+    [InlineData("J.Doe+x%GoogleMail.com@relay.test", "jdoe@gmail.com")]
+    [InlineData("a%b%c@relay.test", "a%b%c@relay.test")]
+    [InlineData("victim%127.0.0.1@relay.test", "victim%127.0.0.1@relay.test")]
+    [InlineData("50%off@shop.example", "50%off@shop.example")]
+    [InlineData("hi!there@example.com", "hi!there@example.com")]
+    public void TryNormalize_SourceRoutedLocalPart_KeyedAsTheAddressItRoutesTo(string address, string expected)
+        => Normalize(address, Defaults).Should().Be(expected);
+
+    [Fact]
+    public void TryNormalize_SourceRouteWithProviderFoldingOff_KeptAsTyped()
+        => Normalize("victim%example.com@relay.test", new EmailAddressNormalizationOptions { FoldProviderAliases = false })
+            .Should().Be("victim%example.com@relay.test");
+
+    [Fact]
+    public void TryNormalize_PlusTagsOff_YandexDocumentsNoSeparatorSoTheTagStays()
+    {
+        EmailAddressNormalizationOptions options = new() { StripPlusTags = false };
+
+        Normalize("ivan+x@ya.ru", options).Should().Be("ivan+x@yandex.com", "no Yandex page documents plus addressing");
+        Normalize("ivan+x@ya.ru", Defaults).Should().Be("ivan@yandex.com");
+    }
+
     [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
