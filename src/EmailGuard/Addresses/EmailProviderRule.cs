@@ -71,10 +71,6 @@ public sealed class EmailProviderRule
         new() { Name = "Fastmail", Domains = ["fastmail.com", "fastmail.fm"], SubdomainAddressing = true },
         new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me", IgnoredCharacters = "._-" },
         new() { Name = "iCloud", Domains = ["icloud.com", "me.com", "mac.com"], CanonicalDomain = "icloud.com" },
-        // Every Yandex Mail mailbox has its user name at six Yandex domains, all delivering to it
-        // (yandex.com/support/domain/additional/mailbox-alias.xml; yandex.com/support/id/authorization/email.html).
-        // Yandex's help names no sub-addressing separator, and no equivalence of '.' and '-', so the rule folds neither:
-        // '+' is cut by StripPlusTags like at any domain. narod.ru is left out until a Yandex page lists it.
-        new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com", SubaddressSeparators = string.Empty },
+        new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com" },
     ];
 }

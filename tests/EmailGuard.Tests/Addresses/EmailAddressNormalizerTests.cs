@@ -146,15 +146,6 @@ public sealed class EmailAddressNormalizerTests
             .Should().Be("victim%example.com@relay.test");
 
     [Fact]
-    public void TryNormalize_PlusTagsOff_YandexDocumentsNoSeparatorSoTheTagStays()
-    {
-        EmailAddressNormalizationOptions options = new() { StripPlusTags = false };
-
-        Normalize("ivan+x@ya.ru", options).Should().Be("ivan+x@yandex.com", "no Yandex page documents plus addressing");
-        Normalize("ivan+x@ya.ru", Defaults).Should().Be("ivan@yandex.com");
-    }
-
-    [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
         EmailAddressNormalizationOptions options = new() { FoldProviderAliases = false };
