@@ -71,6 +71,9 @@ public sealed class EmailProviderRule
         new() { Name = "Fastmail", Domains = ["fastmail.com", "fastmail.fm"], SubdomainAddressing = true },
         new() { Name = "Proton", Domains = ["proton.me", "protonmail.com", "protonmail.ch", "pm.me"], CanonicalDomain = "proton.me", IgnoredCharacters = "._-" },
         new() { Name = "iCloud", Domains = ["icloud.com", "me.com", "mac.com"], CanonicalDomain = "icloud.com" },
+        // Every Yandex Mail mailbox has its user name at six Yandex domains, all delivering to it
+        // (yandex.com/support/domain/additional/mailbox-alias.xml; yandex.com/support/id/authorization/email.html).
+        // '+tag' is cut as Yandex delivers login+tag to login; '.' against '-' and narod.ru are not folded (no Yandex page).
         new() { Name = "Yandex", Domains = ["yandex.com", "yandex.ru", "ya.ru", "yandex.by", "yandex.kz", "yandex.ua"], CanonicalDomain = "yandex.com" },
     ];
 }

@@ -146,6 +146,11 @@ public sealed class EmailAddressNormalizerTests
             .Should().Be("victim%example.com@relay.test");
 
     [Fact]
+    public void TryNormalize_PlusTagsOff_YandexStillCutsItsTag()
+        => Normalize("ivan+x@ya.ru", new EmailAddressNormalizationOptions { StripPlusTags = false })
+            .Should().Be("ivan@yandex.com", "Yandex delivers login+tag to login, so the two are one mailbox");
+
+    [Fact]
     public void TryNormalize_ProviderFoldingOff_GmailDotsAndAliasDomainsKeepTheirOwnKeys()
     {
         EmailAddressNormalizationOptions options = new() { FoldProviderAliases = false };
