@@ -79,6 +79,45 @@ internal sealed partial class ClientNetworkLists
         return current ? new(Volatile.Read(ref _table)) : AwaitReadingAsync(wanted);
     }
 
+    /// <summary>
+    /// Starts a reading every <paramref name="interval"/> (read again at each tick) whether or not requests arrive, as
+    /// the send guard's state is refreshed: requests alone start readings only when they come, so an instance the
+    /// balancer sent little answered from a table up to twice the interval old. Null without lists.
+    /// </summary>
+    public ITimer? StartPeriodicRefresh(Func<TimeSpan> interval)
+    {
+        if (_lists is null)
+        {
+            return null;
+        }
+
+        TimeSpan period = interval();
+        ITimer? timer = null;
+        timer = _time.CreateTimer(
+            _ =>
+            {
+                TimeSpan current = interval();
+                lock (_gate)
+                {
+                    // Half the interval: the last reading completed a round trip after the previous tick started it.
+                    if (_time.GetUtcNow() - _loadedAt >= current / 2)
+                    {
+                        _loading ??= StartLoad();
+                    }
+                }
+
+                if (current != period)
+                {
+                    period = current;
+                    timer?.Change(current, current);
+                }
+            },
+            null,
+            period,
+            period);
+        return timer;
+    }
+
     /// <summary>Waits until a reading that started after change <paramref name="wanted"/> has completed: the one under way, if it did, else a new one.</summary>
     private async ValueTask<ClientNetworkTable> AwaitReadingAsync(long wanted)
     {
