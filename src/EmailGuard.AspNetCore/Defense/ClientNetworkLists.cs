@@ -11,7 +11,8 @@ namespace EmailGuard.AspNetCore;
 /// <remarks>
 /// A client-network entry written through this instance's lists (<see cref="IEmailGuardLists.GetChangeToken"/>) makes
 /// the view stale at once: the next request waits for a new reading, so a network banned here is refused from the very
-/// next request, not up to an interval later. Other instances' writes arrive with the periodic reading.
+/// next request, not up to an interval later. Other instances' writes arrive with the periodic reading, and a request
+/// never gets an answer from a table twice the refresh interval old.
 /// </remarks>
 internal sealed partial class ClientNetworkLists
 {
@@ -43,8 +44,9 @@ internal sealed partial class ClientNetworkLists
     }
 
     /// <summary>
-    /// The current table. Waits for a reading on the first call and after a write through this instance; otherwise
-    /// answers at once, and starts a background reading when the table is older than <paramref name="refreshInterval"/>.
+    /// The current table. Waits for a reading on the first call, after a write through this instance, and when the
+    /// table is twice <paramref name="refreshInterval"/> old; otherwise answers at once, and starts a background
+    /// reading when the table is older than <paramref name="refreshInterval"/>.
     /// </summary>
     public ValueTask<ClientNetworkTable> GetAsync(TimeSpan refreshInterval)
     {
@@ -58,13 +60,62 @@ internal sealed partial class ClientNetworkLists
         lock (_gate)
         {
             current = _loaded >= wanted;
-            if (current && _time.GetUtcNow() - _loadedAt >= refreshInterval)
+            TimeSpan age = _time.GetUtcNow() - _loadedAt;
+            if (current && age >= refreshInterval * 2)
+            {
+                // Only requests start readings, so an instance that served none for a while (one the balancer sent
+                // nothing to) holds a table as old as its idleness: answered from it, its first request let through a
+                // network another instance banned minutes ago. A busy instance's background readings keep its table
+                // younger than this, so only the first request after a quiet spell waits, for one reading.
+                wanted = Interlocked.Increment(ref _changes);
+                current = false;
+            }
+            else if (current && age >= refreshInterval)
             {
                 _loading ??= StartLoad();
             }
         }
 
         return current ? new(Volatile.Read(ref _table)) : AwaitReadingAsync(wanted);
+    }
+
+    /// <summary>
+    /// Starts a reading every <paramref name="interval"/> (read again at each tick) whether or not requests arrive, as
+    /// the send guard's state is refreshed: requests alone start readings only when they come, so an instance the
+    /// balancer sent little answered from a table up to twice the interval old. Null without lists.
+    /// </summary>
+    public ITimer? StartPeriodicRefresh(Func<TimeSpan> interval)
+    {
+        if (_lists is null)
+        {
+            return null;
+        }
+
+        TimeSpan period = interval();
+        ITimer? timer = null;
+        timer = _time.CreateTimer(
+            _ =>
+            {
+                TimeSpan current = interval();
+                lock (_gate)
+                {
+                    // Half the interval: the last reading completed a round trip after the previous tick started it.
+                    if (_time.GetUtcNow() - _loadedAt >= current / 2)
+                    {
+                        _loading ??= StartLoad();
+                    }
+                }
+
+                if (current != period)
+                {
+                    period = current;
+                    timer?.Change(current, current);
+                }
+            },
+            null,
+            period,
+            period);
+        return timer;
     }
 
     /// <summary>Waits until a reading that started after change <paramref name="wanted"/> has completed: the one under way, if it did, else a new one.</summary>

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -44,6 +45,13 @@ internal sealed partial class EmailGuardMiddleware
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
         _clientNetworks = new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
         _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services));
+
+        // Only under a host, which stops the timer with the app; a pipeline built without one reads on requests alone.
+        if (services.GetService<IHostApplicationLifetime>() is { } lifetime
+            && _clientNetworks.StartPeriodicRefresh(() => _state.Current.Options.ClientNetworkListRefreshInterval) is { } refresh)
+        {
+            lifetime.ApplicationStopping.Register(refresh.Dispose);
+        }
         _hasTrustedProxy = ForwardedHeadersCheck.HasTrustedProxy(services.GetService<IOptions<ForwardedHeadersOptions>>()?.Value);
 
         // The send guard's folding, so a field partition counts one mailbox under one key as the guard does.

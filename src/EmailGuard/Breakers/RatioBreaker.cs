@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -18,6 +19,11 @@ internal sealed partial class RatioBreaker
 
     private const string By = "emailguard:ratio-breaker";
 
+    // Parties whose ratios this instance logged over a line (2102); bounded, since senders are as many as the app's From
+    // addresses. A cleared memory costs one repeated line per party, never a missed one.
+    private const int MaxWarnedParties = 1_000;
+    private static readonly TimeSpan s_warnAgainAfter = TimeSpan.FromHours(1);
+
     private readonly EmailGuardFeedback _feedback;
     private readonly EmailRatioBreakerOptions _options;
     private readonly IEmailGuardFlags? _flags;
@@ -27,6 +33,7 @@ internal sealed partial class RatioBreaker
     private readonly EmailGuardMetrics? _metrics;
     private readonly GuardStateCache? _state;
     private readonly RateLimitRule? _probeRule;
+    private readonly ConcurrentDictionary<(EmailGuardDimension Dimension, string? Partition, bool Complaint), (EmailRatioBreakerAction Action, DateTimeOffset At)> _warned = new();
 
     public RatioBreaker(
         EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
@@ -213,13 +220,35 @@ internal sealed partial class RatioBreaker
 
     private static long Volume(EmailFeedbackCounts counts) => Math.Max(counts.Sends, counts.Delivered + counts.Bounces);
 
+    /// <summary>
+    /// Logs a party over a line when it crosses it: the first time this instance finds it over, again when it reaches
+    /// the higher line, and at most once an hour while it stays over. A party is judged at every bounce or complaint and
+    /// stays over for as long as the window holds its failures, so a line per judgement wrote three warnings for each
+    /// bounce of an incident (the account, its one sender and its category).
+    /// </summary>
     private void WarnIfOver(EmailFeedbackCounts counts, bool complaint)
     {
         (string reason, EmailRatioBreakerAction action) = Judge(counts, complaint);
-        if (action != EmailRatioBreakerAction.None)
+        var party = (counts.Dimension, counts.Partition, complaint);
+        if (action == EmailRatioBreakerAction.None)
         {
-            LogRatioHigh(_logger, counts.Dimension, reason, counts.BounceRate, counts.ComplaintRate, counts.Sends);
+            _warned.TryRemove(party, out _);
+            return;
         }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        if (_warned.TryGetValue(party, out (EmailRatioBreakerAction Action, DateTimeOffset At) last) && last.Action >= action && now - last.At < s_warnAgainAfter)
+        {
+            return;
+        }
+
+        if (_warned.Count >= MaxWarnedParties)
+        {
+            _warned.Clear();
+        }
+
+        _warned[party] = (action, now);
+        LogRatioHigh(_logger, counts.Dimension, reason, counts.BounceRate, counts.ComplaintRate, counts.Sends);
     }
 
     private async ValueTask TrippedAsync(

@@ -178,6 +178,53 @@ public sealed class RedisDefenseTests(RedisServerFixture redis)
     }
 
     [Fact]
+    public async Task ClientNetworkDeny_AddedOnOneInstance_IdleOtherInstanceRefusesItsVeryFirstRequest()
+    {
+        // The second instance serves nothing for six refresh intervals (a balancer sent it no traffic): its table is
+        // that old, and its first request must not be answered from it.
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, _) = apps;
+        using HttpResponseMessage before = await second.PostAsync("/webhook", "2001:db8:9::1");
+
+        await first.App.Services.GetRequiredService<IEmailGuardLists>()
+            .AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:9::/48", "webhook flood", addedBy: "ops");
+        time.Advance(TimeSpan.FromSeconds(30));
+        using HttpResponseMessage afterIdle = await second.PostAsync("/webhook", "2001:db8:9:1::1");
+
+        before.StatusCode.Should().Be(HttpStatusCode.OK);
+        afterIdle.StatusCode.Should().Be(HttpStatusCode.Forbidden, "the table was six intervals old, so the request waited for a reading");
+    }
+
+    [Fact]
+    public async Task ClientNetworkDeny_AddedOnOneInstance_OtherInstanceReadsItWithinTheIntervalWithoutRequests()
+    {
+        // Six seconds on a 5 s interval: under twice the interval, so a request would answer from its table at once. The
+        // host's periodic reading, not a request, must have brought the ban in by then.
+        await using TwoInstances apps = await StartTwoAsync();
+        (TestApp first, TestApp second, FakeTimeProvider time, _) = apps;
+        using HttpResponseMessage before = await second.PostAsync("/webhook", "2001:db8:9::1");
+        int readings = Readings();
+
+        await first.App.Services.GetRequiredService<IEmailGuardLists>()
+            .AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2001:db8:9::/48", "webhook flood", addedBy: "ops");
+        time.Advance(TimeSpan.FromSeconds(6));
+        long waiting = Stopwatch.GetTimestamp();
+        while (Readings() == readings && Stopwatch.GetElapsedTime(waiting) < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(10);
+        }
+
+        int readingsBeforeTheRequest = Readings();
+        using HttpResponseMessage after = await second.PostAsync("/webhook", "2001:db8:9:1::1");
+
+        before.StatusCode.Should().Be(HttpStatusCode.OK);
+        readingsBeforeTheRequest.Should().BeGreaterThan(readings, "the second instance reads the lists every interval, requests or not");
+        after.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+
+        int Readings() => second.Logs.GetSnapshot().Count(r => r.Id.Id == 1808);
+    }
+
+    [Fact]
     public async Task SurgeBreaker_TotalsSummedOverBothInstances()
     {
         await using TwoInstances apps = await StartTwoAsync();

@@ -315,6 +315,32 @@ public sealed class RatioBreakerTests
     }
 
     [Fact]
+    public async Task RatioHighLog_AccountStaysOverTheLines_LoggedAtEachLineAndHourly_NotAtEveryBounce()
+    {
+        // Arrange: 100 sends. A trial's incident logged 2102 three times per bounce (account, sender, category) on each
+        // instance, for as long as the day's window held the bounces.
+        await using FeedbackTestApp app = App();
+        await SendAsync(app, 100);
+
+        // Act: 10 hard bounces cross the 2 % line at the second and the 4 % line at the fourth; one more an hour later.
+        for (int i = 1; i <= 10; i++)
+        {
+            await BounceAsync(app, "b" + i);
+        }
+
+        int withinTheHour = GlobalRatioLines();
+        app.Time.Advance(TimeSpan.FromMinutes(61));
+        await BounceAsync(app, "b11");
+
+        // Assert
+        withinTheHour.Should().Be(2, "the account crossed two lines: reduce at 2 %, suspend at 4 %");
+        GlobalRatioLines().Should().Be(3, "still over an hour later, it is logged again");
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 2102 && r.Message.Contains("Category", StringComparison.Ordinal)).Should().Be(3);
+
+        int GlobalRatioLines() => app.Logs.GetSnapshot().Count(r => r.Id.Id == 2102 && r.Message.Contains("Global", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Breaker_OneMailboxWrittenSeveralWays_CountsASendPerSpelling_AsTheCapsDo()
     {
         // Arrange: v+1@x, v+2@x and v+3@x are one mailbox to the limits and three mails to the provider, which costs
