@@ -46,9 +46,6 @@ internal sealed partial class RedisEmailGuardStateStore
         Failed,
     }
 
-    /// <summary>The outcomes of the waits so far, for tests; index by <see cref="ReplicaOutcome"/>.</summary>
-    internal long[] ReplicaOutcomes { get; } = new long[4];
-
     private void ConfigureReplicaWait(RedisRateLimitStoreOptions options, TimeSpan timeout, IMeterFactory? meterFactory)
     {
         _waitForReplicas = options.StateWaitForReplicas;
@@ -110,12 +107,11 @@ internal sealed partial class RedisEmailGuardStateStore
         ReplicaOutcome outcome = failure is not null ? ReplicaOutcome.Failed
             : acknowledged >= _waitForReplicas ? ReplicaOutcome.Acknowledged
             : ReplicaOutcome.NotAcknowledged;
-        Report(outcome, acknowledged, failure, connected, timeoutMs);
+        Report(outcome, acknowledged, failure, connected, Math.Max(0, timeoutMs));
     }
 
     private void Report(ReplicaOutcome outcome, long acknowledged, Exception? failure, long connected = 0, long timeoutMs = 0)
     {
-        _ = Interlocked.Increment(ref ReplicaOutcomes[(int)outcome]);
         _replication?.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome switch
         {
             ReplicaOutcome.Acknowledged => "acknowledged",
