@@ -82,6 +82,41 @@ public sealed class RedisRateLimitStoreOptions
     public TimeSpan WaitForReplicasTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// Gets or sets how many replicas must acknowledge a flag or list write (a suspension, a reduced limit, a clear, a
+    /// blocklist or allowlist entry, a suppression) before the call returns: the state store sends <c>WAIT</c> to the
+    /// primary that holds the state after the write. Redis replicates asynchronously, so without it a flag written to a
+    /// primary that dies before its replica received it is gone after the failover: the suspended party sends again.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// The write reports how many replicas its primary has connected, and the store waits for no more than that: a Redis
+    /// without replicas is never waited on (the first write says so once, information 3008), and every write is
+    /// counted by <c>emailguard.store.state_replication</c> with its outcome. When fewer replicas than this acknowledge
+    /// within <see cref="StateWaitForReplicasTimeout"/> (or the primary has fewer connected), the write still stands on
+    /// the primary and the call succeeds: it is not undone, since the primary enforces it now; warning 3007 says, once
+    /// until a write is acknowledged again, that a failover could forget it.
+    /// </para>
+    /// <para>
+    /// <c>WAIT</c> holds the connection it is sent on, which this instance's rate-limit calls share, until the replicas
+    /// acknowledge: about one round trip to a replica in sync, at most <see cref="StateWaitForReplicasTimeout"/> when one
+    /// lags. Writes of flags and lists are rare next to checks; a storm of suppressions on a lagging replica is what
+    /// this costs most. Set 0 to never wait.
+    /// </para>
+    /// </remarks>
+    /// <value>The default value is 1: a suspension an instance reported written survives a failover to a replica in sync.</value>
+    [Range(0, 16)]
+    public int StateWaitForReplicas { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets how long a flag or list write waits for its replicas' acknowledgements (see <see cref="StateWaitForReplicas"/>).
+    /// The wait is also cut to leave a quarter of the store timeout (<c>EmailGuard:Resilience:Timeout</c>) after the
+    /// write, so that a slow acknowledgement never fails a write that stands.
+    /// </summary>
+    /// <value>The default value is 100 milliseconds.</value>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:00:10")]
+    public TimeSpan StateWaitForReplicasTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
     /// Gets or sets whether the server is Microsoft Garnet started with <c>--lua-transaction-mode</c>, which Garnet
     /// does not report. Without that flag Garnet runs scripts without isolation, and limits can be exceeded; while this
     /// is <see langword="false"/>, the health check reports degraded on Garnet with a warning that names the flag.

@@ -70,7 +70,10 @@ public static class EmailGuardRedisBuilderExtensions
         builder.AddStateStore(sp => new RedisEmailGuardStateStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout));
+            sp.GetService<IOptions<StoreResilienceOptions>>()?.Value.Timeout,
+            sp.GetRequiredService<IOptions<RedisRateLimitStoreOptions>>().Value,
+            sp.GetService<ILogger<RedisEmailGuardStateStore>>(),
+            sp.GetService<IMeterFactory>()));
         builder.AddKeyValueStore(sp => new RedisKeyValueStore(
             sp.GetRequiredService<RedisConnection>(),
             sp.GetRequiredService<TimeProvider>(),

@@ -60,30 +60,51 @@ internal sealed partial class RedisEmailGuardStateStore
         """;
 
     /// <summary>
+    /// How many replicas the primary has connected (<c>connected_slaves</c> of <c>INFO replication</c>) when
+    /// <c>ARGV[flag]</c> is <c>1</c>, else -1; -1 too when the server does not say (a script may not run <c>INFO</c> on
+    /// every server that speaks the protocol: the write stands either way). Read after the writes, which a script that
+    /// ran a command that reads the server's state first could not make on servers that replicate scripts verbatim.
+    /// </summary>
+    private static string CountReplicas(int flag) => $$"""
+
+        local replicas = -1
+        if ARGV[{{flag}}] == '1' then
+          local ok, info = pcall(redis.call, 'INFO', 'replication')
+          if ok and type(info) == 'string' then replicas = tonumber(string.match(info, 'connected_slaves:(%d+)')) or -1 end
+        end
+        """;
+
+    /// <summary>
     /// Writes an entry or a flag: its key (with a TTL when it has one), its index member, a new version and the change
     /// record of that version, at once. KEYS: version, index, changes, item key; ARGV: member, JSON, index score, TTL in
-    /// ms or empty, the change record's tail, the version step, the records to keep.
+    /// ms or empty, the change record's tail, <c>1</c> to return the value the write replaced, <c>1</c> to count the
+    /// primary's replicas, the version step, the records to keep. Returns the version, the replaced value (nil when none
+    /// or not asked) and the replicas (see <see cref="CountReplicas"/>). The value stored is the same JSON an earlier
+    /// EmailGuard writes and reads, so instances of both versions share the state during a rolling upgrade.
     /// </summary>
     private static readonly string s_writeScript = NextVersion + """
 
+        local replaced = false
+        if ARGV[6] == '1' then replaced = redis.call('GET', KEYS[4]) end
         if ARGV[4] == '' then redis.call('SET', KEYS[4], ARGV[2]) else redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[4]) end
         redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-        """ + AddRecord("ARGV[5]") + """
+        """ + AddRecord("ARGV[5]") + CountReplicas(7) + """
 
-        return v
+        return {v, replaced, replicas}
         """;
 
     /// <summary>
     /// Removes an entry or a flag, with a new version and its change record. KEYS as the write; ARGV: member, record
-    /// tail, the version step, records to keep.
+    /// tail, <c>1</c> to count the primary's replicas, the version step, records to keep. Returns whether a key was
+    /// removed (1 or 0) and the replicas.
     /// </summary>
     private static readonly string s_deleteScript = NextVersion + """
 
         local removed = redis.call('DEL', KEYS[4])
         redis.call('ZREM', KEYS[2], ARGV[1])
-        """ + AddRecord("ARGV[2]") + """
+        """ + AddRecord("ARGV[2]") + CountReplicas(3) + """
 
-        return removed
+        return {removed, replicas}
         """;
 
     public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)

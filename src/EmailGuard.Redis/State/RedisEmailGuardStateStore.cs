@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -48,20 +51,33 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     private readonly RedisKey _events;
     private readonly RedisKey _changes;
     private readonly TimeSpan _replicaRefusalBudget;
+    private readonly ILogger _logger;
 
     /// <param name="connection">The shared connection.</param>
     /// <param name="timeProvider">The app's clock.</param>
     /// <param name="timeout">
     /// The resilience timeout, which bounds every write: a write refused by a read-only replica waits for the primary
-    /// for half of it (<see cref="RedisConnection.WriteAsync"/>).
+    /// for half of it (<see cref="RedisConnection.WriteAsync"/>), and a wait for replicas ends with a quarter of it left.
     /// </param>
-    public RedisEmailGuardStateStore(RedisConnection connection, TimeProvider timeProvider, TimeSpan? timeout = null)
+    /// <param name="options">The Redis options, for the replicas a flag or list write waits for; the defaults when none.</param>
+    /// <param name="logger">Where a write its replicas did not acknowledge is reported.</param>
+    /// <param name="meterFactory">The host's meter factory, for the replication outcomes; none records nothing.</param>
+    public RedisEmailGuardStateStore(
+        RedisConnection connection,
+        TimeProvider timeProvider,
+        TimeSpan? timeout = null,
+        RedisRateLimitStoreOptions? options = null,
+        ILogger<RedisEmailGuardStateStore>? logger = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentNullException.ThrowIfNull(timeProvider);
         _connection = connection;
         _timeProvider = timeProvider;
-        _replicaRefusalBudget = (timeout ?? new StoreResilienceOptions().Timeout) / 2;
+        TimeSpan bound = timeout ?? new StoreResilienceOptions().Timeout;
+        _replicaRefusalBudget = bound / 2;
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        ConfigureReplicaWait(options ?? new RedisRateLimitStoreOptions(), bound, meterFactory);
         _root = $"{connection.KeyPrefix}{{{connection.KeyPrefix}guard}}:";
         _version = _root + "version";
         _listIndex = _root + "lists";
@@ -97,12 +113,13 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
     {
         string member = ListMember(entry.Kind, entry.PartyType, entry.Value);
         DateTimeOffset? keepUntil = entry.ExpiresAt + IEmailGuardStateStore.ExpiredEntryRetention;
-        await WriteAsync(
+        _ = await WriteAsync(
             _listIndex,
             "l:" + member,
             member,
             JsonSerializer.Serialize(entry, GuardStateJson.ListEntry),
             keepUntil,
+            returnReplaced: false,
             cancellationToken).ConfigureAwait(false);
     }
 
@@ -110,15 +127,42 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         => DeleteAsync(_listIndex, "l:", ListMember(kind, partyType, value), cancellationToken);
 
     public async ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+        => _ = await WriteFlagAsync(flag, returnReplaced: false, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Writes the flag and returns the one its script found under the same name just before: one call, so a suspension
+    /// is in force as soon as Redis answers it. A value an earlier EmailGuard stored reads the same (the JSON is
+    /// unchanged); one that cannot be read at all counts as none, as it would count at a load.
+    /// </summary>
+    public async ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+    {
+        RedisValue replaced = await WriteFlagAsync(flag, returnReplaced: true, cancellationToken).ConfigureAwait(false);
+        if (replaced.IsNull)
+        {
+            return EmailGuardFlagReplacement.None;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize((string)replaced!, GuardStateJson.Flag) is { } old ? new EmailGuardFlagReplacement(old) : EmailGuardFlagReplacement.None;
+        }
+        catch (JsonException)
+        {
+            return EmailGuardFlagReplacement.None;
+        }
+    }
+
+    private ValueTask<RedisValue> WriteFlagAsync(EmailGuardFlag flag, bool returnReplaced, CancellationToken cancellationToken)
     {
         string member = FlagMember(flag.PartyType, flag.PartyId, flag.Reason);
-        await WriteAsync(
+        return WriteAsync(
             _flagIndex,
             "f:" + member,
             member,
             JsonSerializer.Serialize(flag, GuardStateJson.Flag),
             flag.ExpiresAt,
-            cancellationToken).ConfigureAwait(false);
+            returnReplaced,
+            cancellationToken);
     }
 
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
@@ -175,8 +219,12 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         return string.Create(CultureInfo.InvariantCulture, $"{(int)partyType}:{folded}:{partyId}");
     }
 
-    private async ValueTask WriteAsync(RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, CancellationToken cancellationToken)
+    /// <summary>Writes an entry or a flag, then waits for its replicas (<see cref="AwaitReplicasAsync"/>).</summary>
+    /// <returns>The value the write replaced when <paramref name="returnReplaced"/>, else nil.</returns>
+    private async ValueTask<RedisValue> WriteAsync(
+        RedisKey index, string keySuffix, string member, string json, DateTimeOffset? keepUntil, bool returnReplaced, CancellationToken cancellationToken)
     {
+        long started = _timeProvider.GetTimestamp();
         TimeSpan? ttl = null;
         RedisValue score = "+inf";
         if (keepUntil is { } until)
@@ -189,18 +237,29 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
 
         // The change record's tail is the item's key suffix: a change names its entry or flag, so readers load just it.
         RedisKey[] keys = [_version, index, _changes, _root + keySuffix];
-        RedisValue[] arguments = [member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, keySuffix, VersionStep(), MaxChangeRecords];
-        _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
+        RedisValue[] arguments =
+        [
+            member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, keySuffix,
+            returnReplaced ? 1 : 0, _waitForReplicas > 0 ? 1 : 0, VersionStep(), MaxChangeRecords,
+        ];
+        RedisResult result = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
             .ConfigureAwait(false);
+        RedisResult[] reply = (RedisResult[])result!;
+        await AwaitReplicasAsync((long)reply[2], started).ConfigureAwait(false);
+        return (RedisValue)reply[1];
     }
 
+    /// <summary>Removes an entry or a flag, then waits for its replicas (<see cref="AwaitReplicasAsync"/>).</summary>
     private async ValueTask<bool> DeleteAsync(RedisKey index, string keyPrefix, string member, CancellationToken cancellationToken)
     {
+        long started = _timeProvider.GetTimestamp();
         RedisKey[] keys = [_version, index, _changes, _root + keyPrefix + member];
-        RedisValue[] arguments = [member, keyPrefix + member, VersionStep(), MaxChangeRecords];
-        RedisResult removed = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_deleteScript, keys, arguments), "state delete", _replicaRefusalBudget, _timeProvider, cancellationToken)
+        RedisValue[] arguments = [member, keyPrefix + member, _waitForReplicas > 0 ? 1 : 0, VersionStep(), MaxChangeRecords];
+        RedisResult result = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_deleteScript, keys, arguments), "state delete", _replicaRefusalBudget, _timeProvider, cancellationToken)
             .ConfigureAwait(false);
-        return (long)removed > 0;
+        RedisResult[] reply = (RedisResult[])result!;
+        await AwaitReplicasAsync((long)reply[1], started).ConfigureAwait(false);
+        return (long)reply[0] > 0;
     }
 
     /// <summary>

@@ -75,9 +75,7 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
                 ? (events.OnTenantSuspended, nameof(EmailGuardEvents.OnTenantSuspended))
                 : (events.OnTenantFlagged, nameof(EmailGuardEvents.OnTenantFlagged));
         raiseEvents &= callback is not null;
-        EmailGuardFlag? replaced = raiseEvents ? await FindActiveAsync(partyType, partyId, reason, now, cancellationToken).ConfigureAwait(false) : null;
-
-        await _state.Store.UpsertFlagAsync(flag, cancellationToken).ConfigureAwait(false);
+        EmailGuardFlag? replaced = await WriteAsync(flag, raiseEvents, cancellationToken).ConfigureAwait(false);
         await _state.Store.AppendFlagEventAsync(
             new EmailGuardFlagEvent
             {
@@ -183,9 +181,31 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
     }
 
     /// <summary>
-    /// The active flag of the party for <paramref name="reason"/> that a new one replaces, so that the callbacks can tell
-    /// a new incident from a repeat (an alert that deduplicated a suspension after a clear paged nobody). Read from the
-    /// store, so that a clear on another instance counts; when the store does not answer, this instance's last snapshot.
+    /// Writes the flag and returns the active flag of the party for its reason that it replaced, so that the callbacks
+    /// can tell a new incident from a repeat (an alert that deduplicated a suspension after a clear paged nobody). The
+    /// store says which in the write itself, so a clear on another instance counts and the flag is in force after one
+    /// store call, however slow the store's reads (a read first waited a version read, or a catch-up bounded by the
+    /// load timeout, before the suspension landed). A store that cannot say is read first when the answer is wanted.
+    /// </summary>
+    private async ValueTask<EmailGuardFlag?> WriteAsync(EmailGuardFlag flag, bool wantReplaced, CancellationToken cancellationToken)
+    {
+        EmailGuardFlagReplacement? replacement = await _state.Store.ReplaceFlagAsync(flag, cancellationToken).ConfigureAwait(false);
+        if (replacement is not null)
+        {
+            return replacement.Replaced is { } old && old.IsActive(flag.CreatedAt) ? old : null;
+        }
+
+        EmailGuardFlag? replaced = wantReplaced
+            ? await FindActiveAsync(flag.PartyType, flag.PartyId, flag.Reason, flag.CreatedAt, cancellationToken).ConfigureAwait(false)
+            : null;
+        await _state.Store.UpsertFlagAsync(flag, cancellationToken).ConfigureAwait(false);
+        return replaced;
+    }
+
+    /// <summary>
+    /// The active flag of the party for <paramref name="reason"/>, for a store that cannot say what a write replaced.
+    /// Read from the store, so that a clear on another instance counts; when the store does not answer, this instance's
+    /// last snapshot.
     /// </summary>
     private async ValueTask<EmailGuardFlag?> FindActiveAsync(EmailGuardPartyType partyType, string partyId, string reason, DateTimeOffset now, CancellationToken cancellationToken)
     {

@@ -94,6 +94,25 @@ public interface IEmailGuardStateStore
     ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Adds a flag, or replaces the one of the same party and reason, as <see cref="UpsertFlagAsync"/> does, and says in
+    /// the same write which flag it replaced, so that flagging a party costs one store call before the flag is in force:
+    /// the flag API tells a new incident from a repeat by it (<see cref="EmailGuardFlagArguments.Replaced"/>).
+    /// </summary>
+    /// <remarks>
+    /// The default returns <see langword="null"/> and writes nothing, as does any store that cannot read and write a
+    /// flag at once: the caller then reads the flags and calls <see cref="UpsertFlagAsync"/>, one store call more before
+    /// the flag lands (a version read, or a catch-up on a store that changed).
+    /// </remarks>
+    /// <param name="flag">The flag.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>
+    /// The flag the write replaced, or <see cref="EmailGuardFlagReplacement.None"/>; <see langword="null"/> when this
+    /// store cannot say, and then nothing was written.
+    /// </returns>
+    ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+        => new((EmailGuardFlagReplacement?)null);
+
+    /// <summary>
     /// Removes the flag of a party and reason (the reason compared without regard to case) and changes the version. A
     /// store may leave the version unchanged when there was nothing to remove.
     /// </summary>

@@ -112,14 +112,25 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
     {
+        _ = Replace(flag);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+        => new(Replace(flag) is { } replaced ? new EmailGuardFlagReplacement(replaced) : EmailGuardFlagReplacement.None);
+
+    /// <summary>Stores the flag; returns the one it replaced, expired or not (a flag is purged only at a load).</summary>
+    private EmailGuardFlag? Replace(EmailGuardFlag flag)
+    {
         lock (_lock)
         {
-            _flags[(flag.PartyType, flag.PartyId, flag.Reason.ToLowerInvariant())] = flag;
+            (EmailGuardPartyType, string, string) key = (flag.PartyType, flag.PartyId, flag.Reason.ToLowerInvariant());
+            _ = _flags.Remove(key, out EmailGuardFlag? replaced);
+            _flags[key] = flag;
             _version++;
             _flagsChangedAt = _version;
+            return replaced;
         }
-
-        return ValueTask.CompletedTask;
     }
 
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)

@@ -21,6 +21,7 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     private readonly IEmailGuardStateStore _store;
     private readonly GuardedStoreCall _call;
     private readonly ILogger _logger;
+    private bool _cannotReplaceFlags;
 
     public ResilientStateStore(IEmailGuardStateStore store, StoreResilienceOptions options, TimeProvider timeProvider, ILogger? logger = null)
     {
@@ -66,6 +67,27 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
 
     public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.UpsertFlagAsync(flag, ct), "write a flag", cancellationToken);
+
+    /// <summary>
+    /// As the store's; a store that answered <see langword="null"/> once (it cannot say what it replaced, and wrote
+    /// nothing) is not asked again, so that its answer, which costs it nothing, does not pass for a sign of health
+    /// through the circuit.
+    /// </summary>
+    public async ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _cannotReplaceFlags))
+        {
+            return null;
+        }
+
+        EmailGuardFlagReplacement? replacement = await CallAsync((s, ct) => s.ReplaceFlagAsync(flag, ct), Timeout, "write a flag", cancellationToken).ConfigureAwait(false);
+        if (replacement is null)
+        {
+            Volatile.Write(ref _cannotReplaceFlags, true);
+        }
+
+        return replacement;
+    }
 
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.RemoveFlagAsync(partyType, partyId, reason, ct), Timeout, "remove a flag", cancellationToken);

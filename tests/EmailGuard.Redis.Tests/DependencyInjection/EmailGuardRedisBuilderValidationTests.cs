@@ -204,6 +204,9 @@ public sealed class EmailGuardRedisBuilderValidationTests
     // A bound at the end of its type is no bound (it printed as 9.223372036854776E+18), and a time span reads to the millisecond.
     [InlineData("EmailGuard:Redis:WaitForReplicasMaxLimit", "0", "EmailGuard:Redis:WaitForReplicasMaxLimit must be at least 1; it is 0.")]
     [InlineData("EmailGuard:Redis:WaitForReplicasTimeout", "0s", "EmailGuard:Redis:WaitForReplicasTimeout must be between 00:00:00.001 and 00:00:10; it is 00:00:00.")]
+    [InlineData("EmailGuard:Redis:StateWaitForReplicas", "-1", "EmailGuard:Redis:StateWaitForReplicas must be between 0 and 16; it is -1.")]
+    [InlineData("EmailGuard:Redis:StateWaitForReplicasTimeout", "0s", "EmailGuard:Redis:StateWaitForReplicasTimeout must be between 00:00:00.001 and 00:00:10; it is 00:00:00.")]
+    [InlineData("EmailGuard:Redis:StateWaitForReplicasTimeout", "00:00:11", "EmailGuard:Redis:StateWaitForReplicasTimeout must be between 00:00:00.001 and 00:00:10; it is 00:00:11.")]
     [InlineData("EmailGuard:Redis:KeyPrefix", "{tenant}:", "EmailGuard:Redis:KeyPrefix must not contain '{' or '}'")]
     // A malformed connection string fails at startup naming the setting, not when the store is first resolved with
     // .NET's "(Parameter 'ssl')" text; the string itself is not quoted back, as it may hold a password.

@@ -426,6 +426,38 @@ public sealed class RedisStateChangeLogTests(RedisServerFixture redis) : IAsyncL
             full.Flags.Select(f => (f.PartyId, f.Reason)), "a catch-up ends where a full load would");
     }
 
+    [Fact]
+    public async Task ReplaceFlag_OverAFlagAnEarlierVersionWrote_ReturnsItFromTheWrite()
+    {
+        // Arrange: the JSON an instance of the previous version stores for a suspension (its field names kept since
+        // before 1.0), under the name it gives it: during a rolling upgrade a new instance suspends the party again.
+        FakeTimeProvider time = new(s_start);
+        (_, IEmailGuardStateStore store) = Instance(time);
+        string root = $"{_prefix}{{{_prefix}guard}}:";
+        IDatabase db = _instances[0].Multiplexer.GetDatabase();
+        await db.StringSetAsync(
+            root + "f:3:manual:legacy",
+            """{"PartyType":3,"PartyId":"legacy","Reason":"manual","FlaggedAt":"2026-12-04T09:00:00+00:00","ExpiresAt":"2026-12-04T10:00:00+00:00","Suspend":true,"LimitFactor":1,"FlaggedBy":"ops"}""");
+        await db.SortedSetAddAsync(root + "flags", "3:manual:legacy", s_start.AddHours(1).ToUnixTimeMilliseconds());
+
+        // Act
+        EmailGuardFlagReplacement? replacement = await store.ReplaceFlagAsync(TenantFlag("legacy", "Manual", s_start.AddHours(2)), CancellationToken.None);
+
+        // Assert
+        replacement.Should().NotBeNull("the Redis store says what its write replaced, so the flag API need not read first");
+        replacement!.Replaced.Should().BeEquivalentTo(new
+        {
+            PartyType = EmailGuardPartyType.Tenant,
+            PartyId = "legacy",
+            Reason = "manual",
+            CreatedAt = s_start,
+            ExpiresAt = s_start.AddHours(1),
+            Suspend = true,
+            CreatedBy = "ops",
+        });
+        (await store.LoadAsync(CancellationToken.None)).Flags.Should().ContainSingle().Which.ExpiresAt.Should().Be(s_start.AddHours(2));
+    }
+
     private static EmailGuardFlag TenantFlag(string tenant, string reason, DateTimeOffset expiresAt) => new()
     {
         PartyType = EmailGuardPartyType.Tenant,

@@ -8,6 +8,7 @@ namespace EmailGuard.Redis.Tests.Testing;
 /// <summary>
 /// A TCP proxy in front of the test Redis that can hold the server's replies back on their way to the client, as a
 /// slow network or a client too busy to read its socket would: the server has decided, the client has not heard yet.
+/// In front of a primary, with a replica as its client, it holds the replication stream: the replica lags, its link up.
 /// </summary>
 internal sealed class DelayingRedisProxy : IAsyncDisposable
 {
@@ -17,6 +18,7 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
     private readonly List<TcpClient> _connections = [];
     private readonly Task _accepting;
     private long _replyDelayTicks;
+    private TaskCompletionSource? _hold;
 
     private DelayingRedisProxy(EndPoint server)
     {
@@ -32,8 +34,20 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
         set => Interlocked.Exchange(ref _replyDelayTicks, value.Ticks);
     }
 
+    /// <summary>Gets the port the proxy listens on, on the loopback address.</summary>
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
     /// <summary>Starts a proxy to the server <paramref name="fixture"/> runs.</summary>
     public static DelayingRedisProxy Start(RedisServerFixture fixture) => new(fixture.CreateConfiguration().EndPoints[0]);
+
+    /// <summary>Starts a proxy to a server of the test's own.</summary>
+    public static DelayingRedisProxy Start(RedisServerProcess server) => new(new IPEndPoint(IPAddress.Loopback, server.Port));
+
+    /// <summary>Holds every reply from now on until <see cref="ReleaseReplies"/>; disposing the proxy drops those held.</summary>
+    public void HoldReplies() => Interlocked.CompareExchange(ref _hold, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    /// <summary>Passes the replies held, and every later one, on.</summary>
+    public void ReleaseReplies() => Interlocked.Exchange(ref _hold, null)?.TrySetResult();
 
     /// <summary>Connects a multiplexer through the proxy; the fixture disposes of it with its others.</summary>
     public ConnectionMultiplexer Connect(RedisServerFixture fixture)
@@ -108,6 +122,11 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
                 if (delayed && ReplyDelay is { Ticks: > 0 } delay)
                 {
                     await Task.Delay(delay, _stop.Token);
+                }
+
+                if (delayed && Volatile.Read(ref _hold) is { } hold)
+                {
+                    await hold.Task.WaitAsync(_stop.Token);
                 }
 
                 await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);

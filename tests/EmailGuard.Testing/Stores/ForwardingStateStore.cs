@@ -31,6 +31,9 @@ public class ForwardingStateStore(IEmailGuardStateStore inner) : IEmailGuardStat
     public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.UpsertFlagAsync(flag, cancellationToken);
 
     /// <inheritdoc />
+    public virtual ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => inner.ReplaceFlagAsync(flag, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
         => inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken);
 

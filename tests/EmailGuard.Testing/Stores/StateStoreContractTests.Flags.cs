@@ -26,6 +26,37 @@ public abstract partial class StateStoreContractTests
     }
 
     [Fact]
+    public async Task ReplaceFlag_SaysWhatTheWriteReplaced_OrWritesNothingWhenTheStoreCannotSay()
+    {
+        IEmailGuardStateStore store = CreateStore(new FakeTimeProvider(Start));
+        EmailGuardFlag first = Flag(EmailGuardPartyType.Tenant, "acme", "manual", Start.AddHours(1));
+        EmailGuardFlag second = Flag(EmailGuardPartyType.Tenant, "acme", "MANUAL", Start.AddHours(2), suspend: true);
+        long before = await store.GetVersionAsync(None);
+
+        EmailGuardFlagReplacement? onNone = await store.ReplaceFlagAsync(first, None);
+        if (onNone is null)
+        {
+            // A store that cannot say (the interface's default) wrote nothing: the flag API reads first, then upserts.
+            (await store.GetVersionAsync(None)).Should().Be(before);
+            (await store.LoadAsync(None)).Flags.Should().BeEmpty();
+            return;
+        }
+
+        EmailGuardFlagReplacement? onFirst = await store.ReplaceFlagAsync(second, None);
+        await store.RemoveFlagAsync(EmailGuardPartyType.Tenant, "acme", "manual", None);
+        EmailGuardFlagReplacement? afterRemoval = await store.ReplaceFlagAsync(first, None);
+        EmailGuardFlagReplacement? otherParty = await store.ReplaceFlagAsync(Flag(EmailGuardPartyType.User, "acme", "manual", Start.AddHours(1)), None);
+        EmailGuardStateData state = await store.LoadAsync(None);
+
+        onNone.Replaced.Should().BeNull("nothing was stored under the party and reason");
+        onFirst!.Replaced.Should().BeEquivalentTo(first, "the reason is compared without regard to case, and the replaced flag comes back whole");
+        afterRemoval!.Replaced.Should().BeNull("the flag was removed in between");
+        otherParty!.Replaced.Should().BeNull("a user and a tenant of the same id are different parties");
+        state.Flags.Should().HaveCount(2).And.ContainEquivalentOf(first);
+        (await store.GetVersionAsync(None)).Should().BeGreaterThan(before);
+    }
+
+    [Fact]
     public async Task RemoveFlag_ReasonInAnyCase_RemovesOnlyThatFlag_AndSaysWhetherItDid()
     {
         IEmailGuardStateStore store = CreateStore(new FakeTimeProvider(Start));

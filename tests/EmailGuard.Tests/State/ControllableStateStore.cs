@@ -52,37 +52,43 @@ internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmail
         });
 
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
-        => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken));
+        => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken), write: true);
 
     public ValueTask<bool> RemoveListEntryAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken)
-        => Run(() => _inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken));
+        => Run(() => _inner.RemoveListEntryAsync(kind, partyType, value, cancellationToken), write: true);
 
-    public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => Run(() => _inner.UpsertFlagAsync(flag, cancellationToken));
+    public ValueTask UpsertFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken) => Run(() => _inner.UpsertFlagAsync(flag, cancellationToken), write: true);
+
+    public ValueTask<EmailGuardFlagReplacement?> ReplaceFlagAsync(EmailGuardFlag flag, CancellationToken cancellationToken)
+        => Run(() => _inner.ReplaceFlagAsync(flag, cancellationToken), write: true);
 
     public ValueTask<bool> RemoveFlagAsync(EmailGuardPartyType partyType, string partyId, string reason, CancellationToken cancellationToken)
-        => Run(() => _inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken));
+        => Run(() => _inner.RemoveFlagAsync(partyType, partyId, reason, cancellationToken), write: true);
 
     public ValueTask AppendFlagEventAsync(EmailGuardFlagEvent flagEvent, CancellationToken cancellationToken)
-        => Run(() => _inner.AppendFlagEventAsync(flagEvent, cancellationToken));
+        => Run(() => _inner.AppendFlagEventAsync(flagEvent, cancellationToken), write: true);
 
     public ValueTask<IReadOnlyList<EmailGuardFlagEvent>> GetFlagEventsAsync(int max, CancellationToken cancellationToken)
         => Run(() => _inner.GetFlagEventsAsync(max, cancellationToken));
 
     private static TaskCompletionSource NewGate() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private async ValueTask Run(Func<ValueTask> call)
-        => await Run(async () =>
-        {
-            await call();
-            return true;
-        });
+    private async ValueTask Run(Func<ValueTask> call, bool write = false)
+        => await Run(
+            async () =>
+            {
+                await call();
+                return true;
+            },
+            write);
 
-    private async ValueTask<T> Run<T>(Func<ValueTask<T>> call)
+    private async ValueTask<T> Run<T>(Func<ValueTask<T>> call, bool write = false)
     {
         Interlocked.Increment(ref _calls);
         switch (Behavior)
         {
             case StateStoreBehavior.Hang:
+            case StateStoreBehavior.HangReads when !write:
                 await Volatile.Read(ref _gate).Task;
                 break;
             case StateStoreBehavior.Throw:

@@ -5,5 +5,8 @@ internal enum StateStoreBehavior
 {
     Answer,
     Hang,
+
+    /// <summary>Reads hang (the version, loads, change reads, events), writes answer: a store slow to read.</summary>
+    HangReads,
     Throw,
 }

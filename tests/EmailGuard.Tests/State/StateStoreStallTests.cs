@@ -333,6 +333,37 @@ public sealed class StateStoreStallTests
     }
 
     [Fact]
+    public async Task FlagAsync_StoreSlowToRead_TheSuspensionLandsAtItsFirstStoreCall_AndReplacedComesFromTheWrite()
+    {
+        // Arrange: an alert is subscribed, so the flag API wants Replaced; the first suspension is active, then every
+        // read hangs (a version read, a catch-up) while writes answer.
+        List<EmailGuardFlagArguments> suspended = [];
+        (ServiceProvider sp, ControllableStateStore state, FakeTimeProvider time) = Build(
+            o => o.Events.OnTenantSuspended = args =>
+            {
+                suspended.Add(args);
+                return ValueTask.CompletedTask;
+            },
+            s => s.Configure<StoreResilienceOptions>(o => o.ConsecutiveFailureThreshold = 1000));
+        await using ServiceProvider owned = sp;
+        IEmailGuardFlags flags = sp.GetRequiredService<IEmailGuardFlags>();
+        EmailGuardFlag first = await flags.FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(1));
+        time.Advance(TimeSpan.FromMinutes(1));
+        state.Behavior = StateStoreBehavior.HangReads;
+
+        // Act
+        Task<EmailGuardFlag> pending = flags.FlagAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.Manual, TimeSpan.FromHours(2)).AsTask();
+        EmailGuardStateData stored = await state.Inner.LoadAsync(CancellationToken.None);
+
+        // Assert: stored before the clock moved at all; only the reload after the write waits for its timeout.
+        stored.Flags.Should().ContainSingle().Which.ExpiresAt.Should().Be(first.CreatedAt + TimeSpan.FromMinutes(1) + TimeSpan.FromHours(2),
+            "the suspension is written first, not after a read of the flags that waits for a slow store");
+        time.Advance(s_timeout);
+        await pending.WaitAsync(TimeSpan.FromSeconds(30));
+        suspended.Select(a => a.Replaced?.CreatedAt).Should().Equal([null, first.CreatedAt], "the write said which active flag it replaced");
+    }
+
+    [Fact]
     public async Task GetStatusAsync_StateStoreHangsAfterALoad_AnswersFromTheSnapshot()
     {
         (ServiceProvider sp, ControllableStateStore state, _) = Build(o => { });

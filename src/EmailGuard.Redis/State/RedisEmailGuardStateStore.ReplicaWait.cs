@@ -1,0 +1,149 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis;
+
+/// <summary>
+/// Flag and list writes acknowledged by replicas (<see cref="RedisRateLimitStoreOptions.StateWaitForReplicas"/>). Redis
+/// replicates asynchronously: a primary that dies takes with it the writes its replicas had not received, and a flag is
+/// the write that must not be forgotten (a suspended tenant would send again after the failover, and nothing would say
+/// so). <c>WAIT</c> after the write holds the call until the replicas have it.
+/// </summary>
+/// <remarks>
+/// Unlike an acquire that waits for replicas, a write they did not acknowledge is not undone: the primary enforces it
+/// now, a clear or a suspension undone would be worse than one at risk, and a caller told it failed would write it again
+/// into the same risk. It is reported instead: the metric for each write, the log once until one is acknowledged again.
+/// </remarks>
+internal sealed partial class RedisEmailGuardStateStore
+{
+    /// <summary>The counter of flag and list writes by how their replicas acknowledged them.</summary>
+    public const string StateReplicationInstrument = "emailguard.store.state_replication";
+
+    private const string OutcomeTag = "emailguard.outcome";
+
+    private int _waitForReplicas;
+    private long _waitTimeoutMs;
+    private TimeSpan _waitDeadline;
+    private Counter<long>? _replication;
+
+    /// <summary>The last outcome reported in the log, so that an outage is logged once, not at every write.</summary>
+    private int _reported = (int)ReplicaOutcome.Acknowledged;
+
+    /// <summary>The outcome of a write's wait for its replicas.</summary>
+    internal enum ReplicaOutcome
+    {
+        /// <summary>As many replicas as required acknowledged it.</summary>
+        Acknowledged,
+
+        /// <summary>Fewer acknowledged within the timeout, or the primary had fewer connected than required (some).</summary>
+        NotAcknowledged,
+
+        /// <summary>The primary had no replica connected: a standalone Redis, or one whose replicas' links are down.</summary>
+        NoReplica,
+
+        /// <summary>The <c>WAIT</c> itself failed (the connection dropped, the server refused it).</summary>
+        Failed,
+    }
+
+    private void ConfigureReplicaWait(RedisRateLimitStoreOptions options, TimeSpan timeout, IMeterFactory? meterFactory)
+    {
+        _waitForReplicas = options.StateWaitForReplicas;
+        _waitTimeoutMs = Math.Max(1, (long)options.StateWaitForReplicasTimeout.TotalMilliseconds);
+
+        // A quarter of the call's bound stays for the WAIT's reply and the rest of the call, so that a slow
+        // acknowledgement is reported as such, never as a write that timed out while it stands on the primary.
+        _waitDeadline = timeout * 0.75;
+        _replication = _waitForReplicas == 0
+            ? null
+            : meterFactory?.Create(new MeterOptions(EmailGuardDiagnostics.MeterName)).CreateCounter<long>(
+                StateReplicationInstrument,
+                unit: "{write}",
+                description: "Flag and list writes to Redis by whether the replicas required acknowledged them (acknowledged, not_acknowledged, no_replica, failed).");
+    }
+
+    /// <summary>
+    /// Waits until the required replicas acknowledged the write just made on this connection, at most the replicas the
+    /// primary reported connected, and reports the outcome. Never throws: the write stands whatever the replicas say.
+    /// </summary>
+    /// <param name="connected">The replicas the write's script counted on its primary; -1 when it could not say.</param>
+    /// <param name="started">When the write's call started, for what is left of its bound.</param>
+    private async Task AwaitReplicasAsync(long connected, long started)
+    {
+        if (_waitForReplicas == 0)
+        {
+            return;
+        }
+
+        long target = connected < 0 ? _waitForReplicas : Math.Min(_waitForReplicas, connected);
+        if (target == 0)
+        {
+            Report(ReplicaOutcome.NoReplica, 0, null);
+            return;
+        }
+
+        // WAIT 0 would wait for ever: a call with no time left reports its replicas as not acknowledged.
+        long left = (long)(_waitDeadline - _timeProvider.GetElapsedTime(started)).TotalMilliseconds;
+        long timeoutMs = Math.Min(_waitTimeoutMs, left);
+        long acknowledged = 0;
+        Exception? failure = null;
+        if (timeoutMs >= 1)
+        {
+            try
+            {
+                // The state's keys share one hash tag, so one primary holds them all; WAIT covers every write sent
+                // before it on that primary's connection, this one included.
+                IConnectionMultiplexer multiplexer = await _connection.GetMultiplexerAsync().ConfigureAwait(false);
+                acknowledged = (long)await multiplexer.GetServer(_version).ExecuteAsync("WAIT", target, timeoutMs).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // The write stands; a WAIT that fails only leaves it as unconfirmed as no WAIT at all.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
+        }
+
+        ReplicaOutcome outcome = failure is not null ? ReplicaOutcome.Failed
+            : acknowledged >= _waitForReplicas ? ReplicaOutcome.Acknowledged
+            : ReplicaOutcome.NotAcknowledged;
+        Report(outcome, acknowledged, failure, connected, Math.Max(0, timeoutMs));
+    }
+
+    private void Report(ReplicaOutcome outcome, long acknowledged, Exception? failure, long connected = 0, long timeoutMs = 0)
+    {
+        _replication?.Add(1, new KeyValuePair<string, object?>(OutcomeTag, outcome switch
+        {
+            ReplicaOutcome.Acknowledged => "acknowledged",
+            ReplicaOutcome.NotAcknowledged => "not_acknowledged",
+            ReplicaOutcome.NoReplica => "no_replica",
+            _ => "failed",
+        }));
+
+        // Failed and not acknowledged are one state for the log: the write may be forgotten by a failover.
+        int state = outcome == ReplicaOutcome.Failed ? (int)ReplicaOutcome.NotAcknowledged : (int)outcome;
+        if (Interlocked.Exchange(ref _reported, state) == state)
+        {
+            return;
+        }
+
+        if (outcome == ReplicaOutcome.NoReplica)
+        {
+            LogNoReplica(_logger, _waitForReplicas);
+        }
+        else if (outcome != ReplicaOutcome.Acknowledged)
+        {
+            LogNotAcknowledged(_logger, acknowledged, _waitForReplicas, connected < 0 ? "unknown" : connected.ToString(System.Globalization.CultureInfo.InvariantCulture), timeoutMs, failure);
+        }
+    }
+
+    [LoggerMessage(EventId = 3007, EventName = "RedisStateWriteNotReplicated", Level = LogLevel.Warning,
+        Message = "{Acknowledged} of the {Required} replica(s) required acknowledged a flag or list write within {TimeoutMs} ms ({Connected} connected to the primary): "
+            + "the write stands on the primary and is in force, but a failover now could forget it. Logged once until a write is acknowledged again; emailguard.store.state_replication counts each.")]
+    private static partial void LogNotAcknowledged(ILogger logger, long acknowledged, int required, string connected, long timeoutMs, Exception? exception);
+
+    [LoggerMessage(EventId = 3008, EventName = "RedisStateWriteNoReplica", Level = LogLevel.Information,
+        Message = "The Redis primary has no replica connected, so flag and list writes do not wait for the {Required} replica(s) of EmailGuard:Redis:StateWaitForReplicas: "
+            + "expected on a Redis without replicas (set it to 0 there); with replicas, their links are down and a failover would forget these writes. Logged once until a replica acknowledges a write.")]
+    private static partial void LogNoReplica(ILogger logger, int required);
+}
