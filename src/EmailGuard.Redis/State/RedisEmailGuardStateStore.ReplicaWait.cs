@@ -27,6 +27,17 @@ internal sealed partial class RedisEmailGuardStateStore
     private TimeSpan _waitDeadline;
     private Counter<long>? _replication;
 
+    /// <summary>
+    /// How long writes send no <c>WAIT</c> after one the replicas did not acknowledge. A <c>WAIT</c> holds the connection
+    /// this instance's rate-limit calls share until its timeout; sent at every write while a replica lags, a burst of
+    /// suppressions (a bounce storm, when replicas lag most) would hold every check behind it. One probe a period
+    /// bounds that to one timeout a period; the writes in between count as not acknowledged, which they are not known to be.
+    /// </summary>
+    internal static readonly TimeSpan ReplicaWaitBackoff = TimeSpan.FromSeconds(5);
+
+    /// <summary>The timestamp until which writes skip their <c>WAIT</c> (<see cref="ReplicaWaitBackoff"/>); 0 when none.</summary>
+    private long _skipWaitUntil;
+
     /// <summary>The last outcome reported in the log, so that an outage is logged once, not at every write.</summary>
     private int _reported = (int)ReplicaOutcome.Acknowledged;
 
@@ -82,6 +93,12 @@ internal sealed partial class RedisEmailGuardStateStore
             return;
         }
 
+        if (Volatile.Read(ref _skipWaitUntil) is var skipUntil and not 0 && _timeProvider.GetTimestamp() < skipUntil)
+        {
+            Report(ReplicaOutcome.NotAcknowledged, 0, null, connected, 0);
+            return;
+        }
+
         // WAIT 0 would wait for ever: a call with no time left reports its replicas as not acknowledged.
         long left = (long)(_waitDeadline - _timeProvider.GetElapsedTime(started)).TotalMilliseconds;
         long timeoutMs = Math.Min(_waitTimeoutMs, left);
@@ -107,6 +124,9 @@ internal sealed partial class RedisEmailGuardStateStore
         ReplicaOutcome outcome = failure is not null ? ReplicaOutcome.Failed
             : acknowledged >= _waitForReplicas ? ReplicaOutcome.Acknowledged
             : ReplicaOutcome.NotAcknowledged;
+        Volatile.Write(
+            ref _skipWaitUntil,
+            outcome == ReplicaOutcome.Acknowledged ? 0 : _timeProvider.GetTimestamp() + (long)(ReplicaWaitBackoff.TotalSeconds * _timeProvider.TimestampFrequency));
         Report(outcome, acknowledged, failure, connected, Math.Max(0, timeoutMs));
     }
 

@@ -123,6 +123,30 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
     }
 
     [Fact]
+    public async Task ListWrites_ReplicaLags_OneWaitHoldsTheConnection_TheWritesAfterItSendNoneForTheBackoff()
+    {
+        // Arrange: the replica lags for the whole test, as in a bounce storm's suppressions.
+        RedisAppInstance app = App($"{_primary!.Endpoint},{_replica!.Endpoint}", 1, TimeSpan.FromMilliseconds(200));
+        using MetricCollector<long> replication = Replication(app);
+        IEmailGuardLists lists = app.Services.GetRequiredService<IEmailGuardLists>();
+        _ = await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient });
+        IServer primary = Admin(_primary.Endpoint);
+        long waitsBefore = CommandCalls(await InfoAsync(primary, "commandstats"), "wait");
+        _link!.HoldReplies();
+
+        // Act: ten suppressions in a row, well inside the backoff.
+        for (int i = 0; i < 10; i++)
+        {
+            await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"bounced{i}@example.com", "bounce", TimeSpan.FromHours(1));
+        }
+
+        // Assert: one WAIT held the connection; the other nine wrote without one and are counted as unconfirmed.
+        CommandCalls(await InfoAsync(primary, "commandstats"), "wait").Should().Be(waitsBefore + 1);
+        replication.GetMeasurementSnapshot().Where(m => m.Tags["emailguard.outcome"] as string == "not_acknowledged").Sum(m => m.Value).Should().Be(10);
+        (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient })).TotalCount.Should().Be(10);
+    }
+
+    [Fact]
     public async Task FlagWrite_RedisWithoutReplicas_NeverWaits_SaysSoOnceAtInformation()
     {
         // Arrange: the fault collection's own standalone server.
