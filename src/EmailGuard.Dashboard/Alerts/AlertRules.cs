@@ -11,18 +11,12 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
 {
-    /// <summary>
-    /// How long the store must have answered since its last recovery for its next outage to be a new incident, which
-    /// pages again within the alert period (and spends the kind's budget); a store that flaps faster is counted in the
-    /// period's summary instead of paging at every flap.
-    /// </summary>
-    internal static readonly TimeSpan StableRecovery = TimeSpan.FromMinutes(5);
+    private const string StoreIncident = "store";
 
     private readonly EmailGuardAlertOptions _options = options.Value;
     private readonly Lock _lock = new();
     private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
-    private long _recoveredAtTicks = long.MinValue;
-    private bool _outageIsNewIncident;
+    private readonly AlertIncidents _incidents = new(options.Value.Period);
 
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
@@ -112,9 +106,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // An outage after the store answered for a while is a new incident: the operator fixed the last one, and a
         // deduplicated page would tell no one that it is down again.
-        long recoveredAt = Interlocked.Read(ref _recoveredAtTicks);
-        bool newIncident = recoveredAt != long.MinValue && timeProvider.GetUtcNow().UtcTicks - recoveredAt >= StableRecovery.Ticks;
-        Volatile.Write(ref _outageIsNewIncident, newIncident);
+        bool newIncident = _incidents.Started(StoreIncident, timeProvider.GetUtcNow());
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
         alerts.Raise(EmailGuardAlert.Quoting(
@@ -129,7 +121,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnStoreRecovered(TimeSpan downFor)
     {
-        Interlocked.Exchange(ref _recoveredAtTicks, timeProvider.GetUtcNow().UtcTicks);
+        bool endsNewIncident = _incidents.Ended(StoreIncident, timeProvider.GetUtcNow());
         alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreRecovered,
@@ -140,7 +132,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
 
             // The end of an outage that paged as a new incident pages too, so the operator hears that it is over.
-            NewIncident = Volatile.Read(ref _outageIsNewIncident),
+            NewIncident = endsNewIncident,
         });
     }
 
