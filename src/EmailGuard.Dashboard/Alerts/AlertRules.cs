@@ -7,7 +7,8 @@ namespace EmailGuard.Dashboard;
 /// Turns what the monitor hears into alerts: spikes of limit denials per dimension, global caps near their limit,
 /// flags and suspensions, breaker trips (ratio breakers, endpoint bans, surge breakers), store outages and recoveries. A spike is raised each time a dimension's denials in the current
 /// <see cref="EmailGuardAlertOptions.SpikeWindow"/> reach another multiple of the threshold; the gate lets one per
-/// period through and counts the rest.
+/// period through and counts the rest. A store outage or a ratio breaker's trip after a stable recovery is a new
+/// incident (<see cref="AlertIncidents"/>), which pages again within the period.
 /// </summary>
 internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
 {
@@ -136,8 +137,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         });
     }
 
-    public void OnBreakerTripped(DashboardEvent tripped, string scope)
+    public void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident)
     {
+        // A ratio breaker that trips again after it had recovered (or its trip had ended) for a while is a new incident,
+        // by the store outages' rule: the same party and reason a second time in the period would otherwise page no one.
+        bool newIncident = incident is { } trip && _incidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
@@ -149,8 +153,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             text,
             new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
             budgetScope: scope,
+            newIncident: newIncident,
             dashboardPath: DashboardLinks.Events));
     }
+
+    public void OnBreakerRecovered(string key, DateTimeOffset at) => _incidents.Ended(key, at);
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global

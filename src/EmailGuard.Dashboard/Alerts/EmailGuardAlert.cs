@@ -41,7 +41,8 @@ public sealed class EmailGuardAlert
 
     /// <summary>
     /// Gets whether the alert reports a new incident of its condition, after the last one ended (a flag cleared or
-    /// expired before the party was flagged again): it goes out even within the period of the condition's last alert,
+    /// expired before the party was flagged again; a store outage or a ratio breaker's trip at least
+    /// <see cref="AlertIncidents.StableRecovery"/> after the last one ended): it goes out even within the period of the condition's last alert,
     /// and spends the kind's budget of new conditions as a new condition does.
     /// </summary>
     internal bool NewIncident { get; init; }

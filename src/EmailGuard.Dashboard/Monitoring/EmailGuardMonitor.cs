@@ -102,15 +102,23 @@ internal sealed partial class EmailGuardMonitor : IDisposable
                 DashboardEventKinds.BreakerTripped,
                 AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {tripped.Partition} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
                 detail),
-            BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action));
+            BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action),
+            BreakerIncident.Of(tripped));
     }
 
     public void OnRatioBreakerRecovered(EmailRatioBreakerRecoveredArguments recovered)
-        => Events.Add(new DashboardEvent(
+    {
+        Events.Add(new DashboardEvent(
             recovered.RecoveredAt,
             DashboardEventKinds.BreakerRecovered,
             $"Ratio breaker: {recovered.Dimension} {recovered.Partition} recovered ({recovered.Reason})",
             string.Create(CultureInfo.InvariantCulture, $"half-open probe: {recovered.ProbeFailures} failures in {recovered.ProbeSends} sends; after {recovered.Level} trip(s) in a row")));
+        string key = BreakerIncident.KeyOf(recovered.Dimension, recovered.Partition, recovered.Reason);
+        foreach (IEmailGuardObserver observer in _observers)
+        {
+            observer.OnBreakerRecovered(key, recovered.RecoveredAt);
+        }
+    }
 
     public void OnBanStarted(EmailGuardBanStartedArguments ban)
         => BreakerTripped(new DashboardEvent(
@@ -151,7 +159,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private void BreakerTripped(DashboardEvent item, string scope)
+    private void BreakerTripped(DashboardEvent item, string scope, BreakerIncident? incident = null)
     {
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         Log.BreakerTripped(_logger, item.Kind, LogValue.Of(item.Title));
@@ -159,7 +167,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {
-            observer.OnBreakerTripped(item, scope);
+            observer.OnBreakerTripped(item, scope, incident);
         }
     }
 
