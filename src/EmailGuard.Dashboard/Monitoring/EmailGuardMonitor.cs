@@ -59,6 +59,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void OnChecked(EmailGuardCheckArguments checkEvent) => Activity.RecordCheck(checkEvent.Message, checkEvent.Decision);
 
+    public void OnRefunded(EmailGuardRefundArguments refundEvent) => Activity.RecordRefund(refundEvent.Message, refundEvent.Decision.Timestamp);
+
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
         foreach (IEmailGuardObserver observer in _observers)
