@@ -50,7 +50,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
                 ["dimension"] = dimension.ToString(),
                 ["count"] = count.ToString(CultureInfo.InvariantCulture),
                 ["window"] = _options.SpikeWindow.ToString("c", CultureInfo.InvariantCulture),
-            }));
+            },
+            oncePerFleet: true));
     }
 
     public void OnNearLimit(EmailGuardLimitArguments limitEvent)

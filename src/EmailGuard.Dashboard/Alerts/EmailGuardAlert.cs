@@ -48,6 +48,13 @@ public sealed class EmailGuardAlert
     internal bool NewIncident { get; init; }
 
     /// <summary>
+    /// Gets whether every instance raises this alert for the same incident (a limit spike, which each instance counts on
+    /// its own), so that only the first instance to claim its condition in the store sends it within the period
+    /// (<see cref="AlertClaims"/>).
+    /// </summary>
+    internal bool OncePerFleet { get; init; }
+
+    /// <summary>
     /// Gets where on the dashboard the alert's party is (<see cref="DashboardLinks"/>), below
     /// <see cref="EmailGuardAlertOptions.DashboardUrl"/>; null for the overview.
     /// </summary>
@@ -74,7 +81,8 @@ public sealed class EmailGuardAlert
         DateTimeOffset? timestamp = null,
         string? budgetScope = null,
         bool newIncident = false,
-        string? dashboardPath = null)
+        string? dashboardPath = null,
+        bool oncePerFleet = false)
         => new()
         {
             Kind = kind,
@@ -89,6 +97,7 @@ public sealed class EmailGuardAlert
             BudgetScope = budgetScope,
             NewIncident = newIncident,
             DashboardPath = dashboardPath,
+            OncePerFleet = oncePerFleet,
         };
 
     /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>
