@@ -3,6 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -313,6 +316,53 @@ public sealed class AlertTests
         first.Should().Be("Ratio breaker: Tenant acme suspended (high_bounce_rate)");
         second.Should().Be(first, "the breaker had recovered half an hour before: this trip is a new incident");
         metrics.Suppressed.Should().Be(suppressedBefore + 1, "a trip a minute after a recovery is the same flapping breaker, counted for the summary");
+
+        static string? Title(AlertReceiver.Received received) => JsonDocument.Parse(received.Body).RootElement.GetProperty("title").GetString();
+    }
+
+    [Fact]
+    public async Task SurgeBreakerTripsAgainAfterAStableRecovery_PagesAgainWithinThePeriod()
+    {
+        // Arrange: a signup endpoint whose surge breaker trips above 20 requests a minute, for 10 minutes.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)),
+            time,
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p
+                .PerClientIp(RateLimitRule.PerHour(10_000))
+                .WithSurgeBreaker(b =>
+                {
+                    b.ThresholdPerMinute = 20;
+                    b.TripFor = TimeSpan.FromMinutes(10);
+                }))),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+            });
+        using HttpClient client = host.Client();
+
+        // Act: a surge trips it; it recovers after its 10 minutes; half an hour later a second surge trips it again.
+        await PostAsync(21);
+        string? first = Title(await receiver.NextAsync("webhook"));
+        time.Advance(TimeSpan.FromMinutes(11));
+        await PostAsync(1);
+        time.Advance(TimeSpan.FromMinutes(30));
+        await PostAsync(21);
+        string? second = Title(await receiver.NextAsync("webhook"));
+
+        // Assert
+        first.Should().Be("Surge breaker of endpoint policy signup tripped");
+        second.Should().Be(first, "the breaker had recovered half an hour before: this surge is a new incident");
+
+        async Task PostAsync(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                using HttpResponseMessage response = await client.PostAsync("/signup", null);
+            }
+        }
 
         static string? Title(AlertReceiver.Received received) => JsonDocument.Parse(received.Body).RootElement.GetProperty("title").GetString();
     }

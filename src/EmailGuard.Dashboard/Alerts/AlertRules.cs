@@ -140,8 +140,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident)
     {
-        // A ratio breaker that trips again after it had recovered (or its trip had ended) for a while is a new incident,
-        // by the store outages' rule: the same party and reason a second time in the period would otherwise page no one.
+        // A ratio or surge breaker that trips again after it had recovered (or its trip had ended) for a while is a new
+        // incident, by the store outages' rule: the same condition a second time in the period would otherwise page no one.
         bool newIncident = incident is { } trip && _incidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));

@@ -115,7 +115,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
             DashboardEventKinds.BreakerRecovered,
             $"Ratio breaker: {recovered.Dimension} {recovered.Partition} recovered ({recovered.Reason})",
             string.Create(CultureInfo.InvariantCulture, $"half-open probe: {recovered.ProbeFailures} failures in {recovered.ProbeSends} sends; after {recovered.Level} trip(s) in a row")));
-        string key = BreakerIncident.KeyOf(recovered.Dimension, recovered.Partition, recovered.Reason);
+        string key = BreakerIncident.RatioKey(recovered.Dimension, recovered.Partition, recovered.Reason);
         foreach (IEmailGuardObserver observer in _observers)
         {
             observer.OnBreakerRecovered(key, recovered.RecoveredAt);
@@ -144,11 +144,19 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         {
             BreakerTripped(
                 new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, AlertMessage.Of($"Surge breaker of endpoint policy {surge.PolicyName} tripped"), AlertMessage.Verbatim(detail)),
-                BreakerScopes.Endpoint);
+                BreakerScopes.Endpoint,
+                new BreakerIncident(BreakerIncident.SurgeKey(surge.PolicyName), null));
         }
         else
         {
             Events.Add(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerRecovered, $"Surge breaker of endpoint policy {surge.PolicyName} recovered", detail));
+
+            // This instance's clock, as the alert rules time the trips with it; the event's is the store's.
+            DateTimeOffset now = _timeProvider.GetUtcNow();
+            foreach (IEmailGuardObserver observer in _observers)
+            {
+                observer.OnBreakerRecovered(BreakerIncident.SurgeKey(surge.PolicyName), now);
+            }
         }
     }
 
