@@ -17,7 +17,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     private readonly EmailGuardAlertOptions _options = options.Value;
     private readonly Lock _lock = new();
     private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
-    private readonly AlertIncidents _incidents = new(options.Value.Period);
+    private readonly AlertIncidents _storeIncidents = new(options.Value.Period);
+
+    // Apart from the store's: a bot can get thousands of networks banned, and their incidents must not crowd out the
+    // store's when the memory is full.
+    private readonly AlertIncidents _breakerIncidents = new(options.Value.Period);
 
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
@@ -108,7 +112,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // An outage after the store answered for a while is a new incident: the operator fixed the last one, and a
         // deduplicated page would tell no one that it is down again.
-        bool newIncident = _incidents.Started(StoreIncident, timeProvider.GetUtcNow());
+        bool newIncident = _storeIncidents.Started(StoreIncident, timeProvider.GetUtcNow());
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
         alerts.Raise(EmailGuardAlert.Quoting(
@@ -123,7 +127,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnStoreRecovered(TimeSpan downFor)
     {
-        bool endsNewIncident = _incidents.Ended(StoreIncident, timeProvider.GetUtcNow());
+        bool endsNewIncident = _storeIncidents.Ended(StoreIncident, timeProvider.GetUtcNow());
         alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreRecovered,
@@ -142,7 +146,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // A ratio or surge breaker that trips again after it had recovered (or its trip had ended) for a while is a new
         // incident, by the store outages' rule: the same condition a second time in the period would otherwise page no one.
-        bool newIncident = incident is { } trip && _incidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
+        bool newIncident = incident is { } trip && _breakerIncidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
@@ -158,7 +162,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             dashboardPath: DashboardLinks.Events));
     }
 
-    public void OnBreakerRecovered(string key, DateTimeOffset at) => _incidents.Ended(key, at);
+    public void OnBreakerRecovered(string key, DateTimeOffset at) => _breakerIncidents.Ended(key, at);
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global
