@@ -63,7 +63,7 @@ internal sealed partial class AlertClaims(
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = 3000, EventName = "AlertSentByAnotherInstance", Level = LogLevel.Debug,
+        [LoggerMessage(EventId = 3000, EventName = "AlertSentByAnotherInstance", Level = LogLevel.Information,
             Message = "A {Kind} alert was not sent: another instance sent one of its condition within the period.")]
         public static partial void SentByAnotherInstance(ILogger logger, string kind);
 
