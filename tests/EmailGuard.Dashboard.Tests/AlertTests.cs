@@ -3,6 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using EmailGuard.AspNetCore;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -272,6 +275,127 @@ public sealed class AlertTests
     }
 
     [Fact]
+    public async Task RatioBreakerTripsAgainAfterAStableRecovery_PagesAgainWithinThePeriod_AFlapRightAfterARecoveryDoesNot()
+    {
+        // Arrange: an hour's alert period, so that every trip below falls within the period of the first.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)), time);
+        EmailRatioBreakerOptions breakers = host.Services.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value;
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        EmailRatioBreakerArguments Trip() => BounceTrip(EmailGuardDimension.Tenant, "acme", EmailRatioBreakerAction.Suspended, time.GetUtcNow(), TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(5));
+        ValueTask Recovered() => breakers.OnRecovered!(new EmailRatioBreakerRecoveredArguments
+        {
+            Dimension = EmailGuardDimension.Tenant,
+            Partition = "acme",
+            Reason = EmailGuardFlagReasons.HighBounceRate,
+            ProbeSends = 100,
+            ProbeFailures = 0,
+            Level = 1,
+            RecoveredAt = time.GetUtcNow(),
+        });
+
+        // Act: the tenant's bounce breaker trips and recovers at the end of its half-open phase; thirty minutes later it
+        // trips again.
+        await breakers.OnTripped!(Trip());
+        string? first = Title(await receiver.NextAsync("webhook"));
+        time.Advance(TimeSpan.FromMinutes(10));
+        await Recovered();
+        time.Advance(TimeSpan.FromMinutes(30));
+        await breakers.OnTripped!(Trip());
+        string? second = Title(await receiver.NextAsync("webhook"));
+
+        // A trip again a minute after the next recovery: the same breaker flapping, counted for the summary.
+        time.Advance(TimeSpan.FromMinutes(10));
+        await Recovered();
+        time.Advance(TimeSpan.FromMinutes(1));
+        long suppressedBefore = metrics.Suppressed;
+        await breakers.OnTripped!(Trip());
+
+        // Assert
+        first.Should().Be("Ratio breaker: Tenant acme suspended (high_bounce_rate)");
+        second.Should().Be(first, "the breaker had recovered half an hour before: this trip is a new incident");
+        metrics.Suppressed.Should().Be(suppressedBefore + 1, "a trip a minute after a recovery is the same flapping breaker, counted for the summary");
+
+        static string? Title(AlertReceiver.Received received) => JsonDocument.Parse(received.Body).RootElement.GetProperty("title").GetString();
+    }
+
+    [Fact]
+    public async Task SurgeBreakerTripsAgainAfterAStableRecovery_PagesAgainWithinThePeriod()
+    {
+        // Arrange: a signup endpoint whose surge breaker trips above 20 requests a minute, for 10 minutes.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)),
+            time,
+            services: s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p
+                .PerClientIp(RateLimitRule.PerHour(10_000))
+                .WithSurgeBreaker(b =>
+                {
+                    b.ThresholdPerMinute = 20;
+                    b.TripFor = TimeSpan.FromMinutes(10);
+                }))),
+            endpoints: app =>
+            {
+                app.UseEmailGuard();
+                app.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup");
+            });
+        using HttpClient client = host.Client();
+
+        // Act: a surge trips it; it recovers after its 10 minutes; half an hour later a second surge trips it again.
+        await PostAsync(21);
+        string? first = Title(await receiver.NextAsync("webhook"));
+        time.Advance(TimeSpan.FromMinutes(11));
+        await PostAsync(1);
+        time.Advance(TimeSpan.FromMinutes(30));
+        await PostAsync(21);
+        string? second = Title(await receiver.NextAsync("webhook"));
+
+        // Assert
+        first.Should().Be("Surge breaker of endpoint policy signup tripped");
+        second.Should().Be(first, "the breaker had recovered half an hour before: this surge is a new incident");
+
+        async Task PostAsync(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                using HttpResponseMessage response = await client.PostAsync("/signup", null);
+            }
+        }
+
+        static string? Title(AlertReceiver.Received received) => JsonDocument.Parse(received.Body).RootElement.GetProperty("title").GetString();
+    }
+
+    [Fact]
+    public async Task NetworkBannedAgainAfterItsBanEnded_PagesAgainWithinThePeriod_ABanWhileBannedDoesNot()
+    {
+        // Arrange: a ratio breaker's network ban has no half-open phase; it is over when it expires.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(SignedWebhook(receiver, o => o.Period = TimeSpan.FromHours(1)), time);
+        Func<EmailRatioBreakerArguments, ValueTask> onTripped = host.Services.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value.OnTripped!;
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        EmailRatioBreakerArguments Ban() => BounceTrip(EmailGuardDimension.ClientIp, "198.51.100.0/24", EmailRatioBreakerAction.NetworkBanned, time.GetUtcNow(), TimeSpan.FromMinutes(20), halfOpenFor: null);
+
+        // Act: banned for 20 minutes; banned again while banned (counted, and now until 10:30); banned again ten minutes after that.
+        await onTripped(Ban());
+        JsonElement first = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+        time.Advance(TimeSpan.FromMinutes(10));
+        await onTripped(Ban());
+        long suppressedWhileBanned = metrics.Suppressed;
+        time.Advance(TimeSpan.FromMinutes(30));
+        await onTripped(Ban());
+        JsonElement second = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+
+        // Assert
+        first.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.BreakerTripped);
+        suppressedWhileBanned.Should().Be(1, "a ban renewed while the network is banned is the same incident");
+        second.GetProperty("title").GetString().Should().Be("Ratio breaker: ClientIp 198.51.100.0/24 banned (high_bounce_rate)");
+        second.GetProperty("suppressed").GetInt32().Should().Be(1, "the renewal counted while banned goes out with the next alert");
+    }
+
+    [Fact]
     public async Task LimitBurst_TenThousandDenials_OneSpikeAlertThenOneSummary()
     {
         FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
@@ -507,15 +631,21 @@ public sealed class AlertTests
     };
 
     /// <summary>What a ratio breaker tells of a trip on <paramref name="partition"/> for its bounces.</summary>
-    private static EmailRatioBreakerArguments BounceTrip(EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action) => new()
-    {
-        Dimension = dimension,
-        Partition = partition,
-        Reason = EmailGuardFlagReasons.HighBounceRate,
-        Action = action,
-        Counts = new EmailFeedbackCounts { Dimension = dimension, Sends = 10, Bounces = 5, Window = TimeSpan.FromDays(1), Timestamp = DateTimeOffset.UtcNow },
-        ExpiresAt = DateTimeOffset.UtcNow.AddHours(1),
-    };
+    private static EmailRatioBreakerArguments BounceTrip(EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action)
+        => BounceTrip(dimension, partition, action, DateTimeOffset.UtcNow, TimeSpan.FromHours(1), halfOpenFor: null);
+
+    /// <summary>A trip at <paramref name="now"/> for <paramref name="tripFor"/>, followed by a half-open phase of <paramref name="halfOpenFor"/> when not null.</summary>
+    private static EmailRatioBreakerArguments BounceTrip(
+        EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action, DateTimeOffset now, TimeSpan tripFor, TimeSpan? halfOpenFor) => new()
+        {
+            Dimension = dimension,
+            Partition = partition,
+            Reason = EmailGuardFlagReasons.HighBounceRate,
+            Action = action,
+            Counts = new EmailFeedbackCounts { Dimension = dimension, Sends = 10, Bounces = 5, Window = TimeSpan.FromDays(1), Timestamp = now },
+            ExpiresAt = now + tripFor,
+            HalfOpenUntil = now + tripFor + halfOpenFor,
+        };
 
     [Theory]
     [InlineData(0)]

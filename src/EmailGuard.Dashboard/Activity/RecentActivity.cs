@@ -4,7 +4,7 @@ namespace EmailGuard.Dashboard;
 
 /// <summary>
 /// A bounded, TTL'd record of this instance's recent activity: per party dimension, a space-saving sketch of usage
-/// (permits of allowed messages) and one of denials, per 5-minute bucket over the last hour; denials and checks per
+/// (permits of allowed messages, net of their refunds) and one of denials, per 5-minute bucket over the last hour; denials and checks per
 /// minute for the chart; and the endpoint policies' decisions. Memory is fixed by the bucket count and the sketch
 /// capacity, whatever an attacker sends: keys are cut to <see cref="MaxKeyLength"/>, and a message adds at most
 /// <see cref="MaxDomainsPerMessage"/> recipient domains.
@@ -59,12 +59,7 @@ internal sealed partial class RecentActivity
         lock (_lock)
         {
             Bucket bucket = Current(now);
-            Add(bucket, ActivityDimension.Tenant, message.TenantId, weight, denied);
-            Add(bucket, ActivityDimension.User, message.UserId, weight, denied);
-            Add(bucket, ActivityDimension.Sender, sender, weight, denied);
-            Add(bucket, ActivityDimension.Category, message.Category, weight, denied);
-            Add(bucket, ActivityDimension.ClientNetwork, network, weight, denied);
-            AddDomains(bucket, message, denied);
+            CountParties(message, sender, network, weight, new Tally(bucket, denied));
             if (denied)
             {
                 bucket.Denials++;
@@ -86,6 +81,30 @@ internal sealed partial class RecentActivity
             if (denied)
             {
                 _minuteDenials[slot]++;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a refunded check's permits off the parties <see cref="RecordCheck"/> counted them for, never below zero:
+    /// from the bucket of <paramref name="checkedAt"/> (the decision's timestamp, on the store's clock) first, then from
+    /// the live buckets nearest to it, so a clock that differs by a little, or a reservation's later time, still finds
+    /// them. Permits whose bucket is an hour old are gone already; those of a party the sketch no longer tracks cannot be
+    /// taken off (the count that replaced it carries them as its ≈ error).
+    /// </summary>
+    public void RecordRefund(OutboundEmail message, DateTimeOffset checkedAt)
+    {
+        long weight = Math.Max(1, message.RecipientCount);
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        string? sender = Address(message.Sender);
+        string? network = Network(message.ClientIp);
+        lock (_lock)
+        {
+            long target = (checkedAt < now ? checkedAt : now).UtcTicks / BucketLength.Ticks;
+            Bucket[] nearest = [.. Live().OrderBy(b => Math.Abs(b.Index - target)).ThenByDescending(b => b.Index)];
+            if (nearest.Length > 0)
+            {
+                CountParties(message, sender, network, weight, new Tally(nearest));
             }
         }
     }
@@ -226,8 +245,14 @@ internal sealed partial class RecentActivity
     private static string? Address(string? address)
         => string.IsNullOrWhiteSpace(address) ? null : address.Trim().ToLowerInvariant();
 
-    private static void AddDomains(Bucket bucket, OutboundEmail message, bool denied)
+    /// <summary>The parties of one message, as a check counts them and a refund takes them off again: one path, so the two cannot disagree on a key.</summary>
+    private static void CountParties(OutboundEmail message, string? sender, string? network, long weight, in Tally tally)
     {
+        tally.Count(ActivityDimension.Tenant, message.TenantId, weight);
+        tally.Count(ActivityDimension.User, message.UserId, weight);
+        tally.Count(ActivityDimension.Sender, sender, weight);
+        tally.Count(ActivityDimension.Category, message.Category, weight);
+        tally.Count(ActivityDimension.ClientNetwork, network, weight);
         HashSet<string>? seen = null;
         for (int i = 0; i < message.RecipientCount; i++)
         {
@@ -247,24 +272,52 @@ internal sealed partial class RecentActivity
 
             if (seen.Add(domain))
             {
-                Add(bucket, ActivityDimension.RecipientDomain, domain, 1, denied);
+                tally.Count(ActivityDimension.RecipientDomain, domain, 1);
             }
         }
     }
 
-    private static void Add(Bucket bucket, ActivityDimension dimension, string? key, long weight, bool denied)
+    /// <summary>
+    /// Where a message's parties are counted: added to one bucket's usage or denials (a check), or taken off the usage
+    /// of the given buckets in their order (a refund), until the weight is gone.
+    /// </summary>
+    private readonly struct Tally
     {
-        if (string.IsNullOrEmpty(key))
+        private readonly Bucket? _bucket;
+        private readonly bool _denied;
+        private readonly Bucket[]? _refundFrom;
+
+        public Tally(Bucket bucket, bool denied)
         {
-            return;
+            _bucket = bucket;
+            _denied = denied;
         }
 
-        if (key.Length > MaxKeyLength)
-        {
-            key = key[..MaxKeyLength];
-        }
+        public Tally(Bucket[] refundFrom) => _refundFrom = refundFrom;
 
-        (denied ? bucket.Denied : bucket.Used)[(int)dimension].Add(key, weight);
+        public void Count(ActivityDimension dimension, string? key, long weight)
+        {
+            if (string.IsNullOrEmpty(key))
+            {
+                return;
+            }
+
+            if (key.Length > MaxKeyLength)
+            {
+                key = key[..MaxKeyLength];
+            }
+
+            if (_bucket is not null)
+            {
+                (_denied ? _bucket.Denied : _bucket.Used)[(int)dimension].Add(key, weight);
+                return;
+            }
+
+            for (int i = 0; i < _refundFrom!.Length && weight > 0; i++)
+            {
+                weight -= _refundFrom[i].Used[(int)dimension].Subtract(key, weight);
+            }
+        }
     }
 
     private Bucket Current(DateTimeOffset now)

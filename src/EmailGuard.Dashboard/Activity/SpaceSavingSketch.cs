@@ -43,6 +43,33 @@ internal sealed class SpaceSavingSketch(int capacity)
         _counters.Add(key, new Counter { Count = smallest.Value.Count + weight, Error = smallest.Value.Count });
     }
 
+    /// <summary>
+    /// Takes up to <paramref name="weight"/> off <paramref name="key"/>'s counter, never below zero, and forgets a counter
+    /// that reaches zero; returns what it took. A key not tracked has nothing to take: its permits went to the counter
+    /// that replaced it, as that counter's error.
+    /// </summary>
+    public long Subtract(string key, long weight)
+    {
+        if (!_counters.TryGetValue(key, out Counter? counter))
+        {
+            return 0;
+        }
+
+        long taken = Math.Min(weight, counter.Count);
+        counter.Count -= taken;
+        Total -= taken;
+        if (counter.Count == 0)
+        {
+            _counters.Remove(key);
+        }
+        else if (counter.Error > counter.Count)
+        {
+            counter.Error = counter.Count;
+        }
+
+        return taken;
+    }
+
     public IEnumerable<KeyValuePair<string, Counter>> Items => _counters;
 
     internal sealed class Counter

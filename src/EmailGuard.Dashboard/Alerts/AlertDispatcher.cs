@@ -16,6 +16,7 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 internal sealed partial class AlertDispatcher(
     AlertPublisher publisher,
+    AlertClaims claims,
     IHttpClientFactory httpClientFactory,
     IOptions<EmailGuardAlertOptions> options,
     IHostEnvironment? environment,
@@ -59,7 +60,14 @@ internal sealed partial class AlertDispatcher(
                 publisher.FlushSummaries();
                 while (publisher.TryTakeNext(out QueuedAlert? alert))
                 {
-                    await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                    if (await claims.ShouldSendAsync(alert.Alert, stoppingToken).ConfigureAwait(false))
+                    {
+                        await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        metrics.RecordSuppressed();
+                    }
                 }
             }
         }

@@ -14,7 +14,8 @@ namespace EmailGuard.Dashboard;
 /// <see cref="MaxConditions"/> conditions are tracked; beyond that, alerts of new conditions are refused.
 /// </para>
 /// <para>
-/// An alert of a <see cref="EmailGuardAlert.NewIncident"/> (a party flagged again after its flag was cleared or expired)
+/// An alert of a <see cref="EmailGuardAlert.NewIncident"/> (a party flagged again after its flag was cleared or expired,
+/// a store outage or a ratio breaker's trip after a stable recovery, <see cref="AlertIncidents"/>)
 /// passes even within its condition's period, and spends the budget as a new condition does: the incident is new, and
 /// a breaker that flaps still cannot page more than the budget.
 /// </para>

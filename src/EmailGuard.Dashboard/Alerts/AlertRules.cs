@@ -7,22 +7,21 @@ namespace EmailGuard.Dashboard;
 /// Turns what the monitor hears into alerts: spikes of limit denials per dimension, global caps near their limit,
 /// flags and suspensions, breaker trips (ratio breakers, endpoint bans, surge breakers), store outages and recoveries. A spike is raised each time a dimension's denials in the current
 /// <see cref="EmailGuardAlertOptions.SpikeWindow"/> reach another multiple of the threshold; the gate lets one per
-/// period through and counts the rest.
+/// period through and counts the rest. A store outage or a ratio breaker's trip after a stable recovery is a new
+/// incident (<see cref="AlertIncidents"/>), which pages again within the period.
 /// </summary>
 internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
 {
-    /// <summary>
-    /// How long the store must have answered since its last recovery for its next outage to be a new incident, which
-    /// pages again within the alert period (and spends the kind's budget); a store that flaps faster is counted in the
-    /// period's summary instead of paging at every flap.
-    /// </summary>
-    internal static readonly TimeSpan StableRecovery = TimeSpan.FromMinutes(5);
+    private const string StoreIncident = "store";
 
     private readonly EmailGuardAlertOptions _options = options.Value;
     private readonly Lock _lock = new();
     private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
-    private long _recoveredAtTicks = long.MinValue;
-    private bool _outageIsNewIncident;
+    private readonly AlertIncidents _storeIncidents = new(options.Value.Period);
+
+    // Apart from the store's: a bot can get thousands of networks banned, and their incidents must not crowd out the
+    // store's when the memory is full.
+    private readonly AlertIncidents _breakerIncidents = new(options.Value.Period);
 
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
@@ -55,7 +54,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
                 ["dimension"] = dimension.ToString(),
                 ["count"] = count.ToString(CultureInfo.InvariantCulture),
                 ["window"] = _options.SpikeWindow.ToString("c", CultureInfo.InvariantCulture),
-            }));
+            },
+            oncePerFleet: true));
     }
 
     public void OnNearLimit(EmailGuardLimitArguments limitEvent)
@@ -112,9 +112,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // An outage after the store answered for a while is a new incident: the operator fixed the last one, and a
         // deduplicated page would tell no one that it is down again.
-        long recoveredAt = Interlocked.Read(ref _recoveredAtTicks);
-        bool newIncident = recoveredAt != long.MinValue && timeProvider.GetUtcNow().UtcTicks - recoveredAt >= StableRecovery.Ticks;
-        Volatile.Write(ref _outageIsNewIncident, newIncident);
+        bool newIncident = _storeIncidents.Started(StoreIncident, timeProvider.GetUtcNow());
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
         alerts.Raise(EmailGuardAlert.Quoting(
@@ -129,7 +127,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnStoreRecovered(TimeSpan downFor)
     {
-        Interlocked.Exchange(ref _recoveredAtTicks, timeProvider.GetUtcNow().UtcTicks);
+        bool endsNewIncident = _storeIncidents.Ended(StoreIncident, timeProvider.GetUtcNow());
         alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreRecovered,
@@ -140,12 +138,15 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             Details = new Dictionary<string, string> { ["downForSeconds"] = ((long)downFor.TotalSeconds).ToString(CultureInfo.InvariantCulture) },
 
             // The end of an outage that paged as a new incident pages too, so the operator hears that it is over.
-            NewIncident = Volatile.Read(ref _outageIsNewIncident),
+            NewIncident = endsNewIncident,
         });
     }
 
-    public void OnBreakerTripped(DashboardEvent tripped, string scope)
+    public void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident)
     {
+        // A ratio or surge breaker that trips again after it had recovered (or its trip had ended) for a while is a new
+        // incident, by the store outages' rule: the same condition a second time in the period would otherwise page no one.
+        bool newIncident = incident is { } trip && _breakerIncidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
@@ -157,8 +158,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             text,
             new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
             budgetScope: scope,
+            newIncident: newIncident,
             dashboardPath: DashboardLinks.Events));
     }
+
+    public void OnBreakerRecovered(string key, DateTimeOffset at) => _breakerIncidents.Ended(key, at);
 
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global

@@ -41,10 +41,18 @@ public sealed class EmailGuardAlert
 
     /// <summary>
     /// Gets whether the alert reports a new incident of its condition, after the last one ended (a flag cleared or
-    /// expired before the party was flagged again): it goes out even within the period of the condition's last alert,
+    /// expired before the party was flagged again; a store outage or a ratio breaker's trip at least
+    /// <see cref="AlertIncidents.StableRecovery"/> after the last one ended): it goes out even within the period of the condition's last alert,
     /// and spends the kind's budget of new conditions as a new condition does.
     /// </summary>
     internal bool NewIncident { get; init; }
+
+    /// <summary>
+    /// Gets whether every instance raises this alert for the same incident (a limit spike, which each instance counts on
+    /// its own), so that only the first instance to claim its condition in the store sends it within the period
+    /// (<see cref="AlertClaims"/>).
+    /// </summary>
+    internal bool OncePerFleet { get; init; }
 
     /// <summary>
     /// Gets where on the dashboard the alert's party is (<see cref="DashboardLinks"/>), below
@@ -73,7 +81,8 @@ public sealed class EmailGuardAlert
         DateTimeOffset? timestamp = null,
         string? budgetScope = null,
         bool newIncident = false,
-        string? dashboardPath = null)
+        string? dashboardPath = null,
+        bool oncePerFleet = false)
         => new()
         {
             Kind = kind,
@@ -88,6 +97,7 @@ public sealed class EmailGuardAlert
             BudgetScope = budgetScope,
             NewIncident = newIncident,
             DashboardPath = dashboardPath,
+            OncePerFleet = oncePerFleet,
         };
 
     /// <summary>The title as a sink that formats writes it: EmailGuard's own with its values kept apart, an application's as it wrote it.</summary>

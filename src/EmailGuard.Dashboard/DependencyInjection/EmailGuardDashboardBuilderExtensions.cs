@@ -54,12 +54,19 @@ public static class EmailGuardDashboardBuilderExtensions
             services.AddSingleton<AlertPublisher>();
             services.AddSingleton<IEmailGuardAlerts>(sp => sp.GetRequiredService<AlertPublisher>());
             services.AddSingleton<IEmailGuardObserver, AlertRules>();
+            services.AddSingleton(sp => new AlertClaims(
+                sp.GetRequiredService<IEmailGuardKeyValueStore>(),
+                sp.GetRequiredService<IOptions<EmailGuardAlertOptions>>(),
+                sp.GetRequiredService<IOptions<StoreResilienceOptions>>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetRequiredService<ILogger<AlertClaims>>()));
             // No request logging: a Slack incoming-webhook URL carries its secret in the path, and the factory's
             // default handlers log every request's URL at Information.
             services.AddHttpClient(AlertDispatcher.HttpClientName).RemoveAllLoggers()
                 .ConfigurePrimaryHttpMessageHandler(static (handler, _) => NoRedirects(handler));
             services.AddHostedService(sp => new AlertDispatcher(
                 sp.GetRequiredService<AlertPublisher>(),
+                sp.GetRequiredService<AlertClaims>(),
                 sp.GetRequiredService<IHttpClientFactory>(),
                 sp.GetRequiredService<IOptions<EmailGuardAlertOptions>>(),
                 sp.GetService<IHostEnvironment>(),

@@ -59,6 +59,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void OnChecked(EmailGuardCheckArguments checkEvent) => Activity.RecordCheck(checkEvent.Message, checkEvent.Decision);
 
+    public void OnRefunded(EmailGuardRefundArguments refundEvent) => Activity.RecordRefund(refundEvent.Message, refundEvent.Decision.Timestamp);
+
     public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
     {
         foreach (IEmailGuardObserver observer in _observers)
@@ -102,15 +104,23 @@ internal sealed partial class EmailGuardMonitor : IDisposable
                 DashboardEventKinds.BreakerTripped,
                 AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {tripped.Partition} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
                 detail),
-            BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action));
+            BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action),
+            BreakerIncident.Of(tripped));
     }
 
     public void OnRatioBreakerRecovered(EmailRatioBreakerRecoveredArguments recovered)
-        => Events.Add(new DashboardEvent(
+    {
+        Events.Add(new DashboardEvent(
             recovered.RecoveredAt,
             DashboardEventKinds.BreakerRecovered,
             $"Ratio breaker: {recovered.Dimension} {recovered.Partition} recovered ({recovered.Reason})",
             string.Create(CultureInfo.InvariantCulture, $"half-open probe: {recovered.ProbeFailures} failures in {recovered.ProbeSends} sends; after {recovered.Level} trip(s) in a row")));
+        string key = BreakerIncident.RatioKey(recovered.Dimension, recovered.Partition, recovered.Reason);
+        foreach (IEmailGuardObserver observer in _observers)
+        {
+            observer.OnBreakerRecovered(key, recovered.RecoveredAt);
+        }
+    }
 
     public void OnBanStarted(EmailGuardBanStartedArguments ban)
         => BreakerTripped(new DashboardEvent(
@@ -134,11 +144,19 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         {
             BreakerTripped(
                 new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerTripped, AlertMessage.Of($"Surge breaker of endpoint policy {surge.PolicyName} tripped"), AlertMessage.Verbatim(detail)),
-                BreakerScopes.Endpoint);
+                BreakerScopes.Endpoint,
+                new BreakerIncident(BreakerIncident.SurgeKey(surge.PolicyName), null));
         }
         else
         {
             Events.Add(new DashboardEvent(surge.Timestamp, DashboardEventKinds.SurgeBreakerRecovered, $"Surge breaker of endpoint policy {surge.PolicyName} recovered", detail));
+
+            // This instance's clock, as the alert rules time the trips with it; the event's is the store's.
+            DateTimeOffset now = _timeProvider.GetUtcNow();
+            foreach (IEmailGuardObserver observer in _observers)
+            {
+                observer.OnBreakerRecovered(BreakerIncident.SurgeKey(surge.PolicyName), now);
+            }
         }
     }
 
@@ -151,7 +169,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private void BreakerTripped(DashboardEvent item, string scope)
+    private void BreakerTripped(DashboardEvent item, string scope, BreakerIncident? incident = null)
     {
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         Log.BreakerTripped(_logger, item.Kind, LogValue.Of(item.Title));
@@ -159,7 +177,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {
-            observer.OnBreakerTripped(item, scope);
+            observer.OnBreakerTripped(item, scope, incident);
         }
     }
 

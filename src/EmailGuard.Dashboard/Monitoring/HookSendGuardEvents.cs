@@ -15,6 +15,7 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
         monitor.Activity.GroupClientsBy(options.IPv4PrefixLength, options.IPv6PrefixLength);
         EmailGuardEvents events = options.Events;
         events.OnChecked = Chain(events.OnChecked, a => monitor.OnChecked(a));
+        events.OnRefunded = Chain(events.OnRefunded, a => monitor.OnRefunded(a));
         events.OnLimitExceeded = Chain(events.OnLimitExceeded, a => monitor.OnLimitExceeded(a));
         events.OnNearLimit = Chain(events.OnNearLimit, a => monitor.OnNearLimit(a));
         events.OnUserFlagged = Chain(events.OnUserFlagged, a => monitor.OnFlagged(a.Flag, a.Replaced));

@@ -19,7 +19,11 @@ internal interface IEmailGuardObserver
 
     /// <summary>
     /// A ratio breaker, an endpoint's escalating ban or its surge breaker tripped; <paramref name="scope"/> says what it
-    /// acted on (<see cref="BreakerScopes"/>).
+    /// acted on (<see cref="BreakerScopes"/>), <paramref name="incident"/> which incident of a ratio breaker or a surge
+    /// breaker the trip belongs to (null for the endpoints' bans).
     /// </summary>
-    void OnBreakerTripped(DashboardEvent tripped, string scope);
+    void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident);
+
+    /// <summary>A ratio breaker or a surge breaker recovered: the incident <paramref name="key"/> (<see cref="BreakerIncident.Key"/>) ended at <paramref name="at"/>.</summary>
+    void OnBreakerRecovered(string key, DateTimeOffset at);
 }

@@ -24,6 +24,15 @@ public sealed class EmailGuardEvents
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardCheckArguments, ValueTask>? OnChecked { get; set; }
 
+    /// <summary>
+    /// Gets or sets the callback raised after <see cref="IEmailSendGuard.RefundAsync"/> gave an allowed check's or
+    /// reservation's permits back (the provider refused the mail, a queued mail failed at dequeue), once per refunded
+    /// decision. Not raised for the permits the guard gives back itself within a check (a message the content inspector
+    /// rejects is reported to <see cref="OnChecked"/> as a denial).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public Func<EmailGuardRefundArguments, ValueTask>? OnRefunded { get; set; }
+
     /// <summary>Gets or sets the callback raised when a message is denied because a rule has no room.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardLimitArguments, ValueTask>? OnLimitExceeded { get; set; }

@@ -96,7 +96,7 @@ internal sealed partial class EmailSendGuard
         catch (OperationCanceledException)
         {
             // The caller gave up and will not send: the message must not count.
-            await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
+            await GiveBackAsync(decision, CancellationToken.None).ConfigureAwait(false);
             throw;
         }
 
@@ -111,7 +111,7 @@ internal sealed partial class EmailSendGuard
                 await FlagForContentAsync(message, verdict.Reason!, budget).ConfigureAwait(false);
                 return decision;
             default:
-                await RefundAsync(decision, CancellationToken.None).ConfigureAwait(false);
+                await GiveBackAsync(decision, CancellationToken.None).ConfigureAwait(false);
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
                 LogContentRejected(_logger, LogValue.Of(verdict.Reason) ?? ContentInspection.None, LogValue.Of(message.TenantId) ?? ContentInspection.None, LogValue.Of(message.UserId) ?? ContentInspection.None);
 #pragma warning restore CA1873

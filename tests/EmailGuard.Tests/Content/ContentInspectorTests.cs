@@ -75,6 +75,32 @@ public sealed class ContentInspectorTests : IDisposable
     }
 
     [Fact]
+    public async Task Deny_GivesThePermitsBackWithoutRaisingOnRefunded_TheCheckWasReportedAsADenial()
+    {
+        List<EmailSendDecision> checkedDecisions = [];
+        int refunded = 0;
+        IEmailSendGuard guard = Guard(FakeContentInspector.Answering(EmailContentVerdict.Deny("phishing")), o =>
+        {
+            o.Events.OnChecked = e =>
+            {
+                checkedDecisions.Add(e.Decision);
+                return ValueTask.CompletedTask;
+            };
+            o.Events.OnRefunded = _ =>
+            {
+                Interlocked.Increment(ref refunded);
+                return ValueTask.CompletedTask;
+            };
+        });
+
+        await guard.CheckAsync(Mail());
+
+        checkedDecisions.Should().ContainSingle().Which.Reason.Should().Be(EmailSendReason.ContentRejected);
+        refunded.Should().Be(0, "a dashboard counted this check as a denial: taking its permits off again would count them twice");
+        (await TenantCountAsync()).Should().Be(0);
+    }
+
+    [Fact]
     public async Task Flag_SendsAndFlagsTheUserWithTheInspectorsReason()
     {
         IEmailSendGuard guard = Guard(FakeContentInspector.Answering(EmailContentVerdict.Flag("suspected_phishing")));

@@ -278,6 +278,35 @@ public sealed class EmailSendGuardTests
     }
 
     [Fact]
+    public async Task Events_OnRefunded_RaisedOncePerRefundedDecision_NeverForADenialOrARepeat()
+    {
+        List<EmailGuardRefundArguments> refunds = [];
+        (ServiceProvider sp, _, _) = Build(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(1));
+            o.Events.OnRefunded = e =>
+            {
+                refunds.Add(e);
+                return ValueTask.CompletedTask;
+            };
+        });
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        OutboundEmail message = Mail("a@example.com");
+        EmailSendDecision allowed = await guard.CheckAsync(message);
+        EmailSendDecision denied = await guard.CheckAsync(Mail("b@example.com"));
+
+        bool first = await guard.RefundAsync(allowed);
+        bool again = await guard.RefundAsync(allowed);
+        bool ofDenial = await guard.RefundAsync(denied);
+
+        (first, again, ofDenial).Should().Be((true, false, false));
+        refunds.Should().ContainSingle();
+        refunds[0].Message.Should().BeSameAs(message);
+        refunds[0].Decision.Timestamp.Should().Be(allowed.Timestamp);
+    }
+
+    [Fact]
     public async Task Events_ThrowingCallback_IsLoggedAndTheCheckGoesOn()
     {
         FakeLogCollector logs = new();

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// The overview's top parties by usage count what was sent: a refunded check (the provider refused the mail, a queued
+/// mail failed at dequeue) is taken off the parties it was counted for, once, never below zero.
+/// </summary>
+public sealed class TopPartiesRefundTests
+{
+    [Fact]
+    public async Task Refunds_AreTakenOffEveryParty_Once_AndAPartyRefundedInFullIsNotListed()
+    {
+        // Arrange: 30 newsletters to two recipients each (2 permits apiece), 5 alerts to one.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using DashboardHost host = await DashboardHost.StartAsync(time: time);
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        RecentActivity activity = host.Services.GetRequiredService<EmailGuardMonitor>().Activity;
+        List<EmailSendDecision> bulk = [];
+        for (int i = 0; i < 30; i++)
+        {
+            bulk.Add(await guard.CheckAsync(new OutboundEmail { Sender = "news@shop.example", To = [$"a{i}@example.com", $"b{i}@example.org"], UserId = "bulk", Category = "newsletter" }));
+        }
+
+        List<EmailSendDecision> steady = [];
+        for (int i = 0; i < 5; i++)
+        {
+            steady.Add(await guard.CheckAsync(new OutboundEmail { Sender = "ops@shop.example", To = [$"c{i}@example.net"], UserId = "steady", Category = "alert" }));
+        }
+
+        // Act: a provider outage refunded 20 of the newsletters (each refund repeated) and every alert.
+        List<bool> repeats = [];
+        foreach (EmailSendDecision decision in bulk.Take(20))
+        {
+            (await guard.RefundAsync(decision)).Should().BeTrue();
+            repeats.Add(await guard.RefundAsync(decision));
+        }
+
+        foreach (EmailSendDecision decision in steady)
+        {
+            (await guard.RefundAsync(decision)).Should().BeTrue();
+        }
+
+        // Assert: what was sent, 10 newsletters of 2 permits.
+        repeats.Should().AllBeEquivalentTo(false);
+        activity.Top(ActivityDimension.User, denials: false, 10).Should().Equal(new TopParty("bulk", 20, 0));
+        activity.Top(ActivityDimension.Sender, denials: false, 10).Should().Equal(new TopParty("news@shop.example", 20, 0));
+        activity.Top(ActivityDimension.Category, denials: false, 10).Should().Equal(new TopParty("newsletter", 20, 0));
+        activity.Top(ActivityDimension.RecipientDomain, denials: false, 10).Should().Equal(new TopParty("example.com", 10, 0), new TopParty("example.org", 10, 0));
+    }
+
+    [Fact]
+    public async Task RefundInALaterBucket_IsTakenOffTheBucketTheCheckWasCountedIn()
+    {
+        // Arrange: 4 checks at 10:00, 3 at 10:20; at 10:21 the four of 10:00 are refunded.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using DashboardHost host = await DashboardHost.StartAsync(time: time);
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        RecentActivity activity = host.Services.GetRequiredService<EmailGuardMonitor>().Activity;
+        List<EmailSendDecision> early = [];
+        for (int i = 0; i < 4; i++)
+        {
+            early.Add(await guard.CheckAsync(Message(i)));
+        }
+
+        time.Advance(TimeSpan.FromMinutes(20));
+        for (int i = 0; i < 3; i++)
+        {
+            await guard.CheckAsync(Message(10 + i));
+        }
+
+        time.Advance(TimeSpan.FromMinutes(1));
+        foreach (EmailSendDecision decision in early)
+        {
+            (await guard.RefundAsync(decision)).Should().BeTrue();
+        }
+
+        IReadOnlyList<TopParty> afterRefund = activity.Top(ActivityDimension.User, denials: false, 10);
+
+        // Act: the 10:00 bucket leaves the hour.
+        time.Advance(TimeSpan.FromMinutes(45));
+
+        // Assert: the three of 10:20 are still counted; taken off 10:20, they would have shown none.
+        afterRefund.Should().Equal(new TopParty("u", 3, 0));
+        activity.Top(ActivityDimension.User, denials: false, 10).Should().Equal(new TopParty("u", 3, 0));
+
+        static OutboundEmail Message(int i) => new() { To = [$"r{i}@example.com"], UserId = "u" };
+    }
+
+    [Fact]
+    public async Task ConcurrentChecksAndRefunds_CountExactly()
+    {
+        // Arrange
+        await using DashboardHost host = await DashboardHost.StartAsync();
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        RecentActivity activity = host.Services.GetRequiredService<EmailGuardMonitor>().Activity;
+        int refundedTwice = 0;
+
+        // Act: 2,000 checks on 8 workers; every other one is refunded by two callers at once.
+        await Parallel.ForEachAsync(Enumerable.Range(0, 2_000), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (i, _) =>
+        {
+            EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { Sender = "flood@shop.example", To = [$"r{i}@example.com"], Category = "share" });
+            decision.IsAllowed.Should().BeTrue();
+            if (i % 2 == 0)
+            {
+                bool[] refunded = await Task.WhenAll(Task.Run(() => guard.RefundAsync(decision).AsTask()), Task.Run(() => guard.RefundAsync(decision).AsTask()));
+                if (refunded.All(r => r))
+                {
+                    Interlocked.Increment(ref refundedTwice);
+                }
+            }
+        });
+
+        // Assert
+        refundedTwice.Should().Be(0);
+        activity.Top(ActivityDimension.Sender, denials: false, 10).Should().Equal(new TopParty("flood@shop.example", 1_000, 0));
+        activity.Top(ActivityDimension.Category, denials: false, 10).Should().Equal(new TopParty("share", 1_000, 0));
+        activity.Top(ActivityDimension.RecipientDomain, denials: false, 10).Should().Equal(new TopParty("example.com", 1_000, 0));
+    }
+}
