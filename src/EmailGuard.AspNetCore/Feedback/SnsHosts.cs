@@ -4,7 +4,8 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// The only URLs EmailGuard fetches for SNS: https, default port, no user info, on a host such as
-/// <c>sns.eu-west-1.amazonaws.com</c> (or <c>.amazonaws.com.cn</c>). The signing certificate must also end in <c>.pem</c>.
+/// <c>sns.eu-west-1.amazonaws.com</c> (or <c>.amazonaws.com.cn</c>). The signing certificate must also end in <c>.pem</c>,
+/// with no query or fragment: SNS never writes one, and each would be another cache entry and fetch of one certificate.
 /// </summary>
 internal static partial class SnsHosts
 {
@@ -21,7 +22,7 @@ internal static partial class SnsHosts
 
         if (parsed.Scheme != Uri.UriSchemeHttps || !parsed.IsDefaultPort || parsed.UserInfo.Length != 0
             || !HostPattern().IsMatch(parsed.IdnHost)
-            || (requirePem && !parsed.AbsolutePath.EndsWith(".pem", StringComparison.Ordinal)))
+            || (requirePem && (!parsed.AbsolutePath.EndsWith(".pem", StringComparison.Ordinal) || parsed.Query.Length != 0 || parsed.Fragment.Length != 0)))
         {
             return false;
         }
