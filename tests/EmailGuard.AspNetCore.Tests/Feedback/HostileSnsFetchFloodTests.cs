@@ -110,8 +110,14 @@ public sealed class HostileSnsFetchFloodTests : SesWebhookTestBase
         App.Sns.CertificateFetches.Should().Be(0);
     }
 
+    private static readonly string[] s_otherRegions =
+    [
+        "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-southeast-1",
+        "ap-southeast-2", "ca-central-1", "eu-central-1", "eu-west-2", "eu-west-3", "eu-north-1", "sa-east-1", "me-south-1",
+    ];
+
     private static string RegionCertificate(int i) =>
-        string.Create(CultureInfo.InvariantCulture, $"https://sns.region-{i}.amazonaws.com/SimpleNotificationService-{i:D22}.pem");
+        string.Create(CultureInfo.InvariantCulture, $"https://sns.{s_otherRegions[i]}.amazonaws.com/SimpleNotificationService-{i:D22}.pem");
 
     private Dictionary<string, string?> Flood(int i) => Signer.Sign(
         SnsSigner.Notification(SesFixtures.IdentityComplaint),
