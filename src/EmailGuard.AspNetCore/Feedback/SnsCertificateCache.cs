@@ -35,7 +35,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     /// at a public URL, and messages naming them (their fetches succeed) used to push the one that verifies out of the
     /// cache, so that a flood holding the fetch slots turned genuine messages away until SNS gave up on them.
     /// </summary>
-    private readonly HashSet<string> _verified = new(StringComparer.Ordinal);
+    private readonly List<string> _verified = [];
     private readonly Lock _lock = new();
     private int _inFlight;
 
@@ -108,7 +108,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
             // SNS rotates a region's certificate rarely; the oldest names are the ones no longer used.
             if (_verified.Count >= Math.Max(1, options.CertificateCacheSize))
             {
-                _verified.Remove(_verified.First());
+                _verified.RemoveAt(0);
             }
 
             _verified.Add(key);
