@@ -96,8 +96,15 @@ if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/error");
 }
 
-// The DEVELOPMENT STAND-IN for a CAPTCHA check: it must run before UseEmailGuard(), as a real check would.
-app.UseDevelopmentChallenge();
+// The DEVELOPMENT STAND-IN for a CAPTCHA check: it must run before UseEmailGuard(), as a real check would. Only in
+// Development: it passes any post that says "human", so elsewhere it would wave every bot through the challenge a surge
+// of sign-ups asks for. Outside Development, plug a real check in here (docs/endpoint-defense.md); without one, a
+// challenged sign-up is refused.
+if (app.Environment.IsDevelopment())
+{
+    app.UseDevelopmentChallenge();
+}
+
 app.UseEmailGuard();
 app.UseAuthentication();
 app.UseAuthorization();

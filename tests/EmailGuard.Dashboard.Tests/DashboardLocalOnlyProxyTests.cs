@@ -42,6 +42,31 @@ public sealed class DashboardLocalOnlyProxyTests
     }
 
     [Fact]
+    public async Task LocalOnly_AnEndpointTheAppAddsToTheGroup_IsLocalOnlyToo()
+    {
+        // Arrange: the group is documented as one the app extends, and with a policy every endpoint in it requires the
+        // policy. Without one, only the dashboard's own pages checked that the request was local; an endpoint the app added
+        // (an export, a JSON view of the lists) served any visitor.
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            environment: "Development",
+            endpoints: app => app.MapEmailGuardDashboard("/local").MapGet("/export", () => "every suppressed address"));
+        using HttpClient client = host.Client(user: null, roles: null);
+
+        // Act
+        using HttpRequestMessage local = new(HttpMethod.Get, "/local/export");
+        local.Headers.Host = $"localhost:{host.Address.Port}";
+        using HttpResponseMessage localResponse = await client.SendAsync(local);
+        using HttpRequestMessage relayed = new(HttpMethod.Get, "/local/export");
+        relayed.Headers.Host = $"localhost:{host.Address.Port}";
+        relayed.Headers.TryAddWithoutValidation("X-Forwarded-For", "203.0.113.9");
+        using HttpResponseMessage relayedResponse = await client.SendAsync(relayed);
+
+        // Assert
+        localResponse.StatusCode.Should().Be(HttpStatusCode.OK);
+        relayedResponse.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
     public async Task LocalOnly_ForwardedHeadersAlreadyApplied_Forbidden()
     {
         // Arrange: UseForwardedHeaders() trusts the loopback proxy, applies X-Forwarded-For and X-Forwarded-Host and removes

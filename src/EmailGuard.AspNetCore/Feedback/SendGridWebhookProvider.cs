@@ -143,8 +143,11 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         }
     }
 
-    /// <summary>The fields of an event this reader takes its recipient, type, ids and time from.</summary>
-    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp"];
+    /// <summary>
+    /// The fields of an event this reader takes its recipient, type, ids and time from, and <c>reason</c>, which says
+    /// whether a drop suppresses its recipient (<see cref="DropList"/>).
+    /// </summary>
+    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp", "reason"];
 
     /// <summary>The first of <see cref="s_eventFields"/> that <paramref name="item"/> holds more than once, or null.</summary>
     private static string? RepeatedField(JsonElement item)

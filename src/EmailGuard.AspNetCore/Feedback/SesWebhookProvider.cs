@@ -79,6 +79,8 @@ internal sealed partial class SesWebhookProvider(
             return new WebhookRejection(WebhookRejectionKind.BadSignature, $"the SNS signature of message '{envelope.MessageId}' does not verify");
         }
 
+        certificates.Verified(certificateUrl!);
+
         WebhookBatch batch = new();
         switch (envelope.Type)
         {

@@ -28,6 +28,14 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     private static readonly TimeSpan FailureLifetime = TimeSpan.FromMinutes(1);
 
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The URLs whose certificate has verified a message from an allowed topic. Only SNS can add one, so they are kept
+    /// over every other entry and fetched again past the bound on fetches: every SNS region serves a real certificate
+    /// at a public URL, and messages naming them (their fetches succeed) used to push the one that verifies out of the
+    /// cache, so that a flood holding the fetch slots turned genuine messages away until SNS gave up on them.
+    /// </summary>
+    private readonly List<string> _verified = [];
     private readonly Lock _lock = new();
     private int _inFlight;
 
@@ -52,7 +60,7 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         {
             if (!_entries.TryGetValue(key, out entry!) || entry.ExpiresAt <= now)
             {
-                if (_inFlight >= MaxFetchesInFlight)
+                if (_inFlight >= MaxFetchesInFlight && !_verified.Contains(key))
                 {
                     // Nothing is remembered: the provider's retry (503) may find a free slot, or the certificate cached.
                     return (null, string.Create(CultureInfo.InvariantCulture, $"{MaxFetchesInFlight} certificate fetches were already running; {url} was not fetched"));
@@ -86,6 +94,27 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         return (publicKey, error);
     }
 
+    /// <summary>Records that the certificate at <paramref name="url"/> verified a message from an allowed topic.</summary>
+    public void Verified(Uri url)
+    {
+        string key = url.AbsoluteUri;
+        lock (_lock)
+        {
+            if (_verified.Contains(key))
+            {
+                return;
+            }
+
+            // SNS rotates a region's certificate rarely; the oldest names are the ones no longer used.
+            if (_verified.Count >= Math.Max(1, options.CertificateCacheSize))
+            {
+                _verified.RemoveAt(0);
+            }
+
+            _verified.Add(key);
+        }
+    }
+
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     private void MakeRoom(DateTimeOffset now)
@@ -95,11 +124,12 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
             _entries.Remove(expired.Key);
         }
 
-        // Failed and pending fetches go first: messages naming certificates that do not exist (anyone can send those)
-        // must not push the real signing certificate out and force a fetch for every genuine message.
+        // Failed and pending fetches go first, then certificates that never verified a message: messages naming
+        // certificates that do not exist, or real ones of other regions (anyone can send those), must not push the
+        // signing certificate out and force a fetch for every genuine message.
         while (_entries.Count >= Math.Max(1, options.CertificateCacheSize))
         {
-            string victim = _entries.OrderBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
+            string victim = _entries.OrderBy(e => _verified.Contains(e.Key)).ThenBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
             _entries.Remove(victim);
         }
     }

@@ -12,11 +12,15 @@ internal sealed class PathPattern
 
     private readonly string[] _segments;
 
+    /// <summary>Each literal segment folded as a route value is (<see cref="PartitionValueKey"/>), for <see cref="Matches"/> with folding.</summary>
+    private readonly string[] _foldedSegments;
+
     private PathPattern(string text, string? method, string[] segments, bool trailingWildcard, bool isFallback)
     {
         Text = text;
         Method = method;
         _segments = segments;
+        _foldedSegments = [.. segments.Select(static s => PartitionValueKey.Fold(s, PartitionValueComparison.IgnoreCase))];
         TrailingWildcard = trailingWildcard;
         IsFallback = isFallback;
         LiteralSegments = segments.Count(s => s != "*");
@@ -100,7 +104,17 @@ internal sealed class PathPattern
         return true;
     }
 
-    public bool Matches(string method, string? path)
+    /// <summary>Whether a request with <paramref name="method"/> and <paramref name="path"/> matches.</summary>
+    /// <param name="method">The request's method.</param>
+    /// <param name="path">The request's path, as the server decoded it.</param>
+    /// <param name="foldSegments">
+    /// Whether a path segment also matches a literal segment it equals once folded as a route value is: surrounding white
+    /// space and invisible characters dropped, case, width and compatibility forms folded. A literal segment is often one
+    /// value of a route parameter (<c>/api/tenants/{tenant}/invite</c>), which the app looks up as one value in every
+    /// spelling (SQL Server compares <c>'acme '</c> equal to <c>'acme'</c>), so a rule must count them all. An allowlist
+    /// entry does not fold: folded, it would exempt spellings that other endpoints serve.
+    /// </param>
+    public bool Matches(string method, string? path, bool foldSegments = false)
     {
         if (!HttpMethodCoverage.Covers(Method, method))
         {
@@ -131,7 +145,7 @@ internal sealed class PathPattern
                 continue;
             }
 
-            if (!segment.Equals(expected, StringComparison.OrdinalIgnoreCase))
+            if (!segment.Equals(expected, StringComparison.OrdinalIgnoreCase) && !(foldSegments && FoldedEquals(segment, _foldedSegments[i])))
             {
                 return false;
             }
@@ -175,6 +189,15 @@ internal sealed class PathPattern
         // so putting it first changes nothing else.
         return HttpMethods.IsHead(b.Method ?? string.Empty).CompareTo(HttpMethods.IsHead(a.Method ?? string.Empty));
     }
+
+    /// <summary>
+    /// Whether <paramref name="segment"/> folds to <paramref name="folded"/>. A segment of printable ASCII without spaces
+    /// folds to itself in lower case, which the case-insensitive comparison has already decided, so only another one (a
+    /// rare request, chosen to dodge) is folded, and allocates.
+    /// </summary>
+    private static bool FoldedEquals(ReadOnlySpan<char> segment, string folded)
+        => segment.ContainsAnyExceptInRange('!', '~')
+           && string.Equals(PartitionValueKey.Fold(segment.ToString(), PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal);
 
     /// <summary>Returns the next non-empty segment, so that doubled and trailing slashes do not dodge a rule.</summary>
     private static bool NextSegment(ref ReadOnlySpan<char> rest, out ReadOnlySpan<char> segment)

@@ -41,7 +41,7 @@ internal sealed class PathRuleSet
 
         foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
         {
-            if ((!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path))
+            if ((!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path, foldSegments: true))
             {
                 return policy;
             }

@@ -17,7 +17,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     /// <summary>
     /// Maps the dashboard's pages and actions under <paramref name="pattern"/>, as a route group the app can extend
     /// (add conventions, more endpoints). Every endpoint requires <see cref="EmailGuardDashboardOptions.AuthorizationPolicy"/>;
-    /// without one, the dashboard maps only in Development and then serves only local requests (from a loopback address,
+    /// without one, the dashboard maps only in Development and then every endpoint of the group serves only local requests (from a loopback address,
     /// to <c>localhost</c>, a <c>.localhost</c> name or a loopback address, with no forwarding header: a reverse proxy on
     /// the same machine makes every visitor look local). Anonymous access is never the default.
     /// </summary>
@@ -77,6 +77,19 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         {
             group.RequireAuthorization(options.AuthorizationPolicy!);
         }
+        else
+        {
+            // A convention of the group, as the policy would be, so an endpoint the app adds to the group is local-only
+            // too; checked in each page's delegate, an export the app added beside them served any visitor.
+            string[] forwardingHeaders = mount.ForwardingHeaders;
+            ((IEndpointConventionBuilder)group).Add(endpoint =>
+            {
+                if (endpoint.RequestDelegate is { } inner)
+                {
+                    endpoint.RequestDelegate = context => IsLocal(context, forwardingHeaders) ? inner(context) : Forbidden(context);
+                }
+            });
+        }
 
         group.MapGet("/", Page(mount, OverviewPage.RenderAsync));
         group.MapGet("/policies", Page(mount, PoliciesPage.RenderAsync));
@@ -103,16 +116,13 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     }
 
     private static RequestDelegate Page(DashboardMount mount, Func<DashboardRequest, Task> render)
-        => context =>
-        {
-            if (mount.LocalOnly && !IsLocal(context, mount.ForwardingHeaders))
-            {
-                context.Response.StatusCode = StatusCodes.Status403Forbidden;
-                return Task.CompletedTask;
-            }
+        => context => mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, canAct: true)) : RenderForAsync(context, mount, render);
 
-            return mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, canAct: true)) : RenderForAsync(context, mount, render);
-        };
+    private static Task Forbidden(HttpContext context)
+    {
+        context.Response.StatusCode = StatusCodes.Status403Forbidden;
+        return Task.CompletedTask;
+    }
 
     /// <summary>Renders a page with its action forms only for a user who meets the actions policy.</summary>
     private static async Task RenderForAsync(HttpContext context, DashboardMount mount, Func<DashboardRequest, Task> render)

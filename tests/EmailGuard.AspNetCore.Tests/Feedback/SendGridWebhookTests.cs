@@ -257,6 +257,27 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
         _app.LogsWithId(2920).Should().ContainSingle().Which.Message.Should().Contain("'email'");
     }
 
+    [Theory]
+    [InlineData("Spam Content", "Bounced Address")]
+    [InlineData("Bounced Address", "Spam Content")]
+    public async Task DroppedEventRepeatingItsReason_IsNotRecorded(string first, string second)
+    {
+        // Arrange: a dropped event's "reason" says which suppression list SendGrid found the address on, and so whether
+        // the drop suppresses the recipient here. A custom arg named "reason" is a second copy, and which one is SendGrid's
+        // cannot be told: read as it stood, a drop for spam content suppressed the recipient as a bounced address.
+        string forged = $$"""
+            {"email":"victim@example.com","timestamp":1772409600,"event":"dropped","reason":"{{first}}","sg_event_id":"ev-forged",
+             "sg_message_id":"m1","reason":"{{second}}"}
+            """;
+
+        // Act
+        HttpResponseMessage response = await _app.SendAsync(Signed($"[{forged}]"));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().BeEmpty("whichever copy is read, the event is not taken as SendGrid's");
+    }
+
     [Fact]
     public async Task StoreUnavailable_Answers503()
     {

@@ -199,6 +199,10 @@ public sealed class SesWebhookTests : SesWebhookTestBase
     [InlineData("https://user@sns.eu-west-1.amazonaws.com/cert.pem")]
     [InlineData("https://s3.eu-west-1.amazonaws.com/cert.pem")]
     [InlineData("https://sns.x.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.s3-accelerate.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.s3-us-west-2.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.s3-external-1.amazonaws.com/cert.pem")]
+    [InlineData("https://sns.s3-fips-us-gov-west-1.amazonaws.com/cert.pem")]
     [InlineData("not a url")]
     public async Task UntrustedCertificateUrl_Answers401WithoutFetching(string certUrl)
     {
@@ -231,10 +235,12 @@ public sealed class SesWebhookTests : SesWebhookTestBase
         App.LogsWithId(1759).Should().ContainSingle().Which.Message.Should().Contain("evil.example/attacker.pem").And.Contain("redirect");
     }
 
-    [Fact]
-    public async Task ChinaRegionCertificateHost_IsTrusted()
+    [Theory]
+    [InlineData("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-cn.pem")]
+    [InlineData("https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-gov.pem")]
+    [InlineData("https://sns.ap-southeast-7.amazonaws.com/SimpleNotificationService-ap.pem")]
+    public async Task RegionCertificateHost_IsTrusted(string url)
     {
-        const string url = "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-cn.pem";
         App.Sns.Certificates[url] = Signer.Pem;
 
         HttpResponseMessage response = await PostAsync(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), certUrl: url));

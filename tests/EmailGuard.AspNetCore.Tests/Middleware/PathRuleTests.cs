@@ -58,6 +58,53 @@ public sealed class PathRuleTests
         (await CountOkAsync(app, HttpMethod.Post, "/API/Webhook/Incoming/", 1)).Should().Be(0, "case and a trailing slash do not dodge the rule");
     }
 
+    [Theory]
+    [InlineData("/api/tenants/acme%20/invite")]
+    [InlineData("/api/tenants/%EF%BD%81cme/invite")]
+    [InlineData("/api/tenants/ac%E2%80%8Bme/invite")]
+    public async Task ExactRule_OnARouteValue_ThatValueSpelledAnotherWay_CountsInTheRulesCounter(string path)
+    {
+        // Arrange: a rule on one value of a route parameter. The app looks the value up as route-value partitions fold
+        // it (SQL Server compares 'acme ' equal to 'acme'; a fullwidth letter or a zero-width space reads as nothing new),
+        // so a spelling the rule did not name was the same tenant's invite, never limited.
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/tenants/acme/invite",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "2",
+        };
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/api/tenants/{tenant}/invite", (string tenant) => Results.Ok(tenant)),
+            configuration);
+        (await CountOkAsync(app, HttpMethod.Post, "/api/tenants/acme/invite", 2)).Should().Be(2);
+
+        // Act
+        int ok = await CountOkAsync(app, HttpMethod.Post, path, 1);
+
+        // Assert
+        ok.Should().Be(0, "the value is the rule's, spelled another way");
+        (await CountOkAsync(app, HttpMethod.Post, "/api/tenants/acmes/invite", 1)).Should().Be(1, "another value is not the rule's");
+    }
+
+    [Fact]
+    public async Task Allowlist_ASegmentSpelledAnotherWay_IsNotExempt()
+    {
+        // The allowlist stays exact: folded, it would exempt '/health%20' from the fallback, which a '/{page}' route serves.
+        var configuration = new Dictionary<string, string?>
+        {
+            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "*",
+            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "2",
+            ["EmailGuard:Endpoints:PathRuleAllowlist:0"] = "GET:/health",
+        };
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapGet("/{page}", (string page) => Results.Ok(page)),
+            configuration);
+
+        (await CountOkAsync(app, HttpMethod.Get, "/health", 5)).Should().Be(5);
+        (await CountOkAsync(app, HttpMethod.Get, "/health%20", 5)).Should().Be(2);
+    }
+
     [Fact]
     public async Task TrailingWildcard_MatchesEveryDeeperPathInOneCounter()
     {

@@ -37,6 +37,25 @@ public sealed class SampleProductionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Signup_ChallengeRequired_TheDevelopmentStandInDoesNotPassIt()
+    {
+        // Arrange: sign-ups ask for a challenge (as while they surge). The stand-in passes any post that says "human", so
+        // outside Development it would wave every bot through the one defence left against many networks.
+        await using SampleApp production = SampleApp.Start(
+            new Dictionary<string, string?> { ["EmailGuard:Endpoints:PolicyDefenses:signup:RequireChallenge"] = "true" }, environment: "Production");
+        using SampleHttpClient bot = new(production.BaseAddress);
+
+        // Act
+        using HttpResponseMessage response = await bot.SubmitAsync("/signup", "/signup", ("email", "bot-target@example.com"), ("dev-challenge", "human"));
+        await production.MailDrainedAsync();
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.Forbidden, "only a real challenge, which the app plugs in, passes outside Development");
+        production.PickedUpMails().Should().BeEmpty();
+        (await bot.GetStringAsync("/signup")).Should().NotContain("dev-challenge", "the page does not offer a stand-in it does not accept");
+    }
+
+    [Fact]
     public async Task Outbox_WithTheAdminKey_Opens()
     {
         using SampleHttpClient admin = new(_app.BaseAddress, SampleApp.AdminKey);

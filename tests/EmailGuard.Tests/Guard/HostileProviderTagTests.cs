@@ -193,6 +193,7 @@ public sealed class HostileProviderTagTests
             [" sg_event_id"] = "same-for-every-bounce",
             ["type"] = "blocked",
             ["timestamp"] = "1",
+            ["Reason"] = "Bounced Address",
             ["campaign"] = "spring",
         };
         Dictionary<string, string> headers = new()
@@ -210,6 +211,24 @@ public sealed class HostileProviderTagTests
         sent.Sent.Should().BeTrue();
         transport.LastTags!.Keys.Where(k => !k.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal)).Should().Equal(["campaign"]);
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
+    }
+
+    [Fact]
+    public async Task TrySend_AnXSmtpApiUniqueArgNamedReason_IsNotPassedToTheTransport()
+    {
+        // Arrange: a dropped event's "reason" decides whether the drop suppresses its recipient; a unique arg of that name
+        // is echoed beside it (see TrySend_AppTagsNamedLikeSendGridEventFields_AreNotPassedToTheTransport).
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        // Act
+        await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = new Dictionary<string, string> { ["X-SMTPAPI"] = "{\"unique_args\": {\"reason\": \"Bounced Address\"}}" } });
+
+        // Assert
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader]);
     }
 
     [Fact]

@@ -11,8 +11,11 @@ namespace EmailGuard.Sample.Pages.Signup;
 /// The signup form. The policy sits on the <c>OnPost</c> handler, not on the page: viewing the form (GET) never
 /// spends the visitor's one sign-up per 15 minutes.
 /// </summary>
-public sealed class IndexModel(AccountMail accounts) : PageModel
+public sealed class IndexModel(AccountMail accounts, IHostEnvironment environment) : PageModel
 {
+    /// <summary>Whether the form shows the development stand-in challenge, which only Development accepts (Program.cs).</summary>
+    public bool OffersDevelopmentChallenge => environment.IsDevelopment();
+
     [BindProperty(SupportsGet = true)]
     public bool Invalid { get; set; }
 
