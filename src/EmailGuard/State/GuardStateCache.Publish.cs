@@ -26,6 +26,27 @@ internal sealed partial class GuardStateCache
     /// </summary>
     internal event Action<GuardStateSnapshot>? Published;
 
+    /// <summary>
+    /// Raised after a snapshot that recorded changes of tenant limits is in force, outside the cache's lock: with the
+    /// tenants whose limits changed, or <see langword="null"/> for every tenant (the store said so, or the state was
+    /// loaded whole, so this instance cannot tell which changed). A handler must not throw.
+    /// </summary>
+    internal event Action<IReadOnlyList<string>?>? TenantLimitsChanged;
+
+    private void RaiseTenantLimitsChanged(EmailGuardStateChanges changes)
+    {
+        if (changes.AllTenantLimitsChanged)
+        {
+            TenantLimitsChanged?.Invoke(null);
+        }
+        else if (changes.TenantLimitsChanged is { Count: > 0 } tenants)
+        {
+            TenantLimitsChanged?.Invoke(tenants);
+        }
+    }
+
+    private void RaiseAllTenantLimitsChanged() => TenantLimitsChanged?.Invoke(null);
+
     private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
     {
         GuardStateSnapshot current;
