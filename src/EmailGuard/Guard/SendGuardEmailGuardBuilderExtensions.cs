@@ -32,6 +32,7 @@ public static class SendGuardEmailGuardBuilderExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardCapacityValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, TenantLimitCacheDurationValidator>());
 
             services.TryAddSingleton<IEmailGuardStateStore>(sp => new InMemoryEmailGuardStateStore(sp.GetRequiredService<TimeProvider>()));
             services.TryAddSingleton(sp => new GuardStateCache(

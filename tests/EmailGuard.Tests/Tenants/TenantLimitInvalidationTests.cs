@@ -4,6 +4,7 @@ using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Tenants;
@@ -102,6 +103,22 @@ public sealed class TenantLimitInvalidationTests
 
         provider.Lookups("acme").Should().Be(2);
         logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2998).Which.Level.Should().Be(LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task Startup_CacheDurationShorterThanTheTimeoutWithAProvider_FailsNamingTheSetting_WithoutOne_Starts()
+    {
+        PlanProvider provider = new();
+        await using ServiceProvider withProvider = SendGuardTestServices.Build(
+            o => o.TenantLimitCacheDuration = TimeSpan.Zero,
+            more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        await using ServiceProvider without = SendGuardTestServices.Build(o => o.TenantLimitCacheDuration = TimeSpan.Zero);
+
+        Action start = () => withProvider.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Failures.Should().ContainSingle().Which.Should().StartWith(
+            "EmailGuard:SendGuard:TenantLimitCacheDuration must be at least EmailGuard:Resilience:Timeout (00:00:00.2500000) when a tenant limit provider is registered; it is 00:00:00.");
+        without.GetRequiredService<IStartupValidator>().Validate();
     }
 
     private static OutboundEmail Mail(string tenant) => new() { To = ["a@example.com"], TenantId = tenant };
