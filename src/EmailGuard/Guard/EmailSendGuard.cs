@@ -53,8 +53,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
         if (tenantLimitProvider is not null)
         {
-            // Another instance's IEmailGuardTenantLimits call, or a whole load that cannot say which tenants changed.
+            // Another instance's IEmailGuardTenantLimits call; a whole load cannot say which tenants it skipped, so
+            // every answer is looked up again, served meanwhile as an expired one is: once a day, or when the change log
+            // broke, on Redis; at every change on a store that reports none, where waiting on every lookup would be too dear.
             state.TenantLimitsChanged += InvalidateTenantLimits;
+            state.LoadedWhole += _tenantLimits.ExpireAll;
         }
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);

@@ -102,9 +102,7 @@ internal sealed partial class GuardStateCache
             result = Publish(loaded, started);
         }
 
-        // A whole load does not say which tenants' limits changed since the snapshot before it (the changes it skipped
-        // may have named some), so every tenant's cached limits go: once a day, or when the change log broke.
-        RaiseAllTenantLimitsChanged();
+        RaiseLoadedWhole();
         return result;
     }
 

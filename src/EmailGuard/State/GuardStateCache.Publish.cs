@@ -28,10 +28,15 @@ internal sealed partial class GuardStateCache
 
     /// <summary>
     /// Raised after a snapshot that recorded changes of tenant limits is in force, outside the cache's lock: with the
-    /// tenants whose limits changed, or <see langword="null"/> for every tenant (the store said so, or the state was
-    /// loaded whole, so this instance cannot tell which changed). A handler must not throw.
+    /// tenants whose limits changed, or <see langword="null"/> for every tenant. A handler must not throw.
     /// </summary>
     internal event Action<IReadOnlyList<string>?>? TenantLimitsChanged;
+
+    /// <summary>
+    /// Raised after a whole load put a snapshot in force, outside the cache's lock: the changes it skipped may have
+    /// named tenants whose limits changed, which it cannot tell. A handler must not throw.
+    /// </summary>
+    internal event Action? LoadedWhole;
 
     private void RaiseTenantLimitsChanged(EmailGuardStateChanges changes)
     {
@@ -45,7 +50,7 @@ internal sealed partial class GuardStateCache
         }
     }
 
-    private void RaiseAllTenantLimitsChanged() => TenantLimitsChanged?.Invoke(null);
+    private void RaiseLoadedWhole() => LoadedWhole?.Invoke();
 
     private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
     {

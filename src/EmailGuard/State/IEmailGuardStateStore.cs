@@ -71,8 +71,9 @@ public interface IEmailGuardStateStore
     /// <see cref="EmailGuardStateChanges.TenantLimitsChanged"/> (or sets <see cref="EmailGuardStateChanges.AllTenantLimitsChanged"/>).
     /// </summary>
     /// <remarks>
-    /// Nothing is stored but the change record: an instance that loads the state whole instead of by changes drops every
-    /// tenant's cached answer, since it cannot tell which changed. The default records nothing and returns
+    /// Nothing is stored but the change record: an instance that loads the state whole instead of by changes cannot tell
+    /// which tenants changed, so it looks every tenant up again, serving the cached answers while the lookups run. A
+    /// store that records these changes should therefore report changes too. The default records nothing and returns
     /// <see langword="false"/>, as a store written before this member does: the change then applies on the calling
     /// instance only, and is logged.
     /// </remarks>

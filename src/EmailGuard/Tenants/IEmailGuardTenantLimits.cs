@@ -11,7 +11,9 @@ namespace EmailGuard;
 /// returns, every other instance within <see cref="SendGuardOptions.StateRefreshInterval"/>, the bound in which a
 /// suspension propagates. On the in-memory state store there is no other instance to tell; a custom state store that
 /// does not implement <see cref="IEmailGuardStateStore.RecordTenantLimitsChangeAsync"/> applies it on this instance
-/// only, and says so in a warning (event 2998).
+/// only, and says so in a warning (event 2998). A store that records the change but reports no changes
+/// (<see cref="IEmailGuardStateStore.LoadChangesAsync"/>) makes the other instances look every tenant up again,
+/// serving their cached answers while the lookups run.
 /// </para>
 /// <para>
 /// The next check of the tenant on each instance then asks the provider and waits for its answer, at most

@@ -144,6 +144,22 @@ internal sealed partial class TenantLimitCache
     }
 
     /// <summary>
+    /// Makes every tenant's next check start a lookup, as if every answer had expired now: an expired answer keeps
+    /// serving while it runs, within its grace, so no check waits. A lookup already running no longer answers.
+    /// </summary>
+    public void ExpireAll()
+    {
+        long now = _timeProvider.GetUtcNow().UtcTicks;
+        foreach (KeyValuePair<string, Entry> pair in _entries)
+        {
+            if (pair.Value.ExpiresAtTicks > now)
+            {
+                _ = _entries.TryUpdate(pair.Key, pair.Value with { ExpiresAtTicks = now }, pair.Value);
+            }
+        }
+    }
+
+    /// <summary>
     /// An entry that expired before any time there is (a check starts a new lookup) and whose answers serve no check
     /// while it runs, but whose answer (or the one before it, while its lookup runs) stays the fallback of a failure.
     /// </summary>

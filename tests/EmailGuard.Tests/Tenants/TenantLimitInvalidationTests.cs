@@ -106,6 +106,35 @@ public sealed class TenantLimitInvalidationTests
     }
 
     [Fact]
+    public async Task InvalidateAsync_OnAStoreThatReportsNoChanges_TheOtherInstanceLooksTheTenantUpAgainAfterItsWholeLoad()
+    {
+        // Two instances on one store that records the change but cannot say what changed: the other instance loads the
+        // state whole, cannot tell which tenant changed, and looks every tenant up again.
+        PlanProvider plansA = new();
+        PlanProvider plansB = new(plansA.Plans);
+        plansA.Plans["acme"] = RateLimitRule.PerHour(100);
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        NoChangesStateStore shared = new(new InMemoryEmailGuardStateStore(time));
+        (ServiceProvider a, _) = Build(plansA, time: time, more: s => s.AddSingleton<IEmailGuardStateStore>(shared));
+        (ServiceProvider b, _) = Build(plansB, time: time, more: s => s.AddSingleton<IEmailGuardStateStore>(shared));
+        await using ServiceProvider ownedA = a;
+        await using ServiceProvider ownedB = b;
+        IEmailSendGuard guardB = b.GetRequiredService<IEmailSendGuard>();
+        (await guardB.CheckAsync(Mail("acme"))).IsAllowed.Should().BeTrue();
+        plansA.Plans["acme"] = RateLimitRule.PerHour(3);
+
+        await a.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
+        int admitted = 0;
+        for (int i = 0; i < 5; i++)
+        {
+            admitted += (await guardB.CheckAsync(Mail("acme"))).IsAllowed ? 1 : 0;
+        }
+
+        plansB.Lookups("acme").Should().Be(2);
+        admitted.Should().Be(2, "B's own counter: 3 an hour, 1 used");
+    }
+
+    [Fact]
     public async Task Startup_CacheDurationShorterThanTheTimeoutWithAProvider_FailsNamingTheSetting_WithoutOne_Starts()
     {
         PlanProvider provider = new();
@@ -123,9 +152,10 @@ public sealed class TenantLimitInvalidationTests
 
     private static OutboundEmail Mail(string tenant) => new() { To = ["a@example.com"], TenantId = tenant };
 
-    private static (ServiceProvider Services, FakeTimeProvider Time) Build(PlanProvider provider, FakeLogCollector? logs = null, Action<IServiceCollection>? more = null)
+    private static (ServiceProvider Services, FakeTimeProvider Time) Build(
+        PlanProvider provider, FakeLogCollector? logs = null, Action<IServiceCollection>? more = null, FakeTimeProvider? time = null)
     {
-        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        time ??= new(SendGuardTestServices.Start);
         ServiceProvider sp = SendGuardTestServices.Build(
             o =>
             {
@@ -149,13 +179,19 @@ public sealed class TenantLimitInvalidationTests
         public override ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken) => new(false);
     }
 
+    /// <summary>A state store that records changes of tenant limits but reports no changes: every version change is a whole load.</summary>
+    private sealed class NoChangesStateStore(IEmailGuardStateStore inner) : ForwardingStateStore(inner)
+    {
+        public override ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken) => new((EmailGuardStateChanges?)null);
+    }
+
     /// <summary>The app's plans table: each tenant's hourly cap, held (answered once released) or failing on demand.</summary>
-    private sealed class PlanProvider : ITenantLimitProvider
+    private sealed class PlanProvider(ConcurrentDictionary<string, RateLimitRule>? plans = null) : ITenantLimitProvider
     {
         private readonly ConcurrentDictionary<string, int> _lookups = new(StringComparer.Ordinal);
         private TaskCompletionSource? _gate;
 
-        public ConcurrentDictionary<string, RateLimitRule> Plans { get; } = new(StringComparer.Ordinal);
+        public ConcurrentDictionary<string, RateLimitRule> Plans { get; } = plans ?? new(StringComparer.Ordinal);
 
         public bool Failing { get; set; }
 
