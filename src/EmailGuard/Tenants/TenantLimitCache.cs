@@ -296,7 +296,9 @@ internal sealed partial class TenantLimitCache
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
-            if (cached)
+
+            // Not a lookup an invalidation replaced with a newer one: its weight may be the old plan's, and may land last.
+            if (cached && (!_entries.TryGetValue(tenantId, out Entry? current) || current.Rules == loading.Task))
             {
                 _weights[tenantId] = new Weight(weight);
             }
