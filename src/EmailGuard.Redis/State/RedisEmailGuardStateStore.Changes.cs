@@ -107,6 +107,26 @@ internal sealed partial class RedisEmailGuardStateStore
         return {removed, replicas}
         """;
 
+    /// <summary>
+    /// Records that a tenant's limits changed: a new version and its change record, which names the tenant
+    /// (<c>t:</c> and the id) or every tenant (<c>t*</c>), and nothing else. KEYS: version, changes, changes (the log is
+    /// the third key of the shared parts); ARGV: the record's tail, the version step, the records to keep. An EmailGuard
+    /// from before these records reads one as a flag change it cannot name and reads its flags again, which is harmless.
+    /// </summary>
+    private static readonly string s_tenantLimitsScript = NextVersion + AddRecord("ARGV[1]") + """
+
+        return v
+        """;
+
+    public async ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+    {
+        RedisKey[] keys = [_version, _changes, _changes];
+        RedisValue[] arguments = [tenantId is null ? "t*" : "t:" + tenantId, VersionStep(), MaxChangeRecords];
+        _ = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_tenantLimitsScript, keys, arguments), "tenant limits change", _replicaRefusalBudget, _timeProvider, cancellationToken)
+            .ConfigureAwait(false);
+        return true;
+    }
+
     public async ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
     {
         IDatabase db = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
@@ -124,8 +144,10 @@ internal sealed partial class RedisEmailGuardStateStore
         // Complete only if the records chain from the caller's version to the store's (see NextVersion).
         HashSet<string> members = new(StringComparer.Ordinal);
         HashSet<string> flagMembers = new(StringComparer.Ordinal);
+        HashSet<string>? tenants = null;
         long reached = sinceVersion;
         bool allFlags = false;
+        bool allTenants = false;
         foreach (RedisValue record in records)
         {
             string text = record!;
@@ -143,6 +165,14 @@ internal sealed partial class RedisEmailGuardStateStore
             else if (change.StartsWith("f:", StringComparison.Ordinal))
             {
                 flagMembers.Add(text[(rest + 2)..]);
+            }
+            else if (change.StartsWith("t:", StringComparison.Ordinal))
+            {
+                (tenants ??= new(StringComparer.Ordinal)).Add(text[(rest + 2)..]);
+            }
+            else if (change.SequenceEqual("t*"))
+            {
+                allTenants = true;
             }
             else
             {
@@ -184,7 +214,11 @@ internal sealed partial class RedisEmailGuardStateStore
             Volatile.Write(ref _flags, held with { Version = version });
         }
 
-        return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags);
+        return new EmailGuardStateChanges(sinceVersion, version, written, removed, flags)
+        {
+            TenantLimitsChanged = tenants is null ? [] : [.. tenants],
+            AllTenantLimitsChanged = allTenants,
+        };
     }
 
     /// <summary>

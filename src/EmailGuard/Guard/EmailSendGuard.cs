@@ -51,6 +51,14 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
+        if (tenantLimitProvider is not null)
+        {
+            // Another instance's IEmailGuardTenantLimits call; a whole load cannot say which tenants it skipped, so
+            // every answer is looked up again, served meanwhile as an expired one is: once a day, or when the change log
+            // broke, on Redis; at every change on a store that reports none, where waiting on every lookup would be too dear.
+            state.TenantLimitsChanged += InvalidateTenantLimits;
+            state.LoadedWhole += _tenantLimits.ExpireAll;
+        }
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);
         _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
@@ -63,6 +71,24 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     internal AddressKeyCache Addresses => _keys.Addresses;
 
     internal TenantLimitCache TenantLimits => _tenantLimits;
+
+    /// <summary>Drops the cached limits of <paramref name="tenants"/>, or of every tenant when it is <see langword="null"/>.</summary>
+    internal void InvalidateTenantLimits(IReadOnlyList<string>? tenants)
+    {
+        if (tenants is null)
+        {
+            _tenantLimits.InvalidateAll();
+            return;
+        }
+
+        foreach (string tenant in tenants)
+        {
+            if (tenant is not null)
+            {
+                _tenantLimits.Invalidate(tenant);
+            }
+        }
+    }
 
     internal GuardStateCache State => _state;
 

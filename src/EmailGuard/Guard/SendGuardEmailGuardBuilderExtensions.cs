@@ -11,7 +11,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class SendGuardEmailGuardBuilderExtensions
 {
     /// <summary>
-    /// Adds <see cref="IEmailSendGuard"/>, <see cref="IEmailGuardLists"/> and <see cref="IEmailGuardFlags"/>, binding
+    /// Adds <see cref="IEmailSendGuard"/>, <see cref="IEmailGuardLists"/>, <see cref="IEmailGuardFlags"/> and
+    /// <see cref="IEmailGuardTenantLimits"/>, binding
     /// <see cref="SendGuardOptions"/> from the <c>EmailGuard:SendGuard</c> configuration section (when configuration is
     /// registered) and then applying <paramref name="configure"/>. The options are validated at startup. Safe to call
     /// more than once; every <paramref name="configure"/> applies (the same delegate once).
@@ -31,6 +32,7 @@ public static class SendGuardEmailGuardBuilderExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsDataValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, SendGuardCapacityValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SendGuardOptions>, TenantLimitCacheDurationValidator>());
 
             services.TryAddSingleton<IEmailGuardStateStore>(sp => new InMemoryEmailGuardStateStore(sp.GetRequiredService<TimeProvider>()));
             services.TryAddSingleton(sp => new GuardStateCache(
@@ -61,6 +63,10 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<ILogger<EmailGuardLists>>()));
+            services.TryAddSingleton<IEmailGuardTenantLimits>(sp => new EmailGuardTenantLimits(
+                sp.GetRequiredService<EmailSendGuard>(),
+                sp.GetRequiredService<GuardStateCache>(),
+                sp.GetService<ILogger<EmailGuardTenantLimits>>()));
             services.TryAddSingleton<IEmailGuardFlags>(sp => new EmailGuardFlags(
                 sp.GetRequiredService<GuardStateCache>(),
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),
@@ -79,6 +85,7 @@ public static class SendGuardEmailGuardBuilderExtensions
     /// <summary>
     /// Registers the application's <see cref="ITenantLimitProvider"/> as a singleton. Its answers are cached for
     /// <see cref="SendGuardOptions.TenantLimitCacheDuration"/>; to query a scoped <c>DbContext</c>, create a scope inside it.
+    /// After changing a tenant's limits, call <see cref="IEmailGuardTenantLimits.InvalidateAsync"/> to apply them at once.
     /// </summary>
     /// <typeparam name="TProvider">The provider type.</typeparam>
     /// <param name="builder">The builder.</param>

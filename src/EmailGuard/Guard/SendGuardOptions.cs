@@ -176,7 +176,14 @@ public sealed class SendGuardOptions
     /// An expired answer keeps serving checks while the next lookup runs, for one more duration at most: a check that
     /// finds an answer older than twice this (an instance that was idle) waits for the lookup, at most
     /// <see cref="StoreResilienceOptions.Timeout"/>, so a limit changed in the database applies on every instance
-    /// within twice this time, and never to a check more than that after the change.
+    /// within twice this time, and never to a check more than that after the change; call
+    /// <see cref="IEmailGuardTenantLimits.InvalidateAsync"/> to apply it on every instance within
+    /// <see cref="StateRefreshInterval"/> instead.
+    /// <para>
+    /// With a provider registered, it must be at least <see cref="StoreResilienceOptions.Timeout"/>, or the app fails at
+    /// startup: an answer kept for less is gone before the lookup of a provider slower than the timeout completes, so
+    /// every check would get the default tenant rules. Zero no longer means "ask on every check".
+    /// </para>
     /// </remarks>
     /// <value>The default value is 1 minute.</value>
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]

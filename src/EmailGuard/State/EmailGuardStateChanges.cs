@@ -58,4 +58,15 @@ public sealed class EmailGuardStateChanges
 
     /// <summary>Gets every unexpired flag, or <see langword="null"/> when no flag changed since <see cref="SinceVersion"/>.</summary>
     public IReadOnlyList<EmailGuardFlag>? Flags { get; }
+
+    /// <summary>
+    /// Gets the tenants whose limits changed since <see cref="SinceVersion"/> (see
+    /// <see cref="IEmailGuardStateStore.RecordTenantLimitsChangeAsync"/>): every instance drops their cached answers.
+    /// </summary>
+    /// <value>The default value is empty.</value>
+    public IReadOnlyList<string> TenantLimitsChanged { get; init; } = [];
+
+    /// <summary>Gets whether every tenant's limits changed since <see cref="SinceVersion"/>.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool AllTenantLimitsChanged { get; init; }
 }

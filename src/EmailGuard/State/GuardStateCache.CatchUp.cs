@@ -88,16 +88,22 @@ internal sealed partial class GuardStateCache
         Interlocked.Increment(ref _fullLoads);
         _loadsCounter?.Add(1, new KeyValuePair<string, object?>(LoadTag, "full"));
         SetFullLoadDue(started, FullLoadInterval);
+        GuardStateSnapshot result;
         if (Volatile.Read(ref _snapshot) is { } inForce && loaded.Version < inForce.Version
             && await _store.GetVersionAsync(cancellationToken).ConfigureAwait(false) < inForce.Version)
         {
             // Versions only grow, so a load older than the snapshot in force is normally a slow one that must not undo
             // it. But the store is still behind: it lost writes this instance saw (a failover to a replica that missed
             // them, a restore), and its state is the one every instance must use, even before its writes pass ours.
-            return Replace(inForce, loaded, started);
+            result = Replace(inForce, loaded, started);
+        }
+        else
+        {
+            result = Publish(loaded, started);
         }
 
-        return Publish(loaded, started);
+        RaiseLoadedWhole();
+        return result;
     }
 
     /// <summary>Puts <paramref name="loaded"/> in force in place of <paramref name="inForce"/>, whose version the store went back from.</summary>
@@ -166,6 +172,7 @@ internal sealed partial class GuardStateCache
             Published?.Invoke(next);
         }
 
+        RaiseTenantLimitsChanged(changes);
         return next;
     }
 

@@ -26,6 +26,32 @@ internal sealed partial class GuardStateCache
     /// </summary>
     internal event Action<GuardStateSnapshot>? Published;
 
+    /// <summary>
+    /// Raised after a snapshot that recorded changes of tenant limits is in force, outside the cache's lock: with the
+    /// tenants whose limits changed, or <see langword="null"/> for every tenant. A handler must not throw.
+    /// </summary>
+    internal event Action<IReadOnlyList<string>?>? TenantLimitsChanged;
+
+    /// <summary>
+    /// Raised after a whole load put a snapshot in force, outside the cache's lock: the changes it skipped may have
+    /// named tenants whose limits changed, which it cannot tell. A handler must not throw.
+    /// </summary>
+    internal event Action? LoadedWhole;
+
+    private void RaiseTenantLimitsChanged(EmailGuardStateChanges changes)
+    {
+        if (changes.AllTenantLimitsChanged)
+        {
+            TenantLimitsChanged?.Invoke(null);
+        }
+        else if (changes.TenantLimitsChanged is { Count: > 0 } tenants)
+        {
+            TenantLimitsChanged?.Invoke(tenants);
+        }
+    }
+
+    private void RaiseLoadedWhole() => LoadedWhole?.Invoke();
+
     private GuardStateSnapshot Publish(GuardStateSnapshot snapshot, long at)
     {
         GuardStateSnapshot current;

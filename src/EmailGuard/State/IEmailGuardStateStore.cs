@@ -65,6 +65,25 @@ public interface IEmailGuardStateStore
         => new((EmailGuardStateChanges?)null);
 
     /// <summary>
+    /// Records that a tenant's limits changed in the application's database (<see langword="null"/>: every tenant's),
+    /// and changes the version, so that every instance drops its cached <see cref="ITenantLimitProvider"/> answer: the
+    /// next <see cref="LoadChangesAsync"/> after the version it holds names the tenant in
+    /// <see cref="EmailGuardStateChanges.TenantLimitsChanged"/> (or sets <see cref="EmailGuardStateChanges.AllTenantLimitsChanged"/>).
+    /// </summary>
+    /// <remarks>
+    /// Nothing is stored but the change record: an instance that loads the state whole instead of by changes cannot tell
+    /// which tenants changed, so it looks every tenant up again, serving the cached answers while the lookups run. A
+    /// store that records these changes should therefore report changes too. The default records nothing and returns
+    /// <see langword="false"/>, as a store written before this member does: the change then applies on the calling
+    /// instance only, and is logged.
+    /// </remarks>
+    /// <param name="tenantId">The tenant, as <see cref="OutboundEmail.TenantId"/> names it; <see langword="null"/> for every tenant.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether the change is recorded for the other instances.</returns>
+    ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+        => new(false);
+
+    /// <summary>
     /// Adds a list entry, or replaces the one of the same <see cref="EmailGuardListEntry.Kind"/>,
     /// <see cref="EmailGuardListEntry.PartyType"/> and <see cref="EmailGuardListEntry.Value"/>, and changes the version.
     /// </summary>

@@ -8,8 +8,11 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
     private readonly Lock _lock = new();
 
-    /// <summary>The list entries written or removed, by version, oldest first; trimmed to about <see cref="MaxChanges"/>.</summary>
-    private readonly List<(long Version, EmailGuardListEntryKey Key)> _changes = [];
+    /// <summary>
+    /// The list entries written or removed and the tenant limits changed, by version, oldest first; trimmed to about
+    /// <see cref="MaxChanges"/>.
+    /// </summary>
+    private readonly List<Change> _changes = [];
 
     /// <summary>The version up to which changes were trimmed away.</summary>
     private long _changesFloor;
@@ -62,9 +65,21 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
             HashSet<EmailGuardListEntryKey> seen = [];
             List<EmailGuardListEntry> written = [];
             List<EmailGuardListEntryKey> removed = [];
+            HashSet<string>? tenants = null;
+            bool allTenants = false;
             for (int i = lo; i < _changes.Count; i++)
             {
-                EmailGuardListEntryKey key = _changes[i].Key;
+                if (_changes[i].Entry is not { } key)
+                {
+                    allTenants |= _changes[i].Tenant is null;
+                    if (_changes[i].Tenant is { } tenant)
+                    {
+                        (tenants ??= new(StringComparer.Ordinal)).Add(tenant);
+                    }
+
+                    continue;
+                }
+
                 if (!seen.Add(key))
                 {
                     continue;
@@ -82,8 +97,23 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
 
             // The flags only when one changed since: most catch-ups follow a suppression.
             EmailGuardFlag[]? flags = _flagsChangedAt > sinceVersion ? [.. _flags.Values.Where(f => f.IsActive(now))] : null;
-            return new(new EmailGuardStateChanges(sinceVersion, _version, written, removed, flags));
+            return new(new EmailGuardStateChanges(sinceVersion, _version, written, removed, flags)
+            {
+                TenantLimitsChanged = tenants is null ? [] : [.. tenants],
+                AllTenantLimitsChanged = allTenants,
+            });
         }
+    }
+
+    public ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            _version++;
+            Record(new Change(_version, null, tenantId));
+        }
+
+        return new(true);
     }
 
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
@@ -92,7 +122,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         {
             _entries[entry.Key] = entry;
             _version++;
-            Record(entry.Key);
+            Record(new Change(_version, entry.Key, null));
         }
 
         return ValueTask.CompletedTask;
@@ -105,7 +135,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
             EmailGuardListEntryKey key = new(kind, partyType, value);
             bool removed = _entries.Remove(key);
             _version++;
-            Record(key);
+            Record(new Change(_version, key, null));
             return new(removed);
         }
     }
@@ -166,9 +196,9 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         }
     }
 
-    private void Record(EmailGuardListEntryKey key)
+    private void Record(Change change)
     {
-        _changes.Add((_version, key));
+        _changes.Add(change);
         if (_changes.Count >= 2 * MaxChanges)
         {
             // Trimmed in bulk, so that each write costs O(1) on average.
@@ -202,4 +232,7 @@ internal sealed class InMemoryEmailGuardStateStore(TimeProvider timeProvider) : 
         gone?.ForEach(key => _entries.Remove(key));
         goneFlags?.ForEach(key => _flags.Remove(key));
     }
+
+    /// <summary>A change record: a list entry written or removed, or (with no entry) the limits of a tenant changed, of every tenant when it names none.</summary>
+    private readonly record struct Change(long Version, EmailGuardListEntryKey? Entry, string? Tenant);
 }

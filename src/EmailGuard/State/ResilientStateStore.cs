@@ -59,6 +59,9 @@ internal sealed partial class ResilientStateStore : IEmailGuardStateStore
     public ValueTask<EmailGuardStateChanges?> LoadChangesAsync(long sinceVersion, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.LoadChangesAsync(sinceVersion, ct), LoadTimeout, "load list changes", cancellationToken);
 
+    public ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+        => CallAsync((s, ct) => s.RecordTenantLimitsChangeAsync(tenantId, ct), Timeout, "record a change of tenant limits", cancellationToken);
+
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
         => CallAsync((s, ct) => s.UpsertListEntryAsync(entry, ct), "write a list entry", cancellationToken);
 

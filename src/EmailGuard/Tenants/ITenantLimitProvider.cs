@@ -6,7 +6,8 @@ namespace EmailGuard;
 /// costs no query, and keeps using an expired answer while the next lookup runs, for one more cache duration at most.
 /// A check with no answer at hand, or only one older than that, waits at most <see cref="StoreResilienceOptions.Timeout"/>
 /// for the lookup and then uses the default tenant rules (the lookup goes on and serves later checks); an exception
-/// keeps the last answer, or the defaults, and is logged.
+/// keeps the last answer, or the defaults, and is logged. After changing a tenant's limits, call
+/// <see cref="IEmailGuardTenantLimits.InvalidateAsync"/> to apply them on every instance now.
 /// </summary>
 public interface ITenantLimitProvider
 {

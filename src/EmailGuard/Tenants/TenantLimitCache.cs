@@ -119,6 +119,53 @@ internal sealed partial class TenantLimitCache
     }
 
     /// <summary>
+    /// Makes the next check of <paramref name="tenantId"/> ask the provider and wait for its answer (at most the timeout)
+    /// instead of using the cached one, even while that lookup runs: the operator changed the tenant's limits. A lookup
+    /// already running may have read the old limits, so it no longer answers either. The cached answer is kept only as
+    /// the fallback of a lookup that fails, as an expired one is.
+    /// </summary>
+    public void Invalidate(string tenantId)
+    {
+        if (_entries.TryGetValue(tenantId, out Entry? entry))
+        {
+            // One attempt: an entry that changed meanwhile was put there by a lookup that started after this call began.
+            _ = _entries.TryUpdate(tenantId, Invalidated(entry), entry);
+        }
+    }
+
+    /// <summary>As <see cref="Invalidate"/>, for every tenant.</summary>
+    public void InvalidateAll()
+    {
+        foreach (KeyValuePair<string, Entry> pair in _entries)
+        {
+            // An entry added while this runs, or missed by the enumeration, belongs to a lookup that started after it began.
+            _ = _entries.TryUpdate(pair.Key, Invalidated(pair.Value), pair.Value);
+        }
+    }
+
+    /// <summary>
+    /// Makes every tenant's next check start a lookup, as if every answer had expired now: an expired answer keeps
+    /// serving while it runs, within its grace, so no check waits. A lookup already running no longer answers.
+    /// </summary>
+    public void ExpireAll()
+    {
+        long now = _timeProvider.GetUtcNow().UtcTicks;
+        foreach (KeyValuePair<string, Entry> pair in _entries)
+        {
+            if (pair.Value.ExpiresAtTicks > now)
+            {
+                _ = _entries.TryUpdate(pair.Key, pair.Value with { ExpiresAtTicks = now }, pair.Value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An entry that expired before any time there is (a check starts a new lookup) and whose answers serve no check
+    /// while it runs, but whose answer (or the one before it, while its lookup runs) stays the fallback of a failure.
+    /// </summary>
+    private static Entry Invalidated(Entry entry) => new(entry.Rules, long.MinValue, entry.Previous, long.MinValue);
+
+    /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
     /// has not answered for it yet; a null weight when it gave none (or an invalid one).
     /// </summary>
@@ -249,7 +296,9 @@ internal sealed partial class TenantLimitCache
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
-            if (cached)
+
+            // Not a lookup an invalidation replaced with a newer one: its weight may be the old plan's, and may land last.
+            if (cached && (!_entries.TryGetValue(tenantId, out Entry? current) || current.Rules == loading.Task))
             {
                 _weights[tenantId] = new Weight(weight);
             }

@@ -21,6 +21,10 @@ public class ForwardingStateStore(IEmailGuardStateStore inner) : IEmailGuardStat
     public virtual ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);
 
     /// <inheritdoc />
+    public virtual ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+        => inner.RecordTenantLimitsChangeAsync(tenantId, cancellationToken);
+
+    /// <inheritdoc />
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken) => inner.UpsertListEntryAsync(entry, cancellationToken);
 
     /// <inheritdoc />

@@ -13,6 +13,12 @@ public abstract partial class StateStoreContractTests
     /// <summary>Whether the store reports changes; <see langword="false"/> for one that keeps the default member.</summary>
     protected virtual bool ReportsChanges => true;
 
+    /// <summary>
+    /// Whether the store records changes of tenant limits (<see cref="IEmailGuardStateStore.RecordTenantLimitsChangeAsync"/>);
+    /// by default, whether it reports changes.
+    /// </summary>
+    protected virtual bool RecordsTenantLimitsChanges => ReportsChanges;
+
     [Fact]
     public async Task LoadChanges_SinceALoad_HasTheEntriesWrittenAsStoredNow_TheRemovedOnes_AndEveryFlag()
     {
@@ -104,6 +110,51 @@ public abstract partial class StateStoreContractTests
         {
             flags.Select(f => f.PartyId).Should().Equal("acme");
         }
+    }
+
+    [Fact]
+    public async Task RecordTenantLimitsChange_MovesTheVersion_AndTheNextChangesNameTheTenantOnce_OrEveryTenant()
+    {
+        // IEmailGuardTenantLimits rides this: every instance drops the cached limits of the tenants the changes name.
+        FakeTimeProvider time = new(Start);
+        IEmailGuardStateStore store = CreateStore(time);
+        IEmailGuardStateStore other = CreateOtherInstance(store, time);
+        await store.UpsertListEntryAsync(Entry(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "a@example.org"), None);
+        long before = await other.GetVersionAsync(None);
+
+        bool recorded = await store.RecordTenantLimitsChangeAsync("acme", None);
+        await store.RecordTenantLimitsChangeAsync("acme", None);
+        await store.RecordTenantLimitsChangeAsync("t:odd:id", None);
+        long named = await other.GetVersionAsync(None);
+        await store.RecordTenantLimitsChangeAsync(null, None);
+        long all = await other.GetVersionAsync(None);
+
+        recorded.Should().Be(RecordsTenantLimitsChanges);
+        if (!recorded)
+        {
+            // The default member: nothing recorded, so nothing for other instances to reload.
+            all.Should().Be(before);
+            return;
+        }
+
+        named.Should().NotBe(before);
+        all.Should().NotBe(named);
+        (await other.LoadAsync(None)).ListEntries.Should().ContainSingle("a change of tenant limits stores nothing but its record");
+        EmailGuardStateChanges? tenants = await other.LoadChangesAsync(before, None);
+        EmailGuardStateChanges? everyTenant = await other.LoadChangesAsync(named, None);
+        if (!ReportsChanges)
+        {
+            tenants.Should().BeNull();
+            return;
+        }
+
+        tenants!.Version.Should().Be(all);
+        tenants.TenantLimitsChanged.Should().BeEquivalentTo(["acme", "t:odd:id"], "each tenant once, by its id as given");
+        tenants.AllTenantLimitsChanged.Should().BeTrue("the changes since that version include the one of every tenant");
+        tenants.ListEntries.Should().BeEmpty();
+        tenants.RemovedListEntries.Should().BeEmpty();
+        everyTenant!.AllTenantLimitsChanged.Should().BeTrue();
+        everyTenant.TenantLimitsChanged.Should().BeEmpty();
     }
 
     [Fact]

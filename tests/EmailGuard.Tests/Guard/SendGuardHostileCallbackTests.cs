@@ -34,7 +34,6 @@ public sealed class SendGuardHostileCallbackTests
                 o.User.Add(RateLimitRule.PerHour(1_000_000));
                 o.Recipient.Add(RateLimitRule.PerHour(2));
                 o.RecipientDomain.Add(RateLimitRule.PerHour(1_000_000));
-                o.TenantLimitCacheDuration = TimeSpan.Zero;
                 o.Events.OnChecked = _ => throw new InvalidOperationException("hostile OnChecked");
                 o.Events.OnNearLimit = _ => ValueTask.FromException(new InvalidOperationException("hostile OnNearLimit"));
                 o.Events.OnLimitExceeded = args =>

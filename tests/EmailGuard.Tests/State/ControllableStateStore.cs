@@ -51,6 +51,9 @@ internal sealed class ControllableStateStore(TimeProvider timeProvider) : IEmail
             return changes;
         });
 
+    public ValueTask<bool> RecordTenantLimitsChangeAsync(string? tenantId, CancellationToken cancellationToken)
+        => Run(() => _inner.RecordTenantLimitsChangeAsync(tenantId, cancellationToken));
+
     public ValueTask UpsertListEntryAsync(EmailGuardListEntry entry, CancellationToken cancellationToken)
         => Run(() => _inner.UpsertListEntryAsync(entry, cancellationToken), write: true);
 

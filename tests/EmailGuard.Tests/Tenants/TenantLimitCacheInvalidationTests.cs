@@ -1,0 +1,72 @@
+using Microsoft.Extensions.Time.Testing;
+
+namespace EmailGuard.Tests.Tenants;
+
+/// <summary>
+/// An invalidation while a lookup of the tenant is running: that lookup may have read the old plan, so neither its
+/// rules nor its fair-share weight may stand once a newer lookup answered.
+/// </summary>
+public sealed class TenantLimitCacheInvalidationTests
+{
+    [Fact]
+    public async Task Invalidate_WhileALookupRuns_TheNextCheckLooksUpAgain_AndTheOldLookupLandingLastKeepsNeitherRulesNorWeight()
+    {
+        // Arrange: the first lookup (the old plan, 100 an hour, weight 1) is still running when the plan changes.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 5, 10, 0, 0, TimeSpan.Zero));
+        HeldProvider provider = new();
+        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time);
+        ValueTask<RateLimitRule[]> before = cache.GetAsync("acme", [], default);
+
+        // Act: invalidated; the next check starts a lookup of its own, which answers first (the new plan).
+        cache.Invalidate("acme");
+        ValueTask<RateLimitRule[]> after = cache.GetAsync("acme", [], default);
+        provider.Answer(1, RateLimitRule.PerHour(3), weight: 5);
+        RateLimitRule[] afterRules = await after;
+        provider.Answer(0, RateLimitRule.PerHour(100), weight: 1);
+        await before;
+        RateLimitRule[] later = await cache.GetAsync("acme", [], default);
+
+        // Assert
+        provider.Calls.Should().Be(2, "the check after the invalidation did not share the lookup that began before it");
+        afterRules.Should().Equal(RateLimitRule.PerHour(3));
+        later.Should().Equal([RateLimitRule.PerHour(3)], "the old lookup landed last, but is no longer the cached one");
+        cache.TryGetWeight("acme", out double? weight).Should().BeTrue();
+        weight.Should().Be(5, "the old plan's weight must not overwrite the new one");
+    }
+
+    /// <summary>Each lookup waits until the test answers it by its order.</summary>
+    private sealed class HeldProvider : ITenantLimitProvider
+    {
+        private readonly List<TaskCompletionSource<TenantLimits?>> _lookups = [];
+
+        public int Calls
+        {
+            get
+            {
+                lock (_lookups)
+                {
+                    return _lookups.Count;
+                }
+            }
+        }
+
+        public void Answer(int lookup, RateLimitRule rule, double weight)
+        {
+            lock (_lookups)
+            {
+                _lookups[lookup].SetResult(new TenantLimits { Rules = [rule], FairShareWeight = weight });
+            }
+        }
+
+        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken)
+        {
+            TaskCompletionSource<TenantLimits?> answer = new();
+            lock (_lookups)
+            {
+                _lookups.Add(answer);
+            }
+
+            return new(answer.Task);
+        }
+    }
+}
