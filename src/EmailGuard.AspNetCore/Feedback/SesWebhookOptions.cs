@@ -34,6 +34,14 @@ public sealed class SesWebhookOptions
     /// <value>The default value is 2 hours.</value>
     public TimeSpan MaxMessageAge { get; set; } = TimeSpan.FromHours(2);
 
+    /// <summary>
+    /// Gets or sets whether only SNS signature version 2 (SHA256withRSA) is accepted. Version 1 signs with SHA1withRSA,
+    /// whose collisions are practical; set the topic's <c>SignatureVersion</c> attribute to 2, then turn this on, and a
+    /// message signed with version 1 is refused with 401 before any certificate is fetched.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: SNS topics sign with version 1 unless set otherwise.</value>
+    public bool RequireSignatureVersion2 { get; set; }
+
     /// <summary>Gets or sets how many SNS signing certificates are kept in memory.</summary>
     /// <value>The default value is 16.</value>
     public int CertificateCacheSize { get; set; } = 16;

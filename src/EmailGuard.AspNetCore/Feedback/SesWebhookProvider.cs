@@ -68,6 +68,11 @@ internal sealed partial class SesWebhookProvider(
             return new WebhookRejection(WebhookRejectionKind.BadSignature, $"SignatureVersion '{envelope.SignatureVersion}' is not 1 or 2");
         }
 
+        if (options.RequireSignatureVersion2 && hash != HashAlgorithmName.SHA256)
+        {
+            return new WebhookRejection(WebhookRejectionKind.BadSignature, "SignatureVersion '1' is refused: EmailGuard:Webhooks:Ses:RequireSignatureVersion2 is on");
+        }
+
         (byte[]? publicKey, string? fetchError) = await certificates.GetAsync(certificateUrl!, cancellationToken).ConfigureAwait(false);
         if (publicKey is null)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
@@ -270,6 +271,27 @@ public sealed class SesWebhookTests : SesWebhookTestBase
 
         (await PostAsync(message)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
         App.Feedback.Calls.Should().BeEmpty();
+    }
+
+    [Theory]
+    [InlineData(1, HttpStatusCode.Unauthorized)]
+    [InlineData(2, HttpStatusCode.OK)]
+    public async Task RequireSignatureVersion2_Version1IsRefusedWithoutAFetch_Version2Recorded(int version, HttpStatusCode expected)
+    {
+        using ECDsa sendGrid = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        await using WebhookTestApp app = await WebhookTestApp.StartAsync(
+            WebhookTestApp.AllProviders(Convert.ToBase64String(sendGrid.ExportSubjectPublicKeyInfo())),
+            o => o.Ses.RequireSignatureVersion2 = true);
+        app.Sns.Certificates[SnsSigner.DefaultCertUrl] = Signer.Pem;
+
+        HttpResponseMessage response = await app.PostAsync("ses", SnsSigner.Body(Signer.Sign(SnsSigner.Notification(SesFixtures.IdentityComplaint), version)));
+
+        response.StatusCode.Should().Be(expected);
+        app.Feedback.Calls.Should().HaveCount(version == 2 ? 1 : 0);
+        if (version == 1)
+        {
+            app.Sns.Requests.Should().BeEmpty("a version 1 message is refused before its certificate is fetched");
+        }
     }
 
     [Fact]
