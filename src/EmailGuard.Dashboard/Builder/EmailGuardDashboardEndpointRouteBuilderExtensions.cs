@@ -102,6 +102,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             group.MapPost("/lists/remove", Page(mount, DashboardActions.RemoveFromListAsync)),
             group.MapPost("/flags/apply", Page(mount, DashboardActions.ApplyFlagAsync)),
             group.MapPost("/flags/clear", Page(mount, DashboardActions.ClearFlagAsync)),
+            group.MapPost("/tenants/limits/reload", Page(mount, DashboardActions.ReloadTenantLimitsAsync)),
         ];
         if (actionsPolicy is not null)
         {

@@ -24,7 +24,7 @@ internal static class DashboardActions
 
     /// <summary>The fields the actions read; a confirmation page carries these on, and nothing else that was posted.</summary>
     private static readonly string[] ActionFields =
-        ["kind", "type", "value", "value" + StoredText.DigestSuffix, "id", "id" + StoredText.DigestSuffix, "reason", "reason" + StoredText.DigestSuffix, "hours"];
+        ["kind", "type", "value", "value" + StoredText.DigestSuffix, "id", "id" + StoredText.DigestSuffix, "reason", "reason" + StoredText.DigestSuffix, "hours", "all"];
 
     public static Task AddToListAsync(DashboardRequest request)
         => RunAsync(request, destructive: _ => null, async form =>
@@ -87,6 +87,36 @@ internal static class DashboardActions
                 }
 
                 return (request.Url("/flags"), $"Cleared {cleared} flag(s) of {type} {Shown(form, "id")}.");
+            });
+
+    /// <summary>
+    /// Applies a tenant's new limits now (<see cref="IEmailGuardTenantLimits"/>): after an operator changed a plan in the
+    /// app's database, every instance asks the tenant limit provider again at the tenant's next check, instead of when
+    /// its cached answer expires. Every tenant at once asks to confirm: each one's next check then waits for the provider.
+    /// </summary>
+    public static Task ReloadTenantLimitsAsync(DashboardRequest request)
+        => RunAsync(
+            request,
+            destructive: form => form["all"] == "yes" ? "Look every tenant's limits up again? Each tenant's next check, on every instance, waits for your tenant limit provider." : null,
+            async form =>
+            {
+                IEmailGuardTenantLimits limits = request.Services.GetService<IEmailGuardTenantLimits>()
+                    ?? throw new ArgumentException("the send guard is not registered, so there are no tenant limits to look up again.");
+                CancellationToken cancellationToken = request.Context.RequestAborted;
+                if (form["all"] == "yes")
+                {
+                    await limits.InvalidateAllAsync(cancellationToken).ConfigureAwait(false);
+                    return (request.Url("/flags"), "Every tenant's limits are looked up again at its next check, on every instance within the state refresh interval.");
+                }
+
+                string id = form["id"].ToString();
+                if (id.Length == 0)
+                {
+                    throw new ArgumentException("name a tenant, or tick every tenant.");
+                }
+
+                await limits.InvalidateAsync(id, cancellationToken).ConfigureAwait(false);
+                return (request.Url("/flags"), $"Tenant {id}'s limits are looked up again at its next check, on every instance within the state refresh interval.");
             });
 
     private static async Task RunAsync(DashboardRequest request, Func<IFormCollection, string?> destructive, Func<IFormCollection, Task<(string Back, string Message)>> act)

@@ -92,6 +92,15 @@ internal static class FlagsPage
         }
 
         html.Raw("</select></label> <label>Hours (empty: the reason's duration) <input name=\"hours\" type=\"number\" min=\"1\" max=\"8760\"></label> <button type=\"submit\">Apply</button></div></form>");
+
+        // Only where the app looks tenants' limits up: without a provider every tenant has the same rules.
+        if (request.Services.GetService<ITenantLimitProvider>() is not null)
+        {
+            html.Raw("<h2>Apply a tenant's new limits now</h2>");
+            request.Form(html, "/tenants/limits/reload").Raw("<div class=\"card\" id=\"tenant-limits-reload\">")
+                .Raw("<label>Tenant id <input name=\"id\" maxlength=\"200\"></label> <label><input type=\"checkbox\" name=\"all\" value=\"yes\"> every tenant</label> ")
+                .Raw("<button type=\"submit\">Look up again</button><p class=\"muted\">After you change a tenant's plan in your database: every instance asks your tenant limit provider again at the tenant's next check, within the state refresh interval, instead of when its cached answer expires.</p></div></form>");
+        }
         await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html).ConfigureAwait(false);
     }
 
