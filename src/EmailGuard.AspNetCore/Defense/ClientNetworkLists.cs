@@ -30,6 +30,10 @@ internal sealed partial class ClientNetworkLists
     private long _changes = 1;
     private long _loaded;
 
+    // Whether the last reading failed: the periodic refresh reads every interval (10 s by default) whether or not
+    // requests come, so a store outage is warned about once, and its end said once, not at every tick.
+    private bool _failing;
+
     public ClientNetworkLists(IEmailGuardLists? lists, TimeProvider time, ILogger logger)
     {
         _lists = lists;
@@ -171,10 +175,17 @@ internal sealed partial class ClientNetworkLists
             var table = new ClientNetworkTable(entries);
             Volatile.Write(ref _table, table);
             Log.Loaded(_logger, table.Count);
+            if (Interlocked.Exchange(ref _failing, false))
+            {
+                Log.LoadRecovered(_logger, table.Count);
+            }
         }
         catch (Exception ex) when (ex is EmailGuardStoreUnavailableException or OperationCanceledException or InvalidOperationException)
         {
-            Log.LoadFailed(_logger, LogValue.Of(ex));
+            if (!Interlocked.Exchange(ref _failing, true))
+            {
+                Log.LoadFailed(_logger, LogValue.Of(ex));
+            }
         }
         finally
         {
@@ -194,7 +205,11 @@ internal sealed partial class ClientNetworkLists
         public static partial void Loaded(ILogger logger, int count);
 
         [LoggerMessage(EventId = 1806, EventName = "ClientNetworkListsLoadFailed", Level = LogLevel.Warning,
-            Message = "EmailGuard could not read the client-network lists; the previous entries stay in force.")]
+            Message = "EmailGuard could not read the client-network lists; the previous entries stay in force. Logged once until a reading succeeds (3010).")]
         public static partial void LoadFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 3010, EventName = "ClientNetworkListsLoadRecovered", Level = LogLevel.Information,
+            Message = "EmailGuard reads the client-network lists again ({Count} entries), after a failure warned about by 1806.")]
+        public static partial void LoadRecovered(ILogger logger, int count);
     }
 }
