@@ -34,6 +34,8 @@ internal sealed partial class ClientNetworkLists
     // requests come, so a store outage is warned about once, and its end said once, not at every tick.
     private bool _failing;
 
+    private bool _refreshStarted;
+
     public ClientNetworkLists(IEmailGuardLists? lists, TimeProvider time, ILogger logger)
     {
         _lists = lists;
@@ -86,11 +88,13 @@ internal sealed partial class ClientNetworkLists
     /// <summary>
     /// Starts a reading every <paramref name="interval"/> (read again at each tick) whether or not requests arrive, as
     /// the send guard's state is refreshed: requests alone start readings only when they come, so an instance the
-    /// balancer sent little answered from a table up to twice the interval old. Null without lists.
+    /// balancer sent little answered from a table up to twice the interval old. Null without lists, and when a timer was
+    /// started already: every middleware of the app (one per <c>UseEmailGuard</c> branch) shares this instance, and
+    /// one timer reads for all of them.
     /// </summary>
     public ITimer? StartPeriodicRefresh(Func<TimeSpan> interval)
     {
-        if (_lists is null)
+        if (_lists is null || Interlocked.Exchange(ref _refreshStarted, true))
         {
             return null;
         }

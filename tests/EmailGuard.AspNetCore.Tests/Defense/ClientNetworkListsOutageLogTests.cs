@@ -38,6 +38,24 @@ public sealed class ClientNetworkListsOutageLogTests
         logger.Collector.GetSnapshot().Count(r => r.Id.Id == 3010).Should().Be(1);
     }
 
+    [Fact]
+    public void PeriodicRefresh_EveryUseEmailGuardBranchSharesOneViewAndOneTimer()
+    {
+        // Arrange: what each middleware (one per UseEmailGuard branch) does at construction.
+        using ServiceProvider services = new ServiceCollection().AddLogging().AddEmailGuard().AddSendGuard().AddEndpointPolicies(_ => { }).Services.BuildServiceProvider();
+        ClientNetworkLists first = services.GetRequiredService<ClientNetworkLists>();
+        ClientNetworkLists second = services.GetRequiredService<ClientNetworkLists>();
+
+        // Act
+        using ITimer? firstTimer = first.StartPeriodicRefresh(() => TimeSpan.FromSeconds(10));
+        using ITimer? secondTimer = second.StartPeriodicRefresh(() => TimeSpan.FromSeconds(10));
+
+        // Assert
+        second.Should().BeSameAs(first);
+        firstTimer.Should().NotBeNull();
+        secondTimer.Should().BeNull("one timer reads the lists for every branch; each read them all every interval");
+    }
+
     private sealed class SwitchableLists(IEmailGuardLists inner) : IEmailGuardLists
     {
         private int _readings;
