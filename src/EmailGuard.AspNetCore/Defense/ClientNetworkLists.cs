@@ -30,6 +30,12 @@ internal sealed partial class ClientNetworkLists
     private long _changes = 1;
     private long _loaded;
 
+    // Whether the last reading failed: the periodic refresh reads every interval (10 s by default) whether or not
+    // requests come, so a store outage is warned about once, and its end said once, not at every tick.
+    private bool _failing;
+
+    private bool _refreshStarted;
+
     public ClientNetworkLists(IEmailGuardLists? lists, TimeProvider time, ILogger logger)
     {
         _lists = lists;
@@ -82,11 +88,13 @@ internal sealed partial class ClientNetworkLists
     /// <summary>
     /// Starts a reading every <paramref name="interval"/> (read again at each tick) whether or not requests arrive, as
     /// the send guard's state is refreshed: requests alone start readings only when they come, so an instance the
-    /// balancer sent little answered from a table up to twice the interval old. Null without lists.
+    /// balancer sent little answered from a table up to twice the interval old. Null without lists, and when a timer was
+    /// started already: every middleware of the app (one per <c>UseEmailGuard</c> branch) shares this instance, and
+    /// one timer reads for all of them.
     /// </summary>
     public ITimer? StartPeriodicRefresh(Func<TimeSpan> interval)
     {
-        if (_lists is null)
+        if (_lists is null || Interlocked.Exchange(ref _refreshStarted, true))
         {
             return null;
         }
@@ -171,10 +179,17 @@ internal sealed partial class ClientNetworkLists
             var table = new ClientNetworkTable(entries);
             Volatile.Write(ref _table, table);
             Log.Loaded(_logger, table.Count);
+            if (Interlocked.Exchange(ref _failing, false))
+            {
+                Log.LoadRecovered(_logger, table.Count);
+            }
         }
         catch (Exception ex) when (ex is EmailGuardStoreUnavailableException or OperationCanceledException or InvalidOperationException)
         {
-            Log.LoadFailed(_logger, LogValue.Of(ex));
+            if (!Interlocked.Exchange(ref _failing, true))
+            {
+                Log.LoadFailed(_logger, LogValue.Of(ex));
+            }
         }
         finally
         {
@@ -194,7 +209,11 @@ internal sealed partial class ClientNetworkLists
         public static partial void Loaded(ILogger logger, int count);
 
         [LoggerMessage(EventId = 1806, EventName = "ClientNetworkListsLoadFailed", Level = LogLevel.Warning,
-            Message = "EmailGuard could not read the client-network lists; the previous entries stay in force.")]
+            Message = "EmailGuard could not read the client-network lists; the previous entries stay in force. Logged once until a reading succeeds (3010).")]
         public static partial void LoadFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 3010, EventName = "ClientNetworkListsLoadRecovered", Level = LogLevel.Information,
+            Message = "EmailGuard reads the client-network lists again ({Count} entries), after a failure warned about by 1806.")]
+        public static partial void LoadRecovered(ILogger logger, int count);
     }
 }

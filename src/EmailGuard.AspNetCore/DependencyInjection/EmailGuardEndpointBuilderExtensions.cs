@@ -60,6 +60,12 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>(),
             sp.GetRequiredService<EndpointMetrics>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IEmailFeedbackObserver, EndpointFeedbackBans>());
+
+        // One view of the client-network lists and one refresh timer for every UseEmailGuard in the app's branches.
+        services.TryAddSingleton(sp => new ClientNetworkLists(
+            sp.GetService<IEmailGuardLists>(),
+            sp.GetService<TimeProvider>() ?? TimeProvider.System,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>()));
         services.TryAddSingleton<MiddlewareUse>();
         services.TryAddSingleton<UnguardedEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, UnguardedEndpointMatcherPolicy>());

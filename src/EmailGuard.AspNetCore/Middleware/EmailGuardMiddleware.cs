@@ -43,7 +43,7 @@ internal sealed partial class EmailGuardMiddleware
         _rejections = new RejectionWriter(services.GetService<IProblemDetailsService>());
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
-        _clientNetworks = new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
+        _clientNetworks = services.GetService<ClientNetworkLists>() ?? new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
         _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services));
 
         // Only under a host, which stops the timer with the app; a pipeline built without one reads on requests alone.

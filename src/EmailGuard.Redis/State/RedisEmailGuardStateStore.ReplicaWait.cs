@@ -38,6 +38,15 @@ internal sealed partial class RedisEmailGuardStateStore
     /// <summary>The timestamp until which writes skip their <c>WAIT</c> (<see cref="ReplicaWaitBackoff"/>); 0 when none.</summary>
     private long _skipWaitUntil;
 
+    /// <summary>
+    /// One <c>WAIT</c> in flight at a time. Concurrent writes (a bounce storm's suppressions) all passed the backoff check
+    /// before the first <c>WAIT</c> came back and sent one each, which the connection served one after another: ten
+    /// timeouts holding every rate-limit call, not one. Behind the gate, the writes after an unacknowledged one see its
+    /// backoff and send none.
+    /// </summary>
+    /// <remarks>A queue of the writes waiting: each waits for the one before it (completed: none).</remarks>
+    private Task _waitQueue = Task.CompletedTask;
+
     /// <summary>The last outcome reported in the log, so that an outage is logged once, not at every write.</summary>
     private int _reported = (int)ReplicaOutcome.Acknowledged;
 
@@ -93,6 +102,22 @@ internal sealed partial class RedisEmailGuardStateStore
             return;
         }
 
+        // Each turn lasts one WAIT's timeout at most; a write whose time ran out meanwhile sends none (below).
+        TaskCompletionSource turn = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task before = Interlocked.Exchange(ref _waitQueue, turn.Task);
+        await before.ConfigureAwait(false);
+        try
+        {
+            await WaitForReplicasAsync(target, connected, started).ConfigureAwait(false);
+        }
+        finally
+        {
+            turn.SetResult();
+        }
+    }
+
+    private async Task WaitForReplicasAsync(long target, long connected, long started)
+    {
         if (Volatile.Read(ref _skipWaitUntil) is var skipUntil and not 0 && _timeProvider.GetTimestamp() < skipUntil)
         {
             Report(ReplicaOutcome.NotAcknowledged, 0, null, connected, 0);

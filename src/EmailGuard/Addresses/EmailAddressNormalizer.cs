@@ -318,12 +318,17 @@ public static partial class EmailAddressNormalizer
     }
 
     /// <summary>
-    /// The address a source-routed local part is delivered to: <c>victim%example.com@relay.test</c> and
-    /// <c>example.com!victim@relay.test</c> are <c>victim@example.com</c>. Postfix rewrites both forms by default at its
-    /// own domains (<c>allow_percent_hack</c> and <c>swap_bangpath</c> are on), so a victim's own server delivers
-    /// <c>victim%example.com@example.com</c> to the victim, and every nesting of it was a counter of its own. The
-    /// rightmost <c>%</c> and then the leftmost <c>!</c> are resolved, as Postfix does, for as long as the host they
-    /// name is a valid domain; <c>50%off@shop.example</c> and <c>hi!there@example.com</c> stay as they are.
+    /// The address a source-routed local part is delivered to, at the domain that receives it:
+    /// <c>victim%example.com@example.com</c> and <c>example.com!victim@example.com</c> are <c>victim@example.com</c>.
+    /// Postfix rewrites both forms by default at its own domains (<c>allow_percent_hack</c> and <c>swap_bangpath</c> are
+    /// on), so a victim's own server delivers them to the victim, and every nesting of it was a counter of its own. The
+    /// rightmost <c>%</c> and then the leftmost <c>!</c> are resolved, as Postfix does, for as long as the host they name
+    /// is the domain after the <c>@</c>. A route to another host is not followed: Postfix relays sender-specified routing
+    /// only for trusted clients (<c>allow_untrusted_routing</c> is off), and other servers take the local part as it is,
+    /// so <c>victim%example.com@relay.test</c> is delivered (or bounced) at relay.test. Keyed as victim@example.com, it
+    /// passed relay.test's domain cap (a catch-all's, or gmail.com's with its bounces) and let anyone spend the victim's
+    /// caps with mail delivered to a domain of their own, no bounce or complaint to trip a breaker.
+    /// <c>50%off@shop.example</c> and <c>hi!there@example.com</c> stay as they are.
     /// </summary>
     private static (string Local, string Domain) FoldSourceRoute(string local, string domain)
     {
@@ -332,12 +337,12 @@ public static partial class EmailAddressNormalizer
             int percent = local.LastIndexOf('%');
             int bang = local.IndexOf('!', StringComparison.Ordinal);
             if (percent > 0 && percent < local.Length - 1 && TryMapDomain(local[(percent + 1)..], out string? host, out _)
-                && IsDotAtom(local[..percent]))
+                && string.Equals(host, domain, StringComparison.Ordinal) && IsDotAtom(local[..percent]))
             {
                 (local, domain) = (local[..percent], host);
             }
             else if (bang > 0 && bang < local.Length - 1 && TryMapDomain(local[..bang], out host, out _)
-                     && IsDotAtom(local[(bang + 1)..]))
+                     && string.Equals(host, domain, StringComparison.Ordinal) && IsDotAtom(local[(bang + 1)..]))
             {
                 (local, domain) = (local[(bang + 1)..], host);
             }

@@ -45,6 +45,14 @@ internal sealed partial class TenantLimitCache
     // Each answer is its own object, so a sweep removes only the weight it saw, never one a newer lookup wrote.
     private readonly ConcurrentDictionary<string, Weight> _weights = new(StringComparer.Ordinal);
 
+    // The answer "the default tenant rules" (the provider returned null, or failed with no answer before), told from an
+    // empty list (no limit) by reference, and resolved to the caller's defaults on the way out: callers pass different
+    // defaults (the fair share's weight lookups pass none), so the first caller's must not be cached as the tenant's
+    // rules, and a tenant whose own limits were removed must not keep them as "the last answer".
+#pragma warning disable CA1825 // A distinct instance on purpose: compared by reference.
+    private static readonly RateLimitRule[] s_defaultRules = new RateLimitRule[0];
+#pragma warning restore CA1825
+
     // When the full cache was last swept for expired answers (UTC ticks).
     private long _lastSweepTicks;
 
@@ -106,16 +114,16 @@ internal sealed partial class TenantLimitCache
                 lastServesUntil = entry.PreviousServesUntilTicks;
             }
 
-            rules = Load(tenantId, entry, defaults, now, last, lastServesUntil);
+            rules = Load(tenantId, entry, now, last, lastServesUntil);
             serving = lastServesUntil > now ? last : null;
         }
 
         if (rules.IsCompletedSuccessfully)
         {
-            return new(rules.Result);
+            return new(Resolve(rules.Result, defaults));
         }
 
-        return serving is not null ? new(serving) : new(WaitAsync(tenantId, rules, defaults, budget, cancellationToken));
+        return serving is not null ? new(Resolve(serving, defaults)) : new(WaitAsync(tenantId, rules, defaults, budget, cancellationToken));
     }
 
     /// <summary>
@@ -187,7 +195,7 @@ internal sealed partial class TenantLimitCache
         try
         {
             // One wait of a whole timeout per check: a lookup the check already gave up on is not waited for again.
-            return await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
+            return Resolve(await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false), defaults);
         }
         catch (TimeoutException)
         {
@@ -205,7 +213,10 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, RateLimitRule[] defaults, long now, RateLimitRule[]? last, long lastServesUntil)
+    private static RateLimitRule[] Resolve(RateLimitRule[] rules, RateLimitRule[] defaults)
+        => ReferenceEquals(rules, s_defaultRules) ? defaults : rules;
+
+    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, long now, RateLimitRule[]? last, long lastServesUntil)
     {
         TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
         Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil);
@@ -214,14 +225,14 @@ internal sealed partial class TenantLimitCache
             if (stale is null && IsFull(now))
             {
                 // Full of answers still in use: look this tenant up without caching it, rather than forget those.
-                _ = FillAsync(tenantId, last ?? defaults, loading, cached: false);
+                _ = FillAsync(tenantId, last ?? s_defaultRules, loading, cached: false);
                 return loading.Task;
             }
 
             bool won = stale is null ? _entries.TryAdd(tenantId, mine) : _entries.TryUpdate(tenantId, mine, stale);
             if (won)
             {
-                _ = FillAsync(tenantId, last ?? defaults, loading, cached: true);
+                _ = FillAsync(tenantId, last ?? s_defaultRules, loading, cached: true);
                 return loading.Task;
             }
 
@@ -273,9 +284,12 @@ internal sealed partial class TenantLimitCache
         return _entries.Count >= _maxTenants;
     }
 
-    /// <summary>Asks the provider and completes <paramref name="loading"/> with its rules, or <paramref name="fallback"/> when it fails.</summary>
+    /// <summary>
+    /// Asks the provider and completes <paramref name="loading"/> with its rules (the default rules when it answers
+    /// null), or <paramref name="fallback"/> when it fails.
+    /// </summary>
     /// <param name="tenantId">The tenant.</param>
-    /// <param name="fallback">The rules when the provider fails or has no answer.</param>
+    /// <param name="fallback">The rules when the provider fails or answers without rules.</param>
     /// <param name="loading">Completed with the rules.</param>
     /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
     private async Task FillAsync(string tenantId, RateLimitRule[] fallback, TaskCompletionSource<RateLimitRule[]> loading, bool cached)
@@ -284,11 +298,17 @@ internal sealed partial class TenantLimitCache
         try
         {
             TenantLimits? limits = await _provider!.GetLimitsAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
-            if (limits?.Rules is { } given)
+            if (limits is null)
+            {
+                // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
+                // default plan) no longer has them.
+                rules = s_defaultRules;
+            }
+            else if (limits.Rules is { } given)
             {
                 rules = SendGuardRules.Normalize(given);
             }
-            else if (limits is not null)
+            else
             {
                 // Rules is not nullable, but a mapper that read a NULL column leaves it so. An empty list lifts the
                 // limit on purpose; a missing one must not, so it is read like a failed lookup.

@@ -147,6 +147,27 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
     }
 
     [Fact]
+    public async Task ListWrites_ReplicaLags_ConcurrentWrites_OneWaitHoldsTheConnection()
+    {
+        // Arrange: the replica lags, and a bounce storm's suppressions arrive at once.
+        RedisAppInstance app = App($"{_primary!.Endpoint},{_replica!.Endpoint}", 1, TimeSpan.FromMilliseconds(200));
+        using MetricCollector<long> replication = Replication(app);
+        IEmailGuardLists lists = app.Services.GetRequiredService<IEmailGuardLists>();
+        _ = await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient });
+        IServer primary = Admin(_primary.Endpoint);
+        long waitsBefore = CommandCalls(await InfoAsync(primary, "commandstats"), "wait");
+        _link!.HoldReplies();
+
+        // Act: ten suppressions side by side, none waiting for another.
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i =>
+            lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"storm{i}@example.com", "bounce", TimeSpan.FromHours(1)).AsTask()));
+
+        // Assert: the first WAIT's timeout started the backoff for the writes that were waiting behind it.
+        CommandCalls(await InfoAsync(primary, "commandstats"), "wait").Should().Be(waitsBefore + 1);
+        replication.GetMeasurementSnapshot().Where(m => m.Tags["emailguard.outcome"] as string == "not_acknowledged").Sum(m => m.Value).Should().Be(10);
+    }
+
+    [Fact]
     public async Task FlagWrite_RedisWithoutReplicas_NeverWaits_SaysSoOnceAtInformation()
     {
         // Arrange: the fault collection's own standalone server.

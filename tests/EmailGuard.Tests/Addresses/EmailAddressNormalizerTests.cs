@@ -129,15 +129,23 @@ public sealed class EmailAddressNormalizerTests
 
     [Theory]
     [InlineData("victim%example.com@example.com", "victim@example.com")]
-    [InlineData("victim%example.com%example.com@relay.test", "victim@example.com")]
-    [InlineData("example.com!victim@relay.test", "victim@example.com")]
-    [InlineData("example.com!relay.test!victim@example.com", "victim@relay.test")]
-    [InlineData("J.Doe+x%GoogleMail.com@relay.test", "jdoe@gmail.com")]
+    [InlineData("victim%example.com%example.com@example.com", "victim@example.com")]
+    [InlineData("example.com!victim@example.com", "victim@example.com")]
+    [InlineData("example.com!relay.test!victim@example.com", "relay.test!victim@example.com")]
+    [InlineData("J.Doe+x%GoogleMail.com@googlemail.com", "jdoe@gmail.com")]
     [InlineData("a%b%c@relay.test", "a%b%c@relay.test")]
     [InlineData("victim%127.0.0.1@relay.test", "victim%127.0.0.1@relay.test")]
     [InlineData("50%off@shop.example", "50%off@shop.example")]
     [InlineData("hi!there@example.com", "hi!there@example.com")]
     public void TryNormalize_SourceRoutedLocalPart_KeyedAsTheAddressItRoutesTo(string address, string expected)
+        => Normalize(address, Defaults).Should().Be(expected);
+
+    [Theory]
+    [InlineData("victim%example.com@relay.test", "victim%example.com@relay.test")]
+    [InlineData("victim%example.com%example.com@relay.test", "victim%example.com%example.com@relay.test")]
+    [InlineData("example.com!victim@relay.test", "example.com!victim@relay.test")]
+    [InlineData("victim%example.com%relay.test@relay.test", "victim%example.com@relay.test")]
+    public void TryNormalize_SourceRouteToAnotherHost_KeyedAtTheDomainThatReceivesIt(string address, string expected)
         => Normalize(address, Defaults).Should().Be(expected);
 
     [Fact]
