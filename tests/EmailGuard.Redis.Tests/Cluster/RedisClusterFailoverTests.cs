@@ -4,6 +4,8 @@ using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using EmailGuard.Redis.Tests.Testing;
+using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Cluster;
 
@@ -227,34 +229,5 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         return topology!;
     }
 
-    private static async Task<bool> CaughtUpAsync(IServer master, IServer replica)
-    {
-        long masterOffset = Offset(await InfoAsync(master), "master_repl_offset:");
-        long replicaOffset = Offset(await InfoAsync(replica), "slave_repl_offset:");
-        return masterOffset > 0 && replicaOffset >= masterOffset;
-    }
-
-    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
-
-    private static long Offset(string info, string field)
-    {
-        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line[field.Length..], System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        long started = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(started) < s_bound)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(100), TimeProvider.System);
-        }
-
-        return false;
-    }
+    private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(100));
 }

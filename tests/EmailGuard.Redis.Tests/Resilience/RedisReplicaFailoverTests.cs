@@ -6,6 +6,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
+using EmailGuard.Redis.Tests.Testing;
+using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Resilience;
 
@@ -227,42 +229,5 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         return admin.GetServer(server.Endpoint);
     }
 
-    private static async Task<bool> CaughtUpAsync(IServer primary, IServer replica)
-    {
-        long primaryOffset = Offset(await InfoAsync(primary), "master_repl_offset:");
-        long replicaOffset = Offset(await InfoAsync(replica), "slave_repl_offset:");
-        return primaryOffset > 0 && replicaOffset >= primaryOffset;
-    }
-
-    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
-
-    private static long Offset(string info, string field)
-    {
-        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line[field.Length..], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>How many times the server ran a command (<c>INFO commandstats</c>); for the test's output.</summary>
-    private static async Task<string> CommandCallsAsync(IServer server, string command)
-    {
-        string stats = (await server.ExecuteAsync("INFO", "commandstats")).ToString();
-        string? line = stats.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
-        return line is null ? "0" : line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..].Split(',')[0];
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        long started = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(started) < s_bound)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
-        }
-
-        return false;
-    }
+    private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(50));
 }

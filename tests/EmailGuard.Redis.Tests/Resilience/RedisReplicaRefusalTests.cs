@@ -4,6 +4,8 @@ using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
+using EmailGuard.Redis.Tests.Testing;
+using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Resilience;
 
@@ -289,38 +291,6 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     /// <summary>An admin connection to one server alone.</summary>
     private IServer Admin(RedisServerProcess server) => Connect(TestMultiplexers.Configuration(server.Endpoint)).GetServer(server.Endpoint);
 
-    private static async Task<string> InfoAsync(IServer server) => (await server.ExecuteAsync("INFO", "replication")).ToString();
-
-    private static long Offset(string info, string field)
-    {
-        string? line = info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line[field.Length..], CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>How many times the server ran a command (<c>INFO commandstats</c>).</summary>
-    private static async Task<long> CommandCallsAsync(IServer server, string command)
-    {
-        string stats = (await server.ExecuteAsync("INFO", "commandstats")).ToString();
-        string? line = stats.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..].Split(',')[0], CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        long started = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(started) < s_bound)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System);
-        }
-
-        return false;
-    }
-
     private static EmailGuardListEntry Entry(string value) => new()
     {
         Kind = EmailGuardListKind.Blocklist,
@@ -329,4 +299,6 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         Reason = "hard_bounce",
         CreatedAt = DateTimeOffset.UtcNow,
     };
+
+    private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(20));
 }

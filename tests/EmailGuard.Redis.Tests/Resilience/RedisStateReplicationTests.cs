@@ -9,6 +9,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
+using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Resilience;
 
@@ -262,27 +263,5 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
 
     private IServer Admin(RedisServerProcess server) => Admin(server.Endpoint);
 
-    private static async Task<string> InfoAsync(IServer server, string section) => (await server.ExecuteAsync("INFO", section)).ToString();
-
-    private static long CommandCalls(string stats, string command)
-    {
-        string? line = stats.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith($"cmdstat_{command}:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line[(line.IndexOf("calls=", StringComparison.Ordinal) + 6)..].Split(',')[0], CultureInfo.InvariantCulture);
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        long started = Stopwatch.GetTimestamp();
-        while (Stopwatch.GetElapsedTime(started) < s_bound)
-        {
-            if (await condition())
-            {
-                return true;
-            }
-
-            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
-        }
-
-        return false;
-    }
+    private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(50));
 }
