@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using EmailGuard.Redis.Tests.Resilience;
+using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
 using StackExchange.Redis;
 using Xunit.Abstractions;
-using EmailGuard.Redis.Tests.Testing;
 using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Cluster;

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
+using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
-using EmailGuard.Redis.Tests.Testing;
 using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Resilience;

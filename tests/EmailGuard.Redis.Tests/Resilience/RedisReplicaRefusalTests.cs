@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
-using EmailGuard.Redis.Tests.Testing;
 using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 
 namespace EmailGuard.Redis.Tests.Resilience;
