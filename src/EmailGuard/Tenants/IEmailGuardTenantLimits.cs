@@ -38,6 +38,11 @@ public interface IEmailGuardTenantLimits
     /// Drops the cached limits of every tenant on every instance, so that each tenant's next check asks the provider:
     /// after a change of many tenants' limits at once (a price list).
     /// </summary>
+    /// <remarks>
+    /// Every active tenant's next check, on every instance, then asks the provider at once; nothing caps how many of
+    /// those lookups run together, and a check whose lookup outlasts the timeout gets the default tenant rules. After a
+    /// change of a few tenants, call <see cref="InvalidateAsync"/> for each.
+    /// </remarks>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the change is recorded in the state store and applied on this instance.</returns>
     /// <exception cref="EmailGuardStoreUnavailableException">
