@@ -149,9 +149,16 @@ internal sealed partial class RedisEmailGuardStateStore
         ReplicaOutcome outcome = failure is not null ? ReplicaOutcome.Failed
             : acknowledged >= _waitForReplicas ? ReplicaOutcome.Acknowledged
             : ReplicaOutcome.NotAcknowledged;
-        Volatile.Write(
-            ref _skipWaitUntil,
-            outcome == ReplicaOutcome.Acknowledged ? 0 : _timeProvider.GetTimestamp() + (long)(ReplicaWaitBackoff.TotalSeconds * _timeProvider.TimestampFrequency));
+
+        // Only a WAIT sent says how the replicas keep up: a write whose call had no time left for one learnt nothing
+        // about them, and starting the backoff there would count the writes after it as unconfirmed while in sync.
+        if (timeoutMs >= 1)
+        {
+            Volatile.Write(
+                ref _skipWaitUntil,
+                outcome == ReplicaOutcome.Acknowledged ? 0 : _timeProvider.GetTimestamp() + (long)(ReplicaWaitBackoff.TotalSeconds * _timeProvider.TimestampFrequency));
+        }
+
         Report(outcome, acknowledged, failure, connected, Math.Max(0, timeoutMs));
     }
 

@@ -159,6 +159,34 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
     }
 
     [Fact]
+    public async Task ListWrite_NoTimeLeftForItsWait_SendsNone_AndTheWritesAfterItStillWait()
+    {
+        // Arrange: the replica is in sync; the clock jumps a minute at every reading while armed, so the first write's
+        // call has used more than its bound by the time it would send its WAIT (and a backoff it started would last
+        // for minutes once the clock is back).
+        JumpingClock clock = new();
+        RedisAppInstance app = App($"{_primary!.Endpoint},{_replica!.Endpoint}", 1, TimeSpan.FromSeconds(10), clock);
+        using MetricCollector<long> replication = Replication(app);
+        IEmailGuardLists lists = app.Services.GetRequiredService<IEmailGuardLists>();
+        _ = await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient });
+        IServer primary = Admin(_primary.Endpoint);
+        long waitsBefore = CommandCalls(await InfoAsync(primary, "commandstats"), "wait");
+
+        // Act
+        clock.Jumping = true;
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "late@example.com", "bounce", TimeSpan.FromHours(1));
+        clock.Jumping = false;
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "next@example.com", "bounce", TimeSpan.FromHours(1));
+
+        // Assert: the late write sent no WAIT and says so; it learnt nothing of the replicas, so the next write waits
+        // for them as usual (it skipped its WAIT as unconfirmed when the late one started the backoff).
+        CommandCalls(await InfoAsync(primary, "commandstats"), "wait").Should().Be(waitsBefore + 1);
+        IReadOnlyList<CollectedMeasurement<long>> outcomes = replication.GetMeasurementSnapshot();
+        outcomes.Where(m => m.Tags["emailguard.outcome"] as string == "not_acknowledged").Sum(m => m.Value).Should().Be(1);
+        outcomes.Where(m => m.Tags["emailguard.outcome"] as string == "acknowledged").Sum(m => m.Value).Should().Be(1);
+    }
+
+    [Fact]
     public async Task FlagWrite_RedisWithoutReplicas_NeverWaits_SaysSoOnceAtInformation()
     {
         // Arrange: the fault collection's own standalone server.
@@ -179,7 +207,7 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
         replication.GetMeasurementSnapshot().Where(m => m.Tags["emailguard.outcome"] as string == "no_replica").Sum(m => m.Value).Should().Be(2);
     }
 
-    private RedisAppInstance App(string endpoints, int waitForReplicas, TimeSpan waitTimeout)
+    private RedisAppInstance App(string endpoints, int waitForReplicas, TimeSpan waitTimeout, TimeProvider? clock = null)
     {
         RedisAppInstance app = RedisAppInstance.Create(
             TestMultiplexers.Configuration(endpoints),
@@ -188,6 +216,11 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
             services =>
             {
                 services.AddSingleton<IMeterFactory, TestMeterFactory>().AddLogging(b => b.AddFakeLogging());
+                if (clock is not null)
+                {
+                    services.AddSingleton(clock);
+                }
+
                 services.AddEmailGuard().AddSendGuard();
             },
             o =>
@@ -252,6 +285,19 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
     }
 
     private IServer Admin(RedisServerProcess server) => Admin(server.Endpoint);
+
+    /// <summary>
+    /// The system's clock, whose timestamps jump a minute further at every reading while <see cref="Jumping"/>, and
+    /// are the system's again after: whatever was timed from a jumped reading (a backoff) lies far ahead once it stops.
+    /// </summary>
+    private sealed class JumpingClock : TimeProvider
+    {
+        private long _offset;
+
+        public bool Jumping { get; set; }
+
+        public override long GetTimestamp() => base.GetTimestamp() + (Jumping ? Interlocked.Add(ref _offset, 60 * TimestampFrequency) : 0);
+    }
 
     private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(50));
 }
