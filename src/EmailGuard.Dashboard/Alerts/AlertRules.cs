@@ -167,5 +167,5 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global
             ? AlertMessage.Verbatim("the global scope")
-            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {limitEvent.Usage.Partition}");
+            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {ClientNetworkText.Show(limitEvent.Usage.Dimension, limitEvent.Usage.Partition)}");
 }
