@@ -11,7 +11,8 @@ namespace EmailGuard.Dashboard.Tests;
 
 /// <summary>
 /// Limit spikes are counted over all the instances in the store, so a flood spread over them pages although each sees
-/// less than the threshold; the instances share one page per condition and period through the store.
+/// less than the threshold; the instances share one page per condition and period through the store, and a claim whose
+/// page reached no one is given up so that another instance's page goes out.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
 public sealed class RedisSpikeAlertTests(RedisServerFixture redis)
@@ -87,6 +88,33 @@ public sealed class RedisSpikeAlertTests(RedisServerFixture redis)
         OtherSpikes(receiver).Should().BeEmpty("one flood, one page, whichever instances saw it");
     }
 
+    [Fact]
+    public async Task ClaimedSpikeThatReachesNoSink_IsGivenUp_AndTheNextInstancesSpikePages()
+    {
+        // Arrange: two instances; the receiver is down for the first (500 to every alert it sends, one attempt each).
+        string prefix = RedisServerFixture.UniquePrefix();
+        CapturingLoggerProvider logs = new();
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        receiver.Fails = r => Source(r) == "first";
+        await using DashboardHost first = await StartAsync(prefix, receiver, logs, threshold: 4, source: "first");
+        await using DashboardHost second = await StartAsync(prefix, receiver, logs, threshold: 4, source: "second");
+        AlertMetrics firstMetrics = first.Services.GetRequiredService<AlertMetrics>();
+
+        // Act: 4 denials on the first instance claim the spike, whose page fails; then 4 on the second cross the next multiple.
+        await CheckAsync(first, 3 + 4);
+        bool failed = await WaitUntilAsync(() => Task.FromResult(firstMetrics.Failures == 1));
+        bool released = await WaitUntilAsync(() => Task.FromResult(logs.Messages.Any(m => m.Contains("its claim is given up", StringComparison.Ordinal))));
+        await CheckAsync(second, 4);
+        JsonElement page = await NextSpikeAsync(receiver, from: "second");
+
+        // Assert
+        failed.Should().BeTrue("the first instance's page was refused");
+        released.Should().BeTrue("the claim of a page that reached no one is given up (log 3017)");
+        page.GetProperty("condition").GetString().Should().Be("limit_exceeded_spike:Tenant");
+        logs.Messages.Should().NotContain(m => m.Contains("was not sent: another instance sent one", StringComparison.Ordinal),
+            "no instance sent the spike, so none may silence the second");
+    }
+
     /// <summary>The webhook alerts left in the receiver that are spikes.</summary>
     private static List<string?> OtherSpikes(AlertReceiver receiver)
     {
@@ -102,6 +130,9 @@ public sealed class RedisSpikeAlertTests(RedisServerFixture redis)
 
         return spikes;
     }
+
+    private static string? Source(AlertReceiver.Received received)
+        => JsonDocument.Parse(received.Body).RootElement.GetProperty("source").GetString();
 
     /// <summary>The tenant dimension's spike counter in the store, as every instance adds to it.</summary>
     private static async Task<long> SharedCountAsync(DashboardHost host)
