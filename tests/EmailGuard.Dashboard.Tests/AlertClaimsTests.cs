@@ -40,6 +40,23 @@ public sealed class AlertClaimsTests
         store.Calls.Should().Be(1);
     }
 
+    [Fact]
+    public async Task Release_OnlyTheHoldersRelease_GivesTheClaimUp_AndTheOtherInstanceThenSends()
+    {
+        ClaimStore store = new();
+        AlertClaims first = Claims(store);
+        AlertClaims second = Claims(store);
+        await first.ShouldSendAsync(Spike, default);
+
+        await second.ReleaseAsync(Spike, default);
+        bool secondAfterItsOwnRelease = await second.ShouldSendAsync(Spike, default);
+        await first.ReleaseAsync(Spike, default);
+        bool secondAfterTheHoldersRelease = await second.ShouldSendAsync(Spike, default);
+
+        secondAfterItsOwnRelease.Should().BeFalse("an instance cannot give up a claim it does not hold");
+        secondAfterTheHoldersRelease.Should().BeTrue("the holder's page reached no one and it gave the claim up");
+    }
+
     private static AlertClaims Claims(IEmailGuardKeyValueStore store) => new(
         store,
         Options.Create(new EmailGuardAlertOptions()),
@@ -55,9 +72,14 @@ public sealed class AlertClaimsTests
 
         public int Calls { get; private set; }
 
-        public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            _values[key] = value;
+            return ValueTask.CompletedTask;
+        }
 
-        public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+            => ValueTask.FromResult(_values.GetValueOrDefault(key));
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {

@@ -20,6 +20,8 @@ public sealed class AlertConfigurationTests
         { [$"{Alerts}:RetryDelay=1h"], $"{Alerts}:RetryDelay must be positive and at most 00:01:00; it is 01:00:00." },
         { [$"{Alerts}:Period=99999d"], $"{Alerts}:Period must be positive and at most 366.00:00:00; it is 99999.00:00:00." },
         { [$"{Alerts}:SpikeWindow=400d"], $"{Alerts}:SpikeWindow must be positive and at most 366.00:00:00; it is 400.00:00:00." },
+        // Spikes are counted in the store's fixed windows, which are whole milliseconds.
+        { [$"{Alerts}:SpikeWindow=00:00:00.0015"], $"{Alerts}:SpikeWindow must be a whole number of milliseconds; it is 00:00:00.0015000." },
         { [$"{Alerts}:Period=0s"], $"{Alerts}:Period must be positive and at most 366.00:00:00; it is 00:00:00." },
         // Sixteen spaces are sixteen characters, but no secret.
         { [$"{Alerts}:WebhookUrl=https://alerts.example.com/hook", $"{Alerts}:WebhookSecret=                "], $"{Alerts}:WebhookSecret: a webhook needs a secret of at least 16 characters, not all spaces, to sign its alerts." },

@@ -30,6 +30,9 @@ internal sealed class AlertReceiver : IAsyncDisposable
     /// <summary>Until completed, each request is recorded and then held without an answer, as a slow receiver would.</summary>
     public TaskCompletionSource Hold { get; set; } = CompletedHold();
 
+    /// <summary>Which requests are answered 500 (recorded all the same), as a receiver that is down for some senders.</summary>
+    public Func<Received, bool>? Fails { get; set; }
+
     public static async Task<AlertReceiver> StartAsync()
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder();
@@ -41,10 +44,11 @@ internal sealed class AlertReceiver : IAsyncDisposable
         {
             using MemoryStream body = new();
             await context.Request.Body.CopyToAsync(body);
-            await receiver!.Alerts.Writer.WriteAsync(new Received(sink, context.Request.Headers[EmailGuardWebhookSignature.TimestampHeader].FirstOrDefault(),
-                context.Request.Headers[EmailGuardWebhookSignature.SignatureHeader].FirstOrDefault(), body.ToArray()));
+            Received received = new(sink, context.Request.Headers[EmailGuardWebhookSignature.TimestampHeader].FirstOrDefault(),
+                context.Request.Headers[EmailGuardWebhookSignature.SignatureHeader].FirstOrDefault(), body.ToArray());
+            await receiver!.Alerts.Writer.WriteAsync(received);
             await receiver.Hold.Task;
-            return Results.Ok();
+            return receiver.Fails?.Invoke(received) == true ? Results.StatusCode(StatusCodes.Status500InternalServerError) : Results.Ok();
         });
         await app.StartAsync();
         string address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

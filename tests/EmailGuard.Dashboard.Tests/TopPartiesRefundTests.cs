@@ -89,6 +89,41 @@ public sealed class TopPartiesRefundTests
     }
 
     [Fact]
+    public async Task RefundBeforeTheAppsAsyncOnCheckedEnds_IsTakenOff_WhicheverCallbackEndsFirst()
+    {
+        // Arrange: the app's OnChecked waits until the test lets it go; a wrapper registered after the dashboard's hook
+        // says when the whole chain (the app's callback and the dashboard's record) has ended.
+        TaskCompletionSource appGoesOn = new();
+        TaskCompletionSource chainEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
+        {
+            s.Configure<SendGuardOptions>(o => o.Events.OnChecked = async _ => await appGoesOn.Task);
+            s.PostConfigure<SendGuardOptions>(o =>
+            {
+                Func<EmailGuardCheckArguments, ValueTask> chain = o.Events.OnChecked!;
+                o.Events.OnChecked = async a =>
+                {
+                    await chain(a);
+                    chainEnded.TrySetResult();
+                };
+            });
+        });
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        RecentActivity activity = host.Services.GetRequiredService<EmailGuardMonitor>().Activity;
+
+        // Act: the provider refuses the mail while the app's OnChecked is still running; then that callback ends.
+        EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = ["r@example.com"], UserId = "u" });
+        (await guard.RefundAsync(decision)).Should().BeTrue();
+        IReadOnlyList<TopParty> beforeCallbackEnded = activity.Top(ActivityDimension.User, denials: false, 10);
+        appGoesOn.SetResult();
+        await chainEnded.Task;
+
+        // Assert: nothing was sent, before and after the app's callback ended.
+        beforeCallbackEnded.Should().BeEmpty();
+        activity.Top(ActivityDimension.User, denials: false, 10).Should().BeEmpty("the refund came after the check, whenever the app's callback ended");
+    }
+
+    [Fact]
     public async Task ConcurrentChecksAndRefunds_CountExactly()
     {
         // Arrange

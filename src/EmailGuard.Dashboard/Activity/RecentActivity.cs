@@ -230,7 +230,10 @@ internal sealed partial class RecentActivity
         return [.. merged.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => (p.Key, p.Value.Allowed, p.Value.Denied, (IReadOnlyDictionary<string, long>)p.Value.ByOutcome))];
     }
 
-    /// <summary>The client network a dimension key stands for: the send guard's partition, e.g. <c>203.0.113.7</c>, <c>203.0.113.0/24</c> or <c>2001:db8::/64</c>.</summary>
+    /// <summary>
+    /// The client network a dimension key stands for: the send guard's partition in CIDR notation
+    /// (<see cref="ClientNetworkText"/>), e.g. <c>203.0.113.7/32</c>, <c>203.0.113.0/24</c> or <c>2001:db8::/64</c>.
+    /// </summary>
     internal string? Network(IPAddress? address)
     {
         if (address is null)
@@ -239,7 +242,7 @@ internal sealed partial class RecentActivity
         }
 
         (int ipv4, int ipv6) = _clientPrefixLengths;
-        return IpAddressGrouping.GetPartition(address, ipv6PrefixLength: ipv6, ipv4PrefixLength: ipv4);
+        return ClientNetworkText.Cidr(IpAddressGrouping.GetPartition(address, ipv6PrefixLength: ipv6, ipv4PrefixLength: ipv4));
     }
 
     private static string? Address(string? address)

@@ -16,11 +16,24 @@ namespace EmailGuard.Dashboard;
 /// <see cref="StoreResilienceOptions.Timeout"/>. A store that fails or does not answer sends the alert anyway (logged,
 /// 3001): two pages of one spike are better than none. The instance's own claim does not stop it, so one instance alone
 /// pages as it did before.
+/// <para>
+/// A claim whose alert reached no sink (every sink failed every attempt) is released (<see cref="ReleaseAsync"/>, logged,
+/// 3017): the page did not go out, so the next instance to raise the condition must not be silenced by it. Without a
+/// delete or compare-and-set in the key-value store, a release overwrites the claim with a value that lives
+/// <see cref="ReleasedFor"/>; an instance that reads that value rather than an instance id sends, since the claim it
+/// would have lost to has been given up.
+/// </para>
 /// </remarks>
 internal sealed partial class AlertClaims(
     IEmailGuardKeyValueStore store, IOptions<EmailGuardAlertOptions> options, IOptions<StoreResilienceOptions> resilience, TimeProvider timeProvider, ILogger<AlertClaims> logger)
 {
     private const string KeyPrefix = "emailguard:alerts:once:";
+
+    /// <summary>What a released claim holds until it expires: no instance id (those are 32 hexadecimal digits).</summary>
+    private const string Released = "released";
+
+    /// <summary>How long a released claim's value lives; after it, the next instance claims the condition anew.</summary>
+    internal static readonly TimeSpan ReleasedFor = TimeSpan.FromMilliseconds(1);
 
     private readonly TimeSpan _period = options.Value.Period;
     private readonly TimeSpan _timeout = resilience.Value.Timeout;
@@ -48,13 +61,43 @@ internal sealed partial class AlertClaims(
             return true;
         }
 
-        if (holder is null || string.Equals(holder, InstanceId, StringComparison.Ordinal))
+        if (holder is null || string.Equals(holder, InstanceId, StringComparison.Ordinal) || string.Equals(holder, Released, StringComparison.Ordinal))
         {
             return true;
         }
 
         Log.SentByAnotherInstance(logger, alert.Kind);
         return false;
+    }
+
+    /// <summary>
+    /// Gives up this instance's claim of <paramref name="alert"/>'s condition after the alert reached no sink, so that the
+    /// next instance to raise it sends it. A claim another instance holds now (this one's expired meanwhile) is left alone;
+    /// a store that fails or does not answer leaves the claim to expire with its period (logged, 3017).
+    /// </summary>
+    public async ValueTask ReleaseAsync(EmailGuardAlert alert, CancellationToken cancellationToken)
+    {
+        if (!alert.OncePerFleet)
+        {
+            return;
+        }
+
+        string key = Key(alert.Condition);
+        try
+        {
+            string? holder = await store.GetAsync(key, cancellationToken).AsTask().WaitAsync(_timeout, timeProvider, cancellationToken).ConfigureAwait(false);
+            if (!string.Equals(holder, InstanceId, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await store.SetAsync(key, Released, ReleasedFor, cancellationToken).AsTask().WaitAsync(_timeout, timeProvider, cancellationToken).ConfigureAwait(false);
+            Log.Released(logger, alert.Kind, null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            Log.Released(logger, alert.Kind, ex.GetType().Name);
+        }
     }
 
     /// <summary>The condition's key: hashed, since a condition may hold what a key may not (spaces, non-ASCII, over 256 characters).</summary>
@@ -70,5 +113,9 @@ internal sealed partial class AlertClaims(
         [LoggerMessage(EventId = 3001, EventName = "AlertClaimFailed", Level = LogLevel.Warning,
             Message = "Whether another instance sent a {Kind} alert could not be read from the store ({ErrorType}); it is sent from this instance too.")]
         public static partial void ClaimFailed(ILogger logger, string kind, string errorType);
+
+        [LoggerMessage(EventId = 3017, EventName = "AlertClaimReleased", Level = LogLevel.Warning,
+            Message = "A {Kind} alert this instance claimed reached no sink; its claim is given up so that another instance's alert of the condition goes out (a store error, if any, leaves the claim to expire: {ErrorType}).")]
+        public static partial void Released(ILogger logger, string kind, string? errorType);
     }
 }

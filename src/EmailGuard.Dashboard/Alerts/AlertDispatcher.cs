@@ -62,7 +62,11 @@ internal sealed partial class AlertDispatcher(
                 {
                     if (await claims.ShouldSendAsync(alert.Alert, stoppingToken).ConfigureAwait(false))
                     {
-                        await DeliverAsync(alert, stoppingToken).ConfigureAwait(false);
+                        if (!await DeliverAsync(alert, stoppingToken).ConfigureAwait(false))
+                        {
+                            // Claimed and sent nowhere: the other instances must not count their alert of it as a repeat.
+                            await claims.ReleaseAsync(alert.Alert, stoppingToken).ConfigureAwait(false);
+                        }
                     }
                     else
                     {
@@ -77,20 +81,27 @@ internal sealed partial class AlertDispatcher(
         }
     }
 
-    private async Task DeliverAsync(QueuedAlert alert, CancellationToken cancellationToken)
+    /// <summary>Sends the alert to every configured sink; whether one of them took it (or none is configured).</summary>
+    private async Task<bool> DeliverAsync(QueuedAlert alert, CancellationToken cancellationToken)
     {
+        bool any = false, delivered = false;
         if (!string.IsNullOrEmpty(_options.SlackWebhookUrl))
         {
-            await SendWithRetriesAsync("slack", alert, () => SlackRequest(alert), cancellationToken).ConfigureAwait(false);
+            any = true;
+            delivered |= await SendWithRetriesAsync("slack", alert, () => SlackRequest(alert), cancellationToken).ConfigureAwait(false);
         }
 
         if (!string.IsNullOrEmpty(_options.WebhookUrl))
         {
-            await SendWithRetriesAsync("webhook", alert, () => WebhookRequest(alert), cancellationToken).ConfigureAwait(false);
+            any = true;
+            delivered |= await SendWithRetriesAsync("webhook", alert, () => WebhookRequest(alert), cancellationToken).ConfigureAwait(false);
         }
+
+        return delivered || !any;
     }
 
-    private async Task SendWithRetriesAsync(string sink, QueuedAlert alert, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
+    /// <summary>Whether the sink took the alert.</summary>
+    private async Task<bool> SendWithRetriesAsync(string sink, QueuedAlert alert, Func<HttpRequestMessage> create, CancellationToken cancellationToken)
     {
         HttpClient client = httpClientFactory.CreateClient(HttpClientName);
         string? lastError = null;
@@ -109,7 +120,7 @@ internal sealed partial class AlertDispatcher(
                 {
                     metrics.RecordDelivered(sink);
                     _down.Remove(sink);
-                    return;
+                    return true;
                 }
 
                 lastError = $"HTTP {(int)response.StatusCode}";
@@ -153,6 +164,8 @@ internal sealed partial class AlertDispatcher(
         {
             Log.SinkDown(logger, sink, _options.MaxAttempts);
         }
+
+        return false;
     }
 
     private string Source => _options.Source ?? environment?.ApplicationName ?? "EmailGuard";

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Dashboard;
@@ -6,44 +7,44 @@ namespace EmailGuard.Dashboard;
 /// <summary>
 /// Turns what the monitor hears into alerts: spikes of limit denials per dimension, global caps near their limit,
 /// flags and suspensions, breaker trips (ratio breakers, endpoint bans, surge breakers), store outages and recoveries. A spike is raised each time a dimension's denials in the current
-/// <see cref="EmailGuardAlertOptions.SpikeWindow"/> reach another multiple of the threshold; the gate lets one per
-/// period through and counts the rest. A store outage or a ratio breaker's trip after a stable recovery is a new
+/// <see cref="EmailGuardAlertOptions.SpikeWindow"/>, counted over all the instances in the store (<see cref="SpikeCounter"/>),
+/// reach another multiple of the threshold; the gate lets one per period through and counts the rest. A store outage or a ratio breaker's trip after a stable recovery is a new
 /// incident (<see cref="AlertIncidents"/>), which pages again within the period.
 /// </summary>
-internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, TimeProvider timeProvider) : IEmailGuardObserver
+internal sealed class AlertRules : IEmailGuardObserver
 {
     private const string StoreIncident = "store";
 
-    private readonly EmailGuardAlertOptions _options = options.Value;
-    private readonly Lock _lock = new();
-    private readonly Dictionary<EmailGuardDimension, (long Window, long Count)> _spikes = [];
-    private readonly AlertIncidents _storeIncidents = new(options.Value.Period);
+    private readonly IEmailGuardAlerts _alerts;
+    private readonly TimeProvider _timeProvider;
+    private readonly EmailGuardAlertOptions _options;
+    private readonly SpikeCounter _spikes;
+    private readonly AlertIncidents _storeIncidents;
 
     // Apart from the store's: a bot can get thousands of networks banned, and their incidents must not crowd out the
     // store's when the memory is full.
-    private readonly AlertIncidents _breakerIncidents = new(options.Value.Period);
+    private readonly AlertIncidents _breakerIncidents;
 
-    public void OnLimitExceeded(EmailGuardLimitArguments limitEvent)
+    public AlertRules(
+        IEmailGuardAlerts alerts, IOptions<EmailGuardAlertOptions> options, IResilientRateLimitStore store, TimeProvider timeProvider, ILogger<SpikeCounter> logger)
+    {
+        _alerts = alerts;
+        _timeProvider = timeProvider;
+        _options = options.Value;
+        _spikes = new SpikeCounter(store, _options.SpikeThreshold, _options.SpikeWindow, timeProvider, logger, RaiseSpike);
+        _storeIncidents = new(_options.Period);
+        _breakerIncidents = new(_options.Period);
+    }
+
+    public void OnLimitExceeded(EmailGuardLimitArguments limitEvent) => _spikes.Add(limitEvent);
+
+    private void RaiseSpike(EmailGuardLimitArguments limitEvent, long count)
     {
         EmailGuardDimension dimension = limitEvent.Usage.Dimension;
-        long window = timeProvider.GetUtcNow().UtcTicks / _options.SpikeWindow.Ticks;
-        long count;
-        lock (_lock)
-        {
-            (long current, long seen) = _spikes.GetValueOrDefault(dimension);
-            count = current == window ? seen + 1 : 1;
-            _spikes[dimension] = (window, count);
-        }
-
-        if (count % _options.SpikeThreshold != 0)
-        {
-            return;
-        }
-
         AlertMessage title = AlertMessage.Of($"{count} messages denied by {dimension} limits within {_options.SpikeWindow:g}");
         AlertMessage text = AlertMessage.Of(
             $"The latest was {Party(limitEvent)} ({limitEvent.Usage.Rule}). Open the dashboard's overview for the top parties by denials; block or flag the abuser if one party dominates.");
-        alerts.Raise(EmailGuardAlert.Quoting(
+        _alerts.Raise(EmailGuardAlert.Quoting(
             EmailGuardAlertKinds.LimitExceededSpike,
             $"{EmailGuardAlertKinds.LimitExceededSpike}:{dimension}",
             EmailGuardAlertSeverity.Warning,
@@ -66,7 +67,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
             return;
         }
 
-        alerts.Raise(new EmailGuardAlert
+        _alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.NearGlobalLimit,
             Condition = string.Create(CultureInfo.InvariantCulture, $"{EmailGuardAlertKinds.NearGlobalLimit}:{usage.Rule.Limit}/{usage.Rule.Window}"),
@@ -91,7 +92,7 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
         AlertMessage text = flag.CreatedBy is null
             ? AlertMessage.Of($"Until {flag.ExpiresAt:u}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.")
             : AlertMessage.Of($"Until {flag.ExpiresAt:u}, by {flag.CreatedBy}. Review the party on the dashboard's flags page; clear the flag if it is a false alarm.");
-        alerts.Raise(EmailGuardAlert.Quoting(
+        _alerts.Raise(EmailGuardAlert.Quoting(
             kind,
             $"{kind}:{flag.PartyType}:{flag.PartyId}:{flag.Reason}",
             flag.Suspend ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
@@ -112,10 +113,10 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // An outage after the store answered for a while is a new incident: the operator fixed the last one, and a
         // deduplicated page would tell no one that it is down again.
-        bool newIncident = _storeIncidents.Started(StoreIncident, timeProvider.GetUtcNow());
+        bool newIncident = _storeIncidents.Started(StoreIncident, _timeProvider.GetUtcNow());
         AlertMessage text = AlertMessage.Of(
             $"Error: {errorType}. Each policy follows its failure mode (fail open, fail closed or local fallback) until the store answers again. Check Redis (see the runbook).");
-        alerts.Raise(EmailGuardAlert.Quoting(
+        _alerts.Raise(EmailGuardAlert.Quoting(
             EmailGuardAlertKinds.StoreOutage,
             EmailGuardAlertKinds.StoreOutage,
             EmailGuardAlertSeverity.Critical,
@@ -127,8 +128,8 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
 
     public void OnStoreRecovered(TimeSpan downFor)
     {
-        bool endsNewIncident = _storeIncidents.Ended(StoreIncident, timeProvider.GetUtcNow());
-        alerts.Raise(new EmailGuardAlert
+        bool endsNewIncident = _storeIncidents.Ended(StoreIncident, _timeProvider.GetUtcNow());
+        _alerts.Raise(new EmailGuardAlert
         {
             Kind = EmailGuardAlertKinds.StoreRecovered,
             Condition = EmailGuardAlertKinds.StoreRecovered,
@@ -146,11 +147,11 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     {
         // A ratio or surge breaker that trips again after it had recovered (or its trip had ended) for a while is a new
         // incident, by the store outages' rule: the same condition a second time in the period would otherwise page no one.
-        bool newIncident = incident is { } trip && _breakerIncidents.Started(trip.Key, timeProvider.GetUtcNow(), trip.EndsAt);
+        bool newIncident = incident is { } trip && _breakerIncidents.Started(trip.Key, _timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
-        alerts.Raise(EmailGuardAlert.Quoting(
+        _alerts.Raise(EmailGuardAlert.Quoting(
             EmailGuardAlertKinds.BreakerTripped,
             $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
             EmailGuardAlertSeverity.Warning,
@@ -167,5 +168,5 @@ internal sealed class AlertRules(IEmailGuardAlerts alerts, IOptions<EmailGuardAl
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global
             ? AlertMessage.Verbatim("the global scope")
-            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {limitEvent.Usage.Partition}");
+            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {ClientNetworkText.Show(limitEvent.Usage.Dimension, limitEvent.Usage.Partition)}");
 }

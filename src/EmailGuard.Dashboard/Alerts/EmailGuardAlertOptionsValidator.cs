@@ -29,6 +29,12 @@ internal sealed class EmailGuardAlertOptionsValidator : IValidateOptions<EmailGu
         // the delivery loop at the first alert and stopped the host; a Period near TimeSpan.MaxValue overflowed a date.
         Positive(options.Period, RateLimitRule.MaxWindow, nameof(options.Period), failures);
         Positive(options.SpikeWindow, RateLimitRule.MaxWindow, nameof(options.SpikeWindow), failures);
+        if (options.SpikeWindow > TimeSpan.Zero && options.SpikeWindow.Ticks % TimeSpan.TicksPerMillisecond != 0)
+        {
+            // Spikes are counted in the store's fixed windows, whose length is whole milliseconds.
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Prefix}{nameof(options.SpikeWindow)} must be a whole number of milliseconds; it is {options.SpikeWindow}."));
+        }
+
         Positive(options.RetryDelay, MaxRetryDelay, nameof(options.RetryDelay), failures);
         Positive(options.RequestTimeout, MaxRequestTimeout, nameof(options.RequestTimeout), failures);
         Range(options.SpikeThreshold, 1, int.MaxValue, nameof(options.SpikeThreshold), failures);

@@ -102,7 +102,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
             new DashboardEvent(
                 _timeProvider.GetUtcNow(),
                 DashboardEventKinds.BreakerTripped,
-                AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {tripped.Partition} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
+                AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {ClientNetworkText.Show(tripped.Dimension, tripped.Partition)} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
                 detail),
             BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action),
             BreakerIncident.Of(tripped));
@@ -113,7 +113,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         Events.Add(new DashboardEvent(
             recovered.RecoveredAt,
             DashboardEventKinds.BreakerRecovered,
-            $"Ratio breaker: {recovered.Dimension} {recovered.Partition} recovered ({recovered.Reason})",
+            $"Ratio breaker: {recovered.Dimension} {ClientNetworkText.Show(recovered.Dimension, recovered.Partition)} recovered ({recovered.Reason})",
             string.Create(CultureInfo.InvariantCulture, $"half-open probe: {recovered.ProbeFailures} failures in {recovered.ProbeSends} sends; after {recovered.Level} trip(s) in a row")));
         string key = BreakerIncident.RatioKey(recovered.Dimension, recovered.Partition, recovered.Reason);
         foreach (IEmailGuardObserver observer in _observers)
@@ -126,7 +126,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         => BreakerTripped(new DashboardEvent(
             ban.StartedAt,
             DashboardEventKinds.NetworkBanned,
-            AlertMessage.Of($"Client network {ban.ClientNetwork} banned by endpoint policy {ban.PolicyName}"),
+            AlertMessage.Of($"Client network {ClientNetworkText.Cidr(ban.ClientNetwork)} banned by endpoint policy {ban.PolicyName}"),
             AlertMessage.Of($"for {ban.Duration:g} (ban #{ban.Repeat}, {AlertMessage.Verbatim(BanReason(ban.Reason))})")),
             BreakerScopes.Network);
 

@@ -3,9 +3,11 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.Dashboard;
 
 /// <summary>
-/// Chains the monitor after whatever callbacks the app set on <see cref="SendGuardOptions.Events"/>, so that the
-/// dashboard and the alerts never replace the app's own. The app's callback runs first; the monitor runs even when
-/// it throws. It also tells the monitor how the guard groups client addresses, so the dashboard's client networks are
+/// Chains the monitor to whatever callbacks the app set on <see cref="SendGuardOptions.Events"/>, so that the
+/// dashboard and the alerts never replace the app's own. The app's callback runs first, and the monitor runs even when
+/// it throws; except for checks and refunds, which the monitor records first, at the moment the guard raises them: an
+/// app whose <see cref="EmailGuardEvents.OnChecked"/> awaits something let a refund of the check reach the record before
+/// the check did, so the refund took nothing off and the check was counted in full later. It also tells the monitor how the guard groups client addresses, so the dashboard's client networks are
 /// the guard's partitions.
 /// </summary>
 internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConfigureOptions<SendGuardOptions>
@@ -14,8 +16,8 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
     {
         monitor.Activity.GroupClientsBy(options.IPv4PrefixLength, options.IPv6PrefixLength);
         EmailGuardEvents events = options.Events;
-        events.OnChecked = Chain(events.OnChecked, a => monitor.OnChecked(a));
-        events.OnRefunded = Chain(events.OnRefunded, a => monitor.OnRefunded(a));
+        events.OnChecked = Before(events.OnChecked, a => monitor.OnChecked(a));
+        events.OnRefunded = Before(events.OnRefunded, a => monitor.OnRefunded(a));
         events.OnLimitExceeded = Chain(events.OnLimitExceeded, a => monitor.OnLimitExceeded(a));
         events.OnNearLimit = Chain(events.OnNearLimit, a => monitor.OnNearLimit(a));
         events.OnUserFlagged = Chain(events.OnUserFlagged, a => monitor.OnFlagged(a.Flag, a.Replaced));
@@ -41,4 +43,24 @@ internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConf
             second(value);
         }
     };
+
+    /// <summary>
+    /// <paramref name="first"/> at once, then the app's callback, which runs even when <paramref name="first"/> throws.
+    /// The guard raises a check's event before it returns the decision a refund needs, so what runs first sees every
+    /// check before its refund, however long the app's callbacks take.
+    /// </summary>
+    internal static Func<T, ValueTask> Before<T>(Func<T, ValueTask>? then, Action<T> first)
+        => then is null
+            ? Chain(null, first)
+            : async value =>
+            {
+                try
+                {
+                    first(value);
+                }
+                finally
+                {
+                    await then(value).ConfigureAwait(false);
+                }
+            };
 }

@@ -71,7 +71,7 @@ internal static class ListsPage
             html.Raw("<p id=\"list-count\">").Text(entries.TotalCount).Raw(" entries.</p><table id=\"list-entries\"><tr><th>Party</th><th>Value</th><th>Reason</th><th>Added by</th><th>Added</th><th>Expires</th><th></th></tr>");
             foreach (EmailGuardListEntry entry in entries.Items)
             {
-                html.Raw("<tr class=\"entry\">").Cell(entry.PartyType.ToString()).Cell(entry.Value).Cell(entry.Reason).Cell(entry.CreatedBy)
+                html.Raw("<tr class=\"entry\">").Cell(entry.PartyType.ToString()).Cell(Shown(entry)).Cell(entry.Reason).Cell(entry.CreatedBy)
                     .Raw("<td>").Time(entry.CreatedAt).Raw("</td><td>").Time(entry.ExpiresAt).Raw("</td><td>");
                 if (request.CanAct)
                 {
@@ -137,6 +137,14 @@ internal static class ListsPage
     /// <summary>Where an action on a list entry goes back to: the IP list of a client network, else the whole list.</summary>
     internal static string Back(DashboardRequest request, EmailGuardListKind kind, EmailGuardPartyType type)
         => request.Url("/lists", ("kind", kind.ToString()), ("type", type == EmailGuardPartyType.ClientNetwork ? type.ToString() : null));
+
+    /// <summary>
+    /// An entry's value as the page shows it: a client network in the one spelling the dashboard uses
+    /// (<see cref="ClientNetworkText"/>), also when it was stored in another (an older version's, a direct write). Its
+    /// Remove form carries the value as stored.
+    /// </summary>
+    private static string Shown(EmailGuardListEntry entry)
+        => entry.PartyType == EmailGuardPartyType.ClientNetwork ? IpAddressGrouping.NormalizeNetwork(entry.Value) ?? entry.Value : entry.Value;
 
     private static string IpListName(EmailGuardListKind kind) => kind == EmailGuardListKind.Blocklist ? "IP deny list" : "IP allow list";
 
