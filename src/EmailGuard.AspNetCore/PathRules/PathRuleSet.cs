@@ -50,6 +50,17 @@ internal sealed class PathRuleSet
         return null;
     }
 
+    /// <summary>
+    /// The rules whose path begins with <paramref name="pathBase"/> (<see cref="PathPattern.StartsWithBase"/>), each with
+    /// the pattern that says what it meant.
+    /// </summary>
+    /// <param name="pathBase">The request's <c>PathBase</c>, non-empty.</param>
+    public IEnumerable<(string Rule, string WithoutBase)> RulesWrittenWithBase(string pathBase)
+    {
+        int baseSegments = pathBase.Split('/', StringSplitOptions.RemoveEmptyEntries).Length;
+        return _rules.Where(r => r.Pattern.StartsWithBase(pathBase)).Select(r => (r.Pattern.Text, r.Pattern.WithoutBase(baseSegments)));
+    }
+
     /// <summary>Compiles the rules, or says which setting is wrong.</summary>
     public static PathRuleSet Create(EmailGuardEndpointOptions options, List<string> errors)
     {
