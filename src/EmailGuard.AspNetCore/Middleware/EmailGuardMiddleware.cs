@@ -91,7 +91,7 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
-            context.Request.Method, context.Request.Path.Value, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+            context, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);

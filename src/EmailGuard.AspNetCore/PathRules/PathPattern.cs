@@ -23,10 +23,14 @@ internal sealed class PathPattern
         _foldedSegments = [.. segments.Select(static s => PartitionValueKey.Fold(s, PartitionValueComparison.IgnoreCase))];
         TrailingWildcard = trailingWildcard;
         IsFallback = isFallback;
+        LiteralPath = new PathString("/" + string.Join('/', segments));
         LiteralSegments = segments.Count(s => s != "*");
     }
 
     public string Text { get; }
+
+    /// <summary>The path with single slashes, as routing would match it; meaningful when the path holds no wildcard.</summary>
+    public PathString LiteralPath { get; }
 
     /// <summary>The method, or null for any.</summary>
     public string? Method { get; }
