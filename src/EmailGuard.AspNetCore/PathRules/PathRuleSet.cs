@@ -44,8 +44,8 @@ internal sealed class PathRuleSet
     /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
     /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule
     /// names: MVC's conventional <c>{controller=Home}/{action=Index}/{id?}</c> serves <c>POST:/account/signup</c> at
-    /// <c>/account/signup/1</c>, <c>/account/signup/2</c>… too, and <c>/home/index</c> at <c>/</c>; a rule on the path
-    /// alone let each of them through unlimited, or under the fallback only.
+    /// <c>/account/signup/1</c>, <c>/account/signup/2</c>… too; a rule on the path alone let each of them through
+    /// unlimited, or under the fallback only.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
     /// <param name="exactPathsOnly">
