@@ -25,6 +25,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly TimeProvider _time;
     private readonly bool _hasTrustedProxy;
     private readonly EmailAddressNormalizationOptions _addressNormalization;
+    private readonly PathBaseRuleCheck _pathBaseCheck;
     private int _proxyWarningLogged;
 
     public EmailGuardMiddleware(
@@ -44,6 +45,7 @@ internal sealed partial class EmailGuardMiddleware
         _time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
         _clientNetworks = services.GetService<ClientNetworkLists>() ?? new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
+        _pathBaseCheck = new PathBaseRuleCheck(_logger);
         _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services));
 
         // Only under a host, which stops the timer with the app; a pipeline built without one reads on requests alone.
@@ -83,8 +85,13 @@ internal sealed partial class EmailGuardMiddleware
             }
         }
 
+        if (!state.PathRules.IsEmpty && context.Request.PathBase.HasValue)
+        {
+            _pathBaseCheck.Check(state.PathRules, context.Request.PathBase);
+        }
+
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
-            context.Request.Method, context.Request.Path.Value, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+            context, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);

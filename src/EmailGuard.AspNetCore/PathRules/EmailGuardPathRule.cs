@@ -15,7 +15,10 @@ public sealed class EmailGuardPathRule
     /// <summary>
     /// Gets or sets the endpoint pattern: <c>METHOD:/path</c>, where METHOD may be <c>*</c> for any method, a <c>*</c>
     /// path segment matches one segment and a trailing <c>*</c> matches one or more; <c>*</c> alone is the fallback
-    /// for requests no other rule matches. Paths compare case-insensitively, and a literal segment also matches the
+    /// for requests no other rule matches. The path is written as routes are, without the app's path base
+    /// (<c>UsePathBase</c>, <c>X-Forwarded-Prefix</c>): it matches <c>Request.Path</c>. A path without wildcards also
+    /// covers the other paths routing sends to the same endpoint with the same route values (<c>/account/signup/1</c>
+    /// under MVC's <c>{controller}/{action}/{id?}</c>). Paths compare case-insensitively, and a literal segment also matches the
     /// spellings a route value folds to it (surrounding white space, invisible characters, width and compatibility forms:
     /// <c>/api/tenants/acme%20/invite</c> counts under <c>POST:/api/tenants/acme/invite</c>); a
     /// <c>PathRuleAllowlist</c> entry matches case-insensitively only.

@@ -23,10 +23,14 @@ internal sealed class PathPattern
         _foldedSegments = [.. segments.Select(static s => PartitionValueKey.Fold(s, PartitionValueComparison.IgnoreCase))];
         TrailingWildcard = trailingWildcard;
         IsFallback = isFallback;
+        LiteralPath = new PathString("/" + string.Join('/', segments));
         LiteralSegments = segments.Count(s => s != "*");
     }
 
     public string Text { get; }
+
+    /// <summary>The path with single slashes, as routing would match it; meaningful when the path holds no wildcard.</summary>
+    public PathString LiteralPath { get; }
 
     /// <summary>The method, or null for any.</summary>
     public string? Method { get; }
@@ -153,6 +157,37 @@ internal sealed class PathPattern
 
         return !NextSegment(ref rest, out _);
     }
+
+    /// <summary>
+    /// Whether the pattern's path begins with every segment of <paramref name="pathBase"/> as literal segments, as a
+    /// rule written with the app's path base does: matched against the path below the base, it matches none of them.
+    /// </summary>
+    /// <param name="pathBase">The request's <c>PathBase</c>, non-empty.</param>
+    public bool StartsWithBase(string pathBase)
+    {
+        if (IsFallback)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> rest = pathBase.AsSpan();
+        int i = 0;
+        while (NextSegment(ref rest, out ReadOnlySpan<char> segment))
+        {
+            if (i >= _segments.Length || _segments[i] == "*" || !segment.Equals(_segments[i], StringComparison.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+
+            i++;
+        }
+
+        return i > 0;
+    }
+
+    /// <summary>The pattern as written without the first <paramref name="baseSegments"/> segments of its path.</summary>
+    public string WithoutBase(int baseSegments)
+        => $"{Method ?? "*"}:/{string.Join('/', _segments.Skip(baseSegments))}";
 
     /// <summary>Orders patterns so that the most specific one that matches wins, the fallback last.</summary>
     public static int CompareSpecificity(PathPattern a, PathPattern b)

@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Template;
 
 namespace EmailGuard.AspNetCore;
 
@@ -7,13 +11,26 @@ internal sealed class PathRuleSet
 {
     public static readonly PathRuleSet Empty = new([], []);
 
+    /// <summary>What <see cref="MatchPath"/> answers for a request an allowlist entry exempts.</summary>
+    private const int Allowlisted = -2;
+
     private readonly (PathPattern Pattern, EmailRateLimitPolicy Policy)[] _rules;
     private readonly PathPattern[] _allowlist;
+    private readonly bool _hasExactRules;
+
+    /// <summary>
+    /// For each route endpoint requests reached, the exact rules whose path routing would send to it, with the route
+    /// values that path gives. An app has a bounded set of endpoints, and a reload builds a new set with an empty cache.
+    /// </summary>
+    private readonly ConcurrentDictionary<RouteEndpoint, RouteBinding[]> _bindings = new();
+    private readonly Func<RouteEndpoint, RouteBinding[]> _bind;
 
     private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
     {
         _rules = rules;
         _allowlist = allowlist;
+        _hasExactRules = rules.Any(static r => !r.Item1.HasWildcardPath);
+        _bind = Bind;
     }
 
     public bool IsEmpty => _rules.Length == 0;
@@ -23,31 +40,139 @@ internal sealed class PathRuleSet
     /// <summary>Gets whether an enforced path rule counts per client IP or network.</summary>
     public bool HasClientIpPartition => _rules.Any(static r => r.Policy is { HasClientIpPartition: true, ShadowMode: false });
 
-    /// <param name="method">The request's method.</param>
-    /// <param name="path">The request's path.</param>
+    /// <summary>
+    /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
+    /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule
+    /// names: MVC's conventional <c>{controller=Home}/{action=Index}/{id?}</c> serves <c>POST:/account/signup</c> at
+    /// <c>/account/signup/1</c>, <c>/account/signup/2</c>… too; a rule on the path alone let each of them through
+    /// unlimited, or under the fallback only.
+    /// </summary>
+    /// <param name="context">The request, after routing.</param>
     /// <param name="exactPathsOnly">
     /// Whether only rules whose path holds no wildcard apply, as for EmailGuard's own feedback webhooks. A rule with an
     /// exact path always has more literal segments than a wildcard rule matching the same path, so it is found first anyway.
     /// </param>
-    public EmailRateLimitPolicy? Match(string method, string? path, bool exactPathsOnly = false)
+    public EmailRateLimitPolicy? Match(HttpContext context, bool exactPathsOnly)
+    {
+        string method = context.Request.Method;
+        int index = MatchPath(method, context.Request.Path.Value, exactPathsOnly);
+        if (index == Allowlisted)
+        {
+            return null;
+        }
+
+        if (_hasExactRules && context.GetEndpoint() is RouteEndpoint endpoint)
+        {
+            RouteBinding[] bindings = _bindings.GetOrAdd(endpoint, _bind);
+            int before = index < 0 ? _rules.Length : index;
+            foreach (RouteBinding binding in bindings)
+            {
+                if (binding.Rule >= before)
+                {
+                    break;
+                }
+
+                if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(context.Request.RouteValues))
+                {
+                    index = binding.Rule;
+                    break;
+                }
+            }
+        }
+
+        return index < 0 ? null : _rules[index].Policy;
+    }
+
+    private int MatchPath(string method, string? path, bool exactPathsOnly)
     {
         foreach (PathPattern allowed in _allowlist)
         {
             if (allowed.Matches(method, path))
             {
-                return null;
+                return Allowlisted;
             }
         }
 
-        foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
+        for (int i = 0; i < _rules.Length; i++)
         {
+            PathPattern pattern = _rules[i].Pattern;
             if ((!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path, foldSegments: true))
             {
-                return policy;
+                return i;
             }
         }
 
-        return null;
+        return -1;
+    }
+
+    /// <summary>The exact rules whose path <paramref name="endpoint"/>'s route pattern matches, most specific first.</summary>
+    private RouteBinding[] Bind(RouteEndpoint endpoint)
+    {
+        TemplateMatcher matcher;
+        try
+        {
+            matcher = new TemplateMatcher(new RouteTemplate(endpoint.RoutePattern), new RouteValueDictionary(endpoint.RoutePattern.Defaults));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // A pattern the template matcher does not take is left to the path alone, rather than failing the request.
+            return [];
+        }
+
+        List<RouteBinding>? bindings = null;
+        for (int i = 0; i < _rules.Length; i++)
+        {
+            PathPattern pattern = _rules[i].Pattern;
+            var values = new RouteValueDictionary();
+            if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
+            {
+                (bindings ??= []).Add(new RouteBinding(i, [.. values.Select(static v => RouteBinding.Expect(v.Key, v.Value))]));
+            }
+        }
+
+        return bindings?.ToArray() ?? [];
+    }
+
+    /// <summary>An exact rule bound to a route endpoint, and the route values its path gives there.</summary>
+    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values)
+    {
+        public int Rule { get; } = rule;
+
+        public static (string Key, string Value, string Folded) Expect(string key, object? value)
+        {
+            string text = Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty;
+            return (key, text, PartitionValueKey.Fold(text, PartitionValueComparison.IgnoreCase));
+        }
+
+        /// <summary>
+        /// Whether the request's route values are the rule's, compared as the rule's literal segments are: a value the
+        /// rule's path does not give (an optional <c>{id?}</c> it leaves out) may be anything.
+        /// </summary>
+        public bool Agrees(RouteValueDictionary routeValues)
+        {
+            foreach ((string key, string value, string folded) in values)
+            {
+                string actual = routeValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
+                if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
+                    && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The rules whose path begins with <paramref name="pathBase"/> (<see cref="PathPattern.StartsWithBase"/>), each with
+    /// the pattern that says what it meant.
+    /// </summary>
+    /// <param name="pathBase">The request's <c>PathBase</c>, non-empty.</param>
+    public IEnumerable<(string Rule, string WithoutBase)> RulesWrittenWithBase(string pathBase)
+    {
+        int baseSegments = pathBase.Split('/', StringSplitOptions.RemoveEmptyEntries).Length;
+        return _rules.Where(r => r.Pattern.StartsWithBase(pathBase)).Select(r => (r.Pattern.Text, r.Pattern.WithoutBase(baseSegments)));
     }
 
     /// <summary>Compiles the rules, or says which setting is wrong.</summary>
