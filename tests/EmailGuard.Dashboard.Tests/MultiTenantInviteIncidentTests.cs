@@ -79,32 +79,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
             }
         }
 
-        // Sentinels: each instance sends its alerts one at a time, in order, so once its sentinel arrived every alert it
-        // raised before has been delivered (or dropped, which the sentinel's own arrival would not show: none are).
-        foreach (DashboardHost instance in instances)
-        {
-            instance.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
-            {
-                Kind = "sentinel",
-                Condition = "sentinel:" + instance.Address,
-                Severity = EmailGuardAlertSeverity.Info,
-                Title = "sentinel",
-                Text = "sentinel",
-            });
-        }
-
-        for (int sentinels = 0; sentinels < 2;)
-        {
-            JsonElement alert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
-            if (alert.GetProperty("kind").GetString() == "sentinel")
-            {
-                sentinels++;
-            }
-            else
-            {
-                alerts.Add(alert);
-            }
-        }
+        alerts.AddRange(await DrainAlertsAsync(instances, receiver));
 
         // Assert: what went out, per tenant, at the provider.
         postmark.SentTo("rogue").Should().HaveCount(50, "the trial plan is 50 a day, shared by both instances");
@@ -183,6 +158,97 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         using HttpClient viewer = first.Client();
         (await WaitUntilAsync(async () => (await viewer.GetStringAsync("/emailguard")).Contains("Tenants by denials</h3><table><tr><th>Tenants</th><th>Denied</th></tr><tr><td>rogue</td><td class=\"num\">1,950</td>", StringComparison.Ordinal)))
             .Should().BeTrue("each instance publishes its top parties every 15 s");
+    }
+
+    [Fact]
+    public async Task BouncesReachBothInstancesAtOnce_EachTripPagesOnce()
+    {
+        // Arrange: four trial tenants' bots each got 100 invites out (a paid plan), on both instances.
+        string[] bots = ["bot1", "bot2", "bot3", "bot4"];
+        PlanDatabase plans = new();
+        foreach (string bot in bots)
+        {
+            plans[bot] = "paid";
+        }
+
+        PostmarkOutbox postmark = new();
+        string prefix = RedisServerFixture.UniquePrefix();
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost first = await StartAsync("invites-a", prefix, plans, postmark, receiver);
+        await using DashboardHost second = await StartAsync("invites-b", prefix, plans, postmark, receiver);
+        DashboardHost[] instances = [first, second];
+        foreach (string bot in bots)
+        {
+            await Task.WhenAll(
+                InviteAsync(first, bot, Enumerable.Range(0, 50).Select(i => $"p{i}@{bot}-scraped.example")),
+                InviteAsync(second, bot, Enumerable.Range(50, 50).Select(i => $"p{i}@{bot}-scraped.example")));
+        }
+
+        // Act: Postmark posts each bot's bounces in a burst that the balancer spreads over both instances, which judge
+        // the tenant at the same time (the second bounce reduces it, the fourth suspends it).
+        await Task.WhenAll(instances.Select((instance, n) => Task.Run(async () =>
+        {
+            foreach (string bot in bots)
+            {
+                foreach (PostmarkOutbox.Sent mail in postmark.SentTo(bot).Where(m => m.Position % 2 == n).Take(4))
+                {
+                    await PostRecordAsync(instance, Record(mail, "Bounce", "HardBounce"));
+                }
+            }
+        })));
+        List<JsonElement> alerts = await DrainAlertsAsync(instances, receiver);
+
+        // Assert: each bot's tenant and user reduced once and suspended once: one page per trip, not one per instance.
+        string[] conditions = alerts.Select(a => a.GetProperty("condition").GetString()!).ToArray();
+        conditions.Should().OnlyHaveUniqueItems();
+        foreach (string bot in bots)
+        {
+            conditions.Should().Contain(
+            [
+                $"flagged:Tenant:{bot}:high_bounce_rate",
+                $"suspended:Tenant:{bot}:high_bounce_rate",
+                $"flagged:User:{bot}-admin:high_bounce_rate",
+                $"suspended:User:{bot}-admin:high_bounce_rate",
+            ]);
+        }
+
+        conditions.Should().Contain("flagged:Category:signup:account_bounce_rate", "the account's 32 bounces in 400 sends tighten the risky category");
+        conditions.Should().HaveCount((bots.Length * 8) + 2, "per bot: tenant and user, reduced and suspended, each a flag alert and a breaker_tripped alert; and the account's");
+    }
+
+    /// <summary>
+    /// Every alert the instances raised so far: each sends its alerts one at a time, in order, so once a sentinel raised
+    /// after them arrived, every alert before it has been delivered.
+    /// </summary>
+    private static async Task<List<JsonElement>> DrainAlertsAsync(DashboardHost[] instances, AlertReceiver receiver)
+    {
+        foreach (DashboardHost instance in instances)
+        {
+            instance.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
+            {
+                Kind = "sentinel",
+                Condition = "sentinel:" + instance.Address,
+                Severity = EmailGuardAlertSeverity.Info,
+                Title = "sentinel",
+                Text = "sentinel",
+            });
+        }
+
+        List<JsonElement> alerts = [];
+        for (int sentinels = 0; sentinels < instances.Length;)
+        {
+            JsonElement alert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+            if (alert.GetProperty("kind").GetString() == "sentinel")
+            {
+                sentinels++;
+            }
+            else
+            {
+                alerts.Add(alert);
+            }
+        }
+
+        return alerts;
     }
 
     private static async Task<List<EmailSendDecision>> InviteAsync(DashboardHost instance, string tenant, IEnumerable<string> addresses)
