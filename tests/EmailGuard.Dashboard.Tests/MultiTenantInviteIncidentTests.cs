@@ -123,8 +123,14 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
             status.Usage.Where(u => u.Dimension == EmailGuardDimension.Tenant).Select(u => u.Limit).Should().Equal(1);
         }
 
+        // The bot's network is banned from the app's endpoints (NetworkBouncesToBan, 2); the paying tenants' are not.
+        IEmailGuardLists lists = first.Services.GetRequiredService<IEmailGuardLists>();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "203.0.113.7/32"))!.Reason.Should().Be(EmailGuardFlagReasons.HighBounceRate);
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.10/32")).Should().BeNull();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "192.0.2.20/32")).Should().BeNull();
+
         // Every hard bounce and complaint is suppressed for every tenant.
-        IReadOnlyDictionary<string, int> reasons = await first.Services.GetRequiredService<IEmailGuardLists>().CountByReasonAsync(EmailGuardListKind.Blocklist);
+        IReadOnlyDictionary<string, int> reasons = await lists.CountByReasonAsync(EmailGuardListKind.Blocklist);
         reasons.GetValueOrDefault("hard_bounce").Should().Be(17);
         reasons.GetValueOrDefault("complaint").Should().Be(3);
 
@@ -143,6 +149,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
             "suspended:User:rogue-admin:high_bounce_rate",
             "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin limits reduced (high_bounce_rate)",
             "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin suspended (high_bounce_rate)",
+            "breaker_tripped:breaker_tripped:Ratio breaker: ClientIp 203.0.113.7/32 banned (high_bounce_rate)",
             "suspended:Tenant:rogue:complaint_rate",
             "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue suspended (complaint_rate)",
             "suspended:User:rogue-admin:complaint_rate",
@@ -163,8 +170,8 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
     [Fact]
     public async Task BouncesReachBothInstancesAtOnce_EachTripPagesOnce()
     {
-        // Arrange: four trial tenants' bots each got 100 invites out (a paid plan), on both instances.
-        string[] bots = ["bot1", "bot2", "bot3", "bot4"];
+        // Arrange: eight trial tenants' bots each got 100 invites out (a paid plan), on both instances.
+        string[] bots = [.. Enumerable.Range(1, 8).Select(n => $"bot{n}")];
         PlanDatabase plans = new();
         foreach (string bot in bots)
         {
@@ -186,25 +193,26 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
 
         // Act: Postmark posts each bot's bounces in a burst that the balancer spreads over both instances, which judge
         // the tenant at the same time (the second bounce reduces it, the fourth suspends it).
-        await Task.WhenAll(instances.Select((instance, n) => Task.Run(async () =>
+        foreach (string bot in bots)
         {
-            foreach (string bot in bots)
+            IReadOnlyList<PostmarkOutbox.Sent> sent = postmark.SentTo(bot);
+            for (int pair = 0; pair < 4; pair++)
             {
-                foreach (PostmarkOutbox.Sent mail in postmark.SentTo(bot).Where(m => m.Position % 2 == n).Take(4))
-                {
-                    await PostRecordAsync(instance, Record(mail, "Bounce", "HardBounce"));
-                }
+                await Task.WhenAll(instances.Select((instance, n) => PostRecordAsync(instance, Record(sent[(2 * pair) + n], "Bounce", "HardBounce"))));
             }
-        })));
+        }
+
         List<JsonElement> alerts = await DrainAlertsAsync(instances, receiver);
 
-        // Assert: each bot's tenant and user reduced once and suspended once: one page per trip, not one per instance.
+        // Assert: each bot's tenant and user reduced once and suspended once, and its network banned once: one page per
+        // trip, not one per instance.
         string[] conditions = alerts.Select(a => a.GetProperty("condition").GetString()!).ToArray();
         conditions.Should().OnlyHaveUniqueItems();
         foreach (string bot in bots)
         {
             conditions.Should().Contain(
             [
+                $"breaker_tripped:breaker_tripped:Ratio breaker: ClientIp {ClientIp(bot)}/32 banned (high_bounce_rate)",
                 $"flagged:Tenant:{bot}:high_bounce_rate",
                 $"suspended:Tenant:{bot}:high_bounce_rate",
                 $"flagged:User:{bot}-admin:high_bounce_rate",
@@ -213,7 +221,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         }
 
         conditions.Should().Contain("flagged:Category:signup:account_bounce_rate", "the account's 32 bounces in 400 sends tighten the risky category");
-        conditions.Should().HaveCount((bots.Length * 8) + 2, "per bot: tenant and user, reduced and suspended, each a flag alert and a breaker_tripped alert; and the account's");
+        conditions.Should().HaveCount((bots.Length * 9) + 2, "per bot: tenant and user, reduced and suspended, each a flag alert and a breaker_tripped alert, and its network's ban; and the account's");
     }
 
     /// <summary>
@@ -259,7 +267,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         foreach (string address in addresses)
         {
             GuardedSendResult result = await sender.TrySendAsync(
-                new OutboundEmail { Sender = Sender(tenant), To = [address], TenantId = tenant, UserId = $"{tenant}-admin", Category = "invite" },
+                new OutboundEmail { Sender = Sender(tenant), To = [address], TenantId = tenant, UserId = $"{tenant}-admin", Category = "invite", ClientIp = ClientIp(tenant) },
                 new EmailContent { Subject = $"Join {tenant}", TextBody = "You were invited." });
             if (!result.Sent)
             {
@@ -269,6 +277,15 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
 
         return refused;
     }
+
+    // The address of the request that asked for the invitation: each tenant's people, or bot, in a network of their own.
+    private static IPAddress ClientIp(string tenant) => tenant switch
+    {
+        "acme" => IPAddress.Parse("198.51.100.10"),
+        "globex" => IPAddress.Parse("192.0.2.20"),
+        "rogue" => IPAddress.Parse("203.0.113.7"),
+        _ => IPAddress.Parse($"100.64.{tenant[^1]}.1"),
+    };
 
     // globex sends from an address too long for Postmark's 80-character metadata values: its feedback is attributed by
     // the MessageID the transport returned, as feedback.md says.

@@ -223,8 +223,11 @@ internal sealed partial class RatioBreaker
 
         string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
         EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
-        if (existing is not null)
+        if (existing is not null
+            || await _feedback.Mappings.GetOrAddAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", "1", s_tripClaimLifetime, "claim a client network's ban", cancellationToken)
+                .ConfigureAwait(false) is not null)
         {
+            // Banned already, or being banned by the instance that claimed it: a burst spread over the instances bans it once.
             return;
         }
 
