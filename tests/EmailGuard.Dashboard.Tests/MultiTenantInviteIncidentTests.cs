@@ -85,6 +85,8 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         postmark.SentTo("rogue").Should().HaveCount(50, "the trial plan is 50 a day, shared by both instances");
         postmark.SentTo("acme").Should().HaveCount(Rounds * GoodInvitesPerRound);
         postmark.SentTo("globex").Should().HaveCount(Rounds * GoodInvitesPerRound);
+        postmark.SentTo("globex").Should().AllSatisfy(m => m.Metadata.Keys.Should().Equal("eg_id"), "its sender does not fit Postmark's 80 characters");
+        postmark.SentTo("acme").Should().AllSatisfy(m => m.Metadata.Keys.Should().Contain(["eg_id", "eg_t", "eg_u", "eg_s", "eg_c"]));
 
         // What was refused, and why.
         refused["acme"].Should().BeEmpty("a paying tenant sending at the same time loses nothing");
