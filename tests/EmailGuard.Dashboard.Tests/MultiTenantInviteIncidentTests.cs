@@ -167,6 +167,19 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         using HttpClient viewer = first.Client();
         (await WaitUntilAsync(async () => (await viewer.GetStringAsync("/emailguard")).Contains("Tenants by denials</h3><table><tr><th>Tenants</th><th>Denied</th></tr><tr><td>rogue</td><td class=\"num\">1,950</td>", StringComparison.Ordinal)))
             .Should().BeTrue("each instance publishes its top parties every 15 s");
+
+        // Later: the operator lifts every flag of the tenant and its admin. The cut plan still holds it, on both instances.
+        IEmailGuardFlags flags = first.Services.GetRequiredService<IEmailGuardFlags>();
+        (await flags.ClearAsync(EmailGuardPartyType.Tenant, "rogue", clearedBy: "on-call")).Should().Be(5, "the two trips, their half-open phases and the manual suspension");
+        (await flags.ClearAsync(EmailGuardPartyType.User, "rogue-admin", clearedBy: "on-call")).Should().Be(4);
+        (await WaitUntilAsync(async () => !await IsSuspendedEverywhereAsync(instances, "rogue", any: true))).Should().BeTrue();
+        List<EmailSendDecision> afterClear = [.. await InviteAsync(first, "rogue", ["late1@scraped1.example"]), .. await InviteAsync(second, "rogue", ["late2@scraped2.example"])];
+        afterClear.Should().HaveCount(2).And.AllSatisfy(d =>
+        {
+            d.Reason.Should().Be(EmailSendReason.LimitExceeded);
+            d.Dimension.Should().Be(EmailGuardDimension.Tenant);
+        });
+        postmark.SentTo("rogue").Should().HaveCount(50);
     }
 
     [Fact]
@@ -374,19 +387,20 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         return status.Ratios.Single(r => r.Counts.Dimension == EmailGuardDimension.Tenant && r.Counts.Partition == tenant);
     }
 
-    private static async Task<bool> IsSuspendedEverywhereAsync(DashboardHost[] instances, string tenant)
+    /// <summary>Whether every instance (or, with <paramref name="any"/>, any instance) refuses the tenant as suspended.</summary>
+    private static async Task<bool> IsSuspendedEverywhereAsync(DashboardHost[] instances, string tenant, bool any = false)
     {
         foreach (DashboardHost instance in instances)
         {
             EmailSendDecision peek = await instance.Services.GetRequiredService<IEmailSendGuard>().PeekAsync(
                 new OutboundEmail { To = ["probe@example.org"], TenantId = tenant, Category = "invite" });
-            if (peek.Reason != EmailSendReason.Suspended)
+            if ((peek.Reason == EmailSendReason.Suspended) == any)
             {
-                return false;
+                return any;
             }
         }
 
-        return true;
+        return !any;
     }
 
     /// <summary>Waits for an alert <paramref name="wanted"/> describes; every alert read on the way is kept in <paramref name="alerts"/>.</summary>
