@@ -235,7 +235,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
             ]);
         }
 
-        conditions.Should().Contain("flagged:Category:signup:account_bounce_rate", "the account's 32 bounces in 400 sends tighten the risky category");
+        conditions.Should().Contain("flagged:Category:signup:account_bounce_rate", "the account's 64 bounces in 800 sends tighten the risky category");
         conditions.Should().HaveCount((bots.Length * 9) + 2, "per bot: tenant and user, reduced and suspended, each a flag alert and a breaker_tripped alert, and its network's ban; and the account's");
     }
 
