@@ -69,7 +69,13 @@ internal sealed partial class RatioBreaker
             return;
         }
 
+        // Every instance that records a bounce of the burst may find the account over the line at once: one tightens.
         BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
+        if (await _feedback.Mappings.GetOrAddAsync(memory.Key + ":t", "1", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false) is not null)
+        {
+            return;
+        }
+
         EmailGuardFlag flag = await HoldAsync(memory, counts, raiseEvents: true, cancellationToken).ConfigureAwait(false);
         bool account = counts.Dimension == EmailGuardDimension.Global;
         LogAccountTightened(_logger, LogValue.Of(category), reason, account ? "the account's" : "the category's own", counts.BounceRate, counts.ComplaintRate, counts.Sends);

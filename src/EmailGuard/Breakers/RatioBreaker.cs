@@ -24,6 +24,12 @@ internal sealed partial class RatioBreaker
     private const int MaxWarnedParties = 1_000;
     private static readonly TimeSpan s_warnAgainAfter = TimeSpan.FromHours(1);
 
+    // How long a claimed trip keeps other instances from tripping it too. Once the trip's flag is written every
+    // instance reads it first (a trip is not repeated), so this only needs to outlast the few milliseconds between the
+    // claim and the flag; should the instance that claimed fail to write the flag, the trip comes at the next bounce
+    // after it lapses.
+    private static readonly TimeSpan s_tripClaimLifetime = TimeSpan.FromMinutes(1);
+
     private readonly EmailGuardFeedback _feedback;
     private readonly EmailRatioBreakerOptions _options;
     private readonly IEmailGuardFlags? _flags;
@@ -195,6 +201,15 @@ internal sealed partial class RatioBreaker
             level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
         }
 
+        // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
+        // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was
+        // flagged, raised and paged once per instance. The first to claim this trip (its level and action) trips it.
+        if (await _feedback.Mappings.GetOrAddAsync(
+                $"{memory.Key}:t:{level}:{(int)action}", "1", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false) is not null)
+        {
+            return;
+        }
+
         await TripAsync(memory, counts, action, level, attribution, cancellationToken).ConfigureAwait(false);
     }
 
@@ -208,8 +223,11 @@ internal sealed partial class RatioBreaker
 
         string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
         EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
-        if (existing is not null)
+        if (existing is not null
+            || await _feedback.Mappings.GetOrAddAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", "1", s_tripClaimLifetime, "claim a client network's ban", cancellationToken)
+                .ConfigureAwait(false) is not null)
         {
+            // Banned already, or being banned by the instance that claimed it: a burst spread over the instances bans it once.
             return;
         }
 
