@@ -12,9 +12,10 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Batched, so a flood costs no store call per denial: each dimension has at most one call in flight, and the denials
-/// heard meanwhile go in the next call as one increment. The first denial of a quiet dimension is counted at once
-/// (on the in-memory store, before the guard's event returns).
+/// Batched, so a flood costs no store call per denial: each dimension has at most one call in flight, the next starts
+/// <see cref="FlushInterval"/> after a call that did not complete at once (a remote store's), and the denials heard
+/// meanwhile go in it as one increment. The first denial of a quiet dimension is counted at once (on the in-memory
+/// store, before the guard's event returns).
 /// </para>
 /// <para>
 /// When the store cannot count (it fails, does not answer in time, or its circuit is open) the batch is counted in this
@@ -26,6 +27,12 @@ internal sealed partial class SpikeCounter
 {
     /// <summary>The prefix of the counters' keys; the dimension's name follows.</summary>
     internal const string KeyPrefix = "emailguard:alerts:spike:";
+
+    /// <summary>
+    /// How long after a store call that went over the network the next one for its dimension waits: a flood costs each
+    /// instance at most four calls a second and dimension, however fast it is denied, and a spike is paged that much later.
+    /// </summary>
+    internal static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(250);
 
     private readonly IResilientRateLimitStore _store;
     private readonly long _threshold;
@@ -106,9 +113,12 @@ internal sealed partial class SpikeCounter
                 state.Pending = 0;
             }
 
+            bool remote = false;
             try
             {
-                long count = await CountAsync(state, cost).ConfigureAwait(false);
+                ValueTask<long> counting = CountAsync(state, cost);
+                remote = !counting.IsCompleted;
+                long count = await counting.ConfigureAwait(false);
 
                 // One alert for a batch however many multiples it crossed: the gate would count the others as repeats.
                 if (count / _threshold > (count - cost) / _threshold)
@@ -120,6 +130,13 @@ internal sealed partial class SpikeCounter
             {
                 // Only bad input escapes the resilient store; a spike that cannot be counted must not stop the counting.
                 CountingHere(ex.GetType().Name);
+            }
+
+            if (remote)
+            {
+                // A flood the over-limit cache denies without a round trip must not cost one a denial here either: the
+                // denials heard until the interval ends go in the next call, still flushing, so a new one starts none.
+                await Task.Delay(FlushInterval, _timeProvider).ConfigureAwait(false);
             }
         }
     }
