@@ -74,6 +74,26 @@ public static partial class EmailAddressNormalizer
         EmailAddressNormalizationOptions options,
         out NormalizedEmailAddress result,
         [NotNullWhen(false)] out string? error)
+        => TryNormalize(address, options, guesses: true, out result, out error);
+
+    /// <summary>
+    /// Normalizes an address with only the folds that keep to one mailbox for certain: case, width, IDN, and what the
+    /// provider rules document (Gmail's dots and <c>+</c>, alias domains, a provider's own separators). The generic
+    /// plus-tag rule (<see cref="EmailAddressNormalizationOptions.StripPlusTags"/> at a domain whose rule does not
+    /// name <c>+</c>) and source routes are guesses: a server that does not deliver <c>victim+x</c> or
+    /// <c>victim%example.com</c> to <c>victim</c> bounces them while <c>victim</c> lives. Where this form differs
+    /// from <see cref="TryNormalize(string?, EmailAddressNormalizationOptions, out NormalizedEmailAddress, out string?)"/>'s,
+    /// what happened to the address says nothing certain about the mailbox it folds to.
+    /// </summary>
+    internal static bool TryNormalizeWithoutGuesses(string? address, EmailAddressNormalizationOptions options, out NormalizedEmailAddress result)
+        => TryNormalize(address, options, guesses: false, out result, out _);
+
+    private static bool TryNormalize(
+        string? address,
+        EmailAddressNormalizationOptions options,
+        bool guesses,
+        out NormalizedEmailAddress result,
+        [NotNullWhen(false)] out string? error)
     {
         ArgumentNullException.ThrowIfNull(options);
         result = default;
@@ -115,12 +135,12 @@ public static partial class EmailAddressNormalizer
             return false;
         }
 
-        if (options.FoldProviderAliases)
+        if (options.FoldProviderAliases && guesses)
         {
             (local, domain) = FoldSourceRoute(local, domain);
         }
 
-        (local, domain) = ProviderTable.For(options).Fold(local, domain, options);
+        (local, domain) = ProviderTable.For(options).Fold(local, domain, options, stripPlusTags: guesses && options.StripPlusTags);
         if (local.Length + 1 + domain.Length > MaxAddressLength)
         {
             error = $"The address is longer than {MaxAddressLength} characters.";

@@ -19,7 +19,7 @@ internal sealed class ProviderTable
         => s_compiled.GetValue(options, static o => Compile(o.Providers));
 
     /// <summary>Folds a canonical local part and domain by the provider's rules and, when asked, the generic plus-tag rule.</summary>
-    public (string Local, string Domain) Fold(string local, string domain, EmailAddressNormalizationOptions options)
+    public (string Local, string Domain) Fold(string local, string domain, EmailAddressNormalizationOptions options, bool stripPlusTags)
     {
         if (options.FoldProviderAliases)
         {
@@ -50,7 +50,7 @@ internal sealed class ProviderTable
             }
         }
 
-        if (options.StripPlusTags)
+        if (stripPlusTags)
         {
             local = Cut(local, "+");
         }

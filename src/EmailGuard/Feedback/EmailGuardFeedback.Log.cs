@@ -48,6 +48,10 @@ internal sealed partial class EmailGuardFeedback
         Message = "Feedback {Kind} from {Provider} is about mail the provider never sent: the address was already on its suppression list. It counts toward no ratio or breaker; tenant: {TenantId}; suppression: {Reason}.")]
     private static partial void LogSuppressedByProvider(ILogger logger, EmailFeedbackKind kind, string provider, string tenantId, string reason);
 
+    [LoggerMessage(EventId = 3020, EventName = "BounceOfGuessedSpellingNotSuppressed", Level = LogLevel.Information,
+        Message = "A {BounceType} bounce from {Provider} (event {EventId}) names a spelling that folds to its address only by a guess (a plus-tag at a domain whose provider rule does not name '+', or a source route): it is counted, but the address it folds to is not suppressed and its soft bounces are not counted, since that mailbox may well exist.")]
+    private static partial void LogBounceOfGuessedSpelling(ILogger logger, EmailBounceType bounceType, string provider, string eventId);
+
     [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
         Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
     private static partial void LogSendCountFailed(ILogger logger, Exception exception);

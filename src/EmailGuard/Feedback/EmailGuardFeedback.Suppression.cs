@@ -7,10 +7,13 @@ namespace EmailGuard;
 internal sealed partial class EmailGuardFeedback
 {
     private (string? Reason, EmailGuardPartyType PartyType, string? Value, TimeSpan? Duration, string? Category) Suppression(
-        EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount)
+        EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount, bool guessed)
     {
         switch (feedback.Kind)
         {
+            case EmailFeedbackKind.Bounced when guessed:
+                // See FoldedByGuess: the bounced spelling is not certainly the mailbox it folds to.
+                return (null, default, null, null, null);
             case EmailFeedbackKind.Bounced when feedback.BounceType == EmailBounceType.Permanent:
                 return (EmailFeedbackSuppressionReasons.HardBounce, EmailGuardPartyType.Recipient, recipient, _options.HardBounceSuppression, null);
             case EmailFeedbackKind.Bounced when transientCount >= _options.TransientBounceThreshold && _options.TransientBounceThreshold > 0:
@@ -63,7 +66,7 @@ internal sealed partial class EmailGuardFeedback
             return null;
         }
 
-        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0);
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0, FoldedByGuess(feedback, recipient));
         if (reason is null)
         {
             return null;

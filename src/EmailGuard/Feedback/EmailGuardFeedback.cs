@@ -110,7 +110,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // Mail the provider never sent (the address was on its suppression list) hurt no one's reputation, and the
         // providers leave it out of the account's rates: it is deduplicated and suppresses the address, but counts nowhere.
         bool counted = !feedback.SuppressedByProvider;
-        bool transient = counted && _transientRule is not null && kind == 's';
+        bool guessed = FoldedByGuess(feedback, recipient);
+        bool transient = counted && _transientRule is not null && kind == 's' && !guessed;
         List<RateLimitRequest> requests = new(9)
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
@@ -150,7 +151,14 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 return Unavailable(feedback, provider, null);
         }
 
-        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, transient ? entries[^1].Count : 0);
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, transient ? entries[^1].Count : 0, guessed);
+        if (guessed)
+        {
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogBounceOfGuessedSpelling(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+#pragma warning restore CA1873
+        }
+
         EmailGuardListEntry? entry = null;
         if (reason is not null && _lists is not null)
         {
@@ -318,6 +326,19 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             throw new ArgumentException($"{name} must be 1 to {MaxIdLength} characters, not blank.", name);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="feedback"/> is a bounce of a spelling that reaches <paramref name="recipient"/> only by a
+    /// guess of the normalizer: a plus-tag at a domain whose provider rule does not name <c>+</c>, or a source route.
+    /// Such a bounce proves nothing of the mailbox it folds to (a server without sub-addressing bounces
+    /// <c>ceo+x@example.com</c> while <c>ceo@example.com</c> lives), and suppressing that mailbox would let one bounced
+    /// mail, which anyone who can make the app send one can cause, cut a stranger off from every tenant's mail. The
+    /// counters still fold it, so the bounce counts against whoever sent it.
+    /// </summary>
+    private bool FoldedByGuess(EmailFeedbackEvent feedback, string recipient)
+        => feedback.Kind == EmailFeedbackKind.Bounced
+           && EmailAddressNormalizer.TryNormalizeWithoutGuesses(feedback.Recipient, _normalization, out NormalizedEmailAddress mailbox)
+           && !string.Equals(mailbox.Address, recipient, StringComparison.Ordinal);
 
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null

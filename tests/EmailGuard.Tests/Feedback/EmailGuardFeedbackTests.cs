@@ -516,7 +516,7 @@ public sealed class EmailGuardFeedbackTests
         });
         EmailSendAttribution attribution = new() { TenantId = "acme", Category = "news" };
 
-        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e1", recipient: "Hard+tag@Example.com", attribution: attribution));
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("e1", recipient: "Hard@Example.com", attribution: attribution));
         await app.Feedback.RecordAsync(FeedbackTestApp.Event("e2", EmailFeedbackKind.Complained, recipient: "angry@example.com"));
         await app.Feedback.RecordAsync(FeedbackTestApp.Event("e3", EmailFeedbackKind.Unsubscribed, recipient: "bye@example.com", attribution: attribution));
         await app.Feedback.RecordAsync(FeedbackTestApp.Event("e4", EmailFeedbackKind.Delivered, recipient: "fine@example.com"));

@@ -12,7 +12,7 @@ public sealed class FeedbackSuppressionTests
         await using FeedbackTestApp app = new();
         (await app.CheckAsync("victim@example.com")).IsAllowed.Should().BeTrue();
 
-        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "Victim+x@Example.com"));
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "Victim@Example.com"));
 
         result.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
         EmailSendDecision next = await app.CheckAsync("victim@example.com");
@@ -21,6 +21,64 @@ public sealed class FeedbackSuppressionTests
         (await app.Guard.CheckAsync(new OutboundEmail { To = ["VICTIM@example.com"], TenantId = "another-tenant" })).Reason.Should().Be(EmailSendReason.Blocklisted);
         app.Time.Advance(TimeSpan.FromDays(400));
         (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!.Reason.Should().Be("hard_bounce");
+    }
+
+    [Fact]
+    public async Task HardBounce_OfASpellingTheProviderRuleFolds_SuppressesTheMailbox()
+    {
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: "V.ictim+x@GoogleMail.com"));
+
+        // Gmail ignores the dots and delivers every +tag to the mailbox: its bounce is the mailbox's.
+        result.SuppressionReason.Should().Be(EmailFeedbackSuppressionReasons.HardBounce);
+        (await app.CheckAsync("victim@gmail.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
+        (await app.CheckAsync("vic.tim+y@gmail.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
+    }
+
+    [Theory]
+    [InlineData("ceo+x@example.com")]
+    [InlineData("CEO+newsletter@Example.com")]
+    [InlineData("ceo%example.com@example.com")]
+    public async Task HardBounce_OfASpellingFoldedByAGuess_DoesNotSuppressTheMailboxItFoldsTo(string bounced)
+    {
+        // A server without sub-addressing bounces ceo+x while ceo lives: one bounced mail, which a rogue tenant or a
+        // signup bot causes at will, suppressed ceo@example.com for good, for every tenant.
+        await using FeedbackTestApp app = new();
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: bounced));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded, "the bounce happened and counts against whoever sent it");
+        result.SuppressionReason.Should().BeNull();
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "ceo@example.com")).Should().BeNull();
+        (await app.CheckAsync("ceo@example.com")).IsAllowed.Should().BeTrue();
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", recipient: bounced))).Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
+        (await app.CheckAsync("ceo@example.com")).IsAllowed.Should().BeTrue("a duplicate does not complete a suppression that was never due");
+    }
+
+    [Fact]
+    public async Task TransientBounces_OfSpellingsFoldedByAGuess_DoNotSuppressTheMailboxTheyFoldTo()
+    {
+        await using FeedbackTestApp app = new();
+
+        for (int i = 0; i < 5; i++)
+        {
+            (await app.Feedback.RecordAsync(FeedbackTestApp.Event($"t{i}", bounce: EmailBounceType.Transient, recipient: $"ceo+{i}@example.com")))
+                .SuppressionReason.Should().BeNull();
+        }
+
+        (await app.CheckAsync("ceo@example.com")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Complaint_OfATaggedSpelling_SuppressesTheMailbox()
+    {
+        // A complaint means the mail was delivered: the tag reached a mailbox, and it is the one the address folds to.
+        await using FeedbackTestApp app = new();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained, recipient: "ceo+x@example.com"));
+
+        (await app.CheckAsync("ceo@example.com")).Reason.Should().Be(EmailSendReason.Blocklisted);
     }
 
     [Fact]
