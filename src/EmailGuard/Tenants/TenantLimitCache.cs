@@ -16,7 +16,9 @@ namespace EmailGuard;
 /// instance does not apply a cap the operator cut hours ago to one more check. A check with no answer at hand, or
 /// only one that old, waits for the lookup at most the timeout and then uses the default tenant rules; the lookup goes
 /// on and serves later checks. A failing provider keeps the last answer (the defaults when there is none) for one
-/// lifetime, so a down database is not hammered, and is logged.
+/// lifetime, so a down database is not hammered, and is logged. After an invalidation the last answer is no longer
+/// trusted alone: until the provider answers, the timeout's and the failure's fallback is the stricter of it and the
+/// defaults, and the fair-share weight is at most the default.
 /// <para>
 /// At most <c>maxTenants</c> answers are kept. When the cache is full, answers past their lifetime make room (at most
 /// one sweep per lifetime); when every answer is still fresh, a new tenant is looked up without being cached. A flood
