@@ -416,6 +416,7 @@ internal sealed partial class TenantLimitCache
                 holding = await HoldSlotAsync(tenantId, lookup).ConfigureAwait(false);
                 limits = await lookup.ConfigureAwait(false);
             }
+
             if (limits is null)
             {
                 // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
@@ -461,7 +462,6 @@ internal sealed partial class TenantLimitCache
                 _weights.AddOrUpdate(tenantId, static _ => new Weight(double.NaN), static (_, last) => new Weight(last.Value));
             }
         }
-
         finally
         {
             if (holding)
