@@ -50,7 +50,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _state = state;
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _tenantLimits = new TenantLimitCache(tenantLimitProvider, _options.TenantLimitCacheDuration, timeProvider, _logger, store.Timeout);
+        _tenantLimits = new TenantLimitCache(
+            tenantLimitProvider,
+            _options.TenantLimitCacheDuration,
+            timeProvider,
+            _logger,
+            store.Timeout,
+            defaults: _rules.Tenant,
+            defaultWeight: _options.FairShare?.DefaultWeight ?? 1,
+            lookupConcurrency: _options.TenantLimitLookupConcurrency);
         if (tenantLimitProvider is not null)
         {
             // Another instance's IEmailGuardTenantLimits call; a whole load cannot say which tenants it skipped, so

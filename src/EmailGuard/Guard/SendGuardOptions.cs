@@ -190,6 +190,22 @@ public sealed class SendGuardOptions
     public TimeSpan TenantLimitCacheDuration { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// Gets or sets how many <see cref="ITenantLimitProvider"/> lookups run at once on this instance; the others wait
+    /// for one of them to finish.
+    /// </summary>
+    /// <remarks>
+    /// After <see cref="IEmailGuardTenantLimits.InvalidateAllAsync"/>, every active tenant's next check starts a lookup;
+    /// this keeps them from reaching the app's database all at once, on every instance. A check whose lookup waits for
+    /// its turn still waits at most <see cref="StoreResilienceOptions.Timeout"/>, and then gets the stricter of the
+    /// tenant's last answer and the default tenant rules. Concurrent checks of one tenant share one lookup whatever
+    /// this is. A lookup that has not answered within <see cref="TenantLimitCacheDuration"/> stops counting (warning
+    /// 3012), so a few hung lookups do not hold every other tenant's up.
+    /// </remarks>
+    /// <value>The default value is 16.</value>
+    [Range(1, 10_000)]
+    public int TenantLimitLookupConcurrency { get; set; } = TenantLimitCache.DefaultLookupConcurrency;
+
+    /// <summary>
     /// Gets or sets how often this instance re-reads blocklists, allowlists and flags changed by other instances.
     /// Changes made through this instance apply at once.
     /// </summary>

@@ -17,9 +17,11 @@ namespace EmailGuard;
 /// </para>
 /// <para>
 /// The next check of the tenant on each instance then asks the provider and waits for its answer, at most
-/// <see cref="StoreResilienceOptions.Timeout"/>, rather than use the old answer while the new one loads; a provider
-/// slower than that gives that check the default tenant rules, and one that fails keeps the last answer, as at any
-/// lookup (see <see cref="ITenantLimitProvider"/>).
+/// <see cref="StoreResilienceOptions.Timeout"/>, rather than use the old answer while the new one loads. Until the
+/// provider answers, a check that outlasts the timeout, or a lookup that fails, gets the stricter of the tenant's last
+/// answer and the default tenant rules (per window the lower limit, and every rule either has; warning 3013), so a
+/// slow or failing provider never makes the tenant laxer than either; its fair-share weight is at most
+/// <see cref="FairShareOptions.DefaultWeight"/> meanwhile. A tenant never looked up on the instance gets the defaults.
 /// </para>
 /// </remarks>
 public interface IEmailGuardTenantLimits
@@ -39,9 +41,10 @@ public interface IEmailGuardTenantLimits
     /// after a change of many tenants' limits at once (a price list).
     /// </summary>
     /// <remarks>
-    /// Every active tenant's next check, on every instance, then asks the provider at once; nothing caps how many of
-    /// those lookups run together, and a check whose lookup outlasts the timeout gets the default tenant rules. After a
-    /// change of a few tenants, call <see cref="InvalidateAsync"/> for each.
+    /// Every active tenant's next check, on every instance, then starts a lookup: at most
+    /// <see cref="SendGuardOptions.TenantLimitLookupConcurrency"/> of them ask the provider at once per instance, and a
+    /// check whose lookup waits for its turn, or outlasts the timeout, gets the stricter of the tenant's last answer
+    /// and the default tenant rules. After a change of a few tenants, call <see cref="InvalidateAsync"/> for each.
     /// </remarks>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the change is recorded in the state store and applied on this instance.</returns>

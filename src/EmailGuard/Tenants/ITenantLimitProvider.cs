@@ -7,7 +7,9 @@ namespace EmailGuard;
 /// A check with no answer at hand, or only one older than that, waits at most <see cref="StoreResilienceOptions.Timeout"/>
 /// for the lookup and then uses the default tenant rules (the lookup goes on and serves later checks); an exception
 /// keeps the last answer, or the defaults, and is logged. After changing a tenant's limits, call
-/// <see cref="IEmailGuardTenantLimits.InvalidateAsync"/> to apply them on every instance now.
+/// <see cref="IEmailGuardTenantLimits.InvalidateAsync"/> to apply them on every instance now: until the provider
+/// answers after that, the fallback is the stricter of the last answer and the defaults. At most
+/// <see cref="SendGuardOptions.TenantLimitLookupConcurrency"/> lookups run at once per instance.
 /// </summary>
 public interface ITenantLimitProvider
 {

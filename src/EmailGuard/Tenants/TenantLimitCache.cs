@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -15,7 +16,9 @@ namespace EmailGuard;
 /// instance does not apply a cap the operator cut hours ago to one more check. A check with no answer at hand, or
 /// only one that old, waits for the lookup at most the timeout and then uses the default tenant rules; the lookup goes
 /// on and serves later checks. A failing provider keeps the last answer (the defaults when there is none) for one
-/// lifetime, so a down database is not hammered, and is logged.
+/// lifetime, so a down database is not hammered, and is logged. After an invalidation the last answer is no longer
+/// trusted alone: until the provider answers, the timeout's and the failure's fallback is the stricter of it and the
+/// defaults, and the fair-share weight is at most the default.
 /// <para>
 /// At most <c>maxTenants</c> answers are kept. When the cache is full, answers past their lifetime make room (at most
 /// one sweep per lifetime); when every answer is still fresh, a new tenant is looked up without being cached. A flood
@@ -23,10 +26,15 @@ namespace EmailGuard;
 /// never fall back to the default limits because of someone else's flood.
 /// </para>
 /// </remarks>
+[SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The lookup semaphore's wait handle is never asked for, so it holds nothing to release; the cache lives as long as the guard.")]
 internal sealed partial class TenantLimitCache
 {
     /// <summary>The most tenants whose answers are kept.</summary>
     internal const int DefaultMaxTenants = 100_000;
+
+    /// <summary>The most provider lookups running at once when the options do not say.</summary>
+    internal const int DefaultLookupConcurrency = 16;
 
     private readonly int _maxTenants;
 
@@ -38,6 +46,16 @@ internal sealed partial class TenantLimitCache
     private readonly long _graceTicks;
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
+
+    // The configured default tenant rules and fair-share weight: what a lookup after an invalidation is capped by when
+    // it fails (the timeout's fallback takes the caller's defaults, as every answer does).
+    private readonly RateLimitRule[] _defaults;
+    private readonly double _defaultWeight;
+
+    // The lookups running at once on this instance (EmailGuard:SendGuard:TenantLimitLookupConcurrency): after an
+    // invalidation of every tenant, every active tenant's next check starts one.
+    private readonly SemaphoreSlim _lookupSlots;
+    private readonly int _lookupConcurrency;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     // The fair-share weight of every tenant the provider answered for (NaN: it gave none), kept beside the rules so the
@@ -57,9 +75,21 @@ internal sealed partial class TenantLimitCache
     private long _lastSweepTicks;
 
     public TenantLimitCache(
-        ITenantLimitProvider? provider, TimeSpan lifetime, TimeProvider timeProvider, ILogger? logger = null, TimeSpan? timeout = null, int maxTenants = DefaultMaxTenants)
+        ITenantLimitProvider? provider,
+        TimeSpan lifetime,
+        TimeProvider timeProvider,
+        ILogger? logger = null,
+        TimeSpan? timeout = null,
+        int maxTenants = DefaultMaxTenants,
+        RateLimitRule[]? defaults = null,
+        double defaultWeight = 1,
+        int lookupConcurrency = DefaultLookupConcurrency)
     {
         _maxTenants = maxTenants;
+        _defaults = defaults ?? [];
+        _defaultWeight = defaultWeight;
+        _lookupConcurrency = lookupConcurrency;
+        _lookupSlots = new SemaphoreSlim(lookupConcurrency, lookupConcurrency);
         _provider = provider;
         _timeProvider = timeProvider;
         _lifetimeTicks = lifetime.Ticks;
@@ -93,29 +123,35 @@ internal sealed partial class TenantLimitCache
         long now = _timeProvider.GetUtcNow().UtcTicks;
         Task<RateLimitRule[]> rules;
         RateLimitRule[]? serving;
+        RateLimitRule[]? unconfirmed;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
             rules = entry.Rules;
             serving = entry.PreviousServesUntilTicks > now ? entry.Previous : null;
+            unconfirmed = entry.PreviousInvalidated ? entry.Previous : null;
         }
         else
         {
             RateLimitRule[]? last = null;
             long lastServesUntil = long.MinValue;
+            bool invalidated = false;
             if (entry is not null && entry.Rules.IsCompletedSuccessfully)
             {
                 last = entry.Rules.Result;
                 lastServesUntil = entry.ExpiresAtTicks + _graceTicks;
+                invalidated = entry.Invalidated;
             }
             else if (entry is not null)
             {
                 // Its lookup never came back: the answer before it, with the age it already had.
                 last = entry.Previous;
                 lastServesUntil = entry.PreviousServesUntilTicks;
+                invalidated = entry.Invalidated || entry.PreviousInvalidated;
             }
 
-            rules = Load(tenantId, entry, now, last, lastServesUntil);
+            rules = Load(tenantId, entry, now, last, lastServesUntil, invalidated);
             serving = lastServesUntil > now ? last : null;
+            unconfirmed = invalidated ? last : null;
         }
 
         if (rules.IsCompletedSuccessfully)
@@ -123,7 +159,7 @@ internal sealed partial class TenantLimitCache
             return new(Resolve(rules.Result, defaults));
         }
 
-        return serving is not null ? new(Resolve(serving, defaults)) : new(WaitAsync(tenantId, rules, defaults, budget, cancellationToken));
+        return serving is not null ? new(Resolve(serving, defaults)) : new(WaitAsync(tenantId, rules, defaults, unconfirmed, budget, cancellationToken));
     }
 
     /// <summary>
@@ -139,6 +175,8 @@ internal sealed partial class TenantLimitCache
             // One attempt: an entry that changed meanwhile was put there by a lookup that started after this call began.
             _ = _entries.TryUpdate(tenantId, Invalidated(entry), entry);
         }
+
+        CapWeight(tenantId);
     }
 
     /// <summary>As <see cref="Invalidate"/>, for every tenant.</summary>
@@ -148,6 +186,11 @@ internal sealed partial class TenantLimitCache
         {
             // An entry added while this runs, or missed by the enumeration, belongs to a lookup that started after it began.
             _ = _entries.TryUpdate(pair.Key, Invalidated(pair.Value), pair.Value);
+        }
+
+        foreach (KeyValuePair<string, Weight> pair in _weights)
+        {
+            CapWeight(pair.Key);
         }
     }
 
@@ -171,7 +214,37 @@ internal sealed partial class TenantLimitCache
     /// An entry that expired before any time there is (a check starts a new lookup) and whose answers serve no check
     /// while it runs, but whose answer (or the one before it, while its lookup runs) stays the fallback of a failure.
     /// </summary>
-    private static Entry Invalidated(Entry entry) => new(entry.Rules, long.MinValue, entry.Previous, long.MinValue);
+    private static Entry Invalidated(Entry entry) => new(entry.Rules, long.MinValue, entry.Previous, long.MinValue, entry.PreviousInvalidated, Invalidated: true);
+
+    /// <summary>
+    /// Until the provider answers after an invalidation, the tenant's fair-share weight is the smaller of its last one
+    /// and the default, as its rules are: a tenant cut from a weight of 10 does not keep a share of 10 while its
+    /// provider is slow. A weight below the default stays; one at or above it becomes the default (the default-weight
+    /// tenants' bounded pool). A newer answer's weight, written meanwhile, is left alone.
+    /// </summary>
+    private void CapWeight(string tenantId)
+    {
+        if (_weights.TryGetValue(tenantId, out Weight? weight) && !double.IsNaN(weight.Value) && weight.Value >= _defaultWeight)
+        {
+            _ = _weights.TryUpdate(tenantId, new Weight(double.NaN), weight);
+        }
+    }
+
+    /// <summary>
+    /// The rules of a tenant whose limits were invalidated while the provider has not answered for it (slow or failed):
+    /// the stricter of its last answer and the defaults, shape by shape the lower limit, and every rule of either side,
+    /// so the check never admits more than either would. A tenant cut from 10,000 an hour to 10 does not get the laxer
+    /// of the two while its provider is slow, and one on a trial plan below the defaults does not get the defaults.
+    /// </summary>
+    private static RateLimitRule[] Stricter(RateLimitRule[] last, RateLimitRule[] defaults)
+    {
+        if (ReferenceEquals(last, s_defaultRules) || ReferenceEquals(last, defaults) || defaults.Length == 0)
+        {
+            return last;
+        }
+
+        return last.Length == 0 ? defaults : SendGuardRules.Normalize([.. last, .. defaults]);
+    }
 
     /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
@@ -189,7 +262,14 @@ internal sealed partial class TenantLimitCache
         return false;
     }
 
-    private async Task<RateLimitRule[]> WaitAsync(string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="rules">The lookup.</param>
+    /// <param name="defaults">The caller's default rules.</param>
+    /// <param name="unconfirmed">The last answer when the lookup follows an invalidation: the fallback is the stricter of it and the defaults.</param>
+    /// <param name="budget">The check's store time budget.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    private async Task<RateLimitRule[]> WaitAsync(
+        string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, RateLimitRule[]? unconfirmed, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         long waiting = _timeProvider.GetTimestamp();
         try
@@ -199,13 +279,24 @@ internal sealed partial class TenantLimitCache
         }
         catch (TimeoutException)
         {
-            if (budget is not { TenantLimitProviderSlow: true })
+            bool logged = budget is { TenantLimitProviderSlow: true };
+            budget?.TenantLimitProviderSlow = true;
+            if (unconfirmed is null)
             {
-                LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
+                if (!logged)
+                {
+                    LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
+                }
+
+                return defaults;
             }
 
-            budget?.TenantLimitProviderSlow = true;
-            return defaults;
+            if (!logged)
+            {
+                LogInvalidatedFallback(_logger, LogValue.Of(tenantId), "did not answer within " + _timeout.ToString(), null);
+            }
+
+            return Stricter(Resolve(unconfirmed, defaults), defaults);
         }
         finally
         {
@@ -216,23 +307,30 @@ internal sealed partial class TenantLimitCache
     private static RateLimitRule[] Resolve(RateLimitRule[] rules, RateLimitRule[] defaults)
         => ReferenceEquals(rules, s_defaultRules) ? defaults : rules;
 
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, long now, RateLimitRule[]? last, long lastServesUntil)
+    /// <param name="tenantId">The tenant.</param>
+    /// <param name="stale">The entry this lookup replaces, if any.</param>
+    /// <param name="now">The time, in UTC ticks.</param>
+    /// <param name="last">The last answer, the fallback of a failure.</param>
+    /// <param name="lastServesUntil">Until when <paramref name="last"/> serves while the lookup runs.</param>
+    /// <param name="invalidated">Whether <paramref name="last"/> was invalidated: the fallback is then the stricter of it and the defaults.</param>
+    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, long now, RateLimitRule[]? last, long lastServesUntil, bool invalidated)
     {
         TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil);
+        Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil, invalidated && last is not null);
+        RateLimitRule[] fallback = last is null ? s_defaultRules : invalidated ? Stricter(last, _defaults) : last;
         while (true)
         {
             if (stale is null && IsFull(now))
             {
                 // Full of answers still in use: look this tenant up without caching it, rather than forget those.
-                _ = FillAsync(tenantId, last ?? s_defaultRules, loading, cached: false);
+                _ = FillAsync(tenantId, fallback, invalidated, loading, cached: false);
                 return loading.Task;
             }
 
             bool won = stale is null ? _entries.TryAdd(tenantId, mine) : _entries.TryUpdate(tenantId, mine, stale);
             if (won)
             {
-                _ = FillAsync(tenantId, last ?? s_defaultRules, loading, cached: true);
+                _ = FillAsync(tenantId, fallback, invalidated, loading, cached: true);
                 return loading.Task;
             }
 
@@ -288,16 +386,37 @@ internal sealed partial class TenantLimitCache
     /// Asks the provider and completes <paramref name="loading"/> with its rules (the default rules when it answers
     /// null), or <paramref name="fallback"/> when it fails.
     /// </summary>
+    /// <remarks>
+    /// At most <c>lookupConcurrency</c> lookups ask the provider at once; the others queue for a slot, and the checks
+    /// waiting for them still wait at most the timeout. A lookup that holds its slot for a whole lifetime (a provider
+    /// that hangs) gives it up and goes on outside the cap, so a few hung lookups do not stop every other tenant's.
+    /// </remarks>
     /// <param name="tenantId">The tenant.</param>
     /// <param name="fallback">The rules when the provider fails or answers without rules.</param>
+    /// <param name="invalidated">Whether the lookup follows an invalidation (<paramref name="fallback"/> is then already the stricter rules).</param>
     /// <param name="loading">Completed with the rules.</param>
     /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
-    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, TaskCompletionSource<RateLimitRule[]> loading, bool cached)
+    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, bool invalidated, TaskCompletionSource<RateLimitRule[]> loading, bool cached)
     {
         RateLimitRule[] rules = fallback;
+        bool holding = false;
         try
         {
-            TenantLimits? limits = await _provider!.GetLimitsAsync(tenantId, CancellationToken.None).ConfigureAwait(false);
+            await _lookupSlots.WaitAsync().ConfigureAwait(false);
+            holding = true;
+            ValueTask<TenantLimits?> asking = _provider!.GetLimitsAsync(tenantId, CancellationToken.None);
+            TenantLimits? limits;
+            if (asking.IsCompleted)
+            {
+                limits = await asking.ConfigureAwait(false);
+            }
+            else
+            {
+                Task<TenantLimits?> lookup = asking.AsTask();
+                holding = await HoldSlotAsync(tenantId, lookup).ConfigureAwait(false);
+                limits = await lookup.ConfigureAwait(false);
+            }
+
             if (limits is null)
             {
                 // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
@@ -325,7 +444,15 @@ internal sealed partial class TenantLimitCache
         }
         catch (Exception ex)
         {
-            LogProviderFailure(_logger, LogValue.Of(tenantId), LogValue.Of(ex));
+            if (invalidated)
+            {
+                LogInvalidatedFallback(_logger, LogValue.Of(tenantId), "failed", LogValue.Of(ex));
+            }
+            else
+            {
+                LogProviderFailure(_logger, LogValue.Of(tenantId), LogValue.Of(ex));
+            }
+
             rules = fallback;
 
             // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every
@@ -335,8 +462,35 @@ internal sealed partial class TenantLimitCache
                 _weights.AddOrUpdate(tenantId, static _ => new Weight(double.NaN), static (_, last) => new Weight(last.Value));
             }
         }
+        finally
+        {
+            if (holding)
+            {
+                _lookupSlots.Release();
+            }
+        }
 
         loading.TrySetResult(rules);
+    }
+
+    /// <summary>
+    /// Waits until the lookup completes, or a lifetime has passed; returns whether the lookup still holds its slot
+    /// (false: it was given up, and the lookup goes on outside the cap).
+    /// </summary>
+    private async Task<bool> HoldSlotAsync(string tenantId, Task<TenantLimits?> lookup)
+    {
+        using CancellationTokenSource stop = new();
+        TimeSpan longest = TimeSpan.FromTicks(Math.Max(_lifetimeTicks, _timeout.Ticks));
+        Task held = Task.Delay(longest, _timeProvider, stop.Token);
+        if (await Task.WhenAny(lookup, held).ConfigureAwait(false) == lookup)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            return true;
+        }
+
+        _lookupSlots.Release();
+        LogLookupSlotGivenUp(_logger, LogValue.Of(tenantId), longest, _lookupConcurrency);
+        return false;
     }
 
     private double CheckedWeight(string tenantId, double? weight)
@@ -366,6 +520,14 @@ internal sealed partial class TenantLimitCache
     [LoggerMessage(EventId = 420, EventName = "TenantLimitProviderFailure", Level = LogLevel.Warning, Message = "The tenant limit provider failed for tenant {TenantId}; its last answer (or the default tenant limits) applies until the cache entry expires.")]
     private static partial void LogProviderFailure(ILogger logger, string tenantId, Exception exception);
 
+    [LoggerMessage(EventId = 3012, EventName = "TenantLimitLookupSlotGivenUp", Level = LogLevel.Warning,
+        Message = "The tenant limit provider has not answered for tenant {TenantId} within {Lifetime}; the lookup goes on, but no longer counts against EmailGuard:SendGuard:TenantLimitLookupConcurrency ({Concurrency}), so that other tenants' lookups are not held behind it.")]
+    private static partial void LogLookupSlotGivenUp(ILogger logger, string tenantId, TimeSpan lifetime, int concurrency);
+
+    [LoggerMessage(EventId = 3013, EventName = "TenantLimitInvalidatedFallback", Level = LogLevel.Warning,
+        Message = "The tenant limit provider {Outcome} for tenant {TenantId}, whose limits were invalidated; the stricter of its last answer and the default tenant limits applies until it answers.")]
+    private static partial void LogInvalidatedFallback(ILogger logger, string tenantId, string outcome, Exception? exception);
+
     [LoggerMessage(EventId = 1005, EventName = "TenantLimitProviderSlow", Level = LogLevel.Warning,
         Message = "The tenant limit provider did not answer for tenant {TenantId} within {Timeout}; this check uses the default tenant limits, and the lookup goes on in the background.")]
     private static partial void LogProviderSlow(ILogger logger, string tenantId, TimeSpan timeout);
@@ -377,7 +539,13 @@ internal sealed partial class TenantLimitCache
     /// if it fails.
     /// </param>
     /// <param name="PreviousServesUntilTicks">When <paramref name="Previous"/> becomes too old to serve without waiting for this lookup.</param>
-    private sealed record Entry(Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks);
+    /// <param name="PreviousInvalidated">
+    /// Whether <paramref name="Previous"/> was invalidated: while the lookup runs, or if it fails, the stricter of it and
+    /// the defaults applies, not it.
+    /// </param>
+    /// <param name="Invalidated">Whether this entry's answer was invalidated (it then expired before any time there is).</param>
+    private sealed record Entry(
+        Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
 
     /// <summary>One answer's weight (NaN: none). A class, compared by reference, so each answer is told from the next.</summary>
     private sealed class Weight(double value)

@@ -19,6 +19,7 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 12, 5, 6, 30, 0, TimeSpan.Zero));
     private readonly ConcurrentDictionary<string, long> _plans = new(StringComparer.Ordinal);
+    private readonly PlansDatabase _stall = new();
 
     [Fact]
     public async Task Cut_InvalidatedOnInstanceA_IsEnforcedOnInstanceBWithinTheRefreshInterval()
@@ -106,6 +107,47 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
         plansB.Lookups("globex").Should().Be(2);
     }
 
+    /// <summary>
+    /// The plan changed and A invalidated it, but the plans database hangs or throws for both instances: B, then A, give
+    /// the tenant the stricter of its last answer and the defaults. trial: 3 an hour under defaults of 1,000, 2 used
+    /// (the defaults would admit all). cut: 10,000 an hour over defaults of 1,000 an hour and 3 a day (the last answer
+    /// would admit all; the daily counter is new).
+    /// </summary>
+    [Theory]
+    [InlineData("trial", true, 1)]
+    [InlineData("trial", false, 1)]
+    [InlineData("cut", true, 3)]
+    [InlineData("cut", false, 3)]
+    public async Task PlanInvalidated_ProviderHangsOrThrowsOnBothInstances_TheStricterOfTheLastAnswerAndTheDefaultsApplies(string scenario, bool hangs, int expected)
+    {
+        RateLimitRule[] defaults = scenario == "trial" ? [RateLimitRule.PerHour(1_000)] : [RateLimitRule.PerHour(1_000), RateLimitRule.PerDay(3)];
+        _plans["acme"] = scenario == "trial" ? 3 : 10_000;
+        (ServiceProvider a, _) = await StartInstanceAsync(defaults);
+        (ServiceProvider b, _) = await StartInstanceAsync(defaults);
+        await using ServiceProvider ownedA = a;
+        await using ServiceProvider ownedB = b;
+        (await CheckAsync(a, "acme", 1)).Should().Be(1, "each instance knows the tenant's plan");
+        (await CheckAsync(b, "acme", 1)).Should().Be(1);
+
+        _stall.Set(hangs);
+        int onB;
+        int onA;
+        try
+        {
+            await a.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
+            await RefreshAsync(b);
+            onB = await CheckAsync(b, "acme", 5);
+            onA = await CheckAsync(a, "acme", 2);
+        }
+        finally
+        {
+            _stall.Release();
+        }
+
+        onB.Should().Be(expected, $"{scenario}: never more than the last answer or the defaults would admit");
+        onA.Should().Be(0, "A applies the same rules to the same counters");
+    }
+
     /// <summary>Advances the clock by the refresh interval, and waits for the refresh the host's timer started on <paramref name="instance"/>.</summary>
     private async Task RefreshAsync(ServiceProvider instance)
     {
@@ -113,14 +155,23 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
         await (instance.GetRequiredService<GuardStateCache>().Refreshing ?? Task.FromResult<GuardStateSnapshot?>(null));
     }
 
-    /// <summary>Checks <paramref name="count"/> mails of the tenant one after another; returns how many were admitted.</summary>
-    private static async Task<int> CheckAsync(ServiceProvider instance, string tenant, int count)
+    /// <summary>
+    /// Checks <paramref name="count"/> mails of the tenant one after another; returns how many were admitted. A check that
+    /// waits for a hung provider is let past the resilience timeout on the fake clock.
+    /// </summary>
+    private async Task<int> CheckAsync(ServiceProvider instance, string tenant, int count)
     {
         IEmailSendGuard guard = instance.GetRequiredService<IEmailSendGuard>();
         int admitted = 0;
         for (int i = 0; i < count; i++)
         {
-            EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], TenantId = tenant });
+            ValueTask<EmailSendDecision> check = guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], TenantId = tenant });
+            if (!check.IsCompleted && _stall.Hung)
+            {
+                _time.Advance(new StoreResilienceOptions().Timeout);
+            }
+
+            EmailSendDecision decision = await check.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
             if (decision.IsAllowed)
             {
                 admitted++;
@@ -134,9 +185,9 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
         return admitted;
     }
 
-    private async Task<(ServiceProvider Services, PlanProvider Plans)> StartInstanceAsync()
+    private async Task<(ServiceProvider Services, PlanProvider Plans)> StartInstanceAsync(params RateLimitRule[] defaults)
     {
-        PlanProvider plans = new(_plans);
+        PlanProvider plans = new(_plans, _stall);
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(_time);
         services.AddSingleton<ITenantLimitProvider>(plans);
@@ -145,7 +196,11 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
             {
                 o.StateRefreshInterval = s_refresh;
                 o.TenantLimitCacheDuration = TimeSpan.FromMinutes(1);
-                o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                foreach (RateLimitRule rule in defaults is [] ? [RateLimitRule.PerHour(1_000)] : defaults)
+                {
+                    o.Tenant.Add(rule);
+                }
+
             })
             .AddRedisStore(o =>
             {
@@ -163,16 +218,51 @@ public sealed class RedisTenantLimitInvalidationTests(RedisServerFixture redis)
     }
 
     /// <summary>One instance's view of the shared plans table: the hourly cap of each tenant, and how often it was asked.</summary>
-    private sealed class PlanProvider(ConcurrentDictionary<string, long> plans) : ITenantLimitProvider
+    private sealed class PlanProvider(ConcurrentDictionary<string, long> plans, PlansDatabase database) : ITenantLimitProvider
     {
         private readonly ConcurrentDictionary<string, int> _lookups = new(StringComparer.Ordinal);
 
         public int Lookups(string tenantId) => _lookups.GetValueOrDefault(tenantId);
 
-        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken)
+        public async ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken)
         {
             _lookups.AddOrUpdate(tenantId, 1, static (_, n) => n + 1);
-            return new(plans.TryGetValue(tenantId, out long perHour) ? new TenantLimits { Rules = [RateLimitRule.PerHour(perHour)] } : null);
+            await database.WaitAsync();
+            return plans.TryGetValue(tenantId, out long perHour) ? new TenantLimits { Rules = [RateLimitRule.PerHour(perHour)] } : null;
+        }
+    }
+
+    /// <summary>The plans database both instances query: up, hung until released, or failing.</summary>
+    private sealed class PlansDatabase
+    {
+        private TaskCompletionSource? _gate;
+        private bool _failing;
+
+        public bool Hung => _gate is { Task.IsCompleted: false };
+
+        public void Set(bool hangs)
+        {
+            _failing = !hangs;
+            _gate = hangs ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+        }
+
+        public void Release()
+        {
+            _failing = false;
+            _gate?.TrySetResult();
+        }
+
+        public async ValueTask WaitAsync()
+        {
+            if (_gate is { } gate)
+            {
+                await gate.Task;
+            }
+
+            if (_failing)
+            {
+                throw new InvalidOperationException("The plans database is down (test).");
+            }
         }
     }
 }
