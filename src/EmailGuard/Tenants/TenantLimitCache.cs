@@ -55,6 +55,9 @@ internal sealed partial class TenantLimitCache
     // The lookups running at once on this instance (EmailGuard:SendGuard:TenantLimitLookupConcurrency): after an
     // invalidation of every tenant, every active tenant's next check starts one.
     private readonly SemaphoreSlim _lookupSlots;
+
+    /// <summary>Whether the code running is a provider's lookup (<see cref="FillAsync"/>), on any cache.</summary>
+    private static readonly AsyncLocal<bool> s_inLookup = new();
     private readonly int _lookupConcurrency;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
@@ -402,8 +405,16 @@ internal sealed partial class TenantLimitCache
         bool holding = false;
         try
         {
-            await _lookupSlots.WaitAsync().ConfigureAwait(false);
-            holding = true;
+            // A lookup the provider's own code starts (it checks a mail through the guard for another tenant) does not
+            // queue for a slot: its caller holds one until it answers, and with every slot held so, none would come back.
+            if (!s_inLookup.Value)
+            {
+                await _lookupSlots.WaitAsync().ConfigureAwait(false);
+                holding = true;
+            }
+
+            // Set within this method's flow only: the provider's code sees it, this method's caller does not.
+            s_inLookup.Value = true;
             ValueTask<TenantLimits?> asking = _provider!.GetLimitsAsync(tenantId, CancellationToken.None);
             TenantLimits? limits;
             if (asking.IsCompleted)
@@ -413,7 +424,11 @@ internal sealed partial class TenantLimitCache
             else
             {
                 Task<TenantLimits?> lookup = asking.AsTask();
-                holding = await HoldSlotAsync(tenantId, lookup).ConfigureAwait(false);
+                if (holding)
+                {
+                    holding = await HoldSlotAsync(tenantId, lookup).ConfigureAwait(false);
+                }
+
                 limits = await lookup.ConfigureAwait(false);
             }
 

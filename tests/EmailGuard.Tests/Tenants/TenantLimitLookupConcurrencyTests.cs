@@ -69,6 +69,33 @@ public sealed class TenantLimitLookupConcurrencyTests
     }
 
     [Fact]
+    public async Task ProviderThatChecksAMailForAnotherTenant_EverySlotHeld_DoesNotWaitForASlotItsOwnLookupHolds()
+    {
+        // Arrange: one slot; the provider checks a mail through the guard for a tenant of its own while it looks one up,
+        // and blocks on it (as SendGuardHostileCallbackTests' provider does); a clock that never moves, so no timeout
+        // ends a wait.
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        NestingProvider provider = new();
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o =>
+            {
+                o.Tenant.Add(RateLimitRule.PerHour(1_000));
+                o.TenantLimitLookupConcurrency = 1;
+            },
+            time: time,
+            more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        provider.Guard = guard;
+
+        // Act: the check's lookup takes the one slot, and its provider's check needs a lookup of its own.
+        EmailSendDecision decision = await Task.Run(async () => await guard.CheckAsync(Mail("outer"))).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        decision.IsAllowed.Should().BeTrue();
+        provider.NestedAllowed.Should().BeTrue("the provider's own check was looked up outside the slot its caller holds");
+    }
+
+    [Fact]
     public async Task Lookup_HungForALifetime_GivesUpItsSlot_SoOtherTenantsAreLookedUp()
     {
         FakeTimeProvider time = new(SendGuardTestServices.Start);
@@ -124,6 +151,24 @@ public sealed class TenantLimitLookupConcurrencyTests
     }
 
     private static OutboundEmail Mail(string tenant) => new() { To = ["a@example.com"], TenantId = tenant };
+
+    /// <summary>A provider that checks a mail through the guard, for a tenant of its own, inside every outer lookup, and blocks on it.</summary>
+    private sealed class NestingProvider : ITenantLimitProvider
+    {
+        public IEmailSendGuard? Guard { get; set; }
+
+        public bool NestedAllowed { get; private set; }
+
+        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken)
+        {
+            if (!tenantId.StartsWith("nested", StringComparison.Ordinal))
+            {
+                NestedAllowed = Guard!.CheckAsync(Mail("nested-" + tenantId)).AsTask().GetAwaiter().GetResult().IsAllowed;
+            }
+
+            return ValueTask.FromResult<TenantLimits?>(null);
+        }
+    }
 
     /// <summary>Answers its rules, asynchronously, held while the test holds it; counts the lookups running at once.</summary>
     private sealed class CountingProvider(params RateLimitRule[] rules) : ITenantLimitProvider
