@@ -15,13 +15,17 @@ Capture a call from a benchmark run against a server you started yourself, e.g.:
 then compare the batch script of two checkouts (the longest EVALSHA in the capture is replayed; FLUSHALL first):
 
     python3 eng/replay-batch-script.py --port 6391 --monitor /tmp/monitor.txt \\
-        /path/to/base/src/EmailGuard.Redis/RateLimiting/RedisRateLimitStore.Scripts.cs \\
-        src/EmailGuard.Redis/RateLimiting/RedisRateLimitStore.Scripts.cs
+        /path/to/base/src/EmailGuard.Redis/RateLimiting \\
+        src/EmailGuard.Redis/RateLimiting
 
-The script text is read from the C# raw string constants (AcquireManyScriptText and the constants it concatenates).
+The script text is read from the C# raw string constants (AcquireManyScriptText and the constants it concatenates) of
+the RedisRateLimitStore.Scripts*.cs files in each folder (a file names its folder, for checkouts that kept every
+script in RedisRateLimitStore.Scripts.cs).
 Never point it at a server that holds data: it flushes the database.
 """
 import argparse
+import glob
+import os
 import re
 import shlex
 import socket
@@ -29,14 +33,18 @@ import socket
 
 def script_text(path, name='AcquireManyScriptText'):
     """The Lua text of a script constant, with the constants it is concatenated from."""
-    source = open(path, encoding='utf-8').read()
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    source = '\n'.join(open(f, encoding='utf-8').read()
+                       for f in sorted(glob.glob(os.path.join(folder, 'RedisRateLimitStore.Scripts*.cs'))))
     constants = {m.group(1): (m.group(2), m.group(3)) for m in re.finditer(
         r'const string (\w+) = ([\w +]*)"""\n(.*?)\n\s*""";', source, re.S)}
+    # A constant that only concatenates others (AcquireManyScriptText) has no raw string of its own.
+    constants.update({m.group(1): (m.group(2), None) for m in re.finditer(r'const string (\w+) = ([\w +]+);', source)})
 
     def resolve(constant):
         parts, body = constants[constant]
         prefix = ''.join(resolve(p.strip()) for p in parts.split('+') if p.strip())
-        return prefix + body + '\n'
+        return prefix if body is None else prefix + body + '\n'
 
     return '\n'.join(line.strip() for line in resolve(name).split('\n'))
 
@@ -102,7 +110,7 @@ def main():
     parser.add_argument('--passes', type=int, default=3, help='alternating passes over the scripts')
     parser.add_argument('--calls', type=int, default=200, help='calls per run')
     parser.add_argument('--runs', type=int, default=7, help='runs per pass; the least is reported')
-    parser.add_argument('scripts', nargs='+', help='RedisRateLimitStore.Scripts.cs files to compare')
+    parser.add_argument('scripts', nargs='+', help='RateLimiting folders (or a RedisRateLimitStore.Scripts*.cs file in each) to compare')
     options = parser.parse_args()
     numkeys, values = captured_call(options.monitor)
     redis = Resp(options.port)

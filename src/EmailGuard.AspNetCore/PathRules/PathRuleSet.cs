@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.AspNetCore;
 
@@ -19,11 +20,12 @@ internal sealed class PathRuleSet
     private readonly bool _hasExactRules;
 
     /// <summary>
-    /// For each route endpoint requests reached, the exact rules whose path routing would send to it, with the route
-    /// values that path gives. An app has a bounded set of endpoints, and a reload builds a new set with an empty cache.
+    /// For each route endpoint requests reached, the exact rules whose path routing would send to it, or to another
+    /// endpoint of the same action (<see cref="ActionIdentity"/>), with the route values that path gives. An app has a
+    /// bounded set of endpoints, and a reload builds a new set with an empty cache.
     /// </summary>
-    private readonly ConcurrentDictionary<RouteEndpoint, RouteBinding[]> _bindings = new();
-    private readonly Func<RouteEndpoint, RouteBinding[]> _bind;
+    private readonly ConcurrentDictionary<RouteEndpoint, EndpointBindings> _bindings = new();
+    private readonly Func<RouteEndpoint, IServiceProvider?, EndpointBindings> _bind;
 
     private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
     {
@@ -45,7 +47,9 @@ internal sealed class PathRuleSet
     /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule
     /// names: MVC's conventional <c>{controller=Home}/{action=Index}/{id?}</c> serves <c>POST:/account/signup</c> at
     /// <c>/account/signup/1</c>, <c>/account/signup/2</c>… too; a rule on the path alone let each of them through
-    /// unlimited, or under the fallback only.
+    /// unlimited, or under the fallback only. When neither finds an exact rule, an exact rule on another route of the
+    /// same action applies: an action with <c>[HttpPost("signup")]</c> and <c>[HttpPost("register")]</c>, or a handler
+    /// mapped twice, is one endpoint per route, and a rule on <c>POST:/signup</c> alone left <c>/register</c> to the bot.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
     /// <param name="exactPathsOnly">
@@ -63,24 +67,39 @@ internal sealed class PathRuleSet
 
         if (_hasExactRules && context.GetEndpoint() is RouteEndpoint endpoint)
         {
-            RouteBinding[] bindings = _bindings.GetOrAdd(endpoint, _bind);
-            int before = index < 0 ? _rules.Length : index;
-            foreach (RouteBinding binding in bindings)
-            {
-                if (binding.Rule >= before)
-                {
-                    break;
-                }
+            EndpointBindings bindings = _bindings.GetOrAdd(endpoint, _bind, context.RequestServices);
+            int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request.RouteValues);
+            index = bound >= 0 ? bound : index;
 
-                if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(context.Request.RouteValues))
-                {
-                    index = binding.Rule;
-                    break;
-                }
+            // A rule on another route of the action replaces a wildcard rule or none, never an exact rule of the
+            // request's own route: each route of an action may have its own rule.
+            if (index < 0 || _rules[index].Pattern.HasWildcardPath)
+            {
+                bound = FirstAgreeing(bindings.OtherRoutes, _rules.Length, method, context.Request.RouteValues);
+                index = bound >= 0 ? bound : index;
             }
         }
 
         return index < 0 ? null : _rules[index].Policy;
+    }
+
+    /// <summary>The first binding, most specific first and before rule <paramref name="before"/>, that the request agrees with.</summary>
+    private int FirstAgreeing(RouteBinding[] bindings, int before, string method, RouteValueDictionary routeValues)
+    {
+        foreach (RouteBinding binding in bindings)
+        {
+            if (binding.Rule >= before)
+            {
+                break;
+            }
+
+            if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(routeValues))
+            {
+                return binding.Rule;
+            }
+        }
+
+        return -1;
     }
 
     private int MatchPath(string method, string? path, bool exactPathsOnly)
@@ -105,13 +124,44 @@ internal sealed class PathRuleSet
         return -1;
     }
 
-    /// <summary>The exact rules whose path <paramref name="endpoint"/>'s route pattern matches, most specific first.</summary>
-    private RouteBinding[] Bind(RouteEndpoint endpoint)
+    /// <summary>
+    /// The exact rules bound to <paramref name="endpoint"/>'s own route, and those bound to the other routes of its action
+    /// among the app's endpoints, each most specific first.
+    /// </summary>
+    /// <param name="endpoint">The endpoint a request reached.</param>
+    /// <param name="services">The request's services, where routing keeps the app's endpoints; none on a bare context.</param>
+    private EndpointBindings Bind(RouteEndpoint endpoint, IServiceProvider? services)
+    {
+        RouteBinding[] own = BindRoute(endpoint, endpoint);
+        if (ActionIdentity.Of(endpoint) is not { } action || services?.GetService<EndpointDataSource>() is not { } source)
+        {
+            return new EndpointBindings(own, []);
+        }
+
+        List<RouteBinding> others = [];
+        foreach (Endpoint other in source.Endpoints)
+        {
+            if (other is RouteEndpoint route && !ReferenceEquals(route, endpoint) && action.Equals(ActionIdentity.Of(route)))
+            {
+                others.AddRange(BindRoute(route, endpoint));
+            }
+        }
+
+        // OrderBy is stable: a rule bound to two routes of the action keeps both bindings, in the order of the routes.
+        return new EndpointBindings(own, [.. others.OrderBy(static b => b.Rule)]);
+    }
+
+    /// <summary>
+    /// The exact rules whose path <paramref name="route"/>'s pattern matches, most specific first, each with the route
+    /// values that path gives there that <paramref name="endpoint"/>'s route has too: a value only one of the two routes
+    /// has says nothing about a request to the other.
+    /// </summary>
+    private RouteBinding[] BindRoute(RouteEndpoint route, RouteEndpoint endpoint)
     {
         TemplateMatcher matcher;
         try
         {
-            matcher = new TemplateMatcher(new RouteTemplate(endpoint.RoutePattern), new RouteValueDictionary(endpoint.RoutePattern.Defaults));
+            matcher = new TemplateMatcher(new RouteTemplate(route.RoutePattern), new RouteValueDictionary(route.RoutePattern.Defaults));
         }
         catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
         {
@@ -126,11 +176,24 @@ internal sealed class PathRuleSet
             var values = new RouteValueDictionary();
             if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
             {
-                (bindings ??= []).Add(new RouteBinding(i, [.. values.Select(static v => RouteBinding.Expect(v.Key, v.Value))]));
+                (bindings ??= []).Add(new RouteBinding(i, [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))]));
             }
         }
 
         return bindings?.ToArray() ?? [];
+    }
+
+    private static bool HasValue(RouteEndpoint endpoint, string key) =>
+        endpoint.RoutePattern.GetParameter(key) is not null
+        || endpoint.RoutePattern.Defaults.ContainsKey(key)
+        || endpoint.RoutePattern.RequiredValues.ContainsKey(key);
+
+    /// <summary>The rules bound to an endpoint's own route, and those bound to the other routes of its action.</summary>
+    private sealed class EndpointBindings(RouteBinding[] own, RouteBinding[] otherRoutes)
+    {
+        public RouteBinding[] Own { get; } = own;
+
+        public RouteBinding[] OtherRoutes { get; } = otherRoutes;
     }
 
     /// <summary>An exact rule bound to a route endpoint, and the route values its path gives there.</summary>

@@ -6,7 +6,7 @@ namespace EmailGuard.Redis;
 
 /// <summary>
 /// Writes the store scripts' arguments and reads their replies; the layouts are documented beside each script in
-/// <c>RedisRateLimitStore.Scripts.cs</c>.
+/// <c>RedisRateLimitStore.Scripts.*.cs</c>.
 /// </summary>
 internal static class RedisScriptCodec
 {

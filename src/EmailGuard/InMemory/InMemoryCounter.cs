@@ -1,4 +1,4 @@
-// Over 300 lines on purpose: the decision arithmetic of every rule type mirrors the Redis acquire script (RedisRateLimitStore.Scripts.cs) line by line, and the differential tests hold the two to identical answers; one file keeps them comparable.
+// Over 300 lines on purpose: the decision arithmetic of every rule type mirrors the Redis acquire script (RedisRateLimitStore.Scripts.Acquire.cs) line by line, and the differential tests hold the two to identical answers; one file keeps them comparable.
 namespace EmailGuard;
 
 /// <summary>
