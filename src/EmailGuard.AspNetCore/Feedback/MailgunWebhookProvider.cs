@@ -149,6 +149,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
         EmailFeedbackKind kind;
         EmailBounceType bounce = EmailBounceType.None;
         bool suppressed = false;
+        bool rejectedForMessage = false;
         switch (type)
         {
             case "failed" when SuppressionList(WebhookJson.String(data, "reason")) is { } list:
@@ -164,6 +165,12 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
                     "temporary" => EmailBounceType.Transient,
                     _ => EmailBounceType.Undetermined,
                 };
+
+                // "espblock": the recipient's mail service blocked the message, as spam or by its policy (Mailgun's
+                // failure reasons: generic, bounce, espblock, greylisted, blacklisted, suppress-*, old, hardfail; its
+                // help center's "Classified Bounces List" files "554 5.7.1 Message rejected due to local policy" as
+                // ESPBLOCK). The message was refused, not the mailbox.
+                rejectedForMessage = WebhookJson.String(data, "reason") == "espblock";
                 break;
             case "complained":
                 kind = EmailFeedbackKind.Complained;
@@ -198,6 +205,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             Kind = kind,
             BounceType = bounce,
             SuppressedByProvider = suppressed,
+            RejectedForMessage = rejectedForMessage,
             Timestamp = WebhookJson.UnixSeconds(data, "timestamp") ?? default,
             Attribution = WebhookJson.Attribution(WebhookJson.Property(data, "user-variables")),
             Detail = Detail(WebhookJson.String(data, "reason"), status is { } st ? WebhookJson.Scalar(st, "code") : null, status is { } sm ? WebhookJson.String(sm, "message") : null),

@@ -121,7 +121,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                     bool suppressed = type == "SMTPApiError";
                     batch.Events.Add(Event(
                         (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), attribution,
-                        bounce, type, suppressed));
+                        bounce, type, suppressed, RejectsTheMessage(type)));
                     return batch;
                 }
 
@@ -177,7 +177,8 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
         EmailSendAttribution? attribution,
         EmailBounceType bounce = EmailBounceType.None,
         string? detail = null,
-        bool suppressedByProvider = false) => new()
+        bool suppressedByProvider = false,
+        bool rejectedForMessage = false) => new()
         {
             Provider = ProviderName,
             ProviderEventId = providerEventId,
@@ -186,10 +187,18 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
             Kind = kind,
             BounceType = bounce,
             SuppressedByProvider = suppressedByProvider,
+            RejectedForMessage = rejectedForMessage,
             Timestamp = timestamp ?? default,
             Attribution = attribution,
             Detail = detail,
         };
+
+    /// <summary>
+    /// Whether a bounce <c>Type</c> refuses the message, not the address. Postmark's bounce types (Bounce API reference):
+    /// <c>Blocked</c>, "Blocked from this ISP due to content or blacklisting"; <c>DMARCPolicy</c>, "Email rejected due
+    /// DMARC Policy" (the sender's domain).
+    /// </summary>
+    private static bool RejectsTheMessage(string type) => type is "Blocked" or "DMARCPolicy";
 
     /// <summary>Postmark's bounce <c>Type</c>; None for types that are not delivery failures (auto-replies, challenges).</summary>
     private static EmailBounceType BounceType(string type) => type switch

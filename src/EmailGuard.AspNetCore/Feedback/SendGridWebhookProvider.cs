@@ -144,10 +144,11 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
     }
 
     /// <summary>
-    /// The fields of an event this reader takes its recipient, type, ids and time from, and <c>reason</c>, which says
-    /// whether a drop suppresses its recipient (<see cref="DropList"/>).
+    /// The fields of an event this reader takes its recipient, type, ids and time from, <c>reason</c>, which says
+    /// whether a drop suppresses its recipient (<see cref="DropList"/>), and <c>bounce_classification</c>, which says
+    /// whether a bounce does (<see cref="RejectsTheMessage"/>).
     /// </summary>
-    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp", "reason"];
+    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp", "reason", "bounce_classification"];
 
     /// <summary>The first of <see cref="s_eventFields"/> that <paramref name="item"/> holds more than once, or null.</summary>
     private static string? RepeatedField(JsonElement item)
@@ -178,6 +179,18 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
         _ => null,
     };
 
+    /// <summary>
+    /// Whether a <c>bounce</c> event refuses the message, not the address. SendGrid's Blocks documentation: "Blocks happen
+    /// when your email is rejected because of an issue with the message itself rather than an issue with the recipient's
+    /// address", and SendGrid does not suppress blocked addresses; such a bounce has <c>type</c> <c>blocked</c>. Its
+    /// Event Webhook reference classifies each bounce (<c>bounce_classification</c>): <c>Content</c>, <c>Reputation</c>
+    /// and <c>Frequency or Volume Too High</c> are about the message or its sender, even on a bounce of type
+    /// <c>bounce</c>; <c>Invalid Address</c>, <c>Mailbox Unavailable</c>, <c>Technical Failure</c> and
+    /// <c>Unclassified</c> are not.
+    /// </summary>
+    private static bool RejectsTheMessage(string? type, string? classification)
+        => type == "blocked" || classification is "Content" or "Reputation" or "Frequency or Volume Too High";
+
     private static WebhookResult Read(JsonElement root)
     {
         if (root.ValueKind != JsonValueKind.Array)
@@ -200,6 +213,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             EmailFeedbackKind kind;
             EmailBounceType bounce = EmailBounceType.None;
             bool suppressed = false;
+            bool rejectedForMessage = false;
             switch (type)
             {
                 case "dropped" when DropList(WebhookJson.String(item, "reason")) is { } list:
@@ -212,6 +226,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
 
                     // "blocked": the receiving server would not take the message for now; "bounce" (or none): permanently.
                     bounce = WebhookJson.String(item, "type") == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
+                    rejectedForMessage = RejectsTheMessage(WebhookJson.String(item, "type"), WebhookJson.String(item, "bounce_classification"));
                     break;
                 case "spamreport":
                     kind = EmailFeedbackKind.Complained;
@@ -256,6 +271,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                 Kind = kind,
                 BounceType = bounce,
                 SuppressedByProvider = suppressed,
+                RejectedForMessage = rejectedForMessage,
                 Timestamp = WebhookJson.UnixSeconds(item, "timestamp") ?? default,
                 Attribution = WebhookJson.Attribution(item),
                 Detail = detail.Length == 0 ? null : detail,

@@ -57,7 +57,9 @@ internal static class SesNotificationReader
                         // The account-level suppression list: SES did not send the message, and leaves it out of the
                         // account's bounce rate. "Suppressed" (the global list) is not this: SES counts those.
                         bool suppressed = bounceType == EmailBounceType.Permanent && subType == OnAccountSuppressionList;
-                        return AddRecipients(batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType, suppressed);
+                        return AddRecipients(
+                            batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType, suppressed,
+                            RejectsTheMessage(subType));
                     }
 
                 case "Complaint":
@@ -125,6 +127,14 @@ internal static class SesNotificationReader
         }
     }
 
+    /// <summary>
+    /// Whether a bounce sub-type names a refusal of the message, not of the address. The SES developer guide ("Contents of
+    /// event data that Amazon SES publishes to Amazon SNS", bounce types): <c>MessageTooLarge</c>, the recipient's
+    /// server refused the message for its size; <c>ContentRejected</c>, for content it does not allow;
+    /// <c>AttachmentRejected</c>, for an attachment it does not accept. SES files them under <c>Transient</c>.
+    /// </summary>
+    private static bool RejectsTheMessage(string? subType) => subType is "ContentRejected" or "AttachmentRejected" or "MessageTooLarge";
+
     private static WebhookRejection? AddRecipients(
         WebhookBatch batch,
         JsonElement section,
@@ -137,7 +147,8 @@ internal static class SesNotificationReader
         DateTimeOffset fallbackTime,
         SnsEnvelope envelope,
         string? detail,
-        bool suppressedByProvider)
+        bool suppressedByProvider,
+        bool rejectedForMessage = false)
     {
         if (WebhookJson.Property(section, listName) is not { ValueKind: JsonValueKind.Array } recipients || recipients.GetArrayLength() == 0)
         {
@@ -168,6 +179,7 @@ internal static class SesNotificationReader
                 Kind = kind,
                 BounceType = bounceType,
                 SuppressedByProvider = suppressedByProvider,
+                RejectedForMessage = rejectedForMessage,
                 Timestamp = at,
                 Attribution = attribution,
                 Detail = string.Join(' ', new[] { detail, status, diagnostic }.Where(p => !string.IsNullOrEmpty(p))) is { Length: > 0 } text ? text : null,

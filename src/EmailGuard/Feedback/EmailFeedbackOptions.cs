@@ -40,6 +40,7 @@ public sealed class EmailFeedbackOptions
     /// <summary>
     /// Gets or sets how many transient (or undetermined) bounces of one recipient within <see cref="TransientBouncePeriod"/>
     /// put it on the blocklist, with reason <see cref="EmailFeedbackSuppressionReasons.TransientBounces"/>. 0 turns this off.
+    /// A bounce that refuses the message, not the address (<see cref="EmailFeedbackEvent.RejectedForMessage"/>), is not counted.
     /// </summary>
     /// <value>The default value is 3.</value>
     [Range(0, 1000)]

@@ -52,6 +52,10 @@ internal sealed partial class EmailGuardFeedback
         Message = "A {BounceType} bounce from {Provider} (event {EventId}) names a spelling that folds to its address only by a guess (a plus-tag at a domain whose provider rule does not name '+', or a source route): it is counted, but the address it folds to is not suppressed and its soft bounces are not counted, since that mailbox may well exist.")]
     private static partial void LogBounceOfGuessedSpelling(ILogger logger, EmailBounceType bounceType, string provider, string eventId);
 
+    [LoggerMessage(EventId = 3024, EventName = "BounceRejectedForMessageNotSuppressed", Level = LogLevel.Information,
+        Message = "A {BounceType} bounce from {Provider} (event {EventId}) is a rejection of the message or its sender (content, size, spam filter, policy), not of the address: it counts against its sender (tenant: {TenantId}), but the address is not suppressed and its soft bounces are not counted.")]
+    private static partial void LogRejectedForMessage(ILogger logger, EmailBounceType bounceType, string provider, string eventId, string tenantId);
+
     [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
         Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
     private static partial void LogSendCountFailed(ILogger logger, Exception exception);

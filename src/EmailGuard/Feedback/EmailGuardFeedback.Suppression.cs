@@ -14,6 +14,9 @@ internal sealed partial class EmailGuardFeedback
             case EmailFeedbackKind.Bounced when guessed:
                 // See FoldedByGuess: the bounced spelling is not certainly the mailbox it folds to.
                 return (null, default, null, null, null);
+            case EmailFeedbackKind.Bounced when feedback.RejectedForMessage:
+                // The message, its content or its sender was refused, not the mailbox: another sender's mail gets through.
+                return (null, default, null, null, null);
             case EmailFeedbackKind.Bounced when feedback.BounceType == EmailBounceType.Permanent:
                 return (EmailFeedbackSuppressionReasons.HardBounce, EmailGuardPartyType.Recipient, recipient, _options.HardBounceSuppression, null);
             case EmailFeedbackKind.Bounced when transientCount >= _options.TransientBounceThreshold && _options.TransientBounceThreshold > 0:
@@ -59,7 +62,7 @@ internal sealed partial class EmailGuardFeedback
     {
         // An unsubscribe without a category suppresses nothing; its duplicates need not say so again (event 1707).
         bool suppressing = feedback.Kind == EmailFeedbackKind.Complained
-            || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent)
+            || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent && !feedback.RejectedForMessage)
             || (feedback.Kind == EmailFeedbackKind.Unsubscribed && !string.IsNullOrWhiteSpace(feedback.Category ?? attribution?.Category));
         if (_lists is null || !suppressing)
         {

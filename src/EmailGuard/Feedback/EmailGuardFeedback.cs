@@ -111,7 +111,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // providers leave it out of the account's rates: it is deduplicated and suppresses the address, but counts nowhere.
         bool counted = !feedback.SuppressedByProvider;
         bool guessed = FoldedByGuess(feedback, recipient);
-        bool transient = counted && _transientRule is not null && kind == 's' && !guessed;
+        bool transient = counted && _transientRule is not null && kind == 's' && !guessed && !feedback.RejectedForMessage;
         List<RateLimitRequest> requests = new(9)
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
@@ -156,6 +156,12 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             LogBounceOfGuessedSpelling(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+#pragma warning restore CA1873
+        }
+        else if (feedback.RejectedForMessage)
+        {
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            LogRejectedForMessage(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId), LogValue.Of(attribution?.TenantId) ?? "none");
 #pragma warning restore CA1873
         }
 
@@ -303,6 +309,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             throw new ArgumentException(
                 $"SuppressedByProvider says which suppression list the provider found the address on: the Kind must be a Permanent bounce, a complaint or an unsubscribe; it was {feedback.Kind} ({feedback.BounceType}).",
+                nameof(feedback));
+        }
+
+        if (feedback.RejectedForMessage && (feedback.Kind != EmailFeedbackKind.Bounced || feedback.SuppressedByProvider))
+        {
+            throw new ArgumentException(
+                $"RejectedForMessage says a bounce is about the message, not the address: the Kind must be Bounced and SuppressedByProvider false (a provider's suppression list is about the address); it was {feedback.Kind} (suppressed by the provider: {feedback.SuppressedByProvider}).",
                 nameof(feedback));
         }
 

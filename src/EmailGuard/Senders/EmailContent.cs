@@ -34,7 +34,8 @@ public sealed class EmailContent
     /// attribution of the admitted message (<see cref="EmailFeedbackTags.Write"/>) to those the app set; names and
     /// values are ASCII letters, digits, <c>_</c> and <c>-</c>, which every provider accepts as they are. An app tag
     /// named like EmailGuard's (<c>eg_…</c>) or like a field of SendGrid's events (<c>email</c>, <c>event</c>,
-    /// <c>type</c>, <c>sg_event_id</c>, <c>sg_message_id</c>, <c>smtp-id</c>, <c>timestamp</c>, <c>reason</c>, in any case) is dropped:
+    /// <c>type</c>, <c>sg_event_id</c>, <c>sg_message_id</c>, <c>smtp-id</c>, <c>timestamp</c>, <c>reason</c>,
+    /// <c>bounce_classification</c>, in any case) is dropped:
     /// SendGrid echoes custom args beside its own fields, where such a tag would rewrite the event.
     /// </summary>
     /// <remarks>

@@ -191,8 +191,11 @@ public sealed partial class EmailSendContext : IDisposable
     [GeneratedRegex(@"""\s*(?:" + ProviderEventFields + @")\s*""\s*:", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex SmtpApiEventField();
 
-    /// <summary>SendGrid's event fields that the webhook reads (recipient, type, bounce type, ids, time, a drop's reason).</summary>
-    private const string ProviderEventFields = "email|event|type|sg_event_id|sg_message_id|smtp-id|timestamp|reason";
+    /// <summary>
+    /// SendGrid's event fields that the webhook reads (recipient, type, bounce type, ids, time, a drop's reason, a
+    /// bounce's classification, which says whether it suppresses its recipient).
+    /// </summary>
+    private const string ProviderEventFields = "email|event|type|sg_event_id|sg_message_id|smtp-id|timestamp|reason|bounce_classification";
 
     /// <summary>
     /// <paramref name="value"/> with its JSON <c>\uXXXX</c> escapes decoded: the JSON headers (Mailgun's variables,

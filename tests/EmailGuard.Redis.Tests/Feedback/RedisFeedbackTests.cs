@@ -207,6 +207,33 @@ public class RedisFeedbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RejectionsForTheMessage_FromThreeInstances_SuppressNothing_AndCountForTheSender()
+    {
+        // A rogue tenant's spam, refused for its content and fed back through three instances, suppressed its recipient
+        // for every tenant at the third (the soft-bounce threshold).
+        ServiceProvider[] instances = [Instance(), Instance(), Instance()];
+
+        for (int i = 0; i < 3; i++)
+        {
+            (await instances[i].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"content-{i}",
+                Recipient = "customer@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Transient,
+                RejectedForMessage = true,
+                Attribution = new EmailSendAttribution { TenantId = "rogue" },
+            })).SuppressionReason.Should().BeNull();
+        }
+
+        (await instances[0].GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "customer@example.com"))
+            .Should().BeNull();
+        (await instances[1].GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = ["customer@example.com"], TenantId = "good" })).IsAllowed.Should().BeTrue();
+        (await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue")).TransientBounces.Should().Be(3);
+    }
+
+    [Fact]
     public async Task Send_IdsOutsideTheKeyValueAlphabet_AreMappedAndAttributedOnAnotherInstance()
     {
         // The mapping is a key-value entry (printable ASCII, at most 4,096 characters): ids with spaces, accents, CJK and

@@ -1,3 +1,5 @@
+using EmailGuard.Tests.Guard;
+
 namespace EmailGuard.Tests.Feedback;
 
 /// <summary>
@@ -127,6 +129,84 @@ public sealed class FeedbackSuppressionTests
         EmailGuardListEntry entry = (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com"))!;
         entry.ExpiresAt.Should().Be(app.Time.GetUtcNow() + TimeSpan.FromDays(30));
     }
+
+    [Theory]
+    [InlineData(EmailBounceType.Transient)]
+    [InlineData(EmailBounceType.Undetermined)]
+    [InlineData(EmailBounceType.Permanent)]
+    public async Task RejectionsForTheMessage_FromARogueTenant_DoNotSuppressTheAddress_ButCountAgainstTheTenant(EmailBounceType bounce)
+    {
+        // Three spammy mails in a week from one tenant, refused for their content, suppressed the recipient for 30 days
+        // for every tenant (the soft-bounce threshold), and a content rejection a provider calls permanent for good.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution rogue = new() { TenantId = "rogue", Category = "share" };
+
+        for (int i = 0; i < 5; i++)
+        {
+            EmailFeedbackResult result = await app.Feedback.RecordAsync(Rejection($"c{i}", bounce, rogue));
+            result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+            result.SuppressionReason.Should().BeNull();
+        }
+
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull();
+        (await app.Guard.CheckAsync(new OutboundEmail { To = ["victim@example.com"], TenantId = "good" })).IsAllowed.Should().BeTrue();
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "rogue");
+        (bounce == EmailBounceType.Permanent ? counts.Bounces : counts.TransientBounces).Should().Be(5, "the rejections count against the tenant that sent the mail");
+        (await app.Feedback.RecordAsync(Rejection("c0", bounce, rogue))).Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
+        (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull("a duplicate completes no suppression");
+    }
+
+    [Fact]
+    public async Task RejectionsForTheMessage_DoNotCountTowardTheAddressSoftBounces()
+    {
+        await using FeedbackTestApp app = new();
+
+        for (int i = 0; i < 5; i++)
+        {
+            await app.Feedback.RecordAsync(Rejection($"c{i}", EmailBounceType.Transient, null));
+        }
+
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("t1", bounce: EmailBounceType.Transient))).SuppressionReason.Should().BeNull();
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("t2", bounce: EmailBounceType.Transient))).SuppressionReason.Should().BeNull();
+        (await app.Feedback.RecordAsync(FeedbackTestApp.Event("t3", bounce: EmailBounceType.Transient))).SuppressionReason
+            .Should().Be(EmailFeedbackSuppressionReasons.TransientBounces, "three soft bounces of the mailbox itself still suppress it");
+    }
+
+    [Theory]
+    [InlineData(EmailFeedbackKind.Complained, false)]
+    [InlineData(EmailFeedbackKind.Delivered, false)]
+    [InlineData(EmailFeedbackKind.Bounced, true)]
+    public async Task RejectedForMessage_OnAnEventThatIsNotABounceOfSentMail_IsRefused(EmailFeedbackKind kind, bool suppressedByProvider)
+    {
+        await using FeedbackTestApp app = new();
+        EmailFeedbackEvent feedback = FeedbackTestApp.Event("x", kind);
+
+        Func<Task> record = async () => await app.Feedback.RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = feedback.Provider,
+            ProviderEventId = feedback.ProviderEventId,
+            Recipient = feedback.Recipient,
+            Kind = kind,
+            BounceType = feedback.BounceType,
+            SuppressedByProvider = suppressedByProvider,
+            RejectedForMessage = true,
+        });
+
+        (await record.Should().ThrowAsync<ArgumentException>()).WithMessage("*RejectedForMessage*");
+    }
+
+    private static EmailFeedbackEvent Rejection(string id, EmailBounceType bounce, EmailSendAttribution? attribution) => new()
+    {
+        Provider = "ses",
+        ProviderEventId = id,
+        Recipient = "victim@example.com",
+        Kind = EmailFeedbackKind.Bounced,
+        BounceType = bounce,
+        RejectedForMessage = true,
+        Timestamp = SendGuardTestServices.Start,
+        Attribution = attribution,
+        Detail = "ContentRejected",
+    };
 
     [Fact]
     public async Task TransientBounces_SpreadBeyondThePeriod_DoNotSuppress()

@@ -194,6 +194,7 @@ public sealed class HostileProviderTagTests
             ["type"] = "blocked",
             ["timestamp"] = "1",
             ["Reason"] = "Bounced Address",
+            ["Bounce_Classification"] = "Content",
             ["campaign"] = "spring",
         };
         Dictionary<string, string> headers = new()

@@ -1,0 +1,231 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.AspNetCore.Tests.Feedback;
+
+/// <summary>
+/// A bounce that refuses the message (its content, an attachment, its size, a spam filter, the sender's DMARC policy)
+/// says nothing of the mailbox. Before, a rogue tenant's three spammy mails to another tenant's customer in a week were
+/// three soft bounces of the address, which suppressed it for 30 days for every tenant (a SendGrid bounce classified
+/// Content for good). Each provider's real payload, signed, through the real routes, into EmailGuard's own feedback.
+/// </summary>
+public sealed class RejectedForMessageTests : IAsyncLifetime
+{
+    private const int Rejections = 4;
+    private const string Victim = "victim@example.com";
+    private static readonly EmailSendAttribution s_rogue = new() { TenantId = "rogue", UserId = "spammer", Category = "share" };
+
+    private readonly ECDsa _sendGridKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+    private readonly SnsSigner _sns = new(TestApp.Start);
+    private WebhookTestApp _app = null!;
+    private int _events;
+
+    public async Task InitializeAsync()
+    {
+        _app = await WebhookTestApp.StartAsync(
+            WebhookTestApp.AllProviders(Convert.ToBase64String(_sendGridKey.ExportSubjectPublicKeyInfo())),
+            realFeedback: true);
+        _app.Sns.Certificates[SnsSigner.DefaultCertUrl] = _sns.Pem;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _app.DisposeAsync();
+        _sendGridKey.Dispose();
+        _sns.Dispose();
+    }
+
+    [Theory]
+    [InlineData("ses", "ContentRejected")]
+    [InlineData("ses", "AttachmentRejected")]
+    [InlineData("ses", "MessageTooLarge")]
+    [InlineData("mailgun", "espblock")]
+    [InlineData("sendgrid", "blocked")]
+    [InlineData("sendgrid", "Content")]
+    [InlineData("sendgrid", "Reputation")]
+    [InlineData("postmark", "Blocked")]
+    [InlineData("postmark", "DMARCPolicy")]
+    public async Task RejectionsOfARogueTenantsMessages_DoNotSuppressTheRecipient_ButCountAgainstTheTenant(string provider, string rejection)
+    {
+        IServiceProvider services = _app.App.App.Services;
+
+        for (int i = 0; i < Rejections; i++)
+        {
+            using HttpResponseMessage response = await PostAsync(provider, rejection, Victim);
+            response.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        (await services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, Victim))
+            .Should().BeNull("the provider refused the rogue tenant's message, not the mailbox");
+        (await services.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [Victim], TenantId = "good", Category = "invoice" }))
+            .IsAllowed.Should().BeTrue("a good tenant still reaches its customer");
+        EmailFeedbackCounts counts = await services.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
+        (counts.Bounces + counts.TransientBounces).Should().Be(Rejections, "every rejection counts against the tenant that sent the mail");
+        _app.LogsWithId(3024).Should().HaveCount(Rejections);
+    }
+
+    [Theory]
+    [InlineData("ses", "MailboxFull")]
+    [InlineData("mailgun", "generic")]
+    [InlineData("sendgrid", "Invalid Address")]
+    [InlineData("postmark", "SoftBounce")]
+    public async Task BouncesOfTheAddress_StillSuppressIt(string provider, string bounce)
+    {
+        for (int i = 0; i < Rejections; i++)
+        {
+            using HttpResponseMessage response = await PostAsync(provider, bounce, Victim);
+            response.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        (await _app.App.App.Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, Victim))
+            .Should().NotBeNull();
+        _app.LogsWithId(3024).Should().BeEmpty();
+    }
+
+    private Task<HttpResponseMessage> PostAsync(string provider, string kind, string recipient) => provider switch
+    {
+        "ses" => _app.PostAsync("ses", SnsSigner.Body(_sns.Sign(SnsSigner.Notification(SesBounce(recipient, kind))))),
+        "mailgun" => _app.PostAsync("mailgun", MailgunSigner.Json(MailgunSigner.Sign(MailgunFailure(recipient, kind), _app.Time.GetUtcNow()))),
+        "sendgrid" => _app.SendAsync(SendGridRequest(SendGridBounce(recipient, kind))),
+        _ => _app.SendAsync(PostmarkRequest(PostmarkBounce(recipient, kind))),
+    };
+
+    private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>A configuration-set bounce with the rogue tenant's message tags; SES files content refusals under Transient.</summary>
+    private string SesBounce(string recipient, string subType)
+    {
+        string id = NextId();
+        string tags = string.Join(",", EmailFeedbackTags.Write(s_rogue).Select(t => $"\"{t.Key}\": [\"{t.Value}\"]"));
+        (string status, string diagnostic) = subType switch
+        {
+            "ContentRejected" => ("5.7.1", "smtp; 554 5.7.1 Message rejected due to content restrictions"),
+            "AttachmentRejected" => ("5.7.1", "smtp; 552 5.7.0 This message was blocked because its content presents a potential security issue"),
+            "MessageTooLarge" => ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed limit"),
+            _ => ("4.2.2", "smtp; 452 4.2.2 The email account that you tried to reach is over quota"),
+        };
+        return $$"""
+            {
+              "eventType": "Bounce",
+              "bounce": {
+                "bounceType": "Transient",
+                "bounceSubType": "{{subType}}",
+                "bouncedRecipients": [ { "emailAddress": "{{recipient}}", "action": "failed", "status": "{{status}}", "diagnosticCode": "{{diagnostic}}" } ],
+                "timestamp": "2026-03-02T00:00:06.000Z",
+                "feedbackId": "0102017c-feedback-{{id}}",
+                "reportingMTA": "dns; a8-50.smtp-out.amazonses.com"
+              },
+              "mail": {
+                "timestamp": "2026-03-02T00:00:00.000Z",
+                "source": "noreply@app.example",
+                "messageId": "0102017c-ses-message-{{id}}",
+                "destination": [ "{{recipient}}" ],
+                "tags": { "ses:configuration-set": [ "feedback" ], {{tags}} }
+              }
+            }
+            """;
+    }
+
+    /// <summary>A temporary failure: Mailgun's reason <c>espblock</c> when the recipient's service blocked the message.</summary>
+    private JsonObject MailgunFailure(string recipient, string reason)
+    {
+        JsonObject data = MailgunSigner.EventData("failed", recipient, severity: "temporary", userVariables: EmailFeedbackTags.Write(s_rogue), id: NextId());
+        data["reason"] = reason;
+        data["delivery-status"] = reason == "espblock"
+            ? new JsonObject { ["code"] = 554, ["attempt-no"] = 1, ["message"] = "5.7.1 [CS01] Message rejected due to local policy", ["description"] = string.Empty }
+            : new JsonObject { ["code"] = 452, ["attempt-no"] = 1, ["message"] = "4.2.2 Mailbox full", ["description"] = string.Empty };
+        return data;
+    }
+
+    /// <summary>
+    /// A bounce event: <c>blocked</c> is a block (type <c>blocked</c>, classified Content); otherwise a bounce of type
+    /// <c>bounce</c> with that <c>bounce_classification</c>.
+    /// </summary>
+    private string SendGridBounce(string recipient, string kind)
+    {
+        (string type, string classification, string status, string reason) = kind switch
+        {
+            "blocked" => ("blocked", "Content", "5.7.1", "550 5.7.1 Message rejected as spam by Content Filtering"),
+            "Content" => ("bounce", "Content", "5.7.1", "554 5.7.1 Message rejected because it contains spam content"),
+            "Reputation" => ("bounce", "Reputation", "5.7.1", "550 5.7.1 Service unavailable; client host blocked using Spamhaus"),
+            _ => ("bounce", kind, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
+        };
+        var item = new JsonObject
+        {
+            ["email"] = recipient,
+            ["timestamp"] = _app.Time.GetUtcNow().ToUnixTimeSeconds(),
+            ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
+            ["event"] = "bounce",
+            ["type"] = type,
+            ["bounce_classification"] = classification,
+            ["status"] = status,
+            ["reason"] = reason,
+            ["sg_event_id"] = NextId(),
+            ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        };
+        foreach ((string name, string value) in EmailFeedbackTags.Write(s_rogue))
+        {
+            item[name] = value;
+        }
+
+        return new JsonArray(item).ToJsonString();
+    }
+
+    private HttpRequestMessage SendGridRequest(string body)
+    {
+        string timestamp = _app.Time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        byte[] signature = _sendGridKey.SignData(Encoding.UTF8.GetBytes(timestamp + body), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/sendgrid") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", Convert.ToBase64String(signature));
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Timestamp", timestamp);
+        return request;
+    }
+
+    /// <summary>A bounce record of Postmark's shape, with its <c>TypeCode</c> and description.</summary>
+    private string PostmarkBounce(string recipient, string type)
+    {
+        (int code, string description) = type switch
+        {
+            "Blocked" => (100006, "The ISP has blocked this message. This can happen due to content or blacklisting."),
+            "DMARCPolicy" => (100009, "Email rejected due to the DMARC policy of the sending domain."),
+            _ => (4096, "The server could not temporarily deliver your message (ex: Message is delayed due to network troubles)."),
+        };
+        return $$"""
+            {
+              "RecordType": "Bounce",
+              "MessageStream": "outbound",
+              "ID": {{4323372036854775000L + _events++}},
+              "Type": "{{type}}",
+              "TypeCode": {{code}},
+              "Name": "{{type}}",
+              "Tag": "share",
+              "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+              "Metadata": {{JsonSerializer.Serialize(EmailFeedbackTags.ToPostmarkMetadata(EmailFeedbackTags.Write(s_rogue)))}},
+              "ServerID": 23,
+              "Description": "{{description}}",
+              "Details": "smtp;550 5.7.1 rejected",
+              "Email": "{{recipient}}",
+              "From": "noreply@app.example",
+              "BouncedAt": "2026-03-02T00:00:10Z",
+              "DumpAvailable": false,
+              "Inactive": false,
+              "CanActivate": true,
+              "Subject": "Purchase order"
+            }
+            """;
+    }
+
+    private static HttpRequestMessage PostmarkRequest(string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
+        return request;
+    }
+}
