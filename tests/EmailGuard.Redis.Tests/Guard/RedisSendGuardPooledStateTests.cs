@@ -22,7 +22,12 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
 {
     private const int Callers = 64;
     private const int ChecksEach = 24;
-    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(250);
+    /// <summary>
+    /// The store's timeout: the hung calls run into it, and nothing else may. At 250 ms, a machine loaded by other test
+    /// runs timed out the give-back of a late admission or a write-back now and then, which leaves a counter stricter
+    /// (by design) and this test's exact counts off; no call here comes near a second unless Redis is frozen.
+    /// </summary>
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(120);
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
@@ -150,9 +155,26 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
             long expected = counted(k) && !refunded.Contains(k.Index) ? 1 : 0;
             foreach (string to in k.Message.To)
             {
-                EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { Recipient = to });
+                EmailGuardStatus status = await ReadStatusAsync(guard, to);
                 status.Usage.Where(u => u.Dimension == EmailGuardDimension.Recipient).Select(u => u.Count).Should()
                     .Equal([expected], "check {0} ({1}) was {2}", k.Index, k.Decision.Reason, refunded.Contains(k.Index) ? "refunded" : "kept");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The recipient's status as Redis holds it. A read is bounded by the guard's timeout, which a loaded machine can
+    /// outlast (the status then says the store did not answer, with no usage): such a read is made again.
+    /// </summary>
+    private static async Task<EmailGuardStatus> ReadStatusAsync(IEmailSendGuard guard, string recipient)
+    {
+        for (long started = System.Diagnostics.Stopwatch.GetTimestamp(); ; await Task.Delay(20))
+        {
+            EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { Recipient = recipient });
+            if (status.IsStoreAvailable || System.Diagnostics.Stopwatch.GetElapsedTime(started) > s_bound)
+            {
+                status.IsStoreAvailable.Should().BeTrue("Redis runs, and answers a status read within {0}", s_bound);
+                return status;
             }
         }
     }
