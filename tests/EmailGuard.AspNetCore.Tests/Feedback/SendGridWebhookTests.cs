@@ -61,18 +61,7 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
     }
 
     private HttpRequestMessage Signed(string body, DateTimeOffset? at = null, ECDsa? key = null, string? timestampHeader = null)
-    {
-        string timestamp = (at ?? _app.Time.GetUtcNow()).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        byte[] signed = Encoding.UTF8.GetBytes(timestamp + body);
-        byte[] signature = (key ?? _key).SignData(signed, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/sendgrid")
-        {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", Convert.ToBase64String(signature));
-        request.Headers.Add("X-Twilio-Email-Event-Webhook-Timestamp", timestampHeader ?? timestamp);
-        return request;
-    }
+        => WebhookTestApp.SignedSendGridRequest(key ?? _key, at ?? _app.Time.GetUtcNow(), body, timestampHeader);
 
     [Fact]
     public async Task SignedBatch_RecordsTheEventsEmailGuardUses()

@@ -213,15 +213,7 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
         return new JsonArray(item).ToJsonString();
     }
 
-    private HttpRequestMessage SendGridRequest(string body)
-    {
-        string timestamp = _app.Time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        byte[] signature = _sendGridKey.SignData(Encoding.UTF8.GetBytes(timestamp + body), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/sendgrid") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", Convert.ToBase64String(signature));
-        request.Headers.Add("X-Twilio-Email-Event-Webhook-Timestamp", timestamp);
-        return request;
-    }
+    private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);
 
     /// <summary>A bounce record; <c>SMTPApiError</c> is what Postmark posts for SMTP mail to an address it made inactive.</summary>
     private string PostmarkBounce(string recipient, string type) => $$"""

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +38,23 @@ internal sealed class WebhookTestApp : IAsyncDisposable
     public HttpClient Client => App.Client;
 
     /// <summary>The configuration enabling every provider with the test secrets.</summary>
+    /// <summary>
+    /// A SendGrid event post signed as SendGrid signs one: ECDSA P-256 over the timestamp and the body, both headers set.
+    /// </summary>
+    /// <param name="key">The signing key.</param>
+    /// <param name="at">The timestamp signed.</param>
+    /// <param name="body">The body.</param>
+    /// <param name="timestampHeader">A timestamp header other than the one signed, if any.</param>
+    public static HttpRequestMessage SignedSendGridRequest(ECDsa key, DateTimeOffset at, string body, string? timestampHeader = null)
+    {
+        string timestamp = at.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        byte[] signature = key.SignData(Encoding.UTF8.GetBytes(timestamp + body), HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence);
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{Prefix}/sendgrid") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Signature", Convert.ToBase64String(signature));
+        request.Headers.Add("X-Twilio-Email-Event-Webhook-Timestamp", timestampHeader ?? timestamp);
+        return request;
+    }
+
     public static Dictionary<string, string?> AllProviders(string sendGridPublicKey) => new()
     {
         ["EmailGuard:Webhooks:Ses:Enabled"] = "true",

@@ -12,36 +12,9 @@ namespace EmailGuard.AspNetCore.Tests;
 /// </summary>
 public sealed class ActionRoutesPathRuleTests
 {
-    private static Dictionary<string, string?> Rules(string endpoint, int limit, bool fallback = false)
-    {
-        var rules = new Dictionary<string, string?>
-        {
-            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = endpoint,
-            ["EmailGuard:Endpoints:PathRules:0:Limit"] = limit.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["EmailGuard:Endpoints:PathRules:0:Window"] = "01:00:00",
-        };
-        if (fallback)
-        {
-            rules["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "*";
-            rules["EmailGuard:Endpoints:PathRules:1:Limit"] = "100";
-        }
+    private static Dictionary<string, string?> Rules(string endpoint, int limit, bool fallback = false) => MvcPathRuleApps.Rules(endpoint, limit, fallback);
 
-        return rules;
-    }
-
-    private static Task<TestApp> StartMvcAsync(Dictionary<string, string?> configuration) => TestApp.StartAsync(
-        s =>
-        {
-            // MapControllers maps the other attribute-routed test controllers too, which require these policies.
-            s.AddEmailGuard().AddEndpointPolicies(o =>
-            {
-                o.AddPolicy("controller", p => p.PerClientIp(RateLimitRule.PerHour(100)));
-                o.AddPolicy("action", p => p.PerClientIp(RateLimitRule.PerHour(100)));
-            });
-            s.AddControllers().AddApplicationPart(typeof(AliasedAccountController).Assembly);
-        },
-        a => a.MapControllers(),
-        configuration);
+    private static Task<TestApp> StartMvcAsync(Dictionary<string, string?> configuration) => MvcPathRuleApps.StartAsync(configuration, a => a.MapControllers());
 
     private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
     {

@@ -12,36 +12,10 @@ namespace EmailGuard.AspNetCore.Tests;
 /// </summary>
 public sealed class ConventionalRoutePathRuleTests
 {
-    private static Dictionary<string, string?> Rules(string endpoint, bool fallback = false)
-    {
-        var rules = new Dictionary<string, string?>
-        {
-            ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = endpoint,
-            ["EmailGuard:Endpoints:PathRules:0:Limit"] = "1",
-            ["EmailGuard:Endpoints:PathRules:0:Window"] = "01:00:00",
-        };
-        if (fallback)
-        {
-            rules["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "*";
-            rules["EmailGuard:Endpoints:PathRules:1:Limit"] = "100";
-        }
+    private static Dictionary<string, string?> Rules(string endpoint, bool fallback = false) => MvcPathRuleApps.Rules(endpoint, fallback: fallback);
 
-        return rules;
-    }
-
-    private static Task<TestApp> StartMvcAsync(Dictionary<string, string?> configuration) => TestApp.StartAsync(
-        s =>
-        {
-            // MapControllerRoute maps the attribute-routed test controllers too, which require these policies.
-            s.AddEmailGuard().AddEndpointPolicies(o =>
-            {
-                o.AddPolicy("controller", p => p.PerClientIp(RateLimitRule.PerHour(100)));
-                o.AddPolicy("action", p => p.PerClientIp(RateLimitRule.PerHour(100)));
-            });
-            s.AddControllersWithViews().AddApplicationPart(typeof(ConventionalAccountController).Assembly);
-        },
-        a => a.MapControllerRoute("default", "{controller=Home}/{action=Index}/{id?}"),
-        configuration);
+    private static Task<TestApp> StartMvcAsync(Dictionary<string, string?> configuration)
+        => MvcPathRuleApps.StartAsync(configuration, a => a.MapControllerRoute("default", "{controller=Home}/{action=Index}/{id?}"), views: true);
 
     private static async Task<HttpStatusCode> PostAsync(TestApp app, string path)
     {
