@@ -1,0 +1,92 @@
+namespace EmailGuard;
+
+/// <summary>
+/// Invalidation: an operator changed a tenant's limits (or every tenant's), so its next check asks the provider and,
+/// until it answers, gets the stricter of its last answer and the defaults.
+/// </summary>
+internal sealed partial class TenantLimitCache
+{
+    /// <summary>
+    /// Makes the next check of <paramref name="tenantId"/> ask the provider and wait for its answer (at most the timeout)
+    /// instead of using the cached one, even while that lookup runs: the operator changed the tenant's limits. A lookup
+    /// already running may have read the old limits, so it no longer answers either. The cached answer is kept only as
+    /// the fallback of a lookup that fails, as an expired one is.
+    /// </summary>
+    public void Invalidate(string tenantId)
+    {
+        if (_entries.TryGetValue(tenantId, out Entry? entry))
+        {
+            // One attempt: an entry that changed meanwhile was put there by a lookup that started after this call began.
+            _ = _entries.TryUpdate(tenantId, Invalidated(entry), entry);
+        }
+
+        CapWeight(tenantId);
+    }
+
+    /// <summary>As <see cref="Invalidate"/>, for every tenant.</summary>
+    public void InvalidateAll()
+    {
+        foreach (KeyValuePair<string, Entry> pair in _entries)
+        {
+            // An entry added while this runs, or missed by the enumeration, belongs to a lookup that started after it began.
+            _ = _entries.TryUpdate(pair.Key, Invalidated(pair.Value), pair.Value);
+        }
+
+        foreach (KeyValuePair<string, Weight> pair in _weights)
+        {
+            CapWeight(pair.Key);
+        }
+    }
+
+    /// <summary>
+    /// Makes every tenant's next check start a lookup, as if every answer had expired now: an expired answer keeps
+    /// serving while it runs, within its grace, so no check waits. A lookup already running no longer answers.
+    /// </summary>
+    public void ExpireAll()
+    {
+        long now = _timeProvider.GetUtcNow().UtcTicks;
+        foreach (KeyValuePair<string, Entry> pair in _entries)
+        {
+            if (pair.Value.ExpiresAtTicks > now)
+            {
+                _ = _entries.TryUpdate(pair.Key, pair.Value with { ExpiresAtTicks = now }, pair.Value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// An entry that expired before any time there is (a check starts a new lookup) and whose answers serve no check
+    /// while it runs, but whose answer (or the one before it, while its lookup runs) stays the fallback of a failure.
+    /// </summary>
+    private static Entry Invalidated(Entry entry) => new(entry.Rules, long.MinValue, entry.Previous, long.MinValue, entry.PreviousInvalidated, Invalidated: true);
+
+    /// <summary>
+    /// Until the provider answers after an invalidation, the tenant's fair-share weight is the smaller of its last one
+    /// and the default, as its rules are: a tenant cut from a weight of 10 does not keep a share of 10 while its
+    /// provider is slow. A weight below the default stays; one at or above it becomes the default (the default-weight
+    /// tenants' bounded pool). A newer answer's weight, written meanwhile, is left alone.
+    /// </summary>
+    private void CapWeight(string tenantId)
+    {
+        if (_weights.TryGetValue(tenantId, out Weight? weight) && !double.IsNaN(weight.Value) && weight.Value >= _defaultWeight)
+        {
+            _ = _weights.TryUpdate(tenantId, new Weight(double.NaN), weight);
+        }
+    }
+
+    /// <summary>
+    /// The rules of a tenant whose limits were invalidated while the provider has not answered for it (slow or failed):
+    /// the stricter of its last answer and the defaults, shape by shape the lower limit, and every rule of either side,
+    /// so the check never admits more than either would. A tenant cut from 10,000 an hour to 10 does not get the laxer
+    /// of the two while its provider is slow, and one on a trial plan below the defaults does not get the defaults.
+    /// </summary>
+    private static RateLimitRule[] Stricter(RateLimitRule[] last, RateLimitRule[] defaults)
+    {
+        if (ReferenceEquals(last, s_defaultRules) || ReferenceEquals(last, defaults) || defaults.Length == 0)
+        {
+            return last;
+        }
+
+        return last.Length == 0 ? defaults : SendGuardRules.Normalize([.. last, .. defaults]);
+    }
+}
