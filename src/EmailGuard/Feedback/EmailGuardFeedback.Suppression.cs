@@ -7,15 +7,12 @@ namespace EmailGuard;
 internal sealed partial class EmailGuardFeedback
 {
     private (string? Reason, EmailGuardPartyType PartyType, string? Value, TimeSpan? Duration, string? Category) Suppression(
-        EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount, bool guessed)
+        EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount, bool provesNothingOfTheAddress)
     {
         switch (feedback.Kind)
         {
-            case EmailFeedbackKind.Bounced when guessed:
-                // See FoldedByGuess: the bounced spelling is not certainly the mailbox it folds to.
-                return (null, default, null, null, null);
-            case EmailFeedbackKind.Bounced when feedback.RejectedForMessage:
-                // The message, its content or its sender was refused, not the mailbox: another sender's mail gets through.
+            case EmailFeedbackKind.Bounced when provesNothingOfTheAddress:
+                // See ProvesNothingOfTheAddress: the spelling only folds to it by a guess, or the message was refused.
                 return (null, default, null, null, null);
             case EmailFeedbackKind.Bounced when feedback.BounceType == EmailBounceType.Permanent:
                 return (EmailFeedbackSuppressionReasons.HardBounce, EmailGuardPartyType.Recipient, recipient, _options.HardBounceSuppression, null);
@@ -69,7 +66,7 @@ internal sealed partial class EmailGuardFeedback
             return null;
         }
 
-        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0, FoldedByGuess(feedback, recipient));
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0, ProvesNothingOfTheAddress(feedback, recipient, out _));
         if (reason is null)
         {
             return null;

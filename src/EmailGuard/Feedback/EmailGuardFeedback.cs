@@ -110,8 +110,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // Mail the provider never sent (the address was on its suppression list) hurt no one's reputation, and the
         // providers leave it out of the account's rates: it is deduplicated and suppresses the address, but counts nowhere.
         bool counted = !feedback.SuppressedByProvider;
-        bool guessed = FoldedByGuess(feedback, recipient);
-        bool transient = counted && _transientRule is not null && kind == 's' && !guessed && !feedback.RejectedForMessage;
+        bool provesNothing = ProvesNothingOfTheAddress(feedback, recipient, out bool guessed);
+        bool transient = counted && _transientRule is not null && kind == 's' && !provesNothing;
         List<RateLimitRequest> requests = new(9)
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
@@ -151,19 +151,17 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 return Unavailable(feedback, provider, null);
         }
 
-        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, transient ? entries[^1].Count : 0, guessed);
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, transient ? entries[^1].Count : 0, provesNothing);
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         if (guessed)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             LogBounceOfGuessedSpelling(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
-#pragma warning restore CA1873
         }
         else if (feedback.RejectedForMessage)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             LogRejectedForMessage(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId), LogValue.Of(attribution?.TenantId) ?? "none");
-#pragma warning restore CA1873
         }
+#pragma warning restore CA1873
 
         EmailGuardListEntry? entry = null;
         if (reason is not null && _lists is not null)
@@ -352,6 +350,18 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         => feedback.Kind == EmailFeedbackKind.Bounced
            && EmailAddressNormalizer.TryNormalizeWithoutGuesses(feedback.Recipient, _normalization, out NormalizedEmailAddress mailbox)
            && !string.Equals(mailbox.Address, recipient, StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether <paramref name="feedback"/> is a bounce that says nothing of <paramref name="recipient"/>'s mailbox: one
+    /// whose spelling reaches it only by a guess (<see cref="FoldedByGuess"/>, told in <paramref name="guessed"/>), or one
+    /// that refused the message rather than the address (<see cref="EmailFeedbackEvent.RejectedForMessage"/>). It counts
+    /// against its sender, but neither suppresses the address nor counts toward its soft bounces.
+    /// </summary>
+    private bool ProvesNothingOfTheAddress(EmailFeedbackEvent feedback, string recipient, out bool guessed)
+    {
+        guessed = FoldedByGuess(feedback, recipient);
+        return guessed || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
+    }
 
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null
