@@ -27,11 +27,13 @@ public class RedisPausedServerTests(RedisServerFixture redis, ITestOutputHelper 
             Instances, () => RedisAppInstance.Create(redis.CreateConfiguration(), _prefix, o => o.BreakDuration = TimeSpan.FromMilliseconds(200)), Keys, HotKeys, hotLimit: 150);
         flood.Start(Instances * CallersPerInstance, static (caller, i) => (caller * 31) + (i * 7), storeUnavailableIsFailure: false);
 
-        // Act: the load gets going, then the server holds every command for 1.5 s (6 timeouts), then answers them all.
+        // Act: the load gets going, then the server holds every command for 1.5 s (6 timeouts), then answers them all;
+        // the load goes on until the hot keys are spent.
         await flood.WaitForCallsAsync(2_000);
         int before = flood.Calls;
         await redis.PauseAsync(TimeSpan.FromMilliseconds(1_500));
         await Task.Delay(TimeSpan.FromMilliseconds(2_500), TimeProvider.System);
+        await flood.WaitForHotKeysSpentAsync(TimeSpan.FromSeconds(60));
         await flood.StopAsync();
 
         // Assert

@@ -74,6 +74,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         // The callers go on until the new primary has admitted plenty, then stop.
         bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
         await flood.WaitForCallsAsync(flood.Calls + 3_000);
+        await flood.WaitForHotKeysSpentAsync(s_bound);
         await flood.StopAsync();
 
         // Assert
@@ -112,6 +113,7 @@ public sealed class RedisReplicaFailoverTests(ITestOutputHelper output) : IAsync
         int atFailover = flood.TotalAdmitted;
         bool resumed = await flood.WaitForAdmissionsAsync(atFailover + 300, s_bound);
         await flood.WaitForCallsAsync(flood.Calls + 3_000);
+        await flood.WaitForHotKeysSpentAsync(s_bound);
         await flood.StopAsync();
 
         // Assert

@@ -37,6 +37,7 @@ public sealed class RedisScriptFlushFloodTests(RedisServerFixture redis, ITestOu
         }
 
         await flood.WaitForCallsAsync(flood.Calls + 500);
+        await flood.WaitForHotKeysSpentAsync(TimeSpan.FromSeconds(60));
         await flood.StopAsync();
 
         // Assert
