@@ -91,5 +91,8 @@ public sealed class AlertClaimsTests
 
             return ValueTask.FromResult(_values.TryAdd(key, value) ? null : _values[key]);
         }
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+            => ValueTask.FromResult(_values.GetValueOrDefault(key) == expectedValue && _values.Remove(key));
     }
 }
