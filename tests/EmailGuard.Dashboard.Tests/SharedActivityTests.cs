@@ -246,6 +246,17 @@ public sealed class SharedActivityTests
             }
         }
 
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+        {
+            ThrowIfFailing();
+            CheckContract(key, expectedValue);
+            lock (_values)
+            {
+                bool live = _values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) && entry.Until > time.GetUtcNow();
+                return ValueTask.FromResult(live && entry.Value == expectedValue && _values.TryRemove(key, out _));
+            }
+        }
+
         /// <summary>What <see cref="IEmailGuardKeyValueStore"/> documents, as the built-in stores enforce it.</summary>
         private static void CheckContract(string key, string value)
         {

@@ -12,7 +12,7 @@ public sealed class ExternalKeyValueStore(TimeProvider timeProvider) : IEmailGua
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (string Value, DateTimeOffset ExpiresAt)> _values = new(StringComparer.Ordinal);
 
-    /// <summary>Gets every call received, in order, as <c>"set key"</c>, <c>"get key"</c> or <c>"add key"</c>.</summary>
+    /// <summary>Gets every call received, in order, as <c>"set key"</c>, <c>"get key"</c>, <c>"add key"</c> or <c>"remove key"</c>.</summary>
     public ConcurrentQueue<string> Calls { get; } = new();
 
     /// <inheritdoc />
@@ -53,6 +53,18 @@ public sealed class ExternalKeyValueStore(TimeProvider timeProvider) : IEmailGua
 
             _values[key] = (value, timeProvider.GetUtcNow() + timeToLive);
             return new((string?)null);
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+    {
+        KeyValueStoreValidation.ValidateRemove(key, expectedValue);
+        Calls.Enqueue("remove " + key);
+        lock (_lock)
+        {
+            // Compared and removed under the lock GetOrAddAsync takes, so a value stored meanwhile is never removed.
+            return new(string.Equals(Live(key), expectedValue, StringComparison.Ordinal) && _values.Remove(key));
         }
     }
 

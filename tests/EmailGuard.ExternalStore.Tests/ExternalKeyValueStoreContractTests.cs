@@ -23,5 +23,22 @@ public sealed class ExternalKeyValueStoreContractTests : KeyValueStoreContractTe
         (await store.GetAsync(key)).Should().Be("new");
     }
 
+    [Fact]
+    public async Task Remove_PastTheTimeToLive_RemovesNothing_AndLeavesTheNextClaim()
+    {
+        FakeTimeProvider time = new(Start);
+        ExternalKeyValueStore store = new(time);
+        string key = NewKey("ttl");
+
+        await store.GetOrAddAsync(key, "a", TimeSpan.FromMinutes(1));
+        time.Advance(TimeSpan.FromMinutes(1));
+        bool expired = await store.RemoveAsync(key, "a");
+        string? added = await store.GetOrAddAsync(key, "b", TimeSpan.FromMinutes(1));
+        bool stale = await store.RemoveAsync(key, "a");
+
+        (expired, added, stale).Should().Be((false, (string?)null, false));
+        (await store.GetAsync(key)).Should().Be("b");
+    }
+
     protected override IEmailGuardKeyValueStore CreateStore(FakeTimeProvider timeProvider) => new ExternalKeyValueStore(timeProvider);
 }

@@ -154,5 +154,8 @@ public sealed class ExternalKeyValueStoreRegistrationTests
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
             => throw new NotSupportedException();
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+            => throw new NotSupportedException();
     }
 }

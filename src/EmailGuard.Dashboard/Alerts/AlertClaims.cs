@@ -18,22 +18,16 @@ namespace EmailGuard.Dashboard;
 /// pages as it did before.
 /// <para>
 /// A claim whose alert reached no sink (every sink failed every attempt) is released (<see cref="ReleaseAsync"/>, logged,
-/// 3017): the page did not go out, so the next instance to raise the condition must not be silenced by it. Without a
-/// delete or compare-and-set in the key-value store, a release overwrites the claim with a value that lives
-/// <see cref="ReleasedFor"/>; an instance that reads that value rather than an instance id sends, since the claim it
-/// would have lost to has been given up.
+/// 3017): the page did not go out, so the next instance to raise the condition must not be silenced by it. The claim
+/// holds this instance's <see cref="InstanceId"/>, and the release removes it only while it still holds that
+/// (<see cref="IEmailGuardKeyValueStore.RemoveAsync"/>, atomic on every store): a claim that expired meanwhile and was
+/// taken by another instance stays theirs, so no third instance pages the condition again.
 /// </para>
 /// </remarks>
 internal sealed partial class AlertClaims(
     IEmailGuardKeyValueStore store, IOptions<EmailGuardAlertOptions> options, IOptions<StoreResilienceOptions> resilience, TimeProvider timeProvider, ILogger<AlertClaims> logger)
 {
     private const string KeyPrefix = "emailguard:alerts:once:";
-
-    /// <summary>What a released claim holds until it expires: no instance id (those are 32 hexadecimal digits).</summary>
-    private const string Released = "released";
-
-    /// <summary>How long a released claim's value lives; after it, the next instance claims the condition anew.</summary>
-    internal static readonly TimeSpan ReleasedFor = TimeSpan.FromMilliseconds(1);
 
     private readonly TimeSpan _period = options.Value.Period;
     private readonly TimeSpan _timeout = resilience.Value.Timeout;
@@ -61,7 +55,7 @@ internal sealed partial class AlertClaims(
             return true;
         }
 
-        if (holder is null || string.Equals(holder, InstanceId, StringComparison.Ordinal) || string.Equals(holder, Released, StringComparison.Ordinal))
+        if (holder is null || string.Equals(holder, InstanceId, StringComparison.Ordinal))
         {
             return true;
         }
@@ -82,17 +76,13 @@ internal sealed partial class AlertClaims(
             return;
         }
 
-        string key = Key(alert.Condition);
         try
         {
-            string? holder = await store.GetAsync(key, cancellationToken).AsTask().WaitAsync(_timeout, timeProvider, cancellationToken).ConfigureAwait(false);
-            if (!string.Equals(holder, InstanceId, StringComparison.Ordinal))
+            if (await store.RemoveAsync(Key(alert.Condition), InstanceId, cancellationToken).AsTask()
+                .WaitAsync(_timeout, timeProvider, cancellationToken).ConfigureAwait(false))
             {
-                return;
+                Log.Released(logger, alert.Kind, null);
             }
-
-            await store.SetAsync(key, Released, ReleasedFor, cancellationToken).AsTask().WaitAsync(_timeout, timeProvider, cancellationToken).ConfigureAwait(false);
-            Log.Released(logger, alert.Kind, null);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {

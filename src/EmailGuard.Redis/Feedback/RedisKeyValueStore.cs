@@ -9,8 +9,9 @@ namespace EmailGuard.Redis;
 /// (<c>SET … PX</c>), so no key ever exists without one. Each key carries its own hash tag, so on a cluster the keys
 /// spread over the slots; single-key commands need no script to be atomic. Keys and values are checked against the
 /// contract (<see cref="KeyValueStoreValidation"/>) before any command is sent, as the in-memory store checks them.
-/// Its one script goes through <see cref="RedisScriptRunner"/>, as the counters' scripts do: by SHA, loaded with the
-/// connection's scripts, reloaded on the one NOSCRIPT path after a flush or failover, retried while its slot moves.
+/// Its two scripts (add if absent, remove if equal) go through <see cref="RedisScriptRunner"/>, as the counters'
+/// scripts do: by SHA, loaded with the connection's scripts, reloaded on the one NOSCRIPT path after a flush or
+/// failover, retried while a slot moves.
 /// </summary>
 internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
 {
@@ -23,6 +24,18 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
         if v then return v end
         redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
         return false
+        """);
+
+    /// <summary>
+    /// Deletes the key only while it holds the expected value, in one script: a value another instance stored since is
+    /// left alone. Its one write comes after the read, so a read-only replica refuses it before anything changed, and
+    /// the runner sends it again to the primary. KEYS: the key. ARGV: the expected value. Returns 1 when it deleted.
+    /// </summary>
+    private static readonly RedisScript s_remove = new("kv-remove-if-equal", """
+        if redis.call('GET', KEYS[1]) == ARGV[1] then
+            return redis.call('DEL', KEYS[1])
+        end
+        return 0
         """);
 
     private readonly RedisConnection _connection;
@@ -47,7 +60,7 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
         _prefix = connection.KeyPrefix;
 
         // Loaded with the connection's other scripts, so that its first call finds it by SHA.
-        connection.KeepLoaded(s_getOrAdd);
+        connection.KeepLoaded(s_getOrAdd, s_remove);
     }
 
     public async ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
@@ -78,6 +91,14 @@ internal sealed class RedisKeyValueStore : IEmailGuardKeyValueStore
             [value, (long)Math.Ceiling(timeToLive.TotalMilliseconds)],
             cancellationToken).ConfigureAwait(false);
         return existing.IsNull ? null : (string?)existing;
+    }
+
+    public async ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+    {
+        KeyValueStoreValidation.ValidateRemove(key, expectedValue);
+        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        RedisResult removed = await _scripts.EvaluateAsync(database, s_remove, [KeyOf(key)], [expectedValue], cancellationToken).ConfigureAwait(false);
+        return (long)removed == 1;
     }
 
     /// <summary>The Redis key: the configured prefix, then the key inside its own hash tag.</summary>

@@ -3,7 +3,7 @@ namespace EmailGuard;
 /// <summary>
 /// A small shared key-value store with a time to live, where feedback keeps its message-id mappings and the webhooks
 /// their replay tokens. In memory (bounded) by default; the Redis package stores the values as Redis strings with a
-/// TTL. A third-party store implements these three calls to stand on the same terms, and is registered with
+/// TTL. A third-party store implements these four calls to stand on the same terms, and is registered with
 /// <see cref="Microsoft.Extensions.DependencyInjection.EmailGuardStoreBuilderExtensions.AddKeyValueStore{TStore}(IEmailGuardBuilder)"/>.
 /// </summary>
 /// <remarks>
@@ -39,4 +39,19 @@ public interface IEmailGuardKeyValueStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The live value that was already there (left unchanged), or <see langword="null"/> when this call stored <paramref name="value"/>.</returns>
     ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes the value stored under <paramref name="key"/> only if it is <paramref name="expectedValue"/> (ordinal
+    /// comparison), atomically: a value stored meanwhile by another call, on any instance, is never removed. A claim made
+    /// with <see cref="GetOrAddAsync"/> is given up this way, so that a claim that expired and was taken by another
+    /// instance stays theirs.
+    /// </summary>
+    /// <param name="key">The key.</param>
+    /// <param name="expectedValue">The value to remove; any other value under <paramref name="key"/> is left alone.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>
+    /// <see langword="true"/> when this call removed the value; <see langword="false"/> when there was no live value, or
+    /// another one.
+    /// </returns>
+    ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default);
 }

@@ -77,6 +77,30 @@ internal sealed partial class InMemoryKeyValueStore
         }
 
         /// <summary>
+        /// Removes the live value under <paramref name="key"/> if it is <paramref name="expectedValue"/>, under the lock
+        /// every write takes, so no value written meanwhile is removed. Its queue items go stale, as a rewritten key's do.
+        /// </summary>
+        /// <returns>Whether it was removed.</returns>
+        public bool Remove(string key, string expectedValue, DateTimeOffset now)
+        {
+            lock (_lock)
+            {
+                if (!_values.TryGetValue(key, out Entry entry))
+                {
+                    return false;
+                }
+
+                if (entry.ExpiresAt <= now)
+                {
+                    _values.Remove(key);
+                    return false;
+                }
+
+                return string.Equals(entry.Value, expectedValue, StringComparison.Ordinal) && _values.Remove(key);
+            }
+        }
+
+        /// <summary>
         /// Stores the value (unless <paramref name="onlyIfAbsent"/> and a live value is there, which is returned), making
         /// room first: expired values, then the oldest live one, or, in a pool that refuses when full, nothing.
         /// </summary>

@@ -85,6 +85,12 @@ internal sealed partial class InMemoryKeyValueStore : IEmailGuardKeyValueStore
         return new(PoolOf(key).Read(key, _timeProvider.GetUtcNow()));
     }
 
+    public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+    {
+        KeyValueStoreValidation.ValidateRemove(key, expectedValue);
+        return new(PoolOf(key).Remove(key, expectedValue, _timeProvider.GetUtcNow()));
+    }
+
     private Pool PoolOf(string key)
         => key.StartsWith(FeedbackKeys.MessagePrefix, StringComparison.Ordinal) || key.StartsWith(FanOutMonitor.KeyPrefix, StringComparison.Ordinal) ? _messageIds
             : key.StartsWith(RatioBreaker.KeyPrefix, StringComparison.Ordinal) ? _breakers

@@ -43,14 +43,7 @@ public static class KeyValueStoreValidation
     /// <param name="value">The value: at most <see cref="MaxValueLength"/> printable ASCII characters or spaces.</param>
     /// <exception cref="ArgumentNullException"><paramref name="value"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="value"/> is too long, or has a character outside printable ASCII and the space.</exception>
-    public static void ValidateValue(string value)
-    {
-        ArgumentNullException.ThrowIfNull(value);
-        if (!IsValidValue(value))
-        {
-            throw new ArgumentException($"A value is at most {MaxValueLength} printable ASCII characters or spaces; this one is {value.Length} characters long or has another character.", nameof(value));
-        }
-    }
+    public static void ValidateValue(string value) => CheckValue(value, nameof(value));
 
     /// <summary>
     /// Checks the arguments of <see cref="IEmailGuardKeyValueStore.SetAsync"/> and
@@ -67,6 +60,20 @@ public static class KeyValueStoreValidation
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(timeToLive, TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// Checks the arguments of <see cref="IEmailGuardKeyValueStore.RemoveAsync"/>: the key, and the expected value as a
+    /// value is checked, so that a value no store could hold is refused rather than reported as absent.
+    /// </summary>
+    /// <param name="key">The key, as for <see cref="ValidateKey"/>.</param>
+    /// <param name="expectedValue">The value to remove, as for <see cref="ValidateValue"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="key"/> or <paramref name="expectedValue"/> is null.</exception>
+    /// <exception cref="ArgumentException">An argument is outside the contract.</exception>
+    public static void ValidateRemove(string key, string expectedValue)
+    {
+        ValidateKey(key);
+        CheckValue(expectedValue, nameof(expectedValue));
+    }
+
     /// <summary>Whether a key is within the contract, for a caller that builds keys from outside input.</summary>
     /// <param name="key">The key.</param>
     /// <returns>True when every store accepts <paramref name="key"/>.</returns>
@@ -78,6 +85,15 @@ public static class KeyValueStoreValidation
     /// <returns>True when every store accepts <paramref name="value"/>.</returns>
     public static bool IsValidValue(string? value)
         => value is { Length: <= MaxValueLength } && IsPrintableAscii(value, allowSpace: true);
+
+    private static void CheckValue(string value, string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(value, parameterName);
+        if (!IsValidValue(value))
+        {
+            throw new ArgumentException($"A value is at most {MaxValueLength} printable ASCII characters or spaces; this one is {value.Length} characters long or has another character.", parameterName);
+        }
+    }
 
     private static bool IsPrintableAscii(string text, bool allowSpace)
     {

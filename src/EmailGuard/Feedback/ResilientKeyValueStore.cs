@@ -32,4 +32,7 @@ internal sealed class ResilientKeyValueStore
 
     public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, string what, CancellationToken cancellationToken)
         => _call.CallAsync(_store, (s, ct) => s.GetOrAddAsync(key, value, timeToLive, ct), Timeout, what, cancellationToken);
+
+    public ValueTask<bool> RemoveAsync(string key, string expectedValue, string what, CancellationToken cancellationToken)
+        => _call.CallAsync(_store, (s, ct) => s.RemoveAsync(key, expectedValue, ct), Timeout, what, cancellationToken);
 }

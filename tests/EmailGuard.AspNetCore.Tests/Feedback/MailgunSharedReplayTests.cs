@@ -154,6 +154,12 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
             return ReferenceEquals(stored, value) ? null : stored;
         }
 
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+        {
+            Check();
+            return new(_values.TryRemove(new KeyValuePair<string, string>(key, expectedValue)));
+        }
+
         private void Check()
         {
             if (Down)

@@ -90,5 +90,7 @@ public sealed class RedisKeyValueStoreRegistrationTests(RedisServerFixture redis
         public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default) => new((string?)null);
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => new((string?)null);
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default) => new(false);
     }
 }

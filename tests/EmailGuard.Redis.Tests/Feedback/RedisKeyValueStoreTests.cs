@@ -3,7 +3,10 @@ using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Feedback;
 
-/// <summary>The Redis key-value store's add-if-absent, which the webhooks' shared replay memory stands on.</summary>
+/// <summary>
+/// The Redis key-value store's add-if-absent, which the webhooks' shared replay memory stands on, and its
+/// remove-if-equal, with which a claim is given up.
+/// </summary>
 [Collection(RedisServerFixture.CollectionName)]
 public class RedisKeyValueStoreTests(RedisServerFixture redis)
 {
@@ -53,6 +56,84 @@ public class RedisKeyValueStoreTests(RedisServerFixture redis)
 
         first.Should().BeNull("the first caller stores");
         second.Should().Be("first", "the second caller sees the first one's value");
+    }
+
+    [Fact]
+    public async Task Remove_AfterTheScriptCacheWasFlushed_ReloadsOnTheRunnersPath_AndRemovesOnlyTheExpectedValue()
+    {
+        ConnectionMultiplexer admin = redis.CreateMultiplexer();
+        using RedisConnection connection = new(redis.CreateMultiplexer(), RedisServerFixture.UniquePrefix());
+        RedisKeyValueStore store = new(connection);
+        (await store.GetOrAddAsync("claim", "mine", TimeSpan.FromMinutes(1))).Should().BeNull();
+        (await store.RemoveAsync("claim", "mine")).Should().BeTrue();
+        (await store.GetOrAddAsync("claim", "theirs", TimeSpan.FromMinutes(1))).Should().BeNull();
+
+        await admin.GetServers()[0].ScriptFlushAsync();
+        bool foreign = await store.RemoveAsync("claim", "mine");
+        bool own = await store.RemoveAsync("claim", "theirs");
+
+        foreign.Should().BeFalse("the claim is another's");
+        own.Should().BeTrue();
+        (await store.GetAsync("claim")).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Remove_UnderItsOwnPrefix_LeavesTheSameKeyOfAnotherPrefixAlone()
+    {
+        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        using RedisConnection mine = new(multiplexer, RedisServerFixture.UniquePrefix());
+        using RedisConnection other = new(multiplexer, RedisServerFixture.UniquePrefix());
+        RedisKeyValueStore store = new(mine);
+        RedisKeyValueStore otherStore = new(other);
+        await otherStore.SetAsync("claim", "same", TimeSpan.FromMinutes(1));
+        await store.SetAsync("claim", "same", TimeSpan.FromMinutes(1));
+
+        bool removed = await store.RemoveAsync("claim", "same");
+
+        removed.Should().BeTrue();
+        (await multiplexer.GetDatabase().KeyExistsAsync(store.KeyOf("claim"))).Should().BeFalse();
+        (await otherStore.GetAsync("claim")).Should().Be("same", "another prefix is another application's store");
+    }
+
+    [Fact]
+    public async Task Remove_ManyClaimsAndReleasesOnSeveralInstances_EachReleaseRemovesOnlyItsOwnClaim()
+    {
+        // Four connections, sixteen callers: each claims, and releases with its own value whether or not it won.
+        string prefix = RedisServerFixture.UniquePrefix();
+        List<ConnectionMultiplexer> multiplexers = [.. Enumerable.Range(0, 4).Select(_ => redis.CreateMultiplexer())];
+        List<RedisConnection> instances = [.. multiplexers.Select(m => new RedisConnection(m, prefix))];
+        try
+        {
+            RedisKeyValueStore[] stores = [.. instances.Select(c => new RedisKeyValueStore(c))];
+            int wins = 0;
+            int released = 0;
+            int releasedByLosers = 0;
+
+            await Task.WhenAll(Enumerable.Range(0, 16).Select(caller => Task.Run(async () =>
+            {
+                RedisKeyValueStore store = stores[caller % stores.Length];
+                for (int round = 0; round < 25; round++)
+                {
+                    bool won = await store.GetOrAddAsync("claim", "caller-" + caller, TimeSpan.FromMinutes(10)) is null;
+                    bool removed = await store.RemoveAsync("claim", "caller-" + caller);
+                    Interlocked.Add(ref wins, won ? 1 : 0);
+                    Interlocked.Add(ref released, won && removed ? 1 : 0);
+                    Interlocked.Add(ref releasedByLosers, !won && removed ? 1 : 0);
+                }
+            })));
+
+            wins.Should().BeGreaterThan(0);
+            released.Should().Be(wins, "no one else removed a winner's claim");
+            releasedByLosers.Should().Be(0, "a caller that did not win holds nothing to remove");
+            (await stores[0].GetAsync("claim")).Should().BeNull();
+        }
+        finally
+        {
+            foreach (RedisConnection connection in instances)
+            {
+                connection.Dispose();
+            }
+        }
     }
 
     [Fact]

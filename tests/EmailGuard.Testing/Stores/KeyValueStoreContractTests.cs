@@ -5,9 +5,10 @@ using Xunit;
 namespace EmailGuard.Testing.Stores;
 
 /// <summary>
-/// The behaviour every <see cref="IEmailGuardKeyValueStore"/> must have, run once per store: the values it keeps, and
-/// the contract of <see cref="KeyValueStoreValidation"/>, whose refusals come before anything is written, so that no
-/// caller can write on one store what another refuses.
+/// The behaviour every <see cref="IEmailGuardKeyValueStore"/> must have, run once per store: the values it keeps, the
+/// claims made with <see cref="IEmailGuardKeyValueStore.GetOrAddAsync"/> and given up with
+/// <see cref="IEmailGuardKeyValueStore.RemoveAsync"/>, and the contract of <see cref="KeyValueStoreValidation"/>, whose
+/// refusals come before anything is written, so that no caller can write on one store what another refuses.
 /// </summary>
 /// <remarks>Every test uses keys of its own, so a store shared between tests (Redis) needs no cleanup.</remarks>
 public abstract class KeyValueStoreContractTests
@@ -90,6 +91,106 @@ public abstract class KeyValueStoreContractTests
     }
 
     [Fact]
+    public async Task Remove_TheExpectedValue_RemovesIt_AndAGetOrAddThenStores()
+    {
+        IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
+        string key = NewKey("remove");
+        await store.GetOrAddAsync(key, "holder-a", Ttl);
+
+        bool removed = await store.RemoveAsync(key, "holder-a");
+        string? afterRemove = await store.GetAsync(key);
+        string? added = await store.GetOrAddAsync(key, "holder-b", Ttl);
+
+        removed.Should().BeTrue();
+        afterRemove.Should().BeNull();
+        added.Should().BeNull("a removed claim leaves the key free for the next claim");
+        (await store.GetAsync(key)).Should().Be("holder-b");
+    }
+
+    [Fact]
+    public async Task Remove_AnotherValue_LeavesItAlone()
+    {
+        IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
+        string key = NewKey("foreign");
+        await store.SetAsync(key, "holder-b", Ttl);
+
+        bool other = await store.RemoveAsync(key, "holder-a");
+        bool otherCase = await store.RemoveAsync(key, "HOLDER-B");
+        bool prefix = await store.RemoveAsync(key, "holder-");
+        bool empty = await store.RemoveAsync(key, string.Empty);
+
+        (other, otherCase, prefix, empty).Should().Be((false, false, false, false), "only the exact value (ordinal) is removed");
+        (await store.GetAsync(key)).Should().Be("holder-b");
+        (await store.GetOrAddAsync(key, "holder-c", Ttl)).Should().Be("holder-b", "the claim still holds");
+    }
+
+    [Fact]
+    public async Task Remove_NothingToRemove_ReturnsFalse_AndASecondRemoveToo()
+    {
+        IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
+        string key = NewKey("gone");
+        await store.SetAsync(key, "v", Ttl);
+
+        bool absent = await store.RemoveAsync(NewKey("absent"), "v");
+        bool first = await store.RemoveAsync(key, "v");
+        bool second = await store.RemoveAsync(key, "v");
+
+        (absent, first, second).Should().Be((false, true, false));
+        (await store.GetAsync(key)).Should().BeNull();
+    }
+
+    [Fact]
+    public async Task Remove_ManyCallersClaimingAndReleasingAtOnce_NeverRemovesAnotherCallersClaim()
+    {
+        // Alert claims rest on this: a release runs while other instances claim, and one whose claim expired releases
+        // after another took it. Each caller claims; the winner holds the claim alone and releases it; every caller also
+        // releases with its own value while it holds nothing, which must never remove the holder's claim.
+        const int Callers = 16;
+        const int Rounds = 20;
+        IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
+        string key = NewKey("claim");
+        int holders = 0;
+        int overlaps = 0;
+        int wins = 0;
+        int releasedByHolder = 0;
+        int releasedByOthers = 0;
+
+        await Task.WhenAll(Enumerable.Range(0, Callers).Select(caller => Task.Run(async () =>
+        {
+            string me = $"caller-{caller}";
+            for (int round = 0; round < Rounds; round++)
+            {
+                if (await store.GetOrAddAsync(key, me, Ttl) is null)
+                {
+                    Interlocked.Increment(ref wins);
+                    if (Interlocked.Increment(ref holders) != 1)
+                    {
+                        Interlocked.Increment(ref overlaps);
+                    }
+
+                    // Held across a real wait, so that the other callers claim and release meanwhile on any store.
+                    await Task.Delay(1);
+                    Interlocked.Decrement(ref holders);
+                    if (await store.RemoveAsync(key, me))
+                    {
+                        Interlocked.Increment(ref releasedByHolder);
+                    }
+                }
+                else if (await store.RemoveAsync(key, me))
+                {
+                    Interlocked.Increment(ref releasedByOthers);
+                }
+            }
+        })));
+
+        wins.Should().BeGreaterThan(0);
+        overlaps.Should().Be(0, "two callers never hold the claim at once");
+        releasedByHolder.Should().Be(wins, "no one else removed a holder's claim, so each holder released its own");
+        releasedByOthers.Should().Be(0, "a caller that holds nothing removes nothing");
+        (await store.GetAsync(key)).Should().BeNull("every claim was released");
+    }
+
+    [Fact]
     public async Task Limits_TheLongestKeyAndValue_AndEveryPrintableCharacter_AreStored()
     {
         IEmailGuardKeyValueStore store = CreateStore(new FakeTimeProvider(Start));
@@ -101,11 +202,13 @@ public abstract class KeyValueStoreContractTests
         await store.SetAsync(longKey, longValue, Ttl);
         await store.SetAsync(symbolsKey, " " + printable + " ", Ttl);
         string? added = await store.GetOrAddAsync(NewKey("add").PadRight(KeyValueStoreValidation.MaxKeyLength, '~'), longValue, Ttl);
+        bool removedSymbols = await store.RemoveAsync(symbolsKey, " " + printable + " ");
 
         longKey.Length.Should().Be(KeyValueStoreValidation.MaxKeyLength);
         (await store.GetAsync(longKey)).Should().Be(longValue);
-        (await store.GetAsync(symbolsKey)).Should().Be(" " + printable + " ");
         added.Should().BeNull();
+        removedSymbols.Should().BeTrue("a value with every printable character compares equal to itself");
+        (await store.GetAsync(symbolsKey)).Should().BeNull();
     }
 
     [Theory]
@@ -117,10 +220,12 @@ public abstract class KeyValueStoreContractTests
         Func<Task> set = () => store.SetAsync(key, "v", Ttl).AsTask();
         Func<Task> add = () => store.GetOrAddAsync(key, "v", Ttl).AsTask();
         Func<Task> get = () => store.GetAsync(key).AsTask();
+        Func<Task> remove = () => store.RemoveAsync(key, "v").AsTask();
 
         await set.Should().ThrowAsync<ArgumentException>(why).WithParameterName("key");
         await add.Should().ThrowAsync<ArgumentException>(why).WithParameterName("key");
         await get.Should().ThrowAsync<ArgumentException>(why).WithParameterName("key");
+        await remove.Should().ThrowAsync<ArgumentException>(why).WithParameterName("key");
         KeyValueStoreValidation.IsValidKey(key).Should().BeFalse();
     }
 
@@ -133,9 +238,11 @@ public abstract class KeyValueStoreContractTests
 
         Func<Task> set = () => store.SetAsync(key, value, Ttl).AsTask();
         Func<Task> add = () => store.GetOrAddAsync(key, value, Ttl).AsTask();
+        Func<Task> remove = () => store.RemoveAsync(key, value).AsTask();
 
         await set.Should().ThrowAsync<ArgumentException>(why).WithParameterName("value");
         await add.Should().ThrowAsync<ArgumentException>(why).WithParameterName("value");
+        await remove.Should().ThrowAsync<ArgumentException>(why).WithParameterName("expectedValue");
         (await store.GetAsync(key)).Should().BeNull("a refused write stores nothing");
         KeyValueStoreValidation.IsValidValue(value).Should().BeFalse();
     }
@@ -151,6 +258,8 @@ public abstract class KeyValueStoreContractTests
         await FluentActions.Awaiting(() => store.SetAsync(key, null!, Ttl).AsTask()).Should().ThrowAsync<ArgumentNullException>();
         await FluentActions.Awaiting(() => store.SetAsync(key, "v", TimeSpan.Zero).AsTask()).Should().ThrowAsync<ArgumentOutOfRangeException>();
         await FluentActions.Awaiting(() => store.GetOrAddAsync(key, "v", TimeSpan.FromSeconds(-1)).AsTask()).Should().ThrowAsync<ArgumentOutOfRangeException>();
+        await FluentActions.Awaiting(() => store.RemoveAsync(null!, "v").AsTask()).Should().ThrowAsync<ArgumentNullException>().WithParameterName("key");
+        await FluentActions.Awaiting(() => store.RemoveAsync(key, null!).AsTask()).Should().ThrowAsync<ArgumentNullException>().WithParameterName("expectedValue");
         (await store.GetAsync(key)).Should().BeNull();
     }
 

@@ -226,6 +226,9 @@ public sealed class FanOutTests
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
             => throw new InvalidOperationException("down");
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+            => throw new InvalidOperationException("down");
     }
 
     private sealed class RecordingKeyValueStore : IEmailGuardKeyValueStore
@@ -259,6 +262,12 @@ public sealed class FanOutTests
 
             _values[key] = value;
             return ValueTask.FromResult<string?>(null);
+        }
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+        {
+            Calls++;
+            return ValueTask.FromResult(_values.GetValueOrDefault(key) == expectedValue && _values.Remove(key));
         }
     }
 }

@@ -182,6 +182,58 @@ public sealed class InMemoryKeyValueStoreTests
     }
 
     [Fact]
+    public async Task Remove_AfterTheTimeToLive_RemovesNothing_AndGetOrAddStoresAgain()
+    {
+        InMemoryKeyValueStore store = new(10, _time);
+        await store.GetOrAddAsync("claim", "a", TimeSpan.FromMinutes(1));
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        bool removed = await store.RemoveAsync("claim", "a");
+        string? added = await store.GetOrAddAsync("claim", "b", TimeSpan.FromMinutes(1));
+
+        removed.Should().BeFalse("an expired claim is no longer there to remove");
+        added.Should().BeNull();
+        (await store.RemoveAsync("claim", "a")).Should().BeFalse("the claim taken since is another's");
+        (await store.GetAsync("claim")).Should().Be("b");
+    }
+
+    [Fact]
+    public async Task Remove_InAFullReplayTokenPool_MakesRoomWithoutForgettingALiveToken()
+    {
+        InMemoryKeyValueStore store = new(3, _time);
+        for (int i = 0; i < 3; i++)
+        {
+            await store.GetOrAddAsync(Token(i), "body" + i, TimeSpan.FromMinutes(10));
+        }
+
+        bool removed = await store.RemoveAsync(Token(1), "body1");
+        string? added = await store.GetOrAddAsync(Token(3), "body3", TimeSpan.FromMinutes(10));
+
+        removed.Should().BeTrue();
+        added.Should().BeNull("the removed token's room is free, so the pool that refuses when full stores");
+        (await store.GetAsync(Token(0))).Should().Be("body0");
+        (await store.GetAsync(Token(2))).Should().Be("body2");
+        store.Count.Should().Be(3);
+
+        static string Token(int i) => InMemoryKeyValueStore.ReplayTokenPrefix + "mailgun:" + StoreKeyEncoding.Hash("token" + i);
+    }
+
+    [Fact]
+    public async Task Remove_ManyClaimsAndReleases_KeepsTheQueuesBounded()
+    {
+        InMemoryKeyValueStore store = new(100, _time);
+
+        for (int i = 0; i < 10_000; i++)
+        {
+            (await store.GetOrAddAsync("claim", $"holder{i}", TimeSpan.FromDays(1))).Should().BeNull();
+            (await store.RemoveAsync("claim", $"holder{i}")).Should().BeTrue();
+        }
+
+        store.Count.Should().Be(0);
+        store.QueuedItems.Should().BeLessThanOrEqualTo(4 * 32);
+    }
+
+    [Fact]
     public void SmallPools_AreATenthOfTheCapacity_AtLeast1000_AtMostTheCapacity()
     {
         InMemoryKeyValueStore.SmallPoolCapacity(100_000).Should().Be(10_000);

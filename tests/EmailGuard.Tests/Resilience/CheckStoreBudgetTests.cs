@@ -301,6 +301,12 @@ public sealed class CheckStoreBudgetTests
             await Task.Yield();
             return _values.TryAdd(key, value) ? null : _values[key];
         }
+
+        public async ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+        {
+            await Task.Yield();
+            return _values.TryRemove(new KeyValuePair<string, string>(key, expectedValue));
+        }
     }
 
     private sealed class HangingTenantLimitProvider : ITenantLimitProvider
@@ -313,11 +319,14 @@ public sealed class CheckStoreBudgetTests
     private sealed class HangingKeyValueStore : IEmailGuardKeyValueStore
     {
         private readonly TaskCompletionSource<string?> _never = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<bool> _neverRemoved = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => new(_never.Task);
 
         public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default) => new(_never.Task);
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => new(_never.Task);
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default) => new(_neverRemoved.Task);
     }
 }
