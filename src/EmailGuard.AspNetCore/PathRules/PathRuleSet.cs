@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore;
 
@@ -20,12 +21,11 @@ internal sealed class PathRuleSet
     private readonly bool _hasExactRules;
 
     /// <summary>
-    /// For each route endpoint requests reached, the exact rules whose path routing would send to it, or to another
-    /// endpoint of the same action (<see cref="ActionIdentity"/>), with the route values that path gives. An app has a
-    /// bounded set of endpoints, and a reload builds a new set with an empty cache.
+    /// The bindings of the app's endpoints as they are now (<see cref="BindingCache"/>): replaced, empty, when the app's
+    /// endpoints change, and a reload builds a new set with none.
     /// </summary>
-    private readonly ConcurrentDictionary<RouteEndpoint, EndpointBindings> _bindings = new();
-    private readonly Func<RouteEndpoint, IServiceProvider?, EndpointBindings> _bind;
+    private volatile BindingCache? _cache;
+    private readonly Func<RouteEndpoint, BindingCache, EndpointBindings> _bind;
 
     private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
     {
@@ -67,7 +67,8 @@ internal sealed class PathRuleSet
 
         if (_hasExactRules && context.GetEndpoint() is RouteEndpoint endpoint)
         {
-            EndpointBindings bindings = _bindings.GetOrAdd(endpoint, _bind, context.RequestServices);
+            BindingCache cache = CurrentBindings(context.RequestServices);
+            EndpointBindings bindings = cache.Bindings.GetOrAdd(endpoint, _bind, cache);
             int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request.RouteValues);
             index = bound >= 0 ? bound : index;
 
@@ -125,15 +126,44 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>
+    /// The bindings cached for the app's endpoints as they are now. Endpoints can change after the first request (a
+    /// plugin that maps routes later, dynamic endpoints, any <see cref="EndpointDataSource"/> whose change token fires),
+    /// and a binding made before would leave a route added to an action, or a rule on it, out of the action's other
+    /// routes. As routing's own matcher does, the bindings are made again once the data source's change token fires; the
+    /// token is read here rather than given a callback, so a rule set that a reload replaces leaves nothing registered.
+    /// </summary>
+    /// <param name="services">The request's services, where routing keeps the app's endpoints; none on a bare context.</param>
+    private BindingCache CurrentBindings(IServiceProvider? services)
+    {
+        BindingCache? cache = _cache;
+        if (cache?.Changed is { HasChanged: false })
+        {
+            return cache;
+        }
+
+        // The first request, the endpoints changed, or there was no data source (a bare context).
+        EndpointDataSource? source = cache?.Source ?? services?.GetService<EndpointDataSource>();
+        if (cache is not null && source is null)
+        {
+            return cache;
+        }
+
+        // Requests that saw the change at once each make a cache; one is kept, and the others use it.
+        var fresh = new BindingCache(source);
+        BindingCache? seen = Interlocked.CompareExchange(ref _cache, fresh, cache);
+        return ReferenceEquals(seen, cache) ? fresh : seen!;
+    }
+
+    /// <summary>
     /// The exact rules bound to <paramref name="endpoint"/>'s own route, and those bound to the other routes of its action
     /// among the app's endpoints, each most specific first.
     /// </summary>
     /// <param name="endpoint">The endpoint a request reached.</param>
-    /// <param name="services">The request's services, where routing keeps the app's endpoints; none on a bare context.</param>
-    private EndpointBindings Bind(RouteEndpoint endpoint, IServiceProvider? services)
+    /// <param name="cache">The cache the bindings go in, and the app's endpoints it was made for.</param>
+    private EndpointBindings Bind(RouteEndpoint endpoint, BindingCache cache)
     {
         RouteBinding[] own = BindRoute(endpoint, endpoint);
-        if (ActionIdentity.Of(endpoint) is not { } action || services?.GetService<EndpointDataSource>() is not { } source)
+        if (ActionIdentity.Of(endpoint) is not { } action || cache.Source is not { } source)
         {
             return new EndpointBindings(own, []);
         }
@@ -141,6 +171,8 @@ internal sealed class PathRuleSet
         List<RouteBinding> others = [];
         foreach (Endpoint other in source.Endpoints)
         {
+            // A page's request reaches the compiled page's endpoint, not the data source's for its route; binding that
+            // route again among the others binds what the request's own route has bound first, and adds nothing.
             if (other is RouteEndpoint route && !ReferenceEquals(route, endpoint) && action.Equals(ActionIdentity.Of(route)))
             {
                 others.AddRange(BindRoute(route, endpoint));
@@ -187,6 +219,21 @@ internal sealed class PathRuleSet
         endpoint.RoutePattern.GetParameter(key) is not null
         || endpoint.RoutePattern.Defaults.ContainsKey(key)
         || endpoint.RoutePattern.RequiredValues.ContainsKey(key);
+
+    /// <summary>
+    /// The bindings made for the app's endpoints as the data source gave them after <see cref="Changed"/> was read, so
+    /// that a change after that fires it. An app has a bounded set of endpoints; a change drops the whole cache, and the
+    /// endpoints it replaced with it.
+    /// </summary>
+    private sealed class BindingCache(EndpointDataSource? source)
+    {
+        public EndpointDataSource? Source { get; } = source;
+
+        /// <summary>Gets the token that fires when the app's endpoints change, or <see langword="null"/> without a data source.</summary>
+        public IChangeToken? Changed { get; } = source?.GetChangeToken();
+
+        public ConcurrentDictionary<RouteEndpoint, EndpointBindings> Bindings { get; } = new();
+    }
 
     /// <summary>The rules bound to an endpoint's own route, and those bound to the other routes of its action.</summary>
     private sealed class EndpointBindings(RouteBinding[] own, RouteBinding[] otherRoutes)
