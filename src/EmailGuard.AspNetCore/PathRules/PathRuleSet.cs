@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Abstractions;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,7 +26,7 @@ internal sealed class PathRuleSet
     /// endpoints change, and a reload builds a new set with none.
     /// </summary>
     private volatile BindingCache? _cache;
-    private readonly Func<RouteEndpoint, BindingCache, EndpointBindings> _bind;
+    private readonly Func<Endpoint, BindingCache, EndpointBindings> _bind;
 
     private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
     {
@@ -50,6 +51,8 @@ internal sealed class PathRuleSet
     /// unlimited, or under the fallback only. When neither finds an exact rule, an exact rule on another route of the
     /// same action applies: an action with <c>[HttpPost("signup")]</c> and <c>[HttpPost("register")]</c>, or a handler
     /// mapped twice, is one endpoint per route, and a rule on <c>POST:/signup</c> alone left <c>/register</c> to the bot.
+    /// A dynamic route (<c>MapDynamicControllerRoute</c>) reaches an action through an endpoint with no route of its own,
+    /// and the rules of the action's routes apply there too.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
     /// <param name="exactPathsOnly">
@@ -65,7 +68,8 @@ internal sealed class PathRuleSet
             return null;
         }
 
-        if (_hasExactRules && context.GetEndpoint() is RouteEndpoint endpoint)
+        if (_hasExactRules && context.GetEndpoint() is { } endpoint
+            && (endpoint is RouteEndpoint || endpoint.Metadata.GetMetadata<ActionDescriptor>() is not null))
         {
             BindingCache cache = CurrentBindings(context.RequestServices);
             EndpointBindings bindings = cache.Bindings.GetOrAdd(endpoint, _bind, cache);
@@ -160,9 +164,11 @@ internal sealed class PathRuleSet
     /// </summary>
     /// <param name="endpoint">The endpoint a request reached.</param>
     /// <param name="cache">The cache the bindings go in, and the app's endpoints it was made for.</param>
-    private EndpointBindings Bind(RouteEndpoint endpoint, BindingCache cache)
+    private EndpointBindings Bind(Endpoint endpoint, BindingCache cache)
     {
-        RouteBinding[] own = BindRoute(endpoint, endpoint);
+        // An action a dynamic route picks per request is reached through one of MVC's endpoints with no route (inert
+        // endpoints, one per action): it has no route of its own to bind, only the action's routes.
+        RouteBinding[] own = endpoint is RouteEndpoint route ? BindRoute(route, route) : [];
         if (ActionIdentity.Of(endpoint) is not { } action || cache.Source is not { } source)
         {
             return new EndpointBindings(own, []);
@@ -173,9 +179,9 @@ internal sealed class PathRuleSet
         {
             // A page's request reaches the compiled page's endpoint, not the data source's for its route; binding that
             // route again among the others binds what the request's own route has bound first, and adds nothing.
-            if (other is RouteEndpoint route && !ReferenceEquals(route, endpoint) && action.Equals(ActionIdentity.Of(route)))
+            if (other is RouteEndpoint otherRoute && !ReferenceEquals(otherRoute, endpoint) && action.Equals(ActionIdentity.Of(otherRoute)))
             {
-                others.AddRange(BindRoute(route, endpoint));
+                others.AddRange(BindRoute(otherRoute, endpoint));
             }
         }
 
@@ -186,9 +192,10 @@ internal sealed class PathRuleSet
     /// <summary>
     /// The exact rules whose path <paramref name="route"/>'s pattern matches, most specific first, each with the route
     /// values that path gives there that <paramref name="endpoint"/>'s route has too: a value only one of the two routes
-    /// has says nothing about a request to the other.
+    /// has says nothing about a request to the other. An endpoint with no route (a dynamic route's) has the values its
+    /// transformer gives each request: those are compared, and a value it does not give is not.
     /// </summary>
-    private RouteBinding[] BindRoute(RouteEndpoint route, RouteEndpoint endpoint)
+    private RouteBinding[] BindRoute(RouteEndpoint route, Endpoint endpoint)
     {
         TemplateMatcher matcher;
         try
@@ -208,17 +215,19 @@ internal sealed class PathRuleSet
             var values = new RouteValueDictionary();
             if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
             {
-                (bindings ??= []).Add(new RouteBinding(i, [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))]));
+                (bindings ??= []).Add(new RouteBinding(
+                    i, [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))], absentAgrees: endpoint is not RouteEndpoint));
             }
         }
 
         return bindings?.ToArray() ?? [];
     }
 
-    private static bool HasValue(RouteEndpoint endpoint, string key) =>
-        endpoint.RoutePattern.GetParameter(key) is not null
-        || endpoint.RoutePattern.Defaults.ContainsKey(key)
-        || endpoint.RoutePattern.RequiredValues.ContainsKey(key);
+    private static bool HasValue(Endpoint endpoint, string key) =>
+        endpoint is not RouteEndpoint route
+        || route.RoutePattern.GetParameter(key) is not null
+        || route.RoutePattern.Defaults.ContainsKey(key)
+        || route.RoutePattern.RequiredValues.ContainsKey(key);
 
     /// <summary>
     /// The bindings made for the app's endpoints as the data source gave them after <see cref="Changed"/> was read, so
@@ -232,7 +241,7 @@ internal sealed class PathRuleSet
         /// <summary>Gets the token that fires when the app's endpoints change, or <see langword="null"/> without a data source.</summary>
         public IChangeToken? Changed { get; } = source?.GetChangeToken();
 
-        public ConcurrentDictionary<RouteEndpoint, EndpointBindings> Bindings { get; } = new();
+        public ConcurrentDictionary<Endpoint, EndpointBindings> Bindings { get; } = new();
     }
 
     /// <summary>The rules bound to an endpoint's own route, and those bound to the other routes of its action.</summary>
@@ -244,7 +253,10 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>An exact rule bound to a route endpoint, and the route values its path gives there.</summary>
-    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values)
+    /// <param name="rule">The rule's index.</param>
+    /// <param name="values">The route values the rule's path gives.</param>
+    /// <param name="absentAgrees">Whether a value the request does not have agrees (an endpoint with no route), or is empty.</param>
+    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values, bool absentAgrees)
     {
         public int Rule { get; } = rule;
 
@@ -262,7 +274,12 @@ internal sealed class PathRuleSet
         {
             foreach ((string key, string value, string folded) in values)
             {
-                string actual = routeValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
+                if (!routeValues.TryGetValue(key, out object? v) && absentAgrees)
+                {
+                    continue;
+                }
+
+                string actual = Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty;
                 if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
                     && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
                 {

@@ -1,6 +1,9 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Routing;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.AspNetCore.Tests.RazorPages;
@@ -14,9 +17,10 @@ public sealed class RazorPagePathRuleTests
 {
     private const string Ip = "203.0.113.9";
 
-    private static Task<TestApp> StartAsync(Dictionary<string, string?> rules) => TestApp.StartAsync(
+    private static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
         s =>
         {
+            s.AddSingleton<PageSlugTransformer>();
             s.AddEmailGuard().AddEndpointPolicies();
             s.AddRazorPages(o =>
                 {
@@ -29,7 +33,11 @@ public sealed class RazorPagePathRuleTests
                 .AddApplicationPart(typeof(RazorPagePathRuleTests).Assembly)
                 .AddRazorPagesOptions(o => o.Conventions.ConfigureFilter(new IgnoreAntiforgeryTokenAttribute()));
         },
-        a => a.MapRazorPages(),
+        a =>
+        {
+            a.MapRazorPages();
+            map?.Invoke(a);
+        },
         rules);
 
     private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
@@ -136,5 +144,28 @@ public sealed class RazorPagePathRuleTests
         statuses.Should().Equal(
             [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK],
             "a route's own rule is its rule; the page's other rule only covers routes without one");
+    }
+
+    [Fact]
+    public async Task ExactRule_DynamicPageRouteToThePage_CountsInTheRulesCounter()
+    {
+        // Arrange: a dynamic route whose transformer sends /p/join and /p/later to the join page, and /p/confirm to another page.
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/join", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
+        (await PostAllAsync(app, "/p/later")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> signup = await PostAllAsync(app, "/p/join", "/join");
+        List<HttpStatusCode> confirm = await PostAllAsync(app, "/p/confirm", "/p/confirm");
+
+        // Assert
+        signup.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
+        confirm.Should().AllBeEquivalentTo(HttpStatusCode.OK, "confirm is another page");
+    }
+
+    /// <summary>Sends <c>confirm</c> to the confirm page and anything else to the join page (a page of one route, as a dynamic route needs).</summary>
+    private sealed class PageSlugTransformer : DynamicRouteValueTransformer
+    {
+        public override ValueTask<RouteValueDictionary> TransformAsync(HttpContext httpContext, RouteValueDictionary values)
+            => ValueTask.FromResult(new RouteValueDictionary { ["page"] = values["slug"] as string == "confirm" ? "/Signup/Confirm" : "/Join" });
     }
 }
