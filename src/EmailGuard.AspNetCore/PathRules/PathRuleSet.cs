@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
@@ -73,14 +74,14 @@ internal sealed class PathRuleSet
         {
             BindingCache cache = CurrentBindings(context.RequestServices);
             EndpointBindings bindings = cache.Bindings.GetOrAdd(endpoint, _bind, cache);
-            int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request.RouteValues);
+            int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request);
             index = bound >= 0 ? bound : index;
 
             // A rule on another route of the action replaces a wildcard rule or none, never an exact rule of the
             // request's own route: each route of an action may have its own rule.
             if (index < 0 || _rules[index].Pattern.HasWildcardPath)
             {
-                bound = FirstAgreeing(bindings.OtherRoutes, _rules.Length, method, context.Request.RouteValues);
+                bound = FirstAgreeing(bindings.OtherRoutes, _rules.Length, method, context.Request);
                 index = bound >= 0 ? bound : index;
             }
         }
@@ -89,7 +90,7 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>The first binding, most specific first and before rule <paramref name="before"/>, that the request agrees with.</summary>
-    private int FirstAgreeing(RouteBinding[] bindings, int before, string method, RouteValueDictionary routeValues)
+    private int FirstAgreeing(RouteBinding[] bindings, int before, string method, HttpRequest request)
     {
         foreach (RouteBinding binding in bindings)
         {
@@ -98,7 +99,7 @@ internal sealed class PathRuleSet
                 break;
             }
 
-            if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(routeValues))
+            if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(request))
             {
                 return binding.Rule;
             }
@@ -208,6 +209,7 @@ internal sealed class PathRuleSet
             return [];
         }
 
+        bool page = endpoint.Metadata.GetMetadata<PageActionDescriptor>() is not null;
         List<RouteBinding>? bindings = null;
         for (int i = 0; i < _rules.Length; i++)
         {
@@ -216,7 +218,10 @@ internal sealed class PathRuleSet
             if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
             {
                 (bindings ??= []).Add(new RouteBinding(
-                    i, [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))], absentAgrees: endpoint is not RouteEndpoint));
+                    i,
+                    [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))],
+                    absentAgrees: endpoint is not RouteEndpoint,
+                    page));
             }
         }
 
@@ -256,8 +261,11 @@ internal sealed class PathRuleSet
     /// <param name="rule">The rule's index.</param>
     /// <param name="values">The route values the rule's path gives.</param>
     /// <param name="absentAgrees">Whether a value the request does not have agrees (an endpoint with no route), or is empty.</param>
-    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values, bool absentAgrees)
+    /// <param name="page">Whether the endpoint is a Razor page's, whose handler a request names in its route or its query.</param>
+    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values, bool absentAgrees, bool page)
     {
+        private const string PageHandler = "handler";
+
         public int Rule { get; } = rule;
 
         public static (string Key, string Value, string Folded) Expect(string key, object? value)
@@ -270,16 +278,30 @@ internal sealed class PathRuleSet
         /// Whether the request's route values are the rule's, compared as the rule's literal segments are: a value the
         /// rule's path does not give (an optional <c>{id?}</c> it leaves out) may be anything.
         /// </summary>
-        public bool Agrees(RouteValueDictionary routeValues)
+        public bool Agrees(HttpRequest request)
         {
             foreach ((string key, string value, string folded) in values)
             {
-                if (!routeValues.TryGetValue(key, out object? v) && absentAgrees)
+                string? actual = request.RouteValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : null;
+
+                // Razor Pages runs the handler the query names when the route names none: a rule on /share/confirm of a
+                // page at "{handler?}" is the handler that /share?handler=confirm runs too.
+                if (page && string.IsNullOrEmpty(actual) && string.Equals(key, PageHandler, StringComparison.OrdinalIgnoreCase)
+                    && request.Query.TryGetValue(PageHandler, out StringValues named))
                 {
-                    continue;
+                    actual = named[0] ?? string.Empty;
                 }
 
-                string actual = Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty;
+                if (actual is null)
+                {
+                    if (absentAgrees)
+                    {
+                        continue;
+                    }
+
+                    actual = string.Empty;
+                }
+
                 if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
                     && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
                 {

@@ -99,6 +99,22 @@ public sealed class RazorPagePathRuleTests
     }
 
     [Fact]
+    public async Task ExactRule_OnANamedHandler_TheQueryNamingTheHandlerCountsToo()
+    {
+        // Arrange: Razor Pages runs the handler the query names when the route names none.
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share/confirm", limit: 1));
+        (await PostAllAsync(app, "/share/confirm")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> confirm = await PostAllAsync(app, "/share?handler=confirm", "/send?handler=CONFIRM", "/send/confirm");
+        List<HttpStatusCode> others = await PostAllAsync(app, "/share", "/share?handler=", "/share?handler=other", "/share/other?handler=confirm");
+
+        // Assert
+        confirm.Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests, "each runs OnPostConfirm");
+        others.Should().AllBeEquivalentTo(HttpStatusCode.OK, "a route's handler wins over the query's, and none of these runs OnPostConfirm");
+    }
+
+    [Fact]
     public async Task ExactRule_AnotherPageAtASimilarPath_IsNotCovered()
     {
         // Arrange
