@@ -1,9 +1,12 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc.Abstractions;
+using Microsoft.AspNetCore.Mvc.RazorPages;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Template;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore;
 
@@ -20,12 +23,11 @@ internal sealed class PathRuleSet
     private readonly bool _hasExactRules;
 
     /// <summary>
-    /// For each route endpoint requests reached, the exact rules whose path routing would send to it, or to another
-    /// endpoint of the same action (<see cref="ActionIdentity"/>), with the route values that path gives. An app has a
-    /// bounded set of endpoints, and a reload builds a new set with an empty cache.
+    /// The bindings of the app's endpoints as they are now (<see cref="BindingCache"/>): replaced, empty, when the app's
+    /// endpoints change, and a reload builds a new set with none.
     /// </summary>
-    private readonly ConcurrentDictionary<RouteEndpoint, EndpointBindings> _bindings = new();
-    private readonly Func<RouteEndpoint, IServiceProvider?, EndpointBindings> _bind;
+    private volatile BindingCache? _cache;
+    private readonly Func<Endpoint, BindingCache, EndpointBindings> _bind;
 
     private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
     {
@@ -50,6 +52,8 @@ internal sealed class PathRuleSet
     /// unlimited, or under the fallback only. When neither finds an exact rule, an exact rule on another route of the
     /// same action applies: an action with <c>[HttpPost("signup")]</c> and <c>[HttpPost("register")]</c>, or a handler
     /// mapped twice, is one endpoint per route, and a rule on <c>POST:/signup</c> alone left <c>/register</c> to the bot.
+    /// A dynamic route (<c>MapDynamicControllerRoute</c>) reaches an action through an endpoint with no route of its own,
+    /// and the rules of the action's routes apply there too.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
     /// <param name="exactPathsOnly">
@@ -65,17 +69,19 @@ internal sealed class PathRuleSet
             return null;
         }
 
-        if (_hasExactRules && context.GetEndpoint() is RouteEndpoint endpoint)
+        if (_hasExactRules && context.GetEndpoint() is { } endpoint
+            && (endpoint is RouteEndpoint || endpoint.Metadata.GetMetadata<ActionDescriptor>() is not null))
         {
-            EndpointBindings bindings = _bindings.GetOrAdd(endpoint, _bind, context.RequestServices);
-            int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request.RouteValues);
+            BindingCache cache = CurrentBindings(context.RequestServices);
+            EndpointBindings bindings = cache.Bindings.GetOrAdd(endpoint, _bind, cache);
+            int bound = FirstAgreeing(bindings.Own, index < 0 ? _rules.Length : index, method, context.Request);
             index = bound >= 0 ? bound : index;
 
             // A rule on another route of the action replaces a wildcard rule or none, never an exact rule of the
             // request's own route: each route of an action may have its own rule.
             if (index < 0 || _rules[index].Pattern.HasWildcardPath)
             {
-                bound = FirstAgreeing(bindings.OtherRoutes, _rules.Length, method, context.Request.RouteValues);
+                bound = FirstAgreeing(bindings.OtherRoutes, _rules.Length, method, context.Request);
                 index = bound >= 0 ? bound : index;
             }
         }
@@ -84,7 +90,7 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>The first binding, most specific first and before rule <paramref name="before"/>, that the request agrees with.</summary>
-    private int FirstAgreeing(RouteBinding[] bindings, int before, string method, RouteValueDictionary routeValues)
+    private int FirstAgreeing(RouteBinding[] bindings, int before, string method, HttpRequest request)
     {
         foreach (RouteBinding binding in bindings)
         {
@@ -93,7 +99,7 @@ internal sealed class PathRuleSet
                 break;
             }
 
-            if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(routeValues))
+            if (HttpMethodCoverage.Covers(_rules[binding.Rule].Pattern.Method, method) && binding.Agrees(request))
             {
                 return binding.Rule;
             }
@@ -125,15 +131,46 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>
+    /// The bindings cached for the app's endpoints as they are now. Endpoints can change after the first request (a
+    /// plugin that maps routes later, dynamic endpoints, any <see cref="EndpointDataSource"/> whose change token fires),
+    /// and a binding made before would leave a route added to an action, or a rule on it, out of the action's other
+    /// routes. As routing's own matcher does, the bindings are made again once the data source's change token fires; the
+    /// token is read here rather than given a callback, so a rule set that a reload replaces leaves nothing registered.
+    /// </summary>
+    /// <param name="services">The request's services, where routing keeps the app's endpoints; none on a bare context.</param>
+    private BindingCache CurrentBindings(IServiceProvider? services)
+    {
+        BindingCache? cache = _cache;
+        if (cache?.Changed is { HasChanged: false })
+        {
+            return cache;
+        }
+
+        // The first request, the endpoints changed, or there was no data source (a bare context).
+        EndpointDataSource? source = cache?.Source ?? services?.GetService<EndpointDataSource>();
+        if (cache is not null && source is null)
+        {
+            return cache;
+        }
+
+        // Requests that saw the change at once each make a cache; one is kept, and the others use it.
+        var fresh = new BindingCache(source);
+        BindingCache? seen = Interlocked.CompareExchange(ref _cache, fresh, cache);
+        return ReferenceEquals(seen, cache) ? fresh : seen!;
+    }
+
+    /// <summary>
     /// The exact rules bound to <paramref name="endpoint"/>'s own route, and those bound to the other routes of its action
     /// among the app's endpoints, each most specific first.
     /// </summary>
     /// <param name="endpoint">The endpoint a request reached.</param>
-    /// <param name="services">The request's services, where routing keeps the app's endpoints; none on a bare context.</param>
-    private EndpointBindings Bind(RouteEndpoint endpoint, IServiceProvider? services)
+    /// <param name="cache">The cache the bindings go in, and the app's endpoints it was made for.</param>
+    private EndpointBindings Bind(Endpoint endpoint, BindingCache cache)
     {
-        RouteBinding[] own = BindRoute(endpoint, endpoint);
-        if (ActionIdentity.Of(endpoint) is not { } action || services?.GetService<EndpointDataSource>() is not { } source)
+        // An action a dynamic route picks per request is reached through one of MVC's endpoints with no route (inert
+        // endpoints, one per action): it has no route of its own to bind, only the action's routes.
+        RouteBinding[] own = endpoint is RouteEndpoint route ? BindRoute(route, route) : [];
+        if (ActionIdentity.Of(endpoint) is not { } action || cache.Source is not { } source)
         {
             return new EndpointBindings(own, []);
         }
@@ -141,9 +178,11 @@ internal sealed class PathRuleSet
         List<RouteBinding> others = [];
         foreach (Endpoint other in source.Endpoints)
         {
-            if (other is RouteEndpoint route && !ReferenceEquals(route, endpoint) && action.Equals(ActionIdentity.Of(route)))
+            // A page's request reaches the compiled page's endpoint, not the data source's for its route; binding that
+            // route again among the others binds what the request's own route has bound first, and adds nothing.
+            if (other is RouteEndpoint otherRoute && !ReferenceEquals(otherRoute, endpoint) && action.Equals(ActionIdentity.Of(otherRoute)))
             {
-                others.AddRange(BindRoute(route, endpoint));
+                others.AddRange(BindRoute(otherRoute, endpoint));
             }
         }
 
@@ -154,9 +193,10 @@ internal sealed class PathRuleSet
     /// <summary>
     /// The exact rules whose path <paramref name="route"/>'s pattern matches, most specific first, each with the route
     /// values that path gives there that <paramref name="endpoint"/>'s route has too: a value only one of the two routes
-    /// has says nothing about a request to the other.
+    /// has says nothing about a request to the other. An endpoint with no route (a dynamic route's) has the values its
+    /// transformer gives each request: those are compared, and a value it does not give is not.
     /// </summary>
-    private RouteBinding[] BindRoute(RouteEndpoint route, RouteEndpoint endpoint)
+    private RouteBinding[] BindRoute(RouteEndpoint route, Endpoint endpoint)
     {
         TemplateMatcher matcher;
         try
@@ -169,6 +209,7 @@ internal sealed class PathRuleSet
             return [];
         }
 
+        bool page = endpoint.Metadata.GetMetadata<PageActionDescriptor>() is not null;
         List<RouteBinding>? bindings = null;
         for (int i = 0; i < _rules.Length; i++)
         {
@@ -176,17 +217,37 @@ internal sealed class PathRuleSet
             var values = new RouteValueDictionary();
             if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
             {
-                (bindings ??= []).Add(new RouteBinding(i, [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))]));
+                (bindings ??= []).Add(new RouteBinding(
+                    i,
+                    [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))],
+                    absentAgrees: endpoint is not RouteEndpoint,
+                    page));
             }
         }
 
         return bindings?.ToArray() ?? [];
     }
 
-    private static bool HasValue(RouteEndpoint endpoint, string key) =>
-        endpoint.RoutePattern.GetParameter(key) is not null
-        || endpoint.RoutePattern.Defaults.ContainsKey(key)
-        || endpoint.RoutePattern.RequiredValues.ContainsKey(key);
+    private static bool HasValue(Endpoint endpoint, string key) =>
+        endpoint is not RouteEndpoint route
+        || route.RoutePattern.GetParameter(key) is not null
+        || route.RoutePattern.Defaults.ContainsKey(key)
+        || route.RoutePattern.RequiredValues.ContainsKey(key);
+
+    /// <summary>
+    /// The bindings made for the app's endpoints as the data source gave them after <see cref="Changed"/> was read, so
+    /// that a change after that fires it. An app has a bounded set of endpoints; a change drops the whole cache, and the
+    /// endpoints it replaced with it.
+    /// </summary>
+    private sealed class BindingCache(EndpointDataSource? source)
+    {
+        public EndpointDataSource? Source { get; } = source;
+
+        /// <summary>Gets the token that fires when the app's endpoints change, or <see langword="null"/> without a data source.</summary>
+        public IChangeToken? Changed { get; } = source?.GetChangeToken();
+
+        public ConcurrentDictionary<Endpoint, EndpointBindings> Bindings { get; } = new();
+    }
 
     /// <summary>The rules bound to an endpoint's own route, and those bound to the other routes of its action.</summary>
     private sealed class EndpointBindings(RouteBinding[] own, RouteBinding[] otherRoutes)
@@ -197,8 +258,14 @@ internal sealed class PathRuleSet
     }
 
     /// <summary>An exact rule bound to a route endpoint, and the route values its path gives there.</summary>
-    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values)
+    /// <param name="rule">The rule's index.</param>
+    /// <param name="values">The route values the rule's path gives.</param>
+    /// <param name="absentAgrees">Whether a value the request does not have agrees (an endpoint with no route), or is empty.</param>
+    /// <param name="page">Whether the endpoint is a Razor page's, whose handler a request names in its route or its query.</param>
+    private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values, bool absentAgrees, bool page)
     {
+        private const string PageHandler = "handler";
+
         public int Rule { get; } = rule;
 
         public static (string Key, string Value, string Folded) Expect(string key, object? value)
@@ -211,11 +278,30 @@ internal sealed class PathRuleSet
         /// Whether the request's route values are the rule's, compared as the rule's literal segments are: a value the
         /// rule's path does not give (an optional <c>{id?}</c> it leaves out) may be anything.
         /// </summary>
-        public bool Agrees(RouteValueDictionary routeValues)
+        public bool Agrees(HttpRequest request)
         {
             foreach ((string key, string value, string folded) in values)
             {
-                string actual = routeValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : string.Empty;
+                string? actual = request.RouteValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : null;
+
+                // Razor Pages runs the handler the query names when the route names none: a rule on /share/confirm of a
+                // page at "{handler?}" is the handler that /share?handler=confirm runs too.
+                if (page && string.IsNullOrEmpty(actual) && string.Equals(key, PageHandler, StringComparison.OrdinalIgnoreCase)
+                    && request.Query.TryGetValue(PageHandler, out StringValues named))
+                {
+                    actual = named[0] ?? string.Empty;
+                }
+
+                if (actual is null)
+                {
+                    if (absentAgrees)
+                    {
+                        continue;
+                    }
+
+                    actual = string.Empty;
+                }
+
                 if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
                     && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
                 {

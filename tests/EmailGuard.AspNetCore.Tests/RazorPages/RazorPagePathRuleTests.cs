@@ -1,0 +1,187 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Mvc.Routing;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.AspNetCore.Tests.RazorPages;
+
+/// <summary>
+/// A path rule on one route of a Razor page covers the page's other routes: a page is one endpoint per route (an
+/// <c>Index</c> page at its folder and at <c>/Index</c>, a route added by <c>AddPageRoute</c>), and a bot sent to the
+/// route the rule does not name was unlimited. Another page at a similar path stays outside the rule.
+/// </summary>
+public sealed class RazorPagePathRuleTests
+{
+    private const string Ip = "203.0.113.9";
+
+    private static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
+        s =>
+        {
+            s.AddSingleton<PageSlugTransformer>();
+            s.AddEmailGuard().AddEndpointPolicies();
+            s.AddRazorPages(o =>
+                {
+                    o.RootDirectory = "/RazorPages/PathRulePages";
+                    o.Conventions.AddPageRoute("/Signup", "register");
+                    o.Conventions.AddPageRoute("/Signup", "join/{campaign}");
+                    o.Conventions.AddPageRoute("/Share", "send/{handler?}");
+                    o.Conventions.AddPageRoute("/Invite", "orgs/{tenant}/invite");
+                })
+                .AddApplicationPart(typeof(RazorPagePathRuleTests).Assembly)
+                .AddRazorPagesOptions(o => o.Conventions.ConfigureFilter(new IgnoreAntiforgeryTokenAttribute()));
+        },
+        a =>
+        {
+            a.MapRazorPages();
+            map?.Invoke(a);
+        },
+        rules);
+
+    private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
+    {
+        var statuses = new List<HttpStatusCode>();
+        foreach (string path in paths)
+        {
+            using HttpResponseMessage response = await app.PostAsync(path, Ip);
+            statuses.Add(response.StatusCode);
+        }
+
+        return statuses;
+    }
+
+    [Fact]
+    public async Task ExactRule_PageWithPageRoutes_EveryRouteCountsInTheRulesCounter()
+    {
+        // Arrange
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/signup", limit: 2));
+        string[] routes = ["/register", "/join/spring", "/signup"];
+
+        // Act
+        List<HttpStatusCode> statuses = await PostAllAsync(app, [.. routes, .. routes]);
+
+        // Assert
+        statuses.Should().Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 4)],
+            "the three routes serve one page, and the rule's 2 per hour are the page's");
+    }
+
+    [Fact]
+    public async Task ExactRule_OnAPageRoute_ThePagesOwnRouteCountsToo()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/register", limit: 1));
+
+        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup", "/Signup", "/join/autumn", "/register");
+
+        statuses.Should().Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 3)]);
+    }
+
+    [Fact]
+    public async Task ExactRule_IndexPage_TheFolderAndTheIndexPathShareTheRulesCounter()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/account", limit: 1));
+
+        List<HttpStatusCode> statuses = await PostAllAsync(app, "/account", "/account/index", "/Account/Index/");
+
+        statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], "an Index page is one page at two routes");
+    }
+
+    [Fact]
+    public async Task ExactRule_PageWithAHandlerSegment_EveryHandlerAtEveryRouteCounts()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share", limit: 1));
+
+        List<HttpStatusCode> statuses = await PostAllAsync(app, "/share", "/share/confirm", "/send", "/send/confirm", "/send?handler=confirm");
+
+        statuses.Should().Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 4)], "the rule's path leaves the handler open");
+    }
+
+    [Fact]
+    public async Task ExactRule_OnANamedHandler_TheQueryNamingTheHandlerCountsToo()
+    {
+        // Arrange: Razor Pages runs the handler the query names when the route names none.
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share/confirm", limit: 1));
+        (await PostAllAsync(app, "/share/confirm")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> confirm = await PostAllAsync(app, "/share?handler=confirm", "/send?handler=CONFIRM", "/send/confirm");
+        List<HttpStatusCode> others = await PostAllAsync(app, "/share", "/share?handler=", "/share?handler=other", "/share/other?handler=confirm");
+
+        // Assert
+        confirm.Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests, "each runs OnPostConfirm");
+        others.Should().AllBeEquivalentTo(HttpStatusCode.OK, "a route's handler wins over the query's, and none of these runs OnPostConfirm");
+    }
+
+    [Fact]
+    public async Task ExactRule_AnotherPageAtASimilarPath_IsNotCovered()
+    {
+        // Arrange
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/signup", limit: 1));
+        (await PostAllAsync(app, "/register")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup/confirm", "/signup/confirm", "/account");
+
+        // Assert
+        statuses.Should().AllBeEquivalentTo(HttpStatusCode.OK, "confirm and account are other pages, however close their paths");
+    }
+
+    [Fact]
+    public async Task ExactRule_OnARouteValue_ThePagesOtherRouteCountsOnlyTheRulesValue()
+    {
+        // Arrange
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/tenants/acme/invite", limit: 1));
+        (await PostAllAsync(app, "/tenants/acme/invite")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> acme = await PostAllAsync(app, "/orgs/acme/invite", "/orgs/ACME/invite");
+        List<HttpStatusCode> globex = await PostAllAsync(app, "/orgs/globex/invite", "/tenants/globex/invite", "/orgs/globex/invite");
+
+        // Assert
+        acme.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], "acme's invite at another route of the page");
+        globex.Should().AllBeEquivalentTo(HttpStatusCode.OK, "another tenant's invite is not the rule's");
+    }
+
+    [Fact]
+    public async Task ExactRule_EachRouteOfAPageWithItsOwnRule_EachRouteKeepsItsOwnCounter()
+    {
+        // Arrange: a tight rule on the page's own path, a looser one on its added route.
+        Dictionary<string, string?> rules = MvcPathRuleApps.Rules("POST:/signup", limit: 1);
+        rules["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "POST:/register";
+        rules["EmailGuard:Endpoints:PathRules:1:Limit"] = "3";
+        await using TestApp app = await StartAsync(rules);
+
+        // Act
+        List<HttpStatusCode> statuses = await PostAllAsync(app, "/register", "/register", "/register", "/register", "/signup");
+
+        // Assert
+        statuses.Should().Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK],
+            "a route's own rule is its rule; the page's other rule only covers routes without one");
+    }
+
+    [Fact]
+    public async Task ExactRule_DynamicPageRouteToThePage_CountsInTheRulesCounter()
+    {
+        // Arrange: a dynamic route whose transformer sends /p/join and /p/later to the join page, and /p/confirm to another page.
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/join", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
+        (await PostAllAsync(app, "/p/later")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> signup = await PostAllAsync(app, "/p/join", "/join");
+        List<HttpStatusCode> confirm = await PostAllAsync(app, "/p/confirm", "/p/confirm");
+
+        // Assert
+        signup.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
+        confirm.Should().AllBeEquivalentTo(HttpStatusCode.OK, "confirm is another page");
+    }
+
+    /// <summary>Sends <c>confirm</c> to the confirm page and anything else to the join page (a page of one route, as a dynamic route needs).</summary>
+    private sealed class PageSlugTransformer : DynamicRouteValueTransformer
+    {
+        public override ValueTask<RouteValueDictionary> TransformAsync(HttpContext httpContext, RouteValueDictionary values)
+            => ValueTask.FromResult(new RouteValueDictionary { ["page"] = values["slug"] as string == "confirm" ? "/Signup/Confirm" : "/Join" });
+    }
+}
