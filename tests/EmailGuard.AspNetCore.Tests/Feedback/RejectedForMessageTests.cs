@@ -101,8 +101,6 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
     /// <summary>A configuration-set bounce with the rogue tenant's message tags; SES files content refusals under Transient.</summary>
     private string SesBounce(string recipient, string subType)
     {
-        string id = NextId();
-        string tags = string.Join(",", EmailFeedbackTags.Write(s_rogue).Select(t => $"\"{t.Key}\": [\"{t.Value}\"]"));
         (string status, string diagnostic) = subType switch
         {
             "ContentRejected" => ("5.7.1", "smtp; 554 5.7.1 Message rejected due to content restrictions"),
@@ -110,26 +108,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             "MessageTooLarge" => ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed limit"),
             _ => ("4.2.2", "smtp; 452 4.2.2 The email account that you tried to reach is over quota"),
         };
-        return $$"""
-            {
-              "eventType": "Bounce",
-              "bounce": {
-                "bounceType": "Transient",
-                "bounceSubType": "{{subType}}",
-                "bouncedRecipients": [ { "emailAddress": "{{recipient}}", "action": "failed", "status": "{{status}}", "diagnosticCode": "{{diagnostic}}" } ],
-                "timestamp": "2026-03-02T00:00:06.000Z",
-                "feedbackId": "0102017c-feedback-{{id}}",
-                "reportingMTA": "dns; a8-50.smtp-out.amazonses.com"
-              },
-              "mail": {
-                "timestamp": "2026-03-02T00:00:00.000Z",
-                "source": "noreply@app.example",
-                "messageId": "0102017c-ses-message-{{id}}",
-                "destination": [ "{{recipient}}" ],
-                "tags": { "ses:configuration-set": [ "feedback" ], {{tags}} }
-              }
-            }
-            """;
+        return BouncePayloads.Ses(s_rogue, NextId(), recipient, "Transient", subType, status, diagnostic);
     }
 
     /// <summary>A temporary failure: Mailgun's reason <c>espblock</c> when the recipient's service blocked the message.</summary>
@@ -156,25 +135,8 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             "Reputation" => ("bounce", "Reputation", "5.7.1", "550 5.7.1 Service unavailable; client host blocked using Spamhaus"),
             _ => ("bounce", kind, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
         };
-        var item = new JsonObject
-        {
-            ["email"] = recipient,
-            ["timestamp"] = _app.Time.GetUtcNow().ToUnixTimeSeconds(),
-            ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
-            ["event"] = "bounce",
-            ["type"] = type,
-            ["bounce_classification"] = classification,
-            ["status"] = status,
-            ["reason"] = reason,
-            ["sg_event_id"] = NextId(),
-            ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        };
-        foreach ((string name, string value) in EmailFeedbackTags.Write(s_rogue))
-        {
-            item[name] = value;
-        }
-
-        return new JsonArray(item).ToJsonString();
+        return BouncePayloads.SendGrid(
+            s_rogue, NextId(), _app.Time.GetUtcNow(), recipient, "bounce", ("type", type), ("bounce_classification", classification), ("status", status), ("reason", reason));
     }
 
     private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);

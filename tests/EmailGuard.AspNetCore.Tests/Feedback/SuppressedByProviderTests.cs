@@ -146,35 +146,16 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
     private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A configuration-set bounce with EmailGuard's message tags; SES's text for its account-level suppression list.</summary>
-    private string SesBounce(string recipient, bool suppressed)
-    {
-        string id = NextId();
-        string tags = string.Join(",", EmailFeedbackTags.Write(s_attribution).Select(t => $"\"{t.Key}\": [\"{t.Value}\"]"));
-        string subType = suppressed ? "OnAccountSuppressionList" : "General";
-        string diagnostic = suppressed
+    private string SesBounce(string recipient, bool suppressed) => BouncePayloads.Ses(
+        s_attribution,
+        NextId(),
+        recipient,
+        "Permanent",
+        suppressed ? "OnAccountSuppressionList" : "General",
+        "5.1.1",
+        suppressed
             ? "Amazon SES did not send the message to this address because it is on the suppression list for your account."
-            : "smtp; 550 5.1.1 user unknown";
-        return $$"""
-            {
-              "eventType": "Bounce",
-              "bounce": {
-                "bounceType": "Permanent",
-                "bounceSubType": "{{subType}}",
-                "bouncedRecipients": [ { "emailAddress": "{{recipient}}", "action": "failed", "status": "5.1.1", "diagnosticCode": "{{diagnostic}}" } ],
-                "timestamp": "2026-03-02T00:00:06.000Z",
-                "feedbackId": "0102017c-feedback-{{id}}",
-                "reportingMTA": "dns; amazonses.com"
-              },
-              "mail": {
-                "timestamp": "2026-03-02T00:00:00.000Z",
-                "source": "noreply@app.example",
-                "messageId": "0102017c-ses-message-{{id}}",
-                "destination": [ "{{recipient}}" ],
-                "tags": { "ses:configuration-set": [ "feedback" ], {{tags}} }
-              }
-            }
-            """;
-    }
+            : "smtp; 550 5.1.1 user unknown");
 
     /// <summary>A permanent failure; for a suppressed address, Mailgun's reason and delivery status for its bounce list.</summary>
     private JsonObject MailgunFailure(string recipient, bool suppressed)
@@ -190,28 +171,7 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
     }
 
     private string SendGridEvent(string recipient, string type, params (string Key, string Value)[] fields)
-    {
-        var item = new JsonObject
-        {
-            ["email"] = recipient,
-            ["timestamp"] = _app.Time.GetUtcNow().ToUnixTimeSeconds(),
-            ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
-            ["event"] = type,
-            ["sg_event_id"] = NextId(),
-            ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        };
-        foreach ((string key, string value) in fields)
-        {
-            item[key] = value;
-        }
-
-        foreach ((string name, string value) in EmailFeedbackTags.Write(s_attribution))
-        {
-            item[name] = value;
-        }
-
-        return new JsonArray(item).ToJsonString();
-    }
+        => BouncePayloads.SendGrid(s_attribution, NextId(), _app.Time.GetUtcNow(), recipient, type, fields);
 
     private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);
 
