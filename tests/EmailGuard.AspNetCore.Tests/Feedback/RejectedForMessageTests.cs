@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -93,7 +91,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         "ses" => _app.PostAsync("ses", SnsSigner.Body(_sns.Sign(SnsSigner.Notification(SesBounce(recipient, kind))))),
         "mailgun" => _app.PostAsync("mailgun", MailgunSigner.Json(MailgunSigner.Sign(MailgunFailure(recipient, kind), _app.Time.GetUtcNow()))),
         "sendgrid" => _app.SendAsync(SendGridRequest(SendGridBounce(recipient, kind))),
-        _ => _app.SendAsync(PostmarkRequest(PostmarkBounce(recipient, kind))),
+        _ => _app.SendAsync(WebhookTestApp.PostmarkRequest(PostmarkBounce(recipient, kind))),
     };
 
     private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
@@ -173,13 +171,5 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
               "Subject": "Purchase order"
             }
             """;
-    }
-
-    private static HttpRequestMessage PostmarkRequest(string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
-        return request;
     }
 }

@@ -1,9 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -140,7 +138,7 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
         "sendgrid" => _app.SendAsync(SendGridRequest(suppressedByProvider
             ? SendGridEvent(recipient, "dropped", ("reason", "Bounced Address"))
             : SendGridEvent(recipient, "bounce", ("type", "bounce"), ("reason", "550 5.1.1 unknown recipient"), ("status", "5.1.1")))),
-        _ => _app.SendAsync(PostmarkRequest(PostmarkBounce(recipient, suppressedByProvider ? "SMTPApiError" : "HardBounce"))),
+        _ => _app.SendAsync(WebhookTestApp.PostmarkRequest(PostmarkBounce(recipient, suppressedByProvider ? "SMTPApiError" : "HardBounce"))),
     };
 
     private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
@@ -195,12 +193,4 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
           "Subject": "Welcome"
         }
         """;
-
-    private static HttpRequestMessage PostmarkRequest(string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
-        return request;
-    }
 }
