@@ -208,7 +208,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             RejectedForMessage = rejectedForMessage,
             Timestamp = WebhookJson.UnixSeconds(data, "timestamp") ?? default,
             Attribution = WebhookJson.Attribution(WebhookJson.Property(data, "user-variables")),
-            Detail = Detail(WebhookJson.String(data, "reason"), status is { } st ? WebhookJson.Scalar(st, "code") : null, status is { } sm ? WebhookJson.String(sm, "message") : null),
+            Detail = WebhookJson.Detail(WebhookJson.String(data, "reason"), status is { } st ? WebhookJson.Scalar(st, "code") : null, status is { } sm ? WebhookJson.String(sm, "message") : null),
         });
         return null;
     }
@@ -224,10 +224,4 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
         "suppress-unsubscribe" => (EmailFeedbackKind.Unsubscribed, EmailBounceType.None),
         _ => null,
     };
-
-    private static string? Detail(string? reason, string? code, string? message)
-    {
-        string text = string.Join(' ', new[] { reason, code, message }.Where(p => !string.IsNullOrEmpty(p)));
-        return text.Length == 0 ? null : text;
-    }
 }

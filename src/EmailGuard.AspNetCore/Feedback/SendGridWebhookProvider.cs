@@ -261,7 +261,6 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                 continue;
             }
 
-            string? detail = string.Join(' ', new[] { WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason") }.Where(p => !string.IsNullOrEmpty(p)));
             batch.Events.Add(new EmailFeedbackEvent
             {
                 Provider = ProviderName,
@@ -274,7 +273,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                 RejectedForMessage = rejectedForMessage,
                 Timestamp = WebhookJson.UnixSeconds(item, "timestamp") ?? default,
                 Attribution = WebhookJson.Attribution(item),
-                Detail = detail.Length == 0 ? null : detail,
+                Detail = WebhookJson.Detail(WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason")),
             });
         }
 

@@ -182,7 +182,7 @@ internal static class SesNotificationReader
                 RejectedForMessage = rejectedForMessage,
                 Timestamp = at,
                 Attribution = attribution,
-                Detail = string.Join(' ', new[] { detail, status, diagnostic }.Where(p => !string.IsNullOrEmpty(p))) is { Length: > 0 } text ? text : null,
+                Detail = WebhookJson.Detail(detail, status, diagnostic),
             });
         }
 

@@ -31,6 +31,13 @@ internal static class WebhookJson
             }
             : null;
 
+    /// <summary>An event's <see cref="EmailFeedbackEvent.Detail"/>: the parts it has, in order, joined by spaces; null when it has none.</summary>
+    public static string? Detail(params string?[] parts)
+    {
+        string text = string.Join(' ', parts.Where(p => !string.IsNullOrEmpty(p)));
+        return text.Length == 0 ? null : text;
+    }
+
     public static DateTimeOffset? Time(JsonElement element, string name) =>
         String(element, name) is { } text
             && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset time)

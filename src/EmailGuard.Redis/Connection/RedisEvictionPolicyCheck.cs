@@ -22,7 +22,6 @@ internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
 
     private readonly RedisPrimaryInfoReader _reader;
     private readonly ILogger _logger;
-    private string _reported = string.Empty;
 
     public RedisEvictionPolicyCheck(
         RedisConnection connection, TimeProvider timeProvider, ILogger<RedisEvictionPolicyCheck>? logger = null, RedisPrimaryInfoReader? reader = null)
@@ -89,9 +88,8 @@ internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
 
         string[] warnings = [.. unsafePrimaries.Select(p => Describe(p.Endpoint, p.Policy))];
 
-        // Logged when found and when it changes, not at every health check.
         string reported = string.Join('\n', warnings);
-        if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+        LogWhenChanged(reported, () =>
         {
             foreach ((string endpoint, string policy) in unsafePrimaries)
             {
@@ -102,9 +100,8 @@ internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
             {
                 LogPolicySafe(_logger);
             }
-        }
+        });
 
-        _reported = reported;
         return warnings;
     }
 

@@ -12,6 +12,7 @@ internal abstract class RedisPeriodicCheck : IStoreConfigurationCheck
     private readonly TimeProvider _timeProvider;
     private readonly long _recheckTimestamps;
     private string[] _warnings = [];
+    private string _reported = string.Empty;
     private int _running;
     private long _startedAtTimestamp = long.MinValue / 2;
 
@@ -43,6 +44,20 @@ internal abstract class RedisPeriodicCheck : IStoreConfigurationCheck
 
     /// <summary>Logs a check that failed; a dead server is the breaker's to report.</summary>
     protected abstract void OnFailed(Exception exception);
+
+    /// <summary>
+    /// Runs <paramref name="log"/> when what a run found (<paramref name="reported"/>: what it logs, as one string)
+    /// differs from what the run before it found: logged when found and when it changes, not at every health check.
+    /// </summary>
+    protected void LogWhenChanged(string reported, Action log)
+    {
+        if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+        {
+            log();
+        }
+
+        _reported = reported;
+    }
 
     private async Task RunAsync()
     {

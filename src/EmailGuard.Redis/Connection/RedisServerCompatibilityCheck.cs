@@ -30,7 +30,6 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
     private readonly RedisPrimaryInfoReader _reader;
     private readonly bool _garnetTransactionModeDeclared;
     private readonly ILogger _logger;
-    private string _reported = string.Empty;
 
     public RedisServerCompatibilityCheck(
         RedisConnection connection,
@@ -119,9 +118,8 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
 
         string[] warnings = [.. found.Fatal, .. found.Warnings];
 
-        // Logged when found and when it changes, not at every health check.
         string reported = string.Join('\n', found.Servers.Select(s => s.ToString()).Concat(warnings));
-        if (!string.Equals(reported, _reported, StringComparison.Ordinal))
+        LogWhenChanged(reported, () =>
         {
             foreach (RedisServerInfo server in found.Servers)
             {
@@ -139,9 +137,8 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
             {
                 LogServerWarning(_logger, LogValue.Of(warning));
             }
-        }
+        });
 
-        _reported = reported;
         return warnings;
     }
 

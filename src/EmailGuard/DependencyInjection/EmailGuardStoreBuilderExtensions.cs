@@ -27,9 +27,7 @@ public static class EmailGuardStoreBuilderExtensions
         where TStore : class, IRateLimitStore
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton<TStore>();
-        builder.Services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(static sp => sp.GetRequiredService<TStore>()));
-        return builder;
+        return UseStore<IRateLimitStore, TStore>(builder, null);
     }
 
     /// <summary>
@@ -45,9 +43,7 @@ public static class EmailGuardStoreBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(factory);
-        builder.Services.TryAddSingleton(factory);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(static sp => sp.GetRequiredService<TStore>()));
-        return builder;
+        return UseStore<IRateLimitStore, TStore>(builder, factory);
     }
 
     /// <summary>
@@ -61,9 +57,7 @@ public static class EmailGuardStoreBuilderExtensions
         where TStore : class, IEmailGuardStateStore
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton<TStore>();
-        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardStateStore>(static sp => sp.GetRequiredService<TStore>()));
-        return builder;
+        return UseStore<IEmailGuardStateStore, TStore>(builder, null);
     }
 
     /// <summary>
@@ -79,9 +73,7 @@ public static class EmailGuardStoreBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(factory);
-        builder.Services.TryAddSingleton(factory);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardStateStore>(static sp => sp.GetRequiredService<TStore>()));
-        return builder;
+        return UseStore<IEmailGuardStateStore, TStore>(builder, factory);
     }
 
     /// <summary>
@@ -96,9 +88,7 @@ public static class EmailGuardStoreBuilderExtensions
         where TStore : class, IEmailGuardKeyValueStore
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.TryAddSingleton<TStore>();
-        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(static sp => sp.GetRequiredService<TStore>()));
-        return builder;
+        return UseStore<IEmailGuardKeyValueStore, TStore>(builder, null);
     }
 
     /// <summary>
@@ -115,8 +105,27 @@ public static class EmailGuardStoreBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(factory);
-        builder.Services.TryAddSingleton(factory);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(static sp => sp.GetRequiredService<TStore>()));
+        return UseStore<IEmailGuardKeyValueStore, TStore>(builder, factory);
+    }
+
+    /// <summary>
+    /// Registers <typeparamref name="TStore"/> (by <paramref name="factory"/>, else by the service provider) unless it
+    /// is registered already, and replaces whatever served <typeparamref name="TService"/> with it.
+    /// </summary>
+    private static IEmailGuardBuilder UseStore<TService, TStore>(IEmailGuardBuilder builder, Func<IServiceProvider, TStore>? factory)
+        where TService : class
+        where TStore : class, TService
+    {
+        if (factory is null)
+        {
+            builder.Services.TryAddSingleton<TStore>();
+        }
+        else
+        {
+            builder.Services.TryAddSingleton(factory);
+        }
+
+        builder.Services.Replace(ServiceDescriptor.Singleton<TService>(static sp => sp.GetRequiredService<TStore>()));
         return builder;
     }
 }

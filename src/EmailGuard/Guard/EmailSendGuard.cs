@@ -1,5 +1,4 @@
 // Over 300 lines on purpose: the check pipeline (validate, load state, screen, tenant limits, acquire) reads in one place; each step's logic is in its own type.
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -78,26 +77,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
     internal AddressKeyCache Addresses => _keys.Addresses;
 
-    internal TenantLimitCache TenantLimits => _tenantLimits;
-
-    /// <summary>Drops the cached limits of <paramref name="tenants"/>, or of every tenant when it is <see langword="null"/>.</summary>
-    internal void InvalidateTenantLimits(IReadOnlyList<string>? tenants)
-    {
-        if (tenants is null)
-        {
-            _tenantLimits.InvalidateAll();
-            return;
-        }
-
-        foreach (string tenant in tenants)
-        {
-            if (tenant is not null)
-            {
-                _tenantLimits.Invalidate(tenant);
-            }
-        }
-    }
-
     internal GuardStateCache State => _state;
 
     public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
@@ -165,60 +144,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     {
         StoreTimeBudget budget = new(_store.Timeout, _timeProvider);
         return WithFanOut(message, WithContentSteps(message, EvaluateAsync(message, operation, budget, cancellationToken), budget, cancellationToken), budget);
-    }
-
-    public ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default)
-    {
-        ValueTask<bool> pending = GiveBackAsync(decision, cancellationToken);
-        if (_options.Events.OnRefunded is null)
-        {
-            return pending;
-        }
-
-        return pending.IsCompletedSuccessfully ? new(Refunded(decision, pending.Result)) : RefundedAsync(decision, pending);
-    }
-
-    private async ValueTask<bool> RefundedAsync(EmailSendDecision decision, ValueTask<bool> pending)
-        => Refunded(decision, await pending.ConfigureAwait(false));
-
-    /// <summary>Raises <see cref="EmailGuardEvents.OnRefunded"/> for a refund that gave the permits back.</summary>
-    private bool Refunded(in EmailSendDecision decision, bool refunded)
-    {
-        if (refunded && _options.Events.OnRefunded is { } onRefunded && decision.PendingAttribution.Message is { } message)
-        {
-            _events.Run(onRefunded, new EmailGuardRefundArguments(message, decision), nameof(EmailGuardEvents.OnRefunded));
-        }
-
-        return refunded;
-    }
-
-    /// <summary>
-    /// Gives an allowed decision's permits back, at most once however often it was copied. The content steps call it
-    /// directly: a check they refund was never reported allowed, so no <see cref="EmailGuardEvents.OnRefunded"/> follows.
-    /// </summary>
-    private async ValueTask<bool> GiveBackAsync(EmailSendDecision decision, CancellationToken cancellationToken)
-    {
-        if (!decision.IsRefundable)
-        {
-            return false;
-        }
-
-        GuardUsage usage = decision.UsageValues;
-        RateLimitRequest[] requests = ArrayPool<RateLimitRequest>.Shared.Rent(usage.Length + EmailGuardFeedback.MaxSendCounts);
-        try
-        {
-            for (int i = 0; i < usage.Length; i++)
-            {
-                requests[i] = usage.GetRequest(i);
-            }
-
-            int count = usage.Length + WriteRefundedSendCounts(decision, requests.AsSpan(usage.Length, EmailGuardFeedback.MaxSendCounts));
-            return await _store.TryRefundAsync(requests.AsMemory(0, count), decision.Acquisition, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            ArrayPool<RateLimitRequest>.Shared.Return(requests, clearArray: true);
-        }
     }
 
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)

@@ -1,7 +1,5 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using Microsoft.Extensions.Logging.Testing;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
@@ -27,10 +25,7 @@ public sealed class HostileWebhookLogTests : IAsyncLifetime
     {
         // The record type as JSON text: the escapes below decode to CR, LF, ESC and U+2028 in the parsed value.
         string body = $$"""{ "RecordType": "{{recordType}}", "MessageID": "m-1" }""";
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
-        return _app.SendAsync(request);
+        return _app.SendAsync(WebhookTestApp.PostmarkRequest(body));
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -93,7 +91,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         "ses" => _app.PostAsync("ses", SnsSigner.Body(_sns.Sign(SnsSigner.Notification(SesBounce(recipient, kind))))),
         "mailgun" => _app.PostAsync("mailgun", MailgunSigner.Json(MailgunSigner.Sign(MailgunFailure(recipient, kind), _app.Time.GetUtcNow()))),
         "sendgrid" => _app.SendAsync(SendGridRequest(SendGridBounce(recipient, kind))),
-        _ => _app.SendAsync(PostmarkRequest(PostmarkBounce(recipient, kind))),
+        _ => _app.SendAsync(WebhookTestApp.PostmarkRequest(PostmarkBounce(recipient, kind))),
     };
 
     private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
@@ -101,8 +99,6 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
     /// <summary>A configuration-set bounce with the rogue tenant's message tags; SES files content refusals under Transient.</summary>
     private string SesBounce(string recipient, string subType)
     {
-        string id = NextId();
-        string tags = string.Join(",", EmailFeedbackTags.Write(s_rogue).Select(t => $"\"{t.Key}\": [\"{t.Value}\"]"));
         (string status, string diagnostic) = subType switch
         {
             "ContentRejected" => ("5.7.1", "smtp; 554 5.7.1 Message rejected due to content restrictions"),
@@ -110,26 +106,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             "MessageTooLarge" => ("5.3.4", "smtp; 552 5.3.4 Message size exceeds fixed limit"),
             _ => ("4.2.2", "smtp; 452 4.2.2 The email account that you tried to reach is over quota"),
         };
-        return $$"""
-            {
-              "eventType": "Bounce",
-              "bounce": {
-                "bounceType": "Transient",
-                "bounceSubType": "{{subType}}",
-                "bouncedRecipients": [ { "emailAddress": "{{recipient}}", "action": "failed", "status": "{{status}}", "diagnosticCode": "{{diagnostic}}" } ],
-                "timestamp": "2026-03-02T00:00:06.000Z",
-                "feedbackId": "0102017c-feedback-{{id}}",
-                "reportingMTA": "dns; a8-50.smtp-out.amazonses.com"
-              },
-              "mail": {
-                "timestamp": "2026-03-02T00:00:00.000Z",
-                "source": "noreply@app.example",
-                "messageId": "0102017c-ses-message-{{id}}",
-                "destination": [ "{{recipient}}" ],
-                "tags": { "ses:configuration-set": [ "feedback" ], {{tags}} }
-              }
-            }
-            """;
+        return BouncePayloads.Ses(s_rogue, NextId(), recipient, "Transient", subType, status, diagnostic);
     }
 
     /// <summary>A temporary failure: Mailgun's reason <c>espblock</c> when the recipient's service blocked the message.</summary>
@@ -156,25 +133,8 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             "Reputation" => ("bounce", "Reputation", "5.7.1", "550 5.7.1 Service unavailable; client host blocked using Spamhaus"),
             _ => ("bounce", kind, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
         };
-        var item = new JsonObject
-        {
-            ["email"] = recipient,
-            ["timestamp"] = _app.Time.GetUtcNow().ToUnixTimeSeconds(),
-            ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
-            ["event"] = "bounce",
-            ["type"] = type,
-            ["bounce_classification"] = classification,
-            ["status"] = status,
-            ["reason"] = reason,
-            ["sg_event_id"] = NextId(),
-            ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        };
-        foreach ((string name, string value) in EmailFeedbackTags.Write(s_rogue))
-        {
-            item[name] = value;
-        }
-
-        return new JsonArray(item).ToJsonString();
+        return BouncePayloads.SendGrid(
+            s_rogue, NextId(), _app.Time.GetUtcNow(), recipient, "bounce", ("type", type), ("bounce_classification", classification), ("status", status), ("reason", reason));
     }
 
     private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);
@@ -211,13 +171,5 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
               "Subject": "Purchase order"
             }
             """;
-    }
-
-    private static HttpRequestMessage PostmarkRequest(string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
-        return request;
     }
 }

@@ -1,9 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
@@ -140,41 +138,22 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
         "sendgrid" => _app.SendAsync(SendGridRequest(suppressedByProvider
             ? SendGridEvent(recipient, "dropped", ("reason", "Bounced Address"))
             : SendGridEvent(recipient, "bounce", ("type", "bounce"), ("reason", "550 5.1.1 unknown recipient"), ("status", "5.1.1")))),
-        _ => _app.SendAsync(PostmarkRequest(PostmarkBounce(recipient, suppressedByProvider ? "SMTPApiError" : "HardBounce"))),
+        _ => _app.SendAsync(WebhookTestApp.PostmarkRequest(PostmarkBounce(recipient, suppressedByProvider ? "SMTPApiError" : "HardBounce"))),
     };
 
     private string NextId() => "e" + (++_events).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>A configuration-set bounce with EmailGuard's message tags; SES's text for its account-level suppression list.</summary>
-    private string SesBounce(string recipient, bool suppressed)
-    {
-        string id = NextId();
-        string tags = string.Join(",", EmailFeedbackTags.Write(s_attribution).Select(t => $"\"{t.Key}\": [\"{t.Value}\"]"));
-        string subType = suppressed ? "OnAccountSuppressionList" : "General";
-        string diagnostic = suppressed
+    private string SesBounce(string recipient, bool suppressed) => BouncePayloads.Ses(
+        s_attribution,
+        NextId(),
+        recipient,
+        "Permanent",
+        suppressed ? "OnAccountSuppressionList" : "General",
+        "5.1.1",
+        suppressed
             ? "Amazon SES did not send the message to this address because it is on the suppression list for your account."
-            : "smtp; 550 5.1.1 user unknown";
-        return $$"""
-            {
-              "eventType": "Bounce",
-              "bounce": {
-                "bounceType": "Permanent",
-                "bounceSubType": "{{subType}}",
-                "bouncedRecipients": [ { "emailAddress": "{{recipient}}", "action": "failed", "status": "5.1.1", "diagnosticCode": "{{diagnostic}}" } ],
-                "timestamp": "2026-03-02T00:00:06.000Z",
-                "feedbackId": "0102017c-feedback-{{id}}",
-                "reportingMTA": "dns; amazonses.com"
-              },
-              "mail": {
-                "timestamp": "2026-03-02T00:00:00.000Z",
-                "source": "noreply@app.example",
-                "messageId": "0102017c-ses-message-{{id}}",
-                "destination": [ "{{recipient}}" ],
-                "tags": { "ses:configuration-set": [ "feedback" ], {{tags}} }
-              }
-            }
-            """;
-    }
+            : "smtp; 550 5.1.1 user unknown");
 
     /// <summary>A permanent failure; for a suppressed address, Mailgun's reason and delivery status for its bounce list.</summary>
     private JsonObject MailgunFailure(string recipient, bool suppressed)
@@ -190,28 +169,7 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
     }
 
     private string SendGridEvent(string recipient, string type, params (string Key, string Value)[] fields)
-    {
-        var item = new JsonObject
-        {
-            ["email"] = recipient,
-            ["timestamp"] = _app.Time.GetUtcNow().ToUnixTimeSeconds(),
-            ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
-            ["event"] = type,
-            ["sg_event_id"] = NextId(),
-            ["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
-        };
-        foreach ((string key, string value) in fields)
-        {
-            item[key] = value;
-        }
-
-        foreach ((string name, string value) in EmailFeedbackTags.Write(s_attribution))
-        {
-            item[name] = value;
-        }
-
-        return new JsonArray(item).ToJsonString();
-    }
+        => BouncePayloads.SendGrid(s_attribution, NextId(), _app.Time.GetUtcNow(), recipient, type, fields);
 
     private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);
 
@@ -235,12 +193,4 @@ public sealed class SuppressedByProviderTests : IAsyncLifetime
           "Subject": "Welcome"
         }
         """;
-
-    private static HttpRequestMessage PostmarkRequest(string body)
-    {
-        var request = new HttpRequestMessage(HttpMethod.Post, $"{WebhookTestApp.Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-        request.Headers.Authorization = new AuthenticationHeaderValue(
-            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{WebhookTestApp.PostmarkUser}:{WebhookTestApp.PostmarkPassword}")));
-        return request;
-    }
 }

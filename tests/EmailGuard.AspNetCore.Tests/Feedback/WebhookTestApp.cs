@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text;
 using EmailGuard.AspNetCore;
@@ -37,7 +38,6 @@ internal sealed class WebhookTestApp : IAsyncDisposable
 
     public HttpClient Client => App.Client;
 
-    /// <summary>The configuration enabling every provider with the test secrets.</summary>
     /// <summary>
     /// A SendGrid event post signed as SendGrid signs one: ECDSA P-256 over the timestamp and the body, both headers set.
     /// </summary>
@@ -55,6 +55,16 @@ internal sealed class WebhookTestApp : IAsyncDisposable
         return request;
     }
 
+    /// <summary>A Postmark webhook post with the test credentials (HTTP basic authentication).</summary>
+    /// <param name="body">The body.</param>
+    public static HttpRequestMessage PostmarkRequest(string body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, $"{Prefix}/postmark") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{PostmarkUser}:{PostmarkPassword}")));
+        return request;
+    }
+
+    /// <summary>The configuration enabling every provider with the test secrets.</summary>
     public static Dictionary<string, string?> AllProviders(string sendGridPublicKey) => new()
     {
         ["EmailGuard:Webhooks:Ses:Enabled"] = "true",

@@ -1,29 +1,22 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Time.Testing;
-
 namespace EmailGuard.Tests.Guard;
 
 /// <summary>A slow tenant limit provider (the app's database) never holds a check longer than the resilience timeout.</summary>
 public sealed class TenantLimitStallTests
 {
-    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(250);
-
     [Fact]
     public async Task CheckAsync_ProviderHangs_DefaultTenantRulesApplyAtTheTimeout_ThenTheAnswerOnceItCame()
     {
         GatedProvider provider = new(RateLimitRule.PerHour(1));
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
 
-        Task<EmailSendDecision>[] waiting = [.. Enumerable.Range(0, 3).Select(_ => guard.CheckAsync(mail).AsTask())];
+        Task<EmailSendDecision>[] waiting = [.. Enumerable.Range(0, 3).Select(_ => app.Guard.CheckAsync(mail).AsTask())];
         bool anyDoneEarly = waiting.Any(c => c.IsCompleted);
-        time.Advance(s_timeout);
+        app.Time.Advance(ProviderBackedGuard.Timeout);
         EmailSendDecision[] first = await Task.WhenAll(waiting).WaitAsync(TimeSpan.FromSeconds(30));
         provider.Release();
-        await WhenCachedAsync(sp, "trial");
-        EmailSendDecision afterAnswer = await guard.CheckAsync(mail);
+        await app.WhenCachedAsync("trial");
+        EmailSendDecision afterAnswer = await app.Guard.CheckAsync(mail);
 
         anyDoneEarly.Should().BeFalse("a check with no cached answer waits for the lookup, up to the timeout");
         first.Should().OnlyContain(d => d.IsAllowed, "the defaults (3 per hour) applied while the provider was silent");
@@ -36,16 +29,14 @@ public sealed class TenantLimitStallTests
     public async Task CheckAsync_CachedAnswerExpiredWithinItsGraceAndProviderHangs_KeepsTheLastAnswerWithoutWaiting()
     {
         GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
-        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await app.Guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
         provider.Open = false;
 
         // Past the one-minute lifetime, within the grace of one more.
-        time.Advance(TimeSpan.FromSeconds(90));
-        ValueTask<EmailSendDecision> check = guard.CheckAsync(mail);
+        app.Time.Advance(TimeSpan.FromSeconds(90));
+        ValueTask<EmailSendDecision> check = app.Guard.CheckAsync(mail);
 
         check.IsCompleted.Should().BeTrue("an expired answer serves while the next lookup runs");
         (await check).Reason.Should().Be(EmailSendReason.LimitExceeded, "the tenant's own limit, not the laxer default, still applies");
@@ -58,16 +49,14 @@ public sealed class TenantLimitStallTests
         // The operator cut the tenant's cap (100 an hour to 1) while this instance was idle for longer than the
         // lifetime plus its grace (1 + 1 minute): the old cap must not serve one more check.
         GatedProvider provider = new(RateLimitRule.PerHour(100)) { Open = true };
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "abuser" };
-        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await app.Guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
         provider.Rules = [RateLimitRule.PerHour(1)];
         provider.Open = false;
 
-        time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
-        Task<EmailSendDecision> check = guard.CheckAsync(mail).AsTask();
+        app.Time.Advance(TimeSpan.FromMinutes(2) + TimeSpan.FromSeconds(1));
+        Task<EmailSendDecision> check = app.Guard.CheckAsync(mail).AsTask();
         bool doneBeforeAnswer = check.IsCompleted;
         provider.Release();
         EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
@@ -81,17 +70,15 @@ public sealed class TenantLimitStallTests
     public async Task CheckAsync_CachedAnswerPastItsHardAgeAndProviderHangs_DefaultTenantRulesApplyAtTheTimeout()
     {
         GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
-        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await app.Guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
         provider.Open = false;
 
-        time.Advance(TimeSpan.FromMinutes(3));
-        Task<EmailSendDecision> check = guard.CheckAsync(mail).AsTask();
+        app.Time.Advance(TimeSpan.FromMinutes(3));
+        Task<EmailSendDecision> check = app.Guard.CheckAsync(mail).AsTask();
         bool doneEarly = check.IsCompleted;
-        time.Advance(s_timeout);
+        app.Time.Advance(ProviderBackedGuard.Timeout);
         EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
 
         doneEarly.Should().BeFalse();
@@ -103,28 +90,26 @@ public sealed class TenantLimitStallTests
     public async Task CheckAsync_LookupStillRunningWhenTheLastAnswerPassesItsHardAge_LaterChecksStopServingItToo()
     {
         GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
-        (await guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
+        (await app.Guard.CheckAsync(mail)).IsAllowed.Should().BeTrue();
         provider.Open = false;
 
         // Within the grace: the last answer serves and a lookup starts, which hangs.
-        time.Advance(TimeSpan.FromSeconds(70));
-        ValueTask<EmailSendDecision> withinGrace = guard.CheckAsync(mail);
+        app.Time.Advance(TimeSpan.FromSeconds(70));
+        ValueTask<EmailSendDecision> withinGrace = app.Guard.CheckAsync(mail);
         bool servedWithinGrace = withinGrace.IsCompleted;
 
         // Past the last answer's hard age, while that lookup still runs (its entry not yet expired), then after.
-        time.Advance(TimeSpan.FromSeconds(51));
-        ValueTask<EmailSendDecision> pastWhileLooking = guard.CheckAsync(mail);
+        app.Time.Advance(TimeSpan.FromSeconds(51));
+        ValueTask<EmailSendDecision> pastWhileLooking = app.Guard.CheckAsync(mail);
         bool servedPastWhileLooking = pastWhileLooking.IsCompleted;
-        time.Advance(s_timeout);
+        app.Time.Advance(ProviderBackedGuard.Timeout);
         await pastWhileLooking.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-        time.Advance(TimeSpan.FromMinutes(1));
-        ValueTask<EmailSendDecision> afterLookupExpired = guard.CheckAsync(mail);
+        app.Time.Advance(TimeSpan.FromMinutes(1));
+        ValueTask<EmailSendDecision> afterLookupExpired = app.Guard.CheckAsync(mail);
         bool servedAfterLookupExpired = afterLookupExpired.IsCompleted;
-        time.Advance(s_timeout);
+        app.Time.Advance(ProviderBackedGuard.Timeout);
         await afterLookupExpired.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
 
         servedWithinGrace.Should().BeTrue();
@@ -133,35 +118,8 @@ public sealed class TenantLimitStallTests
         servedAfterLookupExpired.Should().BeFalse("a lookup that never came back does not make the answer before it young again");
     }
 
-    /// <summary>Waits (on the real clock, bounded) until the provider's answer for a tenant is in the cache.</summary>
-    private static async Task WhenCachedAsync(ServiceProvider sp, string tenantId)
-    {
-        TenantLimitCache cache = sp.GetRequiredService<EmailSendGuard>().TenantLimits;
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        while (!cache.GetAsync(tenantId, [], default).IsCompleted)
-        {
-            System.Diagnostics.Stopwatch.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(30));
-            await Task.Yield();
-        }
-    }
-
-    private static (ServiceProvider Services, FakeTimeProvider Time) Build(ITenantLimitProvider provider)
-    {
-        FakeTimeProvider time = new(SendGuardTestServices.Start);
-        ServiceProvider sp = SendGuardTestServices.Build(
-            o =>
-            {
-                o.Tenant.Add(RateLimitRule.PerHour(3));
-                o.TenantLimitCacheDuration = TimeSpan.FromMinutes(1);
-            },
-            time: time,
-            more: s =>
-            {
-                s.AddSingleton(provider);
-                s.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
-            });
-        return (sp, time);
-    }
+    /// <summary>A guard over <paramref name="provider"/> whose default tenant rules allow 3 an hour.</summary>
+    private static ProviderBackedGuard Start(GatedProvider provider) => ProviderBackedGuard.Start(provider, RateLimitRule.PerHour(3));
 
     /// <summary>Answers with <c>rules</c>, but only once released (or at once while <see cref="Open"/>).</summary>
     private sealed class GatedProvider(params RateLimitRule[] rules) : ITenantLimitProvider

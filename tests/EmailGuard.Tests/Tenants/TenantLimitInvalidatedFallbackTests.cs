@@ -11,8 +11,6 @@ namespace EmailGuard.Tests.Tenants;
 /// </summary>
 public sealed class TenantLimitInvalidatedFallbackTests
 {
-    private static readonly TimeSpan s_timeout = TimeSpan.FromMilliseconds(250);
-
     /// <summary>
     /// trial: a plan below the defaults (2 an hour, defaults 1,000) is not loosened to the defaults.
     /// cut: a plan above the defaults (10,000 an hour) is not kept; the defaults' hourly 1,000 and their daily 3 apply
@@ -36,18 +34,16 @@ public sealed class TenantLimitInvalidatedFallbackTests
         // Arrange: one mail counted under the last answer; then the provider goes silent (or throws), and the plan is invalidated.
         (RateLimitRule[] last, RateLimitRule[] defaults) = Rules(scenario);
         StallingProvider provider = new(last);
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider, defaults);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
-        (await guard.CheckAsync(Mail("acme"))).IsAllowed.Should().BeTrue();
+        await using ProviderBackedGuard app = ProviderBackedGuard.Start(provider, defaults);
+        (await app.Guard.CheckAsync(Mail("acme"))).IsAllowed.Should().BeTrue();
         provider.Stall(hangs);
 
         // Act
-        await sp.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
+        await app.Services.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
         int admitted = 0;
         for (int i = 0; i < 5; i++)
         {
-            admitted += (await CheckAsync(guard, time, "acme")).IsAllowed ? 1 : 0;
+            admitted += (await CheckAsync(app, "acme")).IsAllowed ? 1 : 0;
         }
 
         provider.Release();
@@ -61,21 +57,19 @@ public sealed class TenantLimitInvalidatedFallbackTests
     public async Task CheckAfterInvalidation_ProviderAnswersAfterHanging_ItsAnswerApplies()
     {
         StallingProvider provider = new(RateLimitRule.PerHour(2));
-        (ServiceProvider sp, FakeTimeProvider time) = Build(provider, [RateLimitRule.PerHour(1_000)]);
-        await using ServiceProvider owned = sp;
-        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
-        (await guard.CheckAsync(Mail("acme"))).IsAllowed.Should().BeTrue();
+        await using ProviderBackedGuard app = ProviderBackedGuard.Start(provider, RateLimitRule.PerHour(1_000));
+        (await app.Guard.CheckAsync(Mail("acme"))).IsAllowed.Should().BeTrue();
         provider.Stall(hangs: true);
-        await sp.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
-        (await CheckAsync(guard, time, "acme")).IsAllowed.Should().BeTrue("2 an hour, 1 used");
+        await app.Services.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAsync("acme");
+        (await CheckAsync(app, "acme")).IsAllowed.Should().BeTrue("2 an hour, 1 used");
 
         provider.Rules = [RateLimitRule.PerHour(6)];
         provider.Release();
-        await WhenAnsweredAsync(sp, "acme");
+        await app.WhenCachedAsync("acme");
         int admitted = 0;
         for (int i = 0; i < 6; i++)
         {
-            admitted += (await guard.CheckAsync(Mail("acme"))).IsAllowed ? 1 : 0;
+            admitted += (await app.Guard.CheckAsync(Mail("acme"))).IsAllowed ? 1 : 0;
         }
 
         admitted.Should().Be(4, "the upgrade (6 an hour, 2 used) applies once the provider answered");
@@ -88,7 +82,7 @@ public sealed class TenantLimitInvalidatedFallbackTests
     {
         FakeTimeProvider time = new(SendGuardTestServices.Start);
         StallingProvider provider = new(RateLimitRule.PerHour(100)) { Weight = lastWeight };
-        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: s_timeout, defaults: [RateLimitRule.PerHour(1_000)], defaultWeight: 1);
+        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: ProviderBackedGuard.Timeout, defaults: [RateLimitRule.PerHour(1_000)], defaultWeight: 1);
         await cache.GetAsync("acme", [], default);
         provider.Stall(hangs: true);
 
@@ -113,52 +107,18 @@ public sealed class TenantLimitInvalidatedFallbackTests
     };
 
     /// <summary>A check; one that waits for the provider is let past its timeout on the fake clock.</summary>
-    private static async Task<EmailSendDecision> CheckAsync(IEmailSendGuard guard, FakeTimeProvider time, string tenant)
+    private static async Task<EmailSendDecision> CheckAsync(ProviderBackedGuard app, string tenant)
     {
-        ValueTask<EmailSendDecision> check = guard.CheckAsync(Mail(tenant));
+        ValueTask<EmailSendDecision> check = app.Guard.CheckAsync(Mail(tenant));
         if (!check.IsCompleted)
         {
-            time.Advance(s_timeout);
+            app.Time.Advance(ProviderBackedGuard.Timeout);
         }
 
         return await check.AsTask().WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>Waits (on the real clock, bounded) until the provider's answer for a tenant is in the cache.</summary>
-    private static async Task WhenAnsweredAsync(ServiceProvider sp, string tenantId)
-    {
-        TenantLimitCache cache = sp.GetRequiredService<EmailSendGuard>().TenantLimits;
-        long started = System.Diagnostics.Stopwatch.GetTimestamp();
-        while (!cache.GetAsync(tenantId, [], default).IsCompleted)
-        {
-            System.Diagnostics.Stopwatch.GetElapsedTime(started).Should().BeLessThan(TimeSpan.FromSeconds(30));
-            await Task.Yield();
-        }
-    }
-
     private static OutboundEmail Mail(string tenant) => new() { To = ["a@example.com"], TenantId = tenant };
-
-    private static (ServiceProvider Services, FakeTimeProvider Time) Build(ITenantLimitProvider provider, RateLimitRule[] defaults)
-    {
-        FakeTimeProvider time = new(SendGuardTestServices.Start);
-        ServiceProvider sp = SendGuardTestServices.Build(
-            o =>
-            {
-                foreach (RateLimitRule rule in defaults)
-                {
-                    o.Tenant.Add(rule);
-                }
-
-                o.TenantLimitCacheDuration = TimeSpan.FromMinutes(1);
-            },
-            time: time,
-            more: s =>
-            {
-                s.AddSingleton(provider);
-                s.Configure<StoreResilienceOptions>(o => o.Timeout = s_timeout);
-            });
-        return (sp, time);
-    }
 
     /// <summary>Answers its rules at once until stalled; then hangs until released, or throws.</summary>
     private sealed class StallingProvider(params RateLimitRule[] rules) : ITenantLimitProvider
