@@ -57,6 +57,20 @@ internal sealed class ConcurrentLoad
         }
     }
 
+    /// <summary>
+    /// Waits until a call has been answered with <paramref name="status"/> (or the callers made all their calls, or
+    /// <paramref name="hangGuard"/> passed; the test then asserts what it got): the load goes as far as the test needs,
+    /// however many of its calls a loaded machine had answered otherwise, by the failure mode.
+    /// </summary>
+    public async Task WaitForStatusAsync(RateLimitStatus status, TimeSpan hangGuard)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (!_calls.Any(c => c.Exception is null && c.Decision.Status == status) && !_running!.IsCompleted && Stopwatch.GetElapsedTime(started) < hangGuard)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+    }
+
     /// <summary>Waits until every caller has made all its calls.</summary>
     public Task CompletionAsync(TimeSpan hangGuard) => _running!.WaitAsync(hangGuard);
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -155,8 +156,8 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         stored[0].Count.Should().BeGreaterThanOrEqualTo(admitted, "every admission the callers saw was counted in Redis");
     }
 
-    private protected RedisAppInstance CreateInstance(Action<StoreResilienceOptions>? configure = null)
-        => RedisAppInstance.Create(CreateConfiguration(), Prefix, configure);
+    private protected RedisAppInstance CreateInstance(Action<StoreResilienceOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
+        => RedisAppInstance.Create(CreateConfiguration(), Prefix, configure, configureServices);
 
     /// <summary>The node to kill: the one serving the middle slot, so that on a cluster other masters hold lower and higher slots.</summary>
     private protected EndPoint VictimNode() => NodeOfSlot(8192);
