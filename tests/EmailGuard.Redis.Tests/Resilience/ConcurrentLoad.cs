@@ -71,6 +71,24 @@ internal sealed class ConcurrentLoad
         }
     }
 
+    /// <summary>
+    /// Waits until the callers have made at least <paramref name="count"/> calls that started at or after
+    /// <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp), and had their answers.
+    /// </summary>
+    public async Task WaitForCallsStartedAfterAsync(long timestamp, int count, TimeSpan hangGuard)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (_calls.Count(c => c.StartedAt >= timestamp) < count)
+        {
+            if (Stopwatch.GetElapsedTime(started) > hangGuard || _running!.IsCompleted)
+            {
+                throw new TimeoutException($"The load made {_calls.Count(c => c.StartedAt >= timestamp)} of {count} calls after the moment asked for within {hangGuard}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+    }
+
     /// <summary>Waits until every caller has made all its calls.</summary>
     public Task CompletionAsync(TimeSpan hangGuard) => _running!.WaitAsync(hangGuard);
 

@@ -206,12 +206,19 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         await load.WaitForCallsAsync(50, s_hangGuard);
         StopNode(victim);
         long stoppedAt = Stopwatch.GetTimestamp();
+        long localDenialsUntil = stoppedAt + (long)((s_overLimitCacheMaxAge + s_overLimitCacheSlack).TotalSeconds * Stopwatch.Frequency);
         bool asWanted = await KeepDownAsync(victim);
         if (whileDown is not null)
         {
             await whileDown();
         }
 
+        // The mode's answers are asserted on the calls made once the over-limit cache can no longer answer (see
+        // AssertOutage), so the node stays down until the load has made as many of them as it has callers. The single
+        // server is kept down 2 s, just the cache's reach: the calls in the moment between its end and the stop were all
+        // there was, and a loaded machine once made none (a local fallback whose share was spent denied every call
+        // within the reach, and those denials are not asserted).
+        await load.WaitForCallsStartedAfterAsync(localDenialsUntil, Callers, s_hangGuard);
         await load.StopAsync(s_hangGuard);
         StoreCircuitState circuit = instance.Resilient.CircuitState;
         await StartStoppedNodesAsync();
@@ -224,7 +231,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
             circuit,
             Stopwatch.GetElapsedTime(stoppedAt, startedAt),
             recovery,
-            stoppedAt + (long)((s_overLimitCacheMaxAge + s_overLimitCacheSlack).TotalSeconds * Stopwatch.Frequency));
+            localDenialsUntil);
     }
 
     private protected static string Describe(NodeOutage outage)
