@@ -2,6 +2,9 @@ using System.Diagnostics;
 using System.Net;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -52,7 +55,8 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         // before it reaches the killed one. The master dies with the high counter far from its limit, so acquires that
         // finish after their callers gave up would be admitted; the limit is reached after the restart, so acquires
         // are also denied in their last slot and must give back the two before it.
-        await using RedisAppInstance instance = CreateInstance();
+        // The instance's logs tell of late admissions it failed to give back (see the settling below).
+        await using RedisAppInstance instance = CreateInstance(configureServices: s => s.AddLogging(b => b.AddFakeLogging()));
         await using RedisAppInstance other = CreateInstance();
         RateLimitRule wide = RateLimitRule.PerDay(50_000);
         RateLimitRule narrow = RateLimitRule.PerDay(1000);
@@ -66,15 +70,24 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         RateLimitRequest[] live = [new(low, wide, 0), new(high, narrow, 0)];
         new[] { lowNode, victim, highNode }.Distinct().Should().HaveCount(3, "each counter needs a master of its own");
 
+        // A first acquire across the three masters straight to the store (no timeout) connects the instance and loads its
+        // scripts on each: a cold connection is not the subject. On a loaded machine the callers' first acquires took
+        // longer than the 250 ms timeout, were admitted late, and their give-backs met the killed master.
+        RateLimitRequest[] warmUp = [new(PartitionOn(lowNode, "warm-low", wide), wide), new(PartitionOn(victim, "warm-dead", wide), wide), new(PartitionOn(highNode, "warm-high", narrow), narrow)];
+        (await instance.Resilient.Store.AcquireAsync(warmUp, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue("every master is up");
+
         // Act: load across the three slots; the middle master is killed, stays down until flagged, and restarts.
         RateLimitDecision? liveWhileDown = null;
         NodeOutage outage = await KillUnderLoadAsync(
             instance, other, mode, request, victim, async () => liveWhileDown = await instance.Resilient.Store.PeekAsync(live, Memory<RateLimitEntry>.Empty));
 
-        // More load through the recovered master, until the high counter's limit denies.
+        // More load through the recovered master, until the high counter's limit denies. A fixed 20 calls a caller
+        // reached the limit only if few of them were answered by the failure mode (a loaded machine's timeouts), and
+        // while the circuit is open one break answers them all; so the load goes on until a call is denied.
         ConcurrentLoad after = new();
-        after.Start(Callers, maxCallsPerCaller: 20, TimeSpan.FromMilliseconds(2), (_, _) => instance.Resilient.AcquireAsync(request, default, mode));
-        await after.CompletionAsync(s_hangGuard);
+        after.Start(Callers, MaxCallsPerCaller, TimeSpan.FromMilliseconds(2), (_, _) => instance.Resilient.AcquireAsync(request, default, mode));
+        await after.WaitForStatusAsync(RateLimitStatus.LimitExceeded, s_hangGuard);
+        await after.StopAsync(s_hangGuard);
 
         // Calls the resilient store gave up on may still finish in the client; wait (bounded) until the counters settle.
         LoadCall[] calls = [.. outage.Load.Calls, .. after.Calls];
@@ -85,18 +98,23 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         // far as each counter's limit has room, so a live counter holds what Redis admitted plus at most what was
         // admitted locally, and never more than its own limit (the wide counter takes all of them back, the narrow one
         // stops at its limit); any more would be a reservation left behind. The other modes admit nothing locally, so
-        // their counters must match exactly.
+        // their counters must match exactly, but for what a call that timed out before the kill can leave by design:
+        // fail-closed and the local fallback give its late admission back, and a give-back that meets the killed master
+        // fails there and leaves the slots after it charged, a limit stricter until its window ends (logged, once a call).
+        // A fast machine times out no call before the kill, and then the counts are exact.
         RateLimitEntry[] counts = new RateLimitEntry[2];
+        int failedGiveBacks = 0;
         TimeSpan? settled = await WaitForAsync(async () =>
         {
+            failedGiveBacks = instance.Services.GetRequiredService<FakeLogCollector>().GetSnapshot().Count(r => r.Id.Id == 1305);
             await instance.Resilient.Store.PeekAsync(live, counts);
             return counts.Zip(live).All(pair => pair.First.Count >= admittedByRedis
-                && pair.First.Count <= Math.Min(pair.Second.Rule.Limit, admittedByRedis + admittedLocally));
+                && pair.First.Count <= Math.Min(pair.Second.Rule.Limit, admittedByRedis + admittedLocally + failedGiveBacks));
         });
 
         // Assert
         Output.WriteLine($"{mode} across slots: {Describe(outage)}; after the restart {after.Calls.Count} calls ({Summary(after)}); "
-            + $"Redis admitted {admittedByRedis}; live counters low {counts[0].Count}, high {counts[1].Count}, settled {settled?.TotalMilliseconds:0} ms after the load");
+            + $"Redis admitted {admittedByRedis}; {failedGiveBacks} late admissions not given back; live counters low {counts[0].Count}, high {counts[1].Count}, settled {settled?.TotalMilliseconds:0} ms after the load");
 
         AssertOutage(mode, outage);
         (liveWhileDown?.Status).Should().Be(RateLimitStatus.Allowed, "the live masters keep serving their slots while another master is down");

@@ -57,6 +57,38 @@ internal sealed class ConcurrentLoad
         }
     }
 
+    /// <summary>
+    /// Waits until a call has been answered with <paramref name="status"/> (or the callers made all their calls, or
+    /// <paramref name="hangGuard"/> passed; the test then asserts what it got): the load goes as far as the test needs,
+    /// however many of its calls a loaded machine had answered otherwise, by the failure mode.
+    /// </summary>
+    public async Task WaitForStatusAsync(RateLimitStatus status, TimeSpan hangGuard)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (!_calls.Any(c => c.Exception is null && c.Decision.Status == status) && !_running!.IsCompleted && Stopwatch.GetElapsedTime(started) < hangGuard)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the callers have made at least <paramref name="count"/> calls that started at or after
+    /// <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp), and had their answers.
+    /// </summary>
+    public async Task WaitForCallsStartedAfterAsync(long timestamp, int count, TimeSpan hangGuard)
+    {
+        long started = Stopwatch.GetTimestamp();
+        while (_calls.Count(c => c.StartedAt >= timestamp) < count)
+        {
+            if (Stopwatch.GetElapsedTime(started) > hangGuard || _running!.IsCompleted)
+            {
+                throw new TimeoutException($"The load made {_calls.Count(c => c.StartedAt >= timestamp)} of {count} calls after the moment asked for within {hangGuard}.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(10), TimeProvider.System);
+        }
+    }
+
     /// <summary>Waits until every caller has made all its calls.</summary>
     public Task CompletionAsync(TimeSpan hangGuard) => _running!.WaitAsync(hangGuard);
 

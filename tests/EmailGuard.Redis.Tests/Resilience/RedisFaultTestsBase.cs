@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 
@@ -103,6 +104,10 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         EndPoint victim = VictimNode();
         string victimKey = PartitionOn(victim, "victim", rule);
         RateLimitRequest[] request = [new(victimKey, rule)];
+
+        // A first call straight to the store (no timeout) connects the instance, which is lazy, and loads its scripts: a
+        // loaded machine can stretch a cold connection past the 250 ms timeout, and the mode would answer "Redis is up".
+        await instance.Resilient.Store.PeekAsync(new[] { new RateLimitRequest(victimKey, rule, 0) }, default);
         (await instance.Resilient.AcquireAsync(request, default, mode)).Status.Should().Be(RateLimitStatus.Allowed, "Redis is up");
 
         // Act: 64 callers hammer the key; its node is killed in the middle.
@@ -155,8 +160,8 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         stored[0].Count.Should().BeGreaterThanOrEqualTo(admitted, "every admission the callers saw was counted in Redis");
     }
 
-    private protected RedisAppInstance CreateInstance(Action<StoreResilienceOptions>? configure = null)
-        => RedisAppInstance.Create(CreateConfiguration(), Prefix, configure);
+    private protected RedisAppInstance CreateInstance(Action<StoreResilienceOptions>? configure = null, Action<IServiceCollection>? configureServices = null)
+        => RedisAppInstance.Create(CreateConfiguration(), Prefix, configure, configureServices);
 
     /// <summary>The node to kill: the one serving the middle slot, so that on a cluster other masters hold lower and higher slots.</summary>
     private protected EndPoint VictimNode() => NodeOfSlot(8192);
@@ -205,12 +210,19 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         await load.WaitForCallsAsync(50, s_hangGuard);
         StopNode(victim);
         long stoppedAt = Stopwatch.GetTimestamp();
+        long localDenialsUntil = stoppedAt + (long)((s_overLimitCacheMaxAge + s_overLimitCacheSlack).TotalSeconds * Stopwatch.Frequency);
         bool asWanted = await KeepDownAsync(victim);
         if (whileDown is not null)
         {
             await whileDown();
         }
 
+        // The mode's answers are asserted on the calls made once the over-limit cache can no longer answer (see
+        // AssertOutage), so the node stays down until the load has made as many of them as it has callers. The single
+        // server is kept down 2 s, just the cache's reach: the calls in the moment between its end and the stop were all
+        // there was, and a loaded machine once made none (a local fallback whose share was spent denied every call
+        // within the reach, and those denials are not asserted).
+        await load.WaitForCallsStartedAfterAsync(localDenialsUntil, Callers, s_hangGuard);
         await load.StopAsync(s_hangGuard);
         StoreCircuitState circuit = instance.Resilient.CircuitState;
         await StartStoppedNodesAsync();
@@ -223,7 +235,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
             circuit,
             Stopwatch.GetElapsedTime(stoppedAt, startedAt),
             recovery,
-            stoppedAt + (long)((s_overLimitCacheMaxAge + s_overLimitCacheSlack).TotalSeconds * Stopwatch.Frequency));
+            localDenialsUntil);
     }
 
     private protected static string Describe(NodeOutage outage)
