@@ -155,8 +155,7 @@ internal sealed partial class RatioBreaker : IDisposable
         {
             (_, string? current) = ParseMemory(await _feedback.Mappings.GetAsync(memory.Key, CancellationToken.None).ConfigureAwait(false));
             if (!string.Equals(current, probeId, StringComparison.Ordinal)
-                || await _feedback.Mappings.GetOrAddAsync(KeyPrefix + "r:" + probeId, "1", _options.EscalationMemory, "claim the end of a ratio breaker's half-open phase", CancellationToken.None)
-                    .ConfigureAwait(false) is not null)
+                || !await ClaimAsync(KeyPrefix + "r:" + probeId, _options.EscalationMemory, "claim the end of a ratio breaker's half-open phase", CancellationToken.None).ConfigureAwait(false))
             {
                 return;
             }

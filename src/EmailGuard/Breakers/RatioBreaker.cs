@@ -204,8 +204,7 @@ internal sealed partial class RatioBreaker
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
         // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was
         // flagged, raised and paged once per instance. The first to claim this trip (its level and action) trips it.
-        if (await _feedback.Mappings.GetOrAddAsync(
-                $"{memory.Key}:t:{level}:{(int)action}", "1", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false) is not null)
+        if (!await ClaimAsync($"{memory.Key}:t:{level}:{(int)action}", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false))
         {
             return;
         }
@@ -224,8 +223,7 @@ internal sealed partial class RatioBreaker
         string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
         EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
         if (existing is not null
-            || await _feedback.Mappings.GetOrAddAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", "1", s_tripClaimLifetime, "claim a client network's ban", cancellationToken)
-                .ConfigureAwait(false) is not null)
+            || !await ClaimAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", s_tripClaimLifetime, "claim a client network's ban", cancellationToken).ConfigureAwait(false))
         {
             // Banned already, or being banned by the instance that claimed it: a burst spread over the instances bans it once.
             return;
@@ -235,6 +233,13 @@ internal sealed partial class RatioBreaker
             EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, _options.NetworkBanFor, By, cancellationToken).ConfigureAwait(false);
         await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Claims <paramref name="key"/> in the shared key-value store for <paramref name="lifetime"/>: whether this instance
+    /// is the first to claim it, and so the one that acts (trips, bans, tightens, ends a phase) while the others stand by.
+    /// </summary>
+    private async ValueTask<bool> ClaimAsync(string key, TimeSpan lifetime, string what, CancellationToken cancellationToken)
+        => await _feedback.Mappings.GetOrAddAsync(key, "1", lifetime, what, cancellationToken).ConfigureAwait(false) is null;
 
     private static long Volume(EmailFeedbackCounts counts) => Math.Max(counts.Sends, counts.Delivered + counts.Bounces);
 
