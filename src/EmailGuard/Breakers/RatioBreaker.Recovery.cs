@@ -165,7 +165,13 @@ internal sealed partial class RatioBreaker : IDisposable
             EmailRatioBreakerAction action = JudgeProbe(probe, complaint);
             if (action != EmailRatioBreakerAction.None)
             {
-                // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again.
+                // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again, unless an
+                // instance whose clock had not reached the phase's end yet tripped it again on that failure.
+                if (!await ClaimRetripAsync(memory, probeId, CancellationToken.None).ConfigureAwait(false))
+                {
+                    return;
+                }
+
                 await TripAsync(memory, probe, action, level + 1, new EmailSendAttribution(), CancellationToken.None).ConfigureAwait(false);
                 return;
             }

@@ -159,47 +159,46 @@ internal sealed partial class RatioBreaker
         IReadOnlyList<EmailGuardFlag> active = await _flags.GetActiveFlagsAsync(partyType, party, cancellationToken).ConfigureAwait(false);
         EmailGuardFlag? trip = FindFlag(active, reason);
         BreakerMemory memory = new(partyType, party, reason);
-        EmailRatioBreakerAction action;
-        int level;
         if (trip is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window.
-            counts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
-            action = JudgeProbe(counts, complaint);
-            if (action == EmailRatioBreakerAction.None)
+            EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
+            EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
+            if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
 
-            level = (await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false)) + 1;
+            // Read after the claim: only the instance that trips again reads and raises the level.
+            int next = (await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false)) + 1;
+            await TripAsync(memory, probeCounts, probeAction, next, attribution, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        else
+
+        // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
+        int? remembered = null;
+        bool tripped = trip is not null;
+        if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
         {
-            // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
-            int? remembered = null;
-            bool tripped = trip is not null;
-            if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
-            {
-                remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
-                tripped = remembered > 0;
-            }
-
-            (_, action) = Judge(counts, complaint, tripped);
-            if (action == EmailRatioBreakerAction.None)
-            {
-                return;
-            }
-
-            // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
-            if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
-            {
-                return;
-            }
-
-            // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
-            remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
-            level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
+            remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+            tripped = remembered > 0;
         }
+
+        (_, EmailRatioBreakerAction action) = Judge(counts, complaint, tripped);
+        if (action == EmailRatioBreakerAction.None)
+        {
+            return;
+        }
+
+        // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
+        if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+        {
+            return;
+        }
+
+        // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
+        remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+        int level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
 
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
         // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was
@@ -233,6 +232,16 @@ internal sealed partial class RatioBreaker
             EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, _options.NetworkBanFor, By, cancellationToken).ConfigureAwait(false);
         await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Claims the trip again that ends the half-open phase of <paramref name="probeId"/>: whichever instance finds the
+    /// probe failed, on a bounce or at the phase's end, and whatever action it judged. A claim keyed by the level read
+    /// after the flags let an instance that had read the half-open flag before another's trip again, and the level after
+    /// it, trip a level higher in turn (flagged, raised and paged twice, the second trip maybe a mere reduction over the
+    /// first's suspension).
+    /// </summary>
+    private ValueTask<bool> ClaimRetripAsync(BreakerMemory memory, string probeId, CancellationToken cancellationToken)
+        => ClaimAsync($"{memory.Key}:t:p:{probeId}", s_tripClaimLifetime, "claim a ratio breaker's trip again", cancellationToken);
 
     /// <summary>
     /// Claims <paramref name="key"/> in the shared key-value store for <paramref name="lifetime"/>: whether this instance
