@@ -195,6 +195,7 @@ public sealed class AlertTests
 
         tripped.Should().NotBeNull($"a breaker_tripped alert follows the trip; got {string.Join(", ", kinds)}");
         tripped!.Value.GetProperty("title").GetString().Should().Be("Ratio breaker: User bouncy suspended (high_bounce_rate)");
+        tripped.Value.GetProperty("condition").GetString().Should().Be("breaker_tripped:Ratio breaker: User bouncy suspended (high_bounce_rate)", "the kind once");
         tripped.Value.GetProperty("text").GetString().Should().Contain("bounce rate 5.00 %, complaint rate 0.000 % over 20 sends");
     }
 

@@ -145,20 +145,20 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         [
             "flagged:Tenant:rogue:high_bounce_rate",
             "suspended:Tenant:rogue:high_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue limits reduced (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue suspended (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue limits reduced (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue suspended (high_bounce_rate)",
             "flagged:User:rogue-admin:high_bounce_rate",
             "suspended:User:rogue-admin:high_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin limits reduced (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin suspended (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: ClientIp 203.0.113.7/32 banned (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin limits reduced (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin suspended (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: ClientIp 203.0.113.7/32 banned (high_bounce_rate)",
             "suspended:Tenant:rogue:complaint_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue suspended (complaint_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue suspended (complaint_rate)",
             "suspended:User:rogue-admin:complaint_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin suspended (complaint_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin suspended (complaint_rate)",
             "suspended:Tenant:rogue:manual",
             "flagged:Category:signup:account_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Category signup limits reduced (account_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Category signup limits reduced (account_bounce_rate)",
         ]);
         alerts.Single(a => a.GetProperty("condition").GetString() == $"suspended:Tenant:rogue:{EmailGuardFlagReasons.Manual}")
             .GetProperty("dashboardUrl").GetString().Should().Be("https://admin.saas.example/emailguard/flags?type=Tenant&id=rogue");
@@ -227,7 +227,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         {
             conditions.Should().Contain(
             [
-                $"breaker_tripped:breaker_tripped:Ratio breaker: ClientIp {ClientIp(bot)}/32 banned (high_bounce_rate)",
+                $"breaker_tripped:Ratio breaker: ClientIp {ClientIp(bot)}/32 banned (high_bounce_rate)",
                 $"flagged:Tenant:{bot}:high_bounce_rate",
                 $"suspended:Tenant:{bot}:high_bounce_rate",
                 $"flagged:User:{bot}-admin:high_bounce_rate",

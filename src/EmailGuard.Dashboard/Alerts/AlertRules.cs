@@ -153,7 +153,7 @@ internal sealed class AlertRules : IEmailGuardObserver
         AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
         _alerts.Raise(EmailGuardAlert.Quoting(
             EmailGuardAlertKinds.BreakerTripped,
-            $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
+            Condition(tripped),
             EmailGuardAlertSeverity.Warning,
             title,
             text,
@@ -162,6 +162,15 @@ internal sealed class AlertRules : IEmailGuardObserver
             newIncident: newIncident,
             dashboardPath: DashboardLinks.Events));
     }
+
+    /// <summary>
+    /// The condition of a breaker's trip: <c>breaker_tripped:&lt;title&gt;</c> for a ratio breaker (its event's kind is the
+    /// alert's), <c>breaker_tripped:&lt;event kind&gt;:&lt;title&gt;</c> for the endpoints' bans and surge breakers.
+    /// </summary>
+    internal static string Condition(DashboardEvent tripped)
+        => string.Equals(tripped.Kind, EmailGuardAlertKinds.BreakerTripped, StringComparison.Ordinal)
+            ? $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Title}"
+            : $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}";
 
     public void OnBreakerRecovered(string key, DateTimeOffset at) => _breakerIncidents.Ended(key, at);
 
