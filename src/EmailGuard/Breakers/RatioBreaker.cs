@@ -17,7 +17,7 @@ internal sealed partial class RatioBreaker
     /// <summary>The prefix of every key-value key the breakers write: their levels, probes and claims.</summary>
     internal const string KeyPrefix = "rb:";
 
-    private const string By = "emailguard:ratio-breaker";
+    private const string By = EmailRatioBreakerOptions.FlaggedBy;
 
     // Parties whose ratios this instance logged over a line (2102); bounded, since senders are as many as the app's From
     // addresses. A cleared memory costs one repeated line per party, never a missed one.
