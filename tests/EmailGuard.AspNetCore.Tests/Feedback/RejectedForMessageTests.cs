@@ -68,7 +68,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         (await services.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [Victim], TenantId = "good", Category = "invoice" }))
             .IsAllowed.Should().BeTrue("a good tenant still reaches its customer");
         EmailFeedbackCounts counts = await services.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
-        (counts.Bounces + counts.TransientBounces).Should().Be(Rejections, "every rejection counts against the tenant that sent the mail");
+        (counts.Bounces, counts.TransientBounces).Should().Be((Rejections, 0), "every rejection counts against the tenant that sent the mail, as a bounce");
         _app.LogsWithId(3024).Should().HaveCount(Rejections);
     }
 
