@@ -195,7 +195,61 @@ public sealed class AlertTests
 
         tripped.Should().NotBeNull($"a breaker_tripped alert follows the trip; got {string.Join(", ", kinds)}");
         tripped!.Value.GetProperty("title").GetString().Should().Be("Ratio breaker: User bouncy suspended (high_bounce_rate)");
+        tripped.Value.GetProperty("condition").GetString().Should().Be("breaker_tripped:Ratio breaker: User bouncy suspended (high_bounce_rate)", "the kind once");
         tripped.Value.GetProperty("text").GetString().Should().Contain("bounce rate 5.00 %, complaint rate 0.000 % over 20 sends");
+    }
+
+    [Fact]
+    public async Task RatioBreakerTrip_PagesOnce_NamingTheFlagItSet()
+    {
+        await using AlertReceiver receiver = await AlertReceiver.StartAsync();
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            SignedWebhook(receiver, o => o.DashboardUrl = "https://admin.example.com/emailguard"),
+            services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < 20; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], UserId = "bouncy" })).IsAllowed.Should().BeTrue();
+        }
+
+        // Act: one bounce in 20 sends (5 %) suspends the user; a sentinel raised after it closes the pages.
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "bounce-1",
+            Recipient = "r0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Timestamp = DateTimeOffset.UtcNow,
+            Attribution = new EmailSendAttribution { UserId = "bouncy" },
+        });
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
+        {
+            Kind = "sentinel",
+            Condition = "sentinel",
+            Severity = EmailGuardAlertSeverity.Info,
+            Title = "sentinel",
+            Text = "sentinel",
+        });
+        List<JsonElement> pages = [];
+        for (JsonElement alert = default; alert.ValueKind == JsonValueKind.Undefined || alert.GetProperty("kind").GetString() != "sentinel";)
+        {
+            alert = JsonDocument.Parse((await receiver.NextAsync("webhook")).Body).RootElement;
+            pages.Add(alert);
+        }
+
+        // Assert: one page for the trip, critical as a suspension is, naming the flag it set and linking to it; the flag's
+        // own event stays on the dashboard's event log.
+        JsonElement page = pages.SkipLast(1).Should().ContainSingle($"one trip pages once; got {string.Join(", ", pages.Select(p => p.GetProperty("condition").GetString()))}").Which;
+        page.GetProperty("kind").GetString().Should().Be(EmailGuardAlertKinds.BreakerTripped);
+        page.GetProperty("severity").GetString().Should().Be("critical");
+        page.GetProperty("title").GetString().Should().Be("Ratio breaker: User bouncy suspended (high_bounce_rate)");
+        page.GetProperty("text").GetString().Should().Contain("bounce rate 5.00 %").And.Contain("It flagged User bouncy high_bounce_rate (suspended): review");
+        page.GetProperty("details").GetProperty("partyType").GetString().Should().Be("User");
+        page.GetProperty("details").GetProperty("partyId").GetString().Should().Be("bouncy");
+        page.GetProperty("details").GetProperty("reason").GetString().Should().Be(EmailGuardFlagReasons.HighBounceRate);
+        page.GetProperty("dashboardUrl").GetString().Should().Be("https://admin.example.com/emailguard/flags?type=User&id=bouncy");
+        host.Services.GetRequiredService<DashboardEventLog>().Snapshot().Select(e => e.Kind).Should().Contain(DashboardEventKinds.Suspended);
     }
 
     [Fact]

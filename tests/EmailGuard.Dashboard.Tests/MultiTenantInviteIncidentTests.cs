@@ -65,8 +65,8 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
 
             if (round == 0)
             {
-                // The pager: the breaker suspended the tenant on its bounces.
-                await NextAlertAsync(receiver, alerts, a => a.GetProperty("kind").GetString() == EmailGuardAlertKinds.Suspended);
+                // The pager: the breaker suspended the tenant on its bounces (its one page, critical as a suspension is).
+                await NextAlertAsync(receiver, alerts, a => a.GetProperty("kind").GetString() == EmailGuardAlertKinds.BreakerTripped && a.GetProperty("severity").GetString() == "critical");
 
                 // The operator cuts the plan in the database, applies it now and suspends the tenant, from the dashboard.
                 plans["rogue"] = "restricted";
@@ -136,31 +136,27 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         reasons.GetValueOrDefault("hard_bounce").Should().Be(17);
         reasons.GetValueOrDefault("complaint").Should().Be(3);
 
-        // The pages: each trip once, whichever instance heard its feedback (the bounce breaker reduced the tenant and its
+        // The pages: each trip once, as its breaker_tripped alert naming the flag it set (not also as the flag's own
+        // alert), whichever instance heard its feedback (the bounce breaker reduced the tenant and its
         // user at the first bounce on one instance and suspended them at the second on the other; the complaint breaker
         // suspended them at the first complaint), the operator's suspension once, and the account-wide breaker once for
         // the risky category "signup", which this app never sends. Nothing about a paying tenant.
         string[] conditions = alerts.Select(a => a.GetProperty("condition").GetString()!).ToArray();
         conditions.Should().BeEquivalentTo(
         [
-            "flagged:Tenant:rogue:high_bounce_rate",
-            "suspended:Tenant:rogue:high_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue limits reduced (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue suspended (high_bounce_rate)",
-            "flagged:User:rogue-admin:high_bounce_rate",
-            "suspended:User:rogue-admin:high_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin limits reduced (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin suspended (high_bounce_rate)",
-            "breaker_tripped:breaker_tripped:Ratio breaker: ClientIp 203.0.113.7/32 banned (high_bounce_rate)",
-            "suspended:Tenant:rogue:complaint_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Tenant rogue suspended (complaint_rate)",
-            "suspended:User:rogue-admin:complaint_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: User rogue-admin suspended (complaint_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue limits reduced (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue suspended (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin limits reduced (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin suspended (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: ClientIp 203.0.113.7/32 banned (high_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Tenant rogue suspended (complaint_rate)",
+            "breaker_tripped:Ratio breaker: User rogue-admin suspended (complaint_rate)",
             "suspended:Tenant:rogue:manual",
-            "flagged:Category:signup:account_bounce_rate",
-            "breaker_tripped:breaker_tripped:Ratio breaker: Category signup limits reduced (account_bounce_rate)",
+            "breaker_tripped:Ratio breaker: Category signup limits reduced (account_bounce_rate)",
         ]);
         alerts.Single(a => a.GetProperty("condition").GetString() == $"suspended:Tenant:rogue:{EmailGuardFlagReasons.Manual}")
+            .GetProperty("dashboardUrl").GetString().Should().Be("https://admin.saas.example/emailguard/flags?type=Tenant&id=rogue");
+        alerts.Single(a => a.GetProperty("condition").GetString() == "breaker_tripped:Ratio breaker: Tenant rogue suspended (high_bounce_rate)")
             .GetProperty("dashboardUrl").GetString().Should().Be("https://admin.saas.example/emailguard/flags?type=Tenant&id=rogue");
 
         // The dashboard sums the instances' top parties: the rogue tenant's 1,950 refusals, 975 heard by each.
@@ -227,16 +223,16 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
         {
             conditions.Should().Contain(
             [
-                $"breaker_tripped:breaker_tripped:Ratio breaker: ClientIp {ClientIp(bot)}/32 banned (high_bounce_rate)",
-                $"flagged:Tenant:{bot}:high_bounce_rate",
-                $"suspended:Tenant:{bot}:high_bounce_rate",
-                $"flagged:User:{bot}-admin:high_bounce_rate",
-                $"suspended:User:{bot}-admin:high_bounce_rate",
+                $"breaker_tripped:Ratio breaker: ClientIp {ClientIp(bot)}/32 banned (high_bounce_rate)",
+                $"breaker_tripped:Ratio breaker: Tenant {bot} limits reduced (high_bounce_rate)",
+                $"breaker_tripped:Ratio breaker: Tenant {bot} suspended (high_bounce_rate)",
+                $"breaker_tripped:Ratio breaker: User {bot}-admin limits reduced (high_bounce_rate)",
+                $"breaker_tripped:Ratio breaker: User {bot}-admin suspended (high_bounce_rate)",
             ]);
         }
 
-        conditions.Should().Contain("flagged:Category:signup:account_bounce_rate", "the account's 64 bounces in 800 sends tighten the risky category");
-        conditions.Should().HaveCount((bots.Length * 9) + 2, "per bot: tenant and user, reduced and suspended, each a flag alert and a breaker_tripped alert, and its network's ban; and the account's");
+        conditions.Should().Contain("breaker_tripped:Ratio breaker: Category signup limits reduced (account_bounce_rate)", "the account's 64 bounces in 800 sends tighten the risky category");
+        conditions.Should().HaveCount((bots.Length * 5) + 1, "per bot: tenant and user, reduced and suspended, and its network's ban, each one page; and the account's");
     }
 
     /// <summary>

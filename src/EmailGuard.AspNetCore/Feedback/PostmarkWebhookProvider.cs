@@ -196,16 +196,18 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     /// <summary>
     /// Whether a bounce <c>Type</c> refuses the message, not the address. Postmark's bounce types (Bounce API reference):
     /// <c>Blocked</c>, "Blocked from this ISP due to content or blacklisting"; <c>DMARCPolicy</c>, "Email rejected due
-    /// DMARC Policy" (the sender's domain).
+    /// DMARC Policy" (the sender's domain); <c>SpamNotification</c> (TypeCode 512), the receiving server's spam filter
+    /// refused the message (Postmark leaves the address active: the next mail to it is sent); <c>VirusNotification</c>
+    /// (TypeCode 8192), the receiving server found a virus in the message.
     /// </summary>
-    private static bool RejectsTheMessage(string type) => type is "Blocked" or "DMARCPolicy";
+    private static bool RejectsTheMessage(string type) => type is "Blocked" or "DMARCPolicy" or "SpamNotification" or "VirusNotification";
 
     /// <summary>Postmark's bounce <c>Type</c>; None for types that are not delivery failures (auto-replies, challenges).</summary>
     private static EmailBounceType BounceType(string type) => type switch
     {
         "HardBounce" or "BadEmailAddress" => EmailBounceType.Permanent,
         "SoftBounce" or "Transient" or "DnsError" => EmailBounceType.Transient,
-        "Unknown" or "Blocked" or "DMARCPolicy" => EmailBounceType.Undetermined,
+        "Unknown" or "Blocked" or "DMARCPolicy" or "SpamNotification" or "VirusNotification" => EmailBounceType.Undetermined,
         "SMTPApiError" => EmailBounceType.Permanent,
         _ => EmailBounceType.None,
     };

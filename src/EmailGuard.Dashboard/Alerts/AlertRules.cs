@@ -85,6 +85,14 @@ internal sealed class AlertRules : IEmailGuardObserver
 
     public void OnFlagged(EmailGuardFlag flag, EmailGuardFlag? replaced)
     {
+        // A ratio breaker's trip pages once, as breaker_tripped, which says what tripped, on what rates, and the flag it
+        // set (BreakerFlag); the flag's event stays in the dashboard's event log. Both paged, on-call got two pages for
+        // one trip, and four for a mail's tenant and user.
+        if (string.Equals(flag.CreatedBy, EmailRatioBreakerOptions.FlaggedBy, StringComparison.Ordinal))
+        {
+            return;
+        }
+
         string kind = flag.Suspend ? EmailGuardAlertKinds.Suspended : EmailGuardAlertKinds.Flagged;
         AlertMessage title = flag.Suspend
             ? AlertMessage.Of($"{flag.PartyType} {flag.PartyId} suspended: {flag.Reason}")
@@ -143,25 +151,52 @@ internal sealed class AlertRules : IEmailGuardObserver
         });
     }
 
-    public void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident)
+    public void OnBreakerTripped(DashboardEvent tripped, string scope, BreakerIncident? incident, BreakerFlag? flag = null)
     {
         // A ratio or surge breaker that trips again after it had recovered (or its trip had ended) for a while is a new
         // incident, by the store outages' rule: the same condition a second time in the period would otherwise page no one.
         bool newIncident = incident is { } trip && _breakerIncidents.Started(trip.Key, _timeProvider.GetUtcNow(), trip.EndsAt);
         AlertMessage title = tripped.TitleMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Title));
         AlertMessage detail = tripped.DetailMessage ?? AlertMessage.Verbatim(AlertText.OneLine(tripped.Detail));
-        AlertMessage text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
+        Dictionary<string, string> details = new(StringComparer.Ordinal) { ["event"] = tripped.Kind, ["scope"] = scope };
+        AlertMessage text;
+        if (flag is { } set)
+        {
+            // The trip's one page (its flag's alert is not sent): it names the flag, and a suspension is as critical as
+            // an operator's.
+            AlertMessage what = AlertMessage.Verbatim(set.Suspend ? "suspended" : "reduced limits");
+            text = AlertMessage.Of(
+                $"{detail}. It flagged {set.PartyType} {set.PartyId} {set.Reason} ({what}): review the party on the dashboard's flags page and clear the flag if it is a false alarm; the runbook says what to do.");
+            details["partyType"] = set.PartyType.ToString();
+            details["partyId"] = set.PartyId;
+            details["reason"] = set.Reason;
+            details["expiresAt"] = set.ExpiresAt.ToString("O", CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            text = AlertMessage.Of($"{detail}. See the dashboard's event log and lists; the runbook says what to do.");
+        }
+
         _alerts.Raise(EmailGuardAlert.Quoting(
             EmailGuardAlertKinds.BreakerTripped,
-            $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}",
-            EmailGuardAlertSeverity.Warning,
+            Condition(tripped),
+            flag is { Suspend: true } ? EmailGuardAlertSeverity.Critical : EmailGuardAlertSeverity.Warning,
             title,
             text,
-            new Dictionary<string, string> { ["event"] = tripped.Kind, ["scope"] = scope },
+            details,
             budgetScope: scope,
             newIncident: newIncident,
-            dashboardPath: DashboardLinks.Events));
+            dashboardPath: flag is { } party ? DashboardLinks.Flags(party.PartyType, party.PartyId) : DashboardLinks.Events));
     }
+
+    /// <summary>
+    /// The condition of a breaker's trip: <c>breaker_tripped:&lt;title&gt;</c> for a ratio breaker (its event's kind is the
+    /// alert's), <c>breaker_tripped:&lt;event kind&gt;:&lt;title&gt;</c> for the endpoints' bans and surge breakers.
+    /// </summary>
+    internal static string Condition(DashboardEvent tripped)
+        => string.Equals(tripped.Kind, EmailGuardAlertKinds.BreakerTripped, StringComparison.Ordinal)
+            ? $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Title}"
+            : $"{EmailGuardAlertKinds.BreakerTripped}:{tripped.Kind}:{tripped.Title}";
 
     public void OnBreakerRecovered(string key, DateTimeOffset at) => _breakerIncidents.Ended(key, at);
 

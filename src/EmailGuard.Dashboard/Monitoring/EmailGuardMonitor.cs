@@ -105,7 +105,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
                 AlertMessage.Of($"Ratio breaker: {tripped.Dimension} {ClientNetworkText.Show(tripped.Dimension, tripped.Partition)} {AlertMessage.Verbatim(what)} ({tripped.Reason})"),
                 detail),
             BreakerScopes.ForRatioBreaker(tripped.Dimension, tripped.Action),
-            BreakerIncident.Of(tripped));
+            BreakerIncident.Of(tripped),
+            BreakerFlag.Of(tripped));
     }
 
     public void OnRatioBreakerRecovered(EmailRatioBreakerRecoveredArguments recovered)
@@ -169,7 +170,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     public void Dispose() => _listener.Dispose();
 
-    private void BreakerTripped(DashboardEvent item, string scope, BreakerIncident? incident = null)
+    private void BreakerTripped(DashboardEvent item, string scope, BreakerIncident? incident = null, BreakerFlag? flag = null)
     {
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         Log.BreakerTripped(_logger, item.Kind, LogValue.Of(item.Title));
@@ -177,7 +178,7 @@ internal sealed partial class EmailGuardMonitor : IDisposable
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {
-            observer.OnBreakerTripped(item, scope, incident);
+            observer.OnBreakerTripped(item, scope, incident, flag);
         }
     }
 

@@ -29,6 +29,13 @@ public sealed class EmailRatioBreakerOptions
     /// </summary>
     public const string DefaultRiskyCategory = "signup";
 
+    /// <summary>
+    /// The <see cref="EmailGuardFlag.CreatedBy"/> of every flag the ratio breakers write, and the <see cref="EmailGuardListEntry.CreatedBy"/> of the
+    /// client networks they ban: tells a breaker's trip from an operator's flag. The breaker's own
+    /// <see cref="OnTripped"/> says what each trip set, and why.
+    /// </summary>
+    public const string FlaggedBy = "emailguard:ratio-breaker";
+
     /// <summary>Gets or sets whether the breakers act. Off, the ratios are still counted and readable.</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;

@@ -71,7 +71,7 @@ internal sealed partial class RatioBreaker
 
         // Every instance that records a bounce of the burst may find the account over the line at once: one tightens.
         BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
-        if (await _feedback.Mappings.GetOrAddAsync(memory.Key + ":t", "1", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false) is not null)
+        if (!await ClaimAsync(memory.Key + ":t", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false))
         {
             return;
         }
@@ -142,8 +142,7 @@ internal sealed partial class RatioBreaker
         bool held = false;
         try
         {
-            if (await _feedback.Mappings.GetOrAddAsync(
-                    memory.Key + ":" + round, "1", _options.AccountCheckEvery, "claim a reading of a tightened category", CancellationToken.None).ConfigureAwait(false) is not null)
+            if (!await ClaimAsync(memory.Key + ":" + round, _options.AccountCheckEvery, "claim a reading of a tightened category", CancellationToken.None).ConfigureAwait(false))
             {
                 return;
             }

@@ -155,8 +155,7 @@ internal sealed partial class RatioBreaker : IDisposable
         {
             (_, string? current) = ParseMemory(await _feedback.Mappings.GetAsync(memory.Key, CancellationToken.None).ConfigureAwait(false));
             if (!string.Equals(current, probeId, StringComparison.Ordinal)
-                || await _feedback.Mappings.GetOrAddAsync(KeyPrefix + "r:" + probeId, "1", _options.EscalationMemory, "claim the end of a ratio breaker's half-open phase", CancellationToken.None)
-                    .ConfigureAwait(false) is not null)
+                || !await ClaimAsync(KeyPrefix + "r:" + probeId, _options.EscalationMemory, "claim the end of a ratio breaker's half-open phase", CancellationToken.None).ConfigureAwait(false))
             {
                 return;
             }
@@ -166,7 +165,13 @@ internal sealed partial class RatioBreaker : IDisposable
             EmailRatioBreakerAction action = JudgeProbe(probe, complaint);
             if (action != EmailRatioBreakerAction.None)
             {
-                // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again.
+                // A failure the evaluation missed (a store hiccup): the probe failed, so it trips again, unless an
+                // instance whose clock had not reached the phase's end yet tripped it again on that failure.
+                if (!await ClaimRetripAsync(memory, probeId, CancellationToken.None).ConfigureAwait(false))
+                {
+                    return;
+                }
+
                 await TripAsync(memory, probe, action, level + 1, new EmailSendAttribution(), CancellationToken.None).ConfigureAwait(false);
                 return;
             }

@@ -17,7 +17,7 @@ internal sealed partial class RatioBreaker
     /// <summary>The prefix of every key-value key the breakers write: their levels, probes and claims.</summary>
     internal const string KeyPrefix = "rb:";
 
-    private const string By = "emailguard:ratio-breaker";
+    private const string By = EmailRatioBreakerOptions.FlaggedBy;
 
     // Parties whose ratios this instance logged over a line (2102); bounded, since senders are as many as the app's From
     // addresses. A cleared memory costs one repeated line per party, never a missed one.
@@ -159,53 +159,51 @@ internal sealed partial class RatioBreaker
         IReadOnlyList<EmailGuardFlag> active = await _flags.GetActiveFlagsAsync(partyType, party, cancellationToken).ConfigureAwait(false);
         EmailGuardFlag? trip = FindFlag(active, reason);
         BreakerMemory memory = new(partyType, party, reason);
-        EmailRatioBreakerAction action;
-        int level;
         if (trip is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window.
-            counts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
-            action = JudgeProbe(counts, complaint);
-            if (action == EmailRatioBreakerAction.None)
+            EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
+            EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
+            if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
 
-            level = (await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false)) + 1;
+            // Read after the claim: only the instance that trips again reads and raises the level.
+            int next = (await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false)) + 1;
+            await TripAsync(memory, probeCounts, probeAction, next, attribution, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        else
+
+        // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
+        int? remembered = null;
+        bool tripped = trip is not null;
+        if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
         {
-            // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
-            int? remembered = null;
-            bool tripped = trip is not null;
-            if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
-            {
-                remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
-                tripped = remembered > 0;
-            }
-
-            (_, action) = Judge(counts, complaint, tripped);
-            if (action == EmailRatioBreakerAction.None)
-            {
-                return;
-            }
-
-            // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
-            if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
-            {
-                return;
-            }
-
-            // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
-            remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
-            level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
+            remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+            tripped = remembered > 0;
         }
+
+        (_, EmailRatioBreakerAction action) = Judge(counts, complaint, tripped);
+        if (action == EmailRatioBreakerAction.None)
+        {
+            return;
+        }
+
+        // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
+        if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+        {
+            return;
+        }
+
+        // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
+        remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+        int level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
 
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
         // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was
         // flagged, raised and paged once per instance. The first to claim this trip (its level and action) trips it.
-        if (await _feedback.Mappings.GetOrAddAsync(
-                $"{memory.Key}:t:{level}:{(int)action}", "1", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false) is not null)
+        if (!await ClaimAsync($"{memory.Key}:t:{level}:{(int)action}", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false))
         {
             return;
         }
@@ -224,8 +222,7 @@ internal sealed partial class RatioBreaker
         string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
         EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
         if (existing is not null
-            || await _feedback.Mappings.GetOrAddAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", "1", s_tripClaimLifetime, "claim a client network's ban", cancellationToken)
-                .ConfigureAwait(false) is not null)
+            || !await ClaimAsync($"{KeyPrefix}n:{StoreKeyEncoding.Hash(network)}:t", s_tripClaimLifetime, "claim a client network's ban", cancellationToken).ConfigureAwait(false))
         {
             // Banned already, or being banned by the instance that claimed it: a burst spread over the instances bans it once.
             return;
@@ -235,6 +232,23 @@ internal sealed partial class RatioBreaker
             EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, reason, _options.NetworkBanFor, By, cancellationToken).ConfigureAwait(false);
         await TrippedAsync(counts, reason, EmailRatioBreakerAction.NetworkBanned, entry.ExpiresAt ?? _time.GetUtcNow() + _options.NetworkBanFor, attribution).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Claims the trip again that ends the half-open phase of <paramref name="probeId"/>: whichever instance finds the
+    /// probe failed, on a bounce or at the phase's end, and whatever action it judged. A claim keyed by the level read
+    /// after the flags let an instance that had read the half-open flag before another's trip again, and the level after
+    /// it, trip a level higher in turn (flagged, raised and paged twice, the second trip maybe a mere reduction over the
+    /// first's suspension).
+    /// </summary>
+    private ValueTask<bool> ClaimRetripAsync(BreakerMemory memory, string probeId, CancellationToken cancellationToken)
+        => ClaimAsync($"{memory.Key}:t:p:{probeId}", s_tripClaimLifetime, "claim a ratio breaker's trip again", cancellationToken);
+
+    /// <summary>
+    /// Claims <paramref name="key"/> in the shared key-value store for <paramref name="lifetime"/>: whether this instance
+    /// is the first to claim it, and so the one that acts (trips, bans, tightens, ends a phase) while the others stand by.
+    /// </summary>
+    private async ValueTask<bool> ClaimAsync(string key, TimeSpan lifetime, string what, CancellationToken cancellationToken)
+        => await _feedback.Mappings.GetOrAddAsync(key, "1", lifetime, what, cancellationToken).ConfigureAwait(false) is null;
 
     private static long Volume(EmailFeedbackCounts counts) => Math.Max(counts.Sends, counts.Delivered + counts.Bounces);
 

@@ -44,9 +44,10 @@ public sealed class EmailFeedbackEvent
     /// attachment (SES <c>Transient</c> bounces of sub-type <c>ContentRejected</c> or <c>AttachmentRejected</c>), its size
     /// (<c>MessageTooLarge</c>), a spam filter, a blocklisted sending IP or domain, a DMARC policy (a SendGrid <c>blocked</c>
     /// bounce or a bounce classified <c>Content</c>, <c>Reputation</c> or <c>Frequency or Volume Too High</c>, a Mailgun
-    /// <c>failed</c> event with reason <c>espblock</c>, a Postmark <c>Blocked</c> or <c>DMARCPolicy</c> bounce). Such a
-    /// bounce says nothing of the mailbox, which takes the next mail of another sender: it counts against the sender as
-    /// its <see cref="BounceType"/> says (the per-party counts, ratios and breakers), but never toward the address's
+    /// <c>failed</c> event with reason <c>espblock</c>, a Postmark <c>Blocked</c>, <c>DMARCPolicy</c>, <c>SpamNotification</c>
+    /// or <c>VirusNotification</c> bounce). Such a
+    /// bounce says nothing of the mailbox, which takes the next mail of another sender: it counts against the sender as a
+    /// bounce whatever its <see cref="BounceType"/> (the per-party <c>Bounces</c>, ratios and breakers), but never toward the address's
     /// soft-bounce count and never suppresses the address, even when the provider calls it permanent. Otherwise anyone
     /// who can make the app send a few spammy mails (a rogue tenant) could cut a chosen recipient off from every tenant.
     /// Only a bounce can be one, and not one the provider never sent (<see cref="SuppressedByProvider"/>).

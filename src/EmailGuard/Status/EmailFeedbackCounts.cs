@@ -18,10 +18,13 @@ public sealed class EmailFeedbackCounts
     /// <summary>Gets the deliveries reported.</summary>
     public long Delivered { get; init; }
 
-    /// <summary>Gets the permanent (hard) bounces reported: what providers count against the account.</summary>
+    /// <summary>
+    /// Gets the permanent (hard) bounces reported, what providers count against the account, and the bounces that refused
+    /// the message (<see cref="EmailFeedbackEvent.RejectedForMessage"/>) whatever their type.
+    /// </summary>
     public long Bounces { get; init; }
 
-    /// <summary>Gets the transient and undetermined bounces reported.</summary>
+    /// <summary>Gets the transient and undetermined bounces of the addresses reported.</summary>
     public long TransientBounces { get; init; }
 
     /// <summary>Gets the complaints reported.</summary>

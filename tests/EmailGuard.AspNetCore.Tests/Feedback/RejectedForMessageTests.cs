@@ -49,6 +49,8 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
     [InlineData("sendgrid", "Reputation")]
     [InlineData("postmark", "Blocked")]
     [InlineData("postmark", "DMARCPolicy")]
+    [InlineData("postmark", "SpamNotification")]
+    [InlineData("postmark", "VirusNotification")]
     public async Task RejectionsOfARogueTenantsMessages_DoNotSuppressTheRecipient_ButCountAgainstTheTenant(string provider, string rejection)
     {
         IServiceProvider services = _app.App.App.Services;
@@ -64,7 +66,7 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         (await services.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [Victim], TenantId = "good", Category = "invoice" }))
             .IsAllowed.Should().BeTrue("a good tenant still reaches its customer");
         EmailFeedbackCounts counts = await services.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
-        (counts.Bounces + counts.TransientBounces).Should().Be(Rejections, "every rejection counts against the tenant that sent the mail");
+        (counts.Bounces, counts.TransientBounces).Should().Be((Rejections, 0), "every rejection counts against the tenant that sent the mail, as a bounce");
         _app.LogsWithId(3024).Should().HaveCount(Rejections);
     }
 
@@ -146,6 +148,8 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         {
             "Blocked" => (100006, "The ISP has blocked this message. This can happen due to content or blacklisting."),
             "DMARCPolicy" => (100009, "Email rejected due to the DMARC policy of the sending domain."),
+            "SpamNotification" => (512, "The message was delivered, but was either blocked by the user, or classified as spam, bulk mail, or had rejected content."),
+            "VirusNotification" => (8192, "The bounce is actually a virus notification warning about a virus/code infected message."),
             _ => (4096, "The server could not temporarily deliver your message (ex: Message is delayed due to network troubles)."),
         };
         return $$"""

@@ -230,7 +230,8 @@ public class RedisFeedbackTests : IAsyncLifetime
         (await instances[0].GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "customer@example.com"))
             .Should().BeNull();
         (await instances[1].GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = ["customer@example.com"], TenantId = "good" })).IsAllowed.Should().BeTrue();
-        (await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue")).TransientBounces.Should().Be(3);
+        EmailFeedbackCounts counts = await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
+        (counts.Bounces, counts.TransientBounces).Should().Be((3, 0), "a refusal of the message counts against its sender as a bounce");
     }
 
     [Fact]

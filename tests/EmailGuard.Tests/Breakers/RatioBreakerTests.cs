@@ -87,6 +87,36 @@ public sealed class RatioBreakerTests
         (await app.CheckAsync("more@example.com")).IsAllowed.Should().BeTrue();
     }
 
+    [Theory]
+    [InlineData(EmailBounceType.Transient)]
+    [InlineData(EmailBounceType.Undetermined)]
+    public async Task Breaker_RefusalsOfTheMessage_CountAsBounces_WhateverTheProviderCallsThem(EmailBounceType bounce)
+    {
+        // A tenant whose mail spam filters refuse (SendGrid's transient blocks, Mailgun's temporary espblock, Postmark's
+        // SpamNotification) counted them as soft bounces, which no ratio or breaker reads: it tripped nothing.
+        List<EmailRatioBreakerArguments> trips = [];
+        await using FeedbackTestApp app = App(trips: trips);
+        await SendAsync(app, 100);
+
+        for (int i = 0; i < 4; i++)
+        {
+            (await app.Feedback.RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "sendgrid",
+                ProviderEventId = $"refused{i}",
+                Recipient = $"r{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = bounce,
+                RejectedForMessage = true,
+                Attribution = Attribution(),
+            })).SuppressionReason.Should().BeNull("a refusal of the message suppresses no address");
+        }
+
+        trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended);
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        (counts.Bounces, counts.TransientBounces).Should().Be((4, 0));
+    }
+
     [Fact]
     public async Task Breaker_BounceRate_ReducesThenSuspends_RaisesEventsAndMeters()
     {

@@ -21,6 +21,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     private readonly List<ServiceProvider> _instances = [];
     private readonly List<(string Instance, EmailRatioBreakerRecoveredArguments Args)> _recoveries = [];
     private readonly List<(string Instance, EmailRatioBreakerArguments Args)> _trips = [];
+    private Action<EmailRatioBreakerArguments>? _onTripped;
 
     public RecoveryHandOverTests()
     {
@@ -37,7 +38,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
     }
 
-    private ServiceProvider Instance(string name, bool accountBreaker = false)
+    private ServiceProvider Instance(string name, bool accountBreaker = false, IRateLimitStore? store = null)
     {
         ServiceProvider provider = SendGuardTestServices.Build(
             o =>
@@ -47,7 +48,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             },
             more: s =>
             {
-                s.AddSingleton<IRateLimitStore>(_store);
+                s.AddSingleton(store ?? _store);
                 s.AddSingleton<IEmailGuardStateStore>(_state);
                 s.AddSingleton<IEmailGuardKeyValueStore>(_keyValues);
                 s.Configure<EmailRatioBreakerOptions>(o =>
@@ -68,6 +69,8 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
                         {
                             _trips.Add((name, args));
                         }
+
+                        _onTripped?.Invoke(args);
 
                         return ValueTask.CompletedTask;
                     };
@@ -253,5 +256,74 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         await AdvanceAsync((2 * TripFor) + HalfOpenFor);
         TenantRecoveries().Should().ContainSingle().Which.Should().Match<(string Instance, EmailRatioBreakerRecoveredArguments Args)>(
             r => r.Instance == "a" && r.Args.Level == 2, "a adopted the phase b started, and b is gone");
+    }
+
+    [Fact]
+    public async Task ProbeBouncesReachBothInstancesAtOnce_TripsAgainOnce()
+    {
+        // Arrange: b counts its probe bounce after it read the half-open flag, and goes on only once a has tripped the
+        // party again on its own (the interleaving of a burst spread over the instances, made certain).
+        GatedProbeStore gated = new(_store);
+        ServiceProvider a = Instance("a");
+        ServiceProvider b = Instance("b", store: gated);
+        _onTripped = args =>
+        {
+            if (args.Level == 2)
+            {
+                gated.Release();
+            }
+        };
+        await TripOnAsync(a);
+        await TouchAsync(b);
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await SendAsync(a, 20, "probe");
+
+        // Act
+        Task onB = BounceAsync(b, "p1");
+        (await Task.WhenAny(gated.Counted, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gated.Counted, "b counts its probe bounce and waits");
+        await BounceAsync(a, "p2");
+        await onB.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: one trip again, at level 2, whichever instance judged what.
+        _trips.Where(t => t.Args.Dimension == EmailGuardDimension.Tenant).Select(t => t.Args.Level).Should().Equal(1, 2);
+        IReadOnlyList<EmailGuardFlag> flags = await a.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme");
+        flags.Single(f => f.Reason == EmailGuardFlagReasons.HighBounceRate).Suspend.Should().BeTrue("a's trip again (4 % of the probe's 50) stands");
+    }
+
+    /// <summary>
+    /// The shared store as instance b sees it: its first count of a half-open probe's bounce goes through, then waits for
+    /// <see cref="Release"/>. Not an in-memory store, so the resilience wrapper takes its shared-store path, as over Redis.
+    /// </summary>
+    private sealed class GatedProbeStore(IRateLimitStore inner) : IRateLimitStore
+    {
+        private readonly TaskCompletionSource _counted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Counted => _counted.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        public async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        {
+            RateLimitDecision decision = await inner.AcquireAsync(requests, results, cancellationToken);
+            if (requests.Length == 1 && requests.Span[0].Key.Contains("fb:pb:", StringComparison.Ordinal) && _counted.TrySetResult())
+            {
+                await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+            }
+
+            return decision;
+        }
+
+        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => inner.PeekAsync(requests, results, cancellationToken);
+
+        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
+
+        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+            => inner.RefundAsync(requests, decision, cancellationToken);
+
+        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
+            => inner.ResetAsync(key, rule, cancellationToken);
     }
 }

@@ -151,7 +151,7 @@ public sealed class FeedbackSuppressionTests
         (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull();
         (await app.Guard.CheckAsync(new OutboundEmail { To = ["victim@example.com"], TenantId = "good" })).IsAllowed.Should().BeTrue();
         EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "rogue");
-        (bounce == EmailBounceType.Permanent ? counts.Bounces : counts.TransientBounces).Should().Be(5, "the rejections count against the tenant that sent the mail");
+        (counts.Bounces, counts.TransientBounces).Should().Be((5, 0), "the rejections count against the tenant that sent the mail, as bounces whatever their type");
         (await app.Feedback.RecordAsync(Rejection("c0", bounce, rogue))).Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
         (await app.Lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "victim@example.com")).Should().BeNull("a duplicate completes no suppression");
     }
