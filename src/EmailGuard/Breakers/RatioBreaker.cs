@@ -198,6 +198,19 @@ internal sealed partial class RatioBreaker
 
         // A reduced trip that worsens to a suspension is the same trip; any other trip counts as one more.
         remembered ??= await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
+        if (trip is null)
+        {
+            // The level was read after the flags. Another instance that tripped the party in between (it writes the flag
+            // before the level) made this one read its raised level and claim the level after it: the party tripped twice,
+            // a level higher, flagged and paged again. Read after the level, the flags show that trip; read only here,
+            // where this instance is about to trip, not at every judgement.
+            trip = FindFlag(await _flags.GetActiveFlagsAsync(memory.PartyType, party, cancellationToken).ConfigureAwait(false), reason);
+            if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+            {
+                return;
+            }
+        }
+
         int level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
 
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at

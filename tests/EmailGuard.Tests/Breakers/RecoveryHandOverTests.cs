@@ -38,7 +38,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
     }
 
-    private ServiceProvider Instance(string name, bool accountBreaker = false, IRateLimitStore? store = null)
+    private ServiceProvider Instance(string name, bool accountBreaker = false, IRateLimitStore? store = null, IEmailGuardKeyValueStore? keyValues = null)
     {
         ServiceProvider provider = SendGuardTestServices.Build(
             o =>
@@ -50,7 +50,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             {
                 s.AddSingleton(store ?? _store);
                 s.AddSingleton<IEmailGuardStateStore>(_state);
-                s.AddSingleton<IEmailGuardKeyValueStore>(_keyValues);
+                s.AddSingleton(keyValues ?? _keyValues);
                 s.Configure<EmailRatioBreakerOptions>(o =>
                 {
                     o.MinimumSends = 20;
@@ -288,6 +288,71 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         _trips.Where(t => t.Args.Dimension == EmailGuardDimension.Tenant).Select(t => t.Args.Level).Should().Equal(1, 2);
         IReadOnlyList<EmailGuardFlag> flags = await a.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme");
         flags.Single(f => f.Reason == EmailGuardFlagReasons.HighBounceRate).Suspend.Should().BeTrue("a's trip again (4 % of the probe's 50) stands");
+    }
+
+    [Fact]
+    public async Task BouncesReachBothInstancesAtOnce_OneReadTheFlagsBeforeTheOtherTripped_TripsOnce()
+    {
+        // Arrange: b judges the tenant over the line, having read no trip flag, and waits at its read of the breaker's
+        // level until a has tripped the party (a burst spread over the instances, b paused between its two reads: a GC,
+        // a slow store; made certain here).
+        GatedLevelReads gated = new(_keyValues);
+        ServiceProvider a = Instance("a");
+        ServiceProvider b = Instance("b", keyValues: gated);
+        _onTripped = args =>
+        {
+            if (args.Dimension == EmailGuardDimension.Tenant)
+            {
+                gated.Release();
+            }
+        };
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+
+        // Act: 2 in 100 on b and 3 in 100 on a, each at the 2 % line.
+        Task onB = BounceAsync(b, "b2");
+        (await Task.WhenAny(gated.Reading, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gated.Reading, "b judges the tenant over and reads its level");
+        await BounceAsync(a, "b3");
+        await onB.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: one trip, at level 1; b does not trip the party a level higher over a's trip.
+        _trips.Where(t => t.Args.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Instance, t.Args.Level)).Should().Equal(("a", 1));
+        IReadOnlyList<EmailGuardFlag> flags = await a.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "acme");
+        flags.Single(f => f.Reason == EmailGuardFlagReasons.HighBounceRate).Metadata.Should().Contain("level", "1");
+    }
+
+    /// <summary>
+    /// The shared key-value store as instance b sees it: its first read of a tenant breaker's level waits for
+    /// <see cref="Release"/>, then reads.
+    /// </summary>
+    private sealed class GatedLevelReads(IEmailGuardKeyValueStore inner) : IEmailGuardKeyValueStore
+    {
+        private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Reading => _reading.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+        {
+            // A tenant breaker's level: rb:t:<reason>:<party>, not its claims (rb:t:...:t:...).
+            if (key.StartsWith("rb:t:", StringComparison.Ordinal) && key.Count(c => c == ':') == 3 && _reading.TrySetResult())
+            {
+                await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+            }
+
+            return await inner.GetAsync(key, cancellationToken);
+        }
+
+        public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+            => inner.SetAsync(key, value, timeToLive, cancellationToken);
+
+        public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+            => inner.GetOrAddAsync(key, value, timeToLive, cancellationToken);
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
+            => inner.RemoveAsync(key, expectedValue, cancellationToken);
     }
 
     /// <summary>
