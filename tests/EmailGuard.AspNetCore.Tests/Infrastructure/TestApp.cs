@@ -106,6 +106,19 @@ internal sealed class TestApp : IAsyncDisposable
 
     public Task<HttpResponseMessage> GetAsync(string path, string ip) => SendAsync(HttpMethod.Get, path, ip);
 
+    /// <summary>Posts to each of <paramref name="paths"/> in turn, from <paramref name="ip"/>, and returns their statuses.</summary>
+    public async Task<List<HttpStatusCode>> PostAllAsync(string ip, params string[] paths)
+    {
+        var statuses = new List<HttpStatusCode>();
+        foreach (string path in paths)
+        {
+            using HttpResponseMessage response = await PostAsync(path, ip);
+            statuses.Add(response.StatusCode);
+        }
+
+        return statuses;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();

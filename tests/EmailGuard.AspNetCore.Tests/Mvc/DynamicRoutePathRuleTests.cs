@@ -36,24 +36,12 @@ public sealed class DynamicRoutePathRuleTests
         },
         rules);
 
-    private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
-    {
-        var statuses = new List<HttpStatusCode>();
-        foreach (string path in paths)
-        {
-            using HttpResponseMessage response = await app.PostAsync(path, Ip);
-            statuses.Add(response.StatusCode);
-        }
-
-        return statuses;
-    }
-
     [Fact]
     public async Task ExactRule_DynamicRouteToTheRulesAction_CountsInTheRulesCounter()
     {
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/conventionalaccount/signup", limit: 2));
 
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/dyn/signup", "/dyn/join", "/conventionalaccount/signup", "/dyn/signup");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/dyn/signup", "/dyn/join", "/conventionalaccount/signup", "/dyn/signup");
 
         statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
     }
@@ -63,10 +51,10 @@ public sealed class DynamicRoutePathRuleTests
     {
         // Arrange
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/conventionalaccount/signup", limit: 1));
-        (await PostAllAsync(app, "/dyn/signup")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/dyn/signup")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/dyn/confirm", "/dyn/confirm", "/dyn/invite/acme");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/dyn/confirm", "/dyn/confirm", "/dyn/invite/acme");
 
         // Assert
         statuses.Should().AllBeEquivalentTo(HttpStatusCode.OK, "the transformer sent them to other actions");
@@ -77,11 +65,11 @@ public sealed class DynamicRoutePathRuleTests
     {
         // Arrange
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/t/acme/invite", limit: 1));
-        (await PostAllAsync(app, "/dyn/invite/acme")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/dyn/invite/acme")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> acme = await PostAllAsync(app, "/dyn/invite/ACME", "/t/acme/invite");
-        List<HttpStatusCode> globex = await PostAllAsync(app, "/dyn/invite/globex", "/t/globex/invite", "/dyn/invite/globex");
+        List<HttpStatusCode> acme = await app.PostAllAsync(Ip, "/dyn/invite/ACME", "/t/acme/invite");
+        List<HttpStatusCode> globex = await app.PostAllAsync(Ip, "/dyn/invite/globex", "/t/globex/invite", "/dyn/invite/globex");
 
         // Assert
         acme.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);

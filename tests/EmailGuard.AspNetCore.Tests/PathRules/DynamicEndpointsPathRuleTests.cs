@@ -25,29 +25,17 @@ public sealed class DynamicEndpointsPathRuleTests
         a => ((IEndpointRouteBuilder)a).DataSources.Add(source),
         rules);
 
-    private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
-    {
-        var statuses = new List<HttpStatusCode>();
-        foreach (string path in paths)
-        {
-            using HttpResponseMessage response = await app.PostAsync(path, Ip);
-            statuses.Add(response.StatusCode);
-        }
-
-        return statuses;
-    }
-
     [Fact]
     public async Task ExactRule_ARouteAddedToTheRulesHandlerAfterTheFirstRequest_CountsInTheRulesCounter()
     {
         // Arrange
         var source = new MutableEndpointDataSource(Post("/signup"));
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/signup", limit: 2), source);
-        (await PostAllAsync(app, "/signup")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/signup")).Should().Equal(HttpStatusCode.OK);
 
         // Act
         source.Set(source.Endpoints[0], Post("/register"));
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/register", "/register", "/signup");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/register", "/register", "/signup");
 
         // Assert
         statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
@@ -59,11 +47,11 @@ public sealed class DynamicEndpointsPathRuleTests
         // Arrange: the rule names a path the app maps only later; the handler's first route was reached before that.
         var source = new MutableEndpointDataSource(Post("/signup"));
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/register", limit: 1), source);
-        (await PostAllAsync(app, "/signup", "/signup")).Should().AllBeEquivalentTo(HttpStatusCode.OK, "no route of the handler has a rule yet");
+        (await app.PostAllAsync(Ip, "/signup", "/signup")).Should().AllBeEquivalentTo(HttpStatusCode.OK, "no route of the handler has a rule yet");
 
         // Act
         source.Set(source.Endpoints[0], Post("/register"));
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup", "/signup", "/register");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/signup", "/signup", "/register");
 
         // Assert
         statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], "/register is now a route of the handler");
@@ -76,11 +64,11 @@ public sealed class DynamicEndpointsPathRuleTests
         RouteEndpoint signup = Post("/signup");
         var source = new MutableEndpointDataSource(signup, Post("/register"));
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/register", limit: 1), source);
-        (await PostAllAsync(app, "/signup", "/signup")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+        (await app.PostAllAsync(Ip, "/signup", "/signup")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
 
         // Act
         source.Set(signup);
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup", "/signup");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/signup", "/signup");
 
         // Assert
         statuses.Should().AllBeEquivalentTo(HttpStatusCode.OK, "the rule follows the routes the app has now, as routing does");
@@ -97,7 +85,7 @@ public sealed class DynamicEndpointsPathRuleTests
         RouteEndpoint register = Post("/register");
         var source = new MutableEndpointDataSource(signup);
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/register", limit: Limit), source);
-        (await PostAllAsync(app, "/signup")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/signup")).Should().Equal(HttpStatusCode.OK);
         source.Set(signup, register);
 
         // Act

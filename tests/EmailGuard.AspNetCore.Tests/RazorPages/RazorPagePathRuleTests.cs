@@ -40,18 +40,6 @@ public sealed class RazorPagePathRuleTests
         },
         rules);
 
-    private static async Task<List<HttpStatusCode>> PostAllAsync(TestApp app, params string[] paths)
-    {
-        var statuses = new List<HttpStatusCode>();
-        foreach (string path in paths)
-        {
-            using HttpResponseMessage response = await app.PostAsync(path, Ip);
-            statuses.Add(response.StatusCode);
-        }
-
-        return statuses;
-    }
-
     [Fact]
     public async Task ExactRule_PageWithPageRoutes_EveryRouteCountsInTheRulesCounter()
     {
@@ -60,7 +48,7 @@ public sealed class RazorPagePathRuleTests
         string[] routes = ["/register", "/join/spring", "/signup"];
 
         // Act
-        List<HttpStatusCode> statuses = await PostAllAsync(app, [.. routes, .. routes]);
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, [.. routes, .. routes]);
 
         // Assert
         statuses.Should().Equal(
@@ -73,7 +61,7 @@ public sealed class RazorPagePathRuleTests
     {
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/register", limit: 1));
 
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup", "/Signup", "/join/autumn", "/register");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/signup", "/Signup", "/join/autumn", "/register");
 
         statuses.Should().Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 3)]);
     }
@@ -83,7 +71,7 @@ public sealed class RazorPagePathRuleTests
     {
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/account", limit: 1));
 
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/account", "/account/index", "/Account/Index/");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/account", "/account/index", "/Account/Index/");
 
         statuses.Should().Equal([HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], "an Index page is one page at two routes");
     }
@@ -93,7 +81,7 @@ public sealed class RazorPagePathRuleTests
     {
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share", limit: 1));
 
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/share", "/share/confirm", "/send", "/send/confirm", "/send?handler=confirm");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/share", "/share/confirm", "/send", "/send/confirm", "/send?handler=confirm");
 
         statuses.Should().Equal([HttpStatusCode.OK, .. Enumerable.Repeat(HttpStatusCode.TooManyRequests, 4)], "the rule's path leaves the handler open");
     }
@@ -103,11 +91,11 @@ public sealed class RazorPagePathRuleTests
     {
         // Arrange: Razor Pages runs the handler the query names when the route names none.
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share/confirm", limit: 1));
-        (await PostAllAsync(app, "/share/confirm")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/share/confirm")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> confirm = await PostAllAsync(app, "/share?handler=confirm", "/send?handler=CONFIRM", "/send/confirm");
-        List<HttpStatusCode> others = await PostAllAsync(app, "/share", "/share?handler=", "/share?handler=other", "/share/other?handler=confirm");
+        List<HttpStatusCode> confirm = await app.PostAllAsync(Ip, "/share?handler=confirm", "/send?handler=CONFIRM", "/send/confirm");
+        List<HttpStatusCode> others = await app.PostAllAsync(Ip, "/share", "/share?handler=", "/share?handler=other", "/share/other?handler=confirm");
 
         // Assert
         confirm.Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests, "each runs OnPostConfirm");
@@ -119,10 +107,10 @@ public sealed class RazorPagePathRuleTests
     {
         // Arrange
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/signup", limit: 1));
-        (await PostAllAsync(app, "/register")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/register")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/signup/confirm", "/signup/confirm", "/account");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/signup/confirm", "/signup/confirm", "/account");
 
         // Assert
         statuses.Should().AllBeEquivalentTo(HttpStatusCode.OK, "confirm and account are other pages, however close their paths");
@@ -133,11 +121,11 @@ public sealed class RazorPagePathRuleTests
     {
         // Arrange
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/tenants/acme/invite", limit: 1));
-        (await PostAllAsync(app, "/tenants/acme/invite")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/tenants/acme/invite")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> acme = await PostAllAsync(app, "/orgs/acme/invite", "/orgs/ACME/invite");
-        List<HttpStatusCode> globex = await PostAllAsync(app, "/orgs/globex/invite", "/tenants/globex/invite", "/orgs/globex/invite");
+        List<HttpStatusCode> acme = await app.PostAllAsync(Ip, "/orgs/acme/invite", "/orgs/ACME/invite");
+        List<HttpStatusCode> globex = await app.PostAllAsync(Ip, "/orgs/globex/invite", "/tenants/globex/invite", "/orgs/globex/invite");
 
         // Assert
         acme.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], "acme's invite at another route of the page");
@@ -154,7 +142,7 @@ public sealed class RazorPagePathRuleTests
         await using TestApp app = await StartAsync(rules);
 
         // Act
-        List<HttpStatusCode> statuses = await PostAllAsync(app, "/register", "/register", "/register", "/register", "/signup");
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/register", "/register", "/register", "/register", "/signup");
 
         // Assert
         statuses.Should().Equal(
@@ -167,11 +155,11 @@ public sealed class RazorPagePathRuleTests
     {
         // Arrange: a dynamic route whose transformer sends /p/join and /p/later to the join page, and /p/confirm to another page.
         await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/join", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
-        (await PostAllAsync(app, "/p/later")).Should().Equal(HttpStatusCode.OK);
+        (await app.PostAllAsync(Ip, "/p/later")).Should().Equal(HttpStatusCode.OK);
 
         // Act
-        List<HttpStatusCode> signup = await PostAllAsync(app, "/p/join", "/join");
-        List<HttpStatusCode> confirm = await PostAllAsync(app, "/p/confirm", "/p/confirm");
+        List<HttpStatusCode> signup = await app.PostAllAsync(Ip, "/p/join", "/join");
+        List<HttpStatusCode> confirm = await app.PostAllAsync(Ip, "/p/confirm", "/p/confirm");
 
         // Assert
         signup.Should().Equal([HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests]);
