@@ -190,8 +190,7 @@ internal sealed partial class RatioBreaker
             return;
         }
 
-        // Already tripped at this level or above: a trip is not extended by every bounce, so it ends and goes half-open.
-        if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+        if (TrippedAtOrAbove(trip, action))
         {
             return;
         }
@@ -205,7 +204,7 @@ internal sealed partial class RatioBreaker
             // a level higher, flagged and paged again. Read after the level, the flags show that trip; read only here,
             // where this instance is about to trip, not at every judgement.
             trip = FindFlag(await _flags.GetActiveFlagsAsync(memory.PartyType, party, cancellationToken).ConfigureAwait(false), reason);
-            if (trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced))
+            if (TrippedAtOrAbove(trip, action))
             {
                 return;
             }
@@ -223,6 +222,13 @@ internal sealed partial class RatioBreaker
 
         await TripAsync(memory, counts, action, level, attribution, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Whether the party is already tripped at <paramref name="action"/>'s level or above: a trip is not extended by every
+    /// bounce, so it ends and goes half-open; only a reduced trip that worsens to a suspension trips it (as the same trip).
+    /// </summary>
+    private static bool TrippedAtOrAbove(EmailGuardFlag? trip, EmailRatioBreakerAction action)
+        => trip is not null && (trip.Suspend || action == EmailRatioBreakerAction.Reduced);
 
     private async ValueTask BanIfOverAsync(EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
     {

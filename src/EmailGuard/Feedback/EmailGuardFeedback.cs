@@ -105,10 +105,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             }
         }
 
-        // A refusal of the message counts against its sender as a bounce, whatever the provider calls it: a tenant whose
-        // every mail spam filters refuse, even "temporarily", is the rogue the breakers are for, and as soft bounces
-        // (counted for the address alone) its refusals tripped nothing.
-        char kind = feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage ? 'b' : FeedbackKeys.KindOf(feedback.Kind, feedback.BounceType);
+        char kind = FeedbackKeys.KindOf(feedback);
 
         // Mail the provider never sent (the address was on its suppression list) hurt no one's reputation, and the
         // providers leave it out of the account's rates: it is deduplicated and suppresses the address, but counts nowhere.

@@ -75,11 +75,15 @@ internal static class FeedbackKeys
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 
-    /// <summary>The letter of the counter an event goes to.</summary>
-    public static char KindOf(EmailFeedbackKind kind, EmailBounceType bounceType) => kind switch
+    /// <summary>
+    /// The letter of the counter an event goes to. A refusal of the message counts against its sender as a bounce, whatever
+    /// the provider calls it: a tenant whose every mail spam filters refuse, even "temporarily", is the rogue the breakers
+    /// are for, and as soft bounces (counted for the address alone) its refusals tripped nothing.
+    /// </summary>
+    public static char KindOf(EmailFeedbackEvent feedback) => feedback.Kind switch
     {
         EmailFeedbackKind.Delivered => 'd',
-        EmailFeedbackKind.Bounced => bounceType == EmailBounceType.Permanent ? 'b' : 's',
+        EmailFeedbackKind.Bounced => feedback.BounceType == EmailBounceType.Permanent || feedback.RejectedForMessage ? 'b' : 's',
         EmailFeedbackKind.Complained => 'c',
         _ => 'u',
     };
