@@ -92,6 +92,9 @@ internal sealed partial class RedisServerProcess : IDisposable
             : [
                 "--port", Port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
                 "--appendonly", "no", "--dir", Directory, "--logfile", "redis.log", "--protected-mode", "yes",
+                // A replica's full sync starts at once: Redis 7 waits 5 s by default for more replicas to share a
+                // diskless transfer, which the replica and failover tests paid on every (re)sync.
+                "--repl-diskless-sync-delay", "0",
             ];
         foreach (string argument in arguments)
         {
