@@ -27,4 +27,8 @@ internal sealed partial class TenantLimitCache
     [LoggerMessage(EventId = 1005, EventName = "TenantLimitProviderSlow", Level = LogLevel.Warning,
         Message = "The tenant limit provider did not answer for tenant {TenantId} within {Timeout}; this check uses the default tenant limits, and the lookup goes on in the background.")]
     private static partial void LogProviderSlow(ILogger logger, string tenantId, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 3037, EventName = "TenantLimitProviderSlowLastAnswerTooOld", Level = LogLevel.Warning,
+        Message = "The tenant limit provider did not answer for tenant {TenantId} within {Timeout}, and its last answer is too old to apply alone; this check uses the stricter of that answer and the default tenant limits, and the lookup goes on in the background.")]
+    private static partial void LogProviderSlowLastAnswerTooOld(ILogger logger, string tenantId, TimeSpan timeout);
 }

@@ -126,12 +126,14 @@ internal sealed partial class TenantLimitCache
         long now = _timeProvider.GetUtcNow().UtcTicks;
         Task<RateLimitRule[]> rules;
         RateLimitRule[]? serving;
-        RateLimitRule[]? unconfirmed;
+        RateLimitRule[]? known;
+        bool knownInvalidated;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
             rules = entry.Rules;
             serving = entry.PreviousServesUntilTicks > now ? entry.Previous : null;
-            unconfirmed = entry.PreviousInvalidated ? entry.Previous : null;
+            known = entry.Previous;
+            knownInvalidated = entry.PreviousInvalidated;
         }
         else
         {
@@ -154,7 +156,8 @@ internal sealed partial class TenantLimitCache
 
             rules = Load(tenantId, entry, now, last, lastServesUntil, invalidated);
             serving = lastServesUntil > now ? last : null;
-            unconfirmed = invalidated ? last : null;
+            known = last;
+            knownInvalidated = invalidated;
         }
 
         if (rules.IsCompletedSuccessfully)
@@ -162,7 +165,9 @@ internal sealed partial class TenantLimitCache
             return new(Resolve(rules.Result, defaults));
         }
 
-        return serving is not null ? new(Resolve(serving, defaults)) : new(WaitAsync(tenantId, rules, defaults, unconfirmed, budget, cancellationToken));
+        return serving is not null
+            ? new(Resolve(serving, defaults))
+            : new(WaitAsync(tenantId, rules, defaults, known, knownInvalidated, budget, cancellationToken));
     }
 
     /// <summary>
@@ -184,11 +189,22 @@ internal sealed partial class TenantLimitCache
     /// <param name="tenantId">The tenant.</param>
     /// <param name="rules">The lookup.</param>
     /// <param name="defaults">The caller's default rules.</param>
-    /// <param name="unconfirmed">The last answer when the lookup follows an invalidation: the fallback is the stricter of it and the defaults.</param>
+    /// <param name="last">
+    /// The tenant's last answer, not applied alone (invalidated, or too old to serve unconfirmed), or null when there is
+    /// none: the timeout's fallback is the stricter of it and the defaults, never laxer than either, so a tenant cut
+    /// below the defaults is not loosened to them because the provider is slow.
+    /// </param>
+    /// <param name="invalidated">Whether <paramref name="last"/> was invalidated (logged as such).</param>
     /// <param name="budget">The check's store time budget.</param>
     /// <param name="cancellationToken">The caller's token.</param>
     private async Task<RateLimitRule[]> WaitAsync(
-        string tenantId, Task<RateLimitRule[]> rules, RateLimitRule[] defaults, RateLimitRule[]? unconfirmed, StoreTimeBudget? budget, CancellationToken cancellationToken)
+        string tenantId,
+        Task<RateLimitRule[]> rules,
+        RateLimitRule[] defaults,
+        RateLimitRule[]? last,
+        bool invalidated,
+        StoreTimeBudget? budget,
+        CancellationToken cancellationToken)
     {
         long waiting = _timeProvider.GetTimestamp();
         try
@@ -200,7 +216,7 @@ internal sealed partial class TenantLimitCache
         {
             bool logged = budget is { TenantLimitProviderSlow: true };
             budget?.TenantLimitProviderSlow = true;
-            if (unconfirmed is null)
+            if (last is null)
             {
                 if (!logged)
                 {
@@ -210,12 +226,16 @@ internal sealed partial class TenantLimitCache
                 return defaults;
             }
 
-            if (!logged)
+            if (!logged && invalidated)
             {
                 LogInvalidatedFallback(_logger, LogValue.Of(tenantId), "did not answer within " + _timeout.ToString(), null);
             }
+            else if (!logged)
+            {
+                LogProviderSlowLastAnswerTooOld(_logger, LogValue.Of(tenantId), _timeout);
+            }
 
-            return Stricter(Resolve(unconfirmed, defaults), defaults);
+            return Stricter(Resolve(last, defaults), defaults);
         }
         finally
         {

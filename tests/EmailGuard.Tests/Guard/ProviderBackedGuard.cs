@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Guard;
@@ -12,10 +13,11 @@ internal sealed class ProviderBackedGuard : IAsyncDisposable
     /// <summary>How long a check waits for the provider before the fallback rules apply.</summary>
     public static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(250);
 
-    private ProviderBackedGuard(ServiceProvider services, FakeTimeProvider time)
+    private ProviderBackedGuard(ServiceProvider services, FakeTimeProvider time, FakeLogCollector logs)
     {
         Services = services;
         Time = time;
+        Logs = logs;
         Guard = services.GetRequiredService<IEmailSendGuard>();
     }
 
@@ -25,10 +27,14 @@ internal sealed class ProviderBackedGuard : IAsyncDisposable
 
     public IEmailSendGuard Guard { get; }
 
+    /// <summary>What the guard logged.</summary>
+    public FakeLogCollector Logs { get; }
+
     /// <summary>Starts a guard over <paramref name="provider"/> with <paramref name="defaults"/> as its default tenant rules.</summary>
     public static ProviderBackedGuard Start(ITenantLimitProvider provider, params RateLimitRule[] defaults)
     {
         FakeTimeProvider time = new(SendGuardTestServices.Start);
+        FakeLogCollector logs = new();
         ServiceProvider services = SendGuardTestServices.Build(
             o =>
             {
@@ -44,8 +50,9 @@ internal sealed class ProviderBackedGuard : IAsyncDisposable
             {
                 s.AddSingleton(provider);
                 s.Configure<StoreResilienceOptions>(o => o.Timeout = Timeout);
-            });
-        return new ProviderBackedGuard(services, time);
+            },
+            logs: logs);
+        return new ProviderBackedGuard(services, time, logs);
     }
 
     /// <summary>Waits (on the real clock, bounded) until the provider's answer for a tenant is in the cache.</summary>

@@ -67,8 +67,9 @@ public sealed class TenantLimitStallTests
     }
 
     [Fact]
-    public async Task CheckAsync_CachedAnswerPastItsHardAgeAndProviderHangs_DefaultTenantRulesApplyAtTheTimeout()
+    public async Task CheckAsync_CachedAnswerBelowTheDefaultsPastItsHardAgeAndProviderHangs_TheTenantIsNotLoosenedToTheDefaults()
     {
+        // A trial tenant held to 1 an hour (the defaults allow 3); the instance was idle, then the database hangs.
         GatedProvider provider = new(RateLimitRule.PerHour(1)) { Open = true };
         await using ProviderBackedGuard app = Start(provider);
         OutboundEmail mail = new() { To = ["a@example.com"], TenantId = "trial" };
@@ -81,9 +82,33 @@ public sealed class TenantLimitStallTests
         app.Time.Advance(ProviderBackedGuard.Timeout);
         EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
 
-        doneEarly.Should().BeFalse();
-        decision.IsAllowed.Should().BeTrue("as with no answer at all, the defaults (3 an hour) apply once the lookup outlasts the timeout");
+        doneEarly.Should().BeFalse("an answer older than the lifetime plus its grace waits for the lookup");
+        decision.Reason.Should().Be(EmailSendReason.LimitExceeded, "the stricter of its last answer (1 an hour, 1 used) and the defaults (3) applies, not the defaults");
+        decision.Dimension.Should().Be(EmailGuardDimension.Tenant);
         provider.Lookups.Should().Be(2);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 3037).And.NotContain(r => r.Id.Id == 1005 || r.Id.Id == 3013);
+    }
+
+    [Fact]
+    public async Task CheckAsync_CachedAnswerAboveTheDefaultsPastItsHardAgeAndProviderHangs_TheDefaultsApplyAtTheTimeout()
+    {
+        // A tenant allowed 100 an hour (the defaults allow 3): an old answer is not applied alone, so the defaults cap it.
+        GatedProvider provider = new(RateLimitRule.PerHour(100)) { Open = true };
+        await using ProviderBackedGuard app = Start(provider);
+        static OutboundEmail Mail(int i) => new() { To = [$"r{i}@example.com"], TenantId = "big" };
+        for (int i = 0; i < 3; i++)
+        {
+            (await app.Guard.CheckAsync(Mail(i))).IsAllowed.Should().BeTrue();
+        }
+
+        provider.Open = false;
+        app.Time.Advance(TimeSpan.FromMinutes(3));
+        Task<EmailSendDecision> check = app.Guard.CheckAsync(Mail(9)).AsTask();
+        app.Time.Advance(ProviderBackedGuard.Timeout);
+        EmailSendDecision decision = await check.WaitAsync(TimeSpan.FromSeconds(30));
+
+        decision.Reason.Should().Be(EmailSendReason.LimitExceeded, "the defaults (3 an hour, 3 used) cap an answer too old to apply alone");
+        decision.Dimension.Should().Be(EmailGuardDimension.Tenant);
     }
 
     [Fact]
