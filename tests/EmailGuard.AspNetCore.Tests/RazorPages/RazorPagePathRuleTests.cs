@@ -22,7 +22,7 @@ public sealed class RazorPagePathRuleTests
     /// The pages of <c>PathRulePages</c> and of the <c>Admin</c> and <c>Billing</c> areas (<c>Areas/*/Pages</c>, where Razor
     /// Pages finds area pages), with the routes the tests add to them, under <paramref name="rules"/>.
     /// </summary>
-    private static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
+    internal static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
         s =>
         {
             s.AddSingleton<PageSlugTransformer>();
@@ -34,6 +34,7 @@ public sealed class RazorPagePathRuleTests
                     o.Conventions.AddPageRoute("/Signup", "join/{campaign}");
                     o.Conventions.AddPageRoute("/Share", "send/{handler?}");
                     o.Conventions.AddPageRoute("/Invite", "orgs/{tenant}/invite");
+                    o.Conventions.AddPageRoute("/Notify", "alert");
                     o.Conventions.AddAreaPageRoute("Admin", "/Share", "admin-send");
                 })
                 .AddApplicationPart(typeof(RazorPagePathRuleTests).Assembly)
@@ -237,15 +238,16 @@ public sealed class RazorPagePathRuleTests
     }
 
     /// <summary>
-    /// Sends <c>confirm</c> to the confirm page, <c>billing-share</c> to the Billing area's
+    /// Sends <c>confirm</c> to the confirm page, <c>relay</c> to the relay page, <c>billing-share</c> to the Billing area's
     /// share page, and anything else to the join page (pages of one route each, as a dynamic route needs).
     /// </summary>
-    private sealed class PageSlugTransformer : DynamicRouteValueTransformer
+    internal sealed class PageSlugTransformer : DynamicRouteValueTransformer
     {
         public override ValueTask<RouteValueDictionary> TransformAsync(HttpContext httpContext, RouteValueDictionary values)
             => ValueTask.FromResult((values["slug"] as string) switch
             {
                 "confirm" => new RouteValueDictionary { ["page"] = "/Signup/Confirm" },
+                "relay" => new RouteValueDictionary { ["page"] = "/Relay" },
                 "billing-share" => new RouteValueDictionary { ["area"] = "Billing", ["page"] = "/Share" },
                 _ => new RouteValueDictionary { ["page"] = "/Join" },
             });
