@@ -21,7 +21,9 @@ public sealed class EmailGuardPathRule
     /// under MVC's <c>{controller}/{action}/{id?}</c>). Paths compare case-insensitively, and a literal segment also matches the
     /// spellings a route value folds to it (surrounding white space, invisible characters, width and compatibility forms:
     /// <c>/api/tenants/acme%20/invite</c> counts under <c>POST:/api/tenants/acme/invite</c>); a
-    /// <c>PathRuleAllowlist</c> entry matches case-insensitively only.
+    /// <c>PathRuleAllowlist</c> entry matches case-insensitively only. <c>?handler=Name</c> after a Razor page's path limits
+    /// one handler of the page (<c>POST:/notify?handler=Confirm</c> counts the requests that run <c>OnPostConfirm</c>, whether
+    /// the route or the query names it); a pattern holds no other query.
     /// </summary>
     /// <value>The default value is an empty string, which fails validation.</value>
     public string Endpoint { get; set; } = string.Empty;

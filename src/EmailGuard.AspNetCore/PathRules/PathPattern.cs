@@ -1,8 +1,12 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 
 namespace EmailGuard.AspNetCore;
 
-/// <summary>A parsed <c>METHOD:/path</c> pattern; matching walks the path in place without allocating.</summary>
+/// <summary>
+/// A parsed <c>METHOD:/path</c> pattern, or <c>METHOD:/path?handler=Name</c> for one handler of a Razor page; matching
+/// walks the path in place without allocating.
+/// </summary>
 internal sealed class PathPattern
 {
     /// <summary>The methods a pattern may name: RFC 9110's, PATCH and QUERY.</summary>
@@ -15,10 +19,11 @@ internal sealed class PathPattern
     /// <summary>Each literal segment folded as a route value is (<see cref="PartitionValueKey"/>), for <see cref="Matches"/> with folding.</summary>
     private readonly string[] _foldedSegments;
 
-    private PathPattern(string text, string? method, string[] segments, bool trailingWildcard, bool isFallback)
+    private PathPattern(string text, string? method, string[] segments, bool trailingWildcard, bool isFallback, string? handler = null)
     {
         Text = text;
         Method = method;
+        Handler = handler;
         _segments = segments;
         _foldedSegments = [.. segments.Select(static s => PartitionValueKey.Fold(s, PartitionValueComparison.IgnoreCase))];
         TrailingWildcard = trailingWildcard;
@@ -35,6 +40,13 @@ internal sealed class PathPattern
     /// <summary>The method, or null for any.</summary>
     public string? Method { get; }
 
+    /// <summary>
+    /// The Razor page handler the rule names (<c>Confirm</c> in <c>POST:/share?handler=Confirm</c>), or null for a rule on
+    /// the path. Razor Pages takes a page's handler from its route or its query, never from the path alone, so such a
+    /// rule matches no path on its own: it applies to a page's requests that run the handler, through the page's routes.
+    /// </summary>
+    public string? Handler { get; }
+
     public bool TrailingWildcard { get; }
 
     public bool IsFallback { get; }
@@ -45,6 +57,10 @@ internal sealed class PathPattern
     public bool HasWildcardPath => IsFallback || LiteralSegments < _segments.Length;
 
     public int SegmentCount => _segments.Length;
+
+    private int RankedLiterals => LiteralSegments + (Handler is null ? 0 : 1);
+
+    private int RankedSegments => SegmentCount + (Handler is null ? 0 : 1);
 
     public static bool TryParse(string? text, out PathPattern? pattern, out string? error)
     {
@@ -79,6 +95,26 @@ internal sealed class PathPattern
             return false;
         }
 
+        // A rule is matched against the path, which holds no query; a query written into it matched nothing and left the
+        // endpoint unlimited without a word. The one query a rule may hold names a Razor page handler.
+        string? handler = null;
+        int query = pathPart.IndexOf('?', StringComparison.Ordinal);
+        if (query >= 0)
+        {
+            if (!TryParseHandler(pathPart.AsSpan(query + 1), out handler))
+            {
+                error = $"'{value}' has the query '{pathPart[query..]}'; a rule matches the path, and its query may only name a Razor page handler, as in POST:/share?handler=Confirm";
+                return false;
+            }
+
+            pathPart = pathPart[..query].Trim();
+            if (pathPart == "*" || pathPart.Split('/').Contains("*"))
+            {
+                error = $"'{value}' names a page handler on a path with a wildcard; name it on the page's path, as in POST:/share?handler=Confirm";
+                return false;
+            }
+        }
+
         if (pathPart == "*")
         {
             pattern = new PathPattern(value, methodPart == "*" ? null : methodPart.ToUpperInvariant(), [], false, isFallback: true);
@@ -103,9 +139,35 @@ internal sealed class PathPattern
         }
 
         bool trailing = segments.Length > 0 && segments[^1] == "*";
-        pattern = new PathPattern(value, methodPart == "*" ? null : methodPart.ToUpperInvariant(), segments, trailing, isFallback: false);
+        pattern = new PathPattern(value, methodPart == "*" ? null : methodPart.ToUpperInvariant(), segments, trailing, isFallback: false, handler);
         error = null;
         return true;
+    }
+
+    /// <summary>
+    /// Reads <c>handler=Name</c>, the key in any case as the query's keys are, and a name a handler method can have
+    /// (<c>OnPostConfirm</c> is <c>Confirm</c>): letters, digits and underscores.
+    /// </summary>
+    private static bool TryParseHandler(ReadOnlySpan<char> query, out string? handler)
+    {
+        handler = null;
+        int equals = query.IndexOf('=');
+        if (equals < 0 || !query[..equals].Equals("handler", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> name = query[(equals + 1)..];
+        foreach (char c in name)
+        {
+            if (!char.IsLetterOrDigit(c) && CharUnicodeInfo.GetUnicodeCategory(c) is not (UnicodeCategory.ConnectorPunctuation or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark))
+            {
+                return false;
+            }
+        }
+
+        handler = name.IsEmpty ? null : name.ToString();
+        return handler is not null;
     }
 
     /// <summary>Whether a request with <paramref name="method"/> and <paramref name="path"/> matches.</summary>
@@ -187,7 +249,7 @@ internal sealed class PathPattern
 
     /// <summary>The pattern as written without the first <paramref name="baseSegments"/> segments of its path.</summary>
     public string WithoutBase(int baseSegments)
-        => $"{Method ?? "*"}:/{string.Join('/', _segments.Skip(baseSegments))}";
+        => $"{Method ?? "*"}:/{string.Join('/', _segments.Skip(baseSegments))}{(Handler is null ? null : "?handler=" + Handler)}";
 
     /// <summary>Orders patterns so that the most specific one that matches wins, the fallback last.</summary>
     public static int CompareSpecificity(PathPattern a, PathPattern b)
@@ -197,7 +259,9 @@ internal sealed class PathPattern
             return a.IsFallback ? 1 : -1;
         }
 
-        int byLiterals = b.LiteralSegments.CompareTo(a.LiteralSegments);
+        // A handler the rule names counts as one more literal segment, as it does written in the path of a page whose
+        // route has a {handler?} segment (/share/confirm): narrower than the page's path and its wildcards.
+        int byLiterals = b.RankedLiterals.CompareTo(a.RankedLiterals);
         if (byLiterals != 0)
         {
             return byLiterals;
@@ -208,10 +272,16 @@ internal sealed class PathPattern
             return a.TrailingWildcard ? 1 : -1;
         }
 
-        int bySegments = b.SegmentCount.CompareTo(a.SegmentCount);
+        int bySegments = b.RankedSegments.CompareTo(a.RankedSegments);
         if (bySegments != 0)
         {
             return bySegments;
+        }
+
+        int byHandler = (a.Handler is null).CompareTo(b.Handler is null);
+        if (byHandler != 0)
+        {
+            return byHandler;
         }
 
         int byAnyMethod = (a.Method is null).CompareTo(b.Method is null);

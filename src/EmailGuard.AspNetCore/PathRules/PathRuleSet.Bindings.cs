@@ -98,15 +98,20 @@ internal sealed partial class PathRuleSet
         List<RouteBinding>? bindings = null;
         for (int i = 0; i < _rules.Length; i++)
         {
+            // A rule naming a page handler binds to a page's routes only: other endpoints have no handler to run.
             PathPattern pattern = _rules[i].Pattern;
             var values = new RouteValueDictionary();
-            if (!pattern.HasWildcardPath && matcher.TryMatch(pattern.LiteralPath, values))
+            if (!pattern.HasWildcardPath && (page || pattern.Handler is null) && matcher.TryMatch(pattern.LiteralPath, values))
             {
-                (bindings ??= []).Add(new RouteBinding(
-                    i,
-                    [.. values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value))],
-                    absentAgrees: endpoint is not RouteEndpoint,
-                    page));
+                IEnumerable<(string Key, string Value, string Folded)> expected = values.Where(v => HasValue(endpoint, v.Key)).Select(static v => RouteBinding.Expect(v.Key, v.Value));
+                if (pattern.Handler is { } handler)
+                {
+                    // The handler is expected whether or not the page's route has a {handler?} segment: without one, Razor
+                    // Pages takes it from the query.
+                    expected = expected.Append(RouteBinding.Expect(RouteBinding.PageHandler, handler));
+                }
+
+                (bindings ??= []).Add(new RouteBinding(i, [.. expected], absentAgrees: endpoint is not RouteEndpoint, page));
             }
         }
 
@@ -149,7 +154,7 @@ internal sealed partial class PathRuleSet
     /// <param name="page">Whether the endpoint is a Razor page's, whose handler a request names in its route or its query.</param>
     private sealed class RouteBinding(int rule, (string Key, string Value, string Folded)[] values, bool absentAgrees, bool page)
     {
-        private const string PageHandler = "handler";
+        public const string PageHandler = "handler";
 
         public int Rule { get; } = rule;
 
@@ -167,15 +172,12 @@ internal sealed partial class PathRuleSet
         {
             foreach ((string key, string value, string folded) in values)
             {
-                string? actual = request.RouteValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : null;
-
-                // Razor Pages runs the handler the query names when the route names none: a rule on /share/confirm of a
-                // page at "{handler?}" is the handler that /share?handler=confirm runs too.
-                if (page && string.IsNullOrEmpty(actual) && string.Equals(key, PageHandler, StringComparison.OrdinalIgnoreCase)
-                    && request.Query.TryGetValue(PageHandler, out StringValues named))
-                {
-                    actual = named[0] ?? string.Empty;
-                }
+                // Razor Pages runs the handler the route names, else the one the query names first, else none: a rule on
+                // /share/confirm of a page at "{handler?}", or on /share?handler=confirm, is the handler that
+                // /share?handler=confirm runs. A page's handler is never unknown, even where a dynamic route gave no value.
+                string? actual = page && string.Equals(key, PageHandler, StringComparison.OrdinalIgnoreCase)
+                    ? PageHandlerRateLimits.HandlerName(request.HttpContext) ?? string.Empty
+                    : request.RouteValues.TryGetValue(key, out object? v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? string.Empty : null;
 
                 if (actual is null)
                 {

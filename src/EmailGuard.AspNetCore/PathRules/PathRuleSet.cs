@@ -115,8 +115,9 @@ internal sealed partial class PathRuleSet
 
         for (int i = 0; i < _rules.Length; i++)
         {
+            // A rule naming a page handler applies through the page's routes only (Bind), where the handler is known.
             PathPattern pattern = _rules[i].Pattern;
-            if ((!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path, foldSegments: true))
+            if (pattern.Handler is null && (!exactPathsOnly || !pattern.HasWildcardPath) && pattern.Matches(method, path, foldSegments: true))
             {
                 return i;
             }
@@ -204,8 +205,10 @@ internal sealed partial class PathRuleSet
         var allowlist = new List<PathPattern>();
         for (int i = 0; i < options.PathRuleAllowlist.Count; i++)
         {
-            if (!PathPattern.TryParse(options.PathRuleAllowlist[i], out PathPattern? pattern, out string? error))
+            // An entry exempts the path, every handler of a page there; one naming a handler would exempt them all too.
+            if (!PathPattern.TryParse(options.PathRuleAllowlist[i], out PathPattern? pattern, out string? error) || pattern!.Handler is not null)
             {
+                error ??= $"'{pattern!.Text}' names a page handler, but an allowlist entry matches the path alone, every handler of the page; write the path, or put [DisableEmailRateLimit] on the handler";
                 errors.Add(string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleAllowlist:{StrictConfiguration.ItemKey(options.PathRuleAllowlist, i)}: {error}."));
                 continue;
             }

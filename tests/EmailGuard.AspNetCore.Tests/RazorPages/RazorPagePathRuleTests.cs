@@ -11,13 +11,18 @@ namespace EmailGuard.AspNetCore.Tests.RazorPages;
 /// <summary>
 /// A path rule on one route of a Razor page covers the page's other routes: a page is one endpoint per route (an
 /// <c>Index</c> page at its folder and at <c>/Index</c>, a route added by <c>AddPageRoute</c>), and a bot sent to the
-/// route the rule does not name was unlimited. Another page at a similar path stays outside the rule.
+/// route the rule does not name was unlimited. Another page at a similar path, or of the same path in another area,
+/// stays outside the rule.
 /// </summary>
 public sealed class RazorPagePathRuleTests
 {
     private const string Ip = "203.0.113.9";
 
-    private static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
+    /// <summary>
+    /// The pages of <c>PathRulePages</c> and of the <c>Admin</c> and <c>Billing</c> areas (<c>Areas/*/Pages</c>, where Razor
+    /// Pages finds area pages), with the routes the tests add to them, under <paramref name="rules"/>.
+    /// </summary>
+    internal static Task<TestApp> StartAsync(Dictionary<string, string?> rules, Action<WebApplication>? map = null) => TestApp.StartAsync(
         s =>
         {
             s.AddSingleton<PageSlugTransformer>();
@@ -29,6 +34,8 @@ public sealed class RazorPagePathRuleTests
                     o.Conventions.AddPageRoute("/Signup", "join/{campaign}");
                     o.Conventions.AddPageRoute("/Share", "send/{handler?}");
                     o.Conventions.AddPageRoute("/Invite", "orgs/{tenant}/invite");
+                    o.Conventions.AddPageRoute("/Notify", "alert");
+                    o.Conventions.AddAreaPageRoute("Admin", "/Share", "admin-send");
                 })
                 .AddApplicationPart(typeof(RazorPagePathRuleTests).Assembly)
                 .AddRazorPagesOptions(o => o.Conventions.ConfigureFilter(new IgnoreAntiforgeryTokenAttribute()));
@@ -166,10 +173,83 @@ public sealed class RazorPagePathRuleTests
         confirm.Should().AllBeEquivalentTo(HttpStatusCode.OK, "confirm is another page");
     }
 
-    /// <summary>Sends <c>confirm</c> to the confirm page and anything else to the join page (a page of one route, as a dynamic route needs).</summary>
-    private sealed class PageSlugTransformer : DynamicRouteValueTransformer
+    [Fact]
+    public async Task ExactRule_OnAnAreaPage_ItsOtherRoutesCount_ThePageOfItsPathInAnotherAreaOrNoneDoesNot()
+    {
+        // Arrange: /Share is a page of the Admin area, of the Billing area, and of no area (PathRulePages/Share).
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/admin/share", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
+        (await app.PostAllAsync(Ip, "/admin/share")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> admin = await app.PostAllAsync(Ip, "/admin-send", "/Admin/Share/");
+        List<HttpStatusCode> others = await app.PostAllAsync(Ip, "/billing/share", "/p/billing-share", "/share", "/send", "/admin", "/admin/index");
+
+        // Assert
+        admin.Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests, "each route runs the Admin area's /Share page");
+        others.Should().AllBeEquivalentTo(HttpStatusCode.OK, "the other areas' /Share and the Admin area's other page are other pages");
+    }
+
+    [Fact]
+    public async Task ExactRule_OnAnAreaPagesAddedRoute_TheAreaRouteCountsToo()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/admin-send", limit: 1));
+
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/admin/share", "/admin-send", "/billing/share", "/share");
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK, HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task ExactRule_OnAPageOfNoArea_ThePagesOfItsPathInAreasAreNotCovered()
+    {
+        // Arrange
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/share", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
+        (await app.PostAllAsync(Ip, "/share")).Should().Equal(HttpStatusCode.OK);
+
+        // Act
+        List<HttpStatusCode> areas = await app.PostAllAsync(Ip, "/admin/share", "/admin-send", "/billing/share", "/p/billing-share");
+        List<HttpStatusCode> page = await app.PostAllAsync(Ip, "/send", "/share/confirm");
+
+        // Assert
+        areas.Should().AllBeEquivalentTo(HttpStatusCode.OK, "one page path in two areas, or in an area and none, is two pages");
+        page.Should().AllBeEquivalentTo(HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task ExactRule_OnAnAreaPage_ADynamicRouteToItCounts_TheSamePageInAnotherAreaIsNotCovered()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/billing/share", limit: 1), a => a.MapDynamicPageRoute<PageSlugTransformer>("p/{**slug}"));
+
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/billing/share", "/p/billing-share", "/Billing/Share", "/admin/share", "/admin-send", "/share");
+
+        statuses.Should().Equal(
+            [HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, .. Enumerable.Repeat(HttpStatusCode.OK, 3)],
+            "the dynamic route runs the Billing area's page; the Admin area's and no area's are other pages");
+    }
+
+    [Fact]
+    public async Task ExactRule_AreaIndexPage_TheAreaAndTheIndexPathShareTheRulesCounter()
+    {
+        await using TestApp app = await StartAsync(MvcPathRuleApps.Rules("POST:/admin", limit: 1));
+
+        List<HttpStatusCode> statuses = await app.PostAllAsync(Ip, "/admin", "/Admin/Index", "/account", "/admin/share");
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK, HttpStatusCode.OK);
+    }
+
+    /// <summary>
+    /// Sends <c>confirm</c> to the confirm page, <c>relay</c> to the relay page, <c>billing-share</c> to the Billing area's
+    /// share page, and anything else to the join page (pages of one route each, as a dynamic route needs).
+    /// </summary>
+    internal sealed class PageSlugTransformer : DynamicRouteValueTransformer
     {
         public override ValueTask<RouteValueDictionary> TransformAsync(HttpContext httpContext, RouteValueDictionary values)
-            => ValueTask.FromResult(new RouteValueDictionary { ["page"] = values["slug"] as string == "confirm" ? "/Signup/Confirm" : "/Join" });
+            => ValueTask.FromResult((values["slug"] as string) switch
+            {
+                "confirm" => new RouteValueDictionary { ["page"] = "/Signup/Confirm" },
+                "relay" => new RouteValueDictionary { ["page"] = "/Relay" },
+                "billing-share" => new RouteValueDictionary { ["area"] = "Billing", ["page"] = "/Share" },
+                _ => new RouteValueDictionary { ["page"] = "/Join" },
+            });
     }
 }
