@@ -63,14 +63,13 @@ internal sealed partial class RatioBreaker
     private async ValueTask TightenAsync(string category, EmailFeedbackCounts counts, bool complaint, CancellationToken cancellationToken)
     {
         string reason = AccountReason(complaint);
-        IReadOnlyList<EmailGuardFlag> active = await _flags!.GetActiveFlagsAsync(EmailGuardPartyType.Category, category, cancellationToken).ConfigureAwait(false);
-        if (FindFlag(active, reason) is not null)
+        BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
+        if (await ReadFlagAsync(memory, cancellationToken).ConfigureAwait(false) is not null)
         {
             return;
         }
 
         // Every instance that records a bounce of the burst may find the account over the line at once: one tightens.
-        BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
         if (!await ClaimAsync(memory.Key + ":t", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false))
         {
             return;
