@@ -192,6 +192,39 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AccountBreaker_BouncesReachBothInstancesAtOnce_OneReadNoFlagBeforeTheOtherTightened_TightensOnce()
+    {
+        // Arrange: b finds the account over the line, having read no flag on signup, and waits at its claim of the
+        // tightening until a has tightened signup (b paused between its read of the flags and its claim, made certain).
+        // The claim is the same key whatever b read (no level, unlike a tenant's trip), so b's claim finds a's.
+        Gate gate = new();
+        GatedKeyValues gated = new(_keyValues, gate, static key => key.StartsWith("rb:k:", StringComparison.Ordinal) && key.EndsWith(":t", StringComparison.Ordinal));
+        ServiceProvider a = Instance("a", accountBreaker: true);
+        ServiceProvider b = Instance("b", accountBreaker: true, keyValues: gated);
+        _onTripped = args =>
+        {
+            if (args.Dimension == EmailGuardDimension.Category)
+            {
+                gate.Release();
+            }
+        };
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 8; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        // Act: the 9th bounce on b and the 10th on a, each at or over the 3 % line of 300.
+        Task onB = BounceAsync(b, "n8", "newsletter");
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b finds the account over and claims the tightening");
+        await BounceAsync(a, "n9", "newsletter");
+        await onB.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        _trips.Select(t => (t.Instance, t.Args.Dimension, t.Args.Partition)).Should().Equal(("a", EmailGuardDimension.Category, "signup"));
+    }
+
+    [Fact]
     public async Task BothInstancesAlive_TheRecoveryIsRaisedOnce()
     {
         ServiceProvider a = Instance("a");
