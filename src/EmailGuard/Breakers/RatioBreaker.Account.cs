@@ -159,6 +159,15 @@ internal sealed partial class RatioBreaker
                 return;
             }
 
+            // A reading that goes on late (a paused process, a starved thread pool) may find the flag it read for ended and
+            // the category tightened again by another instance, on bounces this reading did not count. Cleared, that
+            // tightening was lost and a release raised over it; it is another round's, and that round's reading decides it.
+            if (await ReadFlagAsync(memory, CancellationToken.None).ConfigureAwait(false) is { } current
+                && !string.Equals(Round(current.ExpiresAt), round, StringComparison.Ordinal))
+            {
+                return;
+            }
+
             await _flags!.ClearAsync(
                 EmailGuardPartyType.Category, memory.Party, memory.Reason, "the account's ratios fell under the release line", By, cancellationToken: CancellationToken.None)
                 .ConfigureAwait(false);

@@ -38,7 +38,8 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
     }
 
-    private ServiceProvider Instance(string name, bool accountBreaker = false, IRateLimitStore? store = null, IEmailGuardKeyValueStore? keyValues = null)
+    private ServiceProvider Instance(
+        string name, bool accountBreaker = false, IRateLimitStore? store = null, IEmailGuardKeyValueStore? keyValues = null, Action<IServiceCollection>? more = null)
     {
         ServiceProvider provider = SendGuardTestServices.Build(
             o =>
@@ -84,6 +85,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
                         return ValueTask.CompletedTask;
                     };
                 });
+                more?.Invoke(s);
             },
             time: _time);
         _instances.Add(provider);
@@ -222,6 +224,55 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
 
         // Assert
         _trips.Select(t => (t.Instance, t.Args.Dimension, t.Args.Partition)).Should().Equal(("a", EmailGuardDimension.Category, "signup"));
+    }
+
+    [Fact]
+    public async Task AccountBreaker_ReleasingReadingGoesOnAfterTheFlagEnded_DoesNotClearAnotherInstancesTighteningSince()
+    {
+        // Arrange: signup is held a minute at a time, read 6 s before each end. a tightens it and stops; b follows it. Good
+        // mail brings the account under the release line, and b's reading reads it so, then waits past the flag's end
+        // (its continuation late on a starved thread pool, made certain; within b's store timeout).
+        bool reading = false;
+        Gate gate = new();
+        GatedStore gated = new(_store, gate, _ => reading);
+        static void EveryMinute(IServiceCollection s) => s.Configure<EmailRatioBreakerOptions>(o => o.AccountCheckEvery = TimeSpan.FromMinutes(1));
+        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
+        ServiceProvider b = Instance("b", accountBreaker: true, store: gated, more: s =>
+        {
+            EveryMinute(s);
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
+        });
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 9; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        await TouchAsync(b);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await SendAsync(b, 200, "g", "newsletter");
+        reading = true;
+        _time.Advance(TimeSpan.FromSeconds(54));
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
+
+        // Act: the flag ends; bounces on c bring the account over the 3 % line (16 in 501), and c tightens signup again;
+        // then b's reading goes on.
+        _time.Advance(TimeSpan.FromSeconds(7));
+        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
+        for (int i = 9; i < 16; i++)
+        {
+            await BounceAsync(c, $"n{i}", "newsletter");
+        }
+
+        gate.Release();
+        await b.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: c's tightening stands, and nothing is released: b's reading was of the flag that ended, not of c's.
+        _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal(("a", "signup"), ("c", "signup"));
+        (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
+            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "the account is over the 3 % line");
+        _recoveries.Should().BeEmpty();
     }
 
     [Fact]
