@@ -164,25 +164,7 @@ public sealed class AlertTests
     public async Task RatioBreakerTrip_RaisesBreakerTrippedAlert()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
-        await using DashboardHost host = await DashboardHost.StartAsync(
-            SignedWebhook(receiver),
-            services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
-        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
-        for (int i = 0; i < 20; i++)
-        {
-            (await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], UserId = "bouncy" })).IsAllowed.Should().BeTrue();
-        }
-
-        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-        {
-            Provider = "ses",
-            ProviderEventId = "bounce-1",
-            Recipient = "r0@example.com",
-            Kind = EmailFeedbackKind.Bounced,
-            BounceType = EmailBounceType.Permanent,
-            Timestamp = DateTimeOffset.UtcNow,
-            Attribution = new EmailSendAttribution { UserId = "bouncy" },
-        });
+        await using DashboardHost host = await StartAndSuspendBouncyAsync(receiver);
 
         List<string> kinds = [];
         JsonElement? tripped = null;
@@ -203,26 +185,9 @@ public sealed class AlertTests
     public async Task RatioBreakerTrip_PagesOnce_NamingTheFlagItSet()
     {
         await using AlertReceiver receiver = await AlertReceiver.StartAsync();
-        await using DashboardHost host = await DashboardHost.StartAsync(
-            SignedWebhook(receiver, o => o.DashboardUrl = "https://admin.example.com/emailguard"),
-            services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
-        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
-        for (int i = 0; i < 20; i++)
-        {
-            (await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], UserId = "bouncy" })).IsAllowed.Should().BeTrue();
-        }
 
         // Act: one bounce in 20 sends (5 %) suspends the user; a sentinel raised after it closes the pages.
-        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-        {
-            Provider = "ses",
-            ProviderEventId = "bounce-1",
-            Recipient = "r0@example.com",
-            Kind = EmailFeedbackKind.Bounced,
-            BounceType = EmailBounceType.Permanent,
-            Timestamp = DateTimeOffset.UtcNow,
-            Attribution = new EmailSendAttribution { UserId = "bouncy" },
-        });
+        await using DashboardHost host = await StartAndSuspendBouncyAsync(receiver, o => o.DashboardUrl = "https://admin.example.com/emailguard");
         host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert
         {
             Kind = "sentinel",
@@ -683,6 +648,35 @@ public sealed class AlertTests
         o.WebhookSecret = Secret;
         more?.Invoke(o);
     };
+
+    /// <summary>
+    /// Starts a host that sends signed webhooks to <paramref name="receiver"/> (with <paramref name="more"/>) and whose ratio
+    /// breakers judge from 20 sends; sends 20 mails for the user <c>bouncy</c> and records a hard bounce of one: 5 %
+    /// suspends the user.
+    /// </summary>
+    private static async Task<DashboardHost> StartAndSuspendBouncyAsync(AlertReceiver receiver, Action<EmailGuardAlertOptions>? more = null)
+    {
+        DashboardHost host = await DashboardHost.StartAsync(
+            SignedWebhook(receiver, more),
+            services: s => s.Configure<EmailRatioBreakerOptions>(o => o.MinimumSends = 20));
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        for (int i = 0; i < 20; i++)
+        {
+            (await guard.CheckAsync(new OutboundEmail { To = [$"r{i}@example.com"], UserId = "bouncy" })).IsAllowed.Should().BeTrue();
+        }
+
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "bounce-1",
+            Recipient = "r0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Timestamp = DateTimeOffset.UtcNow,
+            Attribution = new EmailSendAttribution { UserId = "bouncy" },
+        });
+        return host;
+    }
 
     /// <summary>What a ratio breaker tells of a trip on <paramref name="partition"/> for its bounces.</summary>
     private static EmailRatioBreakerArguments BounceTrip(EmailGuardDimension dimension, string partition, EmailRatioBreakerAction action)

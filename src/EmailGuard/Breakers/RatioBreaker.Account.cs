@@ -63,14 +63,13 @@ internal sealed partial class RatioBreaker
     private async ValueTask TightenAsync(string category, EmailFeedbackCounts counts, bool complaint, CancellationToken cancellationToken)
     {
         string reason = AccountReason(complaint);
-        IReadOnlyList<EmailGuardFlag> active = await _flags!.GetActiveFlagsAsync(EmailGuardPartyType.Category, category, cancellationToken).ConfigureAwait(false);
-        if (FindFlag(active, reason) is not null)
+        BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
+        if (await ReadFlagAsync(memory, cancellationToken).ConfigureAwait(false) is not null)
         {
             return;
         }
 
         // Every instance that records a bounce of the burst may find the account over the line at once: one tightens.
-        BreakerMemory memory = new(EmailGuardPartyType.Category, category, reason);
         if (!await ClaimAsync(memory.Key + ":t", s_tripClaimLifetime, "claim a ratio breaker's trip", cancellationToken).ConfigureAwait(false))
         {
             return;
@@ -157,6 +156,15 @@ internal sealed partial class RatioBreaker
             {
                 await HoldAsync(memory, over, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
                 held = true;
+                return;
+            }
+
+            // A reading that goes on late (a paused process, a starved thread pool) may find the flag it read for ended and
+            // the category tightened again by another instance, on bounces this reading did not count. Cleared, that
+            // tightening was lost and a release raised over it; it is another round's, and that round's reading decides it.
+            if (await ReadFlagAsync(memory, CancellationToken.None).ConfigureAwait(false) is { } current
+                && !string.Equals(Round(current.ExpiresAt), round, StringComparison.Ordinal))
+            {
                 return;
             }
 

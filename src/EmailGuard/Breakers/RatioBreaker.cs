@@ -203,7 +203,7 @@ internal sealed partial class RatioBreaker
             // before the level) made this one read its raised level and claim the level after it: the party tripped twice,
             // a level higher, flagged and paged again. Read after the level, the flags show that trip; read only here,
             // where this instance is about to trip, not at every judgement.
-            trip = FindFlag(await _flags.GetActiveFlagsAsync(memory.PartyType, party, cancellationToken).ConfigureAwait(false), reason);
+            trip = await ReadFlagAsync(memory, cancellationToken).ConfigureAwait(false);
             if (TrippedAtOrAbove(trip, action))
             {
                 return;
@@ -222,6 +222,10 @@ internal sealed partial class RatioBreaker
 
         await TripAsync(memory, counts, action, level, attribution, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The breaker's active flag (its trip, or a category's hold) as the shared flags have it now, if any.</summary>
+    private async ValueTask<EmailGuardFlag?> ReadFlagAsync(BreakerMemory memory, CancellationToken cancellationToken)
+        => FindFlag(await _flags!.GetActiveFlagsAsync(memory.PartyType, memory.Party, cancellationToken).ConfigureAwait(false), memory.Reason);
 
     /// <summary>
     /// Whether the party is already tripped at <paramref name="action"/>'s level or above: a trip is not extended by every

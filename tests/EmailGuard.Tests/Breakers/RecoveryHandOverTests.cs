@@ -38,7 +38,8 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
     }
 
-    private ServiceProvider Instance(string name, bool accountBreaker = false, IRateLimitStore? store = null, IEmailGuardKeyValueStore? keyValues = null)
+    private ServiceProvider Instance(
+        string name, bool accountBreaker = false, IRateLimitStore? store = null, IEmailGuardKeyValueStore? keyValues = null, Action<IServiceCollection>? more = null)
     {
         ServiceProvider provider = SendGuardTestServices.Build(
             o =>
@@ -84,22 +85,26 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
                         return ValueTask.CompletedTask;
                     };
                 });
+                more?.Invoke(s);
             },
             time: _time);
         _instances.Add(provider);
         return provider;
     }
 
-    private static async Task SendAsync(ServiceProvider instance, int count, string prefix)
+    /// <summary>Sends <paramref name="count"/> mails of the tenant acme or, when given, of <paramref name="category"/> (and no tenant).</summary>
+    private static async Task SendAsync(ServiceProvider instance, int count, string prefix, string? category = null)
     {
         IEmailSendGuard guard = instance.GetRequiredService<IEmailSendGuard>();
         for (int i = 0; i < count; i++)
         {
-            (await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = "acme" })).IsAllowed.Should().BeTrue();
+            (await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = category is null ? "acme" : null, Category = category }))
+                .IsAllowed.Should().BeTrue();
         }
     }
 
-    private static async Task BounceAsync(ServiceProvider instance, string id)
+    /// <summary>A hard bounce of a mail of the tenant acme or, when given, of <paramref name="category"/> (and no tenant).</summary>
+    private static async Task BounceAsync(ServiceProvider instance, string id, string? category = null)
         => (await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
         {
             Provider = "ses",
@@ -107,7 +112,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             Recipient = id + "@example.com",
             Kind = EmailFeedbackKind.Bounced,
             BounceType = EmailBounceType.Permanent,
-            Attribution = new EmailSendAttribution { TenantId = "acme" },
+            Attribution = category is null ? new EmailSendAttribution { TenantId = "acme" } : new EmailSendAttribution { Category = category },
         })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
 
     /// <summary>A check on the instance: its state refresh (interval zero here) sees the shared flags.</summary>
@@ -160,22 +165,10 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     {
         ServiceProvider a = Instance("a", accountBreaker: true);
         ServiceProvider b = Instance("b", accountBreaker: true);
-        for (int i = 0; i < 300; i++)
-        {
-            (await a.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"n{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
-        }
-
+        await SendAsync(a, 300, "n", "newsletter");
         for (int i = 0; i < 9; i++)
         {
-            (await a.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-            {
-                Provider = "ses",
-                ProviderEventId = $"n-{i}",
-                Recipient = $"n{i}@example.com",
-                Kind = EmailFeedbackKind.Bounced,
-                BounceType = EmailBounceType.Permanent,
-                Attribution = new EmailSendAttribution { Category = "newsletter" },
-            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+            await BounceAsync(a, $"n{i}", "newsletter");
         }
 
         _trips.Should().ContainSingle(t => t.Args.Dimension == EmailGuardDimension.Category && t.Args.Partition == "signup", "9 in 300 is the 3 % line");
@@ -187,11 +180,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             await a.DisposeAsync();
         }
 
-        for (int i = 0; i < 200; i++)
-        {
-            (await b.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [$"g{i}@example.com"], Category = "newsletter" })).IsAllowed.Should().BeTrue();
-        }
-
+        await SendAsync(b, 200, "g", "newsletter");
         await AdvanceAsync(TimeSpan.FromMinutes(15));
 
         (string instance, EmailRatioBreakerRecoveredArguments released) = _recoveries.Should().ContainSingle("9 in 500 is under the 2 % release line, raised once").Subject;
@@ -202,6 +191,88 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         }
 
         (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task AccountBreaker_BouncesReachBothInstancesAtOnce_OneReadNoFlagBeforeTheOtherTightened_TightensOnce()
+    {
+        // Arrange: b finds the account over the line, having read no flag on signup, and waits at its claim of the
+        // tightening until a has tightened signup (b paused between its read of the flags and its claim, made certain).
+        // The claim is the same key whatever b read (no level, unlike a tenant's trip), so b's claim finds a's.
+        Gate gate = new();
+        GatedKeyValues gated = new(_keyValues, gate, static key => key.StartsWith("rb:k:", StringComparison.Ordinal) && key.EndsWith(":t", StringComparison.Ordinal));
+        ServiceProvider a = Instance("a", accountBreaker: true);
+        ServiceProvider b = Instance("b", accountBreaker: true, keyValues: gated);
+        _onTripped = args =>
+        {
+            if (args.Dimension == EmailGuardDimension.Category)
+            {
+                gate.Release();
+            }
+        };
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 8; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        // Act: the 9th bounce on b and the 10th on a, each at or over the 3 % line of 300.
+        Task onB = BounceAsync(b, "n8", "newsletter");
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b finds the account over and claims the tightening");
+        await BounceAsync(a, "n9", "newsletter");
+        await onB.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        _trips.Select(t => (t.Instance, t.Args.Dimension, t.Args.Partition)).Should().Equal(("a", EmailGuardDimension.Category, "signup"));
+    }
+
+    [Fact]
+    public async Task AccountBreaker_ReleasingReadingGoesOnAfterTheFlagEnded_DoesNotClearAnotherInstancesTighteningSince()
+    {
+        // Arrange: signup is held a minute at a time, read 6 s before each end. a tightens it and stops; b follows it. Good
+        // mail brings the account under the release line, and b's reading reads it so, then waits past the flag's end
+        // (its continuation late on a starved thread pool, made certain; within b's store timeout).
+        bool reading = false;
+        Gate gate = new();
+        GatedStore gated = new(_store, gate, _ => reading);
+        static void EveryMinute(IServiceCollection s) => s.Configure<EmailRatioBreakerOptions>(o => o.AccountCheckEvery = TimeSpan.FromMinutes(1));
+        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
+        ServiceProvider b = Instance("b", accountBreaker: true, store: gated, more: s =>
+        {
+            EveryMinute(s);
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
+        });
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 9; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        await TouchAsync(b);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await SendAsync(b, 200, "g", "newsletter");
+        reading = true;
+        _time.Advance(TimeSpan.FromSeconds(54));
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
+
+        // Act: the flag ends; bounces on c bring the account over the 3 % line (16 in 501), and c tightens signup again;
+        // then b's reading goes on.
+        _time.Advance(TimeSpan.FromSeconds(7));
+        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
+        for (int i = 9; i < 16; i++)
+        {
+            await BounceAsync(c, $"n{i}", "newsletter");
+        }
+
+        gate.Release();
+        await b.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: c's tightening stands, and nothing is released: b's reading was of the flag that ended, not of c's.
+        _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal(("a", "signup"), ("c", "signup"));
+        (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
+            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "the account is over the 3 % line");
+        _recoveries.Should().BeEmpty();
     }
 
     [Fact]
@@ -263,14 +334,15 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     {
         // Arrange: b counts its probe bounce after it read the half-open flag, and goes on only once a has tripped the
         // party again on its own (the interleaving of a burst spread over the instances, made certain).
-        GatedProbeStore gated = new(_store);
+        Gate gate = new();
+        GatedStore gated = new(_store, gate, static requests => requests.Length == 1 && requests.Span[0].Key.Contains("fb:pb:", StringComparison.Ordinal));
         ServiceProvider a = Instance("a");
         ServiceProvider b = Instance("b", store: gated);
         _onTripped = args =>
         {
             if (args.Level == 2)
             {
-                gated.Release();
+                gate.Release();
             }
         };
         await TripOnAsync(a);
@@ -280,7 +352,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
 
         // Act
         Task onB = BounceAsync(b, "p1");
-        (await Task.WhenAny(gated.Counted, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gated.Counted, "b counts its probe bounce and waits");
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b counts its probe bounce and waits");
         await BounceAsync(a, "p2");
         await onB.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -296,14 +368,16 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         // Arrange: b judges the tenant over the line, having read no trip flag, and waits at its read of the breaker's
         // level until a has tripped the party (a burst spread over the instances, b paused between its two reads: a GC,
         // a slow store; made certain here).
-        GatedLevelReads gated = new(_keyValues);
+        // A tenant breaker's level: rb:t:<reason>:<party>, not its claims (rb:t:...:t:...).
+        Gate gate = new();
+        GatedKeyValues gated = new(_keyValues, gate, static key => key.StartsWith("rb:t:", StringComparison.Ordinal) && key.Count(c => c == ':') == 3);
         ServiceProvider a = Instance("a");
         ServiceProvider b = Instance("b", keyValues: gated);
         _onTripped = args =>
         {
             if (args.Dimension == EmailGuardDimension.Tenant)
             {
-                gated.Release();
+                gate.Release();
             }
         };
         await SendAsync(a, 100, "a");
@@ -311,7 +385,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
 
         // Act: 2 in 100 on b and 3 in 100 on a, each at the 2 % line.
         Task onB = BounceAsync(b, "b2");
-        (await Task.WhenAny(gated.Reading, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gated.Reading, "b judges the tenant over and reads its level");
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b judges the tenant over and reads its level");
         await BounceAsync(a, "b3");
         await onB.WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -321,66 +395,67 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         flags.Single(f => f.Reason == EmailGuardFlagReasons.HighBounceRate).Metadata.Should().Contain("level", "1");
     }
 
-    /// <summary>
-    /// The shared key-value store as instance b sees it: its first read of a tenant breaker's level waits for
-    /// <see cref="Release"/>, then reads.
-    /// </summary>
-    private sealed class GatedLevelReads(IEmailGuardKeyValueStore inner) : IEmailGuardKeyValueStore
+    /// <summary>Holds the first call that reaches it gated until <see cref="Release"/>: an instance paused at one point of its work.</summary>
+    private sealed class Gate
     {
-        private readonly TaskCompletionSource _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Task Reading => _reading.Task;
+        public Task Reached => _reached.Task;
 
         public void Release() => _released.TrySetResult();
 
-        public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+        public async Task PassAsync(bool gated)
         {
-            // A tenant breaker's level: rb:t:<reason>:<party>, not its claims (rb:t:...:t:...).
-            if (key.StartsWith("rb:t:", StringComparison.Ordinal) && key.Count(c => c == ':') == 3 && _reading.TrySetResult())
+            if (gated && _reached.TrySetResult())
             {
                 await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
             }
+        }
+    }
 
+    /// <summary>The shared key-value store as instance b sees it: its first read or claim of a key that <paramref name="gates"/> waits at <paramref name="gate"/>.</summary>
+    private sealed class GatedKeyValues(IEmailGuardKeyValueStore inner, Gate gate, Func<string, bool> gates) : IEmailGuardKeyValueStore
+    {
+        public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
+        {
+            await gate.PassAsync(gates(key));
             return await inner.GetAsync(key, cancellationToken);
         }
 
         public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
             => inner.SetAsync(key, value, timeToLive, cancellationToken);
 
-        public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
-            => inner.GetOrAddAsync(key, value, timeToLive, cancellationToken);
+        public async ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
+        {
+            await gate.PassAsync(gates(key));
+            return await inner.GetOrAddAsync(key, value, timeToLive, cancellationToken);
+        }
 
         public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
             => inner.RemoveAsync(key, expectedValue, cancellationToken);
     }
 
     /// <summary>
-    /// The shared store as instance b sees it: its first count of a half-open probe's bounce goes through, then waits for
-    /// <see cref="Release"/>. Not an in-memory store, so the resilience wrapper takes its shared-store path, as over Redis.
+    /// The shared store as instance b sees it: its first acquire or peek of requests that <paramref name="gates"/> goes
+    /// through, then waits at <paramref name="gate"/>. Not an in-memory store, so the resilience wrapper takes its
+    /// shared-store path, as over Redis.
     /// </summary>
-    private sealed class GatedProbeStore(IRateLimitStore inner) : IRateLimitStore
+    private sealed class GatedStore(IRateLimitStore inner, Gate gate, Func<ReadOnlyMemory<RateLimitRequest>, bool> gates) : IRateLimitStore
     {
-        private readonly TaskCompletionSource _counted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Counted => _counted.Task;
-
-        public void Release() => _released.TrySetResult();
-
         public async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
             RateLimitDecision decision = await inner.AcquireAsync(requests, results, cancellationToken);
-            if (requests.Length == 1 && requests.Span[0].Key.Contains("fb:pb:", StringComparison.Ordinal) && _counted.TrySetResult())
-            {
-                await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
-            }
-
+            await gate.PassAsync(gates(requests));
             return decision;
         }
 
-        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.PeekAsync(requests, results, cancellationToken);
+        public async ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        {
+            RateLimitDecision decision = await inner.PeekAsync(requests, results, cancellationToken);
+            await gate.PassAsync(gates(requests));
+            return decision;
+        }
 
         public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
             => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
