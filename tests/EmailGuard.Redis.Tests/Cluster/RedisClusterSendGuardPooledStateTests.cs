@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using EmailGuard.Redis.Tests.Guard;
@@ -27,8 +28,20 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
     /// <summary>Long enough that no call times out while every master answers, on a loaded machine too.</summary>
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(1);
 
-    /// <summary>Longer than the timeout, shorter than the fault cluster's node timeout (2 s), so the master is never flagged as failed.</summary>
+    /// <summary>Longer than the timeout: the least time the master hangs.</summary>
     private static readonly TimeSpan s_pause = TimeSpan.FromMilliseconds(1600);
+
+    /// <summary>
+    /// The longest the master may hang: until the checks on it have timed out and been cancelled. Shorter than the
+    /// connection's own timeout (10 s), so that every command held by the hung master is answered once it runs again.
+    /// </summary>
+    private static readonly TimeSpan s_pauseBound = TimeSpan.FromSeconds(8);
+
+    /// <summary>
+    /// The masters' node timeout while one hangs: far longer than <see cref="s_pauseBound"/>, so the hung master is never
+    /// flagged as failed (the fault cluster's own 2 s would flag a hang that a loaded machine stretched).
+    /// </summary>
+    private static readonly TimeSpan s_nodeTimeoutWhilePaused = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(120);
     private static readonly RateLimitRule s_global = RateLimitRule.PerDay(RateLimitRule.MaxLimit);
     private static readonly RateLimitRule s_tenant = RateLimitRule.PerDay(1_000_000);
@@ -44,6 +57,19 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
     private string[] _onPaused = [];
     private string[] _domainsOff = [];
     private string[] _domainsAll = [];
+    private string? _nodeTimeout;
+
+    public override async Task DisposeAsync()
+    {
+        // Set back once the run is over, not as the master runs again: a master that read the old timeout before its
+        // first reply from the hung one would flag it failing.
+        if (_nodeTimeout is not null)
+        {
+            await SetNodeTimeoutAsync(_nodeTimeout);
+        }
+
+        await base.DisposeAsync();
+    }
 
     private ServiceProvider Build(bool batchAcrossKeys)
     {
@@ -196,6 +222,11 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
         ResilientRateLimitStore resilient = sp.GetRequiredService<ResilientRateLimitStore>();
         _store = (RedisRateLimitStore)resilient.Store;
         _feedback = sp.GetService<EmailGuardFeedback>();
+
+        // A first peek straight to the store (no timeout), over keys on every master, connects the instance, which is
+        // lazy, and loads its scripts: under four CPU hogs the cold connection took longer than the 1 s timeout, and the
+        // guard's first peek below answered StoreUnavailable.
+        await _store.PeekAsync(Enumerable.Range(0, 16).Select(i => new RateLimitRequest(string.Create(CultureInfo.InvariantCulture, $"warm{i}"), s_recipient, 0)).ToArray(), default);
         (await guard.PeekAsync(new OutboundEmail { To = ["warm@d0.example"], TenantId = "warm" })).Reason.Should().NotBe(EmailSendReason.StoreUnavailable);
         await _store.NodeScriptsDetectedAsync();
         (_store.NodeBatcher is not null).Should().Be(nodeByNode);
@@ -208,9 +239,12 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
         int resumed = 0;
         ConcurrentBag<KeptDecision> during = [];
         ConcurrentBag<KeptDecision> whilePaused = [];
+        TimeSpan hungFor;
+        _nodeTimeout = await SetNodeTimeoutAsync(((long)s_nodeTimeoutWhilePaused.TotalMilliseconds).ToString(CultureInfo.InvariantCulture));
         using (CancellationTokenSource cancel = new())
         {
             Cluster.PauseNode(_paused);
+            long pausedAt = Stopwatch.GetTimestamp();
             Task checking;
             try
             {
@@ -229,13 +263,18 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
                         }
                     }
                 })));
+                // The master hangs for that time at least, and then until what is asserted of its hang has happened: a
+                // loaded machine can start the checks on it late, and one that starts later than the time less the
+                // timeout (1.6 s less 1 s) does not time out while it hangs.
                 await Task.Delay(s_pause);
+                await WaitUntilAsync(() => TimedOutAndCancelled(whilePaused), s_pauseBound);
             }
             finally
             {
                 // Set before the master runs again, so that no answer of its can be taken for one given while it hung.
                 Volatile.Write(ref resumed, 1);
                 Cluster.ResumeNode(_paused);
+                hungFor = Stopwatch.GetElapsedTime(pausedAt);
             }
 
             await checking.WaitAsync(s_bound);
@@ -251,7 +290,7 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
         await _store.SettledAsync().WaitAsync(s_bound);
 
         // Assert
-        output.WriteLine($"node by node {nodeByNode}: while paused {Summary(whilePaused)}; hung {Summary(hung)}; after {Summary(after)}");
+        output.WriteLine($"node by node {nodeByNode}: hung for {hungFor.TotalMilliseconds:0} ms; while paused {Summary(whilePaused)}; hung {Summary(hung)}; after {Summary(after)}");
         before.Should().HaveCount(Callers * ChecksEach).And.OnlyContain(k => k.AdmittedByRedis);
         refunds.Should().OnlyContain(r => r, "every admission on Redis is refundable once");
         after.Should().HaveCount(Callers * ChecksEach).And.OnlyContain(k => k.AdmittedByRedis, "every master answers again");
@@ -268,6 +307,36 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
         // The counters read above lie on every master, the paused one included.
         all.Where(k => k.Charged).SelectMany(k => k.Message.To.Select(to => MasterOf(_addresses.Get(to).RecipientKey, s_recipient))
             .Append(MasterOf(PartitionKeys.ForId(PartitionKeys.TenantPrefix, k.Message.TenantId!), s_tenant))).Distinct().Should().HaveCount(3);
+    }
+
+    /// <summary>Whether, while the master hung, the other masters answered, and checks on it timed out and were cancelled.</summary>
+    private static bool TimedOutAndCancelled(IEnumerable<KeptDecision> whilePaused)
+    {
+        KeptDecision[] kept = [.. whilePaused];
+        return kept.Any(k => KeepsOff(k.Index) && k.AdmittedByRedis)
+            && kept.Any(k => !KeepsOff(k.Index) && k.Decision.Reason == EmailSendReason.StoreUnavailable)
+            && kept.Any(k => !KeepsOff(k.Index) && k.Cancelled);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan bound)
+    {
+        for (long started = Stopwatch.GetTimestamp(); !condition() && Stopwatch.GetElapsedTime(started) < bound;)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(10));
+        }
+    }
+
+    /// <summary>Sets every master's <c>cluster-node-timeout</c> (milliseconds); returns the value it had.</summary>
+    private async Task<string> SetNodeTimeoutAsync(string milliseconds)
+    {
+        IServer[] masters = Admin.GetServers();
+        string before = (await masters[0].ConfigGetAsync("cluster-node-timeout")).Single().Value;
+        foreach (IServer master in masters)
+        {
+            await master.ConfigSetAsync("cluster-node-timeout", milliseconds);
+        }
+
+        return before;
     }
 
     private static string Summary(IEnumerable<KeptDecision> kept)

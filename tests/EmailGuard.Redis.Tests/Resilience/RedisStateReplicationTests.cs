@@ -128,8 +128,11 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
     [InlineData(true)]
     public async Task ListWrites_ReplicaLags_OneWaitHoldsTheConnection_TheWritesAfterItSendNoneForTheBackoff(bool sideBySide)
     {
-        // Arrange: the replica lags for the whole test, as in a bounce storm's suppressions.
-        RedisAppInstance app = App($"{_primary!.Endpoint},{_replica!.Endpoint}", 1, TimeSpan.FromMilliseconds(200));
+        // Arrange: the replica lags for the whole test, as in a bounce storm's suppressions. The app's timestamps stand
+        // still while it writes, so the backoff the first write starts lasts however long the ten take: on the system's
+        // clock a loaded machine that took its 5 s for the nine after the first would see a second WAIT.
+        StoppingClock clock = new();
+        RedisAppInstance app = App($"{_primary!.Endpoint},{_replica!.Endpoint}", 1, TimeSpan.FromMilliseconds(200), clock);
         using MetricCollector<long> replication = Replication(app);
         IEmailGuardLists lists = app.Services.GetRequiredService<IEmailGuardLists>();
         _ = await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Blocklist, PartyType = EmailGuardPartyType.Recipient });
@@ -139,6 +142,7 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
         Task Suppress(int i) => lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, $"bounced{i}@example.com", "bounce", TimeSpan.FromHours(1)).AsTask();
 
         // Act: ten suppressions, one after another well inside the backoff, or side by side, none waiting for another.
+        clock.Stopped = true;
         if (sideBySide)
         {
             await Task.WhenAll(Enumerable.Range(0, 10).Select(Suppress));
@@ -150,6 +154,8 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
                 await Suppress(i);
             }
         }
+
+        clock.Stopped = false;
 
         // Assert: one WAIT held the connection; its timeout started the backoff for the nine others, which wrote
         // without one and are counted as unconfirmed.
@@ -297,6 +303,24 @@ public sealed class RedisStateReplicationTests(RedisServerFixture standalone) : 
         public bool Jumping { get; set; }
 
         public override long GetTimestamp() => base.GetTimestamp() + (Jumping ? Interlocked.Add(ref _offset, 60 * TimestampFrequency) : 0);
+    }
+
+    /// <summary>
+    /// The system's clock, whose timestamps stand still while <see cref="Stopped"/> (at the reading taken when it
+    /// stopped), and are the system's again after: whatever is timed from them meanwhile (a backoff) does not run out.
+    /// Timers are the system's.
+    /// </summary>
+    private sealed class StoppingClock : TimeProvider
+    {
+        private long _stoppedAt;
+
+        public bool Stopped
+        {
+            get => Interlocked.Read(ref _stoppedAt) != 0;
+            set => Interlocked.Exchange(ref _stoppedAt, value ? base.GetTimestamp() : 0);
+        }
+
+        public override long GetTimestamp() => Interlocked.Read(ref _stoppedAt) is var at and not 0 ? at : base.GetTimestamp();
     }
 
     private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(50));
