@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -103,6 +104,73 @@ public sealed class SharedActivityTests
     }
 
     [Fact]
+    public async Task StopAsync_GivesUpTheSlot_SoTheOtherInstancesStopShowingItAtOnce()
+    {
+        // An instance that stopped stayed on every other dashboard until its slot expired (45 s), its activity with it.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost first = await StartAsync(time, shared);
+        DashboardHost second = await StartAsync(time, shared);
+        ActivityExchange exchange = second.Services.GetRequiredService<ActivityExchange>();
+        await SendAsync(second, "beta", 1);
+        await exchange.PublishAsync(default);
+        (await TopOfAsync(first, ActivityDimension.Tenant)).Should().ContainSingle(p => p.Key == "beta");
+
+        await second.App.StopAsync();
+
+        shared.Live.Should().NotContain(v => v.Key.Contains(":slot:", StringComparison.Ordinal) && v.Value == exchange.InstanceId, "the slot was given up, the clock not moved");
+        (await TopOfAsync(first, ActivityDimension.Tenant)).Should().NotContain(p => p.Key == "beta");
+        string html = await first.Client().GetStringAsync("/emailguard/");
+        html.Should().Contain("<span id=\"instances\">1</span>");
+        await second.App.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task StopAsync_SlotTakenByAnotherInstanceSince_LeavesItTheirs()
+    {
+        // This instance's slot expired (a store that did not answer its renewals) and another instance claimed it, here
+        // written straight in, the clock left alone so that no tick renews it: the release removes only this instance's
+        // own id, never the value another instance holds.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        DashboardHost host = await StartAsync(time, shared);
+        ActivityExchange exchange = host.Services.GetRequiredService<ActivityExchange>();
+        await exchange.PublishAsync(default);
+        string slot = shared.Live.Single(v => v.Value == exchange.InstanceId && v.Key.Contains(":slot:", StringComparison.Ordinal)).Key;
+        string other = Guid.NewGuid().ToString("N");
+        await shared.SetAsync(slot, other, ActivityExchange.TimeToLive);
+
+        await host.App.StopAsync();
+
+        shared.Peek(slot).Should().Be(other);
+        await host.App.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task StopAsync_StoreHung_ShutdownIsBoundedByTheStoreTimeout()
+    {
+        // A store that never answers, and ignores cancellation, must not hold the app's shutdown: the host's own
+        // shutdown timeout is set to ten minutes here, so only the store timeout (250 ms) can bound the release.
+        SharedStore shared = new(TimeProvider.System);
+        DashboardHost host = await DashboardHost.StartAsync(services: s =>
+        {
+            s.AddSingleton<IEmailGuardKeyValueStore>(shared);
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromMilliseconds(250));
+            s.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(10));
+        });
+        await host.Services.GetRequiredService<ActivityExchange>().PublishAsync(default);
+        shared.Hang = true;
+
+        Task stop = host.App.StopAsync();
+
+        // Generous: 120 times the timeout, for a shared and loaded machine; the release waits at most about twice it.
+        (await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(30)))).Should().BeSameAs(stop, "shutdown must not wait on a hung store");
+        await stop;
+        shared.Removes.Should().BeGreaterThan(0, "the release was tried");
+        await host.App.DisposeAsync();
+    }
+
+    [Fact]
     public async Task AllSlotsHeld_OrForgedSlotValues_NothingBreaks_AndNothingForeignIsRead()
     {
         // An attacker with write access to the store could fill the slots; a slot value that is not an instance id
@@ -198,18 +266,34 @@ public sealed class SharedActivityTests
     private sealed class SharedStore(TimeProvider time) : IEmailGuardKeyValueStore
     {
         private readonly ConcurrentDictionary<string, (string Value, DateTimeOffset Until)> _values = new(StringComparer.Ordinal);
+        private readonly TaskCompletionSource _never = new();
+        private int _removes;
 
         public bool Fail { get; set; }
 
         /// <summary>While set, writes wait for it, as a store slow to answer.</summary>
         public Task? Hold { get; set; }
 
+        /// <summary>While set, every call waits for ever, ignoring its cancellation: a store that stopped answering.</summary>
+        public bool Hang { get; set; }
+
         public ConcurrentQueue<string> Reads { get; } = new();
+
+        public int Removes => _removes;
 
         public IEnumerable<string> Keys => _values.Keys;
 
+        /// <summary>The live values, by key.</summary>
+        public IEnumerable<KeyValuePair<string, string>> Live
+            => [.. _values.Where(v => v.Value.Until > time.GetUtcNow()).Select(v => KeyValuePair.Create(v.Key, v.Value.Value))];
+
         public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
+            if (Hang)
+            {
+                return new ValueTask(_never.Task);
+            }
+
             ThrowIfFailing();
             CheckContract(key, value);
             if (Hold is { } hold)
@@ -225,6 +309,11 @@ public sealed class SharedActivityTests
 
         public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default)
         {
+            if (Hang)
+            {
+                return new ValueTask<string?>(_never.Task.ContinueWith(_ => (string?)null, TaskScheduler.Default));
+            }
+
             ThrowIfFailing();
             Reads.Enqueue(key);
             return ValueTask.FromResult(_values.TryGetValue(key, out (string Value, DateTimeOffset Until) entry) && entry.Until > time.GetUtcNow() ? entry.Value : null);
@@ -232,6 +321,11 @@ public sealed class SharedActivityTests
 
         public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default)
         {
+            if (Hang)
+            {
+                return new ValueTask<string?>(_never.Task.ContinueWith(_ => (string?)null, TaskScheduler.Default));
+            }
+
             ThrowIfFailing();
             CheckContract(key, value);
             lock (_values)
@@ -248,6 +342,12 @@ public sealed class SharedActivityTests
 
         public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default)
         {
+            Interlocked.Increment(ref _removes);
+            if (Hang)
+            {
+                return new ValueTask<bool>(_never.Task.ContinueWith(_ => false, TaskScheduler.Default));
+            }
+
             ThrowIfFailing();
             CheckContract(key, expectedValue);
             lock (_values)

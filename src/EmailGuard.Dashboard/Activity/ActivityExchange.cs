@@ -12,7 +12,8 @@ namespace EmailGuard.Dashboard;
 /// </summary>
 /// <remarks>
 /// What a reader sees of another instance is at most one interval old, and an instance that stops is forgotten within
-/// the TTL, its last hour with it. A merged top list sums each instance's top <see cref="ActivitySnapshot.TopPerList"/>:
+/// the TTL, its last hour with it; one that shuts down gracefully gives up its slot at once (<see cref="LeaveAsync"/>), so
+/// the others stop showing it. A merged top list sums each instance's top <see cref="ActivitySnapshot.TopPerList"/>:
 /// a party that is small everywhere but large in total can be missing, as with any distributed top-k; its error bound
 /// is the sum of the instances'. Every store call is bounded by <see cref="StoreResilienceOptions.Timeout"/>; a store
 /// that does not answer costs the page the other instances, never the page itself.
@@ -37,6 +38,7 @@ internal sealed partial class ActivityExchange
     private Task _publishing = Task.CompletedTask;
     private int _slot = -1;
     private int _loggedFull;
+    private bool _left;
 
     public ActivityExchange(
         IEmailGuardKeyValueStore store, EmailGuardMonitor monitor, TimeProvider timeProvider, IOptions<StoreResilienceOptions> resilience, ILogger<ActivityExchange> logger)
@@ -75,6 +77,12 @@ internal sealed partial class ActivityExchange
 
     private async Task PublishNowAsync(CancellationToken cancellationToken)
     {
+        if (Volatile.Read(ref _left))
+        {
+            // Shutting down: a publish now would claim a slot again after LeaveAsync gave it up.
+            return;
+        }
+
         if (_slot < 0 || await BoundedAsync(_store.GetAsync(SlotKey(_slot), cancellationToken), cancellationToken).ConfigureAwait(false) != InstanceId)
         {
             _slot = await ClaimAsync(cancellationToken).ConfigureAwait(false);
@@ -108,6 +116,44 @@ internal sealed partial class ActivityExchange
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             Log.PublishFailed(_logger, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// Gives up this instance's slot as the app shuts down, so that the other instances stop showing it at once instead
+    /// of until it expires (<see cref="TimeToLive"/>). Publishing stops first, and a publish still writing is waited for,
+    /// since it could claim a slot again after the release. The slot is removed only while it holds this instance's id
+    /// (<see cref="IEmailGuardKeyValueStore.RemoveAsync"/>): one that expired meanwhile and was taken by another instance
+    /// stays theirs. Each wait is bounded by <see cref="StoreResilienceOptions.Timeout"/>, so a dead or hung store delays
+    /// shutdown by at most twice that; the slot is then left to expire (logged, 3035), as it is when the host's shutdown
+    /// cancels <paramref name="cancellationToken"/> first. Never throws: a hosted service's stop should not fail the host's.
+    /// </summary>
+    public async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        Task publishing;
+        lock (_publishGate)
+        {
+            Volatile.Write(ref _left, true);
+            publishing = _publishing;
+        }
+
+        await publishing.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        int slot = _slot;
+        if (slot < 0)
+        {
+            return;
+        }
+
+        try
+        {
+            if (await BoundedAsync(_store.RemoveAsync(SlotKey(slot), InstanceId, cancellationToken), cancellationToken).ConfigureAwait(false))
+            {
+                _slot = -1;
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.LeaveFailed(_logger, ex.GetType().Name, TimeToLive);
         }
     }
 
@@ -220,5 +266,9 @@ internal sealed partial class ActivityExchange
         [LoggerMessage(EventId = 2512, EventName = "DashboardActivityReadFailed", Level = LogLevel.Warning,
             Message = "Reading the other instances' activity from the store failed ({ErrorType}); the dashboard shows this instance's only.")]
         public static partial void ReadFailed(ILogger logger, string errorType);
+
+        [LoggerMessage(EventId = 3035, EventName = "DashboardActivityLeaveFailed", Level = LogLevel.Warning,
+            Message = "This instance's activity slot could not be given up in the store as it shut down ({ErrorType}); the other instances show it until it expires, within {TimeToLive}.")]
+        public static partial void LeaveFailed(ILogger logger, string errorType, TimeSpan timeToLive);
     }
 }

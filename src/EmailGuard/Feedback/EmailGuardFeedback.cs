@@ -116,6 +116,15 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             new RateLimitRequest(FeedbackKeys.Event(provider, feedback.ProviderEventId), _dedupRule),
         };
+
+        // A provider that retries a message a server refused posts the refusal again for every attempt, each with an event
+        // id of its own (Mailgun's temporary espblock, for hours): one refused message to one recipient is one bounce, and
+        // the later attempts are duplicates. Without a message id each event counts, as before.
+        if (feedback.RejectedForMessage && feedback.ProviderMessageId is { } refused)
+        {
+            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, recipient), _dedupRule));
+        }
+
         List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];
         foreach ((EmailGuardDimension dimension, string? partition) in charged)
         {

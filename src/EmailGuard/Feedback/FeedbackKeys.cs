@@ -11,6 +11,7 @@ internal static class FeedbackKeys
     public const string EventPrefix = "fb:e:";
     public const string MessagePrefix = "fb:m:";
     public const string TransientPrefix = "fb:tr:";
+    public const string RefusalPrefix = "fb:rm:";
 
     /// <summary>The counted kinds, in the order <see cref="EmailFeedbackCounts"/> lists them.</summary>
     public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u', 'x'];
@@ -72,6 +73,13 @@ internal static class FeedbackKeys
 
         return id.Length == providerMessageId.Length ? providerMessageId : id.ToString();
     }
+
+    /// <summary>
+    /// The mark that a refusal of one message (<see cref="EmailFeedbackEvent.RejectedForMessage"/>) to one recipient was
+    /// counted: a provider posts it again for every delivery attempt it retries, each with an event id of its own.
+    /// </summary>
+    public static string Refusal(string provider, string providerMessageId, string recipient)
+        => RefusalPrefix + provider + ":" + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + recipient);
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 

@@ -47,7 +47,7 @@ internal static class BouncePayloads
     /// <param name="at">The event's timestamp.</param>
     /// <param name="recipient">The recipient.</param>
     /// <param name="eventType">The event: <c>bounce</c>, <c>dropped</c>, ...</param>
-    /// <param name="fields">The event's own fields: <c>type</c>, <c>reason</c>, <c>status</c>, <c>bounce_classification</c>.</param>
+    /// <param name="fields">The event's own fields: <c>type</c>, <c>reason</c>, <c>status</c>, <c>bounce_classification</c>, or another <c>sg_message_id</c>.</param>
     public static string SendGrid(EmailSendAttribution attribution, string eventId, DateTimeOffset at, string recipient, string eventType, params (string Key, string Value)[] fields)
     {
         var item = new JsonObject
@@ -57,13 +57,13 @@ internal static class BouncePayloads
             ["smtp-id"] = "<14c5d75ce93.dfd.64b469@ismtpd-555>",
             ["event"] = eventType,
         };
+        item["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0";
         foreach ((string key, string value) in fields)
         {
             item[key] = value;
         }
 
         item["sg_event_id"] = eventId;
-        item["sg_message_id"] = "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0";
         foreach ((string name, string value) in EmailFeedbackTags.Write(attribution))
         {
             item[name] = value;

@@ -70,6 +70,30 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
         _app.LogsWithId(3024).Should().HaveCount(Rejections);
     }
 
+    [Fact]
+    public async Task MailgunRetryingARefusedMessage_EveryAttemptsEvent_CountsOneBounce()
+    {
+        // Mailgun retries a message refused "temporarily" (espblock) for hours and posts a failed event, with an id of
+        // its own, for every attempt: one refused message counted as one bounce per attempt.
+        IServiceProvider services = _app.App.App.Services;
+
+        for (int attempt = 1; attempt <= Rejections; attempt++)
+        {
+            using HttpResponseMessage response = await _app.PostAsync("mailgun", MailgunSigner.Json(MailgunSigner.Sign(
+                MailgunFailure(Victim, "espblock", messageId: "20260302000000.7.ROGUE@mg.example.com", attempt: attempt), _app.Time.GetUtcNow())));
+            response.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        using (HttpResponseMessage another = await PostAsync("mailgun", "espblock", Victim))
+        {
+            another.StatusCode.Should().Be(HttpStatusCode.OK);
+        }
+
+        EmailFeedbackCounts counts = await services.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
+        counts.Bounces.Should().Be(2, "the retried message is one bounce, the other message a second");
+        _app.LogsWithId(3024).Should().HaveCount(2);
+    }
+
     [Theory]
     [InlineData("ses", "MailboxFull")]
     [InlineData("mailgun", "generic")]
@@ -112,12 +136,14 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
     }
 
     /// <summary>A temporary failure: Mailgun's reason <c>espblock</c> when the recipient's service blocked the message.</summary>
-    private JsonObject MailgunFailure(string recipient, string reason)
+    private JsonObject MailgunFailure(string recipient, string reason, string? messageId = null, int attempt = 1)
     {
-        JsonObject data = MailgunSigner.EventData("failed", recipient, severity: "temporary", userVariables: EmailFeedbackTags.Write(s_rogue), id: NextId());
+        string id = NextId();
+        JsonObject data = MailgunSigner.EventData("failed", recipient, severity: "temporary", userVariables: EmailFeedbackTags.Write(s_rogue), id: id);
+        data["message"]!["headers"]!["message-id"] = messageId ?? $"rogue.{id}@mg.example.com";
         data["reason"] = reason;
         data["delivery-status"] = reason == "espblock"
-            ? new JsonObject { ["code"] = 554, ["attempt-no"] = 1, ["message"] = "5.7.1 [CS01] Message rejected due to local policy", ["description"] = string.Empty }
+            ? new JsonObject { ["code"] = 554, ["attempt-no"] = attempt, ["message"] = "5.7.1 [CS01] Message rejected due to local policy", ["description"] = string.Empty }
             : new JsonObject { ["code"] = 452, ["attempt-no"] = 1, ["message"] = "4.2.2 Mailbox full", ["description"] = string.Empty };
         return data;
     }
@@ -135,8 +161,10 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             "Reputation" => ("bounce", "Reputation", "5.7.1", "550 5.7.1 Service unavailable; client host blocked using Spamhaus"),
             _ => ("bounce", kind, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist"),
         };
+        string id = NextId();
         return BouncePayloads.SendGrid(
-            s_rogue, NextId(), _app.Time.GetUtcNow(), recipient, "bounce", ("type", type), ("bounce_classification", classification), ("status", status), ("reason", reason));
+            s_rogue, id, _app.Time.GetUtcNow(), recipient, "bounce", ("type", type), ("bounce_classification", classification), ("status", status), ("reason", reason),
+            ("sg_message_id", $"rogue{id}.filter0001.16648.5515E0B88.0"));
     }
 
     private HttpRequestMessage SendGridRequest(string body) => WebhookTestApp.SignedSendGridRequest(_sendGridKey, _app.Time.GetUtcNow(), body);
@@ -156,12 +184,12 @@ public sealed class RejectedForMessageTests : IAsyncLifetime
             {
               "RecordType": "Bounce",
               "MessageStream": "outbound",
-              "ID": {{4323372036854775000L + _events++}},
+              "ID": {{4323372036854775000L + ++_events}},
               "Type": "{{type}}",
               "TypeCode": {{code}},
               "Name": "{{type}}",
               "Tag": "share",
-              "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+              "MessageID": "883953f4-6105-42a2-a16a-{{_events:D12}}",
               "Metadata": {{JsonSerializer.Serialize(EmailFeedbackTags.ToPostmarkMetadata(EmailFeedbackTags.Write(s_rogue)))}},
               "ServerID": 23,
               "Description": "{{description}}",

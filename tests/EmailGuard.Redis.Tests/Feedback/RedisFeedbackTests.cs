@@ -235,6 +235,31 @@ public class RedisFeedbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RefusalOfOneMessage_EveryAttemptPostedToAnotherInstanceAtOnce_CountsOneBounce()
+    {
+        // A provider retrying a refused message posts each attempt with an event id of its own; spread over three
+        // instances at once, the attempts of one message to one recipient count one bounce, on one instance's word.
+        ServiceProvider[] instances = [Instance(), Instance(), Instance()];
+
+        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            instances[i % 3].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "mailgun",
+                ProviderEventId = $"attempt-{i}",
+                ProviderMessageId = "<20260302.9.ROGUE@mg.example.com>",
+                Recipient = "customer@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Transient,
+                RejectedForMessage = true,
+                Attribution = new EmailSendAttribution { TenantId = "rogue" },
+            }).AsTask()));
+
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Recorded).Should().Be(1);
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Duplicate).Should().Be(11);
+        (await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
     public async Task Send_IdsOutsideTheKeyValueAlphabet_AreMappedAndAttributedOnAnotherInstance()
     {
         // The mapping is a key-value entry (printable ASCII, at most 4,096 characters): ids with spaces, accents, CJK and

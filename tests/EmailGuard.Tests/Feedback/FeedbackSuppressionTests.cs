@@ -173,6 +173,31 @@ public sealed class FeedbackSuppressionTests
     }
 
     [Theory]
+    [InlineData(EmailBounceType.Transient)]
+    [InlineData(EmailBounceType.Undetermined)]
+    public async Task RefusalOfOneMessage_PostedAgainForEveryDeliveryAttempt_CountsOneBounce(EmailBounceType bounce)
+    {
+        // Mailgun retries a message a server refused "temporarily" (espblock) for hours, and posts a failed event, with
+        // an event id of its own, for every attempt: each counted as one more bounce, one refused message made five, and
+        // a tenant under the breakers' lines with one mail a spam filter held back tripped them.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution tenant = new() { TenantId = "acme" };
+
+        EmailFeedbackOutcome[] outcomes = new EmailFeedbackOutcome[5];
+        for (int attempt = 0; attempt < outcomes.Length; attempt++)
+        {
+            outcomes[attempt] = (await app.Feedback.RecordAsync(Refusal($"attempt{attempt}", "msg-1", "victim@example.com", bounce, tenant))).Outcome;
+        }
+
+        (await app.Feedback.RecordAsync(Refusal("other-message", "msg-2", "victim@example.com", bounce, tenant))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        (await app.Feedback.RecordAsync(Refusal("other-recipient", "msg-1", "second@example.com", bounce, tenant))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+
+        outcomes.Should().Equal(EmailFeedbackOutcome.Recorded, EmailFeedbackOutcome.Duplicate, EmailFeedbackOutcome.Duplicate, EmailFeedbackOutcome.Duplicate, EmailFeedbackOutcome.Duplicate);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(3, "one refused message to one recipient is one bounce, however often the provider tried it");
+        (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Bounces.Should().Be(3);
+    }
+
+    [Theory]
     [InlineData(EmailFeedbackKind.Complained, false)]
     [InlineData(EmailFeedbackKind.Delivered, false)]
     [InlineData(EmailFeedbackKind.Bounced, true)]
@@ -194,6 +219,18 @@ public sealed class FeedbackSuppressionTests
 
         (await record.Should().ThrowAsync<ArgumentException>()).WithMessage("*RejectedForMessage*");
     }
+
+    private static EmailFeedbackEvent Refusal(string id, string messageId, string recipient, EmailBounceType bounce, EmailSendAttribution attribution) => new()
+    {
+        Provider = "mailgun",
+        ProviderEventId = id,
+        ProviderMessageId = messageId,
+        Recipient = recipient,
+        Kind = EmailFeedbackKind.Bounced,
+        BounceType = bounce,
+        RejectedForMessage = true,
+        Attribution = attribution,
+    };
 
     private static EmailFeedbackEvent Rejection(string id, EmailBounceType bounce, EmailSendAttribution? attribution) => new()
     {
