@@ -77,19 +77,31 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     {
         (string provider, string recipient) = Validate(feedback);
         EmailSendAttribution? attribution = feedback.Attribution;
-        if (IsEmpty(attribution) && feedback.ProviderMessageId is { } messageId)
+        if (feedback.ProviderMessageId is { } messageId)
         {
             try
             {
                 // This provider's own mapping first; then one that names no provider (written before mappings named it,
-                // or by a transport that does not say).
+                // or by a transport that does not say). The mapping, written by the guard when it sent the message, wins
+                // over the tags the event echoes: an app that passes a customer's own headers or tags to the provider
+                // without the guarded sender's scrubbing would otherwise let that customer name another tenant in them and
+                // charge its bounces there, tripping the other tenant's breaker while its own stays clear.
                 string? mapping = await _mappings.GetAsync(FeedbackKeys.Message(provider, messageId), cancellationToken).ConfigureAwait(false)
                     ?? await _mappings.GetAsync(FeedbackKeys.Message(messageId), cancellationToken).ConfigureAwait(false);
-                attribution = FeedbackKeys.Deserialize(mapping) ?? attribution;
+                EmailSendAttribution? mapped = FeedbackKeys.Deserialize(mapping);
+                if (!IsEmpty(mapped))
+                {
+                    attribution = mapped;
+                }
             }
-            catch (EmailGuardStoreUnavailableException ex)
+            catch (EmailGuardStoreUnavailableException ex) when (IsEmpty(attribution))
             {
                 return Unavailable(feedback, provider, ex);
+            }
+            catch (EmailGuardStoreUnavailableException)
+            {
+                // The tags the event carries stand in for the mapping the store could not give: the counting below needs
+                // the same store and answers for it.
             }
         }
 

@@ -311,6 +311,49 @@ public sealed class EmailGuardFeedbackTests
     }
 
     [Fact]
+    public async Task Record_TagsNamingAnotherTenant_OnAMessageTheGuardTracked_ChargesTheTrackedSend()
+    {
+        // A rogue tenant's mail carried tags naming a victim tenant (an app that passes its customers' own headers to the
+        // provider): its bounce echoes them, but the guard recorded at send time whose message it was.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution rogue = new() { TenantId = "rogue", UserId = "rogue-user" };
+        EmailSendAttribution forged = new() { TenantId = "victim", UserId = "victim-user" };
+        await app.Feedback.TrackForProviderAsync("mailgun", "msg-1", rogue);
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "mailgun", attribution: forged));
+
+        result.Attribution!.TenantId.Should().Be("rogue", "the send-time record wins over the tags the event echoes");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "victim")).Bounces.Should().Be(0);
+        (await app.Counts.GetAsync(EmailGuardDimension.User, "victim-user")).Bounces.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Record_TaggedEvent_WhoseMessageNoSendTracked_ChargesTheTags()
+    {
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution tagged = new() { TenantId = "acme", UserId = "user-42" };
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "untracked", provider: "mailgun", attribution: tagged));
+
+        result.Attribution!.TenantId.Should().Be("acme");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Record_TaggedEvent_MappingStoreDown_TheTagsStandIn()
+    {
+        await using FeedbackTestApp app = new(more: s => s.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(new DownKeyValueStore())));
+        EmailSendAttribution tagged = new() { TenantId = "acme", UserId = "user-42" };
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "mailgun", attribution: tagged));
+
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded, "the counters' store is up, and the tags say whose mail it was");
+        result.Attribution!.TenantId.Should().Be("acme");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1);
+    }
+
+    [Fact]
     public async Task Record_SameMessageIdTrackedForTwoProviders_EachProvidersEventFindsItsOwnSend()
     {
         // Providers choose their ids independently: an SES send and a Mailgun send may carry the same one.
@@ -598,5 +641,17 @@ public sealed class EmailGuardFeedbackTests
 
         public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
             => new(new TaskCompletionSource().Task);
+    }
+
+    /// <summary>A key-value store that cannot be reached.</summary>
+    private sealed class DownKeyValueStore : IEmailGuardKeyValueStore
+    {
+        public ValueTask SetAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => throw new IOException("down");
+
+        public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken = default) => throw new IOException("down");
+
+        public ValueTask<string?> GetOrAddAsync(string key, string value, TimeSpan timeToLive, CancellationToken cancellationToken = default) => throw new IOException("down");
+
+        public ValueTask<bool> RemoveAsync(string key, string expectedValue, CancellationToken cancellationToken = default) => throw new IOException("down");
     }
 }
