@@ -94,14 +94,14 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                     attribution = mapped;
                 }
             }
-            catch (EmailGuardStoreUnavailableException ex) when (IsEmpty(attribution))
+            catch (EmailGuardStoreUnavailableException ex)
             {
-                return Unavailable(feedback, provider, ex);
-            }
-            catch (EmailGuardStoreUnavailableException)
-            {
-                // The tags the event carries stand in for the mapping the store could not give: the counting below needs
-                // the same store and answers for it.
+                // The tags the event carries, if any, stand in for the mapping the store could not give: the counting below
+                // needs the same store and answers for it.
+                if (IsEmpty(attribution))
+                {
+                    return Unavailable(feedback, provider, ex);
+                }
             }
         }
 

@@ -126,20 +126,22 @@ internal sealed partial class TenantLimitCache
         long now = _timeProvider.GetUtcNow().UtcTicks;
         Task<RateLimitRule[]> rules;
         RateLimitRule[]? serving;
-        RateLimitRule[]? known;
-        bool knownInvalidated;
+
+        // The last answer, applied alone only while it serves; otherwise the fallback of a lookup that outlasts the timeout.
+        RateLimitRule[]? last;
+        bool invalidated;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
             rules = entry.Rules;
             serving = entry.PreviousServesUntilTicks > now ? entry.Previous : null;
-            known = entry.Previous;
-            knownInvalidated = entry.PreviousInvalidated;
+            last = entry.Previous;
+            invalidated = entry.PreviousInvalidated;
         }
         else
         {
-            RateLimitRule[]? last = null;
+            last = null;
             long lastServesUntil = long.MinValue;
-            bool invalidated = false;
+            invalidated = false;
             if (entry is not null && entry.Rules.IsCompletedSuccessfully)
             {
                 last = entry.Rules.Result;
@@ -156,8 +158,6 @@ internal sealed partial class TenantLimitCache
 
             rules = Load(tenantId, entry, now, last, lastServesUntil, invalidated);
             serving = lastServesUntil > now ? last : null;
-            known = last;
-            knownInvalidated = invalidated;
         }
 
         if (rules.IsCompletedSuccessfully)
@@ -167,7 +167,7 @@ internal sealed partial class TenantLimitCache
 
         return serving is not null
             ? new(Resolve(serving, defaults))
-            : new(WaitAsync(tenantId, rules, defaults, known, knownInvalidated, budget, cancellationToken));
+            : new(WaitAsync(tenantId, rules, defaults, last, invalidated, budget, cancellationToken));
     }
 
     /// <summary>
