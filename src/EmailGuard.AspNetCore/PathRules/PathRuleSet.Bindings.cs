@@ -189,8 +189,7 @@ internal sealed partial class PathRuleSet
                     actual = string.Empty;
                 }
 
-                if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
-                    && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
+                if (!Same(actual, value, folded))
                 {
                     return false;
                 }
@@ -198,5 +197,10 @@ internal sealed partial class PathRuleSet
 
             return true;
         }
+
+        /// <summary>Whether a route value is the rule's: equal ignoring case, or once folded as a literal segment is.</summary>
+        private static bool Same(string actual, string value, string folded)
+            => string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
+               || string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal);
     }
 }
