@@ -45,11 +45,15 @@ internal sealed partial class EndpointGuardStateProvider
     /// <summary>Gets the rules in force; read once per request so a request never sees half old and half new rules.</summary>
     public EndpointGuardState Current => _state;
 
+    /// <summary>Raised after a reload put new rules in force, with them; a handler must not throw.</summary>
+    public event Action<EndpointGuardState>? Reloaded;
+
     private void Reload()
     {
+        EndpointGuardState state;
         try
         {
-            EndpointGuardState state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
+            state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
             WarnIfBounceBansCountNothing(state);
@@ -57,7 +61,10 @@ internal sealed partial class EndpointGuardStateProvider
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
         {
             Log.OptionsReloadRejected(_logger, LogValue.Of(ex));
+            return;
         }
+
+        Reloaded?.Invoke(state);
     }
 
     /// <summary>

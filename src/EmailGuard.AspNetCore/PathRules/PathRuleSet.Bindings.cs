@@ -189,8 +189,7 @@ internal sealed partial class PathRuleSet
                     actual = string.Empty;
                 }
 
-                if (!string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
-                    && !string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal))
+                if (!Same(actual, value, folded))
                 {
                     return false;
                 }
@@ -198,5 +197,28 @@ internal sealed partial class PathRuleSet
 
             return true;
         }
+
+        /// <summary>
+        /// Whether a request that reaches the route endpoint with <paramref name="requiredValues"/> (the action an MVC
+        /// conventional route stands for, the page) could have the rule's route values: each value the endpoint fixes
+        /// agrees, compared as <see cref="Agrees"/> compares a request's. A value the endpoint does not fix may be anything.
+        /// </summary>
+        public bool Fits(IReadOnlyDictionary<string, object?> requiredValues)
+        {
+            foreach ((string key, string value, string folded) in values)
+            {
+                if (requiredValues.TryGetValue(key, out object? required) && required is string { Length: > 0 } actual && !Same(actual, value, folded))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Whether a route value is the rule's: equal ignoring case, or once folded as a literal segment is.</summary>
+        private static bool Same(string actual, string value, string folded)
+            => string.Equals(actual, value, StringComparison.OrdinalIgnoreCase)
+               || string.Equals(PartitionValueKey.Fold(actual, PartitionValueComparison.IgnoreCase), folded, StringComparison.Ordinal);
     }
 }

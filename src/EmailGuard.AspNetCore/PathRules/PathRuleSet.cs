@@ -8,13 +8,16 @@ namespace EmailGuard.AspNetCore;
 /// <summary>Path rules and the allowlist compiled from options, most specific first.</summary>
 internal sealed partial class PathRuleSet
 {
-    public static readonly PathRuleSet Empty = new([], []);
+    public static readonly PathRuleSet Empty = new([], [], []);
 
     /// <summary>What <see cref="MatchPath"/> answers for a request an allowlist entry exempts.</summary>
     private const int Allowlisted = -2;
 
     private readonly (PathPattern Pattern, EmailRateLimitPolicy Policy)[] _rules;
     private readonly PathPattern[] _allowlist;
+
+    /// <summary>The settings each rule was written in (<c>EmailGuard:Endpoints:PathRules:0</c>), one or more per rule.</summary>
+    private readonly string[][] _settings;
     private readonly bool _hasExactRules;
 
     /// <summary>
@@ -24,10 +27,11 @@ internal sealed partial class PathRuleSet
     private volatile BindingCache? _cache;
     private readonly Func<Endpoint, BindingCache, EndpointBindings> _bind;
 
-    private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist)
+    private PathRuleSet((PathPattern, EmailRateLimitPolicy)[] rules, PathPattern[] allowlist, string[][] settings)
     {
         _rules = rules;
         _allowlist = allowlist;
+        _settings = settings;
         _hasExactRules = rules.Any(static r => !r.Item1.HasWildcardPath);
         _bind = Bind;
     }
@@ -147,7 +151,7 @@ internal sealed partial class PathRuleSet
             errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRuleFailureMode is not FailOpen, FailClosed or LocalFallback.");
         }
 
-        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<(PathRulePartitionKind Kind, int IPv4, int IPv6), List<RateLimitRule>> Rules)>();
+        var groups = new List<(PathPattern Pattern, EmailRateLimitPolicyBuilder Builder, Dictionary<(PathRulePartitionKind Kind, int IPv4, int IPv6), List<RateLimitRule>> Rules, List<string> Settings)>();
         for (int i = 0; i < options.PathRules.Count; i++)
         {
             EmailGuardPathRule item = options.PathRules[i];
@@ -189,9 +193,11 @@ internal sealed partial class PathRuleSet
             int index = groups.FindIndex(g => string.Equals(g.Pattern.Text, pattern!.Text, StringComparison.OrdinalIgnoreCase));
             if (index < 0)
             {
-                groups.Add((pattern!, CreateBuilder(pattern!.Text), []));
+                groups.Add((pattern!, CreateBuilder(pattern!.Text), [], []));
                 index = groups.Count - 1;
             }
+
+            groups[index].Settings.Add(setting);
 
             Dictionary<(PathRulePartitionKind, int, int), List<RateLimitRule>> byPartition = groups[index].Rules;
             if (!byPartition.TryGetValue(partitionBy, out List<RateLimitRule>? rules))
@@ -221,8 +227,8 @@ internal sealed partial class PathRuleSet
             return Empty;
         }
 
-        var compiled = new List<(PathPattern, EmailRateLimitPolicy)>();
-        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<(PathRulePartitionKind, int, int), List<RateLimitRule>> rules) in groups)
+        var compiled = new List<(PathPattern Pattern, EmailRateLimitPolicy Policy, string[] Settings)>();
+        foreach ((PathPattern pattern, EmailRateLimitPolicyBuilder builder, Dictionary<(PathRulePartitionKind, int, int), List<RateLimitRule>> rules, List<string> settings) in groups)
         {
             foreach (((PathRulePartitionKind kind, int ipv4, int ipv6), List<RateLimitRule> partitionRules) in rules)
             {
@@ -235,11 +241,12 @@ internal sealed partial class PathRuleSet
             }
 
             builder.WithFailureMode(options.PathRuleFailureMode);
-            compiled.Add((pattern, new EmailRateLimitPolicy(builder, options.QuotaHeadersOnAllowedResponses, "r")));
+            compiled.Add((pattern, new EmailRateLimitPolicy(builder, options.QuotaHeadersOnAllowedResponses, "r"), [.. settings]));
         }
 
         // OrderBy is stable, so equally specific rules keep the order the configuration gives them.
-        return new PathRuleSet([.. compiled.OrderBy(c => c.Item1, Comparer<PathPattern>.Create(PathPattern.CompareSpecificity))], [.. allowlist]);
+        var ordered = compiled.OrderBy(c => c.Pattern, Comparer<PathPattern>.Create(PathPattern.CompareSpecificity)).ToArray();
+        return new PathRuleSet([.. ordered.Select(static c => (c.Pattern, c.Policy))], [.. allowlist], [.. ordered.Select(static c => c.Settings)]);
     }
 
     private static EmailRateLimitPolicyBuilder CreateBuilder(string name) => new(name);

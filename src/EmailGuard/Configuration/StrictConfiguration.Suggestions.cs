@@ -11,6 +11,14 @@ internal static partial class StrictConfiguration
     /// (<c>IPV4Prefix</c>: <c>IPv4PrefixLength</c>, too far by edit distance); else the known names.
     /// </summary>
     internal static string Suggest(string key, IEnumerable<string> known, string typeName)
+        => Nearest(key, known) is { } nearest ? $"; did you mean {nearest}?" : $"; {typeName} has {string.Join(", ", known)}.";
+
+    /// <summary>
+    /// The known name <paramref name="key"/> most likely misspells: the nearest by edit distance (case-insensitive) when it
+    /// is within a third of its length (two edits at least), else the only one that begins with a key of at least
+    /// <see cref="MinPrefixLength"/> characters; <see langword="null"/> when none is that close.
+    /// </summary>
+    internal static string? Nearest(string key, IEnumerable<string> known)
     {
         string? best = null;
         int bestDistance = int.MaxValue;
@@ -33,10 +41,10 @@ internal static partial class StrictConfiguration
 
         if (best is not null && bestDistance <= Math.Max(2, best.Length / 3))
         {
-            return $"; did you mean {best}?";
+            return best;
         }
 
-        return completions == 1 ? $"; did you mean {completed}?" : $"; {typeName} has {string.Join(", ", known)}.";
+        return completions == 1 ? completed : null;
     }
 
     private static int EditDistance(string a, string b)
