@@ -229,6 +229,43 @@ public sealed class FeedbackSuppressionTests
         counts.Bounces.Should().Be(5, "every mail the provider sent was refused");
     }
 
+    [Fact]
+    public async Task RefusalOfMailsSharingAMessageId_EachSentByTheGuard_CountsABounceForEveryMail()
+    {
+        // Mailgun takes the message's Message-ID for its id, and an app that passes its customers' headers through lets a
+        // customer give every mail one. Refusals keyed by message id and recipient counted one bounce for all the mails to
+        // a recipient: five refused mails, five sends, one bounce. Each mail's tags carry its own send id.
+        await using FeedbackTestApp app = new();
+        const string MessageId = "<same@customer.example>";
+        List<EmailSendAttribution> mails = [];
+        for (int i = 0; i < 5; i++)
+        {
+            EmailSendDecision sent = await app.Guard.CheckAsync(new OutboundEmail { To = ["victim@example.com"], Sender = "noreply@app.example", TenantId = "acme" });
+            sent.IsAllowed.Should().BeTrue();
+            mails.Add(sent.Attribution!);
+            await app.Feedback.TrackForProviderAsync("mailgun", MessageId, sent.Attribution!);
+        }
+
+        mails.Select(m => m.SendId).Should().OnlyHaveUniqueItems();
+        EmailFeedbackOutcome[] refused = new EmailFeedbackOutcome[mails.Count];
+        EmailFeedbackOutcome[] retried = new EmailFeedbackOutcome[mails.Count];
+        for (int i = 0; i < mails.Count; i++)
+        {
+            refused[i] = (await app.Feedback.RecordAsync(Refusal($"first{i}", MessageId, "victim@example.com", EmailBounceType.Transient, mails[i]))).Outcome;
+        }
+
+        for (int i = 0; i < mails.Count; i++)
+        {
+            retried[i] = (await app.Feedback.RecordAsync(Refusal($"retry{i}", MessageId, "victim@example.com", EmailBounceType.Transient, mails[i]))).Outcome;
+        }
+
+        refused.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Recorded, "each mail was refused on its own");
+        retried.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Duplicate, "a later attempt at one of those mails echoes its tags: the same refusal");
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        counts.Sends.Should().Be(5);
+        counts.Bounces.Should().Be(5, "every mail the provider sent was refused");
+    }
+
     [Theory]
     [InlineData(EmailFeedbackKind.Complained, false)]
     [InlineData(EmailFeedbackKind.Delivered, false)]
