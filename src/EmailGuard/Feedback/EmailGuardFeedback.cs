@@ -131,10 +131,12 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
         // A provider that retries a message a server refused posts the refusal again for every attempt, each with an event
         // id of its own (Mailgun's temporary espblock, for hours): one refused message to one recipient is one bounce, and
-        // the later attempts are duplicates. Without a message id each event counts, as before.
+        // the later attempts are duplicates. Without a message id each event counts, as before. Keyed by the recipient
+        // as written, not folded: a message to five spellings of one mailbox was five mails, five sends, five refusals;
+        // and by the send id of the event's own tags, since mails can share a message id that a customer set.
         if (feedback.RejectedForMessage && feedback.ProviderMessageId is { } refused)
         {
-            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, recipient), _dedupRule));
+            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
         }
 
         List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];

@@ -78,8 +78,23 @@ internal static class FeedbackKeys
     /// The mark that a refusal of one message (<see cref="EmailFeedbackEvent.RejectedForMessage"/>) to one recipient was
     /// counted: a provider posts it again for every delivery attempt it retries, each with an event id of its own.
     /// </summary>
-    public static string Refusal(string provider, string providerMessageId, string recipient)
-        => RefusalPrefix + provider + ":" + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + recipient);
+    /// <param name="provider">The provider.</param>
+    /// <param name="providerMessageId">The message id, in any of the forms <see cref="Canonical"/> reads as one.</param>
+    /// <param name="sendId">
+    /// The send id the event's own tags carry (<see cref="EmailFeedbackTags.SendIdTag"/>), if any: Mailgun takes the
+    /// message's <c>Message-ID</c> for its id, which a customer whose headers the app passes through can set, and mails
+    /// that share one are told apart by it. A provider's retries of one mail echo its tags, so they share it too. Not the
+    /// mapping's: that is the last send tracked under the id, the same for all of them.
+    /// </param>
+    /// <param name="writtenRecipient">
+    /// The recipient as the event writes it, not as the limits fold it: a message to several spellings of one mailbox
+    /// (<c>victim+1@x</c>, <c>v.ictim@gmail.com</c>) is one mail per spelling to the provider, counted as one send each
+    /// (<c>GuardBuffers.AddDelivery</c>), and each refused mail is one bounce. Only its case is folded, as the sends'
+    /// count folds it.
+    /// </param>
+    public static string Refusal(string provider, string providerMessageId, string? sendId, string writtenRecipient)
+        => RefusalPrefix + provider + ":"
+           + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + sendId + " " + writtenRecipient.Trim().ToLowerInvariant());
 
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 

@@ -16,8 +16,7 @@ internal sealed partial class TenantLimitCache
     {
         if (_entries.TryGetValue(tenantId, out Entry? entry))
         {
-            // One attempt: an entry that changed meanwhile was put there by a lookup that started after this call began.
-            _ = _entries.TryUpdate(tenantId, Invalidated(entry), entry);
+            InvalidateEntry(tenantId, entry);
         }
 
         CapWeight(tenantId);
@@ -29,7 +28,7 @@ internal sealed partial class TenantLimitCache
         foreach (KeyValuePair<string, Entry> pair in _entries)
         {
             // An entry added while this runs, or missed by the enumeration, belongs to a lookup that started after it began.
-            _ = _entries.TryUpdate(pair.Key, Invalidated(pair.Value), pair.Value);
+            InvalidateEntry(pair.Key, pair.Value);
         }
 
         foreach (KeyValuePair<string, Weight> pair in _weights)
@@ -51,6 +50,32 @@ internal sealed partial class TenantLimitCache
             {
                 _ = _entries.TryUpdate(pair.Key, pair.Value with { ExpiresAtTicks = now }, pair.Value);
             }
+        }
+    }
+
+    /// <summary>Test seam: runs after an invalidation read a tenant's entry and before it replaces it.</summary>
+    internal Action<string>? InvalidationRead { get; set; }
+
+    /// <summary>
+    /// Replaces <paramref name="entry"/> with its invalidated form, again while the tenant's entry changes but keeps its
+    /// lookup: <see cref="ExpireAll"/> (a whole reload of the state, at every change on a store that reports none) or
+    /// another invalidation rewrote it, and the answer it holds is still the old plan's. Given up on the first attempt,
+    /// the invalidation was lost, and the next check served that answer while the provider was asked. An entry with
+    /// another lookup, or none, was put there by a lookup that started after this call began: it stands.
+    /// </summary>
+    private void InvalidateEntry(string tenantId, Entry entry)
+    {
+        while (true)
+        {
+            InvalidationRead?.Invoke(tenantId);
+            if (_entries.TryUpdate(tenantId, Invalidated(entry), entry)
+                || !_entries.TryGetValue(tenantId, out Entry? current)
+                || current.Rules != entry.Rules)
+            {
+                return;
+            }
+
+            entry = current;
         }
     }
 

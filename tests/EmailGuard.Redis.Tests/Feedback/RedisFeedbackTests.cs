@@ -260,6 +260,32 @@ public class RedisFeedbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RefusalsOfOneMessageToSeveralSpellingsOfAMailbox_AttemptsPostedToThreeInstancesAtOnce_CountOneBouncePerSpelling()
+    {
+        // One message to five spellings of one mailbox is five mails to the provider and five sends to the ratios; each
+        // refused mail's attempts (its address in any case) are posted to three instances at once: five bounces, not one.
+        ServiceProvider[] instances = [Instance(), Instance(), Instance()];
+        string[] spellings = ["customer@gmail.com", "cus.tomer@gmail.com", "customer+1@gmail.com", "customer+2@googlemail.com", "c.ustomer+3@gmail.com"];
+
+        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            instances[i % 3].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "mailgun",
+                ProviderEventId = $"attempt-{i}",
+                ProviderMessageId = "<20260302.9.ROGUE@mg.example.com>",
+                Recipient = i % 2 == 0 ? spellings[i % 5] : spellings[i % 5].ToUpperInvariant(),
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Transient,
+                RejectedForMessage = true,
+                Attribution = new EmailSendAttribution { TenantId = "rogue" },
+            }).AsTask()));
+
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Recorded).Should().Be(5, "one per mail");
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Duplicate).Should().Be(15);
+        (await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(5);
+    }
+
+    [Fact]
     public async Task Send_IdsOutsideTheKeyValueAlphabet_AreMappedAndAttributedOnAnotherInstance()
     {
         // The mapping is a key-value entry (printable ASCII, at most 4,096 characters): ids with spaces, accents, CJK and

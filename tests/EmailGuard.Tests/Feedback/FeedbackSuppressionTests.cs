@@ -197,6 +197,75 @@ public sealed class FeedbackSuppressionTests
         (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Bounces.Should().Be(3);
     }
 
+    [Fact]
+    public async Task RefusalOfOneMessage_ToSeveralSpellingsOfOneMailbox_CountsABounceForEveryMailSent()
+    {
+        // One message to five spellings of one mailbox is one recipient to the limits but five mails to the provider, and
+        // five sends to the ratios. Refusals keyed by the folded address counted one bounce for the five refused mails: a
+        // sender whose every mail spam filters refuse read a bounce rate of 20 %, under the breakers' lines.
+        await using FeedbackTestApp app = new();
+        string[] spellings = ["victim@gmail.com", "v.ictim@gmail.com", "victim+1@gmail.com", "Victim+2@googlemail.com", "vic.tim+3@gmail.com"];
+        EmailSendDecision sent = await app.Guard.CheckAsync(new OutboundEmail { To = spellings, Sender = "noreply@app.example", TenantId = "acme" });
+        sent.IsAllowed.Should().BeTrue();
+        EmailSendAttribution tenant = new() { TenantId = "acme" };
+
+        EmailFeedbackOutcome[] refused = new EmailFeedbackOutcome[spellings.Length];
+        EmailFeedbackOutcome[] retried = new EmailFeedbackOutcome[spellings.Length];
+        for (int i = 0; i < spellings.Length; i++)
+        {
+            refused[i] = (await app.Feedback.RecordAsync(Refusal($"first{i}", "<msg-1@mg.example>", spellings[i], EmailBounceType.Transient, tenant))).Outcome;
+        }
+
+        for (int i = 0; i < spellings.Length; i++)
+        {
+            // Each mail's next attempt, its address in another case and its message id without the brackets: the same mail.
+            retried[i] = (await app.Feedback.RecordAsync(Refusal($"retry{i}", "msg-1@mg.example", spellings[i].ToUpperInvariant(), EmailBounceType.Transient, tenant))).Outcome;
+        }
+
+        refused.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Recorded, "each spelling was a mail of its own, refused on its own");
+        retried.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Duplicate, "a later attempt at one of those mails is the same refusal");
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        counts.Sends.Should().Be(5);
+        counts.Bounces.Should().Be(5, "every mail the provider sent was refused");
+    }
+
+    [Fact]
+    public async Task RefusalOfMailsSharingAMessageId_EachSentByTheGuard_CountsABounceForEveryMail()
+    {
+        // Mailgun takes the message's Message-ID for its id, and an app that passes its customers' headers through lets a
+        // customer give every mail one. Refusals keyed by message id and recipient counted one bounce for all the mails to
+        // a recipient: five refused mails, five sends, one bounce. Each mail's tags carry its own send id.
+        await using FeedbackTestApp app = new();
+        const string MessageId = "<same@customer.example>";
+        List<EmailSendAttribution> mails = [];
+        for (int i = 0; i < 5; i++)
+        {
+            EmailSendDecision sent = await app.Guard.CheckAsync(new OutboundEmail { To = ["victim@example.com"], Sender = "noreply@app.example", TenantId = "acme" });
+            sent.IsAllowed.Should().BeTrue();
+            mails.Add(sent.Attribution!);
+            await app.Feedback.TrackForProviderAsync("mailgun", MessageId, sent.Attribution!);
+        }
+
+        mails.Select(m => m.SendId).Should().OnlyHaveUniqueItems();
+        EmailFeedbackOutcome[] refused = new EmailFeedbackOutcome[mails.Count];
+        EmailFeedbackOutcome[] retried = new EmailFeedbackOutcome[mails.Count];
+        for (int i = 0; i < mails.Count; i++)
+        {
+            refused[i] = (await app.Feedback.RecordAsync(Refusal($"first{i}", MessageId, "victim@example.com", EmailBounceType.Transient, mails[i]))).Outcome;
+        }
+
+        for (int i = 0; i < mails.Count; i++)
+        {
+            retried[i] = (await app.Feedback.RecordAsync(Refusal($"retry{i}", MessageId, "victim@example.com", EmailBounceType.Transient, mails[i]))).Outcome;
+        }
+
+        refused.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Recorded, "each mail was refused on its own");
+        retried.Should().AllBeEquivalentTo(EmailFeedbackOutcome.Duplicate, "a later attempt at one of those mails echoes its tags: the same refusal");
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        counts.Sends.Should().Be(5);
+        counts.Bounces.Should().Be(5, "every mail the provider sent was refused");
+    }
+
     [Theory]
     [InlineData(EmailFeedbackKind.Complained, false)]
     [InlineData(EmailFeedbackKind.Delivered, false)]

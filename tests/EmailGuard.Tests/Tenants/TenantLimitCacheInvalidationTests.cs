@@ -34,6 +34,52 @@ public sealed class TenantLimitCacheInvalidationTests
         weight.Should().Be(5, "the old plan's weight must not overwrite the new one");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Invalidate_WhileAWholeReloadMarksEveryAnswerExpired_TheNextCheckWaitsForTheNewPlan(bool everyTenant)
+    {
+        // Arrange: acme's plan, 100 an hour, is cached; the operator cuts it to 1 an hour and invalidates it. A whole reload
+        // of the state (at every change on a store that reports none) marks every answer expired between the
+        // invalidation's read of the entry and its write: the write found another entry, one attempt gave up, and the
+        // next check served the old plan while the provider was asked.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 5, 10, 0, 0, TimeSpan.Zero));
+        HeldProvider provider = new();
+        RateLimitRule[] defaults = [RateLimitRule.PerHour(3)];
+        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: TimeSpan.FromSeconds(1), defaults: defaults);
+        ValueTask<RateLimitRule[]> first = cache.GetAsync("acme", defaults, default);
+        provider.Answer(0, RateLimitRule.PerHour(100), weight: 1);
+        (await first).Should().Equal(RateLimitRule.PerHour(100));
+        int reloads = 0;
+        cache.InvalidationRead = _ =>
+        {
+            if (reloads++ == 0)
+            {
+                cache.ExpireAll();
+            }
+        };
+
+        // Act
+        if (everyTenant)
+        {
+            cache.InvalidateAll();
+        }
+        else
+        {
+            cache.Invalidate("acme");
+        }
+
+        ValueTask<RateLimitRule[]> next = cache.GetAsync("acme", defaults, default);
+        bool servedAtOnce = next.IsCompleted;
+        provider.Answer(1, RateLimitRule.PerHour(1), weight: 1);
+        RateLimitRule[] rules = await next;
+
+        // Assert
+        reloads.Should().BeGreaterThan(0, "the reload ran inside the invalidation");
+        servedAtOnce.Should().BeFalse("an invalidated answer serves no check while the provider is asked");
+        rules.Should().Equal([RateLimitRule.PerHour(1)], "the check after the invalidation gets the new plan, not the old one");
+    }
+
     /// <summary>Each lookup waits until the test answers it by its order.</summary>
     private sealed class HeldProvider : ITenantLimitProvider
     {
