@@ -126,6 +126,33 @@ public sealed class SharedActivityTests
     }
 
     [Fact]
+    public async Task LeaveAsync_WhileAPublishIsStillWriting_ThePublishDoesNotClaimTheSlotAgain()
+    {
+        // A publish whose writes are slow when shutdown begins: LeaveAsync's wait for it is bounded (here the host's
+        // shutdown cancelled it at once), so it gives up the slot while the publish's renewal of it is on its way. The
+        // renewal then wrote the slot back, and every other dashboard showed the stopped instance until it expired (45 s).
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost host = await StartAsync(time, new SharedStore(time));
+        EmailGuardMonitor monitor = host.Services.GetRequiredService<EmailGuardMonitor>();
+        ActivityExchange exchange = new(
+            shared, monitor, time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
+        TaskCompletionSource slowStore = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        shared.Hold = slowStore.Task;
+        Task publishing = exchange.PublishAsync(default);
+        using CancellationTokenSource shutdown = new();
+        await shutdown.CancelAsync();
+
+        await exchange.LeaveAsync(shutdown.Token);
+        shared.Live.Should().NotContain(v => v.Value == exchange.InstanceId && v.Key.Contains(":slot:", StringComparison.Ordinal), "the slot was given up");
+        shared.Hold = null;
+        slowStore.SetResult();
+        await publishing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        shared.Live.Should().NotContain(v => v.Value == exchange.InstanceId && v.Key.Contains(":slot:", StringComparison.Ordinal), "the clock did not move, and no slot came back");
+    }
+
+    [Fact]
     public async Task StopAsync_SlotTakenByAnotherInstanceSince_LeavesItTheirs()
     {
         // This instance's slot expired (a store that did not answer its renewals) and another instance claimed it, here

@@ -97,13 +97,25 @@ internal sealed partial class ActivityExchange
             }
         }
 
-        List<Task> writes = [BoundedAsync(_store.SetAsync(SlotKey(_slot), InstanceId, TimeToLive, cancellationToken), cancellationToken)];
+        // The slot these writes renew: LeaveAsync may give it up (and forget it) while they are on their way.
+        int slot = _slot;
+        List<Task> writes = [BoundedAsync(_store.SetAsync(SlotKey(slot), InstanceId, TimeToLive, cancellationToken), cancellationToken)];
         foreach ((string part, string value) in Capture().Encode())
         {
             writes.Add(BoundedAsync(_store.SetAsync(PartKey(InstanceId, part), value, TimeToLive, cancellationToken), cancellationToken));
         }
 
         await Task.WhenAll(writes).ConfigureAwait(false);
+        if (Volatile.Read(ref _left))
+        {
+            // LeaveAsync stopped waiting for this publish (its wait is bounded, and the host's shutdown may cancel it) and
+            // gave up the slot while these writes were on their way: they claimed it again, for the others to show this
+            // instance until it expired. Given up again, as LeaveAsync would: only while it holds this instance's id.
+            if (await BoundedAsync(_store.RemoveAsync(SlotKey(slot), InstanceId, cancellationToken), cancellationToken).ConfigureAwait(false))
+            {
+                _slot = -1;
+            }
+        }
     }
 
     /// <summary>Publishes, logging instead of throwing: a store that fails costs the others one interval of this instance.</summary>
@@ -122,7 +134,8 @@ internal sealed partial class ActivityExchange
     /// <summary>
     /// Gives up this instance's slot as the app shuts down, so that the other instances stop showing it at once instead
     /// of until it expires (<see cref="TimeToLive"/>). Publishing stops first, and a publish still writing is waited for,
-    /// since it could claim a slot again after the release. The slot is removed only while it holds this instance's id
+    /// since it could claim a slot again after the release; one that outlasts the wait gives the slot up itself once its
+    /// writes land. The slot is removed only while it holds this instance's id
     /// (<see cref="IEmailGuardKeyValueStore.RemoveAsync"/>): one that expired meanwhile and was taken by another instance
     /// stays theirs. Each wait is bounded by <see cref="StoreResilienceOptions.Timeout"/>, so a dead or hung store delays
     /// shutdown by at most twice that; the slot is then left to expire (logged, 3035), as it is when the host's shutdown
