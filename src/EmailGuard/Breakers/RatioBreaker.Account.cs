@@ -172,6 +172,19 @@ internal sealed partial class RatioBreaker
                 EmailGuardPartyType.Category, memory.Party, memory.Reason, "the account's ratios fell under the release line", By, cancellationToken: CancellationToken.None)
                 .ConfigureAwait(false);
 
+            // Another instance may have tightened the category again between the read of the flag above and the clear,
+            // on bounces this reading did not count: the clear removed that tightening too. Those bounces were counted
+            // before its flag was written, so a reading made after the clear counts them: over the tighten line, the
+            // category is held again, quietly (that instance announced the tightening), and nothing is released.
+            counts = await _feedback.ReadAsync(
+                [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
+            if (counts.FirstOrDefault(c => AccountOver(c, complaint, release: false)) is { } tightenedMeanwhile)
+            {
+                await HoldAsync(memory, tightenedMeanwhile, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
+                held = true;
+                return;
+            }
+
             EmailFeedbackCounts global = counts[0];
             long failures = complaint ? global.Complaints : global.Bounces;
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing

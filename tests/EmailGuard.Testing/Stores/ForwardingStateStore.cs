@@ -15,7 +15,7 @@ public class ForwardingStateStore(IEmailGuardStateStore inner) : IEmailGuardStat
         => inner.LoadChangesAsync(sinceVersion, cancellationToken);
 
     /// <inheritdoc />
-    public ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
+    public virtual ValueTask<long> GetVersionAsync(CancellationToken cancellationToken) => inner.GetVersionAsync(cancellationToken);
 
     /// <inheritdoc />
     public virtual ValueTask<EmailGuardStateData> LoadAsync(CancellationToken cancellationToken) => inner.LoadAsync(cancellationToken);

@@ -235,7 +235,6 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         bool reading = false;
         Gate gate = new();
         GatedStore gated = new(_store, gate, _ => reading);
-        static void EveryMinute(IServiceCollection s) => s.Configure<EmailRatioBreakerOptions>(o => o.AccountCheckEvery = TimeSpan.FromMinutes(1));
         ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
         ServiceProvider b = Instance("b", accountBreaker: true, store: gated, more: s =>
         {
@@ -272,6 +271,51 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal(("a", "signup"), ("c", "signup"));
         (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
             .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "the account is over the 3 % line");
+        _recoveries.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task AccountBreaker_AnotherInstanceTightensBetweenTheReleasingReadingsReReadAndItsClear_TheCategoryStaysTightened()
+    {
+        // Arrange: as above, but b's reading reads the flag it read for (still on), and waits just before its clear
+        // loads the flags to remove (made certain: b's state store holds that call).
+        Gate gate = new();
+        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
+        ServiceProvider b = Instance("b", accountBreaker: true, more: s =>
+        {
+            EveryMinute(s);
+            s.AddSingleton<IEmailGuardStateStore>(new ClearGatedStateStore(_state, gate));
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
+        });
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 9; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        await TouchAsync(b);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await SendAsync(b, 200, "g", "newsletter");
+        _time.Advance(TimeSpan.FromSeconds(54));
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads 9 in 501, under the 2 % release line, and finds its flag on");
+
+        // Act: the flag ends; bounces on c bring the account over the 3 % line (16 in 501), and c tightens signup again;
+        // then b's clear goes on, and removes c's flag with the ended one's reason.
+        _time.Advance(TimeSpan.FromSeconds(7));
+        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
+        for (int i = 9; i < 16; i++)
+        {
+            await BounceAsync(c, $"n{i}", "newsletter");
+        }
+
+        _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal([("a", "signup"), ("c", "signup")], "c tightened while b waited");
+        gate.Release();
+        await b.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: the account is over the 3 % line, so signup stays tightened, and nothing is released.
+        (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
+            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "16 in 501 is over the 3 % line");
         _recoveries.Should().BeEmpty();
     }
 
@@ -411,6 +455,22 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             {
                 await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
             }
+        }
+    }
+
+    private static void EveryMinute(IServiceCollection services)
+        => services.Configure<EmailRatioBreakerOptions>(o => o.AccountCheckEvery = TimeSpan.FromMinutes(1));
+
+    /// <summary>The shared state store as instance b sees it: the first load of the flags that a clear makes waits at <paramref name="gate"/>.</summary>
+    private sealed class ClearGatedStateStore(IEmailGuardStateStore inner, Gate gate) : EmailGuard.Testing.Stores.ForwardingStateStore(inner)
+    {
+        public override async ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
+        {
+            // A clear reads the state's version before the flags it removes, synchronously from EmailGuardFlags.ClearAsync
+            // (its state machine's frame); nothing else b does in this test clears.
+            string trace = Environment.StackTrace;
+            await gate.PassAsync(trace.Contains("EmailGuardFlags", StringComparison.Ordinal) && trace.Contains("ClearAsync", StringComparison.Ordinal));
+            return await Inner.GetVersionAsync(cancellationToken);
         }
     }
 
