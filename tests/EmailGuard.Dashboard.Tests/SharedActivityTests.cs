@@ -70,8 +70,7 @@ public sealed class SharedActivityTests
         SharedStore shared = new(time);
         await using DashboardHost host = await StartAsync(time, new SharedStore(time));
         EmailGuardMonitor monitor = host.Services.GetRequiredService<EmailGuardMonitor>();
-        ActivityExchange exchange = new(
-            shared, monitor, time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
+        ActivityExchange exchange = ExchangeOn(shared, monitor, time);
         TaskCompletionSource slowStore = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         shared.Hold = slowStore.Task;
@@ -135,8 +134,7 @@ public sealed class SharedActivityTests
         SharedStore shared = new(time);
         await using DashboardHost host = await StartAsync(time, new SharedStore(time));
         EmailGuardMonitor monitor = host.Services.GetRequiredService<EmailGuardMonitor>();
-        ActivityExchange exchange = new(
-            shared, monitor, time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
+        ActivityExchange exchange = ExchangeOn(shared, monitor, time);
         TaskCompletionSource slowStore = new(TaskCreationOptions.RunContinuationsAsynchronously);
         shared.Hold = slowStore.Task;
         Task publishing = exchange.PublishAsync(default);
@@ -273,6 +271,10 @@ public sealed class SharedActivityTests
     }
 
     private static bool IsPrintableAscii(char c) => c is >= ' ' and <= '~';
+
+    /// <summary>An exchange of its own on <paramref name="shared"/>, beside the host's, with a store timeout long enough never to run out here.</summary>
+    private static ActivityExchange ExchangeOn(SharedStore shared, EmailGuardMonitor monitor, FakeTimeProvider time) => new(
+        shared, monitor, time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
 
     private static Task<DashboardHost> StartAsync(FakeTimeProvider time, SharedStore shared)
         => DashboardHost.StartAsync(time: time, services: s => s.AddSingleton<IEmailGuardKeyValueStore>(shared));

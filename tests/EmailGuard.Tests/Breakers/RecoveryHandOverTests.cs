@@ -235,43 +235,17 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         bool reading = false;
         Gate gate = new();
         GatedStore gated = new(_store, gate, _ => reading);
-        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
-        ServiceProvider b = Instance("b", accountBreaker: true, store: gated, more: s =>
-        {
-            EveryMinute(s);
-            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
-        });
-        await SendAsync(a, 300, "n", "newsletter");
-        for (int i = 0; i < 9; i++)
-        {
-            await BounceAsync(a, $"n{i}", "newsletter");
-        }
-
-        await TouchAsync(b);
-        _instances.Remove(a);
-        await a.DisposeAsync();
-        await SendAsync(b, 200, "g", "newsletter");
-        reading = true;
-        _time.Advance(TimeSpan.FromSeconds(54));
-        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
+        ServiceProvider b = await ReleasingReadingAtGateAsync(gate, s => s.AddSingleton<IRateLimitStore>(gated), () => reading = true);
 
         // Act: the flag ends; bounces on c bring the account over the 3 % line (16 in 501), and c tightens signup again;
         // then b's reading goes on.
-        _time.Advance(TimeSpan.FromSeconds(7));
-        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
-        for (int i = 9; i < 16; i++)
-        {
-            await BounceAsync(c, $"n{i}", "newsletter");
-        }
-
+        ServiceProvider c = await TightenAgainOnAnotherInstanceAsync();
         gate.Release();
         await b.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         // Assert: c's tightening stands, and nothing is released: b's reading was of the flag that ended, not of c's.
         _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal(("a", "signup"), ("c", "signup"));
-        (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
-            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "the account is over the 3 % line");
-        _recoveries.Should().BeEmpty();
+        await ShouldStayTightenedAsync(c);
     }
 
     [Fact]
@@ -280,43 +254,17 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         // Arrange: as above, but b's reading reads the flag it read for (still on), and waits just before its clear
         // loads the flags to remove (made certain: b's state store holds that call).
         Gate gate = new();
-        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
-        ServiceProvider b = Instance("b", accountBreaker: true, more: s =>
-        {
-            EveryMinute(s);
-            s.AddSingleton<IEmailGuardStateStore>(new ClearGatedStateStore(_state, gate));
-            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
-        });
-        await SendAsync(a, 300, "n", "newsletter");
-        for (int i = 0; i < 9; i++)
-        {
-            await BounceAsync(a, $"n{i}", "newsletter");
-        }
-
-        await TouchAsync(b);
-        _instances.Remove(a);
-        await a.DisposeAsync();
-        await SendAsync(b, 200, "g", "newsletter");
-        _time.Advance(TimeSpan.FromSeconds(54));
-        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads 9 in 501, under the 2 % release line, and finds its flag on");
+        ServiceProvider b = await ReleasingReadingAtGateAsync(gate, s => s.AddSingleton<IEmailGuardStateStore>(new ClearGatedStateStore(_state, gate)));
 
         // Act: the flag ends; bounces on c bring the account over the 3 % line (16 in 501), and c tightens signup again;
         // then b's clear goes on, and removes c's flag with the ended one's reason.
-        _time.Advance(TimeSpan.FromSeconds(7));
-        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
-        for (int i = 9; i < 16; i++)
-        {
-            await BounceAsync(c, $"n{i}", "newsletter");
-        }
-
+        ServiceProvider c = await TightenAgainOnAnotherInstanceAsync();
         _trips.Select(t => (t.Instance, t.Args.Partition)).Should().Equal([("a", "signup"), ("c", "signup")], "c tightened while b waited");
         gate.Release();
         await b.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         // Assert: the account is over the 3 % line, so signup stays tightened, and nothing is released.
-        (await c.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
-            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "16 in 501 is over the 3 % line");
-        _recoveries.Should().BeEmpty();
+        await ShouldStayTightenedAsync(c);
     }
 
     [Fact]
@@ -456,6 +404,57 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
                 await _released.Task.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>
+    /// Signup held a minute at a time, read 6 s before each end: a tightens it (9 bounces in 300) and stops; b, with
+    /// <paramref name="moreForB"/>, follows it; 200 good mails bring the account under the release line (9 in 501), and
+    /// b's reading of the round begins and waits at <paramref name="gate"/>, where b's stores hold it.
+    /// </summary>
+    private async Task<ServiceProvider> ReleasingReadingAtGateAsync(Gate gate, Action<IServiceCollection> moreForB, Action? beforeReading = null)
+    {
+        ServiceProvider a = Instance("a", accountBreaker: true, more: EveryMinute);
+        ServiceProvider b = Instance("b", accountBreaker: true, more: s =>
+        {
+            EveryMinute(s);
+            moreForB(s);
+            s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
+        });
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 9; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        await TouchAsync(b);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await SendAsync(b, 200, "g", "newsletter");
+        beforeReading?.Invoke();
+        _time.Advance(TimeSpan.FromSeconds(54));
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
+        return b;
+    }
+
+    /// <summary>The flag ends; bounces on a new instance c bring the account over the 3 % line (16 in 501), and c tightens signup again.</summary>
+    private async Task<ServiceProvider> TightenAgainOnAnotherInstanceAsync()
+    {
+        _time.Advance(TimeSpan.FromSeconds(7));
+        ServiceProvider c = Instance("c", accountBreaker: true, more: EveryMinute);
+        for (int i = 9; i < 16; i++)
+        {
+            await BounceAsync(c, $"n{i}", "newsletter");
+        }
+
+        return c;
+    }
+
+    /// <summary>Signup is tightened, as 16 bounces in 501 call for, and nothing was released.</summary>
+    private async Task ShouldStayTightenedAsync(ServiceProvider instance)
+    {
+        (await instance.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup"))
+            .Should().ContainSingle(f => f.Reason == EmailGuardFlagReasons.AccountBounceRate, "16 in 501 is over the 3 % line");
+        _recoveries.Should().BeEmpty();
     }
 
     private static void EveryMinute(IServiceCollection services)
