@@ -151,6 +151,46 @@ public sealed class SharedActivityTests
     }
 
     [Fact]
+    public async Task LeaveAsync_AfterThePublishersStopCancelledAPublishWhoseWritesAreOnTheirWay_TheSlotDoesNotComeBack()
+    {
+        // As the publisher stops: its loop's token is cancelled first, so a publish whose writes are slow stops waiting
+        // for them at once, and LeaveAsync found no publish to wait for; the renewal of the slot, still on its way,
+        // landed after the slot was given up, and the others showed the stopped instance until it expired (45 s).
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        SharedStore shared = new(time);
+        await using DashboardHost host = await StartAsync(time, new SharedStore(time));
+        ActivityExchange exchange = new(
+            shared, host.Services.GetRequiredService<EmailGuardMonitor>(), time, Options.Create(new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) }), NullLogger<ActivityExchange>.Instance);
+        TaskCompletionSource slowStore = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        shared.Hold = slowStore.Task;
+        using CancellationTokenSource stopping = new();
+        Task publishing = exchange.TryPublishAsync(stopping.Token);
+        await stopping.CancelAsync();
+        await publishing.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+        publishing.IsCanceled.Should().BeTrue("the publisher's stop cancels the publish in flight");
+
+        // Act: the app stops; the store answers the writes it was slow with.
+        Task leaving = exchange.LeaveAsync(default);
+        shared.Hold = null;
+        slowStore.SetResult();
+        await leaving.WaitAsync(TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(() => shared.Landed.Any(k => k.Contains(":slot:", StringComparison.Ordinal)));
+
+        // Assert
+        shared.Live.Should().NotContain(v => v.Value == exchange.InstanceId && v.Key.Contains(":slot:", StringComparison.Ordinal), "the clock did not move, and the slot was given up");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 3000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        condition().Should().BeTrue();
+    }
+
+    [Fact]
     public async Task StopAsync_SlotTakenByAnotherInstanceSince_LeavesItTheirs()
     {
         // This instance's slot expired (a store that did not answer its renewals) and another instance claimed it, here
@@ -308,6 +348,9 @@ public sealed class SharedActivityTests
 
         public ConcurrentQueue<string> Reads { get; } = new();
 
+        /// <summary>The keys of the writes that waited for <see cref="Hold"/>, as each lands.</summary>
+        public ConcurrentQueue<string> Landed { get; } = new();
+
         public int Removes => _removes;
 
         public IEnumerable<string> Keys => _values.Keys;
@@ -327,7 +370,13 @@ public sealed class SharedActivityTests
             CheckContract(key, value);
             if (Hold is { } hold)
             {
-                return new ValueTask(hold.ContinueWith(_ => _values[key] = (value, time.GetUtcNow() + timeToLive), TaskScheduler.Default));
+                return new ValueTask(hold.ContinueWith(
+                    _ =>
+                    {
+                        _values[key] = (value, time.GetUtcNow() + timeToLive);
+                        Landed.Enqueue(key);
+                    },
+                    TaskScheduler.Default));
             }
 
             _values[key] = (value, time.GetUtcNow() + timeToLive);

@@ -37,6 +37,9 @@ internal sealed partial class ActivityExchange
     private readonly Lock _publishGate = new();
     private Task _publishing = Task.CompletedTask;
     private int _slot = -1;
+
+    /// <summary>The last renewal of the slot sent to the store, as the store answers it, not as a publish waits for it.</summary>
+    private Task _renewal = Task.CompletedTask;
     private int _loggedFull;
     private bool _left;
 
@@ -99,7 +102,9 @@ internal sealed partial class ActivityExchange
 
         // The slot these writes renew: LeaveAsync may give it up (and forget it) while they are on their way.
         int slot = _slot;
-        List<Task> writes = [BoundedAsync(_store.SetAsync(SlotKey(slot), InstanceId, TimeToLive, cancellationToken), cancellationToken)];
+        Task renewal = _store.SetAsync(SlotKey(slot), InstanceId, TimeToLive, cancellationToken).AsTask();
+        Volatile.Write(ref _renewal, renewal);
+        List<Task> writes = [renewal.WaitAsync(_timeout, _timeProvider, cancellationToken)];
         foreach ((string part, string value) in Capture().Encode())
         {
             writes.Add(BoundedAsync(_store.SetAsync(PartKey(InstanceId, part), value, TimeToLive, cancellationToken), cancellationToken));
@@ -134,8 +139,9 @@ internal sealed partial class ActivityExchange
     /// <summary>
     /// Gives up this instance's slot as the app shuts down, so that the other instances stop showing it at once instead
     /// of until it expires (<see cref="TimeToLive"/>). Publishing stops first, and a publish still writing is waited for,
-    /// since it could claim a slot again after the release; one that outlasts the wait gives the slot up itself once its
-    /// writes land. The slot is removed only while it holds this instance's id
+    /// since it could claim a slot again after the release, and so is its renewal of the slot, which the store may still
+    /// be writing when the publisher's stop has cancelled the publish; one that outlasts the wait gives the slot up itself
+    /// once its writes land. The slot is removed only while it holds this instance's id
     /// (<see cref="IEmailGuardKeyValueStore.RemoveAsync"/>): one that expired meanwhile and was taken by another instance
     /// stays theirs. Each wait is bounded by <see cref="StoreResilienceOptions.Timeout"/>, so a dead or hung store delays
     /// shutdown by at most twice that; the slot is then left to expire (logged, 3035), as it is when the host's shutdown
@@ -150,7 +156,10 @@ internal sealed partial class ActivityExchange
             publishing = _publishing;
         }
 
-        await publishing.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // The publish, then the renewal it sent: the publisher's stop cancels a publish in flight first, which stops
+        // waiting for its writes at once, and a renewal still on its way would claim the slot again after its release.
+        Task landed = publishing.ContinueWith(_ => Volatile.Read(ref _renewal), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).Unwrap();
+        await landed.WaitAsync(_timeout, _timeProvider, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         int slot = _slot;
         if (slot < 0)
         {

@@ -176,13 +176,23 @@ internal sealed partial class RatioBreaker
             // on bounces this reading did not count: the clear removed that tightening too. Those bounces were counted
             // before its flag was written, so a reading made after the clear counts them: over the tighten line, the
             // category is held again, quietly (that instance announced the tightening), and nothing is released.
-            counts = await _feedback.ReadAsync(
-                [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
-            if (counts.FirstOrDefault(c => AccountOver(c, complaint, release: false)) is { } tightenedMeanwhile)
+            try
             {
-                await HoldAsync(memory, tightenedMeanwhile, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
-                held = true;
-                return;
+                EmailFeedbackCounts[] after = await _feedback.ReadAsync(
+                    [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
+                if (after.FirstOrDefault(c => AccountOver(c, complaint, release: false)) is { } tightenedMeanwhile)
+                {
+                    await HoldAsync(memory, tightenedMeanwhile, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
+                    held = true;
+                    return;
+                }
+
+                counts = after;
+            }
+            catch (EmailGuardStoreUnavailableException)
+            {
+                // The clear is done: the category is released. Said so with the reading that decided it, rather than
+                // left unsaid (no release logged, no OnRecovered) while whoever follows the events believes it tightened.
             }
 
             EmailFeedbackCounts global = counts[0];

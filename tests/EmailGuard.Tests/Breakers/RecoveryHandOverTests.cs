@@ -268,6 +268,36 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AccountBreaker_StoreFailsInTheReadingAfterTheClear_TheReleaseIsStillRaisedAndTheCategoryReleased()
+    {
+        // Arrange: a tightens signup, b follows it, a stops; b's store becomes unreachable once b has cleared the flag,
+        // so the reading after the clear fails.
+        var store = new EmailGuard.Testing.Stores.SwitchableRateLimitStore(_store);
+        ServiceProvider a = Instance("a", accountBreaker: true);
+        ServiceProvider b = Instance("b", accountBreaker: true, store: store, more: s => s.AddSingleton<IEmailGuardStateStore>(new DownAfterClearStateStore(_state, store)));
+        await SendAsync(a, 300, "n", "newsletter");
+        for (int i = 0; i < 9; i++)
+        {
+            await BounceAsync(a, $"n{i}", "newsletter");
+        }
+
+        await TouchAsync(b);
+        _instances.Remove(a);
+        await a.DisposeAsync();
+        await SendAsync(b, 200, "g", "newsletter");
+
+        // Act
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
+
+        // Assert: the flag is gone, so the category is released; the release is raised, as it is when the reading succeeds.
+        store.Down.Should().BeTrue("b cleared the flag");
+        store.Down = false;
+        (await b.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Category, "signup")).Should().BeEmpty();
+        (string instance, EmailRatioBreakerRecoveredArguments released) = _recoveries.Should().ContainSingle("9 in 500 is under the 2 % release line, and the flag was cleared").Subject;
+        (instance, released.Dimension, released.Partition).Should().Be(("b", EmailGuardDimension.Category, "signup"));
+    }
+
+    [Fact]
     public async Task BothInstancesAlive_TheRecoveryIsRaisedOnce()
     {
         ServiceProvider a = Instance("a");
@@ -470,6 +500,24 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             string trace = Environment.StackTrace;
             await gate.PassAsync(trace.Contains("EmailGuardFlags", StringComparison.Ordinal) && trace.Contains("ClearAsync", StringComparison.Ordinal));
             return await Inner.GetVersionAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>The shared state store as instance b sees it: once a clear has loaded the flags, b's rate-limit store is unreachable.</summary>
+    private sealed class DownAfterClearStateStore(IEmailGuardStateStore inner, EmailGuard.Testing.Stores.SwitchableRateLimitStore store)
+        : EmailGuard.Testing.Stores.ForwardingStateStore(inner)
+    {
+        public override async ValueTask<long> GetVersionAsync(CancellationToken cancellationToken)
+        {
+            // As ClearGatedStateStore: a clear reads the state's version before the flags it removes.
+            string trace = Environment.StackTrace;
+            long version = await Inner.GetVersionAsync(cancellationToken);
+            if (trace.Contains("EmailGuardFlags", StringComparison.Ordinal) && trace.Contains("ClearAsync", StringComparison.Ordinal))
+            {
+                store.Down = true;
+            }
+
+            return version;
         }
     }
 
