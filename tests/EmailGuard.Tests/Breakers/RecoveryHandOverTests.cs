@@ -275,16 +275,7 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         var store = new EmailGuard.Testing.Stores.SwitchableRateLimitStore(_store);
         ServiceProvider a = Instance("a", accountBreaker: true);
         ServiceProvider b = Instance("b", accountBreaker: true, store: store, more: s => s.AddSingleton<IEmailGuardStateStore>(new DownAfterClearStateStore(_state, store)));
-        await SendAsync(a, 300, "n", "newsletter");
-        for (int i = 0; i < 9; i++)
-        {
-            await BounceAsync(a, $"n{i}", "newsletter");
-        }
-
-        await TouchAsync(b);
-        _instances.Remove(a);
-        await a.DisposeAsync();
-        await SendAsync(b, 200, "g", "newsletter");
+        await TightenedOnAFollowedByBThenGoodMailAsync(a, b);
 
         // Act
         await AdvanceAsync(TimeSpan.FromMinutes(15));
@@ -450,6 +441,16 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
             moreForB(s);
             s.Configure<StoreResilienceOptions>(o => o.Timeout = TimeSpan.FromSeconds(30));
         });
+        await TightenedOnAFollowedByBThenGoodMailAsync(a, b);
+        beforeReading?.Invoke();
+        _time.Advance(TimeSpan.FromSeconds(54));
+        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
+        return b;
+    }
+
+    /// <summary>a tightens signup (9 bounces in 300, over the account's 3 % line) and stops; b follows it; 200 good mails on b bring the account under the 2 % release line (9 in 500).</summary>
+    private async Task TightenedOnAFollowedByBThenGoodMailAsync(ServiceProvider a, ServiceProvider b)
+    {
         await SendAsync(a, 300, "n", "newsletter");
         for (int i = 0; i < 9; i++)
         {
@@ -460,10 +461,6 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
         _instances.Remove(a);
         await a.DisposeAsync();
         await SendAsync(b, 200, "g", "newsletter");
-        beforeReading?.Invoke();
-        _time.Advance(TimeSpan.FromSeconds(54));
-        (await Task.WhenAny(gate.Reached, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(gate.Reached, "b reads the ratios 6 s before the flag ends: 9 in 501");
-        return b;
     }
 
     /// <summary>The flag ends; bounces on a new instance c bring the account over the 3 % line (16 in 501), and c tightens signup again.</summary>
