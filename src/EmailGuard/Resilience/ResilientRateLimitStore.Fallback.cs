@@ -77,12 +77,44 @@ internal sealed partial class ResilientRateLimitStore
         }
     }
 
-    /// <summary>One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker.</summary>
+    /// <summary>
+    /// One acquire of the write-back, bounded by the timeout like every store call; it bypasses the breaker. One that
+    /// times out leaves its admits pending, to be written back again; the store may still run it (a Redis that comes
+    /// back with a backlog), and that late admission would count them twice, so it is given back when the reply comes,
+    /// as a timed-out acquire's is.
+    /// </summary>
     private async ValueTask<(RateLimitDecision Decision, RateLimitEntry Entry)> WriteBackOneAsync(RateLimitRequest request)
     {
-        RateLimitEntry[] entry = new RateLimitEntry[1];
-        RateLimitDecision decision = await _store.AcquireAsync(new[] { request }, entry, CancellationToken.None)
-            .AsTask().WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
-        return (decision, entry[0]);
+        StoreCallBuffers buffers = StoreCallBuffers.Rent(new ReadOnlySpan<RateLimitRequest>(in request), 1);
+        Task<RateLimitDecision> task;
+        try
+        {
+            task = _store.AcquireAsync(buffers.Requests, buffers.Results, CancellationToken.None).AsTask();
+        }
+        catch
+        {
+            buffers.Return();
+            throw;
+        }
+
+        RateLimitDecision decision;
+        try
+        {
+            decision = await task.WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (!task.IsCompleted)
+        {
+            GiveBackWhenCancelled(task, buffers);
+            throw;
+        }
+        catch
+        {
+            buffers.Return();
+            throw;
+        }
+
+        RateLimitEntry entry = buffers.Results.Span[0];
+        buffers.Return();
+        return (decision, entry);
     }
 }
