@@ -149,8 +149,8 @@ internal sealed partial class RatioBreaker
             // The ratios decide, not whether the flag is still there: a reading that comes late (a paused process) finds
             // it expired, and a category still over the line is held again all the same. So is one an operator cleared.
             bool complaint = string.Equals(memory.Reason, EmailGuardFlagReasons.AccountComplaintRate, StringComparison.Ordinal);
-            EmailFeedbackCounts[] counts = await _feedback.ReadAsync(
-                [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
+            List<(EmailGuardDimension, string?)> read = [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)];
+            EmailFeedbackCounts[] counts = await _feedback.ReadAsync(read, CancellationToken.None).ConfigureAwait(false);
             EmailFeedbackCounts? over = counts.FirstOrDefault(c => AccountOver(c, complaint, release: true));
             if (over is not null)
             {
@@ -178,8 +178,7 @@ internal sealed partial class RatioBreaker
             // category is held again, quietly (that instance announced the tightening), and nothing is released.
             try
             {
-                EmailFeedbackCounts[] after = await _feedback.ReadAsync(
-                    [(EmailGuardDimension.Global, null), (EmailGuardDimension.Category, memory.Party)], CancellationToken.None).ConfigureAwait(false);
+                EmailFeedbackCounts[] after = await _feedback.ReadAsync(read, CancellationToken.None).ConfigureAwait(false);
                 if (after.FirstOrDefault(c => AccountOver(c, complaint, release: false)) is { } tightenedMeanwhile)
                 {
                     await HoldAsync(memory, tightenedMeanwhile, raiseEvents: false, CancellationToken.None).ConfigureAwait(false);
