@@ -8,8 +8,9 @@ using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
 namespace EmailGuard.Redis.Tests.Resilience;
 
 /// <summary>
-/// Acquires of high-value limits that wait for replicas (<see cref="RedisRateLimitStoreOptions.WaitForReplicas"/>) send
-/// their <c>WAIT</c> over a connection of their own. Redis blocks the client connection a <c>WAIT</c> is sent on, so on
+/// Acquires of high-value limits that wait for replicas (<see cref="RedisRateLimitStoreOptions.WaitForReplicas"/>), and
+/// flag and list writes that do (<see cref="RedisRateLimitStoreOptions.StateWaitForReplicas"/>), send their <c>WAIT</c>
+/// over a connection of their own. Redis blocks the client connection a <c>WAIT</c> is sent on, so on
 /// the connection every acquire shares, one acquire waiting for a paused replica held the instance's other acquires
 /// behind it for up to the timeout. Two real <c>redis-server</c> processes: a primary and its replica, which the tests
 /// pause (<c>SIGSTOP</c>) and always resume.
@@ -87,6 +88,49 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
             RateLimitEntry[] entries = new RateLimitEntry[1];
             await store.PeekAsync(new RateLimitRequest[] { new("valuable", s_highValue, 0) }, entries);
             entries[0].Count.Should().Be(2, "the warm-up and this acquire, each counted once");
+        }
+        finally
+        {
+            _replica.Resume();
+        }
+    }
+
+    [Fact]
+    public async Task ListWrite_WaitsForAPausedReplica_AcquiresOfTheSameInstanceCompleteMeanwhile()
+    {
+        // Arrange: the state store and the rate-limit store share one connection, as in an app; acquires wait for no replica.
+        RedisRateLimitStoreOptions options = Options(TestMultiplexers.Configuration(_primary!.Endpoint));
+        options.WaitForReplicas = 0;
+        options.StateWaitForReplicas = 1;
+        options.StateWaitForReplicasTimeout = s_waitTimeout;
+        await using RedisConnection connection = new(options, null, null);
+        RedisRateLimitStore store = new(connection, options, TimeProvider.System);
+        RedisEmailGuardStateStore state = new(connection, TimeProvider.System, TimeSpan.FromSeconds(30), options);
+        (await store.AcquireAsync(new RateLimitRequest[] { new("ordinary-warm", s_ordinary) }, default)).IsAllowed.Should().BeTrue();
+        await state.UpsertListEntryAsync(Suppression("warm@example.com"), CancellationToken.None);
+        IServer primary = Admin(_primary.Endpoint);
+
+        _replica!.Pause();
+        try
+        {
+            // Act: a suppression's WAIT blocks on the primary until the replica answers; meanwhile ordinary acquires.
+            Task written = state.UpsertListEntryAsync(Suppression("bounced@example.com"), CancellationToken.None).AsTask();
+            (await WaitUntilAsync(async () => BlockedClients(await InfoAsync(primary, "clients")) == 1, s_bound, TimeSpan.FromMilliseconds(10)))
+                .Should().BeTrue("the write's WAIT blocks on the primary while the replica is paused");
+            RateLimitDecision[] ordinary = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => store.AcquireAsync(
+                i % 2 == 0
+                    ? [new RateLimitRequest($"ordinary-{i}", s_ordinary)]
+                    : [new RateLimitRequest($"ordinary-{i}", s_ordinary), new RateLimitRequest("ordinary-shared", s_ordinary)],
+                default).AsTask()));
+
+            // Assert
+            ordinary.Should().OnlyContain(d => d.IsAllowed);
+            BlockedClients(await InfoAsync(primary, "clients")).Should().Be(1, "the acquires did not queue behind the write's WAIT: it is still waiting for the paused replica");
+            written.IsCompleted.Should().BeFalse("the write is answered once its replica acknowledged it");
+
+            _replica.Resume();
+            await written.WaitAsync(s_bound);
+            (await state.LoadAsync(CancellationToken.None)).ListEntries.Should().HaveCount(2);
         }
         finally
         {
@@ -179,6 +223,16 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
         WaitForReplicas = 1,
         WaitForReplicasMaxLimit = 100,
         WaitForReplicasTimeout = s_waitTimeout,
+    };
+
+    private static EmailGuardListEntry Suppression(string address) => new()
+    {
+        Kind = EmailGuardListKind.Blocklist,
+        PartyType = EmailGuardPartyType.Recipient,
+        Value = address,
+        Reason = EmailFeedbackSuppressionReasons.HardBounce,
+        CreatedBy = "test",
+        CreatedAt = TimeProvider.System.GetUtcNow(),
     };
 
     private static long BlockedClients(string clientsInfo)
