@@ -20,6 +20,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     private readonly Func<Task<IConnectionMultiplexer>> _connect;
     private readonly bool _ownsMultiplexer;
+    private readonly ILogger<RedisConnection>? _typedLogger;
+    private readonly TimeProvider? _timeProvider;
+    private readonly ConfigurationOptions? _configuration;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly RedisScriptPreloader _scripts;
@@ -27,6 +30,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private volatile IConnectionMultiplexer? _multiplexer;
     private volatile IDatabase? _database;
     private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
+    private RedisConnection? _replicaWait;
     private bool _disposed;
 
     /// <param name="options">The options.</param>
@@ -47,6 +51,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _logger = logger ?? NullLogger<RedisConnection>.Instance;
+        _typedLogger = logger;
+        _timeProvider = timeProvider;
         _scripts = new RedisScriptPreloader(_logger);
         _primaryRefresh = new RedisPrimaryRefresh(timeProvider ?? TimeProvider.System, _logger);
         if (options.ConnectionMultiplexerFactory is { } factory)
@@ -57,6 +63,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         {
             ConfigurationOptions copy = configurationOptions.Clone();
             copy.AbortOnConnectFail = false;
+            _configuration = copy;
             _connect = async () => await ConnectionMultiplexer.ConnectAsync(copy).ConfigureAwait(false);
             _ownsMultiplexer = true;
         }
@@ -64,6 +71,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         {
             ConfigurationOptions parsed = ConfigurationOptions.Parse(options.Configuration);
             parsed.AbortOnConnectFail = false;
+            _configuration = parsed;
             _connect = async () => await ConnectionMultiplexer.ConnectAsync(parsed).ConfigureAwait(false);
             _ownsMultiplexer = true;
         }
@@ -206,12 +214,59 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// Gets the connection that writes which wait for replicas (<c>WAIT</c>) and their <c>WAIT</c> go over: a second
+    /// multiplexer made from the same configuration (password, TLS, cluster routing by key), created on first use of
+    /// this property and connected on its first command; or this connection itself when the multiplexer was supplied
+    /// (<see cref="RedisRateLimitStoreOptions.ConnectionMultiplexerFactory"/>, or one registered in the service
+    /// collection), whose configuration the store cannot copy.
+    /// </summary>
+    /// <remarks>
+    /// Redis blocks the client connection a <c>WAIT</c> is sent on until the replicas acknowledge or its timeout passes,
+    /// and a multiplexer has one connection per server: on the shared one, every other call of the instance queued behind
+    /// a <c>WAIT</c> for a lagging replica waits as long. <c>WAIT</c> covers only the writes sent before it on the same
+    /// connection, so the write it must cover goes over this one too. Disposed with this connection.
+    /// </remarks>
+    public RedisConnection ReplicaWaitConnection
+    {
+        get
+        {
+            if (_configuration is null)
+            {
+                return this;
+            }
+
+            if (Volatile.Read(ref _replicaWait) is { } existing)
+            {
+                return existing;
+            }
+
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            RedisConnection created = new(
+                new RedisRateLimitStoreOptions { KeyPrefix = KeyPrefix, ConfigurationOptions = _configuration }, null, _typedLogger, _timeProvider);
+            if (Interlocked.CompareExchange(ref _replicaWait, created, null) is { } raced)
+            {
+                // Never connected: nothing to close but the lock.
+                created.Dispose();
+                return raced;
+            }
+
+            return created;
+        }
+    }
+
+    /// <summary>Whether writes that wait for replicas share this connection (<see cref="ReplicaWaitConnection"/>).</summary>
+    public bool SharesReplicaWait => _configuration is null;
+
     /// <summary>Returns the database, connecting on the first call.</summary>
     public ValueTask<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken = default)
     {
         IDatabase? database = _database;
         return database is not null ? new(database) : ConnectAsync(cancellationToken);
     }
+
+    /// <summary>Gets the multiplexer once connected; null before.</summary>
+    public IConnectionMultiplexer? ConnectedMultiplexer => _multiplexer;
 
     /// <summary>Returns the multiplexer, connecting on the first call.</summary>
     public async ValueTask<IConnectionMultiplexer> GetMultiplexerAsync(CancellationToken cancellationToken = default)
@@ -279,6 +334,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             await multiplexer.DisposeAsync().ConfigureAwait(false);
         }
 
+        if (Interlocked.Exchange(ref _replicaWait, null) is { } replicaWait)
+        {
+            await replicaWait.DisposeAsync().ConfigureAwait(false);
+        }
+
         _connectLock.Dispose();
     }
 
@@ -295,6 +355,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         {
             _multiplexer?.Dispose();
         }
+
+        Interlocked.Exchange(ref _replicaWait, null)?.Dispose();
 
         _connectLock.Dispose();
     }

@@ -64,6 +64,13 @@ public sealed class RedisRateLimitStoreOptions
     /// permits are given back and the acquire fails as a store failure, so the policy's failure mode answers (use
     /// fail-closed for these limits). A failover to a replica that acknowledged cannot forget those permits.
     /// </summary>
+    /// <remarks>
+    /// Redis blocks the connection a <c>WAIT</c> is sent on, so these acquires send their script and their <c>WAIT</c>
+    /// over a second connection made from <see cref="Configuration"/> or <see cref="ConfigurationOptions"/> at the first
+    /// of them: other acquires never queue behind a <c>WAIT</c> for a lagging replica. A multiplexer the app supplies
+    /// (<see cref="ConnectionMultiplexerFactory"/>, or one in the service collection) cannot be copied: there the
+    /// <c>WAIT</c> shares it, and every call on it waits behind a <c>WAIT</c> (warning 3039 at startup).
+    /// </remarks>
     /// <value>The default value is 0: never wait.</value>
     [Range(0, 16)]
     public int WaitForReplicas { get; set; }
@@ -97,10 +104,12 @@ public sealed class RedisRateLimitStoreOptions
     /// until a write is acknowledged again, that a failover could forget it.
     /// </para>
     /// <para>
-    /// <c>WAIT</c> holds the connection it is sent on, which this instance's rate-limit calls share, until the replicas
-    /// acknowledge: about one round trip to a replica in sync, at most <see cref="StateWaitForReplicasTimeout"/> when one
-    /// lags. Writes of flags and lists are rare next to checks; a storm of suppressions on a lagging replica is what
-    /// this costs most. Set 0 to never wait.
+    /// <c>WAIT</c> holds the connection it is sent on until the replicas acknowledge: about one round trip to a replica
+    /// in sync, at most <see cref="StateWaitForReplicasTimeout"/> when one lags. The writes and their <c>WAIT</c>
+    /// therefore go over a second connection, made from <see cref="Configuration"/> or <see cref="ConfigurationOptions"/>
+    /// at the first write (the one <see cref="WaitForReplicas"/> uses), so that rate-limit checks never wait behind it.
+    /// A multiplexer the app supplies cannot be copied: there the writes and their <c>WAIT</c> share it with the checks.
+    /// Set 0 to never wait, and to make no second connection.
     /// </para>
     /// </remarks>
     /// <value>The default value is 1: a suspension an instance reported written survives a failover to a replica in sync.</value>

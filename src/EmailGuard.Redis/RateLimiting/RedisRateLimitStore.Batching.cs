@@ -4,7 +4,8 @@ namespace EmailGuard.Redis;
 
 /// <summary>
 /// Sends acquire scripts through <see cref="RedisScriptBatcher"/> when batching across keys is on: one lane per
-/// node on a single server, one per hash slot on a cluster (a script's keys must share a slot there).
+/// node on a single server, one per hash slot on a cluster (a script's keys must share a slot there). An acquire that
+/// waits for replicas goes alone over its own connection: its <c>WAIT</c> must follow its script there.
 /// </summary>
 internal sealed partial class RedisRateLimitStore
 {
@@ -24,6 +25,11 @@ internal sealed partial class RedisRateLimitStore
     /// </summary>
     private ValueTask<RedisResult> SendAcquireAsync(IDatabase database, RedisScript script, in RedisScriptCall call, long startedAt, CancellationToken cancellationToken)
     {
+        if (IsReplicaWaitDatabase(database))
+        {
+            return new(_waitScripts!.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));
+        }
+
         if (_batcher is not { } batcher || call.KeyCount == 0)
         {
             return new(_scripts.SendAsync(database, script, call.Keys, call.Arguments, startedAt, cancellationToken));

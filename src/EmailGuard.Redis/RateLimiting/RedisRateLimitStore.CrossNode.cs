@@ -87,7 +87,8 @@ internal sealed partial class RedisRateLimitStore
         long started,
         CancellationToken cancellationToken)
     {
-        if (commit && NodeScriptsUsable() && PlanNodes(database.Multiplexer, keys, groups) is { } plan
+        // The node batcher's scripts go over the shared connection: an acquire that waits for replicas goes slot by slot on its own.
+        if (commit && !IsReplicaWaitDatabase(database) && NodeScriptsUsable() && PlanNodes(database.Multiplexer, keys, groups) is { } plan
             && await DecideAcrossNodesAsync(database, requests, results, keys, plan, clientNow, started, cancellationToken).ConfigureAwait(false) is { } decided)
         {
             return decided;

@@ -260,7 +260,7 @@ internal sealed partial class RedisRateLimitStore
                 s_admittedAtOfAcquire,
                 cancellationToken)
                 .ConfigureAwait(false)
-            : await _scripts.EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt).ConfigureAwait(false);
+            : await ScriptsOf(database).EvaluateAsync(database, s_acquireScript, groupKeys, arguments, cancellationToken, startedAt).ConfigureAwait(false);
         return RedisScriptCodec.ReadOutcome(raw, requests.Span, group, wantEntries ? results.Span : default);
     }
 

@@ -131,7 +131,7 @@ internal sealed partial class RedisRateLimitStore
         RedisResult reply;
         try
         {
-            reply = await _scripts.EvaluateAsync(
+            reply = await ScriptsOf(database).EvaluateAsync(
                     database, s_refundScript, groupKeys, RedisScriptCodec.RefundArguments(span, group, acquiredAtMs, decidedAtMs, acquisitionId == 0 ? 0 : markerTtl, _useServerTime ? RedisScriptCodec.ServerTime : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds(), _useServerTime), cancellationToken)
                 .ConfigureAwait(false);
         }

@@ -219,7 +219,8 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         long started = _timeProvider.GetTimestamp();
         long epoch = _overLimit?.Epoch ?? 0;
 
-        IDatabase database = await _connection.GetDatabaseAsync(cancellationToken).ConfigureAwait(false);
+        bool waitsForReplicas = commit && NeedsReplicaWait(requests.Span);
+        IDatabase database = await DatabaseForAsync(waitsForReplicas, cancellationToken).ConfigureAwait(false);
 
         // One reading of the client clock names the keys and decides, so both agree on the window.
         long clientNow = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
@@ -232,9 +233,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
                 : reserveMaxWaitMs < 0
                     ? await DecideAcrossSlotsOrNodesAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false)
                     : await DecideAcrossSlotsAsync(database, requests, results, keys, groups, commit, clientNow, started, cancellationToken).ConfigureAwait(false);
-            if (commit && acrossSlots.IsAllowed && NeedsReplicaWait(requests.Span))
+            if (waitsForReplicas && acrossSlots.IsAllowed)
             {
-                await EnsureReplicatedAsync(requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
+                await EnsureReplicatedAsync(database, requests, keys, acrossSlots.Timestamp.ToUnixTimeMilliseconds(), acrossSlots.DecidedAt.ToUnixTimeMilliseconds()).ConfigureAwait(false);
             }
 
             if (commit)
@@ -269,9 +270,9 @@ internal sealed partial class RedisRateLimitStore : IRateLimitStore
         }
 
         RedisScriptOutcome outcome = RedisScriptCodec.ReadOutcome(raw, requests.Span, null, wantEntries ? results.Span : default);
-        if (commit && outcome.DeniedIndex < 0 && NeedsReplicaWait(requests.Span))
+        if (waitsForReplicas && outcome.DeniedIndex < 0)
         {
-            await EnsureReplicatedAsync(requests, keys, outcome.NowMs, outcome.DecidedAtMs).ConfigureAwait(false);
+            await EnsureReplicatedAsync(database, requests, keys, outcome.NowMs, outcome.DecidedAtMs).ConfigureAwait(false);
         }
 
         RateLimitDecision decision = outcome.ToDecision(commit ? NextAcquisitionId() : 0);

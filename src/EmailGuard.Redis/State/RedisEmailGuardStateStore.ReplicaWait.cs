@@ -11,9 +11,16 @@ namespace EmailGuard.Redis;
 /// so). <c>WAIT</c> after the write holds the call until the replicas have it.
 /// </summary>
 /// <remarks>
+/// <para>
+/// The writes that wait and their <c>WAIT</c> go over <see cref="RedisConnection.ReplicaWaitConnection"/>, not over the
+/// connection this instance's rate-limit calls share: Redis blocks the client connection a <c>WAIT</c> is sent on, and
+/// <c>WAIT</c> covers only the writes made before it on its own connection.
+/// </para>
+/// <para>
 /// Unlike an acquire that waits for replicas, a write they did not acknowledge is not undone: the primary enforces it
 /// now, a clear or a suspension undone would be worse than one at risk, and a caller told it failed would write it again
 /// into the same risk. It is reported instead: the metric for each write, the log once until one is acknowledged again.
+/// </para>
 /// </remarks>
 internal sealed partial class RedisEmailGuardStateStore
 {
@@ -28,10 +35,18 @@ internal sealed partial class RedisEmailGuardStateStore
     private Counter<long>? _replication;
 
     /// <summary>
+    /// The connection flag and list writes go over, with their <c>WAIT</c>: <see cref="RedisConnection.ReplicaWaitConnection"/>
+    /// when they wait for replicas (the shared one itself when the app supplied the multiplexer), else the shared one.
+    /// </summary>
+    private RedisConnection _writeConnection = null!;
+
+    /// <summary>
     /// How long writes send no <c>WAIT</c> after one the replicas did not acknowledge. A <c>WAIT</c> holds the connection
-    /// this instance's rate-limit calls share until its timeout; sent at every write while a replica lags, a burst of
-    /// suppressions (a bounce storm, when replicas lag most) would hold every check behind it. One probe a period
-    /// bounds that to one timeout a period; the writes in between count as not acknowledged, which they are not known to be.
+    /// it is sent on until its timeout, and the writes queued behind it: sent at every write while a replica lags, a
+    /// burst of suppressions (a bounce storm, when replicas lag most) would hold each write, and the high-value acquires
+    /// that share that connection, a timeout each (and every check, on a multiplexer the app supplied, which the writes
+    /// share with the checks). One probe a period bounds that to one timeout a period; the writes in between count as not
+    /// acknowledged, which they are not known to be.
     /// </summary>
     internal static readonly TimeSpan ReplicaWaitBackoff = TimeSpan.FromSeconds(5);
 
@@ -41,7 +56,7 @@ internal sealed partial class RedisEmailGuardStateStore
     /// <summary>
     /// One <c>WAIT</c> in flight at a time. Concurrent writes (a bounce storm's suppressions) all passed the backoff check
     /// before the first <c>WAIT</c> came back and sent one each, which the connection served one after another: ten
-    /// timeouts holding every rate-limit call, not one. Behind the gate, the writes after an unacknowledged one see its
+    /// timeouts holding every call on it, not one. Behind the gate, the writes after an unacknowledged one see its
     /// backoff and send none.
     /// </summary>
     /// <remarks>A queue of the writes waiting: each waits for the one before it (completed: none).</remarks>
@@ -69,6 +84,9 @@ internal sealed partial class RedisEmailGuardStateStore
     private void ConfigureReplicaWait(RedisRateLimitStoreOptions options, TimeSpan timeout, IMeterFactory? meterFactory)
     {
         _waitForReplicas = options.StateWaitForReplicas;
+
+        // Not connected here: a second connection is made at the first write that waits, never when none does.
+        _writeConnection = _waitForReplicas == 0 ? _connection : _connection.ReplicaWaitConnection;
         _waitTimeoutMs = Math.Max(1, (long)options.StateWaitForReplicasTimeout.TotalMilliseconds);
 
         // A quarter of the call's bound stays for the WAIT's reply and the rest of the call, so that a slow
@@ -134,8 +152,8 @@ internal sealed partial class RedisEmailGuardStateStore
             try
             {
                 // The state's keys share one hash tag, so one primary holds them all; WAIT covers every write sent
-                // before it on that primary's connection, this one included.
-                IConnectionMultiplexer multiplexer = await _connection.GetMultiplexerAsync().ConfigureAwait(false);
+                // before it on that primary's connection, this one included (it went over the same connection).
+                IConnectionMultiplexer multiplexer = await _writeConnection.GetMultiplexerAsync().ConfigureAwait(false);
                 acknowledged = (long)await multiplexer.GetServer(_version).ExecuteAsync("WAIT", target, timeoutMs).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // The write stands; a WAIT that fails only leaves it as unconfirmed as no WAIT at all.

@@ -242,7 +242,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
             member, json, score, ttl is { } expiry ? (long)Math.Ceiling(expiry.TotalMilliseconds) : RedisValue.EmptyString, keySuffix,
             returnReplaced ? 1 : 0, _waitForReplicas > 0 ? 1 : 0, VersionStep(), MaxChangeRecords,
         ];
-        RedisResult result = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
+        RedisResult result = await _writeConnection.WriteAsync(db => db.ScriptEvaluateAsync(s_writeScript, keys, arguments), "state write", _replicaRefusalBudget, _timeProvider, cancellationToken)
             .ConfigureAwait(false);
         RedisResult[] reply = (RedisResult[])result!;
         await AwaitReplicasAsync((long)reply[2], started).ConfigureAwait(false);
@@ -255,7 +255,7 @@ internal sealed partial class RedisEmailGuardStateStore : IEmailGuardStateStore
         long started = _timeProvider.GetTimestamp();
         RedisKey[] keys = [_version, index, _changes, _root + keyPrefix + member];
         RedisValue[] arguments = [member, keyPrefix + member, _waitForReplicas > 0 ? 1 : 0, VersionStep(), MaxChangeRecords];
-        RedisResult result = await _connection.WriteAsync(db => db.ScriptEvaluateAsync(s_deleteScript, keys, arguments), "state delete", _replicaRefusalBudget, _timeProvider, cancellationToken)
+        RedisResult result = await _writeConnection.WriteAsync(db => db.ScriptEvaluateAsync(s_deleteScript, keys, arguments), "state delete", _replicaRefusalBudget, _timeProvider, cancellationToken)
             .ConfigureAwait(false);
         RedisResult[] reply = (RedisResult[])result!;
         await AwaitReplicasAsync((long)reply[1], started).ConfigureAwait(false);
