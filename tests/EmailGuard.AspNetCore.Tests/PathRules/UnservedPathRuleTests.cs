@@ -225,7 +225,7 @@ public sealed class UnservedPathRuleTests
     }
 
     [Fact]
-    public async Task Reload_EndpointsThatCannotBeRead_NeitherThrowsNorWarns()
+    public async Task Reload_EndpointsThatCannotBeRead_NeitherThrowsNorWarnsOfTheRules_SaysTheCheckFailed()
     {
         // Arrange: the app's endpoints, as the check reads them, fail to be read after start.
         var source = new FailingEndpointDataSource();
@@ -247,7 +247,8 @@ public sealed class UnservedPathRuleTests
 
         // Assert
         reload.Should().NotThrow();
-        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the new rules are in force").And.NotContain(r => r.Id.Id == Unserved);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the new rules are in force").And.NotContain(r => r.Id.Id == Unserved)
+            .And.ContainSingle(r => r.Id.Id == 3041, "the check could not run").Which.Exception.Should().BeOfType<InvalidOperationException>();
         source.Fail = false;
         (await app.PostAllAsync(Ip, "/api/signup", "/api/signup")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
     }
