@@ -92,6 +92,25 @@ internal sealed partial class PathRuleSet
         return unserved;
     }
 
+    /// <summary>
+    /// The settings the exact rule <paramref name="rule"/> (as <see cref="UnservedPathRule.Rule"/> gives it) is written in,
+    /// or <see langword="null"/> when this set has no such rule: one <see cref="FindUnserved"/> looks at.
+    /// </summary>
+    /// <param name="rule">The rule as written, compared case-insensitively.</param>
+    public string? SettingOfExactRule(string rule)
+    {
+        for (int i = 0; i < _rules.Length; i++)
+        {
+            PathPattern pattern = _rules[i].Pattern;
+            if (!pattern.HasWildcardPath && string.Equals(pattern.Text, rule, StringComparison.OrdinalIgnoreCase))
+            {
+                return string.Join(", ", _settings[i]);
+            }
+        }
+
+        return null;
+    }
+
     private static (string Reason, string? Suggestion) DescribePath(
         PathPattern pattern, SortedSet<string>? otherMethods, List<(IReadOnlyList<string>? Methods, string Path, bool Page)> candidates)
     {

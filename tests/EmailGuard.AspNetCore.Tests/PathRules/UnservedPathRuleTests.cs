@@ -3,6 +3,7 @@ using EmailGuard.AspNetCore.Tests.RazorPages;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
@@ -224,7 +225,7 @@ public sealed class UnservedPathRuleTests
     }
 
     [Fact]
-    public async Task Reload_EndpointsThatCannotBeRead_NeitherThrowsNorWarns()
+    public async Task Reload_EndpointsThatCannotBeRead_NeitherThrowsNorWarnsOfTheRules_SaysTheCheckFailed()
     {
         // Arrange: the app's endpoints, as the check reads them, fail to be read after start.
         var source = new FailingEndpointDataSource();
@@ -246,7 +247,8 @@ public sealed class UnservedPathRuleTests
 
         // Assert
         reload.Should().NotThrow();
-        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the new rules are in force").And.NotContain(r => r.Id.Id == Unserved);
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the new rules are in force").And.NotContain(r => r.Id.Id == Unserved)
+            .And.ContainSingle(r => r.Id.Id == 3041, "the check could not run").Which.Exception.Should().BeOfType<InvalidOperationException>();
         source.Fail = false;
         (await app.PostAllAsync(Ip, "/api/signup", "/api/signup")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
     }
@@ -257,6 +259,39 @@ public sealed class UnservedPathRuleTests
         await using TestApp app = await StartMinimalAsync(Rules("POST:/api/singup", "post:/api/singup"));
 
         Warnings(app).Should().ContainSingle().Which.Message.Should().Contain("EmailGuard:Endpoints:PathRules:0, EmailGuard:Endpoints:PathRules:1");
+    }
+
+    [Fact]
+    public async Task TypoedRules_AnAppWithThirtyThousandEndpoints_EachWarnsWithThePathItMeant()
+    {
+        // Arrange: the suggestion is sought among every served path; here 30,000 of them, nearly alike (the time this
+        // takes is measured, not asserted: the machine is shared).
+        string[] paths = [.. Enumerable.Range(0, 30_000).Select(static i => $"/api/module{i / 100}/resource{i}/items")];
+        var source = new FixedEndpointDataSource([.. paths.Select(static p => Route(p, "POST"))]);
+        string[] typos = [.. Enumerable.Range(0, 25).Select(static i => $"POST:/api/module{i * 1187 / 100}/resource{i * 1187}/itmes")];
+
+        // Act
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(), a => ((IEndpointRouteBuilder)a).DataSources.Add(source), Rules(typos));
+
+        // Assert
+        FakeLogRecord[] warnings = Warnings(app);
+        warnings.Should().HaveCount(typos.Length);
+        foreach (string typo in typos)
+        {
+            warnings.Should().ContainSingle(r => r.Message.Contains($"'{typo}'", StringComparison.Ordinal)).Which.Message.Should()
+                .Contain($"Did you mean '{typo.Replace("itmes", "items", StringComparison.Ordinal)}'?");
+        }
+    }
+
+    private static RouteEndpoint Route(string pattern, string method) => new(
+        static context => Task.CompletedTask, RoutePatternFactory.Parse(pattern), order: 0, new EndpointMetadataCollection(new HttpMethodMetadata([method])), $"{method} {pattern}");
+
+    private sealed class FixedEndpointDataSource(Endpoint[] endpoints) : EndpointDataSource
+    {
+        public override IReadOnlyList<Endpoint> Endpoints => endpoints;
+
+        public override IChangeToken GetChangeToken() => NullChangeToken.Singleton;
     }
 
     private sealed class FailingEndpointDataSource : EndpointDataSource
