@@ -18,6 +18,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private const int MaxIdLength = 1024;
     private const int MaxCategoryLength = 256;
 
+    /// <summary>
+    /// What this build adds to a refusal's key of the builds before (<see cref="FeedbackKeys.LegacyRefusal"/>): an even
+    /// number, so the key's count is odd exactly when one of those builds marked the refusal. They mark it with 1, only
+    /// while the key counts nothing.
+    /// </summary>
+    private const long LegacyRefusalCost = 2;
+
     /// <summary>What the breakers are told of feedback that names no party: nothing but the account is charged.</summary>
     private static readonly EmailSendAttribution s_unattributed = new();
 
@@ -34,6 +41,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly RateLimitRule _dedupRule;
     private readonly RateLimitRule _countRule;
     private readonly RateLimitRule? _transientRule;
+    private readonly RateLimitRule _legacyRefusalRule;
+    private readonly DateTimeOffset _legacyRefusalsUntil;
 
     public EmailGuardFeedback(
         ResilientRateLimitStore store,
@@ -66,6 +75,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _transientRule = options.TransientBounceThreshold > 0
             ? RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, options.TransientBouncePeriod, SegmentsFor(options.TransientBouncePeriod))
             : null;
+
+        // A counter on the dedup rule's own counter: it never denies, and builds before the per-mail refusal key read it
+        // with their limit of 1. Kept for two dedup windows after this instance starts: a rolling upgrade of up to one
+        // window, then the window its last old instance's marks live. The in-memory store starts empty with the process,
+        // so no older build's mark is in it.
+        _legacyRefusalRule = _dedupRule.WithLimit(RateLimitRule.MaxLimit);
+        _legacyRefusalsUntil = store.IsLocal ? DateTimeOffset.MinValue : timeProvider.GetUtcNow() + (2 * options.DeduplicationWindow);
         InitVolume();
         if (lists is null)
         {
@@ -134,9 +150,21 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // the later attempts are duplicates. Without a message id each event counts, as before. Keyed by the recipient
         // as written, not folded: a message to five spellings of one mailbox was five mails, five sends, five refusals;
         // and by the send id of the event's own tags, since mails can share a message id that a customer set.
+        int legacyRefusal = -1;
         if (feedback.RejectedForMessage && feedback.ProviderMessageId is { } refused)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
+
+            // Builds before that key mark a refusal under the folded recipient alone. During a rolling upgrade a provider's
+            // retry lands on either build: this one adds an even cost to the old key in the same acquire, so an old
+            // instance finds the refusal counted (its limit is 1), and an odd count tells this one an old instance counted
+            // it first. The old key cannot tell two mails to one mailbox apart, so while an old instance's mark lives, a
+            // second mail's refusal is a duplicate here too, as it is on the old instance.
+            if (_timeProvider.GetUtcNow() < _legacyRefusalsUntil)
+            {
+                legacyRefusal = requests.Count;
+                requests.Add(new RateLimitRequest(FeedbackKeys.LegacyRefusal(provider, refused, recipient), _legacyRefusalRule, LegacyRefusalCost));
+            }
         }
 
         List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];
@@ -159,7 +187,23 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         RateLimitRequest[] batch = [.. requests];
         RateLimitEntry[] entries = new RateLimitEntry[batch.Length];
         RateLimitDecision decision = await _store.AcquireAsync(batch, entries, StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
-        switch (decision.Status)
+        bool countedByOldBuild = decision.Status == RateLimitStatus.Allowed && legacyRefusal >= 0 && entries[legacyRefusal].Count % LegacyRefusalCost != 0;
+        if (countedByOldBuild)
+        {
+            // Rare (a retry across versions during an upgrade), so the second round trip is taken only then.
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            if (await _store.TryRefundAsync(batch, decision, CancellationToken.None).ConfigureAwait(false))
+            {
+                LogRefusalCountedByOldBuild(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+            }
+            else
+            {
+                LogRefusalCountedByOldBuildNotGivenBack(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+            }
+#pragma warning restore CA1873
+        }
+
+        switch (countedByOldBuild ? RateLimitStatus.LimitExceeded : decision.Status)
         {
             case RateLimitStatus.Allowed:
                 break;
