@@ -105,6 +105,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 string? mapping = await _mappings.GetAsync(FeedbackKeys.Message(provider, messageId), cancellationToken).ConfigureAwait(false)
                     ?? await _mappings.GetAsync(FeedbackKeys.Message(messageId), cancellationToken).ConfigureAwait(false);
                 EmailSendAttribution? mapped = FeedbackKeys.Deserialize(mapping);
+
+                // An id tracked for sends of different parties (FeedbackKeys.Shared) says nothing of whose this mail
+                // was: the event's own tags, written by the guarded sender for this very mail, say it.
                 if (!IsEmpty(mapped))
                 {
                     attribution = mapped;
@@ -312,11 +315,24 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
     }
 
+    /// <summary>
+    /// Maps a message id to the send's parties. Mailgun takes a message's <c>Message-ID</c> for its id, which a customer
+    /// whose headers the app passes through can set: the mapping replaced by the last send let a rogue tenant send its
+    /// mail under one id and then one mail of a throwaway tenant under the same id, and every bounce of its mail, whatever
+    /// tags the event echoed, was charged to the throwaway tenant while its own breaker stayed clear. The first send's
+    /// mapping stays; a send of other parties under the same id marks it shared (<see cref="FeedbackKeys.Shared"/>), and
+    /// feedback naming it is charged by the event's own tags. One call as before; a second one only on a collision.
+    /// </summary>
     private async ValueTask TrackCoreAsync(string key, EmailSendAttribution attribution, CancellationToken cancellationToken)
     {
         try
         {
-            await _mappings.SetAsync(key, FeedbackKeys.Serialize(attribution), _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+            string value = FeedbackKeys.Serialize(attribution);
+            string? existing = await _mappings.GetOrAddAsync(key, value, _options.AttributionLifetime, "store a message-id mapping", cancellationToken).ConfigureAwait(false);
+            if (existing is not null && !SameParties(FeedbackKeys.Deserialize(existing), attribution))
+            {
+                await _mappings.SetAsync(key, FeedbackKeys.Shared, _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
@@ -429,6 +445,15 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         guessed = FoldedByGuess(feedback, recipient);
         return guessed || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
     }
+
+    /// <summary>Whether a mapping names the same parties as <paramref name="attribution"/>, whatever the send: a queue's resend of one mail.</summary>
+    private static bool SameParties(EmailSendAttribution? mapped, EmailSendAttribution attribution)
+        => mapped is not null
+           && string.Equals(mapped.TenantId, attribution.TenantId, StringComparison.Ordinal)
+           && string.Equals(mapped.UserId, attribution.UserId, StringComparison.Ordinal)
+           && string.Equals(mapped.Sender, attribution.Sender, StringComparison.Ordinal)
+           && string.Equals(mapped.Category, attribution.Category, StringComparison.Ordinal)
+           && string.Equals(mapped.ClientNetwork, attribution.ClientNetwork, StringComparison.Ordinal);
 
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null

@@ -193,6 +193,12 @@ internal static class FeedbackKeys
     public static string Serialize(EmailSendAttribution attribution)
         => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
 
+    /// <summary>
+    /// The mapping of a message id tracked for sends of different parties: no attribution (it has no tag), so feedback
+    /// naming the id is charged by the tags it carries, and the provider-less mapping is not read in its place.
+    /// </summary>
+    public const string Shared = "shared";
+
     public static EmailSendAttribution? Deserialize(string? value)
     {
         if (string.IsNullOrEmpty(value))
