@@ -260,6 +260,35 @@ public class RedisFeedbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MessageIdsTrackedForTwoTenantsOnTwoInstancesAtOnce_EachBounceIsChargedByItsOwnTags()
+    {
+        // A customer-chosen Message-ID (Mailgun's id) tracked at once for a rogue tenant's mail on one instance and for a
+        // throwaway tenant's on another: whichever write lands last, the id is shared, and the rogue's bounces are its own.
+        ServiceProvider[] instances = [Instance(), Instance()];
+        EmailSendAttribution rogue = new() { TenantId = "rogue", SendId = "send-rogue" };
+        EmailSendAttribution throwaway = new() { TenantId = "throwaway", SendId = "send-throwaway" };
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() =>
+            instances[i % 2].GetRequiredService<IEmailGuardFeedback>().TrackForProviderAsync("mailgun", $"<chosen.{i / 2}@customer.example>", i % 2 == 0 ? rogue : throwaway).AsTask())));
+        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            instances[i % 2].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "mailgun",
+                ProviderEventId = $"bounce-{i}",
+                ProviderMessageId = $"chosen.{i}@customer.example",
+                Recipient = $"victim{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = rogue,
+            }).AsTask())));
+
+        results.Should().OnlyContain(r => r.Outcome == EmailFeedbackOutcome.Recorded && r.Attribution!.TenantId == "rogue");
+        IEmailFeedbackCounts counts = instances[1].GetRequiredService<IEmailFeedbackCounts>();
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(20);
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "throwaway")).Bounces.Should().Be(0);
+    }
+
+    [Fact]
     public async Task RefusalsDuringARollingUpgrade_AttemptsPostedToOldAndNewInstancesAtOnce_CountOneBounceEach()
     {
         // Builds before the per-mail refusal key marked a refusal under provider, message id and folded recipient. During
