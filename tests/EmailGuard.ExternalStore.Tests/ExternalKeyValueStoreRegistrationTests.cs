@@ -45,9 +45,9 @@ public sealed class ExternalKeyValueStoreRegistrationTests
         first.Attribution!.TenantId.Should().Be("acme", "the mapping was read back from the external store");
         second.Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
         second.Attribution!.TenantId.Should().Be("acme");
-        string mappingKey = store.Calls.Should().ContainSingle(c => c.StartsWith("set ", StringComparison.Ordinal)).Which["set ".Length..];
+        string mappingKey = store.Calls.Should().ContainSingle(c => c.StartsWith("add ", StringComparison.Ordinal)).Which["add ".Length..];
         mappingKey.Should().NotContain("msg-1", "the provider's id is hashed into the key");
-        store.Calls.Should().Equal(["set " + mappingKey, "get " + mappingKey, "get " + mappingKey], "both reports look the send up in the external store, found under their provider's key at once");
+        store.Calls.Should().Equal(["add " + mappingKey, "get " + mappingKey, "get " + mappingKey], "both reports look the send up in the external store, found under their provider's key at once");
         EmailFeedbackCounts tenant = await provider.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme");
         tenant.Delivered.Should().Be(1, "the second report is a duplicate");
     }

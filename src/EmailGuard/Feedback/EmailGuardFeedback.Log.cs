@@ -56,6 +56,14 @@ internal sealed partial class EmailGuardFeedback
         Message = "A {BounceType} bounce from {Provider} (event {EventId}) is a rejection of the message or its sender (content, size, spam filter, policy), not of the address: it counts against its sender (tenant: {TenantId}), but the address is not suppressed and its soft bounces are not counted.")]
     private static partial void LogRejectedForMessage(ILogger logger, EmailBounceType bounceType, string provider, string eventId, string tenantId);
 
+    [LoggerMessage(EventId = 3042, EventName = "RefusalCountedByOlderBuild", Level = LogLevel.Debug,
+        Message = "A refusal from {Provider} (event {EventId}) had been counted by an instance of an older build, under the key that build writes; it is a duplicate here too, and what this instance took for it was given back.")]
+    private static partial void LogRefusalCountedByOldBuild(ILogger logger, string provider, string eventId);
+
+    [LoggerMessage(EventId = 3043, EventName = "RefusalCountedByOlderBuildNotGivenBack", Level = LogLevel.Warning,
+        Message = "A refusal from {Provider} (event {EventId}) had been counted by an instance of an older build, under the key that build writes, and what this instance took for it could not be given back: the store did not answer. Its sender's bounces read one high until the count window moves on.")]
+    private static partial void LogRefusalCountedByOldBuildNotGivenBack(ILogger logger, string provider, string eventId);
+
     [LoggerMessage(EventId = 2100, EventName = "SendCountFailed", Level = LogLevel.Warning,
         Message = "An admitted message could not be counted for the ratio breakers; the ratios read slightly high until the window moves on.")]
     private static partial void LogSendCountFailed(ILogger logger, Exception exception);

@@ -18,6 +18,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private const int MaxIdLength = 1024;
     private const int MaxCategoryLength = 256;
 
+    /// <summary>
+    /// What this build adds to a refusal's key of the builds before (<see cref="FeedbackKeys.LegacyRefusal"/>): an even
+    /// number, so the key's count is odd exactly when one of those builds marked the refusal. They mark it with 1, only
+    /// while the key counts nothing.
+    /// </summary>
+    private const long LegacyRefusalCost = 2;
+
     /// <summary>What the breakers are told of feedback that names no party: nothing but the account is charged.</summary>
     private static readonly EmailSendAttribution s_unattributed = new();
 
@@ -34,6 +41,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly RateLimitRule _dedupRule;
     private readonly RateLimitRule _countRule;
     private readonly RateLimitRule? _transientRule;
+    private readonly RateLimitRule _legacyRefusalRule;
+    private readonly DateTimeOffset _legacyRefusalsUntil;
 
     public EmailGuardFeedback(
         ResilientRateLimitStore store,
@@ -66,6 +75,13 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _transientRule = options.TransientBounceThreshold > 0
             ? RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, options.TransientBouncePeriod, SegmentsFor(options.TransientBouncePeriod))
             : null;
+
+        // A counter on the dedup rule's own counter: it never denies, and builds before the per-mail refusal key read it
+        // with their limit of 1. Kept for two dedup windows after this instance starts: a rolling upgrade of up to one
+        // window, then the window its last old instance's marks live. The in-memory store starts empty with the process,
+        // so no older build's mark is in it.
+        _legacyRefusalRule = _dedupRule.WithLimit(RateLimitRule.MaxLimit);
+        _legacyRefusalsUntil = store.IsLocal ? DateTimeOffset.MinValue : timeProvider.GetUtcNow() + (2 * options.DeduplicationWindow);
         InitVolume();
         if (lists is null)
         {
@@ -89,6 +105,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 string? mapping = await _mappings.GetAsync(FeedbackKeys.Message(provider, messageId), cancellationToken).ConfigureAwait(false)
                     ?? await _mappings.GetAsync(FeedbackKeys.Message(messageId), cancellationToken).ConfigureAwait(false);
                 EmailSendAttribution? mapped = FeedbackKeys.Deserialize(mapping);
+
+                // An id tracked for sends of different parties (FeedbackKeys.Shared) says nothing of whose this mail
+                // was: the event's own tags, written by the guarded sender for this very mail, say it.
                 if (!IsEmpty(mapped))
                 {
                     attribution = mapped;
@@ -134,9 +153,21 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // the later attempts are duplicates. Without a message id each event counts, as before. Keyed by the recipient
         // as written, not folded: a message to five spellings of one mailbox was five mails, five sends, five refusals;
         // and by the send id of the event's own tags, since mails can share a message id that a customer set.
+        int legacyRefusal = -1;
         if (feedback.RejectedForMessage && feedback.ProviderMessageId is { } refused)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
+
+            // Builds before that key mark a refusal under the folded recipient alone. During a rolling upgrade a provider's
+            // retry lands on either build: this one adds an even cost to the old key in the same acquire, so an old
+            // instance finds the refusal counted (its limit is 1), and an odd count tells this one an old instance counted
+            // it first. The old key cannot tell two mails to one mailbox apart, so while an old instance's mark lives, a
+            // second mail's refusal is a duplicate here too, as it is on the old instance.
+            if (_timeProvider.GetUtcNow() < _legacyRefusalsUntil)
+            {
+                legacyRefusal = requests.Count;
+                requests.Add(new RateLimitRequest(FeedbackKeys.LegacyRefusal(provider, refused, recipient), _legacyRefusalRule, LegacyRefusalCost));
+            }
         }
 
         List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];
@@ -159,7 +190,23 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         RateLimitRequest[] batch = [.. requests];
         RateLimitEntry[] entries = new RateLimitEntry[batch.Length];
         RateLimitDecision decision = await _store.AcquireAsync(batch, entries, StoreFailureMode.FailClosed, cancellationToken).ConfigureAwait(false);
-        switch (decision.Status)
+        bool countedByOldBuild = decision.Status == RateLimitStatus.Allowed && legacyRefusal >= 0 && entries[legacyRefusal].Count % LegacyRefusalCost != 0;
+        if (countedByOldBuild)
+        {
+            // Rare (a retry across versions during an upgrade), so the second round trip is taken only then.
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            if (await _store.TryRefundAsync(batch, decision, CancellationToken.None).ConfigureAwait(false))
+            {
+                LogRefusalCountedByOldBuild(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+            }
+            else
+            {
+                LogRefusalCountedByOldBuildNotGivenBack(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+            }
+#pragma warning restore CA1873
+        }
+
+        switch (countedByOldBuild ? RateLimitStatus.LimitExceeded : decision.Status)
         {
             case RateLimitStatus.Allowed:
                 break;
@@ -268,11 +315,24 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
     }
 
+    /// <summary>
+    /// Maps a message id to the send's parties. Mailgun takes a message's <c>Message-ID</c> for its id, which a customer
+    /// whose headers the app passes through can set: the mapping replaced by the last send let a rogue tenant send its
+    /// mail under one id and then one mail of a throwaway tenant under the same id, and every bounce of its mail, whatever
+    /// tags the event echoed, was charged to the throwaway tenant while its own breaker stayed clear. The first send's
+    /// mapping stays; a send of other parties under the same id marks it shared (<see cref="FeedbackKeys.Shared"/>), and
+    /// feedback naming it is charged by the event's own tags. One call as before; a second one only on a collision.
+    /// </summary>
     private async ValueTask TrackCoreAsync(string key, EmailSendAttribution attribution, CancellationToken cancellationToken)
     {
         try
         {
-            await _mappings.SetAsync(key, FeedbackKeys.Serialize(attribution), _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+            string value = FeedbackKeys.Serialize(attribution);
+            string? existing = await _mappings.GetOrAddAsync(key, value, _options.AttributionLifetime, "store a message-id mapping", cancellationToken).ConfigureAwait(false);
+            if (existing is not null && !SameParties(FeedbackKeys.Deserialize(existing), attribution))
+            {
+                await _mappings.SetAsync(key, FeedbackKeys.Shared, _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
@@ -385,6 +445,15 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         guessed = FoldedByGuess(feedback, recipient);
         return guessed || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
     }
+
+    /// <summary>Whether a mapping names the same parties as <paramref name="attribution"/>, whatever the send: a queue's resend of one mail.</summary>
+    private static bool SameParties(EmailSendAttribution? mapped, EmailSendAttribution attribution)
+        => mapped is not null
+           && string.Equals(mapped.TenantId, attribution.TenantId, StringComparison.Ordinal)
+           && string.Equals(mapped.UserId, attribution.UserId, StringComparison.Ordinal)
+           && string.Equals(mapped.Sender, attribution.Sender, StringComparison.Ordinal)
+           && string.Equals(mapped.Category, attribution.Category, StringComparison.Ordinal)
+           && string.Equals(mapped.ClientNetwork, attribution.ClientNetwork, StringComparison.Ordinal);
 
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null

@@ -96,6 +96,17 @@ internal static class FeedbackKeys
         => RefusalPrefix + provider + ":"
            + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + sendId + " " + writtenRecipient.Trim().ToLowerInvariant());
 
+    /// <summary>
+    /// The key under which builds before the per-mail key of <see cref="Refusal"/> marked a refusal counted: provider,
+    /// message id and the recipient as the limits fold it. During a rolling upgrade those builds still write it, and a
+    /// provider's retry of the same refusal may land on either build (see <c>EmailGuardFeedback.RecordAsync</c>).
+    /// </summary>
+    /// <param name="provider">The provider.</param>
+    /// <param name="providerMessageId">The message id, in any of the forms <see cref="Canonical"/> reads as one.</param>
+    /// <param name="foldedRecipient">The recipient as the limits fold it.</param>
+    public static string LegacyRefusal(string provider, string providerMessageId, string foldedRecipient)
+        => RefusalPrefix + provider + ":" + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + foldedRecipient);
+
     public static string Transient(string recipient) => TransientPrefix + StoreKeyEncoding.Hash(recipient);
 
     /// <summary>
@@ -181,6 +192,12 @@ internal static class FeedbackKeys
     /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
         => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+
+    /// <summary>
+    /// The mapping of a message id tracked for sends of different parties: no attribution (it has no tag), so feedback
+    /// naming the id is charged by the tags it carries, and the provider-less mapping is not read in its place.
+    /// </summary>
+    public const string Shared = "shared";
 
     public static EmailSendAttribution? Deserialize(string? value)
     {

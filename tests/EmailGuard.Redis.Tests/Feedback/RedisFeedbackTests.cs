@@ -260,6 +260,82 @@ public class RedisFeedbackTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MessageIdsTrackedForTwoTenantsOnTwoInstancesAtOnce_EachBounceIsChargedByItsOwnTags()
+    {
+        // A customer-chosen Message-ID (Mailgun's id) tracked at once for a rogue tenant's mail on one instance and for a
+        // throwaway tenant's on another: whichever write lands last, the id is shared, and the rogue's bounces are its own.
+        ServiceProvider[] instances = [Instance(), Instance()];
+        EmailSendAttribution rogue = new() { TenantId = "rogue", SendId = "send-rogue" };
+        EmailSendAttribution throwaway = new() { TenantId = "throwaway", SendId = "send-throwaway" };
+
+        await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(() =>
+            instances[i % 2].GetRequiredService<IEmailGuardFeedback>().TrackForProviderAsync("mailgun", $"<chosen.{i / 2}@customer.example>", i % 2 == 0 ? rogue : throwaway).AsTask())));
+        EmailFeedbackResult[] results = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            instances[i % 2].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "mailgun",
+                ProviderEventId = $"bounce-{i}",
+                ProviderMessageId = $"chosen.{i}@customer.example",
+                Recipient = $"victim{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+                Attribution = rogue,
+            }).AsTask())));
+
+        results.Should().OnlyContain(r => r.Outcome == EmailFeedbackOutcome.Recorded && r.Attribution!.TenantId == "rogue");
+        IEmailFeedbackCounts counts = instances[1].GetRequiredService<IEmailFeedbackCounts>();
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(20);
+        (await counts.GetAsync(EmailGuardDimension.Tenant, "throwaway")).Bounces.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task RefusalsDuringARollingUpgrade_AttemptsPostedToOldAndNewInstancesAtOnce_CountOneBounceEach()
+    {
+        // Builds before the per-mail refusal key marked a refusal under provider, message id and folded recipient. During
+        // a rolling upgrade a provider's attempts at one refused mail land on old and new instances alike: ten refused
+        // mails, twelve attempts each, half posted to three new instances and half recorded as an old instance records.
+        ServiceProvider[] instances = [Instance(), Instance(), Instance()];
+        IRateLimitStore store = instances[0].GetRequiredService<IRateLimitStore>();
+        EmailFeedbackOptions defaults = new();
+        RateLimitRule dedup = RateLimitRule.SlidingWindow(1, defaults.DeduplicationWindow, EmailGuardFeedback.SegmentsFor(defaults.DeduplicationWindow));
+        RateLimitRule count = RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, defaults.CountWindow, EmailGuardFeedback.SegmentsFor(defaults.CountWindow));
+
+        async Task<bool> AttemptAsync(int mail, int attempt)
+        {
+            string messageId = $"<20260302.{mail}.ROGUE@mg.example.com>";
+            if (attempt % 2 == 0)
+            {
+                EmailFeedbackResult result = await instances[attempt % 3].GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+                {
+                    Provider = "mailgun",
+                    ProviderEventId = $"attempt-{mail}-{attempt}",
+                    ProviderMessageId = messageId,
+                    Recipient = "Customer@Example.com",
+                    Kind = EmailFeedbackKind.Bounced,
+                    BounceType = EmailBounceType.Transient,
+                    RejectedForMessage = true,
+                    Attribution = new EmailSendAttribution { TenantId = "rogue", SendId = $"send-{mail}" },
+                });
+                result.Outcome.Should().BeOneOf(EmailFeedbackOutcome.Recorded, EmailFeedbackOutcome.Duplicate);
+                return result.Outcome == EmailFeedbackOutcome.Recorded;
+            }
+
+            RateLimitRequest[] old =
+            [
+                new(FeedbackKeys.Event("mailgun", $"attempt-{mail}-{attempt}"), dedup),
+                new("fb:rm:mailgun:" + StoreKeyEncoding.Hash(FeedbackKeys.Canonical(messageId) + " customer@example.com"), dedup),
+                new(FeedbackKeys.Count('b', EmailGuardDimension.Tenant, "rogue"), count),
+            ];
+            return (await store.AcquireAsync(old, Memory<RateLimitEntry>.Empty)).IsAllowed;
+        }
+
+        bool[] counted = await Task.WhenAll(Enumerable.Range(0, 120).Select(i => Task.Run(() => AttemptAsync(i % 10, i / 10))));
+
+        counted.Count(c => c).Should().Be(10, "one per refused mail, on whichever build saw it first");
+        (await instances[2].GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(10);
+    }
+
+    [Fact]
     public async Task RefusalsOfOneMessageToSeveralSpellingsOfAMailbox_AttemptsPostedToThreeInstancesAtOnce_CountOneBouncePerSpelling()
     {
         // One message to five spellings of one mailbox is five mails to the provider and five sends to the ratios; each

@@ -328,6 +328,49 @@ public sealed class EmailGuardFeedbackTests
         (await app.Counts.GetAsync(EmailGuardDimension.User, "victim-user")).Bounces.Should().Be(0);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Record_MessageIdTrackedForARogueTenantAndForAThrowawayOne_TheRoguesBouncesAreChargedToTheRogue(bool throwawayFirst)
+    {
+        // Mailgun takes the Message-ID a customer set for its id. A rogue tenant sends its mail under one id, then one mail
+        // of a throwaway tenant under the same id: the mapping named the throwaway tenant, and every bounce of the rogue's
+        // mail, whatever its tags said, was charged there while the rogue's own breaker stayed clear. Either order.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution rogue = new() { TenantId = "rogue", UserId = "rogue-user", SendId = "send-rogue" };
+        EmailSendAttribution throwaway = new() { TenantId = "throwaway", UserId = "throwaway-user", SendId = "send-throwaway" };
+        foreach (EmailSendAttribution send in throwawayFirst ? new[] { throwaway, rogue } : [rogue, throwaway])
+        {
+            await app.Feedback.TrackForProviderAsync("mailgun", "<chosen@customer.example>", send);
+        }
+
+        for (int i = 0; i < 4; i++)
+        {
+            (await app.Feedback.RecordAsync(FeedbackTestApp.Event($"evt-{i}", recipient: $"victim{i}@example.com", messageId: "chosen@customer.example", provider: "mailgun", attribution: rogue)))
+                .Attribution!.TenantId.Should().Be("rogue");
+        }
+
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "rogue")).Bounces.Should().Be(4, "the guarded sender wrote this mail's tags, and they name the rogue");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "throwaway")).Bounces.Should().Be(0);
+        (await app.Counts.GetAsync(EmailGuardDimension.User, "rogue-user")).Bounces.Should().Be(4);
+    }
+
+    [Fact]
+    public async Task Record_MessageIdTrackedTwiceForTheSameParties_TheMappingStillWinsOverForgedTags()
+    {
+        // A queue's resend of one mail under its Message-ID is another send of the same parties: the id is not shared, and
+        // tags naming a victim tenant are still overruled.
+        await using FeedbackTestApp app = new();
+        await app.Feedback.TrackForProviderAsync("mailgun", "msg-1", new EmailSendAttribution { TenantId = "rogue", UserId = "rogue-user", SendId = "send-1" });
+        await app.Feedback.TrackForProviderAsync("mailgun", "msg-1", new EmailSendAttribution { TenantId = "rogue", UserId = "rogue-user", SendId = "send-2" });
+        EmailSendAttribution forged = new() { TenantId = "victim", UserId = "victim-user" };
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "mailgun", attribution: forged));
+
+        result.Attribution!.TenantId.Should().Be("rogue");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "victim")).Bounces.Should().Be(0);
+    }
+
     [Fact]
     public async Task Record_TaggedEvent_WhoseMessageNoSendTracked_ChargesTheTags()
     {
