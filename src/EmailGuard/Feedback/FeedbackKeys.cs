@@ -94,7 +94,15 @@ internal static class FeedbackKeys
     /// </param>
     public static string Refusal(string provider, string providerMessageId, string? sendId, string writtenRecipient)
         => RefusalPrefix + provider + ":"
-           + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + sendId + " " + writtenRecipient.Trim().ToLowerInvariant());
+           + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + sendId + " " + MailOf(writtenRecipient));
+
+    /// <summary>
+    /// A recipient as written, folded as far as the provider and the refusal key (<see cref="Refusal"/>) tell mails
+    /// apart: surrounding space and case. Two spellings with one fold are one mail (<c>GuardBuffers.AddDelivery</c>).
+    /// Returns <paramref name="written"/> itself when there is nothing to fold.
+    /// </summary>
+    /// <param name="written">The recipient as written.</param>
+    public static string MailOf(string written) => written.Trim().ToLowerInvariant();
 
     /// <summary>
     /// The key under which builds before the per-mail key of <see cref="Refusal"/> marked a refusal counted: provider,

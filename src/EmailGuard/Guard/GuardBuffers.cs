@@ -46,7 +46,7 @@ internal sealed class GuardBuffers
     /// </summary>
     public int[] Deliveries { get; private set; } = new int[8];
 
-    /// <summary>Per distinct recipient, the address as first written, to tell a repeat from another way of writing it.</summary>
+    /// <summary>Per distinct recipient, the address as first written, to tell a repeat from another way of writing it (see <see cref="_spellings"/>).</summary>
     public string?[] FirstWritten { get; private set; } = new string?[8];
 
     /// <summary>The mails the provider delivers for the message: the sum of <see cref="Deliveries"/>.</summary>
@@ -66,6 +66,12 @@ internal sealed class GuardBuffers
     /// recipient with every one before it.
     /// </summary>
     private Dictionary<string, int>? _distinct;
+
+    /// <summary>
+    /// The spellings after the first of each recipient written in several ways (<see cref="FeedbackKeys.MailOf"/>), with
+    /// its index in <see cref="Recipients"/>; made for the first message that has one.
+    /// </summary>
+    private HashSet<(int Index, string Mail)>? _spellings;
 
     /// <summary>Up to this many recipients are deduplicated by scanning: no allocation for the common message.</summary>
     private const int LinearRecipients = 16;
@@ -146,8 +152,8 @@ internal sealed class GuardBuffers
 
     /// <summary>
     /// Adds one written recipient: a new entry of <see cref="Recipients"/> unless an equal address is there already, and
-    /// one more delivery unless it repeats the way that address was first written (in another case or not); room for
-    /// it was made by <see cref="EnsureRecipients"/>.
+    /// one more delivery unless it repeats a way that address was already written (in another case or not); room for it
+    /// was made by <see cref="EnsureRecipients"/>.
     /// </summary>
     /// <param name="address">The recipient as the guard keys it.</param>
     /// <param name="written">The recipient as the message writes it.</param>
@@ -171,7 +177,11 @@ internal sealed class GuardBuffers
             return true;
         }
 
-        if (string.Equals(written, FirstWritten[known], StringComparison.OrdinalIgnoreCase))
+        // A repeat of any spelling seen so far, in another case or not, is no other mail: the provider's refusals of it
+        // fold into one (FeedbackKeys.MailOf), so counting it would dilute the mailbox's bounce ratio.
+        string mail = FeedbackKeys.MailOf(written);
+        if (string.Equals(mail, FeedbackKeys.MailOf(FirstWritten[known]!), StringComparison.Ordinal)
+            || !(_spellings ??= []).Add((known, mail)))
         {
             return false;
         }
@@ -229,6 +239,15 @@ internal sealed class GuardBuffers
         // Drop references so cached addresses and keys are not kept alive by an idle thread.
         Array.Clear(Recipients, 0, RecipientCount);
         Array.Clear(FirstWritten, 0, RecipientCount);
+        if (_spellings is not null)
+        {
+            _spellings.Clear();
+            if (_spellings.Capacity > MaxKeptLength)
+            {
+                _spellings = null;
+            }
+        }
+
         if (_distinct is not null)
         {
             _distinct.Clear();

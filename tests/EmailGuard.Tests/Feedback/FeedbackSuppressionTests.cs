@@ -230,6 +230,32 @@ public sealed class FeedbackSuppressionTests
     }
 
     [Fact]
+    public async Task RefusalOfOneMessage_ASpellingRepeatedInOtherCases_IsOneMailSentAndOneBounce()
+    {
+        // v+2@gmail.com is the mailbox's second spelling; V+2@GMAIL.COM and the rest are that mail in other cases. The
+        // guard compared a spelling with the mailbox's first only, so it counted each case of the second as one more send,
+        // while the refusals of those cases fold into one bounce: a message to one spelling in many cases diluted the
+        // sender's bounce ratio at will (here 2 bounces in 5 sends for a message refused whole).
+        await using FeedbackTestApp app = new();
+        string[] written = ["v+1@gmail.com", "v+2@gmail.com", "V+2@GMAIL.COM", "v+2@Gmail.com", " V+2@gmail.COM "];
+        EmailSendDecision sent = await app.Guard.CheckAsync(new OutboundEmail { To = written, Sender = "noreply@app.example", TenantId = "acme" });
+        sent.IsAllowed.Should().BeTrue();
+        EmailSendAttribution tenant = new() { TenantId = "acme" };
+
+        EmailFeedbackOutcome[] refused = new EmailFeedbackOutcome[written.Length];
+        for (int i = 0; i < written.Length; i++)
+        {
+            refused[i] = (await app.Feedback.RecordAsync(Refusal($"r{i}", "<msg-1@mg.example>", written[i], EmailBounceType.Transient, tenant))).Outcome;
+        }
+
+        refused.Should().Equal(
+            EmailFeedbackOutcome.Recorded, EmailFeedbackOutcome.Recorded, EmailFeedbackOutcome.Duplicate, EmailFeedbackOutcome.Duplicate, EmailFeedbackOutcome.Duplicate);
+        EmailFeedbackCounts counts = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
+        counts.Sends.Should().Be(2, "two mails: v+1 and v+2, whatever their case");
+        counts.Bounces.Should().Be(2, "both mails were refused");
+    }
+
+    [Fact]
     public async Task RefusalOfMailsSharingAMessageId_EachSentByTheGuard_CountsABounceForEveryMail()
     {
         // Mailgun takes the message's Message-ID for its id, and an app that passes its customers' headers through lets a
