@@ -36,7 +36,7 @@ internal sealed partial class PathRuleSet
         _allowlist = allowlist;
         _settings = settings;
         _hasExactRules = rules.Any(static r => !r.Item1.HasWildcardPath);
-        _actionRuleMethods = [.. rules.Where(static r => !r.Item1.HasWildcardPath && r.Item1.Method is { } m && CarriesAnAction(m))
+        _actionRuleMethods = [.. rules.Where(static r => !r.Item1.HasWildcardPath && r.Item1.Method is { } m && !HttpMethodList.IsSafe(m))
             .Select(static r => r.Item1.Method!).Distinct(StringComparer.OrdinalIgnoreCase)];
         _bind = Bind;
     }
@@ -75,7 +75,7 @@ internal sealed partial class PathRuleSet
         }
 
         if ((index < 0 || _rules[index].Pattern.HasWildcardPath) && _actionRuleMethods.Length != 0 && endpoint is not null
-            && TakesEveryMethod(endpoint) && CarriesAnAction(method))
+            && HttpMethodCoverage.SameActionAt(endpoint.Metadata, _actionRuleMethods, method))
         {
             // An endpoint that takes every method (app.Map, an MVC action without a verb attribute) runs the same
             // handler for PUT, PATCH, DELETE or a made-up method as for the POST a rule names: matched on the method
@@ -128,14 +128,6 @@ internal sealed partial class PathRuleSet
 
         return index;
     }
-
-    /// <summary>Whether <paramref name="endpoint"/> names no HTTP method, so that routing sends it every method.</summary>
-    private static bool TakesEveryMethod(Endpoint endpoint)
-        => endpoint.Metadata.GetMetadata<IHttpMethodMetadata>() is not { HttpMethods.Count: > 0 };
-
-    /// <summary>Whether a request with <paramref name="method"/> may act (and send mail): any method but those that only read or probe.</summary>
-    private static bool CarriesAnAction(string method)
-        => !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method));
 
     /// <summary>The first binding, most specific first and before rule <paramref name="before"/>, that the request agrees with.</summary>
     private int FirstAgreeing(RouteBinding[] bindings, int before, string method, HttpRequest request)

@@ -102,6 +102,32 @@ public sealed class AnyMethodEndpointPathRuleTests
     }
 
     [Fact]
+    public async Task PolicyForPost_OnAnEndpointThatTakesEveryMethod_OtherActingMethodsCountToo()
+    {
+        // Arrange: RequireEmailRateLimit("share", "POST") on app.Map, which runs the share for every method.
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("share", p => p.PerClientIp(RateLimitRule.PerHour(1)))),
+            a =>
+            {
+                a.Map("/api/share", () => Results.Ok()).RequireEmailRateLimit("share", "POST");
+                a.MapMethods("/api/either", [HttpMethods.Post, HttpMethods.Put], () => Results.Ok()).RequireEmailRateLimit("share", "POST");
+            });
+
+        // Act
+        List<HttpStatusCode> statuses = [];
+        foreach ((string method, string path) in (ValueTuple<string, string>[])
+            [("PUT", "/api/share"), ("POST", "/api/share"), ("PATCH", "/api/share"), ("GET", "/api/share"), ("PUT", "/api/either"), ("PUT", "/api/either")])
+        {
+            using HttpResponseMessage response = await app.SendAsync(new HttpMethod(method), path, Ip);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert: GET reads; the endpoint that names PUT beside POST keeps PUT out of the policy, as before.
+        statuses.Should().Equal(
+            HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task PostRule_OnAnEndpointThatNamesItsMethods_OtherMethodsNotCounted()
     {
         // Arrange: the endpoint names POST and PUT, so PUT is another operation the rule does not name.
