@@ -48,6 +48,7 @@ internal static class EndpointPolicySelector
         handler = null;
         IEmailRateLimitMetadata? endpointMetadata = metadata.GetMetadata<IEmailRateLimitMetadata>();
         return endpointMetadata is EmailRateLimitAttribute attribute && !attribute.Covers(method, onPage: page is not null)
+            && !(page is null && attribute.Methods is { } methods && HttpMethodCoverage.SameActionAt(metadata, methods, method))
             ? null
             : endpointMetadata;
     }

@@ -20,6 +20,9 @@ internal sealed partial class PathRuleSet
     private readonly string[][] _settings;
     private readonly bool _hasExactRules;
 
+    /// <summary>The methods that exact rules name and that may act (POST, PUT, …), each once: see <see cref="Match"/>.</summary>
+    private readonly string[] _actionRuleMethods;
+
     /// <summary>
     /// The bindings of the app's endpoints as they are now (<see cref="BindingCache"/>): replaced, empty, when the app's
     /// endpoints change, and a reload builds a new set with none.
@@ -33,6 +36,8 @@ internal sealed partial class PathRuleSet
         _allowlist = allowlist;
         _settings = settings;
         _hasExactRules = rules.Any(static r => !r.Item1.HasWildcardPath);
+        _actionRuleMethods = [.. rules.Where(static r => !r.Item1.HasWildcardPath && r.Item1.Method is { } m && !HttpMethodList.IsSafe(m))
+            .Select(static r => r.Item1.Method!).Distinct(StringComparer.OrdinalIgnoreCase)];
         _bind = Bind;
     }
 
@@ -62,13 +67,49 @@ internal sealed partial class PathRuleSet
     public EmailRateLimitPolicy? Match(HttpContext context, bool exactPathsOnly)
     {
         string method = context.Request.Method;
-        int index = MatchPath(method, context.Request.Path.Value, exactPathsOnly);
+        Endpoint? endpoint = context.GetEndpoint();
+        int index = Find(context, endpoint, method, exactPathsOnly);
         if (index == Allowlisted)
         {
             return null;
         }
 
-        if (_hasExactRules && context.GetEndpoint() is { } endpoint
+        if ((index < 0 || _rules[index].Pattern.HasWildcardPath) && _actionRuleMethods.Length != 0 && endpoint is not null
+            && HttpMethodCoverage.SameActionAt(endpoint.Metadata, _actionRuleMethods, method))
+        {
+            // An endpoint that takes every method (app.Map, an MVC action without a verb attribute) runs the same
+            // handler for PUT, PATCH, DELETE or a made-up method as for the POST a rule names: matched on the method
+            // alone, each of them passed the rule (under a wildcard rule or none). An exact rule for another such
+            // method on the path applies then, as a rule on another route of an action does: it replaces a wildcard
+            // rule or none, never an exact rule for the request's own method.
+            foreach (string ruleMethod in _actionRuleMethods)
+            {
+                if (string.Equals(ruleMethod, method, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                int other = Find(context, endpoint, ruleMethod, exactPathsOnly);
+                if (other >= 0 && !_rules[other].Pattern.HasWildcardPath && (index < 0 || _rules[index].Pattern.HasWildcardPath || other < index))
+                {
+                    index = other;
+                }
+            }
+        }
+
+        return index < 0 ? null : _rules[index].Policy;
+    }
+
+    /// <summary>The rule for the request as if it had <paramref name="method"/>: its path, then its endpoint's bindings; or <see cref="Allowlisted"/>.</summary>
+    private int Find(HttpContext context, Endpoint? endpoint, string method, bool exactPathsOnly)
+    {
+        int index = MatchPath(method, context.Request.Path.Value, exactPathsOnly);
+        if (index == Allowlisted)
+        {
+            return Allowlisted;
+        }
+
+        if (_hasExactRules && endpoint is not null
             && (endpoint is RouteEndpoint || endpoint.Metadata.GetMetadata<ActionDescriptor>() is not null))
         {
             BindingCache cache = CurrentBindings(context.RequestServices);
@@ -85,7 +126,7 @@ internal sealed partial class PathRuleSet
             }
         }
 
-        return index < 0 ? null : _rules[index].Policy;
+        return index;
     }
 
     /// <summary>The first binding, most specific first and before rule <paramref name="before"/>, that the request agrees with.</summary>

@@ -157,7 +157,7 @@ public sealed class EmailRateLimitPolicyBuilder
 
     /// <summary>
     /// Counts requests per email address found where model binding finds it (the address a signup, password reset or
-    /// share targets): a form field (also as <c>Input.Email</c> or <c>email[0]</c>), a top-level JSON property, the
+    /// share targets): a form field (also as <c>Input.Email</c>, <c>Input[Email]</c> or <c>email[0]</c>), a top-level JSON property, the
     /// query string or a route value. The address is normalized with the send guard's
     /// <see cref="SendGuardOptions.AddressNormalization"/> (case, width, Unicode full stops, IDN, plus-tags, provider
     /// aliases) and hashed before it becomes a key, so every spelling of one mailbox shares one counter. A value that

@@ -202,7 +202,8 @@ public static partial class EmailAddressNormalizer
     /// mailer delivers to every address of the list, so keying the one a parser keeps would let the others through.
     /// Split such a value and key each address to count them. A value longer than four times
     /// <see cref="MaxAddressLength"/> once trimmed (longer than any address with a display name) is keyed as one value
-    /// that every such value shares. Never throws on content.
+    /// that every such value shares. A quoted local part is keyed as its content (<c>"victim+1"@gmail.com</c> as
+    /// victim@gmail.com), as the receiving server delivers it. Never throws on content.
     /// </summary>
     /// <param name="value">A value from a request, such as a form field that should hold an address.</param>
     /// <param name="options">How plus-tags and provider aliases fold.</param>
@@ -245,8 +246,11 @@ public static partial class EmailAddressNormalizer
         // A display name or a comment around an address passes [EmailAddress] (one '@', not first or last), and
         // System.Net.Mail and MailKit deliver the value to the address inside: keyed as the whole string, every new
         // display name would be a fresh counter for the same mailbox.
-        return TryNormalizeMailbox(value.Trim(), options, out address)
+        string trimmed = value.Trim();
+        return TryNormalizeMailbox(trimmed, options, out address)
+               || TryNormalizeUnquoted(trimmed, options, out address)
                || TryNormalize(folded, options, out address, out _)
+               || TryNormalizeUnquoted(folded, options, out address)
                || TryNormalizeMailbox(folded, options, out address);
     }
 
@@ -334,7 +338,8 @@ public static partial class EmailAddressNormalizer
     private static bool TryNormalizeMailbox(string value, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
     {
         address = default;
-        return MailAddress.TryCreate(value, out MailAddress? mailbox) && TryNormalize(mailbox.Address, options, out address, out _);
+        return MailAddress.TryCreate(value, out MailAddress? mailbox)
+               && (TryNormalize(mailbox.Address, options, out address, out _) || TryNormalizeUnquoted(mailbox.Address, options, out address));
     }
 
     /// <summary>

@@ -195,4 +195,22 @@ public sealed class BindingParityTests
         prefixed.Should().Equal(TwoThenLimited);
         app.Bound().Count(BindingApp.Victim).Should().Be(2);
     }
+
+    [Fact]
+    public async Task PrefixedModelField_JQueryBrackets_CountedAndRepeatsRefused()
+    {
+        // Arrange: MVC's default JQueryFormValueProvider binds Input[Email] as Input.Email, and model[email] as model.email.
+        await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
+
+        // Act
+        List<HttpStatusCode> mixed = await app.PostManyAsync("/Binding/Input", Attempts, i => BindingContent.Form($"email=decoy{i}%40attacker.test&Input%5BEmail%5D={BindingApp.Victim}"));
+        List<HttpStatusCode> model = await app.PostManyAsync("/mvc/bind/model", Attempts, i => BindingContent.Form($"model%5Bemail%5D={BindingApp.Victim}&email=decoy{i}%40attacker.test"));
+        List<HttpStatusCode> bracketed = await app.PostManyAsync("/Binding/Input", Attempts, _ => BindingContent.Form($"Input%5BEmail%5D={BindingApp.Victim}"));
+
+        // Assert
+        mixed.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
+        model.Should().OnlyContain(s => s == HttpStatusCode.BadRequest);
+        bracketed.Should().Equal(TwoThenLimited);
+        app.Bound().Count(BindingApp.Victim).Should().Be(2);
+    }
 }

@@ -51,6 +51,13 @@ public sealed class FieldNameParityTests
     [InlineData("myemail", false)]
     [InlineData("email.address", false)]
     [InlineData("Input_Email", false)]
+    [InlineData("Input[Email]", true)]
+    [InlineData("model[email][0]", true)]
+    [InlineData("email[]", true)]
+    [InlineData("[email]", true)]
+    [InlineData("Input[Email]x", false)]
+    [InlineData("Input[Emails]", false)]
+    [InlineData("email[address]", false)]
     [InlineData("", false)]
     public void FormKey_MatchesTheNamesMvcBindsToTheField(string key, bool expected)
     {

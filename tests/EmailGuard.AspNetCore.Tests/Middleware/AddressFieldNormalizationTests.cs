@@ -123,6 +123,33 @@ public sealed class AddressFieldNormalizationTests
     }
 
     [Fact]
+    public async Task JsonField_QuotedLocalPartsOfOneMailbox_ShareItsCounter()
+    {
+        // Arrange: each value passes [EmailAddress], System.Net.Mail and MailKit send it as written, and the victim's
+        // server delivers a quoted local part as its content ("victim+1" is victim+1, the tag then cut). Keyed as
+        // written, every tag or quoted-pair spelling was a fresh counter: unlimited mail to one inbox.
+        await using TestApp app = await StartAsync();
+        string[] forms =
+        [
+            "victim@gmail.com", "\"victim+1\"@gmail.com", "\"v\\ictim+2\"@gmail.com", "Victim <\"v.ictim+3\"@googlemail.com>",
+            "\"vic\".\"tim+4\"@gmail.com",
+        ];
+
+        // Act: each from its own IP.
+        List<HttpStatusCode> statuses = [];
+        for (int i = 0; i < forms.Length; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/reset", $"203.0.113.{40 + i}", JsonContent.Create(new { email = forms[i] }));
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert
+        statuses.Should().Equal(
+            [HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests],
+            "every value is mail to victim@gmail.com, whose limit is 2 an hour");
+    }
+
+    [Fact]
     public async Task JsonField_OverlongValues_PaddingTrimmedAndTheRestShareOneCounter()
     {
         // Arrange: values longer than any address with a display name (1,016 characters), which a mailer still

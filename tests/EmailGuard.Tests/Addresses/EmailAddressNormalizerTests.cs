@@ -267,6 +267,53 @@ public sealed class EmailAddressNormalizerTests
         EmailAddressNormalizer.TryNormalize("1 <victim@example.com>", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a display name");
     }
 
+    [Fact]
+    public void GetPartitionValue_QuotedLocalParts_KeyOfTheMailboxTheirContentNames()
+    {
+        // Arrange: RFC 5322 makes a quoted local part the same as its content, so the victim's server delivers every one
+        // of these to the victim (and cuts the tag), while each was keyed as written: a fresh counter per spelling.
+        string[] quoted =
+        [
+            "\"victim\"@gmail.com",
+            "\"victim+1\"@gmail.com",
+            "\"V.ictim+2\"@GoogleMail.com",
+            "\"v\\ictim\"@gmail.com",
+            "\"\\v\\i\\c\\t\\i\\m\"@gmail.com",
+            "\"vic\".\"tim+3\"@gmail.com",
+            "Name <\"victim+4\"@gmail.com>",
+            "\"victim+5\"@gmail.com (comment)",
+        ];
+
+        // Act
+        IEnumerable<string> keys = quoted.Select(v => EmailAddressNormalizer.GetPartitionValue(v, Defaults));
+
+        // Assert
+        keys.Should().AllBe("victim@gmail.com");
+        EmailAddressNormalizer.TryNormalize("\"victim\"@gmail.com", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a quoted local part");
+    }
+
+    [Theory]
+    [InlineData("\"victim@example.com\"@example.com")]
+    [InlineData("\"victim\"x@example.com")]
+    [InlineData("\"victim@example.com")]
+    [InlineData("\"\"@example.com")]
+    public void GetPartitionValue_QuotedLocalPartThatNamesNoPlainMailbox_NotTheMailboxItImitates(string value)
+        => EmailAddressNormalizer.GetPartitionValue(value, Defaults).Should().NotBe("victim@example.com");
+
+    [Theory]
+    [InlineData("\"decoy\"@attacker.test, \"victim\"@example.com")]
+    [InlineData("decoy@attacker.test; Victim <\"victim+1\"@example.com>")]
+    public void GetPartitionValue_ListOfQuotedAddresses_KeyedAsAnInvalidValue(string list)
+    {
+        // Act
+        string key = EmailAddressNormalizer.GetPartitionValue(list, Defaults);
+
+        // Assert: a list is never keyed as one of its addresses, and its quoted parts are addresses.
+        EmailAddressNormalizer.SplitAddressList(list).Select(p => EmailAddressNormalizer.GetPartitionValue(p, Defaults))
+            .Should().Contain("victim@example.com");
+        key.Should().NotBe("victim@example.com");
+    }
+
     [Theory]
     [InlineData("decoy@attacker.test, victim@example.com", "decoy@attacker.test,victim@example.com")]
     [InlineData("victim@example.com,decoy@attacker.test", "victim@example.com,decoy@attacker.test")]
