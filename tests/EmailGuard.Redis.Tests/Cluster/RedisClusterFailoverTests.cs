@@ -75,7 +75,7 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         // A generous replica timeout: this test measures what WAIT costs, not whether a loaded 2-core machine's replica
         // acknowledges within the default 50 ms (a late acknowledgement fails the acquire, and with it the measurement).
         RedisRateLimitStore waiting = CreateStore(admin, waitForReplicas: 1, replicaTimeout: TimeSpan.FromSeconds(5));
-        ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
+        ClusterConfiguration topology = await RedisClusterTopology.WithReplicasAsync(admin, s_bound, TimeSpan.FromMilliseconds(100));
         foreach (ClusterNode master in topology.Nodes.Where(n => !n.IsReplica))
         {
             ClusterNode replica = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
@@ -113,11 +113,11 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
     private async Task<(long Before, long After)> SpendThenFailOverAsync(int slot, bool lagging, int waitForReplicas)
     {
         using ConnectionMultiplexer admin = Cluster.CreateMultiplexer();
-        ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
+        ClusterConfiguration topology = await RedisClusterTopology.WithReplicasAsync(admin, s_bound, TimeSpan.FromMilliseconds(100));
         ClusterNode master = topology.GetBySlot(slot)!;
         ClusterNode replica = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
         RateLimitRule rule = RateLimitRule.PerDay(Limit);
-        string partition = PartitionOn(admin, master.EndPoint!, rule);
+        string partition = RedisClusterTopology.PartitionOn(admin, _prefix, master.EndPoint!, rule, "failover");
         IServer masterServer = admin.GetServer(master.EndPoint!);
         IServer replicaServer = admin.GetServer(replica.EndPoint!);
         (await WaitUntilAsync(() => CaughtUpAsync(masterServer, replicaServer))).Should().BeTrue("the replica starts in sync");
@@ -198,35 +198,6 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         }
 
         return new RedisRateLimitStore(new RedisConnection(options, null, null), options, TimeProvider.System);
-    }
-
-    private string PartitionOn(IConnectionMultiplexer admin, EndPoint node, RateLimitRule rule)
-    {
-        ClusterConfiguration topology = admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
-        for (int i = 0; i < 10_000; i++)
-        {
-            string candidate = $"failover-{i}";
-            if (topology.GetBySlot(admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow)))!.EndPoint!.Equals(node))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"No partition name lands on {node}.");
-    }
-
-    /// <summary>The cluster as a node sees it once it knows every master's replica (just after creation it may not yet).</summary>
-    private static async Task<ClusterConfiguration> TopologyWithReplicasAsync(ConnectionMultiplexer admin)
-    {
-        ClusterConfiguration? topology = null;
-        (await WaitUntilAsync(async () =>
-        {
-            IServer server = admin.GetServers().First(s => s.IsConnected);
-            topology = await server.ClusterNodesAsync();
-            ClusterNode[] masters = [.. topology!.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0)];
-            return masters.Length == 3 && masters.All(m => topology.Nodes.Any(n => n.IsReplica && n.ParentNodeId == m.NodeId));
-        })).Should().BeTrue("every master has its replica");
-        return topology!;
     }
 
     private static Task<bool> WaitUntilAsync(Func<Task<bool>> condition) => RedisTestServerInfo.WaitUntilAsync(condition, s_bound, TimeSpan.FromMilliseconds(100));

@@ -38,7 +38,7 @@ public sealed class RedisClusterReplicaWaitConnectionTests : IAsyncLifetime
     {
         // Arrange: counters on the masters of the lowest and the highest slot; the replica of the first will be paused.
         using ConnectionMultiplexer admin = Cluster.CreateMultiplexer();
-        ClusterConfiguration topology = await TopologyWithReplicasAsync(admin);
+        ClusterConfiguration topology = await RedisClusterTopology.WithReplicasAsync(admin, s_bound, TimeSpan.FromMilliseconds(20));
         ClusterNode first = topology.GetBySlot(0)!;
         ClusterNode second = topology.GetBySlot(16383)!;
         ClusterNode paused = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == first.NodeId);
@@ -50,7 +50,7 @@ public sealed class RedisClusterReplicaWaitConnectionTests : IAsyncLifetime
             (await WaitUntilAsync(() => CaughtUpAsync(master, replica))).Should().BeTrue("the replicas start in sync");
         }
 
-        RateLimitRequest[] valuable = [new(PartitionOn(admin, first.EndPoint!, s_highValue, "valuable"), s_highValue), new(PartitionOn(admin, second.EndPoint!, s_highValue, "valuable"), s_highValue)];
+        RateLimitRequest[] valuable = [new(RedisClusterTopology.PartitionOn(admin, _prefix, first.EndPoint!, s_highValue, "valuable"), s_highValue), new(RedisClusterTopology.PartitionOn(admin, _prefix, second.EndPoint!, s_highValue, "valuable"), s_highValue)];
         RedisRateLimitStoreOptions options = new()
         {
             KeyPrefix = _prefix,
@@ -60,7 +60,7 @@ public sealed class RedisClusterReplicaWaitConnectionTests : IAsyncLifetime
         };
         await using RedisConnection connection = new(options, null, null);
         RedisRateLimitStore store = new(connection, options, TimeProvider.System);
-        (await store.AcquireAsync(new RateLimitRequest[] { new(PartitionOn(admin, first.EndPoint!, s_ordinary, "ordinary-warm"), s_ordinary) }, default)).IsAllowed.Should().BeTrue();
+        (await store.AcquireAsync(new RateLimitRequest[] { new(RedisClusterTopology.PartitionOn(admin, _prefix, first.EndPoint!, s_ordinary, "ordinary-warm"), s_ordinary) }, default)).IsAllowed.Should().BeTrue();
         long firstWaits = await CommandCallsAsync(firstServer, "wait");
         long secondWaits = await CommandCallsAsync(secondServer, "wait");
         (await store.AcquireAsync(valuable, default)).IsAllowed.Should().BeTrue();
@@ -75,7 +75,7 @@ public sealed class RedisClusterReplicaWaitConnectionTests : IAsyncLifetime
             (await WaitUntilAsync(async () => BlockedClients(await InfoAsync(firstServer, "clients")) == 1))
                 .Should().BeTrue("the acquire's WAIT blocks on the first master while its replica is paused");
             RateLimitDecision[] ordinary = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => store.AcquireAsync(
-                new RateLimitRequest[] { new(PartitionOn(admin, first.EndPoint!, s_ordinary, $"ordinary-{i}"), s_ordinary) }, default).AsTask()));
+                new RateLimitRequest[] { new(RedisClusterTopology.PartitionOn(admin, _prefix, first.EndPoint!, s_ordinary, $"ordinary-{i}"), s_ordinary) }, default).AsTask()));
 
             // Assert
             ordinary.Should().OnlyContain(d => d.IsAllowed);
@@ -92,34 +92,6 @@ public sealed class RedisClusterReplicaWaitConnectionTests : IAsyncLifetime
         {
             Cluster.ResumeNode(paused.EndPoint!);
         }
-    }
-
-    private string PartitionOn(IConnectionMultiplexer admin, EndPoint node, RateLimitRule rule, string stem)
-    {
-        ClusterConfiguration topology = admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
-        for (int i = 0; i < 10_000; i++)
-        {
-            string candidate = string.Create(CultureInfo.InvariantCulture, $"{stem}-{i}");
-            if (topology.GetBySlot(admin.HashSlot(RedisCounterKey.Create(_prefix, candidate, rule.ShapeId, RedisCounterKey.NoWindow)))!.EndPoint!.Equals(node))
-            {
-                return candidate;
-            }
-        }
-
-        throw new InvalidOperationException($"No partition name lands on {node}.");
-    }
-
-    private static async Task<ClusterConfiguration> TopologyWithReplicasAsync(ConnectionMultiplexer admin)
-    {
-        ClusterConfiguration? topology = null;
-        (await WaitUntilAsync(async () =>
-        {
-            IServer server = admin.GetServers().First(s => s.IsConnected);
-            topology = await server.ClusterNodesAsync();
-            ClusterNode[] masters = [.. topology!.Nodes.Where(n => !n.IsReplica && n.Slots.Count > 0)];
-            return masters.Length == 3 && masters.All(m => topology.Nodes.Any(n => n.IsReplica && n.ParentNodeId == m.NodeId));
-        })).Should().BeTrue("every master has its replica");
-        return topology!;
     }
 
     private static long BlockedClients(string clientsInfo)
