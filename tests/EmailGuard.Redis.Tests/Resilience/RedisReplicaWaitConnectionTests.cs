@@ -69,13 +69,7 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
             // Act: the high-value acquire's WAIT blocks on the primary until the replica answers; meanwhile ordinary
             // acquires of the same store, single counters (coalesced) and several counters (one script each).
             Task<RateLimitDecision> valuable = store.AcquireAsync(new RateLimitRequest[] { new("valuable", s_highValue) }, default).AsTask();
-            (await WaitUntilAsync(async () => BlockedClients(await InfoAsync(primary, "clients")) == 1, s_bound, TimeSpan.FromMilliseconds(10)))
-                .Should().BeTrue("the high-value acquire's WAIT blocks on the primary while the replica is paused");
-            RateLimitDecision[] ordinary = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => store.AcquireAsync(
-                i % 2 == 0
-                    ? [new RateLimitRequest($"ordinary-{i}", s_ordinary)]
-                    : [new RateLimitRequest($"ordinary-{i}", s_ordinary), new RateLimitRequest("ordinary-shared", s_ordinary)],
-                default).AsTask()));
+            RateLimitDecision[] ordinary = await OrdinaryAcquiresOnceAWaitBlocksAsync(store, primary, "the high-value acquire's WAIT blocks on the primary while the replica is paused");
 
             // Assert: every ordinary acquire was answered while the WAIT still blocked; the WAIT ends only once the replica runs again.
             ordinary.Should().OnlyContain(d => d.IsAllowed);
@@ -93,6 +87,21 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
         {
             _replica.Resume();
         }
+    }
+
+    /// <summary>
+    /// Waits until a <c>WAIT</c> blocks on the primary, then makes 32 ordinary acquires of <paramref name="store"/> at
+    /// once, single counters (coalesced) and pairs (one script each), and answers their decisions.
+    /// </summary>
+    private static async Task<RateLimitDecision[]> OrdinaryAcquiresOnceAWaitBlocksAsync(RedisRateLimitStore store, IServer primary, string blocking)
+    {
+        (await WaitUntilAsync(async () => BlockedClients(await InfoAsync(primary, "clients")) == 1, s_bound, TimeSpan.FromMilliseconds(10)))
+            .Should().BeTrue(blocking);
+        return await Task.WhenAll(Enumerable.Range(0, 32).Select(i => store.AcquireAsync(
+            i % 2 == 0
+                ? [new RateLimitRequest($"ordinary-{i}", s_ordinary)]
+                : [new RateLimitRequest($"ordinary-{i}", s_ordinary), new RateLimitRequest("ordinary-shared", s_ordinary)],
+            default).AsTask()));
     }
 
     [Fact]
@@ -115,13 +124,7 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
         {
             // Act: a suppression's WAIT blocks on the primary until the replica answers; meanwhile ordinary acquires.
             Task written = state.UpsertListEntryAsync(Suppression("bounced@example.com"), CancellationToken.None).AsTask();
-            (await WaitUntilAsync(async () => BlockedClients(await InfoAsync(primary, "clients")) == 1, s_bound, TimeSpan.FromMilliseconds(10)))
-                .Should().BeTrue("the write's WAIT blocks on the primary while the replica is paused");
-            RateLimitDecision[] ordinary = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => store.AcquireAsync(
-                i % 2 == 0
-                    ? [new RateLimitRequest($"ordinary-{i}", s_ordinary)]
-                    : [new RateLimitRequest($"ordinary-{i}", s_ordinary), new RateLimitRequest("ordinary-shared", s_ordinary)],
-                default).AsTask()));
+            RateLimitDecision[] ordinary = await OrdinaryAcquiresOnceAWaitBlocksAsync(store, primary, "the write's WAIT blocks on the primary while the replica is paused");
 
             // Assert
             ordinary.Should().OnlyContain(d => d.IsAllowed);
