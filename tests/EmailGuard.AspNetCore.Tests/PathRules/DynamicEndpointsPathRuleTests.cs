@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Patterns;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore.Tests;
 
@@ -127,35 +126,4 @@ public sealed class DynamicEndpointsPathRuleTests
         order: 0,
         new EndpointMetadataCollection(SignupMethod, new HttpMethodMetadata(["POST"])),
         "POST " + pattern);
-
-    /// <summary>Endpoints a plugin maps after startup: each change replaces them and fires the change token.</summary>
-    private sealed class MutableEndpointDataSource(params Endpoint[] endpoints) : EndpointDataSource
-    {
-        private readonly Lock _lock = new();
-        private Endpoint[] _endpoints = endpoints;
-        private CancellationTokenSource _changed = new();
-
-        public override IReadOnlyList<Endpoint> Endpoints => Volatile.Read(ref _endpoints);
-
-        public override IChangeToken GetChangeToken()
-        {
-            lock (_lock)
-            {
-                return new CancellationChangeToken(_changed.Token);
-            }
-        }
-
-        public void Set(params Endpoint[] endpoints)
-        {
-            CancellationTokenSource changed;
-            lock (_lock)
-            {
-                Volatile.Write(ref _endpoints, endpoints);
-                changed = _changed;
-                _changed = new CancellationTokenSource();
-            }
-
-            changed.Cancel();
-        }
-    }
 }

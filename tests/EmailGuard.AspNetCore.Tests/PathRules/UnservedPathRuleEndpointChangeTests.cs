@@ -7,7 +7,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Primitives;
 
 namespace EmailGuard.AspNetCore.Tests;
 
@@ -28,7 +27,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
     /// <summary>A rule on a path no app here ever serves: it warned at start, and must not warn again.</summary>
     private const string Control = "POST:/no/such/path";
 
-    private static Task<TestApp> StartAsync(ChangingEndpointDataSource source, params string[] rules) => TestApp.StartAsync(
+    private static Task<TestApp> StartAsync(MutableEndpointDataSource source, params string[] rules) => TestApp.StartAsync(
         s => s.AddEmailGuard().AddEndpointPolicies(),
         a => ((IEndpointRouteBuilder)a).DataSources.Add(source),
         Rules(rules));
@@ -37,7 +36,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
     public async Task RouteMappedAfterStart_TheRuleThatWarned_LogsOnceThatItNowMatches()
     {
         // Arrange: the module that serves /api/late is loaded after the app started.
-        var source = new ChangingEndpointDataSource(Post("/api/early"));
+        var source = new MutableEndpointDataSource(Post("/api/early"));
         await using TestApp app = await StartAsync(source, "POST:/api/late", Control);
         Logs(app, Unserved).Should().HaveCount(2);
 
@@ -57,7 +56,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
     public async Task EndpointRemovedAfterStart_TheRuleWarnsThen_OnceWhileUnserved_AndAgainAfterItWasServedInBetween()
     {
         // Arrange
-        var source = new ChangingEndpointDataSource(Post("/api/signup"), Post("/api/other"));
+        var source = new MutableEndpointDataSource(Post("/api/signup"), Post("/api/other"));
         await using TestApp app = await StartAsync(source, "POST:/api/signup", Control);
         Logs(app, Unserved).Should().ContainSingle().Which.Message.Should().Contain($"'{Control}'");
 
@@ -79,7 +78,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
     public async Task EndpointsChange_TheirEndpointsCannotBeRead_NothingThrowsToTheChanger_LoggedAndTheWatchGoesOn()
     {
         // Arrange: the app's endpoints, as the check reads them, come from a source that fails to be read for a while.
-        var source = new ChangingEndpointDataSource(Post("/api/other"));
+        var source = new MutableEndpointDataSource(Post("/api/other"));
         await using TestApp app = await TestApp.StartAsync(
             s => s.AddSingleton<EndpointDataSource>(source).AddEmailGuard().AddEndpointPolicies(), _ => { }, Rules("POST:/api/late"));
         Logs(app, Unserved).Should().ContainSingle();
@@ -104,7 +103,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
     public async Task ReloadsAndEndpointChanges_ManyAtOnce_EachRuleAlternatesBetweenUnservedAndNowServed()
     {
         // Arrange
-        var source = new ChangingEndpointDataSource(Post("/api/other"));
+        var source = new MutableEndpointDataSource(Post("/api/other"));
         await using TestApp app = await StartAsync(source, "POST:/api/late", Control);
         var configuration = (IConfigurationRoot)app.App.Configuration;
 
@@ -155,38 +154,4 @@ public sealed class UnservedPathRuleEndpointChangeTests
 
     private static RouteEndpoint Post(string pattern) => new(
         static context => Results.Ok().ExecuteAsync(context), RoutePatternFactory.Parse(pattern), order: 0, new EndpointMetadataCollection(new HttpMethodMetadata(["POST"])), "POST " + pattern);
-
-    /// <summary>Endpoints a module maps after startup: each change replaces them and fires the change token.</summary>
-    private sealed class ChangingEndpointDataSource(params Endpoint[] endpoints) : EndpointDataSource
-    {
-        private readonly Lock _lock = new();
-        private Endpoint[] _endpoints = endpoints;
-        private CancellationTokenSource _changed = new();
-
-        /// <summary>Gets or sets whether reading the endpoints throws, as a source in the middle of failing to load.</summary>
-        public bool Fail { get; set; }
-
-        public override IReadOnlyList<Endpoint> Endpoints => Fail ? throw new InvalidOperationException("The module's endpoints cannot be read.") : Volatile.Read(ref _endpoints);
-
-        public override IChangeToken GetChangeToken()
-        {
-            lock (_lock)
-            {
-                return new CancellationChangeToken(_changed.Token);
-            }
-        }
-
-        public void Set(params Endpoint[] endpoints)
-        {
-            CancellationTokenSource changed;
-            lock (_lock)
-            {
-                Volatile.Write(ref _endpoints, endpoints);
-                changed = _changed;
-                _changed = new CancellationTokenSource();
-            }
-
-            changed.Cancel();
-        }
-    }
 }
