@@ -241,7 +241,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
                 return existing;
             }
 
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
             RedisConnection created = new(
                 new RedisRateLimitStoreOptions { KeyPrefix = KeyPrefix, ConfigurationOptions = _configuration }, null, _typedLogger, _timeProvider);
             if (Interlocked.CompareExchange(ref _replicaWait, created, null) is { } raced)
@@ -249,6 +249,18 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
                 // Never connected: nothing to close but the lock.
                 created.Dispose();
                 return raced;
+            }
+
+            // Disposed while it was made: the dispose may have found no connection to close, and this one, handed out,
+            // would connect on its first command and never be closed. Whoever takes it out of the field closes it.
+            if (Volatile.Read(ref _disposed))
+            {
+                if (Interlocked.CompareExchange(ref _replicaWait, null, created) == created)
+                {
+                    created.Dispose();
+                }
+
+                ObjectDisposedException.ThrowIf(true, this);
             }
 
             return created;
