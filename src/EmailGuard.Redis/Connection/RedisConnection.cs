@@ -32,6 +32,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
     private RedisConnection? _replicaWait;
     private bool _disposed;
+    private int _multiplexerClosed; // 1 once Dispose or a connect that finished after it took the multiplexer to close
 
     /// <param name="options">The options.</param>
     /// <param name="registeredMultiplexer">
@@ -340,8 +341,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        Interlocked.MemoryBarrier(); // before reading _multiplexer: see ConnectAsync
         _scripts.Detach();
-        if (_ownsMultiplexer && _multiplexer is { } multiplexer)
+        if (_ownsMultiplexer && _multiplexer is { } multiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
         }
@@ -362,10 +364,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        Interlocked.MemoryBarrier(); // before reading _multiplexer: see ConnectAsync
         _scripts.Detach();
-        if (_ownsMultiplexer)
+        if (_ownsMultiplexer && _multiplexer is { } multiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
         {
-            _multiplexer?.Dispose();
+            multiplexer.Dispose();
         }
 
         Interlocked.Exchange(ref _replicaWait, null)?.Dispose();
@@ -388,6 +391,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             IConnectionMultiplexer multiplexer = await _connect().ConfigureAwait(false)
                 ?? throw new InvalidOperationException("RedisRateLimitStoreOptions.ConnectionMultiplexerFactory returned null.");
             _multiplexer = multiplexer;
+
+            // Disposed while it connected (the replica-wait connection connects on its first WAIT, shutdown included): the
+            // dispose found no multiplexer to close, and this one would stay open for the life of the process. Each side
+            // writes its own field before it reads the other's, so one of them sees both and closes it, once.
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _disposed))
+            {
+                if (_ownsMultiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
+                {
+                    await multiplexer.DisposeAsync().ConfigureAwait(false);
+                }
+
+                ObjectDisposedException.ThrowIf(true, this);
+            }
 
             // Before the database is handed out: the loads then go out ahead of the first caller's script.
             _scripts.Attach(multiplexer);
