@@ -5,8 +5,8 @@ namespace EmailGuard.AspNetCore;
 /// <summary>
 /// Which request methods a rule written for one method covers. A rule for GET covers HEAD too: servers answer HEAD
 /// by running the GET handler (Razor Pages' <c>OnGet</c>, static files, <c>MapMethods</c> with both), so a HEAD
-/// request does the same work and must spend the same quota. On an endpoint that names no method, every method that
-/// may act runs the one handler, so a rule or policy for one of them covers the others (<see cref="SameActionAt(EndpointMetadataCollection, string, string)"/>).
+/// request does the same work and must spend the same quota. On an endpoint that names no method and is no Razor page,
+/// every method that may act runs the one handler, so a rule or policy for one of them covers the others (<see cref="SameActionAt(EndpointMetadataCollection, string, string)"/>).
 /// </summary>
 internal static class HttpMethodCoverage
 {
@@ -41,7 +41,12 @@ internal static class HttpMethodCoverage
         return false;
     }
 
-    /// <summary>Whether the endpoint of <paramref name="metadata"/> names no HTTP method, so that routing sends it every method.</summary>
+    /// <summary>
+    /// Whether the endpoint of <paramref name="metadata"/> names no HTTP method, so that routing sends it every method, and
+    /// runs one handler for all of them. A Razor page names none either, but runs a handler of its own per method
+    /// (<c>OnPost</c>, <c>OnDelete</c>), or only renders the page for a method it has none for.
+    /// </summary>
     private static bool TakesEveryMethod(EndpointMetadataCollection metadata)
-        => metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>() is not { HttpMethods.Count: > 0 };
+        => metadata.GetMetadata<Microsoft.AspNetCore.Routing.IHttpMethodMetadata>() is not { HttpMethods.Count: > 0 }
+           && metadata.GetMetadata<Microsoft.AspNetCore.Mvc.RazorPages.PageActionDescriptor>() is null;
 }

@@ -32,6 +32,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private int _clusterState; // 0 unknown, 1 standalone, 2 cluster
     private RedisConnection? _replicaWait;
     private bool _disposed;
+    private int _multiplexerClosed; // 1 once Dispose or a connect that finished after it took the multiplexer to close
 
     /// <param name="options">The options.</param>
     /// <param name="registeredMultiplexer">
@@ -241,7 +242,7 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
                 return existing;
             }
 
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
             RedisConnection created = new(
                 new RedisRateLimitStoreOptions { KeyPrefix = KeyPrefix, ConfigurationOptions = _configuration }, null, _typedLogger, _timeProvider);
             if (Interlocked.CompareExchange(ref _replicaWait, created, null) is { } raced)
@@ -249,6 +250,18 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
                 // Never connected: nothing to close but the lock.
                 created.Dispose();
                 return raced;
+            }
+
+            // Disposed while it was made: the dispose may have found no connection to close, and this one, handed out,
+            // would connect on its first command and never be closed. Whoever takes it out of the field closes it.
+            if (Volatile.Read(ref _disposed))
+            {
+                if (Interlocked.CompareExchange(ref _replicaWait, null, created) == created)
+                {
+                    created.Dispose();
+                }
+
+                ObjectDisposedException.ThrowIf(true, this);
             }
 
             return created;
@@ -328,8 +341,9 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        Interlocked.MemoryBarrier(); // before reading _multiplexer: see ConnectAsync
         _scripts.Detach();
-        if (_ownsMultiplexer && _multiplexer is { } multiplexer)
+        if (_ownsMultiplexer && _multiplexer is { } multiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
         {
             await multiplexer.DisposeAsync().ConfigureAwait(false);
         }
@@ -350,10 +364,11 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         }
 
         _disposed = true;
+        Interlocked.MemoryBarrier(); // before reading _multiplexer: see ConnectAsync
         _scripts.Detach();
-        if (_ownsMultiplexer)
+        if (_ownsMultiplexer && _multiplexer is { } multiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
         {
-            _multiplexer?.Dispose();
+            multiplexer.Dispose();
         }
 
         Interlocked.Exchange(ref _replicaWait, null)?.Dispose();
@@ -376,6 +391,20 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             IConnectionMultiplexer multiplexer = await _connect().ConfigureAwait(false)
                 ?? throw new InvalidOperationException("RedisRateLimitStoreOptions.ConnectionMultiplexerFactory returned null.");
             _multiplexer = multiplexer;
+
+            // Disposed while it connected (the replica-wait connection connects on its first WAIT, shutdown included): the
+            // dispose found no multiplexer to close, and this one would stay open for the life of the process. Each side
+            // writes its own field before it reads the other's, so one of them sees both and closes it, once.
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _disposed))
+            {
+                if (_ownsMultiplexer && Interlocked.Exchange(ref _multiplexerClosed, 1) == 0)
+                {
+                    await multiplexer.DisposeAsync().ConfigureAwait(false);
+                }
+
+                ObjectDisposedException.ThrowIf(true, this);
+            }
 
             // Before the database is handed out: the loads then go out ahead of the first caller's script.
             _scripts.Attach(multiplexer);

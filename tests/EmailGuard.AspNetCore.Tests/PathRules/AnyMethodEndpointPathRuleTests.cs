@@ -141,4 +141,23 @@ public sealed class AnyMethodEndpointPathRuleTests
         // Assert
         new[] { post.StatusCode, put1.StatusCode, put2.StatusCode }.Should().AllBeEquivalentTo(HttpStatusCode.OK);
     }
+
+    [Fact]
+    public async Task PostRule_OnARazorPage_ItsOtherHandlersNotCounted()
+    {
+        // Arrange: a page names no method in its endpoint, but runs OnDelete and OnPatch for DELETE and PATCH, each a
+        // handler of its own, not the OnPost the rule names (a method without a handler only renders the page).
+        await using TestApp app = await RazorPages.RazorPagePathRuleTests.StartAsync(MvcPathRuleApps.Rules("POST:/preferences", limit: 1));
+
+        // Act
+        List<HttpStatusCode> statuses = [];
+        foreach (string method in (string[])["POST", "DELETE", "PATCH", "DELETE", "POST"])
+        {
+            using HttpResponseMessage response = await app.SendAsync(new HttpMethod(method), "/preferences", Ip);
+            statuses.Add(response.StatusCode);
+        }
+
+        // Assert
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+    }
 }
