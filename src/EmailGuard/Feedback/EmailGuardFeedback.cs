@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -273,74 +272,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 
-    public ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
-    {
-        CheckId(providerMessageId, nameof(providerMessageId));
-        ArgumentNullException.ThrowIfNull(attribution);
-        NoteTracked(null);
-        return TrackCoreAsync(FeedbackKeys.Message(providerMessageId), attribution, cancellationToken);
-    }
-
-    public ValueTask TrackForProviderAsync(string provider, string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default)
-    {
-        CheckId(providerMessageId, nameof(providerMessageId));
-        ArgumentNullException.ThrowIfNull(attribution);
-        if (!IsValidProvider(provider))
-        {
-            // The mail is with the provider already (a transport sets the name when it likes, even after the send):
-            // throwing would give its permits back, or fail a send that happened. The id is every provider's then.
-            NoteInvalidProvider(provider);
-            return TrackAsync(providerMessageId, attribution, cancellationToken);
-        }
-
-        NoteTracked(provider);
-        return TrackCoreAsync(FeedbackKeys.Message(provider, providerMessageId), attribution, cancellationToken);
-    }
-
-    /// <summary>
-    /// Whether <paramref name="provider"/> is a valid provider name: 1 to 32 lower-case ASCII letters, digits, <c>_</c> or
-    /// <c>-</c>, as <see cref="EmailFeedbackEvent.Provider"/> must be.
-    /// </summary>
-    private static bool IsValidProvider([NotNullWhen(true)] string? provider)
-        => !string.IsNullOrEmpty(provider) && provider.Length <= MaxProviderLength
-           && provider.All(static c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '_' or '-');
-
-    /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="name"/> when <paramref name="provider"/> is not a valid provider name.</summary>
-    private static void CheckProvider(string? provider, string name)
-    {
-        if (!IsValidProvider(provider))
-        {
-            throw new ArgumentException(
-                $"Provider must be 1 to {MaxProviderLength} lower-case ASCII letters, digits, '_' or '-', such as 'ses'; it was '{LogValue.Of(Truncate(provider))}'.", name);
-        }
-    }
-
-    /// <summary>
-    /// Maps a message id to the send's parties. Mailgun takes a message's <c>Message-ID</c> for its id, which a customer
-    /// whose headers the app passes through can set: the mapping replaced by the last send let a rogue tenant send its
-    /// mail under one id and then one mail of a throwaway tenant under the same id, and every bounce of its mail, whatever
-    /// tags the event echoed, was charged to the throwaway tenant while its own breaker stayed clear. The first send's
-    /// mapping stays; a send of other parties under the same id marks it shared (<see cref="FeedbackKeys.Shared"/>), and
-    /// feedback naming it is charged by the event's own tags. One call as before; a second one only on a collision.
-    /// </summary>
-    private async ValueTask TrackCoreAsync(string key, EmailSendAttribution attribution, CancellationToken cancellationToken)
-    {
-        try
-        {
-            string value = FeedbackKeys.Serialize(attribution);
-            string? existing = await _mappings.GetOrAddAsync(key, value, _options.AttributionLifetime, "store a message-id mapping", cancellationToken).ConfigureAwait(false);
-            if (existing is not null && !SameParties(FeedbackKeys.Deserialize(existing), attribution))
-            {
-                await _mappings.SetAsync(key, FeedbackKeys.Shared, _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (EmailGuardStoreUnavailableException ex)
-        {
-            // The mail is already with the provider: failing the send now would only make the app send it twice.
-            LogTrackFailed(_logger, LogValue.Of(ex));
-        }
-    }
-
     private EmailFeedbackResult Unavailable(EmailFeedbackEvent feedback, string provider, Exception? exception)
     {
         Record(provider, feedback.Kind, "store_unavailable");
@@ -357,69 +288,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         EmailFeedbackKind.Complained => "complained",
         _ => "unsubscribed",
     };
-
-    private (string Provider, string Recipient) Validate(EmailFeedbackEvent feedback)
-    {
-        ArgumentNullException.ThrowIfNull(feedback);
-        string provider = feedback.Provider;
-        CheckProvider(provider, nameof(feedback));
-
-        CheckId(feedback.ProviderEventId, "feedback.ProviderEventId");
-        if (feedback.ProviderMessageId is not null)
-        {
-            CheckId(feedback.ProviderMessageId, "feedback.ProviderMessageId");
-        }
-
-        if (feedback.Kind is not (EmailFeedbackKind.Delivered or EmailFeedbackKind.Bounced or EmailFeedbackKind.Complained or EmailFeedbackKind.Unsubscribed))
-        {
-            throw new ArgumentException($"Kind must be Delivered, Bounced, Complained or Unsubscribed; it was {feedback.Kind}.", nameof(feedback));
-        }
-
-        if (feedback.Kind == EmailFeedbackKind.Bounced
-            ? feedback.BounceType is not (EmailBounceType.Permanent or EmailBounceType.Transient or EmailBounceType.Undetermined)
-            : feedback.BounceType != EmailBounceType.None)
-        {
-            throw new ArgumentException(
-                $"BounceType must be Permanent, Transient or Undetermined (when the provider does not say) for a bounce, and None otherwise; it was {feedback.BounceType} for {feedback.Kind}.",
-                nameof(feedback));
-        }
-
-        if (feedback.SuppressedByProvider
-            && !(feedback.Kind is EmailFeedbackKind.Complained or EmailFeedbackKind.Unsubscribed
-                 || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent)))
-        {
-            throw new ArgumentException(
-                $"SuppressedByProvider says which suppression list the provider found the address on: the Kind must be a Permanent bounce, a complaint or an unsubscribe; it was {feedback.Kind} ({feedback.BounceType}).",
-                nameof(feedback));
-        }
-
-        if (feedback.RejectedForMessage && (feedback.Kind != EmailFeedbackKind.Bounced || feedback.SuppressedByProvider))
-        {
-            throw new ArgumentException(
-                $"RejectedForMessage says a bounce is about the message, not the address: the Kind must be Bounced and SuppressedByProvider false (a provider's suppression list is about the address); it was {feedback.Kind} (suppressed by the provider: {feedback.SuppressedByProvider}).",
-                nameof(feedback));
-        }
-
-        if (feedback.Category is { Length: > MaxCategoryLength })
-        {
-            throw new ArgumentException($"Category must be at most {MaxCategoryLength} characters long.", nameof(feedback));
-        }
-
-        if (!EmailAddressNormalizer.TryNormalize(feedback.Recipient, _normalization, out NormalizedEmailAddress recipient, out string? error))
-        {
-            throw new ArgumentException($"Recipient is not a valid address: {error}", nameof(feedback));
-        }
-
-        return (provider, recipient.Address);
-    }
-
-    private static void CheckId(string? id, string name)
-    {
-        if (string.IsNullOrWhiteSpace(id) || id.Length > MaxIdLength)
-        {
-            throw new ArgumentException($"{name} must be 1 to {MaxIdLength} characters, not blank.", name);
-        }
-    }
 
     /// <summary>
     /// Whether <paramref name="feedback"/> is a bounce of a spelling that reaches <paramref name="recipient"/> only by a
@@ -446,18 +314,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         return guessed || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
     }
 
-    /// <summary>Whether a mapping names the same parties as <paramref name="attribution"/>, whatever the send: a queue's resend of one mail.</summary>
-    private static bool SameParties(EmailSendAttribution? mapped, EmailSendAttribution attribution)
-        => mapped is not null
-           && string.Equals(mapped.TenantId, attribution.TenantId, StringComparison.Ordinal)
-           && string.Equals(mapped.UserId, attribution.UserId, StringComparison.Ordinal)
-           && string.Equals(mapped.Sender, attribution.Sender, StringComparison.Ordinal)
-           && string.Equals(mapped.Category, attribution.Category, StringComparison.Ordinal)
-           && string.Equals(mapped.ClientNetwork, attribution.ClientNetwork, StringComparison.Ordinal);
-
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null
            || (attribution.TenantId is null && attribution.UserId is null && attribution.Sender is null && attribution.Category is null && attribution.ClientNetwork is null);
-
-    private static string Truncate(string? text) => text is null ? "(null)" : text.Length <= 40 ? text : text[..40] + "…";
 }
