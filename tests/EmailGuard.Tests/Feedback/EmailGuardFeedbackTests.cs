@@ -123,16 +123,12 @@ public sealed class EmailGuardFeedbackTests
         // refund that would forget the event (one Redis outage). The provider retries: it was a duplicate, answered 200,
         // and the address was never suppressed, so the app kept mailing a dead address (found by h58's hostile review).
         SwitchableRateLimitStore? store = null;
-        FailingLists? lists = null;
+        HookedLists? lists = null;
         await using FeedbackTestApp app = new(more: s =>
         {
             s.Replace(ServiceDescriptor.Singleton<IRateLimitStore>(sp =>
                 store = new SwitchableRateLimitStore(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), sp.GetRequiredService<TimeProvider>()))));
-            s.AddSingleton<IEmailGuardLists>(sp => lists = new FailingLists(new EmailGuardLists(
-                sp.GetRequiredService<GuardStateCache>(),
-                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<SendGuardOptions>>(),
-                sp.GetRequiredService<TimeProvider>(),
-                null)));
+            HookedLists.Register(s, created => lists = created);
         });
         _ = app.Feedback;
         lists!.OnAdd = () =>
@@ -170,31 +166,6 @@ public sealed class EmailGuardFeedbackTests
 
         duplicate.Outcome.Should().Be(EmailFeedbackOutcome.Duplicate);
         (await app.Lists.CountByReasonAsync(EmailGuardListKind.Blocklist)).Should().BeEmpty();
-    }
-
-    /// <summary>The app's lists, with a hook that runs instead of each blocklist write while it is set.</summary>
-    private sealed class FailingLists(IEmailGuardLists inner) : IEmailGuardLists
-    {
-        public Action? OnAdd { get; set; }
-
-        public ValueTask<EmailGuardListEntry> AddAsync(
-            EmailGuardListKind kind, EmailGuardPartyType partyType, string value, string reason, TimeSpan? duration = null, string? addedBy = null, CancellationToken cancellationToken = default)
-        {
-            OnAdd?.Invoke();
-            return inner.AddAsync(kind, partyType, value, reason, duration, addedBy, cancellationToken);
-        }
-
-        public ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
-            => inner.RemoveAsync(kind, partyType, value, cancellationToken);
-
-        public ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
-            => inner.FindAsync(kind, partyType, value, cancellationToken);
-
-        public ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
-            => inner.ListAsync(query, cancellationToken);
-
-        public ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
-            => inner.CountByReasonAsync(kind, includeExpired, cancellationToken);
     }
 
     [Fact]
