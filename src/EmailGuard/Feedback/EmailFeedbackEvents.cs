@@ -14,7 +14,11 @@ public sealed class EmailFeedbackEvents
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailFeedbackArguments, ValueTask>? OnComplaint { get; set; }
 
-    /// <summary>Gets or sets the callback raised when feedback puts a recipient on the blocklist.</summary>
+    /// <summary>
+    /// Gets or sets the callback raised when feedback puts a recipient on the blocklist: once per event, by whichever
+    /// delivery of it marks the suppression done (a provider's retry that completes a suppression an outage cut short
+    /// included), and not for a recipient already suppressed before the event.
+    /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailSuppressionArguments, ValueTask>? OnSuppressed { get; set; }
 }

@@ -37,7 +37,13 @@ internal sealed partial class EmailGuardFeedback
             await InvokeAsync(callback, new EmailFeedbackArguments { Event = feedback, Attribution = attribution, Recipient = recipient }).ConfigureAwait(false);
         }
 
-        if (entry is not null && events.OnSuppressed is { } onSuppressed)
+        await RaiseSuppressedAsync(feedback, recipient, attribution, entry, category).ConfigureAwait(false);
+    }
+
+    /// <summary>Raises <see cref="EmailFeedbackEvents.OnSuppressed"/> for the blocklist entry an event's suppression made, if any.</summary>
+    private async ValueTask RaiseSuppressedAsync(EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, EmailGuardListEntry? entry, string? category)
+    {
+        if (entry is not null && _options.Events.OnSuppressed is { } onSuppressed)
         {
             await InvokeAsync(onSuppressed, new EmailSuppressionArguments
             {

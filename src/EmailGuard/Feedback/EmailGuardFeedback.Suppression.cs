@@ -6,6 +6,15 @@ namespace EmailGuard;
 /// <summary>Which party a bounce or complaint suppresses, and the blocklist write that does it.</summary>
 internal sealed partial class EmailGuardFeedback
 {
+    /// <summary>What a suppression's blocklist entry names as its author, before the provider's name.</summary>
+    private const string SuppressedByPrefix = "emailguard:feedback:";
+
+    /// <summary>
+    /// How recently a blocklist entry written by feedback must have been made for a duplicate's completion to take it as
+    /// the recorded delivery's of the same event (see <see cref="WrittenForThisEvent"/>).
+    /// </summary>
+    private static readonly TimeSpan RecentSuppression = TimeSpan.FromMinutes(1);
+
     private (string? Reason, EmailGuardPartyType PartyType, string? Value, TimeSpan? Duration, string? Category) Suppression(
         EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount, bool provesNothingOfTheAddress)
     {
@@ -66,7 +75,7 @@ internal sealed partial class EmailGuardFeedback
             return null;
         }
 
-        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, _) = Suppression(feedback, recipient, attribution, 0, ProvesNothingOfTheAddress(feedback, recipient, out _));
+        (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, 0, ProvesNothingOfTheAddress(feedback, recipient, out _));
         if (reason is null)
         {
             return null;
@@ -84,10 +93,10 @@ internal sealed partial class EmailGuardFeedback
                 return Unavailable(feedback, provider, null);
         }
 
-        EmailGuardListEntry? entry;
+        Suppressed suppressed;
         try
         {
-            entry = await SuppressAsync(partyType, value!, reason, provider, duration, cancellationToken).ConfigureAwait(false);
+            suppressed = await SuppressAsync(partyType, value!, reason, provider, duration, cancellationToken).ConfigureAwait(false);
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
@@ -95,23 +104,45 @@ internal sealed partial class EmailGuardFeedback
             return Unavailable(feedback, provider, ex);
         }
 
+        // This delivery holds the claim, so the callback is its to raise: for the entry it wrote, or for the one the
+        // recorded delivery wrote just before (that delivery takes the claim after its write, finds it taken, and
+        // leaves the callback to this one). An entry from before the event suppressed nothing new.
+        EmailGuardListEntry? entry = suppressed.Added
+            ?? (suppressed.Existing is { } existing && WrittenForThisEvent(existing, reason, provider) ? existing : null);
         LogSuppressionCompleted(_logger, feedback.Kind, LogValue.Of(provider));
+        await RaiseSuppressedAsync(feedback, recipient, attribution, entry, category).ConfigureAwait(false);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 
-    /// <summary>Puts the party on the blocklist unless an entry at least as long is already there (a manual block is never shortened).</summary>
-    private async ValueTask<EmailGuardListEntry?> SuppressAsync(
+    /// <summary>
+    /// Whether a blocklist entry found by a duplicate's completion is the one the recorded delivery of the same event
+    /// wrote moments before: written by feedback from this provider, for this reason, within
+    /// <see cref="RecentSuppression"/> (the instances' clocks may differ by a little).
+    /// </summary>
+    private bool WrittenForThisEvent(EmailGuardListEntry existing, string reason, string provider)
+        => string.Equals(existing.Reason, reason, StringComparison.Ordinal)
+            && existing.CreatedBy is { } createdBy
+            && createdBy.Length == SuppressedByPrefix.Length + provider.Length
+            && createdBy.StartsWith(SuppressedByPrefix, StringComparison.Ordinal)
+            && createdBy.EndsWith(provider, StringComparison.Ordinal)
+            && existing.CreatedAt >= _timeProvider.GetUtcNow() - RecentSuppression;
+
+    /// <summary>
+    /// Puts the party on the blocklist unless an entry at least as long is already there (a manual block is never
+    /// shortened): the entry written, or the one found instead.
+    /// </summary>
+    private async ValueTask<Suppressed> SuppressAsync(
         EmailGuardPartyType partyType, string value, string reason, string provider, TimeSpan? duration, CancellationToken cancellationToken)
     {
         EmailGuardListEntry? existing = await _lists!.FindAsync(EmailGuardListKind.Blocklist, partyType, value, cancellationToken).ConfigureAwait(false);
         DateTimeOffset? expiresAt = duration is { } d ? _timeProvider.GetUtcNow() + d : null;
         if (existing is not null && (existing.ExpiresAt is null || (expiresAt is { } ours && existing.ExpiresAt >= ours)))
         {
-            return null;
+            return new Suppressed(null, existing);
         }
 
         EmailGuardListEntry entry = await _lists.AddAsync(
-            EmailGuardListKind.Blocklist, partyType, value, reason, duration, "emailguard:feedback:" + provider, cancellationToken).ConfigureAwait(false);
+            EmailGuardListKind.Blocklist, partyType, value, reason, duration, SuppressedByPrefix + provider, cancellationToken).ConfigureAwait(false);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
@@ -120,6 +151,9 @@ internal sealed partial class EmailGuardFeedback
 #pragma warning restore CA1873
         }
 
-        return entry;
+        return new Suppressed(entry, null);
     }
+
+    /// <summary>What a suppression did: the entry it wrote, or the entry at least as long that it found instead.</summary>
+    private readonly record struct Suppressed(EmailGuardListEntry? Added, EmailGuardListEntry? Existing);
 }

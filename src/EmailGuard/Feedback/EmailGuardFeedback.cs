@@ -233,11 +233,12 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 #pragma warning restore CA1873
 
         EmailGuardListEntry? entry = null;
+        EmailGuardListEntry? raised = null;
         if (reason is not null && _lists is not null)
         {
             try
             {
-                entry = await SuppressAsync(partyType, value!, reason, provider, duration, cancellationToken).ConfigureAwait(false);
+                entry = (await SuppressAsync(partyType, value!, reason, provider, duration, cancellationToken).ConfigureAwait(false)).Added;
             }
             catch (EmailGuardStoreUnavailableException ex)
             {
@@ -247,7 +248,10 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 return Unavailable(feedback, provider, ex);
             }
 
-            await ClaimSuppressionAsync(SuppressionClaim(provider, feedback.ProviderEventId), cancellationToken).ConfigureAwait(false);
+            // A duplicate that took the claim first (it came while this delivery wrote) raises the callback for the entry,
+            // whether it found this delivery's or wrote its own; the claim says who raises it, once.
+            RateLimitDecision claimed = await ClaimSuppressionAsync(SuppressionClaim(provider, feedback.ProviderEventId), cancellationToken).ConfigureAwait(false);
+            raised = claimed.Status == RateLimitStatus.LimitExceeded ? null : entry;
         }
 
         Record(provider, feedback.Kind, counted ? "recorded" : "suppressed_by_provider");
@@ -268,7 +272,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             await breakers.EvaluateAsync(attribution ?? s_unattributed, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
         }
 
-        await RaiseAsync(feedback, recipient, attribution, entry, category, cancellationToken).ConfigureAwait(false);
+        await RaiseAsync(feedback, recipient, attribution, raised, category, cancellationToken).ConfigureAwait(false);
         return new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Recorded, Attribution = attribution, SuppressionReason = entry?.Reason };
     }
 

@@ -3,10 +3,17 @@ using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Tests.Feedback;
 
-/// <summary>The app's lists, with a hook that runs before each blocklist write while it is set (and may throw instead).</summary>
+/// <summary>
+/// The app's lists, with hooks that run while they are set: before each write (and may throw instead), after each write,
+/// and before each find; an async hook lets a test hold one delivery there while another runs.
+/// </summary>
 internal sealed class HookedLists(IEmailGuardLists inner) : IEmailGuardLists
 {
     public Action? OnAdd { get; set; }
+
+    public Func<ValueTask>? AfterAdd { get; set; }
+
+    public Func<ValueTask>? BeforeFind { get; set; }
 
     /// <summary>Registers the app's lists wrapped in a <see cref="HookedLists"/>, handed to <paramref name="created"/> when the container makes it.</summary>
     public static void Register(IServiceCollection services, Action<HookedLists> created)
@@ -21,18 +28,31 @@ internal sealed class HookedLists(IEmailGuardLists inner) : IEmailGuardLists
             return lists;
         });
 
-    public ValueTask<EmailGuardListEntry> AddAsync(
+    public async ValueTask<EmailGuardListEntry> AddAsync(
         EmailGuardListKind kind, EmailGuardPartyType partyType, string value, string reason, TimeSpan? duration = null, string? addedBy = null, CancellationToken cancellationToken = default)
     {
         OnAdd?.Invoke();
-        return inner.AddAsync(kind, partyType, value, reason, duration, addedBy, cancellationToken);
+        EmailGuardListEntry entry = await inner.AddAsync(kind, partyType, value, reason, duration, addedBy, cancellationToken);
+        if (AfterAdd is { } afterAdd)
+        {
+            await afterAdd();
+        }
+
+        return entry;
     }
 
     public ValueTask<bool> RemoveAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
         => inner.RemoveAsync(kind, partyType, value, cancellationToken);
 
-    public ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
-        => inner.FindAsync(kind, partyType, value, cancellationToken);
+    public async ValueTask<EmailGuardListEntry?> FindAsync(EmailGuardListKind kind, EmailGuardPartyType partyType, string value, CancellationToken cancellationToken = default)
+    {
+        if (BeforeFind is { } beforeFind)
+        {
+            await beforeFind();
+        }
+
+        return await inner.FindAsync(kind, partyType, value, cancellationToken);
+    }
 
     public ValueTask<EmailGuardListPage> ListAsync(EmailGuardListQuery query, CancellationToken cancellationToken = default)
         => inner.ListAsync(query, cancellationToken);
