@@ -15,6 +15,30 @@ internal sealed class HookedLists(IEmailGuardLists inner) : IEmailGuardLists
 
     public Func<ValueTask>? BeforeFind { get; set; }
 
+    /// <summary>Holds the next blocklist lookup until <see cref="Hold.Release"/>.</summary>
+    public Hold HoldNextFind()
+    {
+        Hold hold = new();
+        BeforeFind = () =>
+        {
+            BeforeFind = null;
+            return hold.ArriveAsync();
+        };
+        return hold;
+    }
+
+    /// <summary>Holds the next blocklist write, once made, until <see cref="Hold.Release"/>.</summary>
+    public Hold HoldAfterNextAdd()
+    {
+        Hold hold = new();
+        AfterAdd = () =>
+        {
+            AfterAdd = null;
+            return hold.ArriveAsync();
+        };
+        return hold;
+    }
+
     /// <summary>Registers the app's lists wrapped in a <see cref="HookedLists"/>, handed to <paramref name="created"/> when the container makes it.</summary>
     public static void Register(IServiceCollection services, Action<HookedLists> created)
         => services.AddSingleton<IEmailGuardLists>(sp =>
@@ -59,4 +83,21 @@ internal sealed class HookedLists(IEmailGuardLists inner) : IEmailGuardLists
 
     public ValueTask<IReadOnlyDictionary<string, int>> CountByReasonAsync(EmailGuardListKind kind, bool includeExpired = false, CancellationToken cancellationToken = default)
         => inner.CountByReasonAsync(kind, includeExpired, cancellationToken);
+
+    /// <summary>A call held at a hook: <see cref="Reached"/> completes when it arrives, and it goes on at <see cref="Release"/>.</summary>
+    internal sealed class Hold
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Reached => _reached.Task;
+
+        public void Release() => _released.SetResult();
+
+        internal async ValueTask ArriveAsync()
+        {
+            _reached.SetResult();
+            await _released.Task;
+        }
+    }
 }

@@ -22,20 +22,13 @@ public sealed class SuppressionCallbackRaceTests
         HookedLists? lists = null;
         await using FeedbackTestApp app = new(o => o.Events.OnSuppressed = a => Raised(raised, a), more: s => HookedLists.Register(s, created => lists = created));
         _ = app.Feedback;
-        TaskCompletionSource atFind = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        lists!.BeforeFind = async () =>
-        {
-            lists.BeforeFind = null;
-            atFind.SetResult();
-            await release.Task;
-        };
+        HookedLists.Hold atFind = lists!.HoldNextFind();
 
         // Act
         Task<EmailFeedbackResult> recorded = app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1")).AsTask();
-        await atFind.Task.WaitAsync(Bound);
+        await atFind.Reached.WaitAsync(Bound);
         EmailFeedbackResult duplicate = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1")).AsTask().WaitAsync(Bound);
-        release.SetResult();
+        atFind.Release();
         EmailFeedbackResult first = await recorded.WaitAsync(Bound);
 
         // Assert
@@ -53,20 +46,13 @@ public sealed class SuppressionCallbackRaceTests
         HookedLists? lists = null;
         await using FeedbackTestApp app = new(o => o.Events.OnSuppressed = a => Raised(raised, a), more: s => HookedLists.Register(s, created => lists = created));
         _ = app.Feedback;
-        TaskCompletionSource written = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        TaskCompletionSource release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        lists!.AfterAdd = async () =>
-        {
-            lists.AfterAdd = null;
-            written.SetResult();
-            await release.Task;
-        };
+        HookedLists.Hold written = lists!.HoldAfterNextAdd();
 
         // Act
         Task<EmailFeedbackResult> recorded = app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained)).AsTask();
-        await written.Task.WaitAsync(Bound);
+        await written.Reached.WaitAsync(Bound);
         EmailFeedbackResult duplicate = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", EmailFeedbackKind.Complained)).AsTask().WaitAsync(Bound);
-        release.SetResult();
+        written.Release();
         EmailFeedbackResult first = await recorded.WaitAsync(Bound);
 
         // Assert: the duplicate took the claim and found the recorded delivery's entry; the recorded delivery found the
