@@ -86,6 +86,11 @@ internal sealed partial class WebhookEndpoint(
             Log.EventSkipped(logger, provider.Name, LogValue.Of(skipped));
         }
 
+        foreach (string tampered in batch.Tampered)
+        {
+            Log.EventTampered(logger, provider.Name, LogValue.Of(tampered));
+        }
+
         if (batch.Stale is { } stale)
         {
             Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, LogValue.Of(stale));
