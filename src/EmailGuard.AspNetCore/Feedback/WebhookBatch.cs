@@ -23,6 +23,12 @@ internal sealed class WebhookBatch
     public List<string> Tampered { get; } = [];
 
     /// <summary>
+    /// Events recorded although they carry no time the age limit can check (a Postmark record without a readable
+    /// <c>BouncedAt</c>, <c>DeliveredAt</c> or <c>ChangedAt</c>): which, for the log.
+    /// </summary>
+    public List<string> Undated { get; } = [];
+
+    /// <summary>
     /// Why events of the request were not recorded for their age, when that happened: authentic (signed, or behind the
     /// credentials) but older than the provider's limit. They are acknowledged with the rest: the provider's retry would
     /// carry the same time, so an error answer would only have it retry for hours what can never be recorded.

@@ -91,6 +91,11 @@ internal sealed partial class WebhookEndpoint(
             Log.EventTampered(logger, provider.Name, LogValue.Of(tampered));
         }
 
+        foreach (string undated in batch.Undated)
+        {
+            Log.EventUndated(logger, provider.Name, LogValue.Of(undated));
+        }
+
         if (batch.Stale is { } stale)
         {
             Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, LogValue.Of(stale));
