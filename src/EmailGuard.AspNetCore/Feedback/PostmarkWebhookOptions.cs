@@ -31,7 +31,7 @@ public sealed class PostmarkWebhookOptions
     /// a webhook re-sent by hand) from being recorded a second time: a party charged twice, an address suppressed again
     /// after an operator lifted it. Postmark retries a failed webhook for about 10.5 hours. It must be between 1 hour and
     /// 2 days and shorter than <see cref="EmailFeedbackOptions.DeduplicationWindow"/>, or the app does not start. A record
-    /// without its time is not checked.
+    /// without a time that can be read is not checked, and is logged (warning 3045): Postmark writes one in every record.
     /// </summary>
     /// <value>The default value is 1 day.</value>
     public TimeSpan MaxEventAge { get; set; } = TimeSpan.FromDays(1);

@@ -69,13 +69,23 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
     /// record's time is the only bound on a body posted again once its id's deduplication has lapsed. The credentials
     /// were checked, so the record is acknowledged: Postmark's retry would carry the same time.
     /// </summary>
+    /// <remarks>
+    /// A record without a readable time is recorded, unchecked, and said so (warning 3045). Postmark writes the time in
+    /// every record, so a captured one posted again verbatim is always checked: one without it was made by whoever holds
+    /// the credentials, who could as well write a fresh time, or is a format this version does not read, where dropping
+    /// it would drop every bounce Postmark sends.
+    /// </remarks>
     private void DropStale(WebhookBatch batch)
     {
         DateTimeOffset now = _time.GetUtcNow();
         for (int i = batch.Events.Count - 1; i >= 0; i--)
         {
             EmailFeedbackEvent item = batch.Events[i];
-            if (item.Timestamp != default && (now - item.Timestamp).Duration() > _maxEventAge)
+            if (item.Timestamp == default)
+            {
+                batch.Undated.Add($"record '{item.ProviderEventId}'");
+            }
+            else if ((now - item.Timestamp).Duration() > _maxEventAge)
             {
                 batch.DropAsStale(i, string.Create(
                     CultureInfo.InvariantCulture, $"record '{item.ProviderEventId}' happened at {item.Timestamp:O}, more than {_maxEventAge} from now"));

@@ -144,28 +144,11 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
     }
 
     /// <summary>
-    /// The fields of an event this reader takes its recipient, type, ids and time from, <c>reason</c>, which says
-    /// whether a drop suppresses its recipient (<see cref="DropList"/>), and <c>bounce_classification</c>, which says
-    /// whether a bounce does (<see cref="RejectsTheMessage"/>).
+    /// The recipient of an event whose <c>email</c> a custom arg repeats with another address: no mailbox (RFC 2606
+    /// reserves <c>.invalid</c>), so a callback that acts on the address without checking
+    /// <see cref="EmailFeedbackEvent.RecipientUncertain"/> harms no one.
     /// </summary>
-    private static readonly string[] s_eventFields = ["email", "event", "type", "sg_event_id", "sg_message_id", "timestamp", "reason", "bounce_classification"];
-
-    /// <summary>The first of <see cref="s_eventFields"/> that <paramref name="item"/> holds more than once, or null.</summary>
-    private static string? RepeatedField(JsonElement item)
-    {
-        Span<int> seen = stackalloc int[s_eventFields.Length];
-        seen.Clear();
-        foreach (JsonProperty property in item.EnumerateObject())
-        {
-            int index = Array.IndexOf(s_eventFields, property.Name);
-            if (index >= 0 && ++seen[index] > 1)
-            {
-                return s_eventFields[index];
-            }
-        }
-
-        return null;
-    }
+    internal const string UnknownRecipient = "unknown@recipient.invalid";
 
     /// <summary>
     /// The suppression list a <c>dropped</c> event's <c>reason</c> names (bounces, invalid emails, spam reports,
@@ -209,24 +192,44 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                 continue;
             }
 
-            string type = WebhookJson.String(item, "event") ?? string.Empty;
+            SendGridEventFields fields = new(item);
+            if (fields.Ambiguous("event"))
+            {
+                ReadOfUncertainType(fields, item, batch);
+                continue;
+            }
+
+            string type = fields.String("event") ?? string.Empty;
             EmailFeedbackKind kind;
             EmailBounceType bounce = EmailBounceType.None;
             bool suppressed = false;
             bool rejectedForMessage = false;
+            bool uncertain = fields.Ambiguous("email");
             switch (type)
             {
-                case "dropped" when DropList(WebhookJson.String(item, "reason")) is { } list:
+                case "dropped" when fields.Ambiguous("reason"):
+                    // The reason says which suppression list, if any, the address is on: the copy that says so may be the
+                    // sender's, and a drop suppresses and counts nothing else.
+                    batch.Skipped.Add($"field 'reason' of dropped event '{Ids(fields)}' has copies that differ (a custom arg named like it)");
+                    continue;
+                case "dropped" when DropList(fields.String("reason")) is { } list:
                     // SendGrid did not send it: the address is on one of the account's suppression lists.
                     (kind, bounce) = list;
                     suppressed = true;
+                    break;
+                case "bounce" when fields.Ambiguous("type") || fields.Ambiguous("bounce_classification"):
+                    // Whichever copy is SendGrid's, the bounce counts against its sender as a bounce (a refusal of the
+                    // message does too); only what it says of the address is uncertain.
+                    kind = EmailFeedbackKind.Bounced;
+                    bounce = EmailBounceType.Permanent;
+                    uncertain = true;
                     break;
                 case "bounce":
                     kind = EmailFeedbackKind.Bounced;
 
                     // "blocked": the receiving server would not take the message for now; "bounce" (or none): permanently.
-                    bounce = WebhookJson.String(item, "type") == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
-                    rejectedForMessage = RejectsTheMessage(WebhookJson.String(item, "type"), WebhookJson.String(item, "bounce_classification"));
+                    bounce = fields.String("type") == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
+                    rejectedForMessage = RejectsTheMessage(fields.String("type"), fields.String("bounce_classification"));
                     break;
                 case "spamreport":
                     kind = EmailFeedbackKind.Complained;
@@ -245,38 +248,117 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     continue;
             }
 
-            if (RepeatedField(item) is { } repeated)
+            if (suppressed && uncertain)
             {
-                // SendGrid echoes custom args beside its own fields: a second copy of one is the sender's, and which copy
-                // is SendGrid's cannot be told. The recipient, type or id could be anyone's, so the event records nothing.
-                batch.Skipped.Add($"field '{repeated}' of event '{WebhookJson.String(item, "sg_event_id")}' appears more than once (a custom arg named like it)");
+                // A drop counts nowhere: all it does is suppress its recipient, who is uncertain.
+                batch.Skipped.Add($"field 'email' of dropped event '{Ids(fields)}' has copies that differ (a custom arg named like it)");
                 continue;
             }
 
-            string? id = WebhookJson.String(item, "sg_event_id");
-            string? email = WebhookJson.String(item, "email");
-            if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
-            {
-                batch.Skipped.Add($"a {type} event has no sg_event_id or email");
-                continue;
-            }
-
-            batch.Events.Add(new EmailFeedbackEvent
-            {
-                Provider = ProviderName,
-                ProviderEventId = id,
-                ProviderMessageId = XMessageId(WebhookJson.String(item, "sg_message_id")),
-                Recipient = email,
-                Kind = kind,
-                BounceType = bounce,
-                SuppressedByProvider = suppressed,
-                RejectedForMessage = rejectedForMessage,
-                Timestamp = WebhookJson.UnixSeconds(item, "timestamp") ?? default,
-                Attribution = WebhookJson.Attribution(item),
-                Detail = WebhookJson.Detail(WebhookJson.Scalar(item, "status"), WebhookJson.String(item, "reason")),
-            });
+            Add(batch, fields, item, kind, bounce, suppressed, rejectedForMessage && !uncertain, uncertain);
         }
 
         return batch;
     }
+
+    /// <summary>
+    /// An event whose <c>event</c> has copies that differ: the sender named a custom arg <c>event</c>, and either copy
+    /// may be SendGrid's. A sender that could hide its bounces and complaints so (<c>event</c> = <c>delivered</c> on all its
+    /// mail) would trip no breaker, so a copy that says <c>bounce</c> or <c>spamreport</c> counts as one, against the
+    /// account and the parties of the tracked message id: the reading the sender chose, and harm to no one else. Nothing
+    /// else is recorded: a delivery or an unsubscribe that may not have happened would dilute the sender's ratios or
+    /// suppress an address. One per mail (see <see cref="TamperedEventId"/>), however many of its events carry the copy.
+    /// </summary>
+    private static void ReadOfUncertainType(SendGridEventFields fields, JsonElement item, WebhookBatch batch)
+    {
+        string[] types = fields.Strings("event");
+        bool bounced = types.Contains("bounce", StringComparer.Ordinal);
+        bool complained = types.Contains("spamreport", StringComparer.Ordinal);
+        if (!bounced && !complained)
+        {
+            batch.Skipped.Add($"field 'event' of event '{Ids(fields)}' has copies that differ, none a bounce or a spam report (a custom arg named like it)");
+            return;
+        }
+
+        if (bounced)
+        {
+            Add(batch, fields, item, EmailFeedbackKind.Bounced, EmailBounceType.Permanent, suppressed: false, rejectedForMessage: false, uncertain: true);
+        }
+
+        if (complained)
+        {
+            Add(batch, fields, item, EmailFeedbackKind.Complained, EmailBounceType.None, suppressed: false, rejectedForMessage: false, uncertain: true);
+        }
+    }
+
+    private static void Add(
+        WebhookBatch batch, SendGridEventFields fields, JsonElement item, EmailFeedbackKind kind, EmailBounceType bounce, bool suppressed, bool rejectedForMessage, bool uncertain)
+    {
+        bool tampered = fields.Repeated is not null;
+        string? id = tampered ? TamperedEventId(fields, kind) : fields.String("sg_event_id");
+        string? email = fields.Ambiguous("email") ? UnknownRecipient : fields.String("email");
+        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(email))
+        {
+            batch.Skipped.Add($"a {KindName(kind)} event has no sg_event_id or email");
+            return;
+        }
+
+        batch.Events.Add(new EmailFeedbackEvent
+        {
+            Provider = ProviderName,
+            ProviderEventId = id,
+            ProviderMessageId = XMessageId(fields.String("sg_message_id")),
+            Recipient = email,
+            Kind = kind,
+            BounceType = bounce,
+            SuppressedByProvider = suppressed,
+            RejectedForMessage = rejectedForMessage,
+            RecipientUncertain = uncertain,
+            Timestamp = WebhookJson.UnixSeconds(fields.Certain("timestamp")) ?? default,
+
+            // A custom arg named like SendGrid's field proves the custom args of this mail are the sender's own: its
+            // EmailGuard tags may name another tenant. Only the mapping the guard wrote when it sent the message names the
+            // parties, and without one the account alone is charged.
+            Attribution = tampered ? null : WebhookJson.Attribution(item),
+            Detail = WebhookJson.Detail(WebhookJson.Scalar(item, "status"), fields.String("reason")),
+        });
+        if (tampered)
+        {
+            // The sender's own values come last, where the log cuts a long one.
+            batch.Tampered.Add($"a {KindName(kind)} recorded as '{id}'{(uncertain ? " of an uncertain recipient" : string.Empty)}; field '{fields.Repeated}' repeats; sg_event_id '{Ids(fields)}'");
+        }
+    }
+
+    /// <summary>
+    /// The event id of an event a custom arg tampers with. Its <c>sg_event_id</c> may be the sender's (a constant one
+    /// would make all its bounces one), and with a custom arg <c>event</c> every event of a mail may read as its bounce
+    /// (opens the sender makes itself included). So the id is one per mail and kind: a hash of every copy of
+    /// <c>sg_message_id</c>, which SendGrid makes per mail and recipient, and of <c>email</c>, whose SendGrid copy is
+    /// always there (a delayed bounce has no <c>sg_message_id</c> of SendGrid's); of every copy of <c>sg_event_id</c>
+    /// instead when there is no <c>sg_message_id</c> at all. SendGrid's copies are among them, so no choice of the
+    /// sender's makes two mails one, and a retry of the batch hashes the same.
+    /// </summary>
+    private static string? TamperedEventId(SendGridEventFields fields, EmailFeedbackKind kind)
+    {
+        string[] mails = fields.Strings("sg_message_id");
+        string[] ids = mails.Length > 0 ? mails : fields.Strings("sg_event_id");
+        if (ids.Length == 0)
+        {
+            return null;
+        }
+
+        string text = string.Join('\n', ids) + "\n\n" + string.Join('\n', fields.Strings("email"));
+        return $"emailguard:{KindName(kind)}:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)).AsSpan(0, 16));
+    }
+
+    private static string KindName(EmailFeedbackKind kind) => kind switch
+    {
+        EmailFeedbackKind.Bounced => "bounce",
+        EmailFeedbackKind.Complained => "spamreport",
+        EmailFeedbackKind.Delivered => "delivered",
+        _ => "unsubscribe",
+    };
+
+    /// <summary>An event's <c>sg_event_id</c> copies, for logs.</summary>
+    private static string Ids(SendGridEventFields fields) => string.Join("', '", fields.Strings("sg_event_id"));
 }

@@ -11,10 +11,22 @@ internal sealed class WebhookBatch
     public List<string> Ignored { get; } = [];
 
     /// <summary>
-    /// Why events of the request that EmailGuard would record were left out (a SendGrid event whose own fields a custom
-    /// arg repeats): acknowledged with the rest, because the provider's retry would carry the same.
+    /// Why events of the request that EmailGuard would record were left out (a SendGrid drop whose reason or address a
+    /// custom arg repeats): acknowledged with the rest, because the provider's retry would carry the same.
     /// </summary>
     public List<string> Skipped { get; } = [];
+
+    /// <summary>
+    /// What was made of events recorded although a custom arg repeats one of their fields (SendGrid): how they are
+    /// identified and charged, and whether their recipient is uncertain.
+    /// </summary>
+    public List<string> Tampered { get; } = [];
+
+    /// <summary>
+    /// Events recorded although they carry no time the age limit can check (a Postmark record without a readable
+    /// <c>BouncedAt</c>, <c>DeliveredAt</c> or <c>ChangedAt</c>): which, for the log.
+    /// </summary>
+    public List<string> Undated { get; } = [];
 
     /// <summary>
     /// Why events of the request were not recorded for their age, when that happened: authentic (signed, or behind the

@@ -70,6 +70,14 @@ internal sealed partial class WebhookEndpoint
             Message = "A {Provider} feedback event was acknowledged but not recorded, with the rest of its request: {Detail}.")]
         public static partial void EventSkipped(ILogger logger, string provider, string detail);
 
+        [LoggerMessage(EventId = 3044, EventName = "WebhookEventTampered", Level = LogLevel.Warning,
+            Message = "A {Provider} feedback event is recorded although a custom arg of its sender repeats one of its own fields, charged to the account and the parties its tracked message id names (not its tags), one per mail, and suppressing no address when its recipient is uncertain: {Detail}.")]
+        public static partial void EventTampered(ILogger logger, string provider, string detail);
+
+        [LoggerMessage(EventId = 3045, EventName = "WebhookEventUndated", Level = LogLevel.Warning,
+            Message = "A {Provider} feedback event is recorded without the age check, because it carries no time that can be read (the provider writes one in every event: one made by hand by whoever holds the webhook's credentials, or a format this version does not read): {Detail}.")]
+        public static partial void EventUndated(ILogger logger, string provider, string detail);
+
         [LoggerMessage(EventId = 1765, EventName = "WebhookAccepted", Level = LogLevel.Debug,
             Message = "A {Provider} feedback webhook was accepted: {EventCount} events, {RecordedCount} new, {IgnoredCount} ignored.")]
         public static partial void Accepted(ILogger logger, string provider, int eventCount, int recordedCount, int ignoredCount);

@@ -86,6 +86,16 @@ internal sealed partial class WebhookEndpoint(
             Log.EventSkipped(logger, provider.Name, LogValue.Of(skipped));
         }
 
+        foreach (string tampered in batch.Tampered)
+        {
+            Log.EventTampered(logger, provider.Name, LogValue.Of(tampered));
+        }
+
+        foreach (string undated in batch.Undated)
+        {
+            Log.EventUndated(logger, provider.Name, LogValue.Of(undated));
+        }
+
         if (batch.Stale is { } stale)
         {
             Log.StaleAcknowledged(logger, provider.Name, batch.StaleEvents, LogValue.Of(stale));

@@ -45,9 +45,12 @@ internal static class WebhookJson
             : null;
 
     /// <summary>Unix seconds, whole or with a fraction (Mailgun sends <c>1521472262.908181</c>).</summary>
-    public static DateTimeOffset? UnixSeconds(JsonElement element, string name)
+    public static DateTimeOffset? UnixSeconds(JsonElement element, string name) => UnixSeconds(Property(element, name));
+
+    /// <summary>Unix seconds, whole or with a fraction, from a value already found; null when it is none.</summary>
+    public static DateTimeOffset? UnixSeconds(JsonElement? value)
     {
-        if (Property(element, name) is not { ValueKind: JsonValueKind.Number } value || !value.TryGetDouble(out double seconds)
+        if (value is not { ValueKind: JsonValueKind.Number } number || !number.TryGetDouble(out double seconds)
             || double.IsNaN(seconds) || seconds < 0 || seconds > 253_402_300_799)
         {
             return null;

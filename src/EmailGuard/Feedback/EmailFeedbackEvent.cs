@@ -55,6 +55,19 @@ public sealed class EmailFeedbackEvent
     /// <value>The default value is <see langword="false"/>: the bounce is about the address.</value>
     public bool RejectedForMessage { get; init; }
 
+    /// <summary>
+    /// Whether the provider's report is not certain about the recipient: which address it names, or what happened to it
+    /// (a SendGrid event that repeats its own <c>email</c>, <c>event</c>, <c>type</c> or <c>bounce_classification</c>,
+    /// because SendGrid echoes a custom arg of that name beside its field, and which copy is SendGrid's cannot be told).
+    /// Such an event counts against its parties as any other (the account, and whoever its attribution names: ratios,
+    /// breakers, bans), but never suppresses an address and never counts toward an address's soft bounces: otherwise
+    /// whoever names the custom arg chooses whose address is cut off. <see cref="Recipient"/> is then the provider's
+    /// address when that much is certain, and a placeholder that is no mailbox (<c>unknown@recipient.invalid</c>) when
+    /// it is not: a callback that acts on the address checks this first.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: the report is certain of its recipient.</value>
+    public bool RecipientUncertain { get; init; }
+
     /// <summary>When the provider says the event happened.</summary>
     public DateTimeOffset Timestamp { get; init; }
 

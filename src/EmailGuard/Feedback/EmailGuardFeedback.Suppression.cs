@@ -18,6 +18,12 @@ internal sealed partial class EmailGuardFeedback
     private (string? Reason, EmailGuardPartyType PartyType, string? Value, TimeSpan? Duration, string? Category) Suppression(
         EmailFeedbackEvent feedback, string recipient, EmailSendAttribution? attribution, long transientCount, bool provesNothingOfTheAddress)
     {
+        if (feedback.RecipientUncertain)
+        {
+            // Whoever repeated the provider's field chose one of the copies: the address may be anyone's.
+            return (null, default, null, null, null);
+        }
+
         switch (feedback.Kind)
         {
             case EmailFeedbackKind.Bounced when provesNothingOfTheAddress:
@@ -67,9 +73,9 @@ internal sealed partial class EmailGuardFeedback
         EmailFeedbackEvent feedback, string provider, string recipient, EmailSendAttribution? attribution, CancellationToken cancellationToken)
     {
         // An unsubscribe without a category suppresses nothing; its duplicates need not say so again (event 1707).
-        bool suppressing = feedback.Kind == EmailFeedbackKind.Complained
+        bool suppressing = !feedback.RecipientUncertain && (feedback.Kind == EmailFeedbackKind.Complained
             || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.BounceType == EmailBounceType.Permanent && !feedback.RejectedForMessage)
-            || (feedback.Kind == EmailFeedbackKind.Unsubscribed && !string.IsNullOrWhiteSpace(feedback.Category ?? attribution?.Category));
+            || (feedback.Kind == EmailFeedbackKind.Unsubscribed && !string.IsNullOrWhiteSpace(feedback.Category ?? attribution?.Category)));
         if (_lists is null || !suppressing)
         {
             return null;

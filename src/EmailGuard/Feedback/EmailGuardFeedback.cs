@@ -152,8 +152,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // the later attempts are duplicates. Without a message id each event counts, as before. Keyed by the recipient
         // as written, not folded: a message to five spellings of one mailbox was five mails, five sends, five refusals;
         // and by the send id of the event's own tags, since mails can share a message id that a customer set.
+        // A recipient that is uncertain keys no mail: a placeholder would make every recipient's refusal one.
         int legacyRefusal = -1;
-        if (feedback.RejectedForMessage && feedback.ProviderMessageId is { } refused)
+        if (feedback.RejectedForMessage && !feedback.RecipientUncertain && feedback.ProviderMessageId is { } refused)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
 
@@ -307,15 +308,16 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
            && !string.Equals(mailbox.Address, recipient, StringComparison.Ordinal);
 
     /// <summary>
-    /// Whether <paramref name="feedback"/> is a bounce that says nothing of <paramref name="recipient"/>'s mailbox: one
-    /// whose spelling reaches it only by a guess (<see cref="FoldedByGuess"/>, told in <paramref name="guessed"/>), or one
-    /// that refused the message rather than the address (<see cref="EmailFeedbackEvent.RejectedForMessage"/>). It counts
+    /// Whether <paramref name="feedback"/> says nothing certain of <paramref name="recipient"/>'s mailbox: a bounce whose
+    /// spelling reaches it only by a guess (<see cref="FoldedByGuess"/>, told in <paramref name="guessed"/>), a bounce
+    /// that refused the message rather than the address (<see cref="EmailFeedbackEvent.RejectedForMessage"/>), or any
+    /// event whose report is uncertain of its recipient (<see cref="EmailFeedbackEvent.RecipientUncertain"/>). It counts
     /// against its sender, but neither suppresses the address nor counts toward its soft bounces.
     /// </summary>
     private bool ProvesNothingOfTheAddress(EmailFeedbackEvent feedback, string recipient, out bool guessed)
     {
         guessed = FoldedByGuess(feedback, recipient);
-        return guessed || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
+        return guessed || feedback.RecipientUncertain || (feedback.Kind == EmailFeedbackKind.Bounced && feedback.RejectedForMessage);
     }
 
     private static bool IsEmpty(EmailSendAttribution? attribution)

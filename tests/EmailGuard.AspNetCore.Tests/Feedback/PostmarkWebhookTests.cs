@@ -116,6 +116,29 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
         _app.LogsWithId(2943).Should().BeEmpty();
     }
 
+    [Theory]
+    [InlineData("\"BouncedAt\": \"2026-03-02T00:00:10Z\",", "")]
+    [InlineData("\"BouncedAt\": \"2026-03-02T00:00:10Z\",", "\"BouncedAt\": null,")]
+    [InlineData("\"BouncedAt\": \"2026-03-02T00:00:10Z\",", "\"BouncedAt\": \"yesterday\",")]
+    [InlineData("\"BouncedAt\": \"2026-03-02T00:00:10Z\",", "\"BouncedAt\": 1772409610,")]
+    public async Task RecordWithoutATimeThatCanBeRead_IsRecordedUnchecked_AndSaysSo(string field, string replacement)
+    {
+        // Arrange: Postmark writes BouncedAt in every bounce, so a captured record posted again verbatim is always checked
+        // against the age limit. One without it comes from whoever holds the credentials (who could as well write a fresh
+        // time) or is a format this version does not read, where dropping it would drop every bounce: it is recorded,
+        // but no longer silently (h122).
+        _app.Time.Advance(new EmailFeedbackOptions().DeduplicationWindow + TimeSpan.FromHours(1));
+
+        // Act
+        HttpResponseMessage response = await PostAsync(Bounce().Replace(field, replacement, StringComparison.Ordinal));
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        _app.Feedback.Calls.Should().ContainSingle().Which.Timestamp.Should().Be(default(DateTimeOffset));
+        _app.LogsWithId(3045).Should().ContainSingle().Which.Message.Should().Contain("bounce:4323372036854775807");
+        _app.LogsWithId(2943).Should().BeEmpty();
+    }
+
     [Fact]
     public async Task RecordWithinMaxEventAge_IsRecorded()
     {

@@ -224,14 +224,15 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task EventRepeatingItsOwnField_IsAcknowledgedButNotRecorded_AndTheRestOfTheBatchIs()
+    public async Task EventRepeatingItsOwnEmail_IsRecordedWithAnUncertainRecipient_AndTheRestOfTheBatchAsItWas()
     {
         // Arrange: SendGrid echoes custom args beside its own fields. A sender whose custom args are named like them
         // ("email", "event", "sg_event_id") gets events carrying two copies, and which one is SendGrid's cannot be told:
-        // read as it stood, the bounce of a dead address suppressed a victim's (found by h58's hostile review).
+        // read as it stood, the bounce of a dead address suppressed a victim's (found by h58's hostile review); skipped,
+        // every bounce of the sender's mail counted nowhere (h122).
         const string forged = """
             {"email":"dead-address@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-forged",
-             "sg_message_id":"m1","email":"victim@example.com"}
+             "sg_message_id":"m1","email":"victim@example.com","eg_t":"good"}
             """;
         const string honest = """
             {"email":"b@example.com","timestamp":1772409600,"event":"bounce","type":"bounce","sg_event_id":"ev-honest","sg_message_id":"m2"}
@@ -242,8 +243,12 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
 
         // Assert
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Select(e => (e.ProviderEventId, e.Recipient)).Should().Equal([("ev-honest", "b@example.com")]);
-        _app.LogsWithId(2920).Should().ContainSingle().Which.Message.Should().Contain("'email'");
+        _app.Feedback.Calls.Select(e => (e.Recipient, e.RecipientUncertain, e.ProviderMessageId, e.Attribution)).Should().Equal(
+            ("unknown@recipient.invalid", true, "m1", null),
+            ("b@example.com", false, "m2", null));
+        _app.Feedback.Calls[0].ProviderEventId.Should().StartWith("emailguard:bounce:", "the id is derived from what the sender cannot choose alone");
+        _app.LogsWithId(3044).Should().ContainSingle().Which.Message.Should().Contain("'email'");
+        _app.LogsWithId(2920).Should().BeEmpty();
     }
 
     [Theory]
