@@ -40,6 +40,40 @@ internal sealed class SendGridEventFields
     /// <summary>The field's string value when it is certain (every copy that string); null when absent, ambiguous or not a string.</summary>
     public string? String(string name) => Certain(name) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
 
+    /// <summary>
+    /// The field's string value when it is certain, or when its copies differ but exactly one of them is a value SendGrid
+    /// writes in that field (<paramref name="sendGridValues"/>): the others cannot be SendGrid's, so that one is. An app
+    /// that names a custom arg <c>event</c> = <c>password_reset</c> for its own bookkeeping is read as SendGrid wrote it;
+    /// a sender that names it <c>delivered</c> to pass off its bounces is not. Null when absent, not a string, or when
+    /// no copy or several are such values.
+    /// </summary>
+    public string? Resolved(string name, string[] sendGridValues)
+    {
+        if (!Ambiguous(name))
+        {
+            return String(name);
+        }
+
+        string? found = null;
+        foreach (string value in Strings(name))
+        {
+            if (Array.IndexOf(sendGridValues, value) >= 0)
+            {
+                if (found is not null)
+                {
+                    return null;
+                }
+
+                found = value;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Whether the field's copies differ and <see cref="Resolved"/> cannot tell which is SendGrid's.</summary>
+    public bool Uncertain(string name, string[] sendGridValues) => Ambiguous(name) && Resolved(name, sendGridValues) is null;
+
     /// <summary>The field's value when it is certain: its only copy, or one of copies that all agree.</summary>
     public JsonElement? Certain(string name) => Copies(name) is { Count: > 0 } copies && !Ambiguous(name) ? copies[0] : null;
 

@@ -17,6 +17,13 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
     public const string SignatureHeader = "X-Twilio-Email-Event-Webhook-Signature";
     public const string TimestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp";
 
+    /// <summary>The values SendGrid writes in an event's <c>event</c> field (delivery and engagement events).</summary>
+    private static readonly string[] s_eventTypes =
+        ["processed", "dropped", "delivered", "deferred", "bounce", "open", "click", "spamreport", "unsubscribe", "group_unsubscribe", "group_resubscribe"];
+
+    /// <summary>The values SendGrid writes in a bounce event's <c>type</c> field.</summary>
+    private static readonly string[] s_bounceTypes = ["bounce", "blocked", "expired"];
+
     private readonly byte[] _publicKey;
     private readonly TimeSpan _tolerance;
     private readonly TimeProvider _time;
@@ -193,13 +200,13 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             }
 
             SendGridEventFields fields = new(item);
-            if (fields.Ambiguous("event"))
+            if (fields.Uncertain("event", s_eventTypes))
             {
                 ReadOfUncertainType(fields, item, batch);
                 continue;
             }
 
-            string type = fields.String("event") ?? string.Empty;
+            string type = fields.Resolved("event", s_eventTypes) ?? string.Empty;
             EmailFeedbackKind kind;
             EmailBounceType bounce = EmailBounceType.None;
             bool suppressed = false;
@@ -217,7 +224,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     (kind, bounce) = list;
                     suppressed = true;
                     break;
-                case "bounce" when fields.Ambiguous("type") || fields.Ambiguous("bounce_classification"):
+                case "bounce" when fields.Uncertain("type", s_bounceTypes) || fields.Ambiguous("bounce_classification"):
                     // Whichever copy is SendGrid's, the bounce counts against its sender as a bounce (a refusal of the
                     // message does too); only what it says of the address is uncertain.
                     kind = EmailFeedbackKind.Bounced;
@@ -228,8 +235,8 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
                     kind = EmailFeedbackKind.Bounced;
 
                     // "blocked": the receiving server would not take the message for now; "bounce" (or none): permanently.
-                    bounce = fields.String("type") == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
-                    rejectedForMessage = RejectsTheMessage(fields.String("type"), fields.String("bounce_classification"));
+                    bounce = fields.Resolved("type", s_bounceTypes) == "blocked" ? EmailBounceType.Transient : EmailBounceType.Permanent;
+                    rejectedForMessage = RejectsTheMessage(fields.Resolved("type", s_bounceTypes), fields.String("bounce_classification"));
                     break;
                 case "spamreport":
                     kind = EmailFeedbackKind.Complained;

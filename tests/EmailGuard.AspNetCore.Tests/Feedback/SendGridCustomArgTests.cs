@@ -133,6 +133,26 @@ public sealed class SendGridCustomArgTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AppsOwnCustomArgsNamedEventAndType_WithValuesSendGridNeverWrites_AreReadAsSendGridWroteThem()
+    {
+        // An app that names custom args "event" and "type" for its own bookkeeping: only one copy of each is a value
+        // SendGrid writes there, so that copy is SendGrid's. Read as uncertain, its deliveries counted nowhere (its bounce
+        // ratio read 100% where it sends through no guard) and its dead addresses were never suppressed.
+        (string, string) @event = ("event", "password_reset");
+        string batch = Batch([
+            Event(0, "delivered", "alive@example.com", "d0", @event),
+            Bounce(1, "dead1@example.com", @event, ("type", "newsletter")),
+        ]);
+
+        (await _app.SendAsync(Signed(batch))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+        EmailFeedbackCounts counts = await Services.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "rogue");
+        (counts.Delivered, counts.Bounces).Should().Be((1, 1));
+        (await Services.GetRequiredService<IEmailGuardLists>().FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "dead1@example.com"))
+            .Should().NotBeNull("SendGrid's copies say the address bounced for good");
+    }
+
+    [Fact]
     public async Task SpamReportHiddenBehindEvent_CountsAsAComplaint()
     {
         string batch = Batch([Event(0, "spamreport", "reader@example.com", "s0", ("event", "delivered"))]);
