@@ -35,10 +35,12 @@ public readonly struct EmailSendDecision
 
     /// <summary>The guard's own: usage kept compact, and an attribution built when first read.</summary>
     /// <remarks>
-    /// The structs come by reference: each copy of one with references is a local its caller zeroes on every call. Not
-    /// inlined, for the same reason: inlined, the decision is built in a local and then copied where it goes.
+    /// The structs come by reference: each copy of one with references is a local its caller zeroes on every call.
+    /// Inlined: a caller that returns <c>new ValueTask&lt;EmailSendDecision&gt;(new EmailSendDecision(...))</c> then
+    /// writes the fields straight into its return buffer. Called, the decision was built in a local, copied into the
+    /// task's local and that copied into the return buffer, each copy a 264-byte move with write barriers.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal EmailSendDecision(
         EmailSendReason reason,
         EmailGuardDimension dimension,

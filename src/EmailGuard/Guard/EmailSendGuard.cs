@@ -353,6 +353,15 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             return Complete(message, decided, buffers, operation);
         }
 
+        return AcquireFromStore(message, buffers, batch, results, operation, cancellationToken);
+    }
+
+    /// <summary>The counters' store call through a task: a store other than the in-memory one, a reservation or a peek, or a cancelled caller.</summary>
+    /// <remarks>Not inlined: the store's task and its result would be locals of <see cref="Acquire"/>, zeroed on every check.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<EmailSendDecision> AcquireFromStore(
+        OutboundEmail message, GuardBuffers buffers, ReadOnlyMemory<RateLimitRequest> batch, Memory<RateLimitEntry> results, GuardOperation operation, CancellationToken cancellationToken)
+    {
         ValueTask<RateLimitDecision> pending = CallStore(operation, batch, results, buffers.Budget, cancellationToken);
         if (!pending.IsCompletedSuccessfully)
         {

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -33,6 +35,11 @@ internal sealed class GuardPlanBuilder
     /// False, with nothing written, when the message needs more counters than one store call takes; then
     /// <paramref name="messageWide"/> and <paramref name="perRecipient"/> say how many rules apply.
     /// </returns>
+    /// <remarks>
+    /// Not inlined: inlined into the check's <c>Acquire</c>, its dozens of temporaries (the rules of every dimension,
+    /// the key caches' lookups) widened that frame to over a kilobyte, zeroed on every check.
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     public bool TryBuild(
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, out int messageWide, out int perRecipient)
     {

@@ -83,12 +83,18 @@ internal readonly struct GuardUsage
         {
             if (!TryPack(entries[i], requests[i].Rule, baseTicks, out into[i]))
             {
-                return new GuardUsage(shape, recipient, entries.AsSpan(0, count).ToArray(), 0, default);
+                return Unpacked(shape, recipient, entries, count);
             }
         }
 
         return new GuardUsage(shape, recipient, spilled, baseTicks, packed);
     }
+
+    /// <summary>The usage of a check whose entries do not all pack (a denial, a wait): a copy of the store's entries.</summary>
+    /// <remarks>Not inlined: its usage would be a second local of <see cref="Capture"/>'s, zeroed on every check.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static GuardUsage Unpacked(GuardUsageShape shape, GuardAddress? recipient, RateLimitEntry[] entries, int count)
+        => new(shape, recipient, entries.AsSpan(0, count).ToArray(), 0, default);
 
     public RateLimitRequest GetRequest(int index) => _shape is null ? this[index].Request : _shape.GetRequest(index, _recipient);
 

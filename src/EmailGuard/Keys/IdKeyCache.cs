@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EmailGuard;
 
 /// <summary>Remembers the counter key of tenant, user and category ids so a check does not build strings. Bounded.</summary>
@@ -10,12 +12,15 @@ internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capa
     /// <summary>As <see cref="Get(string)"/>, with the cache's clock read moments ago (<see cref="SendGuardKeys.NowMs"/>).</summary>
     public string Get(string id, long nowMs)
     {
-        if (_cache.TryGetValue(id, nowMs, out string? key))
-        {
-            return key;
-        }
+        return _cache.TryGetValue(id, nowMs, out string? key) ? key : Add(id);
+    }
 
-        key = PartitionKeys.ForId(prefix, lowerCase ? id.ToLowerInvariant() : id);
+    /// <summary>The key of an id not cached, cached from now on unless very long.</summary>
+    /// <remarks>Not inlined: a check inlines <see cref="Get(string, long)"/>, and this path's temporaries would widen its frame, zeroed on every call.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private string Add(string id)
+    {
+        string key = PartitionKeys.ForId(prefix, lowerCase ? id.ToLowerInvariant() : id);
         if (id.Length <= 256)
         {
             _cache.TryAdd(id, key);

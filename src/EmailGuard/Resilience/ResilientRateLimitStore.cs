@@ -320,11 +320,20 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
         }
         catch (Exception ex) when (IsStoreFailure(ex, cancellationToken))
         {
-            // FailOpen and FailClosed (CallLocal's answer for the local fallback, which would be this same store) decide at once.
-            ValueTask<RateLimitDecision> failed = CallLocalFailed(StoreOperation.Acquire, requests, results, failureMode, ex, cancellationToken);
-            Debug.Assert(failed.IsCompletedSuccessfully, "FailOpen and FailClosed decide synchronously.");
-            return failed.Result;
+            return AcquireLocalFailed(requests, results, failureMode, ex, cancellationToken);
         }
+    }
+
+    /// <summary><see cref="AcquireLocal"/>'s answer when the store threw.</summary>
+    /// <remarks>Not inlined: the failure's task would be a local of the check that inlines <see cref="AcquireLocal"/>, zeroed on every check.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private RateLimitDecision AcquireLocalFailed(
+        ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, StoreFailureMode failureMode, Exception exception, CancellationToken cancellationToken)
+    {
+        // FailOpen and FailClosed (CallLocal's answer for the local fallback, which would be this same store) decide at once.
+        ValueTask<RateLimitDecision> failed = CallLocalFailed(StoreOperation.Acquire, requests, results, failureMode, exception, cancellationToken);
+        Debug.Assert(failed.IsCompletedSuccessfully, "FailOpen and FailClosed decide synchronously.");
+        return failed.Result;
     }
 
     private ValueTask<RateLimitDecision> Call(
