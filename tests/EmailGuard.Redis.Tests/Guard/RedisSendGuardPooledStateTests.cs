@@ -281,7 +281,7 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
         Task<Kept[]> afterTask = CheckAllAsync(guard, "z");
         HashSet<int> refunded = await RefundHalfAsync(guard, before);
         Kept[] after = await afterTask;
-        await ResilientStoreWaits.SettledAsync(store, async round => await guard.CheckAsync(Message("settle", round)), s_bound);
+        await ResilientStoreWaits.SettledAsync(store, s_bound);
 
         // Assert
         output.WriteLine($"{mode}: hung answers {string.Join(", ", hung.GroupBy(k => k.Decision.Reason).Select(g => $"{g.Key} x{g.Count()}"))}; "

@@ -72,7 +72,7 @@ public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper ou
         await store.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await ((RedisRateLimitStore)store.Store).SettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await UntilRedisDecidesAgainAsync(store, rule, mode);
-        await store.WriteBack.WaitAsync(TimeSpan.FromSeconds(30));
+        await ResilientStoreWaits.SettledAsync(store, TimeSpan.FromSeconds(30));
 
         RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
         RateLimitRequest[] all = [.. Enumerable.Range(0, Callers).Select(caller => Request(caller) with { Cost = 0 })];

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace EmailGuard.Redis.Tests.Resilience;
 
 /// <summary>
@@ -20,11 +22,11 @@ internal static class ResilientStoreWaits
 
     /// <summary>
     /// Waits until nothing the store does changes a count any more: the write-back of local admits done, and every late
-    /// admission given back. A write-back that timed out while Redis worked through the scripts it held stays pending
-    /// and goes again after the next decision of the store (<paramref name="decide"/>, given the round), so this waits
-    /// for write-backs until none is pending.
+    /// admission given back. A write-back that timed out while Redis worked through the scripts it held (a loaded
+    /// machine) stays pending and goes again after the next decision of the store under the local fallback, so this
+    /// waits for write-backs until none is pending, making such a decision on a counter of its own between rounds.
     /// </summary>
-    public static async Task SettledAsync(ResilientRateLimitStore store, Func<int, Task> decide, TimeSpan bound)
+    public static async Task SettledAsync(ResilientRateLimitStore store, TimeSpan bound)
     {
         for (int round = 0; ; round++)
         {
@@ -37,7 +39,9 @@ internal static class ResilientStoreWaits
             }
 
             round.Should().BeLessThan(100, "Redis runs, so the write-back of the local admits ends");
-            await decide(round);
+            RateLimitRequest[] settle = [new(string.Create(CultureInfo.InvariantCulture, $"settle-{round}"), RateLimitRule.PerDay(1_000_000))];
+            await store.AcquireAsync(settle, default, StoreFailureMode.LocalFallback);
+            await Task.Delay(TimeSpan.FromMilliseconds(50), TimeProvider.System);
         }
     }
 }
