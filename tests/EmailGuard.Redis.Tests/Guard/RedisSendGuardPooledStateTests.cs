@@ -59,10 +59,12 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
             {
                 o.FailureMode = mode;
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
-                o.Global.Add(RateLimitRule.PerHour(RateLimitRule.MaxLimit));
-                o.Tenant.Add(RateLimitRule.PerHour(1_000_000));
-                o.Recipient.Add(RateLimitRule.PerHour(3));
-                o.RecipientDomain.Add(RateLimitRule.PerHour(1_000_000));
+
+                // Per day, so a run that crosses an hour keeps every counter in one window.
+                o.Global.Add(RateLimitRule.PerDay(RateLimitRule.MaxLimit));
+                o.Tenant.Add(RateLimitRule.PerDay(1_000_000));
+                o.Recipient.Add(RateLimitRule.PerDay(3));
+                o.RecipientDomain.Add(RateLimitRule.PerDay(1_000_000));
             });
         services.Configure<StoreResilienceOptions>(o =>
         {

@@ -44,7 +44,8 @@ public class RedisHungServerCacheTests(RedisServerFixture redis, ITestOutputHelp
             },
             configureStore: o => o.OverLimitCacheMaxAge = TimeSpan.FromMinutes(1));
         ResilientRateLimitStore store = _instance.Resilient;
-        RateLimitRule rule = RateLimitRule.PerHour(1);
+        // Per day: the flood's denial stays cached (up to a minute) only until its window ends, which must not come meanwhile.
+        RateLimitRule rule = RateLimitRule.PerDay(1);
         RateLimitRequest[] flood = [new("flood", rule)];
         await ResilientStoreWaits.ConnectedAsync(store);
         (await store.AcquireAsync(flood, default, StoreFailureMode.FailClosed)).Status.Should().Be(RateLimitStatus.Allowed);

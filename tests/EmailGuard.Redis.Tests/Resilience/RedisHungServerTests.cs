@@ -48,7 +48,8 @@ public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper ou
             o.BreakDuration = TimeSpan.FromMilliseconds(200);
         });
         ResilientRateLimitStore store = _instance.Resilient;
-        RateLimitRule rule = RateLimitRule.PerHour(Limit);
+        // Per day, so a run that crosses an hour reads its counters in the window they were counted in.
+        RateLimitRule rule = RateLimitRule.PerDay(Limit);
         RateLimitRequest Request(int caller) => new($"caller-{caller}", rule);
         // Redis is up. The instance connects lazily, and a loaded machine can stretch the first call's connect and
         // script load past the 250 ms timeout, which the mode then answers: wait until Redis answers instead.
