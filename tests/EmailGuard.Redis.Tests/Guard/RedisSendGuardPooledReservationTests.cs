@@ -183,9 +183,7 @@ public class RedisSendGuardPooledReservationTests(RedisServerFixture redis, ITes
         Task<KeptDecision[]> afterTask = SendAllAsync(guard, "z");
         HashSet<KeptDecision> refunded = await RefundHalfAsync(guard, before);
         KeptDecision[] after = await afterTask;
-        await store.CancelledCallsSettledAsync().WaitAsync(s_bound);
-        await ((RedisRateLimitStore)store.Store).SettledAsync().WaitAsync(s_bound);
-        await store.WriteBack.WaitAsync(s_bound);
+        await ResilientStoreWaits.SettledAsync(store, s_bound);
 
         // Assert
         output.WriteLine($"{mode}: hung {Summary(hung)}; after {Summary(after)}; {refunded.Count} refunded");

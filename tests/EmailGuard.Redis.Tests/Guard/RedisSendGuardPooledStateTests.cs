@@ -59,10 +59,12 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
             {
                 o.FailureMode = mode;
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
-                o.Global.Add(RateLimitRule.PerHour(RateLimitRule.MaxLimit));
-                o.Tenant.Add(RateLimitRule.PerHour(1_000_000));
-                o.Recipient.Add(RateLimitRule.PerHour(3));
-                o.RecipientDomain.Add(RateLimitRule.PerHour(1_000_000));
+
+                // Per day, so a run that crosses an hour keeps every counter in one window.
+                o.Global.Add(RateLimitRule.PerDay(RateLimitRule.MaxLimit));
+                o.Tenant.Add(RateLimitRule.PerDay(1_000_000));
+                o.Recipient.Add(RateLimitRule.PerDay(3));
+                o.RecipientDomain.Add(RateLimitRule.PerDay(1_000_000));
             });
         services.Configure<StoreResilienceOptions>(o =>
         {
@@ -179,29 +181,6 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
         }
     }
 
-    /// <summary>
-    /// Waits until nothing the store does changes a count any more: the write-back of local admits done, and every late
-    /// admission given back. A write-back that timed out while Redis worked through the scripts it held stays pending
-    /// and goes again after the next decision of the store (a check of a message of its own here), so this waits for
-    /// write-backs until none is pending.
-    /// </summary>
-    private static async Task SettledAsync(IEmailSendGuard guard, ResilientRateLimitStore store)
-    {
-        for (int round = 0; ; round++)
-        {
-            await store.WriteBack.WaitAsync(s_bound);
-            await store.CancelledCallsSettledAsync().WaitAsync(s_bound);
-            await ((RedisRateLimitStore)store.Store).SettledAsync().WaitAsync(s_bound);
-            if (!store.Local.HasPendingWriteBacks)
-            {
-                return;
-            }
-
-            round.Should().BeLessThan(100, "Redis runs, so the write-back of the local admits ends");
-            _ = await guard.CheckAsync(Message("settle", round));
-        }
-    }
-
     /// <summary>Checks messages of their own until Redis, not the failure mode, decides one: the breaker is closed again.</summary>
     private static async Task UntilRedisDecidesAgainAsync(IEmailSendGuard guard)
     {
@@ -304,7 +283,7 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
         Task<Kept[]> afterTask = CheckAllAsync(guard, "z");
         HashSet<int> refunded = await RefundHalfAsync(guard, before);
         Kept[] after = await afterTask;
-        await SettledAsync(guard, store);
+        await ResilientStoreWaits.SettledAsync(store, s_bound);
 
         // Assert
         output.WriteLine($"{mode}: hung answers {string.Join(", ", hung.GroupBy(k => k.Decision.Reason).Select(g => $"{g.Key} x{g.Count()}"))}; "

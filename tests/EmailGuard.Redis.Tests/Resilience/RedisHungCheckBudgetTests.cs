@@ -50,10 +50,9 @@ public sealed class RedisHungCheckBudgetTests(RedisServerFixture redis, ITestOut
         await using ServiceProvider sp = services.BuildServiceProvider();
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
 
-        // The connection is up, and the lists were never loaded (no host started, no check yet).
-        RateLimitDecision warmUp = await sp.GetRequiredService<ResilientRateLimitStore>()
-            .AcquireAsync(new[] { new RateLimitRequest("warm-up", RateLimitRule.PerHour(10)) }, default, mode);
-        warmUp.Status.Should().Be(RateLimitStatus.Allowed);
+        // The connection is up, and the lists were never loaded (no host started, no check yet). The store connects
+        // lazily, and a loaded machine can stretch that first call past the 500 ms timeout: wait until Redis answers.
+        await ResilientStoreWaits.ConnectedAsync(sp.GetRequiredService<ResilientRateLimitStore>());
 
         // Act
         redis.Freeze();

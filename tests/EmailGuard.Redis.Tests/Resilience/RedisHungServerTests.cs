@@ -48,9 +48,12 @@ public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper ou
             o.BreakDuration = TimeSpan.FromMilliseconds(200);
         });
         ResilientRateLimitStore store = _instance.Resilient;
-        RateLimitRule rule = RateLimitRule.PerHour(Limit);
+        // Per day, so a run that crosses an hour reads its counters in the window they were counted in.
+        RateLimitRule rule = RateLimitRule.PerDay(Limit);
         RateLimitRequest Request(int caller) => new($"caller-{caller}", rule);
-        (await store.AcquireAsync(new[] { new RateLimitRequest("warm-up", rule) }, default, mode)).Status.Should().Be(RateLimitStatus.Allowed);
+        // Redis is up. The instance connects lazily, and a loaded machine can stretch the first call's connect and
+        // script load past the 250 ms timeout, which the mode then answers: wait until Redis answers instead.
+        await ResilientStoreWaits.ConnectedAsync(store);
 
         // Act: the server hangs; 64 callers come at once: the first's script is held in the socket, the rest queue behind it.
         redis.Freeze();
@@ -70,7 +73,7 @@ public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper ou
         await store.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await ((RedisRateLimitStore)store.Store).SettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
         await UntilRedisDecidesAgainAsync(store, rule, mode);
-        await store.WriteBack.WaitAsync(TimeSpan.FromSeconds(30));
+        await ResilientStoreWaits.SettledAsync(store, TimeSpan.FromSeconds(30));
 
         RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(redis.CreateMultiplexer(), _prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
         RateLimitRequest[] all = [.. Enumerable.Range(0, Callers).Select(caller => Request(caller) with { Cost = 0 })];
