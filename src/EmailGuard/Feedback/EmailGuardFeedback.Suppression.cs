@@ -127,10 +127,7 @@ internal sealed partial class EmailGuardFeedback
     /// </summary>
     private bool WrittenForThisEvent(EmailGuardListEntry existing, string reason, string provider)
         => string.Equals(existing.Reason, reason, StringComparison.Ordinal)
-            && existing.CreatedBy is { } createdBy
-            && createdBy.Length == SuppressedByPrefix.Length + provider.Length
-            && createdBy.StartsWith(SuppressedByPrefix, StringComparison.Ordinal)
-            && createdBy.EndsWith(provider, StringComparison.Ordinal)
+            && string.Equals(existing.CreatedBy, SuppressedByPrefix + provider, StringComparison.Ordinal)
             && existing.CreatedAt >= _timeProvider.GetUtcNow() - RecentSuppression;
 
     /// <summary>
