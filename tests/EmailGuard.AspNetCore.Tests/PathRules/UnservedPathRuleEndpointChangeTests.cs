@@ -139,18 +139,7 @@ public sealed class UnservedPathRuleEndpointChangeTests
 
     private static FakeLogRecord[] Logs(TestApp app, int id) => [.. app.Logs.GetSnapshot().Where(r => r.Id.Id == id)];
 
-    private static Dictionary<string, string?> Rules(params string[] endpoints)
-    {
-        var rules = new Dictionary<string, string?>();
-        for (int i = 0; i < endpoints.Length; i++)
-        {
-            rules[$"EmailGuard:Endpoints:PathRules:{i}:Endpoint"] = endpoints[i];
-            rules[$"EmailGuard:Endpoints:PathRules:{i}:Limit"] = "1";
-            rules[$"EmailGuard:Endpoints:PathRules:{i}:Window"] = "01:00:00";
-        }
-
-        return rules;
-    }
+    private static Dictionary<string, string?> Rules(params string[] endpoints) => UnservedPathRuleTests.Rules(endpoints);
 
     private static RouteEndpoint Post(string pattern) => new(
         static context => Results.Ok().ExecuteAsync(context), RoutePatternFactory.Parse(pattern), order: 0, new EndpointMetadataCollection(new HttpMethodMetadata(["POST"])), "POST " + pattern);

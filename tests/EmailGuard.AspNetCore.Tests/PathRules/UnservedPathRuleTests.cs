@@ -35,7 +35,8 @@ public sealed class UnservedPathRuleTests
         },
         rules);
 
-    private static Dictionary<string, string?> Rules(params string[] endpoints)
+    /// <summary>Path rules from configuration for <paramref name="endpoints"/>, each a limit of 1 an hour.</summary>
+    internal static Dictionary<string, string?> Rules(params string[] endpoints)
     {
         var rules = new Dictionary<string, string?>();
         for (int i = 0; i < endpoints.Length; i++)
