@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -43,6 +45,11 @@ internal abstract class InMemoryLock
     /// <summary>Releases the lock; everything written while holding it is visible to the next holder.</summary>
     public void Exit() => Volatile.Write(ref _held, 0);
 
+    /// <remarks>
+    /// Not inlined: its spinning may yield or sleep, which are calls into the runtime, and inlined into a caller they made
+    /// the JIT set up a call frame for them on every call of that caller, contended or not (the store's multi-key decision).
+    /// </remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void EnterContended()
     {
         SpinWait spinner = default;

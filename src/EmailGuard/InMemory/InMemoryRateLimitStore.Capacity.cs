@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 
 namespace EmailGuard;
 
@@ -133,6 +134,8 @@ internal sealed partial class InMemoryRateLimitStore
     }
 
     /// <summary>Counts a decision that used an overflow sketch, and says once per episode that the store is full. Nothing is locked.</summary>
+    /// <remarks>Not inlined: a rare path, whose metrics and logging would grow the frame of every decision that inlined it.</remarks>
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void OnOverflow()
     {
         Interlocked.Increment(ref _overflowDecisions);
