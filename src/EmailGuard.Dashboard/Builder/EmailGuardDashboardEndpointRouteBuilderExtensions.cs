@@ -154,7 +154,9 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     private static async Task RenderForAsync(HttpContext context, DashboardMount mount, Func<DashboardRequest, Task> render)
     {
         IAuthorizationService authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
-        AuthorizationResult result = await authorization.AuthorizeAsync(context.User, mount.ActionsPolicy!).ConfigureAwait(false);
+        // With the request as the resource, as the authorization middleware evaluates it: a policy that looks at the
+        // request (actions only from the office network) held nowhere here, so no form showed and every action was 403.
+        AuthorizationResult result = await authorization.AuthorizeAsync(context.User, context, mount.ActionsPolicy!).ConfigureAwait(false);
         await render(new DashboardRequest(context, mount, result.Succeeded)).ConfigureAwait(false);
     }
 
