@@ -66,6 +66,40 @@ public sealed partial class DashboardActionsPolicyTests
     }
 
     [Fact]
+    public async Task ActionsPolicyThatChecksTheRequest_AdminFromTheOfficeActs_FromElsewhereIsRefused()
+    {
+        // Arrange: an actions policy that looks at the request, as the authorization middleware hands it every policy (the
+        // HttpContext as the resource): actions only from the office network, here a header. The pages evaluated the
+        // policy without the request, so it never held there: no form was shown, and an action the middleware had let
+        // through was answered 403 by the page, from the office too.
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddAuthorization(o => o.AddPolicy("office", p => p.RequireRole("admin").RequireAssertion(
+                c => c.Resource is Microsoft.AspNetCore.Http.HttpContext http && http.Request.Headers.ContainsKey("X-Office")))),
+            dashboard: o => o.ActionsAuthorizationPolicy = "office");
+        using HttpClient office = host.Client(roles: "ops,admin");
+        office.DefaultRequestHeaders.Add("X-Office", "1");
+        using HttpClient away = host.Client(roles: "ops,admin");
+
+        // Act
+        string officeFlags = await office.GetStringAsync("/emailguard/flags");
+        string awayFlags = await away.GetStringAsync("/emailguard/flags");
+        string token = TokenPattern().Match(officeFlags).Groups[1].Value;
+        HttpResponseMessage fromOffice = await office.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", token), new("kind", "Blocklist"), new("type", "Recipient"), new("value", "spam@example.com"), new("reason", "manual")]));
+        HttpResponseMessage fromAway = await away.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", token), new("kind", "Blocklist"), new("type", "Recipient"), new("value", "other@example.com"), new("reason", "manual")]));
+
+        // Assert
+        officeFlags.Should().Contain("id=\"flag-apply\"").And.NotContain("id=\"read-only\"");
+        awayFlags.Should().Contain("id=\"read-only\"").And.NotContain("method=\"post\"");
+        fromOffice.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        fromAway.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        IEmailGuardLists lists = host.Services.GetRequiredService<IEmailGuardLists>();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().NotBeNull();
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "other@example.com")).Should().BeNull();
+    }
+
+    [Fact]
     public async Task Map_ActionsPolicyNotRegistered_FailsNamingIt()
     {
         // Arrange

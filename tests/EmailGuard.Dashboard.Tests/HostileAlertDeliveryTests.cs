@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -110,6 +112,55 @@ public sealed class HostileAlertDeliveryTests
         // Assert
         metrics.Delivered.Should().Be(1);
         logs.Messages.Should().NotContain(m => m.Contains("s3cr3tTokenXyZ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Slack_WebhookUrl_ItsSecretPathIsInNoTrace_AndNoTraceContextGoesToTheReceiver()
+    {
+        // Arrange: HttpClient traces every request it sends, full URL included (the System.Net.Http activity source, and
+        // the diagnostic listener Application Insights reads), for whatever exports the app's traces; a Slack
+        // incoming-webhook URL's path is its secret. It also sent the app's trace context (traceparent) to the receiver.
+        const string SecretPath = "/services/T0002/B0002/tr4c3dTokenQwE";
+        ConcurrentQueue<string> traced = new();
+        using ActivityListener listener = new()
+        {
+            ShouldListenTo = source => source.Name == "System.Net.Http",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => traced.Enqueue(activity.DisplayName + " " + string.Join(" ", activity.TagObjects.Select(t => $"{t.Key}={t.Value}"))),
+        };
+        ActivitySource.AddActivityListener(listener);
+        ConcurrentQueue<string> traceparents = new();
+        await using HostileReceiver hostile = await HostileReceiver.StartAsync(app =>
+        {
+            app.MapPost(SecretPath, (HttpContext context) =>
+            {
+                traceparents.Enqueue(context.Request.Headers["traceparent"].ToString());
+                return Results.Ok();
+            });
+            app.MapGet("/control-c0ntr0l", () => Results.Ok());
+        });
+        await using DashboardHost host = await DashboardHost.StartAsync(o =>
+        {
+            o.SlackWebhookUrl = new Uri(hostile.Address, SecretPath).ToString();
+            o.MaxAttempts = 1;
+        });
+        AlertMetrics metrics = host.Services.GetRequiredService<AlertMetrics>();
+        using AlertOutcomes outcomes = new(host.Services);
+
+        // Act
+        host.Services.GetRequiredService<IEmailGuardAlerts>().Raise(new EmailGuardAlert { Kind = "app_breaker", Condition = "breaker:1", Title = "tripped" });
+        await outcomes.WaitUntilAsync(() => metrics.Delivered + metrics.Failures > 0);
+        using (HttpClient plain = new())
+        {
+            // The control: any other HttpClient request of the process is traced, path and all.
+            (await plain.GetAsync(new Uri(hostile.Address, "/control-c0ntr0l"))).EnsureSuccessStatusCode();
+        }
+
+        // Assert
+        metrics.Delivered.Should().Be(1);
+        traced.Should().Contain(t => t.Contains("/control-c0ntr0l", StringComparison.Ordinal), "the listener hears HttpClient's traces");
+        traced.Should().NotContain(t => t.Contains("tr4c3dTokenQwE", StringComparison.Ordinal));
+        traceparents.Should().ContainSingle().Which.Should().BeEmpty();
     }
 
     [Theory]

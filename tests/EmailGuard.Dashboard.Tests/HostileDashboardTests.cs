@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -199,6 +200,74 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         response.Headers.Location!.ToString().Length.Should().BeLessThan(2_000);
         shown.Should().Contain("id=\"dashboard-error\"").And.Contain(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"the {field} is longer than {maxLength:N0} characters"));
         (await _host.Services.GetRequiredService<IEmailGuardLists>().ListAsync(new EmailGuardListQuery())).TotalCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task AppWithACredentialedCorsPolicy_AScriptOfTheOriginItTrustsReadsNoPageAndActsOnNothing()
+    {
+        // Arrange: an app whose default CORS policy lets its own front end, another origin of the same site, call its API
+        // with the user's cookies. The dashboard fell under that policy too: a script on that origin (an XSS there, a
+        // compromised package) read the operator's pages with their cookies, anti-forgery tokens included, and posted
+        // the actions with them (a form post is a simple request: no preflight asks first).
+        const string FrontEnd = "https://app.example";
+        await using DashboardHost host = await DashboardHost.StartAsync(
+            services: s => s.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins(FrontEnd).AllowCredentials().AllowAnyHeader().AllowAnyMethod())),
+            endpoints: app =>
+            {
+                app.UseCors();
+                app.MapGet("/api/ping", () => "pong");
+            });
+        IEmailGuardLists lists = host.Services.GetRequiredService<IEmailGuardLists>();
+        await lists.AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com", "spam_trap");
+        using HttpClient client = host.Client();
+        string token = await TokenAsync(client, "/emailguard/lists");
+        string[] pages = ["/emailguard/", "/emailguard/policies", "/emailguard/lists", "/emailguard/flags", "/emailguard/events"];
+
+        // Act: what the front end's fetch(url, { credentials: "include" }) sends, and an operator following a link from
+        // elsewhere (an alert in Slack).
+        HttpResponseMessage api = await SendAsync(client, HttpMethod.Get, "/api/ping", FrontEnd, "cors", "same-site");
+        List<HttpResponseMessage> read = [];
+        foreach (string page in pages)
+        {
+            read.Add(await SendAsync(client, HttpMethod.Get, page, FrontEnd, "cors", "same-site"));
+        }
+
+        HttpResponseMessage posted = await SendAsync(
+            client, HttpMethod.Post, "/emailguard/lists/remove", FrontEnd, "cors", "same-site",
+            Form(token, ("kind", "Blocklist"), ("type", "Recipient"), ("value", "spam@example.com"), ("confirmed", "yes")));
+        List<HttpResponseMessage> followed = [];
+        foreach (string page in pages)
+        {
+            followed.Add(await SendAsync(client, HttpMethod.Get, page, origin: null, "navigate", "cross-site"));
+        }
+
+        // Assert: the app's own endpoint keeps its policy; the dashboard answers the script with nothing to read.
+        api.Headers.GetValues("Access-Control-Allow-Origin").Should().Equal(FrontEnd);
+        foreach (HttpResponseMessage response in read.Append(posted))
+        {
+            string uri = response.RequestMessage!.RequestUri!.ToString();
+            response.StatusCode.Should().Be(HttpStatusCode.Forbidden, uri);
+            (await response.Content.ReadAsStringAsync()).Should().BeEmpty(uri);
+        }
+
+        (await lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.Recipient, "spam@example.com")).Should().NotBeNull();
+        followed.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.OK, r.RequestMessage!.RequestUri!.ToString()));
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(
+        HttpClient client, HttpMethod method, string path, string? origin, string mode, string site, HttpContent? content = null)
+    {
+        using HttpRequestMessage request = new(method, path) { Content = content };
+        if (origin is not null)
+        {
+            request.Headers.Add("Origin", origin);
+        }
+
+        request.Headers.Add("Sec-Fetch-Mode", mode);
+        request.Headers.Add("Sec-Fetch-Site", site);
+        HttpResponseMessage response = await client.SendAsync(request);
+        await response.Content.LoadIntoBufferAsync();
+        return response;
     }
 
     private static async Task<string> TokenAsync(HttpClient client, string page)

@@ -19,7 +19,9 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     /// (add conventions, more endpoints). Every endpoint requires <see cref="EmailGuardDashboardOptions.AuthorizationPolicy"/>;
     /// without one, the dashboard maps only in Development and then every endpoint of the group serves only local requests (from a loopback address,
     /// to <c>localhost</c>, a <c>.localhost</c> name or a loopback address, with no forwarding header: a reverse proxy on
-    /// the same machine makes every visitor look local). Anonymous access is never the default.
+    /// the same machine makes every visitor look local). Anonymous access is never the default. No endpoint of the group
+    /// answers a script of another origin (<c>Sec-Fetch-Mode: cors</c> from another site or origin: 403), whatever CORS
+    /// policy the app applies.
     /// </summary>
     /// <param name="endpoints">The app.</param>
     /// <param name="pattern">The path prefix, e.g. <c>/emailguard</c>; no route parameters.</param>
@@ -73,6 +75,19 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         string prefix = "/" + pattern.Trim('/');
         DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly, localOnly ? ForwardingHeaders(services) : [], actionsPolicy);
         RouteGroupBuilder group = endpoints.MapGroup(prefix);
+
+        // No script of another origin reads a response of the group, whatever CORS policy the app applies to it: a default
+        // policy that lets the app's front end call its API with cookies let a script on that origin (an XSS there, a
+        // compromised package) read the operator's pages, their anti-forgery tokens with them, and post the actions. The
+        // dashboard has no script of its own, so it never makes such a request. A [DisableCors] on the group would have
+        // said so to the CORS middleware, but makes every app without UseCors() fail the dashboard's requests.
+        ((IEndpointConventionBuilder)group).Add(endpoint =>
+        {
+            if (endpoint.RequestDelegate is { } inner)
+            {
+                endpoint.RequestDelegate = context => IsCrossOriginScript(context.Request) ? Forbidden(context) : inner(context);
+            }
+        });
         if (!localOnly)
         {
             group.RequireAuthorization(options.AuthorizationPolicy!);
@@ -119,6 +134,16 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     private static RequestDelegate Page(DashboardMount mount, Func<DashboardRequest, Task> render)
         => context => mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, canAct: true)) : RenderForAsync(context, mount, render);
 
+    /// <summary>
+    /// A request a script of another origin made to read the response (Fetch Metadata, which every current browser
+    /// sends: <c>Sec-Fetch-Mode: cors</c> from a site other than the dashboard's own origin). A link followed, a form
+    /// posted or a page reloaded is a navigation, and a request without the headers (an older browser, a tool) is served.
+    /// </summary>
+    private static bool IsCrossOriginScript(HttpRequest request)
+        => string.Equals(request.Headers["Sec-Fetch-Mode"], "cors", StringComparison.OrdinalIgnoreCase)
+           && request.Headers["Sec-Fetch-Site"] is { Count: > 0 } site
+           && !string.Equals(site, "same-origin", StringComparison.OrdinalIgnoreCase);
+
     private static Task Forbidden(HttpContext context)
     {
         context.Response.StatusCode = StatusCodes.Status403Forbidden;
@@ -129,7 +154,9 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     private static async Task RenderForAsync(HttpContext context, DashboardMount mount, Func<DashboardRequest, Task> render)
     {
         IAuthorizationService authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
-        AuthorizationResult result = await authorization.AuthorizeAsync(context.User, mount.ActionsPolicy!).ConfigureAwait(false);
+        // With the request as the resource, as the authorization middleware evaluates it: a policy that looks at the
+        // request (actions only from the office network) held nowhere here, so no form showed and every action was 403.
+        AuthorizationResult result = await authorization.AuthorizeAsync(context.User, context, mount.ActionsPolicy!).ConfigureAwait(false);
         await render(new DashboardRequest(context, mount, result.Succeeded)).ConfigureAwait(false);
     }
 

@@ -60,10 +60,10 @@ public static class EmailGuardDashboardBuilderExtensions
                 sp.GetRequiredService<IOptions<StoreResilienceOptions>>(),
                 sp.GetService<TimeProvider>() ?? TimeProvider.System,
                 sp.GetRequiredService<ILogger<AlertClaims>>()));
-            // No request logging: a Slack incoming-webhook URL carries its secret in the path, and the factory's
-            // default handlers log every request's URL at Information.
+            // No request logging and no request traces: a Slack incoming-webhook URL carries its secret in the path, the
+            // factory's default handlers log every request's URL at Information, and HttpClient traces it (url.full).
             services.AddHttpClient(AlertDispatcher.HttpClientName).RemoveAllLoggers()
-                .ConfigurePrimaryHttpMessageHandler(static (handler, _) => NoRedirects(handler));
+                .ConfigurePrimaryHttpMessageHandler(static (handler, _) => Configure(handler));
             services.AddHostedService(sp => new AlertDispatcher(
                 sp.GetRequiredService<AlertPublisher>(),
                 sp.GetRequiredService<AlertClaims>(),
@@ -86,14 +86,18 @@ public static class EmailGuardDashboardBuilderExtensions
     /// <summary>
     /// Alerts go to the configured URL only: a receiver's 307 or 308 would resend the signed alert, headers and body, to
     /// any host it names, and a 302 would make this app fetch an address of the receiver's choosing. A redirect is
-    /// answered as the failure it is.
+    /// answered as the failure it is. And the URL stays out of the app's traces: HttpClient's diagnostics (the
+    /// <c>System.Net.Http</c> activity, with the full URL as <c>url.full</c>, and the diagnostic listener APM agents read)
+    /// carried a Slack webhook's secret path to whatever exports traces, and the app's trace context (<c>traceparent</c>)
+    /// to the receiver. Without a propagator the handler creates neither.
     /// </summary>
-    private static void NoRedirects(HttpMessageHandler handler)
+    private static void Configure(HttpMessageHandler handler)
     {
         switch (handler)
         {
             case SocketsHttpHandler sockets:
                 sockets.AllowAutoRedirect = false;
+                sockets.ActivityHeadersPropagator = null;
                 break;
             case HttpClientHandler client:
                 client.AllowAutoRedirect = false;
