@@ -17,7 +17,7 @@ namespace EmailGuard.Dashboard.Tests;
 
 /// <summary>
 /// An app with the send guard, the dashboard under /emailguard (policy "ops": role ops; "ops-actions": role admin, for
-/// tests that name it the actions policy) and optionally alerts, on
+/// tests that name it the actions policy; inside the app's route group <c>group</c> when one is given) and optionally alerts, on
 /// Kestrel at 127.0.0.1. Requests sign in with <c>X-Test-User</c> and <c>X-Test-Roles</c>.
 /// </summary>
 internal sealed class DashboardHost : IAsyncDisposable
@@ -40,7 +40,8 @@ internal sealed class DashboardHost : IAsyncDisposable
         string environment = "Production",
         Action<IServiceCollection>? services = null,
         Action<WebApplication>? endpoints = null,
-        Action<EmailGuardDashboardOptions>? dashboard = null)
+        Action<EmailGuardDashboardOptions>? dashboard = null,
+        string? group = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = environment });
         builder.WebHost.UseKestrel(o => o.Listen(IPAddress.Loopback, 0));
@@ -72,7 +73,7 @@ internal sealed class DashboardHost : IAsyncDisposable
         endpoints?.Invoke(app);
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapEmailGuardDashboard("/emailguard", o =>
+        (group is null ? (Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)app : app.MapGroup(group)).MapEmailGuardDashboard("/emailguard", o =>
         {
             o.AuthorizationPolicy = "ops";
             dashboard?.Invoke(o);

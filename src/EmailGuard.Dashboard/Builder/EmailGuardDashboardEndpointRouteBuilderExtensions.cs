@@ -106,18 +106,18 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             });
         }
 
-        group.MapGet("/", Page(mount, OverviewPage.RenderAsync));
-        group.MapGet("/policies", Page(mount, PoliciesPage.RenderAsync));
-        group.MapGet("/lists", Page(mount, ListsPage.RenderAsync));
-        group.MapGet("/flags", Page(mount, FlagsPage.RenderAsync));
-        group.MapGet("/events", Page(mount, EventsPage.RenderAsync));
+        group.MapGet("/", Page(mount, "/", OverviewPage.RenderAsync));
+        group.MapGet("/policies", Page(mount, "/policies", PoliciesPage.RenderAsync));
+        group.MapGet("/lists", Page(mount, "/lists", ListsPage.RenderAsync));
+        group.MapGet("/flags", Page(mount, "/flags", FlagsPage.RenderAsync));
+        group.MapGet("/events", Page(mount, "/events", EventsPage.RenderAsync));
         IEndpointConventionBuilder[] actions =
         [
-            group.MapPost("/lists/add", Page(mount, DashboardActions.AddToListAsync)),
-            group.MapPost("/lists/remove", Page(mount, DashboardActions.RemoveFromListAsync)),
-            group.MapPost("/flags/apply", Page(mount, DashboardActions.ApplyFlagAsync)),
-            group.MapPost("/flags/clear", Page(mount, DashboardActions.ClearFlagAsync)),
-            group.MapPost("/tenants/limits/reload", Page(mount, DashboardActions.ReloadTenantLimitsAsync)),
+            group.MapPost("/lists/add", Page(mount, "/lists/add", DashboardActions.AddToListAsync)),
+            group.MapPost("/lists/remove", Page(mount, "/lists/remove", DashboardActions.RemoveFromListAsync)),
+            group.MapPost("/flags/apply", Page(mount, "/flags/apply", DashboardActions.ApplyFlagAsync)),
+            group.MapPost("/flags/clear", Page(mount, "/flags/clear", DashboardActions.ClearFlagAsync)),
+            group.MapPost("/tenants/limits/reload", Page(mount, "/tenants/limits/reload", DashboardActions.ReloadTenantLimitsAsync)),
         ];
         if (actionsPolicy is not null)
         {
@@ -131,8 +131,8 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         return group;
     }
 
-    private static RequestDelegate Page(DashboardMount mount, Func<DashboardRequest, Task> render)
-        => context => mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, canAct: true)) : RenderForAsync(context, mount, render);
+    private static RequestDelegate Page(DashboardMount mount, string route, Func<DashboardRequest, Task> render)
+        => context => mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, route, canAct: true)) : RenderForAsync(context, mount, route, render);
 
     /// <summary>
     /// A request a script of another origin made to read the response (Fetch Metadata, which every current browser
@@ -151,13 +151,13 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
     }
 
     /// <summary>Renders a page with its action forms only for a user who meets the actions policy.</summary>
-    private static async Task RenderForAsync(HttpContext context, DashboardMount mount, Func<DashboardRequest, Task> render)
+    private static async Task RenderForAsync(HttpContext context, DashboardMount mount, string route, Func<DashboardRequest, Task> render)
     {
         IAuthorizationService authorization = context.RequestServices.GetRequiredService<IAuthorizationService>();
         // With the request as the resource, as the authorization middleware evaluates it: a policy that looks at the
         // request (actions only from the office network) held nowhere here, so no form showed and every action was 403.
         AuthorizationResult result = await authorization.AuthorizeAsync(context.User, context, mount.ActionsPolicy!).ConfigureAwait(false);
-        await render(new DashboardRequest(context, mount, result.Succeeded)).ConfigureAwait(false);
+        await render(new DashboardRequest(context, mount, route, result.Succeeded)).ConfigureAwait(false);
     }
 
     /// <summary>

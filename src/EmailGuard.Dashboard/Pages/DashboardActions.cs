@@ -150,7 +150,7 @@ internal static class DashboardActions
 
             // The form carries a fresh token and the fields the action reads; not the posted token (under whatever name
             // the app gave the field: beside the new one it would be refused), nor anything else that was posted.
-            request.Form(confirm, context.Request.Path.Value![request.Mount.Prefix.Value!.Length..]);
+            request.Form(confirm, request.Route);
             foreach (string name in ActionFields)
             {
                 if (form.TryGetValue(name, out Microsoft.Extensions.Primitives.StringValues value))

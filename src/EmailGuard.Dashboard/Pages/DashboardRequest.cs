@@ -12,17 +12,25 @@ internal sealed class DashboardRequest
     /// <summary>How long a notice an action wrote can be shown: the redirect follows at once.</summary>
     private static readonly TimeSpan NoticeLifetime = TimeSpan.FromMinutes(5);
 
-    public DashboardRequest(HttpContext context, DashboardMount mount, bool canAct = true)
+    /// <param name="context">The request.</param>
+    /// <param name="mount">Where and how the dashboard is mapped.</param>
+    /// <param name="route">The page's route below the dashboard's prefix, a literal path such as <c>/flags</c>.</param>
+    /// <param name="canAct">Whether the user meets the actions policy.</param>
+    public DashboardRequest(HttpContext context, DashboardMount mount, string route, bool canAct = true)
     {
         Context = context;
         Mount = mount;
+        Route = route;
         CanAct = canAct;
         // Hex: valid in a CSP nonce and unchanged by HTML encoding.
         Nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        Base = context.Request.PathBase.Add(mount.Prefix).Value ?? string.Empty;
+        Base = context.Request.PathBase.Value + Mounted(context.Request.Path.Value, route, mount.Prefix.Value);
     }
 
     public HttpContext Context { get; }
+
+    /// <summary>The page's route below the dashboard's prefix (<c>/</c>, <c>/flags</c>, <c>/flags/clear</c> ...).</summary>
+    public string Route { get; }
 
     /// <summary>Whether the page shows its action forms: the user meets the actions policy, or there is none.</summary>
     public bool CanAct { get; }
@@ -54,6 +62,20 @@ internal sealed class DashboardRequest
         }
 
         return url;
+    }
+
+    /// <summary>
+    /// Where the dashboard is served below the path base, without a trailing slash: the request's path without the
+    /// page's route. That is the prefix it was mapped with, and more when it was mapped inside a route group of the app
+    /// (<c>app.MapGroup("/admin").MapEmailGuardDashboard("/emailguard")</c>), whose prefix no builder API tells. The
+    /// routes are literal and routing matched this path to the page's route, so only the case and a trailing slash may
+    /// differ from the route; the mapped prefix is the answer if the path somehow does not end with it.
+    /// </summary>
+    private static string Mounted(string? path, string route, string? prefix)
+    {
+        ReadOnlySpan<char> requested = (path ?? string.Empty).AsSpan().TrimEnd('/');
+        ReadOnlySpan<char> page = route.AsSpan().TrimEnd('/');
+        return requested.EndsWith(page, StringComparison.OrdinalIgnoreCase) ? requested[..^page.Length].ToString() : prefix ?? string.Empty;
     }
 
     public string Query(string name) => Context.Request.Query[name].FirstOrDefault() ?? string.Empty;
