@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -60,11 +61,11 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
                 o.FailureMode = mode;
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
 
-                // Per day, so a run that crosses an hour keeps every counter in one window.
-                o.Global.Add(RateLimitRule.PerDay(RateLimitRule.MaxLimit));
-                o.Tenant.Add(RateLimitRule.PerDay(1_000_000));
-                o.Recipient.Add(RateLimitRule.PerDay(3));
-                o.RecipientDomain.Add(RateLimitRule.PerDay(1_000_000));
+                // About a day, centred on now: no window boundary (an hour's, midnight UTC) falls inside the run, so every counter stays in one window.
+                o.Global.Add(CenteredWindow.PerDay(RateLimitRule.MaxLimit));
+                o.Tenant.Add(CenteredWindow.PerDay(1_000_000));
+                o.Recipient.Add(CenteredWindow.PerDay(3));
+                o.RecipientDomain.Add(CenteredWindow.PerDay(1_000_000));
             });
         services.Configure<StoreResilienceOptions>(o =>
         {

@@ -1,5 +1,6 @@
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Xunit.Abstractions;
 
 namespace EmailGuard.Redis.Tests.Resilience;
@@ -48,8 +49,8 @@ public class RedisHungServerTests(RedisServerFixture redis, ITestOutputHelper ou
             o.BreakDuration = TimeSpan.FromMilliseconds(200);
         });
         ResilientRateLimitStore store = _instance.Resilient;
-        // Per day, so a run that crosses an hour reads its counters in the window they were counted in.
-        RateLimitRule rule = RateLimitRule.PerDay(Limit);
+        // About a day, centred on now: no window boundary (midnight UTC included) falls inside the run, so it reads its counters in the window they were counted in.
+        RateLimitRule rule = CenteredWindow.PerDay(Limit);
         RateLimitRequest Request(int caller) => new($"caller-{caller}", rule);
         // Redis is up. The instance connects lazily, and a loaded machine can stretch the first call's connect and
         // script load past the 250 ms timeout, which the mode then answers: wait until Redis answers instead.
