@@ -2,14 +2,14 @@ namespace EmailGuard.Testing.Time;
 
 /// <summary>
 /// Fixed windows for tests that count on the real clock (a Redis store on the server's <c>TIME</c>) and read their
-/// counters back seconds later: windows of about a day or an hour, sized so that the instant they are made for falls
-/// at the middle of its window, so no window boundary comes within half a window of it.
+/// counters back seconds later: windows of about a day, sized so that the instant they are made for falls at the middle
+/// of its window, so no window boundary comes within half a window (12 hours) of it.
 /// </summary>
 /// <remarks>
 /// A fixed window starts at a multiple of its length since the Unix epoch. With exactly a day, a run that crosses
 /// midnight UTC counts its first writes in one window and reads (or counts) the rest in the next: an exact count then
 /// fails, at any hour for hourly windows and once a day for daily ones, and a CI run starts at any hour. Choosing the
-/// length instead (a day or an hour, give or take a few seconds) puts now in the middle of the window containing it.
+/// length instead (a day, give or take a few seconds) puts now in the middle of the window containing it.
 /// The server's clock is this machine's (a local <c>redis-server</c>) or agrees with it within seconds, far less than
 /// the half window of margin.
 /// </remarks>
@@ -24,8 +24,9 @@ public static class CenteredWindow
     public static RateLimitRule PerDay(long limit) => RateLimitRule.FixedWindow(limit, Day);
 
     /// <summary>
-    /// A window of about <paramref name="about"/> (a whole number of milliseconds, within a few seconds of it for a day)
-    /// whose fixed window containing <paramref name="now"/> has <paramref name="now"/> at its middle.
+    /// A window of about <paramref name="about"/> (a whole number of milliseconds) whose fixed window containing
+    /// <paramref name="now"/> has <paramref name="now"/> at its middle, give or take as many milliseconds as there are
+    /// such windows since the epoch: about 21 s for a day, so meant for windows of a day or longer.
     /// </summary>
     /// <param name="about">The length wanted, at least a second.</param>
     /// <param name="now">The instant to centre.</param>
