@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -58,8 +59,8 @@ public sealed class RedisClusterFaultTests(RedisFaultClusterFixture cluster, ITe
         // The instance's logs tell of late admissions it failed to give back (see the settling below).
         await using RedisAppInstance instance = CreateInstance(configureServices: s => s.AddLogging(b => b.AddFakeLogging()));
         await using RedisAppInstance other = CreateInstance();
-        RateLimitRule wide = RateLimitRule.PerDay(50_000);
-        RateLimitRule narrow = RateLimitRule.PerDay(1000);
+        RateLimitRule wide = CenteredWindow.PerDay(50_000);
+        RateLimitRule narrow = CenteredWindow.PerDay(1000);
         EndPoint victim = VictimNode();
         EndPoint lowNode = NodeOfSlot(0);
         EndPoint highNode = NodeOfSlot(16383);

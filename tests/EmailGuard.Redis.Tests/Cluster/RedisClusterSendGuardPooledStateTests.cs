@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using EmailGuard.Redis.Tests.Guard;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -43,10 +44,10 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
     /// </summary>
     private static readonly TimeSpan s_nodeTimeoutWhilePaused = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_bound = TimeSpan.FromSeconds(120);
-    private static readonly RateLimitRule s_global = RateLimitRule.PerDay(RateLimitRule.MaxLimit);
-    private static readonly RateLimitRule s_tenant = RateLimitRule.PerDay(1_000_000);
-    private static readonly RateLimitRule s_recipient = RateLimitRule.PerDay(3);
-    private static readonly RateLimitRule s_domain = RateLimitRule.PerDay(1_000_000);
+    private static readonly RateLimitRule s_global = CenteredWindow.PerDay(RateLimitRule.MaxLimit);
+    private static readonly RateLimitRule s_tenant = CenteredWindow.PerDay(1_000_000);
+    private static readonly RateLimitRule s_recipient = CenteredWindow.PerDay(3);
+    private static readonly RateLimitRule s_domain = CenteredWindow.PerDay(1_000_000);
 
     private readonly AddressKeyCache _addresses = new(new SendGuardOptions().AddressNormalization);
     private RedisRateLimitStore _store = null!;

@@ -1,5 +1,6 @@
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -30,13 +31,16 @@ public abstract class EmailGuardRedisBuilderExtensionsTestsBase(Func<ConnectionM
         provider.GetRequiredService<IStartupValidator>().Validate();
 
         IRateLimitStore store = provider.GetRequiredService<IRateLimitStore>();
-        RateLimitDecision decision = await store.AcquireAsync(
-            new[] { new RateLimitRequest("di", RateLimitRule.FixedWindow(1, TimeSpan.FromMinutes(1))) }, Memory<RateLimitEntry>.Empty);
+
+        // About a day, centred on now (the store counts on the server's clock): a minute's window could end between the
+        // acquire and the look for its key, which then has expired.
+        RateLimitRule rule = CenteredWindow.PerDay(1);
+        RateLimitDecision decision = await store.AcquireAsync(new[] { new RateLimitRequest("di", rule) }, Memory<RateLimitEntry>.Empty);
 
         store.Should().BeOfType<RedisRateLimitStore>().Which.Connection.Should().BeSameAs(provider.GetRequiredService<RedisConnection>());
         provider.GetRequiredService<RedisConnection>().KeyPrefix.Should().Be(Prefix);
         decision.IsAllowed.Should().BeTrue();
-        (await Admin.GetDatabase().KeyExistsAsync(((RedisRateLimitStore)store).CounterKey("di", RateLimitRule.FixedWindow(1, TimeSpan.FromMinutes(1))))).Should().BeTrue();
+        (await Admin.GetDatabase().KeyExistsAsync(((RedisRateLimitStore)store).CounterKey("di", rule))).Should().BeTrue();
     }
 
     [Fact]
@@ -52,7 +56,9 @@ public abstract class EmailGuardRedisBuilderExtensionsTestsBase(Func<ConnectionM
         });
         await using ServiceProvider provider = services.BuildServiceProvider();
         RedisRateLimitStore store = (RedisRateLimitStore)provider.GetRequiredService<IRateLimitStore>();
-        RateLimitRule rule = RateLimitRule.PerMinute(1);
+        // About a day, centred on now (the store counts on the server's clock): a minute's window could end between the
+        // two acquires, and the second would be admitted in the next.
+        RateLimitRule rule = CenteredWindow.PerDay(1);
         RateLimitRequest[] requests = [new("tenant:a", rule), new("sender:b", rule), new("rcpt:c", rule)];
         RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -55,11 +56,11 @@ public class RedisSendGuardPooledReservationTests(RedisServerFixture redis, ITes
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
                 o.MaxReservationWait = TimeSpan.FromMinutes(1);
 
-                // Per day, so a run that crosses an hour keeps every counter in one window.
-                o.Global.Add(RateLimitRule.PerDay(RateLimitRule.MaxLimit));
-                o.Tenant.Add(RateLimitRule.PerDay(1_000_000));
-                o.Recipient.Add(RateLimitRule.PerDay(3));
-                o.RecipientDomain.Add(RateLimitRule.PerDay(1_000_000));
+                // About a day, centred on now: no window boundary (an hour's, midnight UTC) falls inside the run, so every counter stays in one window.
+                o.Global.Add(CenteredWindow.PerDay(RateLimitRule.MaxLimit));
+                o.Tenant.Add(CenteredWindow.PerDay(1_000_000));
+                o.Recipient.Add(CenteredWindow.PerDay(3));
+                o.RecipientDomain.Add(CenteredWindow.PerDay(1_000_000));
 
                 // 1,000 a second (1 ms a permit), a burst of one message: the reservations soon wait, each for a slot of its own.
                 o.Categories[Queued] = new SendGuardDimensionOptions().Add(RateLimitRule.TokenBucket(1_000, TimeSpan.FromSeconds(1), 3));

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -23,7 +24,7 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
     private const int Callers = 64;
     private const int ChecksEach = 24;
     /// <summary>
-    /// The store's timeout: the hung calls run into it, and nothing else may. At 250 ms, a machine loaded by other test
+    /// The store's timeout while Redis hangs: the hung calls run into it, and nothing else may. At 250 ms, a machine loaded by other test
     /// runs timed out the give-back of a late admission or a write-back now and then, which leaves a counter stricter
     /// (by design) and this test's exact counts off; no call here comes near a second unless Redis is frozen.
     /// </summary>
@@ -46,7 +47,7 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
 
     private static string Tenant(int index) => string.Create(CultureInfo.InvariantCulture, $"t{index % 8}");
 
-    private ServiceProvider Build(StoreFailureMode mode, ConnectionMultiplexer multiplexer)
+    private ServiceProvider Build(StoreFailureMode mode, ConnectionMultiplexer multiplexer, TimeSpan timeout)
     {
         ServiceCollection services = new();
         services.AddEmailGuard()
@@ -60,17 +61,17 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
                 o.FailureMode = mode;
                 o.StateRefreshInterval = TimeSpan.FromHours(1);
 
-                // Per day, so a run that crosses an hour keeps every counter in one window.
-                o.Global.Add(RateLimitRule.PerDay(RateLimitRule.MaxLimit));
-                o.Tenant.Add(RateLimitRule.PerDay(1_000_000));
-                o.Recipient.Add(RateLimitRule.PerDay(3));
-                o.RecipientDomain.Add(RateLimitRule.PerDay(1_000_000));
+                // About a day, centred on now: no window boundary (an hour's, midnight UTC) falls inside the run, so every counter stays in one window.
+                o.Global.Add(CenteredWindow.PerDay(RateLimitRule.MaxLimit));
+                o.Tenant.Add(CenteredWindow.PerDay(1_000_000));
+                o.Recipient.Add(CenteredWindow.PerDay(3));
+                o.RecipientDomain.Add(CenteredWindow.PerDay(1_000_000));
             });
         services.Configure<StoreResilienceOptions>(o =>
         {
             // The breaker never opens: every check of a hung Redis goes to it and is abandoned at its timeout, and the
             // checks after it runs again go to it at once, while the held replies come in.
-            o.Timeout = s_timeout;
+            o.Timeout = timeout;
             o.ConsecutiveFailureThreshold = 10_000;
             o.MinimumThroughput = 1_000_000;
         });
@@ -181,12 +182,16 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
         }
     }
 
-    /// <summary>Checks messages of their own until Redis, not the failure mode, decides one: the breaker is closed again.</summary>
-    private static async Task UntilRedisDecidesAgainAsync(IEmailSendGuard guard)
+    /// <summary>
+    /// Checks messages of their own (<paramref name="phase"/>) until Redis, not the failure mode, decides one: the lazy
+    /// connection is made and the scripts loaded (a cold first call can outlast the timeout on a loaded machine), or the
+    /// breaker is closed again after a hang.
+    /// </summary>
+    private static async Task UntilRedisDecidesAsync(IEmailSendGuard guard, string phase)
     {
         for (int i = 0; ; i++)
         {
-            EmailSendDecision decision = await guard.CheckAsync(Message("probe", i));
+            EmailSendDecision decision = await guard.CheckAsync(Message(phase, i));
             if (decision.Reason == EmailSendReason.Allowed && !decision.Acquisition.AdmittedLocally)
             {
                 return;
@@ -202,8 +207,10 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
     {
         // Arrange
         using ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-        await using ServiceProvider sp = Build(StoreFailureMode.FailClosed, multiplexer);
+        // Nothing hangs here, so no call may time out: a timeout of its own, far above any healthy call's.
+        await using ServiceProvider sp = Build(StoreFailureMode.FailClosed, multiplexer, TimeSpan.FromSeconds(30));
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await UntilRedisDecidesAsync(guard, "warm");
 
         // Act: a first round kept; a second round, and refunds of half the first, from 64 callers at once.
         Kept[] first = await CheckAllAsync(guard, "a");
@@ -230,11 +237,12 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
             return; // Under EMAILGUARD_REDIS there is no process of ours to freeze.
         }
 
-        // Arrange: a round answered by Redis, kept.
+        // Arrange: a round answered by Redis, kept, once Redis answers (connected, scripts loaded).
         using ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
-        await using ServiceProvider sp = Build(mode, multiplexer);
+        await using ServiceProvider sp = Build(mode, multiplexer, s_timeout);
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
         ResilientRateLimitStore store = sp.GetRequiredService<ResilientRateLimitStore>();
+        await UntilRedisDecidesAsync(guard, "warm");
         Kept[] before = await CheckAllAsync(guard, "a");
 
         // Act: Redis hangs while 64 callers check in turn: each check times out and its call is abandoned, or is
@@ -279,7 +287,7 @@ public class RedisSendGuardPooledStateTests(RedisServerFixture redis, ITestOutpu
 
         Kept[] hung = [.. during.OrderBy(k => k.Index)];
         // Redis answers what it held while a new round checks, and half the first round is refunded.
-        await UntilRedisDecidesAgainAsync(guard);
+        await UntilRedisDecidesAsync(guard, "probe");
         Task<Kept[]> afterTask = CheckAllAsync(guard, "z");
         HashSet<int> refunded = await RefundHalfAsync(guard, before);
         Kept[] after = await afterTask;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Resilience;
@@ -18,7 +19,7 @@ internal sealed class ExactCountFlood : IAsyncDisposable
     private readonly int _keys;
     private readonly int _hotKeys;
     private readonly RateLimitRule _hot;
-    private readonly RateLimitRule _wide = RateLimitRule.PerDay(1_000_000);
+    private readonly RateLimitRule _wide = CenteredWindow.PerDay(1_000_000);
     private readonly ConcurrentDictionary<int, int> _admitted = new();
     private readonly CancellationTokenSource _stop = new();
     private Task _load = Task.CompletedTask;
@@ -30,7 +31,7 @@ internal sealed class ExactCountFlood : IAsyncDisposable
     {
         _keys = keys;
         _hotKeys = hotKeys;
-        _hot = RateLimitRule.PerDay(hotLimit);
+        _hot = CenteredWindow.PerDay(hotLimit);
         HotLimit = hotLimit;
     }
 

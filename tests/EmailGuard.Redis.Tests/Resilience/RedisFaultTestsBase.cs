@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -100,7 +101,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         // keys that probe for recovery, live on the node that is killed.
         await using RedisAppInstance instance = CreateInstance();
         await using RedisAppInstance other = CreateInstance();
-        RateLimitRule rule = RateLimitRule.PerDay(20);
+        RateLimitRule rule = CenteredWindow.PerDay(20);
         EndPoint victim = VictimNode();
         string victimKey = PartitionOn(victim, "victim", rule);
         RateLimitRequest[] request = [new(victimKey, rule)];
@@ -129,7 +130,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     {
         // A generous timeout: this test is about NOSCRIPT recovery, not about a loaded 2-core machine being slow.
         await using RedisAppInstance instance = CreateInstance(o => o.Timeout = TimeSpan.FromSeconds(5));
-        RateLimitRequest[] request = [new("flushed", RateLimitRule.PerDay(500))];
+        RateLimitRequest[] request = [new("flushed", CenteredWindow.PerDay(500))];
 
         ConcurrentLoad load = await RunWhileRepeatingOnEveryPrimaryAsync(instance, request, "SCRIPT", "FLUSH");
 
@@ -143,15 +144,15 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     public async Task ClientKillInTheMiddleOfLoad_NoCallerSeesAnException_AndTheStoreRecovers()
     {
         await using RedisAppInstance instance = CreateInstance(o => o.Timeout = TimeSpan.FromSeconds(2));
-        RateLimitRequest[] request = [new("killed", RateLimitRule.PerDay(500))];
+        RateLimitRequest[] request = [new("killed", CenteredWindow.PerDay(500))];
 
         ConcurrentLoad load = await RunWhileRepeatingOnEveryPrimaryAsync(instance, request, "CLIENT", "KILL", "TYPE", "normal");
         TimeSpan? recovery = await WaitForAsync(async () =>
-            (await instance.Resilient.PeekAsync(new[] { new RateLimitRequest("killed", RateLimitRule.PerDay(500), 0) }, default)).Status != RateLimitStatus.StoreUnavailable);
+            (await instance.Resilient.PeekAsync(new[] { new RateLimitRequest("killed", CenteredWindow.PerDay(500), 0) }, default)).Status != RateLimitStatus.StoreUnavailable);
 
         int admitted = load.Calls.Count(c => c.Decision.Status == RateLimitStatus.Allowed);
         RateLimitEntry[] stored = new RateLimitEntry[1];
-        await instance.Resilient.PeekAsync(new[] { new RateLimitRequest("killed", RateLimitRule.PerDay(500), 0) }, stored);
+        await instance.Resilient.PeekAsync(new[] { new RateLimitRequest("killed", CenteredWindow.PerDay(500), 0) }, stored);
         output.WriteLine($"CLIENT KILL x3 on {Primaries} primaries during {load.Calls.Count} calls: " + Summary(load)
             + $"; Redis counted {stored[0].Count}; store answering again {recovery?.TotalMilliseconds:0} ms after the load");
         load.Calls.Where(c => c.Exception is not null).Select(c => c.Exception!.ToString()).Should().BeEmpty();
@@ -204,7 +205,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
     private protected async Task<NodeOutage> KillUnderLoadAsync(
         RedisAppInstance instance, RedisAppInstance other, StoreFailureMode mode, RateLimitRequest[] request, EndPoint victim, Func<Task>? whileDown = null)
     {
-        string[] probes = PartitionsOn(victim, "shared", RateLimitRule.PerDay(100), count: 300);
+        string[] probes = PartitionsOn(victim, "shared", CenteredWindow.PerDay(100), count: 300);
         ConcurrentLoad load = new();
         load.Start(Callers, MaxCallsPerCaller, TimeSpan.FromMilliseconds(5), (_, _) => instance.Resilient.AcquireAsync(request, default, mode));
         await load.WaitForCallsAsync(50, s_hangGuard);
@@ -296,7 +297,7 @@ public abstract class RedisFaultTestsBase(ITestOutputHelper output) : IAsyncLife
         int attempt = 0;
         return await WaitForAsync(async () =>
         {
-            RateLimitRequest[] request = [new(probes[attempt++ % probes.Length], RateLimitRule.PerDay(100))];
+            RateLimitRequest[] request = [new(probes[attempt++ % probes.Length], CenteredWindow.PerDay(100))];
             RateLimitEntry[] a = new RateLimitEntry[1];
             RateLimitEntry[] b = new RateLimitEntry[1];
             RateLimitDecision da = await first.Resilient.AcquireAsync(request, a, mode);

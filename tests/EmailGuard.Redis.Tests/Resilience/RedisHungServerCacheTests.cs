@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Xunit.Abstractions;
 
 namespace EmailGuard.Redis.Tests.Resilience;
@@ -44,8 +45,8 @@ public class RedisHungServerCacheTests(RedisServerFixture redis, ITestOutputHelp
             },
             configureStore: o => o.OverLimitCacheMaxAge = TimeSpan.FromMinutes(1));
         ResilientRateLimitStore store = _instance.Resilient;
-        // Per day: the flood's denial stays cached (up to a minute) only until its window ends, which must not come meanwhile.
-        RateLimitRule rule = RateLimitRule.PerDay(1);
+        // About a day, centred on now: the flood's denial stays cached (up to a minute) only until its window ends, which must not come meanwhile.
+        RateLimitRule rule = CenteredWindow.PerDay(1);
         RateLimitRequest[] flood = [new("flood", rule)];
         await ResilientStoreWaits.ConnectedAsync(store);
         (await store.AcquireAsync(flood, default, StoreFailureMode.FailClosed)).Status.Should().Be(RateLimitStatus.Allowed);

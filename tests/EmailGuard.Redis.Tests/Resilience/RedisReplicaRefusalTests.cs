@@ -3,6 +3,7 @@ using System.Globalization;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
@@ -24,7 +25,7 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     /// <summary>A store timeout no search for the primary on a loaded machine comes near: the budget is half of it.</summary>
     private static readonly TimeSpan s_generousTimeout = TimeSpan.FromSeconds(30);
 
-    private static readonly RateLimitRule s_wide = RateLimitRule.PerDay(1_000_000);
+    private static readonly RateLimitRule s_wide = CenteredWindow.PerDay(1_000_000);
     private readonly List<ConnectionMultiplexer> _multiplexers = [];
     private RedisServerProcess? _first;
     private RedisServerProcess? _second;
@@ -180,8 +181,8 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
         string prefix = RedisServerFixture.UniquePrefix();
         RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
             App(bothServers: true), prefix, TimeProvider.System, overLimitCacheMaxAge: TimeSpan.Zero, maxQueueWait: s_generousTimeout);
-        RateLimitRule one = RateLimitRule.PerDay(1);
-        RateLimitRule ordered = RateLimitRule.PerDay(5);
+        RateLimitRule one = CenteredWindow.PerDay(1);
+        RateLimitRule ordered = CenteredWindow.PerDay(5);
         (await store.AcquireAsync(new[] { new RateLimitRequest("full", one) }, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
         await SwapRolesAsync();
         IServer oldPrimary = Admin(_first!);

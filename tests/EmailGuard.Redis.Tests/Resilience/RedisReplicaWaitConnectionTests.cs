@@ -1,5 +1,6 @@
 using System.Globalization;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using StackExchange.Redis;
@@ -23,8 +24,8 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
     /// <summary>The longest the option allows: a WAIT that ends before the replica is resumed can only be its timeout.</summary>
     private static readonly TimeSpan s_waitTimeout = TimeSpan.FromSeconds(10);
 
-    private static readonly RateLimitRule s_highValue = RateLimitRule.PerDay(10);
-    private static readonly RateLimitRule s_ordinary = RateLimitRule.PerDay(1_000_000);
+    private static readonly RateLimitRule s_highValue = CenteredWindow.PerDay(10);
+    private static readonly RateLimitRule s_ordinary = CenteredWindow.PerDay(1_000_000);
 
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly List<ConnectionMultiplexer> _admins = [];
@@ -149,7 +150,7 @@ public sealed class RedisReplicaWaitConnectionTests : IAsyncLifetime
         RedisRateLimitStoreOptions options = Options(TestMultiplexers.Configuration(_primary!.Endpoint));
         await using RedisConnection connection = new(options, null, null);
         RedisRateLimitStore store = new(connection, options, TimeProvider.System);
-        RateLimitRule rule = RateLimitRule.PerDay(20);
+        RateLimitRule rule = CenteredWindow.PerDay(20);
         IServer primary = Admin(_primary.Endpoint);
         long waitsBefore = await CommandCallsAsync(primary, "wait");
 
