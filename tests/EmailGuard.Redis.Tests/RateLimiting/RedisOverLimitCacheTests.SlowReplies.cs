@@ -16,7 +16,9 @@ public partial class RedisOverLimitCacheTests
         using ConnectionMultiplexer throughProxy = proxy.Connect(Redis);
         RedisRateLimitStore store = CreateStore(throughProxy, Prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.FromSeconds(30));
         RedisRateLimitStore uncached = CreateStore(Admin, Prefix, TimeProvider.System, useServerTime: true, overLimitCacheMaxAge: TimeSpan.Zero);
-        RateLimitRule rule = RateLimitRule.FixedWindow(1, TimeSpan.FromSeconds(3));
+        // 6 s: the admission (its reply held 800 ms), Redis's denial and the local one all fall in the window that began,
+        // with 5 s to spare for a loaded machine's pauses (a 3 s window left 2.2 s).
+        RateLimitRule rule = RateLimitRule.FixedWindow(1, TimeSpan.FromSeconds(6));
         RateLimitRequest[] request = [new("slow-reply", rule)];
         TimeSpan held = TimeSpan.FromMilliseconds(800);
         await StartOfAServerWindowAsync(uncached, rule);
