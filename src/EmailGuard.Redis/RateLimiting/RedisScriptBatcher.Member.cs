@@ -56,9 +56,6 @@ internal sealed partial class RedisScriptBatcher
 
         public bool IsQueued => Volatile.Read(ref _state) == Queued;
 
-        /// <summary>The batch's count of callers yet to read their replies, which this member's caller counts down.</summary>
-        public ReadCountdown? ReadBy { get; set; }
-
         /// <summary>The reply its caller awaits, exactly once.</summary>
         public ValueTask<RedisResult> Reply => new(this, _reply.Version);
 
@@ -146,8 +143,6 @@ internal sealed partial class RedisScriptBatcher
 
         public RedisResult GetResult(short token)
         {
-            ReadCountdown? readBy = ReadBy;
-            ReadBy = null;
             try
             {
                 return _reply.GetResult(token);
@@ -156,7 +151,6 @@ internal sealed partial class RedisScriptBatcher
             {
                 // The caller has its reply (the one await a ValueTask allows).
                 Release();
-                readBy?.Signal();
             }
         }
 
@@ -180,7 +174,6 @@ internal sealed partial class RedisScriptBatcher
             Script = null!;
             Kind = default;
             RepeatKind = default;
-            ReadBy = null;
             _call = default;
             _reply.Reset();
             pool.Return(this);

@@ -48,14 +48,6 @@ internal sealed partial class RedisScriptBatcher
     /// <summary>The most acquires one lane queues; beyond that an acquire is sent alone.</summary>
     internal const int MaxQueued = 4096;
 
-    /// <summary>
-    /// The longest a lane waits for the callers of its last batch to read their replies before it takes the next: an
-    /// app whose code runs long after an acquire (on a busy thread pool, the last caller resumes only when others'
-    /// work is done) then delays the next batch by a millisecond at most, while callers that come straight back (a
-    /// busy request loop) have all read within microseconds.
-    /// </summary>
-    internal static readonly TimeSpan MaxReadWait = TimeSpan.FromMilliseconds(1);
-
     private readonly ConcurrentDictionary<int, Lane> _lanes = new();
     private readonly MemberPool _members = new();
     private readonly RedisScriptRunner _scripts;
@@ -117,8 +109,7 @@ internal sealed partial class RedisScriptBatcher
     /// </summary>
     /// <remarks>
     /// A queued acquire is a pooled <see cref="Member"/>: the returned task must be awaited (or turned into a
-    /// <see cref="Task"/>) exactly once, as any <see cref="ValueTask{TResult}"/>, and at once: its lane waits for every
-    /// caller of a batch to read its reply (up to <see cref="MaxReadWait"/>) before it takes the next.
+    /// <see cref="Task"/>) exactly once, as any <see cref="ValueTask{TResult}"/>.
     /// </remarks>
     /// <param name="database">The database.</param>
     /// <param name="lane">The lane: 0 on a single node, the keys' hash slot on a cluster.</param>
@@ -230,17 +221,14 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>
-    /// Sends the lane's members batch after batch until none wait. One loop owns the lane. The next batch is taken
-    /// once every caller of the batch just answered has read its reply (each reply resumes its caller on the thread
-    /// pool), or after <see cref="MaxReadWait"/>, so callers that acquire again at once (an app's busy request loop)
-    /// come back into the lane first and go out in the next batch with those who queued meanwhile. Taken at once
-    /// instead, the next batch held only the callers who queued while the last one was in flight, and the callers
-    /// split into two halves that took turns: twice the batches, each half as full, and every batch's fixed cost (the
-    /// script call, its round trip, the server's TIME) paid twice as often on both sides. A yield alone (the loop's
-    /// continuation queued behind the callers') let a second worker take the loop from the global queue before it
-    /// took the callers from the answering worker's own queue, and batches went out with the callers who had come
-    /// back so far. The loop never runs on the thread of the caller who read last, and a store failing fast cannot
-    /// hold the thread that started it.
+    /// Sends the lane's members batch after batch until none wait. One loop owns the lane. Every batch answered is
+    /// followed by a yield before the next batch is taken: the continuations of the callers just answered were queued
+    /// before the loop's own, so callers that acquire again at once (an app's busy request loop) come back into the
+    /// lane first and go out in the next batch with those who queued meanwhile. Taken at once instead, the next batch
+    /// held only the callers who queued while the last one was in flight, and the callers split into two halves that
+    /// took turns: twice the batches, each half as full, and every batch's fixed cost (the script call, its round
+    /// trip, the server's TIME) paid twice as often on both sides. The yield also keeps a store failing fast from
+    /// holding the thread that started the loop.
     /// </summary>
     private async Task RunLaneAsync(Lane lane, int key)
     {
@@ -248,12 +236,6 @@ internal sealed partial class RedisScriptBatcher
         List<Member> refused = [];
         while (TakeBatch(lane, key, batch))
         {
-            ReadCountdown read = new(batch.Count + 1);
-            foreach (Member member in batch)
-            {
-                member.ReadBy = read;
-            }
-
             (string? refusal, int searches) = await SendAndAnswerAsync(batch, refused).ConfigureAwait(false);
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
@@ -301,14 +283,7 @@ internal sealed partial class RedisScriptBatcher
             // Each member went back to the pool when both its caller and the lane were done with it.
             batch.Clear();
             refused.Clear();
-            if (read.Signal())
-            {
-                await Task.Yield();
-            }
-            else
-            {
-                await read.Task.WaitAsync(MaxReadWait, _timeProvider).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
+            await Task.Yield();
         }
     }
 
@@ -392,30 +367,6 @@ internal sealed partial class RedisScriptBatcher
                 return false;
             }
 
-            return true;
-        }
-    }
-
-    /// <summary>
-    /// Counts down the callers of a batch yet to read their replies, and the loop that answered them (one more), so
-    /// that the lane's loop takes its next batch once the last of them has read.
-    /// </summary>
-    private sealed class ReadCountdown(int count)
-    {
-        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _count = count;
-
-        public Task Task => _done.Task;
-
-        /// <summary>Counts one down; true when it was the last.</summary>
-        public bool Signal()
-        {
-            if (Interlocked.Decrement(ref _count) != 0)
-            {
-                return false;
-            }
-
-            _done.TrySetResult();
             return true;
         }
     }
