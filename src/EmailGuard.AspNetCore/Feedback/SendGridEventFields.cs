@@ -22,7 +22,7 @@ internal sealed class SendGridEventFields
     {
         foreach (JsonProperty property in item.EnumerateObject())
         {
-            int index = Array.IndexOf(Names, property.Name);
+            int index = WebhookJson.Name(property) is { } name ? Array.IndexOf(Names, name) : -1;
             if (index >= 0)
             {
                 (_copies[index] ??= []).Add(property.Value);
@@ -38,7 +38,7 @@ internal sealed class SendGridEventFields
         => Copies(name) is { Count: > 1 } copies && copies.Skip(1).Any(c => !Same(c, copies[0]));
 
     /// <summary>The field's string value when it is certain (every copy that string); null when absent, ambiguous or not a string.</summary>
-    public string? String(string name) => Certain(name) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
+    public string? String(string name) => Certain(name) is { } value ? WebhookJson.Text(value) : null;
 
     /// <summary>
     /// The field's string value when it is certain, or when its copies differ but exactly one of them is a value SendGrid
@@ -80,14 +80,14 @@ internal sealed class SendGridEventFields
     /// <summary>The distinct string values of the field's copies, in ordinal order.</summary>
     public string[] Strings(string name)
         => Copies(name) is { } copies
-            ? [.. copies.Where(c => c.ValueKind == JsonValueKind.String).Select(c => c.GetString()!).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]
+            ? [.. copies.Select(WebhookJson.Text).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]
             : [];
 
     private List<JsonElement>? Copies(string name) => _copies[Array.IndexOf(Names, name)];
 
     private static bool Same(JsonElement a, JsonElement b)
         => a.ValueKind == b.ValueKind
-           && (a.ValueKind == JsonValueKind.String
-               ? string.Equals(a.GetString(), b.GetString(), StringComparison.Ordinal)
+           && (a.ValueKind == JsonValueKind.String && WebhookJson.Text(a) is { } textA && WebhookJson.Text(b) is { } textB
+               ? string.Equals(textA, textB, StringComparison.Ordinal)
                : string.Equals(a.GetRawText(), b.GetRawText(), StringComparison.Ordinal));
 }

@@ -95,14 +95,13 @@ internal static class SesNotificationReader
                         string scope = messageId ?? envelope.MessageId;
                         foreach (JsonElement recipient in recipients.EnumerateArray())
                         {
-                            if (recipient.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(recipient.GetString()))
+                            if (WebhookJson.Text(recipient) is not { Length: > 0 } address)
                             {
                                 // The other recipients are still recorded: a retry would carry the same entry.
                                 batch.Skipped.Add("a delivery recipient is not an address");
                                 continue;
                             }
 
-                            string address = recipient.GetString()!;
                             batch.Events.Add(new EmailFeedbackEvent
                             {
                                 Provider = ProviderName,

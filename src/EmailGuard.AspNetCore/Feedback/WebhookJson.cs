@@ -11,9 +11,43 @@ internal static class WebhookJson
     public static JsonDocument Parse(ReadOnlyMemory<byte> body) => JsonDocument.Parse(body, DocumentOptions);
 
     public static string? String(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString()
-            : null;
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) ? Text(value) : null;
+
+    /// <summary>
+    /// A JSON string's value; null when it is not a string, or when it holds an escape that is no text (a lone surrogate,
+    /// <c>"\ud800"</c>): System.Text.Json parses such a body and throws when the string is read, which made any caller's
+    /// body a 500 and an error log (unsigned ones included, since the signature fields are read before they are checked),
+    /// and a signed batch with one such value in any event was lost whole.
+    /// </summary>
+    public static string? Text(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A property's name; null when it holds an escape that is no text (see <see cref="Text"/>).</summary>
+    public static string? Name(JsonProperty property)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     public static JsonElement? Property(JsonElement element, string name) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out JsonElement value) && value.ValueKind != JsonValueKind.Null
@@ -25,7 +59,7 @@ internal static class WebhookJson
         Property(element, name) is { } value
             ? value.ValueKind switch
             {
-                JsonValueKind.String => value.GetString(),
+                JsonValueKind.String => Text(value),
                 JsonValueKind.Number => value.GetRawText(),
                 _ => null,
             }
@@ -70,7 +104,7 @@ internal static class WebhookJson
         Dictionary<string, string>? tags = null;
         foreach (JsonProperty property in obj.EnumerateObject())
         {
-            if (!property.Name.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal))
+            if (Name(property) is not { } name || !name.StartsWith(EmailFeedbackTags.Prefix, StringComparison.Ordinal))
             {
                 continue;
             }
@@ -82,9 +116,9 @@ internal static class WebhookJson
                 value = value[0];
             }
 
-            if (value.ValueKind == JsonValueKind.String)
+            if (Text(value) is { } text)
             {
-                (tags ??= new(StringComparer.Ordinal))[property.Name] = value.GetString()!;
+                (tags ??= new(StringComparer.Ordinal))[name] = text;
             }
         }
 
