@@ -338,8 +338,30 @@ public static partial class EmailAddressNormalizer
     private static bool TryNormalizeMailbox(string value, EmailAddressNormalizationOptions options, out NormalizedEmailAddress address)
     {
         address = default;
-        return MailAddress.TryCreate(value, out MailAddress? mailbox)
+        return MailAddress.TryCreate(WithoutSourceRoute(value), out MailAddress? mailbox)
                && (TryNormalize(mailbox.Address, options, out address, out _) || TryNormalizeUnquoted(mailbox.Address, options, out address));
+    }
+
+    /// <summary>
+    /// <paramref name="value"/> without the obsolete source route (RFC 5322 obs-route) that may open its angle brackets:
+    /// <c>x &lt;@relay.test,@b.test:victim@example.com&gt;</c> is <c>x &lt;victim@example.com&gt;</c>. MimeKit's
+    /// <c>MailboxAddress.Parse</c> reads such a value as the address after the route and mails that address (System.Net.Mail
+    /// refuses it); keyed as written, each new relay name was a fresh counter for the same mailbox.
+    /// </summary>
+    private static string WithoutSourceRoute(string value)
+    {
+        int open = value.IndexOf('<', StringComparison.Ordinal);
+        if (open < 0)
+        {
+            return value;
+        }
+
+        ReadOnlySpan<char> inside = value.AsSpan(open + 1);
+        int start = inside.Length - inside.TrimStart().Length;
+        int colon = inside.IndexOf(':');
+        return start < inside.Length && inside[start] == '@' && colon > start && inside[..colon].IndexOfAny('<', '>', '"') < 0
+            ? string.Concat(value.AsSpan(0, open + 1), inside[(colon + 1)..])
+            : value;
     }
 
     /// <summary>

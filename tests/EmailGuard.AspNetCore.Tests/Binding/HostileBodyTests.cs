@@ -56,6 +56,27 @@ public sealed class HostileBodyTests
         app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
     }
 
+    /// <summary>
+    /// An obsolete source route before the address: MimeKit's <c>MailboxAddress.Parse</c> mails the address after it,
+    /// and an endpoint without <c>[EmailAddress]</c> binds it. A new relay name per request was a new counter.
+    /// </summary>
+    [Theory]
+    [InlineData("<@relay{i}.test:victim@example.com>")]
+    [InlineData("Victim <@relay{i}.test:victim@example.com>")]
+    [InlineData("<@a.test,@relay{i}.test:victim@example.com>")]
+    public async Task SourceRoutedAddress_VictimNeverBoundBeyondLimit(string address)
+    {
+        await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
+
+        List<HttpStatusCode> json = await app.PostManyAsync("/min/json", Attempts,
+            i => BindingContent.Json($$"""{"email":"{{address.Replace("{i}", $"{i}", StringComparison.Ordinal)}}"}"""));
+        List<HttpStatusCode> form = await app.PostManyAsync("/min/form", Attempts,
+            i => BindingContent.Form("email=" + Uri.EscapeDataString(address.Replace("{i}", $"{i + Attempts}", StringComparison.Ordinal))));
+
+        json.Concat(form).Should().OnlyContain(s => (int)s < 500);
+        app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
+    }
+
     [Theory]
     [InlineData("email=decoy{i}%40attacker.test&EMAIL=victim%40example.com")]
     [InlineData("%65mail=victim%40example.com&email=decoy{i}%40attacker.test")]

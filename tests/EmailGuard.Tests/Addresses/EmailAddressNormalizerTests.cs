@@ -267,6 +267,20 @@ public sealed class EmailAddressNormalizerTests
         EmailAddressNormalizer.TryNormalize("1 <victim@example.com>", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a display name");
     }
 
+    /// <summary>
+    /// MimeKit's <c>MailboxAddress.Parse</c> (the sample's mailer) reads an obsolete source route in angle brackets as
+    /// the address after it and mails that address; keyed as written, each new relay name was a fresh counter.
+    /// </summary>
+    [Theory]
+    [InlineData("<@relay1.test:victim@example.com>")]
+    [InlineData("<@relay2.test:Victim@Example.com>")]
+    [InlineData("x <@relay1.test:victim@example.com>")]
+    [InlineData("< @relay1.test : victim@example.com >")]
+    [InlineData("<@a.test,@relay1.test:victim@example.com>")]
+    [InlineData("<\uFF20relay1.test:victim\uFF20example.com>")]
+    public void GetPartitionValue_SourceRouteInAngleBrackets_KeyOfTheAddressAfterTheRoute(string value)
+        => EmailAddressNormalizer.GetPartitionValue(value, Defaults).Should().Be("victim@example.com");
+
     [Fact]
     public void GetPartitionValue_QuotedLocalParts_KeyOfTheMailboxTheirContentNames()
     {
