@@ -56,6 +56,31 @@ public sealed class HostileBodyTests
         app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
     }
 
+    /// <summary>
+    /// Spellings MimeKit's <c>MailboxAddress.Parse</c> reads as the victim's address and mails there (an obsolete source
+    /// route, a comment in the domain, a bracket or quote left open), which an endpoint without <c>[EmailAddress]</c>
+    /// binds. A new relay name, comment or display name per request was a new counter.
+    /// </summary>
+    [Theory]
+    [InlineData("<@relay{i}.test:victim@example.com>")]
+    [InlineData("Victim <@relay{i}.test:victim@example.com>")]
+    [InlineData("<@a.test,@relay{i}.test:victim@example.com>")]
+    [InlineData("victim@example.(c{i})com")]
+    [InlineData("x{i} <victim@example.com")]
+    [InlineData("\"x{i} <victim@example.com>")]
+    public async Task ForgivingMailboxSpelling_VictimNeverBoundBeyondLimit(string address)
+    {
+        await using TestApp app = await BindingApp.StartAsync(p => p.PerField("email", RateLimitRule.PerHour(2)));
+
+        List<HttpStatusCode> json = await app.PostManyAsync("/min/json", Attempts,
+            i => BindingContent.Json($$"""{"email":{{System.Text.Json.JsonSerializer.Serialize(address.Replace("{i}", $"{i}", StringComparison.Ordinal))}}}"""));
+        List<HttpStatusCode> form = await app.PostManyAsync("/min/form", Attempts,
+            i => BindingContent.Form("email=" + Uri.EscapeDataString(address.Replace("{i}", $"{i + Attempts}", StringComparison.Ordinal))));
+
+        json.Concat(form).Should().OnlyContain(s => (int)s < 500);
+        app.Bound().Count(BindingApp.Victim).Should().BeLessThanOrEqualTo(2);
+    }
+
     [Theory]
     [InlineData("email=decoy{i}%40attacker.test&EMAIL=victim%40example.com")]
     [InlineData("%65mail=victim%40example.com&email=decoy{i}%40attacker.test")]

@@ -267,6 +267,37 @@ public sealed class EmailAddressNormalizerTests
         EmailAddressNormalizer.TryNormalize("1 <victim@example.com>", Defaults, out _, out _).Should().BeFalse("the send guard still refuses a display name");
     }
 
+    /// <summary>
+    /// MimeKit's <c>MailboxAddress.Parse</c> (the sample's mailer) reads an obsolete source route in angle brackets as
+    /// the address after it and mails that address; keyed as written, each new relay name was a fresh counter.
+    /// </summary>
+    [Theory]
+    [InlineData("<@relay1.test:victim@example.com>")]
+    [InlineData("<@relay2.test:Victim@Example.com>")]
+    [InlineData("x <@relay1.test:victim@example.com>")]
+    [InlineData("< @relay1.test : victim@example.com >")]
+    [InlineData("<@a.test,@relay1.test:victim@example.com>")]
+    [InlineData("<\uFF20relay1.test:victim\uFF20example.com>")]
+    public void GetPartitionValue_SourceRouteInAngleBrackets_KeyOfTheAddressAfterTheRoute(string value)
+        => EmailAddressNormalizer.GetPartitionValue(value, Defaults).Should().Be("victim@example.com");
+
+    /// <summary>
+    /// Spellings MimeKit's <c>MailboxAddress.Parse</c> forgives and mails to the victim: comments inside the domain, an
+    /// angle bracket left open or doubled, a display name whose quote never closes. Keyed as written, each new comment,
+    /// bracket or display name was a fresh counter for the same mailbox.
+    /// </summary>
+    [Theory]
+    [InlineData("victim@example.(c1)com")]
+    [InlineData("victim(c1)@(c2)example(c3).com(c4)")]
+    [InlineData("<victim@example.com")]
+    [InlineData("x1 <victim@example.com")]
+    [InlineData("victim@example.com>")]
+    [InlineData("<<victim@example.com>>")]
+    [InlineData("<<<victim@example.com>>>")]
+    [InlineData("\"x1 <victim@example.com>")]
+    public void GetPartitionValue_SpellingMimeKitForgives_KeyOfTheAddressItDeliversTo(string value)
+        => EmailAddressNormalizer.GetPartitionValue(value, Defaults).Should().Be("victim@example.com");
+
     [Fact]
     public void GetPartitionValue_QuotedLocalParts_KeyOfTheMailboxTheirContentNames()
     {
