@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -9,7 +8,7 @@ namespace EmailGuard.Dashboard.Tests;
 /// <see cref="EmailGuardDashboardOptions.ActionsAuthorizationPolicy"/>: a viewer who meets only the pages' policy sees the
 /// pages without action forms, and an action they post, even with a valid anti-forgery token, changes nothing.
 /// </summary>
-public sealed partial class DashboardActionsPolicyTests
+public sealed class DashboardActionsPolicyTests
 {
     [Fact]
     public async Task Viewer_SeesPagesWithoutActionForms()
@@ -83,7 +82,7 @@ public sealed partial class DashboardActionsPolicyTests
         // Act
         string officeFlags = await office.GetStringAsync("/emailguard/flags");
         string awayFlags = await away.GetStringAsync("/emailguard/flags");
-        string token = TokenPattern().Match(officeFlags).Groups[1].Value;
+        string token = DashboardPage.TokenPattern().Match(officeFlags).Groups[1].Value;
         HttpResponseMessage fromOffice = await office.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent(
             [new("__RequestVerificationToken", token), new("kind", "Blocklist"), new("type", "Recipient"), new("value", "spam@example.com"), new("reason", "manual")]));
         HttpResponseMessage fromAway = await away.PostAsync("/emailguard/lists/add", new FormUrlEncodedContent(
@@ -124,7 +123,7 @@ public sealed partial class DashboardActionsPolicyTests
         using HttpRequestMessage request = new(HttpMethod.Get, page);
         request.Headers.Add("X-Test-Roles", roles);
         using HttpResponseMessage response = await client.SendAsync(request);
-        return TokenPattern().Match(await response.Content.ReadAsStringAsync()).Groups[1].Value;
+        return DashboardPage.TokenPattern().Match(await response.Content.ReadAsStringAsync()).Groups[1].Value;
     }
 
     private static async Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string roles, string token, params (string Name, string Value)[] fields)
@@ -136,7 +135,4 @@ public sealed partial class DashboardActionsPolicyTests
         request.Headers.Add("X-Test-Roles", roles);
         return await client.SendAsync(request);
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -8,7 +7,7 @@ namespace EmailGuard.Dashboard.Tests;
 /// The dashboard's client networks are the send guard's partitions, however it groups clients, and are written one way
 /// everywhere: in CIDR notation, as the lists store them, also for a single address (/32, /128).
 /// </summary>
-public sealed partial class DashboardClientNetworkTests
+public sealed class DashboardClientNetworkTests
 {
     [Fact]
     public async Task Overview_SendGuardGroupingIPv4BySlash24_ShowsAndLooksUpTheSlash24()
@@ -47,7 +46,7 @@ public sealed partial class DashboardClientNetworkTests
 
         // Act: the overview; the network banned by its bare address, then removed by the spelling the dashboard shows.
         string overview = await client.GetStringAsync("/emailguard/");
-        string token = TokenPattern().Match(await client.GetStringAsync("/emailguard/lists?kind=Blocklist&type=ClientNetwork")).Groups[1].Value;
+        string token = DashboardPage.TokenPattern().Match(await client.GetStringAsync("/emailguard/lists?kind=Blocklist&type=ClientNetwork")).Groups[1].Value;
         await client.PostAsync("/emailguard/lists/add", Form(token, ("kind", "Blocklist"), ("type", "ClientNetwork"), ("value", address), ("reason", "manual")));
         string listed = await client.GetStringAsync("/emailguard/lists?kind=Blocklist&type=ClientNetwork");
         await client.PostAsync("/emailguard/lists/remove", Form(token, ("kind", "Blocklist"), ("type", "ClientNetwork"), ("value", cidr), ("confirmed", "yes")));
@@ -66,7 +65,4 @@ public sealed partial class DashboardClientNetworkTests
 
     private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
         => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }

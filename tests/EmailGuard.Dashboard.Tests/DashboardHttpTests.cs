@@ -189,7 +189,7 @@ public sealed partial class DashboardHttpTests : IAsyncLifetime
     private static async Task<string> TokenAsync(HttpClient client, string page)
     {
         string html = await client.GetStringAsync(page);
-        return TokenPattern().Match(html).Groups[1].Value;
+        return DashboardPage.TokenPattern().Match(html).Groups[1].Value;
     }
 
     private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
@@ -197,7 +197,4 @@ public sealed partial class DashboardHttpTests : IAsyncLifetime
 
     [GeneratedRegex("'nonce-([^']+)'")]
     private static partial Regex NoncePattern();
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }

@@ -24,12 +24,12 @@ public sealed partial class DashboardInRouteGroupTests
         string overview = await client.GetStringAsync("/admin/emailguard");
         string overviewSlash = await client.GetStringAsync("/admin/emailguard/");
         string flagsPage = await client.GetStringAsync("/admin/emailguard/flags");
-        string token = TokenPattern().Match(flagsPage).Groups[1].Value;
+        string token = DashboardPage.TokenPattern().Match(flagsPage).Groups[1].Value;
         HttpResponseMessage confirm = await client.PostAsync("/admin/emailguard/flags/clear", new FormUrlEncodedContent(
             [new("__RequestVerificationToken", token), new("type", "Tenant"), new("id", "t-1"), new("reason", EmailGuardFlagReasons.Manual)]));
         string confirmPage = await confirm.Content.ReadAsStringAsync();
         HttpResponseMessage cleared = await client.PostAsync("/admin/emailguard/flags/clear", new FormUrlEncodedContent(
-            [new("__RequestVerificationToken", TokenPattern().Match(confirmPage).Groups[1].Value), new("type", "Tenant"), new("id", "t-1"),
+            [new("__RequestVerificationToken", DashboardPage.TokenPattern().Match(confirmPage).Groups[1].Value), new("type", "Tenant"), new("id", "t-1"),
              new("reason", EmailGuardFlagReasons.Manual), new("confirmed", "yes")]));
 
         // Assert
@@ -46,9 +46,6 @@ public sealed partial class DashboardInRouteGroupTests
         (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "t-1")).Should().BeEmpty();
         (await client.GetAsync(cleared.Headers.Location)).StatusCode.Should().Be(HttpStatusCode.OK);
     }
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 
     [GeneratedRegex("(?:href|action)=\"([^\"]*)\"")]
     private static partial Regex Links();

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -8,7 +7,7 @@ namespace EmailGuard.Dashboard.Tests;
 /// The IP deny and allow lists on the Lists page: the client-network entries the endpoints apply, with search, add
 /// and remove through the anti-forgery token and the confirmation step, and hostile values escaped.
 /// </summary>
-public sealed partial class DashboardIpListTests : IAsyncLifetime
+public sealed class DashboardIpListTests : IAsyncLifetime
 {
     private const string Hostile = "\"><img src=x onerror=alert('ip')>";
 
@@ -103,11 +102,8 @@ public sealed partial class DashboardIpListTests : IAsyncLifetime
     private static string[] EntryRows(string html) => html.Split("<tr class=\"entry\">")[1..];
 
     private static async Task<string> TokenAsync(HttpClient client, string page)
-        => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
+        => DashboardPage.TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
     private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
         => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 }

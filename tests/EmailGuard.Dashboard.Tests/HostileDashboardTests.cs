@@ -271,13 +271,10 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
     }
 
     private static async Task<string> TokenAsync(HttpClient client, string page)
-        => TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
+        => DashboardPage.TokenPattern().Match(await client.GetStringAsync(page)).Groups[1].Value;
 
     private static FormUrlEncodedContent Form(string token, params (string Name, string Value)[] fields)
         => new([new("__RequestVerificationToken", token), .. fields.Select(f => new KeyValuePair<string, string>(f.Name, f.Value))]);
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 
     [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]+)\"")]
     private static partial Regex HiddenPattern();

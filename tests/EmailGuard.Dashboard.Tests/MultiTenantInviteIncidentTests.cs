@@ -4,7 +4,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using EmailGuard.Testing.Redis;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,7 +19,7 @@ namespace EmailGuard.Dashboard.Tests;
 /// the dashboard, while two paying tenants keep inviting their colleagues.
 /// </summary>
 [Collection(RedisServerFixture.CollectionName)]
-public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture redis)
+public sealed class MultiTenantInviteIncidentTests(RedisServerFixture redis)
 {
     private const string AlertSecret = "alert-secret-0123456789";
     private const string PostmarkUser = "postmark";
@@ -417,7 +416,7 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
     }
 
     private static async Task<string> TokenAsync(HttpClient client)
-        => TokenPattern().Match(await client.GetStringAsync("/emailguard/flags")).Groups[1].Value;
+        => DashboardPage.TokenPattern().Match(await client.GetStringAsync("/emailguard/flags")).Groups[1].Value;
 
     private static Task<HttpResponseMessage> PostFormAsync(HttpClient client, string path, string token, params (string Name, string Value)[] fields)
         => client.PostAsync(path, new FormUrlEncodedContent([new("__RequestVerificationToken", token), .. fields.Select(f => KeyValuePair.Create(f.Name, f.Value))]));
@@ -468,9 +467,6 @@ public sealed partial class MultiTenantInviteIncidentTests(RedisServerFixture re
                     });
             },
             endpoints: app => app.MapEmailGuardFeedback("/emailguard/feedback"));
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 
     /// <summary>The app's tenants table: each tenant's plan, read by the provider as a query would.</summary>
     private sealed class PlanDatabase

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard.Tests;
@@ -8,7 +7,7 @@ namespace EmailGuard.Dashboard.Tests;
 /// The flags page's "Apply a tenant's new limits now": an operator who cut a tenant's plan in the app's database applies
 /// it from the dashboard (<see cref="IEmailGuardTenantLimits"/>) instead of waiting for the cached answer to expire.
 /// </summary>
-public sealed partial class TenantLimitsReloadActionTests
+public sealed class TenantLimitsReloadActionTests
 {
     [Fact]
     public async Task ReloadOneTenant_ThePlanCutAppliesAtItsNextCheck_OtherTenantsKeepTheirCachedAnswer()
@@ -24,7 +23,7 @@ public sealed partial class TenantLimitsReloadActionTests
         using HttpClient admin = host.Client(roles: "ops");
         string page = await admin.GetStringAsync("/emailguard/flags");
         page.Should().Contain("id=\"tenant-limits-reload\"");
-        string token = TokenPattern().Match(page).Groups[1].Value;
+        string token = DashboardPage.TokenPattern().Match(page).Groups[1].Value;
 
         // Act
         using HttpResponseMessage reload = await admin.PostAsync(
@@ -55,9 +54,6 @@ public sealed partial class TenantLimitsReloadActionTests
         TenantId = tenant,
         UserId = "u1",
     };
-
-    [GeneratedRegex("name=\"__RequestVerificationToken\" value=\"([^\"]+)\"")]
-    private static partial Regex TokenPattern();
 
     private sealed class Plans : ITenantLimitProvider
     {
