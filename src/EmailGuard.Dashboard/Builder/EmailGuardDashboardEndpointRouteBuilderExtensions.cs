@@ -4,6 +4,7 @@ using EmailGuard.Dashboard;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -75,6 +76,13 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         string prefix = "/" + pattern.Trim('/');
         DashboardMount mount = new(new PathString(prefix == "/" ? string.Empty : prefix), options, localOnly, localOnly ? ForwardingHeaders(services) : [], actionsPolicy);
         RouteGroupBuilder group = endpoints.MapGroup(prefix);
+
+        // No response of the group is stored by the app's output cache: one that caches every GET and runs ahead of the
+        // checks served a page an operator had loaded to the next visitor. The authorization middleware's policy keeps an
+        // endpoint out of that cache by itself; the local-only check is the group's own, so without this a visitor relayed
+        // by a proxy got the page the operator at the machine had loaded. An app that wants the pages cached says so on
+        // the group it is given, after this.
+        group.WithMetadata(new OutputCacheAttribute { NoStore = true });
 
         // No script of another origin reads a response of the group, whatever CORS policy the app applies to it: a default
         // policy that lets the app's front end call its API with cookies let a script on that origin (an XSS there, a
