@@ -89,13 +89,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
         // compromised package) read the operator's pages, their anti-forgery tokens with them, and post the actions. The
         // dashboard has no script of its own, so it never makes such a request. A [DisableCors] on the group would have
         // said so to the CORS middleware, but makes every app without UseCors() fail the dashboard's requests.
-        ((IEndpointConventionBuilder)group).Add(endpoint =>
-        {
-            if (endpoint.RequestDelegate is { } inner)
-            {
-                endpoint.RequestDelegate = context => IsCrossOriginScript(context.Request) ? Forbidden(context) : inner(context);
-            }
-        });
+        Refuse(group, static context => IsCrossOriginScript(context.Request));
         if (!localOnly)
         {
             group.RequireAuthorization(options.AuthorizationPolicy!);
@@ -105,13 +99,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             // A convention of the group, as the policy would be, so an endpoint the app adds to the group is local-only
             // too; checked in each page's delegate, an export the app added beside them served any visitor.
             string[] forwardingHeaders = mount.ForwardingHeaders;
-            ((IEndpointConventionBuilder)group).Add(endpoint =>
-            {
-                if (endpoint.RequestDelegate is { } inner)
-                {
-                    endpoint.RequestDelegate = context => IsLocal(context, forwardingHeaders) ? inner(context) : Forbidden(context);
-                }
-            });
+            Refuse(group, context => !IsLocal(context, forwardingHeaders));
         }
 
         group.MapGet("/", Page(mount, "/", OverviewPage.RenderAsync));
@@ -152,11 +140,27 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
            && request.Headers["Sec-Fetch-Site"] is { Count: > 0 } site
            && !string.Equals(site, "same-origin", StringComparison.OrdinalIgnoreCase);
 
-    private static Task Forbidden(HttpContext context)
-    {
-        context.Response.StatusCode = StatusCodes.Status403Forbidden;
-        return Task.CompletedTask;
-    }
+    /// <summary>
+    /// Answers 403, with an empty body, every request to an endpoint of the group (the dashboard's and those the app adds
+    /// to it) that <paramref name="refused"/> says must not be served.
+    /// </summary>
+    private static void Refuse(RouteGroupBuilder group, Func<HttpContext, bool> refused)
+        => ((IEndpointConventionBuilder)group).Add(endpoint =>
+        {
+            if (endpoint.RequestDelegate is { } inner)
+            {
+                endpoint.RequestDelegate = context =>
+                {
+                    if (!refused(context))
+                    {
+                        return inner(context);
+                    }
+
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    return Task.CompletedTask;
+                };
+            }
+        });
 
     /// <summary>Renders a page with its action forms only for a user who meets the actions policy.</summary>
     private static async Task RenderForAsync(HttpContext context, DashboardMount mount, string route, Func<DashboardRequest, Task> render)
