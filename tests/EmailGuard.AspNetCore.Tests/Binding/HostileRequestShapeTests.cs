@@ -93,6 +93,112 @@ public sealed class HostileRequestShapeTests
 
     [Theory]
     [MemberData(nameof(OverrideMethods))]
+    public async Task MethodOverrideHeader_AfterRouting_PostPathRuleStillCounts(string method)
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseHttpMethodOverride(); a.UseEmailGuard(); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/api/invite", 4, _ => BindingContent.Json(VictimJson),
+            (r, i) => { if (i > 0) { r.Headers.Add("X-HTTP-Method-Override", method); } });
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3053).Should().ContainSingle("the misplaced override is logged once")
+            .Which.Message.Should().Contain($"'{method}'").And.Contain("'POST'").And.Contain("UseHttpMethodOverride()");
+    }
+
+    [Theory]
+    [MemberData(nameof(OverrideMethods))]
+    public async Task MethodOverrideHeader_AfterRouting_PolicyScopedToPostStillCounts(string method)
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseHttpMethodOverride(); a.UseEmailGuard(); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/api/share", 4, _ => BindingContent.Json(VictimJson),
+            (r, i) => { if (i > 0) { r.Headers.Add("X-HTTP-Method-Override", method); } });
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData("/api/invite-form")]
+    [InlineData("/api/share-form")]
+    public async Task MethodOverrideFormField_AfterRouting_StillCounts(string path)
+    {
+        await using TestApp app = await StartAsync(_ => { },
+            a => { a.UseHttpMethodOverride(new HttpMethodOverrideOptions { FormFieldName = "_method" }); a.UseEmailGuard(); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, path, 4,
+            i => BindingContent.Form((i == 0 ? "" : "_method=GET&") + "email=" + Uri.EscapeDataString(Victim)));
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+    }
+
+    /// <summary>
+    /// A preflight is sent to the endpoint of the method it asks for, so a POST rewritten into one after <c>UseCors()</c>
+    /// passed as a preflight would have run the POST handler as OPTIONS. An honest preflight is answered by <c>UseCors()</c>
+    /// before the guard and counts nothing.
+    /// </summary>
+    [Fact]
+    public async Task MethodOverrideToAPreflight_AfterCors_CountsAsThePost()
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseCors(); a.UseHttpMethodOverride(); a.UseEmailGuard(); });
+        using HttpRequestMessage preflight = TestApp.Request(HttpMethod.Options, "/api/cors", Ip);
+        preflight.Headers.Add("Origin", "https://app.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "POST");
+        using HttpResponseMessage answered = await app.Client.SendAsync(preflight);
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/api/cors", 3, _ => BindingContent.Json(VictimJson), (r, i) =>
+        {
+            r.Headers.Add("Origin", "https://app.example");
+            if (i > 0)
+            {
+                r.Headers.Add("X-HTTP-Method-Override", "OPTIONS");
+                r.Headers.Add("Access-Control-Request-Method", "POST");
+            }
+        });
+
+        answered.StatusCode.Should().Be(HttpStatusCode.NoContent);
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task PreflightReachingTheGuard_BeforeCors_DecidedAsTheMethodItAsksForWithoutWarning()
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseEmailGuard(); a.UseCors(); });
+
+        List<HttpStatusCode> statuses = [];
+        foreach (HttpMethod method in (HttpMethod[])[HttpMethod.Options, HttpMethod.Post])
+        {
+            using HttpRequestMessage request = TestApp.Request(method, "/api/cors", Ip, method == HttpMethod.Post ? BindingContent.Json(VictimJson) : null);
+            request.Headers.Add("Origin", "https://app.example");
+            request.Headers.Add("Access-Control-Request-Method", "POST");
+            using HttpResponseMessage response = await app.Client.SendAsync(request);
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal([HttpStatusCode.NoContent, HttpStatusCode.TooManyRequests],
+            "routing sent the preflight to the POST endpoint, which would have run its handler had UseCors() not answered; call UseCors() before UseEmailGuard()");
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3053, "no middleware rewrote the method");
+    }
+
+    [Theory]
+    [InlineData("GET")]
+    [InlineData("DELETE")]
+    public async Task MethodOverrideHeader_AfterRouting_OnAnEndpointOfSeveralMethods_CountsAsThePost(string method)
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseHttpMethodOverride(); a.UseEmailGuard(); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/api/multi", 3, _ => BindingContent.Json(VictimJson),
+            (r, i) => { if (i > 0) { r.Headers.Add("X-HTTP-Method-Override", method); } });
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+    }
+
+    [Theory]
+    [MemberData(nameof(OverrideMethods))]
     public async Task MethodOverrideHeader_AfterTheGuard_CountsAsThePost(string method)
     {
         await using TestApp app = await StartAsync(_ => { }, a => { a.UseEmailGuard(); a.UseHttpMethodOverride(); });
