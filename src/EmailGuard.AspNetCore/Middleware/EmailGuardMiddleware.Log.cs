@@ -27,6 +27,11 @@ internal sealed partial class EmailGuardMiddleware
             Message = "Request rejected with {StatusCode} before EmailGuard policy '{Policy}' could read its body field: {Reason}")]
         public static partial void BodyFieldRejected(ILogger logger, int statusCode, string policy, string reason);
 
+        [LoggerMessage(EventId = 3053, EventName = "MethodChangedAfterRouting", Level = LogLevel.Warning,
+            Message = "A request reached the endpoint '{Endpoint}' with the method '{Method}', which the endpoint does not take: a middleware rewrote the method after routing chose the endpoint, most likely app.UseHttpMethodOverride() called after app.UseRouting(). " +
+                "The endpoint still runs as the method routing matched, so EmailGuard decides the request as '{RoutedMethod}'. Call UseHttpMethodOverride() before UseRouting(). This warning is logged once.")]
+        public static partial void MethodChangedAfterRouting(ILogger logger, string endpoint, string method, string routedMethod);
+
         [LoggerMessage(EventId = 1805, EventName = "ClientNetworkDenied", Level = LogLevel.Information,
             Message = "Request to EmailGuard policy '{Policy}' rejected with 403 because its client network is on the deny list ({Network}).")]
         public static partial void ClientNetworkDenied(ILogger logger, string policy, string network);

@@ -27,6 +27,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly EmailAddressNormalizationOptions _addressNormalization;
     private readonly PathBaseRuleCheck _pathBaseCheck;
     private int _proxyWarningLogged;
+    private int _methodChangeLogged;
 
     public EmailGuardMiddleware(
         RequestDelegate next,
@@ -91,7 +92,7 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
-            context, exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+            context, RoutedMethod.Of(context, endpoint, out _), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);
@@ -103,6 +104,7 @@ internal sealed partial class EmailGuardMiddleware
     private async Task InvokeGuardedAsync(HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? pathRule, EmailRateLimitPolicy? policy)
     {
         CheckForwardedHeader(context);
+        CheckMethodChanged(context);
         if (context.Connection.RemoteIpAddress is { } address)
         {
             ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval).ConfigureAwait(false);
@@ -229,6 +231,24 @@ internal sealed partial class EmailGuardMiddleware
         var decision = new RateLimitDecision(RateLimitStatus.LimitExceeded, -1, verdict.RetryAfter, _time.GetUtcNow());
         long seconds = RateLimitHeaders.RetryAfterSeconds(verdict.RetryAfter, null);
         await _rejections.RejectTooManyAsync(context, state, policy, banned ? "ban" : "surge", null, decision, seconds).ConfigureAwait(false);
+    }
+
+    /// <summary>Warns once when a request's method is not one its endpoint takes: a middleware rewrote it after routing.</summary>
+    private void CheckMethodChanged(HttpContext context)
+    {
+        if (Volatile.Read(ref _methodChangeLogged) != 0)
+        {
+            return;
+        }
+
+        Endpoint? endpoint = context.GetEndpoint();
+        string routed = RoutedMethod.Of(context, endpoint, out bool changed);
+        if (changed && Interlocked.Exchange(ref _methodChangeLogged, 1) == 0)
+        {
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+            Log.MethodChangedAfterRouting(_logger, endpoint!.DisplayName ?? "(unnamed)", LogValue.Of(context.Request.Method), routed);
+#pragma warning restore CA1873
+        }
     }
 
     private void CheckForwardedHeader(HttpContext context)

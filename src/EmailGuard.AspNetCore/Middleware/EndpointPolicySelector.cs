@@ -20,10 +20,15 @@ internal static class EndpointPolicySelector
         }
 
         PageHandlerRateLimits? page = endpoint.Metadata.GetMetadata<PageHandlerRateLimits>();
+        if (page is not { HasHandlerMetadata: true } && endpoint.Metadata.GetMetadata<IEmailRateLimitMetadata>() is null)
+        {
+            return null;
+        }
 
-        // The handler name is read from the request only when a handler's own attribute could decide.
+        // The handler name is read from the request only when a handler's own attribute could decide. The method is
+        // the one routing chose the endpoint by, not one a middleware rewrote after it (RoutedMethod).
         string? handlerName = page is { HasHandlerMetadata: true } ? PageHandlerRateLimits.HandlerName(context) : null;
-        return Select(endpoint.Metadata, page, context.Request.Method, handlerName, out _);
+        return Select(endpoint.Metadata, page, RoutedMethod.Of(context, endpoint, out _), handlerName, out _);
     }
 
     /// <summary>

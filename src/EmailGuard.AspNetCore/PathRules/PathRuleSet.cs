@@ -60,13 +60,13 @@ internal sealed partial class PathRuleSet
     /// and the rules of the action's routes apply there too.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
+    /// <param name="method">The method routing matched the request's endpoint by (<see cref="RoutedMethod"/>).</param>
     /// <param name="exactPathsOnly">
     /// Whether only rules whose path holds no wildcard apply, as for EmailGuard's own feedback webhooks. A rule with an
     /// exact path always has more literal segments than a wildcard rule matching the same path, so it is found first anyway.
     /// </param>
-    public EmailRateLimitPolicy? Match(HttpContext context, bool exactPathsOnly)
+    public EmailRateLimitPolicy? Match(HttpContext context, string method, bool exactPathsOnly)
     {
-        string method = context.Request.Method;
         Endpoint? endpoint = context.GetEndpoint();
         int index = Find(context, endpoint, method, exactPathsOnly);
         if (index == Allowlisted)
