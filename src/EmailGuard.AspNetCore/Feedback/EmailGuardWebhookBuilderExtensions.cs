@@ -36,6 +36,11 @@ public static class EmailGuardWebhookBuilderExtensions
             // A redirect could lead away from the SNS host that was checked, so the client never follows one.
             services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            services.TryAddSingleton(sp => new SnsCertificateCache(
+                sp.GetRequiredService<IHttpClientFactory>(),
+                sp.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value.Ses,
+                sp.GetService<TimeProvider>() ?? TimeProvider.System));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SnsCertificateWarmUp>());
             services.TryAddSingleton(CreateEndpoints);
             services.TryAddSingleton<WebhookMapping>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebhookMappingCheck>());
@@ -64,7 +69,7 @@ public static class EmailGuardWebhookBuilderExtensions
         List<WebhookProvider> providers = [];
         if (options.Ses.Enabled)
         {
-            providers.Add(new SesWebhookProvider(options.Ses, new SnsCertificateCache(clients, options.Ses, time), clients, time, logger));
+            providers.Add(new SesWebhookProvider(options.Ses, services.GetRequiredService<SnsCertificateCache>(), clients, time, logger));
         }
 
         if (options.Mailgun.Enabled)

@@ -36,6 +36,13 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     /// cache, so that a flood holding the fetch slots turned genuine messages away until SNS gave up on them.
     /// </summary>
     private readonly List<string> _verified = [];
+
+    /// <summary>
+    /// The operator's <see cref="SesWebhookOptions.SigningCertificateUrls"/>: verified from the start, so that a fresh
+    /// instance, which has verified nothing yet, fetches them past the bound too. Never evicted, and not counted in
+    /// <see cref="SesWebhookOptions.CertificateCacheSize"/>.
+    /// </summary>
+    private readonly HashSet<string> _pinned = Pinned(options);
     private readonly Lock _lock = new();
     private int _inFlight;
 
@@ -60,13 +67,13 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         {
             if (!_entries.TryGetValue(key, out entry!) || entry.ExpiresAt <= now)
             {
-                if (_inFlight >= MaxFetchesInFlight && !_verified.Contains(key))
+                if (_inFlight >= MaxFetchesInFlight && !_pinned.Contains(key) && !_verified.Contains(key))
                 {
                     // Nothing is remembered: the provider's retry (503) may find a free slot, or the certificate cached.
                     return (null, string.Create(CultureInfo.InvariantCulture, $"{MaxFetchesInFlight} certificate fetches were already running; {url} was not fetched"));
                 }
 
-                MakeRoom(now);
+                MakeRoom(key, now);
                 _inFlight++;
                 entry = new Entry(FetchAsync(url), now + options.CertificateCacheLifetime);
                 _entries[key] = entry;
@@ -94,13 +101,27 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         return (publicKey, error);
     }
 
+    /// <summary>
+    /// Fetches the pinned certificates, so that the first genuine message after a start needs no fetch. Never throws
+    /// but for <paramref name="cancellationToken"/>; answers the URLs that could not be had, with the reason.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Url, string Error)>> WarmAsync(CancellationToken cancellationToken)
+    {
+        (string Url, string? Error)[] results = await Task.WhenAll(_pinned.Select(async url =>
+        {
+            (byte[]? publicKey, string? error) = await GetAsync(new Uri(url), cancellationToken).ConfigureAwait(false);
+            return (url, publicKey is null ? error ?? "no certificate" : null);
+        })).ConfigureAwait(false);
+        return [.. results.Where(r => r.Error is not null).Select(r => (r.Url, r.Error!))];
+    }
+
     /// <summary>Records that the certificate at <paramref name="url"/> verified a message from an allowed topic.</summary>
     public void Verified(Uri url)
     {
         string key = url.AbsoluteUri;
         lock (_lock)
         {
-            if (_verified.Contains(key))
+            if (_pinned.Contains(key) || _verified.Contains(key))
             {
                 return;
             }
@@ -117,19 +138,41 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    private void MakeRoom(DateTimeOffset now)
+    private static HashSet<string> Pinned(SesWebhookOptions options)
+    {
+        HashSet<string> pinned = new(StringComparer.Ordinal);
+        foreach (string url in options.SigningCertificateUrls)
+        {
+            // The validator refused the app's start on any other; keyed as a message's URL is, by its parsed form.
+            if (SnsHosts.IsTrusted(url, requirePem: true, out Uri? uri))
+            {
+                pinned.Add(uri!.AbsoluteUri);
+            }
+        }
+
+        return pinned;
+    }
+
+    private void MakeRoom(string key, DateTimeOffset now)
     {
         foreach (KeyValuePair<string, Entry> expired in _entries.Where(e => e.Value.ExpiresAt <= now).ToList())
         {
             _entries.Remove(expired.Key);
         }
 
+        // Pinned certificates are held apart from the bound, so a pinned one needs no room and is never the one to go.
+        if (_pinned.Contains(key))
+        {
+            return;
+        }
+
         // Failed and pending fetches go first, then certificates that never verified a message: messages naming
         // certificates that do not exist, or real ones of other regions (anyone can send those), must not push the
         // signing certificate out and force a fetch for every genuine message.
-        while (_entries.Count >= Math.Max(1, options.CertificateCacheSize))
+        while (_entries.Count(e => !_pinned.Contains(e.Key)) >= Math.Max(1, options.CertificateCacheSize))
         {
-            string victim = _entries.OrderBy(e => _verified.Contains(e.Key)).ThenBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
+            string victim = _entries.Where(e => !_pinned.Contains(e.Key))
+                .OrderBy(e => _verified.Contains(e.Key)).ThenBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
             _entries.Remove(victim);
         }
     }
