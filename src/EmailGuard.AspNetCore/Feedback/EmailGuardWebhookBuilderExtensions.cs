@@ -36,10 +36,7 @@ public static class EmailGuardWebhookBuilderExtensions
             // A redirect could lead away from the SNS host that was checked, so the client never follows one.
             services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
-            services.TryAddSingleton(sp => new SnsCertificateCache(
-                sp.GetRequiredService<IHttpClientFactory>(),
-                sp.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value.Ses,
-                sp.GetService<TimeProvider>() ?? TimeProvider.System));
+            services.TryAddSingleton(CreateCertificates);
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SnsCertificateWarmUp>());
             services.TryAddSingleton(CreateEndpoints);
             services.TryAddSingleton<WebhookMapping>();
@@ -52,6 +49,19 @@ public static class EmailGuardWebhookBuilderExtensions
         }
 
         return builder;
+    }
+
+    private static SnsCertificateCache CreateCertificates(IServiceProvider services)
+    {
+        SesWebhookOptions ses = services.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value.Ses;
+        TimeProvider time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        ILogger logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("EmailGuard.AspNetCore.Feedback");
+
+        // The key-value store tells a fresh instance which certificates the others verified: shared by every instance on Redis.
+        SnsVerifiedCertificates? shared = services.GetService<IEmailGuardKeyValueStore>() is { } store
+            ? new SnsVerifiedCertificates(store, services.GetRequiredService<IOptions<StoreResilienceOptions>>().Value.Timeout, ses.CertificateCacheLifetime, time, logger)
+            : null;
+        return new SnsCertificateCache(services.GetRequiredService<IHttpClientFactory>(), ses, time, shared);
     }
 
     private static WebhookEndpoints CreateEndpoints(IServiceProvider services)

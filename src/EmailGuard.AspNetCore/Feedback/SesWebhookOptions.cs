@@ -68,7 +68,11 @@ public sealed class SesWebhookOptions
     /// <value>The default value is 16.</value>
     public int CertificateCacheSize { get; set; } = 16;
 
-    /// <summary>Gets or sets how long a fetched signing certificate is kept; never past the certificate's own expiry.</summary>
+    /// <summary>
+    /// Gets or sets how long a fetched signing certificate is kept; never past the certificate's own expiry. Also how long
+    /// a certificate that verified a message is recorded in the shared key-value store, where a fresh instance finds it
+    /// and fetches it past the bound on fetches running at once.
+    /// </summary>
     /// <value>The default value is 24 hours.</value>
     public TimeSpan CertificateCacheLifetime { get; set; } = TimeSpan.FromHours(24);
 
