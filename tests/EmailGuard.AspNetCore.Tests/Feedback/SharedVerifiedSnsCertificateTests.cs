@@ -61,6 +61,23 @@ public sealed class SharedVerifiedSnsCertificateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ManyGenuineMessagesAtOnceOnAFreshInstance_AreAllAccepted_WithOneFetchPastTheBound()
+    {
+        // Arrange: SNS delivers a burst of bounces to the fresh instance while the flood holds its fetch slots.
+        (await PostAsync(_first, SnsSigner.Notification(SesFixtures.IdentityComplaint))).StatusCode.Should().Be(HttpStatusCode.OK);
+        List<Task<HttpResponseMessage>> held = await HoldFetchSlotsAsync(_fresh);
+
+        // Act
+        HttpResponseMessage[] genuine = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => Task.Run(() => PostAsync(_fresh, SnsSigner.Notification(SesFixtures.EventDelivery)))));
+        _fresh.Sns.Hold!.SetResult();
+        await Task.WhenAll(held);
+
+        // Assert: the callers past the bound share one fetch, as callers within it do.
+        genuine.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.OK));
+        _fresh.Sns.Requests.Count(u => u.AbsoluteUri == SnsSigner.DefaultCertUrl).Should().Be(1);
+    }
+
+    [Fact]
     public async Task CertificateThatFetchedButVerifiedNothing_IsNotShared()
     {
         // Arrange: every SNS region serves a real certificate, so anyone can have an instance fetch one; a message naming
