@@ -36,6 +36,8 @@ public static class EmailGuardWebhookBuilderExtensions
             // A redirect could lead away from the SNS host that was checked, so the client never follows one.
             services.AddHttpClient(EmailGuardWebhookOptions.SnsHttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { AllowAutoRedirect = false });
+            services.TryAddSingleton(CreateCertificates);
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, SnsCertificateWarmUp>());
             services.TryAddSingleton(CreateEndpoints);
             services.TryAddSingleton<WebhookMapping>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, WebhookMappingCheck>());
@@ -47,6 +49,19 @@ public static class EmailGuardWebhookBuilderExtensions
         }
 
         return builder;
+    }
+
+    private static SnsCertificateCache CreateCertificates(IServiceProvider services)
+    {
+        SesWebhookOptions ses = services.GetRequiredService<IOptions<EmailGuardWebhookOptions>>().Value.Ses;
+        TimeProvider time = services.GetService<TimeProvider>() ?? TimeProvider.System;
+        ILogger logger = (services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger("EmailGuard.AspNetCore.Feedback");
+
+        // The key-value store tells a fresh instance which certificates the others verified: shared by every instance on Redis.
+        SnsVerifiedCertificates? shared = services.GetService<IEmailGuardKeyValueStore>() is { } store
+            ? new SnsVerifiedCertificates(store, services.GetRequiredService<IOptions<StoreResilienceOptions>>().Value.Timeout, ses.CertificateCacheLifetime, time, logger)
+            : null;
+        return new SnsCertificateCache(services.GetRequiredService<IHttpClientFactory>(), ses, time, shared);
     }
 
     private static WebhookEndpoints CreateEndpoints(IServiceProvider services)
@@ -64,7 +79,7 @@ public static class EmailGuardWebhookBuilderExtensions
         List<WebhookProvider> providers = [];
         if (options.Ses.Enabled)
         {
-            providers.Add(new SesWebhookProvider(options.Ses, new SnsCertificateCache(clients, options.Ses, time), clients, time, logger));
+            providers.Add(new SesWebhookProvider(options.Ses, services.GetRequiredService<SnsCertificateCache>(), clients, time, logger));
         }
 
         if (options.Mailgun.Enabled)

@@ -42,6 +42,21 @@ internal sealed partial class EmailGuardWebhookOptionsValidator(IOptionsMonitor<
             }
         }
 
+        if (ses.SigningCertificateUrls.Count > SesWebhookOptions.MaxSigningCertificateUrls)
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:SigningCertificateUrls must list at most {SesWebhookOptions.MaxSigningCertificateUrls} URLs (SNS signs with one certificate per region); it lists {ses.SigningCertificateUrls.Count}."));
+        }
+
+        for (int i = 0; i < ses.SigningCertificateUrls.Count; i++)
+        {
+            // The same check as a message's SigningCertURL: a pinned URL is fetched past the bound on fetches, so one that
+            // a message could not name would be a fetch no message could justify, and one that never matches a message.
+            if (!SnsHosts.IsTrusted(ses.SigningCertificateUrls[i], requirePem: true, out _))
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{root}:Ses:SigningCertificateUrls:{i}: '{ses.SigningCertificateUrls[i]}' is not an SNS signing certificate URL: https on an SNS region's host, ending in .pem with no query, such as https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0123456789abcdef.pem."));
+            }
+        }
+
         Positive(failures, $"{root}:Ses:CertificateCacheLifetime", ses.CertificateCacheLifetime);
         Positive(failures, $"{root}:Ses:FetchTimeout", ses.FetchTimeout);
         if (ses.MaxMessageAge < TimeSpan.FromMinutes(1) || ses.MaxMessageAge > TimeSpan.FromDays(2))

@@ -3,6 +3,9 @@ namespace EmailGuard.AspNetCore;
 /// <summary>The Amazon SES webhook: SES notifications delivered by an SNS HTTPS subscription.</summary>
 public sealed class SesWebhookOptions
 {
+    /// <summary>The most <see cref="SigningCertificateUrls"/> accepted: SNS signs with one certificate per region.</summary>
+    internal const int MaxSigningCertificateUrls = 100;
+
     /// <summary>Gets or sets whether <c>MapEmailGuardFeedback</c> maps <c>/ses</c>.</summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool Enabled { get; set; }
@@ -42,11 +45,34 @@ public sealed class SesWebhookOptions
     /// <value>The default value is <see langword="false"/>: SNS topics sign with version 1 unless set otherwise.</value>
     public bool RequireSignatureVersion2 { get; set; }
 
+    /// <summary>
+    /// Gets the SNS signing certificate URLs this app expects: the <c>SigningCertURL</c> of the topics' messages, such as
+    /// <c>https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-….pem</c>. A pinned certificate is fetched in the
+    /// background when the app starts (a failure is logged, event 3050, and never stops the app), is never pushed out of
+    /// the cache, and is fetched past the bound on fetches running at once. Without it a fresh instance (just deployed,
+    /// scaled out, restarted) has verified no message yet, so a flood of messages naming fresh certificate URLs could
+    /// hold every fetch slot and have the genuine messages answered 503 until SNS gave up on them. Each must be https on
+    /// an SNS region's host and end in <c>.pem</c> with no query, or the app does not start; at most 100.
+    /// </summary>
+    /// <remarks>
+    /// Pinning privileges these URLs; it does not refuse others. SNS rotates its signing certificates, and a message
+    /// signed with a new one names a new URL: it is fetched and verified as without pinning (within the bound on
+    /// fetches), and once it verified a message from an allowed topic it is kept as a pinned one is. Refusing every
+    /// other URL would drop all feedback from the rotation on, until the configuration changed, which is the loss
+    /// pinning is there to prevent. Add the new URL when SNS names it.
+    /// </remarks>
+    /// <value>The default value is empty.</value>
+    public IList<string> SigningCertificateUrls { get; } = [];
+
     /// <summary>Gets or sets how many SNS signing certificates are kept in memory.</summary>
     /// <value>The default value is 16.</value>
     public int CertificateCacheSize { get; set; } = 16;
 
-    /// <summary>Gets or sets how long a fetched signing certificate is kept; never past the certificate's own expiry.</summary>
+    /// <summary>
+    /// Gets or sets how long a fetched signing certificate is kept; never past the certificate's own expiry. Also how long
+    /// a certificate that verified a message is recorded in the shared key-value store, where a fresh instance finds it
+    /// and fetches it past the bound on fetches running at once.
+    /// </summary>
     /// <value>The default value is 24 hours.</value>
     public TimeSpan CertificateCacheLifetime { get; set; } = TimeSpan.FromHours(24);
 

@@ -84,7 +84,7 @@ internal sealed partial class SesWebhookProvider(
             return new WebhookRejection(WebhookRejectionKind.BadSignature, $"the SNS signature of message '{envelope.MessageId}' does not verify");
         }
 
-        certificates.Verified(certificateUrl!);
+        await certificates.VerifiedAsync(certificateUrl!, cancellationToken).ConfigureAwait(false);
 
         WebhookBatch batch = new();
         switch (envelope.Type)

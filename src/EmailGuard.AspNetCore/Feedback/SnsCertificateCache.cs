@@ -12,7 +12,11 @@ namespace EmailGuard.AspNetCore;
 /// bounded time and count. Concurrent requests for one URL share one fetch; a failed fetch is remembered briefly so a
 /// flood of messages naming a missing certificate does not become a flood of fetches.
 /// </summary>
-internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhookOptions options, TimeProvider time)
+/// <param name="clients">Makes the named SNS client.</param>
+/// <param name="options">The SES webhook's options.</param>
+/// <param name="time">The app's clock.</param>
+/// <param name="shared">The certificates verified on any instance, or null when there is no key-value store.</param>
+internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhookOptions options, TimeProvider time, SnsVerifiedCertificates? shared = null)
 {
     /// <summary>A certificate is a few KiB; anything much larger is not one.</summary>
     private const int MaxCertificateBytes = 64 * 1024;
@@ -36,6 +40,19 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     /// cache, so that a flood holding the fetch slots turned genuine messages away until SNS gave up on them.
     /// </summary>
     private readonly List<string> _verified = [];
+
+    /// <summary>
+    /// The operator's <see cref="SesWebhookOptions.SigningCertificateUrls"/>: verified from the start, so that a fresh
+    /// instance, which has verified nothing yet, fetches them past the bound too. Never evicted, and not counted in
+    /// <see cref="SesWebhookOptions.CertificateCacheSize"/>.
+    /// </summary>
+    private readonly HashSet<string> _pinned = Pinned(options);
+
+    /// <summary>
+    /// When each verified URL is next written to the shared record: at half its lifetime there, so the record
+    /// lapses on no instance that still verifies with it, and a minute after a write that failed.
+    /// </summary>
+    private readonly Dictionary<string, DateTimeOffset> _shareAgainAt = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
     private int _inFlight;
 
@@ -55,22 +72,18 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
     {
         string key = url.AbsoluteUri;
         DateTimeOffset now = time.GetUtcNow();
-        Entry entry;
-        lock (_lock)
+        Entry? entry = Claim(key, url, now, pastBound: false);
+        if (entry is null)
         {
-            if (!_entries.TryGetValue(key, out entry!) || entry.ExpiresAt <= now)
+            // The fetch slots are full. A URL that verified a message on another instance is SNS's as surely as one that
+            // verified here: a fresh instance, which has verified nothing yet, must not turn it away. Nothing is
+            // remembered of a refusal: the provider's retry (503) may find a free slot, or the certificate cached.
+            if (shared is null || !await shared.ContainsAsync(url, cancellationToken).ConfigureAwait(false))
             {
-                if (_inFlight >= MaxFetchesInFlight && !_verified.Contains(key))
-                {
-                    // Nothing is remembered: the provider's retry (503) may find a free slot, or the certificate cached.
-                    return (null, string.Create(CultureInfo.InvariantCulture, $"{MaxFetchesInFlight} certificate fetches were already running; {url} was not fetched"));
-                }
-
-                MakeRoom(now);
-                _inFlight++;
-                entry = new Entry(FetchAsync(url), now + options.CertificateCacheLifetime);
-                _entries[key] = entry;
+                return (null, string.Create(CultureInfo.InvariantCulture, $"{MaxFetchesInFlight} certificate fetches were already running; {url} was not fetched"));
             }
+
+            entry = Claim(key, url, now, pastBound: true)!;
         }
 
         // The fetch runs on its own timeout, not the request's: one caller giving up must not fail the others.
@@ -94,42 +107,125 @@ internal sealed class SnsCertificateCache(IHttpClientFactory clients, SesWebhook
         return (publicKey, error);
     }
 
-    /// <summary>Records that the certificate at <paramref name="url"/> verified a message from an allowed topic.</summary>
-    public void Verified(Uri url)
+    /// <summary>
+    /// Fetches the pinned certificates, so that the first genuine message after a start needs no fetch. Never throws
+    /// but for <paramref name="cancellationToken"/>; answers the URLs that could not be had, with the reason.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Url, string Error)>> WarmAsync(CancellationToken cancellationToken)
+    {
+        (string Url, string? Error)[] results = await Task.WhenAll(_pinned.Select(async url =>
+        {
+            (byte[]? publicKey, string? error) = await GetAsync(new Uri(url), cancellationToken).ConfigureAwait(false);
+            return (url, publicKey is null ? error ?? "no certificate" : null);
+        })).ConfigureAwait(false);
+        return [.. results.Where(r => r.Error is not null).Select(r => (r.Url, r.Error!))];
+    }
+
+    /// <summary>
+    /// Records that the certificate at <paramref name="url"/> verified a message from an allowed topic, here and for the
+    /// other instances. Never throws but for <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async ValueTask VerifiedAsync(Uri url, CancellationToken cancellationToken)
     {
         string key = url.AbsoluteUri;
+        DateTimeOffset now = time.GetUtcNow();
         lock (_lock)
         {
-            if (_verified.Contains(key))
+            if (!_pinned.Contains(key) && !_verified.Contains(key))
+            {
+                // SNS rotates a region's certificate rarely; the oldest names are the ones no longer used.
+                if (_verified.Count >= Math.Max(1, options.CertificateCacheSize))
+                {
+                    _shareAgainAt.Remove(_verified[0]);
+                    _verified.RemoveAt(0);
+                }
+
+                _verified.Add(key);
+            }
+
+            if (shared is null || (_shareAgainAt.TryGetValue(key, out DateTimeOffset at) && now < at))
             {
                 return;
             }
 
-            // SNS rotates a region's certificate rarely; the oldest names are the ones no longer used.
-            if (_verified.Count >= Math.Max(1, options.CertificateCacheSize))
+            _shareAgainAt[key] = now + (options.CertificateCacheLifetime / 2);
+        }
+
+        if (!await shared.AddAsync(url, cancellationToken).ConfigureAwait(false))
+        {
+            lock (_lock)
             {
-                _verified.RemoveAt(0);
+                if (_shareAgainAt.ContainsKey(key))
+                {
+                    _shareAgainAt[key] = now + FailureLifetime;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The entry of <paramref name="key"/>, a fetch started for it when there is none live, or null when that fetch would
+    /// pass the bound and neither the URL nor <paramref name="pastBound"/> allows it.
+    /// </summary>
+    private Entry? Claim(string key, Uri url, DateTimeOffset now, bool pastBound)
+    {
+        lock (_lock)
+        {
+            if (_entries.TryGetValue(key, out Entry? entry) && entry.ExpiresAt > now)
+            {
+                return entry;
             }
 
-            _verified.Add(key);
+            if (!pastBound && _inFlight >= MaxFetchesInFlight && !_pinned.Contains(key) && !_verified.Contains(key))
+            {
+                return null;
+            }
+
+            MakeRoom(key, now);
+            _inFlight++;
+            entry = new Entry(FetchAsync(url), now + options.CertificateCacheLifetime);
+            _entries[key] = entry;
+            return entry;
         }
     }
 
     private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
-    private void MakeRoom(DateTimeOffset now)
+    private static HashSet<string> Pinned(SesWebhookOptions options)
+    {
+        HashSet<string> pinned = new(StringComparer.Ordinal);
+        foreach (string url in options.SigningCertificateUrls)
+        {
+            // The validator refused the app's start on any other; keyed as a message's URL is, by its parsed form.
+            if (SnsHosts.IsTrusted(url, requirePem: true, out Uri? uri))
+            {
+                pinned.Add(uri!.AbsoluteUri);
+            }
+        }
+
+        return pinned;
+    }
+
+    private void MakeRoom(string key, DateTimeOffset now)
     {
         foreach (KeyValuePair<string, Entry> expired in _entries.Where(e => e.Value.ExpiresAt <= now).ToList())
         {
             _entries.Remove(expired.Key);
         }
 
+        // Pinned certificates are held apart from the bound, so a pinned one needs no room and is never the one to go.
+        if (_pinned.Contains(key))
+        {
+            return;
+        }
+
         // Failed and pending fetches go first, then certificates that never verified a message: messages naming
         // certificates that do not exist, or real ones of other regions (anyone can send those), must not push the
         // signing certificate out and force a fetch for every genuine message.
-        while (_entries.Count >= Math.Max(1, options.CertificateCacheSize))
+        while (_entries.Count(e => !_pinned.Contains(e.Key)) >= Math.Max(1, options.CertificateCacheSize))
         {
-            string victim = _entries.OrderBy(e => _verified.Contains(e.Key)).ThenBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
+            string victim = _entries.Where(e => !_pinned.Contains(e.Key))
+                .OrderBy(e => _verified.Contains(e.Key)).ThenBy(e => e.Value.Succeeded).ThenBy(e => e.Value.ExpiresAt).First().Key;
             _entries.Remove(victim);
         }
     }

@@ -86,11 +86,13 @@ internal sealed class WebhookTestApp : IAsyncDisposable
     /// Records through EmailGuard's own feedback, with the send guard, its blocklist and the ratio breakers, instead of the
     /// recording fake (whose <see cref="Feedback"/> then sees nothing).
     /// </param>
+    /// <param name="sns">The fake SNS host, when the test must set it up before the app starts (it fetches pinned certificates then).</param>
     public static async Task<WebhookTestApp> StartAsync(
-        IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null, bool realFeedback = false)
+        IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null, bool realFeedback = false,
+        FakeSnsHost? sns = null)
     {
         var feedback = new RecordingFeedback();
-        var sns = new FakeSnsHost();
+        sns ??= new FakeSnsHost();
         TestApp app = await TestApp.StartAsync(
             s =>
             {
