@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using EmailGuard.AspNetCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -16,30 +15,18 @@ public sealed class SharedVerifiedSnsCertificateTests : IAsyncLifetime
 {
     private const string OtherRegionCertUrl = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-2222222222222222222222.pem";
 
-    private readonly SnsSigner _signer = new(TestApp.Start);
     private readonly SharedStore _shared = new();
+    private SnsInstancePair _pair = null!;
     private WebhookTestApp _first = null!;
     private WebhookTestApp _fresh = null!;
 
     public async Task InitializeAsync()
     {
-        Dictionary<string, string?> configuration = new()
-        {
-            ["EmailGuard:Webhooks:Ses:Enabled"] = "true",
-            ["EmailGuard:Webhooks:Ses:TopicArns:0"] = WebhookTestApp.TopicArn,
-        };
-        _first = await WebhookTestApp.StartAsync(configuration, services: Share);
-        _fresh = await WebhookTestApp.StartAsync(configuration, services: Share);
-        _first.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
-        _fresh.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
+        _pair = await SnsInstancePair.StartAsync(Share);
+        (_first, _fresh) = (_pair.First, _pair.Fresh);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _first.DisposeAsync();
-        await _fresh.DisposeAsync();
-        _signer.Dispose();
-    }
+    public async Task DisposeAsync() => await _pair.DisposeAsync();
 
     [Fact]
     public async Task CertificateAnotherInstanceVerified_IsFetchedPastTheBoundTheFloodFills()
@@ -147,28 +134,9 @@ public sealed class SharedVerifiedSnsCertificateTests : IAsyncLifetime
     private void Share(IServiceCollection services) => services.Replace(ServiceDescriptor.Singleton<IEmailGuardKeyValueStore>(_shared));
 
     private Task<HttpResponseMessage> PostAsync(WebhookTestApp app, Dictionary<string, string?> message, string certUrl = SnsSigner.DefaultCertUrl, DateTimeOffset? timestamp = null)
-    {
-        if (timestamp is { } at)
-        {
-            message["Timestamp"] = at.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-        }
+        => _pair.PostAsync(app, message, certUrl, timestamp);
 
-        return app.PostAsync("ses", SnsSigner.Body(_signer.Sign(message, certUrl: certUrl)));
-    }
-
-    /// <summary>Holds every fetch slot with messages naming fresh certificate URLs that hang.</summary>
-    private async Task<List<Task<HttpResponseMessage>>> HoldFetchSlotsAsync(WebhookTestApp app)
-    {
-        app.Sns.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        List<Task<HttpResponseMessage>> held = [];
-        for (int i = 0; i < SnsCertificateCache.MaxFetchesInFlight; i++)
-        {
-            held.Add(PostAsync(app, SnsSigner.Notification(SesFixtures.IdentityComplaint), string.Create(CultureInfo.InvariantCulture, $"https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-flood{i}.pem")));
-            (await app.Sns.HeldFetches.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("the flood's fetch must arrive");
-        }
-
-        return held;
-    }
+    private Task<List<Task<HttpResponseMessage>>> HoldFetchSlotsAsync(WebhookTestApp app) => _pair.HoldFetchSlotsAsync(app);
 
     /// <summary>A key-value store both instances share, which can be taken down; it counts the certificate records written.</summary>
     private sealed class SharedStore : IEmailGuardKeyValueStore

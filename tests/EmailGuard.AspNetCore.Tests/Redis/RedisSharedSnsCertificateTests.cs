@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using EmailGuard.AspNetCore.Tests.Feedback;
 using EmailGuard.Testing.Redis;
@@ -15,46 +14,22 @@ namespace EmailGuard.AspNetCore.Tests;
 public sealed class RedisSharedSnsCertificateTests(RedisServerFixture redis) : IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
-    private readonly SnsSigner _signer = new(TestApp.Start);
-    private WebhookTestApp _first = null!;
-    private WebhookTestApp _fresh = null!;
+    private SnsInstancePair _pair = null!;
 
-    public async Task InitializeAsync()
-    {
-        Dictionary<string, string?> configuration = new()
-        {
-            ["EmailGuard:Webhooks:Ses:Enabled"] = "true",
-            ["EmailGuard:Webhooks:Ses:TopicArns:0"] = WebhookTestApp.TopicArn,
-        };
-        _first = await WebhookTestApp.StartAsync(configuration, services: OnRedis);
-        _fresh = await WebhookTestApp.StartAsync(configuration, services: OnRedis);
-        _first.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
-        _fresh.Sns.Certificates[SnsSigner.DefaultCertUrl] = _signer.Pem;
-    }
+    public async Task InitializeAsync() => _pair = await SnsInstancePair.StartAsync(OnRedis);
 
-    public async Task DisposeAsync()
-    {
-        await _first.DisposeAsync();
-        await _fresh.DisposeAsync();
-        _signer.Dispose();
-    }
+    public async Task DisposeAsync() => await _pair.DisposeAsync();
 
     [Fact]
     public async Task CertificateAnotherInstanceVerified_IsFetchedPastTheBoundTheFloodFills()
     {
         // Arrange
-        (await PostAsync(_first, SnsSigner.DefaultCertUrl)).StatusCode.Should().Be(HttpStatusCode.OK);
-        _fresh.Sns.Hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        List<Task<HttpResponseMessage>> held = [];
-        for (int i = 0; i < SnsCertificateCache.MaxFetchesInFlight; i++)
-        {
-            held.Add(PostAsync(_fresh, string.Create(CultureInfo.InvariantCulture, $"https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-flood{i}.pem")));
-            (await _fresh.Sns.HeldFetches.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("the flood's fetch must arrive");
-        }
+        (await _pair.PostAsync(_pair.First, SnsSigner.Notification(SesFixtures.EventDelivery))).StatusCode.Should().Be(HttpStatusCode.OK);
+        List<Task<HttpResponseMessage>> held = await _pair.HoldFetchSlotsAsync(_pair.Fresh);
 
         // Act
-        HttpResponseMessage genuine = await PostAsync(_fresh, SnsSigner.DefaultCertUrl);
-        _fresh.Sns.Hold.SetResult();
+        HttpResponseMessage genuine = await _pair.PostAsync(_pair.Fresh, SnsSigner.Notification(SesFixtures.EventDelivery));
+        _pair.Fresh.Sns.Hold!.SetResult();
         HttpResponseMessage[] flood = await Task.WhenAll(held);
 
         // Assert
@@ -67,9 +42,6 @@ public sealed class RedisSharedSnsCertificateTests(RedisServerFixture redis) : I
         TimeSpan? ttl = await database.KeyTimeToLiveAsync(keys[0]);
         ttl.Should().NotBeNull().And.BeGreaterThan(TimeSpan.FromHours(23)).And.BeLessThanOrEqualTo(TimeSpan.FromHours(24), "it lives as long as a cached certificate");
     }
-
-    private Task<HttpResponseMessage> PostAsync(WebhookTestApp app, string certUrl) =>
-        app.PostAsync("ses", SnsSigner.Body(_signer.Sign(SnsSigner.Notification(SesFixtures.EventDelivery), certUrl: certUrl)));
 
     private void OnRedis(IServiceCollection services) => services.AddEmailGuard().AddRedisStore(o =>
     {
