@@ -157,6 +157,43 @@ public sealed class RogueTenantTests
     }
 
     [Fact]
+    public async Task Suspension_OfTheRogue_HitsNoTenantWhoseIdIsItsPrefixItsCaseOrItsSpacing()
+    {
+        await using FeedbackTestApp app = App();
+        await SendAsync(app, "tenant-b", 194);
+        List<string> rogue = await SendAsync(app, "tenant-a", 6);
+        await BounceAsync(app, "tenant-a", rogue);
+        (await FlagsAsync(app, "tenant-a")).Should().ContainSingle(f => f.Suspend);
+
+        foreach (string other in (string[])["tenant-a1", "tenant-", "Tenant-A", "TENANT-A", "tenant-a ", " tenant-a", "tenant-aa"])
+        {
+            (await FlagsAsync(app, other)).Should().BeEmpty(other);
+            OutboundEmail mail = new() { To = ["x@customers.example"], Sender = "noreply@app.example", TenantId = other, UserId = other, Category = "receipt" };
+            EmailSendDecision decision = await app.Guard.CheckAsync(mail);
+            decision.IsAllowed.Should().BeTrue($"{other}: {decision.Dimension} {decision.Reason}");
+        }
+    }
+
+    [Fact]
+    public async Task Feedback_RogueEchoesAnotherTenantsTags_ChargedToTheRogueByItsTrackedMessageId()
+    {
+        // The rogue's mail carried headers of its own naming the other tenant, and the provider echoed them as tags; the
+        // guard tracked the message id when it sent the rogue's mail.
+        await using FeedbackTestApp app = App();
+        await SendAsync(app, "tenant-a", 1);
+        await app.Feedback.TrackForProviderAsync("ses", "msg-rogue-1", new EmailSendAttribution { TenantId = "tenant-a", UserId = "tenant-a-user" });
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event(
+            "evt-echo", recipient: "r0@tenant-a-customers.example", messageId: "msg-rogue-1",
+            attribution: new EmailSendAttribution { TenantId = "tenant-b", UserId = "tenant-b-user" }));
+
+        result.Attribution!.TenantId.Should().Be("tenant-a");
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "tenant-a")).Bounces.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "tenant-b")).Bounces.Should().Be(0);
+        (await app.Counts.GetAsync(EmailGuardDimension.User, "tenant-b-user")).Bounces.Should().Be(0);
+    }
+
+    [Fact]
     public async Task ManySmallTenants_EachUnderTheMinimum_NoneTrips_TheAccountBreakerHoldsThem()
     {
         // A known limit, not closed here: a rogue that can open tenants at will splits itself into 20 of 9 sign-ups each,
