@@ -194,6 +194,26 @@ public sealed class RogueTenantTests
     }
 
     [Fact]
+    public async Task Feedback_RogueDrawsAComplaintFromAnotherTenantsCustomer_SuppressesTheAddressForEveryone_ByDesign_ChargedToTheRogue()
+    {
+        // By design (DESIGN.md: hard bounces and complaints go on the shared blocklist): a complaint suppresses the address
+        // account-wide, as the providers' own account-level suppression lists do; the complaint counts against the rogue.
+        await using FeedbackTestApp app = App();
+        const string Customer = "buyer@tenant-b-customers.example";
+        (await app.Guard.CheckAsync(Mail("tenant-a", Customer, "receipt"))).IsAllowed.Should().BeTrue();
+
+        await app.Feedback.RecordAsync(FeedbackTestApp.Event(
+            "evt-complaint", EmailFeedbackKind.Complained, recipient: Customer,
+            attribution: new EmailSendAttribution { TenantId = "tenant-a", UserId = "tenant-a-user" }));
+
+        EmailSendDecision decision = await app.Guard.CheckAsync(Mail("tenant-b", Customer, "receipt"));
+        (decision.IsAllowed, decision.Dimension).Should().Be((false, EmailGuardDimension.Recipient));
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "tenant-a")).Complaints.Should().Be(1);
+        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "tenant-b")).Complaints.Should().Be(0);
+        (await FlagsAsync(app, "tenant-b")).Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task ManySmallTenants_EachUnderTheMinimum_NoneTrips_TheAccountBreakerHoldsThem()
     {
         // A known limit, not closed here: a rogue that can open tenants at will splits itself into 20 of 9 sign-ups each,
