@@ -83,16 +83,18 @@ internal sealed partial class RatioBreaker
         try
         {
             EmailFeedbackCounts[] counts = await _feedback.ReadAsync([.. parties], cancellationToken).ConfigureAwait(false);
-            await EvaluateAccountAsync(counts, complaint, cancellationToken).ConfigureAwait(false);
+
+            // The parties first: a tenant whose bounces put the account over the line is stopped before the risky
+            // categories every tenant sends are tightened.
             foreach (EmailFeedbackCounts party in counts)
             {
                 switch (party.Dimension)
                 {
                     case EmailGuardDimension.Tenant:
-                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, attribution, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.User:
-                        await FlagIfOverAsync(EmailGuardPartyType.User, party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, attribution, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.ClientIp:
                         await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
@@ -104,6 +106,8 @@ internal sealed partial class RatioBreaker
                         break;
                 }
             }
+
+            await EvaluateAccountAsync(counts, complaint, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -148,7 +152,8 @@ internal sealed partial class RatioBreaker
     }
 
     private async ValueTask FlagIfOverAsync(
-        EmailGuardPartyType partyType, EmailFeedbackCounts counts, bool complaint, EmailSendAttribution attribution, CancellationToken cancellationToken)
+        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, EmailSendAttribution attribution,
+        CancellationToken cancellationToken)
     {
         if (_flags is null || counts.Partition is not { } party)
         {
@@ -175,13 +180,14 @@ internal sealed partial class RatioBreaker
             return;
         }
 
-        // Below the minimum volume only a party that tripped before is judged; the memory is read only then.
+        // Below the minimum volume only a party that tripped before is judged, or one whose failures alone put the account
+        // over the account-wide breaker's line; the memory is read only then.
         int? remembered = null;
         bool tripped = trip is not null;
         if (!tripped && Volume(counts) < _options.MinimumSends && counts.LastSends < _options.MinimumSends)
         {
             remembered = await RememberedLevelAsync(memory, cancellationToken).ConfigureAwait(false);
-            tripped = remembered > 0;
+            tripped = remembered > 0 || PutsAccountOver(read, counts, complaint);
         }
 
         (_, EmailRatioBreakerAction action) = Judge(counts, complaint, tripped);
