@@ -102,8 +102,10 @@ internal sealed partial class ResilientRateLimitStore
         {
             decision = await task.WaitAsync(_timeout, _timeProvider).ConfigureAwait(false);
         }
-        catch (TimeoutException) when (!task.IsCompleted)
+        catch (TimeoutException)
         {
+            // Not "when the call is still running": it may have completed since the wait timed out, and its admission,
+            // left standing, would count the admits a second time when they are written back again.
             GiveBackWhenCancelled(task, buffers);
             throw;
         }

@@ -207,12 +207,15 @@ internal sealed partial class ResilientRateLimitStore : IResilientRateLimitStore
                         GiveBackWhenCancelled(task, buffers);
                         throw;
                     }
-                    catch (TimeoutException) when (!task.IsCompleted && operation != StoreOperation.Peek && failureMode != StoreFailureMode.FailOpen)
+                    catch (TimeoutException) when (operation != StoreOperation.Peek && failureMode != StoreFailureMode.FailOpen)
                     {
                         // The caller is answered by the failure mode, which does not admit on this call's behalf (fail-closed
                         // denies; the local fallback decides, and writes its own admits back), so a late admission by the
                         // store would charge a permit nobody used: it is given back when the reply comes. Under fail-open the
-                        // caller sends unguarded, and the late admission stays: it counts a send that went out.
+                        // caller sends unguarded, and the late admission stays: it counts a send that went out. The call may
+                        // have completed between the wait's timeout and here (a reply just in), so its state is not asked:
+                        // the give-back reads its outcome, and gives back only an admission (a call that failed by itself,
+                        // with a timeout of its own or not, took nothing the wrapper knows of).
                         abandoned = true;
                         GiveBackWhenCancelled(task, buffers);
                         throw;

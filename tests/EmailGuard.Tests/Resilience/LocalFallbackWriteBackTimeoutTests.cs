@@ -42,6 +42,105 @@ public sealed class LocalFallbackWriteBackTimeoutTests
         entry[0].Count.Should().Be(1, "the late run of the write-back that timed out was given back, and the second write-back counted it");
     }
 
+    [Fact]
+    public async Task WriteBack_StoreAdmitsAsItsWaitTimesOut_TheLocalAdmitIsCountedOnce()
+    {
+        // Arrange: "k" admitted locally while the store was down.
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 5, 8, 0, 0, TimeSpan.Zero));
+        HangingStore store = new(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), time)) { Down = true };
+        ResilientRateLimitStore resilient = new(store, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(1) }, time);
+        (await resilient.AcquireAsync(ResilienceHarness.One("k", s_rule), Memory<RateLimitEntry>.Empty, StoreFailureMode.LocalFallback)).IsAllowed.Should().BeTrue();
+
+        // Act: the store answers again, but hangs on the write-back of "k", and admits it in the gap between the
+        // write-back's wait timing out and the wrapper looking at the call. The wrapper took that call for one that
+        // had failed by itself and left its admission standing; the write-back, still pending, counted "k" again.
+        store.Down = false;
+        store.HangKey = "k";
+        TimeoutRace race = new(store.AdmitHanging);
+        (await race.Start(() => resilient.AcquireAsync(ResilienceHarness.One("other", s_rule), Memory<RateLimitEntry>.Empty, StoreFailureMode.LocalFallback).AsTask()))
+            .IsAllowed.Should().BeTrue();
+        (await Task.WhenAny(store.Hung.Task, Task.Delay(TimeSpan.FromSeconds(30)))).Should().Be(store.Hung.Task, "a decision of the store starts the write-back");
+        race.Arm();
+
+        // The wait's timer may be made just after the call reached the store: a second's advance that came first fires it at the next.
+        for (int i = 0; i < 10 && !race.Answered; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            await Task.WhenAny(resilient.WriteBack, Task.Delay(TimeSpan.FromSeconds(1)));
+        }
+
+        await resilient.WriteBack.WaitAsync(TimeSpan.FromSeconds(30));
+        await resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        store.HangKey = null;
+        (await resilient.AcquireAsync(ResilienceHarness.One("other", s_rule), Memory<RateLimitEntry>.Empty, StoreFailureMode.LocalFallback)).IsAllowed.Should().BeTrue();
+        await resilient.WriteBack.WaitAsync(TimeSpan.FromSeconds(30));
+        await resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert: one local admit, counted once in the store.
+        race.Answered.Should().BeTrue("the store admitted the write-back in the gap");
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await store.Inner.PeekAsync(ResilienceHarness.One("k", s_rule, cost: 0), entry);
+        entry[0].Count.Should().Be(1, "the admission that came as the write-back's wait timed out was given back, and the second write-back counted the admit");
+    }
+
+    /// <summary>A shared store that can be down, or hang the acquires of one key until one is admitted at once, synchronously.</summary>
+    private sealed class HangingStore(InMemoryRateLimitStore inner) : IRateLimitStore
+    {
+        private (TaskCompletionSource<RateLimitDecision> Completion, RateLimitRequest[] Requests)? _hanging;
+
+        public bool Down { get; set; }
+
+        public string? HangKey { get; set; }
+
+        public TaskCompletionSource Hung { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public InMemoryRateLimitStore Inner => inner;
+
+        /// <summary>Admits the hanging acquire in the inner store and completes its task, before this returns.</summary>
+        public void AdmitHanging()
+        {
+            (TaskCompletionSource<RateLimitDecision> completion, RateLimitRequest[] requests) = _hanging!.Value;
+            ValueTask<RateLimitDecision> admitted = inner.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+            completion.SetResult(admitted.Result);
+        }
+
+        public ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        {
+            if (HangKey is { } hang && requests.Span[0].Key == hang)
+            {
+                TaskCompletionSource<RateLimitDecision> completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+                _hanging = (completion, requests.ToArray());
+                Hung.TrySetResult();
+                return new(completion.Task);
+            }
+
+            return DecideLaterAsync(requests, results, cancellationToken);
+        }
+
+        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => inner.PeekAsync(requests, results, cancellationToken);
+
+        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+            => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
+
+        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
+            => inner.RefundAsync(requests, decision, cancellationToken);
+
+        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
+            => inner.ResetAsync(key, rule, cancellationToken);
+
+        private async ValueTask<RateLimitDecision> DecideLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
+        {
+            await Task.Yield();
+            if (Down)
+            {
+                throw new InvalidOperationException("The store is down.");
+            }
+
+            return await inner.AcquireAsync(requests, results, cancellationToken);
+        }
+    }
+
     /// <summary>A shared store that can be down, or hold the acquires of one key until released.</summary>
     private sealed class HoldingStore(InMemoryRateLimitStore inner) : IRateLimitStore
     {

@@ -85,6 +85,38 @@ public sealed class ResilientRateLimitStoreBusyAndCancellationTests
             : "the caller was answered by the failure mode, not by this admission, so the late admission is given back");
     }
 
+    [Theory]
+    [InlineData(StoreFailureMode.FailClosed)]
+    [InlineData(StoreFailureMode.LocalFallback)]
+    public async Task AcquireAsync_StoreAdmitsAsTheWaitTimesOut_TheAdmissionIsStillGivenBack(StoreFailureMode mode)
+    {
+        // Arrange: a hung call, answered (admitted) after the wait for it timed out but before the wrapper looked at it.
+        // The wrapper took a call complete by then for one that had failed by itself: it left the admission standing,
+        // and a check answered by the local fallback was counted twice in Redis once its local admit was written back.
+        using ResilienceHarness harness = new();
+        RateLimitDecision admitted = await harness.Store.Inner.AcquireAsync(ResilienceHarness.One("racing"), default);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+        TimeoutRace race = new(() =>
+        {
+            harness.Store.Behavior = FakeStoreBehavior.Succeed;
+            harness.Store.ReleaseHanging(admitted: admitted);
+        });
+        Task<RateLimitDecision> call = race.Start(() => harness.AcquireAsync("racing", mode).AsTask());
+
+        // Act
+        race.Arm();
+        harness.Time.Advance(harness.Options.Timeout);
+        RateLimitDecision answered = await call.WaitAsync(TimeSpan.FromSeconds(30));
+        await harness.Resilient.CancelledCallsSettledAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Assert
+        race.Answered.Should().BeTrue("the store answered in the gap");
+        answered.Status.Should().Be(mode == StoreFailureMode.FailClosed ? RateLimitStatus.StoreUnavailable : RateLimitStatus.Allowed, "the wait timed out: the failure mode answered");
+        RateLimitEntry[] entry = new RateLimitEntry[1];
+        await harness.Store.Inner.PeekAsync(ResilienceHarness.One("racing", cost: 0), entry);
+        entry[0].Count.Should().Be(0, "the caller was answered by the failure mode, so the admission that came as the wait timed out is given back");
+    }
+
     [Fact]
     public async Task AcquireAsync_StoreFailsAfterTheCallerCancelled_NothingIsGivenBack()
     {
