@@ -1,4 +1,5 @@
 using EmailGuard.Tests.Guard;
+using EmailGuard.Tests.Stores;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 
@@ -545,29 +546,20 @@ public sealed class RecoveryHandOverTests : IAsyncDisposable
     /// through, then waits at <paramref name="gate"/>. Not an in-memory store, so the resilience wrapper takes its
     /// shared-store path, as over Redis.
     /// </summary>
-    private sealed class GatedStore(IRateLimitStore inner, Gate gate, Func<ReadOnlyMemory<RateLimitRequest>, bool> gates) : IRateLimitStore
+    private sealed class GatedStore(IRateLimitStore inner, Gate gate, Func<ReadOnlyMemory<RateLimitRequest>, bool> gates) : ForwardingRateLimitStore(inner)
     {
-        public async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
-            RateLimitDecision decision = await inner.AcquireAsync(requests, results, cancellationToken);
+            RateLimitDecision decision = await Next.AcquireAsync(requests, results, cancellationToken);
             await gate.PassAsync(gates(requests));
             return decision;
         }
 
-        public async ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override async ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
-            RateLimitDecision decision = await inner.PeekAsync(requests, results, cancellationToken);
+            RateLimitDecision decision = await Next.PeekAsync(requests, results, cancellationToken);
             await gate.PassAsync(gates(requests));
             return decision;
         }
-
-        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
-
-        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
-            => inner.RefundAsync(requests, decision, cancellationToken);
-
-        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
-            => inner.ResetAsync(key, rule, cancellationToken);
     }
 }

@@ -1,3 +1,4 @@
+using EmailGuard.Tests.Stores;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -88,30 +89,21 @@ public sealed class SendGuardReservationFeedbackTests
     }
 
     /// <summary>Counts the calls that commit (acquires and reservations) made to the store.</summary>
-    private sealed class CountingStore(IRateLimitStore inner) : IRateLimitStore
+    private sealed class CountingStore(IRateLimitStore inner) : ForwardingRateLimitStore(inner)
     {
         public int Acquires;
         public int Reserves;
 
-        public ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref Acquires);
-            return inner.AcquireAsync(requests, results, cancellationToken);
+            return Next.AcquireAsync(requests, results, cancellationToken);
         }
 
-        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref Reserves);
-            return inner.ReserveAsync(requests, maxWait, results, cancellationToken);
+            return Next.ReserveAsync(requests, maxWait, results, cancellationToken);
         }
-
-        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.PeekAsync(requests, results, cancellationToken);
-
-        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
-            => inner.RefundAsync(requests, decision, cancellationToken);
-
-        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
-            => inner.ResetAsync(key, rule, cancellationToken);
     }
 }

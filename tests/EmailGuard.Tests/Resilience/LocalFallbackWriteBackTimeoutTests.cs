@@ -1,3 +1,4 @@
+using EmailGuard.Tests.Stores;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Resilience;
@@ -84,7 +85,7 @@ public sealed class LocalFallbackWriteBackTimeoutTests
     }
 
     /// <summary>A shared store that can be down, or hang the acquires of one key until one is admitted at once, synchronously.</summary>
-    private sealed class HangingStore(InMemoryRateLimitStore inner) : IRateLimitStore
+    private sealed class HangingStore(InMemoryRateLimitStore inner) : ForwardingRateLimitStore(inner)
     {
         private (TaskCompletionSource<RateLimitDecision> Completion, RateLimitRequest[] Requests)? _hanging;
 
@@ -94,17 +95,17 @@ public sealed class LocalFallbackWriteBackTimeoutTests
 
         public TaskCompletionSource Hung { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public InMemoryRateLimitStore Inner => inner;
+        public InMemoryRateLimitStore Inner => (InMemoryRateLimitStore)Next;
 
         /// <summary>Admits the hanging acquire in the inner store and completes its task, before this returns.</summary>
         public void AdmitHanging()
         {
             (TaskCompletionSource<RateLimitDecision> completion, RateLimitRequest[] requests) = _hanging!.Value;
-            ValueTask<RateLimitDecision> admitted = inner.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
+            ValueTask<RateLimitDecision> admitted = Next.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
             completion.SetResult(admitted.Result);
         }
 
-        public ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
             if (HangKey is { } hang && requests.Span[0].Key == hang)
             {
@@ -117,17 +118,6 @@ public sealed class LocalFallbackWriteBackTimeoutTests
             return DecideLaterAsync(requests, results, cancellationToken);
         }
 
-        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.PeekAsync(requests, results, cancellationToken);
-
-        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
-
-        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
-            => inner.RefundAsync(requests, decision, cancellationToken);
-
-        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
-            => inner.ResetAsync(key, rule, cancellationToken);
 
         private async ValueTask<RateLimitDecision> DecideLaterAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken)
         {
@@ -137,12 +127,12 @@ public sealed class LocalFallbackWriteBackTimeoutTests
                 throw new InvalidOperationException("The store is down.");
             }
 
-            return await inner.AcquireAsync(requests, results, cancellationToken);
+            return await Next.AcquireAsync(requests, results, cancellationToken);
         }
     }
 
     /// <summary>A shared store that can be down, or hold the acquires of one key until released.</summary>
-    private sealed class HoldingStore(InMemoryRateLimitStore inner) : IRateLimitStore
+    private sealed class HoldingStore(InMemoryRateLimitStore inner) : ForwardingRateLimitStore(inner)
     {
         public bool Down { get; set; }
 
@@ -152,9 +142,9 @@ public sealed class LocalFallbackWriteBackTimeoutTests
 
         public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public InMemoryRateLimitStore Inner => inner;
+        public InMemoryRateLimitStore Inner => (InMemoryRateLimitStore)Next;
 
-        public async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
+        public override async ValueTask<RateLimitDecision> AcquireAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
         {
             await Task.Yield();
             if (Down)
@@ -168,19 +158,7 @@ public sealed class LocalFallbackWriteBackTimeoutTests
                 await Release.Task;
             }
 
-            return await inner.AcquireAsync(requests, results, cancellationToken);
+            return await Next.AcquireAsync(requests, results, cancellationToken);
         }
-
-        public ValueTask<RateLimitDecision> PeekAsync(ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.PeekAsync(requests, results, cancellationToken);
-
-        public ValueTask<RateLimitDecision> ReserveAsync(ReadOnlyMemory<RateLimitRequest> requests, TimeSpan maxWait, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
-            => inner.ReserveAsync(requests, maxWait, results, cancellationToken);
-
-        public ValueTask<bool> RefundAsync(ReadOnlyMemory<RateLimitRequest> requests, RateLimitDecision decision, CancellationToken cancellationToken = default)
-            => inner.RefundAsync(requests, decision, cancellationToken);
-
-        public ValueTask ResetAsync(string key, RateLimitRule rule, CancellationToken cancellationToken = default)
-            => inner.ResetAsync(key, rule, cancellationToken);
     }
 }
