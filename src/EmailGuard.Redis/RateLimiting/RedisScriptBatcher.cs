@@ -9,7 +9,8 @@ namespace EmailGuard.Redis;
 
 /// <summary>
 /// Batches the acquire scripts of different keys: while one is in flight to a node (to a hash slot on a cluster),
-/// acquires for that node wait in its lane, and when it returns they go out together as one script call
+/// acquires for that node wait in its lane, and they go out together as one script call (a second one while the first
+/// is in flight, see <see cref="RunLaneAsync"/>)
 /// (<see cref="RedisRateLimitStore.AcquireManyScriptText"/>) that runs each one, in arrival order, with the very
 /// function its own script runs.
 /// </summary>
@@ -22,7 +23,8 @@ namespace EmailGuard.Redis;
 /// failed: sent, so it may or may not have run. Members a server refused as a read-only replica (<c>READONLY</c>, a
 /// failover the client has not seen) wrote nothing, and neither did the batch's end on their behalf (it writes only
 /// what earlier members' writes took): they go again, in their order, once the connection has looked for the primary,
-/// within the retry budget of the earliest of them, before the lane takes its next batch.
+/// within the retry budget of the earliest of them, before the lane takes its next batch (a batch already sent behind
+/// theirs went to the same server and was refused too, so it goes again after them).
 /// </para>
 /// <para>
 /// Cancellation behaves as without batching. A member whose caller cancels before its batch is sent is dropped and
@@ -47,6 +49,9 @@ internal sealed partial class RedisScriptBatcher
 
     /// <summary>The most acquires one lane queues; beyond that an acquire is sent alone.</summary>
     internal const int MaxQueued = 4096;
+
+    /// <summary>The most batches of one lane in flight at once (see <see cref="RunLaneAsync"/>).</summary>
+    internal const int MaxBatchesInFlight = 2;
 
     private readonly ConcurrentDictionary<int, Lane> _lanes = new();
     private readonly MemberPool _members = new();
@@ -101,6 +106,24 @@ internal sealed partial class RedisScriptBatcher
 
     /// <summary>The lanes with a script in flight; for tests.</summary>
     public int LaneCount => _lanes.Count;
+
+    /// <summary>The acquires waiting in the lanes for a batch; for tests.</summary>
+    public int QueuedCount
+    {
+        get
+        {
+            int queued = 0;
+            foreach (Lane lane in _lanes.Values)
+            {
+                lock (lane)
+                {
+                    queued += lane.Waiting.Count;
+                }
+            }
+
+            return queued;
+        }
+    }
 
     /// <summary>
     /// Sends an acquire script: at once when its lane is idle, else with the next batch of its lane. The contract is
@@ -221,25 +244,64 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>
-    /// Sends the lane's members batch after batch until none wait. One loop owns the lane. Every batch answered is
-    /// followed by a yield before the next batch is taken: the continuations of the callers just answered were queued
-    /// before the loop's own, so callers that acquire again at once (an app's busy request loop) come back into the
-    /// lane first and go out in the next batch with those who queued meanwhile. Taken at once instead, the next batch
-    /// held only the callers who queued while the last one was in flight, and the callers split into two halves that
-    /// took turns: twice the batches, each half as full, and every batch's fixed cost (the script call, its round
-    /// trip, the server's TIME) paid twice as often on both sides. The yield also keeps a store failing fast from
-    /// holding the thread that started the loop.
+    /// Sends the lane's members batch after batch until none wait, with up to <see cref="MaxBatchesInFlight"/> batches
+    /// in flight. One loop owns the lane.
     /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Every batch answered is followed by a yield before the next batch is taken: the continuations of the callers
+    /// just answered were queued before the loop's own, so callers that acquire again at once (an app's busy request
+    /// loop) come back into the lane first and go out with those who queued meanwhile, instead of a batch of the few
+    /// who queued while the last one was in flight.
+    /// </para>
+    /// <para>
+    /// A second batch goes out, one yield after the first, while the first is in flight: with one batch at a time the
+    /// client and the server took turns, each idle while the other worked (a batch's callers answered and back in the
+    /// lane, then the server running their batch), and on a busy node half the time of both went unused. Both batches
+    /// go over the one connection of the node, which runs them in the order they were sent, so each member is still
+    /// decided at its place in the arrival order. A batch is answered only after the one sent before it.
+    /// </para>
+    /// <para>
+    /// The yields also keep a store failing fast from holding the thread that started the loop.
+    /// </para>
+    /// </remarks>
     private async Task RunLaneAsync(Lane lane, int key)
     {
-        List<Member> batch = [];
+        Queue<SentBatch> inFlight = new(MaxBatchesInFlight);
+        Stack<List<Member>> spare = new(MaxBatchesInFlight);
         List<Member> refused = [];
-        while (TakeBatch(lane, key, batch))
+        while (true)
         {
-            (string? refusal, int searches) = await SendAndAnswerAsync(batch, refused).ConfigureAwait(false);
+            while (inFlight.Count < MaxBatchesInFlight)
+            {
+                List<Member> next = spare.Count > 0 ? spare.Pop() : [];
+                if (!TakeBatch(lane, key, next, mayClose: inFlight.Count == 0))
+                {
+                    spare.Push(next);
+                    break;
+                }
+
+                int sentSearches = _scripts.PrimarySearches;
+                inFlight.Enqueue(new(next, SendSafely(next), sentSearches));
+                if (inFlight.Count < MaxBatchesInFlight)
+                {
+                    await Task.Yield();
+                }
+            }
+
+            if (!inFlight.TryDequeue(out SentBatch sent))
+            {
+                // TakeBatch closed the lane: nobody waits, and nothing is in flight.
+                return;
+            }
+
+            List<Member> batch = sent.Members;
+            string? refusal = await AnswerAsync(batch, sent.Reply, refused).ConfigureAwait(false);
+            int searches = sent.Searches;
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
-            // connection has looked for the primary they go again, in their order, ahead of the members queued since.
+            // connection has looked for the primary they go again, in their order, ahead of the members queued since
+            // (a batch sent behind theirs before the refusal came back went to the same server, and is refused too).
             for (int resends = 0; refusal is not null; resends++)
             {
                 (batch, refused) = (refused, batch);
@@ -277,29 +339,44 @@ internal sealed partial class RedisScriptBatcher
                     break;
                 }
 
-                (refusal, searches) = await SendAndAnswerAsync(batch, refused).ConfigureAwait(false);
+                searches = _scripts.PrimarySearches;
+                refusal = await AnswerAsync(batch, SendSafely(batch), refused).ConfigureAwait(false);
             }
 
             // Each member went back to the pool when both its caller and the lane were done with it.
             batch.Clear();
             refused.Clear();
+            spare.Push(batch);
             await Task.Yield();
         }
     }
 
-    /// <summary>
-    /// Sends one batch and answers its members, but for those refused as a read-only replica, which go to
-    /// <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none), and how
-    /// many times the connection had looked for the primary when the batch was sent.
-    /// </summary>
-    private async Task<(string? Refusal, int Searches)> SendAndAnswerAsync(List<Member> batch, List<Member> refused)
+    /// <summary>Sends a batch; a failure to even send it becomes the batch's failure, as a failed reply would be.</summary>
+    private Task<RedisResult> SendSafely(List<Member> batch)
     {
-        int searches = _scripts.PrimarySearches;
+        try
+        {
+            return Send(batch);
+        }
+#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return Task.FromException<RedisResult>(ex);
+        }
+    }
+
+    /// <summary>
+    /// Answers the members of one sent batch when its reply comes, but for those refused as a read-only replica,
+    /// which go to <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none).
+    /// </summary>
+    private async Task<string?> AnswerAsync(List<Member> batch, Task<RedisResult> reply, List<Member> refused)
+    {
         Exception? failure;
         string? refusal = null;
         try
         {
-            RedisResult raw = await Send(batch).ConfigureAwait(false);
+            RedisResult raw = await reply.ConfigureAwait(false);
             (failure, refusal) = Answer(batch, raw, refused);
         }
 #pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
@@ -324,15 +401,15 @@ internal sealed partial class RedisScriptBatcher
             }
         }
 
-        return (refusal, searches);
+        return refusal;
     }
 
     /// <summary>
     /// Takes the next batch from the front of the lane into <paramref name="batch"/>, in arrival order and within the
-    /// bounds; drops members whose callers cancelled and fails those that waited too long. False, and the lane closed,
-    /// when nobody waits.
+    /// bounds; drops members whose callers cancelled and fails those that waited too long. False when nobody waits,
+    /// and then, when <paramref name="mayClose"/> (no batch of the lane is in flight), the lane closed.
     /// </summary>
-    private bool TakeBatch(Lane lane, int key, List<Member> batch)
+    private bool TakeBatch(Lane lane, int key, List<Member> batch, bool mayClose)
     {
         lock (lane)
         {
@@ -361,6 +438,11 @@ internal sealed partial class RedisScriptBatcher
 
             if (batch.Count == 0)
             {
+                if (!mayClose)
+                {
+                    return false;
+                }
+
                 lane.Busy = false;
                 lane.Closed = true;
                 _lanes.TryRemove(new KeyValuePair<int, Lane>(key, lane));
@@ -370,6 +452,9 @@ internal sealed partial class RedisScriptBatcher
             return true;
         }
     }
+
+    /// <summary>A batch sent and not yet answered, and how many times the connection had looked for the primary when it went.</summary>
+    private readonly record struct SentBatch(List<Member> Members, Task<RedisResult> Reply, int Searches);
 
     /// <summary>The acquires of one node or slot: whether a script is in flight, and who waits for the next batch.</summary>
     private sealed class Lane

@@ -19,6 +19,7 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
     private readonly Task _accepting;
     private long _replyDelayTicks;
     private TaskCompletionSource? _hold;
+    private int _held;
 
     private DelayingRedisProxy(EndPoint server)
     {
@@ -34,6 +35,9 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
         set => Interlocked.Exchange(ref _replyDelayTicks, value.Ticks);
     }
 
+    /// <summary>Gets how many chunks of replies are held now (one per connection at most).</summary>
+    public int RepliesHeld => Volatile.Read(ref _held);
+
     /// <summary>Gets the port the proxy listens on, on the loopback address.</summary>
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -48,6 +52,14 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
 
     /// <summary>Passes the replies held, and every later one, on.</summary>
     public void ReleaseReplies() => Interlocked.Exchange(ref _hold, null)?.TrySetResult();
+
+    /// <summary>
+    /// Passes the replies held on, and holds every reply read after them, in one step: the client cannot send anything
+    /// in answer to the replies passed on whose own reply slips through before the hold. A reply of the same connection
+    /// that had not reached the proxy yet is held too.
+    /// </summary>
+    public void PassHeldRepliesAndHoldTheNext()
+        => Interlocked.Exchange(ref _hold, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously))?.TrySetResult();
 
     /// <summary>Connects a multiplexer through the proxy; the fixture disposes of it with its others.</summary>
     public ConnectionMultiplexer Connect(RedisServerFixture fixture)
@@ -126,7 +138,15 @@ internal sealed class DelayingRedisProxy : IAsyncDisposable
 
                 if (delayed && Volatile.Read(ref _hold) is { } hold)
                 {
-                    await hold.Task.WaitAsync(_stop.Token);
+                    Interlocked.Increment(ref _held);
+                    try
+                    {
+                        await hold.Task.WaitAsync(_stop.Token);
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref _held);
+                    }
                 }
 
                 await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
