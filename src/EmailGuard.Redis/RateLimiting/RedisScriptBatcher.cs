@@ -23,8 +23,10 @@ namespace EmailGuard.Redis;
 /// failed: sent, so it may or may not have run. Members a server refused as a read-only replica (<c>READONLY</c>, a
 /// failover the client has not seen) wrote nothing, and neither did the batch's end on their behalf (it writes only
 /// what earlier members' writes took): they go again, in their order, once the connection has looked for the primary,
-/// within the retry budget of the earliest of them, before the lane takes its next batch (a batch already sent behind
-/// theirs went to the same server and was refused too, so it goes again after them).
+/// within the retry budget of the earliest of them, before the lane takes its next batch. A batch already sent behind
+/// theirs went to the same server and is mostly refused too, and goes again after them; one that the client sent to the
+/// new primary before their refusal came back is decided before them, as two callers' own scripts would be across that
+/// failover: each member is still decided once, all or nothing.
 /// </para>
 /// <para>
 /// Cancellation behaves as without batching. A member whose caller cancels before its batch is sent is dropped and
@@ -301,7 +303,7 @@ internal sealed partial class RedisScriptBatcher
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
             // connection has looked for the primary they go again, in their order, ahead of the members queued since
-            // (a batch sent behind theirs before the refusal came back went to the same server, and is refused too).
+            // (a batch sent behind theirs before the refusal came back mostly went to the same server and is refused too).
             for (int resends = 0; refusal is not null; resends++)
             {
                 (batch, refused) = (refused, batch);
