@@ -270,9 +270,14 @@ internal sealed partial class RedisScriptBatcher
         Queue<SentBatch> inFlight = new(MaxBatchesInFlight);
         Stack<List<Member>> spare = new(MaxBatchesInFlight);
         List<Member> refused = [];
+
+        // After a refusal the batches still in flight went to the same server and were refused too: their members go
+        // again, in their order, before any later batch is sent, so the lane sends nothing new until they are answered.
+        bool draining = false;
         while (true)
         {
-            while (inFlight.Count < MaxBatchesInFlight)
+            draining &= inFlight.Count > 0;
+            while (!draining && inFlight.Count < MaxBatchesInFlight)
             {
                 List<Member> next = spare.Count > 0 ? spare.Pop() : [];
                 if (!TakeBatch(lane, key, next, mayClose: inFlight.Count == 0))
@@ -298,6 +303,7 @@ internal sealed partial class RedisScriptBatcher
             List<Member> batch = sent.Members;
             string? refusal = await AnswerAsync(batch, sent.Reply, refused).ConfigureAwait(false);
             int searches = sent.Searches;
+            draining |= refusal is not null;
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
             // connection has looked for the primary they go again, in their order, ahead of the members queued since
