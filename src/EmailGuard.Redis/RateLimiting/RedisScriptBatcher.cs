@@ -307,8 +307,9 @@ internal sealed partial class RedisScriptBatcher
             string? refusal = await AnswerAsync(batch, sent.Call, refused).ConfigureAwait(false);
             int searches = sent.Call.Searches;
 
-            // A batch refused or failed as a whole (NOSCRIPT, a moving slot) was sent again by AnswerAsync; the one in
-            // flight behind it most likely was refused too, and goes again after it, before anything new.
+            // A batch refused before it ran (NOSCRIPT, a moving slot) was sent again by AnswerAsync, and one that failed
+            // as a whole (a timeout, a dropped connection) was failed: the one in flight behind it most likely was
+            // refused or failed too, and is answered (sent again after it) before the lane sends anything new.
             draining |= refusal is not null || !sent.Call.Reply.IsCompletedSuccessfully;
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
