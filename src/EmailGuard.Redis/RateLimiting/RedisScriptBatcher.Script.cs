@@ -66,12 +66,12 @@ internal sealed partial class RedisScriptBatcher
 
 
     /// <summary>Sends one member as its own script, or several as the batch script.</summary>
-    private Task<RedisResult> Send(List<Member> batch)
+    private BatchCall Send(List<Member> batch)
     {
         Member first = batch[0];
         if (batch.Count == 1 && !_always)
         {
-            return _scripts.SendAsync(first.Database, first.Script, first.Call.Keys, first.Call.Arguments, first.StartedAt, CancellationToken.None);
+            return Send(first.Database, first.Script, first.Call.Keys, first.Call.Arguments, first.StartedAt);
         }
 
         int keyCount = 0;
@@ -134,8 +134,25 @@ internal sealed partial class RedisScriptBatcher
         }
 
         // The retry budget counts from the earliest member's start: its caller's timeout started then.
-        return _scripts.SendAsync(first.Database, _batchScript, keys, arguments, startedAt, CancellationToken.None);
+        return Send(first.Database, _batchScript, keys, arguments, startedAt);
     }
+
+    /// <summary>
+    /// Sends a script once, without recovering from a refusal: the lane recovers its batches as it answers them, one
+    /// after another, in the order it sent them (see <see cref="AnswerAsync"/>).
+    /// </summary>
+    private BatchCall Send(IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, long startedAt)
+    {
+        int searches = _scripts.PrimarySearches;
+        return new(database, script, keys, arguments, startedAt, searches, RedisScriptRunner.SendOnceAsync(database, script, keys, arguments));
+    }
+
+    /// <summary>
+    /// A script sent for a batch (or its one member): what it takes to send it again, how many times the connection had
+    /// looked for the primary when it went, and its first reply.
+    /// </summary>
+    private readonly record struct BatchCall(
+        IDatabase Database, RedisScript Script, RedisKey[] Keys, RedisValue[] Arguments, long StartedAt, int Searches, Task<RedisResult> Reply);
 
     /// <summary>
     /// Answers each member with its own reply, or with its own script's error, but for members refused as a read-only

@@ -38,7 +38,9 @@ namespace EmailGuard.Redis;
 /// A batch holds at most <see cref="MaxMembers"/> members and <see cref="MaxValues"/> keys and arguments, so one
 /// script never holds the server for long; a lane queues at most <see cref="MaxQueued"/> members, beyond which an
 /// acquire goes out on its own. Every send, single or batched, goes through the one <see cref="RedisScriptRunner"/>,
-/// with its NOSCRIPT and moving-slot recovery.
+/// with its NOSCRIPT and moving-slot recovery; a lane's batches are sent once and, when refused before they ran, sent
+/// again by the lane as it answers them, one after another in the order they were first sent (a batch sent behind a
+/// refused one was refused too, and must not go again before it).
 /// </para>
 /// </remarks>
 internal sealed partial class RedisScriptBatcher
@@ -261,7 +263,9 @@ internal sealed partial class RedisScriptBatcher
     /// client and the server took turns, each idle while the other worked (a batch's callers answered and back in the
     /// lane, then the server running their batch), and on a busy node half the time of both went unused. Both batches
     /// go over the one connection of the node, which runs them in the order they were sent, so each member is still
-    /// decided at its place in the arrival order. A batch is answered only after the one sent before it.
+    /// decided at its place in the arrival order. A batch is answered only after the one sent before it. A batch refused
+    /// before it ran (NOSCRIPT, a moving slot, a read-only replica) is sent again as it is answered, and the lane sends
+    /// nothing new until the batch in flight behind it, refused too, has been answered and sent again after it.
     /// </para>
     /// <para>
     /// The yields also keep a store failing fast from holding the thread that started the loop.
@@ -272,9 +276,14 @@ internal sealed partial class RedisScriptBatcher
         Queue<SentBatch> inFlight = new(MaxBatchesInFlight);
         Stack<List<Member>> spare = new(MaxBatchesInFlight);
         List<Member> refused = [];
+
+        // After a refusal the batches still in flight went to the same server and were refused too: their members go
+        // again, in their order, before any later batch is sent, so the lane sends nothing new until they are answered.
+        bool draining = false;
         while (true)
         {
-            while (inFlight.Count < MaxBatchesInFlight)
+            draining &= inFlight.Count > 0;
+            while (!draining && inFlight.Count < MaxBatchesInFlight)
             {
                 List<Member> next = spare.Count > 0 ? spare.Pop() : [];
                 if (!TakeBatch(lane, key, next, mayClose: inFlight.Count == 0))
@@ -283,8 +292,7 @@ internal sealed partial class RedisScriptBatcher
                     break;
                 }
 
-                int sentSearches = _scripts.PrimarySearches;
-                inFlight.Enqueue(new(next, SendSafely(next), sentSearches));
+                inFlight.Enqueue(new(next, SendSafely(next)));
                 if (inFlight.Count < MaxBatchesInFlight)
                 {
                     await Task.Yield();
@@ -298,8 +306,13 @@ internal sealed partial class RedisScriptBatcher
             }
 
             List<Member> batch = sent.Members;
-            string? refusal = await AnswerAsync(batch, sent.Reply, refused).ConfigureAwait(false);
-            int searches = sent.Searches;
+            string? refusal = await AnswerAsync(batch, sent.Call, refused).ConfigureAwait(false);
+            int searches = sent.Call.Searches;
+
+            // A batch refused before it ran (NOSCRIPT, a moving slot) was sent again by AnswerAsync, and one that failed
+            // as a whole (a timeout, a dropped connection) was failed: the one in flight behind it most likely was
+            // refused or failed too, and is answered (sent again after it) before the lane sends anything new.
+            draining |= refusal is not null || !sent.Call.Reply.IsCompletedSuccessfully;
 
             // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
             // connection has looked for the primary they go again, in their order, ahead of the members queued since
@@ -341,8 +354,9 @@ internal sealed partial class RedisScriptBatcher
                     break;
                 }
 
-                searches = _scripts.PrimarySearches;
-                refusal = await AnswerAsync(batch, SendSafely(batch), refused).ConfigureAwait(false);
+                BatchCall resent = SendSafely(batch);
+                searches = resent.Searches;
+                refusal = await AnswerAsync(batch, resent, refused).ConfigureAwait(false);
             }
 
             // Each member went back to the pool when both its caller and the lane were done with it.
@@ -354,7 +368,7 @@ internal sealed partial class RedisScriptBatcher
     }
 
     /// <summary>Sends a batch; a failure to even send it becomes the batch's failure, as a failed reply would be.</summary>
-    private Task<RedisResult> SendSafely(List<Member> batch)
+    private BatchCall SendSafely(List<Member> batch)
     {
         try
         {
@@ -364,7 +378,7 @@ internal sealed partial class RedisScriptBatcher
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            return Task.FromException<RedisResult>(ex);
+            return new(null!, null!, [], [], 0, _scripts.PrimarySearches, Task.FromException<RedisResult>(ex));
         }
     }
 
@@ -372,13 +386,26 @@ internal sealed partial class RedisScriptBatcher
     /// Answers the members of one sent batch when its reply comes, but for those refused as a read-only replica,
     /// which go to <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none).
     /// </summary>
-    private async Task<string?> AnswerAsync(List<Member> batch, Task<RedisResult> reply, List<Member> refused)
+    private async Task<string?> AnswerAsync(List<Member> batch, BatchCall call, List<Member> refused)
     {
         Exception? failure;
         string? refusal = null;
         try
         {
-            RedisResult raw = await reply.ConfigureAwait(false);
+            RedisResult raw;
+            try
+            {
+                raw = await call.Reply.ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (call.Script is not null && _scripts.IsRecoverable(ex, call.Script))
+            {
+                // Refused before it ran (NOSCRIPT, a moving slot, a read-only replica): sent again here, as the lane
+                // answers its batches in the order it sent them, so that a batch sent behind it and refused too goes
+                // again after it, not in a race with it.
+                raw = await _scripts.RecoverAsync(
+                    call.Database, call.Script, call.Keys, call.Arguments, ex, call.Searches, call.StartedAt, CancellationToken.None).ConfigureAwait(false);
+            }
+
             (failure, refusal) = Answer(batch, raw, refused);
         }
 #pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
@@ -455,8 +482,8 @@ internal sealed partial class RedisScriptBatcher
         }
     }
 
-    /// <summary>A batch sent and not yet answered, and how many times the connection had looked for the primary when it went.</summary>
-    private readonly record struct SentBatch(List<Member> Members, Task<RedisResult> Reply, int Searches);
+    /// <summary>A batch sent and not yet answered, and its script call.</summary>
+    private readonly record struct SentBatch(List<Member> Members, BatchCall Call);
 
     /// <summary>The acquires of one node or slot: whether a script is in flight, and who waits for the next batch.</summary>
     private sealed class Lane

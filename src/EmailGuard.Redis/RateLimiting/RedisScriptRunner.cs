@@ -98,6 +98,25 @@ internal sealed partial class RedisScriptRunner
             : SendCoreAsync(database, script, keys, arguments, startedAt, cancellationToken);
 
     /// <summary>
+    /// Sends a script once, by its SHA, and recovers from nothing: for the batcher, whose batches in flight must be
+    /// sent again one after another in the order they were first sent, which it does with <see cref="IsRecoverable"/>
+    /// and <see cref="RecoverAsync"/> as it answers them.
+    /// </summary>
+    /// <param name="database">The database.</param>
+    /// <param name="script">The script.</param>
+    /// <param name="keys">Its keys.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <returns>The script's reply, or its refusal.</returns>
+    public static Task<RedisResult> SendOnceAsync(IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments)
+        => database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags);
+
+    /// <summary>Whether <see cref="SendAsync"/> recovers from this refusal of <paramref name="script"/> (see <see cref="RecoverAsync"/>).</summary>
+    /// <param name="exception">The refusal.</param>
+    /// <param name="script">The script refused.</param>
+    /// <returns>True for NOSCRIPT, a moving slot the script may follow, and a read-only replica.</returns>
+    public bool IsRecoverable(RedisServerException exception, RedisScript script) => IsRetriable(exception, script) || IsReplicaRefusal(exception);
+
+    /// <summary>
     /// Runs a script that takes nothing (a peek, a refund) or whose caller cannot cancel, and waits for it under the
     /// caller's token. <paramref name="startedAt"/> is when the store call began (now when not given).
     /// </summary>
@@ -147,7 +166,7 @@ internal sealed partial class RedisScriptRunner
         {
             return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
         }
-        catch (RedisServerException ex) when (IsRetriable(ex, script) || IsReplicaRefusal(ex))
+        catch (RedisServerException ex) when (IsRecoverable(ex, script))
         {
             return await RecoverAsync(database, script, keys, arguments, ex, searches, startedAt, cancellationToken).ConfigureAwait(false);
         }
@@ -164,7 +183,16 @@ internal sealed partial class RedisScriptRunner
     /// A read-only refusal when the connection did not find the primary within the retry budget: the call fails as
     /// before, and its failure mode answers it.
     /// </exception>
-    private async Task<RedisResult> RecoverAsync(
+    /// <param name="database">The database.</param>
+    /// <param name="script">The script.</param>
+    /// <param name="keys">Its keys.</param>
+    /// <param name="arguments">Its arguments.</param>
+    /// <param name="refusal">The refusal of its last send.</param>
+    /// <param name="searches">What <see cref="PrimarySearches"/> read before its last send.</param>
+    /// <param name="startedAt">When the store call began (a timestamp): the retry budget counts from there.</param>
+    /// <param name="cancellationToken">The caller's token, checked before each attempt.</param>
+    /// <returns>The script's reply.</returns>
+    public async Task<RedisResult> RecoverAsync(
         IDatabase database, RedisScript script, RedisKey[] keys, RedisValue[] arguments, RedisServerException refusal, int searches, long startedAt,
         CancellationToken cancellationToken)
     {

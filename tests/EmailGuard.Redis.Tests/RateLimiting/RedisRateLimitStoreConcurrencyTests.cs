@@ -102,6 +102,64 @@ public class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : Red
         usage.Should().OnlyContain(u => u.Count <= u.Limit);
     }
 
+    [Fact]
+    public async Task AcquireAsync_BusyCallersOverSharedAndOwnKeys_WithSmallLimits_AdmitExactlyTheLimits_AllOrNothing()
+    {
+        // Every caller loops at once from one acquire to the next, so each instance's lane keeps two batches in flight:
+        // single-key acquires of 16 hot keys (limit 20, asked for 96 times each) and multi-key ones of the caller's
+        // own key (limit 3) with a group key (limit 40) shared by a quarter of the callers.
+        RateLimitRule hot = RateLimitRule.FixedWindow(20, TimeSpan.FromDays(300));
+        RateLimitRule own = RateLimitRule.FixedWindow(3, TimeSpan.FromDays(300));
+        RateLimitRule group = RateLimitRule.FixedWindow(40, TimeSpan.FromDays(300));
+        const int Rounds = 6;
+        const int Callers = Instances * CallersPerInstance;
+        RedisRateLimitStore[] stores = CreateInstances(useServerTime: false);
+        int[] hotAdmitted = new int[16];
+        int[] ownAdmitted = new int[Callers];
+        int[] groupAdmitted = new int[4];
+
+        await RunCallersAsync(stores, async (store, caller) =>
+        {
+            for (int round = 0; round < Rounds; round++)
+            {
+                if (round % 2 == 0)
+                {
+                    int k = (caller + round) % 16;
+                    if ((await store.AcquireAsync(new[] { new RateLimitRequest($"hot-{k}", hot) }, Memory<RateLimitEntry>.Empty)).IsAllowed)
+                    {
+                        Interlocked.Increment(ref hotAdmitted[k]);
+                    }
+                }
+                else
+                {
+                    int g = caller % 4;
+                    RateLimitRequest[] requests = [new($"own-{caller}", own), new($"group-{g}", group)];
+                    if ((await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty)).IsAllowed)
+                    {
+                        Interlocked.Increment(ref ownAdmitted[caller]);
+                        Interlocked.Increment(ref groupAdmitted[g]);
+                    }
+                }
+            }
+        });
+
+        RateLimitRequest[] peeks =
+        [
+            .. Enumerable.Range(0, 16).Select(k => new RateLimitRequest($"hot-{k}", hot, 0)),
+            .. Enumerable.Range(0, 4).Select(g => new RateLimitRequest($"group-{g}", group, 0)),
+            .. Enumerable.Range(0, Callers).Select(c => new RateLimitRequest($"own-{c}", own, 0)),
+        ];
+        RateLimitEntry[] usage = new RateLimitEntry[peeks.Length];
+        await stores[0].PeekAsync(peeks, usage);
+
+        hotAdmitted.Should().OnlyContain(a => a == 20, "each hot key was asked for 96 times, and admits exactly its limit");
+        usage.Take(16).Select(u => u.Count).Should().OnlyContain(c => c == 20);
+        groupAdmitted.Should().OnlyContain(a => a == 40, "each group key was asked for 384 times, and admits exactly its limit");
+        usage.Skip(16).Take(4).Select(u => u.Count).Should().OnlyContain(c => c == 40);
+        usage.Skip(20).Select(u => u.Count).Should().Equal(ownAdmitted.Select(a => (long)a), "an own key moved only with its group key, all or nothing");
+        stores.Sum(s => s.Batcher!.BatchesSent).Should().BeGreaterThan(0, "the callers' acquires were batched");
+    }
+
     private RedisRateLimitStore[] CreateInstances(bool useServerTime)
     {
         RedisRateLimitStore[] stores = new RedisRateLimitStore[Instances];

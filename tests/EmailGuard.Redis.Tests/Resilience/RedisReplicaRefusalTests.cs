@@ -206,6 +206,50 @@ public sealed class RedisReplicaRefusalTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task BatchMembersRefusedAsReadOnly_InTwoBatchesInFlight_GoAgainInTheirOrder_AheadOfTheNextBatch()
+    {
+        // Arrange: as above, but 600 acquires queue behind the denial: when it answers, the lane sends a first batch
+        // (256 members) and, while that one is in flight, a second (256), both to the old primary, which refuses
+        // every member of both. The other 88 wait for a third batch. The shared counter has room for 300: the first
+        // batch and the first 44 of the second, whatever the failover, since the refused members wrote nothing and
+        // go again in the order they queued in, the second batch's before the third's.
+        string prefix = RedisServerFixture.UniquePrefix();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            App(bothServers: true), prefix, TimeProvider.System, overLimitCacheMaxAge: TimeSpan.Zero, maxQueueWait: s_generousTimeout);
+        RedisScriptBatcher batcher = store.Batcher!;
+        const int Queued = 600;
+        const int Room = 300;
+        RateLimitRule one = CenteredWindow.PerDay(1);
+        RateLimitRule shared = CenteredWindow.PerDay(Room);
+        (await store.AcquireAsync(new[] { new RateLimitRequest("full", one) }, Memory<RateLimitEntry>.Empty)).Status.Should().Be(RateLimitStatus.Allowed);
+        await SwapRolesAsync();
+        IServer oldPrimary = Admin(_first!);
+        await oldPrimary.ExecuteAsync("CLIENT", "PAUSE", "20000", "WRITE");
+
+        // Act
+        Task<RateLimitDecision> leader = store.AcquireAsync(new[] { new RateLimitRequest("full", one), new RateLimitRequest("x", s_wide) }, Memory<RateLimitEntry>.Empty).AsTask();
+        (await WaitUntilAsync(() => Task.FromResult(batcher.LaneCount == 1))).Should().BeTrue("the denial leads its lane");
+        Task<RateLimitDecision>[] queued = [.. Enumerable.Range(0, Queued).Select(i => store.AcquireAsync(
+            new[] { new RateLimitRequest("shared", shared), new RateLimitRequest($"own-{i}", s_wide) }, Memory<RateLimitEntry>.Empty).AsTask())];
+        (await WaitUntilAsync(() => Task.FromResult(batcher.QueuedCount == Queued))).Should().BeTrue("the acquires queue behind the held denial");
+        await oldPrimary.ExecuteAsync("CLIENT", "UNPAUSE");
+        RateLimitDecision led = await leader.WaitAsync(s_bound);
+        RateLimitDecision[] decisions = await Task.WhenAll(queued).WaitAsync(s_bound);
+
+        // Assert
+        led.Status.Should().Be(RateLimitStatus.LimitExceeded, "a denial writes nothing, so the replica answers it");
+        int[] admittedOutOfOrder = [.. Enumerable.Range(0, Queued).Where(i => decisions[i].IsAllowed != i < Room)];
+        admittedOutOfOrder.Should().BeEmpty("the first {0} acquires in arrival order are admitted, and only they", Room);
+        store.Connection.PrimaryRefresh.Started.Should().Be(1);
+        RedisRateLimitStore reader = RedisStoreTestBase.CreateStore(Connect(TestMultiplexers.Configuration(_second!.Endpoint)), prefix, TimeProvider.System);
+        RateLimitEntry[] counted = new RateLimitEntry[1 + Queued];
+        RateLimitRequest[] peeks = [new("shared", shared, Cost: 0), .. Enumerable.Range(0, Queued).Select(i => new RateLimitRequest($"own-{i}", s_wide, Cost: 0))];
+        await reader.PeekAsync(peeks, counted);
+        counted[0].Count.Should().Be(Room, "no refused member was counted twice, none lost");
+        Enumerable.Range(0, Queued).Where(i => counted[1 + i].Count != (i < Room ? 1 : 0)).Should().BeEmpty("all or nothing per acquire");
+    }
+
+    [Fact]
     public async Task BatchMembersRefusedAsReadOnly_WhoseCallersCancelledWhileTheyWait_AreNotSentAgain()
     {
         // Arrange: the connection's clock is fake, so that the search the refused member waits for (a second after the
