@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis;
@@ -198,5 +199,139 @@ internal sealed partial class RedisScriptBatcher
         }
 
         return (null, refusal);
+    }
+
+    /// <summary>Sends a batch; a failure to even send it becomes the batch's failure, as a failed reply would be.</summary>
+    private BatchCall SendSafely(List<Member> batch)
+    {
+        try
+        {
+            return Send(batch);
+        }
+#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return new(null!, null!, [], [], 0, _scripts.PrimarySearches, Task.FromException<RedisResult>(ex));
+        }
+    }
+
+    /// <summary>
+    /// Answers the members of one sent batch when its reply comes, but for those refused as a read-only replica,
+    /// which go to <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none).
+    /// </summary>
+    private async Task<string?> AnswerAsync(List<Member> batch, BatchCall call, List<Member> refused)
+    {
+        Exception? failure;
+        string? refusal = null;
+        try
+        {
+            RedisResult raw;
+            try
+            {
+                raw = await call.Reply.ConfigureAwait(false);
+            }
+            catch (RedisServerException ex) when (call.Script is not null && _scripts.IsRecoverable(ex, call.Script))
+            {
+                // Refused before it ran (NOSCRIPT, a moving slot, a read-only replica): sent again here, as the lane
+                // answers its batches in the order it sent them, so that a batch sent behind it and refused too goes
+                // again after it, not in a race with it.
+                raw = await _scripts.RecoverAsync(
+                    call.Database, call.Script, call.Keys, call.Arguments, ex, call.Searches, call.StartedAt, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            (failure, refusal) = Answer(batch, raw, refused);
+        }
+#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
+        }
+
+        if (failure is not null)
+        {
+            if (batch.Count > 1)
+            {
+#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
+                Log.BatchFailed(_logger, batch.Count, LogValue.Of(failure));
+#pragma warning restore CA1873
+            }
+
+            foreach (Member member in batch)
+            {
+                member.Fail(failure);
+            }
+        }
+
+        return refusal;
+    }
+
+    /// <summary>A batch sent and not yet answered, and its script call.</summary>
+    private readonly record struct SentBatch(List<Member> Members, BatchCall Call);
+
+    /// <summary>
+    /// Sends the members a server refused as a read-only replica (a failover the client has not seen) again, in their
+    /// order, once the connection has looked for the primary, within the retry budget of the earliest of them, ahead of
+    /// the members queued since (a batch sent behind theirs before the refusal came back mostly went to the same server
+    /// and is refused too); fails them with the refusal when no primary was found. They wrote nothing, so a member whose
+    /// caller cancelled meanwhile is dropped. Returns the two lists it worked with, for the lane to clear and reuse.
+    /// </summary>
+    /// <param name="batch">The batch just answered, whose refused members are in <paramref name="refused"/>.</param>
+    /// <param name="refused">The members refused, in their order.</param>
+    /// <param name="refusal">The refusal.</param>
+    /// <param name="searches">How many times the connection had looked for the primary when the batch was sent.</param>
+    private async Task<(List<Member> Batch, List<Member> Refused)> ResendRefusedAsync(List<Member> batch, List<Member> refused, string? refusal, int searches)
+    {
+        for (int resends = 0; refusal is not null; resends++)
+        {
+            (batch, refused) = (refused, batch);
+            refused.Clear();
+            long startedAt = batch[0].StartedAt;
+            foreach (Member member in batch)
+            {
+                startedAt = Math.Min(startedAt, member.StartedAt);
+            }
+
+            if (!await _scripts.PrimaryFoundAsync(refusal, searches, resends, startedAt, _batchScript.Name, CancellationToken.None).ConfigureAwait(false))
+            {
+                foreach (Member member in batch)
+                {
+                    member.Fail(MemberFailure(refusal));
+                }
+
+                break;
+            }
+
+            // A caller that cancelled meanwhile has its cancellation; its member wrote nothing, so it goes no more.
+            batch.RemoveAll(static member =>
+            {
+                CancellationToken token = member.CallerToken;
+                if (!token.IsCancellationRequested)
+                {
+                    return false;
+                }
+
+                member.Fail(new OperationCanceledException(token));
+                return true;
+            });
+            if (batch.Count == 0)
+            {
+                break;
+            }
+
+            BatchCall resent = SendSafely(batch);
+            searches = resent.Searches;
+            refusal = await AnswerAsync(batch, resent, refused).ConfigureAwait(false);
+        }
+
+        return (batch, refused);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1810, EventName = "RedisAcquireBatchFailed", Level = LogLevel.Debug,
+            Message = "A batch script of {Members} acquires failed as a whole; each of them fails as its own call would have.")]
+        public static partial void BatchFailed(ILogger logger, int members, Exception exception);
     }
 }

@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: the lane, its members and its batches share one locking protocol that is only
-// checkable when read together (as in RedisSingleKeyCoalescer).
+// checkable when read together (as in RedisSingleKeyCoalescer). How a batch is written, sent, recovered and answered
+// is in RedisScriptBatcher.Script.cs.
 
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
@@ -314,49 +315,9 @@ internal sealed partial class RedisScriptBatcher
             // refused or failed too, and is answered (sent again after it) before the lane sends anything new.
             draining |= refusal is not null || !sent.Call.Reply.IsCompletedSuccessfully;
 
-            // Members refused as a read-only replica (a failover the client has not seen) wrote nothing: once the
-            // connection has looked for the primary they go again, in their order, ahead of the members queued since
-            // (a batch sent behind theirs before the refusal came back mostly went to the same server and is refused too).
-            for (int resends = 0; refusal is not null; resends++)
+            if (refusal is not null)
             {
-                (batch, refused) = (refused, batch);
-                refused.Clear();
-                long startedAt = batch[0].StartedAt;
-                foreach (Member member in batch)
-                {
-                    startedAt = Math.Min(startedAt, member.StartedAt);
-                }
-
-                if (!await _scripts.PrimaryFoundAsync(refusal, searches, resends, startedAt, _batchScript.Name, CancellationToken.None).ConfigureAwait(false))
-                {
-                    foreach (Member member in batch)
-                    {
-                        member.Fail(MemberFailure(refusal));
-                    }
-
-                    break;
-                }
-
-                // A caller that cancelled meanwhile has its cancellation; its member wrote nothing, so it goes no more.
-                batch.RemoveAll(static member =>
-                {
-                    CancellationToken token = member.CallerToken;
-                    if (!token.IsCancellationRequested)
-                    {
-                        return false;
-                    }
-
-                    member.Fail(new OperationCanceledException(token));
-                    return true;
-                });
-                if (batch.Count == 0)
-                {
-                    break;
-                }
-
-                BatchCall resent = SendSafely(batch);
-                searches = resent.Searches;
-                refusal = await AnswerAsync(batch, resent, refused).ConfigureAwait(false);
+                (batch, refused) = await ResendRefusedAsync(batch, refused, refusal, searches).ConfigureAwait(false);
             }
 
             // Each member went back to the pool when both its caller and the lane were done with it.
@@ -365,72 +326,6 @@ internal sealed partial class RedisScriptBatcher
             spare.Push(batch);
             await Task.Yield();
         }
-    }
-
-    /// <summary>Sends a batch; a failure to even send it becomes the batch's failure, as a failed reply would be.</summary>
-    private BatchCall SendSafely(List<Member> batch)
-    {
-        try
-        {
-            return Send(batch);
-        }
-#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            return new(null!, null!, [], [], 0, _scripts.PrimarySearches, Task.FromException<RedisResult>(ex));
-        }
-    }
-
-    /// <summary>
-    /// Answers the members of one sent batch when its reply comes, but for those refused as a read-only replica,
-    /// which go to <paramref name="refused"/> unanswered, in order; returns that refusal (null when there were none).
-    /// </summary>
-    private async Task<string?> AnswerAsync(List<Member> batch, BatchCall call, List<Member> refused)
-    {
-        Exception? failure;
-        string? refusal = null;
-        try
-        {
-            RedisResult raw;
-            try
-            {
-                raw = await call.Reply.ConfigureAwait(false);
-            }
-            catch (RedisServerException ex) when (call.Script is not null && _scripts.IsRecoverable(ex, call.Script))
-            {
-                // Refused before it ran (NOSCRIPT, a moving slot, a read-only replica): sent again here, as the lane
-                // answers its batches in the order it sent them, so that a batch sent behind it and refused too goes
-                // again after it, not in a race with it.
-                raw = await _scripts.RecoverAsync(
-                    call.Database, call.Script, call.Keys, call.Arguments, ex, call.Searches, call.StartedAt, CancellationToken.None).ConfigureAwait(false);
-            }
-
-            (failure, refusal) = Answer(batch, raw, refused);
-        }
-#pragma warning disable CA1031 // Every member fails with the batch's failure, as its own call would have failed.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            failure = ex;
-        }
-
-        if (failure is not null)
-        {
-            if (batch.Count > 1)
-            {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-                Log.BatchFailed(_logger, batch.Count, LogValue.Of(failure));
-#pragma warning restore CA1873
-            }
-
-            foreach (Member member in batch)
-            {
-                member.Fail(failure);
-            }
-        }
-
-        return refusal;
     }
 
     /// <summary>
@@ -482,21 +377,11 @@ internal sealed partial class RedisScriptBatcher
         }
     }
 
-    /// <summary>A batch sent and not yet answered, and its script call.</summary>
-    private readonly record struct SentBatch(List<Member> Members, BatchCall Call);
-
     /// <summary>The acquires of one node or slot: whether a script is in flight, and who waits for the next batch.</summary>
     private sealed class Lane
     {
         public bool Busy;
         public bool Closed;
         public Queue<Member> Waiting { get; } = new();
-    }
-
-    private static partial class Log
-    {
-        [LoggerMessage(EventId = 1810, EventName = "RedisAcquireBatchFailed", Level = LogLevel.Debug,
-            Message = "A batch script of {Members} acquires failed as a whole; each of them fails as its own call would have.")]
-        public static partial void BatchFailed(ILogger logger, int members, Exception exception);
     }
 }
