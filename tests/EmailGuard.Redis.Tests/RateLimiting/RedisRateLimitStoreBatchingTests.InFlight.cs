@@ -53,17 +53,7 @@ public partial class RedisRateLimitStoreBatchingTests
         await throughProxy.GetSubscriber().PingAsync();
         long batches = batcher.BatchesSent;
 
-        proxy.HoldReplies();
-        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = new Task<(RateLimitDecision, RateLimitEntry[])>[1 + Queued];
-        calls[0] = AcquireAsync(store, Request(0));
-        (await WaitUntilAsync(() => batcher.LaneCount == 1)).Should().BeTrue("the leader's script went out alone");
-        for (int i = 1; i <= Queued; i++)
-        {
-            calls[i] = AcquireAsync(store, Request(i));
-        }
-
-        (await WaitUntilAsync(() => batcher.QueuedCount == Queued)).Should().BeTrue("the callers queue behind the leader, whose reply is held");
-        (await WaitUntilAsync(() => proxy.RepliesHeld == 1)).Should().BeTrue("the leader's reply reaches the proxy");
+        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = await HeldLeader.QueueBehindAsync(proxy, store, Queued, Request);
         batcher.BatchesSent.Should().Be(batches, "nothing goes out until the leader is answered");
 
         // The leader's reply passes, and every later reply is held: the lane sends its first batch, and, while that
@@ -79,7 +69,7 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         (await calls[0].WaitAsync(TimeSpan.FromSeconds(30))).Decision.IsAllowed.Should().BeTrue();
-        (await WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("the second batch goes out while the first is in flight");
+        (await HeldLeader.WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("the second batch goes out while the first is in flight");
         calls.Skip(1).Should().OnlyContain(c => !c.IsCompleted, "neither batch has been answered");
         batcher.QueuedCount.Should().Be(0);
         (batcher.BatchesSent - batches).Should().Be(2, "no more than two batches of a lane are in flight");
@@ -96,26 +86,5 @@ public partial class RedisRateLimitStoreBatchingTests
 
         (await LanesAfterLastBatchAsync(batcher)).Should().Be(0, "a lane lives only while a script of its node is in flight");
         return true;
-    }
-
-    private static async Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)> AcquireAsync(RedisRateLimitStore store, RateLimitRequest[] requests)
-    {
-        RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
-        RateLimitDecision decision = await store.AcquireAsync(requests, entries);
-        return (decision, entries);
-    }
-
-    /// <summary>Polls <paramref name="condition"/> for up to 30 s; a broken store fails the test there, not by hanging it.</summary>
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
-    {
-        for (DateTime until = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < until; await Task.Delay(10))
-        {
-            if (condition())
-            {
-                return true;
-            }
-        }
-
-        return condition();
     }
 }

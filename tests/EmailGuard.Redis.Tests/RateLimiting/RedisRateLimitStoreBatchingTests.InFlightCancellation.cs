@@ -46,18 +46,9 @@ public partial class RedisRateLimitStoreBatchingTests
         await throughProxy.GetSubscriber().PingAsync();
         long batches = batcher.BatchesSent;
 
-        proxy.HoldReplies();
         CancellationTokenSource[] cancellations = [.. Enumerable.Range(0, 1 + Queued).Select(_ => new CancellationTokenSource())];
-        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = new Task<(RateLimitDecision, RateLimitEntry[])>[1 + Queued];
-        calls[0] = AcquireAsync(store, Request("own-0"), default);
-        (await WaitUntilAsync(() => batcher.LaneCount == 1)).Should().BeTrue("the leader's script went out alone");
-        for (int i = 1; i <= Queued; i++)
-        {
-            calls[i] = AcquireAsync(store, Request($"own-{i}"), cancellations[i].Token);
-        }
-
-        (await WaitUntilAsync(() => batcher.QueuedCount == Queued)).Should().BeTrue("the callers queue behind the leader, whose reply is held");
-        (await WaitUntilAsync(() => proxy.RepliesHeld == 1)).Should().BeTrue("the leader's reply reaches the proxy");
+        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = await HeldLeader.QueueBehindAsync(
+            proxy, store, Queued, i => Request($"own-{i}"), i => i == 0 ? default : cancellations[i].Token);
         proxy.PassHeldRepliesAndHoldTheNext();
         if (!lastAttempt && await Task.WhenAny(calls[0], Task.Delay(TimeSpan.FromSeconds(5))) != calls[0])
         {
@@ -69,7 +60,7 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         (await calls[0].WaitAsync(TimeSpan.FromSeconds(30))).Decision.IsAllowed.Should().BeTrue();
-        (await WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("both batches go out");
+        (await HeldLeader.WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("both batches go out");
 
         // Act: the cancelling callers cancel while both replies are held, so only their cancellation can answer them.
         foreach (int i in Enumerable.Range(1, Queued).Where(Cancels))
@@ -82,8 +73,8 @@ public partial class RedisRateLimitStoreBatchingTests
         calls.Where((c, i) => !Cancels(i) && i > 0).Should().OnlyContain(c => !c.IsCompleted, "neither batch has been answered");
 
         // New callers rent members while the lane still holds the cancelled callers' ones.
-        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] late = [.. Enumerable.Range(0, Late).Select(j => AcquireAsync(store, Request($"late-{j}"), default))];
-        (await WaitUntilAsync(() => batcher.QueuedCount == Late)).Should().BeTrue("the new callers queue behind the two batches in flight");
+        Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] late = [.. Enumerable.Range(0, Late).Select(j => HeldLeader.AcquireAsync(store, Request($"late-{j}"), default))];
+        (await HeldLeader.WaitUntilAsync(() => batcher.QueuedCount == Late)).Should().BeTrue("the new callers queue behind the two batches in flight");
         proxy.ReleaseReplies();
 
         // Assert
@@ -131,13 +122,5 @@ public partial class RedisRateLimitStoreBatchingTests
         }
 
         return true;
-    }
-
-    private static async Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)> AcquireAsync(
-        RedisRateLimitStore store, RateLimitRequest[] requests, CancellationToken cancellationToken)
-    {
-        RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
-        RateLimitDecision decision = await store.AcquireAsync(requests, entries, cancellationToken);
-        return (decision, entries);
     }
 }

@@ -47,17 +47,7 @@ public partial class RedisRateLimitStoreBatchingTests
 
             // The leader's reply is held while 299 callers queue; it passes, the lane sends its two batches, the server
             // runs both (the second batch's first member, the last admitted, shows it) and their replies are held.
-            proxy.HoldReplies();
-            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = new Task<(RateLimitDecision, RateLimitEntry[])>[1 + Queued];
-            calls[0] = AcquireAsync(store, Request("own-0"), default);
-            (await WaitUntilAsync(() => batcher.LaneCount == 1)).Should().BeTrue("the leader's script went out alone");
-            for (int i = 1; i <= Queued; i++)
-            {
-                calls[i] = AcquireAsync(store, Request($"own-{i}"), default);
-            }
-
-            (await WaitUntilAsync(() => batcher.QueuedCount == Queued)).Should().BeTrue("the callers queue behind the leader, whose reply is held");
-            (await WaitUntilAsync(() => proxy.RepliesHeld == 1)).Should().BeTrue("the leader's reply reaches the proxy");
+            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = await HeldLeader.QueueBehindAsync(proxy, store, Queued, i => Request($"own-{i}"));
             proxy.PassHeldRepliesAndHoldTheNext();
             if (!lastAttempt && await Task.WhenAny(calls[0], Task.Delay(TimeSpan.FromSeconds(5))) != calls[0])
             {
@@ -67,15 +57,15 @@ public partial class RedisRateLimitStoreBatchingTests
             }
 
             (await calls[0].WaitAsync(TimeSpan.FromSeconds(30))).Decision.IsAllowed.Should().BeTrue();
-            (await WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("both batches go out");
+            (await HeldLeader.WaitUntilAsync(() => batcher.BatchesSent - batches == 2)).Should().BeTrue("both batches go out");
             for (DateTime until = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < until && await PeekCountAsync(reader, [new($"own-{Room - 1}", own)]) == 0;)
             {
                 await Task.Delay(10);
             }
 
             (await PeekCountAsync(reader, [new($"own-{Room - 1}", own)])).Should().Be(1, "the server ran the second batch");
-            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] late = [.. Enumerable.Range(0, Late).Select(j => AcquireAsync(store, Request($"late-{j}"), default))];
-            (await WaitUntilAsync(() => batcher.QueuedCount == Late)).Should().BeTrue("later callers queue behind the two batches in flight");
+            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] late = [.. Enumerable.Range(0, Late).Select(j => HeldLeader.AcquireAsync(store, Request($"late-{j}"), default))];
+            (await HeldLeader.WaitUntilAsync(() => batcher.QueuedCount == Late)).Should().BeTrue("later callers queue behind the two batches in flight");
 
             // Act: the connection drops with both replies unread.
             disposed = true;

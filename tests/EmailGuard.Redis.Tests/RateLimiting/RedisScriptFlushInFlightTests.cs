@@ -49,17 +49,7 @@ public sealed class RedisScriptFlushInFlightTests(RedisServerFixture redis) : Re
             await throughProxy.GetDatabase().PingAsync();
             long batches = batcher.BatchesSent;
 
-            proxy.HoldReplies();
-            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = new Task<(RateLimitDecision, RateLimitEntry[])>[1 + Queued];
-            calls[0] = AcquireAsync(store, Request(0));
-            (await WaitUntilAsync(() => batcher.LaneCount == 1)).Should().BeTrue("the leader's script went out alone");
-            for (int i = 1; i <= Queued; i++)
-            {
-                calls[i] = AcquireAsync(store, Request(i));
-            }
-
-            (await WaitUntilAsync(() => batcher.QueuedCount == Queued)).Should().BeTrue("the callers queue behind the leader, whose reply is held");
-            (await WaitUntilAsync(() => proxy.RepliesHeld >= 1)).Should().BeTrue("the leader's reply reaches the proxy");
+            Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls = await HeldLeader.QueueBehindAsync(proxy, store, Queued, Request);
             await server.ScriptFlushAsync();
             proxy.ReleaseReplies();
 
@@ -75,25 +65,5 @@ public sealed class RedisScriptFlushInFlightTests(RedisServerFixture redis) : Re
                 .Should().BeEmpty("round {0}: each caller saw the shared count of its place in the order", round);
             (batcher.BatchesSent - batches).Should().Be(3, "round {0}: the callers went as three batches", round);
         }
-    }
-
-    private static async Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)> AcquireAsync(RedisRateLimitStore store, RateLimitRequest[] requests)
-    {
-        RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
-        RateLimitDecision decision = await store.AcquireAsync(requests, entries);
-        return (decision, entries);
-    }
-
-    private static async Task<bool> WaitUntilAsync(Func<bool> condition)
-    {
-        for (DateTime until = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < until; await Task.Delay(10))
-        {
-            if (condition())
-            {
-                return true;
-            }
-        }
-
-        return condition();
     }
 }
