@@ -16,6 +16,7 @@ internal sealed partial class SnsCertificateWarmUp(
 {
     private readonly CancellationTokenSource _stopping = new();
     private Task _warming = Task.CompletedTask;
+    private int _disposed;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -30,7 +31,23 @@ internal sealed partial class SnsCertificateWarmUp(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        // A host may stop a service it has already disposed (an app stopped twice, a test host disposed twice): the
+        // warm-up was cancelled by the disposal, and a stop must not throw from the host's shutdown.
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed while this stop began: as above.
+            return;
+        }
+
         try
         {
             await _warming.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -41,7 +58,17 @@ internal sealed partial class SnsCertificateWarmUp(
         }
     }
 
-    public void Dispose() => _stopping.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // Disposed without a stop (a provider disposed on its own): the warm-up still running stops too.
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
 
     private async Task WarmAsync(CancellationToken cancellationToken)
     {
