@@ -164,7 +164,7 @@ internal sealed partial class RedisScriptRunner
         int searches = PrimarySearches;
         try
         {
-            return await database.ScriptEvaluateAsync(script.Hash, keys, arguments, script.Flags).ConfigureAwait(false);
+            return await SendOnceAsync(database, script, keys, arguments).ConfigureAwait(false);
         }
         catch (RedisServerException ex) when (IsRecoverable(ex, script))
         {
