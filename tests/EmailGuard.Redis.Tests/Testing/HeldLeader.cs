@@ -36,6 +36,31 @@ internal static class HeldLeader
         return calls;
     }
 
+    /// <summary>
+    /// Passes the leader's held reply on and holds every later one (the lane's batches'), and checks that the leader was
+    /// admitted. False when, short of the last attempt, the leader is not answered within 5 s: a reply of the
+    /// connection's own (a late handshake, a periodic check) was held before it and passed in its place, so the
+    /// scenario did not happen; every reply is then let through and every call awaited, and the attempt runs again.
+    /// </summary>
+    /// <param name="proxy">The proxy holding the leader's reply.</param>
+    /// <param name="calls">The calls <see cref="QueueBehindAsync"/> made, the leader's first.</param>
+    /// <param name="lastAttempt">Whether this is the last attempt, which is asserted whatever happened.</param>
+    /// <returns>Whether the leader was answered, and the scenario can go on.</returns>
+    public static async Task<bool> PassLeadersReplyAsync(
+        DelayingRedisProxy proxy, Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)>[] calls, bool lastAttempt)
+    {
+        proxy.PassHeldRepliesAndHoldTheNext();
+        if (!lastAttempt && await Task.WhenAny(calls[0], Task.Delay(TimeSpan.FromSeconds(5))) != calls[0])
+        {
+            proxy.ReleaseReplies();
+            await Task.WhenAll(calls.Select(c => c.ContinueWith(_ => { }, TaskScheduler.Default))).WaitAsync(TimeSpan.FromSeconds(60));
+            return false;
+        }
+
+        (await calls[0].WaitAsync(TimeSpan.FromSeconds(30))).Decision.IsAllowed.Should().BeTrue();
+        return true;
+    }
+
     /// <summary>An acquire, with the entries it filled.</summary>
     public static async Task<(RateLimitDecision Decision, RateLimitEntry[] Entries)> AcquireAsync(
         RedisRateLimitStore store, RateLimitRequest[] requests, CancellationToken cancellationToken = default)
