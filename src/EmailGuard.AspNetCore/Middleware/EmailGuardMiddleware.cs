@@ -69,7 +69,10 @@ internal sealed partial class EmailGuardMiddleware
     {
         EndpointGuardState state = _state.Current;
         Endpoint? endpoint = context.GetEndpoint();
-        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, endpoint);
+        // The method routing chose the endpoint by, worked out once for the policy, the path rules and the warning.
+        string? routed = null;
+        bool changed = false;
+        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, endpoint, ref routed, ref changed);
         EmailRateLimitPolicy? policy = null;
         if (metadata is not null)
         {
@@ -92,19 +95,21 @@ internal sealed partial class EmailGuardMiddleware
         }
 
         EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
-            context, RoutedMethod.Of(context, endpoint, out _), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+            context, routed ??= RoutedMethod.Of(context, endpoint, out changed), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);
         }
 
-        return InvokeGuardedAsync(context, state, pathRule, policy);
+        // A guarded request was decided by a policy or a path rule, so its routed method was worked out above.
+        return InvokeGuardedAsync(context, state, pathRule, policy, routed!, changed);
     }
 
-    private async Task InvokeGuardedAsync(HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? pathRule, EmailRateLimitPolicy? policy)
+    private async Task InvokeGuardedAsync(
+        HttpContext context, EndpointGuardState state, EmailRateLimitPolicy? pathRule, EmailRateLimitPolicy? policy, string routed, bool methodChanged)
     {
         CheckForwardedHeader(context);
-        CheckMethodChanged(context);
+        CheckMethodChanged(context, routed, methodChanged);
         if (context.Connection.RemoteIpAddress is { } address)
         {
             ClientNetworkTable networks = await _clientNetworks.GetAsync(state.Options.ClientNetworkListRefreshInterval).ConfigureAwait(false);
@@ -234,16 +239,15 @@ internal sealed partial class EmailGuardMiddleware
     }
 
     /// <summary>Warns once when a request's method is not one its endpoint takes: a middleware rewrote it after routing.</summary>
-    private void CheckMethodChanged(HttpContext context)
+    private void CheckMethodChanged(HttpContext context, string routed, bool changed)
     {
-        if (Volatile.Read(ref _methodChangeLogged) != 0)
+        if (!changed || Volatile.Read(ref _methodChangeLogged) != 0)
         {
             return;
         }
 
         Endpoint? endpoint = context.GetEndpoint();
-        string routed = RoutedMethod.Of(context, endpoint, out bool changed);
-        if (changed && Interlocked.Exchange(ref _methodChangeLogged, 1) == 0)
+        if (Interlocked.Exchange(ref _methodChangeLogged, 1) == 0)
         {
 #pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             Log.MethodChangedAfterRouting(_logger, endpoint!.DisplayName ?? "(unnamed)", LogValue.Of(context.Request.Method), routed);

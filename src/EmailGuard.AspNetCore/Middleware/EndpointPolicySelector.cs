@@ -14,6 +14,18 @@ internal static class EndpointPolicySelector
     /// </returns>
     public static IEmailRateLimitMetadata? Select(HttpContext context, Endpoint? endpoint)
     {
+        string? routed = null;
+        bool changed = false;
+        return Select(context, endpoint, ref routed, ref changed);
+    }
+
+    /// <summary>
+    /// <see cref="Select(HttpContext, Endpoint?)"/> for the middleware, which needs the routed method again for the path
+    /// rules and its method-change warning: <paramref name="routed"/> and <paramref name="changed"/> are set when this
+    /// worked them out (<see cref="RoutedMethod.Of"/>), and left as they were when no policy could cover the request.
+    /// </summary>
+    public static IEmailRateLimitMetadata? Select(HttpContext context, Endpoint? endpoint, ref string? routed, ref bool changed)
+    {
         if (endpoint is null)
         {
             return null;
@@ -28,7 +40,8 @@ internal static class EndpointPolicySelector
         // The handler name is read from the request only when a handler's own attribute could decide. The method is
         // the one routing chose the endpoint by, not one a middleware rewrote after it (RoutedMethod).
         string? handlerName = page is { HasHandlerMetadata: true } ? PageHandlerRateLimits.HandlerName(context) : null;
-        return Select(endpoint.Metadata, page, RoutedMethod.Of(context, endpoint, out _), handlerName, out _);
+        routed ??= RoutedMethod.Of(context, endpoint, out changed);
+        return Select(endpoint.Metadata, page, routed, handlerName, out _);
     }
 
     /// <summary>
