@@ -200,7 +200,13 @@ internal sealed class RedisOverLimitCache
         }
 
         // Redis decided before now, so the window has surely ended retryMs after now: between the two, it may have.
-        Entry entry = new(count, resetAtMs, clientWindow, windowEndsAt, Math.Min(windowEndsAt, now + _maxAgeTicks), now + retryTicks);
+        // "Surely" allows for the clocks: the server's reading counts from its wall clock, this entry from the local
+        // monotonic one, and NTP slews the two apart by up to 500 ppm, while the whole milliseconds Redis reports and
+        // the local timer's own resolution add up to a millisecond more. Sent at the bare retryMs, a request could reach
+        // Redis in the window's last millisecond by the server's clock and be denied there: a second script in the
+        // window (seen once on Garnet, 1 ms before the end). Waiting a millisecond longer costs the flood nothing.
+        long surelyEndedAt = now + retryTicks + (_timeProvider.TimestampFrequency / 1000) + (retryTicks / 2000);
+        Entry entry = new(count, resetAtMs, clientWindow, windowEndsAt, Math.Min(windowEndsAt, now + _maxAgeTicks), surelyEndedAt);
         CounterId id = new(key, shapeId);
         if (Volatile.Read(ref _count) >= MaxEntries && !Sweep(now))
         {

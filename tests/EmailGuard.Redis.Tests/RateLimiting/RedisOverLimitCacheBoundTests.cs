@@ -76,9 +76,10 @@ public sealed class RedisOverLimitCacheBoundTests
         cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out long endedAt).Should().BeTrue();
         endedAt.Should().Be(0);
 
-        // 1,000 ms after the send, the window may have ended; 1,000 ms after the reply, it surely has.
+        // 1,000 ms after the send, the window may have ended; 1,000 ms after the reply, with a millisecond for the whole
+        // milliseconds Redis reports and 500 ppm of the time left for the two clocks drifting apart (1.5 ms), it surely has.
         time.Advance(TimeSpan.FromMilliseconds(5));
-        long surely = sentAt + (long)(1.020 * time.TimestampFrequency);
+        long surely = sentAt + (long)(1.0215 * time.TimestampFrequency);
         cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse("the window may have ended");
         endedAt.Should().Be(surely);
         cache.TryGetOver("server", s_perMinute.WithLimit(2), RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
@@ -90,7 +91,12 @@ public sealed class RedisOverLimitCacheBoundTests
         shortLived.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
         endedAt.Should().Be(0, "an entry its max age ended says nothing about the window");
 
+        // 1,000 ms after the reply the server's clock may still read the window's last millisecond.
         time.Advance(TimeSpan.FromMilliseconds(16));
+        cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
+        endedAt.Should().Be(surely, "the server's whole milliseconds and the clocks' drift leave the end uncertain a little longer");
+
+        time.Advance(TimeSpan.FromMilliseconds(1.5));
         cache.TryGetOver("server", s_perMinute, RedisCounterKey.NoWindow, out _, out _, out _, out endedAt).Should().BeFalse();
         endedAt.Should().Be(0, "the window has surely ended");
         cache.Count.Should().Be(0);
