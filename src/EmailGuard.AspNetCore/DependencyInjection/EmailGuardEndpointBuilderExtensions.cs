@@ -69,6 +69,7 @@ public static class EmailGuardEndpointBuilderExtensions
         services.TryAddSingleton<MiddlewareUse>();
         services.TryAddSingleton<UnguardedEndpoints>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, UnguardedEndpointMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ReroutedEndpointMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, MiddlewareUseCheck>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ForwardedHeadersTrustCheck>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UnservedPathRuleCheck>());

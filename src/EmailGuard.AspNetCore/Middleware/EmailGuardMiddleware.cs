@@ -67,6 +67,8 @@ internal sealed partial class EmailGuardMiddleware
 
     public Task Invoke(HttpContext context)
     {
+        // Routing that runs again after this (a rewrite, a re-execution) must not reach an endpoint unguarded.
+        context.Features.Set(MiddlewareSawRequest.Instance);
         EndpointGuardState state = _state.Current;
         Endpoint? endpoint = context.GetEndpoint();
         // The method routing chose the endpoint by, worked out once for the policy, the path rules and the warning.

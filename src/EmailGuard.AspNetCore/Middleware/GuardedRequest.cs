@@ -56,4 +56,21 @@ internal sealed class GuardedRequest
 
         return policy is not null || pathRule is not null;
     }
+
+    /// <summary>
+    /// Whether a pass of the middleware counted <paramref name="policy"/> and <paramref name="pathRule"/> (either may be
+    /// <see langword="null"/>, nothing to count) for this request.
+    /// </summary>
+    public static bool Counted(HttpContext context, string? policy, string? pathRule)
+    {
+        if (policy is null && pathRule is null)
+        {
+            return true;
+        }
+
+        GuardedRequest? claimed = context.Features.Get<GuardedRequest>();
+        return claimed is not null
+            && (policy is null || string.Equals(claimed._policy, policy, StringComparison.Ordinal))
+            && (pathRule is null || string.Equals(claimed._pathRule, pathRule, StringComparison.Ordinal));
+    }
 }

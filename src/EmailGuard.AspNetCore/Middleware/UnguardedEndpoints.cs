@@ -64,7 +64,8 @@ internal sealed partial class UnguardedEndpoints(ILogger<EmailGuardMiddleware> l
         }
     }
 
-    private static void Refuse(HttpContext context, string policy)
+    /// <summary>Refuses the request with 500 and logs it once per endpoint (2976).</summary>
+    public static void Refuse(HttpContext context, string policy)
     {
         // AddEndpointPolicies() registers the logger's owner; without it the request is still refused.
         UnguardedEndpoints? refusals = context.RequestServices?.GetService<UnguardedEndpoints>();

@@ -1,0 +1,90 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Rewrite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>
+/// <c>UseRewriter()</c> after <c>UseRouting()</c> rewrites the path and routes the request again, then runs the rest of
+/// the pipeline after it. Placed after <c>UseEmailGuard()</c>, the new endpoint ran without the middleware seeing it: a
+/// legacy alias rewritten onto a path-rule endpoint mailed the victim once per request.
+/// </summary>
+public sealed partial class HostileRequestShapeTests
+{
+    private static RewriteOptions LegacyAliases() => new RewriteOptions()
+        .AddRewrite("^legacy/invite$", "api/invite", skipRemainingRules: true)
+        .AddRewrite("^legacy/share$", "api/share", skipRemainingRules: true)
+        .AddRewrite("^api/share-form$", "api/invite", skipRemainingRules: true);
+
+    [Theory]
+    [InlineData("/legacy/invite")]
+    [InlineData("/legacy/share")]
+    public async Task RewriterAfterTheGuard_OntoAGuardedEndpoint_IsRefusedAndMailsNothing_AndSaysWhy(string path)
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseEmailGuard(); a.UseRewriter(LegacyAliases()); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, path, 4, _ => BindingContent.Json(VictimJson));
+
+        statuses.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError, "the endpoint runs only past the guard that covers it");
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
+        if (path == "/legacy/invite")
+        {
+            app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle("the misplaced rewriter is logged once per endpoint")
+                .Which.Message.Should().Contain("path rule").And.Contain("UseEmailGuard()");
+        }
+    }
+
+    [Fact]
+    public async Task RewriterAfterTheGuard_FromOneGuardedEndpointOntoAnother_IsRefused()
+    {
+        // The middleware applied the form endpoint's share policy (the request has no form field, so it counted nothing
+        // there); the invite path rule the request was rewritten onto was not applied.
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseEmailGuard(); a.UseRewriter(LegacyAliases()); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/api/share-form", 3, _ => BindingContent.Json(VictimJson));
+
+        statuses.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError, "the invite endpoint runs only past its path rule");
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
+    }
+
+    [Theory]
+    [InlineData("/legacy/invite")]
+    [InlineData("/legacy/share")]
+    public async Task RewriterBeforeTheGuard_OntoAGuardedEndpoint_CountsAsTheEndpoint(string path)
+    {
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseRewriter(LegacyAliases()); a.UseEmailGuard(); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, path, 4, _ => BindingContent.Json(VictimJson));
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(1);
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
+    }
+
+    [Fact]
+    public async Task RewriterAfterTheGuard_OntoAnUnguardedEndpoint_OrNotRewriting_RunsAsBefore()
+    {
+        int unguarded = 0;
+        await using TestApp app = await StartAsync(_ => { }, a =>
+        {
+            a.UseEmailGuard();
+            a.UseRewriter(new RewriteOptions().AddRewrite("^legacy/open$", "api/open", skipRemainingRules: true));
+            a.MapPost("/api/open", () =>
+            {
+                Interlocked.Increment(ref unguarded);
+                return Results.Ok();
+            });
+        });
+
+        // Rewritten onto an endpoint no policy or rule covers: it runs, every time.
+        (await SendAsync(app, "/legacy/open", 3, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(HttpStatusCode.OK);
+        unguarded.Should().Be(3);
+
+        // Not rewritten: guarded by its path rule as always.
+        (await SendAsync(app, "/api/invite", 2, _ => BindingContent.Json(VictimJson))).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
+    }
+}
