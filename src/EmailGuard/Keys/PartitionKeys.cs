@@ -8,9 +8,6 @@ namespace EmailGuard;
 internal static class PartitionKeys
 {
     public const string Global = "send:g";
-
-    // Where a party key (send:t:..., send:u:...) starts after "send:".
-    private const int PartyKeyStart = 5;
     public const string TenantPrefix = "send:t:";
     public const string SenderPrefix = "send:s:";
     public const string RecipientPrefix = "send:r:";
@@ -31,6 +28,9 @@ internal static class PartitionKeys
     public const string BulkContentTenantPrefix = "send:cb:t:";
     public const string FanOutUserPrefix = "send:fo:u:";
     public const string FanOutTenantPrefix = "send:fo:t:";
+
+    // Where a party key (send:t:..., send:u:...) goes on after "send:".
+    private const int PartyKeyStart = 5;
 
     /// <summary>The key of a party's own copies of a content partition (<see cref="ContentOwnCopiesPrefix"/>), from the party's cached key.</summary>
     public static string ForOwnCopies(string partition, string partyKey)
