@@ -34,13 +34,18 @@ internal sealed partial class BulkContentMonitor
 
     public bool Enabled => _rule is not null;
 
-    /// <summary>Counts one content-rule denial of <paramref name="message"/> against its user and its tenant.</summary>
+    /// <summary>
+    /// Counts one content-rule denial of <paramref name="message"/> against its user and its tenant, each only when
+    /// <paramref name="tripped"/> names it: when its own copies of the denying text alone exceed the rule
+    /// (<see cref="ContentOwnCopies"/>). A party the denial is not a trip for is logged (3064), not counted.
+    /// </summary>
     /// <param name="message">The denied message.</param>
+    /// <param name="tripped">The parties whose own copies alone exceed a content rule that denied.</param>
     /// <param name="budget">
     /// The check's store time budget: each wait gets what is left of it; a count not made for want of it is not counted,
     /// as after a timeout, and a flag the check stops waiting for is written all the same.
     /// </param>
-    public async ValueTask RecordTripAsync(OutboundEmail message, StoreTimeBudget? budget = null)
+    public async ValueTask RecordTripAsync(OutboundEmail message, EmailGuardDimension tripped, StoreTimeBudget? budget = null)
     {
         if (_rule is null)
         {
@@ -49,13 +54,27 @@ internal sealed partial class BulkContentMonitor
 
         if (message.UserId is { } user)
         {
-            await CountAsync(EmailGuardPartyType.User, user, _users.Get(user), _rule, budget).ConfigureAwait(false);
+            await CountIfOwnAsync(EmailGuardPartyType.User, user, _users, (tripped & EmailGuardDimension.User) != 0, budget).ConfigureAwait(false);
         }
 
         if (message.TenantId is { } tenant)
         {
-            await CountAsync(EmailGuardPartyType.Tenant, tenant, _tenants.Get(tenant), _rule, budget).ConfigureAwait(false);
+            await CountIfOwnAsync(EmailGuardPartyType.Tenant, tenant, _tenants, (tripped & EmailGuardDimension.Tenant) != 0, budget).ConfigureAwait(false);
         }
+    }
+
+    private ValueTask CountIfOwnAsync(EmailGuardPartyType partyType, string partyId, IdKeyCache keys, bool own, StoreTimeBudget? budget)
+    {
+        if (own)
+        {
+            return CountAsync(partyType, partyId, keys.Get(partyId), _rule!, budget);
+        }
+
+        // The text's counter was full with others' copies: the text-wide cap denied, but this party alone would not have been.
+#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
+        LogNotOwnCopies(_logger, partyType, LogValue.Of(partyId));
+#pragma warning restore CA1873
+        return ValueTask.CompletedTask;
     }
 
     private async ValueTask CountAsync(EmailGuardPartyType partyType, string partyId, string key, RateLimitRule rule, StoreTimeBudget? budget)
@@ -94,6 +113,10 @@ internal sealed partial class BulkContentMonitor
             LogFailed(_logger, LogValue.Of(exception), partyType, LogValue.Of(partyId));
         }
     }
+
+    [LoggerMessage(EventId = 3064, EventName = "BulkContentNotOwnCopies", Level = LogLevel.Information,
+        Message = "The content rules denied a message of the {PartyType} {PartyId}, but its own copies of the text would have fit: not a bulk_content trip.")]
+    private static partial void LogNotOwnCopies(ILogger logger, EmailGuardPartyType partyType, string partyId);
 
     [LoggerMessage(EventId = 2205, EventName = "BulkContentFlagged", Level = LogLevel.Warning,
         Message = "The {PartyType} {PartyId} hit the content rules {Trips} times within {Period:c} and is flagged bulk_content.")]

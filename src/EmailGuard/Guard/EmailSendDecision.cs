@@ -167,7 +167,7 @@ public readonly struct EmailSendDecision
         long? remaining = null;
         for (int i = 0; i < _usage.Length; i++)
         {
-            if (_usage.GetDimension(i) == dimension)
+            if (_usage.GetDimension(i) == dimension && !_usage.IsOwnCopies(i))
             {
                 long left = _usage.GetRemaining(i);
                 remaining = remaining is { } r ? Math.Min(r, left) : left;

@@ -76,7 +76,8 @@ internal sealed partial class EmailSendGuard
         {
             if (_bulkContent is not null)
             {
-                await _bulkContent.RecordTripAsync(message, budget).ConfigureAwait(false);
+                // A trip only for a party whose own copies alone exceed the rule: the text's counter may hold others' copies.
+                await _bulkContent.RecordTripAsync(message, ContentOwnCopies.Tripped(decision.UsageValues), budget).ConfigureAwait(false);
             }
 
             return decision;

@@ -62,8 +62,12 @@ internal sealed class GuardPlanBuilder
         int shares = _fairShare is not null && globalRules.Length != 0 && message.TenantId is not null ? _fairShare.MaxRequests : 0;
         NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? _rules.NearDuplicate : null;
         int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
+        RateLimitRule[]? ownCopies = contentRules.Length != 0 ? _rules.ContentOwnCopies : null;
+        string? ownUser = ownCopies is not null && message.UserId is { } user ? _keys.Users.Get(user, buffers.KeysNowMs) : null;
+        string? ownTenant = ownCopies is not null && message.TenantId is { } tenant ? _keys.Tenants.Get(tenant, buffers.KeysNowMs) : null;
+        int perContentRequest = 1 + (ownUser is null ? 0 : 1) + (ownTenant is null ? 0 : 1);
         messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
-            + (contentKeys * contentRules.Length);
+            + (contentKeys * contentRules.Length * perContentRequest);
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
         {
@@ -109,7 +113,8 @@ internal sealed class GuardPlanBuilder
 
         if (contentRules.Length != 0)
         {
-            AddContent(requests, tags, ref count, message.Content!, contentRules, nearDuplicate, cost);
+            ContentParties parties = new(ownCopies, ownUser, ownTenant);
+            AddContent(requests, tags, ref count, message.Content!, contentRules, nearDuplicate, cost, parties);
         }
 
         if (recipientRules.Length != 0 || domainRules.Length != 0)
@@ -127,11 +132,11 @@ internal sealed class GuardPlanBuilder
     /// content dimension like the fingerprint (<c>send:nd:nd</c>, the band, <c>:</c> and a 128-bit hash).
     /// </summary>
     private static void AddContent(
-        RateLimitRequest[] requests, RequestTag[] tags, ref int count, EmailContent content, RateLimitRule[] contentRules, NearDuplicateSketch? nearDuplicate, long cost)
+        RateLimitRequest[] requests, RequestTag[] tags, ref int count, EmailContent content, RateLimitRule[] contentRules, NearDuplicateSketch? nearDuplicate, long cost, in ContentParties parties)
     {
         Span<byte> bandHashes = stackalloc byte[(nearDuplicate?.Bands ?? 0) * NearDuplicateSketch.BandHashBytes];
         string fingerprint = ContentFingerprint.Compute(content, nearDuplicate, bandHashes, out bool hasBands);
-        Add(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, cost, EmailGuardDimension.Content, fingerprint, null);
+        AddContentKey(requests, tags, ref count, contentRules, PartitionKeys.ContentPrefix + fingerprint, fingerprint, cost, parties);
         if (!hasBands)
         {
             return;
@@ -141,7 +146,41 @@ internal sealed class GuardPlanBuilder
         {
             // The partition says which band denied ("nd2:<hash>"), so an operator can tell a near-duplicate denial from an exact one.
             string partition = NearDuplicateSketch.Partition(b, bandHashes.Slice(b * NearDuplicateSketch.BandHashBytes, NearDuplicateSketch.BandHashBytes));
-            Add(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, cost, EmailGuardDimension.Content, partition, null);
+            AddContentKey(requests, tags, ref count, contentRules, PartitionKeys.NearDuplicatePrefix + partition, partition, cost, parties);
+        }
+    }
+
+    /// <summary>
+    /// One content key's requests, one per rule, each followed by the counters of the user's and the tenant's own copies
+    /// of the key under that rule when a content denial can be a trip: a denial's entries then say whether the party
+    /// alone would have been denied (<see cref="ContentOwnCopies"/>), with no call of its own.
+    /// </summary>
+    private static void AddContentKey(
+        RateLimitRequest[] requests, RequestTag[] tags, ref int count, RateLimitRule[] contentRules, string key, string partition, long cost, in ContentParties parties)
+    {
+        if (parties.Counters is not { } counters)
+        {
+            Add(requests, tags, ref count, contentRules, key, cost, EmailGuardDimension.Content, partition, null);
+            return;
+        }
+
+        string? userKey = parties.UserKey is { } user ? PartitionKeys.ForOwnCopies(partition, user) : null;
+        string? tenantKey = parties.TenantKey is { } tenant ? PartitionKeys.ForOwnCopies(partition, tenant) : null;
+        for (int r = 0; r < contentRules.Length; r++)
+        {
+            requests[count] = new RateLimitRequest(key, contentRules[r], cost);
+            tags[count++] = new RequestTag(EmailGuardDimension.Content, partition, null);
+            if (userKey is not null)
+            {
+                requests[count] = new RateLimitRequest(userKey, counters[r], cost);
+                tags[count++] = new RequestTag(EmailGuardDimension.Content, partition, null, EmailGuardDimension.User);
+            }
+
+            if (tenantKey is not null)
+            {
+                requests[count] = new RateLimitRequest(tenantKey, counters[r], cost);
+                tags[count++] = new RequestTag(EmailGuardDimension.Content, partition, null, EmailGuardDimension.Tenant);
+            }
         }
     }
 
@@ -213,6 +252,9 @@ internal sealed class GuardPlanBuilder
     }
 
     private static bool SameDomain(GuardAddress a, GuardAddress b) => string.Equals(a.Domain, b.Domain, StringComparison.Ordinal);
+
+    /// <summary>The counters of a party's own copies (per content rule) and the parties' cached keys; no counters when content denials are never trips.</summary>
+    private readonly record struct ContentParties(RateLimitRule[]? Counters, string? UserKey, string? TenantKey);
 
     private static RateLimitRule[] Use(RateLimitRule[] rules, EmailGuardDimension dimension, EmailGuardDimension skip, bool applies)
         => applies && (skip & dimension) == 0 ? rules : [];

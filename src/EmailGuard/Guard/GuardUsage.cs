@@ -102,7 +102,19 @@ internal readonly struct GuardUsage
 
     public long GetRemaining(int index) => _shape is null ? this[index].Remaining : GetEntry(_shape.GetRule(index), index).Remaining;
 
-    /// <summary>A new array of the usage (the one the decision was made with, when it was), or null when empty.</summary>
+    /// <summary>Whether the request at <paramref name="index"/> counts a party's own copies of a content key: kept for the content steps and refunds, left out of the public usage.</summary>
+    public bool IsOwnCopies(int index) => _shape?.IsOwnCopies(index) ?? false;
+
+    /// <summary>The tag of the request at <paramref name="index"/>; default for a usage given as an array.</summary>
+    public RequestTag GetTag(int index) => _shape?.GetTag(index, _recipient) ?? default;
+
+    /// <summary>What the store answered for the request at <paramref name="index"/>.</summary>
+    public RateLimitEntry GetEntry(int index) => _shape is null ? this[index].Entry : GetEntry(_shape.GetRule(index), index);
+
+    /// <summary>
+    /// A new array of the usage (the one the decision was made with, when it was), or null when empty: every request but
+    /// the counters of a party's own copies of a text, which are no rule of the app's.
+    /// </summary>
     public EmailSendRuleUsage[]? ToArray()
     {
         if (_shape is null)
@@ -110,10 +122,13 @@ internal readonly struct GuardUsage
             return _values as EmailSendRuleUsage[];
         }
 
-        EmailSendRuleUsage[] usage = new EmailSendRuleUsage[_shape.Length];
-        for (int i = 0; i < usage.Length; i++)
+        EmailSendRuleUsage[] usage = new EmailSendRuleUsage[_shape.Visible];
+        for (int i = 0, v = 0; v < usage.Length; i++)
         {
-            usage[i] = this[i];
+            if (!_shape.IsOwnCopies(i))
+            {
+                usage[v++] = this[i];
+            }
         }
 
         return usage;

@@ -21,9 +21,19 @@ internal sealed class GuardUsageShape
         _tags = tags;
         _requests = requests;
         Fixed = fixedCount;
+        int visible = 0;
+        foreach (RequestTag tag in tags)
+        {
+            visible += tag.OwnCopiesOf == EmailGuardDimension.None ? 1 : 0;
+        }
+
+        Visible = visible;
     }
 
     public int Length => _requests.Length;
+
+    /// <summary>Gets how many requests a decision's public usage shows: all but the counters of a party's own copies of a text.</summary>
+    public int Visible { get; }
 
     /// <summary>Gets how many leading requests are kept as they were; the rest are templates for the recipient.</summary>
     public int Fixed { get; }
@@ -73,6 +83,9 @@ internal sealed class GuardUsageShape
 
     public EmailGuardDimension GetDimension(int index) => _tags[index].Dimension;
 
+    /// <summary>Whether the request counts a party's own copies of a content key (<see cref="RequestTag.OwnCopiesOf"/>), which the public usage leaves out.</summary>
+    public bool IsOwnCopies(int index) => _tags[index].OwnCopiesOf != EmailGuardDimension.None;
+
     public RateLimitRule GetRule(int index) => _requests[index].Rule;
 
     private static int FirstRecipientRequest(RequestTag[] tags, int count)
@@ -121,7 +134,7 @@ internal sealed class GuardUsageShape
             ref readonly RateLimitRequest b = ref requests[i];
             ref readonly RequestTag x = ref _tags[i];
             ref readonly RequestTag y = ref tags[i];
-            if (a.Cost != b.Cost || !ReferenceEquals(a.Rule, b.Rule) || x.Dimension != y.Dimension)
+            if (a.Cost != b.Cost || !ReferenceEquals(a.Rule, b.Rule) || x.Dimension != y.Dimension || x.OwnCopiesOf != y.OwnCopiesOf)
             {
                 return false;
             }

@@ -43,7 +43,8 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
         [
             ("Global", Count(options.Global)), ("Tenant", Count(options.Tenant)), ("Sender", Count(options.Sender)),
             ("User", Count(options.User)), ("ClientIp", Count(options.ClientIp)), ("Category", LargestCategory(options)),
-            ("Content", Count(options.Content)), ("NearDuplicate", NearDuplicateRequests(options)), ("FairShare", FairShareRequests(options)),
+            ("Content", Count(options.Content)), ("NearDuplicate", NearDuplicateRequests(options)),
+            ("ContentOwnCopies", ContentOwnCopiesRequests(options)), ("FairShare", FairShareRequests(options)),
         ];
         if (dimensions.Any(d => d.Count is null))
         {
@@ -57,6 +58,10 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
     // One counter per band and content rule, besides the exact fingerprint's.
     private static int? NearDuplicateRequests(SendGuardOptions options)
         => options.NearDuplicate is not { Enabled: true } nearDuplicate ? 0 : nearDuplicate.Bands * Count(options.Content);
+
+    // With bulk_content trips on, a user's and a tenant's own copies of every content key (fingerprint and bands), per content rule.
+    private static int? ContentOwnCopiesRequests(SendGuardOptions options)
+        => options.BulkContent is not { Trips: > 0 } || Count(options.Content) is not { } content ? 0 : 2 * (content + (NearDuplicateRequests(options) ?? 0));
 
     // A tenant's share and the default-weight tenants' pool share, per shared global rule.
     private static int? FairShareRequests(SendGuardOptions options)

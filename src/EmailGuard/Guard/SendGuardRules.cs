@@ -15,6 +15,7 @@ internal sealed class SendGuardRules
         Category = Compile(options.Category);
         Content = Compile(options.Content);
         NearDuplicate = options.NearDuplicate is { Enabled: true } nearDuplicate && Content.Length != 0 ? new NearDuplicateSketch(nearDuplicate) : null;
+        ContentOwnCopies = options.BulkContent is { Trips: > 0 } && Content.Length != 0 ? Array.ConvertAll(Content, ContentOwnCopiesCounter) : null;
         ContentExemptCategories = new HashSet<string>(options.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
@@ -43,6 +44,12 @@ internal sealed class SendGuardRules
 
     /// <summary>The near-duplicate sketch whose band keys the content rules also count, or null when it is off.</summary>
     public NearDuplicateSketch? NearDuplicate { get; }
+
+    /// <summary>
+    /// Per content rule, the counter of a party's own copies of a text (<see cref="ContentOwnCopiesCounter"/>), or null
+    /// when no content denial is ever a trip (<see cref="BulkContentFlagOptions.Trips"/> 0, or no content rule).
+    /// </summary>
+    public RateLimitRule[]? ContentOwnCopies { get; }
 
     public HashSet<string> ContentExemptCategories { get; }
 
@@ -94,6 +101,18 @@ internal sealed class SendGuardRules
 
         return reduced;
     }
+
+    /// <summary>
+    /// The counter of a party's own copies under <paramref name="rule"/>: the same window and segments, a limit no caller
+    /// reaches (<see cref="RateLimitRule.MaxLimit"/>), so it never denies and a reservation counts it at the decision's
+    /// time. A token bucket's counter is a sliding window over the time its empty bucket takes to refill (at most
+    /// <see cref="RateLimitRule.MaxWindow"/>): a party whose own copies in that time and the message's cost fit the
+    /// burst would have had room alone.
+    /// </summary>
+    public static RateLimitRule ContentOwnCopiesCounter(RateLimitRule rule)
+        => rule.Algorithm != RateLimitAlgorithm.TokenBucket
+            ? rule.WithLimit(RateLimitRule.MaxLimit)
+            : RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromMilliseconds(Math.Min(rule.HoldMilliseconds, (long)RateLimitRule.MaxWindow.TotalMilliseconds)));
 
     private static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
         => options is null ? [] : Normalize(options.Rules.Select(r => r.ToRule()));

@@ -34,6 +34,25 @@ public sealed class SendGuardCapacityTests
     }
 
     [Fact]
+    public async Task Startup_CountersOfAPartysOwnCopies_CountInTheCapacityCheck()
+    {
+        // (1 fingerprint + 4 bands) x 2 content rules = 10, and a user's and a tenant's own copies of each 20 more:
+        // 4,070 recipients x 1 rule fit with the 10, not with the 30.
+        await using ServiceProvider sp = SendGuardTestServices.Build(o =>
+        {
+            o.MaxRecipientsPerMessage = 4_070;
+            o.Recipient.Add(RateLimitRule.PerHour(5));
+            o.Content.Add(RateLimitRule.PerHour(50)).Add(RateLimitRule.PerDay(500));
+            o.NearDuplicate.Enabled = true;
+            o.BulkContent.Trips = 3;
+        });
+
+        Action start = () => sp.GetRequiredService<IStartupValidator>().Validate();
+
+        start.Should().Throw<OptionsValidationException>().Which.Message.Should().Contain("+ 30 message-wide rules (Content 2, NearDuplicate 8, ContentOwnCopies 20)");
+    }
+
+    [Fact]
     public async Task Startup_DefaultMaxRecipientsWithTheDocumentedRules_Passes()
     {
         await using ServiceProvider sp = SendGuardTestServices.Build(o =>

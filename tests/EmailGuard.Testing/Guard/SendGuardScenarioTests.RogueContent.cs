@@ -1,0 +1,74 @@
+using System.Globalization;
+using EmailGuard;
+using FluentAssertions;
+using Xunit;
+
+namespace EmailGuard.Testing.Guard;
+
+/// <summary>
+/// A rogue tenant spends another tenant's text on every store: the text-wide content cap denies the innocent tenant's
+/// copies, but only a party whose own copies alone exceed the rule trips bulk_content. The own copies are counted in the
+/// same atomic acquire as the content rules, so every store must give the same flags.
+/// </summary>
+public abstract partial class SendGuardScenarioTests
+{
+    private const string RogueOrder = "Please find attached our purchase order for the spring collection. We ask for delivery to the central "
+        + "warehouse in Hamburg within three weeks, packed on pallets as agreed in the framework contract. Invoices go to our accounts "
+        + "payable team, quoting the order number on every page, and questions about the delivery";
+
+    private static OutboundEmail TextOf(string tenant, string user, int i, string ending) => new()
+    {
+        To = [string.Create(CultureInfo.InvariantCulture, $"r{i}@{tenant}-partners.example")],
+        TenantId = tenant,
+        UserId = user,
+        Content = new EmailContent { Subject = "Purchase order from Northwind", TextBody = $"{RogueOrder} {ending} go to Anna." },
+    };
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RogueContent_AnotherTenantFillsTheText_VictimDeniedButNotFlagged_RogueFlaggedAtTrips(bool rewrite)
+    {
+        SendGuardHarness h = Create(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(1_000));
+            o.Content.Add(RateLimitRule.PerHour(10));
+            o.NearDuplicate.Enabled = rewrite;
+            o.BulkContent.Trips = 3;
+        });
+
+        // The rogue sends the victim's text (or, with the bands on, a one-word rewrite of it) to the whole 10, spread
+        // over 3 users; the victim's 3 copies are then denied by the full counter.
+        string rogueEnding = rewrite ? "timetable" : "schedule";
+        for (int i = 0; i < 10; i++)
+        {
+            (await h.Guard.CheckAsync(TextOf("rogue", $"rogue-user{i % 3}", i, rogueEnding))).IsAllowed.Should().BeTrue();
+        }
+
+        List<EmailSendDecision> victim = [];
+        for (int i = 0; i < 3; i++)
+        {
+            victim.Add(await h.Guard.CheckAsync(TextOf("victim", "victim-user", i, "schedule")));
+        }
+
+        victim.Should().AllSatisfy(d => d.Dimension.Should().Be(EmailGuardDimension.Content));
+        if (rewrite)
+        {
+            victim.Should().AllSatisfy(d => d.Partition.Should().StartWith("nd", "a band the rewrite shares denied, not the fingerprint"));
+        }
+
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "victim")).Should().BeEmpty("it has no copy of its own: the one denied is 1 of 10");
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "victim-user")).Should().BeEmpty();
+
+        // The rogue keeps sending from one of its users: its tenant's own 10 copies and this one exceed 10, its user's 4 do not.
+        List<int> rogueFlags = [];
+        for (int i = 0; i < 3; i++)
+        {
+            (await h.Guard.CheckAsync(TextOf("rogue", "rogue-user0", 100 + i, rogueEnding))).Dimension.Should().Be(EmailGuardDimension.Content);
+            rogueFlags.Add((await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "rogue")).Count);
+        }
+
+        rogueFlags.Should().Equal([0, 0, 1], "flagged at the third trip exactly");
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "rogue-user0")).Should().BeEmpty();
+    }
+}
