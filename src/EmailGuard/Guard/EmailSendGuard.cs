@@ -157,9 +157,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// <see cref="Acquire"/>, <see cref="Complete"/>, and the asynchronous continuations) hands them back on every way
     /// out. No step wraps the next in a try/finally, so a synchronous decision (a struct of some 250 bytes) is written
     /// once and passed up through the return values instead of being copied at every step. Not inlined: inlined into
-    /// <see cref="Steps"/>, the decision <see cref="Decide"/> returned went to a local of <see cref="Steps"/> (some 580
-    /// bytes of frame zeroed on every check) and was copied from there into its return buffer, a 280-byte move with
-    /// write barriers; called, it returns straight into the buffer its caller was handed.
+    /// <see cref="Steps"/>, the decision <see cref="Decide"/> returned went to a local of <see cref="Steps"/> (a 584-byte
+    /// frame, 384 bytes of it zeroed on every check) and was copied from there into its return buffer, a 280-byte move
+    /// with write barriers; called, it returns straight into the buffer its caller was handed.
     /// </remarks>
     /// <param name="message">The message.</param>
     /// <param name="operation">Check, reservation or peek.</param>
