@@ -34,7 +34,9 @@ public sealed class HostileSnsFetchFloodTests : SesWebhookTestBase
         // Assert
         genuine.StatusCode.Should().Be(HttpStatusCode.OK, "the cached certificate needs no fetch");
         flood.Should().AllSatisfy(r => r.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable), "SNS retries a 503");
-        App.Sns.CertificateFetches.Should().Be(1 + SnsCertificateCache.MaxFetchesInFlight, "the message beyond the bound fetched nothing");
+        // Seen failing twice under heavy load (6 fetches), not reproduced alone: the URLs fetched say which message fetched.
+        App.Sns.CertificateFetches.Should().Be(1 + SnsCertificateCache.MaxFetchesInFlight, "the message beyond the bound fetched nothing; fetched: {0}",
+            string.Join(", ", App.Sns.Requests.Select(u => u.AbsolutePath)));
         App.LogsWithId(1759).Should().Contain(r => r.Message.Contains("were already running", StringComparison.Ordinal));
     }
 
