@@ -96,8 +96,7 @@ internal sealed partial class EmailGuardMiddleware
             _pathBaseCheck.Check(state.PathRules, context.Request.PathBase);
         }
 
-        EmailRateLimitPolicy? pathRule = state.PathRules.IsEmpty ? null : state.PathRules.Match(
-            context, routed ??= RoutedMethod.Of(context, endpoint, out changed), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+        EmailRateLimitPolicy? pathRule = state.PathRules.MatchAt(context, endpoint, ref routed, ref changed);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
             return _next(context);

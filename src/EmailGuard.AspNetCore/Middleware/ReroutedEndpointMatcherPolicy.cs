@@ -77,10 +77,15 @@ internal sealed partial class ReroutedEndpointMatcherPolicy(EndpointGuardStatePr
         Endpoint? endpoint = context.GetEndpoint();
         string? routed = null;
         bool changed = false;
-        string? policy = EndpointPolicySelector.Select(context, endpoint, ref routed, ref changed)?.PolicyName;
-        EndpointGuardState current = state.Current;
-        string? pathRule = current.PathRules.IsEmpty ? null : current.PathRules.Match(
-            context, routed ?? RoutedMethod.Of(context, endpoint, out _), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null)?.Name;
+        IEmailRateLimitMetadata? metadata = EndpointPolicySelector.Select(context, endpoint, ref routed, ref changed);
+        if (metadata is { PolicyName: null })
+        {
+            // DisableEmailRateLimit: the middleware counts nothing at such an endpoint, not even a path rule.
+            return null;
+        }
+
+        string? policy = metadata?.PolicyName;
+        string? pathRule = state.Current.PathRules.MatchAt(context, endpoint, ref routed, ref changed)?.Name;
         if (GuardedRequest.Counted(context, policy, pathRule))
         {
             return null;

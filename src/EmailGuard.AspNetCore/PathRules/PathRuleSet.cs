@@ -49,6 +49,16 @@ internal sealed partial class PathRuleSet
     public bool HasClientIpPartition => _rules.Any(static r => r.Policy is { HasClientIpPartition: true, ShadowMode: false });
 
     /// <summary>
+    /// The rule for the request at <paramref name="endpoint"/> as the middleware decides it, and as the check of an endpoint
+    /// routed after the middleware (<see cref="ReroutedEndpointMatcherPolicy"/>) must decide it too: by the method
+    /// routing chose the endpoint for (<paramref name="routed"/>, worked out here when not yet, with
+    /// <paramref name="changed"/>), exact paths only at EmailGuard's own feedback webhooks; none when there are no rules.
+    /// </summary>
+    public EmailRateLimitPolicy? MatchAt(HttpContext context, Endpoint? endpoint, ref string? routed, ref bool changed)
+        => IsEmpty ? null : Match(
+            context, routed ??= RoutedMethod.Of(context, endpoint, out changed), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+
+    /// <summary>
     /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
     /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule
     /// names: MVC's conventional <c>{controller=Home}/{action=Index}/{id?}</c> serves <c>POST:/account/signup</c> at

@@ -87,4 +87,36 @@ public sealed partial class HostileRequestShapeTests
         (await SendAsync(app, "/api/invite", 2, _ => BindingContent.Json(VictimJson))).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
         app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
     }
+
+    [Fact]
+    public async Task RewriterAfterTheGuard_OntoAnEndpointThatDisablesEmailGuard_UnderAPathRule_RunsAsTheGuardWouldLetIt()
+    {
+        // The middleware counts nothing at a DisableEmailRateLimit endpoint, not even a path rule on its path: the check
+        // after a rewrite must decide the same, or it refuses what the guard would let run.
+        int ran = 0;
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a =>
+            {
+                a.UseEmailGuard();
+                a.UseRewriter(new RewriteOptions().AddRewrite("^legacy/quiet$", "api/quiet", skipRemainingRules: true));
+                a.MapPost("/api/quiet", () =>
+                {
+                    Interlocked.Increment(ref ran);
+                    return Results.Ok();
+                }).DisableEmailRateLimit();
+            },
+            new Dictionary<string, string?>
+            {
+                ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/api/quiet",
+                ["EmailGuard:Endpoints:PathRules:0:Limit"] = "1",
+                ["EmailGuard:Endpoints:PathRules:0:Window"] = "01:00:00",
+            },
+            useEmailGuard: false);
+
+        (await SendAsync(app, "/legacy/quiet", 3, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(HttpStatusCode.OK);
+        (await SendAsync(app, "/api/quiet", 2, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(HttpStatusCode.OK, "the endpoint disables EmailGuard");
+        ran.Should().Be(5);
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
+    }
 }
