@@ -149,7 +149,7 @@ internal sealed partial class LocalFallback
                 if (settled && counter.Window == window)
                 {
                     counter.Written = Math.Min(counter.Local, counter.Written + pending);
-                    counter.Seen = Math.Max(counter.Seen, seen);
+                    counter.RaiseSeen(seen);
                 }
             }
 

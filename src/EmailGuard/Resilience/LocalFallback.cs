@@ -100,8 +100,17 @@ internal sealed partial class LocalFallback
         for (int i = 0; i < n; i++)
         {
             ref readonly RateLimitRequest request = ref requests[i];
+            long window = WindowOf(request.Rule, nowMs);
+            long count = entries[i].Count;
             for (int attempt = 0; attempt < MaxLookups && GetOrAdd(request, nowMs) is { } counter; attempt++)
             {
+                // Most calls find the counter in its window already: no lock, which every caller would contend for on
+                // a guard's global counter.
+                if (counter.TryRaiseSeen(request.Rule, window, count))
+                {
+                    break;
+                }
+
                 lock (counter)
                 {
                     if (counter.Removed)
@@ -109,8 +118,8 @@ internal sealed partial class LocalFallback
                         continue;
                     }
 
-                    counter.Roll(request.Rule, WindowOf(request.Rule, nowMs));
-                    counter.Seen = Math.Max(counter.Seen, entries[i].Count);
+                    counter.Roll(request.Rule, window);
+                    counter.RaiseSeen(count);
                     break;
                 }
             }
@@ -218,7 +227,7 @@ internal sealed partial class LocalFallback
             {
                 if (!counter.Removed)
                 {
-                    return counter.Window == WindowOf(request.Rule, nowMs) ? counter.Seen : 0;
+                    return counter.Window == WindowOf(request.Rule, nowMs) ? Volatile.Read(ref counter.Seen) : 0;
                 }
             }
         }
