@@ -63,8 +63,11 @@ internal sealed class GuardPlanBuilder
         NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? _rules.NearDuplicate : null;
         int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
         RateLimitRule[]? ownCopies = contentRules.Length != 0 ? _rules.ContentOwnCopies : null;
-        string? ownUser = ownCopies is not null && message.UserId is { } user ? _keys.Users.Get(user, buffers.KeysNowMs) : null;
-        string? ownTenant = ownCopies is not null && message.TenantId is { } tenant ? _keys.Tenants.Get(tenant, buffers.KeysNowMs) : null;
+        // The tenant's and the user's keys, looked up once for their own rules and their own copies of the content.
+        string? tenantKey = message.TenantId is { } tenant && (tenantRules.Length != 0 || ownCopies is not null) ? _keys.Tenants.Get(tenant, buffers.KeysNowMs) : null;
+        string? userKey = message.UserId is { } user && (userRules.Length != 0 || ownCopies is not null) ? _keys.Users.Get(user, buffers.KeysNowMs) : null;
+        string? ownUser = ownCopies is not null ? userKey : null;
+        string? ownTenant = ownCopies is not null ? tenantKey : null;
         int perContentRequest = 1 + (ownUser is null ? 0 : 1) + (ownTenant is null ? 0 : 1);
         messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
             + (contentKeys * contentRules.Length * perContentRequest);
@@ -87,7 +90,7 @@ internal sealed class GuardPlanBuilder
 
         if (tenantRules.Length != 0)
         {
-            Add(requests, tags, ref count, tenantRules, _keys.Tenants.Get(message.TenantId!, buffers.KeysNowMs), cost, EmailGuardDimension.Tenant, message.TenantId, null);
+            Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, message.TenantId, null);
         }
 
         if (senderRules.Length != 0)
@@ -97,7 +100,7 @@ internal sealed class GuardPlanBuilder
 
         if (userRules.Length != 0)
         {
-            Add(requests, tags, ref count, userRules, _keys.Users.Get(message.UserId!, buffers.KeysNowMs), cost, EmailGuardDimension.User, message.UserId, null);
+            Add(requests, tags, ref count, userRules, userKey!, cost, EmailGuardDimension.User, message.UserId, null);
         }
 
         if (ipRules.Length != 0)
