@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace EmailGuard.AspNetCore.Tests.Feedback;
 
@@ -15,6 +15,7 @@ namespace EmailGuard.AspNetCore.Tests.Feedback;
 public sealed class MailgunSharedReplayTests : IAsyncLifetime
 {
     private readonly SharedStore _shared = new();
+    private readonly TimerSignalingTimeProvider _time = new(TestApp.Start);
     private WebhookTestApp _first = null!;
     private WebhookTestApp _second = null!;
 
@@ -22,7 +23,7 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
     {
         using ECDsa sendGrid = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         Dictionary<string, string?> configuration = WebhookTestApp.AllProviders(Convert.ToBase64String(sendGrid.ExportSubjectPublicKeyInfo()));
-        _first = await WebhookTestApp.StartAsync(configuration, services: Share);
+        _first = await WebhookTestApp.StartAsync(configuration, services: Share, time: _time);
         _second = await WebhookTestApp.StartAsync(configuration, services: Share);
     }
 
@@ -100,23 +101,14 @@ public sealed class MailgunSharedReplayTests : IAsyncLifetime
         string body = MailgunSigner.Sign(MailgunSigner.EventData("complained"), _first.Time.GetUtcNow());
         _shared.Hang = true;
 
-        // The store's timeout is a second of the app's clock, which the test moves on until the answer comes (at most
-        // a minute of it): the request is answered by the timeout, never by the hung store. The minute counts from when
-        // the request reaches the store (waited for in real time, bounded): a loaded machine could take longer to get
-        // there than the 600 steps take, and a clock moved on before the timeout's timer exists never fires it.
-        int claims = _shared.Claims;
+        // The store's timeout runs on the app's clock, moved on by exactly that timeout once its timer exists: the request
+        // is answered by the timeout, never by the hung store. The clock used to move on in 600 steps of 5 ms from when
+        // the request reached the store; a thread slow between that call and the timer's creation (3 s on a loaded
+        // machine) found the clock stopped, and the timer never fired.
+        TimeSpan timeout = _first.App.App.Services.GetRequiredService<IOptions<StoreResilienceOptions>>().Value.Timeout;
         Task<HttpResponseMessage> post = _first.PostAsync("mailgun", MailgunSigner.Json(body));
-        for (long started = Stopwatch.GetTimestamp(); _shared.Claims == claims && !post.IsCompleted && Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(30);)
-        {
-            await Task.Delay(5);
-        }
-
-        for (int i = 0; i < 600 && !post.IsCompleted; i++)
-        {
-            _first.Time.Advance(TimeSpan.FromMilliseconds(100));
-            await Task.Delay(5);
-        }
-
+        await _time.WaitForTimerAsync(timeout);
+        _first.Time.Advance(timeout);
         HttpResponseMessage answer = await post.WaitAsync(TimeSpan.FromSeconds(30));
 
         answer.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);

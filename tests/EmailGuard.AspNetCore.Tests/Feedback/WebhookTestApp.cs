@@ -87,9 +87,10 @@ internal sealed class WebhookTestApp : IAsyncDisposable
     /// recording fake (whose <see cref="Feedback"/> then sees nothing).
     /// </param>
     /// <param name="sns">The fake SNS host, when the test must set it up before the app starts (it fetches pinned certificates then).</param>
+    /// <param name="time">The app's clock, when the test must know of its timers; a fresh fake one otherwise.</param>
     public static async Task<WebhookTestApp> StartAsync(
         IDictionary<string, string?> configuration, Action<EmailGuardWebhookOptions>? configure = null, Action<IServiceCollection>? services = null, bool realFeedback = false,
-        FakeSnsHost? sns = null)
+        FakeSnsHost? sns = null, FakeTimeProvider? time = null)
     {
         var feedback = new RecordingFeedback();
         sns ??= new FakeSnsHost();
@@ -111,7 +112,8 @@ internal sealed class WebhookTestApp : IAsyncDisposable
             },
             app => app.MapEmailGuardFeedback(Prefix),
             configuration,
-            useEmailGuard: false);
+            useEmailGuard: false,
+            time: time);
         return new WebhookTestApp(app, feedback, sns);
     }
 
