@@ -20,13 +20,18 @@ public sealed class OutboundEmail
     /// <summary>Gets the Bcc recipients.</summary>
     public IReadOnlyList<string> Bcc { get; init; } = [];
 
-    /// <summary>Gets the tenant the message is sent for.</summary>
+    /// <summary>
+    /// Gets the tenant the message is sent for. Compared exactly, case included: pass the id the app keys the tenant on
+    /// (its primary key), not a name a user typed, or <c>Acme</c> and <c>acme</c> are two tenants with a cap each.
+    /// </summary>
     public string? TenantId { get; init; }
 
     /// <summary>
     /// Gets the user who triggered the message, by an id unique across tenants: the user dimension's counters, flags,
     /// lists and ratio breaker key on it alone. Where user ids repeat per tenant, prefix them with the tenant
-    /// (<c>acme:1</c>), or one tenant's user is limited, flagged and suspended with another tenant's.
+    /// (<c>acme:1</c>), or one tenant's user is limited, flagged and suspended with another tenant's. Compared exactly,
+    /// case included, as <see cref="TenantId"/>: pass the id the app keys the user on, not the user name as typed at
+    /// sign-in, or a bot that varies its case gets a fresh cap each time.
     /// </summary>
     public string? UserId { get; init; }
 
