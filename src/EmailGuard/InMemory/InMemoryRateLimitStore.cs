@@ -177,18 +177,7 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     private long ReadSystemClock(long tick)
     {
         long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
-        long seen = Volatile.Read(ref _clockMs);
-        while (now > seen)
-        {
-            long previous = Interlocked.CompareExchange(ref _clockMs, now, seen);
-            if (previous == seen)
-            {
-                break;
-            }
-
-            seen = previous;
-        }
-
+        AtomicMax.Raise(ref _clockMs, now);
         Volatile.Write(ref _clockTick, tick);
         return Math.Max(now, Volatile.Read(ref _clockMs));
     }

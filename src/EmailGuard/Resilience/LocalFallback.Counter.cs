@@ -48,20 +48,7 @@ internal sealed partial class LocalFallback
         }
 
         /// <summary>Raises <see cref="Seen"/> to at least <paramref name="count"/>, with or without the lock.</summary>
-        public void RaiseSeen(long count)
-        {
-            long seen = Volatile.Read(ref Seen);
-            while (count > seen)
-            {
-                long prior = Interlocked.CompareExchange(ref Seen, count, seen);
-                if (prior == seen)
-                {
-                    return;
-                }
-
-                seen = prior;
-            }
-        }
+        public void RaiseSeen(long count) => AtomicMax.Raise(ref Seen, count);
 
         /// <summary>Moves to <paramref name="window"/>, forgetting an earlier one. Under the lock.</summary>
         public void Roll(RateLimitRule rule, long window)
