@@ -93,4 +93,28 @@ public sealed class TenantPoolOptionsTests
         allowed.Should().OnlyContain(a => a, "the pool 'trail' has no rules");
         logs.GetSnapshot().Where(r => r.Id.Id == 3073).Should().ContainSingle().Which.Message.Should().Contain("trail");
     }
+
+    [Fact]
+    public async Task ProviderFails_TheTenantKeepsItsLastPool_AsItKeepsItsLastRules()
+    {
+        Microsoft.Extensions.Time.Testing.FakeTimeProvider time = new(SendGuardTestServices.Start);
+        CountingTenantLimitProvider provider = new(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" });
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o =>
+            {
+                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerDay(1));
+                o.TenantLimitCacheDuration = TimeSpan.FromMinutes(1);
+            },
+            time: time,
+            more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        (await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = "t" })).IsAllowed.Should().BeTrue();
+        provider.Failure = new InvalidOperationException("database down");
+        time.Advance(TimeSpan.FromMinutes(5));
+
+        EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], TenantId = "t" });
+
+        provider.Calls("t").Should().Be(2, "the expired answer was looked up again, and the lookup failed");
+        decision.Partition.Should().Be("pool:trial", "a failing provider does not take a tenant out of its pool");
+    }
 }
