@@ -25,6 +25,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly TenantLimitCache _tenantLimits;
     private readonly SendGuardKeys _keys;
     private readonly PartyScreen _screen;
+    private readonly TenantPoolRules _pools;
     private readonly GuardPlanBuilder _plans;
     private readonly GuardStatusReader _status;
     private readonly ProviderBudgetReader _budget;
@@ -69,8 +70,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);
         _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
-        _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare);
-        _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider);
+        _pools = new TenantPoolRules(_options, _tenantLimits, _logger);
+        _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare, _pools);
+        _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider, _pools);
         _budget = new ProviderBudgetReader(_rules, _fairShare, store, timeProvider);
         _events = new EmailGuardEventRunner(_logger);
     }

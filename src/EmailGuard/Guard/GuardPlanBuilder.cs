@@ -7,7 +7,7 @@ namespace EmailGuard;
 /// dimension that applies, with its key and cost, each tagged with the dimension and party it stands for.
 /// </summary>
 /// <remarks>
-/// A message that the provider delivers N times costs N against the message-wide dimensions (global, tenant, sender,
+/// A message that the provider delivers N times costs N against the message-wide dimensions (global, tenant and its pool, sender,
 /// user, client IP, category, content), and each recipient the number of mails it receives (1, unless the message writes
 /// one mailbox several ways: <c>v+1@x</c>, <c>v+2@x</c>), and 1 against each recipient domain (or one per mail at the
 /// domain, when <see cref="SendGuardOptions.CountEachRecipientAgainstDomain"/> is set).
@@ -18,13 +18,15 @@ internal sealed class GuardPlanBuilder
     private readonly SendGuardRules _rules;
     private readonly SendGuardKeys _keys;
     private readonly FairShareTracker? _fairShare;
+    private readonly TenantPoolRules? _pools;
 
-    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys, FairShareTracker? fairShare = null)
+    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys, FairShareTracker? fairShare = null, TenantPoolRules? pools = null)
     {
         _options = options;
         _rules = rules;
         _keys = keys;
         _fairShare = fairShare;
+        _pools = pools is { Any: true } ? pools : null;
     }
 
     /// <summary>
@@ -55,6 +57,9 @@ internal sealed class GuardPlanBuilder
             ? SendGuardRules.Reduce(Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
             : [];
         RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
+        // The tenant's pool: skipped with the tenant's own rules, never reduced by the tenant's flag (others share it).
+        TenantPool? pool = _pools is not null && message.TenantId is { } pooled && (skip & EmailGuardDimension.Tenant) == 0 ? _pools.For(pooled) : null;
+        int poolRules = pool?.Rules.Length ?? 0;
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
 
@@ -69,7 +74,7 @@ internal sealed class GuardPlanBuilder
         string? ownUser = ownCopies is not null ? userKey : null;
         string? ownTenant = ownCopies is not null ? tenantKey : null;
         int perContentRequest = 1 + (ownUser is null ? 0 : 1) + (ownTenant is null ? 0 : 1);
-        messageWide = shares + globalRules.Length + tenantRules.Length + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
+        messageWide = shares + globalRules.Length + tenantRules.Length + poolRules + senderRules.Length + userRules.Length + ipRules.Length + categoryRules.Length
             + (contentKeys * contentRules.Length * perContentRequest);
         perRecipient = recipientRules.Length + domainRules.Length;
         if (messageWide + ((long)distinct * perRecipient) > RateLimitValidation.MaxRequestsPerCall)
@@ -91,6 +96,11 @@ internal sealed class GuardPlanBuilder
         if (tenantRules.Length != 0)
         {
             Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, message.TenantId, null);
+        }
+
+        if (pool is not null)
+        {
+            Add(requests, tags, ref count, pool.Rules, pool.Key, cost, EmailGuardDimension.Tenant, pool.Partition, null);
         }
 
         if (senderRules.Length != 0)

@@ -13,9 +13,12 @@ internal sealed class GuardStatusReader
     private readonly TenantLimitCache _tenantLimits;
     private readonly ResilientRateLimitStore _store;
     private readonly TimeProvider _timeProvider;
+    private readonly TenantPoolRules? _pools;
 
-    public GuardStatusReader(SendGuardRules rules, SendGuardKeys keys, GuardStateCache state, TenantLimitCache tenantLimits, ResilientRateLimitStore store, TimeProvider timeProvider)
+    public GuardStatusReader(
+        SendGuardRules rules, SendGuardKeys keys, GuardStateCache state, TenantLimitCache tenantLimits, ResilientRateLimitStore store, TimeProvider timeProvider, TenantPoolRules? pools = null)
     {
+        _pools = pools is { Any: true } ? pools : null;
         _rules = rules;
         _keys = keys;
         _state = state;
@@ -51,6 +54,12 @@ internal sealed class GuardStatusReader
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
             RateLimitRule[] rules = await _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken).ConfigureAwait(false);
             Add(SendGuardRules.Reduce(rules, effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, tenant);
+            if (_pools?.For(tenant) is { } pool)
+            {
+                // The pool the tenant's mail also counts against, under its own partition (pool:<name>), never reduced.
+                Add(pool.Rules, pool.Key, EmailGuardDimension.Tenant, pool.Partition);
+            }
+
             flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
         }
 

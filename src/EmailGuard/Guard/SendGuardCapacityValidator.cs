@@ -43,6 +43,7 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
         [
             ("Global", Count(options.Global)), ("Tenant", Count(options.Tenant)), ("Sender", Count(options.Sender)),
             ("User", Count(options.User)), ("ClientIp", Count(options.ClientIp)), ("Category", LargestCategory(options)),
+            ("TenantPool", LargestTenantPool(options)),
             ("Content", Count(options.Content)), ("NearDuplicate", NearDuplicateRequests(options)),
             ("ContentOwnCopies", ContentOwnCopiesRequests(options)), ("FairShare", FairShareRequests(options)),
         ];
@@ -51,7 +52,7 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
             return null;
         }
 
-        // A message has one category, so only the category with the most rules counts.
+        // A message has one category and its tenant one pool, so only the category and the pool with the most rules count.
         return (dimensions.Sum(d => d.Count!.Value), string.Join(", ", dimensions.Where(d => d.Count > 0).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Name} {d.Count}"))));
     }
 
@@ -66,6 +67,22 @@ internal sealed class SendGuardCapacityValidator : IValidateOptions<SendGuardOpt
     // A tenant's share and the default-weight tenants' pool share, per shared global rule.
     private static int? FairShareRequests(SendGuardOptions options)
         => options.FairShare is not { Enabled: true } ? 0 : 2 * (options.Global?.Rules?.Count(r => r is not null && r.Algorithm != RateLimitAlgorithm.TokenBucket) ?? 0);
+
+    private static int? LargestTenantPool(SendGuardOptions options)
+    {
+        if (options.TenantPools is null)
+        {
+            return null;
+        }
+
+        int largest = 0;
+        foreach (SendGuardDimensionOptions? pool in options.TenantPools.Values)
+        {
+            largest = Math.Max(largest, Count(pool) ?? 0);
+        }
+
+        return largest;
+    }
 
     private static int? LargestCategory(SendGuardOptions options)
     {

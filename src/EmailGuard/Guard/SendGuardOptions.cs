@@ -66,6 +66,25 @@ public sealed class SendGuardOptions
     public IDictionary<string, SendGuardDimensionOptions> Categories { get; set; } = new Dictionary<string, SendGuardDimensionOptions>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
+    /// Gets or sets the rules per tenant pool (case-insensitive), e.g. <c>trial</c>: 500 per day for all trial tenants
+    /// together. A tenant is in the pool its <see cref="TenantLimits.Pool"/> names, or in <see cref="DefaultTenantPool"/>
+    /// when the <see cref="ITenantLimitProvider"/> has no limits for it. A pool counts under the
+    /// <see cref="EmailGuardDimension.Tenant"/> dimension, as the partition <c>pool:&lt;name&gt;</c>, in the same atomic
+    /// acquire as the tenant's own rules; a tenant allowlisted for that dimension skips its pool too, and a flag's
+    /// reduction of the tenant's limits leaves the pool's alone (the pool is not the tenant's alone).
+    /// </summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, SendGuardDimensionOptions> TenantPools { get; set; } = new Dictionary<string, SendGuardDimensionOptions>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Gets or sets the pool (an entry of <see cref="TenantPools"/>) of every tenant the <see cref="ITenantLimitProvider"/>
+    /// returns no <see cref="TenantLimits"/> for (a tenant without a plan), or of every tenant when there is no provider;
+    /// also while the provider has not answered for the tenant yet.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: such tenants are in no pool.</value>
+    public string? DefaultTenantPool { get; set; }
+
+    /// <summary>
     /// Gets or sets the rules per content fingerprint: how many recipients one text may reach, e.g. the same content to
     /// at most 50 recipients an hour. A message costs one per recipient. Applies only to messages that carry
     /// <see cref="OutboundEmail.Content"/>; the fingerprint ignores case, layout, markup, numbers, greetings' names and

@@ -45,6 +45,7 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
             }
         }
 
+        CheckTenantPools(failures, options);
         if (options.FlagPolicies is null)
         {
             failures.Add($"{Root}:FlagPolicies must not be null.");
@@ -72,6 +73,31 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The pools' rules as any dimension's; the default pool must be one of them (a typo would cap no one).</summary>
+    private static void CheckTenantPools(List<string> failures, SendGuardOptions options)
+    {
+        if (options.TenantPools is null)
+        {
+            failures.Add($"{Root}:TenantPools must not be null.");
+            return;
+        }
+
+        foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.TenantPools)
+        {
+            if (string.IsNullOrWhiteSpace(pair.Key) || pair.Key.Length > TenantPoolRules.MaxNameLength)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:TenantPools has a pool name that is empty or longer than {TenantPoolRules.MaxNameLength} characters."));
+            }
+
+            CheckDimension(failures, $"TenantPools:{pair.Key}", pair.Value);
+        }
+
+        if (options.DefaultTenantPool is { } pool && !options.TenantPools.ContainsKey(pool))
+        {
+            failures.Add($"{Root}:DefaultTenantPool is '{pool}', which has no entry in {Root}:TenantPools; add its rules there, or leave DefaultTenantPool empty.");
+        }
     }
 
     private static void CheckDimension(List<string> failures, string dimension, SendGuardDimensionOptions? options)

@@ -114,6 +114,6 @@ internal sealed class SendGuardRules
             ? rule.WithLimit(RateLimitRule.MaxLimit)
             : RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromMilliseconds(Math.Min(rule.HoldMilliseconds, (long)RateLimitRule.MaxWindow.TotalMilliseconds)));
 
-    private static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
+    public static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
         => options is null ? [] : Normalize(options.Rules.Select(r => r.ToRule()));
 }

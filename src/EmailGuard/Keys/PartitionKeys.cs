@@ -15,6 +15,7 @@ internal static class PartitionKeys
     public const string UserPrefix = "send:u:";
     public const string ClientIpPrefix = "send:ip:";
     public const string CategoryPrefix = "send:c:";
+    public const string TenantPoolPrefix = "send:tp:";
     public const string ContentPrefix = "send:ct:";
     public const string NearDuplicatePrefix = "send:nd:";
 

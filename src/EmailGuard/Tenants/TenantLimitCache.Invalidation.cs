@@ -31,7 +31,7 @@ internal sealed partial class TenantLimitCache
             InvalidateEntry(pair.Key, pair.Value);
         }
 
-        foreach (KeyValuePair<string, Weight> pair in _weights)
+        foreach (KeyValuePair<string, Answer> pair in _answers)
         {
             CapWeight(pair.Key);
         }
@@ -93,9 +93,9 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     private void CapWeight(string tenantId)
     {
-        if (_weights.TryGetValue(tenantId, out Weight? weight) && !double.IsNaN(weight.Value) && weight.Value >= _defaultWeight)
+        if (_answers.TryGetValue(tenantId, out Answer? weight) && !double.IsNaN(weight.Weight) && weight.Weight >= _defaultWeight)
         {
-            _ = _weights.TryUpdate(tenantId, new Weight(double.NaN), weight);
+            _ = _answers.TryUpdate(tenantId, new Answer(double.NaN, weight.HasLimits, weight.Pool), weight);
         }
     }
 

@@ -72,10 +72,10 @@ internal sealed partial class TenantLimitCache
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
 
-            // Not a lookup an invalidation replaced with a newer one: its weight may be the old plan's, and may land last.
+            // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
             if (cached && (!_entries.TryGetValue(tenantId, out Entry? current) || current.Rules == loading.Task))
             {
-                _weights[tenantId] = new Weight(weight);
+                _answers[tenantId] = new Answer(weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
             }
         }
         catch (Exception ex)
@@ -91,11 +91,11 @@ internal sealed partial class TenantLimitCache
 
             rules = fallback;
 
-            // Keep the last weight, or the default one, as the rules are kept, so a failing provider is not asked on every
+            // Keep the last weight and pool, or the default ones, as the rules are kept, so a failing provider is not asked on every
             // check: as a new object, which a sweep that read the old one before this lookup began does not remove.
             if (cached)
             {
-                _weights.AddOrUpdate(tenantId, static _ => new Weight(double.NaN), static (_, last) => new Weight(last.Value));
+                _answers.AddOrUpdate(tenantId, static _ => new Answer(double.NaN, false, null), static (_, last) => new Answer(last.Weight, last.HasLimits, last.Pool));
             }
         }
         finally

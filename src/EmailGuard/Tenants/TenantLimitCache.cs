@@ -61,10 +61,11 @@ internal sealed partial class TenantLimitCache
     private readonly int _lookupConcurrency;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    // The fair-share weight of every tenant the provider answered for (NaN: it gave none), kept beside the rules so the
-    // rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's weight is here.
-    // Each answer is its own object, so a sweep removes only the weight it saw, never one a newer lookup wrote.
-    private readonly ConcurrentDictionary<string, Weight> _weights = new(StringComparer.Ordinal);
+    // The fair-share weight and the pool of every tenant the provider answered for (NaN: it gave no weight), kept beside
+    // the rules so the rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's
+    // weight and pool are here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
+    // lookup wrote.
+    private readonly ConcurrentDictionary<string, Answer> _answers = new(StringComparer.Ordinal);
 
     // The answer "the default tenant rules" (the provider returned null, or failed with no answer before), told from an
     // empty list (no limit) by reference, and resolved to the caller's defaults on the way out: callers pass different
@@ -176,13 +177,30 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetWeight(string tenantId, out double? weight)
     {
-        if (_weights.TryGetValue(tenantId, out Weight? answer))
+        if (_answers.TryGetValue(tenantId, out Answer? answer))
         {
-            weight = double.IsNaN(answer.Value) ? null : answer.Value;
+            weight = double.IsNaN(answer.Weight) ? null : answer.Weight;
             return true;
         }
 
         weight = null;
+        return false;
+    }
+
+    /// <summary>
+    /// The tenant's <see cref="TenantLimits.Pool"/> from the provider's last answer: false when the provider has not
+    /// answered for it yet, or answered with no limits (null), so the default pool applies; true with a null
+    /// <paramref name="pool"/> when its limits name no pool.
+    /// </summary>
+    public bool TryGetPool(string tenantId, out string? pool)
+    {
+        if (_answers.TryGetValue(tenantId, out Answer? answer) && answer.HasLimits)
+        {
+            pool = answer.Pool;
+            return true;
+        }
+
+        pool = null;
         return false;
     }
 
@@ -306,13 +324,13 @@ internal sealed partial class TenantLimitCache
 
                 // The weight read before the entry goes: once it has gone, a check can start a new lookup of the tenant,
                 // whose weight (a new object) the removal below must leave alone.
-                _weights.TryGetValue(pair.Key, out Weight? weight);
+                _answers.TryGetValue(pair.Key, out Answer? weight);
                 if (_entries.TryRemove(pair))
                 {
                     EntrySwept?.Invoke(pair.Key);
                     if (weight is not null)
                     {
-                        _weights.TryRemove(new KeyValuePair<string, Weight>(pair.Key, weight));
+                        _answers.TryRemove(new KeyValuePair<string, Answer>(pair.Key, weight));
                     }
                 }
             }
@@ -336,9 +354,18 @@ internal sealed partial class TenantLimitCache
     private sealed record Entry(
         Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
 
-    /// <summary>One answer's weight (NaN: none). A class, compared by reference, so each answer is told from the next.</summary>
-    private sealed class Weight(double value)
+    /// <summary>
+    /// One answer's weight (NaN: none) and pool. A class, compared by reference, so each answer is told from the next.
+    /// </summary>
+    /// <param name="weight">The fair-share weight, NaN for none.</param>
+    /// <param name="hasLimits">Whether the provider gave limits (false: it returned null, so the tenant has the defaults and the default pool).</param>
+    /// <param name="pool">The pool its limits name, null for none.</param>
+    private sealed class Answer(double weight, bool hasLimits, string? pool)
     {
-        public double Value { get; } = value;
+        public double Weight { get; } = weight;
+
+        public bool HasLimits { get; } = hasLimits;
+
+        public string? Pool { get; } = pool;
     }
 }

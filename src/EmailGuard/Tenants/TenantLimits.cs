@@ -21,4 +21,16 @@ public sealed class TenantLimits
     /// shares the bounded total of all default-weight tenants (<see cref="FairShareOptions.MaxDefaultWeightTotal"/>).
     /// </value>
     public double? FairShareWeight { get; init; }
+
+    /// <summary>
+    /// Gets the tenant pool whose rules (<see cref="SendGuardOptions.TenantPools"/>) this tenant's mail also counts
+    /// against, e.g. <c>trial</c>: every tenant of the pool shares those caps, on top of its own rules. The name is
+    /// case-insensitive. A pool with no entry in <see cref="SendGuardOptions.TenantPools"/> caps nothing (logged once per
+    /// pool).
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: the tenant is in no pool. <see cref="SendGuardOptions.DefaultTenantPool"/>
+    /// applies only to tenants the provider returns no <see cref="TenantLimits"/> for.
+    /// </value>
+    public string? Pool { get; init; }
 }

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EmailGuard;
+
+/// <summary>
+/// The tenant pools (<see cref="SendGuardOptions.TenantPools"/>): which pool a tenant's mail also counts against, from
+/// the provider's answer (<see cref="TenantLimits.Pool"/>) or <see cref="SendGuardOptions.DefaultTenantPool"/>, and the
+/// pool's rules, counter key and partition, built once per configured pool so a check builds no strings.
+/// </summary>
+/// <remarks>
+/// A pool counts under the tenant dimension as the partition <c>pool:&lt;name&gt;</c> with the key <c>send:tp:&lt;name&gt;</c>
+/// (the name in lower case, as category keys are), so its denials, Retry-After, metrics and status read like any
+/// tenant's. A pool the provider names that has no rules caps nothing: logged once per name, for at most
+/// <see cref="MaxWarnedPools"/> names, so a provider that returns made-up names cannot grow memory.
+/// </remarks>
+internal sealed partial class TenantPoolRules
+{
+    /// <summary>The longest pool name accepted in <see cref="SendGuardOptions.TenantPools"/>.</summary>
+    public const int MaxNameLength = 256;
+
+    /// <summary>The partition a pool's requests carry, before its name.</summary>
+    public const string PartitionPrefix = "pool:";
+
+    /// <summary>The most unknown pool names remembered as already logged.</summary>
+    internal const int MaxWarnedPools = 1_000;
+
+    private readonly Dictionary<string, TenantPool> _pools;
+    private readonly TenantPool? _defaultPool;
+    private readonly TenantLimitCache _tenantLimits;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, byte> _warned = new(StringComparer.OrdinalIgnoreCase);
+
+    public TenantPoolRules(SendGuardOptions options, TenantLimitCache tenantLimits, ILogger? logger = null)
+    {
+        _tenantLimits = tenantLimits;
+        _logger = logger ?? NullLogger.Instance;
+        _pools = new Dictionary<string, TenantPool>(StringComparer.OrdinalIgnoreCase);
+        foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.TenantPools)
+        {
+            RateLimitRule[] rules = SendGuardRules.Compile(pair.Value);
+            if (rules.Length != 0)
+            {
+                _pools[pair.Key] = new TenantPool(rules, PartitionKeys.ForId(PartitionKeys.TenantPoolPrefix, pair.Key.ToLowerInvariant()), PartitionPrefix + pair.Key);
+            }
+        }
+
+        _defaultPool = options.DefaultTenantPool is { } name && _pools.TryGetValue(name, out TenantPool? pool) ? pool : null;
+    }
+
+    /// <summary>Whether any pool has rules: without one, a check never looks a tenant's pool up.</summary>
+    public bool Any => _pools.Count != 0;
+
+    /// <summary>
+    /// The pool of <paramref name="tenantId"/> with its rules, or null when it is in none (or in one without rules). Read
+    /// after the tenant's rules were looked up, so the provider's answer they came from has its pool here too.
+    /// </summary>
+    public TenantPool? For(string tenantId)
+    {
+        if (!_tenantLimits.TryGetPool(tenantId, out string? name))
+        {
+            return _defaultPool;
+        }
+
+        if (name is null)
+        {
+            return null;
+        }
+
+        if (_pools.TryGetValue(name, out TenantPool? pool))
+        {
+            return pool;
+        }
+
+        Unknown(name);
+        return null;
+    }
+
+    private void Unknown(string name)
+    {
+        if (_warned.Count < MaxWarnedPools && _warned.TryAdd(name, 0))
+        {
+            LogPoolWithoutRules(_logger, LogValue.Of(name));
+        }
+    }
+
+    [LoggerMessage(EventId = 3073, EventName = "TenantPoolWithoutRules", Level = LogLevel.Warning,
+        Message = "The tenant limit provider put a tenant in the pool {Pool}, which has no rules in EmailGuard:SendGuard:TenantPools; its tenants share no pooled cap. Add the pool's rules, or fix the name.")]
+    private static partial void LogPoolWithoutRules(ILogger logger, string pool);
+}
