@@ -71,4 +71,47 @@ public abstract partial class SendGuardScenarioTests
         rogueFlags.Should().Equal([0, 0, 1], "flagged at the third trip exactly");
         (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "rogue-user0")).Should().BeEmpty();
     }
+
+    [Fact]
+    public async Task RogueContent_UnderATokenBucketContentRule_VictimWithinTheRateIsNotFlagged_RogueOverItsOwnBurstIs()
+    {
+        // A token bucket refills: 6 copies an hour, one every 10 minutes, fit a bucket of 5 refilled at 10 an hour (one
+        // token every 6 minutes) with room to spare. A count of the last hour's copies (6 > 5) says otherwise.
+        SendGuardHarness h = Create(o =>
+        {
+            o.Tenant.Add(RateLimitRule.PerHour(1_000));
+            o.Content.Add(RateLimitRule.TokenBucket(10, TimeSpan.FromHours(1), 5));
+            o.BulkContent.Trips = 2;
+        });
+
+        for (int i = 0; i < 6; i++)
+        {
+            (await h.Guard.CheckAsync(TextOf("victim", "victim-user", i, "schedule"))).IsAllowed.Should().BeTrue("alone, the victim never holds more than one token");
+            h.Time.Advance(TimeSpan.FromMinutes(i < 5 ? 10 : 5));
+        }
+
+        // 55 minutes in, the victim's last copy holds one token of the text's bucket: the rogue takes the other 4.
+        for (int i = 0; i < 4; i++)
+        {
+            (await h.Guard.CheckAsync(TextOf("rogue", "rogue-user", i, "schedule"))).IsAllowed.Should().BeTrue();
+        }
+
+        for (int i = 0; i < 2; i++)
+        {
+            (await h.Guard.CheckAsync(TextOf("victim", "victim-user", 10 + i, "schedule"))).Dimension.Should().Be(EmailGuardDimension.Content);
+        }
+
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "victim")).Should().BeEmpty("its own bucket holds 1 token of 5: this copy would have fit");
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "victim-user")).Should().BeEmpty();
+
+        // The rogue's own text, alone: a burst of 5 admitted, then its own bucket is what denies, a trip each time.
+        for (int i = 0; i < 7; i++)
+        {
+            EmailSendDecision decision = await h.Guard.CheckAsync(TextOf("rogue", "rogue-user", 20 + i, "timetable"));
+            decision.IsAllowed.Should().Be(i < 5);
+        }
+
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "rogue")).Should().ContainSingle();
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.User, "rogue-user")).Should().ContainSingle();
+    }
 }
