@@ -10,17 +10,28 @@ namespace EmailGuard.AspNetCore;
 /// <remarks>
 /// Immutable, so that the usual claim, a policy or a path rule alone, is an instance its policy keeps
 /// (<see cref="EmailRateLimitPolicy.ClaimedAsPolicy"/>, <see cref="EmailRateLimitPolicy.ClaimedAsPathRule"/>) and costs
-/// a request no allocation; a later pass that claims more sets a new instance.
+/// a request no allocation; a later pass that claims more sets a new instance that keeps the earlier ones. Every pass's
+/// claims are kept, not only the first's: an exception handler or status code page re-executing the pipeline onto
+/// <c>/error</c> had the second pass count the <c>*</c> fallback rule there after the first counted the endpoint's own
+/// rule, and the check of an endpoint routed after the middleware (<see cref="ReroutedEndpointMatcherPolicy"/>), which
+/// saw only the first, refused the error page with 500.
 /// </remarks>
 internal sealed class GuardedRequest
 {
     private readonly string? _policy;
     private readonly string? _pathRule;
+    private readonly GuardedRequest? _earlier;
 
     public GuardedRequest(string? policy, string? pathRule)
+        : this(policy, pathRule, null)
+    {
+    }
+
+    private GuardedRequest(string? policy, string? pathRule, GuardedRequest? earlier)
     {
         _policy = policy;
         _pathRule = pathRule;
+        _earlier = earlier;
     }
 
     /// <summary>
@@ -39,22 +50,23 @@ internal sealed class GuardedRequest
             return true;
         }
 
-        if (policy is not null && string.Equals(claimed._policy, policy.Name, StringComparison.Ordinal))
+        if (policy is not null && claimed.HasPolicy(policy.Name))
         {
             policy = null;
         }
 
-        if (pathRule is not null && string.Equals(claimed._pathRule, pathRule.Name, StringComparison.Ordinal))
+        if (pathRule is not null && claimed.HasPathRule(pathRule.Name))
         {
             pathRule = null;
         }
 
-        if ((claimed._policy is null && policy is not null) || (claimed._pathRule is null && pathRule is not null))
+        if (policy is null && pathRule is null)
         {
-            context.Features.Set(new GuardedRequest(claimed._policy ?? policy?.Name, claimed._pathRule ?? pathRule?.Name));
+            return false;
         }
 
-        return policy is not null || pathRule is not null;
+        context.Features.Set(new GuardedRequest(policy?.Name, pathRule?.Name, claimed));
+        return true;
     }
 
     /// <summary>
@@ -69,8 +81,32 @@ internal sealed class GuardedRequest
         }
 
         GuardedRequest? claimed = context.Features.Get<GuardedRequest>();
-        return claimed is not null
-            && (policy is null || string.Equals(claimed._policy, policy, StringComparison.Ordinal))
-            && (pathRule is null || string.Equals(claimed._pathRule, pathRule, StringComparison.Ordinal));
+        return claimed is not null && (policy is null || claimed.HasPolicy(policy)) && (pathRule is null || claimed.HasPathRule(pathRule));
+    }
+
+    private bool HasPolicy(string name)
+    {
+        for (GuardedRequest? pass = this; pass is not null; pass = pass._earlier)
+        {
+            if (string.Equals(pass._policy, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool HasPathRule(string name)
+    {
+        for (GuardedRequest? pass = this; pass is not null; pass = pass._earlier)
+        {
+            if (string.Equals(pass._pathRule, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

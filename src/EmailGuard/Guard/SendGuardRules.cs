@@ -105,14 +105,17 @@ internal sealed class SendGuardRules
     /// <summary>
     /// The counter of a party's own copies under <paramref name="rule"/>: the same window and segments, a limit no caller
     /// reaches (<see cref="RateLimitRule.MaxLimit"/>), so it never denies and a reservation counts it at the decision's
-    /// time. A token bucket's counter is a sliding window over the time its empty bucket takes to refill (at most
-    /// <see cref="RateLimitRule.MaxWindow"/>): a party whose own copies in that time and the message's cost fit the
-    /// burst would have had room alone.
+    /// time. A token bucket's counter is a bucket of its own refilled at the rule's rate: whether a party alone would have
+    /// had room depends on when its copies came, not on how many came in some window. A count of the copies in the time
+    /// an empty bucket refills called a victim sending 6 copies an hour, one every 10 minutes, under a bucket of 5 refilled
+    /// at 10 an hour, over its burst (6 + 1 > 5), so a rogue that emptied the text's bucket got it flagged, though alone
+    /// its bucket held one token. The party's bucket holds twice the burst: it takes only what the text's bucket admitted
+    /// with it, so it never holds more than the burst and never denies (an over-counting overflow sketch aside).
     /// </summary>
     public static RateLimitRule ContentOwnCopiesCounter(RateLimitRule rule)
         => rule.Algorithm != RateLimitAlgorithm.TokenBucket
             ? rule.WithLimit(RateLimitRule.MaxLimit)
-            : RateLimitRule.SlidingWindow(RateLimitRule.MaxLimit, TimeSpan.FromMilliseconds(Math.Min(rule.HoldMilliseconds, (long)RateLimitRule.MaxWindow.TotalMilliseconds)));
+            : rule.WithBurstAtSameRate(2 * rule.Limit);
 
     public static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
         => options is null ? [] : Normalize(options.Rules.Select(r => r.ToRule()));

@@ -135,6 +135,21 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         }
     }
 
+    // A token bucket refilled at another's rate that holds another burst (WithBurstAtSameRate).
+    private RateLimitRule(long burst, RateLimitRule bucket)
+    {
+        CheckRefill(burst, bucket.EmissionIntervalMicroseconds, nameof(burst));
+        Limit = burst;
+        Rate = bucket.Rate;
+        Window = bucket.Window;
+        Algorithm = RateLimitAlgorithm.TokenBucket;
+        Segments = 1;
+        ShapeId = bucket.ShapeId;
+        WindowMilliseconds = bucket.WindowMilliseconds;
+        SegmentMilliseconds = bucket.SegmentMilliseconds;
+        EmissionIntervalMicroseconds = bucket.EmissionIntervalMicroseconds;
+    }
+
     /// <summary>
     /// Gets the permits admitted per window; for a token bucket, its burst: the most permits it holds, and so the most
     /// admitted at one instant.
@@ -304,6 +319,18 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <param name="limit">The new limit.</param>
     /// <returns>This instance when the limit is unchanged, else a new rule.</returns>
     public RateLimitRule WithLimit(long limit) => limit == Limit ? this : new(this, limit);
+
+    /// <summary>
+    /// A token bucket that refills at this one's rate (the same emission interval, unlike <see cref="WithLimit"/>) and
+    /// holds up to <paramref name="burst"/> permits, at most what refills within twice <see cref="MaxWindow"/>.
+    /// </summary>
+    /// <param name="burst">The burst wanted.</param>
+    /// <returns>The bucket.</returns>
+    internal RateLimitRule WithBurstAtSameRate(long burst)
+    {
+        System.Diagnostics.Debug.Assert(Algorithm == RateLimitAlgorithm.TokenBucket, "Only a token bucket has a rate of its own.");
+        return new(Math.Clamp(burst, 1, Math.Min(MaxLimit, s_maxRefillMicroseconds / EmissionIntervalMicroseconds)), this);
+    }
 
     /// <summary>Whether two rules have the same shape, and so share counters, whatever their limits.</summary>
     /// <param name="other">The other rule.</param>

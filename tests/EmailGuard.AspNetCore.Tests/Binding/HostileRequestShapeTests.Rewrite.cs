@@ -119,4 +119,69 @@ public sealed partial class HostileRequestShapeTests
         ran.Should().Be(5);
         app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
     }
+
+    [Theory]
+    [InlineData("/legacy/reset", "/mvc/mail/reset")]
+    [InlineData("/legacy/group", "/api/v2/invite")]
+    public async Task RewriterAfterTheGuard_OntoAnMvcActionOrARouteGroupPolicy_IsRefused_AndBeforeItCountsOnce(string alias, string target)
+    {
+        // An attribute-routed MVC action ([EmailRateLimit("action")]) and a minimal API endpoint whose policy comes from
+        // its route group: both are route endpoints the rerouting check replaces, so neither runs uncounted.
+        int grouped = 0;
+        RewriteOptions rewrites = new RewriteOptions().AddRewrite("^" + alias.TrimStart('/') + "$", target.TrimStart('/'), skipRemainingRules: true);
+        async Task<List<HttpStatusCode>> RunAsync(bool rewriterFirst)
+        {
+            await using TestApp app = await TestApp.StartAsync(
+                s =>
+                {
+                    s.AddControllers().AddApplicationPart(typeof(MailController).Assembly);
+                    s.AddEmailGuard().AddEndpointPolicies(o =>
+                    {
+                        o.AddPolicy("controller", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+                        o.AddPolicy("action", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+                        o.AddPolicy("group", p => p.PerClientIp(RateLimitRule.PerHour(1)));
+                    });
+                },
+                a =>
+                {
+                    if (rewriterFirst)
+                    {
+                        a.UseRewriter(rewrites);
+                    }
+
+                    a.UseEmailGuard();
+                    if (!rewriterFirst)
+                    {
+                        a.UseRewriter(rewrites);
+                    }
+
+                    a.MapControllers();
+                    a.MapGroup("/api/v2").RequireEmailRateLimit("group").MapPost("/invite", () =>
+                    {
+                        Interlocked.Increment(ref grouped);
+                        return Results.Ok();
+                    });
+                },
+                useEmailGuard: false);
+            return await app.PostAllAsync(Ip, alias, alias, alias);
+        }
+
+        (await RunAsync(rewriterFirst: false)).Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError, "the guard never counted the policy there");
+        (await RunAsync(rewriterFirst: true)).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        grouped.Should().Be(target.StartsWith("/api", StringComparison.Ordinal) ? 1 : 0);
+    }
+
+    [Fact]
+    public async Task PathBaseAfterTheGuard_RoutingAgainOntoAPathRuleEndpoint_IsRefused()
+    {
+        // UsePathBase after routing strips the base and has the request routed again, by /api/invite this time: like a
+        // rewrite after the guard, the invite endpoint must not run past the path rule the guard never counted.
+        await using TestApp app = await StartAsync(_ => { }, a => { a.UseEmailGuard(); a.UsePathBase("/legacy"); });
+
+        List<HttpStatusCode> statuses = await SendAsync(app, "/legacy/api/invite", 4, _ => BindingContent.Json(VictimJson));
+
+        statuses.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError);
+        app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
+    }
 }

@@ -47,7 +47,8 @@ internal sealed class TestApp : IAsyncDisposable
         IDictionary<string, string?>? configuration = null,
         bool useEmailGuard = true,
         FakeTimeProvider? time = null,
-        bool useEmailGuardBeforeRouting = false)
+        bool useEmailGuardBeforeRouting = false,
+        Action<WebApplication>? beforeRouting = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
         builder.WebHost.UseTestServer();
@@ -75,6 +76,7 @@ internal sealed class TestApp : IAsyncDisposable
 
             return next(context);
         });
+        beforeRouting?.Invoke(app);
         if (useEmailGuardBeforeRouting)
         {
             app.UseEmailGuard();
