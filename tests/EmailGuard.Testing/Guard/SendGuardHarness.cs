@@ -53,6 +53,23 @@ public sealed class SendGuardHarness
 
     internal EmailSendGuard GuardImpl { get; }
 
+    /// <summary>
+    /// Moves the clock on once the state refresh a check started in the background has finished. On a real store that
+    /// refresh can still be in flight when the test moves the clock, and then times out on the jump (its timeout runs on
+    /// this clock): a few such jumps open the state store's circuit, and the next flag read throws.
+    /// </summary>
+    /// <param name="by">How far to move the clock.</param>
+    /// <returns>A task that completes once the clock has moved.</returns>
+    public async Task AdvanceAsync(TimeSpan by)
+    {
+        if (StateCache.Refreshing is { } refreshing)
+        {
+            await refreshing;
+        }
+
+        Time.Advance(by);
+    }
+
     internal GuardStateCache StateCache { get; }
 
     internal ResilientRateLimitStore ResilientStore { get; }

@@ -87,7 +87,7 @@ public abstract partial class SendGuardScenarioTests
         for (int i = 0; i < 6; i++)
         {
             (await h.Guard.CheckAsync(TextOf("victim", "victim-user", i, "schedule"))).IsAllowed.Should().BeTrue("alone, the victim never holds more than one token");
-            h.Time.Advance(TimeSpan.FromMinutes(i < 5 ? 10 : 5));
+            await h.AdvanceAsync(TimeSpan.FromMinutes(i < 5 ? 10 : 5));
         }
 
         // 55 minutes in, the victim's last copy holds one token of the text's bucket: the rogue takes the other 4.

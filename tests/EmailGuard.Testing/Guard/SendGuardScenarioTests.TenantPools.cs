@@ -149,7 +149,7 @@ public abstract partial class SendGuardScenarioTests
         // Act: the tenant upgrades; the cached answer still serves until it expires.
         pools["grow"] = "paid";
         EmailSendDecision cached = await h.Guard.CheckAsync(Mail("d@example.com", tenant: "grow"));
-        h.Time.Advance(TimeSpan.FromMinutes(2));
+        await h.AdvanceAsync(TimeSpan.FromMinutes(2));
         EmailSendDecision expired = await h.Guard.CheckAsync(Mail("e@example.com", tenant: "grow"));
 
         // The other tenant is moved out of its pool at once, by invalidation.
