@@ -80,8 +80,9 @@ internal sealed partial class RedisRateLimitStore
     /// resilience timeout: a master that hangs in a give-back or a read (paused, failing over) would otherwise keep the
     /// denial until the wrapper's timeout answered the acquire by the failure mode, which fail-open admits. At three
     /// quarters of that timeout from the acquire's start, the denial is answered with the entries known when Redis
-    /// denied (a reserved group's as the reservation saw them, a group not reached empty), and the give-backs finish
-    /// in the background, on copies of the requests, since the caller may reuse its buffers once answered.
+    /// denied (a reserved group's as the reservation saw them, less the request's own cost, which is being given back:
+    /// see <see cref="LeaveOutReservations"/>; a group not reached empty), and the give-backs finish in the background,
+    /// on copies of the requests, since the caller may reuse its buffers once answered.
     /// </remarks>
     private async ValueTask<RateLimitDecision> GiveBackAfterDenialAsync(
         IDatabase database,
@@ -97,10 +98,36 @@ internal sealed partial class RedisRateLimitStore
         CancellationToken cancellationToken)
     {
         Log.CrossSlotAcquireDenied(_logger, groups.Count, reserved);
+        LeaveOutReservations(requests.Span, results.Span, groups, reserved);
         RateLimitEntry[]? entries = results.IsEmpty ? null : results.ToArray();
         Task<RedisScriptOutcome> settling = SettleDenialAsync(
             database, requests.ToArray(), entries, keys, groups, reserved, firstUnvisited, now, merged, cancellationToken);
         return (await AnswerDenialInTimeAsync(settling, entries, results, started, groups.Count, merged).ConfigureAwait(false)).ToDecision(0);
+    }
+
+    /// <summary>
+    /// Takes each request's own cost back out of the entries of the first <paramref name="reserved"/> groups, which their
+    /// reservations filled as admitted (count after the cost), so they read as a single-script denial's do: the count
+    /// before this request's cost. These are the entries a denial keeps when it is answered before its reads, or when a
+    /// read fails; a count that held the reservation given back would put one message more on every counter than it
+    /// holds (a party's own copies of a text read one copy high, and a party exactly at its own limit was a
+    /// bulk_content trip). The reset times stay the reservations' own.
+    /// </summary>
+    private static void LeaveOutReservations(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, List<int[]> groups, int reserved)
+    {
+        if (results.IsEmpty)
+        {
+            return;
+        }
+
+        for (int g = 0; g < reserved; g++)
+        {
+            foreach (int i in groups[g])
+            {
+                RateLimitEntry entry = results[i];
+                results[i] = new RateLimitEntry(entry.IsAllowed, Math.Max(0, entry.Count - requests[i].Cost), entry.Limit, entry.RetryAfter, entry.ResetAt);
+            }
+        }
     }
 
     /// <summary>

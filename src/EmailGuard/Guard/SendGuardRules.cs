@@ -110,12 +110,16 @@ internal sealed class SendGuardRules
     /// an empty bucket refills called a victim sending 6 copies an hour, one every 10 minutes, under a bucket of 5 refilled
     /// at 10 an hour, over its burst (6 + 1 > 5), so a rogue that emptied the text's bucket got it flagged, though alone
     /// its bucket held one token. The party's bucket holds twice the burst: it takes only what the text's bucket admitted
-    /// with it, so it never holds more than the burst and never denies (an over-counting overflow sketch aside).
+    /// with it, so it never holds more than the burst and never denies. Either is a tally (<see cref="RateLimitRule.IsTally"/>):
+    /// a full in-memory store would count a new key in its overflow sketch, which over-counts, so a rogue's flood of keys
+    /// could have filled a party's own bucket (a denial of an innocent) or its own count (a false trip); the store leaves
+    /// a tally it cannot count exactly uncounted instead, at worst a trip missed. Same shapes and limits as before, so the
+    /// same Redis keys, read and written the same way by every version.
     /// </summary>
     public static RateLimitRule ContentOwnCopiesCounter(RateLimitRule rule)
-        => rule.Algorithm != RateLimitAlgorithm.TokenBucket
+        => (rule.Algorithm != RateLimitAlgorithm.TokenBucket
             ? rule.WithLimit(RateLimitRule.MaxLimit)
-            : rule.WithBurstAtSameRate(2 * rule.Limit);
+            : rule.WithBurstAtSameRate(2 * rule.Limit)).AsTally();
 
     public static RateLimitRule[] Compile(SendGuardDimensionOptions? options)
         => options is null ? [] : Normalize(options.Rules.Select(r => r.ToRule()));

@@ -9,7 +9,9 @@ internal sealed partial class InMemoryRateLimitStore
     /// The decision itself, with every counter and every shape of a key without counter locked: check all, then take
     /// all or nothing. Costs of repeated counters add up ("pending"), exactly as the Redis script adds them. A key
     /// without a counter counts what its shape's overflow sketch says (nothing when there is none); if the call is
-    /// admitted it gets a counter, or, when the store is full, is counted in the sketch.
+    /// admitted it gets a counter, or, when the store is full, is counted in the sketch. A tally
+    /// (<see cref="RateLimitRule.IsTally"/>) never meets the sketch: without a counter it counts 0, and when the store is
+    /// full it stays uncounted.
     /// </summary>
     /// <remarks>
     /// Token buckets are decided at <paramref name="now"/>, the time the decision is for; fixed and sliding windows at
@@ -37,7 +39,7 @@ internal sealed partial class InMemoryRateLimitStore
         {
             ref readonly RateLimitRequest request = ref requests[i];
             InMemoryCounter? counter = counters[i];
-            InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+            InMemoryOverflowSketch? sketch = SketchOf(in request, absent[i]);
             overflowed |= sketch is not null && commit;
             long at = TimeOf(request.Rule, now, windowsAt);
             long pending = distinct ? 0 : Pending(requests, counters, i);
@@ -72,7 +74,11 @@ internal sealed partial class InMemoryRateLimitStore
                     counters[i] = CounterForNewKey(requests, counters, absent, i, at);
                     if (counters[i] is null)
                     {
-                        (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, at, request.Cost);
+                        if (!request.Rule.IsTally)
+                        {
+                            (shape.Sketch ??= new InMemoryOverflowSketch(request.Rule, _sketchWidth)).Add(request.Key, at, request.Cost);
+                        }
+
                         overflowed = true;
                         continue;
                     }
@@ -92,13 +98,13 @@ internal sealed partial class InMemoryRateLimitStore
             {
                 ref readonly RateLimitRequest request = ref requests[i];
                 InMemoryCounter? counter = counters[i];
-                InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+                InMemoryOverflowSketch? sketch = SketchOf(in request, absent[i]);
                 RateLimitEntry entry = results[i];
                 long at = TimeOf(request.Rule, now, windowsAt);
 
                 // After a commit a counter expires exactly when everything it counts has left the window.
                 long resetAt = committed
-                    ? counter?.ExpiresAtMs ?? sketch!.ExpiresAtMsAfterAdd(request.Key, at)
+                    ? counter?.ExpiresAtMs ?? sketch?.ExpiresAtMsAfterAdd(request.Key, at) ?? ResetAtEmpty(request.Rule, at)
                     : counter?.ResetAtMs(request.Rule, at) ?? sketch?.ResetAtMs(request.Key, at) ?? ResetAtEmpty(request.Rule, at);
                 if (resetAt != lastResetAt)
                 {
@@ -125,6 +131,13 @@ internal sealed partial class InMemoryRateLimitStore
             admitted && commit ? InMemoryLock.NextAcquisitionId() : 0);
         return windowsAt == now ? decision : decision with { DecidedAt = WindowMath.FromUnixMilliseconds(windowsAt) };
     }
+
+    /// <summary>
+    /// The overflow sketch that counts a request without a counter: its shape's, but none for a tally
+    /// (<see cref="RateLimitRule.IsTally"/>), which the sketch would over-count.
+    /// </summary>
+    private static InMemoryOverflowSketch? SketchOf(in RateLimitRequest request, InMemoryShape? absent)
+        => absent is null || request.Rule.IsTally ? null : absent.Sketch;
 
     /// <summary>When a request of a call decided at <paramref name="now"/> counts: a window rule at <paramref name="windowsAt"/>.</summary>
     private static long TimeOf(RateLimitRule rule, long now, long windowsAt) => rule.Algorithm == RateLimitAlgorithm.TokenBucket ? now : windowsAt;
@@ -153,7 +166,7 @@ internal sealed partial class InMemoryRateLimitStore
         }
 
         InMemoryCounter created = new(request.Rule, request.Key);
-        shape.Sketch?.Seed(created, request.Rule, request.Key, now);
+        SketchOf(in request, shape)?.Seed(created, request.Rule, request.Key, now);
         return created;
     }
 

@@ -44,7 +44,7 @@ internal sealed partial class InMemoryRateLimitStore
         {
             ref readonly RateLimitRequest request = ref requests[i];
             InMemoryCounter? counter = counters[i];
-            InMemoryOverflowSketch? sketch = absent[i]?.Sketch;
+            InMemoryOverflowSketch? sketch = SketchOf(in request, absent[i]);
             long pending = Pending(requests, counters, i);
             long total = (counter?.CountAt(request.Rule, now) ?? sketch?.CountAt(request.Key, now) ?? 0) + pending + request.Cost;
             if (total <= request.Rule.Limit)

@@ -150,6 +150,21 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         EmissionIntervalMicroseconds = bucket.EmissionIntervalMicroseconds;
     }
 
+    // A copy of a rule that is a tally (AsTally).
+    private RateLimitRule(RateLimitRule rule)
+    {
+        Limit = rule.Limit;
+        Rate = rule.Rate;
+        Window = rule.Window;
+        Algorithm = rule.Algorithm;
+        Segments = rule.Segments;
+        ShapeId = rule.ShapeId;
+        WindowMilliseconds = rule.WindowMilliseconds;
+        SegmentMilliseconds = rule.SegmentMilliseconds;
+        EmissionIntervalMicroseconds = rule.EmissionIntervalMicroseconds;
+        IsTally = true;
+    }
+
     /// <summary>
     /// Gets the permits admitted per window; for a token bucket, its burst: the most permits it holds, and so the most
     /// admitted at one instant.
@@ -190,6 +205,14 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <see cref="IRateLimitStore.ReserveAsync"/> treats it so.
     /// </summary>
     public bool IsCounter => Limit == MaxLimit && Algorithm != RateLimitAlgorithm.TokenBucket;
+
+    /// <summary>
+    /// Gets whether the rule is a tally (<see cref="AsTally"/>): its count only informs a decision taken elsewhere, so a
+    /// count read too high is a wrong decision and one read too low only a missed one. Its limit is one an exact count
+    /// never reaches, so it never denies; a store that cannot count its key exactly (the in-memory store when full, whose
+    /// overflow sketch can only over-count, and so deny) leaves it uncounted and reads it as 0.
+    /// </summary>
+    internal bool IsTally { get; }
 
     /// <summary>Gets the number of segments: 1 for a fixed window.</summary>
     public int Segments { get; }
@@ -332,6 +355,13 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         return new(Math.Clamp(burst, 1, Math.Min(MaxLimit, s_maxRefillMicroseconds / EmissionIntervalMicroseconds)), this);
     }
 
+    /// <summary>
+    /// This rule as a tally (<see cref="IsTally"/>): the same shape and limit, so the same counters, under every store's
+    /// key names.
+    /// </summary>
+    /// <returns>The tally.</returns>
+    internal RateLimitRule AsTally() => IsTally ? this : new(this);
+
     /// <summary>Whether two rules have the same shape, and so share counters, whatever their limits.</summary>
     /// <param name="other">The other rule.</param>
     /// <returns><see langword="true"/> when both count into the same counters.</returns>
@@ -343,13 +373,13 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
 
     /// <inheritdoc />
     public bool Equals(RateLimitRule? other)
-        => other is not null && Limit == other.Limit && string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal);
+        => other is not null && Limit == other.Limit && IsTally == other.IsTally && string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal);
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as RateLimitRule);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Limit, ShapeId);
+    public override int GetHashCode() => HashCode.Combine(Limit, ShapeId, IsTally);
 
     /// <inheritdoc />
     public override string ToString() => Algorithm switch

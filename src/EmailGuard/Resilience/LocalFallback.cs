@@ -141,6 +141,15 @@ internal sealed partial class LocalFallback
         for (int i = 0; i < n; i++)
         {
             RateLimitRule rule = span[i].Rule;
+            if (rule.IsTally)
+            {
+                // A tally is no limit to share out: it never denies, and a share of one could (a token bucket's share can
+                // refill slower than the share of the rule it counts with). Kept whole, it stays a tally, which the local
+                // store never counts in its overflow sketch.
+                local[i] = span[i];
+                continue;
+            }
+
             long allowance = Share(rule, span[i].Key) - SeenBefore(in span[i], nowMs);
             if (allowance < 1)
             {

@@ -95,6 +95,47 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         _logs.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2870, "the denial answered without its last reads is logged");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AcquireAsync_DeniedAndAnsweredBeforeItsReads_EntriesLeaveOutTheReservationGivenBack(bool nodeScripts)
+    {
+        // The first master reserves (its counter 4 to 5), the second denies, and the third, never reached, is paused, so
+        // the denial is answered with the entries known when Redis denied. The first master's reservation is being given
+        // back: its entry must read 4, as a single-script denial's would. Read as 5, a party's own copies of a text were
+        // one copy high, and a party exactly at its own limit was a bulk_content trip.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        TimeSpan timeout = TimeSpan.FromSeconds(2);
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, maxQueueWait: timeout, nodeScripts: nodeScripts);
+        string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
+        (await store.AcquireAsync(new[] { new RateLimitRequest(partitions[0], s_rule, 4) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        (await store.AcquireAsync(new[] { new RateLimitRequest(partitions[1], s_rule, 10) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
+        IServer third = MasterOf(store, partitions[2], s_rule);
+        RateLimitEntry[] entries = new RateLimitEntry[3];
+
+        await PauseAsync(third);
+        Task<RateLimitDecision> acquire = store.AcquireAsync(partitions.Select(p => new RateLimitRequest(p, s_rule)).ToArray(), entries).AsTask();
+        await WaitUntilAsync(() => Task.FromResult(logger.Collector.GetSnapshot().Any(r => r.Id.Id == 311)));
+
+        // The wait for the reads may start its timer on the fake clock just after a move: move it until the denial is answered.
+        await WaitUntilAsync(() =>
+        {
+            Time.Advance(timeout);
+            return Task.FromResult(acquire.IsCompleted);
+        });
+        RateLimitDecision decision = await acquire;
+        await third.ExecuteAsync("CLIENT", "UNPAUSE");
+        await store.SettledAsync().WaitAsync(s_hangGuard);
+
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2870, "the denial was answered before its reads");
+        decision.Status.Should().Be(RateLimitStatus.LimitExceeded);
+        decision.DeniedIndex.Should().Be(1);
+        entries[0].Should().Match<RateLimitEntry>(e => e.IsAllowed && e.Count == 4, "the reservation given back is no permit counted");
+        entries[1].Should().Match<RateLimitEntry>(e => !e.IsAllowed && e.Count == 10);
+        (await CounterAsync(store, partitions[0])).Should().Be(4, "the reservation was given back");
+        (await CounterAsync(store, partitions[2])).Should().Be(0, "the third master only peeked");
+    }
+
     [Fact]
     public async Task AcquireAsync_NodeLaneFullWhileItsMasterIsPaused_ShareBeyondTheLaneGoesAsANodeScriptOfItsOwn()
     {

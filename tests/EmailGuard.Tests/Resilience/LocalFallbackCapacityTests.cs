@@ -37,4 +37,35 @@ public sealed class LocalFallbackCapacityTests
             .And.OnlyContain(m => m.Tags["emailguard.store.name"]!.Equals("local_fallback"));
         harness.EventIds().Should().ContainSingle(id => id == 1200);
     }
+
+    [Fact]
+    public async Task AcquireAsync_TallyOnAFullLocalFallbackOfTwoInstances_NeverShareLimitedNorOverCounted()
+    {
+        // Arrange: the store is down; the local fallback of one of 2 instances holds one counter, and a flood of new keys
+        // under a bucket of 10 an hour has filled its overflow sketch.
+        using ResilienceHarness harness = new(o => o.InstanceCount = 2);
+        ResilientRateLimitStore resilient = new(
+            harness.Store, harness.Options, harness.Time, harness.Logger, harness.Metrics, new InMemoryRateLimitStoreOptions { MaxTrackedKeys = 1 });
+        harness.Store.Behavior = FakeStoreBehavior.Fail;
+        RateLimitRule rule = RateLimitRule.TokenBucket(10, TimeSpan.FromHours(1), 10);
+        int deniedInARow = 0;
+        for (int i = 0; deniedInARow < 200 && i < 100_000; i++)
+        {
+            RateLimitDecision flood = await resilient.AcquireAsync(ResilienceHarness.One($"flood-{i}", rule, 5), default, StoreFailureMode.LocalFallback);
+            deniedInARow = flood.IsAllowed ? 0 : deniedInARow + 1;
+        }
+
+        RateLimitRule tally = RateLimitRule.TokenBucket(10, TimeSpan.FromHours(1), 5).WithBurstAtSameRate(10).AsTally();
+
+        // Act
+        int admitted = 0;
+        for (int i = 0; i < 6; i++)
+        {
+            admitted += (await resilient.AcquireAsync(ResilienceHarness.One("own", tally), default, StoreFailureMode.LocalFallback)).IsAllowed ? 1 : 0;
+        }
+
+        // Assert
+        deniedInARow.Should().Be(200, "the flood filled the sketch");
+        admitted.Should().Be(6, "a tally never denies: not as a share of 5 of its 10, nor from the sketch's cells the flood filled");
+    }
 }

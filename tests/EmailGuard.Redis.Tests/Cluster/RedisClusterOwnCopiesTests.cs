@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Net;
+using EmailGuard.Redis.Tests.RateLimiting;
+using EmailGuard.Testing.Guard;
+using EmailGuard.Testing.Redis;
+using Microsoft.Extensions.Logging.Testing;
+using StackExchange.Redis;
+
+namespace EmailGuard.Redis.Tests.Cluster;
+
+/// <summary>
+/// A party's own copies of a text on Redis Cluster, where a check reserves slot by slot. When the text's slot denies
+/// after the party's own counter was reserved, and a master left to read is slow, the denial is answered before its
+/// reads: the own counter's entry must not count the copy being given back, or a party exactly at its own limit is a
+/// bulk_content trip when another party filled the text. On the fault tests' cluster, since a paused master would stall
+/// the shared one.
+/// </summary>
+[Collection(RedisFaultClusterFixture.CollectionName)]
+public sealed class RedisClusterOwnCopiesTests(RedisFaultClusterFixture cluster) : RedisFaultClusterTestBase(cluster)
+{
+    private static readonly TimeSpan s_pause = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_storeTimeout = TimeSpan.FromSeconds(2);
+    private static readonly RateLimitRule s_content = RateLimitRule.PerHour(5);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Check_TextFilledByARogueAndDeniedBeforeTheReads_VictimExactlyAtItsOwnLimitIsNotFlagged(bool nodeScripts)
+    {
+        // Arrange: the victim's own counter on one master, the text on a second, in ascending slots, and the category (read
+        // only for the denial's entries) on the third, which is paused when the victim's fifth copy is denied.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(
+            Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, maxQueueWait: s_storeTimeout, nodeScripts: nodeScripts);
+        (EmailContent text, string victim, string category) = PlanSlots(store);
+        SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.Zero };
+        options.Content.Add(s_content);
+        options.Categories[category] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(1_000));
+        options.BulkContent.Trips = 1;
+        SendGuardHarness h = new(
+            Time, store, new InMemoryEmailGuardStateStore(Time), options, null, new StoreResilienceOptions { Timeout = TimeSpan.FromSeconds(30) });
+
+        for (int i = 0; i < 4; i++)
+        {
+            (await h.Guard.CheckAsync(Mail("victim", victim, i, text, category))).IsAllowed.Should().BeTrue();
+        }
+
+        (await h.Guard.CheckAsync(Mail("rogue", "rogue", 0, text, category))).IsAllowed.Should().BeTrue("the rogue's copy is the text's fifth");
+        (await CounterAsync(store, OwnCopies(text, victim))).Should().Be(4, "the victim's own copies");
+        IServer third = MasterOf(store, PartitionKeys.ForId(PartitionKeys.CategoryPrefix, category), s_content);
+
+        // Act: the victim's fifth copy, which alone would have fit (4 + 1 of 5).
+        await third.ExecuteAsync("CLIENT", "PAUSE", (long)s_pause.TotalMilliseconds, "WRITE");
+        Task<EmailSendDecision> check = h.Guard.CheckAsync(Mail("victim", victim, 4, text, category)).AsTask();
+        await WaitUntilAsync(() => logger.Collector.GetSnapshot().Any(r => r.Id.Id == 311));
+
+        // The wait for the reads may start its timer on the fake clock just after a move: move it until the check is answered.
+        await WaitUntilAsync(() =>
+        {
+            Time.Advance(s_storeTimeout);
+            return check.IsCompleted;
+        });
+        EmailSendDecision decision = await check;
+        await third.ExecuteAsync("CLIENT", "UNPAUSE");
+        await store.SettledAsync().WaitAsync(s_hangGuard);
+
+        // Assert
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2870, "the denial was answered before its reads");
+        decision.Dimension.Should().Be(EmailGuardDimension.Content, "the rogue's copy filled the text");
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, victim)).Should().BeEmpty("its own 4 copies and this one are the limit, not over it");
+        (await CounterAsync(store, OwnCopies(text, victim))).Should().Be(4, "the fifth copy's reservation was given back");
+    }
+
+    private static OutboundEmail Mail(string name, string tenant, int i, EmailContent text, string category) => new()
+    {
+        To = [string.Create(CultureInfo.InvariantCulture, $"r{i}@{name}-partners.example")],
+        TenantId = tenant,
+        Category = category,
+        Content = text,
+    };
+
+    private static string OwnCopies(EmailContent text, string tenant)
+        => PartitionKeys.ForOwnCopies(ContentFingerprint.Compute(text), PartitionKeys.ForId(PartitionKeys.TenantPrefix, tenant));
+
+    /// <summary>
+    /// A text whose counter lies on one master, a victim tenant whose own copies of it lie on another in a lower slot, and
+    /// a category on the third master in a higher slot: reserved, denied and left to read, in that order, by both paths.
+    /// </summary>
+    private (EmailContent Text, string Victim, string Category) PlanSlots(RedisRateLimitStore store)
+    {
+        ClusterConfiguration configuration = Admin.GetServers().First(s => s.IsConnected).ClusterConfiguration!;
+        (int Slot, EndPoint Master) Place(string partition)
+        {
+            int slot = Admin.HashSlot(store.CounterKey(partition, s_content));
+            return (slot, configuration.GetBySlot(slot)!.EndPoint!);
+        }
+
+        for (int t = 0; t < 1_000; t++)
+        {
+            EmailContent text = new()
+            {
+                Subject = "Purchase order from Northwind",
+                // Words, not digits: the fingerprint reads every number alike.
+                TextBody = $"Please find attached our purchase order for the {Word(t)} collection, delivery as agreed.",
+            };
+            (int textSlot, EndPoint textMaster) = Place(PartitionKeys.ContentPrefix + ContentFingerprint.Compute(text));
+            string? victim = Enumerable.Range(0, 200).Select(v => string.Create(CultureInfo.InvariantCulture, $"victim-{v}"))
+                .FirstOrDefault(v => Place(OwnCopies(text, v)) is var own && own.Slot < textSlot && !own.Master.Equals(textMaster));
+            if (victim is null)
+            {
+                continue;
+            }
+
+            EndPoint victimMaster = Place(OwnCopies(text, victim)).Master;
+            string? category = Enumerable.Range(0, 200).Select(c => string.Create(CultureInfo.InvariantCulture, $"share-{c}"))
+                .FirstOrDefault(c => Place(PartitionKeys.ForId(PartitionKeys.CategoryPrefix, c)) is var at && at.Slot > textSlot
+                    && !at.Master.Equals(textMaster) && !at.Master.Equals(victimMaster)
+                    && !Place(PartitionKeys.ForId(PartitionKeys.BulkContentTenantPrefix, victim)).Master.Equals(at.Master));
+            if (category is not null)
+            {
+                return (text, victim, category);
+            }
+        }
+
+        throw new InvalidOperationException("No text, victim and category in the wanted slots.");
+    }
+
+    private static string Word(int n) => string.Concat(n.ToString(CultureInfo.InvariantCulture).Select(d => (char)('a' + d - '0')));
+
+    private async Task<long> CounterAsync(RedisRateLimitStore store, string partition)
+        => (long)await Admin.GetDatabase().StringGetAsync(store.CounterKey(partition, s_content));
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using CancellationTokenSource guard = new(s_hangGuard);
+        while (!condition())
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(20), TimeProvider.System, guard.Token);
+        }
+    }
+}
