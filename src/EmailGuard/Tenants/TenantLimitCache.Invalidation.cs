@@ -95,7 +95,7 @@ internal sealed partial class TenantLimitCache
     {
         if (_answers.TryGetValue(tenantId, out Answer? weight) && !double.IsNaN(weight.Weight) && weight.Weight >= _defaultWeight)
         {
-            _ = _answers.TryUpdate(tenantId, new Answer(double.NaN, weight.HasLimits, weight.Pool), weight);
+            _ = _answers.TryUpdate(tenantId, new Answer(weight.Rules, double.NaN, weight.HasLimits, weight.Pool), weight);
         }
     }
 

@@ -61,9 +61,9 @@ internal sealed partial class TenantLimitCache
     private readonly int _lookupConcurrency;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    // The fair-share weight and the pool of every tenant the provider answered for (NaN: it gave no weight), kept beside
-    // the rules so the rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's
-    // weight and pool are here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
+    // The last answer of every tenant the provider answered for, read for its fair-share weight (NaN: it gave no weight)
+    // and pool by those that do not look the tenant's rules up; written before the lookup completes, so a completed
+    // lookup's answer is here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
     // lookup wrote.
     private readonly ConcurrentDictionary<string, Answer> _answers = new(StringComparer.Ordinal);
 
@@ -74,6 +74,9 @@ internal sealed partial class TenantLimitCache
 #pragma warning disable CA1825 // A distinct instance on purpose: compared by reference.
     private static readonly RateLimitRule[] s_defaultRules = new RateLimitRule[0];
 #pragma warning restore CA1825
+
+    // The answer of a tenant the provider has no limits for: the default rules and weight, the default pool.
+    private static readonly Answer s_defaultAnswer = new(s_defaultRules, double.NaN, false, null);
 
     // When the full cache was last swept for expired answers (UTC ticks).
     private long _lastSweepTicks;
@@ -110,26 +113,33 @@ internal sealed partial class TenantLimitCache
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, CancellationToken cancellationToken)
         => GetAsync(tenantId, defaults, null, cancellationToken);
 
-    /// <summary>
-    /// The tenant's rules; a check with no answer at hand waits for the lookup at most the timeout, then goes on with
-    /// <paramref name="defaults"/>. The provider is the app's call, not a store: its wait is left out of the check's
-    /// store time <paramref name="budget"/>, so a slow provider does not leave the counters after it no time, which
-    /// would answer the check by the store failure mode although the store is up. A check waits for the provider one
-    /// timeout at most: a later lookup of the same check after one that ran out goes on at once.
-    /// </summary>
+    /// <summary>The tenant's rules, as <see cref="GetAnswerAsync"/> gives them.</summary>
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
+    {
+        ValueTask<TenantLimitAnswer> pending = GetAnswerAsync(tenantId, defaults, budget, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new(pending.Result.Rules) : RulesAsync(pending);
+    }
+
+    /// <summary>
+    /// The tenant's rules and pool, from one answer; a check with no answer at hand waits for the lookup at most the
+    /// timeout, then goes on with <paramref name="defaults"/>. The provider is the app's call, not a store: its wait is
+    /// left out of the check's store time <paramref name="budget"/>, so a slow provider does not leave the counters after
+    /// it no time, which would answer the check by the store failure mode although the store is up. A check waits for
+    /// the provider one timeout at most: a later lookup of the same check after one that ran out goes on at once.
+    /// </summary>
+    public ValueTask<TenantLimitAnswer> GetAnswerAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         if (_provider is null)
         {
-            return new(defaults);
+            return new(new TenantLimitAnswer(defaults, false, null));
         }
 
         long now = _timeProvider.GetUtcNow().UtcTicks;
-        Task<RateLimitRule[]> rules;
-        RateLimitRule[]? serving;
+        Task<Answer> rules;
+        Answer? serving;
 
         // The last answer, applied alone only while it serves; otherwise the fallback of a lookup that outlasts the timeout.
-        RateLimitRule[]? last;
+        Answer? last;
         bool invalidated;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
@@ -170,6 +180,8 @@ internal sealed partial class TenantLimitCache
             ? new(Resolve(serving, defaults))
             : new(WaitAsync(tenantId, rules, defaults, last, invalidated, budget, cancellationToken));
     }
+
+    private static async ValueTask<RateLimitRule[]> RulesAsync(ValueTask<TenantLimitAnswer> pending) => (await pending.ConfigureAwait(false)).Rules;
 
     /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
@@ -215,11 +227,11 @@ internal sealed partial class TenantLimitCache
     /// <param name="invalidated">Whether <paramref name="last"/> was invalidated (logged as such).</param>
     /// <param name="budget">The check's store time budget.</param>
     /// <param name="cancellationToken">The caller's token.</param>
-    private async Task<RateLimitRule[]> WaitAsync(
+    private async Task<TenantLimitAnswer> WaitAsync(
         string tenantId,
-        Task<RateLimitRule[]> rules,
+        Task<Answer> rules,
         RateLimitRule[] defaults,
-        RateLimitRule[]? last,
+        Answer? last,
         bool invalidated,
         StoreTimeBudget? budget,
         CancellationToken cancellationToken)
@@ -241,7 +253,7 @@ internal sealed partial class TenantLimitCache
                     LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
                 }
 
-                return defaults;
+                return new TenantLimitAnswer(defaults, false, null);
             }
 
             if (!logged && invalidated)
@@ -253,7 +265,7 @@ internal sealed partial class TenantLimitCache
                 LogProviderSlowLastAnswerTooOld(_logger, LogValue.Of(tenantId), _timeout);
             }
 
-            return Stricter(Resolve(last, defaults), defaults);
+            return new TenantLimitAnswer(Stricter(Resolve(last, defaults).Rules, defaults), last.HasLimits, last.Pool);
         }
         finally
         {
@@ -261,8 +273,8 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private static RateLimitRule[] Resolve(RateLimitRule[] rules, RateLimitRule[] defaults)
-        => ReferenceEquals(rules, s_defaultRules) ? defaults : rules;
+    private static TenantLimitAnswer Resolve(Answer answer, RateLimitRule[] defaults)
+        => new(ReferenceEquals(answer.Rules, s_defaultRules) ? defaults : answer.Rules, answer.HasLimits, answer.Pool);
 
     /// <param name="tenantId">The tenant.</param>
     /// <param name="stale">The entry this lookup replaces, if any.</param>
@@ -270,11 +282,11 @@ internal sealed partial class TenantLimitCache
     /// <param name="last">The last answer, the fallback of a failure.</param>
     /// <param name="lastServesUntil">Until when <paramref name="last"/> serves while the lookup runs.</param>
     /// <param name="invalidated">Whether <paramref name="last"/> was invalidated: the fallback is then the stricter of it and the defaults.</param>
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, long now, RateLimitRule[]? last, long lastServesUntil, bool invalidated)
+    private Task<Answer> Load(string tenantId, Entry? stale, long now, Answer? last, long lastServesUntil, bool invalidated)
     {
-        TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<Answer> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
         Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil, invalidated && last is not null);
-        RateLimitRule[] fallback = last is null ? s_defaultRules : invalidated ? Stricter(last, _defaults) : last;
+        Answer fallback = last is null ? s_defaultAnswer : invalidated ? last.WithRules(Stricter(last.Rules, _defaults)) : last;
         while (true)
         {
             if (stale is null && IsFull(now))
@@ -352,20 +364,26 @@ internal sealed partial class TenantLimitCache
     /// </param>
     /// <param name="Invalidated">Whether this entry's answer was invalidated (it then expired before any time there is).</param>
     private sealed record Entry(
-        Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
+        Task<Answer> Rules, long ExpiresAtTicks, Answer? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
 
     /// <summary>
-    /// One answer's weight (NaN: none) and pool. A class, compared by reference, so each answer is told from the next.
+    /// One answer: its rules, weight (NaN: none) and pool. A class, compared by reference, so each answer is told from the next.
     /// </summary>
+    /// <param name="rules">The rules; <see cref="s_defaultRules"/> for the caller's defaults.</param>
     /// <param name="weight">The fair-share weight, NaN for none.</param>
     /// <param name="hasLimits">Whether the provider gave limits (false: it returned null, so the tenant has the defaults and the default pool).</param>
     /// <param name="pool">The pool its limits name, null for none.</param>
-    private sealed class Answer(double weight, bool hasLimits, string? pool)
+    private sealed class Answer(RateLimitRule[] rules, double weight, bool hasLimits, string? pool)
     {
+        public RateLimitRule[] Rules { get; } = rules;
+
         public double Weight { get; } = weight;
 
         public bool HasLimits { get; } = hasLimits;
 
         public string? Pool { get; } = pool;
+
+        /// <summary>This answer's weight and pool with other rules, as a new object.</summary>
+        public Answer WithRules(RateLimitRule[] other) => new(other, Weight, HasLimits, Pool);
     }
 }
