@@ -75,14 +75,11 @@ internal sealed partial class TenantLimitCache
             answer = new Answer(rules, weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
 
             // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
+            // A tenant looked up uncached (the cache is full) is not kept, but its check gets the whole answer: its pool
+            // too, or a rogue that fills the cache would send from new trial tenants outside the trial pool.
             if (cached && (!_entries.TryGetValue(tenantId, out Entry? current) || current.Rules == loading.Task))
             {
                 _answers[tenantId] = answer;
-            }
-            else if (!cached)
-            {
-                // Nothing is kept of a tenant looked up uncached, so its pool is not known either.
-                answer = new Answer(rules, weight, false, null);
             }
         }
         catch (Exception ex)
