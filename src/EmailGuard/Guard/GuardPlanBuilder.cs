@@ -95,7 +95,7 @@ internal sealed class GuardPlanBuilder
 
         if (tenantRules.Length != 0)
         {
-            Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, message.TenantId, null);
+            Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, TenantPartition.Of(message.TenantId!), null);
         }
 
         if (pool is not null)
