@@ -2,6 +2,7 @@ using System.Globalization;
 using EmailGuard.Testing.Guard;
 using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace EmailGuard.Tests.Tenants;
 
@@ -46,5 +47,55 @@ public sealed class TenantPoolEscapeTests
         decisions.Select(d => d.IsAllowed).Should().Equal([true, true, false, false, false], "the pool caps its tenants however full the cache is");
         decisions[2].Partition.Should().Be("pool:trial");
         decisions[0].Usage.ToArray().Should().Contain(u => u.Partition == "trial-0" && u.Limit == 100, "the uncached lookup's own rules applied too");
+    }
+
+    [Fact]
+    public async Task SlowFirstLookup_TheCheckAtTheTimeoutIsInTheDefaultPool_AsItHasTheDefaultRules_ThenInItsOwnPool()
+    {
+        // Arrange: the provider has not answered for a new tenant yet; tenants without an answer are in 'noplan'.
+        TaskCompletionSource<TenantLimits?> answer = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        FakeTimeProvider time = new(SendGuardTestServices.Start);
+        TimeSpan timeout = TimeSpan.FromMilliseconds(250);
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o =>
+            {
+                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerDay(1));
+                o.TenantPools["noplan"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerDay(100));
+                o.DefaultTenantPool = "noplan";
+            },
+            time: time,
+            more: s =>
+            {
+                s.AddSingleton<ITenantLimitProvider>(new AnswerProvider(answer.Task));
+                s.Configure<StoreResilienceOptions>(o => o.Timeout = timeout);
+            });
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        TenantLimitCache cache = sp.GetRequiredService<EmailSendGuard>().TenantLimits;
+
+        // Act: a check waits the timeout; then the answer (trial) comes, and the next checks use it.
+        Task<EmailSendDecision> waiting = guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = "new" }).AsTask();
+        time.Advance(timeout);
+        EmailSendDecision atTimeout = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
+        answer.SetResult(new TenantLimits { Rules = [s_trialOwn], Pool = "trial" });
+        while (!cache.GetAsync("new", [], default).IsCompleted)
+        {
+            await Task.Yield();
+        }
+
+        EmailSendDecision answered = await guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], TenantId = "new" });
+        EmailSendDecision full = await guard.CheckAsync(new OutboundEmail { To = ["c@example.com"], TenantId = "new" });
+
+        // Assert
+        atTimeout.IsAllowed.Should().BeTrue();
+        atTimeout.Usage.ToArray().Should().Contain(u => u.Partition == "pool:noplan").And.NotContain(u => u.Partition == "pool:trial");
+        answered.IsAllowed.Should().BeTrue();
+        answered.Usage.ToArray().Should().Contain(u => u.Partition == "pool:trial").And.Contain(u => u.Partition == "new" && u.Limit == 100);
+        full.Partition.Should().Be("pool:trial");
+    }
+
+    /// <summary>Answers every lookup with one task: pending until the test completes it.</summary>
+    private sealed class AnswerProvider(Task<TenantLimits?> answer) : ITenantLimitProvider
+    {
+        public ValueTask<TenantLimits?> GetLimitsAsync(string tenantId, CancellationToken cancellationToken) => new(answer);
     }
 }
