@@ -286,7 +286,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         // The tenant's rules and pool, from one provider answer; none looked up, a tenant has no rules and the default pool.
-        TenantLimitAnswer tenantLimits = default;
+        TenantLimitAnswer tenantLimits = TenantLimitAnswer.None;
         if (tenant is not null && (plan.Skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
         {
             ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
@@ -323,7 +323,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     /// <summary>The counters: builds the plan of keys and takes them in one store call. Takes <paramref name="buffers"/> and hands them back.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Acquire(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, in TenantLimitAnswer tenantLimits, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, buffers.Budget, cancellationToken);
         if (!preparing.IsCompletedSuccessfully)

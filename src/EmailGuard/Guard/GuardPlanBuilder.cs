@@ -43,12 +43,12 @@ internal sealed class GuardPlanBuilder
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public bool TryBuild(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, in TenantLimitAnswer tenantLimits, GuardPlan plan, out int messageWide, out int perRecipient)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, out int messageWide, out int perRecipient)
     {
         EmailGuardDimension skip = plan.Skip;
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = buffers.RecipientCount;
-        RateLimitRule[] tenantRules = SendGuardRules.Reduce(tenantLimits.Rules, plan.TenantFactor);
+        RateLimitRule[] tenantRules = SendGuardRules.Reduce(tenantLimits.RulesOr(_rules.Tenant), plan.TenantFactor);
         RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
         RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);

@@ -53,7 +53,7 @@ internal sealed class GuardStatusReader
         {
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
             TenantLimitAnswer answer = await _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, null, cancellationToken).ConfigureAwait(false);
-            Add(SendGuardRules.Reduce(answer.Rules, effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
+            Add(SendGuardRules.Reduce(answer.RulesOr(_rules.Tenant), effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
             if (_pools?.For(answer) is { } pool)
             {
                 // The pool the tenant's mail also counts against, under its own partition (pool:<name>), never reduced.

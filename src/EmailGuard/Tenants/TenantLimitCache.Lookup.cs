@@ -20,9 +20,9 @@ internal sealed partial class TenantLimitCache
     /// <param name="invalidated">Whether the lookup follows an invalidation (<paramref name="fallback"/> is then already the stricter rules).</param>
     /// <param name="loading">Completed with the answer.</param>
     /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
-    private async Task FillAsync(string tenantId, Answer fallback, bool invalidated, TaskCompletionSource<Answer> loading, bool cached)
+    private async Task FillAsync(string tenantId, TenantLimitAnswer fallback, bool invalidated, TaskCompletionSource<TenantLimitAnswer> loading, bool cached)
     {
-        Answer answer = fallback;
+        TenantLimitAnswer answer = fallback;
         bool holding = false;
         try
         {
@@ -53,12 +53,12 @@ internal sealed partial class TenantLimitCache
                 limits = await lookup.ConfigureAwait(false);
             }
 
-            RateLimitRule[] rules = fallback.Rules;
+            RateLimitRule[] rules = fallback.RawRules;
             if (limits is null)
             {
                 // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
                 // default plan) no longer has them.
-                rules = s_defaultRules;
+                rules = TenantLimitAnswer.DefaultRules;
             }
             else if (limits.Rules is { } given)
             {
@@ -72,7 +72,7 @@ internal sealed partial class TenantLimitCache
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
-            answer = new Answer(rules, weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
+            answer = new TenantLimitAnswer(rules, weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
 
             // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
             // A tenant looked up uncached (the cache is full) is not kept, but its check gets the whole answer: its pool
@@ -99,7 +99,7 @@ internal sealed partial class TenantLimitCache
             // check: as a new object, which a sweep that read the old one before this lookup began does not remove.
             if (cached)
             {
-                _answers.AddOrUpdate(tenantId, static _ => new Answer(s_defaultRules, double.NaN, false, null), static (_, last) => last.WithRules(last.Rules));
+                _answers.AddOrUpdate(tenantId, static _ => new TenantLimitAnswer(TenantLimitAnswer.DefaultRules, double.NaN, false, null), static (_, last) => last.WithRules(last.RawRules));
             }
         }
         finally

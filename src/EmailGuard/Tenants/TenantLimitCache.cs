@@ -65,18 +65,7 @@ internal sealed partial class TenantLimitCache
     // and pool by those that do not look the tenant's rules up; written before the lookup completes, so a completed
     // lookup's answer is here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
     // lookup wrote.
-    private readonly ConcurrentDictionary<string, Answer> _answers = new(StringComparer.Ordinal);
-
-    // The answer "the default tenant rules" (the provider returned null, or failed with no answer before), told from an
-    // empty list (no limit) by reference, and resolved to the caller's defaults on the way out: callers pass different
-    // defaults (the fair share's weight lookups pass none), so the first caller's must not be cached as the tenant's
-    // rules, and a tenant whose own limits were removed must not keep them as "the last answer".
-#pragma warning disable CA1825 // A distinct instance on purpose: compared by reference.
-    private static readonly RateLimitRule[] s_defaultRules = new RateLimitRule[0];
-#pragma warning restore CA1825
-
-    // The answer of a tenant the provider has no limits for: the default rules and weight, the default pool.
-    private static readonly Answer s_defaultAnswer = new(s_defaultRules, double.NaN, false, null);
+    private readonly ConcurrentDictionary<string, TenantLimitAnswer> _answers = new(StringComparer.Ordinal);
 
     // When the full cache was last swept for expired answers (UTC ticks).
     private long _lastSweepTicks;
@@ -117,7 +106,7 @@ internal sealed partial class TenantLimitCache
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         ValueTask<TenantLimitAnswer> pending = GetAnswerAsync(tenantId, defaults, budget, cancellationToken);
-        return pending.IsCompletedSuccessfully ? new(pending.Result.Rules) : RulesAsync(pending);
+        return pending.IsCompletedSuccessfully ? new(pending.Result.RulesOr(defaults)) : RulesAsync(pending, defaults);
     }
 
     /// <summary>
@@ -131,15 +120,15 @@ internal sealed partial class TenantLimitCache
     {
         if (_provider is null)
         {
-            return new(new TenantLimitAnswer(defaults, false, null));
+            return new(TenantLimitAnswer.Defaults);
         }
 
         long now = _timeProvider.GetUtcNow().UtcTicks;
-        Task<Answer> rules;
-        Answer? serving;
+        Task<TenantLimitAnswer> rules;
+        TenantLimitAnswer? serving;
 
         // The last answer, applied alone only while it serves; otherwise the fallback of a lookup that outlasts the timeout.
-        Answer? last;
+        TenantLimitAnswer? last;
         bool invalidated;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
@@ -173,15 +162,16 @@ internal sealed partial class TenantLimitCache
 
         if (rules.IsCompletedSuccessfully)
         {
-            return new(Resolve(rules.Result, defaults));
+            return new(rules.Result);
         }
 
         return serving is not null
-            ? new(Resolve(serving, defaults))
+            ? new(serving)
             : new(WaitAsync(tenantId, rules, defaults, last, invalidated, budget, cancellationToken));
     }
 
-    private static async ValueTask<RateLimitRule[]> RulesAsync(ValueTask<TenantLimitAnswer> pending) => (await pending.ConfigureAwait(false)).Rules;
+    private static async ValueTask<RateLimitRule[]> RulesAsync(ValueTask<TenantLimitAnswer> pending, RateLimitRule[] defaults)
+        => (await pending.ConfigureAwait(false)).RulesOr(defaults);
 
     /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
@@ -189,7 +179,7 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetWeight(string tenantId, out double? weight)
     {
-        if (_answers.TryGetValue(tenantId, out Answer? answer))
+        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? answer))
         {
             weight = double.IsNaN(answer.Weight) ? null : answer.Weight;
             return true;
@@ -206,7 +196,7 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetPool(string tenantId, out string? pool)
     {
-        if (_answers.TryGetValue(tenantId, out Answer? answer) && answer.HasLimits)
+        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? answer) && answer.HasLimits)
         {
             pool = answer.Pool;
             return true;
@@ -229,9 +219,9 @@ internal sealed partial class TenantLimitCache
     /// <param name="cancellationToken">The caller's token.</param>
     private async Task<TenantLimitAnswer> WaitAsync(
         string tenantId,
-        Task<Answer> rules,
+        Task<TenantLimitAnswer> rules,
         RateLimitRule[] defaults,
-        Answer? last,
+        TenantLimitAnswer? last,
         bool invalidated,
         StoreTimeBudget? budget,
         CancellationToken cancellationToken)
@@ -240,7 +230,7 @@ internal sealed partial class TenantLimitCache
         try
         {
             // One wait of a whole timeout per check: a lookup the check already gave up on is not waited for again.
-            return Resolve(await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false), defaults);
+            return await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -253,7 +243,7 @@ internal sealed partial class TenantLimitCache
                     LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
                 }
 
-                return new TenantLimitAnswer(defaults, false, null);
+                return TenantLimitAnswer.Defaults;
             }
 
             if (!logged && invalidated)
@@ -265,7 +255,7 @@ internal sealed partial class TenantLimitCache
                 LogProviderSlowLastAnswerTooOld(_logger, LogValue.Of(tenantId), _timeout);
             }
 
-            return new TenantLimitAnswer(Stricter(Resolve(last, defaults).Rules, defaults), last.HasLimits, last.Pool);
+            return last.WithRules(Stricter(last.RulesOr(defaults), defaults));
         }
         finally
         {
@@ -273,20 +263,17 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private static TenantLimitAnswer Resolve(Answer answer, RateLimitRule[] defaults)
-        => new(ReferenceEquals(answer.Rules, s_defaultRules) ? defaults : answer.Rules, answer.HasLimits, answer.Pool);
-
     /// <param name="tenantId">The tenant.</param>
     /// <param name="stale">The entry this lookup replaces, if any.</param>
     /// <param name="now">The time, in UTC ticks.</param>
     /// <param name="last">The last answer, the fallback of a failure.</param>
     /// <param name="lastServesUntil">Until when <paramref name="last"/> serves while the lookup runs.</param>
     /// <param name="invalidated">Whether <paramref name="last"/> was invalidated: the fallback is then the stricter of it and the defaults.</param>
-    private Task<Answer> Load(string tenantId, Entry? stale, long now, Answer? last, long lastServesUntil, bool invalidated)
+    private Task<TenantLimitAnswer> Load(string tenantId, Entry? stale, long now, TenantLimitAnswer? last, long lastServesUntil, bool invalidated)
     {
-        TaskCompletionSource<Answer> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<TenantLimitAnswer> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
         Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil, invalidated && last is not null);
-        Answer fallback = last is null ? s_defaultAnswer : invalidated ? last.WithRules(Stricter(last.Rules, _defaults)) : last;
+        TenantLimitAnswer fallback = last is null ? TenantLimitAnswer.Defaults : invalidated ? last.WithRules(Stricter(last.RawRules, _defaults)) : last;
         while (true)
         {
             if (stale is null && IsFull(now))
@@ -336,13 +323,13 @@ internal sealed partial class TenantLimitCache
 
                 // The weight read before the entry goes: once it has gone, a check can start a new lookup of the tenant,
                 // whose weight (a new object) the removal below must leave alone.
-                _answers.TryGetValue(pair.Key, out Answer? weight);
+                _answers.TryGetValue(pair.Key, out TenantLimitAnswer? weight);
                 if (_entries.TryRemove(pair))
                 {
                     EntrySwept?.Invoke(pair.Key);
                     if (weight is not null)
                     {
-                        _answers.TryRemove(new KeyValuePair<string, Answer>(pair.Key, weight));
+                        _answers.TryRemove(new KeyValuePair<string, TenantLimitAnswer>(pair.Key, weight));
                     }
                 }
             }
@@ -364,26 +351,5 @@ internal sealed partial class TenantLimitCache
     /// </param>
     /// <param name="Invalidated">Whether this entry's answer was invalidated (it then expired before any time there is).</param>
     private sealed record Entry(
-        Task<Answer> Rules, long ExpiresAtTicks, Answer? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
-
-    /// <summary>
-    /// One answer: its rules, weight (NaN: none) and pool. A class, compared by reference, so each answer is told from the next.
-    /// </summary>
-    /// <param name="rules">The rules; <see cref="s_defaultRules"/> for the caller's defaults.</param>
-    /// <param name="weight">The fair-share weight, NaN for none.</param>
-    /// <param name="hasLimits">Whether the provider gave limits (false: it returned null, so the tenant has the defaults and the default pool).</param>
-    /// <param name="pool">The pool its limits name, null for none.</param>
-    private sealed class Answer(RateLimitRule[] rules, double weight, bool hasLimits, string? pool)
-    {
-        public RateLimitRule[] Rules { get; } = rules;
-
-        public double Weight { get; } = weight;
-
-        public bool HasLimits { get; } = hasLimits;
-
-        public string? Pool { get; } = pool;
-
-        /// <summary>This answer's weight and pool with other rules, as a new object.</summary>
-        public Answer WithRules(RateLimitRule[] other) => new(other, Weight, HasLimits, Pool);
-    }
+        Task<TenantLimitAnswer> Rules, long ExpiresAtTicks, TenantLimitAnswer? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
 }

@@ -53,11 +53,11 @@ internal sealed partial class TenantPoolRules
     public bool Any => _pools.Count != 0;
 
     /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
-    public TenantPool? For(in TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
+    public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
 
     /// <summary>
     /// The pool of <paramref name="tenantId"/> from the provider's last answer, for a caller that did not look the
-    /// tenant's rules up (a check reads it from its own answer: <see cref="For(in TenantLimitAnswer)"/>).
+    /// tenant's rules up (a check reads it from its own answer: <see cref="For(TenantLimitAnswer)"/>).
     /// </summary>
     public TenantPool? For(string tenantId) => _tenantLimits.TryGetPool(tenantId, out string? name) ? Named(name) : _defaultPool;
 
