@@ -1,6 +1,7 @@
 using EmailGuard.Testing.Guard;
 using EmailGuard.Tests.Guard;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace EmailGuard.Tests.Tenants;
 
@@ -65,5 +66,30 @@ public sealed class TenantPartitionTests
         own.Request.Key.Should().StartWith(PartitionKeys.TenantPrefix);
         poolStatus.Usage.Should().ContainSingle(u => u.Partition == "pool:trial").Which.Count.Should().Be(2);
         poolStatus.Usage.Should().ContainSingle(u => u.Partition == "acme").Which.Count.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task PoolDenial_IsLoggedAsThePools_3080_AndTheTenantsOwnCapAs400()
+    {
+        // Arrange: the pool 'trial' caps 1 a day; the tenant 'solo' (in no pool) 1 a day of its own.
+        FakeLogCollector logs = new();
+        CountingTenantLimitProvider provider = new(t => new TenantLimits { Rules = [RateLimitRule.PerDay(1)], Pool = t == "solo" ? null : "trial" });
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerDay(1)),
+            logs: logs,
+            more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = "trial-1" });
+        await guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], TenantId = "solo" });
+
+        // Act
+        EmailSendDecision pool = await guard.CheckAsync(new OutboundEmail { To = ["c@example.com"], TenantId = "trial-2" });
+        EmailSendDecision own = await guard.CheckAsync(new OutboundEmail { To = ["d@example.com"], TenantId = "solo" });
+
+        // Assert
+        pool.Partition.Should().Be("pool:trial");
+        own.Partition.Should().Be("solo");
+        logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 3080).Which.Message.Should().Contain("tenant pool trial").And.Contain("tenant trial-2");
+        logs.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 400).Which.Message.Should().Contain("tenant solo");
     }
 }
