@@ -63,7 +63,9 @@ internal sealed partial class RecentActivity
             if (denied)
             {
                 bucket.Denials++;
-                string reason = decision.Reason == EmailSendReason.LimitExceeded ? $"{decision.Reason} ({decision.Dimension})" : decision.Reason.ToString();
+                string reason = decision.Reason == EmailSendReason.LimitExceeded
+                    ? $"{decision.Reason} ({TenantPoolText.Dimension(decision.Dimension, decision.Partition)})"
+                    : decision.Reason.ToString();
                 bucket.DenialReasons[reason] = bucket.DenialReasons.GetValueOrDefault(reason) + 1;
             }
 

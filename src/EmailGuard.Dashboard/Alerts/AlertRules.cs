@@ -203,5 +203,5 @@ internal sealed class AlertRules : IEmailGuardObserver
     private static AlertMessage Party(EmailGuardLimitArguments limitEvent)
         => limitEvent.Usage.Dimension == EmailGuardDimension.Global
             ? AlertMessage.Verbatim("the global scope")
-            : AlertMessage.Of($"{limitEvent.Usage.Dimension} {ClientNetworkText.Show(limitEvent.Usage.Dimension, limitEvent.Usage.Partition)}");
+            : AlertMessage.Of($"{TenantPoolText.Dimension(limitEvent.Usage.Dimension, limitEvent.Usage.Partition)} {TenantPoolText.Party(limitEvent.Usage.Dimension, limitEvent.Usage.Partition)}");
 }

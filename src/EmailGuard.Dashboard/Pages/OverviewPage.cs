@@ -113,7 +113,7 @@ internal static class OverviewPage
         foreach (EmailSendRuleUsage usage in rows)
         {
             double share = usage.Limit <= 0 ? 1 : Math.Min(1, (double)usage.Count / usage.Limit);
-            html.Raw("<tr>").Cell(usage.Dimension.ToString()).Cell(ClientNetworkText.Show(usage.Dimension, usage.Partition) ?? "all mail").Cell(Describe(usage.Rule)).Cell(usage.Count).Cell(usage.Limit)
+            html.Raw("<tr>").Cell(TenantPoolText.Dimension(usage.Dimension, usage.Partition)).Cell(TenantPoolText.Party(usage.Dimension, usage.Partition) ?? "all mail").Cell(Describe(usage.Rule)).Cell(usage.Count).Cell(usage.Limit)
                 .Raw("<td><svg width=\"100\" height=\"8\" role=\"img\"").Attr("aria-label", share.ToString("P0", CultureInfo.InvariantCulture))
                 .Raw("><rect width=\"100\" height=\"8\" fill=\"#eef1f5\"></rect><rect height=\"8\"")
                 .Attr("width", ((int)Math.Round(share * 100)).ToString(CultureInfo.InvariantCulture))
@@ -159,6 +159,12 @@ internal static class OverviewPage
         foreach (KeyValuePair<string, SendGuardDimensionOptions> category in options.Categories)
         {
             yield return ($"Category {category.Key}", category.Value);
+        }
+
+        foreach (KeyValuePair<string, SendGuardDimensionOptions> pool in options.TenantPools)
+        {
+            bool isDefault = string.Equals(pool.Key, options.DefaultTenantPool, StringComparison.OrdinalIgnoreCase);
+            yield return ($"Tenant pool {pool.Key}{(isDefault ? " (default)" : string.Empty)}", pool.Value);
         }
     }
 

@@ -81,7 +81,11 @@ public readonly struct EmailSendDecision
     /// </summary>
     public EmailGuardDimension Dimension { get; }
 
-    /// <summary>Gets the value of <see cref="Dimension"/> that denied, e.g. the tenant id or the recipient address.</summary>
+    /// <summary>
+    /// Gets the value of <see cref="Dimension"/> that denied, e.g. the tenant id or the recipient address. Under the
+    /// tenant dimension a tenant pool's is <c>pool:&lt;name&gt;</c>, and a tenant id that would read as one (it begins
+    /// with <c>pool:</c>, after any number of <c>tenant:</c>) is shown with <c>tenant:</c> before it.
+    /// </summary>
     public string? Partition { get; }
 
     /// <summary>Gets the normalized recipient that denied, when the denying dimension was a recipient or its domain.</summary>

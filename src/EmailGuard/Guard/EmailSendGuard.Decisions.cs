@@ -110,7 +110,14 @@ internal sealed partial class EmailSendGuard
         buffers.Return();
         if (commit)
         {
-            LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
+            if (tag.Dimension == EmailGuardDimension.Tenant && tag.Partition is { } partition && partition.StartsWith(TenantPoolRules.PartitionPrefix, StringComparison.Ordinal))
+            {
+                LogPoolLimitExceeded(_logger, partition, message.TenantId, message.UserId, decision.RetryAfter);
+            }
+            else
+            {
+                LogLimitExceeded(_logger, tag.Dimension, message.TenantId, message.UserId, decision.RetryAfter);
+            }
             if (_options.Events.OnLimitExceeded is { } onLimitExceeded && count != 0)
             {
                 _events.Run(onLimitExceeded, new EmailGuardLimitArguments(message, usage[denied]), nameof(EmailGuardEvents.OnLimitExceeded));

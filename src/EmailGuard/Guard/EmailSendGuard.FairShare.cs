@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             : default;
 
     private async ValueTask<EmailSendDecision> AcquireAfterFairShareAsync(
-        ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        ValueTask preparing, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         try
         {
@@ -49,6 +49,6 @@ internal sealed partial class EmailSendGuard
         // Prepared now: the second call finds the view fresh (or the store failing, and retried later) and goes on
         // to the counters synchronously.
         buffers.KeysNowMs = _keys.NowMs();
-        return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
+        return await Acquire(message, buffers, sender, tenantLimits, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -12,6 +12,10 @@ internal sealed partial class EmailSendGuard
         Message = "Send denied: a {Dimension} limit is exceeded for tenant {TenantId} and user {UserId}; retry after {RetryAfter:c}.")]
     private static partial void WriteLimitExceeded(ILogger logger, EmailGuardDimension dimension, string tenantId, string userId, TimeSpan retryAfter);
 
+    [LoggerMessage(EventId = 3080, EventName = "SendTenantPoolLimitExceeded", Level = LogLevel.Information,
+        Message = "Send denied: the limit of the tenant pool {Pool}, which tenant {TenantId} shares with others, is exceeded; user {UserId}; retry after {RetryAfter:c}.")]
+    private static partial void WritePoolLimitExceeded(ILogger logger, string pool, string tenantId, string userId, TimeSpan retryAfter);
+
     [LoggerMessage(EventId = 401, EventName = "SendBlocklisted", Level = LogLevel.Information,
         Message = "Send denied: the {Dimension} is blocklisted for {Reason}; tenant {TenantId}, user {UserId}.")]
     private static partial void WriteBlocked(ILogger logger, EmailGuardDimension dimension, string reason, string tenantId, string userId);
@@ -49,6 +53,15 @@ internal sealed partial class EmailSendGuard
         if (logger.IsEnabled(LogLevel.Information))
         {
             WriteLimitExceeded(logger, dimension, LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None, retryAfter);
+        }
+    }
+
+    /// <summary>A tenant pool's denial (its partition <c>pool:&lt;name&gt;</c>), told from the tenant's own cap's (400).</summary>
+    private static void LogPoolLimitExceeded(ILogger logger, string partition, string? tenantId, string? userId, TimeSpan retryAfter)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WritePoolLimitExceeded(logger, LogValue.Of(partition[TenantPoolRules.PartitionPrefix.Length..]) ?? None, LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None, retryAfter);
         }
     }
 

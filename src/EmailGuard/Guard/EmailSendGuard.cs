@@ -285,28 +285,29 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             }
         }
 
-        RateLimitRule[] tenantRules = [];
+        // The tenant's rules and pool, from one provider answer; none looked up, a tenant has no rules and the default pool.
+        TenantLimitAnswer tenantLimits = TenantLimitAnswer.None;
         if (tenant is not null && (plan.Skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
         {
-            ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
+            ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
                 return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
             }
 
-            tenantRules = pending.Result;
+            tenantLimits = pending.Result;
         }
 
-        return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken);
+        return Acquire(message, buffers, sender, tenantLimits, plan, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
-        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        ValueTask<TenantLimitAnswer> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
-        RateLimitRule[] tenantRules;
+        TenantLimitAnswer tenantLimits;
         try
         {
-            tenantRules = await pending.ConfigureAwait(false);
+            tenantLimits = await pending.ConfigureAwait(false);
         }
         catch
         {
@@ -316,21 +317,21 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 
         buffers.KeysNowMs = _keys.NowMs();
 
-        return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
+        return await Acquire(message, buffers, sender, tenantLimits, plan, operation, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The counters: builds the plan of keys and takes them in one store call. Takes <paramref name="buffers"/> and hands them back.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<EmailSendDecision> Acquire(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
     {
         ValueTask preparing = PrepareFairShare(message, plan, operation != GuardOperation.Peek, buffers.Budget, cancellationToken);
         if (!preparing.IsCompletedSuccessfully)
         {
-            return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantRules, plan, operation, cancellationToken);
+            return AcquireAfterFairShareAsync(preparing, message, buffers, sender, tenantLimits, plan, operation, cancellationToken);
         }
 
-        if (!_plans.TryBuild(message, buffers, sender, tenantRules, plan, out int messageWide, out int perRecipient))
+        if (!_plans.TryBuild(message, buffers, sender, tenantLimits, plan, out int messageWide, out int perRecipient))
         {
             int recipientCount = buffers.RecipientCount;
             buffers.Return();

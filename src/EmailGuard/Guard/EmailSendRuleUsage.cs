@@ -19,6 +19,8 @@ public readonly struct EmailSendRuleUsage
     /// <summary>
     /// Gets the value the dimension was counted for: the tenant or user id, the normalized sender or recipient address,
     /// the recipient domain, the client IP partition or the category; <see langword="null"/> for the global scope.
+    /// Under the tenant dimension a tenant pool's is <c>pool:&lt;name&gt;</c>, and a tenant id that would read as one (it
+    /// begins with <c>pool:</c>, after any number of <c>tenant:</c>) is shown with <c>tenant:</c> before it.
     /// It lives only in this process; counter keys in the store carry a hash of addresses instead.
     /// </summary>
     public string? Partition { get; }

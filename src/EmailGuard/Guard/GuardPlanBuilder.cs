@@ -43,12 +43,12 @@ internal sealed class GuardPlanBuilder
     /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public bool TryBuild(
-        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, RateLimitRule[] tenantRules, GuardPlan plan, out int messageWide, out int perRecipient)
+        OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, out int messageWide, out int perRecipient)
     {
         EmailGuardDimension skip = plan.Skip;
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = buffers.RecipientCount;
-        tenantRules = SendGuardRules.Reduce(tenantRules, plan.TenantFactor);
+        RateLimitRule[] tenantRules = SendGuardRules.Reduce(tenantLimits.RulesOr(_rules.Tenant), plan.TenantFactor);
         RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
         RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
@@ -58,7 +58,7 @@ internal sealed class GuardPlanBuilder
             : [];
         RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
         // The tenant's pool: skipped with the tenant's own rules, never reduced by the tenant's flag (others share it).
-        TenantPool? pool = _pools is not null && message.TenantId is { } pooled && (skip & EmailGuardDimension.Tenant) == 0 ? _pools.For(pooled) : null;
+        TenantPool? pool = _pools is not null && message.TenantId is not null && (skip & EmailGuardDimension.Tenant) == 0 ? _pools.For(tenantLimits) : null;
         int poolRules = pool?.Rules.Length ?? 0;
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;
@@ -95,7 +95,7 @@ internal sealed class GuardPlanBuilder
 
         if (tenantRules.Length != 0)
         {
-            Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, message.TenantId, null);
+            Add(requests, tags, ref count, tenantRules, tenantKey!, cost, EmailGuardDimension.Tenant, TenantPartition.Of(message.TenantId!), null);
         }
 
         if (pool is not null)

@@ -52,9 +52,9 @@ internal sealed class GuardStatusReader
         if (query.TenantId is { } tenant)
         {
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
-            RateLimitRule[] rules = await _tenantLimits.GetAsync(tenant, _rules.Tenant, cancellationToken).ConfigureAwait(false);
-            Add(SendGuardRules.Reduce(rules, effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, tenant);
-            if (_pools?.For(tenant) is { } pool)
+            TenantLimitAnswer answer = await _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, null, cancellationToken).ConfigureAwait(false);
+            Add(SendGuardRules.Reduce(answer.RulesOr(_rules.Tenant), effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
+            if (_pools?.For(answer) is { } pool)
             {
                 // The pool the tenant's mail also counts against, under its own partition (pool:<name>), never reduced.
                 Add(pool.Rules, pool.Key, EmailGuardDimension.Tenant, pool.Partition);

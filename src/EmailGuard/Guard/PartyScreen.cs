@@ -27,7 +27,7 @@ internal sealed class PartyScreen(SendGuardOptions options)
             tenantFlag = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
             if (tenantFlag.Suspension is { } tenantSuspension)
             {
-                return new PartyDenial(EmailGuardDimension.Tenant, tenant!, null, null, tenantSuspension);
+                return new PartyDenial(EmailGuardDimension.Tenant, TenantPartition.Of(tenant!), null, null, tenantSuspension);
             }
 
             userFlag = state.GetFlagEffect(EmailGuardPartyType.User, user, now);
@@ -55,7 +55,7 @@ internal sealed class PartyScreen(SendGuardOptions options)
     {
         if (state.FindBlocked(EmailGuardPartyType.Tenant, message.TenantId, now) is { } tenantEntry)
         {
-            return new PartyDenial(EmailGuardDimension.Tenant, message.TenantId, null, tenantEntry, null);
+            return new PartyDenial(EmailGuardDimension.Tenant, TenantPartition.Of(message.TenantId!), null, tenantEntry, null);
         }
 
         if (state.FindBlocked(EmailGuardPartyType.User, message.UserId, now) is { } userEntry)

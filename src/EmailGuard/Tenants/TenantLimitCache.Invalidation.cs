@@ -31,7 +31,7 @@ internal sealed partial class TenantLimitCache
             InvalidateEntry(pair.Key, pair.Value);
         }
 
-        foreach (KeyValuePair<string, Answer> pair in _answers)
+        foreach (KeyValuePair<string, TenantLimitAnswer> pair in _answers)
         {
             CapWeight(pair.Key);
         }
@@ -93,9 +93,9 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     private void CapWeight(string tenantId)
     {
-        if (_answers.TryGetValue(tenantId, out Answer? weight) && !double.IsNaN(weight.Weight) && weight.Weight >= _defaultWeight)
+        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? weight) && !double.IsNaN(weight.Weight) && weight.Weight >= _defaultWeight)
         {
-            _ = _answers.TryUpdate(tenantId, new Answer(double.NaN, weight.HasLimits, weight.Pool), weight);
+            _ = _answers.TryUpdate(tenantId, new TenantLimitAnswer(weight.RawRules, double.NaN, weight.HasLimits, weight.Pool), weight);
         }
     }
 
@@ -107,7 +107,7 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     private static RateLimitRule[] Stricter(RateLimitRule[] last, RateLimitRule[] defaults)
     {
-        if (ReferenceEquals(last, s_defaultRules) || ReferenceEquals(last, defaults) || defaults.Length == 0)
+        if (ReferenceEquals(last, TenantLimitAnswer.DefaultRules) || ReferenceEquals(last, defaults) || defaults.Length == 0)
         {
             return last;
         }

@@ -7,7 +7,7 @@ namespace EmailGuard;
 internal sealed partial class TenantLimitCache
 {
     /// <summary>
-    /// Asks the provider and completes <paramref name="loading"/> with its rules (the default rules when it answers
+    /// Asks the provider and completes <paramref name="loading"/> with its answer (the default rules when it answers
     /// null), or <paramref name="fallback"/> when it fails.
     /// </summary>
     /// <remarks>
@@ -16,13 +16,13 @@ internal sealed partial class TenantLimitCache
     /// that hangs) gives it up and goes on outside the cap, so a few hung lookups do not stop every other tenant's.
     /// </remarks>
     /// <param name="tenantId">The tenant.</param>
-    /// <param name="fallback">The rules when the provider fails or answers without rules.</param>
+    /// <param name="fallback">The answer when the provider fails, and the rules when it answers without rules.</param>
     /// <param name="invalidated">Whether the lookup follows an invalidation (<paramref name="fallback"/> is then already the stricter rules).</param>
-    /// <param name="loading">Completed with the rules.</param>
+    /// <param name="loading">Completed with the answer.</param>
     /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
-    private async Task FillAsync(string tenantId, RateLimitRule[] fallback, bool invalidated, TaskCompletionSource<RateLimitRule[]> loading, bool cached)
+    private async Task FillAsync(string tenantId, TenantLimitAnswer fallback, bool invalidated, TaskCompletionSource<TenantLimitAnswer> loading, bool cached)
     {
-        RateLimitRule[] rules = fallback;
+        TenantLimitAnswer answer = fallback;
         bool holding = false;
         try
         {
@@ -53,11 +53,12 @@ internal sealed partial class TenantLimitCache
                 limits = await lookup.ConfigureAwait(false);
             }
 
+            RateLimitRule[] rules = fallback.RawRules;
             if (limits is null)
             {
                 // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
                 // default plan) no longer has them.
-                rules = s_defaultRules;
+                rules = TenantLimitAnswer.DefaultRules;
             }
             else if (limits.Rules is { } given)
             {
@@ -71,11 +72,14 @@ internal sealed partial class TenantLimitCache
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
+            answer = new TenantLimitAnswer(rules, weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
 
             // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
+            // A tenant looked up uncached (the cache is full) is not kept, but its check gets the whole answer: its pool
+            // too, or a rogue that fills the cache would send from new trial tenants outside the trial pool.
             if (cached && (!_entries.TryGetValue(tenantId, out Entry? current) || current.Rules == loading.Task))
             {
-                _answers[tenantId] = new Answer(weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
+                _answers[tenantId] = answer;
             }
         }
         catch (Exception ex)
@@ -89,13 +93,13 @@ internal sealed partial class TenantLimitCache
                 LogProviderFailure(_logger, LogValue.Of(tenantId), LogValue.Of(ex));
             }
 
-            rules = fallback;
+            answer = fallback;
 
             // Keep the last weight and pool, or the default ones, as the rules are kept, so a failing provider is not asked on every
             // check: as a new object, which a sweep that read the old one before this lookup began does not remove.
             if (cached)
             {
-                _answers.AddOrUpdate(tenantId, static _ => new Answer(double.NaN, false, null), static (_, last) => new Answer(last.Weight, last.HasLimits, last.Pool));
+                _answers.AddOrUpdate(tenantId, static _ => new TenantLimitAnswer(TenantLimitAnswer.DefaultRules, double.NaN, false, null), static (_, last) => last.WithRules(last.RawRules));
             }
         }
         finally
@@ -106,7 +110,7 @@ internal sealed partial class TenantLimitCache
             }
         }
 
-        loading.TrySetResult(rules);
+        loading.TrySetResult(answer);
     }
 
     /// <summary>

@@ -61,19 +61,11 @@ internal sealed partial class TenantLimitCache
     private readonly int _lookupConcurrency;
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
-    // The fair-share weight and the pool of every tenant the provider answered for (NaN: it gave no weight), kept beside
-    // the rules so the rules' cache entry keeps its shape; written before the lookup completes, so a completed lookup's
-    // weight and pool are here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
+    // The last answer of every tenant the provider answered for, read for its fair-share weight (NaN: it gave no weight)
+    // and pool by those that do not look the tenant's rules up; written before the lookup completes, so a completed
+    // lookup's answer is here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
     // lookup wrote.
-    private readonly ConcurrentDictionary<string, Answer> _answers = new(StringComparer.Ordinal);
-
-    // The answer "the default tenant rules" (the provider returned null, or failed with no answer before), told from an
-    // empty list (no limit) by reference, and resolved to the caller's defaults on the way out: callers pass different
-    // defaults (the fair share's weight lookups pass none), so the first caller's must not be cached as the tenant's
-    // rules, and a tenant whose own limits were removed must not keep them as "the last answer".
-#pragma warning disable CA1825 // A distinct instance on purpose: compared by reference.
-    private static readonly RateLimitRule[] s_defaultRules = new RateLimitRule[0];
-#pragma warning restore CA1825
+    private readonly ConcurrentDictionary<string, TenantLimitAnswer> _answers = new(StringComparer.Ordinal);
 
     // When the full cache was last swept for expired answers (UTC ticks).
     private long _lastSweepTicks;
@@ -110,26 +102,33 @@ internal sealed partial class TenantLimitCache
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, CancellationToken cancellationToken)
         => GetAsync(tenantId, defaults, null, cancellationToken);
 
-    /// <summary>
-    /// The tenant's rules; a check with no answer at hand waits for the lookup at most the timeout, then goes on with
-    /// <paramref name="defaults"/>. The provider is the app's call, not a store: its wait is left out of the check's
-    /// store time <paramref name="budget"/>, so a slow provider does not leave the counters after it no time, which
-    /// would answer the check by the store failure mode although the store is up. A check waits for the provider one
-    /// timeout at most: a later lookup of the same check after one that ran out goes on at once.
-    /// </summary>
+    /// <summary>The tenant's rules, as <see cref="GetAnswerAsync"/> gives them.</summary>
     public ValueTask<RateLimitRule[]> GetAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
+    {
+        ValueTask<TenantLimitAnswer> pending = GetAnswerAsync(tenantId, defaults, budget, cancellationToken);
+        return pending.IsCompletedSuccessfully ? new(pending.Result.RulesOr(defaults)) : RulesAsync(pending, defaults);
+    }
+
+    /// <summary>
+    /// The tenant's rules and pool, from one answer; a check with no answer at hand waits for the lookup at most the
+    /// timeout, then goes on with <paramref name="defaults"/>. The provider is the app's call, not a store: its wait is
+    /// left out of the check's store time <paramref name="budget"/>, so a slow provider does not leave the counters after
+    /// it no time, which would answer the check by the store failure mode although the store is up. A check waits for
+    /// the provider one timeout at most: a later lookup of the same check after one that ran out goes on at once.
+    /// </summary>
+    public ValueTask<TenantLimitAnswer> GetAnswerAsync(string tenantId, RateLimitRule[] defaults, StoreTimeBudget? budget, CancellationToken cancellationToken)
     {
         if (_provider is null)
         {
-            return new(defaults);
+            return new(TenantLimitAnswer.Defaults);
         }
 
         long now = _timeProvider.GetUtcNow().UtcTicks;
-        Task<RateLimitRule[]> rules;
-        RateLimitRule[]? serving;
+        Task<TenantLimitAnswer> rules;
+        TenantLimitAnswer? serving;
 
         // The last answer, applied alone only while it serves; otherwise the fallback of a lookup that outlasts the timeout.
-        RateLimitRule[]? last;
+        TenantLimitAnswer? last;
         bool invalidated;
         if (_entries.TryGetValue(tenantId, out Entry? entry) && entry.ExpiresAtTicks > now)
         {
@@ -163,13 +162,16 @@ internal sealed partial class TenantLimitCache
 
         if (rules.IsCompletedSuccessfully)
         {
-            return new(Resolve(rules.Result, defaults));
+            return new(rules.Result);
         }
 
         return serving is not null
-            ? new(Resolve(serving, defaults))
+            ? new(serving)
             : new(WaitAsync(tenantId, rules, defaults, last, invalidated, budget, cancellationToken));
     }
+
+    private static async ValueTask<RateLimitRule[]> RulesAsync(ValueTask<TenantLimitAnswer> pending, RateLimitRule[] defaults)
+        => (await pending.ConfigureAwait(false)).RulesOr(defaults);
 
     /// <summary>
     /// The tenant's <see cref="TenantLimits.FairShareWeight"/> from the provider's last answer: false when the provider
@@ -177,7 +179,7 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetWeight(string tenantId, out double? weight)
     {
-        if (_answers.TryGetValue(tenantId, out Answer? answer))
+        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? answer))
         {
             weight = double.IsNaN(answer.Weight) ? null : answer.Weight;
             return true;
@@ -194,7 +196,7 @@ internal sealed partial class TenantLimitCache
     /// </summary>
     public bool TryGetPool(string tenantId, out string? pool)
     {
-        if (_answers.TryGetValue(tenantId, out Answer? answer) && answer.HasLimits)
+        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? answer) && answer.HasLimits)
         {
             pool = answer.Pool;
             return true;
@@ -215,11 +217,11 @@ internal sealed partial class TenantLimitCache
     /// <param name="invalidated">Whether <paramref name="last"/> was invalidated (logged as such).</param>
     /// <param name="budget">The check's store time budget.</param>
     /// <param name="cancellationToken">The caller's token.</param>
-    private async Task<RateLimitRule[]> WaitAsync(
+    private async Task<TenantLimitAnswer> WaitAsync(
         string tenantId,
-        Task<RateLimitRule[]> rules,
+        Task<TenantLimitAnswer> rules,
         RateLimitRule[] defaults,
-        RateLimitRule[]? last,
+        TenantLimitAnswer? last,
         bool invalidated,
         StoreTimeBudget? budget,
         CancellationToken cancellationToken)
@@ -228,7 +230,7 @@ internal sealed partial class TenantLimitCache
         try
         {
             // One wait of a whole timeout per check: a lookup the check already gave up on is not waited for again.
-            return Resolve(await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false), defaults);
+            return await rules.WaitAsync(budget is { TenantLimitProviderSlow: true } ? TimeSpan.Zero : _timeout, _timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -241,7 +243,7 @@ internal sealed partial class TenantLimitCache
                     LogProviderSlow(_logger, LogValue.Of(tenantId), _timeout);
                 }
 
-                return defaults;
+                return TenantLimitAnswer.Defaults;
             }
 
             if (!logged && invalidated)
@@ -253,7 +255,7 @@ internal sealed partial class TenantLimitCache
                 LogProviderSlowLastAnswerTooOld(_logger, LogValue.Of(tenantId), _timeout);
             }
 
-            return Stricter(Resolve(last, defaults), defaults);
+            return last.WithRules(Stricter(last.RulesOr(defaults), defaults));
         }
         finally
         {
@@ -261,20 +263,17 @@ internal sealed partial class TenantLimitCache
         }
     }
 
-    private static RateLimitRule[] Resolve(RateLimitRule[] rules, RateLimitRule[] defaults)
-        => ReferenceEquals(rules, s_defaultRules) ? defaults : rules;
-
     /// <param name="tenantId">The tenant.</param>
     /// <param name="stale">The entry this lookup replaces, if any.</param>
     /// <param name="now">The time, in UTC ticks.</param>
     /// <param name="last">The last answer, the fallback of a failure.</param>
     /// <param name="lastServesUntil">Until when <paramref name="last"/> serves while the lookup runs.</param>
     /// <param name="invalidated">Whether <paramref name="last"/> was invalidated: the fallback is then the stricter of it and the defaults.</param>
-    private Task<RateLimitRule[]> Load(string tenantId, Entry? stale, long now, RateLimitRule[]? last, long lastServesUntil, bool invalidated)
+    private Task<TenantLimitAnswer> Load(string tenantId, Entry? stale, long now, TenantLimitAnswer? last, long lastServesUntil, bool invalidated)
     {
-        TaskCompletionSource<RateLimitRule[]> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<TenantLimitAnswer> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
         Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil, invalidated && last is not null);
-        RateLimitRule[] fallback = last is null ? s_defaultRules : invalidated ? Stricter(last, _defaults) : last;
+        TenantLimitAnswer fallback = last is null ? TenantLimitAnswer.Defaults : invalidated ? last.WithRules(Stricter(last.RawRules, _defaults)) : last;
         while (true)
         {
             if (stale is null && IsFull(now))
@@ -324,13 +323,13 @@ internal sealed partial class TenantLimitCache
 
                 // The weight read before the entry goes: once it has gone, a check can start a new lookup of the tenant,
                 // whose weight (a new object) the removal below must leave alone.
-                _answers.TryGetValue(pair.Key, out Answer? weight);
+                _answers.TryGetValue(pair.Key, out TenantLimitAnswer? weight);
                 if (_entries.TryRemove(pair))
                 {
                     EntrySwept?.Invoke(pair.Key);
                     if (weight is not null)
                     {
-                        _answers.TryRemove(new KeyValuePair<string, Answer>(pair.Key, weight));
+                        _answers.TryRemove(new KeyValuePair<string, TenantLimitAnswer>(pair.Key, weight));
                     }
                 }
             }
@@ -352,20 +351,5 @@ internal sealed partial class TenantLimitCache
     /// </param>
     /// <param name="Invalidated">Whether this entry's answer was invalidated (it then expired before any time there is).</param>
     private sealed record Entry(
-        Task<RateLimitRule[]> Rules, long ExpiresAtTicks, RateLimitRule[]? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
-
-    /// <summary>
-    /// One answer's weight (NaN: none) and pool. A class, compared by reference, so each answer is told from the next.
-    /// </summary>
-    /// <param name="weight">The fair-share weight, NaN for none.</param>
-    /// <param name="hasLimits">Whether the provider gave limits (false: it returned null, so the tenant has the defaults and the default pool).</param>
-    /// <param name="pool">The pool its limits name, null for none.</param>
-    private sealed class Answer(double weight, bool hasLimits, string? pool)
-    {
-        public double Weight { get; } = weight;
-
-        public bool HasLimits { get; } = hasLimits;
-
-        public string? Pool { get; } = pool;
-    }
+        Task<TenantLimitAnswer> Rules, long ExpiresAtTicks, TenantLimitAnswer? Previous, long PreviousServesUntilTicks, bool PreviousInvalidated = false, bool Invalidated = false);
 }

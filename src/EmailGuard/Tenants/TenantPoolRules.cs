@@ -52,17 +52,17 @@ internal sealed partial class TenantPoolRules
     /// <summary>Whether any pool has rules: without one, a check never looks a tenant's pool up.</summary>
     public bool Any => _pools.Count != 0;
 
-    /// <summary>
-    /// The pool of <paramref name="tenantId"/> with its rules, or null when it is in none (or in one without rules). Read
-    /// after the tenant's rules were looked up, so the provider's answer they came from has its pool here too.
-    /// </summary>
-    public TenantPool? For(string tenantId)
-    {
-        if (!_tenantLimits.TryGetPool(tenantId, out string? name))
-        {
-            return _defaultPool;
-        }
+    /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
+    public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
 
+    /// <summary>
+    /// The pool of <paramref name="tenantId"/> from the provider's last answer, for a caller that did not look the
+    /// tenant's rules up (a check reads it from its own answer: <see cref="For(TenantLimitAnswer)"/>).
+    /// </summary>
+    public TenantPool? For(string tenantId) => _tenantLimits.TryGetPool(tenantId, out string? name) ? Named(name) : _defaultPool;
+
+    private TenantPool? Named(string? name)
+    {
         if (name is null)
         {
             return null;

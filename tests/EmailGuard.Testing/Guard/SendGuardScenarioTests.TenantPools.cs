@@ -167,4 +167,35 @@ public abstract partial class SendGuardScenarioTests
         invalidated.IsAllowed.Should().BeTrue("after the invalidation the provider's new answer puts it in no pool");
         invalidated.Usage.ToArray().Should().NotContain(u => u.Partition != null && u.Partition.StartsWith("pool:", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task TenantPool_MessagesToSeveralRecipients_CostEachMail_AndARefundGivesThemBackExactlyOnce()
+    {
+        // Arrange: trial tenants share 5 mails an hour; each may send 100 on its own.
+        CountingTenantLimitProvider provider = new(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" });
+        SendGuardHarness h = Create(o => o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(5)), provider);
+        static OutboundEmail To(string tenant, params string[] to) => new() { To = to, TenantId = tenant };
+
+        // Act: 3 mails, then 3 more from another tenant (6 > 5: the whole message is denied), then 2.
+        EmailSendDecision three = await h.Guard.CheckAsync(To("t1", "a@example.com", "b@example.com", "c@example.com"));
+        EmailSendDecision threeMore = await h.Guard.CheckAsync(To("t2", "d@example.com", "e@example.com", "f@example.com"));
+        EmailSendDecision two = await h.Guard.CheckAsync(To("t2", "g@example.com", "h@example.com"));
+        EmailSendDecision copy = three;
+        bool[] refunds = [await h.Guard.RefundAsync(three), await h.Guard.RefundAsync(three), await h.Guard.RefundAsync(copy)];
+        long afterRefund = (await h.UsageAsync(new EmailGuardStatusQuery { TenantId = "t1" })).Single(u => u.Partition == "pool:trial").Count;
+        EmailSendDecision refilled = await h.Guard.CheckAsync(To("t3", "i@example.com", "j@example.com", "k@example.com"));
+        EmailSendDecision oneMore = await h.Guard.CheckAsync(To("t4", "l@example.com"));
+
+        // Assert
+        three.IsAllowed.Should().BeTrue();
+        three.Usage.ToArray().Should().ContainSingle(u => u.Partition == "pool:trial").Which.Cost.Should().Be(3, "a message to 3 recipients is 3 mails against the pool");
+        threeMore.IsAllowed.Should().BeFalse();
+        threeMore.Partition.Should().Be("pool:trial");
+        two.IsAllowed.Should().BeTrue("the denied message took nothing from the pool");
+        refunds.Should().Equal([true, false, false], "a decision, however often copied, is given back once");
+        afterRefund.Should().Be(2, "the 3 mails came back, once");
+        refilled.IsAllowed.Should().BeTrue();
+        oneMore.IsAllowed.Should().BeFalse("2 + 3 fill the pool of 5");
+        oneMore.Partition.Should().Be("pool:trial");
+    }
 }
