@@ -291,17 +291,24 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             ValueTask<RateLimitRule[]> pending = _tenantLimits.GetAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
-                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
+                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, state, operation, cancellationToken);
             }
 
             tenantRules = pending.Result;
+        }
+
+        if (_pools.Any && state.HasFlags && tenant is not null && ScreenPool(message, state, ref plan) is { } poolDenial)
+        {
+            buffers.Return();
+            return ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow());
         }
 
         return Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
-        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        ValueTask<RateLimitRule[]> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardStateSnapshot state, GuardOperation operation,
+        CancellationToken cancellationToken)
     {
         RateLimitRule[] tenantRules;
         try
@@ -315,6 +322,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         buffers.KeysNowMs = _keys.NowMs();
+        if (_pools.Any && state.HasFlags && ScreenPool(message, state, ref plan) is { } poolDenial)
+        {
+            buffers.Return();
+            return await ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow()).ConfigureAwait(false);
+        }
 
         return await Acquire(message, buffers, sender, tenantRules, plan, operation, cancellationToken).ConfigureAwait(false);
     }
@@ -346,7 +358,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+            buffers.ExtraRequestCount = sends.WriteSendCounts(
+                message, PoolOf(message.TenantId), sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
             count += buffers.ExtraRequestCount;
         }
 
