@@ -88,8 +88,18 @@ internal sealed partial class RatioBreaker
     /// <paramref name="into"/> (at least <see cref="MaxProbeSends"/> long); the guard takes them in its own acquire.
     /// Each counts <paramref name="sends"/>: a message's distinct recipients, as its failures come back one per recipient.
     /// </summary>
+    /// <param name="tenantId">The tenant, or null.</param>
+    /// <param name="pool">The tenant's pool (lower case), or null.</param>
+    /// <param name="userId">The user, or null.</param>
+    /// <param name="sends">What each probe counter counts.</param>
+    /// <param name="into">Where to write.</param>
+    /// <param name="poolHeld">
+    /// False when the check found the pool's limits not cut by any flag: a half-open pool's are (its flag reduces them to
+    /// <see cref="EmailRatioBreakerOptions.ReducedLimitFactor"/>), so the pool's flags are not read a second time for an
+    /// unflagged pool. Ignored when that factor is 1, which cuts nothing.
+    /// </param>
     /// <returns>How many were written: none unless a party is half-open.</returns>
-    internal int WriteProbeSends(string? tenantId, string? pool, string? userId, long sends, Span<RateLimitRequest> into)
+    internal int WriteProbeSends(string? tenantId, string? pool, string? userId, long sends, Span<RateLimitRequest> into, bool poolHeld = true)
     {
         if (_probeRule is not { } rule || _state is null || !_options.Enabled)
         {
@@ -100,6 +110,11 @@ internal sealed partial class RatioBreaker
         if (_state.Current is not { HasFlags: true } snapshot)
         {
             return 0;
+        }
+
+        if (!poolHeld && _options.ReducedLimitFactor < 1)
+        {
+            pool = null;
         }
 
         DateTimeOffset now = _time.GetUtcNow();

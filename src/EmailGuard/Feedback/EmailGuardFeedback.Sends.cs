@@ -51,9 +51,13 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
     /// <param name="recipients">The mails the provider delivers for the message, as the guard's caps counted them (one per way each recipient is written): each is one send.</param>
     /// <param name="into">Where to write.</param>
+    /// <param name="poolHeld">
+    /// Whether the check found the pool's limits cut by a flag (<see cref="GuardPlan.PoolFactor"/> under 1), as they are
+    /// while its breaker is half-open: only then are the pool's flags read again for its probe.
+    /// </param>
     /// <returns>How many counters were written.</returns>
-    internal int WriteSendCounts(OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into)
-        => WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt: null, probes: true);
+    internal int WriteSendCounts(OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, bool poolHeld = true)
+        => WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt: null, probes: true, poolHeld);
 
     /// <summary>
     /// Writes the counters of one message counted at <paramref name="countedAt"/> (a refund's: the period of the
@@ -67,9 +71,11 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
     /// <param name="countedAt">When the send was counted; null for now, read only when the volume horizon needs it (the guard's every admitted check counts its send, and a clock read costs as much as a counter).</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
+    /// <param name="poolHeld">Whether the pool's limits may be cut by a flag: false when the check found them not to be, so its probe is not looked up.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(
-        OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes)
+        OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes,
+        bool poolHeld = true)
     {
         int count = 0;
         long period = VolumeOn ? Period(countedAt ?? _timeProvider.GetUtcNow()) : 0;
@@ -86,7 +92,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
         Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
         if (probes && Breakers is { } breakers)
         {
-            count += breakers.WriteProbeSends(message.TenantId, pool, message.UserId, recipients, into[count..]);
+            count += breakers.WriteProbeSends(message.TenantId, pool, message.UserId, recipients, into[count..], poolHeld);
         }
 
         return count;
@@ -144,7 +150,7 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <summary>
     /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to
     /// carry the counters) in an acquire of its own, with the keys of
-    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, string?, long, Span{RateLimitRequest})"/>: no attribution is built,
+    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, string?, long, Span{RateLimitRequest}, bool)"/>: no attribution is built,
     /// and on a store that answers at once (in memory) nothing is allocated, the requests being written to this
     /// thread's buffers.
     /// </summary>

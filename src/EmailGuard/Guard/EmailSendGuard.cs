@@ -359,7 +359,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
             buffers.ExtraRequestCount = sends.WriteSendCounts(
-                message, PoolOf(message.TenantId), sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+                message, PoolOf(message.TenantId), sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
+                poolHeld: plan.PoolFactor < 1);
             count += buffers.ExtraRequestCount;
         }
 
