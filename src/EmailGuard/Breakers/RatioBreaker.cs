@@ -7,10 +7,10 @@ namespace EmailGuard;
 
 /// <summary>
 /// The ratio breakers. After each recorded hard bounce or complaint, reads the rolling counts of the parties the mail
-/// was attributed to (one store peek), and trips what crossed a line: a tenant or user is flagged (reduced limits, then
-/// suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints enforce. A
-/// trip is a flag or entry with an expiry, so it ends on every instance at once. A tenant's or user's trip is followed by
-/// a half-open phase (<c>RatioBreaker.HalfOpen.cs</c>); a network ban simply expires.
+/// was attributed to (one store peek), and trips what crossed a line: a tenant, tenant pool or user is flagged (reduced
+/// limits, then suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints
+/// enforce. A trip is a flag or entry with an expiry, so it ends on every instance at once. A tenant's, pool's or user's
+/// trip is followed by a half-open phase (<c>RatioBreaker.HalfOpen.cs</c>); a network ban simply expires.
 /// </summary>
 internal sealed partial class RatioBreaker
 {

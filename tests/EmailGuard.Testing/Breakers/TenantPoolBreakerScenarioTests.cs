@@ -25,6 +25,7 @@ public abstract class TenantPoolBreakerScenarioTests
     private readonly List<EmailRatioBreakerArguments> _trips = [];
     private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
     private readonly List<IServiceProvider> _instances = [];
+    private volatile bool _upgraded;
 
     /// <summary>The clock every instance reads.</summary>
     protected FakeTimeProvider Time { get; } = new(Start);
@@ -126,11 +127,35 @@ public abstract class TenantPoolBreakerScenarioTests
         after.Usage.ToArray().Should().ContainSingle(u => u.Partition == "pool:trial").Which.Limit.Should().Be(5_000, "the pool is no longer reduced");
     }
 
+    [Fact]
+    public async Task TrialTenantsMovedOutOfThePoolBeforeTheirBouncesCome_TheBouncesStillCountForThePool()
+    {
+        // Arrange: the 200 trial tenants send, then upgrade to a plan in no pool before their mail bounces.
+        (IServiceProvider feedback, IServiceProvider checks) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(checks);
+        _upgraded = true;
+        await feedback.GetRequiredService<IEmailGuardTenantLimits>().InvalidateAllAsync();
+        await RefreshAsync(checks);
+        EmailSendDecision upgraded = await CheckAsync(checks, "trial-1", "upgraded");
+
+        // Act
+        await BounceAsync(feedback, trial.Take(40));
+        await RefreshAsync(checks);
+
+        // Assert: the pool was attributed when the mail was checked, so its bounces stay the pool's; the upgraded
+        // tenants are no longer held by it, a tenant still in it is.
+        upgraded.Attribution!.TenantPool.Should().BeNull("the upgraded tenant is in no pool");
+        _trips.Where(t => t.TenantPool is not null).Select(t => (t.TenantPool, t.Action)).Should().Equal(
+            ("trial", EmailRatioBreakerAction.Reduced), ("trial", EmailRatioBreakerAction.Suspended));
+        (await CheckAsync(checks, "trial-3", "after-upgrade")).IsAllowed.Should().BeTrue("trial-3 is in no pool now");
+        (await CheckAsync(checks, "trial-new", "still-trial")).Reason.Should().Be(EmailSendReason.Suspended);
+    }
+
     private static string Tenant(int i) => "trial-" + i.ToString(CultureInfo.InvariantCulture);
 
     private (IServiceProvider Feedback, IServiceProvider Checks) Instances()
     {
-        CountingTenantLimitProvider provider = new(t => t.StartsWith("trial-", StringComparison.Ordinal)
+        CountingTenantLimitProvider provider = new(t => t.StartsWith("trial-", StringComparison.Ordinal) && !(_upgraded && t != "trial-new")
             ? new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)], Pool = "trial" }
             : new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)] });
         void Configure(IServiceCollection services)
