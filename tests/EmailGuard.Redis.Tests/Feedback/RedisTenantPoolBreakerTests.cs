@@ -6,11 +6,10 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>
-/// The tenant pool's ratio breaker across two app instances sharing one Redis: one records the feedback, the other
+/// The tenant pool's ratio breaker across two app instances sharing one server: one records the feedback, the other
 /// checks the mail, and the pool's counts, flags, probe and escalation memory are the shared ones.
 /// </summary>
-[Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisTenantPoolBreakerTests(RedisServerFixture redis) : TenantPoolBreakerScenarioTests, IAsyncLifetime
+public abstract class RedisTenantPoolBreakerTestsBase(Func<ConnectionMultiplexer> connect) : TenantPoolBreakerScenarioTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private readonly List<ServiceProvider> _instances = [];
@@ -27,7 +26,7 @@ public sealed class RedisTenantPoolBreakerTests(RedisServerFixture redis) : Tena
 
     protected override IServiceProvider CreateInstance(int index, Action<IServiceCollection> configure, Action<SendGuardOptions> guard)
     {
-        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ConnectionMultiplexer multiplexer = connect();
         ServiceCollection services = new();
         configure(services);
         services.AddEmailGuard()
@@ -43,3 +42,7 @@ public sealed class RedisTenantPoolBreakerTests(RedisServerFixture redis) : Tena
         return provider;
     }
 }
+
+/// <summary>The tenant pool's ratio breaker on Redis.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisTenantPoolBreakerTests(RedisServerFixture redis) : RedisTenantPoolBreakerTestsBase(redis.CreateMultiplexer);

@@ -255,8 +255,20 @@ public abstract class TenantPoolBreakerScenarioTests
 
     private static Task RefreshAsync(IServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
 
+    /// <summary>
+    /// Moves the clock once no state refresh a check started is in flight (on a real store it would time out on the
+    /// jump, its timeout running on this clock, and open the state store's circuit), then waits for the breakers' timers.
+    /// </summary>
     private async Task AdvanceAsync(TimeSpan by)
     {
+        foreach (IServiceProvider instance in _instances)
+        {
+            if (instance.GetRequiredService<GuardStateCache>().Refreshing is { } refreshing)
+            {
+                await refreshing;
+            }
+        }
+
         Time.Advance(by);
         foreach (IServiceProvider instance in _instances)
         {
