@@ -72,9 +72,10 @@ internal static class DashboardActions
             destructive: form => $"Clear the {Shown(form, "reason")} flag of {form["type"]} {Shown(form, "id")}? Its normal limits apply again at once.",
             async form =>
             {
-                // A category's flag too: the account's ratio breaker raises one on each risky category, and the flags
-                // page lists it with a Clear button like any other.
-                EmailGuardPartyType type = PartyType(form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category);
+                // A category's and a tenant pool's flag too: the account's ratio breaker raises one on each risky
+                // category, a pool's breaker one on the pool, and the flags page lists them with a Clear button like any other.
+                EmailGuardPartyType type = PartyType(
+                    form["type"].ToString(), static t => t is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category or EmailGuardPartyType.TenantPool);
                 IEmailGuardFlags flags = Flags(request);
                 CancellationToken cancellationToken = request.Context.RequestAborted;
                 string? id = StoredText.DigestIn(form, "id") is { } idDigest

@@ -6,8 +6,15 @@ public sealed class EmailRatioBreakerArguments
     /// <summary>Gets the dimension of the party: tenant, user, or client IP (the network).</summary>
     public required EmailGuardDimension Dimension { get; init; }
 
-    /// <summary>Gets the party: a tenant or user id, or a client network in CIDR notation.</summary>
+    /// <summary>Gets the party: a tenant or user id, <c>pool:&lt;name&gt;</c> for a tenant pool, or a client network in CIDR notation.</summary>
     public required string Partition { get; init; }
+
+    /// <summary>
+    /// Gets the tenant pool the breaker judged, by its name in lower case, when the party is a pool
+    /// (<see cref="EmailGuardPartyType.TenantPool"/>): then <see cref="Dimension"/> is <see cref="EmailGuardDimension.Tenant"/>
+    /// and <see cref="Partition"/> is <c>pool:&lt;name&gt;</c>, as the pool's denials name it. <see langword="null"/> for any other party.
+    /// </summary>
+    public string? TenantPool { get; init; }
 
     /// <summary>Gets the reason: <see cref="EmailGuardFlagReasons.HighBounceRate"/> or <see cref="EmailGuardFlagReasons.ComplaintRate"/>.</summary>
     public required string Reason { get; init; }

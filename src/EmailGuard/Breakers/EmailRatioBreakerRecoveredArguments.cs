@@ -6,8 +6,14 @@ public sealed class EmailRatioBreakerRecoveredArguments
     /// <summary>Gets the dimension of the party: <see cref="EmailGuardDimension.Tenant"/> or <see cref="EmailGuardDimension.User"/>.</summary>
     public required EmailGuardDimension Dimension { get; init; }
 
-    /// <summary>Gets the party: a tenant or user id.</summary>
+    /// <summary>Gets the party: a tenant or user id, or <c>pool:&lt;name&gt;</c> for a tenant pool.</summary>
     public required string Partition { get; init; }
+
+    /// <summary>
+    /// Gets the tenant pool whose breaker recovered, by its name in lower case (<see cref="EmailGuardPartyType.TenantPool"/>):
+    /// then <see cref="Partition"/> is <c>pool:&lt;name&gt;</c>. <see langword="null"/> for a tenant or user.
+    /// </summary>
+    public string? TenantPool { get; init; }
 
     /// <summary>Gets the reason the breaker had tripped on: <see cref="EmailGuardFlagReasons.HighBounceRate"/> or <see cref="EmailGuardFlagReasons.ComplaintRate"/>.</summary>
     public required string Reason { get; init; }

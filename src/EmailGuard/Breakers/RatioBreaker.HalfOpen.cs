@@ -17,8 +17,8 @@ namespace EmailGuard;
 /// </summary>
 internal sealed partial class RatioBreaker
 {
-    /// <summary>The most probe counters one send adds: two reasons for each of tenant and user.</summary>
-    internal const int MaxProbeSends = 4;
+    /// <summary>The most probe counters one send adds: two reasons for each of tenant, tenant pool and user.</summary>
+    internal const int MaxProbeSends = 6;
 
     private const string ProbeMetadata = "probe";
     private const string LevelMetadata = "level";
@@ -76,7 +76,7 @@ internal sealed partial class RatioBreaker
     internal void AddProbeSends(EmailSendAttribution attribution, List<RateLimitRequest> requests)
     {
         Span<RateLimitRequest> probes = new RateLimitRequest[MaxProbeSends];
-        int count = WriteProbeSends(attribution.TenantId, attribution.UserId, 1, probes);
+        int count = WriteProbeSends(attribution.TenantId, attribution.TenantPool?.ToLowerInvariant(), attribution.UserId, 1, probes);
         for (int i = 0; i < count; i++)
         {
             requests.Add(probes[i]);
@@ -84,12 +84,22 @@ internal sealed partial class RatioBreaker
     }
 
     /// <summary>
-    /// Writes the probe counters a send is counted under, for the tenant and the user in a half-open phase, to
+    /// Writes the probe counters a send is counted under, for the tenant, its pool and the user in a half-open phase, to
     /// <paramref name="into"/> (at least <see cref="MaxProbeSends"/> long); the guard takes them in its own acquire.
     /// Each counts <paramref name="sends"/>: a message's distinct recipients, as its failures come back one per recipient.
     /// </summary>
+    /// <param name="tenantId">The tenant, or null.</param>
+    /// <param name="pool">The tenant's pool (lower case), or null.</param>
+    /// <param name="userId">The user, or null.</param>
+    /// <param name="sends">What each probe counter counts.</param>
+    /// <param name="into">Where to write.</param>
+    /// <param name="poolHeld">
+    /// False when the check found the pool's limits not cut by any flag: a half-open pool's are (its flag reduces them to
+    /// <see cref="EmailRatioBreakerOptions.ReducedLimitFactor"/>), so the pool's flags are not read a second time for an
+    /// unflagged pool. Ignored when that factor is 1, which cuts nothing.
+    /// </param>
     /// <returns>How many were written: none unless a party is half-open.</returns>
-    internal int WriteProbeSends(string? tenantId, string? userId, long sends, Span<RateLimitRequest> into)
+    internal int WriteProbeSends(string? tenantId, string? pool, string? userId, long sends, Span<RateLimitRequest> into, bool poolHeld = true)
     {
         if (_probeRule is not { } rule || _state is null || !_options.Enabled)
         {
@@ -102,11 +112,21 @@ internal sealed partial class RatioBreaker
             return 0;
         }
 
+        if (!poolHeld && _options.ReducedLimitFactor < 1)
+        {
+            pool = null;
+        }
+
         DateTimeOffset now = _time.GetUtcNow();
         int count = 0;
-        for (int p = 0; p < 2; p++)
+        for (int p = 0; p < 3; p++)
         {
-            (EmailGuardPartyType partyType, string? party) = p == 0 ? (EmailGuardPartyType.Tenant, tenantId) : (EmailGuardPartyType.User, userId);
+            (EmailGuardPartyType partyType, string? party) = p switch
+            {
+                0 => (EmailGuardPartyType.Tenant, tenantId),
+                1 => (EmailGuardPartyType.TenantPool, pool),
+                _ => (EmailGuardPartyType.User, userId),
+            };
             if (party is null)
             {
                 continue;
@@ -186,7 +206,7 @@ internal sealed partial class RatioBreaker
             ScheduleRecovery(memory, probeId, level, until);
         }
 
-        await TrippedAsync(counts, memory.Reason, action, flag.ExpiresAt, attribution, level, halfOpenUntil).ConfigureAwait(false);
+        await TrippedAsync(counts, memory.Reason, action, flag.ExpiresAt, attribution, level, halfOpenUntil, pool: memory.Pool).ConfigureAwait(false);
     }
 
     private ValueTask<EmailGuardFlag> FlagAsync(
@@ -248,8 +268,8 @@ internal sealed partial class RatioBreaker
 
         return new EmailFeedbackCounts
         {
-            Dimension = partyType == EmailGuardPartyType.Tenant ? EmailGuardDimension.Tenant : EmailGuardDimension.User,
-            Partition = party,
+            Dimension = partyType == EmailGuardPartyType.User ? EmailGuardDimension.User : EmailGuardDimension.Tenant,
+            Partition = partyType == EmailGuardPartyType.TenantPool ? TenantPoolRules.PartitionPrefix + party : party,
             Sends = entries[0].Count,
             Bounces = entries[1].Count,
             Complaints = entries[2].Count,
@@ -259,7 +279,7 @@ internal sealed partial class RatioBreaker
     }
 
     private static string ProbeKey(char kind, EmailGuardPartyType partyType, string probeId, string party)
-        => PartitionKeys.ForId($"fb:p{kind}:{(partyType == EmailGuardPartyType.Tenant ? 't' : 'u')}:{probeId}:", party);
+        => PartitionKeys.ForId($"fb:p{kind}:{partyType switch { EmailGuardPartyType.Tenant => 't', EmailGuardPartyType.TenantPool => 'p', _ => 'u' }}:{probeId}:", party);
 
     private static string NewProbeId()
     {
@@ -273,10 +293,17 @@ internal sealed partial class RatioBreaker
     {
         public string Key => $"{KeyPrefix}{PartyLetter}:{ReasonLetter}:{StoreKeyEncoding.Hash(Party)}";
 
+        /// <summary>The pool's name when the party is a tenant pool, else null.</summary>
+        public string? Pool => PartyType == EmailGuardPartyType.TenantPool ? Party : null;
+
+        /// <summary>The party as its counts and events name it: a tenant pool as the tenant partition <c>pool:&lt;name&gt;</c>.</summary>
+        public string Partition => PartyType == EmailGuardPartyType.TenantPool ? TenantPoolRules.PartitionPrefix + Party : Party;
+
         private char PartyLetter => PartyType switch
         {
             EmailGuardPartyType.Tenant => 't',
             EmailGuardPartyType.User => 'u',
+            EmailGuardPartyType.TenantPool => 'p',
             _ => 'k',
         };
 
@@ -290,7 +317,7 @@ internal sealed partial class RatioBreaker
 
         public EmailGuardDimension Dimension => PartyType switch
         {
-            EmailGuardPartyType.Tenant => EmailGuardDimension.Tenant,
+            EmailGuardPartyType.Tenant or EmailGuardPartyType.TenantPool => EmailGuardDimension.Tenant,
             EmailGuardPartyType.User => EmailGuardDimension.User,
             _ => EmailGuardDimension.Category,
         };

@@ -83,7 +83,7 @@ internal sealed partial class RatioBreaker : IDisposable
                     EmailGuardFlagReasons.ComplaintRateHalfOpen => EmailGuardFlagReasons.ComplaintRate,
                     _ => null,
                 };
-                if (reason is null || flag.PartyType is not (EmailGuardPartyType.Tenant or EmailGuardPartyType.User) || !flag.IsActive(now)
+                if (reason is null || flag.PartyType is not (EmailGuardPartyType.Tenant or EmailGuardPartyType.User or EmailGuardPartyType.TenantPool) || !flag.IsActive(now)
                     || ProbeIdOf(flag) is not { } probeId)
                 {
                     continue;
@@ -178,7 +178,20 @@ internal sealed partial class RatioBreaker : IDisposable
 
             long failures = complaint ? probe.Complaints : probe.Bounces;
             DateTimeOffset now = _time.GetUtcNow();
-            LogRecovered(_logger, memory.Dimension, memory.Reason, probe.Sends, failures, level);
+            if (memory.Pool is { } pool)
+            {
+                if (_logger.IsEnabled(LogLevel.Information))
+                {
+#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean name
+                    LogPoolRecovered(_logger, LogValue.Of(pool), memory.Reason, probe.Sends, failures, level);
+#pragma warning restore CA1873
+                }
+            }
+            else
+            {
+                LogRecovered(_logger, memory.Dimension, memory.Reason, probe.Sends, failures, level);
+            }
+
             if (_options.OnRecovered is { } onRecovered)
             {
                 try
@@ -186,7 +199,8 @@ internal sealed partial class RatioBreaker : IDisposable
                     await onRecovered(new EmailRatioBreakerRecoveredArguments
                     {
                         Dimension = memory.Dimension,
-                        Partition = memory.Party,
+                        Partition = memory.Partition,
+                        TenantPool = memory.Pool,
                         Reason = memory.Reason,
                         ProbeSends = probe.Sends,
                         ProbeFailures = failures,
@@ -218,6 +232,10 @@ internal sealed partial class RatioBreaker : IDisposable
     [LoggerMessage(EventId = 2600, EventName = "RatioBreakerRecovered", Level = LogLevel.Information,
         Message = "A {Dimension}'s ratio breaker ({Reason}) recovered: its half-open probe sent {ProbeSends} messages with {ProbeFailures} failures, after {Level} trip(s) in a row.")]
     private static partial void LogRecovered(ILogger logger, EmailGuardDimension dimension, string reason, long probeSends, long probeFailures, int level);
+
+    [LoggerMessage(EventId = 3084, EventName = "TenantPoolRatioBreakerRecovered", Level = LogLevel.Information,
+        Message = "The ratio breaker ({Reason}) of the tenant pool {Pool} recovered: its half-open probe sent {ProbeSends} messages of its tenants with {ProbeFailures} failures, after {Level} trip(s) in a row.")]
+    private static partial void LogPoolRecovered(ILogger logger, string pool, string reason, long probeSends, long probeFailures, int level);
 
     [LoggerMessage(EventId = 2601, EventName = "RatioBreakerRecoveryFailed", Level = LogLevel.Warning,
         Message = "The end of a {Dimension}'s half-open phase could not be evaluated; its flags expire all the same, without the recovered event.")]

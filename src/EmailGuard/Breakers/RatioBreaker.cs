@@ -7,10 +7,10 @@ namespace EmailGuard;
 
 /// <summary>
 /// The ratio breakers. After each recorded hard bounce or complaint, reads the rolling counts of the parties the mail
-/// was attributed to (one store peek), and trips what crossed a line: a tenant or user is flagged (reduced limits, then
-/// suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints enforce. A
-/// trip is a flag or entry with an expiry, so it ends on every instance at once. A tenant's or user's trip is followed by
-/// a half-open phase (<c>RatioBreaker.HalfOpen.cs</c>); a network ban simply expires.
+/// was attributed to (one store peek), and trips what crossed a line: a tenant, tenant pool or user is flagged (reduced
+/// limits, then suspension) through the shared flags, a client network goes on the shared blocklist that the endpoints
+/// enforce. A trip is a flag or entry with an expiry, so it ends on every instance at once. A tenant's, pool's or user's
+/// trip is followed by a half-open phase (<c>RatioBreaker.HalfOpen.cs</c>); a network ban simply expires.
 /// </summary>
 internal sealed partial class RatioBreaker
 {
@@ -86,8 +86,16 @@ internal sealed partial class RatioBreaker
 
             // The parties first: a tenant whose bounces put the account over the line is stopped before the risky
             // categories every tenant sends are tightened.
-            foreach (EmailFeedbackCounts party in counts)
+            for (int i = 0; i < counts.Length; i++)
             {
+                EmailFeedbackCounts party = counts[i];
+                if (parties[i].Dimension == FeedbackKeys.TenantPool)
+                {
+                    // A tenant pool reads as the tenant partition pool:<name>; its flags name the pool itself.
+                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                    continue;
+                }
+
                 switch (party.Dimension)
                 {
                     case EmailGuardDimension.Tenant:
@@ -153,9 +161,9 @@ internal sealed partial class RatioBreaker
 
     private async ValueTask FlagIfOverAsync(
         EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, EmailSendAttribution attribution,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string? partyId = null)
     {
-        if (_flags is null || counts.Partition is not { } party)
+        if (_flags is null || (partyId ?? counts.Partition) is not { } party)
         {
             return;
         }
@@ -314,11 +322,24 @@ internal sealed partial class RatioBreaker
 
     private async ValueTask TrippedAsync(
         EmailFeedbackCounts counts, string reason, EmailRatioBreakerAction action, DateTimeOffset expiresAt, EmailSendAttribution attribution,
-        int level = 1, DateTimeOffset? halfOpenUntil = null, (EmailGuardDimension Dimension, string Partition)? party = null)
+        int level = 1, DateTimeOffset? halfOpenUntil = null, (EmailGuardDimension Dimension, string Partition)? party = null, string? pool = null)
     {
         (EmailGuardDimension dimension, string partition) = party ?? (counts.Dimension, counts.Partition!);
-        LogTripped(_logger, dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
-        _metrics?.RecordBreakerTrip(DimensionName(dimension), reason, ActionName(action));
+        if (pool is not null)
+        {
+            if (_logger.IsEnabled(LogLevel.Warning))
+            {
+#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean name
+                LogPoolTripped(_logger, LogValue.Of(pool), reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
+#pragma warning restore CA1873
+            }
+        }
+        else
+        {
+            LogTripped(_logger, dimension, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
+        }
+
+        _metrics?.RecordBreakerTrip(pool is not null ? PoolDimensionName : DimensionName(dimension), reason, ActionName(action));
         if (_options.OnTripped is { } onTripped)
         {
             try
@@ -327,6 +348,7 @@ internal sealed partial class RatioBreaker
                 {
                     Dimension = dimension,
                     Partition = partition,
+                    TenantPool = pool,
                     Reason = reason,
                     Action = action,
                     Counts = counts,
@@ -342,6 +364,9 @@ internal sealed partial class RatioBreaker
             }
         }
     }
+
+    /// <summary>The dimension tag of a tenant pool's trips and recoveries in the metrics.</summary>
+    private const string PoolDimensionName = "tenant_pool";
 
     private static string DimensionName(EmailGuardDimension dimension) => dimension switch
     {
@@ -362,6 +387,11 @@ internal sealed partial class RatioBreaker
         Message = "A ratio breaker tripped for a {Dimension} ({Reason}): {Action}, at a bounce rate of {BounceRate:P2} and a complaint rate of {ComplaintRate:P3} over {Sends} sends, until {ExpiresAt:O}.")]
     private static partial void LogTripped(
         ILogger logger, EmailGuardDimension dimension, string reason, EmailRatioBreakerAction action, double bounceRate, double complaintRate, long sends, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 3083, EventName = "TenantPoolRatioBreakerTripped", Level = LogLevel.Warning,
+        Message = "A ratio breaker tripped for the tenant pool {Pool} ({Reason}): {Action} for every tenant in it, at a bounce rate of {BounceRate:P2} and a complaint rate of {ComplaintRate:P3} over {Sends} sends of its tenants, until {ExpiresAt:O}.")]
+    private static partial void LogPoolTripped(
+        ILogger logger, string pool, string reason, EmailRatioBreakerAction action, double bounceRate, double complaintRate, long sends, DateTimeOffset expiresAt);
 
     [LoggerMessage(EventId = 2102, EventName = "RatioHigh", Level = LogLevel.Warning,
         Message = "The {Dimension} ratios are over a breaker's line ({Reason}): a bounce rate of {BounceRate:P2} and a complaint rate of {ComplaintRate:P3} over {Sends} sends.")]

@@ -1,7 +1,7 @@
 namespace EmailGuard;
 
 /// <summary>
-/// Where a party's ratio breaker stands, read from the flags and lists it writes (no state of its own): a tenant or user
+/// Where a party's ratio breaker stands, read from the flags and lists it writes (no state of its own): a tenant, tenant pool or user
 /// is tripped while a <c>high_bounce_rate</c> or <c>complaint_rate</c> flag is active and half-open while only the
 /// half-open flag is; a client network is tripped while the breaker's ban is on the blocklist.
 /// </summary>
@@ -41,6 +41,10 @@ internal static class RatioBreakerStates
                 return Closed(counts);
         }
     }
+
+    /// <summary>Where a tenant pool's breaker stands: its counts read as the tenant partition <c>pool:&lt;name&gt;</c>, its flags name the pool.</summary>
+    public static EmailPartyRatioStatus ForPool(EmailFeedbackCounts counts, string pool, GuardStateSnapshot state, DateTimeOffset now)
+        => ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.TenantPool, pool, now)]);
 
     private static EmailGuardFlag? AccountHold(IEnumerable<EmailGuardFlag> active)
     {

@@ -18,7 +18,7 @@ public static class EmailFeedbackTags
     /// The names after <see cref="Prefix"/> of every tag <see cref="Write"/> writes, as a regular-expression
     /// alternation: where a sender recognizes EmailGuard's tags in an app's headers, it matches these.
     /// </summary>
-    internal const string NamesPattern = "id|t|u|s|s2|c|n|p";
+    internal const string NamesPattern = "id|t|u|s|s2|c|n|p|tp";
 
     /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
     public const string SendIdHeader = "X-EmailGuard-Send-Id";
@@ -36,6 +36,7 @@ public static class EmailFeedbackTags
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         Add(tags, "id", attribution.SendId);
         Add(tags, "t", attribution.TenantId);
+        Add(tags, "tp", attribution.TenantPool);
         Add(tags, "u", attribution.UserId);
         AddSender(tags, attribution.Sender);
         Add(tags, "c", attribution.Category);
@@ -48,7 +49,7 @@ public static class EmailFeedbackTags
     /// The tags to send as a Postmark message's <c>Metadata</c> (or its <c>X-PM-Metadata-</c> headers): <paramref name="tags"/>,
     /// such as <see cref="EmailContent.ProviderTags"/>, with EmailGuard's made to fit Postmark. Postmark refuses a whole
     /// message whose metadata has a field name longer than 20 characters or a value longer than 80, and takes at most 10
-    /// fields. EmailGuard's names are at most 5 characters, and it writes at most 7 tags whose values all fit. When one
+    /// fields. EmailGuard's names are at most 5 characters, and it writes at most 8 tags whose values all fit (7 for a tenant in no pool). When one
     /// of its values is longer than 80 characters (an id or a sender of more than 60 UTF-8 bytes), or the app's own tags
     /// and EmailGuard's together are more than 10, only
     /// <see cref="SendIdTag"/> is kept of EmailGuard's tags, and the feedback is attributed by the message-id mapping
@@ -56,12 +57,12 @@ public static class EmailFeedbackTags
     /// <c>MessageID</c> (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>). Leaving out only the long value would
     /// not do: the rest, echoed, would be taken for the whole attribution, and the party left out never charged.
     /// </summary>
-    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 9 of them (with more than 3, only <see cref="SendIdTag"/> of EmailGuard's is kept).</param>
+    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 9 of them (with more than 3, or more than 2 for a tenant in a pool, only <see cref="SendIdTag"/> of EmailGuard's is kept).</param>
     /// <returns>The metadata to send.</returns>
     public static IReadOnlyDictionary<string, string> ToPostmarkMetadata(IReadOnlyDictionary<string, string> tags)
     {
         ArgumentNullException.ThrowIfNull(tags);
-        // The app's own tags count against Postmark's 10 fields too: with more than 3 of them, all of EmailGuard's would
+        // The app's own tags count against Postmark's 10 fields too: with more than 3 of them (2 with a pool), all of EmailGuard's would
         // make the message one Postmark refuses whole, so only the send id goes, and the message-id mapping attributes.
         bool fits = tags.All(static tag => !IsOwn(tag.Key) || tag.Value.Length <= PostmarkMaxValueLength)
             && tags.Count <= PostmarkMaxFields;
@@ -122,6 +123,7 @@ public static class EmailFeedbackTags
         {
             SendId = Read("id"),
             TenantId = Read("t"),
+            TenantPool = Read("tp"),
             UserId = Read("u"),
             Sender = ReadSender(),
             Category = Read("c"),

@@ -11,7 +11,11 @@ internal sealed partial class EmailGuardFeedback
         return (await ReadAsync([(dimension, canonical)], cancellationToken).ConfigureAwait(false))[0];
     }
 
-    public async ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
+        => GetStatusAsync(query, pool: null, cancellationToken);
+
+    /// <summary>The counts of the queried parties, and last those of <paramref name="pool"/> (the queried tenant's pool) when given.</summary>
+    internal async ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, string? pool, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
         List<(EmailGuardDimension, string?)> parties = [(EmailGuardDimension.Global, null)];
@@ -31,6 +35,8 @@ internal sealed partial class EmailGuardFeedback
         {
             parties.Add((EmailGuardDimension.ClientIp, FeedbackKeys.Cidr(ip, _ipv4PrefixLength, _ipv6PrefixLength)));
         }
+
+        Add(FeedbackKeys.TenantPool, pool);
 
         return await ReadAsync(parties, cancellationToken).ConfigureAwait(false);
     }
@@ -68,10 +74,12 @@ internal sealed partial class EmailGuardFeedback
         for (int p = 0; p < parties.Count; p++)
         {
             int at = p * kinds;
+            // A tenant pool reads as the guard names it, the tenant partition pool:<name>; its counters are its own.
+            bool pool = parties[p].Dimension == FeedbackKeys.TenantPool;
             counts[p] = new EmailFeedbackCounts
             {
-                Dimension = parties[p].Dimension,
-                Partition = parties[p].Partition,
+                Dimension = pool ? EmailGuardDimension.Tenant : parties[p].Dimension,
+                Partition = pool ? TenantPoolRules.PartitionPrefix + parties[p].Partition : parties[p].Partition,
                 Delivered = entries[at].Count,
                 Bounces = entries[at + 1].Count,
                 TransientBounces = entries[at + 2].Count,
@@ -106,6 +114,9 @@ internal sealed partial class EmailGuardFeedback
                 return string.IsNullOrWhiteSpace(partition) || partition.Length > MaxCategoryLength ? null : partition.ToLowerInvariant();
             case EmailGuardDimension.ClientIp:
                 return FeedbackKeys.Network(partition, _ipv4PrefixLength, _ipv6PrefixLength);
+            case FeedbackKeys.TenantPool:
+                // Lower case, as the pools' counter keys and flags name them.
+                return string.IsNullOrWhiteSpace(partition) || partition.Length > TenantPoolRules.MaxNameLength ? null : partition.ToLowerInvariant();
             default:
                 throw new ArgumentException(
                     $"Feedback is counted per Global, Tenant, User, Sender, Category and ClientIp; not per {dimension}.", nameof(dimension));
@@ -125,6 +136,7 @@ internal sealed partial class EmailGuardFeedback
         (EmailGuardDimension, string?)[] named =
         [
             (EmailGuardDimension.Tenant, attribution.TenantId),
+            (FeedbackKeys.TenantPool, attribution.TenantPool),
             (EmailGuardDimension.User, attribution.UserId),
             (EmailGuardDimension.Sender, attribution.Sender),
             (EmailGuardDimension.Category, attribution.Category),

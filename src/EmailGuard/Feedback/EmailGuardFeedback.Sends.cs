@@ -4,10 +4,11 @@ namespace EmailGuard;
 internal sealed partial class EmailGuardFeedback : IDisposable
 {
     /// <summary>
-    /// The most counters one send is counted under: all mail, tenant, user, sender, category, client network, their
-    /// sequences of the volume horizon, and the half-open probes of the ratio breakers (two reasons for each of tenant and user).
+    /// The most counters one send is counted under: all mail, tenant, tenant pool, user, sender, category, client
+    /// network, their sequences of the volume horizon, and the half-open probes of the ratio breakers (two reasons for
+    /// each of tenant, tenant pool and user).
     /// </summary>
-    internal const int MaxSendCounts = 12 + RatioBreaker.MaxProbeSends;
+    internal const int MaxSendCounts = 14 + RatioBreaker.MaxProbeSends;
 
     /// <summary>
     /// The send counters' keys by party as the guard names it (null when the value is not valid for its party), so
@@ -45,40 +46,53 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// the guard gives the message.
     /// </summary>
     /// <param name="message">The message.</param>
+    /// <param name="pool">The tenant's pool (its name in lower case) as the guard found it, or null.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
     /// <param name="recipients">The mails the provider delivers for the message, as the guard's caps counted them (one per way each recipient is written): each is one send.</param>
     /// <param name="into">Where to write.</param>
+    /// <param name="poolHeld">
+    /// Whether the check found the pool's limits cut by a flag (<see cref="GuardPlan.PoolFactor"/> under 1), as they are
+    /// while its breaker is half-open: only then are the pool's flags read again for its probe.
+    /// </param>
     /// <returns>How many counters were written.</returns>
-    internal int WriteSendCounts(OutboundEmail message, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into)
-        => WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt: null, probes: true);
+    internal int WriteSendCounts(OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, bool poolHeld = true)
+        => WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt: null, probes: true, poolHeld);
 
     /// <summary>
     /// Writes the counters of one message counted at <paramref name="countedAt"/> (a refund's: the period of the
     /// volume horizon is that time's), with or without the half-open probes.
     /// </summary>
     /// <param name="message">The message.</param>
+    /// <param name="pool">The tenant's pool (its name in lower case) as the guard found it, or null.</param>
     /// <param name="sender">The sender as the guard normalized it, or null.</param>
     /// <param name="clientPartition">The client IP partition as the guard grouped it, or null.</param>
     /// <param name="recipients">The mails the provider delivers for the message: each is one send.</param>
     /// <param name="into">Where to write, at least <see cref="MaxSendCounts"/> long.</param>
     /// <param name="countedAt">When the send was counted; null for now, read only when the volume horizon needs it (the guard's every admitted check counts its send, and a clock read costs as much as a counter).</param>
     /// <param name="probes">Whether to write the probe counters of the parties that are half-open now.</param>
+    /// <param name="poolHeld">Whether the pool's limits may be cut by a flag: false when the check found them not to be, so its probe is not looked up.</param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(
-        OutboundEmail message, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes)
+        OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, DateTimeOffset? countedAt, bool probes,
+        bool poolHeld = true)
     {
         int count = 0;
         long period = VolumeOn ? Period(countedAt ?? _timeProvider.GetUtcNow()) : 0;
         Add(into, ref count, EmailGuardDimension.Global, string.Empty);
         Add(into, ref count, EmailGuardDimension.Tenant, message.TenantId);
+        if (pool is not null)
+        {
+            Add(into, ref count, FeedbackKeys.TenantPool, pool);
+        }
+
         Add(into, ref count, EmailGuardDimension.User, message.UserId);
         Add(into, ref count, EmailGuardDimension.Sender, sender);
         Add(into, ref count, EmailGuardDimension.Category, message.Category);
         Add(into, ref count, EmailGuardDimension.ClientIp, clientPartition);
         if (probes && Breakers is { } breakers)
         {
-            count += breakers.WriteProbeSends(message.TenantId, message.UserId, recipients, into[count..]);
+            count += breakers.WriteProbeSends(message.TenantId, pool, message.UserId, recipients, into[count..], poolHeld);
         }
 
         return count;
@@ -136,15 +150,15 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <summary>
     /// Counts an admitted message that its own store call did not count (an unguarded admission, a plan too large to
     /// carry the counters) in an acquire of its own, with the keys of
-    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, long, Span{RateLimitRequest})"/>: no attribution is built,
+    /// <see cref="WriteSendCounts(OutboundEmail, string?, string?, string?, long, Span{RateLimitRequest}, bool)"/>: no attribution is built,
     /// and on a store that answers at once (in memory) nothing is allocated, the requests being written to this
     /// thread's buffers.
     /// </summary>
-    internal void CountSend(OutboundEmail message, string? sender, string? clientPartition, long recipients)
+    internal void CountSend(OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients)
     {
         RateLimitRequest[] requests = t_countRequests ??= new RateLimitRequest[MaxSendCounts];
         RateLimitEntry[] results = t_countResults ??= new RateLimitEntry[MaxSendCounts];
-        int count = WriteSendCounts(message, sender, clientPartition, recipients, requests);
+        int count = WriteSendCounts(message, pool, sender, clientPartition, recipients, requests);
         ValueTask<RateLimitDecision> pending = _store.AcquireAsync(requests.AsMemory(0, count), results.AsMemory(0, count), StoreFailureMode.FailOpen, CancellationToken.None);
         if (!pending.IsCompletedSuccessfully)
         {

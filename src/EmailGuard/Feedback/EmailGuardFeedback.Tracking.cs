@@ -60,6 +60,7 @@ internal sealed partial class EmailGuardFeedback
     private static bool SameParties(EmailSendAttribution? mapped, EmailSendAttribution attribution)
         => mapped is not null
            && string.Equals(mapped.TenantId, attribution.TenantId, StringComparison.Ordinal)
+           && string.Equals(mapped.TenantPool, attribution.TenantPool, StringComparison.Ordinal)
            && string.Equals(mapped.UserId, attribution.UserId, StringComparison.Ordinal)
            && string.Equals(mapped.Sender, attribution.Sender, StringComparison.Ordinal)
            && string.Equals(mapped.Category, attribution.Category, StringComparison.Ordinal)

@@ -322,5 +322,5 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
     private static bool IsEmpty(EmailSendAttribution? attribution)
         => attribution is null
-           || (attribution.TenantId is null && attribution.UserId is null && attribution.Sender is null && attribution.Category is null && attribution.ClientNetwork is null);
+           || (attribution.TenantId is null && attribution.TenantPool is null && attribution.UserId is null && attribution.Sender is null && attribution.Category is null && attribution.ClientNetwork is null);
 }

@@ -12,6 +12,12 @@ public sealed class EmailSendAttribution
     /// <summary>The tenant the message was sent for.</summary>
     public string? TenantId { get; init; }
 
+    /// <summary>
+    /// The tenant pool (<see cref="TenantLimits.Pool"/>) the tenant was in when the message was sent, in lower case: its
+    /// bounces and complaints count for the pool too, whatever pool the tenant is in when they come back.
+    /// </summary>
+    public string? TenantPool { get; init; }
+
     /// <summary>The user who caused the message.</summary>
     public string? UserId { get; init; }
 

@@ -34,7 +34,7 @@ internal sealed partial class EmailSendGuard
             // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            sends.CountSend(message, sender, clientPartition, Deliveries(message));
+            sends.CountSend(message, PoolOf(message.TenantId), sender, clientPartition, Deliveries(message));
         }
 
         (ulong high, uint low) = NextSendId();
@@ -60,9 +60,16 @@ internal sealed partial class EmailSendGuard
         string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
         DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
         long recipients = Deliveries(message);
-        int count = sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: true);
-        return count == pending.SendCounts ? count : sends.WriteSendCounts(message, sender, clientPartition, recipients, into, countedAt, probes: false);
+        string? pool = PoolOf(message.TenantId);
+        int count = sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: true);
+        return count == pending.SendCounts ? count : sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: false);
     }
+
+    /// <summary>
+    /// The name (lower case) of the tenant pool whose rules the tenant's mail counts against now, or null: its sends,
+    /// bounces and complaints count for the pool's ratio breaker too. Looked up only when pools are configured.
+    /// </summary>
+    private string? PoolOf(string? tenantId) => _pools.Any && tenantId is not null ? _pools.For(tenantId)?.Name : null;
 
     /// <summary>
     /// The mails the provider delivers for an admitted message, as the check counted them against the caps: one per
@@ -105,6 +112,7 @@ internal sealed partial class EmailSendGuard
         {
             SendId = Base64Url.EncodeToString(id),
             TenantId = message.TenantId,
+            TenantPool = PoolOf(message.TenantId),
             UserId = message.UserId,
             Sender = message.Sender is { } sender && _keys.Addresses.Get(sender) is { IsValid: true } address ? address.Address : null,
             Category = message.Category,

@@ -130,11 +130,20 @@ internal static class FeedbackKeys
         _ => 'u',
     };
 
+    /// <summary>
+    /// The feedback counters' own dimension of a tenant pool (<see cref="EmailSendAttribution.TenantPool"/>), never a
+    /// public one: the guard counts a pool under the tenant dimension as the partition <c>pool:&lt;name&gt;</c>, and
+    /// its counts read so (<see cref="EmailGuardFeedback"/> reports them as that tenant partition), but its counters have keys of
+    /// their own, so no tenant whose id is <c>pool:trial</c> shares the trial pool's ratios.
+    /// </summary>
+    public const EmailGuardDimension TenantPool = (EmailGuardDimension)(1 << 30);
+
     /// <summary>The counter key of one kind for one party, the partition already in canonical form.</summary>
     public static string Count(char kind, EmailGuardDimension dimension, string? partition) => dimension switch
     {
         EmailGuardDimension.Global => $"fb:{kind}:g",
         EmailGuardDimension.Tenant => PartitionKeys.ForId($"fb:{kind}:t:", partition!),
+        TenantPool => PartitionKeys.ForId($"fb:{kind}:tp:", partition!),
         EmailGuardDimension.User => PartitionKeys.ForId($"fb:{kind}:u:", partition!),
         EmailGuardDimension.Sender => $"fb:{kind}:s:" + StoreKeyEncoding.Hash(partition!),
         EmailGuardDimension.Category => PartitionKeys.ForId($"fb:{kind}:c:", partition!),
@@ -196,7 +205,7 @@ internal static class FeedbackKeys
     /// An attribution as one line of tags (<c>eg_t=…&amp;eg_u=…</c>), for the message-id mapping. Ids are not bounded (a
     /// long tenant id is hashed in counter keys), tags are: <see cref="EmailFeedbackTags.Write"/> leaves out a tag longer
     /// than it reads back, so the feedback reaches the parties that fit, and splits a long sender over two. The line is
-    /// then at most 8 tags of 256 characters, within the key-value store's 4,096.
+    /// then at most 9 tags of 256 characters, within the key-value store's 4,096.
     /// </summary>
     public static string Serialize(EmailSendAttribution attribution)
         => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));

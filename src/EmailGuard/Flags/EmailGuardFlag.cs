@@ -2,10 +2,13 @@ using System.Globalization;
 
 namespace EmailGuard;
 
-/// <summary>An active or past flag on a user or tenant.</summary>
+/// <summary>An active or past flag on a user, tenant, category or tenant pool.</summary>
 public sealed class EmailGuardFlag
 {
-    /// <summary>Gets the kind of party: <see cref="EmailGuardPartyType.User"/> or <see cref="EmailGuardPartyType.Tenant"/>.</summary>
+    /// <summary>
+    /// Gets the kind of party: <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>,
+    /// <see cref="EmailGuardPartyType.Category"/> or <see cref="EmailGuardPartyType.TenantPool"/>.
+    /// </summary>
     public required EmailGuardPartyType PartyType { get; init; }
 
     /// <summary>Gets the user or tenant id.</summary>

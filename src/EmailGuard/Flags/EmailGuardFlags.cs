@@ -224,9 +224,9 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
 
     private static void CheckParty(EmailGuardPartyType partyType, string partyId)
     {
-        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category))
+        if (partyType is not (EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.Category or EmailGuardPartyType.TenantPool))
         {
-            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users, tenants and categories can be flagged.");
+            throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Only users, tenants, categories and tenant pools can be flagged.");
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(partyId);

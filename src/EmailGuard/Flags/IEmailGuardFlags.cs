@@ -16,10 +16,11 @@ public interface IEmailGuardFlags
     /// suspended. Flagging again with the same reason replaces the flag.
     /// </summary>
     /// <param name="partyType">
-    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
-    /// (lower case; the category's limits are reduced).
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced), or <see cref="EmailGuardPartyType.TenantPool"/> (lower case; the
+    /// pool's rules are reduced, or every tenant in it suspended).
     /// </param>
-    /// <param name="partyId">The user or tenant id, or the category.</param>
+    /// <param name="partyId">The user or tenant id, the category, or the tenant pool's name.</param>
     /// <param name="reason">The reason, e.g. <see cref="EmailGuardFlagReasons.HighBounceRate"/>.</param>
     /// <param name="duration">How long the flag lasts; <see langword="null"/> for the policy's duration.</param>
     /// <param name="flaggedBy">Who flagged the party.</param>
@@ -41,10 +42,11 @@ public interface IEmailGuardFlags
     /// records nothing.
     /// </summary>
     /// <param name="partyType">
-    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
-    /// (lower case; the category's limits are reduced).
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced), or <see cref="EmailGuardPartyType.TenantPool"/> (lower case; the
+    /// pool's rules are reduced, or every tenant in it suspended).
     /// </param>
-    /// <param name="partyId">The user or tenant id, or the category.</param>
+    /// <param name="partyId">The user or tenant id, the category, or the tenant pool's name.</param>
     /// <param name="flagReason">Which flags to clear: those set with this reason (case-insensitive); <see langword="null"/> clears every flag.</param>
     /// <param name="comment">Why the flags are cleared, e.g. "false positive: the bounces were a provider outage"; recorded in the events.</param>
     /// <param name="clearedBy">Who cleared them.</param>
@@ -62,10 +64,11 @@ public interface IEmailGuardFlags
 
     /// <summary>Returns a party's active flags.</summary>
     /// <param name="partyType">
-    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, or <see cref="EmailGuardPartyType.Category"/>
-    /// (lower case; the category's limits are reduced).
+    /// <see cref="EmailGuardPartyType.User"/>, <see cref="EmailGuardPartyType.Tenant"/>, <see cref="EmailGuardPartyType.Category"/>
+    /// (lower case; the category's limits are reduced), or <see cref="EmailGuardPartyType.TenantPool"/> (lower case; the
+    /// pool's rules are reduced, or every tenant in it suspended).
     /// </param>
-    /// <param name="partyId">The user or tenant id, or the category.</param>
+    /// <param name="partyId">The user or tenant id, the category, or the tenant pool's name.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The active flags.</returns>
     ValueTask<IReadOnlyList<EmailGuardFlag>> GetActiveFlagsAsync(EmailGuardPartyType partyType, string partyId, CancellationToken cancellationToken = default);

@@ -48,11 +48,17 @@ public sealed class EmailGuardEvents
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardFlagArguments, ValueTask>? OnUserFlagged { get; set; }
 
-    /// <summary>Gets or sets the callback raised when a tenant is flagged with reduced limits.</summary>
+    /// <summary>
+    /// Gets or sets the callback raised when a tenant is flagged with reduced limits; also for a category or a tenant
+    /// pool (<see cref="EmailGuardFlag.PartyType"/> says which: <see cref="EmailGuardPartyType.TenantPool"/> for a pool).
+    /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardFlagArguments, ValueTask>? OnTenantFlagged { get; set; }
 
-    /// <summary>Gets or sets the callback raised when a tenant is suspended.</summary>
+    /// <summary>
+    /// Gets or sets the callback raised when a tenant is suspended; also for a category or a tenant pool
+    /// (<see cref="EmailGuardFlag.PartyType"/> says which: a suspended <see cref="EmailGuardPartyType.TenantPool"/> holds every tenant in it).
+    /// </summary>
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardFlagArguments, ValueTask>? OnTenantSuspended { get; set; }
 }

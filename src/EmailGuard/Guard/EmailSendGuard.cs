@@ -292,17 +292,24 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
-                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, operation, cancellationToken);
+                return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, state, operation, cancellationToken);
             }
 
             tenantLimits = pending.Result;
+        }
+
+        if (_pools.Any && state.HasFlags && tenant is not null && ScreenPool(tenantLimits, state, ref plan) is { } poolDenial)
+        {
+            buffers.Return();
+            return ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow());
         }
 
         return Acquire(message, buffers, sender, tenantLimits, plan, operation, cancellationToken);
     }
 
     private async ValueTask<EmailSendDecision> AcquireAfterTenantLimitsAsync(
-        ValueTask<TenantLimitAnswer> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardOperation operation, CancellationToken cancellationToken)
+        ValueTask<TenantLimitAnswer> pending, OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, GuardPlan plan, GuardStateSnapshot state, GuardOperation operation,
+        CancellationToken cancellationToken)
     {
         TenantLimitAnswer tenantLimits;
         try
@@ -316,6 +323,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         buffers.KeysNowMs = _keys.NowMs();
+        if (_pools.Any && state.HasFlags && ScreenPool(tenantLimits, state, ref plan) is { } poolDenial)
+        {
+            buffers.Return();
+            return await ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow()).ConfigureAwait(false);
+        }
 
         return await Acquire(message, buffers, sender, tenantLimits, plan, operation, cancellationToken).ConfigureAwait(false);
     }
@@ -347,7 +359,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            buffers.ExtraRequestCount = sends.WriteSendCounts(message, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts));
+            buffers.ExtraRequestCount = sends.WriteSendCounts(
+                message, PoolOf(message.TenantId), sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
+                poolHeld: plan.PoolFactor < 1);
             count += buffers.ExtraRequestCount;
         }
 

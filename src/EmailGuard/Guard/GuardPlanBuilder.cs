@@ -57,7 +57,7 @@ internal sealed class GuardPlanBuilder
             ? SendGuardRules.Reduce(Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
             : [];
         RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
-        // The tenant's pool: skipped with the tenant's own rules, never reduced by the tenant's flag (others share it).
+        // The tenant's pool: skipped with the tenant's own rules, never reduced by the tenant's flag (others share it), only by the pool's own.
         TenantPool? pool = _pools is not null && message.TenantId is not null && (skip & EmailGuardDimension.Tenant) == 0 ? _pools.For(tenantLimits) : null;
         int poolRules = pool?.Rules.Length ?? 0;
         RateLimitRule[] recipientRules = _rules.Recipient;
@@ -100,7 +100,7 @@ internal sealed class GuardPlanBuilder
 
         if (pool is not null)
         {
-            Add(requests, tags, ref count, pool.Rules, pool.Key, cost, EmailGuardDimension.Tenant, pool.Partition, null);
+            Add(requests, tags, ref count, SendGuardRules.Reduce(pool.Rules, plan.PoolFactor), pool.Key, cost, EmailGuardDimension.Tenant, pool.Partition, null);
         }
 
         if (senderRules.Length != 0)

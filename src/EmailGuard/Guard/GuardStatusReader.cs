@@ -38,6 +38,7 @@ internal sealed class GuardStatusReader
         List<RequestTag> tags = [];
         List<EmailGuardFlag> flags = [];
         string? invalid = null;
+        string? poolName = null;
 
         void Add(RateLimitRule[] rules, string key, EmailGuardDimension dimension, string? partition, string? recipient = null)
         {
@@ -54,13 +55,16 @@ internal sealed class GuardStatusReader
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
             TenantLimitAnswer answer = await _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, null, cancellationToken).ConfigureAwait(false);
             Add(SendGuardRules.Reduce(answer.RulesOr(_rules.Tenant), effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
             if (_pools?.For(answer) is { } pool)
             {
-                // The pool the tenant's mail also counts against, under its own partition (pool:<name>), never reduced.
-                Add(pool.Rules, pool.Key, EmailGuardDimension.Tenant, pool.Partition);
+                // The pool the tenant's mail also counts against, under its own partition (pool:<name>), reduced by the
+                // pool's own flags only; those show with the tenant's, as they hold its mail too.
+                poolName = pool.Name;
+                FlagEffect poolEffect = state.GetFlagEffect(EmailGuardPartyType.TenantPool, pool.Name, now);
+                Add(SendGuardRules.Reduce(pool.Rules, poolEffect.LimitFactor), pool.Key, EmailGuardDimension.Tenant, pool.Partition);
+                flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.TenantPool, pool.Name, now));
             }
-
-            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
         }
 
         if (query.Sender is { } rawSender)
@@ -122,7 +126,7 @@ internal sealed class GuardStatusReader
 
         IReadOnlyList<EmailPartyRatioStatus> ratios = feedback is null || !available
             ? []
-            : await RatioStatus.ReadAsync(feedback, query, invalid, state, now, cancellationToken).ConfigureAwait(false);
+            : await RatioStatus.ReadAsync(feedback, query, invalid, pool: poolName, state, now, cancellationToken).ConfigureAwait(false);
         return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios);
     }
 }

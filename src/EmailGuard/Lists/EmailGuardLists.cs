@@ -106,7 +106,7 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         {
             normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
         }
-        catch (ArgumentException) when (partyType != EmailGuardPartyType.Category && Enum.IsDefined(partyType) && !string.IsNullOrWhiteSpace(value))
+        catch (ArgumentException) when (partyType is not (EmailGuardPartyType.Category or EmailGuardPartyType.TenantPool) && Enum.IsDefined(partyType) && !string.IsNullOrWhiteSpace(value))
         {
             // An entry stored in a form that no longer normalizes (an older version's, a write straight into the state
             // store) is matched and listed as it is stored (GuardPartyValues.MatchForm), so it is removed as it is stored;

@@ -37,4 +37,13 @@ public enum EmailGuardPartyType
     /// line, and an operator may flag a category by hand.
     /// </summary>
     Category = 7,
+
+    /// <summary>
+    /// A tenant pool (<see cref="SendGuardOptions.TenantPools"/>), by its name in lower case, for flags only: the ratio
+    /// breakers reduce, then suspend, a pool whose tenants together bounce or draw complaints over the lines (a rogue that
+    /// spreads its mail over many trial tenants, each under <see cref="EmailRatioBreakerOptions.MinimumSends"/>), and an
+    /// operator may flag or clear a pool by hand. A reduced pool's rules are cut to
+    /// <see cref="EmailRatioBreakerOptions.ReducedLimitFactor"/>; a suspended pool denies every tenant in it.
+    /// </summary>
+    TenantPool = 8,
 }

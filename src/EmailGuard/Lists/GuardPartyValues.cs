@@ -30,6 +30,9 @@ internal static class GuardPartyValues
             case EmailGuardPartyType.Category:
                 throw new ArgumentOutOfRangeException(
                     nameof(partyType), partyType, "A category is flagged (IEmailGuardFlags), not listed; to block one address for one category, list a CategoryRecipient.");
+            case EmailGuardPartyType.TenantPool:
+                throw new ArgumentOutOfRangeException(
+                    nameof(partyType), partyType, "A tenant pool is flagged (IEmailGuardFlags), not listed; to stop every tenant of a pool, flag the pool with a suspending reason.");
             default:
                 throw new ArgumentOutOfRangeException(nameof(partyType), partyType, "Unknown party type.");
         }

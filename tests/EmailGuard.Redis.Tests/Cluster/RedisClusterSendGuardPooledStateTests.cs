@@ -123,7 +123,7 @@ public sealed class RedisClusterSendGuardPooledStateTests(RedisFaultClusterFixtu
         }
 
         RateLimitRequest[] sends = new RateLimitRequest[EmailGuardFeedback.MaxSendCounts];
-        int count = _feedback?.WriteSendCounts(message, null, null, message.To.Count, sends) ?? 0;
+        int count = _feedback?.WriteSendCounts(message, null, null, null, message.To.Count, sends) ?? 0;
         foreach (RateLimitRequest send in sends.AsSpan(0, count))
         {
             masters.Add(MasterOf(send.Key, send.Rule));
