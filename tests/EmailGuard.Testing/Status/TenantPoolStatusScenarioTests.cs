@@ -119,6 +119,27 @@ public abstract class TenantPoolStatusScenarioTests
             ("pool:trial", 2L, 0L, EmailRatioBreakerState.Tripped));
     }
 
+    [Fact]
+    public async Task FeedbackCounts_QueriedPool_ReadLastByItsNameTrimmedInLowerCase_WithoutRules0_AndABlankNameRefused()
+    {
+        // Arrange
+        IServiceProvider app = Instance();
+        List<EmailSendAttribution> sent = await SendAsync(app, ("trial-1", 2), ("paid-1", 1));
+        await BounceAsync(app, sent[0]);
+        IEmailFeedbackCounts counts = app.GetRequiredService<IEmailFeedbackCounts>();
+
+        // Act: the counts read the pool named, not the tenant's (only the guard's status looks that up).
+        IReadOnlyList<EmailFeedbackCounts> both = await counts.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "paid-1", TenantPool = " TRIAL " });
+        IReadOnlyList<EmailFeedbackCounts> unknown = await counts.GetStatusAsync(new EmailGuardStatusQuery { TenantPool = "nosuch" });
+        Func<Task> blank = async () => await counts.GetStatusAsync(new EmailGuardStatusQuery { TenantPool = " " });
+
+        // Assert
+        both.Select(c => (c.Dimension, c.Partition, c.Sends, c.Bounces)).Should().Equal(
+            (EmailGuardDimension.Global, null, 3L, 1L), (EmailGuardDimension.Tenant, "paid-1", 1L, 0L), (EmailGuardDimension.Tenant, "pool:trial", 2L, 1L));
+        unknown.Select(c => (c.Dimension, c.Partition, c.Sends)).Should().Equal((EmailGuardDimension.Global, null, 3L), (EmailGuardDimension.Tenant, "pool:nosuch", 0L));
+        await blank.Should().ThrowAsync<ArgumentException>();
+    }
+
     private static IEmailSendGuard Guard(IServiceProvider app) => app.GetRequiredService<IEmailSendGuard>();
 
     private IServiceProvider Instance()
