@@ -1,3 +1,4 @@
+using System.Net;
 using EmailGuard.Testing.Guard;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -5,7 +6,8 @@ namespace EmailGuard.Dashboard.Tests;
 
 /// <summary>
 /// The overview shows a tenant pool as a pool: its rules among the configured ones, its usage as "Tenant pool" and its
-/// name, and its denials apart from the tenants' own; a tenant whose id reads as a pool stays a tenant.
+/// name, and its denials apart from the tenants' own; a tenant whose id reads as a pool stays a tenant. The flags page
+/// looks a pool up by name and shows its own usage, flags and ratios.
 /// </summary>
 public sealed class DashboardTenantPoolTests
 {
@@ -41,5 +43,74 @@ public sealed class DashboardTenantPoolTests
         html.Should().Contain("<tr><td>Tenant pool trial</td><td>2 per day (UTC) (FixedWindow)</td></tr>", "the pool's rule is among the configured ones");
         html.Should().Contain("<tr><td>Tenant pool</td><td>trial</td><td>2 per day (UTC) (FixedWindow)</td><td class=\"num\">2</td><td class=\"num\">2</td>", "the pool's usage, full");
         html.Should().Contain("<tr><td>Tenant</td><td>tenant:pool:trial</td><td>5 per day (UTC) (FixedWindow)</td><td class=\"num\">1</td>", "the tenant named like the pool is a tenant");
+    }
+
+    [Fact]
+    public async Task FlagsLookup_TenantPoolByName_ShowsItsUsageFlagsAndRatios_WithNoTenant()
+    {
+        // Arrange: two trial tenants send 3 of the pool's 10 an hour, one mail bounces, the pool is flagged (limits × 0.1).
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
+        {
+            s.AddSingleton<ITenantLimitProvider>(new CountingTenantLimitProvider(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" }));
+            s.Configure<SendGuardOptions>(o =>
+            {
+                o.StateRefreshInterval = TimeSpan.Zero;
+                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
+            });
+        });
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        List<EmailSendDecision> sent = [];
+        foreach (string tenant in new[] { "trial-1", "trial-2", "trial-1" })
+        {
+            sent.Add(await guard.CheckAsync(new OutboundEmail { To = [$"{sent.Count}@example.com"], TenantId = tenant }));
+        }
+
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "b1",
+            Recipient = "0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = sent[0].Attribution,
+        });
+        await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.TenantPool, "trial", EmailGuardFlagReasons.HighBounceRate, flaggedBy: "ops");
+        using HttpClient client = host.Client();
+
+        // Act: the name as the operator types it, padded and in capitals.
+        string html = await client.GetStringAsync("/emailguard/flags?type=TenantPool&id=%20TRIAL%20");
+
+        // Assert
+        sent.Should().OnlyContain(d => d.IsAllowed);
+        html.Should().Contain("<h2>Tenant pool <span id=\"pool-name\">trial</span></h2>");
+        html.Should().Contain("<table id=\"pool-usage\"><tr><th>Rule</th><th>Used</th><th>Limit</th></tr><tr><td>1 per hour (FixedWindow)</td><td class=\"num\">3</td><td class=\"num\">1</td></tr></table>",
+            "the pool's 10 an hour, cut to a tenth by the flag as the check cuts it, used 3 times");
+        html.Should().Contain("<tr><td>high_bounce_rate</td><td>limits &#xD7; 0.1</td>");
+        html.Should().Contain("<tr><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">0</td><td>33.333%</td><td>0%</td><td>Tripped (Reduced, high_bounce_rate) until ");
+        html.Should().Contain("<tr class=\"flag\"><td>TenantPool</td><td>trial</td><td>high_bounce_rate</td>", "the pool's flag heads the flags table, with its Clear button");
+        html.Should().NotContain("trial-1", "no tenant is shown");
+    }
+
+    [Theory]
+    [InlineData("%3Cb%3Ex%3C%2Fb%3E", "<p class=\"notice bad\" id=\"pool-unknown\">No tenant pool of this name")]
+    [InlineData("trial-but-longer-than-any-pool-name", "<p class=\"notice bad\" id=\"pool-unknown\">Not a tenant pool's name: empty, or longer than 256 characters.</p>")]
+    [InlineData("%20%09", "id=\"active-flags\"")]
+    public async Task FlagsLookup_HostileTenantPoolName_EscapedBoundedAndNo500(string id, string expected)
+    {
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
+            s.Configure<SendGuardOptions>(o => o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10))));
+        using HttpClient client = host.Client();
+        string query = id.StartsWith("trial-but", StringComparison.Ordinal) ? id + new string('x', 2_000) : id;
+
+        HttpResponseMessage response = await client.GetAsync($"/emailguard/flags?type=TenantPool&id={query}");
+        string html = await response.Content.ReadAsStringAsync();
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        html.Should().Contain(expected);
+        html.Should().NotContain("<b>x</b>").And.NotContain(new string('x', 300), "a name longer than any pool's is not echoed");
+        if (id.StartsWith("%3C", StringComparison.Ordinal))
+        {
+            html.Should().Contain("<span id=\"pool-name\">&lt;b&gt;x&lt;/b&gt;</span>");
+        }
     }
 }

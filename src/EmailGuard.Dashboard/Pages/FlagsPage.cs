@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Dashboard;
 
-/// <summary>Active flags and suspensions, with apply and clear; a party can be looked up by id.</summary>
+/// <summary>Active flags and suspensions, with apply and clear; a party can be looked up by id, a tenant pool with its usage and ratios.</summary>
 internal static class FlagsPage
 {
     /// <summary>The most parties whose active flags the page reads from the store.</summary>
@@ -32,12 +32,22 @@ internal static class FlagsPage
                 .Select(e => (e.PartyType, e.PartyId))
                 .Distinct()
                 .Take(MaxParties)];
-            // A blank id names no party (the flags refuse one), so it looks nothing up rather than failing the page.
+            // A blank id names no party (the flags refuse one), so it looks nothing up rather than failing the page. A
+            // pool is named as its flags name it, trimmed and in lower case, and shows its usage and ratios first.
             string lookupId = request.Query("id");
-            if (!string.IsNullOrWhiteSpace(lookupId) && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType) && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant)
+            if (!string.IsNullOrWhiteSpace(lookupId) && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType))
             {
-                parties.Remove((lookupType, lookupId));
-                parties.Insert(0, (lookupType, lookupId));
+                if (lookupType == EmailGuardPartyType.TenantPool)
+                {
+                    await TenantPoolSection.WriteAsync(request, html, lookupId).ConfigureAwait(false);
+                    lookupId = TenantPoolSection.Normalize(lookupId) ?? string.Empty;
+                }
+
+                if (lookupId.Length > 0 && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.TenantPool)
+                {
+                    parties.Remove((lookupType, lookupId));
+                    parties.Insert(0, (lookupType, lookupId));
+                }
             }
 
             html.Raw("<table id=\"active-flags\"><tr><th>Party</th><th>Id</th><th>Reason</th><th>Effect</th><th>Since</th><th>Until</th><th>By</th><th></th></tr>");
@@ -71,7 +81,7 @@ internal static class FlagsPage
         }
 
         html.Raw("<h2>Look up a party</h2><form method=\"get\" id=\"flag-lookup\"").Attr("action", request.Url("/flags")).Raw(">");
-        PartySelect(html);
+        PartySelect(html, pools: true);
         html.Raw(" <label>Id <input name=\"id\" required maxlength=\"200\"></label> <button type=\"submit\">Look up</button></form>");
 
         if (!request.CanAct)
@@ -104,6 +114,8 @@ internal static class FlagsPage
         await DashboardLayout.WriteAsync(request, "/flags", "Flags and suspensions", html).ConfigureAwait(false);
     }
 
-    private static void PartySelect(Html html)
-        => html.Raw("<label>Party <select name=\"type\"><option value=\"Tenant\">Tenant</option><option value=\"User\">User</option></select></label>");
+    /// <summary>The party types to choose from: tenant and user, and for a lookup a tenant pool (a pool is flagged by its breaker, not here).</summary>
+    private static void PartySelect(Html html, bool pools = false)
+        => html.Raw("<label>Party <select name=\"type\"><option value=\"Tenant\">Tenant</option><option value=\"User\">User</option>")
+            .Raw(pools ? "<option value=\"TenantPool\">Tenant pool</option>" : string.Empty).Raw("</select></label>");
 }

@@ -14,7 +14,10 @@ internal sealed partial class EmailGuardFeedback
     public ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
         => GetStatusAsync(query, pool: null, cancellationToken);
 
-    /// <summary>The counts of the queried parties, and last those of <paramref name="pool"/> (the queried tenant's pool) when given.</summary>
+    /// <summary>
+    /// The counts of the queried parties, then those of <paramref name="pool"/> (the queried tenant's pool) when given,
+    /// then those of the queried <see cref="EmailGuardStatusQuery.TenantPool"/> unless it is that pool.
+    /// </summary>
     internal async ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, string? pool, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -37,6 +40,11 @@ internal sealed partial class EmailGuardFeedback
         }
 
         Add(FeedbackKeys.TenantPool, pool);
+        if (query.TenantPool is { } queried
+            && (pool is null || !string.Equals(Canonical(FeedbackKeys.TenantPool, queried), Canonical(FeedbackKeys.TenantPool, pool), StringComparison.Ordinal)))
+        {
+            Add(FeedbackKeys.TenantPool, queried);
+        }
 
         return await ReadAsync(parties, cancellationToken).ConfigureAwait(false);
     }
@@ -115,8 +123,8 @@ internal sealed partial class EmailGuardFeedback
             case EmailGuardDimension.ClientIp:
                 return FeedbackKeys.Network(partition, _ipv4PrefixLength, _ipv6PrefixLength);
             case FeedbackKeys.TenantPool:
-                // Lower case, as the pools' counter keys and flags name them.
-                return string.IsNullOrWhiteSpace(partition) || partition.Length > TenantPoolRules.MaxNameLength ? null : partition.ToLowerInvariant();
+                // Trimmed and in lower case, as the pools' counter keys and flags name them.
+                return partition?.Trim() is not { Length: > 0 and <= TenantPoolRules.MaxNameLength } pool ? null : pool.ToLowerInvariant();
             default:
                 throw new ArgumentException(
                     $"Feedback is counted per Global, Tenant, User, Sender, Category and ClientIp; not per {dimension}.", nameof(dimension));

@@ -58,12 +58,25 @@ internal sealed class GuardStatusReader
             flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
             if (_pools?.For(answer) is { } pool)
             {
-                // The pool the tenant's mail also counts against, under its own partition (pool:<name>), reduced by the
-                // pool's own flags only; those show with the tenant's, as they hold its mail too.
+                // The pool the tenant's mail also counts against; its flags show with the tenant's, as they hold its mail too.
                 poolName = pool.Name;
-                FlagEffect poolEffect = state.GetFlagEffect(EmailGuardPartyType.TenantPool, pool.Name, now);
-                Add(SendGuardRules.Reduce(pool.Rules, poolEffect.LimitFactor), pool.Key, EmailGuardDimension.Tenant, pool.Partition);
-                flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.TenantPool, pool.Name, now));
+                AddPool(pool);
+            }
+        }
+
+        string? unknownPool = null;
+        string? queriedPool = null;
+        if (query.TenantPool is { } queried)
+        {
+            // The pool by itself, as the check counts it; once, when it is the queried tenant's own.
+            if (_pools?.Configured(queried) is not { } pool)
+            {
+                unknownPool = queried;
+            }
+            else if (!string.Equals(pool.Name, poolName, StringComparison.Ordinal))
+            {
+                queriedPool = pool.Name;
+                AddPool(pool);
             }
         }
 
@@ -114,6 +127,14 @@ internal sealed class GuardStatusReader
             }
         }
 
+        void AddPool(TenantPool pool)
+        {
+            // Under its own partition (pool:<name>), reduced by the pool's own flags only.
+            FlagEffect poolEffect = state.GetFlagEffect(EmailGuardPartyType.TenantPool, pool.Name, now);
+            Add(SendGuardRules.Reduce(pool.Rules, poolEffect.LimitFactor), pool.Key, EmailGuardDimension.Tenant, pool.Partition);
+            flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.TenantPool, pool.Name, now));
+        }
+
         RateLimitRequest[] requestArray = [.. requests];
         RateLimitEntry[] entries = new RateLimitEntry[requestArray.Length];
         RateLimitDecision decision = await _store.PeekAsync(requestArray, entries, cancellationToken).ConfigureAwait(false);
@@ -126,7 +147,7 @@ internal sealed class GuardStatusReader
 
         IReadOnlyList<EmailPartyRatioStatus> ratios = feedback is null || !available
             ? []
-            : await RatioStatus.ReadAsync(feedback, query, invalid, pool: poolName, state, now, cancellationToken).ConfigureAwait(false);
-        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios);
+            : await RatioStatus.ReadAsync(feedback, query, invalid, poolName, queriedPool, state, now, cancellationToken).ConfigureAwait(false);
+        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios, unknownPool);
     }
 }

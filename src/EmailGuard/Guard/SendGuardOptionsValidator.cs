@@ -90,15 +90,25 @@ internal sealed class SendGuardOptionsValidator : IValidateOptions<SendGuardOpti
             {
                 failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:TenantPools has a pool name that is empty or longer than {TenantPoolRules.MaxNameLength} characters."));
             }
+            else if (HasSurroundingWhitespace(pair.Key))
+            {
+                failures.Add($"{Root}:TenantPools:{pair.Key} has whitespace around the pool name '{pair.Key}'; the pool names of the tenant limit provider are trimmed, so no tenant would be in it. Remove the whitespace.");
+            }
 
             CheckDimension(failures, $"TenantPools:{pair.Key}", pair.Value);
         }
 
-        if (options.DefaultTenantPool is { } pool && !options.TenantPools.ContainsKey(pool))
+        if (options.DefaultTenantPool is { } pool && HasSurroundingWhitespace(pool))
         {
-            failures.Add($"{Root}:DefaultTenantPool is '{pool}', which has no entry in {Root}:TenantPools; add its rules there, or leave DefaultTenantPool empty.");
+            failures.Add($"{Root}:DefaultTenantPool is '{pool}', with whitespace around the pool name; remove the whitespace (the names in {Root}:TenantPools may have none).");
+        }
+        else if (options.DefaultTenantPool is { } named && !options.TenantPools.ContainsKey(named))
+        {
+            failures.Add($"{Root}:DefaultTenantPool is '{named}', which has no entry in {Root}:TenantPools; add its rules there, or leave DefaultTenantPool empty.");
         }
     }
+
+    private static bool HasSurroundingWhitespace(string name) => name.Length > 0 && (char.IsWhiteSpace(name[0]) || char.IsWhiteSpace(name[^1]));
 
     private static void CheckDimension(List<string> failures, string dimension, SendGuardDimensionOptions? options)
     {

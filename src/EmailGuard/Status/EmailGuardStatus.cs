@@ -7,8 +7,9 @@ public sealed class EmailGuardStatus
 {
     internal EmailGuardStatus(
         IReadOnlyList<EmailSendRuleUsage> usage, IReadOnlyList<EmailGuardFlag> flags, DateTimeOffset timestamp, bool isStoreAvailable, string? invalidAddress,
-        IReadOnlyList<EmailPartyRatioStatus>? ratios = null)
+        IReadOnlyList<EmailPartyRatioStatus>? ratios = null, string? unknownTenantPool = null)
     {
+        UnknownTenantPool = unknownTenantPool;
         Ratios = ratios ?? [];
         Usage = usage;
         Flags = flags;
@@ -17,17 +18,22 @@ public sealed class EmailGuardStatus
         InvalidAddress = invalidAddress;
     }
 
-    /// <summary>Gets the usage of every rule, global first, then tenant, sender, user, client IP, category, recipient and domain.</summary>
+    /// <summary>
+    /// Gets the usage of every rule, global first, then tenant (the tenant's own rules, then its pool's, then those of the
+    /// queried <see cref="EmailGuardStatusQuery.TenantPool"/> when it is another pool), sender, user, client IP, category,
+    /// recipient and domain.
+    /// </summary>
     public IReadOnlyList<EmailSendRuleUsage> Usage { get; }
 
     /// <summary>
     /// Gets the bounce and complaint ratios of the global scope and of each queried tenant, user, sender, category and
-    /// client network, in that order, with the counts behind them and the state of their ratio breakers. Empty when
-    /// feedback is not registered or its counts could not be read.
+    /// client network, in that order, then of the tenant's pool and of the queried tenant pool (once when they are the
+    /// same; a pool's counts read as the tenant partition <c>pool:&lt;name&gt;</c>), with the counts behind them and the
+    /// state of their ratio breakers. Empty when feedback is not registered or its counts could not be read.
     /// </summary>
     public IReadOnlyList<EmailPartyRatioStatus> Ratios { get; }
 
-    /// <summary>Gets the active flags of the queried tenant and user.</summary>
+    /// <summary>Gets the active flags of the queried tenant, its pool, the queried tenant pool, the user and the category.</summary>
     public IReadOnlyList<EmailGuardFlag> Flags { get; }
 
     /// <summary>Gets when the usage was read.</summary>
@@ -38,4 +44,11 @@ public sealed class EmailGuardStatus
 
     /// <summary>Gets a queried address that is not valid and was therefore left out, if any.</summary>
     public string? InvalidAddress { get; }
+
+    /// <summary>
+    /// Gets the queried <see cref="EmailGuardStatusQuery.TenantPool"/> as given, when no pool of that name has rules in
+    /// <see cref="SendGuardOptions.TenantPools"/> (a typo, or a pool since removed): it caps no tenant, so it has no
+    /// usage, flags or ratios to report and was left out. <see langword="null"/> when no pool was queried or it is known.
+    /// </summary>
+    public string? UnknownTenantPool { get; }
 }

@@ -22,4 +22,13 @@ public sealed class EmailGuardStatusQuery
 
     /// <summary>Gets the category to report on.</summary>
     public string? Category { get; init; }
+
+    /// <summary>
+    /// Gets the tenant pool (an entry of <see cref="SendGuardOptions.TenantPools"/>) to report on by itself, with no
+    /// tenant: the usage of each of its rules (the tenant dimension, partition <c>pool:&lt;name&gt;</c>), its flags and
+    /// its ratios. The name is case-insensitive and trimmed, as a provider's <see cref="TenantLimits.Pool"/> is. A name
+    /// with no rules is not reported but named in <see cref="EmailGuardStatus.UnknownTenantPool"/>. Queried with
+    /// <see cref="TenantId"/>, both are reported, and the pool once when it is the tenant's own.
+    /// </summary>
+    public string? TenantPool { get; init; }
 }

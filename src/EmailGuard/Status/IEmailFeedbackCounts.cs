@@ -26,8 +26,17 @@ public interface IEmailFeedbackCounts
     ValueTask<EmailFeedbackCounts> GetAsync(EmailGuardDimension dimension, string? partition, CancellationToken cancellationToken = default);
 
     /// <summary>Reads the global counts and those of every party named in <paramref name="query"/>, in one store call.</summary>
-    /// <param name="query">The parties, as for <see cref="IEmailSendGuard.GetStatusAsync"/>; the recipient is ignored.</param>
+    /// <param name="query">
+    /// The parties, as for <see cref="IEmailSendGuard.GetStatusAsync"/>; the recipient is ignored. A
+    /// <see cref="EmailGuardStatusQuery.TenantPool"/> is read by its name trimmed and in lower case, whether or not it has
+    /// rules (a pool without them counts nothing, so its counts are 0), not the tenant's pool: only the send guard's
+    /// status looks that up.
+    /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The counts, global first, then tenant, user, sender, category and client network as given.</returns>
+    /// <returns>
+    /// The counts, global first, then tenant, user, sender, category, client network and tenant pool as given; a pool's
+    /// read as <see cref="EmailGuardDimension.Tenant"/> with the partition <c>pool:&lt;name&gt;</c>.
+    /// </returns>
+    /// <exception cref="ArgumentException">A party is not valid for its dimension: an empty or over-long id, an invalid address or network, a pool name empty or longer than 256 characters.</exception>
     ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default);
 }

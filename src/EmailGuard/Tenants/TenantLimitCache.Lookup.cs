@@ -72,7 +72,9 @@ internal sealed partial class TenantLimitCache
             }
 
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
-            answer = new TenantLimitAnswer(rules, weight, limits is not null, string.IsNullOrWhiteSpace(limits?.Pool) ? null : limits.Pool);
+            // A pool read from a CHAR(n) column comes padded ("trial   "): trimmed, as configured names have no whitespace
+            // around them (the options' validation refuses it); a blank one is no pool.
+            answer = new TenantLimitAnswer(rules, weight, limits is not null, limits?.Pool?.Trim() is { Length: > 0 } pool ? pool : null);
 
             // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
             // A tenant looked up uncached (the cache is full) is not kept, but its check gets the whole answer: its pool

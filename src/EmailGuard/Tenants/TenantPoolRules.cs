@@ -61,6 +61,13 @@ internal sealed partial class TenantPoolRules
     /// </summary>
     public TenantPool? For(string tenantId) => _tenantLimits.TryGetPool(tenantId, out string? name) ? Named(name) : _defaultPool;
 
+    /// <summary>
+    /// The configured pool an operator names (<see cref="EmailGuardStatusQuery.TenantPool"/>), trimmed and in any case,
+    /// or null when none of that name has rules; not logged, as no tenant is in it by this.
+    /// </summary>
+    public TenantPool? Configured(string name)
+        => name.Trim() is { Length: > 0 and <= MaxNameLength } trimmed && _pools.TryGetValue(trimmed, out TenantPool? pool) ? pool : null;
+
     private TenantPool? Named(string? name)
     {
         if (name is null)

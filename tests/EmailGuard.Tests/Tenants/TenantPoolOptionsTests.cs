@@ -45,6 +45,8 @@ public sealed class TenantPoolOptionsTests
     [InlineData("EmailGuard:SendGuard:TenantPools:trial:Rules:0:Limit", "0", "EmailGuard:SendGuard:TenantPools:trial:Rules:0:Limit must be between 1")]
     [InlineData("EmailGuard:SendGuard:TenantPools:trial:Rules:0:Window", "00:00:00", "EmailGuard:SendGuard:TenantPools:trial:Rules:0:Window must be")]
     [InlineData("EmailGuard:SendGuard:DefaultTenantPool", "trail", "EmailGuard:SendGuard:DefaultTenantPool is 'trail', which has no entry in EmailGuard:SendGuard:TenantPools")]
+    [InlineData("EmailGuard:SendGuard:DefaultTenantPool", "trial ", "EmailGuard:SendGuard:DefaultTenantPool is 'trial ', with whitespace around the pool name")]
+    [InlineData("EmailGuard:SendGuard:TenantPools: paid:Rules:0:Limit", "5", "EmailGuard:SendGuard:TenantPools: paid has whitespace around the pool name ' paid'")]
     public async Task StartupValidation_InvalidPoolSetting_FailsNamingTheSetting(string key, string value, string expected)
     {
         Dictionary<string, string?> config = new() { ["EmailGuard:SendGuard:TenantPools:trial:Rules:0:Limit"] = "10", [key] = value };
@@ -92,6 +94,31 @@ public sealed class TenantPoolOptionsTests
 
         allowed.Should().OnlyContain(a => a, "the pool 'trail' has no rules");
         logs.GetSnapshot().Where(r => r.Id.Id == 3073).Should().ContainSingle().Which.Message.Should().Contain("trail");
+    }
+
+    [Fact]
+    public async Task ProviderPoolName_PaddedLikeACharColumn_IsTrimmed_AndOneStillUnknownAfterTrimmingIsLogged()
+    {
+        // A CHAR(20) column gives "trial" padded to 20; "x"'s pool is padded too, and has no rules.
+        FakeLogCollector logs = new();
+        CountingTenantLimitProvider provider = new(t => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = t == "x" ? "  Trail             " : "trial               " });
+        await using ServiceProvider sp = SendGuardTestServices.Build(
+            o => o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(1)),
+            logs: logs,
+            more: s => s.AddSingleton<ITenantLimitProvider>(provider));
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+
+        EmailSendDecision first = await guard.CheckAsync(new OutboundEmail { To = ["a@example.com"], TenantId = "a" });
+        EmailSendDecision second = await guard.CheckAsync(new OutboundEmail { To = ["b@example.com"], TenantId = "b" });
+        bool[] unknown = [
+            (await guard.CheckAsync(new OutboundEmail { To = ["c@example.com"], TenantId = "x" })).IsAllowed,
+            (await guard.CheckAsync(new OutboundEmail { To = ["d@example.com"], TenantId = "x" })).IsAllowed];
+
+        first.IsAllowed.Should().BeTrue();
+        first.Usage.ToArray().Should().ContainSingle(u => u.Partition == "pool:trial");
+        (second.Reason, second.Partition).Should().Be((EmailSendReason.LimitExceeded, "pool:trial"), "both tenants are in the trial pool of 1 an hour");
+        unknown.Should().Equal([true, true], "'Trail' has no rules, trimmed or not");
+        logs.GetSnapshot().Where(r => r.Id.Id == 3073).Should().ContainSingle().Which.Message.Should().Contain("in the pool Trail, which");
     }
 
     [Fact]
