@@ -12,13 +12,14 @@ internal readonly struct PendingAttribution
     private readonly ulong _idHigh;
     private readonly uint _idLow;
 
-    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow, int sendCounts)
+    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow, int sendCounts, string? tenantPool)
     {
         _guard = guard;
         _message = message;
         _idHigh = idHigh;
         _idLow = idLow;
         SendCounts = sendCounts;
+        TenantPool = tenantPool;
     }
 
     /// <summary>The admitted message, or null for a decision that has none.</summary>
@@ -31,6 +32,13 @@ internal readonly struct PendingAttribution
     /// </summary>
     public int SendCounts { get; }
 
+    /// <summary>
+    /// The name (lower case) of the tenant pool the check decided with, or null: the pool its send was counted for, its
+    /// refund gives back and its attribution names, so that a later lookup (an invalidation, a full limit cache) cannot
+    /// count one send in a pool and its bounces in another. A reference the check already holds: no allocation.
+    /// </summary>
+    public string? TenantPool { get; }
+
     /// <summary>The attribution, or null for a decision that has none (a peek, a denial).</summary>
-    public EmailSendAttribution? Build() => _guard?.Attribute(_message!, _idHigh, _idLow);
+    public EmailSendAttribution? Build() => _guard?.Attribute(_message!, _idHigh, _idLow, TenantPool);
 }

@@ -28,13 +28,11 @@ internal sealed partial class TenantPoolRules
 
     private readonly Dictionary<string, TenantPool> _pools;
     private readonly TenantPool? _defaultPool;
-    private readonly TenantLimitCache _tenantLimits;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _warned = new(StringComparer.OrdinalIgnoreCase);
 
-    public TenantPoolRules(SendGuardOptions options, TenantLimitCache tenantLimits, ILogger? logger = null)
+    public TenantPoolRules(SendGuardOptions options, ILogger? logger = null)
     {
-        _tenantLimits = tenantLimits;
         _logger = logger ?? NullLogger.Instance;
         _pools = new Dictionary<string, TenantPool>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.TenantPools)
@@ -54,12 +52,6 @@ internal sealed partial class TenantPoolRules
 
     /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
     public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
-
-    /// <summary>
-    /// The pool of <paramref name="tenantId"/> from the provider's last answer, for a caller that did not look the
-    /// tenant's rules up (a check reads it from its own answer: <see cref="For(TenantLimitAnswer)"/>).
-    /// </summary>
-    public TenantPool? For(string tenantId) => _tenantLimits.TryGetPool(tenantId, out string? name) ? Named(name) : _defaultPool;
 
     private TenantPool? Named(string? name)
     {
