@@ -29,8 +29,8 @@ internal sealed partial class EmailSendGuard
     /// </summary>
     /// <param name="message">The admitted message.</param>
     /// <param name="sendCounts">How many send counters the admission's store call took.</param>
-    /// <param name="pool">The name (lower case) of the tenant pool the check decided with, or null.</param>
-    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts, string? pool)
+    /// <param name="pool">The tenant pool the check decided with, or null.</param>
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts, TenantPool? pool)
     {
         if (Sends is { } sends && sendCounts == 0)
         {
@@ -38,7 +38,7 @@ internal sealed partial class EmailSendGuard
             // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            sends.CountSend(message, pool, sender, clientPartition, Deliveries(message));
+            sends.CountSend(message, pool?.Name, sender, clientPartition, Deliveries(message));
         }
 
         (ulong high, uint low) = NextSendId();
@@ -64,10 +64,13 @@ internal sealed partial class EmailSendGuard
         string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
         DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
         long recipients = Deliveries(message);
-        string? pool = pending.TenantPool;
+        string? pool = PoolName(pending.PoolNumber);
         int count = sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: true);
         return count == pending.SendCounts ? count : sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: false);
     }
+
+    /// <summary>The name (lower case) of the pool a decision keeps as <see cref="PendingAttribution.PoolNumber"/>, or null for none.</summary>
+    internal string? PoolName(int number) => number == 0 ? null : _pools.At(number - 1).Name;
 
     /// <summary>
     /// The mails the provider delivers for an admitted message, as the check counted them against the caps: one per

@@ -60,7 +60,7 @@ internal sealed partial class EmailSendGuard
         }
 
         int sendCounts = buffers.ExtraRequestCount;
-        string? pool = buffers.TenantPool;
+        TenantPool? pool = buffers.TenantPool;
         buffers.Return();
         if (operation == GuardOperation.Reserve)
         {
@@ -98,7 +98,7 @@ internal sealed partial class EmailSendGuard
                 buffers.Return();
                 return new(StoreUnavailable(message, decision));
             case RateLimitStatus.AllowedUnguarded:
-                string? pool = buffers.TenantPool;
+                TenantPool? pool = buffers.TenantPool;
                 buffers.Return();
                 return new(Unguarded(message, commit, pool));
         }
@@ -181,7 +181,7 @@ internal sealed partial class EmailSendGuard
     /// <param name="message">The message.</param>
     /// <param name="commit">Whether the check commits (not a peek).</param>
     /// <param name="pool">The tenant pool the check decided with.</param>
-    private EmailSendDecision Unguarded(OutboundEmail message, bool commit, string? pool)
+    private EmailSendDecision Unguarded(OutboundEmail message, bool commit, TenantPool? pool)
     {
         (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0, pool) : default;
         return new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), default, default, attribution, pending);

@@ -363,7 +363,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
             // The pool's probe is looked up when the check found the pool's limits cut, or did not look (an allowlisted tenant).
             buffers.ExtraRequestCount = sends.WriteSendCounts(
-                message, buffers.TenantPool, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
+                message, buffers.TenantPool?.Name, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
                 poolHeld: plan.PoolFactor < 1 || (plan.Skip & EmailGuardDimension.Tenant) != 0);
             count += buffers.ExtraRequestCount;
         }

@@ -212,10 +212,10 @@ internal sealed class GuardBuffers
     public int ExtraRequestCount { get; set; }
 
     /// <summary>
-    /// The name (lower case) of the tenant pool the check decided with (<see cref="GuardPlanBuilder"/>), or null: the
-    /// pool its sends, a refund's give-back and its attribution count for in the ratios, whatever the limit cache says later.
+    /// The tenant pool the check decided with (<see cref="GuardPlanBuilder"/>), or null: the pool its sends, a refund's
+    /// give-back and its attribution count for in the ratios, whatever the limit cache says later.
     /// </summary>
-    public string? TenantPool { get; set; }
+    public TenantPool? TenantPool { get; set; }
 
     /// <summary>Makes room for <paramref name="count"/> requests, keeping the plan's requests and tags written so far.</summary>
     public void EnsureRequests(int count)

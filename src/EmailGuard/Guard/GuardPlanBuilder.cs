@@ -63,7 +63,7 @@ internal sealed class GuardPlanBuilder
         // provider delivers its mail. Its rules are skipped with the tenant's own, never reduced by the tenant's flag
         // (others share it), only by the pool's own.
         TenantPool? pool = _pools is not null && message.TenantId is not null ? _pools.For(tenantLimits) : null;
-        buffers.TenantPool = pool?.Name;
+        buffers.TenantPool = pool;
         if ((skip & EmailGuardDimension.Tenant) != 0)
         {
             pool = null;

@@ -27,6 +27,7 @@ internal sealed partial class TenantPoolRules
     internal const int MaxWarnedPools = 1_000;
 
     private readonly Dictionary<string, TenantPool> _pools;
+    private readonly List<TenantPool> _byIndex = [];
     private readonly TenantPool? _defaultPool;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _warned = new(StringComparer.OrdinalIgnoreCase);
@@ -40,11 +41,13 @@ internal sealed partial class TenantPoolRules
             RateLimitRule[] rules = SendGuardRules.Compile(pair.Value);
             if (rules.Length != 0)
             {
-                _pools[pair.Key] = new TenantPool(rules, PartitionKeys.ForId(PartitionKeys.TenantPoolPrefix, pair.Key.ToLowerInvariant()), PartitionPrefix + pair.Key);
+                TenantPool pool = new(rules, PartitionKeys.ForId(PartitionKeys.TenantPoolPrefix, pair.Key.ToLowerInvariant()), PartitionPrefix + pair.Key) { Index = _byIndex.Count };
+                _pools[pair.Key] = pool;
+                _byIndex.Add(pool);
             }
         }
 
-        _defaultPool = options.DefaultTenantPool is { } name && _pools.TryGetValue(name, out TenantPool? pool) ? pool : null;
+        _defaultPool = options.DefaultTenantPool is { } name && _pools.TryGetValue(name, out TenantPool? named) ? named : null;
     }
 
     /// <summary>Whether any pool has rules: without one, a check never looks a tenant's pool up.</summary>
@@ -52,6 +55,9 @@ internal sealed partial class TenantPoolRules
 
     /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
     public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
+
+    /// <summary>The configured pool at <paramref name="index"/> (<see cref="TenantPool.Index"/>).</summary>
+    public TenantPool At(int index) => _byIndex[index];
 
     private TenantPool? Named(string? name)
     {
