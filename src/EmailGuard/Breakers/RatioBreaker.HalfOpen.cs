@@ -269,7 +269,7 @@ internal sealed partial class RatioBreaker
         return new EmailFeedbackCounts
         {
             Dimension = partyType == EmailGuardPartyType.User ? EmailGuardDimension.User : EmailGuardDimension.Tenant,
-            Partition = partyType == EmailGuardPartyType.TenantPool ? TenantPoolRules.PartitionPrefix + party : party,
+            Partition = PartitionOf(partyType, party),
             Sends = entries[0].Count,
             Bounces = entries[1].Count,
             Complaints = entries[2].Count,
@@ -277,6 +277,17 @@ internal sealed partial class RatioBreaker
             Timestamp = decision.Timestamp,
         };
     }
+
+    /// <summary>
+    /// A party as its counts and events show it: a tenant pool as the tenant partition <c>pool:&lt;name&gt;</c>, a tenant
+    /// whose id reads as a pool's escaped (<see cref="TenantPartition"/>), so the two never show the same partition.
+    /// </summary>
+    private static string PartitionOf(EmailGuardPartyType partyType, string party) => partyType switch
+    {
+        EmailGuardPartyType.TenantPool => TenantPoolRules.PartitionPrefix + party,
+        EmailGuardPartyType.Tenant => TenantPartition.Of(party),
+        _ => party,
+    };
 
     private static string ProbeKey(char kind, EmailGuardPartyType partyType, string probeId, string party)
         => PartitionKeys.ForId($"fb:p{kind}:{partyType switch { EmailGuardPartyType.Tenant => 't', EmailGuardPartyType.TenantPool => 'p', _ => 'u' }}:{probeId}:", party);
@@ -296,8 +307,8 @@ internal sealed partial class RatioBreaker
         /// <summary>The pool's name when the party is a tenant pool, else null.</summary>
         public string? Pool => PartyType == EmailGuardPartyType.TenantPool ? Party : null;
 
-        /// <summary>The party as its counts and events name it: a tenant pool as the tenant partition <c>pool:&lt;name&gt;</c>.</summary>
-        public string Partition => PartyType == EmailGuardPartyType.TenantPool ? TenantPoolRules.PartitionPrefix + Party : Party;
+        /// <summary>The party as its counts and events name it (<see cref="PartitionOf"/>).</summary>
+        public string Partition => PartitionOf(PartyType, Party);
 
         private char PartyLetter => PartyType switch
         {

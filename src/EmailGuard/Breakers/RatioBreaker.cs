@@ -99,7 +99,8 @@ internal sealed partial class RatioBreaker
                 switch (party.Dimension)
                 {
                     case EmailGuardDimension.Tenant:
-                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        // Flagged by its id: the counts show it escaped when it reads as a pool (TenantPartition).
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.User:
                         await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, attribution, cancellationToken).ConfigureAwait(false);

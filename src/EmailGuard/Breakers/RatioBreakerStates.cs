@@ -14,7 +14,8 @@ internal static class RatioBreakerStates
         switch (counts.Dimension)
         {
             case EmailGuardDimension.Tenant when counts.Partition is { } tenant:
-                return ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now)]);
+                // The counts show the tenant escaped when its id reads as a pool's partition; its flags name its id.
+                return ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.Tenant, TenantPartition.IdOf(tenant), now)]);
             case EmailGuardDimension.User when counts.Partition is { } user:
                 return ForFlags(counts, [.. state.GetActiveFlags(EmailGuardPartyType.User, user, now)]);
             case EmailGuardDimension.Category when counts.Partition is { } category

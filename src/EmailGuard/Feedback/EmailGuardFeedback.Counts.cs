@@ -82,12 +82,17 @@ internal sealed partial class EmailGuardFeedback
         for (int p = 0; p < parties.Count; p++)
         {
             int at = p * kinds;
-            // A tenant pool reads as the guard names it, the tenant partition pool:<name>; its counters are its own.
-            bool pool = parties[p].Dimension == FeedbackKeys.TenantPool;
+            // A tenant pool reads as the guard names it, the tenant partition pool:<name>; its counters are its own. A
+            // tenant whose id reads as a pool's partition is shown escaped (tenant:pool:trial), as in the guard's denials
+            // and usage, so no tenant shows as a pool; its counters' keys are made from its id.
+            (EmailGuardDimension dimension, string? partition) = parties[p];
+            bool pool = dimension == FeedbackKeys.TenantPool;
             counts[p] = new EmailFeedbackCounts
             {
-                Dimension = pool ? EmailGuardDimension.Tenant : parties[p].Dimension,
-                Partition = pool ? TenantPoolRules.PartitionPrefix + parties[p].Partition : parties[p].Partition,
+                Dimension = pool ? EmailGuardDimension.Tenant : dimension,
+                Partition = pool ? TenantPoolRules.PartitionPrefix + partition
+                    : dimension == EmailGuardDimension.Tenant && partition is not null ? TenantPartition.Of(partition)
+                    : partition,
                 Delivered = entries[at].Count,
                 Bounces = entries[at + 1].Count,
                 TransientBounces = entries[at + 2].Count,

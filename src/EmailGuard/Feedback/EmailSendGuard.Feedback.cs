@@ -24,9 +24,13 @@ internal sealed partial class EmailSendGuard
     /// send counters were taken in the admission's own store call (<paramref name="sendCounts"/> of them), else the
     /// send is counted now. Those taken in the store call are given back when the decision is refunded: a refunded
     /// check (the provider refused the mail, the content inspector rejected it) or a cancelled reservation sent
-    /// nothing, and a send counted for it would dilute its parties' ratios for free.
+    /// nothing, and a send counted for it would dilute its parties' ratios for free. Every one of these counts for
+    /// <paramref name="pool"/>, the pool the check decided with, as the attribution its bounces come back by names it.
     /// </summary>
-    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts)
+    /// <param name="message">The admitted message.</param>
+    /// <param name="sendCounts">How many send counters the admission's store call took.</param>
+    /// <param name="pool">The tenant pool the check decided with, or null.</param>
+    private (EmailSendAttribution? Attribution, PendingAttribution Pending) AdmittedLazily(OutboundEmail message, int sendCounts, TenantPool? pool)
     {
         if (Sends is { } sends && sendCounts == 0)
         {
@@ -34,11 +38,11 @@ internal sealed partial class EmailSendGuard
             // as in the guard's own store call, without building the attribution: it stays lazy, and the call allocates nothing.
             string? sender = message.Sender is { } raw && _keys.Addresses.Get(raw) is { IsValid: true } address ? address.Address : null;
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            sends.CountSend(message, PoolOf(message.TenantId), sender, clientPartition, Deliveries(message));
+            sends.CountSend(message, pool?.Name, sender, clientPartition, Deliveries(message));
         }
 
         (ulong high, uint low) = NextSendId();
-        return (null, new PendingAttribution(this, message, high, low, sendCounts));
+        return (null, new PendingAttribution(this, message, high, low, sendCounts, pool));
     }
 
     /// <summary>
@@ -60,16 +64,13 @@ internal sealed partial class EmailSendGuard
         string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
         DateTimeOffset countedAt = decision.Acquisition.DecidedAt;
         long recipients = Deliveries(message);
-        string? pool = PoolOf(message.TenantId);
+        string? pool = PoolName(pending.PoolNumber);
         int count = sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: true);
         return count == pending.SendCounts ? count : sends.WriteSendCounts(message, pool, sender, clientPartition, recipients, into, countedAt, probes: false);
     }
 
-    /// <summary>
-    /// The name (lower case) of the tenant pool whose rules the tenant's mail counts against now, or null: its sends,
-    /// bounces and complaints count for the pool's ratio breaker too. Looked up only when pools are configured.
-    /// </summary>
-    private string? PoolOf(string? tenantId) => _pools.Any && tenantId is not null ? _pools.For(tenantId)?.Name : null;
+    /// <summary>The name (lower case) of the pool a decision keeps as <see cref="PendingAttribution.PoolNumber"/>, or null for none.</summary>
+    internal string? PoolName(int number) => number == 0 ? null : _pools.At(number - 1).Name;
 
     /// <summary>
     /// The mails the provider delivers for an admitted message, as the check counted them against the caps: one per
@@ -102,8 +103,11 @@ internal sealed partial class EmailSendGuard
         return Math.Max(1, deliveries);
     }
 
-    /// <summary>Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it.</summary>
-    internal EmailSendAttribution Attribute(OutboundEmail message, ulong idHigh, uint idLow)
+    /// <summary>
+    /// Who caused an admitted message, with its send id; the network grouped as the client IP dimension groups it, the
+    /// tenant pool as the check decided it (<paramref name="pool"/>), so the bounces count where the send did.
+    /// </summary>
+    internal EmailSendAttribution Attribute(OutboundEmail message, ulong idHigh, uint idLow, string? pool)
     {
         Span<byte> id = stackalloc byte[12];
         BinaryPrimitives.WriteUInt64LittleEndian(id, idHigh);
@@ -112,7 +116,7 @@ internal sealed partial class EmailSendGuard
         {
             SendId = Base64Url.EncodeToString(id),
             TenantId = message.TenantId,
-            TenantPool = PoolOf(message.TenantId),
+            TenantPool = pool,
             UserId = message.UserId,
             Sender = message.Sender is { } sender && _keys.Addresses.Get(sender) is { IsValid: true } address ? address.Address : null,
             Category = message.Category,

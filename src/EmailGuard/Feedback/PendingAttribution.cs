@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace EmailGuard;
 
 /// <summary>
@@ -12,13 +14,18 @@ internal readonly struct PendingAttribution
     private readonly ulong _idHigh;
     private readonly uint _idLow;
 
-    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow, int sendCounts)
+    // The send counts in the low byte (at most EmailGuardFeedback.MaxSendCounts), the pool's number above them: a
+    // decision stays within 256 bytes, which the JIT copies inline at every step that hands it on (RateLimitDecisionTests).
+    private readonly int _countsAndPool;
+
+    public PendingAttribution(EmailSendGuard guard, OutboundEmail message, ulong idHigh, uint idLow, int sendCounts, TenantPool? tenantPool)
     {
+        Debug.Assert(sendCounts is >= 0 and <= byte.MaxValue, "The send counts fit in a byte.");
         _guard = guard;
         _message = message;
         _idHigh = idHigh;
         _idLow = idLow;
-        SendCounts = sendCounts;
+        _countsAndPool = sendCounts | ((tenantPool is null ? 0 : tenantPool.Index + 1) << 8);
     }
 
     /// <summary>The admitted message, or null for a decision that has none.</summary>
@@ -29,8 +36,15 @@ internal readonly struct PendingAttribution
     /// whose mail the provider refused or the content inspector rejected, a cancelled reservation: nothing is sent)
     /// gives them back with the rest; 0 for an admission that took none (its send was counted on its own).
     /// </summary>
-    public int SendCounts { get; }
+    public int SendCounts => _countsAndPool & 0xFF;
+
+    /// <summary>
+    /// The tenant pool the check decided with, as its <see cref="TenantPool.Index"/> + 1, or 0 for none: the pool its send
+    /// was counted for, its refund gives back and its attribution names (<see cref="EmailSendGuard.PoolName"/>), so that a
+    /// later lookup (an invalidation, a full limit cache) cannot count one send in a pool and its bounces in another.
+    /// </summary>
+    public int PoolNumber => _countsAndPool >>> 8;
 
     /// <summary>The attribution, or null for a decision that has none (a peek, a denial).</summary>
-    public EmailSendAttribution? Build() => _guard?.Attribute(_message!, _idHigh, _idLow);
+    public EmailSendAttribution? Build() => _guard?.Attribute(_message!, _idHigh, _idLow, _guard.PoolName(PoolNumber));
 }

@@ -60,6 +60,7 @@ internal sealed partial class EmailSendGuard
         }
 
         int sendCounts = buffers.ExtraRequestCount;
+        TenantPool? pool = buffers.TenantPool;
         buffers.Return();
         if (operation == GuardOperation.Reserve)
         {
@@ -76,7 +77,7 @@ internal sealed partial class EmailSendGuard
             return Admitted(usage, decision, null, default);
         }
 
-        (EmailSendAttribution? attribution, PendingAttribution pending) = AdmittedLazily(message, sendCounts);
+        (EmailSendAttribution? attribution, PendingAttribution pending) = AdmittedLazily(message, sendCounts, pool);
         return Admitted(usage, decision, attribution, pending);
     }
 
@@ -97,8 +98,9 @@ internal sealed partial class EmailSendGuard
                 buffers.Return();
                 return new(StoreUnavailable(message, decision));
             case RateLimitStatus.AllowedUnguarded:
+                TenantPool? pool = buffers.TenantPool;
                 buffers.Return();
-                return new(Unguarded(message, commit));
+                return new(Unguarded(message, commit, pool));
         }
 
         GuardUsage usage = GuardUsage.Capture(buffers);
@@ -176,9 +178,12 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The rate-limit store is unavailable, and the failure mode is to admit unguarded.</summary>
-    private EmailSendDecision Unguarded(OutboundEmail message, bool commit)
+    /// <param name="message">The message.</param>
+    /// <param name="commit">Whether the check commits (not a peek).</param>
+    /// <param name="pool">The tenant pool the check decided with.</param>
+    private EmailSendDecision Unguarded(OutboundEmail message, bool commit, TenantPool? pool)
     {
-        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0) : default;
+        (EmailSendAttribution? attribution, PendingAttribution pending) = commit ? AdmittedLazily(message, sendCounts: 0, pool) : default;
         return new(EmailSendReason.AllowedUnguarded, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, _timeProvider.GetUtcNow(), default, default, attribution, pending);
     }
 

@@ -70,7 +70,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);
         _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
-        _pools = new TenantPoolRules(_options, _tenantLimits, _logger);
+        _pools = new TenantPoolRules(_options, _logger);
         _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare, _pools);
         _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider, _pools);
         _budget = new ProviderBudgetReader(_rules, _fairShare, store, timeProvider);
@@ -286,8 +286,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         // The tenant's rules and pool, from one provider answer; none looked up, a tenant has no rules and the default pool.
+        // An allowlisted tenant skips its rules and its pool's, but its pool is looked up all the same: its sends count
+        // in its pool's ratios, as its bounces come back and the provider rates them.
         TenantLimitAnswer tenantLimits = TenantLimitAnswer.None;
-        if (tenant is not null && (plan.Skip & EmailGuardDimension.Tenant) == 0 && (_rules.Tenant.Length != 0 || _tenantLimits.HasProvider))
+        if (tenant is not null && ((plan.Skip & EmailGuardDimension.Tenant) == 0 ? _rules.Tenant.Length != 0 || _tenantLimits.HasProvider : _pools.Any && _tenantLimits.HasProvider))
         {
             ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
@@ -359,9 +361,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
+            // The pool's probe is looked up when the check found the pool's limits cut, or did not look (an allowlisted tenant).
             buffers.ExtraRequestCount = sends.WriteSendCounts(
-                message, PoolOf(message.TenantId), sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
-                poolHeld: plan.PoolFactor < 1);
+                message, buffers.TenantPool?.Name, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
+                poolHeld: plan.PoolFactor < 1 || (plan.Skip & EmailGuardDimension.Tenant) != 0);
             count += buffers.ExtraRequestCount;
         }
 

@@ -211,6 +211,12 @@ internal sealed class GuardBuffers
     /// </summary>
     public int ExtraRequestCount { get; set; }
 
+    /// <summary>
+    /// The tenant pool the check decided with (<see cref="GuardPlanBuilder"/>), or null: the pool its sends, a refund's
+    /// give-back and its attribution count for in the ratios, whatever the limit cache says later.
+    /// </summary>
+    public TenantPool? TenantPool { get; set; }
+
     /// <summary>Makes room for <paramref name="count"/> requests, keeping the plan's requests and tags written so far.</summary>
     public void EnsureRequests(int count)
     {
@@ -263,6 +269,7 @@ internal sealed class GuardBuffers
         DeliveryCount = 0;
         RequestCount = 0;
         ExtraRequestCount = 0;
+        TenantPool = null;
         Budget = null!;
         if (Recipients.Length > MaxKeptLength)
         {

@@ -48,7 +48,8 @@ internal sealed class GuardPlanBuilder
         EmailGuardDimension skip = plan.Skip;
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = buffers.RecipientCount;
-        RateLimitRule[] tenantRules = SendGuardRules.Reduce(tenantLimits.RulesOr(_rules.Tenant), plan.TenantFactor);
+        // An allowlisted tenant may come with its answer (for its pool's ratios, below); its rules still do not apply.
+        RateLimitRule[] tenantRules = SendGuardRules.Reduce(Use(tenantLimits.RulesOr(_rules.Tenant), EmailGuardDimension.Tenant, skip, true), plan.TenantFactor);
         RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
         RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
         RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
@@ -57,8 +58,17 @@ internal sealed class GuardPlanBuilder
             ? SendGuardRules.Reduce(Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
             : [];
         RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
-        // The tenant's pool: skipped with the tenant's own rules, never reduced by the tenant's flag (others share it), only by the pool's own.
-        TenantPool? pool = _pools is not null && message.TenantId is not null && (skip & EmailGuardDimension.Tenant) == 0 ? _pools.For(tenantLimits) : null;
+        // The tenant's pool, from the answer that gave its rules: the one pool the check's sends count for in the ratios
+        // (every path reads it from the buffers, never from the limit cache again), an allowlisted tenant's too, as the
+        // provider delivers its mail. Its rules are skipped with the tenant's own, never reduced by the tenant's flag
+        // (others share it), only by the pool's own.
+        TenantPool? pool = _pools is not null && message.TenantId is not null ? _pools.For(tenantLimits) : null;
+        buffers.TenantPool = pool;
+        if ((skip & EmailGuardDimension.Tenant) != 0)
+        {
+            pool = null;
+        }
+
         int poolRules = pool?.Rules.Length ?? 0;
         RateLimitRule[] recipientRules = _rules.Recipient;
         RateLimitRule[] domainRules = _rules.RecipientDomain;

@@ -62,7 +62,7 @@ internal sealed partial class TenantLimitCache
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     // The last answer of every tenant the provider answered for, read for its fair-share weight (NaN: it gave no weight)
-    // and pool by those that do not look the tenant's rules up; written before the lookup completes, so a completed
+    // by those that do not look the tenant's rules up; written before the lookup completes, so a completed
     // lookup's answer is here. Each answer is its own object, so a sweep removes only the one it saw, never one a newer
     // lookup wrote.
     private readonly ConcurrentDictionary<string, TenantLimitAnswer> _answers = new(StringComparer.Ordinal);
@@ -186,23 +186,6 @@ internal sealed partial class TenantLimitCache
         }
 
         weight = null;
-        return false;
-    }
-
-    /// <summary>
-    /// The tenant's <see cref="TenantLimits.Pool"/> from the provider's last answer: false when the provider has not
-    /// answered for it yet, or answered with no limits (null), so the default pool applies; true with a null
-    /// <paramref name="pool"/> when its limits name no pool.
-    /// </summary>
-    public bool TryGetPool(string tenantId, out string? pool)
-    {
-        if (_answers.TryGetValue(tenantId, out TenantLimitAnswer? answer) && answer.HasLimits)
-        {
-            pool = answer.Pool;
-            return true;
-        }
-
-        pool = null;
         return false;
     }
 

@@ -27,14 +27,13 @@ internal sealed partial class TenantPoolRules
     internal const int MaxWarnedPools = 1_000;
 
     private readonly Dictionary<string, TenantPool> _pools;
+    private readonly List<TenantPool> _byIndex = [];
     private readonly TenantPool? _defaultPool;
-    private readonly TenantLimitCache _tenantLimits;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, byte> _warned = new(StringComparer.OrdinalIgnoreCase);
 
-    public TenantPoolRules(SendGuardOptions options, TenantLimitCache tenantLimits, ILogger? logger = null)
+    public TenantPoolRules(SendGuardOptions options, ILogger? logger = null)
     {
-        _tenantLimits = tenantLimits;
         _logger = logger ?? NullLogger.Instance;
         _pools = new Dictionary<string, TenantPool>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.TenantPools)
@@ -42,11 +41,13 @@ internal sealed partial class TenantPoolRules
             RateLimitRule[] rules = SendGuardRules.Compile(pair.Value);
             if (rules.Length != 0)
             {
-                _pools[pair.Key] = new TenantPool(rules, PartitionKeys.ForId(PartitionKeys.TenantPoolPrefix, pair.Key.ToLowerInvariant()), PartitionPrefix + pair.Key);
+                TenantPool pool = new(rules, PartitionKeys.ForId(PartitionKeys.TenantPoolPrefix, pair.Key.ToLowerInvariant()), PartitionPrefix + pair.Key) { Index = _byIndex.Count };
+                _pools[pair.Key] = pool;
+                _byIndex.Add(pool);
             }
         }
 
-        _defaultPool = options.DefaultTenantPool is { } name && _pools.TryGetValue(name, out TenantPool? pool) ? pool : null;
+        _defaultPool = options.DefaultTenantPool is { } name && _pools.TryGetValue(name, out TenantPool? named) ? named : null;
     }
 
     /// <summary>Whether any pool has rules: without one, a check never looks a tenant's pool up.</summary>
@@ -55,11 +56,8 @@ internal sealed partial class TenantPoolRules
     /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
     public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
 
-    /// <summary>
-    /// The pool of <paramref name="tenantId"/> from the provider's last answer, for a caller that did not look the
-    /// tenant's rules up (a check reads it from its own answer: <see cref="For(TenantLimitAnswer)"/>).
-    /// </summary>
-    public TenantPool? For(string tenantId) => _tenantLimits.TryGetPool(tenantId, out string? name) ? Named(name) : _defaultPool;
+    /// <summary>The configured pool at <paramref name="index"/> (<see cref="TenantPool.Index"/>).</summary>
+    public TenantPool At(int index) => _byIndex[index];
 
     /// <summary>
     /// The configured pool an operator names (<see cref="EmailGuardStatusQuery.TenantPool"/>), trimmed and in any case,

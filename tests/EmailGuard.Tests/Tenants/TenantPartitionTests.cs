@@ -22,6 +22,18 @@ public sealed class TenantPartitionTests
     public void Of_ShowsAnIdThatReadsAsAPool_WithTenantBeforeIt(string tenantId, string partition)
         => TenantPartition.Of(tenantId).Should().Be(partition);
 
+    [Theory]
+    [InlineData("acme")]
+    [InlineData("tenant:42")]
+    [InlineData("tenant:")]
+    [InlineData("pool:trial")]
+    [InlineData("POOL:trial")]
+    [InlineData("tenant:pool:trial")]
+    [InlineData("Tenant:TENANT:pool:")]
+    [InlineData("")]
+    public void IdOf_IsTheInverseOfOf(string tenantId)
+        => TenantPartition.IdOf(TenantPartition.Of(tenantId)).Should().Be(tenantId);
+
     [Fact]
     public void Of_NoTwoIds_AndNoIdAndPool_ShowTheSamePartition()
     {
