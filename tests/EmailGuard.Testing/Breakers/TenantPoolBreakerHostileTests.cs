@@ -1,0 +1,308 @@
+using System.Globalization;
+using EmailGuard;
+using EmailGuard.Testing.Guard;
+using FluentAssertions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Xunit;
+
+namespace EmailGuard.Testing.Breakers;
+
+/// <summary>
+/// The tenant pool's ratio breaker under attack, on every store: a rogue paid to send from 200 trial tenants in one pool
+/// tries to keep its bounces out of the pool's ratio, to escape the pool's trip, or to get a pool or tenant it is not
+/// in stopped; and bursts of bounces and sends spread over two app instances (one and the same instance on a store
+/// that is not shared) trip the pool once and admit its half-open probe exactly up to the reduced cap.
+/// </summary>
+public abstract class TenantPoolBreakerHostileTests
+{
+    /// <summary>A Monday, 10:05 UTC.</summary>
+    protected static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
+
+    private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
+    private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
+    private readonly List<EmailRatioBreakerArguments> _trips = [];
+    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
+    private readonly List<IServiceProvider> _instances = [];
+
+    /// <summary>The clock every instance reads.</summary>
+    protected FakeTimeProvider Time { get; } = new(Start);
+
+    /// <summary>
+    /// Builds one app instance over the store under test: <paramref name="configure"/> on its services, then
+    /// <c>AddEmailGuard()</c>, the store, and <c>AddSendGuard(guard)</c>; each instance with its own connection.
+    /// </summary>
+    /// <param name="index">0 or 1: the two instances.</param>
+    /// <param name="configure">The services every instance shares.</param>
+    /// <param name="guard">The send guard's options.</param>
+    /// <returns>The instance's services.</returns>
+    protected abstract IServiceProvider CreateInstance(int index, Action<IServiceCollection> configure, Action<SendGuardOptions> guard);
+
+    private List<EmailRatioBreakerArguments> PoolTrips
+    {
+        get
+        {
+            lock (_trips)
+            {
+                return [.. _trips.Where(t => t.TenantPool is not null)];
+            }
+        }
+    }
+
+    [Fact]
+    public async Task BurstOfBouncesOverTwoInstances_PoolTripsExactlyOnce_HalfOpenProbeAdmittedExactlyUpToTheReducedCap()
+    {
+        // Arrange: 1,000 trial sends; 30 bounces (3 %: over the 2 % reduce line, under the 4 % suspend line).
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(a);
+
+        // Act: the provider posts the 30 bounces at once and the balancer spreads them over both instances.
+        await Task.WhenAll(trial.Take(30).Select((mail, i) => Task.Run(() => BounceAsync(i % 2 == 0 ? a : b, mail))));
+        await RefreshAsync(a);
+        await RefreshAsync(b);
+        IReadOnlyList<EmailGuardFlag> tripped = await a.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "trial");
+
+        // The trip ends; half-open, the pool's 5,000 an hour are cut to 500: 600 checks of its tenants race over both instances.
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(a);
+        await RefreshAsync(b);
+        EmailSendDecision[] probe = await Task.WhenAll(Enumerable.Range(0, 600).Select(i => Task.Run(
+            () => CheckAsync(i % 2 == 0 ? a : b, Tenant(i % 200), "probe" + i.ToString(CultureInfo.InvariantCulture)))));
+        await AdvanceAsync(HalfOpenFor);
+
+        // Assert: one trip, whichever instance judged each bounce; one flag of it (and its half-open phase).
+        PoolTrips.Select(t => (t.TenantPool, t.Action, t.Level)).Should().Equal([("trial", EmailRatioBreakerAction.Reduced, 1)]);
+        tripped.Select(f => (f.Reason, f.Suspend)).Should().BeEquivalentTo(
+            [(EmailGuardFlagReasons.HighBounceRate, false), (EmailGuardFlagReasons.HighBounceRateHalfOpen, false)]);
+
+        // The probe: exactly the reduced cap admitted, the rest denied by the pool, each admitted send counted once in it.
+        probe.Count(d => d.IsAllowed).Should().Be(500);
+        probe.Where(d => !d.IsAllowed).Should().OnlyContain(d => d.Reason == EmailSendReason.LimitExceeded && d.Partition == "pool:trial");
+        lock (_recoveries)
+        {
+            _recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
+                new { TenantPool = "trial", ProbeSends = 500L, ProbeFailures = 0L, Level = 1 }, o => o.ExcludingMissingMembers());
+        }
+    }
+
+    [Fact]
+    public async Task TenantWhoseIdReadsAsThePoolsPartition_Bounces_TrippedAsItself_PoolAndItsTenantsUntouched()
+    {
+        // Arrange: a rogue tenant named "pool:trial", in no pool, sends 100 mails; the trial tenants send 1,000.
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        await SendTrialAsync(a);
+        List<EmailSendAttribution> rogue = [];
+        for (int i = 0; i < 100; i++)
+        {
+            EmailSendDecision decision = await CheckAsync(a, "pool:trial", "r" + i.ToString(CultureInfo.InvariantCulture));
+            decision.IsAllowed.Should().BeTrue();
+            decision.Attribution!.TenantPool.Should().BeNull();
+            rogue.Add(decision.Attribution);
+        }
+
+        // Act: 40 % of its mail bounces.
+        foreach (EmailSendAttribution mail in rogue.Take(40))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        await RefreshAsync(a);
+
+        // Assert: the rogue tenant is suspended as a tenant; the trial pool is neither flagged nor judged over its bounces.
+        IEmailGuardFlags flags = a.GetRequiredService<IEmailGuardFlags>();
+        PoolTrips.Should().BeEmpty();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "trial")).Should().BeEmpty();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "pool:trial")).Should().Contain(f => f.Suspend);
+        (await CheckAsync(a, "pool:trial", "after")).Reason.Should().Be(EmailSendReason.Suspended);
+        (await CheckAsync(a, "trial-3", "after")).IsAllowed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task RefundedChecks_GiveTheirSendsBackToThePool_SoTheyCannotDiluteItsRatio()
+    {
+        // Arrange: the rogue checks 1,000 mails from its trial tenants and has 950 of them refunded (never sent).
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        IEmailSendGuard guard = a.GetRequiredService<IEmailSendGuard>();
+        List<EmailSendAttribution> sent = [];
+        for (int i = 0; i < 1_000; i++)
+        {
+            EmailSendDecision decision = await CheckAsync(a, Tenant(i % 200), "d" + i.ToString(CultureInfo.InvariantCulture));
+            decision.IsAllowed.Should().BeTrue();
+            if (i < 950)
+            {
+                (await guard.RefundAsync(decision)).Should().BeTrue();
+            }
+            else
+            {
+                sent.Add(decision.Attribution!);
+            }
+        }
+
+        // Act: 5 of the 50 mails sent bounce (10 %).
+        foreach (EmailSendAttribution mail in sent.Take(5))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        // Assert: the pool counts the 50 sent, not the 1,000 checked, so 5 bounces are 10 % and suspend it.
+        EmailPartyRatioStatus pool = (await a.GetRequiredService<IEmailSendGuard>().GetStatusAsync(new EmailGuardStatusQuery { TenantId = "trial-0" })).Ratios[^1];
+        (pool.Counts.Partition, pool.Counts.Sends, pool.Counts.Bounces).Should().Be(("pool:trial", 50L, 5L));
+        PoolTrips.Select(t => t.Action).Should().Contain(EmailRatioBreakerAction.Suspended);
+    }
+
+    [Fact]
+    public async Task AllowlistedTenantOfASuspendedPool_IsNotHeldByThePool_ButAnotherTenantIsAndItsOwnSuspensionHoldsIt()
+    {
+        // Arrange: the trial pool suspended by its tenants' bounces (40 in 1,000); the operator allowlisted trial-5.
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(a);
+        foreach (EmailSendAttribution mail in trial.Take(40))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        await a.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Tenant, "trial-5", "the operator's demo tenant");
+        await RefreshAsync(a);
+
+        // Act
+        EmailSendDecision allowlisted = await CheckAsync(a, "trial-5", "allowlisted");
+        EmailSendDecision other = await CheckAsync(a, "trial-6", "other");
+        await a.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.Tenant, "trial-5", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        await RefreshAsync(a);
+        EmailSendDecision allowlistedFlagged = await CheckAsync(a, "trial-5", "allowlisted-flagged");
+
+        // Assert: the chosen trade-off (docs/deliverability.md): the allowlist skips the tenant's rules and with them its
+        // pool's (cap and flags alike); the tenant's own suspension still holds it.
+        PoolTrips.Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended);
+        allowlisted.IsAllowed.Should().BeTrue();
+        allowlisted.Usage.ToArray().Should().NotContain(u => u.Partition == "pool:trial");
+        other.Reason.Should().Be(EmailSendReason.Suspended);
+        allowlistedFlagged.Reason.Should().Be(EmailSendReason.Suspended);
+    }
+
+    [Fact]
+    public async Task BouncesTaggedWithThePoolInAnotherCase_CountForThePool()
+    {
+        // Arrange: 1,000 trial sends; the bounces' echoed tags name the pool as "TRIAL".
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(a);
+
+        // Act
+        foreach (EmailSendAttribution mail in trial.Take(20))
+        {
+            await BounceAsync(b, new EmailSendAttribution { SendId = mail.SendId, TenantId = mail.TenantId, TenantPool = "TRIAL" });
+        }
+
+        // Assert: one pool, whatever the case: 20 in 1,000 reduces it.
+        PoolTrips.Select(t => (t.TenantPool, t.Action)).Should().Equal([("trial", EmailRatioBreakerAction.Reduced)]);
+    }
+
+    private static string Tenant(int i) => "trial-" + i.ToString(CultureInfo.InvariantCulture);
+
+    private (IServiceProvider A, IServiceProvider B) Instances()
+    {
+        CountingTenantLimitProvider provider = new(t => t.StartsWith("trial-", StringComparison.Ordinal)
+            ? new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)], Pool = "trial" }
+            : new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)] });
+        void Configure(IServiceCollection services)
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton<ITenantLimitProvider>(provider);
+            services.Configure<EmailRatioBreakerOptions>(o =>
+            {
+                o.TripFor = TripFor;
+                o.HalfOpenFor = HalfOpenFor;
+                o.HalfOpenMinimumSends = 50;
+                o.NetworkBouncesToBan = 0;
+                o.OnTripped = args =>
+                {
+                    lock (_trips)
+                    {
+                        _trips.Add(args);
+                    }
+
+                    return ValueTask.CompletedTask;
+                };
+                o.OnRecovered = args =>
+                {
+                    lock (_recoveries)
+                    {
+                        _recoveries.Add(args);
+                    }
+
+                    return ValueTask.CompletedTask;
+                };
+            });
+        }
+
+        static void Guard(SendGuardOptions o)
+        {
+            o.StateRefreshInterval = TimeSpan.FromHours(1);
+            o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(5_000));
+        }
+
+        IServiceProvider a = CreateInstance(0, Configure, Guard);
+        IServiceProvider b = CreateInstance(1, Configure, Guard);
+        _instances.Add(a);
+        if (!ReferenceEquals(a, b))
+        {
+            _instances.Add(b);
+        }
+
+        return (a, b);
+    }
+
+    /// <summary>5 mails for each of 200 trial tenants, all admitted; returns their attributions.</summary>
+    private static async Task<List<EmailSendAttribution>> SendTrialAsync(IServiceProvider instance)
+    {
+        List<EmailSendAttribution> attributions = [];
+        for (int m = 0; m < 5; m++)
+        {
+            for (int t = 0; t < 200; t++)
+            {
+                EmailSendDecision decision = await CheckAsync(instance, Tenant(t), string.Create(CultureInfo.InvariantCulture, $"t{t}m{m}"));
+                decision.IsAllowed.Should().BeTrue($"{decision.Reason} {decision.Partition}");
+                attributions.Add(decision.Attribution!);
+            }
+        }
+
+        return attributions;
+    }
+
+    private static async Task<EmailSendDecision> CheckAsync(IServiceProvider instance, string tenant, string local)
+        => await instance.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [local + "@example.com"], TenantId = tenant });
+
+    private static async Task BounceAsync(IServiceProvider instance, EmailSendAttribution mail)
+    {
+        EmailFeedbackResult result = await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "bounce-" + mail.SendId,
+            Recipient = "bounced-" + mail.SendId + "@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = mail,
+        });
+        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+    }
+
+    private static Task RefreshAsync(IServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
+
+    /// <summary>Moves the clock once no state refresh is in flight, then waits for the breakers' timers.</summary>
+    private async Task AdvanceAsync(TimeSpan by)
+    {
+        foreach (IServiceProvider instance in _instances)
+        {
+            if (instance.GetRequiredService<GuardStateCache>().Refreshing is { } refreshing)
+            {
+                await refreshing;
+            }
+        }
+
+        Time.Advance(by);
+        foreach (IServiceProvider instance in _instances)
+        {
+            await instance.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
+        }
+    }
+}
