@@ -39,11 +39,12 @@ internal sealed partial class RatioBreaker
     private readonly EmailGuardMetrics? _metrics;
     private readonly GuardStateCache? _state;
     private readonly RateLimitRule? _probeRule;
+    private readonly IReadOnlySet<string>? _pools;
     private readonly ConcurrentDictionary<(EmailGuardDimension Dimension, string? Partition, bool Complaint), (EmailRatioBreakerAction Action, DateTimeOffset At)> _warned = new();
 
     public RatioBreaker(
         EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
-        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null)
+        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null, IReadOnlySet<string>? pools = null)
     {
         _feedback = feedback;
         _options = options;
@@ -53,6 +54,7 @@ internal sealed partial class RatioBreaker
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
         _state = state;
+        _pools = pools;
         if (options.HalfOpenFor > TimeSpan.Zero)
         {
             TimeSpan window = options.HalfOpenFor * 2;
@@ -91,7 +93,13 @@ internal sealed partial class RatioBreaker
                 EmailFeedbackCounts party = counts[i];
                 if (parties[i].Dimension == FeedbackKeys.TenantPool)
                 {
-                    // A tenant pool reads as the tenant partition pool:<name>; its flags name the pool itself.
+                    // A tenant pool reads as the tenant partition pool:<name>; its flags name the pool itself. Only a
+                    // configured pool is judged (RatioBreaker.Pools.cs): a trip of any other would hold no one.
+                    if (!Judges(parties[i].Partition))
+                    {
+                        continue;
+                    }
+
                     await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                     continue;
                 }

@@ -197,6 +197,45 @@ public abstract class TenantPoolBreakerHostileTests
         PoolTrips.Select(t => (t.TenantPool, t.Action)).Should().Equal([("trial", EmailRatioBreakerAction.Reduced)]);
     }
 
+    [Fact]
+    public async Task BouncesTaggedWithAPoolThatIsNotConfigured_TripNoPool()
+    {
+        // Arrange: tags naming a pool the app has no rules for ("ghost", or the trial pool padded with spaces): 100
+        // deliveries and 10 bounces each, as a customer who could write the tags the provider echoes would post them.
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        IEmailGuardFeedback feedback = b.GetRequiredService<IEmailGuardFeedback>();
+        foreach (string pool in (string[])["ghost", " trial "])
+        {
+            List<EmailSendAttribution> mails = [];
+            for (int i = 0; i < 100; i++)
+            {
+                string id = pool.Trim() + i.ToString(CultureInfo.InvariantCulture);
+                EmailSendAttribution tags = new() { SendId = id, TenantId = "trial-1", TenantPool = pool };
+                mails.Add(tags);
+                (await feedback.RecordAsync(new EmailFeedbackEvent
+                {
+                    Provider = "ses",
+                    ProviderEventId = "delivered-" + id,
+                    Recipient = id + "@example.com",
+                    Kind = EmailFeedbackKind.Delivered,
+                    Attribution = tags,
+                })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+            }
+
+            foreach (EmailSendAttribution mail in mails.Take(10))
+            {
+                await BounceAsync(b, mail);
+            }
+        }
+
+        // Assert: no pool of that name holds anyone, so none is flagged, paged or logged as tripped.
+        PoolTrips.Should().BeEmpty();
+        IEmailGuardFlags flags = a.GetRequiredService<IEmailGuardFlags>();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "ghost")).Should().BeEmpty();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, " trial ")).Should().BeEmpty();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "trial")).Should().BeEmpty();
+    }
+
     private static string Tenant(int i) => "trial-" + i.ToString(CultureInfo.InvariantCulture);
 
     private (IServiceProvider A, IServiceProvider B) Instances()
