@@ -181,6 +181,47 @@ public abstract class TenantPoolBreakerHostileTests
     }
 
     [Fact]
+    public async Task AllowlistedTenantOfAHalfOpenPool_ItsBouncesCountInTheProbe_SoDoItsSends()
+    {
+        // Arrange: the trial pool suspended by its tenants' bounces; the operator allowlisted trial-5; the trip ends.
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(a);
+        foreach (EmailSendAttribution mail in trial.Take(40))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        await a.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.Tenant, "trial-5", "the operator's demo tenant");
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(a);
+
+        // Act: half-open, the other tenants send 100 clean mails, trial-5 sends 100 of which 3 bounce (1.5 % of 200).
+        List<EmailSendAttribution> allowlisted = [];
+        for (int i = 0; i < 100; i++)
+        {
+            (await CheckAsync(a, Tenant(10 + (i % 100)), "clean" + i.ToString(CultureInfo.InvariantCulture))).IsAllowed.Should().BeTrue();
+            EmailSendDecision own = await CheckAsync(a, "trial-5", "own" + i.ToString(CultureInfo.InvariantCulture));
+            own.IsAllowed.Should().BeTrue();
+            allowlisted.Add(own.Attribution!);
+        }
+
+        foreach (EmailSendAttribution mail in allowlisted.Take(3))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        await AdvanceAsync(HalfOpenFor);
+
+        // Assert: the probe judged the 3 bounces over the 200 mails they came from, under the 2 % line: recovered, no trip again.
+        PoolTrips.Should().HaveCount(2, "the reduced and suspended trips of the 40 bounces, and no trip again");
+        lock (_recoveries)
+        {
+            _recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
+                new { TenantPool = "trial", ProbeSends = 200L, ProbeFailures = 3L }, o => o.ExcludingMissingMembers());
+        }
+    }
+
+    [Fact]
     public async Task BouncesTaggedWithThePoolInAnotherCase_CountForThePool()
     {
         // Arrange: 1,000 trial sends; the bounces' echoed tags name the pool as "TRIAL".
