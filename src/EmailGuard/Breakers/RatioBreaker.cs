@@ -232,7 +232,10 @@ internal sealed partial class RatioBreaker
             }
         }
 
-        int level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
+        // A reduced trip that worsens keeps its own level, as its flag says: the memory is written after the flags, so an
+        // instance that read the trip a probe's failure had just raised (level 2) could still read the memory of the
+        // trip before it (level 1), and suspend the party at level 1: the escalation lost, the next trip a level short.
+        int level = trip is not null ? LevelOf(trip) ?? Math.Max(1, remembered.Value) : remembered.Value + 1;
 
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
         // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was

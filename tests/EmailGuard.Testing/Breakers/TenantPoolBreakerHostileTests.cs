@@ -86,6 +86,44 @@ public abstract class TenantPoolBreakerHostileTests
     }
 
     [Fact]
+    public async Task HalfOpenPool_BurstOfProbeBouncesOverTwoInstances_TripsAgainExactlyOnce_OneLevelHigher()
+    {
+        // Arrange: the pool reduced (30 bounces in 1,000); the trip ends; half-open, its tenants send a probe of 100.
+        (IServiceProvider a, IServiceProvider b) = Instances();
+        List<EmailSendAttribution> trial = await SendTrialAsync(a);
+        foreach (EmailSendAttribution mail in trial.Take(30))
+        {
+            await BounceAsync(b, mail);
+        }
+
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(a);
+        await RefreshAsync(b);
+        List<EmailSendAttribution> probe = [];
+        for (int i = 0; i < 100; i++)
+        {
+            EmailSendDecision decision = await CheckAsync(i % 2 == 0 ? a : b, Tenant(i), "probe" + i.ToString(CultureInfo.InvariantCulture));
+            decision.IsAllowed.Should().BeTrue();
+            probe.Add(decision.Attribution!);
+        }
+
+        // Act: 20 of the probe's mails bounce at once, spread over both instances.
+        await Task.WhenAll(probe.Take(20).Select((mail, i) => Task.Run(() => BounceAsync(i % 2 == 0 ? a : b, mail))));
+        await AdvanceAsync(HalfOpenFor);
+
+        // Assert: the probe failed once: one trip again, at level 2, whichever instances judged its bounces (reduced, maybe
+        // worsened to a suspension as the same trip, or suspended at once), never a trip at the level before it.
+        List<EmailRatioBreakerArguments> trips = PoolTrips;
+        trips.Select(t => (t.Action, t.Level)).First().Should().Be((EmailRatioBreakerAction.Reduced, 1));
+        trips.Skip(1).Select(t => t.Level).Should().NotBeEmpty().And.OnlyContain(level => level == 2);
+        trips.Select(t => (t.Action, t.Level)).Should().OnlyHaveUniqueItems();
+        lock (_recoveries)
+        {
+            _recoveries.Should().NotContain(r => r.TenantPool != null);
+        }
+    }
+
+    [Fact]
     public async Task TenantWhoseIdReadsAsThePoolsPartition_Bounces_TrippedAsItself_PoolAndItsTenantsUntouched()
     {
         // Arrange: a rogue tenant named "pool:trial", in no pool, sends 100 mails; the trial tenants send 1,000.
