@@ -14,7 +14,7 @@ namespace EmailGuard.Testing.Breakers;
 /// in stopped; and bursts of bounces and sends spread over two app instances (one and the same instance on a store
 /// that is not shared) trip the pool once and admit its half-open probe exactly up to the reduced cap.
 /// </summary>
-public abstract class TenantPoolBreakerHostileTests
+public abstract partial class TenantPoolBreakerHostileTests
 {
     /// <summary>A Monday, 10:05 UTC.</summary>
     protected static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
@@ -37,17 +37,6 @@ public abstract class TenantPoolBreakerHostileTests
     /// <param name="guard">The send guard's options.</param>
     /// <returns>The instance's services.</returns>
     protected abstract IServiceProvider CreateInstance(int index, Action<IServiceCollection> configure, Action<SendGuardOptions> guard);
-
-    private List<EmailRatioBreakerArguments> PoolTrips
-    {
-        get
-        {
-            lock (_trips)
-            {
-                return [.. _trips.Where(t => t.TenantPool is not null)];
-            }
-        }
-    }
 
     [Fact]
     public async Task BurstOfBouncesOverTwoInstances_PoolTripsExactlyOnce_HalfOpenProbeAdmittedExactlyUpToTheReducedCap()
@@ -313,114 +302,5 @@ public abstract class TenantPoolBreakerHostileTests
         (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "ghost")).Should().BeEmpty();
         (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, " trial ")).Should().BeEmpty();
         (await flags.GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "trial")).Should().BeEmpty();
-    }
-
-    private static string Tenant(int i) => "trial-" + i.ToString(CultureInfo.InvariantCulture);
-
-    private (IServiceProvider A, IServiceProvider B) Instances()
-    {
-        CountingTenantLimitProvider provider = new(t => t.StartsWith("trial-", StringComparison.Ordinal)
-            ? new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)], Pool = "trial" }
-            : new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)] });
-        void Configure(IServiceCollection services)
-        {
-            services.AddSingleton<TimeProvider>(Time);
-            services.AddSingleton<ITenantLimitProvider>(provider);
-            services.Configure<EmailRatioBreakerOptions>(o =>
-            {
-                o.TripFor = TripFor;
-                o.HalfOpenFor = HalfOpenFor;
-                o.HalfOpenMinimumSends = 50;
-                o.NetworkBouncesToBan = 0;
-                o.OnTripped = args =>
-                {
-                    lock (_trips)
-                    {
-                        _trips.Add(args);
-                    }
-
-                    return ValueTask.CompletedTask;
-                };
-                o.OnRecovered = args =>
-                {
-                    lock (_recoveries)
-                    {
-                        _recoveries.Add(args);
-                    }
-
-                    return ValueTask.CompletedTask;
-                };
-            });
-        }
-
-        static void Guard(SendGuardOptions o)
-        {
-            o.StateRefreshInterval = TimeSpan.FromHours(1);
-            o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(5_000));
-        }
-
-        IServiceProvider a = CreateInstance(0, Configure, Guard);
-        IServiceProvider b = CreateInstance(1, Configure, Guard);
-        _instances.Add(a);
-        if (!ReferenceEquals(a, b))
-        {
-            _instances.Add(b);
-        }
-
-        return (a, b);
-    }
-
-    /// <summary>5 mails for each of 200 trial tenants, all admitted; returns their attributions.</summary>
-    private static async Task<List<EmailSendAttribution>> SendTrialAsync(IServiceProvider instance)
-    {
-        List<EmailSendAttribution> attributions = [];
-        for (int m = 0; m < 5; m++)
-        {
-            for (int t = 0; t < 200; t++)
-            {
-                EmailSendDecision decision = await CheckAsync(instance, Tenant(t), string.Create(CultureInfo.InvariantCulture, $"t{t}m{m}"));
-                decision.IsAllowed.Should().BeTrue($"{decision.Reason} {decision.Partition}");
-                attributions.Add(decision.Attribution!);
-            }
-        }
-
-        return attributions;
-    }
-
-    private static async Task<EmailSendDecision> CheckAsync(IServiceProvider instance, string tenant, string local)
-        => await instance.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [local + "@example.com"], TenantId = tenant });
-
-    private static async Task BounceAsync(IServiceProvider instance, EmailSendAttribution mail)
-    {
-        EmailFeedbackResult result = await instance.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-        {
-            Provider = "ses",
-            ProviderEventId = "bounce-" + mail.SendId,
-            Recipient = "bounced-" + mail.SendId + "@example.com",
-            Kind = EmailFeedbackKind.Bounced,
-            BounceType = EmailBounceType.Permanent,
-            Attribution = mail,
-        });
-        result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
-    }
-
-    private static Task RefreshAsync(IServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
-
-    /// <summary>Moves the clock once no state refresh is in flight, then waits for the breakers' timers.</summary>
-    private async Task AdvanceAsync(TimeSpan by)
-    {
-        foreach (IServiceProvider instance in _instances)
-        {
-            if (instance.GetRequiredService<GuardStateCache>().Refreshing is { } refreshing)
-            {
-                await refreshing;
-            }
-        }
-
-        Time.Advance(by);
-        foreach (IServiceProvider instance in _instances)
-        {
-            await instance.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
-        }
     }
 }
