@@ -29,6 +29,13 @@ internal sealed partial class RatioBreaker
             ? EmailGuardFlagReasons.ComplaintRateHalfOpen
             : EmailGuardFlagReasons.HighBounceRateHalfOpen;
 
+    /// <summary>The level a trip's flag was written with (<see cref="TripAsync"/>), or null when it has none (an operator's flag).</summary>
+    private static int? LevelOf(EmailGuardFlag flag)
+        => flag.Metadata is { } metadata && metadata.TryGetValue(LevelMetadata, out string? text)
+           && int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int level)
+            ? Math.Clamp(level, 1, 1_000)
+            : null;
+
     /// <summary>The active flag of <paramref name="reason"/>, if any.</summary>
     internal static EmailGuardFlag? FindFlag(IEnumerable<EmailGuardFlag> active, string reason)
     {

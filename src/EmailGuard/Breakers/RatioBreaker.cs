@@ -39,11 +39,12 @@ internal sealed partial class RatioBreaker
     private readonly EmailGuardMetrics? _metrics;
     private readonly GuardStateCache? _state;
     private readonly RateLimitRule? _probeRule;
+    private readonly IReadOnlySet<string>? _pools;
     private readonly ConcurrentDictionary<(EmailGuardDimension Dimension, string? Partition, bool Complaint), (EmailRatioBreakerAction Action, DateTimeOffset At)> _warned = new();
 
     public RatioBreaker(
         EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
-        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null)
+        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null, IReadOnlySet<string>? pools = null)
     {
         _feedback = feedback;
         _options = options;
@@ -53,6 +54,7 @@ internal sealed partial class RatioBreaker
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
         _state = state;
+        _pools = pools;
         if (options.HalfOpenFor > TimeSpan.Zero)
         {
             TimeSpan window = options.HalfOpenFor * 2;
@@ -91,7 +93,13 @@ internal sealed partial class RatioBreaker
                 EmailFeedbackCounts party = counts[i];
                 if (parties[i].Dimension == FeedbackKeys.TenantPool)
                 {
-                    // A tenant pool reads as the tenant partition pool:<name>; its flags name the pool itself.
+                    // A tenant pool reads as the tenant partition pool:<name>; its flags name the pool itself. Only a
+                    // configured pool is judged (RatioBreaker.Pools.cs): a trip of any other would hold no one.
+                    if (!Judges(parties[i].Partition))
+                    {
+                        continue;
+                    }
+
                     await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                     continue;
                 }
@@ -225,7 +233,10 @@ internal sealed partial class RatioBreaker
             }
         }
 
-        int level = trip is not null ? Math.Max(1, remembered.Value) : remembered.Value + 1;
+        // A reduced trip that worsens keeps its own level, as its flag says: the memory is written after the flags, so an
+        // instance that read the trip a probe's failure had just raised (level 2) could still read the memory of the
+        // trip before it (level 1), and suspend the party at level 1: the escalation lost, the next trip a level short.
+        int level = trip is not null ? LevelOf(trip) ?? Math.Max(1, remembered.Value) : remembered.Value + 1;
 
         // A provider posts a burst of bounces and the balancer spreads it over the instances, which judge the party at
         // the same time: each found it over the line before any had flagged it, and each tripped it, so every trip was

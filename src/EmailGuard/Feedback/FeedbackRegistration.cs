@@ -50,7 +50,8 @@ internal static class FeedbackRegistration
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
-            sp.GetService<GuardStateCache>());
+            sp.GetService<GuardStateCache>(),
+            RatioBreaker.ConfiguredPools(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value));
         feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }

@@ -361,7 +361,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             // never deny the message, and a reservation counts them at its decision's time whatever time it reserves.
             buffers.EnsureRequests(count + EmailGuardFeedback.MaxSendCounts);
             string? clientPartition = message.ClientIp is { } ip ? _keys.ClientIps.Get(ip).Partition : null;
-            // The pool's probe is looked up when the check found the pool's limits cut, or did not look (an allowlisted tenant).
+
+            // The pool's flags were read only when the tenant's rules were (ScreenPool): for a tenant the allowlist skips,
+            // they were not, and its mail's bounces still count as the half-open pool's probe failures, so its sends
+            // must count as the probe's sends too, or its ordinary bounces alone kept its pool from recovering.
             buffers.ExtraRequestCount = sends.WriteSendCounts(
                 message, buffers.TenantPool?.Name, sender?.Address, clientPartition, buffers.DeliveryCount, buffers.Requests.AsSpan(count, EmailGuardFeedback.MaxSendCounts),
                 poolHeld: plan.PoolFactor < 1 || (plan.Skip & EmailGuardDimension.Tenant) != 0);

@@ -41,6 +41,10 @@ public sealed class GarnetScriptFailureTests(GarnetServerFixture garnet) : Redis
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetTenantPoolBreakerTests(GarnetServerFixture garnet) : RedisTenantPoolBreakerTestsBase(garnet.CreateMultiplexer);
 
+/// <summary>The tenant pool's ratio breaker under attack across two instances, on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetTenantPoolBreakerHostileTests(GarnetServerFixture garnet) : RedisTenantPoolBreakerHostileTestsBase(garnet.CreateMultiplexer);
+
 /// <summary>The send guard's incident scenarios, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetSendGuardScenarioTests(GarnetServerFixture garnet) : RedisSendGuardScenarioTestsBase(garnet.CreateMultiplexer);
