@@ -6,8 +6,9 @@ using StackExchange.Redis;
 namespace EmailGuard.Redis.Tests.Feedback;
 
 /// <summary>
-/// The tenant pool's ratio breaker across two app instances sharing one server: one records the feedback, the other
-/// checks the mail, and the pool's counts, flags, probe and escalation memory are the shared ones.
+/// The tenant pool's ratio breaker across two app instances sharing one server, each with its own connection: the pool's
+/// counts, flags, probe and escalation memory are the shared ones, and bursts of bounces and checks spread over both
+/// (the hostile tests) trip the pool once and admit its probe up to the cap.
 /// </summary>
 public abstract class RedisTenantPoolBreakerTestsBase(Func<ConnectionMultiplexer> connect) : TenantPoolBreakerScenarioTests, IAsyncLifetime
 {
@@ -43,6 +44,6 @@ public abstract class RedisTenantPoolBreakerTestsBase(Func<ConnectionMultiplexer
     }
 }
 
-/// <summary>The tenant pool's ratio breaker on Redis.</summary>
+/// <summary>The tenant pool's ratio breaker, and under attack, on Redis.</summary>
 [Collection(RedisServerFixture.CollectionName)]
 public sealed class RedisTenantPoolBreakerTests(RedisServerFixture redis) : RedisTenantPoolBreakerTestsBase(redis.CreateMultiplexer);

@@ -37,13 +37,9 @@ public sealed class GarnetRateLimitStoreTests(GarnetServerFixture garnet) : Redi
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetScriptFailureTests(GarnetServerFixture garnet) : RedisScriptFailureTestsBase(garnet);
 
-/// <summary>The tenant pool's ratio breaker across two instances, on Garnet.</summary>
+/// <summary>The tenant pool's ratio breaker across two instances, and under attack, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetTenantPoolBreakerTests(GarnetServerFixture garnet) : RedisTenantPoolBreakerTestsBase(garnet.CreateMultiplexer);
-
-/// <summary>The tenant pool's ratio breaker under attack across two instances, on Garnet.</summary>
-[Collection(GarnetServerFixture.CollectionName)]
-public sealed class GarnetTenantPoolBreakerHostileTests(GarnetServerFixture garnet) : RedisTenantPoolBreakerHostileTestsBase(garnet.CreateMultiplexer);
 
 /// <summary>The send guard's incident scenarios, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]

@@ -15,30 +15,9 @@ namespace EmailGuard.Testing.Breakers;
 /// sending throughout. Two app instances: one records the feedback, the other checks the mail (one and the same
 /// instance on a store that is not shared).
 /// </summary>
-public abstract class TenantPoolBreakerScenarioTests
+public abstract partial class TenantPoolBreakerScenarioTests
 {
-    /// <summary>A Monday, 10:05 UTC.</summary>
-    protected static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
-
-    private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
-    private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
-    private readonly List<EmailRatioBreakerArguments> _trips = [];
-    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
-    private readonly List<IServiceProvider> _instances = [];
     private volatile bool _upgraded;
-
-    /// <summary>The clock every instance reads.</summary>
-    protected FakeTimeProvider Time { get; } = new(Start);
-
-    /// <summary>
-    /// Builds one app instance over the store under test: <paramref name="configure"/> on its services (the clock, the
-    /// tenant limit provider, the breakers' options), then <c>AddEmailGuard()</c>, the store, and <c>AddSendGuard(guard)</c>.
-    /// </summary>
-    /// <param name="index">0 for the instance that records the feedback, 1 for the one that checks the mail.</param>
-    /// <param name="configure">The services every instance shares.</param>
-    /// <param name="guard">The send guard's options.</param>
-    /// <returns>The instance's services.</returns>
-    protected abstract IServiceProvider CreateInstance(int index, Action<IServiceCollection> configure, Action<SendGuardOptions> guard);
 
     [Fact]
     public async Task TrialPool_RogueSpreadOver200TenantsUnderTheMinimum_PoolReducedThenSuspended_PayingTenantSends_OperatorClears()
@@ -60,10 +39,10 @@ public abstract class TenantPoolBreakerScenarioTests
         EmailSendDecision payingWhileSuspended = await CheckAsync(checks, "paying", "p-while-suspended");
 
         // Assert: 20 in 1,000 is the 2 % reduce line, 40 in 1,000 the 4 % suspend line, whichever instance recorded them.
-        _trips.Where(t => t.TenantPool is not null).Select(t => (t.TenantPool, t.Dimension, t.Partition, t.Action, t.Level)).Should().Equal(
+        Trips.Where(t => t.TenantPool is not null).Select(t => (t.TenantPool, t.Dimension, t.Partition, t.Action, t.Level)).Should().Equal(
             ("trial", EmailGuardDimension.Tenant, "pool:trial", EmailRatioBreakerAction.Reduced, 1),
             ("trial", EmailGuardDimension.Tenant, "pool:trial", EmailRatioBreakerAction.Suspended, 1));
-        _trips.Should().NotContain(t => t.Dimension == EmailGuardDimension.Tenant && t.TenantPool == null, "no trial tenant ever reaches the minimum volume");
+        Trips.Should().NotContain(t => t.Dimension == EmailGuardDimension.Tenant && t.TenantPool == null, "no trial tenant ever reaches the minimum volume");
         reduced.Should().BeEquivalentTo(
             new { Reason = EmailSendReason.LimitExceeded, Dimension = EmailGuardDimension.Tenant, Partition = "pool:trial" },
             o => o.ExcludingMissingMembers(), "the pool's 5,000 an hour is cut to 500, and its tenants sent 1,000");
@@ -97,7 +76,7 @@ public abstract class TenantPoolBreakerScenarioTests
         (IServiceProvider feedback, IServiceProvider checks) = Instances();
         List<EmailSendAttribution> trial = await SendTrialAsync(checks);
         await BounceAsync(feedback, trial.Take(40));
-        _trips.Where(t => t.TenantPool is not null).Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended);
+        Trips.Where(t => t.TenantPool is not null).Select(t => t.Action).Should().Equal(EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended);
 
         // Act: the trip ends; half-open, the pool's tenants send a probe of 60 with one bounce (1.7 %, under the 2 % line).
         await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
@@ -117,8 +96,8 @@ public abstract class TenantPoolBreakerScenarioTests
 
         // Assert: recovered, raised once whichever instances follow the phase; the pool's full cap applies again.
         halfOpen.BreakerState.Should().Be(EmailRatioBreakerState.HalfOpen);
-        _trips.Where(t => t.TenantPool is not null).Should().HaveCount(2, "the probe stayed under the line");
-        _recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
+        Trips.Where(t => t.TenantPool is not null).Should().HaveCount(2, "the probe stayed under the line");
+        Recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
             new { TenantPool = "trial", Dimension = EmailGuardDimension.Tenant, Partition = "pool:trial", ProbeSends = 60L, ProbeFailures = 1L, Level = 1 },
             o => o.ExcludingMissingMembers());
         (await feedback.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.TenantPool, "trial")).Should().BeEmpty();
@@ -145,83 +124,10 @@ public abstract class TenantPoolBreakerScenarioTests
         // Assert: the pool was attributed when the mail was checked, so its bounces stay the pool's; the upgraded
         // tenants are no longer held by it, a tenant still in it is.
         upgraded.Attribution!.TenantPool.Should().BeNull("the upgraded tenant is in no pool");
-        _trips.Where(t => t.TenantPool is not null).Select(t => (t.TenantPool, t.Action)).Should().Equal(
+        Trips.Where(t => t.TenantPool is not null).Select(t => (t.TenantPool, t.Action)).Should().Equal(
             ("trial", EmailRatioBreakerAction.Reduced), ("trial", EmailRatioBreakerAction.Suspended));
         (await CheckAsync(checks, "trial-3", "after-upgrade")).IsAllowed.Should().BeTrue("trial-3 is in no pool now");
         (await CheckAsync(checks, "trial-new", "still-trial")).Reason.Should().Be(EmailSendReason.Suspended);
-    }
-
-    private static string Tenant(int i) => "trial-" + i.ToString(CultureInfo.InvariantCulture);
-
-    private (IServiceProvider Feedback, IServiceProvider Checks) Instances()
-    {
-        CountingTenantLimitProvider provider = new(t => t.StartsWith("trial-", StringComparison.Ordinal) && !(_upgraded && t != "trial-new")
-            ? new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)], Pool = "trial" }
-            : new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)] });
-        void Configure(IServiceCollection services)
-        {
-            services.AddSingleton<TimeProvider>(Time);
-            services.AddSingleton<ITenantLimitProvider>(provider);
-            services.Configure<EmailRatioBreakerOptions>(o =>
-            {
-                o.TripFor = TripFor;
-                o.HalfOpenFor = HalfOpenFor;
-                o.HalfOpenMinimumSends = 50;
-                o.NetworkBouncesToBan = 0;
-                o.OnTripped = args =>
-                {
-                    lock (_trips)
-                    {
-                        _trips.Add(args);
-                    }
-
-                    return ValueTask.CompletedTask;
-                };
-                o.OnRecovered = args =>
-                {
-                    lock (_recoveries)
-                    {
-                        _recoveries.Add(args);
-                    }
-
-                    return ValueTask.CompletedTask;
-                };
-            });
-        }
-
-        static void Guard(SendGuardOptions o)
-        {
-            o.StateRefreshInterval = TimeSpan.FromHours(1);
-            o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(5_000));
-        }
-
-        IServiceProvider a = CreateInstance(0, Configure, Guard);
-        IServiceProvider b = CreateInstance(1, Configure, Guard);
-        _instances.Add(a);
-        if (!ReferenceEquals(a, b))
-        {
-            _instances.Add(b);
-        }
-
-        return (a, b);
-    }
-
-    /// <summary>5 mails for each of 200 trial tenants, all admitted; returns their attributions (the pool named at the check).</summary>
-    private static async Task<List<EmailSendAttribution>> SendTrialAsync(IServiceProvider instance)
-    {
-        List<EmailSendAttribution> attributions = [];
-        for (int m = 0; m < 5; m++)
-        {
-            for (int t = 0; t < 200; t++)
-            {
-                EmailSendDecision decision = await CheckAsync(instance, Tenant(t), string.Create(CultureInfo.InvariantCulture, $"t{t}m{m}"));
-                decision.IsAllowed.Should().BeTrue($"{decision.Reason} {decision.Partition}");
-                decision.Attribution!.TenantPool.Should().Be("trial");
-                attributions.Add(decision.Attribution);
-            }
-        }
-
-        return attributions;
     }
 
     private static async Task SendAsync(IServiceProvider instance, string tenant, int count, string prefix)
@@ -232,47 +138,11 @@ public abstract class TenantPoolBreakerScenarioTests
         }
     }
 
-    private static async Task<EmailSendDecision> CheckAsync(IServiceProvider instance, string tenant, string local)
-        => await instance.GetRequiredService<IEmailSendGuard>().CheckAsync(new OutboundEmail { To = [local + "@example.com"], TenantId = tenant });
-
     private static async Task BounceAsync(IServiceProvider instance, IEnumerable<EmailSendAttribution> mails)
     {
-        IEmailGuardFeedback feedback = instance.GetRequiredService<IEmailGuardFeedback>();
         foreach (EmailSendAttribution mail in mails)
         {
-            EmailFeedbackResult result = await feedback.RecordAsync(new EmailFeedbackEvent
-            {
-                Provider = "ses",
-                ProviderEventId = "bounce-" + mail.SendId,
-                Recipient = "bounced-" + mail.SendId + "@example.com",
-                Kind = EmailFeedbackKind.Bounced,
-                BounceType = EmailBounceType.Permanent,
-                Attribution = mail,
-            });
-            result.Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
-        }
-    }
-
-    private static Task RefreshAsync(IServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
-
-    /// <summary>
-    /// Moves the clock once no state refresh a check started is in flight (on a real store it would time out on the
-    /// jump, its timeout running on this clock, and open the state store's circuit), then waits for the breakers' timers.
-    /// </summary>
-    private async Task AdvanceAsync(TimeSpan by)
-    {
-        foreach (IServiceProvider instance in _instances)
-        {
-            if (instance.GetRequiredService<GuardStateCache>().Refreshing is { } refreshing)
-            {
-                await refreshing;
-            }
-        }
-
-        Time.Advance(by);
-        foreach (IServiceProvider instance in _instances)
-        {
-            await instance.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
+            await BounceAsync(instance, mail);
         }
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Tests.Breakers;
 
-/// <summary>The tenant pool's ratio breaker on the in-memory stores: one instance records the feedback and checks the mail.</summary>
+/// <summary>The tenant pool's ratio breaker, and under attack, on the in-memory stores: one instance records the feedback and checks the mail.</summary>
 public sealed class InMemoryTenantPoolBreakerTests : TenantPoolBreakerScenarioTests, IAsyncLifetime
 {
     private ServiceProvider? _instance;

@@ -14,29 +14,18 @@ namespace EmailGuard.Testing.Breakers;
 /// in stopped; and bursts of bounces and sends spread over two app instances (one and the same instance on a store
 /// that is not shared) trip the pool once and admit its half-open probe exactly up to the reduced cap.
 /// </summary>
-public abstract partial class TenantPoolBreakerHostileTests
+public abstract partial class TenantPoolBreakerScenarioTests
 {
-    /// <summary>A Monday, 10:05 UTC.</summary>
-    protected static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
-
-    private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
-    private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
-    private readonly List<EmailRatioBreakerArguments> _trips = [];
-    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
-    private readonly List<IServiceProvider> _instances = [];
-
-    /// <summary>The clock every instance reads.</summary>
-    protected FakeTimeProvider Time { get; } = new(Start);
-
-    /// <summary>
-    /// Builds one app instance over the store under test: <paramref name="configure"/> on its services, then
-    /// <c>AddEmailGuard()</c>, the store, and <c>AddSendGuard(guard)</c>; each instance with its own connection.
-    /// </summary>
-    /// <param name="index">0 or 1: the two instances.</param>
-    /// <param name="configure">The services every instance shares.</param>
-    /// <param name="guard">The send guard's options.</param>
-    /// <returns>The instance's services.</returns>
-    protected abstract IServiceProvider CreateInstance(int index, Action<IServiceCollection> configure, Action<SendGuardOptions> guard);
+    private List<EmailRatioBreakerArguments> PoolTrips
+    {
+        get
+        {
+            lock (Trips)
+            {
+                return [.. Trips.Where(t => t.TenantPool is not null)];
+            }
+        }
+    }
 
     [Fact]
     public async Task BurstOfBouncesOverTwoInstances_PoolTripsExactlyOnce_HalfOpenProbeAdmittedExactlyUpToTheReducedCap()
@@ -67,9 +56,9 @@ public abstract partial class TenantPoolBreakerHostileTests
         // The probe: exactly the reduced cap admitted, the rest denied by the pool, each admitted send counted once in it.
         probe.Count(d => d.IsAllowed).Should().Be(500);
         probe.Where(d => !d.IsAllowed).Should().OnlyContain(d => d.Reason == EmailSendReason.LimitExceeded && d.Partition == "pool:trial");
-        lock (_recoveries)
+        lock (Recoveries)
         {
-            _recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
+            Recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
                 new { TenantPool = "trial", ProbeSends = 500L, ProbeFailures = 0L, Level = 1 }, o => o.ExcludingMissingMembers());
         }
     }
@@ -106,9 +95,9 @@ public abstract partial class TenantPoolBreakerHostileTests
         trips.Select(t => (t.Action, t.Level)).First().Should().Be((EmailRatioBreakerAction.Reduced, 1));
         trips.Skip(1).Select(t => t.Level).Should().NotBeEmpty().And.OnlyContain(level => level == 2);
         trips.Select(t => (t.Action, t.Level)).Should().OnlyHaveUniqueItems();
-        lock (_recoveries)
+        lock (Recoveries)
         {
-            _recoveries.Should().NotContain(r => r.TenantPool != null);
+            Recoveries.Should().NotContain(r => r.TenantPool != null);
         }
     }
 
@@ -241,9 +230,9 @@ public abstract partial class TenantPoolBreakerHostileTests
 
         // Assert: the probe judged the 3 bounces over the 200 mails they came from, under the 2 % line: recovered, no trip again.
         PoolTrips.Should().HaveCount(2, "the reduced and suspended trips of the 40 bounces, and no trip again");
-        lock (_recoveries)
+        lock (Recoveries)
         {
-            _recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
+            Recoveries.Where(r => r.TenantPool is not null).Should().ContainSingle().Which.Should().BeEquivalentTo(
                 new { TenantPool = "trial", ProbeSends = 200L, ProbeFailures = 3L }, o => o.ExcludingMissingMembers());
         }
     }
