@@ -299,6 +299,25 @@ public sealed class EmailGuardFeedbackTests
         (await app.Counts.GetAsync(EmailGuardDimension.User, "victim-user")).Bounces.Should().Be(0);
     }
 
+    [Fact]
+    public async Task Record_TagsNamingAnotherTenantPool_OnAMessageTheGuardTracked_ChargesTheTrackedPool()
+    {
+        // A rogue trial tenant's mail carried tags naming the paid pool (and a paid tenant): its bounce echoes them, but
+        // the guard recorded at send time which pool the mail counted in, so the paid pool's ratio stays clean.
+        await using FeedbackTestApp app = new();
+        EmailSendAttribution rogue = new() { TenantId = "rogue", TenantPool = "trial" };
+        EmailSendAttribution forged = new() { TenantId = "victim", TenantPool = "paid" };
+        await app.Feedback.TrackForProviderAsync("mailgun", "msg-1", rogue);
+
+        EmailFeedbackResult result = await app.Feedback.RecordAsync(FeedbackTestApp.Event("evt-1", messageId: "msg-1", provider: "mailgun", attribution: forged));
+
+        result.Attribution!.TenantPool.Should().Be("trial", "the send-time record wins over the tags the event echoes");
+        IReadOnlyList<EmailFeedbackCounts> trial = await app.Counts.GetStatusAsync(new EmailGuardStatusQuery { TenantPool = "trial" });
+        IReadOnlyList<EmailFeedbackCounts> paid = await app.Counts.GetStatusAsync(new EmailGuardStatusQuery { TenantPool = "paid" });
+        trial.Single(c => c.Partition == "pool:trial").Bounces.Should().Be(1);
+        paid.Single(c => c.Partition == "pool:paid").Bounces.Should().Be(0);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
