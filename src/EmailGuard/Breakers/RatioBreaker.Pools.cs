@@ -17,15 +17,6 @@ internal sealed partial class RatioBreaker
     // Pools this instance logged as named by feedback but not configured (3092); bounded like the warned parties.
     private readonly ConcurrentDictionary<string, byte> _unknownPools = new(StringComparer.Ordinal);
 
-    /// <summary>
-    /// The names of the pools the send guard holds tenants by, as <see cref="TenantPool.Name"/> names them (the key in
-    /// lower case): those with rules, as <see cref="TenantPoolRules"/> builds them.
-    /// </summary>
-    internal static IReadOnlySet<string> ConfiguredPools(SendGuardOptions options)
-        => options.TenantPools.Where(static pool => SendGuardRules.Compile(pool.Value).Length != 0)
-            .Select(static pool => pool.Key.ToLowerInvariant())
-            .ToHashSet(StringComparer.Ordinal);
-
     /// <summary>Whether the pool (its name in lower case, as the feedback counts it) is one the breakers judge.</summary>
     private bool Judges(string? pool)
     {

@@ -53,7 +53,8 @@ internal sealed partial class EmailGuardFeedback : IDisposable
     /// <param name="into">Where to write.</param>
     /// <param name="poolHeld">
     /// Whether the check found the pool's limits cut by a flag (<see cref="GuardPlan.PoolFactor"/> under 1), as they are
-    /// while its breaker is half-open: only then are the pool's flags read again for its probe.
+    /// while its breaker is half-open, or did not read them (a tenant the allowlist skips): only then are the pool's flags
+    /// read again for its probe.
     /// </param>
     /// <returns>How many counters were written.</returns>
     internal int WriteSendCounts(OutboundEmail message, string? pool, string? sender, string? clientPartition, long recipients, Span<RateLimitRequest> into, bool poolHeld = true)

@@ -51,7 +51,7 @@ internal static class FeedbackRegistration
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetService<GuardStateCache>(),
-            RatioBreaker.ConfiguredPools(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value));
+            TenantPoolRules.Names(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value));
         feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }

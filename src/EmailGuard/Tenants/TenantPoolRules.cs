@@ -60,6 +60,13 @@ internal sealed partial class TenantPoolRules
     public TenantPool At(int index) => _byIndex[index];
 
     /// <summary>
+    /// The names of the pools the send guard holds tenants by, as <see cref="TenantPool.Name"/> names them (in lower
+    /// case): those with rules, as this class builds them; for the ratio breakers, which judge only these.
+    /// </summary>
+    public static IReadOnlySet<string> Names(SendGuardOptions options)
+        => new TenantPoolRules(options)._byIndex.Select(static pool => pool.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
     /// The configured pool an operator names (<see cref="EmailGuardStatusQuery.TenantPool"/>), trimmed and in any case,
     /// or null when none of that name has rules; not logged, as no tenant is in it by this.
     /// </summary>
