@@ -40,8 +40,8 @@ public sealed class DashboardTenantPoolTests
         trial.Select(d => d.IsAllowed).Should().Equal(true, true, false);
         trial[2].Partition.Should().Be("pool:trial");
         html.Should().Contain("<td>LimitExceeded (Tenant pool)</td><td class=\"num\">1</td>", "a pool's denial is told from a tenant's own");
-        html.Should().Contain("<tr><td>Tenant pool trial</td><td>2 per day (UTC) (FixedWindow)</td></tr>", "the pool's rule is among the configured ones");
-        html.Should().Contain("<tr><td>Tenant pool</td><td>trial</td><td>2 per day (UTC) (FixedWindow)</td><td class=\"num\">2</td><td class=\"num\">2</td>", "the pool's usage, full");
+        html.Should().Contain("<tr><td>Tenant pool <a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td>2 per day (UTC) (FixedWindow)</td></tr>", "the pool's rule is among the configured ones");
+        html.Should().Contain("<tr><td>Tenant pool</td><td><a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td>2 per day (UTC) (FixedWindow)</td><td class=\"num\">2</td><td class=\"num\">2</td>", "the pool's usage, full");
         html.Should().Contain("<tr><td>Tenant</td><td>tenant:pool:trial</td><td>5 per day (UTC) (FixedWindow)</td><td class=\"num\">1</td>", "the tenant named like the pool is a tenant");
     }
 
@@ -87,7 +87,7 @@ public sealed class DashboardTenantPoolTests
             "the pool's 10 an hour, cut to a tenth by the flag as the check cuts it, used 3 times");
         html.Should().Contain("<tr><td>high_bounce_rate</td><td>limits &#xD7; 0.1</td>");
         html.Should().Contain("<tr><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">0</td><td>33.333%</td><td>0%</td><td>Tripped (Reduced, high_bounce_rate) until ");
-        html.Should().Contain("<tr class=\"flag\"><td>TenantPool</td><td>trial</td><td>high_bounce_rate</td>", "the pool's flag heads the flags table, with its Clear button");
+        html.Should().Contain("<tr class=\"flag\"><td>TenantPool</td><td><a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td>high_bounce_rate</td>", "the pool's flag heads the flags table, with its Clear button");
         html.Should().NotContain("trial-1", "no tenant is shown");
     }
 

@@ -13,9 +13,12 @@ internal static class DashboardLinks
     /// <summary>The event log.</summary>
     public const string Events = "/events";
 
-    /// <summary>The flags page, with the party looked up where the page can look it up (users and tenants).</summary>
+    /// <summary>
+    /// The flags page, with the party looked up where the page can look it up (users, tenants, and tenant pools, whose
+    /// lookup shows the pool's usage and ratios too: the link the pages write for a pool, <see cref="TenantPoolLink"/>).
+    /// </summary>
     public static string Flags(EmailGuardPartyType partyType, string partyId)
-        => partyType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant
+        => partyType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.TenantPool
             ? $"/flags?type={partyType}&id={Uri.EscapeDataString(partyId)}"
             : "/flags";
 

@@ -57,7 +57,8 @@ internal static class FlagsPage
                 foreach (EmailGuardFlag flag in await flags.GetActiveFlagsAsync(type, id, ct).ConfigureAwait(false))
                 {
                     shown++;
-                    html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString()).Cell(flag.PartyId).Cell(flag.Reason)
+                    html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString());
+                    (flag.PartyType == EmailGuardPartyType.TenantPool ? html.Raw("<td>").PoolLink(request, flag.PartyId).Raw("</td>") : html.Cell(flag.PartyId)).Cell(flag.Reason)
                         .Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.CreatedAt).Raw("</td><td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("<td>");
                     if (request.CanAct)
                     {

@@ -79,6 +79,17 @@ internal static class OverviewPage
             }
         }
 
+        foreach (KeyValuePair<string, SendGuardDimensionOptions> pool in options.TenantPools)
+        {
+            // Named as its counters and lookup name it: trimmed by validation, in lower case.
+            string name = pool.Key.ToLowerInvariant();
+            string suffix = string.Equals(pool.Key, options.DefaultTenantPool, StringComparison.OrdinalIgnoreCase) ? " (default)" : string.Empty;
+            foreach (RateLimitRuleOptions rule in pool.Value.Rules)
+            {
+                html.Raw("<tr><td>Tenant pool ").PoolLink(request, name).Text(suffix).Raw("</td>").Cell(Describe(rule.ToRule())).Raw("</tr>");
+            }
+        }
+
         html.Raw("</table><h2>Current usage</h2><p class=\"muted\">Every rule of the global scope, and of the busiest parties of the last hour, read from the store.</p>");
         List<EmailSendRuleUsage> rows = [];
         HashSet<string> seen = new(StringComparer.Ordinal);
@@ -113,7 +124,7 @@ internal static class OverviewPage
         foreach (EmailSendRuleUsage usage in rows)
         {
             double share = usage.Limit <= 0 ? 1 : Math.Min(1, (double)usage.Count / usage.Limit);
-            html.Raw("<tr>").Cell(TenantPoolText.Dimension(usage.Dimension, usage.Partition)).Cell(TenantPoolText.Party(usage.Dimension, usage.Partition) ?? "all mail").Cell(Describe(usage.Rule)).Cell(usage.Count).Cell(usage.Limit)
+            html.Raw("<tr>").Cell(TenantPoolText.Dimension(usage.Dimension, usage.Partition)).PartyCell(request, usage.Dimension, usage.Partition, "all mail").Cell(Describe(usage.Rule)).Cell(usage.Count).Cell(usage.Limit)
                 .Raw("<td><svg width=\"100\" height=\"8\" role=\"img\"").Attr("aria-label", share.ToString("P0", CultureInfo.InvariantCulture))
                 .Raw("><rect width=\"100\" height=\"8\" fill=\"#eef1f5\"></rect><rect height=\"8\"")
                 .Attr("width", ((int)Math.Round(share * 100)).ToString(CultureInfo.InvariantCulture))
@@ -159,12 +170,6 @@ internal static class OverviewPage
         foreach (KeyValuePair<string, SendGuardDimensionOptions> category in options.Categories)
         {
             yield return ($"Category {category.Key}", category.Value);
-        }
-
-        foreach (KeyValuePair<string, SendGuardDimensionOptions> pool in options.TenantPools)
-        {
-            bool isDefault = string.Equals(pool.Key, options.DefaultTenantPool, StringComparison.OrdinalIgnoreCase);
-            yield return ($"Tenant pool {pool.Key}{(isDefault ? " (default)" : string.Empty)}", pool.Value);
         }
     }
 

@@ -176,7 +176,7 @@ internal sealed partial class RedisRateLimitStore
         // Every reservation is given back even when one give-back fails: Redis denied the acquire, and a failed
         // give-back must neither keep the other masters' permits nor turn that denial into a store failure (which
         // fail-open would admit).
-        await GiveBackReservedAsync(database, requests, keys, groups, reserved, now, denied: true).ConfigureAwait(false);
+        bool[] notGivenBack = await GiveBackReservedAsync(database, requests, keys, groups, reserved, now, denied: true).ConfigureAwait(false);
 
         // The reads below only fill the denial's entries (and find whether a master not reached would deny too). Redis
         // has denied the acquire and every reservation is given back, so a read that fails (a master that died or
@@ -186,6 +186,14 @@ internal sealed partial class RedisRateLimitStore
         {
             for (int g = 0; g < reserved && wantEntries; g++)
             {
+                // A group whose give-back failed still holds this request's permits: read again, its entries would count
+                // them (a party exactly at its own limit, 4 + 1 of 5, read as 5 + 1 and was a bulk_content trip at this
+                // very denial). Its entries stay the reservation's, less the request's own cost (LeaveOutReservations).
+                if (notGivenBack[g])
+                {
+                    continue;
+                }
+
                 // Read the given-back counters again rather than patching the reservation's entries: the reset time of a
                 // sliding window depends on which segments still hold permits, so only a fresh read reports what a
                 // single-script denial would.
@@ -223,19 +231,21 @@ internal sealed partial class RedisRateLimitStore
     }
 
     /// <summary>Gives back the slots an acquire reserved before it failed (see <see cref="GiveBackReservedAsync"/>).</summary>
-    private ValueTask GiveBackAfterFailureAsync(
+    private async ValueTask GiveBackAfterFailureAsync(
         IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs)
-        => GiveBackReservedAsync(database, requests, keys, groups, reserved, acquiredAtMs, denied: false);
+        => await GiveBackReservedAsync(database, requests, keys, groups, reserved, acquiredAtMs, denied: false).ConfigureAwait(false);
 
     /// <summary>
     /// Gives back the first <paramref name="reserved"/> groups an acquire reserved before a later group denied it or
     /// failed, each on its own. Not under the caller's token: a caller that cancelled or gave up must still not leave
     /// permits held. A give-back that fails is logged, not thrown, and the others are still given back: the acquire's
     /// own denial or failure is what surfaces, and a permit left held only makes that limit stricter until its window ends.
+    /// Returns, per group, whether its give-back failed.
     /// </summary>
-    private async ValueTask GiveBackReservedAsync(
+    private async ValueTask<bool[]> GiveBackReservedAsync(
         IDatabase database, ReadOnlyMemory<RateLimitRequest> requests, RedisKey[] keys, List<int[]> groups, int reserved, long acquiredAtMs, bool denied)
     {
+        bool[] failed = new bool[reserved];
         for (int g = 0; g < reserved; g++)
         {
             try
@@ -246,6 +256,7 @@ internal sealed partial class RedisRateLimitStore
             catch (Exception ex)
 #pragma warning restore CA1031
             {
+                failed[g] = true;
                 if (denied)
                 {
                     Log.DeniedGiveBackFailed(_logger, groups.Count, LogValue.Of(ex));
@@ -256,6 +267,8 @@ internal sealed partial class RedisRateLimitStore
                 }
             }
         }
+
+        return failed;
     }
 
     private async ValueTask<RedisScriptOutcome> EvaluateGroupAsync(

@@ -9,8 +9,10 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// The count is a fixed-window rule with the threshold as its limit: the trip that brings it to the limit flags, later
-/// trips in the window are denied by the store and flag nothing, so one burst writes one flag. Best effort: a store or
-/// state-store failure is logged, never surfaced, and the message's own decision stands.
+/// trips in the window are denied by the store and flag nothing, so one burst writes one flag. A trip the store denies
+/// still flags when the period has no bulk_content flag event of the party: a full in-memory store may read a new count
+/// from its overflow sketch as past the limit from the first trip. Best effort: a store or state-store failure is
+/// logged, never surfaced, and the message's own decision stands.
 /// </remarks>
 internal sealed partial class BulkContentMonitor
 {
@@ -86,7 +88,19 @@ internal sealed partial class BulkContentMonitor
 
             // Fail closed: during an outage no trip is counted and no one is flagged on a guess.
             RateLimitDecision decision = await _store.AcquireAsync(request, result, StoreFailureMode.FailClosed, budget, CancellationToken.None).ConfigureAwait(false);
-            if (decision.Status != RateLimitStatus.Allowed || result[0].Count < rule.Limit)
+            if (decision.Status == RateLimitStatus.LimitExceeded)
+            {
+                // Past the limit: an exact store flagged the trip that reached it, in this period. A full in-memory store
+                // may have read a new counter from its overflow sketch, which a flood of any rule of the period's window
+                // fills: then the counter is past the limit from the party's first trip, and no trip would ever flag it.
+                // So a trip past the limit flags when the period has no bulk_content flag event of the party (an
+                // operator's clear is one too, so a cleared flag is not set again within the period).
+                if (await FlaggedThisPeriodAsync(partyType, partyId, rule, budget).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            else if (decision.Status != RateLimitStatus.Allowed || result[0].Count < rule.Limit)
             {
                 return;
             }
@@ -112,6 +126,22 @@ internal sealed partial class BulkContentMonitor
         {
             LogFailed(_logger, LogValue.Of(exception), partyType, LogValue.Of(partyId));
         }
+    }
+
+    /// <summary>
+    /// Whether the party has a <see cref="EmailGuardFlagReasons.BulkContent"/> flag event (set or cleared, by anyone)
+    /// since the current period began, on the app's clock, as the events are stamped. Read only for a trip past the limit.
+    /// </summary>
+    private async ValueTask<bool> FlaggedThisPeriodAsync(EmailGuardPartyType partyType, string partyId, RateLimitRule rule, StoreTimeBudget? budget)
+    {
+        long now = _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
+        DateTimeOffset periodStart = WindowMath.FromUnixMilliseconds(WindowMath.FixedWindowEnd(now, rule.WindowMilliseconds) - rule.WindowMilliseconds);
+        IReadOnlyList<EmailGuardFlagEvent> events = await BoundedCall.WaitAsync(
+            _flags.GetEventsAsync(new EmailGuardFlagEventQuery { PartyType = partyType, PartyId = partyId, Since = periodStart }, CancellationToken.None),
+            StoreTimeBudget.Wait(budget, _store.Timeout),
+            _timeProvider,
+            CancellationToken.None).ConfigureAwait(false);
+        return events.Any(e => string.Equals(e.Reason, EmailGuardFlagReasons.BulkContent, StringComparison.Ordinal));
     }
 
     [LoggerMessage(EventId = 3064, EventName = "BulkContentNotOwnCopies", Level = LogLevel.Information,

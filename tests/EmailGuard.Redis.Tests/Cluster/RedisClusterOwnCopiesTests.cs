@@ -72,6 +72,58 @@ public sealed class RedisClusterOwnCopiesTests(RedisFaultClusterFixture cluster)
         (await CounterAsync(store, OwnCopies(text, victim))).Should().Be(4, "the fifth copy's reservation was given back");
     }
 
+    /// <summary>
+    /// A give-back that fails (2830: here a reset tombstone of another type refuses it before it writes, as a master that
+    /// died after it reserved would fail it). The denial itself is no trip for a party exactly at its own limit: the
+    /// failed group is not read again, so its entry counts the copies before this one (before, the read counted the
+    /// copy left held, 5 + 1 of 5, and flagged the innocent party at once). Pinned, the case docs/content.md leaves
+    /// open: the copy stays on the party's own counter until the window ends, so its next denied copy is a trip. Not
+    /// retried: the give-back carries no marker, so a retry after a reply that was lost would give back twice.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Check_GiveBackOfTheOwnCounterFails_DeniedCopyStaysCounted_AndTheNextDenialIsATrip(bool nodeScripts)
+    {
+        // Arrange: the victim's 4 copies and the rogue's 1 fill the text (5 an hour); a flag at the first trip.
+        FakeLogger<RedisRateLimitStore> logger = new();
+        RedisRateLimitStore store = RedisStoreTestBase.CreateStore(Cluster.CreateMultiplexer(), Prefix, Time, logger: logger, nodeScripts: nodeScripts);
+        (EmailContent text, string victim, string category) = PlanSlots(store);
+        SendGuardOptions options = new() { StateRefreshInterval = TimeSpan.Zero };
+        options.Content.Add(s_content);
+        options.Categories[category] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(1_000));
+        options.BulkContent.Trips = 1;
+        SendGuardHarness h = new(Time, store, new InMemoryEmailGuardStateStore(Time), options, null);
+        for (int i = 0; i < 4; i++)
+        {
+            (await h.Guard.CheckAsync(Mail("victim", victim, i, text, category))).IsAllowed.Should().BeTrue();
+        }
+
+        (await h.Guard.CheckAsync(Mail("rogue", "rogue", 0, text, category))).IsAllowed.Should().BeTrue();
+        string tombstone = RedisCounterKey.Tombstone(Prefix, OwnCopies(text, victim), s_content.ShapeId, s_content.GetWindowIndex(Time.GetUtcNow().ToUnixTimeMilliseconds()));
+        await Admin.GetDatabase().HashSetAsync(tombstone, "not", "a tombstone");
+        await Admin.GetDatabase().KeyExpireAsync(tombstone, TimeSpan.FromMinutes(5));
+
+        // Act: the victim's fifth copy is denied by the text and its own reservation is not given back; then the
+        // tombstone is gone and its sixth copy is denied too.
+        EmailSendDecision fifth = await h.Guard.CheckAsync(Mail("victim", victim, 4, text, category));
+        await store.SettledAsync();
+        IReadOnlyList<EmailGuardFlag> afterFifth = await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, victim);
+        long ownAfterFifth = await CounterAsync(store, OwnCopies(text, victim));
+        await Admin.GetDatabase().KeyDeleteAsync(tombstone);
+        EmailSendDecision sixth = await h.Guard.CheckAsync(Mail("victim", victim, 5, text, category));
+        await store.SettledAsync();
+
+        // Assert
+        (fifth.Dimension, sixth.Dimension).Should().Be((EmailGuardDimension.Content, EmailGuardDimension.Content));
+        logger.Collector.GetSnapshot().Should().ContainSingle(r => r.Id.Id == 2830, "the failed give-back is logged");
+        afterFifth.Should().BeEmpty("the fifth copy's own entry counts the copies before it, not the one left held: 4 + 1 of 5 is no trip");
+        ownAfterFifth.Should().Be(5, "the denied fifth copy stays on the victim's own counter");
+        (await CounterAsync(store, OwnCopies(text, victim))).Should().Be(5, "the sixth copy's reservation was given back");
+        (await h.Flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, victim)).Select(f => f.Reason).Should().Equal(
+            [EmailGuardFlagReasons.BulkContent], "pinned: the copy left counted reads the victim over its own limit, 5 + 1 of 5");
+    }
+
     private static OutboundEmail Mail(string name, string tenant, int i, EmailContent text, string category) => new()
     {
         To = [string.Create(CultureInfo.InvariantCulture, $"r{i}@{name}-partners.example")],

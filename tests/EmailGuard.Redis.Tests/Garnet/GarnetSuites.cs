@@ -2,12 +2,13 @@ using EmailGuard.Redis.Tests.Feedback;
 using EmailGuard.Redis.Tests.Guard;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Redis.Tests.State;
+using EmailGuard.Redis.Tests.Status;
 using EmailGuard.Testing.Redis;
 using Xunit.Abstractions;
 
 // The Redis suites that must hold on Garnet too, each run against a Garnet started with --lua --lua-transaction-mode:
 // the store contracts (counters, key-value, state), the differential test against the in-memory store, exactness at
-// 8 multiplexers x 64 callers, the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures, the guard scenarios, the tenant pool's breaker, and
+// 8 multiplexers x 64 callers, the server-time layout (which Garnet's early expiry tests), the TTL scan, script failures, the guard scenarios, the tenant pool's breaker and status, and
 // the coalescing and cancellation suites (which pause the server: Garnet has no CLIENT PAUSE, so the fixture freezes it
 // with SIGSTOP, deciding by the detected server, RedisServerFixture.IsGarnet, never by the fixture's type; and they
 // count scripts by a delta of INFO commandstats, since Garnet has no CONFIG RESETSTAT).
@@ -40,6 +41,10 @@ public sealed class GarnetScriptFailureTests(GarnetServerFixture garnet) : Redis
 /// <summary>The tenant pool's ratio breaker across two instances, and under attack, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]
 public sealed class GarnetTenantPoolBreakerTests(GarnetServerFixture garnet) : RedisTenantPoolBreakerTestsBase(garnet.CreateMultiplexer);
+
+/// <summary>A tenant pool's own status (its usage, flags and ratios, an unknown name), on Garnet.</summary>
+[Collection(GarnetServerFixture.CollectionName)]
+public sealed class GarnetTenantPoolStatusTests(GarnetServerFixture garnet) : RedisTenantPoolStatusTestsBase(garnet.CreateMultiplexer);
 
 /// <summary>The send guard's incident scenarios, on Garnet.</summary>
 [Collection(GarnetServerFixture.CollectionName)]

@@ -5,9 +5,12 @@ using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.Status;
 
-/// <summary>A tenant pool's own status on Redis: its counters, flags and feedback counts are the shared ones.</summary>
-[Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisTenantPoolStatusTests(RedisServerFixture redis) : TenantPoolStatusScenarioTests, IAsyncLifetime
+/// <summary>
+/// A tenant pool's own status on a Redis-protocol server: its counters, flags and feedback counts are the shared ones.
+/// Run on Redis, on Garnet (<c>GarnetSuites.cs</c>) and on a Redis Cluster, where the pool's keys hash to other slots
+/// than its tenants'.
+/// </summary>
+public abstract class RedisTenantPoolStatusTestsBase(Func<ConnectionMultiplexer> connect) : TenantPoolStatusScenarioTests, IAsyncLifetime
 {
     private readonly string _prefix = RedisServerFixture.UniquePrefix();
     private ServiceProvider? _instance;
@@ -24,7 +27,7 @@ public sealed class RedisTenantPoolStatusTests(RedisServerFixture redis) : Tenan
 
     protected override IServiceProvider CreateInstance(Action<IServiceCollection> configure, Action<SendGuardOptions> guard)
     {
-        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ConnectionMultiplexer multiplexer = connect();
         ServiceCollection services = new();
         configure(services);
         services.AddEmailGuard()
@@ -39,3 +42,7 @@ public sealed class RedisTenantPoolStatusTests(RedisServerFixture redis) : Tenan
         return _instance;
     }
 }
+
+/// <summary>A tenant pool's own status on Redis.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisTenantPoolStatusTests(RedisServerFixture redis) : RedisTenantPoolStatusTestsBase(redis.CreateMultiplexer);
