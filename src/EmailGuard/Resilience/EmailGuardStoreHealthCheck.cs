@@ -45,17 +45,18 @@ public sealed class EmailGuardStoreHealthCheck : IHealthCheck
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(context);
+        StoreCircuitBreaker breaker = _store.Breaker;
+        StoreCircuitState circuit = breaker.State;
 
         // Open past its break with no call to probe it (an instance the load balancer took out for this very check):
-        // start the probe here, without waiting for it, so the circuit can close and the instance come back.
+        // start the probe here, without waiting for it, so the circuit can close and the instance come back. This
+        // check still reports the open circuit it read: reporting the probe's half-open state (degraded, a 200) would
+        // put an instance whose store is still down back in the balancer at every check past the break.
         Task probe = _store.ProbeIfDueAsync();
         if (!probe.IsCompleted || Probe.IsCompleted)
         {
             Probe = probe;
         }
-
-        StoreCircuitBreaker breaker = _store.Breaker;
-        StoreCircuitState circuit = breaker.State;
         Dictionary<string, object> data = new(StringComparer.Ordinal)
         {
             ["store"] = _store.Store.GetType().Name,

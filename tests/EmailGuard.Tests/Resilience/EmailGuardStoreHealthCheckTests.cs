@@ -87,8 +87,8 @@ public sealed class EmailGuardStoreHealthCheckTests
         HealthCheckResult reopened = await CheckAsync(check, HealthStatus.Unhealthy);
 
         hung.IsCompleted.Should().BeTrue("the check reads the breaker and never waits on the store");
-        (await hung).Status.Should().Be(HealthStatus.Degraded, "a probe is testing the store");
-        again.Status.Should().Be(HealthStatus.Degraded);
+        (await hung).Status.Should().Be(HealthStatus.Unhealthy, "the check that starts the probe reports the open circuit it read");
+        again.Status.Should().Be(HealthStatus.Degraded, "a probe is testing the store");
         calls.Should().Be(callsAfterOutage + 1, "one probe at a time");
         harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Open);
         reopened.Status.Should().Be(HealthStatus.Unhealthy);
