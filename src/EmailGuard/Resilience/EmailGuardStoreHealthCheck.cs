@@ -57,6 +57,7 @@ public sealed class EmailGuardStoreHealthCheck : IHealthCheck
         {
             Probe = probe;
         }
+
         Dictionary<string, object> data = new(StringComparer.Ordinal)
         {
             ["store"] = _store.Store.GetType().Name,
