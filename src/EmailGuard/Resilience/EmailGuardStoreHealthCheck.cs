@@ -6,7 +6,8 @@ namespace EmailGuard;
 /// <summary>
 /// Reports the store's circuit: healthy when closed, degraded while a probe tests the store (half-open), and the
 /// registration's failure status (unhealthy by default) while open. It reads the breaker instead of calling the store,
-/// so a health probe never adds load to a struggling store nor waits on it.
+/// so a health probe never waits on the store; once an open circuit's break is over, it starts the one probe the breaker
+/// lets through (as a request would), so an instance without traffic finds the store again.
 /// </summary>
 /// <remarks>
 /// With the circuit closed it also reports degraded when the store is configured so that limits quietly weaken (see
@@ -34,6 +35,9 @@ public sealed class EmailGuardStoreHealthCheck : IHealthCheck
 
     private static readonly TimeSpan s_minimumStaleAge = TimeSpan.FromSeconds(30);
 
+    /// <summary>The latest probe this check started; tests await it.</summary>
+    internal Task Probe { get; private set; } = Task.CompletedTask;
+
     /// <summary>Reports the store's circuit, its configuration warnings and the age of the send guard's _state; never waits on the _store.</summary>
     /// <param name="context">The health check context, with the registration's failure status.</param>
     /// <param name="cancellationToken">Not used: the check does not wait.</param>
@@ -43,6 +47,17 @@ public sealed class EmailGuardStoreHealthCheck : IHealthCheck
         ArgumentNullException.ThrowIfNull(context);
         StoreCircuitBreaker breaker = _store.Breaker;
         StoreCircuitState circuit = breaker.State;
+
+        // Open past its break with no call to probe it (an instance the load balancer took out for this very check):
+        // start the probe here, without waiting for it, so the circuit can close and the instance come back. This
+        // check still reports the open circuit it read: reporting the probe's half-open state (degraded, a 200) would
+        // put an instance whose store is still down back in the balancer at every check past the break.
+        Task probe = _store.ProbeIfDueAsync();
+        if (!probe.IsCompleted || Probe.IsCompleted)
+        {
+            Probe = probe;
+        }
+
         Dictionary<string, object> data = new(StringComparer.Ordinal)
         {
             ["store"] = _store.Store.GetType().Name,

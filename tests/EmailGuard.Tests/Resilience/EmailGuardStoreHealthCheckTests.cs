@@ -46,6 +46,55 @@ public sealed class EmailGuardStoreHealthCheckTests
     }
 
     [Fact]
+    public async Task CheckHealthAsync_OpenCircuitPastItsBreakOnAnIdleInstance_ProbesTheStoreSoItClosesAgain()
+    {
+        // Only a call probes an open circuit. A readiness check that answers 503 while it is open takes the instance out
+        // of the load balancer, which then sends it no call: after the store came back it stayed open, and out, for good.
+        using ResilienceHarness harness = new();
+        await harness.FailAsync(3);
+        int callsAfterOutage = harness.Store.Calls;
+        EmailGuardStoreHealthCheck check = new(harness.Resilient);
+
+        HealthCheckResult duringBreak = await CheckAsync(check, HealthStatus.Unhealthy);
+        harness.Store.Calls.Should().Be(callsAfterOutage, "the break is not over: the store is not called");
+        harness.Time.Advance(harness.Options.BreakDuration);
+        await CheckAsync(check, HealthStatus.Unhealthy);
+        await CheckAsync(check, HealthStatus.Unhealthy);
+        await check.Probe.WaitAsync(TimeSpan.FromSeconds(30));
+        HealthCheckResult afterProbe = await CheckAsync(check, HealthStatus.Unhealthy);
+
+        duringBreak.Status.Should().Be(HealthStatus.Unhealthy);
+        harness.Store.Calls.Should().Be(callsAfterOutage + 1, "one probe, however often the check runs");
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Closed);
+        afterProbe.Status.Should().Be(HealthStatus.Healthy);
+    }
+
+    [Fact]
+    public async Task CheckHealthAsync_ProbeOfAStoreStillDown_ReopensTheCircuitAndTheCheckNeverWaits()
+    {
+        using ResilienceHarness harness = new();
+        await harness.FailAsync(3);
+        int callsAfterOutage = harness.Store.Calls;
+        EmailGuardStoreHealthCheck check = new(harness.Resilient);
+        harness.Time.Advance(harness.Options.BreakDuration);
+        harness.Store.Behavior = FakeStoreBehavior.Hang;
+
+        Task<HealthCheckResult> hung = CheckAsync(check, HealthStatus.Unhealthy);
+        HealthCheckResult again = await CheckAsync(check, HealthStatus.Unhealthy);
+        int calls = harness.Store.Calls;
+        harness.Store.ReleaseHanging(new InvalidOperationException("still down"));
+        await check.Probe.WaitAsync(TimeSpan.FromSeconds(30));
+        HealthCheckResult reopened = await CheckAsync(check, HealthStatus.Unhealthy);
+
+        hung.IsCompleted.Should().BeTrue("the check reads the breaker and never waits on the store");
+        (await hung).Status.Should().Be(HealthStatus.Unhealthy, "the check that starts the probe reports the open circuit it read");
+        again.Status.Should().Be(HealthStatus.Degraded, "a probe is testing the store");
+        calls.Should().Be(callsAfterOutage + 1, "one probe at a time");
+        harness.Resilient.CircuitState.Should().Be(StoreCircuitState.Open);
+        reopened.Status.Should().Be(HealthStatus.Unhealthy);
+    }
+
+    [Fact]
     public async Task AddCheck_WithoutAspNetCore_HealthCheckServiceReportsTheCircuit()
     {
         // The core package needs only the health checks abstractions; a worker host adds the check by its type.
@@ -64,8 +113,10 @@ public sealed class EmailGuardStoreHealthCheckTests
     }
 
     private static Task<HealthCheckResult> CheckAsync(ResilienceHarness harness, HealthStatus failureStatus)
+        => CheckAsync(new EmailGuardStoreHealthCheck(harness.Resilient), failureStatus);
+
+    private static Task<HealthCheckResult> CheckAsync(EmailGuardStoreHealthCheck check, HealthStatus failureStatus)
     {
-        EmailGuardStoreHealthCheck check = new(harness.Resilient);
         HealthCheckContext context = new()
         {
             Registration = new HealthCheckRegistration("store", check, failureStatus, null),
