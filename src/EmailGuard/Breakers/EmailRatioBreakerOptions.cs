@@ -147,6 +147,17 @@ public sealed class EmailRatioBreakerOptions
     /// <value>The default value is <see cref="DefaultRiskyCategory"/> (<c>signup</c>), the category of sign-up confirmations.</value>
     public IList<string> RiskyCategories { get; } = [DefaultRiskyCategory];
 
+    /// <summary>
+    /// Gets the tenant pools (names in <see cref="SendGuardOptions.TenantPools"/>) whose own ratios no breaker judges.
+    /// A pool's breaker reduces or suspends every tenant of the pool together: right for a pool of trials, which may stop
+    /// together, wrong for a pool of paying tenants, where one tenant's bounces would stop the others. Such a pool still
+    /// caps its tenants' total, its ratios are still counted (status, dashboard), each of its tenants is still judged on
+    /// its own, and the account-wide breaker still judges the account. A name with no rules in
+    /// <see cref="SendGuardOptions.TenantPools"/> stops the app at startup (a typo would leave the pool judged).
+    /// </summary>
+    /// <value>The default value is empty: every pool with rules is judged.</value>
+    public IList<string> ExcludedTenantPools { get; } = [];
+
     /// <summary>Gets or sets the account's (or a risky category's) hard-bounce ratio at which the risky categories are tightened.</summary>
     /// <value>The default value is 0.03 (3 %), against SES's 5 % review line.</value>
     [Range(0.000001, 1.0)]

@@ -4,7 +4,8 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard;
 
 /// <summary>Checks <see cref="EmailRatioBreakerOptions"/> at startup, naming each setting by its full configuration path.</summary>
-internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<EmailRatioBreakerOptions>
+/// <param name="sendGuard">The send guard's options, whose tenant pools <see cref="EmailRatioBreakerOptions.ExcludedTenantPools"/> must name.</param>
+internal sealed class EmailRatioBreakerOptionsValidator(IOptions<SendGuardOptions> sendGuard) : IValidateOptions<EmailRatioBreakerOptions>
 {
     private const string Root = "EmailGuard:RatioBreakers";
 
@@ -82,6 +83,11 @@ internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<Email
             }
         }
 
+        if (options.ExcludedTenantPools.Count != 0)
+        {
+            ExcludedPools(failures, options.ExcludedTenantPools);
+        }
+
         if (options.HalfOpenMinimumSends is < 1 or > 10_000_000)
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture, $"{Root}:HalfOpenMinimumSends must be from 1 to 10000000; it is {options.HalfOpenMinimumSends}."));
@@ -109,6 +115,25 @@ internal sealed class EmailRatioBreakerOptionsValidator : IValidateOptions<Email
         if (value < TimeSpan.FromSeconds(1) || value > TimeSpan.FromDays(366))
         {
             failures.Add($"{Root}:{setting} must be from 1 second to 366 days; it is {value}.");
+        }
+    }
+
+    /// <summary>Each excluded pool must name a pool with rules: a typo would leave the pool it meant judged, silently.</summary>
+    private void ExcludedPools(List<string> failures, IList<string> excluded)
+    {
+        IReadOnlySet<string> pools = TenantPoolRules.Names(sendGuard.Value);
+        for (int i = 0; i < excluded.Count; i++)
+        {
+            string? name = excluded[i];
+            string path = $"{Root}:ExcludedTenantPools:{StrictConfiguration.ItemKey(excluded, i)}";
+            if (string.IsNullOrWhiteSpace(name) || name.Length > TenantPoolRules.MaxNameLength || name.Trim().Length != name.Length)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"{path} must be a tenant pool's name of 1 to {TenantPoolRules.MaxNameLength} characters, without whitespace around it."));
+            }
+            else if (!pools.Contains(name.ToLowerInvariant()))
+            {
+                failures.Add($"{path} names the tenant pool '{name}', which has no rules in EmailGuard:SendGuard:TenantPools; only a pool with rules is judged, so this excludes nothing. Fix the name or remove it.");
+            }
         }
     }
 }

@@ -10,7 +10,8 @@ namespace EmailGuard;
 /// stop nobody while it flagged, paged and logged a pool that does not exist: a customer who could write the tags
 /// (an app that passes its customers' tags on unscrubbed) minted such pools by the name; and a pool removed from the
 /// configuration tripped on the late bounces of its old mail. (A real pool's name padded with spaces or in another case
-/// is that pool: the feedback counts a pool by its name trimmed, in lower case.)
+/// is that pool: the feedback counts a pool by its name trimmed, in lower case.) A pool in
+/// <see cref="EmailRatioBreakerOptions.ExcludedTenantPools"/> is not judged either, and not logged: it is configured.
 /// </summary>
 internal sealed partial class RatioBreaker
 {
@@ -20,8 +21,9 @@ internal sealed partial class RatioBreaker
     /// <summary>Whether the pool (its name in lower case, as the feedback counts it) is one the breakers judge.</summary>
     private bool Judges(string? pool)
     {
-        if (pool is null)
+        if (pool is null || (_excludedPools is not null && _excludedPools.Contains(pool)))
         {
+            // An excluded pool is configured: its ratios are counted, but the operator chose that no breaker judges it.
             return false;
         }
 

@@ -40,11 +40,13 @@ internal sealed partial class RatioBreaker
     private readonly GuardStateCache? _state;
     private readonly RateLimitRule? _probeRule;
     private readonly IReadOnlySet<string>? _pools;
+    private readonly IReadOnlySet<string>? _excludedPools;
     private readonly ConcurrentDictionary<(EmailGuardDimension Dimension, string? Partition, bool Complaint), (EmailRatioBreakerAction Action, DateTimeOffset At)> _warned = new();
 
     public RatioBreaker(
         EmailGuardFeedback feedback, EmailRatioBreakerOptions options, IEmailGuardFlags? flags, IEmailGuardLists? lists, TimeProvider time,
-        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null, IReadOnlySet<string>? pools = null)
+        ILogger<RatioBreaker>? logger, EmailGuardMetrics? metrics, GuardStateCache? state = null, IReadOnlySet<string>? pools = null,
+        IReadOnlySet<string>? excludedPools = null)
     {
         _feedback = feedback;
         _options = options;
@@ -55,6 +57,7 @@ internal sealed partial class RatioBreaker
         _metrics = metrics;
         _state = state;
         _pools = pools;
+        _excludedPools = excludedPools;
         if (options.HalfOpenFor > TimeSpan.Zero)
         {
             TimeSpan window = options.HalfOpenFor * 2;

@@ -42,16 +42,21 @@ internal static class FeedbackRegistration
 
     private static EmailGuardFeedback WithBreakers(IServiceProvider sp, EmailGuardFeedback feedback)
     {
+        EmailRatioBreakerOptions options = sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value;
+        HashSet<string> pools = [.. TenantPoolRules.Names(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value)];
+        HashSet<string> excluded = new(options.ExcludedTenantPools.Select(static name => name.ToLowerInvariant()), StringComparer.Ordinal);
+        pools.ExceptWith(excluded);
         feedback.Breakers = new RatioBreaker(
             feedback,
-            sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value,
+            options,
             sp.GetService<IEmailGuardFlags>(),
             sp.GetService<IEmailGuardLists>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetService<GuardStateCache>(),
-            TenantPoolRules.Names(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value));
+            pools,
+            excluded);
         feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }

@@ -109,8 +109,9 @@ public abstract partial class TenantPoolBreakerScenarioTests
     private static Task RefreshAsync(IServiceProvider instance) => instance.GetRequiredService<GuardStateCache>().StartRefresh();
 
     /// <summary>The two instances (see the class), made once per test.</summary>
+    /// <param name="breakers">More of the breakers' options, after the class's.</param>
     /// <returns>The two instances: one and the same on a store that is not shared.</returns>
-    private (IServiceProvider A, IServiceProvider B) Instances()
+    private (IServiceProvider A, IServiceProvider B) Instances(Action<EmailRatioBreakerOptions>? breakers = null)
     {
         CountingTenantLimitProvider provider = new(t => InTrialPool(t)
             ? new TenantLimits { Rules = [RateLimitRule.PerDay(1_000)], Pool = "trial" }
@@ -143,6 +144,7 @@ public abstract partial class TenantPoolBreakerScenarioTests
 
                     return ValueTask.CompletedTask;
                 };
+                breakers?.Invoke(o);
             });
         }
 
