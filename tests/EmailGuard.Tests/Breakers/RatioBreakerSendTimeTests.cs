@@ -192,6 +192,25 @@ public sealed class RatioBreakerSendTimeTests
     }
 
     [Fact]
+    public async Task HalfOpenFlagOfAnEarlierVersion_WithoutItsStart_ThePhaseBeginsAtItsEndLessHalfOpenFor()
+    {
+        // An earlier version wrote the half-open flag at the trip with the probe and the level, but not when its phase began.
+        await using FeedbackTestApp app = App();
+        DateTimeOffset tripped = app.Time.GetUtcNow();
+        await app.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(
+            EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.HighBounceRateHalfOpen, TripFor + HalfOpenFor, EmailRatioBreakerOptions.FlaggedBy,
+            new Dictionary<string, string> { ["probe"] = "earlierBuildProbe", ["level"] = "1" });
+        await AdvanceAsync(app, TripFor + TimeSpan.FromSeconds(1));
+        EmailSendAttribution tenant = new() { TenantId = "acme" };
+
+        await app.Feedback.RecordAsync(Failure("in-the-trip", EmailFeedbackKind.Bounced, sentAt: tripped + TimeSpan.FromHours(1), attribution: tenant));
+        _trips.Should().BeEmpty("sent an hour into the trip, before the phase began at the flag's end less HalfOpenFor");
+        await app.Feedback.RecordAsync(Failure("near-the-start", EmailFeedbackKind.Bounced, sentAt: tripped + TripFor - TimeSpan.FromMinutes(1), attribution: tenant));
+
+        _trips.Select(t => (t.Dimension, t.Partition)).Should().Equal((EmailGuardDimension.Tenant, "acme"));
+    }
+
+    [Fact]
     public void Mapping_DatedByTheGuard_AnIdCannotSpellTheTime_AnOlderBuildsMappingIsUndated()
     {
         DateTimeOffset at = new(2026, 12, 7, 1, 2, 3, 400, TimeSpan.Zero);
