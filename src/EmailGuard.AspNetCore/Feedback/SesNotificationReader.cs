@@ -35,7 +35,10 @@ internal static class SesNotificationReader
             JsonElement? mail = WebhookJson.Property(root, "mail");
             string? messageId = mail is { } m ? WebhookJson.String(m, "messageId") : null;
             EmailSendAttribution? attribution = WebhookJson.Attribution(mail is { } mt ? WebhookJson.Property(mt, "tags") : null);
-            DateTimeOffset fallbackTime = (mail is { } mtime ? WebhookJson.Time(mtime, "timestamp") : null)
+            // mail.timestamp is when SES accepted the message to send, written by SES into the message SNS signs: the
+            // one send time of the four providers the sender cannot set (a bot would date its probe's bounces back).
+            DateTimeOffset? sentAt = mail is { } mtime ? WebhookJson.Time(mtime, "timestamp") : null;
+            DateTimeOffset fallbackTime = sentAt
                 ?? (DateTimeOffset.TryParse(envelope.Timestamp, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out DateTimeOffset sns) ? sns : default);
             switch (type)
             {
@@ -58,7 +61,7 @@ internal static class SesNotificationReader
                         // account's bounce rate. "Suppressed" (the global list) is not this: SES counts those.
                         bool suppressed = bounceType == EmailBounceType.Permanent && subType == OnAccountSuppressionList;
                         return AddRecipients(
-                            batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, fallbackTime, envelope, subType, suppressed,
+                            batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, sentAt, fallbackTime, envelope, subType, suppressed,
                             RejectsTheMessage(subType));
                     }
 
@@ -79,7 +82,7 @@ internal static class SesNotificationReader
                         // complaintSubType OnAccountSuppressionList: SES accepted the message but did not send it.
                         bool suppressed = WebhookJson.String(complaint, "complaintSubType") == OnAccountSuppressionList;
                         return AddRecipients(
-                            batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, fallbackTime, envelope,
+                            batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, sentAt, fallbackTime, envelope,
                             suppressed ? OnAccountSuppressionList : WebhookJson.String(complaint, "complaintFeedbackType"), suppressed);
                     }
 
@@ -110,6 +113,7 @@ internal static class SesNotificationReader
                                 Recipient = address,
                                 Kind = EmailFeedbackKind.Delivered,
                                 Timestamp = at,
+                                SentAt = sentAt,
                                 Attribution = attribution,
                                 Detail = WebhookJson.String(delivery, "smtpResponse"),
                             });
@@ -143,6 +147,7 @@ internal static class SesNotificationReader
         EmailBounceType bounceType,
         string? messageId,
         EmailSendAttribution? attribution,
+        DateTimeOffset? sentAt,
         DateTimeOffset fallbackTime,
         SnsEnvelope envelope,
         string? detail,
@@ -180,6 +185,7 @@ internal static class SesNotificationReader
                 SuppressedByProvider = suppressedByProvider,
                 RejectedForMessage = rejectedForMessage,
                 Timestamp = at,
+                SentAt = sentAt,
                 Attribution = attribution,
                 Detail = WebhookJson.Detail(detail, status, diagnostic),
             });

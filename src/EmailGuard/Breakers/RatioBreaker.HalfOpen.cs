@@ -199,6 +199,7 @@ internal sealed partial class RatioBreaker
             {
                 [ProbeMetadata] = probeId,
                 [LevelMetadata] = level.ToString(CultureInfo.InvariantCulture),
+                [PhaseStartMetadata] = PhaseStartText(flag.ExpiresAt),
             };
             EmailGuardFlag probe = await FlagAsync(
                 memory, HalfOpenReason(memory.Reason), suspend: false, period + _options.HalfOpenFor, probeMetadata, cancellationToken, raiseEvents: false).ConfigureAwait(false);

@@ -78,7 +78,7 @@ internal sealed partial class RatioBreaker
 
     /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
     public async ValueTask EvaluateAsync(
-        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, CancellationToken cancellationToken)
+        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken)
     {
         if (!_options.Enabled)
         {
@@ -103,7 +103,7 @@ internal sealed partial class RatioBreaker
                         continue;
                     }
 
-                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                     continue;
                 }
 
@@ -111,10 +111,10 @@ internal sealed partial class RatioBreaker
                 {
                     case EmailGuardDimension.Tenant:
                         // Flagged by its id: the counts show it escaped when it reads as a pool (TenantPartition).
-                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.User:
-                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, sentAt, attribution, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.ClientIp:
                         await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
@@ -172,7 +172,7 @@ internal sealed partial class RatioBreaker
     }
 
     private async ValueTask FlagIfOverAsync(
-        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, EmailSendAttribution attribution,
+        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, DateTimeOffset? sentAt, EmailSendAttribution attribution,
         CancellationToken cancellationToken, string? partyId = null)
     {
         if (_flags is null || (partyId ?? counts.Partition) is not { } party)
@@ -186,7 +186,13 @@ internal sealed partial class RatioBreaker
         BreakerMemory memory = new(partyType, party, reason);
         if (trip is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
         {
-            // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window.
+            // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window,
+            // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs).
+            if (SentBeforePhase(sentAt, probe, partyType, complaint))
+            {
+                return;
+            }
+
             EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
             EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
             if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))

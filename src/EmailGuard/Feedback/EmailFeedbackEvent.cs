@@ -72,6 +72,20 @@ public sealed class EmailFeedbackEvent
     public DateTimeOffset Timestamp { get; init; }
 
     /// <summary>
+    /// When the message was sent, when known: only from a field the provider itself writes and signs or authenticates,
+    /// such as SES's <c>mail.timestamp</c>, never from a tag, variable, custom arg, metadata or header the sender writes
+    /// (a bot would date its own bounces back). A ratio breaker's half-open probe judges only the mail sent in its
+    /// phase: a bounce or complaint of mail sent before the phase began counts in the party's window, not in its probe.
+    /// When the message id was tracked (<see cref="IEmailGuardFeedback.TrackAsync"/>), the time of tracking wins over
+    /// this one.
+    /// </summary>
+    /// <value>
+    /// The default value is <see langword="null"/>: unknown, and the failure counts in a half-open probe, since a bounce
+    /// that cannot be dated may be of the probe's own mail.
+    /// </value>
+    public DateTimeOffset? SentAt { get; init; }
+
+    /// <summary>
     /// The attribution the provider echoed back (message tags, variables, custom args, metadata), read with
     /// <see cref="EmailFeedbackTags.TryRead"/>. When null, the attribution is looked up by <see cref="ProviderMessageId"/>.
     /// </summary>

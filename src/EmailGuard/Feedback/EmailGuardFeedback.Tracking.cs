@@ -37,23 +37,58 @@ internal sealed partial class EmailGuardFeedback
     /// tags the event echoed, was charged to the throwaway tenant while its own breaker stayed clear. The first send's
     /// mapping stays; a send of other parties under the same id marks it shared (<see cref="FeedbackKeys.Shared"/>), and
     /// feedback naming it is charged by the event's own tags. One call as before; a second one only on a collision.
+    /// <para>
+    /// The mapping carries the time of tracking, which dates the message's feedback for a half-open probe
+    /// (<see cref="EmailFeedbackEvent.SentAt"/>). A send of the same parties under an id tracked before moves it forward:
+    /// otherwise a half-open bot would send its probe mail under the <c>Message-ID</c> of a mail it sent before its trip,
+    /// and its probe's bounces would read as that old mail's and never count in the probe.
+    /// </para>
     /// </summary>
     private async ValueTask TrackCoreAsync(string key, EmailSendAttribution attribution, CancellationToken cancellationToken)
     {
         try
         {
-            string value = FeedbackKeys.Serialize(attribution);
+            string value = FeedbackKeys.Serialize(attribution, _timeProvider.GetUtcNow());
             string? existing = await _mappings.GetOrAddAsync(key, value, _options.AttributionLifetime, "store a message-id mapping", cancellationToken).ConfigureAwait(false);
-            if (existing is not null && !SameParties(FeedbackKeys.Deserialize(existing), attribution))
+            if (existing is null)
             {
-                await _mappings.SetAsync(key, FeedbackKeys.Shared, _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
+                return;
             }
+
+            if (SameParties(FeedbackKeys.Deserialize(existing), attribution))
+            {
+                existing = await RetimeAsync(key, existing, value, cancellationToken).ConfigureAwait(false);
+                if (existing is null || SameParties(FeedbackKeys.Deserialize(existing), attribution))
+                {
+                    return;
+                }
+            }
+
+            await _mappings.SetAsync(key, FeedbackKeys.Shared, _options.AttributionLifetime, cancellationToken).ConfigureAwait(false);
         }
         catch (EmailGuardStoreUnavailableException ex)
         {
             // The mail is already with the provider: failing the send now would only make the app send it twice.
             LogTrackFailed(_logger, LogValue.Of(ex));
         }
+    }
+
+    /// <summary>
+    /// Replaces a mapping of the same parties tracked earlier (or with no time: an older build's) by <paramref name="value"/>,
+    /// only while it is still <paramref name="existing"/>: an unconditional write could overwrite the <see cref="FeedbackKeys.Shared"/>
+    /// mark that a send of other parties wrote meanwhile. Returns what another send wrote in the moment the key was empty,
+    /// if anything, for the caller to judge as a collision; null when the id is this send's now, or when another send
+    /// changed the mapping first (it judged the collision itself).
+    /// </summary>
+    private async ValueTask<string?> RetimeAsync(string key, string existing, string value, CancellationToken cancellationToken)
+    {
+        if (FeedbackKeys.TrackedAt(existing) >= FeedbackKeys.TrackedAt(value)
+            || !await _mappings.RemoveAsync(key, existing, "date a message-id mapping again", cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return await _mappings.GetOrAddAsync(key, value, _options.AttributionLifetime, "store a message-id mapping", cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Whether a mapping names the same parties as <paramref name="attribution"/>, whatever the send: a queue's resend of one mail.</summary>

@@ -92,6 +92,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     {
         (string provider, string recipient) = Validate(feedback);
         EmailSendAttribution? attribution = feedback.Attribution;
+        DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
         {
             try
@@ -111,6 +112,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 {
                     attribution = mapped;
                 }
+
+                // The guard's own time of tracking wins over the provider's: it is the send this instance admitted.
+                sentAt = FeedbackKeys.TrackedAt(mapping) ?? sentAt;
             }
             catch (EmailGuardStoreUnavailableException ex)
             {
@@ -270,7 +274,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's
             // breaker judges it all the same: it is the ratio the provider acts on.
-            await breakers.EvaluateAsync(attribution ?? s_unattributed, [.. charged], complaint: kind == 'c', cancellationToken).ConfigureAwait(false);
+            await breakers.EvaluateAsync(attribution ?? s_unattributed, [.. charged], complaint: kind == 'c', sentAt, cancellationToken).ConfigureAwait(false);
         }
 
         await RaiseAsync(feedback, recipient, attribution, raised, category, cancellationToken).ConfigureAwait(false);

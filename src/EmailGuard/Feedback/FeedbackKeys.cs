@@ -207,8 +207,49 @@ internal static class FeedbackKeys
     /// than it reads back, so the feedback reaches the parties that fit, and splits a long sender over two. The line is
     /// then at most 9 tags of 256 characters, within the key-value store's 4,096.
     /// </summary>
-    public static string Serialize(EmailSendAttribution attribution)
-        => string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+    /// <param name="attribution">The send's parties.</param>
+    /// <param name="trackedAt">
+    /// When the send was tracked, written as <c>sent=</c> and whole Unix seconds, rounded up (on the side of a later send,
+    /// which a half-open probe counts). The name is no tag (tags start with <c>eg_</c>, values are base64url, so no value
+    /// can spell it), and builds before it read past it: their <see cref="Deserialize"/> takes only the tags.
+    /// </param>
+    public static string Serialize(EmailSendAttribution attribution, DateTimeOffset? trackedAt = null)
+    {
+        string tags = string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+        if (trackedAt is not { } at)
+        {
+            return tags;
+        }
+
+        long seconds = (at.ToUnixTimeMilliseconds() + 999) / 1000;
+        return tags + "&" + SentAtName + "=" + seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private const string SentAtName = "sent";
+
+    /// <summary>
+    /// When a mapping's send was tracked (<see cref="Serialize"/>); null for a mapping written by a build before the time
+    /// was recorded, for <see cref="Shared"/>, and for anything that does not read as a time.
+    /// </summary>
+    public static DateTimeOffset? TrackedAt(string? mapping)
+    {
+        if (string.IsNullOrEmpty(mapping))
+        {
+            return null;
+        }
+
+        foreach (string pair in mapping.Split('&'))
+        {
+            if (pair.Length > SentAtName.Length + 1 && pair.StartsWith(SentAtName + "=", StringComparison.Ordinal)
+                && long.TryParse(pair.AsSpan(SentAtName.Length + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long seconds)
+                && seconds <= DateTimeOffset.MaxValue.ToUnixTimeSeconds())
+            {
+                return DateTimeOffset.FromUnixTimeSeconds(seconds);
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>
     /// The mapping of a message id tracked for sends of different parties: no attribution (it has no tag), so feedback

@@ -16,7 +16,9 @@ public interface IEmailGuardFeedback
 
     /// <summary>
     /// Remembers which attribution a provider message id belongs to, for feedback that does not echo tags. Kept in the
-    /// store for <c>EmailGuard:Feedback:AttributionLifetime</c> (14 days by default).
+    /// store for <c>EmailGuard:Feedback:AttributionLifetime</c> (14 days by default), with the time of the call: call it when
+    /// the message is sent, as the guarded senders do. That time dates the message's feedback for a ratio breaker's
+    /// half-open probe (<see cref="EmailFeedbackEvent.SentAt"/>); a later send tracked under the same id moves it forward.
     /// </summary>
     ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default);
 

@@ -58,6 +58,39 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task HalfOpen_BounceOfMailTrackedBeforeThePhaseOnTheOtherInstance_NotInTheProbe_Recovers()
+    {
+        // Arrange: instance a tracks a mail's id, then the tenant trips; half-open, b sends the probe.
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await a.GetRequiredService<IEmailGuardFeedback>().TrackForProviderAsync(
+            "ses", "<before@app.example>", new EmailSendAttribution { TenantId = "acme", UserId = "user-42", Category = "signup" });
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(a, "b2");
+        await AdvanceAsync(TripFor + TimeSpan.FromSeconds(1));
+        await RefreshAsync(b);
+        await SendAsync(b, 20, "probe");
+
+        // Act: the tracked mail's bounce (no tags: the mapping on Redis attributes and dates it) comes to b.
+        (await b.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "old",
+            ProviderMessageId = "<before@app.example>",
+            Recipient = "old@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+        })).Attribution!.TenantId.Should().Be("acme");
+        await AdvanceAsync(HalfOpenFor);
+
+        // Assert: 1 over 50 would have been the line; it was sent before the phase, so the probe recovers clean.
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle();
+        _recoveries.Where(r => r.Dimension == EmailGuardDimension.Tenant).Should().ContainSingle()
+            .Which.Should().BeEquivalentTo(new { ProbeSends = 20L, ProbeFailures = 0L, Level = 1 });
+    }
+
+    [Fact]
     public async Task Trip_ProbeBouncesOnTheOtherInstance_TripsAgainForLonger()
     {
         ServiceProvider a = Instance();
