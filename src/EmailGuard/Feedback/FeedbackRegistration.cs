@@ -43,9 +43,6 @@ internal static class FeedbackRegistration
     private static EmailGuardFeedback WithBreakers(IServiceProvider sp, EmailGuardFeedback feedback)
     {
         EmailRatioBreakerOptions options = sp.GetRequiredService<IOptions<EmailRatioBreakerOptions>>().Value;
-        HashSet<string> pools = [.. TenantPoolRules.Names(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value)];
-        HashSet<string> excluded = new(options.ExcludedTenantPools.Select(static name => name.ToLowerInvariant()), StringComparer.Ordinal);
-        pools.ExceptWith(excluded);
         feedback.Breakers = new RatioBreaker(
             feedback,
             options,
@@ -55,8 +52,8 @@ internal static class FeedbackRegistration
             sp.GetService<ILogger<RatioBreaker>>(),
             sp.GetRequiredService<EmailGuardMetrics>(),
             sp.GetService<GuardStateCache>(),
-            pools,
-            excluded);
+            TenantPoolRules.Names(sp.GetRequiredService<IOptions<SendGuardOptions>>().Value),
+            options.ExcludedTenantPools.Select(static name => name.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal));
         feedback.Observers = [.. sp.GetServices<IEmailFeedbackObserver>()];
         return feedback;
     }
