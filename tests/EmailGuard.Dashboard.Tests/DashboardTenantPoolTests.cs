@@ -42,7 +42,7 @@ public sealed class DashboardTenantPoolTests
         html.Should().Contain("<td>LimitExceeded (Tenant pool)</td><td class=\"num\">1</td>", "a pool's denial is told from a tenant's own");
         html.Should().Contain("<tr><td>Tenant pool <a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td>2 per day (UTC) (FixedWindow)</td></tr>", "the pool's rule is among the configured ones");
         html.Should().Contain("<tr><td>Tenant pool</td><td><a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td>2 per day (UTC) (FixedWindow)</td><td class=\"num\">2</td><td class=\"num\">2</td>", "the pool's usage, full");
-        html.Should().Contain("<tr><td>Tenant</td><td>tenant:pool:trial</td><td>5 per day (UTC) (FixedWindow)</td><td class=\"num\">1</td>", "the tenant named like the pool is a tenant");
+        html.Should().Contain("<tr><td>Tenant</td><td><a href=\"/emailguard/flags?type=Tenant&amp;id=pool%3Atrial\">tenant:pool:trial</a></td><td>5 per day (UTC) (FixedWindow)</td><td class=\"num\">1</td>", "the tenant named like the pool is a tenant, and links to the lookup of its own id");
     }
 
     [Fact]

@@ -160,8 +160,13 @@ public sealed class MultiTenantInviteIncidentTests(RedisServerFixture redis)
 
         // The dashboard sums the instances' top parties: the rogue tenant's 1,950 refusals, 975 heard by each.
         using HttpClient viewer = first.Client();
-        (await WaitUntilAsync(async () => (await viewer.GetStringAsync("/emailguard")).Contains("Tenants by denials</h3><table><tr><th>Tenants</th><th>Denied</th></tr><tr><td>rogue</td><td class=\"num\">1,950</td>", StringComparison.Ordinal)))
+        (await WaitUntilAsync(async () => (await viewer.GetStringAsync("/emailguard")).Contains("Tenants by denials</h3><table><tr><th>Tenants</th><th>Denied</th></tr><tr><td><a href=\"/emailguard/flags?type=Tenant&amp;id=rogue\">rogue</a></td><td class=\"num\">1,950</td>", StringComparison.Ordinal)))
             .Should().BeTrue("each instance publishes its top parties every 15 s");
+
+        // The operator follows the link: the rogue's own lookup shows its manual suspension and its tripped breaker.
+        string lookup = await viewer.GetStringAsync("/emailguard/flags?type=Tenant&id=rogue");
+        lookup.Should().Contain("<h2>Tenant <span id=\"party-name\">rogue</span></h2>").And.Contain("<td>manual</td><td>suspended</td>");
+        lookup.Should().MatchRegex("<table id=\"party-ratios\">.*<td>Tripped \\(Suspended, [a-z_]+\\) until ");
 
         // Later: the operator lifts every flag of the tenant and its admin. The cut plan still holds it, on both instances.
         IEmailGuardFlags flags = first.Services.GetRequiredService<IEmailGuardFlags>();

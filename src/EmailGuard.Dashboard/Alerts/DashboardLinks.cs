@@ -15,7 +15,7 @@ internal static class DashboardLinks
 
     /// <summary>
     /// The flags page, with the party looked up where the page can look it up (users, tenants, and tenant pools, whose
-    /// lookup shows the pool's usage and ratios too: the link the pages write for a pool, <see cref="TenantPoolLink"/>).
+    /// lookup shows the pool's usage and ratios too: the link the pages write for a pool, <see cref="PartyLinks"/>).
     /// </summary>
     public static string Flags(EmailGuardPartyType partyType, string partyId)
         => partyType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.TenantPool

@@ -54,7 +54,7 @@ internal static class FeedbackRatiosSection
         {
             bool bounceHigh = breakers is not null && counts.Sends >= breakers.MinimumSends && counts.BounceRate >= breakers.BounceRateToReduce;
             bool complaintHigh = breakers is not null && counts.Sends >= breakers.MinimumSends && counts.ComplaintRate >= breakers.ComplaintRateToReduce;
-            html.Raw("<tr class=\"ratio\"").Attr("data-dimension", counts.Dimension.ToString()).Raw(">").Cell(counts.Dimension.ToString()).Cell(ClientNetworkText.Show(counts.Dimension, counts.Partition) ?? "all mail")
+            html.Raw("<tr class=\"ratio\"").Attr("data-dimension", counts.Dimension.ToString()).Raw(">").Cell(counts.Dimension.ToString()).PartyCell(request, counts.Dimension, counts.Partition, "all mail")
                 .Cell(counts.Sends).Cell(counts.Bounces).Cell(counts.Complaints)
                 .Raw("<td class=\"num bounce-rate").Raw(bounceHigh ? " high" : string.Empty).Raw("\">").Text(Percent(counts.BounceRate)).Raw("</td>")
                 .Raw("<td class=\"num complaint-rate").Raw(complaintHigh ? " high" : string.Empty).Raw("\">").Text(Percent(counts.ComplaintRate)).Raw("</td></tr>");

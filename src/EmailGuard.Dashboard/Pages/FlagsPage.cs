@@ -42,6 +42,10 @@ internal static class FlagsPage
                     await TenantPoolSection.WriteAsync(request, html, lookupId).ConfigureAwait(false);
                     lookupId = TenantPoolSection.Normalize(lookupId) ?? string.Empty;
                 }
+                else if (lookupType is EmailGuardPartyType.Tenant or EmailGuardPartyType.User)
+                {
+                    await PartySection.WriteAsync(request, html, lookupType, lookupId).ConfigureAwait(false);
+                }
 
                 if (lookupId.Length > 0 && lookupType is EmailGuardPartyType.User or EmailGuardPartyType.Tenant or EmailGuardPartyType.TenantPool)
                 {
@@ -58,7 +62,7 @@ internal static class FlagsPage
                 {
                     shown++;
                     html.Raw("<tr class=\"flag\">").Cell(flag.PartyType.ToString());
-                    (flag.PartyType == EmailGuardPartyType.TenantPool ? html.Raw("<td>").PoolLink(request, flag.PartyId).Raw("</td>") : html.Cell(flag.PartyId)).Cell(flag.Reason)
+                    html.FlagPartyCell(request, flag).Cell(flag.Reason)
                         .Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.CreatedAt).Raw("</td><td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("<td>");
                     if (request.CanAct)
                     {

@@ -43,8 +43,8 @@ internal static class OverviewPage
         html.Raw("<div class=\"grid\">");
         foreach (ActivityDimension dimension in Enum.GetValues<ActivityDimension>())
         {
-            Top(html, dimension, "usage", activity.Top(dimension, denials: false, request.Options.TopCount));
-            Top(html, dimension, "denials", activity.Top(dimension, denials: true, request.Options.TopCount));
+            Top(request, html, dimension, "usage", activity.Top(dimension, denials: false, request.Options.TopCount));
+            Top(request, html, dimension, "denials", activity.Top(dimension, denials: true, request.Options.TopCount));
         }
 
         html.Raw("</div>");
@@ -182,7 +182,7 @@ internal static class OverviewPage
             : window == TimeSpan.FromMinutes(1) ? "minute"
             : window.ToString("g", CultureInfo.InvariantCulture);
 
-    private static void Top(Html html, ActivityDimension dimension, string by, IReadOnlyList<TopParty> parties)
+    private static void Top(DashboardRequest request, Html html, ActivityDimension dimension, string by, IReadOnlyList<TopParty> parties)
     {
         html.Raw("<div class=\"card\"").Attr("id", $"top-{dimension}-{by}".ToLowerInvariant()).Raw("><h3>").Text($"{Label(dimension)} by {by}").Raw("</h3>");
         if (parties.Count == 0)
@@ -194,7 +194,13 @@ internal static class OverviewPage
         html.Raw("<table><tr><th>").Text(Label(dimension)).Raw("</th><th>").Text(by == "usage" ? "Permits" : "Denied").Raw("</th></tr>");
         foreach (TopParty party in parties)
         {
-            html.Raw("<tr>").Cell(party.Key).Raw("<td class=\"num\">").Text(party.Error > 0 ? "≈" : string.Empty).Text(party.Count).Raw("</td></tr>");
+            // A tenant and a user link to their lookup (their usage, flags and ratios), by the id the messages carried.
+            (dimension switch
+            {
+                ActivityDimension.Tenant => html.Raw("<tr><td>").PartyLink(request, EmailGuardPartyType.Tenant, party.Key, party.Key).Raw("</td>"),
+                ActivityDimension.User => html.Raw("<tr><td>").PartyLink(request, EmailGuardPartyType.User, party.Key, party.Key).Raw("</td>"),
+                _ => html.Raw("<tr>").Cell(party.Key),
+            }).Raw("<td class=\"num\">").Text(party.Error > 0 ? "≈" : string.Empty).Text(party.Count).Raw("</td></tr>");
         }
 
         html.Raw("</table></div>");

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace EmailGuard.Dashboard;
@@ -62,7 +61,7 @@ internal static class TenantPoolSection
         html.Raw("</table><table id=\"pool-flags\"><tr><th>Flag</th><th>Effect</th><th>Until</th><th>By</th></tr>");
         foreach (EmailGuardFlag flag in status.Flags)
         {
-            html.Raw("<tr>").Cell(flag.Reason).Cell(flag.Suspend ? "suspended" : $"limits × {flag.LimitFactor:0.##}").Raw("<td>").Time(flag.ExpiresAt).Raw("</td>").Cell(flag.CreatedBy).Raw("</tr>");
+            html.Raw("<tr>").FlagCells(flag).Raw("</tr>");
         }
 
         html.Raw("</table>");
@@ -75,10 +74,7 @@ internal static class TenantPoolSection
         html.Raw("<table id=\"pool-ratios\"><tr><th>Sends</th><th>Bounces</th><th>Complaints</th><th>Bounce rate</th><th>Complaint rate</th><th>Breaker</th></tr>");
         foreach (EmailPartyRatioStatus ratio in status.Ratios.Where(r => TenantPoolText.IsPool(r.Counts.Dimension, r.Counts.Partition)))
         {
-            html.Raw("<tr>").Cell(ratio.Counts.Sends).Cell(ratio.Counts.Bounces).Cell(ratio.Counts.Complaints)
-                .Cell(Percent(ratio.Counts.BounceRate)).Cell(Percent(ratio.Counts.ComplaintRate))
-                .Cell(ratio.BreakerState == EmailRatioBreakerState.Closed ? "closed" : $"{ratio.BreakerState} ({ratio.BreakerAction}, {ratio.BreakerReason}) until {ratio.BreakerUntil:u}")
-                .Raw("</tr>");
+            html.Raw("<tr>").RatioCells(ratio).Raw("</tr>");
         }
 
         html.Raw("</table>");
@@ -87,6 +83,4 @@ internal static class TenantPoolSection
             html.Raw("<p class=\"muted\">No ratios: provider feedback is not registered, or its counts could not be read.</p>");
         }
     }
-
-    private static string Percent(double ratio) => ratio.ToString("0.###%", CultureInfo.InvariantCulture);
 }

@@ -96,6 +96,13 @@ public sealed class DashboardBrowserTests(BrowserFixture browser)
         await Expect(page.Locator("#denial-reasons")).ToContainTextAsync("Blocklisted");
         await Expect(page.Locator("#feedback-ratios tr.ratio[data-dimension='Global']")).ToBeVisibleAsync();
 
+        // The top denied tenant links to its lookup: its own usage, flags and ratios, under the page's CSP.
+        await page.Locator("#top-tenant-denials a", new() { HasText = ScriptTenant }).ClickAsync();
+        await Expect(page.Locator("#party-name")).ToHaveTextAsync(ScriptTenant);
+        await Expect(page.Locator("#party-usage tr", new() { HasText = ScriptTenant }).First).ToBeVisibleAsync();
+        await Expect(page.Locator("#party-ratios")).ToBeVisibleAsync();
+        await ScreenshotAsync(page, $"dashboard-{store}-tenant-lookup");
+
         // The sign-up and password-reset policies sit on the pages' OnPostAsync handlers, not on the endpoints.
         await page.GotoAsync("/emailguard/policies");
         await Expect(page.Locator("#policy-endpoints tr", new() { HasText = "/signup" }).Locator("td")).ToHaveTextAsync(["/signup", "POST", "OnPostAsync", "signup"]);
