@@ -31,7 +31,7 @@ public sealed class DashboardTenantPoolLinkTests
         HttpResponseMessage response = await client.GetAsync("/emailguard/");
         string html = await response.Content.ReadAsStringAsync();
 
-        // Assert: the usage and rule rows of each pool link to its lookup (the overview's ratios are the tenants'; a pool's are on its lookup).
+        // Assert: the usage and rule rows of each pool link to its lookup.
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         string trial = Link("trial"), hostile = Link(Hostile);
         html.Should().Contain($"<tr><td>Tenant pool</td><td>{trial}</td><td>5 per hour (FixedWindow)</td><td class=\"num\">1</td>", "the pool's usage row");

@@ -91,6 +91,46 @@ public sealed class DashboardTenantPoolTests
         html.Should().NotContain("trial-1", "no tenant is shown");
     }
 
+    [Fact]
+    public async Task Overview_PoolRatios_ShownBesideTheTenants_WithThePoolLinked()
+    {
+        // Arrange: two trial tenants send 3 mails of the pool; one bounces.
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
+        {
+            s.AddSingleton<ITenantLimitProvider>(new CountingTenantLimitProvider(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" }));
+            s.Configure<SendGuardOptions>(o =>
+            {
+                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
+                o.TenantPools["paid"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
+            });
+        });
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        List<EmailSendDecision> sent = [];
+        foreach (string tenant in new[] { "trial-1", "trial-2", "trial-1" })
+        {
+            sent.Add(await guard.CheckAsync(new OutboundEmail { To = [$"{sent.Count}@example.com"], TenantId = tenant }));
+        }
+
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "b1",
+            Recipient = "0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = sent[0].Attribution,
+        });
+        using HttpClient client = host.Client();
+
+        // Act
+        string html = await client.GetStringAsync("/emailguard/");
+
+        // Assert: the pool's own ratio row (3 sends, 1 bounce), as a pool, linked; the pool that sent nothing has none.
+        sent.Should().OnlyContain(d => d.IsAllowed);
+        html.Should().Contain("<tr class=\"ratio\" data-dimension=\"Tenant\"><td>Tenant pool</td><td><a href=\"/emailguard/flags?type=TenantPool&amp;id=trial\">trial</a></td><td class=\"num\">3</td><td class=\"num\">1</td><td class=\"num\">0</td>");
+        html.Should().NotContain("id=paid\">paid</a></td><td class=\"num\">0</td>", "a pool with no mail in the window has no ratio row");
+    }
+
     [Theory]
     [InlineData("%3Cb%3Ex%3C%2Fb%3E", "<p class=\"notice bad\" id=\"pool-unknown\">No tenant pool of this name")]
     [InlineData("trial-but-longer-than-any-pool-name", "<p class=\"notice bad\" id=\"pool-unknown\">Not a tenant pool's name: empty, or longer than 256 characters.</p>")]

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace EmailGuard.Dashboard;
 
 /// <summary>
-/// The overview's bounce and complaint ratios: global, and of the busiest parties of the last hour, read from the
+/// The overview's bounce and complaint ratios: global, of the busiest parties of the last hour and of the tenant pools, read from the
 /// store through <see cref="IEmailFeedbackCounts"/>, next to the ratio breakers' lines.
 /// </summary>
 internal static class FeedbackRatiosSection
@@ -54,7 +54,7 @@ internal static class FeedbackRatiosSection
         {
             bool bounceHigh = breakers is not null && counts.Sends >= breakers.MinimumSends && counts.BounceRate >= breakers.BounceRateToReduce;
             bool complaintHigh = breakers is not null && counts.Sends >= breakers.MinimumSends && counts.ComplaintRate >= breakers.ComplaintRateToReduce;
-            html.Raw("<tr class=\"ratio\"").Attr("data-dimension", counts.Dimension.ToString()).Raw(">").Cell(counts.Dimension.ToString()).PartyCell(request, counts.Dimension, counts.Partition, "all mail")
+            html.Raw("<tr class=\"ratio\"").Attr("data-dimension", counts.Dimension.ToString()).Raw(">").Cell(TenantPoolText.Dimension(counts.Dimension, counts.Partition)).PartyCell(request, counts.Dimension, counts.Partition, "all mail")
                 .Cell(counts.Sends).Cell(counts.Bounces).Cell(counts.Complaints)
                 .Raw("<td class=\"num bounce-rate").Raw(bounceHigh ? " high" : string.Empty).Raw("\">").Text(Percent(counts.BounceRate)).Raw("</td>")
                 .Raw("<td class=\"num complaint-rate").Raw(complaintHigh ? " high" : string.Empty).Raw("\">").Text(Percent(counts.ComplaintRate)).Raw("</td></tr>");

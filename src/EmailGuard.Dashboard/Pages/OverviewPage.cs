@@ -10,6 +10,9 @@ internal static class OverviewPage
 {
     private const int StatusQueries = 5;
 
+    /// <summary>How many tenant pools' ratios the overview reads at most.</summary>
+    private const int MaxPoolRatios = 10;
+
     public static async Task RenderAsync(DashboardRequest request)
     {
         EmailGuardMonitor monitor = request.Services.GetRequiredService<EmailGuardMonitor>();
@@ -31,7 +34,7 @@ internal static class OverviewPage
 
         bool answered = await UsageAsync(request, html, activity).ConfigureAwait(false);
         answered &= await ProviderBudgetSection.WriteAsync(request, html).ConfigureAwait(false);
-        answered &= await FeedbackRatiosSection.WriteAsync(request, html, Queries(activity)).ConfigureAwait(false);
+        answered &= await FeedbackRatiosSection.WriteAsync(request, html, [.. Queries(activity), .. PoolQueries(request)]).ConfigureAwait(false);
 
         html.Raw("<h2>Top parties, last hour</h2><p class=\"muted\">Summed over <span id=\"instances\">").Text(activity.InstanceCount)
             .Raw("</span> instance(s): this one's in-memory record (a space-saving sketch per dimension and 5-minute bucket) and the top lists the others publish to the store every 15 s. A count marked ≈ may overestimate by the number shown.</p>");
@@ -154,6 +157,14 @@ internal static class OverviewPage
             };
         }
     }
+
+    /// <summary>
+    /// The ratios of the configured tenant pools, the first <see cref="MaxPoolRatios"/> of them: a pool's breaker holds
+    /// every tenant in it, so its ratio is shown beside the busiest tenants' whether or not one of them is in it.
+    /// </summary>
+    private static IEnumerable<EmailGuardStatusQuery> PoolQueries(DashboardRequest request)
+        => request.Services.GetService<IOptions<SendGuardOptions>>()?.Value.TenantPools.Keys.Take(MaxPoolRatios).Select(pool => new EmailGuardStatusQuery { TenantPool = pool })
+            ?? [];
 
     private static string? At(IReadOnlyList<TopParty> parties, int index) => index < parties.Count ? parties[index].Key : null;
 
