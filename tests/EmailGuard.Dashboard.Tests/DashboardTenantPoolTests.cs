@@ -49,31 +49,8 @@ public sealed class DashboardTenantPoolTests
     public async Task FlagsLookup_TenantPoolByName_ShowsItsUsageFlagsAndRatios_WithNoTenant()
     {
         // Arrange: two trial tenants send 3 of the pool's 10 an hour, one mail bounces, the pool is flagged (limits × 0.1).
-        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
-        {
-            s.AddSingleton<ITenantLimitProvider>(new CountingTenantLimitProvider(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" }));
-            s.Configure<SendGuardOptions>(o =>
-            {
-                o.StateRefreshInterval = TimeSpan.Zero;
-                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
-            });
-        });
-        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
-        List<EmailSendDecision> sent = [];
-        foreach (string tenant in new[] { "trial-1", "trial-2", "trial-1" })
-        {
-            sent.Add(await guard.CheckAsync(new OutboundEmail { To = [$"{sent.Count}@example.com"], TenantId = tenant }));
-        }
-
-        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-        {
-            Provider = "ses",
-            ProviderEventId = "b1",
-            Recipient = "0@example.com",
-            Kind = EmailFeedbackKind.Bounced,
-            BounceType = EmailBounceType.Permanent,
-            Attribution = sent[0].Attribution,
-        });
+        await using DashboardHost host = await StartTrialPoolAsync(o => o.StateRefreshInterval = TimeSpan.Zero);
+        List<EmailSendDecision> sent = await SendThreeBounceOneAsync(host);
         await host.Services.GetRequiredService<IEmailGuardFlags>().FlagAsync(EmailGuardPartyType.TenantPool, "trial", EmailGuardFlagReasons.HighBounceRate, flaggedBy: "ops");
         using HttpClient client = host.Client();
 
@@ -95,31 +72,8 @@ public sealed class DashboardTenantPoolTests
     public async Task Overview_PoolRatios_ShownBesideTheTenants_WithThePoolLinked()
     {
         // Arrange: two trial tenants send 3 mails of the pool; one bounces.
-        await using DashboardHost host = await DashboardHost.StartAsync(services: s =>
-        {
-            s.AddSingleton<ITenantLimitProvider>(new CountingTenantLimitProvider(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" }));
-            s.Configure<SendGuardOptions>(o =>
-            {
-                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
-                o.TenantPools["paid"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
-            });
-        });
-        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
-        List<EmailSendDecision> sent = [];
-        foreach (string tenant in new[] { "trial-1", "trial-2", "trial-1" })
-        {
-            sent.Add(await guard.CheckAsync(new OutboundEmail { To = [$"{sent.Count}@example.com"], TenantId = tenant }));
-        }
-
-        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
-        {
-            Provider = "ses",
-            ProviderEventId = "b1",
-            Recipient = "0@example.com",
-            Kind = EmailFeedbackKind.Bounced,
-            BounceType = EmailBounceType.Permanent,
-            Attribution = sent[0].Attribution,
-        });
+        await using DashboardHost host = await StartTrialPoolAsync(o => o.TenantPools["paid"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10)));
+        List<EmailSendDecision> sent = await SendThreeBounceOneAsync(host);
         using HttpClient client = host.Client();
 
         // Act
@@ -152,5 +106,39 @@ public sealed class DashboardTenantPoolTests
         {
             html.Should().Contain("<span id=\"pool-name\">&lt;b&gt;x&lt;/b&gt;</span>");
         }
+    }
+
+    /// <summary>A host whose every tenant is in the pool <c>trial</c>, capped at 10 an hour, with <paramref name="configure"/> after.</summary>
+    private static Task<DashboardHost> StartTrialPoolAsync(Action<SendGuardOptions> configure)
+        => DashboardHost.StartAsync(services: s =>
+        {
+            s.AddSingleton<ITenantLimitProvider>(new CountingTenantLimitProvider(_ => new TenantLimits { Rules = [RateLimitRule.PerHour(100)], Pool = "trial" }));
+            s.Configure<SendGuardOptions>(o =>
+            {
+                o.TenantPools["trial"] = new SendGuardDimensionOptions().Add(RateLimitRule.PerHour(10));
+                configure(o);
+            });
+        });
+
+    /// <summary>Two trial tenants send 3 mails of the pool, and the first of them bounces.</summary>
+    private static async Task<List<EmailSendDecision>> SendThreeBounceOneAsync(DashboardHost host)
+    {
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        List<EmailSendDecision> sent = [];
+        foreach (string tenant in new[] { "trial-1", "trial-2", "trial-1" })
+        {
+            sent.Add(await guard.CheckAsync(new OutboundEmail { To = [$"{sent.Count}@example.com"], TenantId = tenant }));
+        }
+
+        await host.Services.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+        {
+            Provider = "ses",
+            ProviderEventId = "b1",
+            Recipient = "0@example.com",
+            Kind = EmailFeedbackKind.Bounced,
+            BounceType = EmailBounceType.Permanent,
+            Attribution = sent[0].Attribution,
+        });
+        return sent;
     }
 }
