@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using EmailGuard;
 using EmailGuard.AspNetCore;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -31,7 +32,7 @@ public static class EmailGuardFeedbackEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ArgumentNullException.ThrowIfNull(prefix);
-        WebhookEndpoints webhooks = endpoints.ServiceProvider.GetService<WebhookEndpoints>() ?? throw new InvalidOperationException(
+        WebhookEndpoints webhooks = StartupValidation.Resolve(endpoints.ServiceProvider, static sp => sp.GetService<WebhookEndpoints>()) ?? throw new InvalidOperationException(
             "Unable to find the EmailGuard feedback webhook services. Add them by calling " +
             "'services.AddEmailGuard().AddFeedbackWebhooks()' in the application startup code.");
         if (webhooks.Endpoints.Count == 0)

@@ -105,6 +105,23 @@ public static class EmailGuardDashboardBuilderExtensions
         }
     }
 
+    /// <summary>
+    /// The monitor for the options hooks, or null when a setting of what it is built from (the alerts, the store) is
+    /// invalid: that setting fails the start by its own validation, which a throw from inside another section's options
+    /// would hide behind a second copy of it.
+    /// </summary>
+    private static EmailGuardMonitor? MonitorOrNull(IServiceProvider services)
+    {
+        try
+        {
+            return services.GetRequiredService<EmailGuardMonitor>();
+        }
+        catch (OptionsValidationException)
+        {
+            return null;
+        }
+    }
+
     private static void AddMonitor(IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(EmailGuardMonitor)))
@@ -120,8 +137,8 @@ public static class EmailGuardDashboardBuilderExtensions
             sp.GetRequiredService<ILogger<EmailGuardMonitor>>(),
             sp.GetService<IMeterFactory>(),
             SketchCapacity));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SendGuardOptions>, HookSendGuardEvents>());
-        services.TryAddSingleton<HookBreakerEvents>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<SendGuardOptions>, HookSendGuardEvents>(sp => new HookSendGuardEvents(() => MonitorOrNull(sp))));
+        services.TryAddSingleton(sp => new HookBreakerEvents(() => MonitorOrNull(sp)));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailRatioBreakerOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailFeedbackOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<EmailGuardEndpointOptions>, HookBreakerEvents>(sp => sp.GetRequiredService<HookBreakerEvents>()));

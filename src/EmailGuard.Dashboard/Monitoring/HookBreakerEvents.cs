@@ -10,20 +10,36 @@ namespace EmailGuard.Dashboard;
 /// feedback suppressions (<see cref="EmailFeedbackEvents.OnSuppressed"/>), and the endpoints' escalating bans and surge
 /// breaker (<see cref="EmailGuardEndpointOptions"/>). Public callbacks only; the app's callback runs first.
 /// </summary>
-internal sealed class HookBreakerEvents(EmailGuardMonitor monitor)
+/// <param name="monitorOf">The monitor, or null when a setting it needs is invalid (see <see cref="HookSendGuardEvents"/>).</param>
+internal sealed class HookBreakerEvents(Func<EmailGuardMonitor?> monitorOf)
     : IPostConfigureOptions<EmailRatioBreakerOptions>, IPostConfigureOptions<EmailFeedbackOptions>, IPostConfigureOptions<EmailGuardEndpointOptions>
 {
     public void PostConfigure(string? name, EmailRatioBreakerOptions options)
     {
+        if (monitorOf() is not { } monitor)
+        {
+            return;
+        }
+
         options.OnTripped = HookSendGuardEvents.Chain(options.OnTripped, monitor.OnRatioBreakerTripped);
         options.OnRecovered = HookSendGuardEvents.Chain(options.OnRecovered, monitor.OnRatioBreakerRecovered);
     }
 
     public void PostConfigure(string? name, EmailFeedbackOptions options)
-        => options.Events.OnSuppressed = HookSendGuardEvents.Chain(options.Events.OnSuppressed, monitor.OnSuppressed);
+    {
+        if (monitorOf() is { } monitor)
+        {
+            options.Events.OnSuppressed = HookSendGuardEvents.Chain(options.Events.OnSuppressed, monitor.OnSuppressed);
+        }
+    }
 
     public void PostConfigure(string? name, EmailGuardEndpointOptions options)
     {
+        if (monitorOf() is not { } monitor)
+        {
+            return;
+        }
+
         options.OnBanStarted = HookSendGuardEvents.Chain(options.OnBanStarted, monitor.OnBanStarted);
         options.OnSurgeBreakerTripped = HookSendGuardEvents.Chain(options.OnSurgeBreakerTripped, a => monitor.OnSurgeBreaker(a, tripped: true));
         options.OnSurgeBreakerRecovered = HookSendGuardEvents.Chain(options.OnSurgeBreakerRecovered, a => monitor.OnSurgeBreaker(a, tripped: false));

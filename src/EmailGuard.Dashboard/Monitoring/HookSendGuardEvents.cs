@@ -10,10 +10,21 @@ namespace EmailGuard.Dashboard;
 /// the check did, so the refund took nothing off and the check was counted in full later. It also tells the monitor how the guard groups client addresses, so the dashboard's client networks are
 /// the guard's partitions.
 /// </summary>
-internal sealed class HookSendGuardEvents(EmailGuardMonitor monitor) : IPostConfigureOptions<SendGuardOptions>
+/// <param name="monitorOf">
+/// The monitor, resolved when the options are built rather than when this hook is: <c>ValidateOnStart</c> builds the
+/// options machinery of every validated type, hooks included, before it validates any, and the monitor's alerts and store
+/// read their own options, so a bad alert or store setting thrown from here stopped the report of every other section.
+/// Null when such a setting is invalid: its own validation fails the start, and the options are not hooked meanwhile.
+/// </param>
+internal sealed class HookSendGuardEvents(Func<EmailGuardMonitor?> monitorOf) : IPostConfigureOptions<SendGuardOptions>
 {
     public void PostConfigure(string? name, SendGuardOptions options)
     {
+        if (monitorOf() is not { } monitor)
+        {
+            return;
+        }
+
         monitor.Activity.GroupClientsBy(options.IPv4PrefixLength, options.IPv6PrefixLength);
         EmailGuardEvents events = options.Events;
         events.OnChecked = Before(events.OnChecked, a => monitor.OnChecked(a));

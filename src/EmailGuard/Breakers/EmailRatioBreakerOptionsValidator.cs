@@ -121,7 +121,18 @@ internal sealed class EmailRatioBreakerOptionsValidator(IOptions<SendGuardOption
     /// <summary>Each excluded pool must name a pool with rules: a typo would leave the pool it meant judged, silently.</summary>
     private void ExcludedPools(List<string> failures, IList<string> excluded)
     {
-        IReadOnlySet<string> pools = TenantPoolRules.Names(sendGuard.Value);
+        IReadOnlySet<string> pools;
+        try
+        {
+            pools = TenantPoolRules.Names(sendGuard.Value);
+        }
+        catch (OptionsValidationException)
+        {
+            // The send guard's options fail on their own, with their own message; thrown from here, that failure would
+            // be reported twice and hide the breakers' own failures.
+            return;
+        }
+
         for (int i = 0; i < excluded.Count; i++)
         {
             string? name = excluded[i];
