@@ -106,6 +106,11 @@ public sealed class DashboardPartyLookupTests
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         html.Should().Contain($"<h2>{type} <span id=\"party-name\">&lt;b&gt;x&lt;/b&gt;&quot;&amp;id=paid</span></h2>");
         html.Should().NotContain("<b>x</b>");
+
+        // An id far longer than any a check counts is answered too, not failed (it was a 500), and not echoed.
+        HttpResponseMessage longId = await client.GetAsync($"/emailguard/flags?type={type}&id={new string('x', 5_000)}");
+        longId.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await longId.Content.ReadAsStringAsync()).Should().Contain("id=\"party-invalid\"").And.NotContain(new string('x', 300));
     }
 
     /// <summary>The href of <paramref name="link"/> on <paramref name="page"/>, as a browser follows it.</summary>

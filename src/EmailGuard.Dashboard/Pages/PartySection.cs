@@ -13,9 +13,9 @@ internal static class PartySection
 {
     public static async Task WriteAsync(DashboardRequest request, Html html, EmailGuardPartyType type, string id)
     {
-        html.Raw("<h2>").Text(type.ToString()).Raw(" <span id=\"party-name\">").Text(id).Raw("</span></h2>");
         if (request.Services.GetService<IEmailSendGuard>() is not { } guard)
         {
+            html.Raw("<h2>").Text(type.ToString()).Raw(" <span id=\"party-name\">").Text(id).Raw("</span></h2>");
             html.Raw("<p class=\"muted\">The send guard is not registered (<code>AddSendGuard()</code>).</p>");
             return;
         }
@@ -34,6 +34,14 @@ internal static class PartySection
             return;
         }
 
+        if (status.InvalidParty != EmailGuardDimension.None)
+        {
+            // Too long for any check to count (InvalidParty): nothing was read for it, and it is not echoed.
+            html.Raw("<h2>").Text(type.ToString()).Raw("</h2><p class=\"notice bad\" id=\"party-invalid\">Not an id the send guard counts: longer than a message's attribution can carry, so a check refuses it as <code>InvalidParty</code>.</p>");
+            return;
+        }
+
+        html.Raw("<h2>").Text(type.ToString()).Raw(" <span id=\"party-name\">").Text(id).Raw("</span></h2>");
         if (!status.IsStoreAvailable)
         {
             html.StoreUnavailable(null, "The store did not answer: the party's usage is unknown.");

@@ -15,10 +15,13 @@ internal static class GuardPartyIds
     public const int MaxUtf8Bytes = EmailFeedbackTags.MaxValueLength / 4 * 3;
 
     /// <summary>The first dimension of <paramref name="message"/> whose id is too long, or <see cref="EmailGuardDimension.None"/>.</summary>
-    public static EmailGuardDimension FindTooLong(OutboundEmail message)
-        => IsTooLong(message.TenantId) ? EmailGuardDimension.Tenant
-            : IsTooLong(message.UserId) ? EmailGuardDimension.User
-            : IsTooLong(message.Category) ? EmailGuardDimension.Category
+    public static EmailGuardDimension FindTooLong(OutboundEmail message) => FindTooLong(message.TenantId, message.UserId, message.Category);
+
+    /// <summary>The first of the tenant, user and category ids that is too long, or <see cref="EmailGuardDimension.None"/>.</summary>
+    public static EmailGuardDimension FindTooLong(string? tenantId, string? userId, string? category)
+        => IsTooLong(tenantId) ? EmailGuardDimension.Tenant
+            : IsTooLong(userId) ? EmailGuardDimension.User
+            : IsTooLong(category) ? EmailGuardDimension.Category
             : EmailGuardDimension.None;
 
     /// <summary>The id of <paramref name="dimension"/> in <paramref name="message"/>.</summary>
@@ -30,6 +33,6 @@ internal static class GuardPartyIds
     };
 
     // A character is 1 to 3 UTF-8 bytes (a surrogate pair 4 for 2), so only ids between the two bounds are counted.
-    private static bool IsTooLong(string? id)
+    public static bool IsTooLong(string? id)
         => id is not null && (id.Length > MaxUtf8Bytes || (id.Length > MaxUtf8Bytes / 3 && Encoding.UTF8.GetByteCount(id) > MaxUtf8Bytes));
 }

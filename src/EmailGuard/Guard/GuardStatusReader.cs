@@ -30,6 +30,24 @@ internal sealed class GuardStatusReader
     public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, EmailGuardFeedback? feedback, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
+
+        // An id a check refuses as InvalidParty is left out here too, before anything is done with it: no tenant limit
+        // lookup, no counter, no flag or ratio read, so a status page that takes an id from a request costs a length check.
+        EmailGuardDimension invalidParty = GuardPartyIds.FindTooLong(query.TenantId, query.UserId, query.Category);
+        if (invalidParty != EmailGuardDimension.None)
+        {
+            query = new EmailGuardStatusQuery
+            {
+                TenantId = GuardPartyIds.IsTooLong(query.TenantId) ? null : query.TenantId,
+                UserId = GuardPartyIds.IsTooLong(query.UserId) ? null : query.UserId,
+                Category = GuardPartyIds.IsTooLong(query.Category) ? null : query.Category,
+                Sender = query.Sender,
+                Recipient = query.Recipient,
+                ClientIp = query.ClientIp,
+                TenantPool = query.TenantPool,
+            };
+        }
+
         GuardStateSnapshot state = await _state.GetAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new EmailGuardStoreUnavailableException(
                 "The EmailGuard state store has not answered since the app started, so the flags of the queried parties are unknown.");
@@ -148,6 +166,6 @@ internal sealed class GuardStatusReader
         IReadOnlyList<EmailPartyRatioStatus> ratios = feedback is null || !available
             ? []
             : await RatioStatus.ReadAsync(feedback, query, invalid, poolName, queriedPool, state, now, cancellationToken).ConfigureAwait(false);
-        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios, unknownPool);
+        return new EmailGuardStatus(usage, flags, available ? decision.Timestamp : now, available, invalid, ratios, unknownPool, invalidParty);
     }
 }

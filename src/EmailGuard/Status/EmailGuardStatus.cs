@@ -7,8 +7,9 @@ public sealed class EmailGuardStatus
 {
     internal EmailGuardStatus(
         IReadOnlyList<EmailSendRuleUsage> usage, IReadOnlyList<EmailGuardFlag> flags, DateTimeOffset timestamp, bool isStoreAvailable, string? invalidAddress,
-        IReadOnlyList<EmailPartyRatioStatus>? ratios = null, string? unknownTenantPool = null)
+        IReadOnlyList<EmailPartyRatioStatus>? ratios = null, string? unknownTenantPool = null, EmailGuardDimension invalidParty = EmailGuardDimension.None)
     {
+        InvalidParty = invalidParty;
         UnknownTenantPool = unknownTenantPool;
         Ratios = ratios ?? [];
         Usage = usage;
@@ -44,6 +45,14 @@ public sealed class EmailGuardStatus
 
     /// <summary>Gets a queried address that is not valid and was therefore left out, if any.</summary>
     public string? InvalidAddress { get; }
+
+    /// <summary>
+    /// Gets the first of the queried tenant, user and category whose id a check refuses as
+    /// <see cref="EmailSendReason.InvalidParty"/> (longer than a message's attribution can carry), or
+    /// <see cref="EmailGuardDimension.None"/>. Every such id was left out before anything was done with it: it has no
+    /// usage, flags or ratios here, and no tenant limit provider was asked about it.
+    /// </summary>
+    public EmailGuardDimension InvalidParty { get; }
 
     /// <summary>
     /// Gets the queried <see cref="EmailGuardStatusQuery.TenantPool"/> as given, when no pool of that name has rules in

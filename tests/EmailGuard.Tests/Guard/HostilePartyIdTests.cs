@@ -73,6 +73,32 @@ public sealed class HostilePartyIdTests
         logs.GetSnapshot().Should().OnlyContain(r => r.Message.Length < 1_000, "no log line carries the id");
     }
 
+    [Theory]
+    [InlineData(EmailGuardDimension.Tenant)]
+    [InlineData(EmailGuardDimension.User)]
+    [InlineData(EmailGuardDimension.Category)]
+    public async Task Status_IdOfAMegabyte_IsLeftOutAndNamed_WithoutTheLimitProviderOrAnException(EmailGuardDimension dimension)
+    {
+        // A status page or an admin API that takes the id from a request: the ratios' read refused such an id with an
+        // ArgumentException, after the app's tenant database had been asked about it.
+        (ServiceProvider sp, _, CountingTenantLimitProvider provider) = Build();
+        await using ServiceProvider owned = sp;
+        IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
+        string huge = new('x', 1 << 20);
+        OutboundEmail mail = Mail(dimension, huge);
+
+        EmailGuardStatus status = await guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = mail.TenantId, UserId = mail.UserId, Category = mail.Category });
+
+        status.InvalidParty.Should().Be(dimension);
+        status.IsStoreAvailable.Should().BeTrue();
+        status.Usage.Should().NotContain(u => u.Dimension == dimension, "the id is left out of the usage")
+            .And.Contain(u => u.Dimension == EmailGuardDimension.Global);
+        status.Ratios.Should().NotContain(r => r.Counts.Dimension == dimension).And.Contain(r => r.Counts.Dimension == EmailGuardDimension.Global);
+        status.Ratios.Should().Contain(r => r.Counts.Dimension == (dimension == EmailGuardDimension.User ? EmailGuardDimension.Tenant : EmailGuardDimension.User), "the other ids are read as always");
+        provider.Calls(huge).Should().Be(0);
+        (await guard.GetStatusAsync(new EmailGuardStatusQuery { TenantId = "acme" })).InvalidParty.Should().Be(EmailGuardDimension.None);
+    }
+
     [Fact]
     public async Task Check_FloodOfDistinctLongTenantIds_AsksTheProviderForNone()
     {
