@@ -53,7 +53,8 @@ public static class EmailGuardEndpointBuilderExtensions
             sp.GetRequiredService<IOptionsFactory<EmailGuardEndpointOptions>>(),
             sp.GetService<IConfiguration>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<EmailGuardMiddleware>(),
-            EndpointGuardStateProvider.SendGuardOf(sp)));
+            EndpointGuardStateProvider.SendGuardOf(sp),
+            sp.GetService<EndpointDataSource>));
         services.TryAddSingleton(sp => new EndpointDefense(
             sp.GetRequiredService<IResilientRateLimitStore>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,

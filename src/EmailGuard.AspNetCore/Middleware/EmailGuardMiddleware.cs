@@ -47,7 +47,7 @@ internal sealed partial class EmailGuardMiddleware
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
         _clientNetworks = services.GetService<ClientNetworkLists>() ?? new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
         _pathBaseCheck = new PathBaseRuleCheck(_logger);
-        _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services));
+        _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services), services.GetService<EndpointDataSource>);
 
         // Only under a host, which stops the timer with the app; a pipeline built without one reads on requests alone.
         if (services.GetService<IHostApplicationLifetime>() is { } lifetime

@@ -48,8 +48,11 @@ internal sealed class EndpointGuardState
 
     private static EndpointGuardState? Build(EmailGuardEndpointOptions options, List<string> errors)
     {
+        // The code's policies and those from configuration, one set from here on: a name is in one or the other.
+        var builders = new Dictionary<string, EmailRateLimitPolicyBuilder>(options.PolicyBuilders, StringComparer.Ordinal);
+        ConfiguredPolicies.AddTo(options, builders, errors);
         var policies = new Dictionary<string, EmailRateLimitPolicy>(StringComparer.Ordinal);
-        foreach ((string name, EmailRateLimitPolicyBuilder builder) in options.Policies)
+        foreach ((string name, EmailRateLimitPolicyBuilder builder) in builders)
         {
             try
             {
@@ -62,7 +65,7 @@ internal sealed class EndpointGuardState
         }
 
         var defenses = new Dictionary<string, PolicyDefense>(StringComparer.Ordinal);
-        foreach ((string name, EmailRateLimitPolicyBuilder builder) in options.Policies)
+        foreach ((string name, EmailRateLimitPolicyBuilder builder) in builders)
         {
             options.PolicyDefenses.TryGetValue(name, out EmailGuardPolicyDefenseOptions? configured);
             bool perIp = builder.Partitions.Any(p => p.Kind == PartitionKind.ClientIp);
@@ -74,7 +77,7 @@ internal sealed class EndpointGuardState
 
         foreach (string name in options.PolicyDefenses.Keys)
         {
-            if (!options.Policies.ContainsKey(name))
+            if (!builders.ContainsKey(name) && !options.Policies.ContainsKey(name))
             {
                 errors.Add($"{EmailGuardEndpointOptions.ConfigurationSectionName}:PolicyDefenses:{name}: there is no endpoint policy named '{name}'.");
             }

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -15,18 +17,27 @@ internal sealed partial class EndpointGuardStateProvider
     private readonly IOptionsFactory<EmailGuardEndpointOptions> _optionsFactory;
     private readonly ILogger _logger;
     private readonly SendGuardOptions? _sendGuard;
+    private readonly Func<EndpointDataSource?>? _endpoints;
     private volatile EndpointGuardState _state;
 
+    /// <param name="options">The options the app started with.</param>
+    /// <param name="optionsFactory">Builds the options again on a reload.</param>
+    /// <param name="configuration">The app's configuration, whose <c>EmailGuard:Endpoints</c> section is watched.</param>
+    /// <param name="logger">Logs reloads.</param>
+    /// <param name="sendGuard">The send guard's options, when the app registered it.</param>
+    /// <param name="endpoints">The app's endpoints, whose policies a reload must keep.</param>
     public EndpointGuardStateProvider(
         EmailGuardEndpointOptions options,
         IOptionsFactory<EmailGuardEndpointOptions> optionsFactory,
         IConfiguration? configuration,
         ILogger logger,
-        SendGuardOptions? sendGuard = null)
+        SendGuardOptions? sendGuard = null,
+        Func<EndpointDataSource?>? endpoints = null)
     {
         _optionsFactory = optionsFactory;
         _logger = logger;
         _sendGuard = sendGuard;
+        _endpoints = endpoints;
         _state = EndpointGuardState.Create(options);
         WarnIfBounceBansCountNothing(_state);
         if (configuration is not null)
@@ -54,6 +65,8 @@ internal sealed partial class EndpointGuardStateProvider
         try
         {
             state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
+
+            CheckPoliciesKept(state);
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
             WarnIfBounceBansCountNothing(state);
@@ -65,6 +78,38 @@ internal sealed partial class EndpointGuardStateProvider
         }
 
         Reloaded?.Invoke(state);
+    }
+
+    /// <summary>
+    /// A policy from configuration can be removed or renamed by a reload; an endpoint that names it would then fail
+    /// its every request. Throws, refusing the change like any other invalid one, when <paramref name="state"/> lacks
+    /// a policy an endpoint names, or, when the endpoints cannot be read, one that the rules in force have.
+    /// </summary>
+    private void CheckPoliciesKept(EndpointGuardState state)
+    {
+        IReadOnlyList<Endpoint>? endpoints;
+        try
+        {
+            endpoints = _endpoints?.Invoke()?.Endpoints;
+        }
+#pragma warning disable CA1031 // The app's data source failing says nothing of the new options; the check below stands in for it.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            string? removed = _state.Policies.Keys.FirstOrDefault(name => !state.Policies.ContainsKey(name));
+            if (removed is not null)
+            {
+                throw new InvalidOperationException(
+                    $"The EmailGuard policy '{removed}' is gone from the changed options, and the app's endpoints could not be read to see whether one names it; restart the app to remove a policy.");
+            }
+
+            return;
+        }
+
+        if (endpoints is not null)
+        {
+            EndpointPolicyValidator.Validate(endpoints, state.Policies);
+        }
     }
 
     /// <summary>

@@ -8,12 +8,15 @@ internal static class EndpointPolicyValidator
 {
     public static void Validate(EndpointDataSource? dataSource, IReadOnlyDictionary<string, EmailRateLimitPolicy> policies)
     {
-        if (dataSource is null)
+        if (dataSource is not null)
         {
-            return;
+            Validate(dataSource.Endpoints, policies);
         }
+    }
 
-        foreach (Endpoint endpoint in dataSource.Endpoints)
+    public static void Validate(IEnumerable<Endpoint> endpoints, IReadOnlyDictionary<string, EmailRateLimitPolicy> policies)
+    {
+        foreach (Endpoint endpoint in endpoints)
         {
             if (endpoint.Metadata.GetMetadata<IEmailRateLimitMetadata>() is { PolicyName: { } name } && !policies.ContainsKey(name))
             {
@@ -32,5 +35,6 @@ internal static class EndpointPolicyValidator
 
     public static InvalidOperationException UnknownPolicy(string name, string? endpoint)
         => new($"The endpoint '{endpoint}' requires the EmailGuard policy '{name}', which was not added. Add it with " +
-            $"services.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy(\"{name}\", p => ...)), or fix the name.");
+            $"services.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy(\"{name}\", p => ...)) or in configuration under " +
+            $"{EmailGuardEndpointOptions.ConfigurationSectionName}:Policies:{name}, or fix the name.");
 }

@@ -5,7 +5,7 @@ namespace EmailGuard.AspNetCore;
 
 /// <summary>
 /// Endpoint policies, path rules, allowlists and responses of the EmailGuard middleware. Everything but the delegates
-/// and the policies binds from the <c>EmailGuard:Endpoints</c> configuration section and reloads with it.
+/// and the policies added in code binds from the <c>EmailGuard:Endpoints</c> configuration section and reloads with it.
 /// </summary>
 [RenamedSetting("SafelistedNetworks", nameof(AllowlistedNetworks))]
 [RenamedSetting("SafelistedUsers", nameof(AllowlistedUsers))]
@@ -129,7 +129,17 @@ public sealed class EmailGuardEndpointOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public Func<EmailGuardSurgeBreakerArguments, ValueTask>? OnSurgeBreakerRecovered { get; set; }
 
-    internal IReadOnlyDictionary<string, EmailRateLimitPolicyBuilder> Policies => _policies;
+    /// <summary>
+    /// Gets the endpoint policies described by settings, by name, for configuration:
+    /// <c>EmailGuard:Endpoints:Policies:signup:Partitions:0:Rules:0:Limit</c>. <c>RequireEmailRateLimit("signup")</c> and
+    /// <see cref="EmailRateLimitAttribute"/> name them as they name a policy from <see cref="AddPolicy"/>. A name may be
+    /// given here or to <see cref="AddPolicy"/>, not both: the app then fails at startup, since neither a merge nor one
+    /// side winning would say which limits were meant.
+    /// </summary>
+    public IDictionary<string, EmailGuardPolicyOptions> Policies { get; } = new Dictionary<string, EmailGuardPolicyOptions>(StringComparer.Ordinal);
+
+    /// <summary>The policies added in code with <see cref="AddPolicy"/>.</summary>
+    internal IReadOnlyDictionary<string, EmailRateLimitPolicyBuilder> PolicyBuilders => _policies;
 
     /// <summary>Adds a named policy, referenced by <c>RequireEmailRateLimit</c> and <see cref="EmailRateLimitAttribute"/>.</summary>
     /// <param name="name">The policy name, compared case-sensitively.</param>

@@ -73,7 +73,7 @@ public sealed class EndpointConfigurationTests
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:RejectionStatusCode=200"], $"{Endpoints}:RejectionStatusCode must be between 400 and 599; it is 200." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:ClientNetworkListRefreshInterval=2h"], $"{Endpoints}:ClientNetworkListRefreshInterval must be from 100 ms to 1 hour; it is 02:00:00." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:OnRejected=MyHandler"], $"{Endpoints}:OnRejected: this setting holds code" },
-        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies: unknown setting" },
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:Policies:signup:Limit=1"], $"{Endpoints}:Policies:signup:Limit: unknown setting" },
         { [$"{Endpoints}:PathRules:0:Limit=60", "EmailGuard:Endpionts:PathRules:0:Limit=1"], "EmailGuard:Endpionts: unknown section; did you mean Endpoints?" },
     };
 

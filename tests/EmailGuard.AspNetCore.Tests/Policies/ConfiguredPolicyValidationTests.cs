@@ -1,0 +1,78 @@
+using EmailGuard.Testing.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace EmailGuard.AspNetCore.Tests;
+
+/// <summary>Every mistake in a policy from configuration stops the app with the setting's full path.</summary>
+public sealed class ConfiguredPolicyValidationTests
+{
+    private const string Signup = "EmailGuard:Endpoints:Policies:signup";
+    private const string Partition = "EmailGuard:Endpoints:Policies:signup:Partitions:0";
+
+    // Each row: settings beside a valid first rule of partition 0, and the failure naming the setting.
+    public static TheoryData<string[], string> Malformed => new()
+    {
+        { [$"{Partition}:Rules:0:Limit=0"], $"{Partition}:Rules:0:Limit must be between 1 and 1099511627776; it is 0." },
+        { [$"{Partition}:Rules:0:Window=30 minutes"], $"{Partition}:Rules:0:Window: '30 minutes' is not a time span" },
+        { [$"{Partition}:Rules:0:Algorithm=Sliding"], $"{Partition}:Rules:0:Algorithm: 'Sliding' is not one of FixedWindow, SlidingWindow, TokenBucket." },
+        { [$"{Partition}:Rules:0:Burst=3"], $"{Partition}:Rules:0:Burst applies to a TokenBucket only; it is 3 on a FixedWindow." },
+        { [$"{Partition}:Rules:0:Limt=3"], $"{Partition}:Rules:0:Limt: unknown setting; did you mean Limit?" },
+        { [$"{Partition}:Rules:1:Limit=9", $"{Partition}:Rules:1:Window=00:15:00"], $"{Partition}:Rules:1 has the same window and algorithm as {Partition}:Rules:0; give each rule of a partition its own window." },
+        { [$"{Partition}:PartitionBy=Ip"], $"{Partition}:PartitionBy: 'Ip' is not one of ClientIp, ClientNetwork, User, TenantClaim, TenantHeader, Field, RouteValue." },
+        { [$"{Partition}:Partition=ClientIp"], $"{Partition}:Partition: unknown setting; did you mean PartitionBy?" },
+        { [$"{Partition}:IPv6PrefixLength=48"], $"{Partition}:IPv6PrefixLength applies only to PartitionBy ClientNetwork; this partition is counted by ClientIp." },
+        { [$"{Partition}:PartitionBy=ClientNetwork", $"{Partition}:IPv4PrefixLength=33"], $"{Partition}:IPv4PrefixLength must be between 1 and 32; it is 33." },
+        { [$"{Partition}:PartitionBy=ClientNetwork", $"{Partition}:IPv6PrefixLength=0"], $"{Partition}:IPv6PrefixLength must be between 1 and 128; it is 0." },
+        { [$"{Partition}:PartitionBy=Field"], $"{Partition}:Name is empty; a Field partition needs the name of the field it counts by." },
+        { [$"{Partition}:PartitionBy=TenantClaim", $"{Partition}:Name= "], $"{Partition}:Name is empty; a TenantClaim partition needs the name of the claim type it counts by." },
+        { [$"{Partition}:PartitionBy=TenantHeader", $"{Partition}:Name= X-Tenant"], $"{Partition}:Name is ' X-Tenant', with whitespace around the request header; remove the whitespace." },
+        { [$"{Partition}:Name=email"], $"{Partition}:Name applies only to PartitionBy TenantClaim, TenantHeader, Field or RouteValue; this partition is counted by ClientIp." },
+        { [$"{Partition}:PartitionBy=Field", $"{Partition}:Name=email", $"{Partition}:Comparison=CaseSensitive"], $"{Partition}:Comparison applies only to PartitionBy User, TenantClaim, TenantHeader or RouteValue; this partition is counted by Field." },
+        { [$"{Partition}:PartitionBy=User", $"{Partition}:Comparison=Exact"], $"{Partition}:Comparison: 'Exact' is not one of IgnoreCase, CaseSensitive." },
+        { [$"{Signup}:Partitions:1:PartitionBy=User"], $"{Signup}:Partitions:1:Rules is empty: a partition needs at least one rule" },
+        { [$"{Signup}:Partitions:1:PartitionBy=ClientIp", $"{Signup}:Partitions:1:Rules:0:Limit=9", $"{Signup}:Partitions:1:Rules:0:Window=1d"], $"{Signup}:Partitions:1 counts by the same ClientIp as {Partition}; put the rules of both in one partition." },
+        { [$"{Signup}:FailureMode=Closed"], $"{Signup}:FailureMode: 'Closed' is not one of FailOpen, FailClosed, LocalFallback." },
+        { [$"{Signup}:ShadowMode=yes"], $"{Signup}:ShadowMode: 'yes' is not true or false." },
+        { [$"{Signup}:WhenFieldMissing=Ignore"], $"{Signup}:WhenFieldMissing: 'Ignore' is not one of Reject, Skip." },
+        { [$"{Signup}:WhenFieldRepeated=First"], $"{Signup}:WhenFieldRepeated: 'First' is not one of Reject, CountEach." },
+        { [$"{Signup}:QuotaHeader=true"], $"{Signup}:QuotaHeader: unknown setting; did you mean QuotaHeaders?" },
+        { [$"{Signup}:Limit=5"], $"{Signup}:Limit: unknown setting" },
+        { ["EmailGuard:Endpoints:Policies:reset:ShadowMode=true"], "EmailGuard:Endpoints:Policies:reset:Partitions is empty: a policy counts requests in at least one partition" },
+        { ["EmailGuard:Endpoints:PolicyDefenses:reset:RequireChallenge=true"], "EmailGuard:Endpoints:PolicyDefenses:reset: there is no endpoint policy named 'reset'." },
+    };
+
+    [Theory]
+    [MemberData(nameof(Malformed))]
+    public async Task Startup_MalformedPolicyFromConfiguration_FailsWithItsPath(string[] settings, string expected)
+    {
+        Dictionary<string, string?> configuration = TestSettings.Parse(settings);
+        configuration.TryAdd($"{Partition}:Rules:0:Limit", "5");
+        configuration.TryAdd($"{Partition}:Rules:0:Window", "15m");
+
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().Contain(f => f.StartsWith(expected, StringComparison.Ordinal));
+        failure.Failures.Should().AllSatisfy(f => StartupFailure.ShouldNameOneOf(f, configuration.Select(c => c.Key)));
+    }
+
+    [Fact]
+    public async Task Startup_MistakesInTwoPolicies_NameEach()
+    {
+        Dictionary<string, string?> configuration = TestSettings.Parse(
+            $"{Partition}:Rules:0:Limit=0", "EmailGuard:Endpoints:Policies:reset:Partitions:0:PartitionBy=RouteValue", "EmailGuard:Endpoints:Policies:reset:Partitions:0:Rules:0:Limit=1");
+
+        Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().BeEquivalentTo(
+            $"{Partition}:Rules:0:Limit must be between 1 and 1099511627776; it is 0.",
+            "EmailGuard:Endpoints:Policies:reset:Partitions:0:Name is empty; a RouteValue partition needs the name of the route parameter it counts by.");
+    }
+}
