@@ -6,7 +6,10 @@ using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Dashboard;
 
-/// <summary>The endpoint policies: which endpoints use them, their decisions in the last hour, and the path rules.</summary>
+/// <summary>
+/// The endpoint policies: which endpoints use them, their decisions in the last hour, those from configuration with their
+/// rules, and the path rules, as the configuration stands now.
+/// </summary>
 internal static class PoliciesPage
 {
     public static async Task RenderAsync(DashboardRequest request)
@@ -48,7 +51,22 @@ internal static class PoliciesPage
         }
 
         html.Raw("</table>");
-        EmailGuardEndpointOptions? options = request.Services.GetService<IOptions<EmailGuardEndpointOptions>>()?.Value;
+
+        // The configuration as it stands now, reloads included: a reload the endpoints refused shows as its failure, and
+        // they keep the rules they had.
+        EmailGuardEndpointOptions? options;
+        try
+        {
+            options = request.Services.GetService<IOptionsMonitor<EmailGuardEndpointOptions>>()?.CurrentValue;
+        }
+        catch (OptionsValidationException ex)
+        {
+            html.Raw("<p class=\"notice bad\" id=\"endpoints-invalid\">The current <code>EmailGuard:Endpoints</code> configuration is invalid, so the endpoints keep the rules they had (event 207): ").Text(ex.Message).Raw("</p>");
+            await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html).ConfigureAwait(false);
+            return;
+        }
+
+        ConfiguredPolicies(html, options);
         html.Raw("<h2>Path rules</h2>");
         if (options is null || options.PathRules.Count == 0)
         {
@@ -69,10 +87,44 @@ internal static class PoliciesPage
         await DashboardLayout.WriteAsync(request, "/policies", "Endpoint policies", html).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The named policies from configuration (<c>EmailGuard:Endpoints:Policies</c>), one row a partition, with its rules;
+    /// a policy added in code holds delegates, and is listed among the endpoints by name only.
+    /// </summary>
+    private static void ConfiguredPolicies(Html html, EmailGuardEndpointOptions? options)
+    {
+        html.Raw("<h2>Policies from configuration</h2>");
+        if (options is null || options.Policies.Count == 0)
+        {
+            html.Raw("<p class=\"muted\" id=\"no-configured-policies\">No policies are configured (<code>EmailGuard:Endpoints:Policies</code>); policies added in code are listed above by name.</p>");
+            return;
+        }
+
+        html.Raw("<table id=\"configured-policies\"><tr><th>Policy</th><th>Per</th><th>Rules</th><th>Store failure</th><th>Mode</th></tr>");
+        foreach (KeyValuePair<string, EmailGuardPolicyOptions> policy in options.Policies.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            foreach (EmailGuardPolicyPartitionOptions partition in policy.Value.Partitions)
+            {
+                html.Raw("<tr>").Cell(policy.Key).Cell(Per(partition))
+                    .Cell(string.Join("; ", partition.Rules.Select(r => OverviewPage.Describe(r.ToRule()))))
+                    .Cell(policy.Value.FailureMode.ToString()).Cell(policy.Value.ShadowMode ? "shadow: counts, never blocks" : "enforced").Raw("</tr>");
+            }
+        }
+
+        html.Raw("</table>");
+    }
+
+    /// <summary>What a configured policy's partition counts by, e.g. <c>Field email</c> or <c>ClientNetwork (IPv4 /24, IPv6 /48)</c>.</summary>
+    private static string Per(EmailGuardPolicyPartitionOptions partition) => partition.PartitionBy == PolicyPartitionKind.ClientNetwork
+        ? Network(partition.IPv4PrefixLength, partition.IPv6PrefixLength)
+        : partition.Name is { } name ? $"{partition.PartitionBy} {name}" : partition.PartitionBy.ToString();
+
     /// <summary>Who a path rule counts for; a client network with its prefix lengths, e.g. <c>ClientNetwork (IPv4 /24, IPv6 /48)</c>.</summary>
-    private static string Per(EmailGuardPathRule rule) => rule.PartitionBy == PathRulePartitionKind.ClientNetwork
-        ? string.Create(
-            System.Globalization.CultureInfo.InvariantCulture,
-            $"ClientNetwork (IPv4 /{rule.IPv4PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv4PrefixLength}, IPv6 /{rule.IPv6PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv6PrefixLength})")
-        : rule.PartitionBy.ToString();
+    private static string Per(EmailGuardPathRule rule)
+        => rule.PartitionBy == PathRulePartitionKind.ClientNetwork ? Network(rule.IPv4PrefixLength, rule.IPv6PrefixLength) : rule.PartitionBy.ToString();
+
+    /// <summary>A client network partition with its prefix lengths, the defaults where unset.</summary>
+    private static string Network(int? ipv4PrefixLength, int? ipv6PrefixLength) => string.Create(
+        System.Globalization.CultureInfo.InvariantCulture,
+        $"ClientNetwork (IPv4 /{ipv4PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv4PrefixLength}, IPv6 /{ipv6PrefixLength ?? EmailGuardPathRule.DefaultNetworkIPv6PrefixLength})");
 }
