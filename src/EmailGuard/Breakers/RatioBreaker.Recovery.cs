@@ -90,6 +90,7 @@ internal sealed partial class RatioBreaker : IDisposable
                 }
 
                 BreakerMemory memory = new(flag.PartyType, flag.PartyId, reason);
+                NoteBeganEarly(snapshot, flag, memory, probeId, now);
                 if (_probes.TryGetValue(memory.Key, out string? waiting) && string.Equals(waiting, probeId, StringComparison.Ordinal))
                 {
                     continue;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 
@@ -45,7 +46,8 @@ internal sealed partial class RatioBreaker
     /// Whether a failure of mail sent at <paramref name="sentAt"/> is left out of <paramref name="probe"/>'s phase: the
     /// send time is known and before the phase began, by more than <see cref="SendTimeSkew"/>. Logs it (3094).
     /// </summary>
-    private bool SentBeforePhase(DateTimeOffset? sentAt, EmailGuardFlag probe, EmailGuardPartyType partyType, bool complaint)
+    private async ValueTask<bool> SentBeforePhaseAsync(
+        DateTimeOffset? sentAt, EmailGuardFlag probe, BreakerMemory memory, string probeId, bool complaint, CancellationToken cancellationToken)
     {
         if (sentAt is not { } sent)
         {
@@ -58,9 +60,94 @@ internal sealed partial class RatioBreaker
             return false;
         }
 
-        LogSentBeforePhase(_logger, partyType, complaint ? "complaint" : "bounce", sent, start);
+        // Only on the way to leaving a failure out: whether the trip was cleared before its end, so the phase began earlier.
+        if (await BeganEarlyAsync(memory, probe, probeId, cancellationToken).ConfigureAwait(false))
+        {
+            start = probe.CreatedAt;
+            if (sent >= start - SendTimeSkew)
+            {
+                return false;
+            }
+        }
+
+        LogSentBeforePhase(_logger, memory.PartyType, complaint ? "complaint" : "bounce", sent, start);
         return true;
     }
+
+    /// <summary>
+    /// Whether the half-open phase of <paramref name="probe"/> began before its flag says: the party is judged half-open
+    /// (its trip's flag is gone) more than <see cref="SendTimeSkew"/> before the trip was to end, so an operator cleared
+    /// the trip early (the dashboard's Clear on the trip's flag leaves the half-open one), or the shared store remembers
+    /// that an instance saw so (<see cref="MarkBeganEarlyAsync"/>). The party has sent at half-open limits, into the
+    /// probe, since a moment the flags no longer tell: the phase is then taken to begin when the trip did, so a failure
+    /// of that mail counts in the probe whenever it comes back, also after the trip's planned end.
+    /// </summary>
+    private async ValueTask<bool> BeganEarlyAsync(BreakerMemory memory, EmailGuardFlag probe, string probeId, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        if (PhaseStart(probe) - SendTimeSkew > now)
+        {
+            await MarkBeganEarlyAsync(memory, probe, probeId, now, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        return await _feedback.Mappings.GetAsync(BeganEarlyKey(memory, probeId), cancellationToken).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>Remembers in the shared store, for the rest of the phase, that the phase of <paramref name="probe"/> began early.</summary>
+    private ValueTask MarkBeganEarlyAsync(BreakerMemory memory, EmailGuardFlag probe, string probeId, DateTimeOffset now, CancellationToken cancellationToken)
+        => probe.ExpiresAt > now
+            ? _feedback.Mappings.SetAsync(
+                BeganEarlyKey(memory, probeId), "1", TimeSpan.FromSeconds(Math.Ceiling((probe.ExpiresAt - now).TotalSeconds)), cancellationToken)
+            : ValueTask.CompletedTask;
+
+    /// <summary>
+    /// Called for each half-open flag an instance follows (<see cref="AdoptHalfOpen"/>): when the snapshot shows it without
+    /// its trip's flag before the trip was to end, remembers that its phase began early (<see cref="BeganEarlyAsync"/>),
+    /// so that the failures of mail sent since then count in the probe even when none of them came back before the
+    /// trip's planned end. Once per probe per instance; in the background, never failing the snapshot's publication.
+    /// </summary>
+    private void NoteBeganEarly(GuardStateSnapshot snapshot, EmailGuardFlag probe, BreakerMemory memory, string probeId, DateTimeOffset now)
+    {
+        if (PhaseStart(probe) - SendTimeSkew <= now || FindFlag(snapshot.GetActiveFlags(probe.PartyType, probe.PartyId, now), memory.Reason) is not null
+            || _markedEarly.ContainsKey(probeId))
+        {
+            return;
+        }
+
+        if (_markedEarly.Count >= MaxWarnedParties)
+        {
+            _markedEarly.Clear();
+        }
+
+        if (_markedEarly.TryAdd(probeId, 0))
+        {
+            Track(MarkBeganEarlyInBackgroundAsync(memory, probe, probeId, now));
+        }
+    }
+
+    private async Task MarkBeganEarlyInBackgroundAsync(BreakerMemory memory, EmailGuardFlag probe, string probeId, DateTimeOffset now)
+    {
+        try
+        {
+            await MarkBeganEarlyAsync(memory, probe, probeId, now, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The next snapshot tries again; a failure judged before the trip's planned end marks it too.
+            _markedEarly.TryRemove(probeId, out _);
+            LogBeganEarlyNotRemembered(_logger, memory.PartyType, LogValue.Of(ex));
+        }
+    }
+
+    // Probes this instance remembered as begun early (NoteBeganEarly); bounded like the warned parties.
+    private readonly ConcurrentDictionary<string, byte> _markedEarly = new(StringComparer.Ordinal);
+
+    [LoggerMessage(EventId = 3110, EventName = "RatioBreakerEarlyHalfOpenNotRemembered", Level = LogLevel.Warning,
+        Message = "A half-open {PartyType} whose trip was cleared before its end could not be remembered as such in the key-value store; the next state refresh tries again.")]
+    private static partial void LogBeganEarlyNotRemembered(ILogger logger, EmailGuardPartyType partyType, Exception exception);
+
+    private static string BeganEarlyKey(BreakerMemory memory, string probeId) => $"{memory.Key}:e:{probeId}";
 
     [LoggerMessage(EventId = 3094, EventName = "RatioBreakerFailureBeforeHalfOpen", Level = LogLevel.Debug,
         Message = "A half-open {PartyType}'s {Kind} of mail sent at {SentAt:O}, before its phase began at {PhaseStart:O}, counts in its window but not in its probe.")]

@@ -188,7 +188,7 @@ internal sealed partial class RatioBreaker
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window,
             // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs).
-            if (SentBeforePhase(sentAt, probe, partyType, complaint))
+            if (await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }

@@ -91,6 +91,48 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
     }
 
     [Fact]
+    public async Task TripClearedEarly_TheInstanceThatSawItRemembersOnRedis_LateBouncesOnAFreshInstanceCountInTheProbe()
+    {
+        // Arrange: a trips the tenant; 90 minutes in, an operator clears the trip's flag. b's state shows the half-open
+        // flag without its trip, b remembers the early phase on Redis, and sends 100 probe mails, tracked.
+        ServiceProvider a = Instance();
+        ServiceProvider b = Instance();
+        await SendAsync(a, 100, "a");
+        await BounceAsync(a, "b1");
+        await BounceAsync(a, "b2");
+        DateTimeOffset plannedEnd = _trips.First(t => t.Dimension == EmailGuardDimension.Tenant).ExpiresAt;
+        await AdvanceAsync(TimeSpan.FromMinutes(90));
+        (await a.GetRequiredService<IEmailGuardFlags>().ClearAsync(EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.HighBounceRate)).Should().Be(1);
+        await RefreshAsync(b);
+        await AdvanceAsync(TimeSpan.Zero);
+        (await SendAsync(b, 100, "probe")).Should().Be(100);
+        IEmailGuardFeedback feedback = b.GetRequiredService<IEmailGuardFeedback>();
+        for (int i = 0; i < 100; i++)
+        {
+            await feedback.TrackForProviderAsync("ses", $"<probe{i}@app.example>", new EmailSendAttribution { TenantId = "acme" });
+        }
+
+        // Act: the planned end passes; an instance started since (it never saw the early phase) records two late bounces.
+        await AdvanceAsync(plannedEnd - _time.GetUtcNow() + TimeSpan.FromMinutes(10));
+        ServiceProvider c = Instance();
+        foreach (int i in (int[])[1, 2])
+        {
+            (await c.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"late{i}",
+                ProviderMessageId = $"<probe{i}@app.example>",
+                Recipient = $"probe{i}@example.com",
+                Kind = EmailFeedbackKind.Bounced,
+                BounceType = EmailBounceType.Permanent,
+            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        // Assert: 2 in 100 probe sends is the 2 % line: the mail was sent in the phase the clear began.
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => t.Level).Should().Equal(1, 2);
+    }
+
+    [Fact]
     public async Task Trip_ProbeBouncesOnTheOtherInstance_TripsAgainForLonger()
     {
         ServiceProvider a = Instance();
