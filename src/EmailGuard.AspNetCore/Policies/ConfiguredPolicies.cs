@@ -17,12 +17,14 @@ internal static class ConfiguredPolicies
         foreach ((string name, EmailGuardPolicyOptions? policy) in options.Policies)
         {
             string path = $"{EmailGuardEndpointOptions.ConfigurationSectionName}:{nameof(EmailGuardEndpointOptions.Policies)}:{name}";
-            if (builders.ContainsKey(name))
+            // Configuration keys ignore case and policy names do not, so a section that differs from a code policy's name
+            // only in case is that policy too: beside it, it would count nothing and leave the code's limits in force.
+            if (options.PolicyBuilders.Keys.FirstOrDefault(code => string.Equals(code, name, StringComparison.OrdinalIgnoreCase)) is { } inCode)
             {
                 // Configuration binds before the code runs and may be reloaded; either side silently winning, or a merge,
                 // would leave the reader of one of them believing in limits that are not in force.
-                errors.Add($"{path}: a policy named '{name}' is also added in code (AddPolicy); define a policy in one place: remove it from the code " +
-                    $"to set it from configuration, or remove this section (a code policy's defenses are set under {EmailGuardEndpointOptions.ConfigurationSectionName}:PolicyDefenses:{name}).");
+                errors.Add($"{path}: a policy named '{inCode}' is also added in code (AddPolicy); define a policy in one place: remove it from the code " +
+                    $"to set it from configuration, or remove this section (a code policy's defenses are set under {EmailGuardEndpointOptions.ConfigurationSectionName}:PolicyDefenses:{inCode}).");
                 continue;
             }
 

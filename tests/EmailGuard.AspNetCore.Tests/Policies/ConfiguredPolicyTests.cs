@@ -72,6 +72,20 @@ public sealed class ConfiguredPolicyTests
     }
 
     [Fact]
+    public async Task Policy_NamedInConfigurationAsACodePolicyButForCase_FailsAtStartup()
+    {
+        // Configuration keys ignore case and policy names do not: "Signup" from configuration would start beside the
+        // code's "signup", count nothing, and leave the endpoint at the code's limits the operator meant to tighten.
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("signup", p => p.PerClientIp(RateLimitRule.PerHour(10)))),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            TestSettings.Parse("EmailGuard:Endpoints:Policies:Signup:Partitions:0:Rules:0:Limit=1"));
+
+        (await start.Should().ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>())
+            .Which.Failures.Should().ContainSingle().Which.Should().StartWith("EmailGuard:Endpoints:Policies:Signup: a policy named 'signup' is also added in code (AddPolicy)");
+    }
+
+    [Fact]
     public async Task PolicyDefenses_OfAPolicyFromConfiguration_Apply()
     {
         await using TestApp app = await TestApp.StartAsync(
