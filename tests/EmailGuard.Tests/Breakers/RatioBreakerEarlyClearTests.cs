@@ -14,8 +14,7 @@ public sealed class RatioBreakerEarlyClearTests
     private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
     private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
 
-    private readonly List<EmailRatioBreakerArguments> _trips = [];
-    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
+    private readonly BreakerEventLog _events = new();
 
     private FeedbackTestApp App() => new(
         guard: o => o.Tenant.Add(RateLimitRule.PerHour(10_000)),
@@ -28,16 +27,7 @@ public sealed class RatioBreakerEarlyClearTests
             o.HalfOpenFor = HalfOpenFor;
             o.HalfOpenMinimumSends = 50;
             o.NetworkBouncesToBan = 0;
-            o.OnTripped = args =>
-            {
-                _trips.Add(args);
-                return ValueTask.CompletedTask;
-            };
-            o.OnRecovered = args =>
-            {
-                _recoveries.Add(args);
-                return ValueTask.CompletedTask;
-            };
+            _events.Hook(o);
         }));
 
     private static readonly EmailSendAttribution Tenant = new() { TenantId = "acme" };
@@ -63,8 +53,8 @@ public sealed class RatioBreakerEarlyClearTests
 
         await app.Feedback.RecordAsync(Bounce("t1", attribution: Tenant));
         await app.Feedback.RecordAsync(Bounce("t2", attribution: Tenant));
-        _trips.Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 1));
-        DateTimeOffset plannedEnd = _trips[0].ExpiresAt;
+        _events.Trips.Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 1));
+        DateTimeOffset plannedEnd = _events.Trips[0].ExpiresAt;
         await AdvanceAsync(app, TimeSpan.FromHours(1));
         (await app.Services.GetRequiredService<IEmailGuardFlags>().ClearAsync(
             EmailGuardPartyType.Tenant, "acme", EmailGuardFlagReasons.HighBounceRate, comment: "the customer says the list is clean")).Should().Be(1);
@@ -100,7 +90,7 @@ public sealed class RatioBreakerEarlyClearTests
         await app.Feedback.RecordAsync(Bounce("probe-bounce", messageId: "<probe0@app.example>"));
 
         // Assert: 1 over the probe's minimum of 50 is its 2 % line: the probe fails, and the tenant trips again.
-        _trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal(
+        _events.Trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal(
             [(EmailGuardDimension.Tenant, 2)], "the mail was sent in the half-open phase that the clear began, not before it");
     }
 
@@ -112,7 +102,7 @@ public sealed class RatioBreakerEarlyClearTests
         DateTimeOffset plannedEnd = await TrippedThenClearedAsync(app);
         await SendProbeMailAsync(app, 100, "probe");
         await app.Feedback.RecordAsync(Bounce("first", messageId: "<probe0@app.example>"));
-        _trips.Should().HaveCount(1, "1 bounce in 100 probe sends is under the line");
+        _events.Trips.Should().HaveCount(1, "1 bounce in 100 probe sends is under the line");
 
         // Act: the trip's planned end passes; the bounces of the same mail come late (an asynchronous bounce, a soft bounce
         // the provider retried until it turned hard).
@@ -121,7 +111,7 @@ public sealed class RatioBreakerEarlyClearTests
         await app.Feedback.RecordAsync(Bounce("late-2", messageId: "<probe2@app.example>"));
 
         // Assert: 3 in 100 is over the 2 % line.
-        _trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal(
+        _events.Trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal(
             [(EmailGuardDimension.Tenant, 2)], "mail sent after the clear is the probe's, whenever its bounce comes back");
     }
 
@@ -140,7 +130,7 @@ public sealed class RatioBreakerEarlyClearTests
         await app.Feedback.RecordAsync(Bounce("late-2", messageId: "<probe2@app.example>"));
 
         // Assert: 2 in 100 is the 2 % line.
-        _trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal([(EmailGuardDimension.Tenant, 2)]);
+        _events.Trips.Skip(1).Select(t => (t.Dimension, t.Level)).Should().Equal([(EmailGuardDimension.Tenant, 2)]);
     }
 
     [Fact]
@@ -157,7 +147,7 @@ public sealed class RatioBreakerEarlyClearTests
         await app.Feedback.RecordAsync(Bounce("old", messageId: "<yesterday@app.example>"));
         await AdvanceAsync(app, TripFor + HalfOpenFor);
 
-        _trips.Should().HaveCount(1);
-        _recoveries.Select(r => (r.Dimension, r.ProbeFailures)).Should().Equal((EmailGuardDimension.Tenant, 0L));
+        _events.Trips.Should().HaveCount(1);
+        _events.Recoveries.Select(r => (r.Dimension, r.ProbeFailures)).Should().Equal((EmailGuardDimension.Tenant, 0L));
     }
 }

@@ -9,8 +9,7 @@ namespace EmailGuard.Tests.Breakers;
 /// </summary>
 public sealed class RatioBreakerProbeDuplicateTests
 {
-    private readonly List<EmailRatioBreakerArguments> _trips = [];
-    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
+    private readonly BreakerEventLog _events = new();
 
     private FeedbackTestApp App() => new(
         guard: o => o.Tenant.Add(RateLimitRule.PerHour(10_000)),
@@ -21,16 +20,7 @@ public sealed class RatioBreakerProbeDuplicateTests
             o.HalfOpenFor = TimeSpan.FromHours(2);
             o.HalfOpenMinimumSends = 50;
             o.NetworkBouncesToBan = 0;
-            o.OnTripped = args =>
-            {
-                _trips.Add(args);
-                return ValueTask.CompletedTask;
-            };
-            o.OnRecovered = args =>
-            {
-                _recoveries.Add(args);
-                return ValueTask.CompletedTask;
-            };
+            _events.Hook(o);
         }));
 
     private static EmailFeedbackEvent Bounce(string id) => new()
@@ -61,7 +51,7 @@ public sealed class RatioBreakerProbeDuplicateTests
 
         await app.Feedback.RecordAsync(Bounce("t1"));
         await app.Feedback.RecordAsync(Bounce("t2"));
-        _trips.Should().ContainSingle();
+        _events.Trips.Should().ContainSingle();
         await AdvanceAsync(app, TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
         for (int i = 0; i < 100; i++)
         {
@@ -75,7 +65,7 @@ public sealed class RatioBreakerProbeDuplicateTests
         await AdvanceAsync(app, TimeSpan.FromHours(2));
 
         // Assert: 1 in 100 is under the 2 % line; counted three times it would have been over it.
-        _trips.Should().ContainSingle();
-        _recoveries.Select(r => (r.Dimension, r.ProbeSends, r.ProbeFailures)).Should().Equal((EmailGuardDimension.Tenant, 100L, 1L));
+        _events.Trips.Should().ContainSingle();
+        _events.Recoveries.Select(r => (r.Dimension, r.ProbeSends, r.ProbeFailures)).Should().Equal((EmailGuardDimension.Tenant, 100L, 1L));
     }
 }

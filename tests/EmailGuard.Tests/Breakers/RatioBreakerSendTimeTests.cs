@@ -13,8 +13,7 @@ public sealed class RatioBreakerSendTimeTests
     private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
     private static readonly TimeSpan HalfOpenFor = TimeSpan.FromHours(2);
 
-    private readonly List<EmailRatioBreakerArguments> _trips = [];
-    private readonly List<EmailRatioBreakerRecoveredArguments> _recoveries = [];
+    private readonly BreakerEventLog _events = new();
 
     private FeedbackTestApp App() => new(
         guard: o => o.Tenant.Add(RateLimitRule.PerHour(1_000)),
@@ -31,16 +30,7 @@ public sealed class RatioBreakerSendTimeTests
             o.HalfOpenFor = HalfOpenFor;
             o.HalfOpenMinimumSends = 50;
             o.NetworkBouncesToBan = 0;
-            o.OnTripped = args =>
-            {
-                _trips.Add(args);
-                return ValueTask.CompletedTask;
-            };
-            o.OnRecovered = args =>
-            {
-                _recoveries.Add(args);
-                return ValueTask.CompletedTask;
-            };
+            _events.Hook(o);
         }));
 
     private static EmailSendAttribution Attribution(string tenant = "acme")
@@ -69,8 +59,8 @@ public sealed class RatioBreakerSendTimeTests
 
         await app.Feedback.RecordAsync(Failure("t1", kind, attribution: Attribution()));
         await app.Feedback.RecordAsync(Failure("t2", kind, attribution: Attribution()));
-        _trips.Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 1), (EmailGuardDimension.User, 1));
-        DateTimeOffset phaseStart = _trips[0].ExpiresAt;
+        _events.Trips.Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 1), (EmailGuardDimension.User, 1));
+        DateTimeOffset phaseStart = _events.Trips[0].ExpiresAt;
         await AdvanceAsync(app, TripFor + TimeSpan.FromSeconds(1));
         for (int i = 0; i < 20; i++)
         {
@@ -110,9 +100,9 @@ public sealed class RatioBreakerSendTimeTests
         await AdvanceAsync(app, HalfOpenFor);
 
         // Assert: each of the four would have been the probe's 2 % line (1 over 50); none counts there, all in the window.
-        _trips.Should().HaveCount(2, "no failure of mail sent before the phase trips the probe again");
+        _events.Trips.Should().HaveCount(2, "no failure of mail sent before the phase trips the probe again");
         (kind == EmailFeedbackKind.Bounced ? window.Bounces : window.Complaints).Should().Be(6);
-        _recoveries.Select(r => (r.Dimension, r.ProbeSends, r.ProbeFailures)).Should().BeEquivalentTo(
+        _events.Recoveries.Select(r => (r.Dimension, r.ProbeSends, r.ProbeFailures)).Should().BeEquivalentTo(
             [(EmailGuardDimension.Tenant, 20L, 0L), (EmailGuardDimension.User, 20L, 0L)]);
         app.Logs.GetSnapshot().Count(r => r.Id.Id == 3094).Should().Be(8, "4 failures, each for the tenant and the user");
     }
@@ -127,7 +117,7 @@ public sealed class RatioBreakerSendTimeTests
 
         await app.Feedback.RecordAsync(Failure("near", kind, sentAt: phaseStart - RatioBreaker.SendTimeSkew + TimeSpan.FromSeconds(1), attribution: Attribution()));
 
-        _trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal(
+        _events.Trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal(
             [(EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2)], "a send near the phase's start may be the probe's own: the margin counts it");
     }
 
@@ -140,10 +130,10 @@ public sealed class RatioBreakerSendTimeTests
         await app.Feedback.TrackForProviderAsync("ses", "<probe@app.example>", Attribution());
 
         await app.Feedback.RecordAsync(Failure("old", EmailFeedbackKind.Bounced, messageId: "<before@app.example>"));
-        _trips.Should().HaveCount(2);
+        _events.Trips.Should().HaveCount(2);
         await app.Feedback.RecordAsync(Failure("new", EmailFeedbackKind.Bounced, messageId: "<probe@app.example>"));
 
-        _trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
+        _events.Trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
     }
 
     [Fact]
@@ -158,7 +148,7 @@ public sealed class RatioBreakerSendTimeTests
         await app.Feedback.RecordAsync(Failure(
             "forged", EmailFeedbackKind.Bounced, sentAt: phaseStart - TimeSpan.FromDays(1), messageId: "<probe@app.example>", attribution: Attribution()));
 
-        _trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
+        _events.Trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
     }
 
     [Fact]
@@ -172,7 +162,7 @@ public sealed class RatioBreakerSendTimeTests
 
         await app.Feedback.RecordAsync(Failure("probe-bounce", EmailFeedbackKind.Bounced, messageId: "<reused@bot.example>", provider: "mailgun"));
 
-        _trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
+        _events.Trips.Skip(2).Select(t => (t.Dimension, t.Level)).Should().Equal((EmailGuardDimension.Tenant, 2), (EmailGuardDimension.User, 2));
     }
 
     [Fact]
@@ -187,7 +177,7 @@ public sealed class RatioBreakerSendTimeTests
 
         await app.Feedback.RecordAsync(Failure("probe-bounce", EmailFeedbackKind.Bounced, messageId: "<reused@bot.example>", attribution: Attribution(), provider: "mailgun"));
 
-        _trips.Skip(2).Select(t => (t.Dimension, t.Partition, t.Level)).Should().Equal(
+        _events.Trips.Skip(2).Select(t => (t.Dimension, t.Partition, t.Level)).Should().Equal(
             (EmailGuardDimension.Tenant, "acme", 2), (EmailGuardDimension.User, "user-42", 2));
     }
 
@@ -204,10 +194,10 @@ public sealed class RatioBreakerSendTimeTests
         EmailSendAttribution tenant = new() { TenantId = "acme" };
 
         await app.Feedback.RecordAsync(Failure("in-the-trip", EmailFeedbackKind.Bounced, sentAt: tripped + TimeSpan.FromHours(1), attribution: tenant));
-        _trips.Should().BeEmpty("sent an hour into the trip, before the phase began at the flag's end less HalfOpenFor");
+        _events.Trips.Should().BeEmpty("sent an hour into the trip, before the phase began at the flag's end less HalfOpenFor");
         await app.Feedback.RecordAsync(Failure("near-the-start", EmailFeedbackKind.Bounced, sentAt: tripped + TripFor - TimeSpan.FromMinutes(1), attribution: tenant));
 
-        _trips.Select(t => (t.Dimension, t.Partition)).Should().Equal((EmailGuardDimension.Tenant, "acme"));
+        _events.Trips.Select(t => (t.Dimension, t.Partition)).Should().Equal((EmailGuardDimension.Tenant, "acme"));
     }
 
     [Fact]
