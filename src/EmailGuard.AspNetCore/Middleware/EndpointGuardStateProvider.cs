@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -67,8 +68,10 @@ internal sealed partial class EndpointGuardStateProvider
             state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
 
             CheckPoliciesKept(state);
+            EndpointGuardState before = _state;
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
+            LogChanges(before.Options, state.Options);
             WarnIfBounceBansCountNothing(state);
         }
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
@@ -113,6 +116,52 @@ internal sealed partial class EndpointGuardStateProvider
     }
 
     /// <summary>
+    /// Says what a reload changed in the settings an operator tunes during an attack, the policies from configuration
+    /// and the path rules, each with its settings before and after (3106): a reload that raises a limit or puts a policy
+    /// in shadow mode loosens a security control, and the count of policies alone would not show it.
+    /// </summary>
+    private void LogChanges(EmailGuardEndpointOptions before, EmailGuardEndpointOptions after)
+    {
+        foreach (string name in before.Policies.Keys.Union(after.Policies.Keys, StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            string? was = before.Policies.TryGetValue(name, out EmailGuardPolicyOptions? old) ? Describe(old) : null;
+            string? now = after.Policies.TryGetValue(name, out EmailGuardPolicyOptions? changed) ? Describe(changed) : null;
+            if (!string.Equals(was, now, StringComparison.Ordinal))
+            {
+                string setting = $"{EmailGuardEndpointOptions.ConfigurationSectionName}:Policies:{name}", shownWas = LogValue.Of(was ?? "none"), shownNow = LogValue.Of(now ?? "none");
+                Log.SettingChanged(_logger, setting, shownWas, shownNow);
+            }
+        }
+
+        // By index, as configuration lists them: each rule's line stays short enough to be logged whole.
+        for (int i = 0; i < Math.Max(before.PathRules.Count, after.PathRules.Count); i++)
+        {
+            string? was = i < before.PathRules.Count ? Describe(before.PathRules[i]) : null;
+            string? now = i < after.PathRules.Count ? Describe(after.PathRules[i]) : null;
+            if (!string.Equals(was, now, StringComparison.Ordinal))
+            {
+                string setting = string.Create(CultureInfo.InvariantCulture, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRules:{i}"), shownWas = LogValue.Of(was ?? "none"), shownNow = LogValue.Of(now ?? "none");
+                Log.SettingChanged(_logger, setting, shownWas, shownNow);
+            }
+        }
+    }
+
+    /// <summary>A configured policy in one line: its partitions with their rules, then what else decides admission.</summary>
+    private static string Describe(EmailGuardPolicyOptions policy)
+    {
+        IEnumerable<string> partitions = policy.Partitions.Select(p => string.Create(CultureInfo.InvariantCulture,
+            $"{p.PartitionBy}{(p.Name is null ? null : " " + p.Name)}{(p.IPv4PrefixLength is { } v4 ? $" IPv4 /{v4}" : null)}{(p.IPv6PrefixLength is { } v6 ? $" IPv6 /{v6}" : null)}{(p.Comparison is { } c ? $" {c}" : null)}: {string.Join(", ", p.Rules.Select(Describe))}"));
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{string.Join("; ", partitions)}; {policy.FailureMode}{(policy.ShadowMode ? ", shadow mode" : null)}, field missing {policy.WhenFieldMissing}, repeated {policy.WhenFieldRepeated}");
+    }
+
+    private static string Describe(RateLimitRuleOptions rule) => string.Create(CultureInfo.InvariantCulture,
+        $"{rule.Limit} per {rule.Window} {rule.Algorithm}{(rule.Segments != 0 ? $"/{rule.Segments}" : null)}{(rule.Burst != 0 ? $" burst {rule.Burst}" : null)}");
+
+    private static string Describe(EmailGuardPathRule rule) => string.Create(CultureInfo.InvariantCulture,
+        $"{rule.Endpoint} {rule.Limit} per {rule.Window} {rule.Algorithm}{(rule.Segments != 0 ? $"/{rule.Segments}" : null)} by {rule.PartitionBy}");
+
+    /// <summary>
     /// A bounce ban counts the networks its policy counts, from the network the send guard put in the mail's
     /// attribution. When the send guard groups a family more coarsely (IPv4 by /24, the endpoints by /32), the
     /// attribution does not say which of the endpoints' networks sent, and every such bounce is skipped (event 2612, at
@@ -154,6 +203,10 @@ internal sealed partial class EndpointGuardStateProvider
         [LoggerMessage(EventId = 207, EventName = "OptionsReloadRejected", Level = LogLevel.Error,
             Message = "EmailGuard endpoint options changed but are invalid; the previous rules stay in force.")]
         public static partial void OptionsReloadRejected(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = 3106, EventName = "EndpointSettingReloaded", Level = LogLevel.Information,
+            Message = "A reload changed {Setting}: was {Before}, now {After}.")]
+        public static partial void SettingChanged(ILogger logger, string setting, string before, string after);
 
         [LoggerMessage(EventId = 2908, EventName = "BounceBanNetworksTooWide", Level = LogLevel.Warning,
             Message = "{SendGuardSetting} is {SendGuardPrefix} but {EndpointSetting} is {EndpointPrefix}: the send guard attributes mail to wider {Family} networks than the endpoints count, so {Family} bounces count towards no bounce ban of policies {Policies}. Make the send guard's prefix at least as long as the endpoints'.")]

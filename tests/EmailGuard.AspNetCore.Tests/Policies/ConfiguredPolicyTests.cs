@@ -115,6 +115,32 @@ public sealed class ConfiguredPolicyTests
         app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206);
     }
 
+    [Fact]
+    public async Task Reload_LooseningAPolicyAndAPathRule_LogsEachWithItsSettingsBeforeAndAfter()
+    {
+        // A reload that raises a limit and puts the policy in shadow mode loosens a security control: the log says what.
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            TestSettings.Parse(
+                $"{Signup}:Partitions:0:Rules:0:Limit=5", $"{Signup}:Partitions:0:Rules:0:Window=1h",
+                "EmailGuard:Endpoints:PathRules:0:Endpoint=POST:/signup", "EmailGuard:Endpoints:PathRules:0:Limit=20"));
+
+        app.App.Configuration[$"{Signup}:Partitions:0:Rules:0:Limit"] = "500";
+        app.App.Configuration[$"{Signup}:ShadowMode"] = "true";
+        app.App.Configuration["EmailGuard:Endpoints:PathRules:0:Limit"] = "2000";
+        ((IConfigurationRoot)app.App.Configuration).Reload();
+
+        string[] changes = [.. app.Logs.GetSnapshot().Where(r => r.Id.Id == 3106).Select(r => r.Message)];
+        changes.Should().Equal(
+            "A reload changed EmailGuard:Endpoints:Policies:signup: was ClientIp: 5 per 01:00:00 FixedWindow; FailOpen, field missing Reject, repeated Reject, now ClientIp: 500 per 01:00:00 FixedWindow; FailOpen, shadow mode, field missing Reject, repeated Reject.",
+            "A reload changed EmailGuard:Endpoints:PathRules:0: was POST:/signup 20 per 00:01:00 FixedWindow by ClientIp, now POST:/signup 2000 per 00:01:00 FixedWindow by ClientIp.");
+
+        // A reload that changes nothing says nothing.
+        ((IConfigurationRoot)app.App.Configuration).Reload();
+        app.Logs.GetSnapshot().Count(r => r.Id.Id == 3106).Should().Be(2);
+    }
+
     [Theory]
     [InlineData("Partitions:0:Rules:0:Limit", "0", "EmailGuard:Endpoints:Policies:signup:Partitions:0:Rules:0:Limit must be between 1")]
     [InlineData("Partitions:0:Rules:0:Limt", "1", "EmailGuard:Endpoints:Policies:signup:Partitions:0:Rules:0:Limt: unknown setting")]
