@@ -32,7 +32,7 @@ public sealed class PathBaseTests
 
     private static WebApplication Build(Dictionary<string, string?> configuration, bool kestrel = false)
     {
-        WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing" });
+        WebApplicationBuilder builder = WebApplication.CreateBuilder(TestApp.Options);
         if (kestrel)
         {
             builder.WebHost.UseUrls("http://127.0.0.1:0");
