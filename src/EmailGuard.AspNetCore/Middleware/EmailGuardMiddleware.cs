@@ -62,7 +62,9 @@ internal sealed partial class EmailGuardMiddleware
 
         // The pipeline is built when the host starts, after every endpoint is mapped: a typo in a policy name fails
         // the start instead of the first signup.
-        EndpointPolicyValidator.Validate(services.GetService<EndpointDataSource>(), _state.Current.Policies);
+        EndpointDataSource? endpoints = services.GetService<EndpointDataSource>();
+        EndpointPolicyValidator.Validate(endpoints, _state.Current.Policies);
+        _state.WarnUncountedRouteValues();
     }
 
     public Task Invoke(HttpContext context)

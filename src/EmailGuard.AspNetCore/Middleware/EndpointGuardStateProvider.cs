@@ -72,6 +72,7 @@ internal sealed partial class EndpointGuardStateProvider
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
             LogChanges(before.Options, state.Options);
+            WarnUncountedRouteValues();
             WarnIfBounceBansCountNothing(state);
         }
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
@@ -114,6 +115,33 @@ internal sealed partial class EndpointGuardStateProvider
             EndpointPolicyValidator.Validate(endpoints, state.Policies);
         }
     }
+
+    /// <summary>
+    /// At start and after each reload that is taken: the route value partitions the endpoints' routes never fill (3107),
+    /// each said once for as long as it lasts (a configuration change fires a reload more than once).
+    /// </summary>
+    public void WarnUncountedRouteValues()
+    {
+        IReadOnlyList<Endpoint>? endpoints;
+        try
+        {
+            endpoints = _endpoints?.Invoke()?.Endpoints;
+        }
+#pragma warning disable CA1031 // A warning only: the endpoints that cannot be read now were checked at start.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return;
+        }
+
+        if (endpoints is not null)
+        {
+            _uncountedRouteValues = EndpointPolicyValidator.WarnUncountedRouteValues(endpoints, _state.Policies, _uncountedRouteValues, _logger);
+        }
+    }
+
+    // The route value partitions warned of last (3107), so a reload that changes nothing of them says nothing again.
+    private IReadOnlySet<string> _uncountedRouteValues = new HashSet<string>();
 
     /// <summary>
     /// Says what a reload changed in the settings an operator tunes during an attack, the policies from configuration
