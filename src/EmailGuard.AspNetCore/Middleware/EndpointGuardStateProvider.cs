@@ -67,12 +67,14 @@ internal sealed partial class EndpointGuardStateProvider
         {
             state = EndpointGuardState.Create(_optionsFactory.Create(Options.DefaultName));
 
-            CheckPoliciesKept(state);
+            // Read once: the kept-policies check and the route value warning look at the same endpoints.
+            bool read = TryReadEndpoints(out IReadOnlyList<Endpoint>? endpoints);
+            CheckPoliciesKept(state, read, endpoints);
             EndpointGuardState before = _state;
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
             LogChanges(before.Options, state.Options);
-            WarnUncountedRouteValues();
+            WarnUncountedRouteValues(endpoints);
             WarnIfBounceBansCountNothing(state);
         }
         catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException or FormatException)
@@ -87,18 +89,12 @@ internal sealed partial class EndpointGuardStateProvider
     /// <summary>
     /// A policy from configuration can be removed or renamed by a reload; an endpoint that names it would then fail
     /// its every request. Throws, refusing the change like any other invalid one, when <paramref name="state"/> lacks
-    /// a policy an endpoint names, or, when the endpoints cannot be read, one that the rules in force have.
+    /// a policy an endpoint names, or, when the endpoints could not be read (<paramref name="read"/> false), one that
+    /// the rules in force have.
     /// </summary>
-    private void CheckPoliciesKept(EndpointGuardState state)
+    private void CheckPoliciesKept(EndpointGuardState state, bool read, IReadOnlyList<Endpoint>? endpoints)
     {
-        IReadOnlyList<Endpoint>? endpoints;
-        try
-        {
-            endpoints = _endpoints?.Invoke()?.Endpoints;
-        }
-#pragma warning disable CA1031 // The app's data source failing says nothing of the new options; the check below stands in for it.
-        catch (Exception)
-#pragma warning restore CA1031
+        if (!read)
         {
             string? removed = _state.Policies.Keys.FirstOrDefault(name => !state.Policies.ContainsKey(name));
             if (removed is not null)
@@ -116,24 +112,36 @@ internal sealed partial class EndpointGuardStateProvider
         }
     }
 
-    /// <summary>
-    /// At start and after each reload that is taken: the route value partitions the endpoints' routes never fill (3107),
-    /// each said once for as long as it lasts (a configuration change fires a reload more than once).
-    /// </summary>
-    public void WarnUncountedRouteValues()
+    /// <summary>The app's endpoints; false when its data source failed (null endpoints: no data source).</summary>
+    private bool TryReadEndpoints(out IReadOnlyList<Endpoint>? endpoints)
     {
-        IReadOnlyList<Endpoint>? endpoints;
         try
         {
             endpoints = _endpoints?.Invoke()?.Endpoints;
+            return true;
         }
-#pragma warning disable CA1031 // A warning only: the endpoints that cannot be read now were checked at start.
+#pragma warning disable CA1031 // The app's data source failing says nothing of the options; each caller says what stands in for it.
         catch (Exception)
 #pragma warning restore CA1031
         {
-            return;
+            endpoints = null;
+            return false;
         }
+    }
 
+    /// <summary>
+    /// At start: the route value partitions the endpoints' routes never fill (3107). After each reload that is taken
+    /// too (<see cref="Reload"/>), each said once for as long as it lasts (a configuration change fires a reload more
+    /// than once). A warning only: endpoints that cannot be read are not checked.
+    /// </summary>
+    public void WarnUncountedRouteValues()
+    {
+        TryReadEndpoints(out IReadOnlyList<Endpoint>? endpoints);
+        WarnUncountedRouteValues(endpoints);
+    }
+
+    private void WarnUncountedRouteValues(IReadOnlyList<Endpoint>? endpoints)
+    {
         if (endpoints is not null)
         {
             _uncountedRouteValues = EndpointPolicyValidator.WarnUncountedRouteValues(endpoints, _state.Policies, _uncountedRouteValues, _logger);
