@@ -9,8 +9,7 @@ namespace EmailGuard.Redis.Tests.Feedback;
 /// The ratio breakers' circuit across two app instances sharing one Redis: one instance trips a tenant, the other sends
 /// its half-open probe and records its feedback, and the recovery or the escalated trip is decided on the shared counts.
 /// </summary>
-[Collection(RedisServerFixture.CollectionName)]
-public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLifetime
+public abstract class RedisRatioBreakerTestsBase(Func<ConnectionMultiplexer> connect) : IAsyncLifetime
 {
     private static readonly DateTimeOffset Start = new(2026, 11, 23, 10, 5, 0, TimeSpan.Zero);
     private static readonly TimeSpan TripFor = TimeSpan.FromHours(6);
@@ -341,7 +340,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
 
     private ServiceProvider Instance(Action<SendGuardOptions>? guard = null, Action<IServiceCollection>? more = null)
     {
-        ConnectionMultiplexer multiplexer = redis.CreateMultiplexer();
+        ConnectionMultiplexer multiplexer = connect();
         ServiceCollection services = new();
         services.AddSingleton<TimeProvider>(_time);
         more?.Invoke(services);
@@ -389,3 +388,7 @@ public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : IAsyncLif
         return provider;
     }
 }
+
+/// <summary>The ratio breakers' circuit across two instances on one Redis server.</summary>
+[Collection(RedisServerFixture.CollectionName)]
+public sealed class RedisRatioBreakerTests(RedisServerFixture redis) : RedisRatioBreakerTestsBase(redis.CreateMultiplexer);
