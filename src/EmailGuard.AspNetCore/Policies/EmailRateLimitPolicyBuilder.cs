@@ -9,7 +9,9 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 /// <remarks>
 /// A partition whose value a request does not carry (an anonymous user, a missing tenant, a custom key that returns
-/// <see langword="null"/>) is left out for that request; a missing body field follows <see cref="WhenFieldMissing"/>.
+/// <see langword="null"/>) follows <see cref="WhenValueMissing"/>: by default it is left out for that request; a missing
+/// body field follows <see cref="WhenFieldMissing"/>. A request that a policy counts in none of its partitions is
+/// recorded (metric <c>emailguard.endpoint.uncounted_requests</c>, warning 3118).
 /// </remarks>
 public sealed partial class EmailRateLimitPolicyBuilder
 {
@@ -36,6 +38,8 @@ public sealed partial class EmailRateLimitPolicyBuilder
     internal MissingFieldBehavior MissingField { get; private set; } = MissingFieldBehavior.Reject;
 
     internal RepeatedFieldBehavior RepeatedField { get; private set; } = RepeatedFieldBehavior.Reject;
+
+    internal MissingValueBehavior MissingValue { get; private set; } = MissingValueBehavior.Skip;
 
     /// <summary>
     /// Counts requests per client IP: <c>HttpContext.Connection.RemoteIpAddress</c> as the app's forwarded-headers
@@ -71,8 +75,9 @@ public sealed partial class EmailRateLimitPolicyBuilder
 
     /// <summary>
     /// Counts requests per authenticated user (the <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>sub</c>,
-    /// else the identity name). Anonymous requests are not counted in this partition. Spellings of one user id that
-    /// differ in case, width or white space share a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
+    /// else the identity name). Anonymous requests follow <see cref="WhenValueMissing"/>: by default they are not counted
+    /// in this partition. Spellings of one user id that differ in case, width or white space share a counter
+    /// (<see cref="PartitionValueComparison.IgnoreCase"/>).
     /// </summary>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
@@ -106,7 +111,7 @@ public sealed partial class EmailRateLimitPolicyBuilder
     public EmailRateLimitPolicyBuilder PerTenantClaim(string claimType, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimType);
-        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules) { Comparison = Checked(comparison) });
+        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules) { Comparison = Checked(comparison), Source = claimType });
     }
 
     /// <summary>
@@ -130,7 +135,7 @@ public sealed partial class EmailRateLimitPolicyBuilder
     public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(headerName);
-        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison) });
+        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison), Source = headerName });
     }
 
     /// <summary>
@@ -301,6 +306,28 @@ public sealed partial class EmailRateLimitPolicyBuilder
         }
 
         RepeatedField = behavior;
+        return this;
+    }
+
+    /// <summary>
+    /// Sets what happens when a request carries no value for a user, tenant, route value or custom key partition (an
+    /// anonymous user, a tenant claim or header it lacks, a key selector that returns <see langword="null"/>). Left out,
+    /// as by default, such a partition does not limit those requests: a policy that counts only per tenant header then
+    /// admits every request without the header, and a client that leaves it out (or a gateway that drops it) passes
+    /// the limit. <see cref="MissingValueBehavior.ShareOneBucket"/> counts all of them in one bucket of the partition;
+    /// <see cref="MissingValueBehavior.Reject"/> answers them 400.
+    /// </summary>
+    /// <param name="behavior">The behavior. The default is <see cref="MissingValueBehavior.Skip"/>.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="behavior"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder WhenValueMissing(MissingValueBehavior behavior)
+    {
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown behavior.");
+        }
+
+        MissingValue = behavior;
         return this;
     }
 
