@@ -10,6 +10,7 @@ internal sealed class EndpointMetrics
     private readonly Counter<long>? _decisions;
     private readonly Counter<long>? _bans;
     private readonly Counter<long>? _surgeTransitions;
+    private readonly Counter<long>? _uncounted;
 
     public EndpointMetrics(IMeterFactory? meterFactory)
     {
@@ -31,6 +32,18 @@ internal sealed class EndpointMetrics
             "emailguard.endpoint.surge_breaker.transitions",
             unit: "{transition}",
             description: "Surge breaker state changes seen by this instance, by policy and new state (tripped, recovered).");
+        _uncounted = meter.CreateCounter<long>(
+            "emailguard.endpoint.uncounted_requests",
+            unit: "{request}",
+            description: "Requests an endpoint policy counted in none of its partitions, as each partition's value was missing and left out, by policy.");
+    }
+
+    public void Uncounted(string policy)
+    {
+        if (_uncounted is { Enabled: true })
+        {
+            _uncounted.Add(1, new KeyValuePair<string, object?>("emailguard.policy", policy));
+        }
     }
 
     public void BanStarted(string policy, int repeat)

@@ -24,24 +24,30 @@ internal sealed partial class EmailGuardMiddleware
         PartitionRequestOwner[] owners = buffers.Owners;
         try
         {
-            int count = 0;
             string? ipPartition = null;
-            bool missingField = false;
-            count = PartitionKeyResolver.AddRequests(context, state, first, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
-
+            var missing = default(MissingValues);
+            int count = PartitionKeyResolver.AddRequests(context, state, first, fieldValues, requests, owners, 0, ref ipPartition, ref missing);
+            int firstCount = count;
             if (second is not null)
             {
-                count = PartitionKeyResolver.AddRequests(context, state, second, fieldValues, requests, owners, count, ref ipPartition, ref missingField);
+                count = PartitionKeyResolver.AddRequests(context, state, second, fieldValues, requests, owners, count, ref ipPartition, ref missing);
             }
 
             EmailRateLimitPolicy named = second ?? first;
-            if (missingField)
+            if (missing.Any)
             {
-                string problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
-                Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
-                _metrics.Decision(named.Name, "invalid_request");
-                await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem).ConfigureAwait(false);
+                await RejectMissingAsync(context, named, missing).ConfigureAwait(false);
                 return new(VerdictKind.Reject);
+            }
+
+            if (firstCount == 0)
+            {
+                NoteUncounted(first);
+            }
+
+            if (second is not null && count == firstCount)
+            {
+                NoteUncounted(second);
             }
 
             if (count == 0)
@@ -116,6 +122,35 @@ internal sealed partial class EmailGuardMiddleware
         finally
         {
             buffers.Return();
+        }
+    }
+
+    private async Task RejectMissingAsync(HttpContext context, EmailRateLimitPolicy named, MissingValues missing)
+    {
+        string problem;
+        if (missing.Field)
+        {
+            problem = $"The request must carry the field(s) {string.Join(", ", named.FieldNames)}.";
+            Log.BodyFieldRejected(_logger, StatusCodes.Status400BadRequest, named.Name, problem);
+        }
+        else
+        {
+            named = missing.Policy!;
+            problem = missing.ValueProblem;
+            Log.PartitionValueMissingRejected(_logger, named.Name, missing.Partition!.Description);
+        }
+
+        _metrics.Decision(named.Name, "invalid_request");
+        await _rejections.WriteInvalidAsync(context, StatusCodes.Status400BadRequest, problem).ConfigureAwait(false);
+    }
+
+    /// <summary>Records a request <paramref name="policy"/> counted in none of its partitions, and warns of it at most once per interval.</summary>
+    private void NoteUncounted(EmailRateLimitPolicy policy)
+    {
+        _metrics.Uncounted(policy.Name);
+        if (policy.Uncounted.Note(_time, out long requests))
+        {
+            Log.RequestUncounted(_logger, policy.Name, policy.PartitionsDescription, requests, UncountedRequests.LogInterval);
         }
     }
 

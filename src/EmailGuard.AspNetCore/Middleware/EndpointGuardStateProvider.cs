@@ -188,7 +188,7 @@ internal sealed partial class EndpointGuardStateProvider
         IEnumerable<string> partitions = policy.Partitions.Select(p => string.Create(CultureInfo.InvariantCulture,
             $"{p.PartitionBy}{(p.Name is null ? null : " " + p.Name)}{(p.IPv4PrefixLength is { } v4 ? $" IPv4 /{v4}" : null)}{(p.IPv6PrefixLength is { } v6 ? $" IPv6 /{v6}" : null)}{(p.Comparison is { } c ? $" {c}" : null)}: {string.Join(", ", p.Rules.Select(Describe))}"));
         return string.Create(CultureInfo.InvariantCulture,
-            $"{string.Join("; ", partitions)}; {policy.FailureMode}{(policy.ShadowMode ? ", shadow mode" : null)}, field missing {policy.WhenFieldMissing}, repeated {policy.WhenFieldRepeated}");
+            $"{string.Join("; ", partitions)}; {policy.FailureMode}{(policy.ShadowMode ? ", shadow mode" : null)}, field missing {policy.WhenFieldMissing}, repeated {policy.WhenFieldRepeated}, value missing {policy.WhenValueMissing}");
     }
 
     private static string Describe(RateLimitRuleOptions rule) => string.Create(CultureInfo.InvariantCulture,

@@ -7,12 +7,12 @@ internal static class PartitionKeyResolver
 {
     /// <summary>
     /// Adds the requests of <paramref name="policy"/> and returns the new count. <paramref name="ipPartition"/> is the
-    /// client's network, resolved once per HTTP request and shared by every policy; <paramref name="missingField"/> is
-    /// set when a field partition found no value and the policy rejects that (a shadow policy never does).
+    /// client's network, resolved once per HTTP request and shared by every policy; <paramref name="missing"/> notes a
+    /// field or value the request lacks when the policy rejects that (a shadow policy never does).
     /// </summary>
     public static int AddRequests(
         HttpContext context, EndpointGuardState state, EmailRateLimitPolicy policy, string[][]? fieldValues,
-        RateLimitRequest[] requests, PartitionRequestOwner[] owners, int count, ref string? ipPartition, ref bool missingField)
+        RateLimitRequest[] requests, PartitionRequestOwner[] owners, int count, ref string? ipPartition, ref MissingValues missing)
     {
         foreach (EmailRateLimitPartition partition in policy.Partitions)
         {
@@ -42,7 +42,7 @@ internal static class PartitionKeyResolver
                     if (hashed.Length == 0)
                     {
                         // A shadow policy records, never blocks: it leaves the partition out, as Skip does.
-                        missingField |= policy.MissingField == MissingFieldBehavior.Reject && !policy.ShadowMode;
+                        missing.Field |= policy.MissingField == MissingFieldBehavior.Reject && !policy.ShadowMode;
                         continue;
                     }
 
@@ -58,6 +58,20 @@ internal static class PartitionKeyResolver
                     string? resolved = partition.Resolver!(context);
                     if (string.IsNullOrEmpty(resolved))
                     {
+                        if (policy.MissingValue == MissingValueBehavior.ShareOneBucket)
+                        {
+                            // The key of a value that folds to nothing (below): no value is no more a party than a blank one.
+                            key = partition.KeyPrefix;
+                            break;
+                        }
+
+                        // A shadow policy records, never blocks: it leaves the partition out, as Skip does.
+                        if (policy.MissingValue == MissingValueBehavior.Reject && !policy.ShadowMode && missing.Partition is null)
+                        {
+                            missing.Partition = partition;
+                            missing.Policy = policy;
+                        }
+
                         continue;
                     }
 

@@ -53,6 +53,7 @@ internal static class ConfiguredPolicies
         CheckDefined(policy.FailureMode, $"{path}:FailureMode", errors);
         CheckDefined(policy.WhenFieldMissing, $"{path}:WhenFieldMissing", errors);
         CheckDefined(policy.WhenFieldRepeated, $"{path}:WhenFieldRepeated", errors);
+        CheckDefined(policy.WhenValueMissing, $"{path}:WhenValueMissing", errors);
         if (policy.Partitions is not { Count: > 0 })
         {
             errors.Add($"{path}:Partitions is empty: a policy counts requests in at least one partition, e.g. {path}:Partitions:0 = {Example}.");
@@ -84,6 +85,14 @@ internal static class ConfiguredPolicies
             }
         }
 
+        if (policy.WhenValueMissing is MissingValueBehavior.ShareOneBucket or MissingValueBehavior.Reject
+            && !policy.Partitions.Any(p => p?.PartitionBy is PolicyPartitionKind.User or PolicyPartitionKind.TenantClaim or PolicyPartitionKind.TenantHeader or PolicyPartitionKind.RouteValue))
+        {
+            // Read by nothing here, it would leave the reader believing requests without a client address or field were answered by it.
+            errors.Add($"{path}:WhenValueMissing applies only to a policy with a User, TenantClaim, TenantHeader or RouteValue partition; this one has none. " +
+                $"A request without a client address follows {EmailGuardEndpointOptions.ConfigurationSectionName}:MissingClientIp, one without a field {path}:WhenFieldMissing.");
+        }
+
         if (errors.Count > failures)
         {
             return null;
@@ -92,7 +101,8 @@ internal static class ConfiguredPolicies
         builder.WithFailureMode(policy.FailureMode)
             .InShadowMode(policy.ShadowMode)
             .WhenFieldMissing(policy.WhenFieldMissing)
-            .WhenFieldRepeated(policy.WhenFieldRepeated);
+            .WhenFieldRepeated(policy.WhenFieldRepeated)
+            .WhenValueMissing(policy.WhenValueMissing);
         if (policy.QuotaHeaders is { } quotaHeaders)
         {
             builder.WithQuotaHeaders(quotaHeaders);

@@ -39,4 +39,13 @@ public sealed class EmailGuardPolicyOptions
     /// </summary>
     /// <value>The default value is <see cref="RepeatedFieldBehavior.Reject"/>.</value>
     public RepeatedFieldBehavior WhenFieldRepeated { get; set; } = RepeatedFieldBehavior.Reject;
+
+    /// <summary>
+    /// Gets or sets what happens when a request carries no value for a <see cref="PolicyPartitionKind.User"/>,
+    /// <see cref="PolicyPartitionKind.TenantClaim"/>, <see cref="PolicyPartitionKind.TenantHeader"/> or
+    /// <see cref="PolicyPartitionKind.RouteValue"/> partition, as <see cref="EmailRateLimitPolicyBuilder.WhenValueMissing"/>.
+    /// A value other than <see cref="MissingValueBehavior.Skip"/> on a policy without such a partition stops the app.
+    /// </summary>
+    /// <value>The default value is <see cref="MissingValueBehavior.Skip"/>.</value>
+    public MissingValueBehavior WhenValueMissing { get; set; } = MissingValueBehavior.Skip;
 }

@@ -47,6 +47,22 @@ internal sealed class EmailRateLimitPartition
 
     public Func<HttpContext, string?>? Resolver { get; }
 
+    /// <summary>For a tenant partition: the claim type or header its value is read from; null for a custom resolver.</summary>
+    public string? Source { get; init; }
+
+    /// <summary>What the partition counts by, for the operator's logs: <c>tenant header 'X-Tenant'</c>, <c>user</c>.</summary>
+    public string Description => Kind switch
+    {
+        PartitionKind.ClientIp => "client IP",
+        PartitionKind.ClientNetwork => $"client network {Name}",
+        PartitionKind.User => "user",
+        PartitionKind.Tenant when Source is not null => $"tenant {Name} '{Source}'",
+        PartitionKind.Tenant => "tenant",
+        PartitionKind.Field => $"field '{Name}'",
+        PartitionKind.RouteValue => $"route value '{Name}'",
+        _ => $"key '{Name}'",
+    };
+
     /// <summary>For partitions with a <see cref="Resolver"/>: which spellings of a resolved value share a counter.</summary>
     public PartitionValueComparison Comparison { get; init; }
 

@@ -21,6 +21,7 @@ internal sealed class EmailRateLimitPolicy
         QuotaHeaders = builder.QuotaHeaders ?? defaultQuotaHeaders;
         MissingField = builder.MissingField;
         RepeatedField = builder.RepeatedField;
+        MissingValue = builder.MissingValue;
         var fields = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (EmailRateLimitPartition partition in Partitions)
@@ -41,7 +42,17 @@ internal sealed class EmailRateLimitPolicy
             }
         }
 
+        if (MissingValue != MissingValueBehavior.Skip && !Array.Exists(Partitions, p => p.Resolver is not null))
+        {
+            // Set where nothing reads it, it would leave a reader believing requests without a client address or a field
+            // were answered by it.
+            throw new InvalidOperationException(
+                $"The EmailGuard endpoint policy '{Name}' sets WhenValueMissing({MissingValue}) but has no user, tenant, route value or key partition it applies to; " +
+                "a request without a client address follows EmailGuardEndpointOptions.MissingClientIp, one without a field WhenFieldMissing.");
+        }
+
         FieldNames = [.. fields];
+        PartitionsDescription = string.Join(", ", Partitions.Select(p => p.Description));
         ClaimedAsPolicy = new GuardedRequest(Name, null);
         ClaimedAsPathRule = new GuardedRequest(null, Name);
     }
@@ -60,6 +71,11 @@ internal sealed class EmailRateLimitPolicy
 
     public RepeatedFieldBehavior RepeatedField { get; }
 
+    public MissingValueBehavior MissingValue { get; }
+
+    /// <summary>What the policy counts by, for the operator's logs: <c>tenant header 'X-Tenant', user</c>.</summary>
+    public string PartitionsDescription { get; }
+
     /// <summary>Whether a request's client IP is one of the policy's keys.</summary>
     public bool HasClientIpPartition { get; }
 
@@ -76,4 +92,7 @@ internal sealed class EmailRateLimitPolicy
 
     /// <summary>The policy's latest "too many requests" answer, which a flood gets over and over.</summary>
     public RejectionBodyCache Rejections { get; } = new();
+
+    /// <summary>The requests the policy counted in none of its partitions, and when that was last logged.</summary>
+    public UncountedRequests Uncounted { get; } = new();
 }

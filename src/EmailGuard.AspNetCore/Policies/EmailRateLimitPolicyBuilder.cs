@@ -9,9 +9,11 @@ namespace EmailGuard.AspNetCore;
 /// </summary>
 /// <remarks>
 /// A partition whose value a request does not carry (an anonymous user, a missing tenant, a custom key that returns
-/// <see langword="null"/>) is left out for that request; a missing body field follows <see cref="WhenFieldMissing"/>.
+/// <see langword="null"/>) follows <see cref="WhenValueMissing"/>: by default it is left out for that request; a missing
+/// body field follows <see cref="WhenFieldMissing"/>. A request that a policy counts in none of its partitions is
+/// recorded (metric <c>emailguard.endpoint.uncounted_requests</c>, warning 3118).
 /// </remarks>
-public sealed class EmailRateLimitPolicyBuilder
+public sealed partial class EmailRateLimitPolicyBuilder
 {
     private readonly List<EmailRateLimitPartition> _partitions = [];
 
@@ -36,6 +38,8 @@ public sealed class EmailRateLimitPolicyBuilder
     internal MissingFieldBehavior MissingField { get; private set; } = MissingFieldBehavior.Reject;
 
     internal RepeatedFieldBehavior RepeatedField { get; private set; } = RepeatedFieldBehavior.Reject;
+
+    internal MissingValueBehavior MissingValue { get; private set; } = MissingValueBehavior.Skip;
 
     /// <summary>
     /// Counts requests per client IP: <c>HttpContext.Connection.RemoteIpAddress</c> as the app's forwarded-headers
@@ -71,8 +75,9 @@ public sealed class EmailRateLimitPolicyBuilder
 
     /// <summary>
     /// Counts requests per authenticated user (the <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>sub</c>,
-    /// else the identity name). Anonymous requests are not counted in this partition. Spellings of one user id that
-    /// differ in case, width or white space share a counter (<see cref="PartitionValueComparison.IgnoreCase"/>).
+    /// else the identity name). Anonymous requests follow <see cref="WhenValueMissing"/>: by default they are not counted
+    /// in this partition. Spellings of one user id that differ in case, width or white space share a counter
+    /// (<see cref="PartitionValueComparison.IgnoreCase"/>).
     /// </summary>
     /// <param name="rules">The rules.</param>
     /// <returns>This builder.</returns>
@@ -106,7 +111,7 @@ public sealed class EmailRateLimitPolicyBuilder
     public EmailRateLimitPolicyBuilder PerTenantClaim(string claimType, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimType);
-        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules) { Comparison = Checked(comparison) });
+        return Add(new(PartitionKind.Tenant, "claim", context => context.User.FindFirst(claimType)?.Value, rules) { Comparison = Checked(comparison), Source = claimType });
     }
 
     /// <summary>
@@ -130,7 +135,7 @@ public sealed class EmailRateLimitPolicyBuilder
     public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(headerName);
-        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison) });
+        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison), Source = headerName });
     }
 
     /// <summary>
@@ -305,73 +310,24 @@ public sealed class EmailRateLimitPolicyBuilder
     }
 
     /// <summary>
-    /// Bans a client network that keeps hitting this policy's limits (Fail2Ban): <c>MaxDenials</c> denials within
-    /// <c>Within</c> ban it for <c>BanFor</c>, longer on each repeat. Needs a <see cref="PerClientIp"/> partition.
+    /// Sets what happens when a request carries no value for a user, tenant, route value or custom key partition (an
+    /// anonymous user, a tenant claim or header it lacks, a key selector that returns <see langword="null"/>). Left out,
+    /// as by default, such a partition does not limit those requests: a policy that counts only per tenant header then
+    /// admits every request without the header, and a client that leaves it out (or a gateway that drops it) passes
+    /// the limit. <see cref="MissingValueBehavior.ShareOneBucket"/> counts all of them in one bucket of the partition;
+    /// <see cref="MissingValueBehavior.Reject"/> answers them 400.
     /// </summary>
-    /// <param name="configure">Sets the thresholds; the defaults ban for an hour after 5 denials in 10 minutes.</param>
+    /// <param name="behavior">The behavior. The default is <see cref="MissingValueBehavior.Skip"/>.</param>
     /// <returns>This builder.</returns>
-    public EmailRateLimitPolicyBuilder WithEscalatingBan(Action<EmailGuardEscalatingBanOptions>? configure = null)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="behavior"/> is not a defined value.</exception>
+    public EmailRateLimitPolicyBuilder WhenValueMissing(MissingValueBehavior behavior)
     {
-        var options = new EmailGuardEscalatingBanOptions();
-        configure?.Invoke(options);
-        Defense.EscalatingBan = options;
-        return this;
-    }
+        if (!Enum.IsDefined(behavior))
+        {
+            throw new ArgumentOutOfRangeException(nameof(behavior), behavior, "Unknown behavior.");
+        }
 
-    /// <summary>
-    /// rack-attack's Allow2Ban: a client network may make <c>MaxRequests</c> requests to this policy within
-    /// <c>Within</c>, admitted or not; the one that reaches the count starts a ban of <c>BanFor</c>. Needs a
-    /// <see cref="PerClientIp"/> partition.
-    /// </summary>
-    /// <param name="configure">Sets the thresholds; the defaults ban for an hour after 10 requests in a minute.</param>
-    /// <returns>This builder.</returns>
-    public EmailRateLimitPolicyBuilder WithAllow2Ban(Action<EmailGuardAllow2BanOptions>? configure = null)
-    {
-        var options = new EmailGuardAllow2BanOptions();
-        configure?.Invoke(options);
-        Defense.Allow2Ban = options;
-        return this;
-    }
-
-    /// <summary>
-    /// Bans a client network from this policy when mail its requests caused hard-bounces or draws complaints
-    /// <c>Bounces</c> times within <c>Within</c>, for <c>BanFor</c>. The mail must carry the policy and the client address
-    /// (<see cref="OutboundEmail.EndpointPolicy"/>, <see cref="OutboundEmail.ClientIp"/>). Needs a <see cref="PerClientIp"/> partition.
-    /// </summary>
-    /// <param name="configure">Sets the thresholds; the defaults ban for a day after 2 bounces in a day.</param>
-    /// <returns>This builder.</returns>
-    public EmailRateLimitPolicyBuilder WithBounceBan(Action<EmailGuardBounceBanOptions>? configure = null)
-    {
-        var options = new EmailGuardBounceBanOptions();
-        configure?.Invoke(options);
-        Defense.BounceBan = options;
-        return this;
-    }
-
-    /// <summary>
-    /// Trips a breaker when this policy's total rate over all clients rises far above normal; while it is tripped the
-    /// policy answers "challenge required" (or denies, per <see cref="EmailGuardSurgeBreakerOptions.Action"/>).
-    /// </summary>
-    /// <param name="configure">Sets the threshold: absolute, a multiple of the learned baseline, or both.</param>
-    /// <returns>This builder.</returns>
-    public EmailRateLimitPolicyBuilder WithSurgeBreaker(Action<EmailGuardSurgeBreakerOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(configure);
-        var options = new EmailGuardSurgeBreakerOptions();
-        configure(options);
-        Defense.SurgeBreaker = options;
-        return this;
-    }
-
-    /// <summary>
-    /// Makes every request to this policy carry a passed challenge (see <see cref="IEmailGuardChallengeFeature"/>), or
-    /// answer "challenge required". The limits still apply to requests that pass.
-    /// </summary>
-    /// <param name="required">Whether the challenge is required.</param>
-    /// <returns>This builder.</returns>
-    public EmailRateLimitPolicyBuilder RequireChallenge(bool required = true)
-    {
-        Defense.RequireChallenge = required;
+        MissingValue = behavior;
         return this;
     }
 

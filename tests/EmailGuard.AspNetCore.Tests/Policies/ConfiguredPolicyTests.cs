@@ -133,7 +133,7 @@ public sealed class ConfiguredPolicyTests
 
         string[] changes = [.. app.Logs.GetSnapshot().Where(r => r.Id.Id == 3106).Select(r => r.Message)];
         changes.Should().Equal(
-            "A reload changed EmailGuard:Endpoints:Policies:signup: was ClientIp: 5 per 01:00:00 FixedWindow; FailOpen, field missing Reject, repeated Reject, now ClientIp: 500 per 01:00:00 FixedWindow; FailOpen, shadow mode, field missing Reject, repeated Reject.",
+            "A reload changed EmailGuard:Endpoints:Policies:signup: was ClientIp: 5 per 01:00:00 FixedWindow; FailOpen, field missing Reject, repeated Reject, value missing Skip, now ClientIp: 500 per 01:00:00 FixedWindow; FailOpen, shadow mode, field missing Reject, repeated Reject, value missing Skip.",
             "A reload changed EmailGuard:Endpoints:PathRules:0: was POST:/signup 20 per 00:01:00 FixedWindow by ClientIp, now POST:/signup 2000 per 00:01:00 FixedWindow by ClientIp.");
 
         // A reload that changes nothing says nothing.
@@ -214,6 +214,7 @@ public sealed class ConfiguredPolicyTests
             .PerField("email", RateLimitRule.TokenBucket(1, TimeSpan.FromMinutes(5), 2))
             .PerRouteValue("list", RateLimitRule.FixedWindow(5, TimeSpan.FromMinutes(10)))
             .WhenFieldMissing(MissingFieldBehavior.Skip)
+            .WhenValueMissing(MissingValueBehavior.ShareOneBucket)
             .WithQuotaHeaders();
         const string P = "EmailGuard:Endpoints:Policies:share:Partitions";
         Dictionary<string, string?> configuration = TestSettings.Parse(
@@ -224,7 +225,8 @@ public sealed class ConfiguredPolicyTests
             $"{P}:3:PartitionBy=TenantHeader", $"{P}:3:Name=X-Tenant", $"{P}:3:Rules:0:Limit=4", $"{P}:3:Rules:0:Window=10m",
             $"{P}:4:PartitionBy=Field", $"{P}:4:Name=email", $"{P}:4:Rules:0:Limit=1", $"{P}:4:Rules:0:Window=5m", $"{P}:4:Rules:0:Algorithm=TokenBucket", $"{P}:4:Rules:0:Burst=2",
             $"{P}:5:PartitionBy=RouteValue", $"{P}:5:Name=list", $"{P}:5:Rules:0:Limit=5", $"{P}:5:Rules:0:Window=10m",
-            "EmailGuard:Endpoints:Policies:share:WhenFieldMissing=Skip", "EmailGuard:Endpoints:Policies:share:QuotaHeaders=true");
+            "EmailGuard:Endpoints:Policies:share:WhenFieldMissing=Skip", "EmailGuard:Endpoints:Policies:share:WhenValueMissing=ShareOneBucket",
+            "EmailGuard:Endpoints:Policies:share:QuotaHeaders=true");
 
         List<string> fromCode = await DecideAsync(o => o.AddPolicy("share", code), null);
         List<string> fromConfiguration = await DecideAsync(_ => { }, configuration);
