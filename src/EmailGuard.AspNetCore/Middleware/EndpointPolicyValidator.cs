@@ -37,8 +37,9 @@ internal static partial class EndpointPolicyValidator
 
     /// <summary>
     /// A route value partition counts what the request's route values hold under its name; on an endpoint whose route
-    /// has no such parameter (a typo in a policy, a route renamed since) it finds nothing and counts nothing, so that limit
-    /// is silently not in force there. Warns once per endpoint and partition (3107) that <paramref name="warned"/> lacks; an app
+    /// has no such parameter (a typo in a policy, a route renamed since) it finds no value, and the policy's
+    /// <see cref="MissingValueBehavior"/> applies to every request there: under Skip (the default) that limit is silently not
+    /// in force, under Reject every request is refused, under ShareOneBucket all share one counter. Warns once per endpoint and partition (3107) that <paramref name="warned"/> lacks; an app
     /// that fills the value itself (a middleware setting route values) can ignore the warning.
     /// </summary>
     /// <returns>Every such endpoint and partition, of which those not in <paramref name="warned"/> were logged.</returns>
@@ -68,7 +69,13 @@ internal static partial class EndpointPolicyValidator
                     string key = $"{endpoint.DisplayName}\u0001{endpoint.RoutePattern.RawText}\u0001{name}\u0001{partition.Name}";
                     if (found.Add(key) && !warned.Contains(key))
                     {
-                        LogRouteValueNeverFilled(logger, endpoint.DisplayName, endpoint.RoutePattern.RawText, name, partition.Name!);
+                        string consequence = policy.MissingValue switch
+                        {
+                            MissingValueBehavior.Reject when !policy.ShadowMode => "every request there is rejected with 400 (WhenValueMissing Reject)",
+                            MissingValueBehavior.ShareOneBucket => "every request there counts in the one bucket of requests without the value (WhenValueMissing ShareOneBucket)",
+                            _ => "that partition counts nothing there",
+                        };
+                        LogRouteValueNeverFilled(logger, endpoint.DisplayName, endpoint.RoutePattern.RawText, name, partition.Name!, consequence);
                     }
                 }
             }
@@ -81,8 +88,8 @@ internal static partial class EndpointPolicyValidator
         => pattern.GetParameter(routeValue) is not null || pattern.Defaults.ContainsKey(routeValue) || pattern.RequiredValues.ContainsKey(routeValue);
 
     [LoggerMessage(EventId = 3107, EventName = "RouteValuePartitionNeverFilled", Level = LogLevel.Warning,
-        Message = "The endpoint '{Endpoint}' ({Route}) uses the EmailGuard policy '{Policy}', whose route value partition '{RouteValue}' names no parameter of its route: that partition counts nothing there. Fix the name in the policy or the route.")]
-    private static partial void LogRouteValueNeverFilled(ILogger logger, string? endpoint, string? route, string policy, string routeValue);
+        Message = "The endpoint '{Endpoint}' ({Route}) uses the EmailGuard policy '{Policy}', whose route value partition '{RouteValue}' names no parameter of its route: {Consequence}. Fix the name in the policy or the route.")]
+    private static partial void LogRouteValueNeverFilled(ILogger logger, string? endpoint, string? route, string policy, string routeValue, string consequence);
 
     public static InvalidOperationException UnknownPolicy(string name, string? endpoint)
         => new($"The endpoint '{endpoint}' requires the EmailGuard policy '{name}', which was not added. Add it with " +

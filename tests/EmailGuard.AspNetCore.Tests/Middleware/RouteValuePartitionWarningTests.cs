@@ -32,7 +32,23 @@ public sealed class RouteValuePartitionWarningTests
         (await app.PostAllAsync("203.0.113.7", "/api/share/a", "/api/share/a")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
 
         string[] warnings = [.. app.Logs.GetSnapshot().Where(r => r.Id.Id == 3107).Select(r => r.Message)];
-        warnings.Should().ContainSingle().Which.Should().Contain("(/api/invite/{code})").And.Contain("policy 'invite'").And.Contain("partition 'id'");
+        warnings.Should().ContainSingle().Which.Should().Contain("(/api/invite/{code})").And.Contain("policy 'invite'").And.Contain("partition 'id'")
+            .And.Contain("counts nothing there");
+    }
+
+    [Theory]
+    [InlineData(MissingValueBehavior.Reject, HttpStatusCode.BadRequest, HttpStatusCode.BadRequest, "rejected with 400")]
+    [InlineData(MissingValueBehavior.ShareOneBucket, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, "one bucket")]
+    public async Task Start_PartitionNamingNoParameterOfTheRoute_WarningSaysWhatWhenValueMissingDoesThere(
+        MissingValueBehavior behavior, HttpStatusCode first, HttpStatusCode second, string says)
+    {
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("invite", p => p.PerRouteValue("id", RateLimitRule.PerHour(1)).WhenValueMissing(behavior))),
+            a => a.MapPost("/api/invite/{code}", (string code) => Results.Ok(code)).RequireEmailRateLimit("invite"));
+
+        (await app.PostAllAsync("203.0.113.7", "/api/invite/a", "/api/invite/b")).Should().Equal(first, second);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3107).Should().ContainSingle()
+            .Which.Message.Should().Contain(says).And.NotContain("counts nothing");
     }
 
     [Fact]
