@@ -65,6 +65,30 @@ public sealed class StartupFailuresTests
     }
 
     [Fact]
+    public async Task Start_MistakesOfEveryKindInOneSection_ReportsEachAtOnce()
+    {
+        // Within a section too: a misspelt key did not let the range checks run, so each kind of mistake took a restart.
+        Dictionary<string, string?> settings = new()
+        {
+            ["EmailGuard:Alerts:SlackWebhookUlr"] = "https://hooks.slack.com/services/T0/B0/x",
+            ["EmailGuard:Alerts:SpikeThreshold"] = "lots",
+            ["EmailGuard:Alerts:Period"] = "0s",
+            ["EmailGuard:SendGuard:Tennant:Rules:0:Limit"] = "5",
+            ["EmailGuard:SendGuard:Tenant:Rules:0:Limit"] = "0",
+        };
+
+        IReadOnlyList<string> failures = await StartFailuresAsync(settings);
+
+        StartupFailure.ShouldBeOnePer(
+            [.. failures],
+            "EmailGuard:Alerts:SlackWebhookUlr: unknown setting; did you mean SlackWebhookUrl?",
+            "EmailGuard:Alerts:SpikeThreshold: 'lots' is not a whole number",
+            "EmailGuard:Alerts:Period must be positive and at most 366.00:00:00; it is 00:00:00.",
+            "EmailGuard:SendGuard:Tennant: unknown setting; did you mean Tenant?",
+            "EmailGuard:SendGuard:Tenant:Rules:0:Limit must be between 1 and ");
+    }
+
+    [Fact]
     public async Task Start_OneBadSetting_FailsWithThatSettingAlone()
     {
         Func<Task> start = () => StartAsync(new Dictionary<string, string?> { ["EmailGuard:Alerts:Period"] = "0s" });

@@ -6,7 +6,8 @@ namespace EmailGuard.AspNetCore;
 /// <summary>
 /// Binds <see cref="EmailGuardEndpointOptions"/> from configuration when the app has any; runs before the code
 /// configuration so that code can add to what configuration lists. An unknown key or a malformed value, also in a
-/// path rule, fails with the setting's path; on a reload the middleware then keeps the rules it has.
+/// path rule, is left out and fails the options with the setting's path, beside the validators' failures
+/// (<see cref="StrictOptionsFactory{TOptions}"/>); on a reload the middleware then keeps the rules it has.
 /// </summary>
 internal sealed class ConfigureEndpointOptionsFromConfiguration(IConfiguration? configuration) : IConfigureOptions<EmailGuardEndpointOptions>
 {

@@ -75,6 +75,7 @@ public static class EmailGuardEndpointBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ForwardedHeadersTrustCheck>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UnservedPathRuleCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
+        services.TryAddTransient<IOptionsFactory<EmailGuardEndpointOptions>, StrictOptionsFactory<EmailGuardEndpointOptions>>();
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));
 

@@ -48,6 +48,7 @@ public static class EmailGuardRedisBuilderExtensions
         // Configuration is bound once, however often AddRedisStore is called, and always before any code configure.
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RedisRateLimitStoreOptions>, RedisOptionsFromConfiguration>());
         services.AddOptions<RedisRateLimitStoreOptions>().ValidateOnStart();
+        services.TryAddTransient<IOptionsFactory<RedisRateLimitStoreOptions>, StrictOptionsFactory<RedisRateLimitStoreOptions>>();
         ConfigureOnce.Configure(services, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(

@@ -8,7 +8,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>
 /// Binds <see cref="RedisRateLimitStoreOptions"/> from <c>EmailGuard:Redis</c> when the app has configuration; a plain
 /// service collection without <see cref="IConfiguration"/> leaves the options to code. Binding is strict like every
-/// other EmailGuard section: an unknown key or a value that does not convert fails startup naming the setting.
+/// other EmailGuard section: an unknown key or a value that does not convert fails startup naming the setting, beside
+/// the validators' failures (<see cref="StrictOptionsFactory{TOptions}"/>).
 /// </summary>
 internal sealed class RedisOptionsFromConfiguration(IConfiguration? configuration = null) : IConfigureOptions<RedisRateLimitStoreOptions>
 {

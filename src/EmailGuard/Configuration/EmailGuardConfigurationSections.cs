@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard;
@@ -20,7 +21,8 @@ public static class EmailGuardConfigurationSections
 
     /// <summary>
     /// Binds <typeparamref name="TOptions"/> from <c>EmailGuard:<paramref name="name"/></c> with
-    /// strict binding: an unknown key or a value that does not convert fails at startup with the setting's full path.
+    /// strict binding: an unknown key or a value that does not convert fails at startup with the setting's full path,
+    /// together with the failures of the options' validators that hold of what was configured.
     /// Use this for every new section, so the section check knows it. Validate the options yourself
     /// (<c>AddOptions&lt;TOptions&gt;().ValidateOnStart()</c> plus an <see cref="IValidateOptions{TOptions}"/>).
     /// </summary>
@@ -33,6 +35,7 @@ public static class EmailGuardConfigurationSections
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         services.AddSingleton(new EmailGuardConfigurationSection(name));
+        services.TryAddTransient<IOptionsFactory<TOptions>, StrictOptionsFactory<TOptions>>();
         services.AddSingleton<IConfigureOptions<TOptions>>(sp => new ConfigureFromConfiguration<TOptions>(
             sp.GetService<IConfiguration>(),
             $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{name}"));

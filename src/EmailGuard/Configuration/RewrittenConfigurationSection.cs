@@ -5,9 +5,15 @@ namespace EmailGuard;
 
 /// <summary>
 /// A view of a configuration section in which some values, by full path, read differently: the canonical form of a
-/// shorthand period (<c>30s</c> reads <c>00:00:30</c>), so that the stock binder, which knows only .NET's forms, binds it.
+/// shorthand period (<c>30s</c> reads <c>00:00:30</c>), so that the stock binder, which knows only .NET's forms, binds it;
+/// and some settings, with everything below them, are absent: those that failed their check, so that the binder, which
+/// would throw on the first value it cannot convert, binds the rest.
 /// </summary>
-internal sealed class RewrittenConfigurationSection(IConfigurationSection inner, IReadOnlyDictionary<string, string> values) : IConfigurationSection
+internal sealed class RewrittenConfigurationSection(
+    IConfigurationSection inner,
+    IReadOnlyDictionary<string, string> values,
+    IReadOnlySet<string> hidden,
+    bool isHidden = false) : IConfigurationSection
 {
     public string Key => inner.Key;
 
@@ -15,7 +21,7 @@ internal sealed class RewrittenConfigurationSection(IConfigurationSection inner,
 
     public string? Value
     {
-        get => values.TryGetValue(inner.Path, out string? value) ? value : inner.Value;
+        get => isHidden ? null : values.TryGetValue(inner.Path, out string? value) ? value : inner.Value;
         set => inner.Value = value;
     }
 
@@ -25,9 +31,14 @@ internal sealed class RewrittenConfigurationSection(IConfigurationSection inner,
         set => inner[key] = value;
     }
 
-    public IConfigurationSection GetSection(string key) => new RewrittenConfigurationSection(inner.GetSection(key), values);
+    public IConfigurationSection GetSection(string key)
+    {
+        IConfigurationSection section = inner.GetSection(key);
+        return new RewrittenConfigurationSection(section, values, hidden, isHidden || hidden.Contains(section.Path));
+    }
 
-    public IEnumerable<IConfigurationSection> GetChildren() => inner.GetChildren().Select(c => new RewrittenConfigurationSection(c, values));
+    public IEnumerable<IConfigurationSection> GetChildren()
+        => isHidden ? [] : inner.GetChildren().Where(c => !hidden.Contains(c.Path)).Select(c => new RewrittenConfigurationSection(c, values, hidden));
 
     public IChangeToken GetReloadToken() => inner.GetReloadToken();
 }

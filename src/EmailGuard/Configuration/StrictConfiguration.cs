@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Options;
 
 namespace EmailGuard;
 
@@ -20,27 +19,31 @@ internal static partial class StrictConfiguration
     private const int MaxDepth = 32;
 
     /// <summary>
-    /// Checks <paramref name="section"/> against <typeparamref name="TOptions"/> and binds it to <paramref name="options"/>.
+    /// Checks <paramref name="section"/> against <typeparamref name="TOptions"/> and binds to <paramref name="options"/>
+    /// every setting that passed. What failed is left out of the binding and recorded against <paramref name="options"/>
+    /// for <see cref="StrictOptionsFactory{TOptions}"/>, which reports it with the failures of the options' validators that
+    /// still hold, so that one start names every mistake of the section: a misspelt key, a value that does not convert
+    /// and a value out of its range.
     /// </summary>
-    /// <exception cref="OptionsValidationException">A key is unknown or a value does not convert; one failure per setting, each with its full path.</exception>
     public static void Bind<TOptions>(IConfigurationSection section, TOptions options)
         where TOptions : class
     {
         Result result = Check(section, typeof(TOptions));
+        IConfigurationSection source = result.Rewrites.Count == 0 && result.Hidden.Count == 0
+            ? section
+            : new RewrittenConfigurationSection(section, result.Rewrites, result.Hidden);
+        source.Bind(options);
+        RecordListKeys(source, options, 0);
         if (result.Errors.Count != 0)
         {
-            throw new OptionsValidationException(Options.DefaultName, typeof(TOptions), result.Errors);
+            s_bindingFailures.AddOrUpdate(options, result);
         }
-
-        IConfiguration source = result.Rewrites.Count == 0 ? section : new RewrittenConfigurationSection(section, result.Rewrites);
-        source.Bind(options);
-        RecordListKeys(section, options, 0);
     }
 
     /// <summary>Checks <paramref name="section"/> against <paramref name="type"/> without binding.</summary>
     public static Result Check(IConfigurationSection section, Type type)
     {
-        Result result = new();
+        Result result = new(section);
         if (section.Exists())
         {
             CheckNode(section, type, result, 0);
@@ -54,7 +57,7 @@ internal static partial class StrictConfiguration
         Type type = Nullable.GetUnderlyingType(declared) ?? declared;
         if (depth > MaxDepth)
         {
-            result.Errors.Add($"{section.Path}: the settings are nested too deeply.");
+            result.Fail($"{section.Path}: the settings are nested too deeply.", section, hide: true);
             return;
         }
 
@@ -64,13 +67,13 @@ internal static partial class StrictConfiguration
         }
         else if (IsCodeOnly(type))
         {
-            result.Errors.Add($"{section.Path}: this setting holds code ({FriendlyName(type)}) and is set in code only, not in configuration.");
+            result.Fail($"{section.Path}: this setting holds code ({FriendlyName(type)}) and is set in code only, not in configuration.", section, hide: true);
         }
         else if (IsCallbackSection(type))
         {
             // An events section: a misspelt callback would otherwise be answered "did you mean OnChecked?", and fixing
             // the spelling would only lead to "this setting holds code"; say so for the whole section at once.
-            result.Errors.Add($"{section.Path}: this section holds callbacks ({FriendlyName(type)}) and is set in code only, not in configuration.");
+            result.Fail($"{section.Path}: this section holds callbacks ({FriendlyName(type)}) and is set in code only, not in configuration.", section, hide: true);
         }
         else if (GetDictionaryTypes(type) is { } dictionary)
         {
@@ -79,7 +82,7 @@ internal static partial class StrictConfiguration
             {
                 if (dictionary.Key != typeof(string) && !TryConvert(child.Key, dictionary.Key, out _))
                 {
-                    result.Errors.Add($"{child.Path}: '{child.Key}' is not {Describe(dictionary.Key)}.");
+                    result.Fail($"{child.Path}: '{child.Key}' is not {Describe(dictionary.Key)}.", child, hide: true);
                     continue;
                 }
 
@@ -93,7 +96,7 @@ internal static partial class StrictConfiguration
             {
                 if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
-                    result.Errors.Add($"{child.Path}: '{child.Key}' is not a list index; list items are numbered from 0.");
+                    result.Fail($"{child.Path}: '{child.Key}' is not a list index; list items are numbered from 0.", child, hide: true);
                     continue;
                 }
 
@@ -114,15 +117,24 @@ internal static partial class StrictConfiguration
         {
             if (!properties.TryGetValue(child.Key, out PropertyInfo? property))
             {
-                result.Errors.Add(RenamedTo(type, child.Key) is { } newName
-                    ? $"{child.Path}: this setting was renamed to {newName}; write {section.Path}:{newName} instead."
-                    : $"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}");
+                // The binder leaves the key out; what it was meant to set is left at its default, so a failure of that
+                // setting (or, with no likely setting, of the section) need not hold of what was written.
+                if (RenamedTo(type, child.Key) is { } newName)
+                {
+                    result.Fail($"{child.Path}: this setting was renamed to {newName}; write {section.Path}:{newName} instead.", section.GetSection(newName), hide: false);
+                }
+                else
+                {
+                    string? meant = Nearest(child.Key, properties.Keys);
+                    result.Fail($"{child.Path}: unknown setting{Suggest(child.Key, properties.Keys, FriendlyName(type))}", meant is null ? section : section.GetSection(meant), hide: false);
+                }
+
                 continue;
             }
 
             if (property.SetMethod is not { IsPublic: true } && (IsScalar(Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType) || property.PropertyType.IsValueType))
             {
-                result.Errors.Add($"{child.Path}: this setting is read-only and cannot be set from configuration.");
+                result.Fail($"{child.Path}: this setting is read-only and cannot be set from configuration.", child, hide: true);
                 continue;
             }
 
@@ -141,7 +153,8 @@ internal static partial class StrictConfiguration
             IConfigurationSection other = section.GetSection(otherKey);
             if (one.Value is { } value && other.Value is { } otherValue && !string.Equals(value.Trim(), otherValue.Trim(), StringComparison.OrdinalIgnoreCase))
             {
-                result.Errors.Add($"{one.Path} is '{value}' but {other.Path} is '{otherValue}'; both keys set one value, so write only one.");
+                result.Fail($"{one.Path} is '{value}' but {other.Path} is '{otherValue}'; both keys set one value, so write only one.", one, hide: true);
+                result.Hidden.Add(other.Path);
             }
         }
     }
@@ -152,7 +165,7 @@ internal static partial class StrictConfiguration
         foreach (IConfigurationSection child in section.GetChildren())
         {
             hasChildren = true;
-            result.Errors.Add($"{child.Path}: unknown setting; {section.Path} is a single value ({Describe(type)}), not a section.");
+            result.Fail($"{child.Path}: unknown setting; {section.Path} is a single value ({Describe(type)}), not a section.", section, hide: true);
         }
 
         string? value = section.Value;
@@ -165,7 +178,7 @@ internal static partial class StrictConfiguration
         {
             if (!TimeSpanSetting.TryParse(value, out TimeSpan span, out bool shorthand, out string? error))
             {
-                result.Errors.Add($"{section.Path}: {error}.");
+                result.Fail($"{section.Path}: {error}.", section, hide: true);
             }
             else if (shorthand)
             {
@@ -177,7 +190,7 @@ internal static partial class StrictConfiguration
 
         if (!TryConvert(value, type, out object? converted) || (type.IsEnum && !IsDefinedEnumValue(type, converted!)))
         {
-            result.Errors.Add($"{section.Path}: '{value}' is not {Describe(type)}.");
+            result.Fail($"{section.Path}: '{value}' is not {Describe(type)}.", section, hide: true);
         }
     }
 
@@ -186,7 +199,8 @@ internal static partial class StrictConfiguration
         // An empty value is how JSON's [] and {} arrive; anything else is a value where settings were expected.
         if (!string.IsNullOrEmpty(section.Value))
         {
-            result.Errors.Add($"{section.Path}: '{section.Value}' is a single value, but this setting is {expected}.");
+            // The binder would take a bare value in a list for an item with every setting at its default.
+            result.Fail($"{section.Path}: '{section.Value}' is a single value, but this setting is {expected}.", section, hide: !section.GetChildren().Any());
         }
     }
 
@@ -253,12 +267,5 @@ internal static partial class StrictConfiguration
         }
 
         return null;
-    }
-    /// <summary>The failures, and the canonical text for values given in a form the stock binder cannot read.</summary>
-    internal sealed class Result
-    {
-        public List<string> Errors { get; } = [];
-
-        public Dictionary<string, string> Rewrites { get; } = new(StringComparer.OrdinalIgnoreCase);
     }
 }

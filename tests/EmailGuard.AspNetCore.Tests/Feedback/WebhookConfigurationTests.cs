@@ -186,6 +186,26 @@ public sealed class WebhookConfigurationTests
     }
 
     [Fact]
+    public async Task MistakesOfEveryKind_FailStartupTogether()
+    {
+        // Mailgun's signing key, misspelt, is not also reported missing: the key was written, under another name.
+        Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Webhooks:Mailgun:Enabled"] = "true",
+            ["EmailGuard:Webhooks:Mailgun:SigingKey"] = WebhookTestApp.MailgunKey,
+            ["EmailGuard:Webhooks:Ses:CertificateCacheSize"] = "many",
+            ["EmailGuard:Webhooks:MaxBodyBytes"] = "0",
+        });
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        StartupFailure.ShouldBeOnePer(
+            [.. failure.Failures],
+            "EmailGuard:Webhooks:Mailgun:SigingKey: unknown setting; did you mean SigningKey?",
+            "EmailGuard:Webhooks:Ses:CertificateCacheSize: 'many' is not a whole number",
+            "EmailGuard:Webhooks:MaxBodyBytes must be between 1 and 16777216; it is 0.");
+    }
+
+    [Fact]
     public async Task NoProviderEnabled_FailsWhenMapping()
     {
         Func<Task> start = () => WebhookTestApp.StartAsync(new Dictionary<string, string?>());

@@ -79,4 +79,32 @@ public sealed class ConfiguredPolicyValidationTests
             $"{Partition}:Rules:0:Limit must be between 1 and 1099511627776; it is 0.",
             "EmailGuard:Endpoints:Policies:reset:Partitions:0:Name is empty; a RouteValue partition needs the name of the route parameter it counts by.");
     }
+
+    [Fact]
+    public async Task Startup_MistakesOfEveryKindInPoliciesAndPathRules_ReportsEachInOneStart()
+    {
+        // A misspelt key, a value that does not convert and a value out of range, in a policy, a path rule and the section.
+        // PathRules:0:Limit (left 0 by the misspelt Lmit) and Rules:1:Limit (left 0 by 'ten') are not reported out of range.
+        Dictionary<string, string?> configuration = TestSettings.Parse(
+            $"{Partition}:Rules:0:Limit=0", $"{Partition}:Rules:0:Window=15m",
+            $"{Partition}:Rules:1:Limit=ten", $"{Partition}:Rules:1:Window=1h",
+            $"{Signup}:ShadowMod=true",
+            "EmailGuard:Endpoints:PathRules:0:Endpoint=POST:/signup", "EmailGuard:Endpoints:PathRules:0:Lmit=5", "EmailGuard:Endpoints:PathRules:0:Window=30 minutes",
+            "EmailGuard:Endpoints:MaxBodyBytes=0");
+
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        StartupFailure.ShouldBeOnePer(
+            [.. failure.Failures],
+            $"{Partition}:Rules:0:Limit must be between 1 and 1099511627776; it is 0.",
+            $"{Partition}:Rules:1:Limit: 'ten' is not a whole number",
+            $"{Signup}:ShadowMod: unknown setting; did you mean ShadowMode?",
+            "EmailGuard:Endpoints:PathRules:0:Lmit: unknown setting; did you mean Limit?",
+            "EmailGuard:Endpoints:PathRules:0:Window: '30 minutes' is not a time span",
+            "EmailGuard:Endpoints:MaxBodyBytes must be between 1 and 16777216; it is 0.");
+    }
 }

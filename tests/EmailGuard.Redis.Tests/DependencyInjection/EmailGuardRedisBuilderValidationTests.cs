@@ -1,3 +1,4 @@
+using EmailGuard.Testing.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -35,6 +36,31 @@ public sealed class EmailGuardRedisBuilderValidationTests
         Action start = provider.GetRequiredService<IStartupValidator>().Validate;
 
         start.Should().Throw<OptionsValidationException>().WithMessage($"*{setting}*");
+    }
+
+    [Fact]
+    public void AddRedisStore_MistakesOfEveryKindInTheSection_FailStartupTogether()
+    {
+        // The misspelt Conection names no likely setting, so no check of what was not written is reported: not the
+        // missing connection, which is likely what Conection held.
+        ServiceCollection services = new();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["EmailGuard:Redis:Conection"] = "localhost:6379",
+            ["EmailGuard:Redis:UseServerTime"] = "sometimes",
+            ["EmailGuard:Redis:WaitForReplicas"] = "17",
+        }).Build());
+        services.AddEmailGuard().AddRedisStore();
+        using ServiceProvider provider = services.BuildServiceProvider();
+
+        Action start = provider.GetRequiredService<IStartupValidator>().Validate;
+
+        OptionsValidationException failure = start.Should().Throw<OptionsValidationException>().Which;
+        StartupFailure.ShouldBeOnePer(
+            [.. failure.Failures],
+            "EmailGuard:Redis:Conection: unknown setting; RedisRateLimitStoreOptions has ",
+            "EmailGuard:Redis:UseServerTime: 'sometimes' is not true or false.",
+            "EmailGuard:Redis:WaitForReplicas must be between 0 and 16; it is 17.");
     }
 
     [Theory]

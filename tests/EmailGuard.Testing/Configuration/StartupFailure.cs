@@ -23,4 +23,22 @@ public static class StartupFailure
             "the failure '{0}' must open with the path of a setting the app wrote, or of one beside it",
             failure);
     }
+
+    /// <summary>
+    /// Fails unless <paramref name="failures"/> are exactly one per opening in <paramref name="openings"/>: each opening
+    /// starts one failure, and there is no other failure (such as a range failure quoting the default that a misspelt or
+    /// unconvertible setting left in place of what was written).
+    /// </summary>
+    /// <param name="failures">The failures of an <c>OptionsValidationException</c>, or of several.</param>
+    /// <param name="openings">How each expected failure opens.</param>
+    public static void ShouldBeOnePer(IReadOnlyCollection<string> failures, params string[] openings)
+    {
+        string all = string.Join(" | ", failures);
+        foreach (string opening in openings)
+        {
+            failures.Should().ContainSingle(f => f.StartsWith(opening, StringComparison.Ordinal), "one failure must open with '{0}': {1}", opening, all);
+        }
+
+        failures.Should().HaveCount(openings.Length, "every mistake is reported once and nothing else is: {0}", all);
+    }
 }
