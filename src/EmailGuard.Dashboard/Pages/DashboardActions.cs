@@ -130,8 +130,7 @@ internal static class DashboardActions
             return;
         }
 
-        IAntiforgery antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
-        if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
+        if (!await IsFromTheDashboardAsync(context).ConfigureAwait(false))
         {
             Html refused = new();
             refused.Raw("<p class=\"notice bad\" id=\"antiforgery-refused\">This form was not sent from the dashboard, or it expired. Reload the page and try again.</p>");
@@ -188,6 +187,24 @@ internal static class DashboardActions
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
+    }
+
+    /// <summary>
+    /// Whether the post is a form with a valid anti-forgery token. A form the form reader refuses (a NUL in a field, more
+    /// fields than it takes) is not: the check, which reads the form first, threw that as an
+    /// <see cref="AntiforgeryValidationException"/>, a 500 for a post another site's page can make the operator's browser send.
+    /// </summary>
+    private static async Task<bool> IsFromTheDashboardAsync(HttpContext context)
+    {
+        try
+        {
+            return context.Request.HasFormContentType
+                   && await context.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(context).ConfigureAwait(false);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A value as a question or notice quotes it: at most <see cref="MaxFieldLength"/> characters, so neither grows with it.</summary>
