@@ -30,4 +30,27 @@ public sealed class DashboardAuditTests
         logs.Messages.Should().ContainSingle(m => m.Contains("mallory-ops", StringComparison.Ordinal))
             .Which.Should().Contain("removed").And.Contain("Tenant").And.Contain("Blocklist");
     }
+
+    [Fact]
+    public async Task ClearFlag_ByAUserWithAnIdAndNoName_RecordsTheId()
+    {
+        // Arrange: a sign-in whose identity has no name, only an id (a bearer token's subject, mapped to the name
+        // identifier claim): every action was recorded as taken by "dashboard", so a lifted suspension named no one.
+        await using DashboardHost host = await DashboardHost.StartAsync();
+        IEmailGuardFlags flags = host.Services.GetRequiredService<IEmailGuardFlags>();
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "rogue", EmailGuardFlagReasons.Manual, flaggedBy: "breaker");
+        using HttpClient client = host.Client(user: "u-7781");
+        client.DefaultRequestHeaders.Add("X-Test-Id-Only", "1");
+        string token = DashboardPage.TokenPattern().Match(await client.GetStringAsync("/emailguard/flags")).Groups[1].Value;
+
+        // Act
+        HttpResponseMessage cleared = await client.PostAsync("/emailguard/flags/clear", new FormUrlEncodedContent(
+            [new("__RequestVerificationToken", token), new("type", "Tenant"), new("id", "rogue"), new("reason", EmailGuardFlagReasons.Manual), new("confirmed", "yes")]));
+
+        // Assert
+        cleared.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "rogue")).Should().BeEmpty();
+        IReadOnlyList<EmailGuardFlagEvent> events = await flags.GetEventsAsync(new EmailGuardFlagEventQuery { PartyType = EmailGuardPartyType.Tenant, PartyId = "rogue" });
+        events.Single(e => e.Kind == EmailGuardFlagEventKind.Cleared).CreatedBy.Should().Be("u-7781");
+    }
 }
