@@ -16,6 +16,23 @@ public sealed class AlertMessageTests
         message.Slack.Should().Be("Tenant `*acme* x` flagged: `a\u02CBb` (3 of 1.5)");
     }
 
+    [Theory]
+    [InlineData("ac\u200Bme")] // a zero-width space
+    [InlineData("ac\u00ADme")] // a soft hyphen
+    [InlineData("ac\u2060me")] // a word joiner
+    [InlineData("ac\uFEFFme")] // a BOM
+    [InlineData("ac\U000E0041me")] // a tag character (a surrogate pair)
+    public void Of_AValueWithAnInvisibleCharacter_ShowsASpaceInIt_DoesNotReadAsAnotherParty(string id)
+    {
+        // A rogue tenant "ac\u200Bme" was paged as "Tenant acme suspended" in Slack and in the webhook's title: the real
+        // tenant's name, while the link went to the rogue's lookup. Line breaks and bidi overrides already became spaces.
+        AlertMessage message = AlertMessage.Of($"Tenant {id} suspended");
+
+        message.Plain.Should().Be("Tenant ac me suspended");
+        message.Slack.Should().Be("Tenant `ac me` suspended");
+        message.Raw.Should().Be($"Tenant {id} suspended", "the event log keeps the value and shows its characters where it writes it");
+    }
+
     [Fact]
     public void Of_TheTemplatesOwnWordsAndFormattedValues_SlackEscapesOnlyAmpersandAndAngleBrackets()
     {

@@ -18,7 +18,8 @@ namespace EmailGuard.Dashboard.Tests;
 /// <summary>
 /// An app with the send guard, the dashboard under /emailguard (policy "ops": role ops; "ops-actions": role admin, for
 /// tests that name it the actions policy; inside the app's route group <c>group</c> when one is given) and optionally alerts, on
-/// Kestrel at 127.0.0.1. Requests sign in with <c>X-Test-User</c> and <c>X-Test-Roles</c>.
+/// Kestrel at 127.0.0.1. Requests sign in with <c>X-Test-User</c> and <c>X-Test-Roles</c> (with <c>X-Test-Id-Only</c>, the
+/// user is a name identifier claim, and the identity has no name).
 /// </summary>
 internal sealed class DashboardHost : IAsyncDisposable
 {
@@ -115,7 +116,8 @@ internal sealed class DashboardHost : IAsyncDisposable
                 return Task.FromResult(AuthenticateResult.NoResult());
             }
 
-            List<Claim> claims = [new(ClaimTypes.Name, user)];
+            // X-Test-Id-Only: the user as a bearer token's subject usually arrives, an id claim and no name claim.
+            List<Claim> claims = [new(Request.Headers.ContainsKey("X-Test-Id-Only") ? ClaimTypes.NameIdentifier : ClaimTypes.Name, user)];
             foreach (string role in (Request.Headers["X-Test-Roles"].FirstOrDefault() ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries))
             {
                 claims.Add(new Claim(ClaimTypes.Role, role));

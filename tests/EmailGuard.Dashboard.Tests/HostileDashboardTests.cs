@@ -202,6 +202,28 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         (await _host.Services.GetRequiredService<IEmailGuardLists>().ListAsync(new EmailGuardListQuery())).TotalCount.Should().Be(0);
     }
 
+    [Theory]
+    [InlineData("/emailguard/lists/add", "kind=Blocklist&type=Recipient&value=a%00%40example.com&reason=x")]
+    [InlineData("/emailguard/tenants/limits/reload", "id=%00")]
+    [InlineData("/emailguard/flags/apply", "type=Tenant&id=t-1&reason=manual&confirmed=yes&%00=1")]
+    public async Task Action_AFormNoBrowserSends_RefusedAs400_NotAServerError(string action, string fields)
+    {
+        // Arrange: ASP.NET Core's form reader refuses a field with a NUL, and the anti-forgery check, which reads the form
+        // first, threw that as an AntiforgeryValidationException out of the action: a 500 and an error logged with its
+        // stack trace, for a post a page of another site can make the operator's browser send.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/flags");
+        using StringContent body = new($"__RequestVerificationToken={Uri.EscapeDataString(token)}&{fields}", System.Text.Encoding.ASCII, "application/x-www-form-urlencoded");
+
+        // Act
+        HttpResponseMessage response = await client.PostAsync(action, body);
+
+        // Assert
+        response.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        (await response.Content.ReadAsStringAsync()).Should().Contain("id=\"antiforgery-refused\"");
+        (await _host.Services.GetRequiredService<IEmailGuardFlags>().GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "t-1")).Should().BeEmpty();
+    }
+
     [Fact]
     public async Task AppWithACredentialedCorsPolicy_AScriptOfTheOriginItTrustsReadsNoPageAndActsOnNothing()
     {

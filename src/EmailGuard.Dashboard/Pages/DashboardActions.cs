@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace EmailGuard.Dashboard;
@@ -11,7 +12,7 @@ namespace EmailGuard.Dashboard;
 /// clear a flag, suspend) answers with a confirmation page until the form comes back with <c>confirmed=yes</c>.
 /// Then it acts and redirects (303) to the page it came from with a message.
 /// </summary>
-internal static class DashboardActions
+internal static partial class DashboardActions
 {
     /// <summary>
     /// The longest value an action takes: more than any address (320), id or reason its forms let one type. The Remove
@@ -51,6 +52,14 @@ internal static class DashboardActions
                     ? await FindListValueAsync(lists, kind, type, form["value"].ToString(), digest, cancellationToken).ConfigureAwait(false)
                     : form["value"].ToString();
                 bool removed = value is not null && await lists.RemoveAsync(kind, type, value, cancellationToken).ConfigureAwait(false);
+                if (removed)
+                {
+                    // The lists record who added an entry, on it; once removed, only this says who removed it.
+                    ILogger logger = Logger(request);
+                    string removedBy = LogValue.Of(request.Operator);
+                    LogRemoved(logger, removedBy, type, kind);
+                }
+
                 return (ListsPage.Back(request, kind, type), removed ? $"Removed {type} {Shown(form, "value")}." : $"{type} {Shown(form, "value")} was not on the list.");
             });
 
@@ -130,8 +139,7 @@ internal static class DashboardActions
             return;
         }
 
-        IAntiforgery antiforgery = context.RequestServices.GetRequiredService<IAntiforgery>();
-        if (!context.Request.HasFormContentType || !await antiforgery.IsRequestValidAsync(context).ConfigureAwait(false))
+        if (!await IsFromTheDashboardAsync(context).ConfigureAwait(false))
         {
             Html refused = new();
             refused.Raw("<p class=\"notice bad\" id=\"antiforgery-refused\">This form was not sent from the dashboard, or it expired. Reload the page and try again.</p>");
@@ -188,6 +196,24 @@ internal static class DashboardActions
         DashboardLayout.SetHeaders(context.Response, request.Nonce);
         context.Response.StatusCode = StatusCodes.Status303SeeOther;
         context.Response.Headers.Location = location;
+    }
+
+    /// <summary>
+    /// Whether the post is a form with a valid anti-forgery token. A form the form reader refuses (a NUL in a field, more
+    /// fields than it takes) is not: the check, which reads the form first, threw that as an
+    /// <see cref="AntiforgeryValidationException"/>, a 500 for a post another site's page can make the operator's browser send.
+    /// </summary>
+    private static async Task<bool> IsFromTheDashboardAsync(HttpContext context)
+    {
+        try
+        {
+            return context.Request.HasFormContentType
+                   && await context.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(context).ConfigureAwait(false);
+        }
+        catch (AntiforgeryValidationException)
+        {
+            return false;
+        }
     }
 
     /// <summary>A value as a question or notice quotes it: at most <see cref="MaxFieldLength"/> characters, so neither grows with it.</summary>
@@ -310,6 +336,13 @@ internal static class DashboardActions
         => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && allowed(type)
             ? type
             : throw new ArgumentException($"'{LogValue.Of(value)}' is not a party type here.");
+
+    private static ILogger Logger(DashboardRequest request)
+        => request.Services.GetService<ILoggerFactory>()?.CreateLogger(typeof(DashboardActions).FullName!) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+    [LoggerMessage(EventId = 3120, EventName = "DashboardListEntryRemoved", Level = LogLevel.Information,
+        Message = "The dashboard's user {Operator} removed an entry for a {PartyType} from the {Kind}.")]
+    private static partial void LogRemoved(ILogger logger, string @operator, EmailGuardPartyType partyType, EmailGuardListKind kind);
 
     private static IEmailGuardLists Lists(DashboardRequest request)
         => request.Services.GetService<IEmailGuardLists>() ?? throw new ArgumentException("Lists are not registered (AddSendGuard()).");

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.DataProtection;
@@ -44,7 +45,16 @@ internal sealed class DashboardRequest
     /// <summary>The dashboard's root as the browser sees it, without a trailing slash.</summary>
     public string Base { get; }
 
-    public string Operator => Context.User.Identity?.Name is { Length: > 0 } name ? name : "dashboard";
+    /// <summary>
+    /// Who takes an action, as the store and the logs record it: the user's name, else their id (a bearer token's
+    /// subject, which often comes without a name claim; recorded as "dashboard", a lifted suspension named no one), else
+    /// <c>dashboard</c> (Development's local-only mode, where no one signs in).
+    /// </summary>
+    public string Operator
+        => Context.User.Identity?.Name is { Length: > 0 } name ? name
+            : Context.User.FindFirst(ClaimTypes.NameIdentifier)?.Value is { Length: > 0 } id ? id
+            : Context.User.FindFirst("sub")?.Value is { Length: > 0 } subject ? subject
+            : "dashboard";
 
     public IServiceProvider Services => Context.RequestServices;
 

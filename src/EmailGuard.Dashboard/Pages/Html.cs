@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -8,6 +9,12 @@ namespace EmailGuard.Dashboard;
 /// Builds a page. Every value goes through <see cref="HtmlEncoder"/> (<c>Text</c>, <c>Attr</c>);
 /// <see cref="Raw"/> takes only markup written in this package.
 /// </summary>
+/// <remarks>
+/// Text a reader cannot see is shown (<see cref="Visible"/>): HTML-encoded, a right-to-left override (U+202E) or a
+/// zero-width space is still rendered as one, so a tenant id of <c>"\u202Eemca"</c> or <c>"ac\u200Bme"</c> read as
+/// <c>acme</c> in the flags list, and its Clear button asked to clear acme's flag. An attribute keeps its value as it
+/// is: a form carries it back, a link percent-encodes it.
+/// </remarks>
 internal sealed class Html
 {
     private static readonly HtmlEncoder s_encoder = HtmlEncoder.Default;
@@ -19,15 +26,8 @@ internal sealed class Html
         return this;
     }
 
-    public Html Text(string? value)
-    {
-        if (value is not null)
-        {
-            s_encoder.Encode(new StringWriter(_builder, CultureInfo.InvariantCulture), value);
-        }
-
-        return this;
-    }
+    /// <summary>A value as text: every character a reader cannot see written as <c>\uXXXX</c> (<see cref="Visible"/>), then encoded.</summary>
+    public Html Text(string? value) => Encoded(value is null ? null : Visible(value));
 
     public Html Text(long value) => Raw(value.ToString("N0", CultureInfo.InvariantCulture));
 
@@ -37,7 +37,7 @@ internal sealed class Html
     public Html Attr(string name, string? value)
     {
         _builder.Append(' ').Append(name).Append("=\"");
-        Text(value ?? string.Empty);
+        Encoded(value ?? string.Empty);
         _builder.Append('"');
         return this;
     }
@@ -51,6 +51,54 @@ internal sealed class Html
         => Raw("<p class=\"notice bad store-unavailable\" role=\"alert\">").Text(prefix).Text(message).Raw("</p>");
 
     public Html Hidden(string name, string? value) => Raw("<input type=\"hidden\"").Attr("name", name).Attr("value", value).Raw(">");
+
+    /// <summary>
+    /// <paramref name="value"/> with each control (line breaks and tabs included, which a page shows as a space), format
+    /// character (zero-width spaces and joiners, bidi marks, embeddings, overrides and isolates, the soft hyphen, the BOM,
+    /// tags) and line or paragraph separator written as <c>\uXXXX</c> (<c>\UXXXXXXXX</c> beyond the BMP), as the logs
+    /// write them: none of them can hide, reorder or break what is shown around it. The value itself when it has none.
+    /// </summary>
+    internal static string Visible(string value)
+    {
+        int start = 0;
+        StringBuilder? shown = null;
+        for (int i = 0; i < value.Length;)
+        {
+            // Half of a surrogate pair is left as it is: the encoder writes it as U+FFFD.
+            if (Rune.DecodeFromUtf16(value.AsSpan(i), out Rune rune, out int consumed) == OperationStatus.Done && IsHidden(rune))
+            {
+                shown ??= new StringBuilder(value.Length + 16);
+                shown.Append(value, start, i - start);
+                if (rune.IsBmp)
+                {
+                    shown.Append(CultureInfo.InvariantCulture, $"\\u{rune.Value:X4}");
+                }
+                else
+                {
+                    shown.Append(CultureInfo.InvariantCulture, $"\\U{rune.Value:X8}");
+                }
+
+                start = i + consumed;
+            }
+
+            i += consumed;
+        }
+
+        return shown is null ? value : shown.Append(value, start, value.Length - start).ToString();
+    }
+
+    private static bool IsHidden(Rune rune)
+        => Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+
+    private Html Encoded(string? value)
+    {
+        if (value is not null)
+        {
+            s_encoder.Encode(new StringWriter(_builder, CultureInfo.InvariantCulture), value);
+        }
+
+        return this;
+    }
 
     public override string ToString() => _builder.ToString();
 }
