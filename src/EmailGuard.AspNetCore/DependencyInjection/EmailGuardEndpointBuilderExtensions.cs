@@ -76,6 +76,7 @@ public static class EmailGuardEndpointBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, UnservedPathRuleCheck>());
         services.AddOptions<EmailGuardEndpointOptions>().ValidateOnStart();
         services.TryAddTransient<IOptionsFactory<EmailGuardEndpointOptions>, StrictOptionsFactory<EmailGuardEndpointOptions>>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailGuardEndpointOptions>, StrictBindingValidation<EmailGuardEndpointOptions>>());
         services.AddSingleton<IConfigureOptions<EmailGuardEndpointOptions>>(sp =>
             new ConfigureEndpointOptionsFromConfiguration(sp.GetService<IConfiguration>()));
 

@@ -150,7 +150,7 @@ internal sealed partial class EmailGuardMiddleware
         _metrics.Uncounted(policy.Name);
         if (policy.Uncounted.Note(_time, out long requests))
         {
-            Log.RequestUncounted(_logger, policy.Name, policy.PartitionsDescription, requests, UncountedRequests.LogInterval);
+            Log.RequestUncounted(_logger, policy.Name, policy.PartitionsDescription, requests, policy.UncountedAdvice, UncountedRequests.LogInterval);
         }
     }
 

@@ -34,9 +34,9 @@ internal sealed partial class EmailGuardMiddleware
 
         [LoggerMessage(EventId = 3118, EventName = "RequestUncounted", Level = LogLevel.Warning,
             Message = "{Requests} request(s) to EmailGuard policy '{Policy}' since this warning was last logged were counted in none of its partitions ({Partitions}): each carried no value for any of them, so the policy's limits did not apply to it. " +
-                "A client that leaves the values out (an anonymous request, a tenant header left off, or dropped by a gateway) is then not limited by this policy. Set the policy's WhenValueMissing to ShareOneBucket or Reject, or add a partition every request has (PerClientIp). " +
+                "A client that leaves the values out (an anonymous request, a tenant header left off, or dropped by a gateway) is then not limited by this policy. {Advice} " +
                 "Logged at most once every {Interval} per policy; the metric emailguard.endpoint.uncounted_requests counts each.")]
-        public static partial void RequestUncounted(ILogger logger, string policy, string partitions, long requests, TimeSpan interval);
+        public static partial void RequestUncounted(ILogger logger, string policy, string partitions, long requests, string advice, TimeSpan interval);
 
         [LoggerMessage(EventId = 3119, EventName = "PartitionValueMissingRejected", Level = LogLevel.Debug,
             Message = "Request rejected with 400 by EmailGuard policy '{Policy}': it carries no value for the policy's {Partition} partition, and the policy's WhenValueMissing is Reject.")]

@@ -89,7 +89,7 @@ internal static class ConfiguredPolicies
             && !policy.Partitions.Any(p => p?.PartitionBy is PolicyPartitionKind.User or PolicyPartitionKind.TenantClaim or PolicyPartitionKind.TenantHeader or PolicyPartitionKind.RouteValue))
         {
             // Read by nothing here, it would leave the reader believing requests without a client address or field were answered by it.
-            errors.Add($"{path}:WhenValueMissing applies only to a policy with a User, TenantClaim, TenantHeader or RouteValue partition; this one has none. " +
+            errors.Add($"{path}:WhenValueMissing applies only to a policy with a PartitionBy User, TenantClaim, TenantHeader or RouteValue partition; this one has none. " +
                 $"A request without a client address follows {EmailGuardEndpointOptions.ConfigurationSectionName}:MissingClientIp, one without a field {path}:WhenFieldMissing.");
         }
 

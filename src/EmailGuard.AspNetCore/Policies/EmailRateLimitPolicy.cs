@@ -53,6 +53,7 @@ internal sealed class EmailRateLimitPolicy
 
         FieldNames = [.. fields];
         PartitionsDescription = string.Join(", ", Partitions.Select(p => p.Description));
+        UncountedAdvice = AspNetCore.UncountedAdvice.For(this);
         ClaimedAsPolicy = new GuardedRequest(Name, null);
         ClaimedAsPathRule = new GuardedRequest(null, Name);
     }
@@ -75,6 +76,9 @@ internal sealed class EmailRateLimitPolicy
 
     /// <summary>What the policy counts by, for the operator's logs: <c>tenant header 'X-Tenant', user</c>.</summary>
     public string PartitionsDescription { get; }
+
+    /// <summary>What would make the policy count a request it counted in none of its partitions, for warning 3118.</summary>
+    public string UncountedAdvice { get; }
 
     /// <summary>Whether a request's client IP is one of the policy's keys.</summary>
     public bool HasClientIpPartition { get; }

@@ -49,6 +49,7 @@ public static class EmailGuardRedisBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<RedisRateLimitStoreOptions>, RedisOptionsFromConfiguration>());
         services.AddOptions<RedisRateLimitStoreOptions>().ValidateOnStart();
         services.TryAddTransient<IOptionsFactory<RedisRateLimitStoreOptions>, StrictOptionsFactory<RedisRateLimitStoreOptions>>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, StrictBindingValidation<RedisRateLimitStoreOptions>>());
         ConfigureOnce.Configure(services, configure);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisRateLimitStoreOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimitStoreOptions>, RedisConnectionSourceValidator>(

@@ -36,6 +36,7 @@ public static class EmailGuardConfigurationSections
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         services.AddSingleton(new EmailGuardConfigurationSection(name));
         services.TryAddTransient<IOptionsFactory<TOptions>, StrictOptionsFactory<TOptions>>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, StrictBindingValidation<TOptions>>());
         services.AddSingleton<IConfigureOptions<TOptions>>(sp => new ConfigureFromConfiguration<TOptions>(
             sp.GetService<IConfiguration>(),
             $"{EmailGuardServiceCollectionExtensions.ConfigurationSectionName}:{name}"));

@@ -66,13 +66,54 @@ internal static partial class StrictConfiguration
         {
             foreach (Match match in SettingPath().Matches(failure))
             {
-                if (MayDiffer(match.Value.TrimEnd(':', '.')))
+                string path = match.Value.TrimEnd(':', '.');
+                if (MayDiffer(path) || JudgesHiddenSibling(failure, path))
                 {
                     return false;
                 }
             }
 
             return true;
+        }
+
+        /// <summary>
+        /// Whether <paramref name="failure"/> of <paramref name="path"/> names a setting left out beside it (or below a
+        /// setting beside it): "Name applies only to PartitionBy TenantHeader ...; this partition is counted by ClientIp"
+        /// judges the default that a refused <c>PartitionBy</c> left in place, not the kind that was written.
+        /// </summary>
+        private bool JudgesHiddenSibling(string failure, string path)
+        {
+            int colon = path.LastIndexOf(':');
+            if (colon <= 0)
+            {
+                return false;
+            }
+
+            string parent = path[..colon];
+            foreach (string hidden in Hidden)
+            {
+                string key = hidden[(hidden.LastIndexOf(':') + 1)..];
+                if (key.Length != 0 && char.IsAsciiLetter(key[0]) && IsAtOrBelow(hidden, parent) && NamesWord(failure, key))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static bool NamesWord(string text, string word)
+        {
+            for (int at = text.IndexOf(word, StringComparison.OrdinalIgnoreCase); at >= 0; at = text.IndexOf(word, at + 1, StringComparison.OrdinalIgnoreCase))
+            {
+                int end = at + word.Length;
+                if ((at == 0 || !char.IsAsciiLetterOrDigit(text[at - 1])) && (end == text.Length || !char.IsAsciiLetterOrDigit(text[end])))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private static bool IsAtOrBelow(string path, string ancestor)

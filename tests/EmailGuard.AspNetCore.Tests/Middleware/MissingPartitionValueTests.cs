@@ -269,4 +269,26 @@ public sealed class MissingPartitionValueTests
 
         set.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("behavior");
     }
+
+    // Each row: a policy whose partitions a request can leave all out without WhenValueMissing being the cause, and the
+    // setting the warning must point to. Advising WhenValueMissing there would stop the next start (it applies to none
+    // of these partitions), or, for a shadow policy already set to Reject, change nothing.
+    public static TheoryData<Action<EmailRateLimitPolicyBuilder>, string> UncountedOtherwise => new()
+    {
+        { p => p.PerField("email", RateLimitRule.PerHour(2)).WhenFieldMissing(MissingFieldBehavior.Skip), "WhenFieldMissing to Reject" },
+        { p => p.PerTenantHeader("X-Tenant", RateLimitRule.PerHour(2)).WhenValueMissing(MissingValueBehavior.Reject).InShadowMode(), "shadow mode" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UncountedOtherwise))]
+    public async Task Uncounted_WarningAdvisesWhatWouldCountThem(Action<EmailRateLimitPolicyBuilder> policy, string advice)
+    {
+        await using TestApp app = await StartAsync(policy);
+
+        await SendAsync(app, 1);
+
+        FakeLogRecord warning = Warnings(app).Should().ContainSingle().Which;
+        warning.Message.Should().Contain(advice);
+        warning.Message.Should().NotContain("WhenValueMissing to ShareOneBucket or Reject");
+    }
 }

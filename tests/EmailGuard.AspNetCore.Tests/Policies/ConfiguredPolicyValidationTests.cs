@@ -40,8 +40,8 @@ public sealed class ConfiguredPolicyValidationTests
         { [$"{Signup}:WhenFieldRepeated=First"], $"{Signup}:WhenFieldRepeated: 'First' is not one of Reject, CountEach." },
         { [$"{Signup}:WhenValueMissing=Count"], $"{Signup}:WhenValueMissing: 'Count' is not one of Reject, ShareOneBucket, Skip." },
         { [$"{Signup}:WhenValueMissing=7"], $"{Signup}:WhenValueMissing: '7' is not one of Reject, ShareOneBucket, Skip." },
-        { [$"{Signup}:WhenValueMissing=Reject"], $"{Signup}:WhenValueMissing applies only to a policy with a User, TenantClaim, TenantHeader or RouteValue partition; this one has none." },
-        { [$"{Partition}:PartitionBy=Field", $"{Partition}:Name=email", $"{Signup}:WhenValueMissing=ShareOneBucket"], $"{Signup}:WhenValueMissing applies only to a policy with a User, TenantClaim, TenantHeader or RouteValue partition" },
+        { [$"{Signup}:WhenValueMissing=Reject"], $"{Signup}:WhenValueMissing applies only to a policy with a PartitionBy User, TenantClaim, TenantHeader or RouteValue partition; this one has none." },
+        { [$"{Partition}:PartitionBy=Field", $"{Partition}:Name=email", $"{Signup}:WhenValueMissing=ShareOneBucket"], $"{Signup}:WhenValueMissing applies only to a policy with a PartitionBy User, TenantClaim, TenantHeader or RouteValue partition" },
         { [$"{Signup}:QuotaHeader=true"], $"{Signup}:QuotaHeader: unknown setting; did you mean QuotaHeaders?" },
         { [$"{Signup}:Limit=5"], $"{Signup}:Limit: unknown setting" },
         { ["EmailGuard:Endpoints:Policies:reset:ShadowMode=true"], "EmailGuard:Endpoints:Policies:reset:Partitions is empty: a policy counts requests in at least one partition" },
@@ -106,5 +106,24 @@ public sealed class ConfiguredPolicyValidationTests
             "EmailGuard:Endpoints:PathRules:0:Lmit: unknown setting; did you mean Limit?",
             "EmailGuard:Endpoints:PathRules:0:Window: '30 minutes' is not a time span",
             "EmailGuard:Endpoints:MaxBodyBytes must be between 1 and 16777216; it is 0.");
+    }
+
+    [Fact]
+    public async Task Startup_PartitionByRefused_ReportsNoCheckThatJudgesTheDefaultKind()
+    {
+        // PartitionBy left at its default (ClientIp) by the misspelt kind: "Name applies only to ...; this partition is
+        // counted by ClientIp" and "WhenValueMissing applies only to a policy with a PartitionBy User ... partition" judge that
+        // default, not the tenant header partition that was written.
+        Dictionary<string, string?> configuration = TestSettings.Parse(
+            $"{Partition}:PartitionBy=TenantHeadr", $"{Partition}:Name=X-Tenant", $"{Signup}:WhenValueMissing=Reject",
+            $"{Partition}:Rules:0:Limit=5", $"{Partition}:Rules:0:Window=15m");
+
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/signup", () => Results.Ok()).RequireEmailRateLimit("signup"),
+            configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        StartupFailure.ShouldBeOnePer([.. failure.Failures], $"{Partition}:PartitionBy: 'TenantHeadr' is not one of ");
     }
 }
