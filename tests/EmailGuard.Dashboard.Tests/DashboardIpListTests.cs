@@ -44,6 +44,28 @@ public sealed class DashboardIpListTests : IAsyncLifetime
         EntryRows(await client.GetStringAsync(removed.Headers.Location!.ToString())).Should().BeEmpty();
     }
 
+    /// <summary>
+    /// Refusing only <c>/0</c> let an operator allowlist every client in two halves, and blocklist every client in one.
+    /// </summary>
+    [Theory]
+    [InlineData("Allowlist", "0.0.0.0/1")]
+    [InlineData("Allowlist", "128.0.0.0/1")]
+    [InlineData("Allowlist", "::/1")]
+    [InlineData("Blocklist", "0.0.0.0/0")]
+    [InlineData("Blocklist", "::/0")]
+    public async Task IpList_NetworkWiderThanTheBound_RefusedAndNothingStored(string kind, string network)
+    {
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, $"/emailguard/lists?kind={kind}&type=ClientNetwork");
+
+        HttpResponseMessage response = await client.PostAsync("/emailguard/lists/add", Form(token, ("kind", kind), ("type", "ClientNetwork"), ("value", network), ("reason", "office")));
+
+        response.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        response.Headers.Location!.ToString().Should().Contain("err=").And.NotContain("msg=");
+        (await client.GetStringAsync(response.Headers.Location!.ToString())).Should().Contain("id=\"dashboard-error\"").And.Contain("or narrower");
+        (await Lists.ListAsync(new EmailGuardListQuery { Kind = Enum.Parse<EmailGuardListKind>(kind), PartyType = EmailGuardPartyType.ClientNetwork })).TotalCount.Should().Be(0);
+    }
+
     [Fact]
     public async Task IpAddWithoutToken_Refused()
     {

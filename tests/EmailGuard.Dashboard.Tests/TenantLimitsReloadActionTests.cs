@@ -38,6 +38,28 @@ public sealed class TenantLimitsReloadActionTests
         plans.Lookups("globex").Should().Be(1);
     }
 
+    /// <summary>An id of spaces named no tenant, yet was "looked up again" with a notice of success.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("   ")]
+    [InlineData("\t")]
+    public async Task ReloadOneTenant_EmptyOrWhitespaceId_IsRefusedAlike(string id)
+    {
+        Plans plans = new() { ["acme"] = 100 };
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s => s.AddSingleton<ITenantLimitProvider>(plans));
+        using HttpClient admin = host.Client(roles: "ops");
+        string token = DashboardPage.TokenPattern().Match(await admin.GetStringAsync("/emailguard/flags")).Groups[1].Value;
+
+        using HttpResponseMessage reload = await admin.PostAsync(
+            "/emailguard/tenants/limits/reload",
+            new FormUrlEncodedContent([new("__RequestVerificationToken", token), new("id", id)]));
+
+        reload.StatusCode.Should().Be(HttpStatusCode.SeeOther);
+        string location = reload.Headers.Location!.ToString();
+        location.Should().Contain("err=").And.NotContain("msg=");
+        (await admin.GetStringAsync(location)).Should().Contain("Not done: name a tenant, or tick every tenant.");
+    }
+
     [Fact]
     public async Task FlagsPage_WithoutATenantLimitProvider_OffersNoReload()
     {

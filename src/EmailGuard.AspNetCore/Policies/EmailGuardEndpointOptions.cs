@@ -68,7 +68,8 @@ public sealed class EmailGuardEndpointOptions
 
     /// <summary>
     /// Gets the client networks, in CIDR notation (<c>10.0.0.0/8</c>, <c>2001:db8::/32</c>) or as single addresses,
-    /// that no policy or path rule limits.
+    /// that no policy or path rule limits. Each is a /8 of IPv4 or a /32 of IPv6 or narrower: a wider one fails at
+    /// startup, since a few of them together (<c>0.0.0.0/1</c> and <c>128.0.0.0/1</c>) exempt every client.
     /// </summary>
     public IList<string> AllowlistedNetworks { get; } = new List<string>();
 

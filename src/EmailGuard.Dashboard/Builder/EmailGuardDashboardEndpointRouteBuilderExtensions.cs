@@ -102,6 +102,7 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             Refuse(group, context => !IsLocal(context, forwardingHeaders));
         }
 
+        string[] pages = ["/", "/policies", "/lists", "/flags", "/events"];
         group.MapGet("/", Page(mount, "/", OverviewPage.RenderAsync));
         group.MapGet("/policies", Page(mount, "/policies", PoliciesPage.RenderAsync));
         group.MapGet("/lists", Page(mount, "/lists", ListsPage.RenderAsync));
@@ -114,7 +115,21 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             group.MapPost("/flags/apply", Page(mount, "/flags/apply", DashboardActions.ApplyFlagAsync)),
             group.MapPost("/flags/clear", Page(mount, "/flags/clear", DashboardActions.ClearFlagAsync)),
             group.MapPost("/tenants/limits/reload", Page(mount, "/tenants/limits/reload", DashboardActions.ReloadTenantLimitsAsync)),
+            .. MapOtherMethods(group, ["/lists/add", "/lists/remove", "/flags/apply", "/flags/clear", "/tenants/limits/reload"], HttpMethods.Post),
         ];
+        MapOtherMethods(group, pages, HttpMethods.Get);
+        if (prefix != "/")
+        {
+            // Any other path under the dashboard is 404 once authorized, and answered as authorization answers before:
+            // a 404 beside the 401s told a visitor which paths are the dashboard's. Not for a dashboard mounted at the
+            // root, where this would take every path of the app that nothing else maps.
+            group.Map("/{**path}", static context =>
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            });
+        }
+
         if (actionsPolicy is not null)
         {
             // On top of the group's policy: the authorization middleware requires both before the form is read.
@@ -126,6 +141,21 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
 
         return group;
     }
+
+    /// <summary>
+    /// Maps each of <paramref name="routes"/> for every method but <paramref name="method"/>, answering 405 with an
+    /// <c>Allow</c> header. Routing answers a wrong method itself, with a 405 of its own that no authorization policy
+    /// covers, so an anonymous visitor learnt which action paths exist; these endpoints are the group's, so its policy
+    /// (and the local-only check) answers first. An endpoint that names its method is preferred to one that names none,
+    /// so the page or action itself still takes its own method.
+    /// </summary>
+    private static IEndpointConventionBuilder[] MapOtherMethods(RouteGroupBuilder group, string[] routes, string method)
+        => [.. routes.Select(route => group.Map(route, context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = method;
+            return Task.CompletedTask;
+        }))];
 
     private static RequestDelegate Page(DashboardMount mount, string route, Func<DashboardRequest, Task> render)
         => context => mount.ActionsPolicy is null ? render(new DashboardRequest(context, mount, route, canAct: true)) : RenderForAsync(context, mount, route, render);

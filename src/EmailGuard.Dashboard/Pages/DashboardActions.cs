@@ -119,8 +119,10 @@ internal static partial class DashboardActions
                     return (request.Url("/flags"), "Every tenant's limits are looked up again at its next check, on every instance within the state refresh interval.");
                 }
 
+                // An id of spaces names no tenant any more than an empty one does (the flags refuse it as a party id),
+                // so it has the same answer, not a notice that "tenant    's limits" are looked up again.
                 string id = form["id"].ToString();
-                if (id.Length == 0)
+                if (string.IsNullOrWhiteSpace(id))
                 {
                     throw new ArgumentException("name a tenant, or tick every tenant.");
                 }

@@ -66,12 +66,12 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         }
 
         string normalized = GuardPartyValues.Normalize(partyType, value, _normalization);
-        if (kind == EmailGuardListKind.Allowlist && partyType == EmailGuardPartyType.ClientNetwork && normalized.EndsWith("/0", StringComparison.Ordinal))
+        if (partyType == EmailGuardPartyType.ClientNetwork && ListedNetworks.TooWide(kind, value, normalized) is { } tooWide)
         {
-            // Every client: one call would exempt every request from every endpoint limit and client-network cap, as
-            // EmailGuard:Endpoints:AllowlistedNetworks refuses at startup.
-            throw new ArgumentException(
-                $"'{value}' is every address and would exempt every client from every limit; allowlist the networks to trust.", nameof(value));
+            // Allowlisted, every client (or, with a few such entries, every client) would be exempt from every endpoint
+            // limit and client-network cap, as EmailGuard:Endpoints:AllowlistedNetworks refuses at startup; blocklisted,
+            // every client it covers would be refused.
+            throw new ArgumentException(tooWide, nameof(value));
         }
 
         DateTimeOffset now = _timeProvider.GetUtcNow();

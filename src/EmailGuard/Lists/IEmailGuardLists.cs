@@ -24,8 +24,10 @@ public interface IEmailGuardLists
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The entry as stored.</returns>
     /// <exception cref="ArgumentException">
-    /// The value is not a valid address, domain or network, the reason is empty, or the value is a network of every
-    /// address (<c>0.0.0.0/0</c>, <c>::/0</c>) added to the allowlist.
+    /// The value is not a valid address, domain or network, the reason is empty, or the value is a client network wider
+    /// than a /8 of IPv4 or a /32 of IPv6 (<c>0.0.0.0/0</c>, <c>::/0</c>, <c>0.0.0.0/1</c>), on either list: a few
+    /// such networks allowlisted together exempt every client from every limit, and one blocklisted refuses a large part
+    /// of the internet.
     /// </exception>
     ValueTask<EmailGuardListEntry> AddAsync(
         EmailGuardListKind kind,

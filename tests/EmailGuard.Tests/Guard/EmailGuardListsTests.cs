@@ -215,4 +215,43 @@ public sealed class EmailGuardListsTests
         (await lists.ListAsync(new EmailGuardListQuery { Kind = EmailGuardListKind.Allowlist })).Items.Should().NotContain(e => e.PartyType == EmailGuardPartyType.ClientNetwork);
         (await lists.AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.ClientNetwork, "10.0.0.0/8", "office")).Value.Should().Be("10.0.0.0/8");
     }
+
+    /// <summary>
+    /// Refusing only <c>/0</c> let two halves of every address through, allowlisted one after the other; and a
+    /// blocklisted <c>/0</c> refused every client.
+    /// </summary>
+    [Theory]
+    [InlineData(EmailGuardListKind.Allowlist, "0.0.0.0/1", "is wider than a /8")]
+    [InlineData(EmailGuardListKind.Allowlist, "128.0.0.0/1", "is wider than a /8")]
+    [InlineData(EmailGuardListKind.Allowlist, "10.0.0.0/7", "is wider than a /8")]
+    [InlineData(EmailGuardListKind.Allowlist, "2000::/3", "is wider than a /32")]
+    [InlineData(EmailGuardListKind.Allowlist, "::ffff:0.0.0.0/97", "is wider than a /8")]
+    [InlineData(EmailGuardListKind.Blocklist, "0.0.0.0/0", "is every address")]
+    [InlineData(EmailGuardListKind.Blocklist, "::/0", "is every address")]
+    [InlineData(EmailGuardListKind.Blocklist, "0.0.0.0/1", "is wider than a /8")]
+    [InlineData(EmailGuardListKind.Blocklist, "2001:db8::/31", "is wider than a /32")]
+    public async Task Add_NetworkWiderThanTheBound_IsRefusedAndNothingIsStored(EmailGuardListKind kind, string network, string why)
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        Func<Task> add = async () => await lists.AddAsync(kind, EmailGuardPartyType.ClientNetwork, network, "office");
+
+        (await add.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain(why);
+        (await lists.ListAsync(new EmailGuardListQuery { Kind = kind })).Items.Should().NotContain(e => e.PartyType == EmailGuardPartyType.ClientNetwork);
+    }
+
+    /// <summary>The bound itself is taken: a /8 of IPv4 and a /32 of IPv6, on either list.</summary>
+    [Theory]
+    [InlineData(EmailGuardListKind.Allowlist, "10.0.0.0/8")]
+    [InlineData(EmailGuardListKind.Allowlist, "2001:db8::/32")]
+    [InlineData(EmailGuardListKind.Blocklist, "45.0.0.0/8")]
+    [InlineData(EmailGuardListKind.Blocklist, "2001:db8::/32")]
+    public async Task Add_NetworkAtTheBound_IsStored(EmailGuardListKind kind, string network)
+    {
+        (ServiceProvider sp, IEmailGuardLists lists, _) = await SeededAsync();
+        await using ServiceProvider owned = sp;
+
+        (await lists.AddAsync(kind, EmailGuardPartyType.ClientNetwork, network, "office")).Value.Should().Be(network);
+    }
 }
