@@ -118,17 +118,6 @@ public static class EmailGuardDashboardEndpointRouteBuilderExtensions
             .. MapOtherMethods(group, ["/lists/add", "/lists/remove", "/flags/apply", "/flags/clear", "/tenants/limits/reload"], HttpMethods.Post),
         ];
         MapOtherMethods(group, pages, HttpMethods.Get);
-        if (prefix != "/")
-        {
-            // Any other path under the dashboard is 404 once authorized, and answered as authorization answers before:
-            // a 404 beside the 401s told a visitor which paths are the dashboard's. Not for a dashboard mounted at the
-            // root, where this would take every path of the app that nothing else maps.
-            group.Map("/{**path}", static context =>
-            {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return Task.CompletedTask;
-            });
-        }
 
         if (actionsPolicy is not null)
         {
