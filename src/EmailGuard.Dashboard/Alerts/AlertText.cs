@@ -1,7 +1,3 @@
-using System.Buffers;
-using System.Globalization;
-using System.Text;
-
 namespace EmailGuard.Dashboard;
 
 /// <summary>
@@ -19,30 +15,5 @@ internal static class AlertText
     /// nor read as another value.
     /// </summary>
     public static string OneLine(string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return value ?? string.Empty;
-        }
-
-        StringBuilder? line = null;
-        int start = 0;
-        for (int i = 0; i < value.Length;)
-        {
-            // Half of a surrogate pair is left as it is (a sink writes it as U+FFFD); a pair is one character.
-            if (Rune.DecodeFromUtf16(value.AsSpan(i), out Rune rune, out int consumed) == OperationStatus.Done && Breaks(rune))
-            {
-                line ??= new StringBuilder(value.Length);
-                line.Append(value, start, i - start).Append(' ');
-                start = i + consumed;
-            }
-
-            i += consumed;
-        }
-
-        return line is null ? value : line.Append(value, start, value.Length - start).ToString();
-    }
-
-    private static bool Breaks(Rune rune)
-        => Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+        => string.IsNullOrEmpty(value) ? value ?? string.Empty : HiddenCharacters.Replace(value, static (line, _) => line.Append(' '));
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -59,36 +58,17 @@ internal sealed class Html
     /// write them: none of them can hide, reorder or break what is shown around it. The value itself when it has none.
     /// </summary>
     internal static string Visible(string value)
-    {
-        int start = 0;
-        StringBuilder? shown = null;
-        for (int i = 0; i < value.Length;)
+        => HiddenCharacters.Replace(value, static (shown, rune) =>
         {
-            // Half of a surrogate pair is left as it is: the encoder writes it as U+FFFD.
-            if (Rune.DecodeFromUtf16(value.AsSpan(i), out Rune rune, out int consumed) == OperationStatus.Done && IsHidden(rune))
+            if (rune.IsBmp)
             {
-                shown ??= new StringBuilder(value.Length + 16);
-                shown.Append(value, start, i - start);
-                if (rune.IsBmp)
-                {
-                    shown.Append(CultureInfo.InvariantCulture, $"\\u{rune.Value:X4}");
-                }
-                else
-                {
-                    shown.Append(CultureInfo.InvariantCulture, $"\\U{rune.Value:X8}");
-                }
-
-                start = i + consumed;
+                shown.Append(CultureInfo.InvariantCulture, $"\\u{rune.Value:X4}");
             }
-
-            i += consumed;
-        }
-
-        return shown is null ? value : shown.Append(value, start, value.Length - start).ToString();
-    }
-
-    private static bool IsHidden(Rune rune)
-        => Rune.GetUnicodeCategory(rune) is UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
+            else
+            {
+                shown.Append(CultureInfo.InvariantCulture, $"\\U{rune.Value:X8}");
+            }
+        });
 
     private Html Encoded(string? value)
     {
