@@ -7,12 +7,6 @@ namespace EmailGuard.AspNetCore;
 /// <summary>Client networks, users and a predicate that no policy or path rule limits.</summary>
 internal sealed class EndpointAllowlist
 {
-    /// <summary>The widest IPv4 network the allowlist takes, as the lists take (EmailGuard's ListedNetworks).</summary>
-    private const int WidestIPv4Prefix = 8;
-
-    /// <summary>The widest IPv6 network the allowlist takes.</summary>
-    private const int WidestIPv6Prefix = 32;
-
     private readonly (IPAddress Network, int PrefixLength)[] _networks;
     private readonly HashSet<string> _users;
     private readonly Func<HttpContext, bool>? _predicate;
@@ -40,12 +34,10 @@ internal sealed class EndpointAllowlist
             // A /0 network is every client: every endpoint limit would be off, with nothing at startup to say so; and a
             // few wide networks together (0.0.0.0/1 and 128.0.0.0/1) are every client too. The lists take no wider
             // network either (IEmailGuardLists.AddAsync).
-            int widest = network!.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? WidestIPv4Prefix : WidestIPv6Prefix;
-            if (prefix < widest)
+            if (ListedNetworks.Breadth(prefix, ipv6: network!.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork) is { } what)
             {
-                string what = prefix == 0 ? "is every address" : $"is wider than a /{widest}, and a few such networks together are every address";
                 errors.Add(string.Create(CultureInfo.InvariantCulture,
-                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' {what} and would exempt every client from every endpoint limit; name the networks to trust, each /{WidestIPv4Prefix} (IPv4) or /{WidestIPv6Prefix} (IPv6) or narrower."));
+                    $"{EmailGuardEndpointOptions.ConfigurationSectionName}:AllowlistedNetworks:{StrictConfiguration.ItemKey(options.AllowlistedNetworks, i)}: '{entry}' {what} and would exempt every client from every endpoint limit; name the networks to trust, {ListedNetworks.NarrowEnough}."));
                 continue;
             }
 

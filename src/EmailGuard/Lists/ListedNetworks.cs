@@ -18,6 +18,9 @@ internal static class ListedNetworks
     /// <summary>The widest IPv6 network a list takes.</summary>
     public const int WidestIPv6Prefix = 32;
 
+    /// <summary>How narrow an entry must be, for the operator's messages.</summary>
+    public static readonly string NarrowEnough = string.Create(CultureInfo.InvariantCulture, $"each /{WidestIPv4Prefix} (IPv4) or /{WidestIPv6Prefix} (IPv6) or narrower");
+
     /// <summary>
     /// Why a network, in the form <see cref="IpAddressGrouping.NormalizeNetwork"/> writes it, is too wide for
     /// <paramref name="kind"/>, or <see langword="null"/> when it is not.
@@ -25,16 +28,28 @@ internal static class ListedNetworks
     public static string? TooWide(EmailGuardListKind kind, string value, string normalized)
     {
         int slash = normalized.LastIndexOf('/');
-        bool ipv6 = normalized.Contains(':', StringComparison.Ordinal);
-        int widest = ipv6 ? WidestIPv6Prefix : WidestIPv4Prefix;
-        if (slash < 0 || !int.TryParse(normalized.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int prefix) || prefix >= widest)
+        if (slash < 0
+            || !int.TryParse(normalized.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int prefix)
+            || Breadth(prefix, ipv6: normalized.Contains(':', StringComparison.Ordinal)) is not { } what)
         {
             return null;
         }
 
-        string what = prefix == 0 ? "is every address" : string.Create(CultureInfo.InvariantCulture, $"is wider than a /{widest}, and a few such networks together are every address");
         return kind == EmailGuardListKind.Allowlist
-            ? $"'{LogValue.Of(value)}' {what}: it would exempt every client from every limit; allowlist the networks to trust, each /{WidestIPv4Prefix} (IPv4) or /{WidestIPv6Prefix} (IPv6) or narrower."
-            : $"'{LogValue.Of(value)}' {what}: it would refuse every client it covers, not a party to block; block the networks that send the abuse, each /{WidestIPv4Prefix} (IPv4) or /{WidestIPv6Prefix} (IPv6) or narrower.";
+            ? $"'{LogValue.Of(value)}' {what}: it would exempt every client from every limit; allowlist the networks to trust, {NarrowEnough}."
+            : $"'{LogValue.Of(value)}' {what}: it would refuse every client it covers, not a party to block; block the networks that send the abuse, {NarrowEnough}.";
+    }
+
+    /// <summary>
+    /// What is wrong with a network of <paramref name="prefix"/> bits, <c>is every address</c> or <c>is wider than a
+    /// /8, …</c>, or <see langword="null"/> when it is narrow enough for a list (and for
+    /// <c>EmailGuard:Endpoints:AllowlistedNetworks</c>, which links this file).
+    /// </summary>
+    public static string? Breadth(int prefix, bool ipv6)
+    {
+        int widest = ipv6 ? WidestIPv6Prefix : WidestIPv4Prefix;
+        return prefix >= widest ? null
+            : prefix == 0 ? "is every address"
+            : string.Create(CultureInfo.InvariantCulture, $"is wider than a /{widest}, and a few such networks together are every address");
     }
 }
