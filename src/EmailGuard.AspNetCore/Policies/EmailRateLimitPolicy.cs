@@ -42,7 +42,8 @@ internal sealed class EmailRateLimitPolicy
             }
         }
 
-        if (MissingValue != MissingValueBehavior.Skip && !Array.Exists(Partitions, p => p.Resolver is not null))
+        HasValuePartition = Array.Exists(Partitions, p => p.Resolver is not null);
+        if (MissingValue != MissingValueBehavior.Skip && !HasValuePartition)
         {
             // Set where nothing reads it, it would leave a reader believing requests without a client address or a field
             // were answered by it.
@@ -73,6 +74,9 @@ internal sealed class EmailRateLimitPolicy
     public RepeatedFieldBehavior RepeatedField { get; }
 
     public MissingValueBehavior MissingValue { get; }
+
+    /// <summary>Whether the policy has a user, tenant, route value or key partition: those <see cref="MissingValue"/> applies to.</summary>
+    public bool HasValuePartition { get; }
 
     /// <summary>What the policy counts by, for the operator's logs: <c>tenant header 'X-Tenant', user</c>.</summary>
     public string PartitionsDescription { get; }

@@ -10,7 +10,7 @@ internal static class UncountedAdvice
     public static string For(EmailRateLimitPolicy policy)
     {
         var advice = new List<string>();
-        if (Array.Exists(policy.Partitions, p => p.Resolver is not null))
+        if (policy.HasValuePartition)
         {
             advice.Add(policy.ShadowMode && policy.MissingValue == MissingValueBehavior.Reject
                 ? "set the policy's WhenValueMissing to ShareOneBucket (in shadow mode Reject leaves the partition out, as a shadow policy never blocks)"
