@@ -34,6 +34,17 @@ public sealed class AlertMessageTests
     }
 
     [Fact]
+    public void Of_AValueMixingScripts_SpelledOutAndMarkedInTheTitleAndSlack_RawKeepsIt()
+    {
+        // A rogue tenant "аcme" (a Cyrillic а) was paged as "Tenant acme suspended": the real tenant's name.
+        AlertMessage message = AlertMessage.Of($"Tenant {"\u0430cme"} suspended");
+
+        message.Plain.Should().Be("Tenant \\u0430cme [mixed scripts] suspended");
+        message.Slack.Should().Be("Tenant `\\u0430cme [mixed scripts]` suspended");
+        message.Raw.Should().Be("Tenant \u0430cme suspended", "the event log keeps the value and shows it where it writes it");
+    }
+
+    [Fact]
     public void Of_TheTemplatesOwnWordsAndFormattedValues_SlackEscapesOnlyAmpersandAndAngleBrackets()
     {
         DateTimeOffset at = new(2026, 12, 5, 6, 0, 0, TimeSpan.Zero);

@@ -30,6 +30,24 @@ internal sealed class EndpointGuardState
     /// <summary>The defenses of the endpoint policies that have any, by policy name.</summary>
     public FrozenDictionary<string, PolicyDefense> Defenses { get; }
 
+    /// <summary>
+    /// Carries what the policies of <paramref name="previous"/> noted of their uncounted requests (warning 3118) over to
+    /// the policies and path rules of the same name here, before these rules are in force. A policy the reload removed takes its
+    /// count not yet logged with it (the <c>emailguard.endpoint.uncounted_requests</c> metric has every request).
+    /// </summary>
+    public void KeepUncountedOf(EndpointGuardState previous)
+    {
+        foreach ((string name, EmailRateLimitPolicy policy) in Policies)
+        {
+            if (previous.Policies.TryGetValue(name, out EmailRateLimitPolicy? before))
+            {
+                policy.KeepUncountedOf(before);
+            }
+        }
+
+        PathRules.KeepUncountedOf(previous.PathRules);
+    }
+
     /// <summary>Compiles the options; throws <see cref="InvalidOperationException"/> naming every invalid setting.</summary>
     public static EndpointGuardState Create(EmailGuardEndpointOptions options)
     {

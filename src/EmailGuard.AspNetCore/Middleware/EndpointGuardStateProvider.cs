@@ -71,6 +71,7 @@ internal sealed partial class EndpointGuardStateProvider
             bool read = TryReadEndpoints(out IReadOnlyList<Endpoint>? endpoints);
             CheckPoliciesKept(state, read, endpoints);
             EndpointGuardState before = _state;
+            state.KeepUncountedOf(before);
             _state = state;
             Log.OptionsReloaded(_logger, state.Policies.Count, state.PathRules.Count);
             LogChanges(before.Options, state.Options);

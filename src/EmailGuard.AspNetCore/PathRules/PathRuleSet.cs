@@ -43,6 +43,25 @@ internal sealed partial class PathRuleSet
 
     public bool IsEmpty => _rules.Length == 0;
 
+    /// <summary>
+    /// As <see cref="EndpointGuardState.KeepUncountedOf"/>, for the path rules: a rule of the same pattern (its name,
+    /// <c>POST:/api/webhook</c>) keeps what the one before a reload noted of its uncounted requests.
+    /// </summary>
+    public void KeepUncountedOf(PathRuleSet previous)
+    {
+        foreach ((_, EmailRateLimitPolicy policy) in _rules)
+        {
+            foreach ((_, EmailRateLimitPolicy before) in previous._rules)
+            {
+                if (string.Equals(before.Name, policy.Name, StringComparison.Ordinal))
+                {
+                    policy.KeepUncountedOf(before);
+                    break;
+                }
+            }
+        }
+    }
+
     public int Count => _rules.Length;
 
     /// <summary>Gets whether an enforced path rule counts per client IP or network.</summary>

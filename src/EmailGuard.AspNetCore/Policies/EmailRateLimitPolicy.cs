@@ -101,6 +101,17 @@ internal sealed class EmailRateLimitPolicy
     /// <summary>The policy's latest "too many requests" answer, which a flood gets over and over.</summary>
     public RejectionBodyCache Rejections { get; } = new();
 
-    /// <summary>The requests the policy counted in none of its partitions, and when that was last logged.</summary>
-    public UncountedRequests Uncounted { get; } = new();
+    /// <summary>
+    /// The requests the policy counted in none of its partitions, and when that was last logged: the policy's of the same
+    /// name before a reload, when there was one (<see cref="KeepUncountedOf"/>).
+    /// </summary>
+    public UncountedRequests Uncounted { get; private set; } = new();
+
+    /// <summary>
+    /// Takes over the uncounted requests of <paramref name="previous"/>, the policy of this name that a reload replaces,
+    /// so that warning 3118 keeps its interval and its next line speaks for every request since the last one, the
+    /// requests noted under the old rules included. Called before this policy is in force: the two share one instance,
+    /// so a request still running under the old rules is counted too.
+    /// </summary>
+    public void KeepUncountedOf(EmailRateLimitPolicy previous) => Uncounted = previous.Uncounted;
 }

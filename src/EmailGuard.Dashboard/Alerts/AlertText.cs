@@ -12,8 +12,10 @@ internal static class AlertText
     /// <paramref name="value"/> with every control character, line or paragraph separator and format character
     /// (bidirectional marks, overrides and isolates, zero-width spaces and joiners, the soft hyphen, the BOM, tags)
     /// replaced by a space: what it says stays readable, and it can neither start a line, reorder the text around it,
-    /// nor read as another value.
+    /// nor read as another value. A word that mixes scripts (a tenant <c>аcme</c> with a Cyrillic <c>а</c>) has its odd
+    /// letters spelled out as <c>\u0430</c> and the value is marked, and a punycode domain is followed by its Unicode
+    /// form (<see cref="Lookalikes.Reveal"/>), as on the dashboard's pages.
     /// </summary>
     public static string OneLine(string? value)
-        => string.IsNullOrEmpty(value) ? value ?? string.Empty : HiddenCharacters.Replace(value, static (line, _) => line.Append(' '));
+        => string.IsNullOrEmpty(value) ? value ?? string.Empty : HiddenCharacters.Replace(Lookalikes.Reveal(value), static (line, _) => line.Append(' '));
 }

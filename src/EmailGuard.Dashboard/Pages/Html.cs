@@ -11,8 +11,9 @@ namespace EmailGuard.Dashboard;
 /// <remarks>
 /// Text a reader cannot see is shown (<see cref="Visible"/>): HTML-encoded, a right-to-left override (U+202E) or a
 /// zero-width space is still rendered as one, so a tenant id of <c>"\u202Eemca"</c> or <c>"ac\u200Bme"</c> read as
-/// <c>acme</c> in the flags list, and its Clear button asked to clear acme's flag. An attribute keeps its value as it
-/// is: a form carries it back, a link percent-encodes it.
+/// <c>acme</c> in the flags list, and its Clear button asked to clear acme's flag; so did a tenant <c>аcme</c> written with
+/// a Cyrillic <c>а</c>. An attribute keeps its value as it is: a form carries it back, a link percent-encodes it, and
+/// the encoder writes every character beyond ASCII as a reference, so no value ends the attribute or writes markup.
 /// </remarks>
 internal sealed class Html
 {
@@ -55,10 +56,12 @@ internal sealed class Html
     /// <paramref name="value"/> with each control (line breaks and tabs included, which a page shows as a space), format
     /// character (zero-width spaces and joiners, bidi marks, embeddings, overrides and isolates, the soft hyphen, the BOM,
     /// tags) and line or paragraph separator written as <c>\uXXXX</c> (<c>\UXXXXXXXX</c> beyond the BMP), as the logs
-    /// write them: none of them can hide, reorder or break what is shown around it. The value itself when it has none.
+    /// write them: none of them can hide, reorder or break what is shown around it. A word that mixes scripts
+    /// (<c>аcme</c> with a Cyrillic <c>а</c>) has its odd letters spelled out the same way and the value is marked, and a
+    /// punycode domain is followed by its Unicode form (<see cref="Lookalikes.Reveal"/>). The value itself when it has none.
     /// </summary>
     internal static string Visible(string value)
-        => HiddenCharacters.Replace(value, static (shown, rune) =>
+        => HiddenCharacters.Replace(Lookalikes.Reveal(value), static (shown, rune) =>
         {
             if (rune.IsBmp)
             {

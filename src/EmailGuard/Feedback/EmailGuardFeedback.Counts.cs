@@ -120,7 +120,9 @@ internal sealed partial class EmailGuardFeedback
                 return string.Empty;
             case EmailGuardDimension.Tenant:
             case EmailGuardDimension.User:
-                return string.IsNullOrEmpty(partition) || partition.Length > MaxIdLength ? null : partition;
+                // An id of only whitespace names no party, as for a category: the flags and lists refuse it as a party id,
+                // so a breaker could not act on its ratios, and a read of it is refused as an empty one is.
+                return string.IsNullOrWhiteSpace(partition) || partition.Length > MaxIdLength ? null : partition;
             case EmailGuardDimension.Sender:
                 return partition is not null && EmailAddressNormalizer.TryNormalize(partition, _normalization, out NormalizedEmailAddress sender, out _) ? sender.Address : null;
             case EmailGuardDimension.Category:

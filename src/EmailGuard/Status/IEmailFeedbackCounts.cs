@@ -22,7 +22,7 @@ public interface IEmailFeedbackCounts
     /// </param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The counts.</returns>
-    /// <exception cref="ArgumentException">The dimension is not one of those above, or the partition is missing or invalid.</exception>
+    /// <exception cref="ArgumentException">The dimension is not one of those above, or the partition is missing or invalid (an id of only whitespace included).</exception>
     ValueTask<EmailFeedbackCounts> GetAsync(EmailGuardDimension dimension, string? partition, CancellationToken cancellationToken = default);
 
     /// <summary>Reads the global counts and those of every party named in <paramref name="query"/>, in one store call.</summary>
@@ -37,6 +37,6 @@ public interface IEmailFeedbackCounts
     /// The counts, global first, then tenant, user, sender, category, client network and tenant pool as given; a pool's
     /// read as <see cref="EmailGuardDimension.Tenant"/> with the partition <c>pool:&lt;name&gt;</c>.
     /// </returns>
-    /// <exception cref="ArgumentException">A party is not valid for its dimension: an empty or over-long id, an invalid address or network, a pool name empty or longer than 256 characters.</exception>
+    /// <exception cref="ArgumentException">A party is not valid for its dimension: an empty, blank (only whitespace) or over-long id, an invalid address or network, a pool name empty or longer than 256 characters.</exception>
     ValueTask<IReadOnlyList<EmailFeedbackCounts>> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default);
 }

@@ -22,7 +22,9 @@ internal sealed partial class EmailGuardTenantLimits : IEmailGuardTenantLimits
 
     public ValueTask InvalidateAsync(string tenantId, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(tenantId);
+        // An id of only whitespace names no tenant the operator can flag, list or look up (IEmailGuardFlags and
+        // IEmailGuardLists refuse it), so it is refused here as they refuse it, not recorded as a change of "   ".
+        ArgumentException.ThrowIfNullOrWhiteSpace(tenantId);
         return ApplyAsync(tenantId, cancellationToken);
     }
 

@@ -30,6 +30,8 @@ public interface IEmailGuardTenantLimits
     /// <param name="tenantId">The tenant, exactly as <see cref="OutboundEmail.TenantId"/> names it (ordinal comparison).</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>A task that completes when the change is recorded in the state store and applied on this instance.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="tenantId"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="tenantId"/> is empty or only whitespace, as <see cref="IEmailGuardFlags"/> and <see cref="IEmailGuardLists"/> refuse it.</exception>
     /// <exception cref="EmailGuardStoreUnavailableException">
     /// The state store did not answer in time or failed: the change applies on this instance only, and other instances
     /// apply the new limits when their cached answers expire.

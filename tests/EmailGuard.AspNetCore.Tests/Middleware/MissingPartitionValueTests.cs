@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
@@ -160,6 +161,29 @@ public sealed class MissingPartitionValueTests
         IReadOnlyList<FakeLogRecord> all = Warnings(app);
         all.Should().HaveCount(2);
         State(all[1], "Requests").Should().Be("60", "the second line speaks for every request since the first");
+    }
+
+    [Fact]
+    public async Task Skip_ReloadWithinTheInterval_NextWarningSpeaksForTheRequestsBeforeIt()
+    {
+        await using TestApp app = await StartAsync(
+            p => p.PerTenantHeader("X-Tenant", RateLimitRule.PerHour(2)),
+            new Dictionary<string, string?> { ["EmailGuard:Endpoints:QuotaHeadersOnAllowedResponses"] = "false" });
+
+        await SendAsync(app, 1);
+        await SendAsync(app, 10);
+        app.App.Configuration["EmailGuard:Endpoints:QuotaHeadersOnAllowedResponses"] = "true";
+        ((IConfigurationRoot)app.App.Configuration).Reload();
+        await SendAsync(app, 1);
+        int afterReload = Warnings(app).Count;
+        app.Time.Advance(UncountedRequests.LogInterval);
+        await SendAsync(app, 1);
+
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the options reloaded");
+        afterReload.Should().Be(1, "the reload does not restart the interval: the request after it is within the first line's 5 minutes");
+        IReadOnlyList<FakeLogRecord> all = Warnings(app);
+        all.Should().HaveCount(2);
+        State(all[1], "Requests").Should().Be("12", "the 10 before the reload, the one after it within the interval, and this one");
     }
 
     [Fact]

@@ -1,0 +1,61 @@
+namespace EmailGuard.Dashboard.Tests;
+
+/// <summary>
+/// Which words the dashboard marks as mixing scripts, and what it spells out in them: an id written with a Cyrillic or
+/// Greek letter that looks like a Latin one read as the real party's on every page and in every alert.
+/// </summary>
+public sealed class LookalikesTests
+{
+    [Theory]
+    [InlineData("\u0430cme", "\\u0430cme [mixed scripts]")] // a Cyrillic а among Latin letters
+    [InlineData("\u0430\u0441me", "\\u0430\\u0441me [mixed scripts]")] // as many Cyrillic as Latin: the Cyrillic ones are spelled out
+    [InlineData("paypal.c\u03BFm", "paypal.c\\u03BFm [mixed scripts]")] // a Greek omicron in one label
+    [InlineData("admin@ex\u0430mple.com", "admin@ex\\u0430mple.com [mixed scripts]")]
+    [InlineData("\u13AAcme", "\\u13AAcme [mixed scripts]")] // a Cherokee letter
+    [InlineData("\u0561cme", "\\u0561cme [mixed scripts]")] // an Armenian letter
+    [InlineData("\uFF41\uFF43\uFF4D\uFF45", "\\uFF41\\uFF43\\uFF4D\\uFF45 [mixed scripts]")] // fullwidth forms, alone
+    [InlineData("\U0001D41A\U0001D41C\U0001D426\U0001D41E", "\\U0001D41A\\U0001D41C\\U0001D426\\U0001D41E [mixed scripts]")] // mathematical bold
+    [InlineData("\u0251cme", "\\u0251cme [mixed scripts]")] // the IPA alpha
+    [InlineData("acme\uFF11", "acme\\uFF11 [mixed scripts]")] // a fullwidth digit
+    [InlineData("\u043F\u03BF\u0438\u0441\u043A", "\u043F\\u03BF\u0438\u0441\u043A [mixed scripts]")] // a Greek letter in a Cyrillic word: the Cyrillic stays readable
+    [InlineData("m\u00FCll\u0435r", "m\u00FCll\\u0435r [mixed scripts]")] // a Latin ü is Latin; the Cyrillic е is spelled out
+    [InlineData("\u0430\u0301cme", "\\u0430\\u0301cme [mixed scripts]")] // a mark goes with its spelled-out letter
+    [InlineData("\u0430\u200Bcme", "\\u0430\u200Bcme [mixed scripts]")] // a hidden character does not split the word (the pages then spell it)
+    [InlineData("Tenant \u0430cme flagged: manual", "Tenant \\u0430cme [mixed scripts] flagged: manual")] // the marker ends the id, not the sentence
+    [InlineData("Clear the flag of Tenant \u0430cme? Its limits", "Clear the flag of Tenant \\u0430cme [mixed scripts]? Its limits")] // before the punctuation after it
+    [InlineData("ex\u0430mple.com.", "ex\\u0430mple.com [mixed scripts].")]
+    public void Reveal_WordMixingScripts_SpellsOutItsOddLettersAndMarksTheValue(string value, string shown)
+        => Lookalikes.Reveal(value).Should().Be(shown);
+
+    [Theory]
+    [InlineData("acme")]
+    [InlineData("Jos\u00E9 M\u00FCller")] // Latin with diacritics
+    [InlineData("\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444")] // a Cyrillic domain
+    [InlineData("\u682A\u5F0F\u4F1A\u793E\u3055\u304F\u3089")] // a Japanese name: Han and kana
+    [InlineData("ABC\u682A\u5F0F\u4F1A\u793E")] // Latin with Han, as UTS #39 allows
+    [InlineData("ivan@\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444")] // a Latin local part at a Cyrillic domain: each word is one script
+    [InlineData("\u0411\u043B\u043E\u043A for spam")] // a reason in two languages, word by word
+    [InlineData("\u05E9\u05DC\u05D5\u05DD 123")] // Hebrew with ASCII digits
+    [InlineData("\u02CBx\u02CB")] // a modifier accent (the Slack alerts' stand-in for a backtick) is no letter of a script
+    public void Reveal_WordsOfOneScriptEach_ShownAsTheyAre(string value)
+        => Lookalikes.Reveal(value).Should().BeSameAs(value);
+
+    [Theory]
+    [InlineData("xn--e1afmkfd.xn--p1ai", "xn--e1afmkfd.xn--p1ai (\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444)")]
+    [InlineData("bob@xn--e1afmkfd.xn--p1ai", "bob@xn--e1afmkfd.xn--p1ai (\u043F\u0440\u0438\u043C\u0435\u0440.\u0440\u0444)")]
+    [InlineData("xn--pypal-4ve.com", "xn--pypal-4ve.com (p\\u0430ypal.com) [mixed scripts]")] // punycode hides a lookalike entirely
+    [InlineData("Blocked xn--p1ai, then", "Blocked xn--p1ai (\u0440\u0444), then")]
+    [InlineData("xn--zz", "xn--zz")] // does not decode: shown as it is
+    [InlineData("xn--80ak6aa92e.com", "xn--80ak6aa92e.com (\\u0430\\u0440\\u0440\\u04CF\\u0435.com) [mixed scripts]")] // Cyrillic but for .com: reads apple.com
+    [InlineData("Blocked xn--pypal-4ve.com by ops", "Blocked xn--pypal-4ve.com (p\\u0430ypal.com) [mixed scripts] by ops")]
+    public void Reveal_PunycodeHost_FollowedByItsUnicodeForm(string value, string shown)
+        => Lookalikes.Reveal(value).Should().Be(shown);
+
+    [Fact]
+    public void Visible_SpellsHiddenCharactersInAMarkedWordToo()
+        => Html.Visible("\u0430\u200Bcme").Should().Be("\\u0430\\u200Bcme [mixed scripts]");
+
+    [Fact]
+    public void OneLine_MarkedWord_StaysReadableOnOneLine()
+        => AlertText.OneLine("Tenant \u0430cme\nsuspended").Should().Be("Tenant \\u0430cme [mixed scripts] suspended");
+}
