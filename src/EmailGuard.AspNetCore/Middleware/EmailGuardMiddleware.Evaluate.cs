@@ -17,7 +17,8 @@ internal sealed partial class EmailGuardMiddleware
             (first, second) = (second!, null);
         }
 
-        int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues);
+        int capacity = first.RuleCount + (second?.RuleCount ?? 0) + FieldValueCollector.ExtraRequests(first, fieldValues) + FieldValueCollector.ExtraRequests(second, fieldValues)
+            + PartitionKeyResolver.ExtraRequests(context, first) + PartitionKeyResolver.ExtraRequests(context, second);
         EvaluationBuffers buffers = EvaluationBuffers.Rent(capacity);
         RateLimitRequest[] requests = buffers.Requests;
         RateLimitEntry[] entries = buffers.Entries;

@@ -101,9 +101,14 @@ internal sealed class EndpointAllowlist
             return false;
         }
 
+        // An IPv4-mapped network (::ffff:10.20.0.0/112) is the IPv4 network it carries (10.20.0.0/16), as the lists read
+        // it (IpAddressGrouping.TryParseNetwork): its prefix counts the 96 bits of the mapping, and its width is judged
+        // by the IPv4 bound. Mapped before its prefix was read, a /112 was refused as "not an IP address".
+        int mapping = 0;
         if (network.IsIPv4MappedToIPv6)
         {
             network = network.MapToIPv4();
+            mapping = slash < 0 ? 0 : 96;
         }
 
         int max = network.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
@@ -113,6 +118,12 @@ internal sealed class EndpointAllowlist
             return true;
         }
 
-        return int.TryParse(value.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) && prefix <= max;
+        if (!int.TryParse(value.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix < mapping || prefix - mapping > max)
+        {
+            return false;
+        }
+
+        prefix -= mapping;
+        return true;
     }
 }

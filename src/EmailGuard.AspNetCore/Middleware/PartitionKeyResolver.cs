@@ -55,6 +55,11 @@ internal static class PartitionKeyResolver
                     key = string.Concat(partition.KeyPrefix, hashed[^1]);
                     break;
                 default:
+                    if (partition.Copies?.Invoke(context) is { Count: > 1 } copies && AddEachCopy(policy, partition, copies, requests, owners, ref count))
+                    {
+                        continue;
+                    }
+
                     string? resolved = partition.Resolver!(context);
                     if (string.IsNullOrEmpty(resolved))
                     {
@@ -85,6 +90,77 @@ internal static class PartitionKeyResolver
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// How many requests beyond one per rule <paramref name="policy"/>'s partitions may add for <paramref name="context"/>:
+    /// those of the copies of a header sent more than once (<see cref="AddEachCopy"/>).
+    /// </summary>
+    public static int ExtraRequests(HttpContext context, EmailRateLimitPolicy? policy)
+    {
+        int extra = 0;
+        if (policy is not null)
+        {
+            foreach (EmailRateLimitPartition partition in policy.Partitions)
+            {
+                if (partition.Copies?.Invoke(context) is { Count: > 1 } copies)
+                {
+                    extra += (Math.Min(copies.Count, MaxCopiesCounted + 1) - 1) * partition.Rules.Length;
+                }
+            }
+        }
+
+        return extra;
+    }
+
+    /// <summary>The most distinct copies of a repeated header counted each on its own counter.</summary>
+    internal const int MaxCopiesCounted = 16;
+
+    /// <summary>
+    /// Counts each distinct copy of a header sent more than once, and returns whether any copy had a value. The app may
+    /// act on any of them: binding joins the copies (<c>[FromHeader] string</c>, <c>(string)Request.Headers[name]</c>), a
+    /// tenant resolver often takes the first, some the last; counted under the first alone, a decoy first copy, fresh on
+    /// every request, passed the limit of the tenant named after it. Past <see cref="MaxCopiesCounted"/> distinct copies,
+    /// which no honest client sends, the request counts in the partition's shared bucket too (the one of a value that
+    /// folds to nothing), so that copies beyond the bound cannot carry a tenant past its limit either.
+    /// </summary>
+    private static bool AddEachCopy(
+        EmailRateLimitPolicy policy, EmailRateLimitPartition partition, Microsoft.Extensions.Primitives.StringValues copies,
+        RateLimitRequest[] requests, PartitionRequestOwner[] owners, ref int count)
+    {
+        string[] keys = new string[MaxCopiesCounted];
+        int counted = 0;
+        bool more = false;
+        foreach (string? copy in copies)
+        {
+            if (string.IsNullOrEmpty(copy))
+            {
+                continue;
+            }
+
+            string key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(partition.CanonicalValue(copy)));
+            if (Array.IndexOf(keys, key, 0, counted) >= 0)
+            {
+                // One tenant in two spellings (or twice) is one counter, spent once.
+                continue;
+            }
+
+            if (counted == keys.Length)
+            {
+                more = true;
+                break;
+            }
+
+            keys[counted++] = key;
+            count = AddPartitionRequests(policy, partition, key, requests, owners, count);
+        }
+
+        if (more && Array.IndexOf(keys, partition.KeyPrefix, 0, counted) < 0)
+        {
+            count = AddPartitionRequests(policy, partition, partition.KeyPrefix, requests, owners, count);
+        }
+
+        return counted > 0;
     }
 
     /// <summary>The client's network, or for a request without one what <see cref="MissingClientIpBehavior"/> says:

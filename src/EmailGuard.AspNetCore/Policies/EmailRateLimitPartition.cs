@@ -47,6 +47,12 @@ internal sealed class EmailRateLimitPartition
 
     public Func<HttpContext, string?>? Resolver { get; }
 
+    /// <summary>
+    /// For a partition whose value may come in several copies (a header sent more than once): every copy, so that each
+    /// distinct one is counted; null for the others, which <see cref="Resolver"/> alone reads.
+    /// </summary>
+    public Func<HttpContext, Microsoft.Extensions.Primitives.StringValues>? Copies { get; init; }
+
     /// <summary>For a tenant partition: the claim type or header its value is read from; null for a custom resolver.</summary>
     public string? Source { get; init; }
 

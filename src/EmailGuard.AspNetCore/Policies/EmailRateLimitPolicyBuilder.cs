@@ -135,7 +135,12 @@ public sealed partial class EmailRateLimitPolicyBuilder
     public EmailRateLimitPolicyBuilder PerTenantHeader(string headerName, PartitionValueComparison comparison, params RateLimitRule[] rules)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(headerName);
-        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules) { Comparison = Checked(comparison), Source = headerName });
+        return Add(new(PartitionKind.Tenant, "header", context => FirstValue(context.Request.Headers[headerName]), rules)
+        {
+            Comparison = Checked(comparison),
+            Source = headerName,
+            Copies = context => context.Request.Headers[headerName],
+        });
     }
 
     /// <summary>

@@ -277,6 +277,14 @@ internal sealed partial class RatioBreaker
             return;
         }
 
+        if (ListedNetworks.TooWide(EmailGuardListKind.Blocklist, network, network) is not null)
+        {
+            // The lists refuse it (a ban that wide refuses every client in it), and their refusal thrown from here ended
+            // the event's evaluation before the account's breaker judged it.
+            WarnTooWide(network);
+            return;
+        }
+
         string reason = complaint ? EmailGuardFlagReasons.ComplaintRate : EmailGuardFlagReasons.HighBounceRate;
         EmailGuardListEntry? existing = await _lists.FindAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, network, cancellationToken).ConfigureAwait(false);
         if (existing is not null

@@ -38,6 +38,8 @@ public sealed class EndpointConfigurationTests
         // Two halves of every address were every address too: no network wider than a /8 (IPv4) or /32 (IPv6).
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=0.0.0.0/1", $"{Endpoints}:AllowlistedNetworks:1=128.0.0.0/1"], $"{Endpoints}:AllowlistedNetworks:0: '0.0.0.0/1' is wider than a /8, and a few such networks together are every address and would exempt every client from every endpoint limit" },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=10.0.0.0/8", $"{Endpoints}:AllowlistedNetworks:1=2000::/3"], $"{Endpoints}:AllowlistedNetworks:1: '2000::/3' is wider than a /32" },
+        // The IPv4-mapped form of a network is the IPv4 network it carries, judged by the IPv4 bound.
+        { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedNetworks:0=::ffff:0.0.0.0/97"], $"{Endpoints}:AllowlistedNetworks:0: '::ffff:0.0.0.0/97' is wider than a /8" },
         // An empty or blank entry in an allow or block list names nothing; it stops the app by its index.
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0="], $"{Endpoints}:AllowlistedUsers:0 is empty; name a user id as PerUser reads it (the NameIdentifier or sub claim, else the user name)." },
         { [$"{Endpoints}:PathRules:0:Limit=60", $"{Endpoints}:AllowlistedUsers:0=monitor", $"{Endpoints}:AllowlistedUsers:1=  "], $"{Endpoints}:AllowlistedUsers:1 is empty; name a user id" },

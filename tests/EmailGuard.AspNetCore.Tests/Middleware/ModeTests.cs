@@ -91,6 +91,16 @@ public sealed class ModeTests
     }
 
     [Fact]
+    public async Task AllowlistedNetwork_IPv4MappedForm_IsTheIPv4NetworkItCarries()
+    {
+        // The lists read ::ffff:10.20.0.0/112 as 10.20.0.0/16; AllowlistedNetworks refused it as "not an IP address".
+        await using TestApp app = await StartAsync(o => o.AllowlistedNetworks.Add("::ffff:10.20.0.0/112"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
+
+        (await PostTimesAsync(app, 5, "10.20.30.40")).Should().OnlyContain(s => s == HttpStatusCode.OK);
+        (await PostTimesAsync(app, 2, "10.21.0.1")).Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
     public async Task AllowlistedUser_NeverLimited_OthersAre()
     {
         await using TestApp app = await StartAsync(o => o.AllowlistedUsers.Add("ops"), p => p.PerClientIp(RateLimitRule.PerHour(1)));
