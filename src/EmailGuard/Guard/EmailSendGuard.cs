@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: the check pipeline (validate, load state, screen, tenant limits, acquire) reads in one place; each step's logic is in its own type.
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -20,8 +21,8 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
 {
     private readonly SendGuardOptions _options;
 
-    // Read once per check (GuardBuffers.Caps).
-    private readonly SendGuardCaps _caps;
+    // Swapped as a whole by a reload (SendGuardReload); read once per check (GuardBuffers.Caps).
+    private volatile SendGuardCaps _caps;
     private readonly ResilientRateLimitStore _store;
     private readonly GuardStateCache _state;
     private readonly TenantLimitCache _tenantLimits;
@@ -34,6 +35,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
     private readonly EmailGuardEventRunner _events;
+    private readonly SendGuardReload? _reload;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -42,7 +44,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         TimeProvider timeProvider,
         ITenantLimitProvider? tenantLimitProvider = null,
         ILogger<EmailSendGuard>? logger = null,
-        EmailGuardMetrics? metrics = null)
+        EmailGuardMetrics? metrics = null,
+        IOptionsFactory<SendGuardOptions>? reloads = null,
+        IConfiguration? configuration = null)
     {
         _metrics = metrics;
         _options = options.Value;
@@ -72,6 +76,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         _screen = new PartyScreen(_options);
         _fairShare = FairShareTracker.Create(_options, rules, store, _tenantLimits, timeProvider, _logger, metrics);
         _caps = new SendGuardCaps(rules, new TenantPoolRules(_options, _logger));
+        if (reloads is not null && configuration is not null)
+        {
+            _reload = new SendGuardReload(_options, _caps, reloads, configuration, globalFixed: _fairShare is not null, Apply, _logger);
+        }
+
         _plans = new GuardPlanBuilder(_options, _keys, _fairShare);
         _status = new GuardStatusReader(_keys, state, _tenantLimits, store, timeProvider);
         _budget = new ProviderBudgetReader(_fairShare, store, timeProvider);

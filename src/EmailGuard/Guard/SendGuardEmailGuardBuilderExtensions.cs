@@ -49,7 +49,9 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<ITenantLimitProvider>(),
                 sp.GetService<ILogger<EmailSendGuard>>(),
-                sp.GetService<EmailGuardMetrics>())
+                sp.GetService<EmailGuardMetrics>(),
+                sp.GetRequiredService<IOptionsFactory<SendGuardOptions>>(),
+                sp.GetService<IConfiguration>())
             {
                 Sends = sp.GetService<EmailGuardFeedback>(),
                 ContentInspector = sp.GetService<IEmailContentInspector>(),
