@@ -4,7 +4,7 @@ namespace EmailGuard;
 internal sealed partial class EmailSendGuard
 {
     /// <summary>The options whose caps are in force: the start's, or those of the last reload taken.</summary>
-    internal SendGuardOptions AppliedOptions => _reload?.Applied ?? _options;
+    public SendGuardOptions Current => _reload?.Applied ?? _options;
 
     /// <summary>
     /// Puts <paramref name="caps"/> in force with one reference write: a check that read the old ones decides by them

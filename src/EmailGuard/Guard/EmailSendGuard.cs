@@ -17,7 +17,7 @@ namespace EmailGuard;
 /// attribution when read, the send counts for the ratio breakers ride in the same acquire, and the async methods
 /// complete synchronously on the in-memory store.
 /// </remarks>
-internal sealed partial class EmailSendGuard : IEmailSendGuard
+internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardCaps
 {
     private readonly SendGuardOptions _options;
 

@@ -60,6 +60,7 @@ public static class SendGuardEmailGuardBuilderExtensions
                 ActiveTenants = sp.GetService<IEmailGuardKeyValueStore>(),
             });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
+            services.TryAddSingleton<IEmailSendGuardCaps>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
                 sp.GetRequiredService<GuardStateCache>(),
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),

@@ -100,11 +100,28 @@ internal sealed partial class SendGuardReload
             if (LogChanges(before, after))
             {
                 _current = after;
-                Volatile.Write(ref _applied, given);
+                Volatile.Write(ref _applied, CapsOf(given));
                 _apply(after);
             }
         }
     }
+
+    /// <summary>Options holding only the caps of <paramref name="given"/>: what <see cref="Applied"/> shows, and a later reload keeps of them.</summary>
+    private static SendGuardOptions CapsOf(SendGuardOptions given) => new()
+    {
+        Global = given.Global,
+        Tenant = given.Tenant,
+        Sender = given.Sender,
+        Recipient = given.Recipient,
+        RecipientDomain = given.RecipientDomain,
+        User = given.User,
+        ClientIp = given.ClientIp,
+        Category = given.Category,
+        Categories = given.Categories,
+        Content = given.Content,
+        TenantPools = given.TenantPools,
+        DefaultTenantPool = given.DefaultTenantPool,
+    };
 
     /// <summary>The section's settings, by path below it.</summary>
     private static Dictionary<string, string?> Read(IConfigurationSection section)
