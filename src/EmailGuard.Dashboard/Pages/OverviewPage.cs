@@ -64,7 +64,8 @@ internal static class OverviewPage
 
     private static async Task<bool> UsageAsync(DashboardRequest request, Html html, ActivityView activity)
     {
-        SendGuardOptions? options = request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
+        // The caps the guard applies: after a reload of EmailGuard:SendGuard, not the options the app started with.
+        SendGuardOptions? options = request.Services.GetService<IEmailSendGuardCaps>()?.Current ?? request.Services.GetService<IOptions<SendGuardOptions>>()?.Value;
         IEmailSendGuard? guard = request.Services.GetService<IEmailSendGuard>();
         html.Raw("<h2>Configured rules</h2>");
         if (options is null || guard is null)

@@ -5,12 +5,14 @@ namespace EmailGuard;
 /// and of the fair share's window counters, the roster of active tenants from the key-value store, their weights from
 /// the tenant limit provider, and one peek of their share counters. Nothing is taken.
 /// </summary>
-internal sealed class ProviderBudgetReader(SendGuardRules rules, FairShareTracker? fairShare, ResilientRateLimitStore store, TimeProvider timeProvider)
+internal sealed class ProviderBudgetReader(FairShareTracker? fairShare, ResilientRateLimitStore store, TimeProvider timeProvider)
 {
     /// <summary>The most tenant limit lookups a read has in flight at once.</summary>
     private const int MaxConcurrentLookups = 16;
 
-    public async ValueTask<EmailProviderBudget> ReadAsync(CancellationToken cancellationToken)
+    /// <param name="rules">The caps in force, whose global rules are the provider's.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    public async ValueTask<EmailProviderBudget> ReadAsync(SendGuardRules rules, CancellationToken cancellationToken)
     {
         DateTimeOffset now = timeProvider.GetUtcNow();
         long nowMilliseconds = now.ToUnixTimeMilliseconds();

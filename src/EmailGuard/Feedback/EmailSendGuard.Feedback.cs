@@ -70,7 +70,8 @@ internal sealed partial class EmailSendGuard
     }
 
     /// <summary>The name (lower case) of the pool a decision keeps as <see cref="PendingAttribution.PoolNumber"/>, or null for none.</summary>
-    internal string? PoolName(int number) => number == 0 ? null : _pools.At(number - 1).Name;
+    /// <remarks>A reload changes a pool's rules, never which pools there are or their order, so any caps name the same pool.</remarks>
+    internal string? PoolName(int number) => number == 0 ? null : _caps.Pools.At(number - 1).Name;
 
     /// <summary>
     /// The mails the provider delivers for an admitted message, as the check counted them against the caps: one per

@@ -27,7 +27,7 @@ internal sealed partial class EmailSendGuard
         init
         {
             _flags = value;
-            _bulkContent = value is null || _rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _timeProvider, _logger);
+            _bulkContent = value is null || _caps.Rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _timeProvider, _logger);
             if (_bulkContent is { Enabled: false })
             {
                 _bulkContent = null;

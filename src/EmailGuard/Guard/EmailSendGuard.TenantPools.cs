@@ -9,10 +9,10 @@ internal sealed partial class EmailSendGuard
     /// Only when pools are configured and some party is flagged: one more flag lookup in the snapshot the check holds.
     /// </summary>
     /// <returns>The pool that denies the message, or null.</returns>
-    private PartyDenial? ScreenPool(TenantLimitAnswer tenantLimits, GuardStateSnapshot state, ref GuardPlan plan)
+    private PartyDenial? ScreenPool(TenantPoolRules pools, TenantLimitAnswer tenantLimits, GuardStateSnapshot state, ref GuardPlan plan)
     {
         // Skipped with the tenant's own rules, as the pool's counters are (GuardPlanBuilder).
-        if ((plan.Skip & EmailGuardDimension.Tenant) != 0 || _pools.For(tenantLimits) is not { } pool)
+        if ((plan.Skip & EmailGuardDimension.Tenant) != 0 || pools.For(tenantLimits) is not { } pool)
         {
             return null;
         }

@@ -1,5 +1,6 @@
 // Over 300 lines on purpose: the check pipeline (validate, load state, screen, tenant limits, acquire) reads in one place; each step's logic is in its own type.
 using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -16,16 +17,17 @@ namespace EmailGuard;
 /// attribution when read, the send counts for the ratio breakers ride in the same acquire, and the async methods
 /// complete synchronously on the in-memory store.
 /// </remarks>
-internal sealed partial class EmailSendGuard : IEmailSendGuard
+internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardCaps
 {
     private readonly SendGuardOptions _options;
-    private readonly SendGuardRules _rules;
+
+    // Swapped as a whole by a reload (SendGuardReload); read once per check (GuardBuffers.Caps).
+    private volatile SendGuardCaps _caps;
     private readonly ResilientRateLimitStore _store;
     private readonly GuardStateCache _state;
     private readonly TenantLimitCache _tenantLimits;
     private readonly SendGuardKeys _keys;
     private readonly PartyScreen _screen;
-    private readonly TenantPoolRules _pools;
     private readonly GuardPlanBuilder _plans;
     private readonly GuardStatusReader _status;
     private readonly ProviderBudgetReader _budget;
@@ -33,6 +35,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     private readonly ILogger _logger;
     private readonly EmailGuardMetrics? _metrics;
     private readonly EmailGuardEventRunner _events;
+    private readonly SendGuardReload? _reload;
 
     public EmailSendGuard(
         IOptions<SendGuardOptions> options,
@@ -41,11 +44,13 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         TimeProvider timeProvider,
         ITenantLimitProvider? tenantLimitProvider = null,
         ILogger<EmailSendGuard>? logger = null,
-        EmailGuardMetrics? metrics = null)
+        EmailGuardMetrics? metrics = null,
+        IOptionsFactory<SendGuardOptions>? reloads = null,
+        IConfiguration? configuration = null)
     {
         _metrics = metrics;
         _options = options.Value;
-        _rules = new SendGuardRules(_options);
+        SendGuardRules rules = new(_options);
         _store = store;
         _state = state;
         _timeProvider = timeProvider;
@@ -56,7 +61,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             timeProvider,
             _logger,
             store.Timeout,
-            defaults: _rules.Tenant,
+            defaults: rules.Tenant,
             defaultWeight: _options.FairShare?.DefaultWeight ?? 1,
             lookupConcurrency: _options.TenantLimitLookupConcurrency);
         if (tenantLimitProvider is not null)
@@ -69,11 +74,16 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
         _keys = new SendGuardKeys(_options);
         _screen = new PartyScreen(_options);
-        _fairShare = FairShareTracker.Create(_options, _rules, store, _tenantLimits, timeProvider, _logger, metrics);
-        _pools = new TenantPoolRules(_options, _logger);
-        _plans = new GuardPlanBuilder(_options, _rules, _keys, _fairShare, _pools);
-        _status = new GuardStatusReader(_rules, _keys, state, _tenantLimits, store, timeProvider, _pools);
-        _budget = new ProviderBudgetReader(_rules, _fairShare, store, timeProvider);
+        _fairShare = FairShareTracker.Create(_options, rules, store, _tenantLimits, timeProvider, _logger, metrics);
+        _caps = new SendGuardCaps(rules, new TenantPoolRules(_options, _logger));
+        if (reloads is not null && configuration is not null)
+        {
+            _reload = new SendGuardReload(_options, _caps, reloads, configuration, globalFixed: _fairShare is not null, Apply, _logger);
+        }
+
+        _plans = new GuardPlanBuilder(_options, _keys, _fairShare);
+        _status = new GuardStatusReader(_keys, state, _tenantLimits, store, timeProvider);
+        _budget = new ProviderBudgetReader(_fairShare, store, timeProvider);
         _events = new EmailGuardEventRunner(_logger);
     }
 
@@ -149,10 +159,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
     }
 
     public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default)
-        => _status.GetAsync(query, Sends, cancellationToken);
+        => _status.GetAsync(query, Sends, _caps, cancellationToken);
 
     public ValueTask<EmailProviderBudget> GetProviderBudgetAsync(CancellationToken cancellationToken = default)
-        => _budget.ReadAsync(cancellationToken);
+        => _budget.ReadAsync(_caps.Rules, cancellationToken);
 
     /// <remarks>
     /// The buffers go down the pipeline with the check: each step that is handed them (<see cref="Decide"/>,
@@ -189,6 +199,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
+        buffers.Caps = _caps;
         StoreTimeBudget checkBudget = buffers.StartBudget(budget, _store.Timeout, _timeProvider);
 
         // Environment.TickCount64 (see SendGuardKeys.NowMs): the state cache and the in-memory store take it too.
@@ -289,9 +300,10 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         // An allowlisted tenant skips its rules and its pool's, but its pool is looked up all the same: its sends count
         // in its pool's ratios, as its bounces come back and the provider rates them.
         TenantLimitAnswer tenantLimits = TenantLimitAnswer.None;
-        if (tenant is not null && ((plan.Skip & EmailGuardDimension.Tenant) == 0 ? _rules.Tenant.Length != 0 || _tenantLimits.HasProvider : _pools.Any && _tenantLimits.HasProvider))
+        SendGuardCaps caps = buffers.Caps;
+        if (tenant is not null && ((plan.Skip & EmailGuardDimension.Tenant) == 0 ? caps.Rules.Tenant.Length != 0 || _tenantLimits.HasProvider : caps.Pools.Any && _tenantLimits.HasProvider))
         {
-            ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, buffers.Budget, cancellationToken);
+            ValueTask<TenantLimitAnswer> pending = _tenantLimits.GetAnswerAsync(tenant, caps.Rules.Tenant, buffers.Budget, cancellationToken);
             if (!pending.IsCompletedSuccessfully)
             {
                 return AcquireAfterTenantLimitsAsync(pending, message, buffers, sender, plan, state, operation, cancellationToken);
@@ -300,7 +312,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
             tenantLimits = pending.Result;
         }
 
-        if (_pools.Any && state.HasFlags && tenant is not null && ScreenPool(tenantLimits, state, ref plan) is { } poolDenial)
+        if (caps.Pools.Any && state.HasFlags && tenant is not null && ScreenPool(caps.Pools, tenantLimits, state, ref plan) is { } poolDenial)
         {
             buffers.Return();
             return ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow());
@@ -325,7 +337,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard
         }
 
         buffers.KeysNowMs = _keys.NowMs();
-        if (_pools.Any && state.HasFlags && ScreenPool(tenantLimits, state, ref plan) is { } poolDenial)
+        if (buffers.Caps.Pools.Any && state.HasFlags && ScreenPool(buffers.Caps.Pools, tenantLimits, state, ref plan) is { } poolDenial)
         {
             buffers.Return();
             return await ScreenedOut(message, poolDenial, _timeProvider.GetUtcNow()).ConfigureAwait(false);

@@ -217,6 +217,9 @@ internal sealed class GuardBuffers
     /// </summary>
     public TenantPool? TenantPool { get; set; }
 
+    /// <summary>The caps the check decides by, read once when it starts, so every step of it uses the same ones.</summary>
+    public SendGuardCaps Caps { get; set; } = null!;
+
     /// <summary>Makes room for <paramref name="count"/> requests, keeping the plan's requests and tags written so far.</summary>
     public void EnsureRequests(int count)
     {
@@ -270,6 +273,7 @@ internal sealed class GuardBuffers
         RequestCount = 0;
         ExtraRequestCount = 0;
         TenantPool = null;
+        Caps = null!;
         Budget = null!;
         if (Recipients.Length > MaxKeptLength)
         {

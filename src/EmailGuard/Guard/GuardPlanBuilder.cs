@@ -15,18 +15,14 @@ namespace EmailGuard;
 internal sealed class GuardPlanBuilder
 {
     private readonly SendGuardOptions _options;
-    private readonly SendGuardRules _rules;
     private readonly SendGuardKeys _keys;
     private readonly FairShareTracker? _fairShare;
-    private readonly TenantPoolRules? _pools;
 
-    public GuardPlanBuilder(SendGuardOptions options, SendGuardRules rules, SendGuardKeys keys, FairShareTracker? fairShare = null, TenantPoolRules? pools = null)
+    public GuardPlanBuilder(SendGuardOptions options, SendGuardKeys keys, FairShareTracker? fairShare = null)
     {
         _options = options;
-        _rules = rules;
         _keys = keys;
         _fairShare = fairShare;
-        _pools = pools is { Any: true } ? pools : null;
     }
 
     /// <summary>
@@ -46,23 +42,25 @@ internal sealed class GuardPlanBuilder
         OutboundEmail message, GuardBuffers buffers, GuardAddress? sender, TenantLimitAnswer tenantLimits, GuardPlan plan, out int messageWide, out int perRecipient)
     {
         EmailGuardDimension skip = plan.Skip;
+        SendGuardRules rules = buffers.Caps.Rules;
+        TenantPoolRules pools = buffers.Caps.Pools;
         GuardAddress[] recipients = buffers.Recipients;
         int distinct = buffers.RecipientCount;
         // An allowlisted tenant may come with its answer (for its pool's ratios, below); its rules still do not apply.
-        RateLimitRule[] tenantRules = SendGuardRules.Reduce(Use(tenantLimits.RulesOr(_rules.Tenant), EmailGuardDimension.Tenant, skip, true), plan.TenantFactor);
-        RateLimitRule[] globalRules = Use(_rules.Global, EmailGuardDimension.Global, skip, true);
-        RateLimitRule[] senderRules = Use(_rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
-        RateLimitRule[] userRules = SendGuardRules.Reduce(Use(_rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
-        RateLimitRule[] ipRules = Use(_rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
+        RateLimitRule[] tenantRules = SendGuardRules.Reduce(Use(tenantLimits.RulesOr(rules.Tenant), EmailGuardDimension.Tenant, skip, true), plan.TenantFactor);
+        RateLimitRule[] globalRules = Use(rules.Global, EmailGuardDimension.Global, skip, true);
+        RateLimitRule[] senderRules = Use(rules.Sender, EmailGuardDimension.Sender, skip, sender is not null);
+        RateLimitRule[] userRules = SendGuardRules.Reduce(Use(rules.User, EmailGuardDimension.User, skip, message.UserId is not null), plan.UserFactor);
+        RateLimitRule[] ipRules = Use(rules.ClientIp, EmailGuardDimension.ClientIp, skip, message.ClientIp is not null);
         RateLimitRule[] categoryRules = message.Category is { } category
-            ? SendGuardRules.Reduce(Use(_rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
+            ? SendGuardRules.Reduce(Use(rules.ForCategory(category), EmailGuardDimension.Category, skip, true), plan.CategoryFactor)
             : [];
-        RateLimitRule[] contentRules = Use(_rules.ForContent(message), EmailGuardDimension.Content, skip, true);
+        RateLimitRule[] contentRules = Use(rules.ForContent(message), EmailGuardDimension.Content, skip, true);
         // The tenant's pool, from the answer that gave its rules: the one pool the check's sends count for in the ratios
         // (every path reads it from the buffers, never from the limit cache again), an allowlisted tenant's too, as the
         // provider delivers its mail. Its rules are skipped with the tenant's own, never reduced by the tenant's flag
         // (others share it), only by the pool's own.
-        TenantPool? pool = _pools is not null && message.TenantId is not null ? _pools.For(tenantLimits) : null;
+        TenantPool? pool = pools.Any && message.TenantId is not null ? pools.For(tenantLimits) : null;
         buffers.TenantPool = pool;
         if ((skip & EmailGuardDimension.Tenant) != 0)
         {
@@ -70,14 +68,14 @@ internal sealed class GuardPlanBuilder
         }
 
         int poolRules = pool?.Rules.Length ?? 0;
-        RateLimitRule[] recipientRules = _rules.Recipient;
-        RateLimitRule[] domainRules = _rules.RecipientDomain;
+        RateLimitRule[] recipientRules = rules.Recipient;
+        RateLimitRule[] domainRules = rules.RecipientDomain;
 
         // The tenant's fair share of the global budget rides on the global rules: skipped with them, none without a tenant.
         int shares = _fairShare is not null && globalRules.Length != 0 && message.TenantId is not null ? _fairShare.MaxRequests : 0;
-        NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? _rules.NearDuplicate : null;
+        NearDuplicateSketch? nearDuplicate = contentRules.Length != 0 ? rules.NearDuplicate : null;
         int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
-        RateLimitRule[]? ownCopies = contentRules.Length != 0 ? _rules.ContentOwnCopies : null;
+        RateLimitRule[]? ownCopies = contentRules.Length != 0 ? rules.ContentOwnCopies : null;
         // The tenant's and the user's keys, looked up once for their own rules and their own copies of the content.
         string? tenantKey = message.TenantId is { } tenant && (tenantRules.Length != 0 || ownCopies is not null) ? _keys.Tenants.Get(tenant, buffers.KeysNowMs) : null;
         string? userKey = message.UserId is { } user && (userRules.Length != 0 || ownCopies is not null) ? _keys.Users.Get(user, buffers.KeysNowMs) : null;

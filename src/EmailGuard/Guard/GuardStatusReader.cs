@@ -7,19 +7,14 @@ namespace EmailGuard;
 /// </summary>
 internal sealed class GuardStatusReader
 {
-    private readonly SendGuardRules _rules;
     private readonly SendGuardKeys _keys;
     private readonly GuardStateCache _state;
     private readonly TenantLimitCache _tenantLimits;
     private readonly ResilientRateLimitStore _store;
     private readonly TimeProvider _timeProvider;
-    private readonly TenantPoolRules? _pools;
 
-    public GuardStatusReader(
-        SendGuardRules rules, SendGuardKeys keys, GuardStateCache state, TenantLimitCache tenantLimits, ResilientRateLimitStore store, TimeProvider timeProvider, TenantPoolRules? pools = null)
+    public GuardStatusReader(SendGuardKeys keys, GuardStateCache state, TenantLimitCache tenantLimits, ResilientRateLimitStore store, TimeProvider timeProvider)
     {
-        _pools = pools is { Any: true } ? pools : null;
-        _rules = rules;
         _keys = keys;
         _state = state;
         _tenantLimits = tenantLimits;
@@ -27,9 +22,15 @@ internal sealed class GuardStatusReader
         _timeProvider = timeProvider;
     }
 
-    public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, EmailGuardFeedback? feedback, CancellationToken cancellationToken = default)
+    /// <param name="query">The parties.</param>
+    /// <param name="feedback">The ratios' counts, when the feedback is registered.</param>
+    /// <param name="caps">The caps in force, read once by the caller, so the whole status reads one set of them.</param>
+    /// <param name="cancellationToken">The caller's token.</param>
+    public async ValueTask<EmailGuardStatus> GetAsync(EmailGuardStatusQuery query, EmailGuardFeedback? feedback, SendGuardCaps caps, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
+        SendGuardRules rules = caps.Rules;
+        TenantPoolRules? pools = caps.Pools.Any ? caps.Pools : null;
 
         // An id a check refuses as InvalidParty is left out here too, before anything is done with it: no tenant limit
         // lookup, no counter, no flag or ratio read, so a status page that takes an id from a request costs a length check.
@@ -67,14 +68,14 @@ internal sealed class GuardStatusReader
             }
         }
 
-        Add(_rules.Global, PartitionKeys.Global, EmailGuardDimension.Global, null);
+        Add(rules.Global, PartitionKeys.Global, EmailGuardDimension.Global, null);
         if (query.TenantId is { } tenant)
         {
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Tenant, tenant, now);
-            TenantLimitAnswer answer = await _tenantLimits.GetAnswerAsync(tenant, _rules.Tenant, null, cancellationToken).ConfigureAwait(false);
-            Add(SendGuardRules.Reduce(answer.RulesOr(_rules.Tenant), effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
+            TenantLimitAnswer answer = await _tenantLimits.GetAnswerAsync(tenant, rules.Tenant, null, cancellationToken).ConfigureAwait(false);
+            Add(SendGuardRules.Reduce(answer.RulesOr(rules.Tenant), effect.LimitFactor), _keys.Tenants.Get(tenant), EmailGuardDimension.Tenant, TenantPartition.Of(tenant));
             flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Tenant, tenant, now));
-            if (_pools?.For(answer) is { } pool)
+            if (pools?.For(answer) is { } pool)
             {
                 // The pool the tenant's mail also counts against; its flags show with the tenant's, as they hold its mail too.
                 poolName = pool.Name;
@@ -87,7 +88,7 @@ internal sealed class GuardStatusReader
         if (query.TenantPool is { } queried)
         {
             // The pool by itself, as the check counts it; once, when it is the queried tenant's own.
-            if (_pools?.Configured(queried) is not { } pool)
+            if (pools?.Configured(queried) is not { } pool)
             {
                 unknownPool = queried;
             }
@@ -103,7 +104,7 @@ internal sealed class GuardStatusReader
             GuardAddress sender = _keys.Addresses.Get(rawSender);
             if (sender.IsValid)
             {
-                Add(_rules.Sender, sender.SenderKey, EmailGuardDimension.Sender, sender.Address);
+                Add(rules.Sender, sender.SenderKey, EmailGuardDimension.Sender, sender.Address);
             }
             else
             {
@@ -114,20 +115,20 @@ internal sealed class GuardStatusReader
         if (query.UserId is { } user)
         {
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.User, user, now);
-            Add(SendGuardRules.Reduce(_rules.User, effect.LimitFactor), _keys.Users.Get(user), EmailGuardDimension.User, user);
+            Add(SendGuardRules.Reduce(rules.User, effect.LimitFactor), _keys.Users.Get(user), EmailGuardDimension.User, user);
             flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.User, user, now));
         }
 
         if (query.ClientIp is { } ip)
         {
             (string partition, string key) = _keys.ClientIps.Get(ip);
-            Add(_rules.ClientIp, key, EmailGuardDimension.ClientIp, partition);
+            Add(rules.ClientIp, key, EmailGuardDimension.ClientIp, partition);
         }
 
         if (query.Category is { } category)
         {
             FlagEffect effect = state.GetFlagEffect(EmailGuardPartyType.Category, category.ToLowerInvariant(), now);
-            Add(SendGuardRules.Reduce(_rules.ForCategory(category), effect.LimitFactor), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
+            Add(SendGuardRules.Reduce(rules.ForCategory(category), effect.LimitFactor), _keys.Categories.Get(category), EmailGuardDimension.Category, category);
             flags.AddRange(state.GetActiveFlags(EmailGuardPartyType.Category, category.ToLowerInvariant(), now));
         }
 
@@ -136,8 +137,8 @@ internal sealed class GuardStatusReader
             GuardAddress recipient = _keys.Addresses.Get(rawRecipient);
             if (recipient.IsValid)
             {
-                Add(_rules.Recipient, recipient.RecipientKey, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
-                Add(_rules.RecipientDomain, recipient.DomainKey, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
+                Add(rules.Recipient, recipient.RecipientKey, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
+                Add(rules.RecipientDomain, recipient.DomainKey, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
             }
             else
             {

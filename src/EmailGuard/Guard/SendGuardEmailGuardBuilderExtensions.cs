@@ -49,7 +49,9 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetService<ITenantLimitProvider>(),
                 sp.GetService<ILogger<EmailSendGuard>>(),
-                sp.GetService<EmailGuardMetrics>())
+                sp.GetService<EmailGuardMetrics>(),
+                sp.GetRequiredService<IOptionsFactory<SendGuardOptions>>(),
+                sp.GetService<IConfiguration>())
             {
                 Sends = sp.GetService<EmailGuardFeedback>(),
                 ContentInspector = sp.GetService<IEmailContentInspector>(),
@@ -58,6 +60,7 @@ public static class SendGuardEmailGuardBuilderExtensions
                 ActiveTenants = sp.GetService<IEmailGuardKeyValueStore>(),
             });
             services.TryAddSingleton<IEmailSendGuard>(sp => sp.GetRequiredService<EmailSendGuard>());
+            services.TryAddSingleton<IEmailSendGuardCaps>(sp => sp.GetRequiredService<EmailSendGuard>());
             services.TryAddSingleton<IEmailGuardLists>(sp => new EmailGuardLists(
                 sp.GetRequiredService<GuardStateCache>(),
                 sp.GetRequiredService<IOptions<SendGuardOptions>>(),

@@ -4,6 +4,17 @@ namespace EmailGuard;
 internal sealed class SendGuardRules
 {
     public SendGuardRules(SendGuardOptions options)
+        : this(options, options)
+    {
+    }
+
+    /// <param name="options">The options whose caps (the rules of each dimension) these are.</param>
+    /// <param name="settings">
+    /// The options whose other settings apply (<see cref="SendGuardOptions.NearDuplicate"/>,
+    /// <see cref="SendGuardOptions.BulkContent"/>, <see cref="SendGuardOptions.ContentExemptCategories"/>): the ones the
+    /// guard started with, after a reload (<see cref="SendGuardReload"/>).
+    /// </param>
+    public SendGuardRules(SendGuardOptions options, SendGuardOptions settings)
     {
         Global = Compile(options.Global);
         Tenant = Compile(options.Tenant);
@@ -14,9 +25,9 @@ internal sealed class SendGuardRules
         ClientIp = Compile(options.ClientIp);
         Category = Compile(options.Category);
         Content = Compile(options.Content);
-        NearDuplicate = options.NearDuplicate is { Enabled: true } nearDuplicate && Content.Length != 0 ? new NearDuplicateSketch(nearDuplicate) : null;
-        ContentOwnCopies = options.BulkContent is { Trips: > 0 } && Content.Length != 0 ? Array.ConvertAll(Content, ContentOwnCopiesCounter) : null;
-        ContentExemptCategories = new HashSet<string>(options.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
+        NearDuplicate = settings.NearDuplicate is { Enabled: true } nearDuplicate && Content.Length != 0 ? new NearDuplicateSketch(nearDuplicate) : null;
+        ContentOwnCopies = settings.BulkContent is { Trips: > 0 } && Content.Length != 0 ? Array.ConvertAll(Content, ContentOwnCopiesCounter) : null;
+        ContentExemptCategories = new HashSet<string>(settings.ContentExemptCategories ?? [], StringComparer.OrdinalIgnoreCase);
         Categories = new Dictionary<string, RateLimitRule[]>(StringComparer.OrdinalIgnoreCase);
         foreach (KeyValuePair<string, SendGuardDimensionOptions> pair in options.Categories)
         {

@@ -48,8 +48,9 @@ internal sealed partial class TenantLimitCache
     private readonly ILogger _logger;
 
     // The configured default tenant rules and fair-share weight: what a lookup after an invalidation is capped by when
-    // it fails (the timeout's fallback takes the caller's defaults, as every answer does).
-    private readonly RateLimitRule[] _defaults;
+    // it fails (the timeout's fallback takes the caller's defaults, as every answer does). The rules follow a reload of
+    // the send guard's caps (Defaults).
+    private volatile RateLimitRule[] _defaults;
     private readonly double _defaultWeight;
 
     // The lookups running at once on this instance (EmailGuard:SendGuard:TenantLimitLookupConcurrency): after an
@@ -95,6 +96,12 @@ internal sealed partial class TenantLimitCache
     }
 
     public bool HasProvider => _provider is not null;
+
+    /// <summary>Sets the default tenant rules, when a reload changed the send guard's caps (<see cref="SendGuardReload"/>).</summary>
+    public RateLimitRule[] Defaults
+    {
+        set => _defaults = value;
+    }
 
     /// <summary>Test seam: runs after a sweep removed a tenant's entry and before it removes the tenant's weight.</summary>
     internal Action<string>? EntrySwept { get; set; }

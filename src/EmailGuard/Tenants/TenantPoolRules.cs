@@ -56,6 +56,12 @@ internal sealed partial class TenantPoolRules
     /// <summary>The pool of the tenant whose provider answer this is, with its rules, or null when it is in none (or in one without rules).</summary>
     public TenantPool? For(TenantLimitAnswer answer) => answer.HasLimits ? Named(answer.Pool) : _defaultPool;
 
+    /// <summary>The pools with rules, in the order of their <see cref="TenantPool.Index"/>.</summary>
+    public IReadOnlyList<TenantPool> All => _byIndex;
+
+    /// <summary>The pool of a tenant the provider puts in none (<see cref="SendGuardOptions.DefaultTenantPool"/>), or null.</summary>
+    public TenantPool? Default => _defaultPool;
+
     /// <summary>The configured pool at <paramref name="index"/> (<see cref="TenantPool.Index"/>).</summary>
     public TenantPool At(int index) => _byIndex[index];
 

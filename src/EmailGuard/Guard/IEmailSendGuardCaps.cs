@@ -1,0 +1,17 @@
+namespace EmailGuard;
+
+/// <summary>
+/// The caps the send guard applies, for an admin screen: those it started with, or those of the last change of
+/// <c>EmailGuard:SendGuard</c> it took. After a refused change they are still the earlier ones, which
+/// <see cref="Microsoft.Extensions.Options.IOptions{TOptions}"/> (the start's) and the configuration (the refused
+/// change) would not say. Registered by <c>AddSendGuard()</c>.
+/// </summary>
+public interface IEmailSendGuardCaps
+{
+    /// <summary>
+    /// Gets options that hold the caps in force: the rules of every dimension, <see cref="SendGuardOptions.Categories"/>,
+    /// <see cref="SendGuardOptions.TenantPools"/> and <see cref="SendGuardOptions.DefaultTenantPool"/>. Read only those:
+    /// the other settings are not what the guard applies. Changing the object changes nothing.
+    /// </summary>
+    SendGuardOptions Current { get; }
+}

@@ -1,0 +1,212 @@
+using EmailGuard.Testing.Configuration;
+using EmailGuard.Testing.Guard;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Testing;
+
+namespace EmailGuard.Tests.Guard;
+
+/// <summary>The send guard's caps reload with <c>EmailGuard:SendGuard</c>, validated as at startup, as the endpoint policies do.</summary>
+public sealed class SendGuardReloadTests
+{
+    private const string Root = "EmailGuard:SendGuard";
+
+    private sealed class App(ServiceProvider services, IConfigurationRoot configuration, FakeLogCollector logs) : IAsyncDisposable
+    {
+        public IEmailSendGuard Guard { get; } = services.GetRequiredService<IEmailSendGuard>();
+
+        public FakeLogCollector Logs => logs;
+
+        public void Reload(params string[] settings)
+        {
+            foreach (string[] pair in settings.Select(s => s.Split('=', 2)))
+            {
+                configuration[pair[0]] = pair[1];
+            }
+
+            configuration.Reload();
+        }
+
+        public string[] Messages(int id) => [.. logs.GetSnapshot().Where(r => r.Id.Id == id).Select(r => r.Message)];
+
+        public ValueTask DisposeAsync() => services.DisposeAsync();
+    }
+
+    private static App Start(Action<IServiceCollection>? more = null, params string[] settings)
+    {
+        IConfigurationRoot configuration = new ConfigurationBuilder().AddInMemoryCollection(TestSettings.Parse(settings)).Build();
+        FakeLogCollector logs = new();
+        ServiceProvider services = SendGuardTestServices.Build(
+            logs: logs,
+            more: s =>
+            {
+                s.AddSingleton<IConfiguration>(configuration);
+                more?.Invoke(s);
+            });
+        return new App(services, configuration, logs);
+    }
+
+    private static OutboundEmail Mail(string tenant = "acme", string to = "a@example.com") => new() { To = [to], TenantId = tenant };
+
+    private static async Task<bool[]> SendAsync(IEmailSendGuard guard, int count, string tenant = "acme")
+    {
+        bool[] allowed = new bool[count];
+        for (int i = 0; i < count; i++)
+        {
+            allowed[i] = (await guard.CheckAsync(Mail(tenant, $"r{i}@example.com"))).IsAllowed;
+        }
+
+        return allowed;
+    }
+
+    [Fact]
+    public async Task Reload_LoweredTenantCap_DeniesAtOnce_CountingWhatWasAdmitted()
+    {
+        await using App app = Start(settings: [$"{Root}:Tenant:Rules:0:Limit=5", $"{Root}:Tenant:Rules:0:Window=01:00:00"]);
+        (await SendAsync(app.Guard, 3)).Should().AllBeEquivalentTo(true);
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=3");
+
+        EmailSendDecision fourth = await app.Guard.CheckAsync(Mail());
+        fourth.IsAllowed.Should().BeFalse("the three admitted before the reload count against the lowered cap of 3: the counter's key names the window, not the limit");
+        fourth.Dimension.Should().Be(EmailGuardDimension.Tenant);
+        app.Messages(3128).Should().Equal("A reload changed EmailGuard:SendGuard:Tenant: was 5/01:00:00 fixed, now 3/01:00:00 fixed.");
+    }
+
+    [Fact]
+    public async Task Reload_RaisedGlobalCap_AdmitsAtOnce()
+    {
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=2"]);
+        (await SendAsync(app.Guard, 3)).Should().Equal(true, true, false);
+
+        app.Reload($"{Root}:Global:Rules:0:Limit=4");
+
+        (await SendAsync(app.Guard, 3)).Should().Equal([true, true, false], "the raised cap of 4 admits two more after the two admitted before it");
+    }
+
+    [Fact]
+    public async Task Reload_ChangedWindow_StartsNewCounters()
+    {
+        // A window of another length is another counter (its shape names it): the counts of the old window do not carry over.
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=2", $"{Root}:Global:Rules:0:Window=01:00:00"]);
+        (await SendAsync(app.Guard, 3)).Should().Equal(true, true, false);
+
+        app.Reload($"{Root}:Global:Rules:0:Window=02:00:00");
+
+        (await SendAsync(app.Guard, 3)).Should().Equal(true, true, false);
+        app.Messages(3128).Should().Equal("A reload changed EmailGuard:SendGuard:Global: was 2/01:00:00 fixed, now 2/02:00:00 fixed.");
+    }
+
+    [Fact]
+    public async Task Reload_PoolCap_AppliesWithoutRestart()
+    {
+        await using App app = Start(settings: [$"{Root}:TenantPools:trial:Rules:0:Limit=5", $"{Root}:DefaultTenantPool=trial"]);
+        (await app.Guard.CheckAsync(Mail("t1"))).IsAllowed.Should().BeTrue();
+        (await app.Guard.CheckAsync(Mail("t2"))).IsAllowed.Should().BeTrue();
+
+        app.Reload($"{Root}:TenantPools:trial:Rules:0:Limit=2");
+
+        EmailSendDecision third = await app.Guard.CheckAsync(Mail("t3"));
+        third.IsAllowed.Should().BeFalse("the pool's two sends fill its lowered cap");
+        third.Partition.Should().Be("pool:trial");
+        app.Messages(3128).Should().Equal("A reload changed EmailGuard:SendGuard:TenantPools:trial: was 5/01:00:00 fixed, now 2/01:00:00 fixed.");
+    }
+
+    [Fact]
+    public async Task Reload_TenantDefaults_ApplyToATenantTheProviderGivesNoOverride()
+    {
+        CountingTenantLimitProvider provider = new(tenant => tenant == "vip" ? new TenantLimits { Rules = [RateLimitRule.PerHour(100)] } : null);
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=10");
+        (await SendAsync(app.Guard, 2, "plain")).Should().AllBeEquivalentTo(true);
+        (await SendAsync(app.Guard, 2, "vip")).Should().AllBeEquivalentTo(true);
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=2");
+
+        (await app.Guard.CheckAsync(Mail("plain"))).IsAllowed.Should().BeFalse("a tenant without an override has the reloaded defaults, from its cached answer");
+        (await app.Guard.CheckAsync(Mail("vip"))).IsAllowed.Should().BeTrue("a tenant's own limits are the provider's");
+    }
+
+    [Theory]
+    [InlineData("Tenant:Rules:0:Limit", "-1", "EmailGuard:SendGuard:Tenant:Rules:0:Limit")]
+    [InlineData("Tenant:Rules:0:Limt", "1", "EmailGuard:SendGuard:Tenant:Rules:0:Limt: unknown setting")]
+    public async Task Reload_Invalid_KeepsTheCapsAndLogsEachFailureWithItsPath(string key, string value, string expected)
+    {
+        await using App app = Start(settings: [$"{Root}:Tenant:Rules:0:Limit=2"]);
+        (await SendAsync(app.Guard, 1)).Should().Equal(true);
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=100", $"{Root}:{key}={value}");
+
+        app.Messages(3126).Should().ContainSingle().Which.Should().Contain(expected);
+        app.Messages(3128).Should().BeEmpty();
+        (await SendAsync(app.Guard, 2)).Should().Equal([true, false], "the cap of 2 in force stays: the refused reload's 100 is not taken");
+    }
+
+    [Fact]
+    public async Task Reload_StartOnlySetting_WarnsAndKeepsTheStartValue()
+    {
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=100", $"{Root}:MaxRecipientsPerMessage=10"]);
+
+        app.Reload($"{Root}:MaxRecipientsPerMessage=1");
+
+        app.Messages(3127).Should().Equal(
+            "A reload changed EmailGuard:SendGuard:MaxRecipientsPerMessage, which the send guard reads only when it starts: it keeps the value it started with until the app restarts.");
+        (await app.Guard.CheckAsync(new OutboundEmail { To = ["a@example.com", "b@example.com"] })).IsAllowed.Should().BeTrue("the start's 10 recipients still apply");
+
+        // The same change again is not news.
+        app.Reload($"{Root}:Global:Rules:0:Limit=50");
+        app.Messages(3127).Should().HaveCount(1);
+    }
+
+    [Fact]
+    public async Task Reload_AddedPool_IsKeptForARestartWithAWarning()
+    {
+        await using App app = Start(settings: [$"{Root}:TenantPools:trial:Rules:0:Limit=5"]);
+
+        app.Reload($"{Root}:TenantPools:paid:Rules:0:Limit=1", $"{Root}:DefaultTenantPool=paid");
+
+        app.Messages(3129).Should().Equal(
+            "A reload changed EmailGuard:SendGuard:TenantPools:paid, which stays as it was until the app restarts: a pool added by a reload caps nothing until a restart.",
+            "A reload changed EmailGuard:SendGuard:DefaultTenantPool, which stays as it was until the app restarts: it names a pool the guard did not start with.");
+        (await SendAsync(app.Guard, 2, "t1")).Should().AllBeEquivalentTo(true);
+    }
+
+    [Fact]
+    public async Task Reload_WhileChecking_EveryDecisionUsesOneSetOfCaps()
+    {
+        // Global and tenant caps move together, so a decision that read some of one reload and some of another would show
+        // two different limits. Limits far above what is sent, so every check is admitted and reports both rules.
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=1000000", $"{Root}:Tenant:Rules:0:Limit=1000000"]);
+        using CancellationTokenSource done = new();
+        Task reloads = Task.Run(() =>
+        {
+            for (int i = 0; !done.IsCancellationRequested; i++)
+            {
+                string limit = (1_000_000 + (i % 2)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                app.Reload($"{Root}:Global:Rules:0:Limit={limit}", $"{Root}:Tenant:Rules:0:Limit={limit}");
+            }
+        });
+
+        List<long[]> seen = [];
+        HashSet<long> limitsSeen = [];
+        Task[] checks = [.. Enumerable.Range(0, 2).Select(t => Task.Run(async () =>
+        {
+            // Until both sets of caps decided some checks (and at least a thousand ran), so the test waits for no clock.
+            for (int i = 0; i < 1_000 || (limitsSeen.Count < 2 && i < 1_000_000); i++)
+            {
+                EmailSendDecision decision = await app.Guard.CheckAsync(Mail($"t{t}", $"r{i % 100}@example.com"));
+                long[] limits = [.. decision.Usage.ToArray().Where(u => u.Dimension is EmailGuardDimension.Global or EmailGuardDimension.Tenant).Select(u => u.Rule.Limit)];
+                lock (seen)
+                {
+                    seen.Add(limits);
+                    limitsSeen.Add(limits[0]);
+                }
+            }
+        }))];
+        await Task.WhenAll(checks);
+        await done.CancelAsync();
+        await reloads;
+
+        seen.Should().OnlyContain(limits => limits.Length == 2 && limits[0] == limits[1]);
+        seen.Select(limits => limits[0]).Distinct().Should().HaveCount(2, "the checks ran under both sets of caps");
+    }
+}
