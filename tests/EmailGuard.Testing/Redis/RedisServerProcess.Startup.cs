@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using StackExchange.Redis;
 
 namespace EmailGuard.Testing.Redis;
@@ -22,6 +24,12 @@ internal sealed partial class RedisServerProcess
 
     /// <summary>How many lines of <c>redis.log</c> a start failure quotes.</summary>
     private const int LogTailLines = 20;
+
+    /// <summary>How often a start tries the port until the server listens on it.</summary>
+    private static readonly TimeSpan s_listenPollInterval = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>How long one TCP connect to the port may take; a listener that does not accept by then is left to the PING wait.</summary>
+    private static readonly TimeSpan s_listenPollTimeout = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Starts <c>redis-server</c> on a port from <paramref name="choosePort"/> and waits until it answers PING. A server
@@ -101,6 +109,7 @@ internal sealed partial class RedisServerProcess
     /// </summary>
     private async Task<string?> WaitUntilReadyAsync(Stopwatch elapsed, TimeSpan timeout)
     {
+        await WaitUntilListeningAsync(elapsed, timeout).ConfigureAwait(false);
         TimeSpan left = timeout - elapsed.Elapsed;
         try
         {
@@ -131,6 +140,41 @@ internal sealed partial class RedisServerProcess
         return answering is { } pid && pid != _process!.Id
             ? string.Create(CultureInfo.InvariantCulture, $"PING was answered by process {pid}, not by this server ({_process.Id}); another server holds the port.")
             : null;
+    }
+
+    /// <summary>
+    /// Waits until the port takes a TCP connection, the process exits, or <paramref name="timeout"/> has passed on
+    /// <paramref name="elapsed"/>, whichever comes first; the PING that follows says which.
+    /// </summary>
+    /// <remarks>
+    /// A multiplexer whose first connect is refused (the process has not bound its port yet, a few milliseconds after
+    /// it started) connects again only on its next heartbeat, about a second later: every server start paid that
+    /// second, and the fault suites, which start a primary and its replica, or a cluster of six, per test, paid it
+    /// several times per test. A refused TCP connect costs nothing, so this polls the port first.
+    /// </remarks>
+    private async Task WaitUntilListeningAsync(Stopwatch elapsed, TimeSpan timeout)
+    {
+        while (IsRunning && elapsed.Elapsed < timeout)
+        {
+            using Socket socket = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                using CancellationTokenSource attempt = new(s_listenPollTimeout);
+                await socket.ConnectAsync(IPAddress.Loopback, Port, attempt.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (SocketException)
+            {
+                // Not listening yet.
+            }
+            catch (OperationCanceledException)
+            {
+                // No answer in time: let the PING wait decide.
+                return;
+            }
+
+            await Task.Delay(s_listenPollInterval).ConfigureAwait(false);
+        }
     }
 
     private string ReadinessConnectionString()
