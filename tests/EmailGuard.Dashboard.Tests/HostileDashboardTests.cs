@@ -50,6 +50,23 @@ public sealed partial class HostileDashboardTests : IAsyncLifetime
         error.Should().Contain("id=\"dashboard-error\"").And.Contain("Not done: &#x27;Recipient&#x27; is not a party type here.");
     }
 
+    [Fact]
+    public async Task FlagAction_PartyTypeWrittenAsAList_IsRefusedNotReadAsTheMemberItsNumbersMake()
+    {
+        // Arrange: Enum.TryParse reads "Sender,RecipientDomain" as 1 | 2, the tenant's number, so the action flagged the
+        // tenant "acme" though the form named no tenant.
+        using HttpClient client = _host.Client();
+        string token = await TokenAsync(client, "/emailguard/flags");
+
+        // Act
+        HttpResponseMessage refused = await client.PostAsync("/emailguard/flags/apply", Form(token, ("type", "Sender,RecipientDomain"), ("id", "acme"), ("reason", "manual"), ("confirmed", "yes")));
+        string error = await client.GetStringAsync(refused.Headers.Location!.ToString());
+
+        // Assert
+        error.Should().Contain("id=\"dashboard-error\"").And.Contain("Not done: &#x27;Sender,RecipientDomain&#x27; is not a party type here.");
+        error.Should().NotContain("Flagged");
+    }
+
     [Theory]
     [InlineData("//attacker.example/phish")]
     [InlineData("/\\attacker.example/phish")]

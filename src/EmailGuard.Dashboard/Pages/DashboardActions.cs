@@ -335,7 +335,7 @@ internal static partial class DashboardActions
     }
 
     private static EmailGuardPartyType PartyType(string value, Func<EmailGuardPartyType, bool> allowed)
-        => Enum.TryParse(value, ignoreCase: true, out EmailGuardPartyType type) && Enum.IsDefined(type) && allowed(type)
+        => FormEnum.TryParse(value, out EmailGuardPartyType type) && allowed(type)
             ? type
             : throw new ArgumentException($"'{LogValue.Of(value)}' is not a party type here.");
 

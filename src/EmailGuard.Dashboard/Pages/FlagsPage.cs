@@ -35,7 +35,7 @@ internal static class FlagsPage
             // A blank id names no party (the flags refuse one), so it looks nothing up rather than failing the page. A
             // pool is named as its flags name it, trimmed and in lower case, and shows its usage and ratios first.
             string lookupId = request.Query("id");
-            if (!string.IsNullOrWhiteSpace(lookupId) && Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType lookupType))
+            if (!string.IsNullOrWhiteSpace(lookupId) && FormEnum.TryParse(request.Query("type"), out EmailGuardPartyType lookupType))
             {
                 if (lookupType == EmailGuardPartyType.TenantPool)
                 {

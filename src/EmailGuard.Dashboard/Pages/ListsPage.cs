@@ -27,7 +27,7 @@ internal static class ListsPage
         }
 
         EmailGuardListKind kind = ParseKind(request.Query("kind"));
-        EmailGuardPartyType? type = Enum.TryParse(request.Query("type"), ignoreCase: true, out EmailGuardPartyType parsed) && Enum.IsDefined(parsed) ? parsed : null;
+        EmailGuardPartyType? type = FormEnum.TryParse(request.Query("type"), out EmailGuardPartyType parsed) ? parsed : null;
         string search = request.Query("q");
         int page = int.TryParse(request.Query("page"), NumberStyles.None, CultureInfo.InvariantCulture, out int p) && p is > 0 and < 1_000_000 ? p : 1;
         int size = Math.Clamp(request.Options.PageSize, 1, EmailGuardListQuery.MaxTake);
@@ -149,5 +149,5 @@ internal static class ListsPage
     private static string IpListName(EmailGuardListKind kind) => kind == EmailGuardListKind.Blocklist ? "IP deny list" : "IP allow list";
 
     internal static EmailGuardListKind ParseKind(string value)
-        => Enum.TryParse(value, ignoreCase: true, out EmailGuardListKind kind) && Enum.IsDefined(kind) ? kind : EmailGuardListKind.Blocklist;
+        => FormEnum.TryParse(value, out EmailGuardListKind kind) ? kind : EmailGuardListKind.Blocklist;
 }

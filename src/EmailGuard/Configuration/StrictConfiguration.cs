@@ -209,7 +209,14 @@ internal static partial class StrictConfiguration
         converted = null;
         if (type.IsEnum)
         {
-            // Enum.TryParse also accepts numbers; IsDefinedEnumValue rejects those that name nothing.
+            // Enum.TryParse also accepts numbers; IsDefinedEnumValue rejects those that name nothing. It also reads a list
+            // of names and ORs their numbers, which the binder does too: for an enum that is not a set of flags, a list
+            // ("FailOpen, LocalFallback") would bind as whichever member the OR names (LocalFallback), without a word.
+            if (!type.IsDefined(typeof(FlagsAttribute), inherit: false) && value.Contains(',', StringComparison.Ordinal))
+            {
+                return false;
+            }
+
             return Enum.TryParse(type, value, ignoreCase: true, out converted);
         }
 

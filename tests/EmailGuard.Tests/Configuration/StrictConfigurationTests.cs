@@ -56,6 +56,9 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:StripPlusTags=yes"], $"{Guard}:StripPlusTags: 'yes' is not true or false." },
         { [$"{Guard}:FailureMode=Open"], $"{Guard}:FailureMode: 'Open' is not one of " },
         { [$"{Guard}:FailureMode=42"], $"{Guard}:FailureMode: '42' is not one of " },
+        // A list of names ORs their numbers, in the binder too: FailOpen (0) | LocalFallback (2) bound as LocalFallback.
+        { [$"{Guard}:FailureMode=FailOpen, LocalFallback"], $"{Guard}:FailureMode: 'FailOpen, LocalFallback' is not one of " },
+        { [$"{Guard}:Tenant:Rules:0:Limit=1", $"{Guard}:Tenant:Rules:0:Algorithm=FixedWindow,TokenBucket"], $"{Guard}:Tenant:Rules:0:Algorithm: 'FixedWindow,TokenBucket' is not one of FixedWindow, SlidingWindow, TokenBucket." },
         { [$"{Guard}:Allowlist:Recipient=Recipient, Nobody"], $"{Guard}:Allowlist:Recipient: 'Recipient, Nobody' is not a combination of " },
         { [$"{Guard}:MaxRecipientsPerMessage=99999999999"], $"{Guard}:MaxRecipientsPerMessage: '99999999999' is not a whole number from -2147483648 to 2147483647." },
         { [$"{Guard}:StripPlusTags:Enabled=true"], $"{Guard}:StripPlusTags:Enabled: unknown setting; {Guard}:StripPlusTags is a single value" },
