@@ -43,6 +43,10 @@ internal sealed partial class SendGuardReload
     private SendGuardOptions _applied;
     private SendGuardCaps _current;
 
+    // The parts of the caps kept by the last reload (3129), each with the value it was given: a later reload warns again
+    // only of what it changed anew, not at every reload while the configuration still holds the same refused change.
+    private HashSet<string> _keptWarned = new(StringComparer.Ordinal);
+
     /// <param name="start">The options the guard started with.</param>
     /// <param name="caps">The caps built from them.</param>
     /// <param name="factory">Builds and validates the options again, as at startup.</param>
@@ -168,9 +172,21 @@ internal sealed partial class SendGuardReload
     /// </summary>
     private void KeepFixedCaps(SendGuardOptions given)
     {
-        if (_globalFixed && !Describe(SendGuardRules.Compile(given.Global)).Equals(Describe(SendGuardRules.Compile(_applied.Global)), StringComparison.Ordinal))
+        HashSet<string> kept = new(StringComparer.Ordinal);
+        void Kept(string setting, string value, string reason)
         {
-            LogCapKept(_logger, $"{Root}:{nameof(SendGuardOptions.Global)}", "EmailGuard:SendGuard:FairShare shares the global rules it started with");
+            string key = setting + "\n" + value;
+            kept.Add(key);
+            if (!_keptWarned.Contains(key))
+            {
+                LogCapKept(_logger, setting, reason);
+            }
+        }
+
+        string globalGiven = Describe(SendGuardRules.Compile(given.Global));
+        if (_globalFixed && !globalGiven.Equals(Describe(SendGuardRules.Compile(_applied.Global)), StringComparison.Ordinal))
+        {
+            Kept($"{Root}:{nameof(SendGuardOptions.Global)}", globalGiven, "EmailGuard:SendGuard:FairShare shares the global rules it started with");
         }
 
         if (_globalFixed)
@@ -188,7 +204,7 @@ internal sealed partial class SendGuardReload
             }
             else
             {
-                LogCapKept(_logger, $"{Root}:{nameof(SendGuardOptions.TenantPools)}:{LogValue.Of(name)}", "a pool the guard started with keeps its rules until a restart removes it");
+                Kept($"{Root}:{nameof(SendGuardOptions.TenantPools)}:{LogValue.Of(name)}", "removed", "a pool the guard started with keeps its rules until a restart removes it");
                 pools[name] = _applied.TenantPools.First(pair => string.Equals(pair.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
             }
         }
@@ -197,16 +213,18 @@ internal sealed partial class SendGuardReload
         {
             if (!pools.ContainsKey(pair.Key) && SendGuardRules.Compile(pair.Value).Length != 0)
             {
-                LogCapKept(_logger, $"{Root}:{nameof(SendGuardOptions.TenantPools)}:{LogValue.Of(pair.Key)}", "a pool added by a reload caps nothing until a restart");
+                Kept($"{Root}:{nameof(SendGuardOptions.TenantPools)}:{LogValue.Of(pair.Key)}", Describe(SendGuardRules.Compile(pair.Value)), "a pool added by a reload caps nothing until a restart");
             }
         }
 
         given.TenantPools = pools;
         if (given.DefaultTenantPool is { } defaultPool && !pools.ContainsKey(defaultPool))
         {
-            LogCapKept(_logger, $"{Root}:{nameof(SendGuardOptions.DefaultTenantPool)}", "it names a pool the guard did not start with");
+            Kept($"{Root}:{nameof(SendGuardOptions.DefaultTenantPool)}", defaultPool, "it names a pool the guard did not start with");
             given.DefaultTenantPool = _applied.DefaultTenantPool;
         }
+
+        _keptWarned = kept;
     }
 
     /// <summary>Logs each cap that differs between <paramref name="before"/> and <paramref name="after"/>.</summary>

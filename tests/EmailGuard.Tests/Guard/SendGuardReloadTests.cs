@@ -168,6 +168,13 @@ public sealed class SendGuardReloadTests
             "A reload changed EmailGuard:SendGuard:TenantPools:paid, which stays as it was until the app restarts: a pool added by a reload caps nothing until a restart.",
             "A reload changed EmailGuard:SendGuard:DefaultTenantPool, which stays as it was until the app restarts: it names a pool the guard did not start with.");
         (await SendAsync(app.Guard, 2, "t1")).Should().AllBeEquivalentTo(true);
+
+        // A later reload of another cap is not news of the same kept pool; a new value for it is.
+        app.Reload($"{Root}:Global:Rules:0:Limit=50");
+        app.Messages(3129).Should().HaveCount(2);
+        app.Reload($"{Root}:TenantPools:paid:Rules:0:Limit=2");
+        app.Messages(3129).Should().HaveCount(3).And.EndWith(
+            "A reload changed EmailGuard:SendGuard:TenantPools:paid, which stays as it was until the app restarts: a pool added by a reload caps nothing until a restart.");
     }
 
     [Fact]
