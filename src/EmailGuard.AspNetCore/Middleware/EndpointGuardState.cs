@@ -82,6 +82,7 @@ internal sealed class EndpointGuardState
             }
         }
 
+        SharedCounterCheck.Find(policies.Values, $"{EmailGuardEndpointOptions.ConfigurationSectionName}:Policies", "endpoint policies", errors);
         var defenses = new Dictionary<string, PolicyDefense>(StringComparer.Ordinal);
         foreach ((string name, EmailRateLimitPolicyBuilder builder) in builders)
         {

@@ -314,6 +314,12 @@ internal sealed partial class PathRuleSet
             compiled.Add((pattern, new EmailRateLimitPolicy(builder, options.QuotaHeadersOnAllowedResponses, "r"), [.. settings]));
         }
 
+        SharedCounterCheck.Find(compiled.Select(static c => c.Policy), $"{EmailGuardEndpointOptions.ConfigurationSectionName}:PathRules", "path rules", errors);
+        if (errors.Count > 0)
+        {
+            return Empty;
+        }
+
         // OrderBy is stable, so equally specific rules keep the order the configuration gives them.
         var ordered = compiled.OrderBy(c => c.Pattern, Comparer<PathPattern>.Create(PathPattern.CompareSpecificity)).ToArray();
         return new PathRuleSet([.. ordered.Select(static c => (c.Pattern, c.Policy))], [.. allowlist], [.. ordered.Select(static c => c.Settings)]);

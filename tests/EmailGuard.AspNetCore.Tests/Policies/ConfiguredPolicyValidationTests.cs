@@ -67,6 +67,50 @@ public sealed class ConfiguredPolicyValidationTests
     }
 
     [Fact]
+    public async Task Startup_TwoPoliciesWhoseNamesMakeTheSameKeys_FailsNamingBoth()
+    {
+        // "sign up" and "sign_up" are both eg:ep:p.sign_up:… in the store: every request of either counted in one budget.
+        Dictionary<string, string?> configuration = TestSettings.Parse(
+            "EmailGuard:Endpoints:Policies:sign up:Partitions:0:Rules:0:Limit=5",
+            "EmailGuard:Endpoints:Policies:sign_up:Partitions:0:Rules:0:Limit=5");
+
+        Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().ContainSingle(f => f.StartsWith("EmailGuard:Endpoints:Policies: the endpoint policies ", StringComparison.Ordinal))
+            .Which.Should().Contain("'sign up'").And.Contain("'sign_up'").And.Contain("would count in the same counters (store keys eg:ep:p.sign_up:ip:…)");
+    }
+
+    [Fact]
+    public async Task Startup_TwoPathRulesWhoseEndpointsMakeTheSameKeys_FailsNamingBoth()
+    {
+        Dictionary<string, string?> configuration = TestSettings.Parse(
+            "EmailGuard:Endpoints:PathRules:0:Endpoint=GET:/users/{id:int}", "EmailGuard:Endpoints:PathRules:0:Limit=5",
+            "EmailGuard:Endpoints:PathRules:1:Endpoint=GET:/users/{id_int}", "EmailGuard:Endpoints:PathRules:1:Limit=5");
+
+        Func<Task> start = () => TestApp.StartAsync(s => s.AddEmailGuard().AddEndpointPolicies(), _ => { }, configuration);
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().ContainSingle(f => f.StartsWith("EmailGuard:Endpoints:PathRules: the path rules ", StringComparison.Ordinal))
+            .Which.Should().Contain("'GET:/users/{id:int}'").And.Contain("'GET:/users/{id_int}'").And.Contain("would count in the same counters");
+    }
+
+    [Fact]
+    public async Task Startup_TwoPartitionsWhoseNamesMakeTheSameKeys_FailsNamingBoth()
+    {
+        Func<Task> start = () => TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(o => o.AddPolicy("share", p => p
+                .PerKey("list id", c => c.Request.Query["a"], RateLimitRule.PerHour(3))
+                .PerKey("list_id", c => c.Request.Query["b"], RateLimitRule.PerHour(3)))),
+            _ => { });
+
+        OptionsValidationException failure = (await start.Should().ThrowAsync<OptionsValidationException>()).Which;
+        failure.Failures.Should().ContainSingle().Which.Should().Be(
+            "EmailGuard:Endpoints:Policies: the 'key' partitions 'list id' and 'list_id' of the endpoint policy 'share' would count in the same counters " +
+            "(store keys eg:ep:p.share:key-list_id:…): a name's characters other than ASCII letters, digits, '-', '_', '.', '/' and '*' become '_' in its keys; rename one.");
+    }
+
+    [Fact]
     public async Task Startup_MistakesInTwoPolicies_NameEach()
     {
         Dictionary<string, string?> configuration = TestSettings.Parse(
