@@ -82,7 +82,7 @@ internal static class PartitionKeyResolver
 
                     // A value that folds to nothing (white space, invisible characters) is still counted, on the one
                     // key all such values share: left out, it would pass every limit of its partition.
-                    key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(partition.CanonicalValue(resolved)));
+                    key = partition.ValueKey(resolved);
                     break;
             }
 
@@ -138,7 +138,7 @@ internal static class PartitionKeyResolver
                 continue;
             }
 
-            string key = string.Concat(partition.KeyPrefix, StoreKeyEncoding.EncodeValue(partition.CanonicalValue(copy)));
+            string key = partition.ValueKey(copy);
             if (Array.IndexOf(keys, key, 0, counted) >= 0)
             {
                 // One tenant in two spellings (or twice) is one counter, spent once.

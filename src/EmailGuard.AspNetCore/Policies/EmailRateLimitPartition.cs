@@ -112,6 +112,13 @@ internal sealed class EmailRateLimitPartition
         return last;
     }
 
+    /// <summary>
+    /// The counter key of a resolved value: <see cref="KeyPrefix"/> and the value as <see cref="CanonicalValue"/> folds it,
+    /// encoded for the store. A header's copies are keyed by it as its single value is, so a copy counts where the same
+    /// value sent alone would.
+    /// </summary>
+    public string ValueKey(string value) => string.Concat(KeyPrefix, StoreKeyEncoding.EncodeValue(CanonicalValue(value)));
+
     /// <summary>One cached <c>RateLimit</c> value of a denial per rule.</summary>
     public DeniedQuotaHeader[] DeniedHeaders { get; private set; } = [];
 
