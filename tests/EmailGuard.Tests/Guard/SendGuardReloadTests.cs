@@ -129,6 +129,7 @@ public sealed class SendGuardReloadTests
     [Theory]
     [InlineData("Tenant:Rules:0:Limit", "-1", "EmailGuard:SendGuard:Tenant:Rules:0:Limit")]
     [InlineData("Tenant:Rules:0:Limt", "1", "EmailGuard:SendGuard:Tenant:Rules:0:Limt: unknown setting")]
+    [InlineData("Tenant:Rules:0:Window", "24:00:00", "EmailGuard:SendGuard:Tenant:Rules:0:Window: '24:00:00' is 24.00:00:00 in .NET's reading (24 days, not hours")]
     public async Task Reload_Invalid_KeepsTheCapsAndLogsEachFailureWithItsPath(string key, string value, string expected)
     {
         await using App app = Start(settings: [$"{Root}:Tenant:Rules:0:Limit=2"]);
