@@ -9,7 +9,8 @@ namespace EmailGuard;
 /// </summary>
 /// <remarks>
 /// Units are lower case on purpose: nginx reads <c>1M</c> as a month, and a minute misread as a month is a limit
-/// that is 43,200 times too loose. A bare number is refused for the same reason: .NET reads <c>60</c> as 60 days.
+/// that is 43,200 times too loose. A bare number is refused for the same reason: .NET reads <c>60</c> as 60 days, and
+/// so is <c>hh:mm:ss</c> with more than 23 hours: .NET reads <c>24:00:00</c> as 24 days.
 /// </remarks>
 internal static class TimeSpanSetting
 {
@@ -54,6 +55,14 @@ internal static class TimeSpanSetting
         {
             if (TimeSpan.TryParse(trimmed, CultureInfo.InvariantCulture, out value))
             {
+                if (ReadsHoursAsDays(trimmed, value) is { } first)
+                {
+                    error = $"'{text}' is {value.ToString("c", CultureInfo.InvariantCulture)} in .NET's reading ({first} days, not hours: a first part over 23 counts days); "
+                        + $"write {first}h for {first} hours, or {value.ToString("c", CultureInfo.InvariantCulture)} if days are meant";
+                    value = default;
+                    return false;
+                }
+
                 return true;
             }
 
@@ -69,6 +78,23 @@ internal static class TimeSpanSetting
 
         error = $"'{text}' is not a time span{problem}; {Forms}";
         return false;
+    }
+
+    /// <summary>
+    /// The first part of <paramref name="text"/> when it is <c>hh:mm:ss</c> with more than 23 hours, which .NET reads as
+    /// <c>d:hh:mm</c>: <c>24:00:00</c> is 24 days, so a day written that way was a window, a flag or a ban 24 times too
+    /// long (or a setting's range refused it as days). Null for every other form, <c>d.hh:mm:ss</c> and
+    /// <c>d:hh:mm:ss</c> included, whose days are written as days.
+    /// </summary>
+    private static string? ReadsHoursAsDays(string text, TimeSpan value)
+    {
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (value.Days == 0 || text.Count(c => c == ':') != 2 || text.AsSpan(0, colon).Contains('.'))
+        {
+            return null;
+        }
+
+        return text[..colon].TrimStart('-', '+');
     }
 
     private static bool TryParseShorthand(string text, out TimeSpan value, out string? problem)

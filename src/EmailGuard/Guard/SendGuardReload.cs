@@ -95,11 +95,20 @@ internal sealed partial class SendGuardReload
                 return;
             }
 
+            SendGuardCaps before = _current;
+            if (!_section.AsEnumerable(makePathsRelative: true).Any() && ChangesCaps(before, given))
+            {
+                // Gone, not changed: a settings file removed, or one that failed to parse (the file provider empties
+                // its data on a reload), leaves no setting, and taking that would lift every cap it held. Lists written
+                // empty ("Rules": [], a key without a value) still lift them on purpose.
+                LogReloadRefused(_logger, $"{Root}: no setting is left under it, as when a settings file is removed or fails to load; to lift every cap, write each dimension's Rules as an empty list.");
+                return;
+            }
+
             Dictionary<string, string?> settings = Read(_section);
             WarnStartOnly(settings);
             _lastSettings = settings;
             KeepFixedCaps(given);
-            SendGuardCaps before = _current;
             SendGuardCaps after = new(new SendGuardRules(given, _start), new TenantPoolRules(given, _logger));
             if (LogChanges(before, after))
             {
@@ -227,18 +236,37 @@ internal sealed partial class SendGuardReload
         _keptWarned = kept;
     }
 
+    /// <summary>
+    /// Whether taking <paramref name="given"/> would change a cap of <paramref name="before"/>: a dimension's rules, or the
+    /// default pool. Pools keep their rules whatever a reload says (<see cref="KeepFixedCaps"/>).
+    /// </summary>
+    private bool ChangesCaps(SendGuardCaps before, SendGuardOptions given)
+        => Changes(before, new SendGuardCaps(new SendGuardRules(given, _start), before.Pools)).Count != 0
+            || !string.Equals(given.DefaultTenantPool, _applied.DefaultTenantPool, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Logs each cap that differs between <paramref name="before"/> and <paramref name="after"/>.</summary>
     /// <returns>Whether any did.</returns>
     private bool LogChanges(SendGuardCaps before, SendGuardCaps after)
     {
-        bool changed = false;
+        List<(string Setting, string Was, string Now)> changes = Changes(before, after);
+        foreach ((string setting, string was, string now) in changes)
+        {
+            string path = LogValue.Of($"{Root}:{setting}"), shownWas = LogValue.Of(was), shownNow = LogValue.Of(now);
+            LogCapChanged(_logger, path, shownWas, shownNow);
+        }
+
+        return changes.Count != 0;
+    }
+
+    /// <summary>Each cap that differs between <paramref name="before"/> and <paramref name="after"/>, by its setting below the section.</summary>
+    private static List<(string Setting, string Was, string Now)> Changes(SendGuardCaps before, SendGuardCaps after)
+    {
+        List<(string Setting, string Was, string Now)> changes = [];
         void Compare(string setting, string was, string now)
         {
             if (!string.Equals(was, now, StringComparison.Ordinal))
             {
-                changed = true;
-                string path = LogValue.Of($"{Root}:{setting}"), shownWas = LogValue.Of(was), shownNow = LogValue.Of(now);
-                LogCapChanged(_logger, path, shownWas, shownNow);
+                changes.Add((setting, was, now));
             }
         }
 
@@ -267,7 +295,7 @@ internal sealed partial class SendGuardReload
         }
 
         Compare(nameof(SendGuardOptions.DefaultTenantPool), before.Pools.Default?.Name ?? "none", after.Pools.Default?.Name ?? "none");
-        return changed;
+        return changes;
     }
 
     private static string Describe(RateLimitRule[] rules)

@@ -70,6 +70,10 @@ public sealed class StrictConfigurationTests
         { [$"{Guard}:TenantLimitCacheDuration=1M"], $"{Guard}:TenantLimitCacheDuration: '1M' is not a time span (units are lower case: ms, s, m, h, d, w)" },
         { [$"{Guard}:StateRefreshInterval=30s1m"], $"{Guard}:StateRefreshInterval: '30s1m' is not a time span (give each unit once, largest first, as in 1h30m)" },
         { ["EmailGuard:InMemoryStore:SweepInterval=-1m"], "EmailGuard:InMemoryStore:SweepInterval: '-1m' is not a time span" },
+        // hh:mm:ss with more than 23 hours: .NET reads the first part as days, so a day written as 24:00:00 was 24 days.
+        { [$"{Guard}:Global:Rules:0:Limit=5", $"{Guard}:Global:Rules:0:Window=24:00:00"], $"{Guard}:Global:Rules:0:Window: '24:00:00' is 24.00:00:00 in .NET's reading (24 days, not hours: a first part over 23 counts days); write 24h for 24 hours, or 24.00:00:00 if days are meant." },
+        { [$"{Guard}:FlagPolicies:complaint:Duration=48:00:00"], $"{Guard}:FlagPolicies:complaint:Duration: '48:00:00' is 48.00:00:00 in .NET's reading (48 days, not hours" },
+        { ["EmailGuard:Resilience:BreakDuration=36:00:00"], "EmailGuard:Resilience:BreakDuration: '36:00:00' is 36.00:00:00 in .NET's reading (36 days, not hours" },
 
         // An empty or blank entry in a list names nothing; it stops the app by its index.
         { [$"{Guard}:ContentExemptCategories:0= "], $"{Guard}:ContentExemptCategories:0 is empty; name a category." },
@@ -120,6 +124,8 @@ public sealed class StrictConfigurationTests
         { " 2h ", TimeSpan.FromHours(2) },
         { "00:15:00", TimeSpan.FromMinutes(15) },
         { "1.00:00:00", TimeSpan.FromDays(1) },
+        { "23:59:59", new TimeSpan(23, 59, 59) },
+        { "1:00:00:00", TimeSpan.FromDays(1) },
     };
 
     [Theory]

@@ -46,6 +46,20 @@ public sealed class SendGuardReloadTests
         return new App(services, configuration, logs);
     }
 
+    /// <summary>A configuration source whose settings a test replaces whole, removing keys as a deleted file does.</summary>
+    private sealed class ReplaceableProvider(Dictionary<string, string?> initial) : ConfigurationProvider, IConfigurationSource
+    {
+        public override void Load() => Data = new Dictionary<string, string?>(initial, StringComparer.OrdinalIgnoreCase);
+
+        public void Replace(Dictionary<string, string?> settings)
+        {
+            Data = new Dictionary<string, string?>(settings, StringComparer.OrdinalIgnoreCase);
+            OnReload();
+        }
+
+        public IConfigurationProvider Build(IConfigurationBuilder builder) => this;
+    }
+
     private static OutboundEmail Mail(string tenant = "acme", string to = "a@example.com") => new() { To = [to], TenantId = tenant };
 
     private static async Task<bool[]> SendAsync(IEmailSendGuard guard, int count, string tenant = "acme")
@@ -129,6 +143,7 @@ public sealed class SendGuardReloadTests
     [Theory]
     [InlineData("Tenant:Rules:0:Limit", "-1", "EmailGuard:SendGuard:Tenant:Rules:0:Limit")]
     [InlineData("Tenant:Rules:0:Limt", "1", "EmailGuard:SendGuard:Tenant:Rules:0:Limt: unknown setting")]
+    [InlineData("Tenant:Rules:0:Window", "24:00:00", "EmailGuard:SendGuard:Tenant:Rules:0:Window: '24:00:00' is 24.00:00:00 in .NET's reading (24 days, not hours")]
     public async Task Reload_Invalid_KeepsTheCapsAndLogsEachFailureWithItsPath(string key, string value, string expected)
     {
         await using App app = Start(settings: [$"{Root}:Tenant:Rules:0:Limit=2"]);
@@ -139,6 +154,35 @@ public sealed class SendGuardReloadTests
         app.Messages(3126).Should().ContainSingle().Which.Should().Contain(expected);
         app.Messages(3128).Should().BeEmpty();
         (await SendAsync(app.Guard, 2)).Should().Equal([true, false], "the cap of 2 in force stays: the refused reload's 100 is not taken");
+    }
+
+    [Fact]
+    public async Task Reload_SectionGone_KeepsTheCaps_ButEmptyRulesLiftThem()
+    {
+        // A settings file removed (or one that fails to parse: the file provider then empties its data on reload) leaves
+        // no setting under EmailGuard:SendGuard; taken, that lifted every cap of the app with information logs only.
+        ReplaceableProvider provider = new(TestSettings.Parse($"{Root}:Recipient:Rules:0:Limit=1", $"{Root}:Global:Rules:0:Limit=100"));
+        IConfigurationRoot configuration = new ConfigurationBuilder().Add(provider).Build();
+        FakeLogCollector logs = new();
+        await using ServiceProvider services = SendGuardTestServices.Build(logs: logs, more: s => s.AddSingleton<IConfiguration>(configuration));
+        IEmailSendGuard guard = services.GetRequiredService<IEmailSendGuard>();
+        (await guard.CheckAsync(Mail())).IsAllowed.Should().BeTrue();
+
+        provider.Replace(TestSettings.Parse("Logging:LogLevel:Default=Information"));
+
+        logs.GetSnapshot().Where(r => r.Id.Id == 3126).Select(r => r.Message).Should().ContainSingle().Which.Should().Contain(
+            "EmailGuard:SendGuard: no setting is left under it");
+        logs.GetSnapshot().Where(r => r.Id.Id == 3128).Should().BeEmpty();
+        (await guard.CheckAsync(Mail())).IsAllowed.Should().BeFalse("the recipient cap of 1 in force stays");
+        services.GetRequiredService<IEmailSendGuardCaps>().Current.Recipient.Rules.Should().ContainSingle();
+
+        // Lists written empty ("Rules": [] in JSON, a key without a value) lift the caps on purpose.
+        provider.Replace(new Dictionary<string, string?> { [$"{Root}:Recipient:Rules"] = null, [$"{Root}:Global:Rules"] = null });
+
+        (await guard.CheckAsync(Mail())).IsAllowed.Should().BeTrue();
+        logs.GetSnapshot().Where(r => r.Id.Id == 3128).Select(r => r.Message).Should().Equal(
+            "A reload changed EmailGuard:SendGuard:Global: was 100/01:00:00 fixed, now none.",
+            "A reload changed EmailGuard:SendGuard:Recipient: was 1/01:00:00 fixed, now none.");
     }
 
     [Fact]
