@@ -51,6 +51,25 @@ public sealed class LookalikesTests
     public void Reveal_PunycodeHost_FollowedByItsUnicodeForm(string value, string shown)
         => Lookalikes.Reveal(value).Should().Be(shown);
 
+    [Theory]
+    [InlineData("\u0780\u0781\u07CA", "\u0780\u0781\\u07CA [mixed scripts]")] // Thaana with an NKo letter: one 128-code-point chunk before
+    [InlineData("\u2C00\u2C01\u2C81", "\u2C00\u2C01\\u2C81 [mixed scripts]")] // Glagolitic with a Coptic letter
+    [InlineData("\uA500\uA501\uA4D8", "\uA500\uA501\\uA4D8 [mixed scripts]")] // Vai with a Lisu letter (one without a Latin twin)
+    [InlineData("\u0800\u0801\u0840", "\u0800\u0801\\u0840 [mixed scripts]")] // Samaritan with a Mandaic letter
+    [InlineData("\u1401\u1402\u16A0", "\u1401\u1402\\u16A0 [mixed scripts]")] // Canadian syllabics with a Runic letter
+    public void Reveal_LettersOfTwoBlocksTheTableDoesNotName_MixScripts(string value, string shown)
+        => Lookalikes.Reveal(value).Should().Be(shown);
+
+    [Theory]
+    [InlineData("\u0710\u0860")] // Syriac with a Syriac Supplement letter
+    [InlineData("\u1000\uAA60")] // Myanmar with Myanmar Extended-A
+    [InlineData("\u0915\uA8F2")] // Devanagari with Devanagari Extended
+    [InlineData("\u1401\u18B0")] // Canadian syllabics with their extension
+    [InlineData("\uA000\uA100\uA200")] // Yi syllables far apart in one block
+    [InlineData("\u2D30\u2D31")] // Tifinagh
+    public void Reveal_LettersOfOneScriptAcrossItsBlocks_NotMarked(string value)
+        => Lookalikes.Reveal(value).Should().BeSameAs(value);
+
     [Fact]
     public void Visible_SpellsHiddenCharactersInAMarkedWordToo()
         => Html.Visible("\u0430\u200Bcme").Should().Be("\\u0430\\u200Bcme [mixed scripts]");

@@ -18,15 +18,16 @@ namespace EmailGuard.Dashboard;
 /// A word is a run of letters, digits, combining marks and format characters (<c>.</c>, <c>@</c>, <c>-</c>, a space end
 /// it). It is marked when its letters and digits come from two scripts or more, or when it has a letter that only
 /// imitates Latin ones (<see cref="Script.Imitation"/>: fullwidth forms, mathematical alphanumerics, IPA and small
-/// capitals, letterlike and enclosed forms, Roman numerals). Latin goes with Han, kana and Hangul, as Unicode's
+/// capitals, letterlike and enclosed forms, Roman numerals, ligatures). Latin goes with Han, kana and Hangul, as Unicode's
 /// "highly restrictive" profile (UTS #39) allows: <c>ABC株式会社</c> is one name. A word wholly in one other script
 /// (<c>пример</c>, <c>さくら</c>) is shown as it is.
 /// </para>
 /// <para>
 /// In a marked word, the letters outside its main script (the one most of its letters are in, Latin on a tie), every
 /// imitating letter, and the combining marks on them are written <c>\uXXXX</c> (<c>\UXXXXXXXX</c> beyond the BMP).
-/// .NET has no script property, so scripts are told by code point ranges: the common ones by name, any other letter as
-/// one "other" script, which still mixes with Latin, Greek, Cyrillic and the rest, but not with another unlisted one.
+/// .NET has no script property, so scripts are told by code point ranges (<see cref="Script"/>): the common ones by
+/// name, every other script of the Basic Multilingual Plane by its block, and any letter beyond that plane as one
+/// "other" script.
 /// A word wholly in Cyrillic or Greek letters that happen to look like Latin ones (<c>асе</c>) is not marked: that needs
 /// Unicode's confusables table. A host name's Unicode form is checked as one word, its dots included, so a name wholly
 /// Cyrillic but for <c>.com</c> is marked with all its Cyrillic spelled out, and <c>пример.рф</c> is shown as it is.
