@@ -107,6 +107,45 @@ public sealed partial class HostileDisplayTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TenantIdWhollyInCyrillicLettersThatLookLatin_SpelledOutAndRead_OnTheFlagsPageTheLookupTheEventsAndTheConfirmation()
+    {
+        // Arrange: the real tenant ace is suspended, and a rogue tenant "асе" (Cyrillic а с е, U+0430 U+0441 U+0435),
+        // which mixes no scripts, is flagged too. Every page showed two "ace" rows, and the question "Clear the ... flag
+        // of Tenant ace?" when clearing the rogue's.
+        const string Rogue = "\u0430\u0441\u0435";
+        const string Shown = "\\u0430\\u0441\\u0435 [looks like Latin: ace]";
+        IEmailGuardFlags flags = _host.Services.GetRequiredService<IEmailGuardFlags>();
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, "ace", EmailGuardFlagReasons.Manual, flaggedBy: "ops");
+        await flags.FlagAsync(EmailGuardPartyType.Tenant, Rogue, EmailGuardFlagReasons.HighBounceRate, flaggedBy: "breaker");
+        using HttpClient client = _host.Client();
+
+        // Act
+        string flagsPage = await client.GetStringAsync("/emailguard/flags");
+        string lookup = await client.GetStringAsync("/emailguard/flags?type=Tenant&id=" + Uri.EscapeDataString(Rogue));
+        string events = await client.GetStringAsync("/emailguard/events");
+        string token = DashboardPage.TokenPattern().Match(flagsPage).Groups[1].Value;
+        HttpResponseMessage asked = await client.PostAsync("/emailguard/flags/clear", Form(token, ("type", "Tenant"), ("id", Rogue), ("reason", EmailGuardFlagReasons.HighBounceRate)));
+        string question = await asked.Content.ReadAsStringAsync();
+        HttpResponseMessage cleared = await client.PostAsync("/emailguard/flags/clear", Form(token, ("type", "Tenant"), ("id", Rogue), ("reason", EmailGuardFlagReasons.HighBounceRate), ("confirmed", "yes")));
+        string notice = await client.GetStringAsync(cleared.Headers.Location!.ToString());
+
+        // Assert: the rogue's letters are spelled out with what they read as, the real ace is shown plain, and the
+        // clear acted on the rogue.
+        foreach ((string name, string html) in new[] { ("flags", flagsPage), ("lookup", lookup), ("events", events), ("question", question), ("notice", notice) })
+        {
+            string text = RenderedText(html);
+            text.Should().Contain(Shown, name);
+            text.Should().NotContain(Rogue, name);
+        }
+
+        RenderedText(flagsPage).Should().Contain(" ace ", "the real tenant is shown plain").And.NotContain(" ace [looks like Latin");
+        question.Should().Contain("id=\"confirm\"");
+        RenderedText(question).Should().Contain("Tenant " + Shown);
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, Rogue)).Should().BeEmpty();
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "ace")).Should().ContainSingle();
+    }
+
+    [Fact]
     public async Task ListEntries_LookalikeDomainAndSender_ShowTheirUnicodeFormMarked_AWhollyCyrillicOrJapaneseOneUnmarked()
     {
         // Arrange: the guard keeps a domain in punycode and refuses a label mixing Latin with Cyrillic or Greek, but not
