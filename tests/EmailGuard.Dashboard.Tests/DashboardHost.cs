@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using EmailGuard.Dashboard;
+using EmailGuard.Testing.Time;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -50,6 +51,13 @@ internal sealed class DashboardHost : IAsyncDisposable
         if (time is not null)
         {
             builder.Services.AddSingleton(time);
+        }
+        else
+        {
+            // On the real clock (and a Redis store's, the same machine's), the host's hourly and daily limits, pools and
+            // spike windows are counted in fixed windows: a test that filled one and then reads the denials across the
+            // hour's end would see it start over. The host starts at least 30 s before the hour ends.
+            await WindowEnd.ClearOfTheHourAsync();
         }
 
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, TestAuthHandler>("Test", null);

@@ -3,6 +3,7 @@ using System.Net;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Redis.Tests.Testing;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using StackExchange.Redis;
 using Xunit.Abstractions;
 using static EmailGuard.Redis.Tests.Testing.RedisTestServerInfo;
@@ -116,7 +117,9 @@ public sealed class RedisClusterFailoverTests(ITestOutputHelper output) : IAsync
         ClusterConfiguration topology = await RedisClusterTopology.WithReplicasAsync(admin, s_bound, TimeSpan.FromMilliseconds(100));
         ClusterNode master = topology.GetBySlot(slot)!;
         ClusterNode replica = topology.Nodes.Single(n => n.IsReplica && n.ParentNodeId == master.NodeId);
-        RateLimitRule rule = RateLimitRule.PerDay(Limit);
+        // The app instances count on the servers' real clock, and spending, failing over and spending again takes
+        // seconds (half a minute on a loaded machine): a day that ended meanwhile would give the limit back.
+        RateLimitRule rule = CenteredWindow.PerDay(Limit);
         string partition = RedisClusterTopology.PartitionOn(admin, _prefix, master.EndPoint!, rule, "failover");
         IServer masterServer = admin.GetServer(master.EndPoint!);
         IServer replicaServer = admin.GetServer(replica.EndPoint!);

@@ -2,6 +2,7 @@ using System.Net;
 using EmailGuard.Redis.Tests.RateLimiting;
 using EmailGuard.Redis.Tests.Resilience;
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -49,6 +50,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
     {
         await using RedisAppInstance instance = RedisAppInstance.Create(Cluster.CreateConfiguration(), Prefix);
         RedisRateLimitStore store = (RedisRateLimitStore)instance.Resilient.Store;
+        await ClearOfTheServersHourAsync();
         await store.NodeScriptsDetectedAsync();
         store.NodeBatcher.Should().NotBeNull("the acquire must be decided node by node");
         (string first, string second, IServer secondMaster) = await TwoMastersAtTwoAsync(store);
@@ -74,6 +76,7 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         await using RedisAppInstance instance = RedisAppInstance.Create(
             Cluster.CreateConfiguration(), Prefix, configure: o => o.Timeout = TimeSpan.FromSeconds(2), configureServices: s => s.AddSingleton<ILoggerProvider>(_logs));
         RedisRateLimitStore store = (RedisRateLimitStore)instance.Resilient.Store;
+        await ClearOfTheServersHourAsync();
         await store.NodeScriptsDetectedAsync();
         string[] partitions = OnePartitionPerMasterInAscendingSlots(store, s_rule);
         (await store.AcquireAsync(new[] { new RateLimitRequest(partitions[1], s_rule, 10) }, Memory<RateLimitEntry>.Empty)).IsAllowed.Should().BeTrue();
@@ -163,6 +166,13 @@ public sealed class RedisClusterPausedMasterTests(RedisFaultClusterFixture clust
         (await CounterAsync(store, first, wide)).Should().Be(count + 1);
         (await CounterAsync(store, second, wide)).Should().Be(count + 1);
     }
+
+    /// <summary>
+    /// An app instance counts <see cref="s_rule"/>'s hour on the servers' clock, and the tests read the counters back
+    /// after a pause and a timeout (a second or more on a loaded machine): across the hour's end the late admission
+    /// counts in a new window. The waits start at least 30 s before the hour ends.
+    /// </summary>
+    private Task ClearOfTheServersHourAsync() => WindowEnd.ClearOfTheHourAsync(Admin.GetServers().First(s => s.IsConnected));
 
     /// <summary>Two partitions on two masters, first in slot order, each counter at 2; the second one's master.</summary>
     private async Task<(string First, string Second, IServer SecondMaster)> TwoMastersAtTwoAsync(RedisRateLimitStore store)

@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
@@ -31,7 +32,10 @@ public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisS
         RateLimitRequest[] requests = [new("provider", bucket), new("account", hourly), new("account", counter)];
         if (useServerTime)
         {
-            await WaitUntilClearOfTheHourAsync();
+            // A reservation whose slot falls past its fixed window's end is denied (docs/pacing.md), so on the server's
+            // real clock a run that starts in the last seconds of an hour admits fewer than 400 (CI saw 277). The slots
+            // lie up to ~5 s ahead and a loaded machine stretches the run: start at least 30 s before the hour ends.
+            await WindowEnd.ClearOfTheHourAsync(Admin.GetServers()[0]);
         }
 
         System.Collections.Concurrent.ConcurrentBag<long> times = [];
@@ -81,23 +85,6 @@ public class RedisReservationConcurrencyTests(RedisServerFixture redis) : RedisS
             // On the fake client clock the slots are exact: 10 now, then one every 10 ms.
             long start = Time.GetUtcNow().ToUnixTimeMilliseconds();
             sorted.Should().Equal(Enumerable.Range(0, 400).Select(i => start + (Math.Max(0, i - 9) * 10L)));
-        }
-    }
-
-    /// <summary>
-    /// A reservation whose reserved time falls past the end of its fixed window is denied (docs/pacing.md), so on the
-    /// server's real clock a run that starts in the last seconds of an hour admits fewer than 400 (CI saw 277). The
-    /// slots lie up to ~5 s ahead and a loaded machine stretches the run: start at least 30 s before the hour ends.
-    /// </summary>
-    private async Task WaitUntilClearOfTheHourAsync()
-    {
-        const long HourMs = 3_600_000;
-        const long MarginMs = 30_000;
-        long nowMs = new DateTimeOffset(await Admin.GetServers()[0].TimeAsync(), TimeSpan.Zero).ToUnixTimeMilliseconds();
-        long toHourEnd = HourMs - (nowMs % HourMs);
-        if (toHourEnd < MarginMs)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(toHourEnd + 250), TimeProvider.System);
         }
     }
 }

@@ -1,4 +1,5 @@
 using EmailGuard.Testing.Redis;
+using EmailGuard.Testing.Time;
 using StackExchange.Redis;
 
 namespace EmailGuard.Redis.Tests.RateLimiting;
@@ -72,7 +73,7 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData(true)]
     public async Task AcquireAsync_SingleKeyOnAKeyOfAnotherType_FailsAndWritesNothing(bool useServerTime)
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RedisRateLimitStore store = await StoreAsync(useServerTime);
         string wrong = await PlantListAsync(store, "wrong", s_fixed);
 
         Func<Task> act = async () => await store.AcquireAsync(new[] { new RateLimitRequest("wrong", s_fixed) }, Memory<RateLimitEntry>.Empty);
@@ -88,7 +89,7 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     [InlineData(true, "sliding")]
     public async Task AcquireAsync_MultiKeyWithTheLastKeyNotACounter_FailsBeforeWritingAnyCounter(bool useServerTime, string wrongShape)
     {
-        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RedisRateLimitStore store = await StoreAsync(useServerTime);
         RateLimitRule wrongRule = wrongShape == "fixed" ? s_fixed : s_sliding;
         string wrong = await PlantStringAsync(store, "wrong", wrongRule);
         RateLimitRequest[] requests = [new("a", s_fixed), new("b", s_sliding), new("wrong", wrongRule)];
@@ -111,7 +112,7 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
         // The refund reads every counter before it writes: the planted key's WRONGTYPE comes before the first
         // counter is given back and before the marker is claimed. It used to give back the first counter and claim
         // the marker first, so the failure left the refund half done, and a repeat was refused as already made.
-        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RedisRateLimitStore store = await StoreAsync(useServerTime);
         RateLimitRequest[] requests = [new("p", s_fixed, 3), new("p", s_sliding, 2)];
         RateLimitDecision admitted = await store.AcquireAsync(requests, Memory<RateLimitEntry>.Empty);
         await Admin.GetDatabase().KeyDeleteAsync(store.CounterKey("p", s_sliding));
@@ -197,7 +198,7 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
     {
         // The path where Garnet refused SET … PXAT after INCRBY had run: the single-key, multi-key and coalesced
         // acquires, each on a fresh counter.
-        RedisRateLimitStore store = CreateStore(useServerTime: useServerTime);
+        RedisRateLimitStore store = await StoreAsync(useServerTime);
         await store.AcquireAsync(new[] { new RateLimitRequest("one", s_fixed) }, Memory<RateLimitEntry>.Empty);
         await store.AcquireAsync(new[] { new RateLimitRequest("multi-a", s_fixed), new RateLimitRequest("multi-b", s_sliding) }, Memory<RateLimitEntry>.Empty);
         await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => store.AcquireAsync(new[] { new RateLimitRequest("many", s_fixed) }, Memory<RateLimitEntry>.Empty).AsTask()));
@@ -210,6 +211,20 @@ public abstract class RedisScriptFailureTestsBase(RedisServerFixture redis) : Re
         }
 
         ((long)await Admin.GetDatabase().StringGetAsync(store.CounterKey("many", s_fixed))).Should().Be(10, "a limit of 10, however many callers");
+    }
+
+    /// <summary>
+    /// A store on the fake clock or on the server's: on the server's, the hourly counters these tests read back after
+    /// their writes would start over at the hour's end, so the test starts at least 30 s before it.
+    /// </summary>
+    private async Task<RedisRateLimitStore> StoreAsync(bool useServerTime)
+    {
+        if (useServerTime)
+        {
+            await WindowEnd.ClearOfTheHourAsync(Admin.GetServers()[0]);
+        }
+
+        return CreateStore(useServerTime: useServerTime);
     }
 
     private async Task<string> PlantListAsync(RedisRateLimitStore store, string key, RateLimitRule rule)

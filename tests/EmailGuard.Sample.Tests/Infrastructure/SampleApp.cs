@@ -1,5 +1,6 @@
 using System.Net;
 using EmailGuard.Sample.Mail;
+using EmailGuard.Testing.Time;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -58,6 +59,10 @@ public sealed class SampleApp : WebApplicationFactory<Program>
     /// </summary>
     public static SampleApp Start(IDictionary<string, string?>? settings = null, string environment = "Development", Action<IServiceCollection>? services = null)
     {
+        // The sample counts on the real clock (and its Redis store on the server's, the same machine's) in hourly and
+        // daily fixed windows: a flow that fills a limit and then expects the denial would be admitted across the hour's
+        // end. The sample starts at least 30 s before the hour ends.
+        WindowEnd.ClearOfTheHour();
         string directory = Path.Combine(Path.GetTempPath(), "emailguard-sample-tests", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(directory);
         SampleApp app = new(directory, settings ?? new Dictionary<string, string?>(), environment, services);
