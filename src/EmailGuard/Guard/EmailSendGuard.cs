@@ -193,9 +193,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
             return TooManyRecipientsNow(message, given);
         }
 
-        if (GuardPartyIds.FindTooLong(message) is not EmailGuardDimension.None and EmailGuardDimension tooLong)
+        if (GuardPartyIds.FindInvalid(message) is not EmailGuardDimension.None and EmailGuardDimension invalid)
         {
-            return PartyIdTooLongNow(message, tooLong);
+            return PartyIdInvalidNow(message, invalid);
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();
