@@ -61,7 +61,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
             timeProvider,
             _logger,
             store.Timeout,
-            defaults: rules.Tenant,
             defaultWeight: _options.FairShare?.DefaultWeight ?? 1,
             lookupConcurrency: _options.TenantLimitLookupConcurrency);
         if (tenantLimitProvider is not null)

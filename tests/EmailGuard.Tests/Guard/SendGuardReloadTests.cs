@@ -15,6 +15,8 @@ public sealed class SendGuardReloadTests
     {
         public IEmailSendGuard Guard { get; } = services.GetRequiredService<IEmailSendGuard>();
 
+        public ServiceProvider Services => services;
+
         public FakeLogCollector Logs => logs;
 
         public void Reload(params string[] settings)
@@ -124,6 +126,48 @@ public sealed class SendGuardReloadTests
 
         (await app.Guard.CheckAsync(Mail("plain"))).IsAllowed.Should().BeFalse("a tenant without an override has the reloaded defaults, from its cached answer");
         (await app.Guard.CheckAsync(Mail("vip"))).IsAllowed.Should().BeTrue("a tenant's own limits are the provider's");
+    }
+
+    [Fact]
+    public async Task Reload_TenantDefaults_CapTheFallbackOfAnInvalidatedTenantWhoseProviderFails()
+    {
+        // After an operator changed a tenant's limits, a failed lookup falls back to the stricter of its last answer and
+        // the defaults. That fallback was the answer of the lookup, cached with the defaults of the moment, so a reload
+        // that lowered them left the tenant on the old ones until the cache entry expired.
+        CountingTenantLimitProvider provider = new(tenant => tenant == "vip" ? new TenantLimits { Rules = [RateLimitRule.PerHour(100)] } : null);
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=10");
+        IEmailGuardTenantLimits limits = app.Services.GetRequiredService<IEmailGuardTenantLimits>();
+        (await SendAsync(app.Guard, 3, "vip")).Should().AllBeEquivalentTo(true);
+        (await SendAsync(app.Guard, 3, "plain")).Should().AllBeEquivalentTo(true);
+        await limits.InvalidateAsync("vip");
+        await limits.InvalidateAsync("plain");
+        provider.Failure = new InvalidOperationException("The tenant database is down.");
+        (await app.Guard.CheckAsync(Mail("vip"))).IsAllowed.Should().BeTrue("the stricter of 100 and the default 10 admits a fourth");
+        (await app.Guard.CheckAsync(Mail("plain"))).IsAllowed.Should().BeTrue("the default 10 admits a fourth");
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=2");
+
+        EmailSendDecision vip = await app.Guard.CheckAsync(Mail("vip"));
+        EmailSendDecision plain = await app.Guard.CheckAsync(Mail("plain"));
+        vip.IsAllowed.Should().BeFalse("the fallback is the stricter of its last answer and the reloaded default of 2, which its 4 sends are over");
+        vip.Usage.ToArray().Single(u => u.Dimension == EmailGuardDimension.Tenant).Rule.Limit.Should().Be(2);
+        plain.IsAllowed.Should().BeFalse("a tenant without an override has the reloaded default");
+    }
+
+    [Fact]
+    public async Task Reload_RaisedTenantDefaults_LeaveAnInvalidatedTenantsLowerOverride()
+    {
+        // The stricter of the two, both ways: a trial tenant cut below the defaults keeps its own cap when they rise.
+        CountingTenantLimitProvider provider = new(tenant => tenant == "trial" ? new TenantLimits { Rules = [RateLimitRule.PerHour(3)] } : null);
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=10");
+        IEmailGuardTenantLimits limits = app.Services.GetRequiredService<IEmailGuardTenantLimits>();
+        (await SendAsync(app.Guard, 2, "trial")).Should().AllBeEquivalentTo(true);
+        await limits.InvalidateAsync("trial");
+        provider.Failure = new InvalidOperationException("The tenant database is down.");
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=50");
+
+        (await SendAsync(app.Guard, 2, "trial")).Should().Equal([true, false], "its own 3 stays the stricter");
     }
 
     [Theory]
