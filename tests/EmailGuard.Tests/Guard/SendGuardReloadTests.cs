@@ -222,6 +222,39 @@ public sealed class SendGuardReloadTests
     }
 
     [Fact]
+    public async Task Reload_AddsContentRules_TheirDenialsTripTheBulkContentFlag()
+    {
+        // An app that started with no Content rules: the bulk content monitor was never made, so the rules a reload added
+        // denied the rogue's campaign but its trips counted towards no flag, where docs/content.md promises one at 3.
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=1000"]);
+        IEmailGuardFlags flags = app.Services.GetRequiredService<IEmailGuardFlags>();
+
+        app.Reload($"{Root}:Content:Rules:0:Limit=5", $"{Root}:Content:Rules:0:Window=01:00:00");
+        EmailSendDecision[] decisions = new EmailSendDecision[3];
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            decisions[i] = await app.Guard.CheckAsync(Campaign(i));
+        }
+
+        decisions.Should().OnlyContain(d => d.Reason == EmailSendReason.LimitExceeded && d.Dimension == EmailGuardDimension.Content, "the reloaded rule denies a text to 6 recipients");
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "rogue")).Select(f => f.Reason).Should().Equal(
+            [EmailGuardFlagReasons.BulkContent], "3 trips within the hour flag the tenant, as with rules from the start");
+        app.Messages(3127).Should().BeEmpty("the Content rules are a cap the reload applies, not a start-only setting");
+    }
+
+    /// <summary>One text to 6 recipients, over a content rule of 5 by itself.</summary>
+    private static OutboundEmail Campaign(int round) => new()
+    {
+        To = [.. Enumerable.Range(0, 6).Select(r => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"buyer{round}-{r}@suppliers.example"))],
+        TenantId = "rogue",
+        Content = new EmailContent
+        {
+            Subject = "Invoice overdue",
+            TextBody = "Your invoice is overdue. Confirm your account details at the link below to avoid suspension of deliveries.",
+        },
+    };
+
+    [Fact]
     public async Task Reload_WhileChecking_EveryDecisionUsesOneSetOfCaps()
     {
         // Global and tenant caps move together, so a decision that read some of one reload and some of another would show
