@@ -17,11 +17,18 @@ public sealed class IdentityEmailGuardOptions<TUser>
     /// <value>The default value is <see langword="null"/>: no sender dimension.</value>
     public string? Sender { get; set; }
 
-    /// <summary>Gets or sets how to read a user's id, for the user dimension and user flags.</summary>
+    /// <summary>
+    /// Gets or sets how to read a user's id, for the user dimension and user flags. Return null for a user without one:
+    /// an empty or white-space id is refused (<see cref="EmailSendReason.InvalidParty"/>).
+    /// </summary>
     /// <value>The default value is <see langword="null"/>: no user dimension.</value>
     public Func<TUser, string?>? UserId { get; set; }
 
-    /// <summary>Gets or sets how to read a user's tenant, for the tenant dimension.</summary>
+    /// <summary>
+    /// Gets or sets how to read a user's tenant, for the tenant dimension. Return null for a user in no tenant: an empty
+    /// or white-space id (a <c>CHAR(n)</c> column of spaces, a column defaulted to <c>''</c>) is refused
+    /// (<see cref="EmailSendReason.InvalidParty"/>).
+    /// </summary>
     /// <value>The default value is <see langword="null"/>: no tenant dimension.</value>
     public Func<TUser, string?>? TenantId { get; set; }
 

@@ -26,8 +26,10 @@ internal sealed partial class EmailSendGuard
         get => _flags;
         init
         {
+            // Whether or not the Content rules start with any: a reload may add them (SendGuardReload), and their denials
+            // then count towards the flag as documented; a check reads whether there are any now (HasContentSteps).
             _flags = value;
-            _bulkContent = value is null || _caps.Rules.Content.Length == 0 ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _timeProvider, _logger);
+            _bulkContent = value is null ? null : new BulkContentMonitor(_options.BulkContent, _store, value, _timeProvider, _logger);
             if (_bulkContent is { Enabled: false })
             {
                 _bulkContent = null;
@@ -35,8 +37,12 @@ internal sealed partial class EmailSendGuard
         }
     }
 
-    /// <summary>Whether a content step applies to the message: it carries content, and an inspector or the bulk content monitor is on.</summary>
-    private bool HasContentSteps(OutboundEmail message) => message.Content is not null && (_inspection is not null || _bulkContent is not null);
+    /// <summary>
+    /// Whether a content step applies to the message: it carries content, and an inspector is on, or the bulk content
+    /// monitor is and the caps in force have Content rules to trip it.
+    /// </summary>
+    private bool HasContentSteps(OutboundEmail message)
+        => message.Content is not null && (_inspection is not null || (_bulkContent is not null && _caps.Rules.Content.Length != 0));
 
     /// <summary>Adds the content steps to a commit's decision when the message carries content and a step applies.</summary>
     /// <remarks>
@@ -45,7 +51,7 @@ internal sealed partial class EmailSendGuard
     /// </remarks>
     private ValueTask<EmailSendDecision> WithContentSteps(OutboundEmail message, ValueTask<EmailSendDecision> pending, StoreTimeBudget budget, CancellationToken cancellationToken)
     {
-        if (message.Content is not { } content || (_inspection is null && _bulkContent is null))
+        if (!HasContentSteps(message) || message.Content is not { } content)
         {
             return pending;
         }

@@ -139,10 +139,18 @@ internal sealed partial class EmailSendGuard
     private ValueTask<EmailSendDecision> TooManyRecipientsNow(OutboundEmail message, int recipients) => new(TooManyRecipients(message, recipients));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<EmailSendDecision> PartyIdTooLongNow(OutboundEmail message, EmailGuardDimension dimension)
+    private ValueTask<EmailSendDecision> PartyIdInvalidNow(OutboundEmail message, EmailGuardDimension dimension)
     {
-        // Neither the id nor the message's other ids go to the log or the detail: any of them may be the long one.
-        int length = GuardPartyIds.Of(message, dimension).Length;
+        // Neither the id nor the message's other ids go to the log or the detail: any of them may be the invalid one.
+        string id = GuardPartyIds.Of(message, dimension);
+        int length = id.Length;
+        if (GuardPartyIds.IsBlank(id))
+        {
+            LogPartyIdBlank(_logger, dimension, length);
+            return new(Refuse(message, EmailSendReason.InvalidParty, dimension, null, null, null, string.Create(CultureInfo.InvariantCulture,
+                $"The {dimension} id is {(length == 0 ? "empty" : "only white space")}: it names no {dimension.ToString().ToLowerInvariant()} that flags, lists and feedback can act on. Leave it null for a message without one.")));
+        }
+
         LogPartyIdTooLong(_logger, dimension, length, GuardPartyIds.MaxUtf8Bytes);
         return new(Refuse(message, EmailSendReason.InvalidParty, dimension, null, null, null, string.Create(CultureInfo.InvariantCulture,
             $"The {dimension} id is {length} characters long; an id may be at most {GuardPartyIds.MaxUtf8Bytes} bytes in UTF-8.")));

@@ -44,6 +44,10 @@ internal sealed partial class EmailSendGuard
         Message = "Send denied: the message's {Dimension} id is {Length} characters long, more than the {MaxBytes} UTF-8 bytes an id may have; the ids are not logged.")]
     private static partial void WritePartyIdTooLong(ILogger logger, EmailGuardDimension dimension, int length, int maxBytes);
 
+    [LoggerMessage(EventId = 3138, EventName = "SendPartyIdBlank", Level = LogLevel.Information,
+        Message = "Send denied: the message's {Dimension} id is empty or only white space ({Length} characters), which names no party flags, lists and feedback can act on; pass null for a message without one.")]
+    private static partial void WritePartyIdBlank(ILogger logger, EmailGuardDimension dimension, int length);
+
     /// <summary>Stands in for a missing tenant, user or detail, so log lines read as sentences instead of "(null)".</summary>
     private const string None = "none";
 
@@ -94,6 +98,14 @@ internal sealed partial class EmailSendGuard
         if (logger.IsEnabled(LogLevel.Information))
         {
             WritePartyIdTooLong(logger, dimension, length, maxBytes);
+        }
+    }
+
+    private static void LogPartyIdBlank(ILogger logger, EmailGuardDimension dimension, int length)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            WritePartyIdBlank(logger, dimension, length);
         }
     }
 

@@ -8,11 +8,8 @@ internal sealed partial class EmailSendGuard
 
     /// <summary>
     /// Puts <paramref name="caps"/> in force with one reference write: a check that read the old ones decides by them
-    /// whole. The tenant limit cache's defaults follow, for its fallbacks after an invalidation.
+    /// whole, the tenant limit cache's answers included, which a check reads with its caps' default tenant rules (the
+    /// fallback of an invalidated tenant too: <see cref="TenantLimitAnswer.CappedByDefaults"/>).
     /// </summary>
-    private void Apply(SendGuardCaps caps)
-    {
-        _caps = caps;
-        _tenantLimits.Defaults = caps.Rules.Tenant;
-    }
+    private void Apply(SendGuardCaps caps) => _caps = caps;
 }

@@ -61,7 +61,6 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
             timeProvider,
             _logger,
             store.Timeout,
-            defaults: rules.Tenant,
             defaultWeight: _options.FairShare?.DefaultWeight ?? 1,
             lookupConcurrency: _options.TenantLimitLookupConcurrency);
         if (tenantLimitProvider is not null)
@@ -193,9 +192,9 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
             return TooManyRecipientsNow(message, given);
         }
 
-        if (GuardPartyIds.FindTooLong(message) is not EmailGuardDimension.None and EmailGuardDimension tooLong)
+        if (GuardPartyIds.FindInvalid(message) is not EmailGuardDimension.None and EmailGuardDimension invalid)
         {
-            return PartyIdTooLongNow(message, tooLong);
+            return PartyIdInvalidNow(message, invalid);
         }
 
         GuardBuffers buffers = GuardBuffers.Rent();

@@ -45,7 +45,9 @@ public enum EmailSendReason
 
     /// <summary>
     /// The message's tenant, user or category id (<see cref="EmailSendDecision.Dimension"/> says which) is longer than
-    /// 192 bytes in UTF-8, more than its attribution can carry back with the provider's feedback; nothing was taken.
+    /// 192 bytes in UTF-8, more than its attribution can carry back with the provider's feedback, or is empty or only
+    /// white space, which names no party the flags, lists and feedback can act on (null is a message without one); nothing
+    /// was taken.
     /// </summary>
     InvalidParty = 11,
 }

@@ -32,16 +32,17 @@ internal sealed class GuardStatusReader
         SendGuardRules rules = caps.Rules;
         TenantPoolRules? pools = caps.Pools.Any ? caps.Pools : null;
 
-        // An id a check refuses as InvalidParty is left out here too, before anything is done with it: no tenant limit
-        // lookup, no counter, no flag or ratio read, so a status page that takes an id from a request costs a length check.
-        EmailGuardDimension invalidParty = GuardPartyIds.FindTooLong(query.TenantId, query.UserId, query.Category);
+        // An id a check refuses as InvalidParty (blank or too long) is left out here too, before anything is done with it:
+        // no tenant limit lookup, no counter, no flag or ratio read (whose feedback counts refuse it with an exception), so
+        // a status page that takes an id from a request costs a length check.
+        EmailGuardDimension invalidParty = GuardPartyIds.FindInvalid(query.TenantId, query.UserId, query.Category);
         if (invalidParty != EmailGuardDimension.None)
         {
             query = new EmailGuardStatusQuery
             {
-                TenantId = GuardPartyIds.IsTooLong(query.TenantId) ? null : query.TenantId,
-                UserId = GuardPartyIds.IsTooLong(query.UserId) ? null : query.UserId,
-                Category = GuardPartyIds.IsTooLong(query.Category) ? null : query.Category,
+                TenantId = GuardPartyIds.IsInvalid(query.TenantId) ? null : query.TenantId,
+                UserId = GuardPartyIds.IsInvalid(query.UserId) ? null : query.UserId,
+                Category = GuardPartyIds.IsInvalid(query.Category) ? null : query.Category,
                 Sender = query.Sender,
                 Recipient = query.Recipient,
                 ClientIp = query.ClientIp,

@@ -22,7 +22,9 @@ public sealed class OutboundEmail
 
     /// <summary>
     /// Gets the tenant the message is sent for. Compared exactly, case included: pass the id the app keys the tenant on
-    /// (its primary key), not a name a user typed, or <c>Acme</c> and <c>acme</c> are two tenants with a cap each.
+    /// (its primary key), not a name a user typed, or <c>Acme</c> and <c>acme</c> are two tenants with a cap each. Null
+    /// for a message sent for no tenant: an empty or white-space id is refused (<see cref="EmailSendReason.InvalidParty"/>),
+    /// as are a blank <see cref="UserId"/> and <see cref="Category"/>.
     /// </summary>
     public string? TenantId { get; init; }
 
@@ -35,7 +37,7 @@ public sealed class OutboundEmail
     /// </summary>
     public string? UserId { get; init; }
 
-    /// <summary>Gets the category, e.g. <c>signup</c>, <c>password-reset</c> or <c>share</c>.</summary>
+    /// <summary>Gets the category, e.g. <c>signup</c>, <c>password-reset</c> or <c>share</c>; null for none (a blank one is refused).</summary>
     public string? Category { get; init; }
 
     /// <summary>Gets the IP address of the request that triggered the message, when there was one.</summary>

@@ -48,7 +48,8 @@ public sealed class EmailGuardStatus
 
     /// <summary>
     /// Gets the first of the queried tenant, user and category whose id a check refuses as
-    /// <see cref="EmailSendReason.InvalidParty"/> (longer than a message's attribution can carry), or
+    /// <see cref="EmailSendReason.InvalidParty"/> (longer than a message's attribution can carry, or empty or only white
+    /// space), or
     /// <see cref="EmailGuardDimension.None"/>. Every such id was left out before anything was done with it: it has no
     /// usage, flags or ratios here, and no tenant limit provider was asked about it.
     /// </summary>

@@ -98,20 +98,4 @@ internal sealed partial class TenantLimitCache
             _ = _answers.TryUpdate(tenantId, new TenantLimitAnswer(weight.RawRules, double.NaN, weight.HasLimits, weight.Pool), weight);
         }
     }
-
-    /// <summary>
-    /// The rules of a tenant whose limits were invalidated while the provider has not answered for it (slow or failed):
-    /// the stricter of its last answer and the defaults, shape by shape the lower limit, and every rule of either side,
-    /// so the check never admits more than either would. A tenant cut from 10,000 an hour to 10 does not get the laxer
-    /// of the two while its provider is slow, and one on a trial plan below the defaults does not get the defaults.
-    /// </summary>
-    private static RateLimitRule[] Stricter(RateLimitRule[] last, RateLimitRule[] defaults)
-    {
-        if (ReferenceEquals(last, TenantLimitAnswer.DefaultRules) || ReferenceEquals(last, defaults) || defaults.Length == 0)
-        {
-            return last;
-        }
-
-        return last.Length == 0 ? defaults : SendGuardRules.Normalize([.. last, .. defaults]);
-    }
 }

@@ -17,7 +17,7 @@ internal sealed partial class TenantLimitCache
     /// </remarks>
     /// <param name="tenantId">The tenant.</param>
     /// <param name="fallback">The answer when the provider fails, and the rules when it answers without rules.</param>
-    /// <param name="invalidated">Whether the lookup follows an invalidation (<paramref name="fallback"/> is then already the stricter rules).</param>
+    /// <param name="invalidated">Whether the lookup follows an invalidation (<paramref name="fallback"/> is then capped by the defaults, <see cref="TenantLimitAnswer.CappedByDefaults"/>).</param>
     /// <param name="loading">Completed with the answer.</param>
     /// <param name="cached">Whether the tenant has an entry; the weight of one looked up uncached is not kept either.</param>
     private async Task FillAsync(string tenantId, TenantLimitAnswer fallback, bool invalidated, TaskCompletionSource<TenantLimitAnswer> loading, bool cached)
@@ -53,16 +53,20 @@ internal sealed partial class TenantLimitCache
                 limits = await lookup.ConfigureAwait(false);
             }
 
+            // Rules left as the fallback's stay capped by the defaults as it is (an invalidated tenant's).
             RateLimitRule[] rules = fallback.RawRules;
+            bool capped = fallback.CappedByDefaults;
             if (limits is null)
             {
                 // The defaults, not the last answer: a tenant whose own limits were removed (a plan cut back to the
                 // default plan) no longer has them.
                 rules = TenantLimitAnswer.DefaultRules;
+                capped = false;
             }
             else if (limits.Rules is { } given)
             {
                 rules = SendGuardRules.Normalize(given);
+                capped = false;
             }
             else
             {
@@ -74,7 +78,7 @@ internal sealed partial class TenantLimitCache
             double weight = CheckedWeight(tenantId, limits?.FairShareWeight);
             // A pool read from a CHAR(n) column comes padded ("trial   "): trimmed, as configured names have no whitespace
             // around them (the options' validation refuses it); a blank one is no pool.
-            answer = new TenantLimitAnswer(rules, weight, limits is not null, limits?.Pool?.Trim() is { Length: > 0 } pool ? pool : null);
+            answer = new TenantLimitAnswer(rules, weight, limits is not null, limits?.Pool?.Trim() is { Length: > 0 } pool ? pool : null, capped);
 
             // Not a lookup an invalidation replaced with a newer one: its weight and pool may be the old plan's, and may land last.
             // A tenant looked up uncached (the cache is full) is not kept, but its check gets the whole answer: its pool

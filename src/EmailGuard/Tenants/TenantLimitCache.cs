@@ -47,10 +47,9 @@ internal sealed partial class TenantLimitCache
     private readonly TimeSpan _timeout;
     private readonly ILogger _logger;
 
-    // The configured default tenant rules and fair-share weight: what a lookup after an invalidation is capped by when
-    // it fails (the timeout's fallback takes the caller's defaults, as every answer does). The rules follow a reload of
-    // the send guard's caps (Defaults).
-    private volatile RateLimitRule[] _defaults;
+    // The configured default fair-share weight: what an invalidated tenant's weight is capped by until the provider
+    // answers. Its rules are capped by the default rules each check passes (TenantLimitAnswer.CappedByDefaults), which
+    // follow a reload of the send guard's caps.
     private readonly double _defaultWeight;
 
     // The lookups running at once on this instance (EmailGuard:SendGuard:TenantLimitLookupConcurrency): after an
@@ -78,12 +77,10 @@ internal sealed partial class TenantLimitCache
         ILogger? logger = null,
         TimeSpan? timeout = null,
         int maxTenants = DefaultMaxTenants,
-        RateLimitRule[]? defaults = null,
         double defaultWeight = 1,
         int lookupConcurrency = DefaultLookupConcurrency)
     {
         _maxTenants = maxTenants;
-        _defaults = defaults ?? [];
         _defaultWeight = defaultWeight;
         _lookupConcurrency = lookupConcurrency;
         _lookupSlots = new SemaphoreSlim(lookupConcurrency, lookupConcurrency);
@@ -96,12 +93,6 @@ internal sealed partial class TenantLimitCache
     }
 
     public bool HasProvider => _provider is not null;
-
-    /// <summary>Sets the default tenant rules, when a reload changed the send guard's caps (<see cref="SendGuardReload"/>).</summary>
-    public RateLimitRule[] Defaults
-    {
-        set => _defaults = value;
-    }
 
     /// <summary>Test seam: runs after a sweep removed a tenant's entry and before it removes the tenant's weight.</summary>
     internal Action<string>? EntrySwept { get; set; }
@@ -245,7 +236,7 @@ internal sealed partial class TenantLimitCache
                 LogProviderSlowLastAnswerTooOld(_logger, LogValue.Of(tenantId), _timeout);
             }
 
-            return last.WithRules(Stricter(last.RulesOr(defaults), defaults));
+            return last.WithRules(TenantLimitAnswer.Stricter(last.RulesOr(defaults), defaults));
         }
         finally
         {
@@ -263,7 +254,7 @@ internal sealed partial class TenantLimitCache
     {
         TaskCompletionSource<TenantLimitAnswer> loading = new(TaskCreationOptions.RunContinuationsAsynchronously);
         Entry mine = new(loading.Task, now + _lifetimeTicks, last, lastServesUntil, invalidated && last is not null);
-        TenantLimitAnswer fallback = last is null ? TenantLimitAnswer.Defaults : invalidated ? last.WithRules(Stricter(last.RawRules, _defaults)) : last;
+        TenantLimitAnswer fallback = last is null ? TenantLimitAnswer.Defaults : invalidated ? last.CappedByTheDefaults() : last;
         while (true)
         {
             if (stale is null && IsFull(now))

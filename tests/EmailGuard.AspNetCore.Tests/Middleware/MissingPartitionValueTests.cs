@@ -187,6 +187,51 @@ public sealed class MissingPartitionValueTests
     }
 
     [Fact]
+    public async Task Skip_PathRule_ReloadWithinTheInterval_NextWarningSpeaksForTheRequestsBeforeIt()
+    {
+        // A path rule counts per client IP; with MissingClientIp Skip, a request without an address is counted in none of
+        // its partitions, as a policy's without its header. A reload builds the path rules anew: the rule of the same
+        // pattern keeps the interval and the count not yet logged, as a policy does.
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapPost("/webhook", () => Results.Ok()),
+            new Dictionary<string, string?>
+            {
+                ["EmailGuard:Endpoints:MissingClientIp"] = "Skip",
+                ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "POST:/webhook",
+                ["EmailGuard:Endpoints:PathRules:0:Limit"] = "60",
+                ["EmailGuard:Endpoints:QuotaHeadersOnAllowedResponses"] = "false",
+            });
+        using MetricCollector<long> uncounted = Collect(app, Uncounted);
+        async Task PostAsync(int times)
+        {
+            for (int i = 0; i < times; i++)
+            {
+                // No test IP header: the request reaches EmailGuard without a client address.
+                using HttpResponseMessage response = await app.Client.PostAsync("/webhook", null);
+                response.StatusCode.Should().Be(HttpStatusCode.OK);
+            }
+        }
+
+        await PostAsync(1);
+        await PostAsync(10);
+        app.App.Configuration["EmailGuard:Endpoints:QuotaHeadersOnAllowedResponses"] = "true";
+        ((IConfigurationRoot)app.App.Configuration).Reload();
+        await PostAsync(1);
+        int afterReload = Warnings(app).Count;
+        app.Time.Advance(UncountedRequests.LogInterval);
+        await PostAsync(1);
+
+        app.Logs.GetSnapshot().Should().Contain(r => r.Id.Id == 206, "the options reloaded");
+        uncounted.GetMeasurementSnapshot().Should().HaveCount(13);
+        afterReload.Should().Be(1, "the reload does not restart the path rule's interval");
+        IReadOnlyList<FakeLogRecord> all = Warnings(app);
+        all.Should().HaveCount(2);
+        State(all[0], "Policy").Should().Be(State(all[1], "Policy"));
+        State(all[1], "Requests").Should().Be("12", "the 10 before the reload, the one after it within the interval, and this one");
+    }
+
+    [Fact]
     public async Task ShadowPolicy_HeaderOmitted_MeasuredAndWarnedAndNeverBlocked()
     {
         await using TestApp app = await StartAsync(p => p.PerTenantHeader("X-Tenant", RateLimitRule.PerHour(1)).WhenValueMissing(MissingValueBehavior.Reject).InShadowMode());

@@ -133,7 +133,7 @@ public abstract class SendGuardSizeTests
         { "null To with Bcc", EmailSendReason.Allowed },
         { "null lists", EmailSendReason.NoRecipients },
         { "empty sender", EmailSendReason.InvalidAddress },
-        { "empty tenant, user and category", EmailSendReason.Allowed },
+        { "empty tenant, user and category", EmailSendReason.InvalidParty },
         { "ids of 100,000 characters", EmailSendReason.InvalidParty },
         { "ids of 192 characters, hashed into keys", EmailSendReason.Allowed },
         { "ids with control characters and colons", EmailSendReason.Allowed },

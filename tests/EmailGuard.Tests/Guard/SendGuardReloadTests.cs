@@ -15,6 +15,8 @@ public sealed class SendGuardReloadTests
     {
         public IEmailSendGuard Guard { get; } = services.GetRequiredService<IEmailSendGuard>();
 
+        public ServiceProvider Services => services;
+
         public FakeLogCollector Logs => logs;
 
         public void Reload(params string[] settings)
@@ -140,6 +142,48 @@ public sealed class SendGuardReloadTests
         (await app.Guard.CheckAsync(Mail("vip"))).IsAllowed.Should().BeTrue("a tenant's own limits are the provider's");
     }
 
+    [Fact]
+    public async Task Reload_TenantDefaults_CapTheFallbackOfAnInvalidatedTenantWhoseProviderFails()
+    {
+        // After an operator changed a tenant's limits, a failed lookup falls back to the stricter of its last answer and
+        // the defaults. That fallback was the answer of the lookup, cached with the defaults of the moment, so a reload
+        // that lowered them left the tenant on the old ones until the cache entry expired.
+        CountingTenantLimitProvider provider = new(tenant => tenant == "vip" ? new TenantLimits { Rules = [RateLimitRule.PerHour(100)] } : null);
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=10");
+        IEmailGuardTenantLimits limits = app.Services.GetRequiredService<IEmailGuardTenantLimits>();
+        (await SendAsync(app.Guard, 3, "vip")).Should().AllBeEquivalentTo(true);
+        (await SendAsync(app.Guard, 3, "plain")).Should().AllBeEquivalentTo(true);
+        await limits.InvalidateAsync("vip");
+        await limits.InvalidateAsync("plain");
+        provider.Failure = new InvalidOperationException("The tenant database is down.");
+        (await app.Guard.CheckAsync(Mail("vip"))).IsAllowed.Should().BeTrue("the stricter of 100 and the default 10 admits a fourth");
+        (await app.Guard.CheckAsync(Mail("plain"))).IsAllowed.Should().BeTrue("the default 10 admits a fourth");
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=2");
+
+        EmailSendDecision vip = await app.Guard.CheckAsync(Mail("vip"));
+        EmailSendDecision plain = await app.Guard.CheckAsync(Mail("plain"));
+        vip.IsAllowed.Should().BeFalse("the fallback is the stricter of its last answer and the reloaded default of 2, which its 4 sends are over");
+        vip.Usage.ToArray().Single(u => u.Dimension == EmailGuardDimension.Tenant).Rule.Limit.Should().Be(2);
+        plain.IsAllowed.Should().BeFalse("a tenant without an override has the reloaded default");
+    }
+
+    [Fact]
+    public async Task Reload_RaisedTenantDefaults_LeaveAnInvalidatedTenantsLowerOverride()
+    {
+        // The stricter of the two, both ways: a trial tenant cut below the defaults keeps its own cap when they rise.
+        CountingTenantLimitProvider provider = new(tenant => tenant == "trial" ? new TenantLimits { Rules = [RateLimitRule.PerHour(3)] } : null);
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=10");
+        IEmailGuardTenantLimits limits = app.Services.GetRequiredService<IEmailGuardTenantLimits>();
+        (await SendAsync(app.Guard, 2, "trial")).Should().AllBeEquivalentTo(true);
+        await limits.InvalidateAsync("trial");
+        provider.Failure = new InvalidOperationException("The tenant database is down.");
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=50");
+
+        (await SendAsync(app.Guard, 2, "trial")).Should().Equal([true, false], "its own 3 stays the stricter");
+    }
+
     [Theory]
     [InlineData("Tenant:Rules:0:Limit", "-1", "EmailGuard:SendGuard:Tenant:Rules:0:Limit")]
     [InlineData("Tenant:Rules:0:Limt", "1", "EmailGuard:SendGuard:Tenant:Rules:0:Limt: unknown setting")]
@@ -220,6 +264,39 @@ public sealed class SendGuardReloadTests
         app.Messages(3129).Should().HaveCount(3).And.EndWith(
             "A reload changed EmailGuard:SendGuard:TenantPools:paid, which stays as it was until the app restarts: a pool added by a reload caps nothing until a restart.");
     }
+
+    [Fact]
+    public async Task Reload_AddsContentRules_TheirDenialsTripTheBulkContentFlag()
+    {
+        // An app that started with no Content rules: the bulk content monitor was never made, so the rules a reload added
+        // denied the rogue's campaign but its trips counted towards no flag, where docs/content.md promises one at 3.
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=1000"]);
+        IEmailGuardFlags flags = app.Services.GetRequiredService<IEmailGuardFlags>();
+
+        app.Reload($"{Root}:Content:Rules:0:Limit=5", $"{Root}:Content:Rules:0:Window=01:00:00");
+        EmailSendDecision[] decisions = new EmailSendDecision[3];
+        for (int i = 0; i < decisions.Length; i++)
+        {
+            decisions[i] = await app.Guard.CheckAsync(Campaign(i));
+        }
+
+        decisions.Should().OnlyContain(d => d.Reason == EmailSendReason.LimitExceeded && d.Dimension == EmailGuardDimension.Content, "the reloaded rule denies a text to 6 recipients");
+        (await flags.GetActiveFlagsAsync(EmailGuardPartyType.Tenant, "rogue")).Select(f => f.Reason).Should().Equal(
+            [EmailGuardFlagReasons.BulkContent], "3 trips within the hour flag the tenant, as with rules from the start");
+        app.Messages(3127).Should().BeEmpty("the Content rules are a cap the reload applies, not a start-only setting");
+    }
+
+    /// <summary>One text to 6 recipients, over a content rule of 5 by itself.</summary>
+    private static OutboundEmail Campaign(int round) => new()
+    {
+        To = [.. Enumerable.Range(0, 6).Select(r => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"buyer{round}-{r}@suppliers.example"))],
+        TenantId = "rogue",
+        Content = new EmailContent
+        {
+            Subject = "Invoice overdue",
+            TextBody = "Your invoice is overdue. Confirm your account details at the link below to avoid suspension of deliveries.",
+        },
+    };
 
     [Fact]
     public async Task Reload_WhileChecking_EveryDecisionUsesOneSetOfCaps()

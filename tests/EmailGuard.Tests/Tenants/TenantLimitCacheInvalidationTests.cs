@@ -46,7 +46,7 @@ public sealed class TenantLimitCacheInvalidationTests
         FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 5, 10, 0, 0, TimeSpan.Zero));
         HeldProvider provider = new();
         RateLimitRule[] defaults = [RateLimitRule.PerHour(3)];
-        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: TimeSpan.FromSeconds(1), defaults: defaults);
+        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: TimeSpan.FromSeconds(1));
         ValueTask<RateLimitRule[]> first = cache.GetAsync("acme", defaults, default);
         provider.Answer(0, RateLimitRule.PerHour(100), weight: 1);
         (await first).Should().Equal(RateLimitRule.PerHour(100));

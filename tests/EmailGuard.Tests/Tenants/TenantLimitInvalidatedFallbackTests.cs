@@ -82,7 +82,7 @@ public sealed class TenantLimitInvalidatedFallbackTests
     {
         FakeTimeProvider time = new(SendGuardTestServices.Start);
         StallingProvider provider = new(RateLimitRule.PerHour(100)) { Weight = lastWeight };
-        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: ProviderBackedGuard.Timeout, defaults: [RateLimitRule.PerHour(1_000)], defaultWeight: 1);
+        TenantLimitCache cache = new(provider, TimeSpan.FromMinutes(1), time, timeout: ProviderBackedGuard.Timeout, defaultWeight: 1);
         await cache.GetAsync("acme", [], default);
         provider.Stall(hangs: true);
 
