@@ -41,6 +41,7 @@ internal static class BuildComparison
         }
 
         double[,,] nanoseconds = new double[folders.Length, s_cases.Length, rounds];
+        double[,,] cpuNanoseconds = new double[folders.Length, s_cases.Length, rounds];
         long[,] allocated = new long[folders.Length, s_cases.Length];
         for (int round = 0; round < rounds; round++)
         {
@@ -51,9 +52,11 @@ internal static class BuildComparison
                     // Every other round backwards, so no build always runs first.
                     int build = round % 2 == 0 ? i : folders.Length - 1 - i;
                     long bytesBefore = GC.GetAllocatedBytesForCurrentThread();
+                    long cpuStart = ThreadCpuClock.Nanoseconds();
                     long start = Stopwatch.GetTimestamp();
                     Repeat(checks[build][c], operations);
                     nanoseconds[build, c, round] = Stopwatch.GetElapsedTime(start).TotalNanoseconds / operations;
+                    cpuNanoseconds[build, c, round] = (double)(ThreadCpuClock.Nanoseconds() - cpuStart) / operations;
                     allocated[build, c] += GC.GetAllocatedBytesForCurrentThread() - bytesBefore;
                 }
             }
@@ -76,6 +79,24 @@ internal static class BuildComparison
             }
 
             Console.WriteLine(line);
+        }
+
+        if (ThreadCpuClock.IsAvailable)
+        {
+            // The same batches by the thread's CPU time, which leaves out the time it waited for a core.
+            Console.WriteLine("thread CPU time of the same batches:");
+            for (int c = 0; c < s_cases.Length; c++)
+            {
+                StringBuilder line = new($"{s_cases[c],-24}");
+                for (int b = 0; b < folders.Length; b++)
+                {
+                    double[] sorted = Enumerable.Range(0, rounds).Select(r => cpuNanoseconds[b, c, r]).Order().ToArray();
+                    double[] ratios = Enumerable.Range(0, rounds).Select(r => cpuNanoseconds[b, c, r] / cpuNanoseconds[0, c, r]).Order().ToArray();
+                    line.Append(CultureInfo.InvariantCulture, $" | {(char)('A' + b)} fastest {sorted[0],5:F0} median {sorted[rounds / 2],5:F0} ns, {ratios[rounds / 2]:F3}x A");
+                }
+
+                Console.WriteLine(line);
+            }
         }
 
         return 0;

@@ -205,10 +205,11 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
         long keysNow = _keys.NowMs();
         buffers.KeysNowMs = keysNow;
         buffers.EnsureRecipients(given);
+        GuardPartyMemo parties = buffers.Parties.For(_keys);
         for (int i = 0; i < given; i++)
         {
             string? raw = message.GetRecipient(i);
-            GuardAddress address = _keys.Addresses.Get(raw, keysNow);
+            GuardAddress address = i == 0 ? _keys.Addresses.Get(raw, keysNow, ref parties.Recipient) : _keys.Addresses.Get(raw, keysNow);
             if (!address.IsValid)
             {
                 buffers.Return();
@@ -226,7 +227,7 @@ internal sealed partial class EmailSendGuard : IEmailSendGuard, IEmailSendGuardC
         GuardAddress? sender = null;
         if (message.Sender is { } rawSender)
         {
-            sender = _keys.Addresses.Get(rawSender, keysNow);
+            sender = _keys.Addresses.Get(rawSender, keysNow, ref parties.Sender);
             if (!sender.IsValid)
             {
                 buffers.Return();

@@ -88,6 +88,9 @@ internal sealed class GuardBuffers
     /// </summary>
     public GuardUsageShape? Shape { get; set; }
 
+    /// <summary>The key cache entries of the parties of the last check made with this set, kept across checks (see <see cref="GuardPartyMemo"/>).</summary>
+    public GuardPartyMemo Parties { get; } = new();
+
     public int RequestCount { get; set; }
 
     /// <summary>

@@ -77,8 +77,9 @@ internal sealed class GuardPlanBuilder
         int contentKeys = 1 + (nearDuplicate?.Bands ?? 0);
         RateLimitRule[]? ownCopies = contentRules.Length != 0 ? rules.ContentOwnCopies : null;
         // The tenant's and the user's keys, looked up once for their own rules and their own copies of the content.
-        string? tenantKey = message.TenantId is { } tenant && (tenantRules.Length != 0 || ownCopies is not null) ? _keys.Tenants.Get(tenant, buffers.KeysNowMs) : null;
-        string? userKey = message.UserId is { } user && (userRules.Length != 0 || ownCopies is not null) ? _keys.Users.Get(user, buffers.KeysNowMs) : null;
+        GuardPartyMemo memo = buffers.Parties.For(_keys);
+        string? tenantKey = message.TenantId is { } tenant && (tenantRules.Length != 0 || ownCopies is not null) ? _keys.Tenants.Get(tenant, buffers.KeysNowMs, ref memo.Tenant) : null;
+        string? userKey = message.UserId is { } user && (userRules.Length != 0 || ownCopies is not null) ? _keys.Users.Get(user, buffers.KeysNowMs, ref memo.User) : null;
         string? ownUser = ownCopies is not null ? userKey : null;
         string? ownTenant = ownCopies is not null ? tenantKey : null;
         int perContentRequest = 1 + (ownUser is null ? 0 : 1) + (ownTenant is null ? 0 : 1);

@@ -24,12 +24,23 @@ internal sealed class AddressKeyCache(EmailAddressNormalizationOptions normaliza
     /// <summary>As <see cref="Get(string?)"/>, with the cache's clock read moments ago (<see cref="NowMs"/>).</summary>
     public GuardAddress Get(string? raw, long nowMs)
     {
+        BoundedKeyCache<string, GuardAddress>.Entry? none = null;
+        return Get(raw, nowMs, ref none);
+    }
+
+    /// <summary>
+    /// As <see cref="Get(string?, long)"/>, first by the identity of <paramref name="raw"/> in the caller's own slot
+    /// (see <see cref="BoundedKeyCache{TKey, TValue}.TryGetValue(TKey, long, ref BoundedKeyCache{TKey, TValue}.Entry?, out TValue)"/>),
+    /// which must hold only this cache's entries.
+    /// </summary>
+    public GuardAddress Get(string? raw, long nowMs, ref BoundedKeyCache<string, GuardAddress>.Entry? remembered)
+    {
         if (raw is null)
         {
             return GuardAddress.Create(raw, normalization);
         }
 
-        if (_cache.TryGetValue(raw, nowMs, out GuardAddress? address))
+        if (_cache.TryGetValue(raw, nowMs, ref remembered, out GuardAddress? address))
         {
             return address;
         }

@@ -83,23 +83,58 @@ internal sealed class BoundedKeyCache<TKey, TValue>
     {
         if (_entries.TryGetValue(key, out Entry? entry))
         {
-            // Written only when they change, so hot entries read by many threads stay shared in their CPU caches.
-            if (entry.LastHitMs != nowMs)
-            {
-                entry.LastHitMs = nowMs;
-            }
-
-            if (entry.Credits < MaxCredits)
-            {
-                entry.Credits++;
-            }
-
-            value = entry.Value;
+            value = Hit(entry, nowMs);
             return true;
         }
 
         value = default!;
         return false;
+    }
+
+    /// <summary>
+    /// As <see cref="TryGetValue(TKey, long, out TValue)"/>, first by the identity of <paramref name="key"/>:
+    /// <paramref name="remembered"/> is the entry this caller found last (a slot of its own, never shared between
+    /// threads), and when it was cached for this very key object the key is neither hashed nor compared. An entry
+    /// found in the dictionary is remembered in the slot.
+    /// </summary>
+    /// <remarks>
+    /// A remembered entry is marked hit as any lookup marks it, so eviction sees the same hits. It may have been evicted
+    /// since: it still holds its key's value (values are pure functions of their keys), and marking it changes nothing.
+    /// A slot must only ever be given to one cache, whose entries it holds.
+    /// </remarks>
+    public bool TryGetValue(TKey key, long nowMs, ref Entry? remembered, out TValue value)
+    {
+        Entry? entry = remembered;
+        if (typeof(TKey).IsValueType || entry is null || !ReferenceEquals(entry.Key, key))
+        {
+            if (!_entries.TryGetValue(key, out entry))
+            {
+                value = default!;
+                return false;
+            }
+
+            remembered = entry;
+        }
+
+        value = Hit(entry, nowMs);
+        return true;
+    }
+
+    /// <summary>Marks an entry hit at <paramref name="nowMs"/> and returns its value.</summary>
+    private static TValue Hit(Entry entry, long nowMs)
+    {
+        // Written only when they change, so hot entries read by many threads stay shared in their CPU caches.
+        if (entry.LastHitMs != nowMs)
+        {
+            entry.LastHitMs = nowMs;
+        }
+
+        if (entry.Credits < MaxCredits)
+        {
+            entry.Credits++;
+        }
+
+        return entry.Value;
     }
 
     /// <summary>Returns the cached value of <paramref name="key"/>, or computes it and tries to cache it.</summary>
@@ -202,7 +237,8 @@ internal sealed class BoundedKeyCache<TKey, TValue>
     public long NowMs()
         => _systemClock ? Environment.TickCount64 : _timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private sealed class Entry(TKey key, TValue value)
+    /// <summary>A cached value with its key and what eviction reads of it; handed out only as a caller's remembered slot.</summary>
+    internal sealed class Entry(TKey key, TValue value)
     {
         public const long NeverHit = long.MinValue;
 

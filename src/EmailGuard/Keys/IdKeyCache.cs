@@ -15,6 +15,16 @@ internal sealed class IdKeyCache(string prefix, bool lowerCase = false, int capa
         return _cache.TryGetValue(id, nowMs, out string? key) ? key : Add(id);
     }
 
+    /// <summary>
+    /// As <see cref="Get(string, long)"/>, first by the identity of <paramref name="id"/> in the caller's own slot
+    /// (see <see cref="BoundedKeyCache{TKey, TValue}.TryGetValue(TKey, long, ref BoundedKeyCache{TKey, TValue}.Entry?, out TValue)"/>),
+    /// which must hold only this cache's entries.
+    /// </summary>
+    public string Get(string id, long nowMs, ref BoundedKeyCache<string, string>.Entry? remembered)
+    {
+        return _cache.TryGetValue(id, nowMs, ref remembered, out string? key) ? key : Add(id);
+    }
+
     /// <summary>The key of an id not cached, cached from now on unless very long.</summary>
     /// <remarks>Not inlined: a check inlines <see cref="Get(string, long)"/>, and this path's temporaries would widen its frame, zeroed on every call.</remarks>
     [MethodImpl(MethodImplOptions.NoInlining)]

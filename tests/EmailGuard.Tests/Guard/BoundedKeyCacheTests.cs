@@ -179,6 +179,45 @@ public sealed class BoundedKeyCacheTests
         cache.Count.Should().BeLessThanOrEqualTo(Capacity);
     }
 
+    [Fact]
+    public void TryGetValue_RememberedEntry_AnswersThatKeyObjectAloneAndMarksItHitAsALookupDoes()
+    {
+        // Arrange: 64 entries, each found once through a slot of its own, which then remembers it; two seconds later
+        // none is protected from eviction any more.
+        FakeTimeProvider time = new();
+        BoundedKeyCache<string, string> cache = new(64, StringComparer.Ordinal, time);
+        string[] keys = Enumerable.Range(0, 64).Select(i => $"key-{i}").ToArray();
+        BoundedKeyCache<string, string>.Entry?[] slots = new BoundedKeyCache<string, string>.Entry?[keys.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            cache.TryAdd(keys[i], Derive(keys[i])).Should().BeTrue();
+            cache.TryGetValue(keys[i], cache.NowMs(), ref slots[i], out _).Should().BeTrue();
+        }
+
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        // Act: each key again, the same string object, found by its slot; then the key of slot 0 in another string,
+        // and a key not cached, through slot 1.
+        string[] found = new string[keys.Length];
+        for (int i = 0; i < keys.Length; i++)
+        {
+            cache.TryGetValue(keys[i], cache.NowMs(), ref slots[i], out found[i]!).Should().BeTrue();
+        }
+
+        string equal = new(keys[0].AsSpan());
+        cache.TryGetValue(equal, cache.NowMs(), ref slots[0], out string? byEqual).Should().BeTrue();
+        BoundedKeyCache<string, string>.Entry? remembered = slots[1];
+        cache.TryGetValue("absent", cache.NowMs(), ref slots[1], out _).Should().BeFalse();
+        bool added = cache.TryAdd("new", "n");
+
+        // Assert: every entry counts as in use (hit just now), so nothing is evicted for a new one.
+        found.Should().Equal(keys.Select(Derive));
+        byEqual.Should().Be(Derive(keys[0]));
+        slots[1].Should().BeSameAs(remembered, "a miss leaves the slot as it was");
+        added.Should().BeFalse("an entry found through its slot is marked hit as any lookup marks it");
+        keys.Should().OnlyContain(key => cache.Contains(key));
+    }
+
     private static string Derive(string key) => "k:" + key;
 
     private static void InterlockedMax(ref int target, int value)
