@@ -30,27 +30,7 @@ public sealed class HostileBlankPartyIdTests
     }
 
     private static (ServiceProvider Services, RecordingRateLimitStore Store, CountingTenantLimitProvider Provider) Build(FakeLogCollector? logs = null)
-    {
-        FakeTimeProvider time = new(SendGuardTestServices.Start);
-        RecordingRateLimitStore store = new(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), time));
-        CountingTenantLimitProvider provider = new(_ => null);
-        ServiceProvider sp = SendGuardTestServices.Build(
-            o =>
-            {
-                o.Tenant.Add(RateLimitRule.PerHour(2));
-                o.User.Add(RateLimitRule.PerHour(2));
-                o.Category.Add(RateLimitRule.PerHour(2));
-                o.Global.Add(RateLimitRule.PerHour(100_000));
-            },
-            time: time,
-            logs: logs,
-            more: s =>
-            {
-                s.AddSingleton<IRateLimitStore>(store);
-                s.AddSingleton<ITenantLimitProvider>(provider);
-            });
-        return (sp, store, provider);
-    }
+        => PartyIdGuard.Build(2, 2, logs);
 
     private static OutboundEmail Mail(EmailGuardDimension dimension, string id, string to = "victim@example.com") => new()
     {

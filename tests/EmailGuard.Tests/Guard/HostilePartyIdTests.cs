@@ -15,26 +15,7 @@ namespace EmailGuard.Tests.Guard;
 public sealed class HostilePartyIdTests
 {
     private static (ServiceProvider Services, RecordingRateLimitStore Store, CountingTenantLimitProvider Provider) Build(FakeLogCollector? logs = null)
-    {
-        FakeTimeProvider time = new(SendGuardTestServices.Start);
-        RecordingRateLimitStore store = new(new InMemoryRateLimitStore(new InMemoryRateLimitStoreOptions(), time));
-        CountingTenantLimitProvider provider = new(_ => null);
-        ServiceProvider sp = SendGuardTestServices.Build(
-            o =>
-            {
-                o.Tenant.Add(RateLimitRule.PerHour(100));
-                o.User.Add(RateLimitRule.PerHour(100));
-                o.Global.Add(RateLimitRule.PerHour(100_000));
-            },
-            time: time,
-            logs: logs,
-            more: s =>
-            {
-                s.AddSingleton<IRateLimitStore>(store);
-                s.AddSingleton<ITenantLimitProvider>(provider);
-            });
-        return (sp, store, provider);
-    }
+        => PartyIdGuard.Build(100, null, logs);
 
     private static OutboundEmail Mail(EmailGuardDimension dimension, string id) => new()
     {
