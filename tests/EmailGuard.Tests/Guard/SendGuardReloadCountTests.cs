@@ -92,5 +92,52 @@ public sealed class SendGuardReloadCountTests
         admitted.Should().Be(High);
     }
 
+    [Fact]
+    public async Task Reload_TenantAndGlobalCapsSwappedWhileCallersCheck_AdmitExactlyTheLowerOfEachSet()
+    {
+        // Each set of caps admits 50 (tenant 50 and global 80, or tenant 80 and global 50), so exactly 50 are admitted
+        // however the reloads fall; a check that took its tenant rule from one set and its global rule from the other
+        // would be capped at 80 by both, and admit past 50.
+        IConfigurationRoot configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(TestSettings.Parse($"{Root}:Tenant:Rules:0:Limit={Low}", $"{Root}:Global:Rules:0:Limit={High}"))
+            .Build();
+        await using ServiceProvider services = SendGuardTestServices.Build(more: s => s.AddSingleton<IConfiguration>(configuration));
+        IEmailSendGuard guard = services.GetRequiredService<IEmailSendGuard>();
+        using CancellationTokenSource done = new();
+        int reloads = 0;
+        Task reloader = Task.Run(() =>
+        {
+            for (int i = 0; !done.IsCancellationRequested; i++)
+            {
+                configuration[$"{Root}:Tenant:Rules:0:Limit"] = (i % 2 == 0 ? High : Low).ToString(CultureInfo.InvariantCulture);
+                configuration[$"{Root}:Global:Rules:0:Limit"] = (i % 2 == 0 ? Low : High).ToString(CultureInfo.InvariantCulture);
+                configuration.Reload();
+                Interlocked.Increment(ref reloads);
+            }
+        });
+
+        List<EmailSendDecision> decisions = [];
+        Task[] callers = [.. Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
+        {
+            List<EmailSendDecision> own = [];
+            for (int i = 0; i < 20 || (Volatile.Read(ref reloads) < 100 && i < 100_000); i++)
+            {
+                own.Add(await guard.CheckAsync(Mail($"c{c}-r{i}@example.com")));
+                await Task.Yield();
+            }
+
+            lock (decisions)
+            {
+                decisions.AddRange(own);
+            }
+        }))];
+        await Task.WhenAll(callers);
+        await done.CancelAsync();
+        await reloader;
+
+        decisions.Should().OnlyContain(d => d.Reason == EmailSendReason.Allowed || d.Reason == EmailSendReason.LimitExceeded);
+        decisions.Count(d => d.IsAllowed).Should().Be(Low, "each check is decided by one set of caps, and each set admits {0}", Low);
+    }
+
     private static OutboundEmail Mail(string to) => new() { To = [to], TenantId = "acme" };
 }
