@@ -32,37 +32,7 @@ public sealed class SendGuardReloadCountTests
             configuration.Reload();
         }
 
-        using CancellationTokenSource done = new();
-        int reloads = 0;
-        Task reloader = Task.Run(() =>
-        {
-            for (int i = 0; !done.IsCancellationRequested; i++)
-            {
-                Reload(i % 2 == 0 ? High : Low);
-                Interlocked.Increment(ref reloads);
-            }
-        });
-
-        // Each caller checks until a hundred reloads have been taken (and at least 20 times): many more checks than
-        // either cap, spread over the reloads, and no clock waited for.
-        List<EmailSendDecision> decisions = [];
-        Task[] callers = [.. Enumerable.Range(0, Callers).Select(c => Task.Run(async () =>
-        {
-            List<EmailSendDecision> own = [];
-            for (int i = 0; i < 20 || (Volatile.Read(ref reloads) < 100 && i < 100_000); i++)
-            {
-                own.Add(await guard.CheckAsync(Mail($"c{c}-r{i}@example.com")));
-                await Task.Yield();
-            }
-
-            lock (decisions)
-            {
-                decisions.AddRange(own);
-            }
-        }))];
-        await Task.WhenAll(callers);
-        await done.CancelAsync();
-        await reloader;
+        (List<EmailSendDecision> decisions, int reloads) = await CheckWhileReloadingAsync(guard, i => Reload(i % 2 == 0 ? High : Low));
 
         decisions.Should().HaveCountGreaterThan(Callers * 20 - 1);
         decisions.Should().OnlyContain(
@@ -70,7 +40,7 @@ public sealed class SendGuardReloadCountTests
             "every check is admitted or denied by the tenant cap, whichever set of caps decided it");
         int admitted = decisions.Count(d => d.IsAllowed);
         admitted.Should().BeInRange(Low, High, "the old and the new cap count into one counter: no check admits past the highest cap in force, none is denied below the lowest");
-        Volatile.Read(ref reloads).Should().BeGreaterThanOrEqualTo(100);
+        reloads.Should().BeGreaterThanOrEqualTo(100);
 
         // The reloads stopped: the cap ends at its final value, and a burst admits exactly what is left of it.
         foreach (int final in new[] { Low, High })
@@ -103,15 +73,31 @@ public sealed class SendGuardReloadCountTests
             .Build();
         await using ServiceProvider services = SendGuardTestServices.Build(more: s => s.AddSingleton<IConfiguration>(configuration));
         IEmailSendGuard guard = services.GetRequiredService<IEmailSendGuard>();
+        (List<EmailSendDecision> decisions, _) = await CheckWhileReloadingAsync(guard, i =>
+        {
+            configuration[$"{Root}:Tenant:Rules:0:Limit"] = (i % 2 == 0 ? High : Low).ToString(CultureInfo.InvariantCulture);
+            configuration[$"{Root}:Global:Rules:0:Limit"] = (i % 2 == 0 ? Low : High).ToString(CultureInfo.InvariantCulture);
+            configuration.Reload();
+        });
+
+        decisions.Should().OnlyContain(d => d.Reason == EmailSendReason.Allowed || d.Reason == EmailSendReason.LimitExceeded);
+        decisions.Count(d => d.IsAllowed).Should().Be(Low, "each check is decided by one set of caps, and each set admits {0}", Low);
+    }
+
+    /// <summary>
+    /// Runs <see cref="Callers"/> callers checking mail for one tenant while <paramref name="reload"/> (given the
+    /// reload's number) is called in a loop. Each caller checks until a hundred reloads have been taken (and at least 20
+    /// times): many more checks than either cap, spread over the reloads, and no clock waited for.
+    /// </summary>
+    private static async Task<(List<EmailSendDecision> Decisions, int Reloads)> CheckWhileReloadingAsync(IEmailSendGuard guard, Action<int> reload)
+    {
         using CancellationTokenSource done = new();
         int reloads = 0;
         Task reloader = Task.Run(() =>
         {
             for (int i = 0; !done.IsCancellationRequested; i++)
             {
-                configuration[$"{Root}:Tenant:Rules:0:Limit"] = (i % 2 == 0 ? High : Low).ToString(CultureInfo.InvariantCulture);
-                configuration[$"{Root}:Global:Rules:0:Limit"] = (i % 2 == 0 ? Low : High).ToString(CultureInfo.InvariantCulture);
-                configuration.Reload();
+                reload(i);
                 Interlocked.Increment(ref reloads);
             }
         });
@@ -134,9 +120,7 @@ public sealed class SendGuardReloadCountTests
         await Task.WhenAll(callers);
         await done.CancelAsync();
         await reloader;
-
-        decisions.Should().OnlyContain(d => d.Reason == EmailSendReason.Allowed || d.Reason == EmailSendReason.LimitExceeded);
-        decisions.Count(d => d.IsAllowed).Should().Be(Low, "each check is decided by one set of caps, and each set admits {0}", Low);
+        return (decisions, Volatile.Read(ref reloads));
     }
 
     private static OutboundEmail Mail(string to) => new() { To = [to], TenantId = "acme" };
