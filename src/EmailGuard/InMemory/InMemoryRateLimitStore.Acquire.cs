@@ -231,7 +231,11 @@ internal sealed partial class InMemoryRateLimitStore
 
                 if (!stale)
                 {
-                    if (maxWaitMs == NoReservation)
+                    if (maxWaitMs == NoReservation && commit && distinct && !anyAbsent && n <= SmallCallLength && results.Length >= n)
+                    {
+                        decision = EvaluateCounted(requests, results, counters, absent, now, ref overflowed);
+                    }
+                    else if (maxWaitMs == NoReservation)
                     {
                         decision = EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct);
                     }
