@@ -90,6 +90,12 @@ static async Task<int> RunAsync(string[] args)
         return BuildComparison.Run(builds);
     }
 
+    // One in-memory case in a loop, for a profiler: "check-loop [case] [seconds]" (CheckSameRecipient, 20 s by default).
+    if (args is ["check-loop", .. string[] loopRest])
+    {
+        return CheckLoop.Run(loopRest);
+    }
+
     // Baseline and in-memory store in alternating batches, for machines too loaded to compare sequential runs.
     if (args is ["--paired"])
     {

@@ -18,6 +18,12 @@ internal sealed partial class InMemoryRateLimitStore
     private RateLimitDecision Decide(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs, long systemTick)
     {
         RateLimitValidation.ValidateRequests(requests, results.Length, allowZeroCost: !commit);
+        return DecideValid(requests, results, commit, maxWaitMs, systemTick);
+    }
+
+    /// <summary>As <see cref="Decide(ReadOnlySpan{RateLimitRequest}, Span{RateLimitEntry}, bool, long, long)"/>, for requests already known to be valid.</summary>
+    private RateLimitDecision DecideValid(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, bool commit, long maxWaitMs, long systemTick)
+    {
         long now = NowMs(systemTick);
         if (now >= Volatile.Read(ref _nextSweepMs))
         {
@@ -225,7 +231,11 @@ internal sealed partial class InMemoryRateLimitStore
 
                 if (!stale)
                 {
-                    if (maxWaitMs == NoReservation)
+                    if (maxWaitMs == NoReservation && commit && distinct && !anyAbsent && n <= SmallCallLength && results.Length >= n)
+                    {
+                        decision = EvaluateCounted(requests, results, counters, absent, now, ref overflowed);
+                    }
+                    else if (maxWaitMs == NoReservation)
                     {
                         decision = EvaluateMany(requests, results, counters, absent, commit, now, now, ref overflowed, distinct);
                     }

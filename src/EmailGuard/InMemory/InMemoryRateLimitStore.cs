@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -101,8 +102,21 @@ internal sealed partial class InMemoryRateLimitStore : IRateLimitStore
     /// for its key caches), taken instead of reading that clock again: the store's clock advances per tick anyway
     /// (see <see cref="NowMs(long)"/>). Ignored unless the store runs on the system clock.
     /// </param>
+    /// <remarks>
+    /// The requests are the send guard's own plan (<see cref="GuardPlanBuilder"/>), valid by construction: cached keys
+    /// of a prefix and a bounded party id, the options' validated rules, a cost of the message's mails (at least 1),
+    /// at most <see cref="RateLimitValidation.MaxRequestsPerCall"/> of them. So they are not checked again here, which
+    /// every check paid for on its way to the counters; a debug build still checks them.
+    /// </remarks>
     internal RateLimitDecision Acquire(ReadOnlySpan<RateLimitRequest> requests, Span<RateLimitEntry> results, long systemTick)
-        => Decide(requests, results, commit: true, NoReservation, systemTick);
+    {
+        ValidateInDebug(requests, results.Length);
+        return DecideValid(requests, results, commit: true, NoReservation, systemTick);
+    }
+
+    [Conditional("DEBUG")]
+    private static void ValidateInDebug(ReadOnlySpan<RateLimitRequest> requests, int resultsLength)
+        => RateLimitValidation.ValidateRequests(requests, resultsLength, allowZeroCost: false);
 
     public ValueTask<RateLimitDecision> PeekAsync(
         ReadOnlyMemory<RateLimitRequest> requests, Memory<RateLimitEntry> results, CancellationToken cancellationToken = default)
