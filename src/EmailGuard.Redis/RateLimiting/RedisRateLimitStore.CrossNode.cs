@@ -150,9 +150,8 @@ internal sealed partial class RedisRateLimitStore
                 // This node's script failed at a key before writing anything; what earlier nodes reserved goes back, and
                 // the acquire is decided again slot by slot.
                 Interlocked.Increment(ref _nodeFallbacks);
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                Log.NodeScriptFellBack(_logger, plan.Groups.Count, LogValue.Of(ex.Message));
-#pragma warning restore CA1873
+                string shownMessage = LogValue.Of(ex.Message);
+                Log.NodeScriptFellBack(_logger, plan.Groups.Count, shownMessage);
                 if (reservedGroups > 0)
                 {
                     await GiveBackAfterFailureAsync(database, requests, keys, plan.Groups, reservedGroups, now!.Value).ConfigureAwait(false);
@@ -300,9 +299,8 @@ internal sealed partial class RedisRateLimitStore
         {
             Interlocked.Exchange(ref _nodeScriptRetryAt, _timeProvider.GetTimestamp() + (long)(s_nodeScriptDetectionRetry.TotalSeconds * _timeProvider.TimestampFrequency));
             Volatile.Write(ref _nodeScriptState, NodeScriptState.Unknown);
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-            Log.NodeScriptDetectionFailed(_logger, LogValue.Of(ex));
-#pragma warning restore CA1873
+            Exception shown = LogValue.Of(ex);
+            Log.NodeScriptDetectionFailed(_logger, shown);
         }
     }
 

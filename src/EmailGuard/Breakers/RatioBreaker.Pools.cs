@@ -34,9 +34,8 @@ internal sealed partial class RatioBreaker
 
         if (_unknownPools.Count < MaxWarnedParties && _unknownPools.TryAdd(pool, 0) && _logger.IsEnabled(LogLevel.Warning))
         {
-#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean name
-            LogUnknownPool(_logger, LogValue.Of(pool));
-#pragma warning restore CA1873
+            string shownPool = LogValue.Of(pool);
+            LogUnknownPool(_logger, shownPool);
         }
 
         return false;

@@ -183,9 +183,8 @@ internal sealed partial class RatioBreaker : IDisposable
             {
                 if (_logger.IsEnabled(LogLevel.Information))
                 {
-#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean name
-                    LogPoolRecovered(_logger, LogValue.Of(pool), memory.Reason, probe.Sends, failures, level);
-#pragma warning restore CA1873
+                    string shownPool = LogValue.Of(pool);
+                    LogPoolRecovered(_logger, shownPool, memory.Reason, probe.Sends, failures, level);
                 }
             }
             else

@@ -20,9 +20,8 @@ internal sealed partial class RatioBreaker
     {
         if (_tooWideNetworks.Count < MaxWarnedParties && _tooWideNetworks.TryAdd(network, 0) && _logger.IsEnabled(LogLevel.Warning))
         {
-#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean network
-            LogNetworkTooWideToBan(_logger, LogValue.Of(network), ListedNetworks.NarrowEnough);
-#pragma warning restore CA1873
+            string shownNetwork = LogValue.Of(network);
+            LogNetworkTooWideToBan(_logger, shownNetwork, ListedNetworks.NarrowEnough);
         }
     }
 

@@ -358,9 +358,8 @@ internal sealed partial class RatioBreaker
         {
             if (_logger.IsEnabled(LogLevel.Warning))
             {
-#pragma warning disable CA1873 // behind the IsEnabled check above, which CA1873 does not see; LogValue.Of allocates nothing for a clean name
-                LogPoolTripped(_logger, LogValue.Of(pool), reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
-#pragma warning restore CA1873
+                string shownPool = LogValue.Of(pool);
+                LogPoolTripped(_logger, shownPool, reason, action, counts.BounceRate, counts.ComplaintRate, counts.Sends, expiresAt);
             }
         }
         else

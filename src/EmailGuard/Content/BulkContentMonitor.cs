@@ -73,9 +73,8 @@ internal sealed partial class BulkContentMonitor
         }
 
         // The text's counter was full with others' copies: the text-wide cap denied, but this party alone would not have been.
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        LogNotOwnCopies(_logger, partyType, LogValue.Of(partyId));
-#pragma warning restore CA1873
+        string shownPartyId = LogValue.Of(partyId);
+        LogNotOwnCopies(_logger, partyType, shownPartyId);
         return ValueTask.CompletedTask;
     }
 

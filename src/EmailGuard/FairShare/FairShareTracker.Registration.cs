@@ -36,9 +36,8 @@ internal sealed partial class FairShareTracker
 
         if (decision.IsAllowed)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogTenantActive(_logger, LogValue.Of(tenantId), budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
-#pragma warning restore CA1873
+            string shownTenantId = LogValue.Of(tenantId);
+            LogTenantActive(_logger, shownTenantId, budget.Rule.ShapeId, weight ?? _options.DefaultWeight, weight is null ? "the default weight" : "its own weight");
             await ListAsync(budget, index, results[2].Count, tenantId, storeTime, cancellationToken).ConfigureAwait(false);
         }
 

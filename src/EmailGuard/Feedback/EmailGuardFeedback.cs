@@ -91,6 +91,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     public async ValueTask<EmailFeedbackResult> RecordAsync(EmailFeedbackEvent feedback, CancellationToken cancellationToken = default)
     {
         (string provider, string recipient) = Validate(feedback);
+        string shownProvider = LogValue.Of(provider);
+        string shownEventId = LogValue.Of(feedback.ProviderEventId);
         EmailSendAttribution? attribution = feedback.Attribution;
         DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
@@ -130,9 +132,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (IsEmpty(attribution))
         {
             attribution = null;
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogNoAttribution(_logger, LogValue.Of(provider), feedback.Kind);
-#pragma warning restore CA1873
+            LogNoAttribution(_logger, shownProvider, feedback.Kind);
             if (feedback.ProviderMessageId is { } unmatched)
             {
                 NoteUnmatched(provider, unmatched);
@@ -198,16 +198,14 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (countedByOldBuild)
         {
             // Rare (a retry across versions during an upgrade), so the second round trip is taken only then.
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
             if (await _store.TryRefundAsync(batch, decision, CancellationToken.None).ConfigureAwait(false))
             {
-                LogRefusalCountedByOldBuild(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+                LogRefusalCountedByOldBuild(_logger, shownProvider, shownEventId);
             }
             else
             {
-                LogRefusalCountedByOldBuildNotGivenBack(_logger, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+                LogRefusalCountedByOldBuildNotGivenBack(_logger, shownProvider, shownEventId);
             }
-#pragma warning restore CA1873
         }
 
         switch (countedByOldBuild ? RateLimitStatus.LimitExceeded : decision.Status)
@@ -216,9 +214,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 break;
             case RateLimitStatus.LimitExceeded:
                 Record(provider, feedback.Kind, "duplicate");
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                LogDuplicate(_logger, LogValue.Of(provider), feedback.Kind);
-#pragma warning restore CA1873
+                LogDuplicate(_logger, shownProvider, feedback.Kind);
                 return await CompleteSuppressionAsync(feedback, provider, recipient, attribution, cancellationToken).ConfigureAwait(false)
                     ?? new EmailFeedbackResult { Outcome = EmailFeedbackOutcome.Duplicate, Attribution = attribution };
             default:
@@ -226,16 +222,15 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
 
         (string? reason, EmailGuardPartyType partyType, string? value, TimeSpan? duration, string? category) = Suppression(feedback, recipient, attribution, transient ? entries[^1].Count : 0, provesNothing);
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         if (guessed)
         {
-            LogBounceOfGuessedSpelling(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId));
+            LogBounceOfGuessedSpelling(_logger, feedback.BounceType, shownProvider, shownEventId);
         }
         else if (feedback.RejectedForMessage)
         {
-            LogRejectedForMessage(_logger, feedback.BounceType, LogValue.Of(provider), LogValue.Of(feedback.ProviderEventId), LogValue.Of(attribution?.TenantId) ?? "none");
+            string shownTenantId = LogValue.Of(attribution?.TenantId) ?? "none";
+            LogRejectedForMessage(_logger, feedback.BounceType, shownProvider, shownEventId, shownTenantId);
         }
-#pragma warning restore CA1873
 
         EmailGuardListEntry? entry = null;
         EmailGuardListEntry? raised = null;
@@ -260,16 +255,16 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         }
 
         Record(provider, feedback.Kind, counted ? "recorded" : "suppressed_by_provider");
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
         if (counted)
         {
-            LogRecorded(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none");
+            string shownTenantId = LogValue.Of(attribution?.TenantId) ?? "none";
+            LogRecorded(_logger, feedback.Kind, shownProvider, shownTenantId);
         }
         else
         {
-            LogSuppressedByProvider(_logger, feedback.Kind, LogValue.Of(provider), LogValue.Of(attribution?.TenantId) ?? "none", reason ?? "none");
+            string shownTenantId = LogValue.Of(attribution?.TenantId) ?? "none";
+            LogSuppressedByProvider(_logger, feedback.Kind, shownProvider, shownTenantId, reason ?? "none");
         }
-#pragma warning restore CA1873
         if (counted && Breakers is { } breakers && (kind == 'b' || kind == 'c'))
         {
             // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's

@@ -154,9 +154,8 @@ internal sealed partial class EmailGuardFlags : IEmailGuardFlags
         }
 
         await _state.ReloadAfterWriteAsync(cancellationToken).ConfigureAwait(false);
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-        LogCleared(_logger, cleared, partyType, LogValue.Of(clearedBy) ?? Unknown, LogValue.Of(comment) ?? NoComment);
-#pragma warning restore CA1873
+        string shownBy = LogValue.Of(clearedBy) ?? Unknown, shownComment = LogValue.Of(comment) ?? NoComment;
+        LogCleared(_logger, cleared, partyType, shownBy, shownComment);
         return cleared;
     }
 

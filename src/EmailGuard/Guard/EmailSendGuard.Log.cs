@@ -1,9 +1,5 @@
 using Microsoft.Extensions.Logging;
 
-// Every Write below runs behind the wrapper's IsEnabled check, which CA1873 does not see; LogValue.Of scans at most
-// 256 chars of a clean value and allocates nothing.
-#pragma warning disable CA1873
-
 namespace EmailGuard;
 
 internal sealed partial class EmailSendGuard
@@ -56,7 +52,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteLimitExceeded(logger, dimension, LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None, retryAfter);
+            string shownTenantId = LogValue.Of(tenantId) ?? None, shownUserId = LogValue.Of(userId) ?? None;
+            WriteLimitExceeded(logger, dimension, shownTenantId, shownUserId, retryAfter);
         }
     }
 
@@ -65,7 +62,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WritePoolLimitExceeded(logger, LogValue.Of(partition[TenantPoolRules.PartitionPrefix.Length..]) ?? None, LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None, retryAfter);
+            string shownPool = LogValue.Of(partition[TenantPoolRules.PartitionPrefix.Length..]) ?? None, shownTenantId = LogValue.Of(tenantId) ?? None, shownUserId = LogValue.Of(userId) ?? None;
+            WritePoolLimitExceeded(logger, shownPool, shownTenantId, shownUserId, retryAfter);
         }
     }
 
@@ -73,7 +71,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteBlocked(logger, dimension, LogValue.Of(reason), LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None);
+            string shownReason = LogValue.Of(reason), shownTenantId = LogValue.Of(tenantId) ?? None, shownUserId = LogValue.Of(userId) ?? None;
+            WriteBlocked(logger, dimension, shownReason, shownTenantId, shownUserId);
         }
     }
 
@@ -81,7 +80,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteSuspended(logger, dimension, LogValue.Of(reason), LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None);
+            string shownReason = LogValue.Of(reason), shownTenantId = LogValue.Of(tenantId) ?? None, shownUserId = LogValue.Of(userId) ?? None;
+            WriteSuspended(logger, dimension, shownReason, shownTenantId, shownUserId);
         }
     }
 
@@ -89,7 +89,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteInvalidAddress(logger, dimension, LogValue.Of(error) ?? None, LogValue.Of(tenantId) ?? None, LogValue.Of(userId) ?? None);
+            string shownError = LogValue.Of(error) ?? None, shownTenantId = LogValue.Of(tenantId) ?? None, shownUserId = LogValue.Of(userId) ?? None;
+            WriteInvalidAddress(logger, dimension, shownError, shownTenantId, shownUserId);
         }
     }
 
@@ -113,7 +114,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteTooManyRecipients(logger, recipients, max, LogValue.Of(tenantId) ?? None);
+            string shownTenantId = LogValue.Of(tenantId) ?? None;
+            WriteTooManyRecipients(logger, recipients, max, shownTenantId);
         }
     }
 
@@ -121,7 +123,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            WriteNearLimit(logger, dimension, count, limit, LogValue.Of(tenantId) ?? None);
+            string shownTenantId = LogValue.Of(tenantId) ?? None;
+            WriteNearLimit(logger, dimension, count, limit, shownTenantId);
         }
     }
 
@@ -129,7 +132,8 @@ internal sealed partial class EmailSendGuard
     {
         if (logger.IsEnabled(LogLevel.Warning))
         {
-            WriteStoreUnavailable(logger, LogValue.Of(tenantId) ?? None);
+            string shownTenantId = LogValue.Of(tenantId) ?? None;
+            WriteStoreUnavailable(logger, shownTenantId);
         }
     }
 }

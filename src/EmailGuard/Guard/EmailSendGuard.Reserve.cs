@@ -54,9 +54,8 @@ internal sealed partial class EmailSendGuard
         _metrics?.RecordReservationWait(wait);
         if (wait > TimeSpan.Zero)
         {
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogReservedAhead(_logger, wait, LogValue.Of(message.TenantId) ?? "-");
-#pragma warning restore CA1873
+            string shownTenantId = LogValue.Of(message.TenantId) ?? "-";
+            LogReservedAhead(_logger, wait, shownTenantId);
         }
     }
 

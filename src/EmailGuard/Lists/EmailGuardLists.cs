@@ -91,9 +91,8 @@ internal sealed partial class EmailGuardLists : IEmailGuardLists
         if (_logger.IsEnabled(LogLevel.Information))
         {
             string expiry = entry.ExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? "never";
-#pragma warning disable CA1873 // LogValue.Of scans at most 256 chars of a clean value and allocates nothing
-            LogListed(_logger, kind, partyType, LogValue.Of(entry.Reason), LogValue.Of(addedBy) ?? "an unnamed caller", expiry);
-#pragma warning restore CA1873
+            string shownReason = LogValue.Of(entry.Reason), shownBy = LogValue.Of(addedBy) ?? "an unnamed caller";
+            LogListed(_logger, kind, partyType, shownReason, shownBy, expiry);
         }
         return entry;
     }
