@@ -25,6 +25,9 @@ public sealed class EmailContent
     /// like a field of SendGrid's events (<c>email</c>, <c>event</c>, <c>sg_event_id</c> ...) is dropped too: SendGrid
     /// echoes unique args beside those fields, where they would rewrite the event. So are <c>X-SES-CONFIGURATION-SET</c>
     /// and <c>X-PM-Message-Stream</c>, which choose where the provider sends the message's feedback: the transport sets them.
+    /// A header whose value holds a line break or NUL, or whose name is no header field name (a colon, a control
+    /// character or a space in it), is dropped whole: a transport that writes headers as text would write what follows
+    /// the break as another header, such as a <c>Bcc</c>, that none of these checks saw.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 

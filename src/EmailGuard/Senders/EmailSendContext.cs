@@ -120,7 +120,8 @@ public sealed partial class EmailSendContext : IDisposable
                 // The same forgery through the headers that set provider tags (X-SES-MESSAGE-TAGS, X-Mailgun-Variables,
                 // X-SMTPAPI, X-PM-Metadata-<name>, ...): a header that names one of EmailGuard's tags is dropped whole.
                 string unescaped = JsonUnescaped(header.Value);
-                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
+                if (!WritesMoreThanOneHeader(header.Key, header.Value)
+                    && !NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
                     && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
                     && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped)
                     && !RoutesFeedback(header.Key))
@@ -145,6 +146,21 @@ public sealed partial class EmailSendContext : IDisposable
             Headers = headers,
             ProviderTags = tags,
         };
+    }
+
+    /// <summary>
+    /// Whether an app header is more than one header: a name that is no field name (empty, or with a colon, a control
+    /// character, an inner space or a letter outside ASCII: <c>Bcc:</c> is written <c>Bcc:: ...</c>, which lenient readers
+    /// take for a Bcc header), or a value with a line break or NUL. A transport that writes headers as text (a raw MIME
+    /// message for SES's raw send, an SMTP client of the app's own) ends the header at the break and writes what follows
+    /// as a header of the customer's choosing, which every check here, reading the header's own name, let through:
+    /// <c>X-Campaign: spring\r\nBcc: ...</c> would mail a thousand recipients the guard never counted. A long value needs no
+    /// folding from the app: the transport folds it.
+    /// </summary>
+    private static bool WritesMoreThanOneHeader(string name, string value)
+    {
+        ReadOnlySpan<char> field = name.AsSpan().Trim(' ');
+        return field.IsEmpty || field.ContainsAnyExceptInRange('!', '~') || field.Contains(':') || value.AsSpan().ContainsAny('\r', '\n', '\0');
     }
 
     /// <summary>

@@ -258,6 +258,42 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
     }
 
+    [Fact]
+    public async Task TrySend_AppHeadersThatWriteMoreThanOneHeader_AreNotPassedToTheTransport()
+    {
+        // Arrange: the checks above read a header's name. A transport that writes headers as text (a raw MIME message
+        // for SES's raw send, an SMTP client of the app's own) writes a line break in a value as the end of the header,
+        // and what follows as a header of the customer's choosing: a Bcc of a thousand uncounted recipients, or a
+        // configuration set without EmailGuard's webhook. A name with a colon writes its value after one more colon
+        // ("Bcc:: ..."), which lenient readers take as a Bcc header.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+        Dictionary<string, string> headers = new()
+        {
+            ["X-Campaign"] = "spring\r\nBcc: " + many,
+            ["X-Ref"] = "42\nX-SES-CONFIGURATION-SET: no-feedback",
+            ["X-Note"] = "a\rResent-Bcc: " + many,
+            ["X-Nul"] = "a\0b",
+            ["Bcc:"] = many,
+            ["X-Trace\r\nBcc"] = many,
+            ["X-Tab\tName"] = "x",
+            ["X-Keep"] = "fine",
+            ["Reply-To"] = "support@app.example",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Keep", "Reply-To"], "a header is one name and one line; anything more is a header the guard did not check");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
