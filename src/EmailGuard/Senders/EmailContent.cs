@@ -6,7 +6,11 @@ namespace EmailGuard;
 /// </summary>
 public sealed class EmailContent
 {
-    /// <summary>Gets the subject.</summary>
+    /// <summary>
+    /// Gets the subject. The guarded sender hands it to the transport on one line: each line break (CR LF, CR or LF) and
+    /// NUL is written as a space, since a transport that writes headers as text would write what follows a break as
+    /// another header.
+    /// </summary>
     public string Subject { get; init; } = string.Empty;
 
     /// <summary>Gets the plain-text body.</summary>

@@ -140,13 +140,24 @@ public sealed partial class EmailSendContext : IDisposable
 
         return new EmailContent
         {
-            Subject = content.Subject,
+            Subject = OneLine(content.Subject),
             TextBody = content.TextBody,
             HtmlBody = content.HtmlBody,
             Headers = headers,
             ProviderTags = tags,
         };
     }
+
+    /// <summary>
+    /// <paramref name="subject"/> on one line: each line break (CR LF, CR or LF) and NUL written as a space. The subject
+    /// is a header, and a customer's subject with a line break in it (a share's title) ends it in a transport that
+    /// writes headers as text, which writes the rest as headers of the customer's choosing: a <c>Bcc</c> the header
+    /// checks never saw.
+    /// </summary>
+    private static string OneLine(string subject)
+        => subject.AsSpan().ContainsAny('\r', '\n', '\0')
+            ? subject.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\r', ' ').Replace('\n', ' ').Replace('\0', ' ')
+            : subject;
 
     /// <summary>
     /// Whether an app header is more than one header: a name that is no field name (empty, or with a colon, a control

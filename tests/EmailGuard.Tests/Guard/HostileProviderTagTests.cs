@@ -294,16 +294,40 @@ public sealed class HostileProviderTagTests
             [EmailFeedbackTags.SendIdHeader, "X-Keep", "Reply-To"], "a header is one name and one line; anything more is a header the guard did not check");
     }
 
+    [Fact]
+    public async Task TrySend_ASubjectWithLineBreaks_ReachesTheTransportOnOneLine()
+    {
+        // Arrange: the subject is a header too. A customer's subject (a share's title, an invoice's name) with a line break
+        // in it ends the Subject header in a transport that writes headers as text, and writes the rest as headers of
+        // the customer's choosing: the Bcc that the header checks drop by name, or a configuration set without webhook.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Invoice 42\r\nBcc: " + many + "\nX-SES-CONFIGURATION-SET: no-feedback\r\0", TextBody = "Numbers." });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastSubject.Should().Be("Invoice 42 Bcc: " + many + " X-SES-CONFIGURATION-SET: no-feedback  ", "a subject is one line of text, whatever the customer typed into it");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
 
         public IReadOnlyDictionary<string, string>? LastHeaders { get; private set; }
 
+        public string? LastSubject { get; private set; }
+
         public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             LastTags = content.ProviderTags;
             LastHeaders = content.Headers;
+            LastSubject = content.Subject;
             return ValueTask.CompletedTask;
         }
     }
