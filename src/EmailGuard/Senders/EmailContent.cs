@@ -25,7 +25,8 @@ public sealed class EmailContent
     /// header that names one of EmailGuard's tags (such as <c>X-SES-MESSAGE-TAGS: eg_u=...</c>): the provider would echo
     /// it in the message's feedback, charged to the party it names. It also drops the headers that would add recipients
     /// the guard did not count (<c>To</c>, <c>Cc</c>, <c>Bcc</c>, <c>Resent-*</c>, an <c>X-SMTPAPI</c> with a
-    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. An <c>X-SMTPAPI</c> header with a member named
+    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. So does the sender: <c>From</c>, <c>Sender</c>,
+    /// <c>Resent-From</c> and <c>Resent-Sender</c> are dropped, since the guard screened the envelope's. An <c>X-SMTPAPI</c> header with a member named
     /// like a field of SendGrid's events (<c>email</c>, <c>event</c>, <c>sg_event_id</c> ...) is dropped too: SendGrid
     /// echoes unique args beside those fields, where they would rewrite the event. So are <c>X-SES-CONFIGURATION-SET</c>
     /// and <c>X-PM-Message-Stream</c>, which choose where the provider sends the message's feedback: the transport sets them.

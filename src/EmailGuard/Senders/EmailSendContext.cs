@@ -123,7 +123,7 @@ public sealed partial class EmailSendContext : IDisposable
                 if (!WritesMoreThanOneHeader(header.Key, header.Value)
                     && !NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
                     && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
-                    && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped)
+                    && !AddsRecipients(header.Key, unescaped) && !NamesAnotherSender(header.Key) && !RewritesProviderEvents(header.Key, unescaped)
                     && !RoutesFeedback(header.Key))
                 {
                     headers[header.Key] = header.Value;
@@ -188,6 +188,16 @@ public sealed partial class EmailSendContext : IDisposable
         return name.ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
                || (name.Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(unescaped));
     }
+
+    /// <summary>
+    /// Whether an app header names the message's sender (<c>From</c>, <c>Sender</c>, <c>Resent-From</c>,
+    /// <c>Resent-Sender</c>), which an SMTP client (MailKit) and SES's raw send write as the message's own: the guard
+    /// screened and counted the envelope's <see cref="OutboundEmail.Sender"/> (its blocklist entry, flags, caps and ratio
+    /// breaker), so a customer naming another From sent as a sender the operator had blocklisted. The envelope is where
+    /// the sender goes.
+    /// </summary>
+    private static bool NamesAnotherSender(string name)
+        => name.Trim().ToUpperInvariant() is "FROM" or "SENDER" or "RESENT-FROM" or "RESENT-SENDER";
 
     /// <summary>
     /// Whether an app header chooses where the provider sends the message's feedback: SES's configuration set (its event

@@ -315,6 +315,37 @@ public sealed class HostileProviderTagTests
         transport.LastSubject.Should().Be("Invoice 42 Bcc: " + many + " X-SES-CONFIGURATION-SET: no-feedback  ", "a subject is one line of text, whatever the customer typed into it");
     }
 
+    [Fact]
+    public async Task TrySend_AppHeadersThatNameAnotherSender_AreNotPassedToTheTransport()
+    {
+        // Arrange: the guard screened and counted the envelope's sender: its blocklist entry, its flags, its caps, the
+        // ratio breaker its bounces are charged to. A customer whose headers the app passes through names another From
+        // (a sender the operator blocklisted for phishing), which an SMTP client (MailKit) and SES's raw send write as
+        // the message's From.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> headers = new()
+        {
+            ["From"] = "Billing <billing@lookalike-bank.example>",
+            [" sender"] = "billing@lookalike-bank.example",
+            ["Resent-From"] = "billing@lookalike-bank.example",
+            ["RESENT-SENDER"] = "billing@lookalike-bank.example",
+            ["Reply-To"] = "support@app.example",
+            ["X-Original-From"] = "kept: names no sender a mailer uses",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], Sender = "noreply@app.example", TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "Reply-To", "X-Original-From"], "the envelope's sender is the one the guard screened, and the only one");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
