@@ -346,6 +346,30 @@ public sealed class HostileProviderTagTests
             [EmailFeedbackTags.SendIdHeader, "Reply-To", "X-Original-From"], "the envelope's sender is the one the guard screened, and the only one");
     }
 
+    [Fact]
+    public async Task TrySend_AddressesWithLineBreaksAround_ReachTheTransportTrimmed()
+    {
+        // Arrange: the guard trims white space around an address, CR and LF included, and counts what is left. A transport
+        // that writes headers as text writes "To: someone@example.com\r\n" and then the line break of the header itself:
+        // an empty line, which ends the headers, so the send id and tag headers after it are body text, and the bounce
+        // comes back charged to no tenant.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com\r\n"], Cc = ["\nother@example.com"], Bcc = ["third@example.com"], Sender = "noreply@app.example\r\n", TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers." });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        OutboundEmail envelope = transport.LastEnvelope!;
+        (envelope.To.Single(), envelope.Cc.Single(), envelope.Bcc.Single(), envelope.Sender).Should().Be(
+            ("someone@example.com", "other@example.com", "third@example.com", "noreply@app.example"), "the transport mails the addresses the guard counted");
+        envelope.TenantId.Should().Be("attacker");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
@@ -354,11 +378,14 @@ public sealed class HostileProviderTagTests
 
         public string? LastSubject { get; private set; }
 
+        public OutboundEmail? LastEnvelope { get; private set; }
+
         public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             LastTags = content.ProviderTags;
             LastHeaders = content.Headers;
             LastSubject = content.Subject;
+            LastEnvelope = envelope;
             return ValueTask.CompletedTask;
         }
     }
