@@ -79,6 +79,36 @@ public sealed class OutboundEmail
     };
 
     /// <summary>
+    /// This envelope with each address that has a line break around it trimmed, as the guard counted it; this envelope
+    /// itself when none has (the guard refuses a line break inside an address). A transport that writes headers as text
+    /// would write the break as an empty line, which ends the headers, so the send id and tag headers after it would
+    /// be body text and the feedback charged to no one.
+    /// </summary>
+    internal OutboundEmail WithAddressesOnOneLine()
+        => !HasLineBreak(Sender) && !AnyLineBreak(To) && !AnyLineBreak(Cc) && !AnyLineBreak(Bcc)
+            ? this
+            : new()
+            {
+                Sender = HasLineBreak(Sender) ? Sender!.Trim() : Sender,
+                To = OnOneLine(To),
+                Cc = OnOneLine(Cc),
+                Bcc = OnOneLine(Bcc),
+                TenantId = TenantId,
+                UserId = UserId,
+                Category = Category,
+                ClientIp = ClientIp,
+                EndpointPolicy = EndpointPolicy,
+                Content = Content,
+            };
+
+    private static bool HasLineBreak(string? address) => address is not null && address.AsSpan().ContainsAny('\r', '\n');
+
+    private static bool AnyLineBreak(IReadOnlyList<string>? addresses) => addresses is not null && addresses.Any(HasLineBreak);
+
+    private static IReadOnlyList<string> OnOneLine(IReadOnlyList<string>? addresses)
+        => addresses is null ? [] : [.. addresses.Select(static address => HasLineBreak(address) ? address.Trim() : address)];
+
+    /// <summary>
     /// Gets a recipient by its position among all recipients as given: the To list first, then Cc, then Bcc, the way
     /// <see cref="RecipientCount"/> counts them. It walks the lists without copying them.
     /// </summary>

@@ -6,7 +6,11 @@ namespace EmailGuard;
 /// </summary>
 public sealed class EmailContent
 {
-    /// <summary>Gets the subject.</summary>
+    /// <summary>
+    /// Gets the subject. The guarded sender hands it to the transport on one line: each line break (CR LF, CR or LF) and
+    /// NUL is written as a space, since a transport that writes headers as text would write what follows a break as
+    /// another header.
+    /// </summary>
     public string Subject { get; init; } = string.Empty;
 
     /// <summary>Gets the plain-text body.</summary>
@@ -21,10 +25,14 @@ public sealed class EmailContent
     /// header that names one of EmailGuard's tags (such as <c>X-SES-MESSAGE-TAGS: eg_u=...</c>): the provider would echo
     /// it in the message's feedback, charged to the party it names. It also drops the headers that would add recipients
     /// the guard did not count (<c>To</c>, <c>Cc</c>, <c>Bcc</c>, <c>Resent-*</c>, an <c>X-SMTPAPI</c> with a
-    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. An <c>X-SMTPAPI</c> header with a member named
+    /// <c>to</c> list): recipients go in the <see cref="OutboundEmail"/>. So does the sender: <c>From</c>, <c>Sender</c>,
+    /// <c>Resent-From</c> and <c>Resent-Sender</c> are dropped, since the guard screened the envelope's. An <c>X-SMTPAPI</c> header with a member named
     /// like a field of SendGrid's events (<c>email</c>, <c>event</c>, <c>sg_event_id</c> ...) is dropped too: SendGrid
     /// echoes unique args beside those fields, where they would rewrite the event. So are <c>X-SES-CONFIGURATION-SET</c>
     /// and <c>X-PM-Message-Stream</c>, which choose where the provider sends the message's feedback: the transport sets them.
+    /// A header whose value holds a line break or NUL, or whose name is no header field name (a colon, a control
+    /// character or a space in it), is dropped whole: a transport that writes headers as text would write what follows
+    /// the break as another header, such as a <c>Bcc</c>, that none of these checks saw.
     /// </summary>
     public IReadOnlyDictionary<string, string>? Headers { get; init; }
 

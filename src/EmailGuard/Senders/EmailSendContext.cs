@@ -120,9 +120,10 @@ public sealed partial class EmailSendContext : IDisposable
                 // The same forgery through the headers that set provider tags (X-SES-MESSAGE-TAGS, X-Mailgun-Variables,
                 // X-SMTPAPI, X-PM-Metadata-<name>, ...): a header that names one of EmailGuard's tags is dropped whole.
                 string unescaped = JsonUnescaped(header.Value);
-                if (!NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
+                if (!WritesMoreThanOneHeader(header.Key, header.Value)
+                    && !NamesAttributionTag().IsMatch(header.Key) && !NamesAttributionTag().IsMatch(header.Value)
                     && (ReferenceEquals(unescaped, header.Value) || !NamesAttributionTag().IsMatch(unescaped))
-                    && !AddsRecipients(header.Key, unescaped) && !RewritesProviderEvents(header.Key, unescaped)
+                    && !AddsRecipients(header.Key, unescaped) && !NamesAnotherSender(header.Key) && !RewritesProviderEvents(header.Key, unescaped)
                     && !RoutesFeedback(header.Key))
                 {
                     headers[header.Key] = header.Value;
@@ -139,12 +140,38 @@ public sealed partial class EmailSendContext : IDisposable
 
         return new EmailContent
         {
-            Subject = content.Subject,
+            Subject = OneLine(content.Subject),
             TextBody = content.TextBody,
             HtmlBody = content.HtmlBody,
             Headers = headers,
             ProviderTags = tags,
         };
+    }
+
+    /// <summary>
+    /// <paramref name="subject"/> on one line: each line break (CR LF, CR or LF) and NUL written as a space. The subject
+    /// is a header, and a customer's subject with a line break in it (a share's title) ends it in a transport that
+    /// writes headers as text, which writes the rest as headers of the customer's choosing: a <c>Bcc</c> the header
+    /// checks never saw.
+    /// </summary>
+    private static string OneLine(string subject)
+        => subject.AsSpan().ContainsAny('\r', '\n', '\0')
+            ? subject.Replace("\r\n", " ", StringComparison.Ordinal).Replace('\r', ' ').Replace('\n', ' ').Replace('\0', ' ')
+            : subject;
+
+    /// <summary>
+    /// Whether an app header is more than one header: a name that is no field name (empty, or with a colon, a control
+    /// character, an inner space or a letter outside ASCII: <c>Bcc:</c> is written <c>Bcc:: ...</c>, which lenient readers
+    /// take for a Bcc header), or a value with a line break or NUL. A transport that writes headers as text (a raw MIME
+    /// message for SES's raw send, an SMTP client of the app's own) ends the header at the break and writes what follows
+    /// as a header of the customer's choosing, which every check here, reading the header's own name, let through:
+    /// <c>X-Campaign: spring\r\nBcc: ...</c> would mail a thousand recipients the guard never counted. A long value needs no
+    /// folding from the app: the transport folds it.
+    /// </summary>
+    private static bool WritesMoreThanOneHeader(string name, string value)
+    {
+        ReadOnlySpan<char> field = name.AsSpan().Trim(' ');
+        return field.IsEmpty || field.ContainsAnyExceptInRange('!', '~') || field.Contains(':') || value.AsSpan().ContainsAny('\r', '\n', '\0');
     }
 
     /// <summary>
@@ -161,6 +188,16 @@ public sealed partial class EmailSendContext : IDisposable
         return name.ToUpperInvariant() is "TO" or "CC" or "BCC" or "RESENT-TO" or "RESENT-CC" or "RESENT-BCC"
                || (name.Equals("X-SMTPAPI", StringComparison.OrdinalIgnoreCase) && SmtpApiRecipients().IsMatch(unescaped));
     }
+
+    /// <summary>
+    /// Whether an app header names the message's sender (<c>From</c>, <c>Sender</c>, <c>Resent-From</c>,
+    /// <c>Resent-Sender</c>), which an SMTP client (MailKit) and SES's raw send write as the message's own: the guard
+    /// screened and counted the envelope's <see cref="OutboundEmail.Sender"/> (its blocklist entry, flags, caps and ratio
+    /// breaker), so a customer naming another From sent as a sender the operator had blocklisted. The envelope is where
+    /// the sender goes.
+    /// </summary>
+    private static bool NamesAnotherSender(string name)
+        => name.Trim().ToUpperInvariant() is "FROM" or "SENDER" or "RESENT-FROM" or "RESENT-SENDER";
 
     /// <summary>
     /// Whether an app header chooses where the provider sends the message's feedback: SES's configuration set (its event

@@ -258,16 +258,134 @@ public sealed class HostileProviderTagTests
         transport.LastHeaders!.Keys.Should().BeEquivalentTo([EmailFeedbackTags.SendIdHeader, "X-Campaign"]);
     }
 
+    [Fact]
+    public async Task TrySend_AppHeadersThatWriteMoreThanOneHeader_AreNotPassedToTheTransport()
+    {
+        // Arrange: the checks above read a header's name. A transport that writes headers as text (a raw MIME message
+        // for SES's raw send, an SMTP client of the app's own) writes a line break in a value as the end of the header,
+        // and what follows as a header of the customer's choosing: a Bcc of a thousand uncounted recipients, or a
+        // configuration set without EmailGuard's webhook. A name with a colon writes its value after one more colon
+        // ("Bcc:: ..."), which lenient readers take as a Bcc header.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+        Dictionary<string, string> headers = new()
+        {
+            ["X-Campaign"] = "spring\r\nBcc: " + many,
+            ["X-Ref"] = "42\nX-SES-CONFIGURATION-SET: no-feedback",
+            ["X-Note"] = "a\rResent-Bcc: " + many,
+            ["X-Nul"] = "a\0b",
+            ["Bcc:"] = many,
+            ["X-Trace\r\nBcc"] = many,
+            ["X-Tab\tName"] = "x",
+            ["X-Keep"] = "fine",
+            ["Reply-To"] = "support@app.example",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "X-Keep", "Reply-To"], "a header is one name and one line; anything more is a header the guard did not check");
+    }
+
+    [Fact]
+    public async Task TrySend_ASubjectWithLineBreaks_ReachesTheTransportOnOneLine()
+    {
+        // Arrange: the subject is a header too. A customer's subject (a share's title, an invoice's name) with a line break
+        // in it ends the Subject header in a transport that writes headers as text, and writes the rest as headers of
+        // the customer's choosing: the Bcc that the header checks drop by name, or a configuration set without webhook.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Invoice 42\r\nBcc: " + many + "\nX-SES-CONFIGURATION-SET: no-feedback\r\0", TextBody = "Numbers." });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastSubject.Should().Be("Invoice 42 Bcc: " + many + " X-SES-CONFIGURATION-SET: no-feedback  ", "a subject is one line of text, whatever the customer typed into it");
+    }
+
+    [Fact]
+    public async Task TrySend_AppHeadersThatNameAnotherSender_AreNotPassedToTheTransport()
+    {
+        // Arrange: the guard screened and counted the envelope's sender: its blocklist entry, its flags, its caps, the
+        // ratio breaker its bounces are charged to. A customer whose headers the app passes through names another From
+        // (a sender the operator blocklisted for phishing), which an SMTP client (MailKit) and SES's raw send write as
+        // the message's From.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+        Dictionary<string, string> headers = new()
+        {
+            ["From"] = "Billing <billing@lookalike-bank.example>",
+            [" sender"] = "billing@lookalike-bank.example",
+            ["Resent-From"] = "billing@lookalike-bank.example",
+            ["RESENT-SENDER"] = "billing@lookalike-bank.example",
+            ["Reply-To"] = "support@app.example",
+            ["X-Original-From"] = "kept: names no sender a mailer uses",
+        };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], Sender = "noreply@app.example", TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers.", Headers = headers });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(
+            [EmailFeedbackTags.SendIdHeader, "Reply-To", "X-Original-From"], "the envelope's sender is the one the guard screened, and the only one");
+    }
+
+    [Fact]
+    public async Task TrySend_AddressesWithLineBreaksAround_ReachTheTransportTrimmed()
+    {
+        // Arrange: the guard trims white space around an address, CR and LF included, and counts what is left. A transport
+        // that writes headers as text writes "To: someone@example.com\r\n" and then the line break of the header itself:
+        // an empty line, which ends the headers, so the send id and tag headers after it are body text, and the bounce
+        // comes back charged to no tenant.
+        RecordingTransport transport = new();
+        await using ServiceProvider sp = BuildSender(transport);
+        IGuardedEmailSender sender = sp.GetRequiredService<IGuardedEmailSender>();
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com\r\n"], Cc = ["\nother@example.com"], Bcc = ["third@example.com"], Sender = "noreply@app.example\r\n", TenantId = "attacker" },
+            new EmailContent { Subject = "Report", TextBody = "Numbers." });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        OutboundEmail envelope = transport.LastEnvelope!;
+        (envelope.To.Single(), envelope.Cc.Single(), envelope.Bcc.Single(), envelope.Sender).Should().Be(
+            ("someone@example.com", "other@example.com", "third@example.com", "noreply@app.example"), "the transport mails the addresses the guard counted");
+        envelope.TenantId.Should().Be("attacker");
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
 
         public IReadOnlyDictionary<string, string>? LastHeaders { get; private set; }
 
+        public string? LastSubject { get; private set; }
+
+        public OutboundEmail? LastEnvelope { get; private set; }
+
         public ValueTask SendAsync(OutboundEmail envelope, EmailContent content, CancellationToken cancellationToken)
         {
             LastTags = content.ProviderTags;
             LastHeaders = content.Headers;
+            LastSubject = content.Subject;
+            LastEnvelope = envelope;
             return ValueTask.CompletedTask;
         }
     }
