@@ -30,6 +30,9 @@ internal sealed class GuardListIndex
 
     private readonly ConcurrentDictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _blocked = new();
     private readonly ConcurrentDictionary<(EmailGuardPartyType, string), EmailGuardListEntry> _allowed = new();
+
+    /// <summary>The recipient domains of <see cref="_blocked"/> again, by domain alone, so that a domain's parents are looked up without a string each.</summary>
+    private readonly ConcurrentDictionary<string, EmailGuardListEntry> _blockedDomains = new(StringComparer.Ordinal);
     private int _categoryRecipientBlocks;
     private EmailGuardListEntry[]? _entries;
 
@@ -74,6 +77,37 @@ internal sealed class GuardListIndex
     /// <summary>The entry in force on a list for a party in its match form.</summary>
     public EmailGuardListEntry? Find(EmailGuardListKind kind, EmailGuardPartyType partyType, string value)
         => (kind == EmailGuardListKind.Blocklist ? _blocked : _allowed).TryGetValue((partyType, value), out EmailGuardListEntry? entry) ? entry : null;
+
+    /// <summary>
+    /// The blocklist entry in force for a recipient domain in its match form, or else for the nearest domain above it
+    /// that has one: blocking <c>example.com</c> blocks <c>mail.example.com</c> and every other name under it, which its
+    /// owner can make up without end (a wildcard MX record). Allowlist entries name one domain, never those under it.
+    /// </summary>
+    public EmailGuardListEntry? FindBlockedDomain(string domain, DateTimeOffset now)
+    {
+        if (_blockedDomains.IsEmpty)
+        {
+            return null;
+        }
+
+        ConcurrentDictionary<string, EmailGuardListEntry>.AlternateLookup<ReadOnlySpan<char>> lookup = _blockedDomains.GetAlternateLookup<ReadOnlySpan<char>>();
+        ReadOnlySpan<char> name = domain;
+        while (true)
+        {
+            if (lookup.TryGetValue(name, out EmailGuardListEntry? entry) && entry.IsActive(now))
+            {
+                return entry;
+            }
+
+            int dot = name.IndexOf('.');
+            if (dot < 0)
+            {
+                return null;
+            }
+
+            name = name[(dot + 1)..];
+        }
+    }
 
     /// <summary>Applies a store's changes: written entries replace or join, removed ones go.</summary>
     /// <remarks>
@@ -241,6 +275,18 @@ internal sealed class GuardListIndex
         {
             had = table.ContainsKey((partyType, match));
             table[(partyType, match)] = best;
+        }
+
+        if (kind == EmailGuardListKind.Blocklist && partyType == EmailGuardPartyType.RecipientDomain)
+        {
+            if (best is null)
+            {
+                _blockedDomains.TryRemove(match, out _);
+            }
+            else
+            {
+                _blockedDomains[match] = best;
+            }
         }
 
         if (counted && had != (best is not null))

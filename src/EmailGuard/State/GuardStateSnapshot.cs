@@ -70,8 +70,14 @@ internal sealed class GuardStateSnapshot
 
     public bool HasFlags { get; }
 
+    /// <summary>
+    /// The blocklist entry in force for a party; for a recipient domain, that of the domain or of the nearest domain above
+    /// it (<see cref="GuardListIndex.FindBlockedDomain"/>).
+    /// </summary>
     public EmailGuardListEntry? FindBlocked(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
-        => Find(EmailGuardListKind.Blocklist, partyType, value, now);
+        => partyType == EmailGuardPartyType.RecipientDomain
+            ? value is null ? null : _lists.FindBlockedDomain(value, now)
+            : Find(EmailGuardListKind.Blocklist, partyType, value, now);
 
     public EmailGuardListEntry? FindAllowed(EmailGuardPartyType partyType, string? value, DateTimeOffset now)
         => Find(EmailGuardListKind.Allowlist, partyType, value, now);
