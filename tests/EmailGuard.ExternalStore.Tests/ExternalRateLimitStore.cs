@@ -196,7 +196,7 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
     {
         if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
         {
-            long tat = counter?.Tat ?? long.MinValue;
+            long tat = counter?.TatFor(rule, now) ?? long.MinValue;
             return DateTimeOffset.FromUnixTimeMilliseconds(tat > now * 1000 ? (tat + 999) / 1000 : now);
         }
 
@@ -228,6 +228,29 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         /// <summary>A token bucket's theoretical arrival time in Unix µs: when it is full again (GCRA).</summary>
         public long Tat { get; private set; } = long.MinValue / 4;
 
+        /// <summary>The <see cref="RateLimitRule.BucketIntervalMicroseconds"/> <see cref="Tat"/> was written under.</summary>
+        public long BucketUs { get; private set; }
+
+        /// <summary>
+        /// The arrival time as <paramref name="rule"/> reads it: written under another bucket interval (the bucket's
+        /// limit, burst or rate changed), the permits it holds back stay held back under the new one, up to the longer
+        /// of the new full refill and the time already owed. A reduced rule (same bucket interval) reads it as a time.
+        /// </summary>
+        public long TatFor(RateLimitRule rule, long now)
+        {
+            long nowUs = now * 1000;
+            long toUs = rule.BucketIntervalMicroseconds;
+            if (BucketUs == 0 || BucketUs == toUs || Tat <= nowUs)
+            {
+                return Tat;
+            }
+
+            long owed = Tat - nowUs;
+            long spent = (owed + BucketUs - 1) / BucketUs;
+            long cap = Math.Max(owed, rule.Limit * rule.EmissionIntervalMicroseconds);
+            return nowUs + (spent > cap / toUs ? cap : spent * toUs);
+        }
+
         /// <summary>A refund moves the arrival time back, never before now, and only within the bucket's refill time of the acquire.</summary>
         public void RefundBucket(RateLimitRule rule, long acquiredAt, long cost, long now)
         {
@@ -236,7 +259,7 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
             long back = Tat - (taken * rule.EmissionIntervalMicroseconds);
 
             // Permits queued behind these (the TAT more than a burst past the acquire) keep their slots.
-            if (Tat > now * 1000 && now < acquiredAt + refillMs && back <= (acquiredAt * 1000) + ((rule.Limit - taken) * rule.EmissionIntervalMicroseconds))
+            if (BucketUs == rule.BucketIntervalMicroseconds && Tat > now * 1000 && now < acquiredAt + refillMs && back <= (acquiredAt * 1000) + ((rule.Limit - taken) * rule.EmissionIntervalMicroseconds))
             {
                 Tat = Math.Max(back, now * 1000);
             }
@@ -247,7 +270,7 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         {
             if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
             {
-                long ahead = Tat - (now * 1000);
+                long ahead = TatFor(rule, now) - (now * 1000);
                 return ahead <= 0 ? 0 : (ahead + rule.EmissionIntervalMicroseconds - 1) / rule.EmissionIntervalMicroseconds;
             }
 
@@ -270,7 +293,7 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         {
             if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
             {
-                long wait = Math.Max(Tat, now * 1000) - ((CountAt(rule, now) - need) * rule.EmissionIntervalMicroseconds) - (now * 1000);
+                long wait = Math.Max(TatFor(rule, now), now * 1000) - ((CountAt(rule, now) - need) * rule.EmissionIntervalMicroseconds) - (now * 1000);
                 return TimeSpan.FromMilliseconds((wait + 999) / 1000);
             }
 
@@ -300,7 +323,8 @@ public sealed class ExternalRateLimitStore(TimeProvider timeProvider) : IRateLim
         {
             if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
             {
-                Tat = Math.Max(Tat, now * 1000) + (cost * rule.EmissionIntervalMicroseconds);
+                Tat = Math.Max(TatFor(rule, now), now * 1000) + (cost * rule.EmissionIntervalMicroseconds);
+                BucketUs = rule.BucketIntervalMicroseconds;
                 return;
             }
 

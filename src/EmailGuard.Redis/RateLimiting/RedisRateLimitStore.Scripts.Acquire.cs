@@ -15,9 +15,11 @@ internal sealed partial class RedisRateLimitStore
     /// only during its window: in the client-clock layout its name carries the window index; in the server-time
     /// layout it expires at the window's end (a key still alive whose expiry names another window is recognized by
     /// PEXPIRETIME, see <see cref="ServerCounterLua"/>). A sliding-window counter is a hash with one
-    /// field per segment index. A token bucket is a plain integer, its theoretical arrival time (TAT) in Unix µs of the
-    /// clock that decides (the server's or the client's), with a TTL that ends a grace after the bucket is full again: an
-    /// absent key and an expired TAT mean the same, a full bucket, so its expiry needs no window bookkeeping.</para>
+    /// field per segment index. A token bucket is a string <c>&lt;TAT&gt;:&lt;bucket interval&gt;</c>: its theoretical
+    /// arrival time in Unix µs of the clock that decides (the server's or the client's) and the bucket interval µs it
+    /// was written under (<c>RateLimitRule.BucketIntervalMicroseconds</c>), with a TTL that ends a grace after the bucket is
+    /// full again: an absent key and an expired TAT mean the same, a full bucket, so its expiry needs no window
+    /// bookkeeping. A bare integer is read as a TAT of the reader's own interval.</para>
     /// <para>ARGV: mode (0: peek, 1: commit, <c>r&lt;ms&gt;</c>: reserve within that many ms, see
     /// <c>IRateLimitStore.ReserveAsync</c>: when only buckets are short, decide again at the latest of their earliest
     /// times if no window rule that can deny changes window or segment by then (a counter, limit 2^40, cannot deny and
@@ -25,7 +27,8 @@ internal sealed partial class RedisRateLimitStore
     /// decision, buckets at the reserved time), now in Unix ms
     /// (negative: the server's TIME), entries wanted (0/1), expiry grace ms,
     /// server-time layout (0/1), then per request: limit, window ms, segments (0 for a fixed window), cost. A token
-    /// bucket passes its burst, its emission interval in µs and -1 segments; its arithmetic mirrors
+    /// bucket passes its burst, its emission interval in µs and minus its bucket interval µs as segments; a TAT written
+    /// under another bucket interval is converted as <c>TokenBucketMath.Rebased</c> does. Its arithmetic mirrors
     /// <c>TokenBucketMath</c>, with every number an exact integer below 2^53.</para>
     /// <para>Returns: now, the 0-based index of the first denied request or -1, the decision's retry-after ms (-1:
     /// never; when admitted, how far ahead of the decision now lies, 0 but for a reservation), then, when entries are wanted, per request: fits (0/1), count, retry-after ms (-1: never), reset-at ms; when nothing was denied (every request fits, with no wait), per request only count and reset-at ms: a guard check's reply is then 15 numbers instead of 27, each of which Redis and the client convert.</para>
@@ -74,20 +77,43 @@ internal sealed partial class RedisRateLimitStore
         -- Whether a count INCRBY and HINCRBY would take (Redis's string2ll): Lua's tonumber also reads '0x1', '1e1',
         -- ' 5' and '05', which they refuse half-way through the writes.
         local function incrementable(c) return c == '0' or string.find(c, '^%-?[1-9]%d*$') ~= nil end
+        -- A bucket's value: its TAT and the bucket interval it was written under ('<tat>:<interval>'); a bare number is
+        -- a TAT of unknown interval (nil), read as a time.
+        local function bucket(c)
+          if not c then return nil, nil end
+          local t, i = string.match(c, '^(%-?%d+):(%d+)$')
+          if t then return tonumber(t), tonumber(i) end
+          return tonumber(c), nil
+        end
+        -- TokenBucketMath.Rebased: a TAT written under the bucket interval from, read under the interval to by a rule
+        -- whose full refill is refill µs: the permits it holds back stay held back, up to the longer of that refill
+        -- and the time already owed. Every product stays below 2^53: spent is compared before it is multiplied.
+        local function rebase(tat, from, to, refill, nowUs)
+          if not from or from <= 0 or from == to or tat <= nowUs then return tat end
+          local owed = tat - nowUs
+          local spent = ceildiv(owed, from)
+          local cap = owed
+          if refill > cap then cap = refill end
+          local most = floor(cap / to)
+          if most * to > cap then most = most - 1 elseif (most + 1) * to <= cap then most = most + 1 end
+          if spent > most then return nowUs + cap end
+          return nowUs + spent * to
+        end
         -- Reads one counter for a decision: a table of its state (a bucket's TAT, a fixed window's count and end, a
         -- sliding window's segments), with p, what earlier requests of the same decision take from it, at 0, and
         -- foreign set when it holds something other than an integer. In a batch, a fixed-window counter's state is
         -- the batch's own record of it (shared.fixed), kept up to date with what its members took.
-        local function load(shared, key, w, s, wnow, nowUs, serverLayout)
+        local function load(shared, key, limit, w, s, wnow, nowUs, serverLayout)
           local known = shared and shared.fixed[key]
           if known and not (s == 0 and known.w == w) then flush_fixed(shared, key) end
           if s < 0 then
             local c = redis.call('GET', key)
-            local tat = tonumber(c)
+            local tat, from = bucket(c)
             local foreign = c and not tat
             if not tat or tat < nowUs then tat = nowUs end
-            -- Counted per request, by its own interval: a reduced rule reads the same TAT with a longer one.
-            return { base = tat, total = 0, addUs = 0, p = 0, foreign = foreign }
+            -- raw and from: the TAT as stored and the bucket interval it was written under, which each request converts
+            -- to its own (see check); fin and finFrom: the TAT after the requests checked so far, as a commit writes it.
+            return { raw = tat, from = from, fin = tat, finFrom = from, total = 0, p = 0, foreign = foreign }
           elseif s == 0 then
             if known and known.w == w then
               -- Read by an earlier member of this batch, and kept up to date with what members took since.
@@ -141,9 +167,10 @@ internal sealed partial class RedisRateLimitStore
           end
         end
 
-        local function resetAt(st, s, now, wnow, nowUs)
+        -- b: a bucket's TAT as its request read it (see check).
+        local function resetAt(st, s, now, wnow, nowUs, b)
           if s < 0 then
-            if st.base > nowUs then return ceildiv(st.base, 1000) end
+            if b > nowUs then return ceildiv(b, 1000) end
             return now
           end
           if s == 0 then return st.reset end
@@ -157,6 +184,9 @@ internal sealed partial class RedisRateLimitStore
         -- call costs more than the call's arithmetic. dec is overwritten entry by entry; states is first emptied of
         -- the last call's keys (also after a call that failed half-way).
         local scratchStates, scratchDec, lastKo, lastN = {}, {}, 0, 0
+        -- Per request, a bucket's TAT converted to the request's own bucket interval (rebase): what it counts and
+        -- waits by, as InMemoryCounter reads it per rule.
+        local scratchBases = {}
 
         -- Checks every request against its counter (rules: limit, window, segments, cost per request). Returns the
         -- counters' states by key, per request (fits, count before, retry-after) in dec at 3i-2 .. 3i, the index of
@@ -179,7 +209,7 @@ internal sealed partial class RedisRateLimitStore
               if st and st.w == w then
                 st.p = 0
               else
-                st = load(shared, key, w, s, wnow, nowUs, serverLayout)
+                st = load(shared, key, limit, w, s, wnow, nowUs, serverLayout)
               end
               states[key] = st
               if st.foreign then foreign = foreign or key end
@@ -187,8 +217,16 @@ internal sealed partial class RedisRateLimitStore
             local p = st.p
             local count = st.total + p
             if s < 0 then
-              count = ceildiv(st.base - nowUs, w) + p
-              st.addUs = st.addUs + cost * w
+              -- Counted per request, by its own interval (a reduced rule reads the same TAT with a longer one), from
+              -- the stored TAT converted to its bucket interval when written under another (the bucket's limit, burst
+              -- or rate changed). A commit takes the requests in order, each converting what the one before wrote,
+              -- as InMemoryCounter's adds do.
+              local b = rebase(st.raw, st.from, -s, limit * w, nowUs)
+              scratchBases[i] = b
+              count = ceildiv(b - nowUs, w) + p
+              local f = rebase(st.fin, st.finFrom, -s, limit * w, nowUs)
+              if f < nowUs then f = nowUs end
+              st.fin, st.finFrom = f + cost * w, -s
             end
             dec[3 * i - 1] = count
             st.p = p + cost
@@ -200,7 +238,7 @@ internal sealed partial class RedisRateLimitStore
               local r = -1
               if p + cost <= limit then
                 if s < 0 then
-                  r = ceildiv(st.base - (limit - p - cost) * w - nowUs, 1000)
+                  r = ceildiv(scratchBases[i] - (limit - p - cost) * w - nowUs, 1000)
                 elseif s == 0 then
                   r = st.reset - wnow
                 else
@@ -294,11 +332,12 @@ internal sealed partial class RedisRateLimitStore
             local st = states[key]
             local reset
             if s < 0 then
-              -- Every request on the bucket has added its cost by now: write the final TAT once.
-              local tat = st.base + st.addUs
+              -- Every request on the bucket has added its cost by now: write the final TAT once, with the bucket
+              -- interval of the last request, which wrote it.
+              local tat = st.fin
               reset = ceildiv(tat, 1000)
               if not st.written then
-                redis.call('SET', key, fmt(tat), 'PX', fmt(ceildiv(tat - nowUs, 1000) + grace))
+                redis.call('SET', key, fmt(tat) .. ':' .. fmt(st.finFrom), 'PX', fmt(ceildiv(tat - nowUs, 1000) + grace))
                 st.written = true
               end
             elseif s == 0 then
@@ -345,13 +384,13 @@ internal sealed partial class RedisRateLimitStore
           end
         elseif wantEntries and denied < 0 then
           for i = 1, n do
-            out[o + 1], out[o + 2] = dec[3 * i - 1], resetAt(states[KEYS[ko + i]], rules[4 * i - 1], now, wnow, nowUs)
+            out[o + 1], out[o + 2] = dec[3 * i - 1], resetAt(states[KEYS[ko + i]], rules[4 * i - 1], now, wnow, nowUs, scratchBases[i])
             o = o + 2
           end
         elseif wantEntries then
           for i = 1, n do
             local s = rules[4 * i - 1]
-            out[o + 1], out[o + 2], out[o + 3], out[o + 4] = dec[3 * i - 2], dec[3 * i - 1], dec[3 * i], resetAt(states[KEYS[ko + i]], s, now, wnow, nowUs)
+            out[o + 1], out[o + 2], out[o + 3], out[o + 4] = dec[3 * i - 2], dec[3 * i - 1], dec[3 * i], resetAt(states[KEYS[ko + i]], s, now, wnow, nowUs, scratchBases[i])
             o = o + 4
           end
         end

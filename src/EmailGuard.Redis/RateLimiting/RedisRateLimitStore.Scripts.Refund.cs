@@ -15,8 +15,9 @@ internal sealed partial class RedisRateLimitStore
     /// reserved time), server-time layout (0/1), the marker's TTL ms (0: no marker, the store giving back its own
     /// reservation), now in Unix ms (negative: the server's TIME), decided-at Unix ms (the time window rules counted
     /// at; the same as acquired-at but for a reservation admitted ahead), then per request: window ms, segments (0 for a fixed window), cost, hold ms, limit. A token bucket passes its emission
-    /// interval in µs, -1 segments, a cost of at most its burst and its refill time as hold; its TAT moves back by cost
-    /// intervals, never before now, and only while the permits can still be held (before acquired-at + hold ms), as <c>TokenBucketMath.Refunded</c>.</para>
+    /// interval in µs, minus its bucket interval µs as segments, a cost of at most its burst and its refill time as hold; its TAT moves back by cost
+    /// intervals, never before now, and only while the permits can still be held (before acquired-at + hold ms), as <c>TokenBucketMath.Refunded</c>;
+    /// a TAT written under another bucket interval (the bucket changed since the acquire) gets nothing back.</para>
     /// <para>A client-clock fixed-window key names its window; a server-time one is checked by its expiry. A tombstone
     /// holds the reset's time: on the client clock, which also dated the acquire, a counter reset at or after the
     /// acquire is skipped; on server time, whose acquires carry the app's clock, any tombstone skips the counter,
@@ -42,7 +43,7 @@ internal sealed partial class RedisRateLimitStore
         -- whole refund before the marker is claimed, so nothing is half given back and a repeat can still count.
         -- The writes decided, one per counter (field '') or segment: its new value, or false to drop a segment. A
         -- counter that several requests name is read once and then taken from what the earlier ones decided.
-        local m, slot, wkey, wfield, wnum = 0, {}, {}, {}, {}
+        local m, slot, wkey, wfield, wnum, wbucket = 0, {}, {}, {}, {}, {}
         local function decided(key, field)
           local fields = slot[key]
           return fields and fields[field]
@@ -84,8 +85,14 @@ internal sealed partial class RedisRateLimitStore
           elseif s < 0 then
             if now < 0 then now = server_now() end
             local c = read(key, '')
-            local tat = tonumber(c)
+            local tat, from = c, -s
+            if type(c) == 'string' then
+              local t, iv = string.match(c, '^(%-?%d+):(%d+)$')
+              if t then tat, from = tonumber(t), tonumber(iv) else tat = tonumber(c) end
+            end
             if c and not tat then return refuse(key) end
+            -- Converted since the acquire: the permits it would give back are not the ones the TAT now counts.
+            if from ~= -s then tat = nil end
             local nowUs = now * 1000
             local left = tat and tat - cost * w
             -- The store's own give-back (no marker) undoes the acquire it just made; a caller's refund leaves alone a
@@ -93,6 +100,7 @@ internal sealed partial class RedisRateLimitStore
             if tat and tat > nowUs and now < at + hold and (not marked or left <= at * 1000 + (tonumber(ARGV[b + 5]) - cost) * w) then
               if left < nowUs then left = nowUs end
               decide(key, '', left)
+              wbucket[key] = fmt(-s)
             end
           elseif s == 0 then
             if not serverLayout or counter_end(key, w) == (floor(wat / w) + 1) * w then
@@ -119,7 +127,10 @@ internal sealed partial class RedisRateLimitStore
         if marked then redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
         for j = 1, m do
           if wfield[j] == '' then
-            redis.call('SET', wkey[j], fmt(wnum[j]), 'KEEPTTL')
+            -- Only a bucket's TAT is written whole here (a window's count too); a bucket keeps its interval.
+            local v = fmt(wnum[j])
+            if wbucket[wkey[j]] then v = v .. ':' .. wbucket[wkey[j]] end
+            redis.call('SET', wkey[j], v, 'KEEPTTL')
           elseif wnum[j] then
             redis.call('HSET', wkey[j], wfield[j], fmt(wnum[j]))
           else

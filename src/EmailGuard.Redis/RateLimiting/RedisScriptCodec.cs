@@ -75,11 +75,14 @@ internal static class RedisScriptCodec
         return arguments;
     }
 
-    /// <summary>The scripts' "segments" argument: 0 for a fixed window, -1 for a token bucket (whose window argument is its emission interval in µs).</summary>
+    /// <summary>
+    /// The scripts' "segments" argument: 0 for a fixed window; for a token bucket (whose window argument is its emission
+    /// interval in µs), minus its <see cref="RateLimitRule.BucketIntervalMicroseconds"/>, the interval its TAT is kept in.
+    /// </summary>
     private static long SegmentsArgument(RateLimitRule rule) => rule.Algorithm switch
     {
         RateLimitAlgorithm.FixedWindow => 0,
-        RateLimitAlgorithm.TokenBucket => -1,
+        RateLimitAlgorithm.TokenBucket => -rule.BucketIntervalMicroseconds,
         _ => rule.Segments,
     };
 

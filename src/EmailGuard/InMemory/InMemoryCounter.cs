@@ -184,7 +184,7 @@ internal sealed partial class InMemoryCounter : InMemoryLock
     {
         if (rule.Algorithm == RateLimitAlgorithm.TokenBucket)
         {
-            return BucketResetAtMs(nowMs);
+            return BucketResetAtMs(rule, nowMs);
         }
 
         if (rule.Algorithm == RateLimitAlgorithm.FixedWindow)

@@ -8,8 +8,35 @@ namespace EmailGuard;
 internal sealed partial class InMemoryOverflowSketch
 {
     private readonly long[]? _tats;
-    private readonly long _intervalUs;
+    private long _intervalUs;
+
+    /// <summary>The <see cref="RateLimitRule.BucketIntervalMicroseconds"/> the cells were written under.</summary>
+    private long _bucketUs;
     private long _latestTatUs = TokenBucketMath.Empty;
+
+    /// <summary>
+    /// Converts every cell to <paramref name="rule"/>'s bucket interval when it differs from the one they were written
+    /// under (the bucket's limit, burst or rate changed): as an exact counter converts its TAT, but kept, since the
+    /// sketch counts in one interval. The conversion never lowers a cell below a key's own converted TAT (it is
+    /// monotonic), so the sketch still never holds a key back less than its exact counter would. Under the shape's lock.
+    /// </summary>
+    public void Follow(RateLimitRule rule, long nowMs)
+    {
+        if (_tats is null || rule.BucketIntervalMicroseconds == _bucketUs)
+        {
+            return;
+        }
+
+        long[] tats = _tats;
+        for (int i = 0; i < tats.Length; i++)
+        {
+            tats[i] = TokenBucketMath.Rebased(tats[i], _bucketUs, rule, nowMs);
+        }
+
+        _latestTatUs = TokenBucketMath.Rebased(_latestTatUs, _bucketUs, rule, nowMs);
+        _bucketUs = rule.BucketIntervalMicroseconds;
+        _intervalUs = rule.EmissionIntervalMicroseconds;
+    }
 
     private long BucketTat(string key)
     {

@@ -59,6 +59,7 @@ internal sealed partial class InMemoryOverflowSketch
         if (shape.Algorithm == RateLimitAlgorithm.TokenBucket)
         {
             _intervalUs = shape.EmissionIntervalMicroseconds;
+            _bucketUs = shape.BucketIntervalMicroseconds;
             _tats = new long[Depth * width];
             Array.Fill(_tats, TokenBucketMath.Empty);
             _segmentMs = 1;
@@ -222,7 +223,7 @@ internal sealed partial class InMemoryOverflowSketch
     {
         if (_tats is not null)
         {
-            counter.SeedBucket(BucketTat(key));
+            counter.SeedBucket(BucketTat(key), _bucketUs);
             return;
         }
 

@@ -42,6 +42,7 @@ internal sealed partial class InMemoryRateLimitStore
             InMemoryOverflowSketch? sketch = SketchOf(in request, absent[i]);
             overflowed |= sketch is not null && commit;
             long at = TimeOf(request.Rule, now, windowsAt);
+            sketch?.Follow(request.Rule, at);
             long pending = distinct ? 0 : Pending(requests, counters, i);
             long before = (counter?.CountAt(request.Rule, at) ?? sketch?.CountAt(request.Key, at) ?? 0) + pending;
             long total = before + request.Cost;

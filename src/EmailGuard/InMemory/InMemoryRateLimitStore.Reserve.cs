@@ -45,6 +45,7 @@ internal sealed partial class InMemoryRateLimitStore
             ref readonly RateLimitRequest request = ref requests[i];
             InMemoryCounter? counter = counters[i];
             InMemoryOverflowSketch? sketch = SketchOf(in request, absent[i]);
+            sketch?.Follow(request.Rule, now);
             long pending = Pending(requests, counters, i);
             long total = (counter?.CountAt(request.Rule, now) ?? sketch?.CountAt(request.Key, now) ?? 0) + pending + request.Cost;
             if (total <= request.Rule.Limit)

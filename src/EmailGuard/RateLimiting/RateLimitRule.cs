@@ -86,8 +86,13 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
                 ArgumentOutOfRangeException.ThrowIfGreaterThan(segments, 1);
                 segments = 1;
                 EmissionIntervalMicroseconds = IntervalFor(limit, windowMs);
+                BucketIntervalMicroseconds = EmissionIntervalMicroseconds;
                 CheckRefill(limit, EmissionIntervalMicroseconds, nameof(limit));
-                ShapeId = string.Create(CultureInfo.InvariantCulture, $"t{EmissionIntervalMicroseconds}");
+
+                // The window, not the rate: a bucket whose limit, burst or rate changes keeps its state (converted by
+                // BucketIntervalMicroseconds), as a window rule whose limit changes keeps its counter. Never "t" and
+                // digits: that was the name of a bucket of one rate before, whose keys held a bare TAT.
+                ShapeId = string.Create(CultureInfo.InvariantCulture, $"tw{windowMs}");
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown algorithm.");
@@ -125,6 +130,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         WindowMilliseconds = shape.WindowMilliseconds;
         SegmentMilliseconds = shape.SegmentMilliseconds;
         Rate = limit;
+        BucketIntervalMicroseconds = shape.BucketIntervalMicroseconds;
         if (Algorithm == RateLimitAlgorithm.TokenBucket)
         {
             // The rate scales with the burst, so a rule at a tenth of the limit also refills at a tenth of the rate,
@@ -148,6 +154,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         WindowMilliseconds = bucket.WindowMilliseconds;
         SegmentMilliseconds = bucket.SegmentMilliseconds;
         EmissionIntervalMicroseconds = bucket.EmissionIntervalMicroseconds;
+        BucketIntervalMicroseconds = bucket.BucketIntervalMicroseconds;
     }
 
     // A copy of a rule that is a tally (AsTally).
@@ -162,6 +169,7 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
         WindowMilliseconds = rule.WindowMilliseconds;
         SegmentMilliseconds = rule.SegmentMilliseconds;
         EmissionIntervalMicroseconds = rule.EmissionIntervalMicroseconds;
+        BucketIntervalMicroseconds = rule.BucketIntervalMicroseconds;
         IsTally = true;
     }
 
@@ -182,6 +190,22 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     /// <see cref="Rate"/>, rounded up, so the bucket never refills faster than configured. 0 for a window rule.
     /// </summary>
     public long EmissionIntervalMicroseconds { get; }
+
+    /// <summary>
+    /// Gets the emission interval of the bucket this rule was reduced from (<see cref="WithLimit"/>), or its own when
+    /// it was not reduced, in whole microseconds; 0 for a window rule. A store keeps a bucket's state as a TAT together
+    /// with this interval.
+    /// </summary>
+    /// <value>
+    /// A reduced rule reads the TAT that the rule it was made from writes, as a time, with its own longer interval (a
+    /// flagged user at a tenth of the burst also refills at a tenth of the rate). A rule of another bucket interval
+    /// (the limit, burst, rate or window changed by a reload, a tenant override or an <see cref="ITenantLimitProvider"/>
+    /// answer) first converts a TAT written under the old one with
+    /// <c>TAT' = now + min(spent × new, max(TAT − now, Limit × EmissionIntervalMicroseconds))</c>, where
+    /// <c>spent = ceil((TAT − now) / old)</c> are the permits the bucket holds back: they stay spent, and come back at the
+    /// new rate. A lowered bucket holds back at most its whole burst, or the time already owed if that is longer.
+    /// </value>
+    public long BucketIntervalMicroseconds { get; }
 
     /// <summary>
     /// Gets how long one permit can keep counting, in milliseconds: the window for a window rule, the time an empty
@@ -218,8 +242,8 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
     public int Segments { get; }
 
     /// <summary>
-    /// Gets the rule's shape (algorithm, window, segments) as a short stable string, e.g. <c>f3600000</c> or
-    /// <c>s60000x10</c>.
+    /// Gets the rule's shape (algorithm, window, segments) as a short stable string, e.g. <c>f3600000</c>,
+    /// <c>s60000x10</c> or, for a token bucket, <c>tw1000</c> (its window, whatever its rate and burst).
     /// </summary>
     /// <value>
     /// The same string for every rule of the same shape, whatever its limit, so a store that names its counters by
@@ -373,13 +397,14 @@ public sealed class RateLimitRule : IEquatable<RateLimitRule>
 
     /// <inheritdoc />
     public bool Equals(RateLimitRule? other)
-        => other is not null && Limit == other.Limit && IsTally == other.IsTally && string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal);
+        => other is not null && Limit == other.Limit && IsTally == other.IsTally && string.Equals(ShapeId, other.ShapeId, StringComparison.Ordinal)
+           && EmissionIntervalMicroseconds == other.EmissionIntervalMicroseconds && BucketIntervalMicroseconds == other.BucketIntervalMicroseconds;
 
     /// <inheritdoc />
     public override bool Equals(object? obj) => Equals(obj as RateLimitRule);
 
     /// <inheritdoc />
-    public override int GetHashCode() => HashCode.Combine(Limit, ShapeId, IsTally);
+    public override int GetHashCode() => HashCode.Combine(Limit, ShapeId, IsTally, EmissionIntervalMicroseconds);
 
     /// <inheritdoc />
     public override string ToString() => Algorithm switch

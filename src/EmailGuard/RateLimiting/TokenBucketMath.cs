@@ -11,6 +11,33 @@ internal static class TokenBucketMath
     /// <summary>The TAT of a bucket that has never been used: earlier than any "now", and far from overflow.</summary>
     public const long Empty = long.MinValue / 4;
 
+    /// <summary>
+    /// The TAT of a bucket written under the bucket interval <paramref name="fromUs"/> (<see cref="RateLimitRule.BucketIntervalMicroseconds"/>),
+    /// as <paramref name="rule"/> reads it at <paramref name="nowMs"/>: unchanged when the intervals are the same (a
+    /// reduced rule reads the TAT as a time) or the bucket is full; else the permits it holds back under the old
+    /// interval, rounded up, stay held back under the new one: <c>now + spent × new</c>, but no further ahead than
+    /// the rule's full refill or the time already owed, whichever is longer. The Redis scripts compute the same.
+    /// </summary>
+    /// <remarks>
+    /// A raised bucket then refills the spent permits at its new rate; a lowered one holds back what was spent, up to
+    /// its whole burst, which is what the same permits taken at this instant would leave of a bucket configured so
+    /// from the start. 0 for <paramref name="fromUs"/> means unknown (a bare TAT): read as a time, unchanged.
+    /// </remarks>
+    public static long Rebased(long tatUs, long fromUs, RateLimitRule rule, long nowMs)
+    {
+        long toUs = rule.BucketIntervalMicroseconds;
+        long nowUs = nowMs * 1000;
+        if (fromUs == toUs || fromUs <= 0 || tatUs <= nowUs)
+        {
+            return tatUs;
+        }
+
+        long owed = tatUs - nowUs;
+        long spent = (owed + fromUs - 1) / fromUs;
+        long cap = Math.Max(owed, rule.Limit * rule.EmissionIntervalMicroseconds);
+        return nowUs + (spent > cap / toUs ? cap : spent * toUs);
+    }
+
     /// <summary>The permits a bucket holds back at <paramref name="nowMs"/>: its TAT's distance from now, in whole intervals, rounded up.</summary>
     public static long CountAt(long tatUs, long nowMs, long intervalUs)
     {

@@ -55,6 +55,43 @@ public class RedisRateLimitStoreConcurrencyTests(RedisServerFixture redis) : Red
     }
 
     [Fact]
+    public async Task AcquireAsync_TokenBucketChangedMidwayOnTwoInstances_AdmitsExactlyTheFinalBurst()
+    {
+        // A bucket of 100 per hour lowered to 60 per hour and back, again and again, while 2 × 64 callers take from it
+        // (the clock stands still, so nothing refills): the spent permits carry over every change, so no change hands
+        // out a fresh burst, and once it stays at 100, exactly 100 were admitted in all.
+        RateLimitRule high = RateLimitRule.TokenBucket(100, TimeSpan.FromHours(1), 100);
+        RateLimitRule low = RateLimitRule.TokenBucket(60, TimeSpan.FromHours(1), 60);
+        RedisRateLimitStore[] stores = [CreateStore(Redis.CreateMultiplexer(), Prefix, Time), CreateStore(Redis.CreateMultiplexer(), Prefix, Time)];
+        int attempts = 0;
+        int admitted = 0;
+
+        await RunCallersAsync(stores, async (store, _) =>
+        {
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                // The rule changes every 7 attempts across all callers: a reload that callers meet mid-way.
+                RateLimitRule rule = (Interlocked.Increment(ref attempts) / 7) % 2 == 0 ? high : low;
+                if ((await store.AcquireAsync(new[] { new RateLimitRequest("hot-bucket", rule) }, Memory<RateLimitEntry>.Empty)).IsAllowed)
+                {
+                    Interlocked.Increment(ref admitted);
+                }
+            }
+        });
+        int whileChanging = admitted;
+        await RunCallersAsync(stores, async (store, _) =>
+        {
+            if ((await store.AcquireAsync(new[] { new RateLimitRequest("hot-bucket", high) }, Memory<RateLimitEntry>.Empty)).IsAllowed)
+            {
+                Interlocked.Increment(ref admitted);
+            }
+        });
+
+        whileChanging.Should().BeInRange(60, 100, "each caller met both rules; no change refilled the bucket");
+        admitted.Should().Be(100, "the permits spent under either rule stay spent under the other");
+    }
+
+    [Fact]
     public async Task AcquireAsync_ConcurrentMultiKeyAcquires_AreAllOrNothing()
     {
         RateLimitRule[] rules =

@@ -24,7 +24,8 @@ public class RedisTokenBucketTests(RedisServerFixture redis) : RedisStoreTestBas
         // Assert
         IReadOnlyList<(RedisKey Key, TimeSpan? Ttl)> keys = await RedisServerFixture.ScanWithTtlAsync(Admin, Prefix);
         keys.Should().ContainSingle();
-        keys[0].Key.ToString().Should().Contain(":t100000:bucket");
+        keys[0].Key.ToString().Should().Contain(":tw1000:bucket", "a bucket is named by its window, whatever its rate");
+        ((string?)await Admin.GetDatabase().StringGetAsync(keys[0].Key)).Should().EndWith(":100000", "the TAT is kept with the bucket interval it was written under");
         keys[0].Ttl.Should().NotBeNull();
         keys[0].Ttl!.Value.Should().BeGreaterThan(TimeSpan.Zero).And.BeLessThanOrEqualTo(TimeSpan.FromMilliseconds(500 + RedisRateLimitStore.ExpiryGraceMilliseconds));
     }

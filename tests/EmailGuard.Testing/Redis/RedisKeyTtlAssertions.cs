@@ -6,7 +6,8 @@ namespace EmailGuard.Testing.Redis;
 
 /// <summary>
 /// The TTL invariant of the Redis store: every key it writes has a TTL, no longer than its window plus one segment
-/// plus the expiry grace. The rule shape is read back from the key itself (<c>…}:f60000:…</c> or <c>…}:s60000x10:…</c>).
+/// plus the expiry grace. The rule shape is read back from the key itself (<c>…}:f60000:…</c>, <c>…}:s60000x10:…</c> or
+/// <c>…}:tw1000:…</c>).
 /// </summary>
 public static partial class RedisKeyTtlAssertions
 {
@@ -17,7 +18,7 @@ public static partial class RedisKeyTtlAssertions
     /// <param name="multiplexer">An admin connection.</param>
     /// <param name="prefix">The key prefix the test used.</param>
     /// <param name="graceMilliseconds">The store's expiry grace.</param>
-    /// <param name="maxBucketBurst">The largest burst of a token bucket the test used: bounds the TTL of bucket keys, whose names carry only the emission interval.</param>
+    /// <param name="maxBucketBurst">The largest burst of a token bucket the test used: bounds the TTL of bucket keys, whose names carry only the window (a bucket refills at least one permit per window).</param>
     /// <returns>The violations, and how many keys were checked.</returns>
     public static async Task<(IReadOnlyList<string> Violations, int Checked)> FindViolationsAsync(
         IConnectionMultiplexer multiplexer, string prefix, long graceMilliseconds, long maxBucketBurst = 1_000)
@@ -34,10 +35,10 @@ public static partial class RedisKeyTtlAssertions
                 continue;
             }
 
-            // A token bucket's name carries its emission interval in µs; it lives until it is full again, a burst of
-            // intervals at most, plus the grace.
+            // A token bucket's name carries its window, whatever its rate; it lives until it is full again, a burst of
+            // intervals at most (an interval is at most the window), plus the grace.
             long window = shape.Groups["t"].Success
-                ? ((maxBucketBurst * long.Parse(shape.Groups["t"].Value, CultureInfo.InvariantCulture)) + 999) / 1000
+                ? maxBucketBurst * long.Parse(shape.Groups["t"].Value, CultureInfo.InvariantCulture)
                 : long.Parse(shape.Groups["w"].Value, CultureInfo.InvariantCulture);
             long segment = shape.Groups["s"].Success ? window / long.Parse(shape.Groups["s"].Value, CultureInfo.InvariantCulture) : 0;
             TimeSpan max = TimeSpan.FromMilliseconds(window + segment + graceMilliseconds);
@@ -61,6 +62,6 @@ public static partial class RedisKeyTtlAssertions
     }
 
     // A counter, or a reset tombstone or refund marker, which name the rule shape whose window bounds their TTL.
-    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:!reset:|!refund:-?\d+:)?(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)|t(?<t>\d+)):", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[^{}]*\{[0-9a-f]{16}\}:(?:!reset:|!refund:-?\d+:)?(?:f(?<w>\d+)(?:#-?\d+)?|s(?<w>\d+)x(?<s>\d+)|tw(?<t>\d+)):", RegexOptions.CultureInvariant)]
     private static partial Regex RuleShape();
 }

@@ -114,6 +114,50 @@ public sealed class SendGuardReloadTests
     }
 
     [Fact]
+    public async Task Reload_LoweredTokenBucket_KeepsTheSpentPermits_NotAFreshBurst()
+    {
+        // 10 per hour, 6 spent; lowered to 8 per hour: the 6 stay spent, so 2 more fit, where a new bucket would hand
+        // the rogue 8 at once.
+        await using App app = Start(settings: [$"{Root}:Tenant:Rules:0:Limit=10", $"{Root}:Tenant:Rules:0:Algorithm=TokenBucket"]);
+        (await SendAsync(app.Guard, 6)).Should().AllBeEquivalentTo(true);
+
+        app.Reload($"{Root}:Tenant:Rules:0:Limit=8");
+
+        (await SendAsync(app.Guard, 3)).Should().Equal([true, true, false], "the 6 spent before the reload stay spent in the lowered bucket");
+        app.Messages(3128).Should().Equal("A reload changed EmailGuard:SendGuard:Tenant: was 10/01:00:00 token bucket, burst 10, now 8/01:00:00 token bucket, burst 8.");
+    }
+
+    [Fact]
+    public async Task Reload_TokenBucketLimitOfAnExplicitBurst_KeepsTheSpentPermits()
+    {
+        // Burst 10 at 10 per hour, all spent; the rate lowered to 5 per hour: nothing fits until one permit came back.
+        await using App app = Start(settings: [$"{Root}:Global:Rules:0:Limit=10", $"{Root}:Global:Rules:0:Algorithm=TokenBucket", $"{Root}:Global:Rules:0:Burst=10"]);
+        (await SendAsync(app.Guard, 10)).Should().AllBeEquivalentTo(true);
+
+        app.Reload($"{Root}:Global:Rules:0:Limit=5");
+
+        EmailSendDecision next = await app.Guard.CheckAsync(Mail());
+        next.IsAllowed.Should().BeFalse();
+        next.RetryAfter.Should().BeGreaterThan(TimeSpan.FromMinutes(11), "the 10 spent come back at the new rate, one every 12 minutes");
+    }
+
+    [Fact]
+    public async Task TenantOverride_ChangedTokenBucket_KeepsTheSpentPermits()
+    {
+        // The provider's answer for a tenant changes from 10 to 8 per hour (an operator edits its row).
+        RateLimitRule answer = RateLimitRule.TokenBucket(10, TimeSpan.FromHours(1), 10);
+        CountingTenantLimitProvider provider = new(tenant => new TenantLimits { Rules = [answer] });
+        await using App app = Start(s => s.AddSingleton<ITenantLimitProvider>(provider), $"{Root}:Tenant:Rules:0:Limit=100");
+        IEmailGuardTenantLimits limits = app.Services.GetRequiredService<IEmailGuardTenantLimits>();
+        (await SendAsync(app.Guard, 6, "trial")).Should().AllBeEquivalentTo(true);
+
+        answer = RateLimitRule.TokenBucket(8, TimeSpan.FromHours(1), 8);
+        await limits.InvalidateAsync("trial");
+
+        (await SendAsync(app.Guard, 3, "trial")).Should().Equal([true, true, false], "the 6 spent under the old answer stay spent under the new one");
+    }
+
+    [Fact]
     public async Task Reload_PoolCap_AppliesWithoutRestart()
     {
         await using App app = Start(settings: [$"{Root}:TenantPools:trial:Rules:0:Limit=5", $"{Root}:DefaultTenantPool=trial"]);
