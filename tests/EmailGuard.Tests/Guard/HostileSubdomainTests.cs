@@ -33,7 +33,7 @@ public sealed class HostileSubdomainTests
     [Theory]
     [InlineData("someone@blocked.example.org")]
     [InlineData("someone@notblocked.example")]
-    [InlineData("someone@example")]
+    [InlineData("someone@example.blocked")]
     public async Task Blocklist_ADomain_LeavesDomainsThatOnlyShareItsLetters(string recipient)
     {
         await using ServiceProvider sp = SendGuardTestServices.Build();
@@ -79,7 +79,7 @@ public sealed class HostileSubdomainTests
     public async Task Allowlist_ADomain_DoesNotReachTheDomainsUnderIt()
     {
         // An allowlist entry lifts caps: it names the one domain it was written for, never names someone can make up.
-        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.RecipientDomain.Rules = [RateLimitRule.PerHour(1)]);
+        await using ServiceProvider sp = SendGuardTestServices.Build(o => o.RecipientDomain.Add(RateLimitRule.PerHour(1)));
         await sp.GetRequiredService<IEmailGuardLists>().AddAsync(EmailGuardListKind.Allowlist, EmailGuardPartyType.RecipientDomain, "partner.example", "partner");
         IEmailSendGuard guard = sp.GetRequiredService<IEmailSendGuard>();
 
