@@ -12,6 +12,7 @@ namespace EmailGuard;
 public sealed partial class EmailSendContext : IDisposable
 {
     private static readonly AsyncLocal<EmailSendContext?> s_current = new();
+    private static readonly IReadOnlyDictionary<string, string> s_none = new Dictionary<string, string>();
     private readonly EmailSendContext? _previous;
     private bool _disposed;
 
@@ -86,7 +87,16 @@ public sealed partial class EmailSendContext : IDisposable
     /// EmailGuard's tags and send id header; app tags named like EmailGuard's, and app headers that name one of its tags
     /// (the headers that set provider tags on a raw or SMTP send), are dropped.
     /// </summary>
-    internal EmailContent AddTo(EmailContent content)
+    internal EmailContent AddTo(EmailContent content) => Compose(content, ProviderTags, Headers);
+
+    /// <summary>
+    /// The content with the app's tags and headers screened as <see cref="AddTo"/> screens them, for an admitted message
+    /// without an attribution (a guard of the app's own): what the screening keeps out (a header that writes another
+    /// header, an app <c>Bcc</c> or <c>From</c>, a subject on two lines) is as uncounted without EmailGuard's tags as with.
+    /// </summary>
+    internal static EmailContent Screened(EmailContent content) => Compose(content, s_none, s_none);
+
+    private static EmailContent Compose(EmailContent content, IReadOnlyDictionary<string, string> guardTags, IReadOnlyDictionary<string, string> guardHeaders)
     {
         Dictionary<string, string> tags = new(StringComparer.Ordinal);
         if (content.ProviderTags is { } own)
@@ -107,7 +117,7 @@ public sealed partial class EmailSendContext : IDisposable
             }
         }
 
-        foreach (KeyValuePair<string, string> tag in ProviderTags)
+        foreach (KeyValuePair<string, string> tag in guardTags)
         {
             tags[tag.Key] = tag.Value;
         }
@@ -131,7 +141,7 @@ public sealed partial class EmailSendContext : IDisposable
             }
         }
 
-        foreach (KeyValuePair<string, string> header in Headers)
+        foreach (KeyValuePair<string, string> header in guardHeaders)
         {
             // Removed first, so that the name is written as EmailGuard spells it, not as an app's copy did.
             headers.Remove(header.Key);

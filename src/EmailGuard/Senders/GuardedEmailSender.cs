@@ -25,7 +25,7 @@ internal sealed class GuardedEmailSender(IEmailSendGuard guard, IEmailTransport 
         string? messageId;
         try
         {
-            messageId = await transport.SendAndGetMessageIdAsync(envelope.WithAddressesOnOneLine(), context?.AddTo(content) ?? content, cancellationToken).ConfigureAwait(false);
+            messageId = await transport.SendAndGetMessageIdAsync(envelope.WithAddressesOnOneLine(), context?.AddTo(content) ?? EmailSendContext.Screened(content), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {

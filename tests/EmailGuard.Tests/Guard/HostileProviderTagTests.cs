@@ -370,6 +370,47 @@ public sealed class HostileProviderTagTests
         envelope.TenantId.Should().Be("attacker");
     }
 
+    [Fact]
+    public async Task TrySend_AdmittedWithoutAnAttribution_TheAppsHeadersAreScreenedAllTheSame()
+    {
+        // Arrange: a guard that admits without an attribution (one of the app's own) gives the sender no EmailGuard tags
+        // to add; the app's headers and subject still go through the same screening, whose holes are as uncounted then.
+        RecordingTransport transport = new();
+        GuardedEmailSender sender = new(new AdmitsWithoutAttribution(), transport);
+        string many = string.Join(", ", Enumerable.Range(0, 1_000).Select(i => $"target{i}@example.com"));
+        Dictionary<string, string> headers = new()
+        {
+            ["X-Campaign"] = "spring\r\nBcc: " + many,
+            ["Bcc"] = many,
+            ["From"] = "blocked@app.example",
+            ["X-Keep"] = "fine",
+        };
+        Dictionary<string, string> tags = new() { ["eg_t"] = "rival", ["campaign"] = "spring" };
+
+        // Act
+        GuardedSendResult sent = await sender.TrySendAsync(
+            new OutboundEmail { To = ["someone@example.com"], TenantId = "attacker" },
+            new EmailContent { Subject = "Invoice 42\r\nBcc: " + many, TextBody = "Numbers.", Headers = headers, ProviderTags = tags });
+
+        // Assert
+        sent.Sent.Should().BeTrue();
+        transport.LastHeaders!.Keys.Should().BeEquivalentTo(["X-Keep"]);
+        transport.LastSubject.Should().Be("Invoice 42 Bcc: " + many);
+        transport.LastTags!.Keys.Should().BeEquivalentTo(["campaign"], "a tag named like EmailGuard's would charge the mail's bounces to whoever it names");
+    }
+
+    private sealed class AdmitsWithoutAttribution : IEmailSendGuard
+    {
+        public ValueTask<EmailSendDecision> CheckAsync(OutboundEmail message, CancellationToken cancellationToken = default)
+            => ValueTask.FromResult(new EmailSendDecision(EmailSendReason.Allowed, EmailGuardDimension.None, null, null, null, null, TimeSpan.Zero, DateTimeOffset.UnixEpoch, null));
+
+        public ValueTask<EmailSendDecision> PeekAsync(OutboundEmail message, CancellationToken cancellationToken = default) => CheckAsync(message, cancellationToken);
+
+        public ValueTask<bool> RefundAsync(EmailSendDecision decision, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
+
+        public ValueTask<EmailGuardStatus> GetStatusAsync(EmailGuardStatusQuery query, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+    }
+
     private sealed class RecordingTransport : IEmailTransport
     {
         public IReadOnlyDictionary<string, string>? LastTags { get; private set; }
