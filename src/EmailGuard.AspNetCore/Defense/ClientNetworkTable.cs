@@ -42,14 +42,16 @@ internal sealed class ClientNetworkTable
     /// <summary>The most specific active entry whose network holds <paramref name="address"/>, or null.</summary>
     public EmailGuardListEntry? Match(IPAddress address, DateTimeOffset now)
     {
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        Family family = address.AddressFamily == AddressFamily.InterNetwork ? _v4 : _v6;
-        return family.Match(ToBits(address), now);
+        // A client that an IPv6 address only carries (mapped, NAT64, 6to4, Teredo) matches the entries of its IPv4
+        // address, and an entry naming the IPv6 network (a ban of all of 2002::/16) still matches it.
+        IPAddress carried = IpAddressGrouping.UnwrapIPv4(address);
+        EmailGuardListEntry? match = Match(carried.AddressFamily == AddressFamily.InterNetwork ? _v4 : _v6, carried, now);
+        return match is null && !ReferenceEquals(carried, address) && !address.IsIPv4MappedToIPv6
+            ? Match(_v6, address, now)
+            : match;
     }
+
+    private static EmailGuardListEntry? Match(Family family, IPAddress address, DateTimeOffset now) => family.Match(ToBits(address), now);
 
     private static UInt128 ToBits(IPAddress address)
     {

@@ -7,8 +7,8 @@ namespace EmailGuard;
 
 /// <summary>
 /// Turns a client IP into the partition that limits count against. An IPv6 client usually controls a whole /64 (or
-/// more), so counting single IPv6 addresses would let it rotate through billions of them; IPv4-mapped IPv6 addresses
-/// are the IPv4 client they carry.
+/// more), so counting single IPv6 addresses would let it rotate through billions of them. An IPv6 address that only
+/// carries an IPv4 client (<see cref="UnwrapIPv4"/>) is that IPv4 client.
 /// </summary>
 public static class IpAddressGrouping
 {
@@ -31,11 +31,7 @@ public static class IpAddressGrouping
         ArgumentOutOfRangeException.ThrowIfLessThan(ipv4PrefixLength, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ipv4PrefixLength, 32);
 
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
+        address = UnwrapIPv4(address);
         if (address.AddressFamily == AddressFamily.InterNetwork)
         {
             return ipv4PrefixLength == 32
@@ -57,26 +53,91 @@ public static class IpAddressGrouping
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentNullException.ThrowIfNull(network);
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
         if (network.IsIPv4MappedToIPv6)
         {
             network = network.MapToIPv4();
         }
 
-        return address.AddressFamily == network.AddressFamily
-            && prefixLength >= 0
-            && prefixLength <= (address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
-            && Mask(address, prefixLength).Equals(Mask(network, prefixLength));
+        IPAddress carried = UnwrapIPv4(address);
+        return Contains(network, prefixLength, carried)
+            || (!ReferenceEquals(carried, address) && !address.IsIPv4MappedToIPv6 && Contains(network, prefixLength, address));
     }
 
     /// <summary>
+    /// The IPv4 client that <paramref name="address"/> stands for, where an IPv6 address only carries one; otherwise
+    /// <paramref name="address"/> itself. Those are an IPv4-mapped address (<c>::ffff:203.0.113.7</c>); the NAT64 well-known
+    /// prefix <c>64:ff9b::/96</c> (RFC 6052), which a NAT64 or SIIT translator in front of an IPv6-only app writes for
+    /// every IPv4 client, so that grouped by its /64 the whole IPv4 internet would be one client; 6to4, <c>2002::/16</c>
+    /// (RFC 3056), whose <c>2002:V4ADDR::/48</c> belongs to whoever holds the IPv4 address, so that grouped by /64 one
+    /// IPv4 host would rotate through 65,536 clients; and Teredo, <c>2001::/32</c> (RFC 4380), which carries the
+    /// client's public IPv4 address inverted and would otherwise group every client of one Teredo server together.
+    /// Limits, lists and bans count the IPv4 client; a list entry that names the IPv6 network still matches it
+    /// (<see cref="IsInNetwork"/>).
+    /// </summary>
+    /// <param name="address">The client address.</param>
+    /// <returns>The IPv4 address carried, or <paramref name="address"/>.</returns>
+    public static IPAddress UnwrapIPv4(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            return address.MapToIPv4();
+        }
+
+        if (IsNat64(address))
+        {
+            return new IPAddress(address.GetAddressBytes().AsSpan(12));
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        address.TryWriteBytes(bytes, out _);
+
+        if (bytes[0] == 0x20 && bytes[1] == 0x02)
+        {
+            return new IPAddress(bytes[2..6]);
+        }
+
+        if (bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0)
+        {
+            Span<byte> client = bytes[12..];
+            for (int i = 0; i < client.Length; i++)
+            {
+                client[i] ^= 0xFF;
+            }
+
+            return new IPAddress(client);
+        }
+
+        return address;
+    }
+
+    /// <summary>The first 96 bits of the NAT64 well-known prefix, <c>64:ff9b::/96</c>.</summary>
+    private static ReadOnlySpan<byte> Nat64WellKnownPrefix => [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0];
+
+    private static bool IsNat64(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        return address.AddressFamily == AddressFamily.InterNetworkV6
+            && address.TryWriteBytes(bytes, out _)
+            && bytes[..12].SequenceEqual(Nat64WellKnownPrefix);
+    }
+
+    private static bool Contains(IPAddress network, int prefixLength, IPAddress address)
+        => address.AddressFamily == network.AddressFamily
+            && prefixLength >= 0
+            && prefixLength <= (address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
+            && Mask(address, prefixLength).Equals(Mask(network, prefixLength));
+
+    /// <summary>
     /// Parses a single address (<c>203.0.113.7</c>, <c>2001:db8::1</c>) or a CIDR network (<c>10.0.0.0/8</c>,
-    /// <c>2001:db8::/32</c>). The network is masked to its prefix, and an IPv4-mapped IPv6 address is the IPv4 address it
-    /// carries; a single address is a network of 32 (IPv4) or 128 (IPv6) bits.
+    /// <c>2001:db8::/32</c>). The network is masked to its prefix, and an IPv4-mapped IPv6 address, or one of the NAT64
+    /// prefix <c>64:ff9b::/96</c> at a prefix of 96 or more, is the IPv4 address it carries; a single address is a
+    /// network of 32 (IPv4) or 128 (IPv6) bits.
     /// </summary>
     /// <param name="value">The text to parse.</param>
     /// <param name="network">The network address, masked to <paramref name="prefixLength"/>.</param>
@@ -114,6 +175,12 @@ public static class IpAddressGrouping
             }
 
             address = address.MapToIPv4();
+            prefix -= 96;
+        }
+        else if (prefix >= 96 && IsNat64(address))
+        {
+            // A NAT64 network (64:ff9b::203.0.113.0/120) is the IPv4 network it carries, as its clients are counted.
+            address = UnwrapIPv4(address);
             prefix -= 96;
         }
 

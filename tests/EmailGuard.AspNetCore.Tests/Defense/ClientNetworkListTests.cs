@@ -91,6 +91,24 @@ public sealed class ClientNetworkListTests
     }
 
     [Fact]
+    public async Task DenyIPv4_Nat64And6to4FormsOfIt403_EntryNaming6to4RangeStillMatches()
+    {
+        await using TestApp app = await StartAsync();
+        await Lists(app).AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "198.51.100.0/24", "bot farm");
+        await Lists(app).AddAsync(EmailGuardListKind.Blocklist, EmailGuardPartyType.ClientNetwork, "2002:c000:200::/40", "6to4 of 192.0.2.0/24");
+
+        using HttpResponseMessage nat64 = await app.PostAsync("/signup", "64:ff9b::198.51.100.7");
+        using HttpResponseMessage sixToFour = await app.PostAsync("/signup", "2002:c633:6407:5::1");
+        using HttpResponseMessage tunnelRange = await app.PostAsync("/signup", "2002:c000:201::1");
+        using HttpResponseMessage other = await app.PostAsync("/signup", "64:ff9b::203.0.113.7");
+
+        nat64.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        sixToFour.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        tunnelRange.StatusCode.Should().Be(HttpStatusCode.Forbidden);
+        other.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task DenyEntry_Expires_ThenRequestsCountAgain()
     {
         await using TestApp app = await StartAsync();

@@ -125,6 +125,39 @@ public sealed class EvasionTests
     }
 
     [Fact]
+    public async Task ClientIp_6to4Rotation_CountsTheIPv4HostOnce()
+    {
+        // 2002:cb00:7107::/48 is 203.0.113.7's: grouped by /64, that host had 65,536 fresh buckets.
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(3)));
+
+        int ok = 0;
+        for (int i = 1; i <= 20; i++)
+        {
+            using HttpResponseMessage response = await app.PostAsync("/signup", $"2002:cb00:7107:{i:x}::1");
+            ok += response.StatusCode == HttpStatusCode.OK ? 1 : 0;
+        }
+
+        using HttpResponseMessage v4 = await app.PostAsync("/signup", "203.0.113.7");
+        ok.Should().Be(3);
+        v4.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+    }
+
+    [Fact]
+    public async Task ClientIp_Nat64Clients_AreCountedApart()
+    {
+        // Behind a NAT64/SIIT translator every IPv4 client is 64:ff9b::<IPv4>: grouped by /64, one bot's limit was everyone's.
+        await using TestApp app = await StartAsync(p => p.PerClientIp(RateLimitRule.PerHour(1)));
+
+        using HttpResponseMessage bot = await app.PostAsync("/signup", "64:ff9b::198.51.100.66");
+        using HttpResponseMessage botAgain = await app.PostAsync("/signup", "64:ff9b::198.51.100.66");
+        using HttpResponseMessage stranger = await app.PostAsync("/signup", "64:ff9b::203.0.113.9");
+
+        bot.StatusCode.Should().Be(HttpStatusCode.OK);
+        botAgain.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
+        stranger.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
     public async Task ClientIp_ConfiguredIPv6Prefix48_GroupsWholeSlash48()
     {
         await using TestApp app = await TestApp.StartAsync(
