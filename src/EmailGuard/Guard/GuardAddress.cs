@@ -10,7 +10,7 @@ internal sealed class GuardAddress
     private GuardAddress(string? error)
     {
         Error = error;
-        Address = Domain = RecipientKey = SenderKey = DomainKey = string.Empty;
+        Address = Domain = DomainPartition = RecipientKey = SenderKey = DomainKey = string.Empty;
     }
 
     private GuardAddress(NormalizedEmailAddress normalized)
@@ -20,7 +20,8 @@ internal sealed class GuardAddress
         string hash = StoreKeyEncoding.Hash(Address);
         RecipientKey = PartitionKeys.RecipientPrefix + hash;
         SenderKey = PartitionKeys.SenderPrefix + hash;
-        DomainKey = PartitionKeys.DomainPrefix + Domain;
+        DomainPartition = PublicSuffixList.Icann.GetRegistrableDomain(Domain);
+        DomainKey = PartitionKeys.DomainPrefix + DomainPartition;
     }
 
     public bool IsValid => Error is null;
@@ -31,8 +32,16 @@ internal sealed class GuardAddress
     /// <summary>The canonical address, <c>local@domain</c>.</summary>
     public string Address { get; }
 
-    /// <summary>The canonical (IDNA ASCII) domain.</summary>
+    /// <summary>The canonical (IDNA ASCII) domain, which the lists match (a listed domain and the domains under it).</summary>
     public string Domain { get; }
+
+    /// <summary>
+    /// The recipient-domain dimension's partition: the registrable domain of <see cref="Domain"/> by the Public Suffix
+    /// List's ICANN section (<c>x1.victim.com</c> → <c>victim.com</c>), or the domain itself when it is a public suffix
+    /// (<c>co.uk</c>). One wildcard MX answers for every name under a registrable domain, so a counter per subdomain
+    /// would let a sender rotate names past the cap; <see cref="DomainKey"/> is its counter.
+    /// </summary>
+    public string DomainPartition { get; }
 
     public string RecipientKey { get; }
 

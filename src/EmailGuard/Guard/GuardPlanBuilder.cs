@@ -256,7 +256,7 @@ internal sealed class GuardPlanBuilder
                 }
             }
 
-            Add(requests, tags, ref count, domainRules, recipient.DomainKey, domainCost, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
+            Add(requests, tags, ref count, domainRules, recipient.DomainKey, domainCost, EmailGuardDimension.RecipientDomain, recipient.DomainPartition, recipient.Address);
         }
     }
 
@@ -273,7 +273,8 @@ internal sealed class GuardPlanBuilder
         return false;
     }
 
-    private static bool SameDomain(GuardAddress a, GuardAddress b) => string.Equals(a.Domain, b.Domain, StringComparison.Ordinal);
+    /// <summary>Whether two recipients share a domain counter: the same registrable domain (<see cref="GuardAddress.DomainPartition"/>).</summary>
+    private static bool SameDomain(GuardAddress a, GuardAddress b) => string.Equals(a.DomainPartition, b.DomainPartition, StringComparison.Ordinal);
 
     /// <summary>The counters of a party's own copies (per content rule) and the parties' cached keys; no counters when content denials are never trips.</summary>
     private readonly record struct ContentParties(RateLimitRule[]? Counters, string? UserKey, string? TenantKey);

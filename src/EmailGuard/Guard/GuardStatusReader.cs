@@ -139,7 +139,7 @@ internal sealed class GuardStatusReader
             if (recipient.IsValid)
             {
                 Add(rules.Recipient, recipient.RecipientKey, EmailGuardDimension.Recipient, recipient.Address, recipient.Address);
-                Add(rules.RecipientDomain, recipient.DomainKey, EmailGuardDimension.RecipientDomain, recipient.Domain, recipient.Address);
+                Add(rules.RecipientDomain, recipient.DomainKey, EmailGuardDimension.RecipientDomain, recipient.DomainPartition, recipient.Address);
             }
             else
             {

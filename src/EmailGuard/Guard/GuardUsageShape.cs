@@ -70,7 +70,7 @@ internal sealed class GuardUsageShape
         RequestTag tag = _tags[index];
         return index < Fixed
             ? tag
-            : new RequestTag(tag.Dimension, tag.Dimension == EmailGuardDimension.Recipient ? recipient!.Address : recipient!.Domain, recipient.Address);
+            : new RequestTag(tag.Dimension, tag.Dimension == EmailGuardDimension.Recipient ? recipient!.Address : recipient!.DomainPartition, recipient.Address);
     }
 
     public RateLimitRequest GetRequest(int index, GuardAddress? recipient)
@@ -108,7 +108,7 @@ internal sealed class GuardUsageShape
             bool fits = tag.Dimension switch
             {
                 EmailGuardDimension.Recipient => ReferenceEquals(requests[i].Key, recipient.RecipientKey) && ReferenceEquals(tag.Partition, recipient.Address),
-                EmailGuardDimension.RecipientDomain => ReferenceEquals(requests[i].Key, recipient.DomainKey) && ReferenceEquals(tag.Partition, recipient.Domain),
+                EmailGuardDimension.RecipientDomain => ReferenceEquals(requests[i].Key, recipient.DomainKey) && ReferenceEquals(tag.Partition, recipient.DomainPartition),
                 _ => false,
             };
             if (!fits || !ReferenceEquals(tag.Recipient, recipient.Address))
