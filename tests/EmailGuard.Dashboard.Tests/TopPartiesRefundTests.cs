@@ -51,6 +51,33 @@ public sealed class TopPartiesRefundTests
     }
 
     [Fact]
+    public async Task RecipientDomains_RotatedSubdomains_AreListedAsTheirRegistrableDomain_AndRefundedFromIt()
+    {
+        // Arrange: a bot rotates subdomains of one wildcard-MX domain; the cap counts them as victim.com, and so must the
+        // list an operator reads during the incident (before, 12 domains of one mail each, none of them the culprit).
+        FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 2, 10, 0, 0, TimeSpan.Zero));
+        await using DashboardHost host = await DashboardHost.StartAsync(time: time);
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+        RecentActivity activity = host.Services.GetRequiredService<EmailGuardMonitor>().Activity;
+        List<EmailSendDecision> rotated = [];
+        for (int i = 0; i < 12; i++)
+        {
+            rotated.Add(await guard.CheckAsync(new OutboundEmail { Sender = "app@shop.example", To = [$"a{i}@X{i}.Victim.com"] }));
+        }
+
+        await guard.CheckAsync(new OutboundEmail { Sender = "app@shop.example", To = ["b@mail.shop.co.uk", "c@notvictim.com"] });
+
+        // Act: two of the rotated checks are refunded.
+        (await guard.RefundAsync(rotated[0])).Should().BeTrue();
+        (await guard.RefundAsync(rotated[1])).Should().BeTrue();
+
+        // Assert
+        IReadOnlyList<TopParty> domains = activity.Top(ActivityDimension.RecipientDomain, denials: false, 10);
+        domains[0].Should().Be(new TopParty("victim.com", 10, 0));
+        domains.Should().BeEquivalentTo([new TopParty("victim.com", 10, 0), new TopParty("notvictim.com", 1, 0), new TopParty("shop.co.uk", 1, 0)]);
+    }
+
+    [Fact]
     public async Task RefundInALaterBucket_IsTakenOffTheBucketTheCheckWasCountedIn()
     {
         // Arrange: 4 checks at 10:00, 3 at 10:20; at 10:21 the four of 10:00 are refunded.

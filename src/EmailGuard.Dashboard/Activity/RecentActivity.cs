@@ -268,7 +268,10 @@ internal sealed partial class RecentActivity
                 continue;
             }
 
-            string domain = recipient[(at + 1)..].Trim().TrimEnd('>').ToLowerInvariant();
+            // By registrable domain, as the cap counts: a rotation over x1.victim.com, x2.victim.com, … is one victim.com
+            // at the top of the list, not a thousand domains of one mail each below it.
+            string written = recipient[(at + 1)..].Trim().TrimEnd('>');
+            string domain = EmailAddressNormalizer.TryGetRegistrableDomain(written, out string? registrable) ? registrable : written.ToLowerInvariant();
             seen ??= new HashSet<string>(StringComparer.Ordinal);
             if (seen.Count >= MaxDomainsPerMessage)
             {

@@ -171,6 +171,28 @@ public static partial class EmailAddressNormalizer
     }
 
     /// <summary>
+    /// The registrable domain (eTLD+1) of a domain, as the send guard's recipient-domain cap counts it: the domain
+    /// normalized as <see cref="TryNormalizeDomain(string?, out string?)"/> does, then cut to its public suffix and one
+    /// label more by the Public Suffix List's ICANN section (<c>x1.victim.com</c> → <c>victim.com</c>,
+    /// <c>a.foo.co.uk</c> → <c>foo.co.uk</c>); a domain that is itself a public suffix (<c>co.uk</c>) is its own. See
+    /// docs/address-normalization.md, "The domain counter: one registrable domain".
+    /// </summary>
+    /// <param name="domain">The domain, such as the part of an address after its <c>@</c>.</param>
+    /// <param name="result">The registrable domain, when <paramref name="domain"/> is valid.</param>
+    /// <returns>Whether the domain is valid.</returns>
+    public static bool TryGetRegistrableDomain(string? domain, [NotNullWhen(true)] out string? result)
+    {
+        if (!TryNormalizeDomain(domain, out string? canonical))
+        {
+            result = null;
+            return false;
+        }
+
+        result = PublicSuffixList.Icann.GetRegistrableDomain(canonical);
+        return true;
+    }
+
+    /// <summary>
     /// Normalizes a bare domain as <see cref="TryNormalizeDomain(string?, out string?)"/> does, then folds a provider's
     /// alias domain to its canonical one (<c>googlemail.com</c> to <c>gmail.com</c>) when
     /// <see cref="EmailAddressNormalizationOptions.FoldProviderAliases"/> is set.

@@ -406,4 +406,29 @@ public sealed class EmailAddressNormalizerTests
         EmailAddressNormalizer.TryNormalize(address, options, out NormalizedEmailAddress result, out string? error).Should().BeTrue(error);
         return result.Address;
     }
+
+    [Theory]
+    [InlineData("x1.victim.com", "victim.com")]
+    [InlineData("X2.Victim.COM.", "victim.com")]
+    [InlineData("victim.com", "victim.com")]
+    [InlineData("a.b.foo.co.uk", "foo.co.uk")]
+    [InlineData("co.uk", "co.uk")]
+    [InlineData("mail.bücher.de", "xn--bcher-kva.de")]
+    [InlineData("x.duckdns.org", "duckdns.org")] // the list's private section is not read: such names are free to anyone
+    public void TryGetRegistrableDomain_Domain_IsWhatTheDomainCapCounts(string domain, string expected)
+    {
+        EmailAddressNormalizer.TryGetRegistrableDomain(domain, out string? result).Should().BeTrue();
+        result.Should().Be(expected);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("bad domain.com")]
+    [InlineData("a..b.com")]
+    public void TryGetRegistrableDomain_NoDomain_False(string? domain)
+    {
+        EmailAddressNormalizer.TryGetRegistrableDomain(domain, out string? result).Should().BeFalse();
+        result.Should().BeNull();
+    }
 }
