@@ -211,7 +211,7 @@ internal sealed class PathPattern
                 continue;
             }
 
-            if (!segment.Equals(expected, StringComparison.OrdinalIgnoreCase) && !(foldSegments && FoldedEquals(segment, _foldedSegments[i])))
+            if (!SegmentMatches(segment, i, foldSegments))
             {
                 return false;
             }
@@ -219,6 +219,10 @@ internal sealed class PathPattern
 
         return !NextSegment(ref rest, out _);
     }
+
+    /// <summary>Whether a path segment matches the pattern's literal segment <paramref name="index"/>.</summary>
+    private bool SegmentMatches(ReadOnlySpan<char> segment, int index, bool foldSegments)
+        => segment.Equals(_segments[index], StringComparison.OrdinalIgnoreCase) || (foldSegments && FoldedEquals(segment, _foldedSegments[index]));
 
     /// <summary>
     /// Whether the pattern's path begins with every segment of <paramref name="pathBase"/> as literal segments, as a
