@@ -211,7 +211,7 @@ internal sealed class PathPattern
                 continue;
             }
 
-            if (!segment.Equals(expected, StringComparison.OrdinalIgnoreCase) && !(foldSegments && FoldedEquals(segment, _foldedSegments[i])))
+            if (!SegmentMatches(segment, i, foldSegments))
             {
                 return false;
             }
@@ -219,6 +219,37 @@ internal sealed class PathPattern
 
         return !NextSegment(ref rest, out _);
     }
+
+    /// <summary>
+    /// Whether <paramref name="path"/> lies below this pattern's path: the pattern has no wildcard and names no page
+    /// handler, each of its segments matches as <see cref="Matches"/> with folding decides, and at least one segment
+    /// follows. That is how <c>app.Map</c> and <c>StartsWithSegments</c> serve a path: the branch of
+    /// <c>/api/webhook/incoming</c> runs for <c>/api/webhook/incoming/x</c> too.
+    /// </summary>
+    /// <param name="method">The request's method.</param>
+    /// <param name="path">The request's path, as the server decoded it.</param>
+    public bool IsBelow(string method, string? path)
+    {
+        if (HasWildcardPath || Handler is not null || _segments.Length == 0 || !HttpMethodCoverage.Covers(Method, method))
+        {
+            return false;
+        }
+
+        ReadOnlySpan<char> rest = path.AsSpan();
+        for (int i = 0; i < _segments.Length; i++)
+        {
+            if (!NextSegment(ref rest, out ReadOnlySpan<char> segment) || !SegmentMatches(segment, i, foldSegments: true))
+            {
+                return false;
+            }
+        }
+
+        return NextSegment(ref rest, out _);
+    }
+
+    /// <summary>Whether a path segment matches the pattern's literal segment <paramref name="index"/>.</summary>
+    private bool SegmentMatches(ReadOnlySpan<char> segment, int index, bool foldSegments)
+        => segment.Equals(_segments[index], StringComparison.OrdinalIgnoreCase) || (foldSegments && FoldedEquals(segment, _foldedSegments[index]));
 
     /// <summary>
     /// Whether the pattern's path begins with every segment of <paramref name="pathBase"/> as literal segments, as a
