@@ -103,4 +103,24 @@ public sealed class BranchPathRuleTests
         reads.Should().AllBeEquivalentTo(HttpStatusCode.OK, "a read below a GET rule's path (a static file) is not the rule's page");
         ran().Should().Be(6);
     }
+
+    [Fact]
+    public async Task ExactRules_TwoAboveTheRequest_TheMostSpecificCountsIt_WhateverTheirOrder()
+    {
+        // Arrange: a broad rule first in the configuration, the webhook's own second (the rules are tried most specific
+        // first, so the first rule found above the path is the most specific one).
+        Dictionary<string, string?> rules = MvcPathRuleApps.Rules("POST:/api", limit: 100);
+        rules["EmailGuard:Endpoints:PathRules:1:Endpoint"] = Rule;
+        rules["EmailGuard:Endpoints:PathRules:1:Limit"] = "1";
+        rules["EmailGuard:Endpoints:PathRules:1:Window"] = "01:00:00";
+        (TestApp app, Func<int> ran) = await StartAsync("map", rules);
+        await using TestApp _ = app;
+
+        // Act
+        List<HttpStatusCode> posts = await SendAllAsync(app, "POST", "/api/webhook/incoming/x", "/api/webhook/incoming/y", "/api/webhook/incoming/z");
+
+        // Assert: the webhook's 1 an hour, not the broad rule's 100.
+        posts.Should().Equal(HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests);
+        ran().Should().Be(1);
+    }
 }
