@@ -3,9 +3,71 @@ using System.Text;
 
 namespace EmailGuard;
 
-/// <summary>Domains: the UTS #46 mapping, the IDNA conversion and the checks that refuse look-alike and malformed domains.</summary>
+/// <summary>Domains: the bare-domain entry points, the UTS #46 mapping, the IDNA conversion and the checks that refuse look-alike and malformed domains.</summary>
 public static partial class EmailAddressNormalizer
 {
+    /// <summary>
+    /// Normalizes a bare domain (for blocklists and domain caps): UTS #46 mapping, IDNA ASCII, lower case, no trailing
+    /// dot. Provider alias domains are not folded; see <see cref="TryNormalizeDomain(string?, EmailAddressNormalizationOptions, out string?)"/>.
+    /// </summary>
+    /// <param name="domain">The domain.</param>
+    /// <param name="result">The canonical domain, when valid.</param>
+    /// <returns>Whether the domain is valid.</returns>
+    public static bool TryNormalizeDomain(string? domain, [NotNullWhen(true)] out string? result)
+    {
+        result = null;
+        if (string.IsNullOrWhiteSpace(domain) || domain.Length > MaxInputLength)
+        {
+            return false;
+        }
+
+        string trimmed = domain.Trim();
+        return AddressMapping.FindForbiddenCharacter(trimmed) is null && TryMapDomain(trimmed, out result, out _);
+    }
+
+    /// <summary>
+    /// The registrable domain (eTLD+1) of a domain, as the send guard's recipient-domain cap counts it: the domain
+    /// normalized as <see cref="TryNormalizeDomain(string?, out string?)"/> does, then cut to its public suffix and one
+    /// label more by the Public Suffix List's ICANN section (<c>x1.victim.com</c> → <c>victim.com</c>,
+    /// <c>a.foo.co.uk</c> → <c>foo.co.uk</c>); a domain that is itself a public suffix (<c>co.uk</c>) is its own. See
+    /// docs/address-normalization.md, "The domain counter: one registrable domain".
+    /// </summary>
+    /// <param name="domain">The domain, such as the part of an address after its <c>@</c>.</param>
+    /// <param name="result">The registrable domain, when <paramref name="domain"/> is valid.</param>
+    /// <returns>Whether the domain is valid.</returns>
+    public static bool TryGetRegistrableDomain(string? domain, [NotNullWhen(true)] out string? result)
+    {
+        if (!TryNormalizeDomain(domain, out string? canonical))
+        {
+            result = null;
+            return false;
+        }
+
+        result = PublicSuffixList.Icann.GetRegistrableDomain(canonical);
+        return true;
+    }
+
+    /// <summary>
+    /// Normalizes a bare domain as <see cref="TryNormalizeDomain(string?, out string?)"/> does, then folds a provider's
+    /// alias domain to its canonical one (<c>googlemail.com</c> to <c>gmail.com</c>) when
+    /// <see cref="EmailAddressNormalizationOptions.FoldProviderAliases"/> is set.
+    /// </summary>
+    /// <param name="domain">The domain.</param>
+    /// <param name="options">How provider aliases fold.</param>
+    /// <param name="result">The canonical domain, when valid.</param>
+    /// <returns>Whether the domain is valid.</returns>
+    public static bool TryNormalizeDomain(string? domain, EmailAddressNormalizationOptions options, [NotNullWhen(true)] out string? result)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (!TryNormalizeDomain(domain, out result))
+        {
+            return false;
+        }
+
+        result = ProviderTable.For(options).FoldDomain(result, options);
+        return true;
+    }
+
     /// <summary>Maps, validates and converts a domain; <paramref name="raw"/> has no surrounding white space or forbidden characters.</summary>
     private static bool TryMapDomain(string raw, [NotNullWhen(true)] out string? ascii, [NotNullWhen(false)] out string? error)
     {
