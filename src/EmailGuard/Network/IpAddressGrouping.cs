@@ -136,8 +136,8 @@ public static class IpAddressGrouping
     /// <summary>
     /// Parses a single address (<c>203.0.113.7</c>, <c>2001:db8::1</c>) or a CIDR network (<c>10.0.0.0/8</c>,
     /// <c>2001:db8::/32</c>). The network is masked to its prefix, and an IPv4-mapped IPv6 address, or one of the NAT64
-    /// prefix <c>64:ff9b::/96</c> at a prefix of 96 or more, is the IPv4 address it carries; a single address is a
-    /// network of 32 (IPv4) or 128 (IPv6) bits.
+    /// prefix <c>64:ff9b::/96</c> at a prefix of 104 or more (an IPv4 /8 or narrower), is the IPv4 address it carries; a
+    /// single address is a network of 32 (IPv4) or 128 (IPv6) bits.
     /// </summary>
     /// <param name="value">The text to parse.</param>
     /// <param name="network">The network address, masked to <paramref name="prefixLength"/>.</param>
@@ -177,9 +177,11 @@ public static class IpAddressGrouping
             address = address.MapToIPv4();
             prefix -= 96;
         }
-        else if (prefix >= 96 && IsNat64(address))
+        else if (prefix >= 96 + ListedNetworks.WidestIPv4Prefix && IsNat64(address))
         {
-            // A NAT64 network (64:ff9b::203.0.113.0/120) is the IPv4 network it carries, as its clients are counted.
+            // A NAT64 network (64:ff9b::203.0.113.0/120) is the IPv4 network it carries, as its clients are counted. A
+            // wider one stays the IPv6 network it names (it matches NAT64 clients only): read as IPv4, an entry saved as
+            // 64:ff9b::/96 would become 0.0.0.0/0, every client, past the width the lists allow.
             address = UnwrapIPv4(address);
             prefix -= 96;
         }

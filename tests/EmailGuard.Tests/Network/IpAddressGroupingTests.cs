@@ -60,6 +60,9 @@ public sealed class IpAddressGroupingTests
     [InlineData("64:ff9b::203.0.113.0/120", "203.0.113.0/24")]
     [InlineData("64:ff9b::203.0.113.7", "203.0.113.7/32")]
     [InlineData("64:ff9b::/64", "64:ff9b::/64")]
+    [InlineData("64:ff9b::/96", "64:ff9b::/96")] // saved before NAT64 was read: as IPv4 it would be 0.0.0.0/0, every client
+    [InlineData("64:ff9b::/103", "64:ff9b::/103")]
+    [InlineData("64:ff9b::10.0.0.0/104", "10.0.0.0/8")]
     [InlineData("2002:cb00:7107::/48", "2002:cb00:7107::/48")]
     public void NormalizeNetwork_Nat64Network_IsTheIPv4NetworkItCarries(string value, string expected)
         => IpAddressGrouping.NormalizeNetwork(value).Should().Be(expected);
