@@ -89,13 +89,12 @@ public static class IpAddressGrouping
             return address.MapToIPv4();
         }
 
-        if (IsNat64(address))
-        {
-            return new IPAddress(address.GetAddressBytes().AsSpan(12));
-        }
-
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
+        if (bytes[..12].SequenceEqual(Nat64WellKnownPrefix))
+        {
+            return new IPAddress(bytes[12..]);
+        }
 
         if (bytes[0] == 0x20 && bytes[1] == 0x02)
         {
