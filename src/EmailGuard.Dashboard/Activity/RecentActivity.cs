@@ -27,6 +27,7 @@ internal sealed partial class RecentActivity
     private readonly long[] _minuteIndex = new long[MinuteCount];
     private readonly long[] _minuteDenials = new long[MinuteCount];
     private readonly long[] _minuteChecks = new long[MinuteCount];
+    private readonly RecipientDomainNames _domains = new();
     private (int IPv4, int IPv6) _clientPrefixLengths = (32, IpAddressGrouping.DefaultIPv6PrefixLength);
 
     public RecentActivity(TimeProvider timeProvider, int capacity)
@@ -56,10 +57,12 @@ internal sealed partial class RecentActivity
         DateTimeOffset now = _timeProvider.GetUtcNow();
         string? sender = Address(message.Sender);
         string? network = Network(message.ClientIp);
+        RecipientDomainNames.DomainList domains = default;
+        _domains.Collect(message, ref domains);
         lock (_lock)
         {
             Bucket bucket = Current(now);
-            CountParties(message, sender, network, weight, new Tally(bucket, denied));
+            CountParties(message, sender, network, in domains, weight, new Tally(bucket, denied));
             if (denied)
             {
                 bucket.Denials++;
@@ -100,13 +103,15 @@ internal sealed partial class RecentActivity
         DateTimeOffset now = _timeProvider.GetUtcNow();
         string? sender = Address(message.Sender);
         string? network = Network(message.ClientIp);
+        RecipientDomainNames.DomainList domains = default;
+        _domains.Collect(message, ref domains);
         lock (_lock)
         {
             long target = (checkedAt < now ? checkedAt : now).UtcTicks / BucketLength.Ticks;
             Bucket[] nearest = [.. Live().OrderBy(b => Math.Abs(b.Index - target)).ThenByDescending(b => b.Index)];
             if (nearest.Length > 0)
             {
-                CountParties(message, sender, network, weight, new Tally(nearest));
+                CountParties(message, sender, network, in domains, weight, new Tally(nearest));
             }
         }
     }
@@ -250,38 +255,22 @@ internal sealed partial class RecentActivity
     private static string? Address(string? address)
         => string.IsNullOrWhiteSpace(address) ? null : address.Trim().ToLowerInvariant();
 
-    /// <summary>The parties of one message, as a check counts them and a refund takes them off again: one path, so the two cannot disagree on a key.</summary>
-    private static void CountParties(OutboundEmail message, string? sender, string? network, long weight, in Tally tally)
+    /// <summary>
+    /// The parties of one message, as a check counts them and a refund takes them off again: one path, so the two cannot
+    /// disagree on a key. Recipient domains are counted by registrable domain, as the cap counts them: a rotation over
+    /// x1.victim.com, x2.victim.com, … is one victim.com at the top of the list, not a thousand domains of one mail each
+    /// below it (<see cref="RecipientDomainNames"/>, found before the lock).
+    /// </summary>
+    private static void CountParties(OutboundEmail message, string? sender, string? network, in RecipientDomainNames.DomainList domains, long weight, in Tally tally)
     {
         tally.Count(ActivityDimension.Tenant, message.TenantId, weight);
         tally.Count(ActivityDimension.User, message.UserId, weight);
         tally.Count(ActivityDimension.Sender, sender, weight);
         tally.Count(ActivityDimension.Category, message.Category, weight);
         tally.Count(ActivityDimension.ClientNetwork, network, weight);
-        HashSet<string>? seen = null;
-        for (int i = 0; i < message.RecipientCount; i++)
+        for (int i = 0; i < domains.Count; i++)
         {
-            string? recipient = message.GetRecipient(i);
-            int at = recipient?.LastIndexOf('@') ?? -1;
-            if (at < 0 || at == recipient!.Length - 1)
-            {
-                continue;
-            }
-
-            // By registrable domain, as the cap counts: a rotation over x1.victim.com, x2.victim.com, … is one victim.com
-            // at the top of the list, not a thousand domains of one mail each below it.
-            string written = recipient[(at + 1)..].Trim().TrimEnd('>');
-            string domain = EmailAddressNormalizer.TryGetRegistrableDomain(written, out string? registrable) ? registrable : written.ToLowerInvariant();
-            seen ??= new HashSet<string>(StringComparer.Ordinal);
-            if (seen.Count >= MaxDomainsPerMessage)
-            {
-                return;
-            }
-
-            if (seen.Add(domain))
-            {
-                tally.Count(ActivityDimension.RecipientDomain, domain, 1);
-            }
+            tally.Count(ActivityDimension.RecipientDomain, domains[i], 1);
         }
     }
 
