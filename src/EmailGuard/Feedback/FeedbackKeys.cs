@@ -184,6 +184,20 @@ internal static class FeedbackKeys
             return null;
         }
 
+        if (!v4 && IpAddressGrouping.TryGetCarriedIPv4Network(network, prefix, out IPAddress? carried, out int carriedPrefix))
+        {
+            // NAT64, 6to4 and Teredo clients are counted as the IPv4 client they carry: a network of them in its IPv6
+            // form is that IPv4 network, and one that names a single IPv4 host is that client, grouped as the guard groups it.
+            return carriedPrefix == 32 ? Cidr(carried, ipv4PrefixLength, ipv6PrefixLength) : Network(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{carried}/{carriedPrefix}"), ipv4PrefixLength, ipv6PrefixLength);
+        }
+
+        if (!v4 && !ReferenceEquals(IpAddressGrouping.UnwrapIPv4(network), network))
+        {
+            // Wider than any IPv4 network (2002::/16): no client is counted under it, as under any IPv6 network its
+            // clients are not counted by. Named as written, not as the address its zero bits would carry.
+            return IpAddressGrouping.NormalizeNetwork(text);
+        }
+
         string partition = IpAddressGrouping.GetPartition(network, v4 ? 64 : prefix, v4 ? prefix : 32);
         return partition.Contains('/', StringComparison.Ordinal) ? partition : partition + (v4 ? "/32" : "/128");
     }

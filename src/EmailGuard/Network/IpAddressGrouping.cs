@@ -115,6 +115,38 @@ public static class IpAddressGrouping
         return address;
     }
 
+    /// <summary>
+    /// The IPv4 network that an IPv6 network of carried clients (<see cref="UnwrapIPv4"/>) stands for, as its clients are
+    /// counted: a NAT64 network at /97 or longer (<c>64:ff9b::203.0.113.0/120</c> is <c>203.0.113.0/24</c>), a 6to4
+    /// network at /17 or longer (<c>2002:cb00:7100::/40</c> is <c>203.0.113.0/24</c>, a host's <c>/48</c> its
+    /// <c>/32</c>), a Teredo address alone (/128; the client is written inverted, so a shorter prefix names no IPv4
+    /// network). False for any other network, and for one too wide to name an IPv4 network (<c>2002::/16</c>).
+    /// </summary>
+    internal static bool TryGetCarriedIPv4Network(IPAddress network, int prefixLength, [NotNullWhen(true)] out IPAddress? ipv4, out int ipv4PrefixLength)
+    {
+        ipv4 = null;
+        ipv4PrefixLength = 0;
+        if (network.AddressFamily != AddressFamily.InterNetworkV6 || network.IsIPv4MappedToIPv6 || prefixLength is < 1 or > 128)
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        network.TryWriteBytes(bytes, out _);
+        bool nat64 = bytes[..12].SequenceEqual(Nat64WellKnownPrefix);
+        bool sixToFour = bytes[0] == 0x20 && bytes[1] == 0x02;
+        bool teredo = bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0;
+        int carried = nat64 ? prefixLength - 96 : sixToFour ? Math.Min(prefixLength - 16, 32) : teredo && prefixLength == 128 ? 32 : 0;
+        if (carried < 1)
+        {
+            return false;
+        }
+
+        ipv4 = Mask(UnwrapIPv4(network), carried);
+        ipv4PrefixLength = carried;
+        return true;
+    }
+
     /// <summary>The first 96 bits of the NAT64 well-known prefix, <c>64:ff9b::/96</c>.</summary>
     private static ReadOnlySpan<byte> Nat64WellKnownPrefix => [0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0];
 

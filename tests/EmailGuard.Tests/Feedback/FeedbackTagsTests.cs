@@ -234,4 +234,24 @@ public sealed class FeedbackTagsTests
     [InlineData("", null)]
     public void Network_IsCanonical(string text, string? expected)
         => FeedbackKeys.Network(text, 32, 64).Should().Be(expected);
+
+    /// <summary>
+    /// NAT64, 6to4 and Teredo clients are counted as the IPv4 client they carry, grouped by the guard's IPv4 prefix
+    /// (here /24): a lookup that names them in their IPv6 form finds the same counter. Before, a 6to4 host's /48 or a
+    /// NAT64 address with a prefix was read as the carried address's /32 and found nothing, and a NAT64 /120 was read
+    /// as a /32 as well.
+    /// </summary>
+    [Theory]
+    [InlineData("2002:cb00:7107::/48", "203.0.113.0/24")]
+    [InlineData("2002:cb00:7107:5::/64", "203.0.113.0/24")]
+    [InlineData("2002:cb00:7100::/40", "203.0.113.0/24")]
+    [InlineData("2002:cb00::/32", "203.0.0.0/16")]
+    [InlineData("64:ff9b::cb00:7107/128", "203.0.113.0/24")]
+    [InlineData("64:ff9b::cb00:7100/120", "203.0.113.0/24")]
+    [InlineData("2001:0:4136:e378:8000:63bf:34ff:8ef8/128", "203.0.113.0/24")]
+    [InlineData("2002::/16", "2002::/16")]
+    [InlineData("64:ff9b::/96", "64:ff9b::/96")]
+    [InlineData("2001:db8::/48", "2001:db8::/48")]
+    public void Network_CarryingAnIPv4Client_IsThatClientsNetwork(string text, string expected)
+        => FeedbackKeys.Network(text, 24, 64).Should().Be(expected);
 }
