@@ -93,7 +93,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         (string provider, string recipient) = Validate(feedback);
         string shownProvider = LogValue.Of(provider);
         string shownEventId = LogValue.Of(feedback.ProviderEventId);
-        EmailSendAttribution? attribution = feedback.Attribution;
+        string? sendId = feedback.Attribution?.SendId;
+        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, out sendId);
         DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
         {
@@ -160,7 +161,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         int legacyRefusal = -1;
         if (feedback.RejectedForMessage && !feedback.RecipientUncertain && feedback.ProviderMessageId is { } refused)
         {
-            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
+            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, sendId, feedback.Recipient), _dedupRule));
 
             // Builds before that key mark a refusal under the folded recipient alone. During a rolling upgrade a provider's
             // retry lands on either build: this one adds an even cost to the old key in the same acquire, so an old
