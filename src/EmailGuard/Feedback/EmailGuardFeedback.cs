@@ -42,6 +42,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly RateLimitRule? _transientRule;
     private readonly RateLimitRule _legacyRefusalRule;
     private readonly DateTimeOffset _legacyRefusalsUntil;
+    private readonly FeedbackTagSigner? _tagSigner;
 
     public EmailGuardFeedback(
         ResilientRateLimitStore store,
@@ -67,6 +68,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
+        _tagSigner = FeedbackTagSigner.Create(options.TagSigningKeys);
 
         // Sliding windows: a retry is a duplicate for at least the whole window, whenever within it the first copy came.
         _dedupRule = RateLimitRule.SlidingWindow(1, options.DeduplicationWindow, SegmentsFor(options.DeduplicationWindow));
@@ -94,7 +96,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         string shownProvider = LogValue.Of(provider);
         string shownEventId = LogValue.Of(feedback.ProviderEventId);
         string? sendId = feedback.Attribution?.SendId;
-        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, out sendId);
+        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, provider, out sendId);
         DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
         {
