@@ -207,7 +207,7 @@ internal sealed class MailgunWebhookProvider : WebhookProvider
             SuppressedByProvider = suppressed,
             RejectedForMessage = rejectedForMessage,
             Timestamp = WebhookJson.UnixSeconds(data, "timestamp") ?? default,
-            Attribution = WebhookJson.Attribution(WebhookJson.Property(data, "user-variables")),
+            Tags = WebhookJson.Tags(WebhookJson.Property(data, "user-variables")),
             Detail = WebhookJson.Detail(WebhookJson.String(data, "reason"), status is { } st ? WebhookJson.Scalar(st, "code") : null, status is { } sm ? WebhookJson.String(sm, "message") : null),
         });
         return null;

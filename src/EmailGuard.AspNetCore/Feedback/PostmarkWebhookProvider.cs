@@ -103,7 +103,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
         WebhookBatch batch = new();
         string recordType = WebhookJson.String(root, "RecordType") ?? string.Empty;
         string? messageId = WebhookJson.String(root, "MessageID");
-        EmailSendAttribution? attribution = WebhookJson.Attribution(WebhookJson.Property(root, "Metadata"));
+        IReadOnlyDictionary<string, string>? tags = WebhookJson.Tags(WebhookJson.Property(root, "Metadata"));
         switch (recordType)
         {
             case "Bounce":
@@ -130,7 +130,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                     // complaint, unsubscribe or manual suppression). Postmark refused it; nothing was sent.
                     bool suppressed = type == "SMTPApiError";
                     batch.Events.Add(Event(
-                        (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), attribution,
+                        (kind == EmailFeedbackKind.Complained ? "complaint:" : "bounce:") + id, messageId, email, kind, WebhookJson.Time(root, "BouncedAt"), tags,
                         bounce, type, suppressed, RejectsTheMessage(type)));
                     return batch;
                 }
@@ -143,7 +143,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed("a Delivery record has no MessageID or Recipient");
                     }
 
-                    batch.Events.Add(Event($"delivery:{messageId}:{recipient}", messageId, recipient, EmailFeedbackKind.Delivered, WebhookJson.Time(root, "DeliveredAt"), attribution));
+                    batch.Events.Add(Event($"delivery:{messageId}:{recipient}", messageId, recipient, EmailFeedbackKind.Delivered, WebhookJson.Time(root, "DeliveredAt"), tags));
                     return batch;
                 }
 
@@ -166,7 +166,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
                         return WebhookRejection.Malformed("a SubscriptionChange record has no Recipient or ChangedAt");
                     }
 
-                    batch.Events.Add(Event($"unsubscribe:{messageId}:{recipient}:{changedAt}", messageId, recipient, EmailFeedbackKind.Unsubscribed, WebhookJson.Time(root, "ChangedAt"), attribution));
+                    batch.Events.Add(Event($"unsubscribe:{messageId}:{recipient}:{changedAt}", messageId, recipient, EmailFeedbackKind.Unsubscribed, WebhookJson.Time(root, "ChangedAt"), tags));
                     return batch;
                 }
 
@@ -184,7 +184,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
         string recipient,
         EmailFeedbackKind kind,
         DateTimeOffset? timestamp,
-        EmailSendAttribution? attribution,
+        IReadOnlyDictionary<string, string>? tags,
         EmailBounceType bounce = EmailBounceType.None,
         string? detail = null,
         bool suppressedByProvider = false,
@@ -199,7 +199,7 @@ internal sealed class PostmarkWebhookProvider : WebhookProvider
             SuppressedByProvider = suppressedByProvider,
             RejectedForMessage = rejectedForMessage,
             Timestamp = timestamp ?? default,
-            Attribution = attribution,
+            Tags = tags,
             Detail = detail,
         };
 

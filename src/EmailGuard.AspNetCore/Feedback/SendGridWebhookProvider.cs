@@ -326,7 +326,7 @@ internal sealed class SendGridWebhookProvider : WebhookProvider
             // A custom arg named like SendGrid's field proves the custom args of this mail are the sender's own: its
             // EmailGuard tags may name another tenant. Only the mapping the guard wrote when it sent the message names the
             // parties, and without one the account alone is charged.
-            Attribution = tampered ? null : WebhookJson.Attribution(item),
+            Tags = tampered ? null : WebhookJson.Tags(item),
             Detail = WebhookJson.Detail(WebhookJson.Scalar(item, "status"), fields.String("reason")),
         });
         if (tampered)

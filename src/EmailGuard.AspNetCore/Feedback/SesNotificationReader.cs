@@ -34,7 +34,7 @@ internal static class SesNotificationReader
             string type = (WebhookJson.String(root, "notificationType") ?? WebhookJson.String(root, "eventType")) ?? string.Empty;
             JsonElement? mail = WebhookJson.Property(root, "mail");
             string? messageId = mail is { } m ? WebhookJson.String(m, "messageId") : null;
-            EmailSendAttribution? attribution = WebhookJson.Attribution(mail is { } mt ? WebhookJson.Property(mt, "tags") : null);
+            IReadOnlyDictionary<string, string>? tags = WebhookJson.Tags(mail is { } mt ? WebhookJson.Property(mt, "tags") : null);
             // mail.timestamp is when SES accepted the message to send, written by SES into the message SNS signs: the
             // one send time of the four providers the sender cannot set (a bot would date its probe's bounces back).
             DateTimeOffset? sentAt = mail is { } mtime ? WebhookJson.Time(mtime, "timestamp") : null;
@@ -61,7 +61,7 @@ internal static class SesNotificationReader
                         // account's bounce rate. "Suppressed" (the global list) is not this: SES counts those.
                         bool suppressed = bounceType == EmailBounceType.Permanent && subType == OnAccountSuppressionList;
                         return AddRecipients(
-                            batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, attribution, sentAt, fallbackTime, envelope, subType, suppressed,
+                            batch, bounce, "bouncedRecipients", "bounce", EmailFeedbackKind.Bounced, bounceType, messageId, tags, sentAt, fallbackTime, envelope, subType, suppressed,
                             RejectsTheMessage(subType));
                     }
 
@@ -82,7 +82,7 @@ internal static class SesNotificationReader
                         // complaintSubType OnAccountSuppressionList: SES accepted the message but did not send it.
                         bool suppressed = WebhookJson.String(complaint, "complaintSubType") == OnAccountSuppressionList;
                         return AddRecipients(
-                            batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, attribution, sentAt, fallbackTime, envelope,
+                            batch, complaint, "complainedRecipients", "complaint", EmailFeedbackKind.Complained, EmailBounceType.None, messageId, tags, sentAt, fallbackTime, envelope,
                             suppressed ? OnAccountSuppressionList : WebhookJson.String(complaint, "complaintFeedbackType"), suppressed);
                     }
 
@@ -114,7 +114,7 @@ internal static class SesNotificationReader
                                 Kind = EmailFeedbackKind.Delivered,
                                 Timestamp = at,
                                 SentAt = sentAt,
-                                Attribution = attribution,
+                                Tags = tags,
                                 Detail = WebhookJson.String(delivery, "smtpResponse"),
                             });
                         }
@@ -146,7 +146,7 @@ internal static class SesNotificationReader
         EmailFeedbackKind kind,
         EmailBounceType bounceType,
         string? messageId,
-        EmailSendAttribution? attribution,
+        IReadOnlyDictionary<string, string>? tags,
         DateTimeOffset? sentAt,
         DateTimeOffset fallbackTime,
         SnsEnvelope envelope,
@@ -186,7 +186,7 @@ internal static class SesNotificationReader
                 RejectedForMessage = rejectedForMessage,
                 Timestamp = at,
                 SentAt = sentAt,
-                Attribution = attribution,
+                Tags = tags,
                 Detail = WebhookJson.Detail(detail, status, diagnostic),
             });
         }

@@ -124,7 +124,4 @@ internal static class WebhookJson
 
         return tags;
     }
-
-    public static EmailSendAttribution? Attribution(JsonElement? container) =>
-        EmailFeedbackTags.TryRead(Tags(container), out EmailSendAttribution? attribution) ? attribution : null;
 }

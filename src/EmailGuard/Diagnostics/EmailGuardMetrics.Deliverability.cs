@@ -28,6 +28,21 @@ internal sealed partial class EmailGuardMetrics
     }
 
     /// <summary>
+    /// Counts one signature check of an event's tags. <paramref name="provider"/> is validated to a short lower-case name
+    /// by the caller; <paramref name="outcome"/> is a constant.
+    /// </summary>
+    public void RecordFeedbackTags(string provider, string outcome)
+    {
+        if (_feedbackTags.Enabled)
+        {
+            TagList tags = default;
+            tags.Add(ProviderTag, provider);
+            tags.Add(OutcomeTag, outcome);
+            _feedbackTags.Add(1, tags);
+        }
+    }
+
+    /// <summary>
     /// Counts one content-inspector verdict. <paramref name="verdict"/> and <paramref name="outcome"/> are constants;
     /// the inspector's own reason is never a tag (it is free text).
     /// </summary>

@@ -20,6 +20,9 @@ internal sealed partial class EmailGuardMetrics : IDisposable
     public const string OverflowDecisionsInstrument = "emailguard.store.overflow_decisions";
     public const string FeedbackInstrument = "emailguard.feedback";
 
+    /// <summary>The signature checks of feedback tags that name a party, when tag signing keys are listed.</summary>
+    public const string FeedbackTagsInstrument = "emailguard.feedback.tags";
+
     /// <summary>The content-inspector verdicts instrument.</summary>
     public const string ContentVerdictsInstrument = "emailguard.content.verdicts";
 
@@ -48,6 +51,7 @@ internal sealed partial class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _storeFallbacks;
     private readonly Counter<long> _overflowDecisions;
     private readonly Counter<long> _feedback;
+    private readonly Counter<long> _feedbackTags;
     private readonly Counter<long> _breakerTrips;
     private readonly Counter<long> _contentVerdicts;
     private readonly Histogram<double> _reservationWait;
@@ -98,6 +102,10 @@ internal sealed partial class EmailGuardMetrics : IDisposable
             FeedbackInstrument,
             unit: "{event}",
             description: "Provider feedback events, by provider, kind and outcome (recorded, suppressed_by_provider, duplicate, store_unavailable).");
+        _feedbackTags = _meter.CreateCounter<long>(
+            FeedbackTagsInstrument,
+            unit: "{event}",
+            description: "Feedback events whose EmailGuard tags name a party, by provider and outcome of their signature check (verified, unsigned, invalid); only with tag signing keys. Unsigned and invalid tags name no one.");
         _breakerTrips = _meter.CreateCounter<long>(
             BreakerTripsInstrument,
             unit: "{trip}",

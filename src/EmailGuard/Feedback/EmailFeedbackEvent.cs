@@ -86,10 +86,21 @@ public sealed class EmailFeedbackEvent
     public DateTimeOffset? SentAt { get; init; }
 
     /// <summary>
-    /// The attribution the provider echoed back (message tags, variables, custom args, metadata), read with
-    /// <see cref="EmailFeedbackTags.TryRead"/>. When null, the attribution is looked up by <see cref="ProviderMessageId"/>.
+    /// The attribution of the message as the caller vouches for it, taken as it is. Set <see cref="Tags"/> instead for
+    /// the tags a provider echoed: they are checked. When both are null, or the tags name no party the recorder accepts,
+    /// the attribution is looked up by <see cref="ProviderMessageId"/>, which wins over both when it is mapped.
     /// </summary>
     public EmailSendAttribution? Attribution { get; init; }
+
+    /// <summary>
+    /// The tags the provider echoed back (message tags, variables, custom args, metadata), as it sent them; only those
+    /// named with <see cref="EmailFeedbackTags.Prefix"/> are read. Used when <see cref="Attribution"/> is null: read as
+    /// <see cref="EmailFeedbackTags.TryRead"/> reads them, and, when <see cref="EmailFeedbackOptions.TagSigningKeys"/>
+    /// lists keys, taken only when one of them signed the tags (<see cref="EmailFeedbackTags.SignatureTag"/>). Tags
+    /// that are unreadable, unsigned or wrongly signed name no party; the event still suppresses its address. EmailGuard's
+    /// webhooks set these.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Tags { get; init; }
 
     /// <summary>For an unsubscribe, the category it applies to, when the provider says; otherwise the attribution's category.</summary>
     public string? Category { get; init; }

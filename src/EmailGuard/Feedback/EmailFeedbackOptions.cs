@@ -94,6 +94,19 @@ public sealed class EmailFeedbackOptions
     [Range(1, 10_000_000)]
     public int MaxInMemoryMappings { get; set; } = 100_000;
 
+    /// <summary>
+    /// Gets the keys that sign EmailGuard's attribution tags (<see cref="EmailFeedbackTags.SignatureTag"/>), each base64
+    /// of 32 to 64 random bytes (<c>openssl rand -base64 32</c>), at most 8. The first signs the tags of every admitted
+    /// message; feedback whose tags name a party (<see cref="EmailFeedbackEvent.Tags"/>) is charged to it only when one
+    /// of the keys signed them, so a customer who gets tags of its own onto the app's mail cannot name another tenant.
+    /// Tags that are unsigned or do not verify count as no attribution: the message-id mapping, when there is one, still
+    /// names the parties, and the event still suppresses its address. To rotate, put the new key first and keep the old
+    /// one after it until the mail it signed has had its feedback (<see cref="AttributionLifetime"/>). Keep them secret,
+    /// like any credential: outside source control, the same on every instance.
+    /// </summary>
+    /// <value>The default value is empty: tags are neither signed nor checked.</value>
+    public IList<string> TagSigningKeys { get; } = [];
+
     /// <summary>Gets the callbacks raised when feedback is recorded.</summary>
     public EmailFeedbackEvents Events { get; } = new();
 }

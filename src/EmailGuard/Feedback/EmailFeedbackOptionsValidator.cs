@@ -39,7 +39,49 @@ internal sealed class EmailFeedbackOptionsValidator : IValidateOptions<EmailFeed
             failures.Add($"{Root}:MaxInMemoryMappings must be from 1 to 10000000; it is {options.MaxInMemoryMappings}.");
         }
 
+        SigningKeys(failures, options.TagSigningKeys);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Checks each key's form and length; the message never shows a key, not even one that is wrong.</summary>
+    private static void SigningKeys(List<string> failures, IList<string> keys)
+    {
+        const string Setting = Root + ":" + nameof(EmailFeedbackOptions.TagSigningKeys);
+        if (keys.Count > FeedbackTagSigner.MaxKeys)
+        {
+            failures.Add($"{Setting} lists {keys.Count} keys; at most {FeedbackTagSigner.MaxKeys} are accepted (the first signs, the others only verify until the mail they signed has had its feedback).");
+        }
+
+        for (int i = 0; i < keys.Count; i++)
+        {
+            if (FeedbackTagSigner.TryDecodeKey(keys[i]) is null)
+            {
+                failures.Add($"{Setting}:{i} must be base64 of {FeedbackTagSigner.MinKeyBytes} to {FeedbackTagSigner.MaxKeyBytes} random bytes (openssl rand -base64 32); it is {Describe(keys[i])}.");
+            }
+        }
+
+        if (keys.Distinct(StringComparer.Ordinal).Count() != keys.Count)
+        {
+            failures.Add($"{Setting} lists a key twice.");
+        }
+    }
+
+    private static string Describe(string? key)
+    {
+        if (string.IsNullOrWhiteSpace(key))
+        {
+            return "empty";
+        }
+
+        if (key.Length > 1024)
+        {
+            return $"{key.Length} characters long";
+        }
+
+        Span<byte> buffer = stackalloc byte[key.Length];
+        return Convert.TryFromBase64String(key.Trim(), buffer, out int written)
+            ? $"{written} bytes"
+            : "not base64";
     }
 
     private static void Window(List<string> failures, string setting, TimeSpan value)

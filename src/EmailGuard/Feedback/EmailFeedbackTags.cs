@@ -15,10 +15,16 @@ public static class EmailFeedbackTags
     public const string SendIdTag = Prefix + "id";
 
     /// <summary>
+    /// The tag that carries the signature of the others, when <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys:
+    /// 22 characters of base64url, 128 bits of an HMAC-SHA256 over every attribution tag present.
+    /// </summary>
+    public const string SignatureTag = Prefix + "sig";
+
+    /// <summary>
     /// The names after <see cref="Prefix"/> of every tag <see cref="Write"/> writes, as a regular-expression
     /// alternation: where a sender recognizes EmailGuard's tags in an app's headers, it matches these.
     /// </summary>
-    internal const string NamesPattern = "id|t|u|s|s2|c|n|p|tp";
+    internal const string NamesPattern = "id|t|u|s|s2|c|n|p|tp|sig";
 
     /// <summary>The header the guarded senders add with <see cref="EmailSendAttribution.SendId"/>: an opaque id, nothing else.</summary>
     public const string SendIdHeader = "X-EmailGuard-Send-Id";
@@ -29,10 +35,18 @@ public static class EmailFeedbackTags
     /// whole attribution unreadable and the feedback reach none of the parties, and SES refuses tag values that long.
     /// The sender is the exception: a valid address is up to 254 characters, so one longer than 192 goes on in a
     /// second tag (<c>eg_s2</c>), and its bounces and complaints reach the same sender the guard counted its sends under.
+    /// The attribution of an admitted message (<see cref="EmailSendDecision.Attribution"/>) is signed when
+    /// <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys: its tags then carry <see cref="SignatureTag"/> too.
     /// </summary>
     public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
     {
         ArgumentNullException.ThrowIfNull(attribution);
+        return Compose(attribution, attribution.TagSigner);
+    }
+
+    /// <summary>The tags of <paramref name="attribution"/>, signed by <paramref name="signer"/> when there is one.</summary>
+    internal static Dictionary<string, string> Compose(EmailSendAttribution attribution, FeedbackTagSigner? signer)
+    {
         var tags = new Dictionary<string, string>(StringComparer.Ordinal);
         Add(tags, "id", attribution.SendId);
         Add(tags, "t", attribution.TenantId);
@@ -42,6 +56,11 @@ public static class EmailFeedbackTags
         Add(tags, "c", attribution.Category);
         Add(tags, "n", attribution.ClientNetwork);
         Add(tags, "p", attribution.EndpointPolicy);
+        if (signer is not null && tags.Count > 0)
+        {
+            tags[SignatureTag] = signer.Sign(tags);
+        }
+
         return tags;
     }
 
@@ -49,7 +68,8 @@ public static class EmailFeedbackTags
     /// The tags to send as a Postmark message's <c>Metadata</c> (or its <c>X-PM-Metadata-</c> headers): <paramref name="tags"/>,
     /// such as <see cref="EmailContent.ProviderTags"/>, with EmailGuard's made to fit Postmark. Postmark refuses a whole
     /// message whose metadata has a field name longer than 20 characters or a value longer than 80, and takes at most 10
-    /// fields. EmailGuard's names are at most 5 characters, and it writes at most 8 tags whose values all fit (7 for a tenant in no pool). When one
+    /// fields. EmailGuard's names are at most 6 characters, and it writes at most 8 tags whose values all fit (7 for a tenant in no pool),
+    /// and one more when it signs them (<see cref="SignatureTag"/>). When one
     /// of its values is longer than 80 characters (an id or a sender of more than 60 UTF-8 bytes), or the app's own tags
     /// and EmailGuard's together are more than 10, only
     /// <see cref="SendIdTag"/> is kept of EmailGuard's tags, and the feedback is attributed by the message-id mapping
@@ -57,7 +77,7 @@ public static class EmailFeedbackTags
     /// <c>MessageID</c> (<see cref="IEmailTransport.SendAndGetMessageIdAsync"/>). Leaving out only the long value would
     /// not do: the rest, echoed, would be taken for the whole attribution, and the party left out never charged.
     /// </summary>
-    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 9 of them (with more than 3, or more than 2 for a tenant in a pool, only <see cref="SendIdTag"/> of EmailGuard's is kept).</param>
+    /// <param name="tags">The message's tags; those not named with <see cref="Prefix"/> (the app's own) are passed as they are: keep them to Postmark's limits, and to 9 of them (with more than 3, or more than 2 for a tenant in a pool, each one fewer when EmailGuard's are signed, only <see cref="SendIdTag"/> of EmailGuard's is kept).</param>
     /// <returns>The metadata to send.</returns>
     public static IReadOnlyDictionary<string, string> ToPostmarkMetadata(IReadOnlyDictionary<string, string> tags)
     {
@@ -78,7 +98,11 @@ public static class EmailFeedbackTags
         return metadata;
     }
 
-    /// <summary>Reads an attribution from echoed tags; false when none of EmailGuard's tags are present or one is malformed.</summary>
+    /// <summary>
+    /// Reads an attribution from echoed tags; false when none of EmailGuard's tags are present or one is malformed. It
+    /// does not check <see cref="SignatureTag"/>: give the tags to the recorder as <see cref="EmailFeedbackEvent.Tags"/>,
+    /// which checks it when <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys.
+    /// </summary>
     public static bool TryRead(IReadOnlyDictionary<string, string>? tags, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out EmailSendAttribution? attribution)
     {
         attribution = null;

@@ -43,6 +43,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly RateLimitRule _legacyRefusalRule;
     private readonly RateLimitRule _takeBackRule;
     private readonly DateTimeOffset _legacyRefusalsUntil;
+    private readonly FeedbackTagSigner? _tagSigner;
 
     public EmailGuardFeedback(
         ResilientRateLimitStore store,
@@ -68,6 +69,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _timeProvider = timeProvider;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _metrics = metrics;
+        _tagSigner = FeedbackTagSigner.Create(options.TagSigningKeys);
 
         // Sliding windows: a retry is a duplicate for at least the whole window, whenever within it the first copy came.
         _dedupRule = RateLimitRule.SlidingWindow(1, options.DeduplicationWindow, SegmentsFor(options.DeduplicationWindow));
@@ -95,7 +97,8 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         (string provider, string recipient) = Validate(feedback);
         string shownProvider = LogValue.Of(provider);
         string shownEventId = LogValue.Of(feedback.ProviderEventId);
-        EmailSendAttribution? attribution = feedback.Attribution;
+        string? sendId = feedback.Attribution?.SendId;
+        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, provider, out sendId);
         DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
         {
@@ -162,7 +165,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         int legacyRefusal = -1;
         if (feedback.RejectedForMessage && !feedback.RecipientUncertain && feedback.ProviderMessageId is { } refused)
         {
-            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, feedback.Attribution?.SendId, feedback.Recipient), _dedupRule));
+            requests.Add(new RateLimitRequest(FeedbackKeys.Refusal(provider, refused, sendId, feedback.Recipient), _dedupRule));
 
             // Builds before that key mark a refusal under the folded recipient alone. During a rolling upgrade a provider's
             // retry lands on either build: this one adds an even cost to the old key in the same acquire, so an old

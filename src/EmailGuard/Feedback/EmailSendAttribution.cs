@@ -32,4 +32,11 @@ public sealed class EmailSendAttribution
 
     /// <summary>The endpoint policy that admitted the request that caused the message, if any.</summary>
     public string? EndpointPolicy { get; init; }
+
+    /// <summary>
+    /// The signer of this attribution's tags (<see cref="EmailFeedbackTags.Write"/>): set by the guard on the attribution
+    /// of an admitted message when <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys, so every sender that
+    /// writes the tags of <see cref="EmailSendDecision.Attribution"/> signs them without being handed the keys.
+    /// </summary>
+    internal FeedbackTagSigner? TagSigner { get; init; }
 }

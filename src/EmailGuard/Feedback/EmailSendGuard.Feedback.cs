@@ -19,6 +19,9 @@ internal sealed partial class EmailSendGuard
     /// <summary>Where admitted messages are counted for the ratio breakers; null without feedback.</summary>
     internal EmailGuardFeedback? Sends { get; init; }
 
+    /// <summary>Signs the tags of admitted messages' attributions; null unless <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys.</summary>
+    internal FeedbackTagSigner? TagSigner { get; init; }
+
     /// <summary>
     /// The attribution of an admitted message as the decision keeps it: built when first read. The ratio breakers'
     /// send counters were taken in the admission's own store call (<paramref name="sendCounts"/> of them), else the
@@ -123,6 +126,7 @@ internal sealed partial class EmailSendGuard
             Category = message.Category,
             ClientNetwork = message.ClientIp is { } ip ? FeedbackKeys.Cidr(_keys.ClientIps.Get(ip).Partition) : null,
             EndpointPolicy = message.EndpointPolicy,
+            TagSigner = TagSigner,
         };
     }
 

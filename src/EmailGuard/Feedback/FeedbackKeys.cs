@@ -245,7 +245,8 @@ internal static class FeedbackKeys
     /// </param>
     public static string Serialize(EmailSendAttribution attribution, DateTimeOffset? trackedAt = null)
     {
-        string tags = string.Join('&', EmailFeedbackTags.Write(attribution).Select(static pair => pair.Key + "=" + pair.Value));
+        // Unsigned: the store is the guard's own, and a mapping is read back without a signature check.
+        string tags = string.Join('&', EmailFeedbackTags.Compose(attribution, signer: null).Select(static pair => pair.Key + "=" + pair.Value));
         if (trackedAt is not { } at)
         {
             return tags;

@@ -54,6 +54,7 @@ public static class SendGuardEmailGuardBuilderExtensions
                 sp.GetService<IConfiguration>())
             {
                 Sends = sp.GetService<EmailGuardFeedback>(),
+                TagSigner = FeedbackTagSigner.Create(sp.GetService<IOptions<EmailFeedbackOptions>>()?.Value.TagSigningKeys),
                 ContentInspector = sp.GetService<IEmailContentInspector>(),
                 Flags = sp.GetService<IEmailGuardFlags>(),
                 Recipients = sp.GetService<IEmailGuardKeyValueStore>(),

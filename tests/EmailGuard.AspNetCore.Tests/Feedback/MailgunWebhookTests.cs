@@ -63,7 +63,7 @@ public sealed class MailgunWebhookTests : IAsyncLifetime
 
         (await PostAsync(MailgunSigner.Sign(data, _app.Time.GetUtcNow()))).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        _app.Feedback.Calls.Should().ContainSingle().Which.Attribution.Should().BeEquivalentTo(attribution);
+        _app.Feedback.Calls.Should().ContainSingle().Which.Echoed().Should().BeEquivalentTo(attribution);
     }
 
     [Theory]

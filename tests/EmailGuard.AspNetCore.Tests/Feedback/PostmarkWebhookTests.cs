@@ -181,7 +181,7 @@ public sealed class PostmarkWebhookTests : IAsyncLifetime
 
         (await PostAsync(Bounce(metadata: metadata))).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        _app.Feedback.Calls.Should().ContainSingle().Which.Attribution.Should().BeEquivalentTo(attribution);
+        _app.Feedback.Calls.Should().ContainSingle().Which.Echoed().Should().BeEquivalentTo(attribution);
     }
 
     [Theory]

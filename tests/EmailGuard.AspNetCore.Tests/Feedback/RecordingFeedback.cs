@@ -15,7 +15,7 @@ internal sealed class RecordingFeedback : IEmailGuardFeedback
     public ValueTask<EmailFeedbackResult> RecordAsync(EmailFeedbackEvent feedback, CancellationToken cancellationToken = default)
     {
         _calls.Enqueue(feedback);
-        return ValueTask.FromResult(new EmailFeedbackResult { Outcome = Outcome(feedback), Attribution = feedback.Attribution });
+        return ValueTask.FromResult(new EmailFeedbackResult { Outcome = Outcome(feedback), Attribution = feedback.Echoed() });
     }
 
     public ValueTask TrackAsync(string providerMessageId, EmailSendAttribution attribution, CancellationToken cancellationToken = default) => default;

@@ -83,7 +83,7 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
         {
             e.Provider.Should().Be("sendgrid");
             e.ProviderMessageId.Should().Be("14c5d75ce93.dfd.64b469", "the X-Message-Id of the send, which the transport tracked");
-            e.Attribution.Should().BeEquivalentTo(attribution);
+            e.Echoed().Should().BeEquivalentTo(attribution);
             e.Timestamp.Should().Be(DateTimeOffset.FromUnixTimeSeconds(1772409600));
         });
         _app.LogsWithId(1756).Should().HaveCount(3, "processed, a drop for its content and open are acknowledged and ignored");
@@ -123,7 +123,7 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
 
         EmailFeedbackEvent recorded = _app.Feedback.Calls.Should().ContainSingle().Subject;
         recorded.ProviderMessageId.Should().Be(xMessageId);
-        recorded.Attribution.Should().BeNull();
+        recorded.Echoed().Should().BeNull();
     }
 
     [Fact]
@@ -243,7 +243,7 @@ public sealed class SendGridWebhookTests : IAsyncLifetime
 
         // Assert
         response.StatusCode.Should().Be(HttpStatusCode.OK);
-        _app.Feedback.Calls.Select(e => (e.Recipient, e.RecipientUncertain, e.ProviderMessageId, e.Attribution)).Should().Equal(
+        _app.Feedback.Calls.Select(e => (e.Recipient, e.RecipientUncertain, e.ProviderMessageId, e.Echoed())).Should().Equal(
             ("unknown@recipient.invalid", true, "m1", null),
             ("b@example.com", false, "m2", null));
         _app.Feedback.Calls[0].ProviderEventId.Should().StartWith("emailguard:bounce:", "the id is derived from what the sender cannot choose alone");

@@ -26,7 +26,7 @@ public sealed class SesWebhookTests : SesWebhookTestBase
             e.BounceType.Should().Be(EmailBounceType.Permanent);
             e.ProviderMessageId.Should().Be("0102017c-ses-message-1");
             e.Timestamp.Should().Be(new DateTimeOffset(2026, 3, 2, 0, 0, 5, TimeSpan.Zero));
-            e.Attribution.Should().BeNull();
+            e.Echoed().Should().BeNull();
         });
         App.Feedback.Calls.Select(e => e.ProviderEventId).Should().OnlyHaveUniqueItems()
             .And.AllSatisfy(id => id.Should().Contain("0102017c-feedback-0001"));
@@ -44,7 +44,7 @@ public sealed class SesWebhookTests : SesWebhookTestBase
         EmailFeedbackEvent recorded = App.Feedback.Calls.Should().ContainSingle().Subject;
         recorded.BounceType.Should().Be(EmailBounceType.Transient);
         recorded.Recipient.Should().Be("full@example.com");
-        recorded.Attribution.Should().BeEquivalentTo(attribution);
+        recorded.Echoed().Should().BeEquivalentTo(attribution);
     }
 
     [Theory]
