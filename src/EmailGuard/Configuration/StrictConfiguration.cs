@@ -153,7 +153,7 @@ internal static partial class StrictConfiguration
             IConfigurationSection other = section.GetSection(otherKey);
             if (one.Value is { } value && other.Value is { } otherValue && !string.Equals(value.Trim(), otherValue.Trim(), StringComparison.OrdinalIgnoreCase))
             {
-                result.Fail($"{one.Path} is '{value}' but {other.Path} is '{otherValue}'; both keys set one value, so write only one.", one, hide: true);
+                result.Fail($"{one.Path} is {Quoted(one, value)} but {other.Path} is {Quoted(other, otherValue)}; both keys set one value, so write only one.", one, hide: true);
                 result.Hidden.Add(other.Path);
             }
         }
@@ -190,7 +190,7 @@ internal static partial class StrictConfiguration
 
         if (!TryConvert(value, type, out object? converted) || (type.IsEnum && !IsDefinedEnumValue(type, converted!)))
         {
-            result.Fail($"{section.Path}: '{value}' is not {Describe(type)}.", section, hide: true);
+            result.Fail($"{section.Path}: {Quoted(section, value)} is not {Describe(type)}.", section, hide: true);
         }
     }
 
@@ -200,8 +200,24 @@ internal static partial class StrictConfiguration
         if (!string.IsNullOrEmpty(section.Value))
         {
             // The binder would take a bare value in a list for an item with every setting at its default.
-            result.Fail($"{section.Path}: '{section.Value}' is a single value, but this setting is {expected}.", section, hide: !section.GetChildren().Any());
+            result.Fail($"{section.Path}: {Quoted(section, section.Value)} is a single value, but this setting is {expected}.", section, hide: !section.GetChildren().Any());
         }
+    }
+
+    /// <summary>
+    /// A setting's value as a failure quotes it, unless the setting holds a secret (its name, or its list's, ends in
+    /// Key, Keys, Secret, Password or Token: a signing key written as a single value where a list was expected, or
+    /// spelt twice): the failure reaches the host's startup log, which is no place for a key.
+    /// </summary>
+    private static string Quoted(IConfigurationSection section, string? value)
+    {
+        string name = int.TryParse(section.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            ? ConfigurationPath.GetSectionKey(ConfigurationPath.GetParentPath(section.Path) ?? string.Empty)
+            : section.Key;
+        bool secret = name.EndsWith("Key", StringComparison.OrdinalIgnoreCase) || name.EndsWith("Keys", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith("Secret", StringComparison.OrdinalIgnoreCase) || name.EndsWith("Password", StringComparison.OrdinalIgnoreCase)
+            || name.EndsWith("Token", StringComparison.OrdinalIgnoreCase);
+        return secret ? "a value (not shown: the setting holds a secret)" : $"'{value}'";
     }
 
     private static bool TryConvert(string value, Type type, out object? converted)

@@ -79,7 +79,7 @@ internal sealed class EmailFeedbackOptionsValidator : IValidateOptions<EmailFeed
         }
 
         Span<byte> buffer = stackalloc byte[key.Length];
-        return Convert.TryFromBase64String(key.Trim(), buffer, out int written)
+        return Convert.TryFromBase64String(key, buffer, out int written)
             ? $"{written} bytes"
             : "not base64";
     }

@@ -37,6 +37,8 @@ public static class EmailFeedbackTags
     /// second tag (<c>eg_s2</c>), and its bounces and complaints reach the same sender the guard counted its sends under.
     /// The attribution of an admitted message (<see cref="EmailSendDecision.Attribution"/>) is signed when
     /// <see cref="EmailFeedbackOptions.TagSigningKeys"/> lists keys: its tags then carry <see cref="SignatureTag"/> too.
+    /// An attribution the app builds itself is not signed, and with keys listed its feedback is charged by the message-id
+    /// mapping alone: keep the decision's attribution (with a queued mail, say) rather than building one again.
     /// </summary>
     public static IReadOnlyDictionary<string, string> Write(EmailSendAttribution attribution)
     {
@@ -136,7 +138,7 @@ public static class EmailFeedbackTags
 
             // The second part only ever continues a first part of full length, as AddSender splits.
             any = true;
-            string? decoded = head && first!.Length == MaxValueLength && rest.Length is > 0 and <= MaxValueLength
+            string? decoded = head && first is { Length: MaxValueLength } && rest is { Length: > 0 and <= MaxValueLength }
                 ? Decode(first + rest, 2 * MaxValueLength)
                 : null;
             ok &= decoded is not null;
@@ -218,9 +220,10 @@ public static class EmailFeedbackTags
         return Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
     }
 
-    private static string? Decode(string value, int maxLength = MaxValueLength)
+    private static string? Decode(string? value, int maxLength = MaxValueLength)
     {
-        if (value.Length == 0 || value.Length > maxLength)
+        // Null only in a dictionary an app built (tags are never null in a provider's JSON): unreadable, as an empty value.
+        if (string.IsNullOrEmpty(value) || value.Length > maxLength)
         {
             return null;
         }

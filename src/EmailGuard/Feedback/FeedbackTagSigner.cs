@@ -66,8 +66,10 @@ internal sealed class FeedbackTagSigner
             return null;
         }
 
+        // The decoder skips whitespace, so a key read from a secret file (a trailing newline) or written as openssl
+        // wraps it (a line break after 64 characters) is the key; a buffer too small for it refuses a longer one.
         Span<byte> buffer = stackalloc byte[MaxKeyBytes + 3];
-        return key.Length <= 4 * ((MaxKeyBytes + 2) / 3) && Convert.TryFromBase64String(key.Trim(), buffer, out int written)
+        return key.Length <= 1024 && Convert.TryFromBase64String(key, buffer, out int written)
             && written is >= MinKeyBytes and <= MaxKeyBytes
             ? buffer[..written].ToArray()
             : null;

@@ -242,6 +242,41 @@ public sealed class FeedbackTagSigningTests
         read.Should().Throw<OptionsValidationException>().WithMessage("*EmailGuard:Feedback:TagSigningKeys:0*5 bytes*");
     }
 
+    /// <summary>
+    /// A key written as one value where a list is expected (an environment variable or a vault secret named
+    /// <c>EmailGuard__Feedback__TagSigningKeys</c>), or spelt twice: the startup failure names the setting, never the key.
+    /// Before, it quoted the value into the host's startup log.
+    /// </summary>
+    [Fact]
+    public async Task Options_AKeyWrittenAsASingleValue_FailsAtStart_WithoutShowingTheKey()
+    {
+        await using FeedbackTestApp app = new(configuration: new Dictionary<string, string?> { ["EmailGuard:Feedback:TagSigningKeys"] = s_key });
+
+        Action read = () => _ = app.Services.GetRequiredService<IOptions<EmailFeedbackOptions>>().Value;
+
+        read.Should().Throw<OptionsValidationException>()
+            .WithMessage("*EmailGuard:Feedback:TagSigningKeys*single value*")
+            .Which.Message.Should().NotContain(s_key).And.NotContain(s_key[..16]);
+    }
+
+    /// <summary>
+    /// A 64-byte key (88 characters) read from a secret file with its trailing newline, or as <c>openssl rand -base64
+    /// 64</c> writes it (a line break after 64 characters), is that key. Before, it was refused as "64 bytes" long.
+    /// </summary>
+    [Theory]
+    [InlineData("\n")]
+    [InlineData("wrapped")]
+    public void Options_A64ByteKeyWithLineBreaks_IsThatKey(string form)
+    {
+        string key = Convert.ToBase64String(Enumerable.Range(0, 64).Select(i => (byte)(i * 7)).ToArray());
+        string written = form == "wrapped" ? key[..64] + "\n" + key[64..] + "\n" : key + "\n";
+        EmailFeedbackOptions options = new();
+        options.TagSigningKeys.Add(written);
+
+        new EmailFeedbackOptionsValidator().Validate(null, options).Succeeded.Should().BeTrue();
+        FeedbackTagSigner.TryDecodeKey(written).Should().Equal(Convert.FromBase64String(key));
+    }
+
     private static FeedbackTestApp App(params string[] keys) => App(keys, more: null);
 
     private static FeedbackTestApp App(string key, Action<IServiceCollection>? more) => App([key], more);

@@ -221,6 +221,19 @@ public sealed class FeedbackTagsTests
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Bounces.Should().Be(1, "the mapping holds the whole attribution");
     }
 
+    /// <summary>A tag dictionary an app built with a null value (the type says none, the runtime allows it) is unreadable, not a crash inside the recorder.</summary>
+    [Fact]
+    public void TryRead_NullValues_AreUnreadable()
+    {
+        EmailSendAttribution attribution = new() { SendId = "s1", TenantId = "acme", Sender = new string('a', 190) + "@example.com" };
+        foreach (string name in EmailFeedbackTags.Write(attribution).Keys)
+        {
+            Dictionary<string, string> tags = new(EmailFeedbackTags.Write(attribution)) { [name] = null! };
+
+            EmailFeedbackTags.TryRead(tags, out _).Should().BeFalse(name);
+        }
+    }
+
     [Theory]
     [InlineData("203.0.113.7", "203.0.113.7/32")]
     [InlineData("203.0.113.0/24", "203.0.113.0/24")]
