@@ -38,14 +38,10 @@ internal sealed partial class EmailGuardFeedback
     }
 
     /// <summary>The mark of the mail an event about mail the provider never sent names; null when it names none.</summary>
-    /// <remarks>
-    /// <paramref name="sendId"/> is the one the event's attribution names, or else its tags (a webhook's event carries
-    /// the tags the provider echoed, <see cref="EmailFeedbackEvent.Tags"/>, and no attribution).
-    /// </remarks>
-    private static string? TakeBackKey(string provider, EmailFeedbackEvent feedback, string? sendId)
-        => feedback.ProviderMessageId is null && sendId is null
+    private static string? TakeBackKey(string provider, EmailFeedbackEvent feedback)
+        => feedback.ProviderMessageId is null && feedback.Attribution?.SendId is null
             ? null
-            : FeedbackKeys.TakenBack(provider, feedback.ProviderMessageId, sendId, feedback.Recipient);
+            : FeedbackKeys.TakenBack(provider, feedback.ProviderMessageId, feedback.Attribution?.SendId, feedback.Recipient);
 
     /// <summary>
     /// Takes the send of a mail the provider never sent back off its parties' counters (see the type's remarks), then

@@ -182,7 +182,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         // Its send, counted when the guard admitted it, is taken back once the event is recorded (EmailGuardFeedback.TakeBack.cs);
         // the mail's mark rides here, so that of any number of events about one mail only the first takes it back.
         int takeBack = -1;
-        if (!counted && TakeBackKey(provider, feedback, sendId) is { } takeBackKey)
+        if (!counted && TakeBackKey(provider, feedback) is { } takeBackKey)
         {
             takeBack = requests.Count;
             requests.Add(new RateLimitRequest(takeBackKey, _takeBackRule));

@@ -142,34 +142,6 @@ public sealed class ProviderSuppressedTakeBackTests
             .Should().Equal((EmailRatioBreakerAction.Reduced, 100L, 2L));
     }
 
-    /// <summary>
-    /// A webhook hands the recorder the tags the provider echoed (<see cref="EmailFeedbackEvent.Tags"/>), not an
-    /// attribution: the send id they carry names the mail as an attribution's does. Before, only an attribution's
-    /// send id was read, so such an event without a message id was "not identified" (3161) and took nothing back.
-    /// </summary>
-    [Fact]
-    public async Task SuppressedWithEchoedTagsOnly_TakesTheSendBack_Once()
-    {
-        await using FeedbackTestApp app = App();
-        List<EmailSendAttribution> sent = await SendAsync(app, 2, "t");
-        IReadOnlyDictionary<string, string> tags = EmailFeedbackTags.Write(sent[0]);
-        EmailFeedbackEvent Echoed(string id) => new()
-        {
-            Provider = "sendgrid",
-            ProviderEventId = id,
-            Recipient = "t0@example.com",
-            Kind = EmailFeedbackKind.Unsubscribed,
-            SuppressedByProvider = true,
-            Tags = tags,
-        };
-
-        (await app.Feedback.RecordAsync(Echoed("g1"))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
-        (await app.Feedback.RecordAsync(Echoed("g2"))).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
-
-        (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Sends.Should().Be(1, "the mail the tags name was taken back, once");
-        app.Logs.GetSnapshot().Select(r => r.Id.Id).Where(id => id is >= 3158 and <= 3161).Should().Equal(3158, 3160);
-    }
-
     [Fact]
     public async Task ReplayedOrRepeated_TakesOneSendBackPerMail_NeverBelowZero()
     {
