@@ -21,9 +21,6 @@ internal sealed partial class RatioBreaker
     internal const int MaxProbeSends = 6;
 
     private const string ProbeMetadata = "probe";
-
-    /// <summary>The reasons of the trips that have a half-open probe.</summary>
-    private static readonly string[] s_probedReasons = [EmailGuardFlagReasons.HighBounceRate, EmailGuardFlagReasons.ComplaintRate];
     private const string LevelMetadata = "level";
 
     /// <summary>The flag reason of the half-open phase after a trip of <paramref name="reason"/>.</summary>
@@ -153,47 +150,6 @@ internal sealed partial class RatioBreaker
         }
 
         return count;
-    }
-
-    /// <summary>
-    /// Adds the probe counters a send was counted under, to take it back (mail the provider never sent): those of the
-    /// message's tenant, pool and user that are half-open in this instance's snapshot of the flags, where the send was
-    /// in the phase. A send's time says so as for its failures (<see cref="SentInPhaseAsync"/>); an unknown one, as the
-    /// flags stand now (the send was counted in the probe when its trip's flag is gone), on the side of fewer probe sends.
-    /// </summary>
-    internal async ValueTask AddProbeTakeBacksAsync(EmailSendAttribution attribution, DateTimeOffset? sentAt, List<RateLimitRequest> requests, CancellationToken cancellationToken)
-    {
-        if (_probeRule is not { } rule || _state is null || !_options.Enabled || _state.Current is not { HasFlags: true } snapshot)
-        {
-            return;
-        }
-
-        DateTimeOffset now = _time.GetUtcNow();
-        for (int p = 0; p < 3; p++)
-        {
-            (EmailGuardPartyType partyType, string? party) = p switch
-            {
-                0 => (EmailGuardPartyType.Tenant, attribution.TenantId),
-                1 => (EmailGuardPartyType.TenantPool, attribution.TenantPool?.ToLowerInvariant()),
-                _ => (EmailGuardPartyType.User, attribution.UserId),
-            };
-            if (party is null)
-            {
-                continue;
-            }
-
-            List<EmailGuardFlag> active = [.. snapshot.GetActiveFlags(partyType, party, now)];
-            foreach (string reason in s_probedReasons)
-            {
-                if (FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId
-                    && (sentAt is { } sent
-                        ? await SentInPhaseAsync(sent, probe, new BreakerMemory(partyType, party, reason), probeId, cancellationToken).ConfigureAwait(false)
-                        : FindFlag(active, reason) is null))
-                {
-                    requests.Add(new RateLimitRequest(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), rule));
-                }
-            }
-        }
     }
 
     /// <summary>What a half-open probe calls for: its failures over its sends, or over the minimum volume when it sent less.</summary>

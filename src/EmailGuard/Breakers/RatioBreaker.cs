@@ -77,18 +77,8 @@ internal sealed partial class RatioBreaker
     }
 
     /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
-    /// <param name="attribution">The event's parties.</param>
-    /// <param name="parties">The parties the event was charged to.</param>
-    /// <param name="complaint">Whether a complaint (not a bounce) is judged.</param>
-    /// <param name="sentAt">When the event's mail was sent, if known.</param>
-    /// <param name="cancellationToken">Cancels the evaluation.</param>
-    /// <param name="failure">
-    /// Whether the event is a failure (a hard bounce or a complaint), counted into a half-open probe; false when it took
-    /// a send back (mail the provider never sent): the parties' ratios rose with no failure, and are only judged again.
-    /// </param>
     public async ValueTask EvaluateAsync(
-        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken,
-        bool failure = true)
+        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken)
     {
         if (!_options.Enabled)
         {
@@ -113,7 +103,7 @@ internal sealed partial class RatioBreaker
                         continue;
                     }
 
-                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, sentAt, attribution, failure, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                     continue;
                 }
 
@@ -121,18 +111,13 @@ internal sealed partial class RatioBreaker
                 {
                     case EmailGuardDimension.Tenant:
                         // Flagged by its id: the counts show it escaped when it reads as a pool (TenantPartition).
-                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, sentAt, attribution, failure, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.User:
-                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, sentAt, attribution, failure, cancellationToken).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, sentAt, attribution, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.ClientIp:
-                        // A ban counts failures, not a ratio: a send taken back changes nothing there.
-                        if (failure)
-                        {
-                            await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
-                        }
-
+                        await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.Global:
                     case EmailGuardDimension.Sender:
@@ -187,7 +172,7 @@ internal sealed partial class RatioBreaker
     }
 
     private async ValueTask FlagIfOverAsync(
-        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, DateTimeOffset? sentAt, EmailSendAttribution attribution, bool failure,
+        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, DateTimeOffset? sentAt, EmailSendAttribution attribution,
         CancellationToken cancellationToken, string? partyId = null)
     {
         if (_flags is null || (partyId ?? counts.Partition) is not { } party)
@@ -203,15 +188,12 @@ internal sealed partial class RatioBreaker
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window,
             // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs).
-            // A send taken back counts no failure: the probe, with one send less, is only judged again.
-            if (failure && await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
+            if (await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
 
-            EmailFeedbackCounts probeCounts = failure
-                ? await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false)
-                : await ReadProbeAsync(partyType, party, probeId, cancellationToken).ConfigureAwait(false);
+            EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
             EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
             if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))
             {

@@ -48,22 +48,6 @@ internal sealed partial class EmailGuardFeedback
         Message = "Feedback {Kind} from {Provider} is about mail the provider never sent: the address was already on its suppression list. It counts toward no ratio or breaker; tenant: {TenantId}; suppression: {Reason}.")]
     private static partial void LogSuppressedByProvider(ILogger logger, EmailFeedbackKind kind, string provider, string tenantId, string reason);
 
-    [LoggerMessage(EventId = 3158, EventName = "FeedbackSendTakenBack", Level = LogLevel.Debug,
-        Message = "Feedback from {Provider} (event {EventId}) is about mail the provider never sent: its send was taken back off {Counters} send counters, in the segment of {CountedAt:O}.")]
-    private static partial void LogSendTakenBack(ILogger logger, string provider, string eventId, int counters, DateTimeOffset countedAt);
-
-    [LoggerMessage(EventId = 3159, EventName = "FeedbackSendNotTakenBack", Level = LogLevel.Warning,
-        Message = "Feedback from {Provider} (event {EventId}) is about mail the provider never sent, but its send could not be taken back off its parties' send counts (the store did not answer, or does not refund): it dilutes their ratios until it leaves the window.")]
-    private static partial void LogSendNotTakenBack(ILogger logger, string provider, string eventId, Exception? exception);
-
-    [LoggerMessage(EventId = 3160, EventName = "FeedbackSendTakenBackBefore", Level = LogLevel.Debug,
-        Message = "Feedback from {Provider} (event {EventId}) is about mail the provider never sent whose send an earlier event about the same mail took back; nothing more is taken back.")]
-    private static partial void LogSendTakenBackBefore(ILogger logger, string provider, string eventId);
-
-    [LoggerMessage(EventId = 3161, EventName = "FeedbackSendNotIdentified", Level = LogLevel.Debug,
-        Message = "Feedback from {Provider} (event {EventId}) is about mail the provider never sent, but names neither a message id nor a send id: its mail cannot be told from another, so its send is not taken back.")]
-    private static partial void LogSendNotIdentified(ILogger logger, string provider, string eventId);
-
     [LoggerMessage(EventId = 3020, EventName = "BounceOfGuessedSpellingNotSuppressed", Level = LogLevel.Information,
         Message = "A {BounceType} bounce from {Provider} (event {EventId}) names a spelling that folds to its address only by a guess (a plus-tag at a domain whose provider rule does not name '+', or a source route): it is counted, but the address it folds to is not suppressed and its soft bounces are not counted, since that mailbox may well exist.")]
     private static partial void LogBounceOfGuessedSpelling(ILogger logger, EmailBounceType bounceType, string provider, string eventId);

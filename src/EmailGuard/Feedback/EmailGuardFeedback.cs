@@ -41,7 +41,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
     private readonly RateLimitRule _countRule;
     private readonly RateLimitRule? _transientRule;
     private readonly RateLimitRule _legacyRefusalRule;
-    private readonly RateLimitRule _takeBackRule;
     private readonly DateTimeOffset _legacyRefusalsUntil;
     private readonly FeedbackTagSigner? _tagSigner;
 
@@ -85,7 +84,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         _legacyRefusalRule = _dedupRule.WithLimit(RateLimitRule.MaxLimit);
         _legacyRefusalsUntil = store.IsLocal ? DateTimeOffset.MinValue : timeProvider.GetUtcNow() + (2 * options.DeduplicationWindow);
         InitVolume();
-        _takeBackRule = TakeBackRule(options, _volumeRule);
         if (lists is null)
         {
             LogNoLists(_logger);
@@ -179,15 +177,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             }
         }
 
-        // Its send, counted when the guard admitted it, is taken back once the event is recorded (EmailGuardFeedback.TakeBack.cs);
-        // the mail's mark rides here, so that of any number of events about one mail only the first takes it back.
-        int takeBack = -1;
-        if (!counted && TakeBackKey(provider, feedback) is { } takeBackKey)
-        {
-            takeBack = requests.Count;
-            requests.Add(new RateLimitRequest(takeBackKey, _takeBackRule));
-        }
-
         List<(EmailGuardDimension Dimension, string? Partition)> charged = counted ? [.. Parties(attribution)] : [];
         foreach ((EmailGuardDimension dimension, string? partition) in charged)
         {
@@ -266,17 +255,6 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             // whether it found this delivery's or wrote its own; the claim says who raises it, once.
             RateLimitDecision claimed = await ClaimSuppressionAsync(SuppressionClaim(provider, feedback.ProviderEventId), cancellationToken).ConfigureAwait(false);
             raised = claimed.Status == RateLimitStatus.LimitExceeded ? null : entry;
-        }
-
-        if (takeBack >= 0)
-        {
-            // After the suppression: a failed blocklist write refunds the event's acquire, the mark with it, and the
-            // provider's retry takes the send back then.
-            await TakeBackSendAsync(attribution, sentAt, decision, entries[takeBack].Count, shownProvider, shownEventId).ConfigureAwait(false);
-        }
-        else if (!counted)
-        {
-            LogSendNotIdentified(_logger, shownProvider, shownEventId);
         }
 
         Record(provider, feedback.Kind, counted ? "recorded" : "suppressed_by_provider");

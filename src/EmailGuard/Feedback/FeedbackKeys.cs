@@ -12,7 +12,6 @@ internal static class FeedbackKeys
     public const string MessagePrefix = "fb:m:";
     public const string TransientPrefix = "fb:tr:";
     public const string RefusalPrefix = "fb:rm:";
-    public const string TakenBackPrefix = "fb:tb:";
 
     /// <summary>The counted kinds, in the order <see cref="EmailFeedbackCounts"/> lists them.</summary>
     public static readonly char[] Kinds = ['d', 'b', 's', 'c', 'u', 'x'];
@@ -96,21 +95,6 @@ internal static class FeedbackKeys
     public static string Refusal(string provider, string providerMessageId, string? sendId, string writtenRecipient)
         => RefusalPrefix + provider + ":"
            + StoreKeyEncoding.Hash(Canonical(providerMessageId) + " " + sendId + " " + MailOf(writtenRecipient));
-
-    /// <summary>
-    /// The mark that the send of one mail the provider never sent (<see cref="EmailFeedbackEvent.SuppressedByProvider"/>)
-    /// was taken back off its parties' send counts: a second event about the same mail (a replay under another event
-    /// id, a forged copy) finds it and takes nothing more back. One mail as the refusal key names one
-    /// (<see cref="Refusal"/>): message id, the send id of the event's own tags, and the recipient as written, so a
-    /// message to several recipients, counted as one send each, gives back one send per recipient.
-    /// </summary>
-    /// <param name="provider">The provider.</param>
-    /// <param name="providerMessageId">The message id, in any of the forms <see cref="Canonical"/> reads as one, or null.</param>
-    /// <param name="sendId">The send id of the event's own tags (<see cref="EmailFeedbackTags.SendIdTag"/>), or null.</param>
-    /// <param name="writtenRecipient">The recipient as the event writes it.</param>
-    public static string TakenBack(string provider, string? providerMessageId, string? sendId, string writtenRecipient)
-        => TakenBackPrefix + provider + ":"
-           + StoreKeyEncoding.Hash((providerMessageId is null ? string.Empty : Canonical(providerMessageId)) + " " + sendId + " " + MailOf(writtenRecipient));
 
     /// <summary>
     /// A recipient as written, folded as far as the provider and the refusal key (<see cref="Refusal"/>) tell mails
