@@ -30,7 +30,11 @@ public sealed partial class ProviderFeedbackSimulator(
     /// <summary>Mail to this domain draws a spam complaint.</summary>
     public const string ComplaintDomain = "complaint.test";
 
-    public async Task ReportAsync(OutgoingMail mail, CancellationToken cancellationToken)
+    /// <summary>Reports the mail's bounce or complaint, if its domain draws one, echoing the tags it was sent with.</summary>
+    /// <param name="mail">The mail.</param>
+    /// <param name="tags">EmailGuard's tags for the mail (<see cref="EmailFeedbackTags.Write"/>), as Mailgun echoes a mail's variables; null for none.</param>
+    /// <param name="cancellationToken">Cancels the post.</param>
+    public async Task ReportAsync(OutgoingMail mail, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
     {
         string domain = mail.To[(mail.To.LastIndexOf('@') + 1)..].ToLowerInvariant();
         (string type, string? severity, OutboxStatus status, string what) = domain switch
@@ -44,7 +48,7 @@ public sealed partial class ProviderFeedbackSimulator(
             return;
         }
 
-        string body = SignedEvent(mail, type, severity);
+        string body = SignedEvent(mail, tags, type, severity);
         using HttpClient client = clients.CreateClient(nameof(ProviderFeedbackSimulator));
         using var content = new StringContent(body, Encoding.UTF8, "application/json");
         try
@@ -62,7 +66,7 @@ public sealed partial class ProviderFeedbackSimulator(
     }
 
     /// <summary>A Mailgun webhook body with Mailgun's field names, signed as Mailgun signs it.</summary>
-    private string SignedEvent(OutgoingMail mail, string type, string? severity)
+    private string SignedEvent(OutgoingMail mail, IReadOnlyDictionary<string, string>? tags, string type, string? severity)
     {
         string timestamp = time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         string token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(25));
@@ -76,7 +80,7 @@ public sealed partial class ProviderFeedbackSimulator(
             ["recipient"] = mail.To,
             ["message"] = new JsonObject { ["headers"] = new JsonObject { ["message-id"] = $"{mail.Id:N}@sample.emailguard.test" } },
             ["delivery-status"] = new JsonObject { ["code"] = 550, ["message"] = "5.1.1 simulated: mailbox does not exist" },
-            ["user-variables"] = new JsonObject(),
+            ["user-variables"] = Variables(tags),
         };
         if (severity is not null)
         {
@@ -89,6 +93,17 @@ public sealed partial class ProviderFeedbackSimulator(
             ["signature"] = new JsonObject { ["timestamp"] = timestamp, ["token"] = token, ["signature"] = signature },
             ["event-data"] = data,
         }.ToJsonString();
+    }
+
+    private static JsonObject Variables(IReadOnlyDictionary<string, string>? tags)
+    {
+        var variables = new JsonObject();
+        foreach ((string name, string value) in tags ?? new Dictionary<string, string>())
+        {
+            variables[name] = value;
+        }
+
+        return variables;
     }
 
     /// <summary>Where this app listens, with a wildcard host turned into localhost.</summary>

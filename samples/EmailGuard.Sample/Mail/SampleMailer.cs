@@ -75,7 +75,9 @@ public sealed class SampleMailer(
             return;
         }
 
-        await DeliverAsync(mail, cancellationToken);
+        // The reservation's attribution, as tags the provider echoes in the mail's bounces and complaints (Mailgun: its
+        // "v:" fields): signed when EmailGuard:Feedback:TagSigningKeys lists keys (appsettings.Development.json does).
+        await DeliverAsync(mail, reservation.Attribution is { } attribution ? EmailFeedbackTags.Write(attribution) : null, cancellationToken);
     }
 
     /// <summary>
@@ -136,7 +138,7 @@ public sealed class SampleMailer(
         ClientIp = IPAddress.TryParse(mail.ClientIp, out IPAddress? ip) ? ip : null,
     };
 
-    private async Task<bool> DeliverAsync(OutgoingMail mail, CancellationToken cancellationToken)
+    private async Task<bool> DeliverAsync(OutgoingMail mail, IReadOnlyDictionary<string, string>? tags, CancellationToken cancellationToken)
     {
         try
         {
@@ -145,7 +147,7 @@ public sealed class SampleMailer(
             if (provider is not null)
             {
                 // What a real provider does minutes later: report the bounce or complaint through the webhook.
-                await provider.ReportAsync(mail, cancellationToken);
+                await provider.ReportAsync(mail, tags, cancellationToken);
             }
 
             return true;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace EmailGuard.Sample.Tests;
@@ -43,6 +44,12 @@ public sealed class FeedbackBrowserTests(BrowserFixture browser) : IAsyncLifetim
         await Expect(mail).ToHaveAttributeAsync("data-status", "Bounced");
         await Expect(mail).ToContainTextAsync("permanent bounce");
         await ScreenshotAsync("feedback-outbox-bounced");
+
+        // The provider echoed the mail's signed tags (EmailGuard:Feedback:TagSigningKeys in appsettings.Development.json):
+        // they verified, so the bounce is charged to the mail's category as well as to all mail.
+        IEmailFeedbackCounts counts = _app.Services.GetRequiredService<IEmailFeedbackCounts>();
+        (await counts.GetAsync(EmailGuardDimension.Category, "signup")).Bounces.Should().Be(1);
+        (await counts.GetAsync(EmailGuardDimension.Global, null)).Bounces.Should().Be(1);
 
         await SignInAsync();
         await _page.GotoAsync("/emailguard/lists?q=x%40bounce.test");
