@@ -188,7 +188,10 @@ internal static class FeedbackKeys
         {
             // NAT64, 6to4 and Teredo clients are counted as the IPv4 client they carry: a network of them in its IPv6
             // form is that IPv4 network, and one that names a single IPv4 host is that client, grouped as the guard groups it.
-            return carriedPrefix == 32 ? Cidr(carried, ipv4PrefixLength, ipv6PrefixLength) : Network(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{carried}/{carriedPrefix}"), ipv4PrefixLength, ipv6PrefixLength);
+            // The carried network comes masked to its prefix, as a CIDR written in IPv4 is.
+            return carriedPrefix == 32
+                ? Cidr(carried, ipv4PrefixLength, ipv6PrefixLength)
+                : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{carried}/{carriedPrefix}");
         }
 
         if (!v4 && !ReferenceEquals(IpAddressGrouping.UnwrapIPv4(network), network))

@@ -91,28 +91,23 @@ public static class IpAddressGrouping
 
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
-        if (bytes[..12].SequenceEqual(Nat64WellKnownPrefix))
+        switch (FormOf(bytes))
         {
-            return new IPAddress(bytes[12..]);
+            case CarriedForm.Nat64:
+                return new IPAddress(bytes[12..]);
+            case CarriedForm.SixToFour:
+                return new IPAddress(bytes[2..6]);
+            case CarriedForm.Teredo:
+                Span<byte> client = bytes[12..];
+                for (int i = 0; i < client.Length; i++)
+                {
+                    client[i] ^= 0xFF;
+                }
+
+                return new IPAddress(client);
+            default:
+                return address;
         }
-
-        if (bytes[0] == 0x20 && bytes[1] == 0x02)
-        {
-            return new IPAddress(bytes[2..6]);
-        }
-
-        if (bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0)
-        {
-            Span<byte> client = bytes[12..];
-            for (int i = 0; i < client.Length; i++)
-            {
-                client[i] ^= 0xFF;
-            }
-
-            return new IPAddress(client);
-        }
-
-        return address;
     }
 
     /// <summary>
@@ -133,10 +128,13 @@ public static class IpAddressGrouping
 
         Span<byte> bytes = stackalloc byte[16];
         network.TryWriteBytes(bytes, out _);
-        bool nat64 = bytes[..12].SequenceEqual(Nat64WellKnownPrefix);
-        bool sixToFour = bytes[0] == 0x20 && bytes[1] == 0x02;
-        bool teredo = bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0;
-        int carried = nat64 ? prefixLength - 96 : sixToFour ? Math.Min(prefixLength - 16, 32) : teredo && prefixLength == 128 ? 32 : 0;
+        int carried = FormOf(bytes) switch
+        {
+            CarriedForm.Nat64 => prefixLength - 96,
+            CarriedForm.SixToFour => Math.Min(prefixLength - 16, 32),
+            CarriedForm.Teredo when prefixLength == 128 => 32,
+            _ => 0,
+        };
         if (carried < 1)
         {
             return false;
@@ -155,7 +153,28 @@ public static class IpAddressGrouping
         Span<byte> bytes = stackalloc byte[16];
         return address.AddressFamily == AddressFamily.InterNetworkV6
             && address.TryWriteBytes(bytes, out _)
-            && bytes[..12].SequenceEqual(Nat64WellKnownPrefix);
+            && FormOf(bytes) == CarriedForm.Nat64;
+    }
+
+    /// <summary>Which of the forms that carry an IPv4 client an IPv6 address's 16 bytes are in (not IPv4-mapped, which the runtime tells).</summary>
+    private static CarriedForm FormOf(ReadOnlySpan<byte> bytes)
+        => bytes[..12].SequenceEqual(Nat64WellKnownPrefix) ? CarriedForm.Nat64
+            : bytes[0] == 0x20 && bytes[1] == 0x02 ? CarriedForm.SixToFour
+            : bytes[0] == 0x20 && bytes[1] == 0x01 && bytes[2] == 0 && bytes[3] == 0 ? CarriedForm.Teredo
+            : CarriedForm.None;
+
+    private enum CarriedForm
+    {
+        None,
+
+        /// <summary>NAT64's well-known prefix, <c>64:ff9b::/96</c> (RFC 6052): the client in the last 32 bits.</summary>
+        Nat64,
+
+        /// <summary>6to4, <c>2002::/16</c> (RFC 3056): the client in bits 16 to 47.</summary>
+        SixToFour,
+
+        /// <summary>Teredo, <c>2001::/32</c> (RFC 4380): the client in the last 32 bits, inverted.</summary>
+        Teredo,
     }
 
     private static bool Contains(IPAddress network, int prefixLength, IPAddress address)
