@@ -277,6 +277,30 @@ public sealed class FeedbackTagSigningTests
         FeedbackTagSigner.TryDecodeKey(written).Should().Equal(Convert.FromBase64String(key));
     }
 
+    /// <summary>
+    /// The signature covers every tag the attribution is written in: the names are listed twice (what is written, what is
+    /// signed), and a tag added to the one and not the other would travel unsigned and still be read.
+    /// </summary>
+    [Fact]
+    public void EveryTagWritten_IsCoveredByTheSignature()
+    {
+        EmailSendAttribution everything = new()
+        {
+            SendId = "s1",
+            TenantId = "acme",
+            TenantPool = "trial",
+            UserId = "u1",
+            Sender = new string('a', 200) + "@example.com",
+            Category = "share",
+            ClientNetwork = "203.0.113.0/24",
+            EndpointPolicy = "invite",
+        };
+
+        IEnumerable<string> written = EmailFeedbackTags.Compose(everything, signer: null).Keys;
+
+        written.Should().BeEquivalentTo(FeedbackTagSigner.SignedNames.Select(name => EmailFeedbackTags.Prefix + name));
+    }
+
     private static FeedbackTestApp App(params string[] keys) => App(keys, more: null);
 
     private static FeedbackTestApp App(string key, Action<IServiceCollection>? more) => App([key], more);
