@@ -60,4 +60,31 @@ public sealed class RecipientDomainNamesTests
         names.Get("x1.a.b.shop.co.uk").Should().Be("shop.co.uk");
         names.Get("Not A Domain!").Should().Be("not a domain!");
     }
+
+    [Theory]
+    [InlineData(true, new[] { "gmail.com:3" })]
+    [InlineData(false, new[] { "googlemail.com:2", "gmail.com:1" })]
+    public async Task TopRecipientDomains_ListAProviderAliasDomain_AsTheGuardCountsIt(bool foldProviderAliases, string[] rows)
+    {
+        // Arrange: a domain cap, and mail to Gmail under its alias domain and its own.
+        await using DashboardHost host = await DashboardHost.StartAsync(services: s => s.Configure<SendGuardOptions>(o =>
+        {
+            o.AddressNormalization.FoldProviderAliases = foldProviderAliases;
+            o.RecipientDomain.Add(RateLimitRule.PerHour(50));
+        }));
+        IEmailSendGuard guard = host.Services.GetRequiredService<IEmailSendGuard>();
+
+        // Act
+        EmailSendDecision last = default;
+        foreach (string to in new[] { "a@googlemail.com", "b@GoogleMail.com", "c@gmail.com" })
+        {
+            last = await guard.CheckAsync(new OutboundEmail { To = [to] });
+        }
+
+        // Assert: the rows are the guard's RecipientDomain partitions. Before, the dashboard listed googlemail.com apart
+        // from gmail.com while the guard counted both as gmail.com, so the row's status lookup read no counter.
+        host.Services.GetRequiredService<EmailGuardMonitor>().Activity.Top(ActivityDimension.RecipientDomain, denials: false, 10)
+            .Select(p => $"{p.Key}:{p.Count}").Should().Equal(rows);
+        last.Usage.ToArray().Single(u => u.Dimension == EmailGuardDimension.RecipientDomain).Partition.Should().Be("gmail.com");
+    }
 }

@@ -50,6 +50,9 @@ internal sealed partial class RecentActivity
         }
     }
 
+    /// <summary>Lists a provider's alias domains under the domain the guard counts them as (<see cref="RecipientDomainNames.FoldAs"/>).</summary>
+    public void FoldDomainsAs(EmailAddressNormalizationOptions normalization) => _domains.FoldAs(normalization);
+
     public void RecordCheck(OutboundEmail message, in EmailSendDecision decision)
     {
         bool denied = !decision.IsAllowed;

@@ -8,7 +8,9 @@ namespace EmailGuard.Dashboard;
 /// and IDNA) and reads the Public Suffix List, some 2 µs and 224 bytes a domain, which the dashboard would otherwise
 /// pay for every recipient of every check, inside its activity lock. A domain as written (in any case) is looked up
 /// without allocating. At most <see cref="Capacity"/> are kept and the whole set is dropped when it is full, so a
-/// rotation over fresh domains costs what it cost before, and never memory.
+/// rotation over fresh domains costs what it cost before, and never memory. With the guard's address normalization
+/// (<see cref="FoldAs"/>), a provider's alias domain is listed under the domain the guard counts it as
+/// (<c>googlemail.com</c> under <c>gmail.com</c>), so the row is the guard's <c>RecipientDomain</c> partition.
 /// </summary>
 internal sealed class RecipientDomainNames
 {
@@ -16,8 +18,19 @@ internal sealed class RecipientDomainNames
 
     private readonly ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private volatile EmailAddressNormalizationOptions? _normalization;
 
     public RecipientDomainNames() => _lookup = _names.GetAlternateLookup<ReadOnlySpan<char>>();
+
+    /// <summary>
+    /// Folds provider alias domains as <paramref name="normalization"/> does (the guard's
+    /// <see cref="SendGuardOptions.AddressNormalization"/>); the names found before are forgotten.
+    /// </summary>
+    public void FoldAs(EmailAddressNormalizationOptions normalization)
+    {
+        _normalization = normalization;
+        _names.Clear();
+    }
 
     /// <summary>How many domains are remembered (for tests).</summary>
     internal int Count => _names.Count;
@@ -32,7 +45,7 @@ internal sealed class RecipientDomainNames
     [MethodImpl(MethodImplOptions.NoInlining)]
     private string Add(string written)
     {
-        string name = EmailAddressNormalizer.TryGetRegistrableDomain(written, out string? registrable) ? registrable : written.ToLowerInvariant();
+        string name = Registrable(written, _normalization) ?? written.ToLowerInvariant();
         if (_names.Count >= Capacity)
         {
             _names.Clear();
@@ -40,6 +53,17 @@ internal sealed class RecipientDomainNames
 
         _names[written] = name;
         return name;
+    }
+
+    private static string? Registrable(string written, EmailAddressNormalizationOptions? normalization)
+    {
+        if (normalization is null)
+        {
+            return EmailAddressNormalizer.TryGetRegistrableDomain(written, out string? registrable) ? registrable : null;
+        }
+
+        return EmailAddressNormalizer.TryNormalizeDomain(written, normalization, out string? folded)
+            && EmailAddressNormalizer.TryGetRegistrableDomain(folded, out string? foldedRegistrable) ? foldedRegistrable : null;
     }
 
     /// <summary>

@@ -7,8 +7,8 @@ namespace EmailGuard.Dashboard;
 /// dashboard and the alerts never replace the app's own. The app's callback runs first, and the monitor runs even when
 /// it throws; except for checks and refunds, which the monitor records first, at the moment the guard raises them: an
 /// app whose <see cref="EmailGuardEvents.OnChecked"/> awaits something let a refund of the check reach the record before
-/// the check did, so the refund took nothing off and the check was counted in full later. It also tells the monitor how the guard groups client addresses, so the dashboard's client networks are
-/// the guard's partitions.
+/// the check did, so the refund took nothing off and the check was counted in full later. It also tells the monitor how the guard groups client addresses and folds alias domains, so the
+/// dashboard's client networks and recipient domains are the guard's partitions.
 /// </summary>
 /// <param name="monitorOf">
 /// The monitor, resolved when the options are built rather than when this hook is: <c>ValidateOnStart</c> builds the
@@ -26,6 +26,7 @@ internal sealed class HookSendGuardEvents(Func<EmailGuardMonitor?> monitorOf) : 
         }
 
         monitor.Activity.GroupClientsBy(options.IPv4PrefixLength, options.IPv6PrefixLength);
+        monitor.Activity.FoldDomainsAs(options.AddressNormalization);
         EmailGuardEvents events = options.Events;
         events.OnChecked = Before(events.OnChecked, a => monitor.OnChecked(a));
         events.OnRefunded = Before(events.OnRefunded, a => monitor.OnRefunded(a));
