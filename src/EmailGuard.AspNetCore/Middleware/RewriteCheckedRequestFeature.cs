@@ -18,9 +18,10 @@ namespace EmailGuard.AspNetCore;
 /// endpoint (<see cref="PathRuleSet.MatchOutsideRouting"/>): whatever serves the new path next is not known yet, since a
 /// branch outside routing runs ahead of the endpoint routing picks, so the check fails closed and throws
 /// <see cref="UncountedRewriteException"/>, which unwinds the middleware that set it before anything serves the request.
-/// A <c>PathBase</c> change alone changes no rule: rules match the path below the base, which is <c>Path</c>. Setting the
-/// method and path back to those the guard decided by (a <c>finally</c> that restores them) is never refused, nor is a
-/// path that only moves into the base, the base and path together unchanged (an <c>app.Map</c> branch). The
+/// The fallback rule (<c>*</c>) is left out: it covers every path an app sets itself. A <c>PathBase</c> change alone
+/// changes no rule: rules match the path below the base, which is <c>Path</c>. Setting the method and path back to
+/// those the guard decided by (a <c>finally</c> that restores them) is never refused, nor is a path that only moves
+/// into the base, the base and path together unchanged (an <c>app.Map</c> branch). The
 /// guard removes the feature when its next middleware returns, so a re-executing middleware placed before it
 /// (<c>UseExceptionHandler</c>, <c>UseStatusCodePagesWithReExecute</c>) sets its page's path on the original feature and
 /// is decided by the guard's second pass, as without this feature.
@@ -159,7 +160,13 @@ internal sealed class RewriteCheckedRequestFeature : IHttpRequestFeature
             return;
         }
 
-        if (_rules.MatchOutsideRouting(_context, method, path) is not { } rule || GuardedRequest.Counted(_context, null, rule.Name))
+        // A fallback rule covers every path, so every path an app sets itself would fall under it: the file a
+        // MapFallbackToFile endpoint serves (/index.html), a default document, a status page re-executed after the
+        // guard. Under a more specific rule beside it, each such request was refused. A request reaching a handler
+        // outside routing under the fallback alone is left as before this check; an endpoint routing chooses again is
+        // still checked against it (ReroutedEndpointMatcherPolicy).
+        if (_rules.MatchOutsideRouting(_context, method, path) is not { } rule || _rules.IsFallback(rule)
+            || GuardedRequest.Counted(_context, null, rule.Name))
         {
             return;
         }

@@ -88,6 +88,20 @@ internal sealed partial class PathRuleSet
     public EmailRateLimitPolicy? MatchOutsideRouting(HttpContext context, string method, string? path)
         => IsEmpty ? null : Match(context, endpoint: null, method, path, exactPathsOnly: false);
 
+    /// <summary>Whether <paramref name="rule"/> is a fallback rule (<c>*</c>, <c>POST:*</c>), which covers every path.</summary>
+    public bool IsFallback(EmailRateLimitPolicy rule)
+    {
+        foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
+        {
+            if (ReferenceEquals(policy, rule))
+            {
+                return pattern.IsFallback;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
     /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule

@@ -233,6 +233,42 @@ public sealed partial class HostileRequestShapeTests
     }
 
     [Fact]
+    public async Task EndpointSettingItsOwnPath_UnderARuleBesideTheFallback_RunsAsBefore()
+    {
+        // A MapFallbackToFile endpoint sets the path to the file it serves (/index.html), which only the * fallback
+        // covers; the request was counted under the more specific GET:/reports/* rule.
+        int served = 0;
+        await using TestApp app = await TestApp.StartAsync(
+            s => s.AddEmailGuard().AddEndpointPolicies(),
+            a => a.MapFallback(c =>
+            {
+                c.Request.Path = "/index.html";
+                Interlocked.Increment(ref served);
+                return Task.CompletedTask;
+            }),
+            new Dictionary<string, string?>
+            {
+                ["EmailGuard:Endpoints:PathRules:0:Endpoint"] = "GET:/reports/*",
+                ["EmailGuard:Endpoints:PathRules:0:Limit"] = "2",
+                ["EmailGuard:Endpoints:PathRules:0:Window"] = "01:00:00",
+                ["EmailGuard:Endpoints:PathRules:1:Endpoint"] = "*",
+                ["EmailGuard:Endpoints:PathRules:1:Limit"] = "100",
+                ["EmailGuard:Endpoints:PathRules:1:Window"] = "01:00:00",
+            });
+
+        var statuses = new List<HttpStatusCode>();
+        foreach (string path in (string[])["/reports/1", "/reports/2", "/reports/3", "/other"])
+        {
+            using HttpResponseMessage response = await app.GetAsync(path, Ip);
+            statuses.Add(response.StatusCode);
+        }
+
+        statuses.Should().Equal(HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.OK);
+        served.Should().Be(3);
+        app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3166);
+    }
+
+    [Fact]
     public async Task ExceptionHandlerAfterTheGuard_SwallowingTheRefusal_StillNeverRunsTheHandler()
     {
         // A middleware between the guard and the rewriter that catches everything (and answers its own error page) still
