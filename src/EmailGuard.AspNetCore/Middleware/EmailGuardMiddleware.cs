@@ -26,6 +26,7 @@ internal sealed partial class EmailGuardMiddleware
     private readonly bool _hasTrustedProxy;
     private readonly EmailAddressNormalizationOptions _addressNormalization;
     private readonly PathBaseRuleCheck _pathBaseCheck;
+    private readonly RewriteRefusals _rewriteRefusals;
     private int _proxyWarningLogged;
     private int _methodChangeLogged;
 
@@ -47,6 +48,7 @@ internal sealed partial class EmailGuardMiddleware
         _defense = services.GetService<EndpointDefense>() ?? new EndpointDefense(store, _time, _logger, metrics);
         _clientNetworks = services.GetService<ClientNetworkLists>() ?? new ClientNetworkLists(services.GetService<IEmailGuardLists>(), _time, _logger);
         _pathBaseCheck = new PathBaseRuleCheck(_logger);
+        _rewriteRefusals = new RewriteRefusals(_logger);
         _state = services.GetService<EndpointGuardStateProvider>() ?? new EndpointGuardStateProvider(options.Value, optionsFactory, services.GetService<IConfiguration>(), _logger, EndpointGuardStateProvider.SendGuardOf(services), services.GetService<EndpointDataSource>);
 
         // Only under a host, which stops the timer with the app; a pipeline built without one reads on requests alone.
@@ -84,7 +86,7 @@ internal sealed partial class EmailGuardMiddleware
             context.Features.Set(MiddlewareRan.Instance);
             if (metadata.PolicyName is null)
             {
-                return _next(context);
+                return Next(context, state);
             }
 
             if (!state.Policies.TryGetValue(metadata.PolicyName, out policy))
@@ -101,7 +103,7 @@ internal sealed partial class EmailGuardMiddleware
         EmailRateLimitPolicy? pathRule = state.PathRules.MatchAt(context, endpoint, ref routed, ref changed);
         if ((policy is null && pathRule is null) || !GuardedRequest.Claim(context, ref policy, ref pathRule))
         {
-            return _next(context);
+            return Next(context, state);
         }
 
         // A guarded request was decided by a policy or a path rule, so its routed method was worked out above.
@@ -129,7 +131,7 @@ internal sealed partial class EmailGuardMiddleware
                 }
 
                 _metrics.Decision(name, "allowlisted");
-                await _next(context).ConfigureAwait(false);
+                await Next(context, state).ConfigureAwait(false);
                 return;
             }
         }
@@ -137,7 +139,7 @@ internal sealed partial class EmailGuardMiddleware
         if (!state.Allowlist.IsEmpty && state.Allowlist.Contains(context))
         {
             _metrics.Decision(policy?.Name ?? pathRule!.Name, "allowlisted");
-            await _next(context).ConfigureAwait(false);
+            await Next(context, state).ConfigureAwait(false);
             return;
         }
 
@@ -211,7 +213,42 @@ internal sealed partial class EmailGuardMiddleware
             }
         }
 
-        await _next(context).ConfigureAwait(false);
+        await Next(context, state).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs the rest of the pipeline. With path rules, a path or method a middleware below sets onto a rule this request
+    /// was not counted by is refused (<see cref="RewriteCheckedRequestFeature"/>): the request is answered with 500 and
+    /// nothing serves the rewritten path. An app without path rules pays nothing for it.
+    /// </summary>
+    private Task Next(HttpContext context, EndpointGuardState state)
+    {
+        if (state.PathRules.IsEmpty || RewriteCheckedRequestFeature.Install(context, state.PathRules, _rewriteRefusals) is not { } feature)
+        {
+            return _next(context);
+        }
+
+        return NextCheckedAsync(context, feature);
+    }
+
+    private async Task NextCheckedAsync(HttpContext context, RewriteCheckedRequestFeature feature)
+    {
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+        }
+        catch (UncountedRewriteException) when (!context.Response.HasStarted)
+        {
+            // Logged where it was thrown, once per rule. Answered as an endpoint routed after the middleware is
+            // (ReroutedEndpointMatcherPolicy); once the response has started, the exception goes on and the server
+            // aborts it.
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        }
+        finally
+        {
+            // Before a re-executing middleware further out sets its page's path: that pass is the guard's to decide.
+            feature.Remove();
+        }
     }
 
     /// <summary>Zero means no: a <see langword="default"/> verdict rejects.</summary>

@@ -75,7 +75,32 @@ internal sealed partial class PathRuleSet
     /// </summary>
     public EmailRateLimitPolicy? MatchAt(HttpContext context, Endpoint? endpoint, ref string? routed, ref bool changed)
         => IsEmpty ? null : Match(
-            context, routed ??= RoutedMethod.Of(context, endpoint, out changed), exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+            context, endpoint, routed ??= RoutedMethod.Of(context, endpoint, out changed), context.Request.Path.Value,
+            exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
+
+    /// <summary>
+    /// The rule for the request as if it had <paramref name="method"/> and <paramref name="path"/> and had reached no
+    /// endpoint, as the middleware decides a request a handler outside routing serves (an <c>app.Map</c> branch, a
+    /// proxy): its path, and for methods that may act the paths below an exact rule's (<see cref="MatchBelow"/>); none
+    /// when there are no rules. <see cref="RewriteCheckedRequestFeature"/> checks a path or method set after the
+    /// middleware with it.
+    /// </summary>
+    public EmailRateLimitPolicy? MatchOutsideRouting(HttpContext context, string method, string? path)
+        => IsEmpty ? null : Match(context, endpoint: null, method, path, exactPathsOnly: false);
+
+    /// <summary>Whether <paramref name="rule"/> is a fallback rule (<c>*</c>, <c>POST:*</c>), which covers every path.</summary>
+    public bool IsFallback(EmailRateLimitPolicy rule)
+    {
+        foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
+        {
+            if (ReferenceEquals(policy, rule))
+            {
+                return pattern.IsFallback;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>
     /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
@@ -89,15 +114,16 @@ internal sealed partial class PathRuleSet
     /// and the rules of the action's routes apply there too.
     /// </summary>
     /// <param name="context">The request, after routing.</param>
+    /// <param name="endpoint">The request's endpoint, or <see langword="null"/> for a request that reached none.</param>
     /// <param name="method">The method routing matched the request's endpoint by (<see cref="RoutedMethod"/>).</param>
+    /// <param name="path">The request's path below its base (<see cref="HttpRequest.Path"/>).</param>
     /// <param name="exactPathsOnly">
     /// Whether only rules whose path holds no wildcard apply, as for EmailGuard's own feedback webhooks. A rule with an
     /// exact path always has more literal segments than a wildcard rule matching the same path, so it is found first anyway.
     /// </param>
-    public EmailRateLimitPolicy? Match(HttpContext context, string method, bool exactPathsOnly)
+    private EmailRateLimitPolicy? Match(HttpContext context, Endpoint? endpoint, string method, string? path, bool exactPathsOnly)
     {
-        Endpoint? endpoint = context.GetEndpoint();
-        int index = Find(context, endpoint, method, exactPathsOnly);
+        int index = Find(context, endpoint, method, path, exactPathsOnly);
         if (index == Allowlisted)
         {
             return null;
@@ -118,7 +144,7 @@ internal sealed partial class PathRuleSet
                     continue;
                 }
 
-                int other = Find(context, endpoint, ruleMethod, exactPathsOnly);
+                int other = Find(context, endpoint, ruleMethod, path, exactPathsOnly);
                 if (other >= 0 && !_rules[other].Pattern.HasWildcardPath && (index < 0 || _rules[index].Pattern.HasWildcardPath || other < index))
                 {
                     index = other;
@@ -130,9 +156,9 @@ internal sealed partial class PathRuleSet
     }
 
     /// <summary>The rule for the request as if it had <paramref name="method"/>: its path, then its endpoint's bindings; or <see cref="Allowlisted"/>.</summary>
-    private int Find(HttpContext context, Endpoint? endpoint, string method, bool exactPathsOnly)
+    private int Find(HttpContext context, Endpoint? endpoint, string method, string? path, bool exactPathsOnly)
     {
-        int index = MatchPath(method, context.Request.Path.Value, exactPathsOnly);
+        int index = MatchPath(method, path, exactPathsOnly);
         if (index == Allowlisted)
         {
             return Allowlisted;
@@ -141,7 +167,7 @@ internal sealed partial class PathRuleSet
         // No endpoint, or only a fallback route's (MapFallback), which a branch before the endpoints runs ahead of.
         if (_hasExactRules && (endpoint is null or RouteEndpoint { Order: int.MaxValue }) && !HttpMethodList.IsSafe(method))
         {
-            index = MatchBelow(method, context.Request.Path.Value, index);
+            index = MatchBelow(method, path, index);
         }
 
         if (_hasExactRules && endpoint is not null

@@ -31,8 +31,9 @@ public sealed partial class HostileRequestShapeTests
         app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
         if (path == "/legacy/invite")
         {
-            app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle("the misplaced rewriter is logged once per endpoint")
-                .Which.Message.Should().Contain("path rule").And.Contain("UseEmailGuard()");
+            // A path rule covers the path the alias is rewritten onto: the rewrite itself is refused, before routing.
+            app.Logs.GetSnapshot().Where(r => r.Id.Id == 3166).Should().ContainSingle("the misplaced rewriter is logged once per rule")
+                .Which.Message.Should().Contain("path rule 'POST:/api/invite'").And.Contain("UseEmailGuard()");
         }
     }
 
@@ -47,7 +48,7 @@ public sealed partial class HostileRequestShapeTests
 
         statuses.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError, "the invite endpoint runs only past its path rule");
         app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
-        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3166).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
     }
 
     [Theory]
@@ -88,18 +89,32 @@ public sealed partial class HostileRequestShapeTests
         app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
     }
 
-    [Fact]
-    public async Task RewriterAfterTheGuard_OntoAnEndpointThatDisablesEmailGuard_UnderAPathRule_RunsAsTheGuardWouldLetIt()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RewriterAfterTheGuard_OntoAnEndpointThatDisablesEmailGuard_UnderAPathRule_IsRefused_AndBeforeTheGuardRuns(bool rewriterFirst)
     {
-        // The middleware counts nothing at a DisableEmailRateLimit endpoint, not even a path rule on its path: the check
-        // after a rewrite must decide the same, or it refuses what the guard would let run.
+        // The middleware counts nothing at a DisableEmailRateLimit endpoint, not even a path rule on its path. A rewrite
+        // after the guard is decided when the path is set, before routing says what serves it (a branch outside routing
+        // runs ahead of the endpoint), so it is refused under the rule; placed before the guard, the rewriter has the
+        // guard decide the endpoint, which runs.
         int ran = 0;
         await using TestApp app = await TestApp.StartAsync(
             s => s.AddEmailGuard().AddEndpointPolicies(),
             a =>
             {
+                RewriteOptions rewrites = new RewriteOptions().AddRewrite("^legacy/quiet$", "api/quiet", skipRemainingRules: true);
+                if (rewriterFirst)
+                {
+                    a.UseRewriter(rewrites);
+                }
+
                 a.UseEmailGuard();
-                a.UseRewriter(new RewriteOptions().AddRewrite("^legacy/quiet$", "api/quiet", skipRemainingRules: true));
+                if (!rewriterFirst)
+                {
+                    a.UseRewriter(rewrites);
+                }
+
                 a.MapPost("/api/quiet", () =>
                 {
                     Interlocked.Increment(ref ran);
@@ -114,10 +129,12 @@ public sealed partial class HostileRequestShapeTests
             },
             useEmailGuard: false);
 
-        (await SendAsync(app, "/legacy/quiet", 3, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(HttpStatusCode.OK);
+        (await SendAsync(app, "/legacy/quiet", 3, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(
+            rewriterFirst ? HttpStatusCode.OK : HttpStatusCode.InternalServerError);
         (await SendAsync(app, "/api/quiet", 2, _ => BindingContent.Json(VictimJson))).Should().AllBeEquivalentTo(HttpStatusCode.OK, "the endpoint disables EmailGuard");
-        ran.Should().Be(5);
+        ran.Should().Be(rewriterFirst ? 5 : 2);
         app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3067);
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3166).Should().HaveCount(rewriterFirst ? 0 : 1);
     }
 
     [Theory]
@@ -182,6 +199,6 @@ public sealed partial class HostileRequestShapeTests
 
         statuses.Should().AllBeEquivalentTo(HttpStatusCode.InternalServerError);
         app.App.Services.GetRequiredService<BoundValues>().Count(Victim).Should().Be(0);
-        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3067).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
+        app.Logs.GetSnapshot().Where(r => r.Id.Id == 3166).Should().ContainSingle().Which.Message.Should().Contain("path rule 'POST:/api/invite'");
     }
 }
