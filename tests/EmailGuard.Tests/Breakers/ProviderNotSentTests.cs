@@ -196,7 +196,12 @@ public sealed class ProviderNotSentTests
         {
             (await app.Feedback.RecordAsync(new EmailFeedbackEvent
             {
-                Provider = "ses", ProviderEventId = id, Recipient = "o0@example.com", Kind = EmailFeedbackKind.Unsubscribed, SuppressedByProvider = true, Tags = tags,
+                Provider = "ses",
+                ProviderEventId = id,
+                Recipient = "o0@example.com",
+                Kind = EmailFeedbackKind.Unsubscribed,
+                SuppressedByProvider = true,
+                Tags = tags,
             })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
         }
 
