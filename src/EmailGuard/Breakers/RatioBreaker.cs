@@ -84,8 +84,8 @@ internal sealed partial class RatioBreaker
     /// <param name="cancellationToken">Cancels the evaluation.</param>
     /// <param name="failure">
     /// Whether the event is a failure (a hard bounce or a complaint); false for mail the provider never sent, which
-    /// raised the parties' ratios by a send less and counts no failure: a half-open probe (whose sends it does not
-    /// offset) and a client network's ban (which counts failures, not a ratio) are left as they are.
+    /// raised the parties' ratios by a send less and counts no failure: a half-open probe is read and judged without a
+    /// failure counted, and a client network's ban (which counts failures, not a ratio) is left as it is.
     /// </param>
     public async ValueTask EvaluateAsync(
         EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken,
@@ -203,13 +203,15 @@ internal sealed partial class RatioBreaker
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window,
             // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs). Mail the provider never sent
-            // counts no failure, and a probe's sends are not offset: the probe is as it was.
-            if (!failure || await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
+            // counts no failure: the probe, with a send less when it was the probe's (AddProbeNotSentAsync), is only read.
+            if (failure && await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
 
-            EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
+            EmailFeedbackCounts probeCounts = failure
+                ? await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false)
+                : await ReadProbeAsync(partyType, party, probeId, cancellationToken).ConfigureAwait(false);
             EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
             if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))
             {

@@ -208,6 +208,18 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             return Unavailable(feedback, provider, null);
         }
 
+        if (notSent.Count > 0 && Breakers is { } probes)
+        {
+            try
+            {
+                await probes.AddProbeNotSentAsync(attribution!, sentAt, requests, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EmailGuardStoreUnavailableException ex)
+            {
+                return Unavailable(feedback, provider, ex);
+            }
+        }
+
         if (transient)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Transient(recipient), _transientRule!));

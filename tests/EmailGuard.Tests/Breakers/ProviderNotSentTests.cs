@@ -25,6 +25,9 @@ public sealed class ProviderNotSentTests
             o.BounceRateToSuspend = 2 * reduce;
             o.NetworkBouncesToBan = 0;
             o.RiskyCategories.Clear();
+            o.TripFor = TimeSpan.FromHours(6);
+            o.HalfOpenFor = TimeSpan.FromHours(2);
+            o.HalfOpenMinimumSends = 50;
             _events.Hook(o);
         }));
 
@@ -245,5 +248,36 @@ public sealed class ProviderNotSentTests
         before.Should().BeEquivalentTo(new { Sends = 480L, LastSends = 80L, LastSendsBounces = 19L });
         _events.Trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Counts.LastSends, t.Counts.LastSendsBounces))
             .Should().Equal((EmailRatioBreakerAction.Reduced, 80L, 20L));
+    }
+
+    [Fact]
+    public async Task HalfOpen_ProbeMailNotSent_LeftOutOfTheProbe_TripsAgain()
+    {
+        // Arrange: tripped on 2 in 100, half-open; the probe sends 60, one bounces: 1 in 60 is under the 2 % line.
+        await using FeedbackTestApp app = App();
+        await SendAsync(app, 100, "a");
+        await BounceAsync(app, "a0@example.com");
+        await BounceAsync(app, "a1@example.com");
+        app.Time.Advance(TimeSpan.FromHours(6) + TimeSpan.FromSeconds(1));
+        await app.Services.GetRequiredService<EmailGuardFeedback>().Breakers!.WhenIdleAsync();
+        await SendAsync(app, 60, "p");
+        await BounceAsync(app, "p0@example.com");
+        TenantTrips().Should().ContainSingle();
+
+        // Act: 10 mails sent before the phase were never sent: not the probe's. Then 10 of the probe's.
+        for (int i = 2; i < 12; i++)
+        {
+            await NotSentAsync(app, "a", i);
+        }
+
+        TenantTrips().Should().ContainSingle("the probe's own 60 sends stay counted");
+        for (int i = 1; i <= 10; i++)
+        {
+            await NotSentAsync(app, "p", i);
+        }
+
+        // Assert: 1 in the probe's 50 real sends is on the line: tripped again, as if they had never been sent.
+        _events.Trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Level, t.Counts.Sends, t.Counts.Bounces))
+            .Should().Equal((1, 100L, 2L), (2, 50L, 1L));
     }
 }
