@@ -43,6 +43,23 @@ internal sealed partial class EmailGuardFeedback
             ? [.. Parties(attribution)]
             : [];
 
+    /// <summary>Logs and counts a recorded event about mail the provider never sent: whether its send was left out, and why not.</summary>
+    /// <param name="provider">The event's provider, validated.</param>
+    /// <param name="shownProvider">The provider as logs show it.</param>
+    /// <param name="eventId">The event id as logs show it.</param>
+    /// <param name="parties">The parties whose sends it left out.</param>
+    /// <param name="source">Where the event's attribution came from.</param>
+    private void NoteNotSent(string provider, string shownProvider, string eventId, int parties, NotSentSource source)
+    {
+        _metrics?.RecordFeedbackNotSent(provider, parties > 0 ? "left_out" : source switch
+        {
+            NotSentSource.UnsignedTags => "unsigned_tags",
+            NotSentSource.Vouched => "caller_attribution",
+            _ => "no_record",
+        });
+        LogNotSent(shownProvider, eventId, parties, source);
+    }
+
     private void LogNotSent(string provider, string eventId, int parties, NotSentSource source)
     {
         if (parties > 0)

@@ -298,7 +298,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             string shownTenantId = LogValue.Of(attribution?.TenantId) ?? "none";
             LogSuppressedByProvider(_logger, feedback.Kind, shownProvider, shownTenantId, reason ?? "none");
-            LogNotSent(shownProvider, shownEventId, notSent.Count, source);
+            NoteNotSent(provider, shownProvider, shownEventId, notSent.Count, source);
         }
 
         if (counted && Breakers is { } breakers && (kind == 'b' || kind == 'c'))

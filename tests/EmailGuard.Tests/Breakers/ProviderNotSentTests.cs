@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
+using EmailGuard.Testing;
 using EmailGuard.Tests.Feedback;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace EmailGuard.Tests.Breakers;
 
@@ -15,21 +18,25 @@ public sealed class ProviderNotSentTests
 
     private readonly BreakerEventLog _events = new();
 
-    private FeedbackTestApp App(Action<EmailFeedbackOptions>? feedback = null, double reduce = 0.02) => new(
+    private FeedbackTestApp App(Action<EmailFeedbackOptions>? feedback = null, double reduce = 0.02, Action<IServiceCollection>? more = null) => new(
         feedback: feedback,
         guard: o => o.Tenant.Add(RateLimitRule.PerHour(1_000)),
-        more: s => s.Configure<EmailRatioBreakerOptions>(o =>
+        more: s =>
         {
-            o.MinimumSends = 20;
-            o.BounceRateToReduce = reduce;
-            o.BounceRateToSuspend = 2 * reduce;
-            o.NetworkBouncesToBan = 0;
-            o.RiskyCategories.Clear();
-            o.TripFor = TimeSpan.FromHours(6);
-            o.HalfOpenFor = TimeSpan.FromHours(2);
-            o.HalfOpenMinimumSends = 50;
-            _events.Hook(o);
-        }));
+            more?.Invoke(s);
+            s.Configure<EmailRatioBreakerOptions>(o =>
+            {
+                o.MinimumSends = 20;
+                o.BounceRateToReduce = reduce;
+                o.BounceRateToSuspend = 2 * reduce;
+                o.NetworkBouncesToBan = 0;
+                o.RiskyCategories.Clear();
+                o.TripFor = TimeSpan.FromHours(6);
+                o.HalfOpenFor = TimeSpan.FromHours(2);
+                o.HalfOpenMinimumSends = 50;
+                _events.Hook(o);
+            });
+        });
 
     /// <summary>Sends <paramref name="count"/> mails without a category, all admitted, each tracked under its message id.</summary>
     private static async Task<List<EmailSendAttribution>> SendAsync(FeedbackTestApp app, int count, string prefix, string tenant = "acme")
@@ -160,7 +167,9 @@ public sealed class ProviderNotSentTests
     {
         // Arrange: a rival's 10 mails, tracked; tags naming it that no key signed, a caller's attribution naming it, and
         // mail without a mapping or tags (another app's on the same account).
-        await using FeedbackTestApp app = App();
+        using TestMeterFactory meterFactory = new();
+        await using FeedbackTestApp app = App(more: s => s.AddSingleton<IMeterFactory>(meterFactory));
+        using MetricCollector<long> notSent = new(meterFactory, EmailGuardDiagnostics.MeterName, EmailGuardMetrics.FeedbackNotSentInstrument);
         await SendAsync(app, 10, "r", tenant: "rival");
         IReadOnlyDictionary<string, string> forged = EmailFeedbackTags.Write(new EmailSendAttribution { SendId = "x", TenantId = "rival", UserId = "user-42" });
 
@@ -182,6 +191,8 @@ public sealed class ProviderNotSentTests
         (await app.Counts.GetAsync(EmailGuardDimension.Global, null)).Sends.Should().Be(10, "mail without the guard's record may be another app's");
         app.Logs.GetSnapshot().Where(r => r.Id.Id == 3169).Should().HaveCount(15);
         app.Logs.GetSnapshot().Should().NotContain(r => r.Id.Id == 3168);
+        notSent.GetMeasurementSnapshot().GroupBy(m => (string?)m.Tags["emailguard.outcome"]).Select(g => (g.Key, g.Count()))
+            .Should().BeEquivalentTo([("unsigned_tags", 5), ("caller_attribution", 5), ("no_record", 5)]);
     }
 
     [Fact]
