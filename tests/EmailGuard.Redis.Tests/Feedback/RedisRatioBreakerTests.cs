@@ -353,6 +353,66 @@ public abstract class RedisRatioBreakerTestsBase(Func<ConnectionMultiplexer> con
             .Should().Equal((EmailRatioBreakerAction.Reduced, 1, 100L, 2L));
     }
 
+    [Fact]
+    public async Task Horizon_LateNotSentOnTheOtherInstance_NeverDropsABounceOut_TripsAtTheTwentiethBounce()
+    {
+        // Arrange: the last 100 sends at a 25 % line; 400 clean mails, 80 real and 20 the provider drops (tracked on a);
+        // 19 real ones bounce, then b records the drops.
+        void Options(IServiceCollection services)
+        {
+            services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = 100);
+            services.Configure<EmailRatioBreakerOptions>(o =>
+            {
+                o.BounceRateToReduce = 0.25;
+                o.BounceRateToSuspend = 0.5;
+            });
+        }
+
+        ServiceProvider a = Instance(more: Options);
+        ServiceProvider b = Instance(more: Options);
+        IEmailSendGuard guard = a.GetRequiredService<IEmailSendGuard>();
+        foreach ((string prefix, int count) in ((string, int)[])[("clean", 400), ("real", 80), ("unsub", 20)])
+        {
+            for (int i = 0; i < count; i++)
+            {
+                EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = "acme", UserId = "user-42" });
+                decision.IsAllowed.Should().BeTrue();
+                if (prefix == "unsub")
+                {
+                    await a.GetRequiredService<IEmailGuardFeedback>().TrackForProviderAsync("ses", $"<{prefix}{i}@app.example>", decision.Attribution!);
+                }
+            }
+        }
+
+        for (int i = 0; i < 19; i++)
+        {
+            await BounceAsync(a, $"real{i}");
+        }
+
+        // Act
+        for (int i = 0; i < 20; i++)
+        {
+            (await b.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"u{i}",
+                ProviderMessageId = $"<unsub{i}@app.example>",
+                Recipient = $"unsub{i}@example.com",
+                Kind = EmailFeedbackKind.Unsubscribed,
+                SuppressedByProvider = true,
+            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        EmailFeedbackCounts before = await b.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().BeEmpty("19 in 80 is under the 25 % line");
+        await BounceAsync(b, "real19");
+
+        // Assert: the 19 bounces stayed in the horizon, and the 20th trips.
+        before.Should().BeEquivalentTo(new { Sends = 480L, LastSends = 80L, LastSendsBounces = 19L });
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Counts.LastSends, t.Counts.LastSendsBounces))
+            .Should().Equal((EmailRatioBreakerAction.Reduced, 80L, 20L));
+    }
+
     private async Task AdvanceAsync(TimeSpan by)
     {
         _time.Advance(by);
