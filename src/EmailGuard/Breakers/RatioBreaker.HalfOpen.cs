@@ -152,6 +152,46 @@ internal sealed partial class RatioBreaker
         return count;
     }
 
+    /// <summary>
+    /// Adds the probe counters of mail the provider never sent to <paramref name="requests"/>, for the event's own
+    /// acquire: one not-sent for each of the mail's tenant, pool and user that is half-open in this instance's snapshot
+    /// of the flags, where the send was counted in the phase. The send's time says so as for a failure
+    /// (<see cref="SentInPhaseAsync"/>); an unknown one is taken as in the phase (its trip's flag is gone), on the side
+    /// of fewer probe sends, which only raises the probe's ratios. Nothing without half-open flags.
+    /// </summary>
+    internal async ValueTask AddProbeNotSentAsync(EmailSendAttribution attribution, DateTimeOffset? sentAt, List<RateLimitRequest> requests, CancellationToken cancellationToken)
+    {
+        if (_probeRule is not { } rule || _state is null || !_options.Enabled || _state.Current is not { HasFlags: true } snapshot)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        for (int p = 0; p < 3; p++)
+        {
+            (EmailGuardPartyType partyType, string? party) = p switch
+            {
+                0 => (EmailGuardPartyType.Tenant, attribution.TenantId),
+                1 => (EmailGuardPartyType.TenantPool, attribution.TenantPool?.ToLowerInvariant()),
+                _ => (EmailGuardPartyType.User, attribution.UserId),
+            };
+            if (party is null)
+            {
+                continue;
+            }
+
+            List<EmailGuardFlag> active = [.. snapshot.GetActiveFlags(partyType, party, now)];
+            foreach (string reason in (string[])[EmailGuardFlagReasons.HighBounceRate, EmailGuardFlagReasons.ComplaintRate])
+            {
+                if (FindFlag(active, reason) is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId
+                    && (sentAt is not { } sent || await SentInPhaseAsync(sent, probe, new BreakerMemory(partyType, party, reason), probeId, cancellationToken).ConfigureAwait(false)))
+                {
+                    requests.Add(new RateLimitRequest(ProbeKey(FeedbackKeys.NotSent, partyType, probeId, party), rule));
+                }
+            }
+        }
+    }
+
     /// <summary>What a half-open probe calls for: its failures over its sends, or over the minimum volume when it sent less.</summary>
     internal EmailRatioBreakerAction JudgeProbe(EmailFeedbackCounts probe, bool complaint)
     {
@@ -266,6 +306,7 @@ internal sealed partial class RatioBreaker
             new(ProbeKey(FeedbackKeys.Sends, partyType, probeId, party), _probeRule!, 0),
             new(ProbeKey('b', partyType, probeId, party), _probeRule!, 0),
             new(ProbeKey('c', partyType, probeId, party), _probeRule!, 0),
+            new(ProbeKey(FeedbackKeys.NotSent, partyType, probeId, party), _probeRule!, 0),
         ];
         RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
         RateLimitDecision decision = await _feedback.Store.PeekAsync(requests, entries, cancellationToken).ConfigureAwait(false);
@@ -278,7 +319,7 @@ internal sealed partial class RatioBreaker
         {
             Dimension = partyType == EmailGuardPartyType.User ? EmailGuardDimension.User : EmailGuardDimension.Tenant,
             Partition = PartitionOf(partyType, party),
-            Sends = entries[0].Count,
+            Sends = EmailGuardFeedback.Sent(entries[0].Count, entries[3].Count, entries[1].Count, entries[2].Count),
             Bounces = entries[1].Count,
             Complaints = entries[2].Count,
             Window = _options.HalfOpenFor,

@@ -75,6 +75,15 @@ internal sealed partial class RatioBreaker
     }
 
     /// <summary>
+    /// Whether mail sent at <paramref name="sent"/> was counted in <paramref name="probe"/>'s phase, as
+    /// <see cref="SentBeforePhaseAsync"/> judges its failures: from <see cref="SendTimeSkew"/> before the phase began, or
+    /// before the trip began when it was cleared early. Logs nothing.
+    /// </summary>
+    private async ValueTask<bool> SentInPhaseAsync(DateTimeOffset sent, EmailGuardFlag probe, BreakerMemory memory, string probeId, CancellationToken cancellationToken)
+        => sent >= PhaseStart(probe) - SendTimeSkew
+           || (sent >= probe.CreatedAt - SendTimeSkew && await BeganEarlyAsync(memory, probe, probeId, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
     /// Whether the half-open phase of <paramref name="probe"/> began before its flag says: the party is judged half-open
     /// (its trip's flag is gone) more than <see cref="SendTimeSkew"/> before the trip was to end, so an operator cleared
     /// the trip early (the dashboard's Clear on the trip's flag leaves the half-open one), or the shared store remembers

@@ -77,8 +77,19 @@ internal sealed partial class RatioBreaker
     }
 
     /// <summary>Evaluates the parties of one recorded event. Never throws: a store failure is logged, and the next event tries again.</summary>
+    /// <param name="attribution">The event's parties.</param>
+    /// <param name="parties">The parties the event was charged to.</param>
+    /// <param name="complaint">Whether the complaint ratio (not the bounce ratio) is judged.</param>
+    /// <param name="sentAt">When the event's mail was sent, if known.</param>
+    /// <param name="cancellationToken">Cancels the evaluation.</param>
+    /// <param name="failure">
+    /// Whether the event is a failure (a hard bounce or a complaint); false for mail the provider never sent, which
+    /// raised the parties' ratios by a send less and counts no failure: a half-open probe is read and judged without a
+    /// failure counted, and a client network's ban (which counts failures, not a ratio) is left as it is.
+    /// </param>
     public async ValueTask EvaluateAsync(
-        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken)
+        EmailSendAttribution attribution, (EmailGuardDimension Dimension, string? Partition)[] parties, bool complaint, DateTimeOffset? sentAt, CancellationToken cancellationToken,
+        bool failure = true)
     {
         if (!_options.Enabled)
         {
@@ -103,7 +114,7 @@ internal sealed partial class RatioBreaker
                         continue;
                     }
 
-                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                    await FlagIfOverAsync(EmailGuardPartyType.TenantPool, party, counts, complaint, sentAt, attribution, failure, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                     continue;
                 }
 
@@ -111,13 +122,17 @@ internal sealed partial class RatioBreaker
                 {
                     case EmailGuardDimension.Tenant:
                         // Flagged by its id: the counts show it escaped when it reads as a pool (TenantPartition).
-                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, sentAt, attribution, cancellationToken, parties[i].Partition).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.Tenant, party, counts, complaint, sentAt, attribution, failure, cancellationToken, parties[i].Partition).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.User:
-                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, sentAt, attribution, cancellationToken).ConfigureAwait(false);
+                        await FlagIfOverAsync(EmailGuardPartyType.User, party, counts, complaint, sentAt, attribution, failure, cancellationToken).ConfigureAwait(false);
                         break;
                     case EmailGuardDimension.ClientIp:
-                        await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        if (failure)
+                        {
+                            await BanIfOverAsync(party, complaint, attribution, cancellationToken).ConfigureAwait(false);
+                        }
+
                         break;
                     case EmailGuardDimension.Global:
                     case EmailGuardDimension.Sender:
@@ -172,7 +187,7 @@ internal sealed partial class RatioBreaker
     }
 
     private async ValueTask FlagIfOverAsync(
-        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, DateTimeOffset? sentAt, EmailSendAttribution attribution,
+        EmailGuardPartyType partyType, EmailFeedbackCounts counts, EmailFeedbackCounts[] read, bool complaint, DateTimeOffset? sentAt, EmailSendAttribution attribution, bool failure,
         CancellationToken cancellationToken, string? partyId = null)
     {
         if (_flags is null || (partyId ?? counts.Partition) is not { } party)
@@ -187,13 +202,16 @@ internal sealed partial class RatioBreaker
         if (trip is null && FindFlag(active, HalfOpenReason(reason)) is { } probe && ProbeIdOf(probe) is { } probeId)
         {
             // Half-open: only what the party sent and got back since the trip ended decides, not the pre-trip window,
-            // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs).
-            if (await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
+            // nor the failure of mail sent before the phase (RatioBreaker.SendTime.cs). Mail the provider never sent
+            // counts no failure: the probe, with a send less when it was the probe's (AddProbeNotSentAsync), is only read.
+            if (failure && await SentBeforePhaseAsync(sentAt, probe, memory, probeId, complaint, cancellationToken).ConfigureAwait(false))
             {
                 return;
             }
 
-            EmailFeedbackCounts probeCounts = await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false);
+            EmailFeedbackCounts probeCounts = failure
+                ? await CountProbeFailureAsync(partyType, party, probeId, complaint, cancellationToken).ConfigureAwait(false)
+                : await ReadProbeAsync(partyType, party, probeId, cancellationToken).ConfigureAwait(false);
             EmailRatioBreakerAction probeAction = JudgeProbe(probeCounts, complaint);
             if (probeAction == EmailRatioBreakerAction.None || !await ClaimRetripAsync(memory, probeId, cancellationToken).ConfigureAwait(false))
             {

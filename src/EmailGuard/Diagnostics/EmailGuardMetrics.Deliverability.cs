@@ -43,6 +43,21 @@ internal sealed partial class EmailGuardMetrics
     }
 
     /// <summary>
+    /// Counts one recorded event about mail the provider never sent. <paramref name="provider"/> is validated to a short
+    /// lower-case name by the caller; <paramref name="outcome"/> is a constant.
+    /// </summary>
+    public void RecordFeedbackNotSent(string provider, string outcome)
+    {
+        if (_feedbackNotSent.Enabled)
+        {
+            TagList tags = default;
+            tags.Add(ProviderTag, provider);
+            tags.Add(OutcomeTag, outcome);
+            _feedbackNotSent.Add(1, tags);
+        }
+    }
+
+    /// <summary>
     /// Counts one content-inspector verdict. <paramref name="verdict"/> and <paramref name="outcome"/> are constants;
     /// the inspector's own reason is never a tag (it is free text).
     /// </summary>

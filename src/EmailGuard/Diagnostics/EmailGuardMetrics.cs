@@ -23,6 +23,9 @@ internal sealed partial class EmailGuardMetrics : IDisposable
     /// <summary>The signature checks of feedback tags that name a party, when tag signing keys are listed.</summary>
     public const string FeedbackTagsInstrument = "emailguard.feedback.tags";
 
+    /// <summary>The feedback events about mail the provider never sent, by whether the mail was left out of its parties' sends.</summary>
+    public const string FeedbackNotSentInstrument = "emailguard.feedback.not_sent";
+
     /// <summary>The content-inspector verdicts instrument.</summary>
     public const string ContentVerdictsInstrument = "emailguard.content.verdicts";
 
@@ -52,6 +55,7 @@ internal sealed partial class EmailGuardMetrics : IDisposable
     private readonly Counter<long> _overflowDecisions;
     private readonly Counter<long> _feedback;
     private readonly Counter<long> _feedbackTags;
+    private readonly Counter<long> _feedbackNotSent;
     private readonly Counter<long> _breakerTrips;
     private readonly Counter<long> _contentVerdicts;
     private readonly Histogram<double> _reservationWait;
@@ -106,6 +110,10 @@ internal sealed partial class EmailGuardMetrics : IDisposable
             FeedbackTagsInstrument,
             unit: "{event}",
             description: "Feedback events whose EmailGuard tags name a party, by provider and outcome of their signature check (verified, unsigned, invalid); only with tag signing keys. Unsigned and invalid tags name no one.");
+        _feedbackNotSent = _meter.CreateCounter<long>(
+            FeedbackNotSentInstrument,
+            unit: "{event}",
+            description: "Recorded feedback events about mail the provider never sent, by provider and outcome: left_out (of the sends of the parties the guard's record names), or why its send still counts (unsigned_tags, caller_attribution, no_record).");
         _breakerTrips = _meter.CreateCounter<long>(
             BreakerTripsInstrument,
             unit: "{trip}",

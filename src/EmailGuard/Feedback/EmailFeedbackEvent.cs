@@ -33,8 +33,9 @@ public sealed class EmailFeedbackEvent
     /// bounce, spam report, unsubscribe or invalid list, a Mailgun <c>failed</c> event with reason <c>suppress-bounce</c>,
     /// <c>suppress-complaint</c> or <c>suppress-unsubscribe</c>, a Postmark <c>SMTPApiError</c> bounce.
     /// <see cref="Kind"/> says which list (a permanent bounce, a complaint, an unsubscribe). Such an event suppresses the
-    /// address as its kind does, and counts toward no ratio, breaker or ban: the mail never left, and the providers do
-    /// not count it toward the account's rates either.
+    /// address as its kind does, and counts as a failure toward no ratio, breaker or ban: the mail never left, and the
+    /// providers do not count it toward the account's rates either. For the same reason its mail is left out of the
+    /// sends of the parties the guard's own record of it names (its message-id mapping, or signed tags).
     /// </summary>
     /// <value>The default value is <see langword="false"/>: the provider reports on mail it tried to deliver.</value>
     public bool SuppressedByProvider { get; init; }

@@ -54,7 +54,9 @@ internal sealed partial class EmailGuardFeedback
         int kinds = FeedbackKeys.Kinds.Length;
         int counted = parties.Count * kinds;
         long period = VolumeOn ? Period() : 0;
-        RateLimitRequest[] requests = new RateLimitRequest[counted + (VolumeOn ? 2 * parties.Count : 0)];
+        int sequences = VolumeOn ? 2 * parties.Count : 0;
+        int notSent = counted + sequences;
+        RateLimitRequest[] requests = new RateLimitRequest[notSent + parties.Count];
         if (VolumeOn)
         {
             AddSequencePeeks(parties, period, requests, counted);
@@ -66,6 +68,8 @@ internal sealed partial class EmailGuardFeedback
             {
                 requests[(p * kinds) + k] = new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.Kinds[k], parties[p].Dimension, parties[p].Partition), _countRule, 0);
             }
+
+            requests[notSent + p] = new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.NotSent, parties[p].Dimension, parties[p].Partition), _countRule, 0);
         }
 
         RateLimitEntry[] entries = new RateLimitEntry[requests.Length];
@@ -76,7 +80,7 @@ internal sealed partial class EmailGuardFeedback
         }
 
         (long Sends, long Bounces, long Complaints)[]? horizon = VolumeOn
-            ? await ReadVolumeAsync(parties, period, entries.AsMemory(counted), cancellationToken).ConfigureAwait(false)
+            ? await ReadVolumeAsync(parties, period, entries.AsMemory(counted, sequences), cancellationToken).ConfigureAwait(false)
             : null;
         EmailFeedbackCounts[] counts = new EmailFeedbackCounts[parties.Count];
         for (int p = 0; p < parties.Count; p++)
@@ -98,7 +102,7 @@ internal sealed partial class EmailGuardFeedback
                 TransientBounces = entries[at + 2].Count,
                 Complaints = entries[at + 3].Count,
                 Unsubscribes = entries[at + 4].Count,
-                Sends = entries[at + 5].Count,
+                Sends = Sent(entries[at + 5].Count, entries[notSent + p].Count, entries[at + 1].Count, entries[at + 3].Count),
                 Window = _options.CountWindow,
                 Timestamp = decision.Timestamp,
                 LastSendsHorizon = VolumeOn ? _options.CountLastSends : 0,
@@ -110,6 +114,19 @@ internal sealed partial class EmailGuardFeedback
 
         return counts;
     }
+
+    /// <summary>
+    /// The sends the ratios are read over: those counted at admission less the mail the provider reported it never sent
+    /// (<see cref="FeedbackKeys.NotSent"/>). Never below the bounces or the complaints counted, nor below zero: a not-sent
+    /// event counted after its send left the window (it lands in a later segment) offsets a send the window no longer
+    /// holds, and a ratio over 1 would mean nothing.
+    /// </summary>
+    /// <param name="admitted">The sends counted at admission.</param>
+    /// <param name="notSent">The mail of those the provider never sent.</param>
+    /// <param name="bounces">The hard bounces counted over the same sends.</param>
+    /// <param name="complaints">The complaints counted over the same sends.</param>
+    internal static long Sent(long admitted, long notSent, long bounces, long complaints)
+        => notSent <= 0 ? admitted : Math.Min(admitted, Math.Max(Math.Max(admitted - notSent, Math.Max(bounces, complaints)), 0));
 
     /// <summary>The canonical form a partition is counted under, or null when it is not valid for its dimension.</summary>
     private string? Canonical(EmailGuardDimension dimension, string? partition)

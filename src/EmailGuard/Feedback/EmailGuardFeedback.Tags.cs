@@ -21,9 +21,14 @@ internal sealed partial class EmailGuardFeedback
     /// The send id the tags carry, signed or not: it only tells apart mails that share a message id
     /// (<see cref="FeedbackKeys.Refusal"/>), and charges no one.
     /// </param>
-    private EmailSendAttribution? ReadTags(EmailFeedbackEvent feedback, string provider, out string? sendId)
+    /// <param name="verified">
+    /// Whether one of the signing keys signed the tags returned: only then are they known to be the guard's own record of
+    /// the mail's parties (tags taken without keys could have been written by anyone who reaches the provider).
+    /// </param>
+    private EmailSendAttribution? ReadTags(EmailFeedbackEvent feedback, string provider, out string? sendId, out bool verified)
     {
         sendId = null;
+        verified = false;
         if (!EmailFeedbackTags.TryRead(feedback.Tags, out EmailSendAttribution? read))
         {
             return null;
@@ -46,6 +51,7 @@ internal sealed partial class EmailGuardFeedback
         });
         if (verdict == FeedbackTagVerdict.Verified)
         {
+            verified = true;
             return read;
         }
 

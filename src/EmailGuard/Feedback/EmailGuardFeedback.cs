@@ -96,7 +96,12 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         string shownProvider = LogValue.Of(provider);
         string shownEventId = LogValue.Of(feedback.ProviderEventId);
         string? sendId = feedback.Attribution?.SendId;
-        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, provider, out sendId);
+        bool signedTags = false;
+        EmailSendAttribution? attribution = feedback.Attribution ?? ReadTags(feedback, provider, out sendId, out signedTags);
+        NotSentSource source = feedback.Attribution is not null ? NotSentSource.Vouched
+            : signedTags ? NotSentSource.SignedTags
+            : IsEmpty(attribution) ? NotSentSource.None
+            : NotSentSource.UnsignedTags;
         DateTimeOffset? sentAt = feedback.SentAt;
         if (feedback.ProviderMessageId is { } messageId)
         {
@@ -116,6 +121,7 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
                 if (!IsEmpty(mapped))
                 {
                     attribution = mapped;
+                    source = NotSentSource.Mapping;
                 }
 
                 // The guard's own time of tracking wins over the provider's: it is the send this instance admitted.
@@ -187,6 +193,31 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         if (counted && VolumeOn && (kind == 'b' || kind == 'c') && !await AddVolumeFailuresAsync(kind, charged, requests, cancellationToken).ConfigureAwait(false))
         {
             return Unavailable(feedback, provider, null);
+        }
+
+        // Mail the provider never sent offsets the send the guard counted for it, in this same acquire: once per event,
+        // all or nothing with it, and only for the parties the guard itself recorded for that mail (NotSentParties).
+        List<(EmailGuardDimension Dimension, string? Partition)> notSent = NotSentParties(feedback, attribution, source);
+        foreach ((EmailGuardDimension dimension, string? partition) in notSent)
+        {
+            requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.NotSent, dimension, partition), _countRule));
+        }
+
+        if (notSent.Count > 0 && VolumeOn && !await AddVolumeFailuresAsync(FeedbackKeys.NotSent, notSent, requests, cancellationToken).ConfigureAwait(false))
+        {
+            return Unavailable(feedback, provider, null);
+        }
+
+        if (notSent.Count > 0 && Breakers is { } probes)
+        {
+            try
+            {
+                await probes.AddProbeNotSentAsync(attribution!, sentAt, requests, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EmailGuardStoreUnavailableException ex)
+            {
+                return Unavailable(feedback, provider, ex);
+            }
         }
 
         if (transient)
@@ -267,12 +298,21 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
         {
             string shownTenantId = LogValue.Of(attribution?.TenantId) ?? "none";
             LogSuppressedByProvider(_logger, feedback.Kind, shownProvider, shownTenantId, reason ?? "none");
+            NoteNotSent(provider, shownProvider, shownEventId, notSent.Count, source);
         }
+
         if (counted && Breakers is { } breakers && (kind == 'b' || kind == 'c'))
         {
             // Unattributed feedback (no tags, no tracked message id) is charged to the account alone, and the account's
             // breaker judges it all the same: it is the ratio the provider acts on.
             await breakers.EvaluateAsync(attribution ?? s_unattributed, [.. charged], complaint: kind == 'c', sentAt, cancellationToken).ConfigureAwait(false);
+        }
+        else if (notSent.Count > 0 && Breakers is { } judges)
+        {
+            // Fewer sends raised both ratios of the parties, with no failure: each is judged again, as a bounce or a
+            // complaint would have it judged, so a party trips when its last diluting send is offset.
+            await judges.EvaluateAsync(attribution!, [.. notSent], complaint: false, sentAt, cancellationToken, failure: false).ConfigureAwait(false);
+            await judges.EvaluateAsync(attribution!, [.. notSent], complaint: true, sentAt, cancellationToken, failure: false).ConfigureAwait(false);
         }
 
         await RaiseAsync(feedback, recipient, attribution, raised, category, cancellationToken).ConfigureAwait(false);

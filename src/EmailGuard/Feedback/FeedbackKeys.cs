@@ -19,6 +19,14 @@ internal static class FeedbackKeys
     /// <summary>The letter of the sends counter, counted at admission.</summary>
     public const char Sends = 'x';
 
+    /// <summary>
+    /// The letter of the not-sent counter: mail the guard counted as a send and the provider reported it never sent
+    /// (<see cref="EmailFeedbackEvent.SuppressedByProvider"/>), counted in that event's own acquire, on the send counter's
+    /// window, and subtracted from the sends where the ratios are read. Not one of <see cref="Kinds"/>: it is no feedback
+    /// the counts report, only an offset of their sends.
+    /// </summary>
+    public const char NotSent = 'n';
+
     /// <summary>The mark that an event's suppression is on the blocklist (see <c>EmailGuardFeedback.CompleteSuppressionAsync</c>).</summary>
     public static string Suppressed(string provider, string providerEventId) => "fb:sx:" + provider + ":" + StoreKeyEncoding.Hash(providerEventId);
 

@@ -35,7 +35,9 @@ public sealed class EmailFeedbackCounts
 
     /// <summary>
     /// Gets the sends the guard admitted for the party (counted at admission, on every instance): one per distinct
-    /// recipient of each admitted message, as bounces and complaints are counted per recipient.
+    /// recipient of each admitted message, as bounces and complaints are counted per recipient; less the mail the
+    /// provider reported it never sent (<see cref="EmailFeedbackEvent.SuppressedByProvider"/>) when the guard's own record
+    /// names the party (the message-id mapping, or signed tags), never below <see cref="Bounces"/> or <see cref="Complaints"/>.
     /// </summary>
     public long Sends { get; init; }
 
@@ -56,7 +58,8 @@ public sealed class EmailFeedbackCounts
 
     /// <summary>
     /// Gets the party's latest sends the volume horizon covers: at least <see cref="LastSendsHorizon"/> (up to a tenth
-    /// more) once the party sent that many within <see cref="EmailFeedbackOptions.CountLastSendsWithin"/>, fewer before.
+    /// more) once the party sent that many within <see cref="EmailFeedbackOptions.CountLastSendsWithin"/>, fewer before;
+    /// less, as <see cref="Sends"/> is, the mail among them the provider reported it never sent.
     /// </summary>
     public long LastSends { get; init; }
 

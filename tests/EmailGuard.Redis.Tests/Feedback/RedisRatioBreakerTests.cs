@@ -294,6 +294,125 @@ public abstract class RedisRatioBreakerTestsBase(Func<ConnectionMultiplexer> con
             [EmailRatioBreakerAction.Reduced, EmailRatioBreakerAction.Suspended], "2 and then 4 bounces in the last 100 sends, whichever instance recorded them");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Diluted_NotSentReportedConcurrentlyOnBothInstances_OffsetOncePerEvent_TripsAsUndiluted(bool horizon)
+    {
+        // Arrange: a tenant's 100 real mails and 100 mails without a category to addresses its provider has unsubscribed,
+        // sent and tracked on instance a.
+        void Horizon(IServiceCollection services) => services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = horizon ? 100 : 0);
+        ServiceProvider a = Instance(more: Horizon);
+        ServiceProvider b = Instance(more: Horizon);
+        IEmailSendGuard guard = a.GetRequiredService<IEmailSendGuard>();
+        IEmailGuardFeedback tracking = a.GetRequiredService<IEmailGuardFeedback>();
+        foreach (string prefix in (string[])["real", "unsub"])
+        {
+            for (int i = 0; i < 100; i++)
+            {
+                EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = "acme", UserId = "user-42" });
+                decision.IsAllowed.Should().BeTrue();
+                await tracking.TrackForProviderAsync("ses", $"<{prefix}{i}@app.example>", decision.Attribution!);
+            }
+        }
+
+        // Act: the provider drops each unsubscribed mail; its event is delivered three times (the provider's retries),
+        // all at once over the two instances, attributed by the tracked id on Redis alone.
+        TaskCompletionSource gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<EmailFeedbackResult>[] calls = [.. Enumerable.Range(0, 300).Select(n => Task.Run(async () =>
+        {
+            await gate.Task;
+            return await (n % 2 == 0 ? a : b).GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"u{n / 3}",
+                ProviderMessageId = $"<unsub{n / 3}@app.example>",
+                Recipient = $"unsub{n / 3}@example.com",
+                Kind = EmailFeedbackKind.Unsubscribed,
+                SuppressedByProvider = true,
+            });
+        }))];
+        gate.SetResult();
+        EmailFeedbackResult[] results = await Task.WhenAll(calls);
+
+        // Assert: one send left out per mail, exactly, for every party; then 2 hard bounces in the 100 real sends trip.
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Recorded).Should().Be(100);
+        results.Count(r => r.Outcome == EmailFeedbackOutcome.Duplicate).Should().Be(200);
+        foreach (EmailGuardDimension dimension in (EmailGuardDimension[])[EmailGuardDimension.Global, EmailGuardDimension.Tenant, EmailGuardDimension.User])
+        {
+            EmailFeedbackCounts counts = await b.GetRequiredService<IEmailFeedbackCounts>().GetAsync(
+                dimension, dimension == EmailGuardDimension.Tenant ? "acme" : dimension == EmailGuardDimension.User ? "user-42" : null);
+
+            // The horizon's last 100 sends are the 100 dropped ones: none of them counts, and it reaches no further back.
+            (counts.Sends, counts.LastSends).Should().Be((100L, 0L), $"the {dimension}'s 100 dropped mails are left out");
+        }
+
+        await BounceAsync(a, "real0");
+        await BounceAsync(b, "real1");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Level, t.Counts.Sends, t.Counts.Bounces))
+            .Should().Equal((EmailRatioBreakerAction.Reduced, 1, 100L, 2L));
+    }
+
+    [Fact]
+    public async Task Horizon_LateNotSentOnTheOtherInstance_NeverDropsABounceOut_TripsAtTheTwentiethBounce()
+    {
+        // Arrange: the last 100 sends at a 25 % line; 400 clean mails, 80 real and 20 the provider drops (tracked on a);
+        // 19 real ones bounce, then b records the drops.
+        void Options(IServiceCollection services)
+        {
+            services.Configure<EmailFeedbackOptions>(o => o.CountLastSends = 100);
+            services.Configure<EmailRatioBreakerOptions>(o =>
+            {
+                o.BounceRateToReduce = 0.25;
+                o.BounceRateToSuspend = 0.5;
+            });
+        }
+
+        ServiceProvider a = Instance(more: Options);
+        ServiceProvider b = Instance(more: Options);
+        IEmailSendGuard guard = a.GetRequiredService<IEmailSendGuard>();
+        foreach ((string prefix, int count) in ((string, int)[])[("clean", 400), ("real", 80), ("unsub", 20)])
+        {
+            for (int i = 0; i < count; i++)
+            {
+                EmailSendDecision decision = await guard.CheckAsync(new OutboundEmail { To = [$"{prefix}{i}@example.com"], TenantId = "acme", UserId = "user-42" });
+                decision.IsAllowed.Should().BeTrue();
+                if (prefix == "unsub")
+                {
+                    await a.GetRequiredService<IEmailGuardFeedback>().TrackForProviderAsync("ses", $"<{prefix}{i}@app.example>", decision.Attribution!);
+                }
+            }
+        }
+
+        for (int i = 0; i < 19; i++)
+        {
+            await BounceAsync(a, $"real{i}");
+        }
+
+        // Act
+        for (int i = 0; i < 20; i++)
+        {
+            (await b.GetRequiredService<IEmailGuardFeedback>().RecordAsync(new EmailFeedbackEvent
+            {
+                Provider = "ses",
+                ProviderEventId = $"u{i}",
+                ProviderMessageId = $"<unsub{i}@app.example>",
+                Recipient = $"unsub{i}@example.com",
+                Kind = EmailFeedbackKind.Unsubscribed,
+                SuppressedByProvider = true,
+            })).Outcome.Should().Be(EmailFeedbackOutcome.Recorded);
+        }
+
+        EmailFeedbackCounts before = await b.GetRequiredService<IEmailFeedbackCounts>().GetAsync(EmailGuardDimension.Tenant, "acme");
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Should().BeEmpty("19 in 80 is under the 25 % line");
+        await BounceAsync(b, "real19");
+
+        // Assert: the 19 bounces stayed in the horizon, and the 20th trips.
+        before.Should().BeEquivalentTo(new { Sends = 480L, LastSends = 80L, LastSendsBounces = 19L });
+        _trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Counts.LastSends, t.Counts.LastSendsBounces))
+            .Should().Equal((EmailRatioBreakerAction.Reduced, 80L, 20L));
+    }
+
     private async Task AdvanceAsync(TimeSpan by)
     {
         _time.Advance(by);
