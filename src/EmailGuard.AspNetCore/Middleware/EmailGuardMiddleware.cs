@@ -242,6 +242,8 @@ internal sealed partial class EmailGuardMiddleware
             // Logged where it was thrown, once per rule. Answered as an endpoint routed after the middleware is
             // (ReroutedEndpointMatcherPolicy); once the response has started, the exception goes on and the server
             // aborts it.
+            // Whatever a middleware below set on the response before the refusal (a redirect's Location, headers) goes.
+            context.Response.Clear();
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
         }
         finally

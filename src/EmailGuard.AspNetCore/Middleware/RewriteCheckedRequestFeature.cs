@@ -18,7 +18,9 @@ namespace EmailGuard.AspNetCore;
 /// endpoint (<see cref="PathRuleSet.MatchOutsideRouting"/>): whatever serves the new path next is not known yet, since a
 /// branch outside routing runs ahead of the endpoint routing picks, so the check fails closed and throws
 /// <see cref="UncountedRewriteException"/>, which unwinds the middleware that set it before anything serves the request.
-/// The fallback rule (<c>*</c>) is left out: it covers every path an app sets itself. A <c>PathBase</c> change alone
+/// The fallback rule (<c>*</c>), and a rule whose path is wildcards only (<c>GET:/*</c>), are left out: they cover
+/// every path an app sets itself. The new method or path is checked before it is written, so a middleware that catches
+/// the refusal and goes on serves the path the guard decided. A <c>PathBase</c> change alone
 /// changes no rule: rules match the path below the base, which is <c>Path</c>. Setting the method and path back to
 /// those the guard decided by (a <c>finally</c> that restores them) is never refused, nor is a path that only moves
 /// into the base, the base and path together unchanged (an <c>app.Map</c> branch). The
@@ -100,8 +102,10 @@ internal sealed class RewriteCheckedRequestFeature : IHttpRequestFeature
         get => _inner.Method;
         set
         {
+            // Checked before it is written: a refused method or path never reaches the request, so a middleware that
+            // catches the refusal and goes on (a retry, a try/catch around the rewrite) serves what the guard decided.
+            Check(value, _inner.Path);
             _inner.Method = value;
-            Check();
         }
     }
 
@@ -116,8 +120,12 @@ internal sealed class RewriteCheckedRequestFeature : IHttpRequestFeature
         get => _inner.Path;
         set
         {
+            if (!IsDefaultDocument(_inner.Method, _inner.Path, value))
+            {
+                Check(_inner.Method, value);
+            }
+
             _inner.Path = value;
-            Check();
         }
     }
 
@@ -145,27 +153,26 @@ internal sealed class RewriteCheckedRequestFeature : IHttpRequestFeature
         set => _inner.Body = value;
     }
 
-    private void Check()
+    /// <summary>Throws when <paramref name="method"/> and <paramref name="path"/>, about to be set, fall under a path rule the request was not counted by.</summary>
+    private void Check(string method, string path)
     {
         if (!_active)
         {
             return;
         }
 
-        string method = _inner.Method;
-        string path = _inner.Path;
         if (string.Equals(method, _decidedMethod, StringComparison.Ordinal)
             && (string.Equals(path, _decidedPath, StringComparison.Ordinal) || SameWholePath(_inner.PathBase, path)))
         {
             return;
         }
 
-        // A fallback rule covers every path, so every path an app sets itself would fall under it: the file a
+        // A fallback rule (or GET:/*) covers every path, so every path an app sets itself would fall under it: the file a
         // MapFallbackToFile endpoint serves (/index.html), a default document, a status page re-executed after the
         // guard. Under a more specific rule beside it, each such request was refused. A request reaching a handler
         // outside routing under the fallback alone is left as before this check; an endpoint routing chooses again is
         // still checked against it (ReroutedEndpointMatcherPolicy).
-        if (_rules.MatchOutsideRouting(_context, method, path) is not { } rule || _rules.IsFallback(rule)
+        if (_rules.MatchOutsideRouting(_context, method, path) is not { } rule || _rules.CoversEveryPath(rule)
             || GuardedRequest.Counted(_context, null, rule.Name))
         {
             return;
@@ -173,6 +180,21 @@ internal sealed class RewriteCheckedRequestFeature : IHttpRequestFeature
 
         throw _refusals.Refuse(rule.Name, method, path);
     }
+
+    /// <summary>
+    /// Whether a GET or HEAD for a folder (<c>/invite/</c>) is set onto its default document (<c>/invite/index.html</c>),
+    /// as <c>UseDefaultFiles()</c> after the guard does: under a <c>GET:/invite/*</c> rule the folder's request was
+    /// counted by nothing, and its page was refused. Only the names <c>DefaultFilesOptions</c> lists by default, one
+    /// segment after the folder's slash: a rewrite onto any other path is checked.
+    /// </summary>
+    private static bool IsDefaultDocument(string method, string current, string path)
+        => (HttpMethods.IsGet(method) || HttpMethods.IsHead(method))
+            && current.EndsWith('/')
+            && path.Length > current.Length
+            && path.StartsWith(current, StringComparison.Ordinal)
+            && Array.Exists(s_defaultDocuments, name => path.AsSpan(current.Length).Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    private static readonly string[] s_defaultDocuments = ["default.htm", "default.html", "index.htm", "index.html"];
 
     /// <summary>
     /// Whether <paramref name="pathBase"/> and <paramref name="path"/> together are the path the guard decided: an

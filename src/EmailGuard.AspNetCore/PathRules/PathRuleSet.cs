@@ -88,14 +88,17 @@ internal sealed partial class PathRuleSet
     public EmailRateLimitPolicy? MatchOutsideRouting(HttpContext context, string method, string? path)
         => IsEmpty ? null : Match(context, endpoint: null, method, path, exactPathsOnly: false);
 
-    /// <summary>Whether <paramref name="rule"/> is a fallback rule (<c>*</c>, <c>POST:*</c>), which covers every path.</summary>
-    public bool IsFallback(EmailRateLimitPolicy rule)
+    /// <summary>
+    /// Whether <paramref name="rule"/> covers every path: a fallback rule (<c>*</c>, <c>POST:*</c>), or one whose path
+    /// is wildcards only (<c>GET:/*</c>, which every path but the root matches), with no handler.
+    /// </summary>
+    public bool CoversEveryPath(EmailRateLimitPolicy rule)
     {
         foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
         {
             if (ReferenceEquals(policy, rule))
             {
-                return pattern.IsFallback;
+                return pattern.IsFallback || (pattern.LiteralSegments == 0 && pattern.Handler is null);
             }
         }
 
