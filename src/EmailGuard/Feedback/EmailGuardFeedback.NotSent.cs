@@ -7,9 +7,10 @@ namespace EmailGuard;
 /// when it admitted it, and the provider leaves it out of its own ratios. Left counted, it dilutes its parties' bounce
 /// and complaint ratios: a tenant that keeps mailing addresses the provider has unsubscribed (an unsubscribe without a
 /// category suppresses nothing here) adds sends that can never bounce. The event counts one "not sent" per party in its
-/// own acquire (the one that deduplicates it), on the send counter's window and in the volume horizon's bucket of the
-/// party's latest send, as a bounce goes there; the counts subtract it from the sends where they are read
-/// (<see cref="ReadAsync"/>). Nothing is refunded and no sequence moves, so no bounce leaves the horizon.
+/// own acquire (the one that deduplicates it), on the send counter's window; the counts subtract it from the sends
+/// where they are read (<see cref="ReadAsync"/>). Nothing is refunded. The volume horizon is not offset: a bounce goes
+/// to the bucket of the party's latest send, and a not-sent there would come off the bucket of the report's time, not
+/// of the mail's, shrinking the shared parties' last sends below the mail they really sent.
 /// </summary>
 internal sealed partial class EmailGuardFeedback
 {

@@ -9,9 +9,7 @@ namespace EmailGuard;
 /// Each party has a sequence counter of its sends per period (<see cref="EmailFeedbackOptions.CountLastSendsWithin"/>,
 /// periods aligned to the Unix epoch, the period's index in the key). A hard bounce or complaint goes to the bucket of
 /// the party's latest send when the feedback arrives (bucket <c>(sequence - 1) / B</c>, B a tenth of the horizon), so
-/// the sends of a bucket are known from the sequence alone and only failures are stored per bucket, with the mail of
-/// the party the provider reported it never sent (<see cref="FeedbackKeys.NotSent"/>), subtracted from the buckets' sends
-/// as read and never from the sequence, which only grows: a lowered sequence would move the buckets read. The horizon reads
+/// the sends of a bucket are known from the sequence alone and only failures are stored per bucket. The horizon reads
 /// the newest buckets until they cover at least the horizon's sends, reaching back into the previous period when the
 /// current one is young. Counters live three periods on a sliding window, which keeps a period's counts exact for the
 /// two periods that can read them.
@@ -65,9 +63,8 @@ internal sealed partial class EmailGuardFeedback
         => _volumeRule is { } rule ? new RateLimitRequest(SequenceKey(sendKey, period), rule, sends) : null;
 
     /// <summary>
-    /// Adds the bucket counters of a hard bounce or complaint, or of mail the provider never sent
-    /// (<see cref="FeedbackKeys.NotSent"/>), to <paramref name="requests"/>: for each party, the bucket of its latest send.
-    /// One peek of the sequences.
+    /// Adds the bucket counters of a hard bounce or complaint to <paramref name="requests"/>: for each party, the bucket
+    /// of its latest send. One peek of the sequences.
     /// </summary>
     /// <returns>False when the store did not answer.</returns>
     private async ValueTask<bool> AddVolumeFailuresAsync(
@@ -124,7 +121,6 @@ internal sealed partial class EmailGuardFeedback
             {
                 peeks.Add(new RateLimitRequest(BucketKey('b', parties[p].Dimension, parties[p].Partition, inPeriod, bucket), _volumeRule!, 0));
                 peeks.Add(new RateLimitRequest(BucketKey('c', parties[p].Dimension, parties[p].Partition, inPeriod, bucket), _volumeRule!, 0));
-                peeks.Add(new RateLimitRequest(BucketKey(FeedbackKeys.NotSent, parties[p].Dimension, parties[p].Partition, inPeriod, bucket), _volumeRule!, 0));
                 owners.Add(p);
             }
 
@@ -171,19 +167,10 @@ internal sealed partial class EmailGuardFeedback
             throw new EmailGuardStoreUnavailableException("The EmailGuard store did not answer: the feedback counts could not be read.");
         }
 
-        long[] notSent = new long[parties.Count];
         for (int i = 0; i < owners.Count; i++)
         {
-            horizon[owners[i]].Bounces += entries[3 * i].Count;
-            horizon[owners[i]].Complaints += entries[(3 * i) + 1].Count;
-            notSent[owners[i]] += entries[(3 * i) + 2].Count;
-        }
-
-        // The mail the provider never sent is left out of the buckets' sends, as of the time window's; the buckets read
-        // stay those the sequences chose, so a not-sent event never moves a bounce out of the horizon.
-        for (int p = 0; p < parties.Count; p++)
-        {
-            horizon[p].Sends = Sent(horizon[p].Sends, notSent[p], horizon[p].Bounces, horizon[p].Complaints);
+            horizon[owners[i]].Bounces += entries[2 * i].Count;
+            horizon[owners[i]].Complaints += entries[(2 * i) + 1].Count;
         }
 
         return horizon;

@@ -203,10 +203,9 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
             requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.NotSent, dimension, partition), _countRule));
         }
 
-        if (notSent.Count > 0 && VolumeOn && !await AddVolumeFailuresAsync(FeedbackKeys.NotSent, notSent, requests, cancellationToken).ConfigureAwait(false))
-        {
-            return Unavailable(feedback, provider, null);
-        }
+        // Not in the last-sends horizon: a bounce goes to the bucket of the party's latest send, but a late not-sent there
+        // would take off a send the horizon no longer holds, and a rogue's dropped mail would shrink the horizon of the
+        // parties it shares with others (the account, a sender, a pool) below the mail they really sent.
 
         if (notSent.Count > 0 && Breakers is { } probes)
         {

@@ -58,8 +58,9 @@ public sealed class EmailFeedbackCounts
 
     /// <summary>
     /// Gets the party's latest sends the volume horizon covers: at least <see cref="LastSendsHorizon"/> (up to a tenth
-    /// more) once the party sent that many within <see cref="EmailFeedbackOptions.CountLastSendsWithin"/>, fewer before;
-    /// less, as <see cref="Sends"/> is, the mail among them the provider reported it never sent.
+    /// more) once the party sent that many within <see cref="EmailFeedbackOptions.CountLastSendsWithin"/>, fewer before.
+    /// Unlike <see cref="Sends"/>, mail the provider reported it never sent is not left out here: its report would be
+    /// taken off the bucket of the report's time, not of the mail's send.
     /// </summary>
     public long LastSends { get; init; }
 

@@ -226,7 +226,7 @@ public sealed class ProviderNotSentTests
     }
 
     [Fact]
-    public async Task Horizon_LateNotSent_NeverDropsABounceOut_TripsAtTheTwentiethBounce()
+    public async Task Horizon_LateNotSent_IsLeftOutOfTheHorizon_NoBounceDropsOut()
     {
         // Arrange: the last 100 sends, at a 25 % line. 400 clean mails, then 80 real and 20 the provider drops; 19 of the
         // real ones bounce (19 in 100: under the line), then the drops are reported.
@@ -245,20 +245,22 @@ public sealed class ProviderNotSentTests
 
         (await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme")).Should().BeEquivalentTo(new { LastSends = 100L, LastSendsBounces = 19L });
 
+        // Act
         for (int i = 0; i < 20; i++)
         {
             await NotSentAsync(app, "unsub", i);
         }
 
-        // Act: 19 in 80 is under the line still; the 20th bounce is on it.
-        EmailFeedbackCounts before = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
-        TenantTrips().Should().BeEmpty();
+        EmailFeedbackCounts after = await app.Counts.GetAsync(EmailGuardDimension.Tenant, "acme");
         await BounceAsync(app, "real19@example.com");
 
-        // Assert: the 19 bounces stayed in the horizon; the time window (20 in 480) is far under it.
-        before.Should().BeEquivalentTo(new { Sends = 480L, LastSends = 80L, LastSendsBounces = 19L });
-        _events.Trips.Where(t => t.Dimension == EmailGuardDimension.Tenant).Select(t => (t.Action, t.Counts.LastSends, t.Counts.LastSendsBounces))
-            .Should().Equal((EmailRatioBreakerAction.Reduced, 80L, 20L));
+        // Assert: the time window leaves the 20 out (480 of 500); the horizon is as it was, its 19 bounces all in it. A
+        // not-sent is not counted there: it would go to the bucket of the party's latest send, not of the mail's, and a
+        // late one took off sends the horizon no longer held (a review: a rogue's 20 dropped mails shrank the last 100
+        // sends of the account and the sender it shares with a rival to 80, though all 100 were really sent). Before
+        // that, the take-back of h175 lowered the sequence and dropped 19 bounces out of it.
+        after.Should().BeEquivalentTo(new { Sends = 480L, LastSends = 100L, LastSendsBounces = 19L });
+        TenantTrips().Should().BeEmpty("20 in the last 100 is under the 25 % line");
     }
 
     [Fact]
