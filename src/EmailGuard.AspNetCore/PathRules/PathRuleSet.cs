@@ -79,33 +79,6 @@ internal sealed partial class PathRuleSet
             exactPathsOnly: endpoint?.Metadata.GetMetadata<FeedbackWebhookMetadata>() is not null);
 
     /// <summary>
-    /// The rule for the request as if it had <paramref name="method"/> and <paramref name="path"/> and had reached no
-    /// endpoint, as the middleware decides a request a handler outside routing serves (an <c>app.Map</c> branch, a
-    /// proxy): its path, and for methods that may act the paths below an exact rule's (<see cref="MatchBelow"/>); none
-    /// when there are no rules. <see cref="RewriteCheckedRequestFeature"/> checks a path or method set after the
-    /// middleware with it.
-    /// </summary>
-    public EmailRateLimitPolicy? MatchOutsideRouting(HttpContext context, string method, string? path)
-        => IsEmpty ? null : Match(context, endpoint: null, method, path, exactPathsOnly: false);
-
-    /// <summary>
-    /// Whether <paramref name="rule"/> covers every path: a fallback rule (<c>*</c>, <c>POST:*</c>), or one whose path
-    /// is wildcards only (<c>GET:/*</c>, which every path but the root matches), with no handler.
-    /// </summary>
-    public bool CoversEveryPath(EmailRateLimitPolicy rule)
-    {
-        foreach ((PathPattern pattern, EmailRateLimitPolicy policy) in _rules)
-        {
-            if (ReferenceEquals(policy, rule))
-            {
-                return pattern.IsFallback || (pattern.LiteralSegments == 0 && pattern.Handler is null);
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>
     /// The rule for a request: the most specific one that matches its path, or that names a path routing sends to the
     /// request's endpoint with the route values the request has. A route often serves more paths than the one a rule
     /// names: MVC's conventional <c>{controller=Home}/{action=Index}/{id?}</c> serves <c>POST:/account/signup</c> at
