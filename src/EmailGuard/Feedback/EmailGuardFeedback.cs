@@ -197,15 +197,14 @@ internal sealed partial class EmailGuardFeedback : IEmailGuardFeedback, IEmailFe
 
         // Mail the provider never sent offsets the send the guard counted for it, in this same acquire: once per event,
         // all or nothing with it, and only for the parties the guard itself recorded for that mail (NotSentParties).
+        // Not in the last-sends horizon: a bounce goes to the bucket of the party's latest send, but a late not-sent there
+        // would take off a send the horizon no longer holds, and a rogue's dropped mail would shrink the horizon of the
+        // parties it shares with others (the account, a sender, a pool) below the mail they really sent.
         List<(EmailGuardDimension Dimension, string? Partition)> notSent = NotSentParties(feedback, attribution, source);
         foreach ((EmailGuardDimension dimension, string? partition) in notSent)
         {
             requests.Add(new RateLimitRequest(FeedbackKeys.Count(FeedbackKeys.NotSent, dimension, partition), _countRule));
         }
-
-        // Not in the last-sends horizon: a bounce goes to the bucket of the party's latest send, but a late not-sent there
-        // would take off a send the horizon no longer holds, and a rogue's dropped mail would shrink the horizon of the
-        // parties it shares with others (the account, a sender, a pool) below the mail they really sent.
 
         if (notSent.Count > 0 && Breakers is { } probes)
         {
